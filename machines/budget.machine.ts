@@ -1,0 +1,193 @@
+/**
+ * The budget actor: serialises reservations against every budget that applies (global, per
+ * client key, per model) and keeps running totals in integer nano-USD. No per-request maps:
+ * a request carries its own reserved amount and budget ids back on settle/release.
+ *
+ * States: `restoring` (spent totals of the current periods are being rebuilt from the
+ * ledger; reservations are refused) → `running`. Periods roll on UTC boundaries through a
+ * named delay on the actor's clock, so tests drive them with a simulated clock.
+ */
+import { assign, emit, setup } from 'xstate';
+import type { BudgetEmitted, BudgetEvent } from './events.js';
+
+export type BudgetScope = 'global' | 'key' | 'model';
+export type BudgetPeriod = 'day' | 'month' | 'total';
+
+export interface BudgetLimit {
+  id: string;
+  scope: BudgetScope;
+  key: string | null;
+  model: string | null;
+  period: BudgetPeriod;
+  /** Limit in nano-USD. */
+  limit: number;
+}
+
+export interface BudgetLine extends BudgetLimit {
+  spent: number;
+  reserved: number;
+  periodStart: number;
+  /** null for `total`. */
+  resetsAt: number | null;
+}
+
+export interface BudgetContext {
+  now: number;
+  /** When the roll timer armed on entering `running` fires. */
+  rollAt: number;
+  lines: BudgetLine[];
+  granted: number;
+  refused: number;
+}
+
+export interface BudgetInput {
+  limits: BudgetLimit[];
+  now: number;
+}
+
+/** setTimeout cannot wait longer than 2^31-1 ms; the roll timer re-arms at least daily. */
+export const MAX_ROLL_DELAY_MS = 86_400_000;
+
+export function periodStart(period: BudgetPeriod, now: number): number {
+  const d = new Date(now);
+  if (period === 'day') return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+  if (period === 'month') return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+  return 0;
+}
+
+export function periodEnd(period: BudgetPeriod, now: number): number | null {
+  const d = new Date(now);
+  if (period === 'day') return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1);
+  if (period === 'month') return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+  return null;
+}
+
+/** The ids of the budgets that apply to a request. */
+export function applicableBudgets(lines: readonly BudgetLimit[], keyId: string | null, model: string | null): string[] {
+  return lines
+    .filter((l) => l.scope === 'global' || (l.scope === 'key' && l.key === keyId) || (l.scope === 'model' && l.model === model))
+    .map((l) => l.id);
+}
+
+/** The first budget that `amount` would overflow, if any. */
+export function overflowing(lines: readonly BudgetLine[], ids: readonly string[], amount: number): BudgetLine | undefined {
+  return lines.find((l) => ids.includes(l.id) && l.spent + l.reserved + amount > l.limit);
+}
+
+function roll(lines: BudgetLine[], now: number): BudgetLine[] {
+  return lines.map((l) =>
+    l.resetsAt !== null && now >= l.resetsAt
+      ? { ...l, spent: 0, periodStart: periodStart(l.period, now), resetsAt: periodEnd(l.period, now) }
+      : l,
+  );
+}
+
+function adjust(lines: BudgetLine[], ids: readonly string[], dSpent: number, dReserved: number): BudgetLine[] {
+  return lines.map((l) => (ids.includes(l.id) ? { ...l, spent: l.spent + dSpent, reserved: Math.max(0, l.reserved + dReserved) } : l));
+}
+
+type Ev<T extends BudgetEvent['type']> = Extract<BudgetEvent, { type: T }>;
+
+/** Lines as of `at`: periods that ended before a late timer fired are rolled here too. */
+function linesAt(ctx: BudgetContext, at: number): BudgetLine[] {
+  return roll(ctx.lines, Math.max(ctx.now, at));
+}
+
+function rollDelay(ctx: BudgetContext): number {
+  const next = Math.min(...ctx.lines.map((l) => l.resetsAt ?? Infinity));
+  return Math.max(0, Math.min(MAX_ROLL_DELAY_MS, next - ctx.now));
+}
+
+export const budgetMachine = setup({
+  types: {
+    context: {} as BudgetContext,
+    events: {} as BudgetEvent,
+    input: {} as BudgetInput,
+    emitted: {} as BudgetEmitted,
+  },
+  guards: {
+    fits: ({ context, event }) => {
+      const ev = event as Ev<'budget.reserve'>;
+      return overflowing(linesAt(context, ev.at), ev.budgets, ev.amount) === undefined;
+    },
+  },
+  delays: {
+    /** Until the earliest period end, capped so the timer stays valid. */
+    periodEnd: ({ context }) => rollDelay(context),
+  },
+  actions: {
+    restore: assign(({ context, event }) => {
+      const ev = event as Ev<'budget.restored'>;
+      return { now: Math.max(context.now, ev.at), lines: linesAt(context, ev.at).map((l) => ({ ...l, spent: ev.spent[l.id] ?? 0 })) };
+    }),
+    reserve: assign(({ context, event }) => {
+      const ev = event as Ev<'budget.reserve'>;
+      return { now: Math.max(context.now, ev.at), lines: adjust(linesAt(context, ev.at), ev.budgets, 0, ev.amount), granted: context.granted + 1 };
+    }),
+    emitGranted: emit(({ event }) => {
+      const ev = event as Ev<'budget.reserve'>;
+      return { type: 'budget.granted' as const, requestId: ev.requestId, amount: ev.amount };
+    }),
+    refuse: assign(({ context }) => ({ refused: context.refused + 1 })),
+    emitRefused: emit(({ context, event }) => {
+      const ev = event as Ev<'budget.reserve'>;
+      const line = overflowing(linesAt(context, ev.at), ev.budgets, ev.amount) ?? context.lines[0];
+      return {
+        type: 'budget.refused' as const,
+        requestId: ev.requestId,
+        amount: ev.amount,
+        budget: line?.id ?? 'unknown',
+        limit: line?.limit ?? 0,
+        spent: line?.spent ?? 0,
+        reserved: line?.reserved ?? 0,
+      };
+    }),
+    emitRestoring: emit(({ event }) => {
+      const ev = event as Ev<'budget.reserve'>;
+      return { type: 'budget.refused' as const, requestId: ev.requestId, amount: ev.amount, budget: 'restoring', limit: 0, spent: 0, reserved: 0 };
+    }),
+    settle: assign(({ context, event }) => {
+      const ev = event as Ev<'budget.settle'>;
+      return { now: Math.max(context.now, ev.at), lines: adjust(linesAt(context, ev.at), ev.budgets, ev.actual, -ev.reserved) };
+    }),
+    release: assign(({ context, event }) => {
+      const ev = event as Ev<'budget.release'>;
+      return { now: Math.max(context.now, ev.at), lines: adjust(linesAt(context, ev.at), ev.budgets, 0, -ev.reserved) };
+    }),
+    armRoll: assign(({ context }) => ({ rollAt: context.now + rollDelay(context) })),
+    rollPeriods: assign(({ context }) => {
+      const now = Math.max(context.now, context.rollAt);
+      return { now, lines: roll(context.lines, now) };
+    }),
+  },
+}).createMachine({
+  id: 'budget',
+  context: ({ input }) => ({
+    now: input.now,
+    rollAt: input.now,
+    lines: input.limits.map((l) => ({ ...l, spent: 0, reserved: 0, periodStart: periodStart(l.period, input.now), resetsAt: periodEnd(l.period, input.now) })),
+    granted: 0,
+    refused: 0,
+  }),
+  initial: 'restoring',
+  states: {
+    restoring: {
+      on: {
+        'budget.restored': { target: 'running', actions: 'restore' },
+        'budget.reserve': { actions: 'emitRestoring' },
+      },
+    },
+    running: {
+      entry: 'armRoll',
+      after: { periodEnd: { target: 'running', reenter: true, actions: 'rollPeriods' } },
+      on: {
+        'budget.reserve': [
+          { guard: 'fits', actions: ['reserve', 'emitGranted'] },
+          { actions: ['refuse', 'emitRefused'] },
+        ],
+        'budget.settle': { actions: 'settle' },
+        'budget.release': { actions: 'release' },
+      },
+    },
+  },
+});

@@ -1,0 +1,262 @@
+/**
+ * One actor per upstream endpoint (model × provider). States: healthy, throttled,
+ * circuitOpen, halfOpen (shown to users as healthy | throttled | circuit-open | half-open).
+ *
+ * Pure: time comes in on events (`at`) and from the actor's clock through named delays;
+ * the runtime classifies raw upstream errors before sending them here.
+ */
+import { assign, setup } from 'xstate';
+import type { EndpointEvent } from './events.js';
+import { gcraAdmits, gcraConsume, MINUTE_MS } from './gcra.js';
+
+export interface EndpointSettings {
+  rpm: number | null;
+  tpm: number | null;
+  maxConcurrent: number;
+  failureThreshold: number;
+  recoveryMs: number;
+  halfOpenProbes: number;
+  latencyWindow: number;
+  /** Prior for latency until something is measured. */
+  latencyPriorMs: number;
+}
+
+export interface EndpointInput {
+  id: string;
+  model: string;
+  provider: string;
+  settings: EndpointSettings;
+  now: number;
+}
+
+export interface EndpointContext {
+  id: string;
+  model: string;
+  provider: string;
+  settings: EndpointSettings;
+  /** Last known time: the latest event's `at`, or the moment a delay fired. */
+  now: number;
+  rpmTat: number;
+  tpmTat: number;
+  inFlight: number;
+  /** Requests dispatched while half-open (probes) and not yet finished. */
+  probesInFlight: number;
+  failures: number;
+  /** Last `latencyWindow` total latencies (ring, newest last). */
+  latencies: number[];
+  latencyEwma: number | null;
+  ttftEwma: number | null;
+  /** Throttled or circuit-open until this time. */
+  retryAt: number | null;
+  reason: string | null;
+  requests: number;
+  successes: number;
+  errors: number;
+}
+
+/** Weight of the newest sample in the EWMAs. */
+const EWMA_ALPHA = 0.2;
+
+const ewma = (prev: number | null, sample: number): number => (prev === null ? sample : prev + EWMA_ALPHA * (sample - prev));
+
+/** RPM full: not even one more request fits. TPM full: the window holds its whole limit. */
+export function windowFull(ctx: EndpointContext, now: number): boolean {
+  const s = ctx.settings;
+  if (s.rpm !== null && !gcraAdmits(ctx.rpmTat, now, 1, s.rpm)) return true;
+  if (s.tpm !== null && ctx.tpmTat - now >= MINUTE_MS) return true;
+  return false;
+}
+
+/** When the full window admits again (RPM one request, TPM the 1/100 of its limit). */
+export function windowFreeAt(ctx: EndpointContext, now: number): number {
+  const s = ctx.settings;
+  let at = now;
+  if (s.rpm !== null) at = Math.max(at, ctx.rpmTat + MINUTE_MS / s.rpm - MINUTE_MS);
+  if (s.tpm !== null) at = Math.max(at, ctx.tpmTat - MINUTE_MS + MINUTE_MS / 100);
+  return Math.ceil(at);
+}
+
+type Ev<T extends EndpointEvent['type']> = Extract<EndpointEvent, { type: T }>;
+
+/** Finished attempts: in-flight down, TPM corrected from the estimate to the real count. */
+function finish(ctx: EndpointContext, ev: { at: number; estTokens: number; tokens?: number }): Partial<EndpointContext> {
+  const s = ctx.settings;
+  const delta = (ev.tokens ?? 0) - ev.estTokens;
+  return {
+    now: Math.max(ctx.now, ev.at),
+    inFlight: Math.max(0, ctx.inFlight - 1),
+    tpmTat: s.tpm !== null && delta !== 0 ? gcraConsume(ctx.tpmTat, ev.at, delta, s.tpm) : ctx.tpmTat,
+  };
+}
+
+export const endpointMachine = setup({
+  types: {
+    context: {} as EndpointContext,
+    events: {} as EndpointEvent,
+    input: {} as EndpointInput,
+  },
+  guards: {
+    isWindowFull: ({ context }) => windowFull(context, context.now),
+    reachesFailureThreshold: ({ context, event }) =>
+      event.type === 'upstream.failed' && event.countsAsFailure && context.failures + 1 >= context.settings.failureThreshold,
+    countsAsFailure: ({ event }) => event.type === 'upstream.failed' && event.countsAsFailure,
+  },
+  delays: {
+    /** Until the throttle ends (`retryAt`), measured from the last known time. */
+    windowFreed: ({ context }) => Math.max(0, (context.retryAt ?? context.now) - context.now),
+    recovery: ({ context }) => context.settings.recoveryMs,
+  },
+  actions: {
+    dispatch: assign(({ context, event }) => {
+      const ev = event as Ev<'request.dispatched'>;
+      const s = context.settings;
+      return {
+        now: Math.max(context.now, ev.at),
+        inFlight: context.inFlight + 1,
+        requests: context.requests + 1,
+        rpmTat: s.rpm !== null ? gcraConsume(context.rpmTat, ev.at, 1, s.rpm) : context.rpmTat,
+        tpmTat: s.tpm !== null ? gcraConsume(context.tpmTat, ev.at, ev.estTokens, s.tpm) : context.tpmTat,
+      };
+    }),
+    dispatchProbe: assign(({ context }) => ({ probesInFlight: context.probesInFlight + 1 })),
+    succeed: assign(({ context, event }) => {
+      const ev = event as Ev<'upstream.succeeded'>;
+      const latencies = context.latencies.length >= context.settings.latencyWindow ? context.latencies.slice(1) : context.latencies.slice();
+      latencies.push(ev.latencyMs);
+      return {
+        ...finish(context, ev),
+        failures: 0,
+        successes: context.successes + 1,
+        latencies,
+        latencyEwma: ewma(context.latencyEwma, ev.latencyMs),
+        ttftEwma: ev.ttftMs === null ? context.ttftEwma : ewma(context.ttftEwma, ev.ttftMs),
+      };
+    }),
+    fail: assign(({ context, event }) => {
+      const ev = event as Ev<'upstream.failed'>;
+      return {
+        ...finish(context, ev),
+        failures: ev.countsAsFailure ? context.failures + 1 : context.failures,
+        errors: context.errors + 1,
+        reason: ev.fault,
+      };
+    }),
+    release: assign(({ context, event }) => finish(context, event as Ev<'upstream.released'>)),
+    rateLimited: assign(({ context, event }) => {
+      const ev = event as Ev<'upstream.rateLimited'>;
+      return { ...finish(context, ev), retryAt: Math.max(context.retryAt ?? 0, ev.retryAt), reason: 'upstream 429' };
+    }),
+    exhausted: assign(({ context, event }) => {
+      const ev = event as Ev<'window.exhausted'>;
+      return { now: Math.max(context.now, ev.at), retryAt: Math.max(context.retryAt ?? 0, ev.retryAt), reason: ev.reason };
+    }),
+    throttleOwnWindow: assign(({ context }) => ({
+      retryAt: Math.max(context.retryAt ?? 0, windowFreeAt(context, context.now)),
+      reason: context.settings.rpm !== null && !gcraAdmits(context.rpmTat, context.now, 1, context.settings.rpm) ? 'rpm window full' : 'tpm window full',
+    })),
+    /** The throttle delay fired: time is now exactly `retryAt`. */
+    advanceToRetryAt: assign(({ context }) => ({ now: Math.max(context.now, context.retryAt ?? context.now) })),
+    clearThrottle: assign({ retryAt: null, reason: null }),
+    openCircuit: assign(({ context }) => ({ retryAt: context.now + context.settings.recoveryMs, probesInFlight: 0 })),
+    enterHalfOpen: assign(({ context }) => ({ now: Math.max(context.now, context.retryAt ?? context.now), retryAt: null, probesInFlight: 0 })),
+    closeCircuit: assign({ failures: 0, probesInFlight: 0 }),
+    probeEnded: assign(({ context }) => ({ probesInFlight: Math.max(0, context.probesInFlight - 1) })),
+    reset: assign(({ context, event }) => ({ now: Math.max(context.now, event.at), failures: 0, retryAt: null, reason: null, probesInFlight: 0 })),
+  },
+}).createMachine({
+  id: 'endpoint',
+  context: ({ input }) => ({
+    id: input.id,
+    model: input.model,
+    provider: input.provider,
+    settings: input.settings,
+    now: input.now,
+    rpmTat: input.now,
+    tpmTat: input.now,
+    inFlight: 0,
+    probesInFlight: 0,
+    failures: 0,
+    latencies: [],
+    latencyEwma: null,
+    ttftEwma: null,
+    retryAt: null,
+    reason: null,
+    requests: 0,
+    successes: 0,
+    errors: 0,
+  }),
+  initial: 'healthy',
+  on: {
+    'endpoint.reset': { target: '.healthy', actions: 'reset' },
+  },
+  states: {
+    healthy: {
+      always: { guard: 'isWindowFull', target: 'throttled', actions: 'throttleOwnWindow' },
+      on: {
+        'request.dispatched': { actions: 'dispatch' },
+        'upstream.succeeded': { actions: 'succeed' },
+        'upstream.failed': [
+          { guard: 'reachesFailureThreshold', target: 'circuitOpen', actions: ['fail', 'openCircuit'] },
+          { actions: 'fail' },
+        ],
+        'upstream.released': { actions: 'release' },
+        'upstream.rateLimited': { target: 'throttled', actions: 'rateLimited' },
+        'window.exhausted': { target: 'throttled', actions: 'exhausted' },
+      },
+    },
+    throttled: {
+      after: {
+        windowFreed: [
+          { guard: 'isWindowFull', target: 'throttled', reenter: true, actions: ['advanceToRetryAt', 'throttleOwnWindow'] },
+          { target: 'healthy', actions: ['advanceToRetryAt', 'clearThrottle'] },
+        ],
+      },
+      on: {
+        'request.dispatched': { actions: 'dispatch' },
+        'upstream.succeeded': { actions: 'succeed' },
+        'upstream.failed': [
+          { guard: 'reachesFailureThreshold', target: 'circuitOpen', actions: ['fail', 'openCircuit'] },
+          { actions: 'fail' },
+        ],
+        'upstream.released': { actions: 'release' },
+        'upstream.rateLimited': { target: 'throttled', reenter: true, actions: 'rateLimited' },
+        'window.exhausted': { target: 'throttled', reenter: true, actions: 'exhausted' },
+      },
+    },
+    circuitOpen: {
+      after: { recovery: { target: 'halfOpen', actions: 'enterHalfOpen' } },
+      on: {
+        // Late answers of requests sent before the circuit opened: bookkeeping only.
+        'request.dispatched': { actions: 'dispatch' },
+        'upstream.succeeded': { actions: 'succeed' },
+        'upstream.failed': { actions: 'fail' },
+        'upstream.released': { actions: 'release' },
+        'upstream.rateLimited': { actions: 'release' },
+        'window.exhausted': { actions: 'exhausted' },
+      },
+    },
+    halfOpen: {
+      on: {
+        'request.dispatched': { actions: ['dispatch', 'dispatchProbe'] },
+        'upstream.succeeded': { target: 'healthy', actions: ['succeed', 'closeCircuit', 'clearThrottle'] },
+        'upstream.failed': [
+          { guard: 'countsAsFailure', target: 'circuitOpen', actions: ['fail', 'openCircuit'] },
+          { actions: ['fail', 'probeEnded'] },
+        ],
+        'upstream.released': { actions: ['release', 'probeEnded'] },
+        'upstream.rateLimited': { target: 'throttled', actions: ['rateLimited', 'closeCircuit'] },
+        'window.exhausted': { target: 'throttled', actions: ['exhausted', 'closeCircuit'] },
+      },
+    },
+  },
+});
+
+export type EndpointStateValue = 'healthy' | 'throttled' | 'circuitOpen' | 'halfOpen';
+
+/** The contract's names for the states (spec §4). */
+export const PUBLIC_STATE: Record<EndpointStateValue, string> = {
+  healthy: 'healthy',
+  throttled: 'throttled',
+  circuitOpen: 'circuit-open',
+  halfOpen: 'half-open',
+};

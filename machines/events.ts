@@ -1,0 +1,49 @@
+/**
+ * The event vocabulary shared by the machines. Facts are past tense (`upstream.failed`),
+ * commands imperative (`endpoint.reset`). Every event from the outside carries `at` (epoch
+ * ms on the runtime's clock), so machines never read a clock themselves.
+ */
+
+/** Fault classes the endpoint machine distinguishes (the runtime classifies raw errors). */
+export type FaultClass = 'server_error' | 'overloaded' | 'connection' | 'timeout' | 'stream_cut' | 'auth' | 'other';
+
+export type EndpointEvent =
+  /** A request was sent to this endpoint: counts in RPM/TPM and in-flight. */
+  | { type: 'request.dispatched'; at: number; estTokens: number }
+  /** The upstream answered completely. `tokens` are real, replacing the estimate in TPM. */
+  | { type: 'upstream.succeeded'; at: number; latencyMs: number; ttftMs: number | null; tokens: number; estTokens: number }
+  /** The upstream failed. Only faults of the upstream count towards the circuit. */
+  | { type: 'upstream.failed'; at: number; fault: FaultClass; countsAsFailure: boolean; estTokens: number; tokens: number }
+  /** The upstream answered 429: throttled until `retryAt`. */
+  | { type: 'upstream.rateLimited'; at: number; retryAt: number; estTokens: number }
+  /** The attempt ended without telling anything about the upstream (client's fault, client gone). */
+  | { type: 'upstream.released'; at: number; estTokens: number; tokens: number }
+  /** A window reported exhausted by headers (`x-ratelimit-remaining-*: 0`) or a shared store. */
+  | { type: 'window.exhausted'; at: number; retryAt: number; reason: string }
+  /** Operator command: forget failures and throttling. */
+  | { type: 'endpoint.reset'; at: number };
+
+export type BudgetEvent =
+  | { type: 'budget.restored'; at: number; spent: Record<string, number> }
+  | { type: 'budget.reserve'; at: number; requestId: string; budgets: string[]; amount: number }
+  | { type: 'budget.settle'; at: number; requestId: string; budgets: string[]; reserved: number; actual: number }
+  | { type: 'budget.release'; at: number; requestId: string; budgets: string[]; reserved: number };
+
+/** What the budget machine emits for each reservation decision. */
+export type BudgetEmitted =
+  | { type: 'budget.granted'; requestId: string; amount: number }
+  | { type: 'budget.refused'; requestId: string; amount: number; budget: string; limit: number; spent: number; reserved: number };
+
+export type SupervisorEvent =
+  | { type: 'request.routed'; at: number }
+  | { type: 'queue.entered'; at: number }
+  | { type: 'queue.left'; at: number }
+  | { type: 'endpoints.reconfigured'; at: number; add: EndpointSpawn[]; remove: string[] }
+  | { type: 'supervisor.drain'; at: number }
+  | { type: 'supervisor.drained'; at: number };
+
+/** What the supervisor needs to spawn an endpoint actor. */
+export interface EndpointSpawn {
+  id: string;
+  input: import('./endpoint.machine.js').EndpointInput;
+}

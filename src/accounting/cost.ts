@@ -1,0 +1,155 @@
+/**
+ * What a request cost, from its token usage and its model's price. Pure functions; amounts in
+ * integer nano-USD (see money.ts).
+ */
+import { tokensCostNano } from './money.js';
+
+/** A model's price in USD per million tokens, as written in the config. */
+export interface Price {
+  inputPerMTok: number;
+  outputPerMTok: number;
+  /** Price of prompt tokens served from the provider's prompt cache; input price if absent. */
+  cachedInputPerMTok?: number;
+}
+
+/**
+ * Token usage in OpenAI's convention: every count below `promptTokens` / `completionTokens`
+ * is a **subset** of it, never an addition to it.
+ * - `promptTokens`: every prompt token the model read, cached or not. An Anthropic adapter
+ *   sets it to `input_tokens + cache_read_input_tokens + cache_creation_input_tokens`, so the
+ *   figure the client sees in `usage.prompt_tokens` means the same on every provider.
+ * - `cachedTokens` ⊂ promptTokens: read from the prompt cache (OpenAI
+ *   `prompt_tokens_details.cached_tokens`, Anthropic `cache_read_input_tokens`).
+ * - `cacheCreationTokens` ⊂ promptTokens: written to the cache (Anthropic). Informational.
+ * - `completionTokens`: every generated token, visible or not.
+ * - `reasoningTokens` ⊂ completionTokens: hidden reasoning (OpenAI
+ *   `completion_tokens_details.reasoning_tokens`). Informational.
+ */
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens?: number;
+  reasoningTokens?: number;
+  cacheCreationTokens?: number;
+}
+
+/** Integer nano-USD; `totalNano` is exactly the sum of the three parts. */
+export interface CostBreakdown {
+  /** Prompt tokens not read from the cache (cache-creation tokens included), at input price. */
+  inputNano: number;
+  /** Cached prompt tokens at the cached-input price. */
+  cachedNano: number;
+  /** Completion tokens (reasoning included) at output price. */
+  outputNano: number;
+  totalNano: number;
+}
+
+/**
+ * Cost of one request.
+ *
+ * - Cached prompt tokens are billed at `cachedInputPerMTok` (input price if absent), the rest
+ *   of the prompt at input price. A cached count above the prompt count (an inconsistent
+ *   upstream) is clamped to the prompt count: the prompt is never billed twice.
+ * - Cache-creation tokens are billed at the plain input price. Anthropic charges 1.25× for
+ *   5-minute cache writes; the config has no key for that premium, so we under-bill cache
+ *   writes by that quarter rather than invent a price. Because they are part of promptTokens
+ *   they need no term of their own.
+ * - Reasoning tokens are part of completionTokens and are billed once, as output.
+ * - Each of the three parts is rounded up to a whole nano-USD (money.ts), so `totalNano` may
+ *   exceed the exact real-valued cost by less than 3 nano-USD.
+ *
+ * Counts are sanitised, not rejected (settling must never fail): a negative or NaN count is 0
+ * and a fractional one is rounded up. A count beyond 2^53 throws a RangeError.
+ */
+export function costOf(usage: Usage, price: Price): CostBreakdown {
+  const prompt = tokenCount(usage.promptTokens);
+  const completion = tokenCount(usage.completionTokens);
+  const cached = Math.min(tokenCount(usage.cachedTokens), prompt);
+  const cachedPrice = price.cachedInputPerMTok ?? price.inputPerMTok;
+  const inputNano = tokensCostNano(prompt - cached, price.inputPerMTok);
+  const cachedNano = tokensCostNano(cached, cachedPrice);
+  const outputNano = tokensCostNano(completion, price.outputPerMTok);
+  const totalNano = inputNano + cachedNano + outputNano;
+  if (!Number.isSafeInteger(totalNano)) throw new RangeError(`cost ${totalNano} is out of range`);
+  return { inputNano, cachedNano, outputNano, totalNano };
+}
+
+/**
+ * The amount a budget reserves before a request is sent: the whole prompt at the full input
+ * price (the cache may miss) plus `maxOutputTokens` at the output price.
+ *
+ * It bounds `costOf` for any usage with at most these counts, up to one nano-USD: splitting
+ * the prompt into cached and uncached parts rounds up twice where this rounds up once (and a
+ * cached price above the input price, which no provider has, is not covered). Settling
+ * replaces the reservation by the actual cost, so that nano-USD is never lost or gained.
+ */
+export function worstCaseNano(promptTokens: number, maxOutputTokens: number, price: Price): number {
+  const total =
+    tokensCostNano(tokenCount(promptTokens), price.inputPerMTok) +
+    tokensCostNano(tokenCount(maxOutputTokens), price.outputPerMTok);
+  if (!Number.isSafeInteger(total)) throw new RangeError(`cost ${total} is out of range`);
+  return total;
+}
+
+/**
+ * Reads an OpenAI-style `usage` object (also in the last chunk of a stream with
+ * `stream_options.include_usage`). Returns undefined unless `prompt_tokens` and
+ * `completion_tokens` are non-negative integers; optional details that are malformed are
+ * ignored.
+ *
+ * - cached tokens: `prompt_tokens_details.cached_tokens`, else DeepSeek's
+ *   `prompt_cache_hit_tokens` (DeepSeek speaks the OpenAI format with its own cache fields).
+ * - If `total_tokens` is larger than prompt + completion, the difference is generated
+ *   tokens the upstream left out of `completion_tokens` (OpenAI-compatible layers over
+ *   thinking models have reported `completion_tokens` without the thoughts while counting
+ *   them in `total_tokens`, and bill them as output). We then take
+ *   `completionTokens = total_tokens − prompt_tokens`: over-billing a hidden count is safer
+ *   than losing it. When the figures agree (OpenAI itself), nothing changes.
+ */
+export function usageFromOpenAI(u: unknown): Usage | undefined {
+  if (!isRecord(u)) return undefined;
+  const prompt = readCount(u.prompt_tokens);
+  const reportedCompletion = readCount(u.completion_tokens);
+  if (prompt === undefined || reportedCompletion === undefined) return undefined;
+  const total = readCount(u.total_tokens);
+  const completion =
+    total !== undefined && total > prompt + reportedCompletion ? total - prompt : reportedCompletion;
+  const usage: Usage = { promptTokens: prompt, completionTokens: completion };
+  const promptDetails = isRecord(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
+  const cached = readCount(promptDetails.cached_tokens) ?? readCount(u.prompt_cache_hit_tokens);
+  if (cached !== undefined) usage.cachedTokens = cached;
+  const completionDetails = isRecord(u.completion_tokens_details) ? u.completion_tokens_details : {};
+  const reasoning = readCount(completionDetails.reasoning_tokens);
+  if (reasoning !== undefined) usage.reasoningTokens = reasoning;
+  return usage;
+}
+
+/**
+ * Reads an Anthropic Messages `usage` object into the OpenAI convention above
+ * (`input_tokens` excludes cache reads and writes there, so they are added back).
+ */
+export function usageFromAnthropic(u: unknown): Usage | undefined {
+  if (!isRecord(u)) return undefined;
+  const input = readCount(u.input_tokens);
+  const output = readCount(u.output_tokens);
+  if (input === undefined || output === undefined) return undefined;
+  const cacheRead = readCount(u.cache_read_input_tokens) ?? 0;
+  const cacheCreation = readCount(u.cache_creation_input_tokens) ?? 0;
+  const usage: Usage = { promptTokens: input + cacheRead + cacheCreation, completionTokens: output };
+  if (cacheRead > 0) usage.cachedTokens = cacheRead;
+  if (cacheCreation > 0) usage.cacheCreationTokens = cacheCreation;
+  return usage;
+}
+
+function tokenCount(n: number | undefined): number {
+  if (n === undefined || Number.isNaN(n) || n <= 0) return 0;
+  return Math.ceil(n);
+}
+
+function readCount(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,151 @@
+/**
+ * What both ledger stores share: row validation on the way in, decoding on the way out, and
+ * the defaults of ranges and limits. Database integers arrive as `number`, `bigint`
+ * (better-sqlite3 safe-integer mode) or decimal strings (pg BIGINT / NUMERIC); every one is
+ * checked to be an exact safe integer so sums are never silently rounded.
+ */
+import type { LedgerRow, SpendTotal } from './ledger.js';
+
+/** The group name of rows whose model, endpoint or key is null. */
+export const NO_GROUP = '(none)';
+export const DEFAULT_ROWS_LIMIT = 100;
+/** Bounds used when a range end is absent; they cover every representable epoch ms. */
+export const MIN_AT = Number.MIN_SAFE_INTEGER;
+export const MAX_AT = Number.MAX_SAFE_INTEGER;
+
+/** A row as both stores select it (snake_case, driver-typed values). */
+export interface DbRow {
+  request_id: unknown;
+  at: unknown;
+  key_id: unknown;
+  model: unknown;
+  endpoint: unknown;
+  attempts: unknown;
+  prompt_tokens: unknown;
+  completion_tokens: unknown;
+  cached_tokens: unknown;
+  cost_nano: unknown;
+  estimated: unknown;
+  status: unknown;
+  latency_ms: unknown;
+  ttft_ms: unknown;
+  stream: unknown;
+  error_code: unknown;
+}
+
+/** The column list, in one order for INSERT and SELECT. */
+export const COLUMNS = [
+  'request_id', 'at', 'key_id', 'model', 'endpoint', 'attempts', 'prompt_tokens',
+  'completion_tokens', 'cached_tokens', 'cost_nano', 'estimated', 'status', 'latency_ms',
+  'ttft_ms', 'stream', 'error_code',
+] as const;
+
+/**
+ * Rejects a row that would corrupt sums: a fractional or negative count or amount would be
+ * stored as REAL by SQLite and break exactness. Throws a TypeError naming the field.
+ */
+export function validateRow(row: LedgerRow): void {
+  if (typeof row.requestId !== 'string' || row.requestId.length === 0) {
+    throw new TypeError('ledger row: requestId must be a non-empty string');
+  }
+  const counts: Array<[string, number]> = [
+    ['attempts', row.attempts], ['promptTokens', row.promptTokens],
+    ['completionTokens', row.completionTokens], ['cachedTokens', row.cachedTokens],
+    ['costNano', row.costNano], ['status', row.status], ['latencyMs', row.latencyMs],
+  ];
+  if (row.ttftMs !== null) counts.push(['ttftMs', row.ttftMs]);
+  for (const [name, value] of counts) {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new TypeError(`ledger row ${row.requestId}: ${name} must be a non-negative integer, got ${value}`);
+    }
+  }
+  if (!Number.isSafeInteger(row.at) || row.at < 0) {
+    // ≥ 0 keeps SQL integer division a floor, which the UTC day grouping relies on
+    throw new TypeError(`ledger row ${row.requestId}: at must be a non-negative integer epoch ms, got ${row.at}`);
+  }
+  for (const [name, value] of [['keyId', row.keyId], ['model', row.model], ['endpoint', row.endpoint], ['errorCode', row.errorCode]] as const) {
+    if (value !== null && typeof value !== 'string') {
+      throw new TypeError(`ledger row ${row.requestId}: ${name} must be a string or null`);
+    }
+  }
+}
+
+/** Values in {@link COLUMNS} order, booleans as 0/1 (SQLite) or kept (PostgreSQL). */
+export function rowValues(row: LedgerRow, bool: (b: boolean) => number | boolean): Array<string | number | boolean | null> {
+  return [
+    row.requestId, row.at, row.keyId, row.model, row.endpoint, row.attempts, row.promptTokens,
+    row.completionTokens, row.cachedTokens, row.costNano, bool(row.estimated), row.status,
+    row.latencyMs, row.ttftMs, bool(row.stream), row.errorCode,
+  ];
+}
+
+export function decodeRow(r: DbRow): LedgerRow {
+  return {
+    requestId: toStr(r.request_id),
+    at: toInt(r.at),
+    keyId: toNullableStr(r.key_id),
+    model: toNullableStr(r.model),
+    endpoint: toNullableStr(r.endpoint),
+    attempts: toInt(r.attempts),
+    promptTokens: toInt(r.prompt_tokens),
+    completionTokens: toInt(r.completion_tokens),
+    cachedTokens: toInt(r.cached_tokens),
+    costNano: toInt(r.cost_nano),
+    estimated: toBool(r.estimated),
+    status: toInt(r.status),
+    latencyMs: toInt(r.latency_ms),
+    ttftMs: r.ttft_ms === null ? null : toInt(r.ttft_ms),
+    stream: toBool(r.stream),
+    errorCode: toNullableStr(r.error_code),
+  };
+}
+
+/** An aggregate row: `grp`, `requests`, `prompt_tokens`, `completion_tokens`, `cost_nano`. */
+export function decodeTotal(r: Record<string, unknown>): SpendTotal {
+  return {
+    group: toStr(r.grp),
+    requests: toInt(r.requests),
+    promptTokens: toInt(r.prompt_tokens),
+    completionTokens: toInt(r.completion_tokens),
+    costNano: toInt(r.cost_nano),
+  };
+}
+
+/** An exact safe integer from a driver value; SQL `SUM` of no rows (null) is 0. */
+export function toInt(v: unknown): number {
+  if (v === null || v === undefined) return 0;
+  const n = typeof v === 'bigint' || typeof v === 'string' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n)) {
+    throw new RangeError(`ledger value ${String(v)} is not an exact safe integer`);
+  }
+  if (typeof v === 'string' && String(n) !== v.trim()) {
+    throw new RangeError(`ledger value "${v}" is not an integer`); // e.g. NUMERIC "1.5"
+  }
+  return n;
+}
+
+export function checkRange(fromMs: number, toMs: number): void {
+  if (!Number.isSafeInteger(fromMs) || !Number.isSafeInteger(toMs)) {
+    throw new RangeError(`ledger range must be integer epoch ms, got [${fromMs}, ${toMs})`);
+  }
+}
+
+export function checkLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new RangeError(`rows limit must be a positive integer, got ${limit}`);
+  }
+}
+
+function toBool(v: unknown): boolean {
+  if (typeof v === 'boolean') return v;
+  return toInt(v) !== 0;
+}
+
+function toStr(v: unknown): string {
+  if (typeof v !== 'string') throw new TypeError(`ledger value ${String(v)} is not a string`);
+  return v;
+}
+
+function toNullableStr(v: unknown): string | null {
+  return v === null ? null : toStr(v);
+}

@@ -1,0 +1,106 @@
+/**
+ * The spend ledger: one row per client request, the durable truth that budgets are rebuilt
+ * from (spec §7, distributed.md "Ledger first"). Calls are asynchronous and rows are keyed by
+ * request id, so the SQLite store of a lone sidecar and the PostgreSQL store shared by
+ * replicas answer the same interface.
+ */
+
+/** One request, written once when it ends (success or failure). */
+export interface LedgerRow {
+  /** The request id (insert-once key: a retried write of the same request is a no-op). */
+  requestId: string;
+  /** When the request started, epoch ms. Periods and `spentSince` are measured on it. */
+  at: number;
+  /** Client key id (`auth.keys[].id`), null without auth. */
+  keyId: string | null;
+  /** Catalogue model that answered (or was last tried), null if none was chosen. */
+  model: string | null;
+  /** Endpoint id that answered (or was last tried), null if none was reached. */
+  endpoint: string | null;
+  attempts: number;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  /** Integer nano-USD (money.ts). */
+  costNano: number;
+  /** True when tokens were counted locally because the upstream reported no usage. */
+  estimated: boolean;
+  /** HTTP status returned to the client. */
+  status: number;
+  latencyMs: number;
+  ttftMs: number | null;
+  stream: boolean;
+  /** Error catalog code when the request failed, else null. */
+  errorCode: string | null;
+}
+
+export type SpendGroup = 'model' | 'endpoint' | 'key' | 'day';
+
+export interface SpendTotal {
+  /** The model, endpoint or key id ({@link NO_GROUP} for null), or the UTC day `YYYY-MM-DD`. */
+  group: string;
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  costNano: number;
+}
+
+/** Which rows a budget counts; an absent field matches any value (null included). */
+export interface SpendScope {
+  keyId?: string;
+  model?: string;
+}
+
+/** Every range below is half-open, `fromMs ≤ at < toMs`, so adjacent periods never overlap. */
+export interface LedgerStore {
+  /** Insert-once on requestId; committed durably when the promise resolves. */
+  insert(row: LedgerRow): Promise<'inserted' | 'duplicate'>;
+  /** Exact sum of costNano over the scope and range (`toMs` absent: no upper bound). */
+  spentSince(scope: SpendScope, fromMs: number, toMs?: number): Promise<number>;
+  /** Totals per group, sorted by group ascending (chronological for 'day', which is UTC). */
+  spendBy(group: SpendGroup, fromMs?: number, toMs?: number): Promise<SpendTotal[]>;
+  /**
+   * Newest first (by `at`, then insertion order), at most `limit` rows (default
+   * {@link DEFAULT_ROWS_LIMIT}); with `requestId`, that row alone if it exists.
+   */
+  rows(opts?: { limit?: number; requestId?: string }): Promise<LedgerRow[]>;
+  close(): Promise<void>;
+}
+
+/** Options a URL cannot carry; the PostgreSQL ones let tests and tenants share a database. */
+export interface LedgerOptions {
+  /** PostgreSQL schema for the table (created if absent); default: the search path. */
+  schema?: string;
+  /** PostgreSQL table name; default `switchyard_ledger`. */
+  table?: string;
+  /** Errors of idle PostgreSQL connections (the next query reports them too). */
+  onError?: (err: Error) => void;
+}
+
+export { NO_GROUP, DEFAULT_ROWS_LIMIT } from './ledger-codec.js';
+
+/**
+ * Opens the store named by `storage.ledger`:
+ * - `sqlite:./path.db` (relative to the working directory; parent directory created),
+ * - `sqlite::memory:` or `memory` (an in-memory SQLite database, gone on close: tests and
+ *   demos; the same code as the file store),
+ * - `postgres://…` or `postgresql://…` (table created if absent).
+ * Drivers are imported on demand, so a sidecar on SQLite never loads `pg` and vice versa.
+ */
+export async function openLedger(url: string, options: LedgerOptions = {}): Promise<LedgerStore> {
+  if (url === 'memory' || url === 'sqlite::memory:') {
+    const { SqliteLedger } = await import('./sqlite-ledger.js');
+    return SqliteLedger.open(':memory:');
+  }
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    if (path.length === 0) throw new Error(`ledger URL "${url}" names no file`);
+    const { SqliteLedger } = await import('./sqlite-ledger.js');
+    return SqliteLedger.open(path);
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    const { PostgresLedger } = await import('./postgres-ledger.js');
+    return PostgresLedger.open(url, options);
+  }
+  throw new Error(`unsupported ledger URL "${url}": expected sqlite:PATH, memory or postgres://…`);
+}

@@ -1,0 +1,168 @@
+/**
+ * The shared ledger for replicas: the same interface on PostgreSQL through a `pg` Pool.
+ *
+ * Insert-once is `ON CONFLICT (request_id) DO NOTHING`, so a write resent after a reconnect,
+ * or a reservation reclaimed by another replica, can never count twice. Every insert is an
+ * autocommitted statement: committed when the promise resolves. The table and indexes are
+ * created if absent under a transaction-scoped advisory lock, so replicas booting together do
+ * not race on `CREATE TABLE IF NOT EXISTS` (which is not concurrency-safe in PostgreSQL).
+ *
+ * BIGINT and SUM results arrive from pg as decimal strings and are converted with an exact
+ * safe-integer check (ledger-codec.ts).
+ */
+import pg from 'pg';
+import type { LedgerOptions, LedgerRow, LedgerStore, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
+import {
+  COLUMNS, DEFAULT_ROWS_LIMIT, MAX_AT, MIN_AT, NO_GROUP, checkLimit, checkRange, decodeRow,
+  decodeTotal, rowValues, toInt, validateRow, type DbRow,
+} from './ledger-codec.js';
+
+export const DEFAULT_PG_TABLE = 'switchyard_ledger';
+/** One key for every switchyard schema creation, whatever the table name. */
+const SCHEMA_LOCK_KEY = 0x5717_c4a1;
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+/** Epoch ms → UTC date by integer arithmetic: independent of the session's TimeZone. */
+const DAY_SQL = "to_char((DATE '1970-01-01' + (at / 86400000)::int)::timestamp, 'YYYY-MM-DD')";
+
+/** COLLATE "C" sorts by bytes, as SQLite does, whatever the database locale. */
+const GROUP_SQL: Record<SpendGroup, string> = {
+  model: 'COALESCE(model, $3::text) COLLATE "C"',
+  endpoint: 'COALESCE(endpoint, $3::text) COLLATE "C"',
+  key: 'COALESCE(key_id, $3::text) COLLATE "C"',
+  day: `${DAY_SQL} COLLATE "C"`,
+};
+
+const INSERT_COLUMNS = COLUMNS.join(', ');
+const INSERT_PLACEHOLDERS = COLUMNS.map((_, i) => `$${i + 1}`).join(', ');
+
+export class PostgresLedger implements LedgerStore {
+  private closed = false;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    /** Quoted, schema-qualified table name (validated identifiers only). */
+    private readonly table: string,
+  ) {}
+
+  static async open(url: string, options: LedgerOptions = {}): Promise<PostgresLedger> {
+    const tableName = identifier(options.table ?? DEFAULT_PG_TABLE, 'table');
+    const schema = options.schema === undefined ? undefined : identifier(options.schema, 'schema');
+    const table = schema === undefined ? `"${tableName}"` : `"${schema}"."${tableName}"`;
+    const pool = new pg.Pool({ connectionString: url });
+    // Without a listener an idle connection's error would crash the process; the next query
+    // reports the same failure to its caller.
+    pool.on('error', (err) => options.onError?.(err));
+    try {
+      await createSchema(pool, schema, table, tableName);
+    } catch (err) {
+      await pool.end();
+      throw err;
+    }
+    return new PostgresLedger(pool, table);
+  }
+
+  async insert(row: LedgerRow): Promise<'inserted' | 'duplicate'> {
+    validateRow(row);
+    const result = await this.pool.query(
+      `INSERT INTO ${this.table} (${INSERT_COLUMNS}) VALUES (${INSERT_PLACEHOLDERS})
+       ON CONFLICT (request_id) DO NOTHING`,
+      rowValues(row, (b) => b),
+    );
+    return result.rowCount === 1 ? 'inserted' : 'duplicate';
+  }
+
+  async spentSince(scope: SpendScope, fromMs: number, toMs: number = MAX_AT): Promise<number> {
+    checkRange(fromMs, toMs);
+    const params: Array<string | number> = [fromMs, toMs];
+    let where = 'at >= $1 AND at < $2';
+    if (scope.keyId !== undefined) {
+      params.push(scope.keyId);
+      where += ` AND key_id = $${params.length}`;
+    }
+    if (scope.model !== undefined) {
+      params.push(scope.model);
+      where += ` AND model = $${params.length}`;
+    }
+    const result = await this.pool.query<{ total: string }>(
+      `SELECT COALESCE(SUM(cost_nano), 0)::text AS total FROM ${this.table} WHERE ${where}`,
+      params,
+    );
+    return toInt(result.rows[0]?.total);
+  }
+
+  async spendBy(group: SpendGroup, fromMs: number = MIN_AT, toMs: number = MAX_AT): Promise<SpendTotal[]> {
+    checkRange(fromMs, toMs);
+    const params: Array<string | number> = [fromMs, toMs];
+    if (group !== 'day') params.push(NO_GROUP);
+    const result = await this.pool.query<Record<string, unknown>>(
+      `SELECT ${GROUP_SQL[group]} AS grp, COUNT(*)::text AS requests,
+              SUM(prompt_tokens)::text AS prompt_tokens,
+              SUM(completion_tokens)::text AS completion_tokens, SUM(cost_nano)::text AS cost_nano
+       FROM ${this.table} WHERE at >= $1 AND at < $2
+       GROUP BY grp ORDER BY grp`,
+      params,
+    );
+    return result.rows.map(decodeTotal);
+  }
+
+  async rows(opts: { limit?: number; requestId?: string } = {}): Promise<LedgerRow[]> {
+    const select = `SELECT ${COLUMNS.join(', ')} FROM ${this.table}`;
+    if (opts.requestId !== undefined) {
+      const result = await this.pool.query<DbRow>(`${select} WHERE request_id = $1`, [opts.requestId]);
+      return result.rows.map(decodeRow);
+    }
+    const limit = opts.limit ?? DEFAULT_ROWS_LIMIT;
+    checkLimit(limit);
+    const result = await this.pool.query<DbRow>(`${select} ORDER BY at DESC, seq DESC LIMIT $1`, [limit]);
+    return result.rows.map(decodeRow);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}
+
+async function createSchema(pool: pg.Pool, schema: string | undefined, table: string, name: string): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY]);
+    if (schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    await client.query(`
+      CREATE TABLE IF NOT EXISTS ${table} (
+        seq               BIGSERIAL,
+        request_id        TEXT     NOT NULL PRIMARY KEY,
+        at                BIGINT   NOT NULL,
+        key_id            TEXT,
+        model             TEXT,
+        endpoint          TEXT,
+        attempts          INTEGER  NOT NULL,
+        prompt_tokens     BIGINT   NOT NULL,
+        completion_tokens BIGINT   NOT NULL,
+        cached_tokens     BIGINT   NOT NULL,
+        cost_nano         BIGINT   NOT NULL,
+        estimated         BOOLEAN  NOT NULL,
+        status            INTEGER  NOT NULL,
+        latency_ms        BIGINT   NOT NULL,
+        ttft_ms           BIGINT,
+        stream            BOOLEAN  NOT NULL,
+        error_code        TEXT
+      )`);
+    await client.query(`CREATE INDEX IF NOT EXISTS "${name}_at" ON ${table} (at)`);
+    await client.query(`CREATE INDEX IF NOT EXISTS "${name}_key_at" ON ${table} (key_id, at)`);
+    await client.query(`CREATE INDEX IF NOT EXISTS "${name}_model_at" ON ${table} (model, at)`);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+function identifier(name: string, what: string): string {
+  if (!IDENTIFIER.test(name)) throw new Error(`invalid PostgreSQL ${what} name "${name}"`);
+  return name;
+}

@@ -1,0 +1,162 @@
+/**
+ * The embedded ledger: one SQLite file next to the sidecar (better-sqlite3, synchronous).
+ *
+ * Durability: `journal_mode = WAL` with `synchronous = NORMAL`. Each insert is its own
+ * transaction, appended to the WAL before `insert` resolves, so a committed row survives the
+ * process being killed at any instant (the OS holds the written pages) — which is what the
+ * spec asks ("nothing is lost when the process is killed"). NORMAL skips the fsync per commit
+ * that FULL would do, so an OS crash or power cut can lose the last commits (never corrupt the
+ * file); FULL would cost a disk flush on every request for a guarantee the spec does not ask.
+ *
+ * Reads use safe-integer mode so sums come back as bigint and are checked, never rounded.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { LedgerRow, LedgerStore, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
+import {
+  COLUMNS, DEFAULT_ROWS_LIMIT, MAX_AT, MIN_AT, NO_GROUP, checkLimit, checkRange, decodeRow,
+  decodeTotal, rowValues, toInt, validateRow, type DbRow,
+} from './ledger-codec.js';
+
+/** `PRAGMA user_version` of the schema below; bump it with a migration when columns change. */
+export const SQLITE_SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS ledger (
+  request_id        TEXT    NOT NULL PRIMARY KEY,
+  at                INTEGER NOT NULL,
+  key_id            TEXT,
+  model             TEXT,
+  endpoint          TEXT,
+  attempts          INTEGER NOT NULL,
+  prompt_tokens     INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  cached_tokens     INTEGER NOT NULL,
+  cost_nano         INTEGER NOT NULL,
+  estimated         INTEGER NOT NULL,
+  status            INTEGER NOT NULL,
+  latency_ms        INTEGER NOT NULL,
+  ttft_ms           INTEGER,
+  stream            INTEGER NOT NULL,
+  error_code        TEXT
+) STRICT;
+CREATE INDEX IF NOT EXISTS ledger_at ON ledger (at);
+CREATE INDEX IF NOT EXISTS ledger_key_at ON ledger (key_id, at);
+CREATE INDEX IF NOT EXISTS ledger_model_at ON ledger (model, at);
+`;
+
+/** Group keys; `at` is never negative (validated), so `at / 1000` is a floor. */
+const GROUP_SQL: Record<SpendGroup, string> = {
+  model: 'COALESCE(model, @none)',
+  endpoint: 'COALESCE(endpoint, @none)',
+  key: 'COALESCE(key_id, @none)',
+  day: "strftime('%Y-%m-%d', at / 1000, 'unixepoch')",
+};
+
+type Range = { from: number; to: number };
+type Scoped = Range & { keyId?: string; model?: string };
+
+export class SqliteLedger implements LedgerStore {
+  private readonly insertStmt: Database.Statement<unknown[], unknown>;
+  private readonly spentStmts: Record<'any' | 'key' | 'model' | 'both', Database.Statement<[Scoped], { total: unknown }>>;
+  private readonly groupStmts: Record<SpendGroup, Database.Statement<[Range & { none: string }], Record<string, unknown>>>;
+  private readonly recentStmt: Database.Statement<[number], DbRow>;
+  private readonly byIdStmt: Database.Statement<[string], DbRow>;
+
+  private constructor(private readonly db: Database.Database) {
+    const placeholders = COLUMNS.map(() => '?').join(', ');
+    this.insertStmt = db.prepare(
+      `INSERT INTO ledger (${COLUMNS.join(', ')}) VALUES (${placeholders}) ON CONFLICT (request_id) DO NOTHING`,
+    );
+    const spent = (where: string) =>
+      db.prepare<[Scoped], { total: unknown }>(
+        `SELECT COALESCE(SUM(cost_nano), 0) AS total FROM ledger WHERE ${where} at >= @from AND at < @to`,
+      ).safeIntegers(true);
+    this.spentStmts = {
+      any: spent(''),
+      key: spent('key_id = @keyId AND'),
+      model: spent('model = @model AND'),
+      both: spent('key_id = @keyId AND model = @model AND'),
+    };
+    const grouped = (expr: string) =>
+      db.prepare<[Range & { none: string }], Record<string, unknown>>(
+        `SELECT ${expr} AS grp, COUNT(*) AS requests, SUM(prompt_tokens) AS prompt_tokens,
+                SUM(completion_tokens) AS completion_tokens, SUM(cost_nano) AS cost_nano
+         FROM ledger WHERE at >= @from AND at < @to GROUP BY grp ORDER BY grp`,
+      ).safeIntegers(true);
+    this.groupStmts = {
+      model: grouped(GROUP_SQL.model),
+      endpoint: grouped(GROUP_SQL.endpoint),
+      key: grouped(GROUP_SQL.key),
+      day: grouped(GROUP_SQL.day),
+    };
+    const select = `SELECT ${COLUMNS.join(', ')} FROM ledger`;
+    this.recentStmt = db.prepare<[number], DbRow>(`${select} ORDER BY at DESC, rowid DESC LIMIT ?`).safeIntegers(true);
+    this.byIdStmt = db.prepare<[string], DbRow>(`${select} WHERE request_id = ?`).safeIntegers(true);
+  }
+
+  /** Opens (creating if needed) the database at `path`, or `:memory:`. */
+  static open(path: string): SqliteLedger {
+    if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+    const db = new Database(path);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('busy_timeout = 5000'); // a second process (a report, a backup) may hold a lock
+      migrate(db);
+      return new SqliteLedger(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  async insert(row: LedgerRow): Promise<'inserted' | 'duplicate'> {
+    validateRow(row);
+    const info = this.insertStmt.run(...rowValues(row, (b) => (b ? 1 : 0)));
+    return info.changes === 1 ? 'inserted' : 'duplicate';
+  }
+
+  async spentSince(scope: SpendScope, fromMs: number, toMs: number = MAX_AT): Promise<number> {
+    checkRange(fromMs, toMs);
+    const hasKey = scope.keyId !== undefined;
+    const hasModel = scope.model !== undefined;
+    const stmt = this.spentStmts[hasKey ? (hasModel ? 'both' : 'key') : hasModel ? 'model' : 'any'];
+    const params: Scoped = { from: fromMs, to: toMs };
+    if (hasKey) params.keyId = scope.keyId;
+    if (hasModel) params.model = scope.model;
+    return toInt(stmt.get(params)?.total);
+  }
+
+  async spendBy(group: SpendGroup, fromMs: number = MIN_AT, toMs: number = MAX_AT): Promise<SpendTotal[]> {
+    checkRange(fromMs, toMs);
+    return this.groupStmts[group].all({ from: fromMs, to: toMs, none: NO_GROUP }).map(decodeTotal);
+  }
+
+  async rows(opts: { limit?: number; requestId?: string } = {}): Promise<LedgerRow[]> {
+    if (opts.requestId !== undefined) {
+      const row = this.byIdStmt.get(opts.requestId);
+      return row === undefined ? [] : [decodeRow(row)];
+    }
+    const limit = opts.limit ?? DEFAULT_ROWS_LIMIT;
+    checkLimit(limit);
+    return this.recentStmt.all(limit).map(decodeRow);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const version = toInt(db.pragma('user_version', { simple: true }));
+  if (version > SQLITE_SCHEMA_VERSION) {
+    throw new Error(`ledger schema version ${version} is newer than this switchyard (${SQLITE_SCHEMA_VERSION})`);
+  }
+  if (version === SQLITE_SCHEMA_VERSION) return;
+  db.transaction(() => {
+    db.exec(SCHEMA);
+    db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
+  })();
+}

@@ -1,0 +1,93 @@
+/**
+ * Prompt token counts before a request is sent: for budget reservations (worst-case cost),
+ * the context-window filter, the classifier's size signal, and ledger rows marked
+ * `estimated` when an upstream returns no usage.
+ *
+ * Encoding: **o200k_base**, the tokenizer of the OpenAI models switchyard routes to (gpt-4o,
+ * gpt-4.1, o-series, gpt-5). cl100k_base is older (gpt-4, gpt-3.5) and spends noticeably
+ * more tokens on non-English text. For Claude, Gemini and DeepSeek, which use their own
+ * tokenizers, o200k is an estimate either way; the upstream's reported usage is what gets
+ * billed whenever there is one.
+ */
+import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+
+/** The part of an OpenAI chat message that counts toward the prompt. */
+export type ChatMessageLike = { role: string; content?: unknown; name?: string; tool_calls?: unknown };
+
+/** OpenAI chat format: every message is wrapped in `<|start|>{role}<|message|>…<|end|>`. */
+const TOKENS_PER_MESSAGE = 3;
+/** A `name` field costs its own tokens plus one separator. */
+const TOKENS_PER_NAME = 1;
+/** Every reply is primed with `<|start|>assistant<|message|>`. */
+const REPLY_PRIMING_TOKENS = 3;
+/**
+ * An image part, counted as OpenAI's low-detail image (a flat 85 tokens). High-detail images
+ * cost 85 + 170 per 512-px tile, which needs the image's size: a request-time count cannot
+ * download images, so vision prompts are under-estimated here and billed from usage later.
+ */
+export const IMAGE_PART_TOKENS = 85;
+
+/**
+ * User text may contain strings like `<|endoftext|>`. The API treats them as plain text; so do
+ * we (gpt-tokenizer's default would throw on them).
+ */
+const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
+
+/** Tokens of a plain string in o200k_base. */
+export function countTextTokens(text: string): number {
+  return text.length === 0 ? 0 : countTokens(text, PLAIN_TEXT);
+}
+
+/**
+ * Prompt tokens of a chat request, after OpenAI's published counting recipe: 3 per message,
+ * its role, its content, 1 + its name when present, and 3 to prime the reply.
+ *
+ * - Content: a string counts as text; an array counts its `text` parts as text and each
+ *   `image_url` / `input_image` part as {@link IMAGE_PART_TOKENS}; any other part (audio,
+ *   file) and any other content shape counts its JSON text.
+ * - `tool_calls` of assistant messages and the request's `tools` definitions count as their
+ *   JSON text. OpenAI renders tools in a terser internal syntax, so this over-estimates
+ *   slightly, which is the safe side for a reservation.
+ */
+export function countPromptTokens(messages: readonly ChatMessageLike[], tools?: unknown): number {
+  let total = REPLY_PRIMING_TOKENS;
+  for (const message of messages) {
+    total += TOKENS_PER_MESSAGE + countTextTokens(message.role) + contentTokens(message.content);
+    if (typeof message.name === 'string' && message.name.length > 0) {
+      total += TOKENS_PER_NAME + countTextTokens(message.name);
+    }
+    if (message.tool_calls !== undefined && message.tool_calls !== null) {
+      total += jsonTokens(message.tool_calls);
+    }
+  }
+  if (tools !== undefined && tools !== null) total += jsonTokens(tools);
+  return total;
+}
+
+function contentTokens(content: unknown): number {
+  if (content === undefined || content === null) return 0;
+  if (typeof content === 'string') return countTextTokens(content);
+  if (!Array.isArray(content)) return jsonTokens(content);
+  let total = 0;
+  for (const part of content) total += partTokens(part);
+  return total;
+}
+
+function partTokens(part: unknown): number {
+  if (typeof part === 'string') return countTextTokens(part);
+  if (typeof part !== 'object' || part === null) return 0;
+  const { type, text } = part as { type?: unknown; text?: unknown };
+  if (type === 'text' && typeof text === 'string') return countTextTokens(text);
+  if (type === 'image_url' || type === 'input_image') return IMAGE_PART_TOKENS;
+  return jsonTokens(part);
+}
+
+function jsonTokens(value: unknown): number {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    return 0; // a cyclic or BigInt value cannot have come from a JSON body
+  }
+  return json === undefined ? 0 : countTextTokens(json);
+}

@@ -1,0 +1,214 @@
+/**
+ * The whole config shape of spec §6, validated with zod at boot (and on reload). Every key of
+ * the contract is accepted here, including those used by later features. Unknown keys are
+ * refused (a typo must not silently fall back to a default), and secrets are only ever named
+ * by environment variable (`apiKeyEnv`, `keyEnv`), never written inline.
+ */
+import { z } from 'zod';
+
+export const TIERS = ['fast_cheap', 'balanced', 'high_quality'] as const;
+export type Tier = (typeof TIERS)[number];
+
+export const CAPABILITIES = ['chat', 'code', 'reasoning', 'tools', 'json', 'vision', 'prefill'] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
+const positiveInt = z.number().int().positive();
+const nonNegInt = z.number().int().nonnegative();
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name');
+
+const serverSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(4141),
+  maxBodyBytes: positiveInt.default(4 * 1024 * 1024),
+  /** How long SIGTERM waits for in-flight requests before closing them. */
+  shutdownGraceMs: nonNegInt.default(10_000),
+});
+
+const providerSchema = z.strictObject({
+  kind: z.enum(['openai', 'anthropic']),
+  baseUrl: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  apiKeyEnv: envName.optional(),
+  /** Extra non-secret headers (e.g. an organisation id). */
+  headers: z.record(z.string(), z.string()).default({}),
+  /** Anthropic-kind only: the `anthropic-version` header. */
+  anthropicVersion: z.string().default('2023-06-01'),
+  /** Keep-alive connections per origin. */
+  connections: positiveInt.default(64),
+});
+
+const endpointSchema = z.strictObject({
+  /** Defaults to `<model>@<provider>`; must be unique. */
+  id: z.string().min(1).optional(),
+  provider: z.string().min(1),
+  upstreamModel: z.string().min(1),
+  rpm: positiveInt.optional(),
+  tpm: positiveInt.optional(),
+  maxConcurrent: positiveInt.default(64),
+});
+
+const priceSchema = z.strictObject({
+  inputPerMTok: z.number().nonnegative(),
+  outputPerMTok: z.number().nonnegative(),
+  cachedInputPerMTok: z.number().nonnegative().optional(),
+});
+
+const modelSchema = z.strictObject({
+  tier: z.enum(TIERS),
+  price: priceSchema,
+  contextWindow: positiveInt,
+  capabilities: z.array(z.enum(CAPABILITIES)).default(['chat']),
+  latencyPriorMs: z.number().positive().default(500),
+  maxOutputTokens: positiveInt.default(4096),
+  fallbacks: z.array(z.string().min(1)).default([]),
+  endpoints: z.array(endpointSchema).min(1),
+});
+
+const classifierSchema = z.strictObject({
+  simpleTasks: z.array(z.string()).default(['greeting', 'simple_qa', 'translation']),
+  complexTasks: z.array(z.string()).default(['analysis', 'creative']),
+  complexityKeywords: z
+    .array(z.string().min(1))
+    .default(['analysiere', 'vergleiche', 'evaluiere', 'entwickle', 'detailed', 'complex', 'architect', 'design']),
+  complexityThreshold: positiveInt.default(3),
+  /** Extra task names mapped to a tier (`x-switchyard-task: <name>`). */
+  tasks: z.record(z.string(), z.enum(TIERS)).default({}),
+  /** Prompts above this many tokens count as long (pushes `balanced` to `high_quality`). */
+  longPromptTokens: positiveInt.default(8000),
+});
+
+const routingSchema = z.strictObject({
+  strategy: z.enum(['cost', 'latency', 'weighted']).default('cost'),
+  routes: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a route name of letters, digits, _ . -'), z.array(z.string().min(1)).min(1)).default({}),
+  classifier: classifierSchema.default(() => classifierSchema.parse({})),
+});
+
+const retrySchema = z.strictObject({
+  maxAttempts: positiveInt.default(3),
+  baseDelayMs: nonNegInt.default(200),
+  maxDelayMs: nonNegInt.default(5000),
+  /** Cap on attempts across all endpoints of one request. */
+  maxTotalAttempts: positiveInt.default(6),
+});
+
+const resilienceSchema = z.strictObject({
+  failureThreshold: positiveInt.default(5),
+  recoveryMs: positiveInt.default(60_000),
+  halfOpenProbes: positiveInt.default(1),
+  latencyWindow: positiveInt.default(100),
+  requestTimeoutMs: positiveInt.default(120_000),
+  connectTimeoutMs: positiveInt.default(5_000),
+  headersTimeoutMs: positiveInt.default(60_000),
+  firstTokenTimeoutMs: positiveInt.default(10_000),
+  idleTimeoutMs: positiveInt.default(10_000),
+  maxRetryAfterMs: nonNegInt.default(5_000),
+  retry: retrySchema.default(() => retrySchema.parse({})),
+  queue: z.strictObject({ maxDepth: nonNegInt.default(1000) }).default({ maxDepth: 1000 }),
+});
+
+const budgetLimitSchema = z.strictObject({
+  scope: z.enum(['global', 'key', 'model']),
+  key: z.string().min(1).optional(),
+  model: z.string().min(1).optional(),
+  period: z.enum(['day', 'month', 'total']),
+  usd: z.number().nonnegative(),
+});
+
+const budgetSchema = z.strictObject({
+  limits: z.array(budgetLimitSchema).default([]),
+  currency: z.strictObject({ code: z.string().regex(/^[A-Z]{3}$/, 'expected a 3-letter currency code'), perUsd: z.number().positive() }).optional(),
+});
+
+const authKeySchema = z.strictObject({
+  id: z.string().min(1),
+  keyEnv: envName,
+  rpm: positiveInt.optional(),
+});
+
+const authSchema = z.strictObject({ keys: z.array(authKeySchema).default([]) });
+
+const storageSchema = z.strictObject({
+  ledger: z
+    .string()
+    .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+|memory)$/, 'expected sqlite:PATH, postgres://… or memory')
+    .default('sqlite:./switchyard.db'),
+  shared: z.string().regex(/^(memory|rediss?:\/\/.+)$/, 'expected memory or redis://…').default('memory'),
+});
+
+const loggingSchema = z.strictObject({
+  level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  pretty: z.boolean().default(false),
+});
+
+const observeSchema = z.strictObject({
+  statelyInspectUrl: z.string().regex(/^wss?:\/\/.+/, 'expected ws://… or wss://…').optional(),
+  /** Records kept for `/switchyard/events` replay. */
+  historySize: positiveInt.default(500),
+});
+
+const baseConfigSchema = z.strictObject({
+    server: serverSchema.default(() => serverSchema.parse({})),
+    auth: authSchema.optional(),
+    providers: z.record(z.string().min(1), providerSchema),
+    models: z.record(z.string().min(1), modelSchema),
+    routing: routingSchema.default(() => routingSchema.parse({})),
+    resilience: resilienceSchema.default(() => resilienceSchema.parse({})),
+    budget: budgetSchema.default(() => budgetSchema.parse({})),
+    storage: storageSchema.default(() => storageSchema.parse({})),
+    logging: loggingSchema.default(() => loggingSchema.parse({})),
+    observe: observeSchema.default(() => observeSchema.parse({})),
+});
+
+export const configSchema = baseConfigSchema.superRefine(crossCheck);
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type ProviderConfig = Config['providers'][string];
+export type ModelConfig = Config['models'][string];
+export type EndpointConfig = ModelConfig['endpoints'][number];
+export type ResilienceConfig = Config['resilience'];
+export type BudgetLimitConfig = Config['budget']['limits'][number];
+export type ClassifierConfig = Config['routing']['classifier'];
+
+/** References between sections: every name used must exist. */
+function crossCheck(cfg: z.output<typeof baseConfigSchema>, ctx: z.RefinementCtx): void {
+  const models = Object.keys(cfg.models);
+  const known = (m: string) => models.includes(m);
+  const ids = new Set<string>();
+  for (const [name, model] of Object.entries(cfg.models)) {
+    model.endpoints.forEach((ep, i) => {
+      if (!cfg.providers[ep.provider]) {
+        ctx.addIssue({ code: 'custom', path: ['models', name, 'endpoints', i, 'provider'], message: `unknown provider "${ep.provider}"; expected one of: ${Object.keys(cfg.providers).join(', ')}` });
+      }
+      const id = ep.id ?? `${name}@${ep.provider}`;
+      if (ids.has(id)) ctx.addIssue({ code: 'custom', path: ['models', name, 'endpoints', i, 'id'], message: `duplicate endpoint id "${id}"; give one of them an explicit id` });
+      ids.add(id);
+    });
+    model.fallbacks.forEach((f, i) => {
+      if (!known(f)) ctx.addIssue({ code: 'custom', path: ['models', name, 'fallbacks', i], message: `unknown model "${f}"` });
+    });
+  }
+  for (const [route, chain] of Object.entries(cfg.routing.routes)) {
+    chain.forEach((m, i) => {
+      if (!known(m)) ctx.addIssue({ code: 'custom', path: ['routing', 'routes', route, i], message: `unknown model "${m}"` });
+    });
+  }
+  const keyIds = cfg.auth?.keys.map((k) => k.id) ?? [];
+  cfg.budget.limits.forEach((l, i) => {
+    if (l.scope === 'key' && !l.key) ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'key'], message: 'expected a client key id for scope "key"' });
+    if (l.scope === 'key' && l.key && keyIds.length > 0 && !keyIds.includes(l.key)) {
+      ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'key'], message: `unknown client key id "${l.key}"; expected one of auth.keys: ${keyIds.join(', ')}` });
+    }
+    if (l.scope === 'model' && !l.model) ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: 'expected a model id for scope "model"' });
+    if (l.scope === 'model' && l.model && !known(l.model)) ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: `unknown model "${l.model}"` });
+  });
+  const seen = new Set<string>();
+  cfg.auth?.keys.forEach((k, i) => {
+    if (seen.has(k.id)) ctx.addIssue({ code: 'custom', path: ['auth', 'keys', i, 'id'], message: `duplicate key id "${k.id}"` });
+    seen.add(k.id);
+  });
+}
+
+/** The id of an endpoint actor. */
+export function endpointId(model: string, ep: EndpointConfig): string {
+  return ep.id ?? `${model}@${ep.provider}`;
+}

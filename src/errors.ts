@@ -1,0 +1,73 @@
+/**
+ * The one error catalog: every error switchyard itself produces has a stable code, an HTTP
+ * status and an OpenAI-shaped body (`{"error":{"message","type","param","code"}}`).
+ */
+export const ERROR_CATALOG = {
+  invalid_request: { status: 400, type: 'invalid_request_error' },
+  model_not_found: { status: 400, type: 'invalid_request_error' },
+  invalid_api_key: { status: 401, type: 'authentication_error' },
+  admin_token_required: { status: 401, type: 'authentication_error' },
+  not_found: { status: 404, type: 'invalid_request_error' },
+  method_not_allowed: { status: 405, type: 'invalid_request_error' },
+  body_too_large: { status: 413, type: 'invalid_request_error' },
+  budget_exceeded: { status: 429, type: 'budget_exceeded' },
+  rate_limited: { status: 429, type: 'rate_limit_error' },
+  internal_error: { status: 500, type: 'server_error' },
+  upstream_error: { status: 502, type: 'upstream_error' },
+  no_endpoint_available: { status: 503, type: 'service_unavailable' },
+  shared_state_unavailable: { status: 503, type: 'service_unavailable' },
+  shutting_down: { status: 503, type: 'service_unavailable' },
+  timeout: { status: 504, type: 'timeout_error' },
+} as const satisfies Record<string, { status: number; type: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+/** An error with a place in the catalog, or an upstream's own client error passed through. */
+export class SwitchyardError extends Error {
+  readonly status: number;
+  readonly type: string;
+  readonly code: string;
+  readonly param: string | null;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { param?: string | null; headers?: Record<string, string>; status?: number; type?: string; upstreamCode?: string } = {},
+  ) {
+    super(message);
+    const entry = ERROR_CATALOG[code];
+    this.status = opts.status ?? entry.status;
+    this.type = opts.type ?? entry.type;
+    this.code = opts.upstreamCode ?? code;
+    this.param = opts.param ?? null;
+    this.headers = opts.headers ?? {};
+  }
+
+  toBody(): OpenAIErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+/** A provider's own error for the client's request (400 context_length_exceeded, a refusal), passed on as it was. */
+export function upstreamClientError(status: number, e: { message: string; type?: string | null; code?: string | null; param?: string | null }): SwitchyardError {
+  return new SwitchyardError('invalid_request', e.message, {
+    status,
+    type: e.type ?? 'invalid_request_error',
+    upstreamCode: e.code ?? 'invalid_request',
+    param: e.param ?? null,
+  });
+}
+
+export function errorBody(err: unknown): { status: number; body: OpenAIErrorBody; headers: Record<string, string> } {
+  if (err instanceof SwitchyardError) return { status: err.status, body: err.toBody(), headers: err.headers };
+  return {
+    status: 500,
+    body: { error: { message: 'internal error (this is a switchyard bug; the request id is in x-request-id)', type: 'server_error', param: null, code: 'internal_error' } },
+    headers: {},
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * Client keys (`auth.keys`): `authorization: Bearer <key>` compared in constant time against
+ * each key's value from its environment variable, and a per-key RPM window (GCRA).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { gcraAdmits, gcraConsume, gcraFreeAt } from '../../machines/gcra.js';
+import type { Config } from '../config/schema.js';
+import { SwitchyardError } from '../errors.js';
+
+interface KeyEntry {
+  id: string;
+  digest: Buffer;
+  rpm: number | null;
+  tat: number;
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+export class ClientKeys {
+  private keys: KeyEntry[] = [];
+
+  constructor(cfg: Config, env: NodeJS.ProcessEnv) {
+    this.configure(cfg, env);
+  }
+
+  /** Throws when a configured key's variable is missing. Keeps rpm windows of unchanged keys. */
+  configure(cfg: Config, env: NodeJS.ProcessEnv): void {
+    const next: KeyEntry[] = [];
+    for (const k of cfg.auth?.keys ?? []) {
+      const value = env[k.keyEnv];
+      if (!value) throw new Error(`auth.keys "${k.id}": environment variable ${k.keyEnv} is not set`);
+      const old = this.keys.find((o) => o.id === k.id);
+      next.push({ id: k.id, digest: digest(value), rpm: k.rpm ?? null, tat: old?.tat ?? 0 });
+    }
+    this.keys = next;
+  }
+
+  get enabled(): boolean {
+    return this.keys.length > 0;
+  }
+
+  /** The key id for this request, or null when auth is off. Throws 401 / 429. */
+  check(authorization: string | undefined, now: number): string | null {
+    if (this.keys.length === 0) return null;
+    const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
+    if (!m) throw new SwitchyardError('invalid_api_key', 'missing client key: send "authorization: Bearer <key>"');
+    const d = digest(m[1]!.trim());
+    let found: KeyEntry | undefined;
+    // Compare against every key so timing does not tell which one matched.
+    for (const k of this.keys) if (timingSafeEqual(k.digest, d)) found ??= k;
+    if (!found) throw new SwitchyardError('invalid_api_key', 'invalid client key');
+    if (found.rpm !== null) {
+      if (!gcraAdmits(found.tat, now, 1, found.rpm)) {
+        const wait = Math.max(1, Math.ceil((gcraFreeAt(found.tat, now, 1, found.rpm) - now) / 1000));
+        throw new SwitchyardError('rate_limited', `client key "${found.id}" is over its limit of ${found.rpm} requests per minute`, { headers: { 'retry-after': String(wait) } });
+      }
+      found.tat = gcraConsume(found.tat, now, 1, found.rpm);
+    }
+    return found.id;
+  }
+}

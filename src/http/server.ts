@@ -1,0 +1,154 @@
+/**
+ * The HTTP surface (node:http, one port): the OpenAI-compatible routes, health, and the
+ * operations routes. Bodies are read with a size limit and validated at the edge; every
+ * error is OpenAI-shaped and every response carries `x-request-id`.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
+import type { Logger } from 'pino';
+import { SwitchyardError, errorBody } from '../errors.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { ClientKeys } from './auth.js';
+import { HttpSink } from './sink.js';
+import { parseChatBody, parseHints } from './validate.js';
+
+/** Operations handlers the composition root plugs in (metrics, events, inspector, reload, spend). */
+export interface OpsRoutes {
+  [path: string]: (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
+}
+
+export interface ServerDeps {
+  runtime: () => Runtime;
+  keys: ClientKeys;
+  log: Logger;
+  maxBodyBytes: () => number;
+  models: () => unknown;
+  ops: OpsRoutes;
+  /** Required for `/switchyard/*` when bound to a non-loopback host. */
+  adminToken: () => string | null;
+  loopbackOnly: boolean;
+  draining: () => boolean;
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, err: unknown, headers: Record<string, string> = {}): void {
+  const e = errorBody(err);
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  sendJson(res, e.status, e.body, { ...headers, ...e.headers });
+}
+
+/** Read the body up to `limit` bytes; 413 beyond it. */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (Number.isFinite(declared) && declared > limit) {
+      reject(new SwitchyardError('body_too_large', `request body of ${declared} bytes is over the limit of ${limit} bytes (server.maxBodyBytes)`));
+      req.resume();
+      return;
+    }
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new SwitchyardError('body_too_large', `request body is over the limit of ${limit} bytes (server.maxBodyBytes)`));
+        req.removeAllListeners('data');
+        req.resume();
+        return;
+      }
+      parts.push(c);
+    });
+    req.on('end', () => resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts)));
+    req.on('error', reject);
+  });
+}
+
+function adminAllowed(deps: ServerDeps, req: IncomingMessage): boolean {
+  if (deps.loopbackOnly) return true;
+  const token = deps.adminToken();
+  if (!token) return false;
+  const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
+  return m !== null && m[1]!.trim() === token;
+}
+
+async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  const base = { 'x-request-id': requestId };
+  const rt = deps.runtime();
+  const receivedAt = rt.now();
+  let body;
+  let hints;
+  let keyId: string | null;
+  try {
+    if (deps.draining()) throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
+    keyId = deps.keys.check(req.headers.authorization, receivedAt);
+    const raw = await readBody(req, deps.maxBodyBytes());
+    let json: unknown;
+    try {
+      json = JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      throw new SwitchyardError('invalid_request', `request body is not valid JSON: ${(err as Error).message}`);
+    }
+    body = parseChatBody(json);
+    hints = parseHints(req.headers);
+  } catch (err) {
+    if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
+    sendError(res, err, base);
+    return;
+  }
+  const log = deps.log.child({ requestId });
+  const sink = new HttpSink(req, res, base);
+  await rt.chat({ requestId, body, hints, keyId, receivedAt, log }, sink);
+}
+
+export function createHttpServer(deps: ServerDeps): Server {
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
+    const given = req.headers['x-request-id'];
+    const requestId = typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
+    res.setHeader('x-request-id', requestId);
+    const url = new URL(req.url ?? '/', 'http://switchyard');
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    const handle = async (): Promise<void> => {
+      if (path === '/v1/chat/completions' || path === '/chat/completions') {
+        if (req.method !== 'POST') throw new SwitchyardError('method_not_allowed', `use POST for ${path}`);
+        return chat(deps, req, res, requestId);
+      }
+      if (req.method === 'GET' && (path === '/v1/models' || path === '/models')) return sendJson(res, 200, deps.models());
+      if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+      if (path === '/readyz') {
+        const ready = !deps.draining() && deps.runtime().ready();
+        return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
+      }
+      if (path.startsWith('/switchyard/') && !adminAllowed(deps, req)) {
+        throw new SwitchyardError('admin_token_required', 'this sidecar is bound to a non-loopback address: send "authorization: Bearer $SWITCHYARD_ADMIN_TOKEN"');
+      }
+      const op = deps.ops[path];
+      if (op) return op(req, res, url);
+      throw new SwitchyardError('not_found', `no route ${req.method} ${path}`);
+    };
+    handle().catch((err: unknown) => {
+      if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId, path }, 'unhandled error in a route');
+      sendError(res, err);
+    });
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  });
+  return server;
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}

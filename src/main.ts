@@ -1,0 +1,215 @@
+/**
+ * The composition root of `switchyard serve`: config, logger, ledger, runtime, HTTP server,
+ * signals. Nothing imports this file but the CLI.
+ */
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { openLedger, type LedgerStore } from './accounting/ledger.js';
+import { DEFAULT_CONFIG } from './config/defaults.js';
+import { loadConfigFile, validateConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { listModelIds } from './routing/resolve.js';
+import { ClientKeys } from './http/auth.js';
+import { createHttpServer, isLoopback, sendJson, readBody, type OpsRoutes } from './http/server.js';
+import { SwitchyardError } from './errors.js';
+import { createLogger } from './observe/log.js';
+import { Runtime } from './runtime/runtime.js';
+import { startSimulator, type Simulator } from './simulator/index.js';
+import { spendRoute } from './observe/spend-route.js';
+
+export interface ServeOptions {
+  config?: string;
+  host?: string;
+  port?: number;
+  pretty?: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** Log destination (tests); stdout by default. */
+  logDestination?: NodeJS.WritableStream;
+  /** Install SIGTERM/SIGINT/SIGHUP handlers (the CLI does; tests do not). */
+  signals?: boolean;
+}
+
+export interface Sidecar {
+  url: string;
+  runtime: Runtime;
+  simulated: boolean;
+  simulator: Simulator | null;
+  reload(): Promise<{ ok: true; kept: string[]; added: string[]; removed: string[] } | { ok: false; errors: string[] }>;
+  shutdown(): Promise<void>;
+}
+
+const PROVIDER_PATHS: Record<string, string> = { openai: '/openai/v1', gemini: '/gemini/v1', deepseek: '/deepseek/v1', anthropic: '/anthropic' };
+
+/** Where the config comes from, and whether it is the built-in catalogue. */
+async function loadConfig(opts: ServeOptions): Promise<{ cfg: Config; file: string | null }> {
+  const file = opts.config ?? (existsSync('./switchyard.yaml') ? './switchyard.yaml' : null);
+  const res = file ? await loadConfigFile(file) : validateConfig(DEFAULT_CONFIG);
+  if (!res.ok) throw new StartupError(`invalid config${file ? ` ${file}` : ''}:\n  ${res.errors.join('\n  ')}`);
+  return { cfg: res.config, file };
+}
+
+export class StartupError extends Error {}
+
+/** With the built-in catalogue: a relay, real keys, or the simulator. */
+function applyDefaults(cfg: Config, env: NodeJS.ProcessEnv): { cfg: Config; simulate: boolean; note: string } {
+  const relay = env.SWITCHYARD_RELAY_URL;
+  if (relay) {
+    const providers = Object.fromEntries(Object.entries(cfg.providers).map(([n, p]) => [n, { ...p, kind: 'openai' as const, baseUrl: relay, apiKeyEnv: 'SWITCHYARD_RELAY_KEY' }]));
+    return { cfg: { ...cfg, providers }, simulate: false, note: `all providers through the relay ${relay}` };
+  }
+  const withKey = Object.entries(cfg.providers).filter(([, p]) => p.apiKeyEnv && env[p.apiKeyEnv]);
+  if (withKey.length === 0) return { cfg, simulate: true, note: 'no provider key in the environment: routing to the built-in provider simulator' };
+  const ok = new Set(withKey.map(([n]) => n));
+  const usable = Object.entries(cfg.models).filter(([, m]) => m.endpoints.some((e) => ok.has(e.provider)));
+  const keep = new Set(usable.map(([id]) => id));
+  const models = Object.fromEntries(usable.map(([id, m]) => [id, { ...m, endpoints: m.endpoints.filter((e) => ok.has(e.provider)), fallbacks: m.fallbacks.filter((f) => keep.has(f)) }]));
+  const routes: Record<string, string[]> = {};
+  for (const [r, chain] of Object.entries(cfg.routing.routes)) {
+    const c = chain.filter((m) => keep.has(m));
+    if (c.length > 0) routes[r] = c;
+  }
+  return { cfg: { ...cfg, models, routing: { ...cfg.routing, routes } }, simulate: false, note: `providers with keys: ${[...ok].join(', ')}` };
+}
+
+function simulated(cfg: Config, sim: Simulator): Config {
+  const providers = Object.fromEntries(
+    Object.entries(cfg.providers).map(([n, p]) => {
+      const { apiKeyEnv: _drop, ...rest } = p;
+      return [n, { ...rest, baseUrl: `${sim.url}${PROVIDER_PATHS[n] ?? `/${n}/v1`}` }];
+    }),
+  );
+  return { ...cfg, providers };
+}
+
+/** A config file never falls back: every key it names must be in the environment. */
+function checkKeys(cfg: Config, env: NodeJS.ProcessEnv): void {
+  const missing = Object.entries(cfg.providers).filter(([, p]) => p.apiKeyEnv && !env[p.apiKeyEnv]).map(([n, p]) => `providers.${n}.apiKeyEnv: environment variable ${p.apiKeyEnv} is not set`);
+  const keys = (cfg.auth?.keys ?? []).filter((k) => !env[k.keyEnv]).map((k) => `auth.keys (${k.id}).keyEnv: environment variable ${k.keyEnv} is not set`);
+  if (missing.length + keys.length > 0) throw new StartupError(`missing secrets:\n  ${[...missing, ...keys].join('\n  ')}`);
+}
+
+function modelsList(cfg: Config, simulatedMode: boolean): unknown {
+  const created = 1_735_689_600;
+  const owner = (id: string): string => (simulatedMode ? 'simulated' : id.startsWith('route/') || id === 'auto' ? 'switchyard' : (cfg.models[id]?.endpoints[0]?.provider ?? 'switchyard'));
+  return { object: 'list', data: listModelIds(cfg).map((id) => ({ id, object: 'model', created, owned_by: owner(id) })) };
+}
+
+export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
+  const env = opts.env ?? process.env;
+  const loaded = await loadConfig(opts);
+  let cfg = loaded.cfg;
+  let simulator: Simulator | null = null;
+  let note = `config ${loaded.file}`;
+  if (loaded.file) checkKeys(cfg, env);
+  else {
+    const d = applyDefaults(cfg, env);
+    cfg = d.cfg;
+    note = d.note;
+    if (d.simulate) {
+      simulator = await startSimulator({ host: '127.0.0.1', port: 0 });
+      cfg = simulated(cfg, simulator);
+    }
+  }
+  const host = opts.host ?? cfg.server.host;
+  const port = opts.port ?? cfg.server.port;
+  const log = createLogger({ level: cfg.logging.level, pretty: opts.pretty ?? cfg.logging.pretty, ...(opts.logDestination ? { destination: opts.logDestination } : {}) });
+  const keys = new ClientKeys(cfg, env);
+  let ledger: LedgerStore;
+  try {
+    ledger = await openLedger(cfg.storage.ledger);
+  } catch (err) {
+    throw new StartupError(`cannot open the ledger ${cfg.storage.ledger}: ${(err as Error).message}`);
+  }
+  const runtime = new Runtime({ cfg, ledger, log, env });
+  await runtime.restoreBudgets();
+  let draining = false;
+  const simulatedMode = simulator !== null;
+
+  const reload = async (): Promise<Awaited<ReturnType<Sidecar['reload']>>> => {
+    if (!loaded.file) return { ok: false, errors: ['switchyard runs on the built-in catalogue: there is no config file to reload (start with --config FILE)'] };
+    const res = await loadConfigFile(loaded.file);
+    if (!res.ok) return { ok: false, errors: res.errors };
+    try {
+      checkKeys(res.config, env);
+      keys.configure(res.config, env);
+    } catch (err) {
+      return { ok: false, errors: [(err as Error).message] };
+    }
+    const r = runtime.reload(res.config);
+    log.info(r, 'config reloaded');
+    return { ok: true, ...r };
+  };
+
+  const ops: OpsRoutes = {
+    '/switchyard/state': (_req, res) => sendJson(res, 200, runtime.state()),
+    '/switchyard/reload': async (req, res) => {
+      if (req.method !== 'POST') throw new SwitchyardError('method_not_allowed', 'use POST /switchyard/reload');
+      await readBody(req, 1024);
+      const r = await reload();
+      sendJson(res, r.ok ? 200 : 400, r.ok ? r : { error: { message: `config refused, the running one stays:\n${r.errors.join('\n')}`, type: 'invalid_request_error', param: null, code: 'invalid_config' }, errors: r.errors });
+    },
+    '/switchyard/spend': spendRoute(() => runtime.cfg, ledger),
+  };
+
+  const server: Server = createHttpServer({
+    runtime: () => runtime,
+    keys,
+    log,
+    maxBodyBytes: () => runtime.cfg.server.maxBodyBytes,
+    models: () => modelsList(runtime.cfg, simulatedMode),
+    ops,
+    adminToken: () => env.SWITCHYARD_ADMIN_TOKEN ?? null,
+    loopbackOnly: isLoopback(host),
+    draining: () => draining,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new StartupError(err.code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use: stop the other process or pass --port N` : `cannot listen on ${host}:${port}: ${err.message}`)),
+    );
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  log.info({ url, models: Object.keys(runtime.cfg.models).length, endpoints: runtime.handles.size, simulated: simulatedMode, ledger: cfg.storage.ledger }, `switchyard listening on ${url} (${note})`);
+
+  const shutdown = async (): Promise<void> => {
+    if (draining) return;
+    draining = true;
+    log.info({ inFlight: runtime.requestsInFlight }, 'shutting down: no new requests, waiting for in-flight ones');
+    server.close();
+    const grace = new Promise<void>((r) => setTimeout(r, runtime.cfg.server.shutdownGraceMs).unref());
+    await Promise.race([runtime.whenIdle(), grace]);
+    server.closeAllConnections();
+    await runtime.close();
+    await ledger.close();
+    await simulator?.close();
+    log.info('stopped');
+    log.flush();
+  };
+
+  if (opts.signals) installSignals(log, shutdown, reload);
+  return { url, runtime, simulated: simulatedMode, simulator, reload, shutdown };
+}
+
+function installSignals(log: Logger, shutdown: () => Promise<void>, reload: () => Promise<unknown>): void {
+  const stop = (sig: string) => {
+    log.info({ signal: sig }, 'signal received');
+    shutdown().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    reload().then(
+      (r) => log.info({ result: r }, 'SIGHUP reload'),
+      (err: unknown) => log.error({ err }, 'SIGHUP reload failed'),
+    );
+  });
+}

@@ -1,0 +1,94 @@
+/**
+ * Resolving the request's `model` into an ordered list of candidate models:
+ *   a catalogue id → that model, then its own `fallbacks`;
+ *   `route/<name>` → the route's chain, primary first;
+ *   `auto`         → the classifier's tier ordered by the strategy, then the tier above,
+ *                    then the one below.
+ * Models whose context window is too small for the prompt, or that lack a capability the
+ * request needs, are dropped (an explicitly requested model keeps its place for capabilities:
+ * the client asked for it by name).
+ */
+import type { Config, Tier } from '../config/schema.js';
+import { TIERS } from '../config/schema.js';
+import { SwitchyardError } from '../errors.js';
+import { classify, requiredCapabilities, type ClassifyInput } from './classify.js';
+import { order, type Rng, type Scored } from './strategy.js';
+
+export interface RoutePlan {
+  candidates: string[];
+  tier: Tier | null;
+  reason: string;
+}
+
+export interface ResolveInput {
+  model: string;
+  body: { messages: Array<{ content?: unknown }>; tools?: unknown; response_format?: unknown };
+  classify: ClassifyInput;
+  promptTokens: number;
+  /** Expected output tokens (for the cost strategy). */
+  expectedOutputTokens: number;
+  /** Live latency and load of a model (its best endpoint). */
+  liveStats: (model: string) => { latencyMs: number; inFlight: number };
+  rng?: Rng;
+}
+
+export function listModelIds(cfg: Config): string[] {
+  return [...Object.keys(cfg.models), ...Object.keys(cfg.routing.routes).map((r) => `route/${r}`), 'auto'];
+}
+
+function expectedCost(cfg: Config, model: string, inp: ResolveInput): number {
+  const p = cfg.models[model]!.price;
+  return inp.promptTokens * p.inputPerMTok + inp.expectedOutputTokens * p.outputPerMTok;
+}
+
+function ordered(cfg: Config, models: string[], inp: ResolveInput): string[] {
+  const scored: Array<Scored<string>> = models.map((m) => ({ item: m, cost: expectedCost(cfg, m, inp), ...live(inp, m) }));
+  return order(scored, cfg.routing.strategy, inp.rng);
+}
+
+const live = (inp: ResolveInput, m: string) => {
+  const s = inp.liveStats(m);
+  return { latencyMs: s.latencyMs, inFlight: s.inFlight };
+};
+
+const tierIndex = (t: Tier): number => TIERS.indexOf(t);
+
+export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
+  const needs = requiredCapabilities(inp.body);
+  const fits = (m: string): boolean => (cfg.models[m]?.contextWindow ?? 0) >= inp.promptTokens;
+  const capable = (m: string): boolean => needs.every((c) => cfg.models[m]!.capabilities.includes(c));
+  const dedupe = (xs: string[]): string[] => [...new Set(xs)];
+
+  let plan: RoutePlan;
+  if (inp.model === 'auto') {
+    const c = classify(inp.classify, cfg.routing.classifier);
+    const idx = tierIndex(c.tier);
+    const tiersInOrder = [c.tier, TIERS[idx + 1], TIERS[idx - 1], TIERS[idx + 2], TIERS[idx - 2]].filter((t): t is Tier => t !== undefined);
+    const chain: string[] = [];
+    for (const t of tiersInOrder) {
+      const inTier = Object.keys(cfg.models).filter((m) => cfg.models[m]!.tier === t && capable(m));
+      chain.push(...ordered(cfg, inTier, inp));
+    }
+    plan = { candidates: chain, tier: c.tier, reason: c.reason };
+  } else if (inp.model.startsWith('route/')) {
+    const name = inp.model.slice('route/'.length);
+    const chain = cfg.routing.routes[name];
+    if (!chain) throw notFound(cfg, inp.model);
+    plan = { candidates: chain.filter(capable), tier: null, reason: `route ${name}: ${chain.join(' → ')}` };
+  } else {
+    const m = cfg.models[inp.model];
+    if (!m) throw notFound(cfg, inp.model);
+    plan = { candidates: [inp.model, ...m.fallbacks.filter(capable)], tier: m.tier, reason: `requested ${inp.model}` };
+  }
+  const tooSmall = plan.candidates.filter((m) => !fits(m));
+  plan.candidates = dedupe(plan.candidates.filter(fits));
+  if (tooSmall.length > 0) plan.reason += `; skipped ${tooSmall.join(', ')} (context window < ${inp.promptTokens} tokens)`;
+  if (plan.candidates.length === 0) {
+    throw new SwitchyardError('invalid_request', `no model can serve this request: ${needs.length ? `it needs ${needs.join(', ')}; ` : ''}prompt is ${inp.promptTokens} tokens`, { param: 'model' });
+  }
+  return plan;
+}
+
+function notFound(cfg: Config, model: string): SwitchyardError {
+  return new SwitchyardError('model_not_found', `The model "${model}" does not exist. Available: ${listModelIds(cfg).join(', ')}`, { param: 'model' });
+}

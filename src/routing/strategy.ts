@@ -1,0 +1,57 @@
+/**
+ * Selection strategies (`routing.strategy`). Pure; randomness is injected so tests can
+ * count draws.
+ *   cost     — cheapest expected cost for this request first (stable).
+ *   latency  — power of two choices over peak-EWMA latency × (in-flight + 1).
+ *   weighted — random by 1/latency (as the seed does), without replacement.
+ */
+export type Strategy = 'cost' | 'latency' | 'weighted';
+
+export interface Scored<T> {
+  item: T;
+  /** Expected cost of this request in nano-USD. */
+  cost: number;
+  /** Measured latency (EWMA, prior until measured), ms. */
+  latencyMs: number;
+  inFlight: number;
+}
+
+export type Rng = () => number;
+
+export function order<T>(xs: ReadonlyArray<Scored<T>>, strategy: Strategy, rng: Rng = Math.random): T[] {
+  if (xs.length <= 1) return xs.map((x) => x.item);
+  if (strategy === 'cost') return [...xs].sort((a, b) => a.cost - b.cost || a.latencyMs - b.latencyMs).map((x) => x.item);
+  if (strategy === 'latency') return powerOfTwo(xs, rng);
+  return weighted(xs, rng);
+}
+
+const load = <T>(x: Scored<T>): number => Math.max(1, x.latencyMs) * (x.inFlight + 1);
+
+function powerOfTwo<T>(xs: ReadonlyArray<Scored<T>>, rng: Rng): T[] {
+  const i = Math.floor(rng() * xs.length);
+  let j = Math.floor(rng() * (xs.length - 1));
+  if (j >= i) j++;
+  const a = xs[i]!;
+  const b = xs[j]!;
+  const first = load(a) <= load(b) ? a : b;
+  const rest = xs.filter((x) => x !== first).sort((p, q) => load(p) - load(q));
+  return [first.item, ...rest.map((x) => x.item)];
+}
+
+function weighted<T>(xs: ReadonlyArray<Scored<T>>, rng: Rng): T[] {
+  const pool = [...xs];
+  const out: T[] = [];
+  while (pool.length > 0) {
+    const weights = pool.map((x) => 1 / Math.max(1, x.latencyMs));
+    const total = weights.reduce((s, w) => s + w, 0);
+    let r = rng() * total;
+    let k = 0;
+    while (k < pool.length - 1 && r >= weights[k]!) {
+      r -= weights[k]!;
+      k++;
+    }
+    out.push(pool[k]!.item);
+    pool.splice(k, 1);
+  }
+  return out;
+}

@@ -1,0 +1,38 @@
+/**
+ * The narrow interface between the HTTP layer and the runtime: a validated call goes in, the
+ * runtime answers through a sink. The HTTP layer owns sockets; the runtime owns decisions.
+ */
+import type { Logger } from 'pino';
+import type { SwitchyardError } from '../errors.js';
+import type { ChatBody } from '../upstream/types.js';
+
+export interface Hints {
+  task: string | null;
+  tier: string | null;
+  maxLatencyMs: number | null;
+  maxCostUsd: number | null;
+  timeoutMs: number | null;
+}
+
+export interface ChatCall {
+  requestId: string;
+  body: ChatBody;
+  hints: Hints;
+  keyId: string | null;
+  receivedAt: number;
+  log: Logger;
+}
+
+export interface ChatSink {
+  /** Aborted when the client goes away. */
+  readonly signal: AbortSignal;
+  json(status: number, headers: Record<string, string>, body: string): void;
+  startStream(headers: Record<string, string>): void;
+  /** Write one SSE `data:` event; false when the socket buffer is full (await `drain`). */
+  write(data: string): boolean;
+  drain(): Promise<void>;
+  end(): void;
+  /** Before the stream started: an OpenAI-shaped JSON error. After: an in-band error event, then end. */
+  fail(err: SwitchyardError, headers?: Record<string, string>): void;
+  readonly started: boolean;
+}

@@ -1,0 +1,187 @@
+/**
+ * One attempt against one endpoint: send, apply the per-attempt time limits, and read the
+ * answer (whole, or as a stream handed piece by piece to the StreamSession). Every failure
+ * leaves here as an UpstreamFault; `delivered` tells how much reached the client first.
+ */
+import type { Usage } from '../accounting/cost.js';
+import type { ResilienceConfig } from '../config/schema.js';
+import { SseParser } from '../upstream/sse.js';
+import { classifyError, discard, readText, send, type UpstreamResponse } from '../upstream/transport.js';
+import { UpstreamFault, type ChatBody } from '../upstream/types.js';
+import { parseRateLimit } from '../upstream/rate-headers.js';
+import type { EndpointHandle } from './endpoints.js';
+import type { StreamSession } from './stream-session.js';
+
+export interface AttemptInput {
+  h: EndpointHandle;
+  body: ChatBody;
+  stream: boolean;
+  prefill: string | null;
+  resilience: ResilienceConfig;
+  /** Request-level signal: deadline or client gone, with an UpstreamFault as reason. */
+  signal: AbortSignal;
+  now: () => number;
+}
+
+export interface AttemptSuccess {
+  usage: Usage | null;
+  /** Text this attempt produced (estimates when usage is missing). */
+  text: string;
+  /** Non-streaming: the completion object, model not yet rewritten. */
+  completion: Record<string, unknown> | null;
+  ttftMs: number | null;
+  latencyMs: number;
+  /** `x-ratelimit-remaining-*` said 0: the window is exhausted until this time. */
+  exhaustedUntil: number | null;
+  malformed: number;
+}
+
+/** Thrown with the fault: what this attempt had already delivered to the client. */
+export class AttemptFailure extends Error {
+  constructor(
+    readonly fault: UpstreamFault,
+    readonly deliveredText: string,
+    readonly latencyMs: number,
+  ) {
+    super(fault.message);
+  }
+}
+
+function linked(parent: AbortSignal): AbortController {
+  const ac = new AbortController();
+  if (parent.aborted) ac.abort(parent.reason);
+  else parent.addEventListener('abort', () => ac.abort(parent.reason), { once: true });
+  return ac;
+}
+
+function exhaustedUntil(res: UpstreamResponse, now: number): number | null {
+  const rl = parseRateLimit(res.headers, now);
+  if ((rl.remainingRequests === 0 || rl.remainingTokens === 0) && rl.resetMs !== null && rl.resetMs > 0) return now + rl.resetMs;
+  return null;
+}
+
+async function errorFault(inp: AttemptInput, res: UpstreamResponse, signal: AbortSignal): Promise<UpstreamFault> {
+  let text = '';
+  try {
+    text = await readText(res, signal, 256 * 1024);
+  } catch {
+    // The error body itself failed: the status is enough to classify.
+  }
+  const info = inp.h.adapter.parseError(res.statusCode, text);
+  return new UpstreamFault('http_status', `upstream answered ${res.statusCode}: ${info.message}`, res.statusCode, info, parseRateLimit(res.headers, inp.now()));
+}
+
+export async function runAttempt(inp: AttemptInput, session: StreamSession | null): Promise<AttemptSuccess> {
+  const started = inp.now();
+  const ac = linked(inp.signal);
+  const r = inp.resilience;
+  const req = inp.h.adapter.buildRequest({
+    body: inp.body,
+    upstreamModel: inp.h.endpoint.upstreamModel,
+    stream: inp.stream,
+    apiKey: inp.h.apiKey,
+    headers: inp.h.provider.headers,
+    basePath: inp.h.basePath,
+    maxOutputTokens: inp.h.modelCfg.maxOutputTokens,
+    anthropicVersion: inp.h.provider.anthropicVersion,
+    prefill: inp.prefill,
+  });
+  // Time to first token is measured from dispatch; it covers a silent upstream before headers too.
+  let firstToken: NodeJS.Timeout | undefined;
+  if (inp.stream) {
+    firstToken = setTimeout(() => ac.abort(new UpstreamFault('first_token_timeout', `no content within ${r.firstTokenTimeoutMs} ms`)), r.firstTokenTimeoutMs);
+  }
+  let delivered = '';
+  try {
+    const res = await send(inp.h.pool, req, { headersTimeoutMs: r.headersTimeoutMs, signal: ac.signal });
+    if (res.statusCode >= 300) throw await errorFault(inp, res, ac.signal);
+    if (!inp.stream) return await readCompletion(inp, res, ac.signal, started);
+    if (!session) throw new Error('streaming attempt without a session');
+    const out = await readStream(inp, res, ac, session, started, () => firstToken && clearTimeout(firstToken), (t) => (delivered += t));
+    return out;
+  } catch (err) {
+    const fault = err instanceof UpstreamFault ? err : classifyError(err, ac.signal);
+    const cut = fault.kind === 'reset' && inp.stream ? new UpstreamFault('stream_cut', 'the upstream stream was cut', null) : fault;
+    // Make sure nothing of this attempt keeps running (a half-read body, a stalled socket).
+    if (!ac.signal.aborted) ac.abort(cut);
+    throw new AttemptFailure(cut, delivered, inp.now() - started);
+  } finally {
+    if (firstToken) clearTimeout(firstToken);
+  }
+}
+
+async function readCompletion(inp: AttemptInput, res: UpstreamResponse, signal: AbortSignal, started: number): Promise<AttemptSuccess> {
+  const text = await readText(res, signal);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new UpstreamFault('bad_response', 'upstream answer is not JSON');
+  }
+  let parsed;
+  try {
+    parsed = inp.h.adapter.parseCompletion(json);
+  } catch (err) {
+    throw new UpstreamFault('bad_response', (err as Error).message);
+  }
+  const latencyMs = inp.now() - started;
+  return { usage: parsed.usage, text: parsed.text, completion: parsed.completion, ttftMs: null, latencyMs, exhaustedUntil: exhaustedUntil(res, inp.now()), malformed: 0 };
+}
+
+async function readStream(
+  inp: AttemptInput,
+  res: UpstreamResponse,
+  ac: AbortController,
+  session: StreamSession,
+  started: number,
+  clearFirstToken: () => void,
+  onDelivered: (t: string) => void,
+): Promise<AttemptSuccess> {
+  const parser = new SseParser();
+  const decoder = inp.h.adapter.streamDecoder();
+  const idleMs = inp.resilience.idleTimeoutMs;
+  let idle: NodeJS.Timeout | undefined;
+  let ttftMs: number | null = null;
+  let usage: Usage | null = null;
+  let text = '';
+  let finish: string | null = null;
+  let done = false;
+  let malformed = 0;
+  const exhausted = exhaustedUntil(res, inp.now());
+  try {
+    const handle = async (events: ReturnType<SseParser['push']>): Promise<void> => {
+      for (const ev of events) {
+        idle?.refresh();
+        for (const p of decoder.decode(ev)) {
+          if (p.type === 'chunk') {
+            if (p.content && ttftMs === null) {
+              ttftMs = inp.now() - started;
+              clearFirstToken();
+              idle = setTimeout(() => ac.abort(new UpstreamFault('idle_timeout', `stream silent for ${idleMs} ms`)), idleMs);
+            }
+            if (p.finishReason) finish = p.finishReason;
+            await session.forward(p, inp.h);
+            if (p.text) {
+              text += p.text;
+              onDelivered(p.text);
+            }
+          } else if (p.type === 'usage') usage = p.usage;
+          else if (p.type === 'done') done = true;
+          else if (p.type === 'malformed') malformed++;
+          else throw new UpstreamFault('stream_error', `upstream error in stream: ${p.error.message}`, null, p.error);
+        }
+      }
+    };
+    for await (const chunk of res.body) {
+      await handle(parser.push(chunk as Buffer));
+      if (done) break;
+    }
+    if (!done) await handle(parser.end());
+  } finally {
+    if (idle) clearTimeout(idle);
+    if (done) discard(res);
+  }
+  // A clean end without [DONE] is fine once the answer finished; without a finish it is a cut.
+  if (!done && finish === null) throw new UpstreamFault('stream_cut', 'the upstream stream ended before the answer finished');
+  return { usage, text, completion: null, ttftMs, latencyMs: inp.now() - started, exhaustedUntil: exhausted, malformed };
+}

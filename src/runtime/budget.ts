@@ -1,0 +1,76 @@
+/**
+ * Budget reservations behind an interface whose calls are asynchronous and carry the request
+ * id, so a shared (Redis) store can replace the in-process one without touching the request
+ * flow (shared/design/distributed.md). The in-process store is the budget actor: the actor
+ * serialises decisions and emits `budget.granted` / `budget.refused`.
+ */
+import type { ActorRefFrom } from 'xstate';
+import { applicableBudgets, periodStart, type budgetMachine, type BudgetLimit, type BudgetLine } from '../../machines/budget.machine.js';
+import type { BudgetEmitted } from '../../machines/events.js';
+import type { Config } from '../config/schema.js';
+import { usdToNano } from '../accounting/money.js';
+
+export type ReserveResult =
+  | { ok: true; budgets: string[] }
+  | { ok: false; budget: string; limit: number; spent: number; reserved: number };
+
+export interface BudgetStore {
+  reserve(requestId: string, keyId: string | null, model: string, amountNano: number, at: number): Promise<ReserveResult>;
+  settle(requestId: string, budgets: string[], reservedNano: number, actualNano: number, at: number): Promise<void>;
+  release(requestId: string, budgets: string[], reservedNano: number, at: number): Promise<void>;
+  lines(): BudgetLine[];
+}
+
+export function budgetLimits(cfg: Config): BudgetLimit[] {
+  return cfg.budget.limits.map((l) => ({
+    id: l.scope === 'global' ? `global:${l.period}` : l.scope === 'key' ? `key:${l.key}:${l.period}` : `model:${l.model}:${l.period}`,
+    scope: l.scope,
+    key: l.key ?? null,
+    model: l.model ?? null,
+    period: l.period,
+    limit: usdToNano(l.usd),
+  }));
+}
+
+/** Where each budget's current period starts (for rebuilding spent totals from the ledger). */
+export function periodStarts(limits: readonly BudgetLimit[], now: number): Array<BudgetLimit & { from: number }> {
+  return limits.map((l) => ({ ...l, from: periodStart(l.period, now) }));
+}
+
+export class ActorBudgetStore implements BudgetStore {
+  private readonly pending = new Map<string, (r: ReserveResult) => void>();
+
+  constructor(private readonly actor: ActorRefFrom<typeof budgetMachine>) {
+    const onDecision = (e: BudgetEmitted): void => {
+      const resolve = this.pending.get(e.requestId);
+      if (!resolve) return;
+      this.pending.delete(e.requestId);
+      resolve(e.type === 'budget.granted' ? { ok: true, budgets: [] } : { ok: false, budget: e.budget, limit: e.limit, spent: e.spent, reserved: e.reserved });
+    };
+    actor.on('budget.granted', onDecision);
+    actor.on('budget.refused', onDecision);
+  }
+
+  lines(): BudgetLine[] {
+    return this.actor.getSnapshot().context.lines;
+  }
+
+  reserve(requestId: string, keyId: string | null, model: string, amountNano: number, at: number): Promise<ReserveResult> {
+    const budgets = applicableBudgets(this.lines(), keyId, model);
+    if (budgets.length === 0 && this.actor.getSnapshot().value === 'running') return Promise.resolve({ ok: true, budgets });
+    return new Promise<ReserveResult>((resolve) => {
+      this.pending.set(requestId, (r) => resolve(r.ok ? { ok: true, budgets } : r));
+      this.actor.send({ type: 'budget.reserve', at, requestId, budgets, amount: amountNano });
+    });
+  }
+
+  settle(requestId: string, budgets: string[], reservedNano: number, actualNano: number, at: number): Promise<void> {
+    if (budgets.length > 0) this.actor.send({ type: 'budget.settle', at, requestId, budgets, reserved: reservedNano, actual: actualNano });
+    return Promise.resolve();
+  }
+
+  release(requestId: string, budgets: string[], reservedNano: number, at: number): Promise<void> {
+    if (budgets.length > 0) this.actor.send({ type: 'budget.release', at, requestId, budgets, reserved: reservedNano });
+    return Promise.resolve();
+  }
+}

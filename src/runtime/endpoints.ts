@@ -1,0 +1,86 @@
+/**
+ * The runtime's view of each endpoint: its config, adapter, pool and the endpoint actor that
+ * holds its live state. Availability is read from the actor's snapshot (synchronously, so
+ * check-then-dispatch is atomic on the event loop).
+ */
+import type { ActorRefFrom } from 'xstate';
+import { gcraAdmits, gcraFreeAt } from '../../machines/gcra.js';
+import type { endpointMachine, EndpointSettings, EndpointStateValue } from '../../machines/endpoint.machine.js';
+import type { Config, EndpointConfig, ModelConfig, ProviderConfig } from '../config/schema.js';
+import type { ProviderAdapter } from '../upstream/adapters/types.js';
+import type { UpstreamPools } from '../upstream/pools.js';
+import type { Pool } from 'undici';
+
+export type EndpointActor = ActorRefFrom<typeof endpointMachine>;
+
+export interface EndpointHandle {
+  id: string;
+  /** The actor's key under the supervisor (the id, plus a generation after a reload changed it). */
+  actorKey: string;
+  model: string;
+  providerName: string;
+  endpoint: EndpointConfig;
+  modelCfg: ModelConfig;
+  provider: ProviderConfig;
+  adapter: ProviderAdapter;
+  pool: Pool;
+  basePath: string;
+  apiKey: string | undefined;
+  actor: EndpointActor;
+  /** Settings the actor was created with; reload keeps the actor when these are unchanged. */
+  fingerprint: string;
+}
+
+export function endpointSettings(cfg: Config, modelCfg: ModelConfig, ep: EndpointConfig): EndpointSettings {
+  const r = cfg.resilience;
+  return {
+    rpm: ep.rpm ?? null,
+    tpm: ep.tpm ?? null,
+    maxConcurrent: ep.maxConcurrent,
+    failureThreshold: r.failureThreshold,
+    recoveryMs: r.recoveryMs,
+    halfOpenProbes: r.halfOpenProbes,
+    latencyWindow: r.latencyWindow,
+    latencyPriorMs: modelCfg.latencyPriorMs,
+  };
+}
+
+export function fingerprint(modelCfg: ModelConfig, provider: ProviderConfig, ep: EndpointConfig, settings: EndpointSettings): string {
+  return JSON.stringify({ ep, settings, provider, price: modelCfg.price });
+}
+
+export function poolFor(pools: UpstreamPools, cfg: Config, provider: ProviderConfig): { pool: Pool; basePath: string } {
+  const url = new URL(provider.baseUrl);
+  return {
+    pool: pools.get(url.origin, { connections: provider.connections, connectTimeoutMs: cfg.resilience.connectTimeoutMs }),
+    basePath: url.pathname.replace(/\/+$/, ''),
+  };
+}
+
+export type Availability =
+  | { ok: true; probe: boolean }
+  /** Not now; `freeAt` is when it may be (null: not before a state change). */
+  | { ok: false; freeAt: number | null; why: string };
+
+/** Can this endpoint take a request of `estTokens` at `now`? */
+export function availability(h: EndpointHandle, now: number, estTokens: number): Availability {
+  const snap = h.actor.getSnapshot();
+  const c = snap.context;
+  const state = snap.value as EndpointStateValue;
+  if (state === 'circuitOpen') return { ok: false, freeAt: c.retryAt, why: 'circuit-open' };
+  if (state === 'throttled') return { ok: false, freeAt: c.retryAt, why: `throttled (${c.reason ?? 'window'})` };
+  if (state === 'halfOpen') {
+    return c.probesInFlight < c.settings.halfOpenProbes ? { ok: true, probe: true } : { ok: false, freeAt: null, why: 'half-open, probe in flight' };
+  }
+  if (c.inFlight >= c.settings.maxConcurrent) return { ok: false, freeAt: null, why: `max concurrent (${c.settings.maxConcurrent}) reached` };
+  const s = c.settings;
+  if (s.rpm !== null && !gcraAdmits(c.rpmTat, now, 1, s.rpm)) return { ok: false, freeAt: gcraFreeAt(c.rpmTat, now, 1, s.rpm), why: 'rpm window full' };
+  if (s.tpm !== null && !gcraAdmits(c.tpmTat, now, estTokens, s.tpm)) return { ok: false, freeAt: gcraFreeAt(c.tpmTat, now, estTokens, s.tpm), why: 'tpm window full' };
+  return { ok: true, probe: false };
+}
+
+/** Latency used for selection: measured EWMA, the model's prior until measured. */
+export function latencyOf(h: EndpointHandle): number {
+  const c = h.actor.getSnapshot().context;
+  return c.latencyEwma ?? c.settings.latencyPriorMs;
+}

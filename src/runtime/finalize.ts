@@ -1,0 +1,75 @@
+/**
+ * The end of every request: answer the client (or end the stream), write the ledger row
+ * before the response ends, and log one line with what happened.
+ */
+import type { Usage } from '../accounting/cost.js';
+import { nanoToUsd } from '../accounting/money.js';
+import type { SwitchyardError } from '../errors.js';
+import type { RoutePlan } from '../routing/resolve.js';
+import type { ChatCall, ChatSink } from './api.js';
+import type { RuntimeCore } from './core.js';
+import type { EndpointHandle } from './endpoints.js';
+import type { StreamSession } from './stream-session.js';
+
+export type Outcome =
+  | { ok: true; endpoint: EndpointHandle; completion: Record<string, unknown> | null }
+  | { ok: false; error: SwitchyardError; clientGone?: boolean };
+
+export interface Tally {
+  attempts: number;
+  costNano: number;
+  estimated: boolean;
+  usage: Usage;
+  ttftMs: number | null;
+  plan: RoutePlan | null;
+  endpoint: EndpointHandle | null;
+  headers: (h: EndpointHandle | null) => Record<string, string>;
+}
+
+export async function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: ChatSink, session: StreamSession | null, outcome: Outcome, t: Tally): Promise<void> {
+  const latencyMs = rt.now() - call.receivedAt;
+  const h = outcome.ok ? outcome.endpoint : t.endpoint;
+  const status = outcome.ok ? 200 : outcome.error.status;
+  const errorCode = outcome.ok ? null : outcome.error.code;
+  try {
+    await rt.ledger.insert({
+      requestId: call.requestId,
+      at: call.receivedAt,
+      keyId: call.keyId,
+      model: h?.model ?? null,
+      endpoint: h?.id ?? null,
+      attempts: t.attempts,
+      promptTokens: t.usage.promptTokens,
+      completionTokens: t.usage.completionTokens,
+      cachedTokens: t.usage.cachedTokens ?? 0,
+      costNano: t.costNano,
+      estimated: t.estimated,
+      status: session?.committed && !outcome.ok ? 200 : status,
+      latencyMs,
+      ttftMs: t.ttftMs,
+      stream: session !== null,
+      errorCode,
+    });
+  } catch (err) {
+    call.log.error({ err }, 'could not write the ledger row');
+  }
+  rt.recordRequest?.({ model: h?.model ?? null, endpoint: h?.id ?? null, status, attempts: t.attempts, latencyMs, ttftMs: t.ttftMs, usage: t.usage, costNano: t.costNano, stream: session !== null });
+  const headers = t.headers(h);
+  if (outcome.ok) {
+    if (session) {
+      session.finish(outcome.endpoint, t.usage);
+    } else {
+      const completion = outcome.completion ?? {};
+      completion.model = outcome.endpoint.model;
+      headers['x-switchyard-cost-usd'] = nanoToUsd(t.costNano).toFixed(9);
+      sink.json(200, headers, JSON.stringify(completion));
+    }
+  } else if (!outcome.clientGone) {
+    if (session?.committed) session.fail(outcome.error, headers);
+    else sink.fail(outcome.error, headers);
+  }
+  call.log.info(
+    { model: h?.model ?? null, endpoint: h?.id ?? null, status, latencyMs, attempts: t.attempts, costUsd: nanoToUsd(t.costNano), stream: session !== null, ...(errorCode ? { error: errorCode } : {}) },
+    outcome.ok ? 'request served' : `request failed: ${outcome.error.message}`,
+  );
+}

@@ -1,0 +1,110 @@
+/**
+ * The one retry authority's rules: given a classified fault, what the endpoint actor is told
+ * and what the request does next. Pure, so every row of the table is unit-tested.
+ *
+ *   fault                               endpoint event        next step
+ *   429, retry-after ≤ maxRetryAfterMs  rateLimited(retryAt)  same endpoint after retry-after
+ *   429, longer or none                 rateLimited(retryAt)  fail over
+ *   5xx / 529 / reset before headers    failed (counts)       one quick jittered retry on the same endpoint, then fail over
+ *   refused / connect timeout           failed (counts)       fail over
+ *   headers / first-token / idle limit  failed (counts)       fail over, never the same endpoint again
+ *   stream cut / in-stream error        failed (counts)       fail over (continue the answer if already committed)
+ *   401 / 403                           failed (auth, counts) fail over, logged loudly
+ *   400 context_length_exceeded         released              a model with a larger context window, else the provider's error
+ *   other 4xx (400, 404, 413, 422 …)    released              the provider's error, as it was
+ *   deadline / client gone              released              stop
+ */
+import type { FaultClass } from '../../machines/events.js';
+import type { ResilienceConfig } from '../config/schema.js';
+import type { UpstreamFault } from '../upstream/types.js';
+
+export type EndpointVerdict =
+  | { event: 'failed'; fault: FaultClass; countsAsFailure: true }
+  | { event: 'rateLimited'; retryAt: number }
+  | { event: 'released' };
+
+export type NextStep =
+  | { step: 'retry_same'; delayMs: number }
+  | { step: 'failover' }
+  | { step: 'larger_context' }
+  | { step: 'propagate' }
+  | { step: 'stop' };
+
+export interface Decision {
+  verdict: EndpointVerdict;
+  next: NextStep;
+  /** Worth an error-level log line (misconfigured endpoint). */
+  loud: boolean;
+}
+
+export interface RetryState {
+  /** Attempts already made on this endpoint in this request (including the failed one). */
+  attemptsOnEndpoint: number;
+  /** Whether the one quick retry for a transient fault was used on this endpoint. */
+  transientRetryUsed: boolean;
+  now: number;
+  /** Remaining time before the request's deadline. */
+  remainingMs: number;
+  rng: () => number;
+}
+
+/** Default throttle when a 429 names no time. */
+export const DEFAULT_THROTTLE_MS = 1000;
+
+/** Exponential backoff with equal jitter: between half and all of base·2^(n-1), capped. */
+export function backoffMs(attempt: number, r: ResilienceConfig, rng: () => number): number {
+  const d = Math.min(r.retry.maxDelayMs, r.retry.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(d / 2 + rng() * (d / 2));
+}
+
+const failed = (fault: FaultClass): EndpointVerdict => ({ event: 'failed', fault, countsAsFailure: true });
+
+export function decide(f: UpstreamFault, s: RetryState, r: ResilienceConfig): Decision {
+  const canRetrySame = s.attemptsOnEndpoint < r.retry.maxAttempts;
+  switch (f.kind) {
+    case 'deadline':
+    case 'client_gone':
+      return { verdict: { event: 'released' }, next: { step: 'stop' }, loud: false };
+    case 'connect_failed':
+    case 'connect_timeout':
+      return { verdict: failed('connection'), next: { step: 'failover' }, loud: false };
+    case 'headers_timeout':
+    case 'first_token_timeout':
+    case 'idle_timeout':
+      return { verdict: failed('timeout'), next: { step: 'failover' }, loud: false };
+    case 'stream_cut':
+    case 'stream_error':
+    case 'bad_response':
+      return { verdict: failed('stream_cut'), next: { step: 'failover' }, loud: false };
+    case 'reset': {
+      const delay = backoffMs(s.attemptsOnEndpoint, r, s.rng);
+      const retry = canRetrySame && !s.transientRetryUsed && delay < s.remainingMs;
+      return { verdict: failed('connection'), next: retry ? { step: 'retry_same', delayMs: delay } : { step: 'failover' }, loud: false };
+    }
+    case 'http_status':
+      return decideStatus(f, s, r, canRetrySame);
+  }
+}
+
+function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canRetrySame: boolean): Decision {
+  const status = f.status ?? 0;
+  if (status === 429) {
+    const rl = f.rateLimit;
+    const wait = rl?.retryAfterMs ?? rl?.resetMs ?? null;
+    const retryAt = s.now + (wait ?? DEFAULT_THROTTLE_MS);
+    const retry = wait !== null && wait <= r.maxRetryAfterMs && canRetrySame && wait < s.remainingMs;
+    return { verdict: { event: 'rateLimited', retryAt }, next: retry ? { step: 'retry_same', delayMs: wait } : { step: 'failover' }, loud: false };
+  }
+  if (status >= 500) {
+    const delay = backoffMs(s.attemptsOnEndpoint, r, s.rng);
+    const retry = canRetrySame && !s.transientRetryUsed && delay < s.remainingMs;
+    const fault: FaultClass = status === 529 || status === 503 ? 'overloaded' : 'server_error';
+    return { verdict: failed(fault), next: retry ? { step: 'retry_same', delayMs: delay } : { step: 'failover' }, loud: false };
+  }
+  if (status === 401 || status === 403) return { verdict: failed('auth'), next: { step: 'failover' }, loud: true };
+  if (status === 408) return { verdict: failed('timeout'), next: { step: 'failover' }, loud: false };
+  if (f.error?.code === 'context_length_exceeded' || /context.length|too long|maximum context/i.test(f.error?.message ?? '')) {
+    return { verdict: { event: 'released' }, next: { step: 'larger_context' }, loud: false };
+  }
+  return { verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false };
+}

@@ -1,0 +1,248 @@
+/**
+ * The runtime: the only place where the machines meet real actors. It starts the supervisor
+ * (which spawns one endpoint actor per endpoint and the budget actor), builds the handles the
+ * request flow uses, rebuilds budgets from the ledger, and reloads config without dropping
+ * requests.
+ */
+import type { Logger } from 'pino';
+import { createActor, type ActorRefFrom, type InspectionEvent } from 'xstate';
+import { PUBLIC_STATE, type EndpointStateValue } from '../../machines/endpoint.machine.js';
+import type { EndpointSpawn } from '../../machines/events.js';
+import { BUDGET_SYSTEM_ID, endpointSystemId, supervisorMachine } from '../../machines/supervisor.machine.js';
+import type { budgetMachine } from '../../machines/budget.machine.js';
+import type { LedgerStore } from '../accounting/ledger.js';
+import type { Config } from '../config/schema.js';
+import { endpointId } from '../config/schema.js';
+import { adapterFor } from '../upstream/adapters/index.js';
+import { UpstreamPools } from '../upstream/pools.js';
+import type { ChatCall, ChatSink } from './api.js';
+import { ActorBudgetStore, budgetLimits, periodStarts, type BudgetStore } from './budget.js';
+import type { RequestRecord, RuntimeCore } from './core.js';
+import { endpointSettings, fingerprint, latencyOf, poolFor, type EndpointActor, type EndpointHandle } from './endpoints.js';
+import { CapacityQueue } from './queue.js';
+import { RequestFlow } from './request-flow.js';
+import { buildState, type StateView } from './state-view.js';
+
+export interface RuntimeOptions {
+  cfg: Config;
+  ledger: LedgerStore;
+  log: Logger;
+  env?: NodeJS.ProcessEnv;
+  now?: () => number;
+  rng?: () => number;
+  inspect?: (ev: InspectionEvent) => void;
+  onRequest?: (r: RequestRecord) => void;
+}
+
+export class Runtime implements RuntimeCore {
+  cfg: Config;
+  readonly handles = new Map<string, EndpointHandle>();
+  readonly byModel = new Map<string, EndpointHandle[]>();
+  readonly budget: BudgetStore;
+  readonly ledger: LedgerStore;
+  readonly supervisor: ActorRefFrom<typeof supervisorMachine>;
+  readonly queue: CapacityQueue;
+  readonly log: Logger;
+  readonly now: () => number;
+  readonly rng: () => number;
+  readonly startedAt: number;
+  private readonly pools = new UpstreamPools();
+  private readonly env: NodeJS.ProcessEnv;
+  private inFlight = 0;
+  private idle: Array<() => void> = [];
+  private generation = 0;
+  private readonly onRequest: ((r: RequestRecord) => void) | undefined;
+
+  constructor(opts: RuntimeOptions) {
+    this.cfg = opts.cfg;
+    this.ledger = opts.ledger;
+    this.log = opts.log;
+    this.env = opts.env ?? process.env;
+    this.now = opts.now ?? Date.now;
+    this.rng = opts.rng ?? Math.random;
+    this.onRequest = opts.onRequest;
+    this.startedAt = this.now();
+    this.queue = new CapacityQueue(
+      () => this.cfg.resilience.queue.maxDepth,
+      (d) => this.supervisor.send({ type: d === 1 ? 'queue.entered' : 'queue.left', at: this.now() }),
+    );
+    const spawns = this.endpointSpawns(opts.cfg);
+    this.supervisor = createActor(supervisorMachine, {
+      input: { endpoints: spawns.map((s) => s.spawn), budget: { limits: budgetLimits(opts.cfg), now: this.now() } },
+      ...(opts.inspect ? { inspect: opts.inspect } : {}),
+    });
+    this.supervisor.start();
+    for (const s of spawns) this.handles.set(s.spawn.input.id, s.handle(this.endpointActor(s.spawn.id)));
+    for (const h of this.handles.values()) this.indexByModel(h);
+    this.budget = new ActorBudgetStore(this.supervisor.system.get(BUDGET_SYSTEM_ID) as ActorRefFrom<typeof budgetMachine>);
+  }
+
+  /** Rebuild spent totals of the current periods from the ledger, then start taking reservations. */
+  async restoreBudgets(): Promise<void> {
+    const spent: Record<string, number> = {};
+    for (const l of periodStarts(budgetLimits(this.cfg), this.now())) {
+      spent[l.id] = await this.ledger.spentSince({ ...(l.key ? { keyId: l.key } : {}), ...(l.model ? { model: l.model } : {}) }, l.from);
+    }
+    (this.supervisor.system.get(BUDGET_SYSTEM_ID) as ActorRefFrom<typeof budgetMachine>).send({ type: 'budget.restored', at: this.now(), spent });
+  }
+
+  recordRequest(r: RequestRecord): void {
+    this.onRequest?.(r);
+  }
+
+  async chat(call: ChatCall, sink: ChatSink): Promise<void> {
+    this.inFlight++;
+    try {
+      await new RequestFlow(this, call, sink).run();
+    } finally {
+      this.inFlight--;
+      if (this.inFlight === 0) for (const f of this.idle.splice(0)) f();
+    }
+  }
+
+  sleep(ms: number, signal: AbortSignal): Promise<void> {
+    if (ms <= 0 || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  modelStats(model: string): { latencyMs: number; inFlight: number } {
+    const hs = this.byModel.get(model) ?? [];
+    let best = { latencyMs: this.cfg.models[model]?.latencyPriorMs ?? 1000, inFlight: 0 };
+    let first = true;
+    for (const h of hs) {
+      const s = { latencyMs: latencyOf(h), inFlight: h.actor.getSnapshot().context.inFlight };
+      if (first || s.latencyMs * (s.inFlight + 1) < best.latencyMs * (best.inFlight + 1)) best = s;
+      first = false;
+    }
+    return best;
+  }
+
+  retryAfterSeconds(models: string[]): number {
+    const now = this.now();
+    let earliest = Infinity;
+    for (const m of models) {
+      for (const h of this.byModel.get(m) ?? []) {
+        const at = h.actor.getSnapshot().context.retryAt;
+        earliest = Math.min(earliest, at ?? now + 1000);
+      }
+    }
+    return Number.isFinite(earliest) ? Math.max(1, Math.ceil((earliest - now) / 1000)) : 1;
+  }
+
+  /** `/readyz`: config loaded and at least one endpoint not circuit-open. */
+  ready(): boolean {
+    for (const h of this.handles.values()) if ((h.actor.getSnapshot().value as EndpointStateValue) !== 'circuitOpen') return true;
+    return false;
+  }
+
+  state(): StateView {
+    return buildState(this);
+  }
+
+  publicState(h: EndpointHandle): string {
+    return PUBLIC_STATE[h.actor.getSnapshot().value as EndpointStateValue];
+  }
+
+  /**
+   * Apply a new, already validated config. Endpoint actors whose settings did not change keep
+   * their state and counters; changed or removed ones are replaced once their in-flight
+   * requests finished (requests already running keep the handle they hold).
+   */
+  reload(next: Config): { kept: string[]; added: string[]; removed: string[] } {
+    const spawns = this.endpointSpawns(next);
+    const nextIds = new Set(spawns.map((s) => s.spawn.input.id));
+    const kept: string[] = [];
+    const fresh: typeof spawns = [];
+    for (const s of spawns) {
+      const old = this.handles.get(s.spawn.input.id);
+      if (old && old.fingerprint === s.fingerprint) {
+        kept.push(s.spawn.input.id);
+        continue;
+      }
+      // A changed endpoint gets a new actor under a new generation key; the old one drains.
+      if (old) s.spawn.id = `${s.spawn.input.id}#${++this.generation}`;
+      fresh.push(s);
+    }
+    const retired = [...this.handles.values()].filter((h) => !nextIds.has(h.id) || fresh.some((f) => f.spawn.input.id === h.id));
+    this.cfg = next;
+    this.supervisor.send({ type: 'endpoints.reconfigured', at: this.now(), add: fresh.map((f) => f.spawn), remove: [] });
+    for (const h of retired) this.handles.delete(h.id);
+    for (const f of fresh) this.handles.set(f.spawn.input.id, f.handle(this.endpointActor(f.spawn.id)));
+    this.byModel.clear();
+    for (const h of this.handles.values()) this.indexByModel(h);
+    this.drainThenStop(retired, () => this.supervisor.send({ type: 'endpoints.reconfigured', at: this.now(), add: [], remove: retired.map((h) => h.actorKey) }));
+    return { kept, added: fresh.map((f) => f.spawn.input.id), removed: retired.filter((h) => !nextIds.has(h.id)).map((h) => h.id) };
+  }
+
+  private drainThenStop(old: EndpointHandle[], then: () => void): void {
+    if (old.length === 0) return;
+    const busy = () => old.some((h) => h.actor.getSnapshot().context.inFlight > 0);
+    if (!busy()) return then();
+    const timer = setInterval(() => {
+      if (busy()) return;
+      clearInterval(timer);
+      then();
+    }, 50);
+    timer.unref();
+  }
+
+  /** Resolves when no request is in flight (SIGTERM drain). */
+  whenIdle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((r) => this.idle.push(r));
+  }
+
+  get requestsInFlight(): number {
+    return this.inFlight;
+  }
+
+  async close(): Promise<void> {
+    this.supervisor.send({ type: 'supervisor.drain', at: this.now() });
+    this.supervisor.send({ type: 'supervisor.drained', at: this.now() });
+    this.supervisor.stop();
+    await this.pools.close();
+  }
+
+  private endpointActor(id: string): EndpointActor {
+    const a = this.supervisor.system.get(endpointSystemId(id)) as EndpointActor | undefined;
+    if (!a) throw new Error(`endpoint actor ${id} was not spawned`);
+    a.subscribe({ next: () => this.queue.notify(), error: () => undefined });
+    return a;
+  }
+
+  private indexByModel(h: EndpointHandle): void {
+    const list = this.byModel.get(h.model) ?? [];
+    list.push(h);
+    this.byModel.set(h.model, list);
+  }
+
+  private endpointSpawns(cfg: Config): Array<{ spawn: EndpointSpawn; fingerprint: string; handle: (actor: EndpointActor) => EndpointHandle }> {
+    const out = [];
+    for (const [model, mc] of Object.entries(cfg.models)) {
+      for (const ep of mc.endpoints) {
+        const id = endpointId(model, ep);
+        const provider = cfg.providers[ep.provider]!;
+        const settings = endpointSettings(cfg, mc, ep);
+        const fp = fingerprint(mc, provider, ep, settings);
+        const { pool, basePath } = poolFor(this.pools, cfg, provider);
+        const apiKey = provider.apiKeyEnv ? this.env[provider.apiKeyEnv] : undefined;
+        out.push({
+          spawn: { id, input: { id, model, provider: ep.provider, settings, now: this.now() } },
+          fingerprint: fp,
+          handle: (actor: EndpointActor): EndpointHandle => ({
+            id, actorKey: actor.id.replace(/^endpoint:/, ''), model, providerName: ep.provider, endpoint: ep, modelCfg: mc, provider, adapter: adapterFor(provider.kind), pool, basePath, apiKey, actor, fingerprint: fp,
+          }),
+        });
+      }
+    }
+    return out;
+  }
+}

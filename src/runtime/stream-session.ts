@@ -1,0 +1,104 @@
+/**
+ * The client's side of a streamed answer, across attempts. It enforces the streaming commit
+ * contract: nothing reaches the client before the first content chunk (so a failure before
+ * it is invisible), and once content was delivered a later attempt can only continue it
+ * (its role chunk is dropped, ids and model stay coherent) — or the stream ends with an
+ * in-band error, never with a clean finish on a truncated answer.
+ */
+import type { Usage } from '../accounting/cost.js';
+import type { SwitchyardError } from '../errors.js';
+import type { OpenAIChunk, StreamPiece } from '../upstream/types.js';
+import type { ChatSink } from './api.js';
+import type { EndpointHandle } from './endpoints.js';
+
+export class StreamSession {
+  committed = false;
+  /** Text delivered to the client so far, over all attempts (the prefill for a continuation). */
+  delivered = '';
+  /** A tool call was streamed: such an answer cannot be continued by prefill. */
+  toolCallsSent = false;
+  private id: string | null = null;
+  private created = Math.floor(Date.now() / 1000);
+  private held: OpenAIChunk[] = [];
+  private continuing = false;
+  private answeredBy: EndpointHandle | null = null;
+
+  constructor(
+    private readonly sink: ChatSink,
+    private readonly fallbackId: string,
+    private readonly wantUsage: boolean,
+    private readonly headersFor: (h: EndpointHandle) => Record<string, string>,
+  ) {}
+
+  get committedTo(): EndpointHandle | null {
+    return this.answeredBy;
+  }
+
+  /** A new attempt starts; after a commit it is a continuation. */
+  beginAttempt(): void {
+    this.held = [];
+    this.continuing = this.committed;
+  }
+
+  async forward(p: Extract<StreamPiece, { type: 'chunk' }>, h: EndpointHandle): Promise<void> {
+    const chunk = p.chunk;
+    this.id ??= typeof chunk.id === 'string' && chunk.id ? chunk.id : this.fallbackId;
+    chunk.id = this.id;
+    chunk.model = h.model;
+    chunk.created = this.created;
+    chunk.object = 'chat.completion.chunk';
+    if (this.continuing) {
+      for (const c of chunk.choices) delete c.delta.role;
+      if (!p.content && !p.finishReason) return;
+    }
+    for (const c of chunk.choices) if (Array.isArray(c.delta.tool_calls)) this.toolCallsSent = true;
+    if (!this.committed) {
+      if (!p.content) {
+        this.held.push(chunk);
+        return;
+      }
+      this.committed = true;
+      this.answeredBy = h;
+      this.sink.startStream(this.headersFor(h));
+      for (const held of this.held) this.sink.write(JSON.stringify(held));
+      this.held = [];
+    }
+    this.delivered += p.text;
+    if (!this.sink.write(JSON.stringify(chunk))) await this.sink.drain();
+  }
+
+  /** The answer finished: the usage chunk if the client asked for it, then `[DONE]`. */
+  finish(h: EndpointHandle, usage: Usage): void {
+    if (!this.committed) {
+      // An answer with no content at all (e.g. an empty completion): commit now.
+      this.committed = true;
+      this.answeredBy = h;
+      this.sink.startStream(this.headersFor(h));
+      for (const held of this.held) this.sink.write(JSON.stringify(held));
+    }
+    if (this.wantUsage) {
+      this.sink.write(
+        JSON.stringify({
+          id: this.id ?? this.fallbackId,
+          object: 'chat.completion.chunk',
+          created: this.created,
+          model: h.model,
+          choices: [],
+          usage: {
+            prompt_tokens: usage.promptTokens,
+            completion_tokens: usage.completionTokens,
+            total_tokens: usage.promptTokens + usage.completionTokens,
+            prompt_tokens_details: { cached_tokens: usage.cachedTokens ?? 0 },
+            completion_tokens_details: { reasoning_tokens: usage.reasoningTokens ?? 0 },
+          },
+        }),
+      );
+    }
+    this.sink.write('[DONE]');
+    this.sink.end();
+  }
+
+  fail(err: SwitchyardError, headers: Record<string, string>): void {
+    this.sink.fail(err, headers);
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * OpenAI-kind providers (OpenAI, Gemini's and DeepSeek's OpenAI-compatible APIs, relays):
+ * the body passes through with the upstream model name, streams always ask for usage.
+ */
+import { usageFromOpenAI } from '../../accounting/cost.js';
+import type { SseEvent } from '../sse.js';
+import type { ChatBody, OpenAIChunk, StreamPiece, UpstreamErrorInfo } from '../types.js';
+import type { BuildInput, ParsedCompletion, ProviderAdapter, StreamDecoder } from './types.js';
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+export function readErrorInfo(status: number, bodyText: string): UpstreamErrorInfo {
+  try {
+    const j: unknown = JSON.parse(bodyText);
+    const e = isObj(j) && isObj(j.error) ? j.error : null;
+    if (e) return { message: str(e.message) ?? `upstream status ${status}`, type: str(e.type), code: str(e.code) ?? (typeof e.code === 'number' ? String(e.code) : null), param: str(e.param) };
+  } catch {
+    // Not JSON: fall through to the raw text.
+  }
+  return { message: bodyText.slice(0, 300) || `upstream status ${status}`, type: null, code: null, param: null };
+}
+
+function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) return content.map((p) => (isObj(p) && typeof p.text === 'string' ? p.text : '')).join('');
+  return '';
+}
+
+class OpenAIStreamDecoder implements StreamDecoder {
+  decode(ev: SseEvent): StreamPiece[] {
+    const data = ev.data;
+    if (data === '[DONE]') return [{ type: 'done' }];
+    if (data === '') return [];
+    let j: unknown;
+    try {
+      j = JSON.parse(data);
+    } catch {
+      return [{ type: 'malformed', raw: data.slice(0, 200) }];
+    }
+    if (!isObj(j)) return [{ type: 'malformed', raw: data.slice(0, 200) }];
+    if (isObj(j.error)) return [{ type: 'error', error: readErrorInfo(500, data) }];
+    if (!Array.isArray(j.choices)) return [{ type: 'malformed', raw: data.slice(0, 200) }];
+    const out: StreamPiece[] = [];
+    const chunk = j as OpenAIChunk;
+    const usage = chunk.usage !== undefined && chunk.usage !== null ? usageFromOpenAI(chunk.usage) : undefined;
+    if (chunk.choices.length > 0) {
+      let text = '';
+      let content = false;
+      let finishReason: string | null = null;
+      for (const c of chunk.choices) {
+        const d = c.delta ?? {};
+        if (typeof d.content === 'string' && d.content.length > 0) {
+          text += d.content;
+          content = true;
+        }
+        if (Array.isArray(d.tool_calls) && d.tool_calls.length > 0) content = true;
+        if (typeof d.refusal === 'string' && d.refusal.length > 0) content = true;
+        if (c.finish_reason) finishReason = c.finish_reason;
+      }
+      if (usage) delete chunk.usage;
+      out.push({ type: 'chunk', chunk, text, content, finishReason });
+    }
+    if (usage) out.push({ type: 'usage', usage });
+    return out;
+  }
+}
+
+export const openaiAdapter: ProviderAdapter = {
+  kind: 'openai',
+
+  buildRequest(input: BuildInput) {
+    const body: ChatBody = { ...input.body, model: input.upstreamModel };
+    if (input.stream) {
+      body.stream = true;
+      body.stream_options = { ...(isObj(input.body.stream_options) ? input.body.stream_options : {}), include_usage: true };
+    } else {
+      delete body.stream;
+      delete body.stream_options;
+    }
+    if (input.prefill !== null) body.messages = [...input.body.messages, { role: 'assistant', content: input.prefill }];
+    const headers: Record<string, string> = { ...input.headers, 'content-type': 'application/json', accept: input.stream ? 'text/event-stream' : 'application/json' };
+    if (input.apiKey) headers.authorization = `Bearer ${input.apiKey}`;
+    return { path: `${input.basePath}/chat/completions`, headers, body: JSON.stringify(body) };
+  },
+
+  parseCompletion(json: unknown): ParsedCompletion {
+    if (!isObj(json) || !Array.isArray(json.choices)) throw new Error('upstream answer is not a chat.completion object');
+    const first = json.choices[0];
+    const text = isObj(first) && isObj(first.message) ? textOf(first.message.content) : '';
+    return { completion: json, usage: usageFromOpenAI(json.usage) ?? null, text };
+  },
+
+  streamDecoder: () => new OpenAIStreamDecoder(),
+
+  parseError: readErrorInfo,
+};

@@ -1,0 +1,46 @@
+/**
+ * A provider adapter translates between the OpenAI chat-completions format that clients speak
+ * and one provider's wire format. It knows nothing of routing, retries or time limits
+ * (envoy ai-gateway's split: the router picks, the translator translates).
+ */
+import type { Usage } from '../../accounting/cost.js';
+import type { SseEvent } from '../sse.js';
+import type { ChatBody, StreamPiece, UpstreamErrorInfo, UpstreamHttpRequest } from '../types.js';
+
+export interface BuildInput {
+  body: ChatBody;
+  upstreamModel: string;
+  stream: boolean;
+  apiKey: string | undefined;
+  /** Non-secret extra headers from the provider config. */
+  headers: Record<string, string>;
+  /** Path prefix of the provider's base URL (e.g. `/v1`). */
+  basePath: string;
+  /** The model's output cap, for providers that require `max_tokens`. */
+  maxOutputTokens: number;
+  anthropicVersion: string;
+  /** Text already delivered to the client: continue this assistant turn. */
+  prefill: string | null;
+}
+
+export interface ParsedCompletion {
+  /** An OpenAI `chat.completion` object. */
+  completion: Record<string, unknown>;
+  usage: Usage | null;
+  /** Concatenated assistant text (for token estimates when usage is missing). */
+  text: string;
+}
+
+/** Per-attempt stream state: SSE events in, OpenAI-format pieces out. */
+export interface StreamDecoder {
+  decode(ev: SseEvent): StreamPiece[];
+}
+
+export interface ProviderAdapter {
+  readonly kind: 'openai' | 'anthropic';
+  /** Throws a SwitchyardError (400) for a field that cannot be translated. */
+  buildRequest(input: BuildInput): UpstreamHttpRequest;
+  parseCompletion(json: unknown): ParsedCompletion;
+  streamDecoder(): StreamDecoder;
+  parseError(status: number, bodyText: string): UpstreamErrorInfo;
+}

@@ -1,0 +1,58 @@
+/**
+ * Reading rate-limit headers: `retry-after` (seconds or HTTP-date), OpenAI's
+ * `x-ratelimit-remaining-*` / `x-ratelimit-reset-*` (durations like `1s`, `6m0s`, `20ms`)
+ * and Anthropic's `anthropic-ratelimit-*-remaining` / `-reset` (RFC 3339 times).
+ */
+import type { RateLimitInfo } from './types.js';
+
+type Headers = Record<string, string | string[] | undefined>;
+
+const one = (h: Headers, name: string): string | undefined => {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/** `retry-after` as milliseconds from `now`, or null. */
+export function parseRetryAfter(value: string | undefined, now: number): number | null {
+  if (value === undefined || value.trim() === '') return null;
+  const v = value.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? null : Math.max(0, t - now);
+}
+
+/** Go-style durations as OpenAI sends them: `1s`, `6m0s`, `1h2m3.5s`, `20ms`. */
+export function parseDuration(value: string | undefined): number | null {
+  if (value === undefined) return null;
+  const v = value.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
+  let total = 0;
+  let matched = '';
+  for (const m of v.matchAll(re)) {
+    const n = Number(m[1]);
+    const unit = m[2];
+    total += unit === 'h' ? n * 3_600_000 : unit === 'm' ? n * 60_000 : unit === 's' ? n * 1000 : n;
+    matched += m[0];
+  }
+  return matched.length === v.length && matched.length > 0 ? Math.round(total) : null;
+}
+
+const num = (v: string | undefined): number | null => (v !== undefined && /^\d+$/.test(v.trim()) ? Number(v.trim()) : null);
+
+export function parseRateLimit(h: Headers, now: number): RateLimitInfo {
+  const remainingRequests = num(one(h, 'x-ratelimit-remaining-requests')) ?? num(one(h, 'anthropic-ratelimit-requests-remaining'));
+  const remainingTokens = num(one(h, 'x-ratelimit-remaining-tokens')) ?? num(one(h, 'anthropic-ratelimit-tokens-remaining'));
+  let resetMs: number | null = null;
+  const pick = (oa: string, an: string): number | null => {
+    const d = parseDuration(one(h, oa));
+    if (d !== null) return d;
+    const t = one(h, an);
+    if (t === undefined) return null;
+    const at = Date.parse(t);
+    return Number.isNaN(at) ? null : Math.max(0, at - now);
+  };
+  if (remainingRequests === 0) resetMs = pick('x-ratelimit-reset-requests', 'anthropic-ratelimit-requests-reset');
+  if (remainingTokens === 0) resetMs = Math.max(resetMs ?? 0, pick('x-ratelimit-reset-tokens', 'anthropic-ratelimit-tokens-reset') ?? 0);
+  return { retryAfterMs: parseRetryAfter(one(h, 'retry-after'), now), remainingRequests, remainingTokens, resetMs };
+}

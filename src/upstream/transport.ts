@@ -1,0 +1,85 @@
+/**
+ * Sending one attempt over an undici Pool and turning every way it can fail into an
+ * UpstreamFault. The caller's AbortSignal carries the reason (deadline, client gone, a
+ * stream time limit) as an UpstreamFault, so an abort is classified by why it happened.
+ */
+import type { Dispatcher, Pool } from 'undici';
+import { UpstreamFault, type UpstreamHttpRequest } from './types.js';
+
+export interface SendOptions {
+  headersTimeoutMs: number;
+  signal: AbortSignal;
+}
+
+export type UpstreamResponse = Dispatcher.ResponseData;
+
+export function classifyError(err: unknown, signal: AbortSignal): UpstreamFault {
+  if (signal.aborted && signal.reason instanceof UpstreamFault) return signal.reason;
+  if (err instanceof UpstreamFault) return err;
+  const e = err as { code?: string; message?: string; cause?: { code?: string } };
+  const code = e?.code ?? e?.cause?.code ?? '';
+  const msg = e?.message ?? String(err);
+  switch (code) {
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return new UpstreamFault('headers_timeout', 'no response headers within the time limit');
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return new UpstreamFault('connect_timeout', 'connecting to the upstream timed out');
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return new UpstreamFault('connect_failed', `cannot connect to the upstream (${code})`);
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'UND_ERR_SOCKET':
+    case 'UND_ERR_CLOSED':
+      return new UpstreamFault('reset', `the upstream closed the connection (${code})`);
+    default:
+      return new UpstreamFault('reset', `upstream transport error: ${msg}`);
+  }
+}
+
+/** Send the request; resolves when response headers arrive. */
+export async function send(pool: Pool, req: UpstreamHttpRequest, opts: SendOptions): Promise<UpstreamResponse> {
+  try {
+    return await pool.request({
+      path: req.path,
+      method: 'POST',
+      headers: req.headers,
+      body: req.body,
+      signal: opts.signal,
+      headersTimeout: opts.headersTimeoutMs,
+      bodyTimeout: 0,
+    });
+  } catch (err) {
+    throw classifyError(err, opts.signal);
+  }
+}
+
+/** Read a whole (small) body as text; a failure mid-body is a fault of the upstream. */
+export async function readText(res: UpstreamResponse, signal: AbortSignal, limitBytes = 16 * 1024 * 1024): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res.body) {
+      const b = chunk as Buffer;
+      size += b.length;
+      if (size > limitBytes) {
+        res.body.destroy();
+        throw new UpstreamFault('bad_response', `upstream body larger than ${limitBytes} bytes`);
+      }
+      parts.push(b);
+    }
+  } catch (err) {
+    const f = classifyError(err, signal);
+    throw f.kind === 'reset' ? new UpstreamFault('stream_cut', 'the upstream body was cut short') : f;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** Drain and discard a body we do not need, without throwing. */
+export function discard(res: UpstreamResponse): void {
+  res.body.resume();
+  res.body.on('error', () => undefined);
+}

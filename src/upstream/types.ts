@@ -1,0 +1,99 @@
+/**
+ * Types shared by the upstream layer: the request body as validated at the edge, the
+ * normalised pieces adapters produce, and the classified upstream fault.
+ */
+import type { Usage } from '../accounting/cost.js';
+
+/** A chat-completions request body after edge validation; unknown fields are kept. */
+export interface ChatBody {
+  model: string;
+  messages: ChatMessage[];
+  stream?: boolean | null;
+  stream_options?: { include_usage?: boolean | null } | null;
+  max_tokens?: number | null;
+  max_completion_tokens?: number | null;
+  tools?: unknown[] | null;
+  tool_choice?: unknown;
+  response_format?: { type: string } | null;
+  [key: string]: unknown;
+}
+
+export interface ChatMessage {
+  role: string;
+  content?: unknown;
+  name?: string;
+  tool_calls?: unknown;
+  tool_call_id?: string;
+  [key: string]: unknown;
+}
+
+/** What the adapter asks the transport to send. */
+export interface UpstreamHttpRequest {
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** An upstream error body, normalised. */
+export interface UpstreamErrorInfo {
+  message: string;
+  type: string | null;
+  code: string | null;
+  param: string | null;
+}
+
+/** One normalised piece of an upstream stream, in OpenAI's chunk format. */
+export type StreamPiece =
+  /** A `chat.completion.chunk`. `text` is its content delta ('' if none); `content` is true when it carries content or a tool call. */
+  | { type: 'chunk'; chunk: OpenAIChunk; text: string; content: boolean; finishReason: string | null }
+  | { type: 'usage'; usage: Usage }
+  | { type: 'done' }
+  | { type: 'error'; error: UpstreamErrorInfo }
+  | { type: 'malformed'; raw: string };
+
+export interface OpenAIChunk {
+  id?: string;
+  object?: string;
+  created?: number;
+  model?: string;
+  choices: Array<{ index: number; delta: Record<string, unknown>; finish_reason?: string | null; [k: string]: unknown }>;
+  usage?: unknown;
+  [key: string]: unknown;
+}
+
+/** Rate-limit information read from response headers. */
+export interface RateLimitInfo {
+  /** `retry-after` as ms from now. */
+  retryAfterMs: number | null;
+  remainingRequests: number | null;
+  remainingTokens: number | null;
+  /** When the exhausted window resets, ms from now. */
+  resetMs: number | null;
+}
+
+export type FaultKind =
+  | 'http_status'
+  | 'connect_failed'
+  | 'connect_timeout'
+  | 'reset'
+  | 'headers_timeout'
+  | 'first_token_timeout'
+  | 'idle_timeout'
+  | 'stream_cut'
+  | 'stream_error'
+  | 'bad_response'
+  | 'deadline'
+  | 'client_gone';
+
+/** A classified failure of one attempt. */
+export class UpstreamFault extends Error {
+  constructor(
+    readonly kind: FaultKind,
+    message: string,
+    readonly status: number | null = null,
+    readonly error: UpstreamErrorInfo | null = null,
+    readonly rateLimit: RateLimitInfo | null = null,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * The behaviour every LedgerStore must show, run against each implementation by its own test
+ * file. `open` returns a fresh, empty store each call.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { costOf } from '../../src/accounting/cost.js';
+import { NO_GROUP, type LedgerRow, type LedgerStore, type SpendGroup } from '../../src/accounting/ledger.js';
+
+const DAY = 86_400_000;
+/** 2024-03-10T00:00:00Z, the start of a UTC day. */
+export const T0 = Date.UTC(2024, 2, 10);
+
+let seq = 0;
+export function makeRow(over: Partial<LedgerRow> = {}): LedgerRow {
+  seq += 1;
+  return {
+    requestId: `req-${seq}`, at: T0 + 1000, keyId: 'team-a', model: 'gpt-4.1', endpoint: 'openai/gpt-4.1',
+    attempts: 1, promptTokens: 1000, completionTokens: 500, cachedTokens: 0, costNano: 6_000_000,
+    estimated: false, status: 200, latencyMs: 820, ttftMs: 140, stream: true, errorCode: null,
+    ...over,
+  };
+}
+
+export function ledgerContract(name: string, open: () => Promise<LedgerStore>): void {
+  describe(`${name}: LedgerStore contract`, () => {
+    const opened: LedgerStore[] = [];
+    const fresh = async (): Promise<LedgerStore> => {
+      const store = await open();
+      opened.push(store);
+      return store;
+    };
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((s) => s.close()));
+    });
+
+    it('inserts once per request id; a duplicate changes nothing', async () => {
+      const store = await fresh();
+      const row = makeRow({ costNano: 123 });
+      expect(await store.insert(row)).toBe('inserted');
+      expect(await store.insert({ ...row, costNano: 999, status: 500 })).toBe('duplicate');
+      expect(await store.rows({ requestId: row.requestId })).toEqual([row]);
+      expect(await store.spentSince({}, 0)).toBe(123);
+    });
+
+    it('admits exactly one of many concurrent inserts of the same request', async () => {
+      const store = await fresh();
+      const row = makeRow();
+      const results = await Promise.all(Array.from({ length: 12 }, () => store.insert(row)));
+      expect(results.filter((r) => r === 'inserted')).toHaveLength(1);
+      expect(await store.spentSince({}, 0)).toBe(row.costNano);
+    });
+
+    it('round-trips every field, nulls and extremes included', async () => {
+      const store = await fresh();
+      const a = makeRow({ keyId: null, model: null, endpoint: null, ttftMs: null, stream: false, estimated: true, status: 502, errorCode: 'upstream_error', attempts: 3 });
+      const b = makeRow({ costNano: 9_000_000_000_000_000, promptTokens: 2_000_000_000_000, at: 4_102_444_800_000, requestId: 'ünï-çødé ✓' });
+      await store.insert(a);
+      await store.insert(b);
+      expect(await store.rows({ requestId: a.requestId })).toEqual([a]);
+      expect(await store.rows({ requestId: b.requestId })).toEqual([b]);
+      expect(await store.rows({ requestId: 'missing' })).toEqual([]);
+    });
+
+    it('lists rows newest first, limited (default 100)', async () => {
+      const store = await fresh();
+      const rows = Array.from({ length: 105 }, (_, i) => makeRow({ at: T0 + (i % 50) * 1000 }));
+      for (const row of rows) await store.insert(row);
+      const listed = await store.rows();
+      expect(listed).toHaveLength(100);
+      const three = await store.rows({ limit: 3 });
+      // newest `at` first; among equal `at`, the later insert first
+      expect(three.map((r) => r.requestId)).toEqual([rows[99], rows[49], rows[98]].map((r) => r?.requestId));
+      await expect(store.rows({ limit: 0 })).rejects.toThrow(RangeError);
+    });
+
+    it('rejects rows that would break exact sums, and stores nothing of them', async () => {
+      const store = await fresh();
+      await expect(store.insert(makeRow({ costNano: 1.5 }))).rejects.toThrow(/costNano/);
+      await expect(store.insert(makeRow({ promptTokens: -1 }))).rejects.toThrow(/promptTokens/);
+      await expect(store.insert(makeRow({ requestId: '' }))).rejects.toThrow(/requestId/);
+      await expect(store.insert(makeRow({ at: -5 }))).rejects.toThrow(/at must/);
+      await expect(store.insert(makeRow({ ttftMs: Number.NaN }))).rejects.toThrow(/ttftMs/);
+      expect(await store.rows()).toEqual([]);
+    });
+
+    it('sums spend by scope: any, key, model, key and model', async () => {
+      const store = await fresh();
+      await store.insert(makeRow({ keyId: 'team-a', model: 'gpt-4.1', costNano: 1 }));
+      await store.insert(makeRow({ keyId: 'team-a', model: 'deepseek-v3.2', costNano: 20 }));
+      await store.insert(makeRow({ keyId: 'team-b', model: 'gpt-4.1', costNano: 300 }));
+      await store.insert(makeRow({ keyId: null, model: 'gpt-4.1', costNano: 4000 }));
+      await store.insert(makeRow({ keyId: 'team-b', model: null, costNano: 50000 }));
+      expect(await store.spentSince({}, T0)).toBe(54321);
+      expect(await store.spentSince({ keyId: 'team-a' }, T0)).toBe(21);
+      expect(await store.spentSince({ keyId: 'team-b' }, T0)).toBe(50300);
+      expect(await store.spentSince({ model: 'gpt-4.1' }, T0)).toBe(4301);
+      expect(await store.spentSince({ keyId: 'team-b', model: 'gpt-4.1' }, T0)).toBe(300);
+      expect(await store.spentSince({ keyId: 'nobody' }, T0)).toBe(0);
+    });
+
+    it('sums spend over half-open time ranges [from, to)', async () => {
+      const store = await fresh();
+      await store.insert(makeRow({ at: T0 - 1, costNano: 1 }));
+      await store.insert(makeRow({ at: T0, costNano: 10 }));
+      await store.insert(makeRow({ at: T0 + DAY - 1, costNano: 100 }));
+      await store.insert(makeRow({ at: T0 + DAY, costNano: 1000 }));
+      expect(await store.spentSince({}, T0)).toBe(1110);
+      expect(await store.spentSince({}, T0, T0 + DAY)).toBe(110);
+      expect(await store.spentSince({}, T0 + DAY)).toBe(1000);
+      expect(await store.spentSince({}, 0, T0)).toBe(1);
+      expect(await store.spentSince({ keyId: 'team-a', model: 'gpt-4.1' }, T0 - 1, T0 + 1)).toBe(11);
+      expect(await store.spentSince({}, T0 + 5 * DAY)).toBe(0);
+    });
+
+    it('reports a sum beyond 2^53 nano-USD as an error instead of rounding it', async () => {
+      const store = await fresh();
+      await store.insert(makeRow({ costNano: 9_000_000_000_000_000 }));
+      await store.insert(makeRow({ costNano: 9_000_000_000_000_000 }));
+      await expect(store.spentSince({}, 0)).rejects.toThrow(RangeError);
+    });
+
+    it('totals spend by model, endpoint and key, null as (none), sorted by group', async () => {
+      const store = await fresh();
+      await store.insert(makeRow({ model: 'gpt-4.1', endpoint: 'openai/gpt-4.1', keyId: 'team-b', promptTokens: 10, completionTokens: 1, costNano: 5 }));
+      await store.insert(makeRow({ model: 'gpt-4.1', endpoint: 'relay/gpt-4.1', keyId: 'team-a', promptTokens: 20, completionTokens: 2, costNano: 7 }));
+      await store.insert(makeRow({ model: 'claude-sonnet-4.5', endpoint: 'anthropic/claude', keyId: null, promptTokens: 40, completionTokens: 4, costNano: 11 }));
+      await store.insert(makeRow({ model: null, endpoint: null, keyId: 'team-a', promptTokens: 80, completionTokens: 8, costNano: 0, status: 429 }));
+      const t = (group: string, requests: number, promptTokens: number, completionTokens: number, costNano: number) =>
+        ({ group, requests, promptTokens, completionTokens, costNano });
+      expect(await store.spendBy('model')).toEqual([
+        t(NO_GROUP, 1, 80, 8, 0), t('claude-sonnet-4.5', 1, 40, 4, 11), t('gpt-4.1', 2, 30, 3, 12),
+      ]);
+      expect(await store.spendBy('endpoint')).toEqual([
+        t(NO_GROUP, 1, 80, 8, 0), t('anthropic/claude', 1, 40, 4, 11), t('openai/gpt-4.1', 1, 10, 1, 5), t('relay/gpt-4.1', 1, 20, 2, 7),
+      ]);
+      expect(await store.spendBy('key')).toEqual([
+        t(NO_GROUP, 1, 40, 4, 11), t('team-a', 2, 100, 10, 7), t('team-b', 1, 10, 1, 5),
+      ]);
+      expect(await store.spendBy('model', T0 + DAY)).toEqual([]);
+    });
+
+    it('totals spend by UTC day, splitting at midnight UTC', async () => {
+      const store = await fresh();
+      await store.insert(makeRow({ at: T0 - 1, costNano: 1 })); // 2024-03-09T23:59:59.999Z
+      await store.insert(makeRow({ at: T0, costNano: 10 })); // 2024-03-10T00:00:00.000Z
+      await store.insert(makeRow({ at: T0 + DAY - 1, costNano: 100 }));
+      await store.insert(makeRow({ at: T0 + DAY, costNano: 1000 }));
+      await store.insert(makeRow({ at: Date.UTC(2024, 11, 31, 23, 30), costNano: 10000 }));
+      const days = await store.spendBy('day');
+      expect(days.map((d) => [d.group, d.requests, d.costNano])).toEqual([
+        ['2024-03-09', 1, 1], ['2024-03-10', 2, 110], ['2024-03-11', 1, 1000], ['2024-12-31', 1, 10000],
+      ]);
+      const ranged = await store.spendBy('day', T0, T0 + DAY);
+      expect(ranged.map((d) => [d.group, d.costNano])).toEqual([['2024-03-10', 110]]);
+    });
+
+    it('property: per-row costs sum exactly to every grouping and to spentSince', async () => {
+      const store = await fresh();
+      const usage = fc.record({
+        promptTokens: fc.integer({ min: 0, max: 200_000 }),
+        completionTokens: fc.integer({ min: 0, max: 50_000 }),
+        cachedTokens: fc.integer({ min: 0, max: 200_000 }),
+      });
+      const priceMicro = fc.integer({ min: 0, max: 75_000_000 });
+      const spec = fc.record({
+        usage, inMicro: priceMicro, outMicro: priceMicro,
+        model: fc.constantFrom('gpt-4.1', 'claude-sonnet-4.5', null),
+        keyId: fc.constantFrom('team-a', 'team-b', null),
+        offset: fc.integer({ min: 0, max: 3 * DAY - 1 }),
+      });
+      let window = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.array(spec, { minLength: 0, maxLength: 15 }), async (specs) => {
+          window += 1;
+          const from = T0 + window * 10 * DAY; // every run in its own stretch of time
+          const rows = specs.map((s) => {
+            const price = { inputPerMTok: s.inMicro / 1e6, outputPerMTok: s.outMicro / 1e6, cachedInputPerMTok: s.inMicro / 2e6 };
+            const u = { ...s.usage, cachedTokens: Math.min(s.usage.cachedTokens, s.usage.promptTokens) };
+            return makeRow({ ...u, at: from + s.offset, model: s.model, keyId: s.keyId, costNano: costOf(u, price).totalNano });
+          });
+          for (const row of rows) expect(await store.insert(row)).toBe('inserted');
+          const expected = rows.reduce((sum, r) => sum + r.costNano, 0);
+          expect(await store.spentSince({}, from, from + 3 * DAY)).toBe(expected);
+          for (const group of ['model', 'endpoint', 'key', 'day'] as SpendGroup[]) {
+            const totals = await store.spendBy(group, from, from + 3 * DAY);
+            expect(totals.reduce((sum, t) => sum + t.costNano, 0)).toBe(expected);
+            expect(totals.reduce((sum, t) => sum + t.requests, 0)).toBe(rows.length);
+          }
+          const teamA = rows.filter((r) => r.keyId === 'team-a').reduce((sum, r) => sum + r.costNano, 0);
+          expect(await store.spentSince({ keyId: 'team-a' }, from, from + 3 * DAY)).toBe(teamA);
+        }),
+        { numRuns: 25 },
+      );
+    });
+  });
+}

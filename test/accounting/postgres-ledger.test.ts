@@ -1,0 +1,91 @@
+/**
+ * Runs against the PostgreSQL named by SWITCHYARD_TEST_PG_URL (default: the local test
+ * database). An unreachable server fails the suite; set SWITCHYARD_TEST_PG=off to skip it
+ * deliberately. Each run works in its own schema and drops it afterwards.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import { openLedger } from '../../src/accounting/ledger.js';
+import { PostgresLedger } from '../../src/accounting/postgres-ledger.js';
+import { T0, ledgerContract, makeRow } from './ledger-contract.js';
+
+const URL_ = process.env.SWITCHYARD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const SCHEMA = `sy_test_${Date.now()}_${randomBytes(3).toString('hex')}`;
+let tables = 0;
+const nextTable = (): string => `ledger_${++tables}`;
+/** The same server, with the session clock in a zone 14 h (or 10 h) away from UTC. */
+const withTimeZone = (zone: string): string =>
+  `${URL_}${URL_.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c TimeZone=${zone}`)}`;
+
+describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgresLedger', () => {
+  beforeAll(async () => {
+    const client = new pg.Client({ connectionString: URL_ });
+    await client.connect(); // fails the suite loudly when the server is not there
+    await client.end();
+  });
+
+  afterAll(async () => {
+    const client = new pg.Client({ connectionString: URL_ });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
+    await client.query(`DROP SCHEMA IF EXISTS "${SCHEMA}_boot" CASCADE`);
+    await client.end();
+  });
+
+  ledgerContract('postgres', () => openLedger(URL_, { schema: SCHEMA, table: nextTable() }));
+
+  it('groups by UTC day whatever the session time zone', async () => {
+    const table = nextTable();
+    const writer = await PostgresLedger.open(withTimeZone('Pacific/Kiritimati'), { schema: SCHEMA, table });
+    await writer.insert(makeRow({ at: T0 - 1, costNano: 1 }));
+    await writer.insert(makeRow({ at: T0, costNano: 10 }));
+    await writer.insert(makeRow({ at: T0 + 86_400_000 - 1, costNano: 100 }));
+    for (const zone of ['Pacific/Kiritimati', 'America/Adak', 'UTC']) {
+      const reader = await PostgresLedger.open(withTimeZone(zone), { schema: SCHEMA, table });
+      const days = await reader.spendBy('day');
+      expect(days.map((d) => [d.group, d.costNano]), zone).toEqual([['2024-03-09', 1], ['2024-03-10', 110]]);
+      await reader.close();
+    }
+    await writer.close();
+  });
+
+  it('is one ledger for every replica: insert-once and sums across connections', async () => {
+    const table = nextTable();
+    const [a, b] = await Promise.all([
+      PostgresLedger.open(URL_, { schema: SCHEMA, table }),
+      PostgresLedger.open(URL_, { schema: SCHEMA, table }),
+    ]);
+    if (a === undefined || b === undefined) throw new Error('two stores expected');
+    const row = makeRow({ costNano: 40 });
+    const results = await Promise.all([a.insert(row), b.insert(row), a.insert(row), b.insert(row)]);
+    expect(results.sort()).toEqual(['duplicate', 'duplicate', 'duplicate', 'inserted']);
+    await b.insert(makeRow({ costNano: 2 }));
+    expect(await a.spentSince({}, 0)).toBe(42);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('creates the table safely when many replicas boot at once', async () => {
+    const table = nextTable();
+    const stores = await Promise.all(
+      Array.from({ length: 6 }, () => PostgresLedger.open(URL_, { schema: `${SCHEMA}_boot`, table })),
+    );
+    await stores[0]?.insert(makeRow());
+    expect(await stores[5]?.rows()).toHaveLength(1);
+    await Promise.all(stores.map((s) => s.close()));
+  });
+
+  it('rejects table and schema names that are not plain identifiers', async () => {
+    await expect(PostgresLedger.open(URL_, { table: 'x"; DROP TABLE y; --' })).rejects.toThrow(/invalid PostgreSQL table/);
+    await expect(PostgresLedger.open(URL_, { schema: 'Upper' })).rejects.toThrow(/invalid PostgreSQL schema/);
+  });
+
+  it('is what openLedger returns for postgres:// and postgresql:// URLs', async () => {
+    const table = nextTable();
+    for (const url of [URL_, URL_.replace(/^postgres:/, 'postgresql:')]) {
+      const store = await openLedger(url, { schema: SCHEMA, table });
+      expect(store).toBeInstanceOf(PostgresLedger);
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,92 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openLedger } from '../../src/accounting/ledger.js';
+import { SQLITE_SCHEMA_VERSION, SqliteLedger } from '../../src/accounting/sqlite-ledger.js';
+import { ledgerContract, makeRow } from './ledger-contract.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'switchyard-ledger-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let files = 0;
+const nextPath = (): string => join(dir, `ledger-${++files}.db`);
+
+ledgerContract('sqlite (memory)', () => openLedger('memory'));
+ledgerContract('sqlite (file)', () => openLedger(`sqlite:${nextPath()}`));
+
+describe('SqliteLedger', () => {
+  it('opens WAL with synchronous NORMAL, versioned schema and the three indexes', async () => {
+    const path = nextPath();
+    const ledger = await openLedger(`sqlite:${path}`);
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(db.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
+      const indexes = db.prepare<[], { name: string; sql: string }>(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger' AND sql IS NOT NULL ORDER BY name",
+      ).all();
+      expect(indexes.map((i) => i.sql.replace(/.*\((.*)\)/, '$1'))).toEqual(['at', 'key_id, at', 'model, at']);
+    } finally {
+      db.close();
+    }
+    // synchronous is per connection: read it from the store's own connection
+    const own = (ledger as unknown as { db: Database.Database }).db;
+    expect(own.pragma('synchronous', { simple: true })).toBe(1); // 1 = NORMAL
+    await ledger.close();
+  });
+
+  it('creates a missing parent directory and keeps rows across close and reopen', async () => {
+    const path = join(dir, 'deep', 'er', 'switchyard.db');
+    const first = await openLedger(`sqlite:${path}`);
+    const row = makeRow();
+    await first.insert(row);
+    await first.close();
+    await first.close(); // idempotent
+    const second = await openLedger(`sqlite:${path}`);
+    expect(await second.rows()).toEqual([row]);
+    expect(await second.insert(row)).toBe('duplicate');
+    await second.close();
+  });
+
+  it('refuses a database written by a newer schema', async () => {
+    const path = nextPath();
+    const db = new Database(path);
+    db.pragma('user_version = 99');
+    db.close();
+    expect(() => SqliteLedger.open(path)).toThrow(/schema version 99/);
+  });
+
+  it('keeps every committed row when the process is killed (SIGKILL, no close)', async () => {
+    const path = nextPath();
+    const child = fileURLToPath(new URL('./fixtures/kill-after-insert.ts', import.meta.url));
+    const repo = fileURLToPath(new URL('../../', import.meta.url));
+    const result = spawnSync(process.execPath, ['--import', 'tsx', child, path, '40'], { cwd: repo, encoding: 'utf8', timeout: 20_000 });
+    expect(result.stdout, result.stderr).toBe('inserted 40\n');
+    expect(result.signal).toBe('SIGKILL');
+    // The rows are still in the write-ahead log: nothing checkpointed or closed the database.
+    expect(existsSync(`${path}-wal`)).toBe(true);
+    expect(statSync(`${path}-wal`).size).toBeGreaterThan(0);
+    const ledger = SqliteLedger.open(path);
+    try {
+      expect(await ledger.rows({ limit: 1000 })).toHaveLength(40);
+      const expected = Array.from({ length: 40 }, (_, i) => 6_000_000 + i).reduce((a, b) => a + b, 0);
+      expect(await ledger.spentSince({ keyId: 'team-a' }, 0)).toBe(expected);
+      expect((await ledger.rows({ requestId: 'killed-39' }))[0]?.promptTokens).toBe(1039);
+    } finally {
+      await ledger.close();
+    }
+  });
+});
+
+describe('openLedger', () => {
+  it('opens SQLite for sqlite: URLs and memory, rejects others', async () => {
+    const memory = await openLedger('sqlite::memory:');
+    expect(memory).toBeInstanceOf(SqliteLedger);
+    await memory.close();
+    await expect(openLedger('sqlite:')).rejects.toThrow(/names no file/);
+    await expect(openLedger('mysql://localhost/db')).rejects.toThrow(/unsupported ledger URL/);
+  });
+});
