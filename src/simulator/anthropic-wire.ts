@@ -1,0 +1,195 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { z } from 'zod';
+import { formatSse } from '../upstream/sse.js';
+import { formatZodError } from './profile.js';
+import type { Answer, ChatRequest, RateInfo, SimError, StreamEndOptions, Wire } from './types.js';
+
+const TextBlock = z.looseObject({ type: z.string(), text: z.string().optional() });
+const Block = z.looseObject({
+  type: z.string(),
+  text: z.string().optional(),
+  name: z.string().optional(),
+  input: z.unknown().optional(),
+  content: z.union([z.string(), z.array(TextBlock)]).optional(),
+});
+const Message = z.looseObject({
+  role: z.enum(['user', 'assistant']),
+  content: z.union([z.string(), z.array(Block)]),
+});
+const Body = z.looseObject({
+  model: z.string().min(1),
+  messages: z.array(Message).min(1),
+  max_tokens: z.number().int().min(1),
+  system: z.union([z.string(), z.array(TextBlock)]).optional(),
+  stream: z.boolean().optional(),
+  tools: z.array(z.looseObject({ name: z.string() })).optional(),
+  tool_choice: z.looseObject({ type: z.string(), name: z.string().optional() }).optional(),
+});
+type AnthropicMessage = z.infer<typeof Message>;
+type AnthropicBlock = z.infer<typeof Block>;
+
+function blockText(b: AnthropicBlock): string {
+  if (b.type === 'text') return b.text ?? '';
+  if (b.type === 'tool_use') return `${b.name ?? ''}\n${JSON.stringify(b.input ?? {})}`;
+  if (b.type === 'tool_result') {
+    if (typeof b.content === 'string') return b.content;
+    return (b.content ?? []).map((t) => t.text ?? '').join('\n');
+  }
+  return '';
+}
+
+function messageText(m: AnthropicMessage): string {
+  return typeof m.content === 'string' ? m.content : m.content.map(blockText).join('\n');
+}
+
+function isToolResult(m: AnthropicMessage): boolean {
+  return m.role === 'user' && Array.isArray(m.content) && m.content.some((b) => b.type === 'tool_result');
+}
+
+function chooseTool(body: z.infer<typeof Body>, last: AnthropicMessage): string | null {
+  const first = body.tools?.[0];
+  if (first === undefined || body.tool_choice?.type === 'none' || isToolResult(last)) return null;
+  if (body.tool_choice?.type === 'tool' && body.tool_choice.name !== undefined) return body.tool_choice.name;
+  return first.name;
+}
+
+function parse(raw: unknown): ChatRequest | SimError {
+  const result = Body.safeParse(raw);
+  if (!result.success) return { status: 400, category: 'invalid_request', message: formatZodError(result.error) };
+  const body = result.data;
+  const texts = body.messages.map(messageText);
+  if (body.system !== undefined) {
+    texts.unshift(typeof body.system === 'string' ? body.system : body.system.map((b) => b.text ?? '').join('\n'));
+  }
+  const last = body.messages[body.messages.length - 1]!;
+  const trailingAssistant = last.role === 'assistant';
+  const lastUser = [...body.messages].reverse().find((m) => m.role === 'user' && !isToolResult(m));
+  return {
+    model: body.model,
+    stream: body.stream === true,
+    includeUsage: true,
+    maxTokens: body.max_tokens,
+    messageTexts: texts,
+    seedText: (trailingAssistant ? texts.slice(0, -1) : texts).join('\n'),
+    prefill: trailingAssistant ? texts[texts.length - 1]! : null,
+    toolName: chooseTool(body, last),
+    lastUserText: lastUser === undefined ? '' : messageText(lastUser),
+  };
+}
+
+const TYPES: Record<SimError['category'], string> = {
+  invalid_request: 'invalid_request_error',
+  authentication: 'authentication_error',
+  rate_limit: 'rate_limit_error',
+  server: 'api_error',
+  overloaded: 'overloaded_error',
+  not_found: 'not_found_error',
+};
+
+const STOP: Record<Answer['finish'], string> = { stop: 'end_turn', length: 'max_tokens', tool: 'tool_use' };
+
+function usageOf(a: Answer): Record<string, number> {
+  const cached = Math.min(a.cachedTokens, a.promptTokens);
+  // Anthropic's input_tokens exclude the tokens read from cache.
+  return {
+    input_tokens: a.promptTokens - cached,
+    output_tokens: a.completionTokens,
+    cache_read_input_tokens: cached,
+    cache_creation_input_tokens: 0,
+  };
+}
+
+function event(type: string, data: Record<string, unknown>): string {
+  return formatSse(JSON.stringify({ type, ...data }), type);
+}
+
+function resetDate(ms: number): string {
+  return new Date(Date.now() + ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export const anthropicWire: Wire = {
+  name: 'anthropic',
+  ids: (seq) => ({ id: `msg_sim${seq}`, toolId: `toolu_sim${seq}` }),
+  authPresent: (headers: IncomingHttpHeaders) => headers['x-api-key'] !== undefined,
+  checkHeaders: (headers) => headers['anthropic-version'] === undefined
+    ? { status: 400, category: 'invalid_request', message: 'anthropic-version: header is required' }
+    : null,
+  parse,
+  checkPrefill: (prefill) => /\s$/.test(prefill)
+    ? { status: 400, category: 'invalid_request', message: 'messages: final assistant content cannot end with trailing whitespace' }
+    : null,
+  errorBody: (err) => ({ type: 'error', error: { type: TYPES[err.category], message: err.message } }),
+  authError: () => ({ status: 401, category: 'authentication', message: 'x-api-key header is required' }),
+  rateLimitError: () => ({
+    status: 429,
+    category: 'rate_limit',
+    message: 'This request would exceed the rate limit for your organization of requests per minute.',
+  }),
+  contextLengthError: (promptTokens, maxContext) => ({
+    status: 400,
+    category: 'invalid_request',
+    message: `prompt is too long: ${promptTokens} tokens > ${maxContext} maximum`,
+  }),
+  contentPolicyError: () => ({
+    status: 400,
+    category: 'invalid_request',
+    message: 'This request was flagged as potentially violating our Usage Policy.',
+  }),
+  httpError: (status, message) => ({
+    status,
+    category: status === 529 ? 'overloaded' : 'server',
+    message: message ?? (status === 529 ? 'Overloaded' : 'Internal server error'),
+  }),
+  rateHeaders: (requests: RateInfo, tokens: RateInfo | null) => {
+    const h: Record<string, string> = {
+      'anthropic-ratelimit-requests-limit': String(requests.limit),
+      'anthropic-ratelimit-requests-remaining': String(requests.remaining),
+      'anthropic-ratelimit-requests-reset': resetDate(requests.resetMs),
+    };
+    if (tokens !== null) {
+      h['anthropic-ratelimit-tokens-limit'] = String(tokens.limit);
+      h['anthropic-ratelimit-tokens-remaining'] = String(tokens.remaining);
+      h['anthropic-ratelimit-tokens-reset'] = resetDate(tokens.resetMs);
+    }
+    return h;
+  },
+  json: (a, usage) => ({
+    id: a.id,
+    type: 'message',
+    role: 'assistant',
+    model: a.model,
+    content: [a.kind === 'tool'
+      ? { type: 'tool_use', id: a.toolId, name: a.toolName, input: JSON.parse(a.pieces.join('')) as unknown }
+      : { type: 'text', text: a.pieces.join('') }],
+    stop_reason: STOP[a.finish],
+    stop_sequence: null,
+    ...(usage ? { usage: usageOf(a) } : {}),
+  }),
+  streamStart: (a, usage) => {
+    const message = {
+      id: a.id, type: 'message', role: 'assistant', model: a.model, content: [],
+      stop_reason: null, stop_sequence: null,
+      ...(usage ? { usage: { ...usageOf(a), output_tokens: 1 } } : {}),
+    };
+    const block = a.kind === 'tool'
+      ? { type: 'tool_use', id: a.toolId, name: a.toolName, input: {} }
+      : { type: 'text', text: '' };
+    return event('message_start', { message })
+      + event('content_block_start', { index: 0, content_block: block })
+      + event('ping', {});
+  },
+  streamPiece: (a, piece) => event('content_block_delta', {
+    index: 0,
+    delta: a.kind === 'tool' ? { type: 'input_json_delta', partial_json: piece } : { type: 'text_delta', text: piece },
+  }),
+  streamEnd: (a, opts: StreamEndOptions) => {
+    let out = event('content_block_stop', { index: 0 })
+      + event('message_delta', {
+        delta: { stop_reason: STOP[a.finish], stop_sequence: null },
+        ...(opts.usage ? { usage: { output_tokens: a.completionTokens } } : {}),
+      });
+    if (opts.terminator) out += event('message_stop', {});
+    return out;
+  },
+  streamError: () => event('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }),
+};

@@ -1,0 +1,176 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Fault, FaultStore } from './faults.js';
+import type { ModelSettings, ProfileResolver } from './profile.js';
+import type { RpmWindows } from './rate-limit.js';
+import { retryAfterValue } from './rate-limit.js';
+import { deliverJson, deliverStream, sendError } from './respond.js';
+import type { ClientGone } from './respond.js';
+import { answerTokens, continuation, promptTokens, splitPieces } from './text.js';
+import type { Answer, ChatRequest, SimRequestLogEntry, Wire } from './types.js';
+import { isSimError } from './types.js';
+
+/** Shared state of one simulator instance. */
+export interface SimState {
+  profile: ProfileResolver;
+  faults: FaultStore;
+  windows: RpmWindows;
+}
+
+/** Context window assumed by the `context_length_exceeded` fault when the profile sets none. */
+const DEFAULT_CONTEXT_WINDOW = 128_000;
+/** Limits reported by header-only faults when the profile sets no rpm. */
+const NOMINAL_RPM = 60;
+const NOMINAL_TPM = 1_000_000;
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+export async function readBody(req: IncomingMessage): Promise<Buffer | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of req) {
+      const buf = chunk as Buffer;
+      size += buf.length;
+      if (size > MAX_BODY_BYTES) return null;
+      chunks.push(buf);
+    }
+  } catch {
+    return null;
+  }
+  return Buffer.concat(chunks);
+}
+
+function buildAnswer(req: ChatRequest, settings: ModelSettings, wire: Wire, seq: number, prompt: number): Answer {
+  const ids = wire.ids(seq);
+  const base = {
+    id: ids.id,
+    toolId: ids.toolId,
+    model: req.model,
+    created: Math.floor(Date.now() / 1000),
+    promptTokens: prompt,
+    cachedTokens: Math.min(settings.cachedTokens, prompt),
+  };
+  if (req.toolName !== null) {
+    const args = JSON.stringify({ input: Array.from(req.lastUserText).slice(0, 40).join('') });
+    const pieces = splitPieces(args);
+    return { ...base, kind: 'tool', toolName: req.toolName, pieces, finish: 'tool', completionTokens: pieces.length };
+  }
+  const full = answerTokens(req.seedText, settings.outputTokens);
+  let pieces = req.prefill === null ? full : continuation(full, req.prefill);
+  let finish: Answer['finish'] = 'stop';
+  if (req.maxTokens !== undefined && pieces.length > req.maxTokens) {
+    pieces = pieces.slice(0, req.maxTokens);
+    finish = 'length';
+  }
+  return { ...base, kind: 'text', toolName: '', pieces, finish, completionTokens: pieces.length };
+}
+
+/** Answers the faults that replace the response; true when it did. */
+function applyRefusingFault(
+  fault: Fault, res: ServerResponse, req: IncomingMessage, wire: Wire, entry: SimRequestLogEntry,
+  settings: ModelSettings, prompt: number, headers: Record<string, string>,
+): boolean {
+  switch (fault.kind) {
+    case 'reset':
+      req.socket.destroy();
+      return true;
+    case 'hang':
+      return true;
+    case 'rate_limit': {
+      const h = { ...headers };
+      if (fault.retryAfterSec !== undefined) h['retry-after'] = retryAfterValue(fault.retryAfterSec * 1000, fault.retryAfterDate === true);
+      if (fault.rateLimitHeaders === true) {
+        Object.assign(h, wire.rateHeaders({ limit: settings.rpm ?? NOMINAL_RPM, remaining: 0, resetMs: (fault.retryAfterSec ?? 60) * 1000 }, null));
+      }
+      sendError(res, wire, wire.rateLimitError(), entry, h);
+      return true;
+    }
+    case 'http_error': {
+      const h = { ...headers };
+      if (fault.retryAfterSec !== undefined) h['retry-after'] = retryAfterValue(fault.retryAfterSec * 1000, false);
+      sendError(res, wire, wire.httpError(fault.status, fault.message), entry, h);
+      return true;
+    }
+    case 'context_length_exceeded': {
+      const max = settings.contextWindow ?? DEFAULT_CONTEXT_WINDOW;
+      sendError(res, wire, wire.contextLengthError(Math.max(prompt, max + 1), max), entry, headers);
+      return true;
+    }
+    case 'content_policy_violation':
+      sendError(res, wire, wire.contentPolicyError(), entry, headers);
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** The whole life of one chat request on either wire. */
+export async function handleChat(
+  state: SimState, wire: Wire, req: IncomingMessage, res: ServerResponse, entry: SimRequestLogEntry, gone: ClientGone,
+): Promise<void> {
+  const raw = await readBody(req);
+  if (raw === null) {
+    if (!res.destroyed) sendError(res, wire, { status: 413, category: 'invalid_request', message: 'request body too large' }, entry);
+    return;
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    sendError(res, wire, { status: 400, category: 'invalid_request', message: 'request body is not valid JSON' }, entry);
+    return;
+  }
+  const headerError = wire.checkHeaders(req.headers);
+  if (headerError !== null) return sendError(res, wire, headerError, entry);
+  const parsed = wire.parse(body);
+  if (isSimError(parsed)) return sendError(res, wire, parsed, entry);
+  entry.model = parsed.model;
+  entry.stream = parsed.stream;
+  entry.prefill = parsed.prefill !== null;
+  const settings = state.profile.settings(parsed.model);
+
+  if (settings.requireAuth && !entry.authPresent) return sendError(res, wire, wire.authError(), entry);
+  if (parsed.prefill !== null) {
+    if (!settings.prefill) {
+      return sendError(res, wire, {
+        status: 400,
+        category: 'invalid_request',
+        message: `model ${parsed.model} does not support assistant prefill: the last message must not be an assistant message`,
+        param: 'messages',
+      }, entry);
+    }
+    const prefillError = wire.checkPrefill(parsed.prefill);
+    if (prefillError !== null) return sendError(res, wire, prefillError, entry);
+  }
+
+  let headers: Record<string, string> = {};
+  if (settings.rpm !== undefined) {
+    const rate = state.windows.admit(parsed.model, settings.rpm);
+    headers = wire.rateHeaders(rate, null);
+    if (!rate.admitted) {
+      headers['retry-after'] = retryAfterValue(Math.max(rate.resetMs, 1000), false);
+      return sendError(res, wire, wire.rateLimitError(), entry, headers);
+    }
+  }
+
+  const fault = state.faults.take(parsed.model, parsed.stream);
+  entry.fault = fault?.kind ?? null;
+  const prompt = promptTokens(parsed.messageTexts);
+  if (fault !== null && applyRefusingFault(fault, res, req, wire, entry, settings, prompt, headers)) return;
+
+  if (settings.contextWindow !== undefined && prompt + (parsed.maxTokens ?? 0) > settings.contextWindow) {
+    return sendError(res, wire, wire.contextLengthError(prompt + (parsed.maxTokens ?? 0), settings.contextWindow), entry, headers);
+  }
+  if (fault?.kind === 'ratelimit_headers_exhausted') {
+    const resetMs = fault.resetSec * 1000;
+    Object.assign(headers, wire.rateHeaders(
+      { limit: settings.rpm ?? NOMINAL_RPM, remaining: 0, resetMs },
+      { limit: NOMINAL_TPM, remaining: 0, resetMs },
+    ));
+  }
+
+  const answer = buildAnswer(parsed, settings, wire, entry.seq, prompt);
+  const noUsage = fault?.kind === 'no_usage' || (fault?.kind === 'no_done' && fault.omitUsage === true);
+  const delivery = { res, wire, answer, settings, fault, headers, entry, gone, usage: false };
+  if (parsed.stream) await deliverStream({ ...delivery, usage: parsed.includeUsage && !noUsage });
+  else await deliverJson({ ...delivery, usage: !noUsage });
+}

@@ -1,0 +1,68 @@
+import { parseArgs } from 'node:util';
+import { loadProfile } from './profile.js';
+import type { SimulatorProfile } from './profile.js';
+import { startSimulator } from './start.js';
+
+/** Port of `switchyard simulate` when --port is not given. */
+export const DEFAULT_SIMULATOR_PORT = 4180;
+
+const USAGE = 'usage: switchyard simulate [--port N] [--profile FILE] [--host H]';
+
+/** `switchyard simulate`: runs until SIGINT/SIGTERM; returns the process exit code. */
+export async function runSimulateCommand(argv: string[]): Promise<number> {
+  let values: { port?: string; profile?: string; host?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        port: { type: 'string' },
+        profile: { type: 'string' },
+        host: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    console.error(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help === true) {
+    console.log(USAGE);
+    return 0;
+  }
+  const port = values.port === undefined ? DEFAULT_SIMULATOR_PORT : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`--port: expected an integer 0-65535, got ${values.port ?? ''}\n${USAGE}`);
+    return 2;
+  }
+  let profile: SimulatorProfile = {};
+  if (values.profile !== undefined) {
+    try {
+      profile = await loadProfile(values.profile);
+    } catch (err) {
+      console.error(err instanceof Error ? err.message : String(err));
+      return 1;
+    }
+  }
+  let sim;
+  try {
+    sim = await startSimulator({ host: values.host ?? '127.0.0.1', port, profile });
+  } catch (err) {
+    console.error(`switchyard simulator: cannot listen: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+  console.log(`switchyard simulator listening on ${sim.url}`);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const stop = (sig: NodeJS.Signals): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(sig);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await sim.close();
+  console.log(`switchyard simulator stopped (${signal})`);
+  return 0;
+}

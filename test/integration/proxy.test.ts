@@ -1,0 +1,203 @@
+/**
+ * The foundation end to end: the official OpenAI SDK against the real sidecar process, in
+ * front of the real simulator process (and, where the test must see the exact upstream body,
+ * a recording upstream on port 0).
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Database from 'better-sqlite3';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSidecar, startSimulatorProc, testConfig, TEST_KEYS, type SidecarHandle, type SimHandle } from './harness.js';
+
+let sim: SimHandle;
+let sc: SidecarHandle;
+let ledgerFile: string;
+
+/** An upstream that records what it was sent and answers a fixed stream or completion. */
+let recorder: Server;
+let recorderUrl = '';
+const recorded: Array<{ headers: IncomingMessage['headers']; body: Record<string, unknown> }> = [];
+
+beforeAll(async () => {
+  recorder = createServer((req, res) => {
+    let data = '';
+    req.on('data', (d: Buffer) => (data += d.toString()));
+    req.on('end', () => {
+      const body = JSON.parse(data) as Record<string, unknown>;
+      recorded.push({ headers: req.headers, body });
+      if (body.stream) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const base = { id: 'rec-1', object: 'chat.completion.chunk', created: 1, model: 'rec' };
+        res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'echo' }, finish_reason: null }] })}\n\n`);
+        res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
+        res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } })}\n\n`);
+        res.end('data: [DONE]\n\n');
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: 'rec-2', object: 'chat.completion', created: 1, model: 'rec', choices: [{ index: 0, message: { role: 'assistant', content: 'echo' }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } }));
+      }
+    });
+  });
+  await new Promise<void>((r) => recorder.listen(0, '127.0.0.1', r));
+  recorderUrl = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`;
+  sim = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 1, outputTokens: 20 } });
+  const cfg = testConfig(sim.url);
+  const providers = cfg.providers as Record<string, unknown>;
+  providers.recorder = { kind: 'openai', baseUrl: `${recorderUrl}/v1`, apiKeyEnv: 'SY_TEST_OPENAI_KEY' };
+  (cfg.models as Record<string, unknown>)['rec-model'] = { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100000, endpoints: [{ provider: 'recorder', upstreamModel: 'upstream-rec' }] };
+  cfg.server = { maxBodyBytes: 20000 };
+  ledgerFile = String((cfg.storage as { ledger: string }).ledger).slice('sqlite:'.length);
+  sc = await startSidecar(cfg);
+});
+
+afterAll(async () => {
+  await sc?.stop();
+  await sim?.stop();
+  recorder?.close();
+});
+
+describe('OpenAI-compatible surface', () => {
+  it('answers a non-streaming completion with the routing headers', async () => {
+    const { data, response } = await sc.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'Say hello' }] }).withResponse();
+    expect(data.model).toBe('gpt-4.1');
+    expect(data.choices[0]!.message.content!.split(' ').length).toBe(20);
+    expect(data.usage!.completion_tokens).toBe(20);
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(response.headers.get('x-switchyard-model')).toBe('gpt-4.1');
+    expect(response.headers.get('x-switchyard-endpoint')).toBe('gpt-4.1@openai');
+    expect(response.headers.get('x-switchyard-attempts')).toBe('1');
+    // 2.00/8.00 per MTok: prompt × 2000 + 20 × 8000 nano-USD.
+    const cost = Number(response.headers.get('x-switchyard-cost-usd'));
+    expect(cost).toBeCloseTo((data.usage!.prompt_tokens * 2 + 20 * 8) / 1e6, 12);
+  });
+
+  it('streams chunk by chunk and sends the usage chunk only when asked', async () => {
+    const plain = await sc.client.chat.completions.create({ model: 'deepseek-v3.2', stream: true, messages: [{ role: 'user', content: 'Stream please' }] });
+    let text = '';
+    let chunks = 0;
+    let sawUsage = false;
+    for await (const c of plain) {
+      chunks++;
+      text += c.choices[0]?.delta.content ?? '';
+      if (c.usage) sawUsage = true;
+      expect(c.model).toBe('deepseek-v3.2');
+    }
+    expect(chunks).toBeGreaterThanOrEqual(20);
+    expect(text.split(' ').length).toBe(20);
+    expect(sawUsage).toBe(false);
+
+    const withUsage = await sc.client.chat.completions.create({ model: 'deepseek-v3.2', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Stream please' }] });
+    let usage: OpenAI.CompletionUsage | undefined;
+    let text2 = '';
+    for await (const c of withUsage) {
+      text2 += c.choices[0]?.delta.content ?? '';
+      if (c.usage) usage = c.usage;
+    }
+    expect(text2).toBe(text);
+    expect(usage?.completion_tokens).toBe(20);
+  });
+
+  it('always asks the upstream for usage, passes unknown fields through, and records real usage for streams', async () => {
+    recorded.length = 0;
+    const body = { model: 'rec-model', stream: true, messages: [{ role: 'user', content: 'x' }], vendor_extra: { a: 1 }, temperature: 0.3 };
+    const r = await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const text = await r.text();
+    expect(text).toContain('"content":"echo"');
+    expect(text).not.toContain('"usage"');
+    expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    const sent = recorded[0]!.body;
+    expect(sent.model).toBe('upstream-rec');
+    expect(sent.vendor_extra).toEqual({ a: 1 });
+    expect(sent.temperature).toBe(0.3);
+    expect(sent.stream_options).toEqual({ include_usage: true });
+    expect(recorded[0]!.headers.authorization).toBe(`Bearer ${TEST_KEYS.SY_TEST_OPENAI_KEY}`);
+    const db = new Database(ledgerFile, { readonly: true });
+    const row = db.prepare('select * from ledger where request_id = ?').get(r.headers.get('x-request-id')) as Record<string, unknown> | undefined;
+    db.close();
+    expect(row).toBeDefined();
+    expect(row!.prompt_tokens).toBe(5);
+    expect(row!.completion_tokens).toBe(1);
+    expect(row!.estimated).toBe(0);
+  });
+
+  it('lists models, routes and auto', async () => {
+    const list = await sc.client.models.list();
+    const ids = list.data.map((m) => m.id);
+    expect(ids).toEqual(expect.arrayContaining(['gpt-4.1', 'claude-sonnet-4.5', 'gemini-2.5-flash', 'deepseek-v3.2', 'route/chatbot', 'route/code', 'auto']));
+  });
+
+  it('answers health and readiness', async () => {
+    expect((await fetch(`${sc.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${sc.url}/readyz`)).status).toBe(200);
+  });
+});
+
+describe('client errors are OpenAI-shaped 4xx', () => {
+  it('rejects a body that is not JSON', async () => {
+    const r = await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' });
+    expect(r.status).toBe(400);
+    const j = (await r.json()) as { error: { code: string; type: string; message: string } };
+    expect(j.error.code).toBe('invalid_request');
+    expect(j.error.message).toMatch(/not valid JSON/);
+    expect(r.headers.get('x-request-id')).toBeTruthy();
+  });
+
+  it('rejects a body that fails validation, naming the field', async () => {
+    const err = await sc.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'wizard', content: 'x' }] } as never).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    const e = err as InstanceType<typeof OpenAI.BadRequestError>;
+    expect(e.code).toBe('invalid_request');
+    expect(e.message).toMatch(/messages\[0\]\.role/);
+  });
+
+  it('answers model_not_found listing what exists', async () => {
+    const err = (await sc.client.chat.completions.create({ model: 'gpt-9', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;
+    expect(err.status).toBe(400);
+    expect(err.code).toBe('model_not_found');
+    expect(err.message).toMatch(/gpt-4\.1.*route\/chatbot.*auto/);
+  });
+
+  it('answers 413 for a body over server.maxBodyBytes', async () => {
+    const err = (await sc.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'x'.repeat(30000) }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(err.status).toBe(413);
+    expect(err.code).toBe('body_too_large');
+  });
+});
+
+describe('upstream failures', () => {
+  it('answers 502 upstream_error when every attempt fails', async () => {
+    await sim.setFault('gpt-4.1', { kind: 'http_error', status: 500 });
+    await sim.setFault('claude-sonnet-4-5', { kind: 'http_error', status: 500 });
+    try {
+      const err = (await sc.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      expect(err.status).toBe(502);
+      expect(err.code).toBe('upstream_error');
+      expect(err.message).toMatch(/status 500/);
+    } finally {
+      await sim.clearFaults();
+    }
+  });
+
+  it('answers 504 timeout when the request deadline passes', async () => {
+    await sim.setFault('gemini-2.5-flash', { kind: 'hang' });
+    await sim.setFault('deepseek-chat', { kind: 'hang' });
+    try {
+      const started = Date.now();
+      const r = await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-switchyard-timeout-ms': '600' }, body: JSON.stringify({ model: 'gemini-2.5-flash', messages: [{ role: 'user', content: 'x' }] }) });
+      expect(r.status).toBe(504);
+      expect(((await r.json()) as { error: { code: string } }).error.code).toBe('timeout');
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      await sim.clearFaults();
+    }
+  });
+});
+
+describe('logs', () => {
+  it('never contain a provider key', () => {
+    const logs = sc.stdout() + sc.stderr();
+    expect(logs).toContain('request served');
+    for (const v of Object.values(TEST_KEYS)) expect(logs).not.toContain(v);
+  });
+});

@@ -1,0 +1,154 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { encode } from 'gpt-tokenizer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { answerTokens } from '../../src/simulator/index.js';
+import type { Simulator } from '../../src/simulator/index.js';
+import { ANTHROPIC_HEADERS, messagesBody, parseSse, post, startFast } from './helpers.js';
+
+let sim: Simulator;
+let client: Anthropic;
+
+beforeAll(async () => {
+  sim = await startFast({ models: { 'claude-cached': { cachedTokens: 5 } } });
+  client = new Anthropic({ baseURL: `${sim.url}/anthropic`, apiKey: 'sk-ant-test', maxRetries: 0 });
+});
+afterAll(async () => {
+  await sim.close();
+});
+
+const tools = [
+  { name: 'lookup', input_schema: { type: 'object' as const, properties: {} } },
+  { name: 'weather', input_schema: { type: 'object' as const, properties: {} } },
+];
+
+describe('Anthropic wire through the official SDK', () => {
+  it('answers non-streaming with text, end_turn and usage', async () => {
+    const msg = await client.messages.create({
+      model: 'claude-test', max_tokens: 100, system: 'be brief', messages: [{ role: 'user', content: 'what is a switchyard?' }],
+    });
+    expect(msg.type).toBe('message');
+    expect(msg.role).toBe('assistant');
+    expect(msg.content).toEqual([{ type: 'text', text: answerTokens('be brief\nwhat is a switchyard?', 8).join('') }]);
+    expect(msg.stop_reason).toBe('end_turn');
+    const prompt = encode('be brief').length + encode('what is a switchyard?').length + 9;
+    expect(msg.usage).toEqual({ input_tokens: prompt, output_tokens: 8, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 });
+  });
+
+  it('gives the same text as the OpenAI wire for the same conversation', async () => {
+    const msg = await client.messages.create({ model: 'claude-test', max_tokens: 100, messages: [{ role: 'user', content: 'shared' }] });
+    const raw = await post(`${sim.url}/v1/chat/completions`, { model: 'gpt-x', messages: [{ role: 'user', content: 'shared' }] });
+    const openai = JSON.parse(raw.text) as { choices: { message: { content: string } }[] };
+    expect(msg.content[0]?.type === 'text' ? msg.content[0].text : '').toBe(openai.choices[0]?.message.content);
+  });
+
+  it('splits cached tokens out of input_tokens', async () => {
+    const msg = await client.messages.create({ model: 'claude-cached', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] });
+    const prompt = encode('hi').length + 6;
+    expect(msg.usage.cache_read_input_tokens).toBe(5);
+    expect(msg.usage.input_tokens).toBe(prompt - 5);
+  });
+
+  it('streams the real event sequence and the SDK assembles the message', async () => {
+    const stream = client.messages.stream({ model: 'claude-test', max_tokens: 100, messages: [{ role: 'user', content: 'stream me' }] });
+    const types: string[] = [];
+    stream.on('streamEvent', (e) => types.push(e.type));
+    const final = await stream.finalMessage();
+    expect(final.content).toHaveLength(1);
+    expect(final.content[0]).toMatchObject({ type: 'text', text: answerTokens('stream me', 8).join('') });
+    expect(final.stop_reason).toBe('end_turn');
+    expect(final.usage.output_tokens).toBe(8);
+    // The SDK swallows `ping`; the raw test below checks it.
+    expect(types).toEqual([
+      'message_start', 'content_block_start',
+      ...Array<string>(8).fill('content_block_delta'),
+      'content_block_stop', 'message_delta', 'message_stop',
+    ]);
+  });
+
+  it('sends every event as `event: X` with a matching data.type', async () => {
+    const raw = await post(`${sim.url}/anthropic/v1/messages`, messagesBody({ stream: true }), { headers: ANTHROPIC_HEADERS });
+    const events = parseSse(raw.text);
+    expect(events.map((e) => e.event)).toEqual([
+      'message_start', 'content_block_start', 'ping',
+      ...Array<string>(8).fill('content_block_delta'),
+      'content_block_stop', 'message_delta', 'message_stop',
+    ]);
+    for (const e of events) expect((JSON.parse(e.data) as { type: string }).type).toBe(e.event);
+    const start = JSON.parse(events[0]!.data) as { message: { usage: { input_tokens: number } } };
+    expect(start.message.usage.input_tokens).toBe(encode('hello there').length + 6);
+  });
+
+  it('stops at max_tokens with stop_reason max_tokens', async () => {
+    const msg = await client.messages.create({ model: 'claude-test', max_tokens: 3, messages: [{ role: 'user', content: 'hello there' }] });
+    expect(msg.stop_reason).toBe('max_tokens');
+    expect(msg.usage.output_tokens).toBe(3);
+    expect(msg.content[0]?.type === 'text' ? msg.content[0].text : '').toBe(answerTokens('hello there', 3).join(''));
+  });
+
+  it('calls a tool (first, or the named one) with tool_use, non-streaming', async () => {
+    const text = 'Please look up the maintenance schedule for line four';
+    const msg = await client.messages.create({ model: 'claude-test', max_tokens: 100, tools, messages: [{ role: 'user', content: text }] });
+    expect(msg.stop_reason).toBe('tool_use');
+    expect(msg.content[0]).toMatchObject({ type: 'tool_use', name: 'lookup', input: { input: text.slice(0, 40) } });
+    const named = await client.messages.create({
+      model: 'claude-test', max_tokens: 100, tools, tool_choice: { type: 'tool', name: 'weather' }, messages: [{ role: 'user', content: text }],
+    });
+    expect(named.content[0]).toMatchObject({ type: 'tool_use', name: 'weather' });
+  });
+
+  it('streams a tool call as tool_use block plus input_json_delta pieces', async () => {
+    const stream = client.messages.stream({ model: 'claude-test', max_tokens: 100, tools, messages: [{ role: 'user', content: 'find it' }] });
+    const partials: string[] = [];
+    stream.on('streamEvent', (e) => {
+      if (e.type === 'content_block_delta' && e.delta.type === 'input_json_delta') partials.push(e.delta.partial_json);
+    });
+    const final = await stream.finalMessage();
+    expect(partials.length).toBeGreaterThanOrEqual(2);
+    expect(final.content[0]).toMatchObject({ type: 'tool_use', name: 'lookup', input: { input: 'find it' } });
+    expect(final.stop_reason).toBe('tool_use');
+  });
+
+  it('answers text after a tool_result and when tool_choice is none', async () => {
+    const after = await client.messages.create({
+      model: 'claude-test', max_tokens: 100, tools,
+      messages: [
+        { role: 'user', content: 'find it' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'lookup', input: {} }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'found' }] },
+      ],
+    });
+    expect(after.stop_reason).toBe('end_turn');
+    expect(after.content[0]?.type).toBe('text');
+    const none = await client.messages.create({
+      model: 'claude-test', max_tokens: 100, tools, tool_choice: { type: 'none' }, messages: [{ role: 'user', content: 'x' }],
+    });
+    expect(none.content[0]?.type).toBe('text');
+  });
+
+  it('requires anthropic-version and max_tokens, as the real API does', async () => {
+    const noVersion = await post(`${sim.url}/anthropic/v1/messages`, messagesBody(), { headers: { 'x-api-key': 'k' } });
+    expect(noVersion.status).toBe(400);
+    expect(JSON.parse(noVersion.text)).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('anthropic-version') } });
+    const noMax = await post(`${sim.url}/anthropic/v1/messages`, { model: 'claude-test', messages: [{ role: 'user', content: 'x' }] }, { headers: ANTHROPIC_HEADERS });
+    expect(noMax.status).toBe(400);
+    expect(noMax.text).toContain('max_tokens');
+  });
+
+  it('routes /messages without /v1 and records the provider prefix', async () => {
+    sim.resetLog();
+    const raw = await post(`${sim.url}/claude-relay/messages`, messagesBody(), { headers: ANTHROPIC_HEADERS });
+    expect(raw.status).toBe(200);
+    expect(sim.log()).toMatchObject([{ provider: 'claude-relay', wire: 'anthropic', model: 'claude-test', authPresent: true }]);
+  });
+
+  it('surfaces simulator faults to the SDK: 529 as APIError, an in-stream error event as a throw', async () => {
+    sim.setFault('claude-test', { kind: 'http_error', status: 529, times: 1 });
+    await expect(client.messages.create({ model: 'claude-test', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }))
+      .rejects.toMatchObject({ status: 529 });
+    sim.setFault('claude-test', { kind: 'stream_error_event', afterTokens: 2, times: 1 });
+    const stream = client.messages.stream({ model: 'claude-test', max_tokens: 50, messages: [{ role: 'user', content: 'x' }] });
+    await expect(stream.finalMessage()).rejects.toThrow(/Overloaded/);
+    const ok = await client.messages.create({ model: 'claude-test', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] });
+    expect(ok.stop_reason).toBe('max_tokens');
+  });
+});

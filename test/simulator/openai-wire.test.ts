@@ -1,0 +1,162 @@
+import OpenAI from 'openai';
+import { encode } from 'gpt-tokenizer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { answerTokens } from '../../src/simulator/index.js';
+import type { Simulator } from '../../src/simulator/index.js';
+import { chatBody, jsonEvents, openAiStreamText, parseSse, post, startFast } from './helpers.js';
+
+let sim: Simulator;
+let client: OpenAI;
+
+beforeAll(async () => {
+  sim = await startFast({ models: { 'gpt-cached': { cachedTokens: 4 }, 'gpt-long': { outputTokens: 30 } } });
+  client = new OpenAI({ baseURL: `${sim.url}/openai/v1`, apiKey: 'sk-test', maxRetries: 0 });
+});
+afterAll(async () => {
+  await sim.close();
+});
+
+const expectedText = (seed: string, n = 8): string => answerTokens(seed, n).join('');
+
+describe('OpenAI wire through the official SDK', () => {
+  it('answers non-streaming with deterministic text, stop and exact usage', async () => {
+    const res = await client.chat.completions.create({
+      model: 'gpt-test',
+      messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'what is a switchyard?' }],
+    });
+    expect(res.object).toBe('chat.completion');
+    expect(res.model).toBe('gpt-test');
+    expect(res.choices[0]?.message.content).toBe(expectedText('be brief\nwhat is a switchyard?'));
+    expect(res.choices[0]?.finish_reason).toBe('stop');
+    const prompt = encode('be brief').length + encode('what is a switchyard?').length + 3 * 2 + 3;
+    expect(res.usage).toEqual({
+      prompt_tokens: prompt,
+      completion_tokens: 8,
+      total_tokens: prompt + 8,
+      prompt_tokens_details: { cached_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0 },
+    });
+  });
+
+  it('gives the same text for the same conversation on any model, a different one for another', async () => {
+    const ask = async (model: string, content: string): Promise<string | null | undefined> =>
+      (await client.chat.completions.create({ model, messages: [{ role: 'user', content }] })).choices[0]?.message.content;
+    const a = await ask('gpt-test', 'same question');
+    const b = await ask('deepseek-chat', 'same question');
+    const long = await ask('gpt-long', 'same question');
+    expect(b).toBe(a);
+    expect(long?.startsWith(a ?? '-')).toBe(true);
+    expect(long?.split(' ')).toHaveLength(30);
+    expect(await ask('gpt-test', 'another question')).not.toBe(a);
+  });
+
+  it('reports cachedTokens from the profile', async () => {
+    const res = await client.chat.completions.create({ model: 'gpt-cached', messages: [{ role: 'user', content: 'hi' }] });
+    expect(res.usage?.prompt_tokens_details?.cached_tokens).toBe(4);
+  });
+
+  it('streams role first, one content delta per token, finish, and no usage chunk unless asked', async () => {
+    const stream = await client.chat.completions.create({ model: 'gpt-test', stream: true, messages: [{ role: 'user', content: 'stream me' }] });
+    const chunks = [];
+    for await (const c of stream) chunks.push(c);
+    expect(chunks[0]?.choices[0]?.delta.role).toBe('assistant');
+    const contents = chunks.slice(1, -1).map((c) => c.choices[0]?.delta.content);
+    expect(contents).toEqual(answerTokens('stream me', 8));
+    expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('stop');
+    expect(chunks.every((c) => c.usage === undefined || c.usage === null)).toBe(true);
+  });
+
+  it('sends a final usage chunk with empty choices when include_usage is set, then [DONE]', async () => {
+    const raw = await post(`${sim.url}/openai/v1/chat/completions`, chatBody({ stream: true, stream_options: { include_usage: true } }));
+    expect(raw.headers['content-type']).toContain('text/event-stream');
+    const events = parseSse(raw.text);
+    expect(events.at(-1)?.data).toBe('[DONE]');
+    const last = jsonEvents(events).at(-1) as { choices: unknown[]; usage: { completion_tokens: number; prompt_tokens: number } };
+    expect(last.choices).toEqual([]);
+    expect(last.usage.completion_tokens).toBe(8);
+    expect(last.usage.prompt_tokens).toBe(encode('hello there').length + 6);
+    expect(openAiStreamText(events)).toBe(expectedText('hello there'));
+  });
+
+  it('stops at max_tokens / max_completion_tokens with finish_reason length', async () => {
+    const a = await client.chat.completions.create({ model: 'gpt-test', max_tokens: 3, messages: [{ role: 'user', content: 'hello there' }] });
+    expect(a.choices[0]?.message.content).toBe(answerTokens('hello there', 3).join(''));
+    expect(a.choices[0]?.finish_reason).toBe('length');
+    expect(a.usage?.completion_tokens).toBe(3);
+    const b = await client.chat.completions.create({ model: 'gpt-test', max_completion_tokens: 2, stream: true, messages: [{ role: 'user', content: 'hello there' }] });
+    const parts: string[] = [];
+    let finish: string | null | undefined;
+    for await (const c of b) {
+      parts.push(c.choices[0]?.delta.content ?? '');
+      finish = c.choices[0]?.finish_reason ?? finish;
+    }
+    expect(parts.join('')).toBe(answerTokens('hello there', 2).join(''));
+    expect(finish).toBe('length');
+  });
+
+  const tools = [
+    { type: 'function' as const, function: { name: 'lookup', parameters: { type: 'object', properties: {} } } },
+    { type: 'function' as const, function: { name: 'weather', parameters: { type: 'object', properties: {} } } },
+  ];
+
+  it('calls the first tool, or the one named in tool_choice, with the first 40 chars of the user text', async () => {
+    const text = 'What is the weather like in Ulaanbaatar today, and tomorrow?';
+    const res = await client.chat.completions.create({ model: 'gpt-test', tools, messages: [{ role: 'user', content: text }] });
+    const call = res.choices[0]?.message.tool_calls?.[0];
+    expect(res.choices[0]?.finish_reason).toBe('tool_calls');
+    expect(call?.type === 'function' ? call.function.name : '').toBe('lookup');
+    expect(call?.type === 'function' ? JSON.parse(call.function.arguments) : null).toEqual({ input: text.slice(0, 40) });
+    const named = await client.chat.completions.create({
+      model: 'gpt-test', tools, tool_choice: { type: 'function', function: { name: 'weather' } }, messages: [{ role: 'user', content: text }],
+    });
+    const namedCall = named.choices[0]?.message.tool_calls?.[0];
+    expect(namedCall?.type === 'function' ? namedCall.function.name : '').toBe('weather');
+  });
+
+  it('answers text when tool_choice is none or the last message is a tool result', async () => {
+    const none = await client.chat.completions.create({ model: 'gpt-test', tools, tool_choice: 'none', messages: [{ role: 'user', content: 'hi' }] });
+    expect(none.choices[0]?.finish_reason).toBe('stop');
+    expect(none.choices[0]?.message.tool_calls ?? []).toEqual([]);
+    const after = await client.chat.completions.create({
+      model: 'gpt-test', tools,
+      messages: [
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+      ],
+    });
+    expect(after.choices[0]?.finish_reason).toBe('stop');
+    expect(after.choices[0]?.message.content?.length).toBeGreaterThan(0);
+  });
+
+  it('streams a tool call as id+name first, then arguments in two or more pieces', async () => {
+    const stream = await client.chat.completions.create({ model: 'gpt-test', stream: true, tools, messages: [{ role: 'user', content: 'find the manual' }] });
+    const deltas = [];
+    let finish: string | null | undefined;
+    for await (const c of stream) {
+      const tc = c.choices[0]?.delta.tool_calls?.[0];
+      if (tc !== undefined) deltas.push(tc);
+      finish = c.choices[0]?.finish_reason ?? finish;
+    }
+    expect(deltas[0]?.id).toMatch(/^call_/);
+    expect(deltas[0]?.function?.name).toBe('lookup');
+    const pieces = deltas.slice(1).map((d) => d.function?.arguments ?? '');
+    expect(pieces.length).toBeGreaterThanOrEqual(2);
+    expect(JSON.parse(pieces.join(''))).toEqual({ input: 'find the manual' });
+    expect(finish).toBe('tool_calls');
+  });
+
+  it('lists the profile models in OpenAI list format', async () => {
+    const page = await client.models.list();
+    expect(page.data.map((m) => m.id).sort()).toEqual(['gpt-cached', 'gpt-long']);
+  });
+
+  it('rejects an invalid body with a wire-correct 400', async () => {
+    const raw = await post(`${sim.url}/openai/v1/chat/completions`, { model: 'gpt-test' });
+    expect(raw.status).toBe(400);
+    const body = JSON.parse(raw.text) as { error: { type: string; message: string; param: string | null; code: unknown } };
+    expect(body.error.type).toBe('invalid_request_error');
+    expect(body.error.message).toContain('messages');
+    expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
+  });
+});
