@@ -31,6 +31,7 @@ async function serveCommand(argv: string[]): Promise<number> {
       ...(values.host ? { host: values.host } : {}),
       ...(port !== undefined ? { port } : {}),
       ...(values.pretty ? { pretty: true } : {}),
+      ...(values['inspect-ws'] ? { inspectWs: values['inspect-ws'] } : {}),
       signals: true,
     });
     const banner = s.simulated

@@ -18,6 +18,10 @@ import { createLogger } from './observe/log.js';
 import { Runtime } from './runtime/runtime.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
 import { spendRoute } from './observe/spend-route.js';
+import { InspectionHub, sanitize } from './observe/hub.js';
+import { Metrics } from './observe/metrics.js';
+import { eventsRoute } from './observe/events-route.js';
+import { inspectorPage } from './observe/inspector-page.js';
 
 export interface ServeOptions {
   config?: string;
@@ -29,6 +33,8 @@ export interface ServeOptions {
   logDestination?: NodeJS.WritableStream;
   /** Install SIGTERM/SIGINT/SIGHUP handlers (the CLI does; tests do not). */
   signals?: boolean;
+  /** Forward sanitised inspection events to a Stately inspector over WebSocket. */
+  inspectWs?: string;
 }
 
 export interface Sidecar {
@@ -122,7 +128,26 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   } catch (err) {
     throw new StartupError(`cannot open the ledger ${cfg.storage.ledger}: ${(err as Error).message}`);
   }
-  const runtime = new Runtime({ cfg, ledger, log, env });
+  const hub = new InspectionHub(cfg.observe.historySize);
+  let metrics: Metrics | null = null;
+  const runtime = new Runtime({ cfg, ledger, log, env, inspect: hub.observe, onRequest: (r) => metrics?.onRequest(r) });
+  metrics = new Metrics(() => runtime.state());
+  const m = metrics;
+  hub.subscribe((r) => m.onRecord(r));
+  hub.addRawObserver((ev) => {
+    if (ev.type !== '@xstate.event') return;
+    const e = ev.event as { type: string; fault?: string };
+    if (e.type.startsWith('upstream.')) m.onAttempt(String((ev.actorRef as { id?: string }).id ?? '').replace(/^endpoint:/, ''), e.type === 'upstream.failed' ? `failed:${e.fault}` : e.type.slice('upstream.'.length), e.type !== 'upstream.succeeded' && e.type !== 'upstream.released');
+  });
+  const wsUrl = opts.inspectWs ?? cfg.observe.statelyInspectUrl;
+  let stately: { stop(): void } | null = null;
+  if (wsUrl) {
+    const { createWebSocketInspector } = await import('@statelyai/inspect');
+    const inspector = createWebSocketInspector({ url: wsUrl, sanitizeContext: (c) => sanitize(c) as typeof c, sanitizeEvent: (e) => sanitize(e) as typeof e });
+    stately = inspector;
+    hub.addRawObserver((ev) => inspector.inspect.next?.(ev));
+    log.info({ url: wsUrl }, 'forwarding sanitised inspection events to the Stately inspector');
+  }
   await runtime.restoreBudgets();
   let draining = false;
   const simulatedMode = simulator !== null;
@@ -151,6 +176,13 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       sendJson(res, r.ok ? 200 : 400, r.ok ? r : { error: { message: `config refused, the running one stays:\n${r.errors.join('\n')}`, type: 'invalid_request_error', param: null, code: 'invalid_config' }, errors: r.errors });
     },
     '/switchyard/spend': spendRoute(() => runtime.cfg, ledger),
+    '/switchyard/events': eventsRoute(hub),
+    '/switchyard/inspect': inspectorPage,
+    '/metrics': async (_req, res) => {
+      const text = await m.text();
+      res.writeHead(200, { 'content-type': m.registry.contentType });
+      res.end(text);
+    },
   };
 
   const server: Server = createHttpServer({
@@ -182,6 +214,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     const grace = new Promise<void>((r) => setTimeout(r, runtime.cfg.server.shutdownGraceMs).unref());
     await Promise.race([runtime.whenIdle(), grace]);
     server.closeAllConnections();
+    stately?.stop();
     await runtime.close();
     await ledger.close();
     await simulator?.close();

@@ -1,0 +1,142 @@
+/**
+ * The inspection hub: one `inspect` observer on the actor system that turns XState
+ * inspection events into compact, sanitised records (actor, previous and new state, the
+ * event that caused it, time, a small context summary), kept in a bounded ring buffer and
+ * pushed to live subscribers (`/switchyard/events`, metrics, the Stately bridge).
+ *
+ * By default only state changes and budget decisions become records, so the hot path pays
+ * one map lookup per snapshot. With an `all` subscriber attached, every inspection event is
+ * forwarded too (sanitised).
+ */
+import type { InspectionEvent } from 'xstate';
+
+export interface HubRecord {
+  seq: number;
+  at: number;
+  kind: 'transition' | 'budget' | 'inspection';
+  actor: string;
+  from: string | null;
+  to: string | null;
+  event: Record<string, unknown> | null;
+  context: Record<string, unknown> | null;
+}
+
+type Listener = (r: HubRecord) => void;
+
+const SECRET_KEY = /(authorization|api[-_]?key|secret|token|password|^key$)/i;
+
+/** Deep copy without any field whose name looks like a secret; bounded depth and size. */
+export function sanitize(v: unknown, depth = 0): unknown {
+  if (v === null || typeof v !== 'object') return typeof v === 'function' ? undefined : v;
+  if (depth > 4) return '[…]';
+  if (Array.isArray(v)) return v.length > 20 ? [...v.slice(-20).map((x) => sanitize(x, depth + 1))] : v.map((x) => sanitize(x, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (SECRET_KEY.test(k)) continue;
+    if (typeof x === 'function') continue;
+    out[k] = sanitize(x, depth + 1);
+  }
+  return out;
+}
+
+const idOf = (ref: unknown): string => (ref as { id?: string } | undefined)?.id ?? 'unknown';
+
+const valueOf = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
+
+function summary(ctx: Record<string, unknown> | undefined): Record<string, unknown> | null {
+  if (!ctx) return null;
+  if ('lines' in ctx && Array.isArray(ctx.lines)) {
+    return {
+      budgets: (ctx.lines as Array<Record<string, unknown>>).map((l) => ({ id: l.id, limit: l.limit, spent: l.spent, reserved: l.reserved, resetsAt: l.resetsAt })),
+      granted: ctx.granted,
+      refused: ctx.refused,
+    };
+  }
+  if ('inFlight' in ctx) {
+    return { inFlight: ctx.inFlight, failures: ctx.failures, retryAt: ctx.retryAt, reason: ctx.reason, latencyEwma: ctx.latencyEwma, requests: ctx.requests };
+  }
+  if ('queueDepth' in ctx) return { queueDepth: ctx.queueDepth, routed: ctx.routed, endpoints: ctx.endpointIds };
+  return null;
+}
+
+export class InspectionHub {
+  private readonly ring: HubRecord[] = [];
+  private seq = 0;
+  private readonly last = new Map<string, string>();
+  private readonly budgetCounts = new Map<string, { granted: number; refused: number }>();
+  private readonly listeners = new Set<Listener>();
+  private readonly allListeners = new Set<Listener>();
+  /** Extra raw observers (the Stately bridge). */
+  private readonly raw = new Set<(ev: InspectionEvent) => void>();
+
+  constructor(
+    private readonly size: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The `inspect` option of the root actor. Must never throw. */
+  readonly observe = (ev: InspectionEvent): void => {
+    try {
+      for (const r of this.raw) r(ev);
+      if (this.allListeners.size > 0) this.forwardAll(ev);
+      if (ev.type !== '@xstate.snapshot') return;
+      const actor = idOf(ev.actorRef);
+      const snap = ev.snapshot as { value?: unknown; context?: Record<string, unknown> };
+      if (snap.value === undefined) return;
+      const to = valueOf(snap.value);
+      const from = this.last.get(actor) ?? null;
+      const ctx = snap.context;
+      if (ctx && 'granted' in ctx && 'refused' in ctx) this.budgetDecision(actor, ev, ctx);
+      if (from === to) return;
+      this.last.set(actor, to);
+      this.push({ kind: 'transition', actor, from, to, event: sanitize(ev.event) as Record<string, unknown>, context: summary(ctx) });
+    } catch {
+      // Inspection must never break the actor system.
+    }
+  };
+
+  private budgetDecision(actor: string, ev: InspectionEvent & { type: '@xstate.snapshot' }, ctx: Record<string, unknown>): void {
+    const now = { granted: Number(ctx.granted), refused: Number(ctx.refused) };
+    const prev = this.budgetCounts.get(actor);
+    this.budgetCounts.set(actor, now);
+    if (!prev || (prev.granted === now.granted && prev.refused === now.refused)) return;
+    const to = now.refused > prev.refused ? 'refused' : 'granted';
+    this.push({ kind: 'budget', actor, from: null, to, event: sanitize(ev.event) as Record<string, unknown>, context: summary(ctx) });
+  }
+
+  private forwardAll(ev: InspectionEvent): void {
+    const base = { kind: 'inspection' as const, actor: idOf(ev.actorRef), from: null, to: null, context: null };
+    let event: Record<string, unknown>;
+    if (ev.type === '@xstate.event') event = { inspection: ev.type, event: sanitize(ev.event), source: ev.sourceRef ? idOf(ev.sourceRef) : null };
+    else if (ev.type === '@xstate.snapshot') event = { inspection: ev.type, event: sanitize(ev.event), value: (ev.snapshot as { value?: unknown }).value ?? null };
+    else if (ev.type === '@xstate.action') event = { inspection: ev.type, action: ev.action.type };
+    else event = { inspection: ev.type };
+    const r: HubRecord = { ...base, seq: 0, at: this.now(), event };
+    for (const l of this.allListeners) l(r);
+  }
+
+  private push(r: Omit<HubRecord, 'seq' | 'at'>): void {
+    const rec: HubRecord = { ...r, seq: ++this.seq, at: this.now() };
+    this.ring.push(rec);
+    if (this.ring.length > this.size) this.ring.shift();
+    for (const l of this.listeners) l(rec);
+  }
+
+  history(): HubRecord[] {
+    return this.ring.slice();
+  }
+
+  /** Subscribe to records; `all` also receives every inspection event. Returns unsubscribe. */
+  subscribe(l: Listener, all = false): () => void {
+    this.listeners.add(l);
+    if (all) this.allListeners.add(l);
+    return () => {
+      this.listeners.delete(l);
+      this.allListeners.delete(l);
+    };
+  }
+
+  addRawObserver(fn: (ev: InspectionEvent) => void): void {
+    this.raw.add(fn);
+  }
+}

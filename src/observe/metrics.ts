@@ -1,0 +1,89 @@
+/**
+ * `/metrics` (prom-client, its own registry): requests by model, endpoint and status;
+ * attempts and fail-overs; latency and time-to-first-token histograms; tokens; cost; budget
+ * remaining; each endpoint's state as a gauge; queue depth; transitions counted.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { nanoToUsd } from '../accounting/money.js';
+import type { RequestRecord } from '../runtime/core.js';
+import type { StateView } from '../runtime/state-view.js';
+import type { HubRecord } from './hub.js';
+
+const STATES = ['healthy', 'throttled', 'circuit-open', 'half-open'] as const;
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests = new Counter({ name: 'switchyard_requests_total', help: 'Requests answered, by model, endpoint and HTTP status', labelNames: ['model', 'endpoint', 'status'], registers: [this.registry] });
+  private readonly attempts = new Counter({ name: 'switchyard_attempts_total', help: 'Upstream attempts, by endpoint and outcome (ok or the fault kind)', labelNames: ['endpoint', 'outcome'], registers: [this.registry] });
+  private readonly failovers = new Counter({ name: 'switchyard_failovers_total', help: 'Fail-overs away from an endpoint', labelNames: ['endpoint'], registers: [this.registry] });
+  private readonly latency = new Histogram({ name: 'switchyard_request_duration_seconds', help: 'Whole-request latency', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  private readonly ttft = new Histogram({ name: 'switchyard_time_to_first_token_seconds', help: 'Time to the first streamed content token', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  private readonly tokens = new Counter({ name: 'switchyard_tokens_total', help: 'Tokens billed, by model and kind', labelNames: ['model', 'kind'], registers: [this.registry] });
+  private readonly cost = new Counter({ name: 'switchyard_cost_usd_total', help: 'Cost in USD, by model', labelNames: ['model'], registers: [this.registry] });
+  private readonly transitions = new Counter({ name: 'switchyard_transitions_total', help: 'Actor state transitions', labelNames: ['actor', 'from', 'to'], registers: [this.registry] });
+  private readonly budgetDecisions = new Counter({ name: 'switchyard_budget_decisions_total', help: 'Budget reservations, by decision', labelNames: ['decision'], registers: [this.registry] });
+
+  constructor(state: () => StateView) {
+    const reg = [this.registry];
+    new Gauge({
+      name: 'switchyard_endpoint_state',
+      help: 'Current state of each endpoint actor (1 for the state it is in)',
+      labelNames: ['endpoint', 'state'],
+      registers: reg,
+      collect() {
+        for (const e of state().endpoints) for (const s of STATES) this.set({ endpoint: e.id, state: s }, e.state === s ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_endpoint_in_flight',
+      help: 'Requests in flight per endpoint',
+      labelNames: ['endpoint'],
+      registers: reg,
+      collect() {
+        for (const e of state().endpoints) this.set({ endpoint: e.id }, e.inFlight);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_budget_remaining_usd',
+      help: 'Budget left in the current period (limit - spent - reserved)',
+      labelNames: ['budget'],
+      registers: reg,
+      collect() {
+        for (const b of state().budgets) this.set({ budget: b.id }, b.remainingUsd);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_queue_depth',
+      help: 'Requests waiting for a throttled endpoint',
+      registers: reg,
+      collect() {
+        this.set(state().supervisor.queueDepth);
+      },
+    });
+  }
+
+  onRequest(r: RequestRecord): void {
+    const model = r.model ?? 'none';
+    this.requests.inc({ model, endpoint: r.endpoint ?? 'none', status: String(r.status) });
+    this.latency.observe({ model }, r.latencyMs / 1000);
+    if (r.ttftMs !== null) this.ttft.observe({ model }, r.ttftMs / 1000);
+    if (r.usage.promptTokens) this.tokens.inc({ model, kind: 'prompt' }, r.usage.promptTokens);
+    if (r.usage.completionTokens) this.tokens.inc({ model, kind: 'completion' }, r.usage.completionTokens);
+    if (r.costNano) this.cost.inc({ model }, nanoToUsd(r.costNano));
+  }
+
+  onAttempt(endpoint: string, outcome: string, failover: boolean): void {
+    this.attempts.inc({ endpoint, outcome });
+    if (failover) this.failovers.inc({ endpoint });
+  }
+
+  onRecord(r: HubRecord): void {
+    if (r.kind === 'transition' && r.from !== null) this.transitions.inc({ actor: r.actor.replace(/#\d+$/, ''), from: r.from, to: r.to ?? '' });
+    else if (r.kind === 'budget') this.budgetDecisions.inc({ decision: r.to ?? '' });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
