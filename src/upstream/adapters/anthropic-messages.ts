@@ -1,0 +1,169 @@
+/**
+ * OpenAI chat messages → Anthropic Messages `system` + `messages`.
+ *
+ * - `system` / `developer` messages (wherever they are) become the top-level `system`,
+ *   joined with a blank line: Anthropic has no system turn inside the conversation.
+ * - `tool` messages become `tool_result` blocks in a user turn; assistant `tool_calls` become
+ *   `tool_use` blocks.
+ * - Consecutive turns of the same role are merged (Anthropic requires alternation); inside a
+ *   merged user turn the `tool_result` blocks go first, as Anthropic requires.
+ * - Empty text is dropped (Anthropic rejects empty text blocks) and so is a turn left empty.
+ *
+ * Anything that has no faithful Anthropic form is refused with a 400 naming the field.
+ */
+import { SwitchyardError } from '../../errors.js';
+import type { ChatMessage } from '../types.js';
+
+export type AnthropicBlock = Record<string, unknown> & { type: string };
+
+export interface AnthropicTurn {
+  role: 'user' | 'assistant';
+  content: AnthropicBlock[];
+}
+
+export interface TranslatedMessages {
+  system: string | null;
+  turns: AnthropicTurn[];
+}
+
+export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The 400 for anything without a faithful Anthropic form. */
+export function untranslatable(param: string, why: string): SwitchyardError {
+  return new SwitchyardError('invalid_request', `${param} cannot be translated for Anthropic models: ${why}`, { param });
+}
+
+const DATA_URL = /^data:([a-z]+\/[a-z0-9.+-]+);base64,(.*)$/is;
+
+function imageBlock(part: Record<string, unknown>, param: string): AnthropicBlock {
+  const img = part.image_url;
+  const url = isObj(img) ? img.url : typeof img === 'string' ? img : undefined;
+  if (typeof url !== 'string') throw untranslatable(param, 'image_url.url must be a string');
+  const m = DATA_URL.exec(url);
+  if (m) return { type: 'image', source: { type: 'base64', media_type: m[1]!.toLowerCase(), data: m[2]! } };
+  if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
+  if (url.startsWith('data:')) throw untranslatable(param, 'only base64 data: URLs are supported');
+  throw untranslatable(param, 'image URLs must be https:, http: or base64 data: URLs');
+}
+
+/**
+ * Content (a string or an array of parts) → blocks. `images` says whether image parts are
+ * allowed here (user turns only); `refusal` parts of assistant history are kept as text.
+ */
+function contentBlocks(content: unknown, param: string, images: boolean): AnthropicBlock[] {
+  if (content === undefined || content === null) return [];
+  if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
+  if (!Array.isArray(content)) throw untranslatable(param, 'content must be a string or an array of parts');
+  const out: AnthropicBlock[] = [];
+  content.forEach((part: unknown, j) => {
+    const p = `${param}[${j}]`;
+    if (!isObj(part)) throw untranslatable(p, 'a content part must be an object');
+    if (part.type === 'text' && typeof part.text === 'string') {
+      if (part.text !== '') out.push({ type: 'text', text: part.text });
+    } else if (part.type === 'refusal' && !images && typeof part.refusal === 'string') {
+      if (part.refusal !== '') out.push({ type: 'text', text: part.refusal });
+    } else if (part.type === 'image_url' && images) {
+      out.push(imageBlock(part, p));
+    } else {
+      throw untranslatable(`${p}.type`, `content part type ${JSON.stringify(part.type)} is not supported here`);
+    }
+  });
+  return out;
+}
+
+function systemText(content: unknown, param: string): string {
+  return contentBlocks(content, param, false)
+    .map((b) => String(b.text))
+    .join('\n\n');
+}
+
+function toolUseBlocks(toolCalls: unknown, param: string): AnthropicBlock[] {
+  if (toolCalls === undefined || toolCalls === null) return [];
+  if (!Array.isArray(toolCalls)) throw untranslatable(param, 'tool_calls must be an array');
+  return toolCalls.map((tc: unknown, k) => {
+    const p = `${param}[${k}]`;
+    if (!isObj(tc) || (tc.type !== undefined && tc.type !== 'function') || !isObj(tc.function)) {
+      throw untranslatable(p, 'only function tool calls are supported');
+    }
+    const { name, arguments: args } = tc.function;
+    if (typeof tc.id !== 'string' || typeof name !== 'string') throw untranslatable(p, 'a tool call needs an id and a function name');
+    let input: unknown = {};
+    if (typeof args === 'string' && args.trim() !== '') {
+      try {
+        input = JSON.parse(args);
+      } catch {
+        throw untranslatable(`${p}.function.arguments`, 'arguments are not valid JSON');
+      }
+    } else if (args !== undefined && args !== null && typeof args !== 'string') {
+      throw untranslatable(`${p}.function.arguments`, 'arguments must be a JSON string');
+    }
+    if (!isObj(input)) throw untranslatable(`${p}.function.arguments`, 'arguments must be a JSON object');
+    return { type: 'tool_use', id: tc.id, name, input };
+  });
+}
+
+function toolResultBlock(m: ChatMessage, param: string): AnthropicBlock {
+  if (typeof m.tool_call_id !== 'string' || m.tool_call_id === '') throw untranslatable(`${param}.tool_call_id`, 'a tool message needs a tool_call_id');
+  const content = typeof m.content === 'string' ? m.content : contentBlocks(m.content, `${param}.content`, false);
+  return { type: 'tool_result', tool_use_id: m.tool_call_id, content };
+}
+
+/** Appends a turn, merging it into the previous one when the role is the same. */
+export function pushTurn(turns: AnthropicTurn[], turn: AnthropicTurn): void {
+  if (turn.content.length === 0) return;
+  const last = turns[turns.length - 1];
+  if (last && last.role === turn.role) {
+    last.content = [...last.content, ...turn.content];
+    // Anthropic: in a user turn, tool results come before any other content.
+    if (last.role === 'user') {
+      const results = last.content.filter((b) => b.type === 'tool_result');
+      if (results.length > 0) last.content = [...results, ...last.content.filter((b) => b.type !== 'tool_result')];
+    }
+  } else {
+    turns.push({ role: turn.role, content: [...turn.content] });
+  }
+}
+
+export function translateMessages(messages: ChatMessage[]): TranslatedMessages {
+  const system: string[] = [];
+  const turns: AnthropicTurn[] = [];
+  messages.forEach((m, i) => {
+    const param = `messages[${i}]`;
+    if (!isObj(m)) throw untranslatable(param, 'a message must be an object');
+    for (const field of ['function_call', 'audio'] as const) {
+      if (m[field] !== undefined && m[field] !== null) throw untranslatable(`${param}.${field}`, `${field} has no Anthropic equivalent`);
+    }
+    switch (m.role) {
+      case 'system':
+      case 'developer': {
+        const text = systemText(m.content, `${param}.content`);
+        if (text !== '') system.push(text);
+        return;
+      }
+      case 'user':
+        pushTurn(turns, { role: 'user', content: contentBlocks(m.content, `${param}.content`, true) });
+        return;
+      case 'assistant':
+        pushTurn(turns, {
+          role: 'assistant',
+          content: [...contentBlocks(m.content, `${param}.content`, false), ...toolUseBlocks(m.tool_calls, `${param}.tool_calls`)],
+        });
+        return;
+      case 'tool':
+        pushTurn(turns, { role: 'user', content: [toolResultBlock(m, param)] });
+        return;
+      default:
+        throw untranslatable(`${param}.role`, `role ${JSON.stringify(m.role)} is not supported`);
+    }
+  });
+  return { system: system.length > 0 ? system.join('\n\n') : null, turns };
+}
+
+/** A turn whose content is one plain text block is sent as a string (the simple form). */
+export function wireTurns(turns: AnthropicTurn[]): Array<{ role: string; content: string | AnthropicBlock[] }> {
+  return turns.map((t) => {
+    const only = t.content.length === 1 ? t.content[0] : undefined;
+    if (only && only.type === 'text' && Object.keys(only).length === 2 && typeof only.text === 'string') return { role: t.role, content: only.text };
+    return { role: t.role, content: t.content };
+  });
+}

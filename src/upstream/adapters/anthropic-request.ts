@@ -1,0 +1,165 @@
+/**
+ * OpenAI chat-completions request → Anthropic Messages request (`POST /v1/messages`).
+ *
+ * Every top-level OpenAI field is either translated, ignored because dropping it changes
+ * nothing about the answer, or refused with a 400 naming it: an explicit allow-list, so a
+ * field we do not know about is never silently lost.
+ */
+import type { UpstreamHttpRequest } from '../types.js';
+import { isObj, pushTurn, translateMessages, untranslatable, wireTurns, type AnthropicTurn } from './anthropic-messages.js';
+import type { BuildInput } from './types.js';
+
+/** Fields read by the translation below. */
+const HANDLED = new Set([
+  'model', 'messages', 'stream', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'stop',
+  'tools', 'tool_choice', 'parallel_tool_calls', 'user',
+]);
+
+/**
+ * Fields that are safe to drop, with the values for which they are: they only affect
+ * OpenAI-side storage or reporting, or hold their no-op default. Any other value is refused.
+ */
+const HARMLESS: Record<string, (v: unknown) => boolean> = {
+  stream_options: () => true, // usage always comes with Anthropic streams
+  store: () => true, // OpenAI-side storage of the completion
+  metadata: () => true, // tags for OpenAI-side stored completions (not Anthropic's metadata)
+  n: (v) => v === 1,
+  logprobs: (v) => v === false,
+  presence_penalty: (v) => v === 0,
+  frequency_penalty: (v) => v === 0,
+  logit_bias: (v) => isObj(v) && Object.keys(v).length === 0,
+  response_format: (v) => isObj(v) && v.type === 'text',
+};
+
+const WHY: Record<string, string> = {
+  n: 'Anthropic returns a single choice',
+  logprobs: 'Anthropic does not return log probabilities',
+  top_logprobs: 'Anthropic does not return log probabilities',
+  presence_penalty: 'Anthropic has no presence penalty',
+  frequency_penalty: 'Anthropic has no frequency penalty',
+  logit_bias: 'Anthropic has no logit bias',
+  seed: 'Anthropic has no seed',
+  response_format: 'Anthropic has no JSON output mode',
+  audio: 'Anthropic does not produce audio',
+  modalities: 'Anthropic produces text only',
+};
+
+function checkFields(body: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(body)) {
+    // A null is the same as an absent field.
+    if (value === undefined || value === null || HANDLED.has(key)) continue;
+    const harmless = HARMLESS[key];
+    if (harmless?.(value)) continue;
+    throw untranslatable(key, WHY[key] ?? 'the field is not supported by this adapter');
+  }
+}
+
+const present = <T>(v: T | null | undefined): v is T => v !== undefined && v !== null;
+
+function maxTokens(body: Record<string, unknown>, fallback: number): number {
+  for (const key of ['max_completion_tokens', 'max_tokens'] as const) {
+    const v = body[key];
+    if (!present(v)) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw untranslatable(key, 'must be a positive integer');
+    return v;
+  }
+  return fallback;
+}
+
+function tools(v: unknown): Array<Record<string, unknown>> {
+  if (!Array.isArray(v)) throw untranslatable('tools', 'must be an array');
+  return v.map((t: unknown, i) => {
+    if (!isObj(t) || t.type !== 'function' || !isObj(t.function) || typeof t.function.name !== 'string') {
+      throw untranslatable(`tools[${i}]`, 'only function tools with a name are supported');
+    }
+    const f = t.function;
+    const params = present(f.parameters) ? f.parameters : { type: 'object', properties: {} };
+    if (!isObj(params)) throw untranslatable(`tools[${i}].function.parameters`, 'must be a JSON schema object');
+    // `strict` is dropped: Anthropic follows the schema without a strict mode switch.
+    return { name: f.name, ...(typeof f.description === 'string' ? { description: f.description } : {}), input_schema: params };
+  });
+}
+
+function toolChoice(v: unknown): Record<string, unknown> {
+  if (v === 'auto') return { type: 'auto' };
+  if (v === 'required') return { type: 'any' };
+  if (v === 'none') return { type: 'none' };
+  if (isObj(v) && v.type === 'function' && isObj(v.function) && typeof v.function.name === 'string') return { type: 'tool', name: v.function.name };
+  throw untranslatable('tool_choice', 'must be auto, required, none or a named function');
+}
+
+function stopSequences(v: unknown): string[] {
+  const list: unknown[] = typeof v === 'string' ? [v] : Array.isArray(v) ? v : [null];
+  if (!list.every((s): s is string => typeof s === 'string')) throw untranslatable('stop', 'must be a string or an array of strings');
+  return list.filter((s) => s !== '');
+}
+
+/** The path of the Messages endpoint under the provider's base path, without a doubled `/v1`. */
+export function messagesPath(basePath: string): string {
+  const base = basePath.replace(/\/+$/, '');
+  return /\/v1$/.test(base) ? `${base}/messages` : `${base}/v1/messages`;
+}
+
+export function buildAnthropicBody(input: BuildInput): Record<string, unknown> {
+  const b = input.body as Record<string, unknown>;
+  checkFields(b);
+  if (!Array.isArray(input.body.messages)) throw untranslatable('messages', 'must be an array');
+  const { system, turns } = translateMessages(input.body.messages);
+  appendPrefill(turns, input.prefill);
+  const out: Record<string, unknown> = { model: input.upstreamModel, max_tokens: maxTokens(b, input.maxOutputTokens) };
+  if (system !== null) out.system = system;
+  out.messages = wireTurns(turns);
+  if (present(b.temperature)) {
+    // OpenAI allows 0–2, Anthropic 0–1: a value above 1 has no faithful equivalent.
+    if (typeof b.temperature !== 'number' || b.temperature < 0 || b.temperature > 1) throw untranslatable('temperature', 'Anthropic accepts 0 to 1');
+    out.temperature = b.temperature;
+  }
+  if (present(b.top_p)) out.top_p = b.top_p;
+  if (present(b.stop)) {
+    const stops = stopSequences(b.stop);
+    if (stops.length > 0) out.stop_sequences = stops;
+  }
+  const hasTools = present(b.tools) && (!Array.isArray(b.tools) || b.tools.length > 0);
+  if (hasTools) out.tools = tools(b.tools);
+  let choice = present(b.tool_choice) ? toolChoice(b.tool_choice) : null;
+  // Without tools, `auto` and `none` mean the same as no choice; forcing a tool cannot be honoured.
+  if (!hasTools && (choice?.type === 'any' || choice?.type === 'tool')) throw untranslatable('tool_choice', 'a tool is required but no tools were given');
+  if (!hasTools) choice = null;
+  if (hasTools && b.parallel_tool_calls === false) {
+    choice ??= { type: 'auto' };
+    if (choice.type !== 'none') choice.disable_parallel_tool_use = true;
+  }
+  if (choice !== null) out.tool_choice = choice;
+  if (present(b.user)) {
+    if (typeof b.user !== 'string') throw untranslatable('user', 'must be a string');
+    out.metadata = { user_id: b.user };
+  }
+  if (input.stream) out.stream = true;
+  return out;
+}
+
+/**
+ * The continuation of an answer already partly delivered: a final assistant turn with that
+ * text, which Anthropic continues. Anthropic rejects a final assistant text that ends with
+ * whitespace, so trailing whitespace is trimmed from what is sent. The decoders change
+ * nothing: the continuation is whatever the model emits next, and the model may or may not
+ * re-emit the whitespace the client already received (so a continuation can show a doubled
+ * or a missing space at the seam). An all-whitespace prefill adds no turn at all.
+ */
+function appendPrefill(turns: AnthropicTurn[], prefill: string | null): void {
+  if (prefill === null) return;
+  const text = prefill.trimEnd();
+  if (text !== '') pushTurn(turns, { role: 'assistant', content: [{ type: 'text', text }] });
+}
+
+export function buildAnthropicRequest(input: BuildInput): UpstreamHttpRequest {
+  const body = buildAnthropicBody(input);
+  const headers: Record<string, string> = {
+    ...input.headers,
+    'content-type': 'application/json',
+    accept: input.stream ? 'text/event-stream' : 'application/json',
+    'anthropic-version': input.anthropicVersion,
+  };
+  if (input.apiKey) headers['x-api-key'] = input.apiKey;
+  return { path: messagesPath(input.basePath), headers, body: JSON.stringify(body) };
+}

@@ -1,0 +1,89 @@
+/**
+ * Anthropic Messages answers → OpenAI: the non-streamed `chat.completion`, `stop_reason` →
+ * `finish_reason`, and error bodies.
+ */
+import { usageFromAnthropic, type Usage } from '../../accounting/cost.js';
+import type { UpstreamErrorInfo } from '../types.js';
+import { isObj } from './anthropic-messages.js';
+import type { ParsedCompletion } from './types.js';
+
+const FINISH: Record<string, string> = {
+  end_turn: 'stop',
+  stop_sequence: 'stop',
+  pause_turn: 'stop',
+  max_tokens: 'length',
+  model_context_window_exceeded: 'length',
+  tool_use: 'tool_calls',
+  refusal: 'content_filter',
+};
+
+/** Anthropic `stop_reason` → OpenAI `finish_reason` (an unknown reason counts as a normal stop). */
+export function finishReason(stopReason: unknown): string {
+  return typeof stopReason === 'string' ? (FINISH[stopReason] ?? 'stop') : 'stop';
+}
+
+/** A `Usage` in the OpenAI wire shape (prompt_tokens includes cache reads and writes). */
+export function openaiUsage(u: Usage): Record<string, unknown> {
+  return {
+    prompt_tokens: u.promptTokens,
+    completion_tokens: u.completionTokens,
+    total_tokens: u.promptTokens + u.completionTokens,
+    prompt_tokens_details: { cached_tokens: u.cachedTokens ?? 0 },
+  };
+}
+
+export function parseAnthropicCompletion(json: unknown): ParsedCompletion {
+  if (!isObj(json) || json.type !== 'message' || !Array.isArray(json.content)) {
+    throw new Error('upstream answer is not an Anthropic Messages response');
+  }
+  let text = '';
+  let hasText = false;
+  const toolCalls: Array<Record<string, unknown>> = [];
+  for (const block of json.content as unknown[]) {
+    if (!isObj(block)) continue;
+    if (block.type === 'text' && typeof block.text === 'string') {
+      text += block.text;
+      hasText = true;
+    } else if (block.type === 'tool_use') {
+      toolCalls.push({
+        id: block.id,
+        type: 'function',
+        function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) },
+      });
+    }
+    // thinking / redacted_thinking and server-side tool blocks have no OpenAI form.
+  }
+  const message: Record<string, unknown> = { role: 'assistant', content: hasText ? text : null };
+  if (toolCalls.length > 0) message.tool_calls = toolCalls;
+  const usage = usageFromAnthropic(json.usage) ?? null;
+  const completion: Record<string, unknown> = {
+    id: json.id,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model: json.model,
+    choices: [{ index: 0, message, finish_reason: finishReason(json.stop_reason), logprobs: null }],
+  };
+  if (usage) completion.usage = openaiUsage(usage);
+  return { completion, usage, text };
+}
+
+const CONTEXT = /prompt is too long|too many tokens|context (window|length|limit)|exceeds? (the )?(model'?s? )?context/i;
+
+/** An Anthropic error object (`{type, message}`) → the normalised info. */
+export function errorInfo(e: Record<string, unknown>, fallback: string): UpstreamErrorInfo {
+  const message = typeof e.message === 'string' && e.message !== '' ? e.message : fallback;
+  const type = typeof e.type === 'string' ? e.type : null;
+  const code = type === 'invalid_request_error' && CONTEXT.test(message) ? 'context_length_exceeded' : type;
+  return { message, type, code, param: null };
+}
+
+export function parseAnthropicError(status: number, bodyText: string): UpstreamErrorInfo {
+  const fallback = `upstream status ${status}`;
+  try {
+    const j: unknown = JSON.parse(bodyText);
+    if (isObj(j) && isObj(j.error)) return errorInfo(j.error, fallback);
+  } catch {
+    // Not JSON: the raw text below.
+  }
+  return { message: bodyText.slice(0, 300) || fallback, type: null, code: null, param: null };
+}

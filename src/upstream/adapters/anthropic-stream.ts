@@ -1,0 +1,145 @@
+/**
+ * Anthropic Messages stream → OpenAI `chat.completion.chunk` pieces, one decoder per attempt.
+ *
+ *   message_start        → role chunk (not content); remembers id, model, input usage
+ *   content_block_start  → tool_use: a tool-call chunk with id and name (content);
+ *                          text: its initial text if any; other blocks (thinking…): nothing
+ *   content_block_delta  → text_delta: content chunk; input_json_delta: tool-call arguments;
+ *                          thinking / signature / citations deltas: nothing
+ *   content_block_stop   → nothing, except `{}` arguments for a tool call that streamed none
+ *                          (OpenAI clients JSON.parse the arguments; '' would not parse)
+ *   message_delta        → finish chunk (mapped stop_reason); remembers output usage
+ *   message_stop         → usage piece, then done
+ *   ping / unknown       → nothing (Anthropic may add event types)
+ *   error                → error piece
+ */
+import { usageFromAnthropic } from '../../accounting/cost.js';
+import type { SseEvent } from '../sse.js';
+import type { OpenAIChunk, StreamPiece } from '../types.js';
+import { isObj } from './anthropic-messages.js';
+import { errorInfo, finishReason } from './anthropic-response.js';
+import type { StreamDecoder } from './types.js';
+
+interface ToolBlock {
+  index: number;
+  sentArguments: boolean;
+}
+
+export class AnthropicStreamDecoder implements StreamDecoder {
+  private id = '';
+  private model = '';
+  private readonly created = Math.floor(Date.now() / 1000);
+  /** Latest usage counters; message_delta's cumulative figures replace message_start's. */
+  private usage: Record<string, unknown> = {};
+  /** Anthropic content-block index → OpenAI tool-call index. */
+  private readonly tools = new Map<number, ToolBlock>();
+
+  decode(ev: SseEvent): StreamPiece[] {
+    if (ev.data.trim() === '') return [];
+    let j: unknown;
+    try {
+      j = JSON.parse(ev.data);
+    } catch {
+      return [this.malformed(ev)];
+    }
+    if (!isObj(j)) return [this.malformed(ev)];
+    const type = ev.event !== undefined && ev.event !== 'message' ? ev.event : j.type;
+    switch (type) {
+      case 'message_start':
+        return this.messageStart(j, ev);
+      case 'content_block_start':
+        return this.blockStart(j, ev);
+      case 'content_block_delta':
+        return this.blockDelta(j, ev);
+      case 'content_block_stop':
+        return this.blockStop(j);
+      case 'message_delta':
+        return this.messageDelta(j, ev);
+      case 'message_stop': {
+        const usage = usageFromAnthropic(this.usage);
+        return usage ? [{ type: 'usage', usage }, { type: 'done' }] : [{ type: 'done' }];
+      }
+      case 'error': {
+        const e = isObj(j.error) ? j.error : {};
+        return [{ type: 'error', error: errorInfo(e, 'upstream error in stream') }];
+      }
+      default:
+        return [];
+    }
+  }
+
+  private malformed(ev: SseEvent): StreamPiece {
+    return { type: 'malformed', raw: ev.data.slice(0, 200) };
+  }
+
+  private chunk(delta: Record<string, unknown>, finish: string | null = null): OpenAIChunk {
+    return {
+      id: this.id,
+      object: 'chat.completion.chunk',
+      created: this.created,
+      model: this.model,
+      choices: [{ index: 0, delta, finish_reason: finish }],
+    };
+  }
+
+  private remember(u: unknown): void {
+    if (!isObj(u)) return;
+    for (const [k, v] of Object.entries(u)) if (typeof v === 'number') this.usage[k] = v;
+  }
+
+  private messageStart(j: Record<string, unknown>, ev: SseEvent): StreamPiece[] {
+    const m = j.message;
+    if (!isObj(m)) return [this.malformed(ev)];
+    if (typeof m.id === 'string') this.id = m.id;
+    if (typeof m.model === 'string') this.model = m.model;
+    this.remember(m.usage);
+    return [{ type: 'chunk', chunk: this.chunk({ role: 'assistant', content: '' }), text: '', content: false, finishReason: null }];
+  }
+
+  private text(text: string): StreamPiece[] {
+    if (text === '') return [];
+    return [{ type: 'chunk', chunk: this.chunk({ content: text }), text, content: true, finishReason: null }];
+  }
+
+  private toolDelta(call: Record<string, unknown>): StreamPiece {
+    return { type: 'chunk', chunk: this.chunk({ tool_calls: [call] }), text: '', content: true, finishReason: null };
+  }
+
+  private blockStart(j: Record<string, unknown>, ev: SseEvent): StreamPiece[] {
+    const b = j.content_block;
+    if (!isObj(b) || typeof j.index !== 'number') return [this.malformed(ev)];
+    if (b.type === 'text') return this.text(typeof b.text === 'string' ? b.text : '');
+    if (b.type !== 'tool_use') return [];
+    const tool: ToolBlock = { index: this.tools.size, sentArguments: false };
+    this.tools.set(j.index, tool);
+    return [this.toolDelta({ index: tool.index, id: b.id, type: 'function', function: { name: b.name, arguments: '' } })];
+  }
+
+  private blockDelta(j: Record<string, unknown>, ev: SseEvent): StreamPiece[] {
+    const d = j.delta;
+    if (!isObj(d) || typeof j.index !== 'number') return [this.malformed(ev)];
+    if (d.type === 'text_delta') return typeof d.text === 'string' ? this.text(d.text) : [this.malformed(ev)];
+    if (d.type !== 'input_json_delta') return [];
+    const tool = this.tools.get(j.index);
+    if (!tool || typeof d.partial_json !== 'string') return [this.malformed(ev)];
+    if (d.partial_json === '') return [];
+    tool.sentArguments = true;
+    return [this.toolDelta({ index: tool.index, function: { arguments: d.partial_json } })];
+  }
+
+  private blockStop(j: Record<string, unknown>): StreamPiece[] {
+    const tool = typeof j.index === 'number' ? this.tools.get(j.index) : undefined;
+    if (!tool || tool.sentArguments) return [];
+    tool.sentArguments = true;
+    return [this.toolDelta({ index: tool.index, function: { arguments: '{}' } })];
+  }
+
+  private messageDelta(j: Record<string, unknown>, ev: SseEvent): StreamPiece[] {
+    this.remember(j.usage);
+    const d = j.delta;
+    if (!isObj(d)) return [this.malformed(ev)];
+    if (typeof d.stop_reason !== 'string') return [];
+    const finish = finishReason(d.stop_reason);
+    return [{ type: 'chunk', chunk: this.chunk({}, finish), text: '', content: false, finishReason: finish }];
+  }
+}

@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { anthropicAdapter } from '../../src/upstream/adapters/anthropic.js';
+import { SseParser } from '../../src/upstream/sse.js';
+import type { StreamPiece } from '../../src/upstream/types.js';
+
+/** A realistic Anthropic stream (shape of a recorded tool-use answer), as bytes on the wire. */
+const RECORDED = [
+  'event: message_start',
+  'data: {"type":"message_start","message":{"id":"msg_014p7gG3wDgGV9EUtLvnow3U","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":472,"cache_creation_input_tokens":100,"cache_read_input_tokens":1000,"output_tokens":2}}}',
+  '',
+  'event: content_block_start',
+  'data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}',
+  '',
+  'event: ping',
+  'data: {"type": "ping"}',
+  '',
+  'event: content_block_delta',
+  'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Okay, let\'s check"}}',
+  '',
+  'event: content_block_delta',
+  'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" the weather."}}',
+  '',
+  'event: content_block_stop',
+  'data: {"type":"content_block_stop","index":0}',
+  '',
+  'event: content_block_start',
+  'data: {"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_01T1x1fJ34qAmk2tNTrN7Up6","name":"get_weather","input":{}}}',
+  '',
+  'event: content_block_delta',
+  'data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":""}}',
+  '',
+  'event: content_block_delta',
+  'data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\\"location\\":"}}',
+  '',
+  'event: content_block_delta',
+  'data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":" \\"San Francisco, CA\\"}"}}',
+  '',
+  'event: content_block_stop',
+  'data: {"type":"content_block_stop","index":1}',
+  '',
+  'event: message_delta',
+  'data: {"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":89}}',
+  '',
+  'event: message_stop',
+  'data: {"type":"message_stop"}',
+  '',
+  '',
+].join('\r\n');
+
+/** Feeds the wire text through the one SSE parser in awkward 7-byte pieces, then the decoder. */
+function decodeWire(wire: string): StreamPiece[] {
+  const parser = new SseParser();
+  const decoder = anthropicAdapter.streamDecoder();
+  const bytes = new TextEncoder().encode(wire);
+  const out: StreamPiece[] = [];
+  for (let i = 0; i < bytes.length; i += 7) for (const ev of parser.push(bytes.subarray(i, i + 7))) out.push(...decoder.decode(ev));
+  for (const ev of parser.end()) out.push(...decoder.decode(ev));
+  return out;
+}
+
+const ID = 'msg_014p7gG3wDgGV9EUtLvnow3U';
+const MODEL = 'claude-sonnet-4-5-20250929';
+
+function chunk(delta: Record<string, unknown>, finish: string | null = null): Record<string, unknown> {
+  return { id: ID, object: 'chat.completion.chunk', created: expect.any(Number) as number, model: MODEL, choices: [{ index: 0, delta, finish_reason: finish }] };
+}
+
+describe('anthropic stream decoder', () => {
+  it('turns a recorded text + tool_use stream into OpenAI chunks, usage and done', () => {
+    const pieces = decodeWire(RECORDED);
+    expect(pieces).toEqual([
+      { type: 'chunk', chunk: chunk({ role: 'assistant', content: '' }), text: '', content: false, finishReason: null },
+      { type: 'chunk', chunk: chunk({ content: "Okay, let's check" }), text: "Okay, let's check", content: true, finishReason: null },
+      { type: 'chunk', chunk: chunk({ content: ' the weather.' }), text: ' the weather.', content: true, finishReason: null },
+      {
+        type: 'chunk',
+        chunk: chunk({ tool_calls: [{ index: 0, id: 'toolu_01T1x1fJ34qAmk2tNTrN7Up6', type: 'function', function: { name: 'get_weather', arguments: '' } }] }),
+        text: '', content: true, finishReason: null,
+      },
+      { type: 'chunk', chunk: chunk({ tool_calls: [{ index: 0, function: { arguments: '{"location":' } }] }), text: '', content: true, finishReason: null },
+      { type: 'chunk', chunk: chunk({ tool_calls: [{ index: 0, function: { arguments: ' "San Francisco, CA"}' } }] }), text: '', content: true, finishReason: null },
+      { type: 'chunk', chunk: chunk({}, 'tool_calls'), text: '', content: false, finishReason: 'tool_calls' },
+      // prompt = 472 + 1000 cache read + 100 cache creation
+      { type: 'usage', usage: { promptTokens: 1572, completionTokens: 89, cachedTokens: 1000, cacheCreationTokens: 100 } },
+      { type: 'done' },
+    ]);
+  });
+
+  it('numbers several tool calls and sends {} arguments for one that streamed none', () => {
+    const d = anthropicAdapter.streamDecoder();
+    const ev = (event: string, data: Record<string, unknown>): StreamPiece[] => d.decode({ event, data: JSON.stringify({ type: event, ...data }), id: undefined, retry: undefined });
+    ev('message_start', { message: { id: 'm', model: 'c', usage: { input_tokens: 5, output_tokens: 1 } } });
+    ev('content_block_start', { index: 0, content_block: { type: 'tool_use', id: 't0', name: 'now', input: {} } });
+    const stop0 = ev('content_block_stop', { index: 0 });
+    const start1 = ev('content_block_start', { index: 1, content_block: { type: 'tool_use', id: 't1', name: 'f', input: {} } });
+    const delta1 = ev('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: '{"a":1}' } });
+    const stop1 = ev('content_block_stop', { index: 1 });
+    const tc = (p: StreamPiece[]): unknown => (p[0]?.type === 'chunk' ? p[0].chunk.choices[0]!.delta.tool_calls : undefined);
+    expect(tc(stop0)).toEqual([{ index: 0, function: { arguments: '{}' } }]);
+    expect(tc(start1)).toEqual([{ index: 1, id: 't1', type: 'function', function: { name: 'f', arguments: '' } }]);
+    expect(tc(delta1)).toEqual([{ index: 1, function: { arguments: '{"a":1}' } }]);
+    expect(stop1).toEqual([]);
+  });
+
+  it.each([
+    ['end_turn', 'stop'],
+    ['max_tokens', 'length'],
+    ['stop_sequence', 'stop'],
+    ['refusal', 'content_filter'],
+  ])('maps message_delta stop_reason %s to finish_reason %s', (stop, finish) => {
+    const d = anthropicAdapter.streamDecoder();
+    const [p] = d.decode({ event: 'message_delta', data: JSON.stringify({ type: 'message_delta', delta: { stop_reason: stop }, usage: { output_tokens: 3 } }), id: undefined, retry: undefined });
+    expect(p).toMatchObject({ type: 'chunk', finishReason: finish, content: false, chunk: { choices: [{ delta: {}, finish_reason: finish }] } });
+  });
+
+  it('ignores thinking blocks and their deltas', () => {
+    const wire = RECORDED.replace(
+      'event: content_block_start\r\ndata: {"type":"content_block_start","index":0,',
+      'event: content_block_start\r\ndata: {"type":"content_block_start","index":9,"content_block":{"type":"thinking","thinking":""}}\r\n\r\n'
+        + 'event: content_block_delta\r\ndata: {"type":"content_block_delta","index":9,"delta":{"type":"thinking_delta","thinking":"hmm"}}\r\n\r\n'
+        + 'event: content_block_delta\r\ndata: {"type":"content_block_delta","index":9,"delta":{"type":"signature_delta","signature":"EqQB"}}\r\n\r\n'
+        + 'event: content_block_start\r\ndata: {"type":"content_block_start","index":0,',
+    );
+    expect(wire).not.toBe(RECORDED);
+    expect(decodeWire(wire)).toEqual(decodeWire(RECORDED));
+  });
+
+  it('gives an error piece for an error event mid-stream', () => {
+    const cut = RECORDED.indexOf('event: content_block_stop');
+    const wire = `${RECORDED.slice(0, cut)}event: error\r\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\r\n\r\n`;
+    const pieces = decodeWire(wire);
+    expect(pieces.filter((p) => p.type === 'chunk' && p.content)).toHaveLength(2);
+    expect(pieces[pieces.length - 1]).toEqual({
+      type: 'error', error: { message: 'Overloaded', type: 'overloaded_error', code: 'overloaded_error', param: null },
+    });
+    expect(pieces.some((p) => p.type === 'done' || p.type === 'usage')).toBe(false);
+  });
+
+  it('reports a malformed event and keeps decoding', () => {
+    const wire = RECORDED.replace('event: ping\r\ndata: {"type": "ping"}', 'event: content_block_delta\r\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_de');
+    const pieces = decodeWire(wire);
+    expect(pieces[1]).toEqual({ type: 'malformed', raw: '{"type":"content_block_delta","index":0,"delta":{"type":"text_de' });
+    expect(pieces.slice(2)).toEqual(decodeWire(RECORDED).slice(1));
+  });
+
+  it('ends with done and no usage when the stream carried no usage', () => {
+    const d = anthropicAdapter.streamDecoder();
+    expect(d.decode({ event: 'message_stop', data: '{"type":"message_stop"}', id: undefined, retry: undefined })).toEqual([{ type: 'done' }]);
+  });
+});

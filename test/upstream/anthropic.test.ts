@@ -1,0 +1,252 @@
+import { describe, expect, it } from 'vitest';
+import { SwitchyardError } from '../../src/errors.js';
+import { anthropicAdapter } from '../../src/upstream/adapters/anthropic.js';
+import type { BuildInput } from '../../src/upstream/adapters/types.js';
+import type { ChatBody, ChatMessage } from '../../src/upstream/types.js';
+
+function input(body: Partial<ChatBody> & Record<string, unknown>, over: Partial<BuildInput> = {}): BuildInput {
+  return {
+    body: { model: 'claude', messages: [{ role: 'user', content: 'hi' }], ...body },
+    upstreamModel: 'claude-sonnet-4-5',
+    stream: false,
+    apiKey: 'sk-ant-test',
+    headers: {},
+    basePath: '',
+    maxOutputTokens: 8192,
+    anthropicVersion: '2023-06-01',
+    prefill: null,
+    ...over,
+  };
+}
+
+function sent(body: Partial<ChatBody> & Record<string, unknown>, over: Partial<BuildInput> = {}): Record<string, unknown> {
+  return JSON.parse(anthropicAdapter.buildRequest(input(body, over)).body) as Record<string, unknown>;
+}
+
+function refused(body: Partial<ChatBody> & Record<string, unknown>): SwitchyardError {
+  try {
+    anthropicAdapter.buildRequest(input(body));
+  } catch (err) {
+    if (err instanceof SwitchyardError) return err;
+    throw err;
+  }
+  throw new Error('the request was not refused');
+}
+
+const msgs = (...m: ChatMessage[]): ChatMessage[] => m;
+
+describe('anthropic buildRequest: envelope', () => {
+  it('posts to /v1/messages with the Anthropic headers and the provider headers', () => {
+    const req = anthropicAdapter.buildRequest(input({}, { headers: { 'anthropic-beta': 'x' } }));
+    expect(req.path).toBe('/v1/messages');
+    expect(req.headers).toMatchObject({
+      'x-api-key': 'sk-ant-test', 'anthropic-version': '2023-06-01', 'content-type': 'application/json', 'anthropic-beta': 'x',
+    });
+    expect(req.headers.authorization).toBeUndefined();
+  });
+
+  it('does not double /v1 and sends no x-api-key without a key', () => {
+    expect(anthropicAdapter.buildRequest(input({}, { basePath: '/v1' })).path).toBe('/v1/messages');
+    expect(anthropicAdapter.buildRequest(input({}, { basePath: '/anthropic/' })).path).toBe('/anthropic/v1/messages');
+    expect(anthropicAdapter.buildRequest(input({}, { apiKey: undefined })).headers['x-api-key']).toBeUndefined();
+  });
+
+  it('uses the upstream model, simple string content, and stream only when streaming', () => {
+    expect(sent({ stream: true })).toEqual({ model: 'claude-sonnet-4-5', max_tokens: 8192, messages: [{ role: 'user', content: 'hi' }] });
+    expect(sent({}, { stream: true }).stream).toBe(true);
+  });
+
+  it('takes max_completion_tokens, then max_tokens, else the model output cap', () => {
+    expect(sent({ max_tokens: 100 }).max_tokens).toBe(100);
+    expect(sent({ max_tokens: 100, max_completion_tokens: 50 }).max_tokens).toBe(50);
+    expect(sent({ max_tokens: null }, { maxOutputTokens: 4096 }).max_tokens).toBe(4096);
+  });
+
+  it('maps temperature, top_p, stop, user', () => {
+    expect(sent({ temperature: 0.2, top_p: 0.9, stop: 'END', user: 'u-1' })).toMatchObject({
+      temperature: 0.2, top_p: 0.9, stop_sequences: ['END'], metadata: { user_id: 'u-1' },
+    });
+    expect(sent({ stop: ['a', 'b'] }).stop_sequences).toEqual(['a', 'b']);
+  });
+
+  it('ignores fields that change nothing', () => {
+    const body = sent({ stream_options: { include_usage: true }, n: 1, store: false, logprobs: false, presence_penalty: 0, seed: null });
+    expect(Object.keys(body).sort()).toEqual(['max_tokens', 'messages', 'model']);
+  });
+});
+
+describe('anthropic buildRequest: messages', () => {
+  it('lifts system and developer messages (string or text parts) into system', () => {
+    const body = sent({
+      messages: msgs(
+        { role: 'system', content: 'You are terse.' },
+        { role: 'developer', content: [{ type: 'text', text: 'Answer in French.' }] },
+        { role: 'user', content: 'hi' },
+      ),
+    });
+    expect(body.system).toBe('You are terse.\n\nAnswer in French.');
+    expect(body.messages).toEqual([{ role: 'user', content: 'hi' }]);
+  });
+
+  it('merges consecutive turns of the same role', () => {
+    const body = sent({
+      messages: msgs(
+        { role: 'user', content: 'one' },
+        { role: 'user', content: [{ type: 'text', text: 'two' }] },
+        { role: 'assistant', content: 'three' },
+        { role: 'assistant', content: 'four' },
+      ),
+    });
+    expect(body.messages).toEqual([
+      { role: 'user', content: [{ type: 'text', text: 'one' }, { type: 'text', text: 'two' }] },
+      { role: 'assistant', content: [{ type: 'text', text: 'three' }, { type: 'text', text: 'four' }] },
+    ]);
+  });
+
+  it('translates data: and https images', () => {
+    const body = sent({
+      messages: msgs({
+        role: 'user',
+        content: [
+          { type: 'text', text: 'compare' },
+          { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } },
+          { type: 'image_url', image_url: { url: 'https://example.com/cat.jpg', detail: 'high' } },
+        ],
+      }),
+    });
+    expect(body.messages).toEqual([{
+      role: 'user',
+      content: [
+        { type: 'text', text: 'compare' },
+        { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+        { type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } },
+      ],
+    }]);
+  });
+
+  it('translates tools and every tool_choice form', () => {
+    const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+    expect(sent({ tools }).tools).toEqual([
+      { name: 'get_weather', description: 'Weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } },
+    ]);
+    expect(sent({ tools, tool_choice: 'auto' }).tool_choice).toEqual({ type: 'auto' });
+    expect(sent({ tools, tool_choice: 'required' }).tool_choice).toEqual({ type: 'any' });
+    expect(sent({ tools, tool_choice: 'none' }).tool_choice).toEqual({ type: 'none' });
+    expect(sent({ tools, tool_choice: { type: 'function', function: { name: 'get_weather' } } }).tool_choice).toEqual({ type: 'tool', name: 'get_weather' });
+    expect(sent({ tools, parallel_tool_calls: false }).tool_choice).toEqual({ type: 'auto', disable_parallel_tool_use: true });
+    expect(sent({ tools, tool_choice: 'required', parallel_tool_calls: false }).tool_choice).toEqual({ type: 'any', disable_parallel_tool_use: true });
+  });
+
+  it('turns assistant tool_calls into tool_use and tool messages into one user turn of tool_result', () => {
+    const body = sent({
+      messages: msgs(
+        { role: 'user', content: 'weather in Paris and Rome?' },
+        {
+          role: 'assistant',
+          content: 'Checking.',
+          tool_calls: [
+            { id: 'toolu_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+            { id: 'toolu_2', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Rome"}' } },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'toolu_1', content: '18C' },
+        { role: 'tool', tool_call_id: 'toolu_2', content: [{ type: 'text', text: '24C' }] },
+        { role: 'user', content: 'thanks' },
+      ),
+    });
+    expect(body.messages).toEqual([
+      { role: 'user', content: 'weather in Paris and Rome?' },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'text', text: 'Checking.' },
+          { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } },
+          { type: 'tool_use', id: 'toolu_2', name: 'get_weather', input: { city: 'Rome' } },
+        ],
+      },
+      {
+        role: 'user',
+        content: [
+          { type: 'tool_result', tool_use_id: 'toolu_1', content: '18C' },
+          { type: 'tool_result', tool_use_id: 'toolu_2', content: [{ type: 'text', text: '24C' }] },
+          { type: 'text', text: 'thanks' },
+        ],
+      },
+    ]);
+  });
+
+  it('puts tool results first in a merged user turn, and reads empty arguments as {}', () => {
+    const body = sent({
+      messages: msgs(
+        { role: 'user', content: 'time?' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 't1', type: 'function', function: { name: 'now', arguments: '' } }] },
+        { role: 'user', content: 'hurry' },
+        { role: 'tool', tool_call_id: 't1', content: '12:00' },
+      ),
+    });
+    expect(body.messages).toEqual([
+      { role: 'user', content: 'time?' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'now', input: {} }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: '12:00' }, { type: 'text', text: 'hurry' }] },
+    ]);
+  });
+
+  it('refuses tool_call arguments that are not JSON', () => {
+    const err = refused({
+      messages: msgs({ role: 'user', content: 'x' }, { role: 'assistant', content: null, tool_calls: [{ id: 't', type: 'function', function: { name: 'f', arguments: '{bad' } }] }),
+    });
+    expect(err.status).toBe(400);
+    expect(err.param).toBe('messages[1].tool_calls[0].function.arguments');
+  });
+});
+
+describe('anthropic buildRequest: prefill', () => {
+  it('appends the delivered text as a final assistant turn, trailing whitespace trimmed', () => {
+    const body = sent({}, { prefill: 'The answer is \n' });
+    expect(body.messages).toEqual([{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'The answer is' }]);
+  });
+
+  it('merges the prefill into a final assistant turn', () => {
+    const body = sent({ messages: msgs({ role: 'user', content: 'hi' }, { role: 'assistant', content: '{' }) }, { prefill: '"a": 1' });
+    expect(body.messages).toEqual([
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: [{ type: 'text', text: '{' }, { type: 'text', text: '"a": 1' }] },
+    ]);
+  });
+
+  it('adds nothing for no prefill or an all-whitespace one', () => {
+    expect(sent({}).messages).toEqual([{ role: 'user', content: 'hi' }]);
+    expect(sent({}, { prefill: ' \n' }).messages).toEqual([{ role: 'user', content: 'hi' }]);
+  });
+});
+
+describe('anthropic buildRequest: refusals', () => {
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ['n > 1', { n: 2 }, 'n'],
+    ['logprobs', { logprobs: true }, 'logprobs'],
+    ['top_logprobs', { top_logprobs: 3 }, 'top_logprobs'],
+    ['presence_penalty', { presence_penalty: 0.5 }, 'presence_penalty'],
+    ['frequency_penalty', { frequency_penalty: -1 }, 'frequency_penalty'],
+    ['logit_bias', { logit_bias: { '50256': -100 } }, 'logit_bias'],
+    ['seed', { seed: 42 }, 'seed'],
+    ['json_object', { response_format: { type: 'json_object' } }, 'response_format'],
+    ['json_schema', { response_format: { type: 'json_schema', json_schema: { name: 'x', schema: {} } } }, 'response_format'],
+    ['audio', { audio: { voice: 'alloy', format: 'wav' } }, 'audio'],
+    ['modalities', { modalities: ['text', 'audio'] }, 'modalities'],
+    ['unknown field', { reasoning_effort: 'high' }, 'reasoning_effort'],
+    ['temperature above 1', { temperature: 1.5 }, 'temperature'],
+    ['unknown role', { messages: [{ role: 'function', name: 'f', content: 'x' }] }, 'messages[0].role'],
+    ['unknown part', { messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }] }, 'messages[0].content[0].type'],
+    ['image in a system message', { messages: [{ role: 'system', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] }, 'messages[0].content[0].type'],
+    ['ftp image', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'ftp://x/y.png' } }] }] }, 'messages[0].content[0]'],
+    ['non-function tool', { tools: [{ type: 'custom', custom: { name: 'x' } }] }, 'tools[0]'],
+    ['forced tool without tools', { tool_choice: 'required' }, 'tool_choice'],
+  ];
+  it.each(cases)('refuses %s with a 400 naming the field', (_name, body, param) => {
+    const err = refused(body);
+    expect(err.status).toBe(400);
+    expect(err.code).toBe('invalid_request');
+    expect(err.param).toBe(param);
+    expect(err.message).toMatch(/cannot be translated for Anthropic models/);
+  });
+});
