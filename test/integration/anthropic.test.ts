@@ -1,0 +1,126 @@
+/**
+ * Anthropic-kind providers end to end: the client speaks OpenAI to the sidecar, the sidecar
+ * speaks the Messages API to the simulator, and routing, fail-over and accounting behave the
+ * same as for OpenAI-kind providers.
+ */
+import Database from 'better-sqlite3';
+import OpenAI from 'openai';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
+
+let sim: SimHandle;
+let sc: SidecarHandle;
+let ledgerFile: string;
+
+beforeAll(async () => {
+  sim = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 1, outputTokens: 16 } });
+  const cfg = testConfig(sim.url);
+  ledgerFile = String((cfg.storage as { ledger: string }).ledger).slice('sqlite:'.length);
+  sc = await startSidecar(cfg);
+});
+
+afterAll(async () => {
+  await sc?.stop();
+  await sim?.stop();
+});
+
+afterEach(async () => {
+  await sim.clearFaults();
+  await sim.clearLog();
+});
+
+function ledgerRow(requestId: string | null): Record<string, unknown> | undefined {
+  const db = new Database(ledgerFile, { readonly: true });
+  try {
+    return db.prepare('select * from ledger where request_id = ?').get(requestId) as Record<string, unknown> | undefined;
+  } finally {
+    db.close();
+  }
+}
+
+const prompt = [{ role: 'system' as const, content: 'Be brief.' }, { role: 'user' as const, content: 'Explain the switchyard.' }];
+
+describe('claude-sonnet-4.5 through the Messages API', () => {
+  it('answers non-streaming, billed from Anthropic usage', async () => {
+    const { data, response } = await sc.client.chat.completions.create({ model: 'claude-sonnet-4.5', messages: prompt }).withResponse();
+    expect(data.object).toBe('chat.completion');
+    expect(data.model).toBe('claude-sonnet-4.5');
+    expect(data.choices[0]!.finish_reason).toBe('stop');
+    expect(data.choices[0]!.message.content!.split(' ')).toHaveLength(16);
+    expect(data.usage!.completion_tokens).toBe(16);
+    const log = await sim.log();
+    expect(log).toHaveLength(1);
+    expect(log[0]).toMatchObject({ wire: 'anthropic', model: 'claude-sonnet-4-5', provider: 'anthropic', authPresent: true });
+    const row = ledgerRow(response.headers.get('x-request-id'));
+    // $3 / $15 per MTok.
+    expect(row!.cost_nano).toBe(data.usage!.prompt_tokens * 3000 + 16 * 15000);
+    expect(Number(response.headers.get('x-switchyard-cost-usd'))).toBeCloseTo(Number(row!.cost_nano) / 1e9, 12);
+  });
+
+  it('streams OpenAI chunks with the final usage and [DONE]', async () => {
+    const s = await sc.client.chat.completions.create({ model: 'claude-sonnet-4.5', messages: prompt, stream: true, stream_options: { include_usage: true } });
+    let text = '';
+    let finish: string | null = null;
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const c of s) {
+      text += c.choices[0]?.delta.content ?? '';
+      finish = c.choices[0]?.finish_reason ?? finish;
+      if (c.usage) usage = c.usage;
+    }
+    const whole = await sc.client.chat.completions.create({ model: 'claude-sonnet-4.5', messages: prompt });
+    expect(text).toBe(whole.choices[0]!.message.content);
+    expect(finish).toBe('stop');
+    expect(usage?.completion_tokens).toBe(16);
+  });
+
+  it('translates tool calls both ways', async () => {
+    const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'lookup', description: 'look something up', parameters: { type: 'object', properties: { input: { type: 'string' } } } } }];
+    const first = await sc.client.chat.completions.create({ model: 'claude-sonnet-4.5', messages: [{ role: 'user', content: 'Find the weather in Berlin' }], tools });
+    const call = first.choices[0]!.message.tool_calls?.[0];
+    expect(first.choices[0]!.finish_reason).toBe('tool_calls');
+    expect(call?.type).toBe('function');
+    expect(call && 'function' in call ? call.function.name : null).toBe('lookup');
+    const args = JSON.parse(call && 'function' in call ? call.function.arguments : '{}') as { input: string };
+    expect(args.input).toBe('Find the weather in Berlin');
+
+    const s = await sc.client.chat.completions.create({ model: 'claude-sonnet-4.5', messages: [{ role: 'user', content: 'Find the weather in Berlin' }], tools, stream: true });
+    let streamedArgs = '';
+    let name = '';
+    for await (const c of s) {
+      const tc = c.choices[0]?.delta.tool_calls?.[0];
+      if (tc?.function?.name) name = tc.function.name;
+      streamedArgs += tc?.function?.arguments ?? '';
+    }
+    expect(name).toBe('lookup');
+    expect(JSON.parse(streamedArgs)).toEqual(args);
+
+    const followUp = await sc.client.chat.completions.create({
+      model: 'claude-sonnet-4.5',
+      tools,
+      messages: [{ role: 'user', content: 'Find the weather in Berlin' }, first.choices[0]!.message, { role: 'tool', tool_call_id: call!.id, content: 'sunny, 21 °C' }],
+    });
+    expect(followUp.choices[0]!.finish_reason).toBe('stop');
+    expect(followUp.choices[0]!.message.content).toBeTruthy();
+  });
+
+  it('fails over to another provider on 529 overloaded', async () => {
+    await sim.setFault('claude-sonnet-4-5', { kind: 'http_error', status: 529 });
+    const { data, response } = await sc.client.chat.completions.create({ model: 'claude-sonnet-4.5', messages: prompt }).withResponse();
+    expect(data.model).toBe('gpt-4.1');
+    expect(response.headers.get('x-switchyard-model')).toBe('gpt-4.1');
+    const log = await sim.log();
+    const claude = log.filter((l) => l.model === 'claude-sonnet-4-5');
+    expect(claude.every((l) => l.status === 529)).toBe(true);
+    // One quick retry on the same endpoint at most, then the other provider.
+    expect(claude.length).toBeLessThanOrEqual(2);
+    expect(log.at(-1)).toMatchObject({ wire: 'openai', model: 'gpt-4.1', status: 200 });
+    expect(response.headers.get('x-switchyard-attempts')).toBe(String(claude.length + 1));
+  });
+
+  it('refuses a field that cannot be translated with a clear 400 and no upstream call', async () => {
+    const err = (await sc.client.chat.completions.create({ model: 'claude-sonnet-4.5', messages: prompt, logit_bias: { '50256': -100 } }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;
+    expect(err.status).toBe(400);
+    expect(err.message).toMatch(/logit_bias/);
+    expect(await sim.log()).toHaveLength(0);
+  });
+});
