@@ -158,7 +158,7 @@ const baseConfigSchema = z.strictObject({
     observe: observeSchema.default(() => observeSchema.parse({})),
 });
 
-export const configSchema = baseConfigSchema.superRefine(crossCheck);
+export const configSchema = baseConfigSchema.superRefine(crossCheck, { when: () => true });
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
@@ -170,39 +170,56 @@ export type BudgetLimitConfig = Config['budget']['limits'][number];
 export type ClassifierConfig = Config['routing']['classifier'];
 
 /** References between sections: every name used must exist. */
-function crossCheck(cfg: z.output<typeof baseConfigSchema>, ctx: z.RefinementCtx): void {
-  const models = Object.keys(cfg.models);
+const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const strs = (v: unknown): Array<[number, string]> => arr(v).flatMap((x, i): Array<[number, string]> => (typeof x === 'string' ? [[i, x]] : []));
+
+/**
+ * Runs even when the shape has problems (`when: () => true`), so one pass reports every
+ * problem; it therefore reads the input defensively.
+ */
+function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementCtx): void {
+  const cfg = obj(input);
+  const providers = obj(cfg.providers);
+  const modelMap = obj(cfg.models);
+  const models = Object.keys(modelMap);
   const known = (m: string) => models.includes(m);
   const ids = new Set<string>();
-  for (const [name, model] of Object.entries(cfg.models)) {
-    model.endpoints.forEach((ep, i) => {
-      if (!cfg.providers[ep.provider]) {
-        ctx.addIssue({ code: 'custom', path: ['models', name, 'endpoints', i, 'provider'], message: `unknown provider "${ep.provider}"; expected one of: ${Object.keys(cfg.providers).join(', ')}` });
+  for (const [name, raw] of Object.entries(modelMap)) {
+    const model = obj(raw);
+    arr(model.endpoints).forEach((e, i) => {
+      const ep = obj(e);
+      if (typeof ep.provider !== 'string') return;
+      if (!(ep.provider in providers)) {
+        ctx.addIssue({ code: 'custom', path: ['models', name, 'endpoints', i, 'provider'], message: `unknown provider "${ep.provider}"; expected one of: ${Object.keys(providers).join(', ')}` });
       }
-      const id = ep.id ?? `${name}@${ep.provider}`;
+      const id = typeof ep.id === 'string' ? ep.id : `${name}@${ep.provider}`;
       if (ids.has(id)) ctx.addIssue({ code: 'custom', path: ['models', name, 'endpoints', i, 'id'], message: `duplicate endpoint id "${id}"; give one of them an explicit id` });
       ids.add(id);
     });
-    model.fallbacks.forEach((f, i) => {
+    for (const [i, f] of strs(model.fallbacks)) {
       if (!known(f)) ctx.addIssue({ code: 'custom', path: ['models', name, 'fallbacks', i], message: `unknown model "${f}"` });
-    });
+    }
   }
-  for (const [route, chain] of Object.entries(cfg.routing.routes)) {
-    chain.forEach((m, i) => {
+  for (const [route, chain] of Object.entries(obj(obj(cfg.routing).routes))) {
+    for (const [i, m] of strs(chain)) {
       if (!known(m)) ctx.addIssue({ code: 'custom', path: ['routing', 'routes', route, i], message: `unknown model "${m}"` });
-    });
+    }
   }
-  const keyIds = cfg.auth?.keys.map((k) => k.id) ?? [];
-  cfg.budget.limits.forEach((l, i) => {
-    if (l.scope === 'key' && !l.key) ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'key'], message: 'expected a client key id for scope "key"' });
-    if (l.scope === 'key' && l.key && keyIds.length > 0 && !keyIds.includes(l.key)) {
+  const keys = arr(obj(cfg.auth).keys).map(obj);
+  const keyIds = keys.map((k) => k.id).filter((k): k is string => typeof k === 'string');
+  arr(obj(cfg.budget).limits).forEach((raw, i) => {
+    const l = obj(raw);
+    if (l.scope === 'key' && typeof l.key !== 'string') ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'key'], message: 'expected a client key id for scope "key"' });
+    if (l.scope === 'key' && typeof l.key === 'string' && keyIds.length > 0 && !keyIds.includes(l.key)) {
       ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'key'], message: `unknown client key id "${l.key}"; expected one of auth.keys: ${keyIds.join(', ')}` });
     }
-    if (l.scope === 'model' && !l.model) ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: 'expected a model id for scope "model"' });
-    if (l.scope === 'model' && l.model && !known(l.model)) ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: `unknown model "${l.model}"` });
+    if (l.scope === 'model' && typeof l.model !== 'string') ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: 'expected a model id for scope "model"' });
+    if (l.scope === 'model' && typeof l.model === 'string' && !known(l.model)) ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: `unknown model "${l.model}"` });
   });
   const seen = new Set<string>();
-  cfg.auth?.keys.forEach((k, i) => {
+  keys.forEach((k, i) => {
+    if (typeof k.id !== 'string') return;
     if (seen.has(k.id)) ctx.addIssue({ code: 'custom', path: ['auth', 'keys', i, 'id'], message: `duplicate key id "${k.id}"` });
     seen.add(k.id);
   });

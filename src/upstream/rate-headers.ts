@@ -12,11 +12,15 @@ const one = (h: Headers, name: string): string | undefined => {
   return Array.isArray(v) ? v[0] : v;
 };
 
+const HTTP_DATE = /^[A-Za-z]{3,9},? [\w -]+ \d{2}:\d{2}:\d{2}( GMT| \d{4})$/;
+
 /** `retry-after` as milliseconds from `now`, or null. */
 export function parseRetryAfter(value: string | undefined, now: number): number | null {
   if (value === undefined || value.trim() === '') return null;
   const v = value.trim();
   if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  // Only an HTTP-date; V8's lenient Date.parse would read "-1" or "1,5" as a date in 2001.
+  if (!HTTP_DATE.test(v)) return null;
   const t = Date.parse(v);
   return Number.isNaN(t) ? null : Math.max(0, t - now);
 }
@@ -53,6 +57,9 @@ export function parseRateLimit(h: Headers, now: number): RateLimitInfo {
     return Number.isNaN(at) ? null : Math.max(0, at - now);
   };
   if (remainingRequests === 0) resetMs = pick('x-ratelimit-reset-requests', 'anthropic-ratelimit-requests-reset');
-  if (remainingTokens === 0) resetMs = Math.max(resetMs ?? 0, pick('x-ratelimit-reset-tokens', 'anthropic-ratelimit-tokens-reset') ?? 0);
+  if (remainingTokens === 0) {
+    const t = pick('x-ratelimit-reset-tokens', 'anthropic-ratelimit-tokens-reset');
+    if (t !== null) resetMs = Math.max(resetMs ?? 0, t);
+  }
   return { retryAfterMs: parseRetryAfter(one(h, 'retry-after'), now), remainingRequests, remainingTokens, resetMs };
 }

@@ -33,6 +33,8 @@ export class SseParser {
   /** Feed a chunk; returns the events completed by it (often none or one). */
   push(chunk: Uint8Array | string): SseEvent[] {
     let text = typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true });
+    // An empty chunk (or a partial UTF-8 character) must not clear a pending CR.
+    if (text.length === 0) return [];
     if (this.pendingCr && text.startsWith('\n')) text = text.slice(1);
     this.pendingCr = false;
     this.buffer += text;

@@ -1,0 +1,287 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { DEFAULT_CONFIG } from '../../src/config/defaults.js';
+import { formatPath, loadConfigFile, validateConfig, type LoadResult } from '../../src/config/load.js';
+import { configSchema, type Config } from '../../src/config/schema.js';
+import { SPEC_EXAMPLE_YAML } from './fixtures/spec-example.js';
+
+type Obj = Record<string, unknown>;
+
+/** A deep, untyped copy of the default catalogue, so tests can break it on purpose. */
+const rawDefaults = (): Obj => structuredClone(DEFAULT_CONFIG) as Obj;
+
+/** Walk to a nested object (throws if the path does not lead to one). */
+function at(o: unknown, ...path: string[]): Obj {
+  let cur = o;
+  for (const k of path) {
+    if (typeof cur !== 'object' || cur === null) throw new Error(`no object at ${path.join('.')}`);
+    cur = (cur as Obj)[k];
+  }
+  if (typeof cur !== 'object' || cur === null) throw new Error(`no object at ${path.join('.')}`);
+  return cur as Obj;
+}
+
+function ok(res: LoadResult): Config {
+  if (!res.ok) throw new Error(`expected a valid config, got:\n${res.errors.join('\n')}`);
+  return res.config;
+}
+function errors(res: LoadResult): string[] {
+  if (res.ok) throw new Error('expected validation errors, got a valid config');
+  return res.errors;
+}
+
+const minimal = (): Obj => ({
+  providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } },
+  models: { m: { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 2 }, contextWindow: 1000, endpoints: [{ provider: 'p', upstreamModel: 'm' }] } },
+});
+
+describe('default catalogue', () => {
+  const cfg = ok(validateConfig(DEFAULT_CONFIG));
+
+  it('holds the four seed models with their prices and tiers', () => {
+    const summary = Object.fromEntries(Object.entries(cfg.models).map(([id, m]) => [id, [m.tier, m.price.inputPerMTok, m.price.outputPerMTok]]));
+    expect(summary).toEqual({
+      'gpt-4.1': ['balanced', 2.0, 8.0],
+      'claude-sonnet-4.5': ['high_quality', 3.0, 15.0],
+      'gemini-2.5-flash': ['fast_cheap', 0.3, 2.5],
+      'deepseek-v3.2': ['fast_cheap', 0.28, 0.42],
+    });
+  });
+
+  it('has the four providers with the right kinds, each model on its own provider', () => {
+    expect(Object.fromEntries(Object.entries(cfg.providers).map(([id, p]) => [id, p.kind]))).toEqual({
+      openai: 'openai',
+      anthropic: 'anthropic',
+      gemini: 'openai',
+      deepseek: 'openai',
+    });
+    const providerOf = (m: string) => cfg.models[m]?.endpoints.map((e) => e.provider);
+    expect(providerOf('gpt-4.1')).toEqual(['openai']);
+    expect(providerOf('claude-sonnet-4.5')).toEqual(['anthropic']);
+    expect(providerOf('gemini-2.5-flash')).toEqual(['gemini']);
+    expect(providerOf('deepseek-v3.2')).toEqual(['deepseek']);
+    for (const p of Object.values(cfg.providers)) expect(p.apiKeyEnv).toMatch(/^[A-Z_]+_API_KEY$/);
+  });
+
+  it('has the seed routing matrix as routes', () => {
+    expect(cfg.routing.routes).toEqual({
+      chatbot: ['deepseek-v3.2', 'gemini-2.5-flash'],
+      code: ['deepseek-v3.2', 'gpt-4.1'],
+      analysis: ['gpt-4.1', 'claude-sonnet-4.5'],
+      longform: ['gemini-2.5-flash', 'deepseek-v3.2'],
+      translation: ['deepseek-v3.2'],
+    });
+  });
+});
+
+describe('spec §6 example', () => {
+  it('parses with every key', () => {
+    const cfg = ok(validateConfig(parseYaml(SPEC_EXAMPLE_YAML)));
+    expect(cfg.server).toMatchObject({ host: '127.0.0.1', port: 4141, maxBodyBytes: 4194304 });
+    expect(cfg.providers.anthropic).toMatchObject({ kind: 'anthropic', baseUrl: 'https://api.anthropic.com', apiKeyEnv: 'ANTHROPIC_API_KEY' });
+    expect(cfg.models['deepseek-v3.2']).toMatchObject({
+      tier: 'fast_cheap',
+      price: { inputPerMTok: 0.28, outputPerMTok: 0.42 },
+      contextWindow: 128000,
+      capabilities: ['chat', 'code', 'reasoning', 'tools', 'json'],
+      latencyPriorMs: 35,
+      maxOutputTokens: 8192,
+      fallbacks: ['gemini-2.5-flash'],
+      endpoints: [{ provider: 'deepseek', upstreamModel: 'deepseek-chat', rpm: 60, tpm: 1000000, maxConcurrent: 10 }],
+    });
+    expect(cfg.routing).toMatchObject({ strategy: 'cost', routes: { chatbot: ['deepseek-v3.2', 'gemini-2.5-flash'] } });
+    expect(cfg.routing.classifier).toMatchObject({ simpleTasks: ['greeting', 'simple_qa', 'translation'], complexTasks: ['analysis', 'creative'], complexityThreshold: 3 });
+    expect(cfg.routing.classifier.complexityKeywords).toHaveLength(8);
+    expect(cfg.resilience).toMatchObject({ headersTimeoutMs: 60000, maxRetryAfterMs: 5000, retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 5000 }, queue: { maxDepth: 1000 } });
+    expect(cfg.budget.limits).toEqual([
+      { scope: 'global', period: 'day', usd: 100 },
+      { scope: 'key', key: 'team-a', period: 'month', usd: 20 },
+      { scope: 'model', model: 'claude-sonnet-4.5', period: 'day', usd: 10 },
+    ]);
+    expect(cfg.budget.currency).toEqual({ code: 'CNY', perUsd: 7.1 });
+    expect(cfg.auth?.keys).toEqual([{ id: 'team-a', keyEnv: 'TEAM_A_KEY', rpm: 600 }]);
+    expect(cfg.storage).toEqual({ ledger: 'sqlite:./switchyard.db', shared: 'memory' });
+    expect(cfg.logging.level).toBe('info');
+    expect(cfg.observe.statelyInspectUrl).toBe('ws://127.0.0.1:8080');
+  });
+});
+
+describe('defaults', () => {
+  it('fills server, resilience and storage defaults', () => {
+    const cfg = ok(validateConfig(minimal()));
+    expect(cfg.server).toMatchObject({ host: '127.0.0.1', port: 4141, maxBodyBytes: 4194304 });
+    expect(cfg.resilience).toMatchObject({
+      failureThreshold: 5,
+      recoveryMs: 60000,
+      halfOpenProbes: 1,
+      latencyWindow: 100,
+      requestTimeoutMs: 120000,
+      firstTokenTimeoutMs: 10000,
+      idleTimeoutMs: 10000,
+      maxRetryAfterMs: 5000,
+      retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 5000 },
+      queue: { maxDepth: 1000 },
+    });
+    expect(cfg.storage).toEqual({ ledger: 'sqlite:./switchyard.db', shared: 'memory' });
+    expect(cfg.models.m?.endpoints[0]?.maxConcurrent).toBe(64);
+    expect(cfg.routing.strategy).toBe('cost');
+  });
+
+  it('fills a partly given section with the rest of its defaults', () => {
+    const raw = { ...minimal(), resilience: { retry: { maxAttempts: 7 } } };
+    const cfg = ok(validateConfig(raw));
+    expect(cfg.resilience.retry).toMatchObject({ maxAttempts: 7, baseDelayMs: 200, maxDelayMs: 5000 });
+    expect(cfg.resilience.failureThreshold).toBe(5);
+    expect(configSchema.safeParse(raw).success).toBe(true);
+  });
+});
+
+describe('error messages', () => {
+  it('names the path and the expectation', () => {
+    const raw = rawDefaults();
+    at(raw, 'models', 'gpt-4.1', 'price').outputPerMTok = '8.00';
+    expect(errors(validateConfig(raw))).toEqual(['models.gpt-4.1.price.outputPerMTok: expected number, got string']);
+  });
+
+  it('formats paths with array indices', () => {
+    expect(formatPath(['models', 'gpt-4.1', 'endpoints', 0, 'rpm'])).toBe('models.gpt-4.1.endpoints[0].rpm');
+    expect(formatPath([])).toBe('(root)');
+  });
+
+  it('reports missing required sections', () => {
+    expect(errors(validateConfig(null))).toEqual(['providers: required (expected record)', 'models: required (expected record)']);
+  });
+
+  it('refuses unknown keys', () => {
+    const raw = rawDefaults();
+    raw.server = { hots: 'localhost' };
+    expect(errors(validateConfig(raw))).toEqual(['server: unknown key "hots"']);
+  });
+
+  it('refuses an inline secret and points at apiKeyEnv', () => {
+    const raw = rawDefaults();
+    at(raw, 'providers', 'openai').apiKey = 'sk-live-123';
+    const errs = errors(validateConfig(raw));
+    expect(errs).toHaveLength(1);
+    expect(errs[0]).toMatch(/^providers\.openai: inline secret "apiKey" is not allowed.*apiKeyEnv/);
+    expect(errs[0]).not.toContain('sk-live-123');
+  });
+
+  it('names unknown references in endpoints, fallbacks, routes and budget limits', () => {
+    const raw = rawDefaults();
+    const model = at(raw, 'models', 'gpt-4.1');
+    model.endpoints = [{ provider: 'azure', upstreamModel: 'gpt-4.1' }];
+    model.fallbacks = ['gpt-5'];
+    at(raw, 'routing', 'routes').chatbot = ['deepseek-v3.2', 'llama-4'];
+    raw.budget = { limits: [{ scope: 'model', model: 'mistral', period: 'day', usd: 1 }] };
+    const errs = errors(validateConfig(raw));
+    expect(errs).toHaveLength(4);
+    expect(errs).toContainEqual(expect.stringMatching(/^models\.gpt-4\.1\.endpoints\[0\]\.provider: unknown provider "azure"; expected one of: openai, anthropic, gemini, deepseek$/));
+    expect(errs).toContain('models.gpt-4.1.fallbacks[0]: unknown model "gpt-5"');
+    expect(errs).toContain('routing.routes.chatbot[1]: unknown model "llama-4"');
+    expect(errs).toContain('budget.limits[0].model: unknown model "mistral"');
+  });
+
+  it('refuses duplicate endpoint ids', () => {
+    const raw = rawDefaults();
+    const model = at(raw, 'models', 'deepseek-v3.2');
+    model.endpoints = [{ provider: 'deepseek', upstreamModel: 'deepseek-chat' }, { provider: 'deepseek', upstreamModel: 'deepseek-reasoner' }];
+    expect(errors(validateConfig(raw))).toEqual(['models.deepseek-v3.2.endpoints[1].id: duplicate endpoint id "deepseek-v3.2@deepseek"; give one of them an explicit id']);
+    (model.endpoints as Obj[])[1] = { id: 'ds-reasoner', provider: 'deepseek', upstreamModel: 'deepseek-reasoner' };
+    ok(validateConfig(raw));
+  });
+
+  it('reports type errors and unknown references together (every problem in one pass)', () => {
+    const raw = rawDefaults();
+    at(raw, 'models', 'gpt-4.1', 'price').outputPerMTok = 'eight';
+    at(raw, 'models', 'gpt-4.1').fallbacks = ['gpt-5'];
+    const errs = errors(validateConfig(raw));
+    expect(errs).toContain('models.gpt-4.1.price.outputPerMTok: expected number, got string');
+    expect(errs).toContain('models.gpt-4.1.fallbacks[0]: unknown model "gpt-5"');
+  });
+});
+
+describe('loadConfigFile and check-config', () => {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'switchyard-config-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const file = async (name: string, text: string): Promise<string> => {
+    const p = join(dir, name);
+    await writeFile(p, text);
+    return p;
+  };
+
+  it('loads YAML and JSON files', async () => {
+    expect(Object.keys(ok(await loadConfigFile(await file('spec.yaml', SPEC_EXAMPLE_YAML))).models)).toHaveLength(3);
+    expect(Object.keys(ok(await loadConfigFile(await file('default.json', JSON.stringify(DEFAULT_CONFIG)))).models)).toHaveLength(4);
+  });
+
+  it('reports YAML and JSON syntax errors with the file name', async () => {
+    const y = await file('broken.yaml', 'models: [unclosed\n  providers: {');
+    const yErrs = errors(await loadConfigFile(y));
+    expect(yErrs).toHaveLength(1);
+    expect(yErrs[0]).toMatch(new RegExp(`^${y.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not valid YAML: .+`));
+    const j = await file('broken.json', '{"providers": {},');
+    expect(errors(await loadConfigFile(j))).toEqual([expect.stringMatching(/broken\.json: not valid JSON: .+/)]);
+  });
+
+  it('reports an unreadable file without throwing', async () => {
+    const missing = join(dir, 'nope.yaml');
+    expect(errors(await loadConfigFile(missing))).toEqual([`${missing}: cannot read the file (ENOENT)`]);
+    const sub = join(dir, 'a-directory.yaml');
+    await mkdir(sub);
+    expect(errors(await loadConfigFile(sub))).toEqual([`${sub}: cannot read the file (EISDIR)`]);
+  });
+
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const cli = (...args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, ['src/bin/switchyard.js', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+
+  // The CLI starts through tsx (seconds under load): both runs go in parallel.
+  it.concurrent('check-config: a bad file exits 1 and lists every problem with its path', async ({ expect }) => {
+    const bad = await file('bad.yaml', [
+      'server: { port: 99999, hots: x }',
+      'providers:',
+      '  openai: { kind: openai, baseUrl: https://api.openai.com/v1, apiKey: sk-123 }',
+      'models:',
+      '  gpt-4.1:',
+      '    tier: premium',
+      '    price: { inputPerMTok: 2, outputPerMTok: "8" }',
+      '    contextWindow: 1000',
+      '    endpoints: [{ provider: openai, upstreamModel: gpt-4.1 }]',
+    ].join('\n'));
+    const res = await cli('check-config', bad);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('5 problems');
+    expect(res.stderr).toContain('server.port: expected <= 65535');
+    expect(res.stderr).toContain('server: unknown key "hots"');
+    expect(res.stderr).toContain('providers.openai: inline secret "apiKey"');
+    expect(res.stderr).toContain('models.gpt-4.1.tier: expected one of "fast_cheap", "balanced", "high_quality"');
+    expect(res.stderr).toContain('models.gpt-4.1.price.outputPerMTok: expected number, got string');
+    expect(res.stderr).not.toContain('sk-123');
+  });
+
+  it.concurrent('check-config: a good file exits 0', async ({ expect }) => {
+    const res = await cli('check-config', await file('good.yaml', SPEC_EXAMPLE_YAML));
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('ok (3 models, 3 providers, 1 routes)');
+  });
+});

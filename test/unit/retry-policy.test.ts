@@ -1,0 +1,205 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { configSchema, type ResilienceConfig } from '../../src/config/schema.js';
+import { DEFAULT_THROTTLE_MS, backoffMs, decide, type RetryState } from '../../src/runtime/retry-policy.js';
+import { UpstreamFault, type FaultKind, type RateLimitInfo, type UpstreamErrorInfo } from '../../src/upstream/types.js';
+
+const R: ResilienceConfig = configSchema.parse({ providers: {}, models: {} }).resilience;
+const NOW = 1_700_000_000_000;
+
+const state = (over: Partial<RetryState> = {}): RetryState => ({
+  attemptsOnEndpoint: 1,
+  transientRetryUsed: false,
+  now: NOW,
+  remainingMs: 60_000,
+  rng: () => 0.5,
+  ...over,
+});
+const rl = (retryAfterMs: number | null, resetMs: number | null = null): RateLimitInfo => ({ retryAfterMs, remainingRequests: null, remainingTokens: null, resetMs });
+const apiErr = (code: string | null, message = 'error'): UpstreamErrorInfo => ({ message, type: 'invalid_request_error', code, param: null });
+const http = (status: number, opts: { rateLimit?: RateLimitInfo | null; error?: UpstreamErrorInfo | null } = {}) =>
+  new UpstreamFault('http_status', `upstream ${status}`, status, opts.error ?? null, opts.rateLimit ?? null);
+const fault = (kind: FaultKind) => new UpstreamFault(kind, kind);
+
+describe('defaults used here', () => {
+  it('come from the config schema', () => {
+    expect(R.maxRetryAfterMs).toBe(5000);
+    expect(R.retry).toMatchObject({ maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 5000 });
+  });
+});
+
+describe('429', () => {
+  it('with a short retry-after: retry the same endpoint after exactly that delay', () => {
+    expect(decide(http(429, { rateLimit: rl(1500) }), state(), R)).toEqual({
+      verdict: { event: 'rateLimited', retryAt: NOW + 1500 },
+      next: { step: 'retry_same', delayMs: 1500 },
+      loud: false,
+    });
+    expect(decide(http(429, { rateLimit: rl(R.maxRetryAfterMs) }), state(), R).next).toEqual({ step: 'retry_same', delayMs: 5000 });
+  });
+
+  it('with a retry-after over maxRetryAfterMs: fail over, throttled until now + retry-after', () => {
+    for (const ra of [R.maxRetryAfterMs + 1, 30_000]) {
+      expect(decide(http(429, { rateLimit: rl(ra) }), state(), R)).toEqual({ verdict: { event: 'rateLimited', retryAt: NOW + ra }, next: { step: 'failover' }, loud: false });
+    }
+  });
+
+  it('without retry-after: uses the x-ratelimit reset time', () => {
+    expect(decide(http(429, { rateLimit: rl(null, 2500) }), state(), R)).toMatchObject({ verdict: { event: 'rateLimited', retryAt: NOW + 2500 }, next: { step: 'retry_same', delayMs: 2500 } });
+    expect(decide(http(429, { rateLimit: rl(null, 20_000) }), state(), R)).toMatchObject({ verdict: { retryAt: NOW + 20_000 }, next: { step: 'failover' } });
+  });
+
+  it('prefers retry-after over the reset time', () => {
+    expect(decide(http(429, { rateLimit: rl(700, 4000) }), state(), R).next).toEqual({ step: 'retry_same', delayMs: 700 });
+  });
+
+  it('naming no time at all: throttled for DEFAULT_THROTTLE_MS and fail over', () => {
+    expect(DEFAULT_THROTTLE_MS).toBe(1000);
+    for (const info of [null, rl(null, null)]) {
+      expect(decide(http(429, { rateLimit: info }), state(), R)).toEqual({ verdict: { event: 'rateLimited', retryAt: NOW + DEFAULT_THROTTLE_MS }, next: { step: 'failover' }, loud: false });
+    }
+  });
+});
+
+describe('5xx / 529 / reset', () => {
+  it.each([
+    [500, 'server_error'],
+    [502, 'server_error'],
+    [504, 'server_error'],
+    [503, 'overloaded'],
+    [529, 'overloaded'],
+  ] as const)('%i: counts as a failure (%s) and retries once on the same endpoint', (status, cls) => {
+    const d = decide(http(status), state({ rng: () => 0 }), R);
+    expect(d).toEqual({ verdict: { event: 'failed', fault: cls, countsAsFailure: true }, next: { step: 'retry_same', delayMs: 100 }, loud: false });
+    const again = decide(http(status), state({ transientRetryUsed: true }), R);
+    expect(again).toEqual({ verdict: { event: 'failed', fault: cls, countsAsFailure: true }, next: { step: 'failover' }, loud: false });
+  });
+
+  it('reset before headers: counts (connection), one retry_same, then failover', () => {
+    expect(decide(fault('reset'), state(), R)).toMatchObject({ verdict: { event: 'failed', fault: 'connection', countsAsFailure: true }, next: { step: 'retry_same' } });
+    expect(decide(fault('reset'), state({ transientRetryUsed: true }), R)).toMatchObject({ verdict: { event: 'failed', fault: 'connection' }, next: { step: 'failover' } });
+  });
+
+  it('the retry delay is jittered within [d/2, d] of the exponential backoff', () => {
+    for (const [attempts, d] of [[1, 200], [2, 400]] as const) {
+      for (const f of [http(500), fault('reset')]) {
+        const delays = [0, 0.25, 0.5, 0.999999].map((x) => {
+          const next = decide(f, state({ attemptsOnEndpoint: attempts, rng: () => x }), R).next;
+          return next.step === 'retry_same' ? next.delayMs : -1;
+        });
+        expect(delays).toEqual([d / 2, d / 2 + d / 8, d / 2 + d / 4, d]);
+      }
+    }
+  });
+});
+
+describe('faults that fail over without a same-endpoint retry', () => {
+  it.each(['connect_failed', 'connect_timeout'] as const)('%s → failed(connection), failover', (kind) => {
+    expect(decide(fault(kind), state({ attemptsOnEndpoint: 0 }), R)).toEqual({ verdict: { event: 'failed', fault: 'connection', countsAsFailure: true }, next: { step: 'failover' }, loud: false });
+  });
+
+  it.each(['headers_timeout', 'first_token_timeout', 'idle_timeout'] as const)('%s → failed(timeout), failover', (kind) => {
+    expect(decide(fault(kind), state(), R)).toEqual({ verdict: { event: 'failed', fault: 'timeout', countsAsFailure: true }, next: { step: 'failover' }, loud: false });
+  });
+
+  it('a 408 from the upstream is a timeout too', () => {
+    expect(decide(http(408), state(), R)).toMatchObject({ verdict: { event: 'failed', fault: 'timeout' }, next: { step: 'failover' } });
+  });
+
+  it.each(['stream_cut', 'stream_error', 'bad_response'] as const)('%s → failed(stream_cut), failover', (kind) => {
+    expect(decide(fault(kind), state(), R)).toEqual({ verdict: { event: 'failed', fault: 'stream_cut', countsAsFailure: true }, next: { step: 'failover' }, loud: false });
+  });
+
+  it.each([401, 403])('%i → failed(auth), failover, logged loudly', (status) => {
+    expect(decide(http(status), state(), R)).toEqual({ verdict: { event: 'failed', fault: 'auth', countsAsFailure: true }, next: { step: 'failover' }, loud: true });
+  });
+});
+
+describe('client errors', () => {
+  it('400 context_length_exceeded → larger_context, endpoint released', () => {
+    expect(decide(http(400, { error: apiErr('context_length_exceeded') }), state(), R)).toEqual({ verdict: { event: 'released' }, next: { step: 'larger_context' }, loud: false });
+  });
+
+  it('an Anthropic-style "prompt is too long" message without a code also → larger_context', () => {
+    const f = http(400, { error: apiErr(null, 'prompt is too long: 210000 tokens > 200000 maximum') });
+    expect(decide(f, state(), R).next).toEqual({ step: 'larger_context' });
+  });
+
+  it.each([
+    [400, apiErr('invalid_value', "Invalid value for 'temperature'")],
+    [400, null],
+    [404, apiErr('model_not_found', 'The model does not exist')],
+    [413, apiErr(null, 'Request entity too large')],
+    [422, apiErr(null, 'Unprocessable')],
+  ])('%i → propagate, released (never counts as a failure)', (status, error) => {
+    const d = decide(http(status, { error }), state(), R);
+    expect(d).toEqual({ verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false });
+  });
+});
+
+describe('request-level stops', () => {
+  it.each(['deadline', 'client_gone'] as const)('%s → released, stop', (kind) => {
+    expect(decide(fault(kind), state(), R)).toEqual({ verdict: { event: 'released' }, next: { step: 'stop' }, loud: false });
+  });
+});
+
+describe('bounds', () => {
+  it('respects retry.maxAttempts per endpoint', () => {
+    const atLimit = state({ attemptsOnEndpoint: R.retry.maxAttempts });
+    expect(decide(http(500), atLimit, R).next).toEqual({ step: 'failover' });
+    expect(decide(fault('reset'), atLimit, R).next).toEqual({ step: 'failover' });
+    expect(decide(http(429, { rateLimit: rl(100) }), atLimit, R).next).toEqual({ step: 'failover' });
+    expect(decide(http(429, { rateLimit: rl(100) }), state({ attemptsOnEndpoint: R.retry.maxAttempts - 1 }), R).next.step).toBe('retry_same');
+    const one: ResilienceConfig = { ...R, retry: { ...R.retry, maxAttempts: 1 } };
+    expect(decide(http(503), state(), one).next).toEqual({ step: 'failover' });
+  });
+
+  it('does not schedule a retry whose delay exceeds the remaining deadline', () => {
+    expect(decide(http(500), state({ remainingMs: 50, rng: () => 0 }), R).next).toEqual({ step: 'failover' });
+    expect(decide(fault('reset'), state({ remainingMs: 99, rng: () => 0 }), R).next).toEqual({ step: 'failover' });
+    expect(decide(http(429, { rateLimit: rl(1500) }), state({ remainingMs: 1000 }), R)).toMatchObject({ verdict: { event: 'rateLimited', retryAt: NOW + 1500 }, next: { step: 'failover' } });
+    expect(decide(http(429, { rateLimit: rl(1500) }), state({ remainingMs: 1501 }), R).next).toEqual({ step: 'retry_same', delayMs: 1500 });
+  });
+
+  it('property: retry_same only within maxAttempts and the deadline, and only for 429/5xx/reset', () => {
+    const kinds: FaultKind[] = ['http_status', 'connect_failed', 'connect_timeout', 'reset', 'headers_timeout', 'first_token_timeout', 'idle_timeout', 'stream_cut', 'stream_error', 'bad_response', 'deadline', 'client_gone'];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...kinds),
+        fc.constantFrom(400, 401, 403, 404, 408, 413, 422, 429, 500, 502, 503, 504, 529),
+        fc.option(fc.nat({ max: 20_000 }), { nil: null }),
+        fc.record({ attemptsOnEndpoint: fc.integer({ min: 0, max: 6 }), transientRetryUsed: fc.boolean(), remainingMs: fc.nat({ max: 10_000 }), r: fc.double({ min: 0, max: 0.999999, noNaN: true }) }),
+        (kind, status, ra, s) => {
+          const f = kind === 'http_status' ? http(status, { rateLimit: rl(ra) }) : fault(kind);
+          const d = decide(f, state({ ...s, rng: () => s.r }), R);
+          if (d.next.step !== 'retry_same') return;
+          expect(s.attemptsOnEndpoint).toBeLessThan(R.retry.maxAttempts);
+          expect(d.next.delayMs).toBeLessThan(s.remainingMs);
+          expect(kind === 'reset' || (kind === 'http_status' && (status === 429 || status >= 500))).toBe(true);
+          if (kind !== 'http_status' || status !== 429) expect(s.transientRetryUsed).toBe(false);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('backoffMs', () => {
+  it('doubles from baseDelayMs and caps at maxDelayMs, jittered within [d/2, d]', () => {
+    const expectD = [200, 200, 400, 800, 1600, 3200, 5000, 5000];
+    expectD.forEach((d, attempt) => {
+      expect(backoffMs(attempt, R, () => 0), `attempt ${attempt}`).toBe(d / 2);
+      expect(backoffMs(attempt, R, () => 0.999999), `attempt ${attempt}`).toBe(d);
+    });
+  });
+
+  it('actually spreads with a random source', () => {
+    let seed = 7;
+    const rng = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
+    const xs = Array.from({ length: 1000 }, () => backoffMs(3, R, rng));
+    expect(Math.min(...xs)).toBeGreaterThanOrEqual(400);
+    expect(Math.max(...xs)).toBeLessThanOrEqual(800);
+    expect(Math.min(...xs)).toBeLessThan(420);
+    expect(Math.max(...xs)).toBeGreaterThan(780);
+  });
+});
