@@ -11,10 +11,22 @@ import { sendJson } from '../http/server.js';
 
 const GROUPS: SpendGroup[] = ['model', 'endpoint', 'key', 'day'];
 
+/** A date, or a date-time with an optional offset: `2025-03-02`, `2025-03-02T10:30`, `…:00.5+01:00`. */
+const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+
+/**
+ * `Date.parse` alone is too lenient for a report boundary: it reads a date-time without an
+ * offset in the server's local zone (days and budget periods are UTC), rolls impossible
+ * dates over (`2025-02-30` is March 2) and accepts non-ISO text (`03/02/2025`, `1`).
+ */
 function time(v: string | null, name: string): number | undefined {
   if (v === null || v === '') return undefined;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new SwitchyardError('invalid_request', `${name} must be an ISO 8601 date or time, got "${v}"`, { param: name });
+  const m = ISO_RE.exec(v);
+  const t = m ? Date.parse(m[4] !== undefined && m[5] === undefined ? `${v}Z` : v) : NaN;
+  const day = m ? `${m[1]}-${m[2]}-${m[3]}` : '';
+  if (Number.isNaN(t) || new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day) {
+    throw new SwitchyardError('invalid_request', `${name} must be an ISO 8601 date or time (UTC unless it names an offset), got "${v}"`, { param: name });
+  }
   return t;
 }
 

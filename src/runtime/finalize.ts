@@ -44,7 +44,7 @@ export async function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: Cha
       cachedTokens: t.usage.cachedTokens ?? 0,
       costNano: t.costNano,
       estimated: t.estimated,
-      status: session?.committed && !outcome.ok ? 200 : status,
+      status: session?.committed && !outcome.ok && !outcome.clientGone ? 200 : status,
       latencyMs,
       ttftMs: t.ttftMs,
       stream: session !== null,

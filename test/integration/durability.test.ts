@@ -1,0 +1,173 @@
+/**
+ * Spend survives the process: a real sidecar serves requests, is killed with SIGKILL right
+ * after the last response, and a new process on the same config file and SQLite ledger
+ * reports the same spent totals and spend rows. Rows of earlier periods (written into the
+ * ledger before the first start) show how each period is rebuilt: `total` never resets,
+ * `day` and `month` count from their UTC start.
+ */
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LedgerRow } from '../../src/accounting/ledger.js';
+import { SqliteLedger } from '../../src/accounting/sqlite-ledger.js';
+import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
+
+const DAY_MS = 86_400_000;
+const KEYS = { SY_TEAM_A_KEY: 'team-a-client-key', SY_TEAM_B_KEY: 'team-b-client-key' };
+
+interface BudgetJson {
+  id: string;
+  period: string;
+  limitUsd: number;
+  spentUsd: number;
+  reservedUsd: number;
+  resetsAt: string | null;
+}
+
+let sim: SimHandle;
+let sc: SidecarHandle;
+let cfg: Record<string, unknown>;
+let ledgerFile = '';
+const startedAt = Date.now();
+const dayStart = Math.floor(startedAt / DAY_MS) * DAY_MS;
+const monthStart = Date.UTC(new Date(startedAt).getUTCFullYear(), new Date(startedAt).getUTCMonth(), 1);
+
+function seeded(requestId: string, at: number, keyId: string, model: string, costNano: number): LedgerRow {
+  return {
+    requestId, at, keyId, model, endpoint: `${model}@seed`, attempts: 1, promptTokens: 10, completionTokens: 10, cachedTokens: 0,
+    costNano, estimated: false, status: 200, latencyMs: 5, ttftMs: null, stream: false, errorCode: null,
+  };
+}
+/** Forty days back is always an earlier month; the last millisecond of yesterday an earlier day. */
+const OLD = seeded('seed-old', startedAt - 40 * DAY_MS, 'team-a', 'deepseek-v3.2', 3_000_000_000);
+const YESTERDAY = seeded('seed-yesterday', dayStart - 1, 'team-b', 'deepseek-v3.2', 1_250_000_000);
+
+const nano = (usd: number): number => Math.round(usd * 1e9);
+const clientFor = (h: SidecarHandle, key: string): OpenAI => new OpenAI({ baseURL: `${h.url}/v1`, apiKey: key, maxRetries: 0, timeout: 30_000 });
+
+async function budgets(h: SidecarHandle): Promise<Record<string, BudgetJson>> {
+  const s = (await (await fetch(`${h.url}/switchyard/state`)).json()) as { budgets: BudgetJson[] };
+  return Object.fromEntries(s.budgets.map((b) => [b.id, b]));
+}
+
+const SPEND_QUERIES = [
+  'group_by=model',
+  'group_by=day',
+  'group_by=key',
+  'group_by=endpoint',
+  `group_by=model&from=${new Date(dayStart).toISOString()}`,
+  `group_by=key&to=${new Date(dayStart).toISOString()}`,
+  `group_by=day&from=${new Date(startedAt - 41 * DAY_MS).toISOString()}&to=${new Date(startedAt - 39 * DAY_MS).toISOString()}`,
+];
+
+async function spendReport(h: SidecarHandle): Promise<unknown[]> {
+  return Promise.all(SPEND_QUERIES.map(async (q) => (await fetch(`${h.url}/switchyard/spend?${q}`)).json()));
+}
+
+beforeAll(async () => {
+  sim = await startSimulatorProc({ defaults: { ttftMs: 2, tokenGapMs: 0, outputTokens: 30 } });
+  cfg = testConfig(sim.url, {
+    auth: { keys: [{ id: 'team-a', keyEnv: 'SY_TEAM_A_KEY' }, { id: 'team-b', keyEnv: 'SY_TEAM_B_KEY' }] },
+    budget: {
+      limits: [
+        { scope: 'global', period: 'day', usd: 50 },
+        { scope: 'global', period: 'month', usd: 50 },
+        { scope: 'global', period: 'total', usd: 50 },
+        { scope: 'key', key: 'team-a', period: 'month', usd: 20 },
+        { scope: 'key', key: 'team-b', period: 'total', usd: 20 },
+        { scope: 'model', model: 'deepseek-v3.2', period: 'total', usd: 20 },
+      ],
+    },
+  });
+  ledgerFile = String((cfg.storage as { ledger: string }).ledger).slice('sqlite:'.length);
+  const ledger = SqliteLedger.open(ledgerFile);
+  await ledger.insert(OLD);
+  await ledger.insert(YESTERDAY);
+  await ledger.close();
+  sc = await startSidecar(cfg, KEYS);
+});
+
+afterAll(async () => {
+  await sc?.stop();
+  await sim?.stop();
+});
+
+describe('budget periods rebuilt from the ledger at start', () => {
+  it('counts every row in a total budget, only the current UTC day or month in the others', async () => {
+    const b = await budgets(sc);
+    const yesterdayThisMonth = YESTERDAY.at >= monthStart ? YESTERDAY.costNano : 0;
+    expect(nano(b['global:total']!.spentUsd)).toBe(OLD.costNano + YESTERDAY.costNano);
+    expect(b['global:total']!.resetsAt).toBeNull();
+    expect(nano(b['global:day']!.spentUsd)).toBe(0);
+    expect(nano(b['global:month']!.spentUsd)).toBe(yesterdayThisMonth);
+    expect(nano(b['key:team-a:month']!.spentUsd)).toBe(0);
+    expect(nano(b['key:team-b:total']!.spentUsd)).toBe(YESTERDAY.costNano);
+    expect(nano(b['model:deepseek-v3.2:total']!.spentUsd)).toBe(OLD.costNano + YESTERDAY.costNano);
+  });
+});
+
+interface Report {
+  group_by: string;
+  total: { requests: number; usd: number };
+  groups: Array<{ requests: number; promptTokens: number; completionTokens: number; usd: number } & Record<string, unknown>>;
+}
+
+/** A spend report with one more request in group `name` (every query here keeps an existing group). */
+function plusRow(r: Report, name: string, costNano: number, prompt: number, completion: number): Report {
+  const add = (usd: number): number => (nano(usd) + costNano) / 1e9;
+  const groups = r.groups.map((g) => (g[r.group_by] === name ? { ...g, requests: g.requests + 1, promptTokens: g.promptTokens + prompt, completionTokens: g.completionTokens + completion, usd: add(g.usd) } : g));
+  expect(groups).not.toEqual(r.groups);
+  return { ...r, total: { requests: r.total.requests + 1, usd: add(r.total.usd) }, groups };
+}
+
+describe('durability across SIGKILL', () => {
+  it('reports the same spent totals and spend rows after a kill and a restart on the same ledger', async () => {
+    const a = clientFor(sc, KEYS.SY_TEAM_A_KEY);
+    const b = clientFor(sc, KEYS.SY_TEAM_B_KEY);
+    const msg = (t: string) => [{ role: 'user' as const, content: t }];
+    let served = 0;
+    for (const [client, model, i] of [[a, 'deepseek-v3.2', 1], [a, 'gpt-4.1', 2], [b, 'gemini-2.5-flash', 3], [b, 'deepseek-v3.2', 4]] as const) {
+      const { response } = await client.chat.completions.create({ model, messages: msg(`question ${i}`), max_tokens: 20 }).withResponse();
+      served += nano(Number(response.headers.get('x-switchyard-cost-usd')));
+    }
+    for (const [client, model] of [[a, 'claude-sonnet-4.5'], [b, 'deepseek-v3.2']] as const) {
+      const stream = await client.chat.completions.create({ model, messages: msg(`stream for ${model}`), stream: true });
+      let text = '';
+      for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+      expect(text.split(' ')).toHaveLength(30);
+    }
+    const before = await budgets(sc);
+    const reportBefore = (await spendReport(sc)) as Report[];
+    const today = nano(before['global:day']!.spentUsd);
+    // Today's spend: the non-streamed costs plus the two streams.
+    expect(today).toBeGreaterThan(served);
+    expect(nano(before['global:total']!.spentUsd)).toBe(OLD.costNano + YESTERDAY.costNano + today);
+    expect(reportBefore[0]!.total.requests).toBe(2 + 6);
+
+    // One more request, then the kill at once: its row was committed before its response ended.
+    const last = await a.chat.completions.create({ model: 'deepseek-v3.2', messages: msg('the last one before the kill'), max_tokens: 20 }).withResponse();
+    expect(await sc.stop('SIGKILL')).toBeNull();
+    expect(sc.child.signalCode).toBe('SIGKILL');
+    const lastCost = nano(Number(last.response.headers.get('x-switchyard-cost-usd')));
+    const { prompt_tokens: lastPrompt, completion_tokens: lastCompletion } = last.data.usage!;
+    expect(lastCost).toBeGreaterThan(0);
+
+    sc = await startSidecar(cfg, KEYS, sc.configFile);
+    const after = await budgets(sc);
+    expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+    const hit = new Set(['global:day', 'global:month', 'global:total', 'key:team-a:month', 'model:deepseek-v3.2:total']);
+    for (const id of Object.keys(before)) {
+      expect([id, nano(after[id]!.spentUsd)]).toEqual([id, nano(before[id]!.spentUsd) + (hit.has(id) ? lastCost : 0)]);
+      expect([id, after[id]!.reservedUsd, after[id]!.limitUsd]).toEqual([id, 0, before[id]!.limitUsd]);
+    }
+    const today10 = new Date(dayStart).toISOString().slice(0, 10);
+    const lastGroup = ['deepseek-v3.2', today10, 'team-a', 'deepseek-v3.2@deepseek', 'deepseek-v3.2'];
+    const reportAfter = (await spendReport(sc)) as Report[];
+    reportAfter.forEach((r, i) => {
+      const expected = i < lastGroup.length ? plusRow(reportBefore[i]!, lastGroup[i]!, lastCost, lastPrompt, lastCompletion) : reportBefore[i];
+      expect([SPEND_QUERIES[i], r]).toEqual([SPEND_QUERIES[i], expected]);
+    });
+    // The windows in the past hold exactly the seeded rows.
+    expect(reportAfter[5]!.groups.map((g) => [g.key, g.requests])).toEqual([['team-a', 1], ['team-b', 1]]);
+    expect(reportAfter[6]!.groups.map((g) => [g.day, nano(g.usd)])).toEqual([[new Date(OLD.at).toISOString().slice(0, 10), OLD.costNano]]);
+  });
+});
