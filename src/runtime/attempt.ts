@@ -63,7 +63,7 @@ function exhaustedUntil(res: UpstreamResponse, now: number): number | null {
 async function errorFault(inp: AttemptInput, res: UpstreamResponse, signal: AbortSignal): Promise<UpstreamFault> {
   let text = '';
   try {
-    text = await readText(res, signal, 256 * 1024);
+    text = await readText(res, signal, 256 * 1024, inp.resilience.idleTimeoutMs);
   } catch {
     // The error body itself failed: the status is enough to classify.
   }
@@ -92,8 +92,10 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     firstToken = setTimeout(() => ac.abort(new UpstreamFault('first_token_timeout', `no content within ${r.firstTokenTimeoutMs} ms`)), r.firstTokenTimeoutMs);
   }
   let delivered = '';
+  let headersIn = false;
   try {
     const res = await send(inp.h.pool, req, { headersTimeoutMs: r.headersTimeoutMs, signal: ac.signal });
+    headersIn = true;
     if (res.statusCode >= 300) throw await errorFault(inp, res, ac.signal);
     if (!inp.stream) return await readCompletion(inp, res, ac.signal, started);
     if (!session) throw new Error('streaming attempt without a session');
@@ -101,7 +103,8 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     return out;
   } catch (err) {
     const fault = err instanceof UpstreamFault ? err : classifyError(err, ac.signal);
-    const cut = fault.kind === 'reset' && inp.stream ? new UpstreamFault('stream_cut', 'the upstream stream was cut', null) : fault;
+    // A reset before the response headers is a reset (one quick retry); once the stream was open it is a cut.
+    const cut = fault.kind === 'reset' && inp.stream && headersIn ? new UpstreamFault('stream_cut', 'the upstream stream was cut', null) : fault;
     // Make sure nothing of this attempt keeps running (a half-read body, a stalled socket).
     if (!ac.signal.aborted) ac.abort(cut);
     throw new AttemptFailure(cut, delivered, inp.now() - started);
@@ -111,7 +114,8 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
 }
 
 async function readCompletion(inp: AttemptInput, res: UpstreamResponse, signal: AbortSignal, started: number): Promise<AttemptSuccess> {
-  const text = await readText(res, signal);
+  // A whole body that goes silent half way is cut by the idle limit, as a stream would be.
+  const text = await readText(res, signal, undefined, inp.resilience.idleTimeoutMs);
   let json: unknown;
   try {
     json = JSON.parse(text);

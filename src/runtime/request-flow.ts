@@ -149,14 +149,18 @@ export class RequestFlow {
       }
       let earliest: number | null = null;
       let waitable = false;
+      let freeAtUnknown = false;
       for (const h of this.candidates()) {
         const a = availability(h, now, this.estTokens());
         if (a.ok) return h;
         if (a.why.startsWith('circuit-open')) continue;
         waitable = true;
         if (a.freeAt !== null) earliest = earliest === null ? a.freeAt : Math.min(earliest, a.freeAt);
+        else freeAtUnknown = true;
       }
       if (!waitable || now >= this.deadlineAt) return null;
+      // Every candidate is throttled until after the deadline: waiting cannot help (503 at once, not 504 later).
+      if (!freeAtUnknown && earliest !== null && earliest >= this.deadlineAt) return null;
       const until = Math.min(this.deadlineAt, earliest ?? this.deadlineAt);
       this.ticket ??= this.rt.queue.ticket();
       const admitted = await this.rt.queue.wait(until, this.ac.signal, this.ticket, now);

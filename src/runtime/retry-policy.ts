@@ -5,7 +5,8 @@
  *   fault                               endpoint event        next step
  *   429, retry-after ≤ maxRetryAfterMs  rateLimited(retryAt)  same endpoint after retry-after
  *   429, longer or none                 rateLimited(retryAt)  fail over
- *   5xx / 529 / reset before headers    failed (counts)       one quick jittered retry on the same endpoint, then fail over
+ *   5xx / 529 / reset before headers    failed (counts)       one quick jittered retry on the same endpoint (not before a
+ *                                                             5xx's retry-after; none if that is over maxRetryAfterMs), then fail over
  *   refused / connect timeout           failed (counts)       fail over
  *   headers / first-token / idle limit  failed (counts)       fail over, never the same endpoint again
  *   stream cut / in-stream error        failed (counts)       fail over (continue the answer if already committed)
@@ -96,8 +97,10 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
     return { verdict: { event: 'rateLimited', retryAt }, next: retry ? { step: 'retry_same', delayMs: wait } : { step: 'failover' }, loud: false };
   }
   if (status >= 500) {
-    const delay = backoffMs(s.attemptsOnEndpoint, r, s.rng);
-    const retry = canRetrySame && !s.transientRetryUsed && delay < s.remainingMs;
+    // A retry-after on a 5xx (503 overloaded) is the least wait before asking again; longer than maxRetryAfterMs: fail over.
+    const asked = f.rateLimit?.retryAfterMs ?? null;
+    const delay = Math.max(backoffMs(s.attemptsOnEndpoint, r, s.rng), asked ?? 0);
+    const retry = canRetrySame && !s.transientRetryUsed && (asked === null || asked <= r.maxRetryAfterMs) && delay < s.remainingMs;
     const fault: FaultClass = status === 529 || status === 503 ? 'overloaded' : 'server_error';
     return { verdict: failed(fault), next: retry ? { step: 'retry_same', delayMs: delay } : { step: 'failover' }, loud: false };
   }

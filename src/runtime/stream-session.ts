@@ -44,7 +44,8 @@ export class StreamSession {
     const chunk = p.chunk;
     this.id ??= typeof chunk.id === 'string' && chunk.id ? chunk.id : this.fallbackId;
     chunk.id = this.id;
-    chunk.model = h.model;
+    // A continuation on another model keeps the model the stream committed to (and named in its headers).
+    chunk.model = (this.answeredBy ?? h).model;
     chunk.created = this.created;
     chunk.object = 'chat.completion.chunk';
     if (this.continuing) {
@@ -82,7 +83,7 @@ export class StreamSession {
           id: this.id ?? this.fallbackId,
           object: 'chat.completion.chunk',
           created: this.created,
-          model: h.model,
+          model: (this.answeredBy ?? h).model,
           choices: [],
           usage: {
             prompt_tokens: usage.promptTokens,

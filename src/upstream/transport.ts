@@ -40,29 +40,47 @@ export function classifyError(err: unknown, signal: AbortSignal): UpstreamFault 
   }
 }
 
-/** Send the request; resolves when response headers arrive. */
+/** undici's own timeouts tick every ~0.5 s; its headersTimeout is only a backstop this much later. */
+const UNDICI_BACKSTOP_MS = 1000;
+
+/**
+ * Send the request; resolves when response headers arrive. The headers limit runs on a native
+ * timer: undici's headersTimeout uses a coarse clock and fires up to ~0.5 s early or late.
+ */
 export async function send(pool: Pool, req: UpstreamHttpRequest, opts: SendOptions): Promise<UpstreamResponse> {
+  const ac = new AbortController();
+  const follow = () => ac.abort(opts.signal.reason);
+  if (opts.signal.aborted) follow();
+  else opts.signal.addEventListener('abort', follow, { once: true });
+  const timer = setTimeout(() => ac.abort(new UpstreamFault('headers_timeout', `no response headers within ${opts.headersTimeoutMs} ms`)), opts.headersTimeoutMs);
   try {
     return await pool.request({
       path: req.path,
       method: 'POST',
       headers: req.headers,
       body: req.body,
-      signal: opts.signal,
-      headersTimeout: opts.headersTimeoutMs,
+      signal: ac.signal,
+      headersTimeout: opts.headersTimeoutMs + UNDICI_BACKSTOP_MS,
       bodyTimeout: 0,
     });
   } catch (err) {
-    throw classifyError(err, opts.signal);
+    throw classifyError(err, ac.signal);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
-/** Read a whole (small) body as text; a failure mid-body is a fault of the upstream. */
-export async function readText(res: UpstreamResponse, signal: AbortSignal, limitBytes = 16 * 1024 * 1024): Promise<string> {
+/**
+ * Read a whole (small) body as text; a failure mid-body is a fault of the upstream, and so is
+ * a body that stays silent for `idleMs` (0: no limit) half way.
+ */
+export async function readText(res: UpstreamResponse, signal: AbortSignal, limitBytes = 16 * 1024 * 1024, idleMs = 0): Promise<string> {
   const parts: Buffer[] = [];
   let size = 0;
+  const idle = idleMs > 0 ? setTimeout(() => res.body.destroy(new UpstreamFault('idle_timeout', `upstream body silent for ${idleMs} ms`)), idleMs) : undefined;
   try {
     for await (const chunk of res.body) {
+      idle?.refresh();
       const b = chunk as Buffer;
       size += b.length;
       if (size > limitBytes) {
@@ -74,6 +92,8 @@ export async function readText(res: UpstreamResponse, signal: AbortSignal, limit
   } catch (err) {
     const f = classifyError(err, signal);
     throw f.kind === 'reset' ? new UpstreamFault('stream_cut', 'the upstream body was cut short') : f;
+  } finally {
+    clearTimeout(idle);
   }
   return Buffer.concat(parts).toString('utf8');
 }
