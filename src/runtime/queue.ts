@@ -5,12 +5,18 @@
  */
 interface Waiter {
   ticket: number;
+  /** Set once woken (admitted, timed out or aborted); it is then out of the line. */
+  done: boolean;
   wake: (admitted: boolean) => void;
 }
 
 export class CapacityQueue {
   private waiters: Waiter[] = [];
   private nextTicket = 1;
+  /** A wake-up round is running (see notify). */
+  private waking = false;
+  /** Something changed again during the round: run another one after it. */
+  private again = false;
 
   constructor(
     private readonly maxDepth: () => number,
@@ -35,7 +41,10 @@ export class CapacityQueue {
     return new Promise<boolean>((resolve) => {
       const waiter: Waiter = {
         ticket,
+        done: false,
         wake: (admitted) => {
+          if (waiter.done) return;
+          waiter.done = true;
           clearTimeout(timer);
           signal.removeEventListener('abort', onAbort);
           this.remove(waiter);
@@ -52,11 +61,35 @@ export class CapacityQueue {
     });
   }
 
-  /** Something changed: wake everyone in arrival order; each re-checks and may queue again. */
+  /**
+   * Something changed: wake everyone in arrival order; each re-checks and may queue again.
+   * One waiter per macrotask: the woken one re-checks and dispatches in microtasks (the
+   * endpoint's window then counts it) before the next one looks. Waking all at once let every
+   * waiter see the same freed slot and go, over the endpoint's rpm. Changes during a round are
+   * coalesced into one more round.
+   */
   notify(): void {
     if (this.waiters.length === 0) return;
-    const ws = this.waiters.slice();
-    for (const w of ws) w.wake(true);
+    if (this.waking) {
+      this.again = true;
+      return;
+    }
+    this.waking = true;
+    const round = this.waiters.slice();
+    const step = (i: number): void => {
+      while (i < round.length && round[i]!.done) i++;
+      if (i >= round.length) {
+        this.waking = false;
+        if (this.again) {
+          this.again = false;
+          this.notify();
+        }
+        return;
+      }
+      round[i]!.wake(true);
+      setImmediate(() => step(i + 1));
+    };
+    step(0);
   }
 
   private remove(w: Waiter): void {

@@ -17,6 +17,23 @@ import { StreamSession } from './stream-session.js';
 import type { RuntimeCore } from './core.js';
 import { finalizeRequest, type Outcome } from './finalize.js';
 
+/** Above this many characters of prompt text the exact tokenizer always runs. */
+const EXACT_COUNT_CHARS = 16_000;
+
+function promptChars(messages: ReadonlyArray<{ content?: unknown }>): number {
+  let n = 0;
+  for (const m of messages) {
+    if (typeof m.content === 'string') n += m.content.length;
+    else if (Array.isArray(m.content)) for (const p of m.content) n += typeof p === 'object' && p !== null && typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text.length : 340;
+  }
+  return n;
+}
+
+/** Header values must be visible ASCII: arrows and symbols of the reason are spelled out. */
+function asciiReason(reason: string): string {
+  return reason.replace(/→/g, '->').replace(/≥/g, '>=').replace(/≤/g, '<=').replace(/×/g, 'x').normalize('NFKD').replace(/[^\x20-\x7e]/g, '');
+}
+
 interface Pinned {
   id: string;
   notBefore: number;
@@ -40,6 +57,8 @@ export class RequestFlow {
   private lastFault: UpstreamFault | null = null;
   private lastEndpoint: EndpointHandle | null = null;
   private budgetRefusal: SwitchyardError | null = null;
+  /** Worst case of the last refused reservation: later candidates must be cheaper. */
+  private budgetCeiling: number | null = null;
   private costNano = 0;
   private estimated = false;
   private usageTotal: Usage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0 };
@@ -98,13 +117,13 @@ export class RequestFlow {
       out['x-switchyard-endpoint'] = h.id;
       out['x-switchyard-tier'] = h.modelCfg.tier;
     }
-    if (this.plan) out['x-switchyard-reason'] = this.plan.reason.replace(/[^\x20-\x7e]/g, '?');
+    if (this.plan) out['x-switchyard-reason'] = asciiReason(this.plan.reason);
     return out;
   }
 
   private async execute(): Promise<Outcome> {
     const body = this.call.body;
-    this.promptTokens = countPromptTokens(body.messages, body.tools ?? undefined);
+    this.promptTokens = this.countPrompt();
     const userText = body.messages.filter((m) => m.role === 'user').map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
     this.plan = resolve(this.rt.cfg, {
       model: body.model,
@@ -128,6 +147,19 @@ export class RequestFlow {
       if (result === 'continue') continue;
       return result;
     }
+  }
+
+  /**
+   * Prompt tokens. The real tokenizer costs ~100 µs per 2 KB, so it runs only where the count
+   * decides something: a budget or a cost cap applies (the reservation must be exact), or the
+   * prompt is long enough for context windows and the long-prompt rule to matter. Otherwise a
+   * character estimate serves routing and TPM windows (corrected by the upstream's usage).
+   */
+  private countPrompt(): number {
+    const body = this.call.body;
+    const chars = promptChars(body.messages);
+    const exact = chars > EXACT_COUNT_CHARS || this.call.hints.maxCostUsd !== null || this.rt.budget.lines().length > 0 || Array.isArray(body.tools);
+    return exact ? countPromptTokens(body.messages, body.tools ?? undefined) : Math.ceil(chars / 3) + 3 * body.messages.length + 3;
   }
 
   /** Estimated tokens for TPM windows: prompt plus the output asked for. */
@@ -193,8 +225,19 @@ export class RequestFlow {
       this.budgetRefusal ??= new SwitchyardError('budget_exceeded', `worst-case cost of ${h.model} ($${nanoToUsd(reserveNano)}) exceeds x-switchyard-max-cost-usd ($${maxCost})`, { headers: { 'x-should-retry': 'false' } });
       return 'continue';
     }
+    // After a budget refusal only cheaper candidates are tried (spec §5: "the next cheaper candidate").
+    if (this.budgetCeiling !== null && reserveNano >= this.budgetCeiling) {
+      this.excludedModels.add(h.model);
+      return 'continue';
+    }
     const grant = await this.rt.budget.reserve(this.call.requestId, this.call.keyId, h.model, reserveNano, this.rt.now());
+    if (grant.ok && !availability(h, this.rt.now(), this.estTokens()).ok) {
+      // The reservation is asynchronous (a shared store answers later): the slot picked before it may be gone.
+      await this.rt.budget.release(this.call.requestId, grant.budgets, reserveNano, this.rt.now());
+      return 'continue';
+    }
     if (!grant.ok) {
+      this.budgetCeiling = reserveNano;
       this.excludedModels.add(h.model);
       this.budgetRefusal ??= new SwitchyardError('budget_exceeded', `budget ${grant.budget} would be exceeded: limit $${nanoToUsd(grant.limit)}, spent $${nanoToUsd(grant.spent)}, reserved $${nanoToUsd(grant.reserved)}, this request needs up to $${nanoToUsd(reserveNano)}`, { headers: { 'x-should-retry': 'false' } });
       return 'continue';

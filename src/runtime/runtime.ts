@@ -160,21 +160,29 @@ export class Runtime implements RuntimeCore {
     const spawns = this.endpointSpawns(next);
     const nextIds = new Set(spawns.map((s) => s.spawn.input.id));
     const kept: string[] = [];
+    const keptHandles: EndpointHandle[] = [];
     const fresh: typeof spawns = [];
     for (const s of spawns) {
-      const old = this.handles.get(s.spawn.input.id);
-      if (old && old.fingerprint === s.fingerprint) {
-        kept.push(s.spawn.input.id);
+      const id = s.spawn.input.id;
+      const old = this.handles.get(id);
+      if (old && old.fingerprint === s.fingerprint && old.model === s.spawn.input.model) {
+        kept.push(id);
+        // Same actor (state and counters), but the handle carries the new model config
+        // (tier, capabilities, maxOutputTokens, fallbacks are not in the fingerprint).
+        keptHandles.push(s.handle(old.actor));
         continue;
       }
       // A changed endpoint gets a new actor under a new generation key; the old one drains.
-      if (old) s.spawn.id = `${s.spawn.input.id}#${++this.generation}`;
+      // So does one re-added while the actor of its earlier removal is still draining
+      // (the supervisor's system ids must be unique, a duplicate kills the supervisor).
+      if (old || this.supervisor.system.get(endpointSystemId(id)) !== undefined) s.spawn.id = `${id}#${++this.generation}`;
       fresh.push(s);
     }
     const retired = [...this.handles.values()].filter((h) => !nextIds.has(h.id) || fresh.some((f) => f.spawn.input.id === h.id));
     this.cfg = next;
     this.supervisor.send({ type: 'endpoints.reconfigured', at: this.now(), add: fresh.map((f) => f.spawn), remove: [] });
     for (const h of retired) this.handles.delete(h.id);
+    for (const h of keptHandles) this.handles.set(h.id, h);
     for (const f of fresh) this.handles.set(f.spawn.input.id, f.handle(this.endpointActor(f.spawn.id)));
     this.byModel.clear();
     for (const h of this.handles.values()) this.indexByModel(h);

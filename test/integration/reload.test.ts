@@ -1,0 +1,284 @@
+/**
+ * Client keys and config reload, end to end: the official OpenAI SDK against one real sidecar
+ * process (client keys in its environment, named by `auth.keys[].keyEnv`) in front of the
+ * real simulator process. One file, one sidecar: each sidecar start costs seconds.
+ *
+ * Client keys (spec §3, §6): no or a wrong key → 401 invalid_api_key; a valid key works; a key
+ * over its own rpm → 429 rate_limited with retry-after (other keys unaffected); the key id is
+ * in the ledger (column key_id); keys never reach the logs.
+ *
+ * Reload (spec §3 `POST /switchyard/reload` and SIGHUP): while 20 slow streams are in flight
+ * the config file is rewritten (a route added, one endpoint's rpm changed, a model's tier
+ * changed) and reloaded. Every stream completes; the unchanged endpoint actor keeps its
+ * counters and serves with the new model config; the changed one is replaced (its in-flight
+ * streams finish on the old actor); the new route serves; client-key rpm windows survive. An
+ * invalid file is refused with 400 listing the errors and the running config keeps serving.
+ * SIGHUP reloads too (and applies key changes).
+ */
+import { writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { sleep, startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
+
+const KEY_A = 'sk-sy-team-a-7f3c9e1d5b';
+const KEY_B = 'sk-sy-team-b-0a8e4d2c6f';
+const KEY_C = 'sk-sy-team-c-93b1e07a4d';
+const WORDS = 20;
+
+let sim: SimHandle;
+let sc: SidecarHandle;
+let base: Record<string, unknown>;
+let ledgerFile: string;
+
+beforeAll(async () => {
+  sim = await startSimulatorProc({
+    defaults: { ttftMs: 2, tokenGapMs: 1, outputTokens: 5 },
+    // The streams of the reload test: 20 words, 80 ms apart, in flight for over 1.5 s.
+    models: { 'deepseek-chat': { tokenGapMs: 80, outputTokens: WORDS }, 'gemini-2.5-flash': { tokenGapMs: 80, outputTokens: WORDS } },
+  });
+  base = testConfig(sim.url, {
+    auth: { keys: [{ id: 'team-a', keyEnv: 'SY_TEST_TEAM_A_KEY', rpm: 2 }, { id: 'team-b', keyEnv: 'SY_TEST_TEAM_B_KEY' }] },
+  });
+  ledgerFile = String((base.storage as { ledger: string }).ledger).slice('sqlite:'.length);
+  sc = await startSidecar(base, { SY_TEST_TEAM_A_KEY: KEY_A, SY_TEST_TEAM_B_KEY: KEY_B, SY_TEST_TEAM_C_KEY: KEY_C });
+});
+
+afterAll(async () => {
+  await sc?.stop();
+  await sim?.stop();
+});
+
+const client = (apiKey: string) => new OpenAI({ baseURL: `${sc.url}/v1`, apiKey, maxRetries: 0, timeout: 10_000 });
+const ask = (c: OpenAI) => c.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+
+async function apiError(p: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof OpenAI.APIError) return err;
+    throw err;
+  }
+  throw new Error('expected the request to fail');
+}
+
+const post = (headers: Record<string, string>) =>
+  fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] }) });
+
+const requestIds: Record<string, string[]> = { 'team-a': [], 'team-b': [] };
+
+describe('client keys (auth.keys)', () => {
+  it('no key, or not a Bearer key → 401 invalid_api_key, OpenAI-shaped, nothing sent upstream', async () => {
+    await sim.clearLog();
+    const cases: Array<Record<string, string>> = [{}, { authorization: `Basic ${KEY_A}` }, { authorization: 'Bearer ' }];
+    for (const headers of cases) {
+      const r = await post(headers);
+      expect(r.status).toBe(401);
+      const body = (await r.json()) as { error: { code: string; type: string; message: string } };
+      expect(body.error.code).toBe('invalid_api_key');
+      expect(body.error.type).toBe('authentication_error');
+    }
+    expect(await sim.log()).toEqual([]);
+  });
+
+  it('a wrong key → 401 invalid_api_key (also one that only extends or truncates a valid key)', async () => {
+    for (const key of ['sk-nope', `${KEY_A}x`, KEY_A.slice(0, -1), KEY_B.toUpperCase()]) {
+      const e = await apiError(ask(client(key)));
+      expect(e.status, key).toBe(401);
+      expect(e.code).toBe('invalid_api_key');
+    }
+    expect(await sim.log()).toEqual([]);
+  });
+
+  it('a valid key is served; a key without rpm is not limited', async () => {
+    for (let i = 0; i < 4; i++) {
+      const { data, response } = await ask(client(KEY_B));
+      expect(data.choices[0]!.message.content).toBeTruthy();
+      requestIds['team-b']!.push(response.headers.get('x-request-id')!);
+    }
+  });
+
+  it("a key over its own rpm → 429 rate_limited with retry-after; other keys are unaffected", async () => {
+    const a = client(KEY_A);
+    for (let i = 0; i < 2; i++) requestIds['team-a']!.push((await ask(a)).response.headers.get('x-request-id')!);
+    const e = await apiError(ask(a));
+    expect(e.status).toBe(429);
+    expect(e.code).toBe('rate_limited');
+    expect(e.message).toContain('team-a');
+    const retryAfter = Number(e.headers?.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(30);
+    // Not the budget's 429: a client may retry this one.
+    expect(e.headers?.get('x-should-retry')).not.toBe('false');
+    const { response } = await ask(client(KEY_B));
+    expect(response.status).toBe(200);
+    requestIds['team-b']!.push(response.headers.get('x-request-id')!);
+  });
+
+  it('records the key id of every served request in the ledger (column key_id)', () => {
+    const db = new Database(ledgerFile, { readonly: true });
+    try {
+      const rows = db.prepare('select request_id, key_id from ledger').all() as Array<{ request_id: string; key_id: string | null }>;
+      const byId = new Map(rows.map((r) => [r.request_id, r.key_id]));
+      for (const [key, ids] of Object.entries(requestIds)) {
+        expect(ids.length).toBeGreaterThan(0);
+        for (const id of ids) expect(byId.get(id), id).toBe(key);
+      }
+      expect(rows.filter((r) => r.key_id === 'team-a')).toHaveLength(2);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('never logs a client key', () => {
+    const logs = sc.stdout() + sc.stderr();
+    expect(logs.length).toBeGreaterThan(0);
+    for (const k of [KEY_A, KEY_B]) expect(logs).not.toContain(k);
+  });
+});
+
+/** The base config with changes (deep-copied, so `base` stays as it was). */
+type Cfg = { models: Record<string, { endpoints: Array<Record<string, unknown>> }>; routing: { routes: Record<string, string[]> }; auth: { keys: Array<Record<string, unknown>> } };
+function variant(change: (c: Cfg) => void): Record<string, unknown> {
+  const c = structuredClone(base) as Cfg & Record<string, unknown>;
+  change(c);
+  return c;
+}
+
+/** The config after the first reload: a route added, gemini's rpm changed, deepseek's tier changed (not its endpoint). */
+const reloaded = () =>
+  variant((c) => {
+    c.routing.routes.fresh = ['gemini-2.5-flash'];
+    c.models['gemini-2.5-flash']!.endpoints[0]!.rpm = 1000;
+    (c.models['deepseek-v3.2'] as unknown as { tier: string }).tier = 'balanced';
+  });
+
+async function reload(): Promise<{ status: number; body: Record<string, unknown> }> {
+  const r = await fetch(`${sc.url}/switchyard/reload`, { method: 'POST' });
+  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+}
+
+async function models(): Promise<string[]> {
+  return ((await (await fetch(`${sc.url}/v1/models`)).json()) as { data: Array<{ id: string }> }).data.map((m) => m.id);
+}
+
+const teamB = () => client(KEY_B);
+const quick = (model: string, c = teamB()) => c.chat.completions.create({ model, max_tokens: 3, messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+
+describe('reload', () => {
+  it('POST /switchyard/reload under load: no failed request, unchanged actors keep counters, the new route works', async () => {
+    const before = await sc.state();
+    const ds0 = before.endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek')!.requests;
+    const gm0 = before.endpoints.find((e) => e.id === 'gemini-2.5-flash@gemini')!;
+    expect(gm0.requests).toBe(0);
+
+    // 10 streams on an endpoint that stays, 10 on one whose rpm changes.
+    const b = teamB();
+    let firstChunks = 0;
+    let finished = 0;
+    const streams = Array.from({ length: 20 }, async (_, i) => {
+      const model = i % 2 === 0 ? 'deepseek-v3.2' : 'gemini-2.5-flash';
+      const s = await b.chat.completions.create({ model, stream: true, messages: [{ role: 'user', content: `stream ${i}` }] });
+      let text = '';
+      let finish: string | null = null;
+      let seen = false;
+      for await (const c of s) {
+        if (!seen && c.choices[0]?.delta.content) {
+          seen = true;
+          firstChunks++;
+        }
+        text += c.choices[0]?.delta.content ?? '';
+        finish = c.choices[0]?.finish_reason ?? finish;
+      }
+      finished++;
+      return { model, words: text.trim().split(/\s+/).length, finish };
+    });
+    while (firstChunks < 20) await sleep(20);
+
+    writeFileSync(sc.configFile, stringify(reloaded()));
+    // Requests arriving around the reload are served too.
+    const around = Array.from({ length: 6 }, (_, i) => quick(i % 2 === 0 ? 'gemini-2.5-flash' : 'deepseek-v3.2'));
+    const r = await reload();
+    // The reload did not wait for the streams.
+    expect(finished).toBe(0);
+    expect(r.status).toBe(200);
+    expect(r.body.kept).toContain('deepseek-v3.2@deepseek');
+    expect(r.body.added).toEqual(['gemini-2.5-flash@gemini']);
+    expect(r.body.removed).toEqual([]);
+    expect(await models()).toContain('route/fresh');
+
+    // The new route serves now.
+    const fresh = await quick('route/fresh');
+    expect(fresh.response.headers.get('x-switchyard-model')).toBe('gemini-2.5-flash');
+    // The kept deepseek actor serves with its model's new config.
+    const ds1 = await quick('deepseek-v3.2');
+    expect(ds1.response.headers.get('x-switchyard-tier')).toBe('balanced');
+    for (const a of await Promise.all(around)) expect(a.response.status).toBe(200);
+
+    const done = await Promise.all(streams);
+    for (const d of done) expect(d).toMatchObject({ words: WORDS, finish: 'stop' });
+
+    // The client-key rpm window survived the reload: team-a is still over its limit.
+    expect((await apiError(ask(client(KEY_A)))).code).toBe('rate_limited');
+
+    const after = await sc.state();
+    const ds = after.endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek')!;
+    // 10 streams + 3 around the reload + 1 after it, all on the same actor.
+    expect(ds.requests).toBe(ds0 + 14);
+    const gm = after.endpoints.filter((e) => e.model === 'gemini-2.5-flash');
+    expect(gm).toHaveLength(1);
+    // The replacement actor: the new rpm; the streams were counted on the old one.
+    expect((gm[0] as unknown as { rpm: { limit: number } }).rpm.limit).toBe(1000);
+    expect(gm[0]!.requests).toBeLessThanOrEqual(4);
+    expect(gm[0]!.requests).toBeGreaterThanOrEqual(1);
+  });
+
+  it('an invalid config is refused with 400 listing every error; the running one keeps serving', async () => {
+    const good = reloaded();
+    const bad = structuredClone(good) as Record<string, Record<string, Record<string, unknown>>>;
+    bad.routing!.routes!.broken = ['no-such-model'];
+    (bad.models!['gpt-4.1'] as { price: Record<string, unknown> }).price.outputPerMTok = 'eight';
+    writeFileSync(sc.configFile, stringify(bad));
+    const r = await reload();
+    expect(r.status).toBe(400);
+    expect((r.body.error as { code: string }).code).toBe('invalid_config');
+    const errors = r.body.errors as string[];
+    expect(errors.some((e) => e.includes('routing.routes.broken') && e.includes('no-such-model'))).toBe(true);
+    expect(errors.some((e) => e.includes('models.gpt-4.1.price.outputPerMTok'))).toBe(true);
+
+    writeFileSync(sc.configFile, 'models: [unclosed');
+    const y = await reload();
+    expect(y.status).toBe(400);
+    expect((y.body.errors as string[]).length).toBeGreaterThan(0);
+
+    expect(await models()).not.toContain('route/broken');
+    const still = await quick('route/fresh');
+    expect(still.response.headers.get('x-switchyard-model')).toBe('gemini-2.5-flash');
+    const { response } = await quick('gpt-4.1');
+    expect(response.headers.get('x-switchyard-cost-usd')).not.toBeNull();
+    writeFileSync(sc.configFile, stringify(good));
+  });
+
+  it('SIGHUP reloads the config file, key changes included', async () => {
+    writeFileSync(sc.configFile, stringify(variant((c) => {
+      c.routing.routes.fresh = ['gemini-2.5-flash'];
+      c.routing.routes.hup = ['deepseek-v3.2'];
+      c.auth.keys = [{ id: 'team-a', keyEnv: 'SY_TEST_TEAM_A_KEY', rpm: 2 }, { id: 'team-c', keyEnv: 'SY_TEST_TEAM_C_KEY' }];
+    })));
+    sc.child.kill('SIGHUP');
+    const t0 = Date.now();
+    while (!(await models()).includes('route/hup')) {
+      if (Date.now() - t0 > 5000) throw new Error('SIGHUP did not reload within 5 s');
+      await sleep(50);
+    }
+    const c = client(KEY_C);
+    const { response } = await quick('route/hup', c);
+    expect(response.headers.get('x-switchyard-model')).toBe('deepseek-v3.2');
+    expect((await apiError(quick('route/hup'))).status).toBe(401);
+    expect(sc.child.exitCode).toBeNull();
+    // gemini's rpm went back to none: replaced again, and the state says so.
+    const gm = (await sc.state()).endpoints.find((e) => e.id === 'gemini-2.5-flash@gemini') as unknown as { rpm: { limit: number | null } };
+    expect(gm.rpm.limit).toBeNull();
+  });
+});

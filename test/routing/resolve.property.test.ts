@@ -1,0 +1,210 @@
+/**
+ * Property: for random catalogues, routes and requests, resolve() never names a candidate that
+ * cannot serve the request — one lacking a capability the request needs (auto and routes; a model
+ * requested by name keeps its place for capabilities by design, its fallbacks do not) or whose
+ * context window is below the prompt — and drops nothing else: the candidates are exactly the
+ * eligible models, in the documented order, without duplicates. When none is eligible it
+ * refuses with invalid_request instead of answering an empty plan.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { CAPABILITIES, TIERS, configSchema, type Capability, type Config, type Tier } from '../../src/config/schema.js';
+import { SwitchyardError } from '../../src/errors.js';
+import { classify, requiredCapabilities } from '../../src/routing/classify.js';
+import { resolve, type ResolveInput, type RoutePlan } from '../../src/routing/resolve.js';
+
+const NAMES = ['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6'];
+const WINDOWS = [1_000, 4_000, 8_000, 32_000, 128_000, 1_000_000];
+const KEYWORDS = ['detailed', 'complex', 'design', 'architect', 'vergleiche'];
+
+interface ModelSpec {
+  tier: Tier;
+  caps: Capability[];
+  contextWindow: number;
+  price: number;
+  latencyPriorMs: number;
+  fallbacks: number[];
+}
+
+const modelArb: fc.Arbitrary<ModelSpec> = fc.record({
+  tier: fc.constantFrom(...TIERS),
+  // Each capability present with probability 3/4, so most requests find someone to serve them.
+  caps: fc.tuple(...CAPABILITIES.map(() => fc.integer({ min: 0, max: 3 }))).map((ns) => CAPABILITIES.filter((_, i) => ns[i]! > 0)),
+  contextWindow: fc.constantFrom(...WINDOWS),
+  price: fc.double({ min: 0, max: 20, noNaN: true }),
+  latencyPriorMs: fc.integer({ min: 1, max: 3000 }),
+  fallbacks: fc.array(fc.nat(NAMES.length - 1), { maxLength: 3 }),
+});
+
+const scenarioArb = fc
+  .record({
+    models: fc.array(modelArb, { minLength: 1, maxLength: NAMES.length }),
+    routes: fc.array(fc.array(fc.nat(NAMES.length - 1), { minLength: 1, maxLength: 4 }), { maxLength: 3 }),
+    strategy: fc.constantFrom('cost' as const, 'latency' as const, 'weighted' as const),
+    pick: fc.nat(),
+    kind: fc.constantFrom('auto', 'route', 'model'),
+    vision: fc.boolean(),
+    tools: fc.boolean(),
+    json: fc.constantFrom(null, 'json_object', 'json_schema', 'text'),
+    promptTokens: fc.oneof(
+      { arbitrary: fc.integer({ min: 0, max: 10_000 }), weight: 4 },
+      { arbitrary: fc.constantFrom(...WINDOWS.flatMap((w) => [w - 1, w, w + 1])), weight: 3 },
+      { arbitrary: fc.integer({ min: 0, max: 1_200_000 }), weight: 1 },
+    ),
+    task: fc.constantFrom(null, 'greeting', 'analysis', 'chat', 'code', 'unknown-task'),
+    tier: fc.constantFrom(null, ...TIERS, 'bogus'),
+    keywords: fc.array(fc.constantFrom(...KEYWORDS), { maxLength: 5 }),
+    stats: fc.array(fc.record({ latencyMs: fc.integer({ min: 0, max: 5000 }), inFlight: fc.nat(20) }), { minLength: NAMES.length, maxLength: NAMES.length }),
+    seed: fc.integer(),
+  })
+  .map((s) => {
+    const names = NAMES.slice(0, s.models.length);
+    const models = Object.fromEntries(
+      s.models.map((m, i) => [
+        names[i]!,
+        {
+          tier: m.tier,
+          capabilities: m.caps,
+          contextWindow: m.contextWindow,
+          price: { inputPerMTok: m.price, outputPerMTok: m.price * 2 },
+          latencyPriorMs: m.latencyPriorMs,
+          fallbacks: m.fallbacks.map((f) => names[f % names.length]!),
+          endpoints: [{ provider: 'p', upstreamModel: names[i]! }],
+        },
+      ]),
+    );
+    const routes = Object.fromEntries(s.routes.map((chain, i) => [`r${i}`, chain.map((f) => names[f % names.length]!)]));
+    const cfg: Config = configSchema.parse({
+      providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:1/v1' } },
+      models,
+      routing: { strategy: s.strategy, routes },
+    });
+    const routeNames = Object.keys(routes);
+    const model =
+      s.kind === 'auto' || (s.kind === 'route' && routeNames.length === 0)
+        ? 'auto'
+        : s.kind === 'route'
+          ? `route/${routeNames[s.pick % routeNames.length]!}`
+          : names[s.pick % names.length]!;
+    const content: unknown = s.vision ? [{ type: 'text', text: 'look' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AA' } }] : 'hi';
+    const body = {
+      messages: [{ content }],
+      ...(s.tools ? { tools: [{ type: 'function', function: { name: 'f' } }] } : {}),
+      ...(s.json ? { response_format: { type: s.json } } : {}),
+    };
+    const text = `please ${s.keywords.join(' ')}`;
+    let x = s.seed >>> 0;
+    const rng = (): number => {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      return x / 4294967296;
+    };
+    const inp: ResolveInput = {
+      model,
+      body,
+      classify: { task: s.task, tier: s.tier, text, promptTokens: s.promptTokens, turns: 1 },
+      promptTokens: s.promptTokens,
+      expectedOutputTokens: 256,
+      liveStats: (m) => s.stats[NAMES.indexOf(m)]!,
+      rng,
+    };
+    return { cfg, inp };
+  });
+
+function run(cfg: Config, inp: ResolveInput): RoutePlan | SwitchyardError {
+  try {
+    return resolve(cfg, inp);
+  } catch (err) {
+    if (err instanceof SwitchyardError) return err;
+    throw err;
+  }
+}
+
+describe('resolve: property over random configs and requests', () => {
+  it('never names an incapable or too-small candidate, drops nothing eligible, keeps the documented order', () => {
+    fc.assert(
+      fc.property(scenarioArb, ({ cfg, inp }) => {
+        const needs = requiredCapabilities(inp.body);
+        const capable = (m: string) => needs.every((c) => cfg.models[m]!.capabilities.includes(c));
+        const fits = (m: string) => cfg.models[m]!.contextWindow >= inp.promptTokens;
+        const byName = inp.model !== 'auto' && !inp.model.startsWith('route/') ? inp.model : null;
+
+        // The eligible models, in the documented order (before dedupe).
+        let expected: string[];
+        let tierOrder: Tier[] | null = null;
+        if (inp.model === 'auto') {
+          const tier = classify(inp.classify, cfg.routing.classifier).tier;
+          const i = TIERS.indexOf(tier);
+          tierOrder = [TIERS[i], TIERS[i + 1], TIERS[i - 1], TIERS[i + 2], TIERS[i - 2]].filter((t): t is Tier => t !== undefined);
+          expected = tierOrder.flatMap((t) => Object.keys(cfg.models).filter((m) => cfg.models[m]!.tier === t && capable(m) && fits(m)));
+        } else if (byName === null) {
+          expected = cfg.routing.routes[inp.model.slice('route/'.length)]!.filter((m) => capable(m) && fits(m));
+        } else {
+          expected = [byName, ...cfg.models[byName]!.fallbacks.filter(capable)].filter(fits);
+        }
+        expected = [...new Set(expected)];
+
+        const plan = run(cfg, inp);
+        if (plan instanceof SwitchyardError) {
+          expect(plan.code).toBe('invalid_request');
+          expect(plan.status).toBe(400);
+          expect(expected).toEqual([]);
+          return;
+        }
+        const c = plan.candidates;
+        // The invariant of issue 5.
+        for (const m of c) {
+          expect(cfg.models[m], m).toBeDefined();
+          expect(fits(m), `${m}: contextWindow ${cfg.models[m]!.contextWindow} < ${inp.promptTokens}`).toBe(true);
+          if (m !== byName) expect(capable(m), `${m} lacks one of ${needs.join(',')}`).toBe(true);
+        }
+        expect(new Set(c).size).toBe(c.length);
+        expect(c.length).toBeGreaterThan(0);
+        if (tierOrder) {
+          // Same set; tiers in order; within a tier the strategy may permute.
+          expect([...c].sort()).toEqual([...expected].sort());
+          const rank = c.map((m) => tierOrder.indexOf(cfg.models[m]!.tier));
+          expect(rank).toEqual([...rank].sort((a, b) => a - b));
+          expect(plan.tier).toBe(classify(inp.classify, cfg.routing.classifier).tier);
+          if (cfg.routing.strategy === 'cost') expect(c).toEqual(expected.slice().sort((a, b) => tierOf(a) - tierOf(b) || cost(a) - cost(b) || lat(a) - lat(b)));
+        } else {
+          // Routes and named models: exactly the configured order.
+          expect(c).toEqual(expected);
+        }
+
+        function tierOf(m: string): number {
+          return tierOrder!.indexOf(cfg.models[m]!.tier);
+        }
+        function cost(m: string): number {
+          const p = cfg.models[m]!.price;
+          return inp.promptTokens * p.inputPerMTok + inp.expectedOutputTokens * p.outputPerMTok;
+        }
+        function lat(m: string): number {
+          return inp.liveStats(m).latencyMs;
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('the generator reaches every branch (so the property is not vacuous)', () => {
+    const seen = { auto: 0, route: 0, model: 0, refused: 0, byNameIncapable: 0, droppedForCaps: 0, droppedForWindow: 0 };
+    fc.assert(
+      fc.property(scenarioArb, ({ cfg, inp }) => {
+        const kind = inp.model === 'auto' ? 'auto' : inp.model.startsWith('route/') ? 'route' : 'model';
+        seen[kind]++;
+        const needs = requiredCapabilities(inp.body);
+        const plan = run(cfg, inp);
+        if (plan instanceof SwitchyardError) {
+          seen.refused++;
+          return;
+        }
+        if (kind === 'model' && plan.candidates[0] === inp.model && !needs.every((n) => cfg.models[inp.model]!.capabilities.includes(n))) seen.byNameIncapable++;
+        const all = kind === 'route' ? cfg.routing.routes[inp.model.slice(6)]! : Object.keys(cfg.models);
+        if (all.some((m) => !needs.every((n) => cfg.models[m]!.capabilities.includes(n)) && !plan.candidates.includes(m))) seen.droppedForCaps++;
+        if (plan.reason.includes('skipped')) seen.droppedForWindow++;
+      }),
+      { numRuns: 300 },
+    );
+    for (const [k, n] of Object.entries(seen)) expect(n, k).toBeGreaterThan(10);
+  });
+});

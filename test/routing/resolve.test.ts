@@ -1,0 +1,155 @@
+/**
+ * resolve(): the request's `model` → ordered candidate models (spec §5, issue 5).
+ * Example-based; the invariants over random configs are in resolve.property.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { configSchema, type Config, type ConfigInput } from '../../src/config/schema.js';
+import { SwitchyardError } from '../../src/errors.js';
+import { resolve, type ResolveInput } from '../../src/routing/resolve.js';
+
+const ep = (p = 'p') => [{ provider: p, upstreamModel: 'u' }];
+
+/** Two models per tier; prices so that the cost strategy orders `*-cheap` before `*-dear`. */
+const CFG: Config = configSchema.parse({
+  providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:1/v1' } },
+  models: {
+    'fast-dear': { tier: 'fast_cheap', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 8_000, capabilities: ['chat'], endpoints: ep() },
+    'fast-cheap': { tier: 'fast_cheap', price: { inputPerMTok: 0.1, outputPerMTok: 0.1 }, contextWindow: 8_000, capabilities: ['chat', 'tools'], endpoints: ep() },
+    'bal-dear': { tier: 'balanced', price: { inputPerMTok: 5, outputPerMTok: 5 }, contextWindow: 100_000, capabilities: ['chat', 'tools', 'json'], fallbacks: ['hq-big', 'fast-dear'], endpoints: ep() },
+    'bal-cheap': { tier: 'balanced', price: { inputPerMTok: 2, outputPerMTok: 2 }, contextWindow: 100_000, capabilities: ['chat'], endpoints: ep() },
+    'hq-big': { tier: 'high_quality', price: { inputPerMTok: 10, outputPerMTok: 10 }, contextWindow: 1_000_000, capabilities: ['chat', 'tools', 'json', 'vision'], endpoints: ep() },
+  },
+  routing: { strategy: 'cost', routes: { code: ['bal-cheap', 'hq-big', 'fast-cheap'], tooly: ['bal-cheap', 'fast-cheap', 'hq-big'] } },
+} satisfies ConfigInput);
+
+function input(model: string, over: Partial<ResolveInput> & { task?: string; tier?: string; text?: string } = {}): ResolveInput {
+  const { task, tier, text, ...rest } = over;
+  const promptTokens = rest.promptTokens ?? 10;
+  return {
+    model,
+    body: { messages: [{ content: text ?? 'hi' }] },
+    classify: { task: task ?? null, tier: tier ?? null, text: text ?? 'hi', promptTokens, turns: 1 },
+    promptTokens,
+    expectedOutputTokens: 100,
+    liveStats: () => ({ latencyMs: 100, inFlight: 0 }),
+    rng: () => 0.5,
+    ...rest,
+  };
+}
+
+function thrown(f: () => unknown): SwitchyardError {
+  try {
+    f();
+  } catch (err) {
+    expect(err).toBeInstanceOf(SwitchyardError);
+    return err as SwitchyardError;
+  }
+  throw new Error('expected resolve() to throw');
+}
+
+describe('resolve: a catalogue id', () => {
+  it('is the model itself, then its own fallbacks in order', () => {
+    const p = resolve(CFG, input('bal-dear'));
+    expect(p.candidates).toEqual(['bal-dear', 'hq-big', 'fast-dear']);
+    expect(p.tier).toBe('balanced');
+    expect(p.reason).toBe('requested bal-dear');
+  });
+
+  it('keeps the requested model when it lacks a needed capability, but drops such fallbacks', () => {
+    // tools needed: bal-cheap has no tools but was asked for by name; it has no fallbacks.
+    const body = { messages: [{ content: 'x' }], tools: [{ type: 'function' }] };
+    expect(resolve(CFG, input('bal-cheap', { body })).candidates).toEqual(['bal-cheap']);
+    // vision needed: bal-dear is kept (by name), fast-dear (no vision) dropped, hq-big kept.
+    const vision = { messages: [{ content: [{ type: 'image_url', image_url: { url: 'data:' } }] }] };
+    expect(resolve(CFG, input('bal-dear', { body: vision })).candidates).toEqual(['bal-dear', 'hq-big']);
+  });
+
+  it('drops every candidate whose context window is below the prompt, and says so', () => {
+    const p = resolve(CFG, input('bal-dear', { promptTokens: 50_000 }));
+    expect(p.candidates).toEqual(['bal-dear', 'hq-big']);
+    expect(p.reason).toContain('skipped fast-dear (context window < 50000 tokens)');
+    // The requested model itself is dropped too when too small: only its larger fallback stays.
+    expect(resolve(CFG, input('bal-dear', { promptTokens: 200_000 })).candidates).toEqual(['hq-big']);
+    // The boundary: a prompt exactly the size of the window fits, one token more does not.
+    expect(resolve(CFG, input('bal-dear', { promptTokens: 8_000 })).candidates).toContain('fast-dear');
+    expect(resolve(CFG, input('bal-dear', { promptTokens: 8_001 })).candidates).not.toContain('fast-dear');
+  });
+});
+
+describe('resolve: a route', () => {
+  it('is the chain, primary first, in the configured order (not by cost)', () => {
+    const p = resolve(CFG, input('route/code'));
+    expect(p.candidates).toEqual(['bal-cheap', 'hq-big', 'fast-cheap']);
+    expect(p.tier).toBeNull();
+    expect(p.reason).toBe('route code: bal-cheap → hq-big → fast-cheap');
+  });
+
+  it('drops chain members lacking a needed capability or context window, keeping the order', () => {
+    const body = { messages: [{ content: 'x' }], tools: [{ type: 'function' }] };
+    expect(resolve(CFG, input('route/tooly', { body })).candidates).toEqual(['fast-cheap', 'hq-big']);
+    expect(resolve(CFG, input('route/tooly', { body, promptTokens: 9_000 })).candidates).toEqual(['hq-big']);
+  });
+});
+
+describe('resolve: auto', () => {
+  it('balanced (no hint): the tier by cost, then the tier above, then the one below', () => {
+    const p = resolve(CFG, input('auto'));
+    expect(p.tier).toBe('balanced');
+    expect(p.candidates).toEqual(['bal-cheap', 'bal-dear', 'hq-big', 'fast-cheap', 'fast-dear']);
+    expect(p.reason).toContain('→ balanced');
+  });
+
+  it('fast_cheap (task greeting): fast tier first, then balanced, then high_quality', () => {
+    const p = resolve(CFG, input('auto', { task: 'greeting' }));
+    expect(p.tier).toBe('fast_cheap');
+    expect(p.candidates).toEqual(['fast-cheap', 'fast-dear', 'bal-cheap', 'bal-dear', 'hq-big']);
+  });
+
+  it('high_quality (three complexity keywords): high tier, then balanced, then fast_cheap', () => {
+    const p = resolve(CFG, input('auto', { text: 'a detailed and complex design' }));
+    expect(p.tier).toBe('high_quality');
+    expect(p.candidates).toEqual(['hq-big', 'bal-cheap', 'bal-dear', 'fast-cheap', 'fast-dear']);
+    expect(p.reason).toMatch(/3 complexity keywords .*→ high_quality/);
+  });
+
+  it('x-switchyard-tier forces the tier', () => {
+    const p = resolve(CFG, input('auto', { tier: 'high_quality', task: 'greeting' }));
+    expect(p.tier).toBe('high_quality');
+    expect(p.candidates[0]).toBe('hq-big');
+    expect(p.reason).toBe('tier forced by x-switchyard-tier: high_quality');
+  });
+
+  it('orders inside a tier by the strategy: latency picks the less loaded model first', () => {
+    const cfg: Config = { ...CFG, routing: { ...CFG.routing, strategy: 'latency' } };
+    const stats = (m: string) => (m === 'bal-cheap' ? { latencyMs: 900, inFlight: 3 } : { latencyMs: 50, inFlight: 0 });
+    for (const r of [0, 0.3, 0.6, 0.99]) {
+      expect(resolve(cfg, input('auto', { liveStats: stats, rng: () => r })).candidates.slice(0, 2)).toEqual(['bal-dear', 'bal-cheap']);
+    }
+  });
+
+  it('skips models lacking a needed capability in every tier', () => {
+    const body = { messages: [{ content: 'x' }], response_format: { type: 'json_object' } };
+    expect(resolve(CFG, input('auto', { body })).candidates).toEqual(['bal-dear', 'hq-big']);
+  });
+});
+
+describe('resolve: refusals', () => {
+  it('an unknown model or route → model_not_found (400) listing every model, route and auto', () => {
+    for (const m of ['gpt-9', 'route/nope']) {
+      const e = thrown(() => resolve(CFG, input(m)));
+      expect(e.code).toBe('model_not_found');
+      expect(e.status).toBe(400);
+      expect(e.param).toBe('model');
+      expect(e.message).toContain(`"${m}" does not exist`);
+      expect(e.message).toContain('Available: fast-dear, fast-cheap, bal-dear, bal-cheap, hq-big, route/code, route/tooly, auto');
+    }
+  });
+
+  it('no model can serve the request → invalid_request naming the need', () => {
+    const body = { messages: [{ content: [{ type: 'image_url', image_url: { url: 'data:' } }] }] };
+    const e = thrown(() => resolve(CFG, input('route/code', { body, promptTokens: 2_000_000 })));
+    expect(e.code).toBe('invalid_request');
+    expect(e.status).toBe(400);
+    expect(e.message).toBe('no model can serve this request: it needs vision; prompt is 2000000 tokens');
+  });
+});
