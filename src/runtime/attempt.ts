@@ -86,6 +86,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     anthropicVersion: inp.h.provider.anthropicVersion,
     prefill: inp.prefill,
   });
+  if (inp.prefill !== null) session?.prefillSent(req.prefillSent ?? inp.prefill);
   // Time to first token is measured from dispatch; it covers a silent upstream before headers too.
   let firstToken: NodeJS.Timeout | undefined;
   if (inp.stream) {

@@ -21,6 +21,8 @@ export class StreamSession {
   private created = Math.floor(Date.now() / 1000);
   private held: OpenAIChunk[] = [];
   private continuing = false;
+  /** Whitespace already delivered that the continuation's upstream was not shown (a trimmed prefill). */
+  private seam = '';
   private answeredBy: EndpointHandle | null = null;
 
   constructor(
@@ -38,6 +40,27 @@ export class StreamSession {
   beginAttempt(): void {
     this.held = [];
     this.continuing = this.committed;
+    this.seam = '';
+  }
+
+  /**
+   * What the adapter actually sent as the prefill. Anthropic refuses a final assistant turn
+   * ending in whitespace, so its adapter trims it; the model then usually emits that
+   * whitespace again, and the client must not get it twice.
+   */
+  prefillSent(sent: string): void {
+    if (this.continuing && this.delivered.startsWith(sent)) this.seam = this.delivered.slice(sent.length);
+  }
+
+  private stripSeam(p: Extract<StreamPiece, { type: 'chunk' }>): void {
+    if (!this.seam || !p.text) return;
+    let n = 0;
+    while (n < this.seam.length && n < p.text.length && p.text[n] === this.seam[n]) n++;
+    this.seam = '';
+    if (n === 0) return;
+    p.text = p.text.slice(n);
+    for (const c of p.chunk.choices) if (typeof c.delta.content === 'string') c.delta.content = c.delta.content.slice(n);
+    if (p.text === '' && !p.finishReason) p.content = false;
   }
 
   async forward(p: Extract<StreamPiece, { type: 'chunk' }>, h: EndpointHandle): Promise<void> {
@@ -49,6 +72,7 @@ export class StreamSession {
     chunk.created = this.created;
     chunk.object = 'chat.completion.chunk';
     if (this.continuing) {
+      this.stripSeam(p);
       for (const c of chunk.choices) delete c.delta.role;
       if (!p.content && !p.finishReason) return;
     }

@@ -32,6 +32,8 @@ export interface UpstreamHttpRequest {
   path: string;
   headers: Record<string, string>;
   body: string;
+  /** The prefill text as sent, when the adapter had to change it (Anthropic trims trailing whitespace). */
+  prefillSent?: string;
 }
 
 /** An upstream error body, normalised. */

@@ -161,5 +161,7 @@ export function buildAnthropicRequest(input: BuildInput): UpstreamHttpRequest {
     'anthropic-version': input.anthropicVersion,
   };
   if (input.apiKey) headers['x-api-key'] = input.apiKey;
-  return { path: messagesPath(input.basePath), headers, body: JSON.stringify(body) };
+  const req: UpstreamHttpRequest = { path: messagesPath(input.basePath), headers, body: JSON.stringify(body) };
+  if (input.prefill !== null) req.prefillSent = input.prefill.trimEnd();
+  return req;
 }

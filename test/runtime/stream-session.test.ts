@@ -1,0 +1,112 @@
+/** The streaming commit contract at the seam of a continuation. */
+import { describe, expect, it } from 'vitest';
+import { SwitchyardError } from '../../src/errors.js';
+import type { ChatSink } from '../../src/runtime/api.js';
+import type { EndpointHandle } from '../../src/runtime/endpoints.js';
+import { StreamSession } from '../../src/runtime/stream-session.js';
+import type { StreamPiece } from '../../src/upstream/types.js';
+
+function sink(): ChatSink & { events: string[]; heads: number; ended: boolean } {
+  const s = {
+    events: [] as string[],
+    heads: 0,
+    ended: false,
+    started: false,
+    signal: new AbortController().signal,
+    json: () => undefined,
+    startStream() {
+      s.heads++;
+      s.started = true;
+    },
+    write(d: string) {
+      s.events.push(d);
+      return true;
+    },
+    drain: () => Promise.resolve(),
+    end() {
+      s.ended = true;
+    },
+    fail(e: SwitchyardError) {
+      s.events.push(JSON.stringify(e.toBody()));
+      s.ended = true;
+    },
+  };
+  return s;
+}
+
+const h = (model: string) => ({ model, id: `${model}@p` }) as unknown as EndpointHandle;
+const chunk = (text: string | null, role = false, finish: string | null = null): Extract<StreamPiece, { type: 'chunk' }> => ({
+  type: 'chunk',
+  chunk: { id: 'up', choices: [{ index: 0, delta: { ...(role ? { role: 'assistant' } : {}), ...(text !== null ? { content: text } : {}) }, finish_reason: finish }] },
+  text: text ?? '',
+  content: !!text,
+  finishReason: finish,
+});
+const text = (events: string[]) =>
+  events.filter((e) => e !== '[DONE]').map((e) => (JSON.parse(e) as { choices: Array<{ delta: { content?: string } }> }).choices[0]?.delta.content ?? '').join('');
+
+describe('StreamSession', () => {
+  it('holds role-only chunks until the first content, then commits once', async () => {
+    const s = sink();
+    const ss = new StreamSession(s, 'fallback', false, () => ({}));
+    ss.beginAttempt();
+    await ss.forward(chunk(null, true), h('a'));
+    expect(s.heads).toBe(0);
+    expect(ss.committed).toBe(false);
+    await ss.forward(chunk('Hi'), h('a'));
+    expect(s.heads).toBe(1);
+    expect(s.events).toHaveLength(2);
+  });
+
+  it('a continuation drops its role chunk, keeps id and model, and does not repeat a trimmed seam', async () => {
+    const s = sink();
+    const ss = new StreamSession(s, 'fallback', false, () => ({}));
+    ss.beginAttempt();
+    await ss.forward(chunk('Hello', true), h('a'));
+    await ss.forward(chunk(' world '), h('a'));
+    ss.beginAttempt();
+    ss.prefillSent('Hello world');
+    await ss.forward(chunk('', true), h('b'));
+    await ss.forward(chunk(' again'), h('b'));
+    await ss.forward(chunk(null, false, 'stop'), h('b'));
+    expect(text(s.events)).toBe('Hello world again');
+    expect(ss.delivered).toBe('Hello world again');
+    const parsed = s.events.map((e) => JSON.parse(e) as { id: string; model: string; choices: Array<{ delta: { role?: string } }> });
+    expect(new Set(parsed.map((p) => p.id)).size).toBe(1);
+    expect(new Set(parsed.map((p) => p.model))).toEqual(new Set(['a']));
+    expect(parsed.filter((p) => p.choices[0]?.delta.role).length).toBe(1);
+  });
+
+  it('keeps whitespace the continuation did not repeat', async () => {
+    const s = sink();
+    const ss = new StreamSession(s, 'fallback', false, () => ({}));
+    ss.beginAttempt();
+    await ss.forward(chunk('Hello '), h('a'));
+    ss.beginAttempt();
+    ss.prefillSent('Hello');
+    await ss.forward(chunk('there'), h('b'));
+    expect(text(s.events)).toBe('Hello there');
+  });
+
+  it('an untrimmed prefill strips nothing', async () => {
+    const s = sink();
+    const ss = new StreamSession(s, 'fallback', false, () => ({}));
+    ss.beginAttempt();
+    await ss.forward(chunk('Hello '), h('a'));
+    ss.beginAttempt();
+    ss.prefillSent('Hello ');
+    await ss.forward(chunk(' spaced'), h('b'));
+    expect(text(s.events)).toBe('Hello  spaced');
+  });
+
+  it('a failure after the commit is an in-band error, never a [DONE]', async () => {
+    const s = sink();
+    const ss = new StreamSession(s, 'fallback', false, () => ({}));
+    ss.beginAttempt();
+    await ss.forward(chunk('partial'), h('a'));
+    ss.fail(new SwitchyardError('upstream_error', 'cut'), {});
+    expect(s.events.at(-1)).toContain('"upstream_error"');
+    expect(s.events).not.toContain('[DONE]');
+    expect(s.ended).toBe(true);
+  });
+});
