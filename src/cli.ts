@@ -9,8 +9,8 @@ const USAGE = `switchyard — an LLM-routing sidecar
 usage:
   switchyard serve [--config FILE] [--host H] [--port N] [--pretty]
   switchyard simulate [--port N] [--profile FILE] [--host H]
-  switchyard demo
-  switchyard status [--url URL]
+  switchyard demo [--port N] [--duration S]
+  switchyard status [--url URL] [--json]
   switchyard check-config FILE
 `;
 
@@ -75,10 +75,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'check-config':
       return checkConfigCommand(rest);
-    case 'status':
-    case 'demo':
-      process.stderr.write(`switchyard ${cmd}: not built yet (see README, "Not built yet")\n`);
-      return 2;
+    case 'status': {
+      const { statusCommand } = await import('./observe/status.js');
+      return statusCommand(rest);
+    }
+    case 'demo': {
+      const { demoCommand } = await import('./observe/demo.js');
+      return demoCommand(rest);
+    }
     case undefined:
     case '-h':
     case '--help':

@@ -129,7 +129,8 @@ export function createHttpServer(deps: ServerDeps): Server {
         const ready = !deps.draining() && deps.runtime().ready();
         return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
       }
-      if (path.startsWith('/switchyard/') && !adminAllowed(deps, req)) {
+      // The inspector page holds no data (its requests carry ?token= as a Bearer header); every data route stays protected.
+      if (path.startsWith('/switchyard/') && path !== '/switchyard/inspect' && !adminAllowed(deps, req)) {
         throw new SwitchyardError('admin_token_required', 'this sidecar is bound to a non-loopback address: send "authorization: Bearer $SWITCHYARD_ADMIN_TOKEN"');
       }
       const op = deps.ops[path];

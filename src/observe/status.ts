@@ -1,0 +1,179 @@
+/**
+ * `switchyard status [--url URL] [--json]`: a table of every endpoint's live state, the
+ * budgets and the spend by model, read from a running sidecar's `/switchyard/state` and
+ * `/switchyard/spend?group_by=model`. ANSI colours only when stdout is a terminal (and
+ * NO_COLOR is unset). `SWITCHYARD_ADMIN_TOKEN`, when set, is sent as a Bearer token.
+ * Exit 0 on success, 1 when the sidecar cannot be reached or refuses, 2 on bad usage.
+ */
+import { parseArgs } from 'node:util';
+import type { StateView } from '../runtime/state-view.js';
+
+export const DEFAULT_STATUS_URL = 'http://127.0.0.1:4141';
+const TIMEOUT_MS = 5000;
+
+export interface SpendView {
+  total: { requests: number; usd: number };
+  groups: Array<{ model?: string; requests: number; promptTokens: number; completionTokens: number; usd: number }>;
+}
+
+const USAGE = `usage: switchyard status [--url URL] [--json]
+  --url URL   the sidecar (default ${DEFAULT_STATUS_URL})
+  --json      print the raw /switchyard/state JSON
+  env SWITCHYARD_ADMIN_TOKEN is sent as "authorization: Bearer …" when set
+`;
+
+const ANSI = { reset: '\x1b[0m', bold: '\x1b[1m', dim: '\x1b[2m', green: '\x1b[32m', yellow: '\x1b[33m', red: '\x1b[31m', blue: '\x1b[34m' } as const;
+type Paint = keyof typeof ANSI;
+const STATE_COLOUR: Record<string, Paint> = { healthy: 'green', throttled: 'yellow', 'circuit-open': 'red', 'half-open': 'blue' };
+
+/** A cell: its plain text (for width) and an optional colour applied after padding. */
+interface Cell {
+  text: string;
+  paint?: Paint;
+  right?: boolean;
+}
+
+function table(head: string[], rows: Cell[][], color: boolean): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.text.length ?? 0)));
+  const paint = (s: string, p: Paint | undefined) => (color && p && s.trim() !== '' ? `${ANSI[p]}${s}${ANSI.reset}` : s);
+  const line = (cells: Cell[]) =>
+    cells
+      .map((c, i) => paint(c.right ? c.text.padStart(widths[i]!) : c.text.padEnd(widths[i]!), c.paint))
+      .join('  ')
+      .trimEnd();
+  return [line(head.map((h) => ({ text: h, paint: 'bold' as const }))), ...rows.map(line)].join('\n');
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  const h = Math.floor(m / 60);
+  return h < 48 ? `${h}h ${m % 60}m` : `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+/** "in 12s" for a future time, "now" for a past one, "-" for none. */
+export function until(iso: string | null, now: number): string {
+  if (iso === null) return '-';
+  const ms = Date.parse(iso) - now;
+  return ms <= 0 ? 'now' : `in ${formatDuration(ms)}`;
+}
+
+export function formatUsd(x: number): string {
+  if (x === 0) return '$0';
+  return `$${x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toPrecision(3)}`;
+}
+
+const n = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(1));
+/** 2000000 → 2M, 12500 → 12.5k: TPM limits are long. */
+const compact = (x: number): string => (x >= 1e6 ? `${+(x / 1e6).toFixed(1)}M` : x >= 1e4 ? `${+(x / 1e3).toFixed(1)}k` : n(x));
+const lat = (x: number | null): string => (x === null ? '-' : `${Math.round(x)}ms`);
+
+/** The whole report. `now` is the sidecar's clock (`state.at`), so "in 12s" is exact. */
+export function formatStatus(url: string, state: StateView, spend: SpendView | null, color: boolean): string {
+  const now = Date.parse(state.at);
+  const sup = state.supervisor;
+  const out: string[] = [];
+  const title = `switchyard ${url} — up ${formatDuration(state.uptimeMs)}, ${sup.requestsRouted} routed, ${sup.inFlight} in flight, queue ${sup.queueDepth}`;
+  out.push(color ? `${ANSI.bold}${title}${ANSI.reset}` : title, '');
+  const eps = state.endpoints.map((e): Cell[] => [
+    { text: e.id },
+    { text: e.state, paint: STATE_COLOUR[e.state] ?? 'dim' },
+    { text: `${n(e.rpm.used)}/${e.rpm.limit ?? '∞'}`, right: true },
+    { text: `${compact(e.tpm.used)}/${e.tpm.limit === null ? '∞' : compact(e.tpm.limit)}`, right: true },
+    { text: `${e.inFlight}/${e.maxConcurrent}`, right: true },
+    { text: lat(e.latency.p50), right: true },
+    { text: lat(e.latency.ewma), right: true },
+    { text: String(e.consecutiveFailures), right: true, ...(e.consecutiveFailures > 0 ? { paint: 'red' as const } : {}) },
+    { text: e.state === 'healthy' ? '-' : until(e.retryAt, now) },
+    { text: e.state === 'healthy' ? '' : (e.reason ?? ''), paint: 'dim' },
+  ]);
+  out.push(table(['ENDPOINT', 'STATE', 'RPM', 'TPM', 'IN-FLIGHT', 'P50', 'EWMA', 'FAILS', 'RETRY', 'REASON'], eps, color));
+  out.push('');
+  if (state.budgets.length === 0) out.push('budgets: none configured');
+  else {
+    const rows = state.budgets.map((b): Cell[] => {
+      const used = b.limitUsd > 0 ? (b.spentUsd + b.reservedUsd) / b.limitUsd : 1;
+      const paint: Paint = used >= 1 ? 'red' : used >= 0.8 ? 'yellow' : 'green';
+      return [
+        { text: b.id },
+        { text: `${formatUsd(b.spentUsd)} / ${formatUsd(b.limitUsd)}`, right: true, paint },
+        { text: `${(used * 100).toFixed(1)}%`, right: true, paint },
+        { text: formatUsd(b.reservedUsd), right: true },
+        { text: b.period },
+        { text: b.resetsAt === null ? 'never' : until(b.resetsAt, now) },
+      ];
+    });
+    out.push(table(['BUDGET', 'SPENT / LIMIT', 'USED', 'RESERVED', 'PERIOD', 'RESETS'], rows, color));
+  }
+  out.push('');
+  if (spend === null) out.push('spend: unavailable');
+  else if (spend.groups.length === 0) out.push('spend: nothing recorded yet');
+  else {
+    const rows = spend.groups.map((g): Cell[] => [
+      { text: g.model ?? '?' },
+      { text: String(g.requests), right: true },
+      { text: String(g.promptTokens), right: true },
+      { text: String(g.completionTokens), right: true },
+      { text: formatUsd(g.usd), right: true },
+    ]);
+    rows.push([{ text: 'total', paint: 'bold' }, { text: String(spend.total.requests), right: true }, { text: '' }, { text: '' }, { text: formatUsd(spend.total.usd), right: true, paint: 'bold' }]);
+    out.push(table(['MODEL', 'REQUESTS', 'PROMPT', 'COMPLETION', 'SPEND'], rows, color));
+  }
+  return `${out.join('\n')}\n`;
+}
+
+class StatusError extends Error {}
+
+async function getJson<T>(base: string, path: string, token: string | undefined): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(`${base}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(TIMEOUT_MS) });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+    throw new StatusError(`cannot reach the sidecar at ${base} (${cause}): is \`switchyard serve\` running there? (--url URL to point elsewhere)`);
+  }
+  if (res.status === 401) throw new StatusError(`${base} refused ${path} (401): it needs an admin token; set SWITCHYARD_ADMIN_TOKEN`);
+  if (!res.ok) throw new StatusError(`${base}${path} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+  try {
+    return (await res.json()) as T;
+  } catch {
+    throw new StatusError(`${base}${path} did not answer JSON: is that a switchyard sidecar?`);
+  }
+}
+
+export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let values: { url?: string; json?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { url: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (err) {
+    process.stderr.write(`switchyard status: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const base = (values.url ?? DEFAULT_STATUS_URL).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/]+/.test(base)) {
+    process.stderr.write(`switchyard status: --url must be an http:// or https:// URL, got "${values.url}"\n`);
+    return 2;
+  }
+  const token = env.SWITCHYARD_ADMIN_TOKEN || undefined;
+  try {
+    const state = await getJson<StateView>(base, '/switchyard/state', token);
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(state, null, 2)}\n`);
+      return 0;
+    }
+    const spend = await getJson<SpendView>(base, '/switchyard/spend?group_by=model', token).catch(() => null);
+    const color = process.stdout.isTTY === true && !env.NO_COLOR;
+    process.stdout.write(formatStatus(base, state, spend, color));
+    return 0;
+  } catch (err) {
+    if (!(err instanceof StatusError)) throw err;
+    process.stderr.write(`switchyard status: ${err.message}\n`);
+    return 1;
+  }
+}

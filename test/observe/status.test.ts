@@ -1,0 +1,113 @@
+/**
+ * `switchyard status` in-process: the report's layout and colours, and the command against a
+ * canned sidecar on port 0 (admin token, --json, refusals, bad usage).
+ */
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { StateView } from '../../src/runtime/state-view.js';
+import { formatDuration, formatStatus, formatUsd, statusCommand, until, type SpendView } from '../../src/observe/status.js';
+
+const AT = '2026-03-01T12:00:00.000Z';
+const endpoint = (id: string, state: string, over: Partial<StateView['endpoints'][number]> = {}): StateView['endpoints'][number] => ({
+  id, model: id.split('@')[0]!, provider: id.split('@')[1]!, state, rpm: { used: 3, limit: 60 }, tpm: { used: 12_500, limit: null }, inFlight: 1, maxConcurrent: 10,
+  latency: { p50: 120, ewma: 130.4, ttftEwma: null, prior: 500 }, consecutiveFailures: 0, retryAt: null, reason: null, requests: 9, successes: 9, errors: 0, ...over,
+});
+const STATE: StateView = {
+  at: AT,
+  uptimeMs: 125_000,
+  endpoints: [
+    endpoint('gpt-4.1@openai', 'healthy'),
+    endpoint('claude-sonnet-4.5@anthropic', 'circuit-open', { consecutiveFailures: 2, retryAt: '2026-03-01T12:00:12.000Z', reason: 'server_error' }),
+    endpoint('deepseek-v3.2@deepseek', 'throttled', { retryAt: '2026-03-01T12:01:30.000Z', reason: 'rpm window full' }),
+  ],
+  budgets: [{ id: 'global:day', scope: 'global', key: null, model: null, period: 'day', limitUsd: 5, spentUsd: 4.5, reservedUsd: 0.1, remainingUsd: 0.4, periodStart: '2026-03-01T00:00:00.000Z', resetsAt: '2026-03-02T00:00:00.000Z' }],
+  supervisor: { state: 'serving', queueDepth: 0, requestsRouted: 27, requestsQueued: 0, inFlight: 1 },
+};
+const SPEND: SpendView = { total: { requests: 12, usd: 0.0123 }, groups: [{ model: 'gpt-4.1', requests: 12, promptTokens: 300, completionTokens: 900, usd: 0.0123 }] };
+
+describe('formatStatus', () => {
+  it('lays out endpoints, budgets and spend as aligned plain text', () => {
+    const out = formatStatus('http://127.0.0.1:4141', STATE, SPEND, false);
+    expect(out).not.toContain('\x1b[');
+    expect(out).toContain('switchyard http://127.0.0.1:4141 — up 2m 5s, 27 routed, 1 in flight, queue 0');
+    const lines = out.split('\n');
+    const head = lines.find((l) => l.startsWith('ENDPOINT'))!;
+    const open = lines.find((l) => l.startsWith('claude-sonnet-4.5@anthropic'))!;
+    expect(open).toMatch(/circuit-open\s+3\/60\s+12\.5k\/∞\s+1\/10\s+120ms\s+130ms\s+2\s+in 12s\s+server_error$/);
+    expect(open.indexOf('in 12s')).toBe(head.indexOf('RETRY'));
+    expect(lines.find((l) => l.startsWith('deepseek'))).toContain('in 1m 30s');
+    expect(lines.find((l) => l.startsWith('gpt-4.1@openai'))).toMatch(/healthy .* -$/);
+    expect(formatStatus('u', { ...STATE, endpoints: [endpoint('x@y', 'healthy', { tpm: { used: 0, limit: 2_000_000 } })] }, null, false)).toMatch(/^x@y\s+healthy\s+3\/60\s+0\/2M\s/m);
+    expect(out).toMatch(/^global:day\s+\$4\.50 \/ \$5\.00\s+92\.0%\s+\$0\.100\s+day\s+in 12h 0m$/m);
+    expect(out).toMatch(/^gpt-4\.1\s+12\s+300\s+900\s+\$0\.0123$/m);
+    expect(out).toMatch(/^total\s+12\s+\$0\.0123$/m);
+  });
+
+  it('colours states and budget levels with ANSI when asked', () => {
+    const out = formatStatus('u', STATE, null, true);
+    expect(out).toContain('\x1b[31mcircuit-open');
+    expect(out).toContain('\x1b[33mthrottled');
+    expect(out).toContain('\x1b[32mhealthy');
+    expect(out).toContain('\x1b[33m$4.50 / $5.00'); // 92 %: amber
+    expect(out).toContain('spend: unavailable');
+  });
+
+  it('formats durations, countdowns and money', () => {
+    expect([formatDuration(0), formatDuration(59_400), formatDuration(61_000), formatDuration(3_600_000 * 50)]).toEqual(['0s', '59s', '1m 1s', '2d 2h']);
+    expect([until(null, 0), until('1970-01-01T00:00:05Z', 10_000), until('1970-01-01T00:00:12Z', 0)]).toEqual(['-', 'now', 'in 12s']);
+    expect([formatUsd(0), formatUsd(0.000084), formatUsd(2.5), formatUsd(1234.4)]).toEqual(['$0', '$0.0000840', '$2.50', '$1234']);
+  });
+});
+
+describe('statusCommand', () => {
+  let server: Server;
+  let url = '';
+  const seen: IncomingHttpHeaders[] = [];
+  let out = '';
+  let err = '';
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      seen.push(req.headers);
+      if (req.headers.authorization !== 'Bearer tok') {
+        res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":{}}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(req.url?.startsWith('/switchyard/state') ? STATE : SPEND));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => server.close());
+  afterEach(() => {
+    vi.restoreAllMocks();
+    out = '';
+    err = '';
+  });
+  const capture = () => {
+    vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
+    vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
+  };
+
+  it('sends SWITCHYARD_ADMIN_TOKEN as a Bearer token and prints the table', async () => {
+    capture();
+    expect(await statusCommand(['--url', `${url}/`], { SWITCHYARD_ADMIN_TOKEN: 'tok' })).toBe(0);
+    expect(seen.at(-1)!.authorization).toBe('Bearer tok');
+    expect(out).toMatch(/^ENDPOINT/m);
+    expect(out).toContain('gpt-4.1@openai');
+  });
+
+  it('--json prints the raw state', async () => {
+    capture();
+    expect(await statusCommand(['--url', url, '--json'], { SWITCHYARD_ADMIN_TOKEN: 'tok' })).toBe(0);
+    expect(JSON.parse(out)).toEqual(STATE);
+  });
+
+  it('exits 1 with a clear message when the sidecar refuses, 2 on bad usage', async () => {
+    capture();
+    expect(await statusCommand(['--url', url], {})).toBe(1);
+    expect(err).toMatch(/needs an admin token; set SWITCHYARD_ADMIN_TOKEN/);
+    expect(await statusCommand(['--url', 'ftp://x'], {})).toBe(2);
+    expect(await statusCommand(['--bogus'], {})).toBe(2);
+  });
+});
