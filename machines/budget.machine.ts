@@ -154,6 +154,17 @@ export const budgetMachine = setup({
       const ev = event as Ev<'budget.release'>;
       return { now: Math.max(context.now, ev.at), lines: adjust(linesAt(context, ev.at), ev.budgets, 0, -ev.reserved) };
     }),
+    reconfigure: assign(({ context, event }) => {
+      const ev = event as Ev<'budget.reconfigured'>;
+      const now = Math.max(context.now, ev.at);
+      const old = new Map(linesAt(context, now).map((l) => [l.id, l]));
+      const lines = ev.limits.map((l): BudgetLine => {
+        const prev = old.get(l.id);
+        if (prev && prev.period === l.period) return { ...prev, ...l };
+        return { ...l, spent: ev.spent[l.id] ?? 0, reserved: 0, periodStart: periodStart(l.period, now), resetsAt: periodEnd(l.period, now) };
+      });
+      return { now, lines };
+    }),
     armRoll: assign(({ context }) => ({ rollAt: context.now + rollDelay(context) })),
     rollPeriods: assign(({ context }) => {
       const now = Math.max(context.now, context.rollAt);
@@ -187,6 +198,8 @@ export const budgetMachine = setup({
         ],
         'budget.settle': { actions: 'settle' },
         'budget.release': { actions: 'release' },
+        // Re-entered so the roll timer is armed for the new set of periods.
+        'budget.reconfigured': { target: 'running', reenter: true, actions: 'reconfigure' },
       },
     },
   },

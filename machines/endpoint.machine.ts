@@ -97,6 +97,8 @@ export const endpointMachine = setup({
   },
   guards: {
     isWindowFull: ({ context }) => windowFull(context, context.now),
+    /** Checked when the throttle delay fires: at that moment time is `retryAt`, not the last event's time. */
+    isWindowFullAtRetry: ({ context }) => windowFull(context, Math.max(context.now, context.retryAt ?? context.now)),
     reachesFailureThreshold: ({ context, event }) =>
       event.type === 'upstream.failed' && event.countsAsFailure && context.failures + 1 >= context.settings.failureThreshold,
     countsAsFailure: ({ event }) => event.type === 'upstream.failed' && event.countsAsFailure,
@@ -157,6 +159,7 @@ export const endpointMachine = setup({
     /** The throttle delay fired: time is now exactly `retryAt`. */
     advanceToRetryAt: assign(({ context }) => ({ now: Math.max(context.now, context.retryAt ?? context.now) })),
     clearThrottle: assign({ retryAt: null, reason: null }),
+    observeTime: assign(({ context, event }) => ({ now: Math.max(context.now, event.at) })),
     openCircuit: assign(({ context }) => ({ retryAt: context.now + context.settings.recoveryMs, probesInFlight: 0 })),
     enterHalfOpen: assign(({ context }) => ({ now: Math.max(context.now, context.retryAt ?? context.now), retryAt: null, probesInFlight: 0 })),
     closeCircuit: assign({ failures: 0, probesInFlight: 0 }),
@@ -207,7 +210,7 @@ export const endpointMachine = setup({
     throttled: {
       after: {
         windowFreed: [
-          { guard: 'isWindowFull', target: 'throttled', reenter: true, actions: ['advanceToRetryAt', 'throttleOwnWindow'] },
+          { guard: 'isWindowFullAtRetry', target: 'throttled', reenter: true, actions: ['advanceToRetryAt', 'throttleOwnWindow'] },
           { target: 'healthy', actions: ['advanceToRetryAt', 'clearThrottle'] },
         ],
       },
@@ -232,7 +235,8 @@ export const endpointMachine = setup({
         'upstream.failed': { actions: 'fail' },
         'upstream.released': { actions: 'release' },
         'upstream.rateLimited': { actions: 'release' },
-        'window.exhausted': { actions: 'exhausted' },
+        // The circuit is open anyway; the half-open probe will learn the window's state again.
+        'window.exhausted': { actions: 'observeTime' },
       },
     },
     halfOpen: {

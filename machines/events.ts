@@ -27,7 +27,9 @@ export type BudgetEvent =
   | { type: 'budget.restored'; at: number; spent: Record<string, number> }
   | { type: 'budget.reserve'; at: number; requestId: string; budgets: string[]; amount: number }
   | { type: 'budget.settle'; at: number; requestId: string; budgets: string[]; reserved: number; actual: number }
-  | { type: 'budget.release'; at: number; requestId: string; budgets: string[]; reserved: number };
+  | { type: 'budget.release'; at: number; requestId: string; budgets: string[]; reserved: number }
+  /** Config reload: new limits; lines that stay keep their totals, new ones start from `spent` (rebuilt from the ledger). */
+  | { type: 'budget.reconfigured'; at: number; limits: import('./budget.machine.js').BudgetLimit[]; spent: Record<string, number> };
 
 /** What the budget machine emits for each reservation decision. */
 export type BudgetEmitted =

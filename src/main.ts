@@ -163,6 +163,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       return { ok: false, errors: [(err as Error).message] };
     }
     const r = runtime.reload(res.config);
+    await runtime.reloadBudgets(res.config);
     log.info(r, 'config reloaded');
     return { ok: true, ...r };
   };

@@ -74,16 +74,33 @@ export class Runtime implements RuntimeCore {
     this.supervisor.start();
     for (const s of spawns) this.handles.set(s.spawn.input.id, s.handle(this.endpointActor(s.spawn.id)));
     for (const h of this.handles.values()) this.indexByModel(h);
-    this.budget = new ActorBudgetStore(this.supervisor.system.get(BUDGET_SYSTEM_ID) as ActorRefFrom<typeof budgetMachine>);
+    this.budget = new ActorBudgetStore(this.budgetActor());
   }
 
   /** Rebuild spent totals of the current periods from the ledger, then start taking reservations. */
   async restoreBudgets(): Promise<void> {
+    const spent = await this.spentFromLedger(budgetLimits(this.cfg));
+    this.budgetActor().send({ type: 'budget.restored', at: this.now(), spent });
+  }
+
+  /** After a reload: new limits; budgets that stay keep their live totals, new ones are rebuilt from the ledger. */
+  async reloadBudgets(next: Config): Promise<void> {
+    const limits = budgetLimits(next);
+    const known = new Set(this.budget.lines().map((l) => l.id));
+    const spent = await this.spentFromLedger(limits.filter((l) => !known.has(l.id)));
+    this.budgetActor().send({ type: 'budget.reconfigured', at: this.now(), limits, spent });
+  }
+
+  private async spentFromLedger(limits: ReturnType<typeof budgetLimits>): Promise<Record<string, number>> {
     const spent: Record<string, number> = {};
-    for (const l of periodStarts(budgetLimits(this.cfg), this.now())) {
+    for (const l of periodStarts(limits, this.now())) {
       spent[l.id] = await this.ledger.spentSince({ ...(l.key ? { keyId: l.key } : {}), ...(l.model ? { model: l.model } : {}) }, l.from);
     }
-    (this.supervisor.system.get(BUDGET_SYSTEM_ID) as ActorRefFrom<typeof budgetMachine>).send({ type: 'budget.restored', at: this.now(), spent });
+    return spent;
+  }
+
+  private budgetActor(): ActorRefFrom<typeof budgetMachine> {
+    return this.supervisor.system.get(BUDGET_SYSTEM_ID) as ActorRefFrom<typeof budgetMachine>;
   }
 
   recordRequest(r: RequestRecord): void {

@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { createActor, type SnapshotFrom } from 'xstate';
+import type { EndpointSettings } from '../../machines/endpoint.machine.js';
+import type { EndpointSpawn, SupervisorEvent } from '../../machines/events.js';
+import { BUDGET_SYSTEM_ID, endpointSystemId, supervisorMachine, type SupervisorInput } from '../../machines/supervisor.machine.js';
+import { reportCoverage } from './coverage.js';
+import { runShortestPaths, type ModelEvent, type ModelSpec } from './model-harness.js';
+
+type Snap = SnapshotFrom<typeof supervisorMachine>;
+const T0 = Date.UTC(2025, 2, 12, 12);
+const SETTINGS: EndpointSettings = { rpm: 60, tpm: null, maxConcurrent: 4, failureThreshold: 3, recoveryMs: 5000, halfOpenProbes: 1, latencyWindow: 8, latencyPriorMs: 800 };
+const endpoint = (id: string, settings: Partial<EndpointSettings> = {}): EndpointSpawn => ({ id, input: { id, model: 'm', provider: 'p', now: T0, settings: { ...SETTINGS, ...settings } } });
+const INPUT: SupervisorInput = { endpoints: [endpoint('a')], budget: { limits: [], now: T0 } };
+/** Ids the model adds and removes; `a` is configured at start. */
+const IDS = ['a', 'b'];
+const MAX_QUEUE = 2;
+
+function events(s: Snap, own: readonly string[]): Array<ModelEvent<typeof supervisorMachine>> {
+  const ids = s.context.endpointIds;
+  // A done actor takes no events (the graph's pure transition would still apply them).
+  if (s.status !== 'active') return [];
+  return own.flatMap((type): SupervisorEvent[] => {
+    switch (type) {
+      case 'request.routed': case 'queue.left': case 'supervisor.drain': case 'supervisor.drained': return [{ type, at: T0 }];
+      // Only as many as the model bounds; `queue.left` is offered at depth 0 too (it clamps).
+      case 'queue.entered': return s.context.queueDepth < MAX_QUEUE ? [{ type, at: T0 }] : [];
+      case 'endpoints.reconfigured':
+        return IDS.map((id): SupervisorEvent => (ids.includes(id) ? { type, at: T0, add: [], remove: [id] } : { type, at: T0, add: [endpoint(id)], remove: [] }));
+      default: return [];
+    }
+  });
+}
+
+const spec: ModelSpec<typeof supervisorMachine> = {
+  machine: supervisorMachine,
+  input: INPUT,
+  spawns: true,
+  abstract: (s) => ({
+    state: s.value,
+    status: s.status,
+    endpointIds: [...s.context.endpointIds].sort(),
+    children: Object.keys(s.children).sort(),
+    queueDepth: s.context.queueDepth,
+  }),
+  events,
+  materialize: (e) => e,
+  // Counters outside the key (unbounded) are checked against a reference count, and the
+  // children against the system registry.
+  attach: (actor) => {
+    let routed = 0;
+    let queued = 0;
+    return ({ event, after }) => {
+      if (after.status === 'done') return;
+      if (event.type === 'request.routed') routed++;
+      if (event.type === 'queue.entered') queued++;
+      expect({ routed: after.context.routed, queued: after.context.queued }).toEqual({ routed, queued });
+      expect(actor.system.get(BUDGET_SYSTEM_ID)).toBeDefined();
+      for (const id of IDS) {
+        const child = actor.system.get(endpointSystemId(id));
+        expect(child !== undefined, `endpoint:${id} registered`).toBe(after.context.endpointIds.includes(id));
+        if (child) expect(child.getSnapshot().status).toBe('active');
+      }
+    };
+  },
+};
+
+describe('supervisor machine: model-based paths', () => {
+  it('replays every edge-aware shortest path with 100% state and transition coverage', () => {
+    const run = runShortestPaths(spec);
+    expect(run.paths).toBeGreaterThan(10);
+    const report = reportCoverage('supervisor', supervisorMachine, run.recorder.edges.values(), run.recorder.states);
+    expect(report.states.missing).toEqual([]);
+    expect(report.transitions.missing).toEqual([]);
+  });
+});
+
+describe('supervisor machine: examples', () => {
+  const start = (input: SupervisorInput = INPUT) => createActor(supervisorMachine, { input }).start();
+
+  it('spawns the configured endpoints and the budget under their system ids', () => {
+    const sup = start({ endpoints: [endpoint('a'), endpoint('b', { rpm: 3 })], budget: { limits: [], now: T0 } });
+    expect(sup.system.get(endpointSystemId('b'))?.getSnapshot().context.settings.rpm).toBe(3);
+    expect(sup.system.get(BUDGET_SYSTEM_ID)?.getSnapshot().value).toBe('restoring');
+    expect(Object.keys(sup.getSnapshot().children).sort()).toEqual([BUDGET_SYSTEM_ID, 'endpoint:a', 'endpoint:b']);
+    sup.stop();
+  });
+
+  it('reconfigure stops removed children and spawns added ones, which then work', () => {
+    const sup = start();
+    const a = sup.system.get(endpointSystemId('a'));
+    sup.send({ type: 'endpoints.reconfigured', at: T0, add: [endpoint('c')], remove: ['a'] });
+    expect(sup.getSnapshot().context.endpointIds).toEqual(['c']);
+    expect(a?.getSnapshot().status).toBe('stopped');
+    expect(sup.system.get(endpointSystemId('a'))).toBeUndefined();
+    const c = sup.system.get(endpointSystemId('c'));
+    c?.send({ type: 'request.dispatched', at: T0, estTokens: 5 });
+    expect(c?.getSnapshot().context.inFlight).toBe(1);
+    sup.stop();
+  });
+
+  it('an endpoint removed and re-added later gets a fresh actor', () => {
+    const sup = start();
+    sup.system.get(endpointSystemId('a'))?.send({ type: 'request.dispatched', at: T0, estTokens: 5 });
+    sup.send({ type: 'endpoints.reconfigured', at: T0, add: [], remove: ['a'] });
+    sup.send({ type: 'endpoints.reconfigured', at: T0, add: [endpoint('a')], remove: [] });
+    expect(sup.system.get(endpointSystemId('a'))?.getSnapshot().context.inFlight).toBe(0);
+    sup.stop();
+  });
+
+  it('counts the queue (never below 0) and routed requests in every state until stopped', () => {
+    const sup = start();
+    sup.send({ type: 'queue.left', at: T0 });
+    sup.send({ type: 'queue.entered', at: T0 });
+    sup.send({ type: 'queue.entered', at: T0 });
+    sup.send({ type: 'queue.left', at: T0 });
+    sup.send({ type: 'supervisor.drain', at: T0 });
+    sup.send({ type: 'request.routed', at: T0 });
+    sup.send({ type: 'endpoints.reconfigured', at: T0, add: [endpoint('z')], remove: [] });
+    expect(sup.getSnapshot().value).toBe('draining');
+    expect(sup.getSnapshot().context).toMatchObject({ queueDepth: 1, queued: 2, routed: 1, endpointIds: ['a'] });
+    sup.send({ type: 'supervisor.drained', at: T0 });
+    expect(sup.getSnapshot().status).toBe('done');
+    expect(sup.system.get(endpointSystemId('a'))?.getSnapshot().status ?? 'stopped').toBe('stopped');
+  });
+});
