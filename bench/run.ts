@@ -1,0 +1,271 @@
+/**
+ * `npm run bench`: switchyard's overhead, measured against the same upstream reached three
+ * ways — the simulator directly, a minimal undici pass-through proxy, and switchyard — at 1, 16
+ * and 64 connections, streaming and not. Each cell runs direct → passthrough → switchyard back
+ * to back, and the whole cycle repeats, so drift hits all three alike; the median of the
+ * repeats is reported. Each run measures a steady-state window after a warm-up: requests that
+ * complete inside it, and the proxy process's utime + stime across it, per request.
+ *
+ * Environment: BENCH_SECONDS (3) per run after BENCH_WARMUP_SECONDS (0.5) of warm-up,
+ * BENCH_REPEATS (2), BENCH_CONNS (1,16,64), BENCH_MODES (json,stream),
+ * BENCH_CPU_PROF=1 to profile the sidecar (`node --cpu-prof`) and print its top self time.
+ * Results go to bench/results/latest.json.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatTop, type Window } from './cpu-top.js';
+import { newPool, percentile, runLoad, type Mode, type Target } from './lib/load.js';
+import { hostCpu, installCleanup, onCleanup, ROOT, RUN_TS, startChild, SWITCHYARD_BIN, type Child, type HostCpu } from './lib/procs.js';
+import { aggregate, formatTable, ratios, TARGETS, worst, type RunResult, type TargetName } from './lib/report.js';
+import { formatMicro, runRoutingBench } from './routing.js';
+
+function envNumber(name: string, fallback: number, integer = false): number {
+  const raw = process.env[name];
+  const n = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new Error(`${name}: expected a positive ${integer ? 'integer' : 'number'}, got "${raw}"`);
+  return n;
+}
+
+const isMode = (m: string): m is Mode => m === 'json' || m === 'stream';
+
+const SECONDS = envNumber('BENCH_SECONDS', 3);
+const WARMUP_SECONDS = envNumber('BENCH_WARMUP_SECONDS', 0.5);
+const REPEATS = envNumber('BENCH_REPEATS', 2, true);
+const CONNS = (process.env.BENCH_CONNS ?? '1,16,64').split(',').map((c) => {
+  const n = Number(c);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`BENCH_CONNS: expected positive integers separated by commas, got "${c}"`);
+  return n;
+});
+const MODES = (process.env.BENCH_MODES ?? 'json,stream').split(',').map((m) => {
+  if (!isMode(m)) throw new Error(`BENCH_MODES: expected json and/or stream, got "${m}"`);
+  return m;
+});
+const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
+const RESULTS_DIR = join(ROOT, 'bench/results');
+const PROF_DIR = join(RESULTS_DIR, 'cpu-prof');
+
+interface Procs {
+  sim: Child;
+  passthrough: Child;
+  switchyard: Child;
+}
+
+/** Zero think time upstream: what is left is the cost of the hops. */
+const SIM_PROFILE = { defaults: { ttftMs: 0, tokenGapMs: 0, outputTokens: 32 } };
+
+function sidecarConfig(simUrl: string, dir: string): Record<string, unknown> {
+  return {
+    server: { host: '127.0.0.1' },
+    providers: { openai: { kind: 'openai', baseUrl: `${simUrl}/openai/v1`, apiKeyEnv: 'SY_BENCH_OPENAI_KEY' } },
+    models: {
+      'gpt-4.1': {
+        tier: 'balanced',
+        price: { inputPerMTok: 2, outputPerMTok: 8 },
+        contextWindow: 1_047_576,
+        endpoints: [{ provider: 'openai', upstreamModel: 'gpt-4.1', maxConcurrent: 1000 }],
+      },
+    },
+    logging: { level: 'warn' },
+    // The real default store: a durable row per request is part of the cost being measured.
+    storage: { ledger: `sqlite:${join(dir, 'bench.db')}` },
+  };
+}
+
+async function startAll(dir: string): Promise<Procs> {
+  const profileFile = join(dir, 'sim-profile.json');
+  writeFileSync(profileFile, JSON.stringify(SIM_PROFILE));
+  const sim = await startChild({ name: 'simulator', args: [SWITCHYARD_BIN, 'simulate', '--port', '0', '--profile', profileFile], ready: /listening on (http:\/\/\S+)/ });
+  const configFile = join(dir, 'switchyard.json');
+  writeFileSync(configFile, JSON.stringify(sidecarConfig(sim.url, dir), null, 2));
+  const prof = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : [];
+  const [passthrough, switchyard] = await Promise.all([
+    startChild({ name: 'passthrough', args: [RUN_TS, join(ROOT, 'bench/passthrough.ts'), '--upstream', `${sim.url}/openai`, '--port', '0'], ready: /passthrough listening on (http:\/\/\S+)/ }),
+    startChild({
+      name: 'switchyard',
+      args: [...prof, SWITCHYARD_BIN, 'serve', '--config', configFile, '--port', '0'],
+      ready: /switchyard (http:\/\/127\.0\.0\.1:\d+)\/v1/,
+      env: { SY_BENCH_OPENAI_KEY: 'sk-bench-upstream' },
+    }),
+  ]);
+  return { sim, passthrough, switchyard };
+}
+
+function targetOf(name: TargetName, p: Procs): { target: Target; proc: Child | null } {
+  if (name === 'direct') return { target: { name, url: `${p.sim.url}/openai/v1/chat/completions` }, proc: null };
+  const proc = p[name];
+  return { target: { name, url: `${proc.url}/v1/chat/completions` }, proc };
+}
+
+const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+async function measureRun(p: Procs, name: TargetName, mode: Mode, conns: number, rep: number, windows: Window[]): Promise<RunResult> {
+  const { target, proc } = targetOf(name, p);
+  const pool = newPool(target, conns);
+  const read = (): { proxy: { user: number; system: number }; sim: number; self: NodeJS.CpuUsage; mono: number } => ({
+    proxy: proc?.cpuTimes() ?? { user: 0, system: 0 },
+    sim: p.sim.cpuMicros(),
+    self: process.cpuUsage(),
+    mono: monoUs(),
+  });
+  let a = read();
+  let b = a;
+  try {
+    const s = await runLoad(pool, target, mode, conns, WARMUP_SECONDS, SECONDS, { onStart: () => void (a = read()), onEnd: () => void (b = read()) });
+    if (name === 'switchyard') windows.push([a.mono, b.mono]);
+    const n = Math.max(1, s.requests);
+    const self = (b.self.user + b.self.system - a.self.user - a.self.system) / n;
+    const proxyUser = b.proxy.user - a.proxy.user;
+    const proxySystem = b.proxy.system - a.proxy.system;
+    return {
+      target: name, mode, conns, rep,
+      requests: s.requests, errors: s.errors, rps: s.requests / s.seconds,
+      p50Ms: percentile(s.latencyMs, 50), p99Ms: percentile(s.latencyMs, 99),
+      ttfbP50Ms: mode === 'stream' ? percentile(s.ttfbMs, 50) : null,
+      ttfbP99Ms: mode === 'stream' ? percentile(s.ttfbMs, 99) : null,
+      cpuUsPerReq: proc === null ? null : (proxyUser + proxySystem) / n,
+      cpuSystemShare: proc === null || proxyUser + proxySystem === 0 ? null : proxySystem / (proxyUser + proxySystem),
+      simCpuUsPerReq: (b.sim - a.sim) / n,
+      loadCpuUsPerReq: self,
+      firstError: s.firstError,
+    };
+  } finally {
+    await pool.close();
+  }
+}
+
+function progress(i: number, total: number, r: RunResult): string {
+  const f = (x: number | null, d = 2): string => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(d));
+  const parts = [
+    `[${String(i).padStart(2)}/${total}]`, `conns=${String(r.conns).padEnd(2)}`, r.mode.padEnd(6), `rep ${r.rep}`, r.target.padEnd(11),
+    `${f(r.rps, 0).padStart(6)} req/s`, `p50 ${f(r.p50Ms)} ms`, `p99 ${f(r.p99Ms)} ms`,
+    ...(r.mode === 'stream' ? [`ttfb ${f(r.ttfbP50Ms)} ms`] : []),
+    ...(r.cpuUsPerReq !== null ? [`cpu ${f(r.cpuUsPerReq, 0)} µs/req`] : []),
+    ...(r.errors > 0 ? [`ERRORS ${r.errors}: ${r.firstError ?? ''}`] : []),
+  ];
+  return parts.join('  ');
+}
+
+/** CPU time of the benchmark's own processes (load generator, simulator, both proxies), µs. */
+function ourCpu(p: Procs): number {
+  const self = process.cpuUsage();
+  return self.user + self.system + p.sim.cpuMicros() + p.passthrough.cpuMicros() + p.switchyard.cpuMicros();
+}
+
+/**
+ * How busy the host was with other work while the runs went on: every process here shares the
+ * same CPUs, so a busy neighbour shows up as noise in every column.
+ */
+interface HostNoise {
+  /** CPU used by processes other than the benchmark's, as a share of all CPUs. */
+  otherPercent: number;
+  stealPercent: number;
+}
+
+function hostNoise(h0: HostCpu, h1: HostCpu, ours: number, elapsedUs: number): HostNoise {
+  const capacity = elapsedUs * cpus().length;
+  return {
+    otherPercent: Math.max(0, ((h1.busy - h0.busy - ours) * 100) / capacity),
+    stealPercent: ((h1.steal - h0.steal) * 100) / capacity,
+  };
+}
+
+function latestProfile(): string | null {
+  let files: string[];
+  try {
+    // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (the
+    // others are loader workers that only compile at start-up).
+    files = readdirSync(PROF_DIR).filter((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
+  } catch {
+    return null;
+  }
+  const newest = files.map((f) => join(PROF_DIR, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  return newest ?? null;
+}
+
+async function main(): Promise<void> {
+  installCleanup();
+  const started = Date.now();
+  const cpuModel = cpus()[0]?.model ?? 'unknown';
+  const load0 = loadavg();
+  console.log(`switchyard bench — node ${process.version}, ${cpus().length} CPUs (${cpuModel}), load average ${load0.map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(`${SECONDS} s per run after ${WARMUP_SECONDS} s warm-up, ${REPEATS} repeats, conns ${CONNS.join('/')}, modes ${MODES.join('/')}${CPU_PROF ? ', sidecar under --cpu-prof (numbers perturbed)' : ''}\n`);
+
+  const micro = await runRoutingBench();
+  console.log(`${formatMicro(micro)}\n`);
+
+  const dir = mkdtempSync(join(tmpdir(), 'sy-bench-'));
+  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  if (CPU_PROF) rmSync(PROF_DIR, { recursive: true, force: true });
+  const procs = await startAll(dir);
+  console.log(`simulator ${procs.sim.url} (pid ${procs.sim.pid}), passthrough ${procs.passthrough.url} (pid ${procs.passthrough.pid}), switchyard ${procs.switchyard.url} (pid ${procs.switchyard.pid})\n`);
+
+  const runs: RunResult[] = [];
+  const windows: Window[] = [];
+  const total = CONNS.length * MODES.length * REPEATS * TARGETS.length;
+  const host0 = hostCpu();
+  const ours0 = ourCpu(procs);
+  const t0 = monoUs();
+  let noise: HostNoise | null = null;
+  try {
+    for (const conns of CONNS) {
+      for (const mode of MODES) {
+        for (let rep = 1; rep <= REPEATS; rep++) {
+          for (const name of TARGETS) {
+            const r = await measureRun(procs, name, mode, conns, rep, windows);
+            runs.push(r);
+            console.log(progress(runs.length, total, r));
+          }
+        }
+      }
+    }
+    noise = hostNoise(host0, hostCpu(), ourCpu(procs) - ours0, monoUs() - t0);
+  } finally {
+    await Promise.all([procs.switchyard.stop(), procs.passthrough.stop()]);
+    await procs.sim.stop();
+  }
+
+  const cells = aggregate(runs);
+  const rs = ratios(cells);
+  console.log(`\nmedian of ${REPEATS} repeats; CPU = utime+stime of the proxy process per request, sys = its kernel share; × = switchyard ÷ passthrough\n`);
+  console.log(formatTable(cells, rs));
+  if (noise !== null) {
+    console.log(
+      `\nhost during the runs: other processes used ${noise.otherPercent.toFixed(0)}% of the ${cpus().length} CPUs, hypervisor steal ${noise.stealPercent.toFixed(0)}%` +
+        `; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}${noise.otherPercent > 10 ? ' — the numbers are noisy' : ''}`,
+    );
+  }
+  const w = worst(rs, 'cpu');
+  const wt = worst(rs, 'ttfb');
+  const wp = worst(rs, 'p50');
+  const at = (r: typeof w): string => (r === null ? '' : ` (${r.mode}, ${r.conns} conn${r.conns === 1 ? '' : 's'})`);
+  console.log(
+    `\nworst CPU/request ratio switchyard ÷ passthrough: ${w?.cpu?.toFixed(2) ?? '-'}×${at(w)} (project goal: within 3×); ` +
+      `worst p50 ratio ${wp?.p50.toFixed(2) ?? '-'}×${at(wp)}; worst stream TTFB ratio ${wt?.ttfb?.toFixed(2) ?? '-'}×${at(wt)}`,
+  );
+
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const out = {
+    startedAt: new Date(started).toISOString(),
+    durationSeconds: (Date.now() - started) / 1000,
+    node: process.version,
+    cpus: { count: cpus().length, model: cpuModel },
+    hostNoise: noise,
+    loadAverageAtStart: load0,
+    settings: { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, repeats: REPEATS, conns: CONNS, modes: MODES, simulatorProfile: SIM_PROFILE, cpuProf: CPU_PROF },
+    routing: micro,
+    cells,
+    ratios: rs,
+    worstCpuRatio: w,
+    runs,
+  };
+  writeFileSync(join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(out, null, 2)}\n`);
+  console.log(`results: bench/results/latest.json (${out.durationSeconds.toFixed(0)} s)`);
+
+  if (CPU_PROF) {
+    const file = latestProfile();
+    console.log(file === null ? '\nno CPU profile was written' : `\n${formatTop(file, 10, windows)}`);
+  }
+}
+
+await main();
