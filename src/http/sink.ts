@@ -10,6 +10,7 @@ export class HttpSink implements ChatSink {
   private readonly ac = new AbortController();
   started = false;
   private ended = false;
+  private corked = false;
 
   constructor(
     req: IncomingMessage,
@@ -46,10 +47,25 @@ export class HttpSink implements ChatSink {
     });
   }
 
+  /**
+   * Events written in one turn of the event loop (an upstream TCP packet often carries many)
+   * leave in one socket write: corked now, uncorked at the next `setImmediate`, which runs
+   * right after this turn's I/O — batching without an added delay.
+   */
   write(data: string): boolean {
     if (this.ended) return true;
+    if (!this.corked) {
+      this.corked = true;
+      this.res.cork();
+      setImmediate(this.uncork);
+    }
     return this.res.write(`data: ${data}\n\n`);
   }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    if (!this.res.writableEnded) this.res.uncork();
+  };
 
   drain(): Promise<void> {
     if (this.ended || this.res.writableEnded || !this.res.writableNeedDrain) return Promise.resolve();
