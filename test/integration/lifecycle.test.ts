@@ -1,0 +1,76 @@
+/**
+ * First run and shutdown: `serve` with no config and no key runs on the built-in simulator and
+ * says so; a config file never falls back and names a missing variable; SIGTERM lets a stream
+ * in flight finish and exits 0.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, startProc, startSidecar, startSimulatorProc, testConfig, type SimHandle } from './harness.js';
+
+const NO_KEYS = { OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '', DEEPSEEK_API_KEY: '', SWITCHYARD_RELAY_URL: '' };
+
+let sim: SimHandle;
+beforeAll(async () => {
+  sim = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 40, outputTokens: 40 } });
+});
+afterAll(async () => {
+  await sim?.stop();
+});
+
+describe('first run', () => {
+  it('without config and keys, serves the seed catalogue from the built-in simulator and says so', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sy-first-'));
+    const p = await startProc(['serve', '--port', '0'], /switchyard (http:\/\/127\.0\.0\.1:\d+)\/v1/, NO_KEYS, cwd);
+    try {
+      expect(p.stderr()).toMatch(/SIMULATED/);
+      const client = new OpenAI({ baseURL: `${p.url}/v1`, apiKey: 'x', maxRetries: 0 });
+      const models = await client.models.list();
+      expect(models.data.map((m) => m.id)).toEqual(expect.arrayContaining(['gpt-4.1', 'claude-sonnet-4.5', 'gemini-2.5-flash', 'deepseek-v3.2', 'auto']));
+      expect(models.data.every((m) => m.owned_by === 'simulated')).toBe(true);
+      const r = await client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'Hallo, wie geht es dir?' }] });
+      expect(r.choices[0]!.message.content).toBeTruthy();
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('with a config file, a missing key is a startup error naming the variable', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'sy-cfg-')), 'switchyard.yaml');
+    writeFileSync(file, stringify(testConfig(sim.url)));
+    const child = spawn(process.execPath, [join(ROOT, 'src/bin/switchyard.js'), 'serve', '--config', file, '--port', '0'], { env: { ...process.env, SY_TEST_OPENAI_KEY: '' } });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    expect(code).toBe(1);
+    expect(err).toMatch(/providers\.openai\.apiKeyEnv: environment variable SY_TEST_OPENAI_KEY is not set/);
+  });
+});
+
+describe('shutdown', () => {
+  it('SIGTERM stops accepting, lets the stream in flight finish, and exits 0', async () => {
+    const sc = await startSidecar(testConfig(sim.url));
+    const stream = await sc.client.chat.completions.create({ model: 'gpt-4.1', stream: true, messages: [{ role: 'user', content: 'long answer please' }] });
+    let text = '';
+    let signalled: Promise<number | null> | null = null;
+    for await (const c of stream) {
+      text += c.choices[0]?.delta.content ?? '';
+      if (!signalled && text.length > 0) {
+        signalled = sc.stop('SIGTERM');
+        // New requests are refused (connection closed or 503) while the stream goes on.
+        const late = await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'x' }] }) }).then(
+          (r) => r.status,
+          () => 'refused',
+        );
+        expect([503, 'refused']).toContain(late);
+      }
+    }
+    expect(text.split(' ')).toHaveLength(40);
+    expect(await signalled).toBe(0);
+    expect(sc.stdout()).toMatch(/"msg":"stopped"/);
+  });
+});
