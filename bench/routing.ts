@@ -12,6 +12,8 @@ import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createActor } from 'xstate';
 import { budgetMachine } from '../machines/budget.machine.js';
+import { endpointMachine } from '../machines/endpoint.machine.js';
+import { InspectionHub } from '../src/observe/hub.js';
 import { countPromptTokens } from '../src/accounting/tokens.js';
 import { DEFAULT_CONFIG } from '../src/config/defaults.js';
 import { validateConfig } from '../src/config/load.js';
@@ -148,6 +150,22 @@ export async function runRoutingBench(iterations = Number(process.env.BENCH_ROUT
 
   // A running budget actor keeps its period-roll timer armed: stop it, or the process stays up.
   storeActor.stop();
+
+  // The inspection hub on the hot path: the same endpoint events with and without it.
+  for (const withHub of [false, true]) {
+    const hub = new InspectionHub(500);
+    const settings = { rpm: null, tpm: null, maxConcurrent: 1_000_000, failureThreshold: 5, recoveryMs: 60_000, halfOpenProbes: 1, latencyWindow: 100, latencyPriorMs: 100 };
+    const ep = createActor(endpointMachine, { input: { id: 'e', model: 'm', provider: 'p', settings, now: Date.now() }, ...(withHub ? { inspect: hub.observe } : {}) }).start();
+    results.push(
+      measure(`endpoint dispatched+succeeded ${withHub ? 'with' : 'without'} inspection hub`, iterations, () => {
+        const at = Date.now();
+        ep.send({ type: 'request.dispatched', at, estTokens: 100 });
+        ep.send({ type: 'upstream.succeeded', at, latencyMs: 20, ttftMs: null, tokens: 100, estTokens: 100 });
+        return ep.getSnapshot().context.inFlight;
+      }),
+    );
+    ep.stop();
+  }
 
   const big = [{ role: 'user', content: prompt2k() }];
   results.push(measure('countPromptTokens 2 KB prompt', iterations, () => countPromptTokens(big)));
