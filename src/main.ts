@@ -129,6 +129,16 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     throw new StartupError(`cannot open the ledger ${cfg.storage.ledger}: ${(err as Error).message}`);
   }
   const hub = new InspectionHub(cfg.observe.historySize);
+  // Before the runtime starts, so the inspector also sees the actors being created.
+  const wsUrl = opts.inspectWs ?? cfg.observe.statelyInspectUrl;
+  let stately: { stop(): void } | null = null;
+  if (wsUrl) {
+    const { createWebSocketInspector } = await import('@statelyai/inspect');
+    const inspector = createWebSocketInspector({ url: wsUrl, sanitizeContext: (c) => sanitize(c) as typeof c, sanitizeEvent: (e) => sanitize(e) as typeof e });
+    stately = inspector;
+    hub.addRawObserver((ev) => inspector.inspect.next?.(ev));
+    log.info({ url: wsUrl }, 'forwarding sanitised inspection events to the Stately inspector');
+  }
   let metrics: Metrics | null = null;
   const runtime = new Runtime({ cfg, ledger, log, env, inspect: hub.observe, onRequest: (r) => metrics?.onRequest(r) });
   metrics = new Metrics(() => runtime.state());
@@ -139,15 +149,6 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     const e = ev.event as { type: string; fault?: string };
     if (e.type.startsWith('upstream.')) m.onAttempt(String((ev.actorRef as { id?: string }).id ?? '').replace(/^endpoint:/, ''), e.type === 'upstream.failed' ? `failed:${e.fault}` : e.type.slice('upstream.'.length), e.type !== 'upstream.succeeded' && e.type !== 'upstream.released');
   });
-  const wsUrl = opts.inspectWs ?? cfg.observe.statelyInspectUrl;
-  let stately: { stop(): void } | null = null;
-  if (wsUrl) {
-    const { createWebSocketInspector } = await import('@statelyai/inspect');
-    const inspector = createWebSocketInspector({ url: wsUrl, sanitizeContext: (c) => sanitize(c) as typeof c, sanitizeEvent: (e) => sanitize(e) as typeof e });
-    stately = inspector;
-    hub.addRawObserver((ev) => inspector.inspect.next?.(ev));
-    log.info({ url: wsUrl }, 'forwarding sanitised inspection events to the Stately inspector');
-  }
   await runtime.restoreBudgets();
   let draining = false;
   const simulatedMode = simulator !== null;
