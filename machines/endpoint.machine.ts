@@ -45,6 +45,8 @@ export interface EndpointContext {
   /** Last `latencyWindow` total latencies (ring, newest last). */
   latencies: number[];
   latencyEwma: number | null;
+  /** Peak-sensitive EWMA: jumps to a slower sample at once, decays towards faster ones (used for selection). */
+  peakEwma: number | null;
   ttftEwma: number | null;
   /** Throttled or circuit-open until this time. */
   retryAt: number | null;
@@ -58,6 +60,9 @@ export interface EndpointContext {
 const EWMA_ALPHA = 0.2;
 
 const ewma = (prev: number | null, sample: number): number => (prev === null ? sample : prev + EWMA_ALPHA * (sample - prev));
+
+/** Peak EWMA (as in Finagle's load balancer): a slow endpoint is penalised at once, forgiven gradually. */
+const peakEwma = (prev: number | null, sample: number): number => (prev === null || sample > prev ? sample : prev + EWMA_ALPHA * (sample - prev));
 
 /** RPM full: not even one more request fits. TPM full: the window holds its whole limit. */
 export function windowFull(ctx: EndpointContext, now: number): boolean {
@@ -131,6 +136,7 @@ export const endpointMachine = setup({
         successes: context.successes + 1,
         latencies,
         latencyEwma: ewma(context.latencyEwma, ev.latencyMs),
+        peakEwma: peakEwma(context.peakEwma, ev.latencyMs),
         ttftEwma: ev.ttftMs === null ? context.ttftEwma : ewma(context.ttftEwma, ev.ttftMs),
       };
     }),
@@ -181,6 +187,7 @@ export const endpointMachine = setup({
     failures: 0,
     latencies: [],
     latencyEwma: null,
+    peakEwma: null,
     ttftEwma: null,
     retryAt: null,
     reason: null,

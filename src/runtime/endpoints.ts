@@ -82,8 +82,8 @@ export function availability(h: EndpointHandle, now: number, estTokens: number):
   return { ok: true, probe: false };
 }
 
-/** Latency used for selection: measured EWMA, the model's prior until measured. */
+/** Latency used for selection: the measured peak EWMA, the model's prior until measured. */
 export function latencyOf(h: EndpointHandle): number {
   const c = h.actor.getSnapshot().context;
-  return c.latencyEwma ?? c.settings.latencyPriorMs;
+  return c.peakEwma ?? c.settings.latencyPriorMs;
 }

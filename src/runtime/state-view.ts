@@ -15,7 +15,7 @@ export interface EndpointView {
   tpm: { used: number; limit: number | null };
   inFlight: number;
   maxConcurrent: number;
-  latency: { p50: number | null; ewma: number | null; ttftEwma: number | null; prior: number };
+  latency: { p50: number | null; ewma: number | null; peakEwma: number | null; ttftEwma: number | null; prior: number };
   consecutiveFailures: number;
   retryAt: string | null;
   reason: string | null;
@@ -70,7 +70,7 @@ export function buildState(rt: Runtime): StateView {
       tpm: { used: s.tpm !== null ? Math.round(gcraUsed(c.tpmTat, now, s.tpm)) : 0, limit: s.tpm },
       inFlight: c.inFlight,
       maxConcurrent: s.maxConcurrent,
-      latency: { p50: p50(c.latencies), ewma: c.latencyEwma === null ? null : round(c.latencyEwma), ttftEwma: c.ttftEwma === null ? null : round(c.ttftEwma), prior: s.latencyPriorMs },
+      latency: { p50: p50(c.latencies), ewma: c.latencyEwma === null ? null : round(c.latencyEwma), peakEwma: c.peakEwma === null ? null : round(c.peakEwma), ttftEwma: c.ttftEwma === null ? null : round(c.ttftEwma), prior: s.latencyPriorMs },
       consecutiveFailures: c.failures,
       retryAt: iso(c.retryAt),
       reason: c.reason,

@@ -214,6 +214,22 @@ describe('endpoint machine: examples', () => {
     expect(ep.snap().value).toBe('healthy');
   });
 
+  it('latency: the plain EWMA averages, the peak EWMA jumps to a slow sample and decays from it', () => {
+    const ep = start(noTpm);
+    const done = (latencyMs: number) => {
+      ep.dispatch();
+      ep.send({ type: 'upstream.succeeded', at: ep.at(), latencyMs, ttftMs: null, tokens: 10, estTokens: 10 });
+    };
+    done(100);
+    expect(ep.snap().context).toMatchObject({ latencyEwma: 100, peakEwma: 100 });
+    done(500);
+    expect(ep.snap().context.latencyEwma).toBeCloseTo(180, 9);
+    expect(ep.snap().context.peakEwma).toBe(500);
+    done(100);
+    expect(ep.snap().context.peakEwma).toBeCloseTo(420, 9);
+    expect(ep.snap().context.latencies).toEqual([100, 500, 100]);
+  });
+
   it('TPM: the estimate is replaced by the real token count', () => {
     const ep = start({ rpm: null, tpm: 1000 });
     ep.dispatch(400);

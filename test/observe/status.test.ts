@@ -11,7 +11,7 @@ import { formatDuration, formatStatus, formatUsd, statusCommand, until, type Spe
 const AT = '2026-03-01T12:00:00.000Z';
 const endpoint = (id: string, state: string, over: Partial<StateView['endpoints'][number]> = {}): StateView['endpoints'][number] => ({
   id, model: id.split('@')[0]!, provider: id.split('@')[1]!, state, rpm: { used: 3, limit: 60 }, tpm: { used: 12_500, limit: null }, inFlight: 1, maxConcurrent: 10,
-  latency: { p50: 120, ewma: 130.4, ttftEwma: null, prior: 500 }, consecutiveFailures: 0, retryAt: null, reason: null, requests: 9, successes: 9, errors: 0, ...over,
+  latency: { p50: 120, ewma: 130.4, peakEwma: 150, ttftEwma: null, prior: 500 }, consecutiveFailures: 0, retryAt: null, reason: null, requests: 9, successes: 9, errors: 0, ...over,
 });
 const STATE: StateView = {
   at: AT,
