@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, startProc, startSidecar, startSimulatorProc, testConfig, type SimHandle } from './harness.js';
+import { ROOT, sleep, startProc, startSidecar, startSimulatorProc, testConfig, type SimHandle } from './harness.js';
 
 const NO_KEYS = { OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '', DEEPSEEK_API_KEY: '', SWITCHYARD_RELAY_URL: '' };
 
@@ -61,7 +61,9 @@ describe('shutdown', () => {
       text += c.choices[0]?.delta.content ?? '';
       if (!signalled && text.length > 0) {
         signalled = sc.stop('SIGTERM');
-        // New requests are refused (connection closed or 503) while the stream goes on.
+        // Once the sidecar has taken the signal, new requests are refused (connection closed or 503) while the stream goes on.
+        for (let i = 0; i < 100 && !sc.stdout().includes('shutting down'); i++) await sleep(20);
+        expect(sc.stdout()).toContain('shutting down');
         const late = await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'x' }] }) }).then(
           (r) => r.status,
           () => 'refused',
