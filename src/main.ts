@@ -239,6 +239,8 @@ function installSignals(log: Logger, shutdown: () => Promise<void>, reload: () =
       },
     );
   };
+  // A stray rejection must not take every in-flight request down with the process.
+  process.on('unhandledRejection', (err: unknown) => log.error({ err }, 'unhandled promise rejection (a switchyard bug); the sidecar keeps serving'));
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
