@@ -204,6 +204,9 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     );
     server.listen(port, host, () => resolve());
   });
+  if (!isLoopback(host) && !env.SWITCHYARD_ADMIN_TOKEN) {
+    log.warn({ host }, 'bound to a non-loopback address without SWITCHYARD_ADMIN_TOKEN: /switchyard/* answers 401 to everyone until it is set');
+  }
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   log.info({ url, models: Object.keys(runtime.cfg.models).length, endpoints: runtime.handles.size, simulated: simulatedMode, ledger: cfg.storage.ledger }, `switchyard listening on ${url} (${note})`);
