@@ -2,7 +2,7 @@
  * The `switchyard` command line (spec §2). Each command returns its exit code.
  */
 import { parseArgs } from 'node:util';
-import { loadConfigFile } from './config/load.js';
+import { loadConfigFile } from '../config/load.js';
 
 const USAGE = `switchyard — an LLM-routing sidecar
 
@@ -24,7 +24,7 @@ async function serveCommand(argv: string[]): Promise<number> {
     console.error(`--port must be a whole number from 0 to 65535, got "${values.port}"`);
     return 2;
   }
-  const { serve, StartupError } = await import('./main.js');
+  const { serve, StartupError } = await import('../main.js');
   try {
     const s = await serve({
       ...(values.config ? { config: values.config } : {}),
@@ -70,17 +70,17 @@ export async function main(argv: string[]): Promise<number> {
     case 'serve':
       return serveCommand(rest);
     case 'simulate': {
-      const { runSimulateCommand } = await import('./simulator/index.js');
+      const { runSimulateCommand } = await import('./simulate.js');
       return runSimulateCommand(rest);
     }
     case 'check-config':
       return checkConfigCommand(rest);
     case 'status': {
-      const { statusCommand } = await import('./observe/status.js');
+      const { statusCommand } = await import('./status.js');
       return statusCommand(rest);
     }
     case 'demo': {
-      const { demoCommand } = await import('./observe/demo.js');
+      const { demoCommand } = await import('./demo.js');
       return demoCommand(rest);
     }
     case undefined:
