@@ -17,11 +17,11 @@ import { SwitchyardError } from './errors.js';
 import { createLogger } from './observe/log.js';
 import { Runtime } from './runtime/runtime.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
-import { spendRoute } from './observe/spend-route.js';
+import { spendRoute } from './http/spend-route.js';
 import { InspectionHub, sanitize } from './observe/hub.js';
 import { Metrics } from './observe/metrics.js';
-import { eventsRoute } from './observe/events-route.js';
-import { inspectorPage } from './observe/inspector-page.js';
+import { eventsRoute } from './http/events-route.js';
+import { inspectorPage } from './http/inspector-page.js';
 
 export interface ServeOptions {
   config?: string;
