@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { openLedger, type LedgerStore } from './accounting/ledger.js';
+import { loadTokenizer } from './accounting/tokens.js';
 import { DEFAULT_CONFIG } from './config/defaults.js';
 import { loadConfigFile, validateConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -117,6 +118,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     if (e.type.startsWith('upstream.')) m.onAttempt(String((ev.actorRef as { id?: string }).id ?? '').replace(/^endpoint:/, ''), e.type === 'upstream.failed' ? `failed:${e.fault}` : e.type.slice('upstream.'.length), e.type !== 'upstream.succeeded' && e.type !== 'upstream.released');
   });
   await runtime.restoreBudgets();
+  // With a budget every request is counted exactly: load the tokenizer now, not on the first request.
+  if (cfg.budget.limits.length > 0) loadTokenizer();
   let draining = false;
   const simulatedMode = simulator !== null;
 
@@ -132,6 +135,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     }
     const r = runtime.reload(res.config);
     await runtime.reloadBudgets(res.config);
+    if (res.config.budget.limits.length > 0) loadTokenizer();
     log.info(r, 'config reloaded');
     return { ok: true, ...r };
   };

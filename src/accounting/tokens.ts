@@ -9,7 +9,20 @@
  * tokenizers, o200k is an estimate either way; the upstream's reported usage is what gets
  * billed whenever there is one.
  */
-import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { createRequire } from 'node:module';
+
+type O200k = typeof import('gpt-tokenizer/encoding/o200k_base');
+let o200k: O200k | null = null;
+
+/**
+ * The o200k tables take about a second of CPU and 60-70 MB to load, so they are loaded on the
+ * first count, not at import: commands and sidecars that never count exactly never pay. A
+ * sidecar that will count (a budget is set) calls this before it listens, so no request waits.
+ */
+export function loadTokenizer(): O200k {
+  o200k ??= createRequire(import.meta.url)('gpt-tokenizer/encoding/o200k_base') as O200k;
+  return o200k;
+}
 
 /** The part of an OpenAI chat message that counts toward the prompt. */
 export type ChatMessageLike = { role: string; content?: unknown; name?: string; tool_calls?: unknown };
@@ -35,7 +48,7 @@ const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
 /** Tokens of a plain string in o200k_base. */
 export function countTextTokens(text: string): number {
-  return text.length === 0 ? 0 : countTokens(text, PLAIN_TEXT);
+  return text.length === 0 ? 0 : loadTokenizer().countTokens(text, PLAIN_TEXT);
 }
 
 /**

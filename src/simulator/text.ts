@@ -1,4 +1,5 @@
 import type * as GptTokenizer from 'gpt-tokenizer';
+import { loadTokenizer as loadO200k } from '../accounting/tokens.js';
 
 /**
  * Deterministic answers. The text depends only on the conversation (never on the model), so
@@ -89,7 +90,8 @@ const NO_SPECIAL: Set<string> = new Set();
 let encode: typeof GptTokenizer.encode | undefined;
 
 export async function loadTokenizer(): Promise<void> {
-  encode ??= (await import('gpt-tokenizer')).encode;
+  // The sidecar's own copy: one set of tables when the simulator runs inside `serve`.
+  encode ??= loadO200k().encode;
 }
 const tokenCache = new Map<string, number>();
 
