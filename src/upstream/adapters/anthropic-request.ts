@@ -56,14 +56,13 @@ function checkFields(body: Record<string, unknown>): void {
 
 const present = <T>(v: T | null | undefined): v is T => v !== undefined && v !== null;
 
-function maxTokens(body: Record<string, unknown>, fallback: number): number {
+/** The reserved cap; the client's own fields are only checked (validate.ts already typed them). */
+function maxTokens(body: Record<string, unknown>, cap: number): number {
   for (const key of ['max_completion_tokens', 'max_tokens'] as const) {
     const v = body[key];
-    if (!present(v)) continue;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw untranslatable(key, 'must be a positive integer');
-    return v;
+    if (present(v) && (typeof v !== 'number' || !Number.isInteger(v) || v < 1)) throw untranslatable(key, 'must be a positive integer');
   }
-  return fallback;
+  return cap;
 }
 
 function tools(v: unknown): Array<Record<string, unknown>> {
