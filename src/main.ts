@@ -19,6 +19,7 @@ import { Runtime } from './runtime/runtime.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
 import { spendRoute } from './observe/spend-route.js';
 import { InspectionHub, sanitize } from './observe/hub.js';
+import { registerSecrets, secretsOf } from './observe/scrub.js';
 import { Metrics } from './observe/metrics.js';
 import { eventsRoute } from './observe/events-route.js';
 import { inspectorPage } from './observe/inspector-page.js';
@@ -118,6 +119,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       cfg = simulated(cfg, simulator);
     }
   }
+  registerSecrets(secretsOf(cfg, env));
   const host = opts.host ?? cfg.server.host;
   const port = opts.port ?? cfg.server.port;
   const log = createLogger({ level: cfg.logging.level, pretty: opts.pretty ?? cfg.logging.pretty, ...(opts.logDestination ? { destination: opts.logDestination } : {}) });
@@ -160,6 +162,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     try {
       checkKeys(res.config, env);
       keys.configure(res.config, env);
+      registerSecrets(secretsOf(res.config, env));
     } catch (err) {
       return { ok: false, errors: [(err as Error).message] };
     }
