@@ -7,6 +7,7 @@ import { costOf, worstCaseNano, type Usage } from '../accounting/cost.js';
 import { countPromptTokens, countTextTokens } from '../accounting/tokens.js';
 import { outputCap, promptBoundTokens, requestedOutputTokens } from '../accounting/reservation.js';
 import { nanoToUsd, usdToNano } from '../accounting/money.js';
+import { own } from '../config/lookup.js';
 import { SwitchyardError, upstreamClientError } from '../errors.js';
 import { resolve, type RoutePlan } from '../routing/resolve.js';
 import { UpstreamFault } from '../upstream/types.js';
@@ -211,7 +212,7 @@ export class RequestFlow {
     const committed = this.session?.committed === true;
     for (const model of this.plan.candidates) {
       if (this.excludedModels.has(model)) continue;
-      const mc = this.rt.cfg.models[model];
+      const mc = own(this.rt.cfg.models, model);
       if (!mc) continue;
       if (committed && (!mc.capabilities.includes('prefill') || this.session?.toolCallsSent)) continue;
       const maxLatency = this.call.hints.maxLatencyMs;

@@ -5,6 +5,7 @@
  * nothing about the answer, or refused with a 400 naming it: an explicit allow-list, so a
  * field we do not know about is never silently lost.
  */
+import { own } from '../../config/lookup.js';
 import type { UpstreamHttpRequest } from '../types.js';
 import { isObj, pushTurn, translateMessages, untranslatable, wireTurns, type AnthropicTurn } from './anthropic-messages.js';
 import type { BuildInput } from './types.js';
@@ -48,9 +49,9 @@ function checkFields(body: Record<string, unknown>): void {
   for (const [key, value] of Object.entries(body)) {
     // A null is the same as an absent field.
     if (value === undefined || value === null || HANDLED.has(key)) continue;
-    const harmless = HARMLESS[key];
+    const harmless = own(HARMLESS, key);
     if (harmless?.(value)) continue;
-    throw untranslatable(key, WHY[key] ?? 'the field is not supported by this adapter');
+    throw untranslatable(key, own(WHY, key) ?? 'the field is not supported by this adapter');
   }
 }
 
