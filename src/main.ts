@@ -8,7 +8,6 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { openLedger, type LedgerStore } from './accounting/ledger.js';
-import { loadTokenizer } from './accounting/tokens.js';
 import { DEFAULT_CONFIG } from './config/defaults.js';
 import { loadConfigFile, validateConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -20,6 +19,7 @@ import { Runtime } from './runtime/runtime.js';
 import { StartupError, type ReloadResult, type ServeOptions, type Sidecar } from './runtime/sidecar.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
 import { InspectionHub, sanitize } from './observe/hub.js';
+import { registerSecrets, secretsOf } from './observe/scrub.js';
 import { Metrics } from './observe/metrics.js';
 
 const PROVIDER_PATHS: Record<string, string> = { openai: '/openai/v1', gemini: '/gemini/v1', deepseek: '/deepseek/v1', anthropic: '/anthropic' };
@@ -86,6 +86,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       cfg = simulated(cfg, simulator);
     }
   }
+  registerSecrets(secretsOf(cfg, env));
   const host = opts.host ?? cfg.server.host;
   const port = opts.port ?? cfg.server.port;
   const log = createLogger({ level: cfg.logging.level, pretty: opts.pretty ?? cfg.logging.pretty, ...(opts.logDestination ? { destination: opts.logDestination } : {}) });
@@ -118,8 +119,6 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     if (e.type.startsWith('upstream.')) m.onAttempt(String((ev.actorRef as { id?: string }).id ?? '').replace(/^endpoint:/, ''), e.type === 'upstream.failed' ? `failed:${e.fault}` : e.type.slice('upstream.'.length), e.type !== 'upstream.succeeded' && e.type !== 'upstream.released');
   });
   await runtime.restoreBudgets();
-  // With a budget every request is counted exactly: load the tokenizer now, not on the first request.
-  if (cfg.budget.limits.length > 0) loadTokenizer();
   let draining = false;
   const simulatedMode = simulator !== null;
 
@@ -130,12 +129,12 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     try {
       checkKeys(res.config, env);
       keys.configure(res.config, env);
+      registerSecrets(secretsOf(res.config, env));
     } catch (err) {
       return { ok: false, errors: [(err as Error).message] };
     }
     const r = runtime.reload(res.config);
     await runtime.reloadBudgets(res.config);
-    if (res.config.budget.limits.length > 0) loadTokenizer();
     log.info(r, 'config reloaded');
     return { ok: true, ...r };
   };
