@@ -200,6 +200,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     adminToken: () => env.SWITCHYARD_ADMIN_TOKEN ?? null,
     loopbackOnly: isLoopback(host),
     draining: () => draining,
+    requestTimeoutMs: cfg.server.requestTimeoutMs,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
