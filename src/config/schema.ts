@@ -22,6 +22,11 @@ const serverSchema = z.strictObject({
   maxBodyBytes: positiveInt.default(4 * 1024 * 1024),
   /** How long SIGTERM waits for in-flight requests before closing them. */
   shutdownGraceMs: nonNegInt.default(10_000),
+  /**
+   * Time a client has to send one whole request, headers and body (node's requestTimeout; the
+   * headers alone get at most 10 s of it): slow or stalled senders are cut with 408. Read at start.
+   */
+  requestTimeoutMs: positiveInt.default(30_000),
 });
 
 const providerSchema = z.strictObject({
