@@ -68,7 +68,10 @@ export function parseHints(h: Record<string, string | string[] | undefined>) {
   if (timeoutMs === 0) throw new SwitchyardError('invalid_request', 'x-switchyard-timeout-ms must be greater than 0', { param: 'x-switchyard-timeout-ms' });
   const tier = strHeader(h['x-switchyard-tier']);
   if (tier !== null && !isTier(tier)) throw new SwitchyardError('invalid_request', `header x-switchyard-tier must be one of ${TIERS.join(', ')}, got "${tier}"`, { param: 'x-switchyard-tier' });
+  const cascade = strHeader(h['x-switchyard-cascade']);
+  if (cascade !== null && cascade !== 'on' && cascade !== 'off') throw new SwitchyardError('invalid_request', `header x-switchyard-cascade must be on or off, got "${cascade}"`, { param: 'x-switchyard-cascade' });
   return {
+    cascade: cascade === null ? null : cascade === 'on',
     task: strHeader(h['x-switchyard-task']),
     tier,
     maxLatencyMs: intHeader(h['x-switchyard-max-latency-ms'], 'x-switchyard-max-latency-ms'),
