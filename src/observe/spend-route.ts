@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.js';
 import { SwitchyardError } from '../errors.js';
 import { sendJson } from '../http/server.js';
 
-const GROUPS: SpendGroup[] = ['model', 'endpoint', 'key', 'day'];
+const GROUPS: SpendGroup[] = ['model', 'endpoint', 'key', 'day', 'escalation'];
 
 /** A date, or a date-time with an optional offset: `2025-03-02`, `2025-03-02T10:30`, `…:00.5+01:00`. */
 const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$/;
