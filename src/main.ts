@@ -22,6 +22,7 @@ import { InspectionHub, sanitize } from './observe/hub.js';
 import { Metrics } from './observe/metrics.js';
 import { eventsRoute } from './observe/events-route.js';
 import { inspectorPage } from './observe/inspector-page.js';
+import { feedbackRoute, noteEscalations } from './observe/cascade-ops.js';
 
 export interface ServeOptions {
   config?: string;
@@ -140,7 +141,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     log.info({ url: wsUrl }, 'forwarding sanitised inspection events to the Stately inspector');
   }
   let metrics: Metrics | null = null;
-  const runtime = new Runtime({ cfg, ledger, log, env, inspect: hub.observe, onRequest: (r) => metrics?.onRequest(r) });
+  const runtime = new Runtime({ cfg, ledger, log, env, inspect: hub.observe, onRequest: (r) => metrics?.onRequest(r), onCascade: (r) => { metrics?.onCascade(r); noteEscalations(hub, r); } });
   metrics = new Metrics(() => runtime.state());
   const m = metrics;
   hub.subscribe((r) => m.onRecord(r));
@@ -178,6 +179,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       sendJson(res, r.ok ? 200 : 400, r.ok ? r : { error: { message: `config refused, the running one stays:\n${r.errors.join('\n')}`, type: 'invalid_request_error', param: null, code: 'invalid_config' }, errors: r.errors });
     },
     '/switchyard/spend': spendRoute(() => runtime.cfg, ledger),
+    '/switchyard/feedback': feedbackRoute(ledger, () => runtime.now()),
     '/switchyard/events': eventsRoute(hub),
     '/switchyard/inspect': inspectorPage,
     '/metrics': async (_req, res) => {

@@ -13,7 +13,7 @@ import type { InspectionEvent } from 'xstate';
 export interface HubRecord {
   seq: number;
   at: number;
-  kind: 'transition' | 'budget' | 'inspection';
+  kind: 'transition' | 'budget' | 'inspection' | 'escalation';
   actor: string;
   from: string | null;
   to: string | null;
@@ -120,6 +120,11 @@ export class InspectionHub {
     this.ring.push(rec);
     if (this.ring.length > this.size) this.ring.shift();
     for (const l of this.listeners) l(rec);
+  }
+
+  /** A record that is not an actor transition (a cascade escalation): kept and pushed like one. */
+  note(r: Omit<HubRecord, 'seq' | 'at'>): void {
+    this.push(r);
   }
 
   history(): HubRecord[] {

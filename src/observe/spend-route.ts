@@ -1,6 +1,6 @@
 /**
- * `GET /switchyard/spend?group_by=model|endpoint|key|day&from=ISO&to=ISO`: ledger totals in
- * USD (exact: summed in nano-USD), and in the display currency when `budget.currency` is set.
+ * `GET /switchyard/spend?group_by=model|endpoint|key|day|escalation&from=ISO&to=ISO`: ledger totals in
+ * USD (exact: summed in nano-USD; `escalation` groups cascade steps as `<model>:<check outcome>`), and in the display currency when `budget.currency` is set.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LedgerStore, SpendGroup } from '../accounting/ledger.js';
