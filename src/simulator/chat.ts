@@ -56,7 +56,7 @@ function buildAnswer(req: ChatRequest, settings: ModelSettings, wire: Wire, seq:
     const pieces = splitPieces(args);
     return { ...base, kind: 'tool', toolName: req.toolName, pieces, finish: 'tool', completionTokens: pieces.length };
   }
-  const full = answerTokens(req.seedText, settings.outputTokens);
+  const full = settings.fixedAnswer === undefined ? answerTokens(req.seedText, settings.outputTokens) : settings.fixedAnswer.split(/(?= )/);
   let pieces = req.prefill === null ? full : continuation(full, req.prefill);
   if (req.json && req.prefill === null) pieces = jsonPieces(pieces);
   let finish: Answer['finish'] = 'stop';
