@@ -13,7 +13,6 @@
  * A schema refused or failing to compile is "unusable": the check is skipped, never failed
  * (the client's schema problem is not the model's quality problem). Pure: no I/O.
  */
-import { createHash } from 'node:crypto';
 import { Ajv, type AnySchema, type ValidateFunction } from 'ajv';
 
 export const MAX_PATTERN_INPUT = 10_000;
@@ -109,15 +108,16 @@ export class SchemaCache {
   validate(schema: unknown, value: unknown): Validation {
     if (typeof schema === 'boolean') return schema ? { ok: true } : { ok: false, error: 'schema false accepts nothing' };
     if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) return { ok: 'unusable', error: 'schema is not an object' };
-    const text = JSON.stringify(schema);
-    const key = createHash('sha256').update(text).digest('base64');
+    // The serialised schema is the key: only schemas up to MAX_CACHED_SCHEMA_CHARS are kept, so
+    // the keys are bounded too (a hash would cost more than the Map lookup it feeds).
+    const key = JSON.stringify(schema);
     let entry = this.lru.get(key);
     if (entry) {
       this.lru.delete(key);
       this.lru.set(key, entry);
     } else {
       entry = this.compile(schema as AnySchema);
-      if (text.length <= MAX_CACHED_SCHEMA_CHARS) this.remember(key, entry);
+      if (key.length <= MAX_CACHED_SCHEMA_CHARS) this.remember(key, entry);
       else queueForget(this.ajv, entry);
     }
     if (!entry.validate) return { ok: 'unusable', error: entry.error ?? 'schema unusable' };
