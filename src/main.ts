@@ -22,6 +22,7 @@ import { InspectionHub } from './observe/hub.js';
 import { startStatelyBridge } from './observe/stately-bridge.js';
 import { registerSecrets, secretsOf } from './observe/scrub.js';
 import { Metrics } from './observe/metrics.js';
+import { noteEscalations } from './observe/cascade-ops.js';
 
 const PROVIDER_PATHS: Record<string, string> = { openai: '/openai/v1', gemini: '/gemini/v1', deepseek: '/deepseek/v1', anthropic: '/anthropic' };
 
@@ -108,7 +109,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     hub.addRawObserver(bridge.observer);
   }
   let metrics: Metrics | null = null;
-  const runtime = new Runtime({ cfg, ledger, log, env, inspect: hub.observe, onRequest: (r) => metrics?.onRequest(r) });
+  const runtime = new Runtime({ cfg, ledger, log, env, inspect: hub.observe, onRequest: (r) => metrics?.onRequest(r), onCascade: (r) => { metrics?.onCascade(r); noteEscalations(hub, r); } });
   metrics = new Metrics(() => runtime.state());
   const m = metrics;
   hub.subscribe((r) => m.onRecord(r));
