@@ -22,6 +22,7 @@ import { InspectionHub, sanitize } from './observe/hub.js';
 import { Metrics } from './observe/metrics.js';
 import { eventsRoute } from './observe/events-route.js';
 import { inspectorPage } from './observe/inspector-page.js';
+import { openRedisShared } from './shared-state/index.js';
 
 export interface ServeOptions {
   config?: string;
@@ -140,7 +141,11 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     log.info({ url: wsUrl }, 'forwarding sanitised inspection events to the Stately inspector');
   }
   let metrics: Metrics | null = null;
-  const runtime = new Runtime({ cfg, ledger, log, env, inspect: hub.observe, onRequest: (r) => metrics?.onRequest(r) });
+  // Shared state reads the live config (reloads change limits); the runtime holds it.
+  let liveCfg = (): Config => cfg;
+  const shared = cfg.storage.shared.startsWith('redis') ? openRedisShared({ cfg: () => liveCfg(), ledger, log, env }) : undefined;
+  const runtime = new Runtime({ cfg, ledger, log, env, inspect: hub.observe, onRequest: (r) => metrics?.onRequest(r), ...(shared ? { shared } : {}) });
+  liveCfg = () => runtime.cfg;
   metrics = new Metrics(() => runtime.state());
   const m = metrics;
   hub.subscribe((r) => m.onRecord(r));
@@ -209,7 +214,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   }
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
-  log.info({ url, models: Object.keys(runtime.cfg.models).length, endpoints: runtime.handles.size, simulated: simulatedMode, ledger: cfg.storage.ledger }, `switchyard listening on ${url} (${note})`);
+  log.info({ url, models: Object.keys(runtime.cfg.models).length, endpoints: runtime.handles.size, simulated: simulatedMode, ledger: cfg.storage.ledger, replica: runtime.replica, shared: runtime.state().shared?.store }, `switchyard listening on ${url} (${note})`);
 
   const shutdown = async (): Promise<void> => {
     if (draining) return;
