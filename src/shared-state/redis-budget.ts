@@ -18,7 +18,7 @@ import { budgetLimits, type BudgetStore, type ReserveGate, type ReserveResult } 
 import type { RedisReply, SharedConnection } from './connection.js';
 import { CooldownPublisher } from './cooldowns.js';
 import type { Keys } from './keys.js';
-import { COOLDOWN, FINISH_ONE, RESERVE, SEED } from './scripts.js';
+import { COOLDOWN, FINISH_ONE, RESERVE, SEED, UNDO } from './scripts.js';
 
 export interface SharedDeps {
   conn: SharedConnection;
@@ -108,6 +108,7 @@ export class SharedBudgetStore implements BudgetStore {
       } catch (err) {
         throw this.unavailable(`rebuilding spend from the ledger failed: ${(err as Error).message}`);
       }
+      if (kind === 'wait') return this.wait(reply, gate);
       if (kind !== 'empty' && kind !== 'seed') return this.answer(kind, reply, { requestId, res, budgets, budgetKeys, gate, keyId });
     }
     throw this.unavailable('the shared budgets are being rebuilt from the ledger');
@@ -118,13 +119,19 @@ export class SharedBudgetStore implements BudgetStore {
     switch (kind) {
       case 'ok':
         r.budgets.forEach((_, i) => this.cache.set(r.budgetKeys[i]!, { spent: num(2 + 2 * i), reserved: num(3 + 2 * i) }));
+        if (r.gate) {
+          const actor = r.gate.endpoint.actor;
+          // A throttle this replica learned from an earlier reply is over: the shared window admitted this one.
+          if (actor.getSnapshot().context.reason?.startsWith('shared ')) actor.send({ type: 'window.admitted', at: this.d.now() });
+          if (!availability(r.gate.endpoint, this.d.now(), r.gate.estTokens).ok) {
+            // Unavailable locally (circuit, maxConcurrent, own window): the caller will not use
+            // this grant, so its window slots go back at once instead of being lost to every replica.
+            this.undo(r.res, r.gate);
+            return { ok: true, budgets: [] };
+          }
+        }
         if (r.budgets.length > 0 || (r.gate && this.isProbe(r.gate))) this.open.set(r.requestId, { res: r.res, budgetKeys: r.budgetKeys });
         return { ok: true, budgets: r.budgets.map((b) => b.id) };
-      case 'wait':
-        // The endpoint's shared window or cooldown is closed until `at`: the local actor learns it,
-        // the caller's availability re-check fails and it picks again (or queues until then).
-        r.gate?.endpoint.actor.send({ type: 'window.exhausted', at: this.d.now(), retryAt: num(1), reason: `shared ${str(reply[2])}` });
-        return { ok: true, budgets: [] };
       case 'keyrpm': {
         const wait = Math.max(1, Math.ceil((num(1) - this.d.now()) / 1000));
         const rpm = this.d.cfg().auth?.keys.find((k) => k.id === r.keyId)?.rpm;
@@ -138,6 +145,27 @@ export class SharedBudgetStore implements BudgetStore {
       default:
         throw this.unavailable(`unexpected shared-state reply "${kind}"`);
     }
+  }
+
+  /**
+   * The endpoint's shared window, cooldown or probe slot is closed until `at`: the local actor
+   * learns it, the caller's availability re-check fails and it picks again (or queues until
+   * then). Applied a macrotask later, so that grants answered in the same batch of replies are
+   * re-checked and dispatched first instead of being turned away by this throttle.
+   */
+  private async wait(reply: RedisReply[], gate: ReserveGate | undefined): Promise<ReserveResult> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    gate?.endpoint.actor.send({ type: 'window.exhausted', at: this.d.now(), retryAt: Number(str(reply[1])), reason: `shared ${str(reply[2])}` });
+    return { ok: true, budgets: [] };
+  }
+
+  private undo(res: string, gate: ReserveGate): void {
+    const s = gate.endpoint.actor.getSnapshot().context.settings;
+    const k = this.d.keys;
+    const ep = gate.endpoint.id;
+    this.d.conn.run(UNDO, [res, k.owned(this.d.replica), k.window(ep, 'rpm'), k.window(ep, 'tpm')], [s.rpm ?? 0, s.tpm ?? 0, Math.max(1, Math.ceil(gate.estTokens)), 60_000]).catch(() => {
+      this.enqueue({ res, budgetKeys: [], op: 'release', actual: 0 });
+    });
   }
 
   private isProbe(gate: ReserveGate): boolean {

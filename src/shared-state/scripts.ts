@@ -131,6 +131,24 @@ redis.call('HSET', KEYS[1], 'state', ARGV[1] == 'settle' and 'settled' or 'relea
 redis.call('PEXPIRE', KEYS[1], 600000)
 return 'unknown'`;
 
+/**
+ * undo: a reservation granted but not used (the endpoint became unavailable locally while the
+ * reply was on its way). KEYS = reservation, owned set, rpm, tpm; ARGV = rpm, tpm, tokens, periodMs.
+ * Gives the window slots back and releases the budgets.
+ */
+export const UNDO = `${FINISH}
+local function refund(key, cost, limit, period)
+  if limit <= 0 then return end
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if tat <= 0 then return end
+  redis.call('SET', key, string.format('%.17g', tat - cost * period / limit), 'KEEPTTL')
+end
+local period = tonumber(ARGV[4])
+refund(KEYS[3], 1, tonumber(ARGV[1]), period)
+refund(KEYS[4], tonumber(ARGV[3]), tonumber(ARGV[2]), period)
+if redis.call('HGET', KEYS[1], 'state') == 'reserved' then finish(KEYS[1], KEYS[2], 'released', 0) end
+return 'ok'`;
+
 /** renew: KEYS = lease, replicas, epoch; ARGV = replica id, leaseMs. Replies {epoch or '', now}. */
 export const RENEW = `
 redis.call('SET', KEYS[1], '1', 'PX', tonumber(ARGV[2]))
