@@ -76,7 +76,10 @@ export function freePort(): Promise<number> {
 export interface PrivateRedis {
   url: string;
   start(): Promise<void>;
+  /** Kills it (SIGKILL: whatever it held is gone). */
   stop(): Promise<void>;
+  /** Kills it and removes its directory. */
+  dispose(): Promise<void>;
 }
 
 export async function privateRedis(): Promise<PrivateRedis> {
@@ -98,6 +101,7 @@ export async function privateRedis(): Promise<PrivateRedis> {
       child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
       for (let i = 0; i < 100; i++) {
         const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        r.on('error', () => undefined);
         try {
           await r.connect();
           await r.ping();
@@ -110,9 +114,10 @@ export async function privateRedis(): Promise<PrivateRedis> {
       }
       throw new Error(`redis-server on port ${port} did not start`);
     },
-    async stop() {
+    stop,
+    async dispose() {
       await stop();
-      if (child === null) rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
