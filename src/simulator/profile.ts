@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { FaultSchema } from './faults.js';
 
@@ -114,7 +113,7 @@ export async function loadProfile(file: string): Promise<SimulatorProfile> {
   const text = await readFile(file, 'utf8');
   let value: unknown;
   try {
-    value = parseYaml(text);
+    value = (await import('yaml')).parse(text);
   } catch (err) {
     throw new Error(`${file}: not valid YAML/JSON: ${err instanceof Error ? err.message : String(err)}`);
   }
