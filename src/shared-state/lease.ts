@@ -35,43 +35,60 @@ export function reclaimedRow(json: string): LedgerRow {
 }
 
 export class LeaseKeeper {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private renewing: Promise<void> | null = null;
+  private working: Promise<void> | null = null;
   lastRenewed: number | null = null;
 
   constructor(
     private readonly d: { conn: SharedConnection; keys: Keys; replica: string; leaseMs: number; ledger: LedgerStore; log: Logger; now: () => number; store: SharedBudgetStore },
   ) {}
 
+  /**
+   * Two loops, each four times a lease period: renewing (one short script) never waits behind
+   * the other one's ledger writes, so a busy ledger cannot cost this replica its lease.
+   */
   start(): void {
     const every = Math.max(25, Math.floor(this.d.leaseMs / 4));
-    this.timer = setInterval(() => void this.tick(), every);
-    this.timer.unref();
+    this.timers = [setInterval(() => void this.renew(), every), setInterval(() => void this.work(), every)];
+    for (const t of this.timers) t.unref();
   }
 
-  /** One round: renew, epoch, reclaim, pending settles, fresh counters. Errors wait for the next tick. */
-  tick(): Promise<void> {
-    if (this.running) return this.running;
-    if (!this.d.conn.health.up) return Promise.resolve();
-    this.running = this.round().finally(() => {
-      this.running = null;
-    });
-    return this.running;
+  /** Renew (and notice an empty Redis), then reclaim: what start-up and a reconnect run at once. */
+  async tick(): Promise<void> {
+    await this.renew();
+    await this.work();
   }
 
-  private async round(): Promise<void> {
-    try {
+  private renew(): Promise<void> {
+    if (this.renewing || !this.d.conn.health.up) return this.renewing ?? Promise.resolve();
+    this.renewing = (async () => {
       const { conn, keys, replica } = this.d;
       const renewed = (await conn.run(RENEW, [keys.lease(replica), keys.replicas, keys.epoch], [replica, this.d.leaseMs])) as RedisReply[];
       this.lastRenewed = this.d.now();
       if (renewed[0] === '' || renewed[0] !== this.d.store.epoch) await this.d.store.restoreEpoch();
+    })()
+      .catch((err: unknown) => this.d.log.warn({ err: (err as Error).message }, 'shared-state lease renewal failed; retried shortly'))
+      .finally(() => {
+        this.renewing = null;
+      });
+    return this.renewing;
+  }
+
+  /** Reclaim, pending settles, fresh counters. */
+  private work(): Promise<void> {
+    if (this.working || !this.d.conn.health.up) return this.working ?? Promise.resolve();
+    this.working = (async () => {
       await this.reclaim();
-      // Not awaited: a long backlog of settles must not hold up the next renewal.
+      // Not awaited: a long backlog of settles must not hold up the next round.
       void this.d.store.flush();
       await this.d.store.refresh();
-    } catch (err) {
-      this.d.log.warn({ err: (err as Error).message }, 'shared-state lease tick failed; retried on the next tick');
-    }
+    })()
+      .catch((err: unknown) => this.d.log.warn({ err: (err as Error).message }, 'shared-state reclaim round failed; retried shortly'))
+      .finally(() => {
+        this.working = null;
+      });
+    return this.working;
   }
 
   private async reclaim(): Promise<void> {
@@ -88,7 +105,7 @@ export class LeaseKeeper {
 
   /** Ends the lease at once on a clean shutdown (nothing of ours is open any more). */
   async stop(): Promise<void> {
-    clearInterval(this.timer);
+    for (const t of this.timers) clearInterval(t);
     if (!this.d.conn.health.up) return;
     try {
       await this.d.store.flush();

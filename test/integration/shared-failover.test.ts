@@ -6,14 +6,14 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countPromptTokens } from '../../src/accounting/tokens.js';
+import { promptBoundTokens } from '../../src/accounting/reservation.js';
 import { sleep, startSimulatorProc, testConfig, type SimHandle } from './harness.js';
 import { eventually, freshDb, privateRedis, sharedState, startReplicas, uniq, type PrivateRedis, type Replicas, type TestDb } from './replicas.js';
 
 const MSG = [{ role: 'user' as const, content: 'outage request' }];
 const MAX = 100;
-/** deepseek-v3.2: 280 nano-USD per prompt token, 420 per output token. */
-const WORST = countPromptTokens(MSG) * 280 + MAX * 420;
+/** The sidecar's reservation on deepseek-v3.2: the prompt's byte bound at 280 nano-USD per token, max_tokens at 420. */
+const WORST = promptBoundTokens({ model: 'deepseek-v3.2', messages: MSG, max_tokens: MAX } as Parameters<typeof promptBoundTokens>[0]) * 280 + MAX * 420;
 const LEASE_MS = 2000;
 
 let sim: SimHandle;
