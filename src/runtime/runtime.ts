@@ -21,6 +21,7 @@ import type { RequestRecord, RuntimeCore } from './core.js';
 import { endpointSettings, fingerprint, latencyOf, poolFor, type EndpointActor, type EndpointHandle } from './endpoints.js';
 import { CapacityQueue } from './queue.js';
 import { RequestFlow } from './request-flow.js';
+import { cascadeOn, runCascade, type CascadeRecord } from './cascade.js';
 import { buildState, type StateView } from './state-view.js';
 import { replicaId, type SharedState } from '../shared-state/index.js';
 
@@ -35,6 +36,7 @@ export interface RuntimeOptions {
   onRequest?: (r: RequestRecord) => void;
   /** Shared state on Redis (`storage.shared: redis://…`); absent: everything in process. */
   shared?: SharedState;
+  onCascade?: (r: CascadeRecord) => void;
 }
 
 export class Runtime implements RuntimeCore {
@@ -57,6 +59,7 @@ export class Runtime implements RuntimeCore {
   private readonly onRequest: ((r: RequestRecord) => void) | undefined;
   readonly shared: SharedState | null;
   readonly replica: string;
+  private readonly onCascade: ((r: CascadeRecord) => void) | undefined;
 
   constructor(opts: RuntimeOptions) {
     this.cfg = opts.cfg;
@@ -66,6 +69,7 @@ export class Runtime implements RuntimeCore {
     this.now = opts.now ?? Date.now;
     this.rng = opts.rng ?? Math.random;
     this.onRequest = opts.onRequest;
+    this.onCascade = opts.onCascade;
     this.startedAt = this.now();
     this.queue = new CapacityQueue(
       () => this.cfg.resilience.queue.maxDepth,
@@ -117,10 +121,15 @@ export class Runtime implements RuntimeCore {
     this.onRequest?.(r);
   }
 
+  recordCascade(r: CascadeRecord): void {
+    this.onCascade?.(r);
+  }
+
   async chat(call: ChatCall, sink: ChatSink): Promise<void> {
     this.inFlight++;
     try {
-      await new RequestFlow(this, call, sink).run();
+      if (cascadeOn(this.cfg, call)) await runCascade(this, call, sink);
+      else await new RequestFlow(this, call, sink).run();
     } finally {
       this.inFlight--;
       if (this.inFlight === 0) for (const f of this.idle.splice(0)) f();

@@ -20,6 +20,8 @@ export const ModelProfileSchema = z.strictObject({
   contextWindow: z.number().int().positive().optional(),
   /** Answer 401 when the wire's key header is missing. */
   requireAuth: z.boolean().optional(),
+  /** Always answer this text (one token per word) instead of the deterministic words, e.g. a judge's "PASS". */
+  fixedAnswer: z.string().min(1).max(10_000).optional(),
 });
 
 export const SimulatorProfileSchema = z.strictObject({
@@ -42,6 +44,7 @@ export interface ModelSettings {
   prefill: boolean;
   contextWindow: number | undefined;
   requireAuth: boolean;
+  fixedAnswer: string | undefined;
 }
 
 const BUILT_IN: ModelSettings = {
@@ -53,6 +56,7 @@ const BUILT_IN: ModelSettings = {
   prefill: true,
   contextWindow: undefined,
   requireAuth: false,
+  fixedAnswer: undefined,
 };
 
 function merge(base: ModelSettings, over: ModelProfile | undefined): ModelSettings {
