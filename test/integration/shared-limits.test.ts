@@ -94,4 +94,28 @@ describe('shared endpoint windows', () => {
       expect(Math.abs(Date.parse(ep.retryAt!) - deadline)).toBeLessThan(1500);
     }
   });
+
+  it('circuits stay per replica, but only one replica at a time sends the half-open probe', async () => {
+    const r = await replicas({ resilience: { failureThreshold: 1, recoveryMs: 1500, requestTimeoutMs: 15_000, headersTimeoutMs: 5_000, retry: { maxAttempts: 1, baseDelayMs: 50, maxDelayMs: 400 } } });
+    await sim.setFault('deepseek-chat', { kind: 'http_error', status: 500 });
+    const ask = (i: number) => r.all[i]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 }).withResponse();
+    // One 5xx each: every replica opens its own circuit (a 5xx can be local, so nothing is shared).
+    for (const i of [0, 1, 2]) await ask(i);
+    for (const s of r.all) expect((await s.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek')!.state).toMatch(/^(circuit-open|half-open)$/);
+    // The upstream holds its answers for a while: the probe is still in flight when the others ask.
+    await sim.clearFaults();
+    await sim.setFault('deepseek-chat', { kind: 'slow_first_token', delayMs: 1500 });
+    await sim.clearLog();
+    const open = r.all.map(() => true);
+    while (open.some(Boolean)) {
+      for (const [i, s] of r.all.entries()) open[i] = (await s.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek')!.state !== 'half-open';
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    const answers = await Promise.all([0, 1, 2].map((i) => ask(i)));
+    const probes = (await sim.log()).filter((e) => e.model === 'deepseek-chat');
+    expect(probes).toHaveLength(1);
+    // The others failed over instead of probing too.
+    expect(answers.map((a) => a.response.headers.get('x-switchyard-model')).sort()).toEqual(['deepseek-v3.2', 'gemini-2.5-flash', 'gemini-2.5-flash']);
+  });
 });
+
