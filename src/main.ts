@@ -131,6 +131,9 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     if (!loaded.file) return { ok: false, errors: ['switchyard runs on the built-in catalogue: there is no config file to reload (start with --config FILE)'] };
     const res = await loadConfigFile(loaded.file);
     if (!res.ok) return { ok: false, errors: res.errors };
+    // The shared store is opened once: a reload must not claim to have moved it.
+    const sharedOf = (c: Config) => JSON.stringify([c.storage.shared, c.storage.leaseMs, c.storage.keyPrefix]);
+    if (sharedOf(res.config) !== sharedOf(runtime.cfg)) return { ok: false, errors: ['storage.shared, storage.leaseMs and storage.keyPrefix are read at start-up: restart switchyard to change them'] };
     try {
       checkKeys(res.config, env);
       keys.configure(res.config, env);

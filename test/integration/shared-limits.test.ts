@@ -2,7 +2,9 @@
  * Issue 13: an endpoint's rate window and a provider's 429 cooldown are shared by every
  * replica (three sidecar processes on one Redis key prefix, one simulator).
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import OpenAI from 'openai';
+import { parse, stringify } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulatorProc, testConfig, type SimHandle } from './harness.js';
 import { dropPrefix, freshDb, SHARED_REDIS, startReplicas, uniq, type Replicas, type TestDb } from './replicas.js';
@@ -116,6 +118,14 @@ describe('shared endpoint windows', () => {
     expect(probes).toHaveLength(1);
     // The others failed over instead of probing too.
     expect(answers.map((a) => a.response.headers.get('x-switchyard-model')).sort()).toEqual(['deepseek-v3.2', 'gemini-2.5-flash', 'gemini-2.5-flash']);
+
+    // A reload cannot move the shared store: refused, the running config stays.
+    const s0 = r.all[0]!;
+    const cfg = parse(readFileSync(s0.configFile, 'utf8')) as { storage: Record<string, unknown> };
+    writeFileSync(s0.configFile, stringify({ ...cfg, storage: { ...cfg.storage, keyPrefix: 'elsewhere' } }));
+    const reload = await fetch(`${s0.url}/switchyard/reload`, { method: 'POST' });
+    expect(reload.status).toBe(400);
+    expect(await reload.text()).toContain('restart switchyard to change them');
   });
 });
 
