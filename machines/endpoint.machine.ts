@@ -105,6 +105,8 @@ export const endpointMachine = setup({
     reachesFailureThreshold: ({ context, event }) =>
       event.type === 'upstream.failed' && event.countsAsFailure && context.failures + 1 >= context.settings.failureThreshold,
     countsAsFailure: ({ event }) => event.type === 'upstream.failed' && event.countsAsFailure,
+    /** Throttled because a shared store said so (not by the upstream or this replica's own windows). */
+    isSharedThrottle: ({ context }) => context.reason?.startsWith('shared ') === true,
   },
   delays: {
     /** Until the throttle ends (`retryAt`), measured from the last known time. */
@@ -238,6 +240,8 @@ export const endpointMachine = setup({
         'upstream.released': { actions: 'release' },
         'upstream.rateLimited': { target: 'throttled', reenter: true, actions: 'rateLimited' },
         'window.exhausted': { target: 'throttled', reenter: true, actions: 'exhausted' },
+        // Healthy again at once; its `always` re-checks this replica's own windows.
+        'window.admitted': { guard: 'isSharedThrottle', target: 'healthy', actions: ['observeTime', 'clearThrottle'] },
       },
     },
     circuitOpen: {

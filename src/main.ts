@@ -23,6 +23,7 @@ import { InspectionHub } from './observe/hub.js';
 import { startStatelyBridge } from './observe/stately-bridge.js';
 import { registerSecrets, secretsOf } from './observe/scrub.js';
 import { Metrics } from './observe/metrics.js';
+import { openRedisShared } from './shared-state/index.js';
 import { noteEscalations } from './observe/cascade-ops.js';
 
 const PROVIDER_PATHS: Record<string, string> = { openai: '/openai/v1', gemini: '/gemini/v1', deepseek: '/deepseek/v1', anthropic: '/anthropic' };
@@ -110,7 +111,11 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     hub.addRawObserver(bridge.observer);
   }
   let metrics: Metrics | null = null;
-  const runtime = new Runtime({ cfg, ledger, log, env, inspect: hub.observe, onRequest: (r) => metrics?.onRequest(r), onCascade: (r) => { metrics?.onCascade(r); noteEscalations(hub, r); } });
+  // Shared state reads the live config (reloads change limits); the runtime holds it.
+  let liveCfg = (): Config => cfg;
+  const shared = cfg.storage.shared.startsWith('redis') ? openRedisShared({ cfg: () => liveCfg(), ledger, log, env }) : undefined;
+  const runtime = new Runtime({ cfg, ledger, log, env, inspect: hub.observe, onRequest: (r) => metrics?.onRequest(r), onCascade: (r) => { metrics?.onCascade(r); noteEscalations(hub, r); }, ...(shared ? { shared } : {}) });
+  liveCfg = () => runtime.cfg;
   metrics = new Metrics(() => runtime.state());
   const m = metrics;
   hub.subscribe((r) => m.onRecord(r));
@@ -127,6 +132,9 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     if (!loaded.file) return { ok: false, errors: ['switchyard runs on the built-in catalogue: there is no config file to reload (start with --config FILE)'] };
     const res = await loadConfigFile(loaded.file);
     if (!res.ok) return { ok: false, errors: res.errors };
+    // The shared store is opened once: a reload must not claim to have moved it.
+    const sharedOf = (c: Config) => JSON.stringify([c.storage.shared, c.storage.leaseMs, c.storage.keyPrefix]);
+    if (sharedOf(res.config) !== sharedOf(runtime.cfg)) return { ok: false, errors: ['storage.shared, storage.leaseMs and storage.keyPrefix are read at start-up: restart switchyard to change them'] };
     try {
       checkKeys(res.config, env);
       keys.configure(res.config, env);
@@ -165,7 +173,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   }
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
-  log.info({ url, models: Object.keys(runtime.cfg.models).length, endpoints: runtime.handles.size, simulated: simulatedMode, ledger: cfg.storage.ledger }, `switchyard listening on ${url} (${note})`);
+  log.info({ url, models: Object.keys(runtime.cfg.models).length, endpoints: runtime.handles.size, simulated: simulatedMode, ledger: cfg.storage.ledger, replica: runtime.replica, shared: runtime.state().shared?.store }, `switchyard listening on ${url} (${note})`);
 
   const shutdown = async (): Promise<void> => {
     if (draining) return;
