@@ -18,7 +18,8 @@ import { createLogger } from './observe/log.js';
 import { Runtime } from './runtime/runtime.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
 import { spendRoute } from './observe/spend-route.js';
-import { InspectionHub, sanitize } from './observe/hub.js';
+import { InspectionHub } from './observe/hub.js';
+import { startStatelyBridge } from './observe/stately-bridge.js';
 import { registerSecrets, secretsOf } from './observe/scrub.js';
 import { Metrics } from './observe/metrics.js';
 import { eventsRoute } from './observe/events-route.js';
@@ -135,11 +136,9 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   const wsUrl = opts.inspectWs ?? cfg.observe.statelyInspectUrl;
   let stately: { stop(): void } | null = null;
   if (wsUrl) {
-    const { createWebSocketInspector } = await import('@statelyai/inspect');
-    const inspector = createWebSocketInspector({ url: wsUrl, sanitizeContext: (c) => sanitize(c) as typeof c, sanitizeEvent: (e) => sanitize(e) as typeof e });
-    stately = inspector;
-    hub.addRawObserver((ev) => inspector.inspect.next?.(ev));
-    log.info({ url: wsUrl }, 'forwarding sanitised inspection events to the Stately inspector');
+    const bridge = await startStatelyBridge(wsUrl, log);
+    stately = bridge;
+    hub.addRawObserver(bridge.observer);
   }
   let metrics: Metrics | null = null;
   const runtime = new Runtime({ cfg, ledger, log, env, inspect: hub.observe, onRequest: (r) => metrics?.onRequest(r) });
