@@ -73,6 +73,8 @@ export class RequestFlow {
     private readonly rt: RuntimeCore,
     private readonly call: ChatCall,
     private readonly sink: ChatSink,
+    /** A quality-cascade step: these candidates instead of the router's (src/runtime/cascade.ts). */
+    private readonly planOverride: RoutePlan | null = null,
   ) {
     const timeout = call.hints.timeoutMs ?? rt.cfg.resilience.requestTimeoutMs;
     this.deadlineAt = call.receivedAt + timeout;
@@ -127,7 +129,7 @@ export class RequestFlow {
     const body = this.call.body;
     this.promptTokens = this.countPrompt();
     const userText = body.messages.filter((m) => m.role === 'user').map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
-    this.plan = resolve(this.rt.cfg, {
+    this.plan = this.planOverride ?? resolve(this.rt.cfg, {
       model: body.model,
       body,
       classify: { task: this.call.hints.task, tier: this.call.hints.tier, text: userText, promptTokens: this.promptTokens, turns: body.messages.length },

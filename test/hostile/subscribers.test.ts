@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { eventsRoute, MAX_UNSENT_BYTES } from '../../src/observe/events-route.js';
+import { eventsRoute, MAX_UNSENT_BYTES } from '../../src/http/events-route.js';
 import type { HubRecord } from '../../src/observe/hub.js';
 
 const RECORDS = 200_000;

@@ -8,7 +8,7 @@
  * from 172 MB to 1.49 GB.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HubRecord, InspectionHub } from './hub.js';
+import type { HubRecord, InspectionHub } from '../observe/hub.js';
 
 /** Comment lines keep idle connections (and proxies) from timing out. */
 const KEEPALIVE_MS = 15_000;
@@ -30,10 +30,10 @@ export function eventsRoute(hub: Pick<InspectionHub, 'history' | 'subscribe'>, m
     };
     const send = (r: HubRecord) => write(`event: ${r.kind}\nid: ${r.seq}\ndata: ${JSON.stringify(r)}\n\n`);
     let unsubscribe = (): void => undefined;
-    const timer: { ping?: NodeJS.Timeout } = {};
+    let ping: NodeJS.Timeout | undefined = undefined;
     const stop = () => {
       stopped = true;
-      clearInterval(timer.ping);
+      clearInterval(ping);
       unsubscribe();
     };
     const drop = () => {
@@ -46,7 +46,7 @@ export function eventsRoute(hub: Pick<InspectionHub, 'history' | 'subscribe'>, m
     write(': live\n\n');
     if (stopped) return;
     unsubscribe = hub.subscribe(send, all);
-    timer.ping = setInterval(() => write(': ping\n\n'), KEEPALIVE_MS);
+    ping = setInterval(() => write(': ping\n\n'), KEEPALIVE_MS);
     req.on('close', stop);
     res.on('close', stop);
   };
