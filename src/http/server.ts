@@ -111,13 +111,12 @@ async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse,
     keyId = deps.keys.check(req.headers.authorization, receivedAt);
     const raw = await readBody(req, deps.maxBodyBytes());
     let json: unknown;
-    const text = raw.toString('utf8');
-    checkJsonDepth(text);
     try {
-      json = JSON.parse(text);
+      json = JSON.parse(raw.toString('utf8'));
     } catch (err) {
       throw new SwitchyardError('invalid_request', `request body is not valid JSON: ${(err as Error).message}`);
     }
+    checkJsonDepth(json);
     body = parseChatBody(json);
     hints = parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs);
   } catch (err) {
