@@ -161,6 +161,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     loopbackOnly: isLoopback(host),
     draining: () => draining,
     requestTimeoutMs: cfg.server.requestTimeoutMs,
+    publicMetrics: () => runtime.cfg.observe.publicMetrics,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>

@@ -178,6 +178,8 @@ const observeSchema = z.strictObject({
   statelyInspectUrl: z.string().regex(/^wss?:\/\/.+/, 'expected ws://… or wss://…').optional(),
   /** Records kept for `/switchyard/events` replay. */
   historySize: positiveInt.default(500),
+  /** Serve `/metrics` without the admin token when bound off loopback (for a scraper on the network). */
+  publicMetrics: z.boolean().default(false),
 });
 
 const baseConfigSchema = z.strictObject({

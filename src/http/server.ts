@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { SwitchyardError, errorBody } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { ClientKeys } from './auth.js';
+import { checkAdmin } from './admin.js';
 import { onClientError } from './client-error.js';
 import { checkJsonDepth } from './json-limits.js';
 import { checkMethod, parseTarget } from './routes.js';
@@ -32,6 +33,8 @@ export interface ServerDeps {
   adminToken: () => string | null;
   loopbackOnly: boolean;
   draining: () => boolean;
+  /** `observe.publicMetrics`: `/metrics` without the admin token off loopback. */
+  publicMetrics?: () => boolean;
   /** `server.requestTimeoutMs`: the whole request (headers and body) must arrive within it. */
   requestTimeoutMs?: number;
 }
@@ -82,17 +85,18 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       }
       parts.push(c);
     });
-    req.on('end', () => resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts)));
-    req.on('error', reject);
+    let ended = false;
+    req.on('end', () => {
+      ended = true;
+      resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    });
+    // A client that goes away mid-body is routine (logged at debug by the caller), not a switchyard error.
+    const gone = () => reject(new SwitchyardError('invalid_request', 'the client closed the connection before the body was complete', { status: 499 }));
+    req.on('error', gone);
+    req.on('close', () => {
+      if (!ended) gone();
+    });
   });
-}
-
-function adminAllowed(deps: ServerDeps, req: IncomingMessage): boolean {
-  if (deps.loopbackOnly) return true;
-  const token = deps.adminToken();
-  if (!token) return false;
-  const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
-  return m !== null && m[1]!.trim() === token;
 }
 
 async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
@@ -107,17 +111,17 @@ async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse,
     keyId = deps.keys.check(req.headers.authorization, receivedAt);
     const raw = await readBody(req, deps.maxBodyBytes());
     let json: unknown;
-    const text = raw.toString('utf8');
-    checkJsonDepth(text);
     try {
-      json = JSON.parse(text);
+      json = JSON.parse(raw.toString('utf8'));
     } catch (err) {
       throw new SwitchyardError('invalid_request', `request body is not valid JSON: ${(err as Error).message}`);
     }
+    checkJsonDepth(json);
     body = parseChatBody(json);
     hints = parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs);
   } catch (err) {
     if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
+    else if (err.status === 499) deps.log.debug({ requestId }, err.message);
     sendError(res, err, base);
     return;
   }
@@ -147,10 +151,7 @@ export function createHttpServer(deps: ServerDeps): Server {
         const ready = !deps.draining() && deps.runtime().ready();
         return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
       }
-      // The inspector page holds no data (its requests carry ?token= as a Bearer header); every data route stays protected.
-      if (path.startsWith('/switchyard/') && path !== '/switchyard/inspect' && !adminAllowed(deps, req)) {
-        throw new SwitchyardError('admin_token_required', 'this sidecar is bound to a non-loopback address: send "authorization: Bearer $SWITCHYARD_ADMIN_TOKEN"');
-      }
+      checkAdmin({ loopbackOnly: deps.loopbackOnly, adminToken: deps.adminToken, publicMetrics: deps.publicMetrics ?? (() => false) }, req, url, path);
       const op = Object.hasOwn(deps.ops, path) ? deps.ops[path] : undefined;
       if (op) return op(req, res, url);
       throw new SwitchyardError('not_found', `no route ${req.method} ${path}`);

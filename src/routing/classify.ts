@@ -50,6 +50,9 @@ export function isTier(s: string): s is Tier {
   return (TIERS as readonly string[]).includes(s);
 }
 
+/** Keywords are looked for in the first this-many characters of user text: bounded work on any prompt. */
+export const CLASSIFY_CHARS = 256 * 1024;
+
 /** A short, printable excerpt of client text for the reason header (never the whole of it). */
 function excerpt(s: string): string {
   const clean = s.replace(/[^\x20-\x7e]/g, '?').replace(/"/g, "'");
@@ -67,7 +70,7 @@ export function classify(input: ClassifyInput, cfg: ClassifierConfig): Classific
     if (cfg.simpleTasks.includes(task)) return { tier: 'fast_cheap', reason: `task "${task}" is simple → fast_cheap`, keywordHits: [] };
     if (cfg.complexTasks.includes(task)) return { tier: 'high_quality', reason: `task "${task}" is complex → high_quality`, keywordHits: [] };
   }
-  const hits = keywordHits(input.text, cfg.complexityKeywords);
+  const hits = keywordHits(input.text.length > CLASSIFY_CHARS ? input.text.slice(0, CLASSIFY_CHARS) : input.text, cfg.complexityKeywords);
   if (hits.length >= cfg.complexityThreshold) {
     return { tier: 'high_quality', reason: `${hits.length} complexity keywords (${[...new Set(hits)].slice(0, 4).join(', ')}) ≥ ${cfg.complexityThreshold} → high_quality`, keywordHits: hits };
   }
