@@ -72,44 +72,88 @@ const BIGRAMS: Record<string, Kind> = {
   'ins englische': 'translation',
 };
 
+/** Word entry flags: low 4 bits = 1 + index of the kind the word cues (0 = none). */
+export const GERMAN_FLAG = 16;
+export const BIGRAM_FIRST_FLAG = 32;
+
+/** German function words: enough of them in a text says "German" without any English lexicon. */
+const GERMAN_MARKERS =
+  'und der das ist nicht ich du sie wir ein eine einen mit für auf dem des sich auch bitte wie warum kann können mein meine wird werden oder aber noch nur zum zur über';
+
+export interface WordEntry {
+  word: string;
+  flags: number;
+}
+
 export interface CueTable {
-  words: Map<string, Kind>;
-  stems: Map<string, Kind>;
+  /** Words by their rolling hash (the scanner hashes as it reads, so no substring is made per word). */
+  words: Map<number, WordEntry[]>;
+  /** Stems by the hash of their first four characters. */
+  stems: Map<number, Array<[string, Kind]>>;
   bigrams: Map<string, Kind>;
-  stemLengths: number[];
+}
+
+/** One step of the rolling hash the scanner computes per word (a small integer: a fast Map key). */
+export const hashStep = (h: number, c: number): number => (Math.imul(h, 31) + c) & 0x3fffffff;
+export function hashOf(w: string, len = w.length): number {
+  let h = 0;
+  for (let i = 0; i < len; i++) h = hashStep(h, w.charCodeAt(i));
+  return h;
 }
 
 function build(): CueTable {
-  const words = new Map<string, Kind>();
-  const stems = new Map<string, Kind>();
-  for (const kind of KINDS) {
+  const words = new Map<number, WordEntry[]>();
+  const stems = new Map<number, Array<[string, Kind]>>();
+  const entry = (w: string): WordEntry => {
+    const list = words.get(hashOf(w)) ?? [];
+    let e = list.find((x) => x.word === w);
+    if (!e) list.push((e = { word: w, flags: 0 }));
+    words.set(hashOf(w), list);
+    return e;
+  };
+  KINDS.forEach((kind, k) => {
     for (const raw of CUES[kind].split(/\s+/)) {
       const w = raw.normalize('NFC');
       if (w === '') continue;
-      if (w.endsWith('*')) stems.set(w.slice(0, -1), kind);
-      else if (!words.has(w)) words.set(w, kind);
+      if (!w.endsWith('*')) {
+        const e = entry(w);
+        if ((e.flags & 15) === 0) e.flags |= k + 1;
+        continue;
+      }
+      const stem = w.slice(0, -1);
+      const list = stems.get(hashOf(stem, 4)) ?? [];
+      list.push([stem, kind]);
+      list.sort((a, b) => b[0].length - a[0].length); // longest stem first
+      stems.set(hashOf(stem, 4), list);
     }
-  }
-  const stemLengths = [...new Set([...stems.keys()].map((s) => s.length))].sort((a, b) => a - b);
-  return { words, stems, bigrams: new Map(Object.entries(BIGRAMS)), stemLengths };
+  });
+  for (const w of GERMAN_MARKERS.split(' ')) entry(w).flags |= GERMAN_FLAG;
+  const bigrams = new Map(Object.entries(BIGRAMS));
+  for (const k of bigrams.keys()) entry(k.split(' ')[0]!).flags |= BIGRAM_FIRST_FLAG;
+  return { words, stems, bigrams };
 }
 
 export const CUE_TABLE: CueTable = build();
 
-/** The kind a word (lower case) cues, by exact word first, then by its longest known stem. */
-export function kindOfWord(w: string, t: CueTable = CUE_TABLE): Kind | undefined {
-  const exact = t.words.get(w);
-  if (exact !== undefined || w.length < 5) return exact;
-  for (let i = t.stemLengths.length - 1; i >= 0; i--) {
-    const n = t.stemLengths[i]!;
-    if (n > w.length) continue;
-    const k = t.stems.get(w.slice(0, n));
-    if (k !== undefined) return k;
-  }
+/** Flags of the word s[start, end) with hash `h`, without making a substring. */
+export function wordFlags(s: string, start: number, end: number, h: number, t: CueTable = CUE_TABLE): number {
+  const list = t.words.get(h);
+  if (list === undefined) return 0;
+  for (const e of list) if (e.word.length === end - start && s.startsWith(e.word, start)) return e.flags;
+  return 0;
+}
+
+/** The kind the word s[start, end) cues by its longest stem; `h4` = hash of its first four characters. */
+export function stemKind(s: string, start: number, end: number, h4: number, t: CueTable = CUE_TABLE): Kind | undefined {
+  if (end - start < 5) return undefined;
+  const list = t.stems.get(h4);
+  if (list === undefined) return undefined;
+  for (const [stem, kind] of list) if (stem.length <= end - start && s.startsWith(stem, start)) return kind;
   return undefined;
 }
 
-/** German function words: enough of them in a text says "German" without any English lexicon. */
-export const GERMAN_MARKERS: ReadonlySet<string> = new Set(
-  'und der das ist nicht ich du sie wir ein eine einen mit für auf dem des sich auch bitte wie warum kann können mein meine wird werden oder aber noch nur zum zur über'.split(' '),
-);
+/** The kind a word (lower case) cues, by exact word first, then by stem. */
+export function kindOfWord(w: string, t: CueTable = CUE_TABLE): Kind | undefined {
+  const f = wordFlags(w, 0, w.length, hashOf(w), t) & 15;
+  return f > 0 ? KINDS[f - 1] : w.length >= 5 ? stemKind(w, 0, w.length, hashOf(w, 4), t) : undefined;
+}
