@@ -6,11 +6,11 @@
  */
 import { FEATURES, type Feature } from '../src/routing/features.js';
 import { apgr, curve, operatingPoint, qualities, type Outcome } from '../src/routing/metrics.js';
-import { fitLogistic, type Fitted, type TrainRow } from '../src/routing/train.js';
+import { fitNonNegative, type Fitted, type TrainRow } from '../src/routing/train.js';
 import { ARENA_MARGIN, type DataRow } from './routing-data.js';
 
 /**
- * Priors (log-odds per unit of feature) for what the public sets cannot teach: they are
+ * Priors (log-odds per unit of feature), not fitted, for what the public sets cannot teach: they are
  * single-turn prompts without tools, JSON mode, system prompts or max_tokens, all in English.
  * Reasoned, not fitted: tool use and strict JSON are where weak models fail most visibly;
  * a long expected answer and a deep conversation give a weak model more room to drift.
@@ -25,6 +25,13 @@ export const PRIORS: Partial<Record<Feature, number>> = {
   'lang:de': 0.1,
   'lang:non_latin': 0.3,
 };
+
+/**
+ * Evidence that a request is harder may never lower its score: code and math markers, the code
+ * and math task kinds, and length carry weights ≥ 0 (so adding a code block or a derivation to a
+ * prompt can only raise the score; the property test checks it).
+ */
+export const NON_NEGATIVE: readonly Feature[] = ['kind:code', 'kind:math', 'code:fence', 'code:syntax', 'code:identifiers', 'math:numbers', 'math:symbols', 'math:latex', 'struct:length'];
 
 export const LAMBDAS = [0.0003, 0.003, 0.03] as const;
 export const WEIGHTINGS = ['equal', 'sqrt'] as const;
@@ -81,7 +88,11 @@ function fit(rows: readonly DataRow[], x: readonly Float64Array[], lambda: numbe
   });
   const prior = new Float64Array(d + sets.length);
   prior.set(priorVector());
-  const f = fitLogistic(train, { lambda, prior });
+  // The prior features stay at their prior: the data has none of them (and no German), so a
+  // weight fitted there would only learn noise, e.g. a German function word inside an English quote.
+  const pinned = new Uint8Array(d + sets.length);
+  for (const name of Object.keys(PRIORS)) pinned[FEATURES.indexOf(name as Feature)] = 1;
+  const f = fitNonNegative(train, { lambda, prior, pinned }, NON_NEGATIVE.map((n) => FEATURES.indexOf(n)));
   let bias = f.bias;
   for (let k = 0; k < sets.length; k++) bias += f.weights[d + k]! / sets.length;
   return { bias, weights: f.weights.slice(0, d) };

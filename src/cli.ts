@@ -12,6 +12,7 @@ usage:
   switchyard demo [--port N] [--duration S]
   switchyard status [--url URL] [--json]
   switchyard check-config FILE
+  switchyard calibrate [--config FILE] [--strong-share X] [--limit N]
 `;
 
 async function serveCommand(argv: string[]): Promise<number> {
@@ -75,6 +76,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'check-config':
       return checkConfigCommand(rest);
+    case 'calibrate': {
+      const { calibrateCommand } = await import('./calibrate-command.js');
+      return calibrateCommand(rest);
+    }
     case 'status': {
       const { statusCommand } = await import('./observe/status.js');
       return statusCommand(rest);

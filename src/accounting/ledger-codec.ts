@@ -31,13 +31,14 @@ export interface DbRow {
   ttft_ms: unknown;
   stream: unknown;
   error_code: unknown;
+  route_score?: unknown;
 }
 
 /** The column list, in one order for INSERT and SELECT. */
 export const COLUMNS = [
   'request_id', 'at', 'key_id', 'model', 'endpoint', 'attempts', 'prompt_tokens',
   'completion_tokens', 'cached_tokens', 'cost_nano', 'estimated', 'status', 'latency_ms',
-  'ttft_ms', 'stream', 'error_code',
+  'ttft_ms', 'stream', 'error_code', 'route_score',
 ] as const;
 
 /**
@@ -63,6 +64,10 @@ export function validateRow(row: LedgerRow): void {
     // ≥ 0 keeps SQL integer division a floor, which the UTC day grouping relies on
     throw new TypeError(`ledger row ${row.requestId}: at must be a non-negative integer epoch ms, got ${row.at}`);
   }
+  const score = row.routeScore ?? null;
+  if (score !== null && !(typeof score === 'number' && score >= 0 && score <= 1)) {
+    throw new TypeError(`ledger row ${row.requestId}: routeScore must be a number in [0, 1] or null, got ${String(score)}`);
+  }
   for (const [name, value] of [['keyId', row.keyId], ['model', row.model], ['endpoint', row.endpoint], ['errorCode', row.errorCode]] as const) {
     if (value !== null && typeof value !== 'string') {
       throw new TypeError(`ledger row ${row.requestId}: ${name} must be a string or null`);
@@ -75,7 +80,7 @@ export function rowValues(row: LedgerRow, bool: (b: boolean) => number | boolean
   return [
     row.requestId, row.at, row.keyId, row.model, row.endpoint, row.attempts, row.promptTokens,
     row.completionTokens, row.cachedTokens, row.costNano, bool(row.estimated), row.status,
-    row.latencyMs, row.ttftMs, bool(row.stream), row.errorCode,
+    row.latencyMs, row.ttftMs, bool(row.stream), row.errorCode, row.routeScore ?? null,
   ];
 }
 
@@ -97,6 +102,8 @@ export function decodeRow(r: DbRow): LedgerRow {
     ttftMs: r.ttft_ms === null ? null : toInt(r.ttft_ms),
     stream: toBool(r.stream),
     errorCode: toNullableStr(r.error_code),
+    // Only present when a score was stored, so rows of requests that were not scored read back as written.
+    ...(r.route_score === null || r.route_score === undefined ? {} : { routeScore: Number(r.route_score) }),
   };
 }
 

@@ -25,7 +25,7 @@ import {
 } from './ledger-codec.js';
 
 /** `PRAGMA user_version` of the schema below; bump it with a migration when columns change. */
-export const SQLITE_SCHEMA_VERSION = 1;
+export const SQLITE_SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS ledger (
@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS ledger (
   latency_ms        INTEGER NOT NULL,
   ttft_ms           INTEGER,
   stream            INTEGER NOT NULL,
-  error_code        TEXT
+  error_code        TEXT,
+  route_score       REAL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS ledger_at ON ledger (at);
 CREATE INDEX IF NOT EXISTS ledger_key_at ON ledger (key_id, at);
@@ -195,6 +196,8 @@ function migrate(db: Database.Database): void {
   }
   if (version === SQLITE_SCHEMA_VERSION) return;
   db.transaction(() => {
+    // Version 1 → 2 (issue 11): the `auto` scorer's score per request, additive.
+    if (version === 1) db.exec('ALTER TABLE ledger ADD COLUMN route_score REAL');
     db.exec(SCHEMA);
     db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
   })();

@@ -12,6 +12,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { ClientKeys } from './auth.js';
 import { HttpSink } from './sink.js';
 import { parseChatBody, parseHints } from './validate.js';
+import { dryRoute } from '../runtime/dry-route.js';
 
 /** Operations handlers the composition root plugs in (metrics, events, inspector, reload, spend). */
 export interface OpsRoutes {
@@ -82,6 +83,15 @@ function adminAllowed(deps: ServerDeps, req: IncomingMessage): boolean {
   return m !== null && m[1]!.trim() === token;
 }
 
+async function readJson(deps: ServerDeps, req: IncomingMessage): Promise<unknown> {
+  const raw = await readBody(req, deps.maxBodyBytes());
+  try {
+    return JSON.parse(raw.toString('utf8')) as unknown;
+  } catch (err) {
+    throw new SwitchyardError('invalid_request', `request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
 async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
   const base = { 'x-request-id': requestId };
   const rt = deps.runtime();
@@ -92,14 +102,7 @@ async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse,
   try {
     if (deps.draining()) throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
     keyId = deps.keys.check(req.headers.authorization, receivedAt);
-    const raw = await readBody(req, deps.maxBodyBytes());
-    let json: unknown;
-    try {
-      json = JSON.parse(raw.toString('utf8'));
-    } catch (err) {
-      throw new SwitchyardError('invalid_request', `request body is not valid JSON: ${(err as Error).message}`);
-    }
-    body = parseChatBody(json);
+    body = parseChatBody(await readJson(deps, req));
     hints = parseHints(req.headers);
   } catch (err) {
     if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
@@ -109,6 +112,13 @@ async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse,
   const log = deps.log.child({ requestId });
   const sink = new HttpSink(req, res, base);
   await rt.chat({ requestId, body, hints, keyId, receivedAt, log }, sink);
+}
+
+/** `POST /switchyard/route` (issue 11): the routing decision alone; same body and header checks as the chat route. */
+async function routeDryRun(deps: ServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== 'POST') throw new SwitchyardError('method_not_allowed', 'use POST for /switchyard/route');
+  const body = parseChatBody(await readJson(deps, req));
+  sendJson(res, 200, dryRoute(deps.runtime(), body, parseHints(req.headers)));
 }
 
 export function createHttpServer(deps: ServerDeps): Server {
@@ -133,6 +143,7 @@ export function createHttpServer(deps: ServerDeps): Server {
       if (path.startsWith('/switchyard/') && path !== '/switchyard/inspect' && !adminAllowed(deps, req)) {
         throw new SwitchyardError('admin_token_required', 'this sidecar is bound to a non-loopback address: send "authorization: Bearer $SWITCHYARD_ADMIN_TOKEN"');
       }
+      if (path === '/switchyard/route') return routeDryRun(deps, req, res);
       const op = deps.ops[path];
       if (op) return op(req, res, url);
       throw new SwitchyardError('not_found', `no route ${req.method} ${path}`);

@@ -13,24 +13,24 @@ export type Kind = (typeof KINDS)[number];
 const CUES: Record<Kind, string> = {
   code: `
     code coding program programming programmier* script function funktion* method methode class klasse
-    bug bugs debug* compile* compiler refactor* implement* implementier* regex regexp sql query api endpoint
+    bug bugs debug* compil* compiler refactor* implement* implementier* regex regexp sql query api endpoint
     python javascript typescript java rust golang kotlin swift php ruby bash shell powershell html css
     json yaml xml dockerfile kubernetes react nodejs pandas numpy algorithm* algorithmus datenstruktur*
     snippet variable variablen loop schleife array exception stacktrace unittest syntax`,
   math: `
-    calculate* compute* berechne* rechne* ausrechnen solve löse lösen equation* gleichung* integral* derivative*
+    calcul* comput* berechn* rechne* ausrechnen solve löse lösen equation* gleichung* integral* derivative*
     ableitung* probability wahrscheinlichkeit* percent percentage prozent sum summe average durchschnitt*
     total insgesamt wieviel cost* kostet profit gewinn ratio verhältnis
     theorem proof prove beweise beweis matrix matrizen vector vektor* polynomial polynom* geometry geometrie
     algebra statistic* statistik* formula formel* digits ziffern fraction bruch remainder quotient
     math mathematik* arithmetic`,
   extraction: `
-    extract* extrahier* parse* classify klassifizier* categorize* kategorisier* label* tag entities entitäten
-    fields felder table tabelle* csv spreadsheet format* reformat* convert* konvertier* umwandeln summarize*
+    extract* extrahier* parse* parsing classify klassifizier* categor* kategorisier* label* tag entities entitäten
+    fields felder table tabelle* csv spreadsheet format* reformat* convert* konvertier* umwandeln summar*
     summary zusammenfass* fasse tl;dr keywords schlüsselwörter`,
   reasoning: `
-    why warum weshalb wieso explain* erkläre* erklären reason* begründe* begründung analyze* analyse* analysier*
-    compare* vergleich* evaluate* evaluier* bewerte* assess* pros cons vorteile nachteile tradeoff* trade-off*
+    why warum weshalb wieso explain* explan* erkläre* erklären reason* begründe* begründung analy*
+    compare* vergleich* evaluat* evaluier* bewerte* assess* pros cons vorteile nachteile tradeoff* trade-off*
     plan planen strategy strategie* optimi* step schritt schritte logic* logik* puzzle rätsel riddle deduce*
     infer* implication* consequence* konsequenz* hypothes* cause ursache* difference unterschied*`,
   writing: `

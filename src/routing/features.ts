@@ -94,7 +94,8 @@ export function extractFeatures(req: RouteRequest): Float64Array {
   for (const k of KINDS) x[j++] = Math.max(sat(l.kindHits[k], 2), 0.5 * sat(c.kindHits[k], 2));
   const chars = Math.max(l.chars, 1);
   x[j++] = l.fences > 0 ? 1 : c.fences > 0 ? 0.5 : 0;
-  x[j++] = clamp01((l.codePunct / chars - 0.01) * 12);
+  // Counts, not densities: adding text can only add evidence (the score stays monotone in it).
+  x[j++] = sat(l.codePunct, 40);
   x[j++] = sat(l.identifiers, 4);
   x[j++] = clamp01(log2(1 + l.numbers) / 4);
   x[j++] = clamp01(l.mathSymbols / 6);
@@ -108,9 +109,7 @@ export function extractFeatures(req: RouteRequest): Float64Array {
   x[j++] = jsonOutput(req.response_format) ? 1 : 0;
   const mt = maxTokens(req);
   x[j++] = mt === null ? 0 : clamp01(log2(mt / 256) / 5);
-  const words = l.words + c.words;
-  x[j++] = words >= 3 ? clamp01(((l.germanWords + c.germanWords) / words) * 5) : 0;
-  const letters = l.letters + c.letters;
-  x[j++] = letters > 0 ? clamp01((l.nonLatinLetters + c.nonLatinLetters) / letters) : 0;
+  x[j++] = sat(l.germanWords + c.germanWords, 4);
+  x[j++] = sat(l.nonLatinLetters + c.nonLatinLetters, 40);
   return x;
 }

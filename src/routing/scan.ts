@@ -63,6 +63,9 @@ export function scanText(text: string, into: TextCounts): void {
   let letters = 0;
   let nonLatin = 0;
   let codePunct = 0;
+  // Inside a ``` fence words are code, not cues: a code block can only add code evidence (and
+  // never, say, a small-talk cue from `print("hello")`), which keeps the score monotone in it.
+  let inFence = false;
   let i = 0;
   while (i < n) {
     const c = s.charCodeAt(i);
@@ -90,6 +93,11 @@ export function scanText(text: string, into: TextCounts): void {
         prevFlags = 0;
         continue;
       }
+      // A LaTeX command (\sum, \frac) is math notation, not a word.
+      if (inFence || (start > 0 && s.charCodeAt(start - 1) === 92)) {
+        prevFlags = 0;
+        continue;
+      }
       into.words++;
       const f = wordFlags(s, start, i, h);
       if (f & GERMAN_FLAG) into.germanWords++;
@@ -111,12 +119,13 @@ export function scanText(text: string, into: TextCounts): void {
       }
       if (c === 96 && s.startsWith('``', i)) {
         into.fences++;
+        inFence = !inFence;
         i += 2;
       } else if (c === 92 && i < n && isLetter(s.charCodeAt(i))) into.latex++; // \frac, \sum, \int …
       codePunct += CODE_PUNCT[c]!;
     }
     if (isMathSymbol(c)) into.mathSymbols++;
-    if (isQuestion(c)) into.questions++;
+    if (isQuestion(c) && !inFence) into.questions++;
     prevFlags = 0;
   }
   into.letters += letters;

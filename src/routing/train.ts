@@ -19,6 +19,8 @@ export interface FitOptions {
   /** Prior per feature (log-odds); 0 when absent. */
   prior: Float64Array;
   iterations?: number;
+  /** Features held at their prior (1 = pinned): how a sign constraint is enforced. */
+  pinned?: Uint8Array;
 }
 
 export interface Fitted {
@@ -82,6 +84,12 @@ export function fitLogistic(rows: readonly TrainRow[], opts: FitOptions): Fitted
     for (let k = 0; k < d; k++) {
       g[k]! += lam * (theta[k]! - opts.prior[k]!);
       h[k]![k]! += lam;
+      if (opts.pinned?.[k] === 1) {
+        // Pinned: no step for this weight (identity row and column, zero gradient).
+        g[k] = 0;
+        for (let b = 0; b < n; b++) h[k]![b] = h[b]![k] = 0;
+        h[k]![k] = 1;
+      }
     }
     h[d]![d]! += 1e-9 * totalW;
     const step = solve(h, g);
@@ -93,4 +101,22 @@ export function fitLogistic(rows: readonly TrainRow[], opts: FitOptions): Fitted
     if (moved < 1e-10) break;
   }
   return { bias: theta[d]!, weights: Float64Array.from(theta.slice(0, d)) };
+}
+
+/**
+ * The fit with sign constraints: weights listed in `nonNegative` that come out below 0 are
+ * pinned at 0 and the rest refitted, until none is negative (an active-set loop; deterministic).
+ */
+export function fitNonNegative(rows: readonly TrainRow[], opts: FitOptions, nonNegative: readonly number[]): Fitted {
+  const pinned = Uint8Array.from(opts.pinned ?? new Uint8Array(opts.prior.length));
+  const prior = Float64Array.from(opts.prior);
+  for (;;) {
+    const f = fitLogistic(rows, { ...opts, prior, pinned });
+    const bad = nonNegative.filter((k) => pinned[k] === 0 && f.weights[k]! < 0);
+    if (bad.length === 0) return f;
+    for (const k of bad) {
+      pinned[k] = 1;
+      prior[k] = 0;
+    }
+  }
 }
