@@ -10,9 +10,8 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { apgr, cpt, curve, operatingPoint, oracle, qualities, type Outcome } from '../src/routing/metrics.js';
-import { DEFAULT_MODEL, scoreFeatures, tierForScore, type RouterModel } from '../src/routing/scorer.js';
+import { DEFAULT_MODEL, scoreRequest, tierForScore, type RouterModel } from '../src/routing/scorer.js';
 import { BROKEN_SUBJECT, DATA_DIR, loadAll, type DataRow } from './routing-data.js';
-import { featuresOf } from './train-router.js';
 
 export interface EvalLine {
   name: string;
@@ -80,8 +79,8 @@ export function table(lines: readonly EvalLine[]): string {
 
 export function runEval(split: 'dev' | 'train', dir = DATA_DIR, model: RouterModel = DEFAULT_MODEL): string {
   const rows = loadAll(dir).filter((r) => r.split === split);
-  const feats = featuresOf(rows);
-  const scored = rows.map((r, i) => ({ ...r, score: scoreFeatures(feats[i]!, model).score }));
+  // The scorer as it runs in the sidecar (lexicon included), on the prompt as a single user turn.
+  const scored = rows.map((r) => ({ ...r, score: scoreRequest({ messages: [{ role: 'user', content: r.prompt }] }, model).score }));
   const t = model.thresholds.highQuality;
   const of = (pred: (r: DataRow) => boolean): Outcome[] => scored.filter(pred).map((r) => ({ score: r.score, strong: r.strong, weak: r.weak }));
   const lines = [

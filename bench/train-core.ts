@@ -104,14 +104,15 @@ export function scoreWith(f: Fitted, x: Float64Array): number {
   return 1 / (1 + Math.exp(-z));
 }
 
-function meanApgr(rows: readonly DataRow[], scores: readonly number[]): number {
+/** APGR per data set (in order of first appearance) and their mean. */
+function setApgr(rows: readonly DataRow[], scores: readonly number[]): { mean: number; per: string } {
   const sets = [...new Set(rows.map((r) => r.set))];
   const per = sets.map((s) => apgr(curve(rows.flatMap((r, i) => (r.set === s ? [{ score: scores[i]!, strong: r.strong, weak: r.weak }] : [])))));
-  return per.reduce((a, b) => a + b, 0) / per.length;
+  return { mean: per.reduce((a, b) => a + b, 0) / per.length, per: sets.map((s, i) => `${s} ${per[i]!.toFixed(3)}`).join(', ') };
 }
 
-function crossValidate(rows: readonly DataRow[], x: readonly Float64Array[], lambda: number, mode: Weighting): number {
-  const fold = rows.map((r) => Math.floor(fnv1a32(r.id) / 5) % 5);
+function crossValidate(rows: readonly DataRow[], x: readonly Float64Array[], lambda: number, mode: Weighting): { mean: number; per: string } {
+  const fold = rows.map(foldOf);
   const scores = new Array<number>(rows.length).fill(0);
   for (let k = 0; k < 5; k++) {
     const idx = rows.flatMap((_, i) => (fold[i] !== k ? [i] : []));
@@ -125,7 +126,7 @@ function crossValidate(rows: readonly DataRow[], x: readonly Float64Array[], lam
       if (fold[i] === k) scores[i] = scoreWith(f, x[i]!);
     });
   }
-  return meanApgr(rows, scores);
+  return setApgr(rows, scores);
 }
 
 /** Largest threshold at which every set keeps ≥ `keep` of its all-strong quality. */
@@ -157,6 +158,8 @@ export function quantilesOf(scores: readonly number[], steps = 20): number[] {
   return Array.from({ length: steps + 1 }, (_, i) => s[Math.min(s.length - 1, Math.round((i / steps) * (s.length - 1)))]!);
 }
 
+const foldOf = (r: DataRow): number => Math.floor(fnv1a32(r.id) / 5) % 5;
+
 export function trainAndPick(all: readonly DataRow[], feats: readonly Float64Array[], brokenSubject: string): TrainReport {
   const log: string[] = [];
   const usable = all.map((r, i) => ({ r, x: feats[i]! })).filter((e) => e.r.subject !== brokenSubject);
@@ -167,8 +170,8 @@ export function trainAndPick(all: readonly DataRow[], feats: readonly Float64Arr
   for (const lambda of LAMBDAS) {
     for (const mode of WEIGHTINGS) {
       const cv = crossValidate(tr, tx, lambda, mode);
-      log.push(`cv lambda=${lambda} weighting=${mode}: mean APGR ${cv.toFixed(4)}`);
-      if (cv > best.cv + 1e-9) best = { lambda, mode, cv };
+      log.push(`cv lambda=${lambda} weighting=${mode}: mean APGR ${cv.mean.toFixed(4)} (${cv.per})`);
+      if (cv.mean > best.cv + 1e-9) best = { lambda, mode, cv: cv.mean };
     }
   }
   const f = fit(tr, tx, best.lambda, best.mode);
