@@ -5,7 +5,7 @@
  * `high_quality` = strong (gpt-4-1106-preview), `balanced` and `fast_cheap` = weak (Mixtral
  * 8x7B); on arena-bench-v1 also `balanced` = gpt-3.5-turbo as a middle model.
  *
- *   node src/bin/run-ts.js bench/eval-routing.ts [--split dev|train] [--data DIR]
+ *   node bench/run-ts.js bench/eval-routing.ts [--split dev|train] [--data DIR]
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -4,7 +4,7 @@
  * model's quality), and writes src/routing/weights.generated.ts. Deterministic: the same data
  * give the same file byte for byte (Newton's method, fixed folds, fixed rounding).
  *
- *   node src/bin/run-ts.js bench/train-router.ts [--check] [--data DIR] [--out FILE]
+ *   node bench/run-ts.js bench/train-router.ts [--check] [--data DIR] [--out FILE]
  *
  * --check compares instead of writing and exits 1 on a difference (for CI).
  */

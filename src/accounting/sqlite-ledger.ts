@@ -18,14 +18,15 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { LedgerRow, LedgerStore, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
+import type { LedgerRow, LedgerStore, ModelQuality, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
+import { ensureCascadeSchema, SqliteCascade, SQLITE_ESCALATION_GROUP } from './sqlite-cascade.js';
 import {
   COLUMNS, DEFAULT_ROWS_LIMIT, MAX_AT, MIN_AT, NO_GROUP, checkLimit, checkRange, decodeRow,
   decodeTotal, rowValues, toInt, validateRow, type DbRow,
 } from './ledger-codec.js';
 
 /** `PRAGMA user_version` of the schema below; bump it with a migration when columns change. */
-export const SQLITE_SCHEMA_VERSION = 2;
+export const SQLITE_SCHEMA_VERSION = 1;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS ledger (
@@ -44,8 +45,7 @@ CREATE TABLE IF NOT EXISTS ledger (
   latency_ms        INTEGER NOT NULL,
   ttft_ms           INTEGER,
   stream            INTEGER NOT NULL,
-  error_code        TEXT,
-  route_score       REAL
+  error_code        TEXT
 ) STRICT;
 CREATE INDEX IF NOT EXISTS ledger_at ON ledger (at);
 CREATE INDEX IF NOT EXISTS ledger_key_at ON ledger (key_id, at);
@@ -58,6 +58,7 @@ const GROUP_SQL: Record<SpendGroup, string> = {
   endpoint: 'COALESCE(endpoint, @none)',
   key: 'COALESCE(key_id, @none)',
   day: "strftime('%Y-%m-%d', at / 1000, 'unixepoch')",
+  escalation: SQLITE_ESCALATION_GROUP,
 };
 
 type Range = { from: number; to: number };
@@ -72,6 +73,7 @@ export class SqliteLedger implements LedgerStore {
   private pending: Array<{ values: unknown[]; resolve: (r: 'inserted' | 'duplicate') => void; reject: (e: unknown) => void }> = [];
   private flushScheduled = false;
   private readonly insertBatch: (batch: Array<{ values: unknown[] }>) => number[];
+  private readonly cascade: SqliteCascade;
 
   private constructor(private readonly db: Database.Database) {
     const placeholders = COLUMNS.map(() => '?').join(', ');
@@ -100,7 +102,9 @@ export class SqliteLedger implements LedgerStore {
       endpoint: grouped(GROUP_SQL.endpoint),
       key: grouped(GROUP_SQL.key),
       day: grouped(GROUP_SQL.day),
+      escalation: grouped(GROUP_SQL.escalation),
     };
+    this.cascade = new SqliteCascade(db);
     const select = `SELECT ${COLUMNS.join(', ')} FROM ledger`;
     this.recentStmt = db.prepare<[number], DbRow>(`${select} ORDER BY at DESC, rowid DESC LIMIT ?`).safeIntegers(true);
     this.byIdStmt = db.prepare<[string], DbRow>(`${select} WHERE request_id = ?`).safeIntegers(true);
@@ -115,6 +119,8 @@ export class SqliteLedger implements LedgerStore {
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 5000'); // a second process (a report, a backup) may hold a lock
       migrate(db);
+      ensureCascadeSchema(db);
+      ensureRouteScore(db);
       return new SqliteLedger(db);
     } catch (err) {
       db.close();
@@ -183,6 +189,21 @@ export class SqliteLedger implements LedgerStore {
     return this.recentStmt.all(limit).map(decodeRow);
   }
 
+  async steps(parentId: string): Promise<LedgerRow[]> {
+    this.flush();
+    return this.cascade.steps(parentId);
+  }
+
+  async recordFeedback(requestId: string, good: boolean, at: number): Promise<'stored' | 'unknown_request'> {
+    this.flush();
+    return this.cascade.recordFeedback(requestId, good, at);
+  }
+
+  async qualityStats(fromMs?: number, toMs?: number): Promise<ModelQuality[]> {
+    this.flush();
+    return this.cascade.qualityStats(fromMs, toMs);
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.flush();
     if (this.db.open) this.db.close();
@@ -196,9 +217,16 @@ function migrate(db: Database.Database): void {
   }
   if (version === SQLITE_SCHEMA_VERSION) return;
   db.transaction(() => {
-    // Version 1 → 2 (issue 11): the `auto` scorer's score per request, additive.
-    if (version === 1) db.exec('ALTER TABLE ledger ADD COLUMN route_score REAL');
     db.exec(SCHEMA);
     db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
   })();
+}
+
+/**
+ * Issue 11: the `auto` scorer's score per request (`route_score`, for `switchyard calibrate`; no
+ * prompt text). Added in place like the cascade columns (idempotent, no schema version bump).
+ */
+function ensureRouteScore(db: Database.Database): void {
+  const have = (db.pragma('table_info(ledger)') as Array<{ name: string }>).some((c) => c.name === 'route_score');
+  if (!have) db.exec('ALTER TABLE ledger ADD COLUMN route_score REAL');
 }

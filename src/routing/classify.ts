@@ -2,6 +2,7 @@
  * The classifier: deterministic and explainable. From the hints, the prompt's words and size
  * and the body's shape it picks a tier and says why in one line. Pure: no I/O, no clock.
  */
+import { own } from '../config/lookup.js';
 import type { AutoConfig, ClassifierConfig, Tier, Capability } from '../config/schema.js';
 import { TIERS } from '../config/schema.js';
 import type { RouteRequest } from './features.js';
@@ -80,13 +81,19 @@ export function isTier(s: string): s is Tier {
   return (TIERS as readonly string[]).includes(s);
 }
 
+/** A short, printable excerpt of client text for the reason header (never the whole of it). */
+function excerpt(s: string): string {
+  const clean = s.replace(/[^\x20-\x7e]/g, '?').replace(/"/g, "'");
+  return clean.length > 32 ? `${clean.slice(0, 32)}...` : clean;
+}
+
 export function classify(input: ClassifyInput, cfg: ClassifierConfig, auto?: AutoConfig): Classification {
   if (input.tier !== null && isTier(input.tier)) {
     return { tier: input.tier, reason: `tier forced by x-switchyard-tier: ${input.tier}`, keywordHits: [] };
   }
   const task = input.task?.trim().toLowerCase() || null;
   if (task !== null) {
-    const mapped = cfg.tasks[task];
+    const mapped = own(cfg.tasks, task);
     if (mapped) return { tier: mapped, reason: `task "${task}" → ${mapped} (config)`, keywordHits: [] };
     if (cfg.simpleTasks.includes(task)) return { tier: 'fast_cheap', reason: `task "${task}" is simple → fast_cheap`, keywordHits: [] };
     if (cfg.complexTasks.includes(task)) return { tier: 'high_quality', reason: `task "${task}" is complex → high_quality`, keywordHits: [] };
@@ -99,7 +106,7 @@ export function classify(input: ClassifyInput, cfg: ClassifierConfig, auto?: Aut
     return { tier: 'high_quality', reason: `long prompt (${input.promptTokens} tokens > ${cfg.longPromptTokens}) → high_quality`, keywordHits: hits, score: null };
   }
   const notes: string[] = [];
-  if (task !== null) notes.push(SPEC_TASKS.has(task) ? `task "${task}" has no tier rule` : `unknown task "${task}" ignored`);
+  if (task !== null) notes.push(SPEC_TASKS.has(task) ? `task "${task}" has no tier rule` : `unknown task "${excerpt(task)}" ignored`);
   if (hits.length > 0) notes.push(`${hits.length} complexity keyword(s) < ${cfg.complexityThreshold}`);
   return scored(input, auto, notes.length > 0 ? `${notes.join('; ')}; ` : '', hits);
 }

@@ -10,6 +10,7 @@
  */
 import type { Config, Tier } from '../config/schema.js';
 import { TIERS } from '../config/schema.js';
+import { own } from '../config/lookup.js';
 import { SwitchyardError } from '../errors.js';
 import { classify, requiredCapabilities, type ClassifyInput } from './classify.js';
 import type { RouteRequest } from './features.js';
@@ -19,8 +20,8 @@ export interface RoutePlan {
   candidates: string[];
   tier: Tier | null;
   reason: string;
-  /** The `auto` scorer's score; null when a hint, a rule, a route or a model name decided. */
-  score: number | null;
+  /** The `auto` scorer's score; null (or absent) when a hint, a rule, a route or a model name decided. */
+  score?: number | null;
 }
 
 export interface ResolveInput {
@@ -58,7 +59,7 @@ const tierIndex = (t: Tier): number => TIERS.indexOf(t);
 
 export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
   const needs = requiredCapabilities(inp.body);
-  const fits = (m: string): boolean => (cfg.models[m]?.contextWindow ?? 0) >= inp.promptTokens;
+  const fits = (m: string): boolean => (own(cfg.models, m)?.contextWindow ?? 0) >= inp.promptTokens;
   const capable = (m: string): boolean => needs.every((c) => cfg.models[m]!.capabilities.includes(c));
   const dedupe = (xs: string[]): string[] => [...new Set(xs)];
 
@@ -77,11 +78,11 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
     plan = { candidates: chain, tier: c.tier, reason: c.reason, score: c.score ?? null };
   } else if (inp.model.startsWith('route/')) {
     const name = inp.model.slice('route/'.length);
-    const chain = cfg.routing.routes[name];
+    const chain = own(cfg.routing.routes, name);
     if (!chain) throw notFound(cfg, inp.model);
     plan = { candidates: chain.filter(capable), tier: null, reason: `route ${name}: ${chain.join(' → ')}`, score: null };
   } else {
-    const m = cfg.models[inp.model];
+    const m = own(cfg.models, inp.model);
     if (!m) throw notFound(cfg, inp.model);
     plan = { candidates: [inp.model, ...m.fallbacks.filter(capable)], tier: m.tier, reason: `requested ${inp.model}`, score: null };
   }

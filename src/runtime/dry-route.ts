@@ -38,10 +38,10 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
   for (const model of plan.candidates) {
     const eps = (rt.byModel.get(model) ?? []).filter((h) => hints.maxLatencyMs === null || latencyOf(h) <= hints.maxLatencyMs);
     const h = eps.filter((e) => availability(e, now, est).ok).sort((a, b) => load(a) - load(b))[0];
-    if (h) return { model, endpoint: h.id, tier: rt.cfg.models[model]!.tier, score: plan.score, reason: plan.reason };
+    if (h) return { model, endpoint: h.id, tier: rt.cfg.models[model]!.tier, score: plan.score ?? null, reason: plan.reason };
   }
   const first = plan.candidates[0]!;
-  return { model: first, endpoint: null, tier: rt.cfg.models[first]!.tier, score: plan.score, reason: `${plan.reason}; no endpoint could take it now` };
+  return { model: first, endpoint: null, tier: rt.cfg.models[first]!.tier, score: plan.score ?? null, reason: `${plan.reason}; no endpoint could take it now` };
 }
 
 const load = (h: Parameters<typeof latencyOf>[0]): number => latencyOf(h) * (h.actor.getSnapshot().context.inFlight + 1);

@@ -38,7 +38,7 @@ describe('route_score in the ledger', () => {
     await ledger.close();
   });
 
-  it('sqlite: a version-1 ledger gains the column and keeps its rows', async () => {
+  it('sqlite: a ledger made before the column gains it and keeps its rows', async () => {
     const path = join(dir, 'v1.db');
     const db = new Database(path);
     db.exec(V1);
@@ -57,6 +57,7 @@ describe('route_score in the ledger', () => {
     await ledger.close();
     const check = new Database(path, { readonly: true });
     expect(check.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
+    expect((check.pragma('table_info(ledger)') as Array<{ name: string }>).map((c) => c.name)).toContain('route_score');
     check.close();
   });
 

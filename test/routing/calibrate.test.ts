@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { openLedger } from '../../src/accounting/ledger.js';
-import { calibrateCommand } from '../../src/calibrate-command.js';
+import { calibrateCommand } from '../../src/cli/calibrate.js';
 import { calibrate, MIN_SCORES, referenceShareAbove } from '../../src/routing/calibrate.js';
 import { DEFAULT_MODEL } from '../../src/routing/scorer.js';
 import { makeRow } from '../accounting/ledger-contract.js';

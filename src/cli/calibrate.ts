@@ -7,10 +7,10 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { openLedger } from './accounting/ledger.js';
-import { DEFAULT_CONFIG } from './config/defaults.js';
-import { loadConfigFile, validateConfig } from './config/load.js';
-import { calibrate } from './routing/calibrate.js';
+import { openLedger } from '../accounting/ledger.js';
+import { DEFAULT_CONFIG } from '../config/defaults.js';
+import { loadConfigFile, validateConfig } from '../config/load.js';
+import { calibrate } from '../routing/calibrate.js';
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
 /** Rounded down, so the request sitting on a threshold stays at or above it. */
