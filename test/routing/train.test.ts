@@ -6,8 +6,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadAll } from '../../bench/routing-data.js';
+import { BROKEN_SUBJECT, DATA_DIR, loadAll } from '../../bench/routing-data.js';
 import { fnv1a32, pickHighQuality, trainAndPick } from '../../bench/train-core.js';
 import { featuresOf, render } from '../../bench/train-router.js';
 import { apgr, cpt, curve, operatingPoint, oracle } from '../../src/routing/metrics.js';
@@ -72,6 +73,14 @@ describe('trainAndPick on a tiny fixture', () => {
     expect(a.thresholds.balanced).toBeLessThanOrEqual(a.thresholds.highQuality);
     expect(render(a)).toContain("'kind:code': ");
   });
+});
+
+describe('the committed weights file', () => {
+  it('is what a fresh fit on ../shared/data/routing renders, byte for byte (npm run train:router)', () => {
+    const all = loadAll(DATA_DIR);
+    const text = render(trainAndPick(all, featuresOf(all), BROKEN_SUBJECT));
+    expect(text).toBe(readFileSync(new URL('../../src/routing/weights.generated.ts', import.meta.url), 'utf8'));
+  }, 180_000);
 });
 
 describe('metrics (RouteLLM §3.2)', () => {
