@@ -91,6 +91,9 @@ export interface CueTable {
   /** Stems by the hash of their first four characters. */
   stems: Map<number, Array<[string, Kind]>>;
   bigrams: Map<string, Kind>;
+  /** Presence bits by the low 16 bits of a hash: most words are ruled out by one array read. */
+  wordBits: Uint8Array;
+  stemBits: Uint8Array;
 }
 
 /** One step of the rolling hash the scanner computes per word (a small integer: a fast Map key). */
@@ -130,13 +133,18 @@ function build(): CueTable {
   for (const w of GERMAN_MARKERS.split(' ')) entry(w).flags |= GERMAN_FLAG;
   const bigrams = new Map(Object.entries(BIGRAMS));
   for (const k of bigrams.keys()) entry(k.split(' ')[0]!).flags |= BIGRAM_FIRST_FLAG;
-  return { words, stems, bigrams };
+  const wordBits = new Uint8Array(65536);
+  for (const h of words.keys()) wordBits[h & 0xffff] = 1;
+  const stemBits = new Uint8Array(65536);
+  for (const h of stems.keys()) stemBits[h & 0xffff] = 1;
+  return { words, stems, bigrams, wordBits, stemBits };
 }
 
 export const CUE_TABLE: CueTable = build();
 
 /** Flags of the word s[start, end) with hash `h`, without making a substring. */
 export function wordFlags(s: string, start: number, end: number, h: number, t: CueTable = CUE_TABLE): number {
+  if (t.wordBits[h & 0xffff] === 0) return 0;
   const list = t.words.get(h);
   if (list === undefined) return 0;
   for (const e of list) if (e.word.length === end - start && s.startsWith(e.word, start)) return e.flags;
@@ -145,7 +153,7 @@ export function wordFlags(s: string, start: number, end: number, h: number, t: C
 
 /** The kind the word s[start, end) cues by its longest stem; `h4` = hash of its first four characters. */
 export function stemKind(s: string, start: number, end: number, h4: number, t: CueTable = CUE_TABLE): Kind | undefined {
-  if (end - start < 5) return undefined;
+  if (end - start < 5 || t.stemBits[h4 & 0xffff] === 0) return undefined;
   const list = t.stems.get(h4);
   if (list === undefined) return undefined;
   for (const [stem, kind] of list) if (stem.length <= end - start && s.startsWith(stem, start)) return kind;
