@@ -30,7 +30,7 @@ export function eventsRoute(hub: Pick<InspectionHub, 'history' | 'subscribe'>, m
     };
     const send = (r: HubRecord) => write(`event: ${r.kind}\nid: ${r.seq}\ndata: ${JSON.stringify(r)}\n\n`);
     let unsubscribe = (): void => undefined;
-    let ping: NodeJS.Timeout | undefined;
+    let ping: NodeJS.Timeout | undefined = undefined;
     const stop = () => {
       stopped = true;
       clearInterval(ping);

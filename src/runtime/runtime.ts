@@ -4,6 +4,7 @@
  * request flow uses, rebuilds budgets from the ledger, and reloads config without dropping
  * requests.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { createActor, type ActorRefFrom, type InspectionEvent } from 'xstate';
 import { PUBLIC_STATE, type EndpointStateValue } from '../../machines/endpoint.machine.js';
@@ -128,15 +129,8 @@ export class Runtime implements RuntimeCore {
 
   sleep(ms: number, signal: AbortSignal): Promise<void> {
     if (ms <= 0 || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    });
+    // An abort ends the wait early and quietly: the caller checks its signal afterwards.
+    return delay(ms, undefined, { signal }).catch(() => undefined);
   }
 
   modelStats(model: string): { latencyMs: number; inFlight: number } {
