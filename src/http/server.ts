@@ -16,6 +16,7 @@ import { checkJsonDepth } from './json-limits.js';
 import { checkMethod, parseTarget } from './routes.js';
 import { HttpSink } from './sink.js';
 import { parseChatBody, parseHints } from './validate.js';
+import { dryRoute } from '../runtime/dry-route.js';
 
 /** Operations handlers the composition root plugs in (metrics, events, inspector, reload, spend). */
 export interface OpsRoutes {
@@ -99,6 +100,18 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+async function readJson(deps: ServerDeps, req: IncomingMessage): Promise<unknown> {
+  const raw = await readBody(req, deps.maxBodyBytes());
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new SwitchyardError('invalid_request', `request body is not valid JSON: ${(err as Error).message}`);
+  }
+  checkJsonDepth(json);
+  return json;
+}
+
 async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
   const base = { 'x-request-id': requestId };
   const rt = deps.runtime();
@@ -109,15 +122,7 @@ async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse,
   try {
     if (deps.draining()) throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
     keyId = deps.keys.check(req.headers.authorization, receivedAt);
-    const raw = await readBody(req, deps.maxBodyBytes());
-    let json: unknown;
-    try {
-      json = JSON.parse(raw.toString('utf8'));
-    } catch (err) {
-      throw new SwitchyardError('invalid_request', `request body is not valid JSON: ${(err as Error).message}`);
-    }
-    checkJsonDepth(json);
-    body = parseChatBody(json);
+    body = parseChatBody(await readJson(deps, req));
     hints = parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs);
   } catch (err) {
     if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
@@ -128,6 +133,13 @@ async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse,
   const log = deps.log.child({ requestId });
   const sink = new HttpSink(req, res, base);
   await rt.chat({ requestId, body, hints, keyId, receivedAt, log }, sink);
+}
+
+/** `POST /switchyard/route` (issue 11): the routing decision alone; same body and header checks as the chat route. */
+async function routeDryRun(deps: ServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const rt = deps.runtime();
+  const body = parseChatBody(await readJson(deps, req));
+  sendJson(res, 200, dryRoute(rt, body, parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs)));
 }
 
 export function createHttpServer(deps: ServerDeps): Server {
@@ -152,6 +164,7 @@ export function createHttpServer(deps: ServerDeps): Server {
         return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
       }
       checkAdmin({ loopbackOnly: deps.loopbackOnly, adminToken: deps.adminToken, publicMetrics: deps.publicMetrics ?? (() => false) }, req, url, path);
+      if (path === '/switchyard/route') return routeDryRun(deps, req, res);
       const op = Object.hasOwn(deps.ops, path) ? deps.ops[path] : undefined;
       if (op) return op(req, res, url);
       throw new SwitchyardError('not_found', `no route ${req.method} ${path}`);
