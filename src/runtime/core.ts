@@ -10,6 +10,10 @@ import type { Config } from '../config/schema.js';
 import type { BudgetStore } from './budget.js';
 import type { EndpointHandle } from './endpoints.js';
 import type { CapacityQueue } from './queue.js';
+import type { RoutePlan } from '../routing/resolve.js';
+import type { ChatCall } from './api.js';
+import type { RequestOptions } from './request-driver.js';
+import type { Scheduler } from './scheduler.js';
 
 export interface RequestRecord {
   model: string | null;
@@ -32,8 +36,11 @@ export interface RuntimeCore {
   readonly supervisor: ActorRefFrom<typeof supervisorMachine>;
   readonly queue: CapacityQueue;
   readonly log: Logger;
+  readonly scheduler: Scheduler;
   now(): number;
   rng(): number;
+  /** The route of one request: its candidate models in order, and why (throws a SwitchyardError to refuse). */
+  route(call: ChatCall, promptTokens: number, opts: RequestOptions): RoutePlan;
   sleep(ms: number, signal: AbortSignal): Promise<void>;
   /** Latency and load of a model's best endpoint, for the routing strategies. */
   modelStats(model: string): { latencyMs: number; inFlight: number };

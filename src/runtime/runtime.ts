@@ -20,8 +20,13 @@ import { ActorBudgetStore, budgetLimits, periodStarts, type BudgetStore } from '
 import type { RequestRecord, RuntimeCore } from './core.js';
 import { endpointSettings, fingerprint, latencyOf, poolFor, type EndpointActor, type EndpointHandle } from './endpoints.js';
 import { CapacityQueue } from './queue.js';
-import { RequestFlow } from './request-flow.js';
+import { RequestDriver, type RequestOptions } from './request-driver.js';
+import { realScheduler, sleepOn, type Scheduler } from './scheduler.js';
+import { resolve, type RoutePlan } from '../routing/resolve.js';
 import { buildState, type StateView } from './state-view.js';
+
+const userText = (messages: ChatCall['body']['messages']): string =>
+  messages.filter((m) => m.role === 'user').map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
 
 export interface RuntimeOptions {
   cfg: Config;
@@ -29,6 +34,8 @@ export interface RuntimeOptions {
   log: Logger;
   env?: NodeJS.ProcessEnv;
   now?: () => number;
+  /** Timers for waits, backoffs and deadlines (a simulated clock in tests). */
+  scheduler?: Scheduler;
   rng?: () => number;
   inspect?: (ev: InspectionEvent) => void;
   onRequest?: (r: RequestRecord) => void;
@@ -44,6 +51,7 @@ export class Runtime implements RuntimeCore {
   readonly queue: CapacityQueue;
   readonly log: Logger;
   readonly now: () => number;
+  readonly scheduler: Scheduler;
   readonly rng: () => number;
   readonly startedAt: number;
   private readonly pools = new UpstreamPools();
@@ -58,13 +66,15 @@ export class Runtime implements RuntimeCore {
     this.ledger = opts.ledger;
     this.log = opts.log;
     this.env = opts.env ?? process.env;
-    this.now = opts.now ?? Date.now;
+    this.scheduler = opts.scheduler ?? realScheduler;
+    this.now = opts.now ?? this.scheduler.now;
     this.rng = opts.rng ?? Math.random;
     this.onRequest = opts.onRequest;
     this.startedAt = this.now();
     this.queue = new CapacityQueue(
       () => this.cfg.resilience.queue.maxDepth,
       (d) => this.supervisor.send({ type: d === 1 ? 'queue.entered' : 'queue.left', at: this.now() }),
+      this.scheduler,
     );
     const spawns = this.endpointSpawns(opts.cfg);
     this.supervisor = createActor(supervisorMachine, {
@@ -107,10 +117,11 @@ export class Runtime implements RuntimeCore {
     this.onRequest?.(r);
   }
 
-  async chat(call: ChatCall, sink: ChatSink): Promise<void> {
+  /** One request. `opts` restricts it to given candidates (a layer above, e.g. a cascade, drives steps with it). */
+  async chat(call: ChatCall, sink: ChatSink, opts: RequestOptions = {}): Promise<void> {
     this.inFlight++;
     try {
-      await new RequestFlow(this, call, sink).run();
+      await new RequestDriver(this, call, sink, opts).run();
     } finally {
       this.inFlight--;
       if (this.inFlight === 0) for (const f of this.idle.splice(0)) f();
@@ -118,16 +129,23 @@ export class Runtime implements RuntimeCore {
   }
 
   sleep(ms: number, signal: AbortSignal): Promise<void> {
-    if (ms <= 0 || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    });
+    return sleepOn(this.scheduler, ms, signal);
+  }
+
+  route(call: ChatCall, promptTokens: number, opts: RequestOptions): RoutePlan {
+    const body = call.body;
+    const plan = opts.candidates
+      ? { candidates: opts.candidates, tier: null, reason: opts.reason ?? `candidates given: ${opts.candidates.join(', ')}` }
+      : resolve(this.cfg, {
+          model: body.model,
+          body,
+          classify: { task: call.hints.task, tier: call.hints.tier, text: userText(body.messages), promptTokens, turns: body.messages.length },
+          promptTokens,
+          expectedOutputTokens: Math.min(body.max_tokens ?? body.max_completion_tokens ?? 512, 4096),
+          liveStats: (m) => this.modelStats(m),
+        });
+    this.supervisor.send({ type: 'request.routed', at: this.now() });
+    return plan;
   }
 
   modelStats(model: string): { latencyMs: number; inFlight: number } {
