@@ -49,8 +49,6 @@ export interface Current {
   model: string;
   amount: number;
   budgets: string[];
-  /** Sent after the stream committed: it continues the delivered text. */
-  continuation: boolean;
 }
 
 export type Command =
@@ -139,7 +137,6 @@ const fail = (failure: Failure) => (): Partial<ReqContext> => ({ failure });
 const aborted: Branch<Ev<'request.aborted'>> = { to: 'failed', do: (_c, e) => ({ failure: { kind: 'aborted', reason: e.reason } }) };
 const excludeModel = (c: ReqContext, model: string): readonly string[] => (c.excludedModels.includes(model) ? c.excludedModels : [...c.excludedModels, model]);
 const endpointOf = (c: ReqContext): string => c.current?.endpoint ?? '';
-const isContinuation = (c: ReqContext): boolean => c.current?.continuation === true;
 
 /** The reservation of the failed attempt: settle what the provider already billed, else release it. */
 function returnReservation(c: ReqContext, e: Ev<'attempt.failed'>): Command[] {
@@ -149,20 +146,27 @@ function returnReservation(c: ReqContext, e: Ev<'attempt.failed'>): Command[] {
 }
 
 /** A continuation whose prefill the fallback refused (a 4xx other than 429) must not replace the real fault. */
-function keepsFault(c: ReqContext, e: Ev<'attempt.failed'>): boolean {
+function keepsFault(e: Ev<'attempt.failed'>): boolean {
   const f = e.fault;
-  return isContinuation(c) && f.kind === 'http_status' && f.status !== null && f.status < 500 && f.status !== 429;
+  return f.kind === 'http_status' && f.status !== null && f.status < 500 && f.status !== 429;
 }
 
-function failedAttempt(c: ReqContext, e: Ev<'attempt.failed'>, more: Partial<ReqContext> = {}): Partial<ReqContext> {
-  return { lastFault: keepsFault(c, e) ? c.lastFault : e.fault, outbox: returnReservation(c, e), current: null, ...more };
+function failedAttempt(c: ReqContext, e: Ev<'attempt.failed'>, more: Partial<ReqContext> = {}, continuation = false): Partial<ReqContext> {
+  return { lastFault: continuation && keepsFault(e) ? c.lastFault : e.fault, outbox: returnReservation(c, e), current: null, ...more };
 }
 
 
-/** Every decision the retry policy's verdict can lead to, in selection order. */
-function onFailure(): Array<Branch<Ev<'attempt.failed'>>> {
+/**
+ * Every decision the retry policy's verdict can lead to, in selection order. A continuation
+ * (an attempt after the stream committed) differs twice: a refused prefill (the provider's
+ * 4xx) fails over to the next endpoint instead of reaching the client, and does not replace
+ * the fault that cut the stream.
+ */
+function onFailure(continuation: boolean): Array<Branch<Ev<'attempt.failed'>>> {
+  const failedAt = (c: ReqContext, e: Ev<'attempt.failed'>, more: Partial<ReqContext> = {}): Partial<ReqContext> => failedAttempt(c, e, more, continuation);
+  const exclude = (c: ReqContext, e: Ev<'attempt.failed'>): Partial<ReqContext> => failedAt(c, e, { excluded: [...c.excluded, endpointOf(c)] });
   return [
-    { to: 'failed', when: (_c, e) => e.next === 'stop', do: (c, e) => failedAttempt(c, e, { failure: { kind: 'aborted', reason: e.fault.kind === 'client_gone' ? 'client_gone' : 'deadline' } }) },
+    { to: 'failed', when: (_c, e) => e.next === 'stop', do: (c, e) => failedAt(c, e, { failure: { kind: 'aborted', reason: e.fault.kind === 'client_gone' ? 'client_gone' : 'deadline' } }) },
     {
       to: 'backoff',
       when: (_c, e) => e.next === 'retry_same',
@@ -170,18 +174,16 @@ function onFailure(): Array<Branch<Ev<'attempt.failed'>>> {
         const id = endpointOf(c);
         const per = c.per[id] ?? { attempts: 0, transientRetryUsed: false };
         const used = per.transientRetryUsed || e.fault.status !== 429;
-        return failedAttempt(c, e, { pinned: { endpoint: id, notBefore: e.at + e.delayMs }, per: { ...c.per, [id]: { ...per, transientRetryUsed: used } } });
+        return failedAt(c, e, { pinned: { endpoint: id, notBefore: e.at + e.delayMs }, per: { ...c.per, [id]: { ...per, transientRetryUsed: used } } });
       },
     },
-    { to: 'routed', when: (_c, e) => e.next === 'failover', do: (c, e) => failedAttempt(c, e, { excluded: [...c.excluded, endpointOf(c)] }) },
+    { to: 'routed', when: (_c, e) => e.next === 'failover' || (continuation && e.next === 'propagate'), do: exclude },
     {
       to: 'routed',
       when: (c, e) => e.next === 'larger_context' && c.candidates.some((m) => !c.excludedModels.includes(m) && !e.smallerModels.includes(m)),
-      do: (c, e) => failedAttempt(c, e, { excludedModels: [...new Set([...c.excludedModels, ...e.smallerModels])] }),
+      do: (c, e) => failedAt(c, e, { excludedModels: [...new Set([...c.excludedModels, ...e.smallerModels])] }),
     },
-    { to: 'failed', when: (_c, e) => e.next === 'larger_context', do: (c, e) => failedAttempt(c, e, { failure: { kind: 'propagate', fault: e.fault } }) },
-    { to: 'routed', when: (c, e) => e.next === 'propagate' && isContinuation(c), do: (c, e) => failedAttempt(c, e, { excluded: [...c.excluded, endpointOf(c)] }) },
-    { to: 'failed', do: (c, e) => failedAttempt(c, e, { failure: { kind: 'propagate', fault: e.fault } }) },
+    { to: 'failed', do: (c, e) => failedAt(c, e, { failure: { kind: 'propagate', fault: e.fault } }) },
   ];
 }
 
@@ -205,7 +207,7 @@ export const CHART: Record<ReqState, StateDef> = {
           do: (c, e) => ({ pinned: null, excludedModels: excludeModel(c, e.model), refusal: c.refusal ?? { kind: 'max_cost', model: e.model, amount: e.amount } }),
         },
         { to: 'routed', when: (c, e) => c.ceiling !== null && e.amount >= c.ceiling, do: (c, e) => ({ pinned: null, excludedModels: excludeModel(c, e.model) }) },
-        { to: 'reserving', do: (c, e) => ({ pinned: null, current: { endpoint: e.endpoint, model: e.model, amount: e.amount, budgets: [], continuation: c.committed } }) },
+        { to: 'reserving', do: (c, e) => ({ pinned: null, current: { endpoint: e.endpoint, model: e.model, amount: e.amount, budgets: [] } }) },
       ],
       'endpoint.none': [
         { to: 'failed', when: (c, e) => !e.waitable || e.at >= c.deadlineAt, do: fail({ kind: 'exhausted' }) },
@@ -254,18 +256,18 @@ export const CHART: Record<ReqState, StateDef> = {
     on: {
       'attempt.committed': [{ to: 'streaming', do: () => ({ committed: true }) }],
       'attempt.succeeded': [succeeded],
-      'attempt.failed': onFailure(),
+      'attempt.failed': onFailure(false),
     },
   },
-  streaming: { on: { 'attempt.succeeded': [succeeded], 'attempt.failed': onFailure() } },
-  continuing: { on: { 'attempt.succeeded': [succeeded], 'attempt.failed': onFailure() } },
+  streaming: { on: { 'attempt.succeeded': [succeeded], 'attempt.failed': onFailure(false) } },
+  continuing: { on: { 'attempt.succeeded': [succeeded], 'attempt.failed': onFailure(true) } },
   settling: { on: { 'budget.settled': [{ to: 'done' }] } },
   done: { final: true },
   failed: { final: true },
 };
 
 function dispatch(c: ReqContext, e: Ev<'budget.granted'>): Partial<ReqContext> {
-  const cur = c.current ?? { endpoint: '', model: '', amount: 0, budgets: [], continuation: false };
+  const cur = c.current ?? { endpoint: '', model: '', amount: 0, budgets: [] };
   const per = c.per[cur.endpoint] ?? { attempts: 0, transientRetryUsed: false };
   return { current: { ...cur, budgets: e.budgets }, attempts: c.attempts + 1, per: { ...c.per, [cur.endpoint]: { ...per, attempts: per.attempts + 1 } } };
 }
