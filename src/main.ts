@@ -1,6 +1,7 @@
 /**
  * The composition root of `switchyard serve`: config, logger, ledger, runtime, HTTP server,
- * signals. Nothing imports this file but the CLI.
+ * signals. Nothing imports this file but the CLI entry (`src/cli/index.ts`), which hands
+ * `serve` to the commands that start a sidecar.
  */
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -10,41 +11,15 @@ import { openLedger, type LedgerStore } from './accounting/ledger.js';
 import { DEFAULT_CONFIG } from './config/defaults.js';
 import { loadConfigFile, validateConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { listModelIds } from './routing/resolve.js';
 import { ClientKeys } from './http/auth.js';
-import { createHttpServer, isLoopback, sendJson, readBody, type OpsRoutes } from './http/server.js';
-import { SwitchyardError } from './errors.js';
+import { createHttpServer, isLoopback } from './http/server.js';
+import { modelsList, opsRoutes } from './http/ops-routes.js';
 import { createLogger } from './observe/log.js';
 import { Runtime } from './runtime/runtime.js';
+import { StartupError, type ReloadResult, type ServeOptions, type Sidecar } from './runtime/sidecar.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
-import { spendRoute } from './observe/spend-route.js';
 import { InspectionHub, sanitize } from './observe/hub.js';
 import { Metrics } from './observe/metrics.js';
-import { eventsRoute } from './observe/events-route.js';
-import { inspectorPage } from './observe/inspector-page.js';
-
-export interface ServeOptions {
-  config?: string;
-  host?: string;
-  port?: number;
-  pretty?: boolean;
-  env?: NodeJS.ProcessEnv;
-  /** Log destination (tests); stdout by default. */
-  logDestination?: NodeJS.WritableStream;
-  /** Install SIGTERM/SIGINT/SIGHUP handlers (the CLI does; tests do not). */
-  signals?: boolean;
-  /** Forward sanitised inspection events to a Stately inspector over WebSocket. */
-  inspectWs?: string;
-}
-
-export interface Sidecar {
-  url: string;
-  runtime: Runtime;
-  simulated: boolean;
-  simulator: Simulator | null;
-  reload(): Promise<{ ok: true; kept: string[]; added: string[]; removed: string[] } | { ok: false; errors: string[] }>;
-  shutdown(): Promise<void>;
-}
 
 const PROVIDER_PATHS: Record<string, string> = { openai: '/openai/v1', gemini: '/gemini/v1', deepseek: '/deepseek/v1', anthropic: '/anthropic' };
 
@@ -55,8 +30,6 @@ async function loadConfig(opts: ServeOptions): Promise<{ cfg: Config; file: stri
   if (!res.ok) throw new StartupError(`invalid config${file ? ` ${file}` : ''}:\n  ${res.errors.join('\n  ')}`);
   return { cfg: res.config, file };
 }
-
-export class StartupError extends Error {}
 
 /** With the built-in catalogue: a relay, real keys, or the simulator. */
 function applyDefaults(cfg: Config, env: NodeJS.ProcessEnv): { cfg: Config; simulate: boolean; note: string } {
@@ -94,12 +67,6 @@ function checkKeys(cfg: Config, env: NodeJS.ProcessEnv): void {
   const missing = Object.entries(cfg.providers).filter(([, p]) => p.apiKeyEnv && !env[p.apiKeyEnv]).map(([n, p]) => `providers.${n}.apiKeyEnv: environment variable ${p.apiKeyEnv} is not set`);
   const keys = (cfg.auth?.keys ?? []).filter((k) => !env[k.keyEnv]).map((k) => `auth.keys (${k.id}).keyEnv: environment variable ${k.keyEnv} is not set`);
   if (missing.length + keys.length > 0) throw new StartupError(`missing secrets:\n  ${[...missing, ...keys].join('\n  ')}`);
-}
-
-function modelsList(cfg: Config, simulatedMode: boolean): unknown {
-  const created = 1_735_689_600;
-  const owner = (id: string): string => (simulatedMode ? 'simulated' : id.startsWith('route/') || id === 'auto' ? 'switchyard' : (cfg.models[id]?.endpoints[0]?.provider ?? 'switchyard'));
-  return { object: 'list', data: listModelIds(cfg).map((id) => ({ id, object: 'model', created, owned_by: owner(id) })) };
 }
 
 export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
@@ -153,7 +120,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   let draining = false;
   const simulatedMode = simulator !== null;
 
-  const reload = async (): Promise<Awaited<ReturnType<Sidecar['reload']>>> => {
+  const reload = async (): Promise<ReloadResult> => {
     if (!loaded.file) return { ok: false, errors: ['switchyard runs on the built-in catalogue: there is no config file to reload (start with --config FILE)'] };
     const res = await loadConfigFile(loaded.file);
     if (!res.ok) return { ok: false, errors: res.errors };
@@ -169,23 +136,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     return { ok: true, ...r };
   };
 
-  const ops: OpsRoutes = {
-    '/switchyard/state': (_req, res) => sendJson(res, 200, runtime.state()),
-    '/switchyard/reload': async (req, res) => {
-      if (req.method !== 'POST') throw new SwitchyardError('method_not_allowed', 'use POST /switchyard/reload');
-      await readBody(req, 1024);
-      const r = await reload();
-      sendJson(res, r.ok ? 200 : 400, r.ok ? r : { error: { message: `config refused, the running one stays:\n${r.errors.join('\n')}`, type: 'invalid_request_error', param: null, code: 'invalid_config' }, errors: r.errors });
-    },
-    '/switchyard/spend': spendRoute(() => runtime.cfg, ledger),
-    '/switchyard/events': eventsRoute(hub),
-    '/switchyard/inspect': inspectorPage,
-    '/metrics': async (_req, res) => {
-      const text = await m.text();
-      res.writeHead(200, { 'content-type': m.registry.contentType });
-      res.end(text);
-    },
-  };
+  const ops = opsRoutes({ runtime, ledger, hub, metrics: m, reload });
 
   const server: Server = createHttpServer({
     runtime: () => runtime,

@@ -10,6 +10,8 @@ import type { Logger } from 'pino';
 import { SwitchyardError, errorBody } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { ClientKeys } from './auth.js';
+import { onClientError } from './client-error.js';
+import { checkMethod, parseTarget } from './routes.js';
 import { HttpSink } from './sink.js';
 import { parseChatBody, parseHints } from './validate.js';
 
@@ -116,14 +118,17 @@ export function createHttpServer(deps: ServerDeps): Server {
     const given = req.headers['x-request-id'];
     const requestId = typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
     res.setHeader('x-request-id', requestId);
-    const url = new URL(req.url ?? '/', 'http://switchyard');
-    const path = url.pathname.replace(/\/+$/, '') || '/';
+    // A client that goes away mid-request is routine, not an error (and must never be an unhandled 'error' event).
+    req.on('error', (err) => deps.log.debug({ err: err.message, requestId }, 'client connection error while reading the request'));
+    res.on('error', (err) => deps.log.debug({ err: err.message, requestId }, 'client connection error while answering'));
+    let path = '?';
     const handle = async (): Promise<void> => {
-      if (path === '/v1/chat/completions' || path === '/chat/completions') {
-        if (req.method !== 'POST') throw new SwitchyardError('method_not_allowed', `use POST for ${path}`);
-        return chat(deps, req, res, requestId);
-      }
-      if (req.method === 'GET' && (path === '/v1/models' || path === '/models')) return sendJson(res, 200, deps.models());
+      const target = parseTarget(req.url);
+      path = target.path;
+      const url = target.url;
+      checkMethod(path, req.method);
+      if (path === '/v1/chat/completions' || path === '/chat/completions') return chat(deps, req, res, requestId);
+      if (path === '/v1/models' || path === '/models') return sendJson(res, 200, deps.models());
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (path === '/readyz') {
         const ready = !deps.draining() && deps.runtime().ready();
@@ -133,18 +138,23 @@ export function createHttpServer(deps: ServerDeps): Server {
       if (path.startsWith('/switchyard/') && path !== '/switchyard/inspect' && !adminAllowed(deps, req)) {
         throw new SwitchyardError('admin_token_required', 'this sidecar is bound to a non-loopback address: send "authorization: Bearer $SWITCHYARD_ADMIN_TOKEN"');
       }
-      const op = deps.ops[path];
+      const op = Object.hasOwn(deps.ops, path) ? deps.ops[path] : undefined;
       if (op) return op(req, res, url);
       throw new SwitchyardError('not_found', `no route ${req.method} ${path}`);
     };
+    // Anything thrown while handling a request, synchronously or not, ends in a response.
     handle().catch((err: unknown) => {
       if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId, path }, 'unhandled error in a route');
-      sendError(res, err);
+      try {
+        sendError(res, err, { 'x-request-id': requestId });
+      } catch {
+        res.destroy();
+      }
     });
   });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-  });
+  server.on('clientError', (err: Error & { code?: string }, socket) =>
+    onClientError(err, socket, (code, status) => deps.log.debug({ code, status }, 'refused a request the HTTP parser could not accept')),
+  );
   return server;
 }
 

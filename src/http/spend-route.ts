@@ -7,7 +7,7 @@ import type { LedgerStore, SpendGroup } from '../accounting/ledger.js';
 import { nanoToUsd } from '../accounting/money.js';
 import type { Config } from '../config/schema.js';
 import { SwitchyardError } from '../errors.js';
-import { sendJson } from '../http/server.js';
+import { sendJson } from './server.js';
 
 const GROUPS: SpendGroup[] = ['model', 'endpoint', 'key', 'day'];
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
-import type { Sidecar } from '../main.js';
+import { StartupError, type Sidecar, type StartSidecar } from '../runtime/sidecar.js';
 import { startSimulator, type Fault, type Simulator } from '../simulator/index.js';
 
 const USAGE = `usage: switchyard demo [--port N] [--duration S]
@@ -158,7 +158,8 @@ function progressLine(elapsedMs: number, traffic: Traffic, sidecar: Sidecar): st
   return `[${String(Math.round(elapsedMs / 1000)).padStart(4)}s] ${traffic.summary()} · spent $${spent.toFixed(4)} · ${unwell.length ? unwell.join(', ') : 'all endpoints healthy'}`;
 }
 
-export async function demoCommand(argv: string[]): Promise<number> {
+/** `serve` is the composition root's sidecar starter, handed in by the CLI entry. */
+export async function demoCommand(argv: string[], serve: StartSidecar): Promise<number> {
   let values: { port?: string; duration?: string; help?: boolean };
   try {
     ({ values } = parseArgs({ args: argv, options: { port: { type: 'string' }, duration: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
@@ -187,7 +188,6 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const sim: Simulator = await startSimulator({ host: '127.0.0.1', port: 0, profile: SIM_PROFILE });
   const configFile = join(dir, 'switchyard.yaml');
   writeFileSync(configFile, stringify(demoConfig(sim.url)));
-  const { serve, StartupError } = await import('../main.js');
   let sidecar: Sidecar;
   try {
     sidecar = await serve({ config: configFile, host: '127.0.0.1', port, logDestination: logStream, signals: false, env: {} });

@@ -3,7 +3,7 @@
  * then live records as they happen. `?all=1` also streams every inspection event.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HubRecord, InspectionHub } from './hub.js';
+import type { HubRecord, InspectionHub } from '../observe/hub.js';
 
 /** Comment lines keep idle connections (and proxies) from timing out. */
 const KEEPALIVE_MS = 15_000;
