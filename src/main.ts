@@ -117,7 +117,6 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     if (e.type.startsWith('upstream.')) m.onAttempt(String((ev.actorRef as { id?: string }).id ?? '').replace(/^endpoint:/, ''), e.type === 'upstream.failed' ? `failed:${e.fault}` : e.type.slice('upstream.'.length), e.type !== 'upstream.succeeded' && e.type !== 'upstream.released');
   });
   await runtime.restoreBudgets();
-  let draining = false;
   const simulatedMode = simulator !== null;
 
   const reload = async (): Promise<ReloadResult> => {
@@ -147,7 +146,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     ops,
     adminToken: () => env.SWITCHYARD_ADMIN_TOKEN ?? null,
     loopbackOnly: isLoopback(host),
-    draining: () => draining,
+    // The supervisor's state: `serving` until shutdown sends it to `draining`.
+    draining: () => runtime.draining,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
@@ -163,8 +163,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   log.info({ url, models: Object.keys(runtime.cfg.models).length, endpoints: runtime.handles.size, simulated: simulatedMode, ledger: cfg.storage.ledger }, `switchyard listening on ${url} (${note})`);
 
   const shutdown = async (): Promise<void> => {
-    if (draining) return;
-    draining = true;
+    if (runtime.draining) return;
+    runtime.drain();
     log.info({ inFlight: runtime.requestsInFlight }, 'shutting down: no new requests, waiting for in-flight ones');
     server.close();
     const grace = new Promise<void>((r) => setTimeout(r, runtime.cfg.server.shutdownGraceMs).unref());

@@ -16,6 +16,7 @@ import { endpointId } from '../config/schema.js';
 import { adapterFor } from '../upstream/adapters/index.js';
 import { UpstreamPools } from '../upstream/pools.js';
 import type { ChatCall, ChatSink } from './api.js';
+import { SwitchyardError } from '../errors.js';
 import { ActorBudgetStore, budgetLimits, periodStarts, type BudgetStore } from './budget.js';
 import type { RequestRecord, RuntimeCore } from './core.js';
 import { endpointSettings, fingerprint, latencyOf, poolFor, type EndpointActor, type EndpointHandle } from './endpoints.js';
@@ -27,6 +28,14 @@ import { buildState, type StateView } from './state-view.js';
 
 const userText = (messages: ChatCall['body']['messages']): string =>
   messages.filter((m) => m.role === 'user').map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
+
+interface PendingRoute {
+  call: ChatCall;
+  promptTokens: number;
+  opts: RequestOptions;
+  plan: RoutePlan | null;
+  error: unknown;
+}
 
 export interface RuntimeOptions {
   cfg: Config;
@@ -60,6 +69,8 @@ export class Runtime implements RuntimeCore {
   private idle: Array<() => void> = [];
   private generation = 0;
   private readonly onRequest: ((r: RequestRecord) => void) | undefined;
+  /** The request the supervisor is routing right now (its `route` action runs inside `send`). */
+  private pendingRoute: PendingRoute | null = null;
 
   constructor(opts: RuntimeOptions) {
     this.cfg = opts.cfg;
@@ -77,7 +88,8 @@ export class Runtime implements RuntimeCore {
       this.scheduler,
     );
     const spawns = this.endpointSpawns(opts.cfg);
-    this.supervisor = createActor(supervisorMachine, {
+    const routing = supervisorMachine.provide({ actions: { route: (_args, params: { requestId: string }) => this.decideRoute(params.requestId) } });
+    this.supervisor = createActor(routing, {
       input: { endpoints: spawns.map((s) => s.spawn), budget: { limits: budgetLimits(opts.cfg), now: this.now() } },
       ...(opts.inspect ? { inspect: opts.inspect } : {}),
     });
@@ -132,20 +144,55 @@ export class Runtime implements RuntimeCore {
     return sleepOn(this.scheduler, ms, signal);
   }
 
+  /**
+   * The supervisor routes: `request.route` goes in, and its `route` action (provided below)
+   * decides here, synchronously; while draining it refuses instead. The request itself stays
+   * out of the event (only its id), so no prompt text reaches inspection.
+   */
   route(call: ChatCall, promptTokens: number, opts: RequestOptions): RoutePlan {
+    const pending: PendingRoute = { call, promptTokens, opts, plan: null, error: null };
+    this.pendingRoute = pending;
+    try {
+      this.supervisor.send({ type: 'request.route', at: this.now(), requestId: call.requestId });
+    } finally {
+      this.pendingRoute = null;
+    }
+    if (pending.error) throw pending.error;
+    if (pending.plan) return pending.plan;
+    throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
+  }
+
+  /** The supervisor's `route` action: classifier and candidate order (src/routing). */
+  private decideRoute(requestId: string): void {
+    const p = this.pendingRoute;
+    if (!p || p.call.requestId !== requestId) return;
+    try {
+      p.plan = this.plan(p.call, p.promptTokens, p.opts);
+    } catch (err) {
+      p.error = err;
+    }
+  }
+
+  private plan(call: ChatCall, promptTokens: number, opts: RequestOptions): RoutePlan {
+    if (opts.candidates) return { candidates: opts.candidates, tier: null, reason: opts.reason ?? `candidates given: ${opts.candidates.join(', ')}` };
     const body = call.body;
-    const plan = opts.candidates
-      ? { candidates: opts.candidates, tier: null, reason: opts.reason ?? `candidates given: ${opts.candidates.join(', ')}` }
-      : resolve(this.cfg, {
-          model: body.model,
-          body,
-          classify: { task: call.hints.task, tier: call.hints.tier, text: userText(body.messages), promptTokens, turns: body.messages.length },
-          promptTokens,
-          expectedOutputTokens: Math.min(body.max_tokens ?? body.max_completion_tokens ?? 512, 4096),
-          liveStats: (m) => this.modelStats(m),
-        });
-    this.supervisor.send({ type: 'request.routed', at: this.now() });
-    return plan;
+    return resolve(this.cfg, {
+      model: body.model,
+      body,
+      classify: { task: call.hints.task, tier: call.hints.tier, text: userText(body.messages), promptTokens, turns: body.messages.length },
+      promptTokens,
+      expectedOutputTokens: Math.min(body.max_tokens ?? body.max_completion_tokens ?? 512, 4096),
+      liveStats: (m) => this.modelStats(m),
+    });
+  }
+
+  /** SIGTERM: the supervisor stops routing (new requests are refused), in-flight ones go on. */
+  drain(): void {
+    if (this.supervisor.getSnapshot().value === 'serving') this.supervisor.send({ type: 'supervisor.drain', at: this.now() });
+  }
+
+  get draining(): boolean {
+    return this.supervisor.getSnapshot().value !== 'serving';
   }
 
   modelStats(model: string): { latencyMs: number; inFlight: number } {
@@ -248,7 +295,7 @@ export class Runtime implements RuntimeCore {
   }
 
   async close(): Promise<void> {
-    this.supervisor.send({ type: 'supervisor.drain', at: this.now() });
+    this.drain();
     this.supervisor.send({ type: 'supervisor.drained', at: this.now() });
     this.supervisor.stop();
     await this.pools.close();
