@@ -126,10 +126,10 @@ async function waitsFor(ms: number): Promise<void> {
 const upstreamCalls = (model: string) => sim.log().filter((e) => e.model === model).length;
 
 describe('request driver on a simulated clock', () => {
-  it('a 429 with retry-after 5 s: the same endpoint is asked again exactly then, not before', async () => {
+  it('a 429 with retry-after 5 s (streaming): the same endpoint is asked again exactly then, not before', async () => {
     const r = await runtime();
     sim.setFault('up-a', { kind: 'rate_limit', retryAfterSec: 5, times: 1 });
-    const { sink, done } = start(r);
+    const { sink, done } = start(r, { stream: true });
     await waitsFor(5000);
     clock.advance(4999);
     expect(upstreamCalls('up-a')).toBe(1);
@@ -139,6 +139,32 @@ describe('request driver on a simulated clock', () => {
     expect(sink.status).toBe(200);
     expect(sink.headers['x-switchyard-attempts']).toBe('2');
     expect(sink.headers['x-switchyard-endpoint']).toBe('a@p');
+  });
+
+  it('a 429 with a short retry-after every time: maxAttempts on the endpoint, each exactly that far apart, then fail-over', async () => {
+    const r = await runtime();
+    sim.setFault('up-a', { kind: 'rate_limit', retryAfterSec: 1 });
+    const { sink, done } = start(r);
+    for (let i = 1; i < 3; i++) {
+      await waitsFor(1000);
+      clock.advance(999);
+      expect(upstreamCalls('up-a')).toBe(i);
+      clock.advance(1);
+    }
+    await done;
+    expect([sink.status, sink.headers['x-switchyard-model'], sink.headers['x-switchyard-attempts'], upstreamCalls('up-a'), upstreamCalls('up-b')]).toEqual([200, 'b', '4', 3, 1]);
+  });
+
+  it('a 503 with a short retry-after: the quick retry waits for it (2 s), not just the backoff (100 ms)', async () => {
+    const r = await runtime();
+    sim.setFault('up-a', { kind: 'http_error', status: 503, retryAfterSec: 2, times: 1 });
+    const { sink, done } = start(r);
+    await waitsFor(2000);
+    clock.advance(1999);
+    expect(upstreamCalls('up-a')).toBe(1);
+    clock.advance(1);
+    await done;
+    expect([sink.status, sink.headers['x-switchyard-attempts'], upstreamCalls('up-a')]).toEqual([200, '2', 2]);
   });
 
   it('a 500 once: one quick retry after the jittered backoff (half of base with rng 0)', async () => {
