@@ -3,7 +3,7 @@
  * decision (`resolve`, and `classify` alone), the budget actor's reserve + settle round trip,
  * and counting the tokens of a 2 KB prompt. Run by `npm run bench` first; alone with
  *
- *   node src/bin/run-ts.js bench/routing.ts
+ *   node bench/run-ts.js bench/routing.ts
  *
  * BENCH_ROUTING_ITERATIONS (default 200000) sets the iterations per case; slow cases stop
  * early at a time cap so the whole thing stays within a few seconds.

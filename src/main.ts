@@ -19,6 +19,7 @@ import { Runtime } from './runtime/runtime.js';
 import { StartupError, type ReloadResult, type ServeOptions, type Sidecar } from './runtime/sidecar.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
 import { InspectionHub, sanitize } from './observe/hub.js';
+import { registerSecrets, secretsOf } from './observe/scrub.js';
 import { Metrics } from './observe/metrics.js';
 
 const PROVIDER_PATHS: Record<string, string> = { openai: '/openai/v1', gemini: '/gemini/v1', deepseek: '/deepseek/v1', anthropic: '/anthropic' };
@@ -85,6 +86,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       cfg = simulated(cfg, simulator);
     }
   }
+  registerSecrets(secretsOf(cfg, env));
   const host = opts.host ?? cfg.server.host;
   const port = opts.port ?? cfg.server.port;
   const log = createLogger({ level: cfg.logging.level, pretty: opts.pretty ?? cfg.logging.pretty, ...(opts.logDestination ? { destination: opts.logDestination } : {}) });
@@ -126,6 +128,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     try {
       checkKeys(res.config, env);
       keys.configure(res.config, env);
+      registerSecrets(secretsOf(res.config, env));
     } catch (err) {
       return { ok: false, errors: [(err as Error).message] };
     }

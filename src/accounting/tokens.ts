@@ -10,6 +10,7 @@
  * billed whenever there is one.
  */
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { countInPieces } from './token-pieces.js';
 
 /** The part of an OpenAI chat message that counts toward the prompt. */
 export type ChatMessageLike = { role: string; content?: unknown; name?: string; tool_calls?: unknown };
@@ -33,9 +34,9 @@ export const IMAGE_PART_TOKENS = 85;
  */
 const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
-/** Tokens of a plain string in o200k_base. */
+/** Tokens of a plain string in o200k_base, counted in bounded pieces (linear time, see token-pieces.ts). */
 export function countTextTokens(text: string): number {
-  return text.length === 0 ? 0 : countTokens(text, PLAIN_TEXT);
+  return text.length === 0 ? 0 : countInPieces(text, (piece) => countTokens(piece, PLAIN_TEXT));
 }
 
 /**

@@ -11,6 +11,7 @@ import { SwitchyardError, errorBody } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { ClientKeys } from './auth.js';
 import { onClientError } from './client-error.js';
+import { checkJsonDepth } from './json-limits.js';
 import { checkMethod, parseTarget } from './routes.js';
 import { HttpSink } from './sink.js';
 import { parseChatBody, parseHints } from './validate.js';
@@ -96,13 +97,15 @@ async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse,
     keyId = deps.keys.check(req.headers.authorization, receivedAt);
     const raw = await readBody(req, deps.maxBodyBytes());
     let json: unknown;
+    const text = raw.toString('utf8');
+    checkJsonDepth(text);
     try {
-      json = JSON.parse(raw.toString('utf8'));
+      json = JSON.parse(text);
     } catch (err) {
       throw new SwitchyardError('invalid_request', `request body is not valid JSON: ${(err as Error).message}`);
     }
     body = parseChatBody(json);
-    hints = parseHints(req.headers);
+    hints = parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs);
   } catch (err) {
     if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
     sendError(res, err, base);

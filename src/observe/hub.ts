@@ -9,6 +9,7 @@
  * forwarded too (sanitised).
  */
 import type { InspectionEvent } from 'xstate';
+import { scrub } from './scrub.js';
 
 export interface HubRecord {
   seq: number;
@@ -27,6 +28,7 @@ const SECRET_KEY = /(authorization|api[-_]?key|secret|token|password|^key$)/i;
 
 /** Deep copy without any field whose name looks like a secret; bounded depth and size. */
 export function sanitize(v: unknown, depth = 0): unknown {
+  if (typeof v === 'string') return scrub(v);
   if (v === null || typeof v !== 'object') return typeof v === 'function' ? undefined : v;
   if (depth > 4) return '[…]';
   if (Array.isArray(v)) return v.length > 20 ? [...v.slice(-20).map((x) => sanitize(x, depth + 1))] : v.map((x) => sanitize(x, depth + 1));

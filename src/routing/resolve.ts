@@ -10,6 +10,7 @@
  */
 import type { Config, Tier } from '../config/schema.js';
 import { TIERS } from '../config/schema.js';
+import { own } from '../config/lookup.js';
 import { SwitchyardError } from '../errors.js';
 import { classify, requiredCapabilities, type ClassifyInput } from './classify.js';
 import { order, type Rng, type Scored } from './strategy.js';
@@ -55,7 +56,7 @@ const tierIndex = (t: Tier): number => TIERS.indexOf(t);
 
 export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
   const needs = requiredCapabilities(inp.body);
-  const fits = (m: string): boolean => (cfg.models[m]?.contextWindow ?? 0) >= inp.promptTokens;
+  const fits = (m: string): boolean => (own(cfg.models, m)?.contextWindow ?? 0) >= inp.promptTokens;
   const capable = (m: string): boolean => needs.every((c) => cfg.models[m]!.capabilities.includes(c));
   const dedupe = (xs: string[]): string[] => [...new Set(xs)];
 
@@ -72,11 +73,11 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
     plan = { candidates: chain, tier: c.tier, reason: c.reason };
   } else if (inp.model.startsWith('route/')) {
     const name = inp.model.slice('route/'.length);
-    const chain = cfg.routing.routes[name];
+    const chain = own(cfg.routing.routes, name);
     if (!chain) throw notFound(cfg, inp.model);
     plan = { candidates: chain.filter(capable), tier: null, reason: `route ${name}: ${chain.join(' → ')}` };
   } else {
-    const m = cfg.models[inp.model];
+    const m = own(cfg.models, inp.model);
     if (!m) throw notFound(cfg, inp.model);
     plan = { candidates: [inp.model, ...m.fallbacks.filter(capable)], tier: m.tier, reason: `requested ${inp.model}` };
   }

@@ -4,6 +4,7 @@
  * fastest-and-least-loaded first). When none can, it says whether waiting could help and
  * until when — the request machine decides whether to wait or give up.
  */
+import { own } from '../config/lookup.js';
 import type { RuntimeCore } from './core.js';
 import { availability, latencyOf, type EndpointHandle } from './endpoints.js';
 
@@ -34,7 +35,7 @@ const load = (h: EndpointHandle): number => latencyOf(h) * (h.actor.getSnapshot(
 export function* candidateEndpoints(rt: RuntimeCore, req: PickRequest, pc: PickContext): Generator<EndpointHandle> {
   for (const model of pc.candidates) {
     if (req.excludedModels.includes(model)) continue;
-    const mc = rt.cfg.models[model];
+    const mc = own(rt.cfg.models, model);
     if (!mc) continue;
     if (req.committed && (!mc.capabilities.includes('prefill') || pc.toolCallsSent)) continue;
     const maxLatency = pc.maxLatencyMs;

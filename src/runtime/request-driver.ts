@@ -9,6 +9,8 @@
 import { costOf, worstCaseNano, type Usage } from '../accounting/cost.js';
 import { countTextTokens } from '../accounting/tokens.js';
 import { usdToNano } from '../accounting/money.js';
+import { outputCap, promptBoundTokens } from '../accounting/reservation.js';
+import { own } from '../config/lookup.js';
 import { SwitchyardError } from '../errors.js';
 import type { RoutePlan } from '../routing/resolve.js';
 import { UpstreamFault } from '../upstream/types.js';
@@ -21,7 +23,7 @@ import { StreamSession } from './stream-session.js';
 import type { RuntimeCore } from './core.js';
 import { finalizeRequest, type Outcome } from './finalize.js';
 import { pickEndpoint } from './pick.js';
-import { countPrompt, estTokens, switchyardHeaders } from './request-prep.js';
+import { countPrompt, estTokens, shownPromptTokens, switchyardHeaders } from './request-prep.js';
 import { failureOutcome } from './request-outcome.js';
 import { sleepOn } from './scheduler.js';
 
@@ -154,7 +156,7 @@ export class RequestDriver {
   }
 
   private route(at: number): ReqEvent {
-    this.promptTokens = countPrompt(this.call, this.rt.budget.lines().length > 0);
+    this.promptTokens = countPrompt(this.call);
     try {
       this.plan = this.rt.route(this.call, this.promptTokens, this.opts);
     } catch (err) {
@@ -175,8 +177,9 @@ export class RequestDriver {
     const h = r.handle;
     this.picked = h;
     const mc = h.modelCfg;
-    const maxOut = this.call.body.max_tokens ?? this.call.body.max_completion_tokens ?? mc.maxOutputTokens;
-    const amount = worstCaseNano(this.promptTokens, Math.min(maxOut, mc.maxOutputTokens), mc.price);
+    const prefill = cmd.committed && this.session ? this.session.delivered : null;
+    // The bound of what this attempt can cost: prompt bytes (no tokenizer counts more) and the cap sent upstream.
+    const amount = worstCaseNano(promptBoundTokens(this.call.body, prefill), outputCap(this.call.body, mc.maxOutputTokens), mc.price);
     return { type: 'endpoint.picked', at, endpoint: h.id, model: h.model, amount };
   }
 
@@ -213,7 +216,7 @@ export class RequestDriver {
   private succeeded(h: EndpointHandle, ok: AttemptSuccess, est: number): ReqEvent {
     let usage = ok.usage;
     if (!usage) {
-      usage = { promptTokens: this.promptTokens, completionTokens: countTextTokens(ok.text) };
+      usage = { promptTokens: shownPromptTokens(this.call), completionTokens: countTextTokens(ok.text) };
       this.estimated = true;
     }
     const cost = costOf(usage, h.modelCfg.price).totalNano;
@@ -251,7 +254,7 @@ export class RequestDriver {
     const partialTokens = err.deliveredText ? countTextTokens(err.deliveredText) : 0;
     let partialCostNano = 0;
     if (partialTokens > 0) {
-      const usage = { promptTokens: this.promptTokens, completionTokens: partialTokens };
+      const usage = { promptTokens: shownPromptTokens(this.call), completionTokens: partialTokens };
       partialCostNano = costOf(usage, h.modelCfg.price).totalNano;
       this.costNano += partialCostNano;
       this.estimated = true;
@@ -268,7 +271,7 @@ export class RequestDriver {
     if (d.loud) this.call.log.error(logLine, `endpoint ${h.id} rejected our credentials (${fault.status}): check its apiKeyEnv; failing over`);
     else this.call.log.info(logLine, `attempt failed: ${fault.message}`);
     const window = h.modelCfg.contextWindow;
-    const smallerModels = d.next.step === 'larger_context' ? (this.plan?.candidates ?? []).filter((m) => (this.rt.cfg.models[m]?.contextWindow ?? 0) <= window) : [];
+    const smallerModels = d.next.step === 'larger_context' ? (this.plan?.candidates ?? []).filter((m) => (own(this.rt.cfg.models, m)?.contextWindow ?? 0) <= window) : [];
     return { type: 'attempt.failed', at: now, fault, next: d.next.step, delayMs: d.next.step === 'retry_same' ? d.next.delayMs : 0, partialCostNano, smallerModels };
   }
 }

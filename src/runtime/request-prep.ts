@@ -3,6 +3,7 @@
  * where it decides something) and the headers that tell the client what happened.
  */
 import { countPromptTokens } from '../accounting/tokens.js';
+import { requestedOutputTokens } from '../accounting/reservation.js';
 import type { ChatCall } from './api.js';
 import type { EndpointHandle } from './endpoints.js';
 
@@ -19,21 +20,26 @@ function promptChars(messages: ReadonlyArray<{ content?: unknown }>): number {
 }
 
 /**
- * Prompt tokens. The real tokenizer costs ~100 µs per 2 KB, so it runs only where the count
- * decides something: a budget or a cost cap applies (the reservation must be exact), or the
- * prompt is long enough for context windows and the long-prompt rule to matter. Otherwise a
- * character estimate serves routing and TPM windows (corrected by the upstream's usage).
+ * Prompt tokens, an estimate for routing, TPM windows and what people see (reservations use
+ * `promptBoundTokens`). The real tokenizer costs ~100 µs per 2 KB, so it runs only where the
+ * count decides something: the prompt is long enough for context windows and the long-prompt
+ * rule to matter. Otherwise a character estimate serves (corrected by the upstream's usage).
  */
-export function countPrompt(call: ChatCall, budgetsConfigured: boolean): number {
+export function countPrompt(call: ChatCall): number {
   const body = call.body;
   const chars = promptChars(body.messages);
-  const exact = chars > EXACT_COUNT_CHARS || call.hints.maxCostUsd !== null || budgetsConfigured || Array.isArray(body.tools);
+  const exact = chars > EXACT_COUNT_CHARS || Array.isArray(body.tools);
   return exact ? countPromptTokens(body.messages, body.tools ?? undefined) : Math.ceil(chars / 3) + 3 * body.messages.length + 3;
 }
 
 /** Estimated tokens for TPM windows: prompt plus the output asked for. */
 export function estTokens(call: ChatCall, promptTokens: number): number {
-  return promptTokens + Math.min(call.body.max_tokens ?? call.body.max_completion_tokens ?? 256, 4096);
+  return promptTokens + Math.min(requestedOutputTokens(call.body) ?? 256, 4096);
+}
+
+/** The o200k count for a ledger row the upstream gave no usage for (a number people read). */
+export function shownPromptTokens(call: ChatCall): number {
+  return countPromptTokens(call.body.messages, call.body.tools ?? undefined);
 }
 
 /** Header values must be visible ASCII: arrows and symbols of the reason are spelled out. */

@@ -24,6 +24,7 @@ import { CapacityQueue } from './queue.js';
 import { RequestDriver, type RequestOptions } from './request-driver.js';
 import { realScheduler, sleepOn, type Scheduler } from './scheduler.js';
 import { resolve, type RoutePlan } from '../routing/resolve.js';
+import { requestedOutputTokens } from '../accounting/reservation.js';
 import { buildState, type StateView } from './state-view.js';
 
 const userText = (messages: ChatCall['body']['messages']): string =>
@@ -181,7 +182,7 @@ export class Runtime implements RuntimeCore {
       body,
       classify: { task: call.hints.task, tier: call.hints.tier, text: userText(body.messages), promptTokens, turns: body.messages.length },
       promptTokens,
-      expectedOutputTokens: Math.min(body.max_tokens ?? body.max_completion_tokens ?? 512, 4096),
+      expectedOutputTokens: Math.min(requestedOutputTokens(body) ?? 512, 4096),
       liveStats: (m) => this.modelStats(m),
     });
   }

@@ -1,4 +1,5 @@
 import type * as GptTokenizer from 'gpt-tokenizer';
+import { countInPieces } from '../accounting/token-pieces.js';
 
 /**
  * Deterministic answers. The text depends only on the conversation (never on the model), so
@@ -98,7 +99,9 @@ export function countTokens(text: string): number {
   let n = tokenCache.get(text);
   if (n === undefined) {
     if (encode === undefined) throw new Error('simulator tokenizer not loaded (loadTokenizer)');
-    n = text.length === 0 ? 0 : encode(text, { disallowedSpecial: NO_SPECIAL }).length;
+    const enc = encode;
+    // Bounded pieces: the tokenizer is quadratic on a long run without whitespace.
+    n = text.length === 0 ? 0 : countInPieces(text, (piece) => enc(piece, { disallowedSpecial: NO_SPECIAL }).length);
     if (tokenCache.size >= MAX_CACHED) tokenCache.clear();
     tokenCache.set(text, n);
   }
