@@ -1,5 +1,5 @@
 /**
- * `node src/bin/run-ts.js bench/request-machine.ts`: what one request's lifecycle costs in
+ * `node bench/run-ts.js bench/request-machine.ts`: what one request's lifecycle costs in
  * each way the request chart can be executed — the decision behind running the reducer on the
  * hot path (see machines/request.machine.ts). One request = the 7 steps of a streamed answer
  * that succeeds at once: initial, routed, picked, granted, committed, succeeded, settled.
