@@ -18,9 +18,11 @@ import { createLogger } from './observe/log.js';
 import { Runtime } from './runtime/runtime.js';
 import { StartupError, type ReloadResult, type ServeOptions, type Sidecar } from './runtime/sidecar.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
-import { InspectionHub, sanitize } from './observe/hub.js';
+import { InspectionHub } from './observe/hub.js';
+import { startStatelyBridge } from './observe/stately-bridge.js';
 import { registerSecrets, secretsOf } from './observe/scrub.js';
 import { Metrics } from './observe/metrics.js';
+import { noteEscalations } from './observe/cascade-ops.js';
 
 const PROVIDER_PATHS: Record<string, string> = { openai: '/openai/v1', gemini: '/gemini/v1', deepseek: '/deepseek/v1', anthropic: '/anthropic' };
 
@@ -102,14 +104,12 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   const wsUrl = opts.inspectWs ?? cfg.observe.statelyInspectUrl;
   let stately: { stop(): void } | null = null;
   if (wsUrl) {
-    const { createWebSocketInspector } = await import('@statelyai/inspect');
-    const inspector = createWebSocketInspector({ url: wsUrl, sanitizeContext: (c) => sanitize(c) as typeof c, sanitizeEvent: (e) => sanitize(e) as typeof e });
-    stately = inspector;
-    hub.addRawObserver((ev) => inspector.inspect.next?.(ev));
-    log.info({ url: wsUrl }, 'forwarding sanitised inspection events to the Stately inspector');
+    const bridge = await startStatelyBridge(wsUrl, log);
+    stately = bridge;
+    hub.addRawObserver(bridge.observer);
   }
   let metrics: Metrics | null = null;
-  const runtime = new Runtime({ cfg, ledger, log, env, inspect: hub.observe, onRequest: (r) => metrics?.onRequest(r) });
+  const runtime = new Runtime({ cfg, ledger, log, env, inspect: hub.observe, onRequest: (r) => metrics?.onRequest(r), onCascade: (r) => { metrics?.onCascade(r); noteEscalations(hub, r); } });
   metrics = new Metrics(() => runtime.state());
   const m = metrics;
   hub.subscribe((r) => m.onRecord(r));
@@ -151,6 +151,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     loopbackOnly: isLoopback(host),
     // The supervisor's state: `serving` until shutdown sends it to `draining`.
     draining: () => runtime.draining,
+    requestTimeoutMs: cfg.server.requestTimeoutMs,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>

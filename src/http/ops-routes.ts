@@ -14,6 +14,7 @@ import { eventsRoute } from './events-route.js';
 import { inspectorPage } from './inspector-page.js';
 import { readBody, sendJson, type OpsRoutes } from './server.js';
 import { spendRoute } from './spend-route.js';
+import { feedbackRoute } from './feedback-route.js';
 
 export interface OpsDeps {
   runtime: Runtime;
@@ -34,6 +35,7 @@ export function opsRoutes(d: OpsDeps): OpsRoutes {
       sendJson(res, r.ok ? 200 : 400, r.ok ? r : { error: { message: `config refused, the running one stays:\n${r.errors.join('\n')}`, type: 'invalid_request_error', param: null, code: 'invalid_config' }, errors: r.errors });
     },
     '/switchyard/spend': spendRoute(() => runtime.cfg, ledger),
+    '/switchyard/feedback': feedbackRoute(ledger, () => runtime.now()),
     '/switchyard/events': eventsRoute(hub),
     '/switchyard/inspect': inspectorPage,
     '/metrics': async (_req, res) => {

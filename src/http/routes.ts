@@ -21,6 +21,7 @@ const METHODS = new Map<string, readonly string[]>([
   ['/switchyard/events', GET],
   ['/switchyard/inspect', GET],
   ['/switchyard/reload', ['POST']],
+  ['/switchyard/feedback', ['POST']],
 ]);
 
 /** Throws 405 with an `Allow` header when `path` is served but not for `method`. */

@@ -32,6 +32,16 @@ export interface ServerDeps {
   adminToken: () => string | null;
   loopbackOnly: boolean;
   draining: () => boolean;
+  /** `server.requestTimeoutMs`: the whole request (headers and body) must arrive within it. */
+  requestTimeoutMs?: number;
+}
+
+/** Headers get at most this long, within the request timeout. */
+const HEADERS_TIMEOUT_MS = 10_000;
+
+/** node:http timeouts: slow clients (byte by byte, or stalled half way) are cut, and checked for often enough to be cut on time. */
+function timeouts(requestTimeoutMs: number): { requestTimeout: number; headersTimeout: number; connectionsCheckingInterval: number } {
+  return { requestTimeout: requestTimeoutMs, headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeoutMs), connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(requestTimeoutMs / 4))) };
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -117,7 +127,7 @@ async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse,
 }
 
 export function createHttpServer(deps: ServerDeps): Server {
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
+  const server = createServer({ keepAliveTimeout: 65_000, ...timeouts(deps.requestTimeoutMs ?? 30_000) }, (req, res) => {
     const given = req.headers['x-request-id'];
     const requestId = typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
     res.setHeader('x-request-id', requestId);

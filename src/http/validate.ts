@@ -80,7 +80,10 @@ export function parseHints(h: Record<string, string | string[] | undefined>, max
   }
   const tier = first(h['x-switchyard-tier'], 'x-switchyard-tier');
   if (tier !== null && !isTier(tier)) throw new SwitchyardError('invalid_request', `header x-switchyard-tier must be one of ${TIERS.join(', ')}, got "${tier.slice(0, 32)}"`, { param: 'x-switchyard-tier' });
+  const cascade = first(h['x-switchyard-cascade'], 'x-switchyard-cascade');
+  if (cascade !== null && cascade !== 'on' && cascade !== 'off') throw new SwitchyardError('invalid_request', `header x-switchyard-cascade must be on or off, got "${cascade.slice(0, 32)}"`, { param: 'x-switchyard-cascade' });
   return {
+    cascade: cascade === null ? null : cascade === 'on',
     task: first(h['x-switchyard-task'], 'x-switchyard-task'),
     tier,
     maxLatencyMs: intHeader(h['x-switchyard-max-latency-ms'], 'x-switchyard-max-latency-ms'),

@@ -14,7 +14,7 @@ import { scrub } from './scrub.js';
 export interface HubRecord {
   seq: number;
   at: number;
-  kind: 'transition' | 'budget' | 'inspection';
+  kind: 'transition' | 'budget' | 'inspection' | 'escalation';
   actor: string;
   from: string | null;
   to: string | null;
@@ -122,6 +122,11 @@ export class InspectionHub {
     this.ring.push(rec);
     if (this.ring.length > this.size) this.ring.shift();
     for (const l of this.listeners) l(rec);
+  }
+
+  /** A record that is not an actor transition (a cascade escalation): kept and pushed like one. */
+  note(r: Omit<HubRecord, 'seq' | 'at'>): void {
+    this.push(r);
   }
 
   history(): HubRecord[] {

@@ -27,10 +27,9 @@ import { countPrompt, estTokens, shownPromptTokens, switchyardHeaders } from './
 import { failureOutcome } from './request-outcome.js';
 import { sleepOn } from './scheduler.js';
 
-/** Restrictions a layer above (a quality cascade) puts on one request: its own candidate list. */
+/** What a layer above (the quality cascade, src/runtime/cascade-step.ts) fixes for one request: its candidates, instead of the router's. */
 export interface RequestOptions {
-  candidates?: string[];
-  reason?: string;
+  plan?: RoutePlan;
 }
 
 export class RequestDriver {

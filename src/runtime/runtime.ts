@@ -25,6 +25,7 @@ import { RequestDriver, type RequestOptions } from './request-driver.js';
 import { realScheduler, sleepOn, type Scheduler } from './scheduler.js';
 import { resolve, type RoutePlan } from '../routing/resolve.js';
 import { requestedOutputTokens } from '../accounting/reservation.js';
+import { cascadeOn, runCascade, type CascadeRecord } from './cascade.js';
 import { buildState, type StateView } from './state-view.js';
 
 const userText = (messages: ChatCall['body']['messages']): string =>
@@ -49,6 +50,7 @@ export interface RuntimeOptions {
   rng?: () => number;
   inspect?: (ev: InspectionEvent) => void;
   onRequest?: (r: RequestRecord) => void;
+  onCascade?: (r: CascadeRecord) => void;
 }
 
 export class Runtime implements RuntimeCore {
@@ -72,6 +74,7 @@ export class Runtime implements RuntimeCore {
   private readonly onRequest: ((r: RequestRecord) => void) | undefined;
   /** The request the supervisor is routing right now (its `route` action runs inside `send`). */
   private pendingRoute: PendingRoute | null = null;
+  private readonly onCascade: ((r: CascadeRecord) => void) | undefined;
 
   constructor(opts: RuntimeOptions) {
     this.cfg = opts.cfg;
@@ -82,6 +85,7 @@ export class Runtime implements RuntimeCore {
     this.now = opts.now ?? this.scheduler.now;
     this.rng = opts.rng ?? Math.random;
     this.onRequest = opts.onRequest;
+    this.onCascade = opts.onCascade;
     this.startedAt = this.now();
     this.queue = new CapacityQueue(
       () => this.cfg.resilience.queue.maxDepth,
@@ -130,11 +134,16 @@ export class Runtime implements RuntimeCore {
     this.onRequest?.(r);
   }
 
-  /** One request. `opts` restricts it to given candidates (a layer above, e.g. a cascade, drives steps with it). */
+  recordCascade(r: CascadeRecord): void {
+    this.onCascade?.(r);
+  }
+
+  /** One request: the quality cascade when it applies, else the request statechart's driver. `opts.plan` fixes the candidates. */
   async chat(call: ChatCall, sink: ChatSink, opts: RequestOptions = {}): Promise<void> {
     this.inFlight++;
     try {
-      await new RequestDriver(this, call, sink, opts).run();
+      if (!opts.plan && cascadeOn(this.cfg, call)) await runCascade(this, call, sink);
+      else await new RequestDriver(this, call, sink, opts).run();
     } finally {
       this.inFlight--;
       if (this.inFlight === 0) for (const f of this.idle.splice(0)) f();
@@ -175,7 +184,7 @@ export class Runtime implements RuntimeCore {
   }
 
   private plan(call: ChatCall, promptTokens: number, opts: RequestOptions): RoutePlan {
-    if (opts.candidates) return { candidates: opts.candidates, tier: null, reason: opts.reason ?? `candidates given: ${opts.candidates.join(', ')}` };
+    if (opts.plan) return opts.plan;
     const body = call.body;
     return resolve(this.cfg, {
       model: body.model,

@@ -1,4 +1,5 @@
 import type * as GptTokenizer from 'gpt-tokenizer';
+import { loadTokenizer as loadO200k } from '../accounting/tokens.js';
 import { countInPieces } from '../accounting/token-pieces.js';
 
 /**
@@ -90,7 +91,8 @@ const NO_SPECIAL: Set<string> = new Set();
 let encode: typeof GptTokenizer.encode | undefined;
 
 export async function loadTokenizer(): Promise<void> {
-  encode ??= (await import('gpt-tokenizer')).encode;
+  // The sidecar's own copy: one set of tables when the simulator runs inside `serve`.
+  encode ??= loadO200k().encode;
 }
 const tokenCache = new Map<string, number>();
 
