@@ -10,7 +10,7 @@
  *
  * States: `serving` → `draining` (SIGTERM: refuse new requests, let in-flight finish) → `stopped`.
  */
-import { assign, emit, setup, spawnChild, stopChild, enqueueActions } from 'xstate';
+import { assign, emit, setup, spawnChild, stopChild, enqueueActions, assertEvent } from 'xstate';
 import { budgetMachine, type BudgetInput } from './budget.machine.js';
 import { endpointMachine } from './endpoint.machine.js';
 import type { EndpointSpawn, RouteRefused, SupervisorEvent } from './events.js';
@@ -32,8 +32,6 @@ export interface SupervisorContext {
 export const endpointSystemId = (id: string): string => `endpoint:${id}`;
 export const BUDGET_SYSTEM_ID = 'budget';
 
-type Ev<T extends SupervisorEvent['type']> = Extract<SupervisorEvent, { type: T }>;
-
 export const supervisorMachine = setup({
   types: {
     context: {} as SupervisorContext,
@@ -46,11 +44,15 @@ export const supervisorMachine = setup({
     countRouted: assign(({ context }) => ({ routed: context.routed + 1 })),
     /** Routing proper; the runtime provides it (src/routing). Here: a no-op, so the machine runs alone in tests. */
     route: (_args, _params: { requestId: string }) => {},
-    refuse: emit(({ event }) => ({ type: 'request.refused' as const, requestId: (event as Ev<'request.route'>).requestId, reason: 'draining' as const })),
+    refuse: emit(({ event }) => {
+      assertEvent(event, 'request.route');
+      return { type: 'request.refused' as const, requestId: event.requestId, reason: 'draining' as const };
+    }),
     enterQueue: assign(({ context }) => ({ queueDepth: context.queueDepth + 1, queued: context.queued + 1 })),
     leaveQueue: assign(({ context }) => ({ queueDepth: Math.max(0, context.queueDepth - 1) })),
     reconfigure: enqueueActions(({ context, event, enqueue }) => {
-      const ev = event as Ev<'endpoints.reconfigured'>;
+      assertEvent(event, 'endpoints.reconfigured');
+      const ev = event;
       for (const id of ev.remove) enqueue(stopChild(endpointSystemId(id)));
       for (const spec of ev.add) {
         enqueue(spawnChild('endpoint', { id: endpointSystemId(spec.id), systemId: endpointSystemId(spec.id), input: spec.input }));

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { openLedger, type LedgerStore } from './accounting/ledger.js';
 import { DEFAULT_CONFIG } from './config/defaults.js';
@@ -171,7 +172,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     runtime.drain();
     log.info({ inFlight: runtime.requestsInFlight }, 'shutting down: no new requests, waiting for in-flight ones');
     server.close();
-    const grace = new Promise<void>((r) => setTimeout(r, runtime.cfg.server.shutdownGraceMs).unref());
+    const grace = delay(runtime.cfg.server.shutdownGraceMs, undefined, { ref: false });
     await Promise.race([runtime.whenIdle(), grace]);
     server.closeAllConnections();
     stately?.stop();

@@ -1,7 +1,7 @@
 /**
  * The quality cascade (issue 12): start at the router's tier (or the cheapest adequate one),
  * check the answer, and escalate to the next tier up only when it is not good enough. Each
- * step is the ordinary request flow restricted to one tier (cascade-step.ts), so it reserves
+ * step is the ordinary request driver restricted to one tier (cascade-step.ts), so it reserves
  * before it sends and settles with its own usage; its answer is held until checked, so the
  * client sees no byte of a failed step. The client gets the first answer that passes, or the
  * best one with the failed checks named — never an error for a quality miss alone.

@@ -1,5 +1,5 @@
 /**
- * What the request flow needs from the runtime: config, endpoints, budget, ledger, clock.
+ * What the request driver needs from the runtime: config, endpoints, budget, ledger, clock.
  */
 import type { Logger } from 'pino';
 import type { ActorRefFrom } from 'xstate';

@@ -1,7 +1,7 @@
 /**
  * The runtime: the only place where the machines meet real actors. It starts the supervisor
  * (which spawns one endpoint actor per endpoint and the budget actor), builds the handles the
- * request flow uses, rebuilds budgets from the ledger, and reloads config without dropping
+ * request driver uses, rebuilds budgets from the ledger, and reloads config without dropping
  * requests.
  */
 import type { Logger } from 'pino';

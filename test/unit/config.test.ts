@@ -255,7 +255,7 @@ describe('loadConfigFile and check-config', () => {
       child.on('close', (code) => resolve({ code, stdout, stderr }));
     });
 
-  // The CLI starts through tsx (seconds under load): both runs go in parallel.
+  // Each run starts the built CLI as a process (slow under load): both go in parallel.
   it.concurrent('check-config: a bad file exits 1 and lists every problem with its path', async ({ expect }) => {
     const bad = await file('bad.yaml', [
       'server: { port: 99999, hots: x }',
