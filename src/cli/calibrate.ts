@@ -11,6 +11,7 @@ import { openLedger } from '../accounting/ledger.js';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { loadConfigFile, validateConfig } from '../config/load.js';
 import { calibrate } from '../routing/calibrate.js';
+import { formatProposals, proposeCascadeAdjustments, tierQuality } from '../routing/calibrate-cascade.js';
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
 /** Rounded down, so the request sitting on a threshold stays at or above it. */
@@ -43,13 +44,16 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
   const strongShare = share ?? res.config.routing.auto.strongShare;
   try {
     const ledger = await openLedger(res.config.storage.ledger);
-    const rows = await ledger.rows({ limit }).finally(() => ledger.close());
+    const [rows, quality] = await Promise.all([ledger.rows({ limit }), ledger.qualityStats()]).finally(() => ledger.close());
+    // Escalations and the apps' feedback per tier: what the cascade and the router would change, and why.
+    const proposals = formatProposals(proposeCascadeAdjustments(tierQuality(quality, res.config), res.config));
     const scores = rows.flatMap((r) => (r.routeScore === null || r.routeScore === undefined ? [] : [r.routeScore]));
     const c = calibrate(scores, strongShare === undefined ? {} : { strongShare });
     const t = c.thresholds;
     console.log(`calibrated on the route scores of the newest ${c.scores} auto requests (of ${rows.length} ledger rows read)`);
     console.log(`wished strong share ${pct(c.strongShare)}; on this traffic: high_quality ${pct(c.shares.high_quality)}, balanced ${pct(c.shares.balanced)}, fast_cheap ${pct(c.shares.fast_cheap)}`);
     console.log(`\nrouting:\n  auto:\n    thresholds: { balanced: ${floor4(t.balanced)}, highQuality: ${floor4(t.highQuality)} }`);
+    if (proposals) console.log(`\nper tier, from cascade escalations and feedback:\n${proposals}`);
     return 0;
   } catch (err) {
     console.error(`switchyard calibrate: ${(err as Error).message}`);

@@ -11,6 +11,7 @@ import { calibrateCommand } from '../../src/cli/calibrate.js';
 import { calibrate, MIN_SCORES, referenceShareAbove } from '../../src/routing/calibrate.js';
 import { DEFAULT_MODEL } from '../../src/routing/scorer.js';
 import { makeRow } from '../accounting/ledger-contract.js';
+import { DEFAULT_CONFIG } from '../../src/config/defaults.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sy-calibrate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -56,6 +57,31 @@ describe('switchyard calibrate (command)', () => {
     expect(text).toContain('newest 100 auto requests (of 120 ledger rows read)');
     expect(text).toContain('high_quality 25.0 %');
     expect(text).toMatch(/routing:\n {2}auto:\n {4}thresholds: \{ balanced: 0\.\d{4}, highQuality: 0\.7500 \}/);
+  });
+
+  it('also prints what cascade escalations say per tier (a cheap tier that fails its checks gets fewer requests)', async () => {
+    const db = join(dir, 'escalations.db');
+    const ledger = await openLedger(`sqlite:${db}`);
+    for (const s of SCORES) await ledger.insert(makeRow({ routeScore: s }));
+    // 30 cascades: the cheap model failed its check on 24 of them and gpt-4.1 passed each time.
+    for (let i = 0; i < 30; i++) {
+      const failed = i < 24;
+      await ledger.insert(makeRow({ requestId: `c${i}#1`, model: 'deepseek-v3.2', cascade: { parentId: `c${i}`, step: 1, quality: failed ? 'invalid_json' : 'pass', delivered: !failed } }));
+      if (failed) await ledger.insert(makeRow({ requestId: `c${i}#2`, model: 'gpt-4.1', cascade: { parentId: `c${i}`, step: 2, quality: 'pass', delivered: true } }));
+    }
+    await ledger.close();
+    const cfg = join(dir, 'escalations.json');
+    // The built-in catalogue (deepseek-v3.2 fast_cheap, gpt-4.1 high_quality) on this ledger.
+    writeFileSync(cfg, JSON.stringify({ ...DEFAULT_CONFIG, storage: { ...DEFAULT_CONFIG.storage, ledger: `sqlite:${db}` } }));
+    const out: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+    const errs: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void errs.push(a.join(' ')));
+    expect(await calibrateCommand(['--config', cfg]), errs.join('\n')).toBe(0);
+    const text = out.join('\n');
+    expect(text).toContain('per tier, from cascade escalations and feedback:');
+    expect(text).toMatch(/fast_cheap: fewer requests[^\n]*\n {2}because 80% of 30 checked answers failed a check/);
+    expect(text).toMatch(/high_quality: keep/);
   });
 
   it('bad arguments exit 2; an empty ledger exits 1 with the reason', async () => {
