@@ -22,6 +22,8 @@ import { InspectionHub, sanitize } from './observe/hub.js';
 import { Metrics } from './observe/metrics.js';
 import { eventsRoute } from './observe/events-route.js';
 import { inspectorPage } from './observe/inspector-page.js';
+import { openResponseStore, type ResponseStore } from './accounting/response-store.js';
+import { apiRoutes } from './http/api-routes.js';
 
 export interface ServeOptions {
   config?: string;
@@ -128,6 +130,12 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   } catch (err) {
     throw new StartupError(`cannot open the ledger ${cfg.storage.ledger}: ${(err as Error).message}`);
   }
+  let responses: ResponseStore;
+  try {
+    responses = await openResponseStore(cfg.storage.ledger, () => ({ ttlMs: runtime.cfg.storage.responses.ttlSeconds * 1000, maxEntries: runtime.cfg.storage.responses.maxEntries }));
+  } catch (err) {
+    throw new StartupError(`cannot open the response store in ${cfg.storage.ledger}: ${(err as Error).message}`);
+  }
   const hub = new InspectionHub(cfg.observe.historySize);
   // Before the runtime starts, so the inspector also sees the actors being created.
   const wsUrl = opts.inspectWs ?? cfg.observe.statelyInspectUrl;
@@ -197,6 +205,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     adminToken: () => env.SWITCHYARD_ADMIN_TOKEN ?? null,
     loopbackOnly: isLoopback(host),
     draining: () => draining,
+    apis: apiRoutes({ responses: () => responses }),
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
@@ -222,6 +231,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     stately?.stop();
     await runtime.close();
     await ledger.close();
+    await responses.close();
     await simulator?.close();
     log.info('stopped');
     log.flush();

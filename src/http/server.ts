@@ -9,7 +9,9 @@ import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { SwitchyardError, errorBody } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { inScope } from '../observe/request-scope.js';
 import type { ClientKeys } from './auth.js';
+import type { ApiRoute } from './edge.js';
 import { HttpSink } from './sink.js';
 import { parseChatBody, parseHints } from './validate.js';
 
@@ -29,6 +31,8 @@ export interface ServerDeps {
   adminToken: () => string | null;
   loopbackOnly: boolean;
   draining: () => boolean;
+  /** Routes of the other APIs (Responses, Messages, embeddings), by path. */
+  apis?: Record<string, ApiRoute>;
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -108,7 +112,8 @@ async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse,
   }
   const log = deps.log.child({ requestId });
   const sink = new HttpSink(req, res, base);
-  await rt.chat({ requestId, body, hints, keyId, receivedAt, log }, sink);
+  const call = { requestId, body, hints, keyId, receivedAt, log };
+  await inScope('chat', call, req.headers, () => rt.chat(call, sink));
 }
 
 export function createHttpServer(deps: ServerDeps): Server {
@@ -123,6 +128,8 @@ export function createHttpServer(deps: ServerDeps): Server {
         if (req.method !== 'POST') throw new SwitchyardError('method_not_allowed', `use POST for ${path}`);
         return chat(deps, req, res, requestId);
       }
+      const api = deps.apis?.[path];
+      if (api) return api(deps, req, res, requestId);
       if (req.method === 'GET' && (path === '/v1/models' || path === '/models')) return sendJson(res, 200, deps.models());
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (path === '/readyz') {
