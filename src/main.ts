@@ -24,6 +24,7 @@ import { eventsRoute } from './observe/events-route.js';
 import { inspectorPage } from './observe/inspector-page.js';
 import { openResponseStore, type ResponseStore } from './accounting/response-store.js';
 import { apiRoutes } from './http/api-routes.js';
+import { ApiCounts } from './observe/api-counts.js';
 
 export interface ServeOptions {
   config?: string;
@@ -148,8 +149,15 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     log.info({ url: wsUrl }, 'forwarding sanitised inspection events to the Stately inspector');
   }
   let metrics: Metrics | null = null;
-  const runtime = new Runtime({ cfg, ledger, log, env, inspect: hub.observe, onRequest: (r) => metrics?.onRequest(r) });
+  let apiCounts: ApiCounts | null = null;
+  const runtime = new Runtime({ cfg, ledger, log, env, inspect: hub.observe, onRequest: (r) => {
+      metrics?.onRequest(r);
+      apiCounts?.record(r);
+    },
+  });
   metrics = new Metrics(() => runtime.state());
+  const counts = new ApiCounts(metrics.registry);
+  apiCounts = counts;
   const m = metrics;
   hub.subscribe((r) => m.onRecord(r));
   hub.addRawObserver((ev) => {
@@ -178,7 +186,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   };
 
   const ops: OpsRoutes = {
-    '/switchyard/state': (_req, res) => sendJson(res, 200, runtime.state()),
+    '/switchyard/state': (_req, res) => sendJson(res, 200, { ...runtime.state(), apis: counts.view() }),
     '/switchyard/reload': async (req, res) => {
       if (req.method !== 'POST') throw new SwitchyardError('method_not_allowed', 'use POST /switchyard/reload');
       await readBody(req, 1024);

@@ -4,9 +4,9 @@
  * (translated both ways), JSON, stream, tool use, count_tokens, auth and error shapes.
  */
 import Anthropic from '@anthropic-ai/sdk';
-import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
+import { ledgerFileOf, ledgerRow } from './ledger-row.js';
 
 let sim: SimHandle;
 let sc: SidecarHandle;
@@ -17,7 +17,7 @@ const KEY = 'sy-client-key-messages';
 beforeAll(async () => {
   sim = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 1, outputTokens: 10 } });
   const cfg = testConfig(sim.url, { auth: { keys: [{ id: 'team-a', keyEnv: 'SY_TEST_CLIENT_KEY' }] } });
-  ledgerFile = String((cfg.storage as { ledger: string }).ledger).slice('sqlite:'.length);
+  ledgerFile = ledgerFileOf(cfg);
   sc = await startSidecar(cfg, { SY_TEST_CLIENT_KEY: KEY });
   client = new Anthropic({ baseURL: sc.url, apiKey: KEY, maxRetries: 0, timeout: 30_000 });
 });
@@ -31,14 +31,6 @@ afterEach(async () => {
   await sim.clearLog();
 });
 
-function ledgerRow(requestId: string | null): Record<string, unknown> | undefined {
-  const db = new Database(ledgerFile, { readonly: true });
-  try {
-    return db.prepare('select * from ledger where request_id = ?').get(requestId) as Record<string, unknown> | undefined;
-  } finally {
-    db.close();
-  }
-}
 
 const tools = [{ name: 'lookup', description: 'Look a word up', input_schema: { type: 'object' as const, properties: { input: { type: 'string' } }, required: ['input'] } }];
 
@@ -59,7 +51,7 @@ describe.each([
     const log = await sim.log();
     expect(log).toHaveLength(1);
     expect(log[0]).toMatchObject({ wire, model: upstream });
-    const row = ledgerRow(response.headers.get('x-request-id'));
+    const row = ledgerRow(ledgerFile, response.headers.get('x-request-id'));
     expect(row).toMatchObject({ model: target, status: 200, completion_tokens: 10, key_id: 'team-a' });
   });
 

@@ -2,9 +2,9 @@
  * `POST /v1/responses` through the real sidecar and simulator with the official openai SDK:
  * JSON, stream, a tool round trip, previous_response_id, refused fields, ledger and metrics.
  */
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
+import { ledgerFileOf, ledgerRow } from './ledger-row.js';
 
 let sim: SimHandle;
 let sc: SidecarHandle;
@@ -13,7 +13,7 @@ let ledgerFile: string;
 beforeAll(async () => {
   sim = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 1, outputTokens: 12 } });
   const cfg = testConfig(sim.url);
-  ledgerFile = String((cfg.storage as { ledger: string }).ledger).slice('sqlite:'.length);
+  ledgerFile = ledgerFileOf(cfg);
   sc = await startSidecar(cfg);
 });
 
@@ -22,14 +22,6 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-function ledgerRow(requestId: string | null): Record<string, unknown> | undefined {
-  const db = new Database(ledgerFile, { readonly: true });
-  try {
-    return db.prepare('select * from ledger where request_id = ?').get(requestId) as Record<string, unknown> | undefined;
-  } finally {
-    db.close();
-  }
-}
 
 const tools = [{ type: 'function' as const, name: 'lookup', description: 'Look a word up', parameters: { type: 'object', properties: { input: { type: 'string' } }, required: ['input'] }, strict: false }];
 
@@ -45,7 +37,7 @@ describe('POST /v1/responses', () => {
     expect(data.instructions).toBe('Be brief.');
     expect(data.usage!.output_tokens).toBe(12);
     expect(data.usage!.total_tokens).toBe(data.usage!.input_tokens + 12);
-    const row = ledgerRow(response.headers.get('x-request-id'));
+    const row = ledgerRow(ledgerFile, response.headers.get('x-request-id'));
     expect(row).toMatchObject({ model: 'deepseek-v3.2', status: 200, completion_tokens: 12 });
     expect(Number(row!.cost_nano)).toBeGreaterThan(0);
     expect(response.headers.get('x-switchyard-cost-usd')).not.toBeNull();
