@@ -25,6 +25,7 @@ import { inspectorPage } from './observe/inspector-page.js';
 import { openResponseStore, type ResponseStore } from './accounting/response-store.js';
 import { apiRoutes } from './http/api-routes.js';
 import { ApiCounts } from './observe/api-counts.js';
+import { setTracer } from './runtime/request-scope.js';
 
 export interface ServeOptions {
   config?: string;
@@ -137,6 +138,9 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   } catch (err) {
     throw new StartupError(`cannot open the response store in ${cfg.storage.ledger}: ${(err as Error).message}`);
   }
+  // OpenTelemetry is imported only when configured (observe.otlp); changes apply at restart.
+  const otel = cfg.observe.otlp ? await (await import('./observe/otel.js')).startOtel(cfg.observe.otlp, log) : null;
+  setTracer(otel?.tracer ?? null);
   const hub = new InspectionHub(cfg.observe.historySize);
   // Before the runtime starts, so the inspector also sees the actors being created.
   const wsUrl = opts.inspectWs ?? cfg.observe.statelyInspectUrl;
@@ -179,6 +183,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     } catch (err) {
       return { ok: false, errors: [(err as Error).message] };
     }
+    if (JSON.stringify(res.config.observe.otlp) !== JSON.stringify(cfg.observe.otlp)) log.warn('observe.otlp changed: tracing settings take effect at the next restart');
     const r = runtime.reload(res.config);
     await runtime.reloadBudgets(res.config);
     log.info(r, 'config reloaded');
@@ -240,6 +245,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     await runtime.close();
     await ledger.close();
     await responses.close();
+    await otel?.shutdown();
+    setTracer(null);
     await simulator?.close();
     log.info('stopped');
     log.flush();

@@ -6,7 +6,7 @@
  */
 import { checkFields, present, unsupported } from '../apis/fields.js';
 import { SwitchyardError } from '../errors.js';
-import { inScope } from '../observe/request-scope.js';
+import { inScope } from '../runtime/request-scope.js';
 import { withNative } from '../upstream/native.js';
 import type { ChatBody } from '../upstream/types.js';
 import { readEdge, type ApiRoute } from './edge.js';

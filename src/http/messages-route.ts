@@ -9,7 +9,7 @@ import { countPromptTokens } from '../accounting/tokens.js';
 import { anthropicError } from '../apis/messages-output.js';
 import { translateMessages } from '../apis/messages-request.js';
 import { SwitchyardError } from '../errors.js';
-import { inScope } from '../observe/request-scope.js';
+import { inScope } from '../runtime/request-scope.js';
 import { listModelIds } from '../routing/resolve.js';
 import type { ChatBody } from '../upstream/types.js';
 import { readEdge, type ApiRoute, type EdgeRequest } from './edge.js';

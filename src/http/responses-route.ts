@@ -7,7 +7,7 @@ import type { ResponseStore } from '../accounting/response-store.js';
 import { newId } from '../apis/responses-output.js';
 import { translateResponses } from '../apis/responses-request.js';
 import { SwitchyardError } from '../errors.js';
-import { inScope } from '../observe/request-scope.js';
+import { inScope } from '../runtime/request-scope.js';
 import type { ChatMessage } from '../upstream/types.js';
 import { readEdge, type ApiRoute, type EdgeRequest } from './edge.js';
 import { ResponsesSink } from './responses-sink.js';

@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { SwitchyardError, errorBody } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { inScope } from '../observe/request-scope.js';
+import { inScope } from '../runtime/request-scope.js';
 import type { ClientKeys } from './auth.js';
 import type { ApiRoute } from './edge.js';
 import { HttpSink } from './sink.js';

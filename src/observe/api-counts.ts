@@ -5,7 +5,7 @@
  */
 import { Counter, type Registry } from 'prom-client';
 import type { RequestRecord } from '../runtime/core.js';
-import { currentScope, type ApiName } from './request-scope.js';
+import { currentScope, type ApiName } from '../runtime/request-scope.js';
 
 export class ApiCounts {
   private readonly counter: Counter<'api' | 'status'>;

@@ -6,8 +6,8 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ChatCall } from '../runtime/api.js';
-import type { RequestRecord } from '../runtime/core.js';
+import type { ChatCall } from './api.js';
+import type { RequestRecord } from './core.js';
 
 export type ApiName = 'chat' | 'responses' | 'messages' | 'embeddings';
 
@@ -18,8 +18,25 @@ export interface AttemptTrace {
   end(outcome: { ok: true; text: string; usage: { promptTokens: number; completionTokens: number } | null } | { ok: false; fault: string; status: number | null }): void;
 }
 
+export interface AttemptInfo {
+  endpoint: string;
+  model: string;
+  tier: string;
+  provider: string;
+  providerKind: string;
+  upstreamModel: string;
+}
+
+/** The trace of the current request's next upstream attempt, or null when not tracing. */
+export function traceAttempt(info: AttemptInfo): AttemptTrace | null {
+  const scope = als.getStore();
+  if (!scope?.trace) return null;
+  scope.attempts++;
+  return scope.trace.attempt(info);
+}
+
 export interface RequestTrace {
-  attempt(info: { endpoint: string; model: string; provider: string; providerKind: string; upstreamModel: string; attempt: number }): AttemptTrace;
+  attempt(info: AttemptInfo): AttemptTrace;
   record(r: RequestRecord): void;
   end(): void;
 }
