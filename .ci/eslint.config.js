@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'test-artifacts/**', 'bench/results/**', 'scratch/**', 'src/observe/page/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'test-artifacts/**', 'bench/results/**', 'scratch/**', 'src/observe/page/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -2,7 +2,7 @@
  * The functions with the most self time in a V8 `.cpuprofile` (as written by `node --cpu-prof`).
  * `npm run bench` with BENCH_CPU_PROF=1 profiles the sidecar and prints this at the end; alone:
  *
- *   node src/bin/run-ts.js bench/cpu-top.ts FILE.cpuprofile [N]
+ *   node bench/run-ts.js bench/cpu-top.ts FILE.cpuprofile [N]
  */
 import { readFileSync } from 'node:fs';
 import { relative, resolve as resolvePath } from 'node:path';

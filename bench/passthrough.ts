@@ -4,7 +4,7 @@
  * response back (status and content-type) without parsing it. No routing, no accounting, no
  * logging: switchyard's CPU per request is reported as a multiple of this one's.
  *
- *   node src/bin/run-ts.js bench/passthrough.ts --upstream http://127.0.0.1:4180/openai [--port 0] [--connections 64]
+ *   node bench/run-ts.js bench/passthrough.ts --upstream http://127.0.0.1:4180/openai [--port 0] [--connections 64]
  *
  * A request for `/v1/chat/completions` goes to `<upstream>/v1/chat/completions`.
  * Prints `passthrough listening on http://127.0.0.1:PORT` when ready; SIGTERM/SIGINT stop it.

@@ -3,7 +3,7 @@
  * decision (`resolve`, and `classify` alone), the budget actor's reserve + settle round trip,
  * and counting the tokens of a 2 KB prompt. Run by `npm run bench` first; alone with
  *
- *   node src/bin/run-ts.js bench/routing.ts
+ *   node bench/run-ts.js bench/routing.ts
  *
  * BENCH_ROUTING_ITERATIONS (default 200000) sets the iterations per case; slow cases stop
  * early at a time cap so the whole thing stays within a few seconds.
@@ -35,7 +35,7 @@ const BATCH = 500;
 /** Keeps results observable so the optimiser cannot drop the measured call. */
 let _sink = 0;
 
-function measure(name: string, iterations: number, op: (i: number) => number): MicroResult {
+export function measure(name: string, iterations: number, op: (i: number) => number): MicroResult {
   const warm = Math.max(BATCH, Math.floor(iterations / 10));
   const warmStart = performance.now();
   for (let i = 0; i < warm && performance.now() - warmStart < MAX_CASE_MS / 3; i++) _sink += op(i);
@@ -178,7 +178,7 @@ export function formatMicro(results: readonly MicroResult[]): string {
   return ['routing micro-benchmark (per-request work off the network)', ...lines].join('\n');
 }
 
-function fmtNs(ns: number): string {
+export function fmtNs(ns: number): string {
   if (ns >= 1e6) return `${(ns / 1e6).toFixed(2)} ms`;
   if (ns >= 1e4) return `${(ns / 1e3).toFixed(1)} µs`;
   return `${ns.toFixed(0)} ns`;

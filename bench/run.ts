@@ -19,6 +19,7 @@ import { newPool, percentile, runLoad, type Mode, type Target } from './lib/load
 import { hostCpu, installCleanup, onCleanup, ROOT, RUN_TS, startChild, SWITCHYARD_BIN, type Child, type HostCpu } from './lib/procs.js';
 import { aggregate, formatTable, ratios, TARGETS, worst, type RunResult, type TargetName } from './lib/report.js';
 import { formatMicro, runRoutingBench } from './routing.js';
+import { formatQuality, runQualityBench } from './quality.js';
 
 function envNumber(name: string, fallback: number, integer = false): number {
   const raw = process.env[name];
@@ -193,6 +194,8 @@ async function main(): Promise<void> {
 
   const micro = await runRoutingBench();
   console.log(`${formatMicro(micro)}\n`);
+  const quality = runQualityBench();
+  console.log(`${formatQuality(quality)}\n`);
 
   const dir = mkdtempSync(join(tmpdir(), 'sy-bench-'));
   onCleanup(() => rmSync(dir, { recursive: true, force: true }));
@@ -244,6 +247,10 @@ async function main(): Promise<void> {
       `worst p50 ratio ${wp?.p50.toFixed(2) ?? '-'}×${at(wp)}; worst stream TTFB ratio ${wt?.ttfb?.toFixed(2) ?? '-'}×${at(wt)}`,
   );
 
+  // The checks' CPU next to what switchyard itself spends on a request (cheapest JSON cell).
+  const syCpu = cells.filter((c) => c.target === 'switchyard' && c.mode === 'json' && c.cpuUsPerReq !== null).map((c) => c.cpuUsPerReq!);
+  if (syCpu.length > 0) console.log(`\n${formatQuality(quality, Math.min(...syCpu))}`);
+
   mkdirSync(RESULTS_DIR, { recursive: true });
   const out = {
     startedAt: new Date(started).toISOString(),
@@ -254,6 +261,7 @@ async function main(): Promise<void> {
     loadAverageAtStart: load0,
     settings: { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, repeats: REPEATS, conns: CONNS, modes: MODES, simulatorProfile: SIM_PROFILE, cpuProf: CPU_PROF },
     routing: micro,
+    quality,
     cells,
     ratios: rs,
     worstCpuRatio: w,

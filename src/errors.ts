@@ -2,6 +2,8 @@
  * The one error catalog: every error switchyard itself produces has a stable code, an HTTP
  * status and an OpenAI-shaped body (`{"error":{"message","type","param","code"}}`).
  */
+import { scrub } from './observe/scrub.js';
+
 export const ERROR_CATALOG = {
   invalid_request: { status: 400, type: 'invalid_request_error' },
   model_not_found: { status: 400, type: 'invalid_request_error' },
@@ -48,8 +50,9 @@ export class SwitchyardError extends Error {
     this.headers = opts.headers ?? {};
   }
 
+  /** The relayed body; its message is scrubbed of secrets (an upstream's message may echo one). */
   toBody(): OpenAIErrorBody {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+    return { error: { message: scrub(this.message), type: this.type, param: this.param, code: this.code } };
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * The composition root of `switchyard serve`: config, logger, ledger, runtime, HTTP server,
- * signals. Nothing imports this file but the CLI.
+ * signals. Nothing imports this file but the CLI entry (`src/cli/index.ts`), which hands
+ * `serve` to the commands that start a sidecar.
  */
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -10,45 +11,22 @@ import { openLedger, type LedgerStore } from './accounting/ledger.js';
 import { DEFAULT_CONFIG } from './config/defaults.js';
 import { loadConfigFile, validateConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { listModelIds } from './routing/resolve.js';
 import { ClientKeys } from './http/auth.js';
-import { createHttpServer, isLoopback, sendJson, readBody, type OpsRoutes } from './http/server.js';
-import { SwitchyardError } from './errors.js';
+import { createHttpServer, isLoopback, sendJson } from './http/server.js';
+import { modelsList, opsRoutes } from './http/ops-routes.js';
 import { createLogger } from './observe/log.js';
 import { Runtime } from './runtime/runtime.js';
+import { StartupError, type ReloadResult, type ServeOptions, type Sidecar } from './runtime/sidecar.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
-import { spendRoute } from './observe/spend-route.js';
-import { InspectionHub, sanitize } from './observe/hub.js';
+import { InspectionHub } from './observe/hub.js';
+import { startStatelyBridge } from './observe/stately-bridge.js';
+import { registerSecrets, secretsOf } from './observe/scrub.js';
 import { Metrics } from './observe/metrics.js';
-import { eventsRoute } from './observe/events-route.js';
-import { inspectorPage } from './observe/inspector-page.js';
+import { noteEscalations } from './observe/cascade-ops.js';
 import { openResponseStore, type ResponseStore } from './accounting/response-store.js';
 import { apiRoutes } from './http/api-routes.js';
 import { ApiCounts } from './observe/api-counts.js';
 import { setTracer } from './runtime/request-scope.js';
-
-export interface ServeOptions {
-  config?: string;
-  host?: string;
-  port?: number;
-  pretty?: boolean;
-  env?: NodeJS.ProcessEnv;
-  /** Log destination (tests); stdout by default. */
-  logDestination?: NodeJS.WritableStream;
-  /** Install SIGTERM/SIGINT/SIGHUP handlers (the CLI does; tests do not). */
-  signals?: boolean;
-  /** Forward sanitised inspection events to a Stately inspector over WebSocket. */
-  inspectWs?: string;
-}
-
-export interface Sidecar {
-  url: string;
-  runtime: Runtime;
-  simulated: boolean;
-  simulator: Simulator | null;
-  reload(): Promise<{ ok: true; kept: string[]; added: string[]; removed: string[] } | { ok: false; errors: string[] }>;
-  shutdown(): Promise<void>;
-}
 
 const PROVIDER_PATHS: Record<string, string> = { openai: '/openai/v1', gemini: '/gemini/v1', deepseek: '/deepseek/v1', anthropic: '/anthropic' };
 
@@ -59,8 +37,6 @@ async function loadConfig(opts: ServeOptions): Promise<{ cfg: Config; file: stri
   if (!res.ok) throw new StartupError(`invalid config${file ? ` ${file}` : ''}:\n  ${res.errors.join('\n  ')}`);
   return { cfg: res.config, file };
 }
-
-export class StartupError extends Error {}
 
 /** With the built-in catalogue: a relay, real keys, or the simulator. */
 function applyDefaults(cfg: Config, env: NodeJS.ProcessEnv): { cfg: Config; simulate: boolean; note: string } {
@@ -100,12 +76,6 @@ function checkKeys(cfg: Config, env: NodeJS.ProcessEnv): void {
   if (missing.length + keys.length > 0) throw new StartupError(`missing secrets:\n  ${[...missing, ...keys].join('\n  ')}`);
 }
 
-function modelsList(cfg: Config, simulatedMode: boolean): unknown {
-  const created = 1_735_689_600;
-  const owner = (id: string): string => (simulatedMode ? 'simulated' : id.startsWith('route/') || id === 'auto' ? 'switchyard' : (cfg.models[id]?.endpoints[0]?.provider ?? 'switchyard'));
-  return { object: 'list', data: listModelIds(cfg).map((id) => ({ id, object: 'model', created, owned_by: owner(id) })) };
-}
-
 export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   const env = opts.env ?? process.env;
   const loaded = await loadConfig(opts);
@@ -122,6 +92,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       cfg = simulated(cfg, simulator);
     }
   }
+  registerSecrets(secretsOf(cfg, env));
   const host = opts.host ?? cfg.server.host;
   const port = opts.port ?? cfg.server.port;
   const log = createLogger({ level: cfg.logging.level, pretty: opts.pretty ?? cfg.logging.pretty, ...(opts.logDestination ? { destination: opts.logDestination } : {}) });
@@ -146,17 +117,25 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   const wsUrl = opts.inspectWs ?? cfg.observe.statelyInspectUrl;
   let stately: { stop(): void } | null = null;
   if (wsUrl) {
-    const { createWebSocketInspector } = await import('@statelyai/inspect');
-    const inspector = createWebSocketInspector({ url: wsUrl, sanitizeContext: (c) => sanitize(c) as typeof c, sanitizeEvent: (e) => sanitize(e) as typeof e });
-    stately = inspector;
-    hub.addRawObserver((ev) => inspector.inspect.next?.(ev));
-    log.info({ url: wsUrl }, 'forwarding sanitised inspection events to the Stately inspector');
+    const bridge = await startStatelyBridge(wsUrl, log);
+    stately = bridge;
+    hub.addRawObserver(bridge.observer);
   }
   let metrics: Metrics | null = null;
   let apiCounts: ApiCounts | null = null;
-  const runtime = new Runtime({ cfg, ledger, log, env, inspect: hub.observe, onRequest: (r) => {
+  const runtime = new Runtime({
+    cfg,
+    ledger,
+    log,
+    env,
+    inspect: hub.observe,
+    onRequest: (r) => {
       metrics?.onRequest(r);
       apiCounts?.record(r);
+    },
+    onCascade: (r) => {
+      metrics?.onCascade(r);
+      noteEscalations(hub, r);
     },
   });
   metrics = new Metrics(() => runtime.state());
@@ -173,13 +152,14 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   let draining = false;
   const simulatedMode = simulator !== null;
 
-  const reload = async (): Promise<Awaited<ReturnType<Sidecar['reload']>>> => {
+  const reload = async (): Promise<ReloadResult> => {
     if (!loaded.file) return { ok: false, errors: ['switchyard runs on the built-in catalogue: there is no config file to reload (start with --config FILE)'] };
     const res = await loadConfigFile(loaded.file);
     if (!res.ok) return { ok: false, errors: res.errors };
     try {
       checkKeys(res.config, env);
       keys.configure(res.config, env);
+      registerSecrets(secretsOf(res.config, env));
     } catch (err) {
       return { ok: false, errors: [(err as Error).message] };
     }
@@ -190,23 +170,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     return { ok: true, ...r };
   };
 
-  const ops: OpsRoutes = {
-    '/switchyard/state': (_req, res) => sendJson(res, 200, { ...runtime.state(), apis: counts.view() }),
-    '/switchyard/reload': async (req, res) => {
-      if (req.method !== 'POST') throw new SwitchyardError('method_not_allowed', 'use POST /switchyard/reload');
-      await readBody(req, 1024);
-      const r = await reload();
-      sendJson(res, r.ok ? 200 : 400, r.ok ? r : { error: { message: `config refused, the running one stays:\n${r.errors.join('\n')}`, type: 'invalid_request_error', param: null, code: 'invalid_config' }, errors: r.errors });
-    },
-    '/switchyard/spend': spendRoute(() => runtime.cfg, ledger),
-    '/switchyard/events': eventsRoute(hub),
-    '/switchyard/inspect': inspectorPage,
-    '/metrics': async (_req, res) => {
-      const text = await m.text();
-      res.writeHead(200, { 'content-type': m.registry.contentType });
-      res.end(text);
-    },
-  };
+  const ops = opsRoutes({ runtime, ledger, hub, metrics: m, reload });
+  ops['/switchyard/state'] = (_req, res) => sendJson(res, 200, { ...runtime.state(), apis: counts.view() });
 
   const server: Server = createHttpServer({
     runtime: () => runtime,
@@ -219,6 +184,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     loopbackOnly: isLoopback(host),
     draining: () => draining,
     apis: apiRoutes({ responses: () => responses }),
+    requestTimeoutMs: cfg.server.requestTimeoutMs,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>

@@ -8,10 +8,10 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
-export const SWITCHYARD_BIN = join(ROOT, 'src/bin/switchyard.js');
-export const RUN_TS = join(ROOT, 'src/bin/run-ts.js');
+export const SWITCHYARD_BIN = join(ROOT, 'dist/src/bin/switchyard.js');
+export const RUN_TS = join(ROOT, 'bench/run-ts.js');
 
-/** How long a child may take to print its ready line (tsx compiles on first start). */
+/** How long a child may take to print its ready line (the pass-through proxy is compiled by tsx on first start). */
 const READY_TIMEOUT_MS = 30_000;
 
 export interface Child {

@@ -4,7 +4,7 @@
  * (better-sqlite3 safe-integer mode) or decimal strings (pg BIGINT / NUMERIC); every one is
  * checked to be an exact safe integer so sums are never silently rounded.
  */
-import type { LedgerRow, SpendTotal } from './ledger.js';
+import type { LedgerRow, ModelQuality, SpendTotal } from './ledger.js';
 
 /** The group name of rows whose model, endpoint or key is null. */
 export const NO_GROUP = '(none)';
@@ -31,13 +31,17 @@ export interface DbRow {
   ttft_ms: unknown;
   stream: unknown;
   error_code: unknown;
+  parent_id?: unknown;
+  step?: unknown;
+  quality?: unknown;
+  delivered?: unknown;
 }
 
 /** The column list, in one order for INSERT and SELECT. */
 export const COLUMNS = [
   'request_id', 'at', 'key_id', 'model', 'endpoint', 'attempts', 'prompt_tokens',
   'completion_tokens', 'cached_tokens', 'cost_nano', 'estimated', 'status', 'latency_ms',
-  'ttft_ms', 'stream', 'error_code',
+  'ttft_ms', 'stream', 'error_code', 'parent_id', 'step', 'quality', 'delivered',
 ] as const;
 
 /**
@@ -63,6 +67,9 @@ export function validateRow(row: LedgerRow): void {
     // ≥ 0 keeps SQL integer division a floor, which the UTC day grouping relies on
     throw new TypeError(`ledger row ${row.requestId}: at must be a non-negative integer epoch ms, got ${row.at}`);
   }
+  if (row.cascade !== undefined && (!Number.isSafeInteger(row.cascade.step) || row.cascade.step < 1 || typeof row.cascade.parentId !== 'string' || typeof row.cascade.quality !== 'string')) {
+    throw new TypeError(`ledger row ${row.requestId}: cascade needs a parentId, a quality and a step >= 1`);
+  }
   for (const [name, value] of [['keyId', row.keyId], ['model', row.model], ['endpoint', row.endpoint], ['errorCode', row.errorCode]] as const) {
     if (value !== null && typeof value !== 'string') {
       throw new TypeError(`ledger row ${row.requestId}: ${name} must be a string or null`);
@@ -76,6 +83,8 @@ export function rowValues(row: LedgerRow, bool: (b: boolean) => number | boolean
     row.requestId, row.at, row.keyId, row.model, row.endpoint, row.attempts, row.promptTokens,
     row.completionTokens, row.cachedTokens, row.costNano, bool(row.estimated), row.status,
     row.latencyMs, row.ttftMs, bool(row.stream), row.errorCode,
+    row.cascade?.parentId ?? null, row.cascade?.step ?? null, row.cascade?.quality ?? null,
+    row.cascade ? bool(row.cascade.delivered) : null,
   ];
 }
 
@@ -97,8 +106,42 @@ export function decodeRow(r: DbRow): LedgerRow {
     ttftMs: r.ttft_ms === null ? null : toInt(r.ttft_ms),
     stream: toBool(r.stream),
     errorCode: toNullableStr(r.error_code),
+    ...(r.parent_id === null || r.parent_id === undefined
+      ? {}
+      : { cascade: { parentId: toStr(r.parent_id), step: toInt(r.step), quality: toStr(r.quality), delivered: toBool(r.delivered) } }),
   };
 }
+
+/** A quality row: `model`, `requests`, `checked`, `failed`, `good`, `bad`. */
+export function decodeQuality(r: Record<string, unknown>): ModelQuality {
+  return { model: toStr(r.model), requests: toInt(r.requests), checked: toInt(r.checked), failed: toInt(r.failed), good: toInt(r.good), bad: toInt(r.bad) };
+}
+
+/**
+ * Per model: answered rows, checked and failed cascade steps, and the feedback on the answers
+ * it delivered (a plain request's own row, or the delivered step of a cascade). `{from}`,
+ * `{to}` and `{none}` are the dialect's placeholders; `{ledger}` and `{feedback}` the tables.
+ */
+export const QUALITY_SQL = `
+WITH r AS (
+  SELECT * FROM {ledger} WHERE at >= {from} AND at < {to} AND model IS NOT NULL
+),
+fb AS (
+  SELECT r.model, f.good FROM {feedback} f
+  JOIN r ON (r.request_id = f.request_id AND r.parent_id IS NULL)
+         OR (r.parent_id = f.request_id AND r.delivered = {true})
+)
+SELECT m.model,
+  (SELECT COUNT(*) FROM r WHERE r.model = m.model AND r.status = 200 AND (r.quality IS NULL OR r.quality NOT LIKE 'judge:%')) AS requests,
+  (SELECT COUNT(*) FROM r WHERE r.model = m.model AND r.status = 200 AND r.quality IS NOT NULL AND r.quality NOT LIKE 'judge:%') AS checked,
+  (SELECT COUNT(*) FROM r WHERE r.model = m.model AND r.status = 200 AND r.quality IS NOT NULL AND r.quality NOT LIKE 'judge:%' AND r.quality <> 'pass') AS failed,
+  (SELECT COUNT(*) FROM fb WHERE fb.model = m.model AND fb.good = {true}) AS good,
+  (SELECT COUNT(*) FROM fb WHERE fb.model = m.model AND fb.good = {false}) AS bad
+FROM (SELECT DISTINCT model FROM r) m
+ORDER BY m.model`;
+
+/** Spend per escalation outcome: `<model>:<quality>` for cascade steps, {@link NO_GROUP} for the rest. */
+export const ESCALATION_GROUP = "CASE WHEN quality IS NULL THEN {none} ELSE COALESCE(model, {none}) || ':' || quality END";
 
 /** An aggregate row: `grp`, `requests`, `prompt_tokens`, `completion_tokens`, `cost_nano`. */
 export function decodeTotal(r: Record<string, unknown>): SpendTotal {

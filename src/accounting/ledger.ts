@@ -32,9 +32,37 @@ export interface LedgerRow {
   stream: boolean;
   /** Error catalog code when the request failed, else null. */
   errorCode: string | null;
+  /** One step of a quality cascade (absent for a request that was not cascaded). */
+  cascade?: CascadeStep;
 }
 
-export type SpendGroup = 'model' | 'endpoint' | 'key' | 'day';
+/** A cascade step's row: `requestId` is `<parentId>#<step>`. */
+export interface CascadeStep {
+  /** The client's request id. */
+  parentId: string;
+  /** 1-based. */
+  step: number;
+  /** `pass`, the failed checks joined by `+`, `judge:pass|fail`, or the error code of a step without an answer. */
+  quality: string;
+  /** This step's answer is the one the client received. */
+  delivered: boolean;
+}
+
+/** What the quality checks and the apps' feedback say about one model (`switchyard calibrate`). */
+export interface ModelQuality {
+  model: string;
+  /** Rows that reached the model and were answered (cascade steps and plain requests). */
+  requests: number;
+  /** Cascade steps whose answer was checked. */
+  checked: number;
+  /** Of those, answers that failed a check. */
+  failed: number;
+  /** Feedback on answers this model delivered. */
+  good: number;
+  bad: number;
+}
+
+export type SpendGroup = 'model' | 'endpoint' | 'key' | 'day' | 'escalation';
 
 export interface SpendTotal {
   /** The model, endpoint or key id ({@link NO_GROUP} for null), or the UTC day `YYYY-MM-DD`. */
@@ -64,6 +92,12 @@ export interface LedgerStore {
    * {@link DEFAULT_ROWS_LIMIT}); with `requestId`, that row alone if it exists.
    */
   rows(opts?: { limit?: number; requestId?: string }): Promise<LedgerRow[]>;
+  /** The steps of a cascaded request, by step number. */
+  steps(parentId: string): Promise<LedgerRow[]>;
+  /** An app's verdict on a request's answer (the latest verdict wins); unknown request ids are refused. */
+  recordFeedback(requestId: string, good: boolean, at: number): Promise<'stored' | 'unknown_request'>;
+  /** Check and feedback rates per model over the range. */
+  qualityStats(fromMs?: number, toMs?: number): Promise<ModelQuality[]>;
   close(): Promise<void>;
 }
 

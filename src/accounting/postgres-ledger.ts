@@ -11,11 +11,12 @@
  * safe-integer check (ledger-codec.ts).
  */
 import pg from 'pg';
-import type { LedgerOptions, LedgerRow, LedgerStore, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
+import type { LedgerOptions, LedgerRow, LedgerStore, ModelQuality, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
 import {
   COLUMNS, DEFAULT_ROWS_LIMIT, MAX_AT, MIN_AT, NO_GROUP, checkLimit, checkRange, decodeRow,
   decodeTotal, rowValues, toInt, validateRow, type DbRow,
 } from './ledger-codec.js';
+import { addCascadeSchema, PG_ESCALATION_GROUP, PostgresCascade } from './postgres-cascade.js';
 
 export const DEFAULT_PG_TABLE = 'switchyard_ledger';
 /** One key for every switchyard schema creation, whatever the table name. */
@@ -30,6 +31,7 @@ const GROUP_SQL: Record<SpendGroup, string> = {
   endpoint: 'COALESCE(endpoint, $3::text) COLLATE "C"',
   key: 'COALESCE(key_id, $3::text) COLLATE "C"',
   day: `${DAY_SQL} COLLATE "C"`,
+  escalation: `${PG_ESCALATION_GROUP} COLLATE "C"`,
 };
 
 const INSERT_COLUMNS = COLUMNS.join(', ');
@@ -37,28 +39,33 @@ const INSERT_PLACEHOLDERS = COLUMNS.map((_, i) => `$${i + 1}`).join(', ');
 
 export class PostgresLedger implements LedgerStore {
   private closed = false;
+  private readonly cascade: PostgresCascade;
 
   private constructor(
     private readonly pool: pg.Pool,
     /** Quoted, schema-qualified table name (validated identifiers only). */
     private readonly table: string,
-  ) {}
+    feedbackTable: string,
+  ) {
+    this.cascade = new PostgresCascade(pool, table, feedbackTable);
+  }
 
   static async open(url: string, options: LedgerOptions = {}): Promise<PostgresLedger> {
     const tableName = identifier(options.table ?? DEFAULT_PG_TABLE, 'table');
     const schema = options.schema === undefined ? undefined : identifier(options.schema, 'schema');
     const table = schema === undefined ? `"${tableName}"` : `"${schema}"."${tableName}"`;
+    const feedbackTable = schema === undefined ? `"${tableName}_feedback"` : `"${schema}"."${tableName}_feedback"`;
     const pool = new pg.Pool({ connectionString: url });
     // Without a listener an idle connection's error would crash the process; the next query
     // reports the same failure to its caller.
     pool.on('error', (err) => options.onError?.(err));
     try {
-      await createSchema(pool, schema, table, tableName);
+      await createSchema(pool, schema, table, tableName, feedbackTable);
     } catch (err) {
       await pool.end();
       throw err;
     }
-    return new PostgresLedger(pool, table);
+    return new PostgresLedger(pool, table, feedbackTable);
   }
 
   async insert(row: LedgerRow): Promise<'inserted' | 'duplicate'> {
@@ -117,6 +124,18 @@ export class PostgresLedger implements LedgerStore {
     return result.rows.map(decodeRow);
   }
 
+  steps(parentId: string): Promise<LedgerRow[]> {
+    return this.cascade.steps(parentId);
+  }
+
+  recordFeedback(requestId: string, good: boolean, at: number): Promise<'stored' | 'unknown_request'> {
+    return this.cascade.recordFeedback(requestId, good, at);
+  }
+
+  qualityStats(fromMs?: number, toMs?: number): Promise<ModelQuality[]> {
+    return this.cascade.qualityStats(fromMs, toMs);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -124,7 +143,7 @@ export class PostgresLedger implements LedgerStore {
   }
 }
 
-async function createSchema(pool: pg.Pool, schema: string | undefined, table: string, name: string): Promise<void> {
+async function createSchema(pool: pg.Pool, schema: string | undefined, table: string, name: string, feedbackTable: string): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -153,6 +172,7 @@ async function createSchema(pool: pg.Pool, schema: string | undefined, table: st
     await client.query(`CREATE INDEX IF NOT EXISTS "${name}_at" ON ${table} (at)`);
     await client.query(`CREATE INDEX IF NOT EXISTS "${name}_key_at" ON ${table} (key_id, at)`);
     await client.query(`CREATE INDEX IF NOT EXISTS "${name}_model_at" ON ${table} (model, at)`);
+    await addCascadeSchema(client, table, name, feedbackTable);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -18,7 +18,8 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { LedgerRow, LedgerStore, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
+import type { LedgerRow, LedgerStore, ModelQuality, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
+import { ensureCascadeSchema, SqliteCascade, SQLITE_ESCALATION_GROUP } from './sqlite-cascade.js';
 import {
   COLUMNS, DEFAULT_ROWS_LIMIT, MAX_AT, MIN_AT, NO_GROUP, checkLimit, checkRange, decodeRow,
   decodeTotal, rowValues, toInt, validateRow, type DbRow,
@@ -57,6 +58,7 @@ const GROUP_SQL: Record<SpendGroup, string> = {
   endpoint: 'COALESCE(endpoint, @none)',
   key: 'COALESCE(key_id, @none)',
   day: "strftime('%Y-%m-%d', at / 1000, 'unixepoch')",
+  escalation: SQLITE_ESCALATION_GROUP,
 };
 
 type Range = { from: number; to: number };
@@ -71,6 +73,7 @@ export class SqliteLedger implements LedgerStore {
   private pending: Array<{ values: unknown[]; resolve: (r: 'inserted' | 'duplicate') => void; reject: (e: unknown) => void }> = [];
   private flushScheduled = false;
   private readonly insertBatch: (batch: Array<{ values: unknown[] }>) => number[];
+  private readonly cascade: SqliteCascade;
 
   private constructor(private readonly db: Database.Database) {
     const placeholders = COLUMNS.map(() => '?').join(', ');
@@ -99,7 +102,9 @@ export class SqliteLedger implements LedgerStore {
       endpoint: grouped(GROUP_SQL.endpoint),
       key: grouped(GROUP_SQL.key),
       day: grouped(GROUP_SQL.day),
+      escalation: grouped(GROUP_SQL.escalation),
     };
+    this.cascade = new SqliteCascade(db);
     const select = `SELECT ${COLUMNS.join(', ')} FROM ledger`;
     this.recentStmt = db.prepare<[number], DbRow>(`${select} ORDER BY at DESC, rowid DESC LIMIT ?`).safeIntegers(true);
     this.byIdStmt = db.prepare<[string], DbRow>(`${select} WHERE request_id = ?`).safeIntegers(true);
@@ -114,6 +119,7 @@ export class SqliteLedger implements LedgerStore {
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 5000'); // a second process (a report, a backup) may hold a lock
       migrate(db);
+      ensureCascadeSchema(db);
       return new SqliteLedger(db);
     } catch (err) {
       db.close();
@@ -180,6 +186,21 @@ export class SqliteLedger implements LedgerStore {
     const limit = opts.limit ?? DEFAULT_ROWS_LIMIT;
     checkLimit(limit);
     return this.recentStmt.all(limit).map(decodeRow);
+  }
+
+  async steps(parentId: string): Promise<LedgerRow[]> {
+    this.flush();
+    return this.cascade.steps(parentId);
+  }
+
+  async recordFeedback(requestId: string, good: boolean, at: number): Promise<'stored' | 'unknown_request'> {
+    this.flush();
+    return this.cascade.recordFeedback(requestId, good, at);
+  }
+
+  async qualityStats(fromMs?: number, toMs?: number): Promise<ModelQuality[]> {
+    this.flush();
+    return this.cascade.qualityStats(fromMs, toMs);
   }
 
   async close(): Promise<void> {

@@ -9,7 +9,22 @@
  * tokenizers, o200k is an estimate either way; the upstream's reported usage is what gets
  * billed whenever there is one.
  */
-import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { createRequire } from 'node:module';
+
+type O200k = typeof import('gpt-tokenizer/encoding/o200k_base');
+let o200k: O200k | null = null;
+
+/**
+ * The o200k tables take about a second of CPU and 60-70 MB to load, so they are loaded on the
+ * first exact count, not at import: commands that never count never pay, and an idle sidecar
+ * stays small. The sidecar counts exactly only for long prompts, tools, and answers that came
+ * without usage (reservations use a byte bound), so the first such request pays the load once.
+ */
+export function loadTokenizer(): O200k {
+  o200k ??= createRequire(import.meta.url)('gpt-tokenizer/encoding/o200k_base') as O200k;
+  return o200k;
+}
+import { countInPieces } from './token-pieces.js';
 
 /** The part of an OpenAI chat message that counts toward the prompt. */
 export type ChatMessageLike = { role: string; content?: unknown; name?: string; tool_calls?: unknown };
@@ -33,9 +48,9 @@ export const IMAGE_PART_TOKENS = 85;
  */
 const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
-/** Tokens of a plain string in o200k_base. */
+/** Tokens of a plain string in o200k_base, counted in bounded pieces (linear time, see token-pieces.ts). */
 export function countTextTokens(text: string): number {
-  return text.length === 0 ? 0 : countTokens(text, PLAIN_TEXT);
+  return text.length === 0 ? 0 : countInPieces(text, (piece) => loadTokenizer().countTokens(piece, PLAIN_TEXT));
 }
 
 /**

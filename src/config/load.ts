@@ -3,7 +3,6 @@
  * person can act on: `models.gpt-4.1.price.outputPerMTok: expected number, got string`.
  */
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 
@@ -27,7 +26,8 @@ export async function loadConfigFile(file: string): Promise<LoadResult> {
   }
   let raw: unknown;
   try {
-    raw = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text);
+    // YAML is loaded only when a file is read: `serve` on the built-in catalogue never needs it.
+    raw = /\.json$/i.test(file) ? JSON.parse(text) : (await import('yaml')).parse(text);
   } catch (err) {
     return { ok: false, errors: [`${file}: not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`] };
   }

@@ -23,6 +23,11 @@ const serverSchema = z.strictObject({
   maxBodyBytes: positiveInt.default(4 * 1024 * 1024),
   /** How long SIGTERM waits for in-flight requests before closing them. */
   shutdownGraceMs: nonNegInt.default(10_000),
+  /**
+   * Time a client has to send one whole request, headers and body (node's requestTimeout; the
+   * headers alone get at most 10 s of it): slow or stalled senders are cut with 408. Read at start.
+   */
+  requestTimeoutMs: positiveInt.default(30_000),
 });
 
 const providerSchema = z.strictObject({
@@ -77,7 +82,33 @@ const classifierSchema = z.strictObject({
   longPromptTokens: positiveInt.default(8000),
 });
 
+/** The answer checks of the quality cascade (src/quality/checks.ts); `confidence` and `judge` are opt-in. */
+export const CASCADE_CHECKS = ['empty', 'refusal', 'truncated', 'invalid_json', 'schema', 'tool_args', 'confidence', 'judge'] as const;
+export type CascadeCheck = (typeof CASCADE_CHECKS)[number];
+export const DEFAULT_CASCADE_CHECKS: CascadeCheck[] = ['empty', 'refusal', 'truncated', 'invalid_json', 'schema', 'tool_args'];
+
+const cascadeSchema = z.strictObject({
+  /** Check every answer and escalate to the next tier up when a check fails (header `x-switchyard-cascade: on|off` overrides). */
+  enabled: z.boolean().default(false),
+  /** `router`: the tier the router chose; `cheapest`: the lowest tier with an adequate model. */
+  startAt: z.enum(['router', 'cheapest']).default('router'),
+  /** Escalations at most (steps = maxSteps + 1). */
+  maxSteps: z.number().int().min(1).max(4).default(2),
+  checks: z.array(z.enum(CASCADE_CHECKS)).default(() => [...DEFAULT_CASCADE_CHECKS]),
+  /** `confidence`: the mean token log-probability must be at least this. */
+  minLogprob: z.number().max(0).default(-1),
+  /** `judge`: a catalogue model answers a short rubric with PASS or FAIL. */
+  judge: z.strictObject({
+    model: z.string().min(1),
+    rubric: z.string().min(1).max(2000).default('Does the answer correctly and completely address the request?'),
+    maxTokens: positiveInt.max(64).default(8),
+  }).optional(),
+  /** Compiled JSON Schemas kept (LRU), for `schema` and `tool_args`. */
+  schemaCacheSize: positiveInt.max(10_000).default(256),
+});
+
 const routingSchema = z.strictObject({
+  cascade: cascadeSchema.default(() => cascadeSchema.parse({})),
   strategy: z.enum(['cost', 'latency', 'weighted']).default('cost'),
   routes: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a route name of letters, digits, _ . -'), z.array(z.string().min(1)).min(1)).default({}),
   classifier: classifierSchema.default(() => classifierSchema.parse({})),
@@ -188,6 +219,7 @@ export type EndpointConfig = ModelConfig['endpoints'][number];
 export type ResilienceConfig = Config['resilience'];
 export type BudgetLimitConfig = Config['budget']['limits'][number];
 export type ClassifierConfig = Config['routing']['classifier'];
+export type CascadeConfig = Config['routing']['cascade'];
 
 /** References between sections: every name used must exist. */
 const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
@@ -228,6 +260,7 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
     }
   }
   checkEmbeddings(modelMap, providers, ctx);
+  crossCheckCascade(obj(obj(cfg.routing).cascade), known, ctx);
   const keys = arr(obj(cfg.auth).keys).map(obj);
   const keyIds = keys.map((k) => k.id).filter((k): k is string => typeof k === 'string');
   arr(obj(cfg.budget).limits).forEach((raw, i) => {
@@ -263,6 +296,15 @@ function checkEmbeddings(modelMap: Record<string, unknown>, providers: Record<st
       if (f in modelMap && isEmbeddings(modelMap[f]) !== emb) ctx.addIssue({ code: 'custom', path: ['models', name, 'fallbacks', i], message: `"${f}" ${emb ? 'is a chat model' : 'is an embeddings model'}: fallbacks must be of the same kind` });
     }
   }
+}
+
+/** `judge` needs a judge model from the catalogue, and a judge needs the check turned on. */
+function crossCheckCascade(c: Record<string, unknown>, known: (m: string) => boolean, ctx: z.RefinementCtx): void {
+  const checks = strs(c.checks).map(([, x]) => x);
+  const judge = obj(c.judge);
+  if (checks.includes('judge') && typeof judge.model !== 'string') ctx.addIssue({ code: 'custom', path: ['routing', 'cascade', 'judge'], message: 'check "judge" needs routing.cascade.judge.model' });
+  if (typeof judge.model === 'string' && !known(judge.model)) ctx.addIssue({ code: 'custom', path: ['routing', 'cascade', 'judge', 'model'], message: `unknown model "${judge.model}"` });
+  if (typeof judge.model === 'string' && !checks.includes('judge')) ctx.addIssue({ code: 'custom', path: ['routing', 'cascade', 'judge'], message: 'a judge is configured but "judge" is not in routing.cascade.checks' });
 }
 
 /** The id of an endpoint actor. */

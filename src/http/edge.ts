@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { SwitchyardError } from '../errors.js';
 import type { Hints } from '../runtime/api.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { checkJsonDepth } from './json-limits.js';
 import { readBody, type ServerDeps } from './server.js';
 import { parseHints } from './validate.js';
 
@@ -34,15 +35,16 @@ export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId
   if (req.method !== 'POST') throw new SwitchyardError('method_not_allowed', `use POST for ${req.url ?? ''}`);
   if (deps.draining()) throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
   const keyId = deps.keys.check(clientAuthorization(req), receivedAt);
-  const raw = await readBody(req, deps.maxBodyBytes());
+  const text = (await readBody(req, deps.maxBodyBytes())).toString('utf8');
+  checkJsonDepth(text);
   let json: unknown;
   try {
-    json = JSON.parse(raw.toString('utf8'));
+    json = JSON.parse(text);
   } catch (err) {
     throw new SwitchyardError('invalid_request', `request body is not valid JSON: ${(err as Error).message}`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new SwitchyardError('invalid_request', 'request body must be a JSON object');
-  return { rt, requestId, receivedAt, keyId, body: json as Record<string, unknown>, hints: parseHints(req.headers), log: deps.log.child({ requestId }) };
+  return { rt, requestId, receivedAt, keyId, body: json as Record<string, unknown>, hints: parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs), log: deps.log.child({ requestId }) };
 }
 
 /** A route of another API, registered by path (`ServerDeps.apis`); it answers every error itself. */

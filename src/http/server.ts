@@ -11,7 +11,10 @@ import { SwitchyardError, errorBody } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { inScope } from '../runtime/request-scope.js';
 import type { ClientKeys } from './auth.js';
+import { onClientError } from './client-error.js';
 import type { ApiRoute } from './edge.js';
+import { checkJsonDepth } from './json-limits.js';
+import { checkMethod, parseTarget } from './routes.js';
 import { HttpSink } from './sink.js';
 import { parseChatBody, parseHints } from './validate.js';
 
@@ -33,6 +36,16 @@ export interface ServerDeps {
   draining: () => boolean;
   /** Routes of the other APIs (Responses, Messages, embeddings), by path. */
   apis?: Record<string, ApiRoute>;
+  /** `server.requestTimeoutMs`: the whole request (headers and body) must arrive within it. */
+  requestTimeoutMs?: number;
+}
+
+/** Headers get at most this long, within the request timeout. */
+const HEADERS_TIMEOUT_MS = 10_000;
+
+/** node:http timeouts: slow clients (byte by byte, or stalled half way) are cut, and checked for often enough to be cut on time. */
+function timeouts(requestTimeoutMs: number): { requestTimeout: number; headersTimeout: number; connectionsCheckingInterval: number } {
+  return { requestTimeout: requestTimeoutMs, headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeoutMs), connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(requestTimeoutMs / 4))) };
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -98,13 +111,15 @@ async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse,
     keyId = deps.keys.check(req.headers.authorization, receivedAt);
     const raw = await readBody(req, deps.maxBodyBytes());
     let json: unknown;
+    const text = raw.toString('utf8');
+    checkJsonDepth(text);
     try {
-      json = JSON.parse(raw.toString('utf8'));
+      json = JSON.parse(text);
     } catch (err) {
       throw new SwitchyardError('invalid_request', `request body is not valid JSON: ${(err as Error).message}`);
     }
     body = parseChatBody(json);
-    hints = parseHints(req.headers);
+    hints = parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs);
   } catch (err) {
     if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
     sendError(res, err, base);
@@ -117,20 +132,23 @@ async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse,
 }
 
 export function createHttpServer(deps: ServerDeps): Server {
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
+  const server = createServer({ keepAliveTimeout: 65_000, ...timeouts(deps.requestTimeoutMs ?? 30_000) }, (req, res) => {
     const given = req.headers['x-request-id'];
     const requestId = typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
     res.setHeader('x-request-id', requestId);
-    const url = new URL(req.url ?? '/', 'http://switchyard');
-    const path = url.pathname.replace(/\/+$/, '') || '/';
+    // A client that goes away mid-request is routine, not an error (and must never be an unhandled 'error' event).
+    req.on('error', (err) => deps.log.debug({ err: err.message, requestId }, 'client connection error while reading the request'));
+    res.on('error', (err) => deps.log.debug({ err: err.message, requestId }, 'client connection error while answering'));
+    let path = '?';
     const handle = async (): Promise<void> => {
-      if (path === '/v1/chat/completions' || path === '/chat/completions') {
-        if (req.method !== 'POST') throw new SwitchyardError('method_not_allowed', `use POST for ${path}`);
-        return chat(deps, req, res, requestId);
-      }
+      const target = parseTarget(req.url);
+      path = target.path;
+      const url = target.url;
+      checkMethod(path, req.method);
+      if (path === '/v1/chat/completions' || path === '/chat/completions') return chat(deps, req, res, requestId);
       const api = deps.apis?.[path];
       if (api) return api(deps, req, res, requestId);
-      if (req.method === 'GET' && (path === '/v1/models' || path === '/models')) return sendJson(res, 200, deps.models());
+      if (path === '/v1/models' || path === '/models') return sendJson(res, 200, deps.models());
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (path === '/readyz') {
         const ready = !deps.draining() && deps.runtime().ready();
@@ -140,18 +158,23 @@ export function createHttpServer(deps: ServerDeps): Server {
       if (path.startsWith('/switchyard/') && path !== '/switchyard/inspect' && !adminAllowed(deps, req)) {
         throw new SwitchyardError('admin_token_required', 'this sidecar is bound to a non-loopback address: send "authorization: Bearer $SWITCHYARD_ADMIN_TOKEN"');
       }
-      const op = deps.ops[path];
+      const op = Object.hasOwn(deps.ops, path) ? deps.ops[path] : undefined;
       if (op) return op(req, res, url);
       throw new SwitchyardError('not_found', `no route ${req.method} ${path}`);
     };
+    // Anything thrown while handling a request, synchronously or not, ends in a response.
     handle().catch((err: unknown) => {
       if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId, path }, 'unhandled error in a route');
-      sendError(res, err);
+      try {
+        sendError(res, err, { 'x-request-id': requestId });
+      } catch {
+        res.destroy();
+      }
     });
   });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-  });
+  server.on('clientError', (err: Error & { code?: string }, socket) =>
+    onClientError(err, socket, (code, status) => deps.log.debug({ code, status }, 'refused a request the HTTP parser could not accept')),
+  );
   return server;
 }
 

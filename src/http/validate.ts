@@ -43,33 +43,48 @@ export function parseChatBody(raw: unknown): ChatBody {
   return r.data as ChatBody;
 }
 
-const intHeader = (v: string | string[] | undefined, name: string): number | null => {
+/** Longest hint header value accepted; real task names and numbers are far shorter. */
+export const MAX_HINT_CHARS = 128;
+
+const first = (v: string | string[] | undefined, name: string): string | null => {
   const s = Array.isArray(v) ? v[0] : v;
-  if (s === undefined || s === '') return null;
-  if (!/^\d+$/.test(s.trim())) throw new SwitchyardError('invalid_request', `header ${name} must be a whole number of milliseconds, got "${s}"`, { param: name });
-  return Number(s.trim());
+  if (s === undefined || s.trim() === '') return null;
+  if (s.length > MAX_HINT_CHARS) throw new SwitchyardError('invalid_request', `header ${name} is longer than ${MAX_HINT_CHARS} characters`, { param: name });
+  return s.trim();
+};
+
+const intHeader = (v: string | string[] | undefined, name: string): number | null => {
+  const s = first(v, name);
+  if (s === null) return null;
+  if (!/^\d{1,15}$/.test(s)) throw new SwitchyardError('invalid_request', `header ${name} must be a whole number of milliseconds, got "${s.slice(0, 32)}"`, { param: name });
+  return Number(s);
 };
 
 const numHeader = (v: string | string[] | undefined, name: string): number | null => {
-  const s = Array.isArray(v) ? v[0] : v;
-  if (s === undefined || s === '') return null;
-  const n = Number(s.trim());
-  if (!Number.isFinite(n) || n < 0) throw new SwitchyardError('invalid_request', `header ${name} must be a non-negative number, got "${s}"`, { param: name });
+  const s = first(v, name);
+  if (s === null) return null;
+  const n = Number(s);
+  if (!Number.isFinite(n) || n < 0) throw new SwitchyardError('invalid_request', `header ${name} must be a non-negative number, got "${s.slice(0, 32)}"`, { param: name });
   return n;
 };
 
-const strHeader = (v: string | string[] | undefined): string | null => {
-  const s = Array.isArray(v) ? v[0] : v;
-  return s === undefined || s === '' ? null : s.trim();
-};
-
-export function parseHints(h: Record<string, string | string[] | undefined>) {
+/**
+ * The routing hints of a request. `x-switchyard-timeout-ms` must lie in 1 ms ..
+ * `maxTimeoutMs` (resilience.requestTimeoutMs): a larger value could not be honoured (and
+ * one beyond what a timer holds fired at once, as an instant 504).
+ */
+export function parseHints(h: Record<string, string | string[] | undefined>, maxTimeoutMs: number) {
   const timeoutMs = intHeader(h['x-switchyard-timeout-ms'], 'x-switchyard-timeout-ms');
-  if (timeoutMs === 0) throw new SwitchyardError('invalid_request', 'x-switchyard-timeout-ms must be greater than 0', { param: 'x-switchyard-timeout-ms' });
-  const tier = strHeader(h['x-switchyard-tier']);
-  if (tier !== null && !isTier(tier)) throw new SwitchyardError('invalid_request', `header x-switchyard-tier must be one of ${TIERS.join(', ')}, got "${tier}"`, { param: 'x-switchyard-tier' });
+  if (timeoutMs !== null && (timeoutMs < 1 || timeoutMs > maxTimeoutMs)) {
+    throw new SwitchyardError('invalid_request', `x-switchyard-timeout-ms must be between 1 and ${maxTimeoutMs} (resilience.requestTimeoutMs)`, { param: 'x-switchyard-timeout-ms' });
+  }
+  const tier = first(h['x-switchyard-tier'], 'x-switchyard-tier');
+  if (tier !== null && !isTier(tier)) throw new SwitchyardError('invalid_request', `header x-switchyard-tier must be one of ${TIERS.join(', ')}, got "${tier.slice(0, 32)}"`, { param: 'x-switchyard-tier' });
+  const cascade = first(h['x-switchyard-cascade'], 'x-switchyard-cascade');
+  if (cascade !== null && cascade !== 'on' && cascade !== 'off') throw new SwitchyardError('invalid_request', `header x-switchyard-cascade must be on or off, got "${cascade.slice(0, 32)}"`, { param: 'x-switchyard-cascade' });
   return {
-    task: strHeader(h['x-switchyard-task']),
+    cascade: cascade === null ? null : cascade === 'on',
+    task: first(h['x-switchyard-task'], 'x-switchyard-task'),
     tier,
     maxLatencyMs: intHeader(h['x-switchyard-max-latency-ms'], 'x-switchyard-max-latency-ms'),
     maxCostUsd: numHeader(h['x-switchyard-max-cost-usd'], 'x-switchyard-max-cost-usd'),

@@ -9,11 +9,12 @@
  * forwarded too (sanitised).
  */
 import type { InspectionEvent } from 'xstate';
+import { scrub } from './scrub.js';
 
 export interface HubRecord {
   seq: number;
   at: number;
-  kind: 'transition' | 'budget' | 'inspection';
+  kind: 'transition' | 'budget' | 'inspection' | 'escalation';
   actor: string;
   from: string | null;
   to: string | null;
@@ -27,6 +28,7 @@ const SECRET_KEY = /(authorization|api[-_]?key|secret|token|password|^key$)/i;
 
 /** Deep copy without any field whose name looks like a secret; bounded depth and size. */
 export function sanitize(v: unknown, depth = 0): unknown {
+  if (typeof v === 'string') return scrub(v);
   if (v === null || typeof v !== 'object') return typeof v === 'function' ? undefined : v;
   if (depth > 4) return '[…]';
   if (Array.isArray(v)) return v.length > 20 ? [...v.slice(-20).map((x) => sanitize(x, depth + 1))] : v.map((x) => sanitize(x, depth + 1));
@@ -120,6 +122,11 @@ export class InspectionHub {
     this.ring.push(rec);
     if (this.ring.length > this.size) this.ring.shift();
     for (const l of this.listeners) l(rec);
+  }
+
+  /** A record that is not an actor transition (a cascade escalation): kept and pushed like one. */
+  note(r: Omit<HubRecord, 'seq' | 'at'>): void {
+    this.push(r);
   }
 
   history(): HubRecord[] {

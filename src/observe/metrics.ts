@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { nanoToUsd } from '../accounting/money.js';
+import type { CascadeRecord } from '../runtime/cascade.js';
 import type { RequestRecord } from '../runtime/core.js';
 import type { StateView } from '../runtime/state-view.js';
 import type { HubRecord } from './hub.js';
@@ -22,6 +23,8 @@ export class Metrics {
   private readonly tokens = new Counter({ name: 'switchyard_tokens_total', help: 'Tokens billed, by model and kind', labelNames: ['model', 'kind'], registers: [this.registry] });
   private readonly cost = new Counter({ name: 'switchyard_cost_usd_total', help: 'Cost in USD, by model', labelNames: ['model'], registers: [this.registry] });
   private readonly transitions = new Counter({ name: 'switchyard_transitions_total', help: 'Actor state transitions', labelNames: ['actor', 'from', 'to'], registers: [this.registry] });
+  private readonly cascadeSteps = new Counter({ name: 'switchyard_cascade_steps_total', help: 'Quality cascade steps: from the model that answered to the next one (or "client" when delivered), by check outcome', labelNames: ['from', 'to', 'reason'], registers: [this.registry] });
+  private readonly cascadeHold = new Histogram({ name: 'switchyard_cascade_hold_seconds', help: 'Time a cascaded stream was held back by the checks before its first byte', buckets: LATENCY_BUCKETS, registers: [this.registry] });
   private readonly budgetDecisions = new Counter({ name: 'switchyard_budget_decisions_total', help: 'Budget reservations, by decision', labelNames: ['decision'], registers: [this.registry] });
 
   constructor(state: () => StateView) {
@@ -71,6 +74,15 @@ export class Metrics {
     if (r.usage.promptTokens) this.tokens.inc({ model, kind: 'prompt' }, r.usage.promptTokens);
     if (r.usage.completionTokens) this.tokens.inc({ model, kind: 'completion' }, r.usage.completionTokens);
     if (r.costNano) this.cost.inc({ model }, nanoToUsd(r.costNano));
+  }
+
+  onCascade(r: CascadeRecord): void {
+    r.steps.forEach((s, i) => {
+      const delivered = i === r.delivered;
+      const to = delivered ? 'client' : (r.steps[i + 1]?.model ?? 'none');
+      this.cascadeSteps.inc({ from: s.model ?? 'none', to, reason: s.outcome });
+    });
+    if (r.holdMs !== null) this.cascadeHold.observe(r.holdMs / 1000);
   }
 
   onAttempt(endpoint: string, outcome: string, failover: boolean): void {

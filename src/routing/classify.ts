@@ -2,6 +2,7 @@
  * The classifier: deterministic and explainable. From the hints, the prompt's words and size
  * and the body's shape it picks a tier and says why in one line. Pure: no I/O, no clock.
  */
+import { own } from '../config/lookup.js';
 import type { ClassifierConfig, Tier, Capability } from '../config/schema.js';
 import { TIERS } from '../config/schema.js';
 
@@ -49,13 +50,19 @@ export function isTier(s: string): s is Tier {
   return (TIERS as readonly string[]).includes(s);
 }
 
+/** A short, printable excerpt of client text for the reason header (never the whole of it). */
+function excerpt(s: string): string {
+  const clean = s.replace(/[^\x20-\x7e]/g, '?').replace(/"/g, "'");
+  return clean.length > 32 ? `${clean.slice(0, 32)}...` : clean;
+}
+
 export function classify(input: ClassifyInput, cfg: ClassifierConfig): Classification {
   if (input.tier !== null && isTier(input.tier)) {
     return { tier: input.tier, reason: `tier forced by x-switchyard-tier: ${input.tier}`, keywordHits: [] };
   }
   const task = input.task?.trim().toLowerCase() || null;
   if (task !== null) {
-    const mapped = cfg.tasks[task];
+    const mapped = own(cfg.tasks, task);
     if (mapped) return { tier: mapped, reason: `task "${task}" → ${mapped} (config)`, keywordHits: [] };
     if (cfg.simpleTasks.includes(task)) return { tier: 'fast_cheap', reason: `task "${task}" is simple → fast_cheap`, keywordHits: [] };
     if (cfg.complexTasks.includes(task)) return { tier: 'high_quality', reason: `task "${task}" is complex → high_quality`, keywordHits: [] };
@@ -67,7 +74,7 @@ export function classify(input: ClassifyInput, cfg: ClassifierConfig): Classific
   if (input.promptTokens > cfg.longPromptTokens) {
     return { tier: 'high_quality', reason: `long prompt (${input.promptTokens} tokens > ${cfg.longPromptTokens}) → high_quality`, keywordHits: hits };
   }
-  const why = task !== null ? `task "${task}"` : hits.length > 0 ? `${hits.length} complexity keyword(s) < ${cfg.complexityThreshold}` : 'no task hint, no complexity keywords';
+  const why = task !== null ? `unknown task "${excerpt(task)}"` : hits.length > 0 ? `${hits.length} complexity keyword(s) < ${cfg.complexityThreshold}` : 'no task hint, no complexity keywords';
   return { tier: 'balanced', reason: `${why} → balanced`, keywordHits: hits };
 }
 

@@ -10,6 +10,7 @@
  */
 import type { Config, Tier } from '../config/schema.js';
 import { TIERS } from '../config/schema.js';
+import { own } from '../config/lookup.js';
 import { SwitchyardError } from '../errors.js';
 import { nativeOf } from '../upstream/native.js';
 import { classify, requiredCapabilities, type ClassifyInput } from './classify.js';
@@ -57,11 +58,12 @@ const tierIndex = (t: Tier): number => TIERS.indexOf(t);
 /** Embeddings models serve `/v1/embeddings` only, and only they do. */
 function checkPurpose(cfg: Config, inp: ResolveInput): (m: string) => boolean {
   const wantsEmbeddings = nativeOf(inp.body)?.kind === 'embeddings';
-  const isEmb = (m: string): boolean => cfg.models[m]?.capabilities.includes('embeddings') === true;
-  if (wantsEmbeddings && !(inp.model in cfg.models)) {
+  const isEmb = (m: string): boolean => own(cfg.models, m)?.capabilities.includes('embeddings') === true;
+  const named = own(cfg.models, inp.model) !== undefined;
+  if (wantsEmbeddings && !named) {
     throw new SwitchyardError('invalid_request', `embeddings need a catalogue model with capability "embeddings", not "${inp.model}"`, { param: 'model' });
   }
-  if (inp.model in cfg.models && isEmb(inp.model) !== wantsEmbeddings) {
+  if (named && isEmb(inp.model) !== wantsEmbeddings) {
     const msg = wantsEmbeddings ? `"${inp.model}" is not an embeddings model` : `"${inp.model}" is an embeddings model: use POST /v1/embeddings`;
     throw new SwitchyardError('invalid_request', msg, { param: 'model' });
   }
@@ -71,7 +73,7 @@ function checkPurpose(cfg: Config, inp: ResolveInput): (m: string) => boolean {
 export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
   const purpose = checkPurpose(cfg, inp);
   const needs = requiredCapabilities(inp.body);
-  const fits = (m: string): boolean => (cfg.models[m]?.contextWindow ?? 0) >= inp.promptTokens;
+  const fits = (m: string): boolean => (own(cfg.models, m)?.contextWindow ?? 0) >= inp.promptTokens;
   const capable = (m: string): boolean => purpose(m) && needs.every((c) => cfg.models[m]!.capabilities.includes(c));
   const dedupe = (xs: string[]): string[] => [...new Set(xs)];
 
@@ -88,11 +90,11 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
     plan = { candidates: chain, tier: c.tier, reason: c.reason };
   } else if (inp.model.startsWith('route/')) {
     const name = inp.model.slice('route/'.length);
-    const chain = cfg.routing.routes[name];
+    const chain = own(cfg.routing.routes, name);
     if (!chain) throw notFound(cfg, inp.model);
     plan = { candidates: chain.filter(capable), tier: null, reason: `route ${name}: ${chain.join(' → ')}` };
   } else {
-    const m = cfg.models[inp.model];
+    const m = own(cfg.models, inp.model);
     if (!m) throw notFound(cfg, inp.model);
     plan = { candidates: [inp.model, ...m.fallbacks.filter(capable)], tier: m.tier, reason: `requested ${inp.model}` };
   }

@@ -12,6 +12,8 @@ export interface Hints {
   maxLatencyMs: number | null;
   maxCostUsd: number | null;
   timeoutMs: number | null;
+  /** `x-switchyard-cascade: on|off`; null: `routing.cascade.enabled` decides. */
+  cascade?: boolean | null;
 }
 
 export interface ChatCall {

@@ -4,6 +4,7 @@
  * leaves here as an UpstreamFault; `delivered` tells how much reached the client first.
  */
 import type { Usage } from '../accounting/cost.js';
+import { outputCap } from '../accounting/reservation.js';
 import type { ResilienceConfig } from '../config/schema.js';
 import { SseParser } from '../upstream/sse.js';
 import { classifyError, discard, readText, send, type UpstreamResponse } from '../upstream/transport.js';
@@ -83,7 +84,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     apiKey: inp.h.apiKey,
     headers: inp.h.provider.headers,
     basePath: inp.h.basePath,
-    maxOutputTokens: inp.h.modelCfg.maxOutputTokens,
+    maxOutputTokens: outputCap(inp.body, inp.h.modelCfg.maxOutputTokens),
     anthropicVersion: inp.h.provider.anthropicVersion,
     prefill: inp.prefill,
   });

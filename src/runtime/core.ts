@@ -8,6 +8,7 @@ import type { Usage } from '../accounting/cost.js';
 import type { LedgerStore } from '../accounting/ledger.js';
 import type { Config } from '../config/schema.js';
 import type { BudgetStore } from './budget.js';
+import type { CascadeRecord } from './cascade.js';
 import type { EndpointHandle } from './endpoints.js';
 import type { CapacityQueue } from './queue.js';
 
@@ -40,4 +41,6 @@ export interface RuntimeCore {
   /** Seconds until the earliest of these models' endpoints may take traffic again. */
   retryAfterSeconds(models: string[]): number;
   recordRequest?(r: RequestRecord): void;
+  /** A cascaded request ended (metrics, inspector timeline). */
+  recordCascade?(r: CascadeRecord): void;
 }

@@ -5,7 +5,9 @@
  */
 import { costOf, worstCaseNano, type Usage } from '../accounting/cost.js';
 import { countPromptTokens, countTextTokens } from '../accounting/tokens.js';
+import { outputCap, promptBoundTokens, requestedOutputTokens } from '../accounting/reservation.js';
 import { nanoToUsd, usdToNano } from '../accounting/money.js';
+import { own } from '../config/lookup.js';
 import { SwitchyardError, upstreamClientError } from '../errors.js';
 import { resolve, type RoutePlan } from '../routing/resolve.js';
 import { UpstreamFault } from '../upstream/types.js';
@@ -71,6 +73,8 @@ export class RequestFlow {
     private readonly rt: RuntimeCore,
     private readonly call: ChatCall,
     private readonly sink: ChatSink,
+    /** A quality-cascade step: these candidates instead of the router's (src/runtime/cascade.ts). */
+    private readonly planOverride: RoutePlan | null = null,
   ) {
     const timeout = call.hints.timeoutMs ?? rt.cfg.resilience.requestTimeoutMs;
     this.deadlineAt = call.receivedAt + timeout;
@@ -125,12 +129,12 @@ export class RequestFlow {
     const body = this.call.body;
     this.promptTokens = this.countPrompt();
     const userText = body.messages.filter((m) => m.role === 'user').map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
-    this.plan = resolve(this.rt.cfg, {
+    this.plan = this.planOverride ?? resolve(this.rt.cfg, {
       model: body.model,
       body,
       classify: { task: this.call.hints.task, tier: this.call.hints.tier, text: userText, promptTokens: this.promptTokens, turns: body.messages.length },
       promptTokens: this.promptTokens,
-      expectedOutputTokens: Math.min(body.max_tokens ?? body.max_completion_tokens ?? 512, 4096),
+      expectedOutputTokens: Math.min(requestedOutputTokens(body) ?? 512, 4096),
       liveStats: (m) => this.rt.modelStats(m),
     });
     this.rt.supervisor.send({ type: 'request.routed', at: this.rt.now() });
@@ -150,21 +154,26 @@ export class RequestFlow {
   }
 
   /**
-   * Prompt tokens. The real tokenizer costs ~100 µs per 2 KB, so it runs only where the count
-   * decides something: a budget or a cost cap applies (the reservation must be exact), or the
-   * prompt is long enough for context windows and the long-prompt rule to matter. Otherwise a
-   * character estimate serves routing and TPM windows (corrected by the upstream's usage).
+   * Prompt tokens, an estimate for routing, TPM windows and what people see (reservations use
+   * `promptBoundTokens`). The real tokenizer costs ~100 µs per 2 KB, so it runs only where the
+   * count decides something: the prompt is long enough for context windows and the long-prompt
+   * rule to matter. Otherwise a character estimate serves (corrected by the upstream's usage).
    */
   private countPrompt(): number {
     const body = this.call.body;
     const chars = promptChars(body.messages);
-    const exact = chars > EXACT_COUNT_CHARS || this.call.hints.maxCostUsd !== null || this.rt.budget.lines().length > 0 || Array.isArray(body.tools);
+    const exact = chars > EXACT_COUNT_CHARS || Array.isArray(body.tools);
     return exact ? countPromptTokens(body.messages, body.tools ?? undefined) : Math.ceil(chars / 3) + 3 * body.messages.length + 3;
+  }
+
+  /** The o200k count for a ledger row the upstream gave no usage for (a number people read). */
+  private shownPromptTokens(): number {
+    return countPromptTokens(this.call.body.messages, this.call.body.tools ?? undefined);
   }
 
   /** Estimated tokens for TPM windows: prompt plus the output asked for. */
   private estTokens(): number {
-    return this.promptTokens + Math.min(this.call.body.max_tokens ?? this.call.body.max_completion_tokens ?? 256, 4096);
+    return this.promptTokens + Math.min(requestedOutputTokens(this.call.body) ?? 256, 4096);
   }
 
   /** The next endpoint to try, waiting (bounded) when every candidate is throttled. */
@@ -205,7 +214,7 @@ export class RequestFlow {
     const committed = this.session?.committed === true;
     for (const model of this.plan.candidates) {
       if (this.excludedModels.has(model)) continue;
-      const mc = this.rt.cfg.models[model];
+      const mc = own(this.rt.cfg.models, model);
       if (!mc) continue;
       if (committed && (!mc.capabilities.includes('prefill') || this.session?.toolCallsSent)) continue;
       const maxLatency = this.call.hints.maxLatencyMs;
@@ -217,8 +226,9 @@ export class RequestFlow {
 
   private async attemptOn(h: EndpointHandle): Promise<Outcome | 'continue'> {
     const mc = h.modelCfg;
-    const maxOut = this.call.body.max_tokens ?? this.call.body.max_completion_tokens ?? mc.maxOutputTokens;
-    const reserveNano = worstCaseNano(this.promptTokens, Math.min(maxOut, mc.maxOutputTokens), mc.price);
+    const prefill = this.session?.committed ? this.session.delivered : null;
+    // The bound of what this attempt can cost: prompt bytes (no tokenizer counts more) and the cap sent upstream.
+    const reserveNano = worstCaseNano(promptBoundTokens(this.call.body, prefill), outputCap(this.call.body, mc.maxOutputTokens), mc.price);
     const maxCost = this.call.hints.maxCostUsd;
     if (maxCost !== null && reserveNano > usdToNano(maxCost)) {
       this.excludedModels.add(h.model);
@@ -250,7 +260,6 @@ export class RequestFlow {
     this.lastEndpoint = h;
     h.actor.send({ type: 'request.dispatched', at: this.rt.now(), estTokens: est });
     this.session?.beginAttempt();
-    const prefill = this.session?.committed ? this.session.delivered : null;
     try {
       const ok = await runAttempt({ h, body: this.call.body, stream: this.stream, prefill, resilience: this.rt.cfg.resilience, signal: this.ac.signal, now: this.rt.now }, this.session);
       return await this.succeeded(h, ok, est, grant.budgets, reserveNano);
@@ -267,7 +276,7 @@ export class RequestFlow {
   private async succeeded(h: EndpointHandle, ok: AttemptSuccess, est: number, budgets: string[], reserved: number): Promise<Outcome> {
     let usage = ok.usage;
     if (!usage) {
-      usage = { promptTokens: this.promptTokens, completionTokens: countTextTokens(ok.text) };
+      usage = { promptTokens: this.shownPromptTokens(), completionTokens: countTextTokens(ok.text) };
       this.estimated = true;
     }
     const cost = costOf(usage, h.modelCfg.price).totalNano;
@@ -297,7 +306,7 @@ export class RequestFlow {
     // Tokens already delivered were billed by the provider: settle them (estimated), else release.
     const partialTokens = f.deliveredText ? countTextTokens(f.deliveredText) : 0;
     if (partialTokens > 0) {
-      const usage = { promptTokens: this.promptTokens, completionTokens: partialTokens };
+      const usage = { promptTokens: this.shownPromptTokens(), completionTokens: partialTokens };
       const cost = costOf(usage, h.modelCfg.price).totalNano;
       this.costNano += cost;
       this.estimated = true;

@@ -21,6 +21,7 @@ import type { RequestRecord, RuntimeCore } from './core.js';
 import { endpointSettings, fingerprint, latencyOf, poolFor, type EndpointActor, type EndpointHandle } from './endpoints.js';
 import { CapacityQueue } from './queue.js';
 import { RequestFlow } from './request-flow.js';
+import { cascadeOn, runCascade, type CascadeRecord } from './cascade.js';
 import { buildState, type StateView } from './state-view.js';
 
 export interface RuntimeOptions {
@@ -32,6 +33,7 @@ export interface RuntimeOptions {
   rng?: () => number;
   inspect?: (ev: InspectionEvent) => void;
   onRequest?: (r: RequestRecord) => void;
+  onCascade?: (r: CascadeRecord) => void;
 }
 
 export class Runtime implements RuntimeCore {
@@ -52,6 +54,7 @@ export class Runtime implements RuntimeCore {
   private idle: Array<() => void> = [];
   private generation = 0;
   private readonly onRequest: ((r: RequestRecord) => void) | undefined;
+  private readonly onCascade: ((r: CascadeRecord) => void) | undefined;
 
   constructor(opts: RuntimeOptions) {
     this.cfg = opts.cfg;
@@ -61,6 +64,7 @@ export class Runtime implements RuntimeCore {
     this.now = opts.now ?? Date.now;
     this.rng = opts.rng ?? Math.random;
     this.onRequest = opts.onRequest;
+    this.onCascade = opts.onCascade;
     this.startedAt = this.now();
     this.queue = new CapacityQueue(
       () => this.cfg.resilience.queue.maxDepth,
@@ -107,10 +111,15 @@ export class Runtime implements RuntimeCore {
     this.onRequest?.(r);
   }
 
+  recordCascade(r: CascadeRecord): void {
+    this.onCascade?.(r);
+  }
+
   async chat(call: ChatCall, sink: ChatSink): Promise<void> {
     this.inFlight++;
     try {
-      await new RequestFlow(this, call, sink).run();
+      if (cascadeOn(this.cfg, call)) await runCascade(this, call, sink);
+      else await new RequestFlow(this, call, sink).run();
     } finally {
       this.inFlight--;
       if (this.inFlight === 0) for (const f of this.idle.splice(0)) f();

@@ -74,6 +74,8 @@ function parse(raw: unknown): ChatRequest | SimError {
     prefill: trailingAssistant ? texts[texts.length - 1]! : null,
     toolName: chooseTool(body, last),
     lastUserText: lastUser === undefined ? '' : messageText(lastUser),
+    json: false,
+    logprobs: false,
   };
 }
 

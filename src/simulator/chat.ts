@@ -5,6 +5,7 @@ import type { RpmWindows } from './rate-limit.js';
 import { retryAfterValue } from './rate-limit.js';
 import { deliverJson, deliverStream, sendError } from './respond.js';
 import type { ClientGone } from './respond.js';
+import { applyQualityFault, CONFIDENT_LOGPROB, jsonPieces } from './quality.js';
 import { answerTokens, continuation, promptTokens, splitPieces } from './text.js';
 import type { Answer, ChatRequest, SimRequestLogEntry, Wire } from './types.js';
 import { isSimError } from './types.js';
@@ -48,14 +49,16 @@ function buildAnswer(req: ChatRequest, settings: ModelSettings, wire: Wire, seq:
     created: Math.floor(Date.now() / 1000),
     promptTokens: prompt,
     cachedTokens: Math.min(settings.cachedTokens, prompt),
+    logprob: req.logprobs ? CONFIDENT_LOGPROB : null,
   };
   if (req.toolName !== null) {
     const args = JSON.stringify({ input: Array.from(req.lastUserText).slice(0, 40).join('') });
     const pieces = splitPieces(args);
     return { ...base, kind: 'tool', toolName: req.toolName, pieces, finish: 'tool', completionTokens: pieces.length };
   }
-  const full = answerTokens(req.seedText, settings.outputTokens);
+  const full = settings.fixedAnswer === undefined ? answerTokens(req.seedText, settings.outputTokens) : settings.fixedAnswer.split(/(?= )/);
   let pieces = req.prefill === null ? full : continuation(full, req.prefill);
+  if (req.json && req.prefill === null) pieces = jsonPieces(pieces);
   let finish: Answer['finish'] = 'stop';
   if (req.maxTokens !== undefined && pieces.length > req.maxTokens) {
     pieces = pieces.slice(0, req.maxTokens);
@@ -168,7 +171,7 @@ export async function handleChat(
     ));
   }
 
-  const answer = buildAnswer(parsed, settings, wire, entry.seq, prompt);
+  const answer = applyQualityFault(buildAnswer(parsed, settings, wire, entry.seq, prompt), fault, parsed);
   const noUsage = fault?.kind === 'no_usage' || (fault?.kind === 'no_done' && fault.omitUsage === true);
   const delivery = { res, wire, answer, settings, fault, headers, entry, gone, usage: false };
   if (parsed.stream) await deliverStream({ ...delivery, usage: parsed.includeUsage && !noUsage });

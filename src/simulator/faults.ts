@@ -40,6 +40,14 @@ export const FaultSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('context_length_exceeded'), ...lifetime }),
   z.strictObject({ kind: z.literal('content_policy_violation'), ...lifetime }),
   z.strictObject({ kind: z.literal('stream_error_event'), afterTokens, ...lifetime }),
+  // Quality faults: a 200 answer that is not good enough (the cascade's checks catch them).
+  z.strictObject({ kind: z.literal('invalid_json'), ...lifetime }),
+  z.strictObject({ kind: z.literal('json_mismatch'), ...lifetime }),
+  z.strictObject({ kind: z.literal('refusal'), ...lifetime }),
+  z.strictObject({ kind: z.literal('empty'), ...lifetime }),
+  z.strictObject({ kind: z.literal('length_stop'), ...lifetime }),
+  z.strictObject({ kind: z.literal('invalid_tool_args'), ...lifetime }),
+  z.strictObject({ kind: z.literal('low_logprob'), logprob: z.number().max(0).optional(), ...lifetime }),
 ]);
 
 export type Fault = z.infer<typeof FaultSchema>;

@@ -11,4 +11,3 @@ export type { ModelProfile, SimulatorProfile } from './profile.js';
 export { loadProfile, SimulatorProfileSchema } from './profile.js';
 export type { SimRequestLogEntry } from './types.js';
 export { answerTokens } from './text.js';
-export { runSimulateCommand, DEFAULT_SIMULATOR_PORT } from './command.js';

@@ -21,6 +21,8 @@ const Body = z.looseObject({
   max_completion_tokens: z.number().int().min(0).nullish(),
   tools: z.array(z.looseObject({ function: z.looseObject({ name: z.string() }) })).optional(),
   tool_choice: z.union([z.string(), z.looseObject({ function: z.looseObject({ name: z.string() }) })]).optional(),
+  response_format: z.looseObject({ type: z.string() }).nullish(),
+  logprobs: z.boolean().nullish(),
 });
 type OpenAiMessage = z.infer<typeof Message>;
 
@@ -66,6 +68,8 @@ function parse(raw: unknown): ChatRequest | SimError {
     prefill: trailingAssistant ? texts[texts.length - 1]! : null,
     toolName: chooseTool(body, last),
     lastUserText: lastUser === undefined ? '' : messageText(lastUser),
+    json: body.response_format?.type === 'json_object' || body.response_format?.type === 'json_schema',
+    logprobs: body.logprobs === true,
   };
 }
 
@@ -101,6 +105,12 @@ function chunkHead(a: Answer): string {
     chunkHeads.set(a, head);
   }
   return head;
+}
+
+/** OpenAI's `logprobs` object for these tokens, or null when not asked for. */
+function logprobsOf(a: Answer, pieces: string[]): unknown {
+  if (a.logprob === null) return null;
+  return { content: pieces.map((token) => ({ token, logprob: a.logprob, bytes: null, top_logprobs: [] })) };
 }
 
 function chunk(a: Answer, delta: unknown, finish: string | null): string {
@@ -171,8 +181,10 @@ export const openAiWire: Wire = {
       index: 0,
       message: a.kind === 'tool'
         ? { role: 'assistant', content: null, refusal: null, tool_calls: [{ id: a.toolId, type: 'function', function: { name: a.toolName, arguments: a.pieces.join('') } }] }
-        : { role: 'assistant', content: a.pieces.join(''), refusal: null },
-      logprobs: null,
+        : a.kind === 'refusal'
+          ? { role: 'assistant', content: null, refusal: a.pieces.join('') }
+          : { role: 'assistant', content: a.pieces.join(''), refusal: null },
+      logprobs: a.kind === 'text' ? logprobsOf(a, a.pieces) : null,
       finish_reason: FINISH[a.finish],
     }],
     ...(usage ? { usage: usageOf(a) } : {}),
@@ -182,7 +194,9 @@ export const openAiWire: Wire = {
     : chunk(a, { role: 'assistant', content: '' }, null),
   streamPiece: (a, piece) => a.kind === 'tool'
     ? chunk(a, { tool_calls: [{ index: 0, function: { arguments: piece } }] }, null)
-    : formatSse(`${chunkHead(a)}[{"index":0,"delta":{"content":${JSON.stringify(piece)}},"logprobs":null,"finish_reason":null}]}`),
+    : a.kind === 'refusal'
+      ? chunk(a, { refusal: piece }, null)
+      : formatSse(`${chunkHead(a)}[{"index":0,"delta":{"content":${JSON.stringify(piece)}},"logprobs":${JSON.stringify(logprobsOf(a, [piece]))},"finish_reason":null}]}`),
   streamEnd: (a, opts: StreamEndOptions) => {
     let out = chunk(a, {}, FINISH[a.finish]);
     if (opts.usage) {

@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { FaultSchema } from './faults.js';
 
@@ -21,6 +20,8 @@ export const ModelProfileSchema = z.strictObject({
   contextWindow: z.number().int().positive().optional(),
   /** Answer 401 when the wire's key header is missing. */
   requireAuth: z.boolean().optional(),
+  /** Always answer this text (one token per word) instead of the deterministic words, e.g. a judge's "PASS". */
+  fixedAnswer: z.string().min(1).max(10_000).optional(),
 });
 
 export const SimulatorProfileSchema = z.strictObject({
@@ -43,6 +44,7 @@ export interface ModelSettings {
   prefill: boolean;
   contextWindow: number | undefined;
   requireAuth: boolean;
+  fixedAnswer: string | undefined;
 }
 
 const BUILT_IN: ModelSettings = {
@@ -54,6 +56,7 @@ const BUILT_IN: ModelSettings = {
   prefill: true,
   contextWindow: undefined,
   requireAuth: false,
+  fixedAnswer: undefined,
 };
 
 function merge(base: ModelSettings, over: ModelProfile | undefined): ModelSettings {
@@ -114,7 +117,7 @@ export async function loadProfile(file: string): Promise<SimulatorProfile> {
   const text = await readFile(file, 'utf8');
   let value: unknown;
   try {
-    value = parseYaml(text);
+    value = (await import('yaml')).parse(text);
   } catch (err) {
     throw new Error(`${file}: not valid YAML/JSON: ${err instanceof Error ? err.message : String(err)}`);
   }

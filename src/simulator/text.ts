@@ -1,4 +1,6 @@
 import type * as GptTokenizer from 'gpt-tokenizer';
+import { loadTokenizer as loadO200k } from '../accounting/tokens.js';
+import { countInPieces } from '../accounting/token-pieces.js';
 
 /**
  * Deterministic answers. The text depends only on the conversation (never on the model), so
@@ -89,7 +91,8 @@ const NO_SPECIAL: Set<string> = new Set();
 let encode: typeof GptTokenizer.encode | undefined;
 
 export async function loadTokenizer(): Promise<void> {
-  encode ??= (await import('gpt-tokenizer')).encode;
+  // The sidecar's own copy: one set of tables when the simulator runs inside `serve`.
+  encode ??= loadO200k().encode;
 }
 const tokenCache = new Map<string, number>();
 
@@ -98,7 +101,9 @@ export function countTokens(text: string): number {
   let n = tokenCache.get(text);
   if (n === undefined) {
     if (encode === undefined) throw new Error('simulator tokenizer not loaded (loadTokenizer)');
-    n = text.length === 0 ? 0 : encode(text, { disallowedSpecial: NO_SPECIAL }).length;
+    const enc = encode;
+    // Bounded pieces: the tokenizer is quadratic on a long run without whitespace.
+    n = text.length === 0 ? 0 : countInPieces(text, (piece) => enc(piece, { disallowedSpecial: NO_SPECIAL }).length);
     if (tokenCache.size >= MAX_CACHED) tokenCache.clear();
     tokenCache.set(text, n);
   }

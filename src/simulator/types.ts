@@ -19,6 +19,10 @@ export interface ChatRequest {
   toolName: string | null;
   /** Text of the last user message (tool arguments are made from it). */
   lastUserText: string;
+  /** `response_format` json_object or json_schema: the answer is a JSON object. */
+  json: boolean;
+  /** `logprobs: true`: every content token carries its log-probability. */
+  logprobs: boolean;
 }
 
 /** What the simulator decided to answer. */
@@ -26,7 +30,8 @@ export interface Answer {
   id: string;
   model: string;
   created: number;
-  kind: 'text' | 'tool';
+  /** `refusal`: the pieces go to the `refusal` field (OpenAI wire), or are the text (Anthropic). */
+  kind: 'text' | 'tool' | 'refusal';
   /** Text tokens, or pieces of the tool call's arguments JSON. */
   pieces: string[];
   toolName: string;
@@ -35,6 +40,8 @@ export interface Answer {
   promptTokens: number;
   cachedTokens: number;
   completionTokens: number;
+  /** Log-probability of each token when the request asked for them (OpenAI wire), else null. */
+  logprob: number | null;
 }
 
 /** Wire-neutral error; each wire renders it in its own body shape. */

@@ -3,6 +3,7 @@
  * normalised pieces adapters produce, and the classified upstream fault.
  */
 import type { Usage } from '../accounting/cost.js';
+import { scrub } from '../observe/scrub.js';
 
 /** A chat-completions request body after edge validation; unknown fields are kept. */
 export interface ChatBody {
@@ -96,6 +97,8 @@ export class UpstreamFault extends Error {
     readonly error: UpstreamErrorInfo | null = null,
     readonly rateLimit: RateLimitInfo | null = null,
   ) {
-    super(message);
+    // An upstream may echo the key it was sent: nothing of it may reach a log, an event or a client.
+    super(scrub(message));
+    if (error) this.error = { ...error, message: scrub(error.message) };
   }
 }

@@ -34,6 +34,29 @@ export function ledgerContract(name: string, open: () => Promise<LedgerStore>): 
       await Promise.all(opened.splice(0).map((s) => s.close()));
     });
 
+    it('cascade steps: round-trip under their parent, spend by escalation, feedback and quality per model', async () => {
+      const store = await fresh();
+      const step = (n: number, model: string, quality: string, delivered: boolean, costNano: number) =>
+        makeRow({ requestId: `cas-1#${n}`, model, costNano, cascade: { parentId: 'cas-1', step: n, quality, delivered } });
+      const s1 = step(1, 'deepseek-v3.2', 'invalid_json', false, 700);
+      const s2 = step(2, 'gpt-4.1', 'pass', true, 9_000);
+      const plain = makeRow({ requestId: 'plain-1', model: 'deepseek-v3.2', costNano: 500 });
+      for (const r of [s2, plain, s1]) await store.insert(r);
+      expect(await store.steps('cas-1')).toEqual([s1, s2]);
+      expect(await store.rows({ requestId: 'plain-1' })).toEqual([plain]);
+      const byEscalation = await store.spendBy('escalation');
+      expect(byEscalation.map((t) => [t.group, t.costNano])).toEqual([[NO_GROUP, 500], ['deepseek-v3.2:invalid_json', 700], ['gpt-4.1:pass', 9_000]]);
+      expect(await store.recordFeedback('cas-1', false, T0 + 5)).toBe('stored');
+      expect(await store.recordFeedback('cas-1', true, T0 + 6)).toBe('stored'); // the latest verdict wins
+      expect(await store.recordFeedback('plain-1', false, T0 + 7)).toBe('stored');
+      expect(await store.recordFeedback('nobody', true, T0)).toBe('unknown_request');
+      expect(await store.qualityStats()).toEqual([
+        { model: 'deepseek-v3.2', requests: 2, checked: 1, failed: 1, good: 0, bad: 1 },
+        { model: 'gpt-4.1', requests: 1, checked: 1, failed: 0, good: 1, bad: 0 },
+      ]);
+      expect(await store.qualityStats(T0 + 2000)).toEqual([]);
+    });
+
     it('inserts once per request id; a duplicate changes nothing', async () => {
       const store = await fresh();
       const row = makeRow({ costNano: 123 });

@@ -18,7 +18,7 @@ ledgerContract('sqlite (memory)', () => openLedger('memory'));
 ledgerContract('sqlite (file)', () => openLedger(`sqlite:${nextPath()}`));
 
 describe('SqliteLedger', () => {
-  it('opens WAL with synchronous NORMAL, versioned schema and the three indexes', async () => {
+  it('opens WAL with synchronous NORMAL, versioned schema and the indexes (three, plus the cascade steps\' parent)', async () => {
     const path = nextPath();
     const ledger = await openLedger(`sqlite:${path}`);
     const db = new Database(path, { readonly: true });
@@ -28,7 +28,7 @@ describe('SqliteLedger', () => {
       const indexes = db.prepare<[], { name: string; sql: string }>(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger' AND sql IS NOT NULL ORDER BY name",
       ).all();
-      expect(indexes.map((i) => i.sql.replace(/.*\((.*)\)/, '$1'))).toEqual(['at', 'key_id, at', 'model, at']);
+      expect(indexes.map((i) => i.sql.replace(/.*\((.*)\)/, '$1'))).toEqual(['at', 'key_id, at', 'model, at', 'parent_id']);
     } finally {
       db.close();
     }
@@ -49,6 +49,24 @@ describe('SqliteLedger', () => {
     expect(await second.rows()).toEqual([row]);
     expect(await second.insert(row)).toBe('duplicate');
     await second.close();
+  });
+
+  it('upgrades a ledger file written before the cascade in place, keeping its rows', async () => {
+    const path = nextPath();
+    const old = new Database(path);
+    old.exec(`CREATE TABLE ledger (request_id TEXT NOT NULL PRIMARY KEY, at INTEGER NOT NULL, key_id TEXT, model TEXT, endpoint TEXT,
+      attempts INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
+      cost_nano INTEGER NOT NULL, estimated INTEGER NOT NULL, status INTEGER NOT NULL, latency_ms INTEGER NOT NULL, ttft_ms INTEGER,
+      stream INTEGER NOT NULL, error_code TEXT) STRICT`);
+    old.prepare("INSERT INTO ledger VALUES ('old-1', 5, NULL, 'gpt-4.1', NULL, 1, 1, 1, 0, 42, 0, 200, 1, NULL, 0, NULL)").run();
+    old.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
+    old.close();
+    const ledger = await openLedger(`sqlite:${path}`);
+    expect((await ledger.rows({ requestId: 'old-1' }))[0]?.costNano).toBe(42);
+    await ledger.insert(makeRow({ requestId: 'new#1', cascade: { parentId: 'new', step: 1, quality: 'pass', delivered: true } }));
+    expect(await ledger.recordFeedback('new', true, 1)).toBe('stored');
+    expect((await ledger.steps('new')).map((r) => r.cascade?.step)).toEqual([1]);
+    await ledger.close();
   });
 
   it('refuses a database written by a newer schema', async () => {

@@ -1,17 +1,18 @@
 /**
  * Integration harness: starts the real simulator and the real sidecar as processes (the
- * `switchyard` bin on plain node), on loopback with free ports, and gives tests the official
+ * built `switchyard` bin, dist/, on plain node; test/global-setup.ts rebuilds it when stale), on loopback with free ports, and gives tests the official
  * OpenAI SDK pointed at the sidecar plus the simulator's control endpoints.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { stringify } from 'yaml';
 
-export const ROOT = resolve(import.meta.dirname, '../..');
-const BIN = join(ROOT, 'src/bin/switchyard.js');
+import { BIN, ROOT } from '../product.js';
+
+export { BIN, ROOT };
 
 export interface Proc {
   child: ChildProcess;

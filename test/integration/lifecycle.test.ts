@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, sleep, startProc, startSidecar, startSimulatorProc, testConfig, type SimHandle } from './harness.js';
+import { BIN, sleep, startProc, startSidecar, startSimulatorProc, testConfig, type SimHandle } from './harness.js';
 
 const NO_KEYS = { OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '', DEEPSEEK_API_KEY: '', SWITCHYARD_RELAY_URL: '' };
 
@@ -42,7 +42,7 @@ describe('first run', () => {
   it('with a config file, a missing key is a startup error naming the variable', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'sy-cfg-')), 'switchyard.yaml');
     writeFileSync(file, stringify(testConfig(sim.url)));
-    const child = spawn(process.execPath, [join(ROOT, 'src/bin/switchyard.js'), 'serve', '--config', file, '--port', '0'], { env: { ...process.env, SY_TEST_OPENAI_KEY: '' } });
+    const child = spawn(process.execPath, [BIN, 'serve', '--config', file, '--port', '0'], { env: { ...process.env, SY_TEST_OPENAI_KEY: '' } });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const code = await new Promise<number | null>((r) => child.once('exit', r));

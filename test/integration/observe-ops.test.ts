@@ -9,10 +9,9 @@ import { createServer } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
-import { ROOT, startSidecar, testConfig, TEST_KEYS, type SidecarHandle } from './harness.js';
+import { BIN, ROOT, startSidecar, testConfig, TEST_KEYS, type SidecarHandle } from './harness.js';
 
 const CLIENT_KEY = 'sy-client-key-SECRET-42';
-const BIN = `${ROOT}/src/bin/switchyard.js`;
 
 const sims: Simulator[] = [];
 let plain: SidecarHandle; // metrics + status

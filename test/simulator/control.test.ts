@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FaultStore } from '../../src/simulator/faults.js';
-import { loadProfile, runSimulateCommand, startSimulator } from '../../src/simulator/index.js';
+import { loadProfile, startSimulator } from '../../src/simulator/index.js';
+import { runSimulateCommand } from '../../src/cli/simulate.js';
 import type { Simulator } from '../../src/simulator/index.js';
 import { ANTHROPIC_HEADERS, chatBody, messagesBody, post, startFast } from './helpers.js';
 

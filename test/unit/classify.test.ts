@@ -53,7 +53,7 @@ describe('classify: hints', () => {
   it('simple and complex tasks from the classifier config', () => {
     for (const t of ['greeting', 'simple_qa', 'translation']) expect(classify(input('x', { task: t }), CFG).tier, t).toBe('fast_cheap');
     for (const t of ['analysis', 'creative']) expect(classify(input('x', { task: t }), CFG).tier, t).toBe('high_quality');
-    expect(classify(input('x', { task: 'chat' }), CFG)).toMatchObject({ tier: 'balanced', reason: 'task "chat" → balanced' });
+    expect(classify(input('x', { task: 'chat' }), CFG)).toMatchObject({ tier: 'balanced', reason: 'unknown task "chat" → balanced' });
   });
 
   it('maps tasks named in config `tasks`, trimmed and case-insensitive, before the built-in lists', () => {

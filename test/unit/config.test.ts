@@ -9,6 +9,7 @@ import { DEFAULT_CONFIG } from '../../src/config/defaults.js';
 import { formatPath, loadConfigFile, validateConfig, type LoadResult } from '../../src/config/load.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { SPEC_EXAMPLE_YAML } from './fixtures/spec-example.js';
+import { BIN } from '../product.js';
 
 type Obj = Record<string, unknown>;
 
@@ -245,7 +246,7 @@ describe('loadConfigFile and check-config', () => {
   const root = fileURLToPath(new URL('../../', import.meta.url));
   const cli = (...args: string[]) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['src/bin/switchyard.js', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -56,9 +56,9 @@ describe('anthropic buildRequest: envelope', () => {
     expect(sent({}, { stream: true }).stream).toBe(true);
   });
 
-  it('takes max_completion_tokens, then max_tokens, else the model output cap', () => {
-    expect(sent({ max_tokens: 100 }).max_tokens).toBe(100);
-    expect(sent({ max_tokens: 100, max_completion_tokens: 50 }).max_tokens).toBe(50);
+  it('sends the reserved output cap, whatever the client asked (the cap is computed by outputCap before)', () => {
+    expect(sent({ max_tokens: 100 }, { maxOutputTokens: 100 }).max_tokens).toBe(100);
+    expect(sent({ max_tokens: 100_000, max_completion_tokens: 200_000 }, { maxOutputTokens: 1000 }).max_tokens).toBe(1000);
     expect(sent({ max_tokens: null }, { maxOutputTokens: 4096 }).max_tokens).toBe(4096);
   });
 

@@ -214,6 +214,7 @@
     seen.add(key); if (seen.size > 5000) seen = new Set(Array.from(seen).slice(-2000));
     if (r.kind === 'transition') { addTimeline(r); applyTransition(r); }
     else if (r.kind === 'budget' && r.to === 'refused') addTimeline(r);
+    else if (r.kind === 'escalation') addTimeline(r);
   }
 
   /* ---------- transport ---------- */

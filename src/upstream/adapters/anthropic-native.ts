@@ -22,8 +22,8 @@ function turnsOf(messages: unknown): AnthropicTurn[] {
 
 export function buildNativeMessagesRequest(input: BuildInput, native: NativeMessages): UpstreamHttpRequest {
   const src = native.body;
-  const clientMax = typeof src.max_tokens === 'number' ? src.max_tokens : input.maxOutputTokens;
-  const body: Record<string, unknown> = { ...src, model: input.upstreamModel, max_tokens: Math.min(clientMax, input.maxOutputTokens) };
+  // maxOutputTokens is the cap the budget reserved for (the client's max_tokens or less).
+  const body: Record<string, unknown> = { ...src, model: input.upstreamModel, max_tokens: input.maxOutputTokens };
   if (input.stream) body.stream = true;
   else delete body.stream;
   if (input.prefill !== null) {

@@ -5,6 +5,7 @@
  * nothing about the answer, or refused with a 400 naming it: an explicit allow-list, so a
  * field we do not know about is never silently lost.
  */
+import { own } from '../../config/lookup.js';
 import type { UpstreamHttpRequest } from '../types.js';
 import { isObj, pushTurn, translateMessages, untranslatable, wireTurns, type AnthropicTurn } from './anthropic-messages.js';
 import type { BuildInput } from './types.js';
@@ -48,22 +49,21 @@ function checkFields(body: Record<string, unknown>): void {
   for (const [key, value] of Object.entries(body)) {
     // A null is the same as an absent field.
     if (value === undefined || value === null || HANDLED.has(key)) continue;
-    const harmless = HARMLESS[key];
+    const harmless = own(HARMLESS, key);
     if (harmless?.(value)) continue;
-    throw untranslatable(key, WHY[key] ?? 'the field is not supported by this adapter');
+    throw untranslatable(key, own(WHY, key) ?? 'the field is not supported by this adapter');
   }
 }
 
 const present = <T>(v: T | null | undefined): v is T => v !== undefined && v !== null;
 
-function maxTokens(body: Record<string, unknown>, fallback: number): number {
+/** The reserved cap; the client's own fields are only checked (validate.ts already typed them). */
+function maxTokens(body: Record<string, unknown>, cap: number): number {
   for (const key of ['max_completion_tokens', 'max_tokens'] as const) {
     const v = body[key];
-    if (!present(v)) continue;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw untranslatable(key, 'must be a positive integer');
-    return v;
+    if (present(v) && (typeof v !== 'number' || !Number.isInteger(v) || v < 1)) throw untranslatable(key, 'must be a positive integer');
   }
-  return fallback;
+  return cap;
 }
 
 function tools(v: unknown): Array<Record<string, unknown>> {

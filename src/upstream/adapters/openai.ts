@@ -68,6 +68,18 @@ class OpenAIStreamDecoder implements StreamDecoder {
   }
 }
 
+/**
+ * Sends the reserved output cap in the field(s) the client used (`max_tokens` when it used
+ * none: the field every OpenAI-compatible API accepts), so the upstream cannot produce more
+ * than the budget reserved for.
+ */
+function capOutput(body: ChatBody, cap: number): void {
+  const usedCompletion = body.max_completion_tokens !== undefined && body.max_completion_tokens !== null;
+  const usedMax = body.max_tokens !== undefined && body.max_tokens !== null;
+  if (usedCompletion) body.max_completion_tokens = cap;
+  if (usedMax || !usedCompletion) body.max_tokens = cap;
+}
+
 export const openaiAdapter: ProviderAdapter = {
   kind: 'openai',
 
@@ -82,6 +94,7 @@ export const openaiAdapter: ProviderAdapter = {
       delete body.stream;
       delete body.stream_options;
     }
+    capOutput(body, input.maxOutputTokens);
     if (input.prefill !== null) body.messages = [...input.body.messages, { role: 'assistant', content: input.prefill }];
     const headers: Record<string, string> = { ...input.headers, 'content-type': 'application/json', accept: input.stream ? 'text/event-stream' : 'application/json' };
     if (input.apiKey) headers.authorization = `Bearer ${input.apiKey}`;

@@ -16,7 +16,11 @@ export interface BuildInput {
   headers: Record<string, string>;
   /** Path prefix of the provider's base URL (e.g. `/v1`). */
   basePath: string;
-  /** The model's output cap, for providers that require `max_tokens`. */
+  /**
+   * The output cap the budget reserved for (`outputCap` in accounting/reservation.ts): every
+   * adapter sends exactly this, whichever field the client used, so the upstream can never
+   * produce more than was reserved.
+   */
   maxOutputTokens: number;
   anthropicVersion: string;
   /** Text already delivered to the client: continue this assistant turn. */

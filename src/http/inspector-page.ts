@@ -1,6 +1,6 @@
 /**
  * `GET /switchyard/inspect` — the live inspector page: one self-contained HTML document (the
- * CSS and the script inlined), read from `./page/` once at startup. No CDN, no fonts, no
+ * CSS and the script inlined), read from `observe/page/` once at startup. No CDN, no fonts, no
  * external request: the Content-Security-Policy only admits this document's own inline
  * style and script (by hash) and connections back to this origin.
  *
@@ -15,7 +15,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { SwitchyardError } from '../errors.js';
 
-const PAGE_DIR = join(import.meta.dirname, 'page');
+// The page's files stay with the rest of the inspector in observe/ (copied next to the build).
+const PAGE_DIR = join(import.meta.dirname, '../observe/page');
 
 export interface InspectorDocument {
   html: string;

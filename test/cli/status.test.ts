@@ -6,7 +6,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { StateView } from '../../src/runtime/state-view.js';
-import { formatDuration, formatStatus, formatUsd, statusCommand, until, type SpendView } from '../../src/observe/status.js';
+import { formatDuration, formatStatus, formatUsd, statusCommand, until, type SpendView } from '../../src/cli/status.js';
 
 const AT = '2026-03-01T12:00:00.000Z';
 const endpoint = (id: string, state: string, over: Partial<StateView['endpoints'][number]> = {}): StateView['endpoints'][number] => ({

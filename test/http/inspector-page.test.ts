@@ -8,8 +8,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildInspectorDocument, inspectorPage } from '../../src/observe/inspector-page.js';
-import { demoConfig } from '../../src/observe/demo.js';
+import { buildInspectorDocument, inspectorPage } from '../../src/http/inspector-page.js';
+import { demoConfig } from '../../src/cli/demo.js';
 import { validateConfig } from '../../src/config/load.js';
 
 const PAGE_DIR = join(import.meta.dirname, '../../src/observe/page');

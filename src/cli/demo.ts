@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
-import type { Sidecar } from '../main.js';
+import { StartupError, type Sidecar, type StartSidecar } from '../runtime/sidecar.js';
 import { startSimulator, type Fault, type Simulator } from '../simulator/index.js';
 
 const USAGE = `usage: switchyard demo [--port N] [--duration S]
@@ -70,6 +70,8 @@ const SIM_PROFILE = {
 interface Shot {
   model: string;
   task?: string;
+  /** Ask for the quality cascade (`x-switchyard-cascade: on`) and a JSON answer. */
+  cascadeJson?: boolean;
 }
 
 const MIX: Shot[] = [
@@ -95,6 +97,13 @@ const FAULTS: Array<{ at: number; label: string; model: string; fault: Fault; ki
   { at: 1000, label: '500 burst on gpt-4.1 (opens its circuit, half-open after 8 s)', model: 'gpt-4.1', fault: { kind: 'http_error', status: 500, durationMs: 2500 }, kick: [{ model: 'gpt-4.1', stream: false }, { model: 'gpt-4.1', stream: false }, { model: 'gpt-4.1', stream: true }] },
   { at: 10_000, label: '429 with retry-after 6 s on gemini-2.5-flash (throttled)', model: 'gemini-2.5-flash', fault: { kind: 'rate_limit', retryAfterSec: 6, times: 1 }, kick: [{ model: 'gemini-2.5-flash', stream: false }] },
   { at: 18_000, label: 'stalled streams on deepseek-chat (idle timeouts open its circuit)', model: 'deepseek-chat', fault: { kind: 'stall', afterTokens: 3, times: 3 }, kick: [{ model: 'deepseek-v3.2', stream: true }, { model: 'deepseek-v3.2', stream: true }, { model: 'deepseek-v3.2', stream: true }] },
+  {
+    at: 25_000,
+    label: 'broken JSON from gemini-2.5-flash (the quality cascade escalates to the next tier; see the timeline and x-switchyard-cascade)',
+    model: 'gemini-2.5-flash',
+    fault: { kind: 'invalid_json', times: 2 },
+    kick: [{ model: 'gemini-2.5-flash', cascadeJson: true, stream: false }, { model: 'gemini-2.5-flash', cascadeJson: true, stream: true }],
+  },
 ];
 
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
@@ -117,7 +126,8 @@ class Traffic {
     this.sent++;
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-switchyard-timeout-ms': '8000' };
     if (shot.task) headers['x-switchyard-task'] = shot.task;
-    const body = JSON.stringify({ model: shot.model, stream, max_tokens: 200, messages: [{ role: 'user', content: pick(PROMPTS) }] });
+    if (shot.cascadeJson) headers['x-switchyard-cascade'] = 'on';
+    const body = JSON.stringify({ model: shot.model, stream, max_tokens: 200, messages: [{ role: 'user', content: pick(PROMPTS) }], ...(shot.cascadeJson ? { response_format: { type: 'json_object' } } : {}) });
     const p = fetch(`${this.base}/v1/chat/completions`, { method: 'POST', headers, body, signal: this.abort.signal })
       .then(async (res) => {
         await res.arrayBuffer();
@@ -158,7 +168,8 @@ function progressLine(elapsedMs: number, traffic: Traffic, sidecar: Sidecar): st
   return `[${String(Math.round(elapsedMs / 1000)).padStart(4)}s] ${traffic.summary()} · spent $${spent.toFixed(4)} · ${unwell.length ? unwell.join(', ') : 'all endpoints healthy'}`;
 }
 
-export async function demoCommand(argv: string[]): Promise<number> {
+/** `serve` is the composition root's sidecar starter, handed in by the CLI entry. */
+export async function demoCommand(argv: string[], serve: StartSidecar): Promise<number> {
   let values: { port?: string; duration?: string; help?: boolean };
   try {
     ({ values } = parseArgs({ args: argv, options: { port: { type: 'string' }, duration: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
@@ -187,7 +198,6 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const sim: Simulator = await startSimulator({ host: '127.0.0.1', port: 0, profile: SIM_PROFILE });
   const configFile = join(dir, 'switchyard.yaml');
   writeFileSync(configFile, stringify(demoConfig(sim.url)));
-  const { serve, StartupError } = await import('../main.js');
   let sidecar: Sidecar;
   try {
     sidecar = await serve({ config: configFile, host: '127.0.0.1', port, logDestination: logStream, signals: false, env: {} });

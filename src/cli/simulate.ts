@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { loadProfile } from './profile.js';
-import type { SimulatorProfile } from './profile.js';
-import { startSimulator } from './start.js';
+import { loadProfile } from '../simulator/profile.js';
+import type { SimulatorProfile } from '../simulator/profile.js';
+import { startSimulator } from '../simulator/start.js';
 
 /** Port of `switchyard simulate` when --port is not given. */
 export const DEFAULT_SIMULATOR_PORT = 4180;

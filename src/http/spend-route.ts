@@ -1,15 +1,15 @@
 /**
- * `GET /switchyard/spend?group_by=model|endpoint|key|day&from=ISO&to=ISO`: ledger totals in
- * USD (exact: summed in nano-USD), and in the display currency when `budget.currency` is set.
+ * `GET /switchyard/spend?group_by=model|endpoint|key|day|escalation&from=ISO&to=ISO`: ledger totals in
+ * USD (exact: summed in nano-USD; `escalation` groups cascade steps as `<model>:<check outcome>`), and in the display currency when `budget.currency` is set.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LedgerStore, SpendGroup } from '../accounting/ledger.js';
 import { nanoToUsd } from '../accounting/money.js';
 import type { Config } from '../config/schema.js';
 import { SwitchyardError } from '../errors.js';
-import { sendJson } from '../http/server.js';
+import { sendJson } from './server.js';
 
-const GROUPS: SpendGroup[] = ['model', 'endpoint', 'key', 'day'];
+const GROUPS: SpendGroup[] = ['model', 'endpoint', 'key', 'day', 'escalation'];
 
 /** A date, or a date-time with an optional offset: `2025-03-02`, `2025-03-02T10:30`, `…:00.5+01:00`. */
 const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$/;

@@ -1,0 +1,86 @@
+/**
+ * The token counts a budget reservation is made for: an upper bound of the prompt that no
+ * provider's tokenizer can exceed, and the output cap that every adapter sends upstream.
+ * Pure functions; money comes from `worstCaseNano` (cost.ts) over these counts.
+ *
+ * Why bytes and not a tokenizer: a BPE or SentencePiece token covers at least one byte of
+ * UTF-8 text, so the byte count bounds any provider's count, where the o200k count (an
+ * estimate for every non-OpenAI model) was beaten by 75 % on a repetitive prompt. The price
+ * of the bound is a larger hold while the request runs; settling replaces it by the
+ * provider's reported usage.
+ */
+
+/** Role markers and separators a provider wraps around each message. */
+export const MESSAGE_OVERHEAD_TOKENS = 8;
+/** Reply priming and request framing. */
+export const REQUEST_OVERHEAD_TOKENS = 16;
+/**
+ * Tool definitions come with a provider-written system prompt (Anthropic publishes 346 tokens
+ * for tool use with Claude 4 models) and per-tool framing.
+ */
+export const TOOLS_OVERHEAD_TOKENS = 1_024;
+/**
+ * One image part. Providers resize images before counting, so an image costs a bounded number
+ * of tokens whatever its size: OpenAI high detail at most 85 + 170 × 8 tiles = 1,445 (patch
+ * models up to ~2,500), Anthropic ~1,600 after its resize to 1.15 megapixels, Gemini 258 per
+ * 768-px tile. 6,400 covers all of them (24 Gemini tiles).
+ */
+export const IMAGE_PART_TOKENS_BOUND = 6_400;
+
+interface BodyLike {
+  messages: ReadonlyArray<{ content?: unknown } & Record<string, unknown>>;
+  tools?: unknown;
+  max_tokens?: number | null;
+  max_completion_tokens?: number | null;
+}
+
+const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
+/** JSON text is never shorter than the text it encodes (escapes only lengthen it). */
+const jsonBytes = (v: unknown): number => {
+  const s = JSON.stringify(v);
+  return s === undefined ? 0 : utf8(s);
+};
+
+const isImagePart = (p: unknown): boolean => {
+  if (typeof p !== 'object' || p === null) return false;
+  const t = (p as { type?: unknown }).type;
+  return t === 'image_url' || t === 'input_image' || t === 'image';
+};
+
+function messageBound(m: { content?: unknown } & Record<string, unknown>): number {
+  if (!Array.isArray(m.content)) return MESSAGE_OVERHEAD_TOKENS + jsonBytes(m);
+  const images = m.content.filter(isImagePart).length;
+  const parts = images === 0 ? m.content : m.content.filter((p) => !isImagePart(p));
+  return MESSAGE_OVERHEAD_TOKENS + jsonBytes({ ...m, content: parts }) + images * IMAGE_PART_TOKENS_BOUND;
+}
+
+/**
+ * Upper bound of the prompt tokens any provider counts for `body`: the UTF-8 bytes of every
+ * field the upstream sees (as JSON, which over-counts keys and quotes slightly), overheads per
+ * message and for tools, a fixed bound per image, and the text of a continuation (`prefill`).
+ */
+export function promptBoundTokens(body: BodyLike, prefill: string | null = null): number {
+  let total = REQUEST_OVERHEAD_TOKENS;
+  for (const m of body.messages) total += messageBound(m);
+  const { messages: _messages, ...rest } = body;
+  total += jsonBytes(rest);
+  if (body.tools !== undefined && body.tools !== null) total += TOOLS_OVERHEAD_TOKENS;
+  if (prefill !== null) total += MESSAGE_OVERHEAD_TOKENS + utf8(prefill);
+  return total;
+}
+
+/** The smaller of `max_tokens` / `max_completion_tokens` the client sent (OpenAI's rule), or null. */
+export function requestedOutputTokens(body: Pick<BodyLike, 'max_tokens' | 'max_completion_tokens'>): number | null {
+  const asked = [body.max_tokens, body.max_completion_tokens].filter((v): v is number => typeof v === 'number' && v > 0);
+  return asked.length === 0 ? null : Math.min(...asked);
+}
+
+/**
+ * The output cap reserved for and sent upstream: the client's request, never more than the
+ * model's `maxOutputTokens`. A client asking for more gets the model's cap (and an answer
+ * with `finish_reason: "length"` if the model reaches it), not a refusal.
+ */
+export function outputCap(body: Pick<BodyLike, 'max_tokens' | 'max_completion_tokens'>, modelMaxOutputTokens: number): number {
+  const asked = requestedOutputTokens(body);
+  return asked === null ? modelMaxOutputTokens : Math.min(asked, modelMaxOutputTokens);
+}

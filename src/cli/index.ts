@@ -1,0 +1,51 @@
+/**
+ * The `switchyard` command line (spec §2): the one entry. Each command lives in its own file
+ * and is loaded only when named, so `--help` loads nothing else (no zod, YAML or tokenizer).
+ * This is the only module that imports the composition root (`src/main.ts`); it hands
+ * `serve` to the commands that start a sidecar. Each command returns its exit code.
+ */
+
+const USAGE = `switchyard — an LLM-routing sidecar
+
+usage:
+  switchyard serve [--config FILE] [--host H] [--port N] [--pretty]
+  switchyard simulate [--port N] [--profile FILE] [--host H]
+  switchyard demo [--port N] [--duration S]
+  switchyard status [--url URL] [--json]
+  switchyard check-config FILE
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'serve': {
+      const [{ serveCommand }, { serve }] = await Promise.all([import('./serve.js'), import('../main.js')]);
+      return serveCommand(rest, serve);
+    }
+    case 'simulate': {
+      const { runSimulateCommand } = await import('./simulate.js');
+      return runSimulateCommand(rest);
+    }
+    case 'check-config': {
+      const { checkConfigCommand } = await import('./check-config.js');
+      return checkConfigCommand(rest);
+    }
+    case 'status': {
+      const { statusCommand } = await import('./status.js');
+      return statusCommand(rest);
+    }
+    case 'demo': {
+      const [{ demoCommand }, { serve }] = await Promise.all([import('./demo.js'), import('../main.js')]);
+      return demoCommand(rest, serve);
+    }
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`unknown command "${cmd}"\n\n${USAGE}`);
+      return 2;
+  }
+}

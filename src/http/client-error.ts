@@ -1,0 +1,58 @@
+/**
+ * Requests node:http's parser refuses before a request object exists (bad header bytes, a bad
+ * Content-Length, obs-fold, an unknown method, oversized headers, a request or headers
+ * timeout). There is no response object, so the answer is written to the socket by hand: a
+ * proper HTTP/1.1 status with an OpenAI-shaped JSON body when the socket still allows one,
+ * else the socket is destroyed. Never a throw: this runs outside any request's error handling.
+ */
+import type { Duplex } from 'node:stream';
+
+interface ParserError extends Error {
+  code?: string;
+}
+
+/** Status and error code for a parser error code (llhttp `HPE_*`, node `ERR_HTTP_*`). */
+export function clientErrorStatus(code: string | undefined): { status: number; reason: string; code: string } {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, reason: 'Request Header Fields Too Large', code: 'headers_too_large' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'ERR_HTTP_HEADERS_TIMEOUT':
+      return { status: 408, reason: 'Request Timeout', code: 'request_timeout' };
+    case 'HPE_INVALID_METHOD':
+      return { status: 400, reason: 'Bad Request', code: 'invalid_method' };
+    default:
+      return { status: 400, reason: 'Bad Request', code: 'invalid_request' };
+  }
+}
+
+const MESSAGES: Record<number, string> = {
+  400: 'malformed HTTP request (the request line, a header or the framing could not be parsed)',
+  408: 'the request was not received in time (server.requestTimeoutMs); the connection is closed',
+  431: 'request headers are too large',
+};
+
+/** The raw bytes of a complete HTTP/1.1 error response that closes the connection. */
+export function rawErrorResponse(status: number, reason: string, code: string): string {
+  const body = JSON.stringify({ error: { message: MESSAGES[status] ?? reason, type: 'invalid_request_error', param: null, code } });
+  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}
+
+/** The `clientError` listener of the server. */
+export function onClientError(err: ParserError, socket: Duplex, onLog: (code: string | undefined, status: number) => void): void {
+  try {
+    // A reset socket has no one to answer; a response already under way must not be corrupted.
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent === true) {
+      socket.destroy();
+      return;
+    }
+    const s = clientErrorStatus(err.code);
+    onLog(err.code, s.status);
+    socket.end(rawErrorResponse(s.status, s.reason, s.code));
+    // A peer that never reads must not keep the socket open.
+    setTimeout(() => socket.destroy(), 1000).unref();
+  } catch {
+    socket.destroy();
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Which methods each route serves (405 with `Allow` for the others), and a request-target
+ * parser that never throws: `new URL()` throws on targets like `//[` or `//x:abc/`, and a
+ * throw there once took the whole process down.
+ */
+import { SwitchyardError } from '../errors.js';
+
+const GET = ['GET', 'HEAD'] as const;
+
+/** Methods per path. A path that is not listed here is not method-checked (its handler decides). */
+const METHODS = new Map<string, readonly string[]>([
+  ['/v1/chat/completions', ['POST']],
+  ['/chat/completions', ['POST']],
+  ['/v1/responses', ['POST']],
+  ['/responses', ['POST']],
+  ['/v1/messages', ['POST']],
+  ['/v1/messages/count_tokens', ['POST']],
+  ['/v1/embeddings', ['POST']],
+  ['/embeddings', ['POST']],
+  ['/v1/models', GET],
+  ['/models', GET],
+  ['/healthz', GET],
+  ['/readyz', GET],
+  ['/metrics', GET],
+  ['/switchyard/state', GET],
+  ['/switchyard/spend', GET],
+  ['/switchyard/events', GET],
+  ['/switchyard/inspect', GET],
+  ['/switchyard/reload', ['POST']],
+  ['/switchyard/feedback', ['POST']],
+]);
+
+/** Throws 405 with an `Allow` header when `path` is served but not for `method`. */
+export function checkMethod(path: string, method: string | undefined): void {
+  const allowed = METHODS.get(path);
+  if (!allowed || (method !== undefined && allowed.includes(method))) return;
+  throw new SwitchyardError('method_not_allowed', `use ${allowed.filter((m) => m !== 'HEAD').join(' or ')} for ${path}`, { headers: { allow: allowed.join(', ') } });
+}
+
+/** The parsed request-target and its normalised path; 400 for a target that is not a URL. */
+export function parseTarget(target: string | undefined): { url: URL; path: string } {
+  let url: URL;
+  try {
+    // Only the path and query matter: a leading `//` would otherwise be read as an authority.
+    const t = target ?? '/';
+    url = new URL(t.startsWith('/') ? `http://switchyard${t.replace(/^\/+/, '/')}` : t, 'http://switchyard');
+  } catch {
+    throw new SwitchyardError('invalid_request', 'the request-target is not a valid URL path');
+  }
+  return { url, path: url.pathname.replace(/\/+$/, '') || '/' };
+}

@@ -1,0 +1,54 @@
+/**
+ * One scrubber for every text switchyard relays or logs: error messages passed on from an
+ * upstream (which may echo the key it was sent), log lines, inspection events. It removes
+ * every configured secret (provider keys, client keys, the admin token) and anything that
+ * looks like a bearer token or a provider key, whether or not it is ours.
+ *
+ * The set of secrets is process-wide (like a logger's redaction paths): the composition root
+ * registers them at start and on reload; a secret once registered stays scrubbed.
+ */
+import type { Config } from '../config/schema.js';
+
+const REDACTED = '[redacted]';
+/** Shorter values are not treated as secrets: scrubbing them would mangle ordinary text. */
+const MIN_SECRET_CHARS = 8;
+
+/** Shapes of credentials: `Bearer …`, `x-api-key: …`, OpenAI/Anthropic `sk-…`, Google `AIza…`. */
+const LOOKS_SECRET = [
+  /\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi,
+  /\b(x-api-key["']?\s*[:=]\s*["']?)[^\s"',;]{8,}/gi,
+  /\b()sk-[A-Za-z0-9_-]{16,}/g,
+  /\b()AIza[0-9A-Za-z_-]{30,}/g,
+];
+
+const secrets = new Set<string>();
+let exact: RegExp | null = null;
+
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Adds secret values (absent or short ones are ignored). */
+export function registerSecrets(values: Iterable<string | null | undefined>): void {
+  let added = false;
+  for (const v of values) {
+    if (typeof v !== 'string' || v.length < MIN_SECRET_CHARS || secrets.has(v)) continue;
+    secrets.add(v);
+    added = true;
+  }
+  if (!added) return;
+  // Longest first, so a secret that contains another is removed whole.
+  const alts = [...secrets].sort((a, b) => b.length - a.length).map(escape);
+  exact = new RegExp(alts.join('|'), 'g');
+}
+
+/** The secret values a config names through the environment, plus the admin and relay tokens. */
+export function secretsOf(cfg: Config, env: NodeJS.ProcessEnv): Array<string | undefined> {
+  const named = [...Object.values(cfg.providers).map((p) => p.apiKeyEnv), ...(cfg.auth?.keys ?? []).map((k) => k.keyEnv), 'SWITCHYARD_ADMIN_TOKEN', 'SWITCHYARD_RELAY_KEY'];
+  return named.map((name) => (name ? env[name] : undefined));
+}
+
+/** `text` without any registered secret or credential-looking string. */
+export function scrub(text: string): string {
+  let out = exact === null ? text : text.replace(exact, REDACTED);
+  for (const re of LOOKS_SECRET) out = out.replace(re, `$1${REDACTED}`);
+  return out;
+}

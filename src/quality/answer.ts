@@ -1,0 +1,99 @@
+/**
+ * The answer a check looks at, read from either shape an upstream answer reaches switchyard
+ * in: a `chat.completion` object, or the `data:` payloads of a buffered stream. Pure.
+ */
+
+export interface ToolCallSeen {
+  name: string;
+  arguments: string;
+}
+
+export interface Answer {
+  /** Text content ('' when none). */
+  content: string;
+  /** The `refusal` field, null when absent or empty. */
+  refusal: string | null;
+  toolCalls: ToolCallSeen[];
+  finishReason: string | null;
+  /** Per-token log-probabilities of the content, null when the upstream returned none. */
+  logprobs: number[] | null;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function contentText(c: unknown): string {
+  if (typeof c === 'string') return c;
+  if (Array.isArray(c)) return c.map((p) => (isObj(p) && typeof p.text === 'string' ? p.text : '')).join('');
+  return '';
+}
+
+/** `choices[0].logprobs.content[*].logprob`, appended to `into`; false when there is no such list. */
+function addLogprobs(lp: unknown, into: number[]): boolean {
+  if (!isObj(lp) || !Array.isArray(lp.content)) return false;
+  for (const t of lp.content) if (isObj(t) && typeof t.logprob === 'number' && Number.isFinite(t.logprob)) into.push(t.logprob);
+  return true;
+}
+
+/** From a non-streamed `chat.completion` (first choice: switchyard refuses n > 1). */
+export function answerFromCompletion(completion: Record<string, unknown>): Answer {
+  const choice = Array.isArray(completion.choices) && isObj(completion.choices[0]) ? completion.choices[0] : {};
+  const msg = isObj(choice.message) ? choice.message : {};
+  const toolCalls: ToolCallSeen[] = [];
+  if (Array.isArray(msg.tool_calls)) {
+    for (const tc of msg.tool_calls) {
+      const fn = isObj(tc) && isObj(tc.function) ? tc.function : {};
+      toolCalls.push({ name: typeof fn.name === 'string' ? fn.name : '', arguments: typeof fn.arguments === 'string' ? fn.arguments : '' });
+    }
+  }
+  const lps: number[] = [];
+  const hasLp = addLogprobs(choice.logprobs, lps);
+  return {
+    content: contentText(msg.content),
+    refusal: typeof msg.refusal === 'string' && msg.refusal.length > 0 ? msg.refusal : null,
+    toolCalls,
+    finishReason: typeof choice.finish_reason === 'string' ? choice.finish_reason : null,
+    logprobs: hasLp ? lps : null,
+  };
+}
+
+/** Accumulates `chat.completion.chunk` payloads (parsed JSON) into an answer. */
+export class StreamAnswer {
+  private content = '';
+  private refusal = '';
+  private readonly calls = new Map<number, ToolCallSeen>();
+  private finish: string | null = null;
+  private readonly lps: number[] = [];
+  private hasLp = false;
+
+  add(chunk: unknown): void {
+    if (!isObj(chunk) || !Array.isArray(chunk.choices)) return;
+    const c = chunk.choices[0];
+    if (!isObj(c)) return;
+    const d = isObj(c.delta) ? c.delta : {};
+    if (typeof d.content === 'string') this.content += d.content;
+    if (typeof d.refusal === 'string') this.refusal += d.refusal;
+    if (Array.isArray(d.tool_calls)) for (const tc of d.tool_calls) this.addCall(tc);
+    if (typeof c.finish_reason === 'string') this.finish = c.finish_reason;
+    if (addLogprobs(c.logprobs, this.lps)) this.hasLp = true;
+  }
+
+  private addCall(tc: unknown): void {
+    if (!isObj(tc)) return;
+    const index = typeof tc.index === 'number' ? tc.index : this.calls.size;
+    const call = this.calls.get(index) ?? { name: '', arguments: '' };
+    const fn = isObj(tc.function) ? tc.function : {};
+    if (typeof fn.name === 'string') call.name += fn.name;
+    if (typeof fn.arguments === 'string') call.arguments += fn.arguments;
+    this.calls.set(index, call);
+  }
+
+  answer(): Answer {
+    return {
+      content: this.content,
+      refusal: this.refusal.length > 0 ? this.refusal : null,
+      toolCalls: [...this.calls.values()],
+      finishReason: this.finish,
+      logprobs: this.hasLp ? this.lps : null,
+    };
+  }
+}

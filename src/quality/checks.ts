@@ -1,0 +1,133 @@
+/**
+ * The deterministic answer checks of the quality cascade, plus the opt-in confidence check.
+ * Each check says "fail" only when the answer is clearly not good enough; anything it cannot
+ * judge (no schema given, a schema it cannot use, no logprobs) passes. Pure: no I/O, no clock.
+ */
+import type { CascadeCheck } from '../config/schema.js';
+import type { Answer } from './answer.js';
+import type { SchemaCache } from './schema-cache.js';
+
+/** What the request asked for, as far as the checks care. */
+export interface CheckRequest {
+  responseFormat: unknown;
+  tools: unknown[] | null | undefined;
+  /** The client's own `max_tokens` / `max_completion_tokens`, null when it set none. */
+  clientMaxTokens: number | null;
+}
+
+export interface CheckSettings {
+  enabled: ReadonlySet<CascadeCheck>;
+  minLogprob: number;
+  schemas: SchemaCache;
+}
+
+export interface CheckOutcome {
+  /** Failed checks, in the order of CASCADE_CHECKS; empty when the answer passes. */
+  failed: CascadeCheck[];
+  /** One short line per failure (for logs, never for headers). */
+  details: string[];
+}
+
+/** Content longer than this is not read for refusal phrases: a refusal is short. */
+const REFUSAL_MAX_CHARS = 400;
+const REFUSAL_RE =
+  /^\s*(?:(?:i'?m|i am) sorry|sorry|i apologi[sz]e|unfortunately)?[,.!\s]*(?:but\s+)?(?:i|we)\s*(?:can(?:no|')?t|cannot|am unable to|'m unable to|am not able to|won'?t|will not|must decline to)\s+(?:help|assist|comply|provide|do|answer|fulfil|fulfill|support|engage)\b/i;
+/** JSON content above this size is not parsed by the checks (passes): bounded CPU per answer. */
+export const MAX_CHECKED_JSON_CHARS = 1024 * 1024;
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** "I'm sorry, but I can't help with that." — an answer that is nothing but a refusal. */
+export function isRefusalText(text: string): boolean {
+  const t = text.trim();
+  return t.length > 0 && t.length <= REFUSAL_MAX_CHARS && REFUSAL_RE.test(t);
+}
+
+type Parsed = { ok: true; value: unknown } | { ok: false; error: string } | { ok: 'skipped' };
+
+function parseJson(text: string): Parsed {
+  if (text.length > MAX_CHECKED_JSON_CHARS) return { ok: 'skipped' };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message.slice(0, 120) };
+  }
+}
+
+/** The schema of `response_format: {type: json_schema, json_schema: {schema}}`, undefined if none. */
+function responseSchema(rf: unknown): unknown {
+  if (!isObj(rf) || rf.type !== 'json_schema' || !isObj(rf.json_schema)) return undefined;
+  return rf.json_schema.schema;
+}
+
+function offeredTools(tools: unknown[] | null | undefined): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const t of tools ?? []) {
+    const fn = isObj(t) && isObj(t.function) ? t.function : null;
+    if (fn && typeof fn.name === 'string') out.set(fn.name, fn.parameters);
+  }
+  return out;
+}
+
+export function checkAnswer(a: Answer, req: CheckRequest, s: CheckSettings, completionTokens: number | null): CheckOutcome {
+  const failed: CascadeCheck[] = [];
+  const details: string[] = [];
+  const fail = (c: CascadeCheck, why: string) => {
+    failed.push(c);
+    details.push(`${c}: ${why}`);
+  };
+  const on = (c: CascadeCheck) => s.enabled.has(c);
+  const noContent = a.content.trim().length === 0;
+  if (on('empty') && noContent && a.toolCalls.length === 0 && a.refusal === null) fail('empty', 'no content and no tool call');
+  const refused = a.refusal !== null || (a.toolCalls.length === 0 && isRefusalText(a.content));
+  if (on('refusal') && refused) fail('refusal', a.refusal !== null ? 'refusal field set' : 'the answer is only a refusal');
+  if (on('truncated') && a.finishReason === 'length' && !clientCapped(req.clientMaxTokens, completionTokens)) {
+    fail('truncated', 'stopped by the model\'s output cap, not the client\'s max_tokens');
+  }
+  // Empty or refused answers have nothing to parse: the checks above already name them.
+  if (!failed.includes('empty') && !failed.includes('refusal')) {
+    checkJson(a, req, s, fail);
+    if (on('tool_args')) checkTools(a, req, s, fail);
+  }
+  if (on('confidence') && a.logprobs !== null && a.logprobs.length > 0) {
+    const mean = a.logprobs.reduce((x, y) => x + y, 0) / a.logprobs.length;
+    if (mean < s.minLogprob) fail('confidence', `mean logprob ${mean.toFixed(3)} < ${s.minLogprob}`);
+  }
+  return { failed, details };
+}
+
+/** The client's cap caused a length stop when it set one and the answer reached it (or usage is unknown). */
+function clientCapped(clientMax: number | null, completionTokens: number | null): boolean {
+  if (clientMax === null) return false;
+  return completionTokens === null || completionTokens >= clientMax;
+}
+
+function checkJson(a: Answer, req: CheckRequest, s: CheckSettings, fail: (c: CascadeCheck, why: string) => void): void {
+  const rf = req.responseFormat;
+  const type = isObj(rf) ? rf.type : undefined;
+  if ((type !== 'json_object' && type !== 'json_schema') || a.toolCalls.length > 0) return;
+  const parsed = parseJson(a.content);
+  if (parsed.ok === false) {
+    if (s.enabled.has('invalid_json')) fail('invalid_json', parsed.error);
+    return;
+  }
+  if (parsed.ok !== true || type !== 'json_schema' || !s.enabled.has('schema')) return;
+  const schema = responseSchema(rf);
+  if (schema === undefined) return;
+  const v = s.schemas.validate(schema, parsed.value);
+  if (v.ok === false) fail('schema', v.error);
+}
+
+function checkTools(a: Answer, req: CheckRequest, s: CheckSettings, fail: (c: CascadeCheck, why: string) => void): void {
+  if (a.toolCalls.length === 0) return;
+  const offered = offeredTools(req.tools);
+  for (const tc of a.toolCalls) {
+    if (!offered.has(tc.name)) return fail('tool_args', `tool "${tc.name.slice(0, 64)}" was not offered`);
+    const parsed = parseJson(tc.arguments === '' ? '{}' : tc.arguments);
+    if (parsed.ok === false) return fail('tool_args', `arguments of ${tc.name} do not parse: ${parsed.error}`);
+    const params = offered.get(tc.name);
+    if (parsed.ok !== true || params === undefined) continue;
+    const v = s.schemas.validate(params, parsed.value);
+    if (v.ok === false) return fail('tool_args', `arguments of ${tc.name}: ${v.error}`);
+  }
+}

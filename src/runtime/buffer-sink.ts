@@ -1,0 +1,76 @@
+/**
+ * A ChatSink that holds a cascade step's whole answer instead of sending it: the client sees
+ * no byte of a step whose answer fails its checks. The held answer is replayed to the real
+ * sink, unchanged but for the headers the cascade adds. Memory is bounded by the answer
+ * itself (a model's `maxOutputTokens`).
+ */
+import type { SwitchyardError } from '../errors.js';
+import type { ChatSink } from './api.js';
+
+export type Held =
+  | { kind: 'json'; status: number; headers: Record<string, string>; body: string }
+  | { kind: 'stream'; headers: Record<string, string>; events: string[]; error: SwitchyardError | null }
+  | { kind: 'fail'; error: SwitchyardError; headers: Record<string, string> }
+  | { kind: 'none' };
+
+export class BufferSink implements ChatSink {
+  held: Held = { kind: 'none' };
+  /** When the step's stream would have started for the client (its first content), epoch ms. */
+  streamStartedAt: number | null = null;
+
+  constructor(
+    private readonly real: ChatSink,
+    private readonly now: () => number,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.real.signal;
+  }
+
+  get started(): boolean {
+    return this.held.kind === 'stream';
+  }
+
+  json(status: number, headers: Record<string, string>, body: string): void {
+    this.held = { kind: 'json', status, headers, body };
+  }
+
+  startStream(headers: Record<string, string>): void {
+    this.streamStartedAt = this.now();
+    this.held = { kind: 'stream', headers, events: [], error: null };
+  }
+
+  write(data: string): boolean {
+    if (this.held.kind === 'stream') this.held.events.push(data);
+    return true;
+  }
+
+  drain(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  end(): void {}
+
+  fail(err: SwitchyardError, headers: Record<string, string> = {}): void {
+    if (this.held.kind === 'stream') this.held.error = err;
+    else this.held = { kind: 'fail', error: err, headers };
+  }
+}
+
+/** Sends a held answer to the client with extra headers (they win over the step's own). */
+export async function replay(held: Held, sink: ChatSink, extra: Record<string, string>, events?: string[]): Promise<void> {
+  switch (held.kind) {
+    case 'json':
+      return sink.json(held.status, { ...held.headers, ...extra }, held.body);
+    case 'fail':
+      return sink.fail(held.error, { ...held.headers, ...extra });
+    case 'stream':
+      sink.startStream({ ...held.headers, ...extra });
+      for (const e of events ?? held.events) if (!sink.write(e)) await sink.drain();
+      if (held.error) sink.fail(held.error);
+      else sink.end();
+      return;
+    case 'none':
+      return;
+  }
+}

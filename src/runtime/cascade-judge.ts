@@ -1,0 +1,26 @@
+/**
+ * The `judge` check as a cascade step of its own: the configured judge model is asked
+ * (non-streamed) whether the answer passes; it reserves, settles and is recorded like any
+ * step. An error or an unreadable verdict counts as unclear and never escalates by itself.
+ */
+import type { LedgerRow } from '../accounting/ledger.js';
+import type { CascadeConfig } from '../config/schema.js';
+import type { Answer } from '../quality/answer.js';
+import { judgeBody, judgeVerdict } from '../quality/judge.js';
+import type { ChatCall, ChatSink } from './api.js';
+import { runStep } from './cascade-step.js';
+import type { RuntimeCore } from './core.js';
+
+export async function runJudge(
+  rt: RuntimeCore, call: ChatCall, n: number, judge: NonNullable<CascadeConfig['judge']>, a: Answer, sink: ChatSink, maxCostUsd: number | null,
+): Promise<{ verdict: 'pass' | 'fail' | 'unclear'; row: (LedgerRow & { cascade: NonNullable<LedgerRow['cascade']> }) | null }> {
+  const mc = rt.cfg.models[judge.model];
+  const body = judgeBody(judge.model, judge.rubric, judge.maxTokens, call.body, a);
+  const judgeCall: ChatCall = { ...call, body, hints: { ...call.hints, maxCostUsd } };
+  const run = await runStep(rt, judgeCall, n, { candidates: [judge.model], tier: mc?.tier ?? null, reason: 'cascade judge' }, sink);
+  const text = run.answer ? run.answer.content : '';
+  const verdict = run.answer ? judgeVerdict(text) : 'unclear';
+  const quality = run.answer ? `judge:${verdict}` : `judge:${run.error?.code ?? 'no_answer'}`;
+  const row = run.row ? { ...run.row, cascade: { parentId: call.requestId, step: n, quality, delivered: false } } : null;
+  return { verdict, row };
+}

@@ -1,0 +1,80 @@
+/**
+ * One cascade step: the ordinary request flow (routing, reservation, attempts, fail-over)
+ * restricted to one tier's candidates, answering into a BufferSink, its ledger row held by a
+ * StepCore. What comes back is the held answer, read as an {@link Answer} for the checks.
+ */
+import type { LedgerRow } from '../accounting/ledger.js';
+import type { SwitchyardError } from '../errors.js';
+import type { RoutePlan } from '../routing/resolve.js';
+import { answerFromCompletion, StreamAnswer, type Answer } from '../quality/answer.js';
+import type { ChatCall, ChatSink } from './api.js';
+import { BufferSink, type Held } from './buffer-sink.js';
+import type { RuntimeCore } from './core.js';
+import { RequestFlow } from './request-flow.js';
+import { StepCore } from './step-core.js';
+
+export interface StepRun {
+  /** 1-based, as in the ledger (`<request id>#<n>`). */
+  n: number;
+  held: Held;
+  /** The flow's ledger row (model, tokens, cost), not yet written. */
+  row: LedgerRow | null;
+  /** The answer, when the step produced one (status 200, stream not broken). */
+  answer: Answer | null;
+  error: SwitchyardError | null;
+  streamStartedAt: number | null;
+  /** The model that answered, or the step's first candidate when none was reached (e.g. refused by the budget). */
+  model: string;
+}
+
+export async function runStep(rt: RuntimeCore, call: ChatCall, n: number, plan: RoutePlan, sink: ChatSink): Promise<StepRun> {
+  const core = new StepCore(rt);
+  const buffer = new BufferSink(sink, () => rt.now());
+  const stepCall: ChatCall = { ...call, requestId: `${call.requestId}#${n}`, log: call.log.child({ step: n }) };
+  await new RequestFlow(core, stepCall, buffer, plan).run();
+  const held = buffer.held;
+  const row = core.rows[0] ?? null;
+  return { n, held, row, answer: readAnswer(held), error: errorOf(held), streamStartedAt: buffer.streamStartedAt, model: row?.model ?? plan.candidates[0] ?? 'none' };
+}
+
+function errorOf(held: Held): SwitchyardError | null {
+  if (held.kind === 'fail') return held.error;
+  if (held.kind === 'stream') return held.error;
+  return null;
+}
+
+function readAnswer(held: Held): Answer | null {
+  if (held.kind === 'json' && held.status === 200) {
+    try {
+      return answerFromCompletion(JSON.parse(held.body) as Record<string, unknown>);
+    } catch {
+      return null;
+    }
+  }
+  if (held.kind === 'stream' && held.error === null) {
+    const acc = new StreamAnswer();
+    for (const e of held.events) {
+      if (e === '[DONE]') continue;
+      try {
+        acc.add(JSON.parse(e));
+      } catch {
+        // switchyard wrote these events itself; a bad one carries no answer.
+      }
+    }
+    return acc.answer();
+  }
+  return null;
+}
+
+/** The held answer without the `logprobs` switchyard asked for on its own (the client did not). */
+export function withoutLogprobs(held: Held): { held: Held; events?: string[] } {
+  const strip = (text: string): string => {
+    const j = JSON.parse(text) as { choices?: Array<Record<string, unknown>> };
+    if (!Array.isArray(j.choices)) return text;
+    for (const c of j.choices) if (c.logprobs !== undefined) c.logprobs = null;
+    return JSON.stringify(j);
+  };
+  if (held.kind === 'json' && held.status === 200) return { held: { ...held, body: strip(held.body) } };
+  if (held.kind === 'stream') return { held, events: held.events.map((e) => (e === '[DONE]' ? e : strip(e))) };
+  return { held };
+}

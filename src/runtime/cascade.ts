@@ -1,0 +1,156 @@
+/**
+ * The quality cascade (issue 12): start at the router's tier (or the cheapest adequate one),
+ * check the answer, and escalate to the next tier up only when it is not good enough. Each
+ * step is the ordinary request flow restricted to one tier (cascade-step.ts), so it reserves
+ * before it sends and settles with its own usage; its answer is held until checked, so the
+ * client sees no byte of a failed step. The client gets the first answer that passes, or the
+ * best one with the failed checks named — never an error for a quality miss alone.
+ */
+import { countPromptTokens } from '../accounting/tokens.js';
+import { nanoToUsd, usdToNano } from '../accounting/money.js';
+import type { LedgerRow } from '../accounting/ledger.js';
+import type { CascadeConfig, CascadeCheck } from '../config/schema.js';
+import { checkAnswer } from '../quality/checks.js';
+import { SchemaCache } from '../quality/schema-cache.js';
+import { cascadeLadder, type CascadeStepPlan } from '../routing/cascade-plan.js';
+import type { ChatCall, ChatSink } from './api.js';
+import { replay } from './buffer-sink.js';
+import { runJudge } from './cascade-judge.js';
+import { runStep, withoutLogprobs, type StepRun } from './cascade-step.js';
+import type { RuntimeCore } from './core.js';
+import { RequestFlow } from './request-flow.js';
+
+/** One step as the cascade reports it (header, metric, inspector, ledger quality). */
+export interface CascadeStepRecord {
+  model: string | null;
+  /** `pass`, failed checks joined by `+`, or the error code of a step without an answer. */
+  outcome: string;
+}
+
+export interface CascadeRecord {
+  requestId: string;
+  steps: CascadeStepRecord[];
+  /** Index in `steps` of the answer the client received, null when none was delivered. */
+  delivered: number | null;
+  /** Streams: how long the client's first byte was held back by the checks. */
+  holdMs: number | null;
+  costNano: number;
+}
+
+interface Checked extends StepRun {
+  failed: CascadeCheck[];
+  outcome: string;
+  /** Stream events to send instead of the held ones (logprobs removed). */
+  events?: string[];
+}
+
+let schemas: SchemaCache | null = null;
+let schemasSize = 0;
+function schemaCache(size: number): SchemaCache {
+  if (!schemas || schemasSize !== size) [schemas, schemasSize] = [new SchemaCache(size), size];
+  return schemas;
+}
+
+export function cascadeOn(cfg: { routing: { cascade: CascadeConfig } }, call: ChatCall): boolean {
+  return call.hints.cascade ?? cfg.routing.cascade.enabled;
+}
+
+/** Confidence needs logprobs: asked for only where every candidate speaks OpenAI's wire (Anthropic refuses the field). */
+function wantsLogprobs(rt: RuntimeCore, call: ChatCall, plan: CascadeStepPlan): boolean {
+  if (!rt.cfg.routing.cascade.checks.includes('confidence') || call.body.logprobs === true) return false;
+  return plan.plan.candidates.every((m) => (rt.cfg.models[m]?.endpoints ?? []).every((e) => rt.cfg.providers[e.provider]?.kind === 'openai'));
+}
+
+function ladderOf(rt: RuntimeCore, call: ChatCall): CascadeStepPlan[] {
+  const c = rt.cfg.routing.cascade;
+  const body = call.body;
+  const promptTokens = countPromptTokens(body.messages, body.tools ?? undefined);
+  const text = body.messages.filter((m) => m.role === 'user').map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
+  return cascadeLadder(rt.cfg, {
+    model: body.model,
+    body,
+    classify: { task: call.hints.task, tier: call.hints.tier, text, promptTokens, turns: body.messages.length },
+    promptTokens,
+    expectedOutputTokens: Math.min(body.max_tokens ?? body.max_completion_tokens ?? 512, 4096),
+    liveStats: (m) => rt.modelStats(m),
+  }, c.startAt, c.maxSteps);
+}
+
+export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink): Promise<void> {
+  let ladder: CascadeStepPlan[];
+  try {
+    ladder = ladderOf(rt, call);
+  } catch {
+    // Unknown model, nothing adequate…: the ordinary flow answers it with the usual error.
+    return new RequestFlow(rt, call, sink).run();
+  }
+  const c = rt.cfg.routing.cascade;
+  const settings = { enabled: new Set(c.checks), minLogprob: c.minLogprob, schemas: schemaCache(c.schemaCacheSize) };
+  const clientMax = call.body.max_tokens ?? call.body.max_completion_tokens ?? null;
+  const deadlineAt = call.receivedAt + (call.hints.timeoutMs ?? rt.cfg.resilience.requestTimeoutMs);
+  const steps: Checked[] = [];
+  const extraRows: LedgerRow[] = [];
+  let spent = 0;
+  let n = 0;
+  for (const step of ladder) {
+    if (sink.signal.aborted || rt.now() >= deadlineAt) break;
+    const maxCost = call.hints.maxCostUsd === null ? null : nanoToUsd(Math.max(0, usdToNano(call.hints.maxCostUsd) - spent));
+    const logprobs = wantsLogprobs(rt, call, step);
+    const stepCall: ChatCall = { ...call, hints: { ...call.hints, maxCostUsd: maxCost }, body: logprobs ? { ...call.body, logprobs: true } : call.body };
+    const run = await runStep(rt, stepCall, ++n, step.plan, sink);
+    spent += run.row?.costNano ?? 0;
+    const checked = check(run, settings, call, clientMax, logprobs);
+    steps.push(checked);
+    if (run.answer && checked.failed.length === 0 && c.checks.includes('judge') && c.judge) {
+      const j = await runJudge(rt, call, ++n, c.judge, run.answer, sink, maxCostLeft(call, spent));
+      if (j.row) extraRows.push(j.row);
+      spent += j.row?.costNano ?? 0;
+      if (j.verdict === 'fail') Object.assign(checked, { failed: ['judge'], outcome: 'judge' });
+    }
+    if (checked.answer && checked.failed.length === 0) break;
+    const code = run.error?.code;
+    // A budget refusal ends the cascade with the best answer so far; a client mistake is not a tier's fault.
+    if (code === 'budget_exceeded' || (run.error && run.error.status < 500 && run.error.status !== 429 && !checked.answer)) break;
+  }
+  await deliver(rt, call, sink, steps, extraRows, spent);
+}
+
+function maxCostLeft(call: ChatCall, spent: number): number | null {
+  return call.hints.maxCostUsd === null ? null : nanoToUsd(Math.max(0, usdToNano(call.hints.maxCostUsd) - spent));
+}
+
+function check(run: StepRun, settings: Parameters<typeof checkAnswer>[2], call: ChatCall, clientMax: number | null, injectedLogprobs: boolean): Checked {
+  if (!run.answer) return { ...run, failed: [], outcome: run.error?.code ?? 'no_answer' };
+  const out = checkAnswer(run.answer, { responseFormat: call.body.response_format, tools: call.body.tools, clientMaxTokens: clientMax }, settings, run.row?.completionTokens ?? null);
+  if (out.failed.length > 0) call.log.info({ step: run.n, model: run.row?.model, checks: out.details }, 'cascade: answer failed its checks');
+  const held = injectedLogprobs ? withoutLogprobs(run.held) : { held: run.held };
+  return { ...run, held: held.held, ...(held.events ? { events: held.events } : {}), failed: out.failed, outcome: out.failed.length === 0 ? 'pass' : out.failed.join('+') };
+}
+
+/** The first passing answer, else the answer with the fewest failed checks (the later one on a tie), else the last step. */
+function pick(steps: Checked[]): Checked | null {
+  let best: Checked | null = null;
+  for (const s of steps) {
+    if (!s.answer) continue;
+    if (s.failed.length === 0) return s;
+    if (!best || s.failed.length <= best.failed.length) best = s;
+  }
+  return best ?? steps[steps.length - 1] ?? null;
+}
+
+async function deliver(rt: RuntimeCore, call: ChatCall, sink: ChatSink, steps: Checked[], extraRows: LedgerRow[], costNano: number): Promise<void> {
+  const chosen = pick(steps);
+  const rows = steps.flatMap((s) => (s.row ? [{ ...s.row, cascade: { parentId: call.requestId, step: s.n, quality: s.outcome, delivered: s === chosen } }] : []));
+  await Promise.all([...rows, ...extraRows].map((r) => rt.ledger.insert(r).catch((err: unknown) => call.log.error({ err, step: r.cascade?.step }, 'could not write a cascade step ledger row'))));
+  const records = steps.map((s) => ({ model: s.model, outcome: s.outcome }));
+  const header = records.map((r) => `${r.model ?? 'none'}:${r.outcome}`).join('>');
+  const firstStart = steps.reduce<number | null>((m, s) => (s.streamStartedAt === null ? m : Math.min(m ?? s.streamStartedAt, s.streamStartedAt)), null);
+  const holdMs = call.body.stream === true ? Math.max(0, rt.now() - (firstStart ?? rt.now())) : null;
+  const attempts = [...rows, ...extraRows].reduce((a, r) => a + r.attempts, 0);
+  const extra: Record<string, string> = { 'x-switchyard-cascade': header, 'x-switchyard-cost-usd': nanoToUsd(costNano).toFixed(9), 'x-switchyard-attempts': String(attempts) };
+  if (holdMs !== null) extra['x-switchyard-cascade-hold-ms'] = String(holdMs);
+  rt.recordCascade?.({ requestId: call.requestId, steps: records, delivered: chosen ? steps.indexOf(chosen) : null, holdMs, costNano });
+  call.log.info({ cascade: header, costUsd: nanoToUsd(costNano), holdMs }, 'cascade served');
+  if (!chosen || sink.signal.aborted) return;
+  await replay(chosen.held, sink, extra, chosen.events);
+}

@@ -1,0 +1,39 @@
+/**
+ * What a running sidecar is, as its starters see it. The composition root (`src/main.ts`)
+ * builds one; the CLI's commands (`serve`, `demo`) receive the starter from the CLI entry and
+ * use these types, so nothing but the entry imports the composition root.
+ */
+import type { Runtime } from './runtime.js';
+import type { Simulator } from '../simulator/index.js';
+
+export interface ServeOptions {
+  config?: string;
+  host?: string;
+  port?: number;
+  pretty?: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** Log destination (tests); stdout by default. */
+  logDestination?: NodeJS.WritableStream;
+  /** Install SIGTERM/SIGINT/SIGHUP handlers (the CLI does; tests do not). */
+  signals?: boolean;
+  /** Forward sanitised inspection events to a Stately inspector over WebSocket. */
+  inspectWs?: string;
+}
+
+/** The outcome of a config reload: what changed, or why the running config stays. */
+export type ReloadResult = { ok: true; kept: string[]; added: string[]; removed: string[] } | { ok: false; errors: string[] };
+
+export interface Sidecar {
+  url: string;
+  runtime: Runtime;
+  simulated: boolean;
+  simulator: Simulator | null;
+  reload(): Promise<ReloadResult>;
+  shutdown(): Promise<void>;
+}
+
+/** Starts a sidecar; `src/main.ts`'s `serve`, handed to the commands by the CLI entry. */
+export type StartSidecar = (opts?: ServeOptions) => Promise<Sidecar>;
+
+/** A sidecar that cannot start (bad config, missing secret, port taken): exit 1 with the message. */
+export class StartupError extends Error {}

@@ -1,0 +1,68 @@
+/**
+ * The runtime as one cascade step sees it: everything is the real runtime (endpoints,
+ * budget, clock), except that the step's ledger row is held, not written — the cascade
+ * writes it once the step's answer was checked, with the step's place and check outcome.
+ */
+import type { LedgerRow, LedgerStore } from '../accounting/ledger.js';
+import type { Config } from '../config/schema.js';
+import type { RequestRecord, RuntimeCore } from './core.js';
+
+export class StepCore implements RuntimeCore {
+  /** The rows the step's flow wrote (one per flow). */
+  readonly rows: LedgerRow[] = [];
+  readonly ledger: LedgerStore;
+
+  constructor(private readonly rt: RuntimeCore) {
+    const real = rt.ledger;
+    this.ledger = {
+      insert: (row) => {
+        this.rows.push(row);
+        return Promise.resolve('inserted');
+      },
+      spentSince: (scope, from, to) => real.spentSince(scope, from, to),
+      spendBy: (group, from, to) => real.spendBy(group, from, to),
+      rows: (opts) => real.rows(opts),
+      steps: (parentId) => real.steps(parentId),
+      recordFeedback: (id, good, at) => real.recordFeedback(id, good, at),
+      qualityStats: (from, to) => real.qualityStats(from, to),
+      close: () => Promise.resolve(),
+    };
+  }
+
+  get cfg(): Config {
+    return this.rt.cfg;
+  }
+  get handles(): RuntimeCore['handles'] {
+    return this.rt.handles;
+  }
+  get byModel(): RuntimeCore['byModel'] {
+    return this.rt.byModel;
+  }
+  get budget(): RuntimeCore['budget'] {
+    return this.rt.budget;
+  }
+  get supervisor(): RuntimeCore['supervisor'] {
+    return this.rt.supervisor;
+  }
+  get queue(): RuntimeCore['queue'] {
+    return this.rt.queue;
+  }
+  get log(): RuntimeCore['log'] {
+    return this.rt.log;
+  }
+  /** Bound: the flow hands `rt.now` around as a plain function. */
+  readonly now = (): number => this.rt.now();
+  readonly rng = (): number => this.rt.rng();
+  sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return this.rt.sleep(ms, signal);
+  }
+  modelStats(model: string): { latencyMs: number; inFlight: number } {
+    return this.rt.modelStats(model);
+  }
+  retryAfterSeconds(models: string[]): number {
+    return this.rt.retryAfterSeconds(models);
+  }
+  recordRequest(r: RequestRecord): void {
+    this.rt.recordRequest?.(r);
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The reservation arithmetic: the prompt side is a bound no tokenizer can beat (checked
+ * against o200k, which counts fewer tokens than bytes), and the output cap is what every
+ * adapter sends upstream whichever field the client used.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { IMAGE_PART_TOKENS_BOUND, outputCap, promptBoundTokens, requestedOutputTokens } from '../../src/accounting/reservation.js';
+import { countPromptTokens } from '../../src/accounting/tokens.js';
+import { anthropicAdapter } from '../../src/upstream/adapters/anthropic.js';
+import { openaiAdapter } from '../../src/upstream/adapters/openai.js';
+import type { BuildInput } from '../../src/upstream/adapters/types.js';
+import type { ChatBody } from '../../src/upstream/types.js';
+
+describe('outputCap', () => {
+  it.each([
+    [{}, 1000, 1000],
+    [{ max_tokens: 100_000 }, 1000, 1000],
+    [{ max_completion_tokens: 100_000 }, 1000, 1000],
+    [{ max_tokens: 50 }, 1000, 50],
+    [{ max_tokens: 300, max_completion_tokens: 200 }, 1000, 200],
+    [{ max_tokens: 200, max_completion_tokens: 300 }, 1000, 200],
+    [{ max_tokens: null, max_completion_tokens: 70 }, 1000, 70],
+  ])('%j with a model cap of %i reserves %i', (body, model, cap) => {
+    expect(outputCap(body, model)).toBe(cap);
+  });
+
+  it('requestedOutputTokens is null when the client asked for nothing', () => {
+    expect(requestedOutputTokens({ max_tokens: null })).toBeNull();
+  });
+});
+
+function build(kind: 'openai' | 'anthropic', body: Partial<ChatBody>, modelCap: number): Record<string, unknown> {
+  const full: ChatBody = { model: 'm', messages: [{ role: 'user', content: 'hi' }], ...body };
+  const input: BuildInput = { body: full, upstreamModel: 'up', stream: false, apiKey: 'k', headers: {}, basePath: '/v1', maxOutputTokens: outputCap(full, modelCap), anthropicVersion: '2023-06-01', prefill: null };
+  const adapter = kind === 'openai' ? openaiAdapter : anthropicAdapter;
+  return JSON.parse(adapter.buildRequest(input).body) as Record<string, unknown>;
+}
+
+describe('every adapter sends exactly the reserved cap', () => {
+  const cases: Array<[Partial<ChatBody>, number]> = [
+    [{ max_tokens: 100_000 }, 1000],
+    [{ max_completion_tokens: 100_000 }, 1000],
+    [{ max_tokens: 100_000, max_completion_tokens: 50 }, 50],
+    [{ max_tokens: 40, max_completion_tokens: 100_000 }, 40],
+    [{}, 1000],
+  ];
+  it.each(cases)('openai: %j → no output field above %i', (body, cap) => {
+    const sent = build('openai', body, 1000);
+    const fields = [sent.max_tokens, sent.max_completion_tokens].filter((v) => v !== undefined);
+    expect(fields.length).toBeGreaterThan(0);
+    for (const f of fields) expect(f).toBe(cap);
+  });
+  it.each(cases)('anthropic: %j → max_tokens %i', (body, cap) => {
+    expect(build('anthropic', body, 1000).max_tokens).toBe(cap);
+  });
+  it('openai keeps the field the client used', () => {
+    expect(build('openai', { max_completion_tokens: 10 }, 1000)).not.toHaveProperty('max_tokens');
+    expect(build('openai', { max_tokens: 10 }, 1000)).not.toHaveProperty('max_completion_tokens');
+  });
+});
+
+describe('promptBoundTokens', () => {
+  it('is at least the UTF-8 byte count of the text', () => {
+    const text = 'ab'.repeat(5000) + 'äöü€😀';
+    expect(promptBoundTokens({ messages: [{ role: 'user', content: text }] })).toBeGreaterThanOrEqual(Buffer.byteLength(text));
+  });
+
+  it('beats o200k on a repetitive prompt where the estimate undercounted other tokenizers', () => {
+    const text = 'the same sentence again. '.repeat(2000);
+    const messages = [{ role: 'user', content: text }];
+    expect(promptBoundTokens({ messages })).toBeGreaterThan(3 * countPromptTokens(messages));
+  });
+
+  it('counts a fixed bound per image, not the bytes of a data URL, and adds the continuation', () => {
+    const image = { type: 'image_url', image_url: { url: `data:image/png;base64,${'A'.repeat(100_000)}` } };
+    const bound = promptBoundTokens({ messages: [{ role: 'user', content: [{ type: 'text', text: 'what is this' }, image] }] });
+    expect(bound).toBeGreaterThan(IMAGE_PART_TOKENS_BOUND);
+    expect(bound).toBeLessThan(IMAGE_PART_TOKENS_BOUND + 200);
+    const base = promptBoundTokens({ messages: [{ role: 'user', content: 'x' }] });
+    expect(promptBoundTokens({ messages: [{ role: 'user', content: 'x' }] }, 'a'.repeat(500))).toBeGreaterThanOrEqual(base + 500);
+  });
+
+  it('counts every field the upstream sees (tools, response_format)', () => {
+    const messages = [{ role: 'user', content: 'x' }];
+    const schema = { type: 'json_schema', json_schema: { name: 'n', schema: { description: 'd'.repeat(3000) } } };
+    expect(promptBoundTokens({ messages, response_format: schema } as never)).toBeGreaterThan(3000);
+    expect(promptBoundTokens({ messages, tools: [{ type: 'function', function: { name: 'f' } }] })).toBeGreaterThan(1024);
+  });
+
+  it('is never below the o200k count (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ role: fc.constantFrom('user', 'assistant', 'system'), content: fc.string({ unit: 'binary', maxLength: 300 }) }), { minLength: 1, maxLength: 5 }), (messages) => {
+        expect(promptBoundTokens({ messages })).toBeGreaterThanOrEqual(countPromptTokens(messages));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

@@ -1,0 +1,90 @@
+/**
+ * Lookups by client-supplied names and limits on shape, through the real sidecar process:
+ * prototype names are unknown models (400 model_not_found, never a 500), hints are bounded,
+ * deep nesting and impossible timeouts are 400s.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from '../integration/harness.js';
+import { isOpenAIError } from './raw.js';
+
+let sim: SimHandle;
+let sc: SidecarHandle;
+
+beforeAll(async () => {
+  sim = await startSimulatorProc({ defaults: { ttftMs: 1, tokenGapMs: 0, outputTokens: 5 } });
+  sc = await startSidecar(testConfig(sim.url));
+});
+
+afterAll(async () => {
+  await sc?.stop();
+  await sim?.stop();
+});
+
+const post = async (body: unknown, headers: Record<string, string> = {}) => {
+  const r = await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await r.text();
+  return { status: r.status, text, headers: r.headers, code: isOpenAIError(text) ? (JSON.parse(text) as { error: { code: string } }).error.code : null };
+};
+const hi = [{ role: 'user', content: 'hi' }];
+
+describe('names that are members of every object', () => {
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'route/__proto__', 'route/constructor', 'route/toString', 'route/'])('model %j is 400 model_not_found', async (model) => {
+    const r = await post({ model, messages: hi });
+    expect([r.status, r.code]).toEqual([400, 'model_not_found']);
+  });
+
+  it('x-switchyard-task: constructor is an unknown task, not function Object()', async () => {
+    const r = await post({ model: 'auto', messages: hi }, { 'x-switchyard-task': 'constructor' });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-switchyard-reason')).toMatch(/unknown task "constructor"/);
+    expect(r.headers.get('x-switchyard-reason')).not.toMatch(/function/i);
+  });
+
+  it('a body field named constructor is refused by the Anthropic adapter, not taken as harmless', async () => {
+    const r = await post({ model: 'claude-sonnet-4.5', messages: hi, constructor: 1, toString: 'x' });
+    expect([r.status, r.code]).toEqual([400, 'invalid_request']);
+    expect(r.text).toMatch(/constructor cannot be translated/);
+  });
+});
+
+describe('hints', () => {
+  it('the reason header shows a short excerpt of a task, never the whole of it', async () => {
+    const r = await post({ model: 'auto', messages: hi }, { 'x-switchyard-task': 'x'.repeat(120) });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-switchyard-reason')!.length).toBeLessThan(100);
+  });
+
+  it.each(['x-switchyard-task', 'x-switchyard-tier', 'x-switchyard-max-cost-usd', 'x-switchyard-timeout-ms'])('%s longer than 128 characters is 400', async (h) => {
+    const r = await post({ model: 'auto', messages: hi }, { [h]: '1'.repeat(129) });
+    expect([r.status, r.code]).toEqual([400, 'invalid_request']);
+  });
+
+  it.each(['0', '15001', '99999999999', '9'.repeat(40), '1e3', '-1', '2.5'])('x-switchyard-timeout-ms %s is 400, not an instant 504', async (v) => {
+    const r = await post({ model: 'deepseek-v3.2', messages: hi }, { 'x-switchyard-timeout-ms': v });
+    expect([r.status, r.code]).toEqual([400, 'invalid_request']);
+  });
+
+  it('x-switchyard-timeout-ms within 1 .. resilience.requestTimeoutMs is served', async () => {
+    expect((await post({ model: 'deepseek-v3.2', messages: hi }, { 'x-switchyard-timeout-ms': '15000' })).status).toBe(200);
+  });
+});
+
+describe('nesting', () => {
+  const nested = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+
+  it.each([65, 1000, 100_000])('a body nested %i levels deep is 400', async (depth) => {
+    const r = await post(`{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}],"metadata":${nested(depth)}}`);
+    expect([r.status, r.code]).toEqual([400, 'invalid_request']);
+    expect(r.text).toMatch(/64 levels/);
+  });
+
+  it('brackets inside strings do not count', async () => {
+    const r = await post({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: '['.repeat(500) }] });
+    expect(r.status).toBe(200);
+  });
+});
+
+it('the process is alive and wrote no error line', () => {
+  expect(sc.child.exitCode).toBeNull();
+  expect(sc.stdout()).not.toMatch(/"level":50/);
+});

@@ -1,0 +1,79 @@
+/**
+ * Raw request-targets, methods and header bytes against the real sidecar process: every one
+ * ends in a proper HTTP status with an OpenAI-shaped body (or a closed socket), and the
+ * process keeps serving. Each of the targets below once made `new URL()` throw outside the
+ * request's error handling and the sidecar exited.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSidecar, testConfig, type SidecarHandle } from '../integration/harness.js';
+import { isOpenAIError, rawRequest } from './raw.js';
+
+let sc: SidecarHandle;
+
+beforeAll(async () => {
+  // No upstream is reached in this file: the providers point at a closed port.
+  sc = await startSidecar(testConfig('http://127.0.0.1:9'));
+});
+
+afterAll(async () => {
+  await sc?.stop();
+});
+
+const TARGETS = ['//[', '//a:b@[', 'http://[', '//:99999', '//x:abc/', '//%', 'http://a:b@[::1', '//[::1]:x/v1/models', '/%zz', '/..%2f..%2f', '*', 'http://x:99999999/', '/v1/models?%', '//\u0000'];
+
+const get = (target: string) => `GET ${target} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`;
+
+/** Requests node's parser refuses, with the status they must get. */
+const PARSER: Array<[string, string, number]> = [
+  ['a NUL in a header value', 'GET /healthz HTTP/1.1\r\nhost: x\r\nx-a: a\u0000b\r\n\r\n', 400],
+  ['a bad Content-Length', 'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: abc\r\n\r\n', 400],
+  ['two different Content-Lengths', 'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab', 400],
+  ['obs-fold', 'GET /healthz HTTP/1.1\r\nhost: x\r\nx-a: a\r\n  folded\r\n\r\n', 400],
+  ['an unknown method', 'BREW /healthz HTTP/1.1\r\nhost: x\r\n\r\n', 400],
+  ['a space in a header name', 'GET /healthz HTTP/1.1\r\nhost: x\r\nx a: b\r\n\r\n', 400],
+  ['oversized headers', `GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+  ['chunked and Content-Length together', 'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n', 400],
+  ['a bad chunk size', 'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n\r\n', 400],
+  ['a garbage request line', 'HELLO\r\n\r\n', 400],
+];
+
+describe('request-targets that are not URLs', () => {
+  it.each(TARGETS)('%j is answered below 500 (a 4xx with an OpenAI-shaped body) and the process lives', async (target) => {
+    const a = await rawRequest(sc.url, get(target));
+    expect(a.status, a.headers).not.toBeNull();
+    expect(a.status!).toBeLessThan(500);
+    if (a.status! >= 400) expect(isOpenAIError(a.body), a.body).toBe(true);
+    expect(sc.child.exitCode).toBeNull();
+    expect((await fetch(`${sc.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe("requests node's HTTP parser refuses", () => {
+  it.each(PARSER)("%s gets the status it must, with an OpenAI-shaped body", async (_name, bytes, status) => {
+    const a = await rawRequest(sc.url, bytes);
+    expect(a.status, a.headers).toBe(status);
+    expect(isOpenAIError(a.body), a.body).toBe(true);
+    expect(a.headers).toMatch(/connection: close/i);
+    expect((await fetch(`${sc.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('methods a route does not serve', () => {
+  it.each([
+    ['GET', '/v1/chat/completions', 'POST'],
+    ['DELETE', '/v1/models', 'GET, HEAD'],
+    ['POST', '/healthz', 'GET, HEAD'],
+    ['GET', '/switchyard/reload', 'POST'],
+    ['PUT', '/switchyard/state', 'GET, HEAD'],
+  ])('%s %s gets 405 with Allow: %s', async (method, path, allow) => {
+    const r = await fetch(`${sc.url}${path}`, { method });
+    expect(r.status).toBe(405);
+    expect(r.headers.get('allow')).toBe(allow);
+    expect(isOpenAIError(await r.text())).toBe(true);
+  });
+});
+
+it('the sidecar is still alive after the whole table', async () => {
+  expect(sc.child.exitCode).toBeNull();
+  expect(sc.stderr()).not.toMatch(/Uncaught|TypeError|RangeError/);
+});

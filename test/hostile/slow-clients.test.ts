@@ -1,0 +1,76 @@
+/**
+ * Slow clients are cut: 500 half-open connections (headers never finished, or a body that
+ * stops half way) against the real sidecar with `server.requestTimeoutMs: 1500`. Normal
+ * requests keep being served meanwhile, and every half-open socket is closed not long after
+ * the limit (before the fix, `requestTimeout: 0` held them forever).
+ */
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from '../integration/harness.js';
+
+const LIMIT_MS = 1500;
+/** Generous: the limit, node's check interval, and a loaded machine. */
+const CLOSED_WITHIN_MS = LIMIT_MS + 6000;
+
+let sim: SimHandle;
+let sc: SidecarHandle;
+
+beforeAll(async () => {
+  sim = await startSimulatorProc({ defaults: { ttftMs: 1, tokenGapMs: 0, outputTokens: 5 } });
+  sc = await startSidecar({ ...testConfig(sim.url), server: { requestTimeoutMs: LIMIT_MS } });
+});
+
+afterAll(async () => {
+  await sc?.stop();
+  await sim?.stop();
+});
+
+function halfOpen(i: number): Promise<{ socket: Socket; closed: Promise<number> }> {
+  const u = new URL(sc.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(u.port), u.hostname);
+    const closed = new Promise<number>((r) => socket.on('close', () => r(Date.now())));
+    socket.on('error', () => undefined);
+    socket.resume(); // read (and drop) whatever the server answers, so its close is seen
+    socket.once('connect', () => {
+      // Three kinds: nothing at all, headers that never end, a body that stops half way.
+      if (i % 3 === 1) socket.write('POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-');
+      if (i % 3 === 2) socket.write('POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"model":');
+      resolve({ socket, closed });
+    });
+    socket.once('error', reject);
+  });
+}
+
+it('500 half-open connections neither degrade normal requests nor stay open past the limit', async () => {
+  const started = Date.now();
+  const conns = await Promise.all(Array.from({ length: 500 }, (_, i) => halfOpen(i)));
+  // Normal requests are served while the half-open ones wait.
+  for (let i = 0; i < 5; i++) {
+    const t = Date.now();
+    const r = await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }] }) });
+    expect(r.status).toBe(200);
+    await r.arrayBuffer();
+    expect(Date.now() - t).toBeLessThan(LIMIT_MS);
+  }
+  const closedAt = await Promise.race([Promise.all(conns.map((c) => c.closed)), new Promise<null>((r) => setTimeout(() => r(null), CLOSED_WITHIN_MS + 2000))]);
+  const open = conns.map((c, i) => (c.socket.readyState === 'closed' || c.socket.destroyed ? -1 : i % 3)).filter((k) => k >= 0);
+  for (const c of conns) c.socket.destroy();
+  expect(open, 'kinds of sockets still open').toEqual([]);
+  expect(closedAt, 'some half-open sockets were still open').not.toBeNull();
+  expect(Math.max(...closedAt!) - started).toBeLessThan(CLOSED_WITHIN_MS);
+  expect(sc.child.exitCode).toBeNull();
+}, 30_000);
+
+it('a slow body gets 408 with an OpenAI-shaped body', async () => {
+  const u = new URL(sc.url);
+  const socket = connect(Number(u.port), u.hostname);
+  let data = '';
+  socket.on('data', (d: Buffer) => (data += d.toString()));
+  socket.on('error', () => undefined);
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  socket.write('POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{');
+  await new Promise<void>((r) => socket.once('close', () => r()));
+  expect(data).toMatch(/^HTTP\/1\.1 408/);
+  expect(data).toMatch(/"code":"request_timeout"/);
+}, 15_000);

@@ -1,0 +1,108 @@
+/**
+ * The cascade's opt-in checks and its start at the cheapest tier, through the real sidecar
+ * and simulator with the official OpenAI SDK: `confidence` asks for logprobs the client did
+ * not ask for and removes them again; `judge` is a step of its own, paid for and recorded.
+ */
+import Database from 'better-sqlite3';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_CASCADE_CHECKS } from '../../src/config/schema.js';
+import { sleep, startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
+
+const PRICE: Record<string, { input: number; output: number }> = {
+  'deepseek-v3.2': { input: 280, output: 420 },
+  'gemini-2.5-flash': { input: 300, output: 2_500 },
+  'gpt-4.1': { input: 2_000, output: 8_000 },
+  'claude-sonnet-4.5': { input: 3_000, output: 15_000 },
+};
+
+let sim: SimHandle;
+let confident: SidecarHandle;
+let judged: SidecarHandle;
+let seq = 0;
+
+interface Row { request_id: string; model: string; prompt_tokens: number; completion_tokens: number; cost_nano: number; step: number; quality: string; delivered: number }
+
+async function stepsOf(h: SidecarHandle, id: string, count: number): Promise<Row[]> {
+  const file = /ledger: sqlite:(\S+)/.exec(readFileSync(h.configFile, 'utf8'))![1]!;
+  for (let i = 0; i < 40; i++) {
+    const db = new Database(file, { readonly: true });
+    const r = db.prepare('select * from ledger where parent_id = ? order by step').all(id) as Row[];
+    db.close();
+    if (r.length >= count) return r;
+    await sleep(25);
+  }
+  throw new Error(`fewer than ${count} rows for ${id}`);
+}
+const costOf = (r: Row): number => r.prompt_tokens * PRICE[r.model]!.input + r.completion_tokens * PRICE[r.model]!.output;
+
+beforeAll(async () => {
+  sim = await startSimulatorProc({ defaults: { ttftMs: 0, tokenGapMs: 0, outputTokens: 10 }, models: { 'gemini-2.5-flash': { fixedAnswer: 'FAIL' } } });
+  const routing = { strategy: 'cost' };
+  confident = await startSidecar(testConfig(sim.url, { routing: { ...routing, cascade: { enabled: true, startAt: 'cheapest', checks: [...DEFAULT_CASCADE_CHECKS, 'confidence'], minLogprob: -1 } } }));
+  judged = await startSidecar(testConfig(sim.url, { routing: { ...routing, cascade: { enabled: true, checks: ['empty', 'judge'], judge: { model: 'gemini-2.5-flash' } } } }));
+}, 60_000);
+afterAll(async () => {
+  await Promise.all([confident?.stop(), judged?.stop()]);
+  await sim?.stop();
+});
+beforeEach(async () => {
+  await sim.clearFaults();
+});
+
+describe('startAt: cheapest', () => {
+  it('a request for gpt-4.1 starts at the cheapest adequate model and stops there when it passes', async () => {
+    const { response } = await confident.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    expect(response.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:pass');
+  });
+});
+
+describe('confidence (opt-in)', () => {
+  it('low-logprob answer escalates; the logprobs switchyard asked for are removed, a client\'s own are kept', async () => {
+    for (const clientAsks of [false, true]) {
+      for (const stream of [false, true]) {
+        await sim.setFault('deepseek-chat', { kind: 'low_logprob', logprob: -2.5, times: 1 });
+        const id = `conf-${++seq}`;
+        const base = { model: 'deepseek-v3.2', messages: [{ role: 'user' as const, content: `q ${id}` }], ...(clientAsks ? { logprobs: true } : {}) };
+        const opts = { headers: { 'x-request-id': id } };
+        let headers: Headers;
+        const lps: unknown[] = [];
+        if (stream) {
+          const { data, response } = await confident.client.chat.completions.create({ ...base, stream: true }, opts).withResponse();
+          headers = response.headers;
+          for await (const c of data) if (c.choices[0]) lps.push(c.choices[0].logprobs ?? null);
+        } else {
+          const { data, response } = await confident.client.chat.completions.create(base, opts).withResponse();
+          headers = response.headers;
+          lps.push(data.choices[0]!.logprobs ?? null);
+        }
+        expect(headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:confidence>gpt-4.1:pass');
+        const withLp = lps.filter((l) => l !== null);
+        if (clientAsks) expect(withLp.length).toBeGreaterThan(0);
+        else expect(withLp).toEqual([]);
+        expect((await stepsOf(confident, id, 2)).map((r) => r.quality)).toEqual(['confidence', 'pass']);
+      }
+    }
+  });
+});
+
+describe('judge (opt-in)', () => {
+  it('a judge that says FAIL escalates every tier; each judgement is a paid, recorded step; the last answer is delivered', async () => {
+    const id = `judge-${++seq}`;
+    const { data, response } = await judged.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hello judge' }] }, { headers: { 'x-request-id': id } }).withResponse();
+    expect(response.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:judge>gpt-4.1:judge>claude-sonnet-4.5:judge');
+    expect(data.model).toBe('claude-sonnet-4.5');
+    const rows = await stepsOf(judged, id, 6);
+    expect(rows.map((r) => [r.step, r.model, r.quality, r.delivered])).toEqual([
+      [1, 'deepseek-v3.2', 'judge', 0],
+      [2, 'gemini-2.5-flash', 'judge:fail', 0],
+      [3, 'gpt-4.1', 'judge', 0],
+      [4, 'gemini-2.5-flash', 'judge:fail', 0],
+      [5, 'claude-sonnet-4.5', 'judge', 1],
+      [6, 'gemini-2.5-flash', 'judge:fail', 0],
+    ]);
+    const sum = rows.reduce((s, r) => s + costOf(r), 0);
+    expect(Math.round(Number(response.headers.get('x-switchyard-cost-usd')) * 1e9)).toBe(sum);
+    expect(response.headers.get('x-switchyard-attempts')).toBe('6');
+  });
+});

@@ -1,0 +1,255 @@
+/**
+ * Issue 12 end to end: the quality cascade through the real sidecar process in front of the
+ * real simulator, with the official OpenAI SDK. A quality fault on the cheap model's upstream
+ * makes its answer fail a check; the request escalates to the next tier up and the client
+ * gets that answer, with every step in the ledger and the exact sum as its cost.
+ *
+ * Costs are computed here from the test catalogue's prices per token (nano-USD), from the
+ * tokens each step's ledger row holds; never with the code under test's cost helpers.
+ */
+import Database from 'better-sqlite3';
+import { readFileSync } from 'node:fs';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sleep, startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
+
+/** Nano-USD per token (USD per MTok × 1000). */
+const PRICE: Record<string, { input: number; output: number }> = {
+  'deepseek-v3.2': { input: 280, output: 420 },
+  'gemini-2.5-flash': { input: 300, output: 2_500 },
+  'gpt-4.1': { input: 2_000, output: 8_000 },
+  'claude-sonnet-4.5': { input: 3_000, output: 15_000 },
+};
+const SCHEMA = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'], additionalProperties: false };
+const TOOLS: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { input: { type: 'string' } }, required: ['input'] } } }];
+const ROUTING = { strategy: 'cost', routes: { chatbot: ['deepseek-v3.2', 'gemini-2.5-flash'] } };
+
+let sim: SimHandle;
+let sc: SidecarHandle;
+/** Cascade off by default (on by header), and a tiny budget on gpt-4.1. */
+let tight: SidecarHandle;
+let seq = 0;
+
+interface Row {
+  request_id: string;
+  model: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_nano: number;
+  status: number;
+  parent_id: string | null;
+  step: number | null;
+  quality: string | null;
+  delivered: number | null;
+  stream: number;
+}
+
+const ledgerFile = (h: SidecarHandle): string => {
+  const m = /ledger: sqlite:(\S+)/.exec(readFileSync(h.configFile, 'utf8'));
+  return m![1]!;
+};
+
+function rows(h: SidecarHandle, sql: string, ...params: unknown[]): Row[] {
+  const db = new Database(ledgerFile(h), { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(sql).all(...params) as Row[];
+  } finally {
+    db.close();
+  }
+}
+
+/** The step rows of a request (written before its response ends; a stream's after its last byte). */
+async function stepsOf(h: SidecarHandle, id: string, count: number): Promise<Row[]> {
+  for (let i = 0; i < 40; i++) {
+    const r = rows(h, 'select * from ledger where parent_id = ? order by step', id);
+    if (r.length >= count) return r;
+    await sleep(25);
+  }
+  throw new Error(`fewer than ${count} ledger rows for ${id}`);
+}
+
+const costOf = (r: Row): number => r.prompt_tokens * PRICE[r.model!]!.input + r.completion_tokens * PRICE[r.model!]!.output;
+const usdToNano = (v: string | null): number => {
+  expect(v).toMatch(/^\d+\.\d{9}$/);
+  return Math.round(Number(v) * 1e9);
+};
+
+interface Got {
+  headers: Headers;
+  content: string;
+  refusal: string | null;
+  toolArgs: string | null;
+  finish: string | null;
+  models: Set<string>;
+}
+
+type Params = Omit<OpenAI.ChatCompletionCreateParamsNonStreaming, 'model' | 'messages' | 'stream'>;
+
+async function ask(h: SidecarHandle, id: string, stream: boolean, params: Params = {}, headers: Record<string, string> = {}, model = 'deepseek-v3.2'): Promise<Got> {
+  const base = { model, messages: [{ role: 'user' as const, content: `question ${id}` }], ...params };
+  const opts = { headers: { 'x-request-id': id, ...headers } };
+  if (!stream) {
+    const { data, response } = await h.client.chat.completions.create({ ...base, stream: false }, opts).withResponse();
+    const m = data.choices[0]!.message;
+    return { headers: response.headers, content: m.content ?? '', refusal: m.refusal ?? null, toolArgs: m.tool_calls?.[0]?.type === 'function' ? m.tool_calls[0].function.arguments : null, finish: data.choices[0]!.finish_reason, models: new Set([data.model]) };
+  }
+  const { data, response } = await h.client.chat.completions.create({ ...base, stream: true }, opts).withResponse();
+  const got: Got = { headers: response.headers, content: '', refusal: null, toolArgs: null, finish: null, models: new Set() };
+  for await (const c of data) {
+    got.models.add(c.model);
+    const d = c.choices[0]?.delta;
+    got.content += d?.content ?? '';
+    if (d?.refusal) got.refusal = (got.refusal ?? '') + d.refusal;
+    for (const t of d?.tool_calls ?? []) got.toolArgs = (got.toolArgs ?? '') + (t.function?.arguments ?? '');
+    if (c.choices[0]?.finish_reason) got.finish = c.choices[0].finish_reason;
+  }
+  return got;
+}
+
+beforeAll(async () => {
+  sim = await startSimulatorProc({ defaults: { ttftMs: 0, tokenGapMs: 0, outputTokens: 12 } });
+  sc = await startSidecar(testConfig(sim.url, { routing: { ...ROUTING, cascade: { enabled: true } } }));
+  tight = await startSidecar(testConfig(sim.url, { routing: ROUTING, budget: { limits: [{ scope: 'model', model: 'gpt-4.1', period: 'day', usd: 0.000001 }] } }));
+}, 60_000);
+afterAll(async () => {
+  await Promise.all([sc?.stop(), tight?.stop()]);
+  await sim?.stop();
+});
+beforeEach(async () => {
+  await sim.clearFaults();
+});
+
+const CASES: Array<{ check: string; fault: string; params: Params; good: (g: Got) => void }> = [
+  { check: 'invalid_json', fault: 'invalid_json', params: { response_format: { type: 'json_object' } }, good: (g) => expect(JSON.parse(g.content)).toEqual({ answer: expect.any(String) }) },
+  { check: 'schema', fault: 'json_mismatch', params: { response_format: { type: 'json_schema', json_schema: { name: 'a', schema: SCHEMA } } }, good: (g) => expect(Object.keys(JSON.parse(g.content) as object)).toEqual(['answer']) },
+  { check: 'refusal', fault: 'refusal', params: {}, good: (g) => expect(g.refusal).toBeNull() },
+  { check: 'empty', fault: 'empty', params: {}, good: (g) => expect(g.content.split(' ')).toHaveLength(12) },
+  { check: 'truncated', fault: 'length_stop', params: {}, good: (g) => expect(g.finish).toBe('stop') },
+  { check: 'tool_args', fault: 'invalid_tool_args', params: { tools: TOOLS }, good: (g) => expect(JSON.parse(g.toolArgs!)).toEqual({ input: expect.any(String) }) },
+];
+
+describe('escalation on each deterministic check', () => {
+  for (const stream of [false, true]) {
+    for (const c of CASES) {
+      it(`${c.check} (${stream ? 'streamed' : 'JSON'}): deepseek's answer fails, gpt-4.1's is delivered; two ledger rows, exact cost sum`, async () => {
+        await sim.setFault('deepseek-chat', { kind: c.fault, times: 1 });
+        const id = `cas-${c.check}-${stream ? 's' : 'j'}-${++seq}`;
+        const g = await ask(sc, id, stream, c.params);
+        expect(g.headers.get('x-switchyard-cascade')).toBe(`deepseek-v3.2:${c.check}>gpt-4.1:pass`);
+        expect(g.headers.get('x-switchyard-model')).toBe('gpt-4.1');
+        expect([...g.models]).toEqual(['gpt-4.1']); // no byte of the failed step
+        c.good(g);
+        const steps = await stepsOf(sc, id, 2);
+        expect(steps.map((r) => [r.request_id, r.model, r.step, r.quality, r.delivered, r.stream])).toEqual([
+          [`${id}#1`, 'deepseek-v3.2', 1, c.check, 0, stream ? 1 : 0],
+          [`${id}#2`, 'gpt-4.1', 2, 'pass', 1, stream ? 1 : 0],
+        ]);
+        for (const r of steps) expect(r.cost_nano).toBe(costOf(r));
+        expect(usdToNano(g.headers.get('x-switchyard-cost-usd'))).toBe(costOf(steps[0]!) + costOf(steps[1]!));
+        expect(g.headers.get('x-switchyard-attempts')).toBe('2');
+        if (stream) expect(Number(g.headers.get('x-switchyard-cascade-hold-ms'))).toBeGreaterThanOrEqual(0);
+        else expect(g.headers.get('x-switchyard-cascade-hold-ms')).toBeNull();
+      });
+    }
+  }
+});
+
+describe('no escalation, refusals and switches', () => {
+  it('the client\'s own max_tokens caused the length stop: delivered as it is, one step', async () => {
+    for (const stream of [false, true]) {
+      const id = `cas-max-${++seq}`;
+      const g = await ask(sc, id, stream, { max_tokens: 3 });
+      expect(g.finish).toBe('length');
+      expect(g.content.split(' ')).toHaveLength(3);
+      expect(g.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:pass');
+      expect((await stepsOf(sc, id, 1)).map((r) => r.quality)).toEqual(['pass']);
+    }
+  });
+
+  it('when no tier passes, the last answer comes back with the failed checks named (never an error)', async () => {
+    await sim.setFault('*', { kind: 'empty', times: 3 });
+    const id = `cas-none-${++seq}`;
+    const g = await ask(sc, id, false);
+    expect(g.content).toBe('');
+    expect(g.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:empty>gpt-4.1:empty>claude-sonnet-4.5:empty');
+    const steps = await stepsOf(sc, id, 3);
+    expect(steps.map((r) => r.delivered)).toEqual([0, 0, 1]);
+    expect(usdToNano(g.headers.get('x-switchyard-cost-usd'))).toBe(steps.reduce((s, r) => s + costOf(r), 0));
+  });
+
+  it('x-switchyard-cascade: off answers as before: the broken JSON, one plain ledger row', async () => {
+    await sim.setFault('deepseek-chat', { kind: 'invalid_json', times: 1 });
+    const id = `cas-off-${++seq}`;
+    const g = await ask(sc, id, false, { response_format: { type: 'json_object' } }, { 'x-switchyard-cascade': 'off' });
+    expect(() => JSON.parse(g.content)).toThrow();
+    expect(g.headers.get('x-switchyard-cascade')).toBeNull();
+    expect(g.headers.get('x-switchyard-model')).toBe('deepseek-v3.2');
+    await sleep(50);
+    expect(rows(sc, 'select * from ledger where request_id = ?', id).map((r) => [r.model, r.parent_id])).toEqual([['deepseek-v3.2', null]]);
+  });
+
+  it('a bad x-switchyard-cascade value is a 400 naming the header', async () => {
+    const err = await ask(sc, `cas-bad-${++seq}`, false, {}, { 'x-switchyard-cascade': 'maybe' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).message).toMatch(/x-switchyard-cascade/);
+  });
+
+  it('budget refusal mid-cascade (on by header): the best answer so far, the refused step recorded at no cost', async () => {
+    for (const stream of [false, true]) {
+      await sim.setFault('deepseek-chat', { kind: 'invalid_json', times: 1 });
+      const id = `cas-budget-${++seq}`;
+      const g = await ask(tight, id, stream, { response_format: { type: 'json_object' } }, { 'x-switchyard-cascade': 'on' });
+      expect(g.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:invalid_json>gpt-4.1:budget_exceeded');
+      expect(g.headers.get('x-switchyard-model')).toBe('deepseek-v3.2');
+      expect(() => JSON.parse(g.content)).toThrow();
+      const steps = await stepsOf(tight, id, 2);
+      expect(steps.map((r) => [r.model, r.status, r.quality, r.delivered, r.cost_nano === 0])).toEqual([
+        ['deepseek-v3.2', 200, 'invalid_json', 1, false],
+        [null, 429, 'budget_exceeded', 0, true], // no endpoint was reached: no model in the row
+      ]);
+      expect(usdToNano(g.headers.get('x-switchyard-cost-usd'))).toBe(costOf(steps[0]!));
+    }
+  });
+});
+
+describe('seen and learned from', () => {
+  it('metrics, spend by escalation, the inspector timeline and feedback', async () => {
+    await sim.setFault('deepseek-chat', { kind: 'refusal', times: 1 });
+    const id = `cas-seen-${++seq}`;
+    await ask(sc, id, false);
+    const metrics = await (await fetch(`${sc.url}/metrics`)).text();
+    expect(metrics).toMatch(/switchyard_cascade_steps_total\{from="deepseek-v3.2",to="gpt-4.1",reason="refusal"\} [1-9]/);
+    expect(metrics).toMatch(/switchyard_cascade_steps_total\{from="gpt-4.1",to="client",reason="pass"\} [1-9]/);
+    expect(metrics).toMatch(/switchyard_cascade_hold_seconds_count [1-9]/);
+    const spend = (await (await fetch(`${sc.url}/switchyard/spend?group_by=escalation`)).json()) as { groups: Array<Record<string, unknown>> };
+    expect(spend.groups.map((g) => g.escalation)).toEqual(expect.arrayContaining(['deepseek-v3.2:refusal', 'gpt-4.1:pass']));
+    const events = await readEvents(`${sc.url}/switchyard/events`);
+    expect(events).toContainEqual(expect.objectContaining({ kind: 'escalation', actor: `request:${id}`, from: 'deepseek-v3.2', to: 'gpt-4.1' }));
+    const fb = (body: unknown) => fetch(`${sc.url}/switchyard/feedback`, { method: 'POST', body: JSON.stringify(body) });
+    expect((await fb({ request_id: id, good: false })).status).toBe(200);
+    expect((await fb({ request_id: 'never-seen', good: true })).status).toBe(404);
+    expect((await fb({ request_id: id, good: 'yes' })).status).toBe(400);
+    const db = new Database(ledgerFile(sc), { readonly: true });
+    try {
+      expect(db.prepare('select good from feedback where request_id = ?').get(id)).toEqual({ good: 0 });
+    } finally {
+      db.close();
+    }
+  });
+});
+
+/** The replayed history of `/switchyard/events` (read until it goes quiet). */
+async function readEvents(url: string): Promise<Array<Record<string, unknown>>> {
+  const ac = new AbortController();
+  const res = await fetch(url, { signal: ac.signal });
+  const reader = res.body!.getReader();
+  let text = '';
+  const until = Date.now() + 500;
+  while (Date.now() < until) {
+    const next = await Promise.race([reader.read(), sleep(150).then(() => null)]);
+    if (next === null || next.done) break;
+    text += new TextDecoder().decode(next.value);
+  }
+  ac.abort();
+  return text.split('\n').filter((l) => l.startsWith('data:')).map((l) => JSON.parse(l.slice(5)) as Record<string, unknown>);
+}

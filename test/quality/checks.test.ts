@@ -1,0 +1,114 @@
+/**
+ * The cascade's answer checks on unit fixtures: each check fails on the answer it is for and
+ * passes on a good one; the schema cache compiles once, stays bounded and refuses hostile schemas.
+ */
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CASCADE_CHECKS, type CascadeCheck } from '../../src/config/schema.js';
+import { answerFromCompletion, StreamAnswer, type Answer } from '../../src/quality/answer.js';
+import { checkAnswer, isRefusalText, type CheckRequest } from '../../src/quality/checks.js';
+import { riskyPattern, SchemaCache } from '../../src/quality/schema-cache.js';
+
+const ALL: CascadeCheck[] = [...DEFAULT_CASCADE_CHECKS, 'confidence'];
+const settings = (checks: CascadeCheck[] = ALL, schemas = new SchemaCache(8)) => ({ enabled: new Set(checks), minLogprob: -1, schemas });
+const answer = (over: Partial<Answer> = {}): Answer => ({ content: 'Paris is the capital of France.', refusal: null, toolCalls: [], finishReason: 'stop', logprobs: null, ...over });
+const plain: CheckRequest = { responseFormat: null, tools: null, clientMaxTokens: null };
+const SCHEMA = { type: 'object', properties: { city: { type: 'string' }, population: { type: 'integer' } }, required: ['city', 'population'], additionalProperties: false };
+const jsonSchemaReq: CheckRequest = { responseFormat: { type: 'json_schema', json_schema: { name: 'city', schema: SCHEMA } }, tools: null, clientMaxTokens: null };
+const TOOLS = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] } } }];
+const toolReq: CheckRequest = { responseFormat: null, tools: TOOLS, clientMaxTokens: null };
+const failed = (a: Answer, req = plain, checks?: CascadeCheck[], tokens: number | null = 10) => checkAnswer(a, req, settings(checks), tokens).failed;
+
+describe('deterministic checks', () => {
+  it('a good plain answer passes every check', () => {
+    expect(failed(answer())).toEqual([]);
+  });
+  it('empty: no content and no tool call', () => {
+    expect(failed(answer({ content: '  \n' }))).toEqual(['empty']);
+    expect(failed(answer({ content: '', toolCalls: [{ name: 'lookup', arguments: '{"q":"x"}' }] }), toolReq)).toEqual([]);
+  });
+  it('refusal: the refusal field, or an answer that is only a refusal', () => {
+    expect(failed(answer({ content: '', refusal: 'I cannot help with that.' }))).toEqual(['refusal']);
+    expect(failed(answer({ content: "I'm sorry, but I can't help with that." }))).toEqual(['refusal']);
+    expect(isRefusalText('I cannot assist with this request.')).toBe(true);
+    expect(isRefusalText('Sorry for the delay! The capital of France is Paris.')).toBe(false);
+    expect(isRefusalText(`I can't help noticing ${'that the answer is long. '.repeat(30)}`)).toBe(false);
+  });
+  it('truncated: finish_reason length not caused by the client max_tokens', () => {
+    expect(failed(answer({ finishReason: 'length' }), plain, undefined, 50)).toEqual(['truncated']);
+    expect(failed(answer({ finishReason: 'length' }), { ...plain, clientMaxTokens: 50 }, undefined, 50)).toEqual([]);
+    expect(failed(answer({ finishReason: 'length' }), { ...plain, clientMaxTokens: 50 }, undefined, 20)).toEqual(['truncated']);
+    // Usage unknown: the client's cap is the likely cause, no escalation.
+    expect(failed(answer({ finishReason: 'length' }), { ...plain, clientMaxTokens: 50 }, undefined, null)).toEqual([]);
+  });
+  it('invalid_json: json_object and the content does not parse', () => {
+    const req = { ...plain, responseFormat: { type: 'json_object' } };
+    expect(failed(answer({ content: '{"city": "Paris"' }), req)).toEqual(['invalid_json']);
+    expect(failed(answer({ content: '{"city": "Paris"}' }), req)).toEqual([]);
+    expect(failed(answer({ content: 'not json' }), plain)).toEqual([]);
+  });
+  it('schema: json_schema and the content does not validate', () => {
+    expect(failed(answer({ content: '{"city":"Paris","population":2100000}' }), jsonSchemaReq)).toEqual([]);
+    expect(failed(answer({ content: '{"city":"Paris"}' }), jsonSchemaReq)).toEqual(['schema']);
+    expect(failed(answer({ content: '{"city":' }), jsonSchemaReq)).toEqual(['invalid_json']);
+    expect(failed(answer({ content: '{"city":"Paris"}' }), jsonSchemaReq, ['empty'])).toEqual([]);
+  });
+  it('tool_args: unparsable, invalid against parameters, or a tool not offered', () => {
+    const call = (name: string, args: string) => answer({ content: '', toolCalls: [{ name, arguments: args }], finishReason: 'tool_calls' });
+    expect(failed(call('lookup', '{"q":"weather"}'), toolReq)).toEqual([]);
+    expect(failed(call('lookup', '{"q": '), toolReq)).toEqual(['tool_args']);
+    expect(failed(call('lookup', '{"q": 5}'), toolReq)).toEqual(['tool_args']);
+    expect(failed(call('delete_all', '{}'), toolReq)).toEqual(['tool_args']);
+    expect(checkAnswer(call('delete_all', '{}'), toolReq, settings(), 5).details[0]).toMatch(/not offered/);
+  });
+  it('confidence: mean logprob under minLogprob (opt-in; no logprobs passes)', () => {
+    expect(failed(answer({ logprobs: [-0.1, -0.2] }))).toEqual([]);
+    expect(failed(answer({ logprobs: [-2, -3] }))).toEqual(['confidence']);
+    expect(failed(answer({ logprobs: [-2, -3] }), plain, DEFAULT_CASCADE_CHECKS)).toEqual([]);
+    expect(failed(answer({ logprobs: null }))).toEqual([]);
+  });
+  it('checks that are off never fail', () => {
+    expect(failed(answer({ content: '' }), plain, ['refusal'])).toEqual([]);
+  });
+});
+
+describe('answers from both shapes', () => {
+  it('reads a chat.completion and the chunks of a stream alike', () => {
+    const completion = { choices: [{ message: { role: 'assistant', content: null, refusal: 'no', tool_calls: [{ function: { name: 'lookup', arguments: '{"q":"a"}' } }] }, finish_reason: 'tool_calls', logprobs: { content: [{ logprob: -0.5 }] } }] };
+    const s = new StreamAnswer();
+    s.add({ choices: [{ delta: { role: 'assistant', refusal: 'n' } }] });
+    s.add({ choices: [{ delta: { refusal: 'o', tool_calls: [{ index: 0, function: { name: 'lookup', arguments: '{"q"' } }] } }] });
+    s.add({ choices: [{ delta: { tool_calls: [{ index: 0, function: { arguments: ':"a"}' } }] }, logprobs: { content: [{ logprob: -0.5 }] }, finish_reason: 'tool_calls' }] });
+    expect(s.answer()).toEqual(answerFromCompletion(completion));
+    expect(s.answer()).toEqual({ content: '', refusal: 'no', toolCalls: [{ name: 'lookup', arguments: '{"q":"a"}' }], finishReason: 'tool_calls', logprobs: [-0.5] });
+  });
+});
+
+describe('schema cache', () => {
+  it('compiles a schema once and keeps at most its capacity', () => {
+    const cache = new SchemaCache(2);
+    const schema = (n: number) => ({ type: 'object', properties: { [`f${n}`]: { type: 'number' } }, required: [`f${n}`] });
+    expect(cache.validate(schema(1), { f1: 1 })).toEqual({ ok: true });
+    expect(cache.validate(structuredClone(schema(1)), { f1: 'x' }).ok).toBe(false);
+    expect(cache.size).toBe(1);
+    for (let i = 2; i < 50; i++) cache.validate(schema(i), { [`f${i}`]: i });
+    expect(cache.size).toBe(2);
+  });
+  it('refuses a remote $ref, exponential patterns and quadratic uniqueItems as unusable (the check passes)', () => {
+    const cache = new SchemaCache(4);
+    expect(cache.validate({ $ref: 'https://example.com/schema.json' }, {}).ok).toBe('unusable');
+    const evil = { type: 'string', pattern: '^(a+)+$' };
+    expect(cache.validate(evil, `${'a'.repeat(40)}!`).ok).toBe('unusable');
+    expect(cache.validate({ type: 'array', uniqueItems: true }, [1, 2]).ok).toBe('unusable');
+    expect(cache.validate({ type: 'array', uniqueItems: true, maxItems: 10 }, [1, 1]).ok).toBe(false);
+    expect(checkAnswer(answer({ content: '"aaaa!"' }), { ...plain, responseFormat: { type: 'json_schema', json_schema: { schema: evil } } }, settings(), 3).failed).toEqual([]);
+  });
+  it('flags nested quantifiers and quantified alternations, not ordinary patterns', () => {
+    for (const p of ['(a+)+', '(a|a)*', '(\\w+\\s?)*$', '((ab)*c)+', '(x{1,})+']) expect(riskyPattern(p), p).toBe(true);
+    for (const p of ['^[a-z]+$', '^\\d{3}-\\d{4}$', '(ab)+', '^(foo|bar)$', '[(+]*']) expect(riskyPattern(p), p).toBe(false);
+  });
+  it('a deep schema is refused, not recursed into without bound', () => {
+    let s: Record<string, unknown> = { type: 'string' };
+    for (let i = 0; i < 200; i++) s = { type: 'object', properties: { x: s } };
+    expect(new SchemaCache(2).validate(s, {}).ok).toBe('unusable');
+  });
+});

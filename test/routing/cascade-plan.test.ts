@@ -1,0 +1,73 @@
+/**
+ * cascadeLadder(): the tiers a cascaded request climbs. Same catalogue as resolve.test.ts
+ * (two models per tier but one at the top; prices order `*-cheap` before `*-dear`).
+ */
+import { describe, expect, it } from 'vitest';
+import { configSchema, type Config, type ConfigInput } from '../../src/config/schema.js';
+import { judgeVerdict } from '../../src/quality/judge.js';
+import { cascadeLadder } from '../../src/routing/cascade-plan.js';
+import type { ResolveInput } from '../../src/routing/resolve.js';
+
+const ep = [{ provider: 'p', upstreamModel: 'u' }];
+const CFG: Config = configSchema.parse({
+  providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:1/v1' } },
+  models: {
+    'fast-dear': { tier: 'fast_cheap', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 8_000, capabilities: ['chat'], endpoints: ep },
+    'fast-cheap': { tier: 'fast_cheap', price: { inputPerMTok: 0.1, outputPerMTok: 0.1 }, contextWindow: 8_000, capabilities: ['chat', 'tools'], endpoints: ep },
+    'bal-dear': { tier: 'balanced', price: { inputPerMTok: 5, outputPerMTok: 5 }, contextWindow: 100_000, capabilities: ['chat', 'tools', 'json'], fallbacks: ['hq-big', 'fast-dear'], endpoints: ep },
+    'bal-cheap': { tier: 'balanced', price: { inputPerMTok: 2, outputPerMTok: 2 }, contextWindow: 100_000, capabilities: ['chat'], endpoints: ep },
+    'hq-big': { tier: 'high_quality', price: { inputPerMTok: 10, outputPerMTok: 10 }, contextWindow: 1_000_000, capabilities: ['chat', 'tools', 'json', 'vision'], endpoints: ep },
+  },
+  routing: { strategy: 'cost', routes: { code: ['bal-cheap', 'hq-big', 'fast-cheap'] } },
+} satisfies ConfigInput);
+
+function input(model: string, over: { promptTokens?: number; tools?: boolean; tier?: string } = {}): ResolveInput {
+  const promptTokens = over.promptTokens ?? 10;
+  return {
+    model,
+    body: { messages: [{ content: 'hi' }], ...(over.tools ? { tools: [{ type: 'function' }] } : {}) },
+    classify: { task: null, tier: over.tier ?? null, text: 'hi', promptTokens, turns: 1 },
+    promptTokens,
+    expectedOutputTokens: 100,
+    liveStats: () => ({ latencyMs: 100, inFlight: 0 }),
+    rng: () => 0.5,
+  };
+}
+const shape = (l: ReturnType<typeof cascadeLadder>) => l.map((s) => [s.tier, s.plan.candidates]);
+
+describe('cascadeLadder', () => {
+  it('starts at the router\'s tier (the requested model and its same-tier fallbacks), then each tier up', () => {
+    expect(shape(cascadeLadder(CFG, input('fast-dear'), 'router', 2))).toEqual([
+      ['fast_cheap', ['fast-dear']],
+      ['balanced', ['bal-cheap', 'bal-dear']],
+      ['high_quality', ['hq-big']],
+    ]);
+    expect(shape(cascadeLadder(CFG, input('bal-dear'), 'router', 2))).toEqual([['balanced', ['bal-dear']], ['high_quality', ['hq-big']]]);
+  });
+  it('maxSteps bounds the escalations', () => {
+    expect(cascadeLadder(CFG, input('fast-dear'), 'router', 1)).toHaveLength(2);
+  });
+  it('startAt cheapest: the lowest tier with an adequate model, whatever was asked', () => {
+    expect(shape(cascadeLadder(CFG, input('hq-big'), 'cheapest', 2))[0]).toEqual(['fast_cheap', ['fast-cheap', 'fast-dear']]);
+  });
+  it('the router\'s capability and context filters apply to every step', () => {
+    expect(shape(cascadeLadder(CFG, input('auto', { tools: true, tier: 'fast_cheap' }), 'router', 2))).toEqual([
+      ['fast_cheap', ['fast-cheap']],
+      ['balanced', ['bal-dear']],
+      ['high_quality', ['hq-big']],
+    ]);
+    expect(shape(cascadeLadder(CFG, input('auto', { promptTokens: 50_000 }), 'cheapest', 2))).toEqual([['balanced', ['bal-cheap', 'bal-dear']], ['high_quality', ['hq-big']]]);
+  });
+  it('throws what resolve throws (unknown model)', () => {
+    expect(() => cascadeLadder(CFG, input('nope'), 'router', 2)).toThrow(/does not exist/);
+  });
+});
+
+describe('judgeVerdict', () => {
+  it('reads PASS or FAIL, and anything else as unclear', () => {
+    expect(judgeVerdict('PASS')).toBe('pass');
+    expect(judgeVerdict('fail.')).toBe('fail');
+    expect(judgeVerdict('PASS or FAIL')).toBe('unclear');
+    expect(judgeVerdict('passable')).toBe('unclear');
+  });
+});

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { registerSecrets, scrub } from '../../src/observe/scrub.js';
+
+describe('scrub', () => {
+  registerSecrets(['provider-key-1234567890', 'provider-key-1234567890-longer', 'short', undefined]);
+
+  it('removes registered secrets, the longest first, and ignores short values', () => {
+    expect(scrub('a provider-key-1234567890-longer b provider-key-1234567890 c short')).toBe('a [redacted] b [redacted] c short');
+  });
+
+  it.each([
+    ['authorization: Bearer abcdefgh12345678', 'authorization: Bearer [redacted]'],
+    ['x-api-key: sk-ant-api03-abcdefghijklmnopqrstuvwxyz', 'x-api-key: [redacted]'],
+    ['key sk-proj-abcdefghijklmnopqrstuvwxyz012 is invalid', 'key [redacted] is invalid'],
+    ['google AIzaSyA1234567890abcdefghijklmnopqrstuv here', 'google [redacted] here'],
+  ])('removes credential-looking strings: %s', (text, want) => {
+    expect(scrub(text)).toBe(want);
+  });
+
+  it('leaves ordinary text alone', () => {
+    expect(scrub('The bearer of bad news asked for a token count of 42.')).toBe('The bearer of bad news asked for a token count of 42.');
+  });
+});
