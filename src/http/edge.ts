@@ -44,7 +44,10 @@ export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId
     throw new SwitchyardError('invalid_request', `request body is not valid JSON: ${(err as Error).message}`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new SwitchyardError('invalid_request', 'request body must be a JSON object');
-  return { rt, requestId, receivedAt, keyId, body: json as Record<string, unknown>, hints: parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs), log: deps.log.child({ requestId }) };
+  const hints = parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs);
+  // The quality cascade checks chat answers; these routes are not cascaded (README).
+  if (hints.cascade === true) throw new SwitchyardError('invalid_request', 'x-switchyard-cascade: on is only supported on /v1/chat/completions', { param: 'x-switchyard-cascade' });
+  return { rt, requestId, receivedAt, keyId, body: json as Record<string, unknown>, hints: { ...hints, cascade: false }, log: deps.log.child({ requestId }) };
 }
 
 /** A route of another API, registered by path (`ServerDeps.apis`); it answers every error itself. */

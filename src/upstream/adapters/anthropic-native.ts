@@ -7,7 +7,7 @@
  */
 import type { NativeMessages } from '../native.js';
 import type { UpstreamHttpRequest } from '../types.js';
-import { isObj, type AnthropicBlock, type AnthropicTurn } from './anthropic-messages.js';
+import { isObj, wireTurns, type AnthropicBlock, type AnthropicTurn } from './anthropic-messages.js';
 import { anthropicHttpRequest, appendPrefill } from './anthropic-request.js';
 import type { BuildInput } from './types.js';
 
@@ -30,7 +30,7 @@ export function buildNativeMessagesRequest(input: BuildInput, native: NativeMess
     // Only a continuation rebuilds the turns; otherwise the client's messages go as they came.
     const turns = turnsOf(src.messages);
     appendPrefill(turns, input.prefill);
-    body.messages = turns;
+    body.messages = wireTurns(turns);
   }
   return anthropicHttpRequest(input, body);
 }
