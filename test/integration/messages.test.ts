@@ -114,6 +114,18 @@ describe('Messages API edges', () => {
     expect((err as Error).message).toMatch(/thinking/);
   });
 
+  it('ends a stream cut after the commit with an error event, never message_stop', async () => {
+    await sim.setFault('deepseek-chat', { kind: 'cut', afterTokens: 4 });
+    const stream = client.messages.stream({ model: 'deepseek-v3.2', max_tokens: 200, messages: [{ role: 'user', content: 'cut me off' }] });
+    let text = '';
+    stream.on('text', (t) => (text += t));
+    const err = await stream.finalMessage().catch((e: unknown) => e);
+    await sim.clearFaults();
+    expect(text.length).toBeGreaterThan(0);
+    expect(err).toBeInstanceOf(Anthropic.APIError);
+    expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: 'error', error: { type: 'api_error' } });
+  });
+
   it('accepts bearer auth as well as x-api-key, and answers 401 in Anthropic shape', async () => {
     const bearer = new Anthropic({ baseURL: sc.url, authToken: KEY, apiKey: null, maxRetries: 0 });
     expect((await bearer.messages.create({ model: 'auto', max_tokens: 20, messages: [{ role: 'user', content: 'hello' }] })).type).toBe('message');

@@ -92,6 +92,17 @@ describe('POST /v1/responses', () => {
     expect(JSON.parse(args)).toHaveProperty('input');
   });
 
+  it('ends a stream cut after the commit with error then response.failed, never a completed response', async () => {
+    await sim.setFault('deepseek-chat', { kind: 'cut', afterTokens: 4 });
+    const stream = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'cut me off', stream: true });
+    const types: string[] = [];
+    for await (const ev of stream) types.push(ev.type);
+    await sim.clearFaults();
+    expect(types).toContain('response.output_text.delta');
+    expect(types.slice(-2)).toEqual(['error', 'response.failed']);
+    expect(types).not.toContain('response.completed');
+  });
+
   it('refuses an unknown previous_response_id with a 400', async () => {
     const err = await sc.client.responses.create({ model: 'gpt-4.1', input: 'x', previous_response_id: 'resp_nope' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 400, param: 'previous_response_id' });
