@@ -4,7 +4,7 @@
  * checks on it — for a plain answer, a JSON-Schema answer (ajv, cached) and a tool call. Run by
  * `npm run bench` beside the routing micro-benchmark; alone with
  *
- *   node src/bin/run-ts.js bench/quality.ts
+ *   node bench/run-ts.js bench/quality.ts
  */
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';

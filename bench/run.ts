@@ -9,6 +9,7 @@
  * Environment: BENCH_SECONDS (3) per run after BENCH_WARMUP_SECONDS (0.5) of warm-up,
  * BENCH_REPEATS (2), BENCH_CONNS (1,16,64), BENCH_MODES (json,stream),
  * BENCH_CPU_PROF=1 to profile the sidecar (`node --cpu-prof`) and print its top self time.
+ * Then the shared-store configuration (bench/shared.ts): in-process store vs Redis, BENCH_SHARED=0 to skip.
  * Results go to bench/results/latest.json.
  */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { newPool, percentile, runLoad, type Mode, type Target } from './lib/load
 import { hostCpu, installCleanup, onCleanup, ROOT, RUN_TS, startChild, SWITCHYARD_BIN, type Child, type HostCpu } from './lib/procs.js';
 import { aggregate, formatTable, ratios, TARGETS, worst, type RunResult, type TargetName } from './lib/report.js';
 import { formatMicro, runRoutingBench } from './routing.js';
+import { formatShared, runSharedBench } from './shared.js';
 import { formatQuality, runQualityBench } from './quality.js';
 
 function envNumber(name: string, fallback: number, integer = false): number {
@@ -225,6 +227,12 @@ async function main(): Promise<void> {
     noise = hostNoise(host0, hostCpu(), ourCpu(procs) - ours0, monoUs() - t0);
   } finally {
     await Promise.all([procs.switchyard.stop(), procs.passthrough.stop()]);
+  }
+  let shared: Awaited<ReturnType<typeof runSharedBench>>;
+  try {
+    console.log('');
+    shared = await runSharedBench(procs.sim.url, dir, { conns: CONNS.filter((c) => c <= 16), warmup: WARMUP_SECONDS, seconds: SECONDS, repeats: REPEATS });
+  } finally {
     await procs.sim.stop();
   }
 
@@ -238,6 +246,7 @@ async function main(): Promise<void> {
         `; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}${noise.otherPercent > 10 ? ' — the numbers are noisy' : ''}`,
     );
   }
+  console.log(`\n${'runs' in shared ? formatShared(shared.runs) : `shared store: skipped (${shared.skipped})`}`);
   const w = worst(rs, 'cpu');
   const wt = worst(rs, 'ttfb');
   const wp = worst(rs, 'p50');
@@ -266,6 +275,7 @@ async function main(): Promise<void> {
     ratios: rs,
     worstCpuRatio: w,
     runs,
+    shared,
   };
   writeFileSync(join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(out, null, 2)}\n`);
   console.log(`results: bench/results/latest.json (${out.durationSeconds.toFixed(0)} s)`);

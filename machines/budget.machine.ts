@@ -7,7 +7,7 @@
  * ledger; reservations are refused) → `running`. Periods roll on UTC boundaries through a
  * named delay on the actor's clock, so tests drive them with a simulated clock.
  */
-import { assign, emit, setup } from 'xstate';
+import { assign, emit, setup, assertEvent } from 'xstate';
 import type { BudgetEmitted, BudgetEvent } from './events.js';
 
 export type BudgetScope = 'global' | 'key' | 'model';
@@ -86,8 +86,6 @@ function adjust(lines: BudgetLine[], ids: readonly string[], dSpent: number, dRe
   return lines.map((l) => (ids.includes(l.id) ? { ...l, spent: l.spent + dSpent, reserved: Math.max(0, l.reserved + dReserved) } : l));
 }
 
-type Ev<T extends BudgetEvent['type']> = Extract<BudgetEvent, { type: T }>;
-
 /** Lines as of `at`: periods that ended before a late timer fired are rolled here too. */
 function linesAt(ctx: BudgetContext, at: number): BudgetLine[] {
   return roll(ctx.lines, Math.max(ctx.now, at));
@@ -107,7 +105,8 @@ export const budgetMachine = setup({
   },
   guards: {
     fits: ({ context, event }) => {
-      const ev = event as Ev<'budget.reserve'>;
+      assertEvent(event, 'budget.reserve');
+      const ev = event;
       return overflowing(linesAt(context, ev.at), ev.budgets, ev.amount) === undefined;
     },
   },
@@ -117,20 +116,24 @@ export const budgetMachine = setup({
   },
   actions: {
     restore: assign(({ context, event }) => {
-      const ev = event as Ev<'budget.restored'>;
+      assertEvent(event, 'budget.restored');
+      const ev = event;
       return { now: Math.max(context.now, ev.at), lines: linesAt(context, ev.at).map((l) => ({ ...l, spent: ev.spent[l.id] ?? 0 })) };
     }),
     reserve: assign(({ context, event }) => {
-      const ev = event as Ev<'budget.reserve'>;
+      assertEvent(event, 'budget.reserve');
+      const ev = event;
       return { now: Math.max(context.now, ev.at), lines: adjust(linesAt(context, ev.at), ev.budgets, 0, ev.amount), granted: context.granted + 1 };
     }),
     emitGranted: emit(({ event }) => {
-      const ev = event as Ev<'budget.reserve'>;
+      assertEvent(event, 'budget.reserve');
+      const ev = event;
       return { type: 'budget.granted' as const, requestId: ev.requestId, amount: ev.amount };
     }),
     refuse: assign(({ context }) => ({ refused: context.refused + 1 })),
     emitRefused: emit(({ context, event }) => {
-      const ev = event as Ev<'budget.reserve'>;
+      assertEvent(event, 'budget.reserve');
+      const ev = event;
       const line = overflowing(linesAt(context, ev.at), ev.budgets, ev.amount) ?? context.lines[0];
       return {
         type: 'budget.refused' as const,
@@ -143,19 +146,23 @@ export const budgetMachine = setup({
       };
     }),
     emitRestoring: emit(({ event }) => {
-      const ev = event as Ev<'budget.reserve'>;
+      assertEvent(event, 'budget.reserve');
+      const ev = event;
       return { type: 'budget.refused' as const, requestId: ev.requestId, amount: ev.amount, budget: 'restoring', limit: 0, spent: 0, reserved: 0 };
     }),
     settle: assign(({ context, event }) => {
-      const ev = event as Ev<'budget.settle'>;
+      assertEvent(event, 'budget.settle');
+      const ev = event;
       return { now: Math.max(context.now, ev.at), lines: adjust(linesAt(context, ev.at), ev.budgets, ev.actual, -ev.reserved) };
     }),
     release: assign(({ context, event }) => {
-      const ev = event as Ev<'budget.release'>;
+      assertEvent(event, 'budget.release');
+      const ev = event;
       return { now: Math.max(context.now, ev.at), lines: adjust(linesAt(context, ev.at), ev.budgets, 0, -ev.reserved) };
     }),
     reconfigure: assign(({ context, event }) => {
-      const ev = event as Ev<'budget.reconfigured'>;
+      assertEvent(event, 'budget.reconfigured');
+      const ev = event;
       const now = Math.max(context.now, ev.at);
       const old = new Map(linesAt(context, now).map((l) => [l.id, l]));
       const lines = ev.limits.map((l): BudgetLine => {

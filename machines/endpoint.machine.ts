@@ -5,7 +5,7 @@
  * Pure: time comes in on events (`at`) and from the actor's clock through named delays;
  * the runtime classifies raw upstream errors before sending them here.
  */
-import { assign, setup } from 'xstate';
+import { assign, setup, assertEvent } from 'xstate';
 import type { EndpointEvent } from './events.js';
 import { gcraAdmits, gcraConsume, MINUTE_MS } from './gcra.js';
 
@@ -81,8 +81,6 @@ export function windowFreeAt(ctx: EndpointContext, now: number): number {
   return Math.ceil(at);
 }
 
-type Ev<T extends EndpointEvent['type']> = Extract<EndpointEvent, { type: T }>;
-
 /** Finished attempts: in-flight down, TPM corrected from the estimate to the real count. */
 function finish(ctx: EndpointContext, ev: { at: number; estTokens: number; tokens?: number }): Partial<EndpointContext> {
   const s = ctx.settings;
@@ -107,6 +105,8 @@ export const endpointMachine = setup({
     reachesFailureThreshold: ({ context, event }) =>
       event.type === 'upstream.failed' && event.countsAsFailure && context.failures + 1 >= context.settings.failureThreshold,
     countsAsFailure: ({ event }) => event.type === 'upstream.failed' && event.countsAsFailure,
+    /** Throttled because a shared store said so (not by the upstream or this replica's own windows). */
+    isSharedThrottle: ({ context }) => context.reason?.startsWith('shared ') === true,
   },
   delays: {
     /** Until the throttle ends (`retryAt`), measured from the last known time. */
@@ -115,7 +115,8 @@ export const endpointMachine = setup({
   },
   actions: {
     dispatch: assign(({ context, event }) => {
-      const ev = event as Ev<'request.dispatched'>;
+      assertEvent(event, 'request.dispatched');
+      const ev = event;
       const s = context.settings;
       return {
         now: Math.max(context.now, ev.at),
@@ -127,7 +128,8 @@ export const endpointMachine = setup({
     }),
     dispatchProbe: assign(({ context }) => ({ probesInFlight: context.probesInFlight + 1 })),
     succeed: assign(({ context, event }) => {
-      const ev = event as Ev<'upstream.succeeded'>;
+      assertEvent(event, 'upstream.succeeded');
+      const ev = event;
       const latencies = context.latencies.length >= context.settings.latencyWindow ? context.latencies.slice(1) : context.latencies.slice();
       latencies.push(ev.latencyMs);
       return {
@@ -141,7 +143,8 @@ export const endpointMachine = setup({
       };
     }),
     fail: assign(({ context, event }) => {
-      const ev = event as Ev<'upstream.failed'>;
+      assertEvent(event, 'upstream.failed');
+      const ev = event;
       return {
         ...finish(context, ev),
         failures: ev.countsAsFailure ? context.failures + 1 : context.failures,
@@ -149,13 +152,19 @@ export const endpointMachine = setup({
         reason: ev.fault,
       };
     }),
-    release: assign(({ context, event }) => finish(context, event as Ev<'upstream.released'>)),
+    release: assign(({ context, event }) => {
+      // Also a 429 while the circuit is open: the attempt ends without changing the circuit.
+      assertEvent(event, ['upstream.released', 'upstream.rateLimited']);
+      return finish(context, event);
+    }),
     rateLimited: assign(({ context, event }) => {
-      const ev = event as Ev<'upstream.rateLimited'>;
+      assertEvent(event, 'upstream.rateLimited');
+      const ev = event;
       return { ...finish(context, ev), retryAt: Math.max(context.retryAt ?? 0, ev.retryAt), reason: 'upstream 429' };
     }),
     exhausted: assign(({ context, event }) => {
-      const ev = event as Ev<'window.exhausted'>;
+      assertEvent(event, 'window.exhausted');
+      const ev = event;
       return { now: Math.max(context.now, ev.at), retryAt: Math.max(context.retryAt ?? 0, ev.retryAt), reason: ev.reason };
     }),
     throttleOwnWindow: assign(({ context }) => ({
@@ -231,6 +240,8 @@ export const endpointMachine = setup({
         'upstream.released': { actions: 'release' },
         'upstream.rateLimited': { target: 'throttled', reenter: true, actions: 'rateLimited' },
         'window.exhausted': { target: 'throttled', reenter: true, actions: 'exhausted' },
+        // Healthy again at once; its `always` re-checks this replica's own windows.
+        'window.admitted': { guard: 'isSharedThrottle', target: 'healthy', actions: ['observeTime', 'clearThrottle'] },
       },
     },
     circuitOpen: {

@@ -20,6 +20,8 @@ export type EndpointEvent =
   | { type: 'upstream.released'; at: number; estTokens: number; tokens: number }
   /** A window reported exhausted by headers (`x-ratelimit-remaining-*: 0`) or a shared store. */
   | { type: 'window.exhausted'; at: number; retryAt: number; reason: string }
+  /** A shared store admitted a request here: a throttle learned from it (reason `shared …`) is over. */
+  | { type: 'window.admitted'; at: number }
   /** Operator command: forget failures and throttling. */
   | { type: 'endpoint.reset'; at: number };
 

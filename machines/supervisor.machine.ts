@@ -6,7 +6,7 @@
  *
  * States: `serving` → `draining` (SIGTERM: stop accepting, let in-flight finish) → `stopped`.
  */
-import { assign, setup, spawnChild, stopChild, enqueueActions } from 'xstate';
+import { assign, setup, spawnChild, stopChild, enqueueActions, assertEvent } from 'xstate';
 import { budgetMachine, type BudgetInput } from './budget.machine.js';
 import { endpointMachine } from './endpoint.machine.js';
 import type { EndpointSpawn, SupervisorEvent } from './events.js';
@@ -28,8 +28,6 @@ export interface SupervisorContext {
 export const endpointSystemId = (id: string): string => `endpoint:${id}`;
 export const BUDGET_SYSTEM_ID = 'budget';
 
-type Ev<T extends SupervisorEvent['type']> = Extract<SupervisorEvent, { type: T }>;
-
 export const supervisorMachine = setup({
   types: {
     context: {} as SupervisorContext,
@@ -42,7 +40,8 @@ export const supervisorMachine = setup({
     enterQueue: assign(({ context }) => ({ queueDepth: context.queueDepth + 1, queued: context.queued + 1 })),
     leaveQueue: assign(({ context }) => ({ queueDepth: Math.max(0, context.queueDepth - 1) })),
     reconfigure: enqueueActions(({ context, event, enqueue }) => {
-      const ev = event as Ev<'endpoints.reconfigured'>;
+      assertEvent(event, 'endpoints.reconfigured');
+      const ev = event;
       for (const id of ev.remove) enqueue(stopChild(endpointSystemId(id)));
       for (const spec of ev.add) {
         enqueue(spawnChild('endpoint', { id: endpointSystemId(spec.id), systemId: endpointSystemId(spec.id), input: spec.input }));

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { openLedger, type LedgerStore } from './accounting/ledger.js';
 import { DEFAULT_CONFIG } from './config/defaults.js';
@@ -22,6 +23,7 @@ import { InspectionHub } from './observe/hub.js';
 import { startStatelyBridge } from './observe/stately-bridge.js';
 import { registerSecrets, secretsOf } from './observe/scrub.js';
 import { Metrics } from './observe/metrics.js';
+import { openRedisShared } from './shared-state/index.js';
 import { noteEscalations } from './observe/cascade-ops.js';
 import { openResponseStore, type ResponseStore } from './accounting/response-store.js';
 import { apiRoutes } from './http/api-routes.js';
@@ -123,6 +125,9 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   }
   let metrics: Metrics | null = null;
   let apiCounts: ApiCounts | null = null;
+  // Shared state reads the live config (reloads change limits); the runtime holds it.
+  let liveCfg = (): Config => cfg;
+  const shared = cfg.storage.shared.startsWith('redis') ? openRedisShared({ cfg: () => liveCfg(), ledger, log, env }) : undefined;
   const runtime = new Runtime({
     cfg,
     ledger,
@@ -137,7 +142,9 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       metrics?.onCascade(r);
       noteEscalations(hub, r);
     },
+    ...(shared ? { shared } : {}),
   });
+  liveCfg = () => runtime.cfg;
   metrics = new Metrics(() => runtime.state());
   const counts = new ApiCounts(metrics.registry);
   apiCounts = counts;
@@ -156,6 +163,9 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     if (!loaded.file) return { ok: false, errors: ['switchyard runs on the built-in catalogue: there is no config file to reload (start with --config FILE)'] };
     const res = await loadConfigFile(loaded.file);
     if (!res.ok) return { ok: false, errors: res.errors };
+    // The shared store is opened once: a reload must not claim to have moved it.
+    const sharedOf = (c: Config) => JSON.stringify([c.storage.shared, c.storage.leaseMs, c.storage.keyPrefix]);
+    if (sharedOf(res.config) !== sharedOf(runtime.cfg)) return { ok: false, errors: ['storage.shared, storage.leaseMs and storage.keyPrefix are read at start-up: restart switchyard to change them'] };
     try {
       checkKeys(res.config, env);
       keys.configure(res.config, env);
@@ -197,14 +207,14 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   }
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
-  log.info({ url, models: Object.keys(runtime.cfg.models).length, endpoints: runtime.handles.size, simulated: simulatedMode, ledger: cfg.storage.ledger }, `switchyard listening on ${url} (${note})`);
+  log.info({ url, models: Object.keys(runtime.cfg.models).length, endpoints: runtime.handles.size, simulated: simulatedMode, ledger: cfg.storage.ledger, replica: runtime.replica, shared: runtime.state().shared?.store }, `switchyard listening on ${url} (${note})`);
 
   const shutdown = async (): Promise<void> => {
     if (draining) return;
     draining = true;
     log.info({ inFlight: runtime.requestsInFlight }, 'shutting down: no new requests, waiting for in-flight ones');
     server.close();
-    const grace = new Promise<void>((r) => setTimeout(r, runtime.cfg.server.shutdownGraceMs).unref());
+    const grace = delay(runtime.cfg.server.shutdownGraceMs, undefined, { ref: false });
     await Promise.race([runtime.whenIdle(), grace]);
     server.closeAllConnections();
     stately?.stop();

@@ -1,12 +1,12 @@
 /**
  * Anthropic Messages request (`POST /v1/messages`) → the internal chat-completions body, the
  * reverse of `upstream/adapters/anthropic-messages.ts`. The client's body also rides along
- * untouched (upstream/native.ts), so an Anthropic-kind endpoint receives it as written; the
+ * untouched (apis/native.ts), so an Anthropic-kind endpoint receives it as written; the
  * chat form serves routing, budgeting and OpenAI-kind endpoints. Fields and blocks with no
  * chat form are listed as `untranslated`: fine for Anthropic, a 400 naming them elsewhere.
  */
 import type { ChatBody, ChatMessage } from '../upstream/types.js';
-import { withNative } from '../upstream/native.js';
+import { withNative } from './native.js';
 import { arrayOf, isObj, positiveInt, present, str, unsupported } from './fields.js';
 
 const HANDLED = new Set(['model', 'messages', 'system', 'max_tokens', 'stream', 'tools', 'tool_choice', 'stop_sequences', 'temperature', 'top_p', 'metadata']);

@@ -9,6 +9,7 @@
 import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
@@ -148,7 +149,7 @@ class Traffic {
 
   /** Let in-flight requests finish for up to `graceMs`, then abort the rest. */
   async stop(graceMs: number): Promise<void> {
-    const grace = new Promise<void>((r) => setTimeout(r, graceMs).unref());
+    const grace = delay(graceMs, undefined, { ref: false });
     await Promise.race([Promise.allSettled([...this.pending]), grace]);
     this.abort.abort();
     await Promise.allSettled([...this.pending]);

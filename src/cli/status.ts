@@ -76,7 +76,9 @@ export function formatStatus(url: string, state: StateView, spend: SpendView | n
   const sup = state.supervisor;
   const out: string[] = [];
   const title = `switchyard ${url} — up ${formatDuration(state.uptimeMs)}, ${sup.requestsRouted} routed, ${sup.inFlight} in flight, queue ${sup.queueDepth}`;
-  out.push(color ? `${ANSI.bold}${title}${ANSI.reset}` : title, '');
+  out.push(color ? `${ANSI.bold}${title}${ANSI.reset}` : title);
+  if (state.shared) out.push(sharedLine(state.shared, color));
+  out.push('');
   const eps = state.endpoints.map((e): Cell[] => [
     { text: e.id },
     { text: e.state, paint: STATE_COLOUR[e.state] ?? 'dim' },
@@ -122,6 +124,14 @@ export function formatStatus(url: string, state: StateView, spend: SpendView | n
     out.push(table(['MODEL', 'REQUESTS', 'PROMPT', 'COMPLETION', 'SPEND'], rows, color));
   }
   return `${out.join('\n')}\n`;
+}
+
+/** Replica id, shared store and its health, and what is shared (issue 13). */
+function sharedLine(s: NonNullable<StateView['shared']>, color: boolean): string {
+  if (s.health === 'local') return `replica ${s.replica} · shared state: in process (limits and budgets hold for this process only)`;
+  const health = color ? `${ANSI[s.health === 'up' ? 'green' : 'red']}${s.health}${ANSI.reset}` : s.health;
+  const why = s.health === 'down' && s.lastError ? ` (${s.lastError})` : '';
+  return `replica ${s.replica} · shared state: ${s.store} ${health}${why}, lease ${s.leaseMs}ms · shared: ${s.shared.join(', ')}`;
 }
 
 class StatusError extends Error {}

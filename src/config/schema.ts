@@ -173,6 +173,10 @@ const storageSchema = z.strictObject({
       maxEntries: positiveInt.default(10_000),
     })
     .default({ ttlSeconds: 30 * 24 * 3600, maxEntries: 10_000 }),
+  /** Each replica's lease on its reservations (Redis): a dead replica's are reclaimed within one period. */
+  leaseMs: z.number().int().min(200).max(600_000).default(5_000),
+  /** Prefix (and hash tag) of every Redis key: one per deployment. */
+  keyPrefix: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected letters, digits, _ . : -').default('switchyard'),
 });
 
 const loggingSchema = z.strictObject({
@@ -272,6 +276,10 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
     if (l.scope === 'model' && typeof l.model !== 'string') ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: 'expected a model id for scope "model"' });
     if (l.scope === 'model' && typeof l.model === 'string' && !known(l.model)) ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: `unknown model "${l.model}"` });
   });
+  const storage = obj(cfg.storage);
+  if (typeof storage.shared === 'string' && storage.shared.startsWith('redis') && !(typeof storage.ledger === 'string' && storage.ledger.startsWith('postgres'))) {
+    ctx.addIssue({ code: 'custom', path: ['storage', 'ledger'], message: `storage.shared is Redis, so replicas share budgets: the ledger must be shared too (postgres://…); a ${String(storage.ledger ?? 'sqlite').split(':')[0]} ledger per replica cannot be the shared truth that budgets are rebuilt from` });
+  }
   const seen = new Set<string>();
   keys.forEach((k, i) => {
     if (typeof k.id !== 'string') return;

@@ -2,12 +2,12 @@
  * `POST /v1/embeddings` (OpenAI format): an embeddings call rides the shared flow as a chat
  * body whose prompt is the input (routing, endpoint actors, fail-over, budget reservation
  * and ledger all read that) with the real request attached for the adapter
- * (upstream/native.ts), which sends it to the provider's `/embeddings`.
+ * (apis/native.ts), which sends it to the provider's `/embeddings`.
  */
 import { checkFields, present, unsupported } from '../apis/fields.js';
 import { SwitchyardError } from '../errors.js';
 import { inScope } from '../runtime/request-scope.js';
-import { withNative } from '../upstream/native.js';
+import { withNative } from '../apis/native.js';
 import type { ChatBody } from '../upstream/types.js';
 import { readEdge, type ApiRoute } from './edge.js';
 import { sendError } from './server.js';

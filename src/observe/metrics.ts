@@ -57,6 +57,27 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'switchyard_shared_state_up',
+      help: 'Shared state (Redis) reachable: 1 up, 0 down (503 shared_state_unavailable); absent with the in-process store',
+      labelNames: ['replica'],
+      registers: reg,
+      collect() {
+        const sh = state().shared;
+        this.reset();
+        if (sh && sh.health !== 'local') this.set({ replica: sh.replica }, sh.health === 'up' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_shared_state_events',
+      help: 'Shared-state events since start, by kind (unavailable: requests refused with 503; outages; rebuilds; seeded; reclaimed)',
+      labelNames: ['kind'],
+      registers: reg,
+      collect() {
+        const c = state().shared?.counters;
+        if (c) for (const k of ['unavailable', 'outages', 'rebuilds', 'seeded', 'reclaimed'] as const) this.set({ kind: k }, c[k]);
+      },
+    });
+    new Gauge({
       name: 'switchyard_queue_depth',
       help: 'Requests waiting for a throttled endpoint',
       registers: reg,

@@ -12,7 +12,7 @@ import type { Config, Tier } from '../config/schema.js';
 import { TIERS } from '../config/schema.js';
 import { own } from '../config/lookup.js';
 import { SwitchyardError } from '../errors.js';
-import { nativeOf } from '../upstream/native.js';
+import { nativeOf } from '../apis/native.js';
 import { classify, requiredCapabilities, type ClassifyInput } from './classify.js';
 import { order, type Rng, type Scored } from './strategy.js';
 

@@ -9,13 +9,25 @@ import { applicableBudgets, periodStart, type budgetMachine, type BudgetLimit, t
 import type { BudgetEmitted } from '../../machines/events.js';
 import type { Config } from '../config/schema.js';
 import { usdToNano } from '../accounting/money.js';
+import type { EndpointHandle } from './endpoints.js';
 
 export type ReserveResult =
   | { ok: true; budgets: string[] }
   | { ok: false; budget: string; limit: number; spent: number; reserved: number };
 
+/**
+ * The endpoint an attempt is about to use. A shared store decides its windows, cooldown and
+ * probe slot in the same step as the budgets; when they are closed it tells the endpoint actor
+ * (`window.exhausted`) and grants nothing (`budgets: []`), so the caller's availability
+ * re-check fails and it picks again. The in-process store ignores it (the actor decides).
+ */
+export interface ReserveGate {
+  endpoint: EndpointHandle;
+  estTokens: number;
+}
+
 export interface BudgetStore {
-  reserve(requestId: string, keyId: string | null, model: string, amountNano: number, at: number): Promise<ReserveResult>;
+  reserve(requestId: string, keyId: string | null, model: string, amountNano: number, at: number, gate?: ReserveGate): Promise<ReserveResult>;
   settle(requestId: string, budgets: string[], reservedNano: number, actualNano: number, at: number): Promise<void>;
   release(requestId: string, budgets: string[], reservedNano: number, at: number): Promise<void>;
   lines(): BudgetLine[];

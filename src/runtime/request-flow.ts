@@ -240,7 +240,7 @@ export class RequestFlow {
       this.excludedModels.add(h.model);
       return 'continue';
     }
-    const grant = await this.rt.budget.reserve(this.call.requestId, this.call.keyId, h.model, reserveNano, this.rt.now());
+    const grant = await this.rt.budget.reserve(this.call.requestId, this.call.keyId, h.model, reserveNano, this.rt.now(), { endpoint: h, estTokens: this.estTokens() });
     if (grant.ok && !availability(h, this.rt.now(), this.estTokens()).ok) {
       // The reservation is asynchronous (a shared store answers later): the slot picked before it may be gone.
       await this.rt.budget.release(this.call.requestId, grant.budgets, reserveNano, this.rt.now());

@@ -4,6 +4,7 @@
  * request flow uses, rebuilds budgets from the ledger, and reloads config without dropping
  * requests.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { createActor, type ActorRefFrom, type InspectionEvent } from 'xstate';
 import { PUBLIC_STATE, type EndpointStateValue } from '../../machines/endpoint.machine.js';
@@ -23,6 +24,7 @@ import { CapacityQueue } from './queue.js';
 import { RequestFlow } from './request-flow.js';
 import { cascadeOn, runCascade, type CascadeRecord } from './cascade.js';
 import { buildState, type StateView } from './state-view.js';
+import { replicaId, type SharedState } from '../shared-state/index.js';
 
 export interface RuntimeOptions {
   cfg: Config;
@@ -33,6 +35,8 @@ export interface RuntimeOptions {
   rng?: () => number;
   inspect?: (ev: InspectionEvent) => void;
   onRequest?: (r: RequestRecord) => void;
+  /** Shared state on Redis (`storage.shared: redis://…`); absent: everything in process. */
+  shared?: SharedState;
   onCascade?: (r: CascadeRecord) => void;
 }
 
@@ -54,6 +58,8 @@ export class Runtime implements RuntimeCore {
   private idle: Array<() => void> = [];
   private generation = 0;
   private readonly onRequest: ((r: RequestRecord) => void) | undefined;
+  readonly shared: SharedState | null;
+  readonly replica: string;
   private readonly onCascade: ((r: CascadeRecord) => void) | undefined;
 
   constructor(opts: RuntimeOptions) {
@@ -78,17 +84,22 @@ export class Runtime implements RuntimeCore {
     this.supervisor.start();
     for (const s of spawns) this.handles.set(s.spawn.input.id, s.handle(this.endpointActor(s.spawn.id)));
     for (const h of this.handles.values()) this.indexByModel(h);
-    this.budget = new ActorBudgetStore(this.budgetActor());
+    this.shared = opts.shared ?? null;
+    this.replica = this.shared?.replica ?? replicaId(this.env);
+    this.budget = this.shared?.store ?? new ActorBudgetStore(this.budgetActor());
   }
 
   /** Rebuild spent totals of the current periods from the ledger, then start taking reservations. */
   async restoreBudgets(): Promise<void> {
+    // Shared budgets are rebuilt by the shared store, per period, from the ledger.
+    if (this.shared) return this.shared.start();
     const spent = await this.spentFromLedger(budgetLimits(this.cfg));
     this.budgetActor().send({ type: 'budget.restored', at: this.now(), spent });
   }
 
   /** After a reload: new limits; budgets that stay keep their live totals, new ones are rebuilt from the ledger. */
   async reloadBudgets(next: Config): Promise<void> {
+    if (this.shared) return;
     const limits = budgetLimits(next);
     const known = new Set(this.budget.lines().map((l) => l.id));
     const spent = await this.spentFromLedger(limits.filter((l) => !known.has(l.id)));
@@ -128,15 +139,8 @@ export class Runtime implements RuntimeCore {
 
   sleep(ms: number, signal: AbortSignal): Promise<void> {
     if (ms <= 0 || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    });
+    // An abort ends the wait early and quietly: the caller checks its signal afterwards.
+    return delay(ms, undefined, { signal }).catch(() => undefined);
   }
 
   modelStats(model: string): { latencyMs: number; inFlight: number } {
@@ -165,6 +169,7 @@ export class Runtime implements RuntimeCore {
 
   /** `/readyz`: config loaded and at least one endpoint not circuit-open. */
   ready(): boolean {
+    if (this.shared && !this.shared.ready()) return false;
     for (const h of this.handles.values()) if ((h.actor.getSnapshot().value as EndpointStateValue) !== 'circuitOpen') return true;
     return false;
   }
@@ -242,6 +247,7 @@ export class Runtime implements RuntimeCore {
     this.supervisor.send({ type: 'supervisor.drain', at: this.now() });
     this.supervisor.send({ type: 'supervisor.drained', at: this.now() });
     this.supervisor.stop();
+    await this.shared?.close();
     await this.pools.close();
   }
 

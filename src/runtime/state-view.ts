@@ -5,6 +5,7 @@
 import { gcraUsed } from '../../machines/gcra.js';
 import { nanoToUsd } from '../accounting/money.js';
 import type { Runtime } from './runtime.js';
+import { localView, type SharedView } from '../shared-state/index.js';
 
 export interface EndpointView {
   id: string;
@@ -44,6 +45,8 @@ export interface StateView {
   endpoints: EndpointView[];
   budgets: BudgetView[];
   supervisor: { state: string; queueDepth: number; requestsRouted: number; requestsQueued: number; inFlight: number };
+  /** The replica, its shared store and what is shared (issue 13). */
+  shared?: SharedView;
 }
 
 function p50(xs: number[]): number | null {
@@ -99,5 +102,6 @@ export function buildState(rt: Runtime): StateView {
     endpoints,
     budgets,
     supervisor: { state: String(sup.value), queueDepth: sup.context.queueDepth, requestsRouted: sup.context.routed, requestsQueued: sup.context.queued, inFlight: rt.requestsInFlight },
+    shared: rt.shared?.view() ?? localView(rt.replica),
   };
 }

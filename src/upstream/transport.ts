@@ -48,23 +48,22 @@ const UNDICI_BACKSTOP_MS = 1000;
  * timer: undici's headersTimeout uses a coarse clock and fires up to ~0.5 s early or late.
  */
 export async function send(pool: Pool, req: UpstreamHttpRequest, opts: SendOptions): Promise<UpstreamResponse> {
-  const ac = new AbortController();
-  const follow = () => ac.abort(opts.signal.reason);
-  if (opts.signal.aborted) follow();
-  else opts.signal.addEventListener('abort', follow, { once: true });
-  const timer = setTimeout(() => ac.abort(new UpstreamFault('headers_timeout', `no response headers within ${opts.headersTimeoutMs} ms`)), opts.headersTimeoutMs);
+  const headers = new AbortController();
+  const timer = setTimeout(() => headers.abort(new UpstreamFault('headers_timeout', `no response headers within ${opts.headersTimeoutMs} ms`)), opts.headersTimeoutMs);
+  // Aborted by the caller or by the headers limit, with the reason of whichever came first.
+  const signal = AbortSignal.any([opts.signal, headers.signal]);
   try {
     return await pool.request({
       path: req.path,
       method: 'POST',
       headers: req.headers,
       body: req.body,
-      signal: ac.signal,
+      signal,
       headersTimeout: opts.headersTimeoutMs + UNDICI_BACKSTOP_MS,
       bodyTimeout: 0,
     });
   } catch (err) {
-    throw classifyError(err, ac.signal);
+    throw classifyError(err, signal);
   } finally {
     clearTimeout(timer);
   }

@@ -177,6 +177,14 @@ describe('no escalation, refusals and switches', () => {
     expect(usdToNano(g.headers.get('x-switchyard-cost-usd'))).toBe(steps.reduce((s, r) => s + costOf(r), 0));
   });
 
+  it('a schema switchyard will not use (remote $ref, a pattern that can backtrack) skips the check instead of escalating', async () => {
+    const evil = { type: 'object', properties: { answer: { type: 'string', pattern: '^(a+)+$' }, more: { $ref: 'https://example.com/s.json' } }, required: ['answer'] };
+    const id = `cas-evil-${++seq}`;
+    const g = await ask(sc, id, false, { response_format: { type: 'json_schema', json_schema: { name: 'evil', schema: evil } } });
+    expect(g.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:pass');
+    // That such a pattern cannot hang the process on a matching-length answer: test/quality/checks.test.ts.
+  });
+
   it('x-switchyard-cascade: off answers as before: the broken JSON, one plain ledger row', async () => {
     await sim.setFault('deepseek-chat', { kind: 'invalid_json', times: 1 });
     const id = `cas-off-${++seq}`;

@@ -41,7 +41,8 @@ function events(s: Snap, own: readonly string[]): Array<ModelEvent<typeof endpoi
       case 'upstream.failed': return busy ? [{ type, at, fault: 'server_error', countsAsFailure: true, estTokens: EST, tokens: 0 }, { type, at, fault: 'other', countsAsFailure: false, estTokens: EST, tokens: 0 }] : [];
       case 'upstream.released': return busy ? [{ type, at, estTokens: EST, tokens: 0 }] : [];
       case 'upstream.rateLimited': return busy ? [{ type, at, retryAt: at + RETRY_MS, estTokens: EST }] : [];
-      case 'window.exhausted': return [{ type, at, retryAt: at + RETRY_MS, reason: 'x-ratelimit-remaining-requests: 0' }];
+      case 'window.exhausted': return [{ type, at, retryAt: at + RETRY_MS, reason: 'x-ratelimit-remaining-requests: 0' }, { type, at, retryAt: at + RETRY_MS, reason: 'shared rpm' }];
+      case 'window.admitted': return [{ type, at }];
       case 'endpoint.reset': return [{ type, at }];
       default: return isAfter({ type }) ? [{ type: type as `xstate.after.${string}` }] : [];
     }
@@ -57,6 +58,7 @@ const abstract = (s: Snap) => {
     inFlight: c.inFlight,
     rpm: Math.max(0, c.rpmTat - c.now),
     retryIn: c.retryAt === null ? null : c.retryAt - c.now,
+    shared: c.reason?.startsWith('shared ') === true,
   };
 };
 

@@ -106,7 +106,7 @@ describe('spec §6 example', () => {
     ]);
     expect(cfg.budget.currency).toEqual({ code: 'CNY', perUsd: 7.1 });
     expect(cfg.auth?.keys).toEqual([{ id: 'team-a', keyEnv: 'TEAM_A_KEY', rpm: 600 }]);
-    expect(cfg.storage).toEqual({ ledger: 'sqlite:./switchyard.db', shared: 'memory', responses: { ttlSeconds: 2_592_000, maxEntries: 10_000 } });
+    expect(cfg.storage).toEqual({ ledger: 'sqlite:./switchyard.db', shared: 'memory', leaseMs: 5000, keyPrefix: 'switchyard', responses: { ttlSeconds: 2_592_000, maxEntries: 10_000 } });
     expect(cfg.logging.level).toBe('info');
     expect(cfg.observe.statelyInspectUrl).toBe('ws://127.0.0.1:8080');
   });
@@ -128,7 +128,7 @@ describe('defaults', () => {
       retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 5000 },
       queue: { maxDepth: 1000 },
     });
-    expect(cfg.storage).toEqual({ ledger: 'sqlite:./switchyard.db', shared: 'memory', responses: { ttlSeconds: 2_592_000, maxEntries: 10_000 } });
+    expect(cfg.storage).toEqual({ ledger: 'sqlite:./switchyard.db', shared: 'memory', leaseMs: 5000, keyPrefix: 'switchyard', responses: { ttlSeconds: 2_592_000, maxEntries: 10_000 } });
     expect(cfg.models.m?.endpoints[0]?.maxConcurrent).toBe(64);
     expect(cfg.routing.strategy).toBe('cost');
   });
@@ -255,7 +255,7 @@ describe('loadConfigFile and check-config', () => {
       child.on('close', (code) => resolve({ code, stdout, stderr }));
     });
 
-  // The CLI starts through tsx (seconds under load): both runs go in parallel.
+  // Each run starts the built CLI as a process (slow under load): both go in parallel.
   it.concurrent('check-config: a bad file exits 1 and lists every problem with its path', async ({ expect }) => {
     const bad = await file('bad.yaml', [
       'server: { port: 99999, hots: x }',
@@ -284,5 +284,20 @@ describe('loadConfigFile and check-config', () => {
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('ok (3 models, 3 providers, 1 routes)');
+  });
+});
+
+describe('storage.shared (issue 13)', () => {
+  it('refuses Redis with a ledger per replica (SQLite or memory) and says why', () => {
+    for (const ledger of ['sqlite:./switchyard.db', 'memory']) {
+      const errs = errors(validateConfig({ ...minimal(), storage: { ledger, shared: 'redis://127.0.0.1:6379/0' } }));
+      expect(errs.join('\n')).toMatch(/storage\.ledger.*ledger must be shared too \(postgres:\/\/…\)/);
+    }
+  });
+
+  it('accepts Redis (and rediss://) with a PostgreSQL ledger, a lease and a key prefix', () => {
+    const cfg = ok(validateConfig({ ...minimal(), storage: { ledger: 'postgres://u@h/db', shared: 'rediss://h:6380/1', leaseMs: 3000, keyPrefix: 'prod-eu' } }));
+    expect(cfg.storage).toEqual({ ledger: 'postgres://u@h/db', shared: 'rediss://h:6380/1', leaseMs: 3000, keyPrefix: 'prod-eu' });
+    expect(errors(validateConfig({ ...minimal(), storage: { ledger: 'postgres://u@h/db', shared: 'redis://h', leaseMs: 50 } })).join('\n')).toMatch(/leaseMs/);
   });
 });

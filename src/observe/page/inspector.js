@@ -136,6 +136,12 @@
     $('s-queue').textContent = String(s.supervisor.queueDepth);
     $('s-inflight').textContent = String(s.supervisor.inFlight);
     $('s-supervisor').textContent = s.supervisor.state;
+    if (s.shared) {
+      // Replica id, the shared store and its health, and what is shared (issue 13).
+      $('s-replica').textContent = s.shared.replica;
+      $('s-shared').textContent = s.shared.health === 'local' ? 'in process' : `${s.shared.store} ${s.shared.health}`;
+      $('s-shared').title = s.shared.health === 'local' ? 'limits and budgets hold for this process only' : `shared: ${s.shared.shared.join(', ')}; per replica: ${s.shared.local.join(', ')}${s.shared.lastError ? `; ${s.shared.lastError}` : ''}`;
+    }
     renderBudgets(s.budgets);
   }
   function renderBudgets(bs) {

@@ -5,7 +5,7 @@
  * fail-over continuation's prefill are set per attempt. Everything else — cache_control,
  * thinking, top_k, metadata, document blocks — reaches Anthropic as the client wrote it.
  */
-import type { NativeMessages } from '../native.js';
+import type { NativeMessages } from '../../apis/native.js';
 import type { UpstreamHttpRequest } from '../types.js';
 import { isObj, wireTurns, type AnthropicBlock, type AnthropicTurn } from './anthropic-messages.js';
 import { anthropicHttpRequest, appendPrefill } from './anthropic-request.js';

@@ -5,7 +5,7 @@
  * (completion, finish reasons, errors) and `anthropic-stream.ts` (stream decoder).
  */
 import { SwitchyardError } from '../../errors.js';
-import { nativeOf } from '../native.js';
+import { nativeOf } from '../../apis/native.js';
 import { buildNativeMessagesRequest } from './anthropic-native.js';
 import { buildAnthropicRequest } from './anthropic-request.js';
 import { parseAnthropicCompletion, parseAnthropicError } from './anthropic-response.js';

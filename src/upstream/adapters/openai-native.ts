@@ -6,7 +6,7 @@
  */
 import { usageFromOpenAI } from '../../accounting/cost.js';
 import { SwitchyardError } from '../../errors.js';
-import type { NativeRequest } from '../native.js';
+import type { NativeRequest } from '../../apis/native.js';
 import type { UpstreamHttpRequest } from '../types.js';
 import type { BuildInput, ParsedCompletion } from './types.js';
 

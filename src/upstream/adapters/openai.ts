@@ -3,7 +3,7 @@
  * the body passes through with the upstream model name, streams always ask for usage.
  */
 import { usageFromOpenAI } from '../../accounting/cost.js';
-import { nativeOf } from '../native.js';
+import { nativeOf } from '../../apis/native.js';
 import type { SseEvent } from '../sse.js';
 import type { ChatBody, OpenAIChunk, StreamPiece, UpstreamErrorInfo } from '../types.js';
 import { buildOpenAINative, parseEmbeddings } from './openai-native.js';

@@ -10,7 +10,7 @@
  * A symbol key is invisible to JSON.stringify (nothing leaks upstream or into logs) and is
  * kept by object spread, which is how adapters copy bodies.
  */
-import type { ChatBody } from './types.js';
+import type { ChatBody } from '../upstream/types.js';
 
 export const NATIVE = Symbol('switchyard.native');
 

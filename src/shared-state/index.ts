@@ -1,0 +1,102 @@
+/**
+ * `storage.shared`: the in-process store (one replica) or Redis (many replicas). This is what
+ * the runtime sees of the shared state: the budget store, readiness and a view for
+ * `/switchyard/state`, `switchyard status` and the inspector.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { LedgerStore } from '../accounting/ledger.js';
+import type { Config } from '../config/schema.js';
+import { SharedConnection } from './connection.js';
+import { Keys } from './keys.js';
+import { LeaseKeeper } from './lease.js';
+import { SharedBudgetStore, type SharedCounters } from './redis-budget.js';
+
+/** What is decided across replicas with Redis, and what each replica keeps to itself. */
+export const SHARED_LIMITS = ['budgets', 'endpoint rpm', 'endpoint tpm', 'client-key rpm', 'upstream 429 / x-ratelimit cooldowns', 'half-open probe slot'] as const;
+export const LOCAL_STATE = ['circuit breakers', 'latency statistics', 'endpoint maxConcurrent', 'capacity queue'] as const;
+
+export interface SharedView {
+  replica: string;
+  store: string;
+  health: 'up' | 'down' | 'local';
+  since: string | null;
+  lastError: string | null;
+  epoch: string | null;
+  leaseMs: number | null;
+  lastLeaseRenewal: string | null;
+  shared: readonly string[];
+  local: readonly string[];
+  pendingSettles: number;
+  counters: (SharedCounters & { outages: number }) | null;
+}
+
+export interface SharedState {
+  readonly replica: string;
+  readonly store: SharedBudgetStore;
+  start(): Promise<void>;
+  ready(): boolean;
+  view(): SharedView;
+  close(): Promise<void>;
+}
+
+/** This process's id among the replicas: `SWITCHYARD_REPLICA_ID`, else host, pid and a random suffix. */
+export function replicaId(env: NodeJS.ProcessEnv): string {
+  const fromEnv = env.SWITCHYARD_REPLICA_ID;
+  if (fromEnv && /^[A-Za-z0-9_.-]{1,64}$/.test(fromEnv)) return fromEnv;
+  return `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 32)}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+export function localView(replica: string): SharedView {
+  return { replica, store: 'memory', health: 'local', since: null, lastError: null, epoch: null, leaseMs: null, lastLeaseRenewal: null, shared: [], local: [...SHARED_LIMITS, ...LOCAL_STATE], pendingSettles: 0, counters: null };
+}
+
+const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+
+export function openRedisShared(opts: { cfg: () => Config; ledger: LedgerStore; log: Logger; env: NodeJS.ProcessEnv; now?: () => number }): SharedState {
+  const now = opts.now ?? Date.now;
+  const storage = opts.cfg().storage;
+  const replica = replicaId(opts.env);
+  const log = opts.log.child({ replica });
+  const conn = new SharedConnection(storage.shared, log, now);
+  const keys = new Keys(storage.keyPrefix);
+  const store = new SharedBudgetStore({ conn, keys, replica, cfg: opts.cfg, ledger: opts.ledger, log, now });
+  const lease = new LeaseKeeper({ conn, keys, replica, leaseMs: storage.leaseMs, ledger: opts.ledger, log, now, store });
+  conn.onHealth((up) => {
+    if (up) void lease.tick();
+  });
+  return {
+    replica,
+    store,
+    async start() {
+      try {
+        await conn.connect();
+        await lease.tick();
+      } catch (err) {
+        // Not fatal: the sidecar starts not ready and answers 503 until Redis is reachable.
+        log.error({ err: (err as Error).message, store: conn.url }, 'shared state (Redis) unreachable at startup');
+      }
+      lease.start();
+    },
+    ready: () => conn.health.up && store.epoch !== null,
+    view: () => ({
+      replica,
+      store: conn.url,
+      health: conn.health.up ? 'up' : 'down',
+      since: iso(conn.health.since),
+      lastError: conn.health.up ? null : conn.health.lastError,
+      epoch: store.epoch,
+      leaseMs: storage.leaseMs,
+      lastLeaseRenewal: iso(lease.lastRenewed),
+      shared: SHARED_LIMITS,
+      local: LOCAL_STATE,
+      pendingSettles: store.pendingFinishes,
+      counters: { ...store.counters, outages: conn.health.outages },
+    }),
+    async close() {
+      await lease.stop();
+      await conn.close();
+    },
+  };
+}

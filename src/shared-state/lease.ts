@@ -1,0 +1,117 @@
+/**
+ * Each replica's lease, and reclaiming the reservations of dead ones. Every tick renews this
+ * replica's lease (`storage.leaseMs`), notices an empty Redis (no epoch), runs the reclaim
+ * script (reservations of replicas whose lease is gone are counted as spent at the reserved
+ * amount) and writes the reclaimed rows into the ledger, insert-once by request id, so a row
+ * written twice by two replicas counts once. A tick runs four times per lease period, so a dead
+ * replica's reservations are reclaimed within one lease period after its lease ran out.
+ */
+import type { Logger } from 'pino';
+import type { LedgerRow, LedgerStore } from '../accounting/ledger.js';
+import type { RedisReply, SharedConnection } from './connection.js';
+import type { Keys } from './keys.js';
+import type { SharedBudgetStore } from './redis-budget.js';
+import { RECLAIM, RENEW } from './scripts.js';
+
+export const RECLAIMED_ERROR_CODE = 'reservation_reclaimed';
+
+interface ReservedRow {
+  requestId: string;
+  at: number;
+  keyId: string | null;
+  model: string | null;
+  endpoint: string | null;
+}
+
+/** A reclaimed reservation as a ledger row: spent at the reserved amount, nothing known of its answer. */
+export function reclaimedRow(json: string): LedgerRow {
+  const v = JSON.parse(json) as { row: string; amount: number };
+  const r = JSON.parse(v.row) as ReservedRow;
+  return {
+    requestId: r.requestId, at: r.at, keyId: r.keyId, model: r.model, endpoint: r.endpoint, attempts: 1,
+    promptTokens: 0, completionTokens: 0, cachedTokens: 0, costNano: v.amount, estimated: true,
+    status: 0, latencyMs: 0, ttftMs: null, stream: false, errorCode: RECLAIMED_ERROR_CODE,
+  };
+}
+
+export class LeaseKeeper {
+  private timers: NodeJS.Timeout[] = [];
+  private renewing: Promise<void> | null = null;
+  private working: Promise<void> | null = null;
+  lastRenewed: number | null = null;
+
+  constructor(
+    private readonly d: { conn: SharedConnection; keys: Keys; replica: string; leaseMs: number; ledger: LedgerStore; log: Logger; now: () => number; store: SharedBudgetStore },
+  ) {}
+
+  /**
+   * Two loops, each four times a lease period: renewing (one short script) never waits behind
+   * the other one's ledger writes, so a busy ledger cannot cost this replica its lease.
+   */
+  start(): void {
+    const every = Math.max(25, Math.floor(this.d.leaseMs / 4));
+    this.timers = [setInterval(() => void this.renew(), every), setInterval(() => void this.work(), every)];
+    for (const t of this.timers) t.unref();
+  }
+
+  /** Renew (and notice an empty Redis), then reclaim: what start-up and a reconnect run at once. */
+  async tick(): Promise<void> {
+    await this.renew();
+    await this.work();
+  }
+
+  private renew(): Promise<void> {
+    if (this.renewing || !this.d.conn.health.up) return this.renewing ?? Promise.resolve();
+    this.renewing = (async () => {
+      const { conn, keys, replica } = this.d;
+      const renewed = (await conn.run(RENEW, [keys.lease(replica), keys.replicas, keys.epoch], [replica, this.d.leaseMs])) as RedisReply[];
+      this.lastRenewed = this.d.now();
+      if (renewed[0] === '' || renewed[0] !== this.d.store.epoch) await this.d.store.restoreEpoch();
+    })()
+      .catch((err: unknown) => this.d.log.warn({ err: (err as Error).message }, 'shared-state lease renewal failed; retried shortly'))
+      .finally(() => {
+        this.renewing = null;
+      });
+    return this.renewing;
+  }
+
+  /** Reclaim, pending settles, fresh counters. */
+  private work(): Promise<void> {
+    if (this.working || !this.d.conn.health.up) return this.working ?? Promise.resolve();
+    this.working = (async () => {
+      await this.reclaim();
+      // Not awaited: a long backlog of settles must not hold up the next round.
+      void this.d.store.flush();
+      await this.d.store.refresh();
+    })()
+      .catch((err: unknown) => this.d.log.warn({ err: (err as Error).message }, 'shared-state reclaim round failed; retried shortly'))
+      .finally(() => {
+        this.working = null;
+      });
+    return this.working;
+  }
+
+  private async reclaim(): Promise<void> {
+    const { conn, keys } = this.d;
+    const pending = (await conn.run(RECLAIM, [keys.replicas, keys.reclaimed], [keys.tag, this.d.replica])) as string[];
+    for (let i = 0; i + 1 < pending.length; i += 2) {
+      const row = reclaimedRow(pending[i + 1]!);
+      await this.d.ledger.insert(row);
+      await conn.redis.hdel(keys.reclaimed, pending[i]!);
+      this.d.store.counters.reclaimed++;
+      this.d.log.warn({ requestId: row.requestId, costNano: row.costNano, endpoint: row.endpoint }, 'reclaimed the reservation of a replica whose lease ran out: counted as spent at the reserved amount');
+    }
+  }
+
+  /** Ends the lease at once on a clean shutdown (nothing of ours is open any more). */
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    if (!this.d.conn.health.up) return;
+    try {
+      await this.d.store.flush();
+      await this.d.conn.redis.del(this.d.keys.lease(this.d.replica));
+    } catch {
+      // the lease runs out by itself
+    }
+  }
+}

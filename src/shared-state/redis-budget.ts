@@ -1,0 +1,282 @@
+/**
+ * The shared store (storage.shared: redis://…): budget reservations, endpoint RPM/TPM windows,
+ * shared cooldowns, the half-open probe slot and client-key RPM, decided together in one
+ * script per attempt (one round trip on the hot path). Settle and release run off the hot path
+ * and are retried until Redis has them: settling never fails.
+ *
+ * Each reservation has its own token (a request reserves again on every attempt) and belongs
+ * to this replica (lease.ts); a reply that comes back too late is answered by a release, and a
+ * reserve that reaches Redis after that release finds the tombstone and does nothing.
+ */
+import type { Logger } from 'pino';
+import { applicableBudgets, periodEnd, periodStart, type BudgetLimit, type BudgetLine } from '../../machines/budget.machine.js';
+import type { LedgerStore } from '../accounting/ledger.js';
+import type { Config } from '../config/schema.js';
+import { SwitchyardError } from '../errors.js';
+import { availability } from '../runtime/endpoints.js';
+import { budgetLimits, type BudgetStore, type ReserveGate, type ReserveResult } from '../runtime/budget.js';
+import type { RedisReply, SharedConnection } from './connection.js';
+import { CooldownPublisher } from './cooldowns.js';
+import type { Keys } from './keys.js';
+import { COOLDOWN, FINISH_ONE, RESERVE, SEED, UNDO } from './scripts.js';
+
+export interface SharedDeps {
+  conn: SharedConnection;
+  keys: Keys;
+  replica: string;
+  cfg: () => Config;
+  ledger: LedgerStore;
+  log: Logger;
+  now: () => number;
+}
+
+interface Open {
+  res: string;
+  budgetKeys: string[];
+}
+
+interface Pending {
+  res: string;
+  budgetKeys: string[];
+  op: 'settle' | 'release';
+  actual: number;
+}
+
+/** Outcomes counted for `/switchyard/state` and `/metrics`. */
+export interface SharedCounters {
+  decisions: number;
+  unavailable: number;
+  rebuilds: number;
+  seeded: number;
+  reclaimed: number;
+}
+
+const MAX_RETRIES = 4;
+const str = (r: RedisReply | undefined): string => (typeof r === 'string' ? r : String(r ?? ''));
+
+export class SharedBudgetStore implements BudgetStore {
+  readonly counters: SharedCounters = { decisions: 0, unavailable: 0, rebuilds: 0, seeded: 0, reclaimed: 0 };
+  epoch: string | null = null;
+  private readonly open = new Map<string, Open>();
+  private readonly outbox: Pending[] = [];
+  private readonly cache = new Map<string, { spent: number; reserved: number }>();
+  private readonly seeding = new Map<string, Promise<void>>();
+  private readonly cooldowns: CooldownPublisher;
+  private seq = 0;
+  private flushing: Promise<void> | null = null;
+
+  constructor(private readonly d: SharedDeps) {
+    this.cooldowns = new CooldownPublisher((ep, at) => this.d.conn.run(COOLDOWN, [this.d.keys.cooldown(ep)], [Math.ceil(at)]), d.log);
+  }
+
+  limits(): BudgetLimit[] {
+    return budgetLimits(this.d.cfg());
+  }
+
+  lines(): BudgetLine[] {
+    const now = this.d.now();
+    return this.limits().map((l) => {
+      const c = this.cache.get(this.d.keys.budget(l, now)) ?? { spent: 0, reserved: 0 };
+      return { ...l, spent: c.spent, reserved: c.reserved, periodStart: periodStart(l.period, now), resetsAt: periodEnd(l.period, now) };
+    });
+  }
+
+  async reserve(requestId: string, keyId: string | null, model: string, amountNano: number, at: number, gate?: ReserveGate): Promise<ReserveResult> {
+    if (!this.d.conn.health.up) throw this.unavailable('Redis is unreachable');
+    const all = this.limits();
+    const ids = applicableBudgets(all, keyId, model);
+    const budgets = all.filter((l) => ids.includes(l.id));
+    const budgetKeys = budgets.map((l) => this.d.keys.budget(l, at));
+    if (gate) this.cooldowns.watch(gate.endpoint);
+    const res = this.d.keys.reservation(`${this.d.replica}:${++this.seq}`);
+    const keys = this.decisionKeys(res, requestId, keyId, gate, budgetKeys);
+    const args = this.decisionArgs(keyId, amountNano, gate, { requestId, at, keyId, model, endpoint: gate?.endpoint.id ?? null }, budgets);
+    for (let i = 0; i < MAX_RETRIES; i++) {
+      let reply: RedisReply[];
+      try {
+        reply = (await this.d.conn.run(RESERVE, keys, args)) as RedisReply[];
+      } catch (err) {
+        // The script may still run after we gave up: release it (a tombstone if it has not).
+        this.enqueue({ res, budgetKeys: [], op: 'release', actual: 0 });
+        throw this.unavailable((err as Error).message);
+      }
+      this.counters.decisions++;
+      const kind = str(reply[0]);
+      try {
+        if (kind === 'empty') await this.restoreEpoch();
+        else if (kind === 'seed') await this.seed(budgets[Number(str(reply[1])) - 1]!, at);
+      } catch (err) {
+        throw this.unavailable(`rebuilding spend from the ledger failed: ${(err as Error).message}`);
+      }
+      if (kind === 'wait') return this.wait(reply, gate);
+      if (kind !== 'empty' && kind !== 'seed') return this.answer(kind, reply, { requestId, res, budgets, budgetKeys, gate, keyId });
+    }
+    throw this.unavailable('the shared budgets are being rebuilt from the ledger');
+  }
+
+  private answer(kind: string, reply: RedisReply[], r: { requestId: string; res: string; budgets: BudgetLimit[]; budgetKeys: string[]; gate: ReserveGate | undefined; keyId: string | null }): ReserveResult {
+    const num = (i: number): number => Number(str(reply[i]));
+    switch (kind) {
+      case 'ok':
+        r.budgets.forEach((_, i) => this.cache.set(r.budgetKeys[i]!, { spent: num(2 + 2 * i), reserved: num(3 + 2 * i) }));
+        if (r.gate) {
+          const actor = r.gate.endpoint.actor;
+          // A throttle this replica learned from an earlier reply is over: the shared window admitted this one.
+          if (actor.getSnapshot().context.reason?.startsWith('shared ')) actor.send({ type: 'window.admitted', at: this.d.now() });
+          if (!availability(r.gate.endpoint, this.d.now(), r.gate.estTokens).ok) {
+            // Unavailable locally (circuit, maxConcurrent, own window): the caller will not use
+            // this grant, so its window slots go back at once instead of being lost to every replica.
+            this.undo(r.res, r.gate);
+            return { ok: true, budgets: [] };
+          }
+        }
+        if (r.budgets.length > 0 || (r.gate && this.isProbe(r.gate))) this.open.set(r.requestId, { res: r.res, budgetKeys: r.budgetKeys });
+        return { ok: true, budgets: r.budgets.map((b) => b.id) };
+      case 'keyrpm': {
+        const wait = Math.max(1, Math.ceil((num(1) - this.d.now()) / 1000));
+        const rpm = this.d.cfg().auth?.keys.find((k) => k.id === r.keyId)?.rpm;
+        throw new SwitchyardError('rate_limited', `client key "${r.keyId}" is over its limit of ${rpm} requests per minute (shared by every replica)`, { headers: { 'retry-after': String(wait) } });
+      }
+      case 'refused': {
+        const b = r.budgets[num(1) - 1]!;
+        this.cache.set(r.budgetKeys[num(1) - 1]!, { spent: num(3), reserved: num(4) });
+        return { ok: false, budget: b.id, limit: num(2), spent: num(3), reserved: num(4) };
+      }
+      default:
+        throw this.unavailable(`unexpected shared-state reply "${kind}"`);
+    }
+  }
+
+  /**
+   * The endpoint's shared window, cooldown or probe slot is closed until `at`: the local actor
+   * learns it, the caller's availability re-check fails and it picks again (or queues until
+   * then). Applied a macrotask later, so that grants answered in the same batch of replies are
+   * re-checked and dispatched first instead of being turned away by this throttle.
+   */
+  private async wait(reply: RedisReply[], gate: ReserveGate | undefined): Promise<ReserveResult> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    gate?.endpoint.actor.send({ type: 'window.exhausted', at: this.d.now(), retryAt: Number(str(reply[1])), reason: `shared ${str(reply[2])}` });
+    return { ok: true, budgets: [] };
+  }
+
+  private undo(res: string, gate: ReserveGate): void {
+    const s = gate.endpoint.actor.getSnapshot().context.settings;
+    const k = this.d.keys;
+    const ep = gate.endpoint.id;
+    this.d.conn.run(UNDO, [res, k.owned(this.d.replica), k.window(ep, 'rpm'), k.window(ep, 'tpm')], [s.rpm ?? 0, s.tpm ?? 0, Math.max(1, Math.ceil(gate.estTokens)), 60_000]).catch(() => {
+      this.enqueue({ res, budgetKeys: [], op: 'release', actual: 0 });
+    });
+  }
+
+  private isProbe(gate: ReserveGate): boolean {
+    const a = availability(gate.endpoint, this.d.now(), gate.estTokens);
+    return a.ok && a.probe;
+  }
+
+  private decisionKeys(res: string, requestId: string, keyId: string | null, gate: ReserveGate | undefined, budgetKeys: string[]): string[] {
+    const k = this.d.keys;
+    const ep = gate?.endpoint.id ?? '-';
+    return [k.epoch, res, k.owned(this.d.replica), k.window(ep, 'rpm'), k.window(ep, 'tpm'), k.cooldown(ep), k.probe(ep), k.keyRpm(keyId ?? '-'), k.keyOnce(requestId), ...budgetKeys];
+  }
+
+  private decisionArgs(keyId: string | null, amount: number, gate: ReserveGate | undefined, row: object, budgets: BudgetLimit[]): Array<string | number> {
+    const cfg = this.d.cfg();
+    const s = gate?.endpoint.actor.getSnapshot().context.settings;
+    const keyRpm = keyId === null ? 0 : (cfg.auth?.keys.find((k) => k.id === keyId)?.rpm ?? 0);
+    const probeMs = gate && this.isProbe(gate) ? cfg.resilience.requestTimeoutMs : 0;
+    return [this.d.replica, amount, s?.rpm ?? 0, s?.tpm ?? 0, gate ? Math.max(1, Math.ceil(gate.estTokens)) : 0, probeMs, keyRpm, 60_000, JSON.stringify(row), ...budgets.map((b) => b.limit)];
+  }
+
+  settle(requestId: string, _budgets: string[], _reservedNano: number, actualNano: number): Promise<void> {
+    this.finish(requestId, 'settle', actualNano);
+    return Promise.resolve();
+  }
+
+  release(requestId: string): Promise<void> {
+    this.finish(requestId, 'release', 0);
+    return Promise.resolve();
+  }
+
+  private finish(requestId: string, op: 'settle' | 'release', actual: number): void {
+    const o = this.open.get(requestId);
+    if (!o) return;
+    this.open.delete(requestId);
+    this.enqueue({ res: o.res, budgetKeys: o.budgetKeys, op, actual });
+  }
+
+  private enqueue(p: Pending): void {
+    this.outbox.push(p);
+    void this.flush();
+  }
+
+  /** Sends pending settles/releases in order (one sender at a time); what fails stays for the next flush (lease tick, reconnect). */
+  flush(): Promise<void> {
+    this.flushing ??= this.drain().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.outbox.length > 0 && this.d.conn.health.up) {
+      const p = this.outbox[0]!;
+      try {
+        await this.d.conn.run(FINISH_ONE, [p.res, this.d.keys.owned(this.d.replica), ...p.budgetKeys], [p.op, p.actual]);
+      } catch (err) {
+        this.d.log.warn({ err: (err as Error).message, pending: this.outbox.length }, 'shared settle/release not sent yet: retried when Redis answers');
+        return;
+      }
+      this.outbox.shift();
+    }
+  }
+
+  get pendingFinishes(): number {
+    return this.outbox.length;
+  }
+
+  /** Redis has no epoch: it is new or restarted empty. A new epoch; budgets are seeded lazily from the ledger. */
+  async restoreEpoch(): Promise<void> {
+    const id = `${this.d.now().toString(36)}-${this.d.replica}`;
+    const set = await this.d.conn.redis.set(this.d.keys.epoch, id, 'NX');
+    const epoch = await this.d.conn.redis.get(this.d.keys.epoch);
+    if (set === 'OK') {
+      this.counters.rebuilds++;
+      this.d.log.warn({ epoch, store: this.d.conn.url }, 'shared state has no epoch (new, or Redis restarted empty): spend of the current periods is rebuilt from the ledger before budgets admit');
+    }
+    if (epoch !== this.epoch && this.epoch !== null) this.cache.clear();
+    this.epoch = epoch;
+  }
+
+  /** A budget period Redis has no counters for: its spend so far, from the ledger (once per process at a time). */
+  private seed(l: BudgetLimit, at: number): Promise<void> {
+    const key = this.d.keys.budget(l, at);
+    let p = this.seeding.get(key);
+    if (!p) {
+      p = (async () => {
+        const spent = await this.d.ledger.spentSince({ ...(l.key ? { keyId: l.key } : {}), ...(l.model ? { model: l.model } : {}) }, periodStart(l.period, at));
+        const first = await this.d.conn.run(SEED, [key], [spent, this.d.keys.budgetExpireAt(l, at)]);
+        if (first === 1) {
+          this.counters.seeded++;
+          this.d.log.info({ budget: l.id, spentNano: spent }, 'shared budget counters rebuilt from the ledger');
+        }
+      })().finally(() => this.seeding.delete(key));
+      this.seeding.set(key, p);
+    }
+    return p;
+  }
+
+  /** Current counters of every budget (the lease tick keeps `lines()` fresh). */
+  async refresh(): Promise<void> {
+    const now = this.d.now();
+    for (const l of this.limits()) {
+      const key = this.d.keys.budget(l, now);
+      const [spent, reserved] = await this.d.conn.redis.hmget(key, 'spent', 'reserved');
+      this.cache.set(key, { spent: Number(spent ?? 0), reserved: Number(reserved ?? 0) });
+    }
+  }
+
+  private unavailable(why: string): SwitchyardError {
+    this.counters.unavailable++;
+    return new SwitchyardError('shared_state_unavailable', `shared state (Redis) unavailable: ${why}`, { headers: { 'retry-after': '1' } });
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * The Lua scripts of the shared store: each decision is one script, run atomically by Redis
+ * on its own clock (`TIME`). Keys of one decision share one hash tag, so the scripts run
+ * unchanged on Redis Cluster and Valkey (every switchyard key of a deployment lives in one
+ * slot: the state is small, atomicity across budgets and windows matters more than sharding).
+ *
+ * Amounts are integer nano-USD; Lua numbers are doubles, exact up to 2^53 (9 million USD).
+ * GCRA windows keep the theoretical arrival time `tat` in ms, as machines/gcra.ts does.
+ */
+
+/** Server time in ms (`TIME` is seconds + microseconds). */
+const NOW = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/** GCRA check: returns the tat after consuming, or nil and the time `cost` would fit. */
+const GCRA = `
+local function n(x) return string.format('%.17g', x) end
+local function gcra(key, now, cost, limit, period)
+  if limit <= 0 then return now, nil end
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local c = math.min(cost, limit)
+  local after = tat + c * period / limit
+  if after - now > period then return nil, after - period end
+  return tat + cost * period / limit, nil
+end`;
+
+/**
+ * reserve: KEYS = epoch, reservation, owned set, rpm, tpm, cooldown, probe, key-rpm, key-once, budget keys…
+ * ARGV = owner, amount, rpm, tpm, tokens, probeMs, keyRpm, periodMs, row (JSON for a reclaim), budget limits…
+ * Replies: {'empty'} | {'late', state} | {'seed', i} | {'wait', at, why} | {'keyrpm', at}
+ *        | {'refused', i, limit, spent, reserved} | {'ok', now, spent1, reserved1, …}
+ */
+export const RESERVE = `${GCRA}
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'empty'} end
+local state = redis.call('HGET', KEYS[2], 'state')
+if state then
+  if state == 'reserved' then return {'ok', '0'} end
+  return {'late', state}
+end
+local nb = #KEYS - 9
+for i = 1, nb do
+  if redis.call('HGET', KEYS[9 + i], 'seeded') ~= '1' then return {'seed', n(i)} end
+end
+${NOW}
+local amount = tonumber(ARGV[2])
+local period = tonumber(ARGV[8])
+local cd = tonumber(redis.call('GET', KEYS[6]) or '0')
+if cd > now then return {'wait', n(cd), 'cooldown'} end
+local probeMs = tonumber(ARGV[6])
+if probeMs > 0 and redis.call('EXISTS', KEYS[7]) == 1 then
+  return {'wait', n(now + math.max(1, redis.call('PTTL', KEYS[7]))), 'probe'}
+end
+local rpmTat, rpmAt = gcra(KEYS[4], now, 1, tonumber(ARGV[3]), period)
+if not rpmTat then return {'wait', n(math.ceil(rpmAt)), 'rpm'} end
+local tpmTat, tpmAt = gcra(KEYS[5], now, tonumber(ARGV[5]), tonumber(ARGV[4]), period)
+if not tpmTat then return {'wait', n(math.ceil(tpmAt)), 'tpm'} end
+local keyRpm = tonumber(ARGV[7])
+local keyTat = nil
+if keyRpm > 0 and redis.call('EXISTS', KEYS[9]) == 0 then
+  local kat
+  keyTat, kat = gcra(KEYS[8], now, 1, keyRpm, period)
+  if not keyTat then return {'keyrpm', n(math.ceil(kat))} end
+end
+local spent, reserved = {}, {}
+for i = 1, nb do
+  spent[i] = tonumber(redis.call('HGET', KEYS[9 + i], 'spent') or '0')
+  reserved[i] = tonumber(redis.call('HGET', KEYS[9 + i], 'reserved') or '0')
+  local limit = tonumber(ARGV[9 + i])
+  if spent[i] + reserved[i] + amount > limit then
+    return {'refused', n(i), n(limit), n(spent[i]), n(reserved[i])}
+  end
+end
+if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[4], n(rpmTat), 'PX', math.ceil(rpmTat - now) + 1000) end
+if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[5], n(tpmTat), 'PX', math.ceil(tpmTat - now) + 1000) end
+if keyTat then
+  redis.call('SET', KEYS[8], n(keyTat), 'PX', math.ceil(keyTat - now) + 1000)
+  redis.call('SET', KEYS[9], '1', 'PX', 600000)
+end
+local out = {'ok', n(now)}
+local keys = {}
+for i = 1, nb do
+  redis.call('HINCRBY', KEYS[9 + i], 'reserved', amount)
+  keys[i] = KEYS[9 + i]
+  out[#out + 1] = n(spent[i])
+  out[#out + 1] = n(reserved[i] + amount)
+end
+if nb > 0 or probeMs > 0 then
+  if probeMs > 0 then redis.call('SET', KEYS[7], ARGV[1], 'PX', probeMs) end
+  redis.call('HSET', KEYS[2], 'state', 'reserved', 'amount', amount, 'keys', cjson.encode(keys), 'owner', ARGV[1], 'probe', probeMs > 0 and KEYS[7] or '', 'row', ARGV[9])
+  redis.call('SADD', KEYS[3], KEYS[2])
+end
+return out`;
+
+/** Ends a reservation: reserved back down, `actual` (nil: the reserved amount) added to spent, probe lock freed. */
+const FINISH = `
+local function finish(res, owned, state, actual)
+  local amount = tonumber(redis.call('HGET', res, 'amount') or '0')
+  local keys = cjson.decode(redis.call('HGET', res, 'keys') or '[]')
+  local add = actual
+  if add == nil then add = amount end
+  for _, k in ipairs(keys) do
+    redis.call('HINCRBY', k, 'reserved', -amount)
+    if add ~= 0 then redis.call('HINCRBY', k, 'spent', add) end
+  end
+  local probe = redis.call('HGET', res, 'probe')
+  if probe and probe ~= '' and redis.call('GET', probe) == redis.call('HGET', res, 'owner') then redis.call('DEL', probe) end
+  redis.call('SREM', owned, res)
+  redis.call('HSET', res, 'state', state)
+  redis.call('PEXPIRE', res, 600000)
+  return amount
+end`;
+
+/**
+ * settle / release: KEYS = reservation, owned set, budget keys… ; ARGV = 'settle'|'release', actual.
+ * A reservation Redis no longer knows (restarted empty) still gets its actual cost counted, and
+ * leaves a tombstone so a late reserve of the same token answers 'late' instead of acting.
+ */
+export const FINISH_ONE = `${FINISH}
+local state = redis.call('HGET', KEYS[1], 'state')
+local actual = 0
+if ARGV[1] == 'settle' then actual = tonumber(ARGV[2]) end
+if state == 'reserved' then
+  finish(KEYS[1], KEYS[2], ARGV[1] == 'settle' and 'settled' or 'released', actual)
+  return 'ok'
+end
+if state then return state end
+for i = 3, #KEYS do
+  if actual ~= 0 then redis.call('HINCRBY', KEYS[i], 'spent', actual) end
+end
+redis.call('HSET', KEYS[1], 'state', ARGV[1] == 'settle' and 'settled' or 'released')
+redis.call('PEXPIRE', KEYS[1], 600000)
+return 'unknown'`;
+
+/**
+ * undo: a reservation granted but not used (the endpoint became unavailable locally while the
+ * reply was on its way). KEYS = reservation, owned set, rpm, tpm; ARGV = rpm, tpm, tokens, periodMs.
+ * Gives the window slots back and releases the budgets.
+ */
+export const UNDO = `${FINISH}
+local function refund(key, cost, limit, period)
+  if limit <= 0 then return end
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if tat <= 0 then return end
+  redis.call('SET', key, string.format('%.17g', tat - cost * period / limit), 'KEEPTTL')
+end
+local period = tonumber(ARGV[4])
+refund(KEYS[3], 1, tonumber(ARGV[1]), period)
+refund(KEYS[4], tonumber(ARGV[3]), tonumber(ARGV[2]), period)
+if redis.call('HGET', KEYS[1], 'state') == 'reserved' then finish(KEYS[1], KEYS[2], 'released', 0) end
+return 'ok'`;
+
+/** renew: KEYS = lease, replicas, epoch; ARGV = replica id, leaseMs. Replies {epoch or '', now}. */
+export const RENEW = `
+redis.call('SET', KEYS[1], '1', 'PX', tonumber(ARGV[2]))
+redis.call('SADD', KEYS[2], ARGV[1])
+${NOW}
+return {redis.call('GET', KEYS[3]) or '', tostring(now)}`;
+
+/**
+ * reclaim: KEYS = replicas, reclaimed (pending ledger rows);
+ * ARGV = key prefix (with hash tag), this replica. Every replica whose lease is gone has its
+ * open reservations counted as spent at the reserved amount; their ledger rows wait in
+ * `reclaimed` until a replica has written them. Replies the pending rows (token, JSON, …).
+ */
+export const RECLAIM = `${FINISH}
+local me = ARGV[2]
+for _, r in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if r ~= me and redis.call('EXISTS', ARGV[1] .. 'lease:' .. r) == 0 then
+    local owned = ARGV[1] .. 'own:' .. r
+    for _, res in ipairs(redis.call('SMEMBERS', owned)) do
+      if redis.call('HGET', res, 'state') == 'reserved' then
+        local row = redis.call('HGET', res, 'row')
+        local amount = finish(res, owned, 'reclaimed', nil)
+        redis.call('HSET', KEYS[2], res, cjson.encode({row = row, amount = amount}))
+      end
+    end
+    redis.call('DEL', owned)
+    redis.call('SREM', KEYS[1], r)
+  end
+end
+return redis.call('HGETALL', KEYS[2])`;
+
+/** seed: KEYS = budget key; ARGV = spent from the ledger, expire-at ms (0: never). Only the first seed counts. */
+export const SEED = `
+if redis.call('HGET', KEYS[1], 'seeded') == '1' then return 0 end
+redis.call('HINCRBY', KEYS[1], 'spent', tonumber(ARGV[1]))
+redis.call('HSET', KEYS[1], 'seeded', '1')
+if tonumber(ARGV[2]) > 0 then redis.call('PEXPIREAT', KEYS[1], tonumber(ARGV[2])) end
+return 1`;
+
+/** cooldown: KEYS = cooldown key; ARGV = deadline ms. A deadline can only grow. */
+export const COOLDOWN = `
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+local at = tonumber(ARGV[1])
+if at <= cur then return 0 end
+${NOW}
+if at <= now then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', at - now)
+return 1`;

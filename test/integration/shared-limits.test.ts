@@ -1,0 +1,131 @@
+/**
+ * Issue 13: an endpoint's rate window and a provider's 429 cooldown are shared by every
+ * replica (three sidecar processes on one Redis key prefix, one simulator).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import OpenAI from 'openai';
+import { parse, stringify } from 'yaml';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulatorProc, testConfig, type SimHandle } from './harness.js';
+import { dropPrefix, freshDb, SHARED_REDIS, startReplicas, uniq, type Replicas, type TestDb } from './replicas.js';
+
+let sim: SimHandle;
+let db: TestDb;
+let reps: Replicas | null = null;
+const prefixes: string[] = [];
+
+beforeAll(async () => {
+  sim = await startSimulatorProc({ defaults: { ttftMs: 2, tokenGapMs: 0, outputTokens: 10 } });
+  db = await freshDb();
+});
+
+afterEach(async () => {
+  await reps?.stop();
+  reps = null;
+});
+
+afterAll(async () => {
+  await sim?.stop();
+  await db?.drop();
+  for (const p of prefixes) await dropPrefix(SHARED_REDIS, p);
+});
+
+async function replicas(over: Record<string, unknown>): Promise<Replicas> {
+  const keyPrefix = uniq('sy-limits');
+  prefixes.push(keyPrefix);
+  reps = await startReplicas(3, sim.url, { ledger: db.url, shared: SHARED_REDIS, keyPrefix }, over);
+  return reps;
+}
+
+type Outcome = { ok: true } | { ok: false; status: number; code: string; retryAfter: string | null };
+const outcome = (p: Promise<unknown>): Promise<Outcome> =>
+  p.then(
+    () => ({ ok: true as const }),
+    (e: unknown) => {
+      if (!(e instanceof OpenAI.APIError)) throw e;
+      return { ok: false as const, status: e.status ?? 0, code: String((e.error as { code?: string } | undefined)?.code), retryAfter: e.headers?.get("retry-after") ?? null };
+    },
+  );
+
+describe('shared endpoint windows', () => {
+  it('rpm 30 with three replicas offered 30 requests each: the upstream sees one window, not three', async () => {
+    const models = testConfig(sim.url).models as Record<string, Record<string, unknown>>;
+    const deepseek = { ...models['deepseek-v3.2']!, fallbacks: [], endpoints: [{ provider: 'deepseek', upstreamModel: 'deepseek-chat', rpm: 30 }] };
+    const r = await replicas({
+      models: { 'deepseek-v3.2': deepseek },
+      routing: { strategy: 'cost', routes: {} },
+      resilience: { requestTimeoutMs: 8_000, headersTimeoutMs: 5_000, retry: { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 400 } },
+    });
+    await sim.clearLog();
+    const started = Date.now();
+    const all = await Promise.all(r.all.flatMap((s) => Array.from({ length: 30 }, () => outcome(s.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 })))));
+    const elapsedS = (Date.now() - started) / 1000;
+    const log = (await sim.log()).filter((e) => e.model === 'deepseek-chat');
+    const served = all.filter((o) => o.ok).length;
+    // GCRA: a burst of 30, then one every 2 s.
+    const allowed = 30 + Math.floor(elapsedS / 2) + 1;
+    console.log(`rpm 30 × 3 replicas: ${served} served, upstream saw ${log.length} in ${elapsedS.toFixed(1)} s (one shared window allows ≤ ${allowed}; three would allow 90)`);
+    expect(log.length).toBe(served);
+    expect(served).toBeGreaterThanOrEqual(30);
+    expect(served).toBeLessThanOrEqual(allowed);
+    for (const o of all) {
+      if (o.ok) continue;
+      // Refused with retry-after (no capacity before the deadline), or queued until the deadline.
+      if (o.status === 503) expect({ code: o.code, retryAfter: o.retryAfter !== null }).toEqual({ code: 'no_endpoint_available', retryAfter: true });
+      else expect({ status: o.status, code: o.code }).toEqual({ status: 504, code: 'timeout' });
+    }
+  });
+
+  it('a 429 with retry-after 20 seen by one replica: the others send nothing to that endpoint', async () => {
+    const r = await replicas({});
+    await sim.clearLog();
+    await sim.setFault('deepseek-chat', { kind: 'rate_limit', retryAfterSec: 20, times: 1 });
+    const ask = (i: number) => r.all[i]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 }).withResponse();
+    const first = await ask(0);
+    // Failed over to its fallback after the 429.
+    expect(first.response.headers.get('x-switchyard-model')).toBe('gemini-2.5-flash');
+    const later = await Promise.all([1, 2, 1, 2, 0, 1, 2].map((i) => ask(i)));
+    for (const l of later) expect(l.response.headers.get('x-switchyard-model')).toBe('gemini-2.5-flash');
+    const toDeepseek = (await sim.log()).filter((e) => e.model === 'deepseek-chat');
+    expect(toDeepseek.map((e) => e.status)).toEqual([429]);
+    // Every replica shows the endpoint throttled until the provider's deadline.
+    const deadline = toDeepseek[0]!.at + 20_000;
+    for (const s of r.all) {
+      const ep = (await s.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek')!;
+      expect(ep.state).toBe('throttled');
+      expect(Math.abs(Date.parse(ep.retryAt!) - deadline)).toBeLessThan(1500);
+    }
+  });
+
+  it('circuits stay per replica, but only one replica at a time sends the half-open probe', async () => {
+    const r = await replicas({ resilience: { failureThreshold: 1, recoveryMs: 1500, requestTimeoutMs: 15_000, headersTimeoutMs: 5_000, retry: { maxAttempts: 1, baseDelayMs: 50, maxDelayMs: 400 } } });
+    await sim.setFault('deepseek-chat', { kind: 'http_error', status: 500 });
+    const ask = (i: number) => r.all[i]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 }).withResponse();
+    // One 5xx each: every replica opens its own circuit (a 5xx can be local, so nothing is shared).
+    for (const i of [0, 1, 2]) await ask(i);
+    for (const s of r.all) expect((await s.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek')!.state).toMatch(/^(circuit-open|half-open)$/);
+    // The upstream holds its answers for a while: the probe is still in flight when the others ask.
+    await sim.clearFaults();
+    await sim.setFault('deepseek-chat', { kind: 'slow_first_token', delayMs: 1500 });
+    await sim.clearLog();
+    const open = r.all.map(() => true);
+    while (open.some(Boolean)) {
+      for (const [i, s] of r.all.entries()) open[i] = (await s.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek')!.state !== 'half-open';
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    const answers = await Promise.all([0, 1, 2].map((i) => ask(i)));
+    const probes = (await sim.log()).filter((e) => e.model === 'deepseek-chat');
+    expect(probes).toHaveLength(1);
+    // The others failed over instead of probing too.
+    expect(answers.map((a) => a.response.headers.get('x-switchyard-model')).sort()).toEqual(['deepseek-v3.2', 'gemini-2.5-flash', 'gemini-2.5-flash']);
+
+    // A reload cannot move the shared store: refused, the running config stays.
+    const s0 = r.all[0]!;
+    const cfg = parse(readFileSync(s0.configFile, 'utf8')) as { storage: Record<string, unknown> };
+    writeFileSync(s0.configFile, stringify({ ...cfg, storage: { ...cfg.storage, keyPrefix: 'elsewhere' } }));
+    const reload = await fetch(`${s0.url}/switchyard/reload`, { method: 'POST' });
+    expect(reload.status).toBe(400);
+    expect(await reload.text()).toContain('restart switchyard to change them');
+  });
+});
+
