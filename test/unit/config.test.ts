@@ -297,7 +297,7 @@ describe('storage.shared (issue 13)', () => {
 
   it('accepts Redis (and rediss://) with a PostgreSQL ledger, a lease and a key prefix', () => {
     const cfg = ok(validateConfig({ ...minimal(), storage: { ledger: 'postgres://u@h/db', shared: 'rediss://h:6380/1', leaseMs: 3000, keyPrefix: 'prod-eu' } }));
-    expect(cfg.storage).toEqual({ ledger: 'postgres://u@h/db', shared: 'rediss://h:6380/1', leaseMs: 3000, keyPrefix: 'prod-eu' });
+    expect(cfg.storage).toEqual({ ledger: 'postgres://u@h/db', shared: 'rediss://h:6380/1', leaseMs: 3000, keyPrefix: 'prod-eu', responses: { ttlSeconds: 2_592_000, maxEntries: 10_000 } });
     expect(errors(validateConfig({ ...minimal(), storage: { ledger: 'postgres://u@h/db', shared: 'redis://h', leaseMs: 50 } })).join('\n')).toMatch(/leaseMs/);
   });
 });
