@@ -59,6 +59,9 @@ describe('POST /v1/responses', () => {
     expect(final.output_text).toBe(deltas);
     expect(final.usage!.output_tokens).toBe(12);
     expect(final.model).toBe('gpt-4.1');
+    // A streamed response is stored too, before response.completed is sent.
+    const next = await sc.client.responses.create({ model: 'gpt-4.1', previous_response_id: final.id, input: 'Go on.' });
+    expect(next.usage!.input_tokens).toBeGreaterThan(final.usage!.input_tokens);
   });
 
   it('round-trips a function call and continues with previous_response_id', async () => {
