@@ -39,12 +39,20 @@ export type BudgetEmitted =
   | { type: 'budget.refused'; requestId: string; amount: number; budget: string; limit: number; spent: number; reserved: number };
 
 export type SupervisorEvent =
-  | { type: 'request.routed'; at: number }
+  /** Route this request (its body stays with the runtime: only the id travels, nothing secret in events). */
+  | { type: 'request.route'; at: number; requestId: string }
   | { type: 'queue.entered'; at: number }
   | { type: 'queue.left'; at: number }
   | { type: 'endpoints.reconfigured'; at: number; add: EndpointSpawn[]; remove: string[] }
   | { type: 'supervisor.drain'; at: number }
   | { type: 'supervisor.drained'; at: number };
+
+/** The supervisor's answer to `request.route` when it does not route (draining or stopped). */
+export interface RouteRefused {
+  type: 'request.refused';
+  requestId: string;
+  reason: 'draining';
+}
 
 /** What the supervisor needs to spawn an endpoint actor. */
 export interface EndpointSpawn {

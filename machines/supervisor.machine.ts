@@ -1,15 +1,19 @@
 /**
  * The supervisor owns the long-lived actors (one endpoint actor per configured endpoint, the
- * budget actor) and counts what the request flow does. Requests themselves are plain async
- * code that sends events to these actors: spawning a child per request costs O(children)
- * per spawn (see shared/design/xstate-notes.md), so it is never done.
+ * budget actor) and is where a request is routed: one `request.route` event in, one decision
+ * out. While `serving` it runs the `route` action — classifier and candidate order, an
+ * implementation the runtime provides from src/routing (`supervisorMachine.provide`), since
+ * machines do no I/O and hold no config — and counts it; while `draining` it emits
+ * `request.refused` instead. Each request's own life is the request chart
+ * (request.machine.ts), run as a reducer: spawning a child per request costs O(children) per
+ * spawn (see shared/design/xstate-notes.md), so it is never done.
  *
- * States: `serving` → `draining` (SIGTERM: stop accepting, let in-flight finish) → `stopped`.
+ * States: `serving` → `draining` (SIGTERM: refuse new requests, let in-flight finish) → `stopped`.
  */
-import { assign, setup, spawnChild, stopChild, enqueueActions, assertEvent } from 'xstate';
+import { assign, emit, setup, spawnChild, stopChild, enqueueActions, assertEvent } from 'xstate';
 import { budgetMachine, type BudgetInput } from './budget.machine.js';
 import { endpointMachine } from './endpoint.machine.js';
-import type { EndpointSpawn, SupervisorEvent } from './events.js';
+import type { EndpointSpawn, RouteRefused, SupervisorEvent } from './events.js';
 
 export interface SupervisorInput {
   endpoints: EndpointSpawn[];
@@ -33,10 +37,17 @@ export const supervisorMachine = setup({
     context: {} as SupervisorContext,
     events: {} as SupervisorEvent,
     input: {} as SupervisorInput,
+    emitted: {} as RouteRefused,
   },
   actors: { endpoint: endpointMachine, budget: budgetMachine },
   actions: {
     countRouted: assign(({ context }) => ({ routed: context.routed + 1 })),
+    /** Routing proper; the runtime provides it (src/routing). Here: a no-op, so the machine runs alone in tests. */
+    route: (_args, _params: { requestId: string }) => {},
+    refuse: emit(({ event }) => {
+      assertEvent(event, 'request.route');
+      return { type: 'request.refused' as const, requestId: event.requestId, reason: 'draining' as const };
+    }),
     enterQueue: assign(({ context }) => ({ queueDepth: context.queueDepth + 1, queued: context.queued + 1 })),
     leaveQueue: assign(({ context }) => ({ queueDepth: Math.max(0, context.queueDepth - 1) })),
     reconfigure: enqueueActions(({ context, event, enqueue }) => {
@@ -61,13 +72,14 @@ export const supervisorMachine = setup({
   },
   initial: 'serving',
   on: {
-    'request.routed': { actions: 'countRouted' },
+    'request.route': { actions: 'refuse' },
     'queue.entered': { actions: 'enterQueue' },
     'queue.left': { actions: 'leaveQueue' },
   },
   states: {
     serving: {
       on: {
+        'request.route': { actions: [{ type: 'route', params: ({ event }) => ({ requestId: event.requestId }) }, 'countRouted'] },
         'endpoints.reconfigured': { actions: 'reconfigure' },
         'supervisor.drain': { target: 'draining' },
       },

@@ -156,7 +156,6 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     if (e.type.startsWith('upstream.')) m.onAttempt(String((ev.actorRef as { id?: string }).id ?? '').replace(/^endpoint:/, ''), e.type === 'upstream.failed' ? `failed:${e.fault}` : e.type.slice('upstream.'.length), e.type !== 'upstream.succeeded' && e.type !== 'upstream.released');
   });
   await runtime.restoreBudgets();
-  let draining = false;
   const simulatedMode = simulator !== null;
 
   const reload = async (): Promise<ReloadResult> => {
@@ -192,9 +191,11 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     ops,
     adminToken: () => env.SWITCHYARD_ADMIN_TOKEN ?? null,
     loopbackOnly: isLoopback(host),
-    draining: () => draining,
+    // The supervisor's state: `serving` until shutdown sends it to `draining`.
+    draining: () => runtime.draining,
     apis: apiRoutes({ responses: () => responses }),
     requestTimeoutMs: cfg.server.requestTimeoutMs,
+    publicMetrics: () => runtime.cfg.observe.publicMetrics,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
@@ -210,8 +211,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   log.info({ url, models: Object.keys(runtime.cfg.models).length, endpoints: runtime.handles.size, simulated: simulatedMode, ledger: cfg.storage.ledger, replica: runtime.replica, shared: runtime.state().shared?.store }, `switchyard listening on ${url} (${note})`);
 
   const shutdown = async (): Promise<void> => {
-    if (draining) return;
-    draining = true;
+    if (runtime.draining) return;
+    runtime.drain();
     log.info({ inFlight: runtime.requestsInFlight }, 'shutting down: no new requests, waiting for in-flight ones');
     server.close();
     const grace = delay(runtime.cfg.server.shutdownGraceMs, undefined, { ref: false });

@@ -35,13 +35,14 @@ export interface DbRow {
   step?: unknown;
   quality?: unknown;
   delivered?: unknown;
+  route_score?: unknown;
 }
 
 /** The column list, in one order for INSERT and SELECT. */
 export const COLUMNS = [
   'request_id', 'at', 'key_id', 'model', 'endpoint', 'attempts', 'prompt_tokens',
   'completion_tokens', 'cached_tokens', 'cost_nano', 'estimated', 'status', 'latency_ms',
-  'ttft_ms', 'stream', 'error_code', 'parent_id', 'step', 'quality', 'delivered',
+  'ttft_ms', 'stream', 'error_code', 'parent_id', 'step', 'quality', 'delivered', 'route_score',
 ] as const;
 
 /**
@@ -70,6 +71,10 @@ export function validateRow(row: LedgerRow): void {
   if (row.cascade !== undefined && (!Number.isSafeInteger(row.cascade.step) || row.cascade.step < 1 || typeof row.cascade.parentId !== 'string' || typeof row.cascade.quality !== 'string')) {
     throw new TypeError(`ledger row ${row.requestId}: cascade needs a parentId, a quality and a step >= 1`);
   }
+  const score = row.routeScore ?? null;
+  if (score !== null && !(typeof score === 'number' && score >= 0 && score <= 1)) {
+    throw new TypeError(`ledger row ${row.requestId}: routeScore must be a number in [0, 1] or null, got ${String(score)}`);
+  }
   for (const [name, value] of [['keyId', row.keyId], ['model', row.model], ['endpoint', row.endpoint], ['errorCode', row.errorCode]] as const) {
     if (value !== null && typeof value !== 'string') {
       throw new TypeError(`ledger row ${row.requestId}: ${name} must be a string or null`);
@@ -84,7 +89,7 @@ export function rowValues(row: LedgerRow, bool: (b: boolean) => number | boolean
     row.completionTokens, row.cachedTokens, row.costNano, bool(row.estimated), row.status,
     row.latencyMs, row.ttftMs, bool(row.stream), row.errorCode,
     row.cascade?.parentId ?? null, row.cascade?.step ?? null, row.cascade?.quality ?? null,
-    row.cascade ? bool(row.cascade.delivered) : null,
+    row.cascade ? bool(row.cascade.delivered) : null, row.routeScore ?? null,
   ];
 }
 
@@ -109,6 +114,8 @@ export function decodeRow(r: DbRow): LedgerRow {
     ...(r.parent_id === null || r.parent_id === undefined
       ? {}
       : { cascade: { parentId: toStr(r.parent_id), step: toInt(r.step), quality: toStr(r.quality), delivered: toBool(r.delivered) } }),
+    // Only present when a score was stored, so rows of requests that were not scored read back as written.
+    ...(r.route_score === null || r.route_score === undefined ? {} : { routeScore: Number(r.route_score) }),
   };
 }
 

@@ -32,6 +32,8 @@ export interface LedgerRow {
   stream: boolean;
   /** Error catalog code when the request failed, else null. */
   errorCode: string | null;
+  /** The `auto` scorer's score in [0, 1] (for `switchyard calibrate`); null/absent when no score decided. No prompt text is stored. */
+  routeScore?: number | null;
   /** One step of a quality cascade (absent for a request that was not cascaded). */
   cascade?: CascadeStep;
 }

@@ -169,6 +169,8 @@ async function createSchema(pool: pg.Pool, schema: string | undefined, table: st
         stream            BOOLEAN  NOT NULL,
         error_code        TEXT
       )`);
+    // Additive migration of tables made before issue 11 (the `auto` scorer's score).
+    await client.query(`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS route_score DOUBLE PRECISION`);
     await client.query(`CREATE INDEX IF NOT EXISTS "${name}_at" ON ${table} (at)`);
     await client.query(`CREATE INDEX IF NOT EXISTS "${name}_key_at" ON ${table} (key_id, at)`);
     await client.query(`CREATE INDEX IF NOT EXISTS "${name}_model_at" ON ${table} (model, at)`);

@@ -48,6 +48,8 @@ const isImagePart = (p: unknown): boolean => {
 };
 
 function messageBound(m: { content?: unknown } & Record<string, unknown>): number {
+  // Text content counts its own bytes (what the model reads), without serialising megabytes again.
+  if (typeof m.content === 'string') return MESSAGE_OVERHEAD_TOKENS + utf8(m.content) + jsonBytes({ ...m, content: null });
   if (!Array.isArray(m.content)) return MESSAGE_OVERHEAD_TOKENS + jsonBytes(m);
   const images = m.content.filter(isImagePart).length;
   const parts = images === 0 ? m.content : m.content.filter((p) => !isImagePart(p));

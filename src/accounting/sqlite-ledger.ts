@@ -120,6 +120,7 @@ export class SqliteLedger implements LedgerStore {
       db.pragma('busy_timeout = 5000'); // a second process (a report, a backup) may hold a lock
       migrate(db);
       ensureCascadeSchema(db);
+      ensureRouteScore(db);
       return new SqliteLedger(db);
     } catch (err) {
       db.close();
@@ -219,4 +220,13 @@ function migrate(db: Database.Database): void {
     db.exec(SCHEMA);
     db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
   })();
+}
+
+/**
+ * Issue 11: the `auto` scorer's score per request (`route_score`, for `switchyard calibrate`; no
+ * prompt text). Added in place like the cascade columns (idempotent, no schema version bump).
+ */
+function ensureRouteScore(db: Database.Database): void {
+  const have = (db.pragma('table_info(ledger)') as Array<{ name: string }>).some((c) => c.name === 'route_score');
+  if (!have) db.exec('ALTER TABLE ledger ADD COLUMN route_score REAL');
 }

@@ -48,9 +48,19 @@ export const IMAGE_PART_TOKENS = 85;
  */
 const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
+/**
+ * Beyond this many characters a text is counted on its first EXACT_TEXT_CHARS and scaled: the
+ * count stays an estimate either way, and the work per request stays bounded (counting 4 MiB
+ * exactly held the event loop for ~300 ms on a loaded machine).
+ */
+export const EXACT_TEXT_CHARS = 256 * 1024;
+
 /** Tokens of a plain string in o200k_base, counted in bounded pieces (linear time, see token-pieces.ts). */
 export function countTextTokens(text: string): number {
-  return text.length === 0 ? 0 : countInPieces(text, (piece) => loadTokenizer().countTokens(piece, PLAIN_TEXT));
+  if (text.length === 0) return 0;
+  const count = (piece: string): number => loadTokenizer().countTokens(piece, PLAIN_TEXT);
+  if (text.length <= EXACT_TEXT_CHARS) return countInPieces(text, count);
+  return Math.ceil((countInPieces(text.slice(0, EXACT_TEXT_CHARS), count) * text.length) / EXACT_TEXT_CHARS);
 }
 
 /**

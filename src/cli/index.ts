@@ -13,6 +13,7 @@ usage:
   switchyard demo [--port N] [--duration S]
   switchyard status [--url URL] [--json]
   switchyard check-config FILE
+  switchyard calibrate [--config FILE] [--strong-share X] [--limit N]
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -29,6 +30,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'check-config': {
       const { checkConfigCommand } = await import('./check-config.js');
       return checkConfigCommand(rest);
+    }
+    case 'calibrate': {
+      const { calibrateCommand } = await import('./calibrate.js');
+      return calibrateCommand(rest);
     }
     case 'status': {
       const { statusCommand } = await import('./status.js');

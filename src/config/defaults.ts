@@ -1,6 +1,9 @@
 /**
  * The built-in default catalogue: the seed's four models with their prices (USD per million
  * tokens), tiers, providers' own endpoints, and the seed's routing matrix as routes.
+ * Tiers as the system this project implements defines them: fast_cheap = DeepSeek V3.2 (then
+ * Gemini 2.5 Flash, its fallback), balanced = Gemini 2.5 Flash (then DeepSeek), high_quality =
+ * GPT-4.1 and Claude Sonnet 4.5.
  */
 import type { ConfigInput } from './schema.js';
 
@@ -13,7 +16,7 @@ export const DEFAULT_CONFIG: ConfigInput = {
   },
   models: {
     'gpt-4.1': {
-      tier: 'balanced',
+      tier: 'high_quality',
       price: { inputPerMTok: 2.0, outputPerMTok: 8.0, cachedInputPerMTok: 0.5 },
       contextWindow: 1_047_576,
       capabilities: ['chat', 'code', 'reasoning', 'tools', 'json', 'vision'],
@@ -33,7 +36,7 @@ export const DEFAULT_CONFIG: ConfigInput = {
       endpoints: [{ provider: 'anthropic', upstreamModel: 'claude-sonnet-4-5', rpm: 50, tpm: 400_000, maxConcurrent: 32 }],
     },
     'gemini-2.5-flash': {
-      tier: 'fast_cheap',
+      tier: 'balanced',
       price: { inputPerMTok: 0.3, outputPerMTok: 2.5, cachedInputPerMTok: 0.075 },
       contextWindow: 1_048_576,
       capabilities: ['chat', 'code', 'reasoning', 'tools', 'json', 'vision'],

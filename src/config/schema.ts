@@ -74,13 +74,26 @@ const classifierSchema = z.strictObject({
   complexTasks: z.array(z.string()).default(['analysis', 'creative']),
   complexityKeywords: z
     .array(z.string().min(1))
-    .default(['analysiere', 'vergleiche', 'evaluiere', 'entwickle', 'detailed', 'complex', 'architect', 'design']),
+    // Empty by default: the `auto` scorer decides; keyword counts ranked prompts no better than chance (issue 11).
+    .default([]),
   complexityThreshold: positiveInt.default(3),
   /** Extra task names mapped to a tier (`x-switchyard-task: <name>`). */
   tasks: z.record(z.string(), z.enum(TIERS)).default({}),
   /** Prompts above this many tokens count as long (pushes `balanced` to `high_quality`). */
   longPromptTokens: positiveInt.default(8000),
 });
+
+/** The `auto` scorer's two thresholds (score → tier), or the strong share they should give. */
+const autoSchema = z
+  .strictObject({
+    thresholds: z
+      .strictObject({ balanced: z.number().min(0).max(1), highQuality: z.number().min(0).max(1) })
+      .refine((t) => t.balanced <= t.highQuality, { message: 'balanced must not be above highQuality' })
+      .optional(),
+    /** Share of `auto` traffic wanted on `high_quality` (0–1); sets highQuality from the reference score quantiles. */
+    strongShare: z.number().min(0).max(1).optional(),
+  })
+  .refine((a) => a.thresholds === undefined || a.strongShare === undefined, { message: 'set either thresholds or strongShare, not both' });
 
 /** The answer checks of the quality cascade (src/quality/checks.ts); `confidence` and `judge` are opt-in. */
 export const CASCADE_CHECKS = ['empty', 'refusal', 'truncated', 'invalid_json', 'schema', 'tool_args', 'confidence', 'judge'] as const;
@@ -110,6 +123,7 @@ const cascadeSchema = z.strictObject({
 const routingSchema = z.strictObject({
   cascade: cascadeSchema.default(() => cascadeSchema.parse({})),
   strategy: z.enum(['cost', 'latency', 'weighted']).default('cost'),
+  auto: autoSchema.default(() => autoSchema.parse({})),
   routes: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a route name of letters, digits, _ . -'), z.array(z.string().min(1)).min(1)).default({}),
   classifier: classifierSchema.default(() => classifierSchema.parse({})),
 });
@@ -198,6 +212,8 @@ const observeSchema = z.strictObject({
       captureContent: z.boolean().default(false),
     })
     .optional(),
+  /** Serve `/metrics` without the admin token when bound off loopback (for a scraper on the network). */
+  publicMetrics: z.boolean().default(false),
 });
 
 const baseConfigSchema = z.strictObject({
@@ -223,6 +239,7 @@ export type EndpointConfig = ModelConfig['endpoints'][number];
 export type ResilienceConfig = Config['resilience'];
 export type BudgetLimitConfig = Config['budget']['limits'][number];
 export type ClassifierConfig = Config['routing']['classifier'];
+export type AutoConfig = Config['routing']['auto'];
 export type CascadeConfig = Config['routing']['cascade'];
 
 /** References between sections: every name used must exist. */

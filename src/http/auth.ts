@@ -16,6 +16,11 @@ interface KeyEntry {
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
+/** Compares two secrets in constant time (over their digests, so lengths tell nothing either). */
+export function sameSecret(given: string, expected: string): boolean {
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
 export class ClientKeys {
   private keys: KeyEntry[] = [];
 

@@ -28,6 +28,7 @@ const METHODS = new Map<string, readonly string[]>([
   ['/switchyard/inspect', GET],
   ['/switchyard/reload', ['POST']],
   ['/switchyard/feedback', ['POST']],
+  ['/switchyard/route', ['POST']],
 ]);
 
 /** Throws 405 with an `Allow` header when `path` is served but not for `method`. */

@@ -11,12 +11,14 @@ import { SwitchyardError, errorBody } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { inScope } from '../runtime/request-scope.js';
 import type { ClientKeys } from './auth.js';
+import { checkAdmin } from './admin.js';
 import { onClientError } from './client-error.js';
 import type { ApiRoute } from './edge.js';
 import { checkJsonDepth } from './json-limits.js';
 import { checkMethod, parseTarget } from './routes.js';
 import { HttpSink } from './sink.js';
 import { parseChatBody, parseHints } from './validate.js';
+import { dryRoute } from '../runtime/dry-route.js';
 
 /** Operations handlers the composition root plugs in (metrics, events, inspector, reload, spend). */
 export interface OpsRoutes {
@@ -36,6 +38,8 @@ export interface ServerDeps {
   draining: () => boolean;
   /** Routes of the other APIs (Responses, Messages, embeddings), by path. */
   apis?: Record<string, ApiRoute>;
+  /** `observe.publicMetrics`: `/metrics` without the admin token off loopback. */
+  publicMetrics?: () => boolean;
   /** `server.requestTimeoutMs`: the whole request (headers and body) must arrive within it. */
   requestTimeoutMs?: number;
 }
@@ -86,17 +90,30 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       }
       parts.push(c);
     });
-    req.on('end', () => resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts)));
-    req.on('error', reject);
+    let ended = false;
+    req.on('end', () => {
+      ended = true;
+      resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    });
+    // A client that goes away mid-body is routine (logged at debug by the caller), not a switchyard error.
+    const gone = () => reject(new SwitchyardError('invalid_request', 'the client closed the connection before the body was complete', { status: 499 }));
+    req.on('error', gone);
+    req.on('close', () => {
+      if (!ended) gone();
+    });
   });
 }
 
-function adminAllowed(deps: ServerDeps, req: IncomingMessage): boolean {
-  if (deps.loopbackOnly) return true;
-  const token = deps.adminToken();
-  if (!token) return false;
-  const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
-  return m !== null && m[1]!.trim() === token;
+async function readJson(deps: ServerDeps, req: IncomingMessage): Promise<unknown> {
+  const raw = await readBody(req, deps.maxBodyBytes());
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new SwitchyardError('invalid_request', `request body is not valid JSON: ${(err as Error).message}`);
+  }
+  checkJsonDepth(json);
+  return json;
 }
 
 async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
@@ -109,19 +126,11 @@ async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse,
   try {
     if (deps.draining()) throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
     keyId = deps.keys.check(req.headers.authorization, receivedAt);
-    const raw = await readBody(req, deps.maxBodyBytes());
-    let json: unknown;
-    const text = raw.toString('utf8');
-    checkJsonDepth(text);
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw new SwitchyardError('invalid_request', `request body is not valid JSON: ${(err as Error).message}`);
-    }
-    body = parseChatBody(json);
+    body = parseChatBody(await readJson(deps, req));
     hints = parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs);
   } catch (err) {
     if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
+    else if (err.status === 499) deps.log.debug({ requestId }, err.message);
     sendError(res, err, base);
     return;
   }
@@ -129,6 +138,13 @@ async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse,
   const sink = new HttpSink(req, res, base);
   const call = { requestId, body, hints, keyId, receivedAt, log };
   await inScope('chat', call, req.headers, () => rt.chat(call, sink));
+}
+
+/** `POST /switchyard/route` (issue 11): the routing decision alone; same body and header checks as the chat route. */
+async function routeDryRun(deps: ServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const rt = deps.runtime();
+  const body = parseChatBody(await readJson(deps, req));
+  sendJson(res, 200, dryRoute(rt, body, parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs)));
 }
 
 export function createHttpServer(deps: ServerDeps): Server {
@@ -154,10 +170,8 @@ export function createHttpServer(deps: ServerDeps): Server {
         const ready = !deps.draining() && deps.runtime().ready();
         return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
       }
-      // The inspector page holds no data (its requests carry ?token= as a Bearer header); every data route stays protected.
-      if (path.startsWith('/switchyard/') && path !== '/switchyard/inspect' && !adminAllowed(deps, req)) {
-        throw new SwitchyardError('admin_token_required', 'this sidecar is bound to a non-loopback address: send "authorization: Bearer $SWITCHYARD_ADMIN_TOKEN"');
-      }
+      checkAdmin({ loopbackOnly: deps.loopbackOnly, adminToken: deps.adminToken, publicMetrics: deps.publicMetrics ?? (() => false) }, req, url, path);
+      if (path === '/switchyard/route') return routeDryRun(deps, req, res);
       const op = Object.hasOwn(deps.ops, path) ? deps.ops[path] : undefined;
       if (op) return op(req, res, url);
       throw new SwitchyardError('not_found', `no route ${req.method} ${path}`);

@@ -24,7 +24,12 @@ export interface HubRecord {
 
 type Listener = (r: HubRecord) => void;
 
-const SECRET_KEY = /(authorization|api[-_]?key|secret|token|password|^key$)/i;
+/**
+ * Field names that hold secrets, compared whole (case, `-` and `_` ignored): a substring match
+ * once also stripped every `tokens` and `estTokens` field from the events.
+ */
+const SECRET_FIELDS = new Set(['authorization', 'proxyauthorization', 'apikey', 'xapikey', 'secret', 'clientsecret', 'token', 'accesstoken', 'refreshtoken', 'admintoken', 'bearer', 'password', 'passwd', 'key', 'privatekey', 'credentials', 'cookie', 'setcookie']);
+const isSecretField = (name: string): boolean => SECRET_FIELDS.has(name.toLowerCase().replace(/[-_]/g, ''));
 
 /** Deep copy without any field whose name looks like a secret; bounded depth and size. */
 export function sanitize(v: unknown, depth = 0): unknown {
@@ -34,7 +39,7 @@ export function sanitize(v: unknown, depth = 0): unknown {
   if (Array.isArray(v)) return v.length > 20 ? [...v.slice(-20).map((x) => sanitize(x, depth + 1))] : v.map((x) => sanitize(x, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) {
-    if (SECRET_KEY.test(k)) continue;
+    if (isSecretField(k)) continue;
     if (typeof x === 'function') continue;
     out[k] = sanitize(x, depth + 1);
   }

@@ -3,8 +3,10 @@
  * and the body's shape it picks a tier and says why in one line. Pure: no I/O, no clock.
  */
 import { own } from '../config/lookup.js';
-import type { ClassifierConfig, Tier, Capability } from '../config/schema.js';
+import type { AutoConfig, ClassifierConfig, Tier, Capability } from '../config/schema.js';
 import { TIERS } from '../config/schema.js';
+import type { RouteRequest } from './features.js';
+import { DEFAULT_MODEL, explain, scoreRequest, thresholdForShare, tierForScore, type RouterModel, type Thresholds } from './scorer.js';
 
 export interface ClassifyInput {
   /** `x-switchyard-task` */
@@ -15,12 +17,41 @@ export interface ClassifyInput {
   text: string;
   promptTokens: number;
   turns: number;
+  /** The whole body for the scorer (turns, system prompt, tools, JSON mode, max_tokens); `text` alone when absent. */
+  request?: RouteRequest;
 }
 
 export interface Classification {
   tier: Tier;
   reason: string;
   keywordHits: string[];
+  /** The scorer's score in [0, 1]; null when a hint or a rule decided. */
+  score?: number | null;
+}
+
+/** The thresholds in force: explicit ones, else the strong share's, else the trained defaults. */
+export function autoThresholds(auto: AutoConfig | undefined, model: RouterModel = DEFAULT_MODEL): Thresholds {
+  if (auto?.thresholds) return auto.thresholds;
+  if (auto?.strongShare !== undefined) {
+    const highQuality = thresholdForShare(auto.strongShare, model.quantiles);
+    return { highQuality, balanced: Math.min(model.thresholds.balanced, highQuality) };
+  }
+  return model.thresholds;
+}
+
+const f2 = (x: number): string => x.toFixed(2);
+
+/** The task names of the spec's `x-switchyard-task` (one without a tier rule leaves the choice to the scorer). */
+const SPEC_TASKS: ReadonlySet<string> = new Set(['greeting', 'simple_qa', 'translation', 'chat', 'code', 'explanation', 'longform', 'analysis', 'creative']);
+
+/** The scorer's decision, with its top contributions as the reason. */
+function scored(input: ClassifyInput, auto: AutoConfig | undefined, prefix: string, hits: string[]): Classification {
+  const req: RouteRequest = input.request ?? { messages: [{ role: 'user', content: input.text }] };
+  const r = scoreRequest(req);
+  const t = autoThresholds(auto);
+  const tier = tierForScore(r.score, t);
+  const cmp = tier === 'high_quality' ? `>= ${f2(t.highQuality)}` : tier === 'balanced' ? `>= ${f2(t.balanced)}` : `< ${f2(t.balanced)}`;
+  return { tier, reason: `${prefix}score ${f2(r.score)} ${cmp} → ${tier}: ${explain(r)}`, keywordHits: hits, score: r.score };
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -50,13 +81,16 @@ export function isTier(s: string): s is Tier {
   return (TIERS as readonly string[]).includes(s);
 }
 
+/** Keywords are looked for in the first this-many characters of user text: bounded work on any prompt. */
+export const CLASSIFY_CHARS = 256 * 1024;
+
 /** A short, printable excerpt of client text for the reason header (never the whole of it). */
 function excerpt(s: string): string {
   const clean = s.replace(/[^\x20-\x7e]/g, '?').replace(/"/g, "'");
   return clean.length > 32 ? `${clean.slice(0, 32)}...` : clean;
 }
 
-export function classify(input: ClassifyInput, cfg: ClassifierConfig): Classification {
+export function classify(input: ClassifyInput, cfg: ClassifierConfig, auto?: AutoConfig): Classification {
   if (input.tier !== null && isTier(input.tier)) {
     return { tier: input.tier, reason: `tier forced by x-switchyard-tier: ${input.tier}`, keywordHits: [] };
   }
@@ -67,15 +101,17 @@ export function classify(input: ClassifyInput, cfg: ClassifierConfig): Classific
     if (cfg.simpleTasks.includes(task)) return { tier: 'fast_cheap', reason: `task "${task}" is simple → fast_cheap`, keywordHits: [] };
     if (cfg.complexTasks.includes(task)) return { tier: 'high_quality', reason: `task "${task}" is complex → high_quality`, keywordHits: [] };
   }
-  const hits = keywordHits(input.text, cfg.complexityKeywords);
+  const hits = keywordHits(input.text.length > CLASSIFY_CHARS ? input.text.slice(0, CLASSIFY_CHARS) : input.text, cfg.complexityKeywords);
   if (hits.length >= cfg.complexityThreshold) {
-    return { tier: 'high_quality', reason: `${hits.length} complexity keywords (${[...new Set(hits)].slice(0, 4).join(', ')}) ≥ ${cfg.complexityThreshold} → high_quality`, keywordHits: hits };
+    return { tier: 'high_quality', reason: `${hits.length} complexity keywords (${[...new Set(hits)].slice(0, 4).join(', ')}) ≥ ${cfg.complexityThreshold} → high_quality`, keywordHits: hits, score: null };
   }
   if (input.promptTokens > cfg.longPromptTokens) {
-    return { tier: 'high_quality', reason: `long prompt (${input.promptTokens} tokens > ${cfg.longPromptTokens}) → high_quality`, keywordHits: hits };
+    return { tier: 'high_quality', reason: `long prompt (${input.promptTokens} tokens > ${cfg.longPromptTokens}) → high_quality`, keywordHits: hits, score: null };
   }
-  const why = task !== null ? `unknown task "${excerpt(task)}"` : hits.length > 0 ? `${hits.length} complexity keyword(s) < ${cfg.complexityThreshold}` : 'no task hint, no complexity keywords';
-  return { tier: 'balanced', reason: `${why} → balanced`, keywordHits: hits };
+  const notes: string[] = [];
+  if (task !== null) notes.push(SPEC_TASKS.has(task) ? `task "${task}" has no tier rule` : `unknown task "${excerpt(task)}" ignored`);
+  if (hits.length > 0) notes.push(`${hits.length} complexity keyword(s) < ${cfg.complexityThreshold}`);
+  return scored(input, auto, notes.length > 0 ? `${notes.join('; ')}; ` : '', hits);
 }
 
 /** Capabilities a request needs, read from its body. */

@@ -14,17 +14,20 @@ import { own } from '../config/lookup.js';
 import { SwitchyardError } from '../errors.js';
 import { nativeOf } from '../apis/native.js';
 import { classify, requiredCapabilities, type ClassifyInput } from './classify.js';
+import type { RouteRequest } from './features.js';
 import { order, type Rng, type Scored } from './strategy.js';
 
 export interface RoutePlan {
   candidates: string[];
   tier: Tier | null;
   reason: string;
+  /** The `auto` scorer's score; null (or absent) when a hint, a rule, a route or a model name decided. */
+  score?: number | null;
 }
 
 export interface ResolveInput {
   model: string;
-  body: { messages: Array<{ content?: unknown }>; tools?: unknown; response_format?: unknown };
+  body: RouteRequest & { messages: Array<{ content?: unknown }> };
   classify: ClassifyInput;
   promptTokens: number;
   /** Expected output tokens (for the cost strategy). */
@@ -79,24 +82,26 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
 
   let plan: RoutePlan;
   if (inp.model === 'auto') {
-    const c = classify(inp.classify, cfg.routing.classifier);
+    const c = classify({ ...inp.classify, request: inp.classify.request ?? inp.body }, cfg.routing.classifier, cfg.routing.auto);
     const idx = tierIndex(c.tier);
     const tiersInOrder = [c.tier, TIERS[idx + 1], TIERS[idx - 1], TIERS[idx + 2], TIERS[idx - 2]].filter((t): t is Tier => t !== undefined);
     const chain: string[] = [];
     for (const t of tiersInOrder) {
-      const inTier = Object.keys(cfg.models).filter((m) => cfg.models[m]!.tier === t && capable(m));
-      chain.push(...ordered(cfg, inTier, inp));
+      const inTier = ordered(cfg, Object.keys(cfg.models).filter((m) => cfg.models[m]!.tier === t && capable(m)), inp);
+      chain.push(...inTier);
+      // The chosen tier's own fallbacks come before other tiers (balanced: gemini-2.5-flash, then deepseek-v3.2).
+      if (t === c.tier) chain.push(...inTier.flatMap((m) => cfg.models[m]!.fallbacks).filter(capable));
     }
-    plan = { candidates: chain, tier: c.tier, reason: c.reason };
+    plan = { candidates: chain, tier: c.tier, reason: c.reason, score: c.score ?? null };
   } else if (inp.model.startsWith('route/')) {
     const name = inp.model.slice('route/'.length);
     const chain = own(cfg.routing.routes, name);
     if (!chain) throw notFound(cfg, inp.model);
-    plan = { candidates: chain.filter(capable), tier: null, reason: `route ${name}: ${chain.join(' → ')}` };
+    plan = { candidates: chain.filter(capable), tier: null, reason: `route ${name}: ${chain.join(' → ')}`, score: null };
   } else {
     const m = own(cfg.models, inp.model);
     if (!m) throw notFound(cfg, inp.model);
-    plan = { candidates: [inp.model, ...m.fallbacks.filter(capable)], tier: m.tier, reason: `requested ${inp.model}` };
+    plan = { candidates: [inp.model, ...m.fallbacks.filter(capable)], tier: m.tier, reason: `requested ${inp.model}`, score: null };
   }
   const tooSmall = plan.candidates.filter((m) => !fits(m));
   plan.candidates = dedupe(plan.candidates.filter(fits));

@@ -1,5 +1,5 @@
 /**
- * One cascade step: the ordinary request flow (routing, reservation, attempts, fail-over)
+ * One cascade step: the ordinary request driver (routing, reservation, attempts, fail-over)
  * restricted to one tier's candidates, answering into a BufferSink, its ledger row held by a
  * StepCore. What comes back is the held answer, read as an {@link Answer} for the checks.
  */
@@ -10,7 +10,7 @@ import { answerFromCompletion, StreamAnswer, type Answer } from '../quality/answ
 import type { ChatCall, ChatSink } from './api.js';
 import { BufferSink, type Held } from './buffer-sink.js';
 import type { RuntimeCore } from './core.js';
-import { RequestFlow } from './request-flow.js';
+import { RequestDriver } from './request-driver.js';
 import { StepCore } from './step-core.js';
 
 export interface StepRun {
@@ -31,7 +31,7 @@ export async function runStep(rt: RuntimeCore, call: ChatCall, n: number, plan: 
   const core = new StepCore(rt);
   const buffer = new BufferSink(sink, () => rt.now());
   const stepCall: ChatCall = { ...call, requestId: `${call.requestId}#${n}`, log: call.log.child({ step: n }) };
-  await new RequestFlow(core, stepCall, buffer, plan).run();
+  await new RequestDriver(core, stepCall, buffer, { plan }).run();
   const held = buffer.held;
   const row = core.rows[0] ?? null;
   return { n, held, row, answer: readAnswer(held), error: errorOf(held), streamStartedAt: buffer.streamStartedAt, model: row?.model ?? plan.candidates[0] ?? 'none' };

@@ -1,7 +1,7 @@
 /**
  * The quality cascade (issue 12): start at the router's tier (or the cheapest adequate one),
  * check the answer, and escalate to the next tier up only when it is not good enough. Each
- * step is the ordinary request flow restricted to one tier (cascade-step.ts), so it reserves
+ * step is the ordinary request driver restricted to one tier (cascade-step.ts), so it reserves
  * before it sends and settles with its own usage; its answer is held until checked, so the
  * client sees no byte of a failed step. The client gets the first answer that passes, or the
  * best one with the failed checks named — never an error for a quality miss alone.
@@ -18,7 +18,7 @@ import { replay } from './buffer-sink.js';
 import { runJudge } from './cascade-judge.js';
 import { runStep, withoutLogprobs, type StepRun } from './cascade-step.js';
 import type { RuntimeCore } from './core.js';
-import { RequestFlow } from './request-flow.js';
+import { RequestDriver } from './request-driver.js';
 
 /** One step as the cascade reports it (header, metric, inspector, ledger quality). */
 export interface CascadeStepRecord {
@@ -82,7 +82,7 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
     ladder = ladderOf(rt, call);
   } catch {
     // Unknown model, nothing adequate…: the ordinary flow answers it with the usual error.
-    return new RequestFlow(rt, call, sink).run();
+    return new RequestDriver(rt, call, sink).run();
   }
   const c = rt.cfg.routing.cascade;
   const settings = { enabled: new Set(c.checks), minLogprob: c.minLogprob, schemas: schemaCache(c.schemaCacheSize) };

@@ -1,5 +1,5 @@
 /**
- * What the request flow needs from the runtime: config, endpoints, budget, ledger, clock.
+ * What the request driver needs from the runtime: config, endpoints, budget, ledger, clock.
  */
 import type { Logger } from 'pino';
 import type { ActorRefFrom } from 'xstate';
@@ -11,6 +11,10 @@ import type { BudgetStore } from './budget.js';
 import type { CascadeRecord } from './cascade.js';
 import type { EndpointHandle } from './endpoints.js';
 import type { CapacityQueue } from './queue.js';
+import type { RoutePlan } from '../routing/resolve.js';
+import type { ChatCall } from './api.js';
+import type { RequestOptions } from './request-driver.js';
+import type { Scheduler } from './scheduler.js';
 
 export interface RequestRecord {
   model: string | null;
@@ -33,8 +37,11 @@ export interface RuntimeCore {
   readonly supervisor: ActorRefFrom<typeof supervisorMachine>;
   readonly queue: CapacityQueue;
   readonly log: Logger;
+  readonly scheduler: Scheduler;
   now(): number;
   rng(): number;
+  /** The route of one request: its candidate models in order, and why (throws a SwitchyardError to refuse). */
+  route(call: ChatCall, promptTokens: number, opts: RequestOptions): RoutePlan;
   sleep(ms: number, signal: AbortSignal): Promise<void>;
   /** Latency and load of a model's best endpoint, for the routing strategies. */
   modelStats(model: string): { latencyMs: number; inFlight: number };

@@ -49,6 +49,7 @@ export async function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: Cha
       ttftMs: t.ttftMs,
       stream: session !== null,
       errorCode,
+      routeScore: t.plan?.score ?? null,
     });
   } catch (err) {
     call.log.error({ err }, 'could not write the ledger row');

@@ -3,6 +3,7 @@
  * request's deadline and `resilience.queue.maxDepth`, woken first come first served whenever
  * an endpoint actor changes (a window freed, a request finished).
  */
+import { realScheduler, type Scheduler } from './scheduler.js';
 interface Waiter {
   ticket: number;
   /** Set once woken (admitted, timed out or aborted); it is then out of the line. */
@@ -21,6 +22,7 @@ export class CapacityQueue {
   constructor(
     private readonly maxDepth: () => number,
     private readonly onDepth: (delta: 1 | -1) => void,
+    private readonly scheduler: Scheduler = realScheduler,
   ) {}
 
   get depth(): number {
@@ -45,14 +47,14 @@ export class CapacityQueue {
         wake: (admitted) => {
           if (waiter.done) return;
           waiter.done = true;
-          clearTimeout(timer);
+          cancel();
           signal.removeEventListener('abort', onAbort);
           this.remove(waiter);
           resolve(admitted);
         },
       };
       const onAbort = () => waiter.wake(false);
-      const timer = setTimeout(() => waiter.wake(true), Math.max(0, until - now));
+      const cancel = this.scheduler.after(until - now, () => waiter.wake(true));
       signal.addEventListener('abort', onAbort, { once: true });
       let i = this.waiters.length;
       while (i > 0 && this.waiters[i - 1]!.ticket > ticket) i--;

@@ -1,10 +1,9 @@
 /**
  * The runtime: the only place where the machines meet real actors. It starts the supervisor
  * (which spawns one endpoint actor per endpoint and the budget actor), builds the handles the
- * request flow uses, rebuilds budgets from the ledger, and reloads config without dropping
+ * request driver uses, rebuilds budgets from the ledger, and reloads config without dropping
  * requests.
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { createActor, type ActorRefFrom, type InspectionEvent } from 'xstate';
 import { PUBLIC_STATE, type EndpointStateValue } from '../../machines/endpoint.machine.js';
@@ -17,14 +16,29 @@ import { endpointId } from '../config/schema.js';
 import { adapterFor } from '../upstream/adapters/index.js';
 import { UpstreamPools } from '../upstream/pools.js';
 import type { ChatCall, ChatSink } from './api.js';
+import { SwitchyardError } from '../errors.js';
 import { ActorBudgetStore, budgetLimits, periodStarts, type BudgetStore } from './budget.js';
 import type { RequestRecord, RuntimeCore } from './core.js';
 import { endpointSettings, fingerprint, latencyOf, poolFor, type EndpointActor, type EndpointHandle } from './endpoints.js';
 import { CapacityQueue } from './queue.js';
-import { RequestFlow } from './request-flow.js';
+import { RequestDriver, type RequestOptions } from './request-driver.js';
+import { realScheduler, sleepOn, type Scheduler } from './scheduler.js';
+import { resolve, type RoutePlan } from '../routing/resolve.js';
+import { requestedOutputTokens } from '../accounting/reservation.js';
 import { cascadeOn, runCascade, type CascadeRecord } from './cascade.js';
 import { buildState, type StateView } from './state-view.js';
 import { replicaId, type SharedState } from '../shared-state/index.js';
+
+const userText = (messages: ChatCall['body']['messages']): string =>
+  messages.filter((m) => m.role === 'user').map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
+
+interface PendingRoute {
+  call: ChatCall;
+  promptTokens: number;
+  opts: RequestOptions;
+  plan: RoutePlan | null;
+  error: unknown;
+}
 
 export interface RuntimeOptions {
   cfg: Config;
@@ -32,6 +46,8 @@ export interface RuntimeOptions {
   log: Logger;
   env?: NodeJS.ProcessEnv;
   now?: () => number;
+  /** Timers for waits, backoffs and deadlines (a simulated clock in tests). */
+  scheduler?: Scheduler;
   rng?: () => number;
   inspect?: (ev: InspectionEvent) => void;
   onRequest?: (r: RequestRecord) => void;
@@ -50,6 +66,7 @@ export class Runtime implements RuntimeCore {
   readonly queue: CapacityQueue;
   readonly log: Logger;
   readonly now: () => number;
+  readonly scheduler: Scheduler;
   readonly rng: () => number;
   readonly startedAt: number;
   private readonly pools = new UpstreamPools();
@@ -60,6 +77,8 @@ export class Runtime implements RuntimeCore {
   private readonly onRequest: ((r: RequestRecord) => void) | undefined;
   readonly shared: SharedState | null;
   readonly replica: string;
+  /** The request the supervisor is routing right now (its `route` action runs inside `send`). */
+  private pendingRoute: PendingRoute | null = null;
   private readonly onCascade: ((r: CascadeRecord) => void) | undefined;
 
   constructor(opts: RuntimeOptions) {
@@ -67,7 +86,8 @@ export class Runtime implements RuntimeCore {
     this.ledger = opts.ledger;
     this.log = opts.log;
     this.env = opts.env ?? process.env;
-    this.now = opts.now ?? Date.now;
+    this.scheduler = opts.scheduler ?? realScheduler;
+    this.now = opts.now ?? this.scheduler.now;
     this.rng = opts.rng ?? Math.random;
     this.onRequest = opts.onRequest;
     this.onCascade = opts.onCascade;
@@ -75,9 +95,11 @@ export class Runtime implements RuntimeCore {
     this.queue = new CapacityQueue(
       () => this.cfg.resilience.queue.maxDepth,
       (d) => this.supervisor.send({ type: d === 1 ? 'queue.entered' : 'queue.left', at: this.now() }),
+      this.scheduler,
     );
     const spawns = this.endpointSpawns(opts.cfg);
-    this.supervisor = createActor(supervisorMachine, {
+    const routing = supervisorMachine.provide({ actions: { route: (_args, params: { requestId: string }) => this.decideRoute(params.requestId) } });
+    this.supervisor = createActor(routing, {
       input: { endpoints: spawns.map((s) => s.spawn), budget: { limits: budgetLimits(opts.cfg), now: this.now() } },
       ...(opts.inspect ? { inspect: opts.inspect } : {}),
     });
@@ -126,11 +148,12 @@ export class Runtime implements RuntimeCore {
     this.onCascade?.(r);
   }
 
-  async chat(call: ChatCall, sink: ChatSink): Promise<void> {
+  /** One request: the quality cascade when it applies, else the request statechart's driver. `opts.plan` fixes the candidates. */
+  async chat(call: ChatCall, sink: ChatSink, opts: RequestOptions = {}): Promise<void> {
     this.inFlight++;
     try {
-      if (cascadeOn(this.cfg, call)) await runCascade(this, call, sink);
-      else await new RequestFlow(this, call, sink).run();
+      if (!opts.plan && cascadeOn(this.cfg, call)) await runCascade(this, call, sink);
+      else await new RequestDriver(this, call, sink, opts).run();
     } finally {
       this.inFlight--;
       if (this.inFlight === 0) for (const f of this.idle.splice(0)) f();
@@ -138,9 +161,58 @@ export class Runtime implements RuntimeCore {
   }
 
   sleep(ms: number, signal: AbortSignal): Promise<void> {
-    if (ms <= 0 || signal.aborted) return Promise.resolve();
-    // An abort ends the wait early and quietly: the caller checks its signal afterwards.
-    return delay(ms, undefined, { signal }).catch(() => undefined);
+    return sleepOn(this.scheduler, ms, signal);
+  }
+
+  /**
+   * The supervisor routes: `request.route` goes in, and its `route` action (provided below)
+   * decides here, synchronously; while draining it refuses instead. The request itself stays
+   * out of the event (only its id), so no prompt text reaches inspection.
+   */
+  route(call: ChatCall, promptTokens: number, opts: RequestOptions): RoutePlan {
+    const pending: PendingRoute = { call, promptTokens, opts, plan: null, error: null };
+    this.pendingRoute = pending;
+    try {
+      this.supervisor.send({ type: 'request.route', at: this.now(), requestId: call.requestId });
+    } finally {
+      this.pendingRoute = null;
+    }
+    if (pending.error) throw pending.error;
+    if (pending.plan) return pending.plan;
+    throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
+  }
+
+  /** The supervisor's `route` action: classifier and candidate order (src/routing). */
+  private decideRoute(requestId: string): void {
+    const p = this.pendingRoute;
+    if (!p || p.call.requestId !== requestId) return;
+    try {
+      p.plan = this.plan(p.call, p.promptTokens, p.opts);
+    } catch (err) {
+      p.error = err;
+    }
+  }
+
+  private plan(call: ChatCall, promptTokens: number, opts: RequestOptions): RoutePlan {
+    if (opts.plan) return opts.plan;
+    const body = call.body;
+    return resolve(this.cfg, {
+      model: body.model,
+      body,
+      classify: { task: call.hints.task, tier: call.hints.tier, text: userText(body.messages), promptTokens, turns: body.messages.length },
+      promptTokens,
+      expectedOutputTokens: Math.min(requestedOutputTokens(body) ?? 512, 4096),
+      liveStats: (m) => this.modelStats(m),
+    });
+  }
+
+  /** SIGTERM: the supervisor stops routing (new requests are refused), in-flight ones go on. */
+  drain(): void {
+    if (this.supervisor.getSnapshot().value === 'serving') this.supervisor.send({ type: 'supervisor.drain', at: this.now() });
+  }
+
+  get draining(): boolean {
+    return this.supervisor.getSnapshot().value !== 'serving';
   }
 
   modelStats(model: string): { latencyMs: number; inFlight: number } {
@@ -244,7 +316,7 @@ export class Runtime implements RuntimeCore {
   }
 
   async close(): Promise<void> {
-    this.supervisor.send({ type: 'supervisor.drain', at: this.now() });
+    this.drain();
     this.supervisor.send({ type: 'supervisor.drained', at: this.now() });
     this.supervisor.stop();
     await this.shared?.close();

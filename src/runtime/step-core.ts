@@ -53,8 +53,14 @@ export class StepCore implements RuntimeCore {
   /** Bound: the flow hands `rt.now` around as a plain function. */
   readonly now = (): number => this.rt.now();
   readonly rng = (): number => this.rt.rng();
+  get scheduler(): RuntimeCore['scheduler'] {
+    return this.rt.scheduler;
+  }
   sleep(ms: number, signal: AbortSignal): Promise<void> {
     return this.rt.sleep(ms, signal);
+  }
+  route(call: Parameters<RuntimeCore['route']>[0], promptTokens: number, opts: Parameters<RuntimeCore['route']>[2]): ReturnType<RuntimeCore['route']> {
+    return this.rt.route(call, promptTokens, opts);
   }
   modelStats(model: string): { latencyMs: number; inFlight: number } {
     return this.rt.modelStats(model);

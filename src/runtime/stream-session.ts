@@ -17,6 +17,8 @@ export class StreamSession {
   delivered = '';
   /** A tool call was streamed: such an answer cannot be continued by prefill. */
   toolCallsSent = false;
+  /** Told once, when the first content chunk commits the stream (the request machine's `attempt.committed`). */
+  onCommit: (() => void) | null = null;
   private id: string | null = null;
   private created = Math.floor(Date.now() / 1000);
   private held: OpenAIChunk[] = [];
@@ -87,6 +89,7 @@ export class StreamSession {
       this.sink.startStream(this.headersFor(h));
       for (const held of this.held) this.sink.write(JSON.stringify(held));
       this.held = [];
+      this.onCommit?.();
     }
     this.delivered += p.text;
     if (!this.sink.write(JSON.stringify(chunk))) await this.sink.drain();

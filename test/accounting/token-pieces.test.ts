@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { describe, expect, it } from 'vitest';
 import { boundedPieces, MAX_PIECE_CHARS } from '../../src/accounting/token-pieces.js';
-import { countTextTokens } from '../../src/accounting/tokens.js';
+import { countTextTokens, EXACT_TEXT_CHARS } from '../../src/accounting/tokens.js';
 
 const PLAIN = { disallowedSpecial: new Set<string>() };
 
@@ -39,5 +39,12 @@ describe('boundedPieces', () => {
 
   it('counts a long run of one letter like the tokenizer does on a short one (same ratio)', () => {
     expect(countTextTokens('a'.repeat(64 * 1024))).toBe((countTokens('a'.repeat(1024), PLAIN) * 64));
+  });
+
+  it('estimates a text beyond EXACT_TEXT_CHARS from its head, scaled to its length', () => {
+    const unit = 'one two three four five six seven. ';
+    const long = unit.repeat(Math.ceil((2 * EXACT_TEXT_CHARS) / unit.length));
+    const exact = countTokens(long, PLAIN);
+    expect(Math.abs(countTextTokens(long) - exact) / exact).toBeLessThan(0.01);
   });
 });

@@ -6,8 +6,12 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from '../integration/harness.js';
 
-/** Generous: a loaded 2-core machine; the defect held every request for 21 s at 128 KB. */
-const HEALTH_BOUND_MS = 1000;
+/**
+ * Generous: the defect held every request for 21 s at 128 KB (hours at 4 MiB); what is left is
+ * parsing and serialising 4 MiB once (~150 ms idle), stretched by a 2-core machine under a
+ * load average of 15 while the whole suite runs.
+ */
+const HEALTH_BOUND_MS = 2000;
 
 let sim: SimHandle;
 let sc: SidecarHandle;
@@ -23,6 +27,10 @@ afterAll(async () => {
 });
 
 it('a 4 MiB run without whitespace is answered while /healthz stays prompt', async () => {
+  // The tokenizer's tables load lazily on the first long prompt (a one-off cost, not this defect): load them first.
+  const warm = await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4.1', max_tokens: 5, messages: [{ role: 'user', content: 'word '.repeat(5000) }] }) });
+  expect(warm.status).toBe(200);
+  await warm.arrayBuffer();
   const body = JSON.stringify({ model: 'gpt-4.1', max_tokens: 5, messages: [{ role: 'user', content: 'a'.repeat(4 * 1024 * 1024) }] });
   let done = false;
   const big = fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(async (r) => {
@@ -41,5 +49,5 @@ it('a 4 MiB run without whitespace is answered while /healthz stays prompt', asy
   const status = await big;
   expect(status).toBeLessThan(500);
   expect(latencies.length).toBeGreaterThan(0);
-  expect(Math.max(...latencies)).toBeLessThan(HEALTH_BOUND_MS);
+  expect(Math.max(...latencies), latencies.map((l) => Math.round(l)).join(' ')).toBeLessThan(HEALTH_BOUND_MS);
 }, 60_000);

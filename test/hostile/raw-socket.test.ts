@@ -77,3 +77,13 @@ it('the sidecar is still alive after the whole table', async () => {
   expect(sc.child.exitCode).toBeNull();
   expect(sc.stderr()).not.toMatch(/Uncaught|TypeError|RangeError/);
 });
+
+it('a client that aborts mid-body is a debug-level event, not an error line', async () => {
+  const before = sc.stdout().length;
+  for (let i = 0; i < 3; i++) {
+    await rawRequest(sc.url, 'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"model":', 200);
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  expect(sc.stdout().slice(before)).not.toMatch(/"level":(50|40)/);
+  expect((await fetch(`${sc.url}/healthz`)).status).toBe(200);
+});

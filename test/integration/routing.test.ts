@@ -43,8 +43,12 @@ beforeAll(async () => {
     tier: 'balanced', price: { inputPerMTok: 50, outputPerMTok: 50 }, contextWindow: 100_000, capabilities: ['chat'], latencyPriorMs: 60_000,
     endpoints: [{ provider: 'limp', upstreamModel: 'limited', rpm: RPM }],
   };
-  const routing = cfg.routing as { strategy: string; routes: Record<string, string[]> };
+  const routing = cfg.routing as { strategy: string; routes: Record<string, string[]>; classifier?: unknown; auto?: unknown };
   routing.strategy = 'latency';
+  // The seed's keyword rule, configured explicitly (since issue 11 the default list is empty and the scorer decides);
+  // thresholds that keep every scored request on balanced, so these tests see the rules and the chains alone.
+  routing.classifier = { complexityKeywords: ['analysiere', 'vergleiche', 'evaluiere', 'entwickle', 'detailed', 'complex', 'architect', 'design'] };
+  routing.auto = { thresholds: { balanced: 0, highQuality: 1 } };
   routing.routes.lat = ['claude-sonnet-4.5', 'deepseek-v3.2'];
   // Failures in the fallback tests must not open circuits for the other tests.
   (cfg.resilience as Record<string, unknown>).failureThreshold = 1000;

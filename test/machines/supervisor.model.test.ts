@@ -21,7 +21,8 @@ function events(s: Snap, own: readonly string[]): Array<ModelEvent<typeof superv
   if (s.status !== 'active') return [];
   return own.flatMap((type): SupervisorEvent[] => {
     switch (type) {
-      case 'request.routed': case 'queue.left': case 'supervisor.drain': case 'supervisor.drained': return [{ type, at: T0 }];
+      case 'request.route': return [{ type, at: T0, requestId: 'r1' }];
+      case 'queue.left': case 'supervisor.drain': case 'supervisor.drained': return [{ type, at: T0 }];
       // Only as many as the model bounds; `queue.left` is offered at depth 0 too (it clamps).
       case 'queue.entered': return s.context.queueDepth < MAX_QUEUE ? [{ type, at: T0 }] : [];
       case 'endpoints.reconfigured':
@@ -46,12 +47,20 @@ const spec: ModelSpec<typeof supervisorMachine> = {
   materialize: (e) => e,
   // Counters outside the key (unbounded) are checked against a reference count, and the
   // children against the system registry.
+  // Routing: while serving each `request.route` runs the provided `route` action once; otherwise
+  // it is refused (emitted), never both.
   attach: (actor) => {
     let routed = 0;
     let queued = 0;
-    return ({ event, after }) => {
+    const decisions: string[] = [];
+    actor.on('request.refused', (e) => decisions.push(`refused:${e.reason}`));
+    return ({ event, before, after }) => {
       if (after.status === 'done') return;
-      if (event.type === 'request.routed') routed++;
+      if (event.type === 'request.route') {
+        const serving = before.value === 'serving';
+        if (serving) routed++;
+        expect(decisions.splice(0)).toEqual(serving ? [] : ['refused:draining']);
+      }
       if (event.type === 'queue.entered') queued++;
       expect({ routed: after.context.routed, queued: after.context.queued }).toEqual({ routed, queued });
       expect(actor.system.get(BUDGET_SYSTEM_ID)).toBeDefined();
@@ -107,6 +116,18 @@ describe('supervisor machine: examples', () => {
     sup.stop();
   });
 
+  it('routes through the provided route action while serving, and refuses while draining', () => {
+    const routed: string[] = [];
+    const refused: string[] = [];
+    const sup = createActor(supervisorMachine.provide({ actions: { route: (_args, p: { requestId: string }) => routed.push(p.requestId) } }), { input: INPUT }).start();
+    sup.on('request.refused', (e) => refused.push(e.requestId));
+    sup.send({ type: 'request.route', at: T0, requestId: 'r1' });
+    sup.send({ type: 'supervisor.drain', at: T0 });
+    sup.send({ type: 'request.route', at: T0, requestId: 'r2' });
+    expect({ routed, refused, count: sup.getSnapshot().context.routed }).toEqual({ routed: ['r1'], refused: ['r2'], count: 1 });
+    sup.stop();
+  });
+
   it('counts the queue (never below 0) and routed requests in every state until stopped', () => {
     const sup = start();
     sup.send({ type: 'queue.left', at: T0 });
@@ -114,10 +135,10 @@ describe('supervisor machine: examples', () => {
     sup.send({ type: 'queue.entered', at: T0 });
     sup.send({ type: 'queue.left', at: T0 });
     sup.send({ type: 'supervisor.drain', at: T0 });
-    sup.send({ type: 'request.routed', at: T0 });
+    sup.send({ type: 'request.route', at: T0, requestId: 'late' });
     sup.send({ type: 'endpoints.reconfigured', at: T0, add: [endpoint('z')], remove: [] });
     expect(sup.getSnapshot().value).toBe('draining');
-    expect(sup.getSnapshot().context).toMatchObject({ queueDepth: 1, queued: 2, routed: 1, endpointIds: ['a'] });
+    expect(sup.getSnapshot().context).toMatchObject({ queueDepth: 1, queued: 2, routed: 0, endpointIds: ['a'] });
     sup.send({ type: 'supervisor.drained', at: T0 });
     expect(sup.getSnapshot().status).toBe('done');
     expect(sup.system.get(endpointSystemId('a'))?.getSnapshot().status ?? 'stopped').toBe('stopped');

@@ -26,9 +26,11 @@ describe('cascade calibration', () => {
       { model: 'gemini-2.5-flash', requests: 10, checked: 10, failed: 0, good: 1, bad: 0 },
       { model: 'retired-model', requests: 99, checked: 99, failed: 99, good: 0, bad: 0 },
     ];
+    // Default catalogue tiers (issue 11): deepseek-v3.2 fast_cheap, gemini-2.5-flash balanced, gpt-4.1 high_quality.
     expect(tierQuality(stats, config())).toEqual([
-      { tier: 'fast_cheap', requests: 20, checked: 20, failed: 6, good: 1, bad: 3 },
-      { tier: 'balanced', requests: 5, checked: 4, failed: 1, good: 2, bad: 1 },
+      { tier: 'fast_cheap', requests: 10, checked: 10, failed: 6, good: 0, bad: 3 },
+      { tier: 'balanced', requests: 10, checked: 10, failed: 0, good: 1, bad: 0 },
+      { tier: 'high_quality', requests: 5, checked: 4, failed: 1, good: 2, bad: 1 },
     ]);
   });
 

@@ -24,7 +24,7 @@ function queue(maxDepth = 100) {
   return { q, depth: () => depth, entered: () => entered };
 }
 
-/** A caller shaped like RequestFlow.pick() → attemptOn(): check, await (budget), then take. */
+/** A caller shaped like the request driver (pick → reserve → send): check, await (budget), then take. */
 function caller(q: CapacityQueue, slots: { free: number }, log: string[], name: string, signal = new AbortController().signal) {
   const ticket = q.ticket();
   return (async () => {

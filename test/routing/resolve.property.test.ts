@@ -113,6 +113,9 @@ const scenarioArb = fc
     return { cfg, inp };
   });
 
+/** What `auto` decides for this request (the scorer reads the whole body). */
+const classifyAuto = (cfg: Config, inp: ResolveInput) => classify({ ...inp.classify, request: inp.body }, cfg.routing.classifier, cfg.routing.auto);
+
 function run(cfg: Config, inp: ResolveInput): RoutePlan | SwitchyardError {
   try {
     return resolve(cfg, inp);
@@ -135,10 +138,15 @@ describe('resolve: property over random configs and requests', () => {
         let expected: string[];
         let tierOrder: Tier[] | null = null;
         if (inp.model === 'auto') {
-          const tier = classify(inp.classify, cfg.routing.classifier).tier;
+          const tier = classifyAuto(cfg, inp).tier;
           const i = TIERS.indexOf(tier);
           tierOrder = [TIERS[i], TIERS[i + 1], TIERS[i - 1], TIERS[i + 2], TIERS[i - 2]].filter((t): t is Tier => t !== undefined);
-          expected = tierOrder.flatMap((t) => Object.keys(cfg.models).filter((m) => cfg.models[m]!.tier === t && capable(m) && fits(m)));
+          // The chosen tier's models, then their own fallbacks (issue 11), then the other tiers.
+          expected = tierOrder.flatMap((t) => {
+            const inTier = Object.keys(cfg.models).filter((m) => cfg.models[m]!.tier === t && capable(m));
+            const withFallbacks = t === tier ? [...inTier, ...inTier.flatMap((m) => cfg.models[m]!.fallbacks).filter(capable)] : inTier;
+            return withFallbacks.filter(fits);
+          });
         } else if (byName === null) {
           expected = cfg.routing.routes[inp.model.slice('route/'.length)]!.filter((m) => capable(m) && fits(m));
         } else {
@@ -163,17 +171,33 @@ describe('resolve: property over random configs and requests', () => {
         expect(new Set(c).size).toBe(c.length);
         expect(c.length).toBeGreaterThan(0);
         if (tierOrder) {
-          // Same set; tiers in order; within a tier the strategy may permute.
+          // Same set; the chosen tier's models first (the strategy may permute them), then its
+          // models' own fallbacks, then the other tiers in order.
           expect([...c].sort()).toEqual([...expected].sort());
-          const rank = c.map((m) => tierOrder.indexOf(cfg.models[m]!.tier));
+          const head = expected.filter((m) => cfg.models[m]!.tier === tierOrder[0]);
+          const first = c.slice(0, head.length);
+          expect([...first].sort()).toEqual([...head].sort());
+          // Fallbacks of every capable model of the tier (a model too small for the prompt still brings its fallbacks).
+          const tierAll = Object.keys(cfg.models).filter((m) => cfg.models[m]!.tier === tierOrder[0] && capable(m));
+          const rest = c.slice(head.length).filter((m) => !isFallbackOfHead(m, tierAll));
+          const rank = rest.map((m) => tierOrder.indexOf(cfg.models[m]!.tier));
           expect(rank).toEqual([...rank].sort((a, b) => a - b));
-          expect(plan.tier).toBe(classify(inp.classify, cfg.routing.classifier).tier);
-          if (cfg.routing.strategy === 'cost') expect(c).toEqual(expected.slice().sort((a, b) => tierOf(a) - tierOf(b) || cost(a) - cost(b) || lat(a) - lat(b)));
+          expect(plan.tier).toBe(classifyAuto(cfg, inp).tier);
+          if (cfg.routing.strategy === 'cost') {
+            const byCost = (xs: string[]) => xs.slice().sort((a, b) => tierOf(a) - tierOf(b) || cost(a) - cost(b) || lat(a) - lat(b));
+            const sortedHead = byCost(head);
+            const fb = byCost(tierAll).flatMap((m) => cfg.models[m]!.fallbacks).filter((m) => capable(m) && fits(m));
+            const others = byCost(expected.filter((m) => cfg.models[m]!.tier !== tierOrder[0]));
+            expect(c).toEqual([...new Set([...sortedHead, ...fb, ...others])]);
+          }
         } else {
           // Routes and named models: exactly the configured order.
           expect(c).toEqual(expected);
         }
 
+        function isFallbackOfHead(m: string, head: string[]): boolean {
+          return head.some((h) => cfg.models[h]!.fallbacks.includes(m));
+        }
         function tierOf(m: string): number {
           return tierOrder!.indexOf(cfg.models[m]!.tier);
         }

@@ -19,7 +19,13 @@ const CFG: Config = configSchema.parse({
     'bal-cheap': { tier: 'balanced', price: { inputPerMTok: 2, outputPerMTok: 2 }, contextWindow: 100_000, capabilities: ['chat'], endpoints: ep() },
     'hq-big': { tier: 'high_quality', price: { inputPerMTok: 10, outputPerMTok: 10 }, contextWindow: 1_000_000, capabilities: ['chat', 'tools', 'json', 'vision'], endpoints: ep() },
   },
-  routing: { strategy: 'cost', routes: { code: ['bal-cheap', 'hq-big', 'fast-cheap'], tooly: ['bal-cheap', 'fast-cheap', 'hq-big'] } },
+  routing: {
+    strategy: 'cost',
+    routes: { code: ['bal-cheap', 'hq-big', 'fast-cheap'], tooly: ['bal-cheap', 'fast-cheap', 'hq-big'] },
+    // Every score is ≥ 0 and < 1: without a hint `auto` lands on balanced, so these tests see the chain order alone.
+    auto: { thresholds: { balanced: 0, highQuality: 1 } },
+    classifier: { complexityKeywords: ['detailed', 'complex', 'design'] },
+  },
 } satisfies ConfigInput);
 
 function input(model: string, over: Partial<ResolveInput> & { task?: string; tier?: string; text?: string } = {}): ResolveInput {
@@ -92,11 +98,13 @@ describe('resolve: a route', () => {
 });
 
 describe('resolve: auto', () => {
-  it('balanced (no hint): the tier by cost, then the tier above, then the one below', () => {
+  it('balanced (no hint): the tier by cost, the fallbacks of its models, then the tier above, then the one below', () => {
     const p = resolve(CFG, input('auto'));
     expect(p.tier).toBe('balanced');
-    expect(p.candidates).toEqual(['bal-cheap', 'bal-dear', 'hq-big', 'fast-cheap', 'fast-dear']);
+    // bal-dear's fallbacks (hq-big, fast-dear) come right after the tier.
+    expect(p.candidates).toEqual(['bal-cheap', 'bal-dear', 'hq-big', 'fast-dear', 'fast-cheap']);
     expect(p.reason).toContain('→ balanced');
+    expect(p.score).toBeGreaterThan(0);
   });
 
   it('fast_cheap (task greeting): fast tier first, then balanced, then high_quality', () => {
@@ -110,6 +118,7 @@ describe('resolve: auto', () => {
     expect(p.tier).toBe('high_quality');
     expect(p.candidates).toEqual(['hq-big', 'bal-cheap', 'bal-dear', 'fast-cheap', 'fast-dear']);
     expect(p.reason).toMatch(/3 complexity keywords .*→ high_quality/);
+    expect(p.score).toBeNull();
   });
 
   it('x-switchyard-tier forces the tier', () => {

@@ -44,12 +44,12 @@ const minimal = (): Obj => ({
 describe('default catalogue', () => {
   const cfg = ok(validateConfig(DEFAULT_CONFIG));
 
-  it('holds the four seed models with their prices and tiers', () => {
+  it('holds the four seed models with their prices and tiers (issue 11: gpt-4.1 high_quality, gemini-2.5-flash balanced)', () => {
     const summary = Object.fromEntries(Object.entries(cfg.models).map(([id, m]) => [id, [m.tier, m.price.inputPerMTok, m.price.outputPerMTok]]));
     expect(summary).toEqual({
-      'gpt-4.1': ['balanced', 2.0, 8.0],
+      'gpt-4.1': ['high_quality', 2.0, 8.0],
       'claude-sonnet-4.5': ['high_quality', 3.0, 15.0],
-      'gemini-2.5-flash': ['fast_cheap', 0.3, 2.5],
+      'gemini-2.5-flash': ['balanced', 0.3, 2.5],
       'deepseek-v3.2': ['fast_cheap', 0.28, 0.42],
     });
   });

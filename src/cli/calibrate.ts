@@ -1,0 +1,62 @@
+/**
+ * `switchyard calibrate [--config FILE] [--strong-share X] [--limit N]`: reads the route scores
+ * of the newest `auto` requests from the configured ledger (no prompt text is stored, only the
+ * score) and prints the thresholds that give the wished strong share on that traffic, as the
+ * `routing.auto.thresholds` block to paste into the config. Exit 0 on success, 1 when the
+ * ledger holds too few scored requests or cannot be read, 2 on bad arguments.
+ */
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { openLedger } from '../accounting/ledger.js';
+import { DEFAULT_CONFIG } from '../config/defaults.js';
+import { loadConfigFile, validateConfig } from '../config/load.js';
+import { calibrate } from '../routing/calibrate.js';
+import { formatProposals, proposeCascadeAdjustments, tierQuality } from '../routing/calibrate-cascade.js';
+
+const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
+/** Rounded down, so the request sitting on a threshold stays at or above it. */
+const floor4 = (x: number): string => (Math.floor(x * 1e4) / 1e4).toFixed(4);
+
+export async function calibrateCommand(argv: string[]): Promise<number> {
+  let values: { config?: string; 'strong-share'?: string; limit?: string };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { config: { type: 'string' }, 'strong-share': { type: 'string' }, limit: { type: 'string' } } }));
+  } catch (err) {
+    console.error(`switchyard calibrate: ${(err as Error).message}`);
+    return 2;
+  }
+  const share = values['strong-share'] === undefined ? undefined : Number(values['strong-share']);
+  if (share !== undefined && !(share >= 0 && share <= 1)) {
+    console.error(`--strong-share must be a number from 0 to 1, got "${values['strong-share']}"`);
+    return 2;
+  }
+  const limit = values.limit === undefined ? 10_000 : Number(values.limit);
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    console.error(`--limit must be a positive whole number, got "${values.limit}"`);
+    return 2;
+  }
+  const file = values.config ?? (existsSync('./switchyard.yaml') ? './switchyard.yaml' : null);
+  const res = file ? await loadConfigFile(file) : validateConfig(DEFAULT_CONFIG);
+  if (!res.ok) {
+    console.error(`invalid config${file ? ` ${file}` : ''}:\n  ${res.errors.join('\n  ')}`);
+    return 1;
+  }
+  const strongShare = share ?? res.config.routing.auto.strongShare;
+  try {
+    const ledger = await openLedger(res.config.storage.ledger);
+    const [rows, quality] = await Promise.all([ledger.rows({ limit }), ledger.qualityStats()]).finally(() => ledger.close());
+    // Escalations and the apps' feedback per tier: what the cascade and the router would change, and why.
+    const proposals = formatProposals(proposeCascadeAdjustments(tierQuality(quality, res.config), res.config));
+    const scores = rows.flatMap((r) => (r.routeScore === null || r.routeScore === undefined ? [] : [r.routeScore]));
+    const c = calibrate(scores, strongShare === undefined ? {} : { strongShare });
+    const t = c.thresholds;
+    console.log(`calibrated on the route scores of the newest ${c.scores} auto requests (of ${rows.length} ledger rows read)`);
+    console.log(`wished strong share ${pct(c.strongShare)}; on this traffic: high_quality ${pct(c.shares.high_quality)}, balanced ${pct(c.shares.balanced)}, fast_cheap ${pct(c.shares.fast_cheap)}`);
+    console.log(`\nrouting:\n  auto:\n    thresholds: { balanced: ${floor4(t.balanced)}, highQuality: ${floor4(t.highQuality)} }`);
+    if (proposals) console.log(`\nper tier, from cascade escalations and feedback:\n${proposals}`);
+    return 0;
+  } catch (err) {
+    console.error(`switchyard calibrate: ${(err as Error).message}`);
+    return 1;
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The admin rule for operations routes: on loopback everything is open; bound off loopback,
+ * `/switchyard/*` (the inspector page included) and `/metrics` need
+ * `authorization: Bearer $SWITCHYARD_ADMIN_TOKEN`, compared in constant time. The inspector
+ * page may carry the token as `?token=` (a browser cannot add a header to a page load), and
+ * `observe.publicMetrics: true` opens `/metrics` to a scraper.
+ */
+import type { IncomingMessage } from 'node:http';
+import { SwitchyardError } from '../errors.js';
+import { sameSecret } from './auth.js';
+
+export interface AdminRule {
+  loopbackOnly: boolean;
+  adminToken: () => string | null;
+  publicMetrics: () => boolean;
+}
+
+/** Whether `path` is an operations route that needs the admin token off loopback. */
+function isProtected(rule: AdminRule, path: string): boolean {
+  if (path.startsWith('/switchyard/')) return true;
+  return path === '/metrics' && !rule.publicMetrics();
+}
+
+function presented(req: IncomingMessage, url: URL, path: string): string | null {
+  const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
+  if (m) return m[1]!.trim();
+  return path === '/switchyard/inspect' ? url.searchParams.get('token') : null;
+}
+
+/** Throws 401 when `path` needs the admin token and the request does not carry it. */
+export function checkAdmin(rule: AdminRule, req: IncomingMessage, url: URL, path: string): void {
+  if (rule.loopbackOnly || !isProtected(rule, path)) return;
+  const token = rule.adminToken();
+  const given = presented(req, url, path);
+  if (token && given !== null && sameSecret(given, token)) return;
+  throw new SwitchyardError('admin_token_required', 'this sidecar is bound to a non-loopback address: send "authorization: Bearer $SWITCHYARD_ADMIN_TOKEN"');
+}

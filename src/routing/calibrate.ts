@@ -1,0 +1,62 @@
+/**
+ * `switchyard calibrate`, the arithmetic: thresholds from the scores of a deployment's own
+ * recent `auto` traffic (the ledger's `route_score`), so that the wished share of it goes to
+ * `high_quality` — as RouteLLM calibrates its threshold on a sample of real queries. The
+ * `balanced` threshold keeps the share of traffic the trained defaults put below it on the
+ * reference prompts. Pure.
+ */
+import { DEFAULT_MODEL, type RouterModel, type Thresholds } from './scorer.js';
+
+/** Fewer scored requests than this say little about a deployment's traffic. */
+export const MIN_SCORES = 50;
+
+export interface Calibration {
+  thresholds: Thresholds;
+  scores: number;
+  /** The shares these thresholds give on the scores they were computed from. */
+  shares: { fast_cheap: number; balanced: number; high_quality: number };
+  strongShare: number;
+}
+
+/** Share of the reference prompts scoring at or above `t` (linear between the stored quantiles). */
+export function referenceShareAbove(t: number, quantiles: readonly number[]): number {
+  const n = quantiles.length - 1;
+  if (t <= quantiles[0]!) return 1;
+  if (t > quantiles[n]!) return 0;
+  for (let i = 1; i <= n; i++) {
+    const lo = quantiles[i - 1]!;
+    const hi = quantiles[i]!;
+    if (t <= hi) return 1 - (i - 1 + (hi === lo ? 1 : (t - lo) / (hi - lo))) / n;
+  }
+  return 0;
+}
+
+/** The smallest threshold at which about `share` of the sorted scores are at or above it. */
+function thresholdAt(sorted: readonly number[], share: number): number {
+  const n = sorted.length;
+  const k = Math.round(Math.min(1, Math.max(0, share)) * n); // how many go above
+  if (k <= 0) return 1;
+  return sorted[n - k]!;
+}
+
+export function calibrate(scores: readonly number[], opts: { strongShare?: number; model?: RouterModel } = {}): Calibration {
+  const model = opts.model ?? DEFAULT_MODEL;
+  const valid = scores.filter((s) => Number.isFinite(s) && s >= 0 && s <= 1);
+  if (valid.length < MIN_SCORES) throw new RangeError(`only ${valid.length} requests with a route score in the ledger; calibrate needs at least ${MIN_SCORES}`);
+  const sorted = [...valid].sort((a, b) => a - b);
+  const strongShare = opts.strongShare ?? referenceShareAbove(model.thresholds.highQuality, model.quantiles);
+  const belowBalanced = 1 - referenceShareAbove(model.thresholds.balanced, model.quantiles);
+  const highQuality = thresholdAt(sorted, strongShare);
+  const balanced = Math.min(highQuality, thresholdAt(sorted, 1 - belowBalanced));
+  const share = (pred: (s: number) => boolean): number => sorted.filter(pred).length / sorted.length;
+  return {
+    thresholds: { balanced, highQuality },
+    scores: sorted.length,
+    strongShare,
+    shares: {
+      fast_cheap: share((s) => s < balanced),
+      balanced: share((s) => s >= balanced && s < highQuality),
+      high_quality: share((s) => s >= highQuality),
+    },
+  };
+}

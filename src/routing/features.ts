@@ -1,0 +1,115 @@
+/**
+ * The scorer's named features, each a number in about [0, 1], from a chat-completions body.
+ * The last user turn weighs most: task kinds found only in earlier turns or the system prompt
+ * count half. Pure: no I/O, no clock.
+ */
+import { KINDS } from './cues.js';
+import { emptyCounts, scanText, type TextCounts } from './scan.js';
+
+export const FEATURES = [
+  ...KINDS.map((k) => `kind:${k}` as const),
+  'code:fence',
+  'code:syntax',
+  'code:identifiers',
+  'math:numbers',
+  'math:symbols',
+  'math:latex',
+  'ask:questions',
+  'struct:length',
+  'struct:context',
+  'struct:turns',
+  'struct:system',
+  'struct:tools',
+  'struct:json',
+  'struct:max_tokens',
+  'lang:de',
+  'lang:non_latin',
+] as const;
+export type Feature = (typeof FEATURES)[number];
+
+export interface RouteMessage {
+  role?: unknown;
+  content?: unknown;
+}
+
+export interface RouteRequest {
+  messages: readonly RouteMessage[];
+  tools?: unknown;
+  response_format?: unknown;
+  max_tokens?: unknown;
+  max_completion_tokens?: unknown;
+}
+
+/** The text of a message's content: a string, or the text parts of an array. */
+export function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  let out = '';
+  for (const p of content as unknown[]) {
+    if (typeof p === 'object' && p !== null && typeof (p as { text?: unknown }).text === 'string') out += (out ? '\n' : '') + (p as { text: string }).text;
+  }
+  return out;
+}
+
+const clamp01 = (x: number): number => (x < 0 ? 0 : x > 1 ? 1 : x);
+const sat = (hits: number, full: number): number => clamp01(hits / full);
+const log2 = Math.log2;
+
+function splitTurns(req: RouteRequest): { last: TextCounts; context: TextCounts; userTurns: number; system: boolean } {
+  const last = emptyCounts();
+  const context = emptyCounts();
+  let lastUser = -1;
+  for (let i = req.messages.length - 1; i >= 0; i--) {
+    if (req.messages[i]!.role === 'user') {
+      lastUser = i;
+      break;
+    }
+  }
+  if (lastUser < 0) lastUser = req.messages.length - 1;
+  let userTurns = 0;
+  let system = false;
+  req.messages.forEach((m, i) => {
+    if (m.role === 'user') userTurns++;
+    if (m.role === 'system' || m.role === 'developer') system = true;
+    scanText(contentText(m.content), i === lastUser ? last : context);
+  });
+  return { last, context, userTurns, system };
+}
+
+function maxTokens(req: RouteRequest): number | null {
+  const v = typeof req.max_completion_tokens === 'number' ? req.max_completion_tokens : req.max_tokens;
+  return typeof v === 'number' && v > 0 ? v : null;
+}
+
+function jsonOutput(rf: unknown): boolean {
+  const t = typeof rf === 'object' && rf !== null ? (rf as { type?: unknown }).type : undefined;
+  return t === 'json_object' || t === 'json_schema';
+}
+
+/** The feature vector, in the order of FEATURES. */
+export function extractFeatures(req: RouteRequest): Float64Array {
+  const { last: l, context: c, userTurns, system } = splitTurns(req);
+  const x = new Float64Array(FEATURES.length);
+  let j = 0;
+  for (const k of KINDS) x[j++] = Math.max(sat(l.kindHits[k], 2), 0.5 * sat(c.kindHits[k], 2));
+  const chars = Math.max(l.chars, 1);
+  x[j++] = l.fences > 0 ? 1 : c.fences > 0 ? 0.5 : 0;
+  // Counts, not densities: adding text can only add evidence (the score stays monotone in it).
+  x[j++] = sat(l.codePunct, 40);
+  x[j++] = sat(l.identifiers, 4);
+  x[j++] = clamp01(log2(1 + l.numbers) / 4);
+  x[j++] = clamp01(l.mathSymbols / 6);
+  x[j++] = sat(l.latex, 3);
+  x[j++] = sat(l.questions, 3);
+  x[j++] = clamp01(log2(chars / 64) / 6);
+  x[j++] = clamp01(log2(1 + c.chars / 256) / 6);
+  x[j++] = clamp01(log2(Math.max(userTurns, 1)) / 3);
+  x[j++] = system ? 1 : 0;
+  x[j++] = Array.isArray(req.tools) && req.tools.length > 0 ? 1 : 0;
+  x[j++] = jsonOutput(req.response_format) ? 1 : 0;
+  const mt = maxTokens(req);
+  x[j++] = mt === null ? 0 : clamp01(log2(mt / 256) / 5);
+  x[j++] = sat(l.germanWords + c.germanWords, 4);
+  x[j++] = sat(l.nonLatinLetters + c.nonLatinLetters, 40);
+  return x;
+}

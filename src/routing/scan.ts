@@ -1,0 +1,135 @@
+/**
+ * One pass over a text: the raw counts the scorer's features are made of. Unicode-aware without
+ * a per-character regex (which would cost ~50 ns a character): a letter is an ASCII letter or any
+ * code point from U+00C0 up that is not in the punctuation/symbol blocks, so German umlauts,
+ * Cyrillic or CJK all form words. Nothing here knows English: words are looked up in the
+ * multilingual cue table, and the other counts are punctuation, digits and scripts.
+ */
+import { BIGRAM_FIRST_FLAG, CUE_TABLE, GERMAN_FLAG, KINDS, hashStep, stemKind, wordFlags, type Kind } from './cues.js';
+
+export interface TextCounts {
+  chars: number;
+  words: number;
+  kindHits: Record<Kind, number>;
+  germanWords: number;
+  letters: number;
+  nonLatinLetters: number;
+  numbers: number;
+  mathSymbols: number;
+  latex: number;
+  codePunct: number;
+  fences: number;
+  identifiers: number;
+  questions: number;
+}
+
+
+export function emptyCounts(): TextCounts {
+  const kindHits = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>;
+  return { chars: 0, words: 0, kindHits, germanWords: 0, letters: 0, nonLatinLetters: 0, numbers: 0, mathSymbols: 0, latex: 0, codePunct: 0, fences: 0, identifiers: 0, questions: 0 };
+}
+
+function isLetter(c: number): boolean {
+  if (c < 0x80) return (c >= 97 && c <= 122) || (c >= 65 && c <= 90);
+  if (c < 0xc0 || c === 0xd7 || c === 0xf7) return false;
+  if (c >= 0x2000 && c <= 0x2bff) return false; // punctuation, arrows, math operators, box drawing
+  if (c >= 0x3000 && c <= 0x303f) return false; // CJK punctuation
+  if (c >= 0xff00 && c <= 0xff20) return false; // full-width punctuation
+  return true;
+}
+
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+/** { } ; < > [ ] ( ) = _ ` | & — frequent in code, rare in prose (a table: this runs per character). */
+const CODE_PUNCT = new Uint8Array(128);
+for (const c of '{};<>[]()=_`|&') CODE_PUNCT[c.charCodeAt(0)] = 1;
+/** = + * / ^ and the Unicode math operators block. */
+const isMathSymbol = (c: number): boolean => c === 61 || c === 43 || c === 42 || c === 47 || c === 94 || (c >= 0x2200 && c <= 0x22ff) || c === 0xd7 || c === 0xf7 || c === 0xb1;
+const isQuestion = (c: number): boolean => c === 63 || c === 0xff1f || c === 0xbf || c === 0x37e || c === 0x61f;
+
+/** ASCII classes: 1 letter, 2 digit, 0 other (a table: this runs per character). */
+const ASCII = new Uint8Array(128);
+for (let c = 0; c < 128; c++) ASCII[c] = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) ? 1 : c >= 48 && c <= 57 ? 2 : 0;
+/** Letter or digit or combining mark: continues a word. */
+const wordChar = (d: number): boolean => (d < 128 ? ASCII[d]! !== 0 : isLetter(d) || (d >= 0x300 && d <= 0x36f));
+
+/** Adds the counts of `text` to `into` (so several turns can share one record). */
+export function scanText(text: string, into: TextCounts): void {
+  const s = text.toLowerCase();
+  const n = s.length;
+  into.chars += n;
+  let prevStart = 0;
+  let prevEnd = 0;
+  let prevFlags = 0;
+  let letters = 0;
+  let nonLatin = 0;
+  let codePunct = 0;
+  // Inside a ``` fence words are code, not cues: a code block can only add code evidence (and
+  // never, say, a small-talk cue from `print("hello")`), which keeps the score monotone in it.
+  let inFence = false;
+  let i = 0;
+  while (i < n) {
+    const c = s.charCodeAt(i);
+    if (c < 128 ? ASCII[c] === 1 : isLetter(c)) {
+      const start = i;
+      let inner = false;
+      let h = 0;
+      let h4 = 0;
+      while (i < n) {
+        const d = s.charCodeAt(i);
+        if (wordChar(d)) {
+          if (d >= 0x370) nonLatin++;
+          h = hashStep(h, d);
+          i++;
+          if (i - start === 4) h4 = h;
+        } else if ((d === 95 || d === 46) && i + 1 < n && isLetter(s.charCodeAt(i + 1))) {
+          inner = true; // snake_case or dotted.name: an identifier
+          if (d === 95) codePunct++;
+          i++;
+        } else break;
+      }
+      letters += i - start;
+      if (inner) {
+        into.identifiers++;
+        prevFlags = 0;
+        continue;
+      }
+      // A LaTeX command (\sum, \frac) is math notation, not a word.
+      if (inFence || (start > 0 && s.charCodeAt(start - 1) === 92)) {
+        prevFlags = 0;
+        continue;
+      }
+      into.words++;
+      const f = wordFlags(s, start, i, h);
+      if (f & GERMAN_FLAG) into.germanWords++;
+      const k = f & 15;
+      const kind = k > 0 ? KINDS[k - 1] : (stemKind(s, start, i, h4) ?? (prevFlags & BIGRAM_FIRST_FLAG ? CUE_TABLE.bigrams.get(`${s.slice(prevStart, prevEnd)} ${s.slice(start, i)}`) : undefined));
+      if (kind !== undefined) into.kindHits[kind]++;
+      prevFlags = f;
+      prevStart = start;
+      prevEnd = i;
+      continue;
+    }
+    i++;
+    if (c < 128) {
+      if (c === 32 || c === 10) continue;
+      if (ASCII[c] === 2) {
+        into.numbers++;
+        while (i < n && (isDigit(s.charCodeAt(i)) || ((s.charCodeAt(i) === 46 || s.charCodeAt(i) === 44) && i + 1 < n && isDigit(s.charCodeAt(i + 1))))) i++;
+        continue;
+      }
+      if (c === 96 && s.startsWith('``', i)) {
+        into.fences++;
+        inFence = !inFence;
+        i += 2;
+      } else if (c === 92 && i < n && isLetter(s.charCodeAt(i))) into.latex++; // \frac, \sum, \int …
+      codePunct += CODE_PUNCT[c]!;
+    }
+    if (isMathSymbol(c)) into.mathSymbols++;
+    if (isQuestion(c) && !inFence) into.questions++;
+    prevFlags = 0;
+  }
+  into.letters += letters;
+  into.nonLatinLetters += nonLatin;
+  into.codePunct += codePunct;
+}
+

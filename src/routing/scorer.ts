@@ -1,0 +1,98 @@
+/**
+ * The `auto` scorer: a logistic model over named features. Its score is the estimated
+ * probability that the weak tier's answer would be clearly worse than the strong tier's; it is
+ * the sigmoid of a sum of named contributions (weight × feature value), and the largest of
+ * those are what `x-switchyard-reason` shows. Two thresholds turn it into a tier. Pure.
+ */
+import type { Tier } from '../config/schema.js';
+import { extractFeatures, FEATURES, type Feature, type RouteRequest } from './features.js';
+import { ROUTER_MODEL } from './weights.generated.js';
+
+export interface RouterModel {
+  bias: number;
+  weights: Readonly<Record<string, number>>;
+  thresholds: Readonly<Thresholds>;
+  /** Score quantiles (0 %, 5 %, … 100 %) of the reference prompts, for `strongShare`. */
+  quantiles: readonly number[];
+}
+
+export interface Thresholds {
+  /** Scores at or above this go to `balanced` (below: `fast_cheap`). */
+  balanced: number;
+  /** Scores at or above this go to `high_quality`. */
+  highQuality: number;
+}
+
+export interface Contribution {
+  feature: Feature;
+  value: number;
+}
+
+export interface ScoreResult {
+  score: number;
+  /** Non-zero contributions, largest magnitude first. */
+  contributions: Contribution[];
+}
+
+interface Compiled {
+  bias: number;
+  w: Float64Array;
+}
+
+const compiled = new WeakMap<RouterModel, Compiled>();
+function compile(m: RouterModel): Compiled {
+  let c = compiled.get(m);
+  if (!c) {
+    c = { bias: m.bias, w: Float64Array.from(FEATURES, (f) => m.weights[f] ?? 0) };
+    compiled.set(m, c);
+  }
+  return c;
+}
+
+export const DEFAULT_MODEL: RouterModel = ROUTER_MODEL;
+
+export function scoreFeatures(x: Float64Array, model: RouterModel = DEFAULT_MODEL): ScoreResult {
+  const { bias, w } = compile(model);
+  let z = bias;
+  const contributions: Contribution[] = [];
+  for (let i = 0; i < x.length; i++) {
+    const v = w[i]! * x[i]!;
+    if (v === 0) continue;
+    z += v;
+    contributions.push({ feature: FEATURES[i]!, value: v });
+  }
+  contributions.sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
+  return { score: 1 / (1 + Math.exp(-z)), contributions };
+}
+
+export function scoreRequest(req: RouteRequest, model: RouterModel = DEFAULT_MODEL): ScoreResult {
+  return scoreFeatures(extractFeatures(req), model);
+}
+
+export function tierForScore(score: number, t: Thresholds): Tier {
+  if (score >= t.highQuality) return 'high_quality';
+  if (score >= t.balanced) return 'balanced';
+  return 'fast_cheap';
+}
+
+const signed = (v: number): string => `${v >= 0 ? '+' : '-'}${Math.abs(v).toFixed(2)}`;
+
+/** `kind:code +1.20, code:fence +0.80, struct:length -0.31` — the top `n` contributions. */
+export function explain(r: ScoreResult, n = 3): string {
+  if (r.contributions.length === 0) return 'no features';
+  return r.contributions
+    .slice(0, n)
+    .map((c) => `${c.feature} ${signed(c.value)}`)
+    .join(', ');
+}
+
+/**
+ * The score above which `share` of the reference prompts fall (linear between the stored
+ * quantiles): the `high_quality` threshold for a wished strong share.
+ */
+export function thresholdForShare(share: number, quantiles: readonly number[]): number {
+  const q = Math.min(1, Math.max(0, 1 - share)) * (quantiles.length - 1);
+  const lo = Math.floor(q);
+  const hi = Math.min(quantiles.length - 1, lo + 1);
+  return quantiles[lo]! + (q - lo) * (quantiles[hi]! - quantiles[lo]!);
+}

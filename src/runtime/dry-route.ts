@@ -1,0 +1,47 @@
+/**
+ * `POST /switchyard/route`: the routing decision for a chat-completions body, without an
+ * upstream call, a budget reservation or a ledger row. Same resolution as a real request
+ * (hints, scorer, capability and context-window filters, strategy, latency wish), then the
+ * first endpoint that could take it now, as a real request would pick it.
+ */
+import { countPromptTokens } from '../accounting/tokens.js';
+import { resolve } from '../routing/resolve.js';
+import type { ChatBody } from '../upstream/types.js';
+import type { Hints } from './api.js';
+import type { RuntimeCore } from './core.js';
+import { availability, latencyOf } from './endpoints.js';
+
+export interface DryRoute {
+  model: string;
+  endpoint: string | null;
+  tier: string;
+  /** The `auto` scorer's score; null when a hint, a rule, a route or a model name decided. */
+  score: number | null;
+  reason: string;
+}
+
+export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRoute {
+  const promptTokens = countPromptTokens(body.messages, body.tools ?? undefined);
+  const userText = body.messages.filter((m) => m.role === 'user').map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
+  const maxOut = body.max_tokens ?? body.max_completion_tokens ?? null;
+  const plan = resolve(rt.cfg, {
+    model: body.model,
+    body,
+    classify: { task: hints.task, tier: hints.tier, text: userText, promptTokens, turns: body.messages.length },
+    promptTokens,
+    expectedOutputTokens: Math.min(maxOut ?? 512, 4096),
+    liveStats: (m) => rt.modelStats(m),
+    rng: () => rt.rng(),
+  });
+  const now = rt.now();
+  const est = promptTokens + Math.min(maxOut ?? 256, 4096);
+  for (const model of plan.candidates) {
+    const eps = (rt.byModel.get(model) ?? []).filter((h) => hints.maxLatencyMs === null || latencyOf(h) <= hints.maxLatencyMs);
+    const h = eps.filter((e) => availability(e, now, est).ok).sort((a, b) => load(a) - load(b))[0];
+    if (h) return { model, endpoint: h.id, tier: rt.cfg.models[model]!.tier, score: plan.score ?? null, reason: plan.reason };
+  }
+  const first = plan.candidates[0]!;
+  return { model: first, endpoint: null, tier: rt.cfg.models[first]!.tier, score: plan.score ?? null, reason: `${plan.reason}; no endpoint could take it now` };
+}
+
+const load = (h: Parameters<typeof latencyOf>[0]): number => latencyOf(h) * (h.actor.getSnapshot().context.inFlight + 1);

@@ -1,0 +1,278 @@
+/**
+ * The thin driver of one request's statechart (machines/request.machine.ts). The machine
+ * decides — routing outcome, budget guards, retry, fail-over, continuation, when to give up;
+ * the driver performs the one command of each state (route, pick, wait, sleep, reserve, send,
+ * settle, finish) and the fire-and-forget ones a step leaves in the outbox (release, settle),
+ * and turns each result into the next event. All waiting goes through the runtime's injected
+ * scheduler. One request is a loop over a plain snapshot: no actor is spawned for it.
+ */
+import { costOf, worstCaseNano, type Usage } from '../accounting/cost.js';
+import { countTextTokens } from '../accounting/tokens.js';
+import { usdToNano } from '../accounting/money.js';
+import { outputCap, promptBoundTokens } from '../accounting/reservation.js';
+import { own } from '../config/lookup.js';
+import { SwitchyardError } from '../errors.js';
+import type { RoutePlan } from '../routing/resolve.js';
+import { UpstreamFault } from '../upstream/types.js';
+import { commandOf, isFinal, startRequest, stepRequest, type Command, type ReqEvent, type ReqSnapshot } from '../../machines/request.machine.js';
+import type { ChatCall, ChatSink } from './api.js';
+import { AttemptFailure, runAttempt, type AttemptSuccess } from './attempt.js';
+import { availability, type EndpointHandle } from './endpoints.js';
+import { decide } from './retry-policy.js';
+import { StreamSession } from './stream-session.js';
+import type { RuntimeCore } from './core.js';
+import { finalizeRequest, type Outcome } from './finalize.js';
+import { pickEndpoint } from './pick.js';
+import { countPrompt, estTokens, shownPromptTokens, switchyardHeaders } from './request-prep.js';
+import { failureOutcome } from './request-outcome.js';
+import { sleepOn } from './scheduler.js';
+
+/** What a layer above (the quality cascade, src/runtime/cascade-step.ts) fixes for one request: its candidates, instead of the router's. */
+export interface RequestOptions {
+  plan?: RoutePlan;
+}
+
+export class RequestDriver {
+  private snap: ReqSnapshot;
+  private readonly ac = new AbortController();
+  private plan: RoutePlan | null = null;
+  private promptTokens = 0;
+  private session: StreamSession | null = null;
+  private picked: EndpointHandle | null = null;
+  private lastEndpoint: EndpointHandle | null = null;
+  private routeError: SwitchyardError | null = null;
+  private completion: Record<string, unknown> | null = null;
+  private ticket: number | undefined;
+  /** The running attempt's end, as the event it becomes (`streaming` waits on it). */
+  private attemptEnd: Promise<ReqEvent> | null = null;
+  private costNano = 0;
+  private estimated = false;
+  private usage: Usage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0 };
+  private ttftMs: number | null = null;
+
+  constructor(
+    private readonly rt: RuntimeCore,
+    private readonly call: ChatCall,
+    private readonly sink: ChatSink,
+    private readonly opts: RequestOptions = {},
+  ) {
+    const timeout = call.hints.timeoutMs ?? rt.cfg.resilience.requestTimeoutMs;
+    const maxCost = call.hints.maxCostUsd;
+    this.snap = startRequest({ receivedAt: call.receivedAt, deadlineAt: call.receivedAt + timeout, maxTotalAttempts: rt.cfg.resilience.retry.maxTotalAttempts, maxCostNano: maxCost === null ? null : usdToNano(maxCost) });
+  }
+
+  /** The machine's current snapshot (for tests and inspection). */
+  get snapshot(): ReqSnapshot {
+    return this.snap;
+  }
+
+  async run(): Promise<void> {
+    const onGone = () => this.ac.abort(new UpstreamFault('client_gone', 'the client went away'));
+    this.sink.signal.addEventListener('abort', onGone, { once: true });
+    const cancelDeadline = this.rt.scheduler.after(this.snap.context.deadlineAt - this.rt.now(), () => this.ac.abort(new UpstreamFault('deadline', 'the request deadline passed')));
+    let outcome: Outcome;
+    try {
+      await this.loop();
+      outcome = this.outcome();
+    } catch (err) {
+      outcome = { ok: false, error: err instanceof SwitchyardError ? err : this.internal(err) };
+    } finally {
+      cancelDeadline();
+      this.sink.signal.removeEventListener('abort', onGone);
+    }
+    const attempts = this.snap.context.attempts;
+    await finalizeRequest(this.rt, this.call, this.sink, this.session, outcome, {
+      attempts,
+      costNano: this.costNano,
+      estimated: this.estimated,
+      usage: this.usage,
+      ttftMs: this.ttftMs,
+      plan: this.plan,
+      endpoint: this.session?.committedTo ?? this.lastEndpoint,
+      headers: (h) => switchyardHeaders(attempts, h, this.plan?.reason ?? null),
+    });
+  }
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      for (const c of this.snap.context.outbox) await this.perform(c);
+      if (isFinal(this.snap)) return;
+      const ev = await this.perform(commandOf(this.snap));
+      if (!ev) throw new Error(`the request machine's ${this.snap.value} state produced no event`);
+      const next = stepRequest(this.snap, ev);
+      if (next === this.snap) throw new Error(`the request machine ignored ${ev.type} in ${this.snap.value}`);
+      this.snap = next;
+    }
+  }
+
+  private outcome(): Outcome {
+    if (this.snap.value === 'done' && this.picked) return { ok: true, endpoint: this.picked, completion: this.completion };
+    const reason: unknown = this.ac.signal.aborted ? this.ac.signal.reason : undefined;
+    return failureOutcome({ ctx: this.snap.context, abortReason: reason, routeError: this.routeError, model: this.call.body.model, maxCostUsd: this.call.hints.maxCostUsd, retryAfterSeconds: () => this.rt.retryAfterSeconds(this.plan?.candidates ?? []) });
+  }
+
+  private internal(err: unknown): SwitchyardError {
+    this.call.log.error({ err }, 'request failed inside switchyard');
+    return new SwitchyardError('internal_error', 'internal error in switchyard');
+  }
+
+  private aborted(): ReqEvent | null {
+    if (!this.ac.signal.aborted) return null;
+    const r: unknown = this.ac.signal.reason;
+    return { type: 'request.aborted', at: this.rt.now(), reason: r instanceof UpstreamFault && r.kind === 'client_gone' ? 'client_gone' : 'deadline' };
+  }
+
+  private async perform(cmd: Command | null): Promise<ReqEvent | null> {
+    const at = this.rt.now();
+    switch (cmd?.type) {
+      case undefined:
+        return this.attemptEnd;
+      case 'route':
+        return this.route(at);
+      case 'pick':
+        return this.aborted() ?? this.pick(cmd, at);
+      case 'wait': {
+        this.ticket ??= this.rt.queue.ticket();
+        const admitted = await this.rt.queue.wait(cmd.until, this.ac.signal, this.ticket, at);
+        return this.aborted() ?? { type: admitted ? 'capacity.freed' : 'capacity.refused', at: this.rt.now() };
+      }
+      case 'sleep':
+        await sleepOn(this.rt.scheduler, cmd.until - at, this.ac.signal);
+        return this.aborted() ?? { type: 'timer.fired', at: this.rt.now() };
+      case 'reserve':
+        return this.reserve(cmd);
+      case 'send':
+        return this.send(cmd.continuation);
+      case 'settle':
+        await this.rt.budget.settle(this.call.requestId, cmd.budgets, cmd.reserved, cmd.actual, at);
+        return { type: 'budget.settled', at };
+      case 'release':
+        await this.rt.budget.release(this.call.requestId, cmd.budgets, cmd.reserved, at);
+        return null;
+      case 'finish':
+        return null;
+    }
+  }
+
+  private route(at: number): ReqEvent {
+    this.promptTokens = countPrompt(this.call);
+    try {
+      this.plan = this.rt.route(this.call, this.promptTokens, this.opts);
+    } catch (err) {
+      if (!(err instanceof SwitchyardError)) throw err;
+      this.routeError = err;
+      return { type: 'route.refused', at };
+    }
+    if (this.call.body.stream === true) {
+      const wantUsage = this.call.body.stream_options?.include_usage === true;
+      this.session = new StreamSession(this.sink, `chatcmpl-${this.call.requestId}`, wantUsage, (h) => switchyardHeaders(this.snap.context.attempts, h, this.plan?.reason ?? null));
+    }
+    return { type: 'request.routed', at, candidates: this.plan.candidates };
+  }
+
+  private pick(cmd: Extract<Command, { type: 'pick' }>, at: number): ReqEvent {
+    const r = pickEndpoint(this.rt, cmd, { candidates: this.plan?.candidates ?? [], toolCallsSent: this.session?.toolCallsSent === true, maxLatencyMs: this.call.hints.maxLatencyMs, estTokens: estTokens(this.call, this.promptTokens), now: at });
+    if (r.type !== 'picked') return { type: 'endpoint.none', at, waitable: r.waitable, earliest: r.earliest, unknown: r.unknown };
+    const h = r.handle;
+    this.picked = h;
+    const mc = h.modelCfg;
+    const prefill = cmd.committed && this.session ? this.session.delivered : null;
+    // The bound of what this attempt can cost: prompt bytes (no tokenizer counts more) and the cap sent upstream.
+    const amount = worstCaseNano(promptBoundTokens(this.call.body, prefill), outputCap(this.call.body, mc.maxOutputTokens), mc.price);
+    return { type: 'endpoint.picked', at, endpoint: h.id, model: h.model, amount };
+  }
+
+  private async reserve(cmd: Extract<Command, { type: 'reserve' }>): Promise<ReqEvent> {
+    // A shared store decides the picked endpoint's windows, cooldown and probe slot in the same step (the gate).
+    const gate = this.picked ? { endpoint: this.picked, estTokens: estTokens(this.call, this.promptTokens) } : undefined;
+    const grant = await this.rt.budget.reserve(this.call.requestId, this.call.keyId, cmd.model, cmd.amount, this.rt.now(), gate);
+    const at = this.rt.now();
+    if (!grant.ok) return { type: 'budget.refused', at, budget: grant.budget, limit: grant.limit, spent: grant.spent, reserved: grant.reserved };
+    const slotGone = this.picked === null || !availability(this.picked, at, estTokens(this.call, this.promptTokens)).ok;
+    return { type: 'budget.granted', at, budgets: grant.budgets, slotGone };
+  }
+
+  /** Starts the attempt; resolves at its end, or earlier with `attempt.committed` when a stream commits. */
+  private send(continuation: boolean): Promise<ReqEvent> {
+    const h = this.picked;
+    if (!h) throw new Error('send without a picked endpoint');
+    const est = estTokens(this.call, this.promptTokens);
+    this.lastEndpoint = h;
+    h.actor.send({ type: 'request.dispatched', at: this.rt.now(), estTokens: est });
+    const session = this.session;
+    session?.beginAttempt();
+    const prefill = continuation && session ? session.delivered : null;
+    const attempt = runAttempt({ h, body: this.call.body, stream: session !== null, prefill, resilience: this.rt.cfg.resilience, signal: this.ac.signal, now: this.rt.now }, session);
+    this.attemptEnd = attempt.then(
+      (ok) => this.succeeded(h, ok, est),
+      (err: unknown) => this.failed(h, err, est, prefill !== null),
+    );
+    if (!session || session.committed) return this.attemptEnd;
+    return new Promise<ReqEvent>((resolve, reject) => {
+      session.onCommit = () => resolve({ type: 'attempt.committed', at: this.rt.now() });
+      this.attemptEnd?.then(resolve, reject);
+    }).finally(() => (session.onCommit = null));
+  }
+
+  private succeeded(h: EndpointHandle, ok: AttemptSuccess, est: number): ReqEvent {
+    let usage = ok.usage;
+    if (!usage) {
+      usage = { promptTokens: shownPromptTokens(this.call), completionTokens: countTextTokens(ok.text) };
+      this.estimated = true;
+    }
+    const cost = costOf(usage, h.modelCfg.price).totalNano;
+    this.costNano += cost;
+    this.addUsage(usage);
+    this.ttftMs ??= ok.ttftMs;
+    this.completion = ok.completion;
+    const now = this.rt.now();
+    h.actor.send({ type: 'upstream.succeeded', at: now, latencyMs: ok.latencyMs, ttftMs: ok.ttftMs, tokens: usage.promptTokens + usage.completionTokens, estTokens: est });
+    if (ok.exhaustedUntil !== null) h.actor.send({ type: 'window.exhausted', at: now, retryAt: ok.exhaustedUntil, reason: 'x-ratelimit-remaining 0' });
+    if (ok.malformed > 0) this.call.log.warn({ endpoint: h.id, malformed: ok.malformed }, 'dropped malformed upstream chunks');
+    return { type: 'attempt.succeeded', at: now, costNano: cost };
+  }
+
+  private addUsage(u: Usage): void {
+    this.usage = {
+      promptTokens: u.promptTokens,
+      completionTokens: this.usage.completionTokens + u.completionTokens,
+      cachedTokens: u.cachedTokens ?? 0,
+      reasoningTokens: (this.usage.reasoningTokens ?? 0) + (u.reasoningTokens ?? 0),
+    };
+  }
+
+  /** The retry policy classifies the fault with this request's counts; the machine decides what follows. */
+  private failed(h: EndpointHandle, err: unknown, est: number, wasContinuation: boolean): ReqEvent {
+    const now = this.rt.now();
+    if (!(err instanceof AttemptFailure)) {
+      h.actor.send({ type: 'upstream.released', at: now, estTokens: est, tokens: 0 });
+      const cur = this.snap.context.current;
+      if (cur) void this.rt.budget.release(this.call.requestId, cur.budgets, cur.amount, now);
+      throw err;
+    }
+    const fault = err.fault;
+    // Tokens already delivered were billed by the provider: settle them (estimated).
+    const partialTokens = err.deliveredText ? countTextTokens(err.deliveredText) : 0;
+    let partialCostNano = 0;
+    if (partialTokens > 0) {
+      const usage = { promptTokens: shownPromptTokens(this.call), completionTokens: partialTokens };
+      partialCostNano = costOf(usage, h.modelCfg.price).totalNano;
+      this.costNano += partialCostNano;
+      this.estimated = true;
+      this.addUsage(usage);
+    }
+    const ctx = this.snap.context;
+    const per = ctx.per[h.id] ?? { attempts: 1, transientRetryUsed: false };
+    const d = decide(fault, { attemptsOnEndpoint: per.attempts, transientRetryUsed: per.transientRetryUsed, now, remainingMs: ctx.deadlineAt - now, rng: this.rt.rng }, this.rt.cfg.resilience);
+    const v = d.verdict;
+    if (v.event === 'failed') h.actor.send({ type: 'upstream.failed', at: now, fault: v.fault, countsAsFailure: true, estTokens: est, tokens: partialTokens });
+    else if (v.event === 'rateLimited') h.actor.send({ type: 'upstream.rateLimited', at: now, retryAt: v.retryAt, estTokens: est });
+    else h.actor.send({ type: 'upstream.released', at: now, estTokens: est, tokens: partialTokens });
+    const logLine = { endpoint: h.id, fault: fault.kind, status: fault.status, next: d.next.step, attempt: ctx.attempts, continuation: wasContinuation };
+    if (d.loud) this.call.log.error(logLine, `endpoint ${h.id} rejected our credentials (${fault.status}): check its apiKeyEnv; failing over`);
+    else this.call.log.info(logLine, `attempt failed: ${fault.message}`);
+    const window = h.modelCfg.contextWindow;
+    const smallerModels = d.next.step === 'larger_context' ? (this.plan?.candidates ?? []).filter((m) => (own(this.rt.cfg.models, m)?.contextWindow ?? 0) <= window) : [];
+    return { type: 'attempt.failed', at: now, fault, next: d.next.step, delayMs: d.next.step === 'retry_same' ? d.next.delayMs : 0, partialCostNano, smallerModels };
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * A failed request's final machine context turned into the error the client gets. The
+ * machine says why it failed (refused, aborted, exhausted, propagate); the wording and the
+ * API shape live here, next to the error catalog's constructors.
+ */
+import type { BudgetRefusal, ReqContext } from '../../machines/request.machine.js';
+import { nanoToUsd } from '../accounting/money.js';
+import { SwitchyardError, upstreamClientError } from '../errors.js';
+import { UpstreamFault } from '../upstream/types.js';
+import type { Outcome } from './finalize.js';
+
+export interface FailureInput {
+  ctx: ReqContext;
+  /** Why the request's signal aborted, if it did. */
+  abortReason: unknown;
+  routeError: SwitchyardError | null;
+  model: string;
+  maxCostUsd: number | null;
+  retryAfterSeconds: () => number;
+}
+
+export function abortedOutcome(reason: unknown, ctx: ReqContext): Outcome {
+  if (reason instanceof UpstreamFault && reason.kind === 'client_gone') return { ok: false, error: new SwitchyardError('invalid_request', 'client closed the request', { status: 499 }), clientGone: true };
+  return { ok: false, error: new SwitchyardError('timeout', `request deadline of ${ctx.deadlineAt - ctx.receivedAt} ms passed after ${ctx.attempts} attempt(s)`) };
+}
+
+function refusalError(r: BudgetRefusal, maxCostUsd: number | null): SwitchyardError {
+  const headers = { headers: { 'x-should-retry': 'false' } };
+  if (r.kind === 'max_cost') return new SwitchyardError('budget_exceeded', `worst-case cost of ${r.model} ($${nanoToUsd(r.amount)}) exceeds x-switchyard-max-cost-usd ($${maxCostUsd})`, headers);
+  return new SwitchyardError('budget_exceeded', `budget ${r.budget} would be exceeded: limit $${nanoToUsd(r.limit)}, spent $${nanoToUsd(r.spent)}, reserved $${nanoToUsd(r.reserved)}, this request needs up to $${nanoToUsd(r.amount)}`, headers);
+}
+
+const realFault = (f: unknown): UpstreamFault | null => (f instanceof UpstreamFault ? f : null);
+
+function exhausted(inp: FailureInput): Outcome {
+  const { ctx } = inp;
+  if (inp.abortReason !== undefined) return abortedOutcome(inp.abortReason, ctx);
+  const f = realFault(ctx.lastFault);
+  if (f === null && ctx.refusal) return { ok: false, error: refusalError(ctx.refusal, inp.maxCostUsd) };
+  if (f === null || (f.status === 429 && ctx.attempts > 0) || ctx.attempts === 0) {
+    const why = f ? `last upstream answer: ${f.message}` : 'every candidate endpoint is circuit-open or throttled';
+    return { ok: false, error: new SwitchyardError('no_endpoint_available', `no endpoint available for ${inp.model}: ${why}`, { headers: { 'retry-after': String(inp.retryAfterSeconds()) } }) };
+  }
+  const status = f.status !== null ? `status ${f.status}` : f.kind;
+  return { ok: false, error: new SwitchyardError('upstream_error', `upstream failed on every attempt (${ctx.attempts}); last: ${status}: ${f.message}`) };
+}
+
+export function failureOutcome(inp: FailureInput): Outcome {
+  const failure = inp.ctx.failure;
+  switch (failure?.kind) {
+    case 'refused':
+      return { ok: false, error: inp.routeError ?? new SwitchyardError('internal_error', 'routing refused the request') };
+    case 'aborted':
+      return abortedOutcome(inp.abortReason, inp.ctx);
+    case 'propagate': {
+      const f = realFault(failure.fault);
+      return { ok: false, error: upstreamClientError(failure.fault.status ?? 400, f?.error ?? { message: f?.message ?? 'upstream refused the request' }) };
+    }
+    default:
+      return exhausted(inp);
+  }
+}

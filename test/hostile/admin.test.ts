@@ -1,0 +1,73 @@
+/**
+ * Bound off loopback, the operations routes follow one admin rule: `/switchyard/*` (the
+ * inspector page included, which may carry `?token=`) and `/metrics` need the admin token,
+ * compared in constant time; `observe.publicMetrics` opens `/metrics` only.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startProc, testConfig, TEST_KEYS, type Proc } from '../integration/harness.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { sameSecret } from '../../src/http/auth.js';
+
+const ADMIN = 'admin-token-for-the-admin-test';
+let closed: Proc;
+let open: Proc;
+let closedUrl = '';
+let openUrl = '';
+
+async function offLoopback(publicMetrics: boolean): Promise<{ p: Proc; url: string }> {
+  const file = join(mkdtempSync(join(tmpdir(), 'sy-admin-')), 'switchyard.yaml');
+  writeFileSync(file, stringify({ ...testConfig('http://127.0.0.1:9'), server: { host: '0.0.0.0' }, observe: { publicMetrics } }));
+  const p = await startProc(['serve', '--config', file, '--port', '0'], /switchyard (http:\/\/0\.0\.0\.0:\d+)\/v1/, { ...TEST_KEYS, SWITCHYARD_ADMIN_TOKEN: ADMIN });
+  return { p, url: p.url.replace('0.0.0.0', '127.0.0.1') };
+}
+
+beforeAll(async () => {
+  ({ p: closed, url: closedUrl } = await offLoopback(false));
+  ({ p: open, url: openUrl } = await offLoopback(true));
+});
+
+afterAll(async () => {
+  await closed?.stop();
+  await open?.stop();
+});
+
+const status = async (url: string, headers: Record<string, string> = {}): Promise<number> => {
+  const r = await fetch(url, { headers });
+  await r.arrayBuffer();
+  return r.status;
+};
+
+describe('off loopback', () => {
+  it.each(['/metrics', '/switchyard/inspect', '/switchyard/state', '/switchyard/events'])('%s without the token is 401', async (path) => {
+    expect(await status(`${closedUrl}${path}`)).toBe(401);
+    expect(await status(`${closedUrl}${path}`, { authorization: 'Bearer wrong-token' })).toBe(401);
+  });
+
+  it.each(['/metrics', '/switchyard/inspect', '/switchyard/state'])('%s with the token is served', async (path) => {
+    expect(await status(`${closedUrl}${path}`, { authorization: `Bearer ${ADMIN}` })).toBe(200);
+  });
+
+  it('the inspector page takes the token as ?token= too; data routes do not', async () => {
+    expect(await status(`${closedUrl}/switchyard/inspect?token=${ADMIN}`)).toBe(200);
+    expect(await status(`${closedUrl}/switchyard/state?token=${ADMIN}`)).toBe(401);
+  });
+
+  it('observe.publicMetrics opens /metrics and nothing else', async () => {
+    expect(await status(`${openUrl}/metrics`)).toBe(200);
+    expect(await status(`${openUrl}/switchyard/state`)).toBe(401);
+  });
+
+  it('health and the API stay open', async () => {
+    expect(await status(`${closedUrl}/healthz`)).toBe(200);
+  });
+});
+
+it('sameSecret compares whole values', () => {
+  expect(sameSecret(ADMIN, ADMIN)).toBe(true);
+  expect(sameSecret(`${ADMIN}x`, ADMIN)).toBe(false);
+  expect(sameSecret(ADMIN.slice(0, -1), ADMIN)).toBe(false);
+  expect(sameSecret('', ADMIN)).toBe(false);
+});

@@ -1,0 +1,115 @@
+/**
+ * `POST /switchyard/route` through the real process (issue 11): the routing decision as JSON,
+ * without an upstream call or a ledger row; the chat route's 400s for bad bodies; the admin
+ * rule of the other `/switchyard/*` routes when bound off loopback.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { parse, stringify } from 'yaml';
+import { startProc, startSidecar, startSimulatorProc, testConfig, TEST_KEYS, type Proc, type SidecarHandle, type SimHandle } from './harness.js';
+
+let sim: SimHandle;
+let sc: SidecarHandle;
+let guarded: Proc;
+const ADMIN = 'route-admin-token-123';
+
+beforeAll(async () => {
+  sim = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 1, outputTokens: 8 } });
+  const cfg = testConfig(sim.url);
+  sc = await startSidecar(cfg);
+  const file = join(mkdtempSync(join(tmpdir(), 'sy-route-')), 'switchyard.yaml');
+  writeFileSync(file, stringify(cfg));
+  guarded = await startProc(['serve', '--config', file, '--host', '0.0.0.0', '--port', '0'], /switchyard (http:\/\/\S+)\/v1/, { ...TEST_KEYS, SWITCHYARD_ADMIN_TOKEN: ADMIN });
+});
+
+afterAll(async () => {
+  await guarded?.stop();
+  await sc?.stop();
+  await sim?.stop();
+});
+
+const route = (base: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(`${base}/switchyard/route`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+interface RouteJson {
+  model: string;
+  endpoint: string | null;
+  tier: string;
+  score: number | null;
+  reason: string;
+}
+
+describe('POST /switchyard/route', () => {
+  it('answers the decision of auto with its score and reason, and calls no upstream', async () => {
+    await sim.clearLog();
+    const r = await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'Berechne 17 * 23 und erkläre den Rechenweg Schritt für Schritt.' }] });
+    expect(r.status).toBe(200);
+    const j = (await r.json()) as RouteJson;
+    expect(Object.keys(j).sort()).toEqual(['endpoint', 'model', 'reason', 'score', 'tier']);
+    expect(j.score).toBeGreaterThan(0);
+    expect(j.score).toBeLessThan(1);
+    expect(j.reason).toMatch(/^score 0\.\d\d (>=|<) 0\.\d\d → (fast_cheap|balanced|high_quality): /);
+    expect(j.endpoint).toMatch(new RegExp(`^${j.model}@`));
+    expect(['fast_cheap', 'balanced', 'high_quality']).toContain(j.tier);
+    expect(await sim.log()).toEqual([]);
+  });
+
+  it('score is null when a hint or an explicit model decides; hints keep their meaning', async () => {
+    const forced = (await (await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'hi' }] }, { 'x-switchyard-tier': 'high_quality' })).json()) as RouteJson;
+    expect(forced).toMatchObject({ tier: 'high_quality', score: null, reason: 'tier forced by x-switchyard-tier: high_quality' });
+    const task = (await (await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'hi' }] }, { 'x-switchyard-task': 'greeting' })).json()) as RouteJson;
+    expect(task).toMatchObject({ tier: 'fast_cheap', score: null });
+    const named = (await (await route(sc.url, { model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] })).json()) as RouteJson;
+    expect(named).toMatchObject({ model: 'gpt-4.1', score: null, reason: 'requested gpt-4.1' });
+    const unknown = (await (await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'hi' }] }, { 'x-switchyard-task': 'astrology' })).json()) as RouteJson;
+    expect(unknown.reason).toMatch(/^unknown task "astrology" ignored; score /);
+    expect(unknown.score).not.toBeNull();
+  });
+
+  it('writes no ledger row and reserves nothing', async () => {
+    for (let i = 0; i < 3; i++) expect((await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: `q ${i}` }] })).status).toBe(200);
+    const spend = (await (await fetch(`${sc.url}/switchyard/spend?group_by=model`)).json()) as { total: { requests: number } };
+    expect(spend.total.requests).toBe(0);
+  });
+
+  it('bad bodies get the same 400s as the chat route', async () => {
+    for (const bad of ['{not json', { model: 'auto' }, { model: 'auto', messages: 'x' }, { model: 'nope', messages: [{ role: 'user', content: 'x' }] }]) {
+      const a = await route(sc.url, bad);
+      const b = await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof bad === 'string' ? bad : JSON.stringify(bad) });
+      expect(a.status).toBe(400);
+      expect(b.status).toBe(400);
+      const ea = ((await a.json()) as { error: { code: string; message: string } }).error;
+      const eb = ((await b.json()) as { error: { code: string; message: string } }).error;
+      expect(ea).toEqual(eb);
+    }
+    const badHeader = await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'x' }] }, { 'x-switchyard-tier': 'ultra' });
+    expect(badHeader.status).toBe(400);
+    expect((await fetch(`${sc.url}/switchyard/route`)).status).toBe(405);
+  });
+
+  it('a real auto request keeps its score in the ledger (route_score), a hinted one none', async () => {
+    const content = 'Schreibe eine Python-Funktion, die Primzahlen bis 1000 findet.';
+    const dry = (await (await route(sc.url, { model: 'auto', messages: [{ role: 'user', content }] })).json()) as RouteJson;
+    const real = await sc.client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content }] }).withResponse();
+    const hinted = await sc.client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content }] }, { headers: { 'x-switchyard-tier': 'balanced' } }).withResponse();
+    const cfgLedger = parse(readFileSync(sc.configFile, 'utf8')) as { storage: { ledger: string } };
+    const db = new Database(cfgLedger.storage.ledger.slice('sqlite:'.length), { readonly: true });
+    try {
+      const score = (id: string | null) => db.prepare<[string], { route_score: number | null }>('SELECT route_score FROM ledger WHERE request_id = ?').get(id!)?.route_score;
+      expect(score(real.response.headers.get('x-request-id'))).toBeCloseTo(dry.score!, 12);
+      expect(score(hinted.response.headers.get('x-request-id'))).toBeNull();
+    } finally {
+      db.close();
+    }
+  });
+
+  it('bound off loopback it needs the admin token, like the other /switchyard routes', async () => {
+    const base = guarded.url.replace('0.0.0.0', '127.0.0.1');
+    const body = { model: 'auto', messages: [{ role: 'user', content: 'hi' }] };
+    expect((await route(base, body)).status).toBe(401);
+    expect((await route(base, body, { authorization: `Bearer ${ADMIN}` })).status).toBe(200);
+  });
+});

@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest';
+import type { SnapshotFrom } from 'xstate';
+import { commandOf, isFinal, requestMachine, startRequest, stepRequest, type ReqEvent, type ReqInput, type ReqSnapshot, type NextStep } from '../../machines/request.machine.js';
+import { reportCoverage } from './coverage.js';
+import { runShortestPaths, type ModelEvent, type ModelSpec } from './model-harness.js';
+
+type Snap = SnapshotFrom<typeof requestMachine>;
+const T0 = Date.UTC(2025, 2, 14, 12);
+const DEADLINE_MS = 10_000;
+/** Two attempts at most (the attempt limit is reached on short paths); a cost cap between the two prices. */
+const INPUT: ReqInput = { receivedAt: T0, deadlineAt: T0 + DEADLINE_MS, maxTotalAttempts: 2, maxCostNano: 500 };
+/** Endpoints the model picks: a1 and b1 within the cap (b cheaper), x1 of model a over it. */
+const PICKS = [
+  { endpoint: 'a1', model: 'a', amount: 100 },
+  { endpoint: 'b1', model: 'b', amount: 50 },
+  { endpoint: 'x1', model: 'a', amount: 1000 },
+];
+const fault = (status: number | null) => ({ kind: status === null ? 'stream_cut' : 'http_status', status });
+
+function failures(at: number): ReqEvent[] {
+  const f = (next: NextStep, status: number | null, extra: Partial<Extract<ReqEvent, { type: 'attempt.failed' }>> = {}): ReqEvent => ({ type: 'attempt.failed', at, fault: fault(status), next, delayMs: 100, partialCostNano: 0, smallerModels: [], ...extra });
+  return [
+    f('stop', null, { fault: { kind: 'deadline', status: null } }),
+    f('retry_same', 500, { partialCostNano: 7 }),
+    f('retry_same', 429),
+    f('failover', null),
+    f('larger_context', 400, { smallerModels: ['a'] }),
+    f('larger_context', 400, { smallerModels: ['a', 'b'] }),
+    f('propagate', 400),
+  ];
+}
+
+/** Events the driver can produce in each state, with the payload variants that reach every guard branch. */
+function events(s: Snap, own: readonly string[]): Array<ModelEvent<typeof requestMachine>> {
+  if (s.status !== 'active') return [];
+  const at = T0 + 1;
+  return own.flatMap((type): ReqEvent[] => {
+    switch (type) {
+      case 'request.routed': return [{ type, at, candidates: ['a', 'b'] }];
+      case 'route.refused': case 'capacity.freed': case 'capacity.refused': case 'timer.fired': case 'attempt.committed': case 'budget.settled': return [{ type, at }];
+      case 'request.aborted': return [{ type, at, reason: 'deadline' }, { type, at, reason: 'client_gone' }];
+      // The driver picks only endpoints and models not excluded.
+      case 'endpoint.picked': return PICKS.filter((p) => !s.context.excluded.includes(p.endpoint) && !s.context.excludedModels.includes(p.model)).map((p) => ({ type, at, ...p }));
+      case 'endpoint.none':
+        return [
+          { type, at, waitable: false, earliest: null, unknown: false },
+          { type, at: T0 + DEADLINE_MS, waitable: true, earliest: null, unknown: true },
+          { type, at, waitable: true, earliest: T0 + DEADLINE_MS + 1, unknown: false },
+          { type, at, waitable: true, earliest: T0 + 50, unknown: false },
+        ];
+      case 'budget.granted': return [{ type, at, budgets: ['global:daily'], slotGone: false }, { type, at, budgets: ['global:daily'], slotGone: true }];
+      case 'budget.refused': return [{ type, at, budget: 'global:daily', limit: 1000, spent: 950, reserved: 0 }];
+      case 'attempt.succeeded': return [{ type, at, costNano: 40 }];
+      case 'attempt.failed': return failures(at);
+      default: return [];
+    }
+  });
+}
+
+/** Everything the guards read (all bounded here), plus what the step produced. */
+const abstract = (s: Snap | ReqSnapshot) => {
+  const c = s.context;
+  return {
+    state: s.value,
+    attempts: c.attempts,
+    excluded: [...c.excluded].sort(),
+    excludedModels: [...c.excludedModels].sort(),
+    pinned: c.pinned?.endpoint ?? null,
+    ceiling: c.ceiling,
+    committed: c.committed,
+    current: c.current && [c.current.endpoint, c.current.budgets.length],
+    failure: c.failure?.kind ?? null,
+    refusal: c.refusal?.kind ?? null,
+    lastFault: c.lastFault?.status ?? c.lastFault?.kind ?? null,
+    outbox: c.outbox.map((o) => o.type),
+  };
+};
+
+const spec: ModelSpec<typeof requestMachine> = {
+  machine: requestMachine,
+  input: INPUT,
+  abstract,
+  events,
+  materialize: (e) => e,
+  // The reducer the runtime runs must agree with the XState machine on every step: same state,
+  // same context (outbox included). And the invariants the driver relies on hold after each step.
+  attach: () => {
+    let mirror: ReqSnapshot = startRequest(INPUT);
+    return ({ event, before, after }) => {
+      const next = stepRequest(mirror, event as ReqEvent);
+      expect(next.value).toBe(after.value as unknown);
+      expect(next.context).toEqual(after.context);
+      mirror = next;
+      const c = after.context;
+      expect(c.attempts).toBeLessThanOrEqual(INPUT.maxTotalAttempts);
+      // A reservation is returned (released or settled) only by the step that ends its attempt, and only once.
+      if (c.outbox.length > 0) expect(before.context.current, 'a reservation to return').not.toBeNull();
+      expect(c.outbox.length).toBeLessThanOrEqual(1);
+      // Final: `failed` says why, `done` does not; a final state's one command is `finish`.
+      if (isFinal(next)) expect([next.value, c.failure === null]).toEqual([next.value, next.value === 'done']);
+      if (isFinal(next)) expect(commandOf(next)).toEqual({ type: 'finish' });
+      expect(commandOf(next) === null).toBe(next.value === 'streaming');
+      expect(new Set(c.excluded).size).toBe(c.excluded.length);
+    };
+  },
+};
+
+describe('request machine: model-based paths', () => {
+  it('replays every edge-aware shortest path through the machine and the reducer, 100% state and transition coverage', { timeout: 120_000 }, () => {
+    const run = runShortestPaths(spec);
+    expect(run.paths).toBeGreaterThan(20);
+    const report = reportCoverage('request', requestMachine, run.recorder.edges.values(), run.recorder.states);
+    expect(report.states.missing).toEqual([]);
+    expect(report.transitions.missing).toEqual([]);
+  });
+});
+
+describe('request machine: examples (the reducer the runtime runs)', () => {
+  const at = T0 + 1;
+  const run = (...evs: ReqEvent[]): ReqSnapshot => evs.reduce((s, e) => stepRequest(s, e), startRequest(INPUT));
+  const routed: ReqEvent = { type: 'request.routed', at, candidates: ['a', 'b'] };
+  const pickA: ReqEvent = { type: 'endpoint.picked', at, endpoint: 'a1', model: 'a', amount: 100 };
+  const pickB: ReqEvent = { type: 'endpoint.picked', at, endpoint: 'b1', model: 'b', amount: 50 };
+  const granted: ReqEvent = { type: 'budget.granted', at, budgets: ['g'], slotGone: false };
+  const failed = (next: NextStep, status: number | null, partialCostNano = 0): ReqEvent => ({ type: 'attempt.failed', at, fault: fault(status), next, delayMs: 250, partialCostNano, smallerModels: [] });
+
+  it('a quick retry pins the endpoint until the backoff ends, returns the reservation, then picks it first', () => {
+    const s = run(routed, pickA, granted, failed('retry_same', 500));
+    expect(s.value).toBe('backoff');
+    expect(commandOf(s)).toEqual({ type: 'sleep', until: at + 250 });
+    expect(s.context.outbox).toEqual([{ type: 'release', budgets: ['g'], reserved: 100 }]);
+    expect(s.context.per.a1).toEqual({ attempts: 1, transientRetryUsed: true });
+    const after = stepRequest(s, { type: 'timer.fired', at: at + 250 });
+    expect(commandOf(after)).toMatchObject({ type: 'pick', pinned: 'a1', excluded: [] });
+  });
+
+  it('tokens already billed are settled, not released', () => {
+    expect(run(routed, pickA, granted, failed('failover', null, 30)).context.outbox).toEqual([{ type: 'settle', budgets: ['g'], reserved: 100, actual: 30 }]);
+  });
+
+  it('a budget refusal excludes the model and lets only cheaper candidates reserve', () => {
+    const refused = run(routed, pickA, { type: 'budget.refused', at, budget: 'g', limit: 1, spent: 1, reserved: 0 });
+    expect(refused.value).toBe('routed');
+    expect(refused.context).toMatchObject({ ceiling: 100, excludedModels: ['a'], refusal: { kind: 'budget', model: 'a', amount: 100 } });
+    expect(stepRequest(refused, { ...pickB, amount: 100 }).value).toBe('routed');
+    expect(stepRequest(refused, pickB).value).toBe('reserving');
+  });
+
+  it('the cost cap excludes a model whose worst case exceeds it', () => {
+    const s = run(routed, { type: 'endpoint.picked', at, endpoint: 'x1', model: 'a', amount: 501 });
+    expect(s.value).toBe('routed');
+    expect(s.context).toMatchObject({ excludedModels: ['a'], refusal: { kind: 'max_cost', amount: 501 } });
+  });
+
+  it('after a commit the next attempt is a continuation; a refused prefill fails over and keeps the fault that cut the stream', () => {
+    const cut = run(routed, pickA, granted, { type: 'attempt.committed', at }, failed('failover', null));
+    expect(cut.context).toMatchObject({ committed: true, excluded: ['a1'], lastFault: { kind: 'stream_cut' } });
+    expect(commandOf(cut)).toMatchObject({ type: 'pick', committed: true });
+    const cont = run(routed, pickA, granted, { type: 'attempt.committed', at }, failed('failover', null), pickB, granted);
+    expect(cont.value).toBe('continuing');
+    expect(commandOf(cont)).toEqual({ type: 'send', endpoint: 'b1', continuation: true });
+    const refused = stepRequest(cont, failed('propagate', 400));
+    expect(refused.value).toBe('failed'); // the attempt limit (2) is reached: exhausted, with the cut as the last fault
+    expect(refused.context).toMatchObject({ failure: { kind: 'exhausted' }, excluded: ['a1', 'b1'], lastFault: { kind: 'stream_cut' } });
+  });
+
+  it('a 400 before any commit reaches the client as it was', () => {
+    expect(run(routed, pickA, granted, failed('propagate', 400)).context.failure).toEqual({ kind: 'propagate', fault: fault(400) });
+  });
+
+  it('waits for capacity until the earliest free time, and gives up at once when that is past the deadline', () => {
+    const waiting = run(routed, { type: 'endpoint.none', at, waitable: true, earliest: at + 40, unknown: false });
+    expect(commandOf(waiting)).toEqual({ type: 'wait', until: at + 40 });
+    expect(run(routed, { type: 'endpoint.none', at, waitable: true, earliest: INPUT.deadlineAt, unknown: false }).context.failure).toEqual({ kind: 'exhausted' });
+    expect(run(routed, { type: 'endpoint.none', at, waitable: true, earliest: INPUT.deadlineAt, unknown: true }).value).toBe('waiting');
+  });
+
+  it('a success settles the actual cost of the reservation, then is done', () => {
+    const s = run(routed, pickA, granted, { type: 'attempt.succeeded', at, costNano: 42 });
+    expect(commandOf(s)).toEqual({ type: 'settle', budgets: ['g'], reserved: 100, actual: 42 });
+    expect(stepRequest(s, { type: 'budget.settled', at }).value).toBe('done');
+  });
+
+  it('ignores an event its state does not take (the same snapshot back)', () => {
+    const s = run(routed);
+    expect(stepRequest(s, { type: 'budget.settled', at })).toBe(s);
+  });
+});

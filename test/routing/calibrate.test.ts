@@ -1,0 +1,96 @@
+/**
+ * `switchyard calibrate` (issue 11): thresholds from the route scores the ledger keeps, pure
+ * and as the command over a real SQLite ledger with known scores.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { openLedger } from '../../src/accounting/ledger.js';
+import { calibrateCommand } from '../../src/cli/calibrate.js';
+import { calibrate, MIN_SCORES, referenceShareAbove } from '../../src/routing/calibrate.js';
+import { DEFAULT_MODEL } from '../../src/routing/scorer.js';
+import { makeRow } from '../accounting/ledger-contract.js';
+import { DEFAULT_CONFIG } from '../../src/config/defaults.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sy-calibrate-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => vi.restoreAllMocks());
+
+/** 0.00, 0.01, … 0.99: a uniform spread of 100 known scores. */
+const SCORES = Array.from({ length: 100 }, (_, i) => i / 100);
+
+describe('calibrate (pure)', () => {
+  it('puts the wished share of traffic at or above the high_quality threshold', () => {
+    const c = calibrate(SCORES, { strongShare: 0.3 });
+    expect(c.thresholds.highQuality).toBe(0.7);
+    expect(c.shares.high_quality).toBeCloseTo(0.3, 12);
+    expect(c.thresholds.balanced).toBeLessThanOrEqual(c.thresholds.highQuality);
+    expect(c.shares.fast_cheap + c.shares.balanced + c.shares.high_quality).toBeCloseTo(1, 12);
+    expect(calibrate(SCORES, { strongShare: 0 }).shares.high_quality).toBe(0);
+    expect(calibrate(SCORES, { strongShare: 1 }).shares.high_quality).toBe(1);
+  });
+
+  it('without a wish, keeps the strong share the defaults give on the reference prompts', () => {
+    const want = referenceShareAbove(DEFAULT_MODEL.thresholds.highQuality, DEFAULT_MODEL.quantiles);
+    expect(calibrate(SCORES).shares.high_quality).toBeCloseTo(want, 1);
+  });
+
+  it('refuses to calibrate on too few scores', () => {
+    expect(() => calibrate(SCORES.slice(0, MIN_SCORES - 1))).toThrow(/at least 50/);
+  });
+});
+
+describe('switchyard calibrate (command)', () => {
+  it('reads the scores of a SQLite ledger and prints the thresholds block', async () => {
+    const db = join(dir, 'ledger.db');
+    const ledger = await openLedger(`sqlite:${db}`);
+    for (const s of SCORES) await ledger.insert(makeRow({ routeScore: s }));
+    for (let i = 0; i < 20; i++) await ledger.insert(makeRow()); // unscored rows (hints, routes) are left out
+    await ledger.close();
+    const cfg = join(dir, 'switchyard.yaml');
+    writeFileSync(cfg, `providers: { p: { kind: openai, baseUrl: "http://127.0.0.1:1/v1" } }\nmodels: { m: { tier: balanced, price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 1000, endpoints: [{ provider: p, upstreamModel: m }] } }\nstorage: { ledger: "sqlite:${db}" }\n`);
+    const out: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+    expect(await calibrateCommand(['--config', cfg, '--strong-share', '0.25'])).toBe(0);
+    const text = out.join('\n');
+    expect(text).toContain('newest 100 auto requests (of 120 ledger rows read)');
+    expect(text).toContain('high_quality 25.0 %');
+    expect(text).toMatch(/routing:\n {2}auto:\n {4}thresholds: \{ balanced: 0\.\d{4}, highQuality: 0\.7500 \}/);
+  });
+
+  it('also prints what cascade escalations say per tier (a cheap tier that fails its checks gets fewer requests)', async () => {
+    const db = join(dir, 'escalations.db');
+    const ledger = await openLedger(`sqlite:${db}`);
+    for (const s of SCORES) await ledger.insert(makeRow({ routeScore: s }));
+    // 30 cascades: the cheap model failed its check on 24 of them and gpt-4.1 passed each time.
+    for (let i = 0; i < 30; i++) {
+      const failed = i < 24;
+      await ledger.insert(makeRow({ requestId: `c${i}#1`, model: 'deepseek-v3.2', cascade: { parentId: `c${i}`, step: 1, quality: failed ? 'invalid_json' : 'pass', delivered: !failed } }));
+      if (failed) await ledger.insert(makeRow({ requestId: `c${i}#2`, model: 'gpt-4.1', cascade: { parentId: `c${i}`, step: 2, quality: 'pass', delivered: true } }));
+    }
+    await ledger.close();
+    const cfg = join(dir, 'escalations.json');
+    // The built-in catalogue (deepseek-v3.2 fast_cheap, gpt-4.1 high_quality) on this ledger.
+    writeFileSync(cfg, JSON.stringify({ ...DEFAULT_CONFIG, storage: { ...DEFAULT_CONFIG.storage, ledger: `sqlite:${db}` } }));
+    const out: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+    const errs: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void errs.push(a.join(' ')));
+    expect(await calibrateCommand(['--config', cfg]), errs.join('\n')).toBe(0);
+    const text = out.join('\n');
+    expect(text).toContain('per tier, from cascade escalations and feedback:');
+    expect(text).toMatch(/fast_cheap: fewer requests[^\n]*\n {2}because 80% of 30 checked answers failed a check/);
+    expect(text).toMatch(/high_quality: keep/);
+  });
+
+  it('bad arguments exit 2; an empty ledger exits 1 with the reason', async () => {
+    const err: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
+    expect(await calibrateCommand(['--strong-share', '2'])).toBe(2);
+    const cfg = join(dir, 'empty.yaml');
+    writeFileSync(cfg, `providers: {}\nmodels: {}\nstorage: { ledger: "sqlite:${join(dir, 'empty.db')}" }\n`);
+    expect(await calibrateCommand(['--config', cfg])).toBe(1);
+    expect(err.join('\n')).toMatch(/only 0 requests with a route score/);
+  });
+});

@@ -1,0 +1,167 @@
+/**
+ * The `auto` scorer (issue 11): each feature on English, German and mixed prompts, the
+ * structure features from the body, the explanation, thresholds → tier, and the property that
+ * adding a code block or a math derivation never lowers the score.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { autoThresholds } from '../../src/routing/classify.js';
+import { kindOfWord } from '../../src/routing/cues.js';
+import { extractFeatures, FEATURES, type Feature, type RouteRequest } from '../../src/routing/features.js';
+import { DEFAULT_MODEL, explain, scoreRequest, thresholdForShare, tierForScore } from '../../src/routing/scorer.js';
+
+const user = (content: string): RouteRequest => ({ messages: [{ role: 'user', content }] });
+const f = (req: RouteRequest, name: Feature): number => extractFeatures(req)[FEATURES.indexOf(name)]!;
+const fu = (text: string, name: Feature): number => f(user(text), name);
+
+describe('task kinds, English and German alike', () => {
+  const cases: Array<[Feature, string, string]> = [
+    ['kind:code', 'Write a Python function that parses the log and fix the bug.', 'Schreib eine Python-Funktion, die das Log parst, und behebe den Bug.'],
+    ['kind:math', 'Calculate the probability and solve the equation.', 'Berechne die Wahrscheinlichkeit und löse die Gleichung.'],
+    ['kind:extraction', 'Extract the fields into a table and summarize them.', 'Extrahiere die Felder in eine Tabelle und fasse sie zusammen.'],
+    ['kind:reasoning', 'Explain why, and compare the two step by step.', 'Erkläre warum, und vergleiche beide Schritt für Schritt.'],
+    ['kind:writing', 'Write a poem and a short story.', 'Schreibe ein Gedicht und eine kurze Geschichte.'],
+    ['kind:roleplay', 'You are a pirate. Pretend we are at sea.', 'Du bist ein Pirat. Stell dir vor, wir sind auf See.'],
+    ['kind:smalltalk', 'Hello! Thanks, how are you?', 'Hallo! Danke, wie geht es dir?'],
+    ['kind:translation', 'Translate this sentence.', 'Übersetze diesen Satz.'],
+  ];
+  for (const [kind, en, de] of cases) {
+    it(`${kind}: "${en}" / "${de}"`, () => {
+      expect(fu(en, kind)).toBeGreaterThan(0);
+      expect(fu(de, kind)).toBeGreaterThan(0);
+      expect(fu('The cat sat on the mat.', kind)).toBe(0);
+    });
+  }
+
+  it('stems match inflections and compounds (German verbs, English -ing/-ed)', () => {
+    expect(kindOfWord('berechnen')).toBe('math');
+    expect(kindOfWord('berechnung')).toBe('math');
+    expect(kindOfWord('übersetzung')).toBe('translation');
+    expect(kindOfWord('implementiere')).toBe('code');
+    expect(kindOfWord('calculating')).toBe('math');
+    expect(kindOfWord('summarized')).toBe('extraction');
+    expect(kindOfWord('design')).toBeUndefined(); // a topic word, not a task
+  });
+
+  it('is case- and Unicode-aware: umlauts and capitals match', () => {
+    expect(fu('ÜBERSETZE DAS BITTE', 'kind:translation')).toBeGreaterThan(0);
+    expect(fu('Löse: x + 2 = 5', 'kind:math')).toBeGreaterThan(0);
+  });
+
+  it('a mixed-language prompt gets the kinds of both languages', () => {
+    const mixed = 'Bitte übersetze this paragraph, then write a Python function für die Berechnung.';
+    expect(fu(mixed, 'kind:translation')).toBeGreaterThan(0);
+    expect(fu(mixed, 'kind:code')).toBeGreaterThan(0);
+    expect(fu(mixed, 'kind:math')).toBeGreaterThan(0);
+  });
+});
+
+describe('markers and structure', () => {
+  it('code: a fence, code punctuation, identifiers', () => {
+    const code = 'Fix this:\n```ts\nconst total_sum = items.reduce((s, i) => { return s + i.price; }, 0);\n```';
+    expect(fu(code, 'code:fence')).toBe(1);
+    expect(fu(code, 'code:syntax')).toBeGreaterThan(0);
+    expect(fu(code, 'code:identifiers')).toBeGreaterThan(0);
+    expect(fu('A plain sentence.', 'code:fence')).toBe(0);
+  });
+
+  it('math: numbers, operators and LaTeX, language-neutral', () => {
+    expect(fu('Wenn 3 Äpfel 1,20 € kosten, was kosten 7?', 'math:numbers')).toBeGreaterThan(0);
+    expect(fu('x^2 + 3x = 10', 'math:symbols')).toBeGreaterThan(0);
+    expect(fu('Zeige \\sum_{i=1}^n i = \\frac{n(n+1)}{2}', 'math:latex')).toBeGreaterThan(0);
+    expect(fu('no digits here', 'math:numbers')).toBe(0);
+  });
+
+  it('words inside a code fence are code, not cues', () => {
+    expect(fu('```\nprint("hello thanks")\n```', 'kind:smalltalk')).toBe(0);
+    expect(fu('hello thanks', 'kind:smalltalk')).toBeGreaterThan(0);
+  });
+
+  it('language: German function words, non-Latin scripts', () => {
+    expect(fu('Kannst du mir bitte sagen, warum das nicht geht und wie ich es ändern kann?', 'lang:de')).toBe(1);
+    expect(fu('Can you tell me why this does not work?', 'lang:de')).toBe(0);
+    expect(fu('请把这段话翻译成英文，并解释其中的语法结构和用词选择。谢谢你的帮助，我非常感激。请尽快回复', 'lang:non_latin')).toBeGreaterThan(0.5);
+    expect(fu('Объясни, пожалуйста, почему небо голубое', 'lang:non_latin')).toBeGreaterThan(0.5);
+  });
+
+  it('tools, JSON output, max_tokens, system prompt and conversation depth come from the body', () => {
+    const body: RouteRequest = {
+      messages: [
+        { role: 'system', content: 'You are terse.' },
+        { role: 'user', content: 'first question' },
+        { role: 'assistant', content: 'answer' },
+        { role: 'user', content: 'second question' },
+      ],
+      tools: [{ type: 'function', function: { name: 'f' } }],
+      response_format: { type: 'json_object' },
+      max_tokens: 4096,
+    };
+    for (const name of ['struct:tools', 'struct:json', 'struct:max_tokens', 'struct:system', 'struct:turns', 'struct:context'] as const) expect(f(body, name), name).toBeGreaterThan(0);
+    for (const name of ['struct:tools', 'struct:json', 'struct:max_tokens', 'struct:system', 'struct:turns', 'struct:context'] as const) expect(fu('second question', name), name).toBe(0);
+  });
+
+  it('the last user turn weighs most: a kind only in an earlier turn counts half', () => {
+    const early: RouteRequest = { messages: [{ role: 'user', content: 'Translate this.' }, { role: 'assistant', content: 'ok' }, { role: 'user', content: 'and now?' }] };
+    expect(f(early, 'kind:translation')).toBeCloseTo(0.5 * fu('Translate this.', 'kind:translation'));
+  });
+
+  it('reads the text parts of array content', () => {
+    expect(f({ messages: [{ role: 'user', content: [{ type: 'text', text: 'Translate this.' }, { type: 'image_url', image_url: { url: 'x' } }] }] }, 'kind:translation')).toBeGreaterThan(0);
+  });
+});
+
+describe('score, explanation, thresholds', () => {
+  it('is a probability, with the top contributions named in the explanation', () => {
+    const r = scoreRequest(user('Berechne 17 * 23 + 4 und erkläre den Rechenweg.'));
+    expect(r.score).toBeGreaterThan(0);
+    expect(r.score).toBeLessThan(1);
+    expect(explain(r)).toMatch(/^[a-z_]+:[a-z_]+ [+-]\d+\.\d\d(, [a-z_]+:[a-z_]+ [+-]\d+\.\d\d){0,2}$/);
+    const sum = r.contributions.reduce((s, c) => s + c.value, DEFAULT_MODEL.bias);
+    expect(r.score).toBeCloseTo(1 / (1 + Math.exp(-sum)), 12);
+  });
+
+  it('two thresholds make three tiers', () => {
+    const t = { balanced: 0.3, highQuality: 0.6 };
+    expect(tierForScore(0.1, t)).toBe('fast_cheap');
+    expect(tierForScore(0.3, t)).toBe('balanced');
+    expect(tierForScore(0.6, t)).toBe('high_quality');
+  });
+
+  it('strongShare maps to the high_quality threshold through the reference quantiles', () => {
+    const q = DEFAULT_MODEL.quantiles;
+    expect(thresholdForShare(1, q)).toBe(q[0]);
+    expect(thresholdForShare(0, q)).toBe(q[q.length - 1]);
+    expect(thresholdForShare(0.5, q)).toBeCloseTo(q[(q.length - 1) / 2]!, 10);
+    expect(thresholdForShare(0.2, q)).toBeGreaterThan(thresholdForShare(0.5, q));
+    const t = autoThresholds({ strongShare: 0.2 });
+    expect(t.highQuality).toBeCloseTo(thresholdForShare(0.2, q), 12);
+    expect(t.balanced).toBeLessThanOrEqual(t.highQuality);
+    expect(autoThresholds({})).toEqual(DEFAULT_MODEL.thresholds);
+    expect(autoThresholds({ thresholds: { balanced: 0.1, highQuality: 0.9 } })).toEqual({ balanced: 0.1, highQuality: 0.9 });
+  });
+});
+
+describe('monotone where it must be (property)', () => {
+  const word = fc.constantFrom('hello', 'story', 'why', 'translate', 'poem', 'Hallo', 'danke', 'erkläre', 'bitte', 'the', 'und', 'Geschichte', 'summarize', '?', 'price', 'total');
+  const prose = fc.array(word, { maxLength: 40 }).map((ws) => ws.join(' '));
+  const ident = fc.constantFrom('x', 'total', 'items', 'fooBar', 'snake_case', 'print("hi?")', 'return', 'if', 'a ? b : c', '// thanks');
+  const codeBlock = fc
+    .array(fc.tuple(ident, fc.constantFrom(' = ', '(', ') {', '; }', '.', ' + ', '\n'), ident), { minLength: 1, maxLength: 20 })
+    .map((parts) => '\n```\n' + parts.map((p) => p.join('')).join('\n') + '\n```\n');
+  const term = fc.oneof(fc.integer({ min: 0, max: 999 }).map(String), fc.constantFrom('x', 'y', 'n', '\\frac{a}{b}', '\\sum_i', '(x+1)', 'x^2'));
+  const derivation = fc
+    .array(fc.tuple(term, fc.constantFrom(' = ', ' + ', ' - ', ' * ', ' / ', ' ≤ ', ' ⇒ '), term), { minLength: 1, maxLength: 12 })
+    .map((eqs) => '\n' + eqs.map((e) => e.join('')).join('\n') + '\n');
+  const context = fc.constantFrom<Array<{ role: string; content: string }>>([], [{ role: 'system', content: 'Du bist hilfreich.' }], [{ role: 'user', content: 'earlier' }, { role: 'assistant', content: 'ok' }]);
+
+  it('adding a code block or a math derivation to the last user turn never lowers the score', () => {
+    fc.assert(
+      fc.property(prose, fc.oneof(codeBlock, derivation), fc.boolean(), context, (text, extra, before, ctx) => {
+        const base = scoreRequest({ messages: [...ctx, { role: 'user', content: text }] }).score;
+        const grown = scoreRequest({ messages: [...ctx, { role: 'user', content: before ? extra + text : text + extra }] }).score;
+        expect(grown).toBeGreaterThanOrEqual(base);
+      }),
+      { numRuns: 400, seed: 11 },
+    );
+  });
+});
