@@ -21,12 +21,14 @@ export interface TextCounts {
   fences: number;
   identifiers: number;
   questions: number;
+  /** Sentence ends (. ! ? and their CJK forms followed by a space or the end), outside code fences. */
+  sentences: number;
 }
 
 
 export function emptyCounts(): TextCounts {
   const kindHits = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>;
-  return { chars: 0, words: 0, kindHits, germanWords: 0, letters: 0, nonLatinLetters: 0, numbers: 0, mathSymbols: 0, latex: 0, codePunct: 0, fences: 0, identifiers: 0, questions: 0 };
+  return { chars: 0, words: 0, kindHits, germanWords: 0, letters: 0, nonLatinLetters: 0, numbers: 0, mathSymbols: 0, latex: 0, codePunct: 0, fences: 0, identifiers: 0, questions: 0, sentences: 0 };
 }
 
 function isLetter(c: number): boolean {
@@ -45,6 +47,9 @@ for (const c of '{};<>[]()=_`|&') CODE_PUNCT[c.charCodeAt(0)] = 1;
 /** = + * / ^ and the Unicode math operators block. */
 const isMathSymbol = (c: number): boolean => c === 61 || c === 43 || c === 42 || c === 47 || c === 94 || (c >= 0x2200 && c <= 0x22ff) || c === 0xd7 || c === 0xf7 || c === 0xb1;
 const isQuestion = (c: number): boolean => c === 63 || c === 0xff1f || c === 0xbf || c === 0x37e || c === 0x61f;
+
+const isSentenceEnd = (c: number): boolean => c === 46 || c === 33 || c === 63 || c === 0x3002 || c === 0xff01 || c === 0xff1f;
+const isSpace = (c: number): boolean => c === 32 || c === 10 || c === 9 || c === 13;
 
 /** ASCII classes: 1 letter, 2 digit, 0 other (a table: this runs per character). */
 const ASCII = new Uint8Array(128);
@@ -126,6 +131,7 @@ export function scanText(text: string, into: TextCounts): void {
     }
     if (isMathSymbol(c)) into.mathSymbols++;
     if (isQuestion(c) && !inFence) into.questions++;
+    if (isSentenceEnd(c) && !inFence && (i >= n || isSpace(s.charCodeAt(i)))) into.sentences++;
     prevFlags = 0;
   }
   into.letters += letters;
