@@ -14,6 +14,8 @@ export const FEATURES = [
   'math:numbers',
   'math:symbols',
   'math:latex',
+  'math:decimals',
+  'math:magnitude',
   'ask:questions',
   'struct:length',
   'struct:words',
@@ -102,6 +104,10 @@ export function extractFeatures(req: RouteRequest): Float64Array {
   x[j++] = clamp01(log2(1 + l.numbers) / 4);
   x[j++] = clamp01(l.mathSymbols / 6);
   x[j++] = sat(l.latex, 3);
+  // Size and kind of the quantities (language-neutral): 5-fold CV on train, GSM8K APGR
+  // 0.561 -> 0.603, mean over the sets 0.567 -> 0.585.
+  x[j++] = sat(l.decimals, 3);
+  x[j++] = clamp01(log2(1 + l.maxNumber) / 20);
   x[j++] = sat(l.questions, 3);
   x[j++] = clamp01(log2(chars / 64) / 6);
   // Words and sentences beside characters: a multi-step problem is many short sentences, a
