@@ -33,7 +33,7 @@ export const PRIORS: Partial<Record<Feature, number>> = {
  */
 export const NON_NEGATIVE: readonly Feature[] = ['kind:code', 'kind:math', 'code:fence', 'code:syntax', 'code:identifiers', 'math:numbers', 'math:symbols', 'math:latex', 'math:decimals', 'math:magnitude', 'struct:length', 'struct:words', 'struct:sentences'];
 
-export const LAMBDAS = [0.0003, 0.003, 0.03] as const;
+export const LAMBDAS = [0.0001, 0.0003, 0.003, 0.03] as const;
 export const WEIGHTINGS = ['equal', 'sqrt'] as const;
 export type Weighting = (typeof WEIGHTINGS)[number];
 
