@@ -53,13 +53,18 @@ export class HttpSink implements ChatSink {
    * right after this turn's I/O — batching without an added delay.
    */
   write(data: string): boolean {
+    return this.writeEvent(null, data);
+  }
+
+  /** One SSE event with an `event:` name (the Responses and Messages APIs name theirs). */
+  writeEvent(name: string | null, data: string): boolean {
     if (this.ended) return true;
     if (!this.corked) {
       this.corked = true;
       this.res.cork();
       setImmediate(this.uncork);
     }
-    return this.res.write(`data: ${data}\n\n`);
+    return this.res.write(name === null ? `data: ${data}\n\n` : `event: ${name}\ndata: ${data}\n\n`);
   }
 
   private readonly uncork = (): void => {
