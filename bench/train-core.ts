@@ -31,9 +31,9 @@ export const PRIORS: Partial<Record<Feature, number>> = {
  * and math task kinds, and length carry weights ≥ 0 (so adding a code block or a derivation to a
  * prompt can only raise the score; the property test checks it).
  */
-export const NON_NEGATIVE: readonly Feature[] = ['kind:code', 'kind:math', 'code:fence', 'code:syntax', 'code:identifiers', 'math:numbers', 'math:symbols', 'math:latex', 'struct:length'];
+export const NON_NEGATIVE: readonly Feature[] = ['kind:code', 'kind:math', 'code:fence', 'code:syntax', 'code:identifiers', 'math:numbers', 'math:symbols', 'math:latex', 'math:decimals', 'math:magnitude', 'struct:length', 'struct:words', 'struct:sentences'];
 
-export const LAMBDAS = [0.0003, 0.003, 0.03] as const;
+export const LAMBDAS = [0.0001, 0.0003, 0.003, 0.03] as const;
 export const WEIGHTINGS = ['equal', 'sqrt'] as const;
 export type Weighting = (typeof WEIGHTINGS)[number];
 

@@ -14,8 +14,12 @@ export const FEATURES = [
   'math:numbers',
   'math:symbols',
   'math:latex',
+  'math:decimals',
+  'math:magnitude',
   'ask:questions',
   'struct:length',
+  'struct:words',
+  'struct:sentences',
   'struct:context',
   'struct:turns',
   'struct:system',
@@ -100,8 +104,16 @@ export function extractFeatures(req: RouteRequest): Float64Array {
   x[j++] = clamp01(log2(1 + l.numbers) / 4);
   x[j++] = clamp01(l.mathSymbols / 6);
   x[j++] = sat(l.latex, 3);
+  // Size and kind of the quantities (language-neutral): 5-fold CV on train, GSM8K APGR
+  // 0.561 -> 0.603, mean over the sets 0.567 -> 0.585.
+  x[j++] = sat(l.decimals, 3);
+  x[j++] = clamp01(log2(1 + l.maxNumber) / 20);
   x[j++] = sat(l.questions, 3);
   x[j++] = clamp01(log2(chars / 64) / 6);
+  // Words and sentences beside characters: a multi-step problem is many short sentences, a
+  // pasted table or code is many characters and few words (5-fold CV on train: +0.005 mean APGR).
+  x[j++] = clamp01(log2(1 + l.words) / 10);
+  x[j++] = clamp01(log2(1 + l.sentences) / 5);
   x[j++] = clamp01(log2(1 + c.chars / 256) / 6);
   x[j++] = clamp01(log2(Math.max(userTurns, 1)) / 3);
   x[j++] = system ? 1 : 0;

@@ -21,12 +21,18 @@ export interface TextCounts {
   fences: number;
   identifiers: number;
   questions: number;
+  /** Sentence ends (. ! ? and their CJK forms followed by a space or the end), outside code fences. */
+  sentences: number;
+  /** Numbers written with a decimal (or thousands) separator. */
+  decimals: number;
+  /** The largest integer part of a number (capped at 1e15). */
+  maxNumber: number;
 }
 
 
 export function emptyCounts(): TextCounts {
   const kindHits = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>;
-  return { chars: 0, words: 0, kindHits, germanWords: 0, letters: 0, nonLatinLetters: 0, numbers: 0, mathSymbols: 0, latex: 0, codePunct: 0, fences: 0, identifiers: 0, questions: 0 };
+  return { chars: 0, words: 0, kindHits, germanWords: 0, letters: 0, nonLatinLetters: 0, numbers: 0, mathSymbols: 0, latex: 0, codePunct: 0, fences: 0, identifiers: 0, questions: 0, sentences: 0, decimals: 0, maxNumber: 0 };
 }
 
 function isLetter(c: number): boolean {
@@ -45,6 +51,9 @@ for (const c of '{};<>[]()=_`|&') CODE_PUNCT[c.charCodeAt(0)] = 1;
 /** = + * / ^ and the Unicode math operators block. */
 const isMathSymbol = (c: number): boolean => c === 61 || c === 43 || c === 42 || c === 47 || c === 94 || (c >= 0x2200 && c <= 0x22ff) || c === 0xd7 || c === 0xf7 || c === 0xb1;
 const isQuestion = (c: number): boolean => c === 63 || c === 0xff1f || c === 0xbf || c === 0x37e || c === 0x61f;
+
+const isSentenceEnd = (c: number): boolean => c === 46 || c === 33 || c === 63 || c === 0x3002 || c === 0xff01 || c === 0xff1f;
+const isSpace = (c: number): boolean => c === 32 || c === 10 || c === 9 || c === 13;
 
 /** ASCII classes: 1 letter, 2 digit, 0 other (a table: this runs per character). */
 const ASCII = new Uint8Array(128);
@@ -114,7 +123,20 @@ export function scanText(text: string, into: TextCounts): void {
       if (c === 32 || c === 10) continue;
       if (ASCII[c] === 2) {
         into.numbers++;
-        while (i < n && (isDigit(s.charCodeAt(i)) || ((s.charCodeAt(i) === 46 || s.charCodeAt(i) === 44) && i + 1 < n && isDigit(s.charCodeAt(i + 1))))) i++;
+        // The integer part's value (capped) and whether a decimal separator follows: big and
+        // fractional quantities are where a weak model's arithmetic slips.
+        let v = c - 48;
+        let sep = false;
+        while (i < n) {
+          const d = s.charCodeAt(i);
+          if (isDigit(d)) {
+            if (!sep && v < 1e15) v = v * 10 + d - 48;
+          } else if ((d === 46 || d === 44) && i + 1 < n && isDigit(s.charCodeAt(i + 1))) sep = true;
+          else break;
+          i++;
+        }
+        if (sep) into.decimals++;
+        if (v > into.maxNumber) into.maxNumber = v;
         continue;
       }
       if (c === 96 && s.startsWith('``', i)) {
@@ -126,6 +148,8 @@ export function scanText(text: string, into: TextCounts): void {
     }
     if (isMathSymbol(c)) into.mathSymbols++;
     if (isQuestion(c) && !inFence) into.questions++;
+    // CJK writes no space after 。！？, so those end a sentence by themselves.
+    if (isSentenceEnd(c) && !inFence && (c > 127 || i >= n || isSpace(s.charCodeAt(i)))) into.sentences++;
     prevFlags = 0;
   }
   into.letters += letters;

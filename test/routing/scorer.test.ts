@@ -72,6 +72,23 @@ describe('markers and structure', () => {
     expect(fu('no digits here', 'math:numbers')).toBe(0);
   });
 
+  it('math: decimal quantities and the size of the largest number, German and English separators alike', () => {
+    expect(fu('Wenn 3 Äpfel 1,20 € kosten, was kosten 7?', 'math:decimals')).toBeCloseTo(1 / 3, 12);
+    expect(fu('A ticket costs $12.50 and a snack 3.75.', 'math:decimals')).toBeCloseTo(2 / 3, 12);
+    expect(fu('Take 3 apples and 7 pears.', 'math:decimals')).toBe(0);
+    expect(fu('Sie verdient 48000 im Jahr', 'math:magnitude')).toBeCloseTo(Math.log2(48001) / 20, 12);
+    expect(fu('Sie verdient 48.000,50 im Jahr', 'math:magnitude')).toBeCloseTo(Math.log2(49) / 20, 12); // the integer part before the first separator
+    expect(fu('3 apples', 'math:magnitude')).toBeLessThan(fu('300 apples', 'math:magnitude'));
+    expect(fu('no digits here', 'math:magnitude')).toBe(0);
+  });
+
+  it('structure: words and sentences of the last turn, Unicode sentence ends, none inside code fences', () => {
+    expect(fu('Er kauft Brot. Dann geht er heim! Warum?', 'struct:sentences')).toBeCloseTo(Math.log2(4) / 5, 12);
+    expect(fu('他买了面包。然后回家了。', 'struct:sentences')).toBeCloseTo(Math.log2(3) / 5, 12);
+    expect(fu('```\na. b. c.\n```', 'struct:sentences')).toBe(0);
+    expect(fu('Straße über Привет', 'struct:words')).toBeCloseTo(Math.log2(4) / 10, 12);
+  });
+
   it('words inside a code fence are code, not cues', () => {
     expect(fu('```\nprint("hello thanks")\n```', 'kind:smalltalk')).toBe(0);
     expect(fu('hello thanks', 'kind:smalltalk')).toBeGreaterThan(0);
