@@ -30,6 +30,8 @@ export interface AttemptSuccess {
   text: string;
   /** Non-streaming: the completion object, model not yet rewritten. */
   completion: Record<string, unknown> | null;
+  /** Non-streaming: the upstream's text when `completion` is that text parsed as is (the model can be spliced in). */
+  completionText: string | null;
   ttftMs: number | null;
   latencyMs: number;
   /** `x-ratelimit-remaining-*` said 0: the window is exhausted until this time. */
@@ -131,7 +133,8 @@ async function readCompletion(inp: AttemptInput, res: UpstreamResponse, signal: 
     throw new UpstreamFault('bad_response', (err as Error).message);
   }
   const latencyMs = inp.now() - started;
-  return { usage: parsed.usage, text: parsed.text, completion: parsed.completion, ttftMs: null, latencyMs, exhaustedUntil: exhaustedUntil(res, inp.now()), malformed: 0 };
+  const completionText = parsed.completion === json ? text : null;
+  return { usage: parsed.usage, text: parsed.text, completion: parsed.completion, completionText, ttftMs: null, latencyMs, exhaustedUntil: exhaustedUntil(res, inp.now()), malformed: 0 };
 }
 
 async function readStream(
@@ -194,5 +197,5 @@ async function readStream(
   }
   // A clean end without [DONE] is fine once the answer finished; without a finish it is a cut.
   if (!done && finish === null) throw new UpstreamFault('stream_cut', 'the upstream stream ended before the answer finished');
-  return { usage, text, completion: null, ttftMs, latencyMs: inp.now() - started, exhaustedUntil: exhausted, malformed };
+  return { usage, text, completion: null, completionText: null, ttftMs, latencyMs: inp.now() - started, exhaustedUntil: exhausted, malformed };
 }
