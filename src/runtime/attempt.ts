@@ -98,7 +98,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
   let delivered = '';
   let headersIn = false;
   try {
-    const res = await send(inp.h.pool, req, { headersTimeoutMs: r.headersTimeoutMs, signal: ac.signal });
+    const res = await send(inp.h.pool, req, { headersTimeoutMs: r.headersTimeoutMs, signal: ac.signal, abort: (reason) => ac.abort(reason) });
     headersIn = true;
     if (res.statusCode >= 300) throw await errorFault(inp, res, ac.signal);
     if (!inp.stream) return await readCompletion(inp, res, ac.signal, started);
