@@ -13,7 +13,7 @@ import { DEFAULT_CONFIG } from './config/defaults.js';
 import { loadConfigFile, validateConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { ClientKeys } from './http/auth.js';
-import { createHttpServer, isLoopback } from './http/server.js';
+import { createHttpServer, isLoopback, sendJson } from './http/server.js';
 import { modelsList, opsRoutes } from './http/ops-routes.js';
 import { createLogger } from './observe/log.js';
 import { Runtime } from './runtime/runtime.js';
@@ -25,6 +25,10 @@ import { registerSecrets, secretsOf } from './observe/scrub.js';
 import { Metrics } from './observe/metrics.js';
 import { openRedisShared } from './shared-state/index.js';
 import { noteEscalations } from './observe/cascade-ops.js';
+import { openResponseStore, type ResponseStore } from './accounting/response-store.js';
+import { apiRoutes } from './http/api-routes.js';
+import { ApiCounts } from './observe/api-counts.js';
+import { setTracer } from './runtime/request-scope.js';
 
 const PROVIDER_PATHS: Record<string, string> = { openai: '/openai/v1', gemini: '/gemini/v1', deepseek: '/deepseek/v1', anthropic: '/anthropic' };
 
@@ -101,6 +105,15 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   } catch (err) {
     throw new StartupError(`cannot open the ledger ${cfg.storage.ledger}: ${(err as Error).message}`);
   }
+  let responses: ResponseStore;
+  try {
+    responses = await openResponseStore(cfg.storage.ledger, () => ({ ttlMs: runtime.cfg.storage.responses.ttlSeconds * 1000, maxEntries: runtime.cfg.storage.responses.maxEntries }));
+  } catch (err) {
+    throw new StartupError(`cannot open the response store in ${cfg.storage.ledger}: ${(err as Error).message}`);
+  }
+  // OpenTelemetry is imported only when configured (observe.otlp); changes apply at restart.
+  const otel = cfg.observe.otlp ? await (await import('./observe/otel.js')).startOtel(cfg.observe.otlp, log) : null;
+  setTracer(otel?.tracer ?? null);
   const hub = new InspectionHub(cfg.observe.historySize);
   // Before the runtime starts, so the inspector also sees the actors being created.
   const wsUrl = opts.inspectWs ?? cfg.observe.statelyInspectUrl;
@@ -111,12 +124,30 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     hub.addRawObserver(bridge.observer);
   }
   let metrics: Metrics | null = null;
+  let apiCounts: ApiCounts | null = null;
   // Shared state reads the live config (reloads change limits); the runtime holds it.
   let liveCfg = (): Config => cfg;
   const shared = cfg.storage.shared.startsWith('redis') ? openRedisShared({ cfg: () => liveCfg(), ledger, log, env }) : undefined;
-  const runtime = new Runtime({ cfg, ledger, log, env, inspect: hub.observe, onRequest: (r) => metrics?.onRequest(r), onCascade: (r) => { metrics?.onCascade(r); noteEscalations(hub, r); }, ...(shared ? { shared } : {}) });
+  const runtime = new Runtime({
+    cfg,
+    ledger,
+    log,
+    env,
+    inspect: hub.observe,
+    onRequest: (r) => {
+      metrics?.onRequest(r);
+      apiCounts?.record(r);
+    },
+    onCascade: (r) => {
+      metrics?.onCascade(r);
+      noteEscalations(hub, r);
+    },
+    ...(shared ? { shared } : {}),
+  });
   liveCfg = () => runtime.cfg;
   metrics = new Metrics(() => runtime.state());
+  const counts = new ApiCounts(metrics.registry);
+  apiCounts = counts;
   const m = metrics;
   hub.subscribe((r) => m.onRecord(r));
   hub.addRawObserver((ev) => {
@@ -141,6 +172,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     } catch (err) {
       return { ok: false, errors: [(err as Error).message] };
     }
+    if (JSON.stringify(res.config.observe.otlp) !== JSON.stringify(cfg.observe.otlp)) log.warn('observe.otlp changed: tracing settings take effect at the next restart');
     const r = runtime.reload(res.config);
     await runtime.reloadBudgets(res.config);
     log.info(r, 'config reloaded');
@@ -148,6 +180,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   };
 
   const ops = opsRoutes({ runtime, ledger, hub, metrics: m, reload });
+  ops['/switchyard/state'] = (_req, res) => sendJson(res, 200, { ...runtime.state(), apis: counts.view() });
 
   const server: Server = createHttpServer({
     runtime: () => runtime,
@@ -160,6 +193,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     loopbackOnly: isLoopback(host),
     // The supervisor's state: `serving` until shutdown sends it to `draining`.
     draining: () => runtime.draining,
+    apis: apiRoutes({ responses: () => responses }),
     requestTimeoutMs: cfg.server.requestTimeoutMs,
     publicMetrics: () => runtime.cfg.observe.publicMetrics,
   });
@@ -187,6 +221,9 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     stately?.stop();
     await runtime.close();
     await ledger.close();
+    await responses.close();
+    await otel?.shutdown();
+    setTracer(null);
     await simulator?.close();
     log.info('stopped');
     log.flush();

@@ -9,7 +9,8 @@ import { z } from 'zod';
 export const TIERS = ['fast_cheap', 'balanced', 'high_quality'] as const;
 export type Tier = (typeof TIERS)[number];
 
-export const CAPABILITIES = ['chat', 'code', 'reasoning', 'tools', 'json', 'vision', 'prefill'] as const;
+/** `embeddings` marks an embeddings model: only `/v1/embeddings` uses it (chat routes and `auto` never do). */
+export const CAPABILITIES = ['chat', 'code', 'reasoning', 'tools', 'json', 'vision', 'prefill', 'embeddings'] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
 const positiveInt = z.number().int().positive();
@@ -177,6 +178,15 @@ const storageSchema = z.strictObject({
     .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+|memory)$/, 'expected sqlite:PATH, postgres://… or memory')
     .default('sqlite:./switchyard.db'),
   shared: z.string().regex(/^(memory|rediss?:\/\/.+)$/, 'expected memory or redis://…').default('memory'),
+  /** Stored Responses-API answers for `previous_response_id`, in the ledger database. */
+  responses: z
+    .strictObject({
+      /** How long a stored response can be continued. */
+      ttlSeconds: positiveInt.default(30 * 24 * 3600),
+      /** At most this many are kept; the oldest go first. */
+      maxEntries: positiveInt.default(10_000),
+    })
+    .default({ ttlSeconds: 30 * 24 * 3600, maxEntries: 10_000 }),
   /** Each replica's lease on its reservations (Redis): a dead replica's are reclaimed within one period. */
   leaseMs: z.number().int().min(200).max(600_000).default(5_000),
   /** Prefix (and hash tag) of every Redis key: one per deployment. */
@@ -192,6 +202,16 @@ const observeSchema = z.strictObject({
   statelyInspectUrl: z.string().regex(/^wss?:\/\/.+/, 'expected ws://… or wss://…').optional(),
   /** Records kept for `/switchyard/events` replay. */
   historySize: positiveInt.default(500),
+  /** OpenTelemetry traces over OTLP/HTTP; absent: nothing of OpenTelemetry is loaded. */
+  otlp: z
+    .strictObject({
+      /** The collector's traces URL, e.g. http://127.0.0.1:4318/v1/traces. */
+      endpoint: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+      serviceName: z.string().min(1).default('switchyard'),
+      /** Put prompt and answer text into spans (off: they may hold personal data). */
+      captureContent: z.boolean().default(false),
+    })
+    .optional(),
   /** Serve `/metrics` without the admin token when bound off loopback (for a scraper on the network). */
   publicMetrics: z.boolean().default(false),
 });
@@ -257,8 +277,10 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
   for (const [route, chain] of Object.entries(obj(obj(cfg.routing).routes))) {
     for (const [i, m] of strs(chain)) {
       if (!known(m)) ctx.addIssue({ code: 'custom', path: ['routing', 'routes', route, i], message: `unknown model "${m}"` });
+      else if (isEmbeddings(modelMap[m])) ctx.addIssue({ code: 'custom', path: ['routing', 'routes', route, i], message: `"${m}" is an embeddings model: routes are for chat` });
     }
   }
+  checkEmbeddings(modelMap, providers, ctx);
   crossCheckCascade(obj(obj(cfg.routing).cascade), known, ctx);
   const keys = arr(obj(cfg.auth).keys).map(obj);
   const keyIds = keys.map((k) => k.id).filter((k): k is string => typeof k === 'string');
@@ -281,6 +303,24 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
     if (seen.has(k.id)) ctx.addIssue({ code: 'custom', path: ['auth', 'keys', i, 'id'], message: `duplicate key id "${k.id}"` });
     seen.add(k.id);
   });
+}
+
+const isEmbeddings = (m: unknown): boolean => arr(obj(m).capabilities).includes('embeddings');
+
+/** Embeddings models: OpenAI-kind endpoints only, and fallbacks never cross between embeddings and chat. */
+function checkEmbeddings(modelMap: Record<string, unknown>, providers: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  for (const [name, raw] of Object.entries(modelMap)) {
+    const emb = isEmbeddings(raw);
+    if (emb) {
+      arr(obj(raw).endpoints).forEach((e, i) => {
+        const p = obj(providers[String(obj(e).provider)]);
+        if (p.kind === 'anthropic') ctx.addIssue({ code: 'custom', path: ['models', name, 'endpoints', i, 'provider'], message: 'an embeddings model needs an OpenAI-kind provider (Anthropic has no embeddings API)' });
+      });
+    }
+    for (const [i, f] of strs(obj(raw).fallbacks)) {
+      if (f in modelMap && isEmbeddings(modelMap[f]) !== emb) ctx.addIssue({ code: 'custom', path: ['models', name, 'fallbacks', i], message: `"${f}" ${emb ? 'is a chat model' : 'is an embeddings model'}: fallbacks must be of the same kind` });
+    }
+  }
 }
 
 /** `judge` needs a judge model from the catalogue, and a judge needs the check turned on. */

@@ -11,6 +11,12 @@ const GET = ['GET', 'HEAD'] as const;
 const METHODS = new Map<string, readonly string[]>([
   ['/v1/chat/completions', ['POST']],
   ['/chat/completions', ['POST']],
+  ['/v1/responses', ['POST']],
+  ['/responses', ['POST']],
+  ['/v1/messages', ['POST']],
+  ['/v1/messages/count_tokens', ['POST']],
+  ['/v1/embeddings', ['POST']],
+  ['/embeddings', ['POST']],
   ['/v1/models', GET],
   ['/models', GET],
   ['/healthz', GET],

@@ -8,9 +8,11 @@ import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { SwitchyardError, errorBody } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { inScope } from '../runtime/request-scope.js';
 import type { ClientKeys } from './auth.js';
 import { checkAdmin } from './admin.js';
 import { onClientError } from './client-error.js';
+import type { ApiRoute } from './edge.js';
 import { checkJsonDepth } from './json-limits.js';
 import { checkMethod, parseTarget } from './routes.js';
 import { HttpSink } from './sink.js';
@@ -34,6 +36,8 @@ export interface ServerDeps {
   adminToken: () => string | null;
   loopbackOnly: boolean;
   draining: () => boolean;
+  /** Routes of the other APIs (Responses, Messages, embeddings), by path. */
+  apis?: Record<string, ApiRoute>;
   /** `observe.publicMetrics`: `/metrics` without the admin token off loopback. */
   publicMetrics?: () => boolean;
   /** `server.requestTimeoutMs`: the whole request (headers and body) must arrive within it. */
@@ -132,7 +136,8 @@ async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse,
   }
   const log = deps.log.child({ requestId });
   const sink = new HttpSink(req, res, base);
-  await rt.chat({ requestId, body, hints, keyId, receivedAt, log }, sink);
+  const call = { requestId, body, hints, keyId, receivedAt, log };
+  await inScope('chat', call, req.headers, () => rt.chat(call, sink));
 }
 
 /** `POST /switchyard/route` (issue 11): the routing decision alone; same body and header checks as the chat route. */
@@ -157,6 +162,8 @@ export function createHttpServer(deps: ServerDeps): Server {
       const url = target.url;
       checkMethod(path, req.method);
       if (path === '/v1/chat/completions' || path === '/chat/completions') return chat(deps, req, res, requestId);
+      const api = deps.apis?.[path];
+      if (api) return api(deps, req, res, requestId);
       if (path === '/v1/models' || path === '/models') return sendJson(res, 200, deps.models());
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (path === '/readyz') {

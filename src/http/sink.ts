@@ -60,8 +60,13 @@ export class HttpSink implements ChatSink {
    * buffer bookkeeping, per event.) A turn's batch is bounded: past BATCH_MAX it is written at once.
    */
   write(data: string): boolean {
+    return this.writeEvent(null, data);
+  }
+
+  /** One SSE event with an `event:` name (the Responses and Messages APIs name theirs). */
+  writeEvent(name: string | null, data: string): boolean {
     if (this.ended) return true;
-    this.pending += `data: ${data}\n\n`;
+    this.pending += name === null ? `data: ${data}\n\n` : `event: ${name}\ndata: ${data}\n\n`;
     if (this.pending.length >= BATCH_MAX) return this.flush();
     if (!this.scheduled) {
       this.scheduled = true;

@@ -12,6 +12,7 @@ import type { Config, Tier } from '../config/schema.js';
 import { TIERS } from '../config/schema.js';
 import { own } from '../config/lookup.js';
 import { SwitchyardError } from '../errors.js';
+import { nativeOf } from '../apis/native.js';
 import { classify, requiredCapabilities, type ClassifyInput } from './classify.js';
 import type { RouteRequest } from './features.js';
 import { order, type Rng, type Scored } from './strategy.js';
@@ -57,10 +58,26 @@ const live = (inp: ResolveInput, m: string) => {
 
 const tierIndex = (t: Tier): number => TIERS.indexOf(t);
 
+/** Embeddings models serve `/v1/embeddings` only, and only they do. */
+function checkPurpose(cfg: Config, inp: ResolveInput): (m: string) => boolean {
+  const wantsEmbeddings = nativeOf(inp.body)?.kind === 'embeddings';
+  const isEmb = (m: string): boolean => own(cfg.models, m)?.capabilities.includes('embeddings') === true;
+  const named = own(cfg.models, inp.model) !== undefined;
+  if (wantsEmbeddings && !named) {
+    throw new SwitchyardError('invalid_request', `embeddings need a catalogue model with capability "embeddings", not "${inp.model}"`, { param: 'model' });
+  }
+  if (named && isEmb(inp.model) !== wantsEmbeddings) {
+    const msg = wantsEmbeddings ? `"${inp.model}" is not an embeddings model` : `"${inp.model}" is an embeddings model: use POST /v1/embeddings`;
+    throw new SwitchyardError('invalid_request', msg, { param: 'model' });
+  }
+  return (m) => isEmb(m) === wantsEmbeddings;
+}
+
 export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
+  const purpose = checkPurpose(cfg, inp);
   const needs = requiredCapabilities(inp.body);
   const fits = (m: string): boolean => (own(cfg.models, m)?.contextWindow ?? 0) >= inp.promptTokens;
-  const capable = (m: string): boolean => needs.every((c) => cfg.models[m]!.capabilities.includes(c));
+  const capable = (m: string): boolean => purpose(m) && needs.every((c) => cfg.models[m]!.capabilities.includes(c));
   const dedupe = (xs: string[]): string[] => [...new Set(xs)];
 
   let plan: RoutePlan;

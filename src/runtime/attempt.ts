@@ -11,6 +11,7 @@ import { classifyError, discard, readText, send, type UpstreamResponse } from '.
 import { UpstreamFault, type ChatBody } from '../upstream/types.js';
 import { parseRateLimit } from '../upstream/rate-headers.js';
 import type { EndpointHandle } from './endpoints.js';
+import { traceAttempt } from './request-scope.js';
 import type { StreamSession } from './stream-session.js';
 
 export interface AttemptInput {
@@ -90,6 +91,13 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     prefill: inp.prefill,
   });
   if (inp.prefill !== null) session?.prefillSent(req.prefillSent ?? inp.prefill);
+  const h = inp.h;
+  const trace = traceAttempt({ endpoint: h.id, model: h.model, tier: h.modelCfg.tier, provider: h.endpoint.provider, providerKind: h.adapter.kind, upstreamModel: h.endpoint.upstreamModel });
+  if (trace) Object.assign(req.headers, trace.headers());
+  const traced = (out: AttemptSuccess): AttemptSuccess => {
+    trace?.end({ ok: true, text: out.text, usage: out.usage });
+    return out;
+  };
   // Time to first token is measured from dispatch; it covers a silent upstream before headers too.
   let firstToken: NodeJS.Timeout | undefined;
   if (inp.stream) {
@@ -101,16 +109,17 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     const res = await send(inp.h.pool, req, { headersTimeoutMs: r.headersTimeoutMs, signal: ac.signal, abort: (reason) => ac.abort(reason) });
     headersIn = true;
     if (res.statusCode >= 300) throw await errorFault(inp, res, ac.signal);
-    if (!inp.stream) return await readCompletion(inp, res, ac.signal, started);
+    if (!inp.stream) return traced(await readCompletion(inp, res, ac.signal, started));
     if (!session) throw new Error('streaming attempt without a session');
     const out = await readStream(inp, res, ac, session, started, () => firstToken && clearTimeout(firstToken), (t) => (delivered += t));
-    return out;
+    return traced(out);
   } catch (err) {
     const fault = err instanceof UpstreamFault ? err : classifyError(err, ac.signal);
     // A reset before the response headers is a reset (one quick retry); once the stream was open it is a cut.
     const cut = fault.kind === 'reset' && inp.stream && headersIn ? new UpstreamFault('stream_cut', 'the upstream stream was cut', null) : fault;
     // Make sure nothing of this attempt keeps running (a half-read body, a stalled socket).
     if (!ac.signal.aborted) ac.abort(cut);
+    trace?.end({ ok: false, fault: cut.kind, status: cut.status });
     throw new AttemptFailure(cut, delivered, inp.now() - started);
   } finally {
     if (firstToken) clearTimeout(firstToken);

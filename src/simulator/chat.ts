@@ -68,7 +68,7 @@ function buildAnswer(req: ChatRequest, settings: ModelSettings, wire: Wire, seq:
 }
 
 /** Answers the faults that replace the response; true when it did. */
-function applyRefusingFault(
+export function applyRefusingFault(
   fault: Fault, res: ServerResponse, req: IncomingMessage, wire: Wire, entry: SimRequestLogEntry,
   settings: ModelSettings, prompt: number, headers: Record<string, string>,
 ): boolean {

@@ -27,7 +27,7 @@ export class ClientGone {
 }
 
 /** Waits on a timer; false when the client went away meanwhile. */
-async function sleep(ms: number, gone: ClientGone): Promise<boolean> {
+export async function sleep(ms: number, gone: ClientGone): Promise<boolean> {
   if (gone.gone) return false;
   if (ms <= 0) return true;
   try {

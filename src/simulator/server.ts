@@ -10,6 +10,7 @@ import { formatZodError, ProfileResolver } from './profile.js';
 import type { SimulatorProfile } from './profile.js';
 import { RpmWindows } from './rate-limit.js';
 import { ClientGone, sendJson } from './respond.js';
+import { handleEmbeddings } from './embeddings.js';
 import { openAiWire } from './openai-wire.js';
 import type { SimRequestLogEntry, Wire } from './types.js';
 
@@ -110,6 +111,14 @@ export class SimulatorCore {
     const url = new URL(req.url ?? '/', 'http://simulator');
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
     if (path.startsWith('/_sim/')) return control(this, req, res, url);
+    if (req.method === 'POST' && path.endsWith('/embeddings')) {
+      const gone = new ClientGone();
+      res.on('close', () => {
+        if (!res.writableFinished) gone.abort();
+      });
+      const provider = path.split('/').find((s) => s.length > 0) ?? '';
+      return handleEmbeddings(this.state, req, res, this.log.start(provider, openAiWire, openAiWire.authPresent(req.headers)), gone);
+    }
     const route = req.method === 'POST' ? routeOf(path) : null;
     if (route !== null) {
       const gone = new ClientGone();

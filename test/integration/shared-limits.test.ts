@@ -65,9 +65,11 @@ describe('shared endpoint windows', () => {
     // GCRA: a burst of 30, then one every 2 s.
     const allowed = 30 + Math.floor(elapsedS / 2) + 1;
     console.log(`rpm 30 × 3 replicas: ${served} served, upstream saw ${log.length} in ${elapsedS.toFixed(1)} s (one shared window allows ≤ ${allowed}; three would allow 90)`);
-    expect(log.length).toBe(served);
+    // What the provider saw is bounded by one shared window; a request sent close to its deadline
+    // can reach the upstream and still end in a 504 for the client, so served ≤ seen.
+    expect(log.length).toBeLessThanOrEqual(allowed);
+    expect(served).toBeLessThanOrEqual(log.length);
     expect(served).toBeGreaterThanOrEqual(30);
-    expect(served).toBeLessThanOrEqual(allowed);
     for (const o of all) {
       if (o.ok) continue;
       // Refused with retry-after (no capacity before the deadline), or queued until the deadline.

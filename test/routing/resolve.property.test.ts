@@ -9,6 +9,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CAPABILITIES, TIERS, configSchema, type Capability, type Config, type Tier } from '../../src/config/schema.js';
+
+const CHAT_CAPABILITIES = CAPABILITIES.filter((c) => c !== 'embeddings');
 import { SwitchyardError } from '../../src/errors.js';
 import { classify, requiredCapabilities } from '../../src/routing/classify.js';
 import { resolve, type ResolveInput, type RoutePlan } from '../../src/routing/resolve.js';
@@ -29,7 +31,8 @@ interface ModelSpec {
 const modelArb: fc.Arbitrary<ModelSpec> = fc.record({
   tier: fc.constantFrom(...TIERS),
   // Each capability present with probability 3/4, so most requests find someone to serve them.
-  caps: fc.tuple(...CAPABILITIES.map(() => fc.integer({ min: 0, max: 3 }))).map((ns) => CAPABILITIES.filter((_, i) => ns[i]! > 0)),
+  // Chat models only: embeddings models are kept out of chat routing (test/unit/apis-config.test.ts).
+  caps: fc.tuple(...CHAT_CAPABILITIES.map(() => fc.integer({ min: 0, max: 3 }))).map((ns) => CHAT_CAPABILITIES.filter((_, i) => ns[i]! > 0)),
   contextWindow: fc.constantFrom(...WINDOWS),
   price: fc.double({ min: 0, max: 20, noNaN: true }),
   latencyPriorMs: fc.integer({ min: 1, max: 3000 }),

@@ -106,7 +106,7 @@ describe('spec §6 example', () => {
     ]);
     expect(cfg.budget.currency).toEqual({ code: 'CNY', perUsd: 7.1 });
     expect(cfg.auth?.keys).toEqual([{ id: 'team-a', keyEnv: 'TEAM_A_KEY', rpm: 600 }]);
-    expect(cfg.storage).toEqual({ ledger: 'sqlite:./switchyard.db', shared: 'memory', leaseMs: 5000, keyPrefix: 'switchyard' });
+    expect(cfg.storage).toEqual({ ledger: 'sqlite:./switchyard.db', shared: 'memory', leaseMs: 5000, keyPrefix: 'switchyard', responses: { ttlSeconds: 2_592_000, maxEntries: 10_000 } });
     expect(cfg.logging.level).toBe('info');
     expect(cfg.observe.statelyInspectUrl).toBe('ws://127.0.0.1:8080');
   });
@@ -128,7 +128,7 @@ describe('defaults', () => {
       retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 5000 },
       queue: { maxDepth: 1000 },
     });
-    expect(cfg.storage).toEqual({ ledger: 'sqlite:./switchyard.db', shared: 'memory', leaseMs: 5000, keyPrefix: 'switchyard' });
+    expect(cfg.storage).toEqual({ ledger: 'sqlite:./switchyard.db', shared: 'memory', leaseMs: 5000, keyPrefix: 'switchyard', responses: { ttlSeconds: 2_592_000, maxEntries: 10_000 } });
     expect(cfg.models.m?.endpoints[0]?.maxConcurrent).toBe(64);
     expect(cfg.routing.strategy).toBe('cost');
   });
@@ -297,7 +297,7 @@ describe('storage.shared (issue 13)', () => {
 
   it('accepts Redis (and rediss://) with a PostgreSQL ledger, a lease and a key prefix', () => {
     const cfg = ok(validateConfig({ ...minimal(), storage: { ledger: 'postgres://u@h/db', shared: 'rediss://h:6380/1', leaseMs: 3000, keyPrefix: 'prod-eu' } }));
-    expect(cfg.storage).toEqual({ ledger: 'postgres://u@h/db', shared: 'rediss://h:6380/1', leaseMs: 3000, keyPrefix: 'prod-eu' });
+    expect(cfg.storage).toEqual({ ledger: 'postgres://u@h/db', shared: 'rediss://h:6380/1', leaseMs: 3000, keyPrefix: 'prod-eu', responses: { ttlSeconds: 2_592_000, maxEntries: 10_000 } });
     expect(errors(validateConfig({ ...minimal(), storage: { ledger: 'postgres://u@h/db', shared: 'redis://h', leaseMs: 50 } })).join('\n')).toMatch(/leaseMs/);
   });
 });

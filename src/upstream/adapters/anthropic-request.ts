@@ -146,14 +146,18 @@ export function buildAnthropicBody(input: BuildInput): Record<string, unknown> {
  * re-emit the whitespace the client already received (so a continuation can show a doubled
  * or a missing space at the seam). An all-whitespace prefill adds no turn at all.
  */
-function appendPrefill(turns: AnthropicTurn[], prefill: string | null): void {
+export function appendPrefill(turns: AnthropicTurn[], prefill: string | null): void {
   if (prefill === null) return;
   const text = prefill.trimEnd();
   if (text !== '') pushTurn(turns, { role: 'assistant', content: [{ type: 'text', text }] });
 }
 
 export function buildAnthropicRequest(input: BuildInput): UpstreamHttpRequest {
-  const body = buildAnthropicBody(input);
+  return anthropicHttpRequest(input, buildAnthropicBody(input));
+}
+
+/** The HTTP request for a Messages body (translated or the client's own). */
+export function anthropicHttpRequest(input: BuildInput, body: Record<string, unknown>): UpstreamHttpRequest {
   const headers: Record<string, string> = {
     ...input.headers,
     'content-type': 'application/json',

@@ -3,8 +3,10 @@
  * the body passes through with the upstream model name, streams always ask for usage.
  */
 import { usageFromOpenAI } from '../../accounting/cost.js';
+import { nativeOf } from '../../apis/native.js';
 import type { SseEvent } from '../sse.js';
 import type { ChatBody, OpenAIChunk, StreamPiece, UpstreamErrorInfo } from '../types.js';
+import { buildOpenAINative, parseEmbeddings } from './openai-native.js';
 import type { BuildInput, ParsedCompletion, ProviderAdapter, StreamDecoder } from './types.js';
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -82,6 +84,8 @@ export const openaiAdapter: ProviderAdapter = {
   kind: 'openai',
 
   buildRequest(input: BuildInput) {
+    const native = buildOpenAINative(input, nativeOf(input.body));
+    if (native) return native;
     const body: ChatBody = { ...input.body, model: input.upstreamModel };
     if (input.stream) {
       body.stream = true;
@@ -98,6 +102,8 @@ export const openaiAdapter: ProviderAdapter = {
   },
 
   parseCompletion(json: unknown): ParsedCompletion {
+    const embeddings = parseEmbeddings(json);
+    if (embeddings) return embeddings;
     if (!isObj(json) || !Array.isArray(json.choices)) throw new Error('upstream answer is not a chat.completion object');
     const first = json.choices[0];
     const text = isObj(first) && isObj(first.message) ? textOf(first.message.content) : '';

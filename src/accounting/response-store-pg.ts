@@ -1,0 +1,49 @@
+/** The response store in the PostgreSQL ledger database (shared by replicas, like the ledger). */
+import pg from 'pg';
+import { decodeMessages, type ResponseStore, type ResponseStoreLimits, type StoredResponse } from './response-store.js';
+import type { ChatMessage } from '../upstream/types.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS switchyard_responses (
+  id         TEXT   NOT NULL PRIMARY KEY,
+  key_id     TEXT,
+  created_at BIGINT NOT NULL,
+  messages   TEXT   NOT NULL
+);
+CREATE INDEX IF NOT EXISTS switchyard_responses_created ON switchyard_responses (created_at);
+`;
+
+export class PostgresResponseStore implements ResponseStore {
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly limits: () => ResponseStoreLimits,
+  ) {}
+
+  static async open(url: string, limits: () => ResponseStoreLimits): Promise<PostgresResponseStore> {
+    const pool = new pg.Pool({ connectionString: url, max: 4 });
+    pool.on('error', () => undefined); // an idle connection's error; the next query reports it
+    await pool.query(SCHEMA);
+    return new PostgresResponseStore(pool, limits);
+  }
+
+  async put(r: StoredResponse): Promise<void> {
+    const { ttlMs, maxEntries } = this.limits();
+    await this.pool.query(
+      'INSERT INTO switchyard_responses (id, key_id, created_at, messages) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET messages = EXCLUDED.messages',
+      [r.id, r.keyId, r.createdAt, JSON.stringify(r.messages)],
+    );
+    await this.pool.query('DELETE FROM switchyard_responses WHERE created_at < $1', [r.createdAt - ttlMs]);
+    await this.pool.query('DELETE FROM switchyard_responses WHERE id IN (SELECT id FROM switchyard_responses ORDER BY created_at DESC, id DESC OFFSET $1)', [maxEntries]);
+  }
+
+  async get(id: string, keyId: string | null, now: number): Promise<ChatMessage[] | null> {
+    const res = await this.pool.query<{ key_id: string | null; created_at: string; messages: string }>('SELECT key_id, created_at, messages FROM switchyard_responses WHERE id = $1', [id]);
+    const row = res.rows[0];
+    if (!row || row.key_id !== keyId || Number(row.created_at) < now - this.limits().ttlMs) return null;
+    return decodeMessages(row.messages);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,63 @@
+/** The response store in the SQLite ledger file (its own connection; WAL lets both write). */
+import Database from 'better-sqlite3';
+import { decodeMessages, type ResponseStore, type ResponseStoreLimits, type StoredResponse } from './response-store.js';
+import type { ChatMessage } from '../upstream/types.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS responses (
+  id         TEXT    NOT NULL PRIMARY KEY,
+  key_id     TEXT,
+  created_at INTEGER NOT NULL,
+  messages   TEXT    NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS responses_created ON responses (created_at);
+`;
+
+export class SqliteResponseStore implements ResponseStore {
+  private readonly insert: Database.Statement<[string, string | null, number, string]>;
+  private readonly select: Database.Statement<[string], { key_id: string | null; created_at: number; messages: string }>;
+  private readonly expire: Database.Statement<[number]>;
+  private readonly trim: Database.Statement<[number]>;
+
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly limits: () => ResponseStoreLimits,
+  ) {
+    this.insert = db.prepare('INSERT OR REPLACE INTO responses (id, key_id, created_at, messages) VALUES (?, ?, ?, ?)');
+    this.select = db.prepare('SELECT key_id, created_at, messages FROM responses WHERE id = ?');
+    this.expire = db.prepare('DELETE FROM responses WHERE created_at < ?');
+    this.trim = db.prepare('DELETE FROM responses WHERE id IN (SELECT id FROM responses ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?)');
+  }
+
+  static open(path: string, limits: () => ResponseStoreLimits): SqliteResponseStore {
+    const db = new Database(path);
+    if (path !== ':memory:') {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('busy_timeout = 5000');
+    }
+    db.exec(SCHEMA);
+    return new SqliteResponseStore(db, limits);
+  }
+
+  put(r: StoredResponse): Promise<void> {
+    const { ttlMs, maxEntries } = this.limits();
+    this.db.transaction(() => {
+      this.insert.run(r.id, r.keyId, r.createdAt, JSON.stringify(r.messages));
+      this.expire.run(r.createdAt - ttlMs);
+      this.trim.run(maxEntries);
+    })();
+    return Promise.resolve();
+  }
+
+  get(id: string, keyId: string | null, now: number): Promise<ChatMessage[] | null> {
+    const row = this.select.get(id);
+    if (!row || row.key_id !== keyId || row.created_at < now - this.limits().ttlMs) return Promise.resolve(null);
+    return Promise.resolve(decodeMessages(row.messages));
+  }
+
+  close(): Promise<void> {
+    this.db.close();
+    return Promise.resolve();
+  }
+}

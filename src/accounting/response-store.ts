@@ -1,0 +1,47 @@
+/**
+ * Stored Responses-API conversations, for `previous_response_id`: in the ledger's database
+ * (a table beside the ledger, own connection), bounded by age (`storage.responses.ttlSeconds`)
+ * and count (`storage.responses.maxEntries`, oldest dropped first). A stored response can be
+ * continued only with the client key that created it.
+ */
+import type { ChatMessage } from '../upstream/types.js';
+
+export interface StoredResponse {
+  id: string;
+  keyId: string | null;
+  createdAt: number;
+  /** The whole conversation without instructions, the answer included. */
+  messages: ChatMessage[];
+}
+
+export interface ResponseStoreLimits {
+  ttlMs: number;
+  maxEntries: number;
+}
+
+export interface ResponseStore {
+  put(r: StoredResponse): Promise<void>;
+  /** The conversation, or null when unknown, expired or created under another key. */
+  get(id: string, keyId: string | null, now: number): Promise<ChatMessage[] | null>;
+  close(): Promise<void>;
+}
+
+/** Opens the store in the database named by `storage.ledger`; drivers load on demand. */
+export async function openResponseStore(ledgerUrl: string, limits: () => ResponseStoreLimits): Promise<ResponseStore> {
+  if (ledgerUrl.startsWith('postgres://') || ledgerUrl.startsWith('postgresql://')) {
+    const { PostgresResponseStore } = await import('./response-store-pg.js');
+    return PostgresResponseStore.open(ledgerUrl, limits);
+  }
+  const { SqliteResponseStore } = await import('./response-store-sqlite.js');
+  const memory = ledgerUrl === 'memory' || ledgerUrl === 'sqlite::memory:';
+  return SqliteResponseStore.open(memory ? ':memory:' : ledgerUrl.slice('sqlite:'.length), limits);
+}
+
+export function decodeMessages(text: string): ChatMessage[] | null {
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? (v as ChatMessage[]) : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Field allow-lists for the APIs translated at the edge: every top-level field is handled,
+ * harmless to drop for the values given, or refused with a 400 naming it — a field we do not
+ * know about is never silently lost.
+ */
+import { SwitchyardError } from '../errors.js';
+
+export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const present = <T>(v: T | null | undefined): v is T => v !== undefined && v !== null;
+
+/** The 400 for a field or value switchyard does not support, naming it. */
+export function unsupported(param: string, why: string): SwitchyardError {
+  return new SwitchyardError('invalid_request', `${param}: ${why}`, { param });
+}
+
+export function checkFields(body: Record<string, unknown>, handled: ReadonlySet<string>, harmless: Record<string, (v: unknown) => boolean>, why: Record<string, string>): void {
+  for (const [key, value] of Object.entries(body)) {
+    if (value === undefined || value === null || handled.has(key)) continue;
+    if (harmless[key]?.(value)) continue;
+    throw unsupported(key, why[key] ?? 'this field is not supported by switchyard');
+  }
+}
+
+export function str(v: unknown, param: string): string {
+  if (typeof v !== 'string') throw unsupported(param, 'expected a string');
+  return v;
+}
+
+export function arrayOf(v: unknown, param: string): unknown[] {
+  if (!Array.isArray(v)) throw unsupported(param, 'expected an array');
+  return v;
+}
+
+export function positiveInt(v: unknown, param: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw unsupported(param, 'expected a positive integer');
+  return v;
+}
+
+export function numberIn(v: unknown, param: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw unsupported(param, `expected a number from ${min} to ${max}`);
+  return v;
+}

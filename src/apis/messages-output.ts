@@ -1,0 +1,121 @@
+/**
+ * Chat completions → Anthropic Messages answers: the `message` object, `stop_reason`, usage
+ * (Anthropic's `input_tokens` excludes cache reads), the stream's events, and errors in
+ * Anthropic's shape (`{"type":"error","error":{"type","message"}}`).
+ */
+import { randomBytes } from 'node:crypto';
+import type { SwitchyardError } from '../errors.js';
+import { isObj } from './fields.js';
+
+const STOP: Record<string, string> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use', function_call: 'tool_use', content_filter: 'refusal' };
+
+export const stopReason = (finish: unknown): string => (typeof finish === 'string' ? (STOP[finish] ?? 'end_turn') : 'end_turn');
+
+export function messageId(id: unknown): string {
+  return typeof id === 'string' && id.startsWith('msg_') ? id : `msg_${randomBytes(12).toString('hex')}`;
+}
+
+export function anthropicUsage(u: unknown): Record<string, number> {
+  const o = isObj(u) ? u : {};
+  const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+  const cached = num(isObj(o.prompt_tokens_details) ? o.prompt_tokens_details.cached_tokens : 0);
+  return { input_tokens: Math.max(0, num(o.prompt_tokens) - cached), output_tokens: num(o.completion_tokens), cache_read_input_tokens: cached, cache_creation_input_tokens: 0 };
+}
+
+function parseArgs(args: unknown): unknown {
+  if (typeof args !== 'string' || args.trim() === '') return {};
+  try {
+    return JSON.parse(args) as unknown;
+  } catch {
+    return {};
+  }
+}
+
+export function messageOfCompletion(c: Record<string, unknown>): Record<string, unknown> {
+  const choice = Array.isArray(c.choices) && isObj(c.choices[0]) ? c.choices[0] : {};
+  const msg = isObj(choice.message) ? choice.message : {};
+  const content: unknown[] = [];
+  if (typeof msg.content === 'string' && msg.content !== '') content.push({ type: 'text', text: msg.content });
+  for (const tc of Array.isArray(msg.tool_calls) ? msg.tool_calls.filter(isObj) : []) {
+    const fn = isObj(tc.function) ? tc.function : {};
+    content.push({ type: 'tool_use', id: String(tc.id ?? ''), name: String(fn.name ?? ''), input: parseArgs(fn.arguments) });
+  }
+  return { id: messageId(c.id), type: 'message', role: 'assistant', model: c.model, content, stop_reason: stopReason(choice.finish_reason), stop_sequence: null, usage: anthropicUsage(c.usage) };
+}
+
+const ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error', 405: 'invalid_request_error', 413: 'request_too_large', 429: 'rate_limit_error', 500: 'api_error', 502: 'api_error', 503: 'overloaded_error', 504: 'api_error' };
+
+export function anthropicError(err: SwitchyardError): Record<string, unknown> {
+  const type = ERROR_TYPES[err.status] ?? (err.status >= 500 ? 'api_error' : 'invalid_request_error');
+  return { type: 'error', error: { type, message: err.message } };
+}
+
+type Emit = (name: string, data: Record<string, unknown>) => boolean;
+
+interface Block {
+  kind: 'text' | 'tool_use';
+  index: number;
+  toolIndex: number;
+}
+
+/** Chat chunks → message_start, ping, content_block_start/delta/stop, message_delta, message_stop. */
+export class MessagesStreamWriter {
+  private open: Block | null = null;
+  private next = 0;
+  private finish: unknown = null;
+  private usage: unknown = null;
+
+  constructor(
+    private readonly emit: Emit,
+    private readonly model: string,
+  ) {}
+
+  start(): void {
+    const message = { id: messageId(null), type: 'message', role: 'assistant', model: this.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } };
+    this.emit('message_start', { type: 'message_start', message });
+    this.emit('ping', { type: 'ping' });
+  }
+
+  private begin(kind: Block['kind'], toolIndex: number, block: Record<string, unknown>): Block {
+    this.stop();
+    const b = { kind, index: this.next++, toolIndex };
+    this.open = b;
+    this.emit('content_block_start', { type: 'content_block_start', index: b.index, content_block: block });
+    return b;
+  }
+
+  private stop(): void {
+    if (this.open) this.emit('content_block_stop', { type: 'content_block_stop', index: this.open.index });
+    this.open = null;
+  }
+
+  chunk(c: Record<string, unknown>): boolean {
+    let ok = true;
+    if (isObj(c.usage)) this.usage = c.usage;
+    const choice = Array.isArray(c.choices) && isObj(c.choices[0]) ? c.choices[0] : null;
+    if (!choice) return ok;
+    const d = isObj(choice.delta) ? choice.delta : {};
+    if (typeof d.content === 'string' && d.content !== '') {
+      const b = this.open?.kind === 'text' ? this.open : this.begin('text', -1, { type: 'text', text: '' });
+      ok = this.emit('content_block_delta', { type: 'content_block_delta', index: b.index, delta: { type: 'text_delta', text: d.content } });
+    }
+    for (const tc of Array.isArray(d.tool_calls) ? d.tool_calls.filter(isObj) : []) {
+      const ti = typeof tc.index === 'number' ? tc.index : 0;
+      const fn = isObj(tc.function) ? tc.function : {};
+      const b = this.open?.kind === 'tool_use' && this.open.toolIndex === ti ? this.open : this.begin('tool_use', ti, { type: 'tool_use', id: String(tc.id ?? ''), name: String(fn.name ?? ''), input: {} });
+      if (typeof fn.arguments === 'string' && fn.arguments !== '') ok = this.emit('content_block_delta', { type: 'content_block_delta', index: b.index, delta: { type: 'input_json_delta', partial_json: fn.arguments } });
+    }
+    if (choice.finish_reason) this.finish = choice.finish_reason;
+    return ok;
+  }
+
+  done(): void {
+    this.stop();
+    this.emit('message_delta', { type: 'message_delta', delta: { stop_reason: stopReason(this.finish), stop_sequence: null }, usage: anthropicUsage(this.usage) });
+    this.emit('message_stop', { type: 'message_stop' });
+  }
+
+  failed(err: SwitchyardError): void {
+    this.emit('error', anthropicError(err));
+  }
+}

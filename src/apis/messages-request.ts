@@ -1,0 +1,132 @@
+/**
+ * Anthropic Messages request (`POST /v1/messages`) → the internal chat-completions body, the
+ * reverse of `upstream/adapters/anthropic-messages.ts`. The client's body also rides along
+ * untouched (apis/native.ts), so an Anthropic-kind endpoint receives it as written; the
+ * chat form serves routing, budgeting and OpenAI-kind endpoints. Fields and blocks with no
+ * chat form are listed as `untranslated`: fine for Anthropic, a 400 naming them elsewhere.
+ */
+import type { ChatBody, ChatMessage } from '../upstream/types.js';
+import { withNative } from './native.js';
+import { arrayOf, isObj, positiveInt, present, str, unsupported } from './fields.js';
+
+const HANDLED = new Set(['model', 'messages', 'system', 'max_tokens', 'stream', 'tools', 'tool_choice', 'stop_sequences', 'temperature', 'top_p', 'metadata']);
+
+interface Ctx {
+  untranslated: string[];
+}
+
+function imagePart(b: Record<string, unknown>, p: string): Record<string, unknown> {
+  const src = isObj(b.source) ? b.source : {};
+  if (src.type === 'base64') return { type: 'image_url', image_url: { url: `data:${str(src.media_type, `${p}.source.media_type`)};base64,${str(src.data, `${p}.source.data`)}` } };
+  if (src.type === 'url') return { type: 'image_url', image_url: { url: str(src.url, `${p}.source.url`) } };
+  throw unsupported(`${p}.source.type`, 'expected base64 or url');
+}
+
+function blocks(content: unknown, p: string): Array<Record<string, unknown>> {
+  if (typeof content === 'string') return [{ type: 'text', text: content }];
+  return arrayOf(content, p).map((b, j) => {
+    if (!isObj(b) || typeof b.type !== 'string') throw unsupported(`${p}[${j}]`, 'a content block must be an object with a type');
+    return b;
+  });
+}
+
+function toolResultText(content: unknown, p: string, ctx: Ctx): string {
+  if (content === undefined || content === null) return '';
+  return blocks(content, p)
+    .map((b, j) => {
+      if (b.type === 'text') return str(b.text, `${p}[${j}].text`);
+      ctx.untranslated.push(`${p}[${j}]`);
+      return '';
+    })
+    .join('');
+}
+
+function userTurn(content: unknown, p: string, ctx: Ctx): ChatMessage[] {
+  const out: ChatMessage[] = [];
+  const parts: Array<Record<string, unknown>> = [];
+  blocks(content, p).forEach((b, j) => {
+    const bp = `${p}[${j}]`;
+    if (b.type === 'text') parts.push({ type: 'text', text: str(b.text, `${bp}.text`) });
+    else if (b.type === 'image') parts.push(imagePart(b, bp));
+    else if (b.type === 'tool_result') out.push({ role: 'tool', tool_call_id: str(b.tool_use_id, `${bp}.tool_use_id`), content: toolResultText(b.content, `${bp}.content`, ctx) });
+    else ctx.untranslated.push(bp);
+  });
+  // Chat wants tool results right after the assistant's calls, then the user's own words.
+  const onlyText = parts.every((x) => x.type === 'text');
+  if (parts.length > 0) out.push({ role: 'user', content: onlyText ? parts.map((x) => String(x.text)).join('\n') : parts });
+  return out;
+}
+
+function assistantTurn(content: unknown, p: string, ctx: Ctx): ChatMessage {
+  let text = '';
+  const calls: unknown[] = [];
+  blocks(content, p).forEach((b, j) => {
+    const bp = `${p}[${j}]`;
+    if (b.type === 'text') text += str(b.text, `${bp}.text`);
+    else if (b.type === 'tool_use') calls.push({ id: str(b.id, `${bp}.id`), type: 'function', function: { name: str(b.name, `${bp}.name`), arguments: JSON.stringify(b.input ?? {}) } });
+    else ctx.untranslated.push(bp);
+  });
+  const m: ChatMessage = { role: 'assistant', content: text === '' && calls.length > 0 ? null : text };
+  if (calls.length > 0) m.tool_calls = calls;
+  return m;
+}
+
+export function messagesToChat(body: Record<string, unknown>, ctx: Ctx): ChatMessage[] {
+  const out: ChatMessage[] = [];
+  if (present(body.system)) {
+    const system = typeof body.system === 'string' ? body.system : blocks(body.system, 'system').map((b, j) => (b.type === 'text' ? str(b.text, `system[${j}].text`) : '')).join('\n\n');
+    if (system !== '') out.push({ role: 'system', content: system });
+  }
+  const msgs = arrayOf(body.messages, 'messages');
+  if (msgs.length === 0) throw unsupported('messages', 'at least one message is required');
+  msgs.forEach((raw, i) => {
+    const p = `messages[${i}]`;
+    if (!isObj(raw)) throw unsupported(p, 'a message must be an object');
+    if (raw.role === 'user') out.push(...userTurn(raw.content, `${p}.content`, ctx));
+    else if (raw.role === 'assistant') out.push(assistantTurn(raw.content, `${p}.content`, ctx));
+    else throw unsupported(`${p}.role`, 'expected user or assistant');
+  });
+  return out;
+}
+
+export function toolsToChat(v: unknown): unknown[] {
+  return arrayOf(v, 'tools').map((raw, i) => {
+    const t = isObj(raw) ? raw : {};
+    // Server tools run (and bill) inside Anthropic, outside switchyard's budget: refused everywhere.
+    if (present(t.type) && t.type !== 'custom') throw unsupported(`tools[${i}].type`, `server tool ${JSON.stringify(t.type)} is not supported (its cost is outside switchyard's budget); only client tools are`);
+    const fn: Record<string, unknown> = { name: str(t.name, `tools[${i}].name`), parameters: isObj(t.input_schema) ? t.input_schema : { type: 'object', properties: {} } };
+    if (present(t.description)) fn.description = str(t.description, `tools[${i}].description`);
+    return { type: 'function', function: fn };
+  });
+}
+
+function toolChoice(v: unknown, chat: ChatBody): void {
+  if (!isObj(v)) throw unsupported('tool_choice', 'expected an object');
+  if (v.type === 'auto') chat.tool_choice = 'auto';
+  else if (v.type === 'any') chat.tool_choice = 'required';
+  else if (v.type === 'none') chat.tool_choice = 'none';
+  else if (v.type === 'tool') chat.tool_choice = { type: 'function', function: { name: str(v.name, 'tool_choice.name') } };
+  else throw unsupported('tool_choice.type', 'expected auto, any, tool or none');
+  if (v.disable_parallel_tool_use === true) chat.parallel_tool_calls = false;
+}
+
+/** Validate and translate; the result carries the client's body for Anthropic-kind endpoints. */
+export function translateMessages(body: Record<string, unknown>): ChatBody {
+  const ctx: Ctx = { untranslated: [] };
+  const model = str(body.model, 'model');
+  if (model === '') throw unsupported('model', 'must not be empty');
+  const maxTokens = positiveInt(body.max_tokens, 'max_tokens');
+  const chat: ChatBody = { model, messages: messagesToChat(body, ctx), max_tokens: maxTokens };
+  if (body.stream === true) {
+    chat.stream = true;
+    chat.stream_options = { include_usage: true };
+  }
+  if (present(body.tools) && arrayOf(body.tools, 'tools').length > 0) chat.tools = toolsToChat(body.tools);
+  if (present(body.tool_choice)) toolChoice(body.tool_choice, chat);
+  if (present(body.stop_sequences)) chat.stop = arrayOf(body.stop_sequences, 'stop_sequences').map((s, i) => str(s, `stop_sequences[${i}]`));
+  if (present(body.temperature)) chat.temperature = body.temperature;
+  if (present(body.top_p)) chat.top_p = body.top_p;
+  if (isObj(body.metadata) && typeof body.metadata.user_id === 'string') chat.user = body.metadata.user_id;
+  for (const [k, v] of Object.entries(body)) if (present(v) && !HANDLED.has(k)) ctx.untranslated.push(k);
+  return withNative(chat, { kind: 'anthropic-messages', body, untranslated: ctx.untranslated });
+}

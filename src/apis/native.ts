@@ -1,0 +1,47 @@
+/**
+ * A request that arrived in another API's wire format rides through the shared request flow
+ * as a chat-completions body (routing, budget, fail-over and ledger read that), and carries
+ * its original form under a symbol key, so that:
+ *
+ * - an Anthropic-kind endpoint is sent the client's own Messages body (model and max_tokens
+ *   set per attempt) instead of a chat → Messages round trip;
+ * - an embeddings call is sent to the provider's `/embeddings` instead of `/chat/completions`.
+ *
+ * A symbol key is invisible to JSON.stringify (nothing leaks upstream or into logs) and is
+ * kept by object spread, which is how adapters copy bodies.
+ */
+import type { ChatBody } from '../upstream/types.js';
+
+export const NATIVE = Symbol('switchyard.native');
+
+export interface NativeMessages {
+  kind: 'anthropic-messages';
+  /** The client's Messages body as validated at the edge. */
+  body: Record<string, unknown>;
+  /**
+   * Fields of that body with no chat-completions form (top_k, thinking…): fine for an
+   * Anthropic-kind endpoint, refused with a 400 naming them by any other.
+   */
+  untranslated: string[];
+}
+
+export interface NativeEmbeddings {
+  kind: 'embeddings';
+  input: string | string[];
+  /** Optional OpenAI embeddings fields passed through as given. */
+  extra: Record<string, unknown>;
+}
+
+export type NativeRequest = NativeMessages | NativeEmbeddings;
+
+type WithNative = ChatBody & { [NATIVE]?: NativeRequest };
+
+export function withNative(body: ChatBody, native: NativeRequest): ChatBody {
+  const b = body as WithNative;
+  b[NATIVE] = native;
+  return b;
+}
+
+export function nativeOf(body: object): NativeRequest | undefined {
+  return (body as WithNative)[NATIVE];
+}

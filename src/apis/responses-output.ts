@@ -1,0 +1,88 @@
+/**
+ * Chat completions → Responses API output: the `Response` object, its output items
+ * (`message` with `output_text`, `function_call`), usage and status.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ChatMessage } from '../upstream/types.js';
+import { isObj } from './fields.js';
+
+export const newId = (prefix: string): string => `${prefix}_${randomBytes(16).toString('hex')}`;
+
+export interface ResponseUsage {
+  input_tokens: number;
+  input_tokens_details: { cached_tokens: number };
+  output_tokens: number;
+  output_tokens_details: { reasoning_tokens: number };
+  total_tokens: number;
+}
+
+/** A chat `usage` object → the Responses usage shape. */
+export function responsesUsage(u: unknown): ResponseUsage | null {
+  if (!isObj(u)) return null;
+  const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+  const input = num(u.prompt_tokens);
+  const output = num(u.completion_tokens);
+  return {
+    input_tokens: input,
+    input_tokens_details: { cached_tokens: num(isObj(u.prompt_tokens_details) ? u.prompt_tokens_details.cached_tokens : 0) },
+    output_tokens: output,
+    output_tokens_details: { reasoning_tokens: num(isObj(u.completion_tokens_details) ? u.completion_tokens_details.reasoning_tokens : 0) },
+    total_tokens: input + output,
+  };
+}
+
+export function messageItem(id: string, text: string, status: 'in_progress' | 'completed'): Record<string, unknown> {
+  return { type: 'message', id, status, role: 'assistant', content: status === 'completed' ? [outputText(text)] : [] };
+}
+
+export const outputText = (text: string): Record<string, unknown> => ({ type: 'output_text', text, annotations: [], logprobs: [] });
+
+export function functionCallItem(id: string, callId: string, name: string, args: string, status: 'in_progress' | 'completed'): Record<string, unknown> {
+  return { type: 'function_call', id, call_id: callId, name, arguments: args, status };
+}
+
+/** `finish_reason` → the Response's status and `incomplete_details`. */
+export function statusOf(finish: string | null): { status: 'completed' | 'incomplete'; incomplete_details: { reason: string } | null } {
+  if (finish === 'length') return { status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' } };
+  if (finish === 'content_filter') return { status: 'incomplete', incomplete_details: { reason: 'content_filter' } };
+  return { status: 'completed', incomplete_details: null };
+}
+
+export interface ResponseShell {
+  id: string;
+  createdAt: number;
+  model: string;
+  echo: Record<string, unknown>;
+}
+
+export function responseObject(shell: ResponseShell, fields: { status: string; output: unknown[]; usage: ResponseUsage | null; error?: unknown; incomplete_details?: unknown }): Record<string, unknown> {
+  return {
+    id: shell.id,
+    object: 'response',
+    created_at: shell.createdAt,
+    status: fields.status,
+    error: fields.error ?? null,
+    incomplete_details: fields.incomplete_details ?? null,
+    model: shell.model,
+    output: fields.output,
+    usage: fields.usage,
+    ...shell.echo,
+  };
+}
+
+/** The output items of a non-streamed chat completion, and the assistant turn to store. */
+export function outputOfCompletion(completion: Record<string, unknown>): { output: unknown[]; finish: string | null; assistant: ChatMessage } {
+  const choice = Array.isArray(completion.choices) && isObj(completion.choices[0]) ? completion.choices[0] : {};
+  const msg = isObj(choice.message) ? choice.message : {};
+  const output: unknown[] = [];
+  const text = typeof msg.content === 'string' ? msg.content : '';
+  if (text !== '') output.push(messageItem(newId('msg'), text, 'completed'));
+  const calls = Array.isArray(msg.tool_calls) ? msg.tool_calls.filter(isObj) : [];
+  for (const c of calls) {
+    const fn = isObj(c.function) ? c.function : {};
+    output.push(functionCallItem(newId('fc'), String(c.id ?? newId('call')), String(fn.name ?? ''), typeof fn.arguments === 'string' ? fn.arguments : '{}', 'completed'));
+  }
+  const assistant: ChatMessage = { role: 'assistant', content: text === '' ? null : text };
+  if (calls.length > 0) assistant.tool_calls = calls;
+  return { output, finish: typeof choice.finish_reason === 'string' ? choice.finish_reason : null, assistant };
+}

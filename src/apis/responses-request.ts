@@ -1,0 +1,192 @@
+/**
+ * OpenAI Responses API request (`POST /v1/responses`) → the internal chat-completions body.
+ * Input items become chat messages (function_call → assistant tool_calls,
+ * function_call_output → tool messages), `instructions` a leading system message,
+ * `text.format` the `response_format`, `max_output_tokens` the `max_tokens`. Built-in tools
+ * (web search, file search, computer use…) and other fields with no chat form are refused
+ * with a 400 naming them.
+ */
+import type { ChatBody, ChatMessage } from '../upstream/types.js';
+import { arrayOf, checkFields, isObj, numberIn, positiveInt, present, str, unsupported } from './fields.js';
+
+const HANDLED = new Set([
+  'model', 'input', 'instructions', 'tools', 'tool_choice', 'text', 'max_output_tokens', 'temperature', 'top_p',
+  'metadata', 'stream', 'store', 'previous_response_id', 'parallel_tool_calls', 'user', 'safety_identifier',
+]);
+
+const HARMLESS: Record<string, (v: unknown) => boolean> = {
+  truncation: (v) => v === 'disabled',
+  include: (v) => Array.isArray(v) && v.length === 0,
+  background: (v) => v === false,
+  service_tier: (v) => v === 'auto' || v === 'default',
+  stream_options: () => true, // obfuscation padding only
+  prompt_cache_key: () => true, // a caching hint: the answer is the same without it
+  top_logprobs: (v) => v === 0,
+};
+
+const WHY: Record<string, string> = {
+  truncation: 'only "disabled" is supported (switchyard never drops input silently)',
+  include: 'extra output data (logprobs, encrypted reasoning, tool results) is not supported',
+  background: 'background responses are not supported',
+  reasoning: 'reasoning settings are not supported (their meaning differs between providers)',
+  conversation: 'conversations are not supported; use previous_response_id',
+  prompt: 'stored prompts are not supported',
+  max_tool_calls: 'built-in tool call limits are not supported',
+  top_logprobs: 'log probabilities are not supported',
+  service_tier: 'only auto or default',
+};
+
+export interface ResponsesRequest {
+  chat: ChatBody;
+  /** The conversation without instructions: what a later `previous_response_id` continues. */
+  conversation: ChatMessage[];
+  /** Request fields echoed in the Response object. */
+  echo: Record<string, unknown>;
+  stream: boolean;
+  store: boolean;
+  previousId: string | null;
+}
+
+function textPart(part: Record<string, unknown>, p: string): string {
+  if (part.type === 'input_text' || part.type === 'output_text') return str(part.text, `${p}.text`);
+  if (part.type === 'refusal') return str(part.refusal, `${p}.refusal`);
+  throw unsupported(`${p}.type`, `content type ${JSON.stringify(part.type)} is not supported here`);
+}
+
+function userContent(content: unknown, p: string): ChatMessage['content'] {
+  if (typeof content === 'string') return content;
+  return arrayOf(content, p).map((raw, j) => {
+    const part = isObj(raw) ? raw : {};
+    const pp = `${p}[${j}]`;
+    if (part.type === 'input_image') {
+      if (typeof part.image_url !== 'string') throw unsupported(`${pp}.image_url`, 'images must be given as image_url (file_id is not supported)');
+      return { type: 'image_url', image_url: { url: part.image_url, ...(typeof part.detail === 'string' ? { detail: part.detail } : {}) } };
+    }
+    return { type: 'text', text: textPart(part, pp) };
+  });
+}
+
+function plainText(content: unknown, p: string): string {
+  if (typeof content === 'string') return content;
+  return arrayOf(content, p)
+    .map((raw, j) => textPart(isObj(raw) ? raw : {}, `${p}[${j}]`))
+    .join('');
+}
+
+function pushToolCall(out: ChatMessage[], call: Record<string, unknown>): void {
+  const last = out[out.length - 1];
+  if (last && last.role === 'assistant') {
+    last.tool_calls = [...(Array.isArray(last.tool_calls) ? last.tool_calls : []), call];
+    return;
+  }
+  out.push({ role: 'assistant', content: null, tool_calls: [call] });
+}
+
+function inputItem(out: ChatMessage[], raw: unknown, p: string): void {
+  if (!isObj(raw)) throw unsupported(p, 'an input item must be an object');
+  const type = raw.type ?? 'message';
+  if (type === 'message') {
+    const role = raw.role;
+    if (role === 'assistant') out.push({ role: 'assistant', content: plainText(raw.content, `${p}.content`) });
+    else if (role === 'user') out.push({ role: 'user', content: userContent(raw.content, `${p}.content`) });
+    else if (role === 'system' || role === 'developer') out.push({ role, content: plainText(raw.content, `${p}.content`) });
+    else throw unsupported(`${p}.role`, 'expected user, assistant, system or developer');
+    return;
+  }
+  if (type === 'function_call') {
+    const args = raw.arguments === undefined ? '{}' : str(raw.arguments, `${p}.arguments`);
+    pushToolCall(out, { id: str(raw.call_id, `${p}.call_id`), type: 'function', function: { name: str(raw.name, `${p}.name`), arguments: args } });
+    return;
+  }
+  if (type === 'function_call_output') {
+    out.push({ role: 'tool', tool_call_id: str(raw.call_id, `${p}.call_id`), content: plainText(raw.output, `${p}.output`) });
+    return;
+  }
+  const hint = type === 'item_reference' ? ' (use previous_response_id)' : '';
+  throw unsupported(`${p}.type`, `input item type ${JSON.stringify(type)} is not supported${hint}`);
+}
+
+export function inputMessages(input: unknown): ChatMessage[] {
+  if (typeof input === 'string') return [{ role: 'user', content: input }];
+  const out: ChatMessage[] = [];
+  arrayOf(input, 'input').forEach((item, i) => inputItem(out, item, `input[${i}]`));
+  return out;
+}
+
+function tools(v: unknown): unknown[] {
+  return arrayOf(v, 'tools').map((raw, i) => {
+    const t = isObj(raw) ? raw : {};
+    if (t.type !== 'function') throw unsupported(`tools[${i}].type`, `built-in tool ${JSON.stringify(t.type)} is not supported; only function tools are`);
+    const fn: Record<string, unknown> = { name: str(t.name, `tools[${i}].name`) };
+    if (present(t.description)) fn.description = str(t.description, `tools[${i}].description`);
+    if (present(t.parameters)) fn.parameters = t.parameters;
+    if (present(t.strict)) fn.strict = t.strict;
+    return { type: 'function', function: fn };
+  });
+}
+
+function toolChoice(v: unknown): unknown {
+  if (v === 'auto' || v === 'none' || v === 'required') return v;
+  if (isObj(v) && v.type === 'function') return { type: 'function', function: { name: str(v.name, 'tool_choice.name') } };
+  throw unsupported('tool_choice', 'expected auto, none, required or {type: "function", name}');
+}
+
+function responseFormat(text: unknown): unknown {
+  if (!isObj(text)) throw unsupported('text', 'expected an object');
+  if (present(text.verbosity)) throw unsupported('text.verbosity', 'verbosity is not supported');
+  const f = text.format;
+  if (!present(f)) return undefined;
+  if (!isObj(f)) throw unsupported('text.format', 'expected an object');
+  if (f.type === 'text') return undefined;
+  if (f.type === 'json_object') return { type: 'json_object' };
+  if (f.type === 'json_schema') {
+    const js: Record<string, unknown> = { name: str(f.name, 'text.format.name'), schema: f.schema };
+    if (present(f.description)) js.description = f.description;
+    if (present(f.strict)) js.strict = f.strict;
+    return { type: 'json_schema', json_schema: js };
+  }
+  throw unsupported('text.format.type', 'expected text, json_object or json_schema');
+}
+
+/** Parse and translate; `previous` is the stored conversation of `previous_response_id`. */
+export function translateResponses(body: Record<string, unknown>, previous: ChatMessage[]): ResponsesRequest {
+  checkFields(body, HANDLED, HARMLESS, WHY);
+  const model = str(body.model, 'model');
+  if (!present(body.input)) throw unsupported('input', 'input is required');
+  const conversation = [...previous, ...inputMessages(body.input)];
+  if (conversation.length === 0) throw unsupported('input', 'input is empty');
+  const chat: ChatBody = { model, messages: present(body.instructions) ? [{ role: 'system', content: str(body.instructions, 'instructions') }, ...conversation] : [...conversation] };
+  const stream = body.stream === true;
+  if (stream) chat.stream_options = { include_usage: true };
+  if (stream) chat.stream = true;
+  if (present(body.tools) && arrayOf(body.tools, 'tools').length > 0) chat.tools = tools(body.tools);
+  if (present(body.tool_choice)) chat.tool_choice = toolChoice(body.tool_choice);
+  if (present(body.text)) {
+    const rf = responseFormat(body.text);
+    if (rf) chat.response_format = rf as { type: string };
+  }
+  if (present(body.max_output_tokens)) chat.max_tokens = positiveInt(body.max_output_tokens, 'max_output_tokens');
+  if (present(body.temperature)) chat.temperature = numberIn(body.temperature, 'temperature', 0, 2);
+  if (present(body.top_p)) chat.top_p = numberIn(body.top_p, 'top_p', 0, 1);
+  if (present(body.parallel_tool_calls)) chat.parallel_tool_calls = body.parallel_tool_calls === true;
+  const user = body.safety_identifier ?? body.user;
+  if (present(user)) chat.user = str(user, 'user');
+  if (present(body.metadata) && !isObj(body.metadata)) throw unsupported('metadata', 'expected an object of strings');
+  const echo: Record<string, unknown> = {
+    instructions: body.instructions ?? null,
+    max_output_tokens: body.max_output_tokens ?? null,
+    metadata: body.metadata ?? {},
+    parallel_tool_calls: body.parallel_tool_calls ?? true,
+    previous_response_id: body.previous_response_id ?? null,
+    temperature: body.temperature ?? null,
+    text: { format: isObj(body.text) && isObj(body.text.format) ? body.text.format : { type: 'text' } },
+    tool_choice: body.tool_choice ?? 'auto',
+    tools: body.tools ?? [],
+    top_p: body.top_p ?? null,
+    truncation: 'disabled',
+    user: body.user ?? null,
+    store: body.store !== false,
+  };
+  const previousId = present(body.previous_response_id) ? str(body.previous_response_id, 'previous_response_id') : null;
+  return { chat, conversation, echo, stream, store: body.store !== false, previousId };
+}

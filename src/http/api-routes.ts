@@ -1,0 +1,18 @@
+/** The routes of the APIs beside chat completions, by path (with and without `/v1`). */
+import type { ResponseStore } from '../accounting/response-store.js';
+import type { ApiRoute } from './edge.js';
+import { embeddingsRoute } from './embeddings-route.js';
+import { countTokensRoute, messagesRoute } from './messages-route.js';
+import { responsesRoute } from './responses-route.js';
+
+export function apiRoutes(o: { responses: () => ResponseStore | null }): Record<string, ApiRoute> {
+  const responses = responsesRoute(o.responses);
+  return {
+    '/v1/responses': responses,
+    '/responses': responses,
+    '/v1/messages': messagesRoute,
+    '/v1/messages/count_tokens': countTokensRoute,
+    '/v1/embeddings': embeddingsRoute,
+    '/embeddings': embeddingsRoute,
+  };
+}

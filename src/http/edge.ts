@@ -1,0 +1,54 @@
+/**
+ * The common front of the routes that speak other APIs (Responses, Messages, embeddings):
+ * draining check, client key, body size limit, JSON, routing hints. Each route renders the
+ * errors thrown here in its own API's shape.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { SwitchyardError } from '../errors.js';
+import type { Hints } from '../runtime/api.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { checkJsonDepth } from './json-limits.js';
+import { readBody, type ServerDeps } from './server.js';
+import { parseHints } from './validate.js';
+
+export interface EdgeRequest {
+  rt: Runtime;
+  requestId: string;
+  receivedAt: number;
+  keyId: string | null;
+  body: Record<string, unknown>;
+  hints: Hints;
+  log: Logger;
+}
+
+/** `authorization` as given, or the Anthropic SDK's `x-api-key` as a bearer key. */
+export function clientAuthorization(req: IncomingMessage): string | undefined {
+  const apiKey = req.headers['x-api-key'];
+  if (req.headers.authorization === undefined && typeof apiKey === 'string' && apiKey !== '') return `Bearer ${apiKey}`;
+  return req.headers.authorization;
+}
+
+export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId: string): Promise<EdgeRequest> {
+  const rt = deps.runtime();
+  const receivedAt = rt.now();
+  if (req.method !== 'POST') throw new SwitchyardError('method_not_allowed', `use POST for ${req.url ?? ''}`);
+  if (deps.draining()) throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
+  const keyId = deps.keys.check(clientAuthorization(req), receivedAt);
+  const text = (await readBody(req, deps.maxBodyBytes())).toString('utf8');
+  checkJsonDepth(text);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new SwitchyardError('invalid_request', `request body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new SwitchyardError('invalid_request', 'request body must be a JSON object');
+  const hints = parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs);
+  // The quality cascade checks chat answers; these routes are not cascaded (README).
+  if (hints.cascade === true) throw new SwitchyardError('invalid_request', 'x-switchyard-cascade: on is only supported on /v1/chat/completions', { param: 'x-switchyard-cascade' });
+  return { rt, requestId, receivedAt, keyId, body: json as Record<string, unknown>, hints: { ...hints, cascade: false }, log: deps.log.child({ requestId }) };
+}
+
+/** A route of another API, registered by path (`ServerDeps.apis`); it answers every error itself. */
+export type ApiRoute = (deps: ServerDeps, req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;

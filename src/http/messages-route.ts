@@ -1,0 +1,68 @@
+/**
+ * `POST /v1/messages` and `/v1/messages/count_tokens`: the Anthropic Messages API for the
+ * official `@anthropic-ai/sdk` (`x-api-key` or bearer client keys). The body is translated
+ * at the edge for routing and OpenAI-kind endpoints and carried as is for Anthropic-kind
+ * ones; every error, ours or relayed, is in Anthropic's shape.
+ */
+import type { ServerResponse } from 'node:http';
+import { countPromptTokens } from '../accounting/tokens.js';
+import { anthropicError } from '../apis/messages-output.js';
+import { translateMessages } from '../apis/messages-request.js';
+import { SwitchyardError } from '../errors.js';
+import { inScope } from '../runtime/request-scope.js';
+import { listModelIds } from '../routing/resolve.js';
+import type { ChatBody } from '../upstream/types.js';
+import { readEdge, type ApiRoute, type EdgeRequest } from './edge.js';
+import { MessagesSink } from './messages-sink.js';
+import { sendJson } from './server.js';
+import { HttpSink } from './sink.js';
+
+function sendAnthropicError(res: ServerResponse, err: unknown, headers: Record<string, string>): void {
+  const e = err instanceof SwitchyardError ? err : new SwitchyardError('internal_error', 'internal error in switchyard (the request id is in x-request-id)');
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  sendJson(res, e.status, anthropicError(e), { ...headers, ...e.headers });
+}
+
+async function read(deps: Parameters<ApiRoute>[0], req: Parameters<ApiRoute>[1], res: ServerResponse, requestId: string): Promise<{ e: EdgeRequest; chat: ChatBody } | null> {
+  const base = { 'x-request-id': requestId };
+  try {
+    const e = await readEdge(deps, req, requestId);
+    return { e, chat: translateMessages(e.body) };
+  } catch (err) {
+    if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
+    sendAnthropicError(res, err, base);
+    return null;
+  }
+}
+
+export const messagesRoute: ApiRoute = async (deps, req, res, requestId) => {
+  const r = await read(deps, req, res, requestId);
+  if (!r) return;
+  const { e, chat } = r;
+  const sink = new MessagesSink(new HttpSink(req, res, { 'x-request-id': requestId }));
+  const call = { requestId, body: chat, hints: e.hints, keyId: e.keyId, receivedAt: e.receivedAt, log: e.log };
+  await inScope('messages', call, req.headers, () => e.rt.chat(call, sink));
+};
+
+/**
+ * Token count of a Messages request by switchyard's own tokenizer (the one its budget
+ * reservations use), without calling any provider: an estimate for non-OpenAI models.
+ */
+export const countTokensRoute: ApiRoute = async (deps, req, res, requestId) => {
+  const base = { 'x-request-id': requestId };
+  let body: Record<string, unknown>;
+  try {
+    const e = await readEdge(deps, req, requestId);
+    body = e.body;
+    const model = typeof body.model === 'string' ? body.model : '';
+    if (!listModelIds(e.rt.cfg).includes(model)) throw new SwitchyardError('model_not_found', `The model "${model}" does not exist`, { param: 'model' });
+    // count_tokens has no max_tokens; the translation needs one.
+    const chat = translateMessages({ ...body, max_tokens: 1, stream: false });
+    sendJson(res, 200, { input_tokens: countPromptTokens(chat.messages, chat.tools ?? undefined) }, base);
+  } catch (err) {
+    sendAnthropicError(res, err, base);
+  }
+};

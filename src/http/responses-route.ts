@@ -1,0 +1,50 @@
+/**
+ * `POST /v1/responses`: the OpenAI Responses API, translated at the edge into the shared
+ * chat flow (same routing, fail-over, budget, ledger and inspection) and rendered back by
+ * the ResponsesSink. `previous_response_id` continues a stored conversation.
+ */
+import type { ResponseStore } from '../accounting/response-store.js';
+import { newId } from '../apis/responses-output.js';
+import { translateResponses } from '../apis/responses-request.js';
+import { SwitchyardError } from '../errors.js';
+import { inScope } from '../runtime/request-scope.js';
+import type { ChatMessage } from '../upstream/types.js';
+import { readEdge, type ApiRoute, type EdgeRequest } from './edge.js';
+import { ResponsesSink } from './responses-sink.js';
+import { sendError } from './server.js';
+import { HttpSink } from './sink.js';
+
+async function previous(e: EdgeRequest, store: ResponseStore | null): Promise<ChatMessage[]> {
+  const id = e.body.previous_response_id;
+  if (id === undefined || id === null) return [];
+  if (typeof id !== 'string' || id === '') throw new SwitchyardError('invalid_request', 'previous_response_id must be a response id string', { param: 'previous_response_id' });
+  const found = store ? await store.get(id, e.keyId, e.rt.now()) : null;
+  if (!found) {
+    const ttl = e.rt.cfg.storage.responses.ttlSeconds;
+    throw new SwitchyardError('invalid_request', `previous_response_id "${id.slice(0, 80)}" is unknown or expired (responses are kept ${ttl} s, at most ${e.rt.cfg.storage.responses.maxEntries}, and only for the key that created them; storage.responses)`, {
+      param: 'previous_response_id',
+      upstreamCode: 'previous_response_not_found',
+    });
+  }
+  return found;
+}
+
+export function responsesRoute(store: () => ResponseStore | null): ApiRoute {
+  return async (deps, req, res, requestId) => {
+    const base = { 'x-request-id': requestId };
+    let e: EdgeRequest;
+    let t: ReturnType<typeof translateResponses>;
+    try {
+      e = await readEdge(deps, req, requestId);
+      t = translateResponses(e.body, await previous(e, store()));
+    } catch (err) {
+      if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
+      sendError(res, err, base);
+      return;
+    }
+    const shell = { id: newId('resp'), createdAt: Math.floor(e.receivedAt / 1000), model: t.chat.model, echo: t.echo };
+    const sink = new ResponsesSink(new HttpSink(req, res, base), { shell, store: t.store ? store() : null, keyId: e.keyId, conversation: t.conversation, log: e.log });
+    const call = { requestId, body: t.chat, hints: e.hints, keyId: e.keyId, receivedAt: e.receivedAt, log: e.log };
+    await inScope('responses', call, req.headers, () => e.rt.chat(call, sink));
+  };
+}

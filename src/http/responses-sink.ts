@@ -1,0 +1,75 @@
+/** Renders the shared flow's answer as a Responses API object or event stream, and stores it. */
+import type { Logger } from 'pino';
+import type { ResponseStore } from '../accounting/response-store.js';
+import { outputOfCompletion, responseObject, responsesUsage, statusOf, type ResponseShell } from '../apis/responses-output.js';
+import { ResponsesStreamWriter } from '../apis/responses-stream.js';
+import { errorBody, type SwitchyardError } from '../errors.js';
+import type { ChatMessage } from '../upstream/types.js';
+import { ApiSink } from './api-sink.js';
+import type { HttpSink } from './sink.js';
+
+export interface ResponsesSinkOptions {
+  shell: ResponseShell;
+  /** Null when `store: false`. */
+  store: ResponseStore | null;
+  keyId: string | null;
+  conversation: ChatMessage[];
+  log: Logger;
+}
+
+export class ResponsesSink extends ApiSink {
+  private writer: ResponsesStreamWriter | null = null;
+
+  constructor(
+    out: HttpSink,
+    private readonly o: ResponsesSinkOptions,
+  ) {
+    super(out);
+  }
+
+  protected errorBody(err: SwitchyardError): unknown {
+    return errorBody(err).body;
+  }
+
+  private async save(assistant: ChatMessage): Promise<void> {
+    if (!this.o.store) return;
+    try {
+      await this.o.store.put({ id: this.o.shell.id, keyId: this.o.keyId, createdAt: this.o.shell.createdAt * 1000, messages: [...this.o.conversation, assistant] });
+    } catch (err) {
+      this.o.log.warn({ err }, 'could not store the response: previous_response_id will not find it');
+    }
+  }
+
+  protected async onJson(status: number, headers: Record<string, string>, body: Record<string, unknown>): Promise<void> {
+    const shell = { ...this.o.shell, model: typeof body.model === 'string' ? body.model : this.o.shell.model };
+    const { output, finish, assistant } = outputOfCompletion(body);
+    const s = statusOf(finish);
+    const response = responseObject(shell, { status: s.status, incomplete_details: s.incomplete_details, output, usage: responsesUsage(body.usage) });
+    await this.save(assistant);
+    this.out.json(status, headers, JSON.stringify(response));
+  }
+
+  protected onStart(headers: Record<string, string>): void {
+    const shell = { ...this.o.shell, model: headers['x-switchyard-model'] ?? this.o.shell.model };
+    this.writer = new ResponsesStreamWriter(shell, (name, data) => this.event(name, data));
+    this.writer.start();
+  }
+
+  protected onChunk(chunk: Record<string, unknown>): boolean {
+    return this.writer?.chunk(chunk) ?? true;
+  }
+
+  protected async onDone(): Promise<void> {
+    const w = this.writer;
+    if (!w) return this.out.end();
+    w.finishItems();
+    const { response, assistant } = w.result();
+    await this.save(assistant);
+    w.completed(response);
+    this.out.end();
+  }
+
+  protected onStreamError(err: SwitchyardError): void {
+    this.writer?.failed(err.code, err.message);
+  }
+}

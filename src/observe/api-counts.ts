@@ -1,0 +1,29 @@
+/**
+ * Requests by the API they came in through (chat, responses, messages, embeddings): a
+ * Prometheus counter `switchyard_api_requests_total{api,status}` and totals for
+ * `/switchyard/state`. The API is read from the request's scope (request-scope.ts).
+ */
+import { Counter, type Registry } from 'prom-client';
+import type { RequestRecord } from '../runtime/core.js';
+import { currentScope, type ApiName } from '../runtime/request-scope.js';
+
+export class ApiCounts {
+  private readonly counter: Counter<'api' | 'status'>;
+  private readonly totals: Record<ApiName, number> = { chat: 0, responses: 0, messages: 0, embeddings: 0 };
+
+  constructor(registry: Registry) {
+    this.counter = new Counter({ name: 'switchyard_api_requests_total', help: 'Requests answered, by client API and HTTP status', labelNames: ['api', 'status'], registers: [registry] });
+  }
+
+  record(r: RequestRecord): void {
+    const scope = currentScope();
+    const api = scope?.api ?? 'chat';
+    this.totals[api]++;
+    this.counter.inc({ api, status: String(r.status) });
+    scope?.trace?.record(r);
+  }
+
+  view(): Record<ApiName, number> {
+    return { ...this.totals };
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * OpenTelemetry traces over OTLP/HTTP (JSON), loaded only when `observe.otlp.endpoint` is set:
+ * nothing of OpenTelemetry is imported otherwise. One SERVER span per client request (its
+ * parent is the client's W3C `traceparent`, when sent) and one CLIENT span per upstream
+ * attempt under it, whose context goes upstream as `traceparent`. Attributes follow the
+ * GenAI semantic conventions (`gen_ai.*`) plus switchyard's own (`switchyard.*`). Prompt and
+ * answer text only with `observe.otlp.captureContent: true`.
+ */
+import type { Attributes, Context, Span } from '@opentelemetry/api';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { ApiName, AttemptInfo, AttemptTrace, RequestTrace, Tracer } from '../runtime/request-scope.js';
+
+type OtlpConfig = NonNullable<Config['observe']['otlp']>;
+
+export interface OtelHandle {
+  tracer: Tracer;
+  shutdown(): Promise<void>;
+}
+
+/** `gen_ai.provider.name` for the provider names the conventions list; others go as configured. */
+const PROVIDER_NAMES: Record<string, string> = { openai: 'openai', anthropic: 'anthropic', gemini: 'gcp.gemini', deepseek: 'deepseek', mistral: 'mistral_ai', groq: 'groq', xai: 'x_ai' };
+
+const operationOf = (api: ApiName): string => (api === 'embeddings' ? 'embeddings' : 'chat');
+
+export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandle> {
+  const api = await import('@opentelemetry/api');
+  const { TracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace');
+  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+  const { resourceFromAttributes } = await import('@opentelemetry/resources');
+  const { W3CTraceContextPropagator } = await import('@opentelemetry/core');
+  const { ATTR_SERVICE_NAME } = await import('@opentelemetry/semantic-conventions');
+  const exporter = new OTLPTraceExporter({ url: cfg.endpoint });
+  const provider = new TracerProvider({
+    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: cfg.serviceName }),
+    spanProcessors: [new BatchSpanProcessor({ exporter, scheduledDelayMillis: 500 })],
+  });
+  const tracer = provider.getTracer('switchyard');
+  const propagator = new W3CTraceContextPropagator();
+  const { SpanKind, SpanStatusCode, ROOT_CONTEXT, defaultTextMapGetter, defaultTextMapSetter, trace } = api;
+
+  const attemptTrace = (parent: Context, op: string, info: AttemptInfo, onFail: (fault: string) => void): AttemptTrace => {
+    const attrs: Attributes = {
+      'gen_ai.operation.name': op,
+      'gen_ai.provider.name': info.providerKind === 'anthropic' ? 'anthropic' : (PROVIDER_NAMES[info.provider] ?? info.provider),
+      'gen_ai.request.model': info.upstreamModel,
+      'switchyard.endpoint': info.endpoint,
+      'switchyard.model': info.model,
+      'switchyard.tier': info.tier,
+    };
+    const span = tracer.startSpan(`${op} ${info.upstreamModel}`, { kind: SpanKind.CLIENT, attributes: attrs }, parent);
+    return {
+      headers() {
+        const carrier: Record<string, string> = {};
+        propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
+        return carrier;
+      },
+      end(o) {
+        if (o.ok) {
+          span.setAttribute('gen_ai.response.model', info.upstreamModel);
+          if (o.usage) span.setAttributes({ 'gen_ai.usage.input_tokens': o.usage.promptTokens, 'gen_ai.usage.output_tokens': o.usage.completionTokens });
+          if (cfg.captureContent && o.text !== '') span.setAttribute('gen_ai.output.messages', JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: o.text }] }]));
+        } else {
+          span.setAttributes({ 'error.type': o.fault, 'switchyard.fault': o.fault, ...(o.status !== null ? { 'http.response.status_code': o.status } : {}) });
+          span.setStatus({ code: SpanStatusCode.ERROR, message: o.fault });
+          onFail(o.fault);
+        }
+        span.end();
+      },
+    };
+  };
+
+  const startRequest = (apiName: ApiName, call: Parameters<Tracer['startRequest']>[1], headers: Parameters<Tracer['startRequest']>[2]): RequestTrace => {
+    const parent = propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
+    const op = operationOf(apiName);
+    const attrs: Attributes = { 'gen_ai.operation.name': op, 'gen_ai.request.model': call.body.model, 'switchyard.api': apiName, 'switchyard.request_id': call.requestId };
+    const maxTokens = call.body.max_tokens ?? call.body.max_completion_tokens;
+    if (typeof maxTokens === 'number' && apiName !== 'embeddings') attrs['gen_ai.request.max_tokens'] = maxTokens;
+    if (typeof call.body.temperature === 'number') attrs['gen_ai.request.temperature'] = call.body.temperature;
+    if (cfg.captureContent) attrs['gen_ai.input.messages'] = JSON.stringify(call.body.messages);
+    const span: Span = tracer.startSpan(`${op} ${call.body.model}`, { kind: SpanKind.SERVER, attributes: attrs }, parent);
+    const ctx = trace.setSpan(parent, span);
+    let lastFault: string | null = null;
+    let tier: string | null = null;
+    return {
+      attempt(info) {
+        tier = info.tier;
+        return attemptTrace(ctx, op, info, (f) => (lastFault = f));
+      },
+      record(r) {
+        span.setAttributes({
+          'http.response.status_code': r.status,
+          'switchyard.attempts': r.attempts,
+          'switchyard.cost_usd': r.costNano / 1e9,
+          'switchyard.stream': r.stream,
+          'gen_ai.usage.input_tokens': r.usage.promptTokens,
+          'gen_ai.usage.output_tokens': r.usage.completionTokens,
+        });
+        if (r.model) span.setAttribute('gen_ai.response.model', r.model);
+        if (r.endpoint) span.setAttribute('switchyard.endpoint', r.endpoint);
+        if (tier) span.setAttribute('switchyard.tier', tier);
+        if (lastFault && r.attempts > 1) span.setAttribute('switchyard.failover.reason', lastFault);
+        if (r.status >= 400) span.setStatus({ code: SpanStatusCode.ERROR, message: `status ${r.status}` });
+      },
+      end() {
+        span.end();
+      },
+    };
+  };
+
+  log.info({ endpoint: cfg.endpoint, captureContent: cfg.captureContent }, 'exporting OpenTelemetry traces over OTLP/HTTP');
+  return {
+    tracer: { startRequest },
+    async shutdown() {
+      await provider.shutdown().catch((err: unknown) => log.warn({ err }, 'could not flush the last spans'));
+    },
+  };
+}

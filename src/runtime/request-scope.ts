@@ -1,0 +1,74 @@
+/**
+ * The scope of one client request across everything it awaits (AsyncLocalStorage): which API
+ * it came in through, and the tracing span its upstream attempts hang under. The request
+ * flow knows nothing of either; the HTTP edge opens the scope, the attempt code and the
+ * request record read it.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ChatCall } from './api.js';
+import type { RequestRecord } from './core.js';
+
+export type ApiName = 'chat' | 'responses' | 'messages' | 'embeddings';
+
+/** What a tracer (OpenTelemetry when configured) does at each point of a request. */
+export interface AttemptTrace {
+  /** Headers to add to the upstream request (W3C traceparent). */
+  headers(): Record<string, string>;
+  end(outcome: { ok: true; text: string; usage: { promptTokens: number; completionTokens: number } | null } | { ok: false; fault: string; status: number | null }): void;
+}
+
+export interface AttemptInfo {
+  endpoint: string;
+  model: string;
+  tier: string;
+  provider: string;
+  providerKind: string;
+  upstreamModel: string;
+}
+
+/** The trace of the current request's next upstream attempt, or null when not tracing. */
+export function traceAttempt(info: AttemptInfo): AttemptTrace | null {
+  const scope = als.getStore();
+  if (!scope?.trace) return null;
+  scope.attempts++;
+  return scope.trace.attempt(info);
+}
+
+export interface RequestTrace {
+  attempt(info: AttemptInfo): AttemptTrace;
+  record(r: RequestRecord): void;
+  end(): void;
+}
+
+export interface Tracer {
+  startRequest(api: ApiName, call: ChatCall, headers: IncomingHttpHeaders): RequestTrace;
+}
+
+export interface RequestScope {
+  api: ApiName;
+  trace: RequestTrace | null;
+  attempts: number;
+}
+
+const als = new AsyncLocalStorage<RequestScope>();
+let tracer: Tracer | null = null;
+
+/** Installed by the composition root when `observe.otlp` is set. */
+export function setTracer(t: Tracer | null): void {
+  tracer = t;
+}
+
+export function currentScope(): RequestScope | undefined {
+  return als.getStore();
+}
+
+/** Run one request inside its scope; the span (if tracing) ends when `run` settles. */
+export async function inScope(api: ApiName, call: ChatCall, headers: IncomingHttpHeaders, run: () => Promise<void>): Promise<void> {
+  const trace = tracer?.startRequest(api, call, headers) ?? null;
+  try {
+    await als.run({ api, trace, attempts: 0 }, run);
+  } finally {
+    trace?.end();
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * What an OpenAI-kind endpoint does with a request that came in another API's format:
+ * an embeddings call goes to `/embeddings`; a Messages call is sent as its chat translation,
+ * unless it uses a field that only Anthropic understands (then a 400 naming it — never a
+ * silent drop).
+ */
+import { usageFromOpenAI } from '../../accounting/cost.js';
+import { SwitchyardError } from '../../errors.js';
+import type { NativeRequest } from '../../apis/native.js';
+import type { UpstreamHttpRequest } from '../types.js';
+import type { BuildInput, ParsedCompletion } from './types.js';
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A native-form request for an OpenAI-kind endpoint, or null to send the chat body as usual. */
+export function buildOpenAINative(input: BuildInput, native: NativeRequest | undefined): UpstreamHttpRequest | null {
+  if (native === undefined) return null;
+  if (native.kind === 'anthropic-messages') {
+    const field = native.untranslated[0];
+    if (field !== undefined) {
+      throw new SwitchyardError('invalid_request', `${field} has no chat-completions form: it is only supported when the request is routed to an Anthropic-kind endpoint (${input.upstreamModel} is OpenAI-kind)`, { param: field });
+    }
+    return null;
+  }
+  const headers: Record<string, string> = { ...input.headers, 'content-type': 'application/json', accept: 'application/json' };
+  if (input.apiKey) headers.authorization = `Bearer ${input.apiKey}`;
+  const body = { ...native.extra, model: input.upstreamModel, input: native.input };
+  return { path: `${input.basePath}/embeddings`, headers, body: JSON.stringify(body) };
+}
+
+/** An OpenAI embeddings answer (`{object: "list", data: [{embedding}]}`), or null if it is not one. */
+export function parseEmbeddings(json: unknown): ParsedCompletion | null {
+  if (!isObj(json) || json.object !== 'list' || !Array.isArray(json.data)) return null;
+  if (!json.data.every((d) => isObj(d) && (Array.isArray(d.embedding) || typeof d.embedding === 'string'))) throw new Error('upstream embeddings answer has an entry without an embedding');
+  const u = isObj(json.usage) ? json.usage : {};
+  // Embeddings usage has no completion_tokens; the prompt is all that is billed.
+  const usage = usageFromOpenAI({ completion_tokens: 0, ...u }) ?? null;
+  return { completion: json, usage, text: '' };
+}

@@ -1,0 +1,70 @@
+/**
+ * The Responses store on both ledger databases: a stored conversation comes back for its own
+ * key only, expires after ttl, and the oldest go beyond maxEntries. PostgreSQL runs in a
+ * database of its own (SWITCHYARD_TEST_PG=off skips it, as for the ledger tests).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openResponseStore, type ResponseStore } from '../../src/accounting/response-store.js';
+
+const limits = { ttlMs: 60_000, maxEntries: 3 };
+const conv = (n: number) => [{ role: 'user', content: `q${n}` }, { role: 'assistant', content: `a${n}` }];
+
+async function contract(store: ResponseStore): Promise<void> {
+  const t0 = 1_000_000;
+  await store.put({ id: 'resp_1', keyId: 'team-a', createdAt: t0, messages: conv(1) });
+  expect(await store.get('resp_1', 'team-a', t0 + 1)).toEqual(conv(1));
+  expect(await store.get('resp_1', 'team-b', t0 + 1)).toBeNull();
+  expect(await store.get('resp_1', null, t0 + 1)).toBeNull();
+  expect(await store.get('resp_nope', 'team-a', t0 + 1)).toBeNull();
+  expect(await store.get('resp_1', 'team-a', t0 + limits.ttlMs + 1)).toBeNull();
+  for (let i = 2; i <= 5; i++) await store.put({ id: `resp_${i}`, keyId: null, createdAt: t0 + i, messages: conv(i) });
+  // maxEntries 3: resp_1 and resp_2 went, the newest three stay.
+  expect(await store.get('resp_2', null, t0 + 10)).toBeNull();
+  for (const i of [3, 4, 5]) expect(await store.get(`resp_${i}`, null, t0 + 10)).toEqual(conv(i));
+  // A put far later removes what expired meanwhile.
+  await store.put({ id: 'resp_6', keyId: null, createdAt: t0 + 10 * limits.ttlMs, messages: conv(6) });
+  expect(await store.get('resp_5', null, t0 + 10)).toBeNull();
+}
+
+describe('SQLite response store', () => {
+  it('keeps, isolates, expires and trims', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'sy-resp-')), 'ledger.db');
+    const store = await openResponseStore(`sqlite:${file}`, () => limits);
+    try {
+      await contract(store);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgreSQL response store', () => {
+  const admin = process.env.SWITCHYARD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const db = `sy_responses_${randomBytes(4).toString('hex')}`;
+  const url = admin.replace(/\/[^/]*$/, `/${db}`);
+
+  afterAll(async () => {
+    const c = new pg.Client({ connectionString: admin });
+    await c.connect();
+    await c.query(`DROP DATABASE IF EXISTS ${db}`);
+    await c.end();
+  });
+
+  it('keeps, isolates, expires and trims', async () => {
+    const c = new pg.Client({ connectionString: admin });
+    await c.connect();
+    await c.query(`CREATE DATABASE ${db}`);
+    await c.end();
+    const store = await openResponseStore(url, () => limits);
+    try {
+      await contract(store);
+    } finally {
+      await store.close();
+    }
+  });
+});

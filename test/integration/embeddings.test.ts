@@ -1,0 +1,112 @@
+/**
+ * `POST /v1/embeddings` through the real sidecar and simulator with the official openai SDK:
+ * string and array input, fail-over between endpoints, budget, ledger; embeddings models are
+ * never picked for chat and chat models never for embeddings. Also checks that every API's
+ * requests are counted in /switchyard/state and /metrics.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
+import { ledgerFileOf, ledgerRow } from './ledger-row.js';
+
+let sim: SimHandle;
+let sc: SidecarHandle;
+let ledgerFile: string;
+
+const embeddingModel = (endpoints: unknown[]) => ({ tier: 'fast_cheap', price: { inputPerMTok: 0.02, outputPerMTok: 0 }, contextWindow: 8192, capabilities: ['embeddings'], maxOutputTokens: 1, endpoints });
+
+beforeAll(async () => {
+  sim = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 1, outputTokens: 8 } });
+  const base = testConfig(sim.url);
+  const cfg: Record<string, unknown> = {
+    ...base,
+    models: {
+      ...(base.models as Record<string, unknown>),
+      'text-embedding-3-small': embeddingModel([
+        { provider: 'openai', upstreamModel: 'text-embedding-3-small' },
+        { provider: 'gemini', upstreamModel: 'text-embedding-004' },
+      ]),
+      'embed-capped': embeddingModel([{ provider: 'openai', upstreamModel: 'embed-capped' }]),
+    },
+    budget: { limits: [{ scope: 'model', model: 'embed-capped', period: 'day', usd: 0.000000001 }] },
+  };
+  ledgerFile = ledgerFileOf(cfg);
+  sc = await startSidecar(cfg);
+});
+
+afterAll(async () => {
+  await sc?.stop();
+  await sim?.stop();
+});
+
+afterEach(async () => {
+  await sim.clearFaults();
+  await sim.clearLog();
+});
+
+
+describe('POST /v1/embeddings', () => {
+  it('embeds a string, billed per input token in the ledger', async () => {
+    const { data, response } = await sc.client.embeddings.create({ model: 'text-embedding-3-small', input: 'the quick brown fox', encoding_format: 'float' }).withResponse();
+    expect(data.object).toBe('list');
+    expect(data.model).toBe('text-embedding-3-small');
+    expect(data.data).toHaveLength(1);
+    expect(data.data[0]!.embedding).toHaveLength(8);
+    const row = ledgerRow(ledgerFile, response.headers.get('x-request-id'));
+    expect(row).toMatchObject({ model: 'text-embedding-3-small', status: 200, completion_tokens: 0, prompt_tokens: data.usage.prompt_tokens });
+    // $0.02 per MTok = 20 nano-USD per token.
+    expect(row!.cost_nano).toBe(data.usage.prompt_tokens * 20);
+    const log = await sim.log();
+    expect(log[0]).toMatchObject({ model: 'text-embedding-3-small', provider: 'openai' });
+  });
+
+  it('embeds an array, same text same vector', async () => {
+    const r = await sc.client.embeddings.create({ model: 'text-embedding-3-small', input: ['a', 'b', 'a'], dimensions: 16 });
+    expect(r.data.map((d) => d.index)).toEqual([0, 1, 2]);
+    expect(r.data[0]!.embedding).toHaveLength(16);
+    expect(r.data[0]!.embedding).toEqual(r.data[2]!.embedding);
+    expect(r.data[0]!.embedding).not.toEqual(r.data[1]!.embedding);
+  });
+
+  it('fails over to the next endpoint when one fails', async () => {
+    await sim.setFault('text-embedding-3-small', { kind: 'http_error', status: 503 });
+    const { data, response } = await sc.client.embeddings.create({ model: 'text-embedding-3-small', input: 'fail me over' }).withResponse();
+    expect(data.data).toHaveLength(1);
+    expect(response.headers.get('x-switchyard-endpoint')).toBe('text-embedding-3-small@gemini');
+    expect(Number(response.headers.get('x-switchyard-attempts'))).toBeGreaterThanOrEqual(2);
+    const log = await sim.log();
+    expect(log.map((l) => l.model)).toContain('text-embedding-004');
+  });
+
+  it('refuses what a budget cannot cover', async () => {
+    const err = await sc.client.embeddings.create({ model: 'embed-capped', input: 'too expensive' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 429, code: 'budget_exceeded' });
+  });
+
+  it('keeps chat and embeddings models apart', async () => {
+    const chatOnEmb = await sc.client.chat.completions.create({ model: 'text-embedding-3-small', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    expect(chatOnEmb).toMatchObject({ status: 400, param: 'model' });
+    const embOnChat = await sc.client.embeddings.create({ model: 'gpt-4.1', input: 'x' }).catch((e: unknown) => e);
+    expect(embOnChat).toMatchObject({ status: 400, param: 'model' });
+    for (let i = 0; i < 3; i++) {
+      const r = await sc.client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'hello there' }] }).withResponse();
+      expect(r.response.headers.get('x-switchyard-model')).not.toMatch(/embed/);
+    }
+    const bad = await sc.client.embeddings.create({ model: 'text-embedding-3-small', input: [] }).catch((e: unknown) => e);
+    expect(bad).toMatchObject({ status: 400, param: 'input' });
+  });
+});
+
+describe('every API is counted', () => {
+  it('shows chat, responses, messages and embeddings in /switchyard/state and /metrics', async () => {
+    const before = ((await (await fetch(`${sc.url}/switchyard/state`)).json()) as { apis: Record<string, number> }).apis;
+    await sc.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] });
+    await sc.client.responses.create({ model: 'gpt-4.1', input: 'hi' });
+    await new Anthropic({ baseURL: sc.url, apiKey: 'unused', maxRetries: 0 }).messages.create({ model: 'gpt-4.1', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
+    await sc.client.embeddings.create({ model: 'text-embedding-3-small', input: 'hi' });
+    const after = ((await (await fetch(`${sc.url}/switchyard/state`)).json()) as { apis: Record<string, number> }).apis;
+    for (const api of ['chat', 'responses', 'messages', 'embeddings']) expect(after[api]).toBe(before[api]! + 1);
+    const metrics = await (await fetch(`${sc.url}/metrics`)).text();
+    for (const api of ['chat', 'responses', 'messages', 'embeddings']) expect(metrics).toMatch(new RegExp(`switchyard_api_requests_total\\{api="${api}",status="200"\\} [1-9]`));
+  });
+});

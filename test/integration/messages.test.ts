@@ -1,0 +1,162 @@
+/**
+ * `POST /v1/messages` through the real sidecar and simulator with the official
+ * @anthropic-ai/sdk: to an Anthropic-kind target (sent natively) and to an OpenAI-kind one
+ * (translated both ways), JSON, stream, tool use, count_tokens, auth and error shapes.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
+import { ledgerFileOf, ledgerRow } from './ledger-row.js';
+
+let sim: SimHandle;
+let sc: SidecarHandle;
+let client: Anthropic;
+let ledgerFile: string;
+const KEY = 'sy-client-key-messages';
+
+beforeAll(async () => {
+  sim = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 1, outputTokens: 10 } });
+  const cfg = testConfig(sim.url, { auth: { keys: [{ id: 'team-a', keyEnv: 'SY_TEST_CLIENT_KEY' }] } });
+  ledgerFile = ledgerFileOf(cfg);
+  sc = await startSidecar(cfg, { SY_TEST_CLIENT_KEY: KEY });
+  client = new Anthropic({ baseURL: sc.url, apiKey: KEY, maxRetries: 0, timeout: 30_000 });
+});
+
+afterAll(async () => {
+  await sc?.stop();
+  await sim?.stop();
+});
+
+afterEach(async () => {
+  await sim.clearLog();
+});
+
+
+const tools = [{ name: 'lookup', description: 'Look a word up', input_schema: { type: 'object' as const, properties: { input: { type: 'string' } }, required: ['input'] } }];
+
+describe.each([
+  { target: 'claude-sonnet-4.5', wire: 'anthropic', upstream: 'claude-sonnet-4-5' },
+  { target: 'gpt-4.1', wire: 'openai', upstream: 'gpt-4.1' },
+])('POST /v1/messages to $target ($wire-kind)', ({ target, wire, upstream }) => {
+  it('answers a Messages object, billed in the ledger', async () => {
+    const { data, response } = await client.messages.create({ model: target, max_tokens: 200, system: 'Be brief.', messages: [{ role: 'user', content: 'Explain the switchyard.' }] }).withResponse();
+    expect(data.type).toBe('message');
+    expect(data.role).toBe('assistant');
+    expect(data.model).toBe(target);
+    expect(data.stop_reason).toBe('end_turn');
+    const text = data.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
+    expect(text.split(' ')).toHaveLength(10);
+    expect(data.usage.output_tokens).toBe(10);
+    expect(data.usage.input_tokens).toBeGreaterThan(0);
+    const log = await sim.log();
+    expect(log).toHaveLength(1);
+    expect(log[0]).toMatchObject({ wire, model: upstream });
+    const row = ledgerRow(ledgerFile, response.headers.get('x-request-id'));
+    expect(row).toMatchObject({ model: target, status: 200, completion_tokens: 10, key_id: 'team-a' });
+  });
+
+  it('streams the Messages events and a final message with usage', async () => {
+    const stream = client.messages.stream({ model: target, max_tokens: 200, messages: [{ role: 'user', content: 'Tell me a story.' }] });
+    const types: string[] = [];
+    let text = '';
+    for await (const ev of stream) {
+      types.push(ev.type);
+      if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta') text += ev.delta.text;
+    }
+    const final = await stream.finalMessage();
+    expect(types[0]).toBe('message_start');
+    expect(types).toContain('content_block_start');
+    expect(types).toContain('content_block_stop');
+    expect(types.slice(-2)).toEqual(['message_delta', 'message_stop']);
+    expect(final.content[0]).toMatchObject({ type: 'text', text });
+    expect(final.usage.output_tokens).toBe(10);
+    expect(final.usage.input_tokens).toBeGreaterThan(0);
+    expect(final.stop_reason).toBe('end_turn');
+  });
+
+  it('uses a tool and continues with its result', async () => {
+    const first = await client.messages.create({ model: target, max_tokens: 200, tools, tool_choice: { type: 'tool', name: 'lookup' }, messages: [{ role: 'user', content: 'Look up "rail".' }] });
+    expect(first.stop_reason).toBe('tool_use');
+    const use = first.content.find((b) => b.type === 'tool_use');
+    if (use?.type !== 'tool_use') throw new Error('no tool_use block');
+    expect(use.name).toBe('lookup');
+    expect(use.input).toHaveProperty('input');
+    const second = await client.messages.create({
+      model: target,
+      max_tokens: 200,
+      tools,
+      messages: [
+        { role: 'user', content: 'Look up "rail".' },
+        { role: 'assistant', content: first.content },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: 'a bar' }] },
+      ],
+    });
+    expect(second.stop_reason).toBe('end_turn');
+    expect(second.content[0]!.type).toBe('text');
+  });
+
+  it('streams a tool call as input_json_delta', async () => {
+    const stream = client.messages.stream({ model: target, max_tokens: 200, tools, tool_choice: { type: 'any' }, messages: [{ role: 'user', content: 'Look up "switch".' }] });
+    const final = await stream.finalMessage();
+    const use = final.content.find((b) => b.type === 'tool_use');
+    expect(use?.type === 'tool_use' && use.input).toHaveProperty('input');
+    expect(final.stop_reason).toBe('tool_use');
+  });
+});
+
+describe('Messages API edges', () => {
+  it('sends Anthropic-only fields (thinking) natively, and refuses them for an OpenAI-kind target naming the field', async () => {
+    const ok = await client.messages.create({ model: 'claude-sonnet-4.5', max_tokens: 50, thinking: { type: 'disabled' }, messages: [{ role: 'user', content: 'hi' }] });
+    expect(ok.type).toBe('message');
+    const err = await client.messages.create({ model: 'gpt-4.1', max_tokens: 50, thinking: { type: 'disabled' }, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((err as InstanceType<typeof Anthropic.BadRequestError>).error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    expect((err as Error).message).toMatch(/thinking/);
+  });
+
+  it('ends a stream cut after the commit with an error event, never message_stop', async () => {
+    await sim.setFault('deepseek-chat', { kind: 'cut', afterTokens: 4 });
+    const stream = client.messages.stream({ model: 'deepseek-v3.2', max_tokens: 200, messages: [{ role: 'user', content: 'cut me off' }] });
+    let text = '';
+    stream.on('text', (t) => (text += t));
+    const err = await stream.finalMessage().catch((e: unknown) => e);
+    await sim.clearFaults();
+    expect(text.length).toBeGreaterThan(0);
+    expect(err).toBeInstanceOf(Anthropic.APIError);
+    expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: 'error', error: { type: 'api_error' } });
+  });
+
+  it('accepts bearer auth as well as x-api-key, and answers 401 in Anthropic shape', async () => {
+    const bearer = new Anthropic({ baseURL: sc.url, authToken: KEY, apiKey: null, maxRetries: 0 });
+    expect((await bearer.messages.create({ model: 'auto', max_tokens: 20, messages: [{ role: 'user', content: 'hello' }] })).type).toBe('message');
+    const bad = await fetch(`${sc.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': 'wrong', 'content-type': 'application/json' }, body: '{}' });
+    expect(bad.status).toBe(401);
+    expect(await bad.json()).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
+  });
+
+  it('answers bad input in Anthropic shape', async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['{"model":', /not valid JSON/],
+      ['{"model":"gpt-4.1","messages":[{"role":"user","content":"x"}]}', /max_tokens/],
+      ['{"model":"gpt-4.1","max_tokens":5,"messages":[]}', /messages/],
+      ['{"model":"nope","max_tokens":5,"messages":[{"role":"user","content":"x"}]}', /nope/],
+      ['{"model":"gpt-4.1","max_tokens":5,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"x"}]}', /tools\[0\]\.type/],
+    ];
+    for (const [body, re] of cases) {
+      const r = await fetch(`${sc.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body });
+      expect(r.status).toBe(400);
+      const j = (await r.json()) as { type: string; error: { type: string; message: string } };
+      expect(j.type).toBe('error');
+      expect(j.error.type).toBe('invalid_request_error');
+      expect(j.error.message).toMatch(re);
+    }
+  });
+
+  it('counts tokens without calling a provider', async () => {
+    const r = await client.messages.countTokens({ model: 'claude-sonnet-4.5', system: 'Be brief.', messages: [{ role: 'user', content: 'How many tokens is this?' }] });
+    expect(r.input_tokens).toBeGreaterThan(5);
+    const longer = await client.messages.countTokens({ model: 'claude-sonnet-4.5', system: 'Be brief.', messages: [{ role: 'user', content: 'How many tokens is this? '.repeat(10) }] });
+    expect(longer.input_tokens).toBeGreaterThan(r.input_tokens);
+    expect(await sim.log()).toHaveLength(0);
+  });
+});

@@ -1,0 +1,145 @@
+/**
+ * OpenTelemetry end to end: the real sidecar exports spans over OTLP/HTTP to an in-process
+ * receiver; one SERVER span per request continuing the client's traceparent, one CLIENT span
+ * per upstream attempt under it, GenAI and switchyard attributes, traceparent sent upstream,
+ * no prompt text by default.
+ */
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
+import { OtlpReceiver } from './otlp-receiver.js';
+
+let sim: SimHandle;
+let sc: SidecarHandle;
+const otlp = new OtlpReceiver();
+let probe: Server;
+const probeHeaders: IncomingHttpHeaders[] = [];
+
+const TRACE = '0af7651916cd43dd8448eb211c80319c';
+const CLIENT_SPAN = 'b7ad6b7169203331';
+const traceparent = (n: number) => `00-${TRACE.slice(0, -2)}${String(n).padStart(2, '0')}-${CLIENT_SPAN}-01`;
+const SECRET_PROMPT = 'zebra-quartz-prompt-text';
+
+beforeAll(async () => {
+  await otlp.start();
+  // A minimal OpenAI-kind upstream that records the headers it was sent.
+  probe = createServer((req, res) => {
+    probeHeaders.push(req.headers);
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id: 'chatcmpl-probe', object: 'chat.completion', created: 1, model: 'probe', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }], usage: { prompt_tokens: 7, completion_tokens: 1, total_tokens: 8 } }));
+    });
+  });
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  sim = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 1, outputTokens: 6 } });
+  const base = testConfig(sim.url);
+  const probeUrl = `http://127.0.0.1:${(probe.address() as AddressInfo).port}/v1`;
+  sc = await startSidecar({
+    ...base,
+    providers: { ...(base.providers as Record<string, unknown>), probe: { kind: 'openai', baseUrl: probeUrl } },
+    models: { ...(base.models as Record<string, unknown>), 'probe-model': { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 8000, endpoints: [{ provider: 'probe', upstreamModel: 'probe-up' }] } },
+    observe: { otlp: { endpoint: otlp.url, serviceName: 'switchyard-test' } },
+  });
+});
+
+afterAll(async () => {
+  await sc?.stop();
+  await sim?.stop();
+  await otlp.stop();
+  await new Promise<void>((r) => probe?.close(() => r()));
+});
+
+const server = (traceId: string) => otlp.waitFor((s) => s.traceId === traceId && s.kind === 2);
+
+describe('OpenTelemetry over OTLP/HTTP', () => {
+  it('exports a request span continuing the client trace, with an attempt span under it', async () => {
+    const tp = traceparent(1);
+    const traceId = tp.split('-')[1]!;
+    await sc.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: SECRET_PROMPT }] }, { headers: { traceparent: tp } });
+    const req = await server(traceId);
+    expect(req.parentSpanId).toBe(CLIENT_SPAN);
+    expect(req.resource['service.name']).toBe('switchyard-test');
+    expect(req.attributes).toMatchObject({
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.request.model': 'gpt-4.1',
+      'gen_ai.response.model': 'gpt-4.1',
+      'gen_ai.usage.output_tokens': 6,
+      'switchyard.api': 'chat',
+      'switchyard.tier': 'balanced',
+      'switchyard.endpoint': 'gpt-4.1@openai',
+      'switchyard.attempts': 1,
+      'http.response.status_code': 200,
+    });
+    expect(Number(req.attributes['gen_ai.usage.input_tokens'])).toBeGreaterThan(0);
+    expect(Number(req.attributes['switchyard.cost_usd'])).toBeGreaterThan(0);
+    const attempt = await otlp.waitFor((s) => s.traceId === traceId && s.kind === 3);
+    expect(attempt.parentSpanId).toBe(req.spanId);
+    expect(attempt.attributes).toMatchObject({ 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-4.1', 'gen_ai.usage.output_tokens': 6 });
+    // No prompt or answer text unless observe.otlp.captureContent is on.
+    for (const s of otlp.spans) expect(JSON.stringify(s.attributes)).not.toContain(SECRET_PROMPT);
+  });
+
+  it('records each failed attempt and the fail-over reason', async () => {
+    await sim.setFault('gpt-4.1', { kind: 'http_error', status: 500 });
+    const tp = traceparent(2);
+    const traceId = tp.split('-')[1]!;
+    await sc.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] }, { headers: { traceparent: tp } });
+    await sim.clearFaults();
+    const req = await server(traceId);
+    const attempts = otlp.spans.filter((s) => s.traceId === traceId && s.kind === 3);
+    expect(attempts.length).toBeGreaterThanOrEqual(2);
+    expect(attempts.every((a) => a.parentSpanId === req.spanId)).toBe(true);
+    const failed = attempts.filter((a) => a.status.code === 2);
+    expect(failed.length).toBeGreaterThanOrEqual(1);
+    expect(failed[0]!.attributes).toMatchObject({ 'http.response.status_code': 500, 'error.type': 'http_status' });
+    expect(req.attributes['switchyard.failover.reason']).toBe('http_status');
+    expect(req.attributes['gen_ai.response.model']).toBe('claude-sonnet-4.5');
+    expect(attempts.some((a) => a.attributes['gen_ai.provider.name'] === 'anthropic')).toBe(true);
+  });
+
+  it('propagates traceparent upstream as the attempt span', async () => {
+    const tp = traceparent(3);
+    const traceId = tp.split('-')[1]!;
+    await sc.client.chat.completions.create({ model: 'probe-model', messages: [{ role: 'user', content: 'hi' }] }, { headers: { traceparent: tp } });
+    const sent = String(probeHeaders.at(-1)?.traceparent ?? '');
+    const [, sentTrace, sentParent] = sent.split('-');
+    expect(sentTrace).toBe(traceId);
+    const attempt = await otlp.waitFor((s) => s.traceId === traceId && s.kind === 3);
+    expect(sentParent).toBe(attempt.spanId);
+  });
+
+  it('traces the other APIs with their operation', async () => {
+    const tp = traceparent(4);
+    await new Anthropic({ baseURL: sc.url, apiKey: 'unused', maxRetries: 0, defaultHeaders: { traceparent: tp } }).messages.create({ model: 'claude-sonnet-4.5', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
+    const m = await server(tp.split('-')[1]!);
+    expect(m.attributes).toMatchObject({ 'switchyard.api': 'messages', 'gen_ai.operation.name': 'chat' });
+    const tp2 = traceparent(5);
+    await sc.client.responses.create({ model: 'gpt-4.1', input: 'hi' }, { headers: { traceparent: tp2 } });
+    expect((await server(tp2.split('-')[1]!)).attributes['switchyard.api']).toBe('responses');
+  });
+});
+
+describe('OpenTelemetry off', () => {
+  it('is never imported statically: only observe/otel.ts loads it, and only on demand', () => {
+    const files: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(join(dir, e.name));
+        else if (e.name.endsWith('.ts')) files.push(join(dir, e.name));
+      }
+    };
+    walk(join(ROOT, 'src'));
+    for (const f of files) {
+      const text = readFileSync(f, 'utf8');
+      const staticImports = [...text.matchAll(/^import (?!type )[^;]*from '(@opentelemetry\/[^']+)'/gm)];
+      expect(staticImports, f).toEqual([]);
+      if (!f.endsWith('observe/otel.ts')) expect(text.includes("import('@opentelemetry"), f).toBe(false);
+      if (!f.endsWith('main.ts')) expect(text.includes("import('./observe/otel.js')"), f).toBe(false);
+    }
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * An in-process OTLP/HTTP trace receiver (JSON encoding, as @opentelemetry/exporter-trace-otlp-http
+ * sends it): decodes every exported span with its attributes flattened.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ReceivedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  kind: number;
+  status: { code?: number; message?: string };
+  attributes: Record<string, string | number | boolean>;
+  resource: Record<string, string | number | boolean>;
+}
+
+interface OtlpValue {
+  stringValue?: string;
+  intValue?: string | number;
+  doubleValue?: number;
+  boolValue?: boolean;
+}
+interface OtlpKv {
+  key: string;
+  value: OtlpValue;
+}
+
+const value = (v: OtlpValue): string | number | boolean => v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : undefined) ?? v.doubleValue ?? v.boolValue ?? '';
+const flat = (kvs: OtlpKv[] | undefined): Record<string, string | number | boolean> => Object.fromEntries((kvs ?? []).map((kv) => [kv.key, value(kv.value)]));
+
+export class OtlpReceiver {
+  readonly spans: ReceivedSpan[] = [];
+  private server: Server | null = null;
+  url = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => {
+        const body = JSON.parse(Buffer.concat(parts).toString('utf8')) as { resourceSpans?: Array<{ resource?: { attributes?: OtlpKv[] }; scopeSpans?: Array<{ spans?: Array<Record<string, unknown>> }> }> };
+        for (const rs of body.resourceSpans ?? []) {
+          const resource = flat(rs.resource?.attributes);
+          for (const ss of rs.scopeSpans ?? []) {
+            for (const s of ss.spans ?? []) {
+              this.spans.push({
+                traceId: String(s.traceId),
+                spanId: String(s.spanId),
+                parentSpanId: String(s.parentSpanId ?? ''),
+                name: String(s.name),
+                kind: Number(s.kind),
+                status: (s.status ?? {}) as ReceivedSpan['status'],
+                attributes: flat(s.attributes as OtlpKv[]),
+                resource,
+              });
+            }
+          }
+        }
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{}');
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1/traces`;
+  }
+
+  /** Waits (bounded) until a span matches. */
+  async waitFor(pred: (s: ReceivedSpan) => boolean, timeoutMs = 10_000): Promise<ReceivedSpan> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const s = this.spans.find(pred);
+      if (s) return s;
+      if (Date.now() > until) throw new Error(`no matching span within ${timeoutMs} ms; got ${this.spans.map((x) => x.name).join(', ')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+}
