@@ -19,8 +19,8 @@ import {
 import { addCascadeSchema, PG_ESCALATION_GROUP, PostgresCascade } from './postgres-cascade.js';
 
 export const DEFAULT_PG_TABLE = 'switchyard_ledger';
-/** One key for every switchyard schema creation, whatever the table name. */
-const SCHEMA_LOCK_KEY = 0x5717_c4a1;
+/** The advisory lock every PostgreSQL schema change of switchyard takes (ledger, response store). */
+export const SCHEMA_LOCK_KEY = 0x5717_c4a1;
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 /** Epoch ms → UTC date by integer arithmetic: independent of the session's TimeZone. */
 const DAY_SQL = "to_char((DATE '1970-01-01' + (at / 86400000)::int)::timestamp, 'YYYY-MM-DD')";

@@ -67,4 +67,20 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgreSQL response s
       await store.close();
     }
   });
+
+  it('replicas booting together on a fresh database all open it (the schema is created under a lock)', async () => {
+    const fresh = `${db}_boot`;
+    const c = new pg.Client({ connectionString: admin });
+    await c.connect();
+    await c.query(`CREATE DATABASE ${fresh}`);
+    try {
+      const freshUrl = admin.replace(/\/[^/]*$/, `/${fresh}`);
+      // Unlocked, concurrent CREATE TABLE IF NOT EXISTS fails here with pg_type_typname_nsp_index.
+      const stores = await Promise.all(Array.from({ length: 8 }, () => openResponseStore(freshUrl, () => limits)));
+      await Promise.all(stores.map((s) => s.close()));
+    } finally {
+      await c.query(`DROP DATABASE IF EXISTS ${fresh}`);
+      await c.end();
+    }
+  });
 });
