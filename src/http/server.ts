@@ -3,7 +3,6 @@
  * operations routes. Bodies are read with a size limit and validated at the edge; every
  * error is OpenAI-shaped and every response carries `x-request-id`.
  */
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
@@ -17,6 +16,7 @@ import type { ApiRoute } from './edge.js';
 import { checkJsonDepth } from './json-limits.js';
 import { checkMethod, parseTarget } from './routes.js';
 import { HttpSink } from './sink.js';
+import { timeOrderedId } from './request-id.js';
 import { parseChatBody, parseHints } from './validate.js';
 import { dryRoute } from '../runtime/dry-route.js';
 
@@ -150,7 +150,7 @@ async function routeDryRun(deps: ServerDeps, req: IncomingMessage, res: ServerRe
 export function createHttpServer(deps: ServerDeps): Server {
   const server = createServer({ keepAliveTimeout: 65_000, ...timeouts(deps.requestTimeoutMs ?? 30_000) }, (req, res) => {
     const given = req.headers['x-request-id'];
-    const requestId = typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
+    const requestId = typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : timeOrderedId();
     res.setHeader('x-request-id', requestId);
     // A client that goes away mid-request is routine, not an error (and must never be an unhandled 'error' event).
     req.on('error', (err) => deps.log.debug({ err: err.message, requestId }, 'client connection error while reading the request'));

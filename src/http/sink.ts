@@ -6,11 +6,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ChatSink } from '../runtime/api.js';
 import { errorBody, type SwitchyardError } from '../errors.js';
 
+/** A turn's batch of SSE events is written once it reaches this many characters (bounded memory). */
+const BATCH_MAX = 64 * 1024;
+
 export class HttpSink implements ChatSink {
   private readonly ac = new AbortController();
   started = false;
   private ended = false;
-  private corked = false;
+  /** SSE events of this turn not yet written (see `write`). */
+  private pending = '';
+  private scheduled = false;
 
   constructor(
     req: IncomingMessage,
@@ -49,8 +54,10 @@ export class HttpSink implements ChatSink {
 
   /**
    * Events written in one turn of the event loop (an upstream TCP packet often carries many)
-   * leave in one socket write: corked now, uncorked at the next `setImmediate`, which runs
-   * right after this turn's I/O — batching without an added delay.
+   * leave in one socket write of one HTTP chunk: collected as one string now, written at the
+   * next `setImmediate`, which runs right after this turn's I/O — batching without an added
+   * delay. (Corking the response instead still made one chunk, with its own size line and
+   * buffer bookkeeping, per event.) A turn's batch is bounded: past BATCH_MAX it is written at once.
    */
   write(data: string): boolean {
     return this.writeEvent(null, data);
@@ -59,18 +66,27 @@ export class HttpSink implements ChatSink {
   /** One SSE event with an `event:` name (the Responses and Messages APIs name theirs). */
   writeEvent(name: string | null, data: string): boolean {
     if (this.ended) return true;
-    if (!this.corked) {
-      this.corked = true;
-      this.res.cork();
-      setImmediate(this.uncork);
+    this.pending += name === null ? `data: ${data}\n\n` : `event: ${name}\ndata: ${data}\n\n`;
+    if (this.pending.length >= BATCH_MAX) return this.flush();
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.onImmediate);
     }
-    return this.res.write(name === null ? `data: ${data}\n\n` : `event: ${name}\ndata: ${data}\n\n`);
+    return !this.res.writableNeedDrain;
   }
 
-  private readonly uncork = (): void => {
-    this.corked = false;
-    if (!this.res.writableEnded) this.res.uncork();
+  private readonly onImmediate = (): void => {
+    this.scheduled = false;
+    this.flush();
   };
+
+  /** Writes what this turn collected; false when the socket buffer is full. */
+  private flush(): boolean {
+    if (this.pending.length === 0 || this.res.writableEnded) return !this.res.writableNeedDrain;
+    const chunk = this.pending;
+    this.pending = '';
+    return this.res.write(chunk);
+  }
 
   drain(): Promise<void> {
     if (this.ended || this.res.writableEnded || !this.res.writableNeedDrain) return Promise.resolve();
@@ -88,7 +104,11 @@ export class HttpSink implements ChatSink {
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    this.res.end();
+    // This turn's last events and the stream's end leave together.
+    const rest = this.pending;
+    this.pending = '';
+    if (rest.length > 0 && !this.res.writableEnded) this.res.end(rest);
+    else this.res.end();
   }
 
   fail(err: SwitchyardError, headers: Record<string, string> = {}): void {

@@ -31,6 +31,8 @@ export interface AttemptSuccess {
   text: string;
   /** Non-streaming: the completion object, model not yet rewritten. */
   completion: Record<string, unknown> | null;
+  /** Non-streaming: the upstream's text when `completion` is that text parsed as is (the model can be spliced in). */
+  completionText: string | null;
   ttftMs: number | null;
   latencyMs: number;
   /** `x-ratelimit-remaining-*` said 0: the window is exhausted until this time. */
@@ -104,7 +106,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
   let delivered = '';
   let headersIn = false;
   try {
-    const res = await send(inp.h.pool, req, { headersTimeoutMs: r.headersTimeoutMs, signal: ac.signal });
+    const res = await send(inp.h.pool, req, { headersTimeoutMs: r.headersTimeoutMs, signal: ac.signal, abort: (reason) => ac.abort(reason) });
     headersIn = true;
     if (res.statusCode >= 300) throw await errorFault(inp, res, ac.signal);
     if (!inp.stream) return traced(await readCompletion(inp, res, ac.signal, started));
@@ -140,7 +142,8 @@ async function readCompletion(inp: AttemptInput, res: UpstreamResponse, signal: 
     throw new UpstreamFault('bad_response', (err as Error).message);
   }
   const latencyMs = inp.now() - started;
-  return { usage: parsed.usage, text: parsed.text, completion: parsed.completion, ttftMs: null, latencyMs, exhaustedUntil: exhaustedUntil(res, inp.now()), malformed: 0 };
+  const completionText = parsed.completion === json ? text : null;
+  return { usage: parsed.usage, text: parsed.text, completion: parsed.completion, completionText, ttftMs: null, latencyMs, exhaustedUntil: exhaustedUntil(res, inp.now()), malformed: 0 };
 }
 
 async function readStream(
@@ -203,5 +206,5 @@ async function readStream(
   }
   // A clean end without [DONE] is fine once the answer finished; without a finish it is a cut.
   if (!done && finish === null) throw new UpstreamFault('stream_cut', 'the upstream stream ended before the answer finished');
-  return { usage, text, completion: null, ttftMs, latencyMs: inp.now() - started, exhaustedUntil: exhausted, malformed };
+  return { usage, text, completion: null, completionText: null, ttftMs, latencyMs: inp.now() - started, exhaustedUntil: exhausted, malformed };
 }

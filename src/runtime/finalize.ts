@@ -10,9 +10,10 @@ import type { ChatCall, ChatSink } from './api.js';
 import type { RuntimeCore } from './core.js';
 import type { EndpointHandle } from './endpoints.js';
 import type { StreamSession } from './stream-session.js';
+import { spliceModel } from './splice-model.js';
 
 export type Outcome =
-  | { ok: true; endpoint: EndpointHandle; completion: Record<string, unknown> | null }
+  | { ok: true; endpoint: EndpointHandle; completion: Record<string, unknown> | null; completionText?: string | null }
   | { ok: false; error: SwitchyardError; clientGone?: boolean };
 
 export interface Tally {
@@ -61,9 +62,12 @@ export async function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: Cha
       session.finish(outcome.endpoint, t.usage);
     } else {
       const completion = outcome.completion ?? {};
-      completion.model = outcome.endpoint.model;
+      const model = outcome.endpoint.model;
       headers['x-switchyard-cost-usd'] = nanoToUsd(t.costNano).toFixed(9);
-      sink.json(200, headers, JSON.stringify(completion));
+      // The upstream text with the model spliced in, when that is provably the same JSON; else re-serialised.
+      const spliced = outcome.completionText ? spliceModel(outcome.completionText, completion, model) : null;
+      if (spliced === null) completion.model = model;
+      sink.json(200, headers, spliced ?? JSON.stringify(completion));
     }
   } else if (!outcome.clientGone) {
     if (session?.committed) session.fail(outcome.error, headers);

@@ -42,6 +42,7 @@ export class RequestDriver {
   private lastEndpoint: EndpointHandle | null = null;
   private routeError: SwitchyardError | null = null;
   private completion: Record<string, unknown> | null = null;
+  private completionText: string | null = null;
   private ticket: number | undefined;
   /** The running attempt's end, as the event it becomes (`streaming` waits on it). */
   private attemptEnd: Promise<ReqEvent> | null = null;
@@ -106,7 +107,7 @@ export class RequestDriver {
   }
 
   private outcome(): Outcome {
-    if (this.snap.value === 'done' && this.picked) return { ok: true, endpoint: this.picked, completion: this.completion };
+    if (this.snap.value === 'done' && this.picked) return { ok: true, endpoint: this.picked, completion: this.completion, completionText: this.completionText };
     const reason: unknown = this.ac.signal.aborted ? this.ac.signal.reason : undefined;
     return failureOutcome({ ctx: this.snap.context, abortReason: reason, routeError: this.routeError, model: this.call.body.model, maxCostUsd: this.call.hints.maxCostUsd, retryAfterSeconds: () => this.rt.retryAfterSeconds(this.plan?.candidates ?? []) });
   }
@@ -225,6 +226,7 @@ export class RequestDriver {
     this.addUsage(usage);
     this.ttftMs ??= ok.ttftMs;
     this.completion = ok.completion;
+    this.completionText = ok.completionText;
     const now = this.rt.now();
     h.actor.send({ type: 'upstream.succeeded', at: now, latencyMs: ok.latencyMs, ttftMs: ok.ttftMs, tokens: usage.promptTokens + usage.completionTokens, estTokens: est });
     if (ok.exhaustedUntil !== null) h.actor.send({ type: 'window.exhausted', at: now, retryAt: ok.exhaustedUntil, reason: 'x-ratelimit-remaining 0' });

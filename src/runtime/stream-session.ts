@@ -20,7 +20,6 @@ export class StreamSession {
   /** Told once, when the first content chunk commits the stream (the request machine's `attempt.committed`). */
   onCommit: (() => void) | null = null;
   private id: string | null = null;
-  private created = Math.floor(Date.now() / 1000);
   private held: OpenAIChunk[] = [];
   private continuing = false;
   /** Whitespace already delivered that the continuation's upstream was not shown (a trimmed prefill). */
@@ -32,6 +31,7 @@ export class StreamSession {
     private readonly fallbackId: string,
     private readonly wantUsage: boolean,
     private readonly headersFor: (h: EndpointHandle) => Record<string, string>,
+    private readonly created: number = Math.floor(Date.now() / 1000),
   ) {}
 
   get committedTo(): EndpointHandle | null {
@@ -68,9 +68,12 @@ export class StreamSession {
   async forward(p: Extract<StreamPiece, { type: 'chunk' }>, h: EndpointHandle): Promise<void> {
     const chunk = p.chunk;
     this.id ??= typeof chunk.id === 'string' && chunk.id ? chunk.id : this.fallbackId;
-    chunk.id = this.id;
     // A continuation on another model keeps the model the stream committed to (and named in its headers).
-    chunk.model = (this.answeredBy ?? h).model;
+    const model = (this.answeredBy ?? h).model;
+    // Nothing to rewrite: the upstream's own text is the JSON the rewrite below would serialise.
+    const asIs = p.raw !== undefined && !this.continuing && chunk.id === this.id && chunk.model === model && chunk.created === this.created && chunk.object === 'chat.completion.chunk';
+    chunk.id = this.id;
+    chunk.model = model;
     chunk.created = this.created;
     chunk.object = 'chat.completion.chunk';
     if (this.continuing) {
@@ -92,7 +95,7 @@ export class StreamSession {
       this.onCommit?.();
     }
     this.delivered += p.text;
-    if (!this.sink.write(JSON.stringify(chunk))) await this.sink.drain();
+    if (!this.sink.write(asIs && p.raw !== undefined ? p.raw : JSON.stringify(chunk))) await this.sink.drain();
   }
 
   /** The answer finished: the usage chunk if the client asked for it, then `[DONE]`. */

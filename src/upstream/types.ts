@@ -48,7 +48,15 @@ export interface UpstreamErrorInfo {
 /** One normalised piece of an upstream stream, in OpenAI's chunk format. */
 export type StreamPiece =
   /** A `chat.completion.chunk`. `text` is its content delta ('' if none); `content` is true when it carries content or a tool call. */
-  | { type: 'chunk'; chunk: OpenAIChunk; text: string; content: boolean; finishReason: string | null }
+  | {
+      type: 'chunk';
+      chunk: OpenAIChunk;
+      text: string;
+      content: boolean;
+      finishReason: string | null;
+      /** The upstream's JSON text of `chunk`, when the decoder left the chunk as received (it may then be forwarded as is). */
+      raw?: string;
+    }
   | { type: 'usage'; usage: Usage }
   | { type: 'done' }
   | { type: 'error'; error: UpstreamErrorInfo }

@@ -61,7 +61,7 @@ class OpenAIStreamDecoder implements StreamDecoder {
         if (c.finish_reason) finishReason = c.finish_reason;
       }
       if (usage) delete chunk.usage;
-      out.push({ type: 'chunk', chunk, text, content, finishReason });
+      out.push({ type: 'chunk', chunk, text, content, finishReason, ...(usage ? {} : { raw: data }) });
     }
     if (usage) out.push({ type: 'usage', usage });
     return out;
