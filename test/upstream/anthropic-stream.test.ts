@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { anthropicAdapter } from '../../src/upstream/adapters/anthropic.js';
 import { SseParser } from '../../src/upstream/sse.js';
 import type { StreamPiece } from '../../src/upstream/types.js';
@@ -137,6 +137,9 @@ describe('anthropic stream decoder', () => {
   });
 
   it('reports a malformed event and keeps decoding', () => {
+    // Two decoders stamp `created` from the clock: pin it so a second boundary between them cannot differ.
+    const now = vi.spyOn(Date, 'now').mockReturnValue(1_767_000_000_000);
+    onTestFinished(() => now.mockRestore());
     const wire = RECORDED.replace('event: ping\r\ndata: {"type": "ping"}', 'event: content_block_delta\r\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_de');
     const pieces = decodeWire(wire);
     expect(pieces[1]).toEqual({ type: 'malformed', raw: '{"type":"content_block_delta","index":0,"delta":{"type":"text_de' });
