@@ -143,11 +143,28 @@ export class PostgresLedger implements LedgerStore {
   }
 }
 
-async function createSchema(pool: pg.Pool, schema: string | undefined, table: string, name: string, feedbackTable: string): Promise<void> {
+/**
+ * Runs schema changes in one transaction under {@link SCHEMA_LOCK_KEY}: replicas booting together
+ * would otherwise race on `CREATE TABLE IF NOT EXISTS`, which PostgreSQL does not make
+ * concurrency-safe ("duplicate key value violates unique constraint pg_type_typname_nsp_index").
+ */
+export async function underSchemaLock(pool: pg.Pool, change: (client: pg.PoolClient) => Promise<void>): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY]);
+    await change(client);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+function createSchema(pool: pg.Pool, schema: string | undefined, table: string, name: string, feedbackTable: string): Promise<void> {
+  return underSchemaLock(pool, async (client) => {
     if (schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     await client.query(`
       CREATE TABLE IF NOT EXISTS ${table} (
@@ -175,13 +192,7 @@ async function createSchema(pool: pg.Pool, schema: string | undefined, table: st
     await client.query(`CREATE INDEX IF NOT EXISTS "${name}_key_at" ON ${table} (key_id, at)`);
     await client.query(`CREATE INDEX IF NOT EXISTS "${name}_model_at" ON ${table} (model, at)`);
     await addCascadeSchema(client, table, name, feedbackTable);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 function identifier(name: string, what: string): string {

@@ -2,7 +2,7 @@
 import pg from 'pg';
 import { decodeMessages, type ResponseStore, type ResponseStoreLimits, type StoredResponse } from './response-store.js';
 import type { ChatMessage } from '../upstream/types.js';
-import { SCHEMA_LOCK_KEY } from './postgres-ledger.js';
+import { underSchemaLock } from './postgres-ledger.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS switchyard_responses (
@@ -14,26 +14,6 @@ CREATE TABLE IF NOT EXISTS switchyard_responses (
 CREATE INDEX IF NOT EXISTS switchyard_responses_created ON switchyard_responses (created_at);
 `;
 
-/**
- * Replicas that boot together would race on `CREATE TABLE IF NOT EXISTS` (not concurrency-safe in
- * PostgreSQL: "duplicate key value violates unique constraint pg_type_typname_nsp_index"), so the
- * schema is created under the ledger's transaction-scoped advisory lock.
- */
-async function createSchema(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY]);
-    await client.query(SCHEMA);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
-}
-
 export class PostgresResponseStore implements ResponseStore {
   private constructor(
     private readonly pool: pg.Pool,
@@ -43,7 +23,10 @@ export class PostgresResponseStore implements ResponseStore {
   static async open(url: string, limits: () => ResponseStoreLimits): Promise<PostgresResponseStore> {
     const pool = new pg.Pool({ connectionString: url, max: 4 });
     pool.on('error', () => undefined); // an idle connection's error; the next query reports it
-    await createSchema(pool);
+    // Under the ledger's schema lock: replicas booting together must not race on CREATE TABLE.
+    await underSchemaLock(pool, async (client) => {
+      await client.query(SCHEMA);
+    });
     return new PostgresResponseStore(pool, limits);
   }
 
