@@ -20,6 +20,8 @@ node -v
 echo "== Node 24: own copy of the tree and its dependencies (native addons built for Node 24)"
 mkdir -p "$WORK/tree"
 git -C "$ROOT" ls-files -z --cached --others --exclude-standard | (cd "$ROOT" && xargs -0 tar -cf - --ignore-failed-read 2>/dev/null) | tar -xf - -C "$WORK/tree"
+# The routing data lives beside the repository (../shared), as for the floor run.
+if [ -d "$ROOT/../shared" ]; then ln -s "$(cd "$ROOT/../shared" && pwd)" "$WORK/shared"; fi
 cd "$WORK/tree"
 npm ci --no-audit --no-fund --loglevel=error --nodedir="$NODEDIR"
 node -e "require('better-sqlite3')(':memory:').prepare('select 1').get(); console.log('better-sqlite3 loads on', process.version)"
