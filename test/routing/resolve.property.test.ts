@@ -230,7 +230,9 @@ describe('resolve: property over random configs and requests', () => {
         if (all.some((m) => !needs.every((n) => cfg.models[m]!.capabilities.includes(n)) && !plan.candidates.includes(m))) seen.droppedForCaps++;
         if (plan.reason.includes('skipped')) seen.droppedForWindow++;
       }),
-      { numRuns: 300 },
+      // A fixed seed: this test counts how often the generator reaches each branch, so a random
+      // seed made it a coin toss on the rarest one (byNameIncapable came out at 9 once in CI).
+      { numRuns: 1000, seed: 20261129 },
     );
     for (const [k, n] of Object.entries(seen)) expect(n, k).toBeGreaterThan(10);
   });
