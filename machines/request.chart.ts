@@ -169,7 +169,8 @@ function onFailure(continuation: boolean): Array<Branch<Ev<'attempt.failed'>>> {
     { to: 'failed', when: (_c, e) => e.next === 'stop', do: (c, e) => failedAt(c, e, { failure: { kind: 'aborted', reason: e.fault.kind === 'client_gone' ? 'client_gone' : 'deadline' } }) },
     {
       to: 'backoff',
-      when: (_c, e) => e.next === 'retry_same',
+      // No backoff when the attempt that failed was the last one allowed: the request fails at once (routed → exhausted).
+      when: (c, e) => e.next === 'retry_same' && c.attempts < c.maxTotalAttempts,
       do: (c, e) => {
         const id = endpointOf(c);
         const per = c.per[id] ?? { attempts: 0, transientRetryUsed: false };
@@ -177,7 +178,7 @@ function onFailure(continuation: boolean): Array<Branch<Ev<'attempt.failed'>>> {
         return failedAt(c, e, { pinned: { endpoint: id, notBefore: e.at + e.delayMs }, per: { ...c.per, [id]: { ...per, transientRetryUsed: used } } });
       },
     },
-    { to: 'routed', when: (_c, e) => e.next === 'failover' || (continuation && e.next === 'propagate'), do: exclude },
+    { to: 'routed', when: (_c, e) => e.next === 'failover' || e.next === 'retry_same' || (continuation && e.next === 'propagate'), do: exclude },
     {
       to: 'routed',
       when: (c, e) => e.next === 'larger_context' && c.candidates.some((m) => !c.excludedModels.includes(m) && !e.smallerModels.includes(m)),

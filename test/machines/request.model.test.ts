@@ -8,7 +8,7 @@ type Snap = SnapshotFrom<typeof requestMachine>;
 const T0 = Date.UTC(2025, 2, 14, 12);
 const DEADLINE_MS = 10_000;
 /** Two attempts at most (the attempt limit is reached on short paths); a cost cap between the two prices. */
-const INPUT: ReqInput = { receivedAt: T0, deadlineAt: T0 + DEADLINE_MS, maxTotalAttempts: 2, maxCostNano: 500 };
+const INPUT: ReqInput = { receivedAt: T0, deadlineAt: T0 + DEADLINE_MS, maxTotalAttempts: 3, maxCostNano: 500 };
 /** Endpoints the model picks: a1 and b1 within the cap (b cheaper), x1 of model a over it. */
 const PICKS = [
   { endpoint: 'a1', model: 'a', amount: 100 },
@@ -134,6 +134,16 @@ describe('request machine: examples (the reducer the runtime runs)', () => {
     expect(commandOf(after)).toMatchObject({ type: 'pick', pinned: 'a1', excluded: [] });
   });
 
+  it('no backoff after the last attempt allowed: the request fails at once instead of sleeping first', () => {
+    const fire: ReqEvent = { type: 'timer.fired', at: at + 250 };
+    const third = run(routed, pickA, granted, failed('retry_same', 429), fire, pickA, granted, failed('retry_same', 429), fire, pickA, granted, failed('retry_same', 429));
+    expect(third.context.attempts).toBe(INPUT.maxTotalAttempts);
+    expect(third.value).toBe('failed');
+    expect(third.context.failure).toEqual({ kind: 'exhausted' });
+    // One attempt earlier the same verdict still backs off.
+    expect(run(routed, pickA, granted, failed('retry_same', 429), fire, pickA, granted, failed('retry_same', 429)).value).toBe('backoff');
+  });
+
   it('tokens already billed are settled, not released', () => {
     expect(run(routed, pickA, granted, failed('failover', null, 30)).context.outbox).toEqual([{ type: 'settle', budgets: ['g'], reserved: 100, actual: 30 }]);
   });
@@ -160,8 +170,11 @@ describe('request machine: examples (the reducer the runtime runs)', () => {
     expect(cont.value).toBe('continuing');
     expect(commandOf(cont)).toEqual({ type: 'send', endpoint: 'b1', continuation: true });
     const refused = stepRequest(cont, failed('propagate', 400));
-    expect(refused.value).toBe('failed'); // the attempt limit (2) is reached: exhausted, with the cut as the last fault
-    expect(refused.context).toMatchObject({ failure: { kind: 'exhausted' }, excluded: ['a1', 'b1'], lastFault: { kind: 'stream_cut' } });
+    expect(refused.value).toBe('routed'); // failed over to the next endpoint, the cut still the last fault
+    expect(refused.context).toMatchObject({ excluded: ['a1', 'b1'], lastFault: { kind: 'stream_cut' } });
+    const none = stepRequest(refused, { type: 'endpoint.none', at, waitable: false, earliest: null, unknown: false });
+    expect(none.value).toBe('failed'); // nothing left: exhausted, with the cut as the last fault
+    expect(none.context).toMatchObject({ failure: { kind: 'exhausted' }, lastFault: { kind: 'stream_cut' } });
   });
 
   it('a 400 before any commit reaches the client as it was', () => {

@@ -14,6 +14,7 @@ import type { ChatCall, ChatSink } from '../../src/runtime/api.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import type { Scheduler } from '../../src/runtime/scheduler.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { expectedAnswer } from '../integration/fault-helpers.js';
 
 const T0 = Date.UTC(2025, 2, 14, 12);
 
@@ -77,6 +78,7 @@ class TestSink implements ChatSink {
 let sim: Simulator;
 let rt: Runtime | null = null;
 let clock: SimScheduler;
+let ledger: Awaited<ReturnType<typeof openLedger>>;
 beforeAll(async () => {
   sim = await startSimulator({ profile: { defaults: { ttftMs: 0, tokenGapMs: 0, outputTokens: 5 } } });
 });
@@ -88,15 +90,16 @@ afterEach(async () => {
   rt = null;
 });
 
-async function runtime(resilience: Record<string, unknown> = {}, endpoint: Record<string, unknown> = {}): Promise<Runtime> {
+async function runtime(resilience: Record<string, unknown> = {}, endpoint: Record<string, unknown> = {}, models: Record<string, Record<string, unknown>> = {}): Promise<Runtime> {
   const model = (up: string) => ({ tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100_000, endpoints: [{ provider: 'p', upstreamModel: up, ...endpoint }] });
   const cfg = configSchema.parse({
     providers: { p: { kind: 'openai', baseUrl: `${sim.url}/openai/v1` } },
-    models: { a: { ...model('up-a'), fallbacks: ['b'] }, b: model('up-b') },
+    models: { a: { ...model('up-a'), fallbacks: ['b'], ...models['a'] }, b: { ...model('up-b'), ...models['b'] }, ...Object.fromEntries(Object.entries(models).filter(([k]) => k !== 'a' && k !== 'b')) },
     resilience: { requestTimeoutMs: 30_000, maxRetryAfterMs: 10_000, retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 800 }, ...resilience },
   });
   clock = new SimScheduler();
-  rt = new Runtime({ cfg, ledger: await openLedger('memory'), log: pino({ level: 'silent' }), scheduler: clock, rng: () => 0 });
+  ledger = await openLedger('memory');
+  rt = new Runtime({ cfg, ledger, log: pino({ level: 'silent' }), scheduler: clock, rng: () => 0 });
   await rt.restoreBudgets();
   return rt;
 }
@@ -231,5 +234,144 @@ describe('request driver on a simulated clock', () => {
     await done;
     expect([sink.status, upstreamCalls('up-a')]).toEqual([null, 1]);
     expect(clock.pending()).toEqual([]);
+  });
+});
+
+/** The answer text a sink received: the message of a JSON answer, or the deltas of a stream. */
+function textOf(sink: TestSink): string {
+  if (!sink.started) return (JSON.parse(sink.body) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content;
+  let text = '';
+  for (const line of sink.body.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const chunk = JSON.parse(line) as { choices?: Array<{ delta?: { content?: string } }> };
+    text += chunk.choices?.[0]?.delta?.content ?? '';
+  }
+  return text;
+}
+
+/**
+ * Runs a request to its end, advancing the simulated clock past each wait but the deadline
+ * (the longest pending timer) once real I/O has settled; returns the waits, in order.
+ */
+async function runToEnd(done: Promise<void>): Promise<number[]> {
+  let finished = false;
+  void done.then(() => (finished = true));
+  const waits: number[] = [];
+  const t0 = Date.now();
+  let quiet = 0;
+  while (!finished) {
+    if (Date.now() - t0 > 10_000) throw new Error(`the request did not finish; pending: ${clock.pending().join(', ')}`);
+    await new Promise((r) => setTimeout(r, 2));
+    const pending = clock.pending();
+    // A wait besides the deadline, unchanged over a few real-time polls: the request sleeps on it.
+    if (pending.length >= 2 && ++quiet >= 3) {
+      waits.push(pending[0]!);
+      clock.advance(pending[0]!);
+      quiet = 0;
+    } else if (pending.length < 2) quiet = 0;
+  }
+  await done;
+  return waits;
+}
+
+const PROMPT = 'hello there';
+const OUT = 5;
+
+/**
+ * One row per fault variant that needs no timing of the wire (the real-process table in
+ * test/integration/faults.test.ts keeps one test per fault class): what the client gets, which
+ * upstreams were asked how often, and which waits the request slept (backoffs with rng 0 are
+ * half the exponential delay: 100 ms for the first quick retry, base 200 ms).
+ */
+describe('fault table, in process on a simulated clock', () => {
+  interface Row {
+    name: string;
+    faults: Array<[string, Record<string, unknown>]>;
+    stream: boolean;
+    resilience?: Record<string, unknown>;
+    models?: Record<string, Record<string, unknown>>;
+    expect: { status: number; model?: string; attempts?: string; calls: Record<string, number>; waits: number[]; code?: string; prefill?: boolean };
+  }
+  const ok = (model: string, calls: Record<string, number>, waits: number[] = [], attempts?: string) => ({ status: 200, model, calls, waits, attempts });
+  const rows: Row[] = [
+    { name: '503 persistent: one quick retry, then the fallback', faults: [['up-a', { kind: 'http_error', status: 503 }]], stream: false, expect: ok('b', { 'up-a': 2, 'up-b': 1 }, [100], '3') },
+    { name: '529 persistent (streaming): one quick retry, then the fallback', faults: [['up-a', { kind: 'http_error', status: 529 }]], stream: true, expect: ok('b', { 'up-a': 2, 'up-b': 1 }, [100], '3') },
+    { name: '503 with a retry-after over maxRetryAfterMs: straight to the fallback', faults: [['up-a', { kind: 'http_error', status: 503, retryAfterSec: 30 }]], stream: true, expect: ok('b', { 'up-a': 1, 'up-b': 1 }) },
+    {
+      name: 'every candidate failing: a bounded 502 upstream_error after one quick retry each',
+      faults: [['up-a', { kind: 'http_error', status: 503 }], ['up-b', { kind: 'http_error', status: 500 }]],
+      stream: true,
+      expect: { status: 502, code: 'upstream_error', calls: { 'up-a': 2, 'up-b': 2 }, waits: [100, 100] },
+    },
+    {
+      name: 'a long chain of failing candidates: at most maxTotalAttempts in all',
+      faults: [['*', { kind: 'http_error', status: 500 }]],
+      stream: false,
+      resilience: { retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 800, maxTotalAttempts: 5 } },
+      models: { a: { fallbacks: ['b', 'c', 'd'] }, c: { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100_000, endpoints: [{ provider: 'p', upstreamModel: 'up-c' }] }, d: { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100_000, endpoints: [{ provider: 'p', upstreamModel: 'up-d' }] } },
+      expect: { status: 502, code: 'upstream_error', attempts: '5', calls: { 'up-a': 2, 'up-b': 2, 'up-c': 1, 'up-d': 0 }, waits: [100, 100] },
+    },
+    { name: 'a 429 without retry-after: immediate fail-over, no wait', faults: [['up-a', { kind: 'rate_limit' }]], stream: false, expect: ok('b', { 'up-a': 1, 'up-b': 1 }, [], '2') },
+    { name: 'a 429 with a short retry-after (streaming): the same endpoint after exactly that wait', faults: [['up-a', { kind: 'rate_limit', retryAfterSec: 1, times: 1 }]], stream: true, expect: ok('a', { 'up-a': 2, 'up-b': 0 }, [1000], '2') },
+    { name: 'reset before headers (non-streaming): one quick retry on the same endpoint', faults: [['up-a', { kind: 'reset', times: 1 }]], stream: false, expect: ok('a', { 'up-a': 2, 'up-b': 0 }, [100], '2') },
+    { name: 'a JSON body cut short: failed over, the whole answer', faults: [['up-a', { kind: 'cut', afterTokens: 2 }]], stream: false, expect: ok('b', { 'up-a': 1, 'up-b': 1 }) },
+    { name: 'a stream cut before its first token: invisible fail-over, no prefill', faults: [['up-a', { kind: 'cut', afterTokens: 0 }]], stream: true, expect: { ...ok('b', { 'up-a': 1, 'up-b': 1 }), prefill: false } },
+    { name: 'a stream error event before the first token: invisible fail-over', faults: [['up-a', { kind: 'stream_error_event', afterTokens: 0 }]], stream: true, expect: { ...ok('b', { 'up-a': 1, 'up-b': 1 }), prefill: false } },
+    {
+      name: 'a stream error event after the first token: continued on a prefill-capable fallback',
+      faults: [['up-a', { kind: 'stream_error_event', afterTokens: 2 }]],
+      stream: true,
+      models: { b: { capabilities: ['chat', 'prefill'] } },
+      expect: { ...ok('a', { 'up-a': 1, 'up-b': 1 }), prefill: true },
+    },
+    { name: 'malformed_chunk does not apply to a JSON answer', faults: [['up-a', { kind: 'malformed_chunk', afterTokens: 2 }]], stream: false, expect: ok('a', { 'up-a': 1, 'up-b': 0 }) },
+    { name: 'no_done does not apply to a JSON answer', faults: [['up-a', { kind: 'no_done' }]], stream: false, expect: ok('a', { 'up-a': 1, 'up-b': 0 }) },
+    { name: 'stream_error_event does not apply to a JSON answer', faults: [['up-a', { kind: 'stream_error_event', afterTokens: 2 }]], stream: false, expect: ok('a', { 'up-a': 1, 'up-b': 0 }) },
+    { name: 'no_usage (non-streaming): the answer is fine', faults: [['up-a', { kind: 'no_usage' }]], stream: false, expect: ok('a', { 'up-a': 1, 'up-b': 0 }) },
+    {
+      name: 'context_length_exceeded with no larger model: the provider 400, no fail-over',
+      faults: [['up-a', { kind: 'context_length_exceeded' }]],
+      stream: false,
+      expect: { status: 400, code: 'context_length_exceeded', calls: { 'up-a': 1, 'up-b': 0 }, waits: [] },
+    },
+    {
+      name: 'content_policy_violation (non-streaming): no retry, no fail-over',
+      faults: [['up-a', { kind: 'content_policy_violation' }]],
+      stream: false,
+      expect: { status: 400, code: 'content_policy_violation', calls: { 'up-a': 1, 'up-b': 0 }, waits: [] },
+    },
+  ];
+
+  for (const row of rows) {
+    it(row.name, async () => {
+      const r = await runtime(row.resilience, {}, row.models);
+      for (const [up, fault] of row.faults) sim.setFault(up, fault as Parameters<Simulator['setFault']>[1]);
+      const { sink, done } = start(r, { stream: row.stream });
+      const waits = await runToEnd(done);
+      const e = row.expect;
+      expect(waits).toEqual(e.waits);
+      expect(sink.status).toBe(e.status);
+      for (const [up, n] of Object.entries(e.calls)) expect(upstreamCalls(up), up).toBe(n);
+      if (e.attempts) expect(sink.headers['x-switchyard-attempts'] ?? sink.error?.headers['x-switchyard-attempts']).toBe(e.attempts);
+      if (e.code) expect(sink.error?.code).toBe(e.code);
+      if (e.model) {
+        expect(sink.headers['x-switchyard-model']).toBe(e.model);
+        expect(textOf(sink)).toBe(expectedAnswer(PROMPT, OUT));
+      }
+      if (e.prefill !== undefined) expect(sim.log().filter((x) => x.model === 'up-b').map((x) => x.prefill)).toEqual([e.prefill]);
+      // Every wait ended: nothing but what the runtime keeps for itself is left on the clock.
+      expect(clock.pending().filter((ms) => ms < 1000)).toEqual([]);
+    });
+  }
+
+  it('a stream without [DONE] and without usage: finalised with [DONE], the ledger row estimated', async () => {
+    const r = await runtime();
+    sim.setFault('up-a', { kind: 'no_done', omitUsage: true });
+    const { sink, done } = start(r, { stream: true });
+    await runToEnd(done);
+    expect(textOf(sink)).toBe(expectedAnswer(PROMPT, OUT));
+    expect(sink.body.trimEnd().endsWith('[DONE]')).toBe(true);
+    const [row] = await ledger.rows({ requestId: sink.headers['x-request-id'] ?? `req-${n}` });
+    expect(row?.estimated).toBe(true);
   });
 });
