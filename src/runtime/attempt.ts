@@ -87,6 +87,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     headers: inp.h.provider.headers,
     basePath: inp.h.basePath,
     maxOutputTokens: outputCap(inp.body, inp.h.modelCfg.maxOutputTokens),
+    reasoning: inp.h.modelCfg.capabilities.includes('reasoning'),
     anthropicVersion: inp.h.provider.anthropicVersion,
     prefill: inp.prefill,
   });

@@ -30,9 +30,9 @@ describe('outputCap', () => {
   });
 });
 
-function build(kind: 'openai' | 'anthropic', body: Partial<ChatBody>, modelCap: number): Record<string, unknown> {
+function build(kind: 'openai' | 'anthropic', body: Partial<ChatBody>, modelCap: number, reasoning = false): Record<string, unknown> {
   const full: ChatBody = { model: 'm', messages: [{ role: 'user', content: 'hi' }], ...body };
-  const input: BuildInput = { body: full, upstreamModel: 'up', stream: false, apiKey: 'k', headers: {}, basePath: '/v1', maxOutputTokens: outputCap(full, modelCap), anthropicVersion: '2023-06-01', prefill: null };
+  const input: BuildInput = { body: full, upstreamModel: 'up', stream: false, apiKey: 'k', headers: {}, basePath: '/v1', maxOutputTokens: outputCap(full, modelCap), reasoning, anthropicVersion: '2023-06-01', prefill: null };
   const adapter = kind === 'openai' ? openaiAdapter : anthropicAdapter;
   return JSON.parse(adapter.buildRequest(input).body) as Record<string, unknown>;
 }
@@ -51,12 +51,27 @@ describe('every adapter sends exactly the reserved cap', () => {
     expect(fields.length).toBeGreaterThan(0);
     for (const f of fields) expect(f).toBe(cap);
   });
+  it.each(cases)('openai, a reasoning model: %j → no output field above %i', (body, cap) => {
+    const sent = build('openai', body, 1000, true);
+    const fields = [sent.max_tokens, sent.max_completion_tokens].filter((v) => v !== undefined);
+    expect(fields.length).toBeGreaterThan(0);
+    for (const f of fields) expect(f).toBe(cap);
+  });
   it.each(cases)('anthropic: %j → max_tokens %i', (body, cap) => {
     expect(build('anthropic', body, 1000).max_tokens).toBe(cap);
   });
   it('openai keeps the field the client used', () => {
     expect(build('openai', { max_completion_tokens: 10 }, 1000)).not.toHaveProperty('max_tokens');
     expect(build('openai', { max_tokens: 10 }, 1000)).not.toHaveProperty('max_completion_tokens');
+  });
+  it('openai: a reasoning model gets max_completion_tokens only (o-series refuse max_tokens), whatever the client used', () => {
+    expect(build('openai', {}, 1000)).toMatchObject({ max_tokens: 1000 });
+    expect(build('openai', {}, 1000)).not.toHaveProperty('max_completion_tokens');
+    for (const body of [{}, { max_tokens: 10 }, { max_completion_tokens: 10 }, { max_tokens: 5, max_completion_tokens: 10 }]) {
+      const sent = build('openai', body, 1000, true);
+      expect(sent).not.toHaveProperty('max_tokens');
+      expect(sent.max_completion_tokens).toBe(outputCap(body, 1000));
+    }
   });
 });
 

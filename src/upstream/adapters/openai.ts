@@ -69,11 +69,18 @@ class OpenAIStreamDecoder implements StreamDecoder {
 }
 
 /**
- * Sends the reserved output cap in the field(s) the client used (`max_tokens` when it used
- * none: the field every OpenAI-compatible API accepts), so the upstream cannot produce more
- * than the budget reserved for.
+ * Sends the reserved output cap, so the upstream cannot produce more than the budget reserved
+ * for. A model with the `reasoning` capability gets it in `max_completion_tokens` only (OpenAI's
+ * o-series and GPT-5 refuse `max_tokens`, whichever field the client or a translated API used);
+ * any other model in the field(s) the client used, or `max_tokens` when it used none, the
+ * field every OpenAI-compatible API accepts.
  */
-function capOutput(body: ChatBody, cap: number): void {
+function capOutput(body: ChatBody, cap: number, reasoning: boolean): void {
+  if (reasoning) {
+    delete body.max_tokens;
+    body.max_completion_tokens = cap;
+    return;
+  }
   const usedCompletion = body.max_completion_tokens !== undefined && body.max_completion_tokens !== null;
   const usedMax = body.max_tokens !== undefined && body.max_tokens !== null;
   if (usedCompletion) body.max_completion_tokens = cap;
@@ -94,7 +101,7 @@ export const openaiAdapter: ProviderAdapter = {
       delete body.stream;
       delete body.stream_options;
     }
-    capOutput(body, input.maxOutputTokens);
+    capOutput(body, input.maxOutputTokens, input.reasoning === true);
     if (input.prefill !== null) body.messages = [...input.body.messages, { role: 'assistant', content: input.prefill }];
     const headers: Record<string, string> = { ...input.headers, 'content-type': 'application/json', accept: input.stream ? 'text/event-stream' : 'application/json' };
     if (input.apiKey) headers.authorization = `Bearer ${input.apiKey}`;

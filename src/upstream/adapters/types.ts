@@ -22,6 +22,11 @@ export interface BuildInput {
    * produce more than was reserved.
    */
   maxOutputTokens: number;
+  /**
+   * The model has the `reasoning` capability: when the client named no output field, the cap
+   * goes in `max_completion_tokens` (OpenAI's reasoning models refuse `max_tokens`).
+   */
+  reasoning?: boolean;
   anthropicVersion: string;
   /** Text already delivered to the client: continue this assistant turn. */
   prefill: string | null;
