@@ -177,6 +177,15 @@ describe('native relay from an Anthropic-kind endpoint', () => {
     }
   });
 
+  it('a relayed stream whose upstream ends after its stop reason without message_stop still ends with message_stop', async () => {
+    await sim.setFault(UPSTREAM, { kind: 'no_done' });
+    const r = await fetch(`${sc.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, max_tokens: 100, stream: true, messages: question('end quietly') }) });
+    const got = events(await r.text());
+    expect(got.slice(-2).map(([n]) => n)).toEqual(['message_delta', 'message_stop']);
+    expect(got.filter(([n]) => n === 'message_stop')).toHaveLength(1);
+    expect((await sim.log()).map((e) => e.fault)).toEqual(['no_done']);
+  });
+
   it('a bad anthropic-beta header is a 400 in Anthropic shape naming it', async () => {
     const r = await fetch(`${sc.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json', 'anthropic-beta': 'a b;c' }, body: JSON.stringify({ model: MODEL, max_tokens: 5, messages: question('x') }) });
     expect(r.status).toBe(400);
