@@ -110,8 +110,28 @@ function toolChoice(v: unknown, chat: ChatBody): void {
   if (v.disable_parallel_tool_use === true) chat.parallel_tool_calls = false;
 }
 
-/** Validate and translate; the result carries the client's body for Anthropic-kind endpoints. */
-export function translateMessages(body: Record<string, unknown>): ChatBody {
+const VERSION = /^[0-9A-Za-z._-]{1,64}$/;
+const BETA = /^[0-9A-Za-z._-]+(\s*,\s*[0-9A-Za-z._-]+)*$/;
+
+/** The client's `anthropic-version` / `anthropic-beta`, checked (they are sent upstream as given). */
+export function anthropicHeaders(h: Record<string, string | string[] | undefined>): { version?: string; beta?: string } {
+  const out: { version?: string; beta?: string } = {};
+  const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v.join(',') : v);
+  const version = one(h['anthropic-version'])?.trim();
+  if (version !== undefined && version !== '') {
+    if (!VERSION.test(version)) throw unsupported('anthropic-version', 'expected a version such as 2023-06-01');
+    out.version = version;
+  }
+  const beta = one(h['anthropic-beta'])?.trim();
+  if (beta !== undefined && beta !== '') {
+    if (beta.length > 1024 || !BETA.test(beta)) throw unsupported('anthropic-beta', 'expected comma-separated beta names');
+    out.beta = beta;
+  }
+  return out;
+}
+
+/** Validate and translate; the result carries the client's body (and its Anthropic headers) for Anthropic-kind endpoints. */
+export function translateMessages(body: Record<string, unknown>, headers: { version?: string; beta?: string } = {}): ChatBody {
   const ctx: Ctx = { untranslated: [] };
   const model = str(body.model, 'model');
   if (model === '') throw unsupported('model', 'must not be empty');
@@ -128,5 +148,5 @@ export function translateMessages(body: Record<string, unknown>): ChatBody {
   if (present(body.top_p)) chat.top_p = body.top_p;
   if (isObj(body.metadata) && typeof body.metadata.user_id === 'string') chat.user = body.metadata.user_id;
   for (const [k, v] of Object.entries(body)) if (present(v) && !HANDLED.has(k)) ctx.untranslated.push(k);
-  return withNative(chat, { kind: 'anthropic-messages', body, untranslated: ctx.untranslated });
+  return withNative(chat, { kind: 'anthropic-messages', body, untranslated: ctx.untranslated, headers });
 }

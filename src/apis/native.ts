@@ -23,6 +23,11 @@ export interface NativeMessages {
    * Anthropic-kind endpoint, refused with a 400 naming them by any other.
    */
   untranslated: string[];
+  /**
+   * The client's `anthropic-version` and `anthropic-beta` headers: sent with the body to an
+   * Anthropic-kind endpoint (the version defaults to the provider's `anthropicVersion`).
+   */
+  headers?: { version?: string; beta?: string };
 }
 
 export interface NativeEmbeddings {

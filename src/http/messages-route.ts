@@ -7,7 +7,7 @@
 import type { ServerResponse } from 'node:http';
 import { countPromptTokens } from '../accounting/tokens.js';
 import { anthropicError } from '../apis/messages-output.js';
-import { translateMessages } from '../apis/messages-request.js';
+import { anthropicHeaders, translateMessages } from '../apis/messages-request.js';
 import { SwitchyardError } from '../errors.js';
 import { inScope } from '../runtime/request-scope.js';
 import { listModelIds } from '../routing/resolve.js';
@@ -30,7 +30,7 @@ async function read(deps: Parameters<ApiRoute>[0], req: Parameters<ApiRoute>[1],
   const base = { 'x-request-id': requestId };
   try {
     const e = await readEdge(deps, req, requestId);
-    return { e, chat: translateMessages(e.body) };
+    return { e, chat: translateMessages(e.body, anthropicHeaders(req.headers)) };
   } catch (err) {
     if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
     sendAnthropicError(res, err, base);

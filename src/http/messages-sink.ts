@@ -1,10 +1,25 @@
-/** Renders the shared flow's answer as an Anthropic Messages object or event stream. */
+/**
+ * Renders the shared flow's answer as an Anthropic Messages object or event stream — or, when
+ * an Anthropic-kind endpoint answered, relays that endpoint's own body and events (`native`).
+ */
 import { anthropicError, messageOfCompletion, MessagesStreamWriter } from '../apis/messages-output.js';
 import type { SwitchyardError } from '../errors.js';
+import type { NativeSink } from '../runtime/api.js';
 import { ApiSink } from './api-sink.js';
 
 export class MessagesSink extends ApiSink {
   private writer: MessagesStreamWriter | null = null;
+  /** The stream is the upstream's own (a native relay): a failure after it started is an `error` event here too. */
+  private relaying = false;
+
+  readonly native: NativeSink = {
+    json: (status, headers, body) => this.out.json(status, headers, body),
+    startStream: (headers) => {
+      this.relaying = true;
+      this.out.startStream(headers);
+    },
+    event: (name, data) => this.out.writeEvent(name, data),
+  };
 
   protected errorBody(err: SwitchyardError): unknown {
     return anthropicError(err);
@@ -31,6 +46,7 @@ export class MessagesSink extends ApiSink {
   }
 
   protected onStreamError(err: SwitchyardError): void {
-    this.writer?.failed(err);
+    if (this.relaying) this.event('error', anthropicError(err));
+    else this.writer?.failed(err);
   }
 }

@@ -37,4 +37,17 @@ export interface ChatSink {
   /** Before the stream started: an OpenAI-shaped JSON error. After: an in-band error event, then end. */
   fail(err: SwitchyardError, headers?: Record<string, string>): void;
   readonly started: boolean;
+  /**
+   * Present when the client's API can take the upstream's own answer as is (the Messages API
+   * from an Anthropic-kind endpoint): the flow then relays it instead of a chat completion.
+   */
+  readonly native?: NativeSink;
+}
+
+/** The upstream's own answer, relayed (only `model` rewritten by the flow). */
+export interface NativeSink {
+  json(status: number, headers: Record<string, string>, body: string): void;
+  startStream(headers: Record<string, string>): void;
+  /** One SSE event as the upstream named it; false when the socket buffer is full (await the sink's `drain`). */
+  event(name: string, data: string): boolean;
 }

@@ -19,10 +19,17 @@ export interface AttemptInput {
   body: ChatBody;
   stream: boolean;
   prefill: string | null;
+  /** Relay the upstream's own answer (a Messages request to an Anthropic-kind endpoint) instead of chat chunks. */
+  relay: boolean;
   resilience: ResilienceConfig;
   /** Request-level signal: deadline or client gone, with an UpstreamFault as reason. */
   signal: AbortSignal;
   now: () => number;
+}
+
+export interface NativeBody {
+  text: string;
+  json: Record<string, unknown>;
 }
 
 export interface AttemptSuccess {
@@ -33,6 +40,8 @@ export interface AttemptSuccess {
   completion: Record<string, unknown> | null;
   /** Non-streaming: the upstream's text when `completion` is that text parsed as is (the model can be spliced in). */
   completionText: string | null;
+  /** Non-streaming relay: the upstream's own body (text and parsed), to be sent with only `model` rewritten. */
+  native: NativeBody | null;
   ttftMs: number | null;
   latencyMs: number;
   /** `x-ratelimit-remaining-*` said 0: the window is exhausted until this time. */
@@ -144,7 +153,7 @@ async function readCompletion(inp: AttemptInput, res: UpstreamResponse, signal: 
   }
   const latencyMs = inp.now() - started;
   const completionText = parsed.completion === json ? text : null;
-  return { usage: parsed.usage, text: parsed.text, completion: parsed.completion, completionText, ttftMs: null, latencyMs, exhaustedUntil: exhaustedUntil(res, inp.now()), malformed: 0 };
+  return { usage: parsed.usage, text: parsed.text, completion: parsed.completion, completionText, native: inp.relay ? { text, json: json as Record<string, unknown> } : null, ttftMs: null, latencyMs, exhaustedUntil: exhaustedUntil(res, inp.now()), malformed: 0 };
 }
 
 async function readStream(
@@ -157,7 +166,7 @@ async function readStream(
   onDelivered: (t: string) => void,
 ): Promise<AttemptSuccess> {
   const parser = new SseParser();
-  const decoder = inp.h.adapter.streamDecoder();
+  const decoder = inp.h.adapter.streamDecoder(inp.relay);
   const idleMs = inp.resilience.idleTimeoutMs;
   let idle: NodeJS.Timeout | undefined;
   let ttftMs: number | null = null;
@@ -168,16 +177,25 @@ async function readStream(
   let malformed = 0;
   const exhausted = exhaustedUntil(res, inp.now());
   try {
+    const firstContent = (): void => {
+      ttftMs = inp.now() - started;
+      clearFirstToken();
+      idle = setTimeout(() => ac.abort(new UpstreamFault('idle_timeout', `stream silent for ${idleMs} ms`)), idleMs);
+    };
     const handle = async (events: ReturnType<SseParser['push']>): Promise<void> => {
       for (const ev of events) {
         idle?.refresh();
         for (const p of decoder.decode(ev)) {
-          if (p.type === 'chunk') {
-            if (p.content && ttftMs === null) {
-              ttftMs = inp.now() - started;
-              clearFirstToken();
-              idle = setTimeout(() => ac.abort(new UpstreamFault('idle_timeout', `stream silent for ${idleMs} ms`)), idleMs);
+          if (p.type === 'native') {
+            if (p.content && ttftMs === null) firstContent();
+            if (p.finishReason) finish = p.finishReason;
+            await session.relay(p, inp.h);
+            if (p.text) {
+              text += p.text;
+              onDelivered(p.text);
             }
+          } else if (p.type === 'chunk') {
+            if (p.content && ttftMs === null) firstContent();
             if (p.finishReason) finish = p.finishReason;
             await session.forward(p, inp.h);
             if (p.text) {
@@ -207,5 +225,5 @@ async function readStream(
   }
   // A clean end without [DONE] is fine once the answer finished; without a finish it is a cut.
   if (!done && finish === null) throw new UpstreamFault('stream_cut', 'the upstream stream ended before the answer finished');
-  return { usage, text, completion: null, completionText: null, ttftMs, latencyMs: inp.now() - started, exhaustedUntil: exhausted, malformed };
+  return { usage, text, completion: null, completionText: null, native: null, ttftMs, latencyMs: inp.now() - started, exhaustedUntil: exhausted, malformed };
 }

@@ -9,11 +9,12 @@ import type { RoutePlan } from '../routing/resolve.js';
 import type { ChatCall, ChatSink } from './api.js';
 import type { RuntimeCore } from './core.js';
 import type { EndpointHandle } from './endpoints.js';
+import type { NativeBody } from './attempt.js';
 import type { StreamSession } from './stream-session.js';
 import { spliceModel } from './splice-model.js';
 
 export type Outcome =
-  | { ok: true; endpoint: EndpointHandle; completion: Record<string, unknown> | null; completionText?: string | null }
+  | { ok: true; endpoint: EndpointHandle; completion: Record<string, unknown> | null; completionText?: string | null; native?: NativeBody | null }
   | { ok: false; error: SwitchyardError; clientGone?: boolean };
 
 export interface Tally {
@@ -64,10 +65,15 @@ export async function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: Cha
       const completion = outcome.completion ?? {};
       const model = outcome.endpoint.model;
       headers['x-switchyard-cost-usd'] = nanoToUsd(t.costNano).toFixed(9);
-      // The upstream text with the model spliced in, when that is provably the same JSON; else re-serialised.
-      const spliced = outcome.completionText ? spliceModel(outcome.completionText, completion, model) : null;
-      if (spliced === null) completion.model = model;
-      sink.json(200, headers, spliced ?? JSON.stringify(completion));
+      if (outcome.native && sink.native) {
+        // A native relay: the upstream's own body, only its model made the catalogue id.
+        sink.native.json(200, headers, nativeWithModel(outcome.native, model));
+      } else {
+        // The upstream text with the model spliced in, when that is provably the same JSON; else re-serialised.
+        const spliced = outcome.completionText ? spliceModel(outcome.completionText, completion, model) : null;
+        if (spliced === null) completion.model = model;
+        sink.json(200, headers, spliced ?? JSON.stringify(completion));
+      }
     }
   } else if (!outcome.clientGone) {
     if (session?.committed) session.fail(outcome.error, headers);
@@ -77,4 +83,12 @@ export async function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: Cha
     { model: h?.model ?? null, endpoint: h?.id ?? null, status, latencyMs, attempts: t.attempts, costUsd: nanoToUsd(t.costNano), stream: session !== null, ...(errorCode ? { error: errorCode } : {}) },
     outcome.ok ? 'request served' : `request failed: ${outcome.error.message}`,
   );
+}
+
+/** The upstream's body with its top-level `model` set: spliced when provably exact, else re-serialised. */
+function nativeWithModel({ text, json: parsed }: NativeBody, model: string): string {
+  const spliced = spliceModel(text, parsed, model);
+  if (spliced !== null) return spliced;
+  parsed.model = model;
+  return JSON.stringify(parsed);
 }

@@ -13,10 +13,11 @@ import { outputCap, promptBoundTokens } from '../accounting/reservation.js';
 import { own } from '../config/lookup.js';
 import { SwitchyardError } from '../errors.js';
 import type { RoutePlan } from '../routing/resolve.js';
+import { nativeOf } from '../apis/native.js';
 import { UpstreamFault } from '../upstream/types.js';
 import { commandOf, isFinal, startRequest, stepRequest, type Command, type ReqEvent, type ReqSnapshot } from '../../machines/request.machine.js';
 import type { ChatCall, ChatSink } from './api.js';
-import { AttemptFailure, runAttempt, type AttemptSuccess } from './attempt.js';
+import { AttemptFailure, runAttempt, type AttemptSuccess, type NativeBody } from './attempt.js';
 import { availability, type EndpointHandle } from './endpoints.js';
 import { decide } from './retry-policy.js';
 import { StreamSession } from './stream-session.js';
@@ -43,6 +44,7 @@ export class RequestDriver {
   private routeError: SwitchyardError | null = null;
   private completion: Record<string, unknown> | null = null;
   private completionText: string | null = null;
+  private native: NativeBody | null = null;
   private ticket: number | undefined;
   /** The running attempt's end, as the event it becomes (`streaming` waits on it). */
   private attemptEnd: Promise<ReqEvent> | null = null;
@@ -107,7 +109,7 @@ export class RequestDriver {
   }
 
   private outcome(): Outcome {
-    if (this.snap.value === 'done' && this.picked) return { ok: true, endpoint: this.picked, completion: this.completion, completionText: this.completionText };
+    if (this.snap.value === 'done' && this.picked) return { ok: true, endpoint: this.picked, completion: this.completion, completionText: this.completionText, native: this.native };
     const reason: unknown = this.ac.signal.aborted ? this.ac.signal.reason : undefined;
     return failureOutcome({ ctx: this.snap.context, abortReason: reason, routeError: this.routeError, model: this.call.body.model, maxCostUsd: this.call.hints.maxCostUsd, retryAfterSeconds: () => this.rt.retryAfterSeconds(this.plan?.candidates ?? []) });
   }
@@ -172,6 +174,8 @@ export class RequestDriver {
   }
 
   private pick(cmd: Extract<Command, { type: 'pick' }>, at: number): ReqEvent {
+    // A relayed stream is the upstream's own events: no other attempt can continue it.
+    if (cmd.committed && this.session?.relayed === true) return { type: 'endpoint.none', at, waitable: false, earliest: null, unknown: false };
     const r = pickEndpoint(this.rt, cmd, { candidates: this.plan?.candidates ?? [], toolCallsSent: this.session?.toolCallsSent === true, maxLatencyMs: this.call.hints.maxLatencyMs, estTokens: estTokens(this.call, this.promptTokens), now: at });
     if (r.type !== 'picked') return { type: 'endpoint.none', at, waitable: r.waitable, earliest: r.earliest, unknown: r.unknown };
     const h = r.handle;
@@ -201,9 +205,10 @@ export class RequestDriver {
     this.lastEndpoint = h;
     h.actor.send({ type: 'request.dispatched', at: this.rt.now(), estTokens: est });
     const session = this.session;
-    session?.beginAttempt();
+    const relay = this.relays(h);
+    session?.beginAttempt(relay);
     const prefill = continuation && session ? session.delivered : null;
-    const attempt = runAttempt({ h, body: this.call.body, stream: session !== null, prefill, resilience: this.rt.cfg.resilience, signal: this.ac.signal, now: this.rt.now }, session);
+    const attempt = runAttempt({ h, body: this.call.body, stream: session !== null, prefill, relay, resilience: this.rt.cfg.resilience, signal: this.ac.signal, now: this.rt.now }, session);
     this.attemptEnd = attempt.then(
       (ok) => this.succeeded(h, ok, est),
       (err: unknown) => this.failed(h, err, est, prefill !== null),
@@ -213,6 +218,16 @@ export class RequestDriver {
       session.onCommit = () => resolve({ type: 'attempt.committed', at: this.rt.now() });
       this.attemptEnd?.then(resolve, reject);
     }).finally(() => (session.onCommit = null));
+  }
+
+  /**
+   * A Messages request to an Anthropic-kind endpoint is answered with that endpoint's own body
+   * or events — unless a stream already committed in the translated form (a continuation).
+   */
+  private relays(h: EndpointHandle): boolean {
+    if (this.sink.native === undefined || h.adapter.kind !== 'anthropic') return false;
+    if (nativeOf(this.call.body)?.kind !== 'anthropic-messages') return false;
+    return !(this.session?.committed ?? false);
   }
 
   private succeeded(h: EndpointHandle, ok: AttemptSuccess, est: number): ReqEvent {
@@ -227,6 +242,7 @@ export class RequestDriver {
     this.ttftMs ??= ok.ttftMs;
     this.completion = ok.completion;
     this.completionText = ok.completionText;
+    this.native = ok.native;
     const now = this.rt.now();
     h.actor.send({ type: 'upstream.succeeded', at: now, latencyMs: ok.latencyMs, ttftMs: ok.ttftMs, tokens: usage.promptTokens + usage.completionTokens, estTokens: est });
     if (ok.exhaustedUntil !== null) h.actor.send({ type: 'window.exhausted', at: now, retryAt: ok.exhaustedUntil, reason: 'x-ratelimit-remaining 0' });

@@ -4,10 +4,17 @@
  * it is invisible), and once content was delivered a later attempt can only continue it
  * (its role chunk is dropped, ids and model stay coherent) — or the stream ends with an
  * in-band error, never with a clean finish on a truncated answer.
+ *
+ * A native relay (a Messages request answered by an Anthropic-kind endpoint) follows the same
+ * contract with the upstream's own events: they are held until the first content event, then
+ * relayed as they come (only `model` in `message_start` rewritten). Such a stream cannot be
+ * continued by another attempt (its events are not text a prefill could reproduce): once it
+ * committed, `relayed` is set and an upstream failure ends it with the error event.
  */
 import type { Usage } from '../accounting/cost.js';
 import type { SwitchyardError } from '../errors.js';
 import type { OpenAIChunk, StreamPiece } from '../upstream/types.js';
+import { isObj } from '../apis/fields.js';
 import type { ChatSink } from './api.js';
 import type { EndpointHandle } from './endpoints.js';
 
@@ -25,6 +32,12 @@ export class StreamSession {
   /** Whitespace already delivered that the continuation's upstream was not shown (a trimmed prefill). */
   private seam = '';
   private answeredBy: EndpointHandle | null = null;
+  /** This attempt relays the upstream's own events (decided before it is sent). */
+  private relayAttempt = false;
+  /** The stream committed as a native relay: no continuation is possible. */
+  relayed = false;
+  private heldNative: Array<[string, string]> = [];
+  private sawStop = false;
 
   constructor(
     private readonly sink: ChatSink,
@@ -38,8 +51,11 @@ export class StreamSession {
     return this.answeredBy;
   }
 
-  /** A new attempt starts; after a commit it is a continuation. */
-  beginAttempt(): void {
+  /** A new attempt starts; after a commit it is a continuation (and never a relay: the stream's form is fixed). */
+  beginAttempt(relay = false): void {
+    this.relayAttempt = relay && !this.committed;
+    this.heldNative = [];
+    this.sawStop = false;
     this.held = [];
     this.continuing = this.committed;
     this.seam = '';
@@ -98,8 +114,46 @@ export class StreamSession {
     if (!this.sink.write(asIs && p.raw !== undefined ? p.raw : JSON.stringify(chunk))) await this.sink.drain();
   }
 
-  /** The answer finished: the usage chunk if the client asked for it, then `[DONE]`. */
+  /** One upstream event of a native relay: held until the first content event, then relayed. */
+  async relay(p: Extract<StreamPiece, { type: 'native' }>, h: EndpointHandle): Promise<void> {
+    const data = p.messageStart ? withModel(p.data, (this.answeredBy ?? h).model) : p.data;
+    if (p.name === 'message_stop') this.sawStop = true;
+    if (!this.committed) {
+      if (!p.content) {
+        this.heldNative.push([p.name, data]);
+        return;
+      }
+      this.commitNative(h);
+      this.onCommit?.();
+    }
+    if (!this.nativeSink().event(p.name, data)) await this.sink.drain();
+  }
+
+  private nativeSink(): NonNullable<ChatSink['native']> {
+    const n = this.sink.native;
+    if (!n) throw new Error('a native relay on a sink without one');
+    return n;
+  }
+
+  private commitNative(h: EndpointHandle): void {
+    const native = this.nativeSink();
+    this.committed = true;
+    this.relayed = true;
+    this.answeredBy = h;
+    native.startStream(this.headersFor(h));
+    for (const [name, data] of this.heldNative) native.event(name, data);
+    this.heldNative = [];
+  }
+
+  /** The answer finished: the usage chunk if the client asked for it, then `[DONE]` (a relay: its own end). */
   finish(h: EndpointHandle, usage: Usage): void {
+    if (this.relayAttempt) {
+      if (!this.committed) this.commitNative(h);
+      // An upstream that ended cleanly after its stop reason but without message_stop.
+      if (!this.sawStop) this.nativeSink().event('message_stop', '{"type":"message_stop"}');
+      this.sink.end();
+      return;
+    }
     if (!this.committed) {
       // An answer with no content at all (e.g. an empty completion): commit now.
       this.committed = true;
@@ -132,4 +186,12 @@ export class StreamSession {
   fail(err: SwitchyardError, headers: Record<string, string>): void {
     this.sink.fail(err, headers);
   }
+}
+
+/** A relayed `message_start` with the message's `model` set to the catalogue id the client sees. */
+function withModel(data: string, model: string): string {
+  const j: unknown = JSON.parse(data);
+  if (!isObj(j) || !isObj(j.message)) return data;
+  j.message.model = model;
+  return JSON.stringify(j);
 }

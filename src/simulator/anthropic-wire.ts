@@ -24,6 +24,11 @@ const Body = z.looseObject({
   stream: z.boolean().optional(),
   tools: z.array(z.looseObject({ name: z.string() })).optional(),
   tool_choice: z.looseObject({ type: z.string(), name: z.string().optional() }).optional(),
+  stop_sequences: z.array(z.string()).optional(),
+  thinking: z.union([
+    z.looseObject({ type: z.literal('enabled'), budget_tokens: z.number().int().min(1) }),
+    z.looseObject({ type: z.literal('disabled') }),
+  ]).optional(),
 });
 type AnthropicMessage = z.infer<typeof Message>;
 type AnthropicBlock = z.infer<typeof Block>;
@@ -76,6 +81,8 @@ function parse(raw: unknown): ChatRequest | SimError {
     lastUserText: lastUser === undefined ? '' : messageText(lastUser),
     json: false,
     logprobs: false,
+    thinkingBudget: body.thinking?.type === 'enabled' ? (body.thinking as { budget_tokens: number }).budget_tokens : null,
+    stopSequences: body.stop_sequences ?? [],
   };
 }
 
@@ -90,16 +97,34 @@ const TYPES: Record<SimError['category'], string> = {
 
 const STOP: Record<Answer['finish'], string> = { stop: 'end_turn', length: 'max_tokens', tool: 'tool_use' };
 
+const stopReason = (a: Answer): string => (a.stopSequence !== null ? 'stop_sequence' : STOP[a.finish]);
+
+/** Output tokens: the answer's and its thinking's (Anthropic bills thinking as output). */
+const outputTokens = (a: Answer): number => a.completionTokens + (a.thinking?.pieces.length ?? 0);
+
 function usageOf(a: Answer): Record<string, number> {
   const cached = Math.min(a.cachedTokens, a.promptTokens);
-  // Anthropic's input_tokens exclude the tokens read from cache.
+  const written = Math.min(a.cacheWriteTokens, a.promptTokens - cached);
+  // Anthropic's input_tokens exclude the tokens read from and written to the cache.
   return {
-    input_tokens: a.promptTokens - cached,
-    output_tokens: a.completionTokens,
+    input_tokens: a.promptTokens - cached - written,
+    output_tokens: outputTokens(a),
     cache_read_input_tokens: cached,
-    cache_creation_input_tokens: 0,
+    cache_creation_input_tokens: written,
   };
 }
+
+/** The opening events of a thinking block (index 0), whole: its text, then its signature. */
+function thinkingEvents(a: Answer): string {
+  if (a.thinking === null) return '';
+  let out = event('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } });
+  for (const p of a.thinking.pieces) out += event('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: p } });
+  out += event('content_block_delta', { index: 0, delta: { type: 'signature_delta', signature: a.thinking.signature } });
+  return out + event('content_block_stop', { index: 0 });
+}
+
+/** Index of the answer's own block: after the thinking block when there is one. */
+const answerIndex = (a: Answer): number => (a.thinking === null ? 0 : 1);
 
 function event(type: string, data: Record<string, unknown>): string {
   return formatSse(JSON.stringify({ type, ...data }), type);
@@ -160,11 +185,14 @@ export const anthropicWire: Wire = {
     type: 'message',
     role: 'assistant',
     model: a.model,
-    content: [a.kind === 'tool'
-      ? { type: 'tool_use', id: a.toolId, name: a.toolName, input: JSON.parse(a.pieces.join('')) as unknown }
-      : { type: 'text', text: a.pieces.join('') }],
-    stop_reason: STOP[a.finish],
-    stop_sequence: null,
+    content: [
+      ...(a.thinking === null ? [] : [{ type: 'thinking', thinking: a.thinking.pieces.join(''), signature: a.thinking.signature }]),
+      a.kind === 'tool'
+        ? { type: 'tool_use', id: a.toolId, name: a.toolName, input: JSON.parse(a.pieces.join('')) as unknown }
+        : { type: 'text', text: a.pieces.join('') },
+    ],
+    stop_reason: stopReason(a),
+    stop_sequence: a.stopSequence,
     ...(usage ? { usage: usageOf(a) } : {}),
   }),
   streamStart: (a, usage) => {
@@ -177,18 +205,19 @@ export const anthropicWire: Wire = {
       ? { type: 'tool_use', id: a.toolId, name: a.toolName, input: {} }
       : { type: 'text', text: '' };
     return event('message_start', { message })
-      + event('content_block_start', { index: 0, content_block: block })
+      + thinkingEvents(a)
+      + event('content_block_start', { index: answerIndex(a), content_block: block })
       + event('ping', {});
   },
   streamPiece: (a, piece) => event('content_block_delta', {
-    index: 0,
+    index: answerIndex(a),
     delta: a.kind === 'tool' ? { type: 'input_json_delta', partial_json: piece } : { type: 'text_delta', text: piece },
   }),
   streamEnd: (a, opts: StreamEndOptions) => {
-    let out = event('content_block_stop', { index: 0 })
+    let out = event('content_block_stop', { index: answerIndex(a) })
       + event('message_delta', {
-        delta: { stop_reason: STOP[a.finish], stop_sequence: null },
-        ...(opts.usage ? { usage: { output_tokens: a.completionTokens } } : {}),
+        delta: { stop_reason: stopReason(a), stop_sequence: a.stopSequence },
+        ...(opts.usage ? { usage: { output_tokens: outputTokens(a) } } : {}),
       });
     if (opts.terminator) out += event('message_stop', {});
     return out;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Fault, FaultStore } from './faults.js';
 import type { ModelSettings, ProfileResolver } from './profile.js';
@@ -50,6 +51,9 @@ function buildAnswer(req: ChatRequest, settings: ModelSettings, wire: Wire, seq:
     promptTokens: prompt,
     cachedTokens: Math.min(settings.cachedTokens, prompt),
     logprob: req.logprobs ? CONFIDENT_LOGPROB : null,
+    thinking: req.thinkingBudget === null ? null : thinkingOf(req.seedText, req.thinkingBudget),
+    stopSequence: null,
+    cacheWriteTokens: Math.min(settings.cacheWriteTokens, prompt - Math.min(settings.cachedTokens, prompt)),
   };
   if (req.toolName !== null) {
     const args = JSON.stringify({ input: Array.from(req.lastUserText).slice(0, 40).join('') });
@@ -60,11 +64,45 @@ function buildAnswer(req: ChatRequest, settings: ModelSettings, wire: Wire, seq:
   let pieces = req.prefill === null ? full : continuation(full, req.prefill);
   if (req.json && req.prefill === null) pieces = jsonPieces(pieces);
   let finish: Answer['finish'] = 'stop';
-  if (req.maxTokens !== undefined && pieces.length > req.maxTokens) {
-    pieces = pieces.slice(0, req.maxTokens);
+  const stop = firstStop(pieces, req.stopSequences);
+  if (stop !== null) pieces = stop.pieces;
+  // Thinking counts against max_tokens, as Anthropic's does.
+  const room = req.maxTokens === undefined ? undefined : Math.max(0, req.maxTokens - (base.thinking?.pieces.length ?? 0));
+  if (room !== undefined && pieces.length > room) {
+    pieces = pieces.slice(0, room);
     finish = 'length';
   }
-  return { ...base, kind: 'text', toolName: '', pieces, finish, completionTokens: pieces.length };
+  const stopSequence = stop !== null && finish === 'stop' ? stop.sequence : null;
+  return { ...base, kind: 'text', toolName: '', pieces, finish, completionTokens: pieces.length, stopSequence };
+}
+
+/** Deterministic reasoning for a `thinking` request: a few words (at most the budget) and a signature over them. */
+function thinkingOf(seedText: string, budget: number): { pieces: string[]; signature: string } {
+  const pieces = answerTokens(`thinking:${seedText}`, Math.max(1, Math.min(budget, 8)));
+  return { pieces, signature: createHash('sha256').update(pieces.join('')).digest('base64') };
+}
+
+/** The answer cut before the earliest stop sequence it contains (the sequence itself is not part of it), or null. */
+function firstStop(pieces: string[], sequences: readonly string[]): { pieces: string[]; sequence: string } | null {
+  const text = pieces.join('');
+  let at = -1;
+  let sequence = '';
+  for (const s of sequences) {
+    const i = s === '' ? -1 : text.indexOf(s);
+    if (i >= 0 && (at < 0 || i < at)) [at, sequence] = [i, s];
+  }
+  if (at < 0) return null;
+  const out: string[] = [];
+  let len = 0;
+  for (const p of pieces) {
+    if (len + p.length <= at) out.push(p);
+    else {
+      if (at > len) out.push(p.slice(0, at - len));
+      break;
+    }
+    len += p.length;
+  }
+  return { pieces: out, sequence };
 }
 
 /** Answers the faults that replace the response; true when it did. */
@@ -121,6 +159,11 @@ export async function handleChat(
   } catch {
     sendError(res, wire, { status: 400, category: 'invalid_request', message: 'request body is not valid JSON' }, entry);
     return;
+  }
+  if (wire.name === 'anthropic') {
+    const one = (v: string | string[] | undefined): string | null => (v === undefined ? null : Array.isArray(v) ? v.join(',') : v);
+    entry.anthropicVersion = one(req.headers['anthropic-version']);
+    entry.anthropicBeta = one(req.headers['anthropic-beta']);
   }
   const headerError = wire.checkHeaders(req.headers);
   if (headerError !== null) return sendError(res, wire, headerError, entry);

@@ -70,6 +70,8 @@ function parse(raw: unknown): ChatRequest | SimError {
     lastUserText: lastUser === undefined ? '' : messageText(lastUser),
     json: body.response_format?.type === 'json_object' || body.response_format?.type === 'json_schema',
     logprobs: body.logprobs === true,
+    thinkingBudget: null,
+    stopSequences: [],
   };
 }
 

@@ -14,6 +14,8 @@ export const ModelProfileSchema = z.strictObject({
   rpm: z.number().int().positive().optional(),
   /** Reported as cached prompt tokens (OpenAI cached_tokens, Anthropic cache_read_input_tokens). */
   cachedTokens: z.number().int().min(0).optional(),
+  /** Reported as prompt tokens written to the cache (Anthropic cache_creation_input_tokens; OpenAI has no such field). */
+  cacheWriteTokens: z.number().int().min(0).optional(),
   /** false: a trailing assistant message is rejected with 400. */
   prefill: z.boolean().optional(),
   /** prompt tokens + max_tokens above this answers context_length_exceeded. */
@@ -41,6 +43,7 @@ export interface ModelSettings {
   outputTokens: number;
   rpm: number | undefined;
   cachedTokens: number;
+  cacheWriteTokens: number;
   prefill: boolean;
   contextWindow: number | undefined;
   requireAuth: boolean;
@@ -53,6 +56,7 @@ const BUILT_IN: ModelSettings = {
   outputTokens: 24,
   rpm: undefined,
   cachedTokens: 0,
+  cacheWriteTokens: 0,
   prefill: true,
   contextWindow: undefined,
   requireAuth: false,

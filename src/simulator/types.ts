@@ -23,6 +23,10 @@ export interface ChatRequest {
   json: boolean;
   /** `logprobs: true`: every content token carries its log-probability. */
   logprobs: boolean;
+  /** Anthropic `thinking: {type: "enabled", budget_tokens}`: the budget; null without thinking. */
+  thinkingBudget: number | null;
+  /** Anthropic `stop_sequences`: the text answer stops before the first one it contains. */
+  stopSequences: string[];
 }
 
 /** What the simulator decided to answer. */
@@ -42,6 +46,12 @@ export interface Answer {
   completionTokens: number;
   /** Log-probability of each token when the request asked for them (OpenAI wire), else null. */
   logprob: number | null;
+  /** Reasoning before the answer (Anthropic `thinking` block): its tokens and signature; billed as output. */
+  thinking: { pieces: string[]; signature: string } | null;
+  /** The stop sequence the text answer stopped at (Anthropic `stop_reason: stop_sequence`), or null. */
+  stopSequence: string | null;
+  /** Prompt tokens reported as written to the cache (Anthropic `cache_creation_input_tokens`). */
+  cacheWriteTokens: number;
 }
 
 /** Wire-neutral error; each wire renders it in its own body shape. */
@@ -92,7 +102,7 @@ export interface Wire {
   streamError(): string;
 }
 
-/** One request in the simulator's log. Never holds header values. */
+/** One request in the simulator's log. Never holds a key or any other auth header value. */
 export interface SimRequestLogEntry {
   seq: number;
   /** Epoch ms when the request arrived. */
@@ -108,6 +118,9 @@ export interface SimRequestLogEntry {
   /** The last message was the assistant's. */
   prefill: boolean;
   authPresent: boolean;
+  /** Anthropic wire: the `anthropic-version` and `anthropic-beta` headers as received (protocol headers, not secrets). */
+  anthropicVersion?: string | null;
+  anthropicBeta?: string | null;
 }
 
 export function isSimError(value: ChatRequest | SimError): value is SimError {

@@ -57,6 +57,12 @@ export type StreamPiece =
       /** The upstream's JSON text of `chunk`, when the decoder left the chunk as received (it may then be forwarded as is). */
       raw?: string;
     }
+  /**
+   * One upstream event relayed as it came (an Anthropic-kind endpoint answering a Messages
+   * request): its SSE name and data, whether it carries content (commits the stream), the
+   * text it adds (for estimates), and the stop reason it sets, in chat terms.
+   */
+  | { type: 'native'; name: string; data: string; content: boolean; text: string; finishReason: string | null; messageStart: boolean }
   | { type: 'usage'; usage: Usage }
   | { type: 'done' }
   | { type: 'error'; error: UpstreamErrorInfo }

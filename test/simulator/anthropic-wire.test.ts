@@ -9,7 +9,7 @@ let sim: Simulator;
 let client: Anthropic;
 
 beforeAll(async () => {
-  sim = await startFast({ models: { 'claude-cached': { cachedTokens: 5 } } });
+  sim = await startFast({ models: { 'claude-cached': { cachedTokens: 5 }, 'claude-written': { cachedTokens: 2, cacheWriteTokens: 3 } } });
   client = new Anthropic({ baseURL: `${sim.url}/anthropic`, apiKey: 'sk-ant-test', maxRetries: 0 });
 });
 afterAll(async () => {
@@ -46,6 +46,40 @@ describe('Anthropic wire through the official SDK', () => {
     const prompt = encode('hi').length + 6;
     expect(msg.usage.cache_read_input_tokens).toBe(5);
     expect(msg.usage.input_tokens).toBe(prompt - 5);
+  });
+
+  it('reports cacheWriteTokens as cache_creation_input_tokens, out of input_tokens', async () => {
+    const msg = await client.messages.create({ model: 'claude-written', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] });
+    const prompt = encode('hi').length + 6;
+    expect(msg.usage).toMatchObject({ cache_read_input_tokens: 2, cache_creation_input_tokens: 3, input_tokens: prompt - 5 });
+  });
+
+  it('answers thinking: enabled with a signed thinking block before the text, billed as output (JSON and stream)', async () => {
+    const body = { model: 'claude-test', max_tokens: 100, thinking: { type: 'enabled' as const, budget_tokens: 1024 }, messages: [{ role: 'user' as const, content: 'think first' }] };
+    const msg = await client.messages.create(body);
+    const thought = answerTokens('thinking:think first', 8).join('');
+    expect(msg.content).toEqual([
+      { type: 'thinking', thinking: thought, signature: expect.any(String) as unknown },
+      { type: 'text', text: answerTokens('think first', 8).join('') },
+    ]);
+    expect(msg.usage.output_tokens).toBe(16);
+    const stream = client.messages.stream(body);
+    const deltas: string[] = [];
+    stream.on('streamEvent', (e) => e.type === 'content_block_delta' && deltas.push(e.delta.type));
+    const final = await stream.finalMessage();
+    expect(final.content).toEqual(msg.content);
+    expect(deltas.slice(0, 9)).toEqual([...Array<string>(8).fill('thinking_delta'), 'signature_delta']);
+    expect(final.usage.output_tokens).toBe(16);
+  });
+
+  it('stops before the earliest stop sequence with stop_reason stop_sequence (JSON and stream)', async () => {
+    const words = answerTokens('stop somewhere', 8);
+    const stop = words[3]!;
+    const body = { model: 'claude-test', max_tokens: 100, stop_sequences: ['absent', stop], messages: [{ role: 'user' as const, content: 'stop somewhere' }] };
+    const msg = await client.messages.create(body);
+    expect(msg).toMatchObject({ stop_reason: 'stop_sequence', stop_sequence: stop, content: [{ type: 'text', text: words.slice(0, 3).join('') }] });
+    const final = await client.messages.stream(body).finalMessage();
+    expect(final).toMatchObject({ stop_reason: 'stop_sequence', stop_sequence: stop, content: [{ type: 'text', text: words.slice(0, 3).join('') }] });
   });
 
   it('streams the real event sequence and the SDK assembles the message', async () => {

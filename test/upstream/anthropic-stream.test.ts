@@ -151,3 +151,33 @@ describe('anthropic stream decoder', () => {
     expect(d.decode({ event: 'message_stop', data: '{"type":"message_stop"}', id: undefined, retry: undefined })).toEqual([{ type: 'done' }]);
   });
 });
+
+describe('relay mode (a Messages request answered natively)', () => {
+  it('passes every event through as received, with content flags, stop reason and usage read on the way', () => {
+    const parser = new SseParser();
+    const decoder = anthropicAdapter.streamDecoder(true);
+    const pieces = parser.push(RECORDED).flatMap((ev) => decoder.decode(ev));
+    const native = pieces.filter((p): p is Extract<StreamPiece, { type: 'native' }> => p.type === 'native');
+    // Every event of the recording is relayed, in order, with its own name and data.
+    expect(native.map((p) => p.name)).toEqual(RECORDED.split('\r\n').filter((l) => l.startsWith('event: ')).map((l) => l.slice(7)));
+    const dataLines = RECORDED.split('\r\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6));
+    expect(native.map((p) => p.data)).toEqual(dataLines);
+    // The empty text block's start, ping, stops and message events carry no content; deltas and the tool_use start do.
+    expect(native.map((p) => p.content)).toEqual([false, false, false, true, true, false, true, true, true, true, false, false, false]);
+    expect(native[0]!.messageStart).toBe(true);
+    expect(native.find((p) => p.name === 'message_delta')?.finishReason).toBe('tool_calls');
+    expect(pieces.slice(-2)).toEqual([{ type: 'usage', usage: { promptTokens: 1572, completionTokens: 89, cachedTokens: 1000, cacheCreationTokens: 100 } }, { type: 'done' }]);
+  });
+
+  it('counts thinking and signature deltas as content, never relays an error event, rejoins multi-line data', () => {
+    const d = anthropicAdapter.streamDecoder(true);
+    const ev = (event: string, data: string) => ({ event, data, id: undefined, retry: undefined });
+    const [think] = d.decode(ev('content_block_delta', '{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hmm"}}'));
+    expect(think).toMatchObject({ type: 'native', content: true, text: 'hmm' });
+    expect(d.decode(ev('content_block_delta', '{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"c2ln"}}'))[0]).toMatchObject({ type: 'native', content: true });
+    expect(d.decode(ev('content_block_start', '{"type":"content_block_start","index":1,"content_block":{"type":"redacted_thinking","data":"xx"}}'))[0]).toMatchObject({ content: true });
+    expect(d.decode(ev('error', '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'))).toEqual([{ type: 'error', error: { message: 'Overloaded', type: 'overloaded_error', code: 'overloaded_error', param: null } }]);
+    const [split] = d.decode(ev('future_event', '{"type":"future_event",\n"x":1}'));
+    expect(split).toMatchObject({ type: 'native', name: 'future_event', data: '{"type":"future_event","x":1}', content: false });
+  });
+});

@@ -3,7 +3,8 @@
  * endpoint without a round trip through chat completions: only the model, `max_tokens`
  * (capped to what the budget reserved: the model's `maxOutputTokens`), `stream` and a
  * fail-over continuation's prefill are set per attempt. Everything else — cache_control,
- * thinking, top_k, metadata, document blocks — reaches Anthropic as the client wrote it.
+ * thinking, top_k, metadata, document blocks — reaches Anthropic as the client wrote it,
+ * with the client's `anthropic-version` and `anthropic-beta` headers (never its key).
  */
 import type { NativeMessages } from '../../apis/native.js';
 import type { UpstreamHttpRequest } from '../types.js';
@@ -32,5 +33,5 @@ export function buildNativeMessagesRequest(input: BuildInput, native: NativeMess
     appendPrefill(turns, input.prefill);
     body.messages = wireTurns(turns);
   }
-  return anthropicHttpRequest(input, body);
+  return anthropicHttpRequest(input, body, native.headers);
 }

@@ -157,13 +157,20 @@ export function buildAnthropicRequest(input: BuildInput): UpstreamHttpRequest {
 }
 
 /** The HTTP request for a Messages body (translated or the client's own). */
-export function anthropicHttpRequest(input: BuildInput, body: Record<string, unknown>): UpstreamHttpRequest {
+export function anthropicHttpRequest(input: BuildInput, body: Record<string, unknown>, client: { version?: string; beta?: string } = {}): UpstreamHttpRequest {
   const headers: Record<string, string> = {
     ...input.headers,
     'content-type': 'application/json',
     accept: input.stream ? 'text/event-stream' : 'application/json',
-    'anthropic-version': input.anthropicVersion,
+    'anthropic-version': client.version ?? input.anthropicVersion,
   };
+  if (client.beta !== undefined) {
+    // A beta the provider config already sends is kept; the client's are added.
+    const configured = Object.entries(input.headers).find(([k]) => k.toLowerCase() === 'anthropic-beta');
+    if (configured) delete headers[configured[0]];
+    headers['anthropic-beta'] = configured ? `${configured[1]},${client.beta}` : client.beta;
+  }
+  // Always switchyard's own key: the client's credentials never reach the provider.
   if (input.apiKey) headers['x-api-key'] = input.apiKey;
   const req: UpstreamHttpRequest = { path: messagesPath(input.basePath), headers, body: JSON.stringify(body) };
   if (input.prefill !== null) req.prefillSent = input.prefill.trimEnd();

@@ -12,6 +12,12 @@
  *   message_stop         → usage piece, then done
  *   ping / unknown       → nothing (Anthropic may add event types)
  *   error                → error piece
+ *
+ * In relay mode (a Messages request answered by an Anthropic-kind endpoint) every well-formed
+ * event other than `error` becomes one `native` piece carrying the event as received; usage,
+ * done, error and malformed pieces are the same as above. Thinking, signature, citation and
+ * server-tool deltas count as content (they commit the stream), and `message_delta`'s stop
+ * reason is reported in chat terms for the attempt's bookkeeping.
  */
 import { usageFromAnthropic } from '../../accounting/cost.js';
 import type { SseEvent } from '../sse.js';
@@ -34,6 +40,8 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   /** Anthropic content-block index → OpenAI tool-call index. */
   private readonly tools = new Map<number, ToolBlock>();
 
+  constructor(private readonly relay = false) {}
+
   decode(ev: SseEvent): StreamPiece[] {
     if (ev.data.trim() === '') return [];
     let j: unknown;
@@ -44,6 +52,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     }
     if (!isObj(j)) return [this.malformed(ev)];
     const type = ev.event !== undefined && ev.event !== 'message' ? ev.event : j.type;
+    if (this.relay) return this.relayed(typeof type === 'string' ? type : 'message', j, ev);
     switch (type) {
       case 'message_start':
         return this.messageStart(j, ev);
@@ -65,6 +74,48 @@ export class AnthropicStreamDecoder implements StreamDecoder {
       }
       default:
         return [];
+    }
+  }
+
+  private relayed(type: string, j: Record<string, unknown>, ev: SseEvent): StreamPiece[] {
+    // One data line per event on the way out: JSON split over several `data:` lines is rejoined.
+    const data = /[\r\n]/.test(ev.data) ? JSON.stringify(j) : ev.data;
+    const piece = { type: 'native' as const, name: type, data, content: false, text: '', finishReason: null as string | null, messageStart: false };
+    switch (type) {
+      case 'message_start':
+        if (!isObj(j.message)) return [this.malformed(ev)];
+        this.remember(j.message.usage);
+        return [{ ...piece, messageStart: true }];
+      case 'content_block_start': {
+        const b = j.content_block;
+        if (!isObj(b)) return [this.malformed(ev)];
+        const text = typeof b.text === 'string' ? b.text : typeof b.thinking === 'string' ? b.thinking : '';
+        // An empty text or thinking block is only an announcement; anything else (tool_use, redacted_thinking…) is content.
+        const empty = (b.type === 'text' || b.type === 'thinking') && text === '';
+        return [{ ...piece, content: !empty, text }];
+      }
+      case 'content_block_delta': {
+        const d = j.delta;
+        if (!isObj(d)) return [this.malformed(ev)];
+        const text = typeof d.text === 'string' ? d.text : typeof d.thinking === 'string' ? d.thinking : typeof d.partial_json === 'string' ? d.partial_json : '';
+        return [{ ...piece, content: true, text }];
+      }
+      case 'message_delta': {
+        this.remember(j.usage);
+        const d = isObj(j.delta) ? j.delta : {};
+        return [{ ...piece, finishReason: typeof d.stop_reason === 'string' ? finishReason(d.stop_reason) : null }];
+      }
+      case 'message_stop': {
+        const usage = usageFromAnthropic(this.usage);
+        return usage ? [piece, { type: 'usage', usage }, { type: 'done' }] : [piece, { type: 'done' }];
+      }
+      case 'error': {
+        const e = isObj(j.error) ? j.error : {};
+        return [{ type: 'error', error: errorInfo(e, 'upstream error in stream') }];
+      }
+      default:
+        // ping, content_block_stop and event types Anthropic adds later: relayed as they are.
+        return [piece];
     }
   }
 

@@ -22,6 +22,6 @@ export const anthropicAdapter: ProviderAdapter = {
     return buildAnthropicRequest(input);
   },
   parseCompletion: parseAnthropicCompletion,
-  streamDecoder: () => new AnthropicStreamDecoder(),
+  streamDecoder: (relay = false) => new AnthropicStreamDecoder(relay),
   parseError: parseAnthropicError,
 };

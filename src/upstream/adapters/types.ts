@@ -50,6 +50,7 @@ export interface ProviderAdapter {
   /** Throws a SwitchyardError (400) for a field that cannot be translated. */
   buildRequest(input: BuildInput): UpstreamHttpRequest;
   parseCompletion(json: unknown): ParsedCompletion;
-  streamDecoder(): StreamDecoder;
+  /** `relay`: the attempt relays the upstream's own events (`native` pieces) instead of chat chunks. */
+  streamDecoder(relay?: boolean): StreamDecoder;
   parseError(status: number, bodyText: string): UpstreamErrorInfo;
 }
