@@ -7,7 +7,7 @@
 import { FEATURES, type Feature } from '../src/routing/features.js';
 import { apgr, curve, operatingPoint, qualities, type Outcome } from '../src/routing/metrics.js';
 import { fitNonNegative, type Fitted, type TrainRow } from '../src/routing/train.js';
-import { ARENA_MARGIN, type DataRow } from './routing-data.js';
+import { ARENA_MARGIN, ARENA_SPAN, type DataRow } from './routing-data.js';
 
 /**
  * Priors (log-odds per unit of feature), not fitted, for what the public sets cannot teach: they are
@@ -31,7 +31,7 @@ export const PRIORS: Partial<Record<Feature, number>> = {
  * and math task kinds, and length carry weights ≥ 0 (so adding a code block or a derivation to a
  * prompt can only raise the score; the property test checks it).
  */
-export const NON_NEGATIVE: readonly Feature[] = ['kind:code', 'kind:math', 'code:fence', 'code:syntax', 'code:identifiers', 'math:numbers', 'math:symbols', 'math:latex', 'math:decimals', 'math:magnitude', 'struct:length', 'struct:words', 'struct:sentences'];
+export const NON_NEGATIVE: readonly Feature[] = ['kind:code', 'kind:math', 'kind:multistep', 'code:fence', 'code:syntax', 'code:identifiers', 'math:numbers', 'math:symbols', 'math:latex', 'math:decimals', 'math:magnitude', 'struct:length', 'struct:words', 'struct:sentences'];
 
 export const LAMBDAS = [0.0001, 0.0003, 0.003, 0.03] as const;
 export const WEIGHTINGS = ['equal', 'sqrt'] as const;
@@ -46,6 +46,7 @@ export interface TrainReport {
   weighting: Weighting;
   trainedOn: string;
   arenaMargin: number;
+  arenaSpan: number;
   log: string[];
 }
 
@@ -84,7 +85,7 @@ function fit(rows: readonly DataRow[], x: readonly Float64Array[], lambda: numbe
     const xa = new Float64Array(d + sets.length);
     xa.set(x[i]!);
     xa[d + sets.indexOf(r.set)] = 1;
-    return { x: xa, y: r.label, w: w[i]! };
+    return { x: xa, y: r.target, w: w[i]! };
   });
   const prior = new Float64Array(d + sets.length);
   prior.set(priorVector());
@@ -195,6 +196,7 @@ export function trainAndPick(all: readonly DataRow[], feats: readonly Float64Arr
     weighting: best.mode,
     trainedOn: `${[...new Set(tr.map((r) => r.set))].join(', ')}; ${tr.length} prompts; MMLU without ${brokenSubject}`,
     arenaMargin: ARENA_MARGIN,
+    arenaSpan: ARENA_SPAN,
     log,
   };
 }

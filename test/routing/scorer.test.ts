@@ -18,6 +18,7 @@ describe('task kinds, English and German alike', () => {
   const cases: Array<[Feature, string, string]> = [
     ['kind:code', 'Write a Python function that parses the log and fix the bug.', 'Schreib eine Python-Funktion, die das Log parst, und behebe den Bug.'],
     ['kind:math', 'Calculate the probability and solve the equation.', 'Berechne die Wahrscheinlichkeit und löse die Gleichung.'],
+    ['kind:multistep', 'She sold 12 of them, then bought 5 more than before; how many are left?', 'Sie verkaufte 12, danach kaufte sie 5 mehr als vorher; wie viele sind übrig?'],
     ['kind:extraction', 'Extract the fields into a table and summarize them.', 'Extrahiere die Felder in eine Tabelle und fasse sie zusammen.'],
     ['kind:reasoning', 'Explain why, and compare the two step by step.', 'Erkläre warum, und vergleiche beide Schritt für Schritt.'],
     ['kind:writing', 'Write a poem and a short story.', 'Schreibe ein Gedicht und eine kurze Geschichte.'],

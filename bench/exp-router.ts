@@ -1,0 +1,210 @@
+/**
+ * Experiments for the `auto` scorer (not part of the product): 5-fold cross-validation on the
+ * train split with the fixed folds of train-core, plus a leave-MMLU-subjects-out variant (the
+ * MMLU rows of a fold are whole subjects), for training targets, set weightings, a topic
+ * lexicon and extra features. Prints APGR per set; never reads dev.
+ *
+ *   node bench/run-ts.js bench/exp-router.ts
+ */
+import { extractFeatures, FEATURES } from '../src/routing/features.js';
+import { apgr, curve } from '../src/routing/metrics.js';
+import { fitNonNegative, type TrainRow } from '../src/routing/train.js';
+import { fnv1a32, NON_NEGATIVE, PRIORS } from './train-core.js';
+import { BROKEN_SUBJECT, loadAll, STRONG, WEAK, type DataRow } from './routing-data.js';
+
+const all = loadAll().filter((r) => r.split === 'train' && r.subject !== BROKEN_SUBJECT);
+const base = all.map((r) => extractFeatures({ messages: [{ role: 'user', content: r.prompt }] }));
+
+// ---- tokens (approximates the scanner: lower case, Unicode letters, no fenced code, no \cmd) ----
+const STOP = new Set(
+  `answer answers question questions which following option options true false statement statements correct incorrect best describes
+   choose select none above both neither all each other than that this these those with from into about what when where who whom whose
+   the and for are was were has have had not but its their there then them they been being will would could should may might can must
+   does did also only such any some more most less very many much how why your you our his her she him one two three four five
+   und der die das den dem des ein eine einer eines einem einen ist sind war nicht mit für auf von bei aus als auch oder aber wie was wer`.split(/\s+/),
+);
+const WORD = /\p{L}[\p{L}\p{M}\p{N}]*/gu;
+function tokens(prompt: string): string[] {
+  const text = prompt.toLowerCase().replace(/```[\s\S]*?(```|$)/g, ' ').replace(/\\\p{L}+/gu, ' ');
+  const out = new Set<string>();
+  for (const m of text.matchAll(WORD)) {
+    const w = m[0].normalize('NFC');
+    if ([...w].length < 4 || STOP.has(w)) continue;
+    // identifiers (snake_case, dotted) are code, not topic words
+    const next = text[m.index + w.length];
+    if (next === '_') continue;
+    out.add(w);
+  }
+  return [...out];
+}
+const toks = all.map((r) => tokens(r.prompt));
+
+// ---- folds ----
+const idFold = (r: DataRow): number => Math.floor(fnv1a32(r.id) / 5) % 5;
+const subjFold = (r: DataRow): number => (r.set === 'mmlu' ? fnv1a32(r.subject!) % 5 : idFold(r));
+
+type Target = 'label' | 'soft' | 'soft-arena-label' | 'label-negw';
+type Weighting = 'equal' | 'sqrt';
+interface Opts {
+  target: Target;
+  weighting: Weighting;
+  lambda: number;
+  lexicon: number; // max words, 0 = none
+  lexLambda: number; // multiplier for lexicon words
+  minDf: number;
+  minSubjects: number;
+  extra: boolean;
+}
+
+function target(r: DataRow, t: Target): { y: number; w: number } {
+  if (t === 'label') return { y: r.label, w: 1 };
+  if (t === 'label-negw') return { y: r.label, w: r.strong < r.weak ? 2 : 1 };
+  if (r.set === 'arena-bench-v1') {
+    if (t === 'soft-arena-label') return { y: r.label, w: 1 };
+    return { y: Math.min(1, Math.max(0, 0.5 + (r.strong - r.weak) / 8)), w: 1 };
+  }
+  return { y: (1 + r.strong - r.weak) / 2, w: 1 };
+}
+
+// ---- extra difficulty features for word problems (prototype) ----
+const RATE = /\b(percent|percentage|per|each|every|rate|ratio|half|third|quarter|twice|double|triple|fraction|discount|interest|average|prozent|pro|jeweils|jede[nrs]?|hälfte|drittel|viertel|doppelt|rabatt|zins\w*|durchschnitt\w*)\b|%/giu;
+const STEP = /\b(then|after|before|remaining|left|rest|more than|less than|times as|dann|danach|anschließend|übrig|restlich\w*|mehr als|weniger als|mal so)\b/giu;
+function extra(prompt: string): number[] {
+  const nums = prompt.match(/\d+(?:[.,]\d+)?/g) ?? [];
+  const distinct = new Set(nums).size;
+  const sentences = prompt.split(/[.!?]\s+|\n+/);
+  const withNum = sentences.filter((s) => /\d/.test(s)).length;
+  const rate = (prompt.match(RATE) ?? []).length;
+  const step = (prompt.match(STEP) ?? []).length;
+  const v = [Math.min(1, Math.log2(1 + distinct) / 4), Math.min(1, Math.log2(1 + withNum) / 3), Math.min(1, rate / 4), Math.min(1, step / 4)];
+  const keep = (process.env.EXTRA ?? '0123').split('').map(Number);
+  return v.map((x, k) => (keep.includes(k) ? x : 0));
+}
+const ex = all.map((r) => extra(r.prompt));
+const NEX = 4;
+
+function vocabulary(idx: readonly number[], o: Opts): string[] {
+  const df = new Map<string, number>();
+  const sets = new Map<string, Set<string>>();
+  const subj = new Map<string, Set<string>>();
+  for (const i of idx) {
+    const r = all[i]!;
+    for (const w of toks[i]!) {
+      df.set(w, (df.get(w) ?? 0) + 1);
+      (sets.get(w) ?? sets.set(w, new Set()).get(w)!).add(r.set);
+      if (r.subject) (subj.get(w) ?? subj.set(w, new Set()).get(w)!).add(r.subject);
+    }
+  }
+  const ok = [...df.entries()].filter(([w, n]) => n >= o.minDf && ((sets.get(w)?.size ?? 0) >= 2 || (subj.get(w)?.size ?? 0) >= o.minSubjects));
+  ok.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  return ok.slice(0, o.lexicon).map(([w]) => w);
+}
+
+interface Model {
+  bias: number;
+  w: Float64Array;
+  vocab: Map<string, number>;
+}
+
+function vec(i: number, o: Opts, vocab: Map<string, number>): Float64Array {
+  const d = FEATURES.length + (o.extra ? NEX : 0) + vocab.size;
+  const x = new Float64Array(d);
+  x.set(base[i]!);
+  if (o.extra) x.set(ex[i]!, FEATURES.length);
+  const off = FEATURES.length + (o.extra ? NEX : 0);
+  for (const w of toks[i]!) {
+    const k = vocab.get(w);
+    if (k !== undefined) x[off + k] = 1;
+  }
+  return x;
+}
+
+function fit(idx: readonly number[], o: Opts): Model {
+  const vocab = new Map(vocabulary(idx, o).map((w, k) => [w, k]));
+  const sets = ['gsm8k', 'mmlu', 'arena-bench-v1'];
+  const counts = new Map<string, number>();
+  for (const i of idx) counts.set(all[i]!.set, (counts.get(all[i]!.set) ?? 0) + 1);
+  const dx = FEATURES.length + (o.extra ? NEX : 0) + vocab.size;
+  const rows: TrainRow[] = idx.map((i) => {
+    const r = all[i]!;
+    const x = new Float64Array(dx + 3);
+    x.set(vec(i, o, vocab));
+    x[dx + sets.indexOf(r.set)] = 1;
+    const n = counts.get(r.set)!;
+    const t = target(r, o.target);
+    return { x, y: t.y, w: (t.w * (o.weighting === 'equal' ? 1 : Math.sqrt(n))) / n };
+  });
+  const prior = new Float64Array(dx + 3);
+  const pinned = new Uint8Array(dx + 3);
+  FEATURES.forEach((f, k) => {
+    prior[k] = PRIORS[f] ?? 0;
+    if (f in PRIORS) pinned[k] = 1;
+  });
+  const penalty = new Float64Array(dx + 3).fill(1);
+  for (let k = dx - vocab.size; k < dx; k++) penalty[k] = o.lexLambda;
+  const nonneg = [...NON_NEGATIVE.map((n) => FEATURES.indexOf(n)), ...(o.extra ? [0, 1, 2, 3].map((k) => FEATURES.length + k) : [])];
+  const f = fitNonNegative(rows, { lambda: o.lambda, prior, pinned, penalty }, nonneg);
+  let bias = f.bias;
+  for (let k = 0; k < 3; k++) bias += f.weights[dx + k]! / 3;
+  return { bias, w: f.weights.slice(0, dx), vocab };
+}
+
+function score(m: Model, i: number, o: Opts): number {
+  const x = vec(i, o, m.vocab);
+  let z = m.bias;
+  for (let k = 0; k < x.length; k++) z += m.w[k]! * x[k]!;
+  return z;
+}
+
+function cv(o: Opts, foldOf: (r: DataRow) => number): number[] {
+  const fold = all.map(foldOf);
+  const s = new Array<number>(all.length).fill(0);
+  for (let k = 0; k < 5; k++) {
+    const m = fit(
+      all.flatMap((_, i) => (fold[i] !== k ? [i] : [])),
+      o,
+    );
+    all.forEach((_, i) => {
+      if (fold[i] === k) s[i] = score(m, i, o);
+    });
+  }
+  return ['gsm8k', 'mmlu', 'arena-bench-v1'].map((set) => apgr(curve(all.flatMap((r, i) => (r.set === set ? [{ score: s[i]!, strong: r.strong, weak: r.weak }] : [])))));
+}
+
+const DEF: Opts = { target: 'label', weighting: 'sqrt', lambda: 0.0001, lexicon: 0, lexLambda: 1, minDf: 20, minSubjects: 8, extra: false };
+export function run(label: string, o: Partial<Opts>, grouped = true): void {
+  const opts = { ...DEF, ...o };
+  const t0 = performance.now();
+  const a = cv(opts, idFold);
+  const mean = (a[0]! + a[1]! + a[2]!) / 3;
+  let line = `${label.padEnd(44)} id-folds gsm8k ${a[0]!.toFixed(3)} mmlu ${a[1]!.toFixed(3)} arena ${a[2]!.toFixed(3)} mean ${mean.toFixed(4)}`;
+  if (grouped) {
+    const b = cv(opts, subjFold);
+    line += ` | subject-folds mmlu ${b[1]!.toFixed(3)} mean ${((b[0]! + b[1]! + b[2]!) / 3).toFixed(4)}`;
+  }
+  console.log(`${line}  (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+}
+
+void STRONG;
+void WEAK;
+const which = process.argv[2] ?? 'targets';
+if (which === 'targets') {
+  for (const target of ['label', 'soft', 'soft-arena-label', 'label-negw'] as const) for (const weighting of ['equal', 'sqrt'] as const) run(`target=${target} weighting=${weighting}`, { target, weighting }, false);
+}
+if (which === 'extra') {
+  run('base', {}, false);
+  run('extra', { extra: true }, false);
+  run('soft extra', { target: 'soft', extra: true }, false);
+}
+if (which === 'lex') {
+  const target = (process.argv[3] ?? 'label') as Target;
+  for (const lexicon of [100, 300]) for (const lexLambda of [10, 30, 100]) run(`lex=${lexicon} lexLambda=${lexLambda} target=${target}`, { target, lexicon, lexLambda });
+}
+if (which === 'lex2') {
+  run('soft', { target: 'soft' });
+  run('soft extra', { target: 'soft', extra: true });
+  for (const [lexicon, lexLambda] of [[100, 300], [300, 300], [300, 1000], [600, 1000]] as const) run(`lex=${lexicon} lexLambda=${lexLambda} soft extra`, { target: 'soft', extra: true, lexicon, lexLambda });
+}
+if (which === 'lex3') {
+  for (const [minSubjects, minDf, lexLambda] of [[3, 10, 300], [3, 10, 1000], [20, 20, 300]] as const) run(`lex=300 minSubj=${minSubjects} minDf=${minDf} lexLambda=${lexLambda}`, { target: 'soft', extra: true, lexicon: 300, lexLambda, minSubjects, minDf });
+}
