@@ -10,8 +10,16 @@ import { extractFeatures, FEATURES } from '../src/routing/features.js';
 import { apgr, curve } from '../src/routing/metrics.js';
 import { fitNonNegative, type TrainRow } from '../src/routing/train.js';
 import { fnv1a32, NON_NEGATIVE, PRIORS } from './train-core.js';
-import { BROKEN_SUBJECT, loadAll, STRONG, WEAK, type DataRow } from './routing-data.js';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { BROKEN_SUBJECT, DATA_DIR, loadAll, STRONG, WEAK, type DataRow } from './routing-data.js';
 
+const arenaScores = new Map<string, Record<string, number | null>>();
+for (const line of readFileSync(resolve(DATA_DIR, 'arena-bench-v1.jsonl'), 'utf8').split('\n')) {
+  if (line.trim() === '') continue;
+  const o = JSON.parse(line) as { id: string; scores: Record<string, number | null> };
+  arenaScores.set(o.id, o.scores);
+}
 const all = loadAll().filter((r) => r.split === 'train' && r.subject !== BROKEN_SUBJECT);
 const base = all.map((r) => extractFeatures({ messages: [{ role: 'user', content: r.prompt }] }));
 
@@ -43,8 +51,8 @@ const toks = all.map((r) => tokens(r.prompt));
 const idFold = (r: DataRow): number => Math.floor(fnv1a32(r.id) / 5) % 5;
 const subjFold = (r: DataRow): number => (r.set === 'mmlu' ? fnv1a32(r.subject!) % 5 : idFold(r));
 
-type Target = 'label' | 'soft' | 'soft-arena-label' | 'label-negw';
-type Weighting = 'equal' | 'sqrt';
+type Target = 'label' | 'soft' | 'soft-arena-label' | 'label-negw' | 'soft-multi' | 'soft-multi-mix';
+type Weighting = 'equal' | 'sqrt' | 'sqrt-arena3' | 'rows';
 interface Opts {
   target: Target;
   weighting: Weighting;
@@ -61,6 +69,14 @@ function target(r: DataRow, t: Target): { y: number; w: number } {
   if (t === 'label-negw') return { y: r.label, w: r.strong < r.weak ? 2 : 1 };
   if (r.set === 'arena-bench-v1') {
     if (t === 'soft-arena-label') return { y: r.label, w: 1 };
+    if (t === 'soft-multi' || t === 'soft-multi-mix') {
+      // gain of the strong model over the mean of the other graded models (not GPT-4): a denoised "needs a strong model"
+      const sc = arenaScores.get(r.id)!;
+      const others = Object.entries(sc).filter(([m, v]) => v !== null && !m.startsWith('gpt-4') && m !== 'llama-13b').map(([, v]) => v!);
+      const mean = others.reduce((a, b) => a + b, 0) / others.length;
+      const g = t === 'soft-multi' ? r.strong - mean : (r.strong - r.weak + r.strong - mean) / 2;
+      return { y: Math.min(1, Math.max(0, 0.5 + g / 8)), w: 1 };
+    }
     return { y: Math.min(1, Math.max(0, 0.5 + (r.strong - r.weak) / 8)), w: 1 };
   }
   return { y: (1 + r.strong - r.weak) / 2, w: 1 };
@@ -70,11 +86,17 @@ function target(r: DataRow, t: Target): { y: number; w: number } {
 const RATE = /\b(percent|percentage|per|each|every|rate|ratio|half|third|quarter|twice|double|triple|fraction|discount|interest|average|prozent|pro|jeweils|jede[nrs]?|hälfte|drittel|viertel|doppelt|rabatt|zins\w*|durchschnitt\w*)\b|%/giu;
 const STEP = /\b(then|after|before|remaining|left|rest|more than|less than|times as|dann|danach|anschließend|übrig|restlich\w*|mehr als|weniger als|mal so)\b/giu;
 function extra(prompt: string): number[] {
+  if (process.env.HINGE) {
+    const words = (prompt.match(/\p{L}+/gu) ?? []).length;
+    const nums = (prompt.match(/\d+/g) ?? []).length;
+    const lw = Math.log2(1 + words);
+    return [Math.max(0, lw - 6) / 4, Math.max(0, lw - 8) / 3, Math.max(0, Math.log2(1 + nums) - 3) / 3, Math.min(1, Math.max(0, 5 - lw) / 5)];
+  }
   const nums = prompt.match(/\d+(?:[.,]\d+)?/g) ?? [];
   const distinct = new Set(nums).size;
   const sentences = prompt.split(/[.!?]\s+|\n+/);
   const withNum = sentences.filter((s) => /\d/.test(s)).length;
-  const rate = (prompt.match(RATE) ?? []).length;
+  const rate = (prompt.match(process.env.EXTRA_RE ? new RegExp(process.env.EXTRA_RE, 'giu') : RATE) ?? []).length;
   const step = (prompt.match(STEP) ?? []).length;
   const v = [Math.min(1, Math.log2(1 + distinct) / 4), Math.min(1, Math.log2(1 + withNum) / 3), Math.min(1, rate / 4), Math.min(1, step / 4)];
   const keep = (process.env.EXTRA ?? '0123').split('').map(Number);
@@ -132,7 +154,7 @@ function fit(idx: readonly number[], o: Opts): Model {
     x[dx + sets.indexOf(r.set)] = 1;
     const n = counts.get(r.set)!;
     const t = target(r, o.target);
-    return { x, y: t.y, w: (t.w * (o.weighting === 'equal' ? 1 : Math.sqrt(n))) / n };
+    return { x, y: t.y, w: (t.w * (o.weighting === 'equal' ? 1 : o.weighting === 'rows' ? n : Math.sqrt(n) * (o.weighting === 'sqrt-arena3' && r.set === 'arena-bench-v1' ? 3 : 1))) / n };
   });
   const prior = new Float64Array(dx + 3);
   const pinned = new Uint8Array(dx + 3);
@@ -142,7 +164,7 @@ function fit(idx: readonly number[], o: Opts): Model {
   });
   const penalty = new Float64Array(dx + 3).fill(1);
   for (let k = dx - vocab.size; k < dx; k++) penalty[k] = o.lexLambda;
-  const nonneg = [...NON_NEGATIVE.map((n) => FEATURES.indexOf(n)), ...(o.extra ? [0, 1, 2, 3].map((k) => FEATURES.length + k) : [])];
+  const nonneg = [...NON_NEGATIVE.map((n) => FEATURES.indexOf(n)), ...(o.extra && !process.env.HINGE ? [0, 1, 2, 3].map((k) => FEATURES.length + k) : [])];
   const f = fitNonNegative(rows, { lambda: o.lambda, prior, pinned, penalty }, nonneg);
   let bias = f.bias;
   for (let k = 0; k < 3; k++) bias += f.weights[dx + k]! / 3;
@@ -207,4 +229,18 @@ if (which === 'lex2') {
 }
 if (which === 'lex3') {
   for (const [minSubjects, minDf, lexLambda] of [[3, 10, 300], [3, 10, 1000], [20, 20, 300]] as const) run(`lex=300 minSubj=${minSubjects} minDf=${minDf} lexLambda=${lexLambda}`, { target: 'soft', extra: true, lexicon: 300, lexLambda, minSubjects, minDf });
+}
+if (which === 'multi') {
+  for (const target of ['soft', 'soft-multi', 'soft-multi-mix'] as const) run(`target=${target} extra`, { target, extra: true, lambda: 0.0001 }, false);
+}
+if (which === 'weights') {
+  for (const weighting of ['sqrt', 'sqrt-arena3', 'rows'] as const) run(`soft weighting=${weighting}`, { target: 'soft', weighting }, false);
+}
+if (which === 'hinge') run('soft extra', { target: 'soft', extra: true }, false);
+if (which === 'lex4') {
+  run('soft (no lexicon)', { target: 'soft' });
+  for (const lexLambda of [100, 1000]) run(`lex=300 only words of >=2 sets lexLambda=${lexLambda}`, { target: 'soft', lexicon: 300, lexLambda, minSubjects: 1000, minDf: 10 });
+}
+if (which === 'final') {
+  for (const target of ['label', 'soft'] as const) run(`target=${target} (with kind:multistep)`, { target });
 }

@@ -14,16 +14,20 @@ import { ARENA_MARGIN, ARENA_SPAN, type DataRow } from './routing-data.js';
  * single-turn prompts without tools, JSON mode, system prompts or max_tokens, all in English.
  * Reasoned, not fitted: tool use and strict JSON are where weak models fail most visibly;
  * a long expected answer and a deep conversation give a weak model more room to drift.
+ * They were set on the scale of the earlier target (log-odds of "weak clearly worse": tools 0.5,
+ * JSON 0.25, turns 0.4, context 0.3, system 0.1, max_tokens 0.5, German 0.1, non-Latin 0.3) and
+ * are scaled by 0.4 to the gain target's, the median ratio of the fitted weights between the two
+ * fits, so that a tool call weighs against, say, `kind:code` as it did before.
  */
 export const PRIORS: Partial<Record<Feature, number>> = {
-  'struct:tools': 0.5,
-  'struct:json': 0.25,
-  'struct:turns': 0.4,
-  'struct:context': 0.3,
-  'struct:system': 0.1,
-  'struct:max_tokens': 0.5,
-  'lang:de': 0.1,
-  'lang:non_latin': 0.3,
+  'struct:tools': 0.2,
+  'struct:json': 0.1,
+  'struct:turns': 0.16,
+  'struct:context': 0.12,
+  'struct:system': 0.04,
+  'struct:max_tokens': 0.2,
+  'lang:de': 0.04,
+  'lang:non_latin': 0.12,
 };
 
 /**

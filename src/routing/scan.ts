@@ -30,8 +30,11 @@ export interface TextCounts {
 }
 
 
+/** All kinds at 0: copied per record (a spread of a small literal costs ~20 ns; Object.fromEntries ~400 ns, twice per request). */
+const ZERO_KINDS = Object.freeze(Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>);
+
 export function emptyCounts(): TextCounts {
-  const kindHits = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>;
+  const kindHits: Record<Kind, number> = { ...ZERO_KINDS };
   return { chars: 0, words: 0, kindHits, germanWords: 0, letters: 0, nonLatinLetters: 0, numbers: 0, mathSymbols: 0, latex: 0, codePunct: 0, fences: 0, identifiers: 0, questions: 0, sentences: 0, decimals: 0, maxNumber: 0 };
 }
 

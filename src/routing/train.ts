@@ -7,7 +7,7 @@
  */
 export interface TrainRow {
   x: Float64Array;
-  /** 1 = the weak model's answer was clearly worse than the strong one's; a value between 0 and 1 is a soft target. */
+  /** The target in [0, 1]: 1 = the weak model's answer was clearly worse than the strong one's, 0 = the other way round; values between are soft targets (½ = a tie). */
   y: number;
   /** Sample weight (balances the data sets against each other). */
   w: number;
