@@ -8,7 +8,7 @@
  */
 import { extractFeatures, FEATURES } from '../src/routing/features.js';
 import { apgr, curve } from '../src/routing/metrics.js';
-import { fitNonNegative, type TrainRow } from '../src/routing/train.js';
+import { fitNonNegative, solve, type TrainRow } from '../src/routing/train.js';
 import { fnv1a32, NON_NEGATIVE, PRIORS } from './train-core.js';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -165,10 +165,39 @@ function fit(idx: readonly number[], o: Opts): Model {
   const penalty = new Float64Array(dx + 3).fill(1);
   for (let k = dx - vocab.size; k < dx; k++) penalty[k] = o.lexLambda;
   const nonneg = [...NON_NEGATIVE.map((n) => FEATURES.indexOf(n)), ...(o.extra && !process.env.HINGE ? [0, 1, 2, 3].map((k) => FEATURES.length + k) : [])];
-  const f = fitNonNegative(rows, { lambda: o.lambda, prior, pinned, penalty }, nonneg);
+  const f = process.env.RIDGE ? ridge(rows, o.lambda * Number(process.env.RIDGE), prior, pinned) : fitNonNegative(rows, { lambda: o.lambda, prior, pinned, penalty }, process.env.FREE ? [] : nonneg.filter((k) => !(process.env.FREE_SET ?? '').split(',').includes(FEATURES[k] ?? '')));
   let bias = f.bias;
   for (let k = 0; k < 3; k++) bias += f.weights[dx + k]! / 3;
   return { bias, w: f.weights.slice(0, dx), vocab };
+}
+
+/** Weighted ridge regression of the target on the features (pinned features held at their prior). */
+function ridge(rows: readonly TrainRow[], lambda: number, prior: Float64Array, pinned: Uint8Array): { bias: number; weights: Float64Array } {
+  const d = prior.length;
+  const n = d + 1;
+  const a = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  const b = new Array<number>(n).fill(0);
+  const totalW = rows.reduce((s, r) => s + r.w, 0);
+  for (const r of rows) {
+    let off = 0;
+    for (let k = 0; k < d; k++) if (pinned[k]) off += prior[k]! * r.x[k]!;
+    const y = r.y - off;
+    for (let i = 0; i < n; i++) {
+      const xi = i === d ? 1 : pinned[i] ? 0 : r.x[i]!;
+      if (xi === 0) continue;
+      b[i]! += r.w * xi * y;
+      for (let j = 0; j < n; j++) {
+        const xj = j === d ? 1 : pinned[j] ? 0 : r.x[j]!;
+        if (xj !== 0) a[i]![j]! += r.w * xi * xj;
+      }
+    }
+  }
+  for (let k = 0; k < d; k++) a[k]![k]! += pinned[k] ? 1 : lambda * totalW;
+  a[d]![d]! += 1e-9 * totalW;
+  const t = solve(a, b);
+  const w = Float64Array.from(t.slice(0, d));
+  for (let k = 0; k < d; k++) if (pinned[k]) w[k] = prior[k]!;
+  return { bias: t[d]!, weights: w };
 }
 
 function score(m: Model, i: number, o: Opts): number {
@@ -243,4 +272,15 @@ if (which === 'lex4') {
 }
 if (which === 'final') {
   for (const target of ['label', 'soft'] as const) run(`target=${target} (with kind:multistep)`, { target });
+}
+if (which === 'ridge') {
+  for (const r of ['0.01', '0.1', '1']) {
+    process.env.RIDGE = r;
+    run(`ridge on the gain target, lambda x${r}`, { target: 'soft' });
+  }
+}
+if (which === 'free') run('logistic gain target, no sign constraints', { target: 'soft' });
+if (which === 'weights-free') {
+  const m = fit(all.map((_, i) => i), { ...DEF, target: 'soft' });
+  console.log(FEATURES.map((f, k) => `${f} ${m.w[k]!.toFixed(3)}`).join('\n'));
 }
