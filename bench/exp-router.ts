@@ -164,7 +164,7 @@ function fit(idx: readonly number[], o: Opts): Model {
   });
   const penalty = new Float64Array(dx + 3).fill(1);
   for (let k = dx - vocab.size; k < dx; k++) penalty[k] = o.lexLambda;
-  const nonneg = [...NON_NEGATIVE.map((n) => FEATURES.indexOf(n)), ...(o.extra && !process.env.HINGE ? [0, 1, 2, 3].map((k) => FEATURES.length + k) : [])];
+  const nonneg = [...NON_NEGATIVE.map((n) => FEATURES.indexOf(n)), ...(o.extra && !process.env.HINGE && !process.env.EXTRA_FREE ? [0, 1, 2, 3].map((k) => FEATURES.length + k) : [])];
   const f = process.env.RIDGE ? ridge(rows, o.lambda * Number(process.env.RIDGE), prior, pinned) : fitNonNegative(rows, { lambda: o.lambda, prior, pinned, penalty }, process.env.FREE ? [] : nonneg.filter((k) => !(process.env.FREE_SET ?? '').split(',').includes(FEATURES[k] ?? '')));
   let bias = f.bias;
   for (let k = 0; k < 3; k++) bias += f.weights[dx + k]! / 3;
@@ -284,3 +284,4 @@ if (which === 'weights-free') {
   const m = fit(all.map((_, i) => i), { ...DEF, target: 'soft' });
   console.log(FEATURES.map((f, k) => `${f} ${m.w[k]!.toFixed(3)}`).join('\n'));
 }
+if (which === 'x') run(`extra ${process.env.EXTRA} ${process.env.EXTRA_RE ?? ''}`, { target: 'soft', extra: true });
