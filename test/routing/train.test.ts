@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BROKEN_SUBJECT, DATA_DIR, loadAll } from '../../bench/routing-data.js';
 import { fnv1a32, pickHighQuality, trainAndPick } from '../../bench/train-core.js';
+import { apgrInterval } from '../../bench/eval-routing.js';
 import { featuresOf, render } from '../../bench/train-router.js';
 import { apgr, cpt, curve, operatingPoint, oracle } from '../../src/routing/metrics.js';
 import { fitLogistic, fitNonNegative } from '../../src/routing/train.js';
@@ -128,6 +129,22 @@ describe('metrics (RouteLLM §3.2)', () => {
     const flat = rows.map((r) => ({ ...r, score: 0.5 }));
     expect(curve(flat)).toHaveLength(2);
     expect(apgr(curve(flat))).toBeCloseTo(0.5, 12);
+  });
+
+  it('the bootstrap interval of APGR is reproducible, brackets the point value, and narrows with more prompts', () => {
+    // 200 prompts whose score ranks the gain only partly (every 3rd one is mis-ranked).
+    const many = Array.from({ length: 200 }, (_, i) => {
+      const needs = i % 2 === 0;
+      const flip = i % 3 === 0;
+      return { score: (needs !== flip ? 0.6 : 0.4) + i / 1e6, strong: 1, weak: needs ? 0 : 1 };
+    });
+    const point = apgr(curve(many));
+    const [lo, hi] = apgrInterval(many);
+    expect(apgrInterval(many)).toEqual([lo, hi]);
+    expect(lo).toBeLessThan(point);
+    expect(hi).toBeGreaterThan(point);
+    const [lo4, hi4] = apgrInterval([...many, ...many, ...many, ...many]);
+    expect(hi4 - lo4).toBeLessThan(hi - lo);
   });
 
   it('operating point, oracle, and the default-threshold pick keep ≥ 95 % of strong quality', () => {
