@@ -90,7 +90,7 @@ function extra(prompt: string): number[] {
     const words = (prompt.match(/\p{L}+/gu) ?? []).length;
     const nums = (prompt.match(/\d+/g) ?? []).length;
     const lw = Math.log2(1 + words);
-    return [Math.max(0, lw - 6) / 4, Math.max(0, lw - 8) / 3, Math.max(0, Math.log2(1 + nums) - 3) / 3, Math.min(1, Math.max(0, 5 - lw) / 5)];
+    return [Math.max(0, lw - 6) / 4, Math.max(0, lw - 8) / 3, Math.max(0, Math.log2(1 + nums) - 3) / 3, process.env.HINGE === 'mono' ? Math.max(0, lw - 4) / 6 : Math.min(1, Math.max(0, 5 - lw) / 5)];
   }
   const nums = prompt.match(/\d+(?:[.,]\d+)?/g) ?? [];
   const distinct = new Set(nums).size;
@@ -164,7 +164,7 @@ function fit(idx: readonly number[], o: Opts): Model {
   });
   const penalty = new Float64Array(dx + 3).fill(1);
   for (let k = dx - vocab.size; k < dx; k++) penalty[k] = o.lexLambda;
-  const nonneg = [...NON_NEGATIVE.map((n) => FEATURES.indexOf(n)), ...(o.extra && !process.env.HINGE && !process.env.EXTRA_FREE ? [0, 1, 2, 3].map((k) => FEATURES.length + k) : [])];
+  const nonneg = [...NON_NEGATIVE.map((n) => FEATURES.indexOf(n)), ...(o.extra && process.env.HINGE !== '1' && !process.env.EXTRA_FREE ? [0, 1, 2, 3].map((k) => FEATURES.length + k) : [])];
   const f = process.env.RIDGE ? ridge(rows, o.lambda * Number(process.env.RIDGE), prior, pinned) : fitNonNegative(rows, { lambda: o.lambda, prior, pinned, penalty }, process.env.FREE ? [] : nonneg.filter((k) => !(process.env.FREE_SET ?? '').split(',').includes(FEATURES[k] ?? '')));
   let bias = f.bias;
   for (let k = 0; k < 3; k++) bias += f.weights[dx + k]! / 3;
@@ -285,3 +285,4 @@ if (which === 'weights-free') {
   console.log(FEATURES.map((f, k) => `${f} ${m.w[k]!.toFixed(3)}`).join('\n'));
 }
 if (which === 'x') run(`extra ${process.env.EXTRA} ${process.env.EXTRA_RE ?? ''}`, { target: 'soft', extra: true });
+if (which === 'lambda') for (const lambda of [0.00001, 0.00003, 0.0001]) run(`lambda=${lambda}`, { target: 'soft', lambda });
