@@ -65,6 +65,30 @@ export function threeTier(rows: ReadonlyArray<DataRow & { score: number }>, mode
   return `arena-bench-v1, balanced = gpt-3.5-turbo (n=${usable.length}): high_quality ${pct('high_quality')}, balanced ${pct('balanced')}, fast_cheap ${pct('fast_cheap')}; quality ${quality.toFixed(2)} (${((100 * quality) / q.strong).toFixed(1)} % of strong), PGR ${((quality - q.weak) / q.gap).toFixed(2)}`;
 }
 
+/** A fixed-seed PRNG (mulberry32): the bootstrap prints the same interval every run. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** 90 % bootstrap interval of APGR (resample prompts with replacement, recompute; 1,000 rounds). */
+export function apgrInterval(rows: readonly Outcome[], rounds = 1000, seed = 11): [number, number] {
+  const next = rng(seed);
+  const out: number[] = [];
+  for (let b = 0; b < rounds; b++) {
+    const sample = Array.from({ length: rows.length }, () => rows[Math.floor(next() * rows.length)]!);
+    out.push(apgr(curve(sample)));
+  }
+  out.sort((x, y) => x - y);
+  return [out[Math.floor(0.05 * rounds)]!, out[Math.floor(0.95 * rounds) - 1]!];
+}
+
 const pc = (x: number | null): string => (x === null ? 'not reached' : `${(100 * x).toFixed(1)} %`);
 
 export function table(lines: readonly EvalLine[]): string {
@@ -83,12 +107,17 @@ export function runEval(split: 'dev' | 'train', dir = DATA_DIR, model: RouterMod
   const scored = rows.map((r) => ({ ...r, score: scoreRequest({ messages: [{ role: 'user', content: r.prompt }] }, model).score }));
   const t = model.thresholds.highQuality;
   const of = (pred: (r: DataRow) => boolean): Outcome[] => scored.filter(pred).map((r) => ({ score: r.score, strong: r.strong, weak: r.weak }));
-  const lines = [
-    evaluate('gsm8k', of((r) => r.set === 'gsm8k'), t),
-    evaluate('mmlu', of((r) => r.set === 'mmlu'), t),
-    evaluate(`mmlu without ${BROKEN_SUBJECT}`, of((r) => r.set === 'mmlu' && r.subject !== BROKEN_SUBJECT), t),
-    evaluate('arena-bench-v1', of((r) => r.set === 'arena-bench-v1'), t),
+  const sets: Array<[string, Outcome[]]> = [
+    ['gsm8k', of((r) => r.set === 'gsm8k')],
+    ['mmlu', of((r) => r.set === 'mmlu')],
+    [`mmlu without ${BROKEN_SUBJECT}`, of((r) => r.set === 'mmlu' && r.subject !== BROKEN_SUBJECT)],
+    ['arena-bench-v1', of((r) => r.set === 'arena-bench-v1')],
   ];
+  const lines = sets.map(([name, rows]) => evaluate(name, rows, t));
+  const intervals = sets.map(([name, rows]) => {
+    const [lo, hi] = apgrInterval(rows);
+    return `${name} ${lo.toFixed(3)}–${hi.toFixed(3)}`;
+  });
   return [
     `auto scorer on the ${split} split; thresholds balanced ${model.thresholds.balanced}, high_quality ${t}; high_quality = strong, balanced/fast_cheap = weak`,
     table(lines),
@@ -96,6 +125,7 @@ export function runEval(split: 'dev' | 'train', dir = DATA_DIR, model: RouterMod
       scored.filter((r) => r.set === 'arena-bench-v1'),
       model,
     ),
+    `APGR, 90 % bootstrap interval (prompts resampled, 1,000 rounds): ${intervals.join('; ')}`,
   ].join('\n');
 }
 

@@ -7,7 +7,7 @@
  * Kept to words that name the task, not its topic: "design" or "architecture" as a topic word
  * says little about whether a cheap model will do (that is what the old keyword count got wrong).
  */
-export const KINDS = ['code', 'math', 'extraction', 'reasoning', 'writing', 'roleplay', 'smalltalk', 'translation'] as const;
+export const KINDS = ['code', 'math', 'multistep', 'extraction', 'reasoning', 'writing', 'roleplay', 'smalltalk', 'translation'] as const;
 export type Kind = (typeof KINDS)[number];
 
 const CUES: Record<Kind, string> = {
@@ -24,6 +24,11 @@ const CUES: Record<Kind, string> = {
     theorem proof prove beweise beweis matrix matrizen vector vektor* polynomial polynom* geometry geometrie
     algebra statistic* statistik* formula formel* digits ziffern fraction bruch remainder quotient
     math mathematik* arithmetic`,
+  // Connectives of a multi-step word problem (a quantity changes, then is used again): where a
+  // weak model loses track. 5-fold CV on train: GSM8K APGR +0.012.
+  multistep: `
+    then afterwards after before remaining remainder left rest leftover
+    dann danach anschließend nachher vorher übrig übrigen restlich* verbleib*`,
   extraction: `
     extract* extrahier* parse* parsing classify klassifizier* categor* kategorisier* label* tag entities entitäten
     fields felder table tabelle* csv spreadsheet format* reformat* convert* konvertier* umwandeln summar*
@@ -66,6 +71,13 @@ const BIGRAMS: Record<string, Kind> = {
   'wie viele': 'math',
   'how much': 'math',
   'wie viel': 'math',
+  'more than': 'multistep',
+  'less than': 'multistep',
+  'fewer than': 'multistep',
+  'times as': 'multistep',
+  'mehr als': 'multistep',
+  'weniger als': 'multistep',
+  'mal so': 'multistep',
   'in english': 'translation',
   'auf deutsch': 'translation',
   'ins deutsche': 'translation',

@@ -1,6 +1,8 @@
 /**
- * The `auto` scorer: a logistic model over named features. Its score is the estimated
- * probability that the weak tier's answer would be clearly worse than the strong tier's; it is
+ * The `auto` scorer: a logistic model over named features. Its score says how much the request
+ * needs the strong tier: fitted to the gain of the strong model over the weak one mapped to
+ * [0, 1], it estimates ½ + ½·(P(strong clearly better) − P(weak clearly better)) — ½ when the
+ * two tiers would do equally well, towards 1 the more likely only the strong tier does it. It is
  * the sigmoid of a sum of named contributions (weight × feature value), and the largest of
  * those are what `x-switchyard-reason` shows. Two thresholds turn it into a tier. Pure.
  */

@@ -7,8 +7,8 @@
  */
 export interface TrainRow {
   x: Float64Array;
-  /** 1 = the weak model's answer was clearly worse than the strong one's. */
-  y: 0 | 1;
+  /** The target in [0, 1]: 1 = the weak model's answer was clearly worse than the strong one's, 0 = the other way round; values between are soft targets (½ = a tie). */
+  y: number;
   /** Sample weight (balances the data sets against each other). */
   w: number;
 }
@@ -21,6 +21,8 @@ export interface FitOptions {
   iterations?: number;
   /** Features held at their prior (1 = pinned): how a sign constraint is enforced. */
   pinned?: Uint8Array;
+  /** Per-feature multiplier of `lambda` (1 when absent): a stronger pull for many sparse features. */
+  penalty?: Float64Array;
 }
 
 export interface Fitted {
@@ -61,29 +63,40 @@ export function fitLogistic(rows: readonly TrainRow[], opts: FitOptions): Fitted
   const theta = [...opts.prior, 0];
   const totalW = rows.reduce((s, r) => s + r.w, 0);
   const lam = opts.lambda * totalW;
+  // The non-zero features of each row, in index order, and the bias last: the Hessian costs
+  // (non-zeros)² per row, not (features)², and the sums run in the same order as a dense loop.
+  const nz = rows.map((r) => {
+    const idx: number[] = [];
+    for (let k = 0; k < d; k++) if (r.x[k] !== 0) idx.push(k);
+    idx.push(d);
+    return Int32Array.from(idx);
+  });
   for (let it = 0; it < (opts.iterations ?? 25); it++) {
     const g = new Array<number>(n).fill(0);
     const h = Array.from({ length: n }, () => new Array<number>(n).fill(0));
-    for (const r of rows) {
+    rows.forEach((r, ri) => {
+      const idx = nz[ri]!;
       let z = theta[d]!;
       for (let k = 0; k < d; k++) z += theta[k]! * r.x[k]!;
       const p = sigmoid(z);
       const e = r.w * (p - r.y);
       const v = r.w * p * (1 - p);
-      for (let a = 0; a < n; a++) {
+      for (let ia = 0; ia < idx.length; ia++) {
+        const a = idx[ia]!;
         const xa = a === d ? 1 : r.x[a]!;
-        if (xa === 0) continue;
         g[a]! += e * xa;
-        for (let b = a; b < n; b++) {
-          const xb = b === d ? 1 : r.x[b]!;
-          if (xb !== 0) h[a]![b]! += v * xa * xb;
+        const ha = h[a]!;
+        for (let ib = ia; ib < idx.length; ib++) {
+          const b = idx[ib]!;
+          ha[b]! += v * xa * (b === d ? 1 : r.x[b]!);
         }
       }
-    }
+    });
     for (let a = 0; a < n; a++) for (let b = 0; b < a; b++) h[a]![b] = h[b]![a]!;
     for (let k = 0; k < d; k++) {
-      g[k]! += lam * (theta[k]! - opts.prior[k]!);
-      h[k]![k]! += lam;
+      const lk = lam * (opts.penalty?.[k] ?? 1);
+      g[k]! += lk * (theta[k]! - opts.prior[k]!);
+      h[k]![k]! += lk;
       if (opts.pinned?.[k] === 1) {
         // Pinned: no step for this weight (identity row and column, zero gradient).
         g[k] = 0;

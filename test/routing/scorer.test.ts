@@ -18,6 +18,7 @@ describe('task kinds, English and German alike', () => {
   const cases: Array<[Feature, string, string]> = [
     ['kind:code', 'Write a Python function that parses the log and fix the bug.', 'Schreib eine Python-Funktion, die das Log parst, und behebe den Bug.'],
     ['kind:math', 'Calculate the probability and solve the equation.', 'Berechne die Wahrscheinlichkeit und löse die Gleichung.'],
+    ['kind:multistep', 'She sold 12 of them, then bought 5 more than before; how many are left?', 'Sie verkaufte 12, danach kaufte sie 5 mehr als vorher; wie viele sind übrig?'],
     ['kind:extraction', 'Extract the fields into a table and summarize them.', 'Extrahiere die Felder in eine Tabelle und fasse sie zusammen.'],
     ['kind:reasoning', 'Explain why, and compare the two step by step.', 'Erkläre warum, und vergleiche beide Schritt für Schritt.'],
     ['kind:writing', 'Write a poem and a short story.', 'Schreibe ein Gedicht und eine kurze Geschichte.'],
@@ -74,8 +75,11 @@ describe('markers and structure', () => {
 
   it('math: decimal quantities and the size of the largest number, German and English separators alike', () => {
     expect(fu('Wenn 3 Äpfel 1,20 € kosten, was kosten 7?', 'math:decimals')).toBeCloseTo(1 / 3, 12);
-    expect(fu('A ticket costs $12.50 and a snack 3.75.', 'math:decimals')).toBeCloseTo(2 / 3, 12);
+    expect(fu('A ticket costs $12.50 and a snack 3.75 dollars.', 'math:decimals')).toBeCloseTo(2 / 3, 12);
     expect(fu('Take 3 apples and 7 pears.', 'math:decimals')).toBe(0);
+    // Only quantities in prose: not a derivation's numbers, not code.
+    expect(fu('1.5 * 2 = 3.0\n0,25 + 0,75 = 1,0', 'math:decimals')).toBe(0);
+    expect(fu('```\nprice = 12.50 dollars\n```', 'math:decimals')).toBe(0);
     expect(fu('Sie verdient 48000 im Jahr', 'math:magnitude')).toBeCloseTo(Math.log2(48001) / 20, 12);
     expect(fu('Sie verdient 48.000,50 im Jahr', 'math:magnitude')).toBeCloseTo(Math.log2(49) / 20, 12); // the integer part before the first separator
     expect(fu('3 apples', 'math:magnitude')).toBeLessThan(fu('300 apples', 'math:magnitude'));
@@ -165,7 +169,7 @@ describe('monotone where it must be (property)', () => {
   const codeBlock = fc
     .array(fc.tuple(ident, fc.constantFrom(' = ', '(', ') {', '; }', '.', ' + ', '\n'), ident), { minLength: 1, maxLength: 20 })
     .map((parts) => '\n```\n' + parts.map((p) => p.join('')).join('\n') + '\n```\n');
-  const term = fc.oneof(fc.integer({ min: 0, max: 999 }).map(String), fc.constantFrom('x', 'y', 'n', '\\frac{a}{b}', '\\sum_i', '(x+1)', 'x^2'));
+  const term = fc.oneof(fc.integer({ min: 0, max: 999 }).map(String), fc.constantFrom('x', 'y', 'n', '1.5', '0,25', '\\frac{a}{b}', '\\sum_i', '(x+1)', 'x^2'));
   const derivation = fc
     .array(fc.tuple(term, fc.constantFrom(' = ', ' + ', ' - ', ' * ', ' / ', ' ≤ ', ' ⇒ '), term), { minLength: 1, maxLength: 12 })
     .map((eqs) => '\n' + eqs.map((e) => e.join('')).join('\n') + '\n');

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BROKEN_SUBJECT, DATA_DIR, loadAll } from '../../bench/routing-data.js';
 import { fnv1a32, pickHighQuality, trainAndPick } from '../../bench/train-core.js';
+import { apgrInterval } from '../../bench/eval-routing.js';
 import { featuresOf, render } from '../../bench/train-router.js';
 import { apgr, cpt, curve, operatingPoint, oracle } from '../../src/routing/metrics.js';
 import { fitLogistic, fitNonNegative } from '../../src/routing/train.js';
@@ -55,13 +56,34 @@ describe('fitLogistic', () => {
   });
 });
 
+describe('fitLogistic with soft targets', () => {
+  it('fits the mean of a soft target (the expected gain), and a per-feature penalty pulls that weight towards its prior', () => {
+    // Feature a on: targets 1 and ½ alternate (mean ¾); a off: ½ and 0 (mean ¼).
+    const rows = Array.from({ length: 400 }, (_, i) => {
+      const a = i % 2;
+      const y = a === 1 ? (i % 4 === 1 ? 1 : 0.5) : i % 4 === 0 ? 0.5 : 0;
+      return { x: Float64Array.from([a]), y, w: 1 };
+    });
+    const f = fitLogistic(rows, { lambda: 0, prior: new Float64Array(1) });
+    const p = (z: number): number => 1 / (1 + Math.exp(-z));
+    expect(p(f.bias + f.weights[0]!)).toBeCloseTo(0.75, 6);
+    expect(p(f.bias)).toBeCloseTo(0.25, 6);
+    const loose = fitLogistic(rows, { lambda: 0.01, prior: new Float64Array(1) });
+    const tight = fitLogistic(rows, { lambda: 0.01, prior: new Float64Array(1), penalty: Float64Array.from([100]) });
+    expect(Math.abs(tight.weights[0]!)).toBeLessThan(Math.abs(loose.weights[0]!) / 5);
+  });
+});
+
 describe('trainAndPick on a tiny fixture', () => {
   writeFixture();
   const rows = loadAll(dir);
 
-  it('loads labels as documented (arena: strong ≥ weak + 2)', () => {
+  it('loads labels (arena: strong ≥ weak + 2) and gain targets as documented', () => {
     expect(rows).toHaveLength(120);
     expect(rows.filter((r) => r.set === 'arena-bench-v1' && r.label === 1)).toHaveLength(20);
+    // The fit's target is the gain mapped to [0, 1]: a tie is ½, only-strong-right 1; arena ½ + (9 − 4)/8 clamps to 1.
+    expect(new Set(rows.filter((r) => r.set !== 'arena-bench-v1').map((r) => `${r.strong}${r.weak}:${r.target}`))).toEqual(new Set(['10:1', '11:0.5']));
+    expect(new Set(rows.filter((r) => r.set === 'arena-bench-v1').map((r) => r.target))).toEqual(new Set([1, 0.5]));
     expect(fnv1a32('gsm8k-0000')).toBe(4245118026);
   });
 
@@ -107,6 +129,22 @@ describe('metrics (RouteLLM §3.2)', () => {
     const flat = rows.map((r) => ({ ...r, score: 0.5 }));
     expect(curve(flat)).toHaveLength(2);
     expect(apgr(curve(flat))).toBeCloseTo(0.5, 12);
+  });
+
+  it('the bootstrap interval of APGR is reproducible, brackets the point value, and narrows with more prompts', () => {
+    // 200 prompts whose score ranks the gain only partly (every 3rd one is mis-ranked).
+    const many = Array.from({ length: 200 }, (_, i) => {
+      const needs = i % 2 === 0;
+      const flip = i % 3 === 0;
+      return { score: (needs !== flip ? 0.6 : 0.4) + i / 1e6, strong: 1, weak: needs ? 0 : 1 };
+    });
+    const point = apgr(curve(many));
+    const [lo, hi] = apgrInterval(many);
+    expect(apgrInterval(many)).toEqual([lo, hi]);
+    expect(lo).toBeLessThan(point);
+    expect(hi).toBeGreaterThan(point);
+    const [lo4, hi4] = apgrInterval([...many, ...many, ...many, ...many]);
+    expect(hi4 - lo4).toBeLessThan(hi - lo);
   });
 
   it('operating point, oracle, and the default-threshold pick keep ≥ 95 % of strong quality', () => {

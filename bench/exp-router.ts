@@ -1,0 +1,288 @@
+/**
+ * Experiments for the `auto` scorer (not part of the product): 5-fold cross-validation on the
+ * train split with the fixed folds of train-core, plus a leave-MMLU-subjects-out variant (the
+ * MMLU rows of a fold are whole subjects), for training targets, set weightings, a topic
+ * lexicon and extra features. Prints APGR per set; never reads dev.
+ *
+ *   node bench/run-ts.js bench/exp-router.ts
+ */
+import { extractFeatures, FEATURES } from '../src/routing/features.js';
+import { apgr, curve } from '../src/routing/metrics.js';
+import { fitNonNegative, solve, type TrainRow } from '../src/routing/train.js';
+import { fnv1a32, NON_NEGATIVE, PRIORS } from './train-core.js';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { BROKEN_SUBJECT, DATA_DIR, loadAll, STRONG, WEAK, type DataRow } from './routing-data.js';
+
+const arenaScores = new Map<string, Record<string, number | null>>();
+for (const line of readFileSync(resolve(DATA_DIR, 'arena-bench-v1.jsonl'), 'utf8').split('\n')) {
+  if (line.trim() === '') continue;
+  const o = JSON.parse(line) as { id: string; scores: Record<string, number | null> };
+  arenaScores.set(o.id, o.scores);
+}
+const all = loadAll().filter((r) => r.split === 'train' && r.subject !== BROKEN_SUBJECT);
+const base = all.map((r) => extractFeatures({ messages: [{ role: 'user', content: r.prompt }] }));
+
+// ---- tokens (approximates the scanner: lower case, Unicode letters, no fenced code, no \cmd) ----
+const STOP = new Set(
+  `answer answers question questions which following option options true false statement statements correct incorrect best describes
+   choose select none above both neither all each other than that this these those with from into about what when where who whom whose
+   the and for are was were has have had not but its their there then them they been being will would could should may might can must
+   does did also only such any some more most less very many much how why your you our his her she him one two three four five
+   und der die das den dem des ein eine einer eines einem einen ist sind war nicht mit für auf von bei aus als auch oder aber wie was wer`.split(/\s+/),
+);
+const WORD = /\p{L}[\p{L}\p{M}\p{N}]*/gu;
+function tokens(prompt: string): string[] {
+  const text = prompt.toLowerCase().replace(/```[\s\S]*?(```|$)/g, ' ').replace(/\\\p{L}+/gu, ' ');
+  const out = new Set<string>();
+  for (const m of text.matchAll(WORD)) {
+    const w = m[0].normalize('NFC');
+    if ([...w].length < 4 || STOP.has(w)) continue;
+    // identifiers (snake_case, dotted) are code, not topic words
+    const next = text[m.index + w.length];
+    if (next === '_') continue;
+    out.add(w);
+  }
+  return [...out];
+}
+const toks = all.map((r) => tokens(r.prompt));
+
+// ---- folds ----
+const idFold = (r: DataRow): number => Math.floor(fnv1a32(r.id) / 5) % 5;
+const subjFold = (r: DataRow): number => (r.set === 'mmlu' ? fnv1a32(r.subject!) % 5 : idFold(r));
+
+type Target = 'label' | 'soft' | 'soft-arena-label' | 'label-negw' | 'soft-multi' | 'soft-multi-mix';
+type Weighting = 'equal' | 'sqrt' | 'sqrt-arena3' | 'rows';
+interface Opts {
+  target: Target;
+  weighting: Weighting;
+  lambda: number;
+  lexicon: number; // max words, 0 = none
+  lexLambda: number; // multiplier for lexicon words
+  minDf: number;
+  minSubjects: number;
+  extra: boolean;
+}
+
+function target(r: DataRow, t: Target): { y: number; w: number } {
+  if (t === 'label') return { y: r.label, w: 1 };
+  if (t === 'label-negw') return { y: r.label, w: r.strong < r.weak ? 2 : 1 };
+  if (r.set === 'arena-bench-v1') {
+    if (t === 'soft-arena-label') return { y: r.label, w: 1 };
+    if (t === 'soft-multi' || t === 'soft-multi-mix') {
+      // gain of the strong model over the mean of the other graded models (not GPT-4): a denoised "needs a strong model"
+      const sc = arenaScores.get(r.id)!;
+      const others = Object.entries(sc).filter(([m, v]) => v !== null && !m.startsWith('gpt-4') && m !== 'llama-13b').map(([, v]) => v!);
+      const mean = others.reduce((a, b) => a + b, 0) / others.length;
+      const g = t === 'soft-multi' ? r.strong - mean : (r.strong - r.weak + r.strong - mean) / 2;
+      return { y: Math.min(1, Math.max(0, 0.5 + g / 8)), w: 1 };
+    }
+    return { y: Math.min(1, Math.max(0, 0.5 + (r.strong - r.weak) / 8)), w: 1 };
+  }
+  return { y: (1 + r.strong - r.weak) / 2, w: 1 };
+}
+
+// ---- extra difficulty features for word problems (prototype) ----
+const RATE = /\b(percent|percentage|per|each|every|rate|ratio|half|third|quarter|twice|double|triple|fraction|discount|interest|average|prozent|pro|jeweils|jede[nrs]?|hälfte|drittel|viertel|doppelt|rabatt|zins\w*|durchschnitt\w*)\b|%/giu;
+const STEP = /\b(then|after|before|remaining|left|rest|more than|less than|times as|dann|danach|anschließend|übrig|restlich\w*|mehr als|weniger als|mal so)\b/giu;
+function extra(prompt: string): number[] {
+  if (process.env.HINGE) {
+    const words = (prompt.match(/\p{L}+/gu) ?? []).length;
+    const nums = (prompt.match(/\d+/g) ?? []).length;
+    const lw = Math.log2(1 + words);
+    return [Math.max(0, lw - 6) / 4, Math.max(0, lw - 8) / 3, Math.max(0, Math.log2(1 + nums) - 3) / 3, process.env.HINGE === 'mono' ? Math.max(0, lw - 4) / 6 : Math.min(1, Math.max(0, 5 - lw) / 5)];
+  }
+  const nums = prompt.match(/\d+(?:[.,]\d+)?/g) ?? [];
+  const distinct = new Set(nums).size;
+  const sentences = prompt.split(/[.!?]\s+|\n+/);
+  const withNum = sentences.filter((s) => /\d/.test(s)).length;
+  const rate = (prompt.match(process.env.EXTRA_RE ? new RegExp(process.env.EXTRA_RE, 'giu') : RATE) ?? []).length;
+  const step = (prompt.match(STEP) ?? []).length;
+  const v = [Math.min(1, Math.log2(1 + distinct) / 4), Math.min(1, Math.log2(1 + withNum) / 3), Math.min(1, rate / 4), Math.min(1, step / 4)];
+  const keep = (process.env.EXTRA ?? '0123').split('').map(Number);
+  return v.map((x, k) => (keep.includes(k) ? x : 0));
+}
+const ex = all.map((r) => extra(r.prompt));
+const NEX = 4;
+
+function vocabulary(idx: readonly number[], o: Opts): string[] {
+  const df = new Map<string, number>();
+  const sets = new Map<string, Set<string>>();
+  const subj = new Map<string, Set<string>>();
+  for (const i of idx) {
+    const r = all[i]!;
+    for (const w of toks[i]!) {
+      df.set(w, (df.get(w) ?? 0) + 1);
+      (sets.get(w) ?? sets.set(w, new Set()).get(w)!).add(r.set);
+      if (r.subject) (subj.get(w) ?? subj.set(w, new Set()).get(w)!).add(r.subject);
+    }
+  }
+  const ok = [...df.entries()].filter(([w, n]) => n >= o.minDf && ((sets.get(w)?.size ?? 0) >= 2 || (subj.get(w)?.size ?? 0) >= o.minSubjects));
+  ok.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  return ok.slice(0, o.lexicon).map(([w]) => w);
+}
+
+interface Model {
+  bias: number;
+  w: Float64Array;
+  vocab: Map<string, number>;
+}
+
+function vec(i: number, o: Opts, vocab: Map<string, number>): Float64Array {
+  const d = FEATURES.length + (o.extra ? NEX : 0) + vocab.size;
+  const x = new Float64Array(d);
+  x.set(base[i]!);
+  if (o.extra) x.set(ex[i]!, FEATURES.length);
+  const off = FEATURES.length + (o.extra ? NEX : 0);
+  for (const w of toks[i]!) {
+    const k = vocab.get(w);
+    if (k !== undefined) x[off + k] = 1;
+  }
+  return x;
+}
+
+function fit(idx: readonly number[], o: Opts): Model {
+  const vocab = new Map(vocabulary(idx, o).map((w, k) => [w, k]));
+  const sets = ['gsm8k', 'mmlu', 'arena-bench-v1'];
+  const counts = new Map<string, number>();
+  for (const i of idx) counts.set(all[i]!.set, (counts.get(all[i]!.set) ?? 0) + 1);
+  const dx = FEATURES.length + (o.extra ? NEX : 0) + vocab.size;
+  const rows: TrainRow[] = idx.map((i) => {
+    const r = all[i]!;
+    const x = new Float64Array(dx + 3);
+    x.set(vec(i, o, vocab));
+    x[dx + sets.indexOf(r.set)] = 1;
+    const n = counts.get(r.set)!;
+    const t = target(r, o.target);
+    return { x, y: t.y, w: (t.w * (o.weighting === 'equal' ? 1 : o.weighting === 'rows' ? n : Math.sqrt(n) * (o.weighting === 'sqrt-arena3' && r.set === 'arena-bench-v1' ? 3 : 1))) / n };
+  });
+  const prior = new Float64Array(dx + 3);
+  const pinned = new Uint8Array(dx + 3);
+  FEATURES.forEach((f, k) => {
+    prior[k] = PRIORS[f] ?? 0;
+    if (f in PRIORS) pinned[k] = 1;
+  });
+  const penalty = new Float64Array(dx + 3).fill(1);
+  for (let k = dx - vocab.size; k < dx; k++) penalty[k] = o.lexLambda;
+  const nonneg = [...NON_NEGATIVE.map((n) => FEATURES.indexOf(n)), ...(o.extra && process.env.HINGE !== '1' && !process.env.EXTRA_FREE ? [0, 1, 2, 3].map((k) => FEATURES.length + k) : [])];
+  const f = process.env.RIDGE ? ridge(rows, o.lambda * Number(process.env.RIDGE), prior, pinned) : fitNonNegative(rows, { lambda: o.lambda, prior, pinned, penalty }, process.env.FREE ? [] : nonneg.filter((k) => !(process.env.FREE_SET ?? '').split(',').includes(FEATURES[k] ?? '')));
+  let bias = f.bias;
+  for (let k = 0; k < 3; k++) bias += f.weights[dx + k]! / 3;
+  return { bias, w: f.weights.slice(0, dx), vocab };
+}
+
+/** Weighted ridge regression of the target on the features (pinned features held at their prior). */
+function ridge(rows: readonly TrainRow[], lambda: number, prior: Float64Array, pinned: Uint8Array): { bias: number; weights: Float64Array } {
+  const d = prior.length;
+  const n = d + 1;
+  const a = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  const b = new Array<number>(n).fill(0);
+  const totalW = rows.reduce((s, r) => s + r.w, 0);
+  for (const r of rows) {
+    let off = 0;
+    for (let k = 0; k < d; k++) if (pinned[k]) off += prior[k]! * r.x[k]!;
+    const y = r.y - off;
+    for (let i = 0; i < n; i++) {
+      const xi = i === d ? 1 : pinned[i] ? 0 : r.x[i]!;
+      if (xi === 0) continue;
+      b[i]! += r.w * xi * y;
+      for (let j = 0; j < n; j++) {
+        const xj = j === d ? 1 : pinned[j] ? 0 : r.x[j]!;
+        if (xj !== 0) a[i]![j]! += r.w * xi * xj;
+      }
+    }
+  }
+  for (let k = 0; k < d; k++) a[k]![k]! += pinned[k] ? 1 : lambda * totalW;
+  a[d]![d]! += 1e-9 * totalW;
+  const t = solve(a, b);
+  const w = Float64Array.from(t.slice(0, d));
+  for (let k = 0; k < d; k++) if (pinned[k]) w[k] = prior[k]!;
+  return { bias: t[d]!, weights: w };
+}
+
+function score(m: Model, i: number, o: Opts): number {
+  const x = vec(i, o, m.vocab);
+  let z = m.bias;
+  for (let k = 0; k < x.length; k++) z += m.w[k]! * x[k]!;
+  return z;
+}
+
+function cv(o: Opts, foldOf: (r: DataRow) => number): number[] {
+  const fold = all.map(foldOf);
+  const s = new Array<number>(all.length).fill(0);
+  for (let k = 0; k < 5; k++) {
+    const m = fit(
+      all.flatMap((_, i) => (fold[i] !== k ? [i] : [])),
+      o,
+    );
+    all.forEach((_, i) => {
+      if (fold[i] === k) s[i] = score(m, i, o);
+    });
+  }
+  return ['gsm8k', 'mmlu', 'arena-bench-v1'].map((set) => apgr(curve(all.flatMap((r, i) => (r.set === set ? [{ score: s[i]!, strong: r.strong, weak: r.weak }] : [])))));
+}
+
+const DEF: Opts = { target: 'label', weighting: 'sqrt', lambda: 0.0001, lexicon: 0, lexLambda: 1, minDf: 20, minSubjects: 8, extra: false };
+export function run(label: string, o: Partial<Opts>, grouped = true): void {
+  const opts = { ...DEF, ...o };
+  const t0 = performance.now();
+  const a = cv(opts, idFold);
+  const mean = (a[0]! + a[1]! + a[2]!) / 3;
+  let line = `${label.padEnd(44)} id-folds gsm8k ${a[0]!.toFixed(3)} mmlu ${a[1]!.toFixed(3)} arena ${a[2]!.toFixed(3)} mean ${mean.toFixed(4)}`;
+  if (grouped) {
+    const b = cv(opts, subjFold);
+    line += ` | subject-folds mmlu ${b[1]!.toFixed(3)} mean ${((b[0]! + b[1]! + b[2]!) / 3).toFixed(4)}`;
+  }
+  console.log(`${line}  (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+}
+
+void STRONG;
+void WEAK;
+const which = process.argv[2] ?? 'targets';
+if (which === 'targets') {
+  for (const target of ['label', 'soft', 'soft-arena-label', 'label-negw'] as const) for (const weighting of ['equal', 'sqrt'] as const) run(`target=${target} weighting=${weighting}`, { target, weighting }, false);
+}
+if (which === 'extra') {
+  run('base', {}, false);
+  run('extra', { extra: true }, false);
+  run('soft extra', { target: 'soft', extra: true }, false);
+}
+if (which === 'lex') {
+  const target = (process.argv[3] ?? 'label') as Target;
+  for (const lexicon of [100, 300]) for (const lexLambda of [10, 30, 100]) run(`lex=${lexicon} lexLambda=${lexLambda} target=${target}`, { target, lexicon, lexLambda });
+}
+if (which === 'lex2') {
+  run('soft', { target: 'soft' });
+  run('soft extra', { target: 'soft', extra: true });
+  for (const [lexicon, lexLambda] of [[100, 300], [300, 300], [300, 1000], [600, 1000]] as const) run(`lex=${lexicon} lexLambda=${lexLambda} soft extra`, { target: 'soft', extra: true, lexicon, lexLambda });
+}
+if (which === 'lex3') {
+  for (const [minSubjects, minDf, lexLambda] of [[3, 10, 300], [3, 10, 1000], [20, 20, 300]] as const) run(`lex=300 minSubj=${minSubjects} minDf=${minDf} lexLambda=${lexLambda}`, { target: 'soft', extra: true, lexicon: 300, lexLambda, minSubjects, minDf });
+}
+if (which === 'multi') {
+  for (const target of ['soft', 'soft-multi', 'soft-multi-mix'] as const) run(`target=${target} extra`, { target, extra: true, lambda: 0.0001 }, false);
+}
+if (which === 'weights') {
+  for (const weighting of ['sqrt', 'sqrt-arena3', 'rows'] as const) run(`soft weighting=${weighting}`, { target: 'soft', weighting }, false);
+}
+if (which === 'hinge') run('soft extra', { target: 'soft', extra: true }, false);
+if (which === 'lex4') {
+  run('soft (no lexicon)', { target: 'soft' });
+  for (const lexLambda of [100, 1000]) run(`lex=300 only words of >=2 sets lexLambda=${lexLambda}`, { target: 'soft', lexicon: 300, lexLambda, minSubjects: 1000, minDf: 10 });
+}
+if (which === 'final') {
+  for (const target of ['label', 'soft'] as const) run(`target=${target} (with kind:multistep)`, { target });
+}
+if (which === 'ridge') {
+  for (const r of ['0.01', '0.1', '1']) {
+    process.env.RIDGE = r;
+    run(`ridge on the gain target, lambda x${r}`, { target: 'soft' });
+  }
+}
+if (which === 'free') run('logistic gain target, no sign constraints', { target: 'soft' });
+if (which === 'weights-free') {
+  const m = fit(all.map((_, i) => i), { ...DEF, target: 'soft' });
+  console.log(FEATURES.map((f, k) => `${f} ${m.w[k]!.toFixed(3)}`).join('\n'));
+}
+if (which === 'x') run(`extra ${process.env.EXTRA} ${process.env.EXTRA_RE ?? ''}`, { target: 'soft', extra: true });
+if (which === 'lambda') for (const lambda of [0.00001, 0.00003, 0.0001]) run(`lambda=${lambda}`, { target: 'soft', lambda });
