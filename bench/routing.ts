@@ -22,6 +22,7 @@ import { classify, type ClassifyInput } from '../src/routing/classify.js';
 import { resolve, type ResolveInput } from '../src/routing/resolve.js';
 import { scoreRequest } from '../src/routing/scorer.js';
 import { ActorBudgetStore } from '../src/runtime/budget.js';
+import { recordOn } from '../src/runtime/endpoints.js';
 
 export interface MicroResult {
   name: string;
@@ -186,6 +187,21 @@ export async function runRoutingBench(iterations = Number(process.env.BENCH_ROUT
         return ep.getSnapshot().context.inFlight;
       }),
     );
+    ep.stop();
+  }
+  // The same two events as per-request bookkeeping applied in place (what the runtime does while nobody inspects every event).
+  {
+    const settings = { rpm: null, tpm: null, maxConcurrent: 1_000_000, failureThreshold: 5, recoveryMs: 60_000, halfOpenProbes: 1, latencyWindow: 100, latencyPriorMs: 100 };
+    const ep = createActor(endpointMachine, { input: { id: 'e', model: 'm', provider: 'p', settings, now: Date.now() } }).start();
+    results.push(
+      measure('endpoint dispatched+succeeded in place (recordOn)', iterations, () => {
+        const at = Date.now();
+        recordOn(ep, { type: 'request.dispatched', at, estTokens: 100 }, true);
+        recordOn(ep, { type: 'upstream.succeeded', at, latencyMs: 20, ttftMs: null, tokens: 100, estTokens: 100 }, true);
+        return ep.getSnapshot().context.inFlight;
+      }),
+    );
+    if (ep.getSnapshot().context.requests === 0) throw new Error('recordOn counted nothing');
     ep.stop();
   }
 

@@ -69,6 +69,8 @@ function sidecarConfig(simUrl: string, dir: string): Record<string, unknown> {
         endpoints: [{ provider: 'openai', upstreamModel: 'gpt-4.1', maxConcurrent: 1000 }],
       },
     },
+    // A global budget, as a deployment that keeps spend bounded has: every request reserves and settles.
+    budget: { limits: [{ scope: 'global', period: 'day', usd: 1_000_000 }] },
     logging: { level: 'warn' },
     // The real default store: a durable row per request is part of the cost being measured.
     storage: { ledger: `sqlite:${join(dir, 'bench.db')}` },

@@ -142,6 +142,11 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       metrics?.onCascade(r);
       noteEscalations(hub, r);
     },
+    // Attempts by outcome, counted where they happen (per-request bookkeeping need not pass through the actors).
+    onEndpointEvent: (actorKey, e) => {
+      if (e.type.startsWith('upstream.')) metrics?.onAttempt(actorKey, e.type === 'upstream.failed' ? `failed:${e.fault}` : e.type.slice('upstream.'.length), e.type !== 'upstream.succeeded' && e.type !== 'upstream.released');
+    },
+    watched: () => hub.watched(),
     ...(shared ? { shared } : {}),
   });
   liveCfg = () => runtime.cfg;
@@ -150,11 +155,6 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   apiCounts = counts;
   const m = metrics;
   hub.subscribe((r) => m.onRecord(r));
-  hub.addRawObserver((ev) => {
-    if (ev.type !== '@xstate.event') return;
-    const e = ev.event as { type: string; fault?: string };
-    if (e.type.startsWith('upstream.')) m.onAttempt(String((ev.actorRef as { id?: string }).id ?? '').replace(/^endpoint:/, ''), e.type === 'upstream.failed' ? `failed:${e.fault}` : e.type.slice('upstream.'.length), e.type !== 'upstream.succeeded' && e.type !== 'upstream.released');
-  });
   await runtime.restoreBudgets();
   const simulatedMode = simulator !== null;
 

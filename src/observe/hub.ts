@@ -148,6 +148,11 @@ export class InspectionHub {
     };
   }
 
+  /** Someone takes every inspection event (an `all` subscriber, a raw observer such as the Stately bridge). */
+  watched(): boolean {
+    return this.allListeners.size > 0 || this.raw.size > 0;
+  }
+
   addRawObserver(fn: (ev: InspectionEvent) => void): void {
     this.raw.add(fn);
   }

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { createActor, type ActorRefFrom, type InspectionEvent } from 'xstate';
 import { PUBLIC_STATE, type EndpointStateValue } from '../../machines/endpoint.machine.js';
-import type { EndpointSpawn } from '../../machines/events.js';
+import type { EndpointEvent, EndpointSpawn } from '../../machines/events.js';
 import { BUDGET_SYSTEM_ID, endpointSystemId, supervisorMachine } from '../../machines/supervisor.machine.js';
 import type { budgetMachine } from '../../machines/budget.machine.js';
 import type { LedgerStore } from '../accounting/ledger.js';
@@ -19,7 +19,7 @@ import type { ChatCall, ChatSink } from './api.js';
 import { SwitchyardError } from '../errors.js';
 import { ActorBudgetStore, budgetLimits, periodStarts, type BudgetStore } from './budget.js';
 import type { RequestRecord, RuntimeCore } from './core.js';
-import { endpointSettings, fingerprint, latencyOf, poolFor, type EndpointActor, type EndpointHandle } from './endpoints.js';
+import { endpointSettings, fingerprint, latencyOf, poolFor, recordOn, type EndpointActor, type EndpointHandle } from './endpoints.js';
 import { CapacityQueue } from './queue.js';
 import { RequestDriver, type RequestOptions } from './request-driver.js';
 import { realScheduler, sleepOn, type Scheduler } from './scheduler.js';
@@ -54,6 +54,13 @@ export interface RuntimeOptions {
   /** Shared state on Redis (`storage.shared: redis://…`); absent: everything in process. */
   shared?: SharedState;
   onCascade?: (r: CascadeRecord) => void;
+  /** Every event about an endpoint's requests (attempt metrics), whether or not it went through the actor. */
+  onEndpointEvent?: (actorKey: string, ev: EndpointEvent) => void;
+  /**
+   * Someone inspects every event (a Stately inspector, `/switchyard/events?all=1`): then
+   * per-request bookkeeping goes through the actors as events too. Absent: nobody does.
+   */
+  watched?: () => boolean;
 }
 
 export class Runtime implements RuntimeCore {
@@ -80,6 +87,8 @@ export class Runtime implements RuntimeCore {
   /** The request the supervisor is routing right now (its `route` action runs inside `send`). */
   private pendingRoute: PendingRoute | null = null;
   private readonly onCascade: ((r: CascadeRecord) => void) | undefined;
+  private readonly onEndpointEvent: ((actorKey: string, ev: EndpointEvent) => void) | undefined;
+  private readonly watched: () => boolean;
 
   constructor(opts: RuntimeOptions) {
     this.cfg = opts.cfg;
@@ -91,6 +100,8 @@ export class Runtime implements RuntimeCore {
     this.rng = opts.rng ?? Math.random;
     this.onRequest = opts.onRequest;
     this.onCascade = opts.onCascade;
+    this.onEndpointEvent = opts.onEndpointEvent;
+    this.watched = opts.watched ?? (() => false);
     this.startedAt = this.now();
     this.queue = new CapacityQueue(
       () => this.cfg.resilience.queue.maxDepth,
@@ -142,6 +153,12 @@ export class Runtime implements RuntimeCore {
 
   recordRequest(r: RequestRecord): void {
     this.onRequest?.(r);
+  }
+
+  endpointEvent(h: EndpointHandle, ev: EndpointEvent): void {
+    // In place, the actor's subscribers (the capacity queue) are not told: tell them here.
+    if (recordOn(h.actor, ev, !this.watched())) this.queue.notify();
+    this.onEndpointEvent?.(h.actorKey, ev);
   }
 
   recordCascade(r: CascadeRecord): void {
