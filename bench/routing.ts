@@ -174,6 +174,22 @@ export async function runRoutingBench(iterations = Number(process.env.BENCH_ROUT
   // A running budget actor keeps its period-roll timer armed: stop it, or the process stays up.
   storeActor.stop();
 
+  // The same, decided in one step in place (what the runtime does while nobody inspects every event).
+  const quietActor = budgetActor();
+  const quietStore = new ActorBudgetStore(quietActor, { quiet: () => true });
+  results.push(
+    await measureAsync('budget store reserve+settle in place (awaited)', iterations, async (i) => {
+      const at = Date.now();
+      const id = `q${i}`;
+      const r = await quietStore.reserve(id, null, 'gpt-4.1', 2_000, at);
+      if (!r.ok) throw new Error(`refused: ${r.budget}`);
+      await quietStore.settle(id, r.budgets, 2_000, 1_000, at);
+      return r.budgets.length;
+    }),
+  );
+  if (quietActor.getSnapshot().context.granted === 0) throw new Error('the in-place store granted nothing');
+  quietActor.stop();
+
   // The inspection hub on the hot path: the same endpoint events with and without it.
   for (const withHub of [false, true]) {
     const hub = new InspectionHub(500);

@@ -147,6 +147,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       if (e.type.startsWith('upstream.')) metrics?.onAttempt(actorKey, e.type === 'upstream.failed' ? `failed:${e.fault}` : e.type.slice('upstream.'.length), e.type !== 'upstream.succeeded' && e.type !== 'upstream.released');
     },
     watched: () => hub.watched(),
+    onBudgetGranted: hub.budgetApplied,
     ...(shared ? { shared } : {}),
   });
   liveCfg = () => runtime.cfg;

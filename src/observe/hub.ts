@@ -93,7 +93,7 @@ export class InspectionHub {
       const to = valueOf(snap.value);
       const from = this.last.get(actor) ?? null;
       const ctx = snap.context;
-      if (ctx && 'granted' in ctx && 'refused' in ctx) this.budgetDecision(actor, ev, ctx);
+      if (ctx && 'granted' in ctx && 'refused' in ctx) this.budgetDecision(actor, ev.event, ctx);
       if (from === to) return;
       this.last.set(actor, to);
       this.push({ kind: 'transition', actor, from, to, event: sanitize(ev.event) as Record<string, unknown>, context: summary(ctx) });
@@ -102,13 +102,25 @@ export class InspectionHub {
     }
   };
 
-  private budgetDecision(actor: string, ev: InspectionEvent & { type: '@xstate.snapshot' }, ctx: Record<string, unknown>): void {
+  /**
+   * A budget decision made in place, not through the actor (src/runtime/budget.ts): recorded
+   * exactly as the actor's snapshot after that event would have been.
+   */
+  readonly budgetApplied = (actor: string, event: unknown, ctx: object): void => {
+    try {
+      this.budgetDecision(actor, event, ctx as Record<string, unknown>);
+    } catch {
+      // Inspection must never break a request.
+    }
+  };
+
+  private budgetDecision(actor: string, event: unknown, ctx: Record<string, unknown>): void {
     const now = { granted: Number(ctx.granted), refused: Number(ctx.refused) };
     const prev = this.budgetCounts.get(actor);
     this.budgetCounts.set(actor, now);
     if (!prev || (prev.granted === now.granted && prev.refused === now.refused)) return;
     const to = now.refused > prev.refused ? 'refused' : 'granted';
-    this.push({ kind: 'budget', actor, from: null, to, event: sanitize(ev.event) as Record<string, unknown>, context: summary(ctx) });
+    this.push({ kind: 'budget', actor, from: null, to, event: sanitize(event) as Record<string, unknown>, context: summary(ctx) });
   }
 
   private forwardAll(ev: InspectionEvent): void {

@@ -7,9 +7,9 @@
 import type { Logger } from 'pino';
 import { createActor, type ActorRefFrom, type InspectionEvent } from 'xstate';
 import { PUBLIC_STATE, type EndpointStateValue } from '../../machines/endpoint.machine.js';
-import type { EndpointEvent, EndpointSpawn } from '../../machines/events.js';
+import type { BudgetEvent, EndpointEvent, EndpointSpawn } from '../../machines/events.js';
 import { BUDGET_SYSTEM_ID, endpointSystemId, supervisorMachine } from '../../machines/supervisor.machine.js';
-import type { budgetMachine } from '../../machines/budget.machine.js';
+import type { budgetMachine, BudgetContext } from '../../machines/budget.machine.js';
 import type { LedgerStore } from '../accounting/ledger.js';
 import type { Config } from '../config/schema.js';
 import { endpointId } from '../config/schema.js';
@@ -61,6 +61,8 @@ export interface RuntimeOptions {
    * per-request bookkeeping goes through the actors as events too. Absent: nobody does.
    */
   watched?: () => boolean;
+  /** A reservation the budget store granted in place (the inspection hub records it as it records the actor's grants). */
+  onBudgetGranted?: (actorId: string, ev: BudgetEvent, ctx: BudgetContext) => void;
 }
 
 export class Runtime implements RuntimeCore {
@@ -119,7 +121,7 @@ export class Runtime implements RuntimeCore {
     for (const h of this.handles.values()) this.indexByModel(h);
     this.shared = opts.shared ?? null;
     this.replica = this.shared?.replica ?? replicaId(this.env);
-    this.budget = this.shared?.store ?? new ActorBudgetStore(this.budgetActor());
+    this.budget = this.shared?.store ?? new ActorBudgetStore(this.budgetActor(), { quiet: () => !this.watched(), ...(opts.onBudgetGranted ? { onGranted: opts.onBudgetGranted } : {}) });
   }
 
   /** Rebuild spent totals of the current periods from the ledger, then start taking reservations. */
