@@ -90,7 +90,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     cfg = d.cfg;
     note = d.note;
     if (d.simulate) {
-      simulator = await startSimulator({ host: '127.0.0.1', port: 0 });
+      // Its tokenizer loads on the first request: an idle sidecar does not hold the o200k tables.
+      simulator = await startSimulator({ host: '127.0.0.1', port: 0, tokenizer: 'lazy' });
       cfg = simulated(cfg, simulator);
     }
   }
