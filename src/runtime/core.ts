@@ -16,6 +16,7 @@ import type { RoutePlan } from '../routing/resolve.js';
 import type { ChatCall } from './api.js';
 import type { RequestOptions } from './request-driver.js';
 import type { Scheduler } from './scheduler.js';
+import type { ApiName } from './request-scope.js';
 
 export interface RequestRecord {
   model: string | null;
@@ -27,6 +28,8 @@ export interface RequestRecord {
   usage: Usage;
   costNano: number;
   stream: boolean;
+  /** The client API the request came in through. */
+  api: ApiName;
 }
 
 export interface RuntimeCore {
