@@ -120,7 +120,20 @@ export class InspectionHub {
     this.budgetCounts.set(actor, now);
     if (!prev || (prev.granted === now.granted && prev.refused === now.refused)) return;
     const to = now.refused > prev.refused ? 'refused' : 'granted';
-    this.push({ kind: 'budget', actor, from: null, to, event: sanitize(event) as Record<string, unknown>, context: summary(ctx) });
+    // One record per decision, usually read by nobody: the event is sanitised when first read
+    // (events are never mutated; secrets registered meanwhile are only more to scrub).
+    let clean: Record<string, unknown> | undefined;
+    const rec = {
+      kind: 'budget' as const,
+      actor,
+      from: null,
+      to,
+      get event(): Record<string, unknown> {
+        return (clean ??= sanitize(event) as Record<string, unknown>);
+      },
+      context: summary(ctx),
+    };
+    this.push(rec);
   }
 
   private forwardAll(ev: InspectionEvent): void {
@@ -135,7 +148,8 @@ export class InspectionHub {
   }
 
   private push(r: Omit<HubRecord, 'seq' | 'at'>): void {
-    const rec: HubRecord = { ...r, seq: ++this.seq, at: this.now() };
+    // Stamped in place, not spread: a spread would read a lazy `event` at once.
+    const rec = Object.assign(r, { seq: ++this.seq, at: this.now() });
     this.ring.push(rec);
     if (this.ring.length > this.size) this.ring.shift();
     for (const l of this.listeners) l(rec);

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createActor, SimulatedClock } from 'xstate';
 import { budgetMachine, type BudgetLimit } from '../../machines/budget.machine.js';
-import { InspectionHub, type HubRecord } from '../../src/observe/hub.js';
+import { InspectionHub, sanitize, type HubRecord } from '../../src/observe/hub.js';
 import { ActorBudgetStore, type ReserveResult } from '../../src/runtime/budget.js';
 
 const LIMITS: BudgetLimit[] = [
@@ -98,5 +98,17 @@ describe('budget store: in place vs through the actor', () => {
     expect(q.actor.getSnapshot().context).toMatchObject({ granted: 4, refused: 2 });
     expect(q.hub.history().filter((r) => r.kind === 'budget').map((r) => r.to)).toEqual(['granted', 'granted', 'granted', 'granted', 'refused', 'refused']);
     q.actor.stop();
+  });
+
+  it("a grant's hub record serialises to the sanitised event, read lazily", () => {
+    const hub = new InspectionHub(10, () => 5);
+    const ctx = { now: 1, rollAt: 1, lines: [], granted: 1, refused: 0 };
+    hub.budgetApplied('budget', { type: 'budget.restored', at: 0, spent: {} }, { ...ctx, granted: 0 });
+    const ev = { type: 'budget.reserve', at: 1, requestId: 'req Bearer abcdefghijklmnop', budgets: ['g'], amount: 3, apiKey: 'sk-xxxxxxxxxxxxxxxxxxxxxxxx' };
+    hub.budgetApplied('budget', ev, ctx);
+    const [rec] = hub.history();
+    expect(JSON.parse(JSON.stringify(rec))).toEqual({ kind: 'budget', actor: 'budget', from: null, to: 'granted', event: sanitize(ev), context: { budgets: [], granted: 1, refused: 0 }, seq: 1, at: 5 });
+    expect(rec?.event).not.toHaveProperty('apiKey');
+    expect(JSON.stringify(rec)).not.toContain('abcdefghijklmnop');
   });
 });
