@@ -83,7 +83,8 @@ function roll(lines: BudgetLine[], now: number): BudgetLine[] {
 }
 
 function adjust(lines: BudgetLine[], ids: readonly string[], dSpent: number, dReserved: number): BudgetLine[] {
-  return lines.map((l) => (ids.includes(l.id) ? { ...l, spent: l.spent + dSpent, reserved: Math.max(0, l.reserved + dReserved) } : l));
+  // Object.assign, not a spread followed by properties (slow on Node 20, see request.machine.ts).
+  return lines.map((l) => (ids.includes(l.id) ? Object.assign({}, l, { spent: l.spent + dSpent, reserved: Math.max(0, l.reserved + dReserved) }) : l));
 }
 
 /** Lines as of `at`: periods that ended before a late timer fired are rolled here too. */

@@ -104,19 +104,25 @@ function dispatched(ctx: EndpointContext, ev: { at: number; estTokens: number })
   };
 }
 
-/** A complete answer: finished, failures forgotten, latency measured. */
-function succeeded(ctx: EndpointContext, ev: Extract<EndpointEvent, { type: 'upstream.succeeded' }>): Partial<EndpointContext> {
-  const latencies = ctx.latencies.length >= ctx.settings.latencyWindow ? ctx.latencies.slice(1) : ctx.latencies.slice();
+/**
+ * A complete answer: finished, failures forgotten, latency measured. `reuse`: the latency ring
+ * is updated in its own array (for an update applied in place, where no earlier snapshot keeps
+ * it); otherwise copied, as a machine action must.
+ */
+function succeeded(ctx: EndpointContext, ev: Extract<EndpointEvent, { type: 'upstream.succeeded' }>, reuse = false): Partial<EndpointContext> {
+  const full = ctx.latencies.length >= ctx.settings.latencyWindow;
+  const latencies = reuse ? ctx.latencies : full ? ctx.latencies.slice(1) : ctx.latencies.slice();
+  if (reuse && full) latencies.splice(0, latencies.length - ctx.settings.latencyWindow + 1);
   latencies.push(ev.latencyMs);
-  return {
-    ...finish(ctx, ev),
+  // Object.assign, not a spread followed by properties (slow on Node 20, see request.machine.ts).
+  return Object.assign(finish(ctx, ev), {
     failures: 0,
     successes: ctx.successes + 1,
     latencies,
     latencyEwma: ewma(ctx.latencyEwma, ev.latencyMs),
     peakEwma: peakEwma(ctx.peakEwma, ev.latencyMs),
     ttftEwma: ev.ttftMs === null ? ctx.ttftEwma : ewma(ctx.ttftEwma, ev.ttftMs),
-  };
+  });
 }
 
 /**
@@ -125,18 +131,20 @@ function succeeded(ctx: EndpointContext, ev: Extract<EndpointEvent, { type: 'ups
  * in `state` — a dispatch, a success or a release outside half-open — that leaves a healthy
  * endpoint's own windows open (its `always` would not fire), this returns exactly the context
  * update the machine's action makes; the runtime applies it to the live context in place
- * instead of sending the event. `null`: the event may cross an edge, send it.
+ * instead of sending the event. `null`: the event may cross an edge, send it. `reuse`: the
+ * update may reuse the context's latency array (only for an update applied in place).
  * (test/machines/endpoint.bookkeeping.test.ts checks that both ways end in equal snapshots.)
  */
-export function bookkeeping(state: EndpointStateValue, ctx: EndpointContext, ev: EndpointEvent): Partial<EndpointContext> | null {
+export function bookkeeping(state: EndpointStateValue, ctx: EndpointContext, ev: EndpointEvent, reuse = false): Partial<EndpointContext> | null {
   if (state === 'halfOpen') return null;
+  // What the windows see: the dispatch, or the finish (a success's latency does not touch them).
   let u: Partial<EndpointContext>;
   if (ev.type === 'request.dispatched') u = dispatched(ctx, ev);
-  else if (ev.type === 'upstream.succeeded') u = succeeded(ctx, ev);
-  else if (ev.type === 'upstream.released') u = finish(ctx, ev);
+  else if (ev.type === 'upstream.succeeded' || ev.type === 'upstream.released') u = finish(ctx, ev);
   else return null;
   if (state === 'healthy' && windowFull({ settings: ctx.settings, rpmTat: u.rpmTat ?? ctx.rpmTat, tpmTat: u.tpmTat ?? ctx.tpmTat }, u.now ?? ctx.now)) return null;
-  return u;
+  // Decided: only now may the latency ring be updated in its own array.
+  return ev.type === 'upstream.succeeded' ? succeeded(ctx, ev, reuse) : u;
 }
 
 export const endpointMachine = setup({

@@ -99,7 +99,7 @@ export function latencyOf(h: EndpointHandle): number {
 export function recordOn(actor: EndpointActor, ev: EndpointEvent, quiet: boolean): boolean {
   if (quiet) {
     const snap = actor.getSnapshot();
-    const u = snap.status === 'active' ? bookkeeping(snap.value as EndpointStateValue, snap.context, ev) : null;
+    const u = snap.status === 'active' ? bookkeeping(snap.value as EndpointStateValue, snap.context, ev, true) : null;
     if (u !== null) {
       Object.assign(snap.context, u);
       return true;
