@@ -88,6 +88,8 @@ export class Runtime implements RuntimeCore {
   readonly replica: string;
   /** The request the supervisor is routing right now (its `route` action runs inside `send`). */
   private pendingRoute: PendingRoute | null = null;
+  /** True while the supervisor routes a request that nobody inspects (see quietRoutes). */
+  private routingQuietly = false;
   private readonly onCascade: ((r: CascadeRecord) => void) | undefined;
   private readonly onEndpointEvent: ((actorKey: string, ev: EndpointEvent) => void) | undefined;
   private readonly watched: () => boolean;
@@ -116,6 +118,7 @@ export class Runtime implements RuntimeCore {
       input: { endpoints: spawns.map((s) => s.spawn), budget: { limits: budgetLimits(opts.cfg), now: this.now() } },
       ...(opts.inspect ? { inspect: opts.inspect } : {}),
     });
+    this.quietRoutes();
     this.supervisor.start();
     for (const s of spawns) this.handles.set(s.spawn.input.id, s.handle(this.endpointActor(s.spawn.id)));
     for (const h of this.handles.values()) this.indexByModel(h);
@@ -191,14 +194,37 @@ export class Runtime implements RuntimeCore {
   route(call: ChatCall, promptTokens: number, opts: RequestOptions): RoutePlan {
     const pending: PendingRoute = { call, promptTokens, opts, plan: null, error: null };
     this.pendingRoute = pending;
+    // Serving, `request.route` is targetless: no state change for the hub to record.
+    this.routingQuietly = !this.watched() && this.supervisor.getSnapshot().value === 'serving';
     try {
       this.supervisor.send({ type: 'request.route', at: this.now(), requestId: call.requestId });
     } finally {
       this.pendingRoute = null;
+      this.routingQuietly = false;
     }
     if (pending.error) throw pending.error;
     if (pending.plan) return pending.plan;
     throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
+  }
+
+  /**
+   * Inspection costs nothing while nobody watches: XState builds every inspection event (a
+   * copy of it per event, ~2 µs each on Node 20) whenever an observer is attached, and the hub
+   * always is (for its history of transitions). A request's `request.route` while serving
+   * changes no state, so the hub would record nothing from it: its inspection events are
+   * dropped before they are built while nobody inspects every event (`watched`). Other events,
+   * other actors, and every event while watched pass through unchanged. Uses the system's
+   * internal `_sendInspectionEvent`; if a later XState has none, nothing is dropped
+   * (test/runtime/quiet-route.test.ts notices).
+   */
+  private quietRoutes(): void {
+    const system = this.supervisor.system as unknown as { _sendInspectionEvent?: (ev: InspectionEvent) => void };
+    const send = system._sendInspectionEvent;
+    if (typeof send !== 'function') return;
+    system._sendInspectionEvent = (ev) => {
+      if (this.routingQuietly && ev.actorRef === this.supervisor) return;
+      send(ev);
+    };
   }
 
   /** The supervisor's `route` action: classifier and candidate order (src/routing). */
