@@ -22,6 +22,7 @@ import { classify, type ClassifyInput } from '../src/routing/classify.js';
 import { resolve, type ResolveInput } from '../src/routing/resolve.js';
 import { scoreRequest } from '../src/routing/scorer.js';
 import { ActorBudgetStore } from '../src/runtime/budget.js';
+import { recordOn } from '../src/runtime/endpoints.js';
 
 export interface MicroResult {
   name: string;
@@ -173,6 +174,22 @@ export async function runRoutingBench(iterations = Number(process.env.BENCH_ROUT
   // A running budget actor keeps its period-roll timer armed: stop it, or the process stays up.
   storeActor.stop();
 
+  // The same, decided in one step in place (what the runtime does while nobody inspects every event).
+  const quietActor = budgetActor();
+  const quietStore = new ActorBudgetStore(quietActor, { quiet: () => true });
+  results.push(
+    await measureAsync('budget store reserve+settle in place (awaited)', iterations, async (i) => {
+      const at = Date.now();
+      const id = `q${i}`;
+      const r = await quietStore.reserve(id, null, 'gpt-4.1', 2_000, at);
+      if (!r.ok) throw new Error(`refused: ${r.budget}`);
+      await quietStore.settle(id, r.budgets, 2_000, 1_000, at);
+      return r.budgets.length;
+    }),
+  );
+  if (quietActor.getSnapshot().context.granted === 0) throw new Error('the in-place store granted nothing');
+  quietActor.stop();
+
   // The inspection hub on the hot path: the same endpoint events with and without it.
   for (const withHub of [false, true]) {
     const hub = new InspectionHub(500);
@@ -186,6 +203,21 @@ export async function runRoutingBench(iterations = Number(process.env.BENCH_ROUT
         return ep.getSnapshot().context.inFlight;
       }),
     );
+    ep.stop();
+  }
+  // The same two events as per-request bookkeeping applied in place (what the runtime does while nobody inspects every event).
+  {
+    const settings = { rpm: null, tpm: null, maxConcurrent: 1_000_000, failureThreshold: 5, recoveryMs: 60_000, halfOpenProbes: 1, latencyWindow: 100, latencyPriorMs: 100 };
+    const ep = createActor(endpointMachine, { input: { id: 'e', model: 'm', provider: 'p', settings, now: Date.now() } }).start();
+    results.push(
+      measure('endpoint dispatched+succeeded in place (recordOn)', iterations, () => {
+        const at = Date.now();
+        recordOn(ep, { type: 'request.dispatched', at, estTokens: 100 }, true);
+        recordOn(ep, { type: 'upstream.succeeded', at, latencyMs: 20, ttftMs: null, tokens: 100, estTokens: 100 }, true);
+        return ep.getSnapshot().context.inFlight;
+      }),
+    );
+    if (ep.getSnapshot().context.requests === 0) throw new Error('recordOn counted nothing');
     ep.stop();
   }
 

@@ -9,6 +9,7 @@
  * Environment: BENCH_SECONDS (3) per run after BENCH_WARMUP_SECONDS (0.5) of warm-up,
  * BENCH_REPEATS (2), BENCH_CONNS (1,16,64), BENCH_MODES (json,stream),
  * BENCH_CPU_PROF=1 to profile the sidecar (`node --cpu-prof`) and print its top self time.
+ * Then memory: a fresh sidecar's RSS idle and after BENCH_RSS_REQUESTS (30000; 0 skips) requests.
  * Then the shared-store configuration (bench/shared.ts): in-process store vs Redis, BENCH_SHARED=0 to skip.
  * Results go to bench/results/latest.json.
  */
@@ -16,8 +17,8 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } 
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatTop, type Window } from './cpu-top.js';
-import { newPool, percentile, runLoad, type Mode, type Target } from './lib/load.js';
-import { hostCpu, installCleanup, onCleanup, ROOT, RUN_TS, startChild, SWITCHYARD_BIN, type Child, type HostCpu } from './lib/procs.js';
+import { newPool, percentile, runCount, runLoad, type Mode, type Target } from './lib/load.js';
+import { hostCpu, installCleanup, onCleanup, procRss, ROOT, RUN_TS, startChild, SWITCHYARD_BIN, type Child, type HostCpu } from './lib/procs.js';
 import { aggregate, formatTable, ratios, TARGETS, worst, type RunResult, type TargetName } from './lib/report.js';
 import { formatMicro, runRoutingBench } from './routing.js';
 import { formatShared, runSharedBench } from './shared.js';
@@ -45,6 +46,8 @@ const MODES = (process.env.BENCH_MODES ?? 'json,stream').split(',').map((m) => {
   return m;
 });
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
+/** Requests sent to a fresh sidecar before its RSS is read (half JSON, half streams); 0 skips. */
+const RSS_REQUESTS = process.env.BENCH_RSS_REQUESTS === '0' ? 0 : envNumber('BENCH_RSS_REQUESTS', 30_000, true);
 const RESULTS_DIR = join(ROOT, 'bench/results');
 const PROF_DIR = join(RESULTS_DIR, 'cpu-prof');
 
@@ -57,7 +60,7 @@ interface Procs {
 /** Zero think time upstream: what is left is the cost of the hops. */
 const SIM_PROFILE = { defaults: { ttftMs: 0, tokenGapMs: 0, outputTokens: 32 } };
 
-function sidecarConfig(simUrl: string, dir: string): Record<string, unknown> {
+function sidecarConfig(simUrl: string, dir: string, db = 'bench.db'): Record<string, unknown> {
   return {
     server: { host: '127.0.0.1' },
     providers: { openai: { kind: 'openai', baseUrl: `${simUrl}/openai/v1`, apiKeyEnv: 'SY_BENCH_OPENAI_KEY' } },
@@ -69,9 +72,11 @@ function sidecarConfig(simUrl: string, dir: string): Record<string, unknown> {
         endpoints: [{ provider: 'openai', upstreamModel: 'gpt-4.1', maxConcurrent: 1000 }],
       },
     },
+    // A global budget, as a deployment that keeps spend bounded has: every request reserves and settles.
+    budget: { limits: [{ scope: 'global', period: 'day', usd: 1_000_000 }] },
     logging: { level: 'warn' },
     // The real default store: a durable row per request is part of the cost being measured.
-    storage: { ledger: `sqlite:${join(dir, 'bench.db')}` },
+    storage: { ledger: `sqlite:${join(dir, db)}` },
   };
 }
 
@@ -92,6 +97,63 @@ async function startAll(dir: string): Promise<Procs> {
     }),
   ]);
   return { sim, passthrough, switchyard };
+}
+
+interface MemoryResult {
+  requests: number;
+  conns: number;
+  errors: number;
+  firstError: string | null;
+  /** RSS of a fresh sidecar once it listens, MB. */
+  idleMb: number;
+  /** RSS after `requests` requests, and the peak (VmHWM) up to then, MB. */
+  afterMb: number;
+  peakMb: number;
+}
+
+/**
+ * Memory of a fresh sidecar with the same realistic config: RSS once it listens, then after
+ * RSS_REQUESTS requests (half JSON, half streams, 16 connections), read from /proc.
+ */
+async function measureMemory(sim: Child, dir: string, n: number): Promise<MemoryResult> {
+  const configFile = join(dir, 'switchyard-rss.json');
+  writeFileSync(configFile, JSON.stringify(sidecarConfig(sim.url, dir, 'rss.db'), null, 2));
+  const sy = await startChild({
+    name: 'switchyard-rss',
+    args: [SWITCHYARD_BIN, 'serve', '--config', configFile, '--port', '0'],
+    ready: /switchyard (http:\/\/127\.0\.0\.1:\d+)\/v1/,
+    env: { SY_BENCH_OPENAI_KEY: 'sk-bench-upstream' },
+  });
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    const idle = procRss(sy.pid);
+    const conns = 16;
+    const target: Target = { name: 'switchyard', url: `${sy.url}/v1/chat/completions` };
+    const pool = newPool(target, conns);
+    let errors = 0;
+    let firstError: string | null = null;
+    try {
+      for (const [mode, count] of [['json', Math.ceil(n / 2)], ['stream', Math.floor(n / 2)]] as const) {
+        const r = await runCount(pool, target, mode, conns, count);
+        errors += r.errors;
+        firstError ??= r.firstError;
+      }
+    } finally {
+      await pool.close();
+    }
+    const after = procRss(sy.pid);
+    return { requests: n, conns, errors, firstError, idleMb: idle.rssMb, afterMb: after.rssMb, peakMb: after.peakMb };
+  } finally {
+    await sy.stop();
+  }
+}
+
+function formatMemory(m: MemoryResult): string {
+  const mb = (x: number): string => `${x.toFixed(0)} MB`;
+  return (
+    `memory (fresh sidecar, same config): RSS idle ${mb(m.idleMb)}, after ${m.requests.toLocaleString('en-US')} requests ${mb(m.afterMb)} (peak ${mb(m.peakMb)}; target ≤ 150 MB)` +
+    (m.errors > 0 ? ` — ERRORS ${m.errors}: ${m.firstError ?? ''}` : '')
+  );
 }
 
 function targetOf(name: TargetName, p: Procs): { target: Target; proc: Child | null } {
@@ -229,7 +291,12 @@ async function main(): Promise<void> {
     await Promise.all([procs.switchyard.stop(), procs.passthrough.stop()]);
   }
   let shared: Awaited<ReturnType<typeof runSharedBench>>;
+  let memory: MemoryResult | null = null;
   try {
+    if (RSS_REQUESTS > 0) {
+      memory = await measureMemory(procs.sim, dir, RSS_REQUESTS);
+      console.log(`\n${formatMemory(memory)}`);
+    }
     console.log('');
     shared = await runSharedBench(procs.sim.url, dir, { conns: CONNS.filter((c) => c <= 16), warmup: WARMUP_SECONDS, seconds: SECONDS, repeats: REPEATS });
   } finally {
@@ -246,6 +313,7 @@ async function main(): Promise<void> {
         `; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}${noise.otherPercent > 10 ? ' — the numbers are noisy' : ''}`,
     );
   }
+  if (memory !== null) console.log(`\n${formatMemory(memory)}`);
   console.log(`\n${'runs' in shared ? formatShared(shared.runs) : `shared store: skipped (${shared.skipped})`}`);
   const w = worst(rs, 'cpu');
   const wt = worst(rs, 'ttfb');
@@ -274,6 +342,7 @@ async function main(): Promise<void> {
     cells,
     ratios: rs,
     worstCpuRatio: w,
+    memory,
     runs,
     shared,
   };

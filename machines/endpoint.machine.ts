@@ -65,7 +65,7 @@ const ewma = (prev: number | null, sample: number): number => (prev === null ? s
 const peakEwma = (prev: number | null, sample: number): number => (prev === null || sample > prev ? sample : prev + EWMA_ALPHA * (sample - prev));
 
 /** RPM full: not even one more request fits. TPM full: the window holds its whole limit. */
-export function windowFull(ctx: EndpointContext, now: number): boolean {
+export function windowFull(ctx: Pick<EndpointContext, 'settings' | 'rpmTat' | 'tpmTat'>, now: number): boolean {
   const s = ctx.settings;
   if (s.rpm !== null && !gcraAdmits(ctx.rpmTat, now, 1, s.rpm)) return true;
   if (s.tpm !== null && ctx.tpmTat - now >= MINUTE_MS) return true;
@@ -92,6 +92,61 @@ function finish(ctx: EndpointContext, ev: { at: number; estTokens: number; token
   };
 }
 
+/** A request was sent: RPM, TPM (estimated) and in-flight count it. */
+function dispatched(ctx: EndpointContext, ev: { at: number; estTokens: number }): Partial<EndpointContext> {
+  const s = ctx.settings;
+  return {
+    now: Math.max(ctx.now, ev.at),
+    inFlight: ctx.inFlight + 1,
+    requests: ctx.requests + 1,
+    rpmTat: s.rpm !== null ? gcraConsume(ctx.rpmTat, ev.at, 1, s.rpm) : ctx.rpmTat,
+    tpmTat: s.tpm !== null ? gcraConsume(ctx.tpmTat, ev.at, ev.estTokens, s.tpm) : ctx.tpmTat,
+  };
+}
+
+/**
+ * A complete answer: finished, failures forgotten, latency measured. `reuse`: the latency ring
+ * is updated in its own array (for an update applied in place, where no earlier snapshot keeps
+ * it); otherwise copied, as a machine action must.
+ */
+function succeeded(ctx: EndpointContext, ev: Extract<EndpointEvent, { type: 'upstream.succeeded' }>, reuse = false): Partial<EndpointContext> {
+  const full = ctx.latencies.length >= ctx.settings.latencyWindow;
+  const latencies = reuse ? ctx.latencies : full ? ctx.latencies.slice(1) : ctx.latencies.slice();
+  if (reuse && full) latencies.splice(0, latencies.length - ctx.settings.latencyWindow + 1);
+  latencies.push(ev.latencyMs);
+  // Object.assign, not a spread followed by properties (slow on Node 20, see request.machine.ts).
+  return Object.assign(finish(ctx, ev), {
+    failures: 0,
+    successes: ctx.successes + 1,
+    latencies,
+    latencyEwma: ewma(ctx.latencyEwma, ev.latencyMs),
+    peakEwma: peakEwma(ctx.peakEwma, ev.latencyMs),
+    ttftEwma: ev.ttftMs === null ? ctx.ttftEwma : ewma(ctx.ttftEwma, ev.ttftMs),
+  });
+}
+
+/**
+ * Per-request bookkeeping that crosses no state edge (issue 14: state edges are actor events,
+ * bookkeeping need not be). For an event the machine would take as a targetless transition
+ * in `state` — a dispatch, a success or a release outside half-open — that leaves a healthy
+ * endpoint's own windows open (its `always` would not fire), this returns exactly the context
+ * update the machine's action makes; the runtime applies it to the live context in place
+ * instead of sending the event. `null`: the event may cross an edge, send it. `reuse`: the
+ * update may reuse the context's latency array (only for an update applied in place).
+ * (test/machines/endpoint.bookkeeping.test.ts checks that both ways end in equal snapshots.)
+ */
+export function bookkeeping(state: EndpointStateValue, ctx: EndpointContext, ev: EndpointEvent, reuse = false): Partial<EndpointContext> | null {
+  if (state === 'halfOpen') return null;
+  // What the windows see: the dispatch, or the finish (a success's latency does not touch them).
+  let u: Partial<EndpointContext>;
+  if (ev.type === 'request.dispatched') u = dispatched(ctx, ev);
+  else if (ev.type === 'upstream.succeeded' || ev.type === 'upstream.released') u = finish(ctx, ev);
+  else return null;
+  if (state === 'healthy' && windowFull({ settings: ctx.settings, rpmTat: u.rpmTat ?? ctx.rpmTat, tpmTat: u.tpmTat ?? ctx.tpmTat }, u.now ?? ctx.now)) return null;
+  // Decided: only now may the latency ring be updated in its own array.
+  return ev.type === 'upstream.succeeded' ? succeeded(ctx, ev, reuse) : u;
+}
+
 export const endpointMachine = setup({
   types: {
     context: {} as EndpointContext,
@@ -116,31 +171,12 @@ export const endpointMachine = setup({
   actions: {
     dispatch: assign(({ context, event }) => {
       assertEvent(event, 'request.dispatched');
-      const ev = event;
-      const s = context.settings;
-      return {
-        now: Math.max(context.now, ev.at),
-        inFlight: context.inFlight + 1,
-        requests: context.requests + 1,
-        rpmTat: s.rpm !== null ? gcraConsume(context.rpmTat, ev.at, 1, s.rpm) : context.rpmTat,
-        tpmTat: s.tpm !== null ? gcraConsume(context.tpmTat, ev.at, ev.estTokens, s.tpm) : context.tpmTat,
-      };
+      return dispatched(context, event);
     }),
     dispatchProbe: assign(({ context }) => ({ probesInFlight: context.probesInFlight + 1 })),
     succeed: assign(({ context, event }) => {
       assertEvent(event, 'upstream.succeeded');
-      const ev = event;
-      const latencies = context.latencies.length >= context.settings.latencyWindow ? context.latencies.slice(1) : context.latencies.slice();
-      latencies.push(ev.latencyMs);
-      return {
-        ...finish(context, ev),
-        failures: 0,
-        successes: context.successes + 1,
-        latencies,
-        latencyEwma: ewma(context.latencyEwma, ev.latencyMs),
-        peakEwma: peakEwma(context.peakEwma, ev.latencyMs),
-        ttftEwma: ev.ttftMs === null ? context.ttftEwma : ewma(context.ttftEwma, ev.ttftMs),
-      };
+      return succeeded(context, event);
     }),
     fail: assign(({ context, event }) => {
       assertEvent(event, 'upstream.failed');

@@ -90,7 +90,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     cfg = d.cfg;
     note = d.note;
     if (d.simulate) {
-      simulator = await startSimulator({ host: '127.0.0.1', port: 0 });
+      // Its tokenizer loads on the first request: an idle sidecar does not hold the o200k tables.
+      simulator = await startSimulator({ host: '127.0.0.1', port: 0, tokenizer: 'lazy' });
       cfg = simulated(cfg, simulator);
     }
   }
@@ -142,6 +143,12 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       metrics?.onCascade(r);
       noteEscalations(hub, r);
     },
+    // Attempts by outcome, counted where they happen (per-request bookkeeping need not pass through the actors).
+    onEndpointEvent: (actorKey, e) => {
+      if (e.type.startsWith('upstream.')) metrics?.onAttempt(actorKey, e.type === 'upstream.failed' ? `failed:${e.fault}` : e.type.slice('upstream.'.length), e.type !== 'upstream.succeeded' && e.type !== 'upstream.released');
+    },
+    watched: () => hub.watched(),
+    onBudgetGranted: hub.budgetApplied,
     ...(shared ? { shared } : {}),
   });
   liveCfg = () => runtime.cfg;
@@ -150,11 +157,6 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   apiCounts = counts;
   const m = metrics;
   hub.subscribe((r) => m.onRecord(r));
-  hub.addRawObserver((ev) => {
-    if (ev.type !== '@xstate.event') return;
-    const e = ev.event as { type: string; fault?: string };
-    if (e.type.startsWith('upstream.')) m.onAttempt(String((ev.actorRef as { id?: string }).id ?? '').replace(/^endpoint:/, ''), e.type === 'upstream.failed' ? `failed:${e.fault}` : e.type.slice('upstream.'.length), e.type !== 'upstream.succeeded' && e.type !== 'upstream.released');
-  });
   await runtime.restoreBudgets();
   const simulatedMode = simulator !== null;
 

@@ -139,6 +139,32 @@ export async function runLoad(pool: Pool, target: Target, mode: Mode, conns: num
   return { requests: latency.length, errors, seconds: (windowEnd - windowStart) / 1000, latencyMs: latency.sort(asc), ttfbMs: ttfb.sort(asc), firstError };
 }
 
+/** Exactly `n` requests over `conns` closed-loop workers (no timing): returns how many failed. */
+export async function runCount(pool: Pool, target: Target, mode: Mode, conns: number, n: number): Promise<{ errors: number; firstError: string | null }> {
+  const path = new URL(target.url).pathname;
+  const body = requestBody(mode);
+  let issued = 0;
+  let errors = 0;
+  let firstError: string | null = null;
+  const worker = async (): Promise<void> => {
+    while (issued < n) {
+      issued++;
+      let r: Outcome;
+      try {
+        r = await once(pool, path, body, mode, performance.now());
+      } catch (err) {
+        r = { ok: false, ttfb: -1, error: err instanceof Error ? err.message : String(err) };
+      }
+      if (!r.ok) {
+        errors++;
+        firstError ??= r.error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: conns }, worker));
+  return { errors, firstError };
+}
+
 export function newPool(target: Target, conns: number): Pool {
   return new Pool(new URL(target.url).origin, { connections: conns, pipelining: 1, keepAliveTimeout: 60_000 });
 }

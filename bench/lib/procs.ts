@@ -49,6 +49,13 @@ export function procCpuTimes(pid: number): { user: number; system: number } {
   return { user: (Number(rest[11]) * 1e6) / CLK_TCK, system: (Number(rest[12]) * 1e6) / CLK_TCK };
 }
 
+/** Resident set size and its peak (VmRSS, VmHWM from /proc/<pid>/status), in MB. */
+export function procRss(pid: number): { rssMb: number; peakMb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
+}
+
 export function procCpuMicros(pid: number): number {
   const t = procCpuTimes(pid);
   return t.user + t.system;

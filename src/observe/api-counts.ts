@@ -1,7 +1,7 @@
 /**
  * Requests by the API they came in through (chat, responses, messages, embeddings): a
  * Prometheus counter `switchyard_api_requests_total{api,status}` and totals for
- * `/switchyard/state`. The API is read from the request's scope (request-scope.ts).
+ * `/switchyard/state`. The API is the request record's (set on the call by `inScope`).
  */
 import { Counter, type Registry } from 'prom-client';
 import type { RequestRecord } from '../runtime/core.js';
@@ -16,11 +16,10 @@ export class ApiCounts {
   }
 
   record(r: RequestRecord): void {
-    const scope = currentScope();
-    const api = scope?.api ?? 'chat';
+    const api = r.api;
     this.totals[api]++;
     this.counter.inc({ api, status: String(r.status) });
-    scope?.trace?.record(r);
+    currentScope()?.trace?.record(r);
   }
 
   view(): Record<ApiName, number> {

@@ -93,7 +93,7 @@ export class InspectionHub {
       const to = valueOf(snap.value);
       const from = this.last.get(actor) ?? null;
       const ctx = snap.context;
-      if (ctx && 'granted' in ctx && 'refused' in ctx) this.budgetDecision(actor, ev, ctx);
+      if (ctx && 'granted' in ctx && 'refused' in ctx) this.budgetDecision(actor, ev.event, ctx);
       if (from === to) return;
       this.last.set(actor, to);
       this.push({ kind: 'transition', actor, from, to, event: sanitize(ev.event) as Record<string, unknown>, context: summary(ctx) });
@@ -102,13 +102,38 @@ export class InspectionHub {
     }
   };
 
-  private budgetDecision(actor: string, ev: InspectionEvent & { type: '@xstate.snapshot' }, ctx: Record<string, unknown>): void {
+  /**
+   * A budget decision made in place, not through the actor (src/runtime/budget.ts): recorded
+   * exactly as the actor's snapshot after that event would have been.
+   */
+  readonly budgetApplied = (actor: string, event: unknown, ctx: object): void => {
+    try {
+      this.budgetDecision(actor, event, ctx as Record<string, unknown>);
+    } catch {
+      // Inspection must never break a request.
+    }
+  };
+
+  private budgetDecision(actor: string, event: unknown, ctx: Record<string, unknown>): void {
     const now = { granted: Number(ctx.granted), refused: Number(ctx.refused) };
     const prev = this.budgetCounts.get(actor);
     this.budgetCounts.set(actor, now);
     if (!prev || (prev.granted === now.granted && prev.refused === now.refused)) return;
     const to = now.refused > prev.refused ? 'refused' : 'granted';
-    this.push({ kind: 'budget', actor, from: null, to, event: sanitize(ev.event) as Record<string, unknown>, context: summary(ctx) });
+    // One record per decision, usually read by nobody: the event is sanitised when first read
+    // (events are never mutated; secrets registered meanwhile are only more to scrub).
+    let clean: Record<string, unknown> | undefined;
+    const rec = {
+      kind: 'budget' as const,
+      actor,
+      from: null,
+      to,
+      get event(): Record<string, unknown> {
+        return (clean ??= sanitize(event) as Record<string, unknown>);
+      },
+      context: summary(ctx),
+    };
+    this.push(rec);
   }
 
   private forwardAll(ev: InspectionEvent): void {
@@ -123,7 +148,8 @@ export class InspectionHub {
   }
 
   private push(r: Omit<HubRecord, 'seq' | 'at'>): void {
-    const rec: HubRecord = { ...r, seq: ++this.seq, at: this.now() };
+    // Stamped in place, not spread: a spread would read a lazy `event` at once.
+    const rec = Object.assign(r, { seq: ++this.seq, at: this.now() });
     this.ring.push(rec);
     if (this.ring.length > this.size) this.ring.shift();
     for (const l of this.listeners) l(rec);
@@ -146,6 +172,11 @@ export class InspectionHub {
       this.listeners.delete(l);
       this.allListeners.delete(l);
     };
+  }
+
+  /** Someone takes every inspection event (an `all` subscriber, a raw observer such as the Stately bridge). */
+  watched(): boolean {
+    return this.allListeners.size > 0 || this.raw.size > 0;
   }
 
   addRawObserver(fn: (ev: InspectionEvent) => void): void {

@@ -3,6 +3,7 @@
  * runtime answers through a sink. The HTTP layer owns sockets; the runtime owns decisions.
  */
 import type { Logger } from 'pino';
+import type { ApiName } from './request-scope.js';
 import type { SwitchyardError } from '../errors.js';
 import type { ChatBody } from '../upstream/types.js';
 
@@ -23,6 +24,8 @@ export interface ChatCall {
   keyId: string | null;
   receivedAt: number;
   log: Logger;
+  /** The client API it came in through (set by `inScope`; absent: chat). */
+  api?: ApiName;
 }
 
 export interface ChatSink {

@@ -5,8 +5,8 @@
  * serialises decisions and emits `budget.granted` / `budget.refused`.
  */
 import type { ActorRefFrom } from 'xstate';
-import { applicableBudgets, periodStart, type budgetMachine, type BudgetLimit, type BudgetLine } from '../../machines/budget.machine.js';
-import type { BudgetEmitted } from '../../machines/events.js';
+import { applicableBudgets, inPlace, periodStart, type budgetMachine, type BudgetContext, type BudgetLimit, type BudgetLine } from '../../machines/budget.machine.js';
+import type { BudgetEmitted, BudgetEvent } from '../../machines/events.js';
 import type { Config } from '../config/schema.js';
 import { usdToNano } from '../accounting/money.js';
 import type { EndpointHandle } from './endpoints.js';
@@ -49,10 +49,21 @@ export function periodStarts(limits: readonly BudgetLimit[], now: number): Array
   return limits.map((l) => ({ ...l, from: periodStart(l.period, now) }));
 }
 
+/** How the in-process store decides: in one step in place while nobody inspects every event. */
+export interface InPlaceOptions {
+  /** True while nobody inspects every event (then decisions are applied in place). */
+  quiet: () => boolean;
+  /** A reservation granted in place: what the inspection hub records for a grant (actor id, event, context after). */
+  onGranted?: (actorId: string, ev: BudgetEvent, ctx: BudgetContext) => void;
+}
+
 export class ActorBudgetStore implements BudgetStore {
   private readonly pending = new Map<string, (r: ReserveResult) => void>();
 
-  constructor(private readonly actor: ActorRefFrom<typeof budgetMachine>) {
+  constructor(
+    private readonly actor: ActorRefFrom<typeof budgetMachine>,
+    private readonly opts: InPlaceOptions = { quiet: () => false },
+  ) {
     const onDecision = (e: BudgetEmitted): void => {
       const resolve = this.pending.get(e.requestId);
       if (!resolve) return;
@@ -67,22 +78,42 @@ export class ActorBudgetStore implements BudgetStore {
     return this.actor.getSnapshot().context.lines;
   }
 
+  /**
+   * The budget actor's own rule (`inPlace`, machines/budget.machine.ts) applied to its live
+   * context in one synchronous step; false when the event has to go to the actor.
+   */
+  private applied(ev: BudgetEvent): boolean {
+    if (!this.opts.quiet()) return false;
+    const snap = this.actor.getSnapshot();
+    const u = snap.status === 'active' ? inPlace(snap.value, snap.context, ev) : null;
+    if (u === null) return false;
+    Object.assign(snap.context, u);
+    if (ev.type === 'budget.reserve') this.opts.onGranted?.(this.actor.id, ev, snap.context);
+    return true;
+  }
+
   reserve(requestId: string, keyId: string | null, model: string, amountNano: number, at: number): Promise<ReserveResult> {
     const budgets = applicableBudgets(this.lines(), keyId, model);
     if (budgets.length === 0 && this.actor.getSnapshot().value === 'running') return Promise.resolve({ ok: true, budgets });
+    const ev: BudgetEvent = { type: 'budget.reserve', at, requestId, budgets, amount: amountNano };
+    if (this.applied(ev)) return Promise.resolve({ ok: true, budgets });
     return new Promise<ReserveResult>((resolve) => {
       this.pending.set(requestId, (r) => resolve(r.ok ? { ok: true, budgets } : r));
-      this.actor.send({ type: 'budget.reserve', at, requestId, budgets, amount: amountNano });
+      this.actor.send(ev);
     });
   }
 
   settle(requestId: string, budgets: string[], reservedNano: number, actualNano: number, at: number): Promise<void> {
-    if (budgets.length > 0) this.actor.send({ type: 'budget.settle', at, requestId, budgets, reserved: reservedNano, actual: actualNano });
+    if (budgets.length === 0) return Promise.resolve();
+    const ev: BudgetEvent = { type: 'budget.settle', at, requestId, budgets, reserved: reservedNano, actual: actualNano };
+    if (!this.applied(ev)) this.actor.send(ev);
     return Promise.resolve();
   }
 
   release(requestId: string, budgets: string[], reservedNano: number, at: number): Promise<void> {
-    if (budgets.length > 0) this.actor.send({ type: 'budget.release', at, requestId, budgets, reserved: reservedNano });
+    if (budgets.length === 0) return Promise.resolve();
+    const ev: BudgetEvent = { type: 'budget.release', at, requestId, budgets, reserved: reservedNano };
+    if (!this.applied(ev)) this.actor.send(ev);
     return Promise.resolve();
   }
 }

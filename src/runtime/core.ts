@@ -10,11 +10,13 @@ import type { Config } from '../config/schema.js';
 import type { BudgetStore } from './budget.js';
 import type { CascadeRecord } from './cascade.js';
 import type { EndpointHandle } from './endpoints.js';
+import type { EndpointEvent } from '../../machines/events.js';
 import type { CapacityQueue } from './queue.js';
 import type { RoutePlan } from '../routing/resolve.js';
 import type { ChatCall } from './api.js';
 import type { RequestOptions } from './request-driver.js';
 import type { Scheduler } from './scheduler.js';
+import type { ApiName } from './request-scope.js';
 
 export interface RequestRecord {
   model: string | null;
@@ -26,6 +28,8 @@ export interface RequestRecord {
   usage: Usage;
   costNano: number;
   stream: boolean;
+  /** The client API the request came in through. */
+  api: ApiName;
 }
 
 export interface RuntimeCore {
@@ -47,6 +51,8 @@ export interface RuntimeCore {
   modelStats(model: string): { latencyMs: number; inFlight: number };
   /** Seconds until the earliest of these models' endpoints may take traffic again. */
   retryAfterSeconds(models: string[]): number;
+  /** What happened to one of an endpoint's requests (dispatched, answered, failed): to its actor, or as bookkeeping in place (src/runtime/endpoints.ts `recordOn`). */
+  endpointEvent(h: EndpointHandle, ev: EndpointEvent): void;
   recordRequest?(r: RequestRecord): void;
   /** A cascaded request ended (metrics, inspector timeline). */
   recordCascade?(r: CascadeRecord): void;

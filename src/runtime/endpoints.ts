@@ -5,7 +5,8 @@
  */
 import type { ActorRefFrom } from 'xstate';
 import { gcraAdmits, gcraFreeAt } from '../../machines/gcra.js';
-import type { endpointMachine, EndpointSettings, EndpointStateValue } from '../../machines/endpoint.machine.js';
+import { bookkeeping, type endpointMachine, type EndpointSettings, type EndpointStateValue } from '../../machines/endpoint.machine.js';
+import type { EndpointEvent } from '../../machines/events.js';
 import type { Config, EndpointConfig, ModelConfig, ProviderConfig } from '../config/schema.js';
 import type { ProviderAdapter } from '../upstream/adapters/types.js';
 import type { UpstreamPools } from '../upstream/pools.js';
@@ -86,4 +87,24 @@ export function availability(h: EndpointHandle, now: number, estTokens: number):
 export function latencyOf(h: EndpointHandle): number {
   const c = h.actor.getSnapshot().context;
   return c.peakEwma ?? c.settings.latencyPriorMs;
+}
+
+/**
+ * Tell an endpoint what happened to one of its requests. With `quiet` (nobody inspects every
+ * event), per-request bookkeeping that crosses no state edge is applied to the actor's live
+ * context in place — the same update the machine's action makes (`bookkeeping`) — instead of
+ * going through the actor; everything else is sent. Returns whether it was applied in place
+ * (the caller then notifies what the actor's subscribers would have been told).
+ */
+export function recordOn(actor: EndpointActor, ev: EndpointEvent, quiet: boolean): boolean {
+  if (quiet) {
+    const snap = actor.getSnapshot();
+    const u = snap.status === 'active' ? bookkeeping(snap.value as EndpointStateValue, snap.context, ev, true) : null;
+    if (u !== null) {
+      Object.assign(snap.context, u);
+      return true;
+    }
+  }
+  actor.send(ev);
+  return false;
 }

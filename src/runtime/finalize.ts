@@ -56,7 +56,7 @@ export async function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: Cha
   } catch (err) {
     call.log.error({ err }, 'could not write the ledger row');
   }
-  rt.recordRequest?.({ model: h?.model ?? null, endpoint: h?.id ?? null, status, attempts: t.attempts, latencyMs, ttftMs: t.ttftMs, usage: t.usage, costNano: t.costNano, stream: session !== null });
+  rt.recordRequest?.({ model: h?.model ?? null, endpoint: h?.id ?? null, status, attempts: t.attempts, latencyMs, ttftMs: t.ttftMs, usage: t.usage, costNano: t.costNano, stream: session !== null, api: call.api ?? 'chat' });
   const headers = t.headers(h);
   if (outcome.ok) {
     if (session) {

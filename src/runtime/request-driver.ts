@@ -203,7 +203,7 @@ export class RequestDriver {
     if (!h) throw new Error('send without a picked endpoint');
     const est = estTokens(this.call, this.promptTokens);
     this.lastEndpoint = h;
-    h.actor.send({ type: 'request.dispatched', at: this.rt.now(), estTokens: est });
+    this.rt.endpointEvent(h, { type: 'request.dispatched', at: this.rt.now(), estTokens: est });
     const session = this.session;
     const relay = this.relays(h);
     session?.beginAttempt(relay);
@@ -244,8 +244,8 @@ export class RequestDriver {
     this.completionText = ok.completionText;
     this.native = ok.native;
     const now = this.rt.now();
-    h.actor.send({ type: 'upstream.succeeded', at: now, latencyMs: ok.latencyMs, ttftMs: ok.ttftMs, tokens: usage.promptTokens + usage.completionTokens, estTokens: est });
-    if (ok.exhaustedUntil !== null) h.actor.send({ type: 'window.exhausted', at: now, retryAt: ok.exhaustedUntil, reason: 'x-ratelimit-remaining 0' });
+    this.rt.endpointEvent(h, { type: 'upstream.succeeded', at: now, latencyMs: ok.latencyMs, ttftMs: ok.ttftMs, tokens: usage.promptTokens + usage.completionTokens, estTokens: est });
+    if (ok.exhaustedUntil !== null) this.rt.endpointEvent(h, { type: 'window.exhausted', at: now, retryAt: ok.exhaustedUntil, reason: 'x-ratelimit-remaining 0' });
     if (ok.malformed > 0) this.call.log.warn({ endpoint: h.id, malformed: ok.malformed }, 'dropped malformed upstream chunks');
     return { type: 'attempt.succeeded', at: now, costNano: cost };
   }
@@ -263,7 +263,7 @@ export class RequestDriver {
   private failed(h: EndpointHandle, err: unknown, est: number, wasContinuation: boolean): ReqEvent {
     const now = this.rt.now();
     if (!(err instanceof AttemptFailure)) {
-      h.actor.send({ type: 'upstream.released', at: now, estTokens: est, tokens: 0 });
+      this.rt.endpointEvent(h, { type: 'upstream.released', at: now, estTokens: est, tokens: 0 });
       const cur = this.snap.context.current;
       if (cur) void this.rt.budget.release(this.call.requestId, cur.budgets, cur.amount, now);
       throw err;
@@ -283,9 +283,9 @@ export class RequestDriver {
     const per = ctx.per[h.id] ?? { attempts: 1, transientRetryUsed: false };
     const d = decide(fault, { attemptsOnEndpoint: per.attempts, transientRetryUsed: per.transientRetryUsed, now, remainingMs: ctx.deadlineAt - now, rng: this.rt.rng }, this.rt.cfg.resilience);
     const v = d.verdict;
-    if (v.event === 'failed') h.actor.send({ type: 'upstream.failed', at: now, fault: v.fault, countsAsFailure: true, estTokens: est, tokens: partialTokens });
-    else if (v.event === 'rateLimited') h.actor.send({ type: 'upstream.rateLimited', at: now, retryAt: v.retryAt, estTokens: est });
-    else h.actor.send({ type: 'upstream.released', at: now, estTokens: est, tokens: partialTokens });
+    if (v.event === 'failed') this.rt.endpointEvent(h, { type: 'upstream.failed', at: now, fault: v.fault, countsAsFailure: true, estTokens: est, tokens: partialTokens });
+    else if (v.event === 'rateLimited') this.rt.endpointEvent(h, { type: 'upstream.rateLimited', at: now, retryAt: v.retryAt, estTokens: est });
+    else this.rt.endpointEvent(h, { type: 'upstream.released', at: now, estTokens: est, tokens: partialTokens });
     const logLine = { endpoint: h.id, fault: fault.kind, status: fault.status, next: d.next.step, attempt: ctx.attempts, continuation: wasContinuation };
     if (d.loud) this.call.log.error(logLine, `endpoint ${h.id} rejected our credentials (${fault.status}): check its apiKeyEnv; failing over`);
     else this.call.log.info(logLine, `attempt failed: ${fault.message}`);

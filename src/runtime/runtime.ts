@@ -7,9 +7,9 @@
 import type { Logger } from 'pino';
 import { createActor, type ActorRefFrom, type InspectionEvent } from 'xstate';
 import { PUBLIC_STATE, type EndpointStateValue } from '../../machines/endpoint.machine.js';
-import type { EndpointSpawn } from '../../machines/events.js';
+import type { BudgetEvent, EndpointEvent, EndpointSpawn } from '../../machines/events.js';
 import { BUDGET_SYSTEM_ID, endpointSystemId, supervisorMachine } from '../../machines/supervisor.machine.js';
-import type { budgetMachine } from '../../machines/budget.machine.js';
+import type { budgetMachine, BudgetContext } from '../../machines/budget.machine.js';
 import type { LedgerStore } from '../accounting/ledger.js';
 import type { Config } from '../config/schema.js';
 import { endpointId } from '../config/schema.js';
@@ -19,7 +19,7 @@ import type { ChatCall, ChatSink } from './api.js';
 import { SwitchyardError } from '../errors.js';
 import { ActorBudgetStore, budgetLimits, periodStarts, type BudgetStore } from './budget.js';
 import type { RequestRecord, RuntimeCore } from './core.js';
-import { endpointSettings, fingerprint, latencyOf, poolFor, type EndpointActor, type EndpointHandle } from './endpoints.js';
+import { endpointSettings, fingerprint, latencyOf, poolFor, recordOn, type EndpointActor, type EndpointHandle } from './endpoints.js';
 import { CapacityQueue } from './queue.js';
 import { RequestDriver, type RequestOptions } from './request-driver.js';
 import { realScheduler, sleepOn, type Scheduler } from './scheduler.js';
@@ -54,6 +54,15 @@ export interface RuntimeOptions {
   /** Shared state on Redis (`storage.shared: redis://…`); absent: everything in process. */
   shared?: SharedState;
   onCascade?: (r: CascadeRecord) => void;
+  /** Every event about an endpoint's requests (attempt metrics), whether or not it went through the actor. */
+  onEndpointEvent?: (actorKey: string, ev: EndpointEvent) => void;
+  /**
+   * Someone inspects every event (a Stately inspector, `/switchyard/events?all=1`): then
+   * per-request bookkeeping goes through the actors as events too. Absent: nobody does.
+   */
+  watched?: () => boolean;
+  /** A reservation the budget store granted in place (the inspection hub records it as it records the actor's grants). */
+  onBudgetGranted?: (actorId: string, ev: BudgetEvent, ctx: BudgetContext) => void;
 }
 
 export class Runtime implements RuntimeCore {
@@ -79,7 +88,11 @@ export class Runtime implements RuntimeCore {
   readonly replica: string;
   /** The request the supervisor is routing right now (its `route` action runs inside `send`). */
   private pendingRoute: PendingRoute | null = null;
+  /** True while the supervisor routes a request that nobody inspects (see quietRoutes). */
+  private routingQuietly = false;
   private readonly onCascade: ((r: CascadeRecord) => void) | undefined;
+  private readonly onEndpointEvent: ((actorKey: string, ev: EndpointEvent) => void) | undefined;
+  private readonly watched: () => boolean;
 
   constructor(opts: RuntimeOptions) {
     this.cfg = opts.cfg;
@@ -91,6 +104,8 @@ export class Runtime implements RuntimeCore {
     this.rng = opts.rng ?? Math.random;
     this.onRequest = opts.onRequest;
     this.onCascade = opts.onCascade;
+    this.onEndpointEvent = opts.onEndpointEvent;
+    this.watched = opts.watched ?? (() => false);
     this.startedAt = this.now();
     this.queue = new CapacityQueue(
       () => this.cfg.resilience.queue.maxDepth,
@@ -103,12 +118,13 @@ export class Runtime implements RuntimeCore {
       input: { endpoints: spawns.map((s) => s.spawn), budget: { limits: budgetLimits(opts.cfg), now: this.now() } },
       ...(opts.inspect ? { inspect: opts.inspect } : {}),
     });
+    this.quietRoutes();
     this.supervisor.start();
     for (const s of spawns) this.handles.set(s.spawn.input.id, s.handle(this.endpointActor(s.spawn.id)));
     for (const h of this.handles.values()) this.indexByModel(h);
     this.shared = opts.shared ?? null;
     this.replica = this.shared?.replica ?? replicaId(this.env);
-    this.budget = this.shared?.store ?? new ActorBudgetStore(this.budgetActor());
+    this.budget = this.shared?.store ?? new ActorBudgetStore(this.budgetActor(), { quiet: () => !this.watched(), ...(opts.onBudgetGranted ? { onGranted: opts.onBudgetGranted } : {}) });
   }
 
   /** Rebuild spent totals of the current periods from the ledger, then start taking reservations. */
@@ -144,6 +160,12 @@ export class Runtime implements RuntimeCore {
     this.onRequest?.(r);
   }
 
+  endpointEvent(h: EndpointHandle, ev: EndpointEvent): void {
+    // In place, the actor's subscribers (the capacity queue) are not told: tell them here.
+    if (recordOn(h.actor, ev, !this.watched())) this.queue.notify();
+    this.onEndpointEvent?.(h.actorKey, ev);
+  }
+
   recordCascade(r: CascadeRecord): void {
     this.onCascade?.(r);
   }
@@ -172,14 +194,37 @@ export class Runtime implements RuntimeCore {
   route(call: ChatCall, promptTokens: number, opts: RequestOptions): RoutePlan {
     const pending: PendingRoute = { call, promptTokens, opts, plan: null, error: null };
     this.pendingRoute = pending;
+    // Serving, `request.route` is targetless: no state change for the hub to record.
+    this.routingQuietly = !this.watched() && this.supervisor.getSnapshot().value === 'serving';
     try {
       this.supervisor.send({ type: 'request.route', at: this.now(), requestId: call.requestId });
     } finally {
       this.pendingRoute = null;
+      this.routingQuietly = false;
     }
     if (pending.error) throw pending.error;
     if (pending.plan) return pending.plan;
     throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
+  }
+
+  /**
+   * Inspection costs nothing while nobody watches: XState builds every inspection event (a
+   * copy of it per event, ~2 µs each on Node 20) whenever an observer is attached, and the hub
+   * always is (for its history of transitions). A request's `request.route` while serving
+   * changes no state, so the hub would record nothing from it: its inspection events are
+   * dropped before they are built while nobody inspects every event (`watched`). Other events,
+   * other actors, and every event while watched pass through unchanged. Uses the system's
+   * internal `_sendInspectionEvent`; if a later XState has none, nothing is dropped
+   * (test/runtime/quiet-route.test.ts notices).
+   */
+  private quietRoutes(): void {
+    const system = this.supervisor.system as unknown as { _sendInspectionEvent?: (ev: InspectionEvent) => void };
+    const send = system._sendInspectionEvent;
+    if (typeof send !== 'function') return;
+    system._sendInspectionEvent = (ev) => {
+      if (this.routingQuietly && ev.actorRef === this.supervisor) return;
+      send(ev);
+    };
   }
 
   /** The supervisor's `route` action: classifier and candidate order (src/routing). */

@@ -68,6 +68,9 @@ export class StepCore implements RuntimeCore {
   retryAfterSeconds(models: string[]): number {
     return this.rt.retryAfterSeconds(models);
   }
+  endpointEvent(h: Parameters<RuntimeCore['endpointEvent']>[0], ev: Parameters<RuntimeCore['endpointEvent']>[1]): void {
+    this.rt.endpointEvent(h, ev);
+  }
   recordRequest(r: RequestRecord): void {
     this.rt.recordRequest?.(r);
   }

@@ -11,6 +11,12 @@ export interface SimulatorOptions {
   /** 0 (the default) picks a free port. */
   port?: number;
   profile?: SimulatorProfile;
+  /**
+   * `eager` (the default): the o200k tokenizer is loaded before the simulator listens, so no
+   * request pays for it. `lazy`: on the first count (the simulator built into `serve`, whose
+   * idle memory should not hold 40-60 MB of tables nobody used yet).
+   */
+  tokenizer?: 'eager' | 'lazy';
 }
 
 export interface Simulator {
@@ -33,7 +39,7 @@ function urlHost(host: string): string {
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
   const host = opts.host ?? '127.0.0.1';
   const core = new SimulatorCore(parseProfile(opts.profile ?? {}));
-  const [port] = await Promise.all([core.listen(host, opts.port ?? 0), loadTokenizer()]);
+  const [port] = await Promise.all([core.listen(host, opts.port ?? 0), opts.tokenizer === 'lazy' ? undefined : loadTokenizer()]);
   return {
     url: `http://${urlHost(host)}:${port}`,
     port,

@@ -87,7 +87,11 @@ export function continuation(full: string[], prefill: string): string[] {
 }
 
 const NO_SPECIAL: Set<string> = new Set();
-/** Loaded on first start: its BPE tables cost ~0.5 s, which every CLI command would pay otherwise. */
+/**
+ * The o200k tables (~0.5 s of CPU, 40-60 MB). The standalone simulator loads them when it
+ * starts (`loadTokenizer`); the one built into `serve` on the first count, so an idle sidecar
+ * does not hold them. Either way the counts are the same exact o200k counts.
+ */
 let encode: typeof GptTokenizer.encode | undefined;
 
 export async function loadTokenizer(): Promise<void> {
@@ -100,8 +104,7 @@ const tokenCache = new Map<string, number>();
 export function countTokens(text: string): number {
   let n = tokenCache.get(text);
   if (n === undefined) {
-    if (encode === undefined) throw new Error('simulator tokenizer not loaded (loadTokenizer)');
-    const enc = encode;
+    const enc = (encode ??= loadO200k().encode);
     // Bounded pieces: the tokenizer is quadratic on a long run without whitespace.
     n = text.length === 0 ? 0 : countInPieces(text, (piece) => enc(piece, { disallowedSpecial: NO_SPECIAL }).length);
     if (tokenCache.size >= MAX_CACHED) tokenCache.clear();

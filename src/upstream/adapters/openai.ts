@@ -103,7 +103,7 @@ export const openaiAdapter: ProviderAdapter = {
     }
     capOutput(body, input.maxOutputTokens, input.reasoning === true);
     if (input.prefill !== null) body.messages = [...input.body.messages, { role: 'assistant', content: input.prefill }];
-    const headers: Record<string, string> = { ...input.headers, 'content-type': 'application/json', accept: input.stream ? 'text/event-stream' : 'application/json' };
+    const headers: Record<string, string> = Object.assign({}, input.headers, { 'content-type': 'application/json', accept: input.stream ? 'text/event-stream' : 'application/json' });
     if (input.apiKey) headers.authorization = `Bearer ${input.apiKey}`;
     return { path: `${input.basePath}/chat/completions`, headers, body: JSON.stringify(body) };
   },

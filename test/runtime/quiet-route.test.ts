@@ -1,0 +1,74 @@
+/**
+ * Inspection costs nothing while nobody watches: the supervisor's `request.route` while serving
+ * builds no inspection events unless someone inspects every event; the route, the supervisor's
+ * count and the hub's records are the same either way, and a state change still reaches the hub.
+ */
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { InspectionEvent } from 'xstate';
+import { openLedger } from '../../src/accounting/ledger.js';
+import { configSchema } from '../../src/config/schema.js';
+import { InspectionHub } from '../../src/observe/hub.js';
+import type { ChatCall } from '../../src/runtime/api.js';
+import { Runtime } from '../../src/runtime/runtime.js';
+
+let rt: Runtime | null = null;
+afterEach(async () => {
+  await rt?.close();
+  rt = null;
+});
+
+const call = (n: number): ChatCall => ({
+  requestId: `req-${n}`,
+  body: { model: 'a', messages: [{ role: 'user', content: 'hello there' }] } as ChatCall['body'],
+  hints: { task: null, tier: null, maxLatencyMs: null, maxCostUsd: null, timeoutMs: null },
+  keyId: null,
+  receivedAt: 0,
+  log: pino({ level: 'silent' }),
+});
+
+async function runtime(watched: { on: boolean }) {
+  const cfg = configSchema.parse({
+    providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } },
+    models: { a: { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100_000, endpoints: [{ provider: 'p', upstreamModel: 'up-a' }] } },
+  });
+  const hub = new InspectionHub(100, () => 0);
+  const seen: InspectionEvent[] = [];
+  const inspect = (ev: InspectionEvent): void => {
+    seen.push(ev);
+    hub.observe(ev);
+  };
+  rt = new Runtime({ cfg, ledger: await openLedger('memory'), log: pino({ level: 'silent' }), inspect, watched: () => watched.on, now: () => 1_000 });
+  await rt.restoreBudgets();
+  const fromSupervisor = (): number => seen.filter((e) => e.actorRef === rt?.supervisor).length;
+  return { rt, hub, seen, fromSupervisor };
+}
+
+describe('supervisor routing while nobody watches', () => {
+  it('builds no inspection events for request.route, routes the same, and counts it', async () => {
+    const watched = { on: false };
+    const r = await runtime(watched);
+    const before = r.fromSupervisor();
+    const quiet = r.rt.route(call(1), 10, {});
+    expect(r.fromSupervisor()).toBe(before);
+    watched.on = true;
+    const loud = r.rt.route(call(2), 10, {});
+    // Watched: the event, its actions and the snapshot are inspected as before.
+    const kinds = r.seen.slice(before).filter((e) => e.actorRef === r.rt.supervisor).map((e) => e.type);
+    expect(kinds).toEqual(expect.arrayContaining(['@xstate.event', '@xstate.snapshot']));
+    expect(quiet).toEqual(loud);
+    expect(r.rt.supervisor.getSnapshot().context.routed).toBe(2);
+    // Neither left a record: routing while serving is no transition.
+    expect(r.hub.history().filter((h) => h.actor === r.rt.supervisor.id)).toEqual(r.hub.history().filter((h) => h.actor === r.rt.supervisor.id && h.from === null));
+  });
+
+  it('a state change of the supervisor still reaches the hub while nobody watches', async () => {
+    const r = await runtime({ on: false });
+    r.rt.route(call(1), 10, {});
+    r.rt.drain();
+    expect(() => r.rt.route(call(2), 10, {})).toThrow(/shutting down/);
+    expect(r.hub.history().some((h) => h.actor === r.rt.supervisor.id && h.from === 'serving' && h.to === 'draining')).toBe(true);
+    // Draining, request.route is not quieted (the refusal is inspected like any other event).
+    expect(r.seen.some((e) => e.type === '@xstate.event' && e.actorRef === r.rt.supervisor && (e.event as { type: string }).type === 'request.route')).toBe(true);
+  });
+});
