@@ -52,6 +52,8 @@ export class RequestDriver {
   private estimated = false;
   private usage: Usage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0 };
   private ttftMs: number | null = null;
+  /** Models passed over because their worst case is above x-switchyard-max-cost-usd (named in the reason). */
+  private readonly overCost: string[] = [];
 
   constructor(
     private readonly rt: RuntimeCore,
@@ -92,8 +94,13 @@ export class RequestDriver {
       ttftMs: this.ttftMs,
       plan: this.plan,
       endpoint: this.session?.committedTo ?? this.lastEndpoint,
-      headers: (h) => switchyardHeaders(attempts, h, this.plan?.reason ?? null),
+      headers: (h) => switchyardHeaders(attempts, h, this.reason()),
     });
+  }
+
+  private reason(): string | null {
+    const r = this.plan?.reason ?? null;
+    return r !== null && this.overCost.length > 0 ? `${r}; ${this.overCost.join(', ')} over x-switchyard-max-cost-usd` : r;
   }
 
   private async loop(): Promise<void> {
@@ -184,6 +191,8 @@ export class RequestDriver {
     const prefill = cmd.committed && this.session ? this.session.delivered : null;
     // The bound of what this attempt can cost: prompt bytes (no tokenizer counts more) and the cap sent upstream.
     const amount = worstCaseNano(promptBoundTokens(this.call.body, prefill), outputCap(this.call.body, mc.maxOutputTokens), mc.price);
+    const maxCost = this.call.hints.maxCostUsd;
+    if (maxCost !== null && amount > usdToNano(maxCost) && !this.overCost.includes(h.model)) this.overCost.push(h.model);
     return { type: 'endpoint.picked', at, endpoint: h.id, model: h.model, amount };
   }
 
