@@ -18,7 +18,7 @@ import { UpstreamFault } from '../upstream/types.js';
 import { commandOf, isFinal, startRequest, stepRequest, type Command, type ReqEvent, type ReqSnapshot } from '../../machines/request.machine.js';
 import type { ChatCall, ChatSink } from './api.js';
 import { AttemptFailure, runAttempt, type AttemptSuccess, type NativeBody } from './attempt.js';
-import { availability, type EndpointHandle } from './endpoints.js';
+import { availability, latencyOf, type EndpointHandle } from './endpoints.js';
 import { decide } from './retry-policy.js';
 import { StreamSession } from './stream-session.js';
 import type { RuntimeCore } from './core.js';
@@ -118,7 +118,15 @@ export class RequestDriver {
   private outcome(): Outcome {
     if (this.snap.value === 'done' && this.picked) return { ok: true, endpoint: this.picked, completion: this.completion, completionText: this.completionText, native: this.native };
     const reason: unknown = this.ac.signal.aborted ? this.ac.signal.reason : undefined;
-    return failureOutcome({ ctx: this.snap.context, abortReason: reason, routeError: this.routeError, model: this.call.body.model, maxCostUsd: this.call.hints.maxCostUsd, retryAfterSeconds: () => this.rt.retryAfterSeconds(this.plan?.candidates ?? []) });
+    return failureOutcome({ ctx: this.snap.context, abortReason: reason, routeError: this.routeError, model: this.call.body.model, maxCostUsd: this.call.hints.maxCostUsd, tooSlow: this.tooSlow(), retryAfterSeconds: () => this.rt.retryAfterSeconds(this.plan?.candidates ?? []) });
+  }
+
+  /** The latency wish when it leaves no endpoint of any candidate (then no endpoint was ever tried for it). */
+  private tooSlow(): number | null {
+    const max = this.call.hints.maxLatencyMs;
+    if (max === null) return null;
+    const fast = (this.plan?.candidates ?? []).some((m) => (this.rt.byModel.get(m) ?? []).some((h) => latencyOf(h) <= max));
+    return fast ? null : max;
   }
 
   private internal(err: unknown): SwitchyardError {
