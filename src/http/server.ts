@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
+import { anthropicError } from '../apis/messages-output.js';
 import { SwitchyardError, errorBody } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { inScope } from '../runtime/request-scope.js';
@@ -180,7 +181,12 @@ export function createHttpServer(deps: ServerDeps): Server {
     handle().catch((err: unknown) => {
       if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId, path }, 'unhandled error in a route');
       try {
-        sendError(res, err, { 'x-request-id': requestId });
+        // The Messages API's paths answer in Anthropic's error shape, their 405s and 404s included.
+        if (isMessagesPath(path) && !res.headersSent) {
+          const e = err instanceof SwitchyardError ? err : new SwitchyardError('internal_error', 'internal error in switchyard (the request id is in x-request-id)');
+          sendJson(res, e.status, anthropicError(e), { 'x-request-id': requestId, ...e.headers });
+        }
+        else sendError(res, err, { 'x-request-id': requestId });
       } catch {
         res.destroy();
       }
@@ -191,6 +197,8 @@ export function createHttpServer(deps: ServerDeps): Server {
   );
   return server;
 }
+
+const isMessagesPath = (path: string): boolean => path === '/v1/messages' || path.startsWith('/v1/messages/');
 
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
