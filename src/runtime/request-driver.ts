@@ -185,7 +185,34 @@ export class RequestDriver {
       const wantUsage = this.call.body.stream_options?.include_usage === true;
       this.session = new StreamSession(this.sink, `chatcmpl-${this.call.requestId}`, wantUsage, (h) => switchyardHeaders(this.snap.context.attempts, h, this.plan?.reason ?? null));
     }
-    return { type: 'request.routed', at, candidates: this.plan.candidates };
+    const candidates = this.translatable(this.plan.candidates);
+    if (candidates !== this.plan.candidates) this.plan = { ...this.plan, candidates };
+    return { type: 'request.routed', at, candidates };
+  }
+
+  /**
+   * Candidates whose endpoints can all not take this body (an Anthropic-kind endpoint and a
+   * chat field with no Messages form: `seed`, `logprobs`, `response_format`, …) are left out
+   * while another candidate remains, so a fail-over does not turn a valid request into the
+   * fallback's 400. A model the client named, or one left alone, stays: its attempt answers the
+   * 400 that names the field.
+   */
+  private translatable(candidates: string[]): string[] {
+    if (candidates.length < 2 || nativeOf(this.call.body) !== undefined) return candidates;
+    const ok = (h: EndpointHandle): boolean => {
+      if (h.adapter.kind === 'openai') return true;
+      try {
+        h.adapter.buildRequest({ body: this.call.body, upstreamModel: h.endpoint.upstreamModel, stream: this.call.body.stream === true, apiKey: undefined, headers: {}, basePath: '', maxOutputTokens: 1, anthropicVersion: h.provider.anthropicVersion, prefill: null });
+        return true;
+      } catch (err) {
+        if (err instanceof SwitchyardError && err.status === 400) return false;
+        throw err;
+      }
+    };
+    // A model the client named keeps its place (its 400 names the field); routes, `auto` and fallbacks do not.
+    const named = own(this.rt.cfg.models, this.call.body.model) !== undefined ? this.call.body.model : null;
+    const kept = candidates.filter((m) => m === named || (this.rt.byModel.get(m) ?? []).some(ok));
+    return kept.length > 0 && kept.length < candidates.length ? kept : candidates;
   }
 
   private pick(cmd: Extract<Command, { type: 'pick' }>, at: number): ReqEvent {
