@@ -165,7 +165,12 @@ export function createHttpServer(deps: ServerDeps): Server {
       if (path === '/v1/chat/completions' || path === '/chat/completions') return chat(deps, req, res, requestId);
       const api = deps.apis?.[path];
       if (api) return api(deps, req, res, requestId);
-      if (path === '/v1/models' || path === '/models') return sendJson(res, 200, deps.models());
+      if (path === '/v1/models' || path === '/models') {
+        // With auth.keys on, the catalogue is for key holders too (as OpenAI's and LiteLLM's /v1/models).
+        const xKey = req.headers['x-api-key'];
+        deps.keys.authenticate(req.headers.authorization ?? (typeof xKey === 'string' ? `Bearer ${xKey}` : undefined));
+        return sendJson(res, 200, deps.models());
+      }
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (path === '/readyz') {
         const ready = !deps.draining() && deps.runtime().ready();
