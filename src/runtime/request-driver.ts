@@ -191,24 +191,33 @@ export class RequestDriver {
   }
 
   /**
-   * Candidates whose endpoints can all not take this body (an Anthropic-kind endpoint and a
-   * chat field with no Messages form: `seed`, `logprobs`, `response_format`, …) are left out
-   * while another candidate remains, so a fail-over does not turn a valid request into the
-   * fallback's 400. A model the client named, or one left alone, stays: its attempt answers the
-   * 400 that names the field.
+   * Candidates whose endpoints can all not take this body are left out while another candidate
+   * remains, so routing or a fail-over does not turn a valid request into one model's 400: a
+   * chat field with no Messages form (`seed`, `logprobs`, `response_format`, …) on an
+   * Anthropic-kind endpoint, or a Messages field with no chat form (`thinking`, `top_k`, …) on
+   * an OpenAI-kind one. A model the client named, or one left alone, stays: its attempt
+   * answers the 400 that names the field.
    */
   private translatable(candidates: string[]): string[] {
-    if (candidates.length < 2 || nativeOf(this.call.body) !== undefined) return candidates;
-    const ok = (h: EndpointHandle): boolean => {
-      if (h.adapter.kind === 'openai') return true;
-      try {
-        h.adapter.buildRequest({ body: this.call.body, upstreamModel: h.endpoint.upstreamModel, stream: this.call.body.stream === true, apiKey: undefined, headers: {}, basePath: '', maxOutputTokens: 1, anthropicVersion: h.provider.anthropicVersion, prefill: null });
-        return true;
-      } catch (err) {
-        if (err instanceof SwitchyardError && err.status === 400) return false;
-        throw err;
-      }
-    };
+    if (candidates.length < 2) return candidates;
+    const native = nativeOf(this.call.body);
+    let ok: (h: EndpointHandle) => boolean;
+    if (native === undefined) {
+      ok = (h) => {
+        if (h.adapter.kind === 'openai') return true;
+        try {
+          h.adapter.buildRequest({ body: this.call.body, upstreamModel: h.endpoint.upstreamModel, stream: this.call.body.stream === true, apiKey: undefined, headers: {}, basePath: '', maxOutputTokens: 1, anthropicVersion: h.provider.anthropicVersion, prefill: null });
+          return true;
+        } catch (err) {
+          if (err instanceof SwitchyardError && err.status === 400) return false;
+          throw err;
+        }
+      };
+    } else if (native.kind === 'anthropic-messages' && native.untranslated.length > 0) {
+      ok = (h) => h.adapter.kind === 'anthropic';
+    } else {
+      return candidates;
+    }
     // A model the client named keeps its place (its 400 names the field); routes, `auto` and fallbacks do not.
     const named = own(this.rt.cfg.models, this.call.body.model) !== undefined ? this.call.body.model : null;
     const kept = candidates.filter((m) => m === named || (this.rt.byModel.get(m) ?? []).some(ok));

@@ -3,7 +3,7 @@
  * and the next candidate is Anthropic-kind, a field with no Messages form (`seed`, `logprobs`,
  * `response_format`) used to end the request with that fallback's 400 ("seed cannot be
  * translated for Anthropic models") although the client's request was fine. Such candidates
- * are now left out of routes, `auto` and fallbacks; a model the client names keeps its 400.
+ * (and, for a Messages request with `thinking` or `top_k`, OpenAI-kind ones) are now left out of routes, `auto` and fallbacks; a model the client names keeps its 400.
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +34,17 @@ const err = async (p: Promise<unknown>) => {
 };
 
 describe('fail-over past an Anthropic-kind fallback that cannot take the body', () => {
+  // First: the fault tests below open gpt-4.1's circuit.
+  it('a Messages request with thinking on a route whose primary is OpenAI-kind is served by its Anthropic-kind model', async () => {
+    const body = { model: 'route/analysis', max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 1024 }, messages: [{ role: 'user', content: 'hello' }] };
+    const r = await fetch(`${sc.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'unused' }, body: JSON.stringify(body) });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-switchyard-model')).toBe('claude-sonnet-4.5');
+    // Naming the OpenAI-kind model keeps the 400 that names the field.
+    const named = await fetch(`${sc.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'unused' }, body: JSON.stringify({ ...body, model: 'gpt-4.1' }) });
+    expect(named.status).toBe(400);
+    expect(((await named.json()) as { error: { message: string } }).error.message).toMatch(/^thinking has no chat-completions form/);
+  });
   it('a route whose primary fails answers 502 upstream_error, not the fallback\'s 400, and never calls the fallback', async () => {
     await sim.setFault('gpt-4.1', { kind: 'http_error', status: 503 });
     try {
@@ -64,4 +75,5 @@ describe('fail-over past an Anthropic-kind fallback that cannot take the body', 
     expect(e.status).toBe(400);
     expect(e.param).toBe('seed');
   });
+
 });
