@@ -1,9 +1,14 @@
 /**
  * The command line's own mistakes: an unknown option or a missing value is a one-line message
- * with the command's usage and exit code 2, never a stack trace.
+ * with the command's usage and exit code 2, never a stack trace. check-config names the
+ * secrets `serve` would miss.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 
 import { BIN } from './harness.js';
 
@@ -30,5 +35,32 @@ describe('switchyard serve arguments', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('usage: switchyard serve');
     expect(r.stdout).toContain('--inspect-ws');
+  });
+});
+
+describe('switchyard check-config', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'sy-check-')), 'switchyard.yaml');
+  writeFileSync(
+    file,
+    stringify({
+      providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apiKeyEnv: 'SY_CHECK_UNSET_KEY' } },
+      models: { m: { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 1000, endpoints: [{ provider: 'p', upstreamModel: 'm' }] } },
+    }),
+  );
+
+  it('a valid file whose secrets are not in the environment is ok (exit 0) with a note naming each variable', () => {
+    const r = spawnSync(process.execPath, [BIN, 'check-config', file], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, SY_CHECK_UNSET_KEY: '' } });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(': ok (1 models');
+    expect(r.stderr).toContain('providers.p.apiKeyEnv: SY_CHECK_UNSET_KEY');
+    const set = spawnSync(process.execPath, [BIN, 'check-config', file], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, SY_CHECK_UNSET_KEY: 'x' } });
+    expect(set.status).toBe(0);
+    expect(set.stderr).not.toContain('SY_CHECK_UNSET_KEY');
+  });
+
+  it('a second file argument is a usage error (exit 2), not silently ignored', () => {
+    const r = run('check-config', file, file);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('usage: switchyard check-config FILE');
   });
 });
