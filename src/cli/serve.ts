@@ -51,7 +51,10 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
   } catch (err) {
     if (err instanceof StartupError) {
       console.error(`switchyard: cannot start: ${err.message}`);
-      return 1;
+      // What the start opened before it failed (the ledger, actors' timers, the in-process
+      // simulator) would keep the process alive: a failed start must end it, or a supervisor
+      // (systemd, Kubernetes) sees a process that neither serves nor exits.
+      process.exit(1);
     }
     throw err;
   }

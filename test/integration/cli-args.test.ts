@@ -3,8 +3,9 @@
  * with the command's usage and exit code 2, never a stack trace. check-config names the
  * secrets `serve` would miss.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -63,4 +64,32 @@ describe('switchyard check-config', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('usage: switchyard check-config FILE');
   });
+});
+
+describe('switchyard serve on a port in use', () => {
+  it('says so and exits 1 instead of hanging', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as AddressInfo).port;
+    const cwd = mkdtempSync(join(tmpdir(), 'sy-busy-'));
+    try {
+      const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port)], { cwd, env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '', DEEPSEEK_API_KEY: '', SWITCHYARD_RELAY_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((resolve) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          resolve(null);
+        }, 15_000);
+        child.once('exit', (c) => {
+          clearTimeout(timer);
+          resolve(c);
+        });
+      });
+      expect(stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
+      expect(code).toBe(1);
+    } finally {
+      busy.close();
+    }
+  }, 20_000);
 });
