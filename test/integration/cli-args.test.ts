@@ -93,3 +93,30 @@ describe('switchyard serve on a port in use', () => {
     }
   }, 20_000);
 });
+
+describe('switchyard demo on a port in use', () => {
+  it('says so and exits 1 instead of hanging', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      const child = spawn(process.execPath, [BIN, 'demo', '--port', String(port), '--duration', '2'], { cwd: mkdtempSync(join(tmpdir(), 'sy-busy-')), stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((resolve) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          resolve(null);
+        }, 15_000);
+        child.once('exit', (c) => {
+          clearTimeout(timer);
+          resolve(c);
+        });
+      });
+      expect(stderr).toContain('already in use');
+      expect(code).toBe(1);
+    } finally {
+      busy.close();
+    }
+  }, 20_000);
+});
