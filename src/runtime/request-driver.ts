@@ -183,7 +183,7 @@ export class RequestDriver {
     }
     if (this.call.body.stream === true) {
       const wantUsage = this.call.body.stream_options?.include_usage === true;
-      this.session = new StreamSession(this.sink, `chatcmpl-${this.call.requestId}`, wantUsage, (h) => switchyardHeaders(this.snap.context.attempts, h, this.plan?.reason ?? null));
+      this.session = new StreamSession(this.sink, `chatcmpl-${this.call.requestId}`, wantUsage, (h) => switchyardHeaders(this.snap.context.attempts, h, this.reason()));
     }
     const candidates = this.translatable(this.plan.candidates);
     if (candidates !== this.plan.candidates) this.plan = { ...this.plan, candidates };

@@ -117,6 +117,9 @@ describe('POST /switchyard/route', () => {
     const real = await sc.client.chat.completions.create(body as never, { headers: cap }).withResponse();
     expect(real.response.headers.get('x-switchyard-model')).toBe(j.model);
     expect(real.response.headers.get('x-switchyard-reason')).toContain('claude-sonnet-4.5 over x-switchyard-max-cost-usd');
+    const streamed = await sc.client.chat.completions.create({ ...body, stream: true } as never, { headers: cap }).withResponse();
+    expect(streamed.response.headers.get('x-switchyard-reason')).toContain('claude-sonnet-4.5 over x-switchyard-max-cost-usd');
+    for await (const _ of streamed.data as unknown as AsyncIterable<unknown>) void _;
 
     const none = (await (await route(sc.url, body, { 'x-switchyard-max-cost-usd': '0.000001' })).json()) as RouteJson;
     expect(none.endpoint).toBeNull();
