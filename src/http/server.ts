@@ -171,6 +171,22 @@ export function createHttpServer(deps: ServerDeps): Server {
         deps.keys.authenticate(req.headers.authorization ?? (typeof xKey === 'string' ? `Bearer ${xKey}` : undefined));
         return sendJson(res, 200, deps.models());
       }
+      if (path.startsWith('/v1/models/') || path.startsWith('/models/')) {
+        // OpenAI's GET /v1/models/{model} (the SDK's models.retrieve); a route id keeps its `/`.
+        const xKey = req.headers['x-api-key'];
+        deps.keys.authenticate(req.headers.authorization ?? (typeof xKey === 'string' ? `Bearer ${xKey}` : undefined));
+        const raw = path.slice(path.indexOf('/models/') + '/models/'.length);
+        let id: string;
+        try {
+          id = decodeURIComponent(raw);
+        } catch {
+          throw new SwitchyardError('invalid_request', 'the model id in the path is not valid percent-encoding', { param: 'model' });
+        }
+        const list = deps.models() as { data: Array<{ id: string }> };
+        const found = list.data.find((m) => m.id === id);
+        if (!found) throw new SwitchyardError('model_not_found', `The model "${id}" does not exist`, { param: 'model', status: 404 });
+        return sendJson(res, 200, found);
+      }
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (path === '/readyz') {
         const ready = !deps.draining() && deps.runtime().ready();
