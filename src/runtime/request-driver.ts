@@ -54,6 +54,8 @@ export class RequestDriver {
   private ttftMs: number | null = null;
   /** Models passed over because their worst case is above x-switchyard-max-cost-usd (named in the reason). */
   private readonly overCost: string[] = [];
+  /** `model over budget <id>` for each reservation a budget refused (named in the reason). */
+  private readonly overBudget: string[] = [];
 
   constructor(
     private readonly rt: RuntimeCore,
@@ -100,7 +102,9 @@ export class RequestDriver {
 
   private reason(): string | null {
     const r = this.plan?.reason ?? null;
-    return r !== null && this.overCost.length > 0 ? `${r}; ${this.overCost.join(', ')} over x-switchyard-max-cost-usd` : r;
+    if (r === null) return r;
+    const notes = [...(this.overCost.length > 0 ? [`${this.overCost.join(', ')} over x-switchyard-max-cost-usd`] : []), ...this.overBudget];
+    return notes.length > 0 ? `${r}; ${notes.join('; ')}` : r;
   }
 
   private async loop(): Promise<void> {
@@ -245,7 +249,11 @@ export class RequestDriver {
     const gate = this.picked ? { endpoint: this.picked, estTokens: estTokens(this.call, this.promptTokens) } : undefined;
     const grant = await this.rt.budget.reserve(this.call.requestId, this.call.keyId, cmd.model, cmd.amount, this.rt.now(), gate);
     const at = this.rt.now();
-    if (!grant.ok) return { type: 'budget.refused', at, budget: grant.budget, limit: grant.limit, spent: grant.spent, reserved: grant.reserved };
+    if (!grant.ok) {
+      const note = `${cmd.model} over budget ${grant.budget}`;
+      if (!this.overBudget.includes(note)) this.overBudget.push(note);
+      return { type: 'budget.refused', at, budget: grant.budget, limit: grant.limit, spent: grant.spent, reserved: grant.reserved };
+    }
     const slotGone = this.picked === null || !availability(this.picked, at, estTokens(this.call, this.promptTokens)).ok;
     return { type: 'budget.granted', at, budgets: grant.budgets, slotGone };
   }
