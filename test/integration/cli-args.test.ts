@@ -3,7 +3,7 @@
  * with the command's usage and exit code 2, never a stack trace. check-config names the
  * secrets `serve` would miss.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -72,16 +72,18 @@ describe('switchyard serve on a port in use', () => {
     await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
     const port = (busy.address() as AddressInfo).port;
     const cwd = mkdtempSync(join(tmpdir(), 'sy-busy-'));
+    let child: ChildProcess | null = null;
     try {
-      const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port)], { cwd, env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '', DEEPSEEK_API_KEY: '', SWITCHYARD_RELAY_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(process.execPath, [BIN, 'serve', '--port', String(port)], { cwd, env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '', DEEPSEEK_API_KEY: '', SWITCHYARD_RELAY_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = c;
       let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const code = await new Promise<number | null>((resolve) => {
         const timer = setTimeout(() => {
-          child.kill('SIGKILL');
+          c.kill('SIGKILL');
           resolve(null);
         }, 15_000);
-        child.once('exit', (c) => {
+        c.once('exit', (c) => {
           clearTimeout(timer);
           resolve(c);
         });
@@ -89,6 +91,8 @@ describe('switchyard serve on a port in use', () => {
       expect(stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
       expect(code).toBe(1);
     } finally {
+      // A test that fails (or times out) must not leave a hanging switchyard behind.
+      if (child !== null && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       busy.close();
     }
   }, 20_000);
@@ -99,16 +103,18 @@ describe('switchyard demo on a port in use', () => {
     const busy = createServer();
     await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
     const port = (busy.address() as AddressInfo).port;
+    let child: ChildProcess | null = null;
     try {
-      const child = spawn(process.execPath, [BIN, 'demo', '--port', String(port), '--duration', '2'], { cwd: mkdtempSync(join(tmpdir(), 'sy-busy-')), stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(process.execPath, [BIN, 'demo', '--port', String(port), '--duration', '2'], { cwd: mkdtempSync(join(tmpdir(), 'sy-busy-')), stdio: ['ignore', 'pipe', 'pipe'] });
+      child = c;
       let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const code = await new Promise<number | null>((resolve) => {
         const timer = setTimeout(() => {
-          child.kill('SIGKILL');
+          c.kill('SIGKILL');
           resolve(null);
         }, 15_000);
-        child.once('exit', (c) => {
+        c.once('exit', (c) => {
           clearTimeout(timer);
           resolve(c);
         });
@@ -116,6 +122,8 @@ describe('switchyard demo on a port in use', () => {
       expect(stderr).toContain('already in use');
       expect(code).toBe(1);
     } finally {
+      // A test that fails (or times out) must not leave a hanging switchyard behind.
+      if (child !== null && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       busy.close();
     }
   }, 20_000);
