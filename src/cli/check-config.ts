@@ -1,15 +1,31 @@
 /** `switchyard check-config FILE`: validate a config file without starting anything. */
 import { loadConfigFile } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+
+/**
+ * Secrets the file names that this environment lacks. Not a config error (check-config often
+ * runs where the secrets are not, e.g. in CI), but `serve` would refuse to start: say so.
+ */
+function unsetSecrets(cfg: Config, env: NodeJS.ProcessEnv): string[] {
+  const providers = Object.entries(cfg.providers).filter(([, p]) => p.apiKeyEnv && !env[p.apiKeyEnv]).map(([n, p]) => `providers.${n}.apiKeyEnv: ${p.apiKeyEnv}`);
+  const keys = (cfg.auth?.keys ?? []).filter((k) => !env[k.keyEnv]).map((k) => `auth.keys (${k.id}).keyEnv: ${k.keyEnv}`);
+  return [...providers, ...keys];
+}
 
 export async function checkConfigCommand(argv: string[]): Promise<number> {
   const file = argv[0];
-  if (!file) {
+  if (!file || argv.length > 1) {
     console.error('usage: switchyard check-config FILE');
     return 2;
   }
   const res = await loadConfigFile(file);
   if (res.ok) {
     console.log(`${file}: ok (${Object.keys(res.config.models).length} models, ${Object.keys(res.config.providers).length} providers, ${Object.keys(res.config.routing.routes).length} routes)`);
+    const unset = unsetSecrets(res.config, process.env);
+    if (unset.length > 0) {
+      console.error(`note: not set in this environment (switchyard serve would refuse to start without them):`);
+      for (const u of unset) console.error(`  ${u}`);
+    }
     return 0;
   }
   console.error(`${file}: ${res.errors.length} problem${res.errors.length === 1 ? '' : 's'}`);

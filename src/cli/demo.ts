@@ -207,7 +207,8 @@ export async function demoCommand(argv: string[], serve: StartSidecar): Promise<
     logStream.end();
     if (!(err instanceof StartupError)) throw err;
     process.stderr.write(`switchyard demo: cannot start: ${err.message}\n`);
-    return 1;
+    // The sidecar's half-started handles (ledger, actors' timers) would keep the process alive.
+    process.exit(1);
   }
 
   const base = sidecar.url;

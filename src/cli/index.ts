@@ -8,7 +8,7 @@
 const USAGE = `switchyard — an LLM-routing sidecar
 
 usage:
-  switchyard serve [--config FILE] [--host H] [--port N] [--pretty]
+  switchyard serve [--config FILE] [--host H] [--port N] [--pretty] [--inspect-ws URL]
   switchyard simulate [--port N] [--profile FILE] [--host H]
   switchyard demo [--port N] [--duration S]
   switchyard status [--url URL] [--json]

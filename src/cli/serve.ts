@@ -5,11 +5,30 @@
 import { parseArgs } from 'node:util';
 import { StartupError, type StartSidecar } from '../runtime/sidecar.js';
 
+const USAGE = `usage: switchyard serve [--config FILE] [--host H] [--port N] [--pretty] [--inspect-ws URL]
+  --config FILE      the config (default ./switchyard.yaml if present, else the built-in catalogue)
+  --host H           listen address (default 127.0.0.1, or server.host)
+  --port N           listen port (default 4141, or server.port; 0 picks a free one)
+  --pretty           human-readable logs instead of JSON lines
+  --inspect-ws URL   also forward sanitised inspection events to a Stately inspector
+`;
+
 export async function serveCommand(argv: string[], serve: StartSidecar): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { config: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, pretty: { type: 'boolean' }, 'inspect-ws': { type: 'string' } },
-  });
+  let values: { config?: string; host?: string; port?: string; pretty?: boolean; 'inspect-ws'?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { config: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, pretty: { type: 'boolean' }, 'inspect-ws': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    }));
+  } catch (err) {
+    // An unknown option, a missing value or a stray argument: say which, not a stack trace.
+    process.stderr.write(`switchyard serve: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     console.error(`--port must be a whole number from 0 to 65535, got "${values.port}"`);
@@ -32,7 +51,10 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
   } catch (err) {
     if (err instanceof StartupError) {
       console.error(`switchyard: cannot start: ${err.message}`);
-      return 1;
+      // What the start opened before it failed (the ledger, actors' timers, the in-process
+      // simulator) would keep the process alive: a failed start must end it, or a supervisor
+      // (systemd, Kubernetes) sees a process that neither serves nor exits.
+      process.exit(1);
     }
     throw err;
   }

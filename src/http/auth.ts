@@ -44,8 +44,8 @@ export class ClientKeys {
     return this.keys.length > 0;
   }
 
-  /** The key id for this request, or null when auth is off. Throws 401 / 429. */
-  check(authorization: string | undefined, now: number): string | null {
+  /** The key entry for this request, or null when auth is off; no rpm is counted. Throws 401. */
+  private find(authorization: string | undefined): KeyEntry | null {
     if (this.keys.length === 0) return null;
     const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
     if (!m) throw new SwitchyardError('invalid_api_key', 'missing client key: send "authorization: Bearer <key>"');
@@ -54,6 +54,18 @@ export class ClientKeys {
     // Compare against every key so timing does not tell which one matched.
     for (const k of this.keys) if (timingSafeEqual(k.digest, d)) found ??= k;
     if (!found) throw new SwitchyardError('invalid_api_key', 'invalid client key');
+    return found;
+  }
+
+  /** 401 unless auth is off or the key is known; for reads that are not requests to a model (`/v1/models`). */
+  authenticate(authorization: string | undefined): void {
+    this.find(authorization);
+  }
+
+  /** The key id for this request, or null when auth is off. Throws 401 / 429. */
+  check(authorization: string | undefined, now: number): string | null {
+    const found = this.find(authorization);
+    if (found === null) return null;
     if (found.rpm !== null) {
       if (!gcraAdmits(found.tat, now, 1, found.rpm)) {
         const wait = Math.max(1, Math.ceil((gcraFreeAt(found.tat, now, 1, found.rpm) - now) / 1000));

@@ -31,9 +31,15 @@ const METHODS = new Map<string, readonly string[]>([
   ['/switchyard/route', ['POST']],
 ]);
 
+/** Methods per path prefix: routes whose last segments are an id (`/v1/models/{model}`; a route id has a `/`). */
+const PREFIX_METHODS: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ['/v1/models/', GET],
+  ['/models/', GET],
+];
+
 /** Throws 405 with an `Allow` header when `path` is served but not for `method`. */
 export function checkMethod(path: string, method: string | undefined): void {
-  const allowed = METHODS.get(path);
+  const allowed = METHODS.get(path) ?? PREFIX_METHODS.find(([prefix]) => path.startsWith(prefix))?.[1];
   if (!allowed || (method !== undefined && allowed.includes(method))) return;
   throw new SwitchyardError('method_not_allowed', `use ${allowed.filter((m) => m !== 'HEAD').join(' or ')} for ${path}`, { headers: { allow: allowed.join(', ') } });
 }

@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
+import { anthropicError } from '../apis/messages-output.js';
 import { SwitchyardError, errorBody } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { inScope } from '../runtime/request-scope.js';
@@ -164,7 +165,28 @@ export function createHttpServer(deps: ServerDeps): Server {
       if (path === '/v1/chat/completions' || path === '/chat/completions') return chat(deps, req, res, requestId);
       const api = deps.apis?.[path];
       if (api) return api(deps, req, res, requestId);
-      if (path === '/v1/models' || path === '/models') return sendJson(res, 200, deps.models());
+      if (path === '/v1/models' || path === '/models') {
+        // With auth.keys on, the catalogue is for key holders too (as OpenAI's and LiteLLM's /v1/models).
+        const xKey = req.headers['x-api-key'];
+        deps.keys.authenticate(req.headers.authorization ?? (typeof xKey === 'string' ? `Bearer ${xKey}` : undefined));
+        return sendJson(res, 200, deps.models());
+      }
+      if (path.startsWith('/v1/models/') || path.startsWith('/models/')) {
+        // OpenAI's GET /v1/models/{model} (the SDK's models.retrieve); a route id keeps its `/`.
+        const xKey = req.headers['x-api-key'];
+        deps.keys.authenticate(req.headers.authorization ?? (typeof xKey === 'string' ? `Bearer ${xKey}` : undefined));
+        const raw = path.slice(path.indexOf('/models/') + '/models/'.length);
+        let id: string;
+        try {
+          id = decodeURIComponent(raw);
+        } catch {
+          throw new SwitchyardError('invalid_request', 'the model id in the path is not valid percent-encoding', { param: 'model' });
+        }
+        const list = deps.models() as { data: Array<{ id: string }> };
+        const found = list.data.find((m) => m.id === id);
+        if (!found) throw new SwitchyardError('model_not_found', `The model "${id}" does not exist`, { param: 'model', status: 404 });
+        return sendJson(res, 200, found);
+      }
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (path === '/readyz') {
         const ready = !deps.draining() && deps.runtime().ready();
@@ -180,7 +202,12 @@ export function createHttpServer(deps: ServerDeps): Server {
     handle().catch((err: unknown) => {
       if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId, path }, 'unhandled error in a route');
       try {
-        sendError(res, err, { 'x-request-id': requestId });
+        // The Messages API's paths answer in Anthropic's error shape, their 405s and 404s included.
+        if (isMessagesPath(path) && !res.headersSent) {
+          const e = err instanceof SwitchyardError ? err : new SwitchyardError('internal_error', 'internal error in switchyard (the request id is in x-request-id)');
+          sendJson(res, e.status, anthropicError(e), { 'x-request-id': requestId, ...e.headers });
+        }
+        else sendError(res, err, { 'x-request-id': requestId });
       } catch {
         res.destroy();
       }
@@ -191,6 +218,8 @@ export function createHttpServer(deps: ServerDeps): Server {
   );
   return server;
 }
+
+const isMessagesPath = (path: string): boolean => path === '/v1/messages' || path.startsWith('/v1/messages/');
 
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;

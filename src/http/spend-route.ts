@@ -36,6 +36,7 @@ export function spendRoute(cfg: () => Config, ledger: LedgerStore) {
     if (!GROUPS.includes(g as SpendGroup)) throw new SwitchyardError('invalid_request', `group_by must be one of ${GROUPS.join(', ')}`, { param: 'group_by' });
     const from = time(url.searchParams.get('from'), 'from');
     const to = time(url.searchParams.get('to'), 'to');
+    if (from !== undefined && to !== undefined && to < from) throw new SwitchyardError('invalid_request', `to (${new Date(to).toISOString()}) is before from (${new Date(from).toISOString()}); the window is [from, to)`, { param: 'to' });
     const rows = await ledger.spendBy(g as SpendGroup, from, to);
     const cur = cfg().budget.currency;
     const totalNano = rows.reduce((s, r) => s + r.costNano, 0);

@@ -2,8 +2,13 @@
  * `POST /switchyard/route`: the routing decision for a chat-completions body, without an
  * upstream call, a budget reservation or a ledger row. Same resolution as a real request
  * (hints, scorer, capability and context-window filters, strategy, latency wish), then the
- * first endpoint that could take it now, as a real request would pick it.
+ * first endpoint that could take it now, as a real request would pick it. A model whose
+ * worst-case cost is over `x-switchyard-max-cost-usd` is passed over, as the request machine
+ * passes it over (the budget's own limits are not looked at: no reservation).
  */
+import { worstCaseNano } from '../accounting/cost.js';
+import { usdToNano } from '../accounting/money.js';
+import { outputCap, promptBoundTokens } from '../accounting/reservation.js';
 import { countPromptTokens } from '../accounting/tokens.js';
 import { resolve } from '../routing/resolve.js';
 import type { ChatBody } from '../upstream/types.js';
@@ -35,13 +40,23 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
   });
   const now = rt.now();
   const est = promptTokens + Math.min(maxOut ?? 256, 4096);
+  const maxCostNano = hints.maxCostUsd === null ? null : usdToNano(hints.maxCostUsd);
+  const promptBound = maxCostNano === null ? 0 : promptBoundTokens(body);
+  const overCost: string[] = [];
+  const costNote = () => (overCost.length > 0 ? `; ${overCost.join(', ')} over x-switchyard-max-cost-usd` : '');
   for (const model of plan.candidates) {
+    const mc = rt.cfg.models[model]!;
+    if (maxCostNano !== null && worstCaseNano(promptBound, outputCap(body, mc.maxOutputTokens), mc.price) > maxCostNano) {
+      overCost.push(model);
+      continue;
+    }
     const eps = (rt.byModel.get(model) ?? []).filter((h) => hints.maxLatencyMs === null || latencyOf(h) <= hints.maxLatencyMs);
     const h = eps.filter((e) => availability(e, now, est).ok).sort((a, b) => load(a) - load(b))[0];
-    if (h) return { model, endpoint: h.id, tier: rt.cfg.models[model]!.tier, score: plan.score ?? null, reason: plan.reason };
+    if (h) return { model, endpoint: h.id, tier: mc.tier, score: plan.score ?? null, reason: `${plan.reason}${costNote()}` };
   }
   const first = plan.candidates[0]!;
-  return { model: first, endpoint: null, tier: rt.cfg.models[first]!.tier, score: plan.score ?? null, reason: `${plan.reason}; no endpoint could take it now` };
+  const why = overCost.length === plan.candidates.length ? "; every candidate's worst-case cost is over x-switchyard-max-cost-usd (429 budget_exceeded)" : `${costNote()}; no endpoint could take it now`;
+  return { model: first, endpoint: null, tier: rt.cfg.models[first]!.tier, score: plan.score ?? null, reason: `${plan.reason}${why}` };
 }
 
 const load = (h: Parameters<typeof latencyOf>[0]): number => latencyOf(h) * (h.actor.getSnapshot().context.inFlight + 1);

@@ -18,7 +18,7 @@ import { UpstreamFault } from '../upstream/types.js';
 import { commandOf, isFinal, startRequest, stepRequest, type Command, type ReqEvent, type ReqSnapshot } from '../../machines/request.machine.js';
 import type { ChatCall, ChatSink } from './api.js';
 import { AttemptFailure, runAttempt, type AttemptSuccess, type NativeBody } from './attempt.js';
-import { availability, type EndpointHandle } from './endpoints.js';
+import { availability, latencyOf, type EndpointHandle } from './endpoints.js';
 import { decide } from './retry-policy.js';
 import { StreamSession } from './stream-session.js';
 import type { RuntimeCore } from './core.js';
@@ -52,6 +52,10 @@ export class RequestDriver {
   private estimated = false;
   private usage: Usage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0 };
   private ttftMs: number | null = null;
+  /** Models passed over because their worst case is above x-switchyard-max-cost-usd (named in the reason). */
+  private readonly overCost: string[] = [];
+  /** `model over budget <id>` for each reservation a budget refused (named in the reason). */
+  private readonly overBudget: string[] = [];
 
   constructor(
     private readonly rt: RuntimeCore,
@@ -92,8 +96,15 @@ export class RequestDriver {
       ttftMs: this.ttftMs,
       plan: this.plan,
       endpoint: this.session?.committedTo ?? this.lastEndpoint,
-      headers: (h) => switchyardHeaders(attempts, h, this.plan?.reason ?? null),
+      headers: (h) => switchyardHeaders(attempts, h, this.reason()),
     });
+  }
+
+  private reason(): string | null {
+    const r = this.plan?.reason ?? null;
+    if (r === null) return r;
+    const notes = [...(this.overCost.length > 0 ? [`${this.overCost.join(', ')} over x-switchyard-max-cost-usd`] : []), ...this.overBudget];
+    return notes.length > 0 ? `${r}; ${notes.join('; ')}` : r;
   }
 
   private async loop(): Promise<void> {
@@ -111,7 +122,15 @@ export class RequestDriver {
   private outcome(): Outcome {
     if (this.snap.value === 'done' && this.picked) return { ok: true, endpoint: this.picked, completion: this.completion, completionText: this.completionText, native: this.native };
     const reason: unknown = this.ac.signal.aborted ? this.ac.signal.reason : undefined;
-    return failureOutcome({ ctx: this.snap.context, abortReason: reason, routeError: this.routeError, model: this.call.body.model, maxCostUsd: this.call.hints.maxCostUsd, retryAfterSeconds: () => this.rt.retryAfterSeconds(this.plan?.candidates ?? []) });
+    return failureOutcome({ ctx: this.snap.context, abortReason: reason, routeError: this.routeError, model: this.call.body.model, maxCostUsd: this.call.hints.maxCostUsd, tooSlow: this.tooSlow(), retryAfterSeconds: () => this.rt.retryAfterSeconds(this.plan?.candidates ?? []) });
+  }
+
+  /** The latency wish when it leaves no endpoint of any candidate (then no endpoint was ever tried for it). */
+  private tooSlow(): number | null {
+    const max = this.call.hints.maxLatencyMs;
+    if (max === null) return null;
+    const fast = (this.plan?.candidates ?? []).some((m) => (this.rt.byModel.get(m) ?? []).some((h) => latencyOf(h) <= max));
+    return fast ? null : max;
   }
 
   private internal(err: unknown): SwitchyardError {
@@ -168,9 +187,45 @@ export class RequestDriver {
     }
     if (this.call.body.stream === true) {
       const wantUsage = this.call.body.stream_options?.include_usage === true;
-      this.session = new StreamSession(this.sink, `chatcmpl-${this.call.requestId}`, wantUsage, (h) => switchyardHeaders(this.snap.context.attempts, h, this.plan?.reason ?? null));
+      this.session = new StreamSession(this.sink, `chatcmpl-${this.call.requestId}`, wantUsage, (h) => switchyardHeaders(this.snap.context.attempts, h, this.reason()));
     }
-    return { type: 'request.routed', at, candidates: this.plan.candidates };
+    const candidates = this.translatable(this.plan.candidates);
+    if (candidates !== this.plan.candidates) this.plan = { ...this.plan, candidates };
+    return { type: 'request.routed', at, candidates };
+  }
+
+  /**
+   * Candidates whose endpoints can all not take this body are left out while another candidate
+   * remains, so routing or a fail-over does not turn a valid request into one model's 400: a
+   * chat field with no Messages form (`seed`, `logprobs`, `response_format`, …) on an
+   * Anthropic-kind endpoint, or a Messages field with no chat form (`thinking`, `top_k`, …) on
+   * an OpenAI-kind one. A model the client named, or one left alone, stays: its attempt
+   * answers the 400 that names the field.
+   */
+  private translatable(candidates: string[]): string[] {
+    if (candidates.length < 2) return candidates;
+    const native = nativeOf(this.call.body);
+    let ok: (h: EndpointHandle) => boolean;
+    if (native === undefined) {
+      ok = (h) => {
+        if (h.adapter.kind === 'openai') return true;
+        try {
+          h.adapter.buildRequest({ body: this.call.body, upstreamModel: h.endpoint.upstreamModel, stream: this.call.body.stream === true, apiKey: undefined, headers: {}, basePath: '', maxOutputTokens: 1, anthropicVersion: h.provider.anthropicVersion, prefill: null });
+          return true;
+        } catch (err) {
+          if (err instanceof SwitchyardError && err.status === 400) return false;
+          throw err;
+        }
+      };
+    } else if (native.kind === 'anthropic-messages' && native.untranslated.length > 0) {
+      ok = (h) => h.adapter.kind === 'anthropic';
+    } else {
+      return candidates;
+    }
+    // A model the client named keeps its place (its 400 names the field); routes, `auto` and fallbacks do not.
+    const named = own(this.rt.cfg.models, this.call.body.model) !== undefined ? this.call.body.model : null;
+    const kept = candidates.filter((m) => m === named || (this.rt.byModel.get(m) ?? []).some(ok));
+    return kept.length > 0 && kept.length < candidates.length ? kept : candidates;
   }
 
   private pick(cmd: Extract<Command, { type: 'pick' }>, at: number): ReqEvent {
@@ -184,6 +239,8 @@ export class RequestDriver {
     const prefill = cmd.committed && this.session ? this.session.delivered : null;
     // The bound of what this attempt can cost: prompt bytes (no tokenizer counts more) and the cap sent upstream.
     const amount = worstCaseNano(promptBoundTokens(this.call.body, prefill), outputCap(this.call.body, mc.maxOutputTokens), mc.price);
+    const maxCost = this.call.hints.maxCostUsd;
+    if (maxCost !== null && amount > usdToNano(maxCost) && !this.overCost.includes(h.model)) this.overCost.push(h.model);
     return { type: 'endpoint.picked', at, endpoint: h.id, model: h.model, amount };
   }
 
@@ -192,7 +249,11 @@ export class RequestDriver {
     const gate = this.picked ? { endpoint: this.picked, estTokens: estTokens(this.call, this.promptTokens) } : undefined;
     const grant = await this.rt.budget.reserve(this.call.requestId, this.call.keyId, cmd.model, cmd.amount, this.rt.now(), gate);
     const at = this.rt.now();
-    if (!grant.ok) return { type: 'budget.refused', at, budget: grant.budget, limit: grant.limit, spent: grant.spent, reserved: grant.reserved };
+    if (!grant.ok) {
+      const note = `${cmd.model} over budget ${grant.budget}`;
+      if (!this.overBudget.includes(note)) this.overBudget.push(note);
+      return { type: 'budget.refused', at, budget: grant.budget, limit: grant.limit, spent: grant.spent, reserved: grant.reserved };
+    }
     const slotGone = this.picked === null || !availability(this.picked, at, estTokens(this.call, this.promptTokens)).ok;
     return { type: 'budget.granted', at, budgets: grant.budgets, slotGone };
   }

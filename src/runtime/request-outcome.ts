@@ -16,6 +16,8 @@ export interface FailureInput {
   routeError: SwitchyardError | null;
   model: string;
   maxCostUsd: number | null;
+  /** x-switchyard-max-latency-ms when no candidate endpoint is that fast (null otherwise). */
+  tooSlow?: number | null;
   retryAfterSeconds: () => number;
 }
 
@@ -38,6 +40,10 @@ function exhausted(inp: FailureInput): Outcome {
   const f = realFault(ctx.lastFault);
   if (f === null && ctx.refusal) return { ok: false, error: refusalError(ctx.refusal, inp.maxCostUsd) };
   if (f === null || (f.status === 429 && ctx.attempts > 0) || ctx.attempts === 0) {
+    const tooSlow = inp.tooSlow ?? null;
+    if (f === null && tooSlow !== null) {
+      return { ok: false, error: new SwitchyardError('no_endpoint_available', `no endpoint available for ${inp.model}: no candidate endpoint's observed latency is within x-switchyard-max-latency-ms (${tooSlow} ms)`, { headers: { 'retry-after': String(inp.retryAfterSeconds()) } }) };
+    }
     const why = f ? `last upstream answer: ${f.message}` : 'every candidate endpoint is circuit-open or throttled';
     return { ok: false, error: new SwitchyardError('no_endpoint_available', `no endpoint available for ${inp.model}: ${why}`, { headers: { 'retry-after': String(inp.retryAfterSeconds()) } }) };
   }

@@ -239,6 +239,7 @@ describe('x-switchyard-max-cost-usd', () => {
     expect(data.model).toBe('deepseek-v3.2');
     expect(response.headers.get('x-switchyard-model')).toBe('deepseek-v3.2');
     expect(response.headers.get('x-switchyard-attempts')).toBe('1');
+    expect(response.headers.get('x-switchyard-reason')).toContain('gemini-2.5-flash over x-switchyard-max-cost-usd');
     expect((await sim.log()).map((e) => e.model)).toEqual(['deepseek-chat']);
   });
 
@@ -266,6 +267,8 @@ describe('budget-aware routing', () => {
     expect(second.response.status).toBe(200);
     expect(second.response.headers.get('x-switchyard-model')).toBe('deepseek-v3.2');
     expect(second.response.headers.get('x-switchyard-attempts')).toBe('1');
+    // The reason says why the route's primary was passed over.
+    expect(second.response.headers.get('x-switchyard-reason')).toContain('gemini-2.5-flash over budget model:gemini-2.5-flash:day');
     expect((await sim.log()).map((e) => e.model)).toEqual(['gemini-2.5-flash', 'deepseek-chat']);
     const geminiBudget = (await stateOf(sc)).budgets.find((b) => b.id === 'model:gemini-2.5-flash:day')!;
     expect(Math.round(geminiBudget.spentUsd * 1e9)).toBe(firstCost);

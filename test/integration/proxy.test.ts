@@ -127,6 +127,20 @@ describe('OpenAI-compatible surface', () => {
     expect(ids).toEqual(expect.arrayContaining(['gpt-4.1', 'claude-sonnet-4.5', 'gemini-2.5-flash', 'deepseek-v3.2', 'route/chatbot', 'route/code', 'auto']));
   });
 
+  it('retrieves one model, route or auto (GET /v1/models/{id}); an unknown one is 404 model_not_found', async () => {
+    for (const id of ['gpt-4.1', 'route/code', 'auto']) {
+      const m = await sc.client.models.retrieve(id);
+      expect(m).toMatchObject({ id, object: 'model' });
+    }
+    const e = await sc.client.models.retrieve('gpt-9').catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((e as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
+    expect((await fetch(`${sc.url}/v1/models/%zz`)).status).toBe(400);
+    const post = await fetch(`${sc.url}/v1/models/gpt-4.1`, { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+  });
+
   it('answers health and readiness', async () => {
     expect((await fetch(`${sc.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${sc.url}/readyz`)).status).toBe(200);

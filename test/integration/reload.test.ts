@@ -91,6 +91,16 @@ describe('client keys (auth.keys)', () => {
     expect(await sim.log()).toEqual([]);
   });
 
+  it('GET /v1/models needs a client key too (401 without, the list with one, bearer or x-api-key)', async () => {
+    const none = await fetch(`${sc.url}/v1/models`);
+    expect(none.status).toBe(401);
+    expect(((await none.json()) as { error: { code: string } }).error.code).toBe('invalid_api_key');
+    expect((await fetch(`${sc.url}/v1/models`, { headers: { authorization: 'Bearer sk-nope' } })).status).toBe(401);
+    const ids = (await client(KEY_B).models.list()).data.map((m) => m.id);
+    expect(ids).toContain('gpt-4.1');
+    expect((await fetch(`${sc.url}/v1/models`, { headers: { 'x-api-key': KEY_B } })).status).toBe(200);
+  });
+
   it('a valid key is served; a key without rpm is not limited', async () => {
     for (let i = 0; i < 4; i++) {
       const { data, response } = await ask(client(KEY_B));
@@ -160,7 +170,7 @@ async function reload(): Promise<{ status: number; body: Record<string, unknown>
 }
 
 async function models(): Promise<string[]> {
-  return ((await (await fetch(`${sc.url}/v1/models`)).json()) as { data: Array<{ id: string }> }).data.map((m) => m.id);
+  return ((await (await fetch(`${sc.url}/v1/models`, { headers: { authorization: `Bearer ${KEY_A}` } })).json()) as { data: Array<{ id: string }> }).data.map((m) => m.id);
 }
 
 const teamB = () => client(KEY_B);

@@ -106,6 +106,26 @@ describe('POST /switchyard/route', () => {
     }
   });
 
+  it('x-switchyard-max-cost-usd: passes over the models a real request passes over, and says so', async () => {
+    // claude's worst case at 1,000 output tokens is ~$0.015, its fallback gpt-4.1's ~$0.008.
+    const body = { model: 'claude-sonnet-4.5', max_tokens: 1000, messages: [{ role: 'user', content: 'hi' }] };
+    const cap = { 'x-switchyard-max-cost-usd': '0.012' };
+    const j = (await (await route(sc.url, body, cap)).json()) as RouteJson;
+    expect(j.model).toBe('gpt-4.1');
+    expect(j.endpoint).toMatch(/^gpt-4\.1@/);
+    expect(j.reason).toContain('claude-sonnet-4.5 over x-switchyard-max-cost-usd');
+    const real = await sc.client.chat.completions.create(body as never, { headers: cap }).withResponse();
+    expect(real.response.headers.get('x-switchyard-model')).toBe(j.model);
+    expect(real.response.headers.get('x-switchyard-reason')).toContain('claude-sonnet-4.5 over x-switchyard-max-cost-usd');
+    const streamed = await sc.client.chat.completions.create({ ...body, stream: true } as never, { headers: cap }).withResponse();
+    expect(streamed.response.headers.get('x-switchyard-reason')).toContain('claude-sonnet-4.5 over x-switchyard-max-cost-usd');
+    for await (const _ of streamed.data as unknown as AsyncIterable<unknown>) void _;
+
+    const none = (await (await route(sc.url, body, { 'x-switchyard-max-cost-usd': '0.000001' })).json()) as RouteJson;
+    expect(none.endpoint).toBeNull();
+    expect(none.reason).toContain("every candidate's worst-case cost is over x-switchyard-max-cost-usd");
+  });
+
   it('bound off loopback it needs the admin token, like the other /switchyard routes', async () => {
     const base = guarded.url.replace('0.0.0.0', '127.0.0.1');
     const body = { model: 'auto', messages: [{ role: 'user', content: 'hi' }] };

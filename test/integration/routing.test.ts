@@ -103,6 +103,9 @@ describe('x-switchyard-max-latency-ms', () => {
     expect(e.status).toBe(503);
     expect(e.code).toBe('no_endpoint_available');
     expect(Number(e.headers?.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // It names the latency wish, not a circuit or a throttle that is not there.
+    expect(e.message).toContain('x-switchyard-max-latency-ms (1 ms)');
+    expect(e.message).not.toContain('circuit-open or throttled');
   });
 });
 

@@ -136,6 +136,8 @@ describe('/switchyard/spend', () => {
     ['from=03%2F02%2F2025', 'from'],
     ['from=2025-02-30', 'from'],
     ['to=1', 'to'],
+    // A window that ends before it starts is a mistake (swapped bounds), not an empty report.
+    ['from=2025-03-03&to=2025-03-02', 'to'],
   ])('answers an OpenAI-shaped 400 for %s', async (query, param) => {
     const r = await fetch(`${sc.url}/switchyard/spend?${query}`);
     expect(r.status).toBe(400);

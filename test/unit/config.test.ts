@@ -244,9 +244,9 @@ describe('loadConfigFile and check-config', () => {
   });
 
   const root = fileURLToPath(new URL('../../', import.meta.url));
-  const cli = (...args: string[]) =>
+  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -268,7 +268,7 @@ describe('loadConfigFile and check-config', () => {
       '    contextWindow: 1000',
       '    endpoints: [{ provider: openai, upstreamModel: gpt-4.1 }]',
     ].join('\n'));
-    const res = await cli('check-config', bad);
+    const res = await cli(['check-config', bad]);
     expect(res.code).toBe(1);
     expect(res.stderr).toContain('5 problems');
     expect(res.stderr).toContain('server.port: expected <= 65535');
@@ -280,7 +280,9 @@ describe('loadConfigFile and check-config', () => {
   });
 
   it.concurrent('check-config: a good file exits 0', async ({ expect }) => {
-    const res = await cli('check-config', await file('good.yaml', SPEC_EXAMPLE_YAML));
+    // With the secrets it names in the environment (else a note lists them on stderr).
+    const secrets = { OPENAI_API_KEY: 'x', ANTHROPIC_API_KEY: 'x', DEEPSEEK_API_KEY: 'x', TEAM_A_KEY: 'x' };
+    const res = await cli(['check-config', await file('good.yaml', SPEC_EXAMPLE_YAML)], secrets);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('ok (3 models, 3 providers, 1 routes)');

@@ -1,0 +1,130 @@
+/**
+ * The command line's own mistakes: an unknown option or a missing value is a one-line message
+ * with the command's usage and exit code 2, never a stack trace. check-config names the
+ * secrets `serve` would miss.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+
+import { BIN } from './harness.js';
+
+const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000 });
+
+describe('switchyard serve arguments', () => {
+  it('an unknown option is a usage error (exit 2), not a crash', () => {
+    const r = run('serve', '--bogus');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("Unknown option '--bogus'");
+    expect(r.stderr).toContain('usage: switchyard serve');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('an option without its value is a usage error (exit 2)', () => {
+    const r = run('serve', '--config');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--config');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('--help prints the usage and exits 0 without starting', () => {
+    const r = run('serve', '--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('usage: switchyard serve');
+    expect(r.stdout).toContain('--inspect-ws');
+  });
+});
+
+describe('switchyard check-config', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'sy-check-')), 'switchyard.yaml');
+  writeFileSync(
+    file,
+    stringify({
+      providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apiKeyEnv: 'SY_CHECK_UNSET_KEY' } },
+      models: { m: { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 1000, endpoints: [{ provider: 'p', upstreamModel: 'm' }] } },
+    }),
+  );
+
+  it('a valid file whose secrets are not in the environment is ok (exit 0) with a note naming each variable', () => {
+    const r = spawnSync(process.execPath, [BIN, 'check-config', file], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, SY_CHECK_UNSET_KEY: '' } });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(': ok (1 models');
+    expect(r.stderr).toContain('providers.p.apiKeyEnv: SY_CHECK_UNSET_KEY');
+    const set = spawnSync(process.execPath, [BIN, 'check-config', file], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, SY_CHECK_UNSET_KEY: 'x' } });
+    expect(set.status).toBe(0);
+    expect(set.stderr).not.toContain('SY_CHECK_UNSET_KEY');
+  });
+
+  it('a second file argument is a usage error (exit 2), not silently ignored', () => {
+    const r = run('check-config', file, file);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('usage: switchyard check-config FILE');
+  });
+});
+
+describe('switchyard serve on a port in use', () => {
+  it('says so and exits 1 instead of hanging', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as AddressInfo).port;
+    const cwd = mkdtempSync(join(tmpdir(), 'sy-busy-'));
+    let child: ChildProcess | null = null;
+    try {
+      const c = spawn(process.execPath, [BIN, 'serve', '--port', String(port)], { cwd, env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '', DEEPSEEK_API_KEY: '', SWITCHYARD_RELAY_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = c;
+      let stderr = '';
+      c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((resolve) => {
+        const timer = setTimeout(() => {
+          c.kill('SIGKILL');
+          resolve(null);
+        }, 15_000);
+        c.once('exit', (c) => {
+          clearTimeout(timer);
+          resolve(c);
+        });
+      });
+      expect(stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
+      expect(code).toBe(1);
+    } finally {
+      // A test that fails (or times out) must not leave a hanging switchyard behind.
+      if (child !== null && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      busy.close();
+    }
+  }, 20_000);
+});
+
+describe('switchyard demo on a port in use', () => {
+  it('says so and exits 1 instead of hanging', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as AddressInfo).port;
+    let child: ChildProcess | null = null;
+    try {
+      const c = spawn(process.execPath, [BIN, 'demo', '--port', String(port), '--duration', '2'], { cwd: mkdtempSync(join(tmpdir(), 'sy-busy-')), stdio: ['ignore', 'pipe', 'pipe'] });
+      child = c;
+      let stderr = '';
+      c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((resolve) => {
+        const timer = setTimeout(() => {
+          c.kill('SIGKILL');
+          resolve(null);
+        }, 15_000);
+        c.once('exit', (c) => {
+          clearTimeout(timer);
+          resolve(c);
+        });
+      });
+      expect(stderr).toContain('already in use');
+      expect(code).toBe(1);
+    } finally {
+      // A test that fails (or times out) must not leave a hanging switchyard behind.
+      if (child !== null && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      busy.close();
+    }
+  }, 20_000);
+});
