@@ -84,6 +84,21 @@ async function errorFault(inp: AttemptInput, res: UpstreamResponse, signal: Abor
   return new UpstreamFault('http_status', `upstream answered ${res.statusCode}: ${info.message}`, res.statusCode, info, parseRateLimit(res.headers, inp.now()));
 }
 
+const platformHosts = new Map<string, boolean>();
+/** Whether a provider's base URL is OpenAI's own API (memoised: one URL parse per provider). */
+export function isOpenAIPlatform(baseUrl: string): boolean {
+  let v = platformHosts.get(baseUrl);
+  if (v === undefined) {
+    try {
+      v = new URL(baseUrl).hostname === 'api.openai.com';
+    } catch {
+      v = false;
+    }
+    platformHosts.set(baseUrl, v);
+  }
+  return v;
+}
+
 export async function runAttempt(inp: AttemptInput, session: StreamSession | null): Promise<AttemptSuccess> {
   const started = inp.now();
   const ac = linked(inp.signal);
@@ -96,7 +111,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     headers: inp.h.provider.headers,
     basePath: inp.h.basePath,
     maxOutputTokens: outputCap(inp.body, inp.h.modelCfg.maxOutputTokens),
-    reasoning: inp.h.modelCfg.capabilities.includes('reasoning'),
+    completionTokensField: isOpenAIPlatform(inp.h.provider.baseUrl),
     anthropicVersion: inp.h.provider.anthropicVersion,
     prefill: inp.prefill,
   });

@@ -70,13 +70,13 @@ class OpenAIStreamDecoder implements StreamDecoder {
 
 /**
  * Sends the reserved output cap, so the upstream cannot produce more than the budget reserved
- * for. A model with the `reasoning` capability gets it in `max_completion_tokens` only (OpenAI's
- * o-series and GPT-5 refuse `max_tokens`, whichever field the client or a translated API used);
- * any other model in the field(s) the client used, or `max_tokens` when it used none, the
- * field every OpenAI-compatible API accepts.
+ * for. OpenAI's own API gets it in `max_completion_tokens` only (its o-series and GPT-5 refuse
+ * `max_tokens`, whichever field the client or a translated API used); any other
+ * OpenAI-compatible API in the field(s) the client used, or `max_tokens` when it used none, the
+ * field every one of them accepts (DeepSeek documents only that one).
  */
-function capOutput(body: ChatBody, cap: number, reasoning: boolean): void {
-  if (reasoning) {
+function capOutput(body: ChatBody, cap: number, completionField: boolean): void {
+  if (completionField) {
     delete body.max_tokens;
     body.max_completion_tokens = cap;
     return;
@@ -101,7 +101,7 @@ export const openaiAdapter: ProviderAdapter = {
       delete body.stream;
       delete body.stream_options;
     }
-    capOutput(body, input.maxOutputTokens, input.reasoning === true);
+    capOutput(body, input.maxOutputTokens, input.completionTokensField === true);
     if (input.prefill !== null) body.messages = [...input.body.messages, { role: 'assistant', content: input.prefill }];
     const headers: Record<string, string> = Object.assign({}, input.headers, { 'content-type': 'application/json', accept: input.stream ? 'text/event-stream' : 'application/json' });
     if (input.apiKey) headers.authorization = `Bearer ${input.apiKey}`;

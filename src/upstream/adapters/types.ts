@@ -23,10 +23,11 @@ export interface BuildInput {
    */
   maxOutputTokens: number;
   /**
-   * The model has the `reasoning` capability: when the client named no output field, the cap
-   * goes in `max_completion_tokens` (OpenAI's reasoning models refuse `max_tokens`).
+   * The upstream is OpenAI's own API (`api.openai.com`): the cap goes in `max_completion_tokens`
+   * only, which every chat model there takes and its reasoning models (o-series, GPT-5) require,
+   * as they refuse `max_tokens`. Other OpenAI-compatible APIs get the client's field.
    */
-  reasoning?: boolean;
+  completionTokensField?: boolean;
   anthropicVersion: string;
   /** Text already delivered to the client: continue this assistant turn. */
   prefill: string | null;
