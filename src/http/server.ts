@@ -150,9 +150,14 @@ async function routeDryRun(deps: ServerDeps, req: IncomingMessage, res: ServerRe
 
 export function createHttpServer(deps: ServerDeps): Server {
   const server = createServer({ keepAliveTimeout: 65_000, ...timeouts(deps.requestTimeoutMs ?? 30_000) }, (req, res) => {
-    const given = req.headers['x-request-id'];
-    const requestId = typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : timeOrderedId();
+    // The request id is always switchyard's own (unique, time-ordered): it keys the ledger row, so a
+    // client id reused across requests must not make two requests one row (spend would leave the
+    // ledger). A client's own id (`x-client-request-id`, or `x-request-id` as some SDKs send it)
+    // comes back as `x-client-request-id`, as OpenAI's API does.
+    const requestId = timeOrderedId();
     res.setHeader('x-request-id', requestId);
+    const given = req.headers['x-client-request-id'] ?? req.headers['x-request-id'];
+    if (typeof given === 'string' && REQUEST_ID_RE.test(given)) res.setHeader('x-client-request-id', given);
     // A client that goes away mid-request is routine, not an error (and must never be an unhandled 'error' event).
     req.on('error', (err) => deps.log.debug({ err: err.message, requestId }, 'client connection error while reading the request'));
     res.on('error', (err) => deps.log.debug({ err: err.message, requestId }, 'client connection error while answering'));

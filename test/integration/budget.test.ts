@@ -199,6 +199,21 @@ describe('cost of a request', () => {
     expect(row).toMatchObject({ cost_nano: expected, prompt_tokens: usage!.prompt_tokens, completion_tokens: 40, cached_tokens: CACHED, estimated: 0, status: 200, stream: 1 });
   });
 
+  it('a client id reused across requests still gives each request its own id and ledger row (spend stays in the ledger)', async () => {
+    const msgs = user('Two requests, one client id');
+    const opts = { headers: { 'x-request-id': 'dup-123' } };
+    const a = await sc.client.chat.completions.create({ model: 'deepseek-v3.2', messages: msgs, max_tokens: 10 }, opts).withResponse();
+    const b = await sc.client.chat.completions.create({ model: 'deepseek-v3.2', messages: msgs, max_tokens: 10 }, { headers: { 'x-client-request-id': 'dup-123' } }).withResponse();
+    const ids = [a.response.headers.get('x-request-id'), b.response.headers.get('x-request-id')];
+    expect(new Set(ids).size).toBe(2);
+    expect(ids).not.toContain('dup-123');
+    expect([a.response.headers.get('x-client-request-id'), b.response.headers.get('x-client-request-id')]).toEqual(['dup-123', 'dup-123']);
+    const rows = await Promise.all(ids.map((id) => rowOf(ledgerA, id, 2000)));
+    const charged = [a, b].map((r) => Math.round(Number(r.response.headers.get('x-switchyard-cost-usd')) * 1e9));
+    expect(rows.map((r) => r.cost_nano)).toEqual(charged);
+    expect(charged.every((c) => c > 0)).toBe(true);
+  });
+
   it('estimates a stream whose upstream sent no usage: tokenizer counts, estimated 1', async () => {
     await sim.setFault('deepseek-chat', { kind: 'no_usage', times: 1 });
     await sim.clearLog();

@@ -23,11 +23,14 @@ let seq = 0;
 
 interface Row { request_id: string; model: string; prompt_tokens: number; completion_tokens: number; cost_nano: number; step: number; quality: string; delivered: number }
 
+/** Each test's label → the request id switchyard answered with (`x-request-id`, which keys the ledger rows). */
+const serverIds = new Map<string, string>();
+
 async function stepsOf(h: SidecarHandle, id: string, count: number): Promise<Row[]> {
   const file = /ledger: sqlite:(\S+)/.exec(readFileSync(h.configFile, 'utf8'))![1]!;
   for (let i = 0; i < 40; i++) {
     const db = new Database(file, { readonly: true });
-    const r = db.prepare('select * from ledger where parent_id = ? order by step').all(id) as Row[];
+    const r = db.prepare('select * from ledger where parent_id = ? order by step').all(serverIds.get(id) ?? id) as Row[];
     db.close();
     if (r.length >= count) return r;
     await sleep(25);
@@ -64,16 +67,18 @@ describe('confidence (opt-in)', () => {
         await sim.setFault('deepseek-chat', { kind: 'low_logprob', logprob: -2.5, times: 1 });
         const id = `conf-${++seq}`;
         const base = { model: 'deepseek-v3.2', messages: [{ role: 'user' as const, content: `q ${id}` }], ...(clientAsks ? { logprobs: true } : {}) };
-        const opts = { headers: { 'x-request-id': id } };
+        const opts = { headers: { 'x-client-request-id': id } };
         let headers: Headers;
         const lps: unknown[] = [];
         if (stream) {
           const { data, response } = await confident.client.chat.completions.create({ ...base, stream: true }, opts).withResponse();
           headers = response.headers;
+          serverIds.set(id, response.headers.get('x-request-id')!);
           for await (const c of data) if (c.choices[0]) lps.push(c.choices[0].logprobs ?? null);
         } else {
           const { data, response } = await confident.client.chat.completions.create(base, opts).withResponse();
           headers = response.headers;
+          serverIds.set(id, response.headers.get('x-request-id')!);
           lps.push(data.choices[0]!.logprobs ?? null);
         }
         expect(headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:confidence>gpt-4.1:pass');
@@ -89,7 +94,8 @@ describe('confidence (opt-in)', () => {
 describe('judge (opt-in)', () => {
   it('a judge that says FAIL escalates every tier; each judgement is a paid, recorded step; the last answer is delivered', async () => {
     const id = `judge-${++seq}`;
-    const { data, response } = await judged.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hello judge' }] }, { headers: { 'x-request-id': id } }).withResponse();
+    const { data, response } = await judged.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hello judge' }] }, { headers: { 'x-client-request-id': id } }).withResponse();
+    serverIds.set(id, response.headers.get('x-request-id')!);
     expect(response.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:judge>gpt-4.1:judge>claude-sonnet-4.5:judge');
     expect(data.model).toBe('claude-sonnet-4.5');
     const rows = await stepsOf(judged, id, 6);

@@ -58,10 +58,14 @@ function rows(h: SidecarHandle, sql: string, ...params: unknown[]): Row[] {
   }
 }
 
+/** Each test's label → the request id switchyard answered with (`x-request-id`, which keys the ledger rows). */
+const serverIds = new Map<string, string>();
+const sid = (id: string): string => serverIds.get(id) ?? id;
+
 /** The step rows of a request (written before its response ends; a stream's after its last byte). */
 async function stepsOf(h: SidecarHandle, id: string, count: number): Promise<Row[]> {
   for (let i = 0; i < 40; i++) {
-    const r = rows(h, 'select * from ledger where parent_id = ? order by step', id);
+    const r = rows(h, 'select * from ledger where parent_id = ? order by step', sid(id));
     if (r.length >= count) return r;
     await sleep(25);
   }
@@ -87,13 +91,15 @@ type Params = Omit<OpenAI.ChatCompletionCreateParamsNonStreaming, 'model' | 'mes
 
 async function ask(h: SidecarHandle, id: string, stream: boolean, params: Params = {}, headers: Record<string, string> = {}, model = 'deepseek-v3.2'): Promise<Got> {
   const base = { model, messages: [{ role: 'user' as const, content: `question ${id}` }], ...params };
-  const opts = { headers: { 'x-request-id': id, ...headers } };
+  const opts = { headers: { 'x-client-request-id': id, ...headers } };
   if (!stream) {
     const { data, response } = await h.client.chat.completions.create({ ...base, stream: false }, opts).withResponse();
+    serverIds.set(id, response.headers.get('x-request-id')!);
     const m = data.choices[0]!.message;
     return { headers: response.headers, content: m.content ?? '', refusal: m.refusal ?? null, toolArgs: m.tool_calls?.[0]?.type === 'function' ? m.tool_calls[0].function.arguments : null, finish: data.choices[0]!.finish_reason, models: new Set([data.model]) };
   }
   const { data, response } = await h.client.chat.completions.create({ ...base, stream: true }, opts).withResponse();
+  serverIds.set(id, response.headers.get('x-request-id')!);
   const got: Got = { headers: response.headers, content: '', refusal: null, toolArgs: null, finish: null, models: new Set() };
   for await (const c of data) {
     got.models.add(c.model);
@@ -141,8 +147,8 @@ describe('escalation on each deterministic check', () => {
         c.good(g);
         const steps = await stepsOf(sc, id, 2);
         expect(steps.map((r) => [r.request_id, r.model, r.step, r.quality, r.delivered, r.stream])).toEqual([
-          [`${id}#1`, 'deepseek-v3.2', 1, c.check, 0, stream ? 1 : 0],
-          [`${id}#2`, 'gpt-4.1', 2, 'pass', 1, stream ? 1 : 0],
+          [`${sid(id)}#1`, 'deepseek-v3.2', 1, c.check, 0, stream ? 1 : 0],
+          [`${sid(id)}#2`, 'gpt-4.1', 2, 'pass', 1, stream ? 1 : 0],
         ]);
         for (const r of steps) expect(r.cost_nano).toBe(costOf(r));
         expect(usdToNano(g.headers.get('x-switchyard-cost-usd'))).toBe(costOf(steps[0]!) + costOf(steps[1]!));
@@ -193,7 +199,7 @@ describe('no escalation, refusals and switches', () => {
     expect(g.headers.get('x-switchyard-cascade')).toBeNull();
     expect(g.headers.get('x-switchyard-model')).toBe('deepseek-v3.2');
     await sleep(50);
-    expect(rows(sc, 'select * from ledger where request_id = ?', id).map((r) => [r.model, r.parent_id])).toEqual([['deepseek-v3.2', null]]);
+    expect(rows(sc, 'select * from ledger where request_id = ?', sid(id)).map((r) => [r.model, r.parent_id])).toEqual([['deepseek-v3.2', null]]);
   });
 
   it('a bad x-switchyard-cascade value is a 400 naming the header', async () => {
@@ -232,14 +238,14 @@ describe('seen and learned from', () => {
     const spend = (await (await fetch(`${sc.url}/switchyard/spend?group_by=escalation`)).json()) as { groups: Array<Record<string, unknown>> };
     expect(spend.groups.map((g) => g.escalation)).toEqual(expect.arrayContaining(['deepseek-v3.2:refusal', 'gpt-4.1:pass']));
     const events = await readEvents(`${sc.url}/switchyard/events`);
-    expect(events).toContainEqual(expect.objectContaining({ kind: 'escalation', actor: `request:${id}`, from: 'deepseek-v3.2', to: 'gpt-4.1' }));
+    expect(events).toContainEqual(expect.objectContaining({ kind: 'escalation', actor: `request:${sid(id)}`, from: 'deepseek-v3.2', to: 'gpt-4.1' }));
     const fb = (body: unknown) => fetch(`${sc.url}/switchyard/feedback`, { method: 'POST', body: JSON.stringify(body) });
-    expect((await fb({ request_id: id, good: false })).status).toBe(200);
+    expect((await fb({ request_id: sid(id), good: false })).status).toBe(200);
     expect((await fb({ request_id: 'never-seen', good: true })).status).toBe(404);
-    expect((await fb({ request_id: id, good: 'yes' })).status).toBe(400);
+    expect((await fb({ request_id: sid(id), good: 'yes' })).status).toBe(400);
     const db = new Database(ledgerFile(sc), { readonly: true });
     try {
-      expect(db.prepare('select good from feedback where request_id = ?').get(id)).toEqual({ good: 0 });
+      expect(db.prepare('select good from feedback where request_id = ?').get(sid(id))).toEqual({ good: 0 });
     } finally {
       db.close();
     }
