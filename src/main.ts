@@ -78,6 +78,21 @@ function checkKeys(cfg: Config, env: NodeJS.ProcessEnv): void {
   if (missing.length + keys.length > 0) throw new StartupError(`missing secrets:\n  ${[...missing, ...keys].join('\n  ')}`);
 }
 
+/** Config keys read once at start-up; a reload that changes one is refused. */
+const STARTUP_ONLY: ReadonlyArray<readonly [string, (c: Config) => unknown]> = [
+  ['server.host', (c) => c.server.host],
+  ['server.port', (c) => c.server.port],
+  ['server.requestTimeoutMs', (c) => c.server.requestTimeoutMs],
+  ['storage.ledger', (c) => c.storage.ledger],
+  ['storage.shared', (c) => c.storage.shared],
+  ['storage.leaseMs', (c) => c.storage.leaseMs],
+  ['storage.keyPrefix', (c) => c.storage.keyPrefix],
+  ['logging', (c) => c.logging],
+  ['observe.historySize', (c) => c.observe.historySize],
+  ['observe.statelyInspectUrl', (c) => c.observe.statelyInspectUrl],
+  ['observe.otlp', (c) => c.observe.otlp],
+];
+
 export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   const env = opts.env ?? process.env;
   const loaded = await loadConfig(opts);
@@ -164,9 +179,10 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     if (!loaded.file) return { ok: false, errors: ['switchyard runs on the built-in catalogue: there is no config file to reload (start with --config FILE)'] };
     const res = await loadConfigFile(loaded.file);
     if (!res.ok) return { ok: false, errors: res.errors };
-    // The shared store is opened once: a reload must not claim to have moved it.
-    const sharedOf = (c: Config) => JSON.stringify([c.storage.shared, c.storage.leaseMs, c.storage.keyPrefix]);
-    if (sharedOf(res.config) !== sharedOf(runtime.cfg)) return { ok: false, errors: ['storage.shared, storage.leaseMs and storage.keyPrefix are read at start-up: restart switchyard to change them'] };
+    // What is read once at start-up (the listening socket, stores, logger, hub, tracing) cannot
+    // follow a reload: refuse the whole reload rather than claim to have applied it.
+    const changed = STARTUP_ONLY.filter(([, of]) => JSON.stringify(of(res.config)) !== JSON.stringify(of(cfg))).map(([path]) => path);
+    if (changed.length > 0) return { ok: false, errors: [`${changed.join(', ')} ${changed.length === 1 ? 'is' : 'are'} read at start-up: restart switchyard to change ${changed.length === 1 ? 'it' : 'them'} (nothing was reloaded)`] };
     try {
       checkKeys(res.config, env);
       keys.configure(res.config, env);
@@ -174,7 +190,6 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     } catch (err) {
       return { ok: false, errors: [(err as Error).message] };
     }
-    if (JSON.stringify(res.config.observe.otlp) !== JSON.stringify(cfg.observe.otlp)) log.warn('observe.otlp changed: tracing settings take effect at the next restart');
     const r = runtime.reload(res.config);
     await runtime.reloadBudgets(res.config);
     log.info(r, 'config reloaded');

@@ -270,6 +270,23 @@ describe('reload', () => {
     writeFileSync(sc.configFile, stringify(good));
   });
 
+  it('a change to a key read only at start-up (ledger, port, logging) is refused, naming each; nothing of that file is applied', async () => {
+    const good = reloaded();
+    const startup = structuredClone(good) as Record<string, Record<string, unknown>>;
+    startup.storage = { ...startup.storage, ledger: 'sqlite:/tmp/elsewhere.db' };
+    startup.server = { ...startup.server, port: 4999 };
+    startup.logging = { level: 'debug' };
+    (startup as unknown as { routing: { routes: Record<string, string[]> } }).routing.routes.startup = ['deepseek-v3.2'];
+    writeFileSync(sc.configFile, stringify(startup));
+    const r = await reload();
+    expect(r.status).toBe(400);
+    const errors = r.body.errors as string[];
+    expect(errors.join(' ')).toMatch(/server\.port, storage\.ledger, logging are read at start-up: restart switchyard/);
+    expect(await models()).not.toContain('route/startup');
+    writeFileSync(sc.configFile, stringify(good));
+    expect((await reload()).status).toBe(200);
+  });
+
   it('SIGHUP reloads the config file, key changes included', async () => {
     writeFileSync(sc.configFile, stringify(variant((c) => {
       c.routing.routes.fresh = ['gemini-2.5-flash'];
