@@ -220,6 +220,9 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     );
     server.listen(port, host, () => resolve());
   });
+  if (!isLoopback(host) && (cfg.auth?.keys ?? []).length === 0) {
+    log.warn({ host }, 'bound to a non-loopback address without auth.keys: anyone who can reach this port can spend on your provider keys; set auth.keys (client keys) or bind to 127.0.0.1');
+  }
   if (!isLoopback(host) && !env.SWITCHYARD_ADMIN_TOKEN) {
     log.warn({ host }, 'bound to a non-loopback address without SWITCHYARD_ADMIN_TOKEN: /switchyard/* answers 401 to everyone until it is set');
   }
