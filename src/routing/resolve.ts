@@ -64,7 +64,12 @@ function checkPurpose(cfg: Config, inp: ResolveInput): (m: string) => boolean {
   const isEmb = (m: string): boolean => own(cfg.models, m)?.capabilities.includes('embeddings') === true;
   const named = own(cfg.models, inp.model) !== undefined;
   if (wantsEmbeddings && !named) {
-    throw new SwitchyardError('invalid_request', `embeddings need a catalogue model with capability "embeddings", not "${inp.model}"`, { param: 'model' });
+    const embeddingModels = Object.keys(cfg.models).filter(isEmb);
+    // `auto` and routes are chat choices; any other name is simply not in the catalogue.
+    if (inp.model === 'auto' || inp.model.startsWith('route/')) {
+      throw new SwitchyardError('invalid_request', `embeddings need a catalogue model with capability "embeddings", not "${inp.model}"`, { param: 'model' });
+    }
+    throw new SwitchyardError('model_not_found', `The model "${inp.model}" does not exist. Embeddings models: ${embeddingModels.join(', ') || 'none configured'}`, { param: 'model' });
   }
   if (named && isEmb(inp.model) !== wantsEmbeddings) {
     const msg = wantsEmbeddings ? `"${inp.model}" is not an embeddings model` : `"${inp.model}" is an embeddings model: use POST /v1/embeddings`;

@@ -88,6 +88,12 @@ describe('POST /v1/embeddings', () => {
     expect(chatOnEmb).toMatchObject({ status: 400, param: 'model' });
     const embOnChat = await sc.client.embeddings.create({ model: 'gpt-4.1', input: 'x' }).catch((e: unknown) => e);
     expect(embOnChat).toMatchObject({ status: 400, param: 'model' });
+    // A name not in the catalogue is model_not_found, as on the chat route; auto is a chat choice.
+    const unknown = await sc.client.embeddings.create({ model: 'no-such-embedder', input: 'x' }).catch((e: unknown) => e);
+    expect(unknown).toMatchObject({ status: 400, code: 'model_not_found', param: 'model' });
+    expect(String((unknown as Error).message)).toContain('text-embedding-3-small');
+    const auto = await sc.client.embeddings.create({ model: 'auto', input: 'x' }).catch((e: unknown) => e);
+    expect(auto).toMatchObject({ status: 400, code: 'invalid_request', param: 'model' });
     for (let i = 0; i < 3; i++) {
       const r = await sc.client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'hello there' }] }).withResponse();
       expect(r.response.headers.get('x-switchyard-model')).not.toMatch(/embed/);
