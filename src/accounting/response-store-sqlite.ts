@@ -1,6 +1,6 @@
 /** The response store in the SQLite ledger file (its own connection; WAL lets both write). */
 import Database from 'better-sqlite3';
-import { decodeMessages, type ResponseStore, type ResponseStoreLimits, type StoredResponse } from './response-store.js';
+import { decodeMessages, decodeObject, type ResponseStore, type ResponseStoreLimits, type StoredResponse } from './response-store.js';
 import type { ChatMessage } from '../upstream/types.js';
 
 const SCHEMA = `
@@ -8,14 +8,15 @@ CREATE TABLE IF NOT EXISTS responses (
   id         TEXT    NOT NULL PRIMARY KEY,
   key_id     TEXT,
   created_at INTEGER NOT NULL,
-  messages   TEXT    NOT NULL
+  messages   TEXT    NOT NULL,
+  response   TEXT
 ) STRICT;
 CREATE INDEX IF NOT EXISTS responses_created ON responses (created_at);
 `;
 
 export class SqliteResponseStore implements ResponseStore {
-  private readonly insert: Database.Statement<[string, string | null, number, string]>;
-  private readonly select: Database.Statement<[string], { key_id: string | null; created_at: number; messages: string }>;
+  private readonly insert: Database.Statement<[string, string | null, number, string, string | null]>;
+  private readonly select: Database.Statement<[string], { key_id: string | null; created_at: number; messages: string; response: string | null }>;
   private readonly expire: Database.Statement<[number]>;
   private readonly trim: Database.Statement<[number]>;
 
@@ -23,8 +24,8 @@ export class SqliteResponseStore implements ResponseStore {
     private readonly db: Database.Database,
     private readonly limits: () => ResponseStoreLimits,
   ) {
-    this.insert = db.prepare('INSERT OR REPLACE INTO responses (id, key_id, created_at, messages) VALUES (?, ?, ?, ?)');
-    this.select = db.prepare('SELECT key_id, created_at, messages FROM responses WHERE id = ?');
+    this.insert = db.prepare('INSERT OR REPLACE INTO responses (id, key_id, created_at, messages, response) VALUES (?, ?, ?, ?, ?)');
+    this.select = db.prepare('SELECT key_id, created_at, messages, response FROM responses WHERE id = ?');
     this.expire = db.prepare('DELETE FROM responses WHERE created_at < ?');
     this.trim = db.prepare('DELETE FROM responses WHERE id IN (SELECT id FROM responses ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?)');
   }
@@ -37,13 +38,16 @@ export class SqliteResponseStore implements ResponseStore {
       db.pragma('busy_timeout = 5000');
     }
     db.exec(SCHEMA);
+    // A table made before response objects were kept gets the column in place.
+    const cols = db.prepare('PRAGMA table_info(responses)').all() as Array<{ name: string }>;
+    if (!cols.some((c) => c.name === 'response')) db.exec('ALTER TABLE responses ADD COLUMN response TEXT');
     return new SqliteResponseStore(db, limits);
   }
 
   put(r: StoredResponse): Promise<void> {
     const { ttlMs, maxEntries } = this.limits();
     this.db.transaction(() => {
-      this.insert.run(r.id, r.keyId, r.createdAt, JSON.stringify(r.messages));
+      this.insert.run(r.id, r.keyId, r.createdAt, JSON.stringify(r.messages), r.response ? JSON.stringify(r.response) : null);
       this.expire.run(r.createdAt - ttlMs);
       this.trim.run(maxEntries);
     })();
@@ -54,6 +58,12 @@ export class SqliteResponseStore implements ResponseStore {
     const row = this.select.get(id);
     if (!row || row.key_id !== keyId || row.created_at < now - this.limits().ttlMs) return Promise.resolve(null);
     return Promise.resolve(decodeMessages(row.messages));
+  }
+
+  getResponse(id: string, keyId: string | null, now: number): Promise<Record<string, unknown> | null> {
+    const row = this.select.get(id);
+    if (!row || row.key_id !== keyId || row.created_at < now - this.limits().ttlMs) return Promise.resolve(null);
+    return Promise.resolve(decodeObject(row.response));
   }
 
   close(): Promise<void> {

@@ -12,6 +12,8 @@ export interface StoredResponse {
   createdAt: number;
   /** The whole conversation without instructions, the answer included. */
   messages: ChatMessage[];
+  /** The Responses-API object the client received, for `GET /v1/responses/{id}`. */
+  response?: Record<string, unknown>;
 }
 
 export interface ResponseStoreLimits {
@@ -23,6 +25,8 @@ export interface ResponseStore {
   put(r: StoredResponse): Promise<void>;
   /** The conversation, or null when unknown, expired or created under another key. */
   get(id: string, keyId: string | null, now: number): Promise<ChatMessage[] | null>;
+  /** The response object as answered, or null when unknown, expired, created under another key, or stored before objects were kept. */
+  getResponse(id: string, keyId: string | null, now: number): Promise<Record<string, unknown> | null>;
   close(): Promise<void>;
 }
 
@@ -35,6 +39,16 @@ export async function openResponseStore(ledgerUrl: string, limits: () => Respons
   const { SqliteResponseStore } = await import('./response-store-sqlite.js');
   const memory = ledgerUrl === 'memory' || ledgerUrl === 'sqlite::memory:';
   return SqliteResponseStore.open(memory ? ':memory:' : ledgerUrl.slice('sqlite:'.length), limits);
+}
+
+export function decodeObject(text: string | null): Record<string, unknown> | null {
+  if (text === null) return null;
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
 }
 
 export function decodeMessages(text: string): ChatMessage[] | null {

@@ -62,6 +62,11 @@ export class ClientKeys {
     this.find(authorization);
   }
 
+  /** The key id of a read (no rpm counted), or null when auth is off. Throws 401. */
+  keyIdOf(authorization: string | undefined): string | null {
+    return this.find(authorization)?.id ?? null;
+  }
+
   /** The key id for this request, or null when auth is off. Throws 401 / 429. */
   check(authorization: string | undefined, now: number): string | null {
     const found = this.find(authorization);

@@ -11,7 +11,7 @@ import { inScope } from '../runtime/request-scope.js';
 import type { ChatMessage } from '../upstream/types.js';
 import { readEdge, type ApiRoute, type EdgeRequest } from './edge.js';
 import { ResponsesSink } from './responses-sink.js';
-import { sendError } from './server.js';
+import { sendError, sendJson } from './server.js';
 import { HttpSink } from './sink.js';
 
 async function previous(e: EdgeRequest, store: ResponseStore | null): Promise<ChatMessage[]> {
@@ -46,5 +46,35 @@ export function responsesRoute(store: () => ResponseStore | null): ApiRoute {
     const sink = new ResponsesSink(new HttpSink(req, res, base), { shell, store: t.store ? store() : null, keyId: e.keyId, conversation: t.conversation, log: e.log });
     const call = { requestId, body: t.chat, hints: e.hints, keyId: e.keyId, receivedAt: e.receivedAt, log: e.log };
     await inScope('responses', call, req.headers, () => e.rt.chat(call, sink));
+  };
+}
+
+/**
+ * `GET /v1/responses/{id}` (the SDK's `responses.retrieve`): the stored response object as it was
+ * answered, for the key that created it, while it is kept (`storage.responses`); else 404.
+ */
+export function retrieveResponseRoute(store: () => ResponseStore | null): ApiRoute {
+  return async (deps, req, res, requestId) => {
+    const base = { 'x-request-id': requestId };
+    try {
+      const xKey = req.headers['x-api-key'];
+      const keyId = deps.keys.keyIdOf(req.headers.authorization ?? (typeof xKey === 'string' ? `Bearer ${xKey}` : undefined));
+      const path = (req.url ?? '').split('?')[0]!;
+      let id: string;
+      try {
+        id = decodeURIComponent(path.slice(path.indexOf('/responses/') + '/responses/'.length));
+      } catch {
+        throw new SwitchyardError('invalid_request', 'the response id in the path is not valid percent-encoding', { param: 'response_id' });
+      }
+      const rt = deps.runtime();
+      const s = store();
+      const found = s && id !== '' && !id.includes('/') ? await s.getResponse(id, keyId, rt.now()) : null;
+      if (!found) {
+        throw new SwitchyardError('not_found', `No response found with id "${id.slice(0, 80)}" (responses are kept ${rt.cfg.storage.responses.ttlSeconds} s, at most ${rt.cfg.storage.responses.maxEntries}, only when stored and only for the key that created them)`, { param: 'response_id' });
+      }
+      sendJson(res, 200, found, base);
+    } catch (err) {
+      sendError(res, err, base);
+    }
   };
 }

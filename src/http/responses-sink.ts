@@ -31,10 +31,10 @@ export class ResponsesSink extends ApiSink {
     return errorBody(err).body;
   }
 
-  private async save(assistant: ChatMessage): Promise<void> {
+  private async save(assistant: ChatMessage, response: Record<string, unknown>): Promise<void> {
     if (!this.o.store) return;
     try {
-      await this.o.store.put({ id: this.o.shell.id, keyId: this.o.keyId, createdAt: this.o.shell.createdAt * 1000, messages: [...this.o.conversation, assistant] });
+      await this.o.store.put({ id: this.o.shell.id, keyId: this.o.keyId, createdAt: this.o.shell.createdAt * 1000, messages: [...this.o.conversation, assistant], response });
     } catch (err) {
       this.o.log.warn({ err }, 'could not store the response: previous_response_id will not find it');
     }
@@ -45,7 +45,7 @@ export class ResponsesSink extends ApiSink {
     const { output, finish, assistant } = outputOfCompletion(body);
     const s = statusOf(finish);
     const response = responseObject(shell, { status: s.status, incomplete_details: s.incomplete_details, output, usage: responsesUsage(body.usage) });
-    await this.save(assistant);
+    await this.save(assistant, response);
     this.out.json(status, headers, JSON.stringify(response));
   }
 
@@ -64,7 +64,7 @@ export class ResponsesSink extends ApiSink {
     if (!w) return this.out.end();
     w.finishItems();
     const { response, assistant } = w.result();
-    await this.save(assistant);
+    await this.save(assistant, response);
     w.completed(response);
     this.out.end();
   }

@@ -170,6 +170,10 @@ export function createHttpServer(deps: ServerDeps): Server {
       if (path === '/v1/chat/completions' || path === '/chat/completions') return chat(deps, req, res, requestId);
       const api = deps.apis?.[path];
       if (api) return api(deps, req, res, requestId);
+      if (path.startsWith('/v1/responses/') || path.startsWith('/responses/')) {
+        const retrieve = deps.apis?.['/v1/responses/'];
+        if (retrieve) return retrieve(deps, req, res, requestId);
+      }
       if (path === '/v1/models' || path === '/models') {
         // With auth.keys on, the catalogue is for key holders too (as OpenAI's and LiteLLM's /v1/models).
         const xKey = req.headers['x-api-key'];

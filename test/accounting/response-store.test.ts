@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openResponseStore, type ResponseStore } from '../../src/accounting/response-store.js';
@@ -29,6 +30,16 @@ async function contract(store: ResponseStore): Promise<void> {
   // A put far later removes what expired meanwhile.
   await store.put({ id: 'resp_6', keyId: null, createdAt: t0 + 10 * limits.ttlMs, messages: conv(6) });
   expect(await store.get('resp_5', null, t0 + 10)).toBeNull();
+  // The response object as answered (GET /v1/responses/{id}): same key and ttl rules; none when not kept.
+  const t1 = t0 + 20 * limits.ttlMs;
+  const object = { id: 'resp_7', object: 'response', status: 'completed', output: [{ type: 'message', content: [{ type: 'output_text', text: 'a7' }] }] };
+  await store.put({ id: 'resp_7', keyId: 'team-a', createdAt: t1, messages: conv(7), response: object });
+  expect(await store.getResponse('resp_7', 'team-a', t1 + 1)).toEqual(object);
+  expect(await store.getResponse('resp_7', 'team-b', t1 + 1)).toBeNull();
+  expect(await store.getResponse('resp_7', 'team-a', t1 + limits.ttlMs + 1)).toBeNull();
+  await store.put({ id: 'resp_8', keyId: null, createdAt: t1, messages: conv(8) });
+  expect(await store.getResponse('resp_8', null, t1 + 1)).toBeNull();
+  expect(await store.get('resp_8', null, t1 + 1)).toEqual(conv(8));
 }
 
 describe('SQLite response store', () => {
@@ -36,6 +47,24 @@ describe('SQLite response store', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'sy-resp-')), 'ledger.db');
     const store = await openResponseStore(`sqlite:${file}`, () => limits);
     try {
+      await contract(store);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('SQLite response store made before response objects were kept', () => {
+  it('gets the response column in place and keeps the old rows', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'sy-resp-old-')), 'ledger.db');
+    const old = new Database(file);
+    old.exec('CREATE TABLE responses (id TEXT NOT NULL PRIMARY KEY, key_id TEXT, created_at INTEGER NOT NULL, messages TEXT NOT NULL) STRICT');
+    old.prepare('INSERT INTO responses VALUES (?, ?, ?, ?)').run('resp_old', null, 1_000_000, JSON.stringify(conv(1)));
+    old.close();
+    const store = await openResponseStore(`sqlite:${file}`, () => limits);
+    try {
+      expect(await store.get('resp_old', null, 1_000_001)).toEqual(conv(1));
+      expect(await store.getResponse('resp_old', null, 1_000_001)).toBeNull();
       await contract(store);
     } finally {
       await store.close();

@@ -106,6 +106,26 @@ describe('POST /v1/responses', () => {
     expect(types).not.toContain('response.completed');
   });
 
+  it('retrieves a stored response (GET /v1/responses/{id}, the SDK\'s responses.retrieve) as it was answered; 404 otherwise', async () => {
+    const created = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Keep this one.', metadata: { tag: 'kept' } });
+    const got = await sc.client.responses.retrieve(created.id);
+    expect(JSON.parse(JSON.stringify(got))).toEqual(JSON.parse(JSON.stringify(created)));
+    // A streamed one is stored as completed.
+    const stream = sc.client.responses.stream({ model: 'gpt-4.1', input: 'Stream and keep.' });
+    for await (const _ of stream) void _;
+    const final = await stream.finalResponse();
+    const again = await sc.client.responses.retrieve(final.id);
+    expect([again.id, again.status, again.output_text, again.usage?.output_tokens]).toEqual([final.id, 'completed', final.output_text, final.usage?.output_tokens]);
+    // Not stored, unknown: 404 in OpenAI's shape.
+    const unstored = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Forget this one.', store: false });
+    for (const id of [unstored.id, 'resp_nope']) {
+      const err = await sc.client.responses.retrieve(id).catch((e: unknown) => e);
+      expect(err).toMatchObject({ status: 404, code: 'not_found' });
+    }
+    const wrongMethod = await fetch(`${sc.url}/v1/responses/${created.id}`, { method: 'DELETE' });
+    expect(wrongMethod.status).toBe(405);
+  });
+
   it('refuses an unknown previous_response_id with a 400', async () => {
     const err = await sc.client.responses.create({ model: 'gpt-4.1', input: 'x', previous_response_id: 'resp_nope' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 400, param: 'previous_response_id' });
