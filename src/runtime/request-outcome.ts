@@ -4,7 +4,7 @@
  * API shape live here, next to the error catalog's constructors.
  */
 import type { BudgetRefusal, ReqContext } from '../../machines/request.machine.js';
-import { nanoToUsd } from '../accounting/money.js';
+import { formatUsd, usdToNano } from '../accounting/money.js';
 import { SwitchyardError, upstreamClientError } from '../errors.js';
 import { UpstreamFault } from '../upstream/types.js';
 import type { Outcome } from './finalize.js';
@@ -28,8 +28,10 @@ export function abortedOutcome(reason: unknown, ctx: ReqContext): Outcome {
 
 function refusalError(r: BudgetRefusal, maxCostUsd: number | null): SwitchyardError {
   const headers = { headers: { 'x-should-retry': 'false' } };
-  if (r.kind === 'max_cost') return new SwitchyardError('budget_exceeded', `worst-case cost of ${r.model} ($${nanoToUsd(r.amount)}) exceeds x-switchyard-max-cost-usd ($${maxCostUsd})`, headers);
-  return new SwitchyardError('budget_exceeded', `budget ${r.budget} would be exceeded: limit $${nanoToUsd(r.limit)}, spent $${nanoToUsd(r.spent)}, reserved $${nanoToUsd(r.reserved)}, this request needs up to $${nanoToUsd(r.amount)}`, headers);
+  // Amounts as exact decimals (formatUsd): never `$1e-7`, never float noise.
+  const cap = maxCostUsd === null ? 'unset' : `$${formatUsd(usdToNano(maxCostUsd))}`;
+  if (r.kind === 'max_cost') return new SwitchyardError('budget_exceeded', `worst-case cost of ${r.model} ($${formatUsd(r.amount)}) exceeds x-switchyard-max-cost-usd (${cap})`, headers);
+  return new SwitchyardError('budget_exceeded', `budget ${r.budget} would be exceeded: limit $${formatUsd(r.limit)}, spent $${formatUsd(r.spent)}, reserved $${formatUsd(r.reserved)}, this request needs up to $${formatUsd(r.amount)}`, headers);
 }
 
 const realFault = (f: unknown): UpstreamFault | null => (f instanceof UpstreamFault ? f : null);

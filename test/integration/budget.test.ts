@@ -265,6 +265,11 @@ describe('x-switchyard-max-cost-usd', () => {
     expect(err.status).toBe(429);
     expect(err.code).toBe('budget_exceeded');
     expect(err.message).toMatch(/x-switchyard-max-cost-usd/);
+    // Amounts as exact decimals, never exponent notation or float noise.
+    expect(err.message).not.toMatch(/\de-\d|\.\d{10,}/);
+    expect(err.message).toMatch(/\(\$0\.\d{6,9}\) exceeds x-switchyard-max-cost-usd \(\$0\.\d{6,9}\)/);
+    const tiny = await apiError(sc.client.chat.completions.create({ model: 'deepseek-v3.2', messages: msgs, max_tokens: 100 }, { headers: { 'x-switchyard-max-cost-usd': '0.0000001' } }));
+    expect(tiny.message).toContain('x-switchyard-max-cost-usd ($0.0000001)');
     expect(err.headers?.get('x-should-retry')).toBe('false');
     expect(await sim.log()).toEqual([]);
   });
