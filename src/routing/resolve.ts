@@ -91,13 +91,16 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
     const idx = tierIndex(c.tier);
     const tiersInOrder = [c.tier, TIERS[idx + 1], TIERS[idx - 1], TIERS[idx + 2], TIERS[idx - 2]].filter((t): t is Tier => t !== undefined);
     const chain: string[] = [];
+    let emptyTier = false;
     for (const t of tiersInOrder) {
       const inTier = ordered(cfg, Object.keys(cfg.models).filter((m) => cfg.models[m]!.tier === t && capable(m)), inp);
+      if (t === c.tier && inTier.length === 0) emptyTier = true;
       chain.push(...inTier);
       // The chosen tier's own fallbacks come before other tiers (balanced: gemini-2.5-flash, then deepseek-v3.2).
       if (t === c.tier) chain.push(...inTier.flatMap((m) => cfg.models[m]!.fallbacks).filter(capable));
     }
-    plan = { candidates: chain, tier: c.tier, reason: c.reason, score: c.score ?? null };
+    const note = emptyTier ? `; no model of tier ${c.tier} can take this request: served from the nearest tier` : '';
+    plan = { candidates: chain, tier: c.tier, reason: `${c.reason}${note}`, score: c.score ?? null };
   } else if (inp.model.startsWith('route/')) {
     const name = inp.model.slice('route/'.length);
     const chain = own(cfg.routing.routes, name);

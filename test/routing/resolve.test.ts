@@ -128,6 +128,15 @@ describe('resolve: auto', () => {
     expect(p.reason).toBe('tier forced by x-switchyard-tier: high_quality');
   });
 
+  it('a forced tier that has no capable model is served from the nearest tier, and the reason says so', () => {
+    const noHq: Config = { ...CFG, models: Object.fromEntries(Object.entries(CFG.models).filter(([id]) => id !== 'hq-big')) };
+    const p = resolve(noHq, input('auto', { tier: 'high_quality' }));
+    expect(p.candidates[0]).toBe('bal-cheap');
+    expect(p.reason).toBe('tier forced by x-switchyard-tier: high_quality; no model of tier high_quality can take this request: served from the nearest tier');
+    // With a model there, no note.
+    expect(resolve(CFG, input('auto', { tier: 'high_quality' })).reason).toBe('tier forced by x-switchyard-tier: high_quality');
+  });
+
   it('orders inside a tier by the strategy: latency picks the less loaded model first', () => {
     const cfg: Config = { ...CFG, routing: { ...CFG.routing, strategy: 'latency' } };
     const stats = (m: string) => (m === 'bal-cheap' ? { latencyMs: 900, inFlight: 3 } : { latencyMs: 50, inFlight: 0 });
