@@ -15,6 +15,7 @@ import type { ChatBody } from '../upstream/types.js';
 import type { Hints } from './api.js';
 import type { RuntimeCore } from './core.js';
 import { availability, latencyOf } from './endpoints.js';
+import { translatableCandidates } from './translatable.js';
 
 export interface DryRoute {
   model: string;
@@ -38,6 +39,10 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
     liveStats: (m) => rt.modelStats(m),
     rng: () => rt.rng(),
   });
+  // The same candidates a real request tries: those whose endpoints cannot take this body are left out.
+  const candidates = translatableCandidates(rt, body, plan.candidates);
+  if (candidates !== plan.candidates) plan.reason += `; skipped ${plan.candidates.filter((m) => !candidates.includes(m)).join(', ')} (cannot take this request's fields)`;
+  plan.candidates = candidates;
   const now = rt.now();
   const est = promptTokens + Math.min(maxOut ?? 256, 4096);
   const maxCostNano = hints.maxCostUsd === null ? null : usdToNano(hints.maxCostUsd);

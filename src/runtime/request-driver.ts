@@ -24,6 +24,7 @@ import { StreamSession } from './stream-session.js';
 import type { RuntimeCore } from './core.js';
 import { finalizeRequest, type Outcome } from './finalize.js';
 import { pickEndpoint } from './pick.js';
+import { translatableCandidates } from './translatable.js';
 import { countPrompt, estTokens, shownPromptTokens, switchyardHeaders } from './request-prep.js';
 import { failureOutcome } from './request-outcome.js';
 import { sleepOn } from './scheduler.js';
@@ -189,43 +190,9 @@ export class RequestDriver {
       const wantUsage = this.call.body.stream_options?.include_usage === true;
       this.session = new StreamSession(this.sink, `chatcmpl-${this.call.requestId}`, wantUsage, (h) => switchyardHeaders(this.snap.context.attempts, h, this.reason()));
     }
-    const candidates = this.translatable(this.plan.candidates);
+    const candidates = translatableCandidates(this.rt, this.call.body, this.plan.candidates);
     if (candidates !== this.plan.candidates) this.plan = { ...this.plan, candidates };
     return { type: 'request.routed', at, candidates };
-  }
-
-  /**
-   * Candidates whose endpoints can all not take this body are left out while another candidate
-   * remains, so routing or a fail-over does not turn a valid request into one model's 400: a
-   * chat field with no Messages form (`seed`, `logprobs`, `response_format`, …) on an
-   * Anthropic-kind endpoint, or a Messages field with no chat form (`thinking`, `top_k`, …) on
-   * an OpenAI-kind one. A model the client named, or one left alone, stays: its attempt
-   * answers the 400 that names the field.
-   */
-  private translatable(candidates: string[]): string[] {
-    if (candidates.length < 2) return candidates;
-    const native = nativeOf(this.call.body);
-    let ok: (h: EndpointHandle) => boolean;
-    if (native === undefined) {
-      ok = (h) => {
-        if (h.adapter.kind === 'openai') return true;
-        try {
-          h.adapter.buildRequest({ body: this.call.body, upstreamModel: h.endpoint.upstreamModel, stream: this.call.body.stream === true, apiKey: undefined, headers: {}, basePath: '', maxOutputTokens: 1, anthropicVersion: h.provider.anthropicVersion, prefill: null });
-          return true;
-        } catch (err) {
-          if (err instanceof SwitchyardError && err.status === 400) return false;
-          throw err;
-        }
-      };
-    } else if (native.kind === 'anthropic-messages' && native.untranslated.length > 0) {
-      ok = (h) => h.adapter.kind === 'anthropic';
-    } else {
-      return candidates;
-    }
-    // A model the client named keeps its place (its 400 names the field); routes, `auto` and fallbacks do not.
-    const named = own(this.rt.cfg.models, this.call.body.model) !== undefined ? this.call.body.model : null;
-    const kept = candidates.filter((m) => m === named || (this.rt.byModel.get(m) ?? []).some(ok));
-    return kept.length > 0 && kept.length < candidates.length ? kept : candidates;
   }
 
   private pick(cmd: Extract<Command, { type: 'pick' }>, at: number): ReqEvent {

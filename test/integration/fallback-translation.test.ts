@@ -44,6 +44,11 @@ describe('fail-over past an Anthropic-kind fallback that cannot take the body', 
     const named = await fetch(`${sc.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'unused' }, body: JSON.stringify({ ...body, model: 'gpt-4.1' }) });
     expect(named.status).toBe(400);
     expect(((await named.json()) as { error: { message: string } }).error.message).toMatch(/^thinking has no chat-completions form/);
+    // The dry run leaves out the same candidates as the real request, and says so.
+    const dry = await fetch(`${sc.url}/switchyard/route`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'route/analysis', seed: 3, messages: [{ role: 'user', content: 'hello' }] }) });
+    const d = (await dry.json()) as { model: string; reason: string };
+    expect(d.model).toBe('gpt-4.1');
+    expect(d.reason).toContain("skipped claude-sonnet-4.5 (cannot take this request's fields)");
   });
   it('a route whose primary fails answers 502 upstream_error, not the fallback\'s 400, and never calls the fallback', async () => {
     await sim.setFault('gpt-4.1', { kind: 'http_error', status: 503 });

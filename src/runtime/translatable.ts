@@ -1,0 +1,41 @@
+/** Which candidates can take a body at all (shared by the request driver and the dry run). */
+import { nativeOf } from '../apis/native.js';
+import { own } from '../config/lookup.js';
+import { SwitchyardError } from '../errors.js';
+import type { ChatBody } from '../upstream/types.js';
+import type { RuntimeCore } from './core.js';
+import type { EndpointHandle } from './endpoints.js';
+
+/**
+ * Candidates whose endpoints can all not take this body are left out while another candidate
+ * remains, so routing or a fail-over does not turn a valid request into one model's 400: a
+ * chat field with no Messages form (`seed`, `logprobs`, `response_format`, …) on an
+ * Anthropic-kind endpoint, or a Messages field with no chat form (`thinking`, `top_k`, …) on
+ * an OpenAI-kind one. A model the client named, or one left alone, stays: its attempt
+ * answers the 400 that names the field.
+ */
+export function translatableCandidates(rt: RuntimeCore, body: ChatBody, candidates: string[]): string[] {
+  if (candidates.length < 2) return candidates;
+  const native = nativeOf(body);
+  let ok: (h: EndpointHandle) => boolean;
+  if (native === undefined) {
+    ok = (h) => {
+      if (h.adapter.kind === 'openai') return true;
+      try {
+        h.adapter.buildRequest({ body, upstreamModel: h.endpoint.upstreamModel, stream: body.stream === true, apiKey: undefined, headers: {}, basePath: '', maxOutputTokens: 1, anthropicVersion: h.provider.anthropicVersion, prefill: null });
+        return true;
+      } catch (err) {
+        if (err instanceof SwitchyardError && err.status === 400) return false;
+        throw err;
+      }
+    };
+  } else if (native.kind === 'anthropic-messages' && native.untranslated.length > 0) {
+    ok = (h) => h.adapter.kind === 'anthropic';
+  } else {
+    return candidates;
+  }
+  // A model the client named keeps its place (its 400 names the field); routes, `auto` and fallbacks do not.
+  const named = own(rt.cfg.models, body.model) !== undefined ? body.model : null;
+  const kept = candidates.filter((m) => m === named || (rt.byModel.get(m) ?? []).some(ok));
+  return kept.length > 0 && kept.length < candidates.length ? kept : candidates;
+}
