@@ -66,6 +66,22 @@ describe('switchyard check-config', () => {
   });
 });
 
+/** The exit code of a child (null when it had to be killed after 15 s) and what it wrote on stderr. */
+function exitOf(c: ChildProcess): Promise<{ code: number | null; stderr: string }> {
+  let stderr = '';
+  c.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      c.kill('SIGKILL');
+      resolve({ code: null, stderr });
+    }, 15_000);
+    c.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
 describe('switchyard serve on a port in use', () => {
   it('says so and exits 1 instead of hanging', async () => {
     const busy = createServer();
@@ -76,18 +92,7 @@ describe('switchyard serve on a port in use', () => {
     try {
       const c = spawn(process.execPath, [BIN, 'serve', '--port', String(port)], { cwd, env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '', DEEPSEEK_API_KEY: '', SWITCHYARD_RELAY_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
       child = c;
-      let stderr = '';
-      c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const code = await new Promise<number | null>((resolve) => {
-        const timer = setTimeout(() => {
-          c.kill('SIGKILL');
-          resolve(null);
-        }, 15_000);
-        c.once('exit', (c) => {
-          clearTimeout(timer);
-          resolve(c);
-        });
-      });
+      const { code, stderr } = await exitOf(c);
       expect(stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
       expect(code).toBe(1);
     } finally {
@@ -107,18 +112,7 @@ describe('switchyard demo on a port in use', () => {
     try {
       const c = spawn(process.execPath, [BIN, 'demo', '--port', String(port), '--duration', '2'], { cwd: mkdtempSync(join(tmpdir(), 'sy-busy-')), stdio: ['ignore', 'pipe', 'pipe'] });
       child = c;
-      let stderr = '';
-      c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const code = await new Promise<number | null>((resolve) => {
-        const timer = setTimeout(() => {
-          c.kill('SIGKILL');
-          resolve(null);
-        }, 15_000);
-        c.once('exit', (c) => {
-          clearTimeout(timer);
-          resolve(c);
-        });
-      });
+      const { code, stderr } = await exitOf(c);
       expect(stderr).toContain('already in use');
       expect(code).toBe(1);
     } finally {
