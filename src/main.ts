@@ -141,6 +141,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     },
     onCascade: (r) => {
       metrics?.onCascade(r);
+      apiCounts?.recordCascade(r);
       noteEscalations(hub, r);
     },
     // Attempts by outcome, counted where they happen (per-request bookkeeping need not pass through the actors).
