@@ -265,12 +265,26 @@ export class SharedBudgetStore implements BudgetStore {
     return p;
   }
 
-  /** Current counters of every budget (the lease tick keeps `lines()` fresh). */
+  /**
+   * Current counters of every budget (the lease tick keeps `lines()` fresh). A period Redis has
+   * no seeded counters for (it restarted empty, or the period is new) is rebuilt from the ledger
+   * here, as a reserve would: the state view and `switchyard_budget_remaining_usd` must not show
+   * "nothing spent" until the next request. When the ledger cannot answer, the last known figures stay.
+   */
   async refresh(): Promise<void> {
     const now = this.d.now();
     for (const l of this.limits()) {
       const key = this.d.keys.budget(l, now);
-      const [spent, reserved] = await this.d.conn.redis.hmget(key, 'spent', 'reserved');
+      const first = await this.d.conn.redis.hmget(key, 'spent', 'reserved', 'seeded');
+      let [spent, reserved] = first;
+      if (first[2] !== '1') {
+        try {
+          await this.seed(l, now);
+        } catch {
+          continue; // the next reserve answers 503 and says why
+        }
+        [spent, reserved] = await this.d.conn.redis.hmget(key, 'spent', 'reserved');
+      }
       this.cache.set(key, { spent: Number(spent ?? 0), reserved: Number(reserved ?? 0) });
     }
   }
