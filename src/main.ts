@@ -175,11 +175,14 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     } catch (err) {
       return { ok: false, errors: [(err as Error).message] };
     }
-    if (JSON.stringify(res.config.observe.otlp) !== JSON.stringify(cfg.observe.otlp)) log.warn('observe.otlp changed: tracing settings take effect at the next restart');
+    // The ledger is opened once: a reload that names another one must not answer "ok" and keep writing to the old one.
+    if (res.config.storage.ledger !== cfg.storage.ledger) return { ok: false, errors: ['storage.ledger is opened at start-up: restart switchyard to change it (the running ledger stays)'] };
+    const restartRequired = startupOnlyChanges(cfg, res.config, opts);
+    if (restartRequired.length > 0) log.warn({ keys: restartRequired }, `${restartRequired.join(', ')} changed: read at start-up only, the running values stay until a restart`);
     const r = runtime.reload(res.config);
     await runtime.reloadBudgets(res.config);
     log.info(r, 'config reloaded');
-    return { ok: true, ...r };
+    return { ok: true, ...r, restartRequired };
   };
 
   const ops = opsRoutes({ runtime, ledger, hub, metrics: m, reload });
@@ -234,6 +237,21 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
 
   if (opts.signals) installSignals(log, shutdown, reload);
   return { url, runtime, simulated: simulatedMode, simulator, reload, shutdown };
+}
+
+/** Keys read once at start-up whose value in the reloaded file differs from the one running (a CLI flag that overrides a key makes its file value irrelevant). */
+function startupOnlyChanges(running: Config, next: Config, opts: ServeOptions): string[] {
+  const keys: Array<[string, (c: Config) => unknown, boolean]> = [
+    ['server.host', (c) => c.server.host, opts.host === undefined],
+    ['server.port', (c) => c.server.port, opts.port === undefined],
+    ['server.requestTimeoutMs', (c) => c.server.requestTimeoutMs, true],
+    ['logging.level', (c) => c.logging.level, true],
+    ['logging.pretty', (c) => c.logging.pretty, opts.pretty === undefined],
+    ['observe.statelyInspectUrl', (c) => c.observe.statelyInspectUrl, opts.inspectWs === undefined],
+    ['observe.historySize', (c) => c.observe.historySize, true],
+    ['observe.otlp', (c) => c.observe.otlp, true],
+  ];
+  return keys.filter(([, get, fromFile]) => fromFile && JSON.stringify(get(running)) !== JSON.stringify(get(next))).map(([k]) => k);
 }
 
 function installSignals(log: Logger, shutdown: () => Promise<void>, reload: () => Promise<unknown>): void {

@@ -260,6 +260,30 @@ describe('reload', () => {
     writeFileSync(sc.configFile, stringify(good));
   });
 
+  it('start-up-only keys: another storage.ledger is refused (400, the ledger stays); logging.level and server.requestTimeoutMs are named in restartRequired', async () => {
+    const good = reloaded();
+    const ledgerNow = (good.storage as { ledger: string }).ledger;
+    writeFileSync(sc.configFile, stringify({ ...good, storage: { ...(good.storage as object), ledger: `${ledgerNow}.other` } }));
+    const moved = await reload();
+    expect(moved.status).toBe(400);
+    expect((moved.body.errors as string[]).join('\n')).toContain('storage.ledger');
+    writeFileSync(sc.configFile, stringify({ ...good, logging: { level: 'debug' }, server: { requestTimeoutMs: 20_000 } }));
+    const r = await reload();
+    expect(r.status).toBe(200);
+    expect(r.body.restartRequired).toEqual(['server.requestTimeoutMs', 'logging.level']);
+    writeFileSync(sc.configFile, stringify(good));
+    expect((await reload()).body.restartRequired).toEqual([]);
+    // The ledger in use is still the first one: a request after the refused move lands there.
+    const { response } = await quick('gpt-4.1');
+    const id = response.headers.get('x-request-id')!;
+    const db = new Database(ledgerFile, { readonly: true });
+    try {
+      expect(db.prepare('select count(*) as n from ledger where request_id = ?').get(id)).toEqual({ n: 1 });
+    } finally {
+      db.close();
+    }
+  });
+
   it('SIGHUP reloads the config file, key changes included', async () => {
     writeFileSync(sc.configFile, stringify(variant((c) => {
       c.routing.routes.fresh = ['gemini-2.5-flash'];
