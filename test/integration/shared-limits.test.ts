@@ -76,7 +76,7 @@ describe('shared endpoint windows', () => {
       if (o.status === 503) expect({ code: o.code, retryAfter: o.retryAfter !== null }).toEqual({ code: 'no_endpoint_available', retryAfter: true });
       else expect({ status: o.status, code: o.code }).toEqual({ status: 504, code: 'timeout' });
     }
-  });
+  }, 30_000);
 
   it('a 429 with retry-after 20 seen by one replica: the others send nothing to that endpoint', async () => {
     const r = await replicas({});
@@ -97,7 +97,7 @@ describe('shared endpoint windows', () => {
       expect(ep.state).toBe('throttled');
       expect(Math.abs(Date.parse(ep.retryAt!) - deadline)).toBeLessThan(1500);
     }
-  });
+  }, 30_000);
 
   it('circuits stay per replica, but only one replica at a time sends the half-open probe', async () => {
     const r = await replicas({ resilience: { failureThreshold: 1, recoveryMs: 1500, requestTimeoutMs: 15_000, headersTimeoutMs: 5_000, retry: { maxAttempts: 1, baseDelayMs: 50, maxDelayMs: 400 } } });
@@ -128,6 +128,6 @@ describe('shared endpoint windows', () => {
     const reload = await fetch(`${s0.url}/switchyard/reload`, { method: 'POST' });
     expect(reload.status).toBe(400);
     expect(await reload.text()).toContain('restart switchyard to change them');
-  });
+  }, 30_000);
 });
 
