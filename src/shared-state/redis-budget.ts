@@ -9,9 +9,10 @@
  * reserve that reaches Redis after that release finds the tombstone and does nothing.
  */
 import type { Logger } from 'pino';
+import { gcraUsed } from '../../machines/gcra.js';
 import { applicableBudgets, periodEnd, periodStart, type BudgetLimit, type BudgetLine } from '../../machines/budget.machine.js';
 import type { LedgerStore } from '../accounting/ledger.js';
-import type { Config } from '../config/schema.js';
+import { endpointId, type Config } from '../config/schema.js';
 import { SwitchyardError } from '../errors.js';
 import { availability } from '../runtime/endpoints.js';
 import { budgetLimits, type BudgetStore, type ReserveGate, type ReserveResult } from '../runtime/budget.js';
@@ -61,6 +62,8 @@ export class SharedBudgetStore implements BudgetStore {
   private readonly outbox: Pending[] = [];
   private readonly cache = new Map<string, { spent: number; reserved: number }>();
   private readonly seeding = new Map<string, Promise<void>>();
+  /** Fill of each endpoint's shared RPM/TPM window (every replica's requests), as of the last refresh. */
+  private readonly windows = new Map<string, { rpm: number; tpm: number }>();
   private readonly cooldowns: CooldownPublisher;
   private seq = 0;
   private flushing: Promise<void> | null = null;
@@ -287,6 +290,28 @@ export class SharedBudgetStore implements BudgetStore {
       }
       this.cache.set(key, { spent: Number(spent ?? 0), reserved: Number(reserved ?? 0) });
     }
+    await this.refreshWindows();
+  }
+
+  /** The shared window fill of an endpoint (what `/switchyard/state` shows as rpm/tpm used); undefined before the first refresh. */
+  windowUse(endpoint: string): { rpm: number; tpm: number } | undefined {
+    return this.windows.get(endpoint);
+  }
+
+  /** Reads every limited endpoint's GCRA tat and Redis's clock (the scripts' clock), so the view counts all replicas, not this one's local window. */
+  private async refreshWindows(): Promise<void> {
+    const cfg = this.d.cfg();
+    const eps = Object.entries(cfg.models).flatMap(([m, mc]) => mc.endpoints.map((ep) => ({ id: endpointId(m, ep), rpm: ep.rpm ?? null, tpm: ep.tpm ?? null })));
+    const limited = eps.filter((e) => e.rpm !== null || e.tpm !== null);
+    this.windows.clear();
+    if (limited.length === 0) return;
+    const redis = this.d.conn.redis;
+    const [[sec, usec], tats] = await Promise.all([redis.time(), redis.mget(limited.flatMap((e) => [this.d.keys.window(e.id, 'rpm'), this.d.keys.window(e.id, 'tpm')]))]);
+    const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+    limited.forEach((e, i) => {
+      const used = (tat: string | null, limit: number | null): number => (limit === null || tat === null ? 0 : gcraUsed(Number(tat), now, limit));
+      this.windows.set(e.id, { rpm: used(tats[2 * i] ?? null, e.rpm), tpm: used(tats[2 * i + 1] ?? null, e.tpm) });
+    });
   }
 
   private unavailable(why: string): SwitchyardError {
