@@ -62,8 +62,8 @@ export class SharedBudgetStore implements BudgetStore {
   private readonly outbox: Pending[] = [];
   private readonly cache = new Map<string, { spent: number; reserved: number }>();
   private readonly seeding = new Map<string, Promise<void>>();
-  /** Fill of each endpoint's shared RPM/TPM window (every replica's requests), as of the last refresh. */
-  private readonly windows = new Map<string, { rpm: number; tpm: number }>();
+  /** Each limited endpoint's shared RPM/TPM window (every replica's requests): its tats as of the last refresh, in this process's clock. */
+  private readonly windows = new Map<string, { rpmTat: number | null; tpmTat: number | null; rpm: number | null; tpm: number | null }>();
   private readonly cooldowns: CooldownPublisher;
   private seq = 0;
   private flushing: Promise<void> | null = null;
@@ -293,25 +293,30 @@ export class SharedBudgetStore implements BudgetStore {
     await this.refreshWindows();
   }
 
-  /** The shared window fill of an endpoint (what `/switchyard/state` shows as rpm/tpm used); undefined before the first refresh. */
-  windowUse(endpoint: string): { rpm: number; tpm: number } | undefined {
-    return this.windows.get(endpoint);
+  /**
+   * The shared window fill of an endpoint at `now` (what `/switchyard/state` shows as rpm/tpm used):
+   * the tats read on the last lease tick, drained to `now`. Undefined before the first read.
+   */
+  windowUse(endpoint: string, now: number): { rpm: number; tpm: number } | undefined {
+    const w = this.windows.get(endpoint);
+    if (!w) return undefined;
+    const used = (tat: number | null, limit: number | null): number => (limit === null || tat === null ? 0 : gcraUsed(tat, now, limit));
+    return { rpm: used(w.rpmTat, w.rpm), tpm: used(w.tpmTat, w.tpm) };
   }
 
-  /** Reads every limited endpoint's GCRA tat and Redis's clock (the scripts' clock), so the view counts all replicas, not this one's local window. */
+  /** Reads every limited endpoint's GCRA tat and Redis's clock (the scripts' clock), so the view counts all replicas, not only this one's requests. */
   private async refreshWindows(): Promise<void> {
     const cfg = this.d.cfg();
     const eps = Object.entries(cfg.models).flatMap(([m, mc]) => mc.endpoints.map((ep) => ({ id: endpointId(m, ep), rpm: ep.rpm ?? null, tpm: ep.tpm ?? null })));
     const limited = eps.filter((e) => e.rpm !== null || e.tpm !== null);
-    this.windows.clear();
-    if (limited.length === 0) return;
+    if (limited.length === 0) return this.windows.clear();
     const redis = this.d.conn.redis;
     const [[sec, usec], tats] = await Promise.all([redis.time(), redis.mget(limited.flatMap((e) => [this.d.keys.window(e.id, 'rpm'), this.d.keys.window(e.id, 'tpm')]))]);
-    const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
-    limited.forEach((e, i) => {
-      const used = (tat: string | null, limit: number | null): number => (limit === null || tat === null ? 0 : gcraUsed(Number(tat), now, limit));
-      this.windows.set(e.id, { rpm: used(tats[2 * i] ?? null, e.rpm), tpm: used(tats[2 * i + 1] ?? null, e.tpm) });
-    });
+    // Redis's clock to this process's: the tats are kept in Redis time.
+    const skew = Number(sec) * 1000 + Math.floor(Number(usec) / 1000) - this.d.now();
+    const local = (tat: string | null | undefined): number | null => (tat === null || tat === undefined ? null : Number(tat) - skew);
+    this.windows.clear();
+    limited.forEach((e, i) => this.windows.set(e.id, { rpmTat: local(tats[2 * i]), tpmTat: local(tats[2 * i + 1]), rpm: e.rpm, tpm: e.tpm }));
   }
 
   private unavailable(why: string): SwitchyardError {
