@@ -78,19 +78,16 @@ function checkKeys(cfg: Config, env: NodeJS.ProcessEnv): void {
   if (missing.length + keys.length > 0) throw new StartupError(`missing secrets:\n  ${[...missing, ...keys].join('\n  ')}`);
 }
 
-/** Config keys read once at start-up; a reload that changes one is refused. */
+/**
+ * Stores opened once at start-up: a reload that names another one is refused (answering ok
+ * would keep writing to the old one). Other start-up-only keys are applied at the next restart
+ * and named in the reload's `restartRequired` (startupOnlyChanges).
+ */
 const STARTUP_ONLY: ReadonlyArray<readonly [string, (c: Config) => unknown]> = [
-  ['server.host', (c) => c.server.host],
-  ['server.port', (c) => c.server.port],
-  ['server.requestTimeoutMs', (c) => c.server.requestTimeoutMs],
   ['storage.ledger', (c) => c.storage.ledger],
   ['storage.shared', (c) => c.storage.shared],
   ['storage.leaseMs', (c) => c.storage.leaseMs],
   ['storage.keyPrefix', (c) => c.storage.keyPrefix],
-  ['logging', (c) => c.logging],
-  ['observe.historySize', (c) => c.observe.historySize],
-  ['observe.statelyInspectUrl', (c) => c.observe.statelyInspectUrl],
-  ['observe.otlp', (c) => c.observe.otlp],
 ];
 
 export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
@@ -156,6 +153,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     },
     onCascade: (r) => {
       metrics?.onCascade(r);
+      apiCounts?.recordCascade(r);
       noteEscalations(hub, r);
     },
     // Attempts by outcome, counted where they happen (per-request bookkeeping need not pass through the actors).
@@ -179,8 +177,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     if (!loaded.file) return { ok: false, errors: ['switchyard runs on the built-in catalogue: there is no config file to reload (start with --config FILE)'] };
     const res = await loadConfigFile(loaded.file);
     if (!res.ok) return { ok: false, errors: res.errors };
-    // What is read once at start-up (the listening socket, stores, logger, hub, tracing) cannot
-    // follow a reload: refuse the whole reload rather than claim to have applied it.
+    // A store opened at start-up cannot follow a reload: refuse the whole reload rather than claim to have applied it.
     const changed = STARTUP_ONLY.filter(([, of]) => JSON.stringify(of(res.config)) !== JSON.stringify(of(cfg))).map(([path]) => path);
     if (changed.length > 0) return { ok: false, errors: [`${changed.join(', ')} ${changed.length === 1 ? 'is' : 'are'} read at start-up: restart switchyard to change ${changed.length === 1 ? 'it' : 'them'} (nothing was reloaded)`] };
     try {
@@ -190,10 +187,12 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     } catch (err) {
       return { ok: false, errors: [(err as Error).message] };
     }
+    const restartRequired = startupOnlyChanges(cfg, res.config, opts);
+    if (restartRequired.length > 0) log.warn({ keys: restartRequired }, `${restartRequired.join(', ')} changed: read at start-up only, the running values stay until a restart`);
     const r = runtime.reload(res.config);
     await runtime.reloadBudgets(res.config);
     log.info(r, 'config reloaded');
-    return { ok: true, ...r };
+    return { ok: true, ...r, restartRequired };
   };
 
   const ops = opsRoutes({ runtime, ledger, hub, metrics: m, reload });
@@ -251,6 +250,21 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
 
   if (opts.signals) installSignals(log, shutdown, reload);
   return { url, runtime, simulated: simulatedMode, simulator, reload, shutdown };
+}
+
+/** Keys read once at start-up whose value in the reloaded file differs from the one running (a CLI flag that overrides a key makes its file value irrelevant). */
+function startupOnlyChanges(running: Config, next: Config, opts: ServeOptions): string[] {
+  const keys: Array<[string, (c: Config) => unknown, boolean]> = [
+    ['server.host', (c) => c.server.host, opts.host === undefined],
+    ['server.port', (c) => c.server.port, opts.port === undefined],
+    ['server.requestTimeoutMs', (c) => c.server.requestTimeoutMs, true],
+    ['logging.level', (c) => c.logging.level, true],
+    ['logging.pretty', (c) => c.logging.pretty, opts.pretty === undefined],
+    ['observe.statelyInspectUrl', (c) => c.observe.statelyInspectUrl, opts.inspectWs === undefined],
+    ['observe.historySize', (c) => c.observe.historySize, true],
+    ['observe.otlp', (c) => c.observe.otlp, true],
+  ];
+  return keys.filter(([, get, fromFile]) => fromFile && JSON.stringify(get(running)) !== JSON.stringify(get(next))).map(([k]) => k);
 }
 
 function installSignals(log: Logger, shutdown: () => Promise<void>, reload: () => Promise<unknown>): void {

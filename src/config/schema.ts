@@ -287,9 +287,15 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
   arr(obj(cfg.budget).limits).forEach((raw, i) => {
     const l = obj(raw);
     if (l.scope === 'key' && typeof l.key !== 'string') ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'key'], message: 'expected a client key id for scope "key"' });
+    if (l.scope === 'key' && typeof l.key === 'string' && keyIds.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'key'], message: `a budget for client key "${l.key}" needs auth.keys: without client keys no request carries a key id, so it would never apply` });
+    }
     if (l.scope === 'key' && typeof l.key === 'string' && keyIds.length > 0 && !keyIds.includes(l.key)) {
       ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'key'], message: `unknown client key id "${l.key}"; expected one of auth.keys: ${keyIds.join(', ')}` });
     }
+    // A field of another scope would be ignored: a "per key per model" budget is not built, say so instead of applying it more widely.
+    if (l.scope !== 'key' && l.key !== undefined) ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'key'], message: `only used with scope "key" (this limit is scope "${String(l.scope)}"; a budget has one scope)` });
+    if (l.scope !== 'model' && l.model !== undefined) ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: `only used with scope "model" (this limit is scope "${String(l.scope)}"; a budget has one scope)` });
     if (l.scope === 'model' && typeof l.model !== 'string') ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: 'expected a model id for scope "model"' });
     if (l.scope === 'model' && typeof l.model === 'string' && !known(l.model)) ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: `unknown model "${l.model}"` });
   });

@@ -4,6 +4,7 @@
  * `/switchyard/state`. The API is the request record's (set on the call by `inScope`).
  */
 import { Counter, type Registry } from 'prom-client';
+import type { CascadeRecord } from '../runtime/cascade.js';
 import type { RequestRecord } from '../runtime/core.js';
 import { currentScope, type ApiName } from '../runtime/request-scope.js';
 
@@ -16,10 +17,19 @@ export class ApiCounts {
   }
 
   record(r: RequestRecord): void {
-    const api = r.api;
-    this.totals[api]++;
-    this.counter.inc({ api, status: String(r.status) });
+    // A cascade step is not a client request: the cascade's own record counts it once.
+    if (r.cascadeStep !== true) this.count(r.api, r.status);
     currentScope()?.trace?.record(r);
+  }
+
+  /** A cascaded request, once, with the status its client got (none when the client had gone). */
+  recordCascade(r: Pick<CascadeRecord, 'api' | 'status'>): void {
+    if (r.status !== null) this.count(r.api, r.status);
+  }
+
+  private count(api: ApiName, status: number): void {
+    this.totals[api]++;
+    this.counter.inc({ api, status: String(status) });
   }
 
   view(): Record<ApiName, number> {

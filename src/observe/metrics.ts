@@ -4,6 +4,7 @@
  * remaining; each endpoint's state as a gauge; queue depth; transitions counted.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { PUBLIC_STATE, type EndpointStateValue } from '../../machines/endpoint.machine.js';
 import { nanoToUsd } from '../accounting/money.js';
 import type { CascadeRecord } from '../runtime/cascade.js';
 import type { RequestRecord } from '../runtime/core.js';
@@ -16,7 +17,7 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 export class Metrics {
   readonly registry = new Registry();
   private readonly requests = new Counter({ name: 'switchyard_requests_total', help: 'Requests answered, by model, endpoint and HTTP status', labelNames: ['model', 'endpoint', 'status'], registers: [this.registry] });
-  private readonly attempts = new Counter({ name: 'switchyard_attempts_total', help: 'Upstream attempts, by endpoint and outcome (ok or the fault kind)', labelNames: ['endpoint', 'outcome'], registers: [this.registry] });
+  private readonly attempts = new Counter({ name: 'switchyard_attempts_total', help: 'Upstream attempts, by endpoint and outcome (succeeded, or failed:<fault kind>)', labelNames: ['endpoint', 'outcome'], registers: [this.registry] });
   private readonly failovers = new Counter({ name: 'switchyard_failovers_total', help: 'Fail-overs away from an endpoint', labelNames: ['endpoint'], registers: [this.registry] });
   private readonly latency = new Histogram({ name: 'switchyard_request_duration_seconds', help: 'Whole-request latency', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
   private readonly ttft = new Histogram({ name: 'switchyard_time_to_first_token_seconds', help: 'Time to the first streamed content token', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
@@ -112,8 +113,12 @@ export class Metrics {
   }
 
   onRecord(r: HubRecord): void {
-    if (r.kind === 'transition' && r.from !== null) this.transitions.inc({ actor: r.actor.replace(/#\d+$/, ''), from: r.from, to: r.to ?? '' });
-    else if (r.kind === 'budget') this.budgetDecisions.inc({ decision: r.to ?? '' });
+    if (r.kind === 'transition' && r.from !== null) {
+      const actor = r.actor.replace(/#\d+$/, '');
+      // Endpoint states by the contract's names, as in switchyard_endpoint_state (circuit-open, not the machine's circuitOpen).
+      const name = actor.startsWith('endpoint:') ? (s: string) => PUBLIC_STATE[s as EndpointStateValue] ?? s : (s: string) => s;
+      this.transitions.inc({ actor, from: name(r.from), to: name(r.to ?? '') });
+    } else if (r.kind === 'budget') this.budgetDecisions.inc({ decision: r.to ?? '' });
   }
 
   text(): Promise<string> {

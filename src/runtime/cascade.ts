@@ -14,10 +14,11 @@ import { checkAnswer } from '../quality/checks.js';
 import { SchemaCache } from '../quality/schema-cache.js';
 import { cascadeLadder, type CascadeStepPlan } from '../routing/cascade-plan.js';
 import type { ChatCall, ChatSink } from './api.js';
-import { replay } from './buffer-sink.js';
+import { replay, type Held } from './buffer-sink.js';
 import { runJudge } from './cascade-judge.js';
 import { runStep, withoutLogprobs, type StepRun } from './cascade-step.js';
 import type { RuntimeCore } from './core.js';
+import type { ApiName } from './request-scope.js';
 import { RequestDriver } from './request-driver.js';
 
 /** One step as the cascade reports it (header, metric, inspector, ledger quality). */
@@ -35,6 +36,9 @@ export interface CascadeRecord {
   /** Streams: how long the client's first byte was held back by the checks. */
   holdMs: number | null;
   costNano: number;
+  /** The client API, and the HTTP status the client got (null when nothing was sent: the client had gone). */
+  api: ApiName;
+  status: number | null;
 }
 
 interface Checked extends StepRun {
@@ -138,6 +142,14 @@ function pick(steps: Checked[]): Checked | null {
   return best ?? steps[steps.length - 1] ?? null;
 }
 
+/** The status a held step answer is replayed with (a stream is committed: 200). */
+function heldStatus(held: Held): number | null {
+  if (held.kind === 'json') return held.status;
+  if (held.kind === 'fail') return held.error.status;
+  if (held.kind === 'stream') return 200;
+  return null;
+}
+
 async function deliver(rt: RuntimeCore, call: ChatCall, sink: ChatSink, steps: Checked[], extraRows: LedgerRow[], costNano: number): Promise<void> {
   const chosen = pick(steps);
   const rows = steps.flatMap((s) => (s.row ? [{ ...s.row, cascade: { parentId: call.requestId, step: s.n, quality: s.outcome, delivered: s === chosen } }] : []));
@@ -149,7 +161,8 @@ async function deliver(rt: RuntimeCore, call: ChatCall, sink: ChatSink, steps: C
   const attempts = [...rows, ...extraRows].reduce((a, r) => a + r.attempts, 0);
   const extra: Record<string, string> = { 'x-switchyard-cascade': header, 'x-switchyard-cost-usd': nanoToUsd(costNano).toFixed(9), 'x-switchyard-attempts': String(attempts) };
   if (holdMs !== null) extra['x-switchyard-cascade-hold-ms'] = String(holdMs);
-  rt.recordCascade?.({ requestId: call.requestId, steps: records, delivered: chosen ? steps.indexOf(chosen) : null, holdMs, costNano });
+  const status = chosen && !sink.signal.aborted ? heldStatus(chosen.held) : null;
+  rt.recordCascade?.({ requestId: call.requestId, steps: records, delivered: chosen ? steps.indexOf(chosen) : null, holdMs, costNano, api: call.api ?? 'chat', status });
   call.log.info({ cascade: header, costUsd: nanoToUsd(costNano), holdMs }, 'cascade served');
   if (!chosen || sink.signal.aborted) return;
   await replay(chosen.held, sink, extra, chosen.events);

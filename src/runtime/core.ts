@@ -30,6 +30,8 @@ export interface RequestRecord {
   stream: boolean;
   /** The client API the request came in through. */
   api: ApiName;
+  /** Set on one step of a cascaded request: the client request is counted once, by the cascade's record. */
+  cascadeStep?: true;
 }
 
 export interface RuntimeCore {

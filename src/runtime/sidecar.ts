@@ -20,8 +20,11 @@ export interface ServeOptions {
   inspectWs?: string;
 }
 
-/** The outcome of a config reload: what changed, or why the running config stays. */
-export type ReloadResult = { ok: true; kept: string[]; added: string[]; removed: string[] } | { ok: false; errors: string[] };
+/**
+ * The outcome of a config reload: what changed, or why the running config stays.
+ * `restartRequired`: changed keys that are read at start-up only (the running values stay until a restart).
+ */
+export type ReloadResult = { ok: true; kept: string[]; added: string[]; removed: string[]; restartRequired: string[] } | { ok: false; errors: string[] };
 
 export interface Sidecar {
   url: string;

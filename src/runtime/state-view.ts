@@ -64,13 +64,15 @@ export function buildState(rt: Runtime): StateView {
   for (const h of rt.handles.values()) {
     const c = h.actor.getSnapshot().context;
     const s = c.settings;
+    // With Redis the windows are shared: their fill across replicas (read on the lease tick), or this replica's own if that is higher (its latest requests).
+    const sw = rt.shared?.store.windowUse(h.id, now);
     endpoints.push({
       id: h.id,
       model: h.model,
       provider: h.providerName,
       state: rt.publicState(h),
-      rpm: { used: s.rpm !== null ? round(gcraUsed(c.rpmTat, now, s.rpm)) : 0, limit: s.rpm },
-      tpm: { used: s.tpm !== null ? Math.round(gcraUsed(c.tpmTat, now, s.tpm)) : 0, limit: s.tpm },
+      rpm: { used: s.rpm !== null ? round(Math.max(sw?.rpm ?? 0, gcraUsed(c.rpmTat, now, s.rpm))) : 0, limit: s.rpm },
+      tpm: { used: s.tpm !== null ? Math.round(Math.max(sw?.tpm ?? 0, gcraUsed(c.tpmTat, now, s.tpm))) : 0, limit: s.tpm },
       inFlight: c.inFlight,
       maxConcurrent: s.maxConcurrent,
       latency: { p50: p50(c.latencies), ewma: c.latencyEwma === null ? null : round(c.latencyEwma), peakEwma: c.peakEwma === null ? null : round(c.peakEwma), ttftEwma: c.ttftEwma === null ? null : round(c.ttftEwma), prior: s.latencyPriorMs },

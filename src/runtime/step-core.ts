@@ -72,6 +72,6 @@ export class StepCore implements RuntimeCore {
     this.rt.endpointEvent(h, ev);
   }
   recordRequest(r: RequestRecord): void {
-    this.rt.recordRequest?.(r);
+    this.rt.recordRequest?.({ ...r, cascadeStep: true });
   }
 }

@@ -9,9 +9,10 @@
  * reserve that reaches Redis after that release finds the tombstone and does nothing.
  */
 import type { Logger } from 'pino';
+import { gcraUsed } from '../../machines/gcra.js';
 import { applicableBudgets, periodEnd, periodStart, type BudgetLimit, type BudgetLine } from '../../machines/budget.machine.js';
 import type { LedgerStore } from '../accounting/ledger.js';
-import type { Config } from '../config/schema.js';
+import { endpointId, type Config } from '../config/schema.js';
 import { SwitchyardError } from '../errors.js';
 import { availability } from '../runtime/endpoints.js';
 import { budgetLimits, type BudgetStore, type ReserveGate, type ReserveResult } from '../runtime/budget.js';
@@ -61,6 +62,8 @@ export class SharedBudgetStore implements BudgetStore {
   private readonly outbox: Pending[] = [];
   private readonly cache = new Map<string, { spent: number; reserved: number }>();
   private readonly seeding = new Map<string, Promise<void>>();
+  /** Each limited endpoint's shared RPM/TPM window (every replica's requests): its tats as of the last refresh, in this process's clock. */
+  private readonly windows = new Map<string, { rpmTat: number | null; tpmTat: number | null; rpm: number | null; tpm: number | null }>();
   private readonly cooldowns: CooldownPublisher;
   private seq = 0;
   private flushing: Promise<void> | null = null;
@@ -265,14 +268,55 @@ export class SharedBudgetStore implements BudgetStore {
     return p;
   }
 
-  /** Current counters of every budget (the lease tick keeps `lines()` fresh). */
+  /**
+   * Current counters of every budget (the lease tick keeps `lines()` fresh). A period Redis has
+   * no seeded counters for (it restarted empty, or the period is new) is rebuilt from the ledger
+   * here, as a reserve would: the state view and `switchyard_budget_remaining_usd` must not show
+   * "nothing spent" until the next request. When the ledger cannot answer, the last known figures stay.
+   */
   async refresh(): Promise<void> {
     const now = this.d.now();
     for (const l of this.limits()) {
       const key = this.d.keys.budget(l, now);
-      const [spent, reserved] = await this.d.conn.redis.hmget(key, 'spent', 'reserved');
+      const first = await this.d.conn.redis.hmget(key, 'spent', 'reserved', 'seeded');
+      let [spent, reserved] = first;
+      if (first[2] !== '1') {
+        try {
+          await this.seed(l, now);
+        } catch {
+          continue; // the next reserve answers 503 and says why
+        }
+        [spent, reserved] = await this.d.conn.redis.hmget(key, 'spent', 'reserved');
+      }
       this.cache.set(key, { spent: Number(spent ?? 0), reserved: Number(reserved ?? 0) });
     }
+    await this.refreshWindows();
+  }
+
+  /**
+   * The shared window fill of an endpoint at `now` (what `/switchyard/state` shows as rpm/tpm used):
+   * the tats read on the last lease tick, drained to `now`. Undefined before the first read.
+   */
+  windowUse(endpoint: string, now: number): { rpm: number; tpm: number } | undefined {
+    const w = this.windows.get(endpoint);
+    if (!w) return undefined;
+    const used = (tat: number | null, limit: number | null): number => (limit === null || tat === null ? 0 : gcraUsed(tat, now, limit));
+    return { rpm: used(w.rpmTat, w.rpm), tpm: used(w.tpmTat, w.tpm) };
+  }
+
+  /** Reads every limited endpoint's GCRA tat and Redis's clock (the scripts' clock), so the view counts all replicas, not only this one's requests. */
+  private async refreshWindows(): Promise<void> {
+    const cfg = this.d.cfg();
+    const eps = Object.entries(cfg.models).flatMap(([m, mc]) => mc.endpoints.map((ep) => ({ id: endpointId(m, ep), rpm: ep.rpm ?? null, tpm: ep.tpm ?? null })));
+    const limited = eps.filter((e) => e.rpm !== null || e.tpm !== null);
+    if (limited.length === 0) return this.windows.clear();
+    const redis = this.d.conn.redis;
+    const [[sec, usec], tats] = await Promise.all([redis.time(), redis.mget(limited.flatMap((e) => [this.d.keys.window(e.id, 'rpm'), this.d.keys.window(e.id, 'tpm')]))]);
+    // Redis's clock to this process's: the tats are kept in Redis time.
+    const skew = Number(sec) * 1000 + Math.floor(Number(usec) / 1000) - this.d.now();
+    const local = (tat: string | null | undefined): number | null => (tat === null || tat === undefined ? null : Number(tat) - skew);
+    this.windows.clear();
+    limited.forEach((e, i) => this.windows.set(e.id, { rpmTat: local(tats[2 * i]), tpmTat: local(tats[2 * i + 1]), rpm: e.rpm, tpm: e.tpm }));
   }
 
   private unavailable(why: string): SwitchyardError {

@@ -160,6 +160,30 @@ describe('escalation on each deterministic check', () => {
   }
 });
 
+describe('counted once per client request', () => {
+  const chatCount = async (h: SidecarHandle): Promise<{ state: number; metric: number }> => {
+    const state = (await (await fetch(`${h.url}/switchyard/state`)).json()) as { apis: { chat: number } };
+    const text = await (await fetch(`${h.url}/metrics`)).text();
+    const metric = text.split('\n').filter((l) => l.startsWith('switchyard_api_requests_total{api="chat"')).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+    return { state: state.apis.chat, metric };
+  };
+
+  it('an escalated request (two upstream steps) adds 1 to apis.chat and to switchyard_api_requests_total, with status 200', async () => {
+    for (const stream of [false, true]) {
+      const before = await chatCount(sc);
+      await sim.setFault('deepseek-chat', { kind: 'invalid_json', times: 1 });
+      const g = await ask(sc, `cas-count-${++seq}`, stream, { response_format: { type: 'json_object' } });
+      expect(g.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:invalid_json>gpt-4.1:pass');
+      await sleep(50);
+      const after = await chatCount(sc);
+      expect(after.state - before.state).toBe(1);
+      expect(after.metric - before.metric).toBe(1);
+    }
+    const text = await (await fetch(`${sc.url}/metrics`)).text();
+    expect(text).toMatch(/^switchyard_api_requests_total\{api="chat",status="200"\} \d+$/m);
+  });
+});
+
 describe('no escalation, refusals and switches', () => {
   it('the client\'s own max_tokens caused the length stop: delivered as it is, one step', async () => {
     for (const stream of [false, true]) {

@@ -117,6 +117,11 @@ describe('/switchyard/events', () => {
     expect(Math.abs(receivedAt - trigger.returnedAt)).toBeLessThan(1000);
     // The default stream carries no raw inspection events.
     expect(sub.records.every((r) => r.rec.kind !== 'inspection')).toBe(true);
+    // /metrics names the endpoint states as the contract and switchyard_endpoint_state do.
+    const metrics = await (await fetch(`${sc.url}/metrics`)).text();
+    expect(metrics).toMatch(/^switchyard_endpoint_state\{endpoint="gpt-4\.1@openai",state="circuit-open"\} 1$/m);
+    expect(metrics).toMatch(/^switchyard_transitions_total\{actor="endpoint:gpt-4\.1@openai",from="healthy",to="circuit-open"\} 1$/m);
+    expect(metrics).not.toMatch(/circuitOpen|halfOpen/);
   });
 
   it('replays recent transitions to a late subscriber, and ?all=1 adds inspection records', async () => {

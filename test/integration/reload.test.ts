@@ -270,21 +270,28 @@ describe('reload', () => {
     writeFileSync(sc.configFile, stringify(good));
   });
 
-  it('a change to a key read only at start-up (ledger, port, logging) is refused, naming each; nothing of that file is applied', async () => {
+  it('start-up-only keys: another storage.ledger is refused (400, the ledger stays); logging.level and server.requestTimeoutMs are named in restartRequired', async () => {
     const good = reloaded();
-    const startup = structuredClone(good) as Record<string, Record<string, unknown>>;
-    startup.storage = { ...startup.storage, ledger: 'sqlite:/tmp/elsewhere.db' };
-    startup.server = { ...startup.server, port: 4999 };
-    startup.logging = { level: 'debug' };
-    (startup as unknown as { routing: { routes: Record<string, string[]> } }).routing.routes.startup = ['deepseek-v3.2'];
-    writeFileSync(sc.configFile, stringify(startup));
+    const ledgerNow = (good.storage as { ledger: string }).ledger;
+    writeFileSync(sc.configFile, stringify({ ...good, storage: { ...(good.storage as object), ledger: `${ledgerNow}.other` } }));
+    const moved = await reload();
+    expect(moved.status).toBe(400);
+    expect((moved.body.errors as string[]).join('\n')).toContain('storage.ledger');
+    writeFileSync(sc.configFile, stringify({ ...good, logging: { level: 'debug' }, server: { requestTimeoutMs: 20_000 } }));
     const r = await reload();
-    expect(r.status).toBe(400);
-    const errors = r.body.errors as string[];
-    expect(errors.join(' ')).toMatch(/server\.port, storage\.ledger, logging are read at start-up: restart switchyard/);
-    expect(await models()).not.toContain('route/startup');
+    expect(r.status).toBe(200);
+    expect(r.body.restartRequired).toEqual(['server.requestTimeoutMs', 'logging.level']);
     writeFileSync(sc.configFile, stringify(good));
-    expect((await reload()).status).toBe(200);
+    expect((await reload()).body.restartRequired).toEqual([]);
+    // The ledger in use is still the first one: a request after the refused move lands there.
+    const { response } = await quick('gpt-4.1');
+    const id = response.headers.get('x-request-id')!;
+    const db = new Database(ledgerFile, { readonly: true });
+    try {
+      expect(db.prepare('select count(*) as n from ledger where request_id = ?').get(id)).toEqual({ n: 1 });
+    } finally {
+      db.close();
+    }
   });
 
   it('SIGHUP reloads the config file, key changes included', async () => {

@@ -86,7 +86,7 @@ describe('shared state failover', () => {
     }, 3000, 'reserved back to 0');
     expect(Math.round(b.spentUsd * 1e9)).toBe(reclaimedNano);
     await Promise.all(reading);
-  });
+  }, 30_000);
 
   it('Redis stopped and restarted empty under traffic: 503 shared_state_unavailable meanwhile, spend rebuilt from the ledger, no overspend', async () => {
     const limit = 30 * WORST;
@@ -112,7 +112,13 @@ describe('shared state failover', () => {
 
     await redis.start();
     await eventually(async () => ((await fetch(`${r.all[0]!.url}/readyz`)).status === 200 && (await fetch(`${r.all[1]!.url}/readyz`)).status === 200 ? true : undefined), 10_000, '/readyz ready again');
-    // The first request after the restart finds no counters: the budget is rebuilt from the ledger first.
+    // Before any request: the state view shows the spend rebuilt from the ledger, not "nothing spent".
+    for (const rep of r.all) {
+      await eventually(async () => {
+        const b = (await sharedState(rep)).budgets[0]!;
+        return Math.round(b.spentUsd * 1e9) === spentBefore && b.reservedUsd === 0 ? true : undefined;
+      }, 4 * LEASE_MS, 'state view shows the ledger spend after Redis came back empty, before any request');
+    }
     expect(await ask(0)).toBe('ok');
     const ledgerNow = await ledgerTotal();
     await eventually(async () => {
@@ -129,5 +135,5 @@ describe('shared state failover', () => {
     expect(total).toBeLessThanOrEqual(limit);
     expect(r.all[0]!.stdout() + r.all[1]!.stdout()).toContain('rebuilt from the ledger');
     await sleep(0);
-  });
+  }, 30_000);
 });

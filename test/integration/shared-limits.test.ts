@@ -76,7 +76,25 @@ describe('shared endpoint windows', () => {
       if (o.status === 503) expect({ code: o.code, retryAfter: o.retryAfter !== null }).toEqual({ code: 'no_endpoint_available', retryAfter: true });
       else expect({ status: o.status, code: o.code }).toEqual({ status: 504, code: 'timeout' });
     }
-  });
+  }, 30_000);
+
+  it('/switchyard/state on any replica shows the shared window fill (rpm used), not only its own requests', async () => {
+    const models = testConfig(sim.url).models as Record<string, Record<string, unknown>>;
+    const deepseek = { ...models['deepseek-v3.2']!, fallbacks: [], endpoints: [{ provider: 'deepseek', upstreamModel: 'deepseek-chat', rpm: 60 }] };
+    const r = await replicas({ models: { 'deepseek-v3.2': deepseek }, routing: { strategy: 'cost', routes: {} } });
+    const [busy, idle] = [r.all[0]!, r.all[2]!];
+    for (let i = 0; i < 20; i++) await busy.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 });
+    const rpmUsed = async (s: typeof busy): Promise<number> => ((await s.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek') as unknown as { rpm: { used: number } }).rpm.used;
+    // GCRA at 60 rpm leaks one request a second: 20 sent just now leave well over 6 in the window for several seconds.
+    expect(await rpmUsed(busy)).toBeGreaterThanOrEqual(6);
+    const deadline = Date.now() + 4_000;
+    let seen = await rpmUsed(idle);
+    while (seen < 6 && Date.now() < deadline) {
+      await new Promise((res) => setTimeout(res, 100));
+      seen = await rpmUsed(idle);
+    }
+    expect(seen).toBeGreaterThanOrEqual(6);
+  }, 30_000);
 
   it('a 429 with retry-after 20 seen by one replica: the others send nothing to that endpoint', async () => {
     const r = await replicas({});
@@ -97,7 +115,7 @@ describe('shared endpoint windows', () => {
       expect(ep.state).toBe('throttled');
       expect(Math.abs(Date.parse(ep.retryAt!) - deadline)).toBeLessThan(1500);
     }
-  });
+  }, 30_000);
 
   it('circuits stay per replica, but only one replica at a time sends the half-open probe', async () => {
     const r = await replicas({ resilience: { failureThreshold: 1, recoveryMs: 1500, requestTimeoutMs: 15_000, headersTimeoutMs: 5_000, retry: { maxAttempts: 1, baseDelayMs: 50, maxDelayMs: 400 } } });
@@ -128,6 +146,6 @@ describe('shared endpoint windows', () => {
     const reload = await fetch(`${s0.url}/switchyard/reload`, { method: 'POST' });
     expect(reload.status).toBe(400);
     expect(await reload.text()).toContain('restart switchyard to change them');
-  });
+  }, 30_000);
 });
 

@@ -188,6 +188,27 @@ describe('error messages', () => {
     expect(errs).toContain('budget.limits[0].model: unknown model "mistral"');
   });
 
+  it('refuses budget limits that would silently apply more widely or never: a key or model field on another scope, a key budget without auth.keys', () => {
+    const raw = rawDefaults();
+    raw.budget = {
+      limits: [
+        { scope: 'global', period: 'day', usd: 1, model: 'gpt-4.1' },
+        { scope: 'key', key: 'team-a', model: 'gpt-4.1', period: 'day', usd: 1 },
+        { scope: 'model', model: 'gpt-4.1', key: 'team-a', period: 'day', usd: 1 },
+      ],
+    };
+    const errs = errors(validateConfig(raw));
+    expect(errs).toEqual([
+      'budget.limits[0].model: only used with scope "model" (this limit is scope "global"; a budget has one scope)',
+      'budget.limits[1].key: a budget for client key "team-a" needs auth.keys: without client keys no request carries a key id, so it would never apply',
+      'budget.limits[1].model: only used with scope "model" (this limit is scope "key"; a budget has one scope)',
+      'budget.limits[2].key: only used with scope "key" (this limit is scope "model"; a budget has one scope)',
+    ]);
+    raw.auth = { keys: [{ id: 'team-a', keyEnv: 'TEAM_A_KEY' }] };
+    raw.budget = { limits: [{ scope: 'key', key: 'team-a', period: 'day', usd: 1 }, { scope: 'model', model: 'gpt-4.1', period: 'day', usd: 1 }] };
+    ok(validateConfig(raw));
+  });
+
   it('refuses duplicate endpoint ids', () => {
     const raw = rawDefaults();
     const model = at(raw, 'models', 'deepseek-v3.2');
