@@ -66,7 +66,7 @@ export interface ProfileSummary {
 function area(at: string): string {
   if (at === '(native)') return '(native: GC, syscalls, builtins)';
   if (at.startsWith('node:')) return 'node internals (http, net, streams)';
-  if (at.startsWith('wasm')) return 'wasm (llhttp, undici\'s HTTP parser)';
+  if (at.startsWith('wasm')) return "wasm (llhttp, undici's HTTP parser)";
   const src = /^(src\/[^/]+|machines)\//.exec(at);
   if (src) return src[1]!;
   const pkg = /^(@[^/]+\/[^/]+|[^/]+)\//.exec(at);

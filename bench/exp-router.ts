@@ -33,7 +33,10 @@ const STOP = new Set(
 );
 const WORD = /\p{L}[\p{L}\p{M}\p{N}]*/gu;
 function tokens(prompt: string): string[] {
-  const text = prompt.toLowerCase().replace(/```[\s\S]*?(```|$)/g, ' ').replace(/\\\p{L}+/gu, ' ');
+  const text = prompt
+    .toLowerCase()
+    .replace(/```[\s\S]*?(```|$)/g, ' ')
+    .replace(/\\\p{L}+/gu, ' ');
   const out = new Set<string>();
   for (const m of text.matchAll(WORD)) {
     const w = m[0].normalize('NFC');
@@ -72,7 +75,9 @@ function target(r: DataRow, t: Target): { y: number; w: number } {
     if (t === 'soft-multi' || t === 'soft-multi-mix') {
       // gain of the strong model over the mean of the other graded models (not GPT-4): a denoised "needs a strong model"
       const sc = arenaScores.get(r.id)!;
-      const others = Object.entries(sc).filter(([m, v]) => v !== null && !m.startsWith('gpt-4') && m !== 'llama-13b').map(([, v]) => v!);
+      const others = Object.entries(sc)
+        .filter(([m, v]) => v !== null && !m.startsWith('gpt-4') && m !== 'llama-13b')
+        .map(([, v]) => v!);
       const mean = others.reduce((a, b) => a + b, 0) / others.length;
       const g = t === 'soft-multi' ? r.strong - mean : (r.strong - r.weak + r.strong - mean) / 2;
       return { y: Math.min(1, Math.max(0, 0.5 + g / 8)), w: 1 };
@@ -83,14 +88,21 @@ function target(r: DataRow, t: Target): { y: number; w: number } {
 }
 
 // ---- extra difficulty features for word problems (prototype) ----
-const RATE = /\b(percent|percentage|per|each|every|rate|ratio|half|third|quarter|twice|double|triple|fraction|discount|interest|average|prozent|pro|jeweils|jede[nrs]?|hälfte|drittel|viertel|doppelt|rabatt|zins\w*|durchschnitt\w*)\b|%/giu;
-const STEP = /\b(then|after|before|remaining|left|rest|more than|less than|times as|dann|danach|anschließend|übrig|restlich\w*|mehr als|weniger als|mal so)\b/giu;
+const RATE =
+  /\b(percent|percentage|per|each|every|rate|ratio|half|third|quarter|twice|double|triple|fraction|discount|interest|average|prozent|pro|jeweils|jede[nrs]?|hälfte|drittel|viertel|doppelt|rabatt|zins\w*|durchschnitt\w*)\b|%/giu;
+const STEP =
+  /\b(then|after|before|remaining|left|rest|more than|less than|times as|dann|danach|anschließend|übrig|restlich\w*|mehr als|weniger als|mal so)\b/giu;
 function extra(prompt: string): number[] {
   if (process.env.HINGE) {
     const words = (prompt.match(/\p{L}+/gu) ?? []).length;
     const nums = (prompt.match(/\d+/g) ?? []).length;
     const lw = Math.log2(1 + words);
-    return [Math.max(0, lw - 6) / 4, Math.max(0, lw - 8) / 3, Math.max(0, Math.log2(1 + nums) - 3) / 3, process.env.HINGE === 'mono' ? Math.max(0, lw - 4) / 6 : Math.min(1, Math.max(0, 5 - lw) / 5)];
+    return [
+      Math.max(0, lw - 6) / 4,
+      Math.max(0, lw - 8) / 3,
+      Math.max(0, Math.log2(1 + nums) - 3) / 3,
+      process.env.HINGE === 'mono' ? Math.max(0, lw - 4) / 6 : Math.min(1, Math.max(0, 5 - lw) / 5),
+    ];
   }
   const nums = prompt.match(/\d+(?:[.,]\d+)?/g) ?? [];
   const distinct = new Set(nums).size;
@@ -154,7 +166,14 @@ function fit(idx: readonly number[], o: Opts): Model {
     x[dx + sets.indexOf(r.set)] = 1;
     const n = counts.get(r.set)!;
     const t = target(r, o.target);
-    return { x, y: t.y, w: (t.w * (o.weighting === 'equal' ? 1 : o.weighting === 'rows' ? n : Math.sqrt(n) * (o.weighting === 'sqrt-arena3' && r.set === 'arena-bench-v1' ? 3 : 1))) / n };
+    return {
+      x,
+      y: t.y,
+      w:
+        (t.w *
+          (o.weighting === 'equal' ? 1 : o.weighting === 'rows' ? n : Math.sqrt(n) * (o.weighting === 'sqrt-arena3' && r.set === 'arena-bench-v1' ? 3 : 1))) /
+        n,
+    };
   });
   const prior = new Float64Array(dx + 3);
   const pinned = new Uint8Array(dx + 3);
@@ -164,8 +183,17 @@ function fit(idx: readonly number[], o: Opts): Model {
   });
   const penalty = new Float64Array(dx + 3).fill(1);
   for (let k = dx - vocab.size; k < dx; k++) penalty[k] = o.lexLambda;
-  const nonneg = [...NON_NEGATIVE.map((n) => FEATURES.indexOf(n)), ...(o.extra && process.env.HINGE !== '1' && !process.env.EXTRA_FREE ? [0, 1, 2, 3].map((k) => FEATURES.length + k) : [])];
-  const f = process.env.RIDGE ? ridge(rows, o.lambda * Number(process.env.RIDGE), prior, pinned) : fitNonNegative(rows, { lambda: o.lambda, prior, pinned, penalty }, process.env.FREE ? [] : nonneg.filter((k) => !(process.env.FREE_SET ?? '').split(',').includes(FEATURES[k] ?? '')));
+  const nonneg = [
+    ...NON_NEGATIVE.map((n) => FEATURES.indexOf(n)),
+    ...(o.extra && process.env.HINGE !== '1' && !process.env.EXTRA_FREE ? [0, 1, 2, 3].map((k) => FEATURES.length + k) : []),
+  ];
+  const f = process.env.RIDGE
+    ? ridge(rows, o.lambda * Number(process.env.RIDGE), prior, pinned)
+    : fitNonNegative(
+        rows,
+        { lambda: o.lambda, prior, pinned, penalty },
+        process.env.FREE ? [] : nonneg.filter((k) => !(process.env.FREE_SET ?? '').split(',').includes(FEATURES[k] ?? '')),
+      );
   let bias = f.bias;
   for (let k = 0; k < 3; k++) bias += f.weights[dx + k]! / 3;
   return { bias, w: f.weights.slice(0, dx), vocab };
@@ -219,7 +247,9 @@ function cv(o: Opts, foldOf: (r: DataRow) => number): number[] {
       if (fold[i] === k) s[i] = score(m, i, o);
     });
   }
-  return ['gsm8k', 'mmlu', 'arena-bench-v1'].map((set) => apgr(curve(all.flatMap((r, i) => (r.set === set ? [{ score: s[i]!, strong: r.strong, weak: r.weak }] : [])))));
+  return ['gsm8k', 'mmlu', 'arena-bench-v1'].map((set) =>
+    apgr(curve(all.flatMap((r, i) => (r.set === set ? [{ score: s[i]!, strong: r.strong, weak: r.weak }] : [])))),
+  );
 }
 
 const DEF: Opts = { target: 'label', weighting: 'sqrt', lambda: 0.0001, lexicon: 0, lexLambda: 1, minDf: 20, minSubjects: 8, extra: false };
@@ -240,7 +270,8 @@ void STRONG;
 void WEAK;
 const which = process.argv[2] ?? 'targets';
 if (which === 'targets') {
-  for (const target of ['label', 'soft', 'soft-arena-label', 'label-negw'] as const) for (const weighting of ['equal', 'sqrt'] as const) run(`target=${target} weighting=${weighting}`, { target, weighting }, false);
+  for (const target of ['label', 'soft', 'soft-arena-label', 'label-negw'] as const)
+    for (const weighting of ['equal', 'sqrt'] as const) run(`target=${target} weighting=${weighting}`, { target, weighting }, false);
 }
 if (which === 'extra') {
   run('base', {}, false);
@@ -249,15 +280,27 @@ if (which === 'extra') {
 }
 if (which === 'lex') {
   const target = (process.argv[3] ?? 'label') as Target;
-  for (const lexicon of [100, 300]) for (const lexLambda of [10, 30, 100]) run(`lex=${lexicon} lexLambda=${lexLambda} target=${target}`, { target, lexicon, lexLambda });
+  for (const lexicon of [100, 300])
+    for (const lexLambda of [10, 30, 100]) run(`lex=${lexicon} lexLambda=${lexLambda} target=${target}`, { target, lexicon, lexLambda });
 }
 if (which === 'lex2') {
   run('soft', { target: 'soft' });
   run('soft extra', { target: 'soft', extra: true });
-  for (const [lexicon, lexLambda] of [[100, 300], [300, 300], [300, 1000], [600, 1000]] as const) run(`lex=${lexicon} lexLambda=${lexLambda} soft extra`, { target: 'soft', extra: true, lexicon, lexLambda });
+  for (const [lexicon, lexLambda] of [
+    [100, 300],
+    [300, 300],
+    [300, 1000],
+    [600, 1000],
+  ] as const)
+    run(`lex=${lexicon} lexLambda=${lexLambda} soft extra`, { target: 'soft', extra: true, lexicon, lexLambda });
 }
 if (which === 'lex3') {
-  for (const [minSubjects, minDf, lexLambda] of [[3, 10, 300], [3, 10, 1000], [20, 20, 300]] as const) run(`lex=300 minSubj=${minSubjects} minDf=${minDf} lexLambda=${lexLambda}`, { target: 'soft', extra: true, lexicon: 300, lexLambda, minSubjects, minDf });
+  for (const [minSubjects, minDf, lexLambda] of [
+    [3, 10, 300],
+    [3, 10, 1000],
+    [20, 20, 300],
+  ] as const)
+    run(`lex=300 minSubj=${minSubjects} minDf=${minDf} lexLambda=${lexLambda}`, { target: 'soft', extra: true, lexicon: 300, lexLambda, minSubjects, minDf });
 }
 if (which === 'multi') {
   for (const target of ['soft', 'soft-multi', 'soft-multi-mix'] as const) run(`target=${target} extra`, { target, extra: true, lambda: 0.0001 }, false);
@@ -268,7 +311,8 @@ if (which === 'weights') {
 if (which === 'hinge') run('soft extra', { target: 'soft', extra: true }, false);
 if (which === 'lex4') {
   run('soft (no lexicon)', { target: 'soft' });
-  for (const lexLambda of [100, 1000]) run(`lex=300 only words of >=2 sets lexLambda=${lexLambda}`, { target: 'soft', lexicon: 300, lexLambda, minSubjects: 1000, minDf: 10 });
+  for (const lexLambda of [100, 1000])
+    run(`lex=300 only words of >=2 sets lexLambda=${lexLambda}`, { target: 'soft', lexicon: 300, lexLambda, minSubjects: 1000, minDf: 10 });
 }
 if (which === 'final') {
   for (const target of ['label', 'soft'] as const) run(`target=${target} (with kind:multistep)`, { target });
@@ -281,7 +325,10 @@ if (which === 'ridge') {
 }
 if (which === 'free') run('logistic gain target, no sign constraints', { target: 'soft' });
 if (which === 'weights-free') {
-  const m = fit(all.map((_, i) => i), { ...DEF, target: 'soft' });
+  const m = fit(
+    all.map((_, i) => i),
+    { ...DEF, target: 'soft' },
+  );
   console.log(FEATURES.map((f, k) => `${f} ${m.w[k]!.toFixed(3)}`).join('\n'));
 }
 if (which === 'x') run(`extra ${process.env.EXTRA} ${process.env.EXTRA_RE ?? ''}`, { target: 'soft', extra: true });

@@ -35,7 +35,17 @@ measure('reducer (stepRequest, what the runtime runs)', () => {
 
 // One inert scope reused for every call: what transition() builds afresh each time.
 const self = createActor(requestMachine, { input });
-const scope = { self, defer: () => {}, id: '', logger: () => {}, sessionId: '', stopChild: () => {}, system: self.system, emit: () => {}, actionExecutor: () => {} } as unknown as AnyActorScope;
+const scope = {
+  self,
+  defer: () => {},
+  id: '',
+  logger: () => {},
+  sessionId: '',
+  stopChild: () => {},
+  system: self.system,
+  emit: () => {},
+  actionExecutor: () => {},
+} as unknown as AnyActorScope;
 measure('requestMachine.transition, one reused scope', () => {
   let s = requestMachine.getInitialSnapshot(scope, input);
   for (const e of events) s = requestMachine.transition(s, e, scope);

@@ -56,11 +56,33 @@ function toRow(set: SetName, r: RawRow): DataRow | null {
     const s = r.scores?.[STRONG] ?? null;
     const w = r.scores?.[WEAK] ?? null;
     if (s === null || w === null) return null; // the README: drop prompts where either grade is null
-    return { id: r.id, set, split: r.split, subject: null, prompt: r.prompt, strong: s, weak: w, middle: r.scores?.[MIDDLE] ?? null, label: s - w >= ARENA_MARGIN ? 1 : 0, target: Math.min(1, Math.max(0, 0.5 + (s - w) / ARENA_SPAN)) };
+    return {
+      id: r.id,
+      set,
+      split: r.split,
+      subject: null,
+      prompt: r.prompt,
+      strong: s,
+      weak: w,
+      middle: r.scores?.[MIDDLE] ?? null,
+      label: s - w >= ARENA_MARGIN ? 1 : 0,
+      target: Math.min(1, Math.max(0, 0.5 + (s - w) / ARENA_SPAN)),
+    };
   }
   const s = r.strong === true ? 1 : 0;
   const w = r.weak === true ? 1 : 0;
-  return { id: r.id, set, split: r.split, subject: r.subject ?? null, prompt: r.prompt, strong: s, weak: w, middle: null, label: s === 1 && w === 0 ? 1 : 0, target: (1 + s - w) / 2 };
+  return {
+    id: r.id,
+    set,
+    split: r.split,
+    subject: r.subject ?? null,
+    prompt: r.prompt,
+    strong: s,
+    weak: w,
+    middle: null,
+    label: s === 1 && w === 0 ? 1 : 0,
+    target: (1 + s - w) / 2,
+  };
 }
 
 export function loadSet(set: SetName, dir = DATA_DIR): DataRow[] {

@@ -136,7 +136,12 @@ export async function runRoutingBench(iterations = Number(process.env.BENCH_ROUT
   const slices = sliceTimes(() => scoreRequest(twoK).score);
   results.push({ name: 'auto scorer, 2 KB prompt (median of 1,000 slices)', iterations: slices.calls, nsPerOp: slices.median });
   results.push({ name: 'auto scorer, 2 KB prompt (fastest slice)', iterations: slices.calls, nsPerOp: slices.min });
-  const deTwoK = { messages: [{ role: 'system', content: 'Du bist ein hilfreicher Assistent.' }, { role: 'user', content: (GERMAN_COMPLEX + ' ').repeat(8).slice(0, 2048) }] };
+  const deTwoK = {
+    messages: [
+      { role: 'system', content: 'Du bist ein hilfreicher Assistent.' },
+      { role: 'user', content: (GERMAN_COMPLEX + ' ').repeat(8).slice(0, 2048) },
+    ],
+  };
   results.push(measure('auto scorer, 2 KB German prompt + system', Math.max(1000, iterations / 10), () => scoreRequest(deTwoK).score));
   results.push(measure('resolve route/code', iterations, () => resolve(cfg, routeIn).candidates.length));
   results.push(measure('resolve gpt-4.1 (catalogue id)', iterations, () => resolve(cfg, idIn).candidates.length));
@@ -193,8 +198,20 @@ export async function runRoutingBench(iterations = Number(process.env.BENCH_ROUT
   // The inspection hub on the hot path: the same endpoint events with and without it.
   for (const withHub of [false, true]) {
     const hub = new InspectionHub(500);
-    const settings = { rpm: null, tpm: null, maxConcurrent: 1_000_000, failureThreshold: 5, recoveryMs: 60_000, halfOpenProbes: 1, latencyWindow: 100, latencyPriorMs: 100 };
-    const ep = createActor(endpointMachine, { input: { id: 'e', model: 'm', provider: 'p', settings, now: Date.now() }, ...(withHub ? { inspect: hub.observe } : {}) }).start();
+    const settings = {
+      rpm: null,
+      tpm: null,
+      maxConcurrent: 1_000_000,
+      failureThreshold: 5,
+      recoveryMs: 60_000,
+      halfOpenProbes: 1,
+      latencyWindow: 100,
+      latencyPriorMs: 100,
+    };
+    const ep = createActor(endpointMachine, {
+      input: { id: 'e', model: 'm', provider: 'p', settings, now: Date.now() },
+      ...(withHub ? { inspect: hub.observe } : {}),
+    }).start();
     results.push(
       measure(`endpoint dispatched+succeeded ${withHub ? 'with' : 'without'} inspection hub`, iterations, () => {
         const at = Date.now();
@@ -207,7 +224,16 @@ export async function runRoutingBench(iterations = Number(process.env.BENCH_ROUT
   }
   // The same two events as per-request bookkeeping applied in place (what the runtime does while nobody inspects every event).
   {
-    const settings = { rpm: null, tpm: null, maxConcurrent: 1_000_000, failureThreshold: 5, recoveryMs: 60_000, halfOpenProbes: 1, latencyWindow: 100, latencyPriorMs: 100 };
+    const settings = {
+      rpm: null,
+      tpm: null,
+      maxConcurrent: 1_000_000,
+      failureThreshold: 5,
+      recoveryMs: 60_000,
+      halfOpenProbes: 1,
+      latencyWindow: 100,
+      latencyPriorMs: 100,
+    };
     const ep = createActor(endpointMachine, { input: { id: 'e', model: 'm', provider: 'p', settings, now: Date.now() } }).start();
     results.push(
       measure('endpoint dispatched+succeeded in place (recordOn)', iterations, () => {

@@ -27,7 +27,8 @@ import { formatQuality, runQualityBench } from './quality.js';
 function envNumber(name: string, fallback: number, integer = false): number {
   const raw = process.env[name];
   const n = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new Error(`${name}: expected a positive ${integer ? 'integer' : 'number'}, got "${raw}"`);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
+    throw new Error(`${name}: expected a positive ${integer ? 'integer' : 'number'}, got "${raw}"`);
   return n;
 }
 
@@ -83,12 +84,20 @@ function sidecarConfig(simUrl: string, dir: string, db = 'bench.db'): Record<str
 async function startAll(dir: string): Promise<Procs> {
   const profileFile = join(dir, 'sim-profile.json');
   writeFileSync(profileFile, JSON.stringify(SIM_PROFILE));
-  const sim = await startChild({ name: 'simulator', args: [SWITCHYARD_BIN, 'simulate', '--port', '0', '--profile', profileFile], ready: /listening on (http:\/\/\S+)/ });
+  const sim = await startChild({
+    name: 'simulator',
+    args: [SWITCHYARD_BIN, 'simulate', '--port', '0', '--profile', profileFile],
+    ready: /listening on (http:\/\/\S+)/,
+  });
   const configFile = join(dir, 'switchyard.json');
   writeFileSync(configFile, JSON.stringify(sidecarConfig(sim.url, dir), null, 2));
   const prof = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF_DIR] : [];
   const [passthrough, switchyard] = await Promise.all([
-    startChild({ name: 'passthrough', args: [RUN_TS, join(ROOT, 'bench/passthrough.ts'), '--upstream', `${sim.url}/openai`, '--port', '0'], ready: /passthrough listening on (http:\/\/\S+)/ }),
+    startChild({
+      name: 'passthrough',
+      args: [RUN_TS, join(ROOT, 'bench/passthrough.ts'), '--upstream', `${sim.url}/openai`, '--port', '0'],
+      ready: /passthrough listening on (http:\/\/\S+)/,
+    }),
     startChild({
       name: 'switchyard',
       args: [...prof, SWITCHYARD_BIN, 'serve', '--config', configFile, '--port', '0'],
@@ -133,7 +142,10 @@ async function measureMemory(sim: Child, dir: string, n: number): Promise<Memory
     let errors = 0;
     let firstError: string | null = null;
     try {
-      for (const [mode, count] of [['json', Math.ceil(n / 2)], ['stream', Math.floor(n / 2)]] as const) {
+      for (const [mode, count] of [
+        ['json', Math.ceil(n / 2)],
+        ['stream', Math.floor(n / 2)],
+      ] as const) {
         const r = await runCount(pool, target, mode, conns, count);
         errors += r.errors;
         firstError ??= r.firstError;
@@ -183,9 +195,15 @@ async function measureRun(p: Procs, name: TargetName, mode: Mode, conns: number,
     const proxyUser = b.proxy.user - a.proxy.user;
     const proxySystem = b.proxy.system - a.proxy.system;
     return {
-      target: name, mode, conns, rep,
-      requests: s.requests, errors: s.errors, rps: s.requests / s.seconds,
-      p50Ms: percentile(s.latencyMs, 50), p99Ms: percentile(s.latencyMs, 99),
+      target: name,
+      mode,
+      conns,
+      rep,
+      requests: s.requests,
+      errors: s.errors,
+      rps: s.requests / s.seconds,
+      p50Ms: percentile(s.latencyMs, 50),
+      p99Ms: percentile(s.latencyMs, 99),
       ttfbP50Ms: mode === 'stream' ? percentile(s.ttfbMs, 50) : null,
       ttfbP99Ms: mode === 'stream' ? percentile(s.ttfbMs, 99) : null,
       cpuUsPerReq: proc === null ? null : (proxyUser + proxySystem) / n,
@@ -202,8 +220,14 @@ async function measureRun(p: Procs, name: TargetName, mode: Mode, conns: number,
 function progress(i: number, total: number, r: RunResult): string {
   const f = (x: number | null, d = 2): string => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(d));
   const parts = [
-    `[${String(i).padStart(2)}/${total}]`, `conns=${String(r.conns).padEnd(2)}`, r.mode.padEnd(6), `rep ${r.rep}`, r.target.padEnd(11),
-    `${f(r.rps, 0).padStart(6)} req/s`, `p50 ${f(r.p50Ms)} ms`, `p99 ${f(r.p99Ms)} ms`,
+    `[${String(i).padStart(2)}/${total}]`,
+    `conns=${String(r.conns).padEnd(2)}`,
+    r.mode.padEnd(6),
+    `rep ${r.rep}`,
+    r.target.padEnd(11),
+    `${f(r.rps, 0).padStart(6)} req/s`,
+    `p50 ${f(r.p50Ms)} ms`,
+    `p99 ${f(r.p99Ms)} ms`,
     ...(r.mode === 'stream' ? [`ttfb ${f(r.ttfbP50Ms)} ms`] : []),
     ...(r.cpuUsPerReq !== null ? [`cpu ${f(r.cpuUsPerReq, 0)} µs/req`] : []),
     ...(r.errors > 0 ? [`ERRORS ${r.errors}: ${r.firstError ?? ''}`] : []),
@@ -254,7 +278,9 @@ async function main(): Promise<void> {
   const cpuModel = cpus()[0]?.model ?? 'unknown';
   const load0 = loadavg();
   console.log(`switchyard bench — node ${process.version}, ${cpus().length} CPUs (${cpuModel}), load average ${load0.map((x) => x.toFixed(1)).join(' ')}`);
-  console.log(`${SECONDS} s per run after ${WARMUP_SECONDS} s warm-up, ${REPEATS} repeats, conns ${CONNS.join('/')}, modes ${MODES.join('/')}${CPU_PROF ? ', sidecar under --cpu-prof (numbers perturbed)' : ''}\n`);
+  console.log(
+    `${SECONDS} s per run after ${WARMUP_SECONDS} s warm-up, ${REPEATS} repeats, conns ${CONNS.join('/')}, modes ${MODES.join('/')}${CPU_PROF ? ', sidecar under --cpu-prof (numbers perturbed)' : ''}\n`,
+  );
 
   const micro = await runRoutingBench();
   console.log(`${formatMicro(micro)}\n`);
@@ -265,7 +291,9 @@ async function main(): Promise<void> {
   onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   if (CPU_PROF) rmSync(PROF_DIR, { recursive: true, force: true });
   const procs = await startAll(dir);
-  console.log(`simulator ${procs.sim.url} (pid ${procs.sim.pid}), passthrough ${procs.passthrough.url} (pid ${procs.passthrough.pid}), switchyard ${procs.switchyard.url} (pid ${procs.switchyard.pid})\n`);
+  console.log(
+    `simulator ${procs.sim.url} (pid ${procs.sim.pid}), passthrough ${procs.passthrough.url} (pid ${procs.passthrough.pid}), switchyard ${procs.switchyard.url} (pid ${procs.switchyard.pid})\n`,
+  );
 
   const runs: RunResult[] = [];
   const windows: Window[] = [];
@@ -310,7 +338,9 @@ async function main(): Promise<void> {
   if (noise !== null) {
     console.log(
       `\nhost during the runs: other processes used ${noise.otherPercent.toFixed(0)}% of the ${cpus().length} CPUs, hypervisor steal ${noise.stealPercent.toFixed(0)}%` +
-        `; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}${noise.otherPercent > 10 ? ' — the numbers are noisy' : ''}`,
+        `; load average ${loadavg()
+          .map((x) => x.toFixed(1))
+          .join(' ')}${noise.otherPercent > 10 ? ' — the numbers are noisy' : ''}`,
     );
   }
   if (memory !== null) console.log(`\n${formatMemory(memory)}`);
@@ -336,7 +366,15 @@ async function main(): Promise<void> {
     cpus: { count: cpus().length, model: cpuModel },
     hostNoise: noise,
     loadAverageAtStart: load0,
-    settings: { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, repeats: REPEATS, conns: CONNS, modes: MODES, simulatorProfile: SIM_PROFILE, cpuProf: CPU_PROF },
+    settings: {
+      seconds: SECONDS,
+      warmupSeconds: WARMUP_SECONDS,
+      repeats: REPEATS,
+      conns: CONNS,
+      modes: MODES,
+      simulatorProfile: SIM_PROFILE,
+      cpuProf: CPU_PROF,
+    },
     routing: micro,
     quality,
     cells,

@@ -31,7 +31,12 @@ function config(simUrl: string, ledger: string, shared: string, prefix: string):
     server: { host: '127.0.0.1' },
     providers: { openai: { kind: 'openai', baseUrl: `${simUrl}/openai/v1`, apiKeyEnv: 'SY_BENCH_OPENAI_KEY' } },
     models: {
-      'gpt-4.1': { tier: 'balanced', price: { inputPerMTok: 2, outputPerMTok: 8 }, contextWindow: 1_047_576, endpoints: [{ provider: 'openai', upstreamModel: 'gpt-4.1', maxConcurrent: 1000, rpm: 10_000_000, tpm: 1_000_000_000 }] },
+      'gpt-4.1': {
+        tier: 'balanced',
+        price: { inputPerMTok: 2, outputPerMTok: 8 },
+        contextWindow: 1_047_576,
+        endpoints: [{ provider: 'openai', upstreamModel: 'gpt-4.1', maxConcurrent: 1000, rpm: 10_000_000, tpm: 1_000_000_000 }],
+      },
     },
     budget: { limits: [{ scope: 'global', period: 'day', usd: 1_000_000 }] },
     logging: { level: 'warn' },
@@ -67,16 +72,32 @@ async function measure(child: Child, store: SharedCell['store'], mode: Mode, con
   let a = 0;
   let b = 0;
   try {
-    const s = await runLoad(pool, target, mode, conns, warmup, seconds, { onStart: () => void (a = child.cpuMicros()), onEnd: () => void (b = child.cpuMicros()) });
+    const s = await runLoad(pool, target, mode, conns, warmup, seconds, {
+      onStart: () => void (a = child.cpuMicros()),
+      onEnd: () => void (b = child.cpuMicros()),
+    });
     const n = Math.max(1, s.requests);
-    return { store, mode, conns, rps: s.requests / s.seconds, p50Ms: percentile(s.latencyMs, 50), p99Ms: percentile(s.latencyMs, 99), cpuUsPerReq: (b - a) / n, errors: s.errors };
+    return {
+      store,
+      mode,
+      conns,
+      rps: s.requests / s.seconds,
+      p50Ms: percentile(s.latencyMs, 50),
+      p99Ms: percentile(s.latencyMs, 99),
+      cpuUsPerReq: (b - a) / n,
+      errors: s.errors,
+    };
   } finally {
     await pool.close();
   }
 }
 
 /** Runs both stores back to back per cell, `repeats` times; returns every run (null when skipped, with why). */
-export async function runSharedBench(simUrl: string, dir: string, opts: { conns: number[]; warmup: number; seconds: number; repeats: number }): Promise<{ runs: SharedCell[] } | { skipped: string }> {
+export async function runSharedBench(
+  simUrl: string,
+  dir: string,
+  opts: { conns: number[]; warmup: number; seconds: number; repeats: number },
+): Promise<{ runs: SharedCell[] } | { skipped: string }> {
   if (process.env.BENCH_SHARED === '0') return { skipped: 'BENCH_SHARED=0' };
   const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
   const pgAdmin = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -95,7 +116,12 @@ export async function runSharedBench(simUrl: string, dir: string, opts: { conns:
     const start = async (store: SharedCell['store']): Promise<Child> => {
       const file = join(dir, `shared-${store}.json`);
       writeFileSync(file, JSON.stringify(config(simUrl, ledger.toString(), store === 'redis' ? redisUrl : 'memory', prefix)));
-      const c = await startChild({ name: `switchyard-${store}`, args: [SWITCHYARD_BIN, 'serve', '--config', file, '--port', '0'], ready: /switchyard (http:\/\/127\.0\.0\.1:\d+)\/v1/, env: { SY_BENCH_OPENAI_KEY: 'sk-bench-upstream' } });
+      const c = await startChild({
+        name: `switchyard-${store}`,
+        args: [SWITCHYARD_BIN, 'serve', '--config', file, '--port', '0'],
+        ready: /switchyard (http:\/\/127\.0\.0\.1:\d+)\/v1/,
+        env: { SY_BENCH_OPENAI_KEY: 'sk-bench-upstream' },
+      });
       children.push(c);
       return c;
     };
@@ -104,10 +130,15 @@ export async function runSharedBench(simUrl: string, dir: string, opts: { conns:
     const runs: SharedCell[] = [];
     for (const conns of opts.conns) {
       for (let rep = 0; rep < opts.repeats; rep++) {
-        for (const [store, child] of [['in-process', local], ['redis', shared]] as const) {
+        for (const [store, child] of [
+          ['in-process', local],
+          ['redis', shared],
+        ] as const) {
           const r = await measure(child, store, 'json', conns, opts.warmup, opts.seconds);
           runs.push(r);
-          console.log(`shared store  conns=${String(conns).padEnd(2)} rep ${rep + 1}  ${store.padEnd(10)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  cpu ${r.cpuUsPerReq.toFixed(0)} µs/req${r.errors > 0 ? `  ERRORS ${r.errors}` : ''}`);
+          console.log(
+            `shared store  conns=${String(conns).padEnd(2)} rep ${rep + 1}  ${store.padEnd(10)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  cpu ${r.cpuUsPerReq.toFixed(0)} µs/req${r.errors > 0 ? `  ERRORS ${r.errors}` : ''}`,
+          );
         }
       }
     }
@@ -118,10 +149,13 @@ export async function runSharedBench(simUrl: string, dir: string, opts: { conns:
     await admin.end();
     const r = new Redis(redisUrl, { lazyConnect: true });
     r.on('error', () => undefined);
-    await r.connect().then(async () => {
-      const keys = await r.keys(`{${prefix}}:*`);
-      if (keys.length > 0) await r.del(...keys);
-    }).catch(() => undefined);
+    await r
+      .connect()
+      .then(async () => {
+        const keys = await r.keys(`{${prefix}}:*`);
+        if (keys.length > 0) await r.del(...keys);
+      })
+      .catch(() => undefined);
     r.disconnect();
   }
 }
@@ -135,16 +169,32 @@ const median = (xs: number[]): number => {
 /** Median per (store, conns) and what Redis adds. */
 export function formatShared(runs: SharedCell[]): string {
   const conns = [...new Set(runs.map((r) => r.conns))];
-  const lines = ['shared store (json, PostgreSQL ledger, budget + rpm/tpm on every request): median of the repeats', 'conns  store       req/s   p50 ms   p99 ms   CPU µs/req'];
+  const lines = [
+    'shared store (json, PostgreSQL ledger, budget + rpm/tpm on every request): median of the repeats',
+    'conns  store       req/s   p50 ms   p99 ms   CPU µs/req',
+  ];
   for (const c of conns) {
     const cell = (store: SharedCell['store']) => {
       const rs = runs.filter((r) => r.conns === c && r.store === store);
-      return { rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50Ms)), p99: median(rs.map((r) => r.p99Ms)), cpu: median(rs.map((r) => r.cpuUsPerReq)) };
+      return {
+        rps: median(rs.map((r) => r.rps)),
+        p50: median(rs.map((r) => r.p50Ms)),
+        p99: median(rs.map((r) => r.p99Ms)),
+        cpu: median(rs.map((r) => r.cpuUsPerReq)),
+      };
     };
     const l = cell('in-process');
     const r = cell('redis');
-    for (const [name, x] of [['in-process', l], ['redis', r]] as const) lines.push(`${String(c).padStart(5)}  ${name.padEnd(10)} ${x.rps.toFixed(0).padStart(6)}  ${x.p50.toFixed(2).padStart(7)}  ${x.p99.toFixed(2).padStart(7)}  ${x.cpu.toFixed(0).padStart(10)}`);
-    lines.push(`${String(c).padStart(5)}  Redis adds ${''.padStart(6)}  ${(r.p50 - l.p50).toFixed(2).padStart(7)}  ${(r.p99 - l.p99).toFixed(2).padStart(7)}  ${(r.cpu - l.cpu).toFixed(0).padStart(10)}`);
+    for (const [name, x] of [
+      ['in-process', l],
+      ['redis', r],
+    ] as const)
+      lines.push(
+        `${String(c).padStart(5)}  ${name.padEnd(10)} ${x.rps.toFixed(0).padStart(6)}  ${x.p50.toFixed(2).padStart(7)}  ${x.p99.toFixed(2).padStart(7)}  ${x.cpu.toFixed(0).padStart(10)}`,
+      );
+    lines.push(
+      `${String(c).padStart(5)}  Redis adds ${''.padStart(6)}  ${(r.p50 - l.p50).toFixed(2).padStart(7)}  ${(r.p99 - l.p99).toFixed(2).padStart(7)}  ${(r.cpu - l.cpu).toFixed(0).padStart(10)}`,
+    );
   }
   return lines.join('\n');
 }

@@ -40,7 +40,21 @@ export const PRIORS: Partial<Record<Feature, number>> = {
  * 0.585 -> 0.594, MMLU 0.572 -> 0.590): money and measured amounts mark the plain arithmetic both
  * models get right.
  */
-export const NON_NEGATIVE: readonly Feature[] = ['kind:code', 'kind:math', 'kind:multistep', 'code:fence', 'code:syntax', 'code:identifiers', 'math:numbers', 'math:symbols', 'math:latex', 'math:magnitude', 'struct:length', 'struct:words', 'struct:sentences'];
+export const NON_NEGATIVE: readonly Feature[] = [
+  'kind:code',
+  'kind:math',
+  'kind:multistep',
+  'code:fence',
+  'code:syntax',
+  'code:identifiers',
+  'math:numbers',
+  'math:symbols',
+  'math:latex',
+  'math:magnitude',
+  'struct:length',
+  'struct:words',
+  'struct:sentences',
+];
 
 export const LAMBDAS = [0.0001, 0.0003, 0.003, 0.03] as const;
 export const WEIGHTINGS = ['equal', 'sqrt'] as const;
@@ -102,7 +116,11 @@ function fit(rows: readonly DataRow[], x: readonly Float64Array[], lambda: numbe
   // weight fitted there would only learn noise, e.g. a German function word inside an English quote.
   const pinned = new Uint8Array(d + sets.length);
   for (const name of Object.keys(PRIORS)) pinned[FEATURES.indexOf(name as Feature)] = 1;
-  const f = fitNonNegative(train, { lambda, prior, pinned }, NON_NEGATIVE.map((n) => FEATURES.indexOf(n)));
+  const f = fitNonNegative(
+    train,
+    { lambda, prior, pinned },
+    NON_NEGATIVE.map((n) => FEATURES.indexOf(n)),
+  );
   let bias = f.bias;
   for (let k = 0; k < sets.length; k++) bias += f.weights[d + k]! / sets.length;
   return { bias, weights: f.weights.slice(0, d) };
@@ -189,7 +207,9 @@ export function trainAndPick(all: readonly DataRow[], feats: readonly Float64Arr
   const rounded: Fitted = { bias: Number(f.bias.toFixed(4)), weights: Float64Array.from(FEATURES, (n) => weights[n]!) };
   const dev = usable.filter((e) => e.r.split === 'dev');
   const sets = [...new Set(dev.map((e) => e.r.set))];
-  const bySet = sets.map((s) => dev.filter((e) => e.r.set === s).map((e) => ({ score: scoreWith(rounded, e.x), strong: e.r.strong, weak: e.r.weak, label: e.r.label })));
+  const bySet = sets.map((s) =>
+    dev.filter((e) => e.r.set === s).map((e) => ({ score: scoreWith(rounded, e.x), strong: e.r.strong, weak: e.r.weak, label: e.r.label })),
+  );
   // Rounded down so the prompt sitting exactly on a threshold stays above it after rounding.
   const floor4 = (t: number): number => Math.floor(t * 1e4) / 1e4;
   const highQuality = floor4(pickHighQuality(bySet, 0.95));

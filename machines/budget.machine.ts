@@ -64,9 +64,7 @@ export function periodEnd(period: BudgetPeriod, now: number): number | null {
 
 /** The ids of the budgets that apply to a request. */
 export function applicableBudgets(lines: readonly BudgetLimit[], keyId: string | null, model: string | null): string[] {
-  return lines
-    .filter((l) => l.scope === 'global' || (l.scope === 'key' && l.key === keyId) || (l.scope === 'model' && l.model === model))
-    .map((l) => l.id);
+  return lines.filter((l) => l.scope === 'global' || (l.scope === 'key' && l.key === keyId) || (l.scope === 'model' && l.model === model)).map((l) => l.id);
 }
 
 /** The first budget that `amount` would overflow, if any. */
@@ -76,9 +74,7 @@ export function overflowing(lines: readonly BudgetLine[], ids: readonly string[]
 
 function roll(lines: BudgetLine[], now: number): BudgetLine[] {
   return lines.map((l) =>
-    l.resetsAt !== null && now >= l.resetsAt
-      ? { ...l, spent: 0, periodStart: periodStart(l.period, now), resetsAt: periodEnd(l.period, now) }
-      : l,
+    l.resetsAt !== null && now >= l.resetsAt ? { ...l, spent: 0, periodStart: periodStart(l.period, now), resetsAt: periodEnd(l.period, now) } : l,
   );
 }
 
@@ -227,10 +223,7 @@ export const budgetMachine = setup({
       entry: 'armRoll',
       after: { periodEnd: { target: 'running', reenter: true, actions: 'rollPeriods' } },
       on: {
-        'budget.reserve': [
-          { guard: 'fits', actions: ['reserve', 'emitGranted'] },
-          { actions: ['refuse', 'emitRefused'] },
-        ],
+        'budget.reserve': [{ guard: 'fits', actions: ['reserve', 'emitGranted'] }, { actions: ['refuse', 'emitRefused'] }],
         'budget.settle': { actions: 'settle' },
         'budget.release': { actions: 'release' },
         // Re-entered so the roll timer is armed for the new set of periods.

@@ -142,7 +142,8 @@ export function bookkeeping(state: EndpointStateValue, ctx: EndpointContext, ev:
   if (ev.type === 'request.dispatched') u = dispatched(ctx, ev);
   else if (ev.type === 'upstream.succeeded' || ev.type === 'upstream.released') u = finish(ctx, ev);
   else return null;
-  if (state === 'healthy' && windowFull({ settings: ctx.settings, rpmTat: u.rpmTat ?? ctx.rpmTat, tpmTat: u.tpmTat ?? ctx.tpmTat }, u.now ?? ctx.now)) return null;
+  if (state === 'healthy' && windowFull({ settings: ctx.settings, rpmTat: u.rpmTat ?? ctx.rpmTat, tpmTat: u.tpmTat ?? ctx.tpmTat }, u.now ?? ctx.now))
+    return null;
   // Decided: only now may the latency ring be updated in its own array.
   return ev.type === 'upstream.succeeded' ? succeeded(ctx, ev, reuse) : u;
 }
@@ -250,10 +251,7 @@ export const endpointMachine = setup({
       on: {
         'request.dispatched': { actions: 'dispatch' },
         'upstream.succeeded': { actions: 'succeed' },
-        'upstream.failed': [
-          { guard: 'reachesFailureThreshold', target: 'circuitOpen', actions: ['fail', 'openCircuit'] },
-          { actions: 'fail' },
-        ],
+        'upstream.failed': [{ guard: 'reachesFailureThreshold', target: 'circuitOpen', actions: ['fail', 'openCircuit'] }, { actions: 'fail' }],
         'upstream.released': { actions: 'release' },
         'upstream.rateLimited': { target: 'throttled', actions: 'rateLimited' },
         'window.exhausted': { target: 'throttled', actions: 'exhausted' },
@@ -269,10 +267,7 @@ export const endpointMachine = setup({
       on: {
         'request.dispatched': { actions: 'dispatch' },
         'upstream.succeeded': { actions: 'succeed' },
-        'upstream.failed': [
-          { guard: 'reachesFailureThreshold', target: 'circuitOpen', actions: ['fail', 'openCircuit'] },
-          { actions: 'fail' },
-        ],
+        'upstream.failed': [{ guard: 'reachesFailureThreshold', target: 'circuitOpen', actions: ['fail', 'openCircuit'] }, { actions: 'fail' }],
         'upstream.released': { actions: 'release' },
         'upstream.rateLimited': { target: 'throttled', reenter: true, actions: 'rateLimited' },
         'window.exhausted': { target: 'throttled', reenter: true, actions: 'exhausted' },
@@ -297,10 +292,7 @@ export const endpointMachine = setup({
       on: {
         'request.dispatched': { actions: ['dispatch', 'dispatchProbe'] },
         'upstream.succeeded': { target: 'healthy', actions: ['succeed', 'closeCircuit', 'clearThrottle'] },
-        'upstream.failed': [
-          { guard: 'countsAsFailure', target: 'circuitOpen', actions: ['fail', 'openCircuit'] },
-          { actions: ['fail', 'probeEnded'] },
-        ],
+        'upstream.failed': [{ guard: 'countsAsFailure', target: 'circuitOpen', actions: ['fail', 'openCircuit'] }, { actions: ['fail', 'probeEnded'] }],
         'upstream.released': { actions: ['release', 'probeEnded'] },
         'upstream.rateLimited': { target: 'throttled', actions: ['rateLimited', 'closeCircuit'] },
         'window.exhausted': { target: 'throttled', actions: ['exhausted', 'closeCircuit'] },

@@ -34,10 +34,7 @@ export type BudgetRefusal =
   | { kind: 'budget'; model: string; amount: number; budget: string; limit: number; spent: number; reserved: number };
 
 export type Failure =
-  | { kind: 'refused' }
-  | { kind: 'aborted'; reason: 'deadline' | 'client_gone' }
-  | { kind: 'exhausted' }
-  | { kind: 'propagate'; fault: FaultView };
+  { kind: 'refused' } | { kind: 'aborted'; reason: 'deadline' | 'client_gone' } | { kind: 'exhausted' } | { kind: 'propagate'; fault: FaultView };
 
 export interface PerEndpoint {
   attempts: number;
@@ -128,8 +125,25 @@ export interface StateDef {
 
 export function initialContext(input: ReqInput): ReqContext {
   return {
-    receivedAt: input.receivedAt, deadlineAt: input.deadlineAt, maxTotalAttempts: input.maxTotalAttempts, maxCostNano: input.maxCostNano, candidates: [], attempts: 0, per: {}, excluded: [], excludedModels: [], pinned: null, lastFault: null,
-    refusal: null, ceiling: null, current: null, committed: false, settleNano: 0, waitUntil: 0, failure: null, outbox: [],
+    receivedAt: input.receivedAt,
+    deadlineAt: input.deadlineAt,
+    maxTotalAttempts: input.maxTotalAttempts,
+    maxCostNano: input.maxCostNano,
+    candidates: [],
+    attempts: 0,
+    per: {},
+    excluded: [],
+    excludedModels: [],
+    pinned: null,
+    lastFault: null,
+    refusal: null,
+    ceiling: null,
+    current: null,
+    committed: false,
+    settleNano: 0,
+    waitUntil: 0,
+    failure: null,
+    outbox: [],
   };
 }
 
@@ -142,7 +156,11 @@ const endpointOf = (c: ReqContext): string => c.current?.endpoint ?? '';
 function returnReservation(c: ReqContext, e: Ev<'attempt.failed'>): Command[] {
   const cur = c.current;
   if (!cur) return [];
-  return [e.partialCostNano > 0 ? { type: 'settle', budgets: cur.budgets, reserved: cur.amount, actual: e.partialCostNano } : { type: 'release', budgets: cur.budgets, reserved: cur.amount }];
+  return [
+    e.partialCostNano > 0
+      ? { type: 'settle', budgets: cur.budgets, reserved: cur.amount, actual: e.partialCostNano }
+      : { type: 'release', budgets: cur.budgets, reserved: cur.amount },
+  ];
 }
 
 /** A continuation whose prefill the fallback refused (a 4xx other than 429) must not replace the real fault. */
@@ -155,7 +173,6 @@ function failedAttempt(c: ReqContext, e: Ev<'attempt.failed'>, more: Partial<Req
   return { lastFault: continuation && keepsFault(e) ? c.lastFault : e.fault, outbox: returnReservation(c, e), current: null, ...more };
 }
 
-
 /**
  * Every decision the retry policy's verdict can lead to, in selection order. A continuation
  * (an attempt after the stream committed) differs twice: a refused prefill (the provider's
@@ -166,7 +183,11 @@ function onFailure(continuation: boolean): Array<Branch<Ev<'attempt.failed'>>> {
   const failedAt = (c: ReqContext, e: Ev<'attempt.failed'>, more: Partial<ReqContext> = {}): Partial<ReqContext> => failedAttempt(c, e, more, continuation);
   const exclude = (c: ReqContext, e: Ev<'attempt.failed'>): Partial<ReqContext> => failedAt(c, e, { excluded: [...c.excluded, endpointOf(c)] });
   return [
-    { to: 'failed', when: (_c, e) => e.next === 'stop', do: (c, e) => failedAt(c, e, { failure: { kind: 'aborted', reason: e.fault.kind === 'client_gone' ? 'client_gone' : 'deadline' } }) },
+    {
+      to: 'failed',
+      when: (_c, e) => e.next === 'stop',
+      do: (c, e) => failedAt(c, e, { failure: { kind: 'aborted', reason: e.fault.kind === 'client_gone' ? 'client_gone' : 'deadline' } }),
+    },
     {
       to: 'backoff',
       // No backoff when the attempt that failed was the last one allowed: the request fails at once (routed → exhausted).
@@ -205,9 +226,17 @@ export const CHART: Record<ReqState, StateDef> = {
         {
           to: 'routed',
           when: (c, e) => c.maxCostNano !== null && e.amount > c.maxCostNano,
-          do: (c, e) => ({ pinned: null, excludedModels: excludeModel(c, e.model), refusal: c.refusal ?? { kind: 'max_cost', model: e.model, amount: e.amount } }),
+          do: (c, e) => ({
+            pinned: null,
+            excludedModels: excludeModel(c, e.model),
+            refusal: c.refusal ?? { kind: 'max_cost', model: e.model, amount: e.amount },
+          }),
         },
-        { to: 'routed', when: (c, e) => c.ceiling !== null && e.amount >= c.ceiling, do: (c, e) => ({ pinned: null, excludedModels: excludeModel(c, e.model) }) },
+        {
+          to: 'routed',
+          when: (c, e) => c.ceiling !== null && e.amount >= c.ceiling,
+          do: (c, e) => ({ pinned: null, excludedModels: excludeModel(c, e.model) }),
+        },
         { to: 'reserving', do: (c, e) => ({ pinned: null, current: { endpoint: e.endpoint, model: e.model, amount: e.amount, budgets: [] } }) },
       ],
       'endpoint.none': [
@@ -235,7 +264,11 @@ export const CHART: Record<ReqState, StateDef> = {
     on: {
       'budget.granted': [
         // The reservation is asynchronous (a shared store answers later): the slot picked before it may be gone.
-        { to: 'routed', when: (_c, e) => e.slotGone, do: (c, e) => ({ current: null, outbox: [{ type: 'release', budgets: e.budgets, reserved: c.current?.amount ?? 0 }] }) },
+        {
+          to: 'routed',
+          when: (_c, e) => e.slotGone,
+          do: (c, e) => ({ current: null, outbox: [{ type: 'release', budgets: e.budgets, reserved: c.current?.amount ?? 0 }] }),
+        },
         { to: 'continuing', when: (c) => c.committed, do: (c, e) => dispatch(c, e) },
         { to: 'attempting', do: (c, e) => dispatch(c, e) },
       ],
@@ -245,8 +278,18 @@ export const CHART: Record<ReqState, StateDef> = {
           do: (c, e) => {
             const cur = c.current ?? { model: '', amount: 0 };
             return {
-              current: null, ceiling: cur.amount, excludedModels: excludeModel(c, cur.model),
-              refusal: c.refusal ?? { kind: 'budget', model: cur.model, amount: cur.amount, budget: e.budget, limit: e.limit, spent: e.spent, reserved: e.reserved },
+              current: null,
+              ceiling: cur.amount,
+              excludedModels: excludeModel(c, cur.model),
+              refusal: c.refusal ?? {
+                kind: 'budget',
+                model: cur.model,
+                amount: cur.amount,
+                budget: e.budget,
+                limit: e.limit,
+                spent: e.spent,
+                reserved: e.reserved,
+              },
             };
           },
         },
@@ -271,5 +314,9 @@ function dispatch(c: ReqContext, e: Ev<'budget.granted'>): Partial<ReqContext> {
   const cur = c.current ?? { endpoint: '', model: '', amount: 0, budgets: [] };
   const per = c.per[cur.endpoint] ?? { attempts: 0, transientRetryUsed: false };
   // Object.assign rather than spreads followed by properties (slow on Node 20, see request.machine.ts).
-  return { current: Object.assign({}, cur, { budgets: e.budgets }), attempts: c.attempts + 1, per: Object.assign({}, c.per, { [cur.endpoint]: Object.assign({}, per, { attempts: per.attempts + 1 }) }) };
+  return {
+    current: Object.assign({}, cur, { budgets: e.budgets }),
+    attempts: c.attempts + 1,
+    per: Object.assign({}, c.per, { [cur.endpoint]: Object.assign({}, per, { attempts: per.attempts + 1 }) }),
+  };
 }

@@ -90,7 +90,10 @@ export function commandOf(s: ReqSnapshot): Command | null {
 }
 
 /** The reducer as actor logic, for anyone who wants it as an actor (inspection, tests). */
-export const requestLogic = fromTransition((s: ReqSnapshot, e: ReqEvent) => stepRequest(s, e), ({ input }: { input: ReqInput }) => startRequest(input));
+export const requestLogic = fromTransition(
+  (s: ReqSnapshot, e: ReqEvent) => stepRequest(s, e),
+  ({ input }: { input: ReqInput }) => startRequest(input),
+);
 
 type NodeConfig = StateNodeConfig<ReqContext, ReqEvent, never, never, never, never, never, never, never, never>;
 
@@ -109,7 +112,11 @@ function states(): Record<ReqState, NodeConfig> {
   for (const [name, def] of Object.entries(CHART) as Array<[ReqState, (typeof CHART)[ReqState]]>) {
     const on: Record<string, unknown> = {};
     for (const [type, list] of Object.entries(def.on ?? {})) on[type] = transitions(list as Branch[], true);
-    out[name] = { ...(def.final ? { type: 'final' } : {}), ...(Object.keys(on).length ? { on } : {}), ...(def.always ? { always: transitions(def.always, false) } : {}) } as NodeConfig;
+    out[name] = {
+      ...(def.final ? { type: 'final' } : {}),
+      ...(Object.keys(on).length ? { on } : {}),
+      ...(def.always ? { always: transitions(def.always, false) } : {}),
+    } as NodeConfig;
   }
   return out;
 }

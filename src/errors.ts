@@ -57,7 +57,10 @@ export class SwitchyardError extends Error {
 }
 
 /** A provider's own error for the client's request (400 context_length_exceeded, a refusal), passed on as it was. */
-export function upstreamClientError(status: number, e: { message: string; type?: string | null; code?: string | null; param?: string | null }): SwitchyardError {
+export function upstreamClientError(
+  status: number,
+  e: { message: string; type?: string | null; code?: string | null; param?: string | null },
+): SwitchyardError {
   return new SwitchyardError('invalid_request', e.message, {
     status,
     type: e.type ?? 'invalid_request_error',
@@ -70,7 +73,14 @@ export function errorBody(err: unknown): { status: number; body: OpenAIErrorBody
   if (err instanceof SwitchyardError) return { status: err.status, body: err.toBody(), headers: err.headers };
   return {
     status: 500,
-    body: { error: { message: 'internal error (this is a switchyard bug; the request id is in x-request-id)', type: 'server_error', param: null, code: 'internal_error' } },
+    body: {
+      error: {
+        message: 'internal error (this is a switchyard bug; the request id is in x-request-id)',
+        type: 'server_error',
+        param: null,
+        code: 'internal_error',
+      },
+    },
     headers: {},
   };
 }

@@ -44,7 +44,9 @@ async function loadConfig(opts: ServeOptions): Promise<{ cfg: Config; file: stri
 function applyDefaults(cfg: Config, env: NodeJS.ProcessEnv): { cfg: Config; simulate: boolean; note: string } {
   const relay = env.SWITCHYARD_RELAY_URL;
   if (relay) {
-    const providers = Object.fromEntries(Object.entries(cfg.providers).map(([n, p]) => [n, { ...p, kind: 'openai' as const, baseUrl: relay, apiKeyEnv: 'SWITCHYARD_RELAY_KEY' }]));
+    const providers = Object.fromEntries(
+      Object.entries(cfg.providers).map(([n, p]) => [n, { ...p, kind: 'openai' as const, baseUrl: relay, apiKeyEnv: 'SWITCHYARD_RELAY_KEY' }]),
+    );
     return { cfg: { ...cfg, providers }, simulate: false, note: `all providers through the relay ${relay}` };
   }
   const withKey = Object.entries(cfg.providers).filter(([, p]) => p.apiKeyEnv && env[p.apiKeyEnv]);
@@ -52,7 +54,9 @@ function applyDefaults(cfg: Config, env: NodeJS.ProcessEnv): { cfg: Config; simu
   const ok = new Set(withKey.map(([n]) => n));
   const usable = Object.entries(cfg.models).filter(([, m]) => m.endpoints.some((e) => ok.has(e.provider)));
   const keep = new Set(usable.map(([id]) => id));
-  const models = Object.fromEntries(usable.map(([id, m]) => [id, { ...m, endpoints: m.endpoints.filter((e) => ok.has(e.provider)), fallbacks: m.fallbacks.filter((f) => keep.has(f)) }]));
+  const models = Object.fromEntries(
+    usable.map(([id, m]) => [id, { ...m, endpoints: m.endpoints.filter((e) => ok.has(e.provider)), fallbacks: m.fallbacks.filter((f) => keep.has(f)) }]),
+  );
   const routes: Record<string, string[]> = {};
   for (const [r, chain] of Object.entries(cfg.routing.routes)) {
     const c = chain.filter((m) => keep.has(m));
@@ -73,7 +77,9 @@ function simulated(cfg: Config, sim: Simulator): Config {
 
 /** A config file never falls back: every key it names must be in the environment. */
 function checkKeys(cfg: Config, env: NodeJS.ProcessEnv): void {
-  const missing = Object.entries(cfg.providers).filter(([, p]) => p.apiKeyEnv && !env[p.apiKeyEnv]).map(([n, p]) => `providers.${n}.apiKeyEnv: environment variable ${p.apiKeyEnv} is not set`);
+  const missing = Object.entries(cfg.providers)
+    .filter(([, p]) => p.apiKeyEnv && !env[p.apiKeyEnv])
+    .map(([n, p]) => `providers.${n}.apiKeyEnv: environment variable ${p.apiKeyEnv} is not set`);
   const keys = (cfg.auth?.keys ?? []).filter((k) => !env[k.keyEnv]).map((k) => `auth.keys (${k.id}).keyEnv: environment variable ${k.keyEnv} is not set`);
   if (missing.length + keys.length > 0) throw new StartupError(`missing secrets:\n  ${[...missing, ...keys].join('\n  ')}`);
 }
@@ -110,7 +116,11 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   registerSecrets(secretsOf(cfg, env));
   const host = opts.host ?? cfg.server.host;
   const port = opts.port ?? cfg.server.port;
-  const log = createLogger({ level: cfg.logging.level, pretty: opts.pretty ?? cfg.logging.pretty, ...(opts.logDestination ? { destination: opts.logDestination } : {}) });
+  const log = createLogger({
+    level: cfg.logging.level,
+    pretty: opts.pretty ?? cfg.logging.pretty,
+    ...(opts.logDestination ? { destination: opts.logDestination } : {}),
+  });
   const keys = new ClientKeys(cfg, env);
   let ledger: LedgerStore;
   try {
@@ -120,7 +130,10 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   }
   let responses: ResponseStore;
   try {
-    responses = await openResponseStore(cfg.storage.ledger, () => ({ ttlMs: runtime.cfg.storage.responses.ttlSeconds * 1000, maxEntries: runtime.cfg.storage.responses.maxEntries }));
+    responses = await openResponseStore(cfg.storage.ledger, () => ({
+      ttlMs: runtime.cfg.storage.responses.ttlSeconds * 1000,
+      maxEntries: runtime.cfg.storage.responses.maxEntries,
+    }));
   } catch (err) {
     throw new StartupError(`cannot open the response store in ${cfg.storage.ledger}: ${(err as Error).message}`);
   }
@@ -158,7 +171,12 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     },
     // Attempts by outcome, counted where they happen (per-request bookkeeping need not pass through the actors).
     onEndpointEvent: (actorKey, e) => {
-      if (e.type.startsWith('upstream.')) metrics?.onAttempt(actorKey, e.type === 'upstream.failed' ? `failed:${e.fault}` : e.type.slice('upstream.'.length), e.type !== 'upstream.succeeded' && e.type !== 'upstream.released');
+      if (e.type.startsWith('upstream.'))
+        metrics?.onAttempt(
+          actorKey,
+          e.type === 'upstream.failed' ? `failed:${e.fault}` : e.type.slice('upstream.'.length),
+          e.type !== 'upstream.succeeded' && e.type !== 'upstream.released',
+        );
     },
     watched: () => hub.watched(),
     onBudgetGranted: hub.budgetApplied,
@@ -179,7 +197,13 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     if (!res.ok) return { ok: false, errors: res.errors };
     // A store opened at start-up cannot follow a reload: refuse the whole reload rather than claim to have applied it.
     const changed = STARTUP_ONLY.filter(([, of]) => JSON.stringify(of(res.config)) !== JSON.stringify(of(cfg))).map(([path]) => path);
-    if (changed.length > 0) return { ok: false, errors: [`${changed.join(', ')} ${changed.length === 1 ? 'is' : 'are'} read at start-up: restart switchyard to change ${changed.length === 1 ? 'it' : 'them'} (nothing was reloaded)`] };
+    if (changed.length > 0)
+      return {
+        ok: false,
+        errors: [
+          `${changed.join(', ')} ${changed.length === 1 ? 'is' : 'are'} read at start-up: restart switchyard to change ${changed.length === 1 ? 'it' : 'them'} (nothing was reloaded)`,
+        ],
+      };
     try {
       checkKeys(res.config, env);
       keys.configure(res.config, env);
@@ -188,7 +212,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       return { ok: false, errors: [(err as Error).message] };
     }
     const restartRequired = startupOnlyChanges(cfg, res.config, opts);
-    if (restartRequired.length > 0) log.warn({ keys: restartRequired }, `${restartRequired.join(', ')} changed: read at start-up only, the running values stay until a restart`);
+    if (restartRequired.length > 0)
+      log.warn({ keys: restartRequired }, `${restartRequired.join(', ')} changed: read at start-up only, the running values stay until a restart`);
     const r = runtime.reload(res.config);
     await runtime.reloadBudgets(res.config);
     log.info(r, 'config reloaded');
@@ -215,19 +240,39 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new StartupError(err.code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use: stop the other process or pass --port N` : `cannot listen on ${host}:${port}: ${err.message}`)),
+      reject(
+        new StartupError(
+          err.code === 'EADDRINUSE'
+            ? `port ${port} on ${host} is already in use: stop the other process or pass --port N`
+            : `cannot listen on ${host}:${port}: ${err.message}`,
+        ),
+      ),
     );
     server.listen(port, host, () => resolve());
   });
   if (!isLoopback(host) && (cfg.auth?.keys ?? []).length === 0) {
-    log.warn({ host }, 'bound to a non-loopback address without auth.keys: anyone who can reach this port can spend on your provider keys; set auth.keys (client keys) or bind to 127.0.0.1');
+    log.warn(
+      { host },
+      'bound to a non-loopback address without auth.keys: anyone who can reach this port can spend on your provider keys; set auth.keys (client keys) or bind to 127.0.0.1',
+    );
   }
   if (!isLoopback(host) && !env.SWITCHYARD_ADMIN_TOKEN) {
     log.warn({ host }, 'bound to a non-loopback address without SWITCHYARD_ADMIN_TOKEN: /switchyard/* answers 401 to everyone until it is set');
   }
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
-  log.info({ url, models: Object.keys(runtime.cfg.models).length, endpoints: runtime.handles.size, simulated: simulatedMode, ledger: cfg.storage.ledger, replica: runtime.replica, shared: runtime.state().shared?.store }, `switchyard listening on ${url} (${note})`);
+  log.info(
+    {
+      url,
+      models: Object.keys(runtime.cfg.models).length,
+      endpoints: runtime.handles.size,
+      simulated: simulatedMode,
+      ledger: cfg.storage.ledger,
+      replica: runtime.replica,
+      shared: runtime.state().shared?.store,
+    },
+    `switchyard listening on ${url} (${note})`,
+  );
 
   const shutdown = async (): Promise<void> => {
     if (runtime.draining) return;

@@ -90,7 +90,15 @@ export interface WindowHooks {
  * is steady state: requests completing inside it are counted, and `hooks` fire at its edges,
  * so work in flight at the start and at the end balance out (no drain inside the window).
  */
-export async function runLoad(pool: Pool, target: Target, mode: Mode, conns: number, warmupSeconds: number, seconds: number, hooks: WindowHooks): Promise<LoadSample> {
+export async function runLoad(
+  pool: Pool,
+  target: Target,
+  mode: Mode,
+  conns: number,
+  warmupSeconds: number,
+  seconds: number,
+  hooks: WindowHooks,
+): Promise<LoadSample> {
   const path = new URL(target.url).pathname;
   const body = requestBody(mode);
   const latency: number[] = [];
@@ -105,11 +113,14 @@ export async function runLoad(pool: Pool, target: Target, mode: Mode, conns: num
     windowStart = performance.now();
     phase = 'measure';
   }, warmupSeconds * 1000);
-  const endTimer = setTimeout(() => {
-    hooks.onEnd();
-    windowEnd = performance.now();
-    phase = 'done';
-  }, (warmupSeconds + seconds) * 1000);
+  const endTimer = setTimeout(
+    () => {
+      hooks.onEnd();
+      windowEnd = performance.now();
+      phase = 'done';
+    },
+    (warmupSeconds + seconds) * 1000,
+  );
   const worker = async (): Promise<void> => {
     while (phase !== 'done') {
       const t0 = performance.now();

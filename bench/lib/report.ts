@@ -112,10 +112,19 @@ export function formatTable(cells: readonly CellResult[], rs: readonly Ratios[])
   for (const c of sorted) {
     const r = c.target === 'switchyard' ? rs.find((x) => x.mode === c.mode && x.conns === c.conns) : undefined;
     rows.push([
-      c.target, c.mode, String(c.conns), num(c.rps, 0), num(c.p50Ms, 2), num(c.p99Ms, 2),
-      c.mode === 'stream' ? num(c.ttfbP50Ms, 2) : '', num(c.cpuUsPerReq, 0),
+      c.target,
+      c.mode,
+      String(c.conns),
+      num(c.rps, 0),
+      num(c.p50Ms, 2),
+      num(c.p99Ms, 2),
+      c.mode === 'stream' ? num(c.ttfbP50Ms, 2) : '',
+      num(c.cpuUsPerReq, 0),
       c.cpuSystemShare === null ? '' : `${(c.cpuSystemShare * 100).toFixed(0)}%`,
-      times(r?.cpu ?? null), times(r?.p50 ?? null), times(r?.ttfb ?? null), String(c.errors),
+      times(r?.cpu ?? null),
+      times(r?.p50 ?? null),
+      times(r?.ttfb ?? null),
+      String(c.errors),
     ]);
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));

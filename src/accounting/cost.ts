@@ -84,9 +84,7 @@ export function costOf(usage: Usage, price: Price): CostBreakdown {
  * replaces the reservation by the actual cost, so that nano-USD is never lost or gained.
  */
 export function worstCaseNano(promptTokens: number, maxOutputTokens: number, price: Price): number {
-  const total =
-    tokensCostNano(tokenCount(promptTokens), price.inputPerMTok) +
-    tokensCostNano(tokenCount(maxOutputTokens), price.outputPerMTok);
+  const total = tokensCostNano(tokenCount(promptTokens), price.inputPerMTok) + tokensCostNano(tokenCount(maxOutputTokens), price.outputPerMTok);
   if (!Number.isSafeInteger(total)) throw new RangeError(`cost ${total} is out of range`);
   return total;
 }
@@ -112,8 +110,7 @@ export function usageFromOpenAI(u: unknown): Usage | undefined {
   const reportedCompletion = readCount(u.completion_tokens);
   if (prompt === undefined || reportedCompletion === undefined) return undefined;
   const total = readCount(u.total_tokens);
-  const completion =
-    total !== undefined && total > prompt + reportedCompletion ? total - prompt : reportedCompletion;
+  const completion = total !== undefined && total > prompt + reportedCompletion ? total - prompt : reportedCompletion;
   const usage: Usage = { promptTokens: prompt, completionTokens: completion };
   const promptDetails = isRecord(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
   const cached = readCount(promptDetails.cached_tokens) ?? readCount(u.prompt_cache_hit_tokens);

@@ -40,9 +40,27 @@ export interface DbRow {
 
 /** The column list, in one order for INSERT and SELECT. */
 export const COLUMNS = [
-  'request_id', 'at', 'key_id', 'model', 'endpoint', 'attempts', 'prompt_tokens',
-  'completion_tokens', 'cached_tokens', 'cost_nano', 'estimated', 'status', 'latency_ms',
-  'ttft_ms', 'stream', 'error_code', 'parent_id', 'step', 'quality', 'delivered', 'route_score',
+  'request_id',
+  'at',
+  'key_id',
+  'model',
+  'endpoint',
+  'attempts',
+  'prompt_tokens',
+  'completion_tokens',
+  'cached_tokens',
+  'cost_nano',
+  'estimated',
+  'status',
+  'latency_ms',
+  'ttft_ms',
+  'stream',
+  'error_code',
+  'parent_id',
+  'step',
+  'quality',
+  'delivered',
+  'route_score',
 ] as const;
 
 /**
@@ -54,9 +72,13 @@ export function validateRow(row: LedgerRow): void {
     throw new TypeError('ledger row: requestId must be a non-empty string');
   }
   const counts: Array<[string, number]> = [
-    ['attempts', row.attempts], ['promptTokens', row.promptTokens],
-    ['completionTokens', row.completionTokens], ['cachedTokens', row.cachedTokens],
-    ['costNano', row.costNano], ['status', row.status], ['latencyMs', row.latencyMs],
+    ['attempts', row.attempts],
+    ['promptTokens', row.promptTokens],
+    ['completionTokens', row.completionTokens],
+    ['cachedTokens', row.cachedTokens],
+    ['costNano', row.costNano],
+    ['status', row.status],
+    ['latencyMs', row.latencyMs],
   ];
   if (row.ttftMs !== null) counts.push(['ttftMs', row.ttftMs]);
   for (const [name, value] of counts) {
@@ -68,14 +90,22 @@ export function validateRow(row: LedgerRow): void {
     // ≥ 0 keeps SQL integer division a floor, which the UTC day grouping relies on
     throw new TypeError(`ledger row ${row.requestId}: at must be a non-negative integer epoch ms, got ${row.at}`);
   }
-  if (row.cascade !== undefined && (!Number.isSafeInteger(row.cascade.step) || row.cascade.step < 1 || typeof row.cascade.parentId !== 'string' || typeof row.cascade.quality !== 'string')) {
+  if (
+    row.cascade !== undefined &&
+    (!Number.isSafeInteger(row.cascade.step) || row.cascade.step < 1 || typeof row.cascade.parentId !== 'string' || typeof row.cascade.quality !== 'string')
+  ) {
     throw new TypeError(`ledger row ${row.requestId}: cascade needs a parentId, a quality and a step >= 1`);
   }
   const score = row.routeScore ?? null;
   if (score !== null && !(typeof score === 'number' && score >= 0 && score <= 1)) {
     throw new TypeError(`ledger row ${row.requestId}: routeScore must be a number in [0, 1] or null, got ${String(score)}`);
   }
-  for (const [name, value] of [['keyId', row.keyId], ['model', row.model], ['endpoint', row.endpoint], ['errorCode', row.errorCode]] as const) {
+  for (const [name, value] of [
+    ['keyId', row.keyId],
+    ['model', row.model],
+    ['endpoint', row.endpoint],
+    ['errorCode', row.errorCode],
+  ] as const) {
     if (value !== null && typeof value !== 'string') {
       throw new TypeError(`ledger row ${row.requestId}: ${name} must be a string or null`);
     }
@@ -85,11 +115,27 @@ export function validateRow(row: LedgerRow): void {
 /** Values in {@link COLUMNS} order, booleans as 0/1 (SQLite) or kept (PostgreSQL). */
 export function rowValues(row: LedgerRow, bool: (b: boolean) => number | boolean): Array<string | number | boolean | null> {
   return [
-    row.requestId, row.at, row.keyId, row.model, row.endpoint, row.attempts, row.promptTokens,
-    row.completionTokens, row.cachedTokens, row.costNano, bool(row.estimated), row.status,
-    row.latencyMs, row.ttftMs, bool(row.stream), row.errorCode,
-    row.cascade?.parentId ?? null, row.cascade?.step ?? null, row.cascade?.quality ?? null,
-    row.cascade ? bool(row.cascade.delivered) : null, row.routeScore ?? null,
+    row.requestId,
+    row.at,
+    row.keyId,
+    row.model,
+    row.endpoint,
+    row.attempts,
+    row.promptTokens,
+    row.completionTokens,
+    row.cachedTokens,
+    row.costNano,
+    bool(row.estimated),
+    row.status,
+    row.latencyMs,
+    row.ttftMs,
+    bool(row.stream),
+    row.errorCode,
+    row.cascade?.parentId ?? null,
+    row.cascade?.step ?? null,
+    row.cascade?.quality ?? null,
+    row.cascade ? bool(row.cascade.delivered) : null,
+    row.routeScore ?? null,
   ];
 }
 

@@ -31,8 +31,12 @@ export class PostgresCascade {
     private readonly table: string,
     private readonly feedbackTable: string,
   ) {
-    this.qualitySql = QUALITY_SQL.replaceAll('{ledger}', table).replaceAll('{feedback}', feedbackTable).replaceAll('{from}', '$1').replaceAll('{to}', '$2')
-      .replaceAll('{true}', 'TRUE').replaceAll('{false}', 'FALSE');
+    this.qualitySql = QUALITY_SQL.replaceAll('{ledger}', table)
+      .replaceAll('{feedback}', feedbackTable)
+      .replaceAll('{from}', '$1')
+      .replaceAll('{to}', '$2')
+      .replaceAll('{true}', 'TRUE')
+      .replaceAll('{false}', 'FALSE');
   }
 
   async steps(parentId: string): Promise<LedgerRow[]> {

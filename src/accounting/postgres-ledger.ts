@@ -13,8 +13,19 @@
 import pg from 'pg';
 import type { LedgerOptions, LedgerRow, LedgerStore, ModelQuality, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
 import {
-  COLUMNS, DEFAULT_ROWS_LIMIT, MAX_AT, MIN_AT, NO_GROUP, checkLimit, checkRange, decodeRow,
-  decodeTotal, rowValues, toInt, validateRow, type DbRow,
+  COLUMNS,
+  DEFAULT_ROWS_LIMIT,
+  MAX_AT,
+  MIN_AT,
+  NO_GROUP,
+  checkLimit,
+  checkRange,
+  decodeRow,
+  decodeTotal,
+  rowValues,
+  toInt,
+  validateRow,
+  type DbRow,
 } from './ledger-codec.js';
 import { addCascadeSchema, PG_ESCALATION_GROUP, PostgresCascade } from './postgres-cascade.js';
 
@@ -90,10 +101,7 @@ export class PostgresLedger implements LedgerStore {
       params.push(scope.model);
       where += ` AND model = $${params.length}`;
     }
-    const result = await this.pool.query<{ total: string }>(
-      `SELECT COALESCE(SUM(cost_nano), 0)::text AS total FROM ${this.table} WHERE ${where}`,
-      params,
-    );
+    const result = await this.pool.query<{ total: string }>(`SELECT COALESCE(SUM(cost_nano), 0)::text AS total FROM ${this.table} WHERE ${where}`, params);
     return toInt(result.rows[0]?.total);
   }
 

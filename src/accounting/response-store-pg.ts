@@ -38,18 +38,26 @@ export class PostgresResponseStore implements ResponseStore {
       [r.id, r.keyId, r.createdAt, JSON.stringify(r.messages), r.response ? JSON.stringify(r.response) : null],
     );
     await this.pool.query('DELETE FROM switchyard_responses WHERE created_at < $1', [r.createdAt - ttlMs]);
-    await this.pool.query('DELETE FROM switchyard_responses WHERE id IN (SELECT id FROM switchyard_responses ORDER BY created_at DESC, id DESC OFFSET $1)', [maxEntries]);
+    await this.pool.query('DELETE FROM switchyard_responses WHERE id IN (SELECT id FROM switchyard_responses ORDER BY created_at DESC, id DESC OFFSET $1)', [
+      maxEntries,
+    ]);
   }
 
   async get(id: string, keyId: string | null, now: number): Promise<ChatMessage[] | null> {
-    const res = await this.pool.query<{ key_id: string | null; created_at: string; messages: string }>('SELECT key_id, created_at, messages FROM switchyard_responses WHERE id = $1', [id]);
+    const res = await this.pool.query<{ key_id: string | null; created_at: string; messages: string }>(
+      'SELECT key_id, created_at, messages FROM switchyard_responses WHERE id = $1',
+      [id],
+    );
     const row = res.rows[0];
     if (!row || row.key_id !== keyId || Number(row.created_at) < now - this.limits().ttlMs) return null;
     return decodeMessages(row.messages);
   }
 
   async getResponse(id: string, keyId: string | null, now: number): Promise<Record<string, unknown> | null> {
-    const res = await this.pool.query<{ key_id: string | null; created_at: string; response: string | null }>('SELECT key_id, created_at, response FROM switchyard_responses WHERE id = $1', [id]);
+    const res = await this.pool.query<{ key_id: string | null; created_at: string; response: string | null }>(
+      'SELECT key_id, created_at, response FROM switchyard_responses WHERE id = $1',
+      [id],
+    );
     const row = res.rows[0];
     if (!row || row.key_id !== keyId || Number(row.created_at) < now - this.limits().ttlMs) return null;
     return decodeObject(row.response);

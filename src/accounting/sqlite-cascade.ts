@@ -9,7 +9,12 @@ import type Database from 'better-sqlite3';
 import type { LedgerRow, ModelQuality } from './ledger.js';
 import { COLUMNS, ESCALATION_GROUP, MAX_AT, MIN_AT, QUALITY_SQL, checkRange, decodeQuality, decodeRow, type DbRow } from './ledger-codec.js';
 
-const CASCADE_COLUMNS: Array<[string, string]> = [['parent_id', 'TEXT'], ['step', 'INTEGER'], ['quality', 'TEXT'], ['delivered', 'INTEGER']];
+const CASCADE_COLUMNS: Array<[string, string]> = [
+  ['parent_id', 'TEXT'],
+  ['step', 'INTEGER'],
+  ['quality', 'TEXT'],
+  ['delivered', 'INTEGER'],
+];
 
 export const SQLITE_ESCALATION_GROUP = ESCALATION_GROUP.replaceAll('{none}', '@none');
 
@@ -39,8 +44,12 @@ export class SqliteCascade {
     this.feedbackStmt = db.prepare<[string, number, number], unknown>(
       'INSERT INTO feedback (request_id, good, at) VALUES (?, ?, ?) ON CONFLICT (request_id) DO UPDATE SET good = excluded.good, at = excluded.at',
     );
-    const sql = QUALITY_SQL.replaceAll('{ledger}', 'ledger').replaceAll('{feedback}', 'feedback').replaceAll('{from}', '@from').replaceAll('{to}', '@to')
-      .replaceAll('{true}', '1').replaceAll('{false}', '0');
+    const sql = QUALITY_SQL.replaceAll('{ledger}', 'ledger')
+      .replaceAll('{feedback}', 'feedback')
+      .replaceAll('{from}', '@from')
+      .replaceAll('{to}', '@to')
+      .replaceAll('{true}', '1')
+      .replaceAll('{false}', '0');
     this.qualityStmt = db.prepare<[{ from: number; to: number }], Record<string, unknown>>(sql).safeIntegers(true);
   }
 

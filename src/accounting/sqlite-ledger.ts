@@ -21,8 +21,19 @@ import { dirname, resolve } from 'node:path';
 import type { LedgerRow, LedgerStore, ModelQuality, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
 import { ensureCascadeSchema, SqliteCascade, SQLITE_ESCALATION_GROUP } from './sqlite-cascade.js';
 import {
-  COLUMNS, DEFAULT_ROWS_LIMIT, MAX_AT, MIN_AT, NO_GROUP, checkLimit, checkRange, decodeRow,
-  decodeTotal, rowValues, toInt, validateRow, type DbRow,
+  COLUMNS,
+  DEFAULT_ROWS_LIMIT,
+  MAX_AT,
+  MIN_AT,
+  NO_GROUP,
+  checkLimit,
+  checkRange,
+  decodeRow,
+  decodeTotal,
+  rowValues,
+  toInt,
+  validateRow,
+  type DbRow,
 } from './ledger-codec.js';
 
 /** `PRAGMA user_version` of the schema below; bump it with a migration when columns change. */
@@ -77,14 +88,12 @@ export class SqliteLedger implements LedgerStore {
 
   private constructor(private readonly db: Database.Database) {
     const placeholders = COLUMNS.map(() => '?').join(', ');
-    this.insertStmt = db.prepare(
-      `INSERT INTO ledger (${COLUMNS.join(', ')}) VALUES (${placeholders}) ON CONFLICT (request_id) DO NOTHING`,
-    );
+    this.insertStmt = db.prepare(`INSERT INTO ledger (${COLUMNS.join(', ')}) VALUES (${placeholders}) ON CONFLICT (request_id) DO NOTHING`);
     this.insertBatch = db.transaction((batch: Array<{ values: unknown[] }>) => batch.map((p) => this.insertStmt.run(...p.values).changes));
     const spent = (where: string) =>
-      db.prepare<[Scoped], { total: unknown }>(
-        `SELECT COALESCE(SUM(cost_nano), 0) AS total FROM ledger WHERE ${where} at >= @from AND at < @to`,
-      ).safeIntegers(true);
+      db
+        .prepare<[Scoped], { total: unknown }>(`SELECT COALESCE(SUM(cost_nano), 0) AS total FROM ledger WHERE ${where} at >= @from AND at < @to`)
+        .safeIntegers(true);
     this.spentStmts = {
       any: spent(''),
       key: spent('key_id = @keyId AND'),
@@ -92,11 +101,13 @@ export class SqliteLedger implements LedgerStore {
       both: spent('key_id = @keyId AND model = @model AND'),
     };
     const grouped = (expr: string) =>
-      db.prepare<[Range & { none: string }], Record<string, unknown>>(
-        `SELECT ${expr} AS grp, COUNT(*) AS requests, SUM(prompt_tokens) AS prompt_tokens,
+      db
+        .prepare<[Range & { none: string }], Record<string, unknown>>(
+          `SELECT ${expr} AS grp, COUNT(*) AS requests, SUM(prompt_tokens) AS prompt_tokens,
                 SUM(completion_tokens) AS completion_tokens, SUM(cost_nano) AS cost_nano
          FROM ledger WHERE at >= @from AND at < @to GROUP BY grp ORDER BY grp`,
-      ).safeIntegers(true);
+        )
+        .safeIntegers(true);
     this.groupStmts = {
       model: grouped(GROUP_SQL.model),
       endpoint: grouped(GROUP_SQL.endpoint),

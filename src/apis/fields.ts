@@ -13,7 +13,12 @@ export function unsupported(param: string, why: string): SwitchyardError {
   return new SwitchyardError('invalid_request', `${param}: ${why}`, { param });
 }
 
-export function checkFields(body: Record<string, unknown>, handled: ReadonlySet<string>, harmless: Record<string, (v: unknown) => boolean>, why: Record<string, string>): void {
+export function checkFields(
+  body: Record<string, unknown>,
+  handled: ReadonlySet<string>,
+  harmless: Record<string, (v: unknown) => boolean>,
+  why: Record<string, string>,
+): void {
   for (const [key, value] of Object.entries(body)) {
     if (value === undefined || value === null || handled.has(key)) continue;
     if (harmless[key]?.(value)) continue;

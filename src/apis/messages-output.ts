@@ -19,7 +19,12 @@ export function anthropicUsage(u: unknown): Record<string, number> {
   const o = isObj(u) ? u : {};
   const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
   const cached = num(isObj(o.prompt_tokens_details) ? o.prompt_tokens_details.cached_tokens : 0);
-  return { input_tokens: Math.max(0, num(o.prompt_tokens) - cached), output_tokens: num(o.completion_tokens), cache_read_input_tokens: cached, cache_creation_input_tokens: 0 };
+  return {
+    input_tokens: Math.max(0, num(o.prompt_tokens) - cached),
+    output_tokens: num(o.completion_tokens),
+    cache_read_input_tokens: cached,
+    cache_creation_input_tokens: 0,
+  };
 }
 
 function parseArgs(args: unknown): unknown {
@@ -40,10 +45,31 @@ export function messageOfCompletion(c: Record<string, unknown>): Record<string, 
     const fn = isObj(tc.function) ? tc.function : {};
     content.push({ type: 'tool_use', id: String(tc.id ?? ''), name: String(fn.name ?? ''), input: parseArgs(fn.arguments) });
   }
-  return { id: messageId(c.id), type: 'message', role: 'assistant', model: c.model, content, stop_reason: stopReason(choice.finish_reason), stop_sequence: null, usage: anthropicUsage(c.usage) };
+  return {
+    id: messageId(c.id),
+    type: 'message',
+    role: 'assistant',
+    model: c.model,
+    content,
+    stop_reason: stopReason(choice.finish_reason),
+    stop_sequence: null,
+    usage: anthropicUsage(c.usage),
+  };
 }
 
-const ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error', 405: 'invalid_request_error', 413: 'request_too_large', 429: 'rate_limit_error', 500: 'api_error', 502: 'api_error', 503: 'overloaded_error', 504: 'api_error' };
+const ERROR_TYPES: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  405: 'invalid_request_error',
+  413: 'request_too_large',
+  429: 'rate_limit_error',
+  500: 'api_error',
+  502: 'api_error',
+  503: 'overloaded_error',
+  504: 'api_error',
+};
 
 export function anthropicError(err: SwitchyardError): Record<string, unknown> {
   const type = ERROR_TYPES[err.status] ?? (err.status >= 500 ? 'api_error' : 'invalid_request_error');
@@ -71,7 +97,16 @@ export class MessagesStreamWriter {
   ) {}
 
   start(): void {
-    const message = { id: messageId(null), type: 'message', role: 'assistant', model: this.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } };
+    const message = {
+      id: messageId(null),
+      type: 'message',
+      role: 'assistant',
+      model: this.model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { input_tokens: 0, output_tokens: 0 },
+    };
     this.emit('message_start', { type: 'message_start', message });
     this.emit('ping', { type: 'ping' });
   }
@@ -102,8 +137,12 @@ export class MessagesStreamWriter {
     for (const tc of Array.isArray(d.tool_calls) ? d.tool_calls.filter(isObj) : []) {
       const ti = typeof tc.index === 'number' ? tc.index : 0;
       const fn = isObj(tc.function) ? tc.function : {};
-      const b = this.open?.kind === 'tool_use' && this.open.toolIndex === ti ? this.open : this.begin('tool_use', ti, { type: 'tool_use', id: String(tc.id ?? ''), name: String(fn.name ?? ''), input: {} });
-      if (typeof fn.arguments === 'string' && fn.arguments !== '') ok = this.emit('content_block_delta', { type: 'content_block_delta', index: b.index, delta: { type: 'input_json_delta', partial_json: fn.arguments } });
+      const b =
+        this.open?.kind === 'tool_use' && this.open.toolIndex === ti
+          ? this.open
+          : this.begin('tool_use', ti, { type: 'tool_use', id: String(tc.id ?? ''), name: String(fn.name ?? ''), input: {} });
+      if (typeof fn.arguments === 'string' && fn.arguments !== '')
+        ok = this.emit('content_block_delta', { type: 'content_block_delta', index: b.index, delta: { type: 'input_json_delta', partial_json: fn.arguments } });
     }
     if (choice.finish_reason) this.finish = choice.finish_reason;
     return ok;
@@ -111,7 +150,11 @@ export class MessagesStreamWriter {
 
   done(): void {
     this.stop();
-    this.emit('message_delta', { type: 'message_delta', delta: { stop_reason: stopReason(this.finish), stop_sequence: null }, usage: anthropicUsage(this.usage) });
+    this.emit('message_delta', {
+      type: 'message_delta',
+      delta: { stop_reason: stopReason(this.finish), stop_sequence: null },
+      usage: anthropicUsage(this.usage),
+    });
     this.emit('message_stop', { type: 'message_stop' });
   }
 

@@ -17,7 +17,8 @@ interface Ctx {
 
 function imagePart(b: Record<string, unknown>, p: string): Record<string, unknown> {
   const src = isObj(b.source) ? b.source : {};
-  if (src.type === 'base64') return { type: 'image_url', image_url: { url: `data:${str(src.media_type, `${p}.source.media_type`)};base64,${str(src.data, `${p}.source.data`)}` } };
+  if (src.type === 'base64')
+    return { type: 'image_url', image_url: { url: `data:${str(src.media_type, `${p}.source.media_type`)};base64,${str(src.data, `${p}.source.data`)}` } };
   if (src.type === 'url') return { type: 'image_url', image_url: { url: str(src.url, `${p}.source.url`) } };
   throw unsupported(`${p}.source.type`, 'expected base64 or url');
 }
@@ -48,7 +49,8 @@ function userTurn(content: unknown, p: string, ctx: Ctx): ChatMessage[] {
     const bp = `${p}[${j}]`;
     if (b.type === 'text') parts.push({ type: 'text', text: str(b.text, `${bp}.text`) });
     else if (b.type === 'image') parts.push(imagePart(b, bp));
-    else if (b.type === 'tool_result') out.push({ role: 'tool', tool_call_id: str(b.tool_use_id, `${bp}.tool_use_id`), content: toolResultText(b.content, `${bp}.content`, ctx) });
+    else if (b.type === 'tool_result')
+      out.push({ role: 'tool', tool_call_id: str(b.tool_use_id, `${bp}.tool_use_id`), content: toolResultText(b.content, `${bp}.content`, ctx) });
     else ctx.untranslated.push(bp);
   });
   // Chat wants tool results right after the assistant's calls, then the user's own words.
@@ -63,7 +65,8 @@ function assistantTurn(content: unknown, p: string, ctx: Ctx): ChatMessage {
   blocks(content, p).forEach((b, j) => {
     const bp = `${p}[${j}]`;
     if (b.type === 'text') text += str(b.text, `${bp}.text`);
-    else if (b.type === 'tool_use') calls.push({ id: str(b.id, `${bp}.id`), type: 'function', function: { name: str(b.name, `${bp}.name`), arguments: JSON.stringify(b.input ?? {}) } });
+    else if (b.type === 'tool_use')
+      calls.push({ id: str(b.id, `${bp}.id`), type: 'function', function: { name: str(b.name, `${bp}.name`), arguments: JSON.stringify(b.input ?? {}) } });
     else ctx.untranslated.push(bp);
   });
   const m: ChatMessage = { role: 'assistant', content: text === '' && calls.length > 0 ? null : text };
@@ -74,7 +77,12 @@ function assistantTurn(content: unknown, p: string, ctx: Ctx): ChatMessage {
 export function messagesToChat(body: Record<string, unknown>, ctx: Ctx): ChatMessage[] {
   const out: ChatMessage[] = [];
   if (present(body.system)) {
-    const system = typeof body.system === 'string' ? body.system : blocks(body.system, 'system').map((b, j) => (b.type === 'text' ? str(b.text, `system[${j}].text`) : '')).join('\n\n');
+    const system =
+      typeof body.system === 'string'
+        ? body.system
+        : blocks(body.system, 'system')
+            .map((b, j) => (b.type === 'text' ? str(b.text, `system[${j}].text`) : ''))
+            .join('\n\n');
     if (system !== '') out.push({ role: 'system', content: system });
   }
   const msgs = arrayOf(body.messages, 'messages');
@@ -93,8 +101,15 @@ export function toolsToChat(v: unknown): unknown[] {
   return arrayOf(v, 'tools').map((raw, i) => {
     const t = isObj(raw) ? raw : {};
     // Server tools run (and bill) inside Anthropic, outside switchyard's budget: refused everywhere.
-    if (present(t.type) && t.type !== 'custom') throw unsupported(`tools[${i}].type`, `server tool ${JSON.stringify(t.type)} is not supported (its cost is outside switchyard's budget); only client tools are`);
-    const fn: Record<string, unknown> = { name: str(t.name, `tools[${i}].name`), parameters: isObj(t.input_schema) ? t.input_schema : { type: 'object', properties: {} } };
+    if (present(t.type) && t.type !== 'custom')
+      throw unsupported(
+        `tools[${i}].type`,
+        `server tool ${JSON.stringify(t.type)} is not supported (its cost is outside switchyard's budget); only client tools are`,
+      );
+    const fn: Record<string, unknown> = {
+      name: str(t.name, `tools[${i}].name`),
+      parameters: isObj(t.input_schema) ? t.input_schema : { type: 'object', properties: {} },
+    };
     if (present(t.description)) fn.description = str(t.description, `tools[${i}].description`);
     return { type: 'function', function: fn };
   });

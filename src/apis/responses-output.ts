@@ -55,7 +55,10 @@ export interface ResponseShell {
   echo: Record<string, unknown>;
 }
 
-export function responseObject(shell: ResponseShell, fields: { status: string; output: unknown[]; usage: ResponseUsage | null; error?: unknown; incomplete_details?: unknown }): Record<string, unknown> {
+export function responseObject(
+  shell: ResponseShell,
+  fields: { status: string; output: unknown[]; usage: ResponseUsage | null; error?: unknown; incomplete_details?: unknown },
+): Record<string, unknown> {
   return {
     id: shell.id,
     object: 'response',
@@ -80,7 +83,9 @@ export function outputOfCompletion(completion: Record<string, unknown>): { outpu
   const calls = Array.isArray(msg.tool_calls) ? msg.tool_calls.filter(isObj) : [];
   for (const c of calls) {
     const fn = isObj(c.function) ? c.function : {};
-    output.push(functionCallItem(newId('fc'), String(c.id ?? newId('call')), String(fn.name ?? ''), typeof fn.arguments === 'string' ? fn.arguments : '{}', 'completed'));
+    output.push(
+      functionCallItem(newId('fc'), String(c.id ?? newId('call')), String(fn.name ?? ''), typeof fn.arguments === 'string' ? fn.arguments : '{}', 'completed'),
+    );
   }
   const assistant: ChatMessage = { role: 'assistant', content: text === '' ? null : text };
   if (calls.length > 0) assistant.tool_calls = calls;

@@ -10,8 +10,22 @@ import type { ChatBody, ChatMessage } from '../upstream/types.js';
 import { arrayOf, checkFields, isObj, numberIn, positiveInt, present, str, unsupported } from './fields.js';
 
 const HANDLED = new Set([
-  'model', 'input', 'instructions', 'tools', 'tool_choice', 'text', 'max_output_tokens', 'temperature', 'top_p',
-  'metadata', 'stream', 'store', 'previous_response_id', 'parallel_tool_calls', 'user', 'safety_identifier',
+  'model',
+  'input',
+  'instructions',
+  'tools',
+  'tool_choice',
+  'text',
+  'max_output_tokens',
+  'temperature',
+  'top_p',
+  'metadata',
+  'stream',
+  'store',
+  'previous_response_id',
+  'parallel_tool_calls',
+  'user',
+  'safety_identifier',
 ]);
 
 const HARMLESS: Record<string, (v: unknown) => boolean> = {
@@ -155,7 +169,10 @@ export function translateResponses(body: Record<string, unknown>, previous: Chat
   if (!present(body.input)) throw unsupported('input', 'input is required');
   const conversation = [...previous, ...inputMessages(body.input)];
   if (conversation.length === 0) throw unsupported('input', 'input is empty');
-  const chat: ChatBody = { model, messages: present(body.instructions) ? [{ role: 'system', content: str(body.instructions, 'instructions') }, ...conversation] : [...conversation] };
+  const chat: ChatBody = {
+    model,
+    messages: present(body.instructions) ? [{ role: 'system', content: str(body.instructions, 'instructions') }, ...conversation] : [...conversation],
+  };
   const stream = body.stream === true;
   if (stream) chat.stream_options = { include_usage: true };
   if (stream) chat.stream = true;

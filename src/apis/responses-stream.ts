@@ -8,7 +8,17 @@
  */
 import type { ChatMessage } from '../upstream/types.js';
 import { isObj } from './fields.js';
-import { functionCallItem, messageItem, newId, outputText, responseObject, responsesUsage, statusOf, type ResponseShell, type ResponseUsage } from './responses-output.js';
+import {
+  functionCallItem,
+  messageItem,
+  newId,
+  outputText,
+  responseObject,
+  responsesUsage,
+  statusOf,
+  type ResponseShell,
+  type ResponseUsage,
+} from './responses-output.js';
 
 type Emit = (name: string, data: Record<string, unknown>) => boolean;
 
@@ -110,15 +120,27 @@ export class ResponsesStreamWriter {
   }
 
   private itemObject(item: Item): Record<string, unknown> {
-    return item.kind === 'message' ? messageItem(item.id, item.text, 'completed') : functionCallItem(item.id, item.callId, item.name, item.text || '{}', 'completed');
+    return item.kind === 'message'
+      ? messageItem(item.id, item.text, 'completed')
+      : functionCallItem(item.id, item.callId, item.name, item.text || '{}', 'completed');
   }
 
   /** The whole answer, for the store and the final event. */
   result(): { response: Record<string, unknown>; assistant: ChatMessage } {
     const s = statusOf(this.finish);
-    const response = responseObject(this.shell, { status: s.status, incomplete_details: s.incomplete_details, output: this.items.map((i) => this.itemObject(i)), usage: this.usage });
-    const text = this.items.filter((i) => i.kind === 'message').map((i) => i.text).join('');
-    const calls = this.items.filter((i) => i.kind === 'function_call').map((i) => ({ id: i.callId, type: 'function', function: { name: i.name, arguments: i.text || '{}' } }));
+    const response = responseObject(this.shell, {
+      status: s.status,
+      incomplete_details: s.incomplete_details,
+      output: this.items.map((i) => this.itemObject(i)),
+      usage: this.usage,
+    });
+    const text = this.items
+      .filter((i) => i.kind === 'message')
+      .map((i) => i.text)
+      .join('');
+    const calls = this.items
+      .filter((i) => i.kind === 'function_call')
+      .map((i) => ({ id: i.callId, type: 'function', function: { name: i.name, arguments: i.text || '{}' } }));
     const assistant: ChatMessage = { role: 'assistant', content: text === '' ? null : text };
     if (calls.length > 0) assistant.tool_calls = calls;
     return { response, assistant };
@@ -135,7 +157,12 @@ export class ResponsesStreamWriter {
 
   failed(code: string, message: string): void {
     this.emit('error', { code, message, param: null });
-    const response = responseObject(this.shell, { status: 'failed', output: this.items.map((i) => this.itemObject(i)), usage: this.usage, error: { code: 'server_error', message } });
+    const response = responseObject(this.shell, {
+      status: 'failed',
+      output: this.items.map((i) => this.itemObject(i)),
+      usage: this.usage,
+      error: { code: 'server_error', message },
+    });
     this.emit('response.failed', { response });
   }
 }

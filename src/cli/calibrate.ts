@@ -51,7 +51,9 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
     const c = calibrate(scores, strongShare === undefined ? {} : { strongShare });
     const t = c.thresholds;
     console.log(`calibrated on the route scores of the newest ${c.scores} auto requests (of ${rows.length} ledger rows read)`);
-    console.log(`wished strong share ${pct(c.strongShare)}; on this traffic: high_quality ${pct(c.shares.high_quality)}, balanced ${pct(c.shares.balanced)}, fast_cheap ${pct(c.shares.fast_cheap)}`);
+    console.log(
+      `wished strong share ${pct(c.strongShare)}; on this traffic: high_quality ${pct(c.shares.high_quality)}, balanced ${pct(c.shares.balanced)}, fast_cheap ${pct(c.shares.fast_cheap)}`,
+    );
     console.log(`\nrouting:\n  auto:\n    thresholds: { balanced: ${floor4(t.balanced)}, highQuality: ${floor4(t.highQuality)} }`);
     if (proposals) console.log(`\nper tier, from cascade escalations and feedback:\n${proposals}`);
     return 0;

@@ -7,7 +7,9 @@ import type { Config } from '../config/schema.js';
  * runs where the secrets are not, e.g. in CI), but `serve` would refuse to start: say so.
  */
 function unsetSecrets(cfg: Config, env: NodeJS.ProcessEnv): string[] {
-  const providers = Object.entries(cfg.providers).filter(([, p]) => p.apiKeyEnv && !env[p.apiKeyEnv]).map(([n, p]) => `providers.${n}.apiKeyEnv: ${p.apiKeyEnv}`);
+  const providers = Object.entries(cfg.providers)
+    .filter(([, p]) => p.apiKeyEnv && !env[p.apiKeyEnv])
+    .map(([n, p]) => `providers.${n}.apiKeyEnv: ${p.apiKeyEnv}`);
   const keys = (cfg.auth?.keys ?? []).filter((k) => !env[k.keyEnv]).map((k) => `auth.keys (${k.id}).keyEnv: ${k.keyEnv}`);
   return [...providers, ...keys];
 }
@@ -20,7 +22,9 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
   }
   const res = await loadConfigFile(file);
   if (res.ok) {
-    console.log(`${file}: ok (${Object.keys(res.config.models).length} models, ${Object.keys(res.config.providers).length} providers, ${Object.keys(res.config.routing.routes).length} routes)`);
+    console.log(
+      `${file}: ok (${Object.keys(res.config.models).length} models, ${Object.keys(res.config.providers).length} providers, ${Object.keys(res.config.routing.routes).length} routes)`,
+    );
     const unset = unsetSecrets(res.config, process.env);
     if (unset.length > 0) {
       console.error(`note: not set in this environment (switchyard serve would refuse to start without them):`);

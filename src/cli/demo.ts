@@ -34,7 +34,10 @@ export function demoConfig(simUrl: string): Record<string, unknown> {
   );
   const rpm: Record<string, number> = { 'claude-sonnet-4.5': 6, 'deepseek-v3.2': 600 };
   const models = Object.fromEntries(
-    Object.entries(structuredClone(DEFAULT_CONFIG.models)).map(([id, m]) => [id, { ...m, endpoints: m.endpoints.map((e) => ({ ...e, ...(rpm[id] ? { rpm: rpm[id] } : {}) })) }]),
+    Object.entries(structuredClone(DEFAULT_CONFIG.models)).map(([id, m]) => [
+      id,
+      { ...m, endpoints: m.endpoints.map((e) => ({ ...e, ...(rpm[id] ? { rpm: rpm[id] } : {}) })) },
+    ]),
   );
   return {
     server: { shutdownGraceMs: 2000 },
@@ -91,19 +94,55 @@ const MIX: Shot[] = [
   { model: 'gemini-2.5-flash' },
   { model: 'deepseek-v3.2' },
 ];
-const PROMPTS = ['Hello there!', 'What is the capital of France?', 'Write a function that reverses a linked list.', 'Compare the trade-offs of three caching strategies in detail.', 'Translate "good morning" to German.', 'Write a short poem about trains.'];
+const PROMPTS = [
+  'Hello there!',
+  'What is the capital of France?',
+  'Write a function that reverses a linked list.',
+  'Compare the trade-offs of three caching strategies in detail.',
+  'Translate "good morning" to German.',
+  'Write a short poem about trains.',
+];
 
 /** Injected at these offsets of every 30 s cycle, each with requests that make it bite. */
 const FAULTS: Array<{ at: number; label: string; model: string; fault: Fault; kick: Array<Shot & { stream: boolean }> }> = [
-  { at: 1000, label: '500 burst on gpt-4.1 (opens its circuit, half-open after 8 s)', model: 'gpt-4.1', fault: { kind: 'http_error', status: 500, durationMs: 2500 }, kick: [{ model: 'gpt-4.1', stream: false }, { model: 'gpt-4.1', stream: false }, { model: 'gpt-4.1', stream: true }] },
-  { at: 10_000, label: '429 with retry-after 6 s on gemini-2.5-flash (throttled)', model: 'gemini-2.5-flash', fault: { kind: 'rate_limit', retryAfterSec: 6, times: 1 }, kick: [{ model: 'gemini-2.5-flash', stream: false }] },
-  { at: 18_000, label: 'stalled streams on deepseek-chat (idle timeouts open its circuit)', model: 'deepseek-chat', fault: { kind: 'stall', afterTokens: 3, times: 3 }, kick: [{ model: 'deepseek-v3.2', stream: true }, { model: 'deepseek-v3.2', stream: true }, { model: 'deepseek-v3.2', stream: true }] },
+  {
+    at: 1000,
+    label: '500 burst on gpt-4.1 (opens its circuit, half-open after 8 s)',
+    model: 'gpt-4.1',
+    fault: { kind: 'http_error', status: 500, durationMs: 2500 },
+    kick: [
+      { model: 'gpt-4.1', stream: false },
+      { model: 'gpt-4.1', stream: false },
+      { model: 'gpt-4.1', stream: true },
+    ],
+  },
+  {
+    at: 10_000,
+    label: '429 with retry-after 6 s on gemini-2.5-flash (throttled)',
+    model: 'gemini-2.5-flash',
+    fault: { kind: 'rate_limit', retryAfterSec: 6, times: 1 },
+    kick: [{ model: 'gemini-2.5-flash', stream: false }],
+  },
+  {
+    at: 18_000,
+    label: 'stalled streams on deepseek-chat (idle timeouts open its circuit)',
+    model: 'deepseek-chat',
+    fault: { kind: 'stall', afterTokens: 3, times: 3 },
+    kick: [
+      { model: 'deepseek-v3.2', stream: true },
+      { model: 'deepseek-v3.2', stream: true },
+      { model: 'deepseek-v3.2', stream: true },
+    ],
+  },
   {
     at: 25_000,
     label: 'broken JSON from gemini-2.5-flash (the quality cascade escalates to the next tier; see the timeline and x-switchyard-cascade)',
     model: 'gemini-2.5-flash',
     fault: { kind: 'invalid_json', times: 2 },
-    kick: [{ model: 'gemini-2.5-flash', cascadeJson: true, stream: false }, { model: 'gemini-2.5-flash', cascadeJson: true, stream: true }],
+    kick: [
+      { model: 'gemini-2.5-flash', cascadeJson: true, stream: false },
+      { model: 'gemini-2.5-flash', cascadeJson: true, stream: true },
+    ],
   },
 ];
 
@@ -128,7 +167,13 @@ class Traffic {
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-switchyard-timeout-ms': '8000' };
     if (shot.task) headers['x-switchyard-task'] = shot.task;
     if (shot.cascadeJson) headers['x-switchyard-cascade'] = 'on';
-    const body = JSON.stringify({ model: shot.model, stream, max_tokens: 200, messages: [{ role: 'user', content: pick(PROMPTS) }], ...(shot.cascadeJson ? { response_format: { type: 'json_object' } } : {}) });
+    const body = JSON.stringify({
+      model: shot.model,
+      stream,
+      max_tokens: 200,
+      messages: [{ role: 'user', content: pick(PROMPTS) }],
+      ...(shot.cascadeJson ? { response_format: { type: 'json_object' } } : {}),
+    });
     const p = fetch(`${this.base}/v1/chat/completions`, { method: 'POST', headers, body, signal: this.abort.signal })
       .then(async (res) => {
         await res.arrayBuffer();

@@ -18,7 +18,14 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { config: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, pretty: { type: 'boolean' }, 'inspect-ws': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        config: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        pretty: { type: 'boolean' },
+        'inspect-ws': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     }));
   } catch (err) {
     // An unknown option, a missing value or a stray argument: say which, not a stack trace.

@@ -120,7 +120,13 @@ export function formatStatus(url: string, state: StateView, spend: SpendView | n
       { text: String(g.completionTokens), right: true },
       { text: formatUsd(g.usd), right: true },
     ]);
-    rows.push([{ text: 'total', paint: 'bold' }, { text: String(spend.total.requests), right: true }, { text: '' }, { text: '' }, { text: formatUsd(spend.total.usd), right: true, paint: 'bold' }]);
+    rows.push([
+      { text: 'total', paint: 'bold' },
+      { text: String(spend.total.requests), right: true },
+      { text: '' },
+      { text: '' },
+      { text: formatUsd(spend.total.usd), right: true, paint: 'bold' },
+    ]);
     out.push(table(['MODEL', 'REQUESTS', 'PROMPT', 'COMPLETION', 'SPEND'], rows, color));
   }
   return `${out.join('\n')}\n`;

@@ -111,11 +111,13 @@ const cascadeSchema = z.strictObject({
   /** `confidence`: the mean token log-probability must be at least this. */
   minLogprob: z.number().max(0).default(-1),
   /** `judge`: a catalogue model answers a short rubric with PASS or FAIL. */
-  judge: z.strictObject({
-    model: z.string().min(1),
-    rubric: z.string().min(1).max(2000).default('Does the answer correctly and completely address the request?'),
-    maxTokens: positiveInt.max(64).default(8),
-  }).optional(),
+  judge: z
+    .strictObject({
+      model: z.string().min(1),
+      rubric: z.string().min(1).max(2000).default('Does the answer correctly and completely address the request?'),
+      maxTokens: positiveInt.max(64).default(8),
+    })
+    .optional(),
   /** Compiled JSON Schemas kept (LRU), for `schema` and `tool_args`. */
   schemaCacheSize: positiveInt.max(10_000).default(256),
 });
@@ -177,7 +179,10 @@ const storageSchema = z.strictObject({
     .string()
     .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+|memory)$/, 'expected sqlite:PATH, postgres://… or memory')
     .default('sqlite:./switchyard.db'),
-  shared: z.string().regex(/^(memory|rediss?:\/\/.+)$/, 'expected memory or redis://…').default('memory'),
+  shared: z
+    .string()
+    .regex(/^(memory|rediss?:\/\/.+)$/, 'expected memory or redis://…')
+    .default('memory'),
   /** Stored Responses-API answers for `previous_response_id`, in the ledger database. */
   responses: z
     .strictObject({
@@ -190,7 +195,10 @@ const storageSchema = z.strictObject({
   /** Each replica's lease on its reservations (Redis): a dead replica's are reclaimed within one period. */
   leaseMs: z.number().int().min(200).max(600_000).default(5_000),
   /** Prefix (and hash tag) of every Redis key: one per deployment. */
-  keyPrefix: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected letters, digits, _ . : -').default('switchyard'),
+  keyPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected letters, digits, _ . : -')
+    .default('switchyard'),
 });
 
 const loggingSchema = z.strictObject({
@@ -199,7 +207,10 @@ const loggingSchema = z.strictObject({
 });
 
 const observeSchema = z.strictObject({
-  statelyInspectUrl: z.string().regex(/^wss?:\/\/.+/, 'expected ws://… or wss://…').optional(),
+  statelyInspectUrl: z
+    .string()
+    .regex(/^wss?:\/\/.+/, 'expected ws://… or wss://…')
+    .optional(),
   /** Records kept for `/switchyard/events` replay. */
   historySize: positiveInt.default(500),
   /** OpenTelemetry traces over OTLP/HTTP; absent: nothing of OpenTelemetry is loaded. */
@@ -217,16 +228,16 @@ const observeSchema = z.strictObject({
 });
 
 const baseConfigSchema = z.strictObject({
-    server: serverSchema.default(() => serverSchema.parse({})),
-    auth: authSchema.optional(),
-    providers: z.record(z.string().min(1), providerSchema),
-    models: z.record(z.string().min(1), modelSchema),
-    routing: routingSchema.default(() => routingSchema.parse({})),
-    resilience: resilienceSchema.default(() => resilienceSchema.parse({})),
-    budget: budgetSchema.default(() => budgetSchema.parse({})),
-    storage: storageSchema.default(() => storageSchema.parse({})),
-    logging: loggingSchema.default(() => loggingSchema.parse({})),
-    observe: observeSchema.default(() => observeSchema.parse({})),
+  server: serverSchema.default(() => serverSchema.parse({})),
+  auth: authSchema.optional(),
+  providers: z.record(z.string().min(1), providerSchema),
+  models: z.record(z.string().min(1), modelSchema),
+  routing: routingSchema.default(() => routingSchema.parse({})),
+  resilience: resilienceSchema.default(() => resilienceSchema.parse({})),
+  budget: budgetSchema.default(() => budgetSchema.parse({})),
+  storage: storageSchema.default(() => storageSchema.parse({})),
+  logging: loggingSchema.default(() => loggingSchema.parse({})),
+  observe: observeSchema.default(() => observeSchema.parse({})),
 });
 
 export const configSchema = baseConfigSchema.superRefine(crossCheck, { when: () => true });
@@ -264,10 +275,19 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
       const ep = obj(e);
       if (typeof ep.provider !== 'string') return;
       if (!(ep.provider in providers)) {
-        ctx.addIssue({ code: 'custom', path: ['models', name, 'endpoints', i, 'provider'], message: `unknown provider "${ep.provider}"; expected one of: ${Object.keys(providers).join(', ')}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', name, 'endpoints', i, 'provider'],
+          message: `unknown provider "${ep.provider}"; expected one of: ${Object.keys(providers).join(', ')}`,
+        });
       }
       const id = typeof ep.id === 'string' ? ep.id : `${name}@${ep.provider}`;
-      if (ids.has(id)) ctx.addIssue({ code: 'custom', path: ['models', name, 'endpoints', i, 'id'], message: `duplicate endpoint id "${id}"; give one of them an explicit id` });
+      if (ids.has(id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', name, 'endpoints', i, 'id'],
+          message: `duplicate endpoint id "${id}"; give one of them an explicit id`,
+        });
       ids.add(id);
     });
     for (const [i, f] of strs(model.fallbacks)) {
@@ -277,7 +297,8 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
   for (const [route, chain] of Object.entries(obj(obj(cfg.routing).routes))) {
     for (const [i, m] of strs(chain)) {
       if (!known(m)) ctx.addIssue({ code: 'custom', path: ['routing', 'routes', route, i], message: `unknown model "${m}"` });
-      else if (isEmbeddings(modelMap[m])) ctx.addIssue({ code: 'custom', path: ['routing', 'routes', route, i], message: `"${m}" is an embeddings model: routes are for chat` });
+      else if (isEmbeddings(modelMap[m]))
+        ctx.addIssue({ code: 'custom', path: ['routing', 'routes', route, i], message: `"${m}" is an embeddings model: routes are for chat` });
     }
   }
   checkEmbeddings(modelMap, providers, ctx);
@@ -286,22 +307,51 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
   const keyIds = keys.map((k) => k.id).filter((k): k is string => typeof k === 'string');
   arr(obj(cfg.budget).limits).forEach((raw, i) => {
     const l = obj(raw);
-    if (l.scope === 'key' && typeof l.key !== 'string') ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'key'], message: 'expected a client key id for scope "key"' });
+    if (l.scope === 'key' && typeof l.key !== 'string')
+      ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'key'], message: 'expected a client key id for scope "key"' });
     if (l.scope === 'key' && typeof l.key === 'string' && keyIds.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'key'], message: `a budget for client key "${l.key}" needs auth.keys: without client keys no request carries a key id, so it would never apply` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['budget', 'limits', i, 'key'],
+        message: `a budget for client key "${l.key}" needs auth.keys: without client keys no request carries a key id, so it would never apply`,
+      });
     }
     if (l.scope === 'key' && typeof l.key === 'string' && keyIds.length > 0 && !keyIds.includes(l.key)) {
-      ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'key'], message: `unknown client key id "${l.key}"; expected one of auth.keys: ${keyIds.join(', ')}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['budget', 'limits', i, 'key'],
+        message: `unknown client key id "${l.key}"; expected one of auth.keys: ${keyIds.join(', ')}`,
+      });
     }
     // A field of another scope would be ignored: a "per key per model" budget is not built, say so instead of applying it more widely.
-    if (l.scope !== 'key' && l.key !== undefined) ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'key'], message: `only used with scope "key" (this limit is scope "${String(l.scope)}"; a budget has one scope)` });
-    if (l.scope !== 'model' && l.model !== undefined) ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: `only used with scope "model" (this limit is scope "${String(l.scope)}"; a budget has one scope)` });
-    if (l.scope === 'model' && typeof l.model !== 'string') ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: 'expected a model id for scope "model"' });
-    if (l.scope === 'model' && typeof l.model === 'string' && !known(l.model)) ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: `unknown model "${l.model}"` });
+    if (l.scope !== 'key' && l.key !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['budget', 'limits', i, 'key'],
+        message: `only used with scope "key" (this limit is scope "${String(l.scope)}"; a budget has one scope)`,
+      });
+    if (l.scope !== 'model' && l.model !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['budget', 'limits', i, 'model'],
+        message: `only used with scope "model" (this limit is scope "${String(l.scope)}"; a budget has one scope)`,
+      });
+    if (l.scope === 'model' && typeof l.model !== 'string')
+      ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: 'expected a model id for scope "model"' });
+    if (l.scope === 'model' && typeof l.model === 'string' && !known(l.model))
+      ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: `unknown model "${l.model}"` });
   });
   const storage = obj(cfg.storage);
-  if (typeof storage.shared === 'string' && storage.shared.startsWith('redis') && !(typeof storage.ledger === 'string' && storage.ledger.startsWith('postgres'))) {
-    ctx.addIssue({ code: 'custom', path: ['storage', 'ledger'], message: `storage.shared is Redis, so replicas share budgets: the ledger must be shared too (postgres://…); a ${String(storage.ledger ?? 'sqlite').split(':')[0]} ledger per replica cannot be the shared truth that budgets are rebuilt from` });
+  if (
+    typeof storage.shared === 'string' &&
+    storage.shared.startsWith('redis') &&
+    !(typeof storage.ledger === 'string' && storage.ledger.startsWith('postgres'))
+  ) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['storage', 'ledger'],
+      message: `storage.shared is Redis, so replicas share budgets: the ledger must be shared too (postgres://…); a ${String(storage.ledger ?? 'sqlite').split(':')[0]} ledger per replica cannot be the shared truth that budgets are rebuilt from`,
+    });
   }
   const seen = new Set<string>();
   keys.forEach((k, i) => {
@@ -320,11 +370,21 @@ function checkEmbeddings(modelMap: Record<string, unknown>, providers: Record<st
     if (emb) {
       arr(obj(raw).endpoints).forEach((e, i) => {
         const p = obj(providers[String(obj(e).provider)]);
-        if (p.kind === 'anthropic') ctx.addIssue({ code: 'custom', path: ['models', name, 'endpoints', i, 'provider'], message: 'an embeddings model needs an OpenAI-kind provider (Anthropic has no embeddings API)' });
+        if (p.kind === 'anthropic')
+          ctx.addIssue({
+            code: 'custom',
+            path: ['models', name, 'endpoints', i, 'provider'],
+            message: 'an embeddings model needs an OpenAI-kind provider (Anthropic has no embeddings API)',
+          });
       });
     }
     for (const [i, f] of strs(obj(raw).fallbacks)) {
-      if (f in modelMap && isEmbeddings(modelMap[f]) !== emb) ctx.addIssue({ code: 'custom', path: ['models', name, 'fallbacks', i], message: `"${f}" ${emb ? 'is a chat model' : 'is an embeddings model'}: fallbacks must be of the same kind` });
+      if (f in modelMap && isEmbeddings(modelMap[f]) !== emb)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', name, 'fallbacks', i],
+          message: `"${f}" ${emb ? 'is a chat model' : 'is an embeddings model'}: fallbacks must be of the same kind`,
+        });
     }
   }
 }
@@ -333,9 +393,12 @@ function checkEmbeddings(modelMap: Record<string, unknown>, providers: Record<st
 function crossCheckCascade(c: Record<string, unknown>, known: (m: string) => boolean, ctx: z.RefinementCtx): void {
   const checks = strs(c.checks).map(([, x]) => x);
   const judge = obj(c.judge);
-  if (checks.includes('judge') && typeof judge.model !== 'string') ctx.addIssue({ code: 'custom', path: ['routing', 'cascade', 'judge'], message: 'check "judge" needs routing.cascade.judge.model' });
-  if (typeof judge.model === 'string' && !known(judge.model)) ctx.addIssue({ code: 'custom', path: ['routing', 'cascade', 'judge', 'model'], message: `unknown model "${judge.model}"` });
-  if (typeof judge.model === 'string' && !checks.includes('judge')) ctx.addIssue({ code: 'custom', path: ['routing', 'cascade', 'judge'], message: 'a judge is configured but "judge" is not in routing.cascade.checks' });
+  if (checks.includes('judge') && typeof judge.model !== 'string')
+    ctx.addIssue({ code: 'custom', path: ['routing', 'cascade', 'judge'], message: 'check "judge" needs routing.cascade.judge.model' });
+  if (typeof judge.model === 'string' && !known(judge.model))
+    ctx.addIssue({ code: 'custom', path: ['routing', 'cascade', 'judge', 'model'], message: `unknown model "${judge.model}"` });
+  if (typeof judge.model === 'string' && !checks.includes('judge'))
+    ctx.addIssue({ code: 'custom', path: ['routing', 'cascade', 'judge'], message: 'a judge is configured but "judge" is not in routing.cascade.checks' });
 }
 
 /** The id of an endpoint actor. */

@@ -74,7 +74,9 @@ export class ClientKeys {
     if (found.rpm !== null) {
       if (!gcraAdmits(found.tat, now, 1, found.rpm)) {
         const wait = Math.max(1, Math.ceil((gcraFreeAt(found.tat, now, 1, found.rpm) - now) / 1000));
-        throw new SwitchyardError('rate_limited', `client key "${found.id}" is over its limit of ${found.rpm} requests per minute`, { headers: { 'retry-after': String(wait) } });
+        throw new SwitchyardError('rate_limited', `client key "${found.id}" is over its limit of ${found.rpm} requests per minute`, {
+          headers: { 'retry-after': String(wait) },
+        });
       }
       found.tat = gcraConsume(found.tat, now, 1, found.rpm);
     }

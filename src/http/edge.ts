@@ -33,7 +33,8 @@ export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId
   const rt = deps.runtime();
   const receivedAt = rt.now();
   if (req.method !== 'POST') throw new SwitchyardError('method_not_allowed', `use POST for ${req.url ?? ''}`);
-  if (deps.draining()) throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
+  if (deps.draining())
+    throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
   const keyId = deps.keys.check(clientAuthorization(req), receivedAt);
   const text = (await readBody(req, deps.maxBodyBytes())).toString('utf8');
   checkJsonDepth(text);
@@ -46,7 +47,8 @@ export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new SwitchyardError('invalid_request', 'request body must be a JSON object');
   const hints = parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs);
   // The quality cascade checks chat answers; these routes are not cascaded (README).
-  if (hints.cascade === true) throw new SwitchyardError('invalid_request', 'x-switchyard-cascade: on is only supported on /v1/chat/completions', { param: 'x-switchyard-cascade' });
+  if (hints.cascade === true)
+    throw new SwitchyardError('invalid_request', 'x-switchyard-cascade: on is only supported on /v1/chat/completions', { param: 'x-switchyard-cascade' });
   return { rt, requestId, receivedAt, keyId, body: json as Record<string, unknown>, hints: { ...hints, cascade: false }, log: deps.log.child({ requestId }) };
 }
 

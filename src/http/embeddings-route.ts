@@ -22,7 +22,8 @@ function parse(body: Record<string, unknown>): ChatBody {
   const list = typeof input === 'string' ? [input] : Array.isArray(input) ? input : null;
   if (list === null || list.length === 0 || list.length > 2048) throw unsupported('input', 'expected a string or an array of 1 to 2048 strings');
   list.forEach((s, i) => {
-    if (typeof s !== 'string' || s === '') throw unsupported(Array.isArray(input) ? `input[${i}]` : 'input', 'expected a non-empty string (token arrays are not supported)');
+    if (typeof s !== 'string' || s === '')
+      throw unsupported(Array.isArray(input) ? `input[${i}]` : 'input', 'expected a non-empty string (token arrays are not supported)');
   });
   const extra: Record<string, unknown> = {};
   if (present(body.encoding_format)) {
@@ -30,7 +31,8 @@ function parse(body: Record<string, unknown>): ChatBody {
     extra.encoding_format = body.encoding_format;
   }
   if (present(body.dimensions)) {
-    if (typeof body.dimensions !== 'number' || !Number.isInteger(body.dimensions) || body.dimensions < 1) throw unsupported('dimensions', 'expected a positive integer');
+    if (typeof body.dimensions !== 'number' || !Number.isInteger(body.dimensions) || body.dimensions < 1)
+      throw unsupported('dimensions', 'expected a positive integer');
     extra.dimensions = body.dimensions;
   }
   if (present(body.user)) extra.user = body.user;

@@ -20,7 +20,12 @@ const DROP_GRACE_MS = 1000;
 export function eventsRoute(hub: Pick<InspectionHub, 'history' | 'subscribe'>, maxUnsent = MAX_UNSENT_BYTES) {
   return (req: IncomingMessage, res: ServerResponse, url: URL): void => {
     const all = url.searchParams.get('all') === '1';
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
     let stopped = false;
     const write = (text: string): void => {
       if (stopped) return;
@@ -38,7 +43,9 @@ export function eventsRoute(hub: Pick<InspectionHub, 'history' | 'subscribe'>, m
     };
     const drop = () => {
       stop();
-      const notice = { reason: `this subscriber fell behind by more than ${maxUnsent} unsent bytes and is disconnected; reconnect to resume from the recent history` };
+      const notice = {
+        reason: `this subscriber fell behind by more than ${maxUnsent} unsent bytes and is disconnected; reconnect to resume from the recent history`,
+      };
       res.end(`event: dropped\ndata: ${JSON.stringify(notice)}\n\n`);
       setTimeout(() => res.destroy(), DROP_GRACE_MS).unref();
     };

@@ -26,7 +26,12 @@ function sendAnthropicError(res: ServerResponse, err: unknown, headers: Record<s
   sendJson(res, e.status, anthropicError(e), { ...headers, ...e.headers });
 }
 
-async function read(deps: Parameters<ApiRoute>[0], req: Parameters<ApiRoute>[1], res: ServerResponse, requestId: string): Promise<{ e: EdgeRequest; chat: ChatBody } | null> {
+async function read(
+  deps: Parameters<ApiRoute>[0],
+  req: Parameters<ApiRoute>[1],
+  res: ServerResponse,
+  requestId: string,
+): Promise<{ e: EdgeRequest; chat: ChatBody } | null> {
   const base = { 'x-request-id': requestId };
   try {
     const e = await readEdge(deps, req, requestId);

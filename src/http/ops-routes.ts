@@ -32,7 +32,21 @@ export function opsRoutes(d: OpsDeps): OpsRoutes {
       if (req.method !== 'POST') throw new SwitchyardError('method_not_allowed', 'use POST /switchyard/reload');
       await readBody(req, 1024);
       const r = await d.reload();
-      sendJson(res, r.ok ? 200 : 400, r.ok ? r : { error: { message: `config refused, the running one stays:\n${r.errors.join('\n')}`, type: 'invalid_request_error', param: null, code: 'invalid_config' }, errors: r.errors });
+      sendJson(
+        res,
+        r.ok ? 200 : 400,
+        r.ok
+          ? r
+          : {
+              error: {
+                message: `config refused, the running one stays:\n${r.errors.join('\n')}`,
+                type: 'invalid_request_error',
+                param: null,
+                code: 'invalid_config',
+              },
+              errors: r.errors,
+            },
+      );
     },
     '/switchyard/spend': spendRoute(() => runtime.cfg, ledger),
     '/switchyard/feedback': feedbackRoute(ledger, () => runtime.now()),
@@ -49,6 +63,7 @@ export function opsRoutes(d: OpsDeps): OpsRoutes {
 /** The body of `GET /v1/models`: every id a client may send, with a plausible owner. */
 export function modelsList(cfg: Config, simulatedMode: boolean): unknown {
   const created = 1_735_689_600;
-  const owner = (id: string): string => (simulatedMode ? 'simulated' : id.startsWith('route/') || id === 'auto' ? 'switchyard' : (cfg.models[id]?.endpoints[0]?.provider ?? 'switchyard'));
+  const owner = (id: string): string =>
+    simulatedMode ? 'simulated' : id.startsWith('route/') || id === 'auto' ? 'switchyard' : (cfg.models[id]?.endpoints[0]?.provider ?? 'switchyard');
   return { object: 'list', data: listModelIds(cfg).map((id) => ({ id, object: 'model', created, owned_by: owner(id) })) };
 }

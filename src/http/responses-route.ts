@@ -17,14 +17,19 @@ import { HttpSink } from './sink.js';
 async function previous(e: EdgeRequest, store: ResponseStore | null): Promise<ChatMessage[]> {
   const id = e.body.previous_response_id;
   if (id === undefined || id === null) return [];
-  if (typeof id !== 'string' || id === '') throw new SwitchyardError('invalid_request', 'previous_response_id must be a response id string', { param: 'previous_response_id' });
+  if (typeof id !== 'string' || id === '')
+    throw new SwitchyardError('invalid_request', 'previous_response_id must be a response id string', { param: 'previous_response_id' });
   const found = store ? await store.get(id, e.keyId, e.rt.now()) : null;
   if (!found) {
     const ttl = e.rt.cfg.storage.responses.ttlSeconds;
-    throw new SwitchyardError('invalid_request', `previous_response_id "${id.slice(0, 80)}" is unknown or expired (responses are kept ${ttl} s, at most ${e.rt.cfg.storage.responses.maxEntries}, and only for the key that created them; storage.responses)`, {
-      param: 'previous_response_id',
-      upstreamCode: 'previous_response_not_found',
-    });
+    throw new SwitchyardError(
+      'invalid_request',
+      `previous_response_id "${id.slice(0, 80)}" is unknown or expired (responses are kept ${ttl} s, at most ${e.rt.cfg.storage.responses.maxEntries}, and only for the key that created them; storage.responses)`,
+      {
+        param: 'previous_response_id',
+        upstreamCode: 'previous_response_not_found',
+      },
+    );
   }
   return found;
 }
@@ -43,7 +48,13 @@ export function responsesRoute(store: () => ResponseStore | null): ApiRoute {
       return;
     }
     const shell = { id: newId('resp'), createdAt: Math.floor(e.receivedAt / 1000), model: t.chat.model, echo: t.echo };
-    const sink = new ResponsesSink(new HttpSink(req, res, base), { shell, store: t.store ? store() : null, keyId: e.keyId, conversation: t.conversation, log: e.log });
+    const sink = new ResponsesSink(new HttpSink(req, res, base), {
+      shell,
+      store: t.store ? store() : null,
+      keyId: e.keyId,
+      conversation: t.conversation,
+      log: e.log,
+    });
     const call = { requestId, body: t.chat, hints: e.hints, keyId: e.keyId, receivedAt: e.receivedAt, log: e.log };
     await inScope('responses', call, req.headers, () => e.rt.chat(call, sink));
   };
@@ -70,7 +81,11 @@ export function retrieveResponseRoute(store: () => ResponseStore | null): ApiRou
       const s = store();
       const found = s && id !== '' && !id.includes('/') ? await s.getResponse(id, keyId, rt.now()) : null;
       if (!found) {
-        throw new SwitchyardError('not_found', `No response found with id "${id.slice(0, 80)}" (responses are kept ${rt.cfg.storage.responses.ttlSeconds} s, at most ${rt.cfg.storage.responses.maxEntries}, only when stored and only for the key that created them)`, { param: 'response_id' });
+        throw new SwitchyardError(
+          'not_found',
+          `No response found with id "${id.slice(0, 80)}" (responses are kept ${rt.cfg.storage.responses.ttlSeconds} s, at most ${rt.cfg.storage.responses.maxEntries}, only when stored and only for the key that created them)`,
+          { param: 'response_id' },
+        );
       }
       sendJson(res, 200, found, base);
     } catch (err) {

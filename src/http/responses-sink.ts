@@ -34,7 +34,13 @@ export class ResponsesSink extends ApiSink {
   private async save(assistant: ChatMessage, response: Record<string, unknown>): Promise<void> {
     if (!this.o.store) return;
     try {
-      await this.o.store.put({ id: this.o.shell.id, keyId: this.o.keyId, createdAt: this.o.shell.createdAt * 1000, messages: [...this.o.conversation, assistant], response });
+      await this.o.store.put({
+        id: this.o.shell.id,
+        keyId: this.o.keyId,
+        createdAt: this.o.shell.createdAt * 1000,
+        messages: [...this.o.conversation, assistant],
+        response,
+      });
     } catch (err) {
       this.o.log.warn({ err }, 'could not store the response: previous_response_id will not find it');
     }

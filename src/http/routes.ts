@@ -43,7 +43,9 @@ const PREFIX_METHODS: ReadonlyArray<readonly [string, readonly string[]]> = [
 export function checkMethod(path: string, method: string | undefined): void {
   const allowed = METHODS.get(path) ?? PREFIX_METHODS.find(([prefix]) => path.startsWith(prefix))?.[1];
   if (!allowed || (method !== undefined && allowed.includes(method))) return;
-  throw new SwitchyardError('method_not_allowed', `use ${allowed.filter((m) => m !== 'HEAD').join(' or ')} for ${path}`, { headers: { allow: allowed.join(', ') } });
+  throw new SwitchyardError('method_not_allowed', `use ${allowed.filter((m) => m !== 'HEAD').join(' or ')} for ${path}`, {
+    headers: { allow: allowed.join(', ') },
+  });
 }
 
 /** The parsed request-target and its normalised path; 400 for a target that is not a URL. */

@@ -50,7 +50,11 @@ const HEADERS_TIMEOUT_MS = 10_000;
 
 /** node:http timeouts: slow clients (byte by byte, or stalled half way) are cut, and checked for often enough to be cut on time. */
 function timeouts(requestTimeoutMs: number): { requestTimeout: number; headersTimeout: number; connectionsCheckingInterval: number } {
-  return { requestTimeout: requestTimeoutMs, headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeoutMs), connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(requestTimeoutMs / 4))) };
+  return {
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeoutMs),
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(requestTimeoutMs / 4))),
+  };
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -125,7 +129,8 @@ async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse,
   let hints;
   let keyId: string | null;
   try {
-    if (deps.draining()) throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
+    if (deps.draining())
+      throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
     keyId = deps.keys.check(req.headers.authorization, receivedAt);
     body = parseChatBody(await readJson(deps, req));
     hints = parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs);
@@ -213,10 +218,10 @@ export function createHttpServer(deps: ServerDeps): Server {
       try {
         // The Messages API's paths answer in Anthropic's error shape, their 405s and 404s included.
         if (isMessagesPath(path) && !res.headersSent) {
-          const e = err instanceof SwitchyardError ? err : new SwitchyardError('internal_error', 'internal error in switchyard (the request id is in x-request-id)');
+          const e =
+            err instanceof SwitchyardError ? err : new SwitchyardError('internal_error', 'internal error in switchyard (the request id is in x-request-id)');
           sendJson(res, e.status, anthropicError(e), { 'x-request-id': requestId, ...e.headers });
-        }
-        else sendError(res, err, { 'x-request-id': requestId });
+        } else sendError(res, err, { 'x-request-id': requestId });
       } catch {
         res.destroy();
       }

@@ -36,7 +36,12 @@ export function spendRoute(cfg: () => Config, ledger: LedgerStore) {
     if (!GROUPS.includes(g as SpendGroup)) throw new SwitchyardError('invalid_request', `group_by must be one of ${GROUPS.join(', ')}`, { param: 'group_by' });
     const from = time(url.searchParams.get('from'), 'from');
     const to = time(url.searchParams.get('to'), 'to');
-    if (from !== undefined && to !== undefined && to < from) throw new SwitchyardError('invalid_request', `to (${new Date(to).toISOString()}) is before from (${new Date(from).toISOString()}); the window is [from, to)`, { param: 'to' });
+    if (from !== undefined && to !== undefined && to < from)
+      throw new SwitchyardError(
+        'invalid_request',
+        `to (${new Date(to).toISOString()}) is before from (${new Date(from).toISOString()}); the window is [from, to)`,
+        { param: 'to' },
+      );
     const rows = await ledger.spendBy(g as SpendGroup, from, to);
     const cur = cfg().budget.currency;
     const totalNano = rows.reduce((s, r) => s + r.costNano, 0);
@@ -47,7 +52,14 @@ export function spendRoute(cfg: () => Config, ledger: LedgerStore) {
       to: to === undefined ? null : new Date(to).toISOString(),
       currency: cur ? { code: cur.code, perUsd: cur.perUsd } : null,
       total: { requests: rows.reduce((s, r) => s + r.requests, 0), usd: nanoToUsd(totalNano), ...conv(totalNano) },
-      groups: rows.map((r) => ({ [g]: r.group, requests: r.requests, promptTokens: r.promptTokens, completionTokens: r.completionTokens, usd: nanoToUsd(r.costNano), ...conv(r.costNano) })),
+      groups: rows.map((r) => ({
+        [g]: r.group,
+        requests: r.requests,
+        promptTokens: r.promptTokens,
+        completionTokens: r.completionTokens,
+        usd: nanoToUsd(r.costNano),
+        ...conv(r.costNano),
+      })),
     });
   };
 }

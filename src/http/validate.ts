@@ -34,11 +34,16 @@ export function parseChatBody(raw: unknown): ChatBody {
   if (!r.success) {
     const first = r.error.issues[0]!;
     const where = formatPath(first.path);
-    const msg = r.error.issues.slice(0, 5).map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ');
+    const msg = r.error.issues
+      .slice(0, 5)
+      .map((i) => `${formatPath(i.path)}: ${i.message}`)
+      .join('; ');
     throw new SwitchyardError('invalid_request', `invalid request body: ${msg}`, { param: where === '(root)' ? null : where });
   }
   if (r.data.n !== undefined && r.data.n !== null && r.data.n > 1) {
-    throw new SwitchyardError('invalid_request', 'n > 1 is not supported by switchyard (each choice would be billed and routed separately); send n requests', { param: 'n' });
+    throw new SwitchyardError('invalid_request', 'n > 1 is not supported by switchyard (each choice would be billed and routed separately); send n requests', {
+      param: 'n',
+    });
   }
   return r.data as ChatBody;
 }
@@ -56,7 +61,8 @@ const first = (v: string | string[] | undefined, name: string): string | null =>
 const intHeader = (v: string | string[] | undefined, name: string): number | null => {
   const s = first(v, name);
   if (s === null) return null;
-  if (!/^\d{1,15}$/.test(s)) throw new SwitchyardError('invalid_request', `header ${name} must be a whole number of milliseconds, got "${s.slice(0, 32)}"`, { param: name });
+  if (!/^\d{1,15}$/.test(s))
+    throw new SwitchyardError('invalid_request', `header ${name} must be a whole number of milliseconds, got "${s.slice(0, 32)}"`, { param: name });
   return Number(s);
 };
 
@@ -64,7 +70,8 @@ const numHeader = (v: string | string[] | undefined, name: string): number | nul
   const s = first(v, name);
   if (s === null) return null;
   const n = Number(s);
-  if (!Number.isFinite(n) || n < 0) throw new SwitchyardError('invalid_request', `header ${name} must be a non-negative number, got "${s.slice(0, 32)}"`, { param: name });
+  if (!Number.isFinite(n) || n < 0)
+    throw new SwitchyardError('invalid_request', `header ${name} must be a non-negative number, got "${s.slice(0, 32)}"`, { param: name });
   return n;
 };
 
@@ -76,12 +83,20 @@ const numHeader = (v: string | string[] | undefined, name: string): number | nul
 export function parseHints(h: Record<string, string | string[] | undefined>, maxTimeoutMs: number) {
   const timeoutMs = intHeader(h['x-switchyard-timeout-ms'], 'x-switchyard-timeout-ms');
   if (timeoutMs !== null && (timeoutMs < 1 || timeoutMs > maxTimeoutMs)) {
-    throw new SwitchyardError('invalid_request', `x-switchyard-timeout-ms must be between 1 and ${maxTimeoutMs} (resilience.requestTimeoutMs)`, { param: 'x-switchyard-timeout-ms' });
+    throw new SwitchyardError('invalid_request', `x-switchyard-timeout-ms must be between 1 and ${maxTimeoutMs} (resilience.requestTimeoutMs)`, {
+      param: 'x-switchyard-timeout-ms',
+    });
   }
   const tier = first(h['x-switchyard-tier'], 'x-switchyard-tier');
-  if (tier !== null && !isTier(tier)) throw new SwitchyardError('invalid_request', `header x-switchyard-tier must be one of ${TIERS.join(', ')}, got "${tier.slice(0, 32)}"`, { param: 'x-switchyard-tier' });
+  if (tier !== null && !isTier(tier))
+    throw new SwitchyardError('invalid_request', `header x-switchyard-tier must be one of ${TIERS.join(', ')}, got "${tier.slice(0, 32)}"`, {
+      param: 'x-switchyard-tier',
+    });
   const cascade = first(h['x-switchyard-cascade'], 'x-switchyard-cascade');
-  if (cascade !== null && cascade !== 'on' && cascade !== 'off') throw new SwitchyardError('invalid_request', `header x-switchyard-cascade must be on or off, got "${cascade.slice(0, 32)}"`, { param: 'x-switchyard-cascade' });
+  if (cascade !== null && cascade !== 'on' && cascade !== 'off')
+    throw new SwitchyardError('invalid_request', `header x-switchyard-cascade must be on or off, got "${cascade.slice(0, 32)}"`, {
+      param: 'x-switchyard-cascade',
+    });
   return {
     cascade: cascade === null ? null : cascade === 'on',
     task: first(h['x-switchyard-task'], 'x-switchyard-task'),

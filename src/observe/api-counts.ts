@@ -13,7 +13,12 @@ export class ApiCounts {
   private readonly totals: Record<ApiName, number> = { chat: 0, responses: 0, messages: 0, embeddings: 0 };
 
   constructor(registry: Registry) {
-    this.counter = new Counter({ name: 'switchyard_api_requests_total', help: 'Requests answered, by client API and HTTP status', labelNames: ['api', 'status'], registers: [registry] });
+    this.counter = new Counter({
+      name: 'switchyard_api_requests_total',
+      help: 'Requests answered, by client API and HTTP status',
+      labelNames: ['api', 'status'],
+      registers: [registry],
+    });
   }
 
   record(r: RequestRecord): void {

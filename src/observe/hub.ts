@@ -28,7 +28,26 @@ type Listener = (r: HubRecord) => void;
  * Field names that hold secrets, compared whole (case, `-` and `_` ignored): a substring match
  * once also stripped every `tokens` and `estTokens` field from the events.
  */
-const SECRET_FIELDS = new Set(['authorization', 'proxyauthorization', 'apikey', 'xapikey', 'secret', 'clientsecret', 'token', 'accesstoken', 'refreshtoken', 'admintoken', 'bearer', 'password', 'passwd', 'key', 'privatekey', 'credentials', 'cookie', 'setcookie']);
+const SECRET_FIELDS = new Set([
+  'authorization',
+  'proxyauthorization',
+  'apikey',
+  'xapikey',
+  'secret',
+  'clientsecret',
+  'token',
+  'accesstoken',
+  'refreshtoken',
+  'admintoken',
+  'bearer',
+  'password',
+  'passwd',
+  'key',
+  'privatekey',
+  'credentials',
+  'cookie',
+  'setcookie',
+]);
 const isSecretField = (name: string): boolean => SECRET_FIELDS.has(name.toLowerCase().replace(/[-_]/g, ''));
 
 /** Deep copy without any field whose name looks like a secret; bounded depth and size. */
@@ -54,7 +73,13 @@ function summary(ctx: Record<string, unknown> | undefined): Record<string, unkno
   if (!ctx) return null;
   if ('lines' in ctx && Array.isArray(ctx.lines)) {
     return {
-      budgets: (ctx.lines as Array<Record<string, unknown>>).map((l) => ({ id: l.id, limit: l.limit, spent: l.spent, reserved: l.reserved, resetsAt: l.resetsAt })),
+      budgets: (ctx.lines as Array<Record<string, unknown>>).map((l) => ({
+        id: l.id,
+        limit: l.limit,
+        spent: l.spent,
+        reserved: l.reserved,
+        resetsAt: l.resetsAt,
+      })),
       granted: ctx.granted,
       refused: ctx.refused,
     };
@@ -140,7 +165,8 @@ export class InspectionHub {
     const base = { kind: 'inspection' as const, actor: idOf(ev.actorRef), from: null, to: null, context: null };
     let event: Record<string, unknown>;
     if (ev.type === '@xstate.event') event = { inspection: ev.type, event: sanitize(ev.event), source: ev.sourceRef ? idOf(ev.sourceRef) : null };
-    else if (ev.type === '@xstate.snapshot') event = { inspection: ev.type, event: sanitize(ev.event), value: (ev.snapshot as { value?: unknown }).value ?? null };
+    else if (ev.type === '@xstate.snapshot')
+      event = { inspection: ev.type, event: sanitize(ev.event), value: (ev.snapshot as { value?: unknown }).value ?? null };
     else if (ev.type === '@xstate.action') event = { inspection: ev.type, action: ev.action.type };
     else event = { inspection: ev.type };
     const r: HubRecord = { ...base, seq: 0, at: this.now(), event };

@@ -32,8 +32,16 @@ export function createLogger(opts: { level: string; pretty: boolean; destination
   const base = { level: opts.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'switchyard' } };
   if (opts.pretty) {
     // The pretty transport runs in a worker: scrub the message text before it leaves.
-    const hooks = { logMethod(this: Logger, args: Parameters<pino.LogFn>, method: pino.LogFn) { method.apply(this, args.map((a: unknown) => (typeof a === 'string' ? scrub(a) : a)) as Parameters<pino.LogFn>); } };
-    return pino({ ...base, hooks, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' } } });
+    const hooks = {
+      logMethod(this: Logger, args: Parameters<pino.LogFn>, method: pino.LogFn) {
+        method.apply(this, args.map((a: unknown) => (typeof a === 'string' ? scrub(a) : a)) as Parameters<pino.LogFn>);
+      },
+    };
+    return pino({
+      ...base,
+      hooks,
+      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' } },
+    });
   }
   return pino(base, scrubbing(opts.destination ?? pino.destination(1)));
 }

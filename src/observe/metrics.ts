@@ -16,17 +16,69 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 
 export class Metrics {
   readonly registry = new Registry();
-  private readonly requests = new Counter({ name: 'switchyard_requests_total', help: 'Requests answered, by model, endpoint and HTTP status', labelNames: ['model', 'endpoint', 'status'], registers: [this.registry] });
-  private readonly attempts = new Counter({ name: 'switchyard_attempts_total', help: 'Upstream attempts, by endpoint and outcome (succeeded, or failed:<fault kind>)', labelNames: ['endpoint', 'outcome'], registers: [this.registry] });
-  private readonly failovers = new Counter({ name: 'switchyard_failovers_total', help: 'Fail-overs away from an endpoint', labelNames: ['endpoint'], registers: [this.registry] });
-  private readonly latency = new Histogram({ name: 'switchyard_request_duration_seconds', help: 'Whole-request latency', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  private readonly ttft = new Histogram({ name: 'switchyard_time_to_first_token_seconds', help: 'Time to the first streamed content token', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  private readonly tokens = new Counter({ name: 'switchyard_tokens_total', help: 'Tokens billed, by model and kind', labelNames: ['model', 'kind'], registers: [this.registry] });
+  private readonly requests = new Counter({
+    name: 'switchyard_requests_total',
+    help: 'Requests answered, by model, endpoint and HTTP status',
+    labelNames: ['model', 'endpoint', 'status'],
+    registers: [this.registry],
+  });
+  private readonly attempts = new Counter({
+    name: 'switchyard_attempts_total',
+    help: 'Upstream attempts, by endpoint and outcome (succeeded, or failed:<fault kind>)',
+    labelNames: ['endpoint', 'outcome'],
+    registers: [this.registry],
+  });
+  private readonly failovers = new Counter({
+    name: 'switchyard_failovers_total',
+    help: 'Fail-overs away from an endpoint',
+    labelNames: ['endpoint'],
+    registers: [this.registry],
+  });
+  private readonly latency = new Histogram({
+    name: 'switchyard_request_duration_seconds',
+    help: 'Whole-request latency',
+    labelNames: ['model'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly ttft = new Histogram({
+    name: 'switchyard_time_to_first_token_seconds',
+    help: 'Time to the first streamed content token',
+    labelNames: ['model'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly tokens = new Counter({
+    name: 'switchyard_tokens_total',
+    help: 'Tokens billed, by model and kind',
+    labelNames: ['model', 'kind'],
+    registers: [this.registry],
+  });
   private readonly cost = new Counter({ name: 'switchyard_cost_usd_total', help: 'Cost in USD, by model', labelNames: ['model'], registers: [this.registry] });
-  private readonly transitions = new Counter({ name: 'switchyard_transitions_total', help: 'Actor state transitions', labelNames: ['actor', 'from', 'to'], registers: [this.registry] });
-  private readonly cascadeSteps = new Counter({ name: 'switchyard_cascade_steps_total', help: 'Quality cascade steps: from the model that answered to the next one (or "client" when delivered), by check outcome', labelNames: ['from', 'to', 'reason'], registers: [this.registry] });
-  private readonly cascadeHold = new Histogram({ name: 'switchyard_cascade_hold_seconds', help: 'Time a cascaded stream was held back by the checks before its first byte', buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  private readonly budgetDecisions = new Counter({ name: 'switchyard_budget_decisions_total', help: 'Budget reservations, by decision', labelNames: ['decision'], registers: [this.registry] });
+  private readonly transitions = new Counter({
+    name: 'switchyard_transitions_total',
+    help: 'Actor state transitions',
+    labelNames: ['actor', 'from', 'to'],
+    registers: [this.registry],
+  });
+  private readonly cascadeSteps = new Counter({
+    name: 'switchyard_cascade_steps_total',
+    help: 'Quality cascade steps: from the model that answered to the next one (or "client" when delivered), by check outcome',
+    labelNames: ['from', 'to', 'reason'],
+    registers: [this.registry],
+  });
+  private readonly cascadeHold = new Histogram({
+    name: 'switchyard_cascade_hold_seconds',
+    help: 'Time a cascaded stream was held back by the checks before its first byte',
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly budgetDecisions = new Counter({
+    name: 'switchyard_budget_decisions_total',
+    help: 'Budget reservations, by decision',
+    labelNames: ['decision'],
+    registers: [this.registry],
+  });
 
   constructor(state: () => StateView) {
     const reg = [this.registry];

@@ -19,7 +19,15 @@ export interface OtelHandle {
 }
 
 /** `gen_ai.provider.name` for the provider names the conventions list; others go as configured. */
-const PROVIDER_NAMES: Record<string, string> = { openai: 'openai', anthropic: 'anthropic', gemini: 'gcp.gemini', deepseek: 'deepseek', mistral: 'mistral_ai', groq: 'groq', xai: 'x_ai' };
+const PROVIDER_NAMES: Record<string, string> = {
+  openai: 'openai',
+  anthropic: 'anthropic',
+  gemini: 'gcp.gemini',
+  deepseek: 'deepseek',
+  mistral: 'mistral_ai',
+  groq: 'groq',
+  xai: 'x_ai',
+};
 
 const operationOf = (api: ApiName): string => (api === 'embeddings' ? 'embeddings' : 'chat');
 
@@ -59,7 +67,8 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
         if (o.ok) {
           span.setAttribute('gen_ai.response.model', info.upstreamModel);
           if (o.usage) span.setAttributes({ 'gen_ai.usage.input_tokens': o.usage.promptTokens, 'gen_ai.usage.output_tokens': o.usage.completionTokens });
-          if (cfg.captureContent && o.text !== '') span.setAttribute('gen_ai.output.messages', JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: o.text }] }]));
+          if (cfg.captureContent && o.text !== '')
+            span.setAttribute('gen_ai.output.messages', JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: o.text }] }]));
         } else {
           span.setAttributes({ 'error.type': o.fault, 'switchyard.fault': o.fault, ...(o.status !== null ? { 'http.response.status_code': o.status } : {}) });
           span.setStatus({ code: SpanStatusCode.ERROR, message: o.fault });
@@ -73,7 +82,12 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
   const startRequest = (apiName: ApiName, call: Parameters<Tracer['startRequest']>[1], headers: Parameters<Tracer['startRequest']>[2]): RequestTrace => {
     const parent = propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
     const op = operationOf(apiName);
-    const attrs: Attributes = { 'gen_ai.operation.name': op, 'gen_ai.request.model': call.body.model, 'switchyard.api': apiName, 'switchyard.request_id': call.requestId };
+    const attrs: Attributes = {
+      'gen_ai.operation.name': op,
+      'gen_ai.request.model': call.body.model,
+      'switchyard.api': apiName,
+      'switchyard.request_id': call.requestId,
+    };
     const maxTokens = call.body.max_tokens ?? call.body.max_completion_tokens;
     if (typeof maxTokens === 'number' && apiName !== 'embeddings') attrs['gen_ai.request.max_tokens'] = maxTokens;
     if (typeof call.body.temperature === 'number') attrs['gen_ai.request.temperature'] = call.body.temperature;

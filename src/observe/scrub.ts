@@ -42,7 +42,12 @@ export function registerSecrets(values: Iterable<string | null | undefined>): vo
 
 /** The secret values a config names through the environment, plus the admin and relay tokens. */
 export function secretsOf(cfg: Config, env: NodeJS.ProcessEnv): Array<string | undefined> {
-  const named = [...Object.values(cfg.providers).map((p) => p.apiKeyEnv), ...(cfg.auth?.keys ?? []).map((k) => k.keyEnv), 'SWITCHYARD_ADMIN_TOKEN', 'SWITCHYARD_RELAY_KEY'];
+  const named = [
+    ...Object.values(cfg.providers).map((p) => p.apiKeyEnv),
+    ...(cfg.auth?.keys ?? []).map((k) => k.keyEnv),
+    'SWITCHYARD_ADMIN_TOKEN',
+    'SWITCHYARD_RELAY_KEY',
+  ];
   return named.map((name) => (name ? env[name] : undefined));
 }
 

@@ -30,7 +30,10 @@ export function boundedForward(inspector: BridgeInspector, log: Logger, maxUnsen
     if (backlog > maxUnsent) {
       disconnected = true;
       inspector.stop();
-      log.warn({ backlog, maxUnsent }, 'the Stately inspector fell behind (its socket holds too many unsent bytes): disconnected; restart switchyard to reconnect');
+      log.warn(
+        { backlog, maxUnsent },
+        'the Stately inspector fell behind (its socket holds too many unsent bytes): disconnected; restart switchyard to reconnect',
+      );
       return;
     }
     inspector.inspect.next?.(ev);

@@ -82,7 +82,7 @@ export function checkAnswer(a: Answer, req: CheckRequest, s: CheckSettings, comp
   const refused = a.refusal !== null || (a.toolCalls.length === 0 && isRefusalText(a.content));
   if (on('refusal') && refused) fail('refusal', a.refusal !== null ? 'refusal field set' : 'the answer is only a refusal');
   if (on('truncated') && a.finishReason === 'length' && !clientCapped(req.clientMaxTokens, completionTokens)) {
-    fail('truncated', 'stopped by the model\'s output cap, not the client\'s max_tokens');
+    fail('truncated', "stopped by the model's output cap, not the client's max_tokens");
   }
   // Empty or refused answers have nothing to parse: the checks above already name them.
   if (!failed.includes('empty') && !failed.includes('refusal')) {

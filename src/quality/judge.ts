@@ -13,12 +13,19 @@ const clip = (s: string): string => (s.length > MAX_SHOWN_CHARS ? `${s.slice(0, 
 
 function textOf(m: ChatMessage): string {
   if (typeof m.content === 'string') return m.content;
-  if (Array.isArray(m.content)) return m.content.map((p: unknown) => (typeof p === 'object' && p !== null && typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text : '')).join('');
+  if (Array.isArray(m.content))
+    return m.content
+      .map((p: unknown) => (typeof p === 'object' && p !== null && typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text : ''))
+      .join('');
   return '';
 }
 
 export function judgeBody(model: string, rubric: string, maxTokens: number, request: ChatBody, a: Answer): ChatBody {
-  const asked = request.messages.filter((m) => m.role === 'user').map(textOf).slice(-1)[0] ?? '';
+  const asked =
+    request.messages
+      .filter((m) => m.role === 'user')
+      .map(textOf)
+      .slice(-1)[0] ?? '';
   const answered = a.toolCalls.length > 0 ? a.toolCalls.map((t) => `call ${t.name}(${t.arguments})`).join('\n') : a.content;
   return {
     model,

@@ -72,7 +72,7 @@ export function proposeCascadeAdjustments(tiers: readonly TierQuality[], cfg: Pi
         tier: t.tier,
         action: 'fewer_requests',
         change: startsHere ? { key: 'routing.cascade.startAt', from: 'cheapest', to: 'router' } : null,
-        reason: `${fails} (> ${pct(th.maxFailRate)}): each escalation paid for two answers; ${startsHere ? 'start at the router\'s tier instead of the cheapest' : `route fewer requests to ${t.tier}`}`,
+        reason: `${fails} (> ${pct(th.maxFailRate)}): each escalation paid for two answers; ${startsHere ? "start at the router's tier instead of the cheapest" : `route fewer requests to ${t.tier}`}`,
       };
     }
     if (verdicts >= th.minSamples && badRate > th.maxBadRate) {
@@ -86,16 +86,31 @@ export function proposeCascadeAdjustments(tiers: readonly TierQuality[], cfg: Pi
       };
     }
     if (t.tier === lowest && c.startAt === 'router' && t.checked >= th.minSamples && failRate < th.lowFailRate && badRate <= th.maxBadRate) {
-      return { tier: t.tier, action: 'more_requests', change: { key: 'routing.cascade.startAt', from: 'router', to: 'cheapest' }, reason: `only ${fails} (< ${pct(th.lowFailRate)}): more requests could start at ${t.tier}` };
+      return {
+        tier: t.tier,
+        action: 'more_requests',
+        change: { key: 'routing.cascade.startAt', from: 'router', to: 'cheapest' },
+        reason: `only ${fails} (< ${pct(th.lowFailRate)}): more requests could start at ${t.tier}`,
+      };
     }
     const enough = t.checked >= th.minSamples || verdicts >= th.minSamples;
-    return { tier: t.tier, action: 'keep', change: null, reason: enough ? `${fails}, ${pct(badRate)} of ${verdicts} verdicts bad: within bounds` : `not enough data (${t.checked} checked, ${verdicts} verdicts; need ${th.minSamples})` };
+    return {
+      tier: t.tier,
+      action: 'keep',
+      change: null,
+      reason: enough
+        ? `${fails}, ${pct(badRate)} of ${verdicts} verdicts bad: within bounds`
+        : `not enough data (${t.checked} checked, ${verdicts} verdicts; need ${th.minSamples})`,
+    };
   });
 }
 
 /** One line per tier, for the `switchyard calibrate` printout. */
 export function formatProposals(ps: readonly Proposal[]): string {
   return ps
-    .map((p) => `${p.tier}: ${p.action.replace('_', ' ')}${p.change ? ` — set ${p.change.key}: ${JSON.stringify(p.change.to)} (now ${JSON.stringify(p.change.from)})` : ''}\n  because ${p.reason}`)
+    .map(
+      (p) =>
+        `${p.tier}: ${p.action.replace('_', ' ')}${p.change ? ` — set ${p.change.key}: ${JSON.stringify(p.change.to)} (now ${JSON.stringify(p.change.from)})` : ''}\n  because ${p.reason}`,
+    )
     .join('\n');
 }

@@ -103,10 +103,20 @@ export function classify(input: ClassifyInput, cfg: ClassifierConfig, auto?: Aut
   }
   const hits = keywordHits(input.text.length > CLASSIFY_CHARS ? input.text.slice(0, CLASSIFY_CHARS) : input.text, cfg.complexityKeywords);
   if (hits.length >= cfg.complexityThreshold) {
-    return { tier: 'high_quality', reason: `${hits.length} complexity keywords (${[...new Set(hits)].slice(0, 4).join(', ')}) ≥ ${cfg.complexityThreshold} → high_quality`, keywordHits: hits, score: null };
+    return {
+      tier: 'high_quality',
+      reason: `${hits.length} complexity keywords (${[...new Set(hits)].slice(0, 4).join(', ')}) ≥ ${cfg.complexityThreshold} → high_quality`,
+      keywordHits: hits,
+      score: null,
+    };
   }
   if (input.promptTokens > cfg.longPromptTokens) {
-    return { tier: 'high_quality', reason: `long prompt (${input.promptTokens} tokens > ${cfg.longPromptTokens}) → high_quality`, keywordHits: hits, score: null };
+    return {
+      tier: 'high_quality',
+      reason: `long prompt (${input.promptTokens} tokens > ${cfg.longPromptTokens}) → high_quality`,
+      keywordHits: hits,
+      score: null,
+    };
   }
   const notes: string[] = [];
   if (task !== null) notes.push(SPEC_TASKS.has(task) ? `task "${task}" has no tier rule` : `unknown task "${excerpt(task)}" ignored`);

@@ -69,7 +69,11 @@ function checkPurpose(cfg: Config, inp: ResolveInput): (m: string) => boolean {
     if (inp.model === 'auto' || inp.model.startsWith('route/')) {
       throw new SwitchyardError('invalid_request', `embeddings need a catalogue model with capability "embeddings", not "${inp.model}"`, { param: 'model' });
     }
-    throw new SwitchyardError('model_not_found', `The model "${inp.model}" does not exist. Embeddings models: ${embeddingModels.join(', ') || 'none configured'}`, { param: 'model' });
+    throw new SwitchyardError(
+      'model_not_found',
+      `The model "${inp.model}" does not exist. Embeddings models: ${embeddingModels.join(', ') || 'none configured'}`,
+      { param: 'model' },
+    );
   }
   if (named && isEmb(inp.model) !== wantsEmbeddings) {
     const msg = wantsEmbeddings ? `"${inp.model}" is not an embeddings model` : `"${inp.model}" is an embeddings model: use POST /v1/embeddings`;
@@ -93,7 +97,11 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
     const chain: string[] = [];
     let emptyTier = false;
     for (const t of tiersInOrder) {
-      const inTier = ordered(cfg, Object.keys(cfg.models).filter((m) => cfg.models[m]!.tier === t && capable(m)), inp);
+      const inTier = ordered(
+        cfg,
+        Object.keys(cfg.models).filter((m) => cfg.models[m]!.tier === t && capable(m)),
+        inp,
+      );
       if (t === c.tier && inTier.length === 0) emptyTier = true;
       chain.push(...inTier);
       // The chosen tier's own fallbacks come before other tiers (balanced: gemini-2.5-flash, then deepseek-v3.2).
@@ -115,7 +123,11 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
   plan.candidates = dedupe(plan.candidates.filter(fits));
   if (tooSmall.length > 0) plan.reason += `; skipped ${tooSmall.join(', ')} (context window < ${inp.promptTokens} tokens)`;
   if (plan.candidates.length === 0) {
-    throw new SwitchyardError('invalid_request', `no model can serve this request: ${needs.length ? `it needs ${needs.join(', ')}; ` : ''}prompt is ${inp.promptTokens} tokens`, { param: 'model' });
+    throw new SwitchyardError(
+      'invalid_request',
+      `no model can serve this request: ${needs.length ? `it needs ${needs.join(', ')}; ` : ''}prompt is ${inp.promptTokens} tokens`,
+      { param: 'model' },
+    );
   }
   return plan;
 }

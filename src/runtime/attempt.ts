@@ -117,7 +117,14 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
   });
   if (inp.prefill !== null) session?.prefillSent(req.prefillSent ?? inp.prefill);
   const h = inp.h;
-  const trace = traceAttempt({ endpoint: h.id, model: h.model, tier: h.modelCfg.tier, provider: h.endpoint.provider, providerKind: h.adapter.kind, upstreamModel: h.endpoint.upstreamModel });
+  const trace = traceAttempt({
+    endpoint: h.id,
+    model: h.model,
+    tier: h.modelCfg.tier,
+    provider: h.endpoint.provider,
+    providerKind: h.adapter.kind,
+    upstreamModel: h.endpoint.upstreamModel,
+  });
   if (trace) Object.assign(req.headers, trace.headers());
   const traced = (out: AttemptSuccess): AttemptSuccess => {
     trace?.end({ ok: true, text: out.text, usage: out.usage });
@@ -136,7 +143,15 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     if (res.statusCode >= 300) throw await errorFault(inp, res, ac.signal);
     if (!inp.stream) return traced(await readCompletion(inp, res, ac.signal, started));
     if (!session) throw new Error('streaming attempt without a session');
-    const out = await readStream(inp, res, ac, session, started, () => firstToken && clearTimeout(firstToken), (t) => (delivered += t));
+    const out = await readStream(
+      inp,
+      res,
+      ac,
+      session,
+      started,
+      () => firstToken && clearTimeout(firstToken),
+      (t) => (delivered += t),
+    );
     return traced(out);
   } catch (err) {
     const fault = err instanceof UpstreamFault ? err : classifyError(err, ac.signal);
@@ -168,7 +183,17 @@ async function readCompletion(inp: AttemptInput, res: UpstreamResponse, signal: 
   }
   const latencyMs = inp.now() - started;
   const completionText = parsed.completion === json ? text : null;
-  return { usage: parsed.usage, text: parsed.text, completion: parsed.completion, completionText, native: inp.relay ? { text, json: json as Record<string, unknown> } : null, ttftMs: null, latencyMs, exhaustedUntil: exhaustedUntil(res, inp.now()), malformed: 0 };
+  return {
+    usage: parsed.usage,
+    text: parsed.text,
+    completion: parsed.completion,
+    completionText,
+    native: inp.relay ? { text, json: json as Record<string, unknown> } : null,
+    ttftMs: null,
+    latencyMs,
+    exhaustedUntil: exhaustedUntil(res, inp.now()),
+    malformed: 0,
+  };
 }
 
 async function readStream(

@@ -5,15 +5,21 @@
  * serialises decisions and emits `budget.granted` / `budget.refused`.
  */
 import type { ActorRefFrom } from 'xstate';
-import { applicableBudgets, inPlace, periodStart, type budgetMachine, type BudgetContext, type BudgetLimit, type BudgetLine } from '../../machines/budget.machine.js';
+import {
+  applicableBudgets,
+  inPlace,
+  periodStart,
+  type budgetMachine,
+  type BudgetContext,
+  type BudgetLimit,
+  type BudgetLine,
+} from '../../machines/budget.machine.js';
 import type { BudgetEmitted, BudgetEvent } from '../../machines/events.js';
 import type { Config } from '../config/schema.js';
 import { usdToNano } from '../accounting/money.js';
 import type { EndpointHandle } from './endpoints.js';
 
-export type ReserveResult =
-  | { ok: true; budgets: string[] }
-  | { ok: false; budget: string; limit: number; spent: number; reserved: number };
+export type ReserveResult = { ok: true; budgets: string[] } | { ok: false; budget: string; limit: number; spent: number; reserved: number };
 
 /**
  * The endpoint an attempt is about to use. A shared store decides its windows, cooldown and

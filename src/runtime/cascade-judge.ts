@@ -12,7 +12,13 @@ import { runStep } from './cascade-step.js';
 import type { RuntimeCore } from './core.js';
 
 export async function runJudge(
-  rt: RuntimeCore, call: ChatCall, n: number, judge: NonNullable<CascadeConfig['judge']>, a: Answer, sink: ChatSink, maxCostUsd: number | null,
+  rt: RuntimeCore,
+  call: ChatCall,
+  n: number,
+  judge: NonNullable<CascadeConfig['judge']>,
+  a: Answer,
+  sink: ChatSink,
+  maxCostUsd: number | null,
 ): Promise<{ verdict: 'pass' | 'fail' | 'unclear'; row: (LedgerRow & { cascade: NonNullable<LedgerRow['cascade']> }) | null }> {
   const mc = rt.cfg.models[judge.model];
   const body = judgeBody(judge.model, judge.rubric, judge.maxTokens, call.body, a);

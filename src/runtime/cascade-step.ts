@@ -34,7 +34,15 @@ export async function runStep(rt: RuntimeCore, call: ChatCall, n: number, plan: 
   await new RequestDriver(core, stepCall, buffer, { plan }).run();
   const held = buffer.held;
   const row = core.rows[0] ?? null;
-  return { n, held, row, answer: readAnswer(held), error: errorOf(held), streamStartedAt: buffer.streamStartedAt, model: row?.model ?? plan.candidates[0] ?? 'none' };
+  return {
+    n,
+    held,
+    row,
+    answer: readAnswer(held),
+    error: errorOf(held),
+    streamStartedAt: buffer.streamStartedAt,
+    model: row?.model ?? plan.candidates[0] ?? 'none',
+  };
 }
 
 function errorOf(held: Held): SwitchyardError | null {

@@ -69,15 +69,23 @@ function ladderOf(rt: RuntimeCore, call: ChatCall): CascadeStepPlan[] {
   const c = rt.cfg.routing.cascade;
   const body = call.body;
   const promptTokens = countPromptTokens(body.messages, body.tools ?? undefined);
-  const text = body.messages.filter((m) => m.role === 'user').map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
-  return cascadeLadder(rt.cfg, {
-    model: body.model,
-    body,
-    classify: { task: call.hints.task, tier: call.hints.tier, text, promptTokens, turns: body.messages.length },
-    promptTokens,
-    expectedOutputTokens: Math.min(body.max_tokens ?? body.max_completion_tokens ?? 512, 4096),
-    liveStats: (m) => rt.modelStats(m),
-  }, c.startAt, c.maxSteps);
+  const text = body.messages
+    .filter((m) => m.role === 'user')
+    .map((m) => (typeof m.content === 'string' ? m.content : ''))
+    .join('\n');
+  return cascadeLadder(
+    rt.cfg,
+    {
+      model: body.model,
+      body,
+      classify: { task: call.hints.task, tier: call.hints.tier, text, promptTokens, turns: body.messages.length },
+      promptTokens,
+      expectedOutputTokens: Math.min(body.max_tokens ?? body.max_completion_tokens ?? 512, 4096),
+      liveStats: (m) => rt.modelStats(m),
+    },
+    c.startAt,
+    c.maxSteps,
+  );
 }
 
 export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink): Promise<void> {
@@ -125,10 +133,21 @@ function maxCostLeft(call: ChatCall, spent: number): number | null {
 
 function check(run: StepRun, settings: Parameters<typeof checkAnswer>[2], call: ChatCall, clientMax: number | null, injectedLogprobs: boolean): Checked {
   if (!run.answer) return { ...run, failed: [], outcome: run.error?.code ?? 'no_answer' };
-  const out = checkAnswer(run.answer, { responseFormat: call.body.response_format, tools: call.body.tools, clientMaxTokens: clientMax }, settings, run.row?.completionTokens ?? null);
+  const out = checkAnswer(
+    run.answer,
+    { responseFormat: call.body.response_format, tools: call.body.tools, clientMaxTokens: clientMax },
+    settings,
+    run.row?.completionTokens ?? null,
+  );
   if (out.failed.length > 0) call.log.info({ step: run.n, model: run.row?.model, checks: out.details }, 'cascade: answer failed its checks');
   const held = injectedLogprobs ? withoutLogprobs(run.held) : { held: run.held };
-  return { ...run, held: held.held, ...(held.events ? { events: held.events } : {}), failed: out.failed, outcome: out.failed.length === 0 ? 'pass' : out.failed.join('+') };
+  return {
+    ...run,
+    held: held.held,
+    ...(held.events ? { events: held.events } : {}),
+    failed: out.failed,
+    outcome: out.failed.length === 0 ? 'pass' : out.failed.join('+'),
+  };
 }
 
 /** The first passing answer, else the answer with the fewest failed checks (the later one on a tie), else the last step. */
@@ -152,17 +171,35 @@ function heldStatus(held: Held): number | null {
 
 async function deliver(rt: RuntimeCore, call: ChatCall, sink: ChatSink, steps: Checked[], extraRows: LedgerRow[], costNano: number): Promise<void> {
   const chosen = pick(steps);
-  const rows = steps.flatMap((s) => (s.row ? [{ ...s.row, cascade: { parentId: call.requestId, step: s.n, quality: s.outcome, delivered: s === chosen } }] : []));
-  await Promise.all([...rows, ...extraRows].map((r) => rt.ledger.insert(r).catch((err: unknown) => call.log.error({ err, step: r.cascade?.step }, 'could not write a cascade step ledger row'))));
+  const rows = steps.flatMap((s) =>
+    s.row ? [{ ...s.row, cascade: { parentId: call.requestId, step: s.n, quality: s.outcome, delivered: s === chosen } }] : [],
+  );
+  await Promise.all(
+    [...rows, ...extraRows].map((r) =>
+      rt.ledger.insert(r).catch((err: unknown) => call.log.error({ err, step: r.cascade?.step }, 'could not write a cascade step ledger row')),
+    ),
+  );
   const records = steps.map((s) => ({ model: s.model, outcome: s.outcome }));
   const header = records.map((r) => `${r.model ?? 'none'}:${r.outcome}`).join('>');
   const firstStart = steps.reduce<number | null>((m, s) => (s.streamStartedAt === null ? m : Math.min(m ?? s.streamStartedAt, s.streamStartedAt)), null);
   const holdMs = call.body.stream === true ? Math.max(0, rt.now() - (firstStart ?? rt.now())) : null;
   const attempts = [...rows, ...extraRows].reduce((a, r) => a + r.attempts, 0);
-  const extra: Record<string, string> = { 'x-switchyard-cascade': header, 'x-switchyard-cost-usd': nanoToUsd(costNano).toFixed(9), 'x-switchyard-attempts': String(attempts) };
+  const extra: Record<string, string> = {
+    'x-switchyard-cascade': header,
+    'x-switchyard-cost-usd': nanoToUsd(costNano).toFixed(9),
+    'x-switchyard-attempts': String(attempts),
+  };
   if (holdMs !== null) extra['x-switchyard-cascade-hold-ms'] = String(holdMs);
   const status = chosen && !sink.signal.aborted ? heldStatus(chosen.held) : null;
-  rt.recordCascade?.({ requestId: call.requestId, steps: records, delivered: chosen ? steps.indexOf(chosen) : null, holdMs, costNano, api: call.api ?? 'chat', status });
+  rt.recordCascade?.({
+    requestId: call.requestId,
+    steps: records,
+    delivered: chosen ? steps.indexOf(chosen) : null,
+    holdMs,
+    costNano,
+    api: call.api ?? 'chat',
+    status,
+  });
   call.log.info({ cascade: header, costUsd: nanoToUsd(costNano), holdMs }, 'cascade served');
   if (!chosen || sink.signal.aborted) return;
   await replay(chosen.held, sink, extra, chosen.events);

@@ -28,7 +28,10 @@ export interface DryRoute {
 
 export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRoute {
   const promptTokens = countPromptTokens(body.messages, body.tools ?? undefined);
-  const userText = body.messages.filter((m) => m.role === 'user').map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
+  const userText = body.messages
+    .filter((m) => m.role === 'user')
+    .map((m) => (typeof m.content === 'string' ? m.content : ''))
+    .join('\n');
   const maxOut = body.max_tokens ?? body.max_completion_tokens ?? null;
   const plan = resolve(rt.cfg, {
     model: body.model,
@@ -41,7 +44,8 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
   });
   // The same candidates a real request tries: those whose endpoints cannot take this body are left out.
   const candidates = translatableCandidates(rt, body, plan.candidates);
-  if (candidates !== plan.candidates) plan.reason += `; skipped ${plan.candidates.filter((m) => !candidates.includes(m)).join(', ')} (cannot take this request's fields)`;
+  if (candidates !== plan.candidates)
+    plan.reason += `; skipped ${plan.candidates.filter((m) => !candidates.includes(m)).join(', ')} (cannot take this request's fields)`;
   plan.candidates = candidates;
   const now = rt.now();
   const est = promptTokens + Math.min(maxOut ?? 256, 4096);
@@ -60,7 +64,10 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
     if (h) return { model, endpoint: h.id, tier: mc.tier, score: plan.score ?? null, reason: `${plan.reason}${costNote()}` };
   }
   const first = plan.candidates[0]!;
-  const why = overCost.length === plan.candidates.length ? "; every candidate's worst-case cost is over x-switchyard-max-cost-usd (429 budget_exceeded)" : `${costNote()}; no endpoint could take it now`;
+  const why =
+    overCost.length === plan.candidates.length
+      ? "; every candidate's worst-case cost is over x-switchyard-max-cost-usd (429 budget_exceeded)"
+      : `${costNote()}; no endpoint could take it now`;
   return { model: first, endpoint: null, tier: rt.cfg.models[first]!.tier, score: plan.score ?? null, reason: `${plan.reason}${why}` };
 }
 

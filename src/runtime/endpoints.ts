@@ -79,7 +79,8 @@ export function availability(h: EndpointHandle, now: number, estTokens: number):
   if (c.inFlight >= c.settings.maxConcurrent) return { ok: false, freeAt: null, why: `max concurrent (${c.settings.maxConcurrent}) reached` };
   const s = c.settings;
   if (s.rpm !== null && !gcraAdmits(c.rpmTat, now, 1, s.rpm)) return { ok: false, freeAt: gcraFreeAt(c.rpmTat, now, 1, s.rpm), why: 'rpm window full' };
-  if (s.tpm !== null && !gcraAdmits(c.tpmTat, now, estTokens, s.tpm)) return { ok: false, freeAt: gcraFreeAt(c.tpmTat, now, estTokens, s.tpm), why: 'tpm window full' };
+  if (s.tpm !== null && !gcraAdmits(c.tpmTat, now, estTokens, s.tpm))
+    return { ok: false, freeAt: gcraFreeAt(c.tpmTat, now, estTokens, s.tpm), why: 'tpm window full' };
   return { ok: true, probe: false };
 }
 

@@ -28,7 +28,14 @@ export interface Tally {
   headers: (h: EndpointHandle | null) => Record<string, string>;
 }
 
-export async function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: ChatSink, session: StreamSession | null, outcome: Outcome, t: Tally): Promise<void> {
+export async function finalizeRequest(
+  rt: RuntimeCore,
+  call: ChatCall,
+  sink: ChatSink,
+  session: StreamSession | null,
+  outcome: Outcome,
+  t: Tally,
+): Promise<void> {
   const latencyMs = rt.now() - call.receivedAt;
   const h = outcome.ok ? outcome.endpoint : t.endpoint;
   const status = outcome.ok ? 200 : outcome.error.status;
@@ -56,7 +63,18 @@ export async function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: Cha
   } catch (err) {
     call.log.error({ err }, 'could not write the ledger row');
   }
-  rt.recordRequest?.({ model: h?.model ?? null, endpoint: h?.id ?? null, status, attempts: t.attempts, latencyMs, ttftMs: t.ttftMs, usage: t.usage, costNano: t.costNano, stream: session !== null, api: call.api ?? 'chat' });
+  rt.recordRequest?.({
+    model: h?.model ?? null,
+    endpoint: h?.id ?? null,
+    status,
+    attempts: t.attempts,
+    latencyMs,
+    ttftMs: t.ttftMs,
+    usage: t.usage,
+    costNano: t.costNano,
+    stream: session !== null,
+    api: call.api ?? 'chat',
+  });
   const headers = t.headers(h);
   if (outcome.ok) {
     if (session) {
@@ -80,7 +98,16 @@ export async function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: Cha
     else sink.fail(outcome.error, headers);
   }
   call.log.info(
-    { model: h?.model ?? null, endpoint: h?.id ?? null, status, latencyMs, attempts: t.attempts, costUsd: nanoToUsd(t.costNano), stream: session !== null, ...(errorCode ? { error: errorCode } : {}) },
+    {
+      model: h?.model ?? null,
+      endpoint: h?.id ?? null,
+      status,
+      latencyMs,
+      attempts: t.attempts,
+      costUsd: nanoToUsd(t.costNano),
+      stream: session !== null,
+      ...(errorCode ? { error: errorCode } : {}),
+    },
     outcome.ok ? 'request served' : `request failed: ${outcome.error.message}`,
   );
 }

@@ -66,7 +66,12 @@ export class RequestDriver {
   ) {
     const timeout = call.hints.timeoutMs ?? rt.cfg.resilience.requestTimeoutMs;
     const maxCost = call.hints.maxCostUsd;
-    this.snap = startRequest({ receivedAt: call.receivedAt, deadlineAt: call.receivedAt + timeout, maxTotalAttempts: rt.cfg.resilience.retry.maxTotalAttempts, maxCostNano: maxCost === null ? null : usdToNano(maxCost) });
+    this.snap = startRequest({
+      receivedAt: call.receivedAt,
+      deadlineAt: call.receivedAt + timeout,
+      maxTotalAttempts: rt.cfg.resilience.retry.maxTotalAttempts,
+      maxCostNano: maxCost === null ? null : usdToNano(maxCost),
+    });
   }
 
   /** The machine's current snapshot (for tests and inspection). */
@@ -77,7 +82,9 @@ export class RequestDriver {
   async run(): Promise<void> {
     const onGone = () => this.ac.abort(new UpstreamFault('client_gone', 'the client went away'));
     this.sink.signal.addEventListener('abort', onGone, { once: true });
-    const cancelDeadline = this.rt.scheduler.after(this.snap.context.deadlineAt - this.rt.now(), () => this.ac.abort(new UpstreamFault('deadline', 'the request deadline passed')));
+    const cancelDeadline = this.rt.scheduler.after(this.snap.context.deadlineAt - this.rt.now(), () =>
+      this.ac.abort(new UpstreamFault('deadline', 'the request deadline passed')),
+    );
     let outcome: Outcome;
     try {
       await this.loop();
@@ -121,9 +128,18 @@ export class RequestDriver {
   }
 
   private outcome(): Outcome {
-    if (this.snap.value === 'done' && this.picked) return { ok: true, endpoint: this.picked, completion: this.completion, completionText: this.completionText, native: this.native };
+    if (this.snap.value === 'done' && this.picked)
+      return { ok: true, endpoint: this.picked, completion: this.completion, completionText: this.completionText, native: this.native };
     const reason: unknown = this.ac.signal.aborted ? this.ac.signal.reason : undefined;
-    return failureOutcome({ ctx: this.snap.context, abortReason: reason, routeError: this.routeError, model: this.call.body.model, maxCostUsd: this.call.hints.maxCostUsd, tooSlow: this.tooSlow(), retryAfterSeconds: () => this.rt.retryAfterSeconds(this.plan?.candidates ?? []) });
+    return failureOutcome({
+      ctx: this.snap.context,
+      abortReason: reason,
+      routeError: this.routeError,
+      model: this.call.body.model,
+      maxCostUsd: this.call.hints.maxCostUsd,
+      tooSlow: this.tooSlow(),
+      retryAfterSeconds: () => this.rt.retryAfterSeconds(this.plan?.candidates ?? []),
+    });
   }
 
   /** The latency wish when it leaves no endpoint of any candidate (then no endpoint was ever tried for it). */
@@ -188,7 +204,9 @@ export class RequestDriver {
     }
     if (this.call.body.stream === true) {
       const wantUsage = this.call.body.stream_options?.include_usage === true;
-      this.session = new StreamSession(this.sink, `chatcmpl-${this.call.requestId}`, wantUsage, (h) => switchyardHeaders(this.snap.context.attempts, h, this.reason()));
+      this.session = new StreamSession(this.sink, `chatcmpl-${this.call.requestId}`, wantUsage, (h) =>
+        switchyardHeaders(this.snap.context.attempts, h, this.reason()),
+      );
     }
     const candidates = translatableCandidates(this.rt, this.call.body, this.plan.candidates);
     if (candidates !== this.plan.candidates) this.plan = { ...this.plan, candidates };
@@ -198,7 +216,13 @@ export class RequestDriver {
   private pick(cmd: Extract<Command, { type: 'pick' }>, at: number): ReqEvent {
     // A relayed stream is the upstream's own events: no other attempt can continue it.
     if (cmd.committed && this.session?.relayed === true) return { type: 'endpoint.none', at, waitable: false, earliest: null, unknown: false };
-    const r = pickEndpoint(this.rt, cmd, { candidates: this.plan?.candidates ?? [], toolCallsSent: this.session?.toolCallsSent === true, maxLatencyMs: this.call.hints.maxLatencyMs, estTokens: estTokens(this.call, this.promptTokens), now: at });
+    const r = pickEndpoint(this.rt, cmd, {
+      candidates: this.plan?.candidates ?? [],
+      toolCallsSent: this.session?.toolCallsSent === true,
+      maxLatencyMs: this.call.hints.maxLatencyMs,
+      estTokens: estTokens(this.call, this.promptTokens),
+      now: at,
+    });
     if (r.type !== 'picked') return { type: 'endpoint.none', at, waitable: r.waitable, earliest: r.earliest, unknown: r.unknown };
     const h = r.handle;
     this.picked = h;
@@ -236,7 +260,10 @@ export class RequestDriver {
     const relay = this.relays(h);
     session?.beginAttempt(relay);
     const prefill = continuation && session ? session.delivered : null;
-    const attempt = runAttempt({ h, body: this.call.body, stream: session !== null, prefill, relay, resilience: this.rt.cfg.resilience, signal: this.ac.signal, now: this.rt.now }, session);
+    const attempt = runAttempt(
+      { h, body: this.call.body, stream: session !== null, prefill, relay, resilience: this.rt.cfg.resilience, signal: this.ac.signal, now: this.rt.now },
+      session,
+    );
     this.attemptEnd = attempt.then(
       (ok) => this.succeeded(h, ok, est),
       (err: unknown) => this.failed(h, err, est, prefill !== null),
@@ -272,8 +299,16 @@ export class RequestDriver {
     this.completionText = ok.completionText;
     this.native = ok.native;
     const now = this.rt.now();
-    this.rt.endpointEvent(h, { type: 'upstream.succeeded', at: now, latencyMs: ok.latencyMs, ttftMs: ok.ttftMs, tokens: usage.promptTokens + usage.completionTokens, estTokens: est });
-    if (ok.exhaustedUntil !== null) this.rt.endpointEvent(h, { type: 'window.exhausted', at: now, retryAt: ok.exhaustedUntil, reason: 'x-ratelimit-remaining 0' });
+    this.rt.endpointEvent(h, {
+      type: 'upstream.succeeded',
+      at: now,
+      latencyMs: ok.latencyMs,
+      ttftMs: ok.ttftMs,
+      tokens: usage.promptTokens + usage.completionTokens,
+      estTokens: est,
+    });
+    if (ok.exhaustedUntil !== null)
+      this.rt.endpointEvent(h, { type: 'window.exhausted', at: now, retryAt: ok.exhaustedUntil, reason: 'x-ratelimit-remaining 0' });
     if (ok.malformed > 0) this.call.log.warn({ endpoint: h.id, malformed: ok.malformed }, 'dropped malformed upstream chunks');
     return { type: 'attempt.succeeded', at: now, costNano: cost };
   }
@@ -309,16 +344,30 @@ export class RequestDriver {
     }
     const ctx = this.snap.context;
     const per = ctx.per[h.id] ?? { attempts: 1, transientRetryUsed: false };
-    const d = decide(fault, { attemptsOnEndpoint: per.attempts, transientRetryUsed: per.transientRetryUsed, now, remainingMs: ctx.deadlineAt - now, rng: this.rt.rng }, this.rt.cfg.resilience);
+    const d = decide(
+      fault,
+      { attemptsOnEndpoint: per.attempts, transientRetryUsed: per.transientRetryUsed, now, remainingMs: ctx.deadlineAt - now, rng: this.rt.rng },
+      this.rt.cfg.resilience,
+    );
     const v = d.verdict;
-    if (v.event === 'failed') this.rt.endpointEvent(h, { type: 'upstream.failed', at: now, fault: v.fault, countsAsFailure: true, estTokens: est, tokens: partialTokens });
+    if (v.event === 'failed')
+      this.rt.endpointEvent(h, { type: 'upstream.failed', at: now, fault: v.fault, countsAsFailure: true, estTokens: est, tokens: partialTokens });
     else if (v.event === 'rateLimited') this.rt.endpointEvent(h, { type: 'upstream.rateLimited', at: now, retryAt: v.retryAt, estTokens: est });
     else this.rt.endpointEvent(h, { type: 'upstream.released', at: now, estTokens: est, tokens: partialTokens });
     const logLine = { endpoint: h.id, fault: fault.kind, status: fault.status, next: d.next.step, attempt: ctx.attempts, continuation: wasContinuation };
     if (d.loud) this.call.log.error(logLine, `endpoint ${h.id} rejected our credentials (${fault.status}): check its apiKeyEnv; failing over`);
     else this.call.log.info(logLine, `attempt failed: ${fault.message}`);
     const window = h.modelCfg.contextWindow;
-    const smallerModels = d.next.step === 'larger_context' ? (this.plan?.candidates ?? []).filter((m) => (own(this.rt.cfg.models, m)?.contextWindow ?? 0) <= window) : [];
-    return { type: 'attempt.failed', at: now, fault, next: d.next.step, delayMs: d.next.step === 'retry_same' ? d.next.delayMs : 0, partialCostNano, smallerModels };
+    const smallerModels =
+      d.next.step === 'larger_context' ? (this.plan?.candidates ?? []).filter((m) => (own(this.rt.cfg.models, m)?.contextWindow ?? 0) <= window) : [];
+    return {
+      type: 'attempt.failed',
+      at: now,
+      fault,
+      next: d.next.step,
+      delayMs: d.next.step === 'retry_same' ? d.next.delayMs : 0,
+      partialCostNano,
+      smallerModels,
+    };
   }
 }

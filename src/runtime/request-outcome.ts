@@ -22,16 +22,29 @@ export interface FailureInput {
 }
 
 export function abortedOutcome(reason: unknown, ctx: ReqContext): Outcome {
-  if (reason instanceof UpstreamFault && reason.kind === 'client_gone') return { ok: false, error: new SwitchyardError('invalid_request', 'client closed the request', { status: 499 }), clientGone: true };
-  return { ok: false, error: new SwitchyardError('timeout', `request deadline of ${ctx.deadlineAt - ctx.receivedAt} ms passed after ${ctx.attempts} attempt(s)`) };
+  if (reason instanceof UpstreamFault && reason.kind === 'client_gone')
+    return { ok: false, error: new SwitchyardError('invalid_request', 'client closed the request', { status: 499 }), clientGone: true };
+  return {
+    ok: false,
+    error: new SwitchyardError('timeout', `request deadline of ${ctx.deadlineAt - ctx.receivedAt} ms passed after ${ctx.attempts} attempt(s)`),
+  };
 }
 
 function refusalError(r: BudgetRefusal, maxCostUsd: number | null): SwitchyardError {
   const headers = { headers: { 'x-should-retry': 'false' } };
   // Amounts as exact decimals (formatUsd): never `$1e-7`, never float noise.
   const cap = maxCostUsd === null ? 'unset' : `$${formatUsd(usdToNano(maxCostUsd))}`;
-  if (r.kind === 'max_cost') return new SwitchyardError('budget_exceeded', `worst-case cost of ${r.model} ($${formatUsd(r.amount)}) exceeds x-switchyard-max-cost-usd (${cap})`, headers);
-  return new SwitchyardError('budget_exceeded', `budget ${r.budget} would be exceeded: limit $${formatUsd(r.limit)}, spent $${formatUsd(r.spent)}, reserved $${formatUsd(r.reserved)}, this request needs up to $${formatUsd(r.amount)}`, headers);
+  if (r.kind === 'max_cost')
+    return new SwitchyardError(
+      'budget_exceeded',
+      `worst-case cost of ${r.model} ($${formatUsd(r.amount)}) exceeds x-switchyard-max-cost-usd (${cap})`,
+      headers,
+    );
+  return new SwitchyardError(
+    'budget_exceeded',
+    `budget ${r.budget} would be exceeded: limit $${formatUsd(r.limit)}, spent $${formatUsd(r.spent)}, reserved $${formatUsd(r.reserved)}, this request needs up to $${formatUsd(r.amount)}`,
+    headers,
+  );
 }
 
 const realFault = (f: unknown): UpstreamFault | null => (f instanceof UpstreamFault ? f : null);
@@ -44,10 +57,22 @@ function exhausted(inp: FailureInput): Outcome {
   if (f === null || (f.status === 429 && ctx.attempts > 0) || ctx.attempts === 0) {
     const tooSlow = inp.tooSlow ?? null;
     if (f === null && tooSlow !== null) {
-      return { ok: false, error: new SwitchyardError('no_endpoint_available', `no endpoint available for ${inp.model}: no candidate endpoint's observed latency is within x-switchyard-max-latency-ms (${tooSlow} ms)`, { headers: { 'retry-after': String(inp.retryAfterSeconds()) } }) };
+      return {
+        ok: false,
+        error: new SwitchyardError(
+          'no_endpoint_available',
+          `no endpoint available for ${inp.model}: no candidate endpoint's observed latency is within x-switchyard-max-latency-ms (${tooSlow} ms)`,
+          { headers: { 'retry-after': String(inp.retryAfterSeconds()) } },
+        ),
+      };
     }
     const why = f ? `last upstream answer: ${f.message}` : 'every candidate endpoint is circuit-open or throttled';
-    return { ok: false, error: new SwitchyardError('no_endpoint_available', `no endpoint available for ${inp.model}: ${why}`, { headers: { 'retry-after': String(inp.retryAfterSeconds()) } }) };
+    return {
+      ok: false,
+      error: new SwitchyardError('no_endpoint_available', `no endpoint available for ${inp.model}: ${why}`, {
+        headers: { 'retry-after': String(inp.retryAfterSeconds()) },
+      }),
+    };
   }
   const status = f.status !== null ? `status ${f.status}` : f.kind;
   return { ok: false, error: new SwitchyardError('upstream_error', `upstream failed on every attempt (${ctx.attempts}); last: ${status}: ${f.message}`) };

@@ -14,7 +14,9 @@ function promptChars(messages: ReadonlyArray<{ content?: unknown }>): number {
   let n = 0;
   for (const m of messages) {
     if (typeof m.content === 'string') n += m.content.length;
-    else if (Array.isArray(m.content)) for (const p of m.content) n += typeof p === 'object' && p !== null && typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text.length : 340;
+    else if (Array.isArray(m.content))
+      for (const p of m.content)
+        n += typeof p === 'object' && p !== null && typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text.length : 340;
   }
   return n;
 }
@@ -44,7 +46,13 @@ export function shownPromptTokens(call: ChatCall): number {
 
 /** Header values must be visible ASCII: arrows and symbols of the reason are spelled out. */
 export function asciiReason(reason: string): string {
-  return reason.replace(/→/g, '->').replace(/≥/g, '>=').replace(/≤/g, '<=').replace(/×/g, 'x').normalize('NFKD').replace(/[^\x20-\x7e]/g, '');
+  return reason
+    .replace(/→/g, '->')
+    .replace(/≥/g, '>=')
+    .replace(/≤/g, '<=')
+    .replace(/×/g, 'x')
+    .normalize('NFKD')
+    .replace(/[^\x20-\x7e]/g, '');
 }
 
 export function switchyardHeaders(attempts: number, h: EndpointHandle | null, reason: string | null): Record<string, string> {

@@ -15,7 +15,9 @@ export type ApiName = 'chat' | 'responses' | 'messages' | 'embeddings';
 export interface AttemptTrace {
   /** Headers to add to the upstream request (W3C traceparent). */
   headers(): Record<string, string>;
-  end(outcome: { ok: true; text: string; usage: { promptTokens: number; completionTokens: number } | null } | { ok: false; fault: string; status: number | null }): void;
+  end(
+    outcome: { ok: true; text: string; usage: { promptTokens: number; completionTokens: number } | null } | { ok: false; fault: string; status: number | null },
+  ): void;
 }
 
 export interface AttemptInfo {

@@ -19,17 +19,9 @@ import type { FaultClass } from '../../machines/events.js';
 import type { ResilienceConfig } from '../config/schema.js';
 import type { UpstreamFault } from '../upstream/types.js';
 
-export type EndpointVerdict =
-  | { event: 'failed'; fault: FaultClass; countsAsFailure: true }
-  | { event: 'rateLimited'; retryAt: number }
-  | { event: 'released' };
+export type EndpointVerdict = { event: 'failed'; fault: FaultClass; countsAsFailure: true } | { event: 'rateLimited'; retryAt: number } | { event: 'released' };
 
-export type NextStep =
-  | { step: 'retry_same'; delayMs: number }
-  | { step: 'failover' }
-  | { step: 'larger_context' }
-  | { step: 'propagate' }
-  | { step: 'stop' };
+export type NextStep = { step: 'retry_same'; delayMs: number } | { step: 'failover' } | { step: 'larger_context' } | { step: 'propagate' } | { step: 'stop' };
 
 export interface Decision {
   verdict: EndpointVerdict;

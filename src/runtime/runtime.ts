@@ -30,7 +30,10 @@ import { buildState, type StateView } from './state-view.js';
 import { replicaId, type SharedState } from '../shared-state/index.js';
 
 const userText = (messages: ChatCall['body']['messages']): string =>
-  messages.filter((m) => m.role === 'user').map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
+  messages
+    .filter((m) => m.role === 'user')
+    .map((m) => (typeof m.content === 'string' ? m.content : ''))
+    .join('\n');
 
 interface PendingRoute {
   call: ChatCall;
@@ -124,7 +127,9 @@ export class Runtime implements RuntimeCore {
     for (const h of this.handles.values()) this.indexByModel(h);
     this.shared = opts.shared ?? null;
     this.replica = this.shared?.replica ?? replicaId(this.env);
-    this.budget = this.shared?.store ?? new ActorBudgetStore(this.budgetActor(), { quiet: () => !this.watched(), ...(opts.onBudgetGranted ? { onGranted: opts.onBudgetGranted } : {}) });
+    this.budget =
+      this.shared?.store ??
+      new ActorBudgetStore(this.budgetActor(), { quiet: () => !this.watched(), ...(opts.onBudgetGranted ? { onGranted: opts.onBudgetGranted } : {}) });
   }
 
   /** Rebuild spent totals of the current periods from the ledger, then start taking reservations. */
@@ -334,7 +339,9 @@ export class Runtime implements RuntimeCore {
     for (const f of fresh) this.handles.set(f.spawn.input.id, f.handle(this.endpointActor(f.spawn.id)));
     this.byModel.clear();
     for (const h of this.handles.values()) this.indexByModel(h);
-    this.drainThenStop(retired, () => this.supervisor.send({ type: 'endpoints.reconfigured', at: this.now(), add: [], remove: retired.map((h) => h.actorKey) }));
+    this.drainThenStop(retired, () =>
+      this.supervisor.send({ type: 'endpoints.reconfigured', at: this.now(), add: [], remove: retired.map((h) => h.actorKey) }),
+    );
     return { kept, added: fresh.map((f) => f.spawn.input.id), removed: retired.filter((h) => !nextIds.has(h.id)).map((h) => h.id) };
   }
 
@@ -395,7 +402,19 @@ export class Runtime implements RuntimeCore {
           spawn: { id, input: { id, model, provider: ep.provider, settings, now: this.now() } },
           fingerprint: fp,
           handle: (actor: EndpointActor): EndpointHandle => ({
-            id, actorKey: actor.id.replace(/^endpoint:/, ''), model, providerName: ep.provider, endpoint: ep, modelCfg: mc, provider, adapter: adapterFor(provider.kind), pool, basePath, apiKey, actor, fingerprint: fp,
+            id,
+            actorKey: actor.id.replace(/^endpoint:/, ''),
+            model,
+            providerName: ep.provider,
+            endpoint: ep,
+            modelCfg: mc,
+            provider,
+            adapter: adapterFor(provider.kind),
+            pool,
+            basePath,
+            apiKey,
+            actor,
+            fingerprint: fp,
           }),
         });
       }

@@ -75,7 +75,13 @@ export function buildState(rt: Runtime): StateView {
       tpm: { used: s.tpm !== null ? Math.round(Math.max(sw?.tpm ?? 0, gcraUsed(c.tpmTat, now, s.tpm))) : 0, limit: s.tpm },
       inFlight: c.inFlight,
       maxConcurrent: s.maxConcurrent,
-      latency: { p50: p50(c.latencies), ewma: c.latencyEwma === null ? null : round(c.latencyEwma), peakEwma: c.peakEwma === null ? null : round(c.peakEwma), ttftEwma: c.ttftEwma === null ? null : round(c.ttftEwma), prior: s.latencyPriorMs },
+      latency: {
+        p50: p50(c.latencies),
+        ewma: c.latencyEwma === null ? null : round(c.latencyEwma),
+        peakEwma: c.peakEwma === null ? null : round(c.peakEwma),
+        ttftEwma: c.ttftEwma === null ? null : round(c.ttftEwma),
+        prior: s.latencyPriorMs,
+      },
       consecutiveFailures: c.failures,
       retryAt: iso(c.retryAt),
       reason: c.reason,
@@ -103,7 +109,13 @@ export function buildState(rt: Runtime): StateView {
     uptimeMs: now - rt.startedAt,
     endpoints,
     budgets,
-    supervisor: { state: String(sup.value), queueDepth: sup.context.queueDepth, requestsRouted: sup.context.routed, requestsQueued: sup.context.queued, inFlight: rt.requestsInFlight },
+    supervisor: {
+      state: String(sup.value),
+      queueDepth: sup.context.queueDepth,
+      requestsRouted: sup.context.routed,
+      requestsQueued: sup.context.queued,
+      inFlight: rt.requestsInFlight,
+    },
     shared: rt.shared?.view() ?? localView(rt.replica),
   };
 }

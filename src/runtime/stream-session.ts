@@ -87,7 +87,13 @@ export class StreamSession {
     // A continuation on another model keeps the model the stream committed to (and named in its headers).
     const model = (this.answeredBy ?? h).model;
     // Nothing to rewrite: the upstream's own text is the JSON the rewrite below would serialise.
-    const asIs = p.raw !== undefined && !this.continuing && chunk.id === this.id && chunk.model === model && chunk.created === this.created && chunk.object === 'chat.completion.chunk';
+    const asIs =
+      p.raw !== undefined &&
+      !this.continuing &&
+      chunk.id === this.id &&
+      chunk.model === model &&
+      chunk.created === this.created &&
+      chunk.object === 'chat.completion.chunk';
     chunk.id = this.id;
     chunk.model = model;
     chunk.created = this.created;

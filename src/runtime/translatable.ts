@@ -22,7 +22,17 @@ export function translatableCandidates(rt: RuntimeCore, body: ChatBody, candidat
     ok = (h) => {
       if (h.adapter.kind === 'openai') return true;
       try {
-        h.adapter.buildRequest({ body, upstreamModel: h.endpoint.upstreamModel, stream: body.stream === true, apiKey: undefined, headers: {}, basePath: '', maxOutputTokens: 1, anthropicVersion: h.provider.anthropicVersion, prefill: null });
+        h.adapter.buildRequest({
+          body,
+          upstreamModel: h.endpoint.upstreamModel,
+          stream: body.stream === true,
+          apiKey: undefined,
+          headers: {},
+          basePath: '',
+          maxOutputTokens: 1,
+          anthropicVersion: h.provider.anthropicVersion,
+          prefill: null,
+        });
         return true;
       } catch (err) {
         if (err instanceof SwitchyardError && err.status === 400) return false;

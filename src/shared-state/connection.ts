@@ -37,7 +37,12 @@ export class SharedConnection {
   readonly health: Health;
   private readonly onChange: Array<(up: boolean) => void> = [];
 
-  constructor(url: string, private readonly log: Logger, now: () => number = Date.now, commandTimeoutMs = 5000) {
+  constructor(
+    url: string,
+    private readonly log: Logger,
+    now: () => number = Date.now,
+    commandTimeoutMs = 5000,
+  ) {
     this.url = redactUrl(url);
     this.health = { up: false, since: now(), lastError: null, outages: 0 };
     this.redis = new Redis(url, {
@@ -71,7 +76,10 @@ export class SharedConnection {
     if (up) this.log.info({ store: this.url }, 'shared state (Redis) reachable: shared limits and budgets admit again');
     else {
       this.health.outages++;
-      this.log.error({ store: this.url, reason: this.health.lastError }, 'shared state (Redis) unreachable: requests that need it get 503 shared_state_unavailable');
+      this.log.error(
+        { store: this.url, reason: this.health.lastError },
+        'shared state (Redis) unreachable: requests that need it get 503 shared_state_unavailable',
+      );
     }
     for (const f of this.onChange) f(up);
   }

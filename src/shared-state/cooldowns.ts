@@ -29,7 +29,9 @@ export class CooldownPublisher {
         if (c.retryAt === null || c.reason === null || !PROVIDER_REASONS.test(c.reason)) return;
         if ((this.published.get(h.id) ?? 0) >= c.retryAt) return;
         this.published.set(h.id, c.retryAt);
-        this.publish(h.id, c.retryAt).catch((err: unknown) => this.log.warn({ endpoint: h.id, err: (err as Error).message }, 'could not share a cooldown with the other replicas'));
+        this.publish(h.id, c.retryAt).catch((err: unknown) =>
+          this.log.warn({ endpoint: h.id, err: (err as Error).message }, 'could not share a cooldown with the other replicas'),
+        );
       },
       error: () => undefined,
     });

@@ -14,7 +14,14 @@ import { LeaseKeeper } from './lease.js';
 import { SharedBudgetStore, type SharedCounters } from './redis-budget.js';
 
 /** What is decided across replicas with Redis, and what each replica keeps to itself. */
-export const SHARED_LIMITS = ['budgets', 'endpoint rpm', 'endpoint tpm', 'client-key rpm', 'upstream 429 / x-ratelimit cooldowns', 'half-open probe slot'] as const;
+export const SHARED_LIMITS = [
+  'budgets',
+  'endpoint rpm',
+  'endpoint tpm',
+  'client-key rpm',
+  'upstream 429 / x-ratelimit cooldowns',
+  'half-open probe slot',
+] as const;
 export const LOCAL_STATE = ['circuit breakers', 'latency statistics', 'endpoint maxConcurrent', 'capacity queue'] as const;
 
 export interface SharedView {
@@ -45,11 +52,26 @@ export interface SharedState {
 export function replicaId(env: NodeJS.ProcessEnv): string {
   const fromEnv = env.SWITCHYARD_REPLICA_ID;
   if (fromEnv && /^[A-Za-z0-9_.-]{1,64}$/.test(fromEnv)) return fromEnv;
-  return `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 32)}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  return `${hostname()
+    .replace(/[^A-Za-z0-9_.-]/g, '-')
+    .slice(0, 32)}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
 export function localView(replica: string): SharedView {
-  return { replica, store: 'memory', health: 'local', since: null, lastError: null, epoch: null, leaseMs: null, lastLeaseRenewal: null, shared: [], local: [...SHARED_LIMITS, ...LOCAL_STATE], pendingSettles: 0, counters: null };
+  return {
+    replica,
+    store: 'memory',
+    health: 'local',
+    since: null,
+    lastError: null,
+    epoch: null,
+    leaseMs: null,
+    lastLeaseRenewal: null,
+    shared: [],
+    local: [...SHARED_LIMITS, ...LOCAL_STATE],
+    pendingSettles: 0,
+    counters: null,
+  };
 }
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());

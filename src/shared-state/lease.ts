@@ -28,9 +28,22 @@ export function reclaimedRow(json: string): LedgerRow {
   const v = JSON.parse(json) as { row: string; amount: number };
   const r = JSON.parse(v.row) as ReservedRow;
   return {
-    requestId: r.requestId, at: r.at, keyId: r.keyId, model: r.model, endpoint: r.endpoint, attempts: 1,
-    promptTokens: 0, completionTokens: 0, cachedTokens: 0, costNano: v.amount, estimated: true,
-    status: 0, latencyMs: 0, ttftMs: null, stream: false, errorCode: RECLAIMED_ERROR_CODE,
+    requestId: r.requestId,
+    at: r.at,
+    keyId: r.keyId,
+    model: r.model,
+    endpoint: r.endpoint,
+    attempts: 1,
+    promptTokens: 0,
+    completionTokens: 0,
+    cachedTokens: 0,
+    costNano: v.amount,
+    estimated: true,
+    status: 0,
+    latencyMs: 0,
+    ttftMs: null,
+    stream: false,
+    errorCode: RECLAIMED_ERROR_CODE,
   };
 }
 
@@ -41,7 +54,16 @@ export class LeaseKeeper {
   lastRenewed: number | null = null;
 
   constructor(
-    private readonly d: { conn: SharedConnection; keys: Keys; replica: string; leaseMs: number; ledger: LedgerStore; log: Logger; now: () => number; store: SharedBudgetStore },
+    private readonly d: {
+      conn: SharedConnection;
+      keys: Keys;
+      replica: string;
+      leaseMs: number;
+      ledger: LedgerStore;
+      log: Logger;
+      now: () => number;
+      store: SharedBudgetStore;
+    },
   ) {}
 
   /**
@@ -99,7 +121,10 @@ export class LeaseKeeper {
       await this.d.ledger.insert(row);
       await conn.redis.hdel(keys.reclaimed, pending[i]!);
       this.d.store.counters.reclaimed++;
-      this.d.log.warn({ requestId: row.requestId, costNano: row.costNano, endpoint: row.endpoint }, 'reclaimed the reservation of a replica whose lease ran out: counted as spent at the reserved amount');
+      this.d.log.warn(
+        { requestId: row.requestId, costNano: row.costNano, endpoint: row.endpoint },
+        'reclaimed the reservation of a replica whose lease ran out: counted as spent at the reserved amount',
+      );
     }
   }
 

@@ -117,7 +117,11 @@ export class SharedBudgetStore implements BudgetStore {
     throw this.unavailable('the shared budgets are being rebuilt from the ledger');
   }
 
-  private answer(kind: string, reply: RedisReply[], r: { requestId: string; res: string; budgets: BudgetLimit[]; budgetKeys: string[]; gate: ReserveGate | undefined; keyId: string | null }): ReserveResult {
+  private answer(
+    kind: string,
+    reply: RedisReply[],
+    r: { requestId: string; res: string; budgets: BudgetLimit[]; budgetKeys: string[]; gate: ReserveGate | undefined; keyId: string | null },
+  ): ReserveResult {
     const num = (i: number): number => Number(str(reply[i]));
     switch (kind) {
       case 'ok':
@@ -138,7 +142,9 @@ export class SharedBudgetStore implements BudgetStore {
       case 'keyrpm': {
         const wait = Math.max(1, Math.ceil((num(1) - this.d.now()) / 1000));
         const rpm = this.d.cfg().auth?.keys.find((k) => k.id === r.keyId)?.rpm;
-        throw new SwitchyardError('rate_limited', `client key "${r.keyId}" is over its limit of ${rpm} requests per minute (shared by every replica)`, { headers: { 'retry-after': String(wait) } });
+        throw new SwitchyardError('rate_limited', `client key "${r.keyId}" is over its limit of ${rpm} requests per minute (shared by every replica)`, {
+          headers: { 'retry-after': String(wait) },
+        });
       }
       case 'refused': {
         const b = r.budgets[num(1) - 1]!;
@@ -166,9 +172,15 @@ export class SharedBudgetStore implements BudgetStore {
     const s = gate.endpoint.actor.getSnapshot().context.settings;
     const k = this.d.keys;
     const ep = gate.endpoint.id;
-    this.d.conn.run(UNDO, [res, k.owned(this.d.replica), k.window(ep, 'rpm'), k.window(ep, 'tpm')], [s.rpm ?? 0, s.tpm ?? 0, Math.max(1, Math.ceil(gate.estTokens)), 60_000]).catch(() => {
-      this.enqueue({ res, budgetKeys: [], op: 'release', actual: 0 });
-    });
+    this.d.conn
+      .run(
+        UNDO,
+        [res, k.owned(this.d.replica), k.window(ep, 'rpm'), k.window(ep, 'tpm')],
+        [s.rpm ?? 0, s.tpm ?? 0, Math.max(1, Math.ceil(gate.estTokens)), 60_000],
+      )
+      .catch(() => {
+        this.enqueue({ res, budgetKeys: [], op: 'release', actual: 0 });
+      });
   }
 
   private isProbe(gate: ReserveGate): boolean {
@@ -179,7 +191,18 @@ export class SharedBudgetStore implements BudgetStore {
   private decisionKeys(res: string, requestId: string, keyId: string | null, gate: ReserveGate | undefined, budgetKeys: string[]): string[] {
     const k = this.d.keys;
     const ep = gate?.endpoint.id ?? '-';
-    return [k.epoch, res, k.owned(this.d.replica), k.window(ep, 'rpm'), k.window(ep, 'tpm'), k.cooldown(ep), k.probe(ep), k.keyRpm(keyId ?? '-'), k.keyOnce(requestId), ...budgetKeys];
+    return [
+      k.epoch,
+      res,
+      k.owned(this.d.replica),
+      k.window(ep, 'rpm'),
+      k.window(ep, 'tpm'),
+      k.cooldown(ep),
+      k.probe(ep),
+      k.keyRpm(keyId ?? '-'),
+      k.keyOnce(requestId),
+      ...budgetKeys,
+    ];
   }
 
   private decisionArgs(keyId: string | null, amount: number, gate: ReserveGate | undefined, row: object, budgets: BudgetLimit[]): Array<string | number> {
@@ -187,7 +210,18 @@ export class SharedBudgetStore implements BudgetStore {
     const s = gate?.endpoint.actor.getSnapshot().context.settings;
     const keyRpm = keyId === null ? 0 : (cfg.auth?.keys.find((k) => k.id === keyId)?.rpm ?? 0);
     const probeMs = gate && this.isProbe(gate) ? cfg.resilience.requestTimeoutMs : 0;
-    return [this.d.replica, amount, s?.rpm ?? 0, s?.tpm ?? 0, gate ? Math.max(1, Math.ceil(gate.estTokens)) : 0, probeMs, keyRpm, 60_000, JSON.stringify(row), ...budgets.map((b) => b.limit)];
+    return [
+      this.d.replica,
+      amount,
+      s?.rpm ?? 0,
+      s?.tpm ?? 0,
+      gate ? Math.max(1, Math.ceil(gate.estTokens)) : 0,
+      probeMs,
+      keyRpm,
+      60_000,
+      JSON.stringify(row),
+      ...budgets.map((b) => b.limit),
+    ];
   }
 
   settle(requestId: string, _budgets: string[], _reservedNano: number, actualNano: number): Promise<void> {
@@ -244,7 +278,10 @@ export class SharedBudgetStore implements BudgetStore {
     const epoch = await this.d.conn.redis.get(this.d.keys.epoch);
     if (set === 'OK') {
       this.counters.rebuilds++;
-      this.d.log.warn({ epoch, store: this.d.conn.url }, 'shared state has no epoch (new, or Redis restarted empty): spend of the current periods is rebuilt from the ledger before budgets admit');
+      this.d.log.warn(
+        { epoch, store: this.d.conn.url },
+        'shared state has no epoch (new, or Redis restarted empty): spend of the current periods is rebuilt from the ledger before budgets admit',
+      );
     }
     if (epoch !== this.epoch && this.epoch !== null) this.cache.clear();
     this.epoch = epoch;
@@ -307,11 +344,16 @@ export class SharedBudgetStore implements BudgetStore {
   /** Reads every limited endpoint's GCRA tat and Redis's clock (the scripts' clock), so the view counts all replicas, not only this one's requests. */
   private async refreshWindows(): Promise<void> {
     const cfg = this.d.cfg();
-    const eps = Object.entries(cfg.models).flatMap(([m, mc]) => mc.endpoints.map((ep) => ({ id: endpointId(m, ep), rpm: ep.rpm ?? null, tpm: ep.tpm ?? null })));
+    const eps = Object.entries(cfg.models).flatMap(([m, mc]) =>
+      mc.endpoints.map((ep) => ({ id: endpointId(m, ep), rpm: ep.rpm ?? null, tpm: ep.tpm ?? null })),
+    );
     const limited = eps.filter((e) => e.rpm !== null || e.tpm !== null);
     if (limited.length === 0) return this.windows.clear();
     const redis = this.d.conn.redis;
-    const [[sec, usec], tats] = await Promise.all([redis.time(), redis.mget(limited.flatMap((e) => [this.d.keys.window(e.id, 'rpm'), this.d.keys.window(e.id, 'tpm')]))]);
+    const [[sec, usec], tats] = await Promise.all([
+      redis.time(),
+      redis.mget(limited.flatMap((e) => [this.d.keys.window(e.id, 'rpm'), this.d.keys.window(e.id, 'tpm')])),
+    ]);
     // Redis's clock to this process's: the tats are kept in Redis time.
     const skew = Number(sec) * 1000 + Math.floor(Number(usec) / 1000) - this.d.now();
     const local = (tat: string | null | undefined): number | null => (tat === null || tat === undefined ? null : Number(tat) - skew);

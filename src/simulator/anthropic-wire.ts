@@ -25,10 +25,9 @@ const Body = z.looseObject({
   tools: z.array(z.looseObject({ name: z.string() })).optional(),
   tool_choice: z.looseObject({ type: z.string(), name: z.string().optional() }).optional(),
   stop_sequences: z.array(z.string()).optional(),
-  thinking: z.union([
-    z.looseObject({ type: z.literal('enabled'), budget_tokens: z.number().int().min(1) }),
-    z.looseObject({ type: z.literal('disabled') }),
-  ]).optional(),
+  thinking: z
+    .union([z.looseObject({ type: z.literal('enabled'), budget_tokens: z.number().int().min(1) }), z.looseObject({ type: z.literal('disabled') })])
+    .optional(),
 });
 type AnthropicMessage = z.infer<typeof Message>;
 type AnthropicBlock = z.infer<typeof Block>;
@@ -138,13 +137,11 @@ export const anthropicWire: Wire = {
   name: 'anthropic',
   ids: (seq) => ({ id: `msg_sim${seq}`, toolId: `toolu_sim${seq}` }),
   authPresent: (headers: IncomingHttpHeaders) => headers['x-api-key'] !== undefined,
-  checkHeaders: (headers) => headers['anthropic-version'] === undefined
-    ? { status: 400, category: 'invalid_request', message: 'anthropic-version: header is required' }
-    : null,
+  checkHeaders: (headers) =>
+    headers['anthropic-version'] === undefined ? { status: 400, category: 'invalid_request', message: 'anthropic-version: header is required' } : null,
   parse,
-  checkPrefill: (prefill) => /\s$/.test(prefill)
-    ? { status: 400, category: 'invalid_request', message: 'messages: final assistant content cannot end with trailing whitespace' }
-    : null,
+  checkPrefill: (prefill) =>
+    /\s$/.test(prefill) ? { status: 400, category: 'invalid_request', message: 'messages: final assistant content cannot end with trailing whitespace' } : null,
   errorBody: (err) => ({ type: 'error', error: { type: TYPES[err.category], message: err.message } }),
   authError: () => ({ status: 401, category: 'authentication', message: 'x-api-key header is required' }),
   rateLimitError: () => ({
@@ -197,25 +194,32 @@ export const anthropicWire: Wire = {
   }),
   streamStart: (a, usage) => {
     const message = {
-      id: a.id, type: 'message', role: 'assistant', model: a.model, content: [],
-      stop_reason: null, stop_sequence: null,
+      id: a.id,
+      type: 'message',
+      role: 'assistant',
+      model: a.model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
       ...(usage ? { usage: { ...usageOf(a), output_tokens: 1 } } : {}),
     };
-    const block = a.kind === 'tool'
-      ? { type: 'tool_use', id: a.toolId, name: a.toolName, input: {} }
-      : { type: 'text', text: '' };
-    return event('message_start', { message })
-      + thinkingEvents(a)
-      + event('content_block_start', { index: answerIndex(a), content_block: block })
-      + event('ping', {});
+    const block = a.kind === 'tool' ? { type: 'tool_use', id: a.toolId, name: a.toolName, input: {} } : { type: 'text', text: '' };
+    return (
+      event('message_start', { message }) +
+      thinkingEvents(a) +
+      event('content_block_start', { index: answerIndex(a), content_block: block }) +
+      event('ping', {})
+    );
   },
-  streamPiece: (a, piece) => event('content_block_delta', {
-    index: answerIndex(a),
-    delta: a.kind === 'tool' ? { type: 'input_json_delta', partial_json: piece } : { type: 'text_delta', text: piece },
-  }),
+  streamPiece: (a, piece) =>
+    event('content_block_delta', {
+      index: answerIndex(a),
+      delta: a.kind === 'tool' ? { type: 'input_json_delta', partial_json: piece } : { type: 'text_delta', text: piece },
+    }),
   streamEnd: (a, opts: StreamEndOptions) => {
-    let out = event('content_block_stop', { index: answerIndex(a) })
-      + event('message_delta', {
+    let out =
+      event('content_block_stop', { index: answerIndex(a) }) +
+      event('message_delta', {
         delta: { stop_reason: stopReason(a), stop_sequence: a.stopSequence },
         ...(opts.usage ? { usage: { output_tokens: outputTokens(a) } } : {}),
       });

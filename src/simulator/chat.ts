@@ -107,8 +107,14 @@ function firstStop(pieces: string[], sequences: readonly string[]): { pieces: st
 
 /** Answers the faults that replace the response; true when it did. */
 export function applyRefusingFault(
-  fault: Fault, res: ServerResponse, req: IncomingMessage, wire: Wire, entry: SimRequestLogEntry,
-  settings: ModelSettings, prompt: number, headers: Record<string, string>,
+  fault: Fault,
+  res: ServerResponse,
+  req: IncomingMessage,
+  wire: Wire,
+  entry: SimRequestLogEntry,
+  settings: ModelSettings,
+  prompt: number,
+  headers: Record<string, string>,
 ): boolean {
   switch (fault.kind) {
     case 'reset':
@@ -146,7 +152,12 @@ export function applyRefusingFault(
 
 /** The whole life of one chat request on either wire. */
 export async function handleChat(
-  state: SimState, wire: Wire, req: IncomingMessage, res: ServerResponse, entry: SimRequestLogEntry, gone: ClientGone,
+  state: SimState,
+  wire: Wire,
+  req: IncomingMessage,
+  res: ServerResponse,
+  entry: SimRequestLogEntry,
+  gone: ClientGone,
 ): Promise<void> {
   const raw = await readBody(req);
   if (raw === null) {
@@ -177,12 +188,17 @@ export async function handleChat(
   if (settings.requireAuth && !entry.authPresent) return sendError(res, wire, wire.authError(), entry);
   if (parsed.prefill !== null) {
     if (!settings.prefill) {
-      return sendError(res, wire, {
-        status: 400,
-        category: 'invalid_request',
-        message: `model ${parsed.model} does not support assistant prefill: the last message must not be an assistant message`,
-        param: 'messages',
-      }, entry);
+      return sendError(
+        res,
+        wire,
+        {
+          status: 400,
+          category: 'invalid_request',
+          message: `model ${parsed.model} does not support assistant prefill: the last message must not be an assistant message`,
+          param: 'messages',
+        },
+        entry,
+      );
     }
     const prefillError = wire.checkPrefill(parsed.prefill);
     if (prefillError !== null) return sendError(res, wire, prefillError, entry);
@@ -208,10 +224,7 @@ export async function handleChat(
   }
   if (fault?.kind === 'ratelimit_headers_exhausted') {
     const resetMs = fault.resetSec * 1000;
-    Object.assign(headers, wire.rateHeaders(
-      { limit: settings.rpm ?? NOMINAL_RPM, remaining: 0, resetMs },
-      { limit: NOMINAL_TPM, remaining: 0, resetMs },
-    ));
+    Object.assign(headers, wire.rateHeaders({ limit: settings.rpm ?? NOMINAL_RPM, remaining: 0, resetMs }, { limit: NOMINAL_TPM, remaining: 0, resetMs }));
   }
 
   const answer = applyQualityFault(buildAnswer(parsed, settings, wire, entry.seq, prompt), fault, parsed);

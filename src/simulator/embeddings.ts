@@ -31,7 +31,10 @@ export function embed(text: string, dims: number): number[] {
   const out: number[] = [];
   let block = Buffer.alloc(0);
   for (let i = 0; out.length < dims; i++) {
-    if (i % 8 === 0) block = createHash('sha256').update(`${text}\u0000${i / 8}`).digest();
+    if (i % 8 === 0)
+      block = createHash('sha256')
+        .update(`${text}\u0000${i / 8}`)
+        .digest();
     out.push(block.readInt32BE((i % 8) * 4) / 2 ** 31);
   }
   const norm = Math.sqrt(out.reduce((s, x) => s + x * x, 0)) || 1;

@@ -102,8 +102,9 @@ const chunkHeads = new WeakMap<Answer, string>();
 function chunkHead(a: Answer): string {
   let head = chunkHeads.get(a);
   if (head === undefined) {
-    head = `{"id":${JSON.stringify(a.id)},"object":"chat.completion.chunk","created":${a.created},`
-      + `"model":${JSON.stringify(a.model)},"system_fingerprint":"fp_simulator","choices":`;
+    head =
+      `{"id":${JSON.stringify(a.id)},"object":"chat.completion.chunk","created":${a.created},` +
+      `"model":${JSON.stringify(a.model)},"system_fingerprint":"fp_simulator","choices":`;
     chunkHeads.set(a, head);
   }
   return head;
@@ -131,7 +132,8 @@ export const openAiWire: Wire = {
   authError: () => ({
     status: 401,
     category: 'authentication',
-    message: 'You didn\'t provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).',
+    message:
+      "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
     code: 'invalid_api_key',
   }),
   rateLimitError: () => ({
@@ -156,9 +158,11 @@ export const openAiWire: Wire = {
   httpError: (status, message) => ({
     status,
     category: status === 529 || status === 503 ? 'overloaded' : 'server',
-    message: message ?? (status === 503 || status === 529
-      ? 'The engine is currently overloaded, please try again later.'
-      : 'The server had an error while processing your request. Sorry about that!'),
+    message:
+      message ??
+      (status === 503 || status === 529
+        ? 'The engine is currently overloaded, please try again later.'
+        : 'The server had an error while processing your request. Sorry about that!'),
   }),
   rateHeaders: (requests: RateInfo, tokens: RateInfo | null) => {
     const h: Record<string, string> = {
@@ -179,38 +183,64 @@ export const openAiWire: Wire = {
     created: a.created,
     model: a.model,
     system_fingerprint: 'fp_simulator',
-    choices: [{
-      index: 0,
-      message: a.kind === 'tool'
-        ? { role: 'assistant', content: null, refusal: null, tool_calls: [{ id: a.toolId, type: 'function', function: { name: a.toolName, arguments: a.pieces.join('') } }] }
-        : a.kind === 'refusal'
-          ? { role: 'assistant', content: null, refusal: a.pieces.join('') }
-          : { role: 'assistant', content: a.pieces.join(''), refusal: null },
-      logprobs: a.kind === 'text' ? logprobsOf(a, a.pieces) : null,
-      finish_reason: FINISH[a.finish],
-    }],
+    choices: [
+      {
+        index: 0,
+        message:
+          a.kind === 'tool'
+            ? {
+                role: 'assistant',
+                content: null,
+                refusal: null,
+                tool_calls: [{ id: a.toolId, type: 'function', function: { name: a.toolName, arguments: a.pieces.join('') } }],
+              }
+            : a.kind === 'refusal'
+              ? { role: 'assistant', content: null, refusal: a.pieces.join('') }
+              : { role: 'assistant', content: a.pieces.join(''), refusal: null },
+        logprobs: a.kind === 'text' ? logprobsOf(a, a.pieces) : null,
+        finish_reason: FINISH[a.finish],
+      },
+    ],
     ...(usage ? { usage: usageOf(a) } : {}),
   }),
-  streamStart: (a) => a.kind === 'tool'
-    ? chunk(a, { role: 'assistant', content: null, tool_calls: [{ index: 0, id: a.toolId, type: 'function', function: { name: a.toolName, arguments: '' } }] }, null)
-    : chunk(a, { role: 'assistant', content: '' }, null),
-  streamPiece: (a, piece) => a.kind === 'tool'
-    ? chunk(a, { tool_calls: [{ index: 0, function: { arguments: piece } }] }, null)
-    : a.kind === 'refusal'
-      ? chunk(a, { refusal: piece }, null)
-      : formatSse(`${chunkHead(a)}[{"index":0,"delta":{"content":${JSON.stringify(piece)}},"logprobs":${JSON.stringify(logprobsOf(a, [piece]))},"finish_reason":null}]}`),
+  streamStart: (a) =>
+    a.kind === 'tool'
+      ? chunk(
+          a,
+          { role: 'assistant', content: null, tool_calls: [{ index: 0, id: a.toolId, type: 'function', function: { name: a.toolName, arguments: '' } }] },
+          null,
+        )
+      : chunk(a, { role: 'assistant', content: '' }, null),
+  streamPiece: (a, piece) =>
+    a.kind === 'tool'
+      ? chunk(a, { tool_calls: [{ index: 0, function: { arguments: piece } }] }, null)
+      : a.kind === 'refusal'
+        ? chunk(a, { refusal: piece }, null)
+        : formatSse(
+            `${chunkHead(a)}[{"index":0,"delta":{"content":${JSON.stringify(piece)}},"logprobs":${JSON.stringify(logprobsOf(a, [piece]))},"finish_reason":null}]}`,
+          ),
   streamEnd: (a, opts: StreamEndOptions) => {
     let out = chunk(a, {}, FINISH[a.finish]);
     if (opts.usage) {
-      out += formatSse(JSON.stringify({
-        id: a.id, object: 'chat.completion.chunk', created: a.created, model: a.model,
-        system_fingerprint: 'fp_simulator', choices: [], usage: usageOf(a),
-      }));
+      out += formatSse(
+        JSON.stringify({
+          id: a.id,
+          object: 'chat.completion.chunk',
+          created: a.created,
+          model: a.model,
+          system_fingerprint: 'fp_simulator',
+          choices: [],
+          usage: usageOf(a),
+        }),
+      );
     }
     if (opts.terminator) out += formatSse('[DONE]');
     return out;
   },
-  streamError: () => formatSse(JSON.stringify({
-    error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null },
-  })),
+  streamError: () =>
+    formatSse(
+      JSON.stringify({
+        error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null },
+      }),
+    ),
 };

@@ -85,9 +85,7 @@ export class ProfileResolver {
   settings(model: string): ModelSettings {
     let s = this.cache.get(model);
     if (s === undefined) {
-      const own = this.profile.models !== undefined && Object.hasOwn(this.profile.models, model)
-        ? this.profile.models[model]
-        : undefined;
+      const own = this.profile.models !== undefined && Object.hasOwn(this.profile.models, model) ? this.profile.models[model] : undefined;
       s = merge(this.base, own);
       this.cache.set(model, s);
     }

@@ -24,8 +24,16 @@ export class RequestLog {
   /** Records a request on arrival; the handler fills in model, fault and status as they become known. */
   start(provider: string, wire: Wire, authPresent: boolean): SimRequestLogEntry {
     const entry: SimRequestLogEntry = {
-      seq: ++this.seq, at: Date.now(), provider, wire: wire.name, model: '', stream: false,
-      fault: null, status: null, prefill: false, authPresent,
+      seq: ++this.seq,
+      at: Date.now(),
+      provider,
+      wire: wire.name,
+      model: '',
+      stream: false,
+      fault: null,
+      status: null,
+      prefill: false,
+      authPresent,
     };
     this.entries.push(entry);
     if (this.entries.length > MAX_LOG_ENTRIES) this.entries.splice(0, this.entries.length - MAX_LOG_ENTRIES);

@@ -123,5 +123,8 @@ export class SseParser {
 export function formatSse(data: string, event?: string): string {
   const head = event === undefined ? '' : `event: ${event}\n`;
   if (!data.includes('\n')) return `${head}data: ${data}\n\n`;
-  return `${head}${data.split('\n').map((l) => `data: ${l}`).join('\n')}\n\n`;
+  return `${head}${data
+    .split('\n')
+    .map((l) => `data: ${l}`)
+    .join('\n')}\n\n`;
 }

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import {
-  costOf, usageFromAnthropic, usageFromOpenAI, worstCaseNano, type Price, type Usage,
-} from '../../src/accounting/cost.js';
+import { costOf, usageFromAnthropic, usageFromOpenAI, worstCaseNano, type Price, type Usage } from '../../src/accounting/cost.js';
 
 const GPT41: Price = { inputPerMTok: 2, outputPerMTok: 8, cachedInputPerMTok: 0.5 };
 const CLAUDE: Price = { inputPerMTok: 3, outputPerMTok: 15 };
@@ -11,14 +9,20 @@ const DEEPSEEK: Price = { inputPerMTok: 0.28, outputPerMTok: 0.42 };
 describe('costOf', () => {
   it('bills gpt-4.1 at 2.00 / 8.00: 1000 prompt + 500 completion = 2000 + 4000 µUSD', () => {
     expect(costOf({ promptTokens: 1000, completionTokens: 500 }, GPT41)).toEqual({
-      inputNano: 2_000_000, cachedNano: 0, outputNano: 4_000_000, totalNano: 6_000_000,
+      inputNano: 2_000_000,
+      cachedNano: 0,
+      outputNano: 4_000_000,
+      totalNano: 6_000_000,
     });
   });
 
   it('bills cached prompt tokens at the cached price and the rest at input price', () => {
     // 600 uncached × 2.00 = 1200 µUSD; 400 cached × 0.50 = 200 µUSD; 500 × 8.00 = 4000 µUSD
     expect(costOf({ promptTokens: 1000, completionTokens: 500, cachedTokens: 400 }, GPT41)).toEqual({
-      inputNano: 1_200_000, cachedNano: 200_000, outputNano: 4_000_000, totalNano: 5_400_000,
+      inputNano: 1_200_000,
+      cachedNano: 200_000,
+      outputNano: 4_000_000,
+      totalNano: 5_400_000,
     });
   });
 
@@ -52,14 +56,18 @@ describe('costOf', () => {
   });
 
   it('is monotone in every token count (property)', () => {
-    const price = fc.record({
-      inputPerMTok: fc.integer({ min: 0, max: 100_000_000 }).map((m) => m / 1e6),
-      outputPerMTok: fc.integer({ min: 0, max: 100_000_000 }).map((m) => m / 1e6),
-    }).chain((p) => fc.record({
-      inputPerMTok: fc.constant(p.inputPerMTok),
-      outputPerMTok: fc.constant(p.outputPerMTok),
-      cachedInputPerMTok: fc.integer({ min: 0, max: Math.round(p.inputPerMTok * 1e6) }).map((m) => m / 1e6),
-    }));
+    const price = fc
+      .record({
+        inputPerMTok: fc.integer({ min: 0, max: 100_000_000 }).map((m) => m / 1e6),
+        outputPerMTok: fc.integer({ min: 0, max: 100_000_000 }).map((m) => m / 1e6),
+      })
+      .chain((p) =>
+        fc.record({
+          inputPerMTok: fc.constant(p.inputPerMTok),
+          outputPerMTok: fc.constant(p.outputPerMTok),
+          cachedInputPerMTok: fc.integer({ min: 0, max: Math.round(p.inputPerMTok * 1e6) }).map((m) => m / 1e6),
+        }),
+      );
     const count = fc.integer({ min: 0, max: 2_000_000 });
     fc.assert(
       fc.property(price, count, count, count, count, count, (p, prompt, completion, cached, dp, dc) => {
@@ -98,50 +106,79 @@ describe('worstCaseNano', () => {
 
 describe('usageFromOpenAI', () => {
   it('reads prompt, completion, cached and reasoning tokens', () => {
-    expect(usageFromOpenAI({
-      prompt_tokens: 1200, completion_tokens: 300, total_tokens: 1500,
-      prompt_tokens_details: { cached_tokens: 1024, audio_tokens: 0 },
-      completion_tokens_details: { reasoning_tokens: 256 },
-    })).toEqual({ promptTokens: 1200, completionTokens: 300, cachedTokens: 1024, reasoningTokens: 256 });
+    expect(
+      usageFromOpenAI({
+        prompt_tokens: 1200,
+        completion_tokens: 300,
+        total_tokens: 1500,
+        prompt_tokens_details: { cached_tokens: 1024, audio_tokens: 0 },
+        completion_tokens_details: { reasoning_tokens: 256 },
+      }),
+    ).toEqual({ promptTokens: 1200, completionTokens: 300, cachedTokens: 1024, reasoningTokens: 256 });
   });
 
   it('returns undefined when usage is absent or invalid', () => {
-    for (const bad of [undefined, null, 'x', 42, [], {}, { prompt_tokens: 3 }, { prompt_tokens: '3', completion_tokens: 1 },
-      { prompt_tokens: -1, completion_tokens: 1 }, { prompt_tokens: 1.5, completion_tokens: 1 },
-      { prompt_tokens: 1, completion_tokens: Number.NaN }]) {
+    for (const bad of [
+      undefined,
+      null,
+      'x',
+      42,
+      [],
+      {},
+      { prompt_tokens: 3 },
+      { prompt_tokens: '3', completion_tokens: 1 },
+      { prompt_tokens: -1, completion_tokens: 1 },
+      { prompt_tokens: 1.5, completion_tokens: 1 },
+      { prompt_tokens: 1, completion_tokens: Number.NaN },
+    ]) {
       expect(usageFromOpenAI(bad)).toBeUndefined();
     }
   });
 
   it('ignores malformed optional details', () => {
-    expect(usageFromOpenAI({
-      prompt_tokens: 10, completion_tokens: 2, prompt_tokens_details: null,
-      completion_tokens_details: { reasoning_tokens: 'many' },
-    })).toEqual({ promptTokens: 10, completionTokens: 2 });
+    expect(
+      usageFromOpenAI({
+        prompt_tokens: 10,
+        completion_tokens: 2,
+        prompt_tokens_details: null,
+        completion_tokens_details: { reasoning_tokens: 'many' },
+      }),
+    ).toEqual({ promptTokens: 10, completionTokens: 2 });
   });
 
   it("reads DeepSeek's prompt_cache_hit_tokens", () => {
-    expect(usageFromOpenAI({ prompt_tokens: 100, completion_tokens: 5, prompt_cache_hit_tokens: 64, prompt_cache_miss_tokens: 36 }))
-      .toEqual({ promptTokens: 100, completionTokens: 5, cachedTokens: 64 });
+    expect(usageFromOpenAI({ prompt_tokens: 100, completion_tokens: 5, prompt_cache_hit_tokens: 64, prompt_cache_miss_tokens: 36 })).toEqual({
+      promptTokens: 100,
+      completionTokens: 5,
+      cachedTokens: 64,
+    });
   });
 
   it('bills tokens that total_tokens counts but completion_tokens leaves out', () => {
     // a thinking model behind an OpenAI-compatible layer: 382 thought tokens only in the total
-    expect(usageFromOpenAI({
-      prompt_tokens: 20, completion_tokens: 151, total_tokens: 553,
-      completion_tokens_details: { reasoning_tokens: 382 },
-    })).toEqual({ promptTokens: 20, completionTokens: 533, reasoningTokens: 382 });
+    expect(
+      usageFromOpenAI({
+        prompt_tokens: 20,
+        completion_tokens: 151,
+        total_tokens: 553,
+        completion_tokens_details: { reasoning_tokens: 382 },
+      }),
+    ).toEqual({ promptTokens: 20, completionTokens: 533, reasoningTokens: 382 });
     // a smaller total never lowers the reported completion
-    expect(usageFromOpenAI({ prompt_tokens: 20, completion_tokens: 151, total_tokens: 100 }))
-      .toEqual({ promptTokens: 20, completionTokens: 151 });
+    expect(usageFromOpenAI({ prompt_tokens: 20, completion_tokens: 151, total_tokens: 100 })).toEqual({ promptTokens: 20, completionTokens: 151 });
   });
 });
 
 describe('usageFromAnthropic', () => {
   it('adds cache reads and writes back into the prompt count', () => {
-    expect(usageFromAnthropic({
-      input_tokens: 50, output_tokens: 200, cache_read_input_tokens: 1000, cache_creation_input_tokens: 300,
-    })).toEqual({ promptTokens: 1350, completionTokens: 200, cachedTokens: 1000, cacheCreationTokens: 300 });
+    expect(
+      usageFromAnthropic({
+        input_tokens: 50,
+        output_tokens: 200,
+        cache_read_input_tokens: 1000,
+        cache_creation_input_tokens: 300,
+      }),
+    ).toEqual({ promptTokens: 1350, completionTokens: 200, cachedTokens: 1000, cacheCreationTokens: 300 });
     expect(usageFromAnthropic({ input_tokens: 5, output_tokens: 1 })).toEqual({ promptTokens: 5, completionTokens: 1 });
     expect(usageFromAnthropic({ output_tokens: 1 })).toBeUndefined();
   });

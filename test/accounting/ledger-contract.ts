@@ -15,9 +15,22 @@ let seq = 0;
 export function makeRow(over: Partial<LedgerRow> = {}): LedgerRow {
   seq += 1;
   return {
-    requestId: `req-${seq}`, at: T0 + 1000, keyId: 'team-a', model: 'gpt-4.1', endpoint: 'openai/gpt-4.1',
-    attempts: 1, promptTokens: 1000, completionTokens: 500, cachedTokens: 0, costNano: 6_000_000,
-    estimated: false, status: 200, latencyMs: 820, ttftMs: 140, stream: true, errorCode: null,
+    requestId: `req-${seq}`,
+    at: T0 + 1000,
+    keyId: 'team-a',
+    model: 'gpt-4.1',
+    endpoint: 'openai/gpt-4.1',
+    attempts: 1,
+    promptTokens: 1000,
+    completionTokens: 500,
+    cachedTokens: 0,
+    costNano: 6_000_000,
+    estimated: false,
+    status: 200,
+    latencyMs: 820,
+    ttftMs: 140,
+    stream: true,
+    errorCode: null,
     ...over,
   };
 }
@@ -45,7 +58,11 @@ export function ledgerContract(name: string, open: () => Promise<LedgerStore>): 
       expect(await store.steps('cas-1')).toEqual([s1, s2]);
       expect(await store.rows({ requestId: 'plain-1' })).toEqual([plain]);
       const byEscalation = await store.spendBy('escalation');
-      expect(byEscalation.map((t) => [t.group, t.costNano])).toEqual([[NO_GROUP, 500], ['deepseek-v3.2:invalid_json', 700], ['gpt-4.1:pass', 9_000]]);
+      expect(byEscalation.map((t) => [t.group, t.costNano])).toEqual([
+        [NO_GROUP, 500],
+        ['deepseek-v3.2:invalid_json', 700],
+        ['gpt-4.1:pass', 9_000],
+      ]);
       expect(await store.recordFeedback('cas-1', false, T0 + 5)).toBe('stored');
       expect(await store.recordFeedback('cas-1', true, T0 + 6)).toBe('stored'); // the latest verdict wins
       expect(await store.recordFeedback('plain-1', false, T0 + 7)).toBe('stored');
@@ -76,7 +93,17 @@ export function ledgerContract(name: string, open: () => Promise<LedgerStore>): 
 
     it('round-trips every field, nulls and extremes included', async () => {
       const store = await fresh();
-      const a = makeRow({ keyId: null, model: null, endpoint: null, ttftMs: null, stream: false, estimated: true, status: 502, errorCode: 'upstream_error', attempts: 3 });
+      const a = makeRow({
+        keyId: null,
+        model: null,
+        endpoint: null,
+        ttftMs: null,
+        stream: false,
+        estimated: true,
+        status: 502,
+        errorCode: 'upstream_error',
+        attempts: 3,
+      });
       const b = makeRow({ costNano: 9_000_000_000_000_000, promptTokens: 2_000_000_000_000, at: 4_102_444_800_000, requestId: 'ünï-çødé ✓' });
       await store.insert(a);
       await store.insert(b);
@@ -147,19 +174,25 @@ export function ledgerContract(name: string, open: () => Promise<LedgerStore>): 
       const store = await fresh();
       await store.insert(makeRow({ model: 'gpt-4.1', endpoint: 'openai/gpt-4.1', keyId: 'team-b', promptTokens: 10, completionTokens: 1, costNano: 5 }));
       await store.insert(makeRow({ model: 'gpt-4.1', endpoint: 'relay/gpt-4.1', keyId: 'team-a', promptTokens: 20, completionTokens: 2, costNano: 7 }));
-      await store.insert(makeRow({ model: 'claude-sonnet-4.5', endpoint: 'anthropic/claude', keyId: null, promptTokens: 40, completionTokens: 4, costNano: 11 }));
+      await store.insert(
+        makeRow({ model: 'claude-sonnet-4.5', endpoint: 'anthropic/claude', keyId: null, promptTokens: 40, completionTokens: 4, costNano: 11 }),
+      );
       await store.insert(makeRow({ model: null, endpoint: null, keyId: 'team-a', promptTokens: 80, completionTokens: 8, costNano: 0, status: 429 }));
-      const t = (group: string, requests: number, promptTokens: number, completionTokens: number, costNano: number) =>
-        ({ group, requests, promptTokens, completionTokens, costNano });
-      expect(await store.spendBy('model')).toEqual([
-        t(NO_GROUP, 1, 80, 8, 0), t('claude-sonnet-4.5', 1, 40, 4, 11), t('gpt-4.1', 2, 30, 3, 12),
-      ]);
+      const t = (group: string, requests: number, promptTokens: number, completionTokens: number, costNano: number) => ({
+        group,
+        requests,
+        promptTokens,
+        completionTokens,
+        costNano,
+      });
+      expect(await store.spendBy('model')).toEqual([t(NO_GROUP, 1, 80, 8, 0), t('claude-sonnet-4.5', 1, 40, 4, 11), t('gpt-4.1', 2, 30, 3, 12)]);
       expect(await store.spendBy('endpoint')).toEqual([
-        t(NO_GROUP, 1, 80, 8, 0), t('anthropic/claude', 1, 40, 4, 11), t('openai/gpt-4.1', 1, 10, 1, 5), t('relay/gpt-4.1', 1, 20, 2, 7),
+        t(NO_GROUP, 1, 80, 8, 0),
+        t('anthropic/claude', 1, 40, 4, 11),
+        t('openai/gpt-4.1', 1, 10, 1, 5),
+        t('relay/gpt-4.1', 1, 20, 2, 7),
       ]);
-      expect(await store.spendBy('key')).toEqual([
-        t(NO_GROUP, 1, 40, 4, 11), t('team-a', 2, 100, 10, 7), t('team-b', 1, 10, 1, 5),
-      ]);
+      expect(await store.spendBy('key')).toEqual([t(NO_GROUP, 1, 40, 4, 11), t('team-a', 2, 100, 10, 7), t('team-b', 1, 10, 1, 5)]);
       expect(await store.spendBy('model', T0 + DAY)).toEqual([]);
     });
 
@@ -172,7 +205,10 @@ export function ledgerContract(name: string, open: () => Promise<LedgerStore>): 
       await store.insert(makeRow({ at: Date.UTC(2024, 11, 31, 23, 30), costNano: 10000 }));
       const days = await store.spendBy('day');
       expect(days.map((d) => [d.group, d.requests, d.costNano])).toEqual([
-        ['2024-03-09', 1, 1], ['2024-03-10', 2, 110], ['2024-03-11', 1, 1000], ['2024-12-31', 1, 10000],
+        ['2024-03-09', 1, 1],
+        ['2024-03-10', 2, 110],
+        ['2024-03-11', 1, 1000],
+        ['2024-12-31', 1, 10000],
       ]);
       const ranged = await store.spendBy('day', T0, T0 + DAY);
       expect(ranged.map((d) => [d.group, d.costNano])).toEqual([['2024-03-10', 110]]);
@@ -187,7 +223,9 @@ export function ledgerContract(name: string, open: () => Promise<LedgerStore>): 
       });
       const priceMicro = fc.integer({ min: 0, max: 75_000_000 });
       const spec = fc.record({
-        usage, inMicro: priceMicro, outMicro: priceMicro,
+        usage,
+        inMicro: priceMicro,
+        outMicro: priceMicro,
         model: fc.constantFrom('gpt-4.1', 'claude-sonnet-4.5', null),
         keyId: fc.constantFrom('team-a', 'team-b', null),
         offset: fc.integer({ min: 0, max: 3 * DAY - 1 }),

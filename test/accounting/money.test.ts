@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import {
-  formatUsd, nanoToUsd, priceToMicroPerMTok, tokensCostNano, usdToNano,
-} from '../../src/accounting/money.js';
+import { formatUsd, nanoToUsd, priceToMicroPerMTok, tokensCostNano, usdToNano } from '../../src/accounting/money.js';
 
 describe('priceToMicroPerMTok', () => {
   it('converts the seed prices to integer micro-USD per million tokens', () => {

@@ -15,8 +15,7 @@ const SCHEMA = `sy_test_${Date.now()}_${randomBytes(3).toString('hex')}`;
 let tables = 0;
 const nextTable = (): string => `ledger_${++tables}`;
 /** The same server, with the session clock in a zone 14 h (or 10 h) away from UTC. */
-const withTimeZone = (zone: string): string =>
-  `${URL_}${URL_.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c TimeZone=${zone}`)}`;
+const withTimeZone = (zone: string): string => `${URL_}${URL_.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c TimeZone=${zone}`)}`;
 
 describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgresLedger', () => {
   beforeAll(async () => {
@@ -44,7 +43,13 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgresLedger', () =
     for (const zone of ['Pacific/Kiritimati', 'America/Adak', 'UTC']) {
       const reader = await PostgresLedger.open(withTimeZone(zone), { schema: SCHEMA, table });
       const days = await reader.spendBy('day');
-      expect(days.map((d) => [d.group, d.costNano]), zone).toEqual([['2024-03-09', 1], ['2024-03-10', 110]]);
+      expect(
+        days.map((d) => [d.group, d.costNano]),
+        zone,
+      ).toEqual([
+        ['2024-03-09', 1],
+        ['2024-03-10', 110],
+      ]);
       await reader.close();
     }
     await writer.close();
@@ -52,10 +57,7 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgresLedger', () =
 
   it('is one ledger for every replica: insert-once and sums across connections', async () => {
     const table = nextTable();
-    const [a, b] = await Promise.all([
-      PostgresLedger.open(URL_, { schema: SCHEMA, table }),
-      PostgresLedger.open(URL_, { schema: SCHEMA, table }),
-    ]);
+    const [a, b] = await Promise.all([PostgresLedger.open(URL_, { schema: SCHEMA, table }), PostgresLedger.open(URL_, { schema: SCHEMA, table })]);
     if (a === undefined || b === undefined) throw new Error('two stores expected');
     const row = makeRow({ costNano: 40 });
     const results = await Promise.all([a.insert(row), b.insert(row), a.insert(row), b.insert(row)]);
@@ -67,9 +69,7 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgresLedger', () =
 
   it('creates the table safely when many replicas boot at once', async () => {
     const table = nextTable();
-    const stores = await Promise.all(
-      Array.from({ length: 6 }, () => PostgresLedger.open(URL_, { schema: `${SCHEMA}_boot`, table })),
-    );
+    const stores = await Promise.all(Array.from({ length: 6 }, () => PostgresLedger.open(URL_, { schema: `${SCHEMA}_boot`, table })));
     await stores[0]?.insert(makeRow());
     expect(await stores[5]?.rows()).toHaveLength(1);
     await Promise.all(stores.map((s) => s.close()));

@@ -33,7 +33,18 @@ describe('outputCap', () => {
 
 function build(kind: 'openai' | 'anthropic', body: Partial<ChatBody>, modelCap: number, openaiPlatform = false): Record<string, unknown> {
   const full: ChatBody = { model: 'm', messages: [{ role: 'user', content: 'hi' }], ...body };
-  const input: BuildInput = { body: full, upstreamModel: 'up', stream: false, apiKey: 'k', headers: {}, basePath: '/v1', maxOutputTokens: outputCap(full, modelCap), completionTokensField: openaiPlatform, anthropicVersion: '2023-06-01', prefill: null };
+  const input: BuildInput = {
+    body: full,
+    upstreamModel: 'up',
+    stream: false,
+    apiKey: 'k',
+    headers: {},
+    basePath: '/v1',
+    maxOutputTokens: outputCap(full, modelCap),
+    completionTokensField: openaiPlatform,
+    anthropicVersion: '2023-06-01',
+    prefill: null,
+  };
   const adapter = kind === 'openai' ? openaiAdapter : anthropicAdapter;
   return JSON.parse(adapter.buildRequest(input).body) as Record<string, unknown>;
 }
@@ -52,7 +63,7 @@ describe('every adapter sends exactly the reserved cap', () => {
     expect(fields.length).toBeGreaterThan(0);
     for (const f of fields) expect(f).toBe(cap);
   });
-  it.each(cases)('openai, OpenAI\'s own API: %j → no output field above %i', (body, cap) => {
+  it.each(cases)("openai, OpenAI's own API: %j → no output field above %i", (body, cap) => {
     const sent = build('openai', body, 1000, true);
     const fields = [sent.max_tokens, sent.max_completion_tokens].filter((v) => v !== undefined);
     expect(fields.length).toBeGreaterThan(0);
@@ -65,9 +76,10 @@ describe('every adapter sends exactly the reserved cap', () => {
     expect(build('openai', { max_completion_tokens: 10 }, 1000)).not.toHaveProperty('max_tokens');
     expect(build('openai', { max_tokens: 10 }, 1000)).not.toHaveProperty('max_completion_tokens');
   });
-  it('openai: OpenAI\'s own API gets max_completion_tokens only (its o-series refuse max_tokens), whatever the client used; others keep max_tokens', () => {
+  it("openai: OpenAI's own API gets max_completion_tokens only (its o-series refuse max_tokens), whatever the client used; others keep max_tokens", () => {
     expect(isOpenAIPlatform('https://api.openai.com/v1')).toBe(true);
-    for (const other of ['https://api.deepseek.com', 'https://generativelanguage.googleapis.com/v1beta/openai', 'http://127.0.0.1:4000/v1', 'not a url']) expect(isOpenAIPlatform(other)).toBe(false);
+    for (const other of ['https://api.deepseek.com', 'https://generativelanguage.googleapis.com/v1beta/openai', 'http://127.0.0.1:4000/v1', 'not a url'])
+      expect(isOpenAIPlatform(other)).toBe(false);
     expect(build('openai', {}, 1000)).toMatchObject({ max_tokens: 1000 });
     expect(build('openai', {}, 1000)).not.toHaveProperty('max_completion_tokens');
     for (const body of [{}, { max_tokens: 10 }, { max_completion_tokens: 10 }, { max_tokens: 5, max_completion_tokens: 10 }]) {
@@ -108,9 +120,15 @@ describe('promptBoundTokens', () => {
 
   it('is never below the o200k count (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.record({ role: fc.constantFrom('user', 'assistant', 'system'), content: fc.string({ unit: 'binary', maxLength: 300 }) }), { minLength: 1, maxLength: 5 }), (messages) => {
-        expect(promptBoundTokens({ messages })).toBeGreaterThanOrEqual(countPromptTokens(messages));
-      }),
+      fc.property(
+        fc.array(fc.record({ role: fc.constantFrom('user', 'assistant', 'system'), content: fc.string({ unit: 'binary', maxLength: 300 }) }), {
+          minLength: 1,
+          maxLength: 5,
+        }),
+        (messages) => {
+          expect(promptBoundTokens({ messages })).toBeGreaterThanOrEqual(countPromptTokens(messages));
+        },
+      ),
       { numRuns: 200 },
     );
   });

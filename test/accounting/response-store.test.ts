@@ -13,7 +13,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openResponseStore, type ResponseStore } from '../../src/accounting/response-store.js';
 
 const limits = { ttlMs: 60_000, maxEntries: 3 };
-const conv = (n: number) => [{ role: 'user', content: `q${n}` }, { role: 'assistant', content: `a${n}` }];
+const conv = (n: number) => [
+  { role: 'user', content: `q${n}` },
+  { role: 'assistant', content: `a${n}` },
+];
 
 async function contract(store: ResponseStore): Promise<void> {
   const t0 = 1_000_000;

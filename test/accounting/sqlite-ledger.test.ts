@@ -18,16 +18,18 @@ ledgerContract('sqlite (memory)', () => openLedger('memory'));
 ledgerContract('sqlite (file)', () => openLedger(`sqlite:${nextPath()}`));
 
 describe('SqliteLedger', () => {
-  it('opens WAL with synchronous NORMAL, versioned schema and the indexes (three, plus the cascade steps\' parent)', async () => {
+  it("opens WAL with synchronous NORMAL, versioned schema and the indexes (three, plus the cascade steps' parent)", async () => {
     const path = nextPath();
     const ledger = await openLedger(`sqlite:${path}`);
     const db = new Database(path, { readonly: true });
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(db.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
-      const indexes = db.prepare<[], { name: string; sql: string }>(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger' AND sql IS NOT NULL ORDER BY name",
-      ).all();
+      const indexes = db
+        .prepare<[], { name: string; sql: string }>(
+          "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger' AND sql IS NOT NULL ORDER BY name",
+        )
+        .all();
       expect(indexes.map((i) => i.sql.replace(/.*\((.*)\)/, '$1'))).toEqual(['at', 'key_id, at', 'model, at', 'parent_id']);
     } finally {
       db.close();

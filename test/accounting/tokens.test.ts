@@ -43,14 +43,16 @@ describe('countPromptTokens', () => {
   });
 
   it('counts text parts of array content and 85 per image part', () => {
-    const messages = [{
-      role: 'user',
-      content: [
-        { type: 'text', text: 'What is in this image?' },
-        { type: 'image_url', image_url: { url: 'data:image/png;base64,' + 'A'.repeat(10_000), detail: 'high' } },
-        { type: 'image_url', image_url: { url: 'https://example.com/b.png' } },
-      ],
-    }];
+    const messages = [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'What is in this image?' },
+          { type: 'image_url', image_url: { url: 'data:image/png;base64,' + 'A'.repeat(10_000), detail: 'high' } },
+          { type: 'image_url', image_url: { url: 'https://example.com/b.png' } },
+        ],
+      },
+    ];
     // 3 + user(1) + 6 + 2 × 85 + 3
     expect(countPromptTokens(messages)).toBe(13 + 2 * IMAGE_PART_TOKENS);
     expect(IMAGE_PART_TOKENS).toBe(85);
@@ -64,11 +66,16 @@ describe('countPromptTokens', () => {
 
   it('counts tool calls and tool definitions by their JSON text', () => {
     const toolCalls = [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Zürich"}' } }];
-    const tools = [{
-      type: 'function',
-      function: { name: 'get_weather', description: 'Weather now', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
-    }];
-    const messages = [{ role: 'user', content: 'Weather?' }, { role: 'assistant', content: null, tool_calls: toolCalls }];
+    const tools = [
+      {
+        type: 'function',
+        function: { name: 'get_weather', description: 'Weather now', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
+      },
+    ];
+    const messages = [
+      { role: 'user', content: 'Weather?' },
+      { role: 'assistant', content: null, tool_calls: toolCalls },
+    ];
     const without = countPromptTokens(messages.slice(0, 1));
     const withCall = countPromptTokens(messages);
     expect(withCall).toBe(without + 3 + countTextTokens('assistant') + countTextTokens(JSON.stringify(toolCalls)));

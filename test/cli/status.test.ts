@@ -10,8 +10,22 @@ import { formatDuration, formatStatus, formatUsd, statusCommand, until, type Spe
 
 const AT = '2026-03-01T12:00:00.000Z';
 const endpoint = (id: string, state: string, over: Partial<StateView['endpoints'][number]> = {}): StateView['endpoints'][number] => ({
-  id, model: id.split('@')[0]!, provider: id.split('@')[1]!, state, rpm: { used: 3, limit: 60 }, tpm: { used: 12_500, limit: null }, inFlight: 1, maxConcurrent: 10,
-  latency: { p50: 120, ewma: 130.4, peakEwma: 150, ttftEwma: null, prior: 500 }, consecutiveFailures: 0, retryAt: null, reason: null, requests: 9, successes: 9, errors: 0, ...over,
+  id,
+  model: id.split('@')[0]!,
+  provider: id.split('@')[1]!,
+  state,
+  rpm: { used: 3, limit: 60 },
+  tpm: { used: 12_500, limit: null },
+  inFlight: 1,
+  maxConcurrent: 10,
+  latency: { p50: 120, ewma: 130.4, peakEwma: 150, ttftEwma: null, prior: 500 },
+  consecutiveFailures: 0,
+  retryAt: null,
+  reason: null,
+  requests: 9,
+  successes: 9,
+  errors: 0,
+  ...over,
 });
 const STATE: StateView = {
   at: AT,
@@ -21,10 +35,27 @@ const STATE: StateView = {
     endpoint('claude-sonnet-4.5@anthropic', 'circuit-open', { consecutiveFailures: 2, retryAt: '2026-03-01T12:00:12.000Z', reason: 'server_error' }),
     endpoint('deepseek-v3.2@deepseek', 'throttled', { retryAt: '2026-03-01T12:01:30.000Z', reason: 'rpm window full' }),
   ],
-  budgets: [{ id: 'global:day', scope: 'global', key: null, model: null, period: 'day', limitUsd: 5, spentUsd: 4.5, reservedUsd: 0.1, remainingUsd: 0.4, periodStart: '2026-03-01T00:00:00.000Z', resetsAt: '2026-03-02T00:00:00.000Z' }],
+  budgets: [
+    {
+      id: 'global:day',
+      scope: 'global',
+      key: null,
+      model: null,
+      period: 'day',
+      limitUsd: 5,
+      spentUsd: 4.5,
+      reservedUsd: 0.1,
+      remainingUsd: 0.4,
+      periodStart: '2026-03-01T00:00:00.000Z',
+      resetsAt: '2026-03-02T00:00:00.000Z',
+    },
+  ],
   supervisor: { state: 'serving', queueDepth: 0, requestsRouted: 27, requestsQueued: 0, inFlight: 1 },
 };
-const SPEND: SpendView = { total: { requests: 12, usd: 0.0123 }, groups: [{ model: 'gpt-4.1', requests: 12, promptTokens: 300, completionTokens: 900, usd: 0.0123 }] };
+const SPEND: SpendView = {
+  total: { requests: 12, usd: 0.0123 },
+  groups: [{ model: 'gpt-4.1', requests: 12, promptTokens: 300, completionTokens: 900, usd: 0.0123 }],
+};
 
 describe('formatStatus', () => {
   it('lays out endpoints, budgets and spend as aligned plain text', () => {
@@ -38,7 +69,9 @@ describe('formatStatus', () => {
     expect(open.indexOf('in 12s')).toBe(head.indexOf('RETRY'));
     expect(lines.find((l) => l.startsWith('deepseek'))).toContain('in 1m 30s');
     expect(lines.find((l) => l.startsWith('gpt-4.1@openai'))).toMatch(/healthy .* -$/);
-    expect(formatStatus('u', { ...STATE, endpoints: [endpoint('x@y', 'healthy', { tpm: { used: 0, limit: 2_000_000 } })] }, null, false)).toMatch(/^x@y\s+healthy\s+3\/60\s+0\/2M\s/m);
+    expect(formatStatus('u', { ...STATE, endpoints: [endpoint('x@y', 'healthy', { tpm: { used: 0, limit: 2_000_000 } })] }, null, false)).toMatch(
+      /^x@y\s+healthy\s+3\/60\s+0\/2M\s/m,
+    );
     expect(out).toMatch(/^global:day\s+\$4\.50 \/ \$5\.00\s+92\.0%\s+\$0\.100\s+day\s+in 12h 0m$/m);
     expect(out).toMatch(/^gpt-4\.1\s+12\s+300\s+900\s+\$0\.0123$/m);
     expect(out).toMatch(/^total\s+12\s+\$0\.0123$/m);

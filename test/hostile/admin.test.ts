@@ -20,7 +20,10 @@ let openUrl = '';
 async function offLoopback(publicMetrics: boolean): Promise<{ p: Proc; url: string }> {
   const file = join(mkdtempSync(join(tmpdir(), 'sy-admin-')), 'switchyard.yaml');
   writeFileSync(file, stringify({ ...testConfig('http://127.0.0.1:9'), server: { host: '0.0.0.0' }, observe: { publicMetrics } }));
-  const p = await startProc(['serve', '--config', file, '--port', '0'], /switchyard (http:\/\/0\.0\.0\.0:\d+)\/v1/, { ...TEST_KEYS, SWITCHYARD_ADMIN_TOKEN: ADMIN });
+  const p = await startProc(['serve', '--config', file, '--port', '0'], /switchyard (http:\/\/0\.0\.0\.0:\d+)\/v1/, {
+    ...TEST_KEYS,
+    SWITCHYARD_ADMIN_TOKEN: ADMIN,
+  });
   return { p, url: p.url.replace('0.0.0.0', '127.0.0.1') };
 }
 
@@ -63,8 +66,15 @@ describe('off loopback', () => {
   it('bound off loopback without auth.keys, the start-up log warns that anyone can spend (with client keys it does not)', async () => {
     expect(closed.stdout()).toMatch(/without auth\.keys: anyone who can reach this port can spend/);
     const file = join(mkdtempSync(join(tmpdir(), 'sy-admin-')), 'switchyard.yaml');
-    writeFileSync(file, stringify({ ...testConfig('http://127.0.0.1:9'), server: { host: '0.0.0.0' }, auth: { keys: [{ id: 'a', keyEnv: 'SY_ADMIN_TEST_KEY' }] } }));
-    const keyed = await startProc(['serve', '--config', file, '--port', '0'], /switchyard (http:\/\/0\.0\.0\.0:\d+)\/v1/, { ...TEST_KEYS, SWITCHYARD_ADMIN_TOKEN: ADMIN, SY_ADMIN_TEST_KEY: 'sk-client-key-for-the-admin-test' });
+    writeFileSync(
+      file,
+      stringify({ ...testConfig('http://127.0.0.1:9'), server: { host: '0.0.0.0' }, auth: { keys: [{ id: 'a', keyEnv: 'SY_ADMIN_TEST_KEY' }] } }),
+    );
+    const keyed = await startProc(['serve', '--config', file, '--port', '0'], /switchyard (http:\/\/0\.0\.0\.0:\d+)\/v1/, {
+      ...TEST_KEYS,
+      SWITCHYARD_ADMIN_TOKEN: ADMIN,
+      SY_ADMIN_TEST_KEY: 'sk-client-key-for-the-admin-test',
+    });
     try {
       expect(keyed.stdout()).toMatch(/switchyard listening/);
       expect(keyed.stdout()).not.toMatch(/without auth\.keys/);

@@ -28,7 +28,11 @@ afterAll(async () => {
 
 it('a 4 MiB run without whitespace is answered while /healthz stays prompt', async () => {
   // The tokenizer's tables load lazily on the first long prompt (a one-off cost, not this defect): load them first.
-  const warm = await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4.1', max_tokens: 5, messages: [{ role: 'user', content: 'word '.repeat(5000) }] }) });
+  const warm = await fetch(`${sc.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4.1', max_tokens: 5, messages: [{ role: 'user', content: 'word '.repeat(5000) }] }),
+  });
   expect(warm.status).toBe(200);
   await warm.arrayBuffer();
   const body = JSON.stringify({ model: 'gpt-4.1', max_tokens: 5, messages: [{ role: 'user', content: 'a'.repeat(4 * 1024 * 1024) }] });

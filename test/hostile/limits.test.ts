@@ -21,17 +21,24 @@ afterAll(async () => {
 });
 
 const post = async (body: unknown, headers: Record<string, string> = {}) => {
-  const r = await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const r = await fetch(`${sc.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await r.text();
   return { status: r.status, text, headers: r.headers, code: isOpenAIError(text) ? (JSON.parse(text) as { error: { code: string } }).error.code : null };
 };
 const hi = [{ role: 'user', content: 'hi' }];
 
 describe('names that are members of every object', () => {
-  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'route/__proto__', 'route/constructor', 'route/toString', 'route/'])('model %j is 400 model_not_found', async (model) => {
-    const r = await post({ model, messages: hi });
-    expect([r.status, r.code]).toEqual([400, 'model_not_found']);
-  });
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'route/__proto__', 'route/constructor', 'route/toString', 'route/'])(
+    'model %j is 400 model_not_found',
+    async (model) => {
+      const r = await post({ model, messages: hi });
+      expect([r.status, r.code]).toEqual([400, 'model_not_found']);
+    },
+  );
 
   it('x-switchyard-task: constructor is an unknown task, not function Object()', async () => {
     const r = await post({ model: 'auto', messages: hi }, { 'x-switchyard-task': 'constructor' });
@@ -58,10 +65,13 @@ describe('hints', () => {
     expect(reason.length).toBeLessThan(200);
   });
 
-  it.each(['x-switchyard-task', 'x-switchyard-tier', 'x-switchyard-max-cost-usd', 'x-switchyard-timeout-ms'])('%s longer than 128 characters is 400', async (h) => {
-    const r = await post({ model: 'auto', messages: hi }, { [h]: '1'.repeat(129) });
-    expect([r.status, r.code]).toEqual([400, 'invalid_request']);
-  });
+  it.each(['x-switchyard-task', 'x-switchyard-tier', 'x-switchyard-max-cost-usd', 'x-switchyard-timeout-ms'])(
+    '%s longer than 128 characters is 400',
+    async (h) => {
+      const r = await post({ model: 'auto', messages: hi }, { [h]: '1'.repeat(129) });
+      expect([r.status, r.code]).toEqual([400, 'invalid_request']);
+    },
+  );
 
   it.each(['0', '15001', '99999999999', '9'.repeat(40), '1e3', '-1', '2.5'])('x-switchyard-timeout-ms %s is 400, not an instant 504', async (v) => {
     const r = await post({ model: 'deepseek-v3.2', messages: hi }, { 'x-switchyard-timeout-ms': v });

@@ -35,14 +35,22 @@ it('500 concurrent over-cap requests never spend more than the limit', async () 
     const r = await fetch(`${sc.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'deepseek-v3.2', max_tokens: 100 * MODEL_CAP, stream: i % 2 === 0, messages: [{ role: 'user', content: `request ${i}: write at length` }] }),
+      body: JSON.stringify({
+        model: 'deepseek-v3.2',
+        max_tokens: 100 * MODEL_CAP,
+        stream: i % 2 === 0,
+        messages: [{ role: 'user', content: `request ${i}: write at length` }],
+      }),
     });
     await r.arrayBuffer();
     return r.status;
   };
   const statuses = await Promise.all(Array.from({ length: 500 }, (_, i) => one(i)));
   // Every request is either served or refused by the budget; nothing else.
-  expect(statuses.filter((s) => s !== 200 && s !== 429), JSON.stringify([...new Set(statuses)])).toEqual([]);
+  expect(
+    statuses.filter((s) => s !== 200 && s !== 429),
+    JSON.stringify([...new Set(statuses)]),
+  ).toEqual([]);
   expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(10);
   const spend = (await (await fetch(`${sc.url}/switchyard/spend`)).json()) as { total: { usd: number } };
   expect(spend.total.usd).toBeGreaterThan(0);

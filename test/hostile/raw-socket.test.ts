@@ -19,7 +19,22 @@ afterAll(async () => {
   await sc?.stop();
 });
 
-const TARGETS = ['//[', '//a:b@[', 'http://[', '//:99999', '//x:abc/', '//%', 'http://a:b@[::1', '//[::1]:x/v1/models', '/%zz', '/..%2f..%2f', '*', 'http://x:99999999/', '/v1/models?%', '//\u0000'];
+const TARGETS = [
+  '//[',
+  '//a:b@[',
+  'http://[',
+  '//:99999',
+  '//x:abc/',
+  '//%',
+  'http://a:b@[::1',
+  '//[::1]:x/v1/models',
+  '/%zz',
+  '/..%2f..%2f',
+  '*',
+  'http://x:99999999/',
+  '/v1/models?%',
+  '//\u0000',
+];
 
 const get = (target: string) => `GET ${target} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`;
 
@@ -32,7 +47,11 @@ const PARSER: Array<[string, string, number]> = [
   ['an unknown method', 'BREW /healthz HTTP/1.1\r\nhost: x\r\n\r\n', 400],
   ['a space in a header name', 'GET /healthz HTTP/1.1\r\nhost: x\r\nx a: b\r\n\r\n', 400],
   ['oversized headers', `GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
-  ['chunked and Content-Length together', 'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n', 400],
+  [
+    'chunked and Content-Length together',
+    'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n',
+    400,
+  ],
   ['a bad chunk size', 'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n\r\n', 400],
   ['a garbage request line', 'HELLO\r\n\r\n', 400],
 ];
@@ -49,7 +68,7 @@ describe('request-targets that are not URLs', () => {
 });
 
 describe("requests node's HTTP parser refuses", () => {
-  it.each(PARSER)("%s gets the status it must, with an OpenAI-shaped body", async (_name, bytes, status) => {
+  it.each(PARSER)('%s gets the status it must, with an OpenAI-shaped body', async (_name, bytes, status) => {
     const a = await rawRequest(sc.url, bytes);
     expect(a.status, a.headers).toBe(status);
     expect(isOpenAIError(a.body), a.body).toBe(true);

@@ -41,7 +41,12 @@ beforeAll(async () => {
   providers.echo = { kind: 'openai', baseUrl: `${url}/v1`, apiKeyEnv: 'SY_TEST_OPENAI_KEY' };
   const models = cfg.models as Record<string, unknown>;
   for (const s of [400, 401, 500, 200]) {
-    models[`echo-${s}`] = { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100_000, endpoints: [{ provider: 'echo', upstreamModel: `echo-${s}` }] };
+    models[`echo-${s}`] = {
+      tier: 'balanced',
+      price: { inputPerMTok: 1, outputPerMTok: 1 },
+      contextWindow: 100_000,
+      endpoints: [{ provider: 'echo', upstreamModel: `echo-${s}` }],
+    };
   }
   cfg.auth = { keys: [{ id: 'app', keyEnv: 'SY_TEST_CLIENT_KEY' }] };
   cfg.resilience = { requestTimeoutMs: 10_000, retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 } };

@@ -48,7 +48,11 @@ it('500 half-open connections neither degrade normal requests nor stay open past
   // Normal requests are served while the half-open ones wait.
   for (let i = 0; i < 5; i++) {
     const t = Date.now();
-    const r = await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }] }) });
+    const r = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }] }),
+    });
     expect(r.status).toBe(200);
     await r.arrayBuffer();
     expect(Date.now() - t).toBeLessThan(LIMIT_MS);

@@ -38,7 +38,10 @@ function ledgerRow(requestId: string | null): Record<string, unknown> | undefine
   }
 }
 
-const prompt = [{ role: 'system' as const, content: 'Be brief.' }, { role: 'user' as const, content: 'Explain the switchyard.' }];
+const prompt = [
+  { role: 'system' as const, content: 'Be brief.' },
+  { role: 'user' as const, content: 'Explain the switchyard.' },
+];
 
 describe('claude-sonnet-4.5 through the Messages API', () => {
   it('answers non-streaming, billed from Anthropic usage', async () => {
@@ -74,8 +77,17 @@ describe('claude-sonnet-4.5 through the Messages API', () => {
   });
 
   it('translates tool calls both ways', async () => {
-    const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'lookup', description: 'look something up', parameters: { type: 'object', properties: { input: { type: 'string' } } } } }];
-    const first = await sc.client.chat.completions.create({ model: 'claude-sonnet-4.5', messages: [{ role: 'user', content: 'Find the weather in Berlin' }], tools });
+    const tools: OpenAI.ChatCompletionTool[] = [
+      {
+        type: 'function',
+        function: { name: 'lookup', description: 'look something up', parameters: { type: 'object', properties: { input: { type: 'string' } } } },
+      },
+    ];
+    const first = await sc.client.chat.completions.create({
+      model: 'claude-sonnet-4.5',
+      messages: [{ role: 'user', content: 'Find the weather in Berlin' }],
+      tools,
+    });
     const call = first.choices[0]!.message.tool_calls?.[0];
     expect(first.choices[0]!.finish_reason).toBe('tool_calls');
     expect(call?.type).toBe('function');
@@ -83,7 +95,12 @@ describe('claude-sonnet-4.5 through the Messages API', () => {
     const args = JSON.parse(call && 'function' in call ? call.function.arguments : '{}') as { input: string };
     expect(args.input).toBe('Find the weather in Berlin');
 
-    const s = await sc.client.chat.completions.create({ model: 'claude-sonnet-4.5', messages: [{ role: 'user', content: 'Find the weather in Berlin' }], tools, stream: true });
+    const s = await sc.client.chat.completions.create({
+      model: 'claude-sonnet-4.5',
+      messages: [{ role: 'user', content: 'Find the weather in Berlin' }],
+      tools,
+      stream: true,
+    });
     let streamedArgs = '';
     let name = '';
     for await (const c of s) {
@@ -97,7 +114,11 @@ describe('claude-sonnet-4.5 through the Messages API', () => {
     const followUp = await sc.client.chat.completions.create({
       model: 'claude-sonnet-4.5',
       tools,
-      messages: [{ role: 'user', content: 'Find the weather in Berlin' }, first.choices[0]!.message, { role: 'tool', tool_call_id: call!.id, content: 'sunny, 21 °C' }],
+      messages: [
+        { role: 'user', content: 'Find the weather in Berlin' },
+        first.choices[0]!.message,
+        { role: 'tool', tool_call_id: call!.id, content: 'sunny, 21 °C' },
+      ],
     });
     expect(followUp.choices[0]!.finish_reason).toBe('stop');
     expect(followUp.choices[0]!.message.content).toBeTruthy();
@@ -118,7 +139,9 @@ describe('claude-sonnet-4.5 through the Messages API', () => {
   });
 
   it('refuses a field that cannot be translated with a clear 400 and no upstream call', async () => {
-    const err = (await sc.client.chat.completions.create({ model: 'claude-sonnet-4.5', messages: prompt, logit_bias: { '50256': -100 } }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;
+    const err = (await sc.client.chat.completions
+      .create({ model: 'claude-sonnet-4.5', messages: prompt, logit_bias: { '50256': -100 } })
+      .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;
     expect(err.status).toBe(400);
     expect(err.message).toMatch(/logit_bias/);
     expect(await sim.log()).toHaveLength(0);

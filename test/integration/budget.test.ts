@@ -142,7 +142,13 @@ beforeAll(async () => {
   const cfgA = testConfig(sim.url);
   const models = cfgA.models as Record<string, { price: Record<string, number> } & Record<string, unknown>>;
   models['gpt-4.1']!.price.cachedInputPerMTok = 0.5;
-  models['slow-model'] = { tier: 'fast_cheap', price: { inputPerMTok: 0.28, outputPerMTok: 0.42 }, contextWindow: 128_000, maxOutputTokens: 8192, endpoints: [{ provider: 'deepseek', upstreamModel: 'slow-chat' }] };
+  models['slow-model'] = {
+    tier: 'fast_cheap',
+    price: { inputPerMTok: 0.28, outputPerMTok: 0.42 },
+    contextWindow: 128_000,
+    maxOutputTokens: 8192,
+    endpoints: [{ provider: 'deepseek', upstreamModel: 'slow-chat' }],
+  };
   Object.assign((cfgA.routing as { routes: Record<string, string[]> }).routes, { longform: ['gemini-2.5-flash', 'deepseek-v3.2'], solo: ['gemini-2.5-flash'] });
   cfgA.budget = {
     limits: [
@@ -175,7 +181,15 @@ describe('cost of a request', () => {
     // Billing the cached tokens at the full input price would differ by CACHED × 1500 nano-USD.
     expect(usdHeaderToNano(response.headers.get('x-switchyard-cost-usd'))).toBe(expected);
     const row = await rowOf(ledgerA, response.headers.get('x-request-id'));
-    expect(row).toMatchObject({ cost_nano: expected, prompt_tokens: u.prompt_tokens, completion_tokens: 30, cached_tokens: CACHED, estimated: 0, status: 200, stream: 0 });
+    expect(row).toMatchObject({
+      cost_nano: expected,
+      prompt_tokens: u.prompt_tokens,
+      completion_tokens: 30,
+      cached_tokens: CACHED,
+      estimated: 0,
+      status: 200,
+      stream: 0,
+    });
   });
 
   it('settles a stream from its usage chunk: ledger cost and tokens match, not estimated', async () => {
@@ -196,14 +210,24 @@ describe('cost of a request', () => {
     expect(usage!.prompt_tokens).toBe(countPromptTokens(msgs) - 1);
     const row = await rowOf(ledgerA, response.headers.get('x-request-id'), 2000);
     const expected = (usage!.prompt_tokens - CACHED) * NANO.gpt41.input + CACHED * NANO.gpt41.cached + 40 * NANO.gpt41.output;
-    expect(row).toMatchObject({ cost_nano: expected, prompt_tokens: usage!.prompt_tokens, completion_tokens: 40, cached_tokens: CACHED, estimated: 0, status: 200, stream: 1 });
+    expect(row).toMatchObject({
+      cost_nano: expected,
+      prompt_tokens: usage!.prompt_tokens,
+      completion_tokens: 40,
+      cached_tokens: CACHED,
+      estimated: 0,
+      status: 200,
+      stream: 1,
+    });
   });
 
   it('a client id reused across requests still gives each request its own id and ledger row (spend stays in the ledger)', async () => {
     const msgs = user('Two requests, one client id');
     const opts = { headers: { 'x-request-id': 'dup-123' } };
     const a = await sc.client.chat.completions.create({ model: 'deepseek-v3.2', messages: msgs, max_tokens: 10 }, opts).withResponse();
-    const b = await sc.client.chat.completions.create({ model: 'deepseek-v3.2', messages: msgs, max_tokens: 10 }, { headers: { 'x-client-request-id': 'dup-123' } }).withResponse();
+    const b = await sc.client.chat.completions
+      .create({ model: 'deepseek-v3.2', messages: msgs, max_tokens: 10 }, { headers: { 'x-client-request-id': 'dup-123' } })
+      .withResponse();
     const ids = [a.response.headers.get('x-request-id'), b.response.headers.get('x-request-id')];
     expect(new Set(ids).size).toBe(2);
     expect(ids).not.toContain('dup-123');
@@ -261,14 +285,21 @@ describe('x-switchyard-max-cost-usd', () => {
   it('answers 429 budget_exceeded without an upstream call when no candidate fits the cap', async () => {
     await sim.clearLog();
     const cap = (deepseekWorst - 1) / 1e9;
-    const err = await apiError(sc.client.chat.completions.create({ model: 'gemini-2.5-flash', messages: msgs, max_tokens: 100 }, { headers: { 'x-switchyard-max-cost-usd': String(cap) } }));
+    const err = await apiError(
+      sc.client.chat.completions.create(
+        { model: 'gemini-2.5-flash', messages: msgs, max_tokens: 100 },
+        { headers: { 'x-switchyard-max-cost-usd': String(cap) } },
+      ),
+    );
     expect(err.status).toBe(429);
     expect(err.code).toBe('budget_exceeded');
     expect(err.message).toMatch(/x-switchyard-max-cost-usd/);
     // Amounts as exact decimals, never exponent notation or float noise.
     expect(err.message).not.toMatch(/\de-\d|\.\d{10,}/);
     expect(err.message).toMatch(/\(\$0\.\d{6,9}\) exceeds x-switchyard-max-cost-usd \(\$0\.\d{6,9}\)/);
-    const tiny = await apiError(sc.client.chat.completions.create({ model: 'deepseek-v3.2', messages: msgs, max_tokens: 100 }, { headers: { 'x-switchyard-max-cost-usd': '0.0000001' } }));
+    const tiny = await apiError(
+      sc.client.chat.completions.create({ model: 'deepseek-v3.2', messages: msgs, max_tokens: 100 }, { headers: { 'x-switchyard-max-cost-usd': '0.0000001' } }),
+    );
     expect(tiny.message).toContain('x-switchyard-max-cost-usd ($0.0000001)');
     expect(err.headers?.get('x-should-retry')).toBe('false');
     expect(await sim.log()).toEqual([]);
@@ -316,7 +347,11 @@ describe('concurrent reservations through the HTTP path', () => {
           .create({ model: 'deepseek-v3.2', messages: CROWD, max_tokens: CROWD_MAX })
           .withResponse()
           .then(
-            ({ response }) => ({ ok: true as const, attempts: Number(response.headers.get('x-switchyard-attempts')), cost: usdHeaderToNano(response.headers.get('x-switchyard-cost-usd')) }),
+            ({ response }) => ({
+              ok: true as const,
+              attempts: Number(response.headers.get('x-switchyard-attempts')),
+              cost: usdHeaderToNano(response.headers.get('x-switchyard-cost-usd')),
+            }),
             (e: unknown) => ({ ok: false as const, err: e }),
           ),
       ),
@@ -397,7 +432,14 @@ describe('budget periods in /switchyard/state', () => {
     const total = await spendTotalUsd(sc);
     const byId = Object.fromEntries(state.budgets.map((b) => [b.id, b]));
     expect(Object.keys(byId).sort()).toEqual(['global:day', 'global:month', 'global:total', 'model:gemini-2.5-flash:day']);
-    expect(byId['global:day']).toMatchObject({ scope: 'global', period: 'day', limitUsd: 100, reservedUsd: 0, resetsAt: nextMidnight, periodStart: new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate())).toISOString() });
+    expect(byId['global:day']).toMatchObject({
+      scope: 'global',
+      period: 'day',
+      limitUsd: 100,
+      reservedUsd: 0,
+      resetsAt: nextMidnight,
+      periodStart: new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate())).toISOString(),
+    });
     expect(byId['global:month']).toMatchObject({ scope: 'global', period: 'month', limitUsd: 100, reservedUsd: 0, resetsAt: nextMonth });
     expect(byId['global:total']).toMatchObject({ scope: 'global', period: 'total', limitUsd: 100, reservedUsd: 0, resetsAt: null });
     expect(byId['model:gemini-2.5-flash:day']).toMatchObject({ scope: 'model', model: 'gemini-2.5-flash', period: 'day', resetsAt: nextMidnight });

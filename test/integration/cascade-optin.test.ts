@@ -21,7 +21,16 @@ let confident: SidecarHandle;
 let judged: SidecarHandle;
 let seq = 0;
 
-interface Row { request_id: string; model: string; prompt_tokens: number; completion_tokens: number; cost_nano: number; step: number; quality: string; delivered: number }
+interface Row {
+  request_id: string;
+  model: string;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_nano: number;
+  step: number;
+  quality: string;
+  delivered: number;
+}
 
 /** Each test's label → the request id switchyard answered with (`x-request-id`, which keys the ledger rows). */
 const serverIds = new Map<string, string>();
@@ -42,8 +51,14 @@ const costOf = (r: Row): number => r.prompt_tokens * PRICE[r.model]!.input + r.c
 beforeAll(async () => {
   sim = await startSimulatorProc({ defaults: { ttftMs: 0, tokenGapMs: 0, outputTokens: 10 }, models: { 'gemini-2.5-flash': { fixedAnswer: 'FAIL' } } });
   const routing = { strategy: 'cost' };
-  confident = await startSidecar(testConfig(sim.url, { routing: { ...routing, cascade: { enabled: true, startAt: 'cheapest', checks: [...DEFAULT_CASCADE_CHECKS, 'confidence'], minLogprob: -1 } } }));
-  judged = await startSidecar(testConfig(sim.url, { routing: { ...routing, cascade: { enabled: true, checks: ['empty', 'judge'], judge: { model: 'gemini-2.5-flash' } } } }));
+  confident = await startSidecar(
+    testConfig(sim.url, {
+      routing: { ...routing, cascade: { enabled: true, startAt: 'cheapest', checks: [...DEFAULT_CASCADE_CHECKS, 'confidence'], minLogprob: -1 } },
+    }),
+  );
+  judged = await startSidecar(
+    testConfig(sim.url, { routing: { ...routing, cascade: { enabled: true, checks: ['empty', 'judge'], judge: { model: 'gemini-2.5-flash' } } } }),
+  );
 }, 60_000);
 afterAll(async () => {
   await Promise.all([confident?.stop(), judged?.stop()]);
@@ -61,7 +76,7 @@ describe('startAt: cheapest', () => {
 });
 
 describe('confidence (opt-in)', () => {
-  it('low-logprob answer escalates; the logprobs switchyard asked for are removed, a client\'s own are kept', async () => {
+  it("low-logprob answer escalates; the logprobs switchyard asked for are removed, a client's own are kept", async () => {
     for (const clientAsks of [false, true]) {
       for (const stream of [false, true]) {
         await sim.setFault('deepseek-chat', { kind: 'low_logprob', logprob: -2.5, times: 1 });
@@ -94,7 +109,9 @@ describe('confidence (opt-in)', () => {
 describe('judge (opt-in)', () => {
   it('a judge that says FAIL escalates every tier; each judgement is a paid, recorded step; the last answer is delivered', async () => {
     const id = `judge-${++seq}`;
-    const { data, response } = await judged.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hello judge' }] }, { headers: { 'x-client-request-id': id } }).withResponse();
+    const { data, response } = await judged.client.chat.completions
+      .create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hello judge' }] }, { headers: { 'x-client-request-id': id } })
+      .withResponse();
     serverIds.set(id, response.headers.get('x-request-id')!);
     expect(response.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:judge>gpt-4.1:judge>claude-sonnet-4.5:judge');
     expect(data.model).toBe('claude-sonnet-4.5');

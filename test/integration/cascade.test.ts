@@ -21,7 +21,9 @@ const PRICE: Record<string, { input: number; output: number }> = {
   'claude-sonnet-4.5': { input: 3_000, output: 15_000 },
 };
 const SCHEMA = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'], additionalProperties: false };
-const TOOLS: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { input: { type: 'string' } }, required: ['input'] } } }];
+const TOOLS: OpenAI.ChatCompletionTool[] = [
+  { type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { input: { type: 'string' } }, required: ['input'] } } },
+];
 const ROUTING = { strategy: 'cost', routes: { chatbot: ['deepseek-v3.2', 'gemini-2.5-flash'] } };
 
 let sim: SimHandle;
@@ -89,14 +91,28 @@ interface Got {
 
 type Params = Omit<OpenAI.ChatCompletionCreateParamsNonStreaming, 'model' | 'messages' | 'stream'>;
 
-async function ask(h: SidecarHandle, id: string, stream: boolean, params: Params = {}, headers: Record<string, string> = {}, model = 'deepseek-v3.2'): Promise<Got> {
+async function ask(
+  h: SidecarHandle,
+  id: string,
+  stream: boolean,
+  params: Params = {},
+  headers: Record<string, string> = {},
+  model = 'deepseek-v3.2',
+): Promise<Got> {
   const base = { model, messages: [{ role: 'user' as const, content: `question ${id}` }], ...params };
   const opts = { headers: { 'x-client-request-id': id, ...headers } };
   if (!stream) {
     const { data, response } = await h.client.chat.completions.create({ ...base, stream: false }, opts).withResponse();
     serverIds.set(id, response.headers.get('x-request-id')!);
     const m = data.choices[0]!.message;
-    return { headers: response.headers, content: m.content ?? '', refusal: m.refusal ?? null, toolArgs: m.tool_calls?.[0]?.type === 'function' ? m.tool_calls[0].function.arguments : null, finish: data.choices[0]!.finish_reason, models: new Set([data.model]) };
+    return {
+      headers: response.headers,
+      content: m.content ?? '',
+      refusal: m.refusal ?? null,
+      toolArgs: m.tool_calls?.[0]?.type === 'function' ? m.tool_calls[0].function.arguments : null,
+      finish: data.choices[0]!.finish_reason,
+      models: new Set([data.model]),
+    };
   }
   const { data, response } = await h.client.chat.completions.create({ ...base, stream: true }, opts).withResponse();
   serverIds.set(id, response.headers.get('x-request-id')!);
@@ -115,7 +131,9 @@ async function ask(h: SidecarHandle, id: string, stream: boolean, params: Params
 beforeAll(async () => {
   sim = await startSimulatorProc({ defaults: { ttftMs: 0, tokenGapMs: 0, outputTokens: 12 } });
   sc = await startSidecar(testConfig(sim.url, { routing: { ...ROUTING, cascade: { enabled: true } } }));
-  tight = await startSidecar(testConfig(sim.url, { routing: ROUTING, budget: { limits: [{ scope: 'model', model: 'gpt-4.1', period: 'day', usd: 0.000001 }] } }));
+  tight = await startSidecar(
+    testConfig(sim.url, { routing: ROUTING, budget: { limits: [{ scope: 'model', model: 'gpt-4.1', period: 'day', usd: 0.000001 }] } }),
+  );
 }, 60_000);
 afterAll(async () => {
   await Promise.all([sc?.stop(), tight?.stop()]);
@@ -126,12 +144,27 @@ beforeEach(async () => {
 });
 
 const CASES: Array<{ check: string; fault: string; params: Params; good: (g: Got) => void }> = [
-  { check: 'invalid_json', fault: 'invalid_json', params: { response_format: { type: 'json_object' } }, good: (g) => expect(JSON.parse(g.content)).toEqual({ answer: expect.any(String) }) },
-  { check: 'schema', fault: 'json_mismatch', params: { response_format: { type: 'json_schema', json_schema: { name: 'a', schema: SCHEMA } } }, good: (g) => expect(Object.keys(JSON.parse(g.content) as object)).toEqual(['answer']) },
+  {
+    check: 'invalid_json',
+    fault: 'invalid_json',
+    params: { response_format: { type: 'json_object' } },
+    good: (g) => expect(JSON.parse(g.content)).toEqual({ answer: expect.any(String) }),
+  },
+  {
+    check: 'schema',
+    fault: 'json_mismatch',
+    params: { response_format: { type: 'json_schema', json_schema: { name: 'a', schema: SCHEMA } } },
+    good: (g) => expect(Object.keys(JSON.parse(g.content) as object)).toEqual(['answer']),
+  },
   { check: 'refusal', fault: 'refusal', params: {}, good: (g) => expect(g.refusal).toBeNull() },
   { check: 'empty', fault: 'empty', params: {}, good: (g) => expect(g.content.split(' ')).toHaveLength(12) },
   { check: 'truncated', fault: 'length_stop', params: {}, good: (g) => expect(g.finish).toBe('stop') },
-  { check: 'tool_args', fault: 'invalid_tool_args', params: { tools: TOOLS }, good: (g) => expect(JSON.parse(g.toolArgs!)).toEqual({ input: expect.any(String) }) },
+  {
+    check: 'tool_args',
+    fault: 'invalid_tool_args',
+    params: { tools: TOOLS },
+    good: (g) => expect(JSON.parse(g.toolArgs!)).toEqual({ input: expect.any(String) }),
+  },
 ];
 
 describe('escalation on each deterministic check', () => {
@@ -164,7 +197,10 @@ describe('counted once per client request', () => {
   const chatCount = async (h: SidecarHandle): Promise<{ state: number; metric: number }> => {
     const state = (await (await fetch(`${h.url}/switchyard/state`)).json()) as { apis: { chat: number } };
     const text = await (await fetch(`${h.url}/metrics`)).text();
-    const metric = text.split('\n').filter((l) => l.startsWith('switchyard_api_requests_total{api="chat"')).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+    const metric = text
+      .split('\n')
+      .filter((l) => l.startsWith('switchyard_api_requests_total{api="chat"'))
+      .reduce((a, l) => a + Number(l.split(' ').pop()), 0);
     return { state: state.apis.chat, metric };
   };
 
@@ -185,7 +221,7 @@ describe('counted once per client request', () => {
 });
 
 describe('no escalation, refusals and switches', () => {
-  it('the client\'s own max_tokens caused the length stop: delivered as it is, one step', async () => {
+  it("the client's own max_tokens caused the length stop: delivered as it is, one step", async () => {
     for (const stream of [false, true]) {
       const id = `cas-max-${++seq}`;
       const g = await ask(sc, id, stream, { max_tokens: 3 });
@@ -208,7 +244,11 @@ describe('no escalation, refusals and switches', () => {
   });
 
   it('a schema switchyard will not use (remote $ref, a pattern that can backtrack) skips the check instead of escalating', async () => {
-    const evil = { type: 'object', properties: { answer: { type: 'string', pattern: '^(a+)+$' }, more: { $ref: 'https://example.com/s.json' } }, required: ['answer'] };
+    const evil = {
+      type: 'object',
+      properties: { answer: { type: 'string', pattern: '^(a+)+$' }, more: { $ref: 'https://example.com/s.json' } },
+      required: ['answer'],
+    };
     const id = `cas-evil-${++seq}`;
     const g = await ask(sc, id, false, { response_format: { type: 'json_schema', json_schema: { name: 'evil', schema: evil } } });
     expect(g.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:pass');
@@ -289,5 +329,8 @@ async function readEvents(url: string): Promise<Array<Record<string, unknown>>> 
     text += new TextDecoder().decode(next.value);
   }
   ac.abort();
-  return text.split('\n').filter((l) => l.startsWith('data:')).map((l) => JSON.parse(l.slice(5)) as Record<string, unknown>);
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('data:'))
+    .map((l) => JSON.parse(l.slice(5)) as Record<string, unknown>);
 }

@@ -45,7 +45,9 @@ describe('switchyard check-config', () => {
     file,
     stringify({
       providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apiKeyEnv: 'SY_CHECK_UNSET_KEY' } },
-      models: { m: { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 1000, endpoints: [{ provider: 'p', upstreamModel: 'm' }] } },
+      models: {
+        m: { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 1000, endpoints: [{ provider: 'p', upstreamModel: 'm' }] },
+      },
     }),
   );
 
@@ -54,7 +56,11 @@ describe('switchyard check-config', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(': ok (1 models');
     expect(r.stderr).toContain('providers.p.apiKeyEnv: SY_CHECK_UNSET_KEY');
-    const set = spawnSync(process.execPath, [BIN, 'check-config', file], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, SY_CHECK_UNSET_KEY: 'x' } });
+    const set = spawnSync(process.execPath, [BIN, 'check-config', file], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: { ...process.env, SY_CHECK_UNSET_KEY: 'x' },
+    });
     expect(set.status).toBe(0);
     expect(set.stderr).not.toContain('SY_CHECK_UNSET_KEY');
   });
@@ -90,7 +96,11 @@ describe('switchyard serve on a port in use', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'sy-busy-'));
     let child: ChildProcess | null = null;
     try {
-      const c = spawn(process.execPath, [BIN, 'serve', '--port', String(port)], { cwd, env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '', DEEPSEEK_API_KEY: '', SWITCHYARD_RELAY_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(process.execPath, [BIN, 'serve', '--port', String(port)], {
+        cwd,
+        env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '', DEEPSEEK_API_KEY: '', SWITCHYARD_RELAY_URL: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       child = c;
       const { code, stderr } = await exitOf(c);
       expect(stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
@@ -110,7 +120,10 @@ describe('switchyard demo on a port in use', () => {
     const port = (busy.address() as AddressInfo).port;
     let child: ChildProcess | null = null;
     try {
-      const c = spawn(process.execPath, [BIN, 'demo', '--port', String(port), '--duration', '2'], { cwd: mkdtempSync(join(tmpdir(), 'sy-busy-')), stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(process.execPath, [BIN, 'demo', '--port', String(port), '--duration', '2'], {
+        cwd: mkdtempSync(join(tmpdir(), 'sy-busy-')),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       child = c;
       const { code, stderr } = await exitOf(c);
       expect(stderr).toContain('already in use');

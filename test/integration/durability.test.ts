@@ -33,8 +33,22 @@ const monthStart = Date.UTC(new Date(startedAt).getUTCFullYear(), new Date(start
 
 function seeded(requestId: string, at: number, keyId: string, model: string, costNano: number): LedgerRow {
   return {
-    requestId, at, keyId, model, endpoint: `${model}@seed`, attempts: 1, promptTokens: 10, completionTokens: 10, cachedTokens: 0,
-    costNano, estimated: false, status: 200, latencyMs: 5, ttftMs: null, stream: false, errorCode: null,
+    requestId,
+    at,
+    keyId,
+    model,
+    endpoint: `${model}@seed`,
+    attempts: 1,
+    promptTokens: 10,
+    completionTokens: 10,
+    cachedTokens: 0,
+    costNano,
+    estimated: false,
+    status: 200,
+    latencyMs: 5,
+    ttftMs: null,
+    stream: false,
+    errorCode: null,
   };
 }
 /** Forty days back is always an earlier month; the last millisecond of yesterday an earlier day. */
@@ -66,7 +80,12 @@ async function spendReport(h: SidecarHandle): Promise<unknown[]> {
 beforeAll(async () => {
   sim = await startSimulatorProc({ defaults: { ttftMs: 2, tokenGapMs: 0, outputTokens: 30 } });
   cfg = testConfig(sim.url, {
-    auth: { keys: [{ id: 'team-a', keyEnv: 'SY_TEAM_A_KEY' }, { id: 'team-b', keyEnv: 'SY_TEAM_B_KEY' }] },
+    auth: {
+      keys: [
+        { id: 'team-a', keyEnv: 'SY_TEAM_A_KEY' },
+        { id: 'team-b', keyEnv: 'SY_TEAM_B_KEY' },
+      ],
+    },
     budget: {
       limits: [
         { scope: 'global', period: 'day', usd: 50 },
@@ -114,7 +133,11 @@ interface Report {
 /** A spend report with one more request in group `name` (every query here keeps an existing group). */
 function plusRow(r: Report, name: string, costNano: number, prompt: number, completion: number): Report {
   const add = (usd: number): number => (nano(usd) + costNano) / 1e9;
-  const groups = r.groups.map((g) => (g[r.group_by] === name ? { ...g, requests: g.requests + 1, promptTokens: g.promptTokens + prompt, completionTokens: g.completionTokens + completion, usd: add(g.usd) } : g));
+  const groups = r.groups.map((g) =>
+    g[r.group_by] === name
+      ? { ...g, requests: g.requests + 1, promptTokens: g.promptTokens + prompt, completionTokens: g.completionTokens + completion, usd: add(g.usd) }
+      : g,
+  );
   expect(groups).not.toEqual(r.groups);
   return { ...r, total: { requests: r.total.requests + 1, usd: add(r.total.usd) }, groups };
 }
@@ -125,11 +148,19 @@ describe('durability across SIGKILL', () => {
     const b = clientFor(sc, KEYS.SY_TEAM_B_KEY);
     const msg = (t: string) => [{ role: 'user' as const, content: t }];
     let served = 0;
-    for (const [client, model, i] of [[a, 'deepseek-v3.2', 1], [a, 'gpt-4.1', 2], [b, 'gemini-2.5-flash', 3], [b, 'deepseek-v3.2', 4]] as const) {
+    for (const [client, model, i] of [
+      [a, 'deepseek-v3.2', 1],
+      [a, 'gpt-4.1', 2],
+      [b, 'gemini-2.5-flash', 3],
+      [b, 'deepseek-v3.2', 4],
+    ] as const) {
       const { response } = await client.chat.completions.create({ model, messages: msg(`question ${i}`), max_tokens: 20 }).withResponse();
       served += nano(Number(response.headers.get('x-switchyard-cost-usd')));
     }
-    for (const [client, model] of [[a, 'claude-sonnet-4.5'], [b, 'deepseek-v3.2']] as const) {
+    for (const [client, model] of [
+      [a, 'claude-sonnet-4.5'],
+      [b, 'deepseek-v3.2'],
+    ] as const) {
       const stream = await client.chat.completions.create({ model, messages: msg(`stream for ${model}`), stream: true });
       let text = '';
       for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
@@ -167,7 +198,10 @@ describe('durability across SIGKILL', () => {
       expect([SPEND_QUERIES[i], r]).toEqual([SPEND_QUERIES[i], expected]);
     });
     // The windows in the past hold exactly the seeded rows.
-    expect(reportAfter[5]!.groups.map((g) => [g.key, g.requests])).toEqual([['team-a', 1], ['team-b', 1]]);
+    expect(reportAfter[5]!.groups.map((g) => [g.key, g.requests])).toEqual([
+      ['team-a', 1],
+      ['team-b', 1],
+    ]);
     expect(reportAfter[6]!.groups.map((g) => [g.day, nano(g.usd)])).toEqual([[new Date(OLD.at).toISOString().slice(0, 10), OLD.costNano]]);
   });
 });

@@ -13,7 +13,14 @@ let sim: SimHandle;
 let sc: SidecarHandle;
 let ledgerFile: string;
 
-const embeddingModel = (endpoints: unknown[]) => ({ tier: 'fast_cheap', price: { inputPerMTok: 0.02, outputPerMTok: 0 }, contextWindow: 8192, capabilities: ['embeddings'], maxOutputTokens: 1, endpoints });
+const embeddingModel = (endpoints: unknown[]) => ({
+  tier: 'fast_cheap',
+  price: { inputPerMTok: 0.02, outputPerMTok: 0 },
+  contextWindow: 8192,
+  capabilities: ['embeddings'],
+  maxOutputTokens: 1,
+  endpoints,
+});
 
 beforeAll(async () => {
   sim = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 1, outputTokens: 8 } });
@@ -44,10 +51,11 @@ afterEach(async () => {
   await sim.clearLog();
 });
 
-
 describe('POST /v1/embeddings', () => {
   it('embeds a string, billed per input token in the ledger', async () => {
-    const { data, response } = await sc.client.embeddings.create({ model: 'text-embedding-3-small', input: 'the quick brown fox', encoding_format: 'float' }).withResponse();
+    const { data, response } = await sc.client.embeddings
+      .create({ model: 'text-embedding-3-small', input: 'the quick brown fox', encoding_format: 'float' })
+      .withResponse();
     expect(data.object).toBe('list');
     expect(data.model).toBe('text-embedding-3-small');
     expect(data.data).toHaveLength(1);
@@ -84,7 +92,9 @@ describe('POST /v1/embeddings', () => {
   });
 
   it('keeps chat and embeddings models apart', async () => {
-    const chatOnEmb = await sc.client.chat.completions.create({ model: 'text-embedding-3-small', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    const chatOnEmb = await sc.client.chat.completions
+      .create({ model: 'text-embedding-3-small', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e);
     expect(chatOnEmb).toMatchObject({ status: 400, param: 'model' });
     const embOnChat = await sc.client.embeddings.create({ model: 'gpt-4.1', input: 'x' }).catch((e: unknown) => e);
     expect(embOnChat).toMatchObject({ status: 400, param: 'model' });
@@ -108,11 +118,16 @@ describe('every API is counted', () => {
     const before = ((await (await fetch(`${sc.url}/switchyard/state`)).json()) as { apis: Record<string, number> }).apis;
     await sc.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] });
     await sc.client.responses.create({ model: 'gpt-4.1', input: 'hi' });
-    await new Anthropic({ baseURL: sc.url, apiKey: 'unused', maxRetries: 0 }).messages.create({ model: 'gpt-4.1', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
+    await new Anthropic({ baseURL: sc.url, apiKey: 'unused', maxRetries: 0 }).messages.create({
+      model: 'gpt-4.1',
+      max_tokens: 20,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     await sc.client.embeddings.create({ model: 'text-embedding-3-small', input: 'hi' });
     const after = ((await (await fetch(`${sc.url}/switchyard/state`)).json()) as { apis: Record<string, number> }).apis;
     for (const api of ['chat', 'responses', 'messages', 'embeddings']) expect(after[api]).toBe(before[api]! + 1);
     const metrics = await (await fetch(`${sc.url}/metrics`)).text();
-    for (const api of ['chat', 'responses', 'messages', 'embeddings']) expect(metrics).toMatch(new RegExp(`switchyard_api_requests_total\\{api="${api}",status="200"\\} [1-9]`));
+    for (const api of ['chat', 'responses', 'messages', 'embeddings'])
+      expect(metrics).toMatch(new RegExp(`switchyard_api_requests_total\\{api="${api}",status="200"\\} [1-9]`));
   });
 });

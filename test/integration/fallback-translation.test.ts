@@ -36,21 +36,38 @@ const err = async (p: Promise<unknown>) => {
 describe('fail-over past an Anthropic-kind fallback that cannot take the body', () => {
   // First: the fault tests below open gpt-4.1's circuit.
   it('a Messages request with thinking on a route whose primary is OpenAI-kind is served by its Anthropic-kind model', async () => {
-    const body = { model: 'route/analysis', max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 1024 }, messages: [{ role: 'user', content: 'hello' }] };
-    const r = await fetch(`${sc.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'unused' }, body: JSON.stringify(body) });
+    const body = {
+      model: 'route/analysis',
+      max_tokens: 2048,
+      thinking: { type: 'enabled', budget_tokens: 1024 },
+      messages: [{ role: 'user', content: 'hello' }],
+    };
+    const r = await fetch(`${sc.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'unused' },
+      body: JSON.stringify(body),
+    });
     expect(r.status).toBe(200);
     expect(r.headers.get('x-switchyard-model')).toBe('claude-sonnet-4.5');
     // Naming the OpenAI-kind model keeps the 400 that names the field.
-    const named = await fetch(`${sc.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'unused' }, body: JSON.stringify({ ...body, model: 'gpt-4.1' }) });
+    const named = await fetch(`${sc.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'unused' },
+      body: JSON.stringify({ ...body, model: 'gpt-4.1' }),
+    });
     expect(named.status).toBe(400);
     expect(((await named.json()) as { error: { message: string } }).error.message).toMatch(/^thinking has no chat-completions form/);
     // The dry run leaves out the same candidates as the real request, and says so.
-    const dry = await fetch(`${sc.url}/switchyard/route`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'route/analysis', seed: 3, messages: [{ role: 'user', content: 'hello' }] }) });
+    const dry = await fetch(`${sc.url}/switchyard/route`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'route/analysis', seed: 3, messages: [{ role: 'user', content: 'hello' }] }),
+    });
     const d = (await dry.json()) as { model: string; reason: string };
     expect(d.model).toBe('gpt-4.1');
     expect(d.reason).toContain("skipped claude-sonnet-4.5 (cannot take this request's fields)");
   });
-  it('a route whose primary fails answers 502 upstream_error, not the fallback\'s 400, and never calls the fallback', async () => {
+  it("a route whose primary fails answers 502 upstream_error, not the fallback's 400, and never calls the fallback", async () => {
     await sim.setFault('gpt-4.1', { kind: 'http_error', status: 503 });
     try {
       for (const extra of [{ seed: 3 }, { logprobs: true }]) {
@@ -80,5 +97,4 @@ describe('fail-over past an Anthropic-kind fallback that cannot take the body', 
     expect(e.status).toBe(400);
     expect(e.param).toBe('seed');
   });
-
 });

@@ -49,7 +49,12 @@ export async function ask(sc: SidecarHandle, model: string, prompt: string, opts
       out.finish = data.choices[0]?.finish_reason ?? null;
       out.usage = data.usage ?? null;
     } else {
-      const body: OpenAI.ChatCompletionCreateParamsStreaming = { model, messages, stream: true, ...(opts.includeUsage ? { stream_options: { include_usage: true } } : {}) };
+      const body: OpenAI.ChatCompletionCreateParamsStreaming = {
+        model,
+        messages,
+        stream: true,
+        ...(opts.includeUsage ? { stream_options: { include_usage: true } } : {}),
+      };
       const { data, response } = await sc.client.chat.completions.create(body, reqOpts).withResponse();
       out.headers = response.headers;
       for await (const c of data) {
@@ -77,11 +82,21 @@ export interface RawStream {
 
 /** A streaming request by plain fetch, to see the wire as it is (`[DONE]`, dropped events). */
 export async function rawStream(sc: SidecarHandle, body: Record<string, unknown>): Promise<RawStream> {
-  const r = await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ stream: true, ...body }) });
+  const r = await fetch(`${sc.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ stream: true, ...body }),
+  });
   const raw = await r.text();
   const events = raw
     .split(/\n\n/)
-    .map((block) => block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n'))
+    .map((block) =>
+      block
+        .split('\n')
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trimStart())
+        .join('\n'),
+    )
     .filter((d) => d.length > 0);
   return { status: r.status, headers: r.headers, events, raw };
 }

@@ -14,7 +14,22 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
-import { apiError, ask, contentOf, endpoint, expectedAnswer, expectNoHammering, gaps, hits, ledgerRow, logLines, rawStream, stateOf, waitFor, type Reply } from './fault-helpers.js';
+import {
+  apiError,
+  ask,
+  contentOf,
+  endpoint,
+  expectedAnswer,
+  expectNoHammering,
+  gaps,
+  hits,
+  ledgerRow,
+  logLines,
+  rawStream,
+  stateOf,
+  waitFor,
+  type Reply,
+} from './fault-helpers.js';
 
 const OUTPUT_TOKENS = 20;
 const RETRY = { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 400, maxTotalAttempts: 6 };
@@ -42,7 +57,14 @@ const LOCKED_UP = 'gpt-locked';
 const EP = { gpt: 'gpt-4.1@openai', claude: 'claude-sonnet-4.5@anthropic', deepseek: 'deepseek-v3.2@deepseek', gemini: 'gemini-2.5-flash@gemini' };
 
 /** A requested model and the fallback the test config gives it. */
-interface Pair { model: string; up: string; ep: string; fallback: string; fallbackUp: string; fallbackEp: string }
+interface Pair {
+  model: string;
+  up: string;
+  ep: string;
+  fallback: string;
+  fallbackUp: string;
+  fallbackEp: string;
+}
 const PAIRS: Record<'gpt' | 'claude' | 'deepseek' | 'gemini', Pair> = {
   gpt: { model: GPT, up: GPT, ep: EP.gpt, fallback: CLAUDE, fallbackUp: CLAUDE_UP, fallbackEp: EP.claude },
   claude: { model: CLAUDE, up: CLAUDE_UP, ep: EP.claude, fallback: GPT, fallbackUp: GPT, fallbackEp: EP.gpt },
@@ -60,8 +82,13 @@ beforeAll(async () => {
   // An endpoint whose provider has no key: the upstream answers 401.
   (cfg.providers as Record<string, unknown>)['openai-nokey'] = { kind: 'openai', baseUrl: `${sim.url}/openai/v1` };
   (cfg.models as Record<string, unknown>)['locked-gpt'] = {
-    tier: 'balanced', price: { inputPerMTok: 2, outputPerMTok: 8 }, contextWindow: 1_047_576, capabilities: ['chat'], latencyPriorMs: 600,
-    fallbacks: [CLAUDE], endpoints: [{ provider: 'openai-nokey', upstreamModel: LOCKED_UP }],
+    tier: 'balanced',
+    price: { inputPerMTok: 2, outputPerMTok: 8 },
+    contextWindow: 1_047_576,
+    capabilities: ['chat'],
+    latencyPriorMs: 600,
+    fallbacks: [CLAUDE],
+    endpoints: [{ provider: 'openai-nokey', upstreamModel: LOCKED_UP }],
   };
   ledgerFile = String((cfg.storage as { ledger: string }).ledger).slice('sqlite:'.length);
   sc = await startSidecar(cfg);
@@ -79,7 +106,11 @@ beforeEach(async () => {
 
 /** Wait until these endpoints are healthy and idle (a 429 of an earlier test throttles one for a while). */
 async function ready(...ids: string[]): Promise<void> {
-  await waitFor(`${ids.join(', ')} healthy`, () => stateOf(sc), (s) => ids.every((id) => s.endpoints.some((e) => e.id === id && e.state === 'healthy' && e.inFlight === 0)));
+  await waitFor(
+    `${ids.join(', ')} healthy`,
+    () => stateOf(sc),
+    (s) => ids.every((id) => s.endpoints.some((e) => e.id === id && e.state === 'healthy' && e.inFlight === 0)),
+  );
   await sim.clearLog();
 }
 
@@ -102,7 +133,6 @@ const bounded = async (minGapMs = 0) => {
   expectNoHammering(log, RETRY, minGapMs);
   return log;
 };
-
 
 interface Row {
   fault: string;
@@ -413,8 +443,30 @@ describe('the no-hammering check itself', () => {
     // Guard for the helper itself: it must notice a retry that came too soon.
     const at = Date.now();
     const fake = [
-      { seq: 1, at, provider: 'openai', wire: 'openai' as const, model: GPT, stream: false, fault: 'http_error', status: 500, prefill: false, authPresent: true },
-      { seq: 2, at: at + 5, provider: 'openai', wire: 'openai' as const, model: GPT, stream: false, fault: null, status: 200, prefill: false, authPresent: true },
+      {
+        seq: 1,
+        at,
+        provider: 'openai',
+        wire: 'openai' as const,
+        model: GPT,
+        stream: false,
+        fault: 'http_error',
+        status: 500,
+        prefill: false,
+        authPresent: true,
+      },
+      {
+        seq: 2,
+        at: at + 5,
+        provider: 'openai',
+        wire: 'openai' as const,
+        model: GPT,
+        stream: false,
+        fault: null,
+        status: 200,
+        prefill: false,
+        authPresent: true,
+      },
     ];
     expect(gaps(fake)).toEqual([5]);
     expect(() => expectNoHammering(fake, RETRY, MIN_BACKOFF)).toThrow();

@@ -122,20 +122,70 @@ export function testConfig(simUrl: string, over: Record<string, unknown> = {}): 
       deepseek: { kind: 'openai', baseUrl: `${simUrl}/deepseek/v1`, apiKeyEnv: 'SY_TEST_DEEPSEEK_KEY' },
     },
     models: {
-      'gpt-4.1': { tier: 'balanced', price: { inputPerMTok: 2, outputPerMTok: 8 }, contextWindow: 1_047_576, capabilities: ['chat', 'code', 'tools', 'json', 'vision'], latencyPriorMs: 600, maxOutputTokens: 32768, fallbacks: ['claude-sonnet-4.5'], endpoints: [{ provider: 'openai', upstreamModel: 'gpt-4.1' }] },
-      'claude-sonnet-4.5': { tier: 'high_quality', price: { inputPerMTok: 3, outputPerMTok: 15 }, contextWindow: 200_000, capabilities: ['chat', 'code', 'tools', 'json', 'vision', 'prefill'], latencyPriorMs: 900, maxOutputTokens: 64000, fallbacks: ['gpt-4.1'], endpoints: [{ provider: 'anthropic', upstreamModel: 'claude-sonnet-4-5' }] },
-      'gemini-2.5-flash': { tier: 'fast_cheap', price: { inputPerMTok: 0.3, outputPerMTok: 2.5 }, contextWindow: 1_048_576, capabilities: ['chat', 'code', 'tools', 'json', 'vision'], latencyPriorMs: 400, maxOutputTokens: 65536, fallbacks: ['deepseek-v3.2'], endpoints: [{ provider: 'gemini', upstreamModel: 'gemini-2.5-flash' }] },
-      'deepseek-v3.2': { tier: 'fast_cheap', price: { inputPerMTok: 0.28, outputPerMTok: 0.42 }, contextWindow: 128_000, capabilities: ['chat', 'code', 'tools', 'json'], latencyPriorMs: 35, maxOutputTokens: 8192, fallbacks: ['gemini-2.5-flash'], endpoints: [{ provider: 'deepseek', upstreamModel: 'deepseek-chat' }] },
+      'gpt-4.1': {
+        tier: 'balanced',
+        price: { inputPerMTok: 2, outputPerMTok: 8 },
+        contextWindow: 1_047_576,
+        capabilities: ['chat', 'code', 'tools', 'json', 'vision'],
+        latencyPriorMs: 600,
+        maxOutputTokens: 32768,
+        fallbacks: ['claude-sonnet-4.5'],
+        endpoints: [{ provider: 'openai', upstreamModel: 'gpt-4.1' }],
+      },
+      'claude-sonnet-4.5': {
+        tier: 'high_quality',
+        price: { inputPerMTok: 3, outputPerMTok: 15 },
+        contextWindow: 200_000,
+        capabilities: ['chat', 'code', 'tools', 'json', 'vision', 'prefill'],
+        latencyPriorMs: 900,
+        maxOutputTokens: 64000,
+        fallbacks: ['gpt-4.1'],
+        endpoints: [{ provider: 'anthropic', upstreamModel: 'claude-sonnet-4-5' }],
+      },
+      'gemini-2.5-flash': {
+        tier: 'fast_cheap',
+        price: { inputPerMTok: 0.3, outputPerMTok: 2.5 },
+        contextWindow: 1_048_576,
+        capabilities: ['chat', 'code', 'tools', 'json', 'vision'],
+        latencyPriorMs: 400,
+        maxOutputTokens: 65536,
+        fallbacks: ['deepseek-v3.2'],
+        endpoints: [{ provider: 'gemini', upstreamModel: 'gemini-2.5-flash' }],
+      },
+      'deepseek-v3.2': {
+        tier: 'fast_cheap',
+        price: { inputPerMTok: 0.28, outputPerMTok: 0.42 },
+        contextWindow: 128_000,
+        capabilities: ['chat', 'code', 'tools', 'json'],
+        latencyPriorMs: 35,
+        maxOutputTokens: 8192,
+        fallbacks: ['gemini-2.5-flash'],
+        endpoints: [{ provider: 'deepseek', upstreamModel: 'deepseek-chat' }],
+      },
     },
-    routing: { strategy: 'cost', routes: { chatbot: ['deepseek-v3.2', 'gemini-2.5-flash'], code: ['deepseek-v3.2', 'gpt-4.1'], analysis: ['gpt-4.1', 'claude-sonnet-4.5'] } },
-    resilience: { requestTimeoutMs: 15000, headersTimeoutMs: 3000, firstTokenTimeoutMs: 2000, idleTimeoutMs: 1000, retry: { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 400 } },
+    routing: {
+      strategy: 'cost',
+      routes: { chatbot: ['deepseek-v3.2', 'gemini-2.5-flash'], code: ['deepseek-v3.2', 'gpt-4.1'], analysis: ['gpt-4.1', 'claude-sonnet-4.5'] },
+    },
+    resilience: {
+      requestTimeoutMs: 15000,
+      headersTimeoutMs: 3000,
+      firstTokenTimeoutMs: 2000,
+      idleTimeoutMs: 1000,
+      retry: { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 400 },
+    },
     storage: { ledger: `sqlite:${join(dir, 'ledger.db')}` },
     logging: { level: 'info' },
   };
   return { ...base, ...over };
 }
 
-export const TEST_KEYS = { SY_TEST_OPENAI_KEY: 'sk-test-openai-SECRET', SY_TEST_ANTHROPIC_KEY: 'sk-ant-test-SECRET', SY_TEST_GEMINI_KEY: 'gm-test-SECRET', SY_TEST_DEEPSEEK_KEY: 'ds-test-SECRET' };
+export const TEST_KEYS = {
+  SY_TEST_OPENAI_KEY: 'sk-test-openai-SECRET',
+  SY_TEST_ANTHROPIC_KEY: 'sk-ant-test-SECRET',
+  SY_TEST_GEMINI_KEY: 'gm-test-SECRET',
+  SY_TEST_DEEPSEEK_KEY: 'ds-test-SECRET',
+};
 
 export interface SidecarHandle extends Proc {
   configFile: string;

@@ -13,7 +13,16 @@ import { stringify } from 'yaml';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { ROOT, startProc, startSidecar, testConfig, TEST_KEYS, type Proc, type SidecarHandle } from './harness.js';
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const ADMIN_TOKEN = 'admin-token-for-the-inspector-test';
 
 let sim: Simulator; // in-process: one process start less
@@ -40,7 +49,10 @@ beforeAll(async () => {
   [browser, sc, guarded] = await Promise.all([
     launching,
     startSidecar(config()),
-    startProc(['serve', '--config', file, '--host', '0.0.0.0', '--port', '0'], /switchyard (http:\/\/\S+)\/v1/, { ...TEST_KEYS, SWITCHYARD_ADMIN_TOKEN: ADMIN_TOKEN }),
+    startProc(['serve', '--config', file, '--host', '0.0.0.0', '--port', '0'], /switchyard (http:\/\/\S+)\/v1/, {
+      ...TEST_KEYS,
+      SWITCHYARD_ADMIN_TOKEN: ADMIN_TOKEN,
+    }),
   ]);
 });
 
@@ -51,7 +63,11 @@ afterAll(async () => {
 });
 
 const chat = (base: string, model: string) =>
-  fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hello inspector' }] }) }).then(async (r) => {
+  fetch(`${base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hello inspector' }] }),
+  }).then(async (r) => {
     await r.arrayBuffer();
     return r.status;
   });
@@ -106,7 +122,9 @@ describe.concurrent('/switchyard/inspect in Chromium', () => {
     const seen = watch(page);
     // The page route itself sits behind the admin check: the test adds the header to the
     // document request only (see the reply: the route should be exempt or accept ?token=).
-    await page.route('**/switchyard/inspect?*', (route) => route.continue({ headers: { ...route.request().headers(), authorization: `Bearer ${ADMIN_TOKEN}` } }));
+    await page.route('**/switchyard/inspect?*', (route) =>
+      route.continue({ headers: { ...route.request().headers(), authorization: `Bearer ${ADMIN_TOKEN}` } }),
+    );
     await page.goto(`${base}/switchyard/inspect?token=${ADMIN_TOKEN}`);
     await expect.poll(() => page.locator('article.card').count(), { timeout: 5000 }).toBe(4);
     await page.waitForSelector('#conn[data-conn="live"]', { timeout: 5000 });

@@ -64,7 +64,11 @@ describe('shutdown', () => {
         // Once the sidecar has taken the signal, new requests are refused (connection closed or 503) while the stream goes on.
         for (let i = 0; i < 100 && !sc.stdout().includes('shutting down'); i++) await sleep(20);
         expect(sc.stdout()).toContain('shutting down');
-        const late = await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'x' }] }) }).then(
+        const late = await fetch(`${sc.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'x' }] }),
+        }).then(
           (r) => r.status,
           () => 'refused',
         );

@@ -38,7 +38,10 @@ function startProxy(target: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  sim = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 1, outputTokens: 12 }, models: { [UPSTREAM]: { cachedTokens: 3, cacheWriteTokens: 5 } } });
+  sim = await startSimulatorProc({
+    defaults: { ttftMs: 5, tokenGapMs: 1, outputTokens: 12 },
+    models: { [UPSTREAM]: { cachedTokens: 3, cacheWriteTokens: 5 } },
+  });
   const via = await startProxy(sim.url);
   const cfg = testConfig(via, { auth: { keys: [{ id: 'team-n', keyEnv: 'SY_TEST_CLIENT_KEY' }] } });
   const providers = cfg.providers as Record<string, Record<string, unknown>>;
@@ -47,7 +50,10 @@ beforeAll(async () => {
   providers.anthropic2 = { ...providers.anthropic, baseUrl: `${via}/anthropic2` };
   const models = cfg.models as Record<string, { price: Record<string, number>; endpoints: unknown[] }>;
   models[MODEL]!.price = { inputPerMTok: 3, outputPerMTok: 15, cachedInputPerMTok: 0.3 };
-  models[MODEL]!.endpoints = [{ provider: 'anthropic', upstreamModel: UPSTREAM }, { provider: 'anthropic2', upstreamModel: UPSTREAM }];
+  models[MODEL]!.endpoints = [
+    { provider: 'anthropic', upstreamModel: UPSTREAM },
+    { provider: 'anthropic2', upstreamModel: UPSTREAM },
+  ];
   ledgerFile = ledgerFileOf(cfg);
   sc = await startSidecar(cfg, { SY_TEST_CLIENT_KEY: KEY });
   client = new Anthropic({ baseURL: sc.url, apiKey: KEY, maxRetries: 0, timeout: 30_000 });
@@ -70,7 +76,11 @@ const thinking = { type: 'enabled' as const, budget_tokens: 1024 };
 
 /** The simulator asked directly, as Anthropic would be: the reference a native relay must match. */
 async function direct(body: Record<string, unknown>): Promise<Response> {
-  return fetch(`${sim.url}/anthropic/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'k' }, body: JSON.stringify({ ...body, model: UPSTREAM }) });
+  return fetch(`${sim.url}/anthropic/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'k' },
+    body: JSON.stringify({ ...body, model: UPSTREAM }),
+  });
 }
 
 /** A raw SSE body as [event name, parsed data] pairs. */
@@ -132,7 +142,11 @@ describe('native relay from an Anthropic-kind endpoint', () => {
     const full = textOf(await client.messages.create({ model: MODEL, max_tokens: 300, messages }));
     const stop = ` ${full.split(' ')[6]!}`;
     const body = { model: MODEL, max_tokens: 300, stream: true, thinking, stop_sequences: [stop], messages };
-    const r = await fetch(`${sc.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body) });
+    const r = await fetch(`${sc.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': KEY, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify(body),
+    });
     expect(r.status).toBe(200);
     const got = events(await r.text());
     const ref = events(await (await direct(body)).text());
@@ -160,9 +174,18 @@ describe('native relay from an Anthropic-kind endpoint', () => {
   });
 
   it("forwards anthropic-beta and the client's anthropic-version; the upstream gets switchyard's key, never the client's", async () => {
-    const beta = new Anthropic({ baseURL: sc.url, apiKey: KEY, maxRetries: 0, defaultHeaders: { 'anthropic-version': '2024-02-02', 'anthropic-beta': 'interleaved-thinking-2025-05-14' } });
+    const beta = new Anthropic({
+      baseURL: sc.url,
+      apiKey: KEY,
+      maxRetries: 0,
+      defaultHeaders: { 'anthropic-version': '2024-02-02', 'anthropic-beta': 'interleaved-thinking-2025-05-14' },
+    });
     await beta.messages.create({ model: MODEL, max_tokens: 50, messages: question('hi') });
-    const bare = await fetch(`${sc.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, max_tokens: 50, messages: question('hi') }) });
+    const bare = await fetch(`${sc.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, max_tokens: 50, messages: question('hi') }),
+    });
     expect(bare.status).toBe(200);
     const log = await sim.log();
     expect(log.map((e) => [(e as { anthropicVersion?: string }).anthropicVersion, (e as { anthropicBeta?: string | null }).anthropicBeta])).toEqual([
@@ -179,7 +202,11 @@ describe('native relay from an Anthropic-kind endpoint', () => {
 
   it('a relayed stream whose upstream ends after its stop reason without message_stop still ends with message_stop', async () => {
     await sim.setFault(UPSTREAM, { kind: 'no_done' });
-    const r = await fetch(`${sc.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, max_tokens: 100, stream: true, messages: question('end quietly') }) });
+    const r = await fetch(`${sc.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, max_tokens: 100, stream: true, messages: question('end quietly') }),
+    });
     const got = events(await r.text());
     expect(got.slice(-2).map(([n]) => n)).toEqual(['message_delta', 'message_stop']);
     expect(got.filter(([n]) => n === 'message_stop')).toHaveLength(1);
@@ -187,9 +214,16 @@ describe('native relay from an Anthropic-kind endpoint', () => {
   });
 
   it('a bad anthropic-beta header is a 400 in Anthropic shape naming it', async () => {
-    const r = await fetch(`${sc.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json', 'anthropic-beta': 'a b;c' }, body: JSON.stringify({ model: MODEL, max_tokens: 5, messages: question('x') }) });
+    const r = await fetch(`${sc.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': KEY, 'content-type': 'application/json', 'anthropic-beta': 'a b;c' },
+      body: JSON.stringify({ model: MODEL, max_tokens: 5, messages: question('x') }),
+    });
     expect(r.status).toBe(400);
-    expect(await r.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringMatching(/anthropic-beta/) as unknown } });
+    expect(await r.json()).toMatchObject({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: expect.stringMatching(/anthropic-beta/) as unknown },
+    });
     expect(await sim.log()).toHaveLength(0);
   });
 

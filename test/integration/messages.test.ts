@@ -31,15 +31,18 @@ afterEach(async () => {
   await sim.clearLog();
 });
 
-
-const tools = [{ name: 'lookup', description: 'Look a word up', input_schema: { type: 'object' as const, properties: { input: { type: 'string' } }, required: ['input'] } }];
+const tools = [
+  { name: 'lookup', description: 'Look a word up', input_schema: { type: 'object' as const, properties: { input: { type: 'string' } }, required: ['input'] } },
+];
 
 describe.each([
   { target: 'claude-sonnet-4.5', wire: 'anthropic', upstream: 'claude-sonnet-4-5' },
   { target: 'gpt-4.1', wire: 'openai', upstream: 'gpt-4.1' },
 ])('POST /v1/messages to $target ($wire-kind)', ({ target, wire, upstream }) => {
   it('answers a Messages object, billed in the ledger', async () => {
-    const { data, response } = await client.messages.create({ model: target, max_tokens: 200, system: 'Be brief.', messages: [{ role: 'user', content: 'Explain the switchyard.' }] }).withResponse();
+    const { data, response } = await client.messages
+      .create({ model: target, max_tokens: 200, system: 'Be brief.', messages: [{ role: 'user', content: 'Explain the switchyard.' }] })
+      .withResponse();
     expect(data.type).toBe('message');
     expect(data.role).toBe('assistant');
     expect(data.model).toBe(target);
@@ -75,7 +78,13 @@ describe.each([
   });
 
   it('uses a tool and continues with its result', async () => {
-    const first = await client.messages.create({ model: target, max_tokens: 200, tools, tool_choice: { type: 'tool', name: 'lookup' }, messages: [{ role: 'user', content: 'Look up "rail".' }] });
+    const first = await client.messages.create({
+      model: target,
+      max_tokens: 200,
+      tools,
+      tool_choice: { type: 'tool', name: 'lookup' },
+      messages: [{ role: 'user', content: 'Look up "rail".' }],
+    });
     expect(first.stop_reason).toBe('tool_use');
     const use = first.content.find((b) => b.type === 'tool_use');
     if (use?.type !== 'tool_use') throw new Error('no tool_use block');
@@ -96,7 +105,13 @@ describe.each([
   });
 
   it('streams a tool call as input_json_delta', async () => {
-    const stream = client.messages.stream({ model: target, max_tokens: 200, tools, tool_choice: { type: 'any' }, messages: [{ role: 'user', content: 'Look up "switch".' }] });
+    const stream = client.messages.stream({
+      model: target,
+      max_tokens: 200,
+      tools,
+      tool_choice: { type: 'any' },
+      messages: [{ role: 'user', content: 'Look up "switch".' }],
+    });
     const final = await stream.finalMessage();
     const use = final.content.find((b) => b.type === 'tool_use');
     expect(use?.type === 'tool_use' && use.input).toHaveProperty('input');
@@ -106,9 +121,16 @@ describe.each([
 
 describe('Messages API edges', () => {
   it('sends Anthropic-only fields (thinking) natively, and refuses them for an OpenAI-kind target naming the field', async () => {
-    const ok = await client.messages.create({ model: 'claude-sonnet-4.5', max_tokens: 50, thinking: { type: 'disabled' }, messages: [{ role: 'user', content: 'hi' }] });
+    const ok = await client.messages.create({
+      model: 'claude-sonnet-4.5',
+      max_tokens: 50,
+      thinking: { type: 'disabled' },
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     expect(ok.type).toBe('message');
-    const err = await client.messages.create({ model: 'gpt-4.1', max_tokens: 50, thinking: { type: 'disabled' }, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    const err = await client.messages
+      .create({ model: 'gpt-4.1', max_tokens: 50, thinking: { type: 'disabled' }, messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.BadRequestError);
     expect((err as InstanceType<typeof Anthropic.BadRequestError>).error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
     expect((err as Error).message).toMatch(/thinking/);
@@ -140,7 +162,10 @@ describe('Messages API edges', () => {
       ['{"model":"gpt-4.1","messages":[{"role":"user","content":"x"}]}', /max_tokens/],
       ['{"model":"gpt-4.1","max_tokens":5,"messages":[]}', /messages/],
       ['{"model":"nope","max_tokens":5,"messages":[{"role":"user","content":"x"}]}', /nope/],
-      ['{"model":"gpt-4.1","max_tokens":5,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"x"}]}', /tools\[0\]\.type/],
+      [
+        '{"model":"gpt-4.1","max_tokens":5,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"x"}]}',
+        /tools\[0\]\.type/,
+      ],
     ];
     for (const [body, re] of cases) {
       const r = await fetch(`${sc.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body });
@@ -169,9 +194,17 @@ describe('Messages API edges', () => {
   });
 
   it('counts tokens without calling a provider', async () => {
-    const r = await client.messages.countTokens({ model: 'claude-sonnet-4.5', system: 'Be brief.', messages: [{ role: 'user', content: 'How many tokens is this?' }] });
+    const r = await client.messages.countTokens({
+      model: 'claude-sonnet-4.5',
+      system: 'Be brief.',
+      messages: [{ role: 'user', content: 'How many tokens is this?' }],
+    });
     expect(r.input_tokens).toBeGreaterThan(5);
-    const longer = await client.messages.countTokens({ model: 'claude-sonnet-4.5', system: 'Be brief.', messages: [{ role: 'user', content: 'How many tokens is this? '.repeat(10) }] });
+    const longer = await client.messages.countTokens({
+      model: 'claude-sonnet-4.5',
+      system: 'Be brief.',
+      messages: [{ role: 'user', content: 'How many tokens is this? '.repeat(10) }],
+    });
     expect(longer.input_tokens).toBeGreaterThan(r.input_tokens);
     expect(await sim.log()).toHaveLength(0);
   });

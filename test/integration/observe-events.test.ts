@@ -88,7 +88,11 @@ afterAll(async () => {
 });
 
 const chat = async (model: string): Promise<{ status: number; returnedAt: number }> => {
-  const res = await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }) });
+  const res = await fetch(`${sc.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+  });
   await res.arrayBuffer();
   return { status: res.status, returnedAt: Date.now() };
 };

@@ -136,14 +136,22 @@ describe.concurrent('operator surfaces', () => {
       completion += r.usage!.completion_tokens;
     }
     for (let i = 0; i < 2; i++) {
-      const s = await plain.client.chat.completions.create({ model: 'deepseek-v3.2', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: `stream ${i}` }] });
+      const s = await plain.client.chat.completions.create({
+        model: 'deepseek-v3.2',
+        stream: true,
+        stream_options: { include_usage: true },
+        messages: [{ role: 'user', content: `stream ${i}` }],
+      });
       for await (const c of s) {
         prompt += c.usage?.prompt_tokens ?? 0;
         completion += c.usage?.completion_tokens ?? 0;
       }
     }
     sim.setFault('gpt-4.1', { kind: 'http_error', status: 500, times: 2 });
-    for (let i = 0; i < 2; i++) await expect(plain.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'fail' }] })).rejects.toMatchObject({ status: 502 });
+    for (let i = 0; i < 2; i++)
+      await expect(plain.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'fail' }] })).rejects.toMatchObject({
+        status: 502,
+      });
 
     const res = await fetch(`${plain.url}/metrics`);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -169,7 +177,8 @@ describe.concurrent('operator surfaces', () => {
       for await (const chunk of r.body!) events += Buffer.from(chunk).toString('utf8');
     });
     const client = new OpenAI({ baseURL: `${authed.url}/v1`, apiKey: CLIENT_KEY, maxRetries: 0 });
-    for (const model of ['gpt-4.1', 'claude-sonnet-4.5', 'gemini-2.5-flash', 'deepseek-v3.2']) await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hello' }] });
+    for (const model of ['gpt-4.1', 'claude-sonnet-4.5', 'gemini-2.5-flash', 'deepseek-v3.2'])
+      await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hello' }] });
     const s = await client.chat.completions.create({ model: 'route/analysis', stream: true, messages: [{ role: 'user', content: 'stream' }] });
     for await (const _c of s) void _c;
     sim.setFault('claude-sonnet-4-5', { kind: 'http_error', status: 500, times: 4 });
@@ -200,7 +209,11 @@ describe.concurrent('operator surfaces', () => {
   });
 
   it('switchyard status prints the endpoints, budgets and spend of a running sidecar; a dead port exits 1', async ({ expect }) => {
-    const paid = await fetch(`${authed.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${CLIENT_KEY}` }, body: JSON.stringify({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'for the spend table' }] }) });
+    const paid = await fetch(`${authed.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CLIENT_KEY}` },
+      body: JSON.stringify({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'for the spend table' }] }),
+    });
     expect(paid.status).toBe(200);
     const dead = await new Promise<number>((resolve) => {
       const srv = createServer().listen(0, '127.0.0.1', () => {
@@ -211,7 +224,8 @@ describe.concurrent('operator surfaces', () => {
     const [table, down] = await Promise.all([run(['status', '--url', authed.url]), run(['status', '--url', `http://127.0.0.1:${dead}`])]);
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/^ENDPOINT\s+STATE\s+RPM\s+TPM\s+IN-FLIGHT\s+P50\s+EWMA\s+FAILS\s+RETRY/m);
-    for (const id of ['gpt-4.1@openai', 'claude-sonnet-4.5@anthropic', 'gemini-2.5-flash@gemini', 'deepseek-v3.2@deepseek']) expect(table.stdout).toMatch(new RegExp(`^${id.replace(/\./g, '\\.')}\\s+(healthy|throttled|circuit-open|half-open)\\s+\\d`, 'm'));
+    for (const id of ['gpt-4.1@openai', 'claude-sonnet-4.5@anthropic', 'gemini-2.5-flash@gemini', 'deepseek-v3.2@deepseek'])
+      expect(table.stdout).toMatch(new RegExp(`^${id.replace(/\./g, '\\.')}\\s+(healthy|throttled|circuit-open|half-open)\\s+\\d`, 'm'));
     expect(table.stdout).toMatch(/^MODEL\s+REQUESTS\s+PROMPT\s+COMPLETION\s+SPEND$/m);
     expect(table.stdout).toMatch(/^deepseek-v3\.2\s+[1-9]\d*\s+\d+\s+\d+\s+\$0\.\d+$/m);
     expect(table.stdout).toContain('budgets: none configured');
@@ -227,6 +241,9 @@ describe.concurrent('operator surfaces', () => {
     expect(demo.stdout).toMatch(/fault: 500 burst on gpt-4\.1/);
     expect(demo.stdout).toMatch(/\[\s+3s\] sent \d+ · ok \d+/);
     expect(demo.stdout).toMatch(/done after \d+s/);
-    expect([...demo.states].some((s) => s !== 'healthy'), [...demo.states].join(',')).toBe(true);
+    expect(
+      [...demo.states].some((s) => s !== 'healthy'),
+      [...demo.states].join(','),
+    ).toBe(true);
   }, 30_000);
 });

@@ -32,7 +32,16 @@ beforeAll(async () => {
     req.resume();
     req.on('end', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ id: 'chatcmpl-probe', object: 'chat.completion', created: 1, model: 'probe', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }], usage: { prompt_tokens: 7, completion_tokens: 1, total_tokens: 8 } }));
+      res.end(
+        JSON.stringify({
+          id: 'chatcmpl-probe',
+          object: 'chat.completion',
+          created: 1,
+          model: 'probe',
+          choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+          usage: { prompt_tokens: 7, completion_tokens: 1, total_tokens: 8 },
+        }),
+      );
     });
   });
   await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
@@ -42,7 +51,15 @@ beforeAll(async () => {
   sc = await startSidecar({
     ...base,
     providers: { ...(base.providers as Record<string, unknown>), probe: { kind: 'openai', baseUrl: probeUrl } },
-    models: { ...(base.models as Record<string, unknown>), 'probe-model': { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 8000, endpoints: [{ provider: 'probe', upstreamModel: 'probe-up' }] } },
+    models: {
+      ...(base.models as Record<string, unknown>),
+      'probe-model': {
+        tier: 'balanced',
+        price: { inputPerMTok: 1, outputPerMTok: 1 },
+        contextWindow: 8000,
+        endpoints: [{ provider: 'probe', upstreamModel: 'probe-up' }],
+      },
+    },
     observe: { otlp: { endpoint: otlp.url, serviceName: 'switchyard-test' } },
   });
 });
@@ -115,7 +132,11 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
 
   it('traces the other APIs with their operation', async () => {
     const tp = traceparent(4);
-    await new Anthropic({ baseURL: sc.url, apiKey: 'unused', maxRetries: 0, defaultHeaders: { traceparent: tp } }).messages.create({ model: 'claude-sonnet-4.5', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
+    await new Anthropic({ baseURL: sc.url, apiKey: 'unused', maxRetries: 0, defaultHeaders: { traceparent: tp } }).messages.create({
+      model: 'claude-sonnet-4.5',
+      max_tokens: 20,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     const m = await server(tp.split('-')[1]!);
     expect(m.attributes).toMatchObject({ 'switchyard.api': 'messages', 'gen_ai.operation.name': 'chat' });
     const tp2 = traceparent(5);

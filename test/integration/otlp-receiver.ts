@@ -27,7 +27,8 @@ interface OtlpKv {
   value: OtlpValue;
 }
 
-const value = (v: OtlpValue): string | number | boolean => v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : undefined) ?? v.doubleValue ?? v.boolValue ?? '';
+const value = (v: OtlpValue): string | number | boolean =>
+  v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : undefined) ?? v.doubleValue ?? v.boolValue ?? '';
 const flat = (kvs: OtlpKv[] | undefined): Record<string, string | number | boolean> => Object.fromEntries((kvs ?? []).map((kv) => [kv.key, value(kv.value)]));
 
 export class OtlpReceiver {
@@ -40,7 +41,9 @@ export class OtlpReceiver {
       const parts: Buffer[] = [];
       req.on('data', (c: Buffer) => parts.push(c));
       req.on('end', () => {
-        const body = JSON.parse(Buffer.concat(parts).toString('utf8')) as { resourceSpans?: Array<{ resource?: { attributes?: OtlpKv[] }; scopeSpans?: Array<{ spans?: Array<Record<string, unknown>> }> }> };
+        const body = JSON.parse(Buffer.concat(parts).toString('utf8')) as {
+          resourceSpans?: Array<{ resource?: { attributes?: OtlpKv[] }; scopeSpans?: Array<{ spans?: Array<Record<string, unknown>> }> }>;
+        };
         for (const rs of body.resourceSpans ?? []) {
           const resource = flat(rs.resource?.attributes);
           for (const ss of rs.scopeSpans ?? []) {

@@ -35,7 +35,16 @@ beforeAll(async () => {
         res.end('data: [DONE]\n\n');
       } else {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ id: 'rec-2', object: 'chat.completion', created: 1, model: 'rec', choices: [{ index: 0, message: { role: 'assistant', content: 'echo' }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } }));
+        res.end(
+          JSON.stringify({
+            id: 'rec-2',
+            object: 'chat.completion',
+            created: 1,
+            model: 'rec',
+            choices: [{ index: 0, message: { role: 'assistant', content: 'echo' }, finish_reason: 'stop' }],
+            usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 },
+          }),
+        );
       }
     });
   });
@@ -45,7 +54,12 @@ beforeAll(async () => {
   const cfg = testConfig(sim.url);
   const providers = cfg.providers as Record<string, unknown>;
   providers.recorder = { kind: 'openai', baseUrl: `${recorderUrl}/v1`, apiKeyEnv: 'SY_TEST_OPENAI_KEY' };
-  (cfg.models as Record<string, unknown>)['rec-model'] = { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100000, endpoints: [{ provider: 'recorder', upstreamModel: 'upstream-rec' }] };
+  (cfg.models as Record<string, unknown>)['rec-model'] = {
+    tier: 'balanced',
+    price: { inputPerMTok: 1, outputPerMTok: 1 },
+    contextWindow: 100000,
+    endpoints: [{ provider: 'recorder', upstreamModel: 'upstream-rec' }],
+  };
   cfg.server = { maxBodyBytes: 20000 };
   ledgerFile = String((cfg.storage as { ledger: string }).ledger).slice('sqlite:'.length);
   sc = await startSidecar(cfg);
@@ -87,7 +101,12 @@ describe('OpenAI-compatible surface', () => {
     expect(text.split(' ').length).toBe(20);
     expect(sawUsage).toBe(false);
 
-    const withUsage = await sc.client.chat.completions.create({ model: 'deepseek-v3.2', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Stream please' }] });
+    const withUsage = await sc.client.chat.completions.create({
+      model: 'deepseek-v3.2',
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: 'Stream please' }],
+    });
     let usage: OpenAI.CompletionUsage | undefined;
     let text2 = '';
     for await (const c of withUsage) {
@@ -166,14 +185,18 @@ describe('client errors are OpenAI-shaped 4xx', () => {
   });
 
   it('answers model_not_found listing what exists', async () => {
-    const err = (await sc.client.chat.completions.create({ model: 'gpt-9', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;
+    const err = (await sc.client.chat.completions
+      .create({ model: 'gpt-9', messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;
     expect(err.status).toBe(400);
     expect(err.code).toBe('model_not_found');
     expect(err.message).toMatch(/gpt-4\.1.*route\/chatbot.*auto/);
   });
 
   it('answers 413 for a body over server.maxBodyBytes', async () => {
-    const err = (await sc.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'x'.repeat(30000) }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    const err = (await sc.client.chat.completions
+      .create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'x'.repeat(30000) }] })
+      .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
     expect(err.status).toBe(413);
     expect(err.code).toBe('body_too_large');
   });
@@ -184,7 +207,9 @@ describe('upstream failures', () => {
     await sim.setFault('gpt-4.1', { kind: 'http_error', status: 500 });
     await sim.setFault('claude-sonnet-4-5', { kind: 'http_error', status: 500 });
     try {
-      const err = (await sc.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      const err = (await sc.client.chat.completions
+        .create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'x' }] })
+        .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
       expect(err.status).toBe(502);
       expect(err.code).toBe('upstream_error');
       expect(err.message).toMatch(/status 500/);
@@ -198,7 +223,11 @@ describe('upstream failures', () => {
     await sim.setFault('deepseek-chat', { kind: 'hang' });
     try {
       const started = Date.now();
-      const r = await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-switchyard-timeout-ms': '600' }, body: JSON.stringify({ model: 'gemini-2.5-flash', messages: [{ role: 'user', content: 'x' }] }) });
+      const r = await fetch(`${sc.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-switchyard-timeout-ms': '600' },
+        body: JSON.stringify({ model: 'gemini-2.5-flash', messages: [{ role: 'user', content: 'x' }] }),
+      });
       expect(r.status).toBe(504);
       expect(((await r.json()) as { error: { code: string } }).error.code).toBe('timeout');
       expect(Date.now() - started).toBeLessThan(3000);

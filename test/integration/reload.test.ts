@@ -39,7 +39,12 @@ beforeAll(async () => {
     models: { 'deepseek-chat': { tokenGapMs: 80, outputTokens: WORDS }, 'gemini-2.5-flash': { tokenGapMs: 80, outputTokens: WORDS } },
   });
   base = testConfig(sim.url, {
-    auth: { keys: [{ id: 'team-a', keyEnv: 'SY_TEST_TEAM_A_KEY', rpm: 2 }, { id: 'team-b', keyEnv: 'SY_TEST_TEAM_B_KEY' }] },
+    auth: {
+      keys: [
+        { id: 'team-a', keyEnv: 'SY_TEST_TEAM_A_KEY', rpm: 2 },
+        { id: 'team-b', keyEnv: 'SY_TEST_TEAM_B_KEY' },
+      ],
+    },
   });
   ledgerFile = String((base.storage as { ledger: string }).ledger).slice('sqlite:'.length);
   sc = await startSidecar(base, { SY_TEST_TEAM_A_KEY: KEY_A, SY_TEST_TEAM_B_KEY: KEY_B, SY_TEST_TEAM_C_KEY: KEY_C });
@@ -64,7 +69,11 @@ async function apiError(p: Promise<unknown>): Promise<InstanceType<typeof OpenAI
 }
 
 const post = (headers: Record<string, string>) =>
-  fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] }) });
+  fetch(`${sc.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] }),
+  });
 
 const requestIds: Record<string, string[]> = { 'team-a': [], 'team-b': [] };
 
@@ -109,7 +118,7 @@ describe('client keys (auth.keys)', () => {
     }
   });
 
-  it("a key over its own rpm → 429 rate_limited with retry-after; other keys are unaffected", async () => {
+  it('a key over its own rpm → 429 rate_limited with retry-after; other keys are unaffected', async () => {
     const a = client(KEY_A);
     for (let i = 0; i < 2; i++) requestIds['team-a']!.push((await ask(a)).response.headers.get('x-request-id')!);
     const e = await apiError(ask(a));
@@ -149,7 +158,11 @@ describe('client keys (auth.keys)', () => {
 });
 
 /** The base config with changes (deep-copied, so `base` stays as it was). */
-type Cfg = { models: Record<string, { endpoints: Array<Record<string, unknown>> }>; routing: { routes: Record<string, string[]> }; auth: { keys: Array<Record<string, unknown>> } };
+type Cfg = {
+  models: Record<string, { endpoints: Array<Record<string, unknown>> }>;
+  routing: { routes: Record<string, string[]> };
+  auth: { keys: Array<Record<string, unknown>> };
+};
 function variant(change: (c: Cfg) => void): Record<string, unknown> {
   const c = structuredClone(base) as Cfg & Record<string, unknown>;
   change(c);
@@ -170,7 +183,9 @@ async function reload(): Promise<{ status: number; body: Record<string, unknown>
 }
 
 async function models(): Promise<string[]> {
-  return ((await (await fetch(`${sc.url}/v1/models`, { headers: { authorization: `Bearer ${KEY_A}` } })).json()) as { data: Array<{ id: string }> }).data.map((m) => m.id);
+  return ((await (await fetch(`${sc.url}/v1/models`, { headers: { authorization: `Bearer ${KEY_A}` } })).json()) as { data: Array<{ id: string }> }).data.map(
+    (m) => m.id,
+  );
 }
 
 const teamB = () => client(KEY_B);
@@ -295,11 +310,19 @@ describe('reload', () => {
   });
 
   it('SIGHUP reloads the config file, key changes included', async () => {
-    writeFileSync(sc.configFile, stringify(variant((c) => {
-      c.routing.routes.fresh = ['gemini-2.5-flash'];
-      c.routing.routes.hup = ['deepseek-v3.2'];
-      c.auth.keys = [{ id: 'team-a', keyEnv: 'SY_TEST_TEAM_A_KEY', rpm: 2 }, { id: 'team-c', keyEnv: 'SY_TEST_TEAM_C_KEY' }];
-    })));
+    writeFileSync(
+      sc.configFile,
+      stringify(
+        variant((c) => {
+          c.routing.routes.fresh = ['gemini-2.5-flash'];
+          c.routing.routes.hup = ['deepseek-v3.2'];
+          c.auth.keys = [
+            { id: 'team-a', keyEnv: 'SY_TEST_TEAM_A_KEY', rpm: 2 },
+            { id: 'team-c', keyEnv: 'SY_TEST_TEAM_C_KEY' },
+          ];
+        }),
+      ),
+    );
     sc.child.kill('SIGHUP');
     const t0 = Date.now();
     while (!(await models()).includes('route/hup')) {

@@ -130,7 +130,12 @@ export interface Replicas {
 }
 
 /** `n` sidecars on one simulator, one Redis prefix and one ledger database. */
-export async function startReplicas(n: number, simUrl: string, storage: { ledger: string; shared: string; keyPrefix: string; leaseMs?: number }, over: Record<string, unknown> = {}): Promise<Replicas> {
+export async function startReplicas(
+  n: number,
+  simUrl: string,
+  storage: { ledger: string; shared: string; keyPrefix: string; leaseMs?: number },
+  over: Record<string, unknown> = {},
+): Promise<Replicas> {
   const cfg = testConfig(simUrl, { ...over, storage: { leaseMs: 5000, ...storage }, logging: { level: 'warn' } });
   const all = await Promise.all(Array.from({ length: n }, (_, i) => startSidecar(cfg, { SWITCHYARD_REPLICA_ID: `r${i}` })));
   return {

@@ -22,12 +22,21 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-
-const tools = [{ type: 'function' as const, name: 'lookup', description: 'Look a word up', parameters: { type: 'object', properties: { input: { type: 'string' } }, required: ['input'] }, strict: false }];
+const tools = [
+  {
+    type: 'function' as const,
+    name: 'lookup',
+    description: 'Look a word up',
+    parameters: { type: 'object', properties: { input: { type: 'string' } }, required: ['input'] },
+    strict: false,
+  },
+];
 
 describe('POST /v1/responses', () => {
   it('answers a string input as a Response object, billed in the ledger', async () => {
-    const { data, response } = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Say hello.', instructions: 'Be brief.', metadata: { team: 'a' } }).withResponse();
+    const { data, response } = await sc.client.responses
+      .create({ model: 'deepseek-v3.2', input: 'Say hello.', instructions: 'Be brief.', metadata: { team: 'a' } })
+      .withResponse();
     expect(data.object).toBe('response');
     expect(data.id).toMatch(/^resp_/);
     expect(data.status).toBe('completed');
@@ -86,7 +95,12 @@ describe('POST /v1/responses', () => {
   });
 
   it('streams a function call with argument deltas', async () => {
-    const stream = sc.client.responses.stream({ model: 'claude-sonnet-4.5', input: 'Look up "switch".', tools, tool_choice: { type: 'function', name: 'lookup' } });
+    const stream = sc.client.responses.stream({
+      model: 'claude-sonnet-4.5',
+      input: 'Look up "switch".',
+      tools,
+      tool_choice: { type: 'function', name: 'lookup' },
+    });
     let args = '';
     for await (const ev of stream) if (ev.type === 'response.function_call_arguments.delta') args += ev.delta;
     const final = await stream.finalResponse();
@@ -106,7 +120,7 @@ describe('POST /v1/responses', () => {
     expect(types).not.toContain('response.completed');
   });
 
-  it('retrieves a stored response (GET /v1/responses/{id}, the SDK\'s responses.retrieve) as it was answered; 404 otherwise', async () => {
+  it("retrieves a stored response (GET /v1/responses/{id}, the SDK's responses.retrieve) as it was answered; 404 otherwise", async () => {
     const created = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Keep this one.', metadata: { tag: 'kept' } });
     const got = await sc.client.responses.retrieve(created.id);
     expect(JSON.parse(JSON.stringify(got))).toEqual(JSON.parse(JSON.stringify(created)));
@@ -115,7 +129,12 @@ describe('POST /v1/responses', () => {
     for await (const _ of stream) void _;
     const final = await stream.finalResponse();
     const again = await sc.client.responses.retrieve(final.id);
-    expect([again.id, again.status, again.output_text, again.usage?.output_tokens]).toEqual([final.id, 'completed', final.output_text, final.usage?.output_tokens]);
+    expect([again.id, again.status, again.output_text, again.usage?.output_tokens]).toEqual([
+      final.id,
+      'completed',
+      final.output_text,
+      final.usage?.output_tokens,
+    ]);
     // Not stored, unknown: 404 in OpenAI's shape.
     const unstored = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Forget this one.', store: false });
     for (const id of [unstored.id, 'resp_nope']) {
@@ -141,7 +160,13 @@ describe('POST /v1/responses', () => {
   });
 
   it('maps text.format json_schema to a JSON answer', async () => {
-    const r = await sc.client.responses.create({ model: 'gpt-4.1', input: 'Give me JSON.', text: { format: { type: 'json_schema', name: 'x', schema: { type: 'object', properties: {} } } }, max_output_tokens: 50, temperature: 0.2 });
+    const r = await sc.client.responses.create({
+      model: 'gpt-4.1',
+      input: 'Give me JSON.',
+      text: { format: { type: 'json_schema', name: 'x', schema: { type: 'object', properties: {} } } },
+      max_output_tokens: 50,
+      temperature: 0.2,
+    });
     expect(r.status).toBe('completed');
     expect(r.text?.format?.type).toBe('json_schema');
   });

@@ -22,7 +22,10 @@ beforeAll(async () => {
   sc = await startSidecar(cfg);
   const file = join(mkdtempSync(join(tmpdir(), 'sy-route-')), 'switchyard.yaml');
   writeFileSync(file, stringify(cfg));
-  guarded = await startProc(['serve', '--config', file, '--host', '0.0.0.0', '--port', '0'], /switchyard (http:\/\/\S+)\/v1/, { ...TEST_KEYS, SWITCHYARD_ADMIN_TOKEN: ADMIN });
+  guarded = await startProc(['serve', '--config', file, '--host', '0.0.0.0', '--port', '0'], /switchyard (http:\/\/\S+)\/v1/, {
+    ...TEST_KEYS,
+    SWITCHYARD_ADMIN_TOKEN: ADMIN,
+  });
 });
 
 afterAll(async () => {
@@ -32,7 +35,11 @@ afterAll(async () => {
 });
 
 const route = (base: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${base}/switchyard/route`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  fetch(`${base}/switchyard/route`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 
 interface RouteJson {
   model: string;
@@ -58,13 +65,19 @@ describe('POST /switchyard/route', () => {
   });
 
   it('score is null when a hint or an explicit model decides; hints keep their meaning', async () => {
-    const forced = (await (await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'hi' }] }, { 'x-switchyard-tier': 'high_quality' })).json()) as RouteJson;
+    const forced = (await (
+      await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'hi' }] }, { 'x-switchyard-tier': 'high_quality' })
+    ).json()) as RouteJson;
     expect(forced).toMatchObject({ tier: 'high_quality', score: null, reason: 'tier forced by x-switchyard-tier: high_quality' });
-    const task = (await (await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'hi' }] }, { 'x-switchyard-task': 'greeting' })).json()) as RouteJson;
+    const task = (await (
+      await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'hi' }] }, { 'x-switchyard-task': 'greeting' })
+    ).json()) as RouteJson;
     expect(task).toMatchObject({ tier: 'fast_cheap', score: null });
     const named = (await (await route(sc.url, { model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] })).json()) as RouteJson;
     expect(named).toMatchObject({ model: 'gpt-4.1', score: null, reason: 'requested gpt-4.1' });
-    const unknown = (await (await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'hi' }] }, { 'x-switchyard-task': 'astrology' })).json()) as RouteJson;
+    const unknown = (await (
+      await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'hi' }] }, { 'x-switchyard-task': 'astrology' })
+    ).json()) as RouteJson;
     expect(unknown.reason).toMatch(/^unknown task "astrology" ignored; score /);
     expect(unknown.score).not.toBeNull();
   });
@@ -78,7 +91,11 @@ describe('POST /switchyard/route', () => {
   it('bad bodies get the same 400s as the chat route', async () => {
     for (const bad of ['{not json', { model: 'auto' }, { model: 'auto', messages: 'x' }, { model: 'nope', messages: [{ role: 'user', content: 'x' }] }]) {
       const a = await route(sc.url, bad);
-      const b = await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof bad === 'string' ? bad : JSON.stringify(bad) });
+      const b = await fetch(`${sc.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: typeof bad === 'string' ? bad : JSON.stringify(bad),
+      });
       expect(a.status).toBe(400);
       expect(b.status).toBe(400);
       const ea = ((await a.json()) as { error: { code: string; message: string } }).error;
@@ -94,11 +111,14 @@ describe('POST /switchyard/route', () => {
     const content = 'Schreibe eine Python-Funktion, die Primzahlen bis 1000 findet.';
     const dry = (await (await route(sc.url, { model: 'auto', messages: [{ role: 'user', content }] })).json()) as RouteJson;
     const real = await sc.client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content }] }).withResponse();
-    const hinted = await sc.client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content }] }, { headers: { 'x-switchyard-tier': 'balanced' } }).withResponse();
+    const hinted = await sc.client.chat.completions
+      .create({ model: 'auto', messages: [{ role: 'user', content }] }, { headers: { 'x-switchyard-tier': 'balanced' } })
+      .withResponse();
     const cfgLedger = parse(readFileSync(sc.configFile, 'utf8')) as { storage: { ledger: string } };
     const db = new Database(cfgLedger.storage.ledger.slice('sqlite:'.length), { readonly: true });
     try {
-      const score = (id: string | null) => db.prepare<[string], { route_score: number | null }>('SELECT route_score FROM ledger WHERE request_id = ?').get(id!)?.route_score;
+      const score = (id: string | null) =>
+        db.prepare<[string], { route_score: number | null }>('SELECT route_score FROM ledger WHERE request_id = ?').get(id!)?.route_score;
       expect(score(real.response.headers.get('x-request-id'))).toBeCloseTo(dry.score!, 12);
       expect(score(hinted.response.headers.get('x-request-id'))).toBeNull();
     } finally {

@@ -35,12 +35,23 @@ beforeAll(async () => {
   providers.limp = { kind: 'openai', baseUrl: `${sim.url}/limp/v1`, apiKeyEnv: 'SY_TEST_OPENAI_KEY' };
   // The slow endpoint is listed first on purpose.
   (cfg.models as Record<string, unknown>).dual = {
-    tier: 'balanced', price: { inputPerMTok: 50, outputPerMTok: 50 }, contextWindow: 100_000, capabilities: ['chat'], latencyPriorMs: 100,
-    endpoints: [{ provider: 'slowp', upstreamModel: 'dual-slow' }, { provider: 'fastp', upstreamModel: 'dual-fast' }],
+    tier: 'balanced',
+    price: { inputPerMTok: 50, outputPerMTok: 50 },
+    contextWindow: 100_000,
+    capabilities: ['chat'],
+    latencyPriorMs: 100,
+    endpoints: [
+      { provider: 'slowp', upstreamModel: 'dual-slow' },
+      { provider: 'fastp', upstreamModel: 'dual-fast' },
+    ],
   };
   // A huge latency prior: the latency strategy never puts it first, so only explicit requests reach it.
   (cfg.models as Record<string, unknown>).limited = {
-    tier: 'balanced', price: { inputPerMTok: 50, outputPerMTok: 50 }, contextWindow: 100_000, capabilities: ['chat'], latencyPriorMs: 60_000,
+    tier: 'balanced',
+    price: { inputPerMTok: 50, outputPerMTok: 50 },
+    contextWindow: 100_000,
+    capabilities: ['chat'],
+    latencyPriorMs: 60_000,
     endpoints: [{ provider: 'limp', upstreamModel: 'limited', rpm: RPM }],
   };
   const routing = cfg.routing as { strategy: string; routes: Record<string, string[]>; classifier?: unknown; auto?: unknown };
@@ -64,7 +75,14 @@ type Hdrs = Record<string, string>;
 async function ask(model: string, content: string, headers: Hdrs = {}) {
   const { data, response } = await sc.client.chat.completions.create({ model, messages: [{ role: 'user', content }] }, { headers }).withResponse();
   const h = (n: string) => response.headers.get(n);
-  return { data, model: h('x-switchyard-model'), tier: h('x-switchyard-tier'), reason: h('x-switchyard-reason') ?? '', endpoint: h('x-switchyard-endpoint'), attempts: Number(h('x-switchyard-attempts')) };
+  return {
+    data,
+    model: h('x-switchyard-model'),
+    tier: h('x-switchyard-tier'),
+    reason: h('x-switchyard-reason') ?? '',
+    endpoint: h('x-switchyard-endpoint'),
+    attempts: Number(h('x-switchyard-attempts')),
+  };
 }
 
 async function apiError(p: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
@@ -99,7 +117,12 @@ describe('x-switchyard-max-latency-ms', () => {
   });
 
   it('answers 503 no_endpoint_available with retry-after when no endpoint is fast enough', async () => {
-    const e = await apiError(sc.client.chat.completions.create({ model: 'route/lat', messages: [{ role: 'user', content: 'hello' }] }, { headers: { 'x-switchyard-max-latency-ms': '1' } }));
+    const e = await apiError(
+      sc.client.chat.completions.create(
+        { model: 'route/lat', messages: [{ role: 'user', content: 'hello' }] },
+        { headers: { 'x-switchyard-max-latency-ms': '1' } },
+      ),
+    );
     expect(e.status).toBe(503);
     expect(e.code).toBe('no_endpoint_available');
     expect(Number(e.headers?.get('retry-after'))).toBeGreaterThanOrEqual(1);
@@ -151,7 +174,9 @@ describe('auto routing', () => {
   });
 
   it('an invalid x-switchyard-tier is a 400 naming the header', async () => {
-    const e = await apiError(sc.client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-switchyard-tier': 'ultra' } }));
+    const e = await apiError(
+      sc.client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-switchyard-tier': 'ultra' } }),
+    );
     expect(e.status).toBe(400);
     expect(e.param).toBe('x-switchyard-tier');
   });
@@ -171,7 +196,7 @@ describe('routes and fallbacks', () => {
     expect(r.reason).toMatch(/^route code: deepseek-v3\.2 .{1,2} gpt-4\.1$/);
   });
 
-  it('primary down → the route\'s next model (not the primary\'s own fallback)', async () => {
+  it("primary down → the route's next model (not the primary's own fallback)", async () => {
     await sim.clearLog();
     await sim.setFault('deepseek-chat', { kind: 'http_error', status: 503 });
     try {
@@ -259,7 +284,10 @@ describe('queueing behind a full RPM window', () => {
     expect(maxDepth).toBeGreaterThan(0);
     expect((await queued()) - queued0).toBeGreaterThanOrEqual(extra);
     // GCRA from the first dispatch: the k-th request beyond the burst cannot go before k slots.
-    const at = (await sim.log()).filter((l) => l.model === 'limited').map((l) => l.at).sort((a, b) => a - b);
+    const at = (await sim.log())
+      .filter((l) => l.model === 'limited')
+      .map((l) => l.at)
+      .sort((a, b) => a - b);
     expect(at).toHaveLength(RPM + extra);
     for (let k = 1; k <= extra; k++) expect(at[RPM - 1 + k]! - at[0]!, `extra request ${k}`).toBeGreaterThanOrEqual(k * SLOT_MS - 200);
     expect(Math.max(...results.map((r) => r.ms))).toBeGreaterThanOrEqual(extra * SLOT_MS - 300);

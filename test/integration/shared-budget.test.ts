@@ -11,7 +11,8 @@ import { dropPrefix, eventually, freshDb, SHARED_REDIS, sharedState, startReplic
 const CROWD = [{ role: 'user' as const, content: 'crowd request' }];
 const CROWD_MAX = 100;
 /** The sidecar's reservation on deepseek-v3.2: the prompt's byte bound at 280 nano-USD per token, max_tokens at 420. */
-const WORST = promptBoundTokens({ model: 'deepseek-v3.2', messages: CROWD, max_tokens: CROWD_MAX } as Parameters<typeof promptBoundTokens>[0]) * 280 + CROWD_MAX * 420;
+const WORST =
+  promptBoundTokens({ model: 'deepseek-v3.2', messages: CROWD, max_tokens: CROWD_MAX } as Parameters<typeof promptBoundTokens>[0]) * 280 + CROWD_MAX * 420;
 const FITS = 40;
 const SIZE = 600;
 
@@ -24,11 +25,16 @@ beforeAll(async () => {
   sim = await startSimulatorProc({ defaults: { ttftMs: 2, tokenGapMs: 0, outputTokens: 120 } });
   db = await freshDb();
   prefix = uniq('sy-budget');
-  reps = await startReplicas(3, sim.url, { ledger: db.url, shared: SHARED_REDIS, keyPrefix: prefix }, {
-    budget: { limits: [{ scope: 'global', period: 'day', usd: (FITS * WORST) / 1e9 }] },
-    // Generous timeouts: 600 requests on a small shared machine must not fail for slowness.
-    resilience: { requestTimeoutMs: 60_000, headersTimeoutMs: 30_000, firstTokenTimeoutMs: 30_000, idleTimeoutMs: 30_000 },
-  });
+  reps = await startReplicas(
+    3,
+    sim.url,
+    { ledger: db.url, shared: SHARED_REDIS, keyPrefix: prefix },
+    {
+      budget: { limits: [{ scope: 'global', period: 'day', usd: (FITS * WORST) / 1e9 }] },
+      // Generous timeouts: 600 requests on a small shared machine must not fail for slowness.
+      resilience: { requestTimeoutMs: 60_000, headersTimeoutMs: 30_000, firstTokenTimeoutMs: 30_000, idleTimeoutMs: 30_000 },
+    },
+  );
 });
 
 afterAll(async () => {
@@ -44,7 +50,10 @@ describe('one budget across three replicas', () => {
       Array.from({ length: SIZE }, (_, i) =>
         reps.all[i % 3]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: CROWD, max_tokens: CROWD_MAX }).then(
           () => 'ok' as const,
-          (e: unknown) => (e instanceof OpenAI.APIError ? `${e.status}:${(e.error as { code?: string } | undefined)?.code ?? ''}${e.status >= 500 ? e.message.slice(0, 160) : ''}` : String(e)),
+          (e: unknown) =>
+            e instanceof OpenAI.APIError
+              ? `${e.status}:${(e.error as { code?: string } | undefined)?.code ?? ''}${e.status >= 500 ? e.message.slice(0, 160) : ''}`
+              : String(e),
         ),
       ),
     );
@@ -64,10 +73,14 @@ describe('one budget across three replicas', () => {
     console.log(`600 requests over 3 replicas, limit = ${FITS} worst cases: ${served} served, ledger $${Number(sum!.total) / 1e9} of $${(FITS * WORST) / 1e9}`);
     // Settles run off the hot path: reserved drains to 0 on every replica's view.
     for (const r of reps.all) {
-      const b = await eventually(async () => {
-        const s = await sharedState(r);
-        return s.budgets[0]!.reservedUsd === 0 && s.shared.pendingSettles === 0 ? s.budgets[0] : undefined;
-      }, 5000, 'reserved back to 0');
+      const b = await eventually(
+        async () => {
+          const s = await sharedState(r);
+          return s.budgets[0]!.reservedUsd === 0 && s.shared.pendingSettles === 0 ? s.budgets[0] : undefined;
+        },
+        5000,
+        'reserved back to 0',
+      );
       expect(Math.round(b!.spentUsd * 1e9)).toBe(Number(sum!.total));
       // No live replica lost its lease under this load (its reservations would count at the reserved amount).
       expect((await sharedState(r)).shared.counters?.reclaimed).toBe(0);

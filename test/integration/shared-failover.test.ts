@@ -24,7 +24,10 @@ let redis: PrivateRedis;
 const running: Replicas[] = [];
 
 beforeAll(async () => {
-  sim = await startSimulatorProc({ defaults: { ttftMs: 2, tokenGapMs: 0, outputTokens: 120 }, models: { 'slow-chat': { ttftMs: 5, tokenGapMs: 50, outputTokens: 400 } } });
+  sim = await startSimulatorProc({
+    defaults: { ttftMs: 2, tokenGapMs: 0, outputTokens: 120 },
+    models: { 'slow-chat': { ttftMs: 5, tokenGapMs: 50, outputTokens: 400 } },
+  });
   redis = await privateRedis();
   await redis.start();
 });
@@ -40,23 +43,40 @@ async function replicas(n: number, limitNano: number): Promise<Replicas> {
   db = await freshDb();
   dbs.push(db);
   const models = testConfig(sim.url).models as Record<string, unknown>;
-  const r = await startReplicas(n, sim.url, { ledger: db.url, shared: redis.url, keyPrefix: uniq('sy-failover'), leaseMs: LEASE_MS }, {
-    models: { ...models, 'slow-model': { tier: 'fast_cheap', price: { inputPerMTok: 0.28, outputPerMTok: 0.42 }, contextWindow: 128_000, maxOutputTokens: 8192, endpoints: [{ provider: 'deepseek', upstreamModel: 'slow-chat' }] } },
-    budget: { limits: [{ scope: 'global', period: 'day', usd: limitNano / 1e9 }] },
-    resilience: { requestTimeoutMs: 60_000, headersTimeoutMs: 30_000, firstTokenTimeoutMs: 30_000, idleTimeoutMs: 30_000 },
-  });
+  const r = await startReplicas(
+    n,
+    sim.url,
+    { ledger: db.url, shared: redis.url, keyPrefix: uniq('sy-failover'), leaseMs: LEASE_MS },
+    {
+      models: {
+        ...models,
+        'slow-model': {
+          tier: 'fast_cheap',
+          price: { inputPerMTok: 0.28, outputPerMTok: 0.42 },
+          contextWindow: 128_000,
+          maxOutputTokens: 8192,
+          endpoints: [{ provider: 'deepseek', upstreamModel: 'slow-chat' }],
+        },
+      },
+      budget: { limits: [{ scope: 'global', period: 'day', usd: limitNano / 1e9 }] },
+      resilience: { requestTimeoutMs: 60_000, headersTimeoutMs: 30_000, firstTokenTimeoutMs: 30_000, idleTimeoutMs: 30_000 },
+    },
+  );
   running.push(r);
   return r;
 }
 
-const ledgerTotal = async (): Promise<number> => Number((await db.query<{ t: string }>('select coalesce(sum(cost_nano), 0) as t from switchyard_ledger'))[0]!.t);
+const ledgerTotal = async (): Promise<number> =>
+  Number((await db.query<{ t: string }>('select coalesce(sum(cost_nano), 0) as t from switchyard_ledger'))[0]!.t);
 const errorCode = (e: unknown): string => (e instanceof OpenAI.APIError ? String((e.error as { code?: string } | undefined)?.code) : String(e));
 
 describe('shared state failover', () => {
   it('SIGKILL of a replica with streams in flight: its reservations are reclaimed within a lease period and land in the ledger', async () => {
     const r = await replicas(3, 1_000_000_000);
     const [victim, survivor] = [r.all[0]!, r.all[1]!];
-    const streams = await Promise.all(Array.from({ length: 5 }, () => victim.client.chat.completions.create({ model: 'slow-model', messages: MSG, max_tokens: 300, stream: true })));
+    const streams = await Promise.all(
+      Array.from({ length: 5 }, () => victim.client.chat.completions.create({ model: 'slow-model', messages: MSG, max_tokens: 300, stream: true })),
+    );
     const reading = streams.map(async (s) => {
       try {
         for await (const _ of s) void _;
@@ -64,26 +84,40 @@ describe('shared state failover', () => {
         // the replica died mid-stream
       }
     });
-    const reservedBefore = await eventually(async () => {
-      const b = (await sharedState(survivor)).budgets[0]!;
-      return b.reservedUsd > 0 ? b.reservedUsd : undefined;
-    }, 5000, 'the streams reserved');
+    const reservedBefore = await eventually(
+      async () => {
+        const b = (await sharedState(survivor)).budgets[0]!;
+        return b.reservedUsd > 0 ? b.reservedUsd : undefined;
+      },
+      5000,
+      'the streams reserved',
+    );
     victim.child.kill('SIGKILL');
     const killedAt = Date.now();
-    const rows = await eventually(async () => {
-      const got = await db.query<{ request_id: string; cost_nano: string; error_code: string }>("select request_id, cost_nano, error_code from switchyard_ledger where error_code = 'reservation_reclaimed'");
-      return got.length === 5 ? got : undefined;
-    }, 4 * LEASE_MS, 'five reclaimed rows');
+    const rows = await eventually(
+      async () => {
+        const got = await db.query<{ request_id: string; cost_nano: string; error_code: string }>(
+          "select request_id, cost_nano, error_code from switchyard_ledger where error_code = 'reservation_reclaimed'",
+        );
+        return got.length === 5 ? got : undefined;
+      },
+      4 * LEASE_MS,
+      'five reclaimed rows',
+    );
     const tookMs = Date.now() - killedAt;
     console.log(`reclaimed 5 reservations ${tookMs} ms after SIGKILL (lease ${LEASE_MS} ms)`);
     // The lease runs out at most one lease period after the last renewal; the reclaim tick runs four times a period.
     expect(tookMs).toBeLessThanOrEqual(LEASE_MS + LEASE_MS / 2 + 500);
     const reclaimedNano = rows.reduce((s, x) => s + Number(x.cost_nano), 0);
     expect(Math.abs(reclaimedNano / 1e9 - reservedBefore)).toBeLessThan(1e-9);
-    const b = await eventually(async () => {
-      const x = (await sharedState(survivor)).budgets[0]!;
-      return x.reservedUsd === 0 ? x : undefined;
-    }, 3000, 'reserved back to 0');
+    const b = await eventually(
+      async () => {
+        const x = (await sharedState(survivor)).budgets[0]!;
+        return x.reservedUsd === 0 ? x : undefined;
+      },
+      3000,
+      'reserved back to 0',
+    );
     expect(Math.round(b.spentUsd * 1e9)).toBe(reclaimedNano);
     await Promise.all(reading);
   }, 30_000);
@@ -91,17 +125,20 @@ describe('shared state failover', () => {
   it('Redis stopped and restarted empty under traffic: 503 shared_state_unavailable meanwhile, spend rebuilt from the ledger, no overspend', async () => {
     const limit = 30 * WORST;
     const r = await replicas(2, limit);
-    const ask = (i: number) => r.all[i % 2]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: MSG, max_tokens: MAX }).then(() => 'ok', errorCode);
+    const ask = (i: number) =>
+      r.all[i % 2]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: MSG, max_tokens: MAX }).then(() => 'ok', errorCode);
     const before = await Promise.all(Array.from({ length: 10 }, (_, i) => ask(i)));
     expect(before).toEqual(Array(10).fill('ok'));
     const spentBefore = await ledgerTotal();
 
     await redis.stop();
     await eventually(async () => ((await fetch(`${r.all[0]!.url}/readyz`)).status === 503 ? true : undefined), 5000, '/readyz not ready');
-    const down = await r.all[1]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: MSG, max_tokens: MAX }).withResponse().then(
-      () => null,
-      (e: unknown) => e as InstanceType<typeof OpenAI.APIError>,
-    );
+    const down = await r.all[1]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: MSG, max_tokens: MAX })
+      .withResponse()
+      .then(
+        () => null,
+        (e: unknown) => e as InstanceType<typeof OpenAI.APIError>,
+      );
     expect(down?.status).toBe(503);
     expect(errorCode(down)).toBe('shared_state_unavailable');
     expect(Number(down?.headers?.get('retry-after'))).toBeGreaterThanOrEqual(1);
@@ -111,27 +148,41 @@ describe('shared state failover', () => {
     expect(r.all[0]!.stdout()).toContain('shared state (Redis) unreachable');
 
     await redis.start();
-    await eventually(async () => ((await fetch(`${r.all[0]!.url}/readyz`)).status === 200 && (await fetch(`${r.all[1]!.url}/readyz`)).status === 200 ? true : undefined), 10_000, '/readyz ready again');
+    await eventually(
+      async () => ((await fetch(`${r.all[0]!.url}/readyz`)).status === 200 && (await fetch(`${r.all[1]!.url}/readyz`)).status === 200 ? true : undefined),
+      10_000,
+      '/readyz ready again',
+    );
     // Before any request: the state view shows the spend rebuilt from the ledger, not "nothing spent".
     for (const rep of r.all) {
-      await eventually(async () => {
-        const b = (await sharedState(rep)).budgets[0]!;
-        return Math.round(b.spentUsd * 1e9) === spentBefore && b.reservedUsd === 0 ? true : undefined;
-      }, 4 * LEASE_MS, 'state view shows the ledger spend after Redis came back empty, before any request');
+      await eventually(
+        async () => {
+          const b = (await sharedState(rep)).budgets[0]!;
+          return Math.round(b.spentUsd * 1e9) === spentBefore && b.reservedUsd === 0 ? true : undefined;
+        },
+        4 * LEASE_MS,
+        'state view shows the ledger spend after Redis came back empty, before any request',
+      );
     }
     expect(await ask(0)).toBe('ok');
     const ledgerNow = await ledgerTotal();
-    await eventually(async () => {
-      const b = (await sharedState(r.all[1]!)).budgets[0]!;
-      return Math.round(b.spentUsd * 1e9) === ledgerNow && b.reservedUsd === 0 ? true : undefined;
-    }, 5000, 'Redis spend equal to the ledger (10 before the outage + 1 after)');
+    await eventually(
+      async () => {
+        const b = (await sharedState(r.all[1]!)).budgets[0]!;
+        return Math.round(b.spentUsd * 1e9) === ledgerNow && b.reservedUsd === 0 ? true : undefined;
+      },
+      5000,
+      'Redis spend equal to the ledger (10 before the outage + 1 after)',
+    );
     expect(ledgerNow).toBeGreaterThan(spentBefore);
     // Far more than fits: the rebuilt spend must stop them at the limit.
     const after = await Promise.all(Array.from({ length: 60 }, (_, i) => ask(i)));
     const served = after.filter((o) => o === 'ok').length;
     expect(after.filter((o) => o !== 'ok' && o !== 'budget_exceeded')).toEqual([]);
     const total = await ledgerTotal();
-    console.log(`before the outage ${before.length} served ($${spentBefore / 1e9}); after Redis came back empty ${served} more until the limit; ledger $${total / 1e9} of $${limit / 1e9}`);
+    console.log(
+      `before the outage ${before.length} served ($${spentBefore / 1e9}); after Redis came back empty ${served} more until the limit; ledger $${total / 1e9} of $${limit / 1e9}`,
+    );
     expect(total).toBeLessThanOrEqual(limit);
     expect(r.all[0]!.stdout() + r.all[1]!.stdout()).toContain('rebuilt from the ledger');
     await sleep(0);

@@ -43,7 +43,12 @@ const outcome = (p: Promise<unknown>): Promise<Outcome> =>
     () => ({ ok: true as const }),
     (e: unknown) => {
       if (!(e instanceof OpenAI.APIError)) throw e;
-      return { ok: false as const, status: e.status ?? 0, code: String((e.error as { code?: string } | undefined)?.code), retryAfter: e.headers?.get("retry-after") ?? null };
+      return {
+        ok: false as const,
+        status: e.status ?? 0,
+        code: String((e.error as { code?: string } | undefined)?.code),
+        retryAfter: e.headers?.get('retry-after') ?? null,
+      };
     },
   );
 
@@ -58,13 +63,21 @@ describe('shared endpoint windows', () => {
     });
     await sim.clearLog();
     const started = Date.now();
-    const all = await Promise.all(r.all.flatMap((s) => Array.from({ length: 30 }, () => outcome(s.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 })))));
+    const all = await Promise.all(
+      r.all.flatMap((s) =>
+        Array.from({ length: 30 }, () =>
+          outcome(s.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 })),
+        ),
+      ),
+    );
     const elapsedS = (Date.now() - started) / 1000;
     const log = (await sim.log()).filter((e) => e.model === 'deepseek-chat');
     const served = all.filter((o) => o.ok).length;
     // GCRA: a burst of 30, then one every 2 s.
     const allowed = 30 + Math.floor(elapsedS / 2) + 1;
-    console.log(`rpm 30 × 3 replicas: ${served} served, upstream saw ${log.length} in ${elapsedS.toFixed(1)} s (one shared window allows ≤ ${allowed}; three would allow 90)`);
+    console.log(
+      `rpm 30 × 3 replicas: ${served} served, upstream saw ${log.length} in ${elapsedS.toFixed(1)} s (one shared window allows ≤ ${allowed}; three would allow 90)`,
+    );
     // What the provider saw is bounded by one shared window; a request sent close to its deadline
     // can reach the upstream and still end in a 504 for the client, so served ≤ seen.
     expect(log.length).toBeLessThanOrEqual(allowed);
@@ -83,8 +96,10 @@ describe('shared endpoint windows', () => {
     const deepseek = { ...models['deepseek-v3.2']!, fallbacks: [], endpoints: [{ provider: 'deepseek', upstreamModel: 'deepseek-chat', rpm: 60 }] };
     const r = await replicas({ models: { 'deepseek-v3.2': deepseek }, routing: { strategy: 'cost', routes: {} } });
     const [busy, idle] = [r.all[0]!, r.all[2]!];
-    for (let i = 0; i < 20; i++) await busy.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 });
-    const rpmUsed = async (s: typeof busy): Promise<number> => ((await s.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek') as unknown as { rpm: { used: number } }).rpm.used;
+    for (let i = 0; i < 20; i++)
+      await busy.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 });
+    const rpmUsed = async (s: typeof busy): Promise<number> =>
+      ((await s.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek') as unknown as { rpm: { used: number } }).rpm.used;
     // GCRA at 60 rpm leaks one request a second: 20 sent just now leave well over 6 in the window for several seconds.
     expect(await rpmUsed(busy)).toBeGreaterThanOrEqual(6);
     const deadline = Date.now() + 4_000;
@@ -100,7 +115,8 @@ describe('shared endpoint windows', () => {
     const r = await replicas({});
     await sim.clearLog();
     await sim.setFault('deepseek-chat', { kind: 'rate_limit', retryAfterSec: 20, times: 1 });
-    const ask = (i: number) => r.all[i]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 }).withResponse();
+    const ask = (i: number) =>
+      r.all[i]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 }).withResponse();
     const first = await ask(0);
     // Failed over to its fallback after the 429.
     expect(first.response.headers.get('x-switchyard-model')).toBe('gemini-2.5-flash');
@@ -118,9 +134,18 @@ describe('shared endpoint windows', () => {
   }, 30_000);
 
   it('circuits stay per replica, but only one replica at a time sends the half-open probe', async () => {
-    const r = await replicas({ resilience: { failureThreshold: 1, recoveryMs: 1500, requestTimeoutMs: 15_000, headersTimeoutMs: 5_000, retry: { maxAttempts: 1, baseDelayMs: 50, maxDelayMs: 400 } } });
+    const r = await replicas({
+      resilience: {
+        failureThreshold: 1,
+        recoveryMs: 1500,
+        requestTimeoutMs: 15_000,
+        headersTimeoutMs: 5_000,
+        retry: { maxAttempts: 1, baseDelayMs: 50, maxDelayMs: 400 },
+      },
+    });
     await sim.setFault('deepseek-chat', { kind: 'http_error', status: 500 });
-    const ask = (i: number) => r.all[i]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 }).withResponse();
+    const ask = (i: number) =>
+      r.all[i]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 }).withResponse();
     // One 5xx each: every replica opens its own circuit (a 5xx can be local, so nothing is shared).
     for (const i of [0, 1, 2]) await ask(i);
     for (const s of r.all) expect((await s.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek')!.state).toMatch(/^(circuit-open|half-open)$/);
@@ -145,7 +170,6 @@ describe('shared endpoint windows', () => {
     writeFileSync(s0.configFile, stringify({ ...cfg, storage: { ...cfg.storage, keyPrefix: 'elsewhere' } }));
     const reload = await fetch(`${s0.url}/switchyard/reload`, { method: 'POST' });
     expect(reload.status).toBe(400);
-    expect(await reload.text()).toContain('restart switchyard to change them');
+    expect(await reload.text()).toContain('storage.keyPrefix is read at start-up: restart switchyard to change it');
   }, 30_000);
 });
-

@@ -18,16 +18,62 @@ const at = (iso: string): number => Date.parse(iso);
 
 function row(requestId: string, over: Partial<LedgerRow>): LedgerRow {
   return {
-    requestId, at: 0, keyId: null, model: null, endpoint: null, attempts: 1, promptTokens: 0, completionTokens: 0, cachedTokens: 0,
-    costNano: 0, estimated: false, status: 200, latencyMs: 10, ttftMs: null, stream: false, errorCode: null, ...over,
+    requestId,
+    at: 0,
+    keyId: null,
+    model: null,
+    endpoint: null,
+    attempts: 1,
+    promptTokens: 0,
+    completionTokens: 0,
+    cachedTokens: 0,
+    costNano: 0,
+    estimated: false,
+    status: 200,
+    latencyMs: 10,
+    ttftMs: null,
+    stream: false,
+    errorCode: null,
+    ...over,
   };
 }
 
 const ROWS: LedgerRow[] = [
-  row('r1', { at: at('2025-03-01T10:00:00Z'), keyId: 'team-a', model: 'gpt-4.1', endpoint: 'gpt-4.1@openai', promptTokens: 100, completionTokens: 50, costNano: 1_000_000_000 }),
-  row('r2', { at: at('2025-03-01T23:59:59.999Z'), model: 'deepseek-v3.2', endpoint: 'deepseek-v3.2@deepseek', promptTokens: 10, completionTokens: 5, costNano: 123_456_789 }),
-  row('r3', { at: at('2025-03-02T00:00:00.000Z'), keyId: 'team-b', model: 'gpt-4.1', endpoint: 'gpt-4.1@relay', promptTokens: 200, completionTokens: 70, costNano: 2_500_000_001 }),
-  row('r4', { at: at('2025-03-03T12:00:00Z'), keyId: 'team-a', model: 'claude-sonnet-4.5', endpoint: 'claude-sonnet-4.5@anthropic', promptTokens: 1, completionTokens: 1, costNano: 7 }),
+  row('r1', {
+    at: at('2025-03-01T10:00:00Z'),
+    keyId: 'team-a',
+    model: 'gpt-4.1',
+    endpoint: 'gpt-4.1@openai',
+    promptTokens: 100,
+    completionTokens: 50,
+    costNano: 1_000_000_000,
+  }),
+  row('r2', {
+    at: at('2025-03-01T23:59:59.999Z'),
+    model: 'deepseek-v3.2',
+    endpoint: 'deepseek-v3.2@deepseek',
+    promptTokens: 10,
+    completionTokens: 5,
+    costNano: 123_456_789,
+  }),
+  row('r3', {
+    at: at('2025-03-02T00:00:00.000Z'),
+    keyId: 'team-b',
+    model: 'gpt-4.1',
+    endpoint: 'gpt-4.1@relay',
+    promptTokens: 200,
+    completionTokens: 70,
+    costNano: 2_500_000_001,
+  }),
+  row('r4', {
+    at: at('2025-03-03T12:00:00Z'),
+    keyId: 'team-a',
+    model: 'claude-sonnet-4.5',
+    endpoint: 'claude-sonnet-4.5@anthropic',
+    promptTokens: 1,
+    completionTokens: 1,
+    costNano: 7,
+  }),
   // A refused request: a row of its own, nothing spent.
   row('r5', { at: at('2025-03-03T13:00:00Z'), keyId: 'team-b', status: 429, errorCode: 'budget_exceeded', attempts: 0 }),
 ];
@@ -101,7 +147,11 @@ describe('/switchyard/spend', () => {
 
   it('groups by endpoint, by key and by UTC day', async () => {
     expect((await spend('group_by=endpoint')).groups.map((g) => [g.endpoint, g.requests])).toEqual([
-      ['(none)', 1], ['claude-sonnet-4.5@anthropic', 1], ['deepseek-v3.2@deepseek', 1], ['gpt-4.1@openai', 1], ['gpt-4.1@relay', 1],
+      ['(none)', 1],
+      ['claude-sonnet-4.5@anthropic', 1],
+      ['deepseek-v3.2@deepseek', 1],
+      ['gpt-4.1@openai', 1],
+      ['gpt-4.1@relay', 1],
     ]);
     expect((await spend('group_by=key')).groups).toEqual([
       expectedGroup('key', '(none)', only('r2')),

@@ -33,7 +33,12 @@ beforeAll(async () => {
   sim = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 1, outputTokens: OUTPUT_TOKENS } });
   const cfg = testConfig(sim.url, {
     resilience: RESILIENCE,
-    budget: { limits: [{ scope: 'global', period: 'day', usd: 100 }, { scope: 'model', model: CLAUDE, period: 'month', usd: 10 }] },
+    budget: {
+      limits: [
+        { scope: 'global', period: 'day', usd: 100 },
+        { scope: 'model', model: CLAUDE, period: 'month', usd: 10 },
+      ],
+    },
   });
   const models = cfg.models as Record<string, Record<string, unknown>>;
   models[GPT]!.endpoints = [{ provider: 'openai', upstreamModel: GPT, rpm: 1000, tpm: 2_000_000 }];
@@ -123,9 +128,21 @@ describe('/switchyard/state', () => {
   it('shows a request in flight and one waiting in the queue', async () => {
     await sim.setFault('single-up', { kind: 'slow_first_token', delayMs: 500, times: 1 });
     const first = ask(sc, 'single', 'queue first', { stream: false });
-    await waitFor('the first request at the upstream', () => sim.log(), (l) => l.length === 1, 3000, 10);
+    await waitFor(
+      'the first request at the upstream',
+      () => sim.log(),
+      (l) => l.length === 1,
+      3000,
+      10,
+    );
     const second = ask(sc, 'single', 'queue second', { stream: false });
-    const s = await waitFor('a request in the queue', () => stateOf(sc), (v) => v.supervisor.queueDepth === 1, 3000, 10);
+    const s = await waitFor(
+      'a request in the queue',
+      () => stateOf(sc),
+      (v) => v.supervisor.queueDepth === 1,
+      3000,
+      10,
+    );
     const single = s.endpoints.find((e) => e.id === 'single@deepseek')!;
     expect(single.inFlight).toBe(1);
     expect(single.state).toBe('healthy');
@@ -219,7 +236,13 @@ describe(`circuit breaking end to end (failureThreshold ${RESILIENCE.failureThre
     expect(hits(await sim.log(), GPT)).toHaveLength(0);
 
     // After recoveryMs: half-open. A failing probe opens it again (one upstream request only).
-    e = await waitFor('half-open', () => endpoint(sc, GPT_EP), (v) => v.state === 'half-open', 4000, 25);
+    e = await waitFor(
+      'half-open',
+      () => endpoint(sc, GPT_EP),
+      (v) => v.state === 'half-open',
+      4000,
+      25,
+    );
     expect(Date.now()).toBeGreaterThanOrEqual(openUntil);
     expect(e.retryAt).toBeNull();
     await sim.clearLog();
@@ -232,7 +255,13 @@ describe(`circuit breaking end to end (failureThreshold ${RESILIENCE.failureThre
 
     // Half-open again, the upstream recovered (slowly): of four requests at once exactly one
     // probe reaches it, the others go to the fallback; the probe's success closes the circuit.
-    await waitFor('half-open again', () => endpoint(sc, GPT_EP), (v) => v.state === 'half-open', 4000, 25);
+    await waitFor(
+      'half-open again',
+      () => endpoint(sc, GPT_EP),
+      (v) => v.state === 'half-open',
+      4000,
+      25,
+    );
     await sim.setFault(GPT, { kind: 'slow_first_token', delayMs: 500, times: 1 });
     await sim.clearLog();
     const burst = await Promise.all([0, 1, 2, 3].map((i) => ask(sc, GPT, `circuit burst ${i}`, { stream: i % 2 === 1 })));
@@ -242,7 +271,13 @@ describe(`circuit breaking end to end (failureThreshold ${RESILIENCE.failureThre
     expect(hits(log, GPT)).toHaveLength(RESILIENCE.halfOpenProbes);
     expect(hits(log, CLAUDE_UP)).toHaveLength(3);
     await sim.clearLog();
-    await waitFor('healthy after the probe', () => endpoint(sc, GPT_EP), (v) => v.state === 'healthy', 3000, 25);
+    await waitFor(
+      'healthy after the probe',
+      () => endpoint(sc, GPT_EP),
+      (v) => v.state === 'healthy',
+      3000,
+      25,
+    );
     e = await endpoint(sc, GPT_EP);
     expect(e).toMatchObject({ state: 'healthy', consecutiveFailures: 0, retryAt: null });
 

@@ -10,8 +10,14 @@ type Snap = SnapshotFrom<typeof budgetMachine>;
 const DAY_MS = 86_400_000;
 /** 2025-02-01T00:00Z: a day and a month boundary. */
 const MIDNIGHT = Date.UTC(2025, 1, 1);
-const limit = (id: string, period: BudgetLimit['period'], amount: number, scope: BudgetLimit['scope'] = 'global', key: string | null = null, model: string | null = null): BudgetLimit =>
-  ({ id, scope, key, model, period, limit: amount });
+const limit = (
+  id: string,
+  period: BudgetLimit['period'],
+  amount: number,
+  scope: BudgetLimit['scope'] = 'global',
+  key: string | null = null,
+  model: string | null = null,
+): BudgetLimit => ({ id, scope, key, model, period, limit: amount });
 
 function start(limits: BudgetLimit[], now: number) {
   const clock = new SimulatedClock();
@@ -36,12 +42,18 @@ function events(s: Snap, own: readonly string[]): Array<ModelEvent<typeof budget
   const common = { at, requestId: 'r', budgets: ALL };
   return own.flatMap((type): Array<ModelEvent<typeof budgetMachine>> => {
     switch (type) {
-      case 'budget.restored': return [{ type, at, spent: { day: 20, total: 20 } }];
-      case 'budget.reserve': return [{ type, ...common, amount: AMOUNT }];
-      case 'budget.settle': return outstanding ? [60, 90].map((actual) => ({ type, ...common, reserved: AMOUNT, actual })) : [];
-      case 'budget.release': return outstanding ? [{ type, ...common, reserved: AMOUNT }] : [];
-      case 'budget.reconfigured': return [{ type, at, limits: MODEL_LIMITS, spent: {} }];
-      default: return isAfter({ type }) ? [{ type: type as `xstate.after.${string}` }] : [];
+      case 'budget.restored':
+        return [{ type, at, spent: { day: 20, total: 20 } }];
+      case 'budget.reserve':
+        return [{ type, ...common, amount: AMOUNT }];
+      case 'budget.settle':
+        return outstanding ? [60, 90].map((actual) => ({ type, ...common, reserved: AMOUNT, actual })) : [];
+      case 'budget.release':
+        return outstanding ? [{ type, ...common, reserved: AMOUNT }] : [];
+      case 'budget.reconfigured':
+        return [{ type, at, limits: MODEL_LIMITS, spent: {} }];
+      default:
+        return isAfter({ type }) ? [{ type: type as `xstate.after.${string}` }] : [];
     }
   });
 }
@@ -179,7 +191,12 @@ describe('budget machine: examples', () => {
 describe('budget machine: property', () => {
   const LIMITS = [limit('g', 'day', 500), limit('k1', 'month', 300, 'key', 'k1'), limit('m1', 'total', 400, 'model', null, 'm1')];
   const command = fc.oneof(
-    fc.record({ kind: fc.constant('reserve' as const), amount: fc.integer({ min: 1, max: 120 }), key: fc.constantFrom('k1', 'k2'), model: fc.constantFrom('m1', 'm2') }),
+    fc.record({
+      kind: fc.constant('reserve' as const),
+      amount: fc.integer({ min: 1, max: 120 }),
+      key: fc.constantFrom('k1', 'k2'),
+      model: fc.constantFrom('m1', 'm2'),
+    }),
     fc.record({ kind: fc.constant('finish' as const), pick: fc.nat(), settle: fc.boolean(), actual: fc.integer({ min: 0, max: 200 }) }),
   );
 

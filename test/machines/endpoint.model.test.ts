@@ -16,12 +16,27 @@ const T0 = Date.UTC(2025, 2, 10, 12, 0, 0);
  * estimated, 150 real) is consumed and corrected on every path, but three requests a minute
  * can never fill it, so it cannot change a guard and stays out of the key.
  */
-const SETTINGS: EndpointSettings = { rpm: 3, tpm: 1000, maxConcurrent: 8, failureThreshold: 2, recoveryMs: 10_000, halfOpenProbes: 1, latencyWindow: 4, latencyPriorMs: 800 };
+const SETTINGS: EndpointSettings = {
+  rpm: 3,
+  tpm: 1000,
+  maxConcurrent: 8,
+  failureThreshold: 2,
+  recoveryMs: 10_000,
+  halfOpenProbes: 1,
+  latencyWindow: 4,
+  latencyPriorMs: 800,
+};
 const EST = 100;
 const RETRY_MS = 10_000;
 /** The model only answers requests it dispatched, at most this many at once. */
 const MAX_IN_FLIGHT = 2;
-const input = (settings: Partial<EndpointSettings> = {}): EndpointInput => ({ id: 'ep', model: 'm', provider: 'p', now: T0, settings: { ...SETTINGS, ...settings } });
+const input = (settings: Partial<EndpointSettings> = {}): EndpointInput => ({
+  id: 'ep',
+  model: 'm',
+  provider: 'p',
+  now: T0,
+  settings: { ...SETTINGS, ...settings },
+});
 
 /** The runtime dispatches only into a window that admits; this also bounds `rpmTat - now`. */
 const admits = (s: Snap): boolean => {
@@ -36,15 +51,32 @@ function events(s: Snap, own: readonly string[]): Array<ModelEvent<typeof endpoi
   const busy = s.context.inFlight > 0;
   return own.flatMap((type): Array<ModelEvent<typeof endpointMachine>> => {
     switch (type) {
-      case 'request.dispatched': return admits(s) ? [{ type, at, estTokens: EST }] : [];
-      case 'upstream.succeeded': return busy ? [{ type, at, latencyMs: 900, ttftMs: 200, tokens: EST + 50, estTokens: EST }] : [];
-      case 'upstream.failed': return busy ? [{ type, at, fault: 'server_error', countsAsFailure: true, estTokens: EST, tokens: 0 }, { type, at, fault: 'other', countsAsFailure: false, estTokens: EST, tokens: 0 }] : [];
-      case 'upstream.released': return busy ? [{ type, at, estTokens: EST, tokens: 0 }] : [];
-      case 'upstream.rateLimited': return busy ? [{ type, at, retryAt: at + RETRY_MS, estTokens: EST }] : [];
-      case 'window.exhausted': return [{ type, at, retryAt: at + RETRY_MS, reason: 'x-ratelimit-remaining-requests: 0' }, { type, at, retryAt: at + RETRY_MS, reason: 'shared rpm' }];
-      case 'window.admitted': return [{ type, at }];
-      case 'endpoint.reset': return [{ type, at }];
-      default: return isAfter({ type }) ? [{ type: type as `xstate.after.${string}` }] : [];
+      case 'request.dispatched':
+        return admits(s) ? [{ type, at, estTokens: EST }] : [];
+      case 'upstream.succeeded':
+        return busy ? [{ type, at, latencyMs: 900, ttftMs: 200, tokens: EST + 50, estTokens: EST }] : [];
+      case 'upstream.failed':
+        return busy
+          ? [
+              { type, at, fault: 'server_error', countsAsFailure: true, estTokens: EST, tokens: 0 },
+              { type, at, fault: 'other', countsAsFailure: false, estTokens: EST, tokens: 0 },
+            ]
+          : [];
+      case 'upstream.released':
+        return busy ? [{ type, at, estTokens: EST, tokens: 0 }] : [];
+      case 'upstream.rateLimited':
+        return busy ? [{ type, at, retryAt: at + RETRY_MS, estTokens: EST }] : [];
+      case 'window.exhausted':
+        return [
+          { type, at, retryAt: at + RETRY_MS, reason: 'x-ratelimit-remaining-requests: 0' },
+          { type, at, retryAt: at + RETRY_MS, reason: 'shared rpm' },
+        ];
+      case 'window.admitted':
+        return [{ type, at }];
+      case 'endpoint.reset':
+        return [{ type, at }];
+      default:
+        return isAfter({ type }) ? [{ type: type as `xstate.after.${string}` }] : [];
     }
   });
 }
@@ -76,9 +108,11 @@ const spec: ModelSpec<typeof endpointMachine> = {
   expectedDelay: (before, after) =>
     after.type.includes('.recovery.') ? before.context.settings.recoveryMs : (before.context.retryAt ?? before.context.now) - before.context.now,
   // Why TPM may stay out of the key: it never holds its whole limit on these paths.
-  attach: () => ({ after }) => {
-    if (after.context.tpmTat - after.context.now >= MINUTE_MS) expect.fail('the TPM window filled up: it must be part of the key');
-  },
+  attach:
+    () =>
+    ({ after }) => {
+      if (after.context.tpmTat - after.context.now >= MINUTE_MS) expect.fail('the TPM window filled up: it must be part of the key');
+    },
 };
 
 describe('endpoint machine: model-based paths', () => {

@@ -64,7 +64,17 @@ export interface ModelSpec<M extends AnyStateMachine> {
 function isolated<M extends AnyStateMachine>(machine: M): ActorLogic<SnapshotFrom<M>, ModelEvent<M>, InputFrom<M>> {
   const scope = (): AnyActorScope => {
     const self = createEmptyActor();
-    return { self, id: '', sessionId: '', logger: () => {}, defer: () => {}, emit: () => {}, system: self.system, stopChild: () => {}, actionExecutor: () => {} };
+    return {
+      self,
+      id: '',
+      sessionId: '',
+      logger: () => {},
+      defer: () => {},
+      emit: () => {},
+      system: self.system,
+      stopChild: () => {},
+      actionExecutor: () => {},
+    };
   };
   return {
     config: machine.config,
@@ -161,7 +171,11 @@ export function replay<M extends AnyStateMachine>(spec: ModelSpec<M>, path: Mode
  * leaves runs them all. Linear, unlike the library's pairwise de-duplication.
  */
 function leaves<P extends { steps: ReadonlyArray<{ event: unknown }> }>(paths: P[]): P[] {
-  const seq = (p: P, n: number): string => p.steps.slice(0, n).map((s) => JSON.stringify(s.event)).join('\n');
+  const seq = (p: P, n: number): string =>
+    p.steps
+      .slice(0, n)
+      .map((s) => JSON.stringify(s.event))
+      .join('\n');
   const inner = new Set(paths.map((p) => seq(p, p.steps.length - 1)));
   return paths.filter((p) => !inner.has(seq(p, p.steps.length)));
 }
@@ -174,6 +188,7 @@ export function runShortestPaths<M extends AnyStateMachine>(spec: ModelSpec<M>):
   const paths = leaves(buildModel(spec).getShortestPaths({ allowDuplicatePaths: true }));
   const t1 = cpu();
   for (const path of paths) replay(spec, path, recorder);
-  if (process.env.MODEL_TIMING) console.log(`[model-timing] ${spec.machine.id}: ${paths.length} paths, graph ${Math.round(t1 - t0)} ms, replay ${Math.round(cpu() - t1)} ms of CPU`);
+  if (process.env.MODEL_TIMING)
+    console.log(`[model-timing] ${spec.machine.id}: ${paths.length} paths, graph ${Math.round(t1 - t0)} ms, replay ${Math.round(cpu() - t1)} ms of CPU`);
   return { paths: paths.length, recorder };
 }

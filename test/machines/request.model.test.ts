@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { SnapshotFrom } from 'xstate';
-import { commandOf, isFinal, requestMachine, startRequest, stepRequest, type ReqEvent, type ReqInput, type ReqSnapshot, type NextStep } from '../../machines/request.machine.js';
+import {
+  commandOf,
+  isFinal,
+  requestMachine,
+  startRequest,
+  stepRequest,
+  type ReqEvent,
+  type ReqInput,
+  type ReqSnapshot,
+  type NextStep,
+} from '../../machines/request.machine.js';
 import { reportCoverage } from './coverage.js';
 import { runShortestPaths, type ModelEvent, type ModelSpec } from './model-harness.js';
 
@@ -18,7 +28,16 @@ const PICKS = [
 const fault = (status: number | null) => ({ kind: status === null ? 'stream_cut' : 'http_status', status });
 
 function failures(at: number): ReqEvent[] {
-  const f = (next: NextStep, status: number | null, extra: Partial<Extract<ReqEvent, { type: 'attempt.failed' }>> = {}): ReqEvent => ({ type: 'attempt.failed', at, fault: fault(status), next, delayMs: 100, partialCostNano: 0, smallerModels: [], ...extra });
+  const f = (next: NextStep, status: number | null, extra: Partial<Extract<ReqEvent, { type: 'attempt.failed' }>> = {}): ReqEvent => ({
+    type: 'attempt.failed',
+    at,
+    fault: fault(status),
+    next,
+    delayMs: 100,
+    partialCostNano: 0,
+    smallerModels: [],
+    ...extra,
+  });
   return [
     f('stop', null, { fault: { kind: 'deadline', status: null } }),
     f('retry_same', 500, { partialCostNano: 7 }),
@@ -36,11 +55,23 @@ function events(s: Snap, own: readonly string[]): Array<ModelEvent<typeof reques
   const at = T0 + 1;
   return own.flatMap((type): ReqEvent[] => {
     switch (type) {
-      case 'request.routed': return [{ type, at, candidates: ['a', 'b'] }];
-      case 'route.refused': case 'capacity.freed': case 'capacity.refused': case 'timer.fired': case 'attempt.committed': case 'budget.settled': return [{ type, at }];
-      case 'request.aborted': return [{ type, at, reason: 'deadline' }, { type, at, reason: 'client_gone' }];
+      case 'request.routed':
+        return [{ type, at, candidates: ['a', 'b'] }];
+      case 'route.refused':
+      case 'capacity.freed':
+      case 'capacity.refused':
+      case 'timer.fired':
+      case 'attempt.committed':
+      case 'budget.settled':
+        return [{ type, at }];
+      case 'request.aborted':
+        return [
+          { type, at, reason: 'deadline' },
+          { type, at, reason: 'client_gone' },
+        ];
       // The driver picks only endpoints and models not excluded.
-      case 'endpoint.picked': return PICKS.filter((p) => !s.context.excluded.includes(p.endpoint) && !s.context.excludedModels.includes(p.model)).map((p) => ({ type, at, ...p }));
+      case 'endpoint.picked':
+        return PICKS.filter((p) => !s.context.excluded.includes(p.endpoint) && !s.context.excludedModels.includes(p.model)).map((p) => ({ type, at, ...p }));
       case 'endpoint.none':
         return [
           { type, at, waitable: false, earliest: null, unknown: false },
@@ -48,11 +79,19 @@ function events(s: Snap, own: readonly string[]): Array<ModelEvent<typeof reques
           { type, at, waitable: true, earliest: T0 + DEADLINE_MS + 1, unknown: false },
           { type, at, waitable: true, earliest: T0 + 50, unknown: false },
         ];
-      case 'budget.granted': return [{ type, at, budgets: ['global:daily'], slotGone: false }, { type, at, budgets: ['global:daily'], slotGone: true }];
-      case 'budget.refused': return [{ type, at, budget: 'global:daily', limit: 1000, spent: 950, reserved: 0 }];
-      case 'attempt.succeeded': return [{ type, at, costNano: 40 }];
-      case 'attempt.failed': return failures(at);
-      default: return [];
+      case 'budget.granted':
+        return [
+          { type, at, budgets: ['global:daily'], slotGone: false },
+          { type, at, budgets: ['global:daily'], slotGone: true },
+        ];
+      case 'budget.refused':
+        return [{ type, at, budget: 'global:daily', limit: 1000, spent: 950, reserved: 0 }];
+      case 'attempt.succeeded':
+        return [{ type, at, costNano: 40 }];
+      case 'attempt.failed':
+        return failures(at);
+      default:
+        return [];
     }
   });
 }
@@ -122,7 +161,15 @@ describe('request machine: examples (the reducer the runtime runs)', () => {
   const pickA: ReqEvent = { type: 'endpoint.picked', at, endpoint: 'a1', model: 'a', amount: 100 };
   const pickB: ReqEvent = { type: 'endpoint.picked', at, endpoint: 'b1', model: 'b', amount: 50 };
   const granted: ReqEvent = { type: 'budget.granted', at, budgets: ['g'], slotGone: false };
-  const failed = (next: NextStep, status: number | null, partialCostNano = 0): ReqEvent => ({ type: 'attempt.failed', at, fault: fault(status), next, delayMs: 250, partialCostNano, smallerModels: [] });
+  const failed = (next: NextStep, status: number | null, partialCostNano = 0): ReqEvent => ({
+    type: 'attempt.failed',
+    at,
+    fault: fault(status),
+    next,
+    delayMs: 250,
+    partialCostNano,
+    smallerModels: [],
+  });
 
   it('a quick retry pins the endpoint until the backoff ends, returns the reservation, then picks it first', () => {
     const s = run(routed, pickA, granted, failed('retry_same', 500));
@@ -136,7 +183,20 @@ describe('request machine: examples (the reducer the runtime runs)', () => {
 
   it('no backoff after the last attempt allowed: the request fails at once instead of sleeping first', () => {
     const fire: ReqEvent = { type: 'timer.fired', at: at + 250 };
-    const third = run(routed, pickA, granted, failed('retry_same', 429), fire, pickA, granted, failed('retry_same', 429), fire, pickA, granted, failed('retry_same', 429));
+    const third = run(
+      routed,
+      pickA,
+      granted,
+      failed('retry_same', 429),
+      fire,
+      pickA,
+      granted,
+      failed('retry_same', 429),
+      fire,
+      pickA,
+      granted,
+      failed('retry_same', 429),
+    );
     expect(third.context.attempts).toBe(INPUT.maxTotalAttempts);
     expect(third.value).toBe('failed');
     expect(third.context.failure).toEqual({ kind: 'exhausted' });
@@ -184,7 +244,9 @@ describe('request machine: examples (the reducer the runtime runs)', () => {
   it('waits for capacity until the earliest free time, and gives up at once when that is past the deadline', () => {
     const waiting = run(routed, { type: 'endpoint.none', at, waitable: true, earliest: at + 40, unknown: false });
     expect(commandOf(waiting)).toEqual({ type: 'wait', until: at + 40 });
-    expect(run(routed, { type: 'endpoint.none', at, waitable: true, earliest: INPUT.deadlineAt, unknown: false }).context.failure).toEqual({ kind: 'exhausted' });
+    expect(run(routed, { type: 'endpoint.none', at, waitable: true, earliest: INPUT.deadlineAt, unknown: false }).context.failure).toEqual({
+      kind: 'exhausted',
+    });
     expect(run(routed, { type: 'endpoint.none', at, waitable: true, earliest: INPUT.deadlineAt, unknown: true }).value).toBe('waiting');
   });
 

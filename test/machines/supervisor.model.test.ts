@@ -8,8 +8,20 @@ import { runShortestPaths, type ModelEvent, type ModelSpec } from './model-harne
 
 type Snap = SnapshotFrom<typeof supervisorMachine>;
 const T0 = Date.UTC(2025, 2, 12, 12);
-const SETTINGS: EndpointSettings = { rpm: 60, tpm: null, maxConcurrent: 4, failureThreshold: 3, recoveryMs: 5000, halfOpenProbes: 1, latencyWindow: 8, latencyPriorMs: 800 };
-const endpoint = (id: string, settings: Partial<EndpointSettings> = {}): EndpointSpawn => ({ id, input: { id, model: 'm', provider: 'p', now: T0, settings: { ...SETTINGS, ...settings } } });
+const SETTINGS: EndpointSettings = {
+  rpm: 60,
+  tpm: null,
+  maxConcurrent: 4,
+  failureThreshold: 3,
+  recoveryMs: 5000,
+  halfOpenProbes: 1,
+  latencyWindow: 8,
+  latencyPriorMs: 800,
+};
+const endpoint = (id: string, settings: Partial<EndpointSettings> = {}): EndpointSpawn => ({
+  id,
+  input: { id, model: 'm', provider: 'p', now: T0, settings: { ...SETTINGS, ...settings } },
+});
 const INPUT: SupervisorInput = { endpoints: [endpoint('a')], budget: { limits: [], now: T0 } };
 /** Ids the model adds and removes; `a` is configured at start. */
 const IDS = ['a', 'b'];
@@ -21,13 +33,21 @@ function events(s: Snap, own: readonly string[]): Array<ModelEvent<typeof superv
   if (s.status !== 'active') return [];
   return own.flatMap((type): SupervisorEvent[] => {
     switch (type) {
-      case 'request.route': return [{ type, at: T0, requestId: 'r1' }];
-      case 'queue.left': case 'supervisor.drain': case 'supervisor.drained': return [{ type, at: T0 }];
+      case 'request.route':
+        return [{ type, at: T0, requestId: 'r1' }];
+      case 'queue.left':
+      case 'supervisor.drain':
+      case 'supervisor.drained':
+        return [{ type, at: T0 }];
       // Only as many as the model bounds; `queue.left` is offered at depth 0 too (it clamps).
-      case 'queue.entered': return s.context.queueDepth < MAX_QUEUE ? [{ type, at: T0 }] : [];
+      case 'queue.entered':
+        return s.context.queueDepth < MAX_QUEUE ? [{ type, at: T0 }] : [];
       case 'endpoints.reconfigured':
-        return IDS.map((id): SupervisorEvent => (ids.includes(id) ? { type, at: T0, add: [], remove: [id] } : { type, at: T0, add: [endpoint(id)], remove: [] }));
-      default: return [];
+        return IDS.map((id): SupervisorEvent =>
+          ids.includes(id) ? { type, at: T0, add: [], remove: [id] } : { type, at: T0, add: [endpoint(id)], remove: [] },
+        );
+      default:
+        return [];
     }
   });
 }
@@ -119,7 +139,9 @@ describe('supervisor machine: examples', () => {
   it('routes through the provided route action while serving, and refuses while draining', () => {
     const routed: string[] = [];
     const refused: string[] = [];
-    const sup = createActor(supervisorMachine.provide({ actions: { route: (_args, p: { requestId: string }) => routed.push(p.requestId) } }), { input: INPUT }).start();
+    const sup = createActor(supervisorMachine.provide({ actions: { route: (_args, p: { requestId: string }) => routed.push(p.requestId) } }), {
+      input: INPUT,
+    }).start();
     sup.on('request.refused', (e) => refused.push(e.requestId));
     sup.send({ type: 'request.route', at: T0, requestId: 'r1' });
     sup.send({ type: 'supervisor.drain', at: T0 });

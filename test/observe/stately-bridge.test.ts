@@ -8,7 +8,12 @@ function fakeInspector() {
   const ws = { bufferedAmount: 0 };
   const sent: InspectionEvent[] = [];
   let stopped = 0;
-  return { ws, sent, stops: () => stopped, inspector: { inspect: { next: (ev: InspectionEvent) => void sent.push(ev) }, adapter: { ws }, stop: () => void stopped++ } };
+  return {
+    ws,
+    sent,
+    stops: () => stopped,
+    inspector: { inspect: { next: (ev: InspectionEvent) => void sent.push(ev) }, adapter: { ws }, stop: () => void stopped++ },
+  };
 }
 
 const ev = { type: '@xstate.event' } as InspectionEvent;

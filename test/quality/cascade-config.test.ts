@@ -16,7 +16,14 @@ function withCascade(cascade: unknown) {
 describe('routing.cascade config', () => {
   it('defaults: off, router start, 2 escalations, the deterministic checks', () => {
     const r = withCascade({});
-    expect(r.ok && r.config.routing.cascade).toEqual({ enabled: false, startAt: 'router', maxSteps: 2, checks: ['empty', 'refusal', 'truncated', 'invalid_json', 'schema', 'tool_args'], minLogprob: -1, schemaCacheSize: 256 });
+    expect(r.ok && r.config.routing.cascade).toEqual({
+      enabled: false,
+      startAt: 'router',
+      maxSteps: 2,
+      checks: ['empty', 'refusal', 'truncated', 'invalid_json', 'schema', 'tool_args'],
+      minLogprob: -1,
+      schemaCacheSize: 256,
+    });
   });
   it('refuses incoherent settings, naming the key', () => {
     const errors = (c: unknown): string => {

@@ -10,10 +10,26 @@ import { riskyPattern, SchemaCache } from '../../src/quality/schema-cache.js';
 
 const ALL: CascadeCheck[] = [...DEFAULT_CASCADE_CHECKS, 'confidence'];
 const settings = (checks: CascadeCheck[] = ALL, schemas = new SchemaCache(8)) => ({ enabled: new Set(checks), minLogprob: -1, schemas });
-const answer = (over: Partial<Answer> = {}): Answer => ({ content: 'Paris is the capital of France.', refusal: null, toolCalls: [], finishReason: 'stop', logprobs: null, ...over });
+const answer = (over: Partial<Answer> = {}): Answer => ({
+  content: 'Paris is the capital of France.',
+  refusal: null,
+  toolCalls: [],
+  finishReason: 'stop',
+  logprobs: null,
+  ...over,
+});
 const plain: CheckRequest = { responseFormat: null, tools: null, clientMaxTokens: null };
-const SCHEMA = { type: 'object', properties: { city: { type: 'string' }, population: { type: 'integer' } }, required: ['city', 'population'], additionalProperties: false };
-const jsonSchemaReq: CheckRequest = { responseFormat: { type: 'json_schema', json_schema: { name: 'city', schema: SCHEMA } }, tools: null, clientMaxTokens: null };
+const SCHEMA = {
+  type: 'object',
+  properties: { city: { type: 'string' }, population: { type: 'integer' } },
+  required: ['city', 'population'],
+  additionalProperties: false,
+};
+const jsonSchemaReq: CheckRequest = {
+  responseFormat: { type: 'json_schema', json_schema: { name: 'city', schema: SCHEMA } },
+  tools: null,
+  clientMaxTokens: null,
+};
 const TOOLS = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] } } }];
 const toolReq: CheckRequest = { responseFormat: null, tools: TOOLS, clientMaxTokens: null };
 const failed = (a: Answer, req = plain, checks?: CascadeCheck[], tokens: number | null = 10) => checkAnswer(a, req, settings(checks), tokens).failed;
@@ -73,13 +89,31 @@ describe('deterministic checks', () => {
 
 describe('answers from both shapes', () => {
   it('reads a chat.completion and the chunks of a stream alike', () => {
-    const completion = { choices: [{ message: { role: 'assistant', content: null, refusal: 'no', tool_calls: [{ function: { name: 'lookup', arguments: '{"q":"a"}' } }] }, finish_reason: 'tool_calls', logprobs: { content: [{ logprob: -0.5 }] } }] };
+    const completion = {
+      choices: [
+        {
+          message: { role: 'assistant', content: null, refusal: 'no', tool_calls: [{ function: { name: 'lookup', arguments: '{"q":"a"}' } }] },
+          finish_reason: 'tool_calls',
+          logprobs: { content: [{ logprob: -0.5 }] },
+        },
+      ],
+    };
     const s = new StreamAnswer();
     s.add({ choices: [{ delta: { role: 'assistant', refusal: 'n' } }] });
     s.add({ choices: [{ delta: { refusal: 'o', tool_calls: [{ index: 0, function: { name: 'lookup', arguments: '{"q"' } }] } }] });
-    s.add({ choices: [{ delta: { tool_calls: [{ index: 0, function: { arguments: ':"a"}' } }] }, logprobs: { content: [{ logprob: -0.5 }] }, finish_reason: 'tool_calls' }] });
+    s.add({
+      choices: [
+        { delta: { tool_calls: [{ index: 0, function: { arguments: ':"a"}' } }] }, logprobs: { content: [{ logprob: -0.5 }] }, finish_reason: 'tool_calls' },
+      ],
+    });
     expect(s.answer()).toEqual(answerFromCompletion(completion));
-    expect(s.answer()).toEqual({ content: '', refusal: 'no', toolCalls: [{ name: 'lookup', arguments: '{"q":"a"}' }], finishReason: 'tool_calls', logprobs: [-0.5] });
+    expect(s.answer()).toEqual({
+      content: '',
+      refusal: 'no',
+      toolCalls: [{ name: 'lookup', arguments: '{"q":"a"}' }],
+      finishReason: 'tool_calls',
+      logprobs: [-0.5],
+    });
   });
 });
 
@@ -100,7 +134,9 @@ describe('schema cache', () => {
     expect(cache.validate(evil, `${'a'.repeat(40)}!`).ok).toBe('unusable');
     expect(cache.validate({ type: 'array', uniqueItems: true }, [1, 2]).ok).toBe('unusable');
     expect(cache.validate({ type: 'array', uniqueItems: true, maxItems: 10 }, [1, 1]).ok).toBe(false);
-    expect(checkAnswer(answer({ content: '"aaaa!"' }), { ...plain, responseFormat: { type: 'json_schema', json_schema: { schema: evil } } }, settings(), 3).failed).toEqual([]);
+    expect(
+      checkAnswer(answer({ content: '"aaaa!"' }), { ...plain, responseFormat: { type: 'json_schema', json_schema: { schema: evil } } }, settings(), 3).failed,
+    ).toEqual([]);
   });
   it('flags nested quantifiers and quantified alternations, not ordinary patterns', () => {
     for (const p of ['(a+)+', '(a|a)*', '(\\w+\\s?)*$', '((ab)*c)+', '(x{1,})+']) expect(riskyPattern(p), p).toBe(true);

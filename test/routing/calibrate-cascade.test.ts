@@ -34,7 +34,7 @@ describe('cascade calibration', () => {
     ]);
   });
 
-  it('a tier that escalates often gets fewer requests; under startAt cheapest the start moves to the router\'s tier', () => {
+  it("a tier that escalates often gets fewer requests; under startAt cheapest the start moves to the router's tier", () => {
     const [p] = proposeCascadeAdjustments([tier({ tier: 'fast_cheap', failed: 45 })], config({ startAt: 'cheapest' }));
     expect(p).toMatchObject({ tier: 'fast_cheap', action: 'fewer_requests', change: { key: 'routing.cascade.startAt', from: 'cheapest', to: 'router' } });
     expect(p!.reason).toMatch(/45% of 100 checked answers failed/);
@@ -51,7 +51,10 @@ describe('cascade calibration', () => {
   });
 
   it('a cheapest tier that almost never fails could take more requests; little data or normal rates keep things', () => {
-    expect(proposeCascadeAdjustments([tier({ tier: 'fast_cheap', failed: 2 })], config())[0]).toMatchObject({ action: 'more_requests', change: { to: 'cheapest' } });
+    expect(proposeCascadeAdjustments([tier({ tier: 'fast_cheap', failed: 2 })], config())[0]).toMatchObject({
+      action: 'more_requests',
+      change: { to: 'cheapest' },
+    });
     const few = proposeCascadeAdjustments([tier({ tier: 'fast_cheap', checked: 5, failed: 5 })], config())[0]!;
     expect(few).toMatchObject({ action: 'keep', change: null });
     expect(few.reason).toMatch(/not enough data/);
@@ -63,6 +66,8 @@ describe('printout', () => {
   it('names the key, the new and the old value, and the reason', async () => {
     const { formatProposals } = await import('../../src/routing/calibrate-cascade.js');
     const text = formatProposals(proposeCascadeAdjustments([tier({ tier: 'fast_cheap', failed: 45 })], config({ startAt: 'cheapest' })));
-    expect(text).toBe('fast_cheap: fewer requests — set routing.cascade.startAt: "router" (now "cheapest")\n  because 45% of 100 checked answers failed a check (> 30%): each escalation paid for two answers; start at the router\'s tier instead of the cheapest');
+    expect(text).toBe(
+      'fast_cheap: fewer requests — set routing.cascade.startAt: "router" (now "cheapest")\n  because 45% of 100 checked answers failed a check (> 30%): each escalation paid for two answers; start at the router\'s tier instead of the cheapest',
+    );
   });
 });

@@ -49,7 +49,10 @@ describe('switchyard calibrate (command)', () => {
     for (let i = 0; i < 20; i++) await ledger.insert(makeRow()); // unscored rows (hints, routes) are left out
     await ledger.close();
     const cfg = join(dir, 'switchyard.yaml');
-    writeFileSync(cfg, `providers: { p: { kind: openai, baseUrl: "http://127.0.0.1:1/v1" } }\nmodels: { m: { tier: balanced, price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 1000, endpoints: [{ provider: p, upstreamModel: m }] } }\nstorage: { ledger: "sqlite:${db}" }\n`);
+    writeFileSync(
+      cfg,
+      `providers: { p: { kind: openai, baseUrl: "http://127.0.0.1:1/v1" } }\nmodels: { m: { tier: balanced, price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 1000, endpoints: [{ provider: p, upstreamModel: m }] } }\nstorage: { ledger: "sqlite:${db}" }\n`,
+    );
     const out: string[] = [];
     vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
     expect(await calibrateCommand(['--config', cfg, '--strong-share', '0.25'])).toBe(0);
@@ -66,8 +69,15 @@ describe('switchyard calibrate (command)', () => {
     // 30 cascades: the cheap model failed its check on 24 of them and gpt-4.1 passed each time.
     for (let i = 0; i < 30; i++) {
       const failed = i < 24;
-      await ledger.insert(makeRow({ requestId: `c${i}#1`, model: 'deepseek-v3.2', cascade: { parentId: `c${i}`, step: 1, quality: failed ? 'invalid_json' : 'pass', delivered: !failed } }));
-      if (failed) await ledger.insert(makeRow({ requestId: `c${i}#2`, model: 'gpt-4.1', cascade: { parentId: `c${i}`, step: 2, quality: 'pass', delivered: true } }));
+      await ledger.insert(
+        makeRow({
+          requestId: `c${i}#1`,
+          model: 'deepseek-v3.2',
+          cascade: { parentId: `c${i}`, step: 1, quality: failed ? 'invalid_json' : 'pass', delivered: !failed },
+        }),
+      );
+      if (failed)
+        await ledger.insert(makeRow({ requestId: `c${i}#2`, model: 'gpt-4.1', cascade: { parentId: `c${i}`, step: 2, quality: 'pass', delivered: true } }));
     }
     await ledger.close();
     const cfg = join(dir, 'escalations.json');

@@ -13,10 +13,29 @@ const CFG: Config = configSchema.parse({
   providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:1/v1' } },
   models: {
     'fast-dear': { tier: 'fast_cheap', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 8_000, capabilities: ['chat'], endpoints: ep },
-    'fast-cheap': { tier: 'fast_cheap', price: { inputPerMTok: 0.1, outputPerMTok: 0.1 }, contextWindow: 8_000, capabilities: ['chat', 'tools'], endpoints: ep },
-    'bal-dear': { tier: 'balanced', price: { inputPerMTok: 5, outputPerMTok: 5 }, contextWindow: 100_000, capabilities: ['chat', 'tools', 'json'], fallbacks: ['hq-big', 'fast-dear'], endpoints: ep },
+    'fast-cheap': {
+      tier: 'fast_cheap',
+      price: { inputPerMTok: 0.1, outputPerMTok: 0.1 },
+      contextWindow: 8_000,
+      capabilities: ['chat', 'tools'],
+      endpoints: ep,
+    },
+    'bal-dear': {
+      tier: 'balanced',
+      price: { inputPerMTok: 5, outputPerMTok: 5 },
+      contextWindow: 100_000,
+      capabilities: ['chat', 'tools', 'json'],
+      fallbacks: ['hq-big', 'fast-dear'],
+      endpoints: ep,
+    },
     'bal-cheap': { tier: 'balanced', price: { inputPerMTok: 2, outputPerMTok: 2 }, contextWindow: 100_000, capabilities: ['chat'], endpoints: ep },
-    'hq-big': { tier: 'high_quality', price: { inputPerMTok: 10, outputPerMTok: 10 }, contextWindow: 1_000_000, capabilities: ['chat', 'tools', 'json', 'vision'], endpoints: ep },
+    'hq-big': {
+      tier: 'high_quality',
+      price: { inputPerMTok: 10, outputPerMTok: 10 },
+      contextWindow: 1_000_000,
+      capabilities: ['chat', 'tools', 'json', 'vision'],
+      endpoints: ep,
+    },
   },
   routing: { strategy: 'cost', routes: { code: ['bal-cheap', 'hq-big', 'fast-cheap'] } },
 } satisfies ConfigInput);
@@ -36,13 +55,16 @@ function input(model: string, over: { promptTokens?: number; tools?: boolean; ti
 const shape = (l: ReturnType<typeof cascadeLadder>) => l.map((s) => [s.tier, s.plan.candidates]);
 
 describe('cascadeLadder', () => {
-  it('starts at the router\'s tier (the requested model and its same-tier fallbacks), then each tier up', () => {
+  it("starts at the router's tier (the requested model and its same-tier fallbacks), then each tier up", () => {
     expect(shape(cascadeLadder(CFG, input('fast-dear'), 'router', 2))).toEqual([
       ['fast_cheap', ['fast-dear']],
       ['balanced', ['bal-cheap', 'bal-dear']],
       ['high_quality', ['hq-big']],
     ]);
-    expect(shape(cascadeLadder(CFG, input('bal-dear'), 'router', 2))).toEqual([['balanced', ['bal-dear']], ['high_quality', ['hq-big']]]);
+    expect(shape(cascadeLadder(CFG, input('bal-dear'), 'router', 2))).toEqual([
+      ['balanced', ['bal-dear']],
+      ['high_quality', ['hq-big']],
+    ]);
   });
   it('maxSteps bounds the escalations', () => {
     expect(cascadeLadder(CFG, input('fast-dear'), 'router', 1)).toHaveLength(2);
@@ -50,13 +72,16 @@ describe('cascadeLadder', () => {
   it('startAt cheapest: the lowest tier with an adequate model, whatever was asked', () => {
     expect(shape(cascadeLadder(CFG, input('hq-big'), 'cheapest', 2))[0]).toEqual(['fast_cheap', ['fast-cheap', 'fast-dear']]);
   });
-  it('the router\'s capability and context filters apply to every step', () => {
+  it("the router's capability and context filters apply to every step", () => {
     expect(shape(cascadeLadder(CFG, input('auto', { tools: true, tier: 'fast_cheap' }), 'router', 2))).toEqual([
       ['fast_cheap', ['fast-cheap']],
       ['balanced', ['bal-dear']],
       ['high_quality', ['hq-big']],
     ]);
-    expect(shape(cascadeLadder(CFG, input('auto', { promptTokens: 50_000 }), 'cheapest', 2))).toEqual([['balanced', ['bal-cheap', 'bal-dear']], ['high_quality', ['hq-big']]]);
+    expect(shape(cascadeLadder(CFG, input('auto', { promptTokens: 50_000 }), 'cheapest', 2))).toEqual([
+      ['balanced', ['bal-cheap', 'bal-dear']],
+      ['high_quality', ['hq-big']],
+    ]);
   });
   it('throws what resolve throws (unknown model)', () => {
     expect(() => cascadeLadder(CFG, input('nope'), 'router', 2)).toThrow(/does not exist/);

@@ -89,7 +89,12 @@ const scenarioArb = fc
         : s.kind === 'route'
           ? `route/${routeNames[s.pick % routeNames.length]!}`
           : names[s.pick % names.length]!;
-    const content: unknown = s.vision ? [{ type: 'text', text: 'look' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AA' } }] : 'hi';
+    const content: unknown = s.vision
+      ? [
+          { type: 'text', text: 'look' },
+          { type: 'image_url', image_url: { url: 'data:image/png;base64,AA' } },
+        ]
+      : 'hi';
     const body = {
       messages: [{ content }],
       ...(s.tools ? { tools: [{ type: 'function', function: { name: 'f' } }] } : {}),
@@ -186,7 +191,9 @@ describe('resolve: property over random configs and requests', () => {
           if (cfg.routing.strategy === 'cost') {
             const byCost = (xs: string[]) => xs.slice().sort((a, b) => tierOf(a) - tierOf(b) || cost(a) - cost(b) || lat(a) - lat(b));
             const sortedHead = byCost(head);
-            const fb = byCost(tierAll).flatMap((m) => cfg.models[m]!.fallbacks).filter((m) => capable(m) && fits(m));
+            const fb = byCost(tierAll)
+              .flatMap((m) => cfg.models[m]!.fallbacks)
+              .filter((m) => capable(m) && fits(m));
             const others = byCost(expected.filter((m) => cfg.models[m]!.tier !== tierOrder[0]));
             expect(c).toEqual([...new Set([...sortedHead, ...fb, ...others])]);
           }
@@ -225,7 +232,8 @@ describe('resolve: property over random configs and requests', () => {
           seen.refused++;
           return;
         }
-        if (kind === 'model' && plan.candidates[0] === inp.model && !needs.every((n) => cfg.models[inp.model]!.capabilities.includes(n))) seen.byNameIncapable++;
+        if (kind === 'model' && plan.candidates[0] === inp.model && !needs.every((n) => cfg.models[inp.model]!.capabilities.includes(n)))
+          seen.byNameIncapable++;
         const all = kind === 'route' ? cfg.routing.routes[inp.model.slice(6)]! : Object.keys(cfg.models);
         if (all.some((m) => !needs.every((n) => cfg.models[m]!.capabilities.includes(n)) && !plan.candidates.includes(m))) seen.droppedForCaps++;
         if (plan.reason.includes('skipped')) seen.droppedForWindow++;

@@ -14,10 +14,29 @@ const CFG: Config = configSchema.parse({
   providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:1/v1' } },
   models: {
     'fast-dear': { tier: 'fast_cheap', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 8_000, capabilities: ['chat'], endpoints: ep() },
-    'fast-cheap': { tier: 'fast_cheap', price: { inputPerMTok: 0.1, outputPerMTok: 0.1 }, contextWindow: 8_000, capabilities: ['chat', 'tools'], endpoints: ep() },
-    'bal-dear': { tier: 'balanced', price: { inputPerMTok: 5, outputPerMTok: 5 }, contextWindow: 100_000, capabilities: ['chat', 'tools', 'json'], fallbacks: ['hq-big', 'fast-dear'], endpoints: ep() },
+    'fast-cheap': {
+      tier: 'fast_cheap',
+      price: { inputPerMTok: 0.1, outputPerMTok: 0.1 },
+      contextWindow: 8_000,
+      capabilities: ['chat', 'tools'],
+      endpoints: ep(),
+    },
+    'bal-dear': {
+      tier: 'balanced',
+      price: { inputPerMTok: 5, outputPerMTok: 5 },
+      contextWindow: 100_000,
+      capabilities: ['chat', 'tools', 'json'],
+      fallbacks: ['hq-big', 'fast-dear'],
+      endpoints: ep(),
+    },
     'bal-cheap': { tier: 'balanced', price: { inputPerMTok: 2, outputPerMTok: 2 }, contextWindow: 100_000, capabilities: ['chat'], endpoints: ep() },
-    'hq-big': { tier: 'high_quality', price: { inputPerMTok: 10, outputPerMTok: 10 }, contextWindow: 1_000_000, capabilities: ['chat', 'tools', 'json', 'vision'], endpoints: ep() },
+    'hq-big': {
+      tier: 'high_quality',
+      price: { inputPerMTok: 10, outputPerMTok: 10 },
+      contextWindow: 1_000_000,
+      capabilities: ['chat', 'tools', 'json', 'vision'],
+      endpoints: ep(),
+    },
   },
   routing: {
     strategy: 'cost',

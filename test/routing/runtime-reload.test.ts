@@ -104,6 +104,11 @@ describe('Runtime.reload', () => {
     b0.send({ type: 'upstream.released', at: Date.now(), estTokens: 1, tokens: 0 });
     await until(() => b0.getSnapshot().status === 'stopped');
     expect(b1.actor.getSnapshot().status).toBe('active');
-    expect(r.state().endpoints.map((e) => e.id).sort()).toEqual(['a@p', 'b@p']);
+    expect(
+      r
+        .state()
+        .endpoints.map((e) => e.id)
+        .sort(),
+    ).toEqual(['a@p', 'b@p']);
   });
 });

@@ -18,7 +18,11 @@ describe('task kinds, English and German alike', () => {
   const cases: Array<[Feature, string, string]> = [
     ['kind:code', 'Write a Python function that parses the log and fix the bug.', 'Schreib eine Python-Funktion, die das Log parst, und behebe den Bug.'],
     ['kind:math', 'Calculate the probability and solve the equation.', 'Berechne die Wahrscheinlichkeit und löse die Gleichung.'],
-    ['kind:multistep', 'She sold 12 of them, then bought 5 more than before; how many are left?', 'Sie verkaufte 12, danach kaufte sie 5 mehr als vorher; wie viele sind übrig?'],
+    [
+      'kind:multistep',
+      'She sold 12 of them, then bought 5 more than before; how many are left?',
+      'Sie verkaufte 12, danach kaufte sie 5 mehr als vorher; wie viele sind übrig?',
+    ],
     ['kind:extraction', 'Extract the fields into a table and summarize them.', 'Extrahiere die Felder in eine Tabelle und fasse sie zusammen.'],
     ['kind:reasoning', 'Explain why, and compare the two step by step.', 'Erkläre warum, und vergleiche beide Schritt für Schritt.'],
     ['kind:writing', 'Write a poem and a short story.', 'Schreibe ein Gedicht und eine kurze Geschichte.'],
@@ -117,17 +121,40 @@ describe('markers and structure', () => {
       response_format: { type: 'json_object' },
       max_tokens: 4096,
     };
-    for (const name of ['struct:tools', 'struct:json', 'struct:max_tokens', 'struct:system', 'struct:turns', 'struct:context'] as const) expect(f(body, name), name).toBeGreaterThan(0);
-    for (const name of ['struct:tools', 'struct:json', 'struct:max_tokens', 'struct:system', 'struct:turns', 'struct:context'] as const) expect(fu('second question', name), name).toBe(0);
+    for (const name of ['struct:tools', 'struct:json', 'struct:max_tokens', 'struct:system', 'struct:turns', 'struct:context'] as const)
+      expect(f(body, name), name).toBeGreaterThan(0);
+    for (const name of ['struct:tools', 'struct:json', 'struct:max_tokens', 'struct:system', 'struct:turns', 'struct:context'] as const)
+      expect(fu('second question', name), name).toBe(0);
   });
 
   it('the last user turn weighs most: a kind only in an earlier turn counts half', () => {
-    const early: RouteRequest = { messages: [{ role: 'user', content: 'Translate this.' }, { role: 'assistant', content: 'ok' }, { role: 'user', content: 'and now?' }] };
+    const early: RouteRequest = {
+      messages: [
+        { role: 'user', content: 'Translate this.' },
+        { role: 'assistant', content: 'ok' },
+        { role: 'user', content: 'and now?' },
+      ],
+    };
     expect(f(early, 'kind:translation')).toBeCloseTo(0.5 * fu('Translate this.', 'kind:translation'));
   });
 
   it('reads the text parts of array content', () => {
-    expect(f({ messages: [{ role: 'user', content: [{ type: 'text', text: 'Translate this.' }, { type: 'image_url', image_url: { url: 'x' } }] }] }, 'kind:translation')).toBeGreaterThan(0);
+    expect(
+      f(
+        {
+          messages: [
+            {
+              role: 'user',
+              content: [
+                { type: 'text', text: 'Translate this.' },
+                { type: 'image_url', image_url: { url: 'x' } },
+              ],
+            },
+          ],
+        },
+        'kind:translation',
+      ),
+    ).toBeGreaterThan(0);
   });
 });
 
@@ -163,7 +190,24 @@ describe('score, explanation, thresholds', () => {
 });
 
 describe('monotone where it must be (property)', () => {
-  const word = fc.constantFrom('hello', 'story', 'why', 'translate', 'poem', 'Hallo', 'danke', 'erkläre', 'bitte', 'the', 'und', 'Geschichte', 'summarize', '?', 'price', 'total');
+  const word = fc.constantFrom(
+    'hello',
+    'story',
+    'why',
+    'translate',
+    'poem',
+    'Hallo',
+    'danke',
+    'erkläre',
+    'bitte',
+    'the',
+    'und',
+    'Geschichte',
+    'summarize',
+    '?',
+    'price',
+    'total',
+  );
   const prose = fc.array(word, { maxLength: 40 }).map((ws) => ws.join(' '));
   const ident = fc.constantFrom('x', 'total', 'items', 'fooBar', 'snake_case', 'print("hi?")', 'return', 'if', 'a ? b : c', '// thanks');
   const codeBlock = fc
@@ -173,7 +217,14 @@ describe('monotone where it must be (property)', () => {
   const derivation = fc
     .array(fc.tuple(term, fc.constantFrom(' = ', ' + ', ' - ', ' * ', ' / ', ' ≤ ', ' ⇒ '), term), { minLength: 1, maxLength: 12 })
     .map((eqs) => '\n' + eqs.map((e) => e.join('')).join('\n') + '\n');
-  const context = fc.constantFrom<Array<{ role: string; content: string }>>([], [{ role: 'system', content: 'Du bist hilfreich.' }], [{ role: 'user', content: 'earlier' }, { role: 'assistant', content: 'ok' }]);
+  const context = fc.constantFrom<Array<{ role: string; content: string }>>(
+    [],
+    [{ role: 'system', content: 'Du bist hilfreich.' }],
+    [
+      { role: 'user', content: 'earlier' },
+      { role: 'assistant', content: 'ok' },
+    ],
+  );
 
   it('adding a code block or a math derivation to the last user turn never lowers the score', () => {
     fc.assert(

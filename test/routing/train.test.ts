@@ -20,7 +20,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A fixture where code and long math prompts need the strong model and small talk does not. */
 function writeFixture(): void {
-  const hard = ['Write a Python function that parses this log: ```\nfor line in f: print(line.split(";"))\n```', 'Solve: 17 * 23 + 4 * 19 = ? Then compute 3^7 - 12 / 4 and explain.'];
+  const hard = [
+    'Write a Python function that parses this log: ```\nfor line in f: print(line.split(";"))\n```',
+    'Solve: 17 * 23 + 4 * 19 = ? Then compute 3^7 - 12 / 4 and explain.',
+  ];
   const easy = ['Hello, how are you?', 'Thanks a lot, have a nice evening!'];
   const gsm: string[] = [];
   const mmlu: string[] = [];

@@ -30,7 +30,15 @@ function side(quiet: boolean, clock: SimulatedClock) {
 const strip = (r: HubRecord) => ({ ...r, seq: 0 });
 
 const command = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('reserve' as const), amount: fc.integer({ min: 1, max: 120 }), key: fc.constantFrom('k1', 'k2', null), model: fc.constantFrom('m1', 'm2') }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('reserve' as const),
+      amount: fc.integer({ min: 1, max: 120 }),
+      key: fc.constantFrom('k1', 'k2', null),
+      model: fc.constantFrom('m1', 'm2'),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('finish' as const), pick: fc.nat(), settle: fc.boolean(), actual: fc.integer({ min: 0, max: 200 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.constantFrom(1_000, 600_000, 3_600_000) }) },
 );
@@ -96,7 +104,12 @@ describe('budget store: in place vs through the actor', () => {
     const g = q.actor.getSnapshot().context.lines.find((l) => l.id === 'g');
     expect(g).toMatchObject({ reserved: 480, spent: 0 });
     expect(q.actor.getSnapshot().context).toMatchObject({ granted: 4, refused: 2 });
-    expect(q.hub.history().filter((r) => r.kind === 'budget').map((r) => r.to)).toEqual(['granted', 'granted', 'granted', 'granted', 'refused', 'refused']);
+    expect(
+      q.hub
+        .history()
+        .filter((r) => r.kind === 'budget')
+        .map((r) => r.to),
+    ).toEqual(['granted', 'granted', 'granted', 'granted', 'refused', 'refused']);
     q.actor.stop();
   });
 
@@ -107,7 +120,16 @@ describe('budget store: in place vs through the actor', () => {
     const ev = { type: 'budget.reserve', at: 1, requestId: 'req Bearer abcdefghijklmnop', budgets: ['g'], amount: 3, apiKey: 'sk-xxxxxxxxxxxxxxxxxxxxxxxx' };
     hub.budgetApplied('budget', ev, ctx);
     const [rec] = hub.history();
-    expect(JSON.parse(JSON.stringify(rec))).toEqual({ kind: 'budget', actor: 'budget', from: null, to: 'granted', event: sanitize(ev), context: { budgets: [], granted: 1, refused: 0 }, seq: 1, at: 5 });
+    expect(JSON.parse(JSON.stringify(rec))).toEqual({
+      kind: 'budget',
+      actor: 'budget',
+      from: null,
+      to: 'granted',
+      event: sanitize(ev),
+      context: { budgets: [], granted: 1, refused: 0 },
+      seq: 1,
+      at: 5,
+    });
     expect(rec?.event).not.toHaveProperty('apiKey');
     expect(JSON.stringify(rec)).not.toContain('abcdefghijklmnop');
   });

@@ -13,9 +13,23 @@ import { recordOn } from '../../src/runtime/endpoints.js';
 
 const T0 = Date.UTC(2025, 2, 10, 12, 0, 0);
 /** Small windows and a low threshold: windows fill, circuits open and recover within a sequence. */
-const SETTINGS: EndpointSettings = { rpm: 6, tpm: 2000, maxConcurrent: 8, failureThreshold: 2, recoveryMs: 10_000, halfOpenProbes: 1, latencyWindow: 3, latencyPriorMs: 800 };
+const SETTINGS: EndpointSettings = {
+  rpm: 6,
+  tpm: 2000,
+  maxConcurrent: 8,
+  failureThreshold: 2,
+  recoveryMs: 10_000,
+  halfOpenProbes: 1,
+  latencyWindow: 3,
+  latencyPriorMs: 800,
+};
 
-type Step = { wait: number; kind: 'dispatch' | 'success' | 'release' | 'fail' | 'failQuiet' | 'rateLimited' | 'exhausted' | 'reset'; tokens: number; latency: number };
+type Step = {
+  wait: number;
+  kind: 'dispatch' | 'success' | 'release' | 'fail' | 'failQuiet' | 'rateLimited' | 'exhausted' | 'reset';
+  tokens: number;
+  latency: number;
+};
 
 const step: fc.Arbitrary<Step> = fc.record({
   // Waits on the windows' and timers' scale (fast-check's integers lean small, and recovery takes 10 s).
@@ -33,14 +47,22 @@ const step: fc.Arbitrary<Step> = fc.record({
 function eventOf(s: Step, at: number): EndpointEvent {
   const est = 200;
   switch (s.kind) {
-    case 'dispatch': return { type: 'request.dispatched', at, estTokens: est };
-    case 'success': return { type: 'upstream.succeeded', at, latencyMs: s.latency, ttftMs: s.latency % 3 === 0 ? null : s.latency >> 1, tokens: s.tokens, estTokens: est };
-    case 'release': return { type: 'upstream.released', at, estTokens: est, tokens: s.tokens };
-    case 'fail': return { type: 'upstream.failed', at, fault: 'server_error', countsAsFailure: true, estTokens: est, tokens: 0 };
-    case 'failQuiet': return { type: 'upstream.failed', at, fault: 'other', countsAsFailure: false, estTokens: est, tokens: 0 };
-    case 'rateLimited': return { type: 'upstream.rateLimited', at, retryAt: at + 7_000, estTokens: est };
-    case 'exhausted': return { type: 'window.exhausted', at, retryAt: at + 5_000, reason: 'x-ratelimit-remaining 0' };
-    case 'reset': return { type: 'endpoint.reset', at };
+    case 'dispatch':
+      return { type: 'request.dispatched', at, estTokens: est };
+    case 'success':
+      return { type: 'upstream.succeeded', at, latencyMs: s.latency, ttftMs: s.latency % 3 === 0 ? null : s.latency >> 1, tokens: s.tokens, estTokens: est };
+    case 'release':
+      return { type: 'upstream.released', at, estTokens: est, tokens: s.tokens };
+    case 'fail':
+      return { type: 'upstream.failed', at, fault: 'server_error', countsAsFailure: true, estTokens: est, tokens: 0 };
+    case 'failQuiet':
+      return { type: 'upstream.failed', at, fault: 'other', countsAsFailure: false, estTokens: est, tokens: 0 };
+    case 'rateLimited':
+      return { type: 'upstream.rateLimited', at, retryAt: at + 7_000, estTokens: est };
+    case 'exhausted':
+      return { type: 'window.exhausted', at, retryAt: at + 5_000, reason: 'x-ratelimit-remaining 0' };
+    case 'reset':
+      return { type: 'endpoint.reset', at };
   }
 }
 

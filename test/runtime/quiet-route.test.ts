@@ -30,7 +30,9 @@ const call = (n: number): ChatCall => ({
 async function runtime(watched: { on: boolean }) {
   const cfg = configSchema.parse({
     providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } },
-    models: { a: { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100_000, endpoints: [{ provider: 'p', upstreamModel: 'up-a' }] } },
+    models: {
+      a: { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100_000, endpoints: [{ provider: 'p', upstreamModel: 'up-a' }] },
+    },
   });
   const hub = new InspectionHub(100, () => 0);
   const seen: InspectionEvent[] = [];
@@ -54,12 +56,17 @@ describe('supervisor routing while nobody watches', () => {
     watched.on = true;
     const loud = r.rt.route(call(2), 10, {});
     // Watched: the event, its actions and the snapshot are inspected as before.
-    const kinds = r.seen.slice(before).filter((e) => e.actorRef === r.rt.supervisor).map((e) => e.type);
+    const kinds = r.seen
+      .slice(before)
+      .filter((e) => e.actorRef === r.rt.supervisor)
+      .map((e) => e.type);
     expect(kinds).toEqual(expect.arrayContaining(['@xstate.event', '@xstate.snapshot']));
     expect(quiet).toEqual(loud);
     expect(r.rt.supervisor.getSnapshot().context.routed).toBe(2);
     // Neither left a record: routing while serving is no transition.
-    expect(r.hub.history().filter((h) => h.actor === r.rt.supervisor.id)).toEqual(r.hub.history().filter((h) => h.actor === r.rt.supervisor.id && h.from === null));
+    expect(r.hub.history().filter((h) => h.actor === r.rt.supervisor.id)).toEqual(
+      r.hub.history().filter((h) => h.actor === r.rt.supervisor.id && h.from === null),
+    );
   });
 
   it('a state change of the supervisor still reaches the hub while nobody watches', async () => {
@@ -69,6 +76,8 @@ describe('supervisor routing while nobody watches', () => {
     expect(() => r.rt.route(call(2), 10, {})).toThrow(/shutting down/);
     expect(r.hub.history().some((h) => h.actor === r.rt.supervisor.id && h.from === 'serving' && h.to === 'draining')).toBe(true);
     // Draining, request.route is not quieted (the refusal is inspected like any other event).
-    expect(r.seen.some((e) => e.type === '@xstate.event' && e.actorRef === r.rt.supervisor && (e.event as { type: string }).type === 'request.route')).toBe(true);
+    expect(r.seen.some((e) => e.type === '@xstate.event' && e.actorRef === r.rt.supervisor && (e.event as { type: string }).type === 'request.route')).toBe(
+      true,
+    );
   });
 });

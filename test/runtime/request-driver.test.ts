@@ -30,7 +30,10 @@ class SimScheduler implements Scheduler {
   }
   /** The pending timers as delays from now, soonest first. */
   pending(): number[] {
-    return this.timers.filter((x) => x.live).map((x) => x.at - this.t).sort((a, b) => a - b);
+    return this.timers
+      .filter((x) => x.live)
+      .map((x) => x.at - this.t)
+      .sort((a, b) => a - b);
   }
   advance(ms: number): void {
     const until = this.t + ms;
@@ -90,11 +93,24 @@ afterEach(async () => {
   rt = null;
 });
 
-async function runtime(resilience: Record<string, unknown> = {}, endpoint: Record<string, unknown> = {}, models: Record<string, Record<string, unknown>> = {}): Promise<Runtime> {
-  const model = (up: string) => ({ tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100_000, endpoints: [{ provider: 'p', upstreamModel: up, ...endpoint }] });
+async function runtime(
+  resilience: Record<string, unknown> = {},
+  endpoint: Record<string, unknown> = {},
+  models: Record<string, Record<string, unknown>> = {},
+): Promise<Runtime> {
+  const model = (up: string) => ({
+    tier: 'balanced',
+    price: { inputPerMTok: 1, outputPerMTok: 1 },
+    contextWindow: 100_000,
+    endpoints: [{ provider: 'p', upstreamModel: up, ...endpoint }],
+  });
   const cfg = configSchema.parse({
     providers: { p: { kind: 'openai', baseUrl: `${sim.url}/openai/v1` } },
-    models: { a: { ...model('up-a'), fallbacks: ['b'], ...models['a'] }, b: { ...model('up-b'), ...models['b'] }, ...Object.fromEntries(Object.entries(models).filter(([k]) => k !== 'a' && k !== 'b')) },
+    models: {
+      a: { ...model('up-a'), fallbacks: ['b'], ...models['a'] },
+      b: { ...model('up-b'), ...models['b'] },
+      ...Object.fromEntries(Object.entries(models).filter(([k]) => k !== 'a' && k !== 'b')),
+    },
     resilience: { requestTimeoutMs: 30_000, maxRetryAfterMs: 10_000, retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 800 }, ...resilience },
   });
   clock = new SimScheduler();
@@ -155,7 +171,13 @@ describe('request driver on a simulated clock', () => {
       clock.advance(1);
     }
     await done;
-    expect([sink.status, sink.headers['x-switchyard-model'], sink.headers['x-switchyard-attempts'], upstreamCalls('up-a'), upstreamCalls('up-b')]).toEqual([200, 'b', '4', 3, 1]);
+    expect([sink.status, sink.headers['x-switchyard-model'], sink.headers['x-switchyard-attempts'], upstreamCalls('up-a'), upstreamCalls('up-b')]).toEqual([
+      200,
+      'b',
+      '4',
+      3,
+      1,
+    ]);
   });
 
   it('a 503 with a short retry-after: the quick retry waits for it (2 s), not just the backoff (100 ms)', async () => {
@@ -294,12 +316,30 @@ describe('fault table, in process on a simulated clock', () => {
   }
   const ok = (model: string, calls: Record<string, number>, waits: number[] = [], attempts?: string) => ({ status: 200, model, calls, waits, attempts });
   const rows: Row[] = [
-    { name: '503 persistent: one quick retry, then the fallback', faults: [['up-a', { kind: 'http_error', status: 503 }]], stream: false, expect: ok('b', { 'up-a': 2, 'up-b': 1 }, [100], '3') },
-    { name: '529 persistent (streaming): one quick retry, then the fallback', faults: [['up-a', { kind: 'http_error', status: 529 }]], stream: true, expect: ok('b', { 'up-a': 2, 'up-b': 1 }, [100], '3') },
-    { name: '503 with a retry-after over maxRetryAfterMs: straight to the fallback', faults: [['up-a', { kind: 'http_error', status: 503, retryAfterSec: 30 }]], stream: true, expect: ok('b', { 'up-a': 1, 'up-b': 1 }) },
+    {
+      name: '503 persistent: one quick retry, then the fallback',
+      faults: [['up-a', { kind: 'http_error', status: 503 }]],
+      stream: false,
+      expect: ok('b', { 'up-a': 2, 'up-b': 1 }, [100], '3'),
+    },
+    {
+      name: '529 persistent (streaming): one quick retry, then the fallback',
+      faults: [['up-a', { kind: 'http_error', status: 529 }]],
+      stream: true,
+      expect: ok('b', { 'up-a': 2, 'up-b': 1 }, [100], '3'),
+    },
+    {
+      name: '503 with a retry-after over maxRetryAfterMs: straight to the fallback',
+      faults: [['up-a', { kind: 'http_error', status: 503, retryAfterSec: 30 }]],
+      stream: true,
+      expect: ok('b', { 'up-a': 1, 'up-b': 1 }),
+    },
     {
       name: 'every candidate failing: a bounded 502 upstream_error after one quick retry each',
-      faults: [['up-a', { kind: 'http_error', status: 503 }], ['up-b', { kind: 'http_error', status: 500 }]],
+      faults: [
+        ['up-a', { kind: 'http_error', status: 503 }],
+        ['up-b', { kind: 'http_error', status: 500 }],
+      ],
       stream: true,
       expect: { status: 502, code: 'upstream_error', calls: { 'up-a': 2, 'up-b': 2 }, waits: [100, 100] },
     },
@@ -308,15 +348,49 @@ describe('fault table, in process on a simulated clock', () => {
       faults: [['*', { kind: 'http_error', status: 500 }]],
       stream: false,
       resilience: { retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 800, maxTotalAttempts: 5 } },
-      models: { a: { fallbacks: ['b', 'c', 'd'] }, c: { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100_000, endpoints: [{ provider: 'p', upstreamModel: 'up-c' }] }, d: { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100_000, endpoints: [{ provider: 'p', upstreamModel: 'up-d' }] } },
+      models: {
+        a: { fallbacks: ['b', 'c', 'd'] },
+        c: { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100_000, endpoints: [{ provider: 'p', upstreamModel: 'up-c' }] },
+        d: { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100_000, endpoints: [{ provider: 'p', upstreamModel: 'up-d' }] },
+      },
       expect: { status: 502, code: 'upstream_error', attempts: '5', calls: { 'up-a': 2, 'up-b': 2, 'up-c': 1, 'up-d': 0 }, waits: [100, 100] },
     },
-    { name: 'a 429 without retry-after: immediate fail-over, no wait', faults: [['up-a', { kind: 'rate_limit' }]], stream: false, expect: ok('b', { 'up-a': 1, 'up-b': 1 }, [], '2') },
-    { name: 'a 429 with a short retry-after (streaming): the same endpoint after exactly that wait', faults: [['up-a', { kind: 'rate_limit', retryAfterSec: 1, times: 1 }]], stream: true, expect: ok('a', { 'up-a': 2, 'up-b': 0 }, [1000], '2') },
-    { name: 'reset before headers (non-streaming): one quick retry on the same endpoint', faults: [['up-a', { kind: 'reset', times: 1 }]], stream: false, expect: ok('a', { 'up-a': 2, 'up-b': 0 }, [100], '2') },
-    { name: 'a JSON body cut short: failed over, the whole answer', faults: [['up-a', { kind: 'cut', afterTokens: 2 }]], stream: false, expect: ok('b', { 'up-a': 1, 'up-b': 1 }) },
-    { name: 'a stream cut before its first token: invisible fail-over, no prefill', faults: [['up-a', { kind: 'cut', afterTokens: 0 }]], stream: true, expect: { ...ok('b', { 'up-a': 1, 'up-b': 1 }), prefill: false } },
-    { name: 'a stream error event before the first token: invisible fail-over', faults: [['up-a', { kind: 'stream_error_event', afterTokens: 0 }]], stream: true, expect: { ...ok('b', { 'up-a': 1, 'up-b': 1 }), prefill: false } },
+    {
+      name: 'a 429 without retry-after: immediate fail-over, no wait',
+      faults: [['up-a', { kind: 'rate_limit' }]],
+      stream: false,
+      expect: ok('b', { 'up-a': 1, 'up-b': 1 }, [], '2'),
+    },
+    {
+      name: 'a 429 with a short retry-after (streaming): the same endpoint after exactly that wait',
+      faults: [['up-a', { kind: 'rate_limit', retryAfterSec: 1, times: 1 }]],
+      stream: true,
+      expect: ok('a', { 'up-a': 2, 'up-b': 0 }, [1000], '2'),
+    },
+    {
+      name: 'reset before headers (non-streaming): one quick retry on the same endpoint',
+      faults: [['up-a', { kind: 'reset', times: 1 }]],
+      stream: false,
+      expect: ok('a', { 'up-a': 2, 'up-b': 0 }, [100], '2'),
+    },
+    {
+      name: 'a JSON body cut short: failed over, the whole answer',
+      faults: [['up-a', { kind: 'cut', afterTokens: 2 }]],
+      stream: false,
+      expect: ok('b', { 'up-a': 1, 'up-b': 1 }),
+    },
+    {
+      name: 'a stream cut before its first token: invisible fail-over, no prefill',
+      faults: [['up-a', { kind: 'cut', afterTokens: 0 }]],
+      stream: true,
+      expect: { ...ok('b', { 'up-a': 1, 'up-b': 1 }), prefill: false },
+    },
+    {
+      name: 'a stream error event before the first token: invisible fail-over',
+      faults: [['up-a', { kind: 'stream_error_event', afterTokens: 0 }]],
+      stream: true,
+      expect: { ...ok('b', { 'up-a': 1, 'up-b': 1 }), prefill: false },
+    },
     {
       name: 'a stream error event after the first token: continued on a prefill-capable fallback',
       faults: [['up-a', { kind: 'stream_error_event', afterTokens: 2 }]],
@@ -324,10 +398,25 @@ describe('fault table, in process on a simulated clock', () => {
       models: { b: { capabilities: ['chat', 'prefill'] } },
       expect: { ...ok('a', { 'up-a': 1, 'up-b': 1 }), prefill: true },
     },
-    { name: 'malformed_chunk does not apply to a JSON answer', faults: [['up-a', { kind: 'malformed_chunk', afterTokens: 2 }]], stream: false, expect: ok('a', { 'up-a': 1, 'up-b': 0 }) },
+    {
+      name: 'malformed_chunk does not apply to a JSON answer',
+      faults: [['up-a', { kind: 'malformed_chunk', afterTokens: 2 }]],
+      stream: false,
+      expect: ok('a', { 'up-a': 1, 'up-b': 0 }),
+    },
     { name: 'no_done does not apply to a JSON answer', faults: [['up-a', { kind: 'no_done' }]], stream: false, expect: ok('a', { 'up-a': 1, 'up-b': 0 }) },
-    { name: 'stream_error_event does not apply to a JSON answer', faults: [['up-a', { kind: 'stream_error_event', afterTokens: 2 }]], stream: false, expect: ok('a', { 'up-a': 1, 'up-b': 0 }) },
-    { name: 'no_usage (non-streaming): the answer is fine', faults: [['up-a', { kind: 'no_usage' }]], stream: false, expect: ok('a', { 'up-a': 1, 'up-b': 0 }) },
+    {
+      name: 'stream_error_event does not apply to a JSON answer',
+      faults: [['up-a', { kind: 'stream_error_event', afterTokens: 2 }]],
+      stream: false,
+      expect: ok('a', { 'up-a': 1, 'up-b': 0 }),
+    },
+    {
+      name: 'no_usage (non-streaming): the answer is fine',
+      faults: [['up-a', { kind: 'no_usage' }]],
+      stream: false,
+      expect: ok('a', { 'up-a': 1, 'up-b': 0 }),
+    },
     {
       name: 'context_length_exceeded with no larger model: the provider 400, no fail-over',
       faults: [['up-a', { kind: 'context_length_exceeded' }]],
@@ -358,7 +447,13 @@ describe('fault table, in process on a simulated clock', () => {
         expect(sink.headers['x-switchyard-model']).toBe(e.model);
         expect(textOf(sink)).toBe(expectedAnswer(PROMPT, OUT));
       }
-      if (e.prefill !== undefined) expect(sim.log().filter((x) => x.model === 'up-b').map((x) => x.prefill)).toEqual([e.prefill]);
+      if (e.prefill !== undefined)
+        expect(
+          sim
+            .log()
+            .filter((x) => x.model === 'up-b')
+            .map((x) => x.prefill),
+        ).toEqual([e.prefill]);
       // Every wait ended: nothing but what the runtime keeps for itself is left on the clock.
       expect(clock.pending().filter((ms) => ms < 1000)).toEqual([]);
     });

@@ -22,14 +22,23 @@ const completion = (model: string, content: string, extra: Record<string, unknow
 describe('spliceModel', () => {
   it('is byte-identical to parse + set model + stringify for compact upstream JSON (property)', () => {
     fc.assert(
-      fc.property(fc.string(), fc.string(), fc.string(), fc.dictionary(fc.string().filter((k) => k !== 'model'), fc.jsonValue()), (up, mine, content, extra) => {
-        const raw = JSON.stringify(completion(up, content, extra));
-        const parsed = JSON.parse(raw) as Record<string, unknown>;
-        const fast = spliceModel(raw, parsed, mine);
-        if (fast !== null) expect(fast).toBe(slow(raw, mine));
-        // The only reason to refuse compact JSON is a second literal `"model"` somewhere (content, extra keys).
-        if (fast === null) expect(raw.split('"model"').length).toBeGreaterThan(2);
-      }),
+      fc.property(
+        fc.string(),
+        fc.string(),
+        fc.string(),
+        fc.dictionary(
+          fc.string().filter((k) => k !== 'model'),
+          fc.jsonValue(),
+        ),
+        (up, mine, content, extra) => {
+          const raw = JSON.stringify(completion(up, content, extra));
+          const parsed = JSON.parse(raw) as Record<string, unknown>;
+          const fast = spliceModel(raw, parsed, mine);
+          if (fast !== null) expect(fast).toBe(slow(raw, mine));
+          // The only reason to refuse compact JSON is a second literal `"model"` somewhere (content, extra keys).
+          if (fast === null) expect(raw.split('"model"').length).toBeGreaterThan(2);
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -71,7 +71,10 @@ describe('stream forwarding as is', () => {
 
   it('the fast path really forwards the upstream text', async () => {
     const sse = upstream(['Hel', 'lo']);
-    const datas = sse.split('\n\n').filter(Boolean).map((l) => l.slice('data: '.length));
+    const datas = sse
+      .split('\n\n')
+      .filter(Boolean)
+      .map((l) => l.slice('data: '.length));
     expect((await relay(sse, true)).events).toEqual(datas);
   });
 

@@ -37,13 +37,19 @@ function sink(): ChatSink & { events: string[]; heads: number; ended: boolean } 
 const h = (model: string) => ({ model, id: `${model}@p` }) as unknown as EndpointHandle;
 const chunk = (text: string | null, role = false, finish: string | null = null): Extract<StreamPiece, { type: 'chunk' }> => ({
   type: 'chunk',
-  chunk: { id: 'up', choices: [{ index: 0, delta: { ...(role ? { role: 'assistant' } : {}), ...(text !== null ? { content: text } : {}) }, finish_reason: finish }] },
+  chunk: {
+    id: 'up',
+    choices: [{ index: 0, delta: { ...(role ? { role: 'assistant' } : {}), ...(text !== null ? { content: text } : {}) }, finish_reason: finish }],
+  },
   text: text ?? '',
   content: !!text,
   finishReason: finish,
 });
 const text = (events: string[]) =>
-  events.filter((e) => e !== '[DONE]').map((e) => (JSON.parse(e) as { choices: Array<{ delta: { content?: string } }> }).choices[0]?.delta.content ?? '').join('');
+  events
+    .filter((e) => e !== '[DONE]')
+    .map((e) => (JSON.parse(e) as { choices: Array<{ delta: { content?: string } }> }).choices[0]?.delta.content ?? '')
+    .join('');
 
 describe('StreamSession', () => {
   it('holds role-only chunks until the first content, then commits once', async () => {

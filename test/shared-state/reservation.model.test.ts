@@ -28,18 +28,41 @@ const spec: ModelSpec<typeof reservationModel> = {
   events: (_s, own) =>
     own.flatMap((type): Array<ModelEvent<typeof reservationModel>> => {
       switch (type) {
-        case 'reserve': return [{ type, amount: 60 }, { type, amount: 90 }];
-        case 'lateReserve': return [{ type, amount: 60 }];
-        case 'settle': return [{ type, actual: 40 }, { type, actual: 90 }];
-        case 'giveUp': case 'release': case 'leaseExpired': case 'reclaim': return [{ type }];
-        default: return [];
+        case 'reserve':
+          return [
+            { type, amount: 60 },
+            { type, amount: 90 },
+          ];
+        case 'lateReserve':
+          return [{ type, amount: 60 }];
+        case 'settle':
+          return [
+            { type, actual: 40 },
+            { type, actual: 90 },
+          ];
+        case 'giveUp':
+        case 'release':
+        case 'leaseExpired':
+        case 'reclaim':
+          return [{ type }];
+        default:
+          return [];
       }
     }),
   materialize: (e) => e,
 };
 
 /** Redis's view, in the model's terms: idle/refused have no reservation hash; orphaned is reserved without a lease. */
-const RES_STATE: Record<string, string | null> = { idle: null, refused: null, tombstoned: 'released', reserved: 'reserved', orphaned: 'reserved', settled: 'settled', released: 'released', reclaimed: 'reclaimed' };
+const RES_STATE: Record<string, string | null> = {
+  idle: null,
+  refused: null,
+  tombstoned: 'released',
+  reserved: 'reserved',
+  orphaned: 'reserved',
+  settled: 'settled',
+  released: 'released',
+  reclaimed: 'reclaimed',
+};
 
 const log = pino({ level: 'silent' });
 const conn = new SharedConnection(SHARED_REDIS, log);
@@ -71,7 +94,22 @@ class RedisReplay {
   private reserve(amount: number) {
     const k = this.keys;
     const row = JSON.stringify({ requestId: 'req-1', at: 0, keyId: null, model: 'm', endpoint: null });
-    return conn.run(RESERVE, [k.epoch, this.res, k.owned('A'), k.window('-', 'rpm'), k.window('-', 'tpm'), k.cooldown('-'), k.probe('-'), k.keyRpm('-'), k.keyOnce('req-1'), this.budget], ['A', amount, 0, 0, 0, 0, 0, 60_000, row, LIMIT]);
+    return conn.run(
+      RESERVE,
+      [
+        k.epoch,
+        this.res,
+        k.owned('A'),
+        k.window('-', 'rpm'),
+        k.window('-', 'tpm'),
+        k.cooldown('-'),
+        k.probe('-'),
+        k.keyRpm('-'),
+        k.keyOnce('req-1'),
+        this.budget,
+      ],
+      ['A', amount, 0, 0, 0, 0, 0, 60_000, row, LIMIT],
+    );
   }
 
   async apply(e: ResEvent): Promise<void> {
@@ -127,7 +165,10 @@ describe('reservation protocol: model vs the real scripts', () => {
       const redis = new RedisReplay(prefix);
       await redis.setup();
       for (const [j, step] of path.steps.entries()) {
-        const where = `path ${i} step ${j}: ${path.steps.slice(1, j + 1).map((s) => JSON.stringify(s.event)).join(' → ')}`;
+        const where = `path ${i} step ${j}: ${path.steps
+          .slice(1, j + 1)
+          .map((s) => JSON.stringify(s.event))
+          .join(' → ')}`;
         if (j > 0) await redis.apply(step.event as ResEvent);
         const s = step.state as Snap;
         expect(await redis.observe(), where).toEqual({ spent: s.context.spent, reserved: s.context.reserved, res: RES_STATE[String(s.value)] });

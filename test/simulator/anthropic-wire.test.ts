@@ -24,7 +24,10 @@ const tools = [
 describe('Anthropic wire through the official SDK', () => {
   it('answers non-streaming with text, end_turn and usage', async () => {
     const msg = await client.messages.create({
-      model: 'claude-test', max_tokens: 100, system: 'be brief', messages: [{ role: 'user', content: 'what is a switchyard?' }],
+      model: 'claude-test',
+      max_tokens: 100,
+      system: 'be brief',
+      messages: [{ role: 'user', content: 'what is a switchyard?' }],
     });
     expect(msg.type).toBe('message');
     expect(msg.role).toBe('assistant');
@@ -55,7 +58,12 @@ describe('Anthropic wire through the official SDK', () => {
   });
 
   it('answers thinking: enabled with a signed thinking block before the text, billed as output (JSON and stream)', async () => {
-    const body = { model: 'claude-test', max_tokens: 100, thinking: { type: 'enabled' as const, budget_tokens: 1024 }, messages: [{ role: 'user' as const, content: 'think first' }] };
+    const body = {
+      model: 'claude-test',
+      max_tokens: 100,
+      thinking: { type: 'enabled' as const, budget_tokens: 1024 },
+      messages: [{ role: 'user' as const, content: 'think first' }],
+    };
     const msg = await client.messages.create(body);
     const thought = answerTokens('thinking:think first', 8).join('');
     expect(msg.content).toEqual([
@@ -93,9 +101,12 @@ describe('Anthropic wire through the official SDK', () => {
     expect(final.usage.output_tokens).toBe(8);
     // The SDK swallows `ping`; the raw test below checks it.
     expect(types).toEqual([
-      'message_start', 'content_block_start',
+      'message_start',
+      'content_block_start',
       ...Array<string>(8).fill('content_block_delta'),
-      'content_block_stop', 'message_delta', 'message_stop',
+      'content_block_stop',
+      'message_delta',
+      'message_stop',
     ]);
   });
 
@@ -103,9 +114,13 @@ describe('Anthropic wire through the official SDK', () => {
     const raw = await post(`${sim.url}/anthropic/v1/messages`, messagesBody({ stream: true }), { headers: ANTHROPIC_HEADERS });
     const events = parseSse(raw.text);
     expect(events.map((e) => e.event)).toEqual([
-      'message_start', 'content_block_start', 'ping',
+      'message_start',
+      'content_block_start',
+      'ping',
       ...Array<string>(8).fill('content_block_delta'),
-      'content_block_stop', 'message_delta', 'message_stop',
+      'content_block_stop',
+      'message_delta',
+      'message_stop',
     ]);
     for (const e of events) expect((JSON.parse(e.data) as { type: string }).type).toBe(e.event);
     const start = JSON.parse(events[0]!.data) as { message: { usage: { input_tokens: number } } };
@@ -125,7 +140,11 @@ describe('Anthropic wire through the official SDK', () => {
     expect(msg.stop_reason).toBe('tool_use');
     expect(msg.content[0]).toMatchObject({ type: 'tool_use', name: 'lookup', input: { input: text.slice(0, 40) } });
     const named = await client.messages.create({
-      model: 'claude-test', max_tokens: 100, tools, tool_choice: { type: 'tool', name: 'weather' }, messages: [{ role: 'user', content: text }],
+      model: 'claude-test',
+      max_tokens: 100,
+      tools,
+      tool_choice: { type: 'tool', name: 'weather' },
+      messages: [{ role: 'user', content: text }],
     });
     expect(named.content[0]).toMatchObject({ type: 'tool_use', name: 'weather' });
   });
@@ -144,7 +163,9 @@ describe('Anthropic wire through the official SDK', () => {
 
   it('answers text after a tool_result and when tool_choice is none', async () => {
     const after = await client.messages.create({
-      model: 'claude-test', max_tokens: 100, tools,
+      model: 'claude-test',
+      max_tokens: 100,
+      tools,
       messages: [
         { role: 'user', content: 'find it' },
         { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'lookup', input: {} }] },
@@ -154,7 +175,11 @@ describe('Anthropic wire through the official SDK', () => {
     expect(after.stop_reason).toBe('end_turn');
     expect(after.content[0]?.type).toBe('text');
     const none = await client.messages.create({
-      model: 'claude-test', max_tokens: 100, tools, tool_choice: { type: 'none' }, messages: [{ role: 'user', content: 'x' }],
+      model: 'claude-test',
+      max_tokens: 100,
+      tools,
+      tool_choice: { type: 'none' },
+      messages: [{ role: 'user', content: 'x' }],
     });
     expect(none.content[0]?.type).toBe('text');
   });
@@ -162,8 +187,15 @@ describe('Anthropic wire through the official SDK', () => {
   it('requires anthropic-version and max_tokens, as the real API does', async () => {
     const noVersion = await post(`${sim.url}/anthropic/v1/messages`, messagesBody(), { headers: { 'x-api-key': 'k' } });
     expect(noVersion.status).toBe(400);
-    expect(JSON.parse(noVersion.text)).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('anthropic-version') } });
-    const noMax = await post(`${sim.url}/anthropic/v1/messages`, { model: 'claude-test', messages: [{ role: 'user', content: 'x' }] }, { headers: ANTHROPIC_HEADERS });
+    expect(JSON.parse(noVersion.text)).toEqual({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: expect.stringContaining('anthropic-version') },
+    });
+    const noMax = await post(
+      `${sim.url}/anthropic/v1/messages`,
+      { model: 'claude-test', messages: [{ role: 'user', content: 'x' }] },
+      { headers: ANTHROPIC_HEADERS },
+    );
     expect(noMax.status).toBe(400);
     expect(noMax.text).toContain('max_tokens');
   });
@@ -177,8 +209,9 @@ describe('Anthropic wire through the official SDK', () => {
 
   it('surfaces simulator faults to the SDK: 529 as APIError, an in-stream error event as a throw', async () => {
     sim.setFault('claude-test', { kind: 'http_error', status: 529, times: 1 });
-    await expect(client.messages.create({ model: 'claude-test', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }))
-      .rejects.toMatchObject({ status: 529 });
+    await expect(client.messages.create({ model: 'claude-test', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] })).rejects.toMatchObject({
+      status: 529,
+    });
     sim.setFault('claude-test', { kind: 'stream_error_event', afterTokens: 2, times: 1 });
     const stream = client.messages.stream({ model: 'claude-test', max_tokens: 50, messages: [{ role: 'user', content: 'x' }] });
     await expect(stream.finalMessage()).rejects.toThrow(/Overloaded/);

@@ -27,7 +27,7 @@ describe('FaultStore (injected clock)', () => {
     expect(store.take('m', false)).toBeNull();
   });
 
-  it('prefers the model\'s own fault over *, and * applies to every other model', () => {
+  it("prefers the model's own fault over *, and * applies to every other model", () => {
     const store = new FaultStore();
     store.set('*', { kind: 'reset' });
     store.set('a', { kind: 'hang' });
@@ -129,9 +129,17 @@ describe('control endpoints', () => {
   it('GET /_sim/log lists requests with provider, wire, stream, prefill, auth; DELETE clears it', async () => {
     const t0 = Date.now();
     await post(`${sim.url}/gemini/v1/chat/completions`, chatBody({ stream: true }), { headers: { authorization: 'Bearer sk-SECRET-1' } });
-    await post(`${sim.url}/anthropic/v1/messages`, {
-      ...messagesBody(), messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: 'A' }],
-    }, { headers: ANTHROPIC_HEADERS });
+    await post(
+      `${sim.url}/anthropic/v1/messages`,
+      {
+        ...messagesBody(),
+        messages: [
+          { role: 'user', content: 'q' },
+          { role: 'assistant', content: 'A' },
+        ],
+      },
+      { headers: ANTHROPIC_HEADERS },
+    );
     await post(`${sim.url}/v1/chat/completions`, chatBody());
     const t1 = Date.now();
     const res = await call('GET', '/_sim/log');
@@ -160,7 +168,7 @@ describe('control endpoints', () => {
     expect((await call('GET', '/nothing/here')).status).toBe(404);
   });
 
-  it('requireAuth: 401 without the wire\'s key header, 200 with it', async () => {
+  it("requireAuth: 401 without the wire's key header, 200 with it", async () => {
     const oa = `${sim.url}/openai/v1/chat/completions`;
     const missing = await post(oa, { ...chatBody(), model: 'locked' });
     expect(missing.status).toBe(401);
@@ -199,13 +207,16 @@ const file = async (name: string, text: string): Promise<string> => {
 
 describe('loadProfile', () => {
   it('reads the YAML profile of the contract', async () => {
-    const path = await file('ok.yaml', [
-      'defaults: { ttftMs: 15, tokenGapMs: 1, outputTokens: 24 }',
-      'models:',
-      '  gpt-4.1: { ttftMs: 40, tokenGapMs: 2, outputTokens: 30, rpm: 600, cachedTokens: 0, prefill: true, contextWindow: 1000000, requireAuth: false }',
-      'faults:',
-      '  deepseek-chat: { kind: http_error, status: 503, times: 2 }',
-    ].join('\n'));
+    const path = await file(
+      'ok.yaml',
+      [
+        'defaults: { ttftMs: 15, tokenGapMs: 1, outputTokens: 24 }',
+        'models:',
+        '  gpt-4.1: { ttftMs: 40, tokenGapMs: 2, outputTokens: 30, rpm: 600, cachedTokens: 0, prefill: true, contextWindow: 1000000, requireAuth: false }',
+        'faults:',
+        '  deepseek-chat: { kind: http_error, status: 503, times: 2 }',
+      ].join('\n'),
+    );
     const profile = await loadProfile(path);
     expect(profile.models?.['gpt-4.1']?.rpm).toBe(600);
     expect(profile.faults?.['deepseek-chat']).toEqual({ kind: 'http_error', status: 503, times: 2 });
@@ -217,13 +228,14 @@ describe('loadProfile', () => {
   });
 
   it('names the file and every bad path', async () => {
-    const path = await file('bad.yaml', [
-      'models:',
-      '  gpt-4.1: { ttftMs: fast, colour: red }',
-      'faults:',
-      '  m: { kind: http_error, status: 404 }',
-    ].join('\n'));
-    const err = await loadProfile(path).then(() => null, (e: unknown) => e as Error);
+    const path = await file(
+      'bad.yaml',
+      ['models:', '  gpt-4.1: { ttftMs: fast, colour: red }', 'faults:', '  m: { kind: http_error, status: 404 }'].join('\n'),
+    );
+    const err = await loadProfile(path).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
     expect(err?.message).toContain(path);
     expect(err?.message).toContain('models.gpt-4.1.ttftMs: expected number');
     expect(err?.message).toContain('models.gpt-4.1');

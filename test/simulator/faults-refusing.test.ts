@@ -42,7 +42,10 @@ describe('faults that replace the answer', () => {
     expect(b.status).toBe(429);
     expect(b.headers['retry-after']).toBe('2');
     expect(anthropicError(b.text).type).toBe('rate_limit_error');
-    expect(sim.log().map((e) => [e.fault, e.status])).toEqual([['rate_limit', 429], ['rate_limit', 429]]);
+    expect(sim.log().map((e) => [e.fault, e.status])).toEqual([
+      ['rate_limit', 429],
+      ['rate_limit', 429],
+    ]);
   });
 
   it('rate_limit: no retry-after without retryAfterSec; HTTP-date with retryAfterDate; x-ratelimit-* with rateLimitHeaders', async () => {
@@ -89,8 +92,7 @@ describe('faults that replace the answer', () => {
       const raw = await post(oa, chatBody());
       expect(raw.status).toBe(status);
       expect(openAiError(raw.text).type).toBe('server_error');
-      await expect(openai.chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: 'x' }] }))
-        .rejects.toMatchObject({ status });
+      await expect(openai.chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: 'x' }] })).rejects.toMatchObject({ status });
     }
     sim.setFault('claude-test', { kind: 'http_error', status: 529 });
     const overloaded = await post(an, messagesBody(), { headers: ANTHROPIC_HEADERS });
@@ -123,7 +125,10 @@ describe('faults that replace the answer', () => {
     expect(openAiError(a.text).message).toMatch(/maximum context length is \d+ tokens/);
     const b = await post(an, messagesBody(), { headers: ANTHROPIC_HEADERS });
     expect(b.status).toBe(400);
-    expect(anthropicError(b.text)).toMatchObject({ type: 'invalid_request_error', message: expect.stringMatching(/^prompt is too long: \d+ tokens > \d+ maximum$/) });
+    expect(anthropicError(b.text)).toMatchObject({
+      type: 'invalid_request_error',
+      message: expect.stringMatching(/^prompt is too long: \d+ tokens > \d+ maximum$/),
+    });
   });
 
   it('contextWindow in the profile: prompt + max_tokens over it fails naturally, under it passes', async () => {

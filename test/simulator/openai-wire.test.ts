@@ -22,7 +22,10 @@ describe('OpenAI wire through the official SDK', () => {
   it('answers non-streaming with deterministic text, stop and exact usage', async () => {
     const res = await client.chat.completions.create({
       model: 'gpt-test',
-      messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'what is a switchyard?' }],
+      messages: [
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 'what is a switchyard?' },
+      ],
     });
     expect(res.object).toBe('chat.completion');
     expect(res.model).toBe('gpt-test');
@@ -83,7 +86,12 @@ describe('OpenAI wire through the official SDK', () => {
     expect(a.choices[0]?.message.content).toBe(answerTokens('hello there', 3).join(''));
     expect(a.choices[0]?.finish_reason).toBe('length');
     expect(a.usage?.completion_tokens).toBe(3);
-    const b = await client.chat.completions.create({ model: 'gpt-test', max_completion_tokens: 2, stream: true, messages: [{ role: 'user', content: 'hello there' }] });
+    const b = await client.chat.completions.create({
+      model: 'gpt-test',
+      max_completion_tokens: 2,
+      stream: true,
+      messages: [{ role: 'user', content: 'hello there' }],
+    });
     const parts: string[] = [];
     let finish: string | null | undefined;
     for await (const c of b) {
@@ -107,7 +115,10 @@ describe('OpenAI wire through the official SDK', () => {
     expect(call?.type === 'function' ? call.function.name : '').toBe('lookup');
     expect(call?.type === 'function' ? JSON.parse(call.function.arguments) : null).toEqual({ input: text.slice(0, 40) });
     const named = await client.chat.completions.create({
-      model: 'gpt-test', tools, tool_choice: { type: 'function', function: { name: 'weather' } }, messages: [{ role: 'user', content: text }],
+      model: 'gpt-test',
+      tools,
+      tool_choice: { type: 'function', function: { name: 'weather' } },
+      messages: [{ role: 'user', content: text }],
     });
     const namedCall = named.choices[0]?.message.tool_calls?.[0];
     expect(namedCall?.type === 'function' ? namedCall.function.name : '').toBe('weather');
@@ -118,7 +129,8 @@ describe('OpenAI wire through the official SDK', () => {
     expect(none.choices[0]?.finish_reason).toBe('stop');
     expect(none.choices[0]?.message.tool_calls ?? []).toEqual([]);
     const after = await client.chat.completions.create({
-      model: 'gpt-test', tools,
+      model: 'gpt-test',
+      tools,
       messages: [
         { role: 'user', content: 'hi' },
         { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{}' } }] },

@@ -40,7 +40,10 @@ describe('prefill continuation over the wire', () => {
     const delivered = FULL.slice(0, 5).join('');
     const res = await openai.chat.completions.create({
       model: 'other-model',
-      messages: [{ role: 'user', content: QUESTION }, { role: 'assistant', content: delivered }],
+      messages: [
+        { role: 'user', content: QUESTION },
+        { role: 'assistant', content: delivered },
+      ],
     });
     expect(res.choices[0]?.message.content).toBe(FULL.slice(5).join(''));
     expect(delivered + (res.choices[0]?.message.content ?? '')).toBe(FULL.join(''));
@@ -51,34 +54,57 @@ describe('prefill continuation over the wire', () => {
   it('OpenAI stream: a prefill ending mid-token continues that token', async () => {
     const delivered = FULL.join('').slice(0, FULL[0]!.length + 3);
     const raw = await post(`${sim.url}/openai/v1/chat/completions`, {
-      model: 'gpt-test', stream: true,
-      messages: [{ role: 'user', content: QUESTION }, { role: 'assistant', content: delivered }],
+      model: 'gpt-test',
+      stream: true,
+      messages: [
+        { role: 'user', content: QUESTION },
+        { role: 'assistant', content: delivered },
+      ],
     });
     expect(delivered + openAiStreamText(parseSse(raw.text))).toBe(FULL.join(''));
   });
 
   it('Anthropic: continues a prefill made on the OpenAI wire with the rest of the same answer', async () => {
     const delivered = FULL.slice(0, 4).join('');
-    const raw = await post(`${sim.url}/anthropic/v1/messages`, {
-      model: 'claude-test', max_tokens: 100,
-      messages: [{ role: 'user', content: QUESTION }, { role: 'assistant', content: delivered }],
-    }, { headers: ANTHROPIC_HEADERS });
+    const raw = await post(
+      `${sim.url}/anthropic/v1/messages`,
+      {
+        model: 'claude-test',
+        max_tokens: 100,
+        messages: [
+          { role: 'user', content: QUESTION },
+          { role: 'assistant', content: delivered },
+        ],
+      },
+      { headers: ANTHROPIC_HEADERS },
+    );
     const msg = JSON.parse(raw.text) as { content: { type: string; text: string }[]; usage: { output_tokens: number } };
     expect(msg.content).toEqual([{ type: 'text', text: FULL.slice(4).join('') }]);
     expect(msg.usage.output_tokens).toBe(8);
   });
 
   it('Anthropic: rejects an assistant prefill ending in whitespace, like the real API', async () => {
-    const raw = await post(`${sim.url}/anthropic/v1/messages`, {
-      model: 'claude-test', max_tokens: 100,
-      messages: [{ role: 'user', content: QUESTION }, { role: 'assistant', content: `${FULL[0]} ` }],
-    }, { headers: ANTHROPIC_HEADERS });
+    const raw = await post(
+      `${sim.url}/anthropic/v1/messages`,
+      {
+        model: 'claude-test',
+        max_tokens: 100,
+        messages: [
+          { role: 'user', content: QUESTION },
+          { role: 'assistant', content: `${FULL[0]} ` },
+        ],
+      },
+      { headers: ANTHROPIC_HEADERS },
+    );
     expect(raw.status).toBe(400);
     expect(raw.text).toContain('trailing whitespace');
   });
 
   it('a model with prefill: false rejects a trailing assistant message with 400 on both wires', async () => {
-    const messages = [{ role: 'user', content: QUESTION }, { role: 'assistant', content: FULL[0] }];
+    const messages = [
+      { role: 'user', content: QUESTION },
+      { role: 'assistant', content: FULL[0] },
+    ];
     const a = await post(`${sim.url}/openai/v1/chat/completions`, { model: 'no-prefill', messages });
     expect(a.status).toBe(400);
     const body = JSON.parse(a.text) as { error: { type: string; message: string } };
@@ -93,8 +119,12 @@ describe('prefill continuation over the wire', () => {
 
   it('max_tokens limits the continuation, not the full answer', async () => {
     const res = await openai.chat.completions.create({
-      model: 'gpt-test', max_tokens: 2,
-      messages: [{ role: 'user', content: QUESTION }, { role: 'assistant', content: FULL.slice(0, 3).join('') }],
+      model: 'gpt-test',
+      max_tokens: 2,
+      messages: [
+        { role: 'user', content: QUESTION },
+        { role: 'assistant', content: FULL.slice(0, 3).join('') },
+      ],
     });
     expect(res.choices[0]?.message.content).toBe(FULL.slice(3, 5).join(''));
     expect(res.choices[0]?.finish_reason).toBe('length');

@@ -20,7 +20,9 @@ afterAll(async () => {
 });
 beforeEach(() => sim.clearFaults());
 
-const TOOLS: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { input: { type: 'string' } } } } }];
+const TOOLS: OpenAI.ChatCompletionTool[] = [
+  { type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { input: { type: 'string' } } } } },
+];
 type Extra = Partial<OpenAI.ChatCompletionCreateParamsNonStreaming>;
 
 async function both(extra: Extra = {}): Promise<{ whole: Answer; streamed: Answer; usage: number | undefined }> {

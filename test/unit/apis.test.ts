@@ -15,32 +15,69 @@ import { openaiAdapter } from '../../src/upstream/adapters/openai.js';
 import type { BuildInput } from '../../src/upstream/adapters/types.js';
 
 const build = (body: BuildInput['body'], over: Partial<BuildInput> = {}): BuildInput => ({
-  body, upstreamModel: 'up-model', stream: false, apiKey: 'k', headers: {}, basePath: '/v1', maxOutputTokens: 100, anthropicVersion: '2023-06-01', prefill: null, ...over,
+  body,
+  upstreamModel: 'up-model',
+  stream: false,
+  apiKey: 'k',
+  headers: {},
+  basePath: '/v1',
+  maxOutputTokens: 100,
+  anthropicVersion: '2023-06-01',
+  prefill: null,
+  ...over,
 });
 
 describe('Responses → chat', () => {
   it('maps instructions, items, function calls and outputs, tools, text.format and limits', () => {
-    const t = translateResponses({
-      model: 'gpt-4.1', instructions: 'Be brief.', max_output_tokens: 50, temperature: 0.5, stream: true,
-      input: [
-        { role: 'user', content: [{ type: 'input_text', text: 'hi' }, { type: 'input_image', image_url: 'https://x/y.png' }] },
-        { type: 'function_call', call_id: 'c1', name: 'f', arguments: '{"a":1}' },
-        { type: 'function_call_output', call_id: 'c1', output: 'done' },
+    const t = translateResponses(
+      {
+        model: 'gpt-4.1',
+        instructions: 'Be brief.',
+        max_output_tokens: 50,
+        temperature: 0.5,
+        stream: true,
+        input: [
+          {
+            role: 'user',
+            content: [
+              { type: 'input_text', text: 'hi' },
+              { type: 'input_image', image_url: 'https://x/y.png' },
+            ],
+          },
+          { type: 'function_call', call_id: 'c1', name: 'f', arguments: '{"a":1}' },
+          { type: 'function_call_output', call_id: 'c1', output: 'done' },
+        ],
+        tools: [{ type: 'function', name: 'f', parameters: { type: 'object' } }],
+        tool_choice: { type: 'function', name: 'f' },
+        text: { format: { type: 'json_schema', name: 's', schema: { type: 'object' }, strict: true } },
+      },
+      [
+        { role: 'user', content: 'earlier' },
+        { role: 'assistant', content: 'answer' },
       ],
-      tools: [{ type: 'function', name: 'f', parameters: { type: 'object' } }],
-      tool_choice: { type: 'function', name: 'f' },
-      text: { format: { type: 'json_schema', name: 's', schema: { type: 'object' }, strict: true } },
-    }, [{ role: 'user', content: 'earlier' }, { role: 'assistant', content: 'answer' }]);
+    );
     expect(t.chat.messages).toEqual([
       { role: 'system', content: 'Be brief.' },
       { role: 'user', content: 'earlier' },
       { role: 'assistant', content: 'answer' },
-      { role: 'user', content: [{ type: 'text', text: 'hi' }, { type: 'image_url', image_url: { url: 'https://x/y.png' } }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'hi' },
+          { type: 'image_url', image_url: { url: 'https://x/y.png' } },
+        ],
+      },
       { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }] },
       { role: 'tool', tool_call_id: 'c1', content: 'done' },
     ]);
     expect(t.conversation[0]).toEqual({ role: 'user', content: 'earlier' });
-    expect(t.chat).toMatchObject({ max_tokens: 50, temperature: 0.5, stream: true, stream_options: { include_usage: true }, tool_choice: { type: 'function', function: { name: 'f' } } });
+    expect(t.chat).toMatchObject({
+      max_tokens: 50,
+      temperature: 0.5,
+      stream: true,
+      stream_options: { include_usage: true },
+      tool_choice: { type: 'function', function: { name: 'f' } },
+    });
     expect(t.chat.tools).toEqual([{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }]);
     expect(t.chat.response_format).toEqual({ type: 'json_schema', json_schema: { name: 's', schema: { type: 'object' }, strict: true } });
   });
@@ -73,25 +110,60 @@ describe('Responses → chat', () => {
     const { response, assistant } = w.result();
     w.completed(response);
     expect(events.map(([n]) => n)).toEqual([
-      'response.created', 'response.in_progress',
-      'response.output_item.added', 'response.content_part.added', 'response.output_text.delta', 'response.output_text.delta',
-      'response.output_text.done', 'response.content_part.done', 'response.output_item.done',
-      'response.output_item.added', 'response.function_call_arguments.delta', 'response.function_call_arguments.delta',
-      'response.function_call_arguments.done', 'response.output_item.done', 'response.completed',
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      'response.output_text.delta',
+      'response.output_text.delta',
+      'response.output_text.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.output_item.added',
+      'response.function_call_arguments.delta',
+      'response.function_call_arguments.delta',
+      'response.function_call_arguments.done',
+      'response.output_item.done',
+      'response.completed',
     ]);
     expect(events.map(([, d]) => d.sequence_number)).toEqual(events.map((_, i) => i));
     expect(response).toMatchObject({ status: 'completed', usage: { input_tokens: 3, output_tokens: 4, total_tokens: 7 } });
-    expect(assistant).toEqual({ role: 'assistant', content: 'Hello', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }] });
+    expect(assistant).toEqual({
+      role: 'assistant',
+      content: 'Hello',
+      tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }],
+    });
   });
 });
 
 describe('Messages → chat and back', () => {
   const body = {
-    model: 'claude-sonnet-4.5', max_tokens: 300, system: [{ type: 'text', text: 'Sys', cache_control: { type: 'ephemeral' } }], stop_sequences: ['END'],
+    model: 'claude-sonnet-4.5',
+    max_tokens: 300,
+    system: [{ type: 'text', text: 'Sys', cache_control: { type: 'ephemeral' } }],
+    stop_sequences: ['END'],
     messages: [
-      { role: 'user', content: [{ type: 'text', text: 'hi' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAA' } }] },
-      { role: 'assistant', content: [{ type: 'text', text: 'calling' }, { type: 'tool_use', id: 't1', name: 'f', input: { a: 1 } }] },
-      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'ok' }, { type: 'text', text: 'thanks' }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'hi' },
+          { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAA' } },
+        ],
+      },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'text', text: 'calling' },
+          { type: 'tool_use', id: 't1', name: 'f', input: { a: 1 } },
+        ],
+      },
+      {
+        role: 'user',
+        content: [
+          { type: 'tool_result', tool_use_id: 't1', content: 'ok' },
+          { type: 'text', text: 'thanks' },
+        ],
+      },
     ],
     tools: [{ name: 'f', input_schema: { type: 'object' } }],
     tool_choice: { type: 'any', disable_parallel_tool_use: true },
@@ -102,7 +174,13 @@ describe('Messages → chat and back', () => {
     const chat = translateMessages(body);
     expect(chat.messages).toEqual([
       { role: 'system', content: 'Sys' },
-      { role: 'user', content: [{ type: 'text', text: 'hi' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAA' } }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'hi' },
+          { type: 'image_url', image_url: { url: 'data:image/png;base64,AAA' } },
+        ],
+      },
       { role: 'assistant', content: 'calling', tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }] },
       { role: 'tool', tool_call_id: 't1', content: 'ok' },
       { role: 'user', content: 'thanks' },
@@ -113,24 +191,50 @@ describe('Messages → chat and back', () => {
     expect(native).toMatchObject({ model: 'up-model', max_tokens: 100, top_k: 3, system: body.system, messages: body.messages });
     expect(() => openaiAdapter.buildRequest(build(chat))).toThrow(expect.objectContaining({ status: 400, param: 'top_k' }));
     const { top_k: _drop, ...plain } = body;
-    expect(JSON.parse(openaiAdapter.buildRequest(build(translateMessages(plain))).body)).toMatchObject({ model: 'up-model', max_tokens: 100, tool_choice: 'required' });
+    expect(JSON.parse(openaiAdapter.buildRequest(build(translateMessages(plain))).body)).toMatchObject({
+      model: 'up-model',
+      max_tokens: 100,
+      tool_choice: 'required',
+    });
   });
 
   it('continues a native answer after a cut with the delivered text as an assistant turn', () => {
     const chat = translateMessages({ model: 'c', max_tokens: 10, messages: [{ role: 'user', content: 'go' }] });
-    const sent = JSON.parse(anthropicAdapter.buildRequest(build(chat, { prefill: 'Once upon ', stream: true })).body) as { messages: unknown[]; stream: boolean };
+    const sent = JSON.parse(anthropicAdapter.buildRequest(build(chat, { prefill: 'Once upon ', stream: true })).body) as {
+      messages: unknown[];
+      stream: boolean;
+    };
     expect(sent.stream).toBe(true);
-    expect(sent.messages).toEqual([{ role: 'user', content: 'go' }, { role: 'assistant', content: 'Once upon' }]);
+    expect(sent.messages).toEqual([
+      { role: 'user', content: 'go' },
+      { role: 'assistant', content: 'Once upon' },
+    ]);
   });
 
   it('refuses server tools and a missing max_tokens', () => {
-    expect(() => translateMessages({ ...body, tools: [{ type: 'web_search_20250305', name: 'web_search' }] })).toThrow(expect.objectContaining({ param: 'tools[0].type' }));
+    expect(() => translateMessages({ ...body, tools: [{ type: 'web_search_20250305', name: 'web_search' }] })).toThrow(
+      expect.objectContaining({ param: 'tools[0].type' }),
+    );
     expect(() => translateMessages({ model: 'm', messages: [{ role: 'user', content: 'x' }] })).toThrow(expect.objectContaining({ param: 'max_tokens' }));
   });
 
   it('renders a completion and a stream in Anthropic form', () => {
-    const m = messageOfCompletion({ id: 'chatcmpl-1', model: 'gpt-4.1', choices: [{ message: { content: 'yo', tool_calls: [{ id: 'c', function: { name: 'f', arguments: '{"x":2}' } }] }, finish_reason: 'tool_calls' }], usage: { prompt_tokens: 10, completion_tokens: 2, prompt_tokens_details: { cached_tokens: 4 } } });
-    expect(m).toMatchObject({ type: 'message', model: 'gpt-4.1', stop_reason: 'tool_use', content: [{ type: 'text', text: 'yo' }, { type: 'tool_use', id: 'c', name: 'f', input: { x: 2 } }], usage: { input_tokens: 6, output_tokens: 2, cache_read_input_tokens: 4 } });
+    const m = messageOfCompletion({
+      id: 'chatcmpl-1',
+      model: 'gpt-4.1',
+      choices: [{ message: { content: 'yo', tool_calls: [{ id: 'c', function: { name: 'f', arguments: '{"x":2}' } }] }, finish_reason: 'tool_calls' }],
+      usage: { prompt_tokens: 10, completion_tokens: 2, prompt_tokens_details: { cached_tokens: 4 } },
+    });
+    expect(m).toMatchObject({
+      type: 'message',
+      model: 'gpt-4.1',
+      stop_reason: 'tool_use',
+      content: [
+        { type: 'text', text: 'yo' },
+        { type: 'tool_use', id: 'c', name: 'f', input: { x: 2 } },
+      ],
+      usage: { input_tokens: 6, output_tokens: 2, cache_read_input_tokens: 4 },
+    });
     expect(String(m.id)).toMatch(/^msg_/);
     const names: string[] = [];
     const w = new MessagesStreamWriter((n) => (names.push(n), true), 'gpt-4.1');
@@ -138,13 +242,30 @@ describe('Messages → chat and back', () => {
     w.chunk({ choices: [{ delta: { content: 'a' } }] });
     w.chunk({ choices: [{ delta: { tool_calls: [{ index: 0, id: 'c', function: { name: 'f', arguments: '{}' } }] }, finish_reason: 'tool_calls' }] });
     w.done();
-    expect(names).toEqual(['message_start', 'ping', 'content_block_start', 'content_block_delta', 'content_block_stop', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
+    expect(names).toEqual([
+      'message_start',
+      'ping',
+      'content_block_start',
+      'content_block_delta',
+      'content_block_stop',
+      'content_block_start',
+      'content_block_delta',
+      'content_block_stop',
+      'message_delta',
+      'message_stop',
+    ]);
   });
 });
 
 describe('embeddings models in the config', () => {
   const base = DEFAULT_CONFIG as unknown as { providers: Record<string, unknown>; models: Record<string, unknown>; routing: Record<string, unknown> };
-  const emb = (provider: string) => ({ tier: 'fast_cheap', price: { inputPerMTok: 0.02, outputPerMTok: 0 }, contextWindow: 8192, capabilities: ['embeddings'], endpoints: [{ provider, upstreamModel: 'e' }] });
+  const emb = (provider: string) => ({
+    tier: 'fast_cheap',
+    price: { inputPerMTok: 0.02, outputPerMTok: 0 },
+    contextWindow: 8192,
+    capabilities: ['embeddings'],
+    endpoints: [{ provider, upstreamModel: 'e' }],
+  });
 
   it('accepts one on an OpenAI-kind provider', () => {
     expect(validateConfig({ ...base, models: { ...base.models, e: emb('openai') } }).ok).toBe(true);
@@ -155,8 +276,14 @@ describe('embeddings models in the config', () => {
       const r = validateConfig(cfg);
       return r.ok ? '' : r.errors.join('\n');
     };
-    expect(errors({ ...base, models: { ...base.models, e: emb('anthropic') } })).toMatch(/models\.e\.endpoints\[0\]\.provider: an embeddings model needs an OpenAI-kind provider/);
-    expect(errors({ ...base, models: { ...base.models, e: emb('openai') }, routing: { ...base.routing, routes: { r: ['e'] } } })).toMatch(/routing\.routes\.r\[0\]: "e" is an embeddings model/);
-    expect(errors({ ...base, models: { ...base.models, e: { ...emb('openai'), fallbacks: ['gpt-4.1'] } } })).toMatch(/models\.e\.fallbacks\[0\]: "gpt-4\.1" is a chat model/);
+    expect(errors({ ...base, models: { ...base.models, e: emb('anthropic') } })).toMatch(
+      /models\.e\.endpoints\[0\]\.provider: an embeddings model needs an OpenAI-kind provider/,
+    );
+    expect(errors({ ...base, models: { ...base.models, e: emb('openai') }, routing: { ...base.routing, routes: { r: ['e'] } } })).toMatch(
+      /routing\.routes\.r\[0\]: "e" is an embeddings model/,
+    );
+    expect(errors({ ...base, models: { ...base.models, e: { ...emb('openai'), fallbacks: ['gpt-4.1'] } } })).toMatch(
+      /models\.e\.fallbacks\[0\]: "gpt-4\.1" is a chat model/,
+    );
   });
 });

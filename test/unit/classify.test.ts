@@ -6,10 +6,20 @@ import { configSchema, type ClassifierConfig } from '../../src/config/schema.js'
 
 const DEFAULTS: ClassifierConfig = configSchema.parse({ providers: {}, models: {} }).routing.classifier;
 /** The seed's keyword rule, configured explicitly (the default list is empty since issue 11: the scorer decides). */
-const CFG: ClassifierConfig = { ...DEFAULTS, complexityKeywords: ['analysiere', 'vergleiche', 'evaluiere', 'entwickle', 'detailed', 'complex', 'architect', 'design'] };
+const CFG: ClassifierConfig = {
+  ...DEFAULTS,
+  complexityKeywords: ['analysiere', 'vergleiche', 'evaluiere', 'entwickle', 'detailed', 'complex', 'architect', 'design'],
+};
 /** Thresholds that put every score on balanced, to test the rules around the scorer. */
 const ALL_BALANCED = { thresholds: { balanced: 0, highQuality: 1 } };
-const input = (text: string, over: Partial<ClassifyInput> = {}): ClassifyInput => ({ task: null, tier: null, text, promptTokens: Math.ceil(text.length / 4), turns: 1, ...over });
+const input = (text: string, over: Partial<ClassifyInput> = {}): ClassifyInput => ({
+  task: null,
+  tier: null,
+  text,
+  promptTokens: Math.ceil(text.length / 4),
+  turns: 1,
+  ...over,
+});
 
 /** mulberry32: a small seeded PRNG, so draw counts are reproducible. */
 function mulberry32(seed: number): () => number {
@@ -64,7 +74,10 @@ describe('classify: hints', () => {
   it('simple and complex tasks from the classifier config', () => {
     for (const t of ['greeting', 'simple_qa', 'translation']) expect(classify(input('x', { task: t }), CFG).tier, t).toBe('fast_cheap');
     for (const t of ['analysis', 'creative']) expect(classify(input('x', { task: t }), CFG).tier, t).toBe('high_quality');
-    expect(classify(input('x', { task: 'chat' }), CFG, ALL_BALANCED)).toMatchObject({ tier: 'balanced', reason: expect.stringMatching(/^task "chat" has no tier rule; score /) });
+    expect(classify(input('x', { task: 'chat' }), CFG, ALL_BALANCED)).toMatchObject({
+      tier: 'balanced',
+      reason: expect.stringMatching(/^task "chat" has no tier rule; score /),
+    });
   });
 
   it('maps tasks named in config `tasks`, trimmed and case-insensitive, before the built-in lists', () => {
@@ -124,12 +137,19 @@ describe('keyword hits', () => {
 
   it('below the threshold → balanced', () => {
     const c = classify(input('A detailed and complex question'), CFG, ALL_BALANCED);
-    expect(c).toMatchObject({ tier: 'balanced', reason: expect.stringMatching(/^2 complexity keyword\(s\) < 3; score 0\.\d\d >= 0\.00 → balanced: /), keywordHits: ['detailed', 'complex'] });
+    expect(c).toMatchObject({
+      tier: 'balanced',
+      reason: expect.stringMatching(/^2 complexity keyword\(s\) < 3; score 0\.\d\d >= 0\.00 → balanced: /),
+      keywordHits: ['detailed', 'complex'],
+    });
     expect(classify(input('A detailed and complex question'), { ...CFG, complexityThreshold: 2 }).tier).toBe('high_quality');
   });
 
   it('a long prompt → high_quality', () => {
-    expect(classify(input('hi', { promptTokens: CFG.longPromptTokens + 1 }), CFG)).toMatchObject({ tier: 'high_quality', reason: expect.stringContaining('long prompt') });
+    expect(classify(input('hi', { promptTokens: CFG.longPromptTokens + 1 }), CFG)).toMatchObject({
+      tier: 'high_quality',
+      reason: expect.stringContaining('long prompt'),
+    });
     expect(classify(input('hi', { promptTokens: CFG.longPromptTokens }), CFG).score).not.toBeNull();
   });
 });
@@ -141,7 +161,15 @@ describe('requiredCapabilities', () => {
     expect(requiredCapabilities({ messages: text, tools: [], response_format: { type: 'text' } })).toEqual([]);
   });
   it('image_url → vision, tools → tools, json_object/json_schema → json', () => {
-    const image = [{ role: 'user', content: [{ type: 'text', text: 'what is this' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }];
+    const image = [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'what is this' },
+          { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } },
+        ],
+      },
+    ];
     expect(requiredCapabilities({ messages: image })).toEqual(['vision']);
     expect(requiredCapabilities({ messages: text, tools: [{ type: 'function', function: { name: 'f' } }] })).toEqual(['tools']);
     expect(requiredCapabilities({ messages: text, response_format: { type: 'json_object' } })).toEqual(['json']);
@@ -150,7 +178,12 @@ describe('requiredCapabilities', () => {
   });
 });
 
-const sc = (item: string, latencyMs: number, opts: { cost?: number; inFlight?: number } = {}): Scored<string> => ({ item, latencyMs, cost: opts.cost ?? 0, inFlight: opts.inFlight ?? 0 });
+const sc = (item: string, latencyMs: number, opts: { cost?: number; inFlight?: number } = {}): Scored<string> => ({
+  item,
+  latencyMs,
+  cost: opts.cost ?? 0,
+  inFlight: opts.inFlight ?? 0,
+});
 const firstPickShares = (xs: Scored<string>[], strategy: Strategy, draws: number, seed: number): Map<string, number> => {
   const rng = mulberry32(seed);
   const counts = new Map<string, number>();
@@ -200,7 +233,9 @@ describe('strategy', () => {
     const load = new Map(xs.map((x) => [x.item, x.latencyMs * (x.inFlight + 1)]));
     const rng = mulberry32(9);
     for (let i = 0; i < 200; i++) {
-      const rest = order(xs, 'latency', rng).slice(1).map((k) => load.get(k) ?? NaN);
+      const rest = order(xs, 'latency', rng)
+        .slice(1)
+        .map((k) => load.get(k) ?? NaN);
       expect(rest).toEqual([...rest].sort((p, q) => p - q));
       expect(rest.at(-1)).toBe(3280);
     }

@@ -96,9 +96,18 @@ describe('spec §6 example', () => {
       endpoints: [{ provider: 'deepseek', upstreamModel: 'deepseek-chat', rpm: 60, tpm: 1000000, maxConcurrent: 10 }],
     });
     expect(cfg.routing).toMatchObject({ strategy: 'cost', routes: { chatbot: ['deepseek-v3.2', 'gemini-2.5-flash'] } });
-    expect(cfg.routing.classifier).toMatchObject({ simpleTasks: ['greeting', 'simple_qa', 'translation'], complexTasks: ['analysis', 'creative'], complexityThreshold: 3 });
+    expect(cfg.routing.classifier).toMatchObject({
+      simpleTasks: ['greeting', 'simple_qa', 'translation'],
+      complexTasks: ['analysis', 'creative'],
+      complexityThreshold: 3,
+    });
     expect(cfg.routing.classifier.complexityKeywords).toHaveLength(8);
-    expect(cfg.resilience).toMatchObject({ headersTimeoutMs: 60000, maxRetryAfterMs: 5000, retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 5000 }, queue: { maxDepth: 1000 } });
+    expect(cfg.resilience).toMatchObject({
+      headersTimeoutMs: 60000,
+      maxRetryAfterMs: 5000,
+      retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 5000 },
+      queue: { maxDepth: 1000 },
+    });
     expect(cfg.budget.limits).toEqual([
       { scope: 'global', period: 'day', usd: 100 },
       { scope: 'key', key: 'team-a', period: 'month', usd: 20 },
@@ -106,7 +115,13 @@ describe('spec §6 example', () => {
     ]);
     expect(cfg.budget.currency).toEqual({ code: 'CNY', perUsd: 7.1 });
     expect(cfg.auth?.keys).toEqual([{ id: 'team-a', keyEnv: 'TEAM_A_KEY', rpm: 600 }]);
-    expect(cfg.storage).toEqual({ ledger: 'sqlite:./switchyard.db', shared: 'memory', leaseMs: 5000, keyPrefix: 'switchyard', responses: { ttlSeconds: 2_592_000, maxEntries: 10_000 } });
+    expect(cfg.storage).toEqual({
+      ledger: 'sqlite:./switchyard.db',
+      shared: 'memory',
+      leaseMs: 5000,
+      keyPrefix: 'switchyard',
+      responses: { ttlSeconds: 2_592_000, maxEntries: 10_000 },
+    });
     expect(cfg.logging.level).toBe('info');
     expect(cfg.observe.statelyInspectUrl).toBe('ws://127.0.0.1:8080');
   });
@@ -128,7 +143,13 @@ describe('defaults', () => {
       retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 5000 },
       queue: { maxDepth: 1000 },
     });
-    expect(cfg.storage).toEqual({ ledger: 'sqlite:./switchyard.db', shared: 'memory', leaseMs: 5000, keyPrefix: 'switchyard', responses: { ttlSeconds: 2_592_000, maxEntries: 10_000 } });
+    expect(cfg.storage).toEqual({
+      ledger: 'sqlite:./switchyard.db',
+      shared: 'memory',
+      leaseMs: 5000,
+      keyPrefix: 'switchyard',
+      responses: { ttlSeconds: 2_592_000, maxEntries: 10_000 },
+    });
     expect(cfg.models.m?.endpoints[0]?.maxConcurrent).toBe(64);
     expect(cfg.routing.strategy).toBe('cost');
   });
@@ -182,7 +203,9 @@ describe('error messages', () => {
     raw.budget = { limits: [{ scope: 'model', model: 'mistral', period: 'day', usd: 1 }] };
     const errs = errors(validateConfig(raw));
     expect(errs).toHaveLength(4);
-    expect(errs).toContainEqual(expect.stringMatching(/^models\.gpt-4\.1\.endpoints\[0\]\.provider: unknown provider "azure"; expected one of: openai, anthropic, gemini, deepseek$/));
+    expect(errs).toContainEqual(
+      expect.stringMatching(/^models\.gpt-4\.1\.endpoints\[0\]\.provider: unknown provider "azure"; expected one of: openai, anthropic, gemini, deepseek$/),
+    );
     expect(errs).toContain('models.gpt-4.1.fallbacks[0]: unknown model "gpt-5"');
     expect(errs).toContain('routing.routes.chatbot[1]: unknown model "llama-4"');
     expect(errs).toContain('budget.limits[0].model: unknown model "mistral"');
@@ -205,15 +228,25 @@ describe('error messages', () => {
       'budget.limits[2].key: only used with scope "key" (this limit is scope "model"; a budget has one scope)',
     ]);
     raw.auth = { keys: [{ id: 'team-a', keyEnv: 'TEAM_A_KEY' }] };
-    raw.budget = { limits: [{ scope: 'key', key: 'team-a', period: 'day', usd: 1 }, { scope: 'model', model: 'gpt-4.1', period: 'day', usd: 1 }] };
+    raw.budget = {
+      limits: [
+        { scope: 'key', key: 'team-a', period: 'day', usd: 1 },
+        { scope: 'model', model: 'gpt-4.1', period: 'day', usd: 1 },
+      ],
+    };
     ok(validateConfig(raw));
   });
 
   it('refuses duplicate endpoint ids', () => {
     const raw = rawDefaults();
     const model = at(raw, 'models', 'deepseek-v3.2');
-    model.endpoints = [{ provider: 'deepseek', upstreamModel: 'deepseek-chat' }, { provider: 'deepseek', upstreamModel: 'deepseek-reasoner' }];
-    expect(errors(validateConfig(raw))).toEqual(['models.deepseek-v3.2.endpoints[1].id: duplicate endpoint id "deepseek-v3.2@deepseek"; give one of them an explicit id']);
+    model.endpoints = [
+      { provider: 'deepseek', upstreamModel: 'deepseek-chat' },
+      { provider: 'deepseek', upstreamModel: 'deepseek-reasoner' },
+    ];
+    expect(errors(validateConfig(raw))).toEqual([
+      'models.deepseek-v3.2.endpoints[1].id: duplicate endpoint id "deepseek-v3.2@deepseek"; give one of them an explicit id',
+    ]);
     (model.endpoints as Obj[])[1] = { id: 'ds-reasoner', provider: 'deepseek', upstreamModel: 'deepseek-reasoner' };
     ok(validateConfig(raw));
   });
@@ -278,17 +311,20 @@ describe('loadConfigFile and check-config', () => {
 
   // Each run starts the built CLI as a process (slow under load): both go in parallel.
   it.concurrent('check-config: a bad file exits 1 and lists every problem with its path', async ({ expect }) => {
-    const bad = await file('bad.yaml', [
-      'server: { port: 99999, hots: x }',
-      'providers:',
-      '  openai: { kind: openai, baseUrl: https://api.openai.com/v1, apiKey: sk-123 }',
-      'models:',
-      '  gpt-4.1:',
-      '    tier: premium',
-      '    price: { inputPerMTok: 2, outputPerMTok: "8" }',
-      '    contextWindow: 1000',
-      '    endpoints: [{ provider: openai, upstreamModel: gpt-4.1 }]',
-    ].join('\n'));
+    const bad = await file(
+      'bad.yaml',
+      [
+        'server: { port: 99999, hots: x }',
+        'providers:',
+        '  openai: { kind: openai, baseUrl: https://api.openai.com/v1, apiKey: sk-123 }',
+        'models:',
+        '  gpt-4.1:',
+        '    tier: premium',
+        '    price: { inputPerMTok: 2, outputPerMTok: "8" }',
+        '    contextWindow: 1000',
+        '    endpoints: [{ provider: openai, upstreamModel: gpt-4.1 }]',
+      ].join('\n'),
+    );
     const res = await cli(['check-config', bad]);
     expect(res.code).toBe(1);
     expect(res.stderr).toContain('5 problems');
@@ -319,8 +355,16 @@ describe('storage.shared (issue 13)', () => {
   });
 
   it('accepts Redis (and rediss://) with a PostgreSQL ledger, a lease and a key prefix', () => {
-    const cfg = ok(validateConfig({ ...minimal(), storage: { ledger: 'postgres://u@h/db', shared: 'rediss://h:6380/1', leaseMs: 3000, keyPrefix: 'prod-eu' } }));
-    expect(cfg.storage).toEqual({ ledger: 'postgres://u@h/db', shared: 'rediss://h:6380/1', leaseMs: 3000, keyPrefix: 'prod-eu', responses: { ttlSeconds: 2_592_000, maxEntries: 10_000 } });
+    const cfg = ok(
+      validateConfig({ ...minimal(), storage: { ledger: 'postgres://u@h/db', shared: 'rediss://h:6380/1', leaseMs: 3000, keyPrefix: 'prod-eu' } }),
+    );
+    expect(cfg.storage).toEqual({
+      ledger: 'postgres://u@h/db',
+      shared: 'rediss://h:6380/1',
+      leaseMs: 3000,
+      keyPrefix: 'prod-eu',
+      responses: { ttlSeconds: 2_592_000, maxEntries: 10_000 },
+    });
     expect(errors(validateConfig({ ...minimal(), storage: { ledger: 'postgres://u@h/db', shared: 'redis://h', leaseMs: 50 } })).join('\n')).toMatch(/leaseMs/);
   });
 });

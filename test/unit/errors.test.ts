@@ -42,7 +42,9 @@ describe('error catalog', () => {
 describe('SwitchyardError bodies', () => {
   it('are exactly {error:{message,type,param,code}}', () => {
     const body = new SwitchyardError('model_not_found', 'The model "gpt-9" does not exist', { param: 'model' }).toBody();
-    expect(body).toStrictEqual({ error: { message: 'The model "gpt-9" does not exist', type: 'invalid_request_error', param: 'model', code: 'model_not_found' } });
+    expect(body).toStrictEqual({
+      error: { message: 'The model "gpt-9" does not exist', type: 'invalid_request_error', param: 'model', code: 'model_not_found' },
+    });
     expect(Object.keys(body)).toEqual(['error']);
     expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
   });
@@ -80,7 +82,14 @@ describe('upstreamClientError', () => {
     expect(err).toBeInstanceOf(SwitchyardError);
     expect(errorBody(err)).toStrictEqual({
       status: 400,
-      body: { error: { message: "This model's maximum context length is 128000 tokens.", type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' } },
+      body: {
+        error: {
+          message: "This model's maximum context length is 128000 tokens.",
+          type: 'invalid_request_error',
+          param: 'messages',
+          code: 'context_length_exceeded',
+        },
+      },
       headers: {},
     });
   });
@@ -96,7 +105,10 @@ describe('upstreamClientError', () => {
     expect(upstreamClientError(404, { message: 'no such thing' }).toBody()).toStrictEqual({
       error: { message: 'no such thing', type: 'invalid_request_error', param: null, code: 'invalid_request' },
     });
-    expect(upstreamClientError(400, { message: 'm', type: null, code: null, param: null }).toBody().error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_request' });
+    expect(upstreamClientError(400, { message: 'm', type: null, code: null, param: null }).toBody().error).toMatchObject({
+      type: 'invalid_request_error',
+      code: 'invalid_request',
+    });
   });
 });
 
@@ -121,13 +133,15 @@ describe('errors that are not SwitchyardErrors', () => {
     expect(text).not.toContain(frame);
   });
 
-  it.each([['a string', 'boom'], ['null', null], ['an object', { status: 400, message: 'fake' }], ['a TypeError', new TypeError('x is undefined')]])(
-    '%s becomes the same 500',
-    (_label, thrown) => {
-      const out = errorBody(thrown);
-      expect(out.status).toBe(500);
-      expect(out.body.error.code).toBe('internal_error');
-      expect(JSON.stringify(out)).not.toMatch(/boom|fake|x is undefined/);
-    },
-  );
+  it.each([
+    ['a string', 'boom'],
+    ['null', null],
+    ['an object', { status: 400, message: 'fake' }],
+    ['a TypeError', new TypeError('x is undefined')],
+  ])('%s becomes the same 500', (_label, thrown) => {
+    const out = errorBody(thrown);
+    expect(out.status).toBe(500);
+    expect(out.body.error.code).toBe('internal_error');
+    expect(JSON.stringify(out)).not.toMatch(/boom|fake|x is undefined/);
+  });
 });

@@ -75,12 +75,20 @@ describe('parseRateLimit', () => {
   });
 
   it('OpenAI headers: tokens exhausted → resetMs from x-ratelimit-reset-tokens', () => {
-    const info = parseRateLimit({ 'x-ratelimit-remaining-requests': '12', 'x-ratelimit-remaining-tokens': '0', 'x-ratelimit-reset-tokens': '1.5s', 'retry-after': '2' }, NOW);
+    const info = parseRateLimit(
+      { 'x-ratelimit-remaining-requests': '12', 'x-ratelimit-remaining-tokens': '0', 'x-ratelimit-reset-tokens': '1.5s', 'retry-after': '2' },
+      NOW,
+    );
     expect(info).toEqual({ retryAfterMs: 2000, remainingRequests: 12, remainingTokens: 0, resetMs: 1500 });
   });
 
   it('both exhausted → the later reset', () => {
-    const h = { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '2s', 'x-ratelimit-remaining-tokens': '0', 'x-ratelimit-reset-tokens': '20ms' };
+    const h = {
+      'x-ratelimit-remaining-requests': '0',
+      'x-ratelimit-reset-requests': '2s',
+      'x-ratelimit-remaining-tokens': '0',
+      'x-ratelimit-reset-tokens': '20ms',
+    };
     expect(parseRateLimit(h, NOW).resetMs).toBe(2000);
     expect(parseRateLimit({ ...h, 'x-ratelimit-reset-tokens': '1m' }, NOW).resetMs).toBe(60_000);
   });
@@ -103,14 +111,22 @@ describe('parseRateLimit', () => {
   });
 
   it('remaining > 0 → resetMs null even when reset headers are present', () => {
-    const oa = parseRateLimit({ 'x-ratelimit-remaining-requests': '3', 'x-ratelimit-reset-requests': '1s', 'x-ratelimit-remaining-tokens': '100', 'x-ratelimit-reset-tokens': '1s' }, NOW);
+    const oa = parseRateLimit(
+      { 'x-ratelimit-remaining-requests': '3', 'x-ratelimit-reset-requests': '1s', 'x-ratelimit-remaining-tokens': '100', 'x-ratelimit-reset-tokens': '1s' },
+      NOW,
+    );
     expect(oa).toEqual({ retryAfterMs: null, remainingRequests: 3, remainingTokens: 100, resetMs: null });
     const an = parseRateLimit({ 'anthropic-ratelimit-requests-remaining': '9', 'anthropic-ratelimit-requests-reset': rfc3339(NOW + 1000) }, NOW);
     expect(an.resetMs).toBeNull();
   });
 
   it('no rate-limit headers at all → everything null', () => {
-    expect(parseRateLimit({ 'content-type': 'application/json' }, NOW)).toEqual({ retryAfterMs: null, remainingRequests: null, remainingTokens: null, resetMs: null });
+    expect(parseRateLimit({ 'content-type': 'application/json' }, NOW)).toEqual({
+      retryAfterMs: null,
+      remainingRequests: null,
+      remainingTokens: null,
+      resetMs: null,
+    });
   });
 
   it('reads the first value of a repeated header', () => {

@@ -15,7 +15,12 @@ const state = (over: Partial<RetryState> = {}): RetryState => ({
   rng: () => 0.5,
   ...over,
 });
-const rl = (retryAfterMs: number | null, resetMs: number | null = null): RateLimitInfo => ({ retryAfterMs, remainingRequests: null, remainingTokens: null, resetMs });
+const rl = (retryAfterMs: number | null, resetMs: number | null = null): RateLimitInfo => ({
+  retryAfterMs,
+  remainingRequests: null,
+  remainingTokens: null,
+  resetMs,
+});
 const apiErr = (code: string | null, message = 'error'): UpstreamErrorInfo => ({ message, type: 'invalid_request_error', code, param: null });
 const http = (status: number, opts: { rateLimit?: RateLimitInfo | null; error?: UpstreamErrorInfo | null } = {}) =>
   new UpstreamFault('http_status', `upstream ${status}`, status, opts.error ?? null, opts.rateLimit ?? null);
@@ -40,12 +45,19 @@ describe('429', () => {
 
   it('with a retry-after over maxRetryAfterMs: fail over, throttled until now + retry-after', () => {
     for (const ra of [R.maxRetryAfterMs + 1, 30_000]) {
-      expect(decide(http(429, { rateLimit: rl(ra) }), state(), R)).toEqual({ verdict: { event: 'rateLimited', retryAt: NOW + ra }, next: { step: 'failover' }, loud: false });
+      expect(decide(http(429, { rateLimit: rl(ra) }), state(), R)).toEqual({
+        verdict: { event: 'rateLimited', retryAt: NOW + ra },
+        next: { step: 'failover' },
+        loud: false,
+      });
     }
   });
 
   it('without retry-after: uses the x-ratelimit reset time', () => {
-    expect(decide(http(429, { rateLimit: rl(null, 2500) }), state(), R)).toMatchObject({ verdict: { event: 'rateLimited', retryAt: NOW + 2500 }, next: { step: 'retry_same', delayMs: 2500 } });
+    expect(decide(http(429, { rateLimit: rl(null, 2500) }), state(), R)).toMatchObject({
+      verdict: { event: 'rateLimited', retryAt: NOW + 2500 },
+      next: { step: 'retry_same', delayMs: 2500 },
+    });
     expect(decide(http(429, { rateLimit: rl(null, 20_000) }), state(), R)).toMatchObject({ verdict: { retryAt: NOW + 20_000 }, next: { step: 'failover' } });
   });
 
@@ -56,7 +68,11 @@ describe('429', () => {
   it('naming no time at all: throttled for DEFAULT_THROTTLE_MS and fail over', () => {
     expect(DEFAULT_THROTTLE_MS).toBe(1000);
     for (const info of [null, rl(null, null)]) {
-      expect(decide(http(429, { rateLimit: info }), state(), R)).toEqual({ verdict: { event: 'rateLimited', retryAt: NOW + DEFAULT_THROTTLE_MS }, next: { step: 'failover' }, loud: false });
+      expect(decide(http(429, { rateLimit: info }), state(), R)).toEqual({
+        verdict: { event: 'rateLimited', retryAt: NOW + DEFAULT_THROTTLE_MS },
+        next: { step: 'failover' },
+        loud: false,
+      });
     }
   });
 });
@@ -76,12 +92,21 @@ describe('5xx / 529 / reset', () => {
   });
 
   it('reset before headers: counts (connection), one retry_same, then failover', () => {
-    expect(decide(fault('reset'), state(), R)).toMatchObject({ verdict: { event: 'failed', fault: 'connection', countsAsFailure: true }, next: { step: 'retry_same' } });
-    expect(decide(fault('reset'), state({ transientRetryUsed: true }), R)).toMatchObject({ verdict: { event: 'failed', fault: 'connection' }, next: { step: 'failover' } });
+    expect(decide(fault('reset'), state(), R)).toMatchObject({
+      verdict: { event: 'failed', fault: 'connection', countsAsFailure: true },
+      next: { step: 'retry_same' },
+    });
+    expect(decide(fault('reset'), state({ transientRetryUsed: true }), R)).toMatchObject({
+      verdict: { event: 'failed', fault: 'connection' },
+      next: { step: 'failover' },
+    });
   });
 
   it('the retry delay is jittered within [d/2, d] of the exponential backoff', () => {
-    for (const [attempts, d] of [[1, 200], [2, 400]] as const) {
+    for (const [attempts, d] of [
+      [1, 200],
+      [2, 400],
+    ] as const) {
       for (const f of [http(500), fault('reset')]) {
         const delays = [0, 0.25, 0.5, 0.999999].map((x) => {
           const next = decide(f, state({ attemptsOnEndpoint: attempts, rng: () => x }), R).next;
@@ -95,11 +120,19 @@ describe('5xx / 529 / reset', () => {
 
 describe('faults that fail over without a same-endpoint retry', () => {
   it.each(['connect_failed', 'connect_timeout'] as const)('%s → failed(connection), failover', (kind) => {
-    expect(decide(fault(kind), state({ attemptsOnEndpoint: 0 }), R)).toEqual({ verdict: { event: 'failed', fault: 'connection', countsAsFailure: true }, next: { step: 'failover' }, loud: false });
+    expect(decide(fault(kind), state({ attemptsOnEndpoint: 0 }), R)).toEqual({
+      verdict: { event: 'failed', fault: 'connection', countsAsFailure: true },
+      next: { step: 'failover' },
+      loud: false,
+    });
   });
 
   it.each(['headers_timeout', 'first_token_timeout', 'idle_timeout'] as const)('%s → failed(timeout), failover', (kind) => {
-    expect(decide(fault(kind), state(), R)).toEqual({ verdict: { event: 'failed', fault: 'timeout', countsAsFailure: true }, next: { step: 'failover' }, loud: false });
+    expect(decide(fault(kind), state(), R)).toEqual({
+      verdict: { event: 'failed', fault: 'timeout', countsAsFailure: true },
+      next: { step: 'failover' },
+      loud: false,
+    });
   });
 
   it('a 408 from the upstream is a timeout too', () => {
@@ -107,17 +140,29 @@ describe('faults that fail over without a same-endpoint retry', () => {
   });
 
   it.each(['stream_cut', 'stream_error', 'bad_response'] as const)('%s → failed(stream_cut), failover', (kind) => {
-    expect(decide(fault(kind), state(), R)).toEqual({ verdict: { event: 'failed', fault: 'stream_cut', countsAsFailure: true }, next: { step: 'failover' }, loud: false });
+    expect(decide(fault(kind), state(), R)).toEqual({
+      verdict: { event: 'failed', fault: 'stream_cut', countsAsFailure: true },
+      next: { step: 'failover' },
+      loud: false,
+    });
   });
 
   it.each([401, 403])('%i → failed(auth), failover, logged loudly', (status) => {
-    expect(decide(http(status), state(), R)).toEqual({ verdict: { event: 'failed', fault: 'auth', countsAsFailure: true }, next: { step: 'failover' }, loud: true });
+    expect(decide(http(status), state(), R)).toEqual({
+      verdict: { event: 'failed', fault: 'auth', countsAsFailure: true },
+      next: { step: 'failover' },
+      loud: true,
+    });
   });
 });
 
 describe('client errors', () => {
   it('400 context_length_exceeded → larger_context, endpoint released', () => {
-    expect(decide(http(400, { error: apiErr('context_length_exceeded') }), state(), R)).toEqual({ verdict: { event: 'released' }, next: { step: 'larger_context' }, loud: false });
+    expect(decide(http(400, { error: apiErr('context_length_exceeded') }), state(), R)).toEqual({
+      verdict: { event: 'released' },
+      next: { step: 'larger_context' },
+      loud: false,
+    });
   });
 
   it('an Anthropic-style "prompt is too long" message without a code also → larger_context', () => {
@@ -157,18 +202,39 @@ describe('bounds', () => {
   it('does not schedule a retry whose delay exceeds the remaining deadline', () => {
     expect(decide(http(500), state({ remainingMs: 50, rng: () => 0 }), R).next).toEqual({ step: 'failover' });
     expect(decide(fault('reset'), state({ remainingMs: 99, rng: () => 0 }), R).next).toEqual({ step: 'failover' });
-    expect(decide(http(429, { rateLimit: rl(1500) }), state({ remainingMs: 1000 }), R)).toMatchObject({ verdict: { event: 'rateLimited', retryAt: NOW + 1500 }, next: { step: 'failover' } });
+    expect(decide(http(429, { rateLimit: rl(1500) }), state({ remainingMs: 1000 }), R)).toMatchObject({
+      verdict: { event: 'rateLimited', retryAt: NOW + 1500 },
+      next: { step: 'failover' },
+    });
     expect(decide(http(429, { rateLimit: rl(1500) }), state({ remainingMs: 1501 }), R).next).toEqual({ step: 'retry_same', delayMs: 1500 });
   });
 
   it('property: retry_same only within maxAttempts and the deadline, and only for 429/5xx/reset', () => {
-    const kinds: FaultKind[] = ['http_status', 'connect_failed', 'connect_timeout', 'reset', 'headers_timeout', 'first_token_timeout', 'idle_timeout', 'stream_cut', 'stream_error', 'bad_response', 'deadline', 'client_gone'];
+    const kinds: FaultKind[] = [
+      'http_status',
+      'connect_failed',
+      'connect_timeout',
+      'reset',
+      'headers_timeout',
+      'first_token_timeout',
+      'idle_timeout',
+      'stream_cut',
+      'stream_error',
+      'bad_response',
+      'deadline',
+      'client_gone',
+    ];
     fc.assert(
       fc.property(
         fc.constantFrom(...kinds),
         fc.constantFrom(400, 401, 403, 404, 408, 413, 422, 429, 500, 502, 503, 504, 529),
         fc.option(fc.nat({ max: 20_000 }), { nil: null }),
-        fc.record({ attemptsOnEndpoint: fc.integer({ min: 0, max: 6 }), transientRetryUsed: fc.boolean(), remainingMs: fc.nat({ max: 10_000 }), r: fc.double({ min: 0, max: 0.999999, noNaN: true }) }),
+        fc.record({
+          attemptsOnEndpoint: fc.integer({ min: 0, max: 6 }),
+          transientRetryUsed: fc.boolean(),
+          remainingMs: fc.nat({ max: 10_000 }),
+          r: fc.double({ min: 0, max: 0.999999, noNaN: true }),
+        }),
         (kind, status, ra, s) => {
           const f = kind === 'http_status' ? http(status, { rateLimit: rl(ra) }) : fault(kind);
           const d = decide(f, state({ ...s, rng: () => s.r }), R);
@@ -188,8 +254,14 @@ describe('backoffMs', () => {
   it('doubles from baseDelayMs and caps at maxDelayMs, jittered within [d/2, d]', () => {
     const expectD = [200, 200, 400, 800, 1600, 3200, 5000, 5000];
     expectD.forEach((d, attempt) => {
-      expect(backoffMs(attempt, R, () => 0), `attempt ${attempt}`).toBe(d / 2);
-      expect(backoffMs(attempt, R, () => 0.999999), `attempt ${attempt}`).toBe(d);
+      expect(
+        backoffMs(attempt, R, () => 0),
+        `attempt ${attempt}`,
+      ).toBe(d / 2);
+      expect(
+        backoffMs(attempt, R, () => 0.999999),
+        `attempt ${attempt}`,
+      ).toBe(d);
     });
   });
 

@@ -166,7 +166,10 @@ describe('formatSse → split bytes → SseParser round trip (property)', () => 
         // Chunk sizes, used round-robin: small sizes put a cut near every byte position.
         fc.array(fc.integer({ min: 1, max: 24 }), { minLength: 1, maxLength: 8 }),
         (events, eol, sizes) => {
-          const wire = events.map((e) => formatSse(e.lines.join('\n'), e.event)).join('').replaceAll('\n', eol);
+          const wire = events
+            .map((e) => formatSse(e.lines.join('\n'), e.event))
+            .join('')
+            .replaceAll('\n', eol);
           const bytes = enc.encode(wire);
           const chunks: Uint8Array[] = [];
           for (let at = 0, k = 0; at < bytes.length; k++) {

@@ -18,7 +18,9 @@ const MESSAGE = {
 };
 
 const withStop = (stop_reason: string): Record<string, unknown> => ({
-  ...MESSAGE, content: [{ type: 'text', text: 'ok' }], stop_reason,
+  ...MESSAGE,
+  content: [{ type: 'text', text: 'ok' }],
+  stop_reason,
 });
 
 describe('anthropic parseCompletion', () => {
@@ -30,20 +32,24 @@ describe('anthropic parseCompletion', () => {
       object: 'chat.completion',
       created: expect.any(Number) as number,
       model: 'claude-sonnet-4-5-20250929',
-      choices: [{
-        index: 0,
-        message: {
-          role: 'assistant',
-          content: "I'll check the weather.",
-          tool_calls: [{
-            id: 'toolu_01A09q90qw90lq917835lq9',
-            type: 'function',
-            function: { name: 'get_weather', arguments: '{"location":"San Francisco, CA","unit":"celsius"}' },
-          }],
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: "I'll check the weather.",
+            tool_calls: [
+              {
+                id: 'toolu_01A09q90qw90lq917835lq9',
+                type: 'function',
+                function: { name: 'get_weather', arguments: '{"location":"San Francisco, CA","unit":"celsius"}' },
+              },
+            ],
+          },
+          finish_reason: 'tool_calls',
+          logprobs: null,
         },
-        finish_reason: 'tool_calls',
-        logprobs: null,
-      }],
+      ],
       usage: { prompt_tokens: 2400, completion_tokens: 50, total_tokens: 2450, prompt_tokens_details: { cached_tokens: 2000 } },
     });
     expect(completion.created).toBeGreaterThanOrEqual(before);

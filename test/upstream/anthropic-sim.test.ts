@@ -27,9 +27,23 @@ afterAll(async () => {
 
 function build(body: Partial<ChatBody>, over: Partial<BuildInput> = {}): BuildInput {
   return {
-    body: { model: 'x', messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'what is a switchyard?' }], ...body },
-    upstreamModel: 'claude-test', stream: false, apiKey: 'sk-ant-test', headers: {}, basePath: '/anthropic',
-    maxOutputTokens: 100, anthropicVersion: '2023-06-01', prefill: null, ...over,
+    body: {
+      model: 'x',
+      messages: [
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 'what is a switchyard?' },
+      ],
+      ...body,
+    },
+    upstreamModel: 'claude-test',
+    stream: false,
+    apiKey: 'sk-ant-test',
+    headers: {},
+    basePath: '/anthropic',
+    maxOutputTokens: 100,
+    anthropicVersion: '2023-06-01',
+    prefill: null,
+    ...over,
   };
 }
 
@@ -77,7 +91,9 @@ describe('anthropic adapter ⇄ simulator', () => {
   it('tools: the tool call comes back with JSON arguments, whole and streamed', async () => {
     const tools = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: {} } } }];
     const { completion } = await complete(build({ tools, tool_choice: 'required' }));
-    const choice = (completion.choices as Array<{ finish_reason: string; message: { tool_calls: Array<{ function: { name: string; arguments: string } }> } }>)[0]!;
+    const choice = (
+      completion.choices as Array<{ finish_reason: string; message: { tool_calls: Array<{ function: { name: string; arguments: string } }> } }>
+    )[0]!;
     expect(choice.finish_reason).toBe('tool_calls');
     expect(choice.message.tool_calls[0]!.function.name).toBe('lookup');
     const args = choice.message.tool_calls[0]!.function.arguments;

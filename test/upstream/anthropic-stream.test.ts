@@ -62,7 +62,13 @@ const ID = 'msg_014p7gG3wDgGV9EUtLvnow3U';
 const MODEL = 'claude-sonnet-4-5-20250929';
 
 function chunk(delta: Record<string, unknown>, finish: string | null = null): Record<string, unknown> {
-  return { id: ID, object: 'chat.completion.chunk', created: expect.any(Number) as number, model: MODEL, choices: [{ index: 0, delta, finish_reason: finish }] };
+  return {
+    id: ID,
+    object: 'chat.completion.chunk',
+    created: expect.any(Number) as number,
+    model: MODEL,
+    choices: [{ index: 0, delta, finish_reason: finish }],
+  };
 }
 
 describe('anthropic stream decoder', () => {
@@ -75,10 +81,18 @@ describe('anthropic stream decoder', () => {
       {
         type: 'chunk',
         chunk: chunk({ tool_calls: [{ index: 0, id: 'toolu_01T1x1fJ34qAmk2tNTrN7Up6', type: 'function', function: { name: 'get_weather', arguments: '' } }] }),
-        text: '', content: true, finishReason: null,
+        text: '',
+        content: true,
+        finishReason: null,
       },
       { type: 'chunk', chunk: chunk({ tool_calls: [{ index: 0, function: { arguments: '{"location":' } }] }), text: '', content: true, finishReason: null },
-      { type: 'chunk', chunk: chunk({ tool_calls: [{ index: 0, function: { arguments: ' "San Francisco, CA"}' } }] }), text: '', content: true, finishReason: null },
+      {
+        type: 'chunk',
+        chunk: chunk({ tool_calls: [{ index: 0, function: { arguments: ' "San Francisco, CA"}' } }] }),
+        text: '',
+        content: true,
+        finishReason: null,
+      },
       { type: 'chunk', chunk: chunk({}, 'tool_calls'), text: '', content: false, finishReason: 'tool_calls' },
       // prompt = 472 + 1000 cache read + 100 cache creation
       { type: 'usage', usage: { promptTokens: 1572, completionTokens: 89, cachedTokens: 1000, cacheCreationTokens: 100 } },
@@ -88,7 +102,8 @@ describe('anthropic stream decoder', () => {
 
   it('numbers several tool calls and sends {} arguments for one that streamed none', () => {
     const d = anthropicAdapter.streamDecoder();
-    const ev = (event: string, data: Record<string, unknown>): StreamPiece[] => d.decode({ event, data: JSON.stringify({ type: event, ...data }), id: undefined, retry: undefined });
+    const ev = (event: string, data: Record<string, unknown>): StreamPiece[] =>
+      d.decode({ event, data: JSON.stringify({ type: event, ...data }), id: undefined, retry: undefined });
     ev('message_start', { message: { id: 'm', model: 'c', usage: { input_tokens: 5, output_tokens: 1 } } });
     ev('content_block_start', { index: 0, content_block: { type: 'tool_use', id: 't0', name: 'now', input: {} } });
     const stop0 = ev('content_block_stop', { index: 0 });
@@ -109,17 +124,22 @@ describe('anthropic stream decoder', () => {
     ['refusal', 'content_filter'],
   ])('maps message_delta stop_reason %s to finish_reason %s', (stop, finish) => {
     const d = anthropicAdapter.streamDecoder();
-    const [p] = d.decode({ event: 'message_delta', data: JSON.stringify({ type: 'message_delta', delta: { stop_reason: stop }, usage: { output_tokens: 3 } }), id: undefined, retry: undefined });
+    const [p] = d.decode({
+      event: 'message_delta',
+      data: JSON.stringify({ type: 'message_delta', delta: { stop_reason: stop }, usage: { output_tokens: 3 } }),
+      id: undefined,
+      retry: undefined,
+    });
     expect(p).toMatchObject({ type: 'chunk', finishReason: finish, content: false, chunk: { choices: [{ delta: {}, finish_reason: finish }] } });
   });
 
   it('ignores thinking blocks and their deltas', () => {
     const wire = RECORDED.replace(
       'event: content_block_start\r\ndata: {"type":"content_block_start","index":0,',
-      'event: content_block_start\r\ndata: {"type":"content_block_start","index":9,"content_block":{"type":"thinking","thinking":""}}\r\n\r\n'
-        + 'event: content_block_delta\r\ndata: {"type":"content_block_delta","index":9,"delta":{"type":"thinking_delta","thinking":"hmm"}}\r\n\r\n'
-        + 'event: content_block_delta\r\ndata: {"type":"content_block_delta","index":9,"delta":{"type":"signature_delta","signature":"EqQB"}}\r\n\r\n'
-        + 'event: content_block_start\r\ndata: {"type":"content_block_start","index":0,',
+      'event: content_block_start\r\ndata: {"type":"content_block_start","index":9,"content_block":{"type":"thinking","thinking":""}}\r\n\r\n' +
+        'event: content_block_delta\r\ndata: {"type":"content_block_delta","index":9,"delta":{"type":"thinking_delta","thinking":"hmm"}}\r\n\r\n' +
+        'event: content_block_delta\r\ndata: {"type":"content_block_delta","index":9,"delta":{"type":"signature_delta","signature":"EqQB"}}\r\n\r\n' +
+        'event: content_block_start\r\ndata: {"type":"content_block_start","index":0,',
     );
     expect(wire).not.toBe(RECORDED);
     expect(decodeWire(wire)).toEqual(decodeWire(RECORDED));
@@ -131,7 +151,8 @@ describe('anthropic stream decoder', () => {
     const pieces = decodeWire(wire);
     expect(pieces.filter((p) => p.type === 'chunk' && p.content)).toHaveLength(2);
     expect(pieces[pieces.length - 1]).toEqual({
-      type: 'error', error: { message: 'Overloaded', type: 'overloaded_error', code: 'overloaded_error', param: null },
+      type: 'error',
+      error: { message: 'Overloaded', type: 'overloaded_error', code: 'overloaded_error', param: null },
     });
     expect(pieces.some((p) => p.type === 'done' || p.type === 'usage')).toBe(false);
   });
@@ -140,7 +161,10 @@ describe('anthropic stream decoder', () => {
     // Two decoders stamp `created` from the clock: pin it so a second boundary between them cannot differ.
     const now = vi.spyOn(Date, 'now').mockReturnValue(1_767_000_000_000);
     onTestFinished(() => now.mockRestore());
-    const wire = RECORDED.replace('event: ping\r\ndata: {"type": "ping"}', 'event: content_block_delta\r\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_de');
+    const wire = RECORDED.replace(
+      'event: ping\r\ndata: {"type": "ping"}',
+      'event: content_block_delta\r\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_de',
+    );
     const pieces = decodeWire(wire);
     expect(pieces[1]).toEqual({ type: 'malformed', raw: '{"type":"content_block_delta","index":0,"delta":{"type":"text_de' });
     expect(pieces.slice(2)).toEqual(decodeWire(RECORDED).slice(1));
@@ -159,14 +183,23 @@ describe('relay mode (a Messages request answered natively)', () => {
     const pieces = parser.push(RECORDED).flatMap((ev) => decoder.decode(ev));
     const native = pieces.filter((p): p is Extract<StreamPiece, { type: 'native' }> => p.type === 'native');
     // Every event of the recording is relayed, in order, with its own name and data.
-    expect(native.map((p) => p.name)).toEqual(RECORDED.split('\r\n').filter((l) => l.startsWith('event: ')).map((l) => l.slice(7)));
-    const dataLines = RECORDED.split('\r\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6));
+    expect(native.map((p) => p.name)).toEqual(
+      RECORDED.split('\r\n')
+        .filter((l) => l.startsWith('event: '))
+        .map((l) => l.slice(7)),
+    );
+    const dataLines = RECORDED.split('\r\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => l.slice(6));
     expect(native.map((p) => p.data)).toEqual(dataLines);
     // The empty text block's start, ping, stops and message events carry no content; deltas and the tool_use start do.
     expect(native.map((p) => p.content)).toEqual([false, false, false, true, true, false, true, true, true, true, false, false, false]);
     expect(native[0]!.messageStart).toBe(true);
     expect(native.find((p) => p.name === 'message_delta')?.finishReason).toBe('tool_calls');
-    expect(pieces.slice(-2)).toEqual([{ type: 'usage', usage: { promptTokens: 1572, completionTokens: 89, cachedTokens: 1000, cacheCreationTokens: 100 } }, { type: 'done' }]);
+    expect(pieces.slice(-2)).toEqual([
+      { type: 'usage', usage: { promptTokens: 1572, completionTokens: 89, cachedTokens: 1000, cacheCreationTokens: 100 } },
+      { type: 'done' },
+    ]);
   });
 
   it('counts thinking and signature deltas as content, never relays an error event, rejoins multi-line data', () => {
@@ -174,9 +207,15 @@ describe('relay mode (a Messages request answered natively)', () => {
     const ev = (event: string, data: string) => ({ event, data, id: undefined, retry: undefined });
     const [think] = d.decode(ev('content_block_delta', '{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hmm"}}'));
     expect(think).toMatchObject({ type: 'native', content: true, text: 'hmm' });
-    expect(d.decode(ev('content_block_delta', '{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"c2ln"}}'))[0]).toMatchObject({ type: 'native', content: true });
-    expect(d.decode(ev('content_block_start', '{"type":"content_block_start","index":1,"content_block":{"type":"redacted_thinking","data":"xx"}}'))[0]).toMatchObject({ content: true });
-    expect(d.decode(ev('error', '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'))).toEqual([{ type: 'error', error: { message: 'Overloaded', type: 'overloaded_error', code: 'overloaded_error', param: null } }]);
+    expect(
+      d.decode(ev('content_block_delta', '{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"c2ln"}}'))[0],
+    ).toMatchObject({ type: 'native', content: true });
+    expect(
+      d.decode(ev('content_block_start', '{"type":"content_block_start","index":1,"content_block":{"type":"redacted_thinking","data":"xx"}}'))[0],
+    ).toMatchObject({ content: true });
+    expect(d.decode(ev('error', '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'))).toEqual([
+      { type: 'error', error: { message: 'Overloaded', type: 'overloaded_error', code: 'overloaded_error', param: null } },
+    ]);
     const [split] = d.decode(ev('future_event', '{"type":"future_event",\n"x":1}'));
     expect(split).toMatchObject({ type: 'native', name: 'future_event', data: '{"type":"future_event","x":1}', content: false });
   });

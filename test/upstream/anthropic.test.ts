@@ -40,7 +40,10 @@ describe('anthropic buildRequest: envelope', () => {
     const req = anthropicAdapter.buildRequest(input({}, { headers: { 'anthropic-beta': 'x' } }));
     expect(req.path).toBe('/v1/messages');
     expect(req.headers).toMatchObject({
-      'x-api-key': 'sk-ant-test', 'anthropic-version': '2023-06-01', 'content-type': 'application/json', 'anthropic-beta': 'x',
+      'x-api-key': 'sk-ant-test',
+      'anthropic-version': '2023-06-01',
+      'content-type': 'application/json',
+      'anthropic-beta': 'x',
     });
     expect(req.headers.authorization).toBeUndefined();
   });
@@ -64,7 +67,10 @@ describe('anthropic buildRequest: envelope', () => {
 
   it('maps temperature, top_p, stop, user', () => {
     expect(sent({ temperature: 0.2, top_p: 0.9, stop: 'END', user: 'u-1' })).toMatchObject({
-      temperature: 0.2, top_p: 0.9, stop_sequences: ['END'], metadata: { user_id: 'u-1' },
+      temperature: 0.2,
+      top_p: 0.9,
+      stop_sequences: ['END'],
+      metadata: { user_id: 'u-1' },
     });
     expect(sent({ stop: ['a', 'b'] }).stop_sequences).toEqual(['a', 'b']);
   });
@@ -98,8 +104,20 @@ describe('anthropic buildRequest: messages', () => {
       ),
     });
     expect(body.messages).toEqual([
-      { role: 'user', content: [{ type: 'text', text: 'one' }, { type: 'text', text: 'two' }] },
-      { role: 'assistant', content: [{ type: 'text', text: 'three' }, { type: 'text', text: 'four' }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'one' },
+          { type: 'text', text: 'two' },
+        ],
+      },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'text', text: 'three' },
+          { type: 'text', text: 'four' },
+        ],
+      },
     ]);
   });
 
@@ -114,18 +132,22 @@ describe('anthropic buildRequest: messages', () => {
         ],
       }),
     });
-    expect(body.messages).toEqual([{
-      role: 'user',
-      content: [
-        { type: 'text', text: 'compare' },
-        { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
-        { type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } },
-      ],
-    }]);
+    expect(body.messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'compare' },
+          { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+          { type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } },
+        ],
+      },
+    ]);
   });
 
   it('translates tools and every tool_choice form', () => {
-    const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+    const tools = [
+      { type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } },
+    ];
     expect(sent({ tools }).tools).toEqual([
       { name: 'get_weather', description: 'Weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } },
     ]);
@@ -187,13 +209,22 @@ describe('anthropic buildRequest: messages', () => {
     expect(body.messages).toEqual([
       { role: 'user', content: 'time?' },
       { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'now', input: {} }] },
-      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: '12:00' }, { type: 'text', text: 'hurry' }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'tool_result', tool_use_id: 't1', content: '12:00' },
+          { type: 'text', text: 'hurry' },
+        ],
+      },
     ]);
   });
 
   it('refuses tool_call arguments that are not JSON', () => {
     const err = refused({
-      messages: msgs({ role: 'user', content: 'x' }, { role: 'assistant', content: null, tool_calls: [{ id: 't', type: 'function', function: { name: 'f', arguments: '{bad' } }] }),
+      messages: msgs(
+        { role: 'user', content: 'x' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 't', type: 'function', function: { name: 'f', arguments: '{bad' } }] },
+      ),
     });
     expect(err.status).toBe(400);
     expect(err.param).toBe('messages[1].tool_calls[0].function.arguments');
@@ -203,14 +234,23 @@ describe('anthropic buildRequest: messages', () => {
 describe('anthropic buildRequest: prefill', () => {
   it('appends the delivered text as a final assistant turn, trailing whitespace trimmed', () => {
     const body = sent({}, { prefill: 'The answer is \n' });
-    expect(body.messages).toEqual([{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'The answer is' }]);
+    expect(body.messages).toEqual([
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: 'The answer is' },
+    ]);
   });
 
   it('merges the prefill into a final assistant turn', () => {
     const body = sent({ messages: msgs({ role: 'user', content: 'hi' }, { role: 'assistant', content: '{' }) }, { prefill: '"a": 1' });
     expect(body.messages).toEqual([
       { role: 'user', content: 'hi' },
-      { role: 'assistant', content: [{ type: 'text', text: '{' }, { type: 'text', text: '"a": 1' }] },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'text', text: '{' },
+          { type: 'text', text: '"a": 1' },
+        ],
+      },
     ]);
   });
 
@@ -237,7 +277,11 @@ describe('anthropic buildRequest: refusals', () => {
     ['temperature above 1', { temperature: 1.5 }, 'temperature'],
     ['unknown role', { messages: [{ role: 'function', name: 'f', content: 'x' }] }, 'messages[0].role'],
     ['unknown part', { messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }] }, 'messages[0].content[0].type'],
-    ['image in a system message', { messages: [{ role: 'system', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] }, 'messages[0].content[0].type'],
+    [
+      'image in a system message',
+      { messages: [{ role: 'system', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] },
+      'messages[0].content[0].type',
+    ],
     ['ftp image', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'ftp://x/y.png' } }] }] }, 'messages[0].content[0]'],
     ['non-function tool', { tools: [{ type: 'custom', custom: { name: 'x' } }] }, 'tools[0]'],
     ['forced tool without tools', { tool_choice: 'required' }, 'tool_choice'],

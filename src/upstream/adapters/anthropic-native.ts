@@ -16,7 +16,8 @@ function turnsOf(messages: unknown): AnthropicTurn[] {
   if (!Array.isArray(messages)) return [];
   return messages.map((m: unknown) => {
     const msg = isObj(m) ? m : {};
-    const content = typeof msg.content === 'string' ? [{ type: 'text', text: msg.content }] : Array.isArray(msg.content) ? (msg.content as AnthropicBlock[]) : [];
+    const content =
+      typeof msg.content === 'string' ? [{ type: 'text', text: msg.content }] : Array.isArray(msg.content) ? (msg.content as AnthropicBlock[]) : [];
     return { role: msg.role === 'assistant' ? 'assistant' : 'user', content };
   });
 }

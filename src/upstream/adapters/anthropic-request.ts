@@ -12,8 +12,18 @@ import type { BuildInput } from './types.js';
 
 /** Fields read by the translation below. */
 const HANDLED = new Set([
-  'model', 'messages', 'stream', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'stop',
-  'tools', 'tool_choice', 'parallel_tool_calls', 'user',
+  'model',
+  'messages',
+  'stream',
+  'max_tokens',
+  'max_completion_tokens',
+  'temperature',
+  'top_p',
+  'stop',
+  'tools',
+  'tool_choice',
+  'parallel_tool_calls',
+  'user',
 ]);
 
 /**

@@ -97,7 +97,8 @@ export class AnthropicStreamDecoder implements StreamDecoder {
       case 'content_block_delta': {
         const d = j.delta;
         if (!isObj(d)) return [this.malformed(ev)];
-        const text = typeof d.text === 'string' ? d.text : typeof d.thinking === 'string' ? d.thinking : typeof d.partial_json === 'string' ? d.partial_json : '';
+        const text =
+          typeof d.text === 'string' ? d.text : typeof d.thinking === 'string' ? d.thinking : typeof d.partial_json === 'string' ? d.partial_json : '';
         return [{ ...piece, content: true, text }];
       }
       case 'message_delta': {

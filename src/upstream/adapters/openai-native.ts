@@ -18,7 +18,11 @@ export function buildOpenAINative(input: BuildInput, native: NativeRequest | und
   if (native.kind === 'anthropic-messages') {
     const field = native.untranslated[0];
     if (field !== undefined) {
-      throw new SwitchyardError('invalid_request', `${field} has no chat-completions form: it is only supported when the request is routed to an Anthropic-kind endpoint (${input.upstreamModel} is OpenAI-kind)`, { param: field });
+      throw new SwitchyardError(
+        'invalid_request',
+        `${field} has no chat-completions form: it is only supported when the request is routed to an Anthropic-kind endpoint (${input.upstreamModel} is OpenAI-kind)`,
+        { param: field },
+      );
     }
     return null;
   }
@@ -31,7 +35,8 @@ export function buildOpenAINative(input: BuildInput, native: NativeRequest | und
 /** An OpenAI embeddings answer (`{object: "list", data: [{embedding}]}`), or null if it is not one. */
 export function parseEmbeddings(json: unknown): ParsedCompletion | null {
   if (!isObj(json) || json.object !== 'list' || !Array.isArray(json.data)) return null;
-  if (!json.data.every((d) => isObj(d) && (Array.isArray(d.embedding) || typeof d.embedding === 'string'))) throw new Error('upstream embeddings answer has an entry without an embedding');
+  if (!json.data.every((d) => isObj(d) && (Array.isArray(d.embedding) || typeof d.embedding === 'string')))
+    throw new Error('upstream embeddings answer has an entry without an embedding');
   const u = isObj(json.usage) ? json.usage : {};
   // Embeddings usage has no completion_tokens; the prompt is all that is billed.
   const usage = usageFromOpenAI({ completion_tokens: 0, ...u }) ?? null;

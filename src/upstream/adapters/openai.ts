@@ -16,7 +16,13 @@ export function readErrorInfo(status: number, bodyText: string): UpstreamErrorIn
   try {
     const j: unknown = JSON.parse(bodyText);
     const e = isObj(j) && isObj(j.error) ? j.error : null;
-    if (e) return { message: str(e.message) ?? `upstream status ${status}`, type: str(e.type), code: str(e.code) ?? (typeof e.code === 'number' ? String(e.code) : null), param: str(e.param) };
+    if (e)
+      return {
+        message: str(e.message) ?? `upstream status ${status}`,
+        type: str(e.type),
+        code: str(e.code) ?? (typeof e.code === 'number' ? String(e.code) : null),
+        param: str(e.param),
+      };
   } catch {
     // Not JSON: fall through to the raw text.
   }
@@ -103,7 +109,10 @@ export const openaiAdapter: ProviderAdapter = {
     }
     capOutput(body, input.maxOutputTokens, input.completionTokensField === true);
     if (input.prefill !== null) body.messages = [...input.body.messages, { role: 'assistant', content: input.prefill }];
-    const headers: Record<string, string> = Object.assign({}, input.headers, { 'content-type': 'application/json', accept: input.stream ? 'text/event-stream' : 'application/json' });
+    const headers: Record<string, string> = Object.assign({}, input.headers, {
+      'content-type': 'application/json',
+      accept: input.stream ? 'text/event-stream' : 'application/json',
+    });
     if (input.apiKey) headers.authorization = `Bearer ${input.apiKey}`;
     return { path: `${input.basePath}/chat/completions`, headers, body: JSON.stringify(body) };
   },
