@@ -171,13 +171,9 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     },
     // Attempts by outcome, counted where they happen (per-request bookkeeping need not pass through the actors).
     onEndpointEvent: (actorKey, e) => {
-      if (e.type.startsWith('upstream.'))
-        metrics?.onAttempt(
-          actorKey,
-          e.type === 'upstream.failed' ? `failed:${e.fault}` : e.type.slice('upstream.'.length),
-          e.type !== 'upstream.succeeded' && e.type !== 'upstream.released',
-        );
+      if (e.type.startsWith('upstream.')) metrics?.onAttempt(actorKey, e.type === 'upstream.failed' ? `failed:${e.fault}` : e.type.slice('upstream.'.length));
     },
+    onFailover: (from) => metrics?.onFailover(from),
     watched: () => hub.watched(),
     onBudgetGranted: hub.budgetApplied,
     ...(shared ? { shared } : {}),

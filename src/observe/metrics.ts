@@ -30,7 +30,7 @@ export class Metrics {
   });
   private readonly failovers = new Counter({
     name: 'switchyard_failovers_total',
-    help: 'Fail-overs away from an endpoint',
+    help: 'Requests whose next attempt went to another endpoint, by the endpoint they left (a retry on the same endpoint is not counted)',
     labelNames: ['endpoint'],
     registers: [this.registry],
   });
@@ -159,9 +159,13 @@ export class Metrics {
     if (r.holdMs !== null) this.cascadeHold.observe(r.holdMs / 1000);
   }
 
-  onAttempt(endpoint: string, outcome: string, failover: boolean): void {
+  onAttempt(endpoint: string, outcome: string): void {
     this.attempts.inc({ endpoint, outcome });
-    if (failover) this.failovers.inc({ endpoint });
+  }
+
+  /** One per request that moved on from `endpoint` to another one (a retry on the same endpoint is not one). */
+  onFailover(endpoint: string): void {
+    this.failovers.inc({ endpoint });
   }
 
   onRecord(r: HubRecord): void {

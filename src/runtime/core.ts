@@ -58,4 +58,6 @@ export interface RuntimeCore {
   recordRequest?(r: RequestRecord): void;
   /** A cascaded request ended (metrics, inspector timeline). */
   recordCascade?(r: CascadeRecord): void;
+  /** A request's next attempt went to another endpoint than its last one (a fail-over). */
+  recordFailover?(from: EndpointHandle, to: EndpointHandle): void;
 }

@@ -254,6 +254,7 @@ export class RequestDriver {
     const h = this.picked;
     if (!h) throw new Error('send without a picked endpoint');
     const est = estTokens(this.call, this.promptTokens);
+    if (this.lastEndpoint !== null && this.lastEndpoint !== h) this.rt.recordFailover?.(this.lastEndpoint, h);
     this.lastEndpoint = h;
     this.rt.endpointEvent(h, { type: 'request.dispatched', at: this.rt.now(), estTokens: est });
     const session = this.session;

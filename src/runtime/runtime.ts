@@ -57,6 +57,8 @@ export interface RuntimeOptions {
   /** Shared state on Redis (`storage.shared: redis://…`); absent: everything in process. */
   shared?: SharedState;
   onCascade?: (r: CascadeRecord) => void;
+  /** A request's next attempt went to another endpoint (`switchyard_failovers_total`). */
+  onFailover?: (from: string, to: string) => void;
   /** Every event about an endpoint's requests (attempt metrics), whether or not it went through the actor. */
   onEndpointEvent?: (actorKey: string, ev: EndpointEvent) => void;
   /**
@@ -94,6 +96,7 @@ export class Runtime implements RuntimeCore {
   /** True while the supervisor routes a request that nobody inspects (see quietRoutes). */
   private routingQuietly = false;
   private readonly onCascade: ((r: CascadeRecord) => void) | undefined;
+  private readonly onFailover: ((from: string, to: string) => void) | undefined;
   private readonly onEndpointEvent: ((actorKey: string, ev: EndpointEvent) => void) | undefined;
   private readonly watched: () => boolean;
 
@@ -107,6 +110,7 @@ export class Runtime implements RuntimeCore {
     this.rng = opts.rng ?? Math.random;
     this.onRequest = opts.onRequest;
     this.onCascade = opts.onCascade;
+    this.onFailover = opts.onFailover;
     this.onEndpointEvent = opts.onEndpointEvent;
     this.watched = opts.watched ?? (() => false);
     this.startedAt = this.now();
@@ -173,6 +177,10 @@ export class Runtime implements RuntimeCore {
 
   recordCascade(r: CascadeRecord): void {
     this.onCascade?.(r);
+  }
+
+  recordFailover(from: EndpointHandle, to: EndpointHandle): void {
+    this.onFailover?.(from.id, to.id);
   }
 
   /** One request: the quality cascade when it applies, else the request statechart's driver. `opts.plan` fixes the candidates. */

@@ -134,6 +134,13 @@ const bounded = async (minGapMs = 0) => {
   return log;
 };
 
+/** A Prometheus sample's value from /metrics (0 when absent). */
+async function counter(sample: string): Promise<number> {
+  const text = await (await fetch(`${sc.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line ? Number(line.slice(sample.length + 1)) : 0;
+}
+
 interface Row {
   fault: string;
   name: string;
@@ -145,6 +152,7 @@ const TABLE: Row[] = [
     fault: 'http_error',
     name: '503 persistent (streaming): one quick retry after the backoff, then the fallback model answers',
     run: async () => {
+      const before = await counter(`switchyard_failovers_total{endpoint="${EP.gpt}"}`);
       await sim.setFault(GPT, { kind: 'http_error', status: 503 });
       const p = prompt('503 persistent');
       const r = await ask(sc, GPT, p, { stream: true });
@@ -154,6 +162,8 @@ const TABLE: Row[] = [
       const log = await bounded(MIN_BACKOFF);
       expect(hits(log, GPT).map((e) => e.status)).toEqual([503, 503]);
       expect(hits(log, CLAUDE_UP).map((e) => e.status)).toEqual([200]);
+      // One fail-over (the quick retry on the same endpoint is not one).
+      expect((await counter(`switchyard_failovers_total{endpoint="${EP.gpt}"}`)) - before).toBe(1);
     },
   },
   {
