@@ -64,7 +64,16 @@ describe('off loopback', () => {
   });
 
   it('bound off loopback without auth.keys, the start-up log warns that anyone can spend (with client keys it does not)', async () => {
-    expect(closed.stdout()).toMatch(/without auth\.keys: anyone who can reach this port can spend/);
+    // The log is written asynchronously: wait for the listening line, which comes after those warnings.
+    const listening = async (p: Proc): Promise<string> => {
+      const t0 = Date.now();
+      while (!/switchyard listening/.test(p.stdout())) {
+        if (Date.now() - t0 > 10_000) throw new Error(`no listening line in the log: ${p.stdout().slice(0, 500)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return p.stdout();
+    };
+    expect(await listening(closed)).toMatch(/without auth\.keys: anyone who can reach this port can spend/);
     const file = join(mkdtempSync(join(tmpdir(), 'sy-admin-')), 'switchyard.yaml');
     writeFileSync(
       file,
@@ -76,8 +85,7 @@ describe('off loopback', () => {
       SY_ADMIN_TEST_KEY: 'sk-client-key-for-the-admin-test',
     });
     try {
-      expect(keyed.stdout()).toMatch(/switchyard listening/);
-      expect(keyed.stdout()).not.toMatch(/without auth\.keys/);
+      expect(await listening(keyed)).not.toMatch(/without auth\.keys/);
     } finally {
       await keyed.stop();
     }
