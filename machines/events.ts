@@ -41,6 +41,8 @@ export type BudgetEmitted =
 export type SupervisorEvent =
   /** Route this request (its body stays with the runtime: only the id travels, nothing secret in events). */
   | { type: 'request.route'; at: number; requestId: string }
+  /** Choose the endpoint of this request's next attempt among its routed candidates, by their live state (serving and draining: in-flight requests still fail over). */
+  | { type: 'request.pick'; at: number; requestId: string }
   | { type: 'queue.entered'; at: number }
   | { type: 'queue.left'; at: number }
   | { type: 'endpoints.reconfigured'; at: number; add: EndpointSpawn[]; remove: string[] }

@@ -4,7 +4,11 @@
  * out. While `serving` it runs the `route` action — classifier and candidate order, an
  * implementation the runtime provides from src/routing (`supervisorMachine.provide`), since
  * machines do no I/O and hold no config — and counts it; while `draining` it emits
- * `request.refused` instead. Each request's own life is the request chart
+ * `request.refused` instead. Each attempt's endpoint is chosen here too:
+ * `request.pick` in, the `pick` action (provided from src/runtime/pick.ts) reads the candidates'
+ * live endpoint state at that moment, so a retry or fail-over sees what changed since routing;
+ * while draining, picks go on (in-flight requests may still fail over) but routes are refused.
+ * Each request's own life is the request chart
  * (request.machine.ts), run as a reducer: spawning a child per request costs O(children) per
  * spawn (see shared/design/xstate-notes.md), so it is never done.
  *
@@ -44,6 +48,8 @@ export const supervisorMachine = setup({
     countRouted: assign(({ context }) => ({ routed: context.routed + 1 })),
     /** Routing proper; the runtime provides it (src/routing). Here: a no-op, so the machine runs alone in tests. */
     route: (_args, _params: { requestId: string }) => {},
+    /** Endpoint choice for one attempt; the runtime provides it (src/runtime/pick.ts). A no-op here. */
+    pick: (_args, _params: { requestId: string }) => {},
     refuse: emit(({ event }) => {
       assertEvent(event, 'request.route');
       return { type: 'request.refused' as const, requestId: event.requestId, reason: 'draining' as const };
@@ -80,12 +86,17 @@ export const supervisorMachine = setup({
     serving: {
       on: {
         'request.route': { actions: [{ type: 'route', params: ({ event }) => ({ requestId: event.requestId }) }, 'countRouted'] },
+        'request.pick': { actions: { type: 'pick', params: ({ event }) => ({ requestId: event.requestId }) } },
         'endpoints.reconfigured': { actions: 'reconfigure' },
         'supervisor.drain': { target: 'draining' },
       },
     },
     draining: {
-      on: { 'supervisor.drained': { target: 'stopped' } },
+      on: {
+        // In-flight requests finish while draining, fail-over included.
+        'request.pick': { actions: { type: 'pick', params: ({ event }) => ({ requestId: event.requestId }) } },
+        'supervisor.drained': { target: 'stopped' },
+      },
     },
     stopped: { type: 'final' },
   },

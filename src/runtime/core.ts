@@ -12,6 +12,7 @@ import type { CascadeRecord } from './cascade.js';
 import type { EndpointHandle } from './endpoints.js';
 import type { EndpointEvent } from '../../machines/events.js';
 import type { CapacityQueue } from './queue.js';
+import type { PickContext, PickRequest, PickResult } from './pick.js';
 import type { RoutePlan } from '../routing/resolve.js';
 import type { ChatCall } from './api.js';
 import type { RequestOptions } from './request-driver.js';
@@ -48,6 +49,8 @@ export interface RuntimeCore {
   rng(): number;
   /** The route of one request: its candidate models in order, and why (throws a SwitchyardError to refuse). */
   route(call: ChatCall, promptTokens: number, opts: RequestOptions): RoutePlan;
+  /** The endpoint of a request's next attempt: the supervisor decides (`request.pick`), from live endpoint state. */
+  pick(requestId: string, req: PickRequest, pc: PickContext): PickResult;
   sleep(ms: number, signal: AbortSignal): Promise<void>;
   /** Latency and load of a model's best endpoint, for the routing strategies. */
   modelStats(model: string): { latencyMs: number; inFlight: number };

@@ -23,7 +23,6 @@ import { decide } from './retry-policy.js';
 import { StreamSession } from './stream-session.js';
 import type { RuntimeCore } from './core.js';
 import { finalizeRequest, type Outcome } from './finalize.js';
-import { pickEndpoint } from './pick.js';
 import { translatableCandidates } from './translatable.js';
 import { countPrompt, estTokens, shownPromptTokens, switchyardHeaders } from './request-prep.js';
 import { failureOutcome } from './request-outcome.js';
@@ -216,7 +215,7 @@ export class RequestDriver {
   private pick(cmd: Extract<Command, { type: 'pick' }>, at: number): ReqEvent {
     // A relayed stream is the upstream's own events: no other attempt can continue it.
     if (cmd.committed && this.session?.relayed === true) return { type: 'endpoint.none', at, waitable: false, earliest: null, unknown: false };
-    const r = pickEndpoint(this.rt, cmd, {
+    const r = this.rt.pick(this.call.requestId, cmd, {
       candidates: this.plan?.candidates ?? [],
       toolCallsSent: this.session?.toolCallsSent === true,
       maxLatencyMs: this.call.hints.maxLatencyMs,

@@ -21,6 +21,7 @@ import { ActorBudgetStore, budgetLimits, periodStarts, type BudgetStore } from '
 import type { RequestRecord, RuntimeCore } from './core.js';
 import { endpointSettings, fingerprint, latencyOf, poolFor, recordOn, type EndpointActor, type EndpointHandle } from './endpoints.js';
 import { CapacityQueue } from './queue.js';
+import { pickEndpoint, type PickContext, type PickRequest, type PickResult } from './pick.js';
 import { RequestDriver, type RequestOptions } from './request-driver.js';
 import { realScheduler, sleepOn, type Scheduler } from './scheduler.js';
 import { resolve, type RoutePlan } from '../routing/resolve.js';
@@ -41,6 +42,13 @@ interface PendingRoute {
   opts: RequestOptions;
   plan: RoutePlan | null;
   error: unknown;
+}
+
+interface PendingPick {
+  requestId: string;
+  req: PickRequest;
+  pc: PickContext;
+  result: PickResult | null;
 }
 
 export interface RuntimeOptions {
@@ -93,6 +101,8 @@ export class Runtime implements RuntimeCore {
   readonly replica: string;
   /** The request the supervisor is routing right now (its `route` action runs inside `send`). */
   private pendingRoute: PendingRoute | null = null;
+  /** The attempt whose endpoint the supervisor is choosing right now (its `pick` action runs inside `send`). */
+  private pendingPick: PendingPick | null = null;
   /** True while the supervisor routes a request that nobody inspects (see quietRoutes). */
   private routingQuietly = false;
   private readonly onCascade: ((r: CascadeRecord) => void) | undefined;
@@ -120,7 +130,12 @@ export class Runtime implements RuntimeCore {
       this.scheduler,
     );
     const spawns = this.endpointSpawns(opts.cfg);
-    const routing = supervisorMachine.provide({ actions: { route: (_args, params: { requestId: string }) => this.decideRoute(params.requestId) } });
+    const routing = supervisorMachine.provide({
+      actions: {
+        route: (_args, params: { requestId: string }) => this.decideRoute(params.requestId),
+        pick: (_args, params: { requestId: string }) => this.decidePick(params.requestId),
+      },
+    });
     this.supervisor = createActor(routing, {
       input: { endpoints: spawns.map((s) => s.spawn), budget: { limits: budgetLimits(opts.cfg), now: this.now() } },
       ...(opts.inspect ? { inspect: opts.inspect } : {}),
@@ -218,6 +233,31 @@ export class Runtime implements RuntimeCore {
     if (pending.error) throw pending.error;
     if (pending.plan) return pending.plan;
     throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
+  }
+
+  /**
+   * The supervisor chooses each attempt's endpoint: `request.pick` goes in, its `pick` action
+   * (provided above) reads the candidates' live state now. Serving or draining the event is
+   * targetless, so it is as quiet as a route; a stopped supervisor picks nothing.
+   */
+  pick(requestId: string, req: PickRequest, pc: PickContext): PickResult {
+    const pending: PendingPick = { requestId, req, pc, result: null };
+    this.pendingPick = pending;
+    this.routingQuietly = !this.watched();
+    try {
+      this.supervisor.send({ type: 'request.pick', at: pc.now, requestId });
+    } finally {
+      this.pendingPick = null;
+      this.routingQuietly = false;
+    }
+    return pending.result ?? { type: 'none', waitable: false, earliest: null, unknown: false };
+  }
+
+  /** The supervisor's `pick` action (src/runtime/pick.ts). */
+  private decidePick(requestId: string): void {
+    const p = this.pendingPick;
+    if (!p || p.requestId !== requestId) return;
+    p.result = pickEndpoint(this, p.req, p.pc);
   }
 
   /**

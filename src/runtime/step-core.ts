@@ -62,6 +62,9 @@ export class StepCore implements RuntimeCore {
   route(call: Parameters<RuntimeCore['route']>[0], promptTokens: number, opts: Parameters<RuntimeCore['route']>[2]): ReturnType<RuntimeCore['route']> {
     return this.rt.route(call, promptTokens, opts);
   }
+  pick(requestId: string, req: Parameters<RuntimeCore['pick']>[1], pc: Parameters<RuntimeCore['pick']>[2]): ReturnType<RuntimeCore['pick']> {
+    return this.rt.pick(requestId, req, pc);
+  }
   modelStats(model: string): { latencyMs: number; inFlight: number } {
     return this.rt.modelStats(model);
   }

@@ -34,6 +34,7 @@ function events(s: Snap, own: readonly string[]): Array<ModelEvent<typeof superv
   return own.flatMap((type): SupervisorEvent[] => {
     switch (type) {
       case 'request.route':
+      case 'request.pick':
         return [{ type, at: T0, requestId: 'r1' }];
       case 'queue.left':
       case 'supervisor.drain':
@@ -52,8 +53,12 @@ function events(s: Snap, own: readonly string[]): Array<ModelEvent<typeof superv
   });
 }
 
+/** The ids the `pick` action was run for, in order (the runtime provides the real choice). */
+const PICKS: string[] = [];
+const picking = supervisorMachine.provide({ actions: { pick: (_args, params: { requestId: string }) => void PICKS.push(params.requestId) } });
+
 const spec: ModelSpec<typeof supervisorMachine> = {
-  machine: supervisorMachine,
+  machine: picking,
   input: INPUT,
   spawns: true,
   abstract: (s) => ({
@@ -69,7 +74,10 @@ const spec: ModelSpec<typeof supervisorMachine> = {
   // children against the system registry.
   // Routing: while serving each `request.route` runs the provided `route` action once; otherwise
   // it is refused (emitted), never both.
+  // Picking: while serving or draining each `request.pick` runs the provided `pick` action once
+  // (in-flight requests still fail over while draining); stopped, never.
   attach: (actor) => {
+    let picksSeen = PICKS.length;
     let routed = 0;
     let queued = 0;
     const decisions: string[] = [];
@@ -81,6 +89,9 @@ const spec: ModelSpec<typeof supervisorMachine> = {
         if (serving) routed++;
         expect(decisions.splice(0)).toEqual(serving ? [] : ['refused:draining']);
       }
+      const picked = PICKS.slice(picksSeen);
+      picksSeen = PICKS.length;
+      expect(picked).toEqual(event.type === 'request.pick' && before.value !== 'stopped' ? ['r1'] : []);
       if (event.type === 'queue.entered') queued++;
       expect({ routed: after.context.routed, queued: after.context.queued }).toEqual({ routed, queued });
       expect(actor.system.get(BUDGET_SYSTEM_ID)).toBeDefined();
@@ -147,6 +158,20 @@ describe('supervisor machine: examples', () => {
     sup.send({ type: 'supervisor.drain', at: T0 });
     sup.send({ type: 'request.route', at: T0, requestId: 'r2' });
     expect({ routed, refused, count: sup.getSnapshot().context.routed }).toEqual({ routed: ['r1'], refused: ['r2'], count: 1 });
+    sup.stop();
+  });
+
+  it('chooses endpoints through the provided pick action while serving and draining (fail-over goes on), not once stopped', () => {
+    const picked: string[] = [];
+    const sup = createActor(supervisorMachine.provide({ actions: { pick: (_args, p: { requestId: string }) => void picked.push(p.requestId) } }), {
+      input: INPUT,
+    }).start();
+    sup.send({ type: 'request.pick', at: T0, requestId: 'serving' });
+    sup.send({ type: 'supervisor.drain', at: T0 });
+    sup.send({ type: 'request.pick', at: T0, requestId: 'draining' });
+    sup.send({ type: 'supervisor.drained', at: T0 });
+    sup.send({ type: 'request.pick', at: T0, requestId: 'stopped' });
+    expect(picked).toEqual(['serving', 'draining']);
     sup.stop();
   });
 

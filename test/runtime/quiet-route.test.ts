@@ -80,4 +80,27 @@ describe('supervisor routing while nobody watches', () => {
       true,
     );
   });
+
+  it('the supervisor picks the endpoint: quietly while nobody watches, the same pick when watched, and still while draining', async () => {
+    const watched = { on: false };
+    const r = await runtime(watched);
+    const plan = r.rt.route(call(1), 10, {});
+    const req = { excluded: [], excludedModels: [], pinned: null, committed: false };
+    const pc = { candidates: plan.candidates, toolCallsSent: false, maxLatencyMs: null, estTokens: 10, now: 1_000 };
+    const before = r.fromSupervisor();
+    const quiet = r.rt.pick('req-1', req, pc);
+    expect(r.fromSupervisor()).toBe(before);
+    expect(quiet.type === 'picked' && quiet.handle.id).toBe(r.rt.byModel.get('a')?.[0]?.id);
+    watched.on = true;
+    const loud = r.rt.pick('req-1', req, pc);
+    expect(
+      r.seen.slice(before).some((e) => e.type === '@xstate.event' && e.actorRef === r.rt.supervisor && (e.event as { type: string }).type === 'request.pick'),
+    ).toBe(true);
+    expect(loud).toEqual(quiet);
+    // Draining: in-flight requests still get an endpoint (fail-over goes on); new routes are refused.
+    r.rt.drain();
+    expect(r.rt.pick('req-1', req, pc)).toEqual(quiet);
+    // Every candidate excluded: nothing to pick, and nothing to wait for.
+    expect(r.rt.pick('req-1', { ...req, excluded: [...r.rt.handles.keys()] }, pc)).toEqual({ type: 'none', waitable: false, earliest: null, unknown: false });
+  });
 });
