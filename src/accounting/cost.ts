@@ -10,6 +10,8 @@ export interface Price {
   outputPerMTok: number;
   /** Price of prompt tokens served from the provider's prompt cache; input price if absent. */
   cachedInputPerMTok?: number;
+  /** Price of prompt tokens written to the provider's prompt cache (Anthropic `cache_creation_input_tokens`: 1.25× input for 5-minute writes); input price if absent. */
+  cacheWritePerMTok?: number;
 }
 
 /**
@@ -20,7 +22,8 @@ export interface Price {
  *   figure the client sees in `usage.prompt_tokens` means the same on every provider.
  * - `cachedTokens` ⊂ promptTokens: read from the prompt cache (OpenAI
  *   `prompt_tokens_details.cached_tokens`, Anthropic `cache_read_input_tokens`).
- * - `cacheCreationTokens` ⊂ promptTokens: written to the cache (Anthropic). Informational.
+ * - `cacheCreationTokens` ⊂ promptTokens: written to the cache (Anthropic), billed at the
+ *   cache-write price.
  * - `completionTokens`: every generated token, visible or not.
  * - `reasoningTokens` ⊂ completionTokens: hidden reasoning (OpenAI
  *   `completion_tokens_details.reasoning_tokens`). Informational.
@@ -35,7 +38,7 @@ export interface Usage {
 
 /** Integer nano-USD; `totalNano` is exactly the sum of the three parts. */
 export interface CostBreakdown {
-  /** Prompt tokens not read from the cache (cache-creation tokens included), at input price. */
+  /** Prompt tokens not read from the cache: written to it at the cache-write price, the rest at input price. */
   inputNano: number;
   /** Cached prompt tokens at the cached-input price. */
   cachedNano: number;
@@ -50,13 +53,12 @@ export interface CostBreakdown {
  * - Cached prompt tokens are billed at `cachedInputPerMTok` (input price if absent), the rest
  *   of the prompt at input price. A cached count above the prompt count (an inconsistent
  *   upstream) is clamped to the prompt count: the prompt is never billed twice.
- * - Cache-creation tokens are billed at the plain input price. Anthropic charges 1.25× for
- *   5-minute cache writes; the config has no key for that premium, so we under-bill cache
- *   writes by that quarter rather than invent a price. Because they are part of promptTokens
- *   they need no term of their own.
+ * - Cache-creation tokens (at most the prompt tokens not read from the cache) are billed at
+ *   `cacheWritePerMTok` (Anthropic charges 1.25× input for 5-minute cache writes), at input
+ *   price if the model has no such price; they are part of `inputNano`.
  * - Reasoning tokens are part of completionTokens and are billed once, as output.
- * - Each of the three parts is rounded up to a whole nano-USD (money.ts), so `totalNano` may
- *   exceed the exact real-valued cost by less than 3 nano-USD.
+ * - Each priced term is rounded up to a whole nano-USD (money.ts), so `totalNano` may
+ *   exceed the exact real-valued cost by less than 4 nano-USD.
  *
  * Counts are sanitised, not rejected (settling must never fail): a negative or NaN count is 0
  * and a fractional one is rounded up. A count beyond 2^53 throws a RangeError.
@@ -66,7 +68,11 @@ export function costOf(usage: Usage, price: Price): CostBreakdown {
   const completion = tokenCount(usage.completionTokens);
   const cached = Math.min(tokenCount(usage.cachedTokens), prompt);
   const cachedPrice = price.cachedInputPerMTok ?? price.inputPerMTok;
-  const inputNano = tokensCostNano(prompt - cached, price.inputPerMTok);
+  const written = price.cacheWritePerMTok === undefined ? 0 : Math.min(tokenCount(usage.cacheCreationTokens), prompt - cached);
+  const inputNano =
+    written === 0
+      ? tokensCostNano(prompt - cached, price.inputPerMTok)
+      : tokensCostNano(prompt - cached - written, price.inputPerMTok) + tokensCostNano(written, price.cacheWritePerMTok!);
   const cachedNano = tokensCostNano(cached, cachedPrice);
   const outputNano = tokensCostNano(completion, price.outputPerMTok);
   const totalNano = inputNano + cachedNano + outputNano;
@@ -75,16 +81,18 @@ export function costOf(usage: Usage, price: Price): CostBreakdown {
 }
 
 /**
- * The amount a budget reserves before a request is sent: the whole prompt at the full input
- * price (the cache may miss) plus `maxOutputTokens` at the output price.
+ * The amount a budget reserves before a request is sent: the whole prompt at the highest
+ * price a prompt token can have — input, or cache-write where that is higher (the cache may
+ * miss, or the whole prompt may be written to it) — plus `maxOutputTokens` at the output price.
  *
- * It bounds `costOf` for any usage with at most these counts, up to one nano-USD: splitting
- * the prompt into cached and uncached parts rounds up twice where this rounds up once (and a
- * cached price above the input price, which no provider has, is not covered). Settling
+ * It bounds `costOf` for any usage with at most these counts, up to two nano-USD: splitting
+ * the prompt into cached, written and plain parts rounds up three times where this rounds up
+ * once (a cached price above the input price, which no provider has, is not covered). Settling
  * replaces the reservation by the actual cost, so that nano-USD is never lost or gained.
  */
 export function worstCaseNano(promptTokens: number, maxOutputTokens: number, price: Price): number {
-  const total = tokensCostNano(tokenCount(promptTokens), price.inputPerMTok) + tokensCostNano(tokenCount(maxOutputTokens), price.outputPerMTok);
+  const promptPrice = price.cacheWritePerMTok !== undefined && price.cacheWritePerMTok > price.inputPerMTok ? price.cacheWritePerMTok : price.inputPerMTok;
+  const total = tokensCostNano(tokenCount(promptTokens), promptPrice) + tokensCostNano(tokenCount(maxOutputTokens), price.outputPerMTok);
   if (!Number.isSafeInteger(total)) throw new RangeError(`cost ${total} is out of range`);
   return total;
 }

@@ -27,7 +27,7 @@ export const DEFAULT_CONFIG: ConfigInput = {
     },
     'claude-sonnet-4.5': {
       tier: 'high_quality',
-      price: { inputPerMTok: 3.0, outputPerMTok: 15.0, cachedInputPerMTok: 0.3 },
+      price: { inputPerMTok: 3.0, outputPerMTok: 15.0, cachedInputPerMTok: 0.3, cacheWritePerMTok: 3.75 },
       contextWindow: 200_000,
       capabilities: ['chat', 'code', 'reasoning', 'tools', 'json', 'vision', 'prefill'],
       latencyPriorMs: 900,

@@ -38,10 +38,21 @@ describe('costOf', () => {
     expect(withReasoning.outputNano).toBe(8_000_000);
   });
 
-  it('bills cache-creation tokens (part of the prompt) at the plain input price', () => {
+  it('bills cache-creation tokens (part of the prompt) at the plain input price when the model has no cache-write price', () => {
     // 2000 prompt of which 1500 written to the cache, 0 read: all 2000 at 3.00 = 6000 µUSD
     const c = costOf({ promptTokens: 2000, completionTokens: 100, cacheCreationTokens: 1500 }, CLAUDE);
     expect(c).toEqual({ inputNano: 6_000_000, cachedNano: 0, outputNano: 1_500_000, totalNano: 7_500_000 });
+  });
+
+  it('bills cache-creation tokens at the cache-write price (Anthropic: 1.25× input)', () => {
+    const price: Price = { ...CLAUDE, cachedInputPerMTok: 0.3, cacheWritePerMTok: 3.75 };
+    // 2000 prompt: 300 read (0.30), 1500 written (3.75), 200 plain (3.00): 90 + 5625 + 600 µUSD
+    const c = costOf({ promptTokens: 2000, completionTokens: 100, cachedTokens: 300, cacheCreationTokens: 1500 }, price);
+    expect(c).toEqual({ inputNano: 6_225_000, cachedNano: 90_000, outputNano: 1_500_000, totalNano: 7_815_000 });
+    // A written count above the uncached prompt is clamped: the prompt is never billed twice.
+    expect(costOf({ promptTokens: 100, completionTokens: 0, cachedTokens: 40, cacheCreationTokens: 500 }, price).inputNano).toBe(60 * 3750);
+    // The reservation covers a prompt written to the cache whole.
+    expect(worstCaseNano(2000, 100, price)).toBe(2000 * 3750 + 100 * 15_000);
   });
 
   it('computes deepseek figures to the nano (0.28 / 0.42)', () => {
@@ -91,15 +102,35 @@ describe('worstCaseNano', () => {
     expect(worstCaseNano(1000, 8192, DEEPSEEK)).toBe(280_000 + 3_440_640);
   });
 
-  it('bounds the actual cost up to one nano-USD (property)', () => {
+  it('bounds the actual cost up to two nano-USD, cache writes included (property)', () => {
     const count = fc.integer({ min: 0, max: 1_000_000 });
+    const writePrice = fc.option(fc.integer({ min: 0, max: 10_000_000 }).map((m) => m / 1e6));
     fc.assert(
-      fc.property(count, count, count, count, fc.integer({ min: 0, max: 20_000_000 }), (prompt, maxOut, usedOut, cached, micro) => {
-        const price: Price = { inputPerMTok: 3, outputPerMTok: micro / 1e6, cachedInputPerMTok: 0.3 };
-        const usage = { promptTokens: prompt, completionTokens: Math.min(usedOut, maxOut), cachedTokens: Math.min(cached, prompt) };
-        expect(costOf(usage, price).totalNano).toBeLessThanOrEqual(worstCaseNano(prompt, maxOut, price) + 1);
-        expect(costOf({ ...usage, cachedTokens: 0 }, price).totalNano).toBeLessThanOrEqual(worstCaseNano(prompt, maxOut, price));
-      }),
+      fc.property(
+        count,
+        count,
+        count,
+        count,
+        count,
+        fc.integer({ min: 0, max: 20_000_000 }),
+        writePrice,
+        (prompt, maxOut, usedOut, cached, written, micro, write) => {
+          const price: Price = {
+            inputPerMTok: 3,
+            outputPerMTok: micro / 1e6,
+            cachedInputPerMTok: 0.3,
+            ...(write === null ? {} : { cacheWritePerMTok: write }),
+          };
+          const usage = {
+            promptTokens: prompt,
+            completionTokens: Math.min(usedOut, maxOut),
+            cachedTokens: Math.min(cached, prompt),
+            cacheCreationTokens: written,
+          };
+          expect(costOf(usage, price).totalNano).toBeLessThanOrEqual(worstCaseNano(prompt, maxOut, price) + 2);
+          expect(costOf({ ...usage, cachedTokens: 0 }, price).totalNano).toBeLessThanOrEqual(worstCaseNano(prompt, maxOut, price));
+        },
+      ),
     );
   });
 });

@@ -49,7 +49,7 @@ beforeAll(async () => {
   // A second Anthropic-kind endpoint of the same model: a translated stream would be continued there.
   providers.anthropic2 = { ...providers.anthropic, baseUrl: `${via}/anthropic2` };
   const models = cfg.models as Record<string, { price: Record<string, number>; endpoints: unknown[] }>;
-  models[MODEL]!.price = { inputPerMTok: 3, outputPerMTok: 15, cachedInputPerMTok: 0.3 };
+  models[MODEL]!.price = { inputPerMTok: 3, outputPerMTok: 15, cachedInputPerMTok: 0.3, cacheWritePerMTok: 3.75 };
   models[MODEL]!.endpoints = [
     { provider: 'anthropic', upstreamModel: UPSTREAM },
     { provider: 'anthropic2', upstreamModel: UPSTREAM },
@@ -102,8 +102,8 @@ function withoutIdentity(evs: Array<[string, Record<string, unknown>]>): Array<[
 const textOf = (m: Anthropic.Message): string => m.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
 
 function costNano(u: Anthropic.Usage): number {
-  // Per token: input $3/MTok = 3000 nano, cache read $0.30/MTok = 300 nano, output $15/MTok = 15000 nano; cache writes at the input price.
-  return (u.input_tokens + (u.cache_creation_input_tokens ?? 0)) * 3000 + (u.cache_read_input_tokens ?? 0) * 300 + u.output_tokens * 15000;
+  // Per token: input $3/MTok = 3000 nano, cache read $0.30/MTok = 300 nano, cache write $3.75/MTok = 3750 nano, output $15/MTok = 15000 nano.
+  return u.input_tokens * 3000 + (u.cache_creation_input_tokens ?? 0) * 3750 + (u.cache_read_input_tokens ?? 0) * 300 + u.output_tokens * 15000;
 }
 
 describe('native relay from an Anthropic-kind endpoint', () => {
