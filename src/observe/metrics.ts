@@ -120,14 +120,16 @@ export class Metrics {
         if (sh && sh.health !== 'local') this.set({ replica: sh.replica }, sh.health === 'up' ? 1 : 0);
       },
     });
-    new Gauge({
-      name: 'switchyard_shared_state_events',
+    new Counter({
+      name: 'switchyard_shared_state_events_total',
       help: 'Shared-state events since start, by kind (unavailable: requests refused with 503; outages; rebuilds; seeded; reclaimed)',
       labelNames: ['kind'],
       registers: reg,
       collect() {
+        // The shared store keeps the counts; a scrape copies them (they only grow).
         const c = state().shared?.counters;
-        if (c) for (const k of ['unavailable', 'outages', 'rebuilds', 'seeded', 'reclaimed'] as const) this.set({ kind: k }, c[k]);
+        this.reset();
+        if (c) for (const k of ['unavailable', 'outages', 'rebuilds', 'seeded', 'reclaimed'] as const) this.inc({ kind: k }, c[k]);
       },
     });
     new Gauge({

@@ -144,6 +144,8 @@ describe('shared state failover', () => {
     expect(Number(down?.headers?.get('retry-after'))).toBeGreaterThanOrEqual(1);
     const metrics = await (await fetch(`${r.all[0]!.url}/metrics`)).text();
     expect(metrics).toMatch(/switchyard_shared_state_up\{replica="r0"\} 0/);
+    expect(metrics).toMatch(/# TYPE switchyard_shared_state_events_total counter/);
+    expect(metrics).toMatch(/switchyard_shared_state_events_total\{kind="outages"\} [1-9]/);
     expect((await sharedState(r.all[0]!)).shared.health).toBe('down');
     expect(r.all[0]!.stdout()).toContain('shared state (Redis) unreachable');
 
