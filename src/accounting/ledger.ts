@@ -100,7 +100,27 @@ export interface LedgerStore {
   recordFeedback(requestId: string, good: boolean, at: number): Promise<'stored' | 'unknown_request'>;
   /** Check and feedback rates per model over the range. */
   qualityStats(fromMs?: number, toMs?: number): Promise<ModelQuality[]>;
+  /**
+   * The in-flight journal of a lone process (SQLite only; replicas on Redis reclaim instead):
+   * before an attempt is sent, `hold` records synchronously and durably the most the request
+   * can have cost so far; writing the request's row drops it in the same transaction. What is
+   * left at start-up belonged to a process that died mid-request: `recoverInFlight` turns each
+   * into a row spent at the held amount (`errorCode` `reservation_reclaimed`, estimated).
+   */
+  hold?(h: InFlight): void;
+  recoverInFlight?(): Promise<number>;
   close(): Promise<void>;
+}
+
+/** A request in flight, as the journal keeps it. */
+export interface InFlight {
+  requestId: string;
+  at: number;
+  keyId: string | null;
+  model: string | null;
+  endpoint: string | null;
+  /** What it has cost so far plus the reservation of the attempt about to be sent, nano-USD. */
+  amountNano: number;
 }
 
 /** Options a URL cannot carry; the PostgreSQL ones let tests and tenants share a database. */

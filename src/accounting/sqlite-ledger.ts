@@ -18,7 +18,8 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { LedgerRow, LedgerStore, ModelQuality, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
+import type { InFlight, LedgerRow, LedgerStore, ModelQuality, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
+import { InFlightJournal } from './inflight-journal.js';
 import { ensureCascadeSchema, SqliteCascade, SQLITE_ESCALATION_GROUP } from './sqlite-cascade.js';
 import {
   COLUMNS,
@@ -72,6 +73,28 @@ const GROUP_SQL: Record<SpendGroup, string> = {
   escalation: SQLITE_ESCALATION_GROUP,
 };
 
+/** What the ledger knows of a request whose process died mid-flight: spent at the amount it held, nothing of its answer. */
+export function interruptedRow(h: InFlight): LedgerRow {
+  return {
+    requestId: h.requestId,
+    at: h.at,
+    keyId: h.keyId,
+    model: h.model,
+    endpoint: h.endpoint,
+    attempts: 1,
+    promptTokens: 0,
+    completionTokens: 0,
+    cachedTokens: 0,
+    costNano: h.amountNano,
+    estimated: true,
+    status: 0,
+    latencyMs: 0,
+    ttftMs: null,
+    stream: false,
+    errorCode: 'reservation_reclaimed',
+  };
+}
+
 type Range = { from: number; to: number };
 type Scoped = Range & { keyId?: string; model?: string };
 
@@ -81,15 +104,21 @@ export class SqliteLedger implements LedgerStore {
   private readonly groupStmts: Record<SpendGroup, Database.Statement<[Range & { none: string }], Record<string, unknown>>>;
   private readonly recentStmt: Database.Statement<[number], DbRow>;
   private readonly byIdStmt: Database.Statement<[string], DbRow>;
-  private pending: Array<{ values: unknown[]; resolve: (r: 'inserted' | 'duplicate') => void; reject: (e: unknown) => void }> = [];
+  private pending: Array<{ values: unknown[]; requestId: string; resolve: (r: 'inserted' | 'duplicate') => void; reject: (e: unknown) => void }> = [];
   private flushScheduled = false;
-  private readonly insertBatch: (batch: Array<{ values: unknown[] }>) => number[];
+  private readonly insertBatch: (batch: Array<{ values: unknown[]; requestId: string }>) => number[];
   private readonly cascade: SqliteCascade;
+  /** A file store's in-flight journal (inflight-journal.ts); none in memory. */
+  private readonly journal: InFlightJournal | null;
 
-  private constructor(private readonly db: Database.Database) {
+  private constructor(
+    private readonly db: Database.Database,
+    journal: InFlightJournal | null,
+  ) {
     const placeholders = COLUMNS.map(() => '?').join(', ');
     this.insertStmt = db.prepare(`INSERT INTO ledger (${COLUMNS.join(', ')}) VALUES (${placeholders}) ON CONFLICT (request_id) DO NOTHING`);
-    this.insertBatch = db.transaction((batch: Array<{ values: unknown[] }>) => batch.map((p) => this.insertStmt.run(...p.values).changes));
+    this.journal = journal;
+    this.insertBatch = db.transaction((batch: Array<{ values: unknown[]; requestId: string }>) => batch.map((p) => this.insertStmt.run(...p.values).changes));
     const spent = (where: string) =>
       db
         .prepare<[Scoped], { total: unknown }>(`SELECT COALESCE(SUM(cost_nano), 0) AS total FROM ledger WHERE ${where} at >= @from AND at < @to`)
@@ -132,7 +161,7 @@ export class SqliteLedger implements LedgerStore {
       migrate(db);
       ensureCascadeSchema(db);
       ensureRouteScore(db);
-      return new SqliteLedger(db);
+      return new SqliteLedger(db, path === ':memory:' ? null : new InFlightJournal([`${path}-inflight-0`, `${path}-inflight-1`]));
     } catch (err) {
       db.close();
       throw err;
@@ -146,7 +175,7 @@ export class SqliteLedger implements LedgerStore {
       return Promise.reject(err);
     }
     return new Promise((resolve, reject) => {
-      this.pending.push({ values: rowValues(row, (b) => (b ? 1 : 0)), resolve, reject });
+      this.pending.push({ values: rowValues(row, (b) => (b ? 1 : 0)), requestId: row.requestId, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
@@ -162,16 +191,39 @@ export class SqliteLedger implements LedgerStore {
     if (batch.length === 0) return;
     try {
       const changes = this.insertBatch(batch);
-      batch.forEach((p, i) => p.resolve(changes[i] === 1 ? 'inserted' : 'duplicate'));
+      batch.forEach((p, i) => {
+        this.journal?.settled(p.requestId);
+        p.resolve(changes[i] === 1 ? 'inserted' : 'duplicate');
+      });
     } catch {
       for (const p of batch) {
         try {
-          p.resolve(this.insertStmt.run(...p.values).changes === 1 ? 'inserted' : 'duplicate');
+          const inserted = this.insertStmt.run(...p.values).changes === 1;
+          this.journal?.settled(p.requestId);
+          p.resolve(inserted ? 'inserted' : 'duplicate');
         } catch (err) {
           p.reject(err);
         }
       }
     }
+  }
+
+  /** Appended to the journal before the attempt is sent; a memory store keeps none. */
+  hold(h: InFlight): void {
+    this.journal?.hold(h);
+  }
+
+  /** Journal lines of a process that died mid-request become rows spent at their held amount (once: insert-once by id). */
+  async recoverInFlight(): Promise<number> {
+    if (!this.journal) return 0;
+    this.flush();
+    const journal = this.journal;
+    const left = journal.pending().filter((h) => !journal.has(h.requestId) && this.byIdStmt.get(h.requestId) === undefined);
+    this.db.transaction(() => {
+      for (const h of left) this.insertStmt.run(...rowValues(interruptedRow(h), (b) => (b ? 1 : 0)));
+    })();
+    journal.clear();
+    return left.length;
   }
 
   async spentSince(scope: SpendScope, fromMs: number, toMs: number = MAX_AT): Promise<number> {
@@ -218,6 +270,7 @@ export class SqliteLedger implements LedgerStore {
   async close(): Promise<void> {
     if (this.db.open) this.flush();
     if (this.db.open) this.db.close();
+    this.journal?.close();
   }
 }
 

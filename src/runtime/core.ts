@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { ActorRefFrom } from 'xstate';
 import type { supervisorMachine } from '../../machines/supervisor.machine.js';
 import type { Usage } from '../accounting/cost.js';
-import type { LedgerStore } from '../accounting/ledger.js';
+import type { InFlight, LedgerStore } from '../accounting/ledger.js';
 import type { Config } from '../config/schema.js';
 import type { BudgetStore } from './budget.js';
 import type { CascadeRecord } from './cascade.js';
@@ -58,6 +58,8 @@ export interface RuntimeCore {
   retryAfterSeconds(models: string[]): number;
   /** What happened to one of an endpoint's requests (dispatched, answered, failed): to its actor, or as bookkeeping in place (src/runtime/endpoints.ts `recordOn`). */
   endpointEvent(h: EndpointHandle, ev: EndpointEvent): void;
+  /** Journal a request's attempt before it is sent (a lone process; see LedgerStore.hold). */
+  holdInFlight?(h: InFlight): void;
   recordRequest?(r: RequestRecord): void;
   /** A cascaded request ended (metrics, inspector timeline). */
   recordCascade?(r: CascadeRecord): void;

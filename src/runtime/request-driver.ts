@@ -255,6 +255,15 @@ export class RequestDriver {
     const est = estTokens(this.call, this.promptTokens);
     if (this.lastEndpoint !== null && this.lastEndpoint !== h) this.rt.recordFailover?.(this.lastEndpoint, h);
     this.lastEndpoint = h;
+    // Before anything is sent: if this process dies now, the ledger still counts what this request may cost.
+    this.rt.holdInFlight?.({
+      requestId: this.call.requestId,
+      at: this.call.receivedAt,
+      keyId: this.call.keyId,
+      model: h.model,
+      endpoint: h.id,
+      amountNano: this.costNano + (this.snap.context.current?.amount ?? 0),
+    });
     this.rt.endpointEvent(h, { type: 'request.dispatched', at: this.rt.now(), estTokens: est });
     const session = this.session;
     const relay = this.relays(h);

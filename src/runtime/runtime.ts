@@ -10,7 +10,7 @@ import { PUBLIC_STATE, type EndpointStateValue } from '../../machines/endpoint.m
 import type { BudgetEvent, EndpointEvent, EndpointSpawn } from '../../machines/events.js';
 import { BUDGET_SYSTEM_ID, endpointSystemId, supervisorMachine } from '../../machines/supervisor.machine.js';
 import type { budgetMachine, BudgetContext } from '../../machines/budget.machine.js';
-import type { LedgerStore } from '../accounting/ledger.js';
+import type { InFlight, LedgerStore } from '../accounting/ledger.js';
 import type { Config } from '../config/schema.js';
 import { endpointId } from '../config/schema.js';
 import { adapterFor } from '../upstream/adapters/index.js';
@@ -155,6 +155,13 @@ export class Runtime implements RuntimeCore {
   async restoreBudgets(): Promise<void> {
     // Shared budgets are rebuilt by the shared store, per period, from the ledger.
     if (this.shared) return this.shared.start();
+    // Requests a previous process died in the middle of count at what they held (a lone process's journal).
+    const recovered = (await this.ledger.recoverInFlight?.()) ?? 0;
+    if (recovered > 0)
+      this.log.warn(
+        { requests: recovered },
+        'the ledger held requests in flight when the last process stopped; counted at their reserved amount (reservation_reclaimed)',
+      );
     const spent = await this.spentFromLedger(budgetLimits(this.cfg));
     this.budgetActor().send({ type: 'budget.restored', at: this.now(), spent });
   }
@@ -302,6 +309,11 @@ export class Runtime implements RuntimeCore {
       expectedOutputTokens: Math.min(requestedOutputTokens(body) ?? 512, 4096),
       liveStats: (m) => this.modelStats(m),
     });
+  }
+
+  /** A lone process journals each attempt before sending it; replicas on Redis reclaim dead replicas' reservations instead. */
+  holdInFlight(h: InFlight): void {
+    if (this.shared === null) this.ledger.hold?.(h);
   }
 
   /** SIGTERM: the supervisor stops routing (new requests are refused), in-flight ones go on. */

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,6 +97,49 @@ describe('SqliteLedger', () => {
       expect((await ledger.rows({ requestId: 'killed-39' }))[0]?.promptTokens).toBe(1039);
     } finally {
       await ledger.close();
+    }
+  });
+});
+
+describe('SqliteLedger in-flight journal', () => {
+  const held = (requestId: string, amountNano: number) => ({ requestId, at: 1_000, keyId: 'team-a', model: 'm', endpoint: 'm@p', amountNano });
+
+  it('drops an entry when its row is written, keeps the latest amount of a request, and turns leftovers into rows at start-up', async () => {
+    const path = nextPath();
+    const first = SqliteLedger.open(path);
+    first.hold(held('done', 500));
+    first.hold(held('died', 700));
+    first.hold(held('died', 900)); // a second attempt: what it had cost plus the new reservation
+    expect(await first.insert(makeRow({ requestId: 'done', costNano: 400 }))).toBe('inserted');
+    // A process that died: no close, no row for `died`; its journal says so.
+    expect(readFileSync(`${path}-inflight-0`, 'utf8')).toContain('"id":"died"');
+    (first as unknown as { db: Database.Database }).db.close();
+
+    const second = SqliteLedger.open(path);
+    try {
+      expect(await second.recoverInFlight()).toBe(1);
+      const [row] = await second.rows({ requestId: 'died' });
+      expect(row).toMatchObject({
+        costNano: 900,
+        estimated: true,
+        status: 0,
+        errorCode: 'reservation_reclaimed',
+        keyId: 'team-a',
+        model: 'm',
+        endpoint: 'm@p',
+        at: 1_000,
+      });
+      expect((await second.rows({ requestId: 'done' }))[0]?.costNano).toBe(400);
+      expect(await second.spentSince({}, 0)).toBe(1_300);
+      // Recovered once: a second start finds nothing left.
+      expect(await second.recoverInFlight()).toBe(0);
+      // Its own live requests are never recovered.
+      second.hold(held('live', 50));
+      expect(await second.recoverInFlight()).toBe(0);
+      expect(await second.insert(makeRow({ requestId: 'live', costNano: 40 }))).toBe('inserted');
+      expect(statSync(`${path}-inflight-0`).size + statSync(`${path}-inflight-1`).size).toBe(0);
+    } finally {
+      await second.close();
     }
   });
 });

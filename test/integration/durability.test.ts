@@ -9,7 +9,10 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LedgerRow } from '../../src/accounting/ledger.js';
 import { SqliteLedger } from '../../src/accounting/sqlite-ledger.js';
+import Database from 'better-sqlite3';
+import { statSync } from 'node:fs';
 import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
+import { eventually } from './replicas.js';
 
 const DAY_MS = 86_400_000;
 const KEYS = { SY_TEAM_A_KEY: 'team-a-client-key', SY_TEAM_B_KEY: 'team-b-client-key' };
@@ -203,5 +206,38 @@ describe('durability across SIGKILL', () => {
       ['team-b', 1],
     ]);
     expect(reportAfter[6]!.groups.map((g) => [g.day, nano(g.usd)])).toEqual([[new Date(OLD.at).toISOString().slice(0, 10), OLD.costNano]]);
+  });
+
+  it('counts a request in flight at the kill at what it reserved, after the restart (the lone process journal)', async () => {
+    await sim.setFault('deepseek-chat', { kind: 'hang' });
+    await sim.clearLog();
+    const before = await budgets(sc);
+    const a = clientFor(sc, KEYS.SY_TEAM_A_KEY);
+    const pending = a.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'in flight at the kill' }], max_tokens: 20 }).then(
+      () => 'answered',
+      () => 'cut',
+    );
+    // The attempt reached the upstream (it hangs there): kill the sidecar before it gives up on it.
+    await eventually(async () => ((await sim.log()).length > 0 ? true : undefined), 5000, 'the attempt reached the upstream');
+    expect(await sc.stop('SIGKILL')).toBeNull();
+    expect(await pending).toBe('cut');
+    await sim.clearFaults();
+
+    sc = await startSidecar(cfg, KEYS, sc.configFile);
+    const db = new Database(ledgerFile, { readonly: true });
+    const rows = db.prepare("select * from ledger where error_code = 'reservation_reclaimed'").all() as Array<Record<string, unknown>>;
+    db.close();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ key_id: 'team-a', model: 'deepseek-v3.2', endpoint: 'deepseek-v3.2@deepseek', estimated: 1, status: 0 });
+    expect(statSync(`${ledgerFile}-inflight-0`).size + statSync(`${ledgerFile}-inflight-1`).size).toBe(0);
+    // What it reserved: at least its 20 output tokens at $0.42/MTok and some prompt at $0.28/MTok.
+    const held = Number(rows[0]!.cost_nano);
+    expect(held).toBeGreaterThan(20 * 420);
+    const after = await budgets(sc);
+    const hit = new Set(['global:day', 'global:month', 'global:total', 'key:team-a:month', 'model:deepseek-v3.2:total']);
+    for (const id of Object.keys(before)) {
+      expect([id, nano(after[id]!.spentUsd)]).toEqual([id, nano(before[id]!.spentUsd) + (hit.has(id) ? held : 0)]);
+    }
+    expect(sc.stdout()).toContain('counted at their reserved amount');
   });
 });
