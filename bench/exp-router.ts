@@ -22,6 +22,12 @@ for (const line of readFileSync(resolve(DATA_DIR, 'arena-bench-v1.jsonl'), 'utf8
 }
 const all = loadAll().filter((r) => r.split === 'train' && r.subject !== BROKEN_SUBJECT);
 const base = all.map((r) => extractFeatures({ messages: [{ role: 'user', content: r.prompt }] }));
+// DROP=prefix,prefix zeroes those features (an ablation: e.g. DROP=domain: is the scorer without domains).
+const dropped = (process.env.DROP ?? '')
+  .split(',')
+  .filter((p) => p !== '')
+  .flatMap((p) => FEATURES.flatMap((f, k) => (f.startsWith(p) ? [k] : [])));
+for (const x of base) for (const k of dropped) x[k] = 0;
 
 // ---- tokens (approximates the scanner: lower case, Unicode letters, no fenced code, no \cmd) ----
 const STOP = new Set(
@@ -332,4 +338,5 @@ if (which === 'weights-free') {
   console.log(FEATURES.map((f, k) => `${f} ${m.w[k]!.toFixed(3)}`).join('\n'));
 }
 if (which === 'x') run(`extra ${process.env.EXTRA} ${process.env.EXTRA_RE ?? ''}`, { target: 'soft', extra: true });
+if (which === 'domains') run(`domains DROP=${process.env.DROP ?? ''}`, { target: 'soft' });
 if (which === 'lambda') for (const lambda of [0.00001, 0.00003, 0.0001]) run(`lambda=${lambda}`, { target: 'soft', lambda });
