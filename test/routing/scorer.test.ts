@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { autoThresholds } from '../../src/routing/classify.js';
-import { kindOfWord } from '../../src/routing/cues.js';
+import { DOMAINS, domainOfWord, kindOfWord } from '../../src/routing/cues.js';
 import { extractFeatures, FEATURES, type Feature, type RouteRequest } from '../../src/routing/features.js';
 import { DEFAULT_MODEL, explain, scoreRequest, thresholdForShare, tierForScore } from '../../src/routing/scorer.js';
 
@@ -58,6 +58,106 @@ describe('task kinds, English and German alike', () => {
     expect(fu(mixed, 'kind:translation')).toBeGreaterThan(0);
     expect(fu(mixed, 'kind:code')).toBeGreaterThan(0);
     expect(fu(mixed, 'kind:math')).toBeGreaterThan(0);
+  });
+});
+
+describe('subject domains, English and German alike', () => {
+  const cases: Array<[Feature, string, string]> = [
+    [
+      'domain:medicine',
+      'The patient has a fever and chronic pain; which medication and dosage would a doctor prescribe?',
+      'Die Patientin hat Fieber und chronische Schmerzen; welches Medikament und welche Dosierung verschreibt die Ärztin?',
+    ],
+    [
+      'domain:philosophy',
+      'How does Kant answer the empiricism of Hume, and what is left of metaphysics?',
+      'Wie antwortet Kant auf den Empirismus von Hume, und was bleibt von der Metaphysik?',
+    ],
+    [
+      'domain:history',
+      'Why did the empire collapse in the fifth century after the war with its colonies?',
+      'Warum zerfiel das Kaiserreich im fünften Jahrhundert nach dem Krieg mit seinen Kolonien?',
+    ],
+    [
+      'domain:politics',
+      'How does the parliament elect the government, and what can the president veto?',
+      'Wie wählt das Parlament die Regierung, und wogegen kann der Präsident ein Veto einlegen?',
+    ],
+    [
+      'domain:religion',
+      'What do Christianity and Islam say about prayer and the prophets?',
+      'Was sagen Christentum und Islam über das Gebet und die Propheten?',
+    ],
+    [
+      'domain:business',
+      'Draft a marketing campaign that wins back customers from the brand of our competitor.',
+      'Entwirf eine Werbekampagne, die Kunden von der Marke unseres Wettbewerbers zurückgewinnt.',
+    ],
+    [
+      'domain:social',
+      'How does anxiety change behaviour, and what does psychology say about motivation?',
+      'Wie verändert eine Angststörung das Verhalten, und was sagt die Psychologie über Motivation?',
+    ],
+  ];
+  for (const [domain, en, de] of cases) {
+    it(`${domain}: "${en}" / "${de}"`, () => {
+      expect(fu(en, domain)).toBe(1); // two or more domain words saturate the feature
+      expect(fu(de, domain)).toBe(1);
+      expect(fu('The cat sat on the mat.', domain)).toBe(0);
+      expect(fu('Die Katze saß auf der Matte.', domain)).toBe(0);
+    });
+  }
+
+  it('every domain is a feature, and one word counts half', () => {
+    for (const d of DOMAINS) expect(FEATURES).toContain(`domain:${d}`);
+    expect(fu('Ask the doctor.', 'domain:medicine')).toBe(0.5);
+    expect(fu('Frag die Ärztin.', 'domain:medicine')).toBe(0.5);
+  });
+
+  it('stems match inflections and German compounds; the kinds of words stay as they were', () => {
+    expect(domainOfWord('krankenhausaufenthalt')).toBe('medicine');
+    expect(domainOfWord('diagnosed')).toBe('medicine');
+    expect(domainOfWord('politische')).toBe('politics');
+    expect(domainOfWord('jahrhunderts')).toBe('history');
+    expect(domainOfWord('werbekampagne')).toBe('business');
+    expect(domainOfWord('onlinewerbung')).toBeUndefined(); // a compound is matched by its first part only
+    expect(domainOfWord('werbung')).toBe('business');
+    expect(domainOfWord('psychologin')).toBe('social');
+    expect(domainOfWord('design')).toBeUndefined();
+    // Kind and domain fields are independent: the words keep the kinds they had.
+    expect(kindOfWord('statistik')).toBe('math');
+    expect(kindOfWord('explained')).toBe('reasoning');
+  });
+
+  it('a mixed-language prompt gets the domains of both languages', () => {
+    const mixed = 'Meine Ärztin says the patient needs a different Medikament; explain the Regierung policy on refunds.';
+    expect(fu(mixed, 'domain:medicine')).toBe(1);
+    expect(fu(mixed, 'domain:politics')).toBe(0.5);
+    expect(fu(mixed, 'kind:reasoning')).toBeGreaterThan(0);
+  });
+
+  it('the last user turn weighs most: a domain only in earlier turns or the system prompt counts half', () => {
+    const body: RouteRequest = {
+      messages: [
+        { role: 'system', content: 'Du beantwortest Fragen zur Geschichte des Mittelalters und der Monarchie.' },
+        { role: 'user', content: 'Und was geschah danach?' },
+      ],
+    };
+    expect(f(body, 'domain:history')).toBe(0.5);
+    expect(fu('Und was geschah danach?', 'domain:history')).toBe(0);
+  });
+
+  it('words inside a code fence are code, not domain cues', () => {
+    expect(fu('```\nconst patient = doctor.treatment(hospital);\n```', 'domain:medicine')).toBe(0);
+    expect(fu('```\nkunde = kunden[0]; marketing = true\n```', 'domain:business')).toBe(0);
+  });
+
+  it('a domain weighs in the score and is named in the explanation', () => {
+    const r = scoreRequest(user('Was sagen Christentum und Islam über das Gebet und die Propheten?'));
+    const c = r.contributions.find((x) => x.feature === 'domain:religion');
+    expect(c).toBeDefined();
+    expect(c!.value).toBe(DEFAULT_MODEL.weights['domain:religion']);
+    expect(explain(r, r.contributions.length)).toContain('domain:religion');
   });
 });
 
