@@ -135,6 +135,21 @@ function proto(prompt: string): number[] {
     return [Math.min(1, Math.log2(lines) / 5), 0, 0, 0];
   }
   if (name === 'first') return [Math.min(1, w.filter((x) => /^(i|my|me|myself|ich|mein|meine|meinen|meinem|meiner|mich|mir)$/.test(x)).length / 4), 0, 0, 0];
+  if (name === 'recall') return [Math.min(1, w.filter((x) => /^(who|whom|whose|when|where|which|wer|wen|wem|wessen|wann|wo|welche|welcher|welches|welchen|welchem)$/.test(x)).length / 2), 0, 0, 0];
+  if (name === 'wh3') return [Math.min(1, w.filter((x) => /^(who|whom|whose|when|where|wer|wen|wem|wessen|wann|wo)$/.test(x)).length / 2), 0, 0, 0];
+  if (name === 'which') return [Math.min(1, w.filter((x) => /^(which|welche|welcher|welches|welchen|welchem)$/.test(x)).length / 2), 0, 0, 0];
+  if (name === 'recall1') return [Math.min(1, w.filter((x) => /^(who|whom|whose|when|where|which|wer|wen|wem|wessen|wann|wo|welche|welcher|welches|welchen|welchem)$/.test(x)).length / 1), 0, 0, 0];
+  if (name === 'recall3') return [Math.min(1, w.filter((x) => /^(who|whom|whose|when|where|which|wer|wen|wem|wessen|wann|wo|welche|welcher|welches|welchen|welchem)$/.test(x)).length / 3), 0, 0, 0];
+  if (name === 'what') return [Math.min(1, w.filter((x) => /^(who|whom|whose|when|where|which|wer|wen|wem|wessen|wann|wo|welche|welcher|welches|welchen|welchem)$/.test(x)).length / 2), Math.min(1, w.filter((x) => /^(what|was)$/.test(x)).length / 2), Math.min(1, w.filter((x) => /^(how|wie)$/.test(x)).length / 2), 0];
+  if (name === 'recall2') {
+    const c = (re: RegExp): number => w.filter((x) => re.test(x)).length;
+    return [
+      Math.min(1, c(/^(which|welche|welcher|welches|welchen|welchem)$/) / 2),
+      Math.min(1, c(/^(who|whom|whose|wer|wen|wem|wessen)$/) / 2),
+      Math.min(1, c(/^(when|wann)$/) / 2),
+      Math.min(1, c(/^(where|wo)$/) / 2),
+    ];
+  }
   if (name === 'time') return [Math.min(1, w.filter((x) => TIME.test(x)).length / 4), 0, 0, 0];
   return [0, 0, 0, 0];
 }
@@ -379,6 +394,13 @@ if (which === 'weights-free') {
   console.log(FEATURES.map((f, k) => `${f} ${m.w[k]!.toFixed(3)}`).join('\n'));
 }
 if (which === 'x') run(`extra ${process.env.EXTRA} ${process.env.EXTRA_RE ?? ''}`, { target: 'soft', extra: true });
+if (which === 'proto-w') {
+  const m = fit(
+    all.map((_, i) => i),
+    { ...DEF, target: 'soft', extra: true },
+  );
+  console.log(`extra weights ${[...m.w.slice(FEATURES.length, FEATURES.length + NEX)].map((v) => v.toFixed(3)).join(' ')}`);
+}
 if (which === 'proto') run(`proto ${process.env.PROTO} ${process.env.EXTRA_FREE ? 'free' : 'non-negative'}`, { target: 'soft', extra: true });
 if (which === 'domains') run(`domains DROP=${process.env.DROP ?? ''}`, { target: 'soft' });
 if (which === 'lambda') for (const lambda of [0.00001, 0.00003, 0.0001]) run(`lambda=${lambda}`, { target: 'soft', lambda });

@@ -18,6 +18,7 @@ export const FEATURES = [
   'math:decimals',
   'math:magnitude',
   'ask:questions',
+  'ask:identify',
   'struct:length',
   'struct:words',
   'struct:sentences',
@@ -113,6 +114,7 @@ export function extractFeatures(req: RouteRequest): Float64Array {
   x[j++] = sat(l.decimals, 3);
   x[j++] = clamp01(log2(1 + l.maxNumber) / 20);
   x[j++] = sat(l.questions, 3);
+  x[j++] = sat(l.identifyWords, 2);
   x[j++] = clamp01(log2(chars / 64) / 6);
   // Words and sentences beside characters: a multi-step problem is many short sentences, a
   // pasted table or code is many characters and few words (5-fold CV on train: +0.005 mean APGR).

@@ -5,7 +5,20 @@
  * Cyrillic or CJK all form words. Nothing here knows English: words are looked up in the
  * multilingual cue table, and the other counts are punctuation, digits and scripts.
  */
-import { BIGRAM_FIRST_FLAG, CUE_TABLE, DOMAIN_MASK, DOMAIN_SHIFT, DOMAINS, GERMAN_FLAG, KIND_MASK, KINDS, codeOfWord, hashStep, type Kind } from './cues.js';
+import {
+  BIGRAM_FIRST_FLAG,
+  CUE_TABLE,
+  DOMAIN_MASK,
+  DOMAIN_SHIFT,
+  DOMAINS,
+  GERMAN_FLAG,
+  IDENTIFY_FLAG,
+  KIND_MASK,
+  KINDS,
+  codeOfWord,
+  hashStep,
+  type Kind,
+} from './cues.js';
 
 export interface TextCounts {
   chars: number;
@@ -14,6 +27,8 @@ export interface TextCounts {
   /** Words cueing each domain, in the order of DOMAINS. */
   domainHits: number[];
   germanWords: number;
+  /** Question words asking for a specific person, time, place or choice (who, when, where, which; wer, wann, wo, welche). */
+  identifyWords: number;
   letters: number;
   nonLatinLetters: number;
   numbers: number;
@@ -49,6 +64,7 @@ export function emptyCounts(): TextCounts {
     kindHits,
     domainHits: ZERO_DOMAINS.slice(),
     germanWords: 0,
+    identifyWords: 0,
     letters: 0,
     nonLatinLetters: 0,
     numbers: 0,
@@ -142,6 +158,7 @@ export function scanText(text: string, into: TextCounts): void {
       into.words++;
       const f = codeOfWord(s, start, i, h, h4);
       if (f & GERMAN_FLAG) into.germanWords++;
+      if (f & IDENTIFY_FLAG) into.identifyWords++;
       const k = f & KIND_MASK;
       const kind =
         k > 0 ? KINDS[k - 1] : prevFlags & BIGRAM_FIRST_FLAG ? CUE_TABLE.bigrams.get(`${s.slice(prevStart, prevEnd)} ${s.slice(start, i)}`) : undefined;

@@ -202,6 +202,30 @@ describe('markers and structure', () => {
     expect(fu('hello thanks', 'kind:smalltalk')).toBeGreaterThan(0);
   });
 
+  it('ask:identify: questions for a specific person, time, place or choice, English and German alike', () => {
+    expect(fu('Who wrote it, and when?', 'ask:identify')).toBe(1);
+    expect(fu('Wer hat es geschrieben, und wann?', 'ask:identify')).toBe(1);
+    expect(fu('Which of these two offers is cheaper?', 'ask:identify')).toBe(0.5);
+    expect(fu('Welches der beiden Angebote ist günstiger?', 'ask:identify')).toBe(0.5);
+    expect(fu('Where did she say it — und wo ist das?', 'ask:identify')).toBe(1); // mixed
+    expect(fu('Explain how a compiler works.', 'ask:identify')).toBe(0);
+    expect(fu('Erkläre, wie ein Compiler funktioniert.', 'ask:identify')).toBe(0);
+    expect(fu('```sql\nselect name from users where id = 1\n```', 'ask:identify')).toBe(0); // code, not a question
+    // Only the last user turn: the question being asked now.
+    expect(
+      f(
+        {
+          messages: [
+            { role: 'user', content: 'Who was it?' },
+            { role: 'assistant', content: 'Ada.' },
+            { role: 'user', content: 'Thanks.' },
+          ],
+        },
+        'ask:identify',
+      ),
+    ).toBe(0);
+  });
+
   it('language: German function words, non-Latin scripts', () => {
     expect(fu('Kannst du mir bitte sagen, warum das nicht geht und wie ich es ändern kann?', 'lang:de')).toBe(1);
     expect(fu('Can you tell me why this does not work?', 'lang:de')).toBe(0);
