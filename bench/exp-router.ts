@@ -135,12 +135,53 @@ function proto(prompt: string): number[] {
     return [Math.min(1, Math.log2(lines) / 5), 0, 0, 0];
   }
   if (name === 'first') return [Math.min(1, w.filter((x) => /^(i|my|me|myself|ich|mein|meine|meinen|meinem|meiner|mich|mir)$/.test(x)).length / 4), 0, 0, 0];
-  if (name === 'recall') return [Math.min(1, w.filter((x) => /^(who|whom|whose|when|where|which|wer|wen|wem|wessen|wann|wo|welche|welcher|welches|welchen|welchem)$/.test(x)).length / 2), 0, 0, 0];
+  if (name === 'recall')
+    return [
+      Math.min(1, w.filter((x) => /^(who|whom|whose|when|where|which|wer|wen|wem|wessen|wann|wo|welche|welcher|welches|welchen|welchem)$/.test(x)).length / 2),
+      0,
+      0,
+      0,
+    ];
   if (name === 'wh3') return [Math.min(1, w.filter((x) => /^(who|whom|whose|when|where|wer|wen|wem|wessen|wann|wo)$/.test(x)).length / 2), 0, 0, 0];
   if (name === 'which') return [Math.min(1, w.filter((x) => /^(which|welche|welcher|welches|welchen|welchem)$/.test(x)).length / 2), 0, 0, 0];
-  if (name === 'recall1') return [Math.min(1, w.filter((x) => /^(who|whom|whose|when|where|which|wer|wen|wem|wessen|wann|wo|welche|welcher|welches|welchen|welchem)$/.test(x)).length / 1), 0, 0, 0];
-  if (name === 'recall3') return [Math.min(1, w.filter((x) => /^(who|whom|whose|when|where|which|wer|wen|wem|wessen|wann|wo|welche|welcher|welches|welchen|welchem)$/.test(x)).length / 3), 0, 0, 0];
-  if (name === 'what') return [Math.min(1, w.filter((x) => /^(who|whom|whose|when|where|which|wer|wen|wem|wessen|wann|wo|welche|welcher|welches|welchen|welchem)$/.test(x)).length / 2), Math.min(1, w.filter((x) => /^(what|was)$/.test(x)).length / 2), Math.min(1, w.filter((x) => /^(how|wie)$/.test(x)).length / 2), 0];
+  if (name === 'recall1')
+    return [
+      Math.min(1, w.filter((x) => /^(who|whom|whose|when|where|which|wer|wen|wem|wessen|wann|wo|welche|welcher|welches|welchen|welchem)$/.test(x)).length / 1),
+      0,
+      0,
+      0,
+    ];
+  if (name === 'recall3')
+    return [
+      Math.min(1, w.filter((x) => /^(who|whom|whose|when|where|which|wer|wen|wem|wessen|wann|wo|welche|welcher|welches|welchen|welchem)$/.test(x)).length / 3),
+      0,
+      0,
+      0,
+    ];
+  if (name === 'what')
+    return [
+      Math.min(1, w.filter((x) => /^(who|whom|whose|when|where|which|wer|wen|wem|wessen|wann|wo|welche|welcher|welches|welchen|welchem)$/.test(x)).length / 2),
+      Math.min(1, w.filter((x) => /^(what|was)$/.test(x)).length / 2),
+      Math.min(1, w.filter((x) => /^(how|wie)$/.test(x)).length / 2),
+      0,
+    ];
+  const cnt = (re: RegExp): number => w.filter((x) => re.test(x)).length;
+  if (name === 'yesno')
+    return [Math.min(1, cnt(/^(is|are|does|do|did|can|could|should|would|will|ist|sind|kann|können|soll|sollte|hat|haben|gibt)$/) / 3), 0, 0, 0];
+  if (name === 'choose') return [Math.min(1, cnt(/^(choose|select|pick|decide|wähle|wählen|auswählen|entscheide|entscheiden)$/) / 1), 0, 0, 0];
+  if (name === 'numwords')
+    return [
+      Math.min(
+        1,
+        cnt(
+          /^(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|half|twice|double|triple|dozen|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|hälfte|doppelt|dreifach|dutzend)$/,
+        ) / Number(process.env.NW ?? 3),
+      ),
+      0,
+      0,
+      0,
+    ];
+  if (name === 'compar') return [Math.min(1, cnt(/^\p{L}+er$/u) / 8), 0, 0, 0];
   if (name === 'recall2') {
     const c = (re: RegExp): number => w.filter((x) => re.test(x)).length;
     return [

@@ -152,6 +152,7 @@ export const KIND_MASK = 15;
 export const GERMAN_FLAG = 16;
 export const BIGRAM_FIRST_FLAG = 32;
 export const IDENTIFY_FLAG = 64;
+export const NUMBER_WORD_FLAG = 128;
 export const DOMAIN_SHIFT = 8;
 export const DOMAIN_MASK = 31 << DOMAIN_SHIFT;
 
@@ -163,6 +164,15 @@ export const DOMAIN_MASK = 31 << DOMAIN_SHIFT;
  * 0.607 -> 0.610). "what"/"was" and "how"/"wie" add nothing (0.610, weights about 0).
  */
 const IDENTIFY_WORDS = 'who whom whose when where which wer wen wem wessen wann wo welche welcher welches welchen welchem';
+
+/**
+ * Quantities written as words (and the multipliers half, twice, dozen): numbers a model has to
+ * read out of the prose before it can compute. Train 5-fold CV: mean APGR 0.609 -> 0.611, GSM8K
+ * 0.640 -> 0.649; MMLU folds of whole subjects 0.610 -> 0.611. "ein"/"eins" are left out (the
+ * German article).
+ */
+const NUMBER_WORDS =
+  'one two three four five six seven eight nine ten eleven twelve half twice double triple dozen zwei drei vier fünf sechs sieben acht neun zehn elf zwölf hälfte doppelt dreifach dutzend';
 
 /** German function words: enough of them in a text says "German" without any English lexicon. */
 const GERMAN_MARKERS =
@@ -228,6 +238,7 @@ function build(): CueTable {
   });
   for (const w of GERMAN_MARKERS.split(' ')) entry(w).flags |= GERMAN_FLAG;
   for (const w of IDENTIFY_WORDS.split(' ')) entry(w).flags |= IDENTIFY_FLAG;
+  for (const w of NUMBER_WORDS.split(' ')) entry(w).flags |= NUMBER_WORD_FLAG;
   const bigrams = new Map(Object.entries(BIGRAMS));
   for (const k of bigrams.keys()) entry(k.split(' ')[0]!).flags |= BIGRAM_FIRST_FLAG;
   const wordBits = new Uint8Array(65536);

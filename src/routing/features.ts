@@ -17,6 +17,7 @@ export const FEATURES = [
   'math:latex',
   'math:decimals',
   'math:magnitude',
+  'math:number_words',
   'ask:questions',
   'ask:identify',
   'struct:length',
@@ -113,6 +114,7 @@ export function extractFeatures(req: RouteRequest): Float64Array {
   // 0.561 -> 0.603, mean over the sets 0.567 -> 0.585.
   x[j++] = sat(l.decimals, 3);
   x[j++] = clamp01(log2(1 + l.maxNumber) / 20);
+  x[j++] = sat(l.numberWords, 3);
   x[j++] = sat(l.questions, 3);
   x[j++] = sat(l.identifyWords, 2);
   x[j++] = clamp01(log2(chars / 64) / 6);

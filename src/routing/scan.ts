@@ -13,6 +13,7 @@ import {
   DOMAINS,
   GERMAN_FLAG,
   IDENTIFY_FLAG,
+  NUMBER_WORD_FLAG,
   KIND_MASK,
   KINDS,
   codeOfWord,
@@ -29,6 +30,8 @@ export interface TextCounts {
   germanWords: number;
   /** Question words asking for a specific person, time, place or choice (who, when, where, which; wer, wann, wo, welche). */
   identifyWords: number;
+  /** Quantities written as words (three, half, twice; drei, Hälfte, doppelt), outside code fences. */
+  numberWords: number;
   letters: number;
   nonLatinLetters: number;
   numbers: number;
@@ -65,6 +68,7 @@ export function emptyCounts(): TextCounts {
     domainHits: ZERO_DOMAINS.slice(),
     germanWords: 0,
     identifyWords: 0,
+    numberWords: 0,
     letters: 0,
     nonLatinLetters: 0,
     numbers: 0,
@@ -159,6 +163,7 @@ export function scanText(text: string, into: TextCounts): void {
       const f = codeOfWord(s, start, i, h, h4);
       if (f & GERMAN_FLAG) into.germanWords++;
       if (f & IDENTIFY_FLAG) into.identifyWords++;
+      if (f & NUMBER_WORD_FLAG) into.numberWords++;
       const k = f & KIND_MASK;
       const kind =
         k > 0 ? KINDS[k - 1] : prevFlags & BIGRAM_FIRST_FLAG ? CUE_TABLE.bigrams.get(`${s.slice(prevStart, prevEnd)} ${s.slice(start, i)}`) : undefined;

@@ -190,6 +190,15 @@ describe('markers and structure', () => {
     expect(fu('no digits here', 'math:magnitude')).toBe(0);
   });
 
+  it('math:number_words: quantities written as words, English and German alike, not in code', () => {
+    expect(fu('Three friends share half of twelve apples.', 'math:number_words')).toBe(1);
+    expect(fu('Drei Freunde teilen die Hälfte von zwölf Äpfeln.', 'math:number_words')).toBe(1);
+    expect(fu('She has twice as many, und er hat drei.', 'math:number_words')).toBeCloseTo(2 / 3, 12); // mixed
+    expect(fu('Ein Freund teilt einen Apfel.', 'math:number_words')).toBe(0); // the German article is no number
+    expect(fu('She has 3 apples.', 'math:number_words')).toBe(0);
+    expect(fu('```\nconst two = 2, three = 3, four = 4;\n```', 'math:number_words')).toBe(0);
+  });
+
   it('structure: words and sentences of the last turn, Unicode sentence ends, none inside code fences', () => {
     expect(fu('Er kauft Brot. Dann geht er heim! Warum?', 'struct:sentences')).toBeCloseTo(Math.log2(4) / 5, 12);
     expect(fu('他买了面包。然后回家了。', 'struct:sentences')).toBeCloseTo(Math.log2(3) / 5, 12);
