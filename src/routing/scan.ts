@@ -16,7 +16,8 @@ import {
   NUMBER_WORD_FLAG,
   KIND_MASK,
   KINDS,
-  codeOfWord,
+  stemCode,
+  wordFlags,
   hashStep,
   type Kind,
 } from './cues.js';
@@ -160,16 +161,27 @@ export function scanText(text: string, into: TextCounts): void {
         continue;
       }
       into.words++;
-      const f = codeOfWord(s, start, i, h, h4);
-      if (f & GERMAN_FLAG) into.germanWords++;
-      if (f & IDENTIFY_FLAG) into.identifyWords++;
-      if (f & NUMBER_WORD_FLAG) into.numberWords++;
-      const k = f & KIND_MASK;
-      const kind =
-        k > 0 ? KINDS[k - 1] : prevFlags & BIGRAM_FIRST_FLAG ? CUE_TABLE.bigrams.get(`${s.slice(prevStart, prevEnd)} ${s.slice(start, i)}`) : undefined;
+      let f = wordFlags(s, start, i, h);
+      if ((f & KIND_MASK) === 0 || (f & DOMAIN_MASK) === 0) {
+        const sc = stemCode(s, start, i, h4);
+        if (sc !== 0) {
+          if ((f & KIND_MASK) === 0) f |= sc & KIND_MASK;
+          if ((f & DOMAIN_MASK) === 0) f |= sc & DOMAIN_MASK;
+        }
+      }
+      let kind: Kind | undefined;
+      if (f !== 0) {
+        // Most words cue nothing: one test, then on.
+        if (f & GERMAN_FLAG) into.germanWords++;
+        if (f & IDENTIFY_FLAG) into.identifyWords++;
+        if (f & NUMBER_WORD_FLAG) into.numberWords++;
+        const d = (f & DOMAIN_MASK) >> DOMAIN_SHIFT;
+        if (d > 0) into.domainHits[d - 1]!++;
+        const k = f & KIND_MASK;
+        if (k > 0) kind = KINDS[k - 1];
+      }
+      if (kind === undefined && prevFlags & BIGRAM_FIRST_FLAG) kind = CUE_TABLE.bigrams.get(`${s.slice(prevStart, prevEnd)} ${s.slice(start, i)}`);
       if (kind !== undefined) into.kindHits[kind]++;
-      const d = (f & DOMAIN_MASK) >> DOMAIN_SHIFT;
-      if (d > 0) into.domainHits[d - 1]!++;
       prevFlags = f;
       prevStart = start;
       prevEnd = i;
