@@ -166,6 +166,16 @@ function proto(prompt: string): number[] {
       0,
     ];
   const cnt = (re: RegExp): number => w.filter((x) => re.test(x)).length;
+  if (name === 'name') return [Math.min(1, cnt(/^(name|list|enumerate|nenne|nennen|liste|aufzählen|zähle)$/) / 2), 0, 0, 0];
+  if (name === 'define') return [Math.min(1, cnt(/^(define|definition|meaning|means|definiere|definition|bedeutet|bedeutung)$/) / 2), 0, 0, 0];
+  if (name === 'why') return [Math.min(1, cnt(/^(why|warum|wieso|weshalb)$/) / 2), 0, 0, 0];
+  if (name === 'superl')
+    return [
+      Math.min(1, cnt(/^(most|best|least|worst|largest|smallest|greatest|meisten|beste|besten|wenigsten|größte|größten|kleinste|kleinsten)$/) / 2),
+      0,
+      0,
+      0,
+    ];
   if (name === 'yesno')
     return [Math.min(1, cnt(/^(is|are|does|do|did|can|could|should|would|will|ist|sind|kann|können|soll|sollte|hat|haben|gibt)$/) / 3), 0, 0, 0];
   if (name === 'choose') return [Math.min(1, cnt(/^(choose|select|pick|decide|wähle|wählen|auswählen|entscheide|entscheiden)$/) / 1), 0, 0, 0];
