@@ -71,7 +71,7 @@ const DOMAIN_CUES: Record<Domain, string> = {
     dose doses dosage* infection* infectious chronic acute syndrome* tumor* tumour* cancer* diabetes insulin cardiac
     cardiovascular blood pain fever vaccin* virus viruses viral antibiotic* prescri* pregnan* anatomy anatomical kidney*
     liver lungs artery arteries vein veins nerve nerves hormone* immune immunity inflammat* nutrition* vitamin* dementia
-    stroke asthma allerg* pathogen* epidemi*
+     asthma allerg* pathogen* epidemi*
     patientin patienten diagnose* symptome krankheit* erkrank* therapie* behandlung* klinik* klinisch* arzt ärzte ärztin
     ärztlich* krankenhaus* chirurg* medikament* medizin* medizinisch* dosis dosierung* infektion* chronisch* akut akute
     akuten tumor krebs herzinfarkt* blutdruck* schmerz* fieber impfung* impfstoff* viren antibiotik* schwangerschaft*
@@ -101,14 +101,14 @@ const DOMAIN_CUES: Record<Domain, string> = {
     religiös* gott götter gottheit* kirche kirchen moschee* tempel gebet* beten bibel biblisch* buddhis* hinduismus
     muslim* christlich* christentum jüdisch* judentum heilig* spirituell* theolog* mönch* prophet* anbet*`,
   business: `
-    marketing brand brands branding advertis* consumer* customer customers campaign* segmentation management manager*
-    employee* employer* leadership corporate stakeholder* entrepreneur* startup startups retail* supplier* procurement
+    marketing brand brands branding advertis* consumer* customer customers campaign* segmentation
+    employee* employer* leadership corporate stakeholder* entrepreneur* retail* supplier* procurement
     marke marken werbung* werbe* kunde kunden konsument* verbraucher* vertrieb* kampagne* mitarbeiter* arbeitgeber*
     führungskräft* unternehmen unternehmer* einzelhandel* lieferant* beschaffung*`,
   social: `
-    psychology psychological* psychologist* behavior behaviour behavioral behavioural cognitive cognition emotion*
+    psychology psychological* psychologist* cognitive cognition emotion*
     personality motivation perception anxiety depression* sociology sociological* society societal culture cultural
-    psycholog* verhalten kognitiv* emotion* persönlichkeit* motivation wahrnehmung* angststörung* depression*
+    psycholog* kognitiv* emotion* persönlichkeit* motivation wahrnehmung* angststörung* depression*
     soziologie soziologisch* gesellschaft* kultur kulturell*`,
 };
 
