@@ -22,6 +22,12 @@ for (const line of readFileSync(resolve(DATA_DIR, 'arena-bench-v1.jsonl'), 'utf8
 }
 const all = loadAll().filter((r) => r.split === 'train' && r.subject !== BROKEN_SUBJECT);
 const base = all.map((r) => extractFeatures({ messages: [{ role: 'user', content: r.prompt }] }));
+// DROP=prefix,prefix zeroes those features (an ablation: e.g. DROP=domain: is the scorer without domains).
+const dropped = (process.env.DROP ?? '')
+  .split(',')
+  .filter((p) => p !== '')
+  .flatMap((p) => FEATURES.flatMap((f, k) => (f.startsWith(p) ? [k] : [])));
+for (const x of base) for (const k of dropped) x[k] = 0;
 
 // ---- tokens (approximates the scanner: lower case, Unicode letters, no fenced code, no \cmd) ----
 const STOP = new Set(
@@ -92,7 +98,114 @@ const RATE =
   /\b(percent|percentage|per|each|every|rate|ratio|half|third|quarter|twice|double|triple|fraction|discount|interest|average|prozent|pro|jeweils|jede[nrs]?|hälfte|drittel|viertel|doppelt|rabatt|zins\w*|durchschnitt\w*)\b|%/giu;
 const STEP =
   /\b(then|after|before|remaining|left|rest|more than|less than|times as|dann|danach|anschließend|übrig|restlich\w*|mehr als|weniger als|mal so)\b/giu;
+// Prototype candidates (PROTO=name): counted with regexes here, moved into the scanner if they carry.
+const WORDS = (prompt: string): string[] => prompt.toLowerCase().match(/\p{L}+/gu) ?? [];
+const UNIT_FAMILIES: Array<[string, RegExp]> = [
+  ['time', /^(seconds?|minutes?|hours?|days?|weeks?|months?|years?|sekunden?|minuten?|stunden?|tage?n?|wochen?|monate?n?|jahre?n?)$/],
+  ['money', /^(dollars?|cents?|euros?|pounds?|cent)$/],
+  ['length', /^(meters?|metres?|kilometers?|km|miles?|feet|foot|inch(es)?|yards?|meter|kilometer|zentimeter|cm|mm)$/],
+  ['weight', /^(grams?|kilograms?|kg|ounces?|tons?|gramm|kilogramm|tonnen?)$/],
+  ['volume', /^(liters?|litres?|gallons?|cups?|ml|liter|milliliter|tassen?)$/],
+  ['percent', /^(percent|prozent)$/],
+];
+const TIME = UNIT_FAMILIES[0]![1];
+const EXHAUSTIVE =
+  /^(detailed|comprehensive|thorough|thoroughly|complete|exhaustive|elaborate|extensive|full|ausführlich|ausführliche[nrsm]?|detailliert|detaillierte[nrsm]?|vollständig|vollständige[nrsm]?|umfassend|umfassende[nrsm]?|gründlich|gründliche[nrsm]?)$/;
+const JUDGE = /^(true|false|correct|incorrect|valid|invalid|wahr|falsch|richtig|zutreffend|korrekt|gültig|ungültig)$/;
+const CONSTRAINT_NUM = /\b\d+\s*(words?|sentences?|paragraphs?|bullet|points?|items?|lines?|wörter|wörtern|sätze|sätzen|absätze|absätzen|punkte|zeilen)\b/giu;
+function proto(prompt: string): number[] {
+  const w = WORDS(prompt);
+  const name = process.env.PROTO!;
+  if (name === 'units') {
+    const fam = new Set<string>();
+    const time = new Set<string>();
+    for (const x of w)
+      for (const [f, re] of UNIT_FAMILIES)
+        if (re.test(x)) {
+          fam.add(f);
+          if (f === 'time') time.add(x.replace(/s$|en$|n$|e$/, ''));
+        }
+    return [Math.min(1, fam.size / 3), Math.min(1, Math.max(0, time.size - 1) / 2), 0, 0];
+  }
+  if (name === 'exhaustive')
+    return [Math.min(1, w.filter((x) => EXHAUSTIVE.test(x)).length / 2), Math.min(1, (prompt.match(CONSTRAINT_NUM) ?? []).length / 2), 0, 0];
+  if (name === 'judge') return [Math.min(1, w.filter((x) => JUDGE.test(x)).length / 4), 0, 0, 0];
+  if (name === 'lines') {
+    const lines = prompt.split('\n').filter((l) => l.trim() !== '').length;
+    return [Math.min(1, Math.log2(lines) / 5), 0, 0, 0];
+  }
+  if (name === 'first') return [Math.min(1, w.filter((x) => /^(i|my|me|myself|ich|mein|meine|meinen|meinem|meiner|mich|mir)$/.test(x)).length / 4), 0, 0, 0];
+  if (name === 'recall')
+    return [
+      Math.min(1, w.filter((x) => /^(who|whom|whose|when|where|which|wer|wen|wem|wessen|wann|wo|welche|welcher|welches|welchen|welchem)$/.test(x)).length / 2),
+      0,
+      0,
+      0,
+    ];
+  if (name === 'wh3') return [Math.min(1, w.filter((x) => /^(who|whom|whose|when|where|wer|wen|wem|wessen|wann|wo)$/.test(x)).length / 2), 0, 0, 0];
+  if (name === 'which') return [Math.min(1, w.filter((x) => /^(which|welche|welcher|welches|welchen|welchem)$/.test(x)).length / 2), 0, 0, 0];
+  if (name === 'recall1')
+    return [
+      Math.min(1, w.filter((x) => /^(who|whom|whose|when|where|which|wer|wen|wem|wessen|wann|wo|welche|welcher|welches|welchen|welchem)$/.test(x)).length / 1),
+      0,
+      0,
+      0,
+    ];
+  if (name === 'recall3')
+    return [
+      Math.min(1, w.filter((x) => /^(who|whom|whose|when|where|which|wer|wen|wem|wessen|wann|wo|welche|welcher|welches|welchen|welchem)$/.test(x)).length / 3),
+      0,
+      0,
+      0,
+    ];
+  if (name === 'what')
+    return [
+      Math.min(1, w.filter((x) => /^(who|whom|whose|when|where|which|wer|wen|wem|wessen|wann|wo|welche|welcher|welches|welchen|welchem)$/.test(x)).length / 2),
+      Math.min(1, w.filter((x) => /^(what|was)$/.test(x)).length / 2),
+      Math.min(1, w.filter((x) => /^(how|wie)$/.test(x)).length / 2),
+      0,
+    ];
+  const cnt = (re: RegExp): number => w.filter((x) => re.test(x)).length;
+  if (name === 'name') return [Math.min(1, cnt(/^(name|list|enumerate|nenne|nennen|liste|aufzählen|zähle)$/) / 2), 0, 0, 0];
+  if (name === 'define') return [Math.min(1, cnt(/^(define|definition|meaning|means|definiere|definition|bedeutet|bedeutung)$/) / 2), 0, 0, 0];
+  if (name === 'why') return [Math.min(1, cnt(/^(why|warum|wieso|weshalb)$/) / 2), 0, 0, 0];
+  if (name === 'superl')
+    return [
+      Math.min(1, cnt(/^(most|best|least|worst|largest|smallest|greatest|meisten|beste|besten|wenigsten|größte|größten|kleinste|kleinsten)$/) / 2),
+      0,
+      0,
+      0,
+    ];
+  if (name === 'yesno')
+    return [Math.min(1, cnt(/^(is|are|does|do|did|can|could|should|would|will|ist|sind|kann|können|soll|sollte|hat|haben|gibt)$/) / 3), 0, 0, 0];
+  if (name === 'choose') return [Math.min(1, cnt(/^(choose|select|pick|decide|wähle|wählen|auswählen|entscheide|entscheiden)$/) / 1), 0, 0, 0];
+  if (name === 'numwords')
+    return [
+      Math.min(
+        1,
+        cnt(
+          /^(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|half|twice|double|triple|dozen|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|hälfte|doppelt|dreifach|dutzend)$/,
+        ) / Number(process.env.NW ?? 3),
+      ),
+      0,
+      0,
+      0,
+    ];
+  if (name === 'compar') return [Math.min(1, cnt(/^\p{L}+er$/u) / 8), 0, 0, 0];
+  if (name === 'recall2') {
+    const c = (re: RegExp): number => w.filter((x) => re.test(x)).length;
+    return [
+      Math.min(1, c(/^(which|welche|welcher|welches|welchen|welchem)$/) / 2),
+      Math.min(1, c(/^(who|whom|whose|wer|wen|wem|wessen)$/) / 2),
+      Math.min(1, c(/^(when|wann)$/) / 2),
+      Math.min(1, c(/^(where|wo)$/) / 2),
+    ];
+  }
+  if (name === 'time') return [Math.min(1, w.filter((x) => TIME.test(x)).length / 4), 0, 0, 0];
+  return [0, 0, 0, 0];
+}
 function extra(prompt: string): number[] {
+  if (process.env.PROTO) return proto(prompt);
   if (process.env.HINGE) {
     const words = (prompt.match(/\p{L}+/gu) ?? []).length;
     const nums = (prompt.match(/\d+/g) ?? []).length;
@@ -332,4 +445,13 @@ if (which === 'weights-free') {
   console.log(FEATURES.map((f, k) => `${f} ${m.w[k]!.toFixed(3)}`).join('\n'));
 }
 if (which === 'x') run(`extra ${process.env.EXTRA} ${process.env.EXTRA_RE ?? ''}`, { target: 'soft', extra: true });
+if (which === 'proto-w') {
+  const m = fit(
+    all.map((_, i) => i),
+    { ...DEF, target: 'soft', extra: true },
+  );
+  console.log(`extra weights ${[...m.w.slice(FEATURES.length, FEATURES.length + NEX)].map((v) => v.toFixed(3)).join(' ')}`);
+}
+if (which === 'proto') run(`proto ${process.env.PROTO} ${process.env.EXTRA_FREE ? 'free' : 'non-negative'}`, { target: 'soft', extra: true });
+if (which === 'domains') run(`domains DROP=${process.env.DROP ?? ''}`, { target: 'soft' });
 if (which === 'lambda') for (const lambda of [0.00001, 0.00003, 0.0001]) run(`lambda=${lambda}`, { target: 'soft', lambda });

@@ -38,7 +38,10 @@ export const PRIORS: Partial<Record<Feature, number>> = {
  * operators), so no code block or derivation can add to it, and its fitted weight is negative
  * (train 5-fold CV, the weight freed: mean APGR 0.591 -> 0.599; with MMLU folds of whole subjects
  * 0.585 -> 0.594, MMLU 0.572 -> 0.590): money and measured amounts mark the plain arithmetic both
- * models get right.
+ * models get right. The domains and `ask:identify` are free as well: a subject or a question word
+ * is no evidence of difficulty either way until fitted (the domains come out negative,
+ * `ask:identify` positive). `math:number_words` is constrained like the other math markers (its
+ * fitted weight is positive, so the constraint changes nothing today).
  */
 export const NON_NEGATIVE: readonly Feature[] = [
   'kind:code',
@@ -51,6 +54,7 @@ export const NON_NEGATIVE: readonly Feature[] = [
   'math:symbols',
   'math:latex',
   'math:magnitude',
+  'math:number_words',
   'struct:length',
   'struct:words',
   'struct:sentences',

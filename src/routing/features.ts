@@ -3,11 +3,12 @@
  * The last user turn weighs most: task kinds found only in earlier turns or the system prompt
  * count half. Pure: no I/O, no clock.
  */
-import { KINDS } from './cues.js';
+import { DOMAINS, KINDS } from './cues.js';
 import { emptyCounts, scanText, type TextCounts } from './scan.js';
 
 export const FEATURES = [
   ...KINDS.map((k) => `kind:${k}` as const),
+  ...DOMAINS.map((d) => `domain:${d}` as const),
   'code:fence',
   'code:syntax',
   'code:identifiers',
@@ -16,7 +17,9 @@ export const FEATURES = [
   'math:latex',
   'math:decimals',
   'math:magnitude',
+  'math:number_words',
   'ask:questions',
+  'ask:identify',
   'struct:length',
   'struct:words',
   'struct:sentences',
@@ -58,6 +61,8 @@ export function contentText(content: unknown): string {
 const clamp01 = (x: number): number => (x < 0 ? 0 : x > 1 ? 1 : x);
 const sat = (hits: number, full: number): number => clamp01(hits / full);
 const log2 = Math.log2;
+/** Domain words at which a domain feature saturates (train 5-fold CV: 1, 3 or 4 no better). */
+const DOMAIN_FULL = 2;
 
 function splitTurns(req: RouteRequest): { last: TextCounts; context: TextCounts; userTurns: number; system: boolean } {
   const last = emptyCounts();
@@ -96,6 +101,7 @@ export function extractFeatures(req: RouteRequest): Float64Array {
   const x = new Float64Array(FEATURES.length);
   let j = 0;
   for (const k of KINDS) x[j++] = Math.max(sat(l.kindHits[k], 2), 0.5 * sat(c.kindHits[k], 2));
+  for (let d = 0; d < DOMAINS.length; d++) x[j++] = Math.max(sat(l.domainHits[d]!, DOMAIN_FULL), 0.5 * sat(c.domainHits[d]!, DOMAIN_FULL));
   const chars = Math.max(l.chars, 1);
   x[j++] = l.fences > 0 ? 1 : c.fences > 0 ? 0.5 : 0;
   // Counts, not densities: adding text can only add evidence (the score stays monotone in it).
@@ -108,7 +114,9 @@ export function extractFeatures(req: RouteRequest): Float64Array {
   // 0.561 -> 0.603, mean over the sets 0.567 -> 0.585.
   x[j++] = sat(l.decimals, 3);
   x[j++] = clamp01(log2(1 + l.maxNumber) / 20);
+  x[j++] = sat(l.numberWords, 3);
   x[j++] = sat(l.questions, 3);
+  x[j++] = sat(l.identifyWords, 2);
   x[j++] = clamp01(log2(chars / 64) / 6);
   // Words and sentences beside characters: a multi-step problem is many short sentences, a
   // pasted table or code is many characters and few words (5-fold CV on train: +0.005 mean APGR).

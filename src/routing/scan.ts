@@ -5,13 +5,34 @@
  * Cyrillic or CJK all form words. Nothing here knows English: words are looked up in the
  * multilingual cue table, and the other counts are punctuation, digits and scripts.
  */
-import { BIGRAM_FIRST_FLAG, CUE_TABLE, GERMAN_FLAG, KINDS, hashStep, stemKind, wordFlags, type Kind } from './cues.js';
+import {
+  BIGRAM_FIRST_FLAG,
+  CUE_TABLE,
+  DOMAIN_MASK,
+  DOMAIN_SHIFT,
+  DOMAINS,
+  GERMAN_FLAG,
+  IDENTIFY_FLAG,
+  NUMBER_WORD_FLAG,
+  KIND_MASK,
+  KINDS,
+  stemCode,
+  wordFlags,
+  hashStep,
+  type Kind,
+} from './cues.js';
 
 export interface TextCounts {
   chars: number;
   words: number;
   kindHits: Record<Kind, number>;
+  /** Words cueing each domain, in the order of DOMAINS. */
+  domainHits: number[];
   germanWords: number;
+  /** Question words asking for a specific person, time, place or choice (who, when, where, which; wer, wann, wo, welche). */
+  identifyWords: number;
+  /** Quantities written as words (three, half, twice; drei, Hälfte, doppelt), outside code fences. */
+  numberWords: number;
   letters: number;
   nonLatinLetters: number;
   numbers: number;
@@ -37,13 +58,18 @@ export interface TextCounts {
 /** All kinds at 0: copied per record (a spread of a small literal costs ~20 ns; Object.fromEntries ~400 ns, twice per request). */
 const ZERO_KINDS = Object.freeze(Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<Kind, number>);
 
+const ZERO_DOMAINS: readonly number[] = DOMAINS.map(() => 0);
+
 export function emptyCounts(): TextCounts {
   const kindHits: Record<Kind, number> = { ...ZERO_KINDS };
   return {
     chars: 0,
     words: 0,
     kindHits,
+    domainHits: ZERO_DOMAINS.slice(),
     germanWords: 0,
+    identifyWords: 0,
+    numberWords: 0,
     letters: 0,
     nonLatinLetters: 0,
     numbers: 0,
@@ -135,14 +161,26 @@ export function scanText(text: string, into: TextCounts): void {
         continue;
       }
       into.words++;
-      const f = wordFlags(s, start, i, h);
-      if (f & GERMAN_FLAG) into.germanWords++;
-      const k = f & 15;
-      const kind =
-        k > 0
-          ? KINDS[k - 1]
-          : (stemKind(s, start, i, h4) ??
-            (prevFlags & BIGRAM_FIRST_FLAG ? CUE_TABLE.bigrams.get(`${s.slice(prevStart, prevEnd)} ${s.slice(start, i)}`) : undefined));
+      let f = wordFlags(s, start, i, h);
+      if ((f & KIND_MASK) === 0 || (f & DOMAIN_MASK) === 0) {
+        const sc = stemCode(s, start, i, h4);
+        if (sc !== 0) {
+          if ((f & KIND_MASK) === 0) f |= sc & KIND_MASK;
+          if ((f & DOMAIN_MASK) === 0) f |= sc & DOMAIN_MASK;
+        }
+      }
+      let kind: Kind | undefined;
+      if (f !== 0) {
+        // Most words cue nothing: one test, then on.
+        if (f & GERMAN_FLAG) into.germanWords++;
+        if (f & IDENTIFY_FLAG) into.identifyWords++;
+        if (f & NUMBER_WORD_FLAG) into.numberWords++;
+        const d = (f & DOMAIN_MASK) >> DOMAIN_SHIFT;
+        if (d > 0) into.domainHits[d - 1]!++;
+        const k = f & KIND_MASK;
+        if (k > 0) kind = KINDS[k - 1];
+      }
+      if (kind === undefined && prevFlags & BIGRAM_FIRST_FLAG) kind = CUE_TABLE.bigrams.get(`${s.slice(prevStart, prevEnd)} ${s.slice(start, i)}`);
       if (kind !== undefined) into.kindHits[kind]++;
       prevFlags = f;
       prevStart = start;

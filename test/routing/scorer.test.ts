@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { autoThresholds } from '../../src/routing/classify.js';
-import { kindOfWord } from '../../src/routing/cues.js';
+import { DOMAINS, domainOfWord, kindOfWord } from '../../src/routing/cues.js';
 import { extractFeatures, FEATURES, type Feature, type RouteRequest } from '../../src/routing/features.js';
 import { DEFAULT_MODEL, explain, scoreRequest, thresholdForShare, tierForScore } from '../../src/routing/scorer.js';
 
@@ -61,6 +61,106 @@ describe('task kinds, English and German alike', () => {
   });
 });
 
+describe('subject domains, English and German alike', () => {
+  const cases: Array<[Feature, string, string]> = [
+    [
+      'domain:medicine',
+      'The patient has a fever and chronic pain; which medication and dosage would a doctor prescribe?',
+      'Die Patientin hat Fieber und chronische Schmerzen; welches Medikament und welche Dosierung verschreibt die Ärztin?',
+    ],
+    [
+      'domain:philosophy',
+      'How does Kant answer the empiricism of Hume, and what is left of metaphysics?',
+      'Wie antwortet Kant auf den Empirismus von Hume, und was bleibt von der Metaphysik?',
+    ],
+    [
+      'domain:history',
+      'Why did the empire collapse in the fifth century after the war with its colonies?',
+      'Warum zerfiel das Kaiserreich im fünften Jahrhundert nach dem Krieg mit seinen Kolonien?',
+    ],
+    [
+      'domain:politics',
+      'How does the parliament elect the government, and what can the president veto?',
+      'Wie wählt das Parlament die Regierung, und wogegen kann der Präsident ein Veto einlegen?',
+    ],
+    [
+      'domain:religion',
+      'What do Christianity and Islam say about prayer and the prophets?',
+      'Was sagen Christentum und Islam über das Gebet und die Propheten?',
+    ],
+    [
+      'domain:business',
+      'Draft a marketing campaign that wins back customers from the brand of our competitor.',
+      'Entwirf eine Werbekampagne, die Kunden von der Marke unseres Wettbewerbers zurückgewinnt.',
+    ],
+    [
+      'domain:social',
+      'How does anxiety change behaviour, and what does psychology say about motivation?',
+      'Wie verändert eine Angststörung das Verhalten, und was sagt die Psychologie über Motivation?',
+    ],
+  ];
+  for (const [domain, en, de] of cases) {
+    it(`${domain}: "${en}" / "${de}"`, () => {
+      expect(fu(en, domain)).toBe(1); // two or more domain words saturate the feature
+      expect(fu(de, domain)).toBe(1);
+      expect(fu('The cat sat on the mat.', domain)).toBe(0);
+      expect(fu('Die Katze saß auf der Matte.', domain)).toBe(0);
+    });
+  }
+
+  it('every domain is a feature, and one word counts half', () => {
+    for (const d of DOMAINS) expect(FEATURES).toContain(`domain:${d}`);
+    expect(fu('Ask the doctor.', 'domain:medicine')).toBe(0.5);
+    expect(fu('Frag die Ärztin.', 'domain:medicine')).toBe(0.5);
+  });
+
+  it('stems match inflections and German compounds; the kinds of words stay as they were', () => {
+    expect(domainOfWord('krankenhausaufenthalt')).toBe('medicine');
+    expect(domainOfWord('diagnosed')).toBe('medicine');
+    expect(domainOfWord('politische')).toBe('politics');
+    expect(domainOfWord('jahrhunderts')).toBe('history');
+    expect(domainOfWord('werbekampagne')).toBe('business');
+    expect(domainOfWord('onlinewerbung')).toBeUndefined(); // a compound is matched by its first part only
+    expect(domainOfWord('werbung')).toBe('business');
+    expect(domainOfWord('psychologin')).toBe('social');
+    expect(domainOfWord('design')).toBeUndefined();
+    // Kind and domain fields are independent: the words keep the kinds they had.
+    expect(kindOfWord('statistik')).toBe('math');
+    expect(kindOfWord('explained')).toBe('reasoning');
+  });
+
+  it('a mixed-language prompt gets the domains of both languages', () => {
+    const mixed = 'Meine Ärztin says the patient needs a different Medikament; explain the Regierung policy on refunds.';
+    expect(fu(mixed, 'domain:medicine')).toBe(1);
+    expect(fu(mixed, 'domain:politics')).toBe(0.5);
+    expect(fu(mixed, 'kind:reasoning')).toBeGreaterThan(0);
+  });
+
+  it('the last user turn weighs most: a domain only in earlier turns or the system prompt counts half', () => {
+    const body: RouteRequest = {
+      messages: [
+        { role: 'system', content: 'Du beantwortest Fragen zur Geschichte des Mittelalters und der Monarchie.' },
+        { role: 'user', content: 'Und was geschah danach?' },
+      ],
+    };
+    expect(f(body, 'domain:history')).toBe(0.5);
+    expect(fu('Und was geschah danach?', 'domain:history')).toBe(0);
+  });
+
+  it('words inside a code fence are code, not domain cues', () => {
+    expect(fu('```\nconst patient = doctor.treatment(hospital);\n```', 'domain:medicine')).toBe(0);
+    expect(fu('```\nkunde = kunden[0]; marketing = true\n```', 'domain:business')).toBe(0);
+  });
+
+  it('a domain weighs in the score and is named in the explanation', () => {
+    const r = scoreRequest(user('Was sagen Christentum und Islam über das Gebet und die Propheten?'));
+    const c = r.contributions.find((x) => x.feature === 'domain:religion');
+    expect(c).toBeDefined();
+    expect(c!.value).toBe(DEFAULT_MODEL.weights['domain:religion']);
+    expect(explain(r, r.contributions.length)).toContain('domain:religion');
+  });
+});
+
 describe('markers and structure', () => {
   it('code: a fence, code punctuation, identifiers', () => {
     const code = 'Fix this:\n```ts\nconst total_sum = items.reduce((s, i) => { return s + i.price; }, 0);\n```';
@@ -90,6 +190,15 @@ describe('markers and structure', () => {
     expect(fu('no digits here', 'math:magnitude')).toBe(0);
   });
 
+  it('math:number_words: quantities written as words, English and German alike, not in code', () => {
+    expect(fu('Three friends share half of twelve apples.', 'math:number_words')).toBe(1);
+    expect(fu('Drei Freunde teilen die Hälfte von zwölf Äpfeln.', 'math:number_words')).toBe(1);
+    expect(fu('She has twice as many, und er hat drei.', 'math:number_words')).toBeCloseTo(2 / 3, 12); // mixed
+    expect(fu('Ein Freund teilt einen Apfel.', 'math:number_words')).toBe(0); // the German article is no number
+    expect(fu('She has 3 apples.', 'math:number_words')).toBe(0);
+    expect(fu('```\nconst two = 2, three = 3, four = 4;\n```', 'math:number_words')).toBe(0);
+  });
+
   it('structure: words and sentences of the last turn, Unicode sentence ends, none inside code fences', () => {
     expect(fu('Er kauft Brot. Dann geht er heim! Warum?', 'struct:sentences')).toBeCloseTo(Math.log2(4) / 5, 12);
     expect(fu('他买了面包。然后回家了。', 'struct:sentences')).toBeCloseTo(Math.log2(3) / 5, 12);
@@ -100,6 +209,30 @@ describe('markers and structure', () => {
   it('words inside a code fence are code, not cues', () => {
     expect(fu('```\nprint("hello thanks")\n```', 'kind:smalltalk')).toBe(0);
     expect(fu('hello thanks', 'kind:smalltalk')).toBeGreaterThan(0);
+  });
+
+  it('ask:identify: questions for a specific person, time, place or choice, English and German alike', () => {
+    expect(fu('Who wrote it, and when?', 'ask:identify')).toBe(1);
+    expect(fu('Wer hat es geschrieben, und wann?', 'ask:identify')).toBe(1);
+    expect(fu('Which of these two offers is cheaper?', 'ask:identify')).toBe(0.5);
+    expect(fu('Welches der beiden Angebote ist günstiger?', 'ask:identify')).toBe(0.5);
+    expect(fu('Where did she say it — und wo ist das?', 'ask:identify')).toBe(1); // mixed
+    expect(fu('Explain how a compiler works.', 'ask:identify')).toBe(0);
+    expect(fu('Erkläre, wie ein Compiler funktioniert.', 'ask:identify')).toBe(0);
+    expect(fu('```sql\nselect name from users where id = 1\n```', 'ask:identify')).toBe(0); // code, not a question
+    // Only the last user turn: the question being asked now.
+    expect(
+      f(
+        {
+          messages: [
+            { role: 'user', content: 'Who was it?' },
+            { role: 'assistant', content: 'Ada.' },
+            { role: 'user', content: 'Thanks.' },
+          ],
+        },
+        'ask:identify',
+      ),
+    ).toBe(0);
   });
 
   it('language: German function words, non-Latin scripts', () => {
