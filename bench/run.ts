@@ -10,6 +10,7 @@
  * BENCH_REPEATS (2), BENCH_CONNS (1,16,64), BENCH_MODES (json,stream),
  * BENCH_CPU_PROF=1 to profile the sidecar (`node --cpu-prof`) and print its top self time.
  * Then memory: a fresh sidecar's RSS idle and after BENCH_RSS_REQUESTS (30000; 0 skips) requests.
+ * (bench/memory.ts repeats that measurement with a breakdown: V8's heap spaces, GCs, smaps.)
  * BENCH_SIDECAR_NODE_ARGS: node flags for the measured sidecars (e.g. "--max-semi-space-size=4").
  * Then the shared-store configuration (bench/shared.ts): in-process store vs Redis, BENCH_SHARED=0 to skip.
  * Results go to bench/results/latest.json.
