@@ -10,6 +10,8 @@
  * BENCH_REPEATS (2), BENCH_CONNS (1,16,64), BENCH_MODES (json,stream),
  * BENCH_CPU_PROF=1 to profile the sidecar (`node --cpu-prof`) and print its top self time.
  * Then memory: a fresh sidecar's RSS idle and after BENCH_RSS_REQUESTS (30000; 0 skips) requests.
+ * (bench/memory.ts repeats that measurement with a breakdown: V8's heap spaces, GCs, smaps.)
+ * BENCH_SIDECAR_NODE_ARGS: node flags for the measured sidecars (e.g. "--max-semi-space-size=4").
  * Then the shared-store configuration (bench/shared.ts): in-process store vs Redis, BENCH_SHARED=0 to skip.
  * Results go to bench/results/latest.json.
  */
@@ -49,6 +51,8 @@ const MODES = (process.env.BENCH_MODES ?? 'json,stream').split(',').map((m) => {
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
 /** Requests sent to a fresh sidecar before its RSS is read (half JSON, half streams); 0 skips. */
 const RSS_REQUESTS = process.env.BENCH_RSS_REQUESTS === '0' ? 0 : envNumber('BENCH_RSS_REQUESTS', 30_000, true);
+/** Node flags for the measured sidecars (both the CPU and the memory one). */
+const SIDECAR_NODE_ARGS = (process.env.BENCH_SIDECAR_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 const RESULTS_DIR = join(ROOT, 'bench/results');
 const PROF_DIR = join(RESULTS_DIR, 'cpu-prof');
 
@@ -100,7 +104,7 @@ async function startAll(dir: string): Promise<Procs> {
     }),
     startChild({
       name: 'switchyard',
-      args: [...prof, SWITCHYARD_BIN, 'serve', '--config', configFile, '--port', '0'],
+      args: [...prof, ...SIDECAR_NODE_ARGS, SWITCHYARD_BIN, 'serve', '--config', configFile, '--port', '0'],
       ready: /switchyard (http:\/\/127\.0\.0\.1:\d+)\/v1/,
       env: { SY_BENCH_OPENAI_KEY: 'sk-bench-upstream' },
     }),
@@ -129,7 +133,7 @@ async function measureMemory(sim: Child, dir: string, n: number): Promise<Memory
   writeFileSync(configFile, JSON.stringify(sidecarConfig(sim.url, dir, 'rss.db'), null, 2));
   const sy = await startChild({
     name: 'switchyard-rss',
-    args: [SWITCHYARD_BIN, 'serve', '--config', configFile, '--port', '0'],
+    args: [...SIDECAR_NODE_ARGS, SWITCHYARD_BIN, 'serve', '--config', configFile, '--port', '0'],
     ready: /switchyard (http:\/\/127\.0\.0\.1:\d+)\/v1/,
     env: { SY_BENCH_OPENAI_KEY: 'sk-bench-upstream' },
   });
@@ -374,6 +378,7 @@ async function main(): Promise<void> {
       modes: MODES,
       simulatorProfile: SIM_PROFILE,
       cpuProf: CPU_PROF,
+      sidecarNodeArgs: SIDECAR_NODE_ARGS,
     },
     routing: micro,
     quality,

@@ -153,7 +153,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   let apiCounts: ApiCounts | null = null;
   // Shared state reads the live config (reloads change limits); the runtime holds it.
   let liveCfg = (): Config => cfg;
-  const shared = cfg.storage.shared.startsWith('redis') ? openRedisShared({ cfg: () => liveCfg(), ledger, log, env }) : undefined;
+  const shared = cfg.storage.shared.startsWith('redis') ? await openRedisShared({ cfg: () => liveCfg(), ledger, log, env }) : undefined;
   const runtime = new Runtime({
     cfg,
     ledger,

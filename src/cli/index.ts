@@ -20,6 +20,7 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'serve': {
+      (await import('./heap.js')).applyHeapPolicy();
       const [{ serveCommand }, { serve }] = await Promise.all([import('./serve.js'), import('../main.js')]);
       return serveCommand(rest, serve);
     }
@@ -40,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
       return statusCommand(rest);
     }
     case 'demo': {
+      (await import('./heap.js')).applyHeapPolicy();
       const [{ demoCommand }, { serve }] = await Promise.all([import('./demo.js'), import('../main.js')]);
       return demoCommand(rest, serve);
     }

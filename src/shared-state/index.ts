@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { LedgerStore } from '../accounting/ledger.js';
 import type { Config } from '../config/schema.js';
-import { SharedConnection } from './connection.js';
 import { Keys } from './keys.js';
 import { LeaseKeeper } from './lease.js';
 import { SharedBudgetStore, type SharedCounters } from './redis-budget.js';
@@ -76,7 +75,18 @@ export function localView(replica: string): SharedView {
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
-export function openRedisShared(opts: { cfg: () => Config; ledger: LedgerStore; log: Logger; env: NodeJS.ProcessEnv; now?: () => number }): SharedState {
+/**
+ * Redis shared state. The Redis client (ioredis, ~2 MB of live heap and its code) is loaded
+ * here, only when `storage.shared` names Redis: a single replica never holds it.
+ */
+export async function openRedisShared(opts: {
+  cfg: () => Config;
+  ledger: LedgerStore;
+  log: Logger;
+  env: NodeJS.ProcessEnv;
+  now?: () => number;
+}): Promise<SharedState> {
+  const { SharedConnection } = await import('./connection.js');
   const now = opts.now ?? Date.now;
   const storage = opts.cfg().storage;
   const replica = replicaId(opts.env);
