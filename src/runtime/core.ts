@@ -17,6 +17,7 @@ import type { ChatCall } from './api.js';
 import type { RequestOptions } from './request-driver.js';
 import type { Scheduler } from './scheduler.js';
 import type { ApiName } from './request-scope.js';
+import type { CancelSignal } from './cancel.js';
 
 export interface RequestRecord {
   model: string | null;
@@ -48,7 +49,7 @@ export interface RuntimeCore {
   rng(): number;
   /** The route of one request: its candidate models in order, and why (throws a SwitchyardError to refuse). */
   route(call: ChatCall, promptTokens: number, opts: RequestOptions): RoutePlan;
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
+  sleep(ms: number, signal: CancelSignal): Promise<void>;
   /** Latency and load of a model's best endpoint, for the routing strategies. */
   modelStats(model: string): { latencyMs: number; inFlight: number };
   /** Seconds until the earliest of these models' endpoints may take traffic again. */
