@@ -7,6 +7,7 @@ import { nativeOf } from '../../apis/native.js';
 import type { SseEvent } from '../sse.js';
 import type { ChatBody, OpenAIChunk, StreamPiece, UpstreamErrorInfo } from '../types.js';
 import { buildOpenAINative, parseEmbeddings } from './openai-native.js';
+import { learnTemplate, matchTemplate, type ChunkTemplate } from '../chunk-template.js';
 import type { BuildInput, ParsedCompletion, ProviderAdapter, StreamDecoder } from './types.js';
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -35,11 +36,26 @@ function textOf(content: unknown): string {
   return '';
 }
 
-class OpenAIStreamDecoder implements StreamDecoder {
+/** Chunks whose template is tried before one is given up on (a stream whose content the upstream escapes differently). */
+const TEMPLATE_TRIES = 2;
+
+export class OpenAIStreamDecoder implements StreamDecoder {
+  private template: ChunkTemplate | null = null;
+  private tries: number;
+
+  /** `templates: false` parses every chunk (the slow path the template path is tested against). */
+  constructor(opts: { templates?: boolean } = {}) {
+    this.tries = opts.templates === false ? 0 : TEMPLATE_TRIES;
+  }
+
   decode(ev: SseEvent): StreamPiece[] {
     const data = ev.data;
     if (data === '[DONE]') return [{ type: 'done' }];
     if (data === '') return [];
+    if (this.template !== null) {
+      const p = matchTemplate(this.template, data);
+      if (p !== null) return [p];
+    }
     let j: unknown;
     try {
       j = JSON.parse(data);
@@ -67,6 +83,10 @@ class OpenAIStreamDecoder implements StreamDecoder {
         if (c.finish_reason) finishReason = c.finish_reason;
       }
       if (usage) delete chunk.usage;
+      else if (this.template === null && this.tries > 0 && content) {
+        this.tries--;
+        this.template = learnTemplate(data, chunk);
+      }
       out.push({ type: 'chunk', chunk, text, content, finishReason, ...(usage ? {} : { raw: data }) });
     }
     if (usage) out.push({ type: 'usage', usage });
