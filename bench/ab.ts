@@ -104,7 +104,7 @@ async function main(): Promise<void> {
           (cpu[`${mode} ${conns} ${name}`] ??= []).push((b - a) / Math.max(1, s.requests));
         }
   console.log(
-    `load average ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}; ${REPEATS} repeats of ${SECONDS} s; median µs CPU/request (×pass-through, ratio of medians; per-repeat ratios min–max)`,
+    `load average ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}; ${REPEATS} repeats of ${SECONDS} s; median µs CPU/request (×pass-through, ratio of medians; per-repeat ratios min–max; the fastest repeat)`,
   );
   for (const conns of CONNS)
     for (const mode of MODES) {
@@ -113,8 +113,8 @@ async function main(): Promise<void> {
         const xs = cpu[`${mode} ${conns} ${name}`]!;
         const rs = xs.map((x, i) => x / base[i]!);
         return name === 'passthrough'
-          ? `${name} ${median(xs).toFixed(0)}`
-          : `${name} ${median(xs).toFixed(0)} (${(median(xs) / median(base)).toFixed(2)}×, ${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)})`;
+          ? `${name} ${median(xs).toFixed(0)} (min ${Math.min(...xs).toFixed(0)})`
+          : `${name} ${median(xs).toFixed(0)} (${(median(xs) / median(base)).toFixed(2)}×, ${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)}; min ${Math.min(...xs).toFixed(0)})`;
       });
       console.log(`${mode.padEnd(6)} c=${String(conns).padEnd(3)} ${parts.join('  ')}`);
     }
