@@ -111,7 +111,7 @@ export class RequestDriver {
 
   private reason(): string | null {
     const r = this.plan?.reason ?? null;
-    if (r === null) return r;
+    if (r === null || (this.overCost.length === 0 && this.overBudget.length === 0)) return r;
     const notes = [...(this.overCost.length > 0 ? [`${this.overCost.join(', ')} over x-switchyard-max-cost-usd`] : []), ...this.overBudget];
     return notes.length > 0 ? `${r}; ${notes.join('; ')}` : r;
   }
