@@ -46,22 +46,17 @@ export function learnTemplate(raw: string, chunk: OpenAIChunk): ChunkTemplate | 
   if (at < 0) return null;
   const prefix = raw.slice(0, at);
   const suffix = raw.slice(at + lit.length);
-  // The proof: another string in that place changes delta.content and nothing else.
-  const content = d.content;
-  let expected: string;
-  try {
-    d.content = '\u0001probe';
-    expected = JSON.stringify(chunk);
-  } finally {
-    d.content = content;
-  }
+  // The proof: another string in that place becomes delta.content. Only that one literal changed,
+  // so it was delta.content's value (the value JSON.parse keeps), and nothing else differs.
   let probe: unknown;
   try {
     probe = JSON.parse(`${prefix}"\\u0001probe"${suffix}`);
   } catch {
     return null;
   }
-  if (JSON.stringify(probe) !== expected) return null;
+  if (!isObj(probe) || !Array.isArray(probe.choices)) return null;
+  const pc: unknown = probe.choices[0];
+  if (!isObj(pc) || !isObj(pc.delta) || pc.delta.content !== '\u0001probe') return null;
   return { prefix, suffix, shape: { id: chunk.id, object: chunk.object, created: chunk.created, model: chunk.model } };
 }
 
