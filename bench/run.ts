@@ -9,6 +9,8 @@
  * Environment: BENCH_SECONDS (3) per run after BENCH_WARMUP_SECONDS (0.5) of warm-up,
  * BENCH_REPEATS (2), BENCH_CONNS (1,16,64), BENCH_MODES (json,stream),
  * BENCH_CPU_PROF=1 to profile the sidecar (`node --cpu-prof`) and print its top self time.
+ * Before the first measured run both proxies are warmed with BENCH_PREWARM_REQUESTS (10000) requests
+ * of each mode, so no cell pays for V8 still compiling the hot path (the first cell did).
  * Then memory: a fresh sidecar's RSS idle and after BENCH_RSS_REQUESTS (30000; 0 skips) requests.
  * (bench/memory.ts repeats that measurement with a breakdown: V8's heap spaces, GCs, smaps.)
  * BENCH_SIDECAR_NODE_ARGS: node flags for the measured sidecars (e.g. "--max-semi-space-size=4").
@@ -49,6 +51,12 @@ const MODES = (process.env.BENCH_MODES ?? 'json,stream').split(',').map((m) => {
   return m;
 });
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
+/**
+ * Requests of each mode sent to each proxy (16 connections) before the first measured run.
+ * Without it the first cell measured V8 compiling the hot path: switchyard's JSON CPU per request
+ * at 16 connections (the first cell) read 2–3× what the same process spent on it once warm.
+ */
+const PREWARM_REQUESTS = process.env.BENCH_PREWARM_REQUESTS === '0' ? 0 : envNumber('BENCH_PREWARM_REQUESTS', 10_000, true);
 /** Requests sent to a fresh sidecar before its RSS is read (half JSON, half streams); 0 skips. */
 const RSS_REQUESTS = process.env.BENCH_RSS_REQUESTS === '0' ? 0 : envNumber('BENCH_RSS_REQUESTS', 30_000, true);
 /** Node flags for the measured sidecars (both the CPU and the memory one). */
@@ -221,6 +229,24 @@ async function measureRun(p: Procs, name: TargetName, mode: Mode, conns: number,
   }
 }
 
+/** Both proxies through their hot paths (every measured mode) until V8 has compiled them. */
+async function prewarm(p: Procs): Promise<void> {
+  const t0 = Date.now();
+  for (const name of ['passthrough', 'switchyard'] as const) {
+    const { target } = targetOf(name, p);
+    const pool = newPool(target, 16);
+    try {
+      for (const mode of MODES) {
+        const r = await runCount(pool, target, mode, 16, PREWARM_REQUESTS);
+        if (r.errors > 0) console.log(`warm-up ${name} ${mode}: ${r.errors} errors: ${r.firstError ?? ''}`);
+      }
+    } finally {
+      await pool.close();
+    }
+  }
+  console.log(`warm-up: ${PREWARM_REQUESTS} requests of each mode per proxy (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+}
+
 function progress(i: number, total: number, r: RunResult): string {
   const f = (x: number | null, d = 2): string => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(d));
   const parts = [
@@ -299,6 +325,7 @@ async function main(): Promise<void> {
     `simulator ${procs.sim.url} (pid ${procs.sim.pid}), passthrough ${procs.passthrough.url} (pid ${procs.passthrough.pid}), switchyard ${procs.switchyard.url} (pid ${procs.switchyard.pid})\n`,
   );
 
+  if (PREWARM_REQUESTS > 0) await prewarm(procs);
   const runs: RunResult[] = [];
   const windows: Window[] = [];
   const total = CONNS.length * MODES.length * REPEATS * TARGETS.length;

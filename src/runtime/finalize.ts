@@ -97,8 +97,9 @@ export async function finalizeRequest(
     if (session?.committed) session.fail(outcome.error, headers);
     else sink.fail(outcome.error, headers);
   }
-  call.log.info(
-    {
+  // Built only when info is logged (the realistic config logs at warn).
+  if (call.log.isLevelEnabled('info')) {
+    const line: Record<string, unknown> = {
       model: h?.model ?? null,
       endpoint: h?.id ?? null,
       status,
@@ -106,10 +107,10 @@ export async function finalizeRequest(
       attempts: t.attempts,
       costUsd: nanoToUsd(t.costNano),
       stream: session !== null,
-      ...(errorCode ? { error: errorCode } : {}),
-    },
-    outcome.ok ? 'request served' : `request failed: ${outcome.error.message}`,
-  );
+    };
+    if (errorCode) line.error = errorCode;
+    call.log.info(line, outcome.ok ? 'request served' : `request failed: ${outcome.error.message}`);
+  }
 }
 
 /** The upstream's body with its top-level `model` set: spliced when provably exact, else re-serialised. */

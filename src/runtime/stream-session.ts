@@ -82,6 +82,19 @@ export class StreamSession {
   }
 
   async forward(p: Extract<StreamPiece, { type: 'chunk' }>, h: EndpointHandle): Promise<void> {
+    // A chunk the decoder matched to its template (src/upstream/chunk-template.ts) is judged by
+    // its envelope alone: when it is forwarded as is, it is never parsed. Same decisions as below.
+    const s = p.shape;
+    if (s !== undefined && p.raw !== undefined && !this.continuing && (this.committed || p.content)) {
+      const id = this.id ?? (typeof s.id === 'string' && s.id ? s.id : this.fallbackId);
+      if (s.id === id && s.model === (this.answeredBy ?? h).model && s.created === this.created && s.object === 'chat.completion.chunk') {
+        this.id = id;
+        if (!this.committed) this.commit(h);
+        this.delivered += p.text;
+        if (!this.sink.write(p.raw)) await this.sink.drain();
+        return;
+      }
+    }
     const chunk = p.chunk;
     this.id ??= typeof chunk.id === 'string' && chunk.id ? chunk.id : this.fallbackId;
     // A continuation on another model keeps the model the stream committed to (and named in its headers).
@@ -109,15 +122,20 @@ export class StreamSession {
         this.held.push(chunk);
         return;
       }
-      this.committed = true;
-      this.answeredBy = h;
-      this.sink.startStream(this.headersFor(h));
-      for (const held of this.held) this.sink.write(JSON.stringify(held));
-      this.held = [];
-      this.onCommit?.();
+      this.commit(h);
     }
     this.delivered += p.text;
     if (!this.sink.write(asIs && p.raw !== undefined ? p.raw : JSON.stringify(chunk))) await this.sink.drain();
+  }
+
+  /** The first content chunk: the stream starts, with the chunks held before it. */
+  private commit(h: EndpointHandle): void {
+    this.committed = true;
+    this.answeredBy = h;
+    this.sink.startStream(this.headersFor(h));
+    for (const held of this.held) this.sink.write(JSON.stringify(held));
+    this.held = [];
+    this.onCommit?.();
   }
 
   /** One upstream event of a native relay: held until the first content event, then relayed. */

@@ -56,6 +56,12 @@ export type StreamPiece =
       finishReason: string | null;
       /** The upstream's JSON text of `chunk`, when the decoder left the chunk as received (it may then be forwarded as is). */
       raw?: string;
+      /**
+       * Set when the decoder recognised `raw` as its stream's template chunk with only the content
+       * text changed (src/upstream/chunk-template.ts), without parsing it: the chunk's envelope.
+       * `chunk` is then parsed from `raw` only if someone reads it.
+       */
+      shape?: ChunkShape;
     }
   /**
    * One upstream event relayed as it came (an Anthropic-kind endpoint answering a Messages
@@ -67,6 +73,14 @@ export type StreamPiece =
   | { type: 'done' }
   | { type: 'error'; error: UpstreamErrorInfo }
   | { type: 'malformed'; raw: string };
+
+/** The envelope fields of a chat.completion.chunk, as the upstream sent them. */
+export interface ChunkShape {
+  readonly id: unknown;
+  readonly object: unknown;
+  readonly created: unknown;
+  readonly model: unknown;
+}
 
 export interface OpenAIChunk {
   id?: string;

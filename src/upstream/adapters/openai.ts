@@ -7,6 +7,7 @@ import { nativeOf } from '../../apis/native.js';
 import type { SseEvent } from '../sse.js';
 import type { ChatBody, OpenAIChunk, StreamPiece, UpstreamErrorInfo } from '../types.js';
 import { buildOpenAINative, parseEmbeddings } from './openai-native.js';
+import { learnTemplate, matchTemplate, type ChunkTemplate } from '../chunk-template.js';
 import type { BuildInput, ParsedCompletion, ProviderAdapter, StreamDecoder } from './types.js';
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -35,11 +36,26 @@ function textOf(content: unknown): string {
   return '';
 }
 
-class OpenAIStreamDecoder implements StreamDecoder {
+/** Chunks whose template is tried before one is given up on (a stream whose content the upstream escapes differently). */
+const TEMPLATE_TRIES = 2;
+
+export class OpenAIStreamDecoder implements StreamDecoder {
+  private template: ChunkTemplate | null = null;
+  private tries: number;
+
+  /** `templates: false` parses every chunk (the slow path the template path is tested against). */
+  constructor(opts: { templates?: boolean } = {}) {
+    this.tries = opts.templates === false ? 0 : TEMPLATE_TRIES;
+  }
+
   decode(ev: SseEvent): StreamPiece[] {
     const data = ev.data;
     if (data === '[DONE]') return [{ type: 'done' }];
     if (data === '') return [];
+    if (this.template !== null) {
+      const p = matchTemplate(this.template, data);
+      if (p !== null) return [p];
+    }
     let j: unknown;
     try {
       j = JSON.parse(data);
@@ -67,7 +83,12 @@ class OpenAIStreamDecoder implements StreamDecoder {
         if (c.finish_reason) finishReason = c.finish_reason;
       }
       if (usage) delete chunk.usage;
-      out.push({ type: 'chunk', chunk, text, content, finishReason, ...(usage ? {} : { raw: data }) });
+      else if (this.template === null && this.tries > 0 && content) {
+        this.tries--;
+        this.template = learnTemplate(data, chunk);
+      }
+      // Two literals, not `...(usage ? {} : { raw })` (~50 ns against ~15 ns per chunk on Node 20's V8).
+      out.push(usage ? { type: 'chunk', chunk, text, content, finishReason } : { type: 'chunk', chunk, text, content, finishReason, raw: data });
     }
     if (usage) out.push({ type: 'usage', usage });
     return out;
@@ -102,7 +123,8 @@ export const openaiAdapter: ProviderAdapter = {
     const body: ChatBody = { ...input.body, model: input.upstreamModel };
     if (input.stream) {
       body.stream = true;
-      body.stream_options = { ...(isObj(input.body.stream_options) ? input.body.stream_options : {}), include_usage: true };
+      // Object.assign, not a conditional spread followed by a key (~1 µs on Node 20's V8, ~0.1 µs this way); same keys, same order.
+      body.stream_options = Object.assign({}, isObj(input.body.stream_options) ? input.body.stream_options : {}, { include_usage: true });
     } else {
       delete body.stream;
       delete body.stream_options;
