@@ -6,7 +6,6 @@
  */
 import type { SwitchyardError } from '../errors.js';
 import type { ChatSink } from './api.js';
-import type { CancelSignal } from './cancel.js';
 
 export type Held =
   | { kind: 'json'; status: number; headers: Record<string, string>; body: string }
@@ -24,7 +23,7 @@ export class BufferSink implements ChatSink {
     private readonly now: () => number,
   ) {}
 
-  get signal(): CancelSignal {
+  get signal(): AbortSignal {
     return this.real.signal;
   }
 

@@ -27,7 +27,6 @@ import { translatableCandidates } from './translatable.js';
 import { countPrompt, estTokens, shownPromptTokens, switchyardHeaders } from './request-prep.js';
 import { failureOutcome } from './request-outcome.js';
 import { sleepOn } from './scheduler.js';
-import { Cancel } from './cancel.js';
 
 /** What a layer above (the quality cascade, src/runtime/cascade-step.ts) fixes for one request: its candidates, instead of the router's. */
 export interface RequestOptions {
@@ -36,7 +35,7 @@ export interface RequestOptions {
 
 export class RequestDriver {
   private snap: ReqSnapshot;
-  private readonly ac = new Cancel();
+  private readonly ac = new AbortController();
   private plan: RoutePlan | null = null;
   private promptTokens = 0;
   private session: StreamSession | null = null;
