@@ -56,7 +56,10 @@ export const NON_NEGATIVE: readonly Feature[] = [
   'math:magnitude',
   'math:number_words',
   'struct:length',
-  'struct:words',
+  'struct:words[0-30]',
+  'struct:words[30-50]',
+  'struct:words[50-80]',
+  'struct:words[80+]',
   'struct:sentences',
 ];
 
