@@ -230,7 +230,10 @@ function extra(prompt: string): number[] {
 // ---- fifth round (PROTO5=gam|inter|arena): extra columns, their sign constraints and penalties ----
 const EX_NONNEG: number[] = [];
 const EX_PEN: number[] = [];
-const fx = (i: number, name: string): number => base[i]![FEATURES.indexOf(name as (typeof FEATURES)[number])]!;
+const fx = (i: number, name: string): number =>
+  name === 'struct:words' // the word count's shape: its segments add up to the old linear feature
+    ? FEATURES.reduce((a, f, k) => a + (f.startsWith('struct:words[') ? base[i]![k]! : 0), 0)
+    : base[i]![FEATURES.indexOf(name as (typeof FEATURES)[number])]!;
 const clampU = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
 function round5(): number[][] {
   const names = process.env.PROTO5!.split('+');
@@ -246,7 +249,7 @@ function round5(): number[][] {
     // GAM_KEEP=pen keeps the linear feature and adds the segments with pen x the L2 (a pull towards linear).
     const K = Number(process.env.BINS ?? 4);
     const keep = process.env.GAM_KEEP ? Number(process.env.GAM_KEEP) : 0;
-    for (const f of (process.env.GAM ?? 'struct:words').split(',')) {
+    for (const f of (process.env.GAM ?? 'struct:length').split(',')) {
       const k = FEATURES.indexOf(f as (typeof FEATURES)[number]);
       const vals = all.map((_, i) => base[i]![k]!);
       const sorted = [...vals].sort((a, b) => a - b);
