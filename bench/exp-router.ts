@@ -57,7 +57,7 @@ function tokens(prompt: string): string[] {
 const toks = all.map((r) => tokens(r.prompt));
 
 // ---- folds ----
-const idFold = (r: DataRow): number => Math.floor(fnv1a32(r.id) / 5) % 5;
+const idFold = (r: DataRow): number => Math.floor(fnv1a32(r.id + (process.env.FOLD_SALT ?? '')) / 5) % 5;
 const subjFold = (r: DataRow): number => (r.set === 'mmlu' ? fnv1a32(r.subject!) % 5 : idFold(r));
 
 type Target = 'label' | 'soft' | 'soft-arena-label' | 'label-negw' | 'soft-multi' | 'soft-multi-mix';
@@ -227,8 +227,125 @@ function extra(prompt: string): number[] {
   const keep = (process.env.EXTRA ?? '0123').split('').map(Number);
   return v.map((x, k) => (keep.includes(k) ? x : 0));
 }
-const ex = all.map((r) => extra(r.prompt));
-const NEX = 4;
+// ---- fifth round (PROTO5=gam|inter|arena): extra columns, their sign constraints and penalties ----
+const EX_NONNEG: number[] = [];
+const EX_PEN: number[] = [];
+const fx = (i: number, name: string): number =>
+  name === 'struct:words' // the word count's shape: its segments add up to the old linear feature
+    ? FEATURES.reduce((a, f, k) => a + (f.startsWith('struct:words[') ? base[i]![k]! : 0), 0)
+    : base[i]![FEATURES.indexOf(name as (typeof FEATURES)[number])]!;
+const clampU = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
+function round5(): number[][] {
+  const names = process.env.PROTO5!.split('+');
+  const cols: number[][] = all.map(() => []);
+  const add = (vals: number[], nonneg: boolean, pen = 1): void => {
+    if (nonneg) EX_NONNEG.push(cols[0]!.length);
+    EX_PEN.push(pen);
+    vals.forEach((v, i) => cols[i]!.push(v));
+  };
+  if (names.includes('gam')) {
+    // Monotone piecewise-linear shapes: each feature split at train quantiles into K segments,
+    // seg_k = clamp(x - e_k, 0, e_{k+1} - e_k) (their sum is x: one common slope = the linear model).
+    // GAM_KEEP=pen keeps the linear feature and adds the segments with pen x the L2 (a pull towards linear).
+    const K = Number(process.env.BINS ?? 4);
+    const keep = process.env.GAM_KEEP ? Number(process.env.GAM_KEEP) : 0;
+    for (const f of (process.env.GAM ?? 'struct:length').split(',')) {
+      const k = FEATURES.indexOf(f as (typeof FEATURES)[number]);
+      const vals = all.map((_, i) => base[i]![k]!);
+      const sorted = [...vals].sort((a, b) => a - b);
+      const edges = [0];
+      for (let q = 1; q < K; q++) edges.push(sorted[Math.floor((q / K) * (sorted.length - 1))]!);
+      edges.push(1);
+      const e = [...new Set(edges)].sort((a, b) => a - b);
+      const nonneg = NON_NEGATIVE.includes(f as (typeof FEATURES)[number]);
+      for (let s = 0; s + 1 < e.length; s++) {
+        if (e[s + 1]! - e[s]! < 1e-9) continue;
+        add(
+          vals.map((v) => Math.min(Math.max(v - e[s]!, 0), e[s + 1]! - e[s]!)),
+          keep ? false : nonneg,
+          keep || 1,
+        );
+      }
+      if (!keep) for (const x of base) x[k] = 0;
+      if (process.env.GAM_LOG) console.log(`${f} edges ${e.map((v) => v.toFixed(3)).join(' ')}`);
+    }
+  }
+  if (names.includes('inter')) {
+    const sel = (process.env.INTER ?? 'abcd').split('');
+    const dom = (i: number): number => Math.max(...FEATURES.flatMap((f, k) => (f.startsWith('domain:') ? [base[i]![k]!] : [])));
+    if (sel.includes('a'))
+      add(
+        all.map((_, i) => fx(i, 'math:numbers') * fx(i, 'struct:words')),
+        true,
+      );
+    if (sel.includes('b'))
+      add(
+        all.map((_, i) => Math.max(fx(i, 'code:fence'), fx(i, 'kind:code')) * fx(i, 'struct:length')),
+        true,
+      );
+    if (sel.includes('c'))
+      add(
+        all.map((_, i) => fx(i, 'ask:identify') * dom(i)),
+        false,
+      );
+    if (sel.includes('d'))
+      add(
+        all.map((_, i) => fx(i, 'ask:questions') * fx(i, 'struct:sentences')),
+        false,
+      );
+    if (sel.includes('e'))
+      add(
+        all.map((_, i) => fx(i, 'kind:multistep') * fx(i, 'math:numbers')),
+        true,
+      );
+    if (sel.includes('f'))
+      add(
+        all.map((_, i) => fx(i, 'math:number_words') * fx(i, 'struct:sentences')),
+        true,
+      );
+  }
+  if (names.includes('arena')) {
+    const sel = (process.env.ARENA ?? 'abcd').split('');
+    const PROGRAM =
+      /\b(complete|full|entire|whole|working|vollständige[nrsm]?|komplette[nrsm]?|ganze[nrsm]?|lauffähige[nrsm]?)\s+(program|programme|code|app|application|script|implementation|game|website|programm|anwendung|skript|implementierung|spiel|webseite)\b|\b(multiple|several|separate|mehrere|getrennte)\s+(files|modules|classes|dateien|module|klassen)\b/giu;
+    const API =
+      /\b(api|sdk|library|framework|package|module|endpoint|bibliothek|paket|schnittstelle)\b|\b(v|version\s*)\d+(\.\d+)+\b|\b[a-z][a-z0-9]*(\.[a-z_][a-z0-9_]*){1,}\(\)/giu;
+    const LIST = /^\s*(\d+[.)]|[-*•])\s+\S/gmu;
+    const NITEMS =
+      /\b(\d+|three|four|five|six|seven|eight|nine|ten|twenty|drei|vier|fünf|sechs|sieben|acht|neun|zehn|zwanzig)\s+(\w+\s+)?(examples|ideas|items|ways|tips|reasons|questions|names|titles|options|steps|points|sentences|paragraphs|words|lines|beispiele|ideen|möglichkeiten|tipps|gründe|fragen|namen|titel|optionen|schritte|punkte|sätze|absätze|wörter|zeilen)\b/giu;
+    const n = (re: RegExp, s: string): number => (s.match(re) ?? []).length;
+    if (sel.includes('a'))
+      add(
+        all.map((r) => clampU(n(PROGRAM, r.prompt) / 1)),
+        false,
+      );
+    if (sel.includes('b'))
+      add(
+        all.map((r) => clampU(n(API, r.prompt) / 3)),
+        false,
+      );
+    const APIW =
+      /^(api|apis|sdk|sdks|library|libraries|framework|frameworks|package|packages|module|modules|endpoint|endpoints|bibliothek|bibliotheken|paket|pakete|paketen|schnittstelle|schnittstellen)$/;
+    if (sel.includes('e'))
+      add(
+        all.map((r) => clampU(WORDS(r.prompt.replace(/```[\s\S]*?(```|$)/g, ' ')).filter((x) => APIW.test(x)).length / Number(process.env.APIFULL ?? 3))),
+        false,
+      );
+    if (sel.includes('c'))
+      add(
+        all.map((r) => clampU(n(LIST, r.prompt) / 5)),
+        false,
+      );
+    if (sel.includes('d'))
+      add(
+        all.map((r) => clampU(n(NITEMS, r.prompt) / 1)),
+        false,
+      );
+  }
+  return cols;
+}
+const ex = process.env.PROTO5 ? round5() : all.map((r) => extra(r.prompt));
+const NEX = ex[0]!.length;
 
 function vocabulary(idx: readonly number[], o: Opts): string[] {
   const df = new Map<string, number>();
@@ -288,6 +405,33 @@ function fit(idx: readonly number[], o: Opts): Model {
         n,
     };
   });
+  if (process.env.PAIRS) {
+    // Idea 4: a ranking loss — logistic on within-set pairs (x_i − x_j, 1 if i gains more), PAIRS per set,
+    // each set the same total weight as the pointwise fit gives it; PAIR_MIX=m keeps the pointwise rows too (pairs × m).
+    const P = Number(process.env.PAIRS);
+    const mix = process.env.PAIR_MIX ? Number(process.env.PAIR_MIX) : 0;
+    let seed = 0;
+    const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0), seed / 2 ** 32);
+    const pairs: TrainRow[] = [];
+    for (const set of sets) {
+      seed = fnv1a32(set + (process.env.PAIR_SEED ?? ''));
+      const mine = rows.filter((_, k) => all[idx[k]!]!.set === set);
+      const setW = mine.reduce((a, r) => a + r.w, 0);
+      let made = 0;
+      for (let tries = 0; made < P && tries < P * 20; tries++) {
+        const a = mine[Math.floor(rnd() * mine.length)]!;
+        const b = mine[Math.floor(rnd() * mine.length)]!;
+        if (a.y === b.y) continue;
+        const x = new Float64Array(dx + 3);
+        for (let k = 0; k < dx; k++) x[k] = a.x[k]! - b.x[k]!;
+        const y = process.env.PAIR_SOFT ? 0.5 + (a.y - b.y) / 2 : a.y > b.y ? 1 : 0;
+        pairs.push({ x, y, w: (setW / P) * (mix || 1) });
+        made++;
+      }
+    }
+    if (mix) rows.push(...pairs);
+    else rows.splice(0, rows.length, ...pairs);
+  }
   const prior = new Float64Array(dx + 3);
   const pinned = new Uint8Array(dx + 3);
   FEATURES.forEach((f, k) => {
@@ -296,16 +440,23 @@ function fit(idx: readonly number[], o: Opts): Model {
   });
   const penalty = new Float64Array(dx + 3).fill(1);
   for (let k = dx - vocab.size; k < dx; k++) penalty[k] = o.lexLambda;
+  if (process.env.PROTO5 && o.extra) EX_PEN.forEach((p, k) => (penalty[FEATURES.length + k] = p));
   const nonneg = [
     ...NON_NEGATIVE.map((n) => FEATURES.indexOf(n)),
-    ...(o.extra && process.env.HINGE !== '1' && !process.env.EXTRA_FREE ? [0, 1, 2, 3].map((k) => FEATURES.length + k) : []),
+    ...(process.env.PROTO5
+      ? o.extra
+        ? EX_NONNEG.map((k) => FEATURES.length + k)
+        : []
+      : o.extra && process.env.HINGE !== '1' && !process.env.EXTRA_FREE
+        ? [0, 1, 2, 3].map((k) => FEATURES.length + k)
+        : []),
   ];
   const f = process.env.RIDGE
     ? ridge(rows, o.lambda * Number(process.env.RIDGE), prior, pinned)
     : fitNonNegative(
         rows,
         { lambda: o.lambda, prior, pinned, penalty },
-        process.env.FREE ? [] : nonneg.filter((k) => !(process.env.FREE_SET ?? '').split(',').includes(FEATURES[k] ?? '')),
+        process.env.FREE ? [] : nonneg.filter((k) => !(process.env.FREE_SET ?? '').split(',').includes(FEATURES[k] ?? '\0')),
       );
   let bias = f.bias;
   for (let k = 0; k < 3; k++) bias += f.weights[dx + k]! / 3;
@@ -365,7 +516,16 @@ function cv(o: Opts, foldOf: (r: DataRow) => number): number[] {
   );
 }
 
-const DEF: Opts = { target: 'label', weighting: 'sqrt', lambda: 0.0001, lexicon: 0, lexLambda: 1, minDf: 20, minSubjects: 8, extra: false };
+const DEF: Opts = {
+  target: 'label',
+  weighting: 'sqrt',
+  lambda: Number(process.env.LAMBDA ?? 0.0001),
+  lexicon: 0,
+  lexLambda: 1,
+  minDf: 20,
+  minSubjects: 8,
+  extra: false,
+};
 export function run(label: string, o: Partial<Opts>, grouped = true): void {
   const opts = { ...DEF, ...o };
   const t0 = performance.now();
@@ -455,3 +615,19 @@ if (which === 'proto-w') {
 if (which === 'proto') run(`proto ${process.env.PROTO} ${process.env.EXTRA_FREE ? 'free' : 'non-negative'}`, { target: 'soft', extra: true });
 if (which === 'domains') run(`domains DROP=${process.env.DROP ?? ''}`, { target: 'soft' });
 if (which === 'lambda') for (const lambda of [0.00001, 0.00003, 0.0001]) run(`lambda=${lambda}`, { target: 'soft', lambda });
+if (which === 'r5') {
+  run(
+    `round5 ${process.env.PROTO5} ${process.env.GAM ?? ''}${process.env.INTER ?? ''}${process.env.ARENA ?? ''} bins=${process.env.BINS ?? ''} keep=${process.env.GAM_KEEP ?? ''}`,
+    {
+      target: 'soft',
+      extra: true,
+    },
+  );
+  if (process.env.SHOW_W) {
+    const m = fit(
+      all.map((_, i) => i),
+      { ...DEF, target: 'soft', extra: true },
+    );
+    console.log(`extra weights ${[...m.w.slice(FEATURES.length, FEATURES.length + NEX)].map((v) => v.toFixed(3)).join(' ')}`);
+  }
+}

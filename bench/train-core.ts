@@ -39,8 +39,8 @@ export const PRIORS: Partial<Record<Feature, number>> = {
  * (train 5-fold CV, the weight freed: mean APGR 0.591 -> 0.599; with MMLU folds of whole subjects
  * 0.585 -> 0.594, MMLU 0.572 -> 0.590): money and measured amounts mark the plain arithmetic both
  * models get right. The domains and `ask:identify` are free as well: a subject or a question word
- * is no evidence of difficulty either way until fitted (the domains come out negative,
- * `ask:identify` positive). `math:number_words` is constrained like the other math markers (its
+ * is no evidence of difficulty either way until fitted (the domains come out negative or
+ * about 0, `ask:identify` positive, `ask:identify_domain` negative, `ask:api` positive). `math:number_words` is constrained like the other math markers (its
  * fitted weight is positive, so the constraint changes nothing today).
  */
 export const NON_NEGATIVE: readonly Feature[] = [
@@ -56,7 +56,10 @@ export const NON_NEGATIVE: readonly Feature[] = [
   'math:magnitude',
   'math:number_words',
   'struct:length',
-  'struct:words',
+  'struct:words[0-30]',
+  'struct:words[30-50]',
+  'struct:words[50-80]',
+  'struct:words[80+]',
   'struct:sentences',
 ];
 

@@ -161,6 +161,7 @@ export const IDENTIFY_FLAG = 64;
 export const NUMBER_WORD_FLAG = 128;
 export const DOMAIN_SHIFT = 8;
 export const DOMAIN_MASK = 31 << DOMAIN_SHIFT;
+export const API_FLAG = 1 << 13;
 
 /**
  * Question words that ask to identify one specific thing — a person, a time, a place, one of
@@ -179,6 +180,16 @@ const IDENTIFY_WORDS = 'who whom whose when where which wer wen wem wessen wann 
  */
 const NUMBER_WORDS =
   'one two three four five six seven eight nine ten eleven twelve half twice double triple dozen zwei drei vier fünf sechs sieben acht neun zehn elf zwölf hälfte doppelt dreifach dutzend';
+
+/**
+ * Words naming a programming interface or library: a request about a specific API, SDK or package
+ * is where a weak model more often invents a function or an option (arena-bench-v1 train: 14 of
+ * 237 prompts, mean gain 0.85 against 0.69 without; GSM8K 17, 0.56 / 0.60; MMLU 70, 0.57 / 0.56). Train 5-fold CV, with the word-count shape and
+ * `ask:identify_domain`: mean APGR 0.614 -> 0.617 (arena 0.569 -> 0.578); MMLU folds of whole
+ * subjects, mean 0.611 -> 0.614.
+ */
+const API_WORDS =
+  'api apis sdk sdks library libraries framework frameworks package packages module modules endpoint endpoints bibliothek bibliotheken paket pakete paketen schnittstelle schnittstellen';
 
 /** German function words: enough of them in a text says "German" without any English lexicon. */
 const GERMAN_MARKERS =
@@ -245,6 +256,7 @@ function build(): CueTable {
   for (const w of GERMAN_MARKERS.split(' ')) entry(w).flags |= GERMAN_FLAG;
   for (const w of IDENTIFY_WORDS.split(' ')) entry(w).flags |= IDENTIFY_FLAG;
   for (const w of NUMBER_WORDS.split(' ')) entry(w).flags |= NUMBER_WORD_FLAG;
+  for (const w of API_WORDS.split(' ')) entry(w).flags |= API_FLAG;
   const bigrams = new Map(Object.entries(BIGRAMS));
   for (const k of bigrams.keys()) entry(k.split(' ')[0]!).flags |= BIGRAM_FIRST_FLAG;
   const wordBits = new Uint8Array(65536);

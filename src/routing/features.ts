@@ -20,8 +20,13 @@ export const FEATURES = [
   'math:number_words',
   'ask:questions',
   'ask:identify',
+  'ask:identify_domain',
+  'ask:api',
   'struct:length',
-  'struct:words',
+  'struct:words[0-30]',
+  'struct:words[30-50]',
+  'struct:words[50-80]',
+  'struct:words[80+]',
   'struct:sentences',
   'struct:context',
   'struct:turns',
@@ -63,6 +68,12 @@ const sat = (hits: number, full: number): number => clamp01(hits / full);
 const log2 = Math.log2;
 /** Domain words at which a domain feature saturates (train 5-fold CV: 1, 3 or 4 no better). */
 const DOMAIN_FULL = 2;
+/**
+ * The word count's shape: log2(1 + words) / 10 cut at 30, 50 and 80 words (train quartiles) into
+ * four segments, each its own weight ≥ 0 (a monotone piecewise-linear shape, a GAM term; one common
+ * weight is the old linear feature). Train 5-fold CV: the gain stops at about 50 words.
+ */
+const WORD_EDGES = [0, Math.log2(31) / 10, Math.log2(51) / 10, Math.log2(81) / 10, 1] as const;
 
 function splitTurns(req: RouteRequest): { last: TextCounts; context: TextCounts; userTurns: number; system: boolean } {
   const last = emptyCounts();
@@ -116,11 +127,19 @@ export function extractFeatures(req: RouteRequest): Float64Array {
   x[j++] = clamp01(log2(1 + l.maxNumber) / 20);
   x[j++] = sat(l.numberWords, 3);
   x[j++] = sat(l.questions, 3);
-  x[j++] = sat(l.identifyWords, 2);
+  const identify = sat(l.identifyWords, 2);
+  x[j++] = identify;
+  // A who/when/which question on a subject (history, medicine…) is recall both tiers share: the
+  // product, free in sign, comes out negative (train 5-fold CV, see README "fifth round").
+  let domain = 0;
+  for (let d = 0; d < DOMAINS.length; d++) domain = Math.max(domain, x[KINDS.length + d]!);
+  x[j++] = identify * domain;
+  x[j++] = sat(l.apiWords, 1);
   x[j++] = clamp01(log2(chars / 64) / 6);
   // Words and sentences beside characters: a multi-step problem is many short sentences, a
   // pasted table or code is many characters and few words (5-fold CV on train: +0.005 mean APGR).
-  x[j++] = clamp01(log2(1 + l.words) / 10);
+  const words = clamp01(log2(1 + l.words) / 10);
+  for (let k = 0; k < 4; k++) x[j++] = Math.min(Math.max(words - WORD_EDGES[k]!, 0), WORD_EDGES[k + 1]! - WORD_EDGES[k]!);
   x[j++] = clamp01(log2(1 + l.sentences) / 5);
   x[j++] = clamp01(log2(1 + c.chars / 256) / 6);
   x[j++] = clamp01(log2(Math.max(userTurns, 1)) / 3);

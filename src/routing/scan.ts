@@ -13,6 +13,7 @@ import {
   DOMAINS,
   GERMAN_FLAG,
   IDENTIFY_FLAG,
+  API_FLAG,
   NUMBER_WORD_FLAG,
   KIND_MASK,
   KINDS,
@@ -33,6 +34,8 @@ export interface TextCounts {
   identifyWords: number;
   /** Quantities written as words (three, half, twice; drei, Hälfte, doppelt), outside code fences. */
   numberWords: number;
+  /** Words naming a programming interface or library (API, SDK, package; Bibliothek, Schnittstelle), outside code fences. */
+  apiWords: number;
   letters: number;
   nonLatinLetters: number;
   numbers: number;
@@ -70,6 +73,7 @@ export function emptyCounts(): TextCounts {
     germanWords: 0,
     identifyWords: 0,
     numberWords: 0,
+    apiWords: 0,
     letters: 0,
     nonLatinLetters: 0,
     numbers: 0,
@@ -175,6 +179,7 @@ export function scanText(text: string, into: TextCounts): void {
         if (f & GERMAN_FLAG) into.germanWords++;
         if (f & IDENTIFY_FLAG) into.identifyWords++;
         if (f & NUMBER_WORD_FLAG) into.numberWords++;
+        if (f & API_FLAG) into.apiWords++;
         const d = (f & DOMAIN_MASK) >> DOMAIN_SHIFT;
         if (d > 0) into.domainHits[d - 1]!++;
         const k = f & KIND_MASK;

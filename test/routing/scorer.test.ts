@@ -203,7 +203,40 @@ describe('markers and structure', () => {
     expect(fu('Er kauft Brot. Dann geht er heim! Warum?', 'struct:sentences')).toBeCloseTo(Math.log2(4) / 5, 12);
     expect(fu('他买了面包。然后回家了。', 'struct:sentences')).toBeCloseTo(Math.log2(3) / 5, 12);
     expect(fu('```\na. b. c.\n```', 'struct:sentences')).toBe(0);
-    expect(fu('Straße über Привет', 'struct:words')).toBeCloseTo(Math.log2(4) / 10, 12);
+    expect(fu('Straße über Привет', 'struct:words[0-30]')).toBeCloseTo(Math.log2(4) / 10, 12);
+  });
+
+  it('struct:words is a monotone shape: four segments that add up to log2(1 + words) / 10, cut at 30, 50 and 80 words', () => {
+    const segs = ['struct:words[0-30]', 'struct:words[30-50]', 'struct:words[50-80]', 'struct:words[80+]'] as const;
+    for (const n of [0, 3, 30, 31, 45, 50, 64, 80, 200, 2000]) {
+      const text = Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 'Haus' : 'house')).join(' '); // mixed German and English words
+      const v = segs.map((s) => fu(text, s));
+      expect(v.reduce((a, b) => a + b, 0)).toBeCloseTo(Math.min(1, Math.log2(1 + n) / 10), 12);
+      // A segment fills only after the one before it is full.
+      expect(v[1]! > 0 ? v[0] : Math.log2(31) / 10).toBeCloseTo(Math.log2(31) / 10, 12);
+      if (n <= 30) expect(v.slice(1)).toEqual([0, 0, 0]);
+      if (n > 80) expect(v[3]).toBeGreaterThan(0);
+      else expect(v[3]).toBe(0);
+    }
+  });
+
+  it('ask:api: words naming a programming interface or library, English and German alike, not in code', () => {
+    expect(fu('Which API of the requests library sends a multipart upload?', 'ask:api')).toBe(1);
+    expect(fu('Welche Schnittstelle der Bibliothek lädt Dateien hoch?', 'ask:api')).toBe(1);
+    expect(fu('Use the Paket from npm, not the SDK.', 'ask:api')).toBe(1); // mixed
+    expect(fu('Write a poem about the sea.', 'ask:api')).toBe(0);
+    expect(fu('Schreib ein Gedicht über das Meer.', 'ask:api')).toBe(0);
+    expect(fu('```js\nconst api = require("library");\n```', 'ask:api')).toBe(0);
+  });
+
+  it('ask:identify_domain: a who/when/which question on a subject domain, the product of the two', () => {
+    expect(fu('Who was the first emperor of the Holy Roman Empire, and in which century?', 'ask:identify_domain')).toBeGreaterThan(0);
+    expect(fu('Wer war der erste Kaiser des Heiligen Römischen Reiches, und in welchem Jahrhundert?', 'ask:identify_domain')).toBeGreaterThan(0);
+    const en = 'Who was the first emperor of the Holy Roman Empire, and in which century?';
+    expect(fu(en, 'ask:identify_domain')).toBeCloseTo(fu(en, 'ask:identify') * fu(en, 'domain:history'), 12);
+    expect(fu('Who wrote this function, and when?', 'ask:identify_domain')).toBe(0); // no domain
+    expect(fu('Explain the history of the Roman Empire.', 'ask:identify_domain')).toBe(0); // no identify question
+    expect(fu('Erkläre die Geschichte des Römischen Reiches.', 'ask:identify_domain')).toBe(0);
   });
 
   it('words inside a code fence are code, not cues', () => {
