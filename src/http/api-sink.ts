@@ -8,13 +8,14 @@
 import type { SwitchyardError } from '../errors.js';
 import type { ChatSink } from '../runtime/api.js';
 import type { HttpSink } from './sink.js';
+import type { CancelSignal } from '../runtime/cancel.js';
 
 export abstract class ApiSink implements ChatSink {
   private finishing = false;
 
   constructor(protected readonly out: HttpSink) {}
 
-  get signal(): AbortSignal {
+  get signal(): CancelSignal {
     return this.out.signal;
   }
 

@@ -5,12 +5,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ChatSink } from '../runtime/api.js';
 import { errorBody, type SwitchyardError } from '../errors.js';
+import { Cancel, type CancelSignal } from '../runtime/cancel.js';
 
 /** A turn's batch of SSE events is written once it reaches this many characters (bounded memory). */
 const BATCH_MAX = 64 * 1024;
 
 export class HttpSink implements ChatSink {
-  private readonly ac = new AbortController();
+  /** The client went away (a Cancel, not an AbortController: see src/runtime/cancel.ts). */
+  private readonly ac = new Cancel();
   started = false;
   private ended = false;
   /** SSE events of this turn not yet written (see `write`). */
@@ -29,7 +31,7 @@ export class HttpSink implements ChatSink {
     req.on('error', () => this.ac.abort());
   }
 
-  get signal(): AbortSignal {
+  get signal(): CancelSignal {
     return this.ac.signal;
   }
 

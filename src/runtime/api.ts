@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { ApiName } from './request-scope.js';
 import type { SwitchyardError } from '../errors.js';
 import type { ChatBody } from '../upstream/types.js';
+import type { CancelSignal } from './cancel.js';
 
 export interface Hints {
   task: string | null;
@@ -30,7 +31,7 @@ export interface ChatCall {
 
 export interface ChatSink {
   /** Aborted when the client goes away. */
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   json(status: number, headers: Record<string, string>, body: string): void;
   startStream(headers: Record<string, string>): void;
   /** Write one SSE `data:` event; false when the socket buffer is full (await `drain`). */

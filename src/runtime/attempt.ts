@@ -12,6 +12,7 @@ import { UpstreamFault, type ChatBody } from '../upstream/types.js';
 import { parseRateLimit } from '../upstream/rate-headers.js';
 import type { EndpointHandle } from './endpoints.js';
 import { traceAttempt } from './request-scope.js';
+import { linkedCancel, type Cancel, type CancelSignal } from './cancel.js';
 import type { StreamSession } from './stream-session.js';
 
 export interface AttemptInput {
@@ -23,7 +24,7 @@ export interface AttemptInput {
   relay: boolean;
   resilience: ResilienceConfig;
   /** Request-level signal: deadline or client gone, with an UpstreamFault as reason. */
-  signal: AbortSignal;
+  signal: CancelSignal;
   now: () => number;
 }
 
@@ -60,20 +61,13 @@ export class AttemptFailure extends Error {
   }
 }
 
-function linked(parent: AbortSignal): AbortController {
-  const ac = new AbortController();
-  if (parent.aborted) ac.abort(parent.reason);
-  else parent.addEventListener('abort', () => ac.abort(parent.reason), { once: true });
-  return ac;
-}
-
 function exhaustedUntil(res: UpstreamResponse, now: number): number | null {
   const rl = parseRateLimit(res.headers, now);
   if ((rl.remainingRequests === 0 || rl.remainingTokens === 0) && rl.resetMs !== null && rl.resetMs > 0) return now + rl.resetMs;
   return null;
 }
 
-async function errorFault(inp: AttemptInput, res: UpstreamResponse, signal: AbortSignal): Promise<UpstreamFault> {
+async function errorFault(inp: AttemptInput, res: UpstreamResponse, signal: CancelSignal): Promise<UpstreamFault> {
   let text = '';
   try {
     text = await readText(res, signal, 256 * 1024, inp.resilience.idleTimeoutMs);
@@ -101,7 +95,8 @@ export function isOpenAIPlatform(baseUrl: string): boolean {
 
 export async function runAttempt(inp: AttemptInput, session: StreamSession | null): Promise<AttemptSuccess> {
   const started = inp.now();
-  const ac = linked(inp.signal);
+  // The attempt's own cancellation: follows the request's, and ends this attempt alone.
+  const { cancel: ac, unlink } = linkedCancel(inp.signal);
   const r = inp.resilience;
   const req = inp.h.adapter.buildRequest({
     body: inp.body,
@@ -163,10 +158,11 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     throw new AttemptFailure(cut, delivered, inp.now() - started);
   } finally {
     if (firstToken) clearTimeout(firstToken);
+    unlink();
   }
 }
 
-async function readCompletion(inp: AttemptInput, res: UpstreamResponse, signal: AbortSignal, started: number): Promise<AttemptSuccess> {
+async function readCompletion(inp: AttemptInput, res: UpstreamResponse, signal: CancelSignal, started: number): Promise<AttemptSuccess> {
   // A whole body that goes silent half way is cut by the idle limit, as a stream would be.
   const text = await readText(res, signal, undefined, inp.resilience.idleTimeoutMs);
   let json: unknown;
@@ -199,7 +195,7 @@ async function readCompletion(inp: AttemptInput, res: UpstreamResponse, signal: 
 async function readStream(
   inp: AttemptInput,
   res: UpstreamResponse,
-  ac: AbortController,
+  ac: Cancel,
   session: StreamSession,
   started: number,
   clearFirstToken: () => void,

@@ -6,6 +6,7 @@
  */
 import type { SwitchyardError } from '../errors.js';
 import type { ChatSink } from './api.js';
+import type { CancelSignal } from './cancel.js';
 
 export type Held =
   | { kind: 'json'; status: number; headers: Record<string, string>; body: string }
@@ -23,7 +24,7 @@ export class BufferSink implements ChatSink {
     private readonly now: () => number,
   ) {}
 
-  get signal(): AbortSignal {
+  get signal(): CancelSignal {
     return this.real.signal;
   }
 

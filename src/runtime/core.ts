@@ -18,6 +18,7 @@ import type { ChatCall } from './api.js';
 import type { RequestOptions } from './request-driver.js';
 import type { Scheduler } from './scheduler.js';
 import type { ApiName } from './request-scope.js';
+import type { CancelSignal } from './cancel.js';
 
 export interface RequestRecord {
   model: string | null;
@@ -51,7 +52,7 @@ export interface RuntimeCore {
   route(call: ChatCall, promptTokens: number, opts: RequestOptions): RoutePlan;
   /** The endpoint of a request's next attempt: the supervisor decides (`request.pick`), from live endpoint state. */
   pick(requestId: string, req: PickRequest, pc: PickContext): PickResult;
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
+  sleep(ms: number, signal: CancelSignal): Promise<void>;
   /** Latency and load of a model's best endpoint, for the routing strategies. */
   modelStats(model: string): { latencyMs: number; inFlight: number };
   /** Seconds until the earliest of these models' endpoints may take traffic again. */

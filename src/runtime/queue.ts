@@ -4,6 +4,7 @@
  * an endpoint actor changes (a window freed, a request finished).
  */
 import { realScheduler, type Scheduler } from './scheduler.js';
+import type { CancelSignal } from './cancel.js';
 interface Waiter {
   ticket: number;
   /** Set once woken (admitted, timed out or aborted); it is then out of the line. */
@@ -38,7 +39,7 @@ export class CapacityQueue {
     return this.nextTicket++;
   }
 
-  wait(until: number, signal: AbortSignal, ticket: number, now = Date.now()): Promise<boolean> {
+  wait(until: number, signal: CancelSignal, ticket: number, now = Date.now()): Promise<boolean> {
     if (signal.aborted || this.waiters.length >= this.maxDepth()) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
       const waiter: Waiter = {

@@ -27,6 +27,7 @@ import { translatableCandidates } from './translatable.js';
 import { countPrompt, estTokens, shownPromptTokens, switchyardHeaders } from './request-prep.js';
 import { failureOutcome } from './request-outcome.js';
 import { sleepOn } from './scheduler.js';
+import { Cancel } from './cancel.js';
 
 /** What a layer above (the quality cascade, src/runtime/cascade-step.ts) fixes for one request: its candidates, instead of the router's. */
 export interface RequestOptions {
@@ -35,7 +36,7 @@ export interface RequestOptions {
 
 export class RequestDriver {
   private snap: ReqSnapshot;
-  private readonly ac = new AbortController();
+  private readonly ac = new Cancel();
   private plan: RoutePlan | null = null;
   private promptTokens = 0;
   private session: StreamSession | null = null;

@@ -29,6 +29,7 @@ import { requestedOutputTokens } from '../accounting/reservation.js';
 import { cascadeOn, runCascade, type CascadeRecord } from './cascade.js';
 import { buildState, type StateView } from './state-view.js';
 import { replicaId, type SharedState } from '../shared-state/index.js';
+import type { CancelSignal } from './cancel.js';
 
 const userText = (messages: ChatCall['body']['messages']): string =>
   messages
@@ -217,7 +218,7 @@ export class Runtime implements RuntimeCore {
     }
   }
 
-  sleep(ms: number, signal: AbortSignal): Promise<void> {
+  sleep(ms: number, signal: CancelSignal): Promise<void> {
     return sleepOn(this.scheduler, ms, signal);
   }
 

@@ -2,6 +2,8 @@
  * Time for the runtime, injected: real timers in production, a simulated clock in tests.
  * Everything a request waits for (a backoff, the deadline, capacity) goes through it.
  */
+import type { CancelSignal } from './cancel.js';
+
 export interface Scheduler {
   now(): number;
   /** Run `fn` after `ms`; the returned function cancels it. */
@@ -17,7 +19,7 @@ export const realScheduler: Scheduler = {
 };
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
-export function sleepOn(s: Scheduler, ms: number, signal: AbortSignal): Promise<void> {
+export function sleepOn(s: Scheduler, ms: number, signal: CancelSignal): Promise<void> {
   if (ms <= 0 || signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const cancel = s.after(ms, done);

@@ -6,6 +6,7 @@
 import type { LedgerRow, LedgerStore } from '../accounting/ledger.js';
 import type { Config } from '../config/schema.js';
 import type { RequestRecord, RuntimeCore } from './core.js';
+import type { CancelSignal } from './cancel.js';
 
 export class StepCore implements RuntimeCore {
   /** The rows the step's flow wrote (one per flow). */
@@ -56,7 +57,7 @@ export class StepCore implements RuntimeCore {
   get scheduler(): RuntimeCore['scheduler'] {
     return this.rt.scheduler;
   }
-  sleep(ms: number, signal: AbortSignal): Promise<void> {
+  sleep(ms: number, signal: CancelSignal): Promise<void> {
     return this.rt.sleep(ms, signal);
   }
   route(call: Parameters<RuntimeCore['route']>[0], promptTokens: number, opts: Parameters<RuntimeCore['route']>[2]): ReturnType<RuntimeCore['route']> {

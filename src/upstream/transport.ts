@@ -4,21 +4,23 @@
  * stream time limit) as an UpstreamFault, so an abort is classified by why it happened.
  */
 import type { Dispatcher, Pool } from 'undici';
+import type { CancelSignal } from '../runtime/cancel.js';
 import { UpstreamFault, type UpstreamHttpRequest } from './types.js';
 
 export interface SendOptions {
   headersTimeoutMs: number;
-  signal: AbortSignal;
+  /** The attempt's own signal (an AbortSignal or a runtime `Cancel`). */
+  signal: CancelSignal;
   /**
-   * Aborts the controller behind `signal` (the attempt's own): the headers limit then ends the
-   * attempt through it, without a second controller and an `AbortSignal.any` per attempt.
+   * Aborts whatever is behind `signal` (the attempt's own): the headers limit ends the attempt
+   * through it, without a second controller and an `AbortSignal.any` per attempt.
    */
-  abort?: (reason: UpstreamFault) => void;
+  abort: (reason: UpstreamFault) => void;
 }
 
 export type UpstreamResponse = Dispatcher.ResponseData;
 
-export function classifyError(err: unknown, signal: AbortSignal): UpstreamFault {
+export function classifyError(err: unknown, signal: CancelSignal): UpstreamFault {
   if (signal.aborted && signal.reason instanceof UpstreamFault) return signal.reason;
   if (err instanceof UpstreamFault) return err;
   const e = err as { code?: string; message?: string; cause?: { code?: string } };
@@ -54,23 +56,16 @@ const UNDICI_BACKSTOP_MS = 1000;
  */
 export async function send(pool: Pool, req: UpstreamHttpRequest, opts: SendOptions): Promise<UpstreamResponse> {
   const limit = (): UpstreamFault => new UpstreamFault('headers_timeout', `no response headers within ${opts.headersTimeoutMs} ms`);
-  let signal = opts.signal;
-  let abort = opts.abort;
-  if (!abort) {
-    // Aborted by the caller or by the headers limit, with the reason of whichever came first.
-    const headers = new AbortController();
-    signal = AbortSignal.any([opts.signal, headers.signal]);
-    abort = (reason) => headers.abort(reason);
-  }
-  const fire = abort;
-  const timer = setTimeout(() => fire(limit()), opts.headersTimeoutMs);
+  const { signal, abort } = opts;
+  const timer = setTimeout(() => abort(limit()), opts.headersTimeoutMs);
   try {
     return await pool.request({
       path: req.path,
       method: 'POST',
       headers: req.headers,
       body: req.body,
-      signal,
+      // undici takes any object with `addEventListener` (or an EventEmitter) as a request's signal.
+      signal: signal as AbortSignal,
       headersTimeout: opts.headersTimeoutMs + UNDICI_BACKSTOP_MS,
       bodyTimeout: 0,
     });
@@ -85,7 +80,7 @@ export async function send(pool: Pool, req: UpstreamHttpRequest, opts: SendOptio
  * Read a whole (small) body as text; a failure mid-body is a fault of the upstream, and so is
  * a body that stays silent for `idleMs` (0: no limit) half way.
  */
-export async function readText(res: UpstreamResponse, signal: AbortSignal, limitBytes = 16 * 1024 * 1024, idleMs = 0): Promise<string> {
+export async function readText(res: UpstreamResponse, signal: CancelSignal, limitBytes = 16 * 1024 * 1024, idleMs = 0): Promise<string> {
   const parts: Buffer[] = [];
   let size = 0;
   const idle = idleMs > 0 ? setTimeout(() => res.body.destroy(new UpstreamFault('idle_timeout', `upstream body silent for ${idleMs} ms`)), idleMs) : undefined;
