@@ -14,6 +14,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newPool, runCount, runLoad, type Mode, type Target } from './lib/load.js';
 import { installCleanup, onCleanup, ROOT, RUN_TS, startChild, SWITCHYARD_BIN, type Child } from './lib/procs.js';
+import { realisticConfig } from './lib/config.js';
 
 interface Variant {
   name: string;
@@ -31,22 +32,7 @@ const WARMUP = Number(process.env.AB_WARMUP ?? 0.5);
 const PREWARM = Number(process.env.AB_PREWARM ?? 10_000);
 
 function config(simUrl: string, dir: string, name: string, over: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    server: { host: '127.0.0.1' },
-    providers: { openai: { kind: 'openai', baseUrl: `${simUrl}/openai/v1`, apiKeyEnv: 'SY_BENCH_OPENAI_KEY' } },
-    models: {
-      'gpt-4.1': {
-        tier: 'balanced',
-        price: { inputPerMTok: 2, outputPerMTok: 8 },
-        contextWindow: 1_047_576,
-        endpoints: [{ provider: 'openai', upstreamModel: 'gpt-4.1', maxConcurrent: 1000 }],
-      },
-    },
-    budget: { limits: [{ scope: 'global', period: 'day', usd: 1_000_000 }] },
-    logging: { level: 'warn' },
-    storage: { ledger: `sqlite:${join(dir, `${name}.db`)}` },
-    ...over,
-  };
+  return realisticConfig(simUrl, join(dir, `${name}.db`), over);
 }
 
 const median = (xs: number[]): number => {

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newPool, runCount, type Target } from './lib/load.js';
 import { installCleanup, onCleanup, procCpuMicros, procRss, ROOT, SWITCHYARD_BIN, startChild, type Child } from './lib/procs.js';
+import { realisticConfig } from './lib/config.js';
 
 const RUNS = Number(process.env.MEM_RUNS ?? 3);
 const N = Number(process.env.BENCH_RSS_REQUESTS ?? 30_000);
@@ -27,21 +28,7 @@ const EXTRA_ENV = Object.fromEntries(
 const PROBE = join(ROOT, 'bench/lib/mem-probe.mjs');
 
 function sidecarConfig(simUrl: string, dir: string): Record<string, unknown> {
-  return {
-    server: { host: '127.0.0.1' },
-    providers: { openai: { kind: 'openai', baseUrl: `${simUrl}/openai/v1`, apiKeyEnv: 'SY_BENCH_OPENAI_KEY' } },
-    models: {
-      'gpt-4.1': {
-        tier: 'balanced',
-        price: { inputPerMTok: 2, outputPerMTok: 8 },
-        contextWindow: 1_047_576,
-        endpoints: [{ provider: 'openai', upstreamModel: 'gpt-4.1', maxConcurrent: 1000 }],
-      },
-    },
-    budget: { limits: [{ scope: 'global', period: 'day', usd: 1_000_000 }] },
-    logging: { level: 'warn' },
-    storage: { ledger: `sqlite:${join(dir, `rss-${Date.now()}.db`)}` },
-  };
+  return realisticConfig(simUrl, join(dir, `rss-${Date.now()}.db`));
 }
 
 interface Smaps {

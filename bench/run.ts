@@ -27,6 +27,7 @@ import { aggregate, formatTable, ratios, TARGETS, worst, type RunResult, type Ta
 import { formatMicro, runRoutingBench } from './routing.js';
 import { formatShared, runSharedBench } from './shared.js';
 import { formatQuality, runQualityBench } from './quality.js';
+import { realisticConfig } from './lib/config.js';
 
 function envNumber(name: string, fallback: number, integer = false): number {
   const raw = process.env[name];
@@ -74,23 +75,7 @@ interface Procs {
 const SIM_PROFILE = { defaults: { ttftMs: 0, tokenGapMs: 0, outputTokens: 32 } };
 
 function sidecarConfig(simUrl: string, dir: string, db = 'bench.db'): Record<string, unknown> {
-  return {
-    server: { host: '127.0.0.1' },
-    providers: { openai: { kind: 'openai', baseUrl: `${simUrl}/openai/v1`, apiKeyEnv: 'SY_BENCH_OPENAI_KEY' } },
-    models: {
-      'gpt-4.1': {
-        tier: 'balanced',
-        price: { inputPerMTok: 2, outputPerMTok: 8 },
-        contextWindow: 1_047_576,
-        endpoints: [{ provider: 'openai', upstreamModel: 'gpt-4.1', maxConcurrent: 1000 }],
-      },
-    },
-    // A global budget, as a deployment that keeps spend bounded has: every request reserves and settles.
-    budget: { limits: [{ scope: 'global', period: 'day', usd: 1_000_000 }] },
-    logging: { level: 'warn' },
-    // The real default store: a durable row per request is part of the cost being measured.
-    storage: { ledger: `sqlite:${join(dir, db)}` },
-  };
+  return realisticConfig(simUrl, join(dir, db));
 }
 
 async function startAll(dir: string): Promise<Procs> {
