@@ -14,7 +14,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newPool, runCount, runLoad, type Mode, type Target } from './lib/load.js';
 import { installCleanup, onCleanup, ROOT, RUN_TS, startChild, SWITCHYARD_BIN, type Child } from './lib/procs.js';
-import { realisticConfig } from './lib/config.js';
+import { realisticConfig, sqliteStorage } from './lib/config.js';
 
 interface Variant {
   name: string;
@@ -32,7 +32,7 @@ const WARMUP = Number(process.env.AB_WARMUP ?? 0.5);
 const PREWARM = Number(process.env.AB_PREWARM ?? 10_000);
 
 function config(simUrl: string, dir: string, name: string, over: Record<string, unknown> = {}): Record<string, unknown> {
-  return realisticConfig(simUrl, join(dir, `${name}.db`), over);
+  return realisticConfig(simUrl, sqliteStorage(join(dir, `${name}.db`)), { over });
 }
 
 const median = (xs: number[]): number => {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newPool, runCount, type Target } from './lib/load.js';
 import { installCleanup, onCleanup, procCpuMicros, procRss, ROOT, SWITCHYARD_BIN, startChild, type Child } from './lib/procs.js';
-import { realisticConfig } from './lib/config.js';
+import { realisticConfig, sqliteStorage } from './lib/config.js';
 
 const RUNS = Number(process.env.MEM_RUNS ?? 3);
 const N = Number(process.env.BENCH_RSS_REQUESTS ?? 30_000);
@@ -28,7 +28,7 @@ const EXTRA_ENV = Object.fromEntries(
 const PROBE = join(ROOT, 'bench/lib/mem-probe.mjs');
 
 function sidecarConfig(simUrl: string, dir: string): Record<string, unknown> {
-  return realisticConfig(simUrl, join(dir, `rss-${Date.now()}.db`));
+  return realisticConfig(simUrl, sqliteStorage(join(dir, `rss-${Date.now()}.db`)));
 }
 
 interface Smaps {

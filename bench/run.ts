@@ -27,7 +27,7 @@ import { aggregate, formatTable, ratios, TARGETS, worst, type RunResult, type Ta
 import { formatMicro, runRoutingBench } from './routing.js';
 import { formatShared, runSharedBench } from './shared.js';
 import { formatQuality, runQualityBench } from './quality.js';
-import { realisticConfig } from './lib/config.js';
+import { realisticConfig, sqliteStorage } from './lib/config.js';
 
 function envNumber(name: string, fallback: number, integer = false): number {
   const raw = process.env[name];
@@ -75,7 +75,7 @@ interface Procs {
 const SIM_PROFILE = { defaults: { ttftMs: 0, tokenGapMs: 0, outputTokens: 32 } };
 
 function sidecarConfig(simUrl: string, dir: string, db = 'bench.db'): Record<string, unknown> {
-  return realisticConfig(simUrl, join(dir, db));
+  return realisticConfig(simUrl, sqliteStorage(join(dir, db)));
 }
 
 async function startAll(dir: string): Promise<Procs> {

@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { newPool, percentile, runLoad, type Mode } from './lib/load.js';
 import { SWITCHYARD_BIN, startChild, type Child } from './lib/procs.js';
+import { realisticConfig } from './lib/config.js';
 
 export interface SharedCell {
   store: 'in-process' | 'redis';
@@ -27,21 +28,7 @@ export interface SharedCell {
 }
 
 function config(simUrl: string, ledger: string, shared: string, prefix: string): Record<string, unknown> {
-  return {
-    server: { host: '127.0.0.1' },
-    providers: { openai: { kind: 'openai', baseUrl: `${simUrl}/openai/v1`, apiKeyEnv: 'SY_BENCH_OPENAI_KEY' } },
-    models: {
-      'gpt-4.1': {
-        tier: 'balanced',
-        price: { inputPerMTok: 2, outputPerMTok: 8 },
-        contextWindow: 1_047_576,
-        endpoints: [{ provider: 'openai', upstreamModel: 'gpt-4.1', maxConcurrent: 1000, rpm: 10_000_000, tpm: 1_000_000_000 }],
-      },
-    },
-    budget: { limits: [{ scope: 'global', period: 'day', usd: 1_000_000 }] },
-    logging: { level: 'warn' },
-    storage: { ledger, shared, keyPrefix: prefix },
-  };
+  return realisticConfig(simUrl, { ledger, shared, keyPrefix: prefix }, { endpoint: { rpm: 10_000_000, tpm: 1_000_000_000 } });
 }
 
 async function reachable(redisUrl: string, pgUrl: string): Promise<string | null> {

@@ -1,29 +1,16 @@
 /** Stream chunks forwarded as the upstream wrote them when nothing needs rewriting: byte-identical to the rewrite path. */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { ChatSink } from '../../src/runtime/api.js';
 import type { EndpointHandle } from '../../src/runtime/endpoints.js';
 import { StreamSession } from '../../src/runtime/stream-session.js';
+import { recordingSink } from './recording-sink.js';
 import { openaiAdapter } from '../../src/upstream/adapters/openai.js';
 import { SseParser } from '../../src/upstream/sse.js';
 import type { StreamPiece } from '../../src/upstream/types.js';
 
 const CREATED = 1_764_000_000;
 
-function sink(): ChatSink & { events: string[] } {
-  const s = {
-    events: [] as string[],
-    started: false,
-    signal: new AbortController().signal,
-    json: () => undefined,
-    startStream: () => undefined,
-    write: (d: string) => s.events.push(d) > 0,
-    drain: () => Promise.resolve(),
-    end: () => undefined,
-    fail: () => undefined,
-  };
-  return s;
-}
+const sink = () => recordingSink();
 
 const h = { model: 'gpt-4.1', id: 'openai/gpt-4.1' } as unknown as EndpointHandle;
 

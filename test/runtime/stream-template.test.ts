@@ -4,29 +4,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { ChatSink } from '../../src/runtime/api.js';
 import type { EndpointHandle } from '../../src/runtime/endpoints.js';
 import { StreamSession } from '../../src/runtime/stream-session.js';
+import { recordingSink } from './recording-sink.js';
 import { OpenAIStreamDecoder } from '../../src/upstream/adapters/openai.js';
 import { SseParser } from '../../src/upstream/sse.js';
 import type { StreamPiece } from '../../src/upstream/types.js';
 
 const CREATED = 1_764_000_000;
 
-function sink(): ChatSink & { events: string[] } {
-  const s = {
-    events: [] as string[],
-    started: false,
-    signal: new AbortController().signal,
-    json: () => undefined,
-    startStream: () => s.events.push('<start>') > 0,
-    write: (d: string) => s.events.push(d) > 0,
-    drain: () => Promise.resolve(),
-    end: () => undefined,
-    fail: () => undefined,
-  };
-  return s;
-}
+const sink = () => recordingSink({ markStart: true });
 
 const h = { model: 'gpt-4.1', id: 'openai/gpt-4.1' } as unknown as EndpointHandle;
 
