@@ -73,7 +73,7 @@ function area(at: string): string {
   return pkg ? pkg[1]! : at;
 }
 
-const own = (at: string): boolean => at.startsWith('src/') || at.startsWith('machines/');
+const own = (at: string): boolean => /^(dist\/)?(src|machines)\//.test(at);
 
 function ranked(m: Map<string, TopEntry>, totalUs: number, n: number): TopEntry[] {
   const top = [...m.values()].sort((a, b) => b.selfMs - a.selfMs).slice(0, n);

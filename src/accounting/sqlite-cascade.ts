@@ -2,8 +2,7 @@
  * The quality cascade's part of the SQLite ledger: four nullable columns on `ledger` (a
  * cascaded request's steps), the `feedback` table, and their statements. Added in place on
  * every open (idempotent `ALTER TABLE … ADD COLUMN`), so a ledger file of any earlier
- * switchyard upgrades without a schema version bump, and an older switchyard can still
- * write to it (its INSERT names its own columns).
+ * switchyard upgrades in place; schema version 2 (sqlite-ledger.ts) has them from the start.
  */
 import type Database from 'better-sqlite3';
 import type { LedgerRow, ModelQuality } from './ledger.js';
@@ -23,7 +22,7 @@ export function ensureCascadeSchema(db: Database.Database): void {
   db.transaction(() => {
     for (const [name, type] of CASCADE_COLUMNS) if (!have.has(name)) db.exec(`ALTER TABLE ledger ADD COLUMN ${name} ${type}`);
     db.exec(`
-      CREATE INDEX IF NOT EXISTS ledger_parent ON ledger (parent_id);
+      CREATE INDEX IF NOT EXISTS ledger_parent ON ledger (parent_id) WHERE parent_id IS NOT NULL;
       CREATE TABLE IF NOT EXISTS feedback (
         request_id TEXT    NOT NULL PRIMARY KEY,
         good       INTEGER NOT NULL,

@@ -38,10 +38,18 @@ import {
 } from './ledger-codec.js';
 
 /** `PRAGMA user_version` of the schema below; bump it with a migration when columns change. */
-export const SQLITE_SCHEMA_VERSION = 1;
+export const SQLITE_SCHEMA_VERSION = 2;
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS ledger (
+/**
+ * Version 2 keeps the table and changes its indexes: one on `at` that covers the budget sums
+ * (`key_id`, `model`, `cost_nano`), so a spend query reads no table row, instead of three
+ * (`at`, `key_id, at`, `model, at`); and the cascade steps' `parent_id` index holds only
+ * cascaded rows (partial: `parent_id` is NULL on every other row). With the table and its
+ * primary-key index that is three B-trees written per row instead of six — measured 48 -> 29 µs
+ * CPU per row committed alone, 22 -> 13 µs three rows to a commit (the WAL gets a page per
+ * B-tree touched).
+ */
+const COLUMN_DEFS = `
   request_id        TEXT    NOT NULL PRIMARY KEY,
   at                INTEGER NOT NULL,
   key_id            TEXT,
@@ -57,12 +65,21 @@ CREATE TABLE IF NOT EXISTS ledger (
   latency_ms        INTEGER NOT NULL,
   ttft_ms           INTEGER,
   stream            INTEGER NOT NULL,
-  error_code        TEXT
-) STRICT;
-CREATE INDEX IF NOT EXISTS ledger_at ON ledger (at);
-CREATE INDEX IF NOT EXISTS ledger_key_at ON ledger (key_id, at);
-CREATE INDEX IF NOT EXISTS ledger_model_at ON ledger (model, at);
+  error_code        TEXT,
+  parent_id         TEXT,
+  step              INTEGER,
+  quality           TEXT,
+  delivered         INTEGER,
+  route_score       REAL`;
+
+const INDEXES = `
+CREATE INDEX IF NOT EXISTS ledger_at ON ledger (at, key_id, model, cost_nano);
+CREATE INDEX IF NOT EXISTS ledger_parent ON ledger (parent_id) WHERE parent_id IS NOT NULL;
 `;
+
+const SCHEMA = `CREATE TABLE IF NOT EXISTS ledger (${COLUMN_DEFS}
+) STRICT;
+${INDEXES}`;
 
 /** Group keys; `at` is never negative (validated), so `at / 1000` is a floor. */
 const GROUP_SQL: Record<SpendGroup, string> = {
@@ -281,7 +298,20 @@ function migrate(db: Database.Database): void {
   }
   if (version === SQLITE_SCHEMA_VERSION) return;
   db.transaction(() => {
-    db.exec(SCHEMA);
+    const existing = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger'").get() !== undefined;
+    if (existing) {
+      // Version 1: its columns brought up to date (the cascade's and route_score, added in
+      // place), its four indexes replaced by version 2's two. The rows stay where they are.
+      ensureCascadeSchema(db);
+      ensureRouteScore(db);
+      db.exec(`DROP INDEX IF EXISTS ledger_at;
+DROP INDEX IF EXISTS ledger_key_at;
+DROP INDEX IF EXISTS ledger_model_at;
+DROP INDEX IF EXISTS ledger_parent;
+${INDEXES}`);
+    } else {
+      db.exec(SCHEMA);
+    }
     db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
   })();
 }

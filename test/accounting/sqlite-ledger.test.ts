@@ -18,7 +18,7 @@ ledgerContract('sqlite (memory)', () => openLedger('memory'));
 ledgerContract('sqlite (file)', () => openLedger(`sqlite:${nextPath()}`));
 
 describe('SqliteLedger', () => {
-  it("opens WAL with synchronous NORMAL, versioned schema and the indexes (three, plus the cascade steps' parent)", async () => {
+  it("opens WAL with synchronous NORMAL, versioned schema and two indexes: at (covering the budget sums) and the cascade steps' parent (partial)", async () => {
     const path = nextPath();
     const ledger = await openLedger(`sqlite:${path}`);
     const db = new Database(path, { readonly: true });
@@ -30,7 +30,20 @@ describe('SqliteLedger', () => {
           "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger' AND sql IS NOT NULL ORDER BY name",
         )
         .all();
-      expect(indexes.map((i) => i.sql.replace(/.*\((.*)\)/, '$1'))).toEqual(['at', 'key_id, at', 'model, at', 'parent_id']);
+      expect(indexes.map((i) => [i.name, i.sql.replace(/^.*? ON ledger /, '')])).toEqual([
+        ['ledger_at', '(at, key_id, model, cost_nano)'],
+        ['ledger_parent', '(parent_id) WHERE parent_id IS NOT NULL'],
+      ]);
+      // A spend query reads only the index; a cascade's steps are found through the partial one.
+      const plan = (sql: string) =>
+        db
+          .prepare<[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
+          .all()
+          .map((r) => r.detail)
+          .join('; ');
+      expect(plan("SELECT SUM(cost_nano) FROM ledger WHERE key_id = 'k' AND model = 'm' AND at >= 0 AND at < 9")).toMatch(/USING COVERING INDEX ledger_at/);
+      expect(plan("SELECT SUM(cost_nano) FROM ledger WHERE key_id = 'k' AND at >= 0 AND at < 9")).toMatch(/USING COVERING INDEX ledger_at/);
+      expect(plan("SELECT * FROM ledger WHERE parent_id = 'p' ORDER BY step")).toMatch(/USING INDEX ledger_parent/);
     } finally {
       db.close();
     }
@@ -53,18 +66,28 @@ describe('SqliteLedger', () => {
     await second.close();
   });
 
-  it('upgrades a ledger file written before the cascade in place, keeping its rows', async () => {
+  it('upgrades a version 1 ledger file written before the cascade in place: its rows kept, its four indexes replaced by two', async () => {
     const path = nextPath();
     const old = new Database(path);
     old.exec(`CREATE TABLE ledger (request_id TEXT NOT NULL PRIMARY KEY, at INTEGER NOT NULL, key_id TEXT, model TEXT, endpoint TEXT,
       attempts INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
       cost_nano INTEGER NOT NULL, estimated INTEGER NOT NULL, status INTEGER NOT NULL, latency_ms INTEGER NOT NULL, ttft_ms INTEGER,
       stream INTEGER NOT NULL, error_code TEXT) STRICT`);
+    old.exec('CREATE INDEX ledger_at ON ledger (at); CREATE INDEX ledger_key_at ON ledger (key_id, at); CREATE INDEX ledger_model_at ON ledger (model, at);');
     old.prepare("INSERT INTO ledger VALUES ('old-1', 5, NULL, 'gpt-4.1', NULL, 1, 1, 1, 0, 42, 0, 200, 1, NULL, 0, NULL)").run();
-    old.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
+    old.pragma('user_version = 1');
     old.close();
     const ledger = await openLedger(`sqlite:${path}`);
     expect((await ledger.rows({ requestId: 'old-1' }))[0]?.costNano).toBe(42);
+    expect(await ledger.spentSince({ model: 'gpt-4.1' }, 0)).toBe(42);
+    const check = new Database(path, { readonly: true });
+    try {
+      expect(check.pragma('user_version', { simple: true })).toBe(2);
+      const names = check.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger' AND sql IS NOT NULL ORDER BY name").all();
+      expect(names.map((n) => n.name)).toEqual(['ledger_at', 'ledger_parent']);
+    } finally {
+      check.close();
+    }
     await ledger.insert(makeRow({ requestId: 'new#1', cascade: { parentId: 'new', step: 1, quality: 'pass', delivered: true } }));
     expect(await ledger.recordFeedback('new', true, 1)).toBe('stored');
     expect((await ledger.steps('new')).map((r) => r.cascade?.step)).toEqual([1]);
