@@ -83,7 +83,9 @@ describe('SqliteLedger', () => {
     const check = new Database(path, { readonly: true });
     try {
       expect(check.pragma('user_version', { simple: true })).toBe(2);
-      const names = check.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger' AND sql IS NOT NULL ORDER BY name").all();
+      const names = check
+        .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger' AND sql IS NOT NULL ORDER BY name")
+        .all();
       expect(names.map((n) => n.name)).toEqual(['ledger_at', 'ledger_parent']);
     } finally {
       check.close();
