@@ -6,9 +6,10 @@
  *
  *   node bench/run-ts.js bench/exp-router.ts
  *
- * Sixth round (expected answer length): `PROTO5=len` with LEN=oracle|pred|zero (LEN_MODEL, LEN_LAMBDA,
- * LEN_FREE, LEN_ONLY_CUES, LEN_LOG) and `PROTO5=cues` with LEN_CUES=<letters of l d s c n>, DETAIL_RE;
- * `node bench/run-ts.js bench/exp-router.ts r5`, FOLD_SALT=<s> for other folds.
+ * Sixth round (expected answer length), `node bench/run-ts.js bench/exp-router.ts r5` with
+ * `PROTO5=len` and LEN=oracle|pred|zero (LEN_MODEL, LEN_LAMBDA, LEN_FREE, LEN_ONLY_CUES, LEN_LOG,
+ * AUX_TARGET=hard|lowmean|spread), or `PROTO5=cues` with LEN_CUES=<letters of l d s c n> and
+ * DETAIL_RE; FOLD_SALT=<s> for other folds.
  */
 import { extractFeatures, FEATURES } from '../src/routing/features.js';
 import { apgr, curve } from '../src/routing/metrics.js';
@@ -380,6 +381,22 @@ function answerLogLen(r: DataRow): number | null {
   const v = Object.values(t);
   return v.length === 0 ? null : v.reduce((a, b) => a + Math.log1p(b), 0) / v.length;
 }
+/**
+ * AUX_TARGET=hard|lowmean|spread: the auxiliary model's target instead of the answer length —
+ * a denoised "needs a strong model" from all 15 graded models: GPT-4 Turbo's grade minus the mean of
+ * the others (hard), minus the mean grade of all (lowmean), or the standard deviation of the grades (spread).
+ */
+function auxTarget(r: DataRow): number | null {
+  const sc = arenaScores.get(r.id);
+  if (!sc) return null;
+  const all15 = Object.entries(sc).filter(([, v]) => v !== null) as Array<[string, number]>;
+  const others = all15.filter(([m]) => !m.startsWith('gpt-4') && m !== 'llama-13b').map(([, v]) => v);
+  const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
+  if (process.env.AUX_TARGET === 'hard') return r.strong - mean(others);
+  if (process.env.AUX_TARGET === 'lowmean') return -mean(all15.map(([, v]) => v));
+  const m = mean(all15.map(([, v]) => v));
+  return Math.sqrt(mean(all15.map(([, v]) => (v - m) ** 2)));
+}
 /** Request-side cues of a long (or short) answer, English and German; counts per prompt. */
 const LONGFORM =
   /\b(write|writing|create|generate|compose|draft|implement|build|develop|design|schreibe?n?|erstelle?n?|generiere|verfasse|entwickle|implementiere|programmiere|baue)\b[^.?!\n]{0,40}?\b(programs?|programme?|scripts?|skripte?|apps?|applications?|anwendung(en)?|games?|spiele?|websites?|webseiten?|classes|class|klassen?|essays?|aufsatz|aufsätze|stor(y|ies)|geschichten?|articles?|artikel|reports?|berichte?|blogs?|blogbeitrag|letters?|briefe?|speech(es)?|reden?|chapters?|kapitel|guides?|anleitung(en)?|leitfaden|tutorials?|plans?|pläne|proposals?|konzepte?|poems?|gedichte?|songs?|lieder|emails?|e-mails?|mails?|cover letter|bewerbung(en)?|summary|zusammenfassung)\b/giu;
@@ -415,7 +432,7 @@ function fillLength(idx: readonly number[]): void {
   for (const i of idx) {
     const r = all[i]!;
     if (r.set !== 'arena-bench-v1') continue;
-    const y = answerLogLen(r);
+    const y = process.env.AUX_TARGET ? auxTarget(r) : answerLogLen(r);
     if (y !== null) rows.push({ x: xOf(i), y, w: 1 });
   }
   const d = FEATURES.length + 5;
