@@ -128,9 +128,11 @@ for (const c of '.!?') ASCII[c.charCodeAt(0)]! |= SENTENCE_END;
  * The lower-cased text's UTF-16 code units, copied by one native call (`Buffer#write`, about
  * 0.1 ns a character): reading a typed array is about 3x cheaper than `charCodeAt` per
  * character. Reused across calls (the scan is synchronous); texts longer than SCRATCH_MAX get
- * their own array, so one huge prompt does not pin memory.
+ * their own array, so one huge prompt does not pin memory. PAD spare units after the text keep
+ * the four-character stem key of a short last word inside the array.
  */
 const SCRATCH_MAX = 1 << 16;
+const PAD = 4;
 /** UTF-16LE bytes are the array's code units only on a little-endian machine (all common ones). */
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 let scratch = new Uint16Array(4096);
@@ -138,8 +140,8 @@ let scratchBytes = Buffer.from(scratch.buffer);
 function codeUnits(s: string): Uint16Array {
   let u = scratch;
   let b = scratchBytes;
-  if (s.length > u.length) {
-    u = new Uint16Array(Math.max(s.length, 2 * u.length));
+  if (s.length + PAD > u.length) {
+    u = new Uint16Array(Math.max(s.length + PAD, 2 * u.length));
     b = Buffer.from(u.buffer);
     if (u.length <= SCRATCH_MAX) {
       scratch = u;
@@ -226,7 +228,8 @@ export function scanText(text: string, into: TextCounts): void {
       words++;
       // Stems are keyed by the hash of the first four characters, and only words of 5+ match
       // one. Both presence bits are read without a branch (past a short word's end the array
-      // holds other characters; its bit is masked out): most words cue nothing and take one test.
+      // holds other characters, PAD at most past the text; that bit is masked out): most words
+      // cue nothing and take one test.
       const h4 = (u[start]! * 29791 + u[start + 1]! * 961 + u[start + 2]! * 31 + u[start + 3]!) & 0x3fffffff; // = hashOf(word, 4), unrolled
       const stemHit = stemBits[h4 & 0xffff]! & ((4 - (i - start)) >>> 31);
       let f = 0;
