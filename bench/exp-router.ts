@@ -5,6 +5,11 @@
  * lexicon and extra features. Prints APGR per set; never reads dev.
  *
  *   node bench/run-ts.js bench/exp-router.ts
+ *
+ * Sixth round (expected answer length), `node bench/run-ts.js bench/exp-router.ts r5` with
+ * `PROTO5=len` and LEN=oracle|pred|zero (LEN_MODEL, LEN_LAMBDA, LEN_FREE, LEN_ONLY_CUES, LEN_LOG,
+ * AUX_TARGET=hard|lowmean|spread), or `PROTO5=cues` with LEN_CUES=<letters of l d s c n> and
+ * DETAIL_RE; FOLD_SALT=<s> for other folds.
  */
 import { extractFeatures, FEATURES } from '../src/routing/features.js';
 import { apgr, curve } from '../src/routing/metrics.js';
@@ -15,10 +20,12 @@ import { resolve } from 'node:path';
 import { BROKEN_SUBJECT, DATA_DIR, loadAll, STRONG, WEAK, type DataRow } from './routing-data.js';
 
 const arenaScores = new Map<string, Record<string, number | null>>();
+const arenaTokens = new Map<string, Record<string, number>>();
 for (const line of readFileSync(resolve(DATA_DIR, 'arena-bench-v1.jsonl'), 'utf8').split('\n')) {
   if (line.trim() === '') continue;
-  const o = JSON.parse(line) as { id: string; scores: Record<string, number | null> };
+  const o = JSON.parse(line) as { id: string; scores: Record<string, number | null>; answer_tokens?: Record<string, number> };
   arenaScores.set(o.id, o.scores);
+  if (o.answer_tokens) arenaTokens.set(o.id, o.answer_tokens);
 }
 const all = loadAll().filter((r) => r.split === 'train' && r.subject !== BROKEN_SUBJECT);
 const base = all.map((r) => extractFeatures({ messages: [{ role: 'user', content: r.prompt }] }));
@@ -342,7 +349,137 @@ function round5(): number[][] {
         false,
       );
   }
+  if (names.includes('len')) {
+    // Sixth round: expected answer length. LEN=oracle puts the arena rows' real mean log answer
+    // length in (an upper bound: GSM8K/MMLU rows get 0, so only arena's ranking can use it);
+    // LEN=pred (default) puts in an auxiliary ridge model's prediction of it from request-side
+    // features, fitted per fold on that fold's arena training rows only (see fit()), for every row.
+    LEN_COL = cols[0]!.length;
+    add(
+      all.map((r) => (process.env.LEN === 'oracle' && r.set === 'arena-bench-v1' ? clampU((answerLogLen(r)! - 3) / 4) : 0)),
+      process.env.LEN_FREE ? false : true,
+    );
+  }
+  if (names.includes('cues')) {
+    // The length cues themselves as features (LEN_CUES selects them), free in sign.
+    for (let k = 0; k < 5; k++)
+      add(
+        all.map((_, i) => lenCues[i]![k]!),
+        false,
+      );
+  }
   return cols;
+}
+
+// ---- sixth round: expected answer length (auxiliary model on arena answer_tokens, stacked) ----
+let LEN_COL = -1;
+/** Mean over the graded models of log(1 + answer tokens), or one model's (LEN_MODEL). */
+function answerLogLen(r: DataRow): number | null {
+  const t = arenaTokens.get(r.id);
+  if (!t) return null;
+  if (process.env.LEN_MODEL) return t[process.env.LEN_MODEL] === undefined ? null : Math.log1p(t[process.env.LEN_MODEL]!);
+  const v = Object.values(t);
+  return v.length === 0 ? null : v.reduce((a, b) => a + Math.log1p(b), 0) / v.length;
+}
+/**
+ * AUX_TARGET=hard|lowmean|spread: the auxiliary model's target instead of the answer length —
+ * a denoised "needs a strong model" from all 15 graded models: GPT-4 Turbo's grade minus the mean of
+ * the others (hard), minus the mean grade of all (lowmean), or the standard deviation of the grades (spread).
+ */
+function auxTarget(r: DataRow): number | null {
+  const sc = arenaScores.get(r.id);
+  if (!sc) return null;
+  const all15 = Object.entries(sc).filter(([, v]) => v !== null) as Array<[string, number]>;
+  const others = all15.filter(([m]) => !m.startsWith('gpt-4') && m !== 'llama-13b').map(([, v]) => v);
+  const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
+  if (process.env.AUX_TARGET === 'hard') return r.strong - mean(others);
+  if (process.env.AUX_TARGET === 'lowmean') return -mean(all15.map(([, v]) => v));
+  const m = mean(all15.map(([, v]) => v));
+  return Math.sqrt(mean(all15.map(([, v]) => (v - m) ** 2)));
+}
+/** Request-side cues of a long (or short) answer, English and German; counts per prompt. */
+const LONGFORM =
+  /\b(write|writing|create|generate|compose|draft|implement|build|develop|design|schreibe?n?|erstelle?n?|generiere|verfasse|entwickle|implementiere|programmiere|baue)\b[^.?!\n]{0,40}?\b(programs?|programme?|scripts?|skripte?|apps?|applications?|anwendung(en)?|games?|spiele?|websites?|webseiten?|classes|class|klassen?|essays?|aufsatz|aufsätze|stor(y|ies)|geschichten?|articles?|artikel|reports?|berichte?|blogs?|blogbeitrag|letters?|briefe?|speech(es)?|reden?|chapters?|kapitel|guides?|anleitung(en)?|leitfaden|tutorials?|plans?|pläne|proposals?|konzepte?|poems?|gedichte?|songs?|lieder|emails?|e-mails?|mails?|cover letter|bewerbung(en)?|summary|zusammenfassung)\b/giu;
+const DETAIL =
+  /\b(detailed|in detail|comprehensive|thorough(ly)?|step[- ]by[- ]step|elaborate|extensive|in depth|in-depth|ausführlich\w*|detailliert\w*|umfassend\w*|gründlich\w*|schritt für schritt|im detail)\b/giu;
+const SHORT =
+  /\b(brief(ly)?|short|concise(ly)?|one word|single word|one sentence|a sentence|yes or no|tl;dr|kurz\w*|knapp\w*|in einem satz|ein wort|einem wort|ja oder nein|nur mit)\b/giu;
+const COUNT = /\b\d+\s*(words?|paragraphs?|sentences?|pages?|lines?|bullet points?|items?|wörter(n)?|absätze(n)?|sätze(n)?|seiten|zeilen|punkte(n)?)\b/giu;
+const LISTLINE = /^\s*(\d+[.)]|[-*•])\s+\S/gmu;
+const cnt = (re: RegExp, t: string): number => (t.match(re) ?? []).length;
+const lenCues = all.map((r) => {
+  const t = r.prompt.replace(/```[\s\S]*?(```|$)/g, ' ');
+  const sel = process.env.LEN_CUES ?? 'ldscn';
+  return [
+    sel.includes('l') ? clampU(cnt(LONGFORM, t)) : 0,
+    sel.includes('d') ? clampU(cnt(process.env.DETAIL_RE ? new RegExp(process.env.DETAIL_RE, 'giu') : DETAIL, t)) : 0,
+    sel.includes('s') ? clampU(cnt(SHORT, t)) : 0,
+    sel.includes('c') ? clampU(cnt(COUNT, t)) : 0,
+    sel.includes('n') ? clampU(cnt(LISTLINE, r.prompt) / 5) : 0,
+  ];
+});
+/** Per fold: fit the auxiliary length model on the fold's arena training rows, fill the column for every row. */
+function fillLength(idx: readonly number[]): void {
+  if (LEN_COL < 0 || process.env.LEN === 'oracle' || process.env.LEN === 'zero') return;
+  const xOf = (i: number): Float64Array => {
+    const x = new Float64Array(FEATURES.length + 5);
+    x.set(base[i]!);
+    x.set(lenCues[i]!, FEATURES.length);
+    if (process.env.LEN_ONLY_CUES) x.fill(0, 0, FEATURES.length);
+    return x;
+  };
+  const rows: TrainRow[] = [];
+  for (const i of idx) {
+    const r = all[i]!;
+    if (r.set !== 'arena-bench-v1') continue;
+    const y = process.env.AUX_TARGET ? auxTarget(r) : answerLogLen(r);
+    if (y !== null) rows.push({ x: xOf(i), y, w: 1 });
+  }
+  const d = FEATURES.length + 5;
+  const aux = ridge(rows, Number(process.env.LEN_LAMBDA ?? 0.01), new Float64Array(d), new Uint8Array(d));
+  const pred = all.map((_, i) => {
+    const x = xOf(i);
+    let z = aux.bias;
+    for (let k = 0; k < d; k++) z += aux.weights[k]! * x[k]!;
+    return z;
+  });
+  // Scale by the arena training rows' prediction range (5th to 95th percentile) to [0, 1].
+  const ar = rows.length
+    ? idx
+        .filter((i) => all[i]!.set === 'arena-bench-v1')
+        .map((i) => pred[i]!)
+        .sort((a, b) => a - b)
+    : [0, 1];
+  const lo = ar[Math.floor(0.05 * (ar.length - 1))]!;
+  const hi = ar[Math.floor(0.95 * (ar.length - 1))]!;
+  all.forEach((_, i) => (ex[i]![LEN_COL] = clampU((pred[i]! - lo) / Math.max(hi - lo, 1e-9))));
+  if (process.env.LEN_LOG) {
+    const inFold = new Set(idx);
+    const held = all.flatMap((r, i) => (r.set === 'arena-bench-v1' && !inFold.has(i) && answerLogLen(r) !== null ? [i] : []));
+    const a = held.map((i) => pred[i]!);
+    const b = held.map((i) => answerLogLen(all[i]!)!);
+    const g = held.map((i) => all[i]!.strong - all[i]!.weak);
+    const corr = (u: number[], v: number[]): number => {
+      const mu = u.reduce((x, y) => x + y, 0) / u.length;
+      const mv = v.reduce((x, y) => x + y, 0) / v.length;
+      let c = 0;
+      let su = 0;
+      let sv = 0;
+      u.forEach((x, k) => ((c += (x - mu) * (v[k]! - mv)), (su += (x - mu) ** 2), (sv += (v[k]! - mv) ** 2)));
+      return c / Math.sqrt(su * sv);
+    };
+    console.log(
+      `held-out arena: corr(pred, length) ${corr(a, b).toFixed(3)}, corr(pred, gain) ${corr(a, g).toFixed(3)}, corr(length, gain) ${corr(b, g).toFixed(3)}`,
+    );
+    const names = [...FEATURES, 'cue:longform', 'cue:detail', 'cue:short', 'cue:count', 'cue:list'];
+    const top = names.map((n, k) => [n, aux.weights[k]!] as const).sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
+    console.log(
+      `aux length model: ${rows.length} rows, range ${lo.toFixed(2)}..${hi.toFixed(2)}; ${top
+        .slice(0, 8)
+        .map(([n, w]) => `${n} ${w.toFixed(2)}`)
+        .join(', ')}`,
+    );
+  }
 }
 const ex = process.env.PROTO5 ? round5() : all.map((r) => extra(r.prompt));
 const NEX = ex[0]!.length;
@@ -384,6 +521,7 @@ function vec(i: number, o: Opts, vocab: Map<string, number>): Float64Array {
 }
 
 function fit(idx: readonly number[], o: Opts): Model {
+  if (o.extra) fillLength(idx);
   const vocab = new Map(vocabulary(idx, o).map((w, k) => [w, k]));
   const sets = ['gsm8k', 'mmlu', 'arena-bench-v1'];
   const counts = new Map<string, number>();

@@ -162,6 +162,8 @@ export const NUMBER_WORD_FLAG = 128;
 export const DOMAIN_SHIFT = 8;
 export const DOMAIN_MASK = 31 << DOMAIN_SHIFT;
 export const API_FLAG = 1 << 13;
+/** The second word of a two-word cue: the scanner looks a word pair up only when both flags are set. */
+export const BIGRAM_SECOND_FLAG = 1 << 14;
 
 /**
  * Question words that ask to identify one specific thing — a person, a time, a place, one of
@@ -258,7 +260,11 @@ function build(): CueTable {
   for (const w of NUMBER_WORDS.split(' ')) entry(w).flags |= NUMBER_WORD_FLAG;
   for (const w of API_WORDS.split(' ')) entry(w).flags |= API_FLAG;
   const bigrams = new Map(Object.entries(BIGRAMS));
-  for (const k of bigrams.keys()) entry(k.split(' ')[0]!).flags |= BIGRAM_FIRST_FLAG;
+  for (const k of bigrams.keys()) {
+    const [first, second] = k.split(' ');
+    entry(first!).flags |= BIGRAM_FIRST_FLAG;
+    entry(second!).flags |= BIGRAM_SECOND_FLAG;
+  }
   const wordBits = new Uint8Array(65536);
   for (const h of words.keys()) wordBits[h & 0xffff] = 1;
   const stemBits = new Uint8Array(65536);

@@ -111,7 +111,7 @@ export function extractFeatures(req: RouteRequest): Float64Array {
   const { last: l, context: c, userTurns, system } = splitTurns(req);
   const x = new Float64Array(FEATURES.length);
   let j = 0;
-  for (const k of KINDS) x[j++] = Math.max(sat(l.kindHits[k], 2), 0.5 * sat(c.kindHits[k], 2));
+  for (let k = 0; k < KINDS.length; k++) x[j++] = Math.max(sat(l.kindHits[k]!, 2), 0.5 * sat(c.kindHits[k]!, 2));
   for (let d = 0; d < DOMAINS.length; d++) x[j++] = Math.max(sat(l.domainHits[d]!, DOMAIN_FULL), 0.5 * sat(c.domainHits[d]!, DOMAIN_FULL));
   const chars = Math.max(l.chars, 1);
   x[j++] = l.fences > 0 ? 1 : c.fences > 0 ? 0.5 : 0;

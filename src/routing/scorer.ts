@@ -61,9 +61,17 @@ export function scoreFeatures(x: Float64Array, model: RouterModel = DEFAULT_MODE
     const v = w[i]! * x[i]!;
     if (v === 0) continue;
     z += v;
-    contributions.push({ feature: FEATURES[i]!, value: v });
+    // Insertion by magnitude, after the equal ones (stable, like sort; a dozen items, no comparator calls).
+    const c: Contribution = { feature: FEATURES[i]!, value: v };
+    const a = Math.abs(v);
+    let k = contributions.length;
+    contributions.push(c);
+    while (k > 0 && Math.abs(contributions[k - 1]!.value) < a) {
+      contributions[k] = contributions[k - 1]!;
+      k--;
+    }
+    contributions[k] = c;
   }
-  contributions.sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
   return { score: 1 / (1 + Math.exp(-z)), contributions };
 }
 

@@ -6,8 +6,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { autoThresholds } from '../../src/routing/classify.js';
-import { DOMAINS, domainOfWord, kindOfWord } from '../../src/routing/cues.js';
+import { DOMAINS, domainOfWord, KINDS, kindOfWord } from '../../src/routing/cues.js';
 import { extractFeatures, FEATURES, type Feature, type RouteRequest } from '../../src/routing/features.js';
+import { emptyCounts, scanText, type TextCounts } from '../../src/routing/scan.js';
 import { DEFAULT_MODEL, explain, scoreRequest, thresholdForShare, tierForScore } from '../../src/routing/scorer.js';
 
 const user = (content: string): RouteRequest => ({ messages: [{ role: 'user', content }] });
@@ -158,6 +159,51 @@ describe('subject domains, English and German alike', () => {
     expect(c).toBeDefined();
     expect(c!.value).toBe(DEFAULT_MODEL.weights['domain:religion']);
     expect(explain(r, r.contributions.length)).toContain('domain:religion');
+  });
+});
+
+describe('the scanner', () => {
+  const scan = (text: string): TextCounts => {
+    const c = emptyCounts();
+    scanText(text, c);
+    return c;
+  };
+  const kindHits = (text: string, kind: (typeof KINDS)[number]): number => scan(text).kindHits[KINDS.indexOf(kind)]!;
+
+  it('two-word cues: consecutive words, across a space or a line break, not across punctuation', () => {
+    expect(kindHits('How many apples?', 'math')).toBe(1);
+    expect(kindHits('Wie viele Äpfel?', 'math')).toBe(1);
+    expect(kindHits('how\nmany apples', 'math')).toBe(1);
+    expect(kindHits('how, many apples', 'math')).toBe(0);
+    expect(kindHits('how manyfold', 'math')).toBe(0); // the second word must match whole
+    expect(kindHits('many how', 'math')).toBe(0);
+    expect(kindHits('Stell dir vor, es regnet.', 'roleplay')).toBe(1);
+  });
+
+  it('a text counts the same whatever was scanned before it (nothing is read past its end)', () => {
+    // Texts that end where one more character would change a count: a fence, LaTeX, an identifier,
+    // a sentence end, a decimal quantity, a short word.
+    const texts = ['See `', 'See ``', 'a \\', 'x_', 'snake.', 'Done.', 'It costs 3.5', 'It costs 3.5 ', 'why', '1,2', 'übersetz'];
+    for (const t of texts) {
+      scanText('`'.repeat(300), emptyCounts());
+      const afterBackticks = scan(t);
+      scanText('a'.repeat(300), emptyCounts());
+      const afterLetters = scan(t);
+      scanText(' '.repeat(300), emptyCounts());
+      expect(afterBackticks, t).toEqual(scan(t));
+      expect(afterLetters, t).toEqual(scan(t));
+    }
+    expect(scan('Done.').sentences).toBe(1);
+    expect(scan('See `').fences).toBe(0);
+  });
+
+  it('long texts (beyond the reused buffer) count like short ones', () => {
+    const para = 'Berechne die Summe, then explain why. ';
+    const one = scan(para);
+    const many = scan(para.repeat(5000)); // 190,000 characters
+    expect(many.words).toBe(one.words * 5000);
+    expect(many.kindHits).toEqual(one.kindHits.map((k) => k * 5000));
+    expect(many.sentences).toBe(one.sentences * 5000);
   });
 });
 
