@@ -3,7 +3,8 @@
  * set — strong share and quality at the default thresholds, the random router at the same
  * share, PGR, APGR / CPT(50 %) / CPT(80 %) over a threshold sweep, and the oracle. Tiers:
  * `high_quality` = strong (gpt-4-1106-preview), `balanced` and `fast_cheap` = weak (Mixtral
- * 8x7B); on arena-bench-v1 also `balanced` = gpt-3.5-turbo as a middle model.
+ * 8x7B); on arena-bench-v1 also `balanced` = gpt-3.5-turbo as a middle model. A last row pools
+ * the three sets on one quality scale (mixed traffic: the ranking between tasks counts too).
  *
  *   node bench/run-ts.js bench/eval-routing.ts [--split dev|train] [--data DIR]
  */
@@ -101,6 +102,16 @@ export function table(lines: readonly EvalLine[]): string {
   return [head, sep, ...body].join('\n');
 }
 
+/**
+ * The three sets as one stream of mixed traffic (MMLU without the broken subject), every prompt's
+ * quality on one scale — GSM8K/MMLU correct 1 / wrong 0, arena-bench-v1 grade / 10 — so the
+ * ranking *between* tasks counts, which the per-set rows cannot see.
+ */
+export function pooled(rows: ReadonlyArray<DataRow & { score: number }>): Outcome[] {
+  const scale = (r: DataRow, q: number): number => (r.set === 'arena-bench-v1' ? q / 10 : q);
+  return rows.filter((r) => r.subject !== BROKEN_SUBJECT).map((r) => ({ score: r.score, strong: scale(r, r.strong), weak: scale(r, r.weak) }));
+}
+
 export function runEval(split: 'dev' | 'train', dir = DATA_DIR, model: RouterModel = DEFAULT_MODEL): string {
   const rows = loadAll(dir).filter((r) => r.split === split);
   // The scorer as it runs in the sidecar (lexicon included), on the prompt as a single user turn.
@@ -112,6 +123,7 @@ export function runEval(split: 'dev' | 'train', dir = DATA_DIR, model: RouterMod
     ['mmlu', of((r) => r.set === 'mmlu')],
     [`mmlu without ${BROKEN_SUBJECT}`, of((r) => r.set === 'mmlu' && r.subject !== BROKEN_SUBJECT)],
     ['arena-bench-v1', of((r) => r.set === 'arena-bench-v1')],
+    [`pooled (one scale)`, pooled(scored)],
   ];
   const lines = sets.map(([name, rows]) => evaluate(name, rows, t));
   const intervals = sets.map(([name, rows]) => {

@@ -769,3 +769,155 @@ if (which === 'r5') {
     console.log(`extra weights ${[...m.w.slice(FEATURES.length, FEATURES.length + NEX)].map((v) => v.toFixed(3)).join(' ')}`);
   }
 }
+
+// ---- sixth round (`kinds`): task-kind weights that rank *between* tasks ----
+// Per-set APGR cannot see between-task ranking: each set is ranked on its own. The pooled APGR ranks
+// the union of the three sets on one quality scale (GSM8K/MMLU correct 1 / wrong 0, arena grade / 10),
+// as on mixed traffic; `pooled-eq` weights every set the same total (the union is mostly MMLU).
+// KINDS=prior: kind weights pulled towards a prior (+M for code, math, extraction, multistep; −M for
+// writing, roleplay, smalltalk) with KPEN × the L2; KINDS=shared: the kind weights refitted on the
+// pooled data with one intercept (all other weights held at the within-set fit), then the rest refitted
+// within-set with the kinds held.
+const KIND_POS = ['kind:code', 'kind:math', 'kind:extraction', 'kind:multistep'];
+const KIND_NEG = ['kind:writing', 'kind:roleplay', 'kind:smalltalk'];
+const KIND_ALL = FEATURES.flatMap((f, k) => (f.startsWith('kind:') ? [k] : []));
+function pooledApgr(rows: ReadonlyArray<{ score: number; strong: number; weak: number; w: number }>): number {
+  const W = rows.reduce((a, r) => a + r.w, 0);
+  const strong = rows.reduce((a, r) => a + r.w * r.strong, 0) / W;
+  const weak = rows.reduce((a, r) => a + r.w * r.weak, 0) / W;
+  const gap = strong - weak;
+  const sorted = [...rows].sort((a, b) => b.score - a.score);
+  let area = 0;
+  let share = 0;
+  let pgr = 0;
+  let sum = 0;
+  let i = 0;
+  while (i < sorted.length) {
+    const s = sorted[i]!.score;
+    let dw = 0;
+    while (i < sorted.length && sorted[i]!.score === s) {
+      sum += sorted[i]!.w * (sorted[i]!.strong - sorted[i]!.weak);
+      dw += sorted[i]!.w;
+      i++;
+    }
+    const nextShare = share + dw / W;
+    const nextPgr = sum / W / gap;
+    area += ((nextShare - share) * (pgr + nextPgr)) / 2;
+    share = nextShare;
+    pgr = nextPgr;
+  }
+  return area;
+}
+const scale = (r: DataRow, q: number): number => (r.set === 'arena-bench-v1' ? q / 10 : q);
+function kindRows(idx: readonly number[], pooled: boolean): TrainRow[] {
+  const counts = new Map<string, number>();
+  for (const i of idx) counts.set(all[i]!.set, (counts.get(all[i]!.set) ?? 0) + 1);
+  const sets = ['gsm8k', 'mmlu', 'arena-bench-v1'];
+  const d = FEATURES.length;
+  return idx.map((i) => {
+    const r = all[i]!;
+    const x = new Float64Array(d + 3);
+    x.set(base[i]!);
+    if (!pooled) x[d + sets.indexOf(r.set)] = 1;
+    const n = counts.get(r.set)!;
+    return { x, y: target(r, 'soft').y, w: Math.sqrt(n) / n };
+  });
+}
+function fitKinds(idx: readonly number[], lambda: number): { bias: number; w: Float64Array } {
+  const d = FEATURES.length;
+  const mode = process.env.KINDS ?? 'base';
+  const M = Number(process.env.KPRIOR ?? 0.13);
+  const prior = new Float64Array(d + 3);
+  const pinned = new Uint8Array(d + 3);
+  const penalty = new Float64Array(d + 3).fill(1);
+  FEATURES.forEach((f, k) => {
+    prior[k] = PRIORS[f] ?? 0;
+    if (f in PRIORS) pinned[k] = 1;
+  });
+  if (mode === 'prior')
+    FEATURES.forEach((f, k) => {
+      if (KIND_POS.includes(f)) prior[k] = M;
+      if (KIND_NEG.includes(f)) prior[k] = -M;
+      if (KIND_POS.includes(f) || KIND_NEG.includes(f)) penalty[k] = Number(process.env.KPEN ?? 100);
+    });
+  const nonneg = NON_NEGATIVE.map((n) => FEATURES.indexOf(n));
+  const within = kindRows(idx, false);
+  let f = fitNonNegative(within, { lambda, prior, pinned, penalty }, nonneg);
+  if (mode === 'shared') {
+    // Stage 2: kinds + one intercept on pooled rows, everything else held at the within-set fit.
+    const p2 = Float64Array.from(prior);
+    const pin2 = new Uint8Array(d + 3).fill(1);
+    for (let k = 0; k < d; k++) if (!KIND_ALL.includes(k)) p2[k] = f.weights[k]!;
+    for (const k of KIND_ALL) pin2[k] = pinned[k]!;
+    const pooledFit = fitNonNegative(kindRows(idx, true), { lambda, prior: p2, pinned: pin2 }, nonneg);
+    // Stage 3: the rest within-set again, the kinds held at their pooled weights.
+    const p3 = Float64Array.from(prior);
+    const pin3 = Uint8Array.from(pinned);
+    for (const k of KIND_ALL) {
+      p3[k] = pooledFit.weights[k]!;
+      pin3[k] = 1;
+    }
+    f = fitNonNegative(within, { lambda, prior: p3, pinned: pin3 }, nonneg);
+  }
+  let bias = f.bias;
+  for (let k = 0; k < 3; k++) bias += f.weights[d + k]! / 3;
+  return { bias, w: f.weights.slice(0, d) };
+}
+function cvKinds(foldOf: (r: DataRow) => number, lambda: number): { per: number[]; pooled: number; pooledEq: number } {
+  const fold = all.map(foldOf);
+  const s = new Array<number>(all.length).fill(0);
+  for (let k = 0; k < 5; k++) {
+    const m = fitKinds(
+      all.flatMap((_, i) => (fold[i] !== k ? [i] : [])),
+      lambda,
+    );
+    all.forEach((_, i) => {
+      if (fold[i] !== k) return;
+      let z = m.bias;
+      for (let j = 0; j < FEATURES.length; j++) z += m.w[j]! * base[i]![j]!;
+      s[i] = z;
+    });
+  }
+  const per = ['gsm8k', 'mmlu', 'arena-bench-v1'].map((set) =>
+    apgr(curve(all.flatMap((r, i) => (r.set === set ? [{ score: s[i]!, strong: r.strong, weak: r.weak }] : [])))),
+  );
+  const counts = new Map<string, number>();
+  for (const r of all) counts.set(r.set, (counts.get(r.set) ?? 0) + 1);
+  const pooledRows = (eq: boolean) =>
+    all.map((r, i) => ({ score: s[i]!, strong: scale(r, r.strong), weak: scale(r, r.weak), w: eq ? 1 / counts.get(r.set)! : 1 }));
+  return { per, pooled: pooledApgr(pooledRows(false)), pooledEq: pooledApgr(pooledRows(true)) };
+}
+if (which === 'kind-stats') {
+  // Between-task evidence on train: per set, prompts with each kind (feature > 0) and their mean gain on one scale.
+  for (const set of ['gsm8k', 'mmlu', 'arena-bench-v1']) {
+    const rows = all.flatMap((r, i) => (r.set === set ? [i] : []));
+    const gain = (ix: number[]): string =>
+      ix.length === 0 ? '-' : (ix.reduce((a, i) => a + scale(all[i]!, all[i]!.strong - all[i]!.weak), 0) / ix.length).toFixed(3);
+    console.log(
+      `${set} n=${rows.length} gain ${gain(rows)}: ` +
+        KIND_ALL.map((k) => {
+          const on = rows.filter((i) => base[i]![k]! > 0);
+          return `${FEATURES[k]!.slice(5)} ${on.length} ${gain(on)}`;
+        }).join(', '),
+    );
+  }
+}
+if (which === 'kinds') {
+  const lambda = Number(process.env.LAMBDA ?? 0.0001);
+  const label = `KINDS=${process.env.KINDS ?? 'base'} KPRIOR=${process.env.KPRIOR ?? ''} KPEN=${process.env.KPEN ?? ''} salt=${process.env.FOLD_SALT ?? ''}`;
+  const t0 = performance.now();
+  const a = cvKinds(idFold, lambda);
+  const b = cvKinds(subjFold, lambda);
+  const mean = (v: number[]): string => ((v[0]! + v[1]! + v[2]!) / 3).toFixed(4);
+  console.log(
+    `${label.padEnd(44)} id-folds ${a.per.map((v) => v.toFixed(3)).join(' / ')} mean ${mean(a.per)} pooled ${a.pooled.toFixed(4)} pooled-eq ${a.pooledEq.toFixed(4)}` +
+      ` | subject-folds mmlu ${b.per[1]!.toFixed(3)} mean ${mean(b.per)} pooled ${b.pooled.toFixed(4)} pooled-eq ${b.pooledEq.toFixed(4)}  (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+  );
+  if (process.env.SHOW_W) {
+    const m = fitKinds(
+      all.map((_, i) => i),
+      lambda,
+    );
+    console.log(KIND_ALL.map((k) => `${FEATURES[k]} ${m.w[k]!.toFixed(3)}`).join(', '));
+  }
+}

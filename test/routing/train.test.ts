@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BROKEN_SUBJECT, DATA_DIR, loadAll } from '../../bench/routing-data.js';
 import { fnv1a32, pickHighQuality, trainAndPick } from '../../bench/train-core.js';
-import { apgrInterval } from '../../bench/eval-routing.js';
+import { apgrInterval, pooled, runEval } from '../../bench/eval-routing.js';
 import { featuresOf, render } from '../../bench/train-router.js';
 import { apgr, cpt, curve, operatingPoint, oracle } from '../../src/routing/metrics.js';
 import { fitLogistic, fitNonNegative } from '../../src/routing/train.js';
@@ -97,6 +97,16 @@ describe('trainAndPick on a tiny fixture', () => {
     expect(a.weights['kind:code']! + a.weights['code:fence']! + a.weights['math:numbers']!).toBeGreaterThan(0);
     expect(a.thresholds.balanced).toBeLessThanOrEqual(a.thresholds.highQuality);
     expect(render(a)).toContain("'kind:code': ");
+  });
+
+  it('eval:routing pools the three sets on one quality scale (arena grade / 10), the broken subject left out', () => {
+    const scored = rows.map((r, i) => ({ ...r, score: i / rows.length }));
+    const p = pooled([...scored, { ...scored[40]!, subject: BROKEN_SUBJECT }]);
+    expect(p).toHaveLength(120);
+    const arena = p.filter((_, i) => scored[i]!.set === 'arena-bench-v1');
+    expect(new Set(arena.map((o) => o.strong))).toEqual(new Set([0.9]));
+    expect(new Set(arena.map((o) => o.weak))).toEqual(new Set([0.4, 0.9]));
+    expect(runEval('dev', dir)).toMatch(/\| pooled \(one scale\) \| 24 \|/);
   });
 });
 
