@@ -110,6 +110,12 @@ describe('budget store: in place vs through the actor', () => {
         .filter((r) => r.kind === 'budget')
         .map((r) => r.to),
     ).toEqual(['granted', 'granted', 'granted', 'granted', 'refused', 'refused']);
+    // Each record's context (built only when read, after all six decisions) is the budget as that decision left it.
+    const reservedAfter = q.hub
+      .history()
+      .filter((r) => r.kind === 'budget' && r.to === 'granted')
+      .map((r) => (r.context?.budgets as Array<{ id: string; reserved: number }>).find((l) => l.id === 'g')?.reserved);
+    expect(reservedAfter).toEqual([120, 240, 360, 480]);
     q.actor.stop();
   });
 
