@@ -16,6 +16,7 @@ import {
   IDENTIFY_FLAG,
   API_FLAG,
   NUMBER_WORD_FLAG,
+  WRITE_FLAG,
   KIND_MASK,
   KINDS,
   stemCode,
@@ -60,6 +61,10 @@ export interface TextCounts {
 }
 
 const ZERO_KINDS: readonly number[] = KINDS.map(() => 0);
+const CODE = KINDS.indexOf('code');
+const WRITING = KINDS.indexOf('writing');
+const SMALLTALK = KINDS.indexOf('smalltalk');
+const TRANSLATION = KINDS.indexOf('translation');
 const ZERO_DOMAINS: readonly number[] = DOMAINS.map(() => 0);
 
 export function emptyCounts(): TextCounts {
@@ -177,7 +182,12 @@ export function scanText(text: string, into: TextCounts): void {
   let questions = 0;
   let sentences = 0;
   let decimals = 0;
+  let writeVerbs = 0;
   let maxNumber = into.maxNumber;
+  const kinds = into.kindHits;
+  const codeBefore = kinds[CODE]!;
+  const smalltalkBefore = kinds[SMALLTALK]!;
+  const translationBefore = kinds[TRANSLATION]!;
   let prevStart = 0;
   let prevEnd = 0;
   let prevFlags = 0;
@@ -247,6 +257,7 @@ export function scanText(text: string, into: TextCounts): void {
         if (f & IDENTIFY_FLAG) identifyWords++;
         if (f & NUMBER_WORD_FLAG) numberWords++;
         if (f & API_FLAG) apiWords++;
+        if (f & WRITE_FLAG) writeVerbs++;
         const d = (f & DOMAIN_MASK) >> DOMAIN_SHIFT;
         if (d > 0) into.domainHits[d - 1]!++;
         const k = f & KIND_MASK;
@@ -254,7 +265,9 @@ export function scanText(text: string, into: TextCounts): void {
         // A two-word cue ("step by", "wie viele"): both words are in the table with a flag.
         else if (prevFlags & BIGRAM_FIRST_FLAG && f & BIGRAM_SECOND_FLAG) {
           const kind = CUE_TABLE.bigrams.get(`${s.slice(prevStart, prevEnd)} ${s.slice(start, i)}`);
-          if (kind !== undefined) into.kindHits[KINDS.indexOf(kind)]!++;
+          if (kind === null) {
+            if (prevFlags & KIND_MASK) into.kindHits[(prevFlags & KIND_MASK) - 1]!--;
+          } else if (kind !== undefined) into.kindHits[KINDS.indexOf(kind)]!++;
         }
       }
       prevFlags = f;
@@ -287,7 +300,8 @@ export function scanText(text: string, into: TextCounts): void {
       if (v > maxNumber) maxNumber = v;
       continue; // a number between two words keeps them a bigram ("how 2 many" as before)
     }
-    if (c === 32 || c === 10) continue; // so does a space or a newline (a tab does not)
+    // So does a space, a newline or a hyphen ("E-Mail-Adresse", "step-by-step"; a tab does not).
+    if (c === 32 || c === 10 || c === 45) continue;
     if (c < 128) {
       if (c === 96) {
         if (i + 1 < n && u[i] === 96 && u[i + 1] === 96) {
@@ -315,6 +329,10 @@ export function scanText(text: string, into: TextCounts): void {
     }
     prevFlags = 0;
   }
+  // "Write a function" is code, "write an email" writing: write verbs count only without a code cue.
+  if (kinds[CODE] === codeBefore) kinds[WRITING]! += writeVerbs;
+  // A translation request is not small talk ("translate 'good morning' into French").
+  if (kinds[TRANSLATION]! > translationBefore) kinds[SMALLTALK] = smalltalkBefore;
   into.chars += n;
   into.words += words;
   into.identifiers += identifiers;

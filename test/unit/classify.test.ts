@@ -46,8 +46,8 @@ describe('classify: seed examples', () => {
     expect(c.score).toBeLessThan(1);
     expect(c.reason).toMatch(/^score 0\.\d\d (>=|<) 0\.\d\d → (fast_cheap|balanced|high_quality): /);
     expect(c.reason).toContain(c.tier);
-    // "Erkläre" is a reasoning cue in German: its contribution is named in the reason.
-    expect(c.reason).toContain('kind:reasoning');
+    // "Erkläre" is an explanation cue in German: its contribution is named in the reason.
+    expect(c.reason).toContain('kind:explain');
     expect(classify(input('Erkläre Quantencomputing'), DEFAULTS, ALL_BALANCED).tier).toBe('balanced');
   });
 
