@@ -10,8 +10,13 @@
  * `PROTO5=len` and LEN=oracle|pred|zero (LEN_MODEL, LEN_LAMBDA, LEN_FREE, LEN_ONLY_CUES, LEN_LOG,
  * AUX_TARGET=hard|lowmean|spread), or `PROTO5=cues` with LEN_CUES=<letters of l d s c n> and
  * DETAIL_RE; FOLD_SALT=<s> for other folds.
+ *
+ * Seventh round (cue fixes for application traffic): `dry` prints score, tier and the `kind:*`
+ * contributions of the shipped scorer for everyday app prompts, English and German; the CV figures
+ * come from `kinds` with KINDS=prior KPEN=300 (FOLD_SALT=a, b for other folds).
  */
 import { extractFeatures, FEATURES } from '../src/routing/features.js';
+import { DEFAULT_MODEL, scoreRequest, tierForScore } from '../src/routing/scorer.js';
 import { apgr, curve } from '../src/routing/metrics.js';
 import { fitNonNegative, solve, type TrainRow } from '../src/routing/train.js';
 import { fnv1a32, NON_NEGATIVE, PRIORS } from './train-core.js';
@@ -919,5 +924,86 @@ if (which === 'kinds') {
       lambda,
     );
     console.log(KIND_ALL.map((k) => `${FEATURES[k]} ${m.w[k]!.toFixed(3)}`).join(', '));
+  }
+}
+
+// ---- seventh round (`dry`): the task kinds on everyday application prompts ----
+const APP_PROMPTS = [
+  'Write a Python function that merges two sorted lists.',
+  'Schreibe eine Funktion in JavaScript, die zwei sortierte Listen zusammenführt.',
+  'Write a SQL query that returns the top 5 customers by revenue.',
+  'Schreibe eine SQL-Abfrage, die alle Bestellungen aus dem letzten Monat zurückgibt.',
+  'Write a regex that matches email addresses.',
+  'Write unit tests for this class.',
+  'Schreib mir ein Bash-Skript, das alle .log Dateien löscht.',
+  'Write a program that prints the Fibonacci numbers.',
+  'Prove that there are infinitely many primes.',
+  'Beweise, dass die Wurzel aus 2 irrational ist.',
+  'Solve the equation 3x + 5 = 20.',
+  'Löse die Gleichung x^2 - 4 = 0.',
+  'What is the derivative of sin(x) * x^2?',
+  'Berechne die Ableitung von f(x) = x^3.',
+  'What is the probability of rolling two sixes with two dice?',
+  'Compute the integral of x^2 from 0 to 1.',
+  'A train leaves at 3 pm and travels at 80 km/h. How far has it gone by 5:30 pm?',
+  'Anna hat 12 Äpfel und gibt 5 davon ab. Wie viele hat sie noch?',
+  'Explain the difference between TCP and UDP.',
+  'Erkläre den Unterschied zwischen TCP und UDP.',
+  'Why does my React component re-render twice?',
+  "My Python script throws KeyError: 'name' when I run it. How do I fix it?",
+  'Warum stürzt mein Node-Server mit "ECONNRESET" ab?',
+  'Translate "good morning" to French.',
+  'Übersetze "Guten Morgen, wie geht es dir?" ins Englische.',
+  'Extract all dates and names from the following text: John met Mary on 3 May 2021 in Berlin.',
+  'Extrahiere alle E-Mail-Adressen aus diesem Text.',
+  'Summarize this article in three sentences.',
+  'Fasse den folgenden Text kurz zusammen.',
+  'Write an email to my boss asking for a day off next Friday.',
+  'Schreibe eine E-Mail an einen Kunden, dass sich die Lieferung verzögert.',
+  'Write a catchy slogan for our new coffee brand.',
+  'Schreibe einen Werbetext für unsere neue Laufschuh-Kollektion.',
+  'Hi! How are you today?',
+  'Hallo, wie geht es dir?',
+  'Good morning! What should I cook tonight?',
+  'You are a pirate captain. Stay in character and greet the new crew.',
+  'Du bist ein mittelalterlicher Händler. Spiel die Rolle und verhandle mit mir.',
+  'Brainstorm 10 names for a productivity app.',
+  'Nenne mir 10 Ideen für einen Kindergeburtstag.',
+  'Write a short story about a robot who learns to paint.',
+  'Schreibe ein Gedicht über den Herbst.',
+  'Convert this JSON to YAML: {"a": 1, "b": [2, 3]}',
+  'Classify the sentiment of these reviews as positive or negative.',
+  'How do I center a div in CSS?',
+  'Wie kann ich in Python eine CSV-Datei einlesen?',
+  'Plan a 3-day trip to Rome.',
+  'What is the capital of Australia?',
+  'Tell me a joke.',
+  'Write a test for the login function.',
+  'Write a class in Java that represents a bank account.',
+  'Schreibe eine Klasse, die ein Bankkonto darstellt.',
+  'Find the bug in this code: ```def f(x): return x+1```',
+  'What is 15% of 240?',
+  'If a shirt costs $25 after a 20% discount, what was the original price?',
+  'Show that the sum of two even numbers is even.',
+  'Zeige, dass die Summe zweier gerader Zahlen gerade ist.',
+  'Thanks, that was helpful!',
+  'Write a cover letter for a software engineer job.',
+  'Write a function to parse dates in Go.',
+  'Schreibe ein Skript, das die Spalten einer CSV-Datei umbenennt.',
+  'Write a query to find duplicate rows in a table.',
+  'Optimize this SQL query: SELECT * FROM orders WHERE customer_id IN (SELECT id FROM customers)',
+  'Guten Morgen! Kannst du mir helfen, eine Bewerbung zu schreiben?',
+  'Translate this sentence into German: I will see you tomorrow evening.',
+  'Write a LinkedIn post announcing our product launch.',
+  'What are the pros and cons of remote work?',
+];
+if (which === 'dry') {
+  for (const p of APP_PROMPTS) {
+    const r = scoreRequest({ messages: [{ role: 'user', content: p }] });
+    const kinds = r.contributions
+      .filter((c) => c.feature.startsWith('kind:'))
+      .map((c) => `${c.feature.slice(5)} ${c.value >= 0 ? '+' : ''}${c.value.toFixed(3)}`)
+      .join(', ');
+    console.log(`${r.score.toFixed(3)} ${tierForScore(r.score, DEFAULT_MODEL.thresholds).padEnd(12)} | ${kinds.padEnd(42)} | ${p}`);
   }
 }
