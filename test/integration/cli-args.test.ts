@@ -70,6 +70,33 @@ describe('switchyard check-config', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('usage: switchyard check-config FILE');
   });
+
+  it('--help and -h print the usage and exit 0 (not "cannot read the file --help")', () => {
+    for (const flag of ['--help', '-h']) {
+      const r = run('check-config', flag);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('usage: switchyard check-config FILE');
+      expect(r.stderr).not.toContain('cannot read');
+    }
+  });
+});
+
+describe('switchyard calibrate arguments', () => {
+  it('--help and -h print the usage with every option and exit 0', () => {
+    for (const flag of ['--help', '-h']) {
+      const r = run('calibrate', flag);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('usage: switchyard calibrate');
+      for (const o of ['--config', '--strong-share', '--limit']) expect(r.stdout).toContain(o);
+    }
+  });
+
+  it('an unknown option is a usage error (exit 2) that shows the usage', () => {
+    const r = run('calibrate', '--bogus');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("Unknown option '--bogus'");
+    expect(r.stderr).toContain('usage: switchyard calibrate');
+  });
 });
 
 /** The exit code of a child (null when it had to be killed after 15 s) and what it wrote on stderr. */
