@@ -11,7 +11,11 @@ import type { ChatBody } from '../upstream/types.js';
 
 const message = z.looseObject({
   role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
-  content: z.union([z.string(), z.array(z.looseObject({ type: z.string() })), z.null()]).optional(),
+  content: z
+    .union([z.string(), z.array(z.looseObject({ type: z.string() })), z.null()], {
+      error: 'expected a string, an array of content parts ({"type": "text", "text": …}) or null',
+    })
+    .optional(),
   name: z.string().optional(),
   tool_calls: z.array(z.looseObject({})).optional(),
   tool_call_id: z.string().optional(),
@@ -27,6 +31,12 @@ const chatBody = z.looseObject({
   n: z.number().int().positive().nullish(),
   tools: z.array(z.looseObject({})).nullish(),
   response_format: z.looseObject({ type: z.string() }).nullish(),
+  // Sampling fields switchyard forwards (and translates for Anthropic): OpenAI's types and ranges.
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
+  stop: z.union([z.string(), z.array(z.string())], { error: 'expected a string or an array of strings' }).nullish(),
 });
 
 export function parseChatBody(raw: unknown): ChatBody {

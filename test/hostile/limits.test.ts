@@ -98,6 +98,35 @@ describe('nesting', () => {
   });
 });
 
+describe('wrong types of the fields switchyard forwards', () => {
+  // Sent on as they came, an OpenAI-kind simulator answered 200 and an Anthropic one saw a string temperature.
+  it.each<[string, Record<string, unknown>, string]>([
+    ['temperature as a string', { temperature: 'hot' }, 'temperature'],
+    ['temperature above 2', { temperature: 3 }, 'temperature'],
+    ['top_p above 1', { top_p: 1.5 }, 'top_p'],
+    ['presence_penalty as a string', { presence_penalty: 'x' }, 'presence_penalty'],
+    ['frequency_penalty below -2', { frequency_penalty: -3 }, 'frequency_penalty'],
+    ['stop as a number', { stop: 5 }, 'stop'],
+  ])('%s is 400 invalid_request naming the field', async (_name, extra, param) => {
+    for (const model of ['gpt-4.1', 'claude-sonnet-4.5']) {
+      const r = await post({ model, messages: hi, ...extra });
+      expect([r.status, r.code], model).toEqual([400, 'invalid_request']);
+      expect((JSON.parse(r.text) as { error: { param: string } }).error.param).toBe(param);
+    }
+  });
+
+  it('a message content of the wrong type says what it must be', async () => {
+    const r = await post({ model: 'gpt-4.1', messages: [{ role: 'user', content: 5 }] });
+    expect([r.status, r.code]).toEqual([400, 'invalid_request']);
+    expect(r.text).toMatch(/messages\[0\]\.content: expected a string, an array of content parts/);
+  });
+
+  it('null and in-range values are served', async () => {
+    const r = await post({ model: 'gpt-4.1', messages: hi, temperature: null, top_p: 0.9, stop: ['x'], presence_penalty: 0, frequency_penalty: null });
+    expect(r.status).toBe(200);
+  });
+});
+
 it('the process is alive and wrote no error line', () => {
   expect(sc.child.exitCode).toBeNull();
   expect(sc.stdout()).not.toMatch(/"level":50/);
