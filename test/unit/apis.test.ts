@@ -28,6 +28,12 @@ const build = (body: BuildInput['body'], over: Partial<BuildInput> = {}): BuildI
 });
 
 describe('Responses → chat', () => {
+  it('an input that is neither a string nor an array says it may be either', () => {
+    for (const input of [5, { role: 'user', content: 'hi' }, true]) {
+      expect(() => translateResponses({ model: 'gpt-4.1', input }, [])).toThrow(/^input: expected a string or an array of input items$/);
+    }
+  });
+
   it('maps instructions, items, function calls and outputs, tools, text.format and limits', () => {
     const t = translateResponses(
       {
