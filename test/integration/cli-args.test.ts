@@ -81,6 +81,14 @@ describe('switchyard check-config', () => {
   });
 });
 
+describe('switchyard simulate --profile', () => {
+  it('a profile that cannot be read is one line naming the file and the reason, exit 1', () => {
+    const r = run('simulate', '--port', '0', '--profile', '/nonexistent/profile.yaml');
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe('switchyard simulate: /nonexistent/profile.yaml: cannot read the profile (ENOENT)');
+  });
+});
+
 describe('switchyard calibrate arguments', () => {
   it('--help and -h print the usage with every option and exit 0', () => {
     for (const flag of ['--help', '-h']) {
