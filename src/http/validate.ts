@@ -9,10 +9,15 @@ import { TIERS } from '../config/schema.js';
 import { isTier } from '../routing/classify.js';
 import type { ChatBody } from '../upstream/types.js';
 
+/** A content part: any type passes on, but a text part must carry its text (as OpenAI requires). */
+const contentPart = z
+  .looseObject({ type: z.string(), text: z.unknown().optional() })
+  .refine((p) => p.type !== 'text' || typeof p.text === 'string', { message: 'a text part needs "text": a string', path: ['text'] });
+
 const message = z.looseObject({
   role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
   content: z
-    .union([z.string(), z.array(z.looseObject({ type: z.string() })), z.null()], {
+    .union([z.string(), z.array(contentPart), z.null()], {
       error: 'expected a string, an array of content parts ({"type": "text", "text": …}) or null',
     })
     .optional(),

@@ -121,6 +121,16 @@ describe('wrong types of the fields switchyard forwards', () => {
     expect(r.text).toMatch(/messages\[0\]\.content: expected a string, an array of content parts/);
   });
 
+  it('a text part without a string text is 400 naming it, for every kind of model', async () => {
+    for (const model of ['gpt-4.1', 'claude-sonnet-4.5']) {
+      for (const part of [{ type: 'text' }, { type: 'text', text: 5 }]) {
+        const r = await post({ model, messages: [{ role: 'user', content: [part] }] });
+        expect([r.status, r.code], model).toEqual([400, 'invalid_request']);
+        expect(r.text).toContain('messages[0].content[0].text: a text part needs \\"text\\": a string');
+      }
+    }
+  });
+
   it('null and in-range values are served', async () => {
     const r = await post({ model: 'gpt-4.1', messages: hi, temperature: null, top_p: 0.9, stop: ['x'], presence_penalty: 0, frequency_penalty: null });
     expect(r.status).toBe(200);
