@@ -143,6 +143,19 @@ describe('Responses → chat', () => {
 });
 
 describe('Messages → chat and back', () => {
+  it('refuses wrong types with a message saying what is expected', () => {
+    const base = { model: 'gpt-4.1', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] };
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ messages: [{ role: 'user', content: 5 }] }, 'messages[0].content: expected a string or an array of content blocks'],
+      [{ system: 5 }, 'system: expected a string or an array of content blocks'],
+      [{ temperature: 'hot' }, 'temperature: expected a number from 0 to 1'],
+      [{ temperature: 1.5 }, 'temperature: expected a number from 0 to 1'],
+      [{ top_p: 2 }, 'top_p: expected a number from 0 to 1'],
+    ];
+    for (const [over, message] of cases) expect(() => translateMessages({ ...base, ...over })).toThrow(message);
+    expect(translateMessages({ ...base, temperature: 0.5, top_p: 0.9 })).toMatchObject({ temperature: 0.5, top_p: 0.9 });
+  });
+
   const body = {
     model: 'claude-sonnet-4.5',
     max_tokens: 300,
