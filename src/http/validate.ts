@@ -84,7 +84,8 @@ const intHeader = (v: string | string[] | undefined, name: string): number | nul
 const numHeader = (v: string | string[] | undefined, name: string): number | null => {
   const s = first(v, name);
   if (s === null) return null;
-  const n = Number(s);
+  // Decimal only: Number() would also read "0x10" as 16, "0b1" as 1 and "1_0"-like typos as NaN.
+  const n = /^(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(s) ? Number(s) : NaN;
   if (!Number.isFinite(n) || n < 0)
     throw new SwitchyardError('invalid_request', `header ${name} must be a non-negative number, got "${s.slice(0, 32)}"`, { param: name });
   return n;

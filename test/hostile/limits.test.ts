@@ -78,6 +78,16 @@ describe('hints', () => {
     expect([r.status, r.code]).toEqual([400, 'invalid_request']);
   });
 
+  it.each(['abc', '-1', 'NaN', 'Infinity', '0x10', '0b1', '1e400', '1,5', '$1'])('x-switchyard-max-cost-usd %s is 400 naming the header', async (v) => {
+    const r = await post({ model: 'deepseek-v3.2', messages: hi }, { 'x-switchyard-max-cost-usd': v });
+    expect([r.status, r.code]).toEqual([400, 'invalid_request']);
+    expect(r.text).toContain('x-switchyard-max-cost-usd must be a non-negative number');
+  });
+
+  it.each(['1', '0.5', '.5', '5e-1', '1.'])('x-switchyard-max-cost-usd %s is a decimal and is served', async (v) => {
+    expect((await post({ model: 'deepseek-v3.2', messages: hi, max_tokens: 5 }, { 'x-switchyard-max-cost-usd': v })).status).toBe(200);
+  });
+
   it('x-switchyard-timeout-ms within 1 .. resilience.requestTimeoutMs is served', async () => {
     expect((await post({ model: 'deepseek-v3.2', messages: hi }, { 'x-switchyard-timeout-ms': '15000' })).status).toBe(200);
   });
