@@ -54,6 +54,14 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
     return 1;
   }
   const strongShare = share ?? res.config.routing.auto.strongShare;
+  // Reading a ledger must not create one (a stray switchyard.db in whatever directory this ran in).
+  const ledgerUrl = res.config.storage.ledger;
+  if (ledgerUrl.startsWith('sqlite:') && ledgerUrl !== 'sqlite::memory:' && !existsSync(ledgerUrl.slice('sqlite:'.length))) {
+    console.error(
+      `switchyard calibrate: no ledger at ${ledgerUrl.slice('sqlite:'.length)} (storage.ledger${file ? ` of ${file}` : ', the built-in default'}): run it where switchyard serve keeps its ledger, or pass --config`,
+    );
+    return 1;
+  }
   try {
     const ledger = await openLedger(res.config.storage.ledger);
     const [rows, quality] = await Promise.all([ledger.rows({ limit }), ledger.qualityStats()]).finally(() => ledger.close());

@@ -4,7 +4,7 @@
  * secrets `serve` would miss.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +97,14 @@ describe('switchyard calibrate arguments', () => {
       expect(r.stdout).toContain('usage: switchyard calibrate');
       for (const o of ['--config', '--strong-share', '--limit']) expect(r.stdout).toContain(o);
     }
+  });
+
+  it('without a ledger it says where it looked and creates none (exit 1)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-cal-'));
+    const r = spawnSync(process.execPath, [BIN, 'calibrate'], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('no ledger at ./switchyard.db');
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it('an unknown option is a usage error (exit 2) that shows the usage', () => {
