@@ -108,6 +108,16 @@ describe('nesting', () => {
   });
 });
 
+describe('an empty body', () => {
+  it.each(['/v1/chat/completions', '/v1/messages', '/v1/responses', '/v1/embeddings', '/switchyard/route'])('on %s is 400 saying it is empty', async (path) => {
+    for (const body of ['', '  \n']) {
+      const r = await fetch(`${sc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect(r.status).toBe(400);
+      expect(await r.text()).toContain('request body is empty: send a JSON object');
+    }
+  });
+});
+
 describe('wrong types of the fields switchyard forwards', () => {
   // Sent on as they came, an OpenAI-kind simulator answered 200 and an Anthropic one saw a string temperature.
   it.each<[string, Record<string, unknown>, string]>([
