@@ -15,7 +15,7 @@ import type { Config } from './config/schema.js';
 import { ClientKeys } from './http/auth.js';
 import { createHttpServer, isLoopback, sendJson } from './http/server.js';
 import { modelsList, opsRoutes } from './http/ops-routes.js';
-import { createLogger } from './observe/log.js';
+import { createLogger, logWritesSettled } from './observe/log.js';
 import { Runtime } from './runtime/runtime.js';
 import { StartupError, type ReloadResult, type ServeOptions, type Sidecar } from './runtime/sidecar.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
@@ -312,10 +312,10 @@ function installSignals(log: Logger, shutdown: () => Promise<void>, reload: () =
   const stop = (sig: string) => {
     log.info({ signal: sig }, 'signal received');
     shutdown().then(
-      () => process.exit(0),
+      () => logWritesSettled().then(() => process.exit(0)),
       (err: unknown) => {
         log.error({ err }, 'error during shutdown');
-        process.exit(1);
+        void logWritesSettled().then(() => process.exit(1));
       },
     );
   };

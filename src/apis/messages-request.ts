@@ -7,7 +7,7 @@
  */
 import type { ChatBody, ChatMessage } from '../upstream/types.js';
 import { withNative } from './native.js';
-import { arrayOf, isObj, positiveInt, present, str, unsupported } from './fields.js';
+import { arrayOf, isObj, numberIn, positiveInt, present, str, unsupported } from './fields.js';
 
 const HANDLED = new Set(['model', 'messages', 'system', 'max_tokens', 'stream', 'tools', 'tool_choice', 'stop_sequences', 'temperature', 'top_p', 'metadata']);
 
@@ -25,7 +25,8 @@ function imagePart(b: Record<string, unknown>, p: string): Record<string, unknow
 
 function blocks(content: unknown, p: string): Array<Record<string, unknown>> {
   if (typeof content === 'string') return [{ type: 'text', text: content }];
-  return arrayOf(content, p).map((b, j) => {
+  if (!Array.isArray(content)) throw unsupported(p, 'expected a string or an array of content blocks');
+  return content.map((b: unknown, j) => {
     if (!isObj(b) || typeof b.type !== 'string') throw unsupported(`${p}[${j}]`, 'a content block must be an object with a type');
     return b;
   });
@@ -159,8 +160,9 @@ export function translateMessages(body: Record<string, unknown>, headers: { vers
   if (present(body.tools) && arrayOf(body.tools, 'tools').length > 0) chat.tools = toolsToChat(body.tools);
   if (present(body.tool_choice)) toolChoice(body.tool_choice, chat);
   if (present(body.stop_sequences)) chat.stop = arrayOf(body.stop_sequences, 'stop_sequences').map((s, i) => str(s, `stop_sequences[${i}]`));
-  if (present(body.temperature)) chat.temperature = body.temperature;
-  if (present(body.top_p)) chat.top_p = body.top_p;
+  // Anthropic's ranges (checked for every endpoint kind, as Anthropic itself would).
+  if (present(body.temperature)) chat.temperature = numberIn(body.temperature, 'temperature', 0, 1);
+  if (present(body.top_p)) chat.top_p = numberIn(body.top_p, 'top_p', 0, 1);
   if (isObj(body.metadata) && typeof body.metadata.user_id === 'string') chat.user = body.metadata.user_id;
   for (const [k, v] of Object.entries(body)) if (present(v) && !HANDLED.has(k)) ctx.untranslated.push(k);
   return withNative(chat, { kind: 'anthropic-messages', body, untranslated: ctx.untranslated, headers });

@@ -122,6 +122,7 @@ function inputItem(out: ChatMessage[], raw: unknown, p: string): void {
 
 export function inputMessages(input: unknown): ChatMessage[] {
   if (typeof input === 'string') return [{ role: 'user', content: input }];
+  if (!Array.isArray(input)) throw unsupported('input', 'expected a string or an array of input items');
   const out: ChatMessage[] = [];
   arrayOf(input, 'input').forEach((item, i) => inputItem(out, item, `input[${i}]`));
   return out;

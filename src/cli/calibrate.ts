@@ -17,13 +17,25 @@ const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
 /** Rounded down, so the request sitting on a threshold stays at or above it. */
 const floor4 = (x: number): string => (Math.floor(x * 1e4) / 1e4).toFixed(4);
 
+const USAGE = `usage: switchyard calibrate [--config FILE] [--strong-share X] [--limit N]
+  --config FILE        the config whose ledger to read (default ./switchyard.yaml if present, else the built-in catalogue)
+  --strong-share X     the wished share of auto requests sent to high_quality, 0 to 1 (default routing.auto.strongShare)
+  --limit N            read at most the N newest ledger rows (default 10000)`;
+
 export async function calibrateCommand(argv: string[]): Promise<number> {
-  let values: { config?: string; 'strong-share'?: string; limit?: string };
+  let values: { config?: string; 'strong-share'?: string; limit?: string; help?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, options: { config: { type: 'string' }, 'strong-share': { type: 'string' }, limit: { type: 'string' } } }));
+    ({ values } = parseArgs({
+      args: argv,
+      options: { config: { type: 'string' }, 'strong-share': { type: 'string' }, limit: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    }));
   } catch (err) {
-    console.error(`switchyard calibrate: ${(err as Error).message}`);
+    console.error(`switchyard calibrate: ${(err as Error).message}\n${USAGE}`);
     return 2;
+  }
+  if (values.help === true) {
+    console.log(USAGE);
+    return 0;
   }
   const share = values['strong-share'] === undefined ? undefined : Number(values['strong-share']);
   if (share !== undefined && !(share >= 0 && share <= 1)) {
@@ -42,6 +54,14 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
     return 1;
   }
   const strongShare = share ?? res.config.routing.auto.strongShare;
+  // Reading a ledger must not create one (a stray switchyard.db in whatever directory this ran in).
+  const ledgerUrl = res.config.storage.ledger;
+  if (ledgerUrl.startsWith('sqlite:') && ledgerUrl !== 'sqlite::memory:' && !existsSync(ledgerUrl.slice('sqlite:'.length))) {
+    console.error(
+      `switchyard calibrate: no ledger at ${ledgerUrl.slice('sqlite:'.length)} (storage.ledger${file ? ` of ${file}` : ', the built-in default'}): run it where switchyard serve keeps its ledger, or pass --config`,
+    );
+    return 1;
+  }
   try {
     const ledger = await openLedger(res.config.storage.ledger);
     const [rows, quality] = await Promise.all([ledger.rows({ limit }), ledger.qualityStats()]).finally(() => ledger.close());

@@ -14,10 +14,17 @@ function unsetSecrets(cfg: Config, env: NodeJS.ProcessEnv): string[] {
   return [...providers, ...keys];
 }
 
+const USAGE =
+  'usage: switchyard check-config FILE\n  validates FILE (YAML or JSON), prints every problem with its path; exit 0 when valid, 1 when not, 2 for a usage mistake';
+
 export async function checkConfigCommand(argv: string[]): Promise<number> {
+  if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')) {
+    console.log(USAGE);
+    return 0;
+  }
   const file = argv[0];
   if (!file || argv.length > 1) {
-    console.error('usage: switchyard check-config FILE');
+    console.error(USAGE);
     return 2;
   }
   const res = await loadConfigFile(file);

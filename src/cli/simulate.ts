@@ -41,7 +41,7 @@ export async function runSimulateCommand(argv: string[]): Promise<number> {
     try {
       profile = await loadProfile(values.profile);
     } catch (err) {
-      console.error(err instanceof Error ? err.message : String(err));
+      console.error(`switchyard simulate: ${err instanceof Error ? err.message : String(err)}`);
       return 1;
     }
   }

@@ -66,10 +66,19 @@ export function formatIssue(issue: z.core.$ZodIssue): string {
     }
     case 'invalid_value':
       return `${where}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    // `inclusive: false` is a strict bound (`positive()` is `> 0`): `>= 0` would call 0 valid.
     case 'too_small':
-      return `${where}: expected ${issue.origin === 'array' ? `at least ${String(issue.minimum)} item(s)` : `>= ${String(issue.minimum)}`}`;
+      if (issue.origin === 'array') return `${where}: expected at least ${String(issue.minimum)} item(s)`;
+      if (issue.origin === 'string')
+        return `${where}: ${Number(issue.minimum) === 1 ? 'expected a non-empty string' : `expected at least ${String(issue.minimum)} characters`}`;
+      return `${where}: expected ${issue.inclusive === false ? '>' : '>='} ${String(issue.minimum)}`;
     case 'too_big':
-      return `${where}: expected ${issue.origin === 'array' ? `at most ${String(issue.maximum)} item(s)` : `<= ${String(issue.maximum)}`}`;
+      if (issue.origin === 'array') return `${where}: expected at most ${String(issue.maximum)} item(s)`;
+      if (issue.origin === 'string') return `${where}: expected at most ${String(issue.maximum)} characters`;
+      return `${where}: expected ${issue.inclusive === false ? '<' : '<='} ${String(issue.maximum)}`;
+    case 'invalid_key':
+      // A record key that fails its own schema (a route name with a `/`): that schema's message.
+      return `${where}: invalid key: ${issue.issues[0]?.message ?? issue.message}`;
     default:
       return `${where}: ${issue.message}`;
   }

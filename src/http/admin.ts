@@ -33,5 +33,12 @@ export function checkAdmin(rule: AdminRule, req: IncomingMessage, url: URL, path
   const token = rule.adminToken();
   const given = presented(req, url, path);
   if (token && given !== null && sameSecret(given, token)) return;
+  if (!token) {
+    // No header can open it: say what the operator has to do.
+    throw new SwitchyardError(
+      'admin_token_required',
+      'this sidecar is bound to a non-loopback address and has no SWITCHYARD_ADMIN_TOKEN: set it in the sidecar\'s environment and restart, then send "authorization: Bearer $SWITCHYARD_ADMIN_TOKEN"',
+    );
+  }
   throw new SwitchyardError('admin_token_required', 'this sidecar is bound to a non-loopback address: send "authorization: Bearer $SWITCHYARD_ADMIN_TOKEN"');
 }

@@ -48,7 +48,14 @@ export class ClientKeys {
   private find(authorization: string | undefined): KeyEntry | null {
     if (this.keys.length === 0) return null;
     const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
-    if (!m) throw new SwitchyardError('invalid_api_key', 'missing client key: send "authorization: Bearer <key>"');
+    if (!m) {
+      throw new SwitchyardError(
+        'invalid_api_key',
+        authorization === undefined || authorization.trim() === ''
+          ? 'missing client key: send "authorization: Bearer <key>" (Anthropic clients: "x-api-key: <key>") with a key from auth.keys'
+          : 'the authorization header is not "Bearer <key>": send "authorization: Bearer <key>" with a key from auth.keys',
+      );
+    }
     const d = digest(m[1]!.trim());
     let found: KeyEntry | undefined;
     // Compare against every key so timing does not tell which one matched.

@@ -37,6 +37,7 @@ export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId
     throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
   const keyId = deps.keys.check(clientAuthorization(req), receivedAt);
   const text = (await readBody(req, deps.maxBodyBytes())).toString('utf8');
+  if (text.trim() === '') throw new SwitchyardError('invalid_request', 'request body is empty: send a JSON object (content-type: application/json)');
   checkJsonDepth(text);
   let json: unknown;
   try {

@@ -77,6 +77,10 @@ export function retrieveResponseRoute(store: () => ResponseStore | null): ApiRou
       } catch {
         throw new SwitchyardError('invalid_request', 'the response id in the path is not valid percent-encoding', { param: 'response_id' });
       }
+      if (id.includes('/')) {
+        // The SDK's responses.inputItems.list (…/{id}/input_items) and the like: say what is served.
+        throw new SwitchyardError('not_found', `no route GET ${path.slice(0, 160)}: of the stored responses switchyard serves GET /v1/responses/{id} only`);
+      }
       const rt = deps.runtime();
       const s = store();
       const found = s && id !== '' && !id.includes('/') ? await s.getResponse(id, keyId, rt.now()) : null;

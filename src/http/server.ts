@@ -110,10 +110,11 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 async function readJson(deps: ServerDeps, req: IncomingMessage): Promise<unknown> {
-  const raw = await readBody(req, deps.maxBodyBytes());
+  const text = (await readBody(req, deps.maxBodyBytes())).toString('utf8');
+  if (text.trim() === '') throw new SwitchyardError('invalid_request', 'request body is empty: send a JSON object (content-type: application/json)');
   let json: unknown;
   try {
-    json = JSON.parse(raw.toString('utf8'));
+    json = JSON.parse(text);
   } catch (err) {
     throw new SwitchyardError('invalid_request', `request body is not valid JSON: ${(err as Error).message}`);
   }

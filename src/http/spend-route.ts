@@ -19,8 +19,11 @@ const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(Z|[+-
  * offset in the server's local zone (days and budget periods are UTC), rolls impossible
  * dates over (`2025-02-30` is March 2) and accepts non-ISO text (`03/02/2025`, `1`).
  */
-function time(v: string | null, name: string): number | undefined {
-  if (v === null || v === '') return undefined;
+function time(raw: string | null, name: string): number | undefined {
+  if (raw === null || raw === '') return undefined;
+  // A `+01:00` offset typed into a URL unencoded arrives as ` 01:00` (a query's `+` is a
+  // space); nothing else can be meant there.
+  const v = raw.replace(/^(\d{4}-\d{2}-\d{2}T[\d:.]+) (\d{2}:\d{2})$/, '$1+$2');
   const m = ISO_RE.exec(v);
   const t = m ? Date.parse(m[4] !== undefined && m[5] === undefined ? `${v}Z` : v) : NaN;
   const day = m ? `${m[1]}-${m[2]}-${m[3]}` : '';

@@ -9,9 +9,18 @@ import { TIERS } from '../config/schema.js';
 import { isTier } from '../routing/classify.js';
 import type { ChatBody } from '../upstream/types.js';
 
+/** A content part: any type passes on, but a text part must carry its text (as OpenAI requires). */
+const contentPart = z
+  .looseObject({ type: z.string(), text: z.unknown().optional() })
+  .refine((p) => p.type !== 'text' || typeof p.text === 'string', { message: 'a text part needs "text": a string', path: ['text'] });
+
 const message = z.looseObject({
   role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
-  content: z.union([z.string(), z.array(z.looseObject({ type: z.string() })), z.null()]).optional(),
+  content: z
+    .union([z.string(), z.array(contentPart), z.null()], {
+      error: 'expected a string, an array of content parts ({"type": "text", "text": …}) or null',
+    })
+    .optional(),
   name: z.string().optional(),
   tool_calls: z.array(z.looseObject({})).optional(),
   tool_call_id: z.string().optional(),
@@ -27,6 +36,12 @@ const chatBody = z.looseObject({
   n: z.number().int().positive().nullish(),
   tools: z.array(z.looseObject({})).nullish(),
   response_format: z.looseObject({ type: z.string() }).nullish(),
+  // Sampling fields switchyard forwards (and translates for Anthropic): OpenAI's types and ranges.
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
+  stop: z.union([z.string(), z.array(z.string())], { error: 'expected a string or an array of strings' }).nullish(),
 });
 
 export function parseChatBody(raw: unknown): ChatBody {
@@ -69,7 +84,8 @@ const intHeader = (v: string | string[] | undefined, name: string): number | nul
 const numHeader = (v: string | string[] | undefined, name: string): number | null => {
   const s = first(v, name);
   if (s === null) return null;
-  const n = Number(s);
+  // Decimal only: Number() would also read "0x10" as 16, "0b1" as 1 and "1_0"-like typos as NaN.
+  const n = /^(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(s) ? Number(s) : NaN;
   if (!Number.isFinite(n) || n < 0)
     throw new SwitchyardError('invalid_request', `header ${name} must be a non-negative number, got "${s.slice(0, 32)}"`, { param: name });
   return n;

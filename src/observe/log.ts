@@ -43,5 +43,32 @@ export function createLogger(opts: { level: string; pretty: boolean; destination
       transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' } },
     });
   }
-  return pino(base, scrubbing(opts.destination ?? pino.destination(1)));
+  if (opts.destination) return pino(base, scrubbing(opts.destination));
+  const dest = pino.destination(1);
+  stdoutDestination = dest as unknown as PendingWrites;
+  return pino(base, scrubbing(dest));
+}
+
+/** The part of sonic-boom's state that says whether an asynchronous write is still under way. */
+interface PendingWrites {
+  _writing?: boolean;
+}
+
+let stdoutDestination: PendingWrites | null = null;
+
+/**
+ * Resolves once no write to stdout is under way (at most `timeoutMs`). Exit only after it: at
+ * exit pino flushes synchronously, and when stdout is a pipe whose reader is gone (a supervisor
+ * or `| head` that ended) sonic-boom retries the EPIPE write forever, so SIGTERM never ended the
+ * process. A write that fails first makes pino mute the stream, and the exit flush is a no-op.
+ */
+export function logWritesSettled(timeoutMs = 1000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (stdoutDestination?._writing !== true || Date.now() >= until) resolve();
+      else setTimeout(check, 5);
+    };
+    check();
+  });
 }

@@ -42,7 +42,10 @@ function thresholdAt(sorted: readonly number[], share: number): number {
 export function calibrate(scores: readonly number[], opts: { strongShare?: number; model?: RouterModel } = {}): Calibration {
   const model = opts.model ?? DEFAULT_MODEL;
   const valid = scores.filter((s) => Number.isFinite(s) && s >= 0 && s <= 1);
-  if (valid.length < MIN_SCORES) throw new RangeError(`only ${valid.length} requests with a route score in the ledger; calibrate needs at least ${MIN_SCORES}`);
+  if (valid.length < MIN_SCORES)
+    throw new RangeError(
+      `only ${valid.length} requests with a route score in the ledger; calibrate needs at least ${MIN_SCORES} (send model "auto" requests through the sidecar first)`,
+    );
   const sorted = [...valid].sort((a, b) => a - b);
   const strongShare = opts.strongShare ?? referenceShareAbove(model.thresholds.highQuality, model.quantiles);
   const belowBalanced = 1 - referenceShareAbove(model.thresholds.balanced, model.quantiles);

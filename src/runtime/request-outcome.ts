@@ -30,6 +30,9 @@ export function abortedOutcome(reason: unknown, ctx: ReqContext): Outcome {
   };
 }
 
+/** How a client brings the worst case down: it is the prompt plus the output cap. */
+const LOWER = "; the worst case is the prompt plus max_tokens (the model's maxOutputTokens when max_tokens is absent): a lower max_tokens lowers it";
+
 function refusalError(r: BudgetRefusal, maxCostUsd: number | null): SwitchyardError {
   const headers = { headers: { 'x-should-retry': 'false' } };
   // Amounts as exact decimals (formatUsd): never `$1e-7`, never float noise.
@@ -37,12 +40,12 @@ function refusalError(r: BudgetRefusal, maxCostUsd: number | null): SwitchyardEr
   if (r.kind === 'max_cost')
     return new SwitchyardError(
       'budget_exceeded',
-      `worst-case cost of ${r.model} ($${formatUsd(r.amount)}) exceeds x-switchyard-max-cost-usd (${cap})`,
+      `worst-case cost of ${r.model} ($${formatUsd(r.amount)}) exceeds x-switchyard-max-cost-usd (${cap})${LOWER}`,
       headers,
     );
   return new SwitchyardError(
     'budget_exceeded',
-    `budget ${r.budget} would be exceeded: limit $${formatUsd(r.limit)}, spent $${formatUsd(r.spent)}, reserved $${formatUsd(r.reserved)}, this request needs up to $${formatUsd(r.amount)}`,
+    `budget ${r.budget} would be exceeded: limit $${formatUsd(r.limit)}, spent $${formatUsd(r.spent)}, reserved $${formatUsd(r.reserved)}, this request needs up to $${formatUsd(r.amount)}${r.spent + r.reserved < r.limit ? LOWER : ''}`,
     headers,
   );
 }

@@ -22,7 +22,7 @@ const Body = z.looseObject({
   max_tokens: z.number().int().min(1),
   system: z.union([z.string(), z.array(TextBlock)]).optional(),
   stream: z.boolean().optional(),
-  tools: z.array(z.looseObject({ name: z.string() })).optional(),
+  tools: z.array(z.looseObject({ name: z.string(), input_schema: z.unknown().optional() })).optional(),
   tool_choice: z.looseObject({ type: z.string(), name: z.string().optional() }).optional(),
   stop_sequences: z.array(z.string()).optional(),
   thinking: z
@@ -68,6 +68,7 @@ function parse(raw: unknown): ChatRequest | SimError {
   const last = body.messages[body.messages.length - 1]!;
   const trailingAssistant = last.role === 'assistant';
   const lastUser = [...body.messages].reverse().find((m) => m.role === 'user' && !isToolResult(m));
+  const toolName = chooseTool(body, last);
   return {
     model: body.model,
     stream: body.stream === true,
@@ -76,7 +77,8 @@ function parse(raw: unknown): ChatRequest | SimError {
     messageTexts: texts,
     seedText: (trailingAssistant ? texts.slice(0, -1) : texts).join('\n'),
     prefill: trailingAssistant ? texts[texts.length - 1]! : null,
-    toolName: chooseTool(body, last),
+    toolName,
+    toolSchema: toolName === null ? undefined : body.tools?.find((t) => t.name === toolName)?.input_schema,
     lastUserText: lastUser === undefined ? '' : messageText(lastUser),
     json: false,
     logprobs: false,

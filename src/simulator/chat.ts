@@ -7,6 +7,7 @@ import { retryAfterValue } from './rate-limit.js';
 import { deliverJson, deliverStream, sendError } from './respond.js';
 import type { ClientGone } from './respond.js';
 import { applyQualityFault, CONFIDENT_LOGPROB, jsonPieces } from './quality.js';
+import { schemaExample } from './schema-example.js';
 import { answerTokens, continuation, promptTokens, splitPieces } from './text.js';
 import type { Answer, ChatRequest, SimRequestLogEntry, Wire } from './types.js';
 import { isSimError } from './types.js';
@@ -56,13 +57,14 @@ function buildAnswer(req: ChatRequest, settings: ModelSettings, wire: Wire, seq:
     cacheWriteTokens: Math.min(settings.cacheWriteTokens, prompt - Math.min(settings.cachedTokens, prompt)),
   };
   if (req.toolName !== null) {
-    const args = JSON.stringify({ input: Array.from(req.lastUserText).slice(0, 40).join('') });
+    const input = Array.from(req.lastUserText).slice(0, 40).join('');
+    const args = JSON.stringify(schemaExample(req.toolSchema, input) ?? { input });
     const pieces = splitPieces(args);
     return { ...base, kind: 'tool', toolName: req.toolName, pieces, finish: 'tool', completionTokens: pieces.length };
   }
   const full = settings.fixedAnswer === undefined ? answerTokens(req.seedText, settings.outputTokens) : settings.fixedAnswer.split(/(?= )/);
   let pieces = req.prefill === null ? full : continuation(full, req.prefill);
-  if (req.json && req.prefill === null) pieces = jsonPieces(pieces);
+  if (req.json && req.prefill === null) pieces = jsonPieces(pieces, req.jsonSchema);
   let finish: Answer['finish'] = 'stop';
   const stop = firstStop(pieces, req.stopSequences);
   if (stop !== null) pieces = stop.pieces;

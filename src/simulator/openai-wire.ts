@@ -19,9 +19,9 @@ const Body = z.looseObject({
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
   max_tokens: z.number().int().min(0).nullish(),
   max_completion_tokens: z.number().int().min(0).nullish(),
-  tools: z.array(z.looseObject({ function: z.looseObject({ name: z.string() }) })).optional(),
+  tools: z.array(z.looseObject({ function: z.looseObject({ name: z.string(), parameters: z.unknown().optional() }) })).optional(),
   tool_choice: z.union([z.string(), z.looseObject({ function: z.looseObject({ name: z.string() }) })]).optional(),
-  response_format: z.looseObject({ type: z.string() }).nullish(),
+  response_format: z.looseObject({ type: z.string(), json_schema: z.unknown().optional() }).nullish(),
   logprobs: z.boolean().nullish(),
 });
 type OpenAiMessage = z.infer<typeof Message>;
@@ -33,6 +33,9 @@ function messageText(m: OpenAiMessage): string {
   for (const call of m.tool_calls ?? []) parts.push(call.function.name, call.function.arguments ?? '');
   return parts.join('\n');
 }
+
+/** `json_schema.schema`, when `json_schema` is an object. */
+const schemaOf = (js: unknown): unknown => (typeof js === 'object' && js !== null ? (js as { schema?: unknown }).schema : undefined);
 
 function chooseTool(body: z.infer<typeof Body>, last: OpenAiMessage): string | null {
   const first = body.tools?.[0];
@@ -58,6 +61,7 @@ function parse(raw: unknown): ChatRequest | SimError {
   const trailingAssistant = last.role === 'assistant';
   const seedTexts = trailingAssistant ? texts.slice(0, -1) : texts;
   const lastUser = [...body.messages].reverse().find((m) => m.role === 'user');
+  const toolName = chooseTool(body, last);
   return {
     model: body.model,
     stream: body.stream === true,
@@ -66,9 +70,11 @@ function parse(raw: unknown): ChatRequest | SimError {
     messageTexts: texts,
     seedText: seedTexts.join('\n'),
     prefill: trailingAssistant ? texts[texts.length - 1]! : null,
-    toolName: chooseTool(body, last),
+    toolName,
     lastUserText: lastUser === undefined ? '' : messageText(lastUser),
     json: body.response_format?.type === 'json_object' || body.response_format?.type === 'json_schema',
+    jsonSchema: body.response_format?.type === 'json_schema' ? schemaOf(body.response_format.json_schema) : undefined,
+    toolSchema: toolName === null ? undefined : body.tools?.find((t) => t.function.name === toolName)?.function.parameters,
     logprobs: body.logprobs === true,
     thinkingBudget: null,
     stopSequences: [],

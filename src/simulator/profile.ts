@@ -116,7 +116,12 @@ export function parseProfile(value: unknown, source = 'profile'): SimulatorProfi
 
 /** Reads a YAML or JSON profile file (JSON is YAML) and validates it. */
 export async function loadProfile(file: string): Promise<SimulatorProfile> {
-  const text = await readFile(file, 'utf8');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new Error(`${file}: cannot read the profile (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
   let value: unknown;
   try {
     value = (await import('yaml')).parse(text);

@@ -5,6 +5,7 @@
  * `switchyard demo` can show the quality cascade escalating; usage stays truthful.
  */
 import type { Fault } from './faults.js';
+import { schemaExample } from './schema-example.js';
 import { splitPieces } from './text.js';
 import type { Answer, ChatRequest } from './types.js';
 
@@ -19,9 +20,13 @@ export function isQualityFault(f: Fault | null): boolean {
   return f !== null && QUALITY.has(f.kind);
 }
 
-/** A JSON-mode answer: the words as `{"answer": "…"}`, in pieces. */
-export function jsonPieces(words: string[]): string[] {
-  return splitPieces(JSON.stringify({ answer: words.join('') }));
+/**
+ * A JSON-mode answer, in pieces: an object of the `json_schema` schema's shape with the words
+ * as every string, or the words as `{"answer": "…"}` (json_object, or a schema without properties).
+ */
+export function jsonPieces(words: string[], schema?: unknown): string[] {
+  const text = words.join('');
+  return splitPieces(JSON.stringify(schemaExample(schema, text) ?? { answer: text }));
 }
 
 function withPieces(a: Answer, pieces: string[], over: Partial<Answer> = {}): Answer {

@@ -21,6 +21,10 @@ export interface ChatRequest {
   lastUserText: string;
   /** `response_format` json_object or json_schema: the answer is a JSON object. */
   json: boolean;
+  /** The `json_schema` response format's schema: the JSON answer takes its shape. */
+  jsonSchema?: unknown;
+  /** The chosen tool's parameters schema: the call's arguments take its shape. */
+  toolSchema?: unknown;
   /** `logprobs: true`: every content token carries its log-probability. */
   logprobs: boolean;
   /** Anthropic `thinking: {type: "enabled", budget_tokens}`: the budget; null without thinking. */

@@ -91,6 +91,27 @@ describe('off loopback', () => {
     }
   });
 
+  it('without SWITCHYARD_ADMIN_TOKEN on the sidecar, the 401 says to set it there (no header can help)', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'sy-admin-')), 'switchyard.yaml');
+    writeFileSync(file, stringify({ ...testConfig('http://127.0.0.1:9'), server: { host: '0.0.0.0' } }));
+    const bare = await startProc(['serve', '--config', file, '--port', '0'], /switchyard (http:\/\/0\.0\.0\.0:\d+)\/v1/, {
+      ...TEST_KEYS,
+      SWITCHYARD_ADMIN_TOKEN: '',
+    });
+    try {
+      const r = await fetch(`${bare.url.replace('0.0.0.0', '127.0.0.1')}/switchyard/state`, { headers: { authorization: 'Bearer anything' } });
+      expect(r.status).toBe(401);
+      const body = (await r.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('admin_token_required');
+      expect(body.error.message).toContain("has no SWITCHYARD_ADMIN_TOKEN: set it in the sidecar's environment and restart");
+      // With the token set, the message stays the plain one.
+      const closedBody = (await (await fetch(`${closedUrl}/switchyard/state`)).json()) as { error: { message: string } };
+      expect(closedBody.error.message).not.toContain('has no SWITCHYARD_ADMIN_TOKEN');
+    } finally {
+      await bare.stop();
+    }
+  });
+
   it('health and the API stay open', async () => {
     expect(await status(`${closedUrl}/healthz`)).toBe(200);
   });

@@ -78,6 +78,16 @@ describe('hints', () => {
     expect([r.status, r.code]).toEqual([400, 'invalid_request']);
   });
 
+  it.each(['abc', '-1', 'NaN', 'Infinity', '0x10', '0b1', '1e400', '1,5', '$1'])('x-switchyard-max-cost-usd %s is 400 naming the header', async (v) => {
+    const r = await post({ model: 'deepseek-v3.2', messages: hi }, { 'x-switchyard-max-cost-usd': v });
+    expect([r.status, r.code]).toEqual([400, 'invalid_request']);
+    expect(r.text).toContain('x-switchyard-max-cost-usd must be a non-negative number');
+  });
+
+  it.each(['1', '0.5', '.5', '5e-1', '1.'])('x-switchyard-max-cost-usd %s is a decimal and is served', async (v) => {
+    expect((await post({ model: 'deepseek-v3.2', messages: hi, max_tokens: 5 }, { 'x-switchyard-max-cost-usd': v })).status).toBe(200);
+  });
+
   it('x-switchyard-timeout-ms within 1 .. resilience.requestTimeoutMs is served', async () => {
     expect((await post({ model: 'deepseek-v3.2', messages: hi }, { 'x-switchyard-timeout-ms': '15000' })).status).toBe(200);
   });
@@ -94,6 +104,55 @@ describe('nesting', () => {
 
   it('brackets inside strings do not count', async () => {
     const r = await post({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: '['.repeat(500) }] });
+    expect(r.status).toBe(200);
+  });
+});
+
+describe('an empty body', () => {
+  it.each(['/v1/chat/completions', '/v1/messages', '/v1/responses', '/v1/embeddings', '/switchyard/route'])('on %s is 400 saying it is empty', async (path) => {
+    for (const body of ['', '  \n']) {
+      const r = await fetch(`${sc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect(r.status).toBe(400);
+      expect(await r.text()).toContain('request body is empty: send a JSON object');
+    }
+  });
+});
+
+describe('wrong types of the fields switchyard forwards', () => {
+  // Sent on as they came, an OpenAI-kind simulator answered 200 and an Anthropic one saw a string temperature.
+  it.each<[string, Record<string, unknown>, string]>([
+    ['temperature as a string', { temperature: 'hot' }, 'temperature'],
+    ['temperature above 2', { temperature: 3 }, 'temperature'],
+    ['top_p above 1', { top_p: 1.5 }, 'top_p'],
+    ['presence_penalty as a string', { presence_penalty: 'x' }, 'presence_penalty'],
+    ['frequency_penalty below -2', { frequency_penalty: -3 }, 'frequency_penalty'],
+    ['stop as a number', { stop: 5 }, 'stop'],
+  ])('%s is 400 invalid_request naming the field', async (_name, extra, param) => {
+    for (const model of ['gpt-4.1', 'claude-sonnet-4.5']) {
+      const r = await post({ model, messages: hi, ...extra });
+      expect([r.status, r.code], model).toEqual([400, 'invalid_request']);
+      expect((JSON.parse(r.text) as { error: { param: string } }).error.param).toBe(param);
+    }
+  });
+
+  it('a message content of the wrong type says what it must be', async () => {
+    const r = await post({ model: 'gpt-4.1', messages: [{ role: 'user', content: 5 }] });
+    expect([r.status, r.code]).toEqual([400, 'invalid_request']);
+    expect(r.text).toMatch(/messages\[0\]\.content: expected a string, an array of content parts/);
+  });
+
+  it('a text part without a string text is 400 naming it, for every kind of model', async () => {
+    for (const model of ['gpt-4.1', 'claude-sonnet-4.5']) {
+      for (const part of [{ type: 'text' }, { type: 'text', text: 5 }]) {
+        const r = await post({ model, messages: [{ role: 'user', content: [part] }] });
+        expect([r.status, r.code], model).toEqual([400, 'invalid_request']);
+        expect(r.text).toContain('messages[0].content[0].text: a text part needs \\"text\\": a string');
+      }
+    }
+  });
+
+  it('null and in-range values are served', async () => {
+    const r = await post({ model: 'gpt-4.1', messages: hi, temperature: null, top_p: 0.9, stop: ['x'], presence_penalty: 0, frequency_penalty: null });
     expect(r.status).toBe(200);
   });
 });

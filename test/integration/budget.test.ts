@@ -297,6 +297,8 @@ describe('x-switchyard-max-cost-usd', () => {
     // Amounts as exact decimals, never exponent notation or float noise.
     expect(err.message).not.toMatch(/\de-\d|\.\d{10,}/);
     expect(err.message).toMatch(/\(\$0\.\d{6,9}\) exceeds x-switchyard-max-cost-usd \(\$0\.\d{6,9}\)/);
+    // …and says how to bring the worst case down.
+    expect(err.message).toContain('a lower max_tokens lowers it');
     const tiny = await apiError(
       sc.client.chat.completions.create({ model: 'deepseek-v3.2', messages: msgs, max_tokens: 100 }, { headers: { 'x-switchyard-max-cost-usd': '0.0000001' } }),
     );

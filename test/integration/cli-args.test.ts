@@ -4,7 +4,7 @@
  * secrets `serve` would miss.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +69,49 @@ describe('switchyard check-config', () => {
     const r = run('check-config', file, file);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('usage: switchyard check-config FILE');
+  });
+
+  it('--help and -h print the usage and exit 0 (not "cannot read the file --help")', () => {
+    for (const flag of ['--help', '-h']) {
+      const r = run('check-config', flag);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('usage: switchyard check-config FILE');
+      expect(r.stderr).not.toContain('cannot read');
+    }
+  });
+});
+
+describe('switchyard simulate --profile', () => {
+  it('a profile that cannot be read is one line naming the file and the reason, exit 1', () => {
+    const r = run('simulate', '--port', '0', '--profile', '/nonexistent/profile.yaml');
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe('switchyard simulate: /nonexistent/profile.yaml: cannot read the profile (ENOENT)');
+  });
+});
+
+describe('switchyard calibrate arguments', () => {
+  it('--help and -h print the usage with every option and exit 0', () => {
+    for (const flag of ['--help', '-h']) {
+      const r = run('calibrate', flag);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('usage: switchyard calibrate');
+      for (const o of ['--config', '--strong-share', '--limit']) expect(r.stdout).toContain(o);
+    }
+  });
+
+  it('without a ledger it says where it looked and creates none (exit 1)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-cal-'));
+    const r = spawnSync(process.execPath, [BIN, 'calibrate'], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('no ledger at ./switchyard.db');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('an unknown option is a usage error (exit 2) that shows the usage', () => {
+    const r = run('calibrate', '--bogus');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("Unknown option '--bogus'");
+    expect(r.stderr).toContain('usage: switchyard calibrate');
   });
 });
 

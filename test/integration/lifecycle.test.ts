@@ -52,6 +52,31 @@ describe('first run', () => {
 });
 
 describe('shutdown', () => {
+  it('SIGTERM ends the process even when the reader of its stdout is gone (closed pipe)', async () => {
+    // A supervisor or `| head` that ended: the log's next write fails with EPIPE. pino's exit flush
+    // used to retry that write forever, so the process never exited.
+    const dir = mkdtempSync(join(tmpdir(), 'sy-pipe-'));
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {
+      cwd: dir,
+      env: { ...process.env, ...NO_KEYS },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no listening line')), 20_000);
+      child.stdout!.once('data', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    child.stdout!.destroy();
+    await sleep(200);
+    child.kill('SIGTERM');
+    const code = await Promise.race([exited, sleep(8000).then(() => 'still running' as const)]);
+    if (code === 'still running') child.kill('SIGKILL');
+    expect(code).toBe(0);
+  });
+
   it('SIGTERM stops accepting, lets the stream in flight finish, and exits 0', async () => {
     const sc = await startSidecar(testConfig(sim.url));
     const stream = await sc.client.chat.completions.create({ model: 'gpt-4.1', stream: true, messages: [{ role: 'user', content: 'long answer please' }] });

@@ -154,6 +154,10 @@ describe('Messages API edges', () => {
     const bad = await fetch(`${sc.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': 'wrong', 'content-type': 'application/json' }, body: '{}' });
     expect(bad.status).toBe(401);
     expect(await bad.json()).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
+    // Without any key, the message names the header an Anthropic client sends.
+    const none = await fetch(`${sc.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(none.status).toBe(401);
+    expect(((await none.json()) as { error: { message: string } }).error.message).toContain('x-api-key');
   });
 
   it('answers bad input in Anthropic shape', async () => {

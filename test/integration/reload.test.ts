@@ -80,13 +80,18 @@ const requestIds: Record<string, string[]> = { 'team-a': [], 'team-b': [] };
 describe('client keys (auth.keys)', () => {
   it('no key, or not a Bearer key → 401 invalid_api_key, OpenAI-shaped, nothing sent upstream', async () => {
     await sim.clearLog();
-    const cases: Array<Record<string, string>> = [{}, { authorization: `Basic ${KEY_A}` }, { authorization: 'Bearer ' }];
-    for (const headers of cases) {
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{}, /^missing client key: send "authorization: Bearer <key>"/],
+      [{ authorization: `Basic ${KEY_A}` }, /not "Bearer <key>"/],
+      [{ authorization: 'Bearer ' }, /not "Bearer <key>"/],
+    ];
+    for (const [headers, message] of cases) {
       const r = await post(headers);
       expect(r.status).toBe(401);
       const body = (await r.json()) as { error: { code: string; type: string; message: string } };
       expect(body.error.code).toBe('invalid_api_key');
       expect(body.error.type).toBe('authentication_error');
+      expect(body.error.message).toMatch(message);
     }
     expect(await sim.log()).toEqual([]);
   });

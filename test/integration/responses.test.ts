@@ -143,6 +143,10 @@ describe('POST /v1/responses', () => {
     }
     const wrongMethod = await fetch(`${sc.url}/v1/responses/${created.id}`, { method: 'DELETE' });
     expect(wrongMethod.status).toBe(405);
+    // A sub-resource (the SDK's inputItems.list) is not a response id with a slash in it.
+    const items = await sc.client.responses.inputItems.list(created.id).catch((e: unknown) => e);
+    expect(items).toMatchObject({ status: 404, code: 'not_found' });
+    expect((items as Error).message).toContain('serves GET /v1/responses/{id} only');
   });
 
   it('refuses an unknown previous_response_id with a 400', async () => {

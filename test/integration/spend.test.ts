@@ -176,6 +176,9 @@ describe('/switchyard/spend', () => {
     expect(noOffset.from).toBe('2025-03-01T23:59:59.999Z');
     const withOffset = await spend(`group_by=model&from=${encodeURIComponent('2025-03-03T13:00:00+01:00')}`);
     expect(withOffset.total.requests).toBe(2);
+    // The same offset typed unencoded (curl '...&from=2025-03-03T13:00:00+01:00'): the + arrives as a space.
+    const typed = await spend('group_by=model&from=2025-03-03T13:00:00+01:00');
+    expect([typed.from, typed.total.requests]).toEqual(['2025-03-03T12:00:00.000Z', 2]);
     expect((await spend('from=2025-03-04')).total).toEqual({ requests: 0, usd: 0, cny: 0 });
     expect((await spend('to=2025-03-01T10:00:00.001Z')).groups.map((g) => g.model)).toEqual(['gpt-4.1']);
   });

@@ -100,6 +100,10 @@ describe('switchyard calibrate (command)', () => {
     expect(await calibrateCommand(['--strong-share', '2'])).toBe(2);
     const cfg = join(dir, 'empty.yaml');
     writeFileSync(cfg, `providers: {}\nmodels: {}\nstorage: { ledger: "sqlite:${join(dir, 'empty.db')}" }\n`);
+    // No ledger file at all: said so, and none is created.
+    expect(await calibrateCommand(['--config', cfg])).toBe(1);
+    expect(err.join('\n')).toMatch(/no ledger at .*empty\.db/);
+    await (await openLedger(`sqlite:${join(dir, 'empty.db')}`)).close();
     expect(await calibrateCommand(['--config', cfg])).toBe(1);
     expect(err.join('\n')).toMatch(/only 0 requests with a route score/);
   });

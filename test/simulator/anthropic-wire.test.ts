@@ -134,6 +134,22 @@ describe('Anthropic wire through the official SDK', () => {
     expect(msg.content[0]?.type === 'text' ? msg.content[0].text : '').toBe(answerTokens('hello there', 3).join(''));
   });
 
+  it("a tool_use input takes the shape of the tool's input_schema", async () => {
+    const msg = await client.messages.create({
+      model: 'claude-test',
+      max_tokens: 100,
+      tools: [
+        {
+          name: 'get_weather',
+          input_schema: { type: 'object', properties: { city: { type: 'string' }, days: { type: 'integer', minimum: 1 } }, required: ['city'] },
+        },
+      ],
+      tool_choice: { type: 'any' },
+      messages: [{ role: 'user', content: 'weather?' }],
+    });
+    expect(msg.content[0]).toMatchObject({ type: 'tool_use', name: 'get_weather', input: { city: 'weather?', days: 1 } });
+  });
+
   it('calls a tool (first, or the named one) with tool_use, non-streaming', async () => {
     const text = 'Please look up the maintenance schedule for line four';
     const msg = await client.messages.create({ model: 'claude-test', max_tokens: 100, tools, messages: [{ role: 'user', content: text }] });

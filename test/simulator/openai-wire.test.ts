@@ -1,4 +1,6 @@
 import OpenAI from 'openai';
+import { zodFunction, zodResponseFormat } from 'openai/helpers/zod';
+import { z } from 'zod';
 import { encode } from 'gpt-tokenizer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { answerTokens } from '../../src/simulator/index.js';
@@ -122,6 +124,41 @@ describe('OpenAI wire through the official SDK', () => {
     });
     const namedCall = named.choices[0]?.message.tool_calls?.[0];
     expect(namedCall?.type === 'function' ? namedCall.function.name : '').toBe('weather');
+  });
+
+  it('answers json_schema requests and tool calls in the shape of their schemas (the SDK parse() helpers validate them)', async () => {
+    const Event = z.object({
+      name: z.string(),
+      count: z.number().int(),
+      score: z.number().min(2).max(5),
+      tags: z.array(z.string()),
+      kind: z.enum(['talk', 'demo']),
+      note: z.string().nullable(),
+      place: z.object({ city: z.string(), indoor: z.boolean() }),
+    });
+    const r = await client.chat.completions.parse({
+      model: 'gpt-test',
+      messages: [{ role: 'user', content: 'extract the event' }],
+      response_format: zodResponseFormat(Event, 'event'),
+    });
+    const parsed = r.choices[0]?.message.parsed;
+    expect(Event.safeParse(parsed).success).toBe(true);
+    expect(parsed).toMatchObject({ count: 1, score: 2, kind: 'talk', place: { indoor: true } });
+    const weather = zodFunction({ name: 'get_weather', parameters: z.object({ city: z.string(), unit: z.enum(['c', 'f']) }) });
+    const t = await client.chat.completions.parse({
+      model: 'gpt-test',
+      messages: [{ role: 'user', content: 'weather in Paris?' }],
+      tools: [weather],
+      tool_choice: 'required',
+    });
+    expect(t.choices[0]?.message.tool_calls?.[0]?.function.parsed_arguments).toEqual({ city: 'weather in Paris?', unit: 'c' });
+    // json_object, or a schema without properties, keeps the plain {"answer": …}
+    const plain = await client.chat.completions.create({
+      model: 'gpt-test',
+      messages: [{ role: 'user', content: 'hi' }],
+      response_format: { type: 'json_object' },
+    });
+    expect(Object.keys(JSON.parse(plain.choices[0]!.message.content!) as object)).toEqual(['answer']);
   });
 
   it('answers text when tool_choice is none or the last message is a tool result', async () => {

@@ -28,6 +28,12 @@ const build = (body: BuildInput['body'], over: Partial<BuildInput> = {}): BuildI
 });
 
 describe('Responses → chat', () => {
+  it('an input that is neither a string nor an array says it may be either', () => {
+    for (const input of [5, { role: 'user', content: 'hi' }, true]) {
+      expect(() => translateResponses({ model: 'gpt-4.1', input }, [])).toThrow(/^input: expected a string or an array of input items$/);
+    }
+  });
+
   it('maps instructions, items, function calls and outputs, tools, text.format and limits', () => {
     const t = translateResponses(
       {
@@ -137,6 +143,19 @@ describe('Responses → chat', () => {
 });
 
 describe('Messages → chat and back', () => {
+  it('refuses wrong types with a message saying what is expected', () => {
+    const base = { model: 'gpt-4.1', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] };
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ messages: [{ role: 'user', content: 5 }] }, 'messages[0].content: expected a string or an array of content blocks'],
+      [{ system: 5 }, 'system: expected a string or an array of content blocks'],
+      [{ temperature: 'hot' }, 'temperature: expected a number from 0 to 1'],
+      [{ temperature: 1.5 }, 'temperature: expected a number from 0 to 1'],
+      [{ top_p: 2 }, 'top_p: expected a number from 0 to 1'],
+    ];
+    for (const [over, message] of cases) expect(() => translateMessages({ ...base, ...over })).toThrow(message);
+    expect(translateMessages({ ...base, temperature: 0.5, top_p: 0.9 })).toMatchObject({ temperature: 0.5, top_p: 0.9 });
+  });
+
   const body = {
     model: 'claude-sonnet-4.5',
     max_tokens: 300,

@@ -170,6 +170,24 @@ describe('error messages', () => {
     expect(errors(validateConfig(raw))).toEqual(['models.gpt-4.1.price.outputPerMTok: expected number, got string']);
   });
 
+  it('says strict bounds as strict, empty strings as empty, and why a record key is refused', () => {
+    const raw = minimal();
+    (raw.models as Obj).m = { ...((raw.models as Obj).m as Obj), endpoints: [{ provider: 'p', upstreamModel: 'm', rpm: 0 }] };
+    raw.server = { host: '' };
+    raw.budget = { currency: { code: 'EUR', perUsd: 0 } };
+    raw.routing = { routes: { 'x/y': ['m'] } };
+    raw.resilience = { retry: { maxAttempts: 0 } };
+    expect(errors(validateConfig(raw)).sort()).toEqual(
+      [
+        'models.m.endpoints[0].rpm: expected > 0',
+        'server.host: expected a non-empty string',
+        'budget.currency.perUsd: expected > 0',
+        'routing.routes.x/y: invalid key: expected a route name of letters, digits, _ . -',
+        'resilience.retry.maxAttempts: expected > 0',
+      ].sort(),
+    );
+  });
+
   it('formats paths with array indices', () => {
     expect(formatPath(['models', 'gpt-4.1', 'endpoints', 0, 'rpm'])).toBe('models.gpt-4.1.endpoints[0].rpm');
     expect(formatPath([])).toBe('(root)');

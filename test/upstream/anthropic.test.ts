@@ -285,6 +285,9 @@ describe('anthropic buildRequest: refusals', () => {
     ['ftp image', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'ftp://x/y.png' } }] }] }, 'messages[0].content[0]'],
     ['non-function tool', { tools: [{ type: 'custom', custom: { name: 'x' } }] }, 'tools[0]'],
     ['forced tool without tools', { tool_choice: 'required' }, 'tool_choice'],
+    ['only a system message', { messages: [{ role: 'system', content: 'You are terse.' }] }, 'messages'],
+    ['only an empty user message', { messages: [{ role: 'user', content: '' }] }, 'messages'],
+    ['only a user message with no parts', { messages: [{ role: 'user', content: [] }] }, 'messages'],
   ];
   it.each(cases)('refuses %s with a 400 naming the field', (_name, body, param) => {
     const err = refused(body);

@@ -115,6 +115,13 @@ export function buildAnthropicBody(input: BuildInput): Record<string, unknown> {
   checkFields(b);
   if (!Array.isArray(input.body.messages)) throw untranslatable('messages', 'must be an array');
   const { system, turns } = translateMessages(input.body.messages);
+  // Anthropic needs at least one user or assistant turn; system text alone (or only empty
+  // messages) would come back as the provider's own confusing "messages: … >=1 items".
+  if (turns.length === 0)
+    throw untranslatable(
+      'messages',
+      'Anthropic needs at least one user or assistant message with content; this request has only system/developer messages or empty ones',
+    );
   appendPrefill(turns, input.prefill);
   const out: Record<string, unknown> = { model: input.upstreamModel, max_tokens: maxTokens(b, input.maxOutputTokens) };
   if (system !== null) out.system = system;

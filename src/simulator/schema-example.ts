@@ -1,0 +1,83 @@
+/**
+ * A deterministic value that fits a JSON schema, for the simulator's structured answers: a
+ * `response_format: json_schema` answer and a tool call's arguments take the shape the client
+ * asked for (as a real model does), so SDK helpers that validate the answer (`parse()` with a
+ * zod schema) work against the simulator. Covers what structured outputs use: objects (every
+ * property), arrays, strings (`text`, or the first `enum`/`const`), numbers within
+ * `minimum`/`maximum`, booleans, null, `anyOf`/`oneOf`/`allOf` (the first branch) and local
+ * `$ref`s (`#/$defs/…`, `#/definitions/…`). Depth is bounded, so a recursive schema ends.
+ */
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const MAX_DEPTH = 8;
+
+function resolveRef(root: unknown, ref: string): unknown {
+  if (!ref.startsWith('#/')) return undefined;
+  let at: unknown = root;
+  for (const raw of ref.slice(2).split('/')) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (!isObj(at) || !Object.hasOwn(at, key)) return undefined;
+    at = at[key];
+  }
+  return at;
+}
+
+function numberIn(s: Record<string, unknown>, integer: boolean): number {
+  const min = typeof s.minimum === 'number' ? s.minimum : typeof s.exclusiveMinimum === 'number' ? s.exclusiveMinimum + 1 : undefined;
+  const max = typeof s.maximum === 'number' ? s.maximum : typeof s.exclusiveMaximum === 'number' ? s.exclusiveMaximum - 1 : undefined;
+  // 1 when the range allows it (zod gives every int a range of ±2^53), else the nearer bound.
+  let n = 1;
+  if (min !== undefined && n < min) n = integer ? Math.ceil(min) : min;
+  if (max !== undefined && n > max) n = integer ? Math.floor(max) : max;
+  return n;
+}
+
+function example(schema: unknown, root: unknown, text: string, depth: number): unknown {
+  if (!isObj(schema) || depth > MAX_DEPTH) return depth > MAX_DEPTH ? null : text;
+  if (typeof schema.$ref === 'string') return example(resolveRef(root, schema.$ref), root, text, depth + 1);
+  if (Object.hasOwn(schema, 'const')) return schema.const;
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
+  for (const k of ['anyOf', 'oneOf', 'allOf'] as const) {
+    const branches = schema[k];
+    if (Array.isArray(branches) && branches.length > 0) {
+      const first = branches.find((b) => !(isObj(b) && b.type === 'null')) ?? branches[0];
+      return example(first, root, text, depth + 1);
+    }
+  }
+  const types = Array.isArray(schema.type) ? schema.type : [schema.type];
+  const type = types.find((t) => t !== 'null') ?? types[0];
+  switch (type) {
+    case 'object':
+      break;
+    case 'array': {
+      const n = Math.min(3, Math.max(1, typeof schema.minItems === 'number' ? schema.minItems : 1));
+      return Array.from({ length: n }, () => example(schema.items, root, text, depth + 1));
+    }
+    case 'string':
+      return text;
+    case 'integer':
+      return numberIn(schema, true);
+    case 'number':
+      return numberIn(schema, false);
+    case 'boolean':
+      return true;
+    case 'null':
+      return null;
+    default:
+      if (!isObj(schema.properties)) return text;
+  }
+  const out: Record<string, unknown> = {};
+  if (isObj(schema.properties)) for (const [k, v] of Object.entries(schema.properties)) out[k] = example(v, root, text, depth + 1);
+  return out;
+}
+
+/**
+ * A value of `schema` with every string set to `text`; undefined when the schema describes no
+ * object properties (the simulator then answers its usual `{"answer": …}` / `{"input": …}`).
+ */
+export function schemaExample(schema: unknown, text: string): Record<string, unknown> | undefined {
+  if (!isObj(schema)) return undefined;
+  const v = example(schema, schema, text, 0);
+  return isObj(v) && Object.keys(v).length > 0 ? v : undefined;
+}
