@@ -92,14 +92,23 @@ const numHeader = (v: string | string[] | undefined, name: string): number | nul
 };
 
 /**
- * The routing hints of a request. `x-switchyard-timeout-ms` must lie in 1 ms ..
- * `maxTimeoutMs` (resilience.requestTimeoutMs): a larger value could not be honoured (and
- * one beyond what a timer holds fired at once, as an instant 504).
+ * The longest deadline a request may ask for with `x-switchyard-timeout-ms` when the config's own
+ * `resilience.requestTimeoutMs` is shorter: the header overrides the config both ways (the spec:
+ * "overall deadline for this request"), as LiteLLM's `timeout` and Portkey's request timeout do,
+ * but a client cannot hold a request open for days.
  */
-export function parseHints(h: Record<string, string | string[] | undefined>, maxTimeoutMs: number) {
+export const MAX_HINT_TIMEOUT_MS = 3_600_000;
+
+/**
+ * The routing hints of a request. `x-switchyard-timeout-ms` must lie in 1 ms .. the larger of
+ * `configTimeoutMs` (resilience.requestTimeoutMs) and {@link MAX_HINT_TIMEOUT_MS}: beyond that
+ * it is refused (a value beyond what a timer holds would fire at once, as an instant 504).
+ */
+export function parseHints(h: Record<string, string | string[] | undefined>, configTimeoutMs: number) {
+  const maxTimeoutMs = Math.max(configTimeoutMs, MAX_HINT_TIMEOUT_MS);
   const timeoutMs = intHeader(h['x-switchyard-timeout-ms'], 'x-switchyard-timeout-ms');
   if (timeoutMs !== null && (timeoutMs < 1 || timeoutMs > maxTimeoutMs)) {
-    throw new SwitchyardError('invalid_request', `x-switchyard-timeout-ms must be between 1 and ${maxTimeoutMs} (resilience.requestTimeoutMs)`, {
+    throw new SwitchyardError('invalid_request', `x-switchyard-timeout-ms must be a whole number of milliseconds between 1 and ${maxTimeoutMs}`, {
       param: 'x-switchyard-timeout-ms',
     });
   }

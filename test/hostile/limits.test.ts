@@ -73,7 +73,7 @@ describe('hints', () => {
     },
   );
 
-  it.each(['0', '15001', '99999999999', '9'.repeat(40), '1e3', '-1', '2.5'])('x-switchyard-timeout-ms %s is 400, not an instant 504', async (v) => {
+  it.each(['0', '3600001', '99999999999', '9'.repeat(40), '1e3', '-1', '2.5'])('x-switchyard-timeout-ms %s is 400, not an instant 504', async (v) => {
     const r = await post({ model: 'deepseek-v3.2', messages: hi }, { 'x-switchyard-timeout-ms': v });
     expect([r.status, r.code]).toEqual([400, 'invalid_request']);
   });
@@ -88,8 +88,10 @@ describe('hints', () => {
     expect((await post({ model: 'deepseek-v3.2', messages: hi, max_tokens: 5 }, { 'x-switchyard-max-cost-usd': v })).status).toBe(200);
   });
 
-  it('x-switchyard-timeout-ms within 1 .. resilience.requestTimeoutMs is served', async () => {
-    expect((await post({ model: 'deepseek-v3.2', messages: hi }, { 'x-switchyard-timeout-ms': '15000' })).status).toBe(200);
+  it('x-switchyard-timeout-ms overrides resilience.requestTimeoutMs (15 s here) both ways, up to an hour', async () => {
+    for (const v of ['15000', '15001', '300000', '3600000']) {
+      expect((await post({ model: 'deepseek-v3.2', messages: hi }, { 'x-switchyard-timeout-ms': v })).status, v).toBe(200);
+    }
   });
 });
 
