@@ -14,7 +14,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newPool, runCount, runLoad, type Mode, type Target } from './lib/load.js';
 import { installCleanup, onCleanup, ROOT, RUN_TS, startChild, SWITCHYARD_BIN, type Child } from './lib/procs.js';
-import { realisticConfig, sqliteStorage } from './lib/config.js';
+import { realisticConfig, SIM_PROFILE, sqliteStorage } from './lib/config.js';
 
 interface Variant {
   name: string;
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sy-ab-'));
   onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   const profile = join(dir, 'sim.json');
-  writeFileSync(profile, JSON.stringify({ defaults: { ttftMs: 0, tokenGapMs: 0, outputTokens: 32 } }));
+  writeFileSync(profile, JSON.stringify(SIM_PROFILE));
   const sim = await startChild({ name: 'sim', args: [SWITCHYARD_BIN, 'simulate', '--port', '0', '--profile', profile], ready: /listening on (http:\/\/\S+)/ });
   const pt = await startChild({
     name: 'passthrough',

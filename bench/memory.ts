@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newPool, runCount, type Target } from './lib/load.js';
 import { installCleanup, onCleanup, procCpuMicros, procRss, ROOT, SWITCHYARD_BIN, startChild, type Child } from './lib/procs.js';
-import { realisticConfig, sqliteStorage } from './lib/config.js';
+import { realisticConfig, SIM_PROFILE, sqliteStorage } from './lib/config.js';
 
 const RUNS = Number(process.env.MEM_RUNS ?? 3);
 const N = Number(process.env.BENCH_RSS_REQUESTS ?? 30_000);
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sy-mem-'));
   onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   const profileFile = join(dir, 'sim-profile.json');
-  writeFileSync(profileFile, JSON.stringify({ defaults: { ttftMs: 0, tokenGapMs: 0, outputTokens: 32 } }));
+  writeFileSync(profileFile, JSON.stringify(SIM_PROFILE));
   const sim = await startChild({
     name: 'simulator',
     args: [SWITCHYARD_BIN, 'simulate', '--port', '0', '--profile', profileFile],

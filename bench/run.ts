@@ -27,7 +27,7 @@ import { aggregate, formatTable, ratios, TARGETS, worst, type RunResult, type Ta
 import { formatMicro, runRoutingBench } from './routing.js';
 import { formatShared, runSharedBench } from './shared.js';
 import { formatQuality, runQualityBench } from './quality.js';
-import { realisticConfig, sqliteStorage } from './lib/config.js';
+import { realisticConfig, SIM_PROFILE, sqliteStorage } from './lib/config.js';
 
 function envNumber(name: string, fallback: number, integer = false): number {
   const raw = process.env[name];
@@ -70,9 +70,6 @@ interface Procs {
   passthrough: Child;
   switchyard: Child;
 }
-
-/** Zero think time upstream: what is left is the cost of the hops. */
-const SIM_PROFILE = { defaults: { ttftMs: 0, tokenGapMs: 0, outputTokens: 32 } };
 
 function sidecarConfig(simUrl: string, dir: string, db = 'bench.db'): Record<string, unknown> {
   return realisticConfig(simUrl, sqliteStorage(join(dir, db)));

@@ -6,6 +6,9 @@
  * `storage` names another, logging at warn. `endpoint` adds keys to the model's one endpoint
  * (rate limits); `over` replaces top-level keys.
  */
+/** The simulator every bench runs against: zero think time, so what is left is the cost of the hops. */
+export const SIM_PROFILE = { defaults: { ttftMs: 0, tokenGapMs: 0, outputTokens: 32 } };
+
 export function realisticConfig(
   simUrl: string,
   storage: Record<string, unknown>,

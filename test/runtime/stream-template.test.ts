@@ -17,7 +17,7 @@ const sink = () => recordingSink({ markStart: true });
 
 const h = { model: 'gpt-4.1', id: 'openai/gpt-4.1' } as unknown as EndpointHandle;
 
-/** Like Python's json.dumps: non-ASCII written as \uXXXX escapes. */
+/** Non-ASCII written as \uXXXX escapes, as upstreams serialising with Python's json.dumps send it. */
 const asciiJson = (v: unknown): string => JSON.stringify(v).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 interface Shape {
