@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { apgr, cpt, curve, operatingPoint, oracle, qualities, type Outcome } from '../src/routing/metrics.js';
 import { DEFAULT_MODEL, scoreRequest, tierForScore, type RouterModel } from '../src/routing/scorer.js';
+import { seededRng } from '../src/routing/strategy.js';
 import { BROKEN_SUBJECT, DATA_DIR, loadAll, type DataRow } from './routing-data.js';
 
 export interface EvalLine {
@@ -66,21 +67,9 @@ export function threeTier(rows: ReadonlyArray<DataRow & { score: number }>, mode
   return `arena-bench-v1, balanced = gpt-3.5-turbo (n=${usable.length}): high_quality ${pct('high_quality')}, balanced ${pct('balanced')}, fast_cheap ${pct('fast_cheap')}; quality ${quality.toFixed(2)} (${((100 * quality) / q.strong).toFixed(1)} % of strong), PGR ${((quality - q.weak) / q.gap).toFixed(2)}`;
 }
 
-/** A fixed-seed PRNG (mulberry32): the bootstrap prints the same interval every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** 90 % bootstrap interval of APGR (resample prompts with replacement, recompute; 1,000 rounds). */
 export function apgrInterval(rows: readonly Outcome[], rounds = 1000, seed = 11): [number, number] {
-  const next = rng(seed);
+  const next = seededRng(seed); // fixed seed: the bootstrap prints the same interval every run
   const out: number[] = [];
   for (let b = 0; b < rounds; b++) {
     const sample = Array.from({ length: rows.length }, () => rows[Math.floor(next() * rows.length)]!);

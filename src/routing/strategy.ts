@@ -18,6 +18,21 @@ export interface Scored<T> {
 
 export type Rng = () => number;
 
+/**
+ * mulberry32: a tiny seeded PRNG (uniform in [0, 1)), for reproducible draws — the simulator's
+ * answers, the evaluation's bootstrap and the tests' counts all use this one.
+ */
+export function seededRng(seed: number): Rng {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 export function order<T>(xs: ReadonlyArray<Scored<T>>, strategy: Strategy, rng: Rng = Math.random): T[] {
   if (xs.length <= 1) return xs.map((x) => x.item);
   if (strategy === 'cost') return [...xs].sort((a, b) => a.cost - b.cost || a.latencyMs - b.latencyMs).map((x) => x.item);

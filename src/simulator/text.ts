@@ -1,6 +1,7 @@
 import type * as GptTokenizer from 'gpt-tokenizer';
 import { loadTokenizer as loadO200k } from '../accounting/tokens.js';
 import { countInPieces } from '../accounting/token-pieces.js';
+import { seededRng } from '../routing/strategy.js';
 
 /**
  * Deterministic answers. The text depends only on the conversation (never on the model), so
@@ -68,17 +69,6 @@ export function hash32(text: string): number {
   return h >>> 0;
 }
 
-/** mulberry32: a tiny seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const MAX_CACHED = 5000;
 const answerCache = new Map<string, readonly string[]>();
 
@@ -95,7 +85,7 @@ export function answerTokens(seedText: string, count: number): string[] {
 }
 
 function makeAnswer(seedText: string, count: number): string[] {
-  const next = prng(hash32(seedText));
+  const next = seededRng(hash32(seedText));
   const out: string[] = [];
   for (let i = 0; i < count; i++) {
     const word = WORDS[Math.floor(next() * WORDS.length)] ?? 'alpha';

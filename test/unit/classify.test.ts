@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { classify, isTier, keywordHits, requiredCapabilities, type ClassifyInput } from '../../src/routing/classify.js';
-import { order, type Scored, type Strategy } from '../../src/routing/strategy.js';
+import { order, seededRng, type Scored, type Strategy } from '../../src/routing/strategy.js';
 import { configSchema, type ClassifierConfig } from '../../src/config/schema.js';
 
 const DEFAULTS: ClassifierConfig = configSchema.parse({ providers: {}, models: {} }).routing.classifier;
@@ -20,18 +20,6 @@ const input = (text: string, over: Partial<ClassifyInput> = {}): ClassifyInput =
   turns: 1,
   ...over,
 });
-
-/** mulberry32: a small seeded PRNG, so draw counts are reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('classify: seed examples', () => {
   it('"Hallo, wie geht es dir?" with task greeting → fast_cheap', () => {
@@ -185,7 +173,7 @@ const sc = (item: string, latencyMs: number, opts: { cost?: number; inFlight?: n
   inFlight: opts.inFlight ?? 0,
 });
 const firstPickShares = (xs: Scored<string>[], strategy: Strategy, draws: number, seed: number): Map<string, number> => {
-  const rng = mulberry32(seed);
+  const rng = seededRng(seed);
   const counts = new Map<string, number>();
   for (let i = 0; i < draws; i++) {
     const first = order(xs, strategy, rng)[0] ?? '';
@@ -208,7 +196,7 @@ describe('strategy', () => {
   });
 
   it('latency: with two endpoints, always the lower latency × (in-flight + 1) first', () => {
-    const rng = mulberry32(1);
+    const rng = seededRng(1);
     for (let i = 0; i < 500; i++) {
       expect(order([sc('slow', 900), sc('fast', 100)], 'latency', rng)[0]).toBe('fast');
       expect(order([sc('busy', 100, { inFlight: 9 }), sc('idle', 300)], 'latency', rng)[0]).toBe('idle');
@@ -231,7 +219,7 @@ describe('strategy', () => {
     const shares = firstPickShares(xs, 'latency', 5_000, 3);
     expect(shares.get('hot') ?? 0).toBe(0);
     const load = new Map(xs.map((x) => [x.item, x.latencyMs * (x.inFlight + 1)]));
-    const rng = mulberry32(9);
+    const rng = seededRng(9);
     for (let i = 0; i < 200; i++) {
       const rest = order(xs, 'latency', rng)
         .slice(1)
@@ -249,7 +237,7 @@ describe('strategy', () => {
         fc.integer(),
         (rows, strategy, seed) => {
           const xs = rows.map((r, i) => ({ ...r, item: i }));
-          const out = order(xs, strategy, mulberry32(seed));
+          const out = order(xs, strategy, seededRng(seed));
           expect([...out].sort((a, b) => a - b)).toEqual(xs.map((x) => x.item));
         },
       ),
