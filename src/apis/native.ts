@@ -32,7 +32,13 @@ export interface NativeMessages {
 
 export interface NativeEmbeddings {
   kind: 'embeddings';
-  input: string | string[];
+  /** As the client sent it: text, texts, one token array or several. */
+  input: string | string[] | number[] | number[][];
+  /**
+   * Token-array input: its exact token count (the ids), which is what the provider bills; the
+   * flow's prompt estimates use it instead of counting the placeholder text.
+   */
+  tokens?: number;
   /** Optional OpenAI embeddings fields passed through as given. */
   extra: Record<string, unknown>;
 }

@@ -15,16 +15,42 @@ import { HttpSink } from './sink.js';
 
 const HANDLED = new Set(['model', 'input', 'encoding_format', 'dimensions', 'user']);
 
+/** The largest token id accepted (ids are vocabulary indices; no tokenizer has 2^32 entries). */
+const MAX_TOKEN_ID = 0xffffffff;
+const isTokenId = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_TOKEN_ID;
+
+/**
+ * Token-array input (`[1, 2, 3]` or `[[1, 2], [3]]`, as LangChain's OpenAI embeddings send by
+ * default): validated, counted, and passed to the provider as sent. Null when the input is not
+ * token ids at all.
+ */
+function tokenInput(input: unknown[]): { input: number[] | number[][]; tokens: number } | null {
+  if (typeof input[0] === 'number') {
+    input.forEach((id, i) => {
+      if (!isTokenId(id)) throw unsupported(`input[${i}]`, `expected a token id (an integer from 0 to ${MAX_TOKEN_ID})`);
+    });
+    return { input: input as number[], tokens: input.length };
+  }
+  if (!Array.isArray(input[0])) return null;
+  let tokens = 0;
+  input.forEach((ids, i) => {
+    if (!Array.isArray(ids) || ids.length === 0) throw unsupported(`input[${i}]`, 'expected a non-empty array of token ids, as the first entry is');
+    ids.forEach((id, j) => {
+      if (!isTokenId(id)) throw unsupported(`input[${i}][${j}]`, `expected a token id (an integer from 0 to ${MAX_TOKEN_ID})`);
+    });
+    tokens += ids.length;
+  });
+  return { input: input as number[][], tokens };
+}
+
 function parse(body: Record<string, unknown>): ChatBody {
   checkFields(body, HANDLED, {}, {});
   if (typeof body.model !== 'string' || body.model === '') throw unsupported('model', 'expected a model id');
   const input = body.input;
   const list = typeof input === 'string' ? [input] : Array.isArray(input) ? input : null;
-  if (list === null || list.length === 0 || list.length > 2048) throw unsupported('input', 'expected a string or an array of 1 to 2048 strings');
-  list.forEach((s, i) => {
-    if (typeof s !== 'string' || s === '')
-      throw unsupported(Array.isArray(input) ? `input[${i}]` : 'input', 'expected a non-empty string (token arrays are not supported)');
-  });
+  // One token array may be longer than 2048 (it is one input); a list of inputs may not.
+  if (list === null || list.length === 0 || (list.length > 2048 && typeof list[0] !== 'number'))
+    throw unsupported('input', 'expected a string, an array of 1 to 2048 strings, or token ids (an array of integers, or 1 to 2048 such arrays)');
   const extra: Record<string, unknown> = {};
   if (present(body.encoding_format)) {
     if (body.encoding_format !== 'float' && body.encoding_format !== 'base64') throw unsupported('encoding_format', 'expected float or base64');
@@ -36,6 +62,17 @@ function parse(body: Record<string, unknown>): ChatBody {
     extra.dimensions = body.dimensions;
   }
   if (present(body.user)) extra.user = body.user;
+  const ids = tokenInput(list);
+  if (ids !== null) {
+    // The flow's prompt is a placeholder of one byte per token, so the reservation's byte bound
+    // is the exact count (plus the usual overhead); the prompt estimates use the count itself.
+    const chat: ChatBody = { model: body.model, messages: [{ role: 'user', content: 'x'.repeat(ids.tokens) }], max_tokens: 1 };
+    return withNative(chat, { kind: 'embeddings', input: ids.input, tokens: ids.tokens, extra });
+  }
+  list.forEach((s, i) => {
+    if (typeof s !== 'string' || s === '')
+      throw unsupported(Array.isArray(input) ? `input[${i}]` : 'input', 'expected a non-empty string, as the first entry is (or send token ids only)');
+  });
   const texts = list as string[];
   // The prompt as the flow sees it: counted for the reservation and TPM windows; nothing is generated.
   const chat: ChatBody = { model: body.model, messages: [{ role: 'user', content: texts.join('\n') }], max_tokens: 1 };

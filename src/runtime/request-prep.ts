@@ -4,8 +4,15 @@
  */
 import { countPromptTokens } from '../accounting/tokens.js';
 import { requestedOutputTokens } from '../accounting/reservation.js';
+import { nativeOf } from '../apis/native.js';
 import type { ChatCall } from './api.js';
 import type { EndpointHandle } from './endpoints.js';
+
+/** An embeddings call sent as token ids: the ids are its exact prompt count. */
+function embeddingTokens(body: object): number | undefined {
+  const native = nativeOf(body);
+  return native?.kind === 'embeddings' ? native.tokens : undefined;
+}
 
 /** Above this many characters of prompt text the exact tokenizer always runs. */
 const EXACT_COUNT_CHARS = 16_000;
@@ -29,6 +36,8 @@ function promptChars(messages: ReadonlyArray<{ content?: unknown }>): number {
  */
 export function countPrompt(call: ChatCall): number {
   const body = call.body;
+  const ids = embeddingTokens(body);
+  if (ids !== undefined) return ids;
   const chars = promptChars(body.messages);
   const exact = chars > EXACT_COUNT_CHARS || Array.isArray(body.tools);
   return exact ? countPromptTokens(body.messages, body.tools ?? undefined) : Math.ceil(chars / 3) + 3 * body.messages.length + 3;
@@ -41,7 +50,7 @@ export function estTokens(call: ChatCall, promptTokens: number): number {
 
 /** The o200k count for a ledger row the upstream gave no usage for (a number people read). */
 export function shownPromptTokens(call: ChatCall): number {
-  return countPromptTokens(call.body.messages, call.body.tools ?? undefined);
+  return embeddingTokens(call.body) ?? countPromptTokens(call.body.messages, call.body.tools ?? undefined);
 }
 
 /** Header values must be visible ASCII: arrows and symbols of the reason are spelled out. */

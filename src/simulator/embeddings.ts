@@ -16,7 +16,7 @@ import type { SimRequestLogEntry } from './types.js';
 
 const Body = z.looseObject({
   model: z.string().min(1),
-  input: z.union([z.string(), z.array(z.string()).min(1)]),
+  input: z.union([z.string(), z.array(z.string()).min(1), z.array(z.number().int().min(0)).min(1), z.array(z.array(z.number().int().min(0)).min(1)).min(1)]),
   dimensions: z.number().int().min(1).max(4096).optional(),
   encoding_format: z.enum(['float', 'base64']).optional(),
 });
@@ -65,8 +65,11 @@ export async function handleEmbeddings(state: SimState, req: IncomingMessage, re
       return sendError(res, wire, wire.rateLimitError(), entry, headers);
     }
   }
-  const inputs = typeof body.input === 'string' ? [body.input] : body.input;
-  const tokens = promptTokens(inputs);
+  // Token ids (one array or several) are embedded as their text form and billed one token each, as OpenAI does.
+  const given = typeof body.input === 'string' ? [body.input] : body.input;
+  const ids = typeof given[0] === 'number' ? [given as number[]] : Array.isArray(given[0]) ? (given as number[][]) : null;
+  const inputs = ids === null ? (given as string[]) : ids.map((a) => a.join(' '));
+  const tokens = ids === null ? promptTokens(inputs) : ids.reduce((n, a) => n + a.length, 0);
   const fault = state.faults.take(body.model, false);
   entry.fault = fault?.kind ?? null;
   if (fault !== null && applyRefusingFault(fault, res, req, wire, entry, settings, tokens, headers)) return;

@@ -76,6 +76,62 @@ describe('POST /v1/embeddings', () => {
     expect(r.data[0]!.embedding).not.toEqual(r.data[1]!.embedding);
   });
 
+  it('embeds token ids (one array or several), billed one token per id, sent upstream as ids', async () => {
+    // LangChain's OpenAI embeddings send token arrays by default.
+    const { data, response } = await sc.client.embeddings
+      .create({
+        model: 'text-embedding-3-small',
+        input: [
+          [9906, 1917],
+          [15339, 374, 264],
+        ] as unknown as string[],
+        encoding_format: 'float',
+      })
+      .withResponse();
+    expect(data.data.map((d) => d.index)).toEqual([0, 1]);
+    expect(data.usage.prompt_tokens).toBe(5);
+    const row = ledgerRow(ledgerFile, response.headers.get('x-request-id'));
+    expect(row).toMatchObject({ prompt_tokens: 5, cost_nano: 5 * 20, status: 200 });
+    const one = await sc.client.embeddings.create({ model: 'text-embedding-3-small', input: [9906, 1917] as unknown as string, encoding_format: 'float' });
+    expect(one.usage.prompt_tokens).toBe(2);
+    expect(one.data[0]!.embedding).toEqual(data.data[0]!.embedding);
+    // A single token array is one input: longer than 2048 ids is fine.
+    const long = await sc.client.embeddings.create({
+      model: 'text-embedding-3-small',
+      input: Array.from({ length: 3000 }, (_, i) => i) as unknown as string,
+      encoding_format: 'float',
+    });
+    expect(long.usage.prompt_tokens).toBe(3000);
+    const log = await sim.log();
+    expect(log.map((l) => l.model)).toEqual(['text-embedding-3-small', 'text-embedding-3-small', 'text-embedding-3-small']);
+  });
+
+  it.each<[unknown, string]>([
+    [[1, 2.5], 'input[1]'],
+    [[-1], 'input[0]'],
+    [[1, 'a'], 'input[1]'],
+    [['a', 1], 'input[1]'],
+    [[[1, 2], []], 'input[1]'],
+    [
+      [
+        [1, 2],
+        [3, 'x'],
+      ],
+      'input[1][1]',
+    ],
+    [[[1], 'a'], 'input[1]'],
+    [[2 ** 32], 'input[0]'],
+  ])('refuses token input %j naming %s', async (input, param) => {
+    const r = await fetch(`${sc.url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'text-embedding-3-small', input }),
+    });
+    expect(r.status).toBe(400);
+    const body = (await r.json()) as { error: { param: string; message: string } };
+    expect(body.error.param).toBe(param);
+  });
+
   it('fails over to the next endpoint when one fails', async () => {
     await sim.setFault('text-embedding-3-small', { kind: 'http_error', status: 503 });
     const { data, response } = await sc.client.embeddings.create({ model: 'text-embedding-3-small', input: 'fail me over' }).withResponse();
