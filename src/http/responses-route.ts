@@ -63,6 +63,9 @@ export function responsesRoute(store: () => ResponseStore | null): ApiRoute {
 /**
  * `GET /v1/responses/{id}` (the SDK's `responses.retrieve`): the stored response object as it was
  * answered, for the key that created it, while it is kept (`storage.responses`); else 404.
+ * `DELETE /v1/responses/{id}` (`responses.delete`) removes it under the same rule and answers
+ * OpenAI's `{id, object: "response", deleted: true}`; afterwards both retrieve and
+ * `previous_response_id` treat the id as unknown.
  */
 export function retrieveResponseRoute(store: () => ResponseStore | null): ApiRoute {
   return async (deps, req, res, requestId) => {
@@ -79,18 +82,27 @@ export function retrieveResponseRoute(store: () => ResponseStore | null): ApiRou
       }
       if (id.includes('/')) {
         // The SDK's responses.inputItems.list (…/{id}/input_items) and the like: say what is served.
-        throw new SwitchyardError('not_found', `no route GET ${path.slice(0, 160)}: of the stored responses switchyard serves GET /v1/responses/{id} only`);
+        throw new SwitchyardError(
+          'not_found',
+          `no route ${req.method ?? 'GET'} ${path.slice(0, 160)}: of the stored responses switchyard serves GET and DELETE /v1/responses/{id} only`,
+        );
       }
       const rt = deps.runtime();
       const s = store();
-      const found = s && id !== '' && !id.includes('/') ? await s.getResponse(id, keyId, rt.now()) : null;
-      if (!found) {
-        throw new SwitchyardError(
+      const notFound = (): SwitchyardError =>
+        new SwitchyardError(
           'not_found',
           `No response found with id "${id.slice(0, 80)}" (responses are kept ${rt.cfg.storage.responses.ttlSeconds} s, at most ${rt.cfg.storage.responses.maxEntries}, only when stored and only for the key that created them)`,
           { param: 'response_id' },
         );
+      if (req.method === 'DELETE') {
+        const deleted = s !== null && id !== '' ? await s.delete(id, keyId, rt.now()) : false;
+        if (!deleted) throw notFound();
+        sendJson(res, 200, { id, object: 'response', deleted: true }, base);
+        return;
       }
+      const found = s && id !== '' ? await s.getResponse(id, keyId, rt.now()) : null;
+      if (!found) throw notFound();
       sendJson(res, 200, found, base);
     } catch (err) {
       sendError(res, err, base);

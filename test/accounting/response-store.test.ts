@@ -1,6 +1,6 @@
 /**
  * The Responses store on both ledger databases: a stored conversation comes back for its own
- * key only, expires after ttl, and the oldest go beyond maxEntries. PostgreSQL runs in a
+ * key only, expires after ttl, the oldest go beyond maxEntries, and only its own key deletes it. PostgreSQL runs in a
  * database of its own (SWITCHYARD_TEST_PG=off skips it, as for the ledger tests).
  */
 import { randomBytes } from 'node:crypto';
@@ -43,6 +43,17 @@ async function contract(store: ResponseStore): Promise<void> {
   await store.put({ id: 'resp_8', keyId: null, createdAt: t1, messages: conv(8) });
   expect(await store.getResponse('resp_8', null, t1 + 1)).toBeNull();
   expect(await store.get('resp_8', null, t1 + 1)).toEqual(conv(8));
+  // Delete (DELETE /v1/responses/{id}): only the creating key, only while kept; then unknown.
+  expect(await store.delete('resp_7', 'team-b', t1 + 1)).toBe(false);
+  expect(await store.delete('resp_7', null, t1 + 1)).toBe(false);
+  expect(await store.delete('resp_7', 'team-a', t1 + limits.ttlMs + 1)).toBe(false);
+  expect(await store.getResponse('resp_7', 'team-a', t1 + 1)).toEqual(object);
+  expect(await store.delete('resp_7', 'team-a', t1 + 1)).toBe(true);
+  expect(await store.getResponse('resp_7', 'team-a', t1 + 1)).toBeNull();
+  expect(await store.get('resp_7', 'team-a', t1 + 1)).toBeNull();
+  expect(await store.delete('resp_7', 'team-a', t1 + 1)).toBe(false);
+  expect(await store.delete('resp_8', null, t1 + 1)).toBe(true);
+  expect(await store.get('resp_8', null, t1 + 1)).toBeNull();
 }
 
 describe('SQLite response store', () => {

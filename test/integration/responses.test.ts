@@ -141,12 +141,33 @@ describe('POST /v1/responses', () => {
       const err = await sc.client.responses.retrieve(id).catch((e: unknown) => e);
       expect(err).toMatchObject({ status: 404, code: 'not_found' });
     }
-    const wrongMethod = await fetch(`${sc.url}/v1/responses/${created.id}`, { method: 'DELETE' });
+    const wrongMethod = await fetch(`${sc.url}/v1/responses/${created.id}`, { method: 'PUT' });
     expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD, DELETE');
     // A sub-resource (the SDK's inputItems.list) is not a response id with a slash in it.
     const items = await sc.client.responses.inputItems.list(created.id).catch((e: unknown) => e);
     expect(items).toMatchObject({ status: 404, code: 'not_found' });
-    expect((items as Error).message).toContain('serves GET /v1/responses/{id} only');
+    expect((items as Error).message).toContain('serves GET and DELETE /v1/responses/{id} only');
+  });
+
+  it("deletes a stored response (DELETE /v1/responses/{id}, the SDK's responses.delete): then it is unknown everywhere", async () => {
+    const created = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Delete me later.' });
+    const raw = await fetch(`${sc.url}/v1/responses/${created.id}`, { method: 'DELETE' });
+    expect(raw.status).toBe(200);
+    expect(await raw.json()).toEqual({ id: created.id, object: 'response', deleted: true });
+    const err = await sc.client.responses.retrieve(created.id).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 404, code: 'not_found' });
+    const cont = await sc.client.responses.create({ model: 'gpt-4.1', input: 'and then?', previous_response_id: created.id }).catch((e: unknown) => e);
+    expect(cont).toMatchObject({ status: 400, param: 'previous_response_id' });
+    // Deleting it again, or an id never stored: 404 in OpenAI's shape (the SDK throws).
+    for (const id of [created.id, 'resp_nope']) {
+      const again = await sc.client.responses.delete(id).catch((e: unknown) => e);
+      expect(again).toMatchObject({ status: 404, code: 'not_found' });
+    }
+    // The SDK's own call succeeds on a stored one.
+    const other = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Delete me now.' });
+    await sc.client.responses.delete(other.id);
+    await expect(sc.client.responses.retrieve(other.id)).rejects.toMatchObject({ status: 404 });
   });
 
   it('refuses an unknown previous_response_id with a 400', async () => {
