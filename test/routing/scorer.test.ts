@@ -288,6 +288,63 @@ describe('the scanner', () => {
     expect(many.kindHits).toEqual(one.kindHits.map((k) => k * 5000));
     expect(many.sentences).toBe(one.sentences * 5000);
   });
+
+  it('scripts without spaces: a run of Han, kana or Thai counts as the words its characters make on average', () => {
+    // Han: 6 tenths of a word a character, kana 3, Thai 2; each run rounded up.
+    expect(scan('我们的网店').words).toBe(3); // 5 Han: 3.0
+    expect(scan('你好！你今天怎么样？').words).toBe(2 + 4); // 2 Han: 1.2 -> 2; 6 Han: 3.6 -> 4
+    expect(scan('ありがとう').words).toBe(2); // 5 kana: 1.5 -> 2
+    expect(scan('สวัสดีครับ').words).toBe(2); // 10 Thai code units: 2.0
+    // Digits and Latin words end a run: the numbers count, and an embedded English word is a cue.
+    const zh = scan('珍妮特的鸭子每天下16个蛋，剩下的以每个2美元出售。写一个Python函数。');
+    expect(zh.numbers).toBe(2);
+    expect(zh.maxNumber).toBe(16);
+    expect(zh.kindHits[KINDS.indexOf('code')]).toBe(1);
+    expect(zh.sentences).toBe(2); // 。 ends a sentence by itself
+    expect(scan('Python으로 API를 호출하는 코드').kindHits[KINDS.indexOf('code')]).toBe(2); // Hangul particles after Latin words
+    expect(scan('```\n打印你好世界\n```').words).toBe(0); // not inside a code fence
+    // Thai ends a sentence with a space; Devanagari with the danda, Arabic asks with ؟.
+    expect(scan('สวัสดีครับ วันนี้คุณเป็นอย่างไรบ้าง').sentences).toBe(1);
+    expect(scan('मेरा नाम राम है। आप कैसे हैं?').sentences).toBe(2);
+    expect(scan('كيف حالك؟').questions).toBe(1);
+    expect(scan('كيف حالك؟').words).toBe(2);
+    // A Spanish question asks once (¿ … ?); an emoji is no word.
+    expect(scan('¿Cómo estás?').questions).toBe(1);
+    expect(scan('Hi 😀 there').words).toBe(2);
+    expect(scan('Hi 😀 there').nonLatinLetters).toBe(0);
+  });
+
+  it('a Chinese, Japanese or Thai prompt gets about the word count of its English translation', () => {
+    const wordsFeature = (text: string): number =>
+      (['struct:words[0-30]', 'struct:words[30-50]', 'struct:words[50-80]', 'struct:words[80+]'] as const).reduce((a, s) => a + fu(text, s), 0);
+    const pairs: Array<[string, string[]]> = [
+      [
+        'Write a Python function that merges two sorted lists and returns a new sorted list. Explain the time complexity.',
+        [
+          '写一个Python函数，将两个已排序的列表合并，并返回一个新的有序列表。请解释时间复杂度。',
+          '2つのソート済みリストをマージして新しいソート済みリストを返すPython関数を書いてください。時間計算量も説明してください。',
+          'เขียนฟังก์ชัน Python ที่รวมลิสต์ที่เรียงลำดับแล้วสองลิสต์และคืนค่าลิสต์ใหม่ที่เรียงลำดับแล้ว อธิบายความซับซ้อนของเวลาด้วย',
+        ],
+      ],
+      [
+        "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck egg. How much in dollars does she make every day at the farmers' market?",
+        [
+          '珍妮特的鸭子每天下16个蛋。她每天早上早餐吃三个，每天用四个给朋友烤松饼。剩下的蛋她每天在农贸市场以每个2美元的价格出售。她每天在农贸市场能赚多少美元？',
+          'ジャネットのアヒルは1日に16個の卵を産みます。彼女は毎朝朝食に3個食べ、毎日4個を使って友達のためにマフィンを焼きます。残りは毎日ファーマーズマーケットで新鮮なアヒルの卵1個につき2ドルで売ります。彼女はファーマーズマーケットで毎日何ドル稼ぎますか？',
+          'เป็ดของเจเน็ตออกไข่วันละ 16 ฟอง เธอกินไข่สามฟองเป็นอาหารเช้าทุกเช้า และใช้สี่ฟองอบมัฟฟินให้เพื่อนทุกวัน เธอขายไข่ที่เหลือที่ตลาดเกษตรกรทุกวันในราคาฟองละ 2 ดอลลาร์ เธอได้เงินวันละกี่ดอลลาร์จากตลาดเกษตรกร',
+        ],
+      ],
+    ];
+    for (const [en, others] of pairs) {
+      for (const text of others) {
+        // log2(1 + words) / 10 within 0.04: word counts within about a third of each other.
+        expect(Math.abs(wordsFeature(text) - wordsFeature(en)), text).toBeLessThan(0.04);
+        // 。！？ end sentences as . ! ? do; Thai writes a space (and none after the last).
+        if (/[。？]/u.test(text)) expect(fu(text, 'struct:sentences'), text).toBeCloseTo(fu(en, 'struct:sentences'), 12);
+        else expect(fu(text, 'struct:sentences'), text).toBeGreaterThan(0);
+      }
+    }
+  });
 });
 
 describe('markers and structure', () => {
