@@ -63,6 +63,134 @@ describe('task kinds, English and German alike', () => {
   });
 });
 
+describe('task kinds in French, Spanish, Italian, Portuguese and Dutch', () => {
+  const kinds = (text: string): string[] => KINDS.filter((k) => fu(text, `kind:${k}`) > 0);
+  // [kind, French, Spanish, Italian, Portuguese, Dutch]
+  const cases: Array<[(typeof KINDS)[number], string, string, string, string, string]> = [
+    [
+      'code',
+      'Écris une fonction Python qui inverse une chaîne.',
+      'Escribe una función que ordene una lista.',
+      'Scrivi una funzione che restituisce il massimo.',
+      'Escreva um código que leia um arquivo.',
+      'Schrijf een functie die een lijst sorteert.',
+    ],
+    [
+      'math',
+      "Résous l'équation 2x + 3 = 11.",
+      'Resuelve la ecuación 3x + 7 = 22.',
+      'Calcola la probabilità di ottenere due sei.',
+      'Resolva a equação x^2 - 5x + 6 = 0.',
+      'Bereken de oppervlakte van een cirkel.',
+    ],
+    [
+      'multistep',
+      'Marie a 12 pommes, puis elle en donne 5 à Paul.',
+      'Juan tenía 20 euros y después gastó 8.',
+      'Luca aveva 15 caramelle, poi ne ha mangiate 4.',
+      'Ana tinha 30 reais e depois gastou 12.',
+      'Piet had 10 knikkers, daarna gaf hij er 3 weg.',
+    ],
+    [
+      'extraction',
+      'Extrais tous les noms de ce texte.',
+      'Extrae los nombres del siguiente texto.',
+      'Riassumi questo testo in tre frasi.',
+      'Resuma o texto a seguir.',
+      'Maak een samenvatting van deze tekst.',
+    ],
+    [
+      'reasoning',
+      'Raisonne étape par étape pour trouver la réponse.',
+      'Analiza la estrategia de la empresa paso a paso.',
+      'Ragiona passo dopo passo sulla strategia.',
+      'Analise a estratégia da empresa passo a passo.',
+      'Analyseer dit raadsel stap voor stap.',
+    ],
+    [
+      'explain',
+      'Pourquoi le ciel est-il bleu ?',
+      '¿Por qué el cielo es azul?',
+      'Spiegami perché il cielo è blu.',
+      'Explique a diferença entre TCP e UDP.',
+      'Waarom is de lucht blauw?',
+    ],
+    [
+      'writing',
+      "Écris un poème sur l'automne.",
+      'Escribe un cuento corto sobre un robot.',
+      'Scrivi una lettera al mio capo.',
+      'Escreva uma piada sobre gatos.',
+      'Schrijf een kort verhaal over een robot.',
+    ],
+    [
+      'roleplay',
+      "Tu es un pirate. Fais semblant d'être en mer.",
+      'Eres un caballero medieval. Actúa como tal.',
+      'Sei un mercante medievale. Comportati come tale.',
+      'Você é um detetive. Finja que estamos em 1920.',
+      'Je bent een piraat. Doe alsof we op zee zijn.',
+    ],
+    ['smalltalk', 'Bonjour ! Comment vas-tu ?', '¡Hola! ¿Cómo estás?', 'Ciao, come stai?', 'Olá! Tudo bem?', 'Hoi! Hoe gaat het?'],
+    [
+      'translation',
+      'Traduis cette phrase en anglais.',
+      'Traduce este párrafo al inglés.',
+      'Traduci questa frase in inglese.',
+      'Traduza este texto para o inglês.',
+      'Vertaal deze zin naar het Engels.',
+    ],
+  ];
+  for (const [kind, ...texts] of cases) {
+    it(`${kind}: ${texts.map((t) => `"${t}"`).join(' / ')}`, () => {
+      for (const text of texts) expect(kinds(text), text).toContain(kind);
+    });
+  }
+
+  it('the rules hold in every language: a write verb with a code cue is code, small talk inside a translation is the text', () => {
+    for (const text of ['Écris une fonction Python.', 'Escribe una función.', 'Scrivi una funzione.', 'Escreva uma função.', 'Schrijf een functie.'])
+      expect(kinds(text), text).toEqual(['code']);
+    for (const text of ['Écris une lettre.', 'Escribe una carta a mi jefe.', 'Scrivi una lettera.', 'Escreva um poema.', 'Schrijf een verhaal.'])
+      expect(kinds(text), text).toEqual(['writing']);
+    for (const text of ['Traduis « bonjour » en anglais.', 'Traduce "hola, ¿qué tal?" al inglés.', 'Traduci "ciao, come stai" in inglese.'])
+      expect(kinds(text), text).toEqual(['translation']);
+  });
+
+  it('question words, number words and library words in every language', () => {
+    for (const text of [
+      'Quand est né Napoléon ? Où ?',
+      '¿Quién escribió el Quijote y cuándo?',
+      'Quando è nato Dante? Dove?',
+      'Quem descobriu o Brasil e quando?',
+      'Wanneer en welke koning?',
+    ])
+      expect(fu(text, 'ask:identify'), text).toBe(1);
+    for (const text of [
+      'Trois amis partagent la moitié de douze pommes.',
+      'Tres amigos comparten la mitad de doce manzanas.',
+      'Tre amici dividono la metà di dodici mele.',
+      'Três amigos dividem a metade de doze maçãs.',
+      'Drie vrienden delen de helft van twaalf appels.',
+    ])
+      expect(fu(text, 'math:number_words'), text).toBe(1);
+    for (const text of [
+      'Quelle bibliothèque utiliser ?',
+      '¿Qué librería uso?',
+      'Quale libreria uso?',
+      'Qual biblioteca usar?',
+      'Welke bibliotheek gebruik ik?',
+    ])
+      expect(fu(text, 'ask:api'), text).toBe(1);
+  });
+
+  it('no new cue fires on the English words they resemble', () => {
+    // come, plus, programme, resolver, soma, avant-garde, UN Programme: English, no cue.
+    const english = 'Come and see: the programme plus a DNS resolver, the soma of a neuron, avant-garde art, the UN Programme of Action.';
+    expect(kinds(english)).toEqual([]);
+    expect(fu(english, 'ask:identify')).toBe(0);
+  });
+});
+
 describe('task kinds on everyday application prompts (cue fixes), English and German alike', () => {
   const kinds = (text: string): string[] => KINDS.filter((k) => fu(text, `kind:${k}`) > 0);
 
