@@ -394,7 +394,23 @@ describe('the scanner', () => {
   it('a text counts the same whatever was scanned before it (nothing is read past its end)', () => {
     // Texts that end where one more character would change a count: a fence, LaTeX, an identifier,
     // a sentence end, a decimal quantity, a short word.
-    const texts = ['See `', 'See ``', 'a \\', 'x_', 'snake.', 'Done.', 'It costs 3.5', 'It costs 3.5 ', 'why', '1,2', 'übersetz'];
+    const texts = [
+      'See `',
+      'See ``',
+      'a \\',
+      'x_',
+      'snake.',
+      'Done.',
+      'It costs 3.5',
+      'It costs 3.5 ',
+      'why',
+      '1,2',
+      'übersetz',
+      '你好',
+      'สวัสดี ครับ',
+      'x😀',
+      'api를',
+    ];
     for (const t of texts) {
       scanText('`'.repeat(300), emptyCounts());
       const afterBackticks = scan(t);
