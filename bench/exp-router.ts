@@ -14,8 +14,14 @@
  * Seventh round (cue fixes for application traffic): `dry` prints score, tier and the `kind:*`
  * contributions of the shipped scorer for everyday app prompts, English and German; the CV figures
  * come from `kinds` with KINDS=prior KPEN=300 (FOLD_SALT=a, b for other folds).
+ *
+ * Eighth round (other languages and scripts): `dry-lang` prints score, tier, word and sentence
+ * counts and the largest contributions for one request in ten languages (English, Chinese,
+ * Japanese, Korean, Thai, French, Spanish, Italian, Portuguese, Dutch), four requests of rising
+ * length; the CV figures again from `kinds`.
  */
 import { extractFeatures, FEATURES } from '../src/routing/features.js';
+import { emptyCounts, scanText } from '../src/routing/scan.js';
 import { DEFAULT_MODEL, scoreRequest, tierForScore } from '../src/routing/scorer.js';
 import { apgr, curve } from '../src/routing/metrics.js';
 import { fitNonNegative, solve, type TrainRow } from '../src/routing/train.js';
@@ -1005,5 +1011,135 @@ if (which === 'dry') {
       .map((c) => `${c.feature.slice(5)} ${c.value >= 0 ? '+' : ''}${c.value.toFixed(3)}`)
       .join(', ');
     console.log(`${r.score.toFixed(3)} ${tierForScore(r.score, DEFAULT_MODEL.thresholds).padEnd(12)} | ${kinds.padEnd(42)} | ${p}`);
+  }
+}
+
+// ---- eighth round (`dry-lang`): one request in ten languages ----
+/** Parallel prompts: each group is one request in several languages (English first). */
+const LANG_GROUPS: Array<Array<[string, string]>> = [
+  [
+    ['en', 'Hi! How are you today?'],
+    ['zh', '你好！你今天怎么样？'],
+    ['ja', 'こんにちは！今日はお元気ですか？'],
+    ['ko', '안녕하세요! 오늘 기분이 어떠세요?'],
+    ['th', 'สวัสดีครับ วันนี้คุณเป็นอย่างไรบ้าง'],
+    ['fr', 'Salut ! Comment ça va aujourd’hui ?'],
+    ['es', '¡Hola! ¿Cómo estás hoy?'],
+    ['it', 'Ciao! Come stai oggi?'],
+    ['pt', 'Olá! Como você está hoje?'],
+    ['nl', 'Hoi! Hoe gaat het vandaag met je?'],
+  ],
+  [
+    ['en', 'Write a Python function that merges two sorted lists and returns a new sorted list. Explain the time complexity.'],
+    ['zh', '写一个Python函数，将两个已排序的列表合并，并返回一个新的有序列表。请解释时间复杂度。'],
+    ['ja', '2つのソート済みリストをマージして新しいソート済みリストを返すPython関数を書いてください。時間計算量も説明してください。'],
+    ['ko', '정렬된 두 리스트를 병합하여 새로운 정렬된 리스트를 반환하는 Python 함수를 작성하세요. 시간 복잡도도 설명해 주세요.'],
+    ['th', 'เขียนฟังก์ชัน Python ที่รวมลิสต์ที่เรียงลำดับแล้วสองลิสต์และคืนค่าลิสต์ใหม่ที่เรียงลำดับแล้ว อธิบายความซับซ้อนของเวลาด้วย'],
+    ['fr', 'Écris une fonction Python qui fusionne deux listes triées et renvoie une nouvelle liste triée. Explique la complexité en temps.'],
+    ['es', 'Escribe una función en Python que combine dos listas ordenadas y devuelva una nueva lista ordenada. Explica la complejidad temporal.'],
+    ['it', 'Scrivi una funzione Python che unisce due liste ordinate e restituisce una nuova lista ordinata. Spiega la complessità temporale.'],
+    ['pt', 'Escreva uma função em Python que junte duas listas ordenadas e devolva uma nova lista ordenada. Explique a complexidade de tempo.'],
+    ['nl', 'Schrijf een Python-functie die twee gesorteerde lijsten samenvoegt en een nieuwe gesorteerde lijst teruggeeft. Leg de tijdcomplexiteit uit.'],
+  ],
+  [
+    [
+      'en',
+      "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck egg. How much in dollars does she make every day at the farmers' market?",
+    ],
+    [
+      'zh',
+      '珍妮特的鸭子每天下16个蛋。她每天早上早餐吃三个，每天用四个给朋友烤松饼。剩下的蛋她每天在农贸市场以每个2美元的价格出售。她每天在农贸市场能赚多少美元？',
+    ],
+    [
+      'ja',
+      'ジャネットのアヒルは1日に16個の卵を産みます。彼女は毎朝朝食に3個食べ、毎日4個を使って友達のためにマフィンを焼きます。残りは毎日ファーマーズマーケットで新鮮なアヒルの卵1個につき2ドルで売ります。彼女はファーマーズマーケットで毎日何ドル稼ぎますか？',
+    ],
+    [
+      'ko',
+      '자넷의 오리들은 하루에 16개의 알을 낳습니다. 그녀는 매일 아침 식사로 세 개를 먹고, 매일 네 개로 친구들을 위해 머핀을 굽습니다. 나머지는 매일 농산물 시장에서 신선한 오리알 한 개당 2달러에 팝니다. 그녀는 매일 농산물 시장에서 몇 달러를 버나요?',
+    ],
+    [
+      'th',
+      'เป็ดของเจเน็ตออกไข่วันละ 16 ฟอง เธอกินไข่สามฟองเป็นอาหารเช้าทุกเช้า และใช้สี่ฟองอบมัฟฟินให้เพื่อนทุกวัน เธอขายไข่ที่เหลือที่ตลาดเกษตรกรทุกวันในราคาฟองละ 2 ดอลลาร์ เธอได้เงินวันละกี่ดอลลาร์จากตลาดเกษตรกร',
+    ],
+    [
+      'fr',
+      'Les canards de Janet pondent 16 œufs par jour. Elle en mange trois au petit-déjeuner chaque matin et en utilise quatre chaque jour pour faire des muffins pour ses amis. Elle vend le reste au marché fermier chaque jour à 2 $ l’œuf frais. Combien de dollars gagne-t-elle chaque jour au marché ?',
+    ],
+    [
+      'es',
+      'Los patos de Janet ponen 16 huevos al día. Ella se come tres en el desayuno cada mañana y usa cuatro cada día para hornear magdalenas para sus amigos. Vende el resto en el mercado de agricultores cada día a 2 $ por huevo fresco. ¿Cuántos dólares gana cada día en el mercado?',
+    ],
+    [
+      'it',
+      'Le anatre di Janet depongono 16 uova al giorno. Lei ne mangia tre a colazione ogni mattina e ne usa quattro ogni giorno per preparare dei muffin per i suoi amici. Vende il resto al mercato contadino ogni giorno a 2 $ per uovo fresco. Quanti dollari guadagna ogni giorno al mercato?',
+    ],
+    [
+      'pt',
+      'Os patos de Janet põem 16 ovos por dia. Ela come três no café da manhã todas as manhãs e usa quatro todos os dias para fazer muffins para os amigos. Ela vende o restante na feira todos os dias a 2 dólares por ovo fresco. Quantos dólares ela ganha por dia na feira?',
+    ],
+    [
+      'nl',
+      'De eenden van Janet leggen 16 eieren per dag. Ze eet er elke ochtend drie als ontbijt en gebruikt er elke dag vier om muffins voor haar vrienden te bakken. De rest verkoopt ze elke dag op de boerenmarkt voor 2 dollar per vers eendenei. Hoeveel dollar verdient ze elke dag op de markt?',
+    ],
+  ],
+  [
+    [
+      'en',
+      'Our online shop has grown from 200 to 5,000 orders a day in the last year. The checkout service is a single Node.js process backed by one PostgreSQL database, and during sales it times out. Analyse the likely bottlenecks, propose an architecture that can handle ten times the load, and describe a step-by-step migration plan that avoids downtime. Also list the risks of each step and how we would detect problems early.',
+    ],
+    [
+      'zh',
+      '我们的网店在过去一年里从每天200个订单增长到5000个订单。结账服务是一个单独的Node.js进程，后端只有一个PostgreSQL数据库，在促销期间经常超时。请分析可能的瓶颈，提出一个能够承受十倍负载的架构，并描述一个避免停机的分步迁移计划。同时列出每一步的风险，以及我们如何尽早发现问题。',
+    ],
+    [
+      'ja',
+      '私たちのオンラインショップは、この1年で1日200件から5,000件の注文に成長しました。決済サービスは1つのPostgreSQLデータベースを使う単一のNode.jsプロセスで、セール中にタイムアウトします。考えられるボトルネックを分析し、10倍の負荷に耐えられるアーキテクチャを提案し、ダウンタイムを避ける段階的な移行計画を説明してください。また、各段階のリスクと、問題を早期に検出する方法も挙げてください。',
+    ],
+    [
+      'ko',
+      '저희 온라인 쇼핑몰은 지난 1년 동안 하루 200건에서 5,000건의 주문으로 성장했습니다. 결제 서비스는 하나의 PostgreSQL 데이터베이스를 사용하는 단일 Node.js 프로세스이며, 세일 기간에는 시간 초과가 발생합니다. 가능한 병목 지점을 분석하고, 10배의 부하를 처리할 수 있는 아키텍처를 제안하고, 다운타임 없이 진행하는 단계별 마이그레이션 계획을 설명해 주세요. 또한 각 단계의 위험과 문제를 조기에 감지하는 방법도 나열해 주세요.',
+    ],
+    [
+      'th',
+      'ร้านค้าออนไลน์ของเราเติบโตจากวันละ 200 คำสั่งซื้อเป็น 5,000 คำสั่งซื้อในปีที่ผ่านมา บริการชำระเงินเป็นโปรเซส Node.js ตัวเดียวที่ใช้ฐานข้อมูล PostgreSQL เพียงตัวเดียว และในช่วงลดราคามักหมดเวลา โปรดวิเคราะห์คอขวดที่น่าจะเกิดขึ้น เสนอสถาปัตยกรรมที่รองรับโหลดได้สิบเท่า และอธิบายแผนการย้ายระบบทีละขั้นตอนที่ไม่ทำให้ระบบหยุดทำงาน พร้อมระบุความเสี่ยงของแต่ละขั้นตอนและวิธีตรวจจับปัญหาตั้งแต่เนิ่นๆ',
+    ],
+    [
+      'fr',
+      'Notre boutique en ligne est passée de 200 à 5 000 commandes par jour au cours de l’année dernière. Le service de paiement est un seul processus Node.js adossé à une seule base PostgreSQL, et pendant les soldes il expire. Analyse les goulots d’étranglement probables, propose une architecture capable de supporter dix fois la charge et décris un plan de migration étape par étape sans interruption de service. Liste aussi les risques de chaque étape et comment détecter les problèmes tôt.',
+    ],
+    [
+      'es',
+      'Nuestra tienda online ha pasado de 200 a 5.000 pedidos al día en el último año. El servicio de pago es un único proceso de Node.js con una sola base de datos PostgreSQL, y durante las rebajas se agota el tiempo de espera. Analiza los cuellos de botella probables, propón una arquitectura que soporte diez veces la carga y describe un plan de migración paso a paso que evite tiempos de inactividad. Enumera también los riesgos de cada paso y cómo detectaríamos los problemas a tiempo.',
+    ],
+    [
+      'it',
+      'Il nostro negozio online è passato da 200 a 5.000 ordini al giorno nell’ultimo anno. Il servizio di pagamento è un unico processo Node.js con un solo database PostgreSQL, e durante i saldi va in timeout. Analizza i probabili colli di bottiglia, proponi un’architettura in grado di reggere dieci volte il carico e descrivi un piano di migrazione passo dopo passo che eviti interruzioni. Elenca anche i rischi di ogni passo e come individueremmo presto i problemi.',
+    ],
+    [
+      'pt',
+      'Nossa loja online passou de 200 para 5.000 pedidos por dia no último ano. O serviço de pagamento é um único processo Node.js com um só banco de dados PostgreSQL e, durante as promoções, ele expira. Analise os prováveis gargalos, proponha uma arquitetura que aguente dez vezes a carga e descreva um plano de migração passo a passo que evite indisponibilidade. Liste também os riscos de cada passo e como detectaríamos problemas cedo.',
+    ],
+    [
+      'nl',
+      'Onze webwinkel is het afgelopen jaar gegroeid van 200 naar 5.000 bestellingen per dag. De betaalservice is één Node.js-proces met één PostgreSQL-database, en tijdens uitverkopen krijgt hij time-outs. Analyseer de waarschijnlijke knelpunten, stel een architectuur voor die tien keer de belasting aankan en beschrijf een stapsgewijs migratieplan zonder downtime. Noem ook de risico’s van elke stap en hoe we problemen vroeg zouden opmerken.',
+    ],
+  ],
+];
+if (which === 'dry-lang') {
+  for (const group of LANG_GROUPS) {
+    for (const [lang, p] of group) {
+      const r = scoreRequest({ messages: [{ role: 'user', content: p }] });
+      const c = emptyCounts();
+      scanText(p, c);
+      const top = r.contributions
+        .slice(0, 4)
+        .map((x) => `${x.feature} ${x.value >= 0 ? '+' : ''}${x.value.toFixed(2)}`)
+        .join(', ');
+      console.log(
+        `${lang} ${r.score.toFixed(3)} ${tierForScore(r.score, DEFAULT_MODEL.thresholds).padEnd(12)} words ${String(c.words).padStart(3)} sentences ${c.sentences} | ${top}`,
+      );
+    }
+    console.log('');
   }
 }

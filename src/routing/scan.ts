@@ -1,9 +1,11 @@
 /**
  * One pass over a text: the raw counts the scorer's features are made of. Unicode-aware without
- * a per-character regex (which would cost ~50 ns a character): a letter is an ASCII letter or any
- * code point from U+00C0 up that is not in the punctuation/symbol blocks, so German umlauts,
- * Cyrillic or CJK all form words. Nothing here knows English: words are looked up in the
- * multilingual cue table, and the other counts are punctuation, digits and scripts.
+ * a per-character regex (which would cost ~50 ns a character): a table classes every UTF-16 code
+ * unit, so German umlauts, Cyrillic, Hangul or Arabic form words, one script family to a word.
+ * Scripts written without spaces (Han, kana, Thai, Lao, Khmer, Myanmar) count as the words
+ * their characters make on average, so a Chinese prompt is about as many "words" long as its
+ * English translation. Nothing here knows English: words are looked up in the multilingual cue
+ * table, and the other counts are punctuation, digits and scripts.
  */
 import {
   BIGRAM_FIRST_FLAG,
@@ -47,7 +49,11 @@ export interface TextCounts {
   fences: number;
   identifiers: number;
   questions: number;
-  /** Sentence ends (. ! ? and their CJK forms followed by a space or the end), outside code fences. */
+  /**
+   * Sentence ends, outside code fences: . ! ? followed by a space or the end; the marks that end
+   * a sentence by themselves (CJK 。！？, Devanagari ।, Arabic ؟, Khmer ។, Myanmar ။…); a space
+   * between two Thai or Lao letters.
+   */
   sentences: number;
   /**
    * Decimal quantities in prose: numbers written with a decimal (or thousands) separator that
@@ -92,24 +98,120 @@ export function emptyCounts(): TextCounts {
   };
 }
 
-function isLetter(c: number): boolean {
-  if (c < 0x80) return (c >= 97 && c <= 122) || (c >= 65 && c <= 90);
-  if (c < 0xc0 || c === 0xd7 || c === 0xf7) return false;
-  if (c >= 0x2000 && c <= 0x2bff) return false; // punctuation, arrows, math operators, box drawing
-  if (c >= 0x3000 && c <= 0x303f) return false; // CJK punctuation
-  if (c >= 0xff00 && c <= 0xff20) return false; // full-width punctuation
-  return true;
+/**
+ * Letter classes of the UTF-16 code units (a table: this runs per character). 0: no letter;
+ * LATIN: an ASCII letter, a Latin-1/Extended or Vietnamese letter, a combining mark; OTHER: a
+ * letter of another script (Greek, Cyrillic, Hangul, Arabic, Devanagari…). A word is a run of
+ * one family: "python으로" is two words, "Python函数" too. Scripts written without spaces
+ * between words (Han, kana, Thai, Lao, Khmer, Myanmar) are OTHER with a weight in the high bits:
+ * the words one of their characters makes on average, in tenths — so a run of them counts as
+ * about as many words as its translation has (Chinese about 1.6 characters per English word:
+ * 6; Japanese kana, particles and endings and long loanwords, 3; Thai and its neighbours, whose
+ * vowels and tone marks are code units of their own, about 5 code units: 2). Beside the letter
+ * bits, punctuation that asks a question (QUESTION) or ends a sentence by itself (END: CJK
+ * 。！？, the Devanagari danda, Arabic ؟ and ۔, Khmer ។, Myanmar ။, Ethiopic ።).
+ */
+const U_LATIN = 1;
+const U_OTHER = 2;
+const U_QUESTION = 4;
+const U_END = 8;
+const DENSE_SHIFT = 4;
+const UNI = new Uint8Array(65536);
+{
+  const fill = (from: number, to: number, v: number): void => void UNI.fill(v, from, to + 1);
+  for (let c = 0; c < 128; c++) if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90)) UNI[c] = U_LATIN;
+  fill(0xc0, 0xffff, U_OTHER);
+  // The Latin family (and the combining marks U+0300–U+036F, which Greek and Cyrillic use too).
+  fill(0xc0, 0x36f, U_LATIN);
+  UNI[0xd7] = UNI[0xf7] = 0;
+  for (const [a, b] of [
+    [0x1e00, 0x1eff], // Latin Extended Additional (Vietnamese)
+    [0x2c60, 0x2c7f],
+    [0xa720, 0xa7ff],
+    [0xab30, 0xab6f],
+    [0xff21, 0xff3a], // full-width Latin
+    [0xff41, 0xff5a],
+  ] as const)
+    fill(a, b, U_LATIN);
+  // Punctuation, symbols and separators beyond ASCII.
+  for (const [a, b] of [
+    [0x2000, 0x2bff], // punctuation, arrows, math operators, box drawing
+    [0x2e00, 0x2e7f],
+    [0x3000, 0x303f], // CJK punctuation
+    [0x30a0, 0x30a0],
+    [0x30fb, 0x30fb], // katakana middle dot
+    [0xfe00, 0xfe0f], // variation selectors
+    [0xfe10, 0xfe1f],
+    [0xfe30, 0xfe6f],
+    [0xfeff, 0xfeff],
+    [0xff00, 0xff20], // full-width punctuation and digits
+    [0xff3b, 0xff40],
+    [0xff5b, 0xff65],
+    [0xfff0, 0xffff],
+    [0xd83c, 0xd83e], // emoji (high surrogates; the scanner skips the low one)
+    [0x37e, 0x37e],
+    [0x387, 0x387],
+    [0x55c, 0x55f],
+    [0x589, 0x589],
+    [0x5c0, 0x5c0],
+    [0x5c3, 0x5c3],
+    [0x5f3, 0x5f4],
+    [0x60c, 0x60d],
+    [0x61b, 0x61b],
+    [0x61e, 0x61f],
+    [0x66a, 0x66d],
+    [0x6d4, 0x6d4],
+    [0x964, 0x965],
+    [0x970, 0x970],
+    [0xe4f, 0xe4f],
+    [0xe5a, 0xe5b],
+    [0xf04, 0xf12], // Tibetan marks (tsheg, shad)
+    [0x104a, 0x104f],
+    [0x10fb, 0x10fb],
+    [0x1360, 0x1368],
+    [0x166d, 0x166e],
+    [0x17d4, 0x17d6],
+    [0x17d8, 0x17da],
+    [0x1800, 0x180a],
+  ] as const)
+    fill(a, b, 0);
+  // Scripts without spaces between words: a word's worth of characters, in tenths.
+  const dense = (w: number): number => (w << DENSE_SHIFT) | U_OTHER;
+  for (const [a, b, w] of [
+    [0x3400, 0x4dbf, 6], // Han
+    [0x4e00, 0x9fff, 6],
+    [0xf900, 0xfaff, 6],
+    [0x3005, 0x3007, 6], // 々 〆 〇
+    [0x303b, 0x303c, 6],
+    [0x3100, 0x312f, 6], // Bopomofo
+    [0x3041, 0x309f, 3], // Hiragana
+    [0x30a1, 0x30fa, 3], // Katakana
+    [0x30fc, 0x30ff, 3],
+    [0x31f0, 0x31ff, 3],
+    [0xff66, 0xff9f, 3], // half-width Katakana
+    [0xe01, 0xe4e, 2], // Thai
+    [0xe50, 0xe59, 2],
+    [0xe80, 0xeff, 2], // Lao
+    [0x1000, 0x1049, 2], // Myanmar
+    [0x1050, 0x109f, 2],
+    [0x1780, 0x17d3, 2], // Khmer
+    [0x17dc, 0x17dd, 2],
+    [0x17e0, 0x17e9, 2],
+  ] as const)
+    fill(a, b, dense(w));
+  for (const c of [0xff1f, 0x37e, 0x61f, 0x1367]) UNI[c]! |= U_QUESTION; // ？ ; ؟ ፧
+  for (const c of [0x3002, 0xff01, 0xff1f, 0xff0e, 0xff61, 0x964, 0x965, 0x61f, 0x6d4, 0x37e, 0x589, 0x1362, 0x1367, 0x17d4, 0x17d5, 0x104b, 0xf0d, 0xf0e])
+    UNI[c]! |= U_END;
 }
 
+const isLetter = (c: number): boolean => (UNI[c]! & (U_LATIN | U_OTHER)) !== 0;
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 /** $ £ ¥ € ₹ */
 const isCurrency = (c: number): boolean => c === 36 || c === 0xa3 || c === 0xa5 || c === 0x20ac || c === 0x20b9;
 /** Math symbols beyond ASCII: the Unicode math operators block, × ÷ ±. */
 const isMathSymbol = (c: number): boolean => (c >= 0x2200 && c <= 0x22ff) || c === 0xd7 || c === 0xf7 || c === 0xb1;
-/** Question marks beyond ASCII ? (Greek ; and Arabic ؟ count as letters, so they never get here). */
-const isQuestion = (c: number): boolean => c === 0xff1f || c === 0xbf || c === 0x37e || c === 0x61f;
-/** Sentence ends beyond ASCII . ! ?: CJK 。！？. */
-const isSentenceEnd = (c: number): boolean => c === 0x3002 || c === 0xff01 || c === 0xff1f;
+/** Thai and Lao end a sentence with a space: a space between two of their letters counts as a sentence end. */
+const isThaiLao = (c: number): boolean => c >= 0xe00 && c <= 0xeff;
 const isSpace = (c: number): boolean => c === 32 || c === 10 || c === 9 || c === 13;
 
 /**
@@ -128,6 +230,8 @@ for (let c = 0; c < 128; c++) ASCII[c] = (c >= 97 && c <= 122) || (c >= 65 && c 
 for (const c of '{};<>[]()=_`|&') ASCII[c.charCodeAt(0)]! |= PUNCT;
 for (const c of '=+*/^') ASCII[c.charCodeAt(0)]! |= MATH;
 for (const c of '.!?') ASCII[c.charCodeAt(0)]! |= SENTENCE_END;
+/** The same for a word of another script: an ASCII letter ends it ("api를" is "api" and "를"), a digit does not. */
+const ASCII_OTHER = ASCII.map((k) => (k === LETTER ? 0 : k));
 
 /**
  * The lower-cased text's UTF-16 code units, copied by one native call (`Buffer#write`, about
@@ -197,18 +301,41 @@ export function scanText(text: string, into: TextCounts): void {
   let i = 0;
   while (i < n) {
     const c = u[i]!;
-    const cls = c < 128 ? ASCII[c]! : isLetter(c) ? LETTER : 0;
+    const uc = c < 128 ? 0 : UNI[c]!;
+    const cls = c < 128 ? ASCII[c]! : (uc & (U_LATIN | U_OTHER)) !== 0 ? LETTER : 0;
     if (cls === LETTER) {
-      // A word: letters, digits and combining marks, hashed as it is read (no substring).
       const start = i;
+      i++;
+      if (uc >= 1 << DENSE_SHIFT) {
+        // A script without spaces: the run counts as the words its characters make on average
+        // (no cue is looked up in it; a digit, a Latin word or punctuation ends it).
+        let tenths = uc >> DENSE_SHIFT;
+        while (i < n) {
+          const w = UNI[u[i]!]! >> DENSE_SHIFT;
+          if (w === 0) break;
+          tenths += w;
+          i++;
+        }
+        letters += i - start;
+        nonLatin += i - start;
+        if (!inFence) {
+          words += ((tenths + 9) / 10) | 0;
+          if (start >= 2 && u[start - 1] === 32 && isThaiLao(c) && isThaiLao(u[start - 2]!)) sentences++;
+        }
+        prevFlags = 0;
+        continue;
+      }
+      // A word: letters, digits and combining marks of one script family, hashed as it is read
+      // (no substring).
+      const latin = c < 128 || uc === U_LATIN;
+      const at = latin ? ASCII : ASCII_OTHER;
       let inner = false;
       let h = c; // hashStep(0, c)
-      if (c >= 0x370) nonLatin++;
-      i++;
+      if (!latin) nonLatin++;
       while (i < n) {
         const d = u[i]!;
         if (d < 128) {
-          if ((ASCII[d]! & WORD) === 0) {
+          if ((at[d]! & WORD) === 0) {
             if ((d === 95 || d === 46) && i + 1 < n && isLetter(u[i + 1]!)) {
               inner = true; // snake_case or dotted.name: an identifier
               if (d === 95) codePunct++;
@@ -217,10 +344,14 @@ export function scanText(text: string, into: TextCounts): void {
             }
             break;
           }
-        } else if (isLetter(d)) {
-          // isLetter covers the combining marks U+0300–U+036F too.
-          if (d >= 0x370) nonLatin++;
-        } else break;
+        } else {
+          const k = UNI[d]!;
+          if (k !== U_LATIN) {
+            // A Latin word ends at another script; another script's word at a script without spaces.
+            if (latin || (k & U_OTHER) === 0 || k >= 1 << DENSE_SHIFT) break;
+            nonLatin++;
+          }
+        }
         h = hashStep(h, d);
         i++;
       }
@@ -322,10 +453,12 @@ export function scanText(text: string, into: TextCounts): void {
     } else {
       if (isMathSymbol(c)) mathSymbols++;
       if (!inFence) {
-        if (isQuestion(c)) questions++;
-        // CJK writes no space after 。！？, so those end a sentence by themselves.
-        if (isSentenceEnd(c)) sentences++;
+        if (uc & U_QUESTION) questions++;
+        // CJK writes no space after 。！？, so those end a sentence by themselves (and the others alike).
+        if (uc & U_END) sentences++;
       }
+      // An emoji (a surrogate pair): no letter, no word.
+      if ((c & 0xfc00) === 0xd800 && i < n && (u[i]! & 0xfc00) === 0xdc00) i++;
     }
     prevFlags = 0;
   }

@@ -63,6 +63,134 @@ describe('task kinds, English and German alike', () => {
   });
 });
 
+describe('task kinds in French, Spanish, Italian, Portuguese and Dutch', () => {
+  const kinds = (text: string): string[] => KINDS.filter((k) => fu(text, `kind:${k}`) > 0);
+  // [kind, French, Spanish, Italian, Portuguese, Dutch]
+  const cases: Array<[(typeof KINDS)[number], string, string, string, string, string]> = [
+    [
+      'code',
+      'Écris une fonction Python qui inverse une chaîne.',
+      'Escribe una función que ordene una lista.',
+      'Scrivi una funzione che restituisce il massimo.',
+      'Escreva um código que leia um arquivo.',
+      'Schrijf een functie die een lijst sorteert.',
+    ],
+    [
+      'math',
+      "Résous l'équation 2x + 3 = 11.",
+      'Resuelve la ecuación 3x + 7 = 22.',
+      'Calcola la probabilità di ottenere due sei.',
+      'Resolva a equação x^2 - 5x + 6 = 0.',
+      'Bereken de oppervlakte van een cirkel.',
+    ],
+    [
+      'multistep',
+      'Marie a 12 pommes, puis elle en donne 5 à Paul.',
+      'Juan tenía 20 euros y después gastó 8.',
+      'Luca aveva 15 caramelle, poi ne ha mangiate 4.',
+      'Ana tinha 30 reais e depois gastou 12.',
+      'Piet had 10 knikkers, daarna gaf hij er 3 weg.',
+    ],
+    [
+      'extraction',
+      'Extrais tous les noms de ce texte.',
+      'Extrae los nombres del siguiente texto.',
+      'Riassumi questo testo in tre frasi.',
+      'Resuma o texto a seguir.',
+      'Maak een samenvatting van deze tekst.',
+    ],
+    [
+      'reasoning',
+      'Raisonne étape par étape pour trouver la réponse.',
+      'Analiza la estrategia de la empresa paso a paso.',
+      'Ragiona passo dopo passo sulla strategia.',
+      'Analise a estratégia da empresa passo a passo.',
+      'Analyseer dit raadsel stap voor stap.',
+    ],
+    [
+      'explain',
+      'Pourquoi le ciel est-il bleu ?',
+      '¿Por qué el cielo es azul?',
+      'Spiegami perché il cielo è blu.',
+      'Explique a diferença entre TCP e UDP.',
+      'Waarom is de lucht blauw?',
+    ],
+    [
+      'writing',
+      "Écris un poème sur l'automne.",
+      'Escribe un cuento corto sobre un robot.',
+      'Scrivi una lettera al mio capo.',
+      'Escreva uma piada sobre gatos.',
+      'Schrijf een kort verhaal over een robot.',
+    ],
+    [
+      'roleplay',
+      "Tu es un pirate. Fais semblant d'être en mer.",
+      'Eres un caballero medieval. Actúa como tal.',
+      'Sei un mercante medievale. Comportati come tale.',
+      'Você é um detetive. Finja que estamos em 1920.',
+      'Je bent een piraat. Doe alsof we op zee zijn.',
+    ],
+    ['smalltalk', 'Bonjour ! Comment vas-tu ?', '¡Hola! ¿Cómo estás?', 'Ciao, come stai?', 'Olá! Tudo bem?', 'Hoi! Hoe gaat het?'],
+    [
+      'translation',
+      'Traduis cette phrase en anglais.',
+      'Traduce este párrafo al inglés.',
+      'Traduci questa frase in inglese.',
+      'Traduza este texto para o inglês.',
+      'Vertaal deze zin naar het Engels.',
+    ],
+  ];
+  for (const [kind, ...texts] of cases) {
+    it(`${kind}: ${texts.map((t) => `"${t}"`).join(' / ')}`, () => {
+      for (const text of texts) expect(kinds(text), text).toContain(kind);
+    });
+  }
+
+  it('the rules hold in every language: a write verb with a code cue is code, small talk inside a translation is the text', () => {
+    for (const text of ['Écris une fonction Python.', 'Escribe una función.', 'Scrivi una funzione.', 'Escreva uma função.', 'Schrijf een functie.'])
+      expect(kinds(text), text).toEqual(['code']);
+    for (const text of ['Écris une lettre.', 'Escribe una carta a mi jefe.', 'Scrivi una lettera.', 'Escreva um poema.', 'Schrijf een verhaal.'])
+      expect(kinds(text), text).toEqual(['writing']);
+    for (const text of ['Traduis « bonjour » en anglais.', 'Traduce "hola, ¿qué tal?" al inglés.', 'Traduci "ciao, come stai" in inglese.'])
+      expect(kinds(text), text).toEqual(['translation']);
+  });
+
+  it('question words, number words and library words in every language', () => {
+    for (const text of [
+      'Quand est né Napoléon ? Où ?',
+      '¿Quién escribió el Quijote y cuándo?',
+      'Quando è nato Dante? Dove?',
+      'Quem descobriu o Brasil e quando?',
+      'Wanneer en welke koning?',
+    ])
+      expect(fu(text, 'ask:identify'), text).toBe(1);
+    for (const text of [
+      'Trois amis partagent la moitié de douze pommes.',
+      'Tres amigos comparten la mitad de doce manzanas.',
+      'Tre amici dividono la metà di dodici mele.',
+      'Três amigos dividem a metade de doze maçãs.',
+      'Drie vrienden delen de helft van twaalf appels.',
+    ])
+      expect(fu(text, 'math:number_words'), text).toBe(1);
+    for (const text of [
+      'Quelle bibliothèque utiliser ?',
+      '¿Qué librería uso?',
+      'Quale libreria uso?',
+      'Qual biblioteca usar?',
+      'Welke bibliotheek gebruik ik?',
+    ])
+      expect(fu(text, 'ask:api'), text).toBe(1);
+  });
+
+  it('no new cue fires on the English words they resemble', () => {
+    // come, plus, programme, resolver, soma, avant-garde, UN Programme: English, no cue.
+    const english = 'Come and see: the programme plus a DNS resolver, the soma of a neuron, avant-garde art, the UN Programme of Action.';
+    expect(kinds(english)).toEqual([]);
+    expect(fu(english, 'ask:identify')).toBe(0);
+  });
+});
+
 describe('task kinds on everyday application prompts (cue fixes), English and German alike', () => {
   const kinds = (text: string): string[] => KINDS.filter((k) => fu(text, `kind:${k}`) > 0);
 
@@ -266,7 +394,23 @@ describe('the scanner', () => {
   it('a text counts the same whatever was scanned before it (nothing is read past its end)', () => {
     // Texts that end where one more character would change a count: a fence, LaTeX, an identifier,
     // a sentence end, a decimal quantity, a short word.
-    const texts = ['See `', 'See ``', 'a \\', 'x_', 'snake.', 'Done.', 'It costs 3.5', 'It costs 3.5 ', 'why', '1,2', 'übersetz'];
+    const texts = [
+      'See `',
+      'See ``',
+      'a \\',
+      'x_',
+      'snake.',
+      'Done.',
+      'It costs 3.5',
+      'It costs 3.5 ',
+      'why',
+      '1,2',
+      'übersetz',
+      '你好',
+      'สวัสดี ครับ',
+      'x😀',
+      'api를',
+    ];
     for (const t of texts) {
       scanText('`'.repeat(300), emptyCounts());
       const afterBackticks = scan(t);
@@ -287,6 +431,63 @@ describe('the scanner', () => {
     expect(many.words).toBe(one.words * 5000);
     expect(many.kindHits).toEqual(one.kindHits.map((k) => k * 5000));
     expect(many.sentences).toBe(one.sentences * 5000);
+  });
+
+  it('scripts without spaces: a run of Han, kana or Thai counts as the words its characters make on average', () => {
+    // Han: 6 tenths of a word a character, kana 3, Thai 2; each run rounded up.
+    expect(scan('我们的网店').words).toBe(3); // 5 Han: 3.0
+    expect(scan('你好！你今天怎么样？').words).toBe(2 + 4); // 2 Han: 1.2 -> 2; 6 Han: 3.6 -> 4
+    expect(scan('ありがとう').words).toBe(2); // 5 kana: 1.5 -> 2
+    expect(scan('สวัสดีครับ').words).toBe(2); // 10 Thai code units: 2.0
+    // Digits and Latin words end a run: the numbers count, and an embedded English word is a cue.
+    const zh = scan('珍妮特的鸭子每天下16个蛋，剩下的以每个2美元出售。写一个Python函数。');
+    expect(zh.numbers).toBe(2);
+    expect(zh.maxNumber).toBe(16);
+    expect(zh.kindHits[KINDS.indexOf('code')]).toBe(1);
+    expect(zh.sentences).toBe(2); // 。 ends a sentence by itself
+    expect(scan('Python으로 API를 호출하는 코드').kindHits[KINDS.indexOf('code')]).toBe(2); // Hangul particles after Latin words
+    expect(scan('```\n打印你好世界\n```').words).toBe(0); // not inside a code fence
+    // Thai ends a sentence with a space; Devanagari with the danda, Arabic asks with ؟.
+    expect(scan('สวัสดีครับ วันนี้คุณเป็นอย่างไรบ้าง').sentences).toBe(1);
+    expect(scan('मेरा नाम राम है। आप कैसे हैं?').sentences).toBe(2);
+    expect(scan('كيف حالك؟').questions).toBe(1);
+    expect(scan('كيف حالك؟').words).toBe(2);
+    // A Spanish question asks once (¿ … ?); an emoji is no word.
+    expect(scan('¿Cómo estás?').questions).toBe(1);
+    expect(scan('Hi 😀 there').words).toBe(2);
+    expect(scan('Hi 😀 there').nonLatinLetters).toBe(0);
+  });
+
+  it('a Chinese, Japanese or Thai prompt gets about the word count of its English translation', () => {
+    const wordsFeature = (text: string): number =>
+      (['struct:words[0-30]', 'struct:words[30-50]', 'struct:words[50-80]', 'struct:words[80+]'] as const).reduce((a, s) => a + fu(text, s), 0);
+    const pairs: Array<[string, string[]]> = [
+      [
+        'Write a Python function that merges two sorted lists and returns a new sorted list. Explain the time complexity.',
+        [
+          '写一个Python函数，将两个已排序的列表合并，并返回一个新的有序列表。请解释时间复杂度。',
+          '2つのソート済みリストをマージして新しいソート済みリストを返すPython関数を書いてください。時間計算量も説明してください。',
+          'เขียนฟังก์ชัน Python ที่รวมลิสต์ที่เรียงลำดับแล้วสองลิสต์และคืนค่าลิสต์ใหม่ที่เรียงลำดับแล้ว อธิบายความซับซ้อนของเวลาด้วย',
+        ],
+      ],
+      [
+        "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck egg. How much in dollars does she make every day at the farmers' market?",
+        [
+          '珍妮特的鸭子每天下16个蛋。她每天早上早餐吃三个，每天用四个给朋友烤松饼。剩下的蛋她每天在农贸市场以每个2美元的价格出售。她每天在农贸市场能赚多少美元？',
+          'ジャネットのアヒルは1日に16個の卵を産みます。彼女は毎朝朝食に3個食べ、毎日4個を使って友達のためにマフィンを焼きます。残りは毎日ファーマーズマーケットで新鮮なアヒルの卵1個につき2ドルで売ります。彼女はファーマーズマーケットで毎日何ドル稼ぎますか？',
+          'เป็ดของเจเน็ตออกไข่วันละ 16 ฟอง เธอกินไข่สามฟองเป็นอาหารเช้าทุกเช้า และใช้สี่ฟองอบมัฟฟินให้เพื่อนทุกวัน เธอขายไข่ที่เหลือที่ตลาดเกษตรกรทุกวันในราคาฟองละ 2 ดอลลาร์ เธอได้เงินวันละกี่ดอลลาร์จากตลาดเกษตรกร',
+        ],
+      ],
+    ];
+    for (const [en, others] of pairs) {
+      for (const text of others) {
+        // log2(1 + words) / 10 within 0.04: word counts within about a third of each other.
+        expect(Math.abs(wordsFeature(text) - wordsFeature(en)), text).toBeLessThan(0.04);
+        // 。！？ end sentences as . ! ? do; Thai writes a space (and none after the last).
+        if (/[。？]/u.test(text)) expect(fu(text, 'struct:sentences'), text).toBeCloseTo(fu(en, 'struct:sentences'), 12);
+        else expect(fu(text, 'struct:sentences'), text).toBeGreaterThan(0);
+      }
+    }
   });
 });
 
