@@ -41,7 +41,7 @@ export function autoThresholds(auto: AutoConfig | undefined, model: RouterModel 
 
 const f2 = (x: number): string => x.toFixed(2);
 
-/** The task names of the spec's `x-switchyard-task` (one without a tier rule leaves the choice to the scorer). */
+/** The task names of the spec's `x-switchyard-task` (one that no tier list names means `balanced`, as in the seed's rules). */
 const SPEC_TASKS: ReadonlySet<string> = new Set(['greeting', 'simple_qa', 'translation', 'chat', 'code', 'explanation', 'longform', 'analysis', 'creative']);
 
 /** The scorer's decision, with its top contributions as the reason. */
@@ -118,8 +118,12 @@ export function classify(input: ClassifyInput, cfg: ClassifierConfig, auto?: Aut
       score: null,
     };
   }
+  // A task of the spec's list that no tier list names keeps the seed's meaning: balanced. The
+  // scorer decides when there is no hint or the hint is unknown.
+  if (task !== null && SPEC_TASKS.has(task))
+    return { tier: 'balanced', reason: `task "${task}" → balanced (no tier list names it)`, keywordHits: hits, score: null };
   const notes: string[] = [];
-  if (task !== null) notes.push(SPEC_TASKS.has(task) ? `task "${task}" has no tier rule` : `unknown task "${excerpt(task)}" ignored`);
+  if (task !== null) notes.push(`unknown task "${excerpt(task)}" ignored`);
   if (hits.length > 0) notes.push(`${hits.length} complexity keyword(s) < ${cfg.complexityThreshold}`);
   return scored(input, auto, notes.length > 0 ? `${notes.join('; ')}; ` : '', hits);
 }
