@@ -63,6 +63,15 @@ export class PostgresResponseStore implements ResponseStore {
     return decodeObject(row.response);
   }
 
+  async delete(id: string, keyId: string | null, now: number): Promise<boolean> {
+    const res = await this.pool.query('DELETE FROM switchyard_responses WHERE id = $1 AND key_id IS NOT DISTINCT FROM $2 AND created_at >= $3', [
+      id,
+      keyId,
+      now - this.limits().ttlMs,
+    ]);
+    return (res.rowCount ?? 0) > 0;
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }

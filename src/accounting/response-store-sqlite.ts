@@ -19,6 +19,7 @@ export class SqliteResponseStore implements ResponseStore {
   private readonly select: Database.Statement<[string], { key_id: string | null; created_at: number; messages: string; response: string | null }>;
   private readonly expire: Database.Statement<[number]>;
   private readonly trim: Database.Statement<[number]>;
+  private readonly remove: Database.Statement<[string, string | null, number]>;
 
   private constructor(
     private readonly db: Database.Database,
@@ -27,6 +28,7 @@ export class SqliteResponseStore implements ResponseStore {
     this.insert = db.prepare('INSERT OR REPLACE INTO responses (id, key_id, created_at, messages, response) VALUES (?, ?, ?, ?, ?)');
     this.select = db.prepare('SELECT key_id, created_at, messages, response FROM responses WHERE id = ?');
     this.expire = db.prepare('DELETE FROM responses WHERE created_at < ?');
+    this.remove = db.prepare('DELETE FROM responses WHERE id = ? AND key_id IS ? AND created_at >= ?');
     this.trim = db.prepare('DELETE FROM responses WHERE id IN (SELECT id FROM responses ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?)');
   }
 
@@ -64,6 +66,10 @@ export class SqliteResponseStore implements ResponseStore {
     const row = this.select.get(id);
     if (!row || row.key_id !== keyId || row.created_at < now - this.limits().ttlMs) return Promise.resolve(null);
     return Promise.resolve(decodeObject(row.response));
+  }
+
+  delete(id: string, keyId: string | null, now: number): Promise<boolean> {
+    return Promise.resolve(this.remove.run(id, keyId, now - this.limits().ttlMs).changes > 0);
   }
 
   close(): Promise<void> {

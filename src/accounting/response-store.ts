@@ -27,6 +27,8 @@ export interface ResponseStore {
   get(id: string, keyId: string | null, now: number): Promise<ChatMessage[] | null>;
   /** The response object as answered, or null when unknown, expired, created under another key, or stored before objects were kept. */
   getResponse(id: string, keyId: string | null, now: number): Promise<Record<string, unknown> | null>;
+  /** Forget a response (`DELETE /v1/responses/{id}`); false when unknown, expired or created under another key. */
+  delete(id: string, keyId: string | null, now: number): Promise<boolean>;
   close(): Promise<void>;
 }
 

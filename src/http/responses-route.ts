@@ -63,6 +63,8 @@ export function responsesRoute(store: () => ResponseStore | null): ApiRoute {
 /**
  * `GET /v1/responses/{id}` (the SDK's `responses.retrieve`): the stored response object as it was
  * answered, for the key that created it, while it is kept (`storage.responses`); else 404.
+ * `DELETE /v1/responses/{id}` (the SDK's `responses.delete`) forgets it, as OpenAI's does:
+ * `{"id","object":"response","deleted":true}`, then it can be neither retrieved nor continued.
  */
 export function retrieveResponseRoute(store: () => ResponseStore | null): ApiRoute {
   return async (deps, req, res, requestId) => {
@@ -79,10 +81,22 @@ export function retrieveResponseRoute(store: () => ResponseStore | null): ApiRou
       }
       if (id.includes('/')) {
         // The SDK's responses.inputItems.list (…/{id}/input_items) and the like: say what is served.
-        throw new SwitchyardError('not_found', `no route GET ${path.slice(0, 160)}: of the stored responses switchyard serves GET /v1/responses/{id} only`);
+        throw new SwitchyardError(
+          'not_found',
+          `no route ${req.method === 'DELETE' ? 'DELETE' : 'GET'} ${path.slice(0, 160)}: of the stored responses switchyard serves GET and DELETE /v1/responses/{id} only`,
+        );
       }
       const rt = deps.runtime();
       const s = store();
+      if (req.method === 'DELETE') {
+        const gone = s !== null && id !== '' && (await s.delete(id, keyId, rt.now()));
+        if (!gone)
+          throw new SwitchyardError('not_found', `No response found with id "${id.slice(0, 80)}" (or it expired, or another key created it)`, {
+            param: 'response_id',
+          });
+        sendJson(res, 200, { id, object: 'response', deleted: true }, base);
+        return;
+      }
       const found = s && id !== '' && !id.includes('/') ? await s.getResponse(id, keyId, rt.now()) : null;
       if (!found) {
         throw new SwitchyardError(

@@ -35,8 +35,8 @@ const METHODS = new Map<string, readonly string[]>([
 const PREFIX_METHODS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['/v1/models/', GET],
   ['/models/', GET],
-  ['/v1/responses/', GET],
-  ['/responses/', GET],
+  ['/v1/responses/', [...GET, 'DELETE']],
+  ['/responses/', [...GET, 'DELETE']],
 ];
 
 /** Throws 405 with an `Allow` header when `path` is served but not for `method`. */

@@ -43,6 +43,15 @@ async function contract(store: ResponseStore): Promise<void> {
   await store.put({ id: 'resp_8', keyId: null, createdAt: t1, messages: conv(8) });
   expect(await store.getResponse('resp_8', null, t1 + 1)).toBeNull();
   expect(await store.get('resp_8', null, t1 + 1)).toEqual(conv(8));
+  // DELETE /v1/responses/{id}: only by the key that created it, only while kept; then gone.
+  expect(await store.delete('resp_7', 'team-b', t1 + 1)).toBe(false);
+  expect(await store.delete('resp_7', 'team-a', t1 + limits.ttlMs + 1)).toBe(false);
+  expect(await store.delete('resp_7', 'team-a', t1 + 1)).toBe(true);
+  expect(await store.getResponse('resp_7', 'team-a', t1 + 1)).toBeNull();
+  expect(await store.get('resp_7', 'team-a', t1 + 1)).toBeNull();
+  expect(await store.delete('resp_7', 'team-a', t1 + 1)).toBe(false);
+  expect(await store.delete('resp_8', null, t1 + 1)).toBe(true);
+  expect(await store.delete('resp_nope', null, t1 + 1)).toBe(false);
 }
 
 describe('SQLite response store', () => {

@@ -141,12 +141,28 @@ describe('POST /v1/responses', () => {
       const err = await sc.client.responses.retrieve(id).catch((e: unknown) => e);
       expect(err).toMatchObject({ status: 404, code: 'not_found' });
     }
-    const wrongMethod = await fetch(`${sc.url}/v1/responses/${created.id}`, { method: 'DELETE' });
+    const wrongMethod = await fetch(`${sc.url}/v1/responses/${created.id}`, { method: 'PUT' });
     expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toContain('DELETE');
     // A sub-resource (the SDK's inputItems.list) is not a response id with a slash in it.
     const items = await sc.client.responses.inputItems.list(created.id).catch((e: unknown) => e);
     expect(items).toMatchObject({ status: 404, code: 'not_found' });
-    expect((items as Error).message).toContain('serves GET /v1/responses/{id} only');
+    expect((items as Error).message).toContain('serves GET and DELETE /v1/responses/{id} only');
+  });
+
+  it("deletes a stored response (DELETE /v1/responses/{id}, the SDK's responses.delete): then it is neither retrieved nor continued", async () => {
+    const created = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Delete me later.' });
+    await sc.client.responses.retrieve(created.id);
+    const del = await fetch(`${sc.url}/v1/responses/${created.id}`, { method: 'DELETE' });
+    expect(del.status).toBe(200);
+    expect(await del.json()).toEqual({ id: created.id, object: 'response', deleted: true });
+    expect(await sc.client.responses.retrieve(created.id).catch((e: unknown) => e)).toMatchObject({ status: 404, code: 'not_found' });
+    const cont = await sc.client.responses.create({ model: 'gpt-4.1', input: 'x', previous_response_id: created.id }).catch((e: unknown) => e);
+    expect(cont).toMatchObject({ status: 400, param: 'previous_response_id' });
+    // Through the SDK, and a second time: gone is a 404.
+    const other = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Delete me with the SDK.' });
+    await sc.client.responses.delete(other.id);
+    expect(await sc.client.responses.delete(other.id).catch((e: unknown) => e)).toMatchObject({ status: 404, code: 'not_found' });
   });
 
   it('refuses an unknown previous_response_id with a 400', async () => {
