@@ -1,6 +1,6 @@
 /**
  * One actor per upstream endpoint (model × provider). States: healthy, throttled,
- * circuitOpen, halfOpen (shown to users as healthy | throttled | circuit-open | half-open).
+ * circuit-open, half-open: the contract's names (spec §4), in the machine itself, its inspection events and /switchyard/state.
  *
  * Pure: time comes in on events (`at`) and from the actor's clock through named delays;
  * the runtime classifies raw upstream errors before sending them here.
@@ -136,7 +136,7 @@ function succeeded(ctx: EndpointContext, ev: Extract<EndpointEvent, { type: 'ups
  * (test/machines/endpoint.bookkeeping.test.ts checks that both ways end in equal snapshots.)
  */
 export function bookkeeping(state: EndpointStateValue, ctx: EndpointContext, ev: EndpointEvent, reuse = false): Partial<EndpointContext> | null {
-  if (state === 'halfOpen') return null;
+  if (state === 'half-open') return null;
   // What the windows see: the dispatch, or the finish (a success's latency does not touch them).
   let u: Partial<EndpointContext>;
   if (ev.type === 'request.dispatched') u = dispatched(ctx, ev);
@@ -251,7 +251,7 @@ export const endpointMachine = setup({
       on: {
         'request.dispatched': { actions: 'dispatch' },
         'upstream.succeeded': { actions: 'succeed' },
-        'upstream.failed': [{ guard: 'reachesFailureThreshold', target: 'circuitOpen', actions: ['fail', 'openCircuit'] }, { actions: 'fail' }],
+        'upstream.failed': [{ guard: 'reachesFailureThreshold', target: 'circuit-open', actions: ['fail', 'openCircuit'] }, { actions: 'fail' }],
         'upstream.released': { actions: 'release' },
         'upstream.rateLimited': { target: 'throttled', actions: 'rateLimited' },
         'window.exhausted': { target: 'throttled', actions: 'exhausted' },
@@ -267,7 +267,7 @@ export const endpointMachine = setup({
       on: {
         'request.dispatched': { actions: 'dispatch' },
         'upstream.succeeded': { actions: 'succeed' },
-        'upstream.failed': [{ guard: 'reachesFailureThreshold', target: 'circuitOpen', actions: ['fail', 'openCircuit'] }, { actions: 'fail' }],
+        'upstream.failed': [{ guard: 'reachesFailureThreshold', target: 'circuit-open', actions: ['fail', 'openCircuit'] }, { actions: 'fail' }],
         'upstream.released': { actions: 'release' },
         'upstream.rateLimited': { target: 'throttled', reenter: true, actions: 'rateLimited' },
         'window.exhausted': { target: 'throttled', reenter: true, actions: 'exhausted' },
@@ -275,8 +275,8 @@ export const endpointMachine = setup({
         'window.admitted': { guard: 'isSharedThrottle', target: 'healthy', actions: ['observeTime', 'clearThrottle'] },
       },
     },
-    circuitOpen: {
-      after: { recovery: { target: 'halfOpen', actions: 'enterHalfOpen' } },
+    'circuit-open': {
+      after: { recovery: { target: 'half-open', actions: 'enterHalfOpen' } },
       on: {
         // Late answers of requests sent before the circuit opened: bookkeeping only.
         'request.dispatched': { actions: 'dispatch' },
@@ -288,11 +288,11 @@ export const endpointMachine = setup({
         'window.exhausted': { actions: 'observeTime' },
       },
     },
-    halfOpen: {
+    'half-open': {
       on: {
         'request.dispatched': { actions: ['dispatch', 'dispatchProbe'] },
         'upstream.succeeded': { target: 'healthy', actions: ['succeed', 'closeCircuit', 'clearThrottle'] },
-        'upstream.failed': [{ guard: 'countsAsFailure', target: 'circuitOpen', actions: ['fail', 'openCircuit'] }, { actions: ['fail', 'probeEnded'] }],
+        'upstream.failed': [{ guard: 'countsAsFailure', target: 'circuit-open', actions: ['fail', 'openCircuit'] }, { actions: ['fail', 'probeEnded'] }],
         'upstream.released': { actions: ['release', 'probeEnded'] },
         'upstream.rateLimited': { target: 'throttled', actions: ['rateLimited', 'closeCircuit'] },
         'window.exhausted': { target: 'throttled', actions: ['exhausted', 'closeCircuit'] },
@@ -301,12 +301,12 @@ export const endpointMachine = setup({
   },
 });
 
-export type EndpointStateValue = 'healthy' | 'throttled' | 'circuitOpen' | 'halfOpen';
+export type EndpointStateValue = 'healthy' | 'throttled' | 'circuit-open' | 'half-open';
 
 /** The contract's names for the states (spec §4). */
 export const PUBLIC_STATE: Record<EndpointStateValue, string> = {
   healthy: 'healthy',
   throttled: 'throttled',
-  circuitOpen: 'circuit-open',
-  halfOpen: 'half-open',
+  'circuit-open': 'circuit-open',
+  'half-open': 'half-open',
 };

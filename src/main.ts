@@ -44,6 +44,20 @@ async function loadConfig(opts: ServeOptions): Promise<{ cfg: Config; file: stri
 function applyDefaults(cfg: Config, env: NodeJS.ProcessEnv): { cfg: Config; simulate: boolean; note: string } {
   const relay = env.SWITCHYARD_RELAY_URL;
   if (relay) {
+    // Checked here, as a config's baseUrl is by its schema: a bad value would otherwise surface
+    // as a stack trace from the connection pool, and a missing key as 401s from the relay.
+    let protocol: string | null = null;
+    try {
+      protocol = new URL(relay).protocol;
+    } catch {
+      protocol = null;
+    }
+    if (protocol !== 'http:' && protocol !== 'https:')
+      throw new StartupError(
+        `SWITCHYARD_RELAY_URL must be an http:// or https:// URL (the relay's OpenAI-compatible base, e.g. https://openrouter.ai/api/v1), got "${relay}"`,
+      );
+    if (!env.SWITCHYARD_RELAY_KEY)
+      throw new StartupError("SWITCHYARD_RELAY_URL is set but SWITCHYARD_RELAY_KEY is not: set the relay's API key there (or unset SWITCHYARD_RELAY_URL)");
     const providers = Object.fromEntries(
       Object.entries(cfg.providers).map(([n, p]) => [n, { ...p, kind: 'openai' as const, baseUrl: relay, apiKeyEnv: 'SWITCHYARD_RELAY_KEY' }]),
     );

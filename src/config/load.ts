@@ -12,7 +12,7 @@ export type LoadResult = { ok: true; config: Config } | { ok: false; errors: str
 export function validateConfig(raw: unknown): LoadResult {
   const res = configSchema.safeParse(raw ?? {}, { reportInput: true });
   if (res.success) return { ok: true, config: res.data };
-  return { ok: false, errors: res.error.issues.map(formatIssue) };
+  return { ok: false, errors: res.error.issues.map((issue) => formatIssue(issue, configSchema)) };
 }
 
 /** Read, parse and validate a file; never throws for a user's mistake. */
@@ -50,8 +50,75 @@ function typeName(v: unknown): string {
   return typeof v;
 }
 
-/** One line per problem: where, and what was expected. */
-export function formatIssue(issue: z.core.$ZodIssue): string {
+/** The zod definition fields this file reads to find the keys a place in the config takes. */
+interface SchemaDef {
+  type: string;
+  shape?: Record<string, { _zod: { def: SchemaDef } }>;
+  innerType?: { _zod: { def: SchemaDef } };
+  in?: { _zod: { def: SchemaDef } };
+  valueType?: { _zod: { def: SchemaDef } };
+  element?: { _zod: { def: SchemaDef } };
+}
+
+/** The keys the object schema at `path` takes, or null where the path leads elsewhere (a union, a scalar). */
+export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] | null {
+  let def = (schema as unknown as { _zod: { def: SchemaDef } })._zod.def;
+  const unwrap = (d: SchemaDef): SchemaDef => {
+    for (let i = 0; i < 8; i++) {
+      const next = d.innerType ?? (d.type === 'pipe' ? d.in : undefined);
+      if (!next) break;
+      d = next._zod.def;
+    }
+    return d;
+  };
+  for (const seg of path) {
+    def = unwrap(def);
+    const next =
+      def.type === 'object' && typeof seg === 'string'
+        ? Object.hasOwn(def.shape ?? {}, seg)
+          ? def.shape![seg]
+          : undefined
+        : def.type === 'record'
+          ? def.valueType
+          : def.type === 'array'
+            ? def.element
+            : undefined;
+    if (!next) return null;
+    def = next._zod.def;
+  }
+  def = unwrap(def);
+  return def.type === 'object' ? Object.keys(def.shape ?? {}) : null;
+}
+
+/** Edit distance with adjacent transpositions (optimal string alignment): hots → host is 1. */
+function distance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** `(did you mean "x"?)` for a near miss, else the keys the place takes; '' when unknown. */
+function unknownKeyHint(key: string, known: string[] | null): string {
+  if (!known || known.length === 0) return '';
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = k.toLowerCase() === key.toLowerCase() ? 0 : distance(key, k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  if (best !== null && bestD <= Math.max(1, Math.floor(Math.min(key.length, best.length) / 4))) return ` (did you mean "${best}"?)`;
+  return ` (expected one of: ${known.join(', ')})`;
+}
+
+/** One line per problem: where, and what was expected (`schema` lets an unknown key name what was meant). */
+export function formatIssue(issue: z.core.$ZodIssue, schema?: z.ZodType): string {
   const where = formatPath(issue.path);
   switch (issue.code) {
     case 'invalid_type': {
@@ -62,7 +129,11 @@ export function formatIssue(issue: z.core.$ZodIssue): string {
     case 'unrecognized_keys': {
       const secret = issue.keys.find((k) => /^(api_?key|key|secret|token|password)$/i.test(k));
       if (secret) return `${where}: inline secret "${secret}" is not allowed; name an environment variable instead (apiKeyEnv / keyEnv)`;
-      return `${where}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+      const known = schema ? keysAt(schema, issue.path) : null;
+      if (issue.keys.length === 1) return `${where}: unknown key "${issue.keys[0]}"${unknownKeyHint(issue.keys[0]!, known)}`;
+      return `${where}: unknown keys ${issue.keys.map((k) => `"${k}"${unknownKeyHint(k, known).replace(/ \(expected one of: .*\)$/, '')}`).join(', ')}${
+        known ? ` (expected one of: ${known.join(', ')})` : ''
+      }`;
     }
     case 'invalid_value':
       return `${where}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;

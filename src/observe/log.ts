@@ -45,8 +45,27 @@ export function createLogger(opts: { level: string; pretty: boolean; destination
   }
   if (opts.destination) return pino(base, scrubbing(opts.destination));
   const dest = pino.destination(1);
+  muteOnError(dest);
   stdoutDestination = dest as unknown as PendingWrites;
   return pino(base, scrubbing(dest));
+}
+
+/**
+ * When stdout's reader is gone, stop logging instead of dying or hanging. pino mutes its
+ * destination on EPIPE only; a socket whose peer closed (a supervisor's or test runner's
+ * socketpair) fails a pending write with ECONNRESET, which pino re-emits as an unhandled
+ * 'error': the process then exited, and pino's exit flush retried the EPIPE write forever,
+ * leaving a process that served nothing and ignored SIGTERM. Any write error mutes it here.
+ */
+function muteOnError(dest: pino.DestinationStream): void {
+  const d = dest as unknown as { on(ev: 'error', fn: (err: Error) => void): void; write: unknown; flushSync: unknown; flush: unknown; end: unknown };
+  const noop = (): void => undefined;
+  d.on('error', () => {
+    d.write = noop;
+    d.flushSync = noop;
+    d.flush = (cb?: () => void) => cb?.();
+    d.end = noop;
+  });
 }
 
 /** The part of sonic-boom's state that says whether an asynchronous write is still under way. */

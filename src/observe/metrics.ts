@@ -173,7 +173,7 @@ export class Metrics {
   onRecord(r: HubRecord): void {
     if (r.kind === 'transition' && r.from !== null) {
       const actor = r.actor.replace(/#\d+$/, '');
-      // Endpoint states by the contract's names, as in switchyard_endpoint_state (circuit-open, not the machine's circuitOpen).
+      // Endpoint states by the contract's names (the machine's own since they were renamed; kept as the one mapping point).
       const name = actor.startsWith('endpoint:') ? (s: string) => PUBLIC_STATE[s as EndpointStateValue] ?? s : (s: string) => s;
       this.transitions.inc({ actor, from: name(r.from), to: name(r.to ?? '') });
     } else if (r.kind === 'budget') this.budgetDecisions.inc({ decision: r.to ?? '' });

@@ -5,6 +5,7 @@
  */
 import type { Usage } from '../accounting/cost.js';
 import { outputCap } from '../accounting/reservation.js';
+import { countTextTokens } from '../accounting/tokens.js';
 import type { ResilienceConfig } from '../config/schema.js';
 import { SseParser } from '../upstream/sse.js';
 import { classifyError, discard, readText, send, type UpstreamResponse } from '../upstream/transport.js';
@@ -93,6 +94,15 @@ export function isOpenAIPlatform(baseUrl: string): boolean {
   return v;
 }
 
+/**
+ * A continuation's upstream counts only the tokens it adds, so it is asked for what the client's
+ * cap leaves after the answer already delivered (the prefill); at least 1, as APIs refuse 0.
+ */
+export function continuationCap(cap: number, prefill: string | null): number {
+  if (prefill === null || prefill.length === 0) return cap;
+  return Math.max(1, cap - countTextTokens(prefill));
+}
+
 export async function runAttempt(inp: AttemptInput, session: StreamSession | null): Promise<AttemptSuccess> {
   const started = inp.now();
   // The attempt's own cancellation: follows the request's, and ends this attempt alone.
@@ -105,7 +115,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     apiKey: inp.h.apiKey,
     headers: inp.h.provider.headers,
     basePath: inp.h.basePath,
-    maxOutputTokens: outputCap(inp.body, inp.h.modelCfg.maxOutputTokens),
+    maxOutputTokens: continuationCap(outputCap(inp.body, inp.h.modelCfg.maxOutputTokens), inp.prefill),
     completionTokensField: isOpenAIPlatform(inp.h.provider.baseUrl),
     anthropicVersion: inp.h.provider.anthropicVersion,
     prefill: inp.prefill,

@@ -68,12 +68,12 @@ export function availability(h: EndpointHandle, now: number, estTokens: number):
   const snap = h.actor.getSnapshot();
   const c = snap.context;
   const state = snap.value as EndpointStateValue;
-  if (state === 'circuitOpen') return { ok: false, freeAt: c.retryAt, why: 'circuit-open' };
+  if (state === 'circuit-open') return { ok: false, freeAt: c.retryAt, why: 'circuit-open' };
   // The actor's throttle timer starts when it processes the event and may fire a few ms after
   // `retryAt`; a caller that waited until `retryAt` (a 429's retry-after) must not lose to it.
   // Past `retryAt` the endpoint is judged like a healthy one (its own windows still apply).
   if (state === 'throttled' && (c.retryAt === null || c.retryAt > now)) return { ok: false, freeAt: c.retryAt, why: `throttled (${c.reason ?? 'window'})` };
-  if (state === 'halfOpen') {
+  if (state === 'half-open') {
     return c.probesInFlight < c.settings.halfOpenProbes ? { ok: true, probe: true } : { ok: false, freeAt: null, why: 'half-open, probe in flight' };
   }
   if (c.inFlight >= c.settings.maxConcurrent) return { ok: false, freeAt: null, why: `max concurrent (${c.settings.maxConcurrent}) reached` };

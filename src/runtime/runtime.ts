@@ -353,7 +353,7 @@ export class Runtime implements RuntimeCore {
   /** `/readyz`: config loaded and at least one endpoint not circuit-open. */
   ready(): boolean {
     if (this.shared && !this.shared.ready()) return false;
-    for (const h of this.handles.values()) if ((h.actor.getSnapshot().value as EndpointStateValue) !== 'circuitOpen') return true;
+    for (const h of this.handles.values()) if ((h.actor.getSnapshot().value as EndpointStateValue) !== 'circuit-open') return true;
     return false;
   }
 

@@ -156,6 +156,32 @@ describe('switchyard serve on a port in use', () => {
   }, 20_000);
 });
 
+describe('switchyard serve with a relay (SWITCHYARD_RELAY_URL)', () => {
+  const NO_KEYS = { OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '', DEEPSEEK_API_KEY: '' };
+  const serveWith = (env: Record<string, string>) =>
+    spawnSync(process.execPath, [BIN, 'serve', '--port', '0'], {
+      cwd: mkdtempSync(join(tmpdir(), 'sy-relay-')),
+      env: { ...process.env, ...NO_KEYS, ...env },
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+
+  it.each(['notaurl', 'ftp://relay.example/v1'])('a relay URL that is not http(s) (%s) is a start-up error naming the variable, not a stack trace', (url) => {
+    const r = serveWith({ SWITCHYARD_RELAY_URL: url, SWITCHYARD_RELAY_KEY: 'rk' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('SWITCHYARD_RELAY_URL');
+    expect(r.stderr).toContain('http:// or https://');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a relay URL without SWITCHYARD_RELAY_KEY is a start-up error naming the key variable', () => {
+    const r = serveWith({ SWITCHYARD_RELAY_URL: 'http://127.0.0.1:9/v1', SWITCHYARD_RELAY_KEY: '' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('SWITCHYARD_RELAY_KEY');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
 describe('switchyard demo on a port in use', () => {
   it('says so and exits 1 instead of hanging', async () => {
     const busy = createServer();

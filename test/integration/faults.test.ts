@@ -448,6 +448,27 @@ describe('the wire-level fault table (one real-process test per fault class)', (
   for (const row of TABLE) it(`${row.fault}: ${row.name}`, row.run);
 });
 
+describe("a continued stream keeps the client's max_tokens", () => {
+  it('the continuation is asked only for what is left, so the whole answer stays within max_tokens', async () => {
+    await ready(EP.gpt, EP.claude);
+    const MAX = 10;
+    await sim.setFault(GPT, { kind: 'cut', afterTokens: 6 });
+    const p = prompt('cut under max_tokens');
+    const raw = await rawStream(sc, { model: GPT, max_tokens: MAX, messages: [{ role: 'user', content: p }] });
+    expect(raw.status).toBe(200);
+    const cont = hits(await sim.log(), CLAUDE_UP);
+    expect(cont.map((e) => e.prefill)).toEqual([true]);
+    const text = contentOf(raw.events);
+    // One simulator token per word: the answer so far plus the continuation, at most MAX of them.
+    const words = text.split(/\s+/).filter((w) => w.length > 0);
+    expect(words.length).toBeGreaterThan(6);
+    expect(words.length).toBeLessThanOrEqual(MAX);
+    expect(expectedAnswer(p, OUTPUT_TOKENS).startsWith(text)).toBe(true);
+    expect(raw.events.filter((e) => /"finish_reason":"length"/.test(e))).toHaveLength(1);
+    expect(raw.events.at(-1)).toBe('[DONE]');
+  });
+});
+
 describe('the no-hammering check itself', () => {
   it('notices a retry sooner than the backoff and too many attempts on one endpoint', () => {
     // Guard for the helper itself: it must notice a retry that came too soon.

@@ -46,7 +46,9 @@ beforeAll(async () => {
   sim = await startSimulator({ profile: { defaults: { ttftMs: 20, tokenGapMs: 2, outputTokens: 16 } } });
   const file = join(mkdtempSync(join(tmpdir(), 'sy-insp-')), 'switchyard.yaml');
   writeFileSync(file, stringify(config()));
-  [browser, sc, guarded] = await Promise.all([
+  // Settled one by one: when the browser cannot start (no /usr/bin/chromium), the sidecars that
+  // did start are still kept, so afterAll stops them instead of leaving them orphaned.
+  const [b, s, g] = await Promise.allSettled([
     launching,
     startSidecar(config()),
     startProc(['serve', '--config', file, '--host', '0.0.0.0', '--port', '0'], /switchyard (http:\/\/\S+)\/v1/, {
@@ -54,6 +56,10 @@ beforeAll(async () => {
       SWITCHYARD_ADMIN_TOKEN: ADMIN_TOKEN,
     }),
   ]);
+  if (s.status === 'fulfilled') sc = s.value;
+  if (g.status === 'fulfilled') guarded = g.value;
+  for (const r of [b, s, g]) if (r.status === 'rejected') throw r.reason;
+  if (b.status === 'fulfilled') browser = b.value;
 });
 
 afterAll(async () => {

@@ -77,6 +77,53 @@ describe('shutdown', () => {
     expect(code).toBe(0);
   });
 
+  it('keeps serving when the reader of its stdout stalls and then goes away with log lines pending', async () => {
+    // A log collector that stops reading (its socket fills, pino's write waits), then ends: the
+    // pending write fails with ECONNRESET, which pino does not mute. The process used to die on it
+    // and hang in pino's exit flush: no answer to /healthz, SIGTERM ignored.
+    const dir = mkdtempSync(join(tmpdir(), 'sy-stall-'));
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {
+      cwd: dir,
+      env: { ...process.env, ...NO_KEYS },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('no listening line')), 20_000);
+        let out = '';
+        const onData = (d: Buffer): void => {
+          out += d.toString();
+          const m = /listening on (http:\/\/[\d.:]+)/.exec(out);
+          if (!m) return;
+          clearTimeout(t);
+          child.stdout!.off('data', onData);
+          child.stdout!.pause();
+          resolve(m[1]!);
+        };
+        child.stdout!.on('data', onData);
+      });
+      // Each refused request logs a line; 3000 of them are far more than a socket buffer holds.
+      const body = JSON.stringify({ model: `nope-${'x'.repeat(200)}`, messages: [{ role: 'user', content: 'hi' }] });
+      for (let i = 0; i < 3000; i++) {
+        const r = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        await r.arrayBuffer();
+      }
+      child.stdout!.destroy();
+      await sleep(300);
+      const health = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(3000) }).then(
+        (r) => r.status,
+        () => 'no answer',
+      );
+      expect(health).toBe(200);
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, sleep(8000).then(() => 'still running' as const)]);
+      expect(code).toBe(0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  }, 90_000);
+
   it('SIGTERM stops accepting, lets the stream in flight finish, and exits 0', async () => {
     const sc = await startSidecar(testConfig(sim.url));
     const stream = await sc.client.chat.completions.create({ model: 'gpt-4.1', stream: true, messages: [{ role: 'user', content: 'long answer please' }] });

@@ -98,7 +98,7 @@ const chat = async (model: string): Promise<{ status: number; returnedAt: number
 };
 
 describe('/switchyard/events', () => {
-  it('delivers the transition to circuitOpen within a second of the response that triggered it', async () => {
+  it('delivers the transition to circuit-open within a second of the response that triggered it', async () => {
     const sub = subscribe(`${sc.url}/switchyard/events`);
     await sub.live;
     // The replayed history already names every endpoint actor.
@@ -106,7 +106,7 @@ describe('/switchyard/events', () => {
     sim.setFault('gpt-4.1', { kind: 'http_error', status: 500 });
     const responses = [];
     for (let i = 0; i < 3; i++) responses.push(await chat('gpt-4.1'));
-    const isOpen = (r: Rec) => r.kind === 'transition' && r.actor === 'endpoint:gpt-4.1@openai' && r.to === 'circuitOpen';
+    const isOpen = (r: Rec) => r.kind === 'transition' && r.actor === 'endpoint:gpt-4.1@openai' && r.to === 'circuit-open';
     const { rec, receivedAt } = await sub.waitFor(isOpen, 2000);
     sub.close();
 
@@ -131,7 +131,7 @@ describe('/switchyard/events', () => {
   it('replays recent transitions to a late subscriber, and ?all=1 adds inspection records', async () => {
     const all = subscribe(`${sc.url}/switchyard/events?all=1`);
     await all.live;
-    expect(all.records.some((r) => r.rec.actor === 'endpoint:gpt-4.1@openai' && r.rec.to === 'circuitOpen')).toBe(true);
+    expect(all.records.some((r) => r.rec.actor === 'endpoint:gpt-4.1@openai' && r.rec.to === 'circuit-open')).toBe(true);
     expect((await chat('deepseek-v3.2')).status).toBe(200);
     const hit = await all.waitFor((r) => r.kind === 'inspection' && r.event?.inspection === '@xstate.event', 2000);
     all.close();

@@ -200,7 +200,7 @@ describe.concurrent('operator surfaces', () => {
     // The checks are not vacuous: keys went upstream, and every output has content.
     expect(sim.log().filter((e) => e.authPresent).length).toBeGreaterThanOrEqual(5);
     expect(events).toContain('"kind":"inspection"');
-    expect(events).toContain('circuitOpen');
+    expect(events).toContain('circuit-open');
     expect(metrics).toContain('switchyard_requests_total');
     expect(logs).toContain('request served');
     for (const secret of [...Object.values(TEST_KEYS), CLIENT_KEY]) {

@@ -164,7 +164,7 @@ describe('endpoint machine: examples', () => {
     expect(ep.snap().value).toBe('healthy');
     expect(ep.snap().context.failures).toBe(2);
     ep.fail(true);
-    expect(ep.snap().value).toBe('circuitOpen');
+    expect(ep.snap().value).toBe('circuit-open');
   });
 
   it('a success resets the failure count', () => {
@@ -189,7 +189,7 @@ describe('endpoint machine: examples', () => {
   });
 
   /** Mirrors the runtime's admission rule (src/runtime/endpoints.ts `availability`). */
-  const admitsProbe = (s: Snap): boolean => s.value === 'halfOpen' && s.context.probesInFlight < s.context.settings.halfOpenProbes;
+  const admitsProbe = (s: Snap): boolean => s.value === 'half-open' && s.context.probesInFlight < s.context.settings.halfOpenProbes;
 
   function openThenHalfOpen(halfOpenProbes: number) {
     const ep = start({ rpm: null, tpm: null, halfOpenProbes, recoveryMs: 1000 });
@@ -197,11 +197,11 @@ describe('endpoint machine: examples', () => {
     ep.dispatch();
     ep.fail(true);
     ep.fail(true);
-    expect(ep.snap().value).toBe('circuitOpen');
+    expect(ep.snap().value).toBe('circuit-open');
     ep.clock.increment(999);
-    expect(ep.snap().value).toBe('circuitOpen');
+    expect(ep.snap().value).toBe('circuit-open');
     ep.clock.increment(1);
-    expect(ep.snap().value).toBe('halfOpen');
+    expect(ep.snap().value).toBe('half-open');
     return ep;
   }
 
@@ -222,16 +222,16 @@ describe('endpoint machine: examples', () => {
     const ep = openThenHalfOpen(1);
     ep.dispatch();
     ep.fail(false);
-    expect(ep.snap().value).toBe('halfOpen');
+    expect(ep.snap().value).toBe('half-open');
     expect(admitsProbe(ep.snap())).toBe(true);
     ep.dispatch();
     ep.fail(true);
-    expect(ep.snap().value).toBe('circuitOpen');
+    expect(ep.snap().value).toBe('circuit-open');
     expect(ep.snap().context.retryAt).toBe(ep.at() + 1000);
     ep.clock.increment(999);
-    expect(ep.snap().value).toBe('circuitOpen');
+    expect(ep.snap().value).toBe('circuit-open');
     ep.clock.increment(1);
-    expect(ep.snap().value).toBe('halfOpen');
+    expect(ep.snap().value).toBe('half-open');
   });
 
   it('RPM window full → throttled → healthy exactly when the GCRA window frees', () => {
@@ -290,7 +290,7 @@ describe('endpoint machine: examples', () => {
     const openedAt = ep.at();
     ep.send({ type: 'window.exhausted', at: openedAt, retryAt: openedAt + 30_000, reason: 'x-ratelimit-remaining-requests: 0' });
     ep.clock.increment(1000);
-    expect(ep.snap().value).toBe('halfOpen');
+    expect(ep.snap().value).toBe('half-open');
     // Fails today: `enterHalfOpen` sets now = retryAt, which `exhausted` moved 29 s past the recovery.
     expect(ep.snap().context.now).toBe(openedAt + 1000);
   });

@@ -105,7 +105,7 @@ describe('endpoint bookkeeping in place', () => {
     // Both ways were taken, in every state: the property is not vacuous.
     expect(inPlace).toBeGreaterThan(1000);
     expect(throughActor).toBeGreaterThan(100);
-    expect([...seen].sort()).toEqual(['circuitOpen', 'halfOpen', 'healthy', 'throttled']);
+    expect([...seen].sort()).toEqual(['circuit-open', 'half-open', 'healthy', 'throttled']);
   });
 
   it('sends what crosses an edge: a dispatch that fills the window, anything half-open, failures', () => {
@@ -118,7 +118,7 @@ describe('endpoint bookkeeping in place', () => {
     const full = { ...s.context, rpmTat: T0 + 50_000 };
     expect(bookkeeping('healthy', full, { type: 'request.dispatched', at, estTokens: 1 })).toBeNull();
     expect(bookkeeping('throttled', full, { type: 'request.dispatched', at, estTokens: 1 })).not.toBeNull();
-    expect(bookkeeping('halfOpen', s.context, { type: 'upstream.succeeded', at, latencyMs: 1, ttftMs: null, tokens: 1, estTokens: 1 })).toBeNull();
+    expect(bookkeeping('half-open', s.context, { type: 'upstream.succeeded', at, latencyMs: 1, ttftMs: null, tokens: 1, estTokens: 1 })).toBeNull();
     expect(bookkeeping('healthy', s.context, { type: 'upstream.failed', at, fault: 'other', countsAsFailure: false, estTokens: 1, tokens: 0 })).toBeNull();
     expect(bookkeeping('healthy', s.context, { type: 'upstream.rateLimited', at, retryAt: at + 1, estTokens: 1 })).toBeNull();
     sent.stop();

@@ -200,7 +200,22 @@ describe('error messages', () => {
   it('refuses unknown keys', () => {
     const raw = rawDefaults();
     raw.server = { hots: 'localhost' };
-    expect(errors(validateConfig(raw))).toEqual(['server: unknown key "hots"']);
+    expect(errors(validateConfig(raw))).toEqual(['server: unknown key "hots" (did you mean "host"?)']);
+  });
+
+  it('an unknown key says which one was meant, or else which keys that place takes', () => {
+    const raw = rawDefaults() as Record<string, unknown>;
+    raw.resilience = { failureTreshold: 5, retry: { maxAtempts: 2 } };
+    raw.storag = { ledger: 'memory' };
+    (raw.models as Record<string, Record<string, unknown>>)['gpt-4.1']!.price = { inputPerMtok: 2, outputPerMTok: 8 };
+    raw.logging = { colour: true };
+    const errs = errors(validateConfig(raw));
+    expect(errs).toContain('resilience: unknown key "failureTreshold" (did you mean "failureThreshold"?)');
+    expect(errs).toContain('resilience.retry: unknown key "maxAtempts" (did you mean "maxAttempts"?)');
+    expect(errs).toContain('(root): unknown key "storag" (did you mean "storage"?)');
+    expect(errs).toContain('models.gpt-4.1.price: unknown key "inputPerMtok" (did you mean "inputPerMTok"?)');
+    // Nothing close: the keys this place takes.
+    expect(errs).toContain('logging: unknown key "colour" (expected one of: level, pretty)');
   });
 
   it('refuses an inline secret and points at apiKeyEnv', () => {

@@ -6,7 +6,6 @@
 (function () {
   'use strict';
   var STATE_MS = 1000, SPEND_MS = 3000, TICK_MS = 200, MAX_TIMELINE = 200, MAX_POINTS = 240;
-  var PUBLIC = { healthy: 'healthy', throttled: 'throttled', circuitOpen: 'circuit-open', halfOpen: 'half-open' };
   var PALETTE = ['#5b9cf5', '#b88cf2', '#4fd1d9', '#f28cc4', '#c9d36a', '#9aa7ff', '#7fd6b4', '#d9a3ff'];  // clear of the state colours
   var token = new URLSearchParams(location.search).get('token');
   var base = location.pathname.replace(/\/inspect\/?$/, '/');
@@ -99,10 +98,10 @@
   }
   function applyTransition(r) {
     var id = epId(r.actor); if (id === null) return;
-    var e = eps.get(id) || { view: null, state: PUBLIC[r.to] || r.to, stateAt: 0, retryAt: null, el: null };
+    var e = eps.get(id) || { view: null, state: r.to, stateAt: 0, retryAt: null, el: null };
     eps.set(id, e);
     if (r.at < e.stateAt) return;
-    e.state = PUBLIC[r.to] || r.to; e.stateAt = r.at;
+    e.state = r.to; e.stateAt = r.at;
     var c = r.context || {};
     e.retryAt = typeof c.retryAt === 'number' ? c.retryAt : null;
     if (e.view) {  // the record's context summary is newer than the last state poll
@@ -204,12 +203,12 @@
 
   /* ---------- timeline ---------- */
   function addTimeline(r) {
-    var to = PUBLIC[r.to] || r.to, ev = r.event || {};
+    var to = r.to, ev = r.event || {};
     var why = r.context && r.context.reason ? ' · ' + r.context.reason : '';
     // data-to, not data-state: only cards carry data-endpoint + data-state (test selectors).
     var li = h('li', { class: 'fresh', 'data-actor': r.actor, 'data-to': to, 'data-kind': r.kind || 'transition' }, [
       h('time', {}, [clock(r.at)]),
-      h('div', {}, [h('span', { class: 'actor' }, [actorName(r.actor)]), ' ', r.from === null ? '' : (PUBLIC[r.from] || r.from) + ' → ',
+      h('div', {}, [h('span', { class: 'actor' }, [actorName(r.actor)]), ' ', r.from === null ? '' : r.from + ' → ',
         h('span', { class: 'to', 'data-state': to }, [to]), ' ', h('span', { class: 'ev' }, [eventName(ev.type) + why])]),
     ]);
     var list = $('timeline'); list.prepend(li);
