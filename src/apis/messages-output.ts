@@ -68,7 +68,7 @@ const ERROR_TYPES: Record<number, string> = {
   500: 'api_error',
   502: 'api_error',
   503: 'overloaded_error',
-  504: 'api_error',
+  504: 'timeout_error',
 };
 
 export function anthropicError(err: SwitchyardError): Record<string, unknown> {

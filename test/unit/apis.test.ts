@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { translateMessages } from '../../src/apis/messages-request.js';
-import { messageOfCompletion, MessagesStreamWriter } from '../../src/apis/messages-output.js';
+import { anthropicError, messageOfCompletion, MessagesStreamWriter } from '../../src/apis/messages-output.js';
+import { SwitchyardError } from '../../src/errors.js';
 import { translateResponses } from '../../src/apis/responses-request.js';
 import { ResponsesStreamWriter } from '../../src/apis/responses-stream.js';
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js';
@@ -304,5 +305,21 @@ describe('embeddings models in the config', () => {
     expect(errors({ ...base, models: { ...base.models, e: { ...emb('openai'), fallbacks: ['gpt-4.1'] } } })).toMatch(
       /models\.e\.fallbacks\[0\]: "gpt-4\.1" is a chat model/,
     );
+  });
+});
+
+describe('Messages errors in Anthropic shape', () => {
+  it.each<[ConstructorParameters<typeof SwitchyardError>[0], string]>([
+    ['invalid_request', 'invalid_request_error'],
+    ['invalid_api_key', 'authentication_error'],
+    ['not_found', 'not_found_error'],
+    ['body_too_large', 'request_too_large'],
+    ['rate_limited', 'rate_limit_error'],
+    ['upstream_error', 'api_error'],
+    ['no_endpoint_available', 'overloaded_error'],
+    // Anthropic's own 504 is timeout_error (the SDK's GatewayTimeoutError).
+    ['timeout', 'timeout_error'],
+  ])('%s is %s', (code, type) => {
+    expect(anthropicError(new SwitchyardError(code, 'x'))).toEqual({ type: 'error', error: { type, message: 'x' } });
   });
 });
