@@ -97,9 +97,8 @@ export async function finalizeRequest(
     if (session?.committed) session.fail(outcome.error, headers);
     else sink.fail(outcome.error, headers);
   }
-  // Built only when info is logged (the realistic config logs at warn). Asked of the runtime's
-  // logger, whose level the request's child has: the child is made only when something logs.
-  if (rt.log.isLevelEnabled('info')) {
+  // Built only when info is logged (the realistic config logs at warn).
+  if (call.log.isLevelEnabled('info')) {
     const line: Record<string, unknown> = {
       model: h?.model ?? null,
       endpoint: h?.id ?? null,
