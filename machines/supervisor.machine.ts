@@ -36,6 +36,38 @@ export interface SupervisorContext {
 export const endpointSystemId = (id: string): string => `endpoint:${id}`;
 export const BUDGET_SYSTEM_ID = 'budget';
 
+export type SupervisorStateValue = 'serving' | 'draining' | 'stopped';
+
+/** `countRouted`'s update: one more request routed. */
+const routedOne = (ctx: SupervisorContext): Partial<SupervisorContext> => ({ routed: ctx.routed + 1 });
+
+/** What the machine does with a `request.route` or `request.pick` that it takes without crossing an edge. */
+export interface InPlaceDecision {
+  /** The provided action it runs (`route` or `pick`), or null: it takes the event and does nothing. */
+  run: 'route' | 'pick' | null;
+  /** Then the context update its `countRouted` makes (null: none). */
+  update: Partial<SupervisorContext> | null;
+}
+
+/**
+ * The machine's own rule for a request's `request.route` and `request.pick` (issue 14: state
+ * edges are actor events, per-request decisions need not be). In `state` this returns exactly
+ * what the transition below does — the action it runs and the context update after it — so the
+ * runtime can run the action and apply the update to the live context in place while nobody
+ * inspects every event. Serving, a route runs `route` then `countRouted`; serving or draining, a
+ * pick runs `pick`; stopped (final) takes neither. `null`: the event has effects beyond that (a
+ * route while draining emits `request.refused`), send it.
+ * (test/machines/supervisor.in-place.test.ts checks it against the machine, state by state.)
+ */
+export function decideInPlace(state: SupervisorStateValue, ctx: SupervisorContext, ev: SupervisorEvent): InPlaceDecision | null {
+  if (ev.type === 'request.route') {
+    if (state === 'serving') return { run: 'route', update: routedOne(ctx) };
+    return state === 'stopped' ? { run: null, update: null } : null;
+  }
+  if (ev.type === 'request.pick') return { run: state === 'stopped' ? null : 'pick', update: null };
+  return null;
+}
+
 export const supervisorMachine = setup({
   types: {
     context: {} as SupervisorContext,
@@ -45,7 +77,7 @@ export const supervisorMachine = setup({
   },
   actors: { endpoint: endpointMachine, budget: budgetMachine },
   actions: {
-    countRouted: assign(({ context }) => ({ routed: context.routed + 1 })),
+    countRouted: assign(({ context }) => routedOne(context)),
     /** Routing proper; the runtime provides it (src/routing). Here: a no-op, so the machine runs alone in tests. */
     route: (_args, _params: { requestId: string }) => {},
     /** Endpoint choice for one attempt; the runtime provides it (src/runtime/pick.ts). A no-op here. */

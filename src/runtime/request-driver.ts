@@ -115,11 +115,16 @@ export class RequestDriver {
     return notes.length > 0 ? `${r}; ${notes.join('; ')}` : r;
   }
 
+  /** Commands that complete synchronously give their event back at once: only a pending one is awaited (a JSON request awaits its attempt and the ledger, not every step). */
   private async loop(): Promise<void> {
     for (;;) {
-      for (const c of this.snap.context.outbox) await this.perform(c);
+      for (const c of this.snap.context.outbox) {
+        const done = this.perform(c);
+        if (done instanceof Promise) await done;
+      }
       if (isFinal(this.snap)) return;
-      const ev = await this.perform(commandOf(this.snap));
+      let ev = this.perform(commandOf(this.snap));
+      if (ev instanceof Promise) ev = await ev;
       if (!ev) throw new Error(`the request machine's ${this.snap.value} state produced no event`);
       const next = stepRequest(this.snap, ev);
       if (next === this.snap) throw new Error(`the request machine ignored ${ev.type} in ${this.snap.value}`);
@@ -161,7 +166,8 @@ export class RequestDriver {
     return { type: 'request.aborted', at: this.rt.now(), reason: r instanceof UpstreamFault && r.kind === 'client_gone' ? 'client_gone' : 'deadline' };
   }
 
-  private async perform(cmd: Command | null): Promise<ReqEvent | null> {
+  /** The command's event: at once when it completes synchronously, else a promise of it. */
+  private perform(cmd: Command | null): ReqEvent | null | Promise<ReqEvent | null> {
     const at = this.rt.now();
     switch (cmd?.type) {
       case undefined:
@@ -172,22 +178,20 @@ export class RequestDriver {
         return this.aborted() ?? this.pick(cmd, at);
       case 'wait': {
         this.ticket ??= this.rt.queue.ticket();
-        const admitted = await this.rt.queue.wait(cmd.until, this.ac.signal, this.ticket, at);
-        return this.aborted() ?? { type: admitted ? 'capacity.freed' : 'capacity.refused', at: this.rt.now() };
+        return this.rt.queue
+          .wait(cmd.until, this.ac.signal, this.ticket, at)
+          .then((admitted) => this.aborted() ?? { type: admitted ? 'capacity.freed' : 'capacity.refused', at: this.rt.now() });
       }
       case 'sleep':
-        await sleepOn(this.rt.scheduler, cmd.until - at, this.ac.signal);
-        return this.aborted() ?? { type: 'timer.fired', at: this.rt.now() };
+        return sleepOn(this.rt.scheduler, cmd.until - at, this.ac.signal).then(() => this.aborted() ?? { type: 'timer.fired', at: this.rt.now() });
       case 'reserve':
         return this.reserve(cmd);
       case 'send':
         return this.send(cmd.continuation);
       case 'settle':
-        await this.rt.budget.settle(this.call.requestId, cmd.budgets, cmd.reserved, cmd.actual, at);
-        return { type: 'budget.settled', at };
+        return this.rt.budget.settle(this.call.requestId, cmd.budgets, cmd.reserved, cmd.actual, at).then(() => ({ type: 'budget.settled', at }));
       case 'release':
-        await this.rt.budget.release(this.call.requestId, cmd.budgets, cmd.reserved, at);
-        return null;
+        return this.rt.budget.release(this.call.requestId, cmd.budgets, cmd.reserved, at).then(() => null);
       case 'finish':
         return null;
     }

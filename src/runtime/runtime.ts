@@ -7,8 +7,8 @@
 import type { Logger } from 'pino';
 import { createActor, type ActorRefFrom, type InspectionEvent } from 'xstate';
 import { PUBLIC_STATE, type EndpointStateValue } from '../../machines/endpoint.machine.js';
-import type { BudgetEvent, EndpointEvent, EndpointSpawn } from '../../machines/events.js';
-import { BUDGET_SYSTEM_ID, endpointSystemId, supervisorMachine } from '../../machines/supervisor.machine.js';
+import type { BudgetEvent, EndpointEvent, EndpointSpawn, SupervisorEvent } from '../../machines/events.js';
+import { BUDGET_SYSTEM_ID, decideInPlace, endpointSystemId, supervisorMachine, type InPlaceDecision } from '../../machines/supervisor.machine.js';
 import type { budgetMachine, BudgetContext } from '../../machines/budget.machine.js';
 import type { InFlight, LedgerStore } from '../accounting/ledger.js';
 import type { Config } from '../config/schema.js';
@@ -36,6 +36,9 @@ const userText = (messages: ChatCall['body']['messages']): string =>
     .filter((m) => m.role === 'user')
     .map((m) => (typeof m.content === 'string' ? m.content : ''))
     .join('\n');
+
+/** A stopped supervisor takes no events: nothing runs, nothing changes. */
+const NOTHING: InPlaceDecision = { run: null, update: null };
 
 interface PendingRoute {
   call: ChatCall;
@@ -104,8 +107,6 @@ export class Runtime implements RuntimeCore {
   private pendingRoute: PendingRoute | null = null;
   /** The attempt whose endpoint the supervisor is choosing right now (its `pick` action runs inside `send`). */
   private pendingPick: PendingPick | null = null;
-  /** True while the supervisor routes a request that nobody inspects (see quietRoutes). */
-  private routingQuietly = false;
   private readonly onCascade: ((r: CascadeRecord) => void) | undefined;
   private readonly onFailover: ((from: string, to: string) => void) | undefined;
   private readonly onEndpointEvent: ((actorKey: string, ev: EndpointEvent) => void) | undefined;
@@ -141,7 +142,6 @@ export class Runtime implements RuntimeCore {
       input: { endpoints: spawns.map((s) => s.spawn), budget: { limits: budgetLimits(opts.cfg), now: this.now() } },
       ...(opts.inspect ? { inspect: opts.inspect } : {}),
     });
-    this.quietRoutes();
     this.supervisor.start();
     for (const s of spawns) this.handles.set(s.spawn.input.id, s.handle(this.endpointActor(s.spawn.id)));
     for (const h of this.handles.values()) this.indexByModel(h);
@@ -225,18 +225,18 @@ export class Runtime implements RuntimeCore {
   /**
    * The supervisor routes: `request.route` goes in, and its `route` action (provided below)
    * decides here, synchronously; while draining it refuses instead. The request itself stays
-   * out of the event (only its id), so no prompt text reaches inspection.
+   * out of the event (only its id), so no prompt text reaches inspection. While nobody inspects
+   * every event, the machine's own rule (`decideInPlace`) is applied without the actor: the same
+   * action, the same count, no XState macrostep (a route while serving crosses no edge, so the
+   * hub would record nothing from it either).
    */
   route(call: ChatCall, promptTokens: number, opts: RequestOptions): RoutePlan {
     const pending: PendingRoute = { call, promptTokens, opts, plan: null, error: null };
     this.pendingRoute = pending;
-    // Serving, `request.route` is targetless: no state change for the hub to record.
-    this.routingQuietly = !this.watched() && this.supervisor.getSnapshot().value === 'serving';
     try {
-      this.supervisor.send({ type: 'request.route', at: this.now(), requestId: call.requestId });
+      this.toSupervisor({ type: 'request.route', at: this.now(), requestId: call.requestId });
     } finally {
       this.pendingRoute = null;
-      this.routingQuietly = false;
     }
     if (pending.error) throw pending.error;
     if (pending.plan) return pending.plan;
@@ -246,19 +246,32 @@ export class Runtime implements RuntimeCore {
   /**
    * The supervisor chooses each attempt's endpoint: `request.pick` goes in, its `pick` action
    * (provided above) reads the candidates' live state now. Serving or draining the event is
-   * targetless, so it is as quiet as a route; a stopped supervisor picks nothing.
+   * targetless, so it is applied in place like a route while nobody inspects every event; a
+   * stopped supervisor picks nothing.
    */
   pick(requestId: string, req: PickRequest, pc: PickContext): PickResult {
     const pending: PendingPick = { requestId, req, pc, result: null };
     this.pendingPick = pending;
-    this.routingQuietly = !this.watched();
     try {
-      this.supervisor.send({ type: 'request.pick', at: pc.now, requestId });
+      this.toSupervisor({ type: 'request.pick', at: pc.now, requestId });
     } finally {
       this.pendingPick = null;
-      this.routingQuietly = false;
     }
     return pending.result ?? { type: 'none', waitable: false, earliest: null, unknown: false };
+  }
+
+  /**
+   * A request's `request.route` / `request.pick`: through the actor while someone inspects every
+   * event (or when the machine's rule says it must), else the machine's rule applied in place —
+   * its action run here, its context update applied to the live context.
+   */
+  private toSupervisor(ev: Extract<SupervisorEvent, { type: 'request.route' | 'request.pick' }>): void {
+    const snap = this.supervisor.getSnapshot();
+    const d = this.watched() ? null : snap.status === 'active' ? decideInPlace(snap.value, snap.context, ev) : NOTHING;
+    if (d === null) return this.supervisor.send(ev);
+    if (d.run === 'route') this.decideRoute(ev.requestId);
+    else if (d.run === 'pick') this.decidePick(ev.requestId);
+    if (d.update !== null) Object.assign(snap.context, d.update);
   }
 
   /** The supervisor's `pick` action (src/runtime/pick.ts). */
@@ -266,26 +279,6 @@ export class Runtime implements RuntimeCore {
     const p = this.pendingPick;
     if (!p || p.requestId !== requestId) return;
     p.result = pickEndpoint(this, p.req, p.pc);
-  }
-
-  /**
-   * Inspection costs nothing while nobody watches: XState builds every inspection event (a
-   * copy of it per event, ~2 µs each on Node 20) whenever an observer is attached, and the hub
-   * always is (for its history of transitions). A request's `request.route` while serving
-   * changes no state, so the hub would record nothing from it: its inspection events are
-   * dropped before they are built while nobody inspects every event (`watched`). Other events,
-   * other actors, and every event while watched pass through unchanged. Uses the system's
-   * internal `_sendInspectionEvent`; if a later XState has none, nothing is dropped
-   * (test/runtime/quiet-route.test.ts notices).
-   */
-  private quietRoutes(): void {
-    const system = this.supervisor.system as unknown as { _sendInspectionEvent?: (ev: InspectionEvent) => void };
-    const send = system._sendInspectionEvent;
-    if (typeof send !== 'function') return;
-    system._sendInspectionEvent = (ev) => {
-      if (this.routingQuietly && ev.actorRef === this.supervisor) return;
-      send(ev);
-    };
   }
 
   /** The supervisor's `route` action: classifier and candidate order (src/routing). */

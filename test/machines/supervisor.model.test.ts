@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, type SnapshotFrom } from 'xstate';
 import type { EndpointSettings } from '../../machines/endpoint.machine.js';
 import type { EndpointSpawn, SupervisorEvent } from '../../machines/events.js';
-import { BUDGET_SYSTEM_ID, endpointSystemId, supervisorMachine, type SupervisorInput } from '../../machines/supervisor.machine.js';
+import { BUDGET_SYSTEM_ID, decideInPlace, endpointSystemId, supervisorMachine, type SupervisorInput } from '../../machines/supervisor.machine.js';
 import { reportCoverage } from './coverage.js';
 import { runShortestPaths, type ModelEvent, type ModelSpec } from './model-harness.js';
 
@@ -55,7 +55,14 @@ function events(s: Snap, own: readonly string[]): Array<ModelEvent<typeof superv
 
 /** The ids the `pick` action was run for, in order (the runtime provides the real choice). */
 const PICKS: string[] = [];
-const picking = supervisorMachine.provide({ actions: { pick: (_args, params: { requestId: string }) => void PICKS.push(params.requestId) } });
+/** The same for `route`. */
+const ROUTES: string[] = [];
+const picking = supervisorMachine.provide({
+  actions: {
+    pick: (_args, params: { requestId: string }) => void PICKS.push(params.requestId),
+    route: (_args, params: { requestId: string }) => void ROUTES.push(params.requestId),
+  },
+});
 
 const spec: ModelSpec<typeof supervisorMachine> = {
   machine: picking,
@@ -76,21 +83,42 @@ const spec: ModelSpec<typeof supervisorMachine> = {
   // it is refused (emitted), never both.
   // Picking: while serving or draining each `request.pick` runs the provided `pick` action once
   // (in-flight requests still fail over while draining); stopped, never.
+  // In place: what `decideInPlace` says of each route and pick (the rule the runtime applies
+  // without the actor while nobody inspects) is what the machine did — the same action, the
+  // same context after, no state change, nothing emitted; where it says "send", the machine
+  // did more than that (a refusal).
   attach: (actor) => {
     let picksSeen = PICKS.length;
+    let routesSeen = ROUTES.length;
     let routed = 0;
     let queued = 0;
     const decisions: string[] = [];
     actor.on('request.refused', (e) => decisions.push(`refused:${e.reason}`));
     return ({ event, before, after }) => {
       if (after.status === 'done') return;
+      const picked = PICKS.slice(picksSeen);
+      picksSeen = PICKS.length;
+      const routes = ROUTES.slice(routesSeen);
+      routesSeen = ROUTES.length;
+      if (event.type === 'request.route' || event.type === 'request.pick') {
+        const d = decideInPlace(before.value, before.context, event as SupervisorEvent);
+        if (d === null) expect(decisions).not.toEqual([]);
+        else {
+          const ran = [...routes.map(() => 'route'), ...picked.map(() => 'pick')];
+          expect({ ran, value: after.value, context: after.context, emitted: decisions }).toEqual({
+            ran: d.run === null ? [] : [d.run],
+            value: before.value,
+            context: { ...before.context, ...d.update },
+            emitted: [],
+          });
+        }
+      }
       if (event.type === 'request.route') {
         const serving = before.value === 'serving';
         if (serving) routed++;
         expect(decisions.splice(0)).toEqual(serving ? [] : ['refused:draining']);
+        expect(routes).toEqual(serving ? ['r1'] : []);
       }
-      const picked = PICKS.slice(picksSeen);
-      picksSeen = PICKS.length;
       expect(picked).toEqual(event.type === 'request.pick' && before.value !== 'stopped' ? ['r1'] : []);
       if (event.type === 'queue.entered') queued++;
       expect({ routed: after.context.routed, queued: after.context.queued }).toEqual({ routed, queued });
@@ -170,8 +198,14 @@ describe('supervisor machine: examples', () => {
     sup.send({ type: 'supervisor.drain', at: T0 });
     sup.send({ type: 'request.pick', at: T0, requestId: 'draining' });
     sup.send({ type: 'supervisor.drained', at: T0 });
+    const stopped = sup.getSnapshot();
     sup.send({ type: 'request.pick', at: T0, requestId: 'stopped' });
+    sup.send({ type: 'request.route', at: T0, requestId: 'stopped' });
     expect(picked).toEqual(['serving', 'draining']);
+    expect(sup.getSnapshot()).toBe(stopped);
+    // The in-place rule agrees: stopped, neither event runs or changes anything.
+    for (const type of ['request.pick', 'request.route'] as const)
+      expect(decideInPlace(stopped.value, stopped.context, { type, at: T0, requestId: 'stopped' })).toEqual({ run: null, update: null });
     sup.stop();
   });
 
