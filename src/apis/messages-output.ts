@@ -96,7 +96,8 @@ export class MessagesStreamWriter {
     private readonly model: string,
   ) {}
 
-  start(): void {
+  /** `inputTokens`: the prompt's estimated count for `message_start` (the real one follows in `message_delta`). */
+  start(inputTokens = 0): void {
     const message = {
       id: messageId(null),
       type: 'message',
@@ -105,7 +106,7 @@ export class MessagesStreamWriter {
       content: [],
       stop_reason: null,
       stop_sequence: null,
-      usage: { input_tokens: 0, output_tokens: 0 },
+      usage: { input_tokens: inputTokens, output_tokens: 0 },
     };
     this.emit('message_start', { type: 'message_start', message });
     this.emit('ping', { type: 'ping' });

@@ -14,6 +14,7 @@ import { listModelIds } from '../routing/resolve.js';
 import type { ChatBody } from '../upstream/types.js';
 import { readEdge, type ApiRoute, type EdgeRequest } from './edge.js';
 import { MessagesSink } from './messages-sink.js';
+import { countPrompt } from '../runtime/request-prep.js';
 import { sendJson } from './server.js';
 import { HttpSink } from './sink.js';
 
@@ -47,8 +48,8 @@ export const messagesRoute: ApiRoute = async (deps, req, res, requestId) => {
   const r = await read(deps, req, res, requestId);
   if (!r) return;
   const { e, chat } = r;
-  const sink = new MessagesSink(new HttpSink(req, res, { 'x-request-id': requestId }));
   const call = { requestId, body: chat, hints: e.hints, keyId: e.keyId, receivedAt: e.receivedAt, log: e.log };
+  const sink = new MessagesSink(new HttpSink(req, res, { 'x-request-id': requestId }), () => countPrompt(call));
   await inScope('messages', call, req.headers, () => e.rt.chat(call, sink));
 };
 

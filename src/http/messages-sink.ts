@@ -8,6 +8,18 @@ import type { NativeSink } from '../runtime/api.js';
 import { ApiSink } from './api-sink.js';
 
 export class MessagesSink extends ApiSink {
+  /**
+   * `promptTokens`: the prompt's estimate (the one the flow routes on) for a translated
+   * stream's `message_start`, as Anthropic reports the input there; clients that read usage
+   * from `message_start` (LangChain does) saw 0. The upstream's count follows in `message_delta`.
+   */
+  constructor(
+    out: ConstructorParameters<typeof ApiSink>[0],
+    private readonly promptTokens: () => number = () => 0,
+  ) {
+    super(out);
+  }
+
   private writer: MessagesStreamWriter | null = null;
   /** The stream is the upstream's own (a native relay): a failure after it started is an `error` event here too. */
   private relaying = false;
@@ -32,7 +44,7 @@ export class MessagesSink extends ApiSink {
 
   protected onStart(headers: Record<string, string>): void {
     this.writer = new MessagesStreamWriter((name, data) => this.event(name, data), headers['x-switchyard-model'] ?? '');
-    this.writer.start();
+    this.writer.start(this.promptTokens());
   }
 
   protected onChunk(chunk: Record<string, unknown>): boolean {

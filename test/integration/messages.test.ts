@@ -62,12 +62,16 @@ describe.each([
     const stream = client.messages.stream({ model: target, max_tokens: 200, messages: [{ role: 'user', content: 'Tell me a story.' }] });
     const types: string[] = [];
     let text = '';
+    let startInput = -1;
     for await (const ev of stream) {
       types.push(ev.type);
+      if (ev.type === 'message_start') startInput = ev.message.usage.input_tokens;
       if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta') text += ev.delta.text;
     }
     const final = await stream.finalMessage();
     expect(types[0]).toBe('message_start');
+    // message_start reports the input as Anthropic does (an estimate when translated: LangChain reads it there).
+    expect(startInput).toBeGreaterThan(0);
     expect(types).toContain('content_block_start');
     expect(types).toContain('content_block_stop');
     expect(types.slice(-2)).toEqual(['message_delta', 'message_stop']);
