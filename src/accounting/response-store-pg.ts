@@ -1,6 +1,6 @@
 /** The response store in the PostgreSQL ledger database (shared by replicas, like the ledger). */
 import pg from 'pg';
-import { decodeMessages, decodeObject, type ResponseStore, type ResponseStoreLimits, type StoredResponse } from './response-store.js';
+import { decodeMessages, decodeObject, storedOf, type ResponseStore, type ResponseStoreLimits, type StoredResponse } from './response-store.js';
 import type { ChatMessage } from '../upstream/types.js';
 import { underSchemaLock } from './postgres-ledger.js';
 
@@ -13,6 +13,7 @@ CREATE TABLE IF NOT EXISTS switchyard_responses (
 );
 CREATE INDEX IF NOT EXISTS switchyard_responses_created ON switchyard_responses (created_at);
 ALTER TABLE switchyard_responses ADD COLUMN IF NOT EXISTS response TEXT;
+ALTER TABLE switchyard_responses ADD COLUMN IF NOT EXISTS input_items TEXT;
 `;
 
 export class PostgresResponseStore implements ResponseStore {
@@ -34,8 +35,15 @@ export class PostgresResponseStore implements ResponseStore {
   async put(r: StoredResponse): Promise<void> {
     const { ttlMs, maxEntries } = this.limits();
     await this.pool.query(
-      'INSERT INTO switchyard_responses (id, key_id, created_at, messages, response) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET messages = EXCLUDED.messages, response = EXCLUDED.response',
-      [r.id, r.keyId, r.createdAt, JSON.stringify(r.messages), r.response ? JSON.stringify(r.response) : null],
+      'INSERT INTO switchyard_responses (id, key_id, created_at, messages, response, input_items) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET messages = EXCLUDED.messages, response = EXCLUDED.response, input_items = EXCLUDED.input_items',
+      [
+        r.id,
+        r.keyId,
+        r.createdAt,
+        JSON.stringify(r.messages),
+        r.response ? JSON.stringify(r.response) : null,
+        r.inputItems ? JSON.stringify(r.inputItems) : null,
+      ],
     );
     await this.pool.query('DELETE FROM switchyard_responses WHERE created_at < $1', [r.createdAt - ttlMs]);
     await this.pool.query('DELETE FROM switchyard_responses WHERE id IN (SELECT id FROM switchyard_responses ORDER BY created_at DESC, id DESC OFFSET $1)', [
@@ -61,6 +69,16 @@ export class PostgresResponseStore implements ResponseStore {
     const row = res.rows[0];
     if (!row || row.key_id !== keyId || Number(row.created_at) < now - this.limits().ttlMs) return null;
     return decodeObject(row.response);
+  }
+
+  async find(id: string, keyId: string | null, now: number): Promise<StoredResponse | null> {
+    const res = await this.pool.query<{ key_id: string | null; created_at: string; messages: string; response: string | null; input_items: string | null }>(
+      'SELECT key_id, created_at, messages, response, input_items FROM switchyard_responses WHERE id = $1',
+      [id],
+    );
+    const row = res.rows[0];
+    if (!row || row.key_id !== keyId || Number(row.created_at) < now - this.limits().ttlMs) return null;
+    return storedOf(id, row);
   }
 
   async delete(id: string, keyId: string | null, now: number): Promise<boolean> {

@@ -1,5 +1,6 @@
 /**
- * Stored Responses-API conversations, for `previous_response_id`: in the ledger's database
+ * Stored Responses-API conversations, for `previous_response_id` (and the response object and
+ * input items, for `GET /v1/responses/{id}` and `…/input_items`): in the ledger's database
  * (a table beside the ledger, own connection), bounded by age (`storage.responses.ttlSeconds`)
  * and count (`storage.responses.maxEntries`, oldest dropped first). A stored response can be
  * continued only with the client key that created it.
@@ -14,6 +15,8 @@ export interface StoredResponse {
   messages: ChatMessage[];
   /** The Responses-API object the client received, for `GET /v1/responses/{id}`. */
   response?: Record<string, unknown>;
+  /** The request's own input items (with their ids), for `GET /v1/responses/{id}/input_items`; absent on rows stored before they were kept. */
+  inputItems?: Record<string, unknown>[];
 }
 
 export interface ResponseStoreLimits {
@@ -27,6 +30,8 @@ export interface ResponseStore {
   get(id: string, keyId: string | null, now: number): Promise<ChatMessage[] | null>;
   /** The response object as answered, or null when unknown, expired, created under another key, or stored before objects were kept. */
   getResponse(id: string, keyId: string | null, now: number): Promise<Record<string, unknown> | null>;
+  /** The whole stored record under the same rules as get (`response` and `inputItems` absent when not kept). */
+  find(id: string, keyId: string | null, now: number): Promise<StoredResponse | null>;
   /** Deletes a stored response; false when unknown, expired or created under another key (nothing deleted then). */
   delete(id: string, keyId: string | null, now: number): Promise<boolean>;
   close(): Promise<void>;
@@ -51,6 +56,31 @@ export function decodeObject(text: string | null): Record<string, unknown> | nul
   } catch {
     return null;
   }
+}
+
+export function decodeItems(text: string | null): Record<string, unknown>[] | undefined {
+  if (text === null) return undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? (v as Record<string, unknown>[]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A row as a StoredResponse; null when its conversation does not decode. */
+export function storedOf(
+  id: string,
+  row: { key_id: string | null; created_at: number | string; messages: string; response: string | null; input_items: string | null },
+): StoredResponse | null {
+  const messages = decodeMessages(row.messages);
+  if (!messages) return null;
+  const r: StoredResponse = { id, keyId: row.key_id, createdAt: Number(row.created_at), messages };
+  const response = decodeObject(row.response);
+  if (response) r.response = response;
+  const items = decodeItems(row.input_items);
+  if (items) r.inputItems = items;
+  return r;
 }
 
 export function decodeMessages(text: string): ChatMessage[] | null {

@@ -1,6 +1,7 @@
 /**
- * The Responses store on both ledger databases: a stored conversation comes back for its own
- * key only, expires after ttl, the oldest go beyond maxEntries, and only its own key deletes it. PostgreSQL runs in a
+ * The Responses store on both ledger databases: a stored conversation (and its response object
+ * and input items) comes back for its own key only, expires after ttl, the oldest go beyond
+ * maxEntries, only its own key deletes it, and tables made by older versions gain their columns. PostgreSQL runs in a
  * database of its own (SWITCHYARD_TEST_PG=off skips it, as for the ledger tests).
  */
 import { randomBytes } from 'node:crypto';
@@ -54,6 +55,26 @@ async function contract(store: ResponseStore): Promise<void> {
   expect(await store.delete('resp_7', 'team-a', t1 + 1)).toBe(false);
   expect(await store.delete('resp_8', null, t1 + 1)).toBe(true);
   expect(await store.get('resp_8', null, t1 + 1)).toBeNull();
+  // The whole record with the input items (GET /v1/responses/{id}/input_items): same key and ttl rules.
+  const items = [{ id: 'msg_1', type: 'message', role: 'user', status: 'completed', content: [{ type: 'input_text', text: 'q9' }] }];
+  await store.put({ id: 'resp_9', keyId: 'team-a', createdAt: t1, messages: conv(9), response: object, inputItems: items });
+  expect(await store.find('resp_9', 'team-a', t1 + 1)).toEqual({
+    id: 'resp_9',
+    keyId: 'team-a',
+    createdAt: t1,
+    messages: conv(9),
+    response: object,
+    inputItems: items,
+  });
+  expect(await store.find('resp_9', 'team-b', t1 + 1)).toBeNull();
+  expect(await store.find('resp_9', null, t1 + 1)).toBeNull();
+  expect(await store.find('resp_9', 'team-a', t1 + limits.ttlMs + 1)).toBeNull();
+  expect(await store.find('resp_nope', 'team-a', t1 + 1)).toBeNull();
+  // Without items or object (stored before they were kept): the record without those fields.
+  await store.put({ id: 'resp_10', keyId: null, createdAt: t1, messages: conv(10) });
+  expect(await store.find('resp_10', null, t1 + 1)).toEqual({ id: 'resp_10', keyId: null, createdAt: t1, messages: conv(10) });
+  expect(await store.delete('resp_9', 'team-a', t1 + 1)).toBe(true);
+  expect(await store.find('resp_9', 'team-a', t1 + 1)).toBeNull();
 }
 
 describe('SQLite response store', () => {
@@ -86,6 +107,29 @@ describe('SQLite response store made before response objects were kept', () => {
   });
 });
 
+describe('SQLite response store made before input items were kept', () => {
+  it('gets the input_items column in place; an old row has none (the route rebuilds them from its conversation)', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'sy-resp-old2-')), 'ledger.db');
+    const old = new Database(file);
+    old.exec('CREATE TABLE responses (id TEXT NOT NULL PRIMARY KEY, key_id TEXT, created_at INTEGER NOT NULL, messages TEXT NOT NULL, response TEXT) STRICT');
+    old.prepare('INSERT INTO responses VALUES (?, ?, ?, ?, ?)').run('resp_old', 'team-a', 1_000_000, JSON.stringify(conv(1)), '{"id":"resp_old"}');
+    old.close();
+    const store = await openResponseStore(`sqlite:${file}`, () => limits);
+    try {
+      expect(await store.find('resp_old', 'team-a', 1_000_001)).toEqual({
+        id: 'resp_old',
+        keyId: 'team-a',
+        createdAt: 1_000_000,
+        messages: conv(1),
+        response: { id: 'resp_old' },
+      });
+      await contract(store);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgreSQL response store', () => {
   const admin = process.env.SWITCHYARD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const db = `sy_responses_${randomBytes(4).toString('hex')}`;
@@ -108,6 +152,33 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgreSQL response s
       await contract(store);
     } finally {
       await store.close();
+    }
+  });
+
+  it('adds the input_items column to a table made before it (old rows keep working)', async () => {
+    const older = `${db}_old`;
+    const c = new pg.Client({ connectionString: admin });
+    await c.connect();
+    await c.query(`CREATE DATABASE ${older}`);
+    try {
+      const olderUrl = admin.replace(/\/[^/]*$/, `/${older}`);
+      const o = new pg.Client({ connectionString: olderUrl });
+      await o.connect();
+      await o.query(
+        'CREATE TABLE switchyard_responses (id TEXT NOT NULL PRIMARY KEY, key_id TEXT, created_at BIGINT NOT NULL, messages TEXT NOT NULL, response TEXT)',
+      );
+      await o.query('INSERT INTO switchyard_responses VALUES ($1, $2, $3, $4, $5)', ['resp_old', null, 1_000_000, JSON.stringify(conv(1)), null]);
+      await o.end();
+      const store = await openResponseStore(olderUrl, () => limits);
+      try {
+        expect(await store.find('resp_old', null, 1_000_001)).toEqual({ id: 'resp_old', keyId: null, createdAt: 1_000_000, messages: conv(1) });
+        await contract(store);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await c.query(`DROP DATABASE IF EXISTS ${older}`);
+      await c.end();
     }
   });
 
