@@ -8,6 +8,7 @@
  */
 import type { ChatBody, ChatMessage } from '../upstream/types.js';
 import { arrayOf, checkFields, isObj, numberIn, positiveInt, present, str, unsupported } from './fields.js';
+import { inputItemsOf } from './responses-items.js';
 
 const HANDLED = new Set([
   'model',
@@ -54,6 +55,8 @@ export interface ResponsesRequest {
   chat: ChatBody;
   /** The conversation without instructions: what a later `previous_response_id` continues. */
   conversation: ChatMessage[];
+  /** This request's own `input` as items with ids, for `GET /v1/responses/{id}/input_items`. */
+  inputItems: Record<string, unknown>[];
   /** Request fields echoed in the Response object. */
   echo: Record<string, unknown>;
   stream: boolean;
@@ -206,5 +209,6 @@ export function translateResponses(body: Record<string, unknown>, previous: Chat
     store: body.store !== false,
   };
   const previousId = present(body.previous_response_id) ? str(body.previous_response_id, 'previous_response_id') : null;
-  return { chat, conversation, echo, stream, store: body.store !== false, previousId };
+  const store = body.store !== false;
+  return { chat, conversation, inputItems: store ? inputItemsOf(body.input) : [], echo, stream, store, previousId };
 }

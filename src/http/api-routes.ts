@@ -10,7 +10,7 @@ export function apiRoutes(o: { responses: () => ResponseStore | null }): Record<
   return {
     '/v1/responses': responses,
     '/responses': responses,
-    /** By prefix: `GET /v1/responses/{id}`. */
+    /** By prefix: `/v1/responses/{id}`, `…/{id}/input_items`, `…/{id}/cancel`. */
     '/v1/responses/': retrieveResponseRoute(o.responses),
     '/v1/messages': messagesRoute,
     '/v1/messages/count_tokens': countTokensRoute,

@@ -4,6 +4,7 @@
  * the ResponsesSink. `previous_response_id` continues a stored conversation.
  */
 import type { ResponseStore } from '../accounting/response-store.js';
+import { itemPage, itemsOfConversation, parseItemQuery } from '../apis/responses-items.js';
 import { newId } from '../apis/responses-output.js';
 import { translateResponses } from '../apis/responses-request.js';
 import { SwitchyardError } from '../errors.js';
@@ -11,6 +12,7 @@ import { inScope } from '../runtime/request-scope.js';
 import type { ChatMessage } from '../upstream/types.js';
 import { readEdge, type ApiRoute, type EdgeRequest } from './edge.js';
 import { ResponsesSink } from './responses-sink.js';
+import { parseTarget } from './routes.js';
 import { sendError, sendJson } from './server.js';
 import { HttpSink } from './sink.js';
 
@@ -53,6 +55,7 @@ export function responsesRoute(store: () => ResponseStore | null): ApiRoute {
       store: t.store ? store() : null,
       keyId: e.keyId,
       conversation: t.conversation,
+      inputItems: t.inputItems,
       log: e.log,
     });
     const call = { requestId, body: t.chat, hints: e.hints, keyId: e.keyId, receivedAt: e.receivedAt, log: e.log };
@@ -60,48 +63,79 @@ export function responsesRoute(store: () => ResponseStore | null): ApiRoute {
   };
 }
 
+/** Methods per stored-response path: `{id}`, `{id}/input_items`, `{id}/cancel`. */
+const SUB_METHODS: Record<string, readonly string[]> = {
+  '': ['GET', 'HEAD', 'DELETE'],
+  input_items: ['GET', 'HEAD'],
+  cancel: ['POST'],
+};
+
 /**
- * `GET /v1/responses/{id}` (the SDK's `responses.retrieve`): the stored response object as it was
- * answered, for the key that created it, while it is kept (`storage.responses`); else 404.
- * `DELETE /v1/responses/{id}` (`responses.delete`) removes it under the same rule and answers
- * OpenAI's `{id, object: "response", deleted: true}`; afterwards both retrieve and
- * `previous_response_id` treat the id as unknown.
+ * The stored responses, for the key that created them while they are kept (`storage.responses`);
+ * else 404 in OpenAI's shape.
+ * - `GET /v1/responses/{id}` (the SDK's `responses.retrieve`): the response object as it was answered.
+ * - `DELETE /v1/responses/{id}` (`responses.delete`) removes it and answers OpenAI's
+ *   `{id, object: "response", deleted: true}`; afterwards every route here and
+ *   `previous_response_id` treat the id as unknown.
+ * - `GET /v1/responses/{id}/input_items` (`responses.inputItems.list`): that request's own input
+ *   items, paged (responses-items.ts).
+ * - `POST /v1/responses/{id}/cancel` (`responses.cancel`): there is no background mode, so a stored
+ *   response is refused as OpenAI refuses one not created with `background: true`.
  */
 export function retrieveResponseRoute(store: () => ResponseStore | null): ApiRoute {
   return async (deps, req, res, requestId) => {
     const base = { 'x-request-id': requestId };
     try {
+      const { url, path } = parseTarget(req.url);
+      const rest = path.slice(path.indexOf('/responses/') + '/responses/'.length).split('/');
+      const sub = rest.length === 2 ? rest[1]! : rest.length === 1 ? '' : null;
+      const allowed = sub !== null && Object.hasOwn(SUB_METHODS, sub) ? SUB_METHODS[sub]! : null;
+      if (!allowed) {
+        throw new SwitchyardError(
+          'not_found',
+          `no route ${req.method ?? 'GET'} ${path.slice(0, 160)}: of a stored response switchyard serves /v1/responses/{id}, /v1/responses/{id}/input_items and /v1/responses/{id}/cancel`,
+        );
+      }
+      if (req.method !== undefined && !allowed.includes(req.method)) {
+        throw new SwitchyardError('method_not_allowed', `use ${allowed.filter((m) => m !== 'HEAD').join(' or ')} for ${path}`, {
+          headers: { allow: allowed.join(', ') },
+        });
+      }
       const xKey = req.headers['x-api-key'];
       const keyId = deps.keys.keyIdOf(req.headers.authorization ?? (typeof xKey === 'string' ? `Bearer ${xKey}` : undefined));
-      const path = (req.url ?? '').split('?')[0]!;
       let id: string;
       try {
-        id = decodeURIComponent(path.slice(path.indexOf('/responses/') + '/responses/'.length));
+        id = decodeURIComponent(rest[0]!);
       } catch {
         throw new SwitchyardError('invalid_request', 'the response id in the path is not valid percent-encoding', { param: 'response_id' });
       }
-      if (id.includes('/')) {
-        // The SDK's responses.inputItems.list (…/{id}/input_items) and the like: say what is served.
-        throw new SwitchyardError(
-          'not_found',
-          `no route ${req.method ?? 'GET'} ${path.slice(0, 160)}: of the stored responses switchyard serves GET and DELETE /v1/responses/{id} only`,
-        );
-      }
       const rt = deps.runtime();
-      const s = store();
+      const s = id === '' ? null : store();
       const notFound = (): SwitchyardError =>
         new SwitchyardError(
           'not_found',
           `No response found with id "${id.slice(0, 80)}" (responses are kept ${rt.cfg.storage.responses.ttlSeconds} s, at most ${rt.cfg.storage.responses.maxEntries}, only when stored and only for the key that created them)`,
           { param: 'response_id' },
         );
+      if (sub === 'input_items') {
+        const q = parseItemQuery(url.searchParams);
+        const found = s ? await s.find(id, keyId, rt.now()) : null;
+        if (!found) throw notFound();
+        sendJson(res, 200, itemPage(found.inputItems ?? itemsOfConversation(id, found.messages), q), base);
+        return;
+      }
+      if (sub === 'cancel') {
+        if (!(s && (await s.find(id, keyId, rt.now())))) throw notFound();
+        // OpenAI's answer for a response not created with background: true (switchyard has no background mode).
+        throw new SwitchyardError('invalid_request', 'Cannot cancel a synchronous response.');
+      }
       if (req.method === 'DELETE') {
-        const deleted = s !== null && id !== '' ? await s.delete(id, keyId, rt.now()) : false;
+        const deleted = s ? await s.delete(id, keyId, rt.now()) : false;
         if (!deleted) throw notFound();
         sendJson(res, 200, { id, object: 'response', deleted: true }, base);
         return;
       }
-      const found = s && id !== '' ? await s.getResponse(id, keyId, rt.now()) : null;
+      const found = s ? await s.getResponse(id, keyId, rt.now()) : null;
       if (!found) throw notFound();
       sendJson(res, 200, found, base);
     } catch (err) {

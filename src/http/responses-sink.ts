@@ -14,6 +14,8 @@ export interface ResponsesSinkOptions {
   store: ResponseStore | null;
   keyId: string | null;
   conversation: ChatMessage[];
+  /** The request's own input items, for `GET /v1/responses/{id}/input_items`. */
+  inputItems: Record<string, unknown>[];
   log: Logger;
 }
 
@@ -40,6 +42,7 @@ export class ResponsesSink extends ApiSink {
         createdAt: this.o.shell.createdAt * 1000,
         messages: [...this.o.conversation, assistant],
         response,
+        inputItems: this.o.inputItems,
       });
     } catch (err) {
       this.o.log.warn({ err }, 'could not store the response: previous_response_id will not find it');

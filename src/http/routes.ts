@@ -35,8 +35,7 @@ const METHODS = new Map<string, readonly string[]>([
 const PREFIX_METHODS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['/v1/models/', GET],
   ['/models/', GET],
-  ['/v1/responses/', [...GET, 'DELETE']],
-  ['/responses/', [...GET, 'DELETE']],
+  // `/v1/responses/{id}` and its sub-resources (`input_items`, `cancel`) differ: responses-route.ts checks their methods.
 ];
 
 /** Throws 405 with an `Allow` header when `path` is served but not for `method`. */

@@ -1,7 +1,11 @@
 /**
  * `POST /v1/responses` through the real sidecar and simulator with the official openai SDK:
- * JSON, stream, a tool round trip, previous_response_id, refused fields, ledger and metrics.
+ * JSON, stream, a tool round trip, previous_response_id, refused fields, ledger and metrics;
+ * and a stored response's routes (retrieve, delete, input items, cancel), the last two with
+ * client keys on (a second sidecar).
  */
+import Database from 'better-sqlite3';
+import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
 import { ledgerFileOf, ledgerRow } from './ledger-row.js';
@@ -144,10 +148,16 @@ describe('POST /v1/responses', () => {
     const wrongMethod = await fetch(`${sc.url}/v1/responses/${created.id}`, { method: 'PUT' });
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD, DELETE');
-    // A sub-resource (the SDK's inputItems.list) is not a response id with a slash in it.
-    const items = await sc.client.responses.inputItems.list(created.id).catch((e: unknown) => e);
-    expect(items).toMatchObject({ status: 404, code: 'not_found' });
-    expect((items as Error).message).toContain('serves GET and DELETE /v1/responses/{id} only');
+    // Its input items (the SDK's inputItems.list); none of one not stored.
+    const items = await sc.client.responses.inputItems.list(created.id);
+    expect(items.data.map(({ id: _, ...rest }) => rest)).toEqual([
+      { type: 'message', role: 'user', status: 'completed', content: [{ type: 'input_text', text: 'Keep this one.' }] },
+    ]);
+    await expect(sc.client.responses.inputItems.list(unstored.id)).rejects.toMatchObject({ status: 404, code: 'not_found' });
+    // Another sub-resource is not a response id with a slash in it.
+    const other = await fetch(`${sc.url}/v1/responses/${created.id}/output_items`);
+    expect(other.status).toBe(404);
+    expect(((await other.json()) as { error: { message: string } }).error.message).toContain('/v1/responses/{id}/input_items');
   });
 
   it("deletes a stored response (DELETE /v1/responses/{id}, the SDK's responses.delete): then it is unknown everywhere", async () => {
@@ -194,5 +204,259 @@ describe('POST /v1/responses', () => {
     });
     expect(r.status).toBe('completed');
     expect(r.text?.format?.type).toBe('json_schema');
+  });
+});
+
+const KEY_A = 'sk-sy-items-a-4b2e9d7c1f';
+const KEY_B = 'sk-sy-items-b-8c1a3f5e0d';
+
+describe("a stored response's input items and cancel (GET /v1/responses/{id}/input_items, POST …/cancel; client keys on)", () => {
+  let keyed: SidecarHandle;
+  let keyedLedger: string;
+  let a: OpenAI;
+  let b: OpenAI;
+
+  beforeAll(async () => {
+    const cfg = testConfig(sim.url, {
+      auth: {
+        keys: [
+          { id: 'team-a', keyEnv: 'SY_TEST_ITEMS_A_KEY' },
+          { id: 'team-b', keyEnv: 'SY_TEST_ITEMS_B_KEY' },
+        ],
+      },
+    });
+    keyedLedger = ledgerFileOf(cfg);
+    keyed = await startSidecar(cfg, { SY_TEST_ITEMS_A_KEY: KEY_A, SY_TEST_ITEMS_B_KEY: KEY_B });
+    a = new OpenAI({ baseURL: `${keyed.url}/v1`, apiKey: KEY_A, maxRetries: 0, timeout: 30_000 });
+    b = new OpenAI({ baseURL: `${keyed.url}/v1`, apiKey: KEY_B, maxRetries: 0, timeout: 30_000 });
+  });
+
+  afterAll(async () => {
+    await keyed?.stop();
+  });
+
+  const raw = (path: string, init: RequestInit = {}, key = KEY_A) => fetch(`${keyed.url}${path}`, { ...init, headers: { authorization: `Bearer ${key}` } });
+  const texts = (items: readonly object[]) => items.map((i) => ((i as { content: Array<{ text: string }> }).content ?? []).map((c) => c.text).join(''));
+
+  it('lists the input items as the API returns them, newest first by default; instructions are not an item', async () => {
+    const r = await a.responses.create({
+      model: 'gpt-4.1',
+      instructions: 'Be brief.',
+      input: [
+        { role: 'developer', content: 'Answer in English.' },
+        { role: 'user', content: [{ type: 'input_text', text: 'What is a rail?' }] },
+        { role: 'assistant', content: 'A bar.' },
+        { type: 'message', role: 'user', content: 'And a switch?' },
+      ],
+    });
+    const page = await a.responses.inputItems.list(r.id);
+    const ids = page.data.map((i) => i.id);
+    for (const id of ids) expect(id).toMatch(/^msg_[0-9a-f]{32}$/);
+    expect(new Set(ids).size).toBe(4);
+    expect(page.data.map(({ id: _, ...rest }) => rest)).toEqual([
+      { type: 'message', role: 'user', status: 'completed', content: [{ type: 'input_text', text: 'And a switch?' }] },
+      { type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'A bar.', annotations: [], logprobs: [] }] },
+      { type: 'message', role: 'user', status: 'completed', content: [{ type: 'input_text', text: 'What is a rail?' }] },
+      { type: 'message', role: 'developer', status: 'completed', content: [{ type: 'input_text', text: 'Answer in English.' }] },
+    ]);
+    // The list object itself, and order=asc: the same items, same ids, in input order.
+    const body = await (await raw(`/v1/responses/${r.id}/input_items?order=asc`)).json();
+    expect(body).toEqual({ object: 'list', data: [...page.data].reverse(), first_id: ids[3], last_id: ids[0], has_more: false });
+  });
+
+  it('pages with limit and after, ids stable across calls; the SDK walks every page', async () => {
+    const r = await a.responses.create({
+      model: 'deepseek-v3.2',
+      input: Array.from({ length: 5 }, (_, i) => ({ role: 'user' as const, content: `line ${i}` })),
+    });
+    const p1 = await a.responses.inputItems.list(r.id, { limit: 2, order: 'asc' });
+    const p2 = await a.responses.inputItems.list(r.id, { limit: 2, order: 'asc', after: p1.data[1]!.id });
+    const p3 = await a.responses.inputItems.list(r.id, { limit: 2, order: 'asc', after: p2.data[1]!.id });
+    expect([texts(p1.data), texts(p2.data), texts(p3.data)]).toEqual([['line 0', 'line 1'], ['line 2', 'line 3'], ['line 4']]);
+    expect([p1.has_more, p2.has_more, p3.has_more]).toEqual([true, true, false]);
+    const asc = [...p1.data, ...p2.data, ...p3.data].map((i) => i.id);
+    const walked: string[] = [];
+    for await (const item of a.responses.inputItems.list(r.id, { limit: 2, order: 'asc' })) walked.push(item.id);
+    expect(walked).toEqual(asc);
+    const desc: string[] = [];
+    for await (const item of a.responses.inputItems.list(r.id, { limit: 3 })) desc.push(item.id);
+    expect(desc).toEqual([...asc].reverse());
+    const d1 = await (await raw(`/v1/responses/${r.id}/input_items?limit=2&after=${asc[2]}`)).json();
+    expect(d1).toMatchObject({ first_id: asc[1], last_id: asc[0], has_more: false });
+    const end = await (await raw(`/v1/responses/${r.id}/input_items?order=asc&after=${asc[4]}`)).json();
+    expect(end).toEqual({ object: 'list', data: [], first_id: null, last_id: null, has_more: false });
+  });
+
+  it("lists only the response's own input when it continued another (previous_response_id); tool items too, a given item id kept", async () => {
+    const first = await a.responses.create({ model: 'gpt-4.1', input: 'Look up the word "rail".', tools, tool_choice: 'required' });
+    const call = first.output.find((o) => o.type === 'function_call');
+    if (call?.type !== 'function_call') throw new Error('no function call');
+    const second = await a.responses.create({
+      model: 'gpt-4.1',
+      previous_response_id: first.id,
+      input: [{ type: 'function_call_output', call_id: call.call_id, output: '{"meaning":"a bar"}' }],
+      tools,
+    });
+    const own = await a.responses.inputItems.list(second.id);
+    expect(own.data).toHaveLength(1);
+    expect(own.data[0]).toEqual({
+      id: expect.stringMatching(/^fco_/),
+      type: 'function_call_output',
+      call_id: call.call_id,
+      output: '{"meaning":"a bar"}',
+      status: 'completed',
+    });
+    expect(texts((await a.responses.inputItems.list(first.id)).data)).toEqual(['Look up the word "rail".']);
+    // The call passed back as input (manual history) keeps the id it was answered with.
+    const third = await a.responses.create({
+      model: 'gpt-4.1',
+      input: [call, { type: 'function_call_output', call_id: call.call_id, output: 'a bar' }],
+      tools,
+    });
+    const items = (await a.responses.inputItems.list(third.id, { order: 'asc' })).data;
+    expect(items[0]).toEqual({ id: call.id, type: 'function_call', call_id: call.call_id, name: 'lookup', arguments: call.arguments, status: 'completed' });
+    expect(items[1]).toMatchObject({ type: 'function_call_output', call_id: call.call_id, output: 'a bar' });
+  });
+
+  it('gives input images their url only with include=message.input_image.image_url', async () => {
+    const url = 'https://example.com/switchyard.png';
+    const r = await a.responses.create({
+      model: 'gpt-4.1',
+      input: [
+        {
+          role: 'user',
+          content: [
+            { type: 'input_text', text: 'What is this?' },
+            { type: 'input_image', image_url: url, detail: 'low' },
+          ],
+        },
+      ],
+    });
+    const plain = await a.responses.inputItems.list(r.id);
+    expect(plain.data[0]).toMatchObject({ content: [{ type: 'input_text' }, { type: 'input_image', detail: 'low', image_url: null }] });
+    const withUrl = await a.responses.inputItems.list(r.id, { include: ['message.input_image.image_url'] });
+    expect(withUrl.data[0]).toMatchObject({ content: [{ type: 'input_text' }, { type: 'input_image', detail: 'low', image_url: url }] });
+  });
+
+  it('404 for another key, an unknown, an unstored or a deleted response; 401 without a key', async () => {
+    const r = await a.responses.create({ model: 'deepseek-v3.2', input: 'Mine only.' });
+    const unstored = await a.responses.create({ model: 'deepseek-v3.2', input: 'Not kept.', store: false });
+    for (const [c, id] of [
+      [b, r.id],
+      [a, 'resp_nope'],
+      [a, unstored.id],
+    ] as const) {
+      await expect(c.responses.inputItems.list(id)).rejects.toMatchObject({ status: 404, code: 'not_found', param: 'response_id' });
+      await expect(c.responses.cancel(id)).rejects.toMatchObject({ status: 404, code: 'not_found' });
+    }
+    expect((await raw(`/v1/responses/${r.id}/input_items`, {}, 'sk-wrong')).status).toBe(401);
+    expect((await a.responses.inputItems.list(r.id)).data).toHaveLength(1);
+    await a.responses.delete(r.id);
+    await expect(a.responses.inputItems.list(r.id)).rejects.toMatchObject({ status: 404, code: 'not_found' });
+    await expect(a.responses.cancel(r.id)).rejects.toMatchObject({ status: 404, code: 'not_found' });
+  });
+
+  it('400 naming the query parameter that is wrong', async () => {
+    const r = await a.responses.create({ model: 'deepseek-v3.2', input: 'Query me.' });
+    const cases: Array<[string, string]> = [
+      ['limit=0', 'limit'],
+      ['limit=101', 'limit'],
+      ['limit=2.5', 'limit'],
+      ['limit=ten', 'limit'],
+      ['order=up', 'order'],
+      ['after=msg_nope', 'after'],
+      ['after=', 'after'],
+      ['include=reasoning.everything', 'include'],
+      ['include[]=nope', 'include'],
+    ];
+    for (const [query, param] of cases) {
+      const res = await raw(`/v1/responses/${r.id}/input_items?${query}`);
+      expect([query, res.status]).toEqual([query, 400]);
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_request', param });
+    }
+    await expect(a.responses.inputItems.list(r.id, { limit: 500 })).rejects.toMatchObject({ status: 400, param: 'limit' });
+    // Every documented include value is accepted (the others name data switchyard never has).
+    const all = await a.responses.inputItems.list(r.id, {
+      include: ['file_search_call.results', 'reasoning.encrypted_content', 'message.output_text.logprobs'],
+    });
+    expect(all.data).toHaveLength(1);
+  });
+
+  it('cancel refuses a stored response as OpenAI refuses one not created with background: true; methods per path', async () => {
+    const r = await a.responses.create({ model: 'deepseek-v3.2', input: 'Too late to cancel.' });
+    const err = await a.responses.cancel(r.id).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(err).toMatchObject({ status: 400, type: 'invalid_request_error', param: null });
+    expect((err as { error: { message: string } }).error.message).toBe('Cannot cancel a synchronous response.');
+    expect((await a.responses.retrieve(r.id)).status).toBe('completed');
+    const cases: Array<[string, string, string]> = [
+      [`/v1/responses/${r.id}/cancel`, 'GET', 'POST'],
+      [`/v1/responses/${r.id}/input_items`, 'POST', 'GET, HEAD'],
+      [`/v1/responses/${r.id}/input_items`, 'DELETE', 'GET, HEAD'],
+      [`/v1/responses/${r.id}`, 'PUT', 'GET, HEAD, DELETE'],
+      [`/responses/${r.id}/cancel`, 'DELETE', 'POST'],
+    ];
+    for (const [path, method, allow] of cases) {
+      const res = await raw(path, { method });
+      expect([path, method, res.status, res.headers.get('allow')]).toEqual([path, method, 405, allow]);
+    }
+    expect((await raw(`/v1/responses/${r.id}/input_items`, { method: 'HEAD' })).status).toBe(200);
+    expect((await raw(`/v1/responses/${r.id}/input_items/x`)).status).toBe(404);
+  });
+
+  it('a response stored before input items were kept lists its conversation without the answer, ids stable', async () => {
+    const id = 'resp_0123456789abcdef0123456789abcdef';
+    const messages = [
+      { role: 'user', content: 'q1' },
+      { role: 'assistant', content: 'a1', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{"input":"q1"}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: 'r1' },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'q2' },
+          { type: 'image_url', image_url: { url: 'https://example.com/x.png' } },
+        ],
+      },
+      { role: 'assistant', content: 'the answer' },
+    ];
+    const db = new Database(keyedLedger);
+    try {
+      db.prepare('INSERT INTO responses (id, key_id, created_at, messages, response, input_items) VALUES (?, ?, ?, ?, ?, NULL)').run(
+        id,
+        'team-a',
+        Date.now(),
+        JSON.stringify(messages),
+        JSON.stringify({ id, object: 'response' }),
+      );
+    } finally {
+      db.close();
+    }
+    const items = (await a.responses.inputItems.list(id, { order: 'asc', include: ['message.input_image.image_url'] })).data;
+    const base = '0123456789abcdef0123456789abcdef';
+    expect(items).toEqual([
+      { id: `msg_${base}_0`, type: 'message', role: 'user', status: 'completed', content: [{ type: 'input_text', text: 'q1' }] },
+      {
+        id: `msg_${base}_1`,
+        type: 'message',
+        role: 'assistant',
+        status: 'completed',
+        content: [{ type: 'output_text', text: 'a1', annotations: [], logprobs: [] }],
+      },
+      { id: `fc_${base}_2`, type: 'function_call', call_id: 'call_1', name: 'lookup', arguments: '{"input":"q1"}', status: 'completed' },
+      { id: `fco_${base}_3`, type: 'function_call_output', call_id: 'call_1', output: 'r1', status: 'completed' },
+      {
+        id: `msg_${base}_4`,
+        type: 'message',
+        role: 'user',
+        status: 'completed',
+        content: [
+          { type: 'input_text', text: 'q2' },
+          { type: 'input_image', detail: 'auto', file_id: null, image_url: 'https://example.com/x.png' },
+        ],
+      },
+    ]);
+    const after = await a.responses.inputItems.list(id, { order: 'asc', after: `fc_${base}_2`, limit: 1 });
+    expect(after.data.map((i) => i.id)).toEqual([`fco_${base}_3`]);
+    await expect(b.responses.inputItems.list(id)).rejects.toMatchObject({ status: 404 });
   });
 });
