@@ -7,7 +7,7 @@
  *   AB='[{"name":"base","bin":"/tmp/base/dist/src/bin/switchyard.js"},{"name":"new"},{"name":"mem","cfg":{"storage":{"ledger":"memory"}}}]' \
  *   AB_CONNS=16,64 AB_MODES=json,stream AB_REPEATS=5 AB_SECONDS=2 AB_PREWARM=10000 node bench/run-ts.js bench/ab.ts
  *
- * `bin` defaults to this tree's dist. Prints the median µs/request and ×pass-through per cell.
+ * `bin` defaults to this tree's dist; `args` are node flags for that variant's sidecar. Prints the median µs/request and ×pass-through per cell.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -20,6 +20,8 @@ interface Variant {
   name: string;
   bin?: string;
   cfg?: Record<string, unknown>;
+  /** node flags for this variant's sidecar (e.g. ["--single-threaded-gc"]). */
+  args?: string[];
 }
 
 const variants = JSON.parse(process.env.AB ?? '[{"name":"this"}]') as Variant[];
@@ -59,7 +61,7 @@ async function main(): Promise<void> {
     writeFileSync(file, JSON.stringify(config(sim.url, dir, v.name, v.cfg)));
     const child = await startChild({
       name: v.name,
-      args: [v.bin ?? SWITCHYARD_BIN, 'serve', '--config', file, '--port', '0'],
+      args: [...(v.args ?? []), v.bin ?? SWITCHYARD_BIN, 'serve', '--config', file, '--port', '0'],
       ready: /switchyard (http:\/\/127\.0\.0\.1:\d+)\/v1/,
       env: { SY_BENCH_OPENAI_KEY: 'sk-bench-upstream' },
     });

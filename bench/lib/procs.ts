@@ -81,12 +81,14 @@ export interface SpawnSpec {
   args: string[];
   ready: RegExp;
   env?: NodeJS.ProcessEnv;
+  /** Working directory (default: the repository). */
+  cwd?: string;
 }
 
 /** Start `node <args>` and resolve once stdout or stderr matches `ready` (group 1 = URL). */
 export function startChild(spec: SpawnSpec): Promise<Child> {
   return new Promise((resolveChild, reject) => {
-    const child = spawn(process.execPath, spec.args, { cwd: ROOT, env: { ...process.env, ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, spec.args, { cwd: spec.cwd ?? ROOT, env: { ...process.env, ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(child);
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     child.once('exit', () => live.delete(child));

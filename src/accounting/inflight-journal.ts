@@ -29,6 +29,17 @@ interface Line {
   n: number;
 }
 
+const jsonText = (v: string | null): string => (v === null ? 'null' : JSON.stringify(v));
+const jsonNumber = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
+
+/**
+ * `JSON.stringify({ s, id, at, k, m, e, n })`, byte for byte, without the object (one per
+ * request sent; test/accounting/inflight-journal.test.ts compares the two).
+ */
+export function holdLine(seq: number, h: InFlight): string {
+  return `{"s":${jsonNumber(seq)},"id":${JSON.stringify(h.requestId)},"at":${jsonNumber(h.at)},"k":${jsonText(h.keyId)},"m":${jsonText(h.model)},"e":${jsonText(h.endpoint)},"n":${jsonNumber(h.amountNano)}}`;
+}
+
 export class InFlightJournal {
   private readonly fds: [number, number];
   private readonly sizes: [number, number] = [0, 0];
@@ -73,7 +84,7 @@ export class InFlightJournal {
   }
 
   hold(h: InFlight): void {
-    const line = `${JSON.stringify({ s: ++this.seq, id: h.requestId, at: h.at, k: h.keyId, m: h.model, e: h.endpoint, n: h.amountNano })}\n`;
+    const line = `${holdLine(++this.seq, h)}\n`;
     this.append(h.requestId, line);
     if (this.sizes[this.cur] > this.rotateBytes) this.rotate();
   }

@@ -71,21 +71,15 @@ export function validateRow(row: LedgerRow): void {
   if (typeof row.requestId !== 'string' || row.requestId.length === 0) {
     throw new TypeError('ledger row: requestId must be a non-empty string');
   }
-  const counts: Array<[string, number]> = [
-    ['attempts', row.attempts],
-    ['promptTokens', row.promptTokens],
-    ['completionTokens', row.completionTokens],
-    ['cachedTokens', row.cachedTokens],
-    ['costNano', row.costNano],
-    ['status', row.status],
-    ['latencyMs', row.latencyMs],
-  ];
-  if (row.ttftMs !== null) counts.push(['ttftMs', row.ttftMs]);
-  for (const [name, value] of counts) {
-    if (!Number.isSafeInteger(value) || value < 0) {
-      throw new TypeError(`ledger row ${row.requestId}: ${name} must be a non-negative integer, got ${value}`);
-    }
-  }
+  // One call per field, no arrays of pairs: this runs for every request (~0.9 KB of garbage each before).
+  checkCount(row, 'attempts', row.attempts);
+  checkCount(row, 'promptTokens', row.promptTokens);
+  checkCount(row, 'completionTokens', row.completionTokens);
+  checkCount(row, 'cachedTokens', row.cachedTokens);
+  checkCount(row, 'costNano', row.costNano);
+  checkCount(row, 'status', row.status);
+  checkCount(row, 'latencyMs', row.latencyMs);
+  if (row.ttftMs !== null) checkCount(row, 'ttftMs', row.ttftMs);
   if (!Number.isSafeInteger(row.at) || row.at < 0) {
     // ≥ 0 keeps SQL integer division a floor, which the UTC day grouping relies on
     throw new TypeError(`ledger row ${row.requestId}: at must be a non-negative integer epoch ms, got ${row.at}`);
@@ -100,15 +94,21 @@ export function validateRow(row: LedgerRow): void {
   if (score !== null && !(typeof score === 'number' && score >= 0 && score <= 1)) {
     throw new TypeError(`ledger row ${row.requestId}: routeScore must be a number in [0, 1] or null, got ${String(score)}`);
   }
-  for (const [name, value] of [
-    ['keyId', row.keyId],
-    ['model', row.model],
-    ['endpoint', row.endpoint],
-    ['errorCode', row.errorCode],
-  ] as const) {
-    if (value !== null && typeof value !== 'string') {
-      throw new TypeError(`ledger row ${row.requestId}: ${name} must be a string or null`);
-    }
+  checkText(row, 'keyId', row.keyId);
+  checkText(row, 'model', row.model);
+  checkText(row, 'endpoint', row.endpoint);
+  checkText(row, 'errorCode', row.errorCode);
+}
+
+function checkCount(row: LedgerRow, name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError(`ledger row ${row.requestId}: ${name} must be a non-negative integer, got ${value}`);
+  }
+}
+
+function checkText(row: LedgerRow, name: string, value: unknown): void {
+  if (value !== null && typeof value !== 'string') {
+    throw new TypeError(`ledger row ${row.requestId}: ${name} must be a string or null`);
   }
 }
 

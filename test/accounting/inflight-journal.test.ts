@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InFlightJournal } from '../../src/accounting/inflight-journal.js';
+import { holdLine, InFlightJournal } from '../../src/accounting/inflight-journal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-journal-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -64,5 +64,18 @@ describe('InFlightJournal', () => {
     j.settled('long');
     j.settled('r1999');
     expect(size(p)).toBe(0);
+  });
+
+  it('writes a hold line byte for byte as JSON.stringify of its object would', () => {
+    const cases = [
+      h('plain'),
+      { requestId: 'q"uote\\back\nline\u2028', at: 0, keyId: 'k\t"é"', model: 'm/ü', endpoint: null, amountNano: 9_007_199_254_740_991 },
+      { requestId: '019ad0c1-x', at: 1_795_973_807_269, keyId: null, model: null, endpoint: 'e@p', amountNano: 0 },
+      { requestId: 'odd', at: -1, keyId: '', model: '\ud800', endpoint: '😀', amountNano: 1.5 },
+      { requestId: 'nan', at: Number.NaN, keyId: null, model: null, endpoint: null, amountNano: Number.POSITIVE_INFINITY },
+    ];
+    for (const [i, c] of cases.entries()) {
+      expect(holdLine(i + 1, c)).toBe(JSON.stringify({ s: i + 1, id: c.requestId, at: c.at, k: c.keyId, m: c.model, e: c.endpoint, n: c.amountNano }));
+    }
   });
 });
