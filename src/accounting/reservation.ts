@@ -73,8 +73,12 @@ export function promptBoundTokens(body: BodyLike, prefill: string | null = null)
 
 /** The smaller of `max_tokens` / `max_completion_tokens` the client sent (OpenAI's rule), or null. */
 export function requestedOutputTokens(body: Pick<BodyLike, 'max_tokens' | 'max_completion_tokens'>): number | null {
-  const asked = [body.max_tokens, body.max_completion_tokens].filter((v): v is number => typeof v === 'number' && v > 0);
-  return asked.length === 0 ? null : Math.min(...asked);
+  const a = body.max_tokens;
+  const b = body.max_completion_tokens;
+  const hasA = typeof a === 'number' && a > 0;
+  const hasB = typeof b === 'number' && b > 0;
+  if (hasA && hasB) return Math.min(a, b);
+  return hasA ? a : hasB ? b : null;
 }
 
 /**

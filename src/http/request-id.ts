@@ -8,8 +8,17 @@
  */
 import { randomUUID } from 'node:crypto';
 
+/** The time part of the last id (`xxxxxxxx-xxxx-7`) and the millisecond it is for: ids of one ms share it. */
+let lastMs = -1;
+let lastPrefix = '';
+
 export function timeOrderedId(nowMs: number = Date.now()): string {
   const u = randomUUID();
-  const t = Math.max(0, Math.floor(nowMs)).toString(16).padStart(12, '0').slice(-12);
-  return `${t.slice(0, 8)}-${t.slice(8)}-7${u.slice(15)}`;
+  const ms = Math.max(0, Math.floor(nowMs));
+  if (ms !== lastMs) {
+    const t = ms.toString(16).padStart(12, '0').slice(-12);
+    lastPrefix = `${t.slice(0, 8)}-${t.slice(8)}-7`;
+    lastMs = ms;
+  }
+  return lastPrefix + u.slice(15);
 }

@@ -122,8 +122,12 @@ async function readJson(deps: ServerDeps, req: IncomingMessage): Promise<unknown
   return json;
 }
 
-async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-  const base = { 'x-request-id': requestId };
+/**
+ * `base` holds the response's own headers (x-request-id, x-client-request-id when given): the
+ * chat path sets no header on `res` ahead of `writeHead` (node then takes the headers object as
+ * is, instead of a setHeader per header), so every answer of this path passes `base`.
+ */
+async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse, requestId: string, base: Record<string, string>): Promise<void> {
   const rt = deps.runtime();
   const receivedAt = rt.now();
   let body;
@@ -161,19 +165,29 @@ export function createHttpServer(deps: ServerDeps): Server {
     // ledger). A client's own id (`x-client-request-id`, or `x-request-id` as some SDKs send it)
     // comes back as `x-client-request-id`, as OpenAI's API does.
     const requestId = timeOrderedId();
-    res.setHeader('x-request-id', requestId);
     const given = req.headers['x-client-request-id'] ?? req.headers['x-request-id'];
-    if (typeof given === 'string' && REQUEST_ID_RE.test(given)) res.setHeader('x-client-request-id', given);
+    const base: Record<string, string> =
+      typeof given === 'string' && REQUEST_ID_RE.test(given) ? { 'x-request-id': requestId, 'x-client-request-id': given } : { 'x-request-id': requestId };
+    // The chat route's exact targets pass every header of their answers in `writeHead` (see
+    // `chat`); every other route gets them set here, before it runs.
+    const chatTarget = req.url === '/v1/chat/completions' || req.url === '/chat/completions';
+    if (!chatTarget) for (const name in base) res.setHeader(name, base[name]!);
     // A client that goes away mid-request is routine, not an error (and must never be an unhandled 'error' event).
     req.on('error', (err) => deps.log.debug({ err: err.message, requestId }, 'client connection error while reading the request'));
     res.on('error', (err) => deps.log.debug({ err: err.message, requestId }, 'client connection error while answering'));
     let path = '?';
     const handle = async (): Promise<void> => {
+      if (chatTarget) {
+        // The target is the path itself (what parseTarget would make of it): no URL to parse.
+        path = req.url!;
+        checkMethod(path, req.method);
+        return chat(deps, req, res, requestId, base);
+      }
       const target = parseTarget(req.url);
       path = target.path;
       const url = target.url;
       checkMethod(path, req.method);
-      if (path === '/v1/chat/completions' || path === '/chat/completions') return chat(deps, req, res, requestId);
+      if (path === '/v1/chat/completions' || path === '/chat/completions') return chat(deps, req, res, requestId, base);
       const api = deps.apis?.[path];
       if (api) return api(deps, req, res, requestId);
       if (path.startsWith('/v1/responses/') || path.startsWith('/responses/')) {
@@ -221,8 +235,8 @@ export function createHttpServer(deps: ServerDeps): Server {
         if (isMessagesPath(path) && !res.headersSent) {
           const e =
             err instanceof SwitchyardError ? err : new SwitchyardError('internal_error', 'internal error in switchyard (the request id is in x-request-id)');
-          sendJson(res, e.status, anthropicError(e), { 'x-request-id': requestId, ...e.headers });
-        } else sendError(res, err, { 'x-request-id': requestId });
+          sendJson(res, e.status, anthropicError(e), { ...base, ...e.headers });
+        } else sendError(res, err, base);
       } catch {
         res.destroy();
       }

@@ -91,6 +91,54 @@ function summary(ctx: Record<string, unknown> | undefined): Record<string, unkno
   return null;
 }
 
+/** What a budget record's context summarises (the budget actor's context; its lines are replaced, never changed, on each decision). */
+interface BudgetCounts {
+  lines: unknown;
+  granted: unknown;
+  refused: unknown;
+}
+
+/**
+ * A budget decision's record. One is kept per reservation, usually read by nobody: its event is
+ * sanitised and its context summarised when first read (`event` and `context` are getters, and
+ * `toJSON` gives the same object a plain record would). What it reads then is what it held at
+ * the decision: the event (never mutated; secrets registered meanwhile are only more to scrub),
+ * the lines array of that moment (lines are replaced on a change, never mutated) and the two counts.
+ */
+class BudgetRecord implements HubRecord {
+  readonly kind = 'budget' as const;
+  readonly from = null;
+  seq = 0;
+  at = 0;
+  readonly #raw: unknown;
+  readonly #counts: BudgetCounts;
+  #event: Record<string, unknown> | undefined = undefined;
+  #context: Record<string, unknown> | null | undefined = undefined;
+
+  constructor(
+    readonly actor: string,
+    readonly to: string,
+    raw: unknown,
+    ctx: Record<string, unknown>,
+  ) {
+    this.#raw = raw;
+    this.#counts = { lines: ctx.lines, granted: ctx.granted, refused: ctx.refused };
+  }
+
+  get event(): Record<string, unknown> {
+    return (this.#event ??= sanitize(this.#raw) as Record<string, unknown>);
+  }
+
+  get context(): Record<string, unknown> | null {
+    if (this.#context === undefined) this.#context = summary(this.#counts as unknown as Record<string, unknown>);
+    return this.#context;
+  }
+
+  toJSON(): HubRecord {
+    return { kind: this.kind, actor: this.actor, from: this.from, to: this.to, event: this.event, context: this.context, seq: this.seq, at: this.at };
+  }
+}
+
 export class InspectionHub {
   private readonly ring: HubRecord[] = [];
   private seq = 0;
@@ -140,25 +188,21 @@ export class InspectionHub {
   };
 
   private budgetDecision(actor: string, event: unknown, ctx: Record<string, unknown>): void {
-    const now = { granted: Number(ctx.granted), refused: Number(ctx.refused) };
+    const granted = Number(ctx.granted);
+    const refused = Number(ctx.refused);
     const prev = this.budgetCounts.get(actor);
-    this.budgetCounts.set(actor, now);
-    if (!prev || (prev.granted === now.granted && prev.refused === now.refused)) return;
-    const to = now.refused > prev.refused ? 'refused' : 'granted';
-    // One record per decision, usually read by nobody: the event is sanitised when first read
-    // (events are never mutated; secrets registered meanwhile are only more to scrub).
-    let clean: Record<string, unknown> | undefined;
-    const rec = {
-      kind: 'budget' as const,
-      actor,
-      from: null,
-      to,
-      get event(): Record<string, unknown> {
-        return (clean ??= sanitize(event) as Record<string, unknown>);
-      },
-      context: summary(ctx),
-    };
-    this.push(rec);
+    if (!prev) {
+      this.budgetCounts.set(actor, { granted, refused });
+      return;
+    }
+    if (prev.granted === granted && prev.refused === refused) return;
+    const to = refused > prev.refused ? 'refused' : 'granted';
+    prev.granted = granted;
+    prev.refused = refused;
+    const rec = new BudgetRecord(actor, to, event, ctx);
+    rec.seq = ++this.seq;
+    rec.at = this.now();
+    this.keep(rec);
   }
 
   private forwardAll(ev: InspectionEvent): void {
@@ -174,8 +218,11 @@ export class InspectionHub {
   }
 
   private push(r: Omit<HubRecord, 'seq' | 'at'>): void {
-    // Stamped in place, not spread: a spread would read a lazy `event` at once.
-    const rec = Object.assign(r, { seq: ++this.seq, at: this.now() });
+    // Stamped in place, not spread.
+    this.keep(Object.assign(r, { seq: ++this.seq, at: this.now() }));
+  }
+
+  private keep(rec: HubRecord): void {
     this.ring.push(rec);
     if (this.ring.length > this.size) this.ring.shift();
     for (const l of this.listeners) l(rec);

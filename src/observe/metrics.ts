@@ -62,6 +62,94 @@ function tallied(registry: Registry, name: string, help: string, labelNames: rea
 }
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
+interface Series {
+  labels: Record<string, string>;
+  /** Observations per bucket (not cumulative); values above the last bound are only in `count`. */
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+/** One exported sample, as prom-client's Histogram hands it to the registry. */
+interface Sample {
+  labels: Record<string, string | number>;
+  sharedLabels: Record<string, string>;
+  value: number;
+  metricName: string;
+  exemplar: null | undefined;
+}
+
+/**
+ * A histogram by one label whose observations are counted here, by label value, and exported in
+ * exactly the form prom-client's Histogram exports (the registry formats both alike): its
+ * `observe` builds, validates and hashes a label object on every call (~0.5 µs). The series, the
+ * sums (added in the same order), the buckets and their order are the same;
+ * test/observe/latency-histogram.test.ts holds the two equal.
+ */
+export class LabelledHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly series = new Map<string, Series>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly label: string,
+    private readonly buckets: readonly number[],
+    registry: Registry,
+  ) {
+    registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
+  }
+
+  observe(labelValue: string, value: number): void {
+    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${String(value)}`);
+    let s = this.series.get(labelValue);
+    if (s === undefined) {
+      s = { labels: { [this.label]: labelValue }, counts: new Array<number>(this.buckets.length).fill(0), sum: 0, count: 0 };
+      this.series.set(labelValue, s);
+    }
+    s.sum += value;
+    s.count += 1;
+    const b = this.buckets;
+    for (let i = 0; i < b.length; i++) {
+      if (value <= b[i]!) {
+        s.counts[i]! += 1;
+        break;
+      }
+    }
+  }
+
+  reset(): void {
+    this.series.clear();
+  }
+
+  /** What the registry reads for the text format. */
+  getForPromString(): { name: string; help: string; type: string; values: Sample[]; aggregator: string } {
+    const values: Sample[] = [];
+    const bucket = `${this.name}_bucket`;
+    for (const s of this.series.values()) {
+      let acc = 0;
+      this.buckets.forEach((le, i) => {
+        acc += s.counts[i]!;
+        values.push({ labels: { le }, sharedLabels: s.labels, value: acc, metricName: bucket, exemplar: null });
+      });
+      values.push({ labels: { le: '+Inf' }, sharedLabels: s.labels, value: s.count, metricName: bucket, exemplar: null });
+      values.push({ labels: {}, sharedLabels: s.labels, value: s.sum, metricName: `${this.name}_sum`, exemplar: undefined });
+      values.push({ labels: {}, sharedLabels: s.labels, value: s.count, metricName: `${this.name}_count`, exemplar: undefined });
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+
+  /** The JSON form (getMetricsAsJSON): each sample's shared labels merged into its own, as prom-client does. */
+  get(): Promise<{ name: string; help: string; type: string; values: Array<Omit<Sample, 'sharedLabels'>>; aggregator: string }> {
+    const data = this.getForPromString();
+    return Promise.resolve({
+      ...data,
+      values: data.values.map(({ sharedLabels, labels, ...rest }) => ({ ...rest, labels: Object.assign({ ...labels }, sharedLabels) })),
+    });
+  }
+}
+
 const STATUS_TEXT = new Map<number, string>();
 /** `String(status)`, one string per status. */
 function statusText(status: number): string {
@@ -89,20 +177,14 @@ export class Metrics {
     labelNames: ['endpoint'],
     registers: [this.registry],
   });
-  private readonly latency = new Histogram({
-    name: 'switchyard_request_duration_seconds',
-    help: 'Whole-request latency',
-    labelNames: ['model'],
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  private readonly ttft = new Histogram({
-    name: 'switchyard_time_to_first_token_seconds',
-    help: 'Time to the first streamed content token',
-    labelNames: ['model'],
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
+  private readonly latency = new LabelledHistogram('switchyard_request_duration_seconds', 'Whole-request latency', 'model', LATENCY_BUCKETS, this.registry);
+  private readonly ttft = new LabelledHistogram(
+    'switchyard_time_to_first_token_seconds',
+    'Time to the first streamed content token',
+    'model',
+    LATENCY_BUCKETS,
+    this.registry,
+  );
   private readonly tokens = tallied(this.registry, 'switchyard_tokens_total', 'Tokens billed, by model and kind', ['model', 'kind']);
   private readonly cost = tallied(this.registry, 'switchyard_cost_usd_total', 'Cost in USD, by model', ['model']);
   private readonly transitions = new Counter({
@@ -190,8 +272,8 @@ export class Metrics {
   onRequest(r: RequestRecord): void {
     const model = r.model ?? 'none';
     this.requests.inc([model, r.endpoint ?? 'none', statusText(r.status)]);
-    this.latency.observe({ model }, r.latencyMs / 1000);
-    if (r.ttftMs !== null) this.ttft.observe({ model }, r.ttftMs / 1000);
+    this.latency.observe(model, r.latencyMs / 1000);
+    if (r.ttftMs !== null) this.ttft.observe(model, r.ttftMs / 1000);
     if (r.usage.promptTokens) this.tokens.inc([model, 'prompt'], r.usage.promptTokens);
     if (r.usage.completionTokens) this.tokens.inc([model, 'completion'], r.usage.completionTokens);
     if (r.costNano) this.cost.inc([model], nanoToUsd(r.costNano));

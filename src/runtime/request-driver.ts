@@ -39,6 +39,8 @@ export class RequestDriver {
   private readonly ac = new Cancel();
   private plan: RoutePlan | null = null;
   private promptTokens = 0;
+  /** Estimated tokens for TPM windows (prompt and the output asked for), fixed once routed. */
+  private est = 0;
   private session: StreamSession | null = null;
   private picked: EndpointHandle | null = null;
   private lastEndpoint: EndpointHandle | null = null;
@@ -199,6 +201,7 @@ export class RequestDriver {
 
   private route(at: number): ReqEvent {
     this.promptTokens = countPrompt(this.call);
+    this.est = estTokens(this.call, this.promptTokens);
     try {
       this.plan = this.rt.route(this.call, this.promptTokens, this.opts);
     } catch (err) {
@@ -224,7 +227,7 @@ export class RequestDriver {
       candidates: this.plan?.candidates ?? [],
       toolCallsSent: this.session?.toolCallsSent === true,
       maxLatencyMs: this.call.hints.maxLatencyMs,
-      estTokens: estTokens(this.call, this.promptTokens),
+      estTokens: this.est,
       now: at,
     });
     if (r.type !== 'picked') return { type: 'endpoint.none', at, waitable: r.waitable, earliest: r.earliest, unknown: r.unknown };
@@ -241,7 +244,7 @@ export class RequestDriver {
 
   private async reserve(cmd: Extract<Command, { type: 'reserve' }>): Promise<ReqEvent> {
     // A shared store decides the picked endpoint's windows, cooldown and probe slot in the same step (the gate).
-    const gate = this.picked ? { endpoint: this.picked, estTokens: estTokens(this.call, this.promptTokens) } : undefined;
+    const gate = this.picked ? { endpoint: this.picked, estTokens: this.est } : undefined;
     const grant = await this.rt.budget.reserve(this.call.requestId, this.call.keyId, cmd.model, cmd.amount, this.rt.now(), gate);
     const at = this.rt.now();
     if (!grant.ok) {
@@ -249,7 +252,7 @@ export class RequestDriver {
       if (!this.overBudget.includes(note)) this.overBudget.push(note);
       return { type: 'budget.refused', at, budget: grant.budget, limit: grant.limit, spent: grant.spent, reserved: grant.reserved };
     }
-    const slotGone = this.picked === null || !availability(this.picked, at, estTokens(this.call, this.promptTokens)).ok;
+    const slotGone = this.picked === null || !availability(this.picked, at, this.est).ok;
     return { type: 'budget.granted', at, budgets: grant.budgets, slotGone };
   }
 
@@ -257,7 +260,7 @@ export class RequestDriver {
   private send(continuation: boolean): Promise<ReqEvent> {
     const h = this.picked;
     if (!h) throw new Error('send without a picked endpoint');
-    const est = estTokens(this.call, this.promptTokens);
+    const est = this.est;
     if (this.lastEndpoint !== null && this.lastEndpoint !== h) this.rt.recordFailover?.(this.lastEndpoint, h);
     this.lastEndpoint = h;
     // Before anything is sent: if this process dies now, the ledger still counts what this request may cost.

@@ -53,8 +53,16 @@ export function shownPromptTokens(call: ChatCall): number {
   return embeddingTokens(call.body) ?? countPromptTokens(call.body.messages, call.body.tools ?? undefined);
 }
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** Header values must be visible ASCII: arrows and symbols of the reason are spelled out. */
 export function asciiReason(reason: string): string {
+  // Already printable ASCII (the usual reason): every replace below would leave it as it is.
+  return PRINTABLE_ASCII.test(reason) ? reason : asciiReasonSlow(reason);
+}
+
+/** asciiReason without its shortcut (exported for the test that holds the two equal). */
+export function asciiReasonSlow(reason: string): string {
   return reason
     .replace(/→/g, '->')
     .replace(/≥/g, '>=')

@@ -133,3 +133,20 @@ describe('promptBoundTokens', () => {
     );
   });
 });
+
+describe('requestedOutputTokens without arrays', () => {
+  it('is the smaller positive number of the two, as the filter-and-min it replaced (property)', () => {
+    const reference = (b: { max_tokens?: unknown; max_completion_tokens?: unknown }): number | null => {
+      const asked = [b.max_tokens, b.max_completion_tokens].filter((v): v is number => typeof v === 'number' && v > 0);
+      return asked.length === 0 ? null : Math.min(...asked);
+    };
+    const v = fc.option(fc.oneof(fc.integer({ min: -3, max: 300_000 }), fc.double(), fc.constantFrom(0, -0, Infinity, Number.NaN)), { nil: undefined });
+    fc.assert(
+      fc.property(fc.oneof(v, fc.constant(null)), fc.oneof(v, fc.constant(null)), (a, b) => {
+        const body = { ...(a === undefined ? {} : { max_tokens: a }), ...(b === undefined ? {} : { max_completion_tokens: b }) } as ChatBody;
+        expect(Object.is(requestedOutputTokens(body), reference(body))).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { timeOrderedId } from '../../src/http/request-id.js';
 
@@ -21,5 +22,28 @@ describe('timeOrderedId', () => {
     const b = timeOrderedId(1_700_000_000_000);
     expect(a).not.toBe(b);
     expect(a.slice(0, 13)).toBe(b.slice(0, 13));
+  });
+});
+
+describe('timeOrderedId, the time part kept per millisecond', () => {
+  it('is the id built afresh for each time (property)', () => {
+    const fresh = (at: number, u: string): string => {
+      const t = Math.max(0, Math.floor(at)).toString(16).padStart(12, '0').slice(-12);
+      return `${t.slice(0, 8)}-${t.slice(8)}-7${u.slice(15)}`;
+    };
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.integer({ min: -5, max: 2 ** 50 }), fc.double({ min: 0, max: 2 ** 49, noNaN: true }), fc.constant(1_700_000_000_000)), {
+          maxLength: 30,
+        }),
+        (times) => {
+          for (const at of times) {
+            const id = timeOrderedId(at);
+            expect(id).toMatch(V7);
+            expect(id).toBe(fresh(at, id));
+          }
+        },
+      ),
+    );
   });
 });

@@ -1,0 +1,26 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { asciiReason, asciiReasonSlow } from '../../src/runtime/request-prep.js';
+
+describe('asciiReason', () => {
+  it('equals its slow path (replaces, NFKD, strip) on any text (property)', () => {
+    const chars = fc.oneof(
+      fc.constantFrom('→', '≥', '≤', '×', 'é', 'ﬁ', '\t', '\n', '\x7f', '\x1f', ' ', '~', 'a', ';', '😀'),
+      fc.string({ minLength: 1, maxLength: 1 }),
+      fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }),
+    );
+    fc.assert(
+      fc.property(fc.array(chars, { maxLength: 40 }), (parts) => {
+        const s = parts.join('');
+        expect(asciiReason(s)).toBe(asciiReasonSlow(s));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('spells out the symbols of real reasons', () => {
+    expect(asciiReason('requested gpt-4.1')).toBe('requested gpt-4.1');
+    expect(asciiReason('auto → balanced (prompt ≥ 8000 tokens, 1.5× budget)')).toBe('auto -> balanced (prompt >= 8000 tokens, 1.5x budget)');
+    expect(asciiReason('café\tnaïve')).toBe('cafenaive');
+  });
+});
