@@ -81,7 +81,11 @@ export class StreamSession {
     if (p.text === '' && !p.finishReason) p.content = false;
   }
 
-  async forward(p: Extract<StreamPiece, { type: 'chunk' }>, h: EndpointHandle): Promise<void> {
+  /**
+   * One chunk of the upstream's stream. Returns a promise only when the client's socket needs a
+   * drain (await it before the next chunk); otherwise nothing to wait for (no promise per chunk).
+   */
+  forward(p: Extract<StreamPiece, { type: 'chunk' }>, h: EndpointHandle): Promise<void> | undefined {
     // A chunk the decoder matched to its template (src/upstream/chunk-template.ts) is judged by
     // its envelope alone: when it is forwarded as is, it is never parsed. Same decisions as below.
     const s = p.shape;
@@ -91,8 +95,7 @@ export class StreamSession {
         this.id = id;
         if (!this.committed) this.commit(h);
         this.delivered += p.text;
-        if (!this.sink.write(p.raw)) await this.sink.drain();
-        return;
+        return this.sink.write(p.raw) ? undefined : this.sink.drain();
       }
     }
     const chunk = p.chunk;
@@ -114,18 +117,18 @@ export class StreamSession {
     if (this.continuing) {
       this.stripSeam(p);
       for (const c of chunk.choices) delete c.delta.role;
-      if (!p.content && !p.finishReason) return;
+      if (!p.content && !p.finishReason) return undefined;
     }
     for (const c of chunk.choices) if (Array.isArray(c.delta.tool_calls)) this.toolCallsSent = true;
     if (!this.committed) {
       if (!p.content) {
         this.held.push(chunk);
-        return;
+        return undefined;
       }
       this.commit(h);
     }
     this.delivered += p.text;
-    if (!this.sink.write(asIs && p.raw !== undefined ? p.raw : JSON.stringify(chunk))) await this.sink.drain();
+    return this.sink.write(asIs && p.raw !== undefined ? p.raw : JSON.stringify(chunk)) ? undefined : this.sink.drain();
   }
 
   /** The first content chunk: the stream starts, with the chunks held before it. */
@@ -138,19 +141,19 @@ export class StreamSession {
     this.onCommit?.();
   }
 
-  /** One upstream event of a native relay: held until the first content event, then relayed. */
-  async relay(p: Extract<StreamPiece, { type: 'native' }>, h: EndpointHandle): Promise<void> {
+  /** One upstream event of a native relay: held until the first content event, then relayed (a promise only when the client needs a drain). */
+  relay(p: Extract<StreamPiece, { type: 'native' }>, h: EndpointHandle): Promise<void> | undefined {
     const data = p.messageStart ? withModel(p.data, (this.answeredBy ?? h).model) : p.data;
     if (p.name === 'message_stop') this.sawStop = true;
     if (!this.committed) {
       if (!p.content) {
         this.heldNative.push([p.name, data]);
-        return;
+        return undefined;
       }
       this.commitNative(h);
       this.onCommit?.();
     }
-    if (!this.nativeSink().event(p.name, data)) await this.sink.drain();
+    return this.nativeSink().event(p.name, data) ? undefined : this.sink.drain();
   }
 
   private nativeSink(): NonNullable<ChatSink['native']> {
