@@ -8,7 +8,7 @@ import { outputCap } from '../accounting/reservation.js';
 import { countTextTokens } from '../accounting/tokens.js';
 import type { ResilienceConfig } from '../config/schema.js';
 import { SseParser, type SseEvent } from '../upstream/sse.js';
-import { classifyError, readText, send, type BodyConsumer, type UpstreamResponse } from '../upstream/transport.js';
+import { classifyError, ERROR_BODY_LIMIT_BYTES, readText, send, sendWhole, type BodyConsumer, type UpstreamResponse } from '../upstream/transport.js';
 import { UpstreamFault, type ChatBody, type StreamPiece } from '../upstream/types.js';
 import type { StreamDecoder } from '../upstream/adapters/types.js';
 import { parseRateLimit } from '../upstream/rate-headers.js';
@@ -72,10 +72,15 @@ function exhaustedUntil(res: UpstreamResponse, now: number): number | null {
 async function errorFault(inp: AttemptInput, res: UpstreamResponse, signal: CancelSignal): Promise<UpstreamFault> {
   let text = '';
   try {
-    text = await readText(res, signal, 256 * 1024, inp.resilience.idleTimeoutMs);
+    text = await readText(res, signal, ERROR_BODY_LIMIT_BYTES, inp.resilience.idleTimeoutMs);
   } catch {
     // The error body itself failed: the status is enough to classify.
   }
+  return statusFault(inp, res, text);
+}
+
+/** An error status's fault, from its body's text ('' when the body failed). */
+function statusFault(inp: AttemptInput, res: UpstreamResponse, text: string): UpstreamFault {
   const info = inp.h.adapter.parseError(res.statusCode, text);
   return new UpstreamFault('http_status', `upstream answered ${res.statusCode}: ${info.message}`, res.statusCode, info, parseRateLimit(res.headers, inp.now()));
 }
@@ -144,10 +149,16 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
   let reader: StreamReader | null = null;
   let headersIn = false;
   try {
-    const res = await send(inp.h.pool, req, { headersTimeoutMs: r.headersTimeoutMs, signal: ac.signal, abort: (reason) => ac.abort(reason) });
+    const opts = { headersTimeoutMs: r.headersTimeoutMs, signal: ac.signal, abort: (reason: UpstreamFault) => ac.abort(reason) };
+    if (!inp.stream) {
+      // The headers and the whole body in one step; a whole body that goes silent half way is cut by the idle limit, as a stream would be.
+      const whole = await sendWhole(inp.h.pool, req, opts, r.idleTimeoutMs);
+      if (whole.statusCode >= 300) throw statusFault(inp, whole, whole.text);
+      return traced(completionOf(inp, whole, started));
+    }
+    const res = await send(inp.h.pool, req, opts);
     headersIn = true;
     if (res.statusCode >= 300) throw await errorFault(inp, res, ac.signal);
-    if (!inp.stream) return traced(await readCompletion(inp, res, ac.signal, started));
     if (!session) throw new Error('streaming attempt without a session');
     reader = new StreamReader(inp, res, ac, session, started, () => firstToken && clearTimeout(firstToken));
     res.consume(reader);
@@ -166,9 +177,9 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
   }
 }
 
-async function readCompletion(inp: AttemptInput, res: UpstreamResponse, signal: CancelSignal, started: number): Promise<AttemptSuccess> {
-  // A whole body that goes silent half way is cut by the idle limit, as a stream would be.
-  const text = await readText(res, signal, undefined, inp.resilience.idleTimeoutMs);
+/** A whole answer (its body read by sendWhole) as the attempt's result. */
+function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number): AttemptSuccess {
+  const text = res.text;
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -75,9 +75,11 @@ const DISCARD: BodyConsumer = { data: () => undefined, end: () => undefined, err
  * the attempt's signal ends the request with the signal's reason, before the headers or mid-body
  * (also when the upstream finished but the consumer has not had it all: as a destroyed body stream).
  */
-export class UpstreamCall implements Dispatcher.DispatchHandler {
+export class UpstreamCall implements Dispatcher.DispatchHandler, TextOwner {
   statusCode = 0;
   headers: IncomingHttpHeaders = {};
+  /** The whole body, when sent by {@link sendWhole} (resolved once it is read). */
+  text = '';
   /** Resolves at the response headers; rejects (classified) when the request fails before them. */
   readonly response: Promise<UpstreamCall>;
   private resolveHeaders: ((r: UpstreamCall) => void) | null = null;
@@ -103,6 +105,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     private readonly signal: CancelSignal,
     headersTimeoutMs: number,
     abort: (reason: UpstreamFault) => void,
+    /** >= 0: read the whole body (with this idle limit, 0 none) before `response` resolves. */
+    private readonly wholeIdleMs = -1,
   ) {
     this.response = new Promise<UpstreamCall>((resolve, reject) => {
       this.resolveHeaders = resolve;
@@ -136,9 +140,29 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     this.statusCode = statusCode;
     this.headers = headers;
     clearTimeout(this.timer);
+    if (this.wholeIdleMs >= 0) {
+      this.consume(new TextReader(this, this.signal, statusCode >= 300 ? ERROR_BODY_LIMIT_BYTES : BODY_LIMIT_BYTES, this.wholeIdleMs, this));
+      return;
+    }
     const resolve = this.resolveHeaders;
     this.resolveHeaders = this.rejectHeaders = null;
     resolve?.(this);
+  }
+
+  /** {@link sendWhole}: the body is read. */
+  textRead(text: string): void {
+    this.text = text;
+    const resolve = this.resolveHeaders;
+    this.resolveHeaders = this.rejectHeaders = null;
+    resolve?.(this);
+  }
+
+  /** {@link sendWhole}: the body failed; an error status is still an answer (its status is enough). */
+  textFailed(fault: UpstreamFault): void {
+    if (this.statusCode >= 300) return this.textRead('');
+    const reject = this.rejectHeaders;
+    this.resolveHeaders = this.rejectHeaders = null;
+    reject?.(fault);
   }
 
   onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -154,13 +178,14 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
 
   onResponseError(_c: Dispatcher.DispatchController | undefined, err: Error): void {
     this.upstreamDone = true;
-    if (this.rejectHeaders !== null) {
+    // Before the response headers (statusCode is set with them).
+    if (this.statusCode === 0) {
       clearTimeout(this.timer);
       const reject = this.rejectHeaders;
       this.resolveHeaders = this.rejectHeaders = null;
       this.signal.removeEventListener('abort', this.onAbort);
       this.finished = true;
-      reject(classifyError(err, this.signal));
+      reject?.(classifyError(err, this.signal));
       return;
     }
     this.fail(err);
@@ -249,6 +274,11 @@ export type UpstreamResponse = UpstreamCall;
 /** Send the request; resolves when response headers arrive (within `headersTimeoutMs`). */
 export function send(pool: Pool, req: UpstreamHttpRequest, opts: SendOptions): Promise<UpstreamResponse> {
   const call = new UpstreamCall(opts.signal, opts.headersTimeoutMs, opts.abort);
+  dispatch(pool, req, opts, call);
+  return call.response;
+}
+
+function dispatch(pool: Pool, req: UpstreamHttpRequest, opts: SendOptions, call: UpstreamCall): void {
   pool.dispatch(
     {
       path: req.path,
@@ -260,29 +290,28 @@ export function send(pool: Pool, req: UpstreamHttpRequest, opts: SendOptions): P
     },
     call,
   );
-  return call.response;
 }
 
-/** Reads a whole body as text (see {@link readText}). */
+/** Who is told the outcome of a {@link TextReader}. */
+interface TextOwner {
+  textRead(text: string): void;
+  textFailed(fault: UpstreamFault): void;
+}
+
+/** Reads a whole body as text (see {@link readText}); tells its owner the text or the fault, once. */
 class TextReader implements BodyConsumer {
   private parts: Buffer[] = [];
   private size = 0;
   private settled = false;
   private readonly idle: NodeJS.Timeout | undefined;
-  readonly text: Promise<string>;
-  private resolve!: (s: string) => void;
-  private reject!: (err: unknown) => void;
 
   constructor(
     private readonly call: UpstreamCall,
     private readonly signal: CancelSignal,
     private readonly limitBytes: number,
     idleMs: number,
+    private readonly owner: TextOwner,
   ) {
-    this.text = new Promise<string>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
     this.idle = idleMs > 0 ? setTimeout(() => call.abort(new UpstreamFault('idle_timeout', `upstream body silent for ${idleMs} ms`)), idleMs) : undefined;
   }
 
@@ -305,7 +334,7 @@ class TextReader implements BodyConsumer {
     this.settled = true;
     clearTimeout(this.idle);
     const p = this.parts;
-    this.resolve(p.length === 1 ? p[0]!.toString('utf8') : p.length === 0 ? '' : Buffer.concat(p).toString('utf8'));
+    this.owner.textRead(p.length === 1 ? p[0]!.toString('utf8') : p.length === 0 ? '' : Buffer.concat(p).toString('utf8'));
   }
 
   error(err: unknown): void {
@@ -313,7 +342,7 @@ class TextReader implements BodyConsumer {
     this.settled = true;
     clearTimeout(this.idle);
     const f = classifyError(err, this.signal);
-    this.reject(f.kind === 'reset' ? new UpstreamFault('stream_cut', 'the upstream body was cut short') : f);
+    this.owner.textFailed(f.kind === 'reset' ? new UpstreamFault('stream_cut', 'the upstream body was cut short') : f);
   }
 }
 
@@ -322,9 +351,23 @@ class TextReader implements BodyConsumer {
  * a body that stays silent for `idleMs` (0: no limit) half way, or one larger than `limitBytes`.
  */
 export function readText(res: UpstreamResponse, signal: CancelSignal, limitBytes = 16 * 1024 * 1024, idleMs = 0): Promise<string> {
-  const r = new TextReader(res, signal, limitBytes, idleMs);
-  res.consume(r);
-  return r.text;
+  return new Promise<string>((resolve, reject) => res.consume(new TextReader(res, signal, limitBytes, idleMs, { textRead: resolve, textFailed: reject })));
+}
+
+/** A whole body's size limit: an answer's, or an error status's (only its message is read). */
+export const BODY_LIMIT_BYTES = 16 * 1024 * 1024;
+export const ERROR_BODY_LIMIT_BYTES = 256 * 1024;
+
+/**
+ * Send the request and read its whole body (a JSON answer): one promise for both, resolved with
+ * the call once the body is in `text` — `send` then `readText` in one step. Fails as `send`
+ * before the headers, as `readText` after them; an error status (>= 300) resolves even when its
+ * body fails (`text` is then ''), as only its status is needed then.
+ */
+export function sendWhole(pool: Pool, req: UpstreamHttpRequest, opts: SendOptions, idleMs: number): Promise<UpstreamResponse> {
+  const call = new UpstreamCall(opts.signal, opts.headersTimeoutMs, opts.abort, idleMs);
+  dispatch(pool, req, opts, call);
+  return call.response;
 }
 
 /** Drain and discard a body we do not need, without throwing. */

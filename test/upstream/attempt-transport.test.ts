@@ -40,6 +40,7 @@ const sse = (d: string): string => `data: ${d}\n\n`;
 const words = Array.from({ length: 20 }, (_, i) => `${i === 0 ? '' : ' '}w${i}é`);
 const head = [sse(chunk({ role: 'assistant', content: '' }, null)), ...words.map((w) => sse(chunk({ content: w }, null)))];
 const full = [...head, sse(chunk({}, 'stop')), sse(usage), sse('[DONE]')];
+const answer = words.join('');
 
 const sockets = new Set<unknown>();
 /** Each path is a scenario; `split` writes the body in pieces of this many bytes, a turn apart. */
@@ -56,8 +57,8 @@ const scenarios: Record<string, (req: IncomingMessage, res: ServerResponse) => v
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const b = Buffer.from(full.join(''));
     const parts: Buffer[] = [];
-    for (let at = 0; at < b.length; at += 7) parts.push(b.subarray(at, at + 7));
-    writeSpaced(res, parts);
+    for (let at = 0; at < b.length; at += 23) parts.push(b.subarray(at, at + 23));
+    writeSpaced(res, parts, true);
   },
   '/after-done': (_q, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -95,6 +96,41 @@ const scenarios: Record<string, (req: IncomingMessage, res: ServerResponse) => v
     res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '3' });
     res.end(JSON.stringify({ error: { message: 'slow down', type: 'rate_limit' } }));
   },
+  '/json': (_q, res) => {
+    const body = JSON.stringify({
+      id: 'c',
+      object: 'chat.completion',
+      created: CREATED,
+      model: 'up-model',
+      choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 3, completion_tokens: 20, total_tokens: 23 },
+    });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    const b = Buffer.from(body);
+    writeSpaced(res, [b.subarray(0, 10), b.subarray(10, 50), b.subarray(50)]);
+  },
+  '/json-cut': (_q, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+    res.write('{"id":');
+    setTimeout(() => res.socket?.destroy(), 10);
+  },
+  '/json-stall': (_q, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+    res.write('{"id":');
+  },
+  '/json-big': (_q, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(`{"x":"${'y'.repeat(17 * 1024 * 1024)}"}`);
+  },
+  '/status-cut': (_q, res) => {
+    res.writeHead(503, { 'content-type': 'application/json', 'content-length': '1000' });
+    res.write('{"error":');
+    setTimeout(() => res.socket?.destroy(), 10);
+  },
+  '/status-big': (_q, res) => {
+    res.writeHead(500, { 'content-type': 'application/json' });
+    res.end(`{"error":{"message":"${'y'.repeat(300 * 1024)}"}}`);
+  },
   '/two-parts': (_q, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(head.slice(0, 6).join(''));
@@ -102,12 +138,13 @@ const scenarios: Record<string, (req: IncomingMessage, res: ServerResponse) => v
   },
 };
 
-function writeSpaced(res: ServerResponse, parts: Array<string | Buffer>): void {
+function writeSpaced(res: ServerResponse, parts: Array<string | Buffer>, quick = false): void {
   let i = 0;
   const next = (): void => {
     if (i === parts.length) return void res.end();
     res.write(parts[i++]!);
-    setTimeout(next, 1);
+    if (quick) setImmediate(next);
+    else setTimeout(next, 1);
   };
   next();
 }
@@ -216,8 +253,6 @@ async function attempt(
   return { result, sink: s };
 }
 
-const answer = words.join('');
-
 describe('an attempt over the transport', () => {
   it('gives the client the same bytes however the body is chunked and however slowly the client reads', async () => {
     const ref = await attempt('/whole');
@@ -291,6 +326,42 @@ describe('an attempt over the transport', () => {
   it('an error in the stream and an error status', async () => {
     expect((await attempt('/in-stream-error')).result).toMatchObject({ ok: false, kind: 'stream_error', message: 'upstream error in stream: overloaded' });
     expect((await attempt('/status')).result).toMatchObject({ ok: false, kind: 'http_status', message: 'upstream answered 429: slow down' });
+  });
+
+  it('a whole (JSON) answer: read across chunks; cut, silent or too large half way; an error status whatever its body', async () => {
+    expect((await attempt('/json', { stream: false })).result).toMatchObject({ ok: true, text: answer, usage: { promptTokens: 3, completionTokens: 20 } });
+    expect((await attempt('/json-cut', { stream: false })).result).toEqual({
+      ok: false,
+      kind: 'stream_cut',
+      message: 'the upstream body was cut short',
+      delivered: '',
+    });
+    expect((await attempt('/json-stall', { stream: false, limits: { idleTimeoutMs: 50 } })).result).toEqual({
+      ok: false,
+      kind: 'idle_timeout',
+      message: 'upstream body silent for 50 ms',
+      delivered: '',
+    });
+    expect((await attempt('/json-big', { stream: false })).result).toMatchObject({
+      ok: false,
+      kind: 'bad_response',
+      message: 'upstream body larger than 16777216 bytes',
+    });
+    expect((await attempt('/status', { stream: false })).result).toMatchObject({ ok: false, kind: 'http_status', message: 'upstream answered 429: slow down' });
+    // The error body failed or is over its limit: the status alone.
+    expect((await attempt('/status-cut', { stream: false })).result).toMatchObject({
+      ok: false,
+      kind: 'http_status',
+      message: 'upstream answered 503: upstream status 503',
+    });
+    expect((await attempt('/status-big', { stream: false })).result).toMatchObject({
+      ok: false,
+      kind: 'http_status',
+      message: 'upstream answered 500: upstream status 500',
+    });
+    expect((await attempt('/status-big')).result).toMatchObject({ ok: false, kind: 'http_status', message: 'upstream answered 500: upstream status 500' });
+    // The connection still serves requests.
+    expect((await attempt('/json', { stream: false })).result).toMatchObject({ ok: true });
   });
 
   it("the request's cancellation: before the headers, mid-body, and while a slow client is drained", async () => {
