@@ -99,8 +99,10 @@ async function serve(spread: boolean): Promise<void> {
  * with the canned response, calling the handler as undici 7 calls a new-style handler (only
  * builds that send with `pool.dispatch` run on it): the attempt's own CPU, without the kernel's.
  */
-function fakePool(stream: boolean): unknown {
+function fakePool(stream: boolean, spread: boolean): unknown {
   const body = Buffer.from(stream ? streamEvents().join('') : JSON_BODY);
+  // --spread: one chunk per event (in one turn: the reading's cost per chunk, not the socket's).
+  const parts = stream && spread ? streamEvents().map((e) => Buffer.from(e)) : [body];
   const headers = stream
     ? { 'content-type': 'text/event-stream', 'x-ratelimit-remaining-requests': '100' }
     : { 'content-type': 'application/json', 'content-length': String(body.length), 'x-ratelimit-remaining-requests': '100' };
@@ -116,7 +118,7 @@ function fakePool(stream: boolean): unknown {
       setImmediate(() => {
         h.onRequestStart(c, {});
         h.onResponseStart(c, 200, { ...headers }, 'OK');
-        h.onResponseData(c, body.subarray(0));
+        for (const p of parts) h.onResponseData(c, p.subarray(0));
         h.onResponseEnd(c, {});
       });
       return true;
@@ -153,7 +155,7 @@ async function main(): Promise<void> {
   const port = await new Promise<number>((r) => child.once('message', (m: { port: number }) => r(m.port)));
   const { Pool } = await import('undici');
   const pool = flag('fake')
-    ? fakePool(mode === 'stream')
+    ? fakePool(mode === 'stream', flag('spread'))
     : new Pool(`http://127.0.0.1:${port}`, { connections: conns, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
   const stream = mode === 'stream';
   const resilience = { headersTimeoutMs: 30_000, firstTokenTimeoutMs: 30_000, idleTimeoutMs: 30_000, requestTimeoutMs: 60_000 };

@@ -219,6 +219,12 @@ class StreamReader implements BodyConsumer {
   private readonly decoder: StreamDecoder;
   private readonly idleMs: number;
   private idle: NodeJS.Timeout | undefined;
+  /**
+   * When the stream last showed life (Date.now()), once the idle limit runs. The idle timer is not
+   * moved per chunk (a refresh costs ~0.2 µs, a clock read ~0.03): when it fires, it looks at this
+   * and waits the rest of the limit if the stream spoke meanwhile.
+   */
+  private lastData = 0;
   ttftMs: number | null = null;
   private usage: Usage | null = null;
   /** The text delivered to the client by this attempt. */
@@ -316,11 +322,11 @@ class StreamReader implements BodyConsumer {
   };
 
   /**
-   * One chunk's events. The idle timer is refreshed once: the events of one chunk are handled at
-   * the same moment (and again per event after a wait for the client, as each event did before).
+   * One chunk's events. The stream's last sign of life is noted once: the events of one chunk are
+   * handled at the same moment (and again per event after a wait for the client, as each event did before).
    */
   private handle(events: SseEvent[]): Promise<void> | undefined {
-    this.idle?.refresh();
+    if (this.idle !== undefined) this.lastData = Date.now();
     for (let i = 0; i < events.length; i++) {
       const pieces = this.decoder.decode(events[i]!);
       for (let j = 0; j < pieces.length; j++) {
@@ -339,7 +345,7 @@ class StreamReader implements BodyConsumer {
       if (w !== undefined) await w;
     }
     for (let e = i + 1; e < events.length; e++) {
-      this.idle?.refresh();
+      if (this.idle !== undefined) this.lastData = Date.now();
       for (const p of this.decoder.decode(events[e]!)) {
         const w = this.piece(p);
         if (w !== undefined) await w;
@@ -350,9 +356,17 @@ class StreamReader implements BodyConsumer {
   private firstContent(): void {
     this.ttftMs = this.inp.now() - this.started;
     this.clearFirstToken();
-    const ms = this.idleMs;
-    this.idle = setTimeout(() => this.ac.abort(new UpstreamFault('idle_timeout', `stream silent for ${ms} ms`)), ms);
+    this.lastData = Date.now();
+    this.idle = setTimeout(this.idleCheck, this.idleMs);
   }
+
+  /** The idle limit's timer: the stream silent for the whole limit ends the attempt; else it waits for the rest. */
+  private readonly idleCheck = (): void => {
+    if (this.settled) return;
+    const left = this.lastData + this.idleMs - Date.now();
+    if (left > 0) this.idle = setTimeout(this.idleCheck, left);
+    else this.ac.abort(new UpstreamFault('idle_timeout', `stream silent for ${this.idleMs} ms`));
+  };
 
   /** One decoded piece; a promise when the session waits for the client to drain. */
   private piece(p: StreamPiece): Promise<void> | undefined {

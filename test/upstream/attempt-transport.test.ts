@@ -131,6 +131,10 @@ const scenarios: Record<string, (req: IncomingMessage, res: ServerResponse) => v
     res.writeHead(500, { 'content-type': 'application/json' });
     res.end(`{"error":{"message":"${'y'.repeat(300 * 1024)}"}}`);
   },
+  '/slow': (_q, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    writeSpaced(res, full, false, 10);
+  },
   '/two-parts': (_q, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(head.slice(0, 6).join(''));
@@ -138,13 +142,13 @@ const scenarios: Record<string, (req: IncomingMessage, res: ServerResponse) => v
   },
 };
 
-function writeSpaced(res: ServerResponse, parts: Array<string | Buffer>, quick = false): void {
+function writeSpaced(res: ServerResponse, parts: Array<string | Buffer>, quick = false, gapMs = 1): void {
   let i = 0;
   const next = (): void => {
     if (i === parts.length) return void res.end();
     res.write(parts[i++]!);
     if (quick) setImmediate(next);
-    else setTimeout(next, 1);
+    else setTimeout(next, gapMs);
   };
   next();
 }
@@ -321,6 +325,8 @@ describe('an attempt over the transport', () => {
       message: 'stream silent for 60 ms',
       delivered: words.slice(0, 2).join(''),
     });
+    // A stream that never stays silent for the limit runs on, however long it lasts.
+    expect((await attempt('/slow', { limits: { idleTimeoutMs: 100 } })).result).toMatchObject({ ok: true, text: answer });
   });
 
   it('an error in the stream and an error status', async () => {
