@@ -7,9 +7,10 @@ import type { Usage } from '../accounting/cost.js';
 import { outputCap } from '../accounting/reservation.js';
 import { countTextTokens } from '../accounting/tokens.js';
 import type { ResilienceConfig } from '../config/schema.js';
-import { SseParser } from '../upstream/sse.js';
-import { classifyError, discard, readText, send, type UpstreamResponse } from '../upstream/transport.js';
-import { UpstreamFault, type ChatBody } from '../upstream/types.js';
+import { SseParser, type SseEvent } from '../upstream/sse.js';
+import { classifyError, ERROR_BODY_LIMIT_BYTES, readText, send, sendWhole, type BodyConsumer, type UpstreamResponse } from '../upstream/transport.js';
+import { UpstreamFault, type ChatBody, type StreamPiece } from '../upstream/types.js';
+import type { StreamDecoder } from '../upstream/adapters/types.js';
 import { parseRateLimit } from '../upstream/rate-headers.js';
 import type { EndpointHandle } from './endpoints.js';
 import { traceAttempt } from './request-scope.js';
@@ -71,10 +72,15 @@ function exhaustedUntil(res: UpstreamResponse, now: number): number | null {
 async function errorFault(inp: AttemptInput, res: UpstreamResponse, signal: CancelSignal): Promise<UpstreamFault> {
   let text = '';
   try {
-    text = await readText(res, signal, 256 * 1024, inp.resilience.idleTimeoutMs);
+    text = await readText(res, signal, ERROR_BODY_LIMIT_BYTES, inp.resilience.idleTimeoutMs);
   } catch {
     // The error body itself failed: the status is enough to classify.
   }
+  return statusFault(inp, res, text);
+}
+
+/** An error status's fault, from its body's text ('' when the body failed). */
+function statusFault(inp: AttemptInput, res: UpstreamResponse, text: string): UpstreamFault {
   const info = inp.h.adapter.parseError(res.statusCode, text);
   return new UpstreamFault('http_status', `upstream answered ${res.statusCode}: ${info.message}`, res.statusCode, info, parseRateLimit(res.headers, inp.now()));
 }
@@ -140,24 +146,23 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
   if (inp.stream) {
     firstToken = setTimeout(() => ac.abort(new UpstreamFault('first_token_timeout', `no content within ${r.firstTokenTimeoutMs} ms`)), r.firstTokenTimeoutMs);
   }
-  let delivered = '';
+  let reader: StreamReader | null = null;
   let headersIn = false;
   try {
-    const res = await send(inp.h.pool, req, { headersTimeoutMs: r.headersTimeoutMs, signal: ac.signal, abort: (reason) => ac.abort(reason) });
+    const opts = { headersTimeoutMs: r.headersTimeoutMs, signal: ac.signal, abort: (reason: UpstreamFault) => ac.abort(reason) };
+    if (!inp.stream) {
+      // The headers and the whole body in one step; a whole body that goes silent half way is cut by the idle limit, as a stream would be.
+      const whole = await sendWhole(inp.h.pool, req, opts, r.idleTimeoutMs);
+      if (whole.statusCode >= 300) throw statusFault(inp, whole, whole.text);
+      return traced(completionOf(inp, whole, started));
+    }
+    const res = await send(inp.h.pool, req, opts);
     headersIn = true;
     if (res.statusCode >= 300) throw await errorFault(inp, res, ac.signal);
-    if (!inp.stream) return traced(await readCompletion(inp, res, ac.signal, started));
     if (!session) throw new Error('streaming attempt without a session');
-    const out = await readStream(
-      inp,
-      res,
-      ac,
-      session,
-      started,
-      () => firstToken && clearTimeout(firstToken),
-      (t) => (delivered += t),
-    );
-    return traced(out);
+    reader = new StreamReader(inp, res, ac, session, started, () => firstToken && clearTimeout(firstToken));
+    res.consume(reader);
+    return traced(await reader.result);
   } catch (err) {
     const fault = err instanceof UpstreamFault ? err : classifyError(err, ac.signal);
     // A reset before the response headers is a reset (one quick retry); once the stream was open it is a cut.
@@ -165,16 +170,16 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     // Make sure nothing of this attempt keeps running (a half-read body, a stalled socket).
     if (!ac.signal.aborted) ac.abort(cut);
     trace?.end({ ok: false, fault: cut.kind, status: cut.status });
-    throw new AttemptFailure(cut, delivered, inp.now() - started);
+    throw new AttemptFailure(cut, reader?.text ?? '', inp.now() - started);
   } finally {
     if (firstToken) clearTimeout(firstToken);
     unlink();
   }
 }
 
-async function readCompletion(inp: AttemptInput, res: UpstreamResponse, signal: CancelSignal, started: number): Promise<AttemptSuccess> {
-  // A whole body that goes silent half way is cut by the idle limit, as a stream would be.
-  const text = await readText(res, signal, undefined, inp.resilience.idleTimeoutMs);
+/** A whole answer (its body read by sendWhole) as the attempt's result. */
+function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number): AttemptSuccess {
+  const text = res.text;
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -202,74 +207,195 @@ async function readCompletion(inp: AttemptInput, res: UpstreamResponse, signal: 
   };
 }
 
-async function readStream(
-  inp: AttemptInput,
-  res: UpstreamResponse,
-  ac: Cancel,
-  session: StreamSession,
-  started: number,
-  clearFirstToken: () => void,
-  onDelivered: (t: string) => void,
-): Promise<AttemptSuccess> {
-  const parser = new SseParser();
-  const decoder = inp.h.adapter.streamDecoder(inp.relay);
-  const idleMs = inp.resilience.idleTimeoutMs;
-  let idle: NodeJS.Timeout | undefined;
-  let ttftMs: number | null = null;
-  let usage: Usage | null = null;
-  let text = '';
-  let finish: string | null = null;
-  let done = false;
-  let malformed = 0;
-  const exhausted = exhaustedUntil(res, inp.now());
-  try {
-    const firstContent = (): void => {
-      ttftMs = inp.now() - started;
-      clearFirstToken();
-      idle = setTimeout(() => ac.abort(new UpstreamFault('idle_timeout', `stream silent for ${idleMs} ms`)), idleMs);
-    };
-    const handle = async (events: ReturnType<SseParser['push']>): Promise<void> => {
-      for (const ev of events) {
-        idle?.refresh();
-        for (const p of decoder.decode(ev)) {
-          if (p.type === 'native') {
-            if (p.content && ttftMs === null) firstContent();
-            if (p.finishReason) finish = p.finishReason;
-            await session.relay(p, inp.h);
-            if (p.text) {
-              text += p.text;
-              onDelivered(p.text);
-            }
-          } else if (p.type === 'chunk') {
-            if (p.content && ttftMs === null) firstContent();
-            if (p.finishReason) finish = p.finishReason;
-            await session.forward(p, inp.h);
-            if (p.text) {
-              text += p.text;
-              onDelivered(p.text);
-            }
-          } else if (p.type === 'usage') usage = p.usage;
-          else if (p.type === 'done') done = true;
-          else if (p.type === 'malformed') malformed++;
-          else throw new UpstreamFault('stream_error', `upstream error in stream: ${p.error.message}`, null, p.error);
-        }
-      }
-    };
-    // A manual iterator: leaving a for-await loop at [DONE] would destroy the body, and the
-    // abort error it builds (with a source-mapped stack) costs more than the whole chunk loop.
-    // After [DONE] the rest of the body (normally just its end) is drained by `discard`.
-    const chunks = res.body[Symbol.asyncIterator]();
-    while (!done) {
-      const next = await chunks.next();
-      if (next.done) break;
-      await handle(parser.push(next.value as Buffer));
-    }
-    if (!done) await handle(parser.end());
-  } finally {
-    if (idle) clearTimeout(idle);
-    if (done) discard(res);
+/**
+ * Reads a stream's body as the transport hands it over: SSE events parsed, decoded and forwarded
+ * to the session as they come. Synchronous while the client takes what is written; when it
+ * needs a drain, the rest of that chunk waits for it and the upstream is paused meanwhile (the
+ * transport holds what arrives). Ends at `[DONE]` (the rest of the body is drained and dropped),
+ * at the body's end, or at the first failure.
+ */
+class StreamReader implements BodyConsumer {
+  private readonly parser = new SseParser();
+  private readonly decoder: StreamDecoder;
+  private readonly idleMs: number;
+  private idle: NodeJS.Timeout | undefined;
+  /**
+   * When the stream last showed life (Date.now()), once the idle limit runs. The idle timer is not
+   * moved per chunk (a refresh costs ~0.2 µs, a clock read ~0.03): when it fires, it looks at this
+   * and waits the rest of the limit if the stream spoke meanwhile.
+   */
+  private lastData = 0;
+  ttftMs: number | null = null;
+  private usage: Usage | null = null;
+  /** The text delivered to the client by this attempt. */
+  text = '';
+  private finish: string | null = null;
+  private done = false;
+  private malformed = 0;
+  private settled = false;
+  private readonly exhausted: number | null;
+  readonly result: Promise<AttemptSuccess>;
+  private resolve!: (r: AttemptSuccess) => void;
+  private reject!: (err: unknown) => void;
+
+  constructor(
+    private readonly inp: AttemptInput,
+    private readonly res: UpstreamResponse,
+    private readonly ac: Cancel,
+    private readonly session: StreamSession,
+    private readonly started: number,
+    private readonly clearFirstToken: () => void,
+  ) {
+    this.decoder = inp.h.adapter.streamDecoder(inp.relay);
+    this.idleMs = inp.resilience.idleTimeoutMs;
+    this.exhausted = exhaustedUntil(res, inp.now());
+    this.result = new Promise<AttemptSuccess>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
   }
-  // A clean end without [DONE] is fine once the answer finished; without a finish it is a cut.
-  if (!done && finish === null) throw new UpstreamFault('stream_cut', 'the upstream stream ended before the answer finished');
-  return { usage, text, completion: null, completionText: null, native: null, ttftMs, latencyMs: inp.now() - started, exhaustedUntil: exhausted, malformed };
+
+  data(chunk: Buffer): Promise<void> | undefined {
+    if (this.settled) return undefined;
+    try {
+      const wait = this.handle(this.parser.push(chunk));
+      if (wait !== undefined) return wait.then(this.afterChunk, this.failed);
+      this.afterChunk();
+    } catch (err) {
+      this.failed(err);
+    }
+    return undefined;
+  }
+
+  end(): void {
+    if (this.settled) return;
+    try {
+      const wait = this.handle(this.parser.end());
+      if (wait !== undefined) void wait.then(this.ended, this.failed);
+      else this.ended();
+    } catch (err) {
+      this.failed(err);
+    }
+  }
+
+  error(err: unknown): void {
+    this.failed(err);
+  }
+
+  /** After a chunk: `[DONE]` ends the attempt; the rest of the body is drained. */
+  private readonly afterChunk = (): void => {
+    if (!this.done) return;
+    this.res.discard();
+    this.succeed();
+  };
+
+  private readonly ended = (): void => {
+    if (this.done) this.res.discard();
+    // A clean end without [DONE] is fine once the answer finished; without a finish it is a cut.
+    if (!this.done && this.finish === null) this.failed(new UpstreamFault('stream_cut', 'the upstream stream ended before the answer finished'));
+    else this.succeed();
+  };
+
+  private succeed(): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.idle);
+    const inp = this.inp;
+    this.resolve({
+      usage: this.usage,
+      text: this.text,
+      completion: null,
+      completionText: null,
+      native: null,
+      ttftMs: this.ttftMs,
+      latencyMs: inp.now() - this.started,
+      exhaustedUntil: this.exhausted,
+      malformed: this.malformed,
+    });
+  }
+
+  private readonly failed = (err: unknown): void => {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.idle);
+    this.reject(err);
+  };
+
+  /**
+   * One chunk's events. The stream's last sign of life is noted once: the events of one chunk are
+   * handled at the same moment (and again per event after a wait for the client, as each event did before).
+   */
+  private handle(events: SseEvent[]): Promise<void> | undefined {
+    if (this.idle !== undefined) this.lastData = Date.now();
+    for (let i = 0; i < events.length; i++) {
+      const pieces = this.decoder.decode(events[i]!);
+      for (let j = 0; j < pieces.length; j++) {
+        const wait = this.piece(pieces[j]!);
+        if (wait !== undefined) return this.handleRest(wait, events, i, pieces, j);
+      }
+    }
+    return undefined;
+  }
+
+  /** The rest of a chunk's events once the client drained (the slow path: one await per forward). */
+  private async handleRest(wait: Promise<void>, events: SseEvent[], i: number, pieces: StreamPiece[], j: number): Promise<void> {
+    await wait;
+    for (let k = j + 1; k < pieces.length; k++) {
+      const w = this.piece(pieces[k]!);
+      if (w !== undefined) await w;
+    }
+    for (let e = i + 1; e < events.length; e++) {
+      if (this.idle !== undefined) this.lastData = Date.now();
+      for (const p of this.decoder.decode(events[e]!)) {
+        const w = this.piece(p);
+        if (w !== undefined) await w;
+      }
+    }
+  }
+
+  private firstContent(): void {
+    this.ttftMs = this.inp.now() - this.started;
+    this.clearFirstToken();
+    this.lastData = Date.now();
+    this.idle = setTimeout(this.idleCheck, this.idleMs);
+  }
+
+  /** The idle limit's timer: the stream silent for the whole limit ends the attempt; else it waits for the rest. */
+  private readonly idleCheck = (): void => {
+    if (this.settled) return;
+    const left = this.lastData + this.idleMs - Date.now();
+    if (left > 0) this.idle = setTimeout(this.idleCheck, left);
+    else this.ac.abort(new UpstreamFault('idle_timeout', `stream silent for ${this.idleMs} ms`));
+  };
+
+  /** One decoded piece; a promise when the session waits for the client to drain. */
+  private piece(p: StreamPiece): Promise<void> | undefined {
+    switch (p.type) {
+      case 'chunk':
+      case 'native': {
+        if (p.content && this.ttftMs === null) this.firstContent();
+        if (p.finishReason) this.finish = p.finishReason;
+        const wait = p.type === 'chunk' ? this.session.forward(p, this.inp.h) : this.session.relay(p, this.inp.h);
+        // The text is read after forwarding: the session may trim it (a continuation's seam).
+        if (wait !== undefined) return wait.then(() => this.delivered(p.text));
+        this.delivered(p.text);
+        return undefined;
+      }
+      case 'usage':
+        this.usage = p.usage;
+        return undefined;
+      case 'done':
+        this.done = true;
+        return undefined;
+      case 'malformed':
+        this.malformed++;
+        return undefined;
+      default:
+        throw new UpstreamFault('stream_error', `upstream error in stream: ${p.error.message}`, null, p.error);
+    }
+  }
+
+  private delivered(t: string): void {
+    if (t) this.text += t;
+  }
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pool } from 'undici';
 import { Cancel, linkedCancel } from '../../src/runtime/cancel.js';
-import { send } from '../../src/upstream/transport.js';
+import { readText, send } from '../../src/upstream/transport.js';
 import { UpstreamFault } from '../../src/upstream/types.js';
 
 describe('Cancel', () => {
@@ -127,8 +127,8 @@ describe('undici with a Cancel as the request signal', () => {
     const c = new Cancel();
     const res = await send(pool, { path: '/open', headers: {}, body: '{}' }, { headersTimeoutMs: 60_000, signal: c, abort: (r) => c.abort(r) });
     expect(res.statusCode).toBe(200);
-    const read = res.body.text();
+    const read = readText(res, c);
     c.abort(new UpstreamFault('client_gone', 'the client went away'));
-    await expect(read).rejects.toBeDefined();
+    await expect(read).rejects.toMatchObject({ kind: 'client_gone' });
   });
 });

@@ -1,9 +1,10 @@
 /** The streaming commit contract at the seam of a continuation. */
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { SwitchyardError } from '../../src/errors.js';
 import type { ChatSink } from '../../src/runtime/api.js';
 import type { EndpointHandle } from '../../src/runtime/endpoints.js';
-import { StreamSession } from '../../src/runtime/stream-session.js';
+import { StreamSession, usageChunk, usageChunkSlow } from '../../src/runtime/stream-session.js';
 import type { StreamPiece } from '../../src/upstream/types.js';
 
 function sink(): ChatSink & { events: string[]; heads: number; ended: boolean } {
@@ -114,5 +115,33 @@ describe('StreamSession', () => {
     expect(s.events.at(-1)).toContain('"upstream_error"');
     expect(s.events).not.toContain('[DONE]');
     expect(s.ended).toBe(true);
+  });
+});
+
+describe('the usage chunk', () => {
+  it('is byte-identical to JSON.stringify of the chunk object, for any id, model, created and counts', () => {
+    const n = fc.oneof(
+      fc.nat(),
+      fc.double(),
+      fc.constantFrom(0, -1, 1e21, 1e-7, Number.NaN, Infinity),
+      fc.constant(undefined),
+      fc.constant(null),
+    ) as fc.Arbitrary<number>;
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'grapheme' }),
+        fc.oneof(fc.nat(), fc.double()),
+        fc.oneof(fc.string(), fc.string({ unit: fc.constantFrom('"', '\\', '\n', '\u2028', 'é', '😀', '\u0001') })),
+        n,
+        n,
+        fc.option(n, { nil: undefined }),
+        fc.option(n, { nil: undefined }),
+        (id, created, model, promptTokens, completionTokens, cachedTokens, reasoningTokens) => {
+          const u = { promptTokens, completionTokens, cachedTokens, reasoningTokens };
+          expect(usageChunk(id, created, model, u)).toBe(usageChunkSlow(id, created, model, u));
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });

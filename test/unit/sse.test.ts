@@ -194,3 +194,39 @@ describe('formatSse → split bytes → SseParser round trip (property)', () => 
     }
   });
 });
+
+describe('SseParser decoding bytes', () => {
+  // Bytes that make every kind of UTF-8 trouble: lead bytes, continuations, overlongs, surrogates, a BOM.
+  const byte = fc.oneof(
+    fc.constantFrom(0x0a, 0x0d, 0x3a, 0x20, 0x64, 0x61, 0x74, 0x61, 0x78, 0x80, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xbb, 0xf0, 0xf4, 0xf5, 0xff),
+    fc.integer({ min: 0, max: 255 }),
+  );
+  const wireOf = fc.oneof(
+    fc.array(byte, { maxLength: 60 }),
+    // Mostly well-formed `data:` lines, with a byte order mark at the start now and then.
+    fc
+      .tuple(fc.boolean(), fc.array(fc.tuple(fc.string({ unit: 'binary', maxLength: 12 }), fc.constantFrom('\n', '\r\n', '\r', '\n\n')), { maxLength: 6 }))
+      .map(([bom, lines]) => [...(bom ? [0xef, 0xbb, 0xbf] : []), ...enc.encode(lines.map(([t, e]) => `data: ${t}${e}`).join(''))]),
+  );
+
+  it('gives for any bytes and any split the events of the text a streaming TextDecoder makes of them (byte-identical data)', () => {
+    fc.assert(
+      fc.property(wireOf, fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 1, maxLength: 8 }), fc.boolean(), (wire, sizes, asBuffers) => {
+        const bytes = Uint8Array.from(wire);
+        const chunks: Uint8Array[] = [];
+        for (let at = 0, k = 0; at < bytes.length || k === 0; k++) {
+          const end = Math.min(bytes.length, at + (sizes[k % sizes.length] ?? 1));
+          const part = bytes.subarray(at, end);
+          chunks.push(asBuffers ? Buffer.from(part) : part);
+          at = end;
+          if (k > 200) break;
+        }
+        // The reference: one streaming TextDecoder (default options: a leading BOM dropped) over the same chunks.
+        const td = new TextDecoder('utf-8');
+        const text = chunks.map((c) => td.decode(c, { stream: true })).join('') + td.decode();
+        expect(parseAll(chunks)).toEqual(parseAll([text]));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
