@@ -1,6 +1,6 @@
 /** The response store in the PostgreSQL ledger database (shared by replicas, like the ledger). */
 import pg from 'pg';
-import { decodeMessages, decodeObject, storedOf, type ResponseStore, type ResponseStoreLimits, type StoredResponse } from './response-store.js';
+import { decodeMessages, decodeObject, storedOf, storedValues, type ResponseStore, type ResponseStoreLimits, type StoredResponse } from './response-store.js';
 import type { ChatMessage } from '../upstream/types.js';
 import { underSchemaLock } from './postgres-ledger.js';
 
@@ -36,14 +36,7 @@ export class PostgresResponseStore implements ResponseStore {
     const { ttlMs, maxEntries } = this.limits();
     await this.pool.query(
       'INSERT INTO switchyard_responses (id, key_id, created_at, messages, response, input_items) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET messages = EXCLUDED.messages, response = EXCLUDED.response, input_items = EXCLUDED.input_items',
-      [
-        r.id,
-        r.keyId,
-        r.createdAt,
-        JSON.stringify(r.messages),
-        r.response ? JSON.stringify(r.response) : null,
-        r.inputItems ? JSON.stringify(r.inputItems) : null,
-      ],
+      storedValues(r),
     );
     await this.pool.query('DELETE FROM switchyard_responses WHERE created_at < $1', [r.createdAt - ttlMs]);
     await this.pool.query('DELETE FROM switchyard_responses WHERE id IN (SELECT id FROM switchyard_responses ORDER BY created_at DESC, id DESC OFFSET $1)', [

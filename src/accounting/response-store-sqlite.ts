@@ -1,6 +1,6 @@
 /** The response store in the SQLite ledger file (its own connection; WAL lets both write). */
 import Database from 'better-sqlite3';
-import { decodeMessages, decodeObject, storedOf, type ResponseStore, type ResponseStoreLimits, type StoredResponse } from './response-store.js';
+import { decodeMessages, decodeObject, storedOf, storedValues, type ResponseStore, type ResponseStoreLimits, type StoredResponse } from './response-store.js';
 import type { ChatMessage } from '../upstream/types.js';
 
 const SCHEMA = `
@@ -54,14 +54,7 @@ export class SqliteResponseStore implements ResponseStore {
   put(r: StoredResponse): Promise<void> {
     const { ttlMs, maxEntries } = this.limits();
     this.db.transaction(() => {
-      this.insert.run(
-        r.id,
-        r.keyId,
-        r.createdAt,
-        JSON.stringify(r.messages),
-        r.response ? JSON.stringify(r.response) : null,
-        r.inputItems ? JSON.stringify(r.inputItems) : null,
-      );
+      this.insert.run(...storedValues(r));
       this.expire.run(r.createdAt - ttlMs);
       this.trim.run(maxEntries);
     })();

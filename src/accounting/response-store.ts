@@ -48,6 +48,18 @@ export async function openResponseStore(ledgerUrl: string, limits: () => Respons
   return SqliteResponseStore.open(memory ? ':memory:' : ledgerUrl.slice('sqlite:'.length), limits);
 }
 
+/** A stored response's column values, in the order both stores insert them (id, key, created, messages, response, input items). */
+export function storedValues(r: StoredResponse): [string, string | null, number, string, string | null, string | null] {
+  return [
+    r.id,
+    r.keyId,
+    r.createdAt,
+    JSON.stringify(r.messages),
+    r.response ? JSON.stringify(r.response) : null,
+    r.inputItems ? JSON.stringify(r.inputItems) : null,
+  ];
+}
+
 export function decodeObject(text: string | null): Record<string, unknown> | null {
   if (text === null) return null;
   try {
