@@ -350,7 +350,7 @@ class TextReader implements BodyConsumer {
  * Read a whole (small) body as text; a failure mid-body is a fault of the upstream, and so is
  * a body that stays silent for `idleMs` (0: no limit) half way, or one larger than `limitBytes`.
  */
-export function readText(res: UpstreamResponse, signal: CancelSignal, limitBytes = 16 * 1024 * 1024, idleMs = 0): Promise<string> {
+export function readText(res: UpstreamResponse, signal: CancelSignal, limitBytes = BODY_LIMIT_BYTES, idleMs = 0): Promise<string> {
   return new Promise<string>((resolve, reject) => res.consume(new TextReader(res, signal, limitBytes, idleMs, { textRead: resolve, textFailed: reject })));
 }
 
