@@ -8,6 +8,7 @@
  * that called it; samples of other threads (GC helpers, the compiler) are one line.
  *
  *   node bench/run-ts.js bench/perf-profile.ts            # JSON, 16 connections, 10 s
+ *   PERF_TARGET=passthrough node bench/run-ts.js bench/perf-profile.ts   # the bare proxy, to compare
  *   PERF_MODE=stream PERF_CONNS=64 PERF_SECONDS=10 PERF_TOP=60 node bench/run-ts.js bench/perf-profile.ts
  *
  * The config is `npm run bench`'s realistic one; the sidecar is warmed with 10,000 requests of each
@@ -19,7 +20,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newPool, runCount, runLoad, type Mode, type Target } from './lib/load.js';
-import { installCleanup, onCleanup, startChild, SWITCHYARD_BIN } from './lib/procs.js';
+import { installCleanup, onCleanup, ROOT, RUN_TS, startChild, SWITCHYARD_BIN } from './lib/procs.js';
 import { realisticConfig, SIM_PROFILE, sqliteStorage } from './lib/config.js';
 
 installCleanup();
@@ -38,13 +39,22 @@ const sim = await startChild({
 });
 writeFileSync(join(dir, 'c.json'), JSON.stringify(realisticConfig(sim.url, sqliteStorage(join(dir, 'l.db')))));
 // The jitdump goes to the working directory: a fresh one, removed afterwards.
-const sy = await startChild({
-  name: 'sidecar',
-  args: ['--perf-prof', '--interpreted-frames-native-stack', SWITCHYARD_BIN, 'serve', '--config', join(dir, 'c.json'), '--port', '0'],
-  ready: /switchyard (http:\/\/127\.0\.0\.1:\d+)\/v1/,
-  env: { SY_BENCH_OPENAI_KEY: 'sk-bench-upstream' },
-  cwd: dir,
-});
+const passthrough = process.env.PERF_TARGET === 'passthrough';
+const node = ['--perf-prof', '--interpreted-frames-native-stack'];
+const sy = passthrough
+  ? await startChild({
+      name: 'passthrough',
+      args: [...node, RUN_TS, join(ROOT, 'bench/passthrough.ts'), '--upstream', `${sim.url}/openai`, '--port', '0'],
+      ready: /(http:\/\/127\.0\.0\.1:\d+)/,
+      cwd: dir,
+    })
+  : await startChild({
+      name: 'sidecar',
+      args: [...node, SWITCHYARD_BIN, 'serve', '--config', join(dir, 'c.json'), '--port', '0'],
+      ready: /switchyard (http:\/\/127\.0\.0\.1:\d+)\/v1/,
+      env: { SY_BENCH_OPENAI_KEY: 'sk-bench-upstream' },
+      cwd: dir,
+    });
 const target: Target = { name: 'sidecar', url: `${sy.url}/v1/chat/completions` };
 const pool = newPool(target, conns);
 await runCount(pool, target, 'json', 16, 10_000);
@@ -70,6 +80,9 @@ for (const f of readdirSync(dir)) if (f.startsWith('jitted-') || f.startsWith('j
 
 const byFile = new Map<string, number>();
 const byFn = new Map<string, number>();
+/** Inclusive: each JavaScript function once per sample whose stack holds it (PERF_INCLUSIVE=1). */
+const inclusive = new Map<string, number>();
+const fnName = (sym: string): string => sym.replace(/file:\/\/\S*\/dist\//, 'dist/').replace(/\S*node_modules\//, '');
 const add = (m: Map<string, number>, k: string): void => void m.set(k, (m.get(k) ?? 0) + 1);
 const samples = script.stdout.split('\n\n').filter((x) => x.trim() !== '');
 const tids = new Map<string, number>();
@@ -82,6 +95,9 @@ for (const x of samples) {
     continue;
   }
   const js = lines.slice(1).find((l) => l.includes('JS:'));
+  const seen = new Set<string>();
+  for (const l of lines.slice(1)) if (l.includes('JS:')) seen.add(fnName(l.slice(l.indexOf('JS:') + 3).trim()));
+  for (const f of seen) add(inclusive, f);
   if (js === undefined) {
     add(byFile, `(no JS frame) ${lines[1]?.trim().split(/\s+/).slice(1).join(' ').slice(0, 60) ?? ''}`);
     continue;
@@ -96,7 +112,7 @@ for (const x of samples) {
         ? where.replace(/:\d+:\d+$/, '')
         : where.slice(0, 50);
   add(byFile, file);
-  add(byFn, sym.replace(/file:\/\/\S*\/dist\//, 'dist/').replace(/\S*node_modules\//, ''));
+  add(byFn, fnName(sym));
 }
 const n = samples.length;
 const print = (title: string, m: Map<string, number>): void => {
@@ -105,3 +121,4 @@ const print = (title: string, m: Map<string, number>): void => {
 };
 print(`samples by file of the innermost JavaScript frame (${n} samples)`, byFile);
 print('by function', byFn);
+if (process.env.PERF_INCLUSIVE === '1') print('inclusive (samples whose stack holds the function)', inclusive);
