@@ -4,8 +4,8 @@
  * errors thrown here in its own API's shape.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from 'pino';
 import { SwitchyardError } from '../errors.js';
+import { requestLog, type RequestLog } from '../observe/request-log.js';
 import type { Hints } from '../runtime/api.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { checkJsonDepth } from './json-limits.js';
@@ -19,7 +19,7 @@ export interface EdgeRequest {
   keyId: string | null;
   body: Record<string, unknown>;
   hints: Hints;
-  log: Logger;
+  log: RequestLog;
 }
 
 /** `authorization` as given, or the Anthropic SDK's `x-api-key` as a bearer key. */
@@ -50,7 +50,7 @@ export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId
   // The quality cascade checks chat answers; these routes are not cascaded (README).
   if (hints.cascade === true)
     throw new SwitchyardError('invalid_request', 'x-switchyard-cascade: on is only supported on /v1/chat/completions', { param: 'x-switchyard-cascade' });
-  return { rt, requestId, receivedAt, keyId, body: json as Record<string, unknown>, hints: { ...hints, cascade: false }, log: deps.log.child({ requestId }) };
+  return { rt, requestId, receivedAt, keyId, body: json as Record<string, unknown>, hints: { ...hints, cascade: false }, log: requestLog(deps.log, requestId) };
 }
 
 /** A route of another API, registered by path (`ServerDeps.apis`); it answers every error itself. */

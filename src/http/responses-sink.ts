@@ -1,5 +1,5 @@
 /** Renders the shared flow's answer as a Responses API object or event stream, and stores it. */
-import type { Logger } from 'pino';
+import type { RequestLog } from '../observe/request-log.js';
 import type { ResponseStore } from '../accounting/response-store.js';
 import { outputOfCompletion, responseObject, responsesUsage, statusOf, type ResponseShell } from '../apis/responses-output.js';
 import { ResponsesStreamWriter } from '../apis/responses-stream.js';
@@ -16,7 +16,7 @@ export interface ResponsesSinkOptions {
   conversation: ChatMessage[];
   /** The request's own input items, for `GET /v1/responses/{id}/input_items`. */
   inputItems: Record<string, unknown>[];
-  log: Logger;
+  log: RequestLog;
 }
 
 export class ResponsesSink extends ApiSink {

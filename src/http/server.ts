@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { anthropicError } from '../apis/messages-output.js';
 import { SwitchyardError, errorBody } from '../errors.js';
+import { requestLog } from '../observe/request-log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { inScope } from '../runtime/request-scope.js';
 import type { ClientKeys } from './auth.js';
@@ -145,7 +146,7 @@ async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse,
     sendError(res, err, base);
     return;
   }
-  const log = deps.log.child({ requestId });
+  const log = requestLog(deps.log, requestId);
   const sink = new HttpSink(req, res, base);
   const call = { requestId, body, hints, keyId, receivedAt, log };
   await inScope('chat', call, req.headers, () => rt.chat(call, sink));

@@ -2,7 +2,7 @@
  * The narrow interface between the HTTP layer and the runtime: a validated call goes in, the
  * runtime answers through a sink. The HTTP layer owns sockets; the runtime owns decisions.
  */
-import type { Logger } from 'pino';
+import type { RequestLog } from '../observe/request-log.js';
 import type { ApiName } from './request-scope.js';
 import type { SwitchyardError } from '../errors.js';
 import type { ChatBody } from '../upstream/types.js';
@@ -24,7 +24,8 @@ export interface ChatCall {
   hints: Hints;
   keyId: string | null;
   receivedAt: number;
-  log: Logger;
+  /** The request's logger (`requestLog`: a pino child made only when it writes). */
+  log: RequestLog;
   /** The client API it came in through (set by `inScope`; absent: chat). */
   api?: ApiName;
 }
