@@ -102,12 +102,13 @@ export interface LedgerStore {
   qualityStats(fromMs?: number, toMs?: number): Promise<ModelQuality[]>;
   /**
    * The in-flight journal of a lone process (SQLite only; replicas on Redis reclaim instead):
-   * before an attempt is sent, `hold` records synchronously and durably the most the request
-   * can have cost so far; writing the request's row drops it in the same transaction. What is
+   * before an attempt is sent, `hold` records durably the most the request can have cost so
+   * far — at once, or by the promise it returns (the attempt is sent only after it resolves; a
+   * rejection fails the attempt as a throw would); writing the request's row drops it. What is
    * left at start-up belonged to a process that died mid-request: `recoverInFlight` turns each
    * into a row spent at the held amount (`errorCode` `reservation_reclaimed`, estimated).
    */
-  hold?(h: InFlight): void;
+  hold?(h: InFlight): Promise<void> | void;
   recoverInFlight?(): Promise<number>;
   close(): Promise<void>;
 }

@@ -225,9 +225,9 @@ export class SqliteLedger implements LedgerStore {
     }
   }
 
-  /** Appended to the journal before the attempt is sent; a memory store keeps none. */
-  hold(h: InFlight): void {
-    this.journal?.hold(h);
+  /** Appended to the journal (with the other holds of this turn, in one write); send the attempt once it resolves. A memory store keeps none. */
+  hold(h: InFlight): Promise<void> | void {
+    return this.journal?.hold(h);
   }
 
   /** Journal lines of a process that died mid-request become rows spent at their held amount (once: insert-once by id). */
@@ -235,6 +235,7 @@ export class SqliteLedger implements LedgerStore {
     if (!this.journal) return 0;
     this.flush();
     const journal = this.journal;
+    journal.flush();
     const left = journal.pending().filter((h) => !journal.has(h.requestId) && this.byIdStmt.get(h.requestId) === undefined);
     this.db.transaction(() => {
       for (const h of left) this.insertStmt.run(...rowValues(interruptedRow(h), (b) => (b ? 1 : 0)));

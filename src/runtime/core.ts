@@ -59,8 +59,8 @@ export interface RuntimeCore {
   retryAfterSeconds(models: string[]): number;
   /** What happened to one of an endpoint's requests (dispatched, answered, failed): to its actor, or as bookkeeping in place (src/runtime/endpoints.ts `recordOn`). */
   endpointEvent(h: EndpointHandle, ev: EndpointEvent): void;
-  /** Journal a request's attempt before it is sent (a lone process; see LedgerStore.hold). */
-  holdInFlight?(h: InFlight): void;
+  /** Journal a request's attempt before it is sent (a lone process; see LedgerStore.hold): send it once the promise, if any, resolves. */
+  holdInFlight?(h: InFlight): Promise<void> | void;
   recordRequest?(r: RequestRecord): void;
   /** A cascaded request ended (metrics, inspector timeline). */
   recordCascade?(r: CascadeRecord): void;

@@ -264,7 +264,7 @@ export class RequestDriver {
     if (this.lastEndpoint !== null && this.lastEndpoint !== h) this.rt.recordFailover?.(this.lastEndpoint, h);
     this.lastEndpoint = h;
     // Before anything is sent: if this process dies now, the ledger still counts what this request may cost.
-    this.rt.holdInFlight?.({
+    const held = this.rt.holdInFlight?.({
       requestId: this.call.requestId,
       at: this.call.receivedAt,
       keyId: this.call.keyId,
@@ -272,6 +272,13 @@ export class RequestDriver {
       endpoint: h.id,
       amountNano: this.costNano + (this.snap.context.current?.amount ?? 0),
     });
+    // A journal that groups its writes: the attempt goes once its line is written (an abort meanwhile ends it as it starts; a failed write fails the request as a throw here would).
+    if (held instanceof Promise) return held.then(() => this.dispatch(h, est, continuation));
+    return this.dispatch(h, est, continuation);
+  }
+
+  /** The attempt itself, its hold written: sent upstream; resolves as `send` says. */
+  private dispatch(h: EndpointHandle, est: number, continuation: boolean): Promise<ReqEvent> {
     this.rt.endpointEvent(h, { type: 'request.dispatched', at: this.rt.now(), estTokens: est });
     const session = this.session;
     const relay = this.relays(h);

@@ -306,8 +306,8 @@ export class Runtime implements RuntimeCore {
   }
 
   /** A lone process journals each attempt before sending it; replicas on Redis reclaim dead replicas' reservations instead. */
-  holdInFlight(h: InFlight): void {
-    if (this.shared === null) this.ledger.hold?.(h);
+  holdInFlight(h: InFlight): Promise<void> | void {
+    if (this.shared === null) return this.ledger.hold?.(h);
   }
 
   /** SIGTERM: the supervisor stops routing (new requests are refused), in-flight ones go on. */

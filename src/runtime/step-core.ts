@@ -75,8 +75,8 @@ export class StepCore implements RuntimeCore {
   endpointEvent(h: Parameters<RuntimeCore['endpointEvent']>[0], ev: Parameters<RuntimeCore['endpointEvent']>[1]): void {
     this.rt.endpointEvent(h, ev);
   }
-  holdInFlight(h: Parameters<NonNullable<RuntimeCore['holdInFlight']>>[0]): void {
-    this.rt.holdInFlight?.(h);
+  holdInFlight(h: Parameters<NonNullable<RuntimeCore['holdInFlight']>>[0]): ReturnType<NonNullable<RuntimeCore['holdInFlight']>> {
+    return this.rt.holdInFlight?.(h);
   }
   recordRequest(r: RequestRecord): void {
     this.rt.recordRequest?.({ ...r, cascadeStep: true });

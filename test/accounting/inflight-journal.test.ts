@@ -2,11 +2,19 @@
  * The in-flight journal: lines survive the process, the latest line of a request wins, and the
  * two files stay small under constant traffic (always some request open) by taking turns.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { holdLine, InFlightJournal } from '../../src/accounting/inflight-journal.js';
+
+// The journal's writes, counted (and, in a test, made to fail or come up short).
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>();
+  return { ...fs, writeSync: vi.fn(fs.writeSync) };
+});
+const writes = vi.mocked(writeSync);
+afterEach(() => writes.mockClear());
 
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-journal-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,14 +27,14 @@ const h = (requestId: string, amountNano = 100) => ({ requestId, at: 5, keyId: n
 const size = (p: [string, string]): number => statSync(p[0]).size + statSync(p[1]).size;
 
 describe('InFlightJournal', () => {
-  it('gives a new process the latest line of every request an earlier one left open', () => {
+  it('gives a new process the latest line of every request an earlier one left open', async () => {
     const p = paths();
     const a = new InFlightJournal(p);
-    a.hold(h('x', 100));
-    a.hold(h('y', 50));
-    a.hold(h('x', 300));
+    void a.hold(h('x', 100));
+    void a.hold(h('y', 50));
+    await a.hold(h('x', 300));
     a.settled('y');
-    a.close(); // or killed: the lines are written synchronously
+    a.close(); // or killed: the lines were written before the holds resolved
     const b = new InFlightJournal(p);
     // `y` was settled, but its line shares a file with the open `x`: the ledger, which has y's row, filters it.
     expect(b.pending()).toEqual([h('x', 300), h('y', 50)]);
@@ -35,11 +43,11 @@ describe('InFlightJournal', () => {
     expect(new InFlightJournal(p).pending()).toEqual([]);
   });
 
-  it('empties a file once nothing open has a line in it', () => {
+  it('empties a file once nothing open has a line in it', async () => {
     const p = paths();
     const j = new InFlightJournal(p);
-    j.hold(h('a'));
-    j.hold(h('b'));
+    void j.hold(h('a'));
+    await j.hold(h('b'));
     j.settled('a');
     expect(size(p)).toBeGreaterThan(0);
     j.settled('b');
@@ -50,11 +58,12 @@ describe('InFlightJournal', () => {
     const p = paths();
     const j = new InFlightJournal(p, 1000);
     const long = h('long');
-    j.hold(long);
+    void j.hold(long);
     // Overlapping requests: each opens before the previous one settles, so some line is always open.
     let max = 0;
     for (let i = 0; i < 2000; i++) {
-      j.hold(h(`r${i}`));
+      void j.hold(h(`r${i}`));
+      j.flush(); // one request at a time: each line written before the next request
       if (i > 0) j.settled(`r${i - 1}`);
       max = Math.max(max, statSync(p[0]).size, statSync(p[1]).size);
     }
@@ -64,6 +73,91 @@ describe('InFlightJournal', () => {
     j.settled('long');
     j.settled('r1999');
     expect(size(p)).toBe(0);
+  });
+
+  const mixed = [h('a', 1), h('b', 2), { requestId: 'q"é\n😀', at: 7, keyId: 'k', model: null, endpoint: 'e@p', amountNano: 3 }, h('a', 4)];
+  const unbatched = mixed.map((x, i) => `${holdLine(i + 1, x)}\n`).join('');
+
+  it('writes the holds of one turn of the event loop with one write, byte for byte the lines one write each would', async () => {
+    // One at a time (each awaited: a write each) and all in one turn (one write), from fresh journals.
+    const p1 = paths();
+    const one = new InFlightJournal(p1);
+    for (const x of mixed) await one.hold(x);
+    expect(writes).toHaveBeenCalledTimes(mixed.length);
+    writes.mockClear();
+    const p2 = paths();
+    const batched = new InFlightJournal(p2);
+    const held = mixed.map((x) => batched.hold(x));
+    expect(size(p2)).toBe(0); // nothing written yet: the batch is written at the next setImmediate
+    expect(new Set(held).size).toBe(1); // one promise for the batch
+    await Promise.all(held);
+    expect(writes).toHaveBeenCalledTimes(1);
+    expect(readFileSync(p2[0])).toEqual(readFileSync(p1[0]));
+    expect(readFileSync(p2[0], 'utf8')).toBe(unbatched);
+    expect(readFileSync(p2[1], 'utf8')).toBe('');
+    // The bookkeeping is the same: the latest line per request, dropped when settled.
+    expect(new InFlightJournal(p2).pending()).toEqual(new InFlightJournal(p1).pending());
+    for (const id of ['a', 'b', mixed[2]!.requestId]) batched.settled(id);
+    expect(size(p2)).toBe(0);
+  });
+
+  it('resolves a hold only once its line is in the file', async () => {
+    const p = paths();
+    const j = new InFlightJournal(p);
+    // A dispatch waits for its hold: at that moment the file must hold its line.
+    const found = await Promise.all(['x', 'y', 'z'].map((id) => j.hold(h(id)).then(() => readFileSync(p[0], 'utf8').includes(`"id":"${id}"`))));
+    expect(found).toEqual([true, true, true]);
+    // A hold queued after the batch's write goes in the next batch, and also waits for its own write.
+    const first = j.hold(h('later-1'));
+    await first;
+    const second = j.hold(h('later-2'));
+    expect(second).not.toBe(first);
+    await second;
+    expect(readFileSync(p[0], 'utf8')).toContain('"id":"later-2"');
+  });
+
+  it('continues a short write: the file still gets every byte of the batch', async () => {
+    const p = paths();
+    const j = new InFlightJournal(p);
+    // The first write takes only 10 bytes (a full disk, a signal): the rest follows.
+    writes.mockImplementationOnce((fd: number, text: unknown) => writeSync(fd, Buffer.from(String(text)).subarray(0, 10)));
+    await Promise.all(mixed.map((x) => j.hold(x)));
+    expect(readFileSync(p[0], 'utf8')).toBe(unbatched);
+    mixed.forEach((x) => j.settled(x.requestId));
+    expect(size(p)).toBe(0); // sizes counted right: the file is emptied when nothing is open
+  });
+
+  it('fails every hold of a batch whose write fails, as the synchronous write threw, and records none of them', async () => {
+    const p = paths();
+    const j = new InFlightJournal(p);
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    writes.mockImplementationOnce(() => {
+      throw full;
+    });
+    const failed = [j.hold(h('a')), j.hold(h('b'))];
+    for (const f of failed) await expect(f).rejects.toBe(full);
+    expect([j.has('a'), j.has('b')]).toEqual([false, false]);
+    // The journal goes on: the next hold is written.
+    await j.hold(h('c'));
+    expect(j.pending().map((x) => x.requestId)).toEqual(['c']);
+  });
+
+  it('writes what is queued when closed, and when a queued request is settled', async () => {
+    const p = paths();
+    const a = new InFlightJournal(p);
+    const held = a.hold(h('queued'));
+    a.close();
+    await held;
+    expect(new InFlightJournal(p).pending()).toEqual([h('queued')]);
+    const q = paths();
+    const b = new InFlightJournal(q);
+    void b.hold(h('open'));
+    const gone = b.hold(h('gone'));
+    b.settled('gone'); // its line is written, then dropped with the rest: no line left behind
+    await gone;
+    expect([b.has('gone'), b.has('open')]).toEqual([false, true]);
+    b.settled('open');
+    expect(size(q)).toBe(0);
   });
 
   it('writes a hold line byte for byte as JSON.stringify of its object would', () => {

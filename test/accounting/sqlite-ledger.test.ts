@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openLedger } from '../../src/accounting/ledger.js';
 import { SQLITE_SCHEMA_VERSION, SqliteLedger } from '../../src/accounting/sqlite-ledger.js';
+import { holdLine } from '../../src/accounting/inflight-journal.js';
 import { ledgerContract, makeRow } from './ledger-contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-ledger-'));
@@ -163,6 +164,29 @@ describe('SqliteLedger in-flight journal', () => {
       expect(await second.recoverInFlight()).toBe(0);
       expect(await second.insert(makeRow({ requestId: 'live', costNano: 40 }))).toBe('inserted');
       expect(statSync(`${path}-inflight-0`).size + statSync(`${path}-inflight-1`).size).toBe(0);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('writes the holds of one turn together before they resolve, and the ones still queued when it closes', async () => {
+    const path = nextPath();
+    const first = SqliteLedger.open(path);
+    const a = first.hold(held('a', 1));
+    const b = first.hold(held('b', 2));
+    expect(a).toBe(b); // one batch
+    expect(readFileSync(`${path}-inflight-0`, 'utf8')).toBe('');
+    await a;
+    expect(readFileSync(`${path}-inflight-0`, 'utf8')).toBe(`${holdLine(1, held('a', 1))}\n${holdLine(2, held('b', 2))}\n`);
+    expect(await first.insert(makeRow({ requestId: 'a', costNano: 1 }))).toBe('inserted');
+    expect(await first.insert(makeRow({ requestId: 'b', costNano: 2 }))).toBe('inserted');
+    const queued = first.hold(held('queued', 3));
+    await first.close(); // a shutdown: the queued hold is written, and its request will be counted
+    await queued;
+    const second = SqliteLedger.open(path);
+    try {
+      expect(await second.recoverInFlight()).toBe(1);
+      expect((await second.rows({ requestId: 'queued' }))[0]).toMatchObject({ costNano: 3, errorCode: 'reservation_reclaimed' });
     } finally {
       await second.close();
     }

@@ -5,16 +5,33 @@
  * Each test checks where the request stands just before a wait ends and just after, so no
  * verdict depends on how fast this machine is.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openLedger } from '../../src/accounting/ledger.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { openLedger, type InFlight } from '../../src/accounting/ledger.js';
 import { configSchema } from '../../src/config/schema.js';
 import type { SwitchyardError } from '../../src/errors.js';
 import type { ChatCall, ChatSink } from '../../src/runtime/api.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import type { Scheduler } from '../../src/runtime/scheduler.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import type { AttemptInput } from '../../src/runtime/attempt.js';
 import { expectedAnswer } from '../integration/fault-helpers.js';
+
+// Each attempt as it is sent (the in-flight journal tests look at the journal then); the real attempt runs.
+const probe = vi.hoisted(() => ({ atDispatch: null as ((inp: AttemptInput) => void) | null }));
+vi.mock('../../src/runtime/attempt.js', async (importOriginal) => {
+  const m = await importOriginal<typeof import('../../src/runtime/attempt.js')>();
+  return {
+    ...m,
+    runAttempt: (...args: Parameters<typeof m.runAttempt>) => {
+      probe.atDispatch?.(args[0]);
+      return m.runAttempt(...args);
+    },
+  };
+});
 
 const T0 = Date.UTC(2025, 2, 14, 12);
 
@@ -87,6 +104,7 @@ beforeAll(async () => {
 });
 afterAll(() => sim.close());
 afterEach(async () => {
+  probe.atDispatch = null;
   sim.clearFaults();
   sim.resetLog();
   await rt?.close();
@@ -97,6 +115,7 @@ async function runtime(
   resilience: Record<string, unknown> = {},
   endpoint: Record<string, unknown> = {},
   models: Record<string, Record<string, unknown>> = {},
+  ledgerUrl = 'memory',
 ): Promise<Runtime> {
   const model = (up: string) => ({
     tier: 'balanced',
@@ -114,7 +133,7 @@ async function runtime(
     resilience: { requestTimeoutMs: 30_000, maxRetryAfterMs: 10_000, retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 800 }, ...resilience },
   });
   clock = new SimScheduler();
-  ledger = await openLedger('memory');
+  ledger = await openLedger(ledgerUrl);
   rt = new Runtime({ cfg, ledger, log: pino({ level: 'silent' }), scheduler: clock, rng: () => 0 });
   await rt.restoreBudgets();
   return rt;
@@ -468,5 +487,121 @@ describe('fault table, in process on a simulated clock', () => {
     expect(sink.body.trimEnd().endsWith('[DONE]')).toBe(true);
     const [row] = await ledger.rows({ requestId: sink.headers['x-request-id'] ?? `req-${n}` });
     expect(row?.estimated).toBe(true);
+  });
+});
+
+/**
+ * A lone process on a SQLite file writes each attempt's hold line to the in-flight journal
+ * before the attempt is sent; the holds of one turn of the event loop share one write, and each
+ * attempt waits for the write that carries its line.
+ */
+describe('the in-flight journal and the attempt', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-driver-journal-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let files = 0;
+  let journalOf = '';
+  const fileLedger = (): string => {
+    journalOf = join(dir, `l${++files}.db`);
+    return `sqlite:${journalOf}`;
+  };
+  const journal = (): string => readFileSync(`${journalOf}-inflight-0`, 'utf8') + readFileSync(`${journalOf}-inflight-1`, 'utf8');
+  const ask = (r: Runtime, text: string) => start(r, { messages: [{ role: 'user', content: text }] });
+
+  it('sends each attempt only once its line is in the journal: 16 requests in one turn, one batch', async () => {
+    const r = await runtime({}, {}, {}, fileLedger());
+    const real = ledger.hold!.bind(ledger);
+    const batches = new Set<unknown>();
+    ledger.hold = (h: InFlight) => {
+      const p = real(h);
+      batches.add(p);
+      return p;
+    };
+    const ids = new Map<string, string>();
+    const found: string[] = [];
+    probe.atDispatch = (inp) => {
+      const id = ids.get(String(inp.body.messages[0]?.content))!;
+      if (journal().includes(`"id":${JSON.stringify(id)}`)) found.push(id);
+    };
+    const reqs = Array.from({ length: 16 }, (_, k) => {
+      const q = ask(r, `hello ${k}`);
+      ids.set(`hello ${k}`, `req-${n}`);
+      return q;
+    });
+    await Promise.all(reqs.map((q) => q.done));
+    expect(reqs.map((q) => q.sink.status)).toEqual(Array(16).fill(200));
+    expect(found.sort()).toEqual([...ids.values()].sort());
+    expect(batches.size).toBe(1);
+    // Every row written: the journal is empty again.
+    expect(journal()).toBe('');
+  });
+
+  /** A request whose hold write is held back until `open`, or fails with `fail`. */
+  async function gated(): Promise<{ sink: TestSink; done: Promise<void>; held: () => number; open: () => void; fail: (e: Error) => void }> {
+    const r = await runtime({}, {}, {}, fileLedger());
+    const real = ledger.hold!.bind(ledger);
+    let held = 0;
+    let open!: () => void;
+    let fail!: (e: Error) => void;
+    const gate = new Promise<void>((res, rej) => {
+      open = res;
+      fail = rej;
+    });
+    ledger.hold = (h: InFlight) => {
+      held++;
+      return Promise.all([real(h), gate]).then(() => undefined);
+    };
+    const { sink, done } = ask(r, 'waiting for its hold');
+    const t0 = Date.now();
+    while (held === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    return { sink, done, held: () => held, open, fail };
+  }
+
+  it('the client going away while the hold is written: the request ends as an aborted attempt, nothing reaches the upstream', async () => {
+    const g = await gated();
+    const sent: unknown[] = [];
+    probe.atDispatch = (inp) => sent.push(inp.signal.aborted);
+    g.sink.gone();
+    g.open();
+    await g.done;
+    expect([g.sink.status, upstreamCalls('up-a'), upstreamCalls('up-b'), sent]).toEqual([null, 0, 0, [true]]);
+    const [row] = await ledger.rows({ requestId: `req-${n}` });
+    // As a client gone mid-attempt is recorded (request-outcome.ts abortedOutcome: 499 invalid_request); the endpoint's slot given back.
+    expect([row?.errorCode, row?.status, row?.costNano, rt!.modelStats('a').inFlight]).toEqual(['invalid_request', 499, 0, 0]);
+    expect(journal()).toBe('');
+  });
+
+  it('the deadline passing while the hold is written: 504, nothing reaches the upstream', async () => {
+    const g = await gated();
+    clock.advance(30_000);
+    g.open();
+    await g.done;
+    expect([g.sink.status, g.sink.error?.code, upstreamCalls('up-a'), upstreamCalls('up-b'), rt!.modelStats('a').inFlight]).toEqual([504, 'timeout', 0, 0, 0]);
+  });
+
+  it('a failed hold write fails the request as a hold that threw at once does (500, not sent)', async () => {
+    const outcome = async (sink: TestSink) => {
+      const [row] = await ledger.rows({ requestId: `req-${n}` });
+      return {
+        status: sink.status,
+        code: sink.error?.code,
+        calls: upstreamCalls('up-a') + upstreamCalls('up-b'),
+        errorCode: row?.errorCode,
+        costNano: row?.costNano,
+      };
+    };
+    const g = await gated();
+    g.fail(new Error('EIO: i/o error, write'));
+    await g.done;
+    const later = await outcome(g.sink);
+    await rt?.close();
+    const r = await runtime({}, {}, {}, fileLedger());
+    ledger.hold = () => {
+      throw new Error('EIO: i/o error, write');
+    };
+    const now = ask(r, 'its hold throws');
+    await now.done;
+    expect(later).toEqual(await outcome(now.sink));
+    expect(later.status).toBe(500);
+    expect(later.calls).toBe(0);
   });
 });
