@@ -1,6 +1,7 @@
 /**
- * Edge validation of chat-completions bodies (zod). Unknown fields pass through untouched;
- * what switchyard itself reads must have the right type, or the client gets a 400 naming it.
+ * Edge validation of chat-completions bodies (zod, behind an in-place check that gives the same
+ * result without copying the body). Unknown fields pass through untouched; what switchyard
+ * itself reads must have the right type, or the client gets a 400 naming it.
  */
 import { z } from 'zod';
 import { SwitchyardError } from '../errors.js';
@@ -44,7 +45,12 @@ const chatBody = z.looseObject({
   stop: z.union([z.string(), z.array(z.string())], { error: 'expected a string or an array of strings' }).nullish(),
 });
 
-export function parseChatBody(raw: unknown): ChatBody {
+/**
+ * The chat body as zod alone makes it: a copy with the schema's keys first, in the schema's order,
+ * then the rest; a 400 naming the first problems when it does not fit. {@link parseChatBody}
+ * gives the same for every body; this is its slow path and the reference its tests compare with.
+ */
+export function parseChatBodyZod(raw: unknown): ChatBody {
   const r = chatBody.safeParse(raw);
   if (!r.success) {
     const first = r.error.issues[0]!;
@@ -55,12 +61,320 @@ export function parseChatBody(raw: unknown): ChatBody {
       .join('; ');
     throw new SwitchyardError('invalid_request', `invalid request body: ${msg}`, { param: where === '(root)' ? null : where });
   }
-  if (r.data.n !== undefined && r.data.n !== null && r.data.n > 1) {
+  return checkN(r.data as ChatBody);
+}
+
+function checkN(body: ChatBody): ChatBody {
+  const n = body.n;
+  if (n !== undefined && n !== null && (n as number) > 1) {
     throw new SwitchyardError('invalid_request', 'n > 1 is not supported by switchyard (each choice would be billed and routed separately); send n requests', {
       param: 'n',
     });
   }
-  return r.data as ChatBody;
+  return body;
+}
+
+/**
+ * A parsed chat-completions body (what `JSON.parse` returned), validated: the same value, error
+ * and key order as {@link parseChatBodyZod}. A valid body is checked in place by
+ * {@link checkChatBody} and comes back as itself (zod would copy every object of it); whatever
+ * that check does not accept goes to zod, which then decides and words the error.
+ */
+export function parseChatBody(raw: unknown): ChatBody {
+  const body = checkChatBody(raw);
+  return body === null ? parseChatBodyZod(raw) : checkN(body as ChatBody);
+}
+
+// The fast check. It mirrors the schema above: a change there must be made here too (the property
+// test in test/http/validate.property.test.ts compares the two on generated bodies).
+//
+// zod's output object has the schema's keys first, in the schema's order (absent optional keys
+// left out), then the other keys in the input's order, and no own `__proto__` key (it is never
+// copied). The body keeps zod's order (the upstream body is re-serialised from it, and the
+// Anthropic adapter names the first untranslatable field in key order): an object whose keys are
+// already in that order is returned as it is; a message or the body itself in another order (the
+// Python SDK sends `messages` before `model`, an SDK-dumped assistant message `content` before
+// `role`) is copied in zod's order; any other object out of order, or a `__proto__` key in an
+// object zod copies, makes the check give up (null) and zod decide.
+//
+// It reads the input as JSON.parse makes it: plain objects whose own enumerable keys are all of
+// their keys, dense arrays, no undefined. Any value it does not accept makes it give up, so an
+// input it misreads can only cost time, except an object whose schema keys are inherited or not
+// enumerable (zod reads those too): parseChatBody is only called on JSON.parse's output.
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The schema's keys (zod's copy puts them first, in the schema's order: see the copies below). */
+const BODY_KEYS: ReadonlySet<string> = new Set([
+  'model',
+  'messages',
+  'stream',
+  'stream_options',
+  'max_tokens',
+  'max_completion_tokens',
+  'n',
+  'tools',
+  'response_format',
+  'temperature',
+  'top_p',
+  'presence_penalty',
+  'frequency_penalty',
+  'stop',
+]);
+const MESSAGE_KEYS: ReadonlySet<string> = new Set(['role', 'content', 'name', 'tool_calls', 'tool_call_id']);
+
+/**
+ * A message copied in zod's key order; `seen` has bit i set when the schema's key i is present.
+ * Named stores, not a loop over the key list: a keyed `in` and store per key cost ~10× more.
+ */
+function messageInZodOrder(m: Obj, seen: number): Obj {
+  const out: Obj = { role: m.role };
+  if (seen & 2) out.content = m.content;
+  if (seen & 4) out.name = m.name;
+  if (seen & 8) out.tool_calls = m.tool_calls;
+  if (seen & 16) out.tool_call_id = m.tool_call_id;
+  for (const k in m) if (!MESSAGE_KEYS.has(k)) out[k] = m[k];
+  return out;
+}
+
+/** The body copied in zod's key order, with `messages` in place of its messages (as {@link messageInZodOrder}). */
+function bodyInZodOrder(o: Obj, seen: number, messages: unknown[]): Obj {
+  const out: Obj = { model: o.model, messages };
+  if (seen & 4) out.stream = o.stream;
+  if (seen & 8) out.stream_options = o.stream_options;
+  if (seen & 16) out.max_tokens = o.max_tokens;
+  if (seen & 32) out.max_completion_tokens = o.max_completion_tokens;
+  if (seen & 64) out.n = o.n;
+  if (seen & 128) out.tools = o.tools;
+  if (seen & 256) out.response_format = o.response_format;
+  if (seen & 512) out.temperature = o.temperature;
+  if (seen & 1024) out.top_p = o.top_p;
+  if (seen & 2048) out.presence_penalty = o.presence_penalty;
+  if (seen & 4096) out.frequency_penalty = o.frequency_penalty;
+  if (seen & 8192) out.stop = o.stop;
+  for (const k in o) if (!BODY_KEYS.has(k)) out[k] = o[k];
+  return out;
+}
+
+/** `z.number().int().positive().nullish()`: a safe integer above 0 (zod's `.int()` is the safe range). */
+const posInt = (v: unknown): boolean => v === null || (typeof v === 'number' && Number.isSafeInteger(v) && v > 0);
+
+/** `z.number().min(lo).max(hi).nullish()` (NaN fails both comparisons, ±Infinity the range). */
+const inRange = (v: unknown, lo: number, hi: number): boolean => v === null || (typeof v === 'number' && v >= lo && v <= hi);
+
+/** `z.array(z.looseObject({}))`: objects, none with an own `__proto__` (zod's copy would drop it). */
+function plainObjects(v: unknown): boolean {
+  if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) {
+    const o: unknown = v[i];
+    if (!isObj(o) || Object.hasOwn(o, '__proto__')) return false;
+  }
+  return true;
+}
+
+/** `z.array(z.string())`. */
+function strings(v: unknown[]): boolean {
+  for (let i = 0; i < v.length; i++) if (typeof v[i] !== 'string') return false;
+  return true;
+}
+
+/** `z.array(contentPart)` in zod's order: `type` first, then `text` when present, then the rest. */
+function contentParts(v: unknown[]): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const p: unknown = v[i];
+    if (!isObj(p)) return false;
+    let at = 0;
+    for (const k in p) {
+      if (k === 'type') {
+        if (at !== 0 || typeof p.type !== 'string') return false;
+      } else if (k === 'text') {
+        if (at !== 1) return false;
+      } else if (k === '__proto__') return false;
+      at++;
+    }
+    if (typeof p.type !== 'string' || (p.type === 'text' && typeof p.text !== 'string')) return false;
+  }
+  return true;
+}
+
+/** A message, the same object when its keys are in zod's order, a copy in that order, or null. */
+function checkMessage(m: unknown): Obj | null {
+  if (!isObj(m)) return null;
+  let last = -1;
+  let rest = false;
+  let ordered = true;
+  let seen = 0;
+  for (const k in m) {
+    const v = m[k];
+    let rank: number;
+    switch (k) {
+      case 'role':
+        if (v !== 'user' && v !== 'assistant' && v !== 'system' && v !== 'tool' && v !== 'developer' && v !== 'function') return null;
+        rank = 0;
+        break;
+      case 'content':
+        if (typeof v !== 'string' && v !== null && !(Array.isArray(v) && contentParts(v))) return null;
+        rank = 1;
+        break;
+      case 'name':
+        if (typeof v !== 'string') return null;
+        rank = 2;
+        break;
+      case 'tool_calls':
+        if (!plainObjects(v)) return null;
+        rank = 3;
+        break;
+      case 'tool_call_id':
+        if (typeof v !== 'string') return null;
+        rank = 4;
+        break;
+      case '__proto__':
+        return null;
+      default:
+        rest = true;
+        continue;
+    }
+    if (rest || rank < last) ordered = false;
+    last = rank;
+    seen |= 1 << rank;
+  }
+  if ((seen & 1) === 0) return null;
+  return ordered ? m : messageInZodOrder(m, seen);
+}
+
+/** The messages, the same array when every message is kept as it is, else a copy; null when one fails. */
+function checkMessages(v: unknown): unknown[] | null {
+  if (!Array.isArray(v) || v.length === 0) return null;
+  let out: unknown[] | null = null;
+  for (let i = 0; i < v.length; i++) {
+    const m: unknown = v[i];
+    const checked = checkMessage(m);
+    if (checked === null) return null;
+    if (checked !== m && out === null) out = v.slice(0, i);
+    if (out !== null) out.push(checked);
+  }
+  return out ?? v;
+}
+
+/** `stream_options` in zod's order (`include_usage` first when present). */
+function streamOptions(v: unknown): boolean {
+  if (v === null) return true;
+  if (!isObj(v)) return false;
+  let at = 0;
+  for (const k in v) {
+    if (k === 'include_usage') {
+      const u = v[k];
+      if (at !== 0 || (u !== null && typeof u !== 'boolean')) return false;
+    } else if (k === '__proto__') return false;
+    at++;
+  }
+  return true;
+}
+
+/** `response_format` in zod's order (`type` first). */
+function responseFormat(v: unknown): boolean {
+  if (v === null) return true;
+  if (!isObj(v)) return false;
+  let at = 0;
+  for (const k in v) {
+    if (k === 'type') {
+      if (at !== 0) return false;
+    } else if (k === '__proto__') return false;
+    at++;
+  }
+  return typeof v.type === 'string';
+}
+
+/**
+ * The body when it fits the schema: `raw` itself when every key is in zod's order, else a copy
+ * in that order (only the objects out of order are copied). Null when it does not fit, or when
+ * this check is not sure (then zod decides).
+ */
+export function checkChatBody(raw: unknown): Obj | null {
+  if (!isObj(raw)) return null;
+  let last = -1;
+  let rest = false;
+  let ordered = true;
+  let seen = 0;
+  let msgs: unknown[] | null = null;
+  let copied = false;
+  for (const k in raw) {
+    const v = raw[k];
+    let rank: number;
+    switch (k) {
+      case 'model':
+        if (typeof v !== 'string' || v.length === 0) return null;
+        rank = 0;
+        break;
+      case 'messages':
+        msgs = checkMessages(v);
+        if (msgs === null) return null;
+        copied = msgs !== v;
+        rank = 1;
+        break;
+      case 'stream':
+        if (v !== null && typeof v !== 'boolean') return null;
+        rank = 2;
+        break;
+      case 'stream_options':
+        if (!streamOptions(v)) return null;
+        rank = 3;
+        break;
+      case 'max_tokens':
+        if (!posInt(v)) return null;
+        rank = 4;
+        break;
+      case 'max_completion_tokens':
+        if (!posInt(v)) return null;
+        rank = 5;
+        break;
+      case 'n':
+        if (!posInt(v)) return null;
+        rank = 6;
+        break;
+      case 'tools':
+        if (v !== null && !plainObjects(v)) return null;
+        rank = 7;
+        break;
+      case 'response_format':
+        if (!responseFormat(v)) return null;
+        rank = 8;
+        break;
+      case 'temperature':
+        if (!inRange(v, 0, 2)) return null;
+        rank = 9;
+        break;
+      case 'top_p':
+        if (!inRange(v, 0, 1)) return null;
+        rank = 10;
+        break;
+      case 'presence_penalty':
+        if (!inRange(v, -2, 2)) return null;
+        rank = 11;
+        break;
+      case 'frequency_penalty':
+        if (!inRange(v, -2, 2)) return null;
+        rank = 12;
+        break;
+      case 'stop':
+        if (v !== null && typeof v !== 'string' && !(Array.isArray(v) && strings(v))) return null;
+        rank = 13;
+        break;
+      case '__proto__':
+        return null;
+      default:
+        rest = true;
+        continue;
+    }
+    if (rest || rank < last) ordered = false;
+    last = rank;
+    seen |= 1 << rank;
+  }
+  if ((seen & 1) === 0 || msgs === null) return null;
+  if (ordered && !copied) return raw;
+  return bodyInZodOrder(raw, seen, msgs);
 }
 
 /** Longest hint header value accepted; real task names and numbers are far shorter. */
