@@ -96,17 +96,13 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       }
       parts.push(c);
     });
-    let ended = false;
-    req.on('end', () => {
-      ended = true;
-      resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
-    });
-    // A client that goes away mid-body is routine (logged at debug by the caller), not a switchyard error.
-    const gone = () => reject(new SwitchyardError('invalid_request', 'the client closed the connection before the body was complete', { status: 499 }));
-    req.on('error', gone);
-    req.on('close', () => {
-      if (!ended) gone();
-    });
+    req.on('end', () => resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts)));
+    // A client that goes away mid-body is routine (logged at debug by the caller), not a switchyard
+    // error. Node 20 ends every such case (the socket closed, reset or half-closed, the request
+    // timeout, a broken chunk) in `req.destroy(err)`: 'error' (emitted because this listener
+    // exists) and then 'close'. A 'close' without 'end' or 'error' would take a `req.destroy()`
+    // without an error, which nothing does; so 'close' gets no listener of its own.
+    req.on('error', () => reject(new SwitchyardError('invalid_request', 'the client closed the connection before the body was complete', { status: 499 })));
   });
 }
 
@@ -173,9 +169,16 @@ export function createHttpServer(deps: ServerDeps): Server {
     // `chat`); every other route gets them set here, before it runs.
     const chatTarget = req.url === '/v1/chat/completions' || req.url === '/chat/completions';
     if (!chatTarget) for (const name in base) res.setHeader(name, base[name]!);
-    // A client that goes away mid-request is routine, not an error (and must never be an unhandled 'error' event).
-    req.on('error', (err) => deps.log.debug({ err: err.message, requestId }, 'client connection error while reading the request'));
-    res.on('error', (err) => deps.log.debug({ err: err.message, requestId }, 'client connection error while answering'));
+    // A client that goes away mid-request is routine, not an error (and must never be an unhandled
+    // 'error' event). One listener for both: the emitter (`this`) tells which side it was.
+    const connError = function (this: IncomingMessage | ServerResponse, err: Error): void {
+      deps.log.debug(
+        { err: err.message, requestId },
+        this === req ? 'client connection error while reading the request' : 'client connection error while answering',
+      );
+    };
+    req.on('error', connError);
+    res.on('error', connError);
     let path = '?';
     const handle = async (): Promise<void> => {
       if (chatTarget) {
