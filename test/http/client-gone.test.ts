@@ -5,13 +5,14 @@
  * finished). Also the body checks the chat route makes at the edge: 413 declared and streamed,
  * empty body, invalid JSON. The server keeps serving after each.
  */
+import { createServer } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLedger, type LedgerStore } from '../../src/accounting/ledger.js';
 import { configSchema } from '../../src/config/schema.js';
 import { ClientKeys } from '../../src/http/auth.js';
-import { createHttpServer } from '../../src/http/server.js';
+import { createHttpServer, readBody } from '../../src/http/server.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { rawRequest } from '../hostile/raw.js';
@@ -105,6 +106,36 @@ describe('a client gone mid-body: the 499 path, at debug', () => {
     expect(mine().filter((l) => l.level >= 40)).toEqual([]);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
+});
+
+it('readBody without a hook (the other routes) listens to the error itself: 499 for a client gone mid-body, the body once whole', async () => {
+  const seen: unknown[] = [];
+  const server = createServer((req, res) => {
+    readBody(req, 2000).then(
+      (b) => {
+        seen.push(b.toString('utf8'));
+        res.end();
+      },
+      (err: { status?: number; message: string }) => seen.push([err.status, err.message]),
+    );
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const at = (server.address() as AddressInfo).port;
+  try {
+    for (const leave of [(s: Socket) => s.destroy(), (s: Socket) => s.end(), (s: Socket) => s.resetAndDestroy()]) {
+      const s = connect(at, '127.0.0.1');
+      s.on('error', () => undefined);
+      s.write('POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{"a":');
+      await new Promise((r) => setTimeout(r, 50));
+      const before = seen.length;
+      leave(s);
+      await until(() => seen.length > before);
+    }
+    await rawRequest(`http://127.0.0.1:${at}`, 'POST / HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 7\r\n\r\n{"a":1}', 1000);
+    expect(seen).toEqual([...Array<unknown>(3).fill([499, GONE]), '{"a":1}']);
+  } finally {
+    server.close();
+  }
 });
 
 describe('the body checks at the edge', () => {
