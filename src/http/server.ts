@@ -75,8 +75,17 @@ export function sendError(res: ServerResponse, err: unknown, headers: Record<str
   sendJson(res, e.status, e.body, { ...headers, ...e.headers });
 }
 
+/**
+ * Where a caller that already listens to the request's 'error' takes the body read's failure:
+ * the read sets `gone`, and the caller's listener calls it (one 'error' listener on the request,
+ * not two). Without one, the read listens to 'error' itself.
+ */
+export interface BodyGone {
+  gone: (() => void) | null;
+}
+
 /** Read the body up to `limit` bytes; 413 beyond it. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared > limit) {
@@ -96,22 +105,20 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       }
       parts.push(c);
     });
-    let ended = false;
-    req.on('end', () => {
-      ended = true;
-      resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
-    });
-    // A client that goes away mid-body is routine (logged at debug by the caller), not a switchyard error.
+    req.on('end', () => resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts)));
+    // A client that goes away mid-body is routine (logged at debug by the caller), not a switchyard
+    // error. Node 20 ends every such case (the socket closed, reset or half-closed, the request
+    // timeout, a broken chunk) in `req.destroy(err)`: 'error' (emitted because a listener
+    // exists) and then 'close'. A 'close' without 'end' or 'error' would take a `req.destroy()`
+    // without an error, which nothing does; so 'close' gets no listener of its own.
     const gone = () => reject(new SwitchyardError('invalid_request', 'the client closed the connection before the body was complete', { status: 499 }));
-    req.on('error', gone);
-    req.on('close', () => {
-      if (!ended) gone();
-    });
+    if (hook) hook.gone = gone;
+    else req.on('error', gone);
   });
 }
 
-async function readJson(deps: ServerDeps, req: IncomingMessage): Promise<unknown> {
-  const text = (await readBody(req, deps.maxBodyBytes())).toString('utf8');
+async function readJson(deps: ServerDeps, req: IncomingMessage, hook?: BodyGone): Promise<unknown> {
+  const text = (await readBody(req, deps.maxBodyBytes(), hook)).toString('utf8');
   if (text.trim() === '') throw new SwitchyardError('invalid_request', 'request body is empty: send a JSON object (content-type: application/json)');
   let json: unknown;
   try {
@@ -128,7 +135,14 @@ async function readJson(deps: ServerDeps, req: IncomingMessage): Promise<unknown
  * chat path sets no header on `res` ahead of `writeHead` (node then takes the headers object as
  * is, instead of a setHeader per header), so every answer of this path passes `base`.
  */
-async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse, requestId: string, base: Record<string, string>): Promise<void> {
+async function chat(
+  deps: ServerDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+  base: Record<string, string>,
+  hook: BodyGone,
+): Promise<void> {
   const rt = deps.runtime();
   const receivedAt = rt.now();
   let body;
@@ -138,7 +152,7 @@ async function chat(deps: ServerDeps, req: IncomingMessage, res: ServerResponse,
     if (deps.draining())
       throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
     keyId = deps.keys.check(req.headers.authorization, receivedAt);
-    body = parseChatBody(await readJson(deps, req));
+    body = parseChatBody(await readJson(deps, req, hook));
     hints = parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs);
   } catch (err) {
     if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
@@ -173,22 +187,34 @@ export function createHttpServer(deps: ServerDeps): Server {
     // `chat`); every other route gets them set here, before it runs.
     const chatTarget = req.url === '/v1/chat/completions' || req.url === '/chat/completions';
     if (!chatTarget) for (const name in base) res.setHeader(name, base[name]!);
-    // A client that goes away mid-request is routine, not an error (and must never be an unhandled 'error' event).
-    req.on('error', (err) => deps.log.debug({ err: err.message, requestId }, 'client connection error while reading the request'));
-    res.on('error', (err) => deps.log.debug({ err: err.message, requestId }, 'client connection error while answering'));
+    // A client that goes away mid-request is routine, not an error (and must never be an unhandled
+    // 'error' event). One listener for both: the emitter (`this`) tells which side it was. It is
+    // the chat route's only 'error' listener on `req`: the body read takes its failure from it
+    // (`hook`), logged first, as when the read had a listener of its own after this one.
+    const hook: BodyGone = { gone: null };
+    const connError = function (this: IncomingMessage | ServerResponse, err: Error): void {
+      if (this !== req) {
+        deps.log.debug({ err: err.message, requestId }, 'client connection error while answering');
+        return;
+      }
+      deps.log.debug({ err: err.message, requestId }, 'client connection error while reading the request');
+      if (hook.gone !== null) hook.gone();
+    };
+    req.on('error', connError);
+    res.on('error', connError);
     let path = '?';
     const handle = async (): Promise<void> => {
       if (chatTarget) {
         // The target is the path itself (what parseTarget would make of it): no URL to parse.
         path = req.url!;
         checkMethod(path, req.method);
-        return chat(deps, req, res, requestId, base);
+        return chat(deps, req, res, requestId, base, hook);
       }
       const target = parseTarget(req.url);
       path = target.path;
       const url = target.url;
       checkMethod(path, req.method);
-      if (path === '/v1/chat/completions' || path === '/chat/completions') return chat(deps, req, res, requestId, base);
+      if (path === '/v1/chat/completions' || path === '/chat/completions') return chat(deps, req, res, requestId, base, hook);
       const api = deps.apis?.[path];
       if (api) return api(deps, req, res, requestId);
       if (path.startsWith('/v1/responses/') || path.startsWith('/responses/')) {

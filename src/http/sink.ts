@@ -19,8 +19,13 @@ export class HttpSink implements ChatSink {
   private pending = '';
   private scheduled = false;
 
+  /**
+   * `req` is not listened to: a sink is made once the request's body has been read, and node
+   * destroys a request at its 'end' (it can emit no 'error' after it); a client that goes away
+   * closes the response, which is the one signal the sink needs.
+   */
   constructor(
-    req: IncomingMessage,
+    _req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly baseHeaders: Record<string, string>,
   ) {
@@ -28,7 +33,6 @@ export class HttpSink implements ChatSink {
     res.on('close', () => {
       if (!this.ended) this.ac.abort();
     });
-    req.on('error', () => this.ac.abort());
   }
 
   get signal(): CancelSignal {
