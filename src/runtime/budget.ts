@@ -32,10 +32,14 @@ export interface ReserveGate {
   estTokens: number;
 }
 
+/**
+ * A store that decides in process may answer at once (a plain value); a shared store answers
+ * with a promise. Callers take a plain value as it is and wait only on a promise.
+ */
 export interface BudgetStore {
-  reserve(requestId: string, keyId: string | null, model: string, amountNano: number, at: number, gate?: ReserveGate): Promise<ReserveResult>;
-  settle(requestId: string, budgets: string[], reservedNano: number, actualNano: number, at: number): Promise<void>;
-  release(requestId: string, budgets: string[], reservedNano: number, at: number): Promise<void>;
+  reserve(requestId: string, keyId: string | null, model: string, amountNano: number, at: number, gate?: ReserveGate): ReserveResult | Promise<ReserveResult>;
+  settle(requestId: string, budgets: string[], reservedNano: number, actualNano: number, at: number): void | Promise<void>;
+  release(requestId: string, budgets: string[], reservedNano: number, at: number): void | Promise<void>;
   lines(): BudgetLine[];
 }
 
@@ -98,28 +102,28 @@ export class ActorBudgetStore implements BudgetStore {
     return true;
   }
 
-  reserve(requestId: string, keyId: string | null, model: string, amountNano: number, at: number): Promise<ReserveResult> {
+  /** A grant decided in place (or with no budget to ask) is answered at once; one the actor decides, when it emits. */
+  reserve(requestId: string, keyId: string | null, model: string, amountNano: number, at: number): ReserveResult | Promise<ReserveResult> {
     const budgets = applicableBudgets(this.lines(), keyId, model);
-    if (budgets.length === 0 && this.actor.getSnapshot().value === 'running') return Promise.resolve({ ok: true, budgets });
+    if (budgets.length === 0 && this.actor.getSnapshot().value === 'running') return { ok: true, budgets };
     const ev: BudgetEvent = { type: 'budget.reserve', at, requestId, budgets, amount: amountNano };
-    if (this.applied(ev)) return Promise.resolve({ ok: true, budgets });
+    if (this.applied(ev)) return { ok: true, budgets };
     return new Promise<ReserveResult>((resolve) => {
       this.pending.set(requestId, (r) => resolve(r.ok ? { ok: true, budgets } : r));
       this.actor.send(ev);
     });
   }
 
-  settle(requestId: string, budgets: string[], reservedNano: number, actualNano: number, at: number): Promise<void> {
-    if (budgets.length === 0) return Promise.resolve();
+  /** Applied (or sent to the actor, which serialises it before any later event) before it returns. */
+  settle(requestId: string, budgets: string[], reservedNano: number, actualNano: number, at: number): void {
+    if (budgets.length === 0) return;
     const ev: BudgetEvent = { type: 'budget.settle', at, requestId, budgets, reserved: reservedNano, actual: actualNano };
     if (!this.applied(ev)) this.actor.send(ev);
-    return Promise.resolve();
   }
 
-  release(requestId: string, budgets: string[], reservedNano: number, at: number): Promise<void> {
-    if (budgets.length === 0) return Promise.resolve();
+  release(requestId: string, budgets: string[], reservedNano: number, at: number): void {
+    if (budgets.length === 0) return;
     const ev: BudgetEvent = { type: 'budget.release', at, requestId, budgets, reserved: reservedNano };
     if (!this.applied(ev)) this.actor.send(ev);
-    return Promise.resolve();
   }
 }

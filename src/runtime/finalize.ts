@@ -28,20 +28,17 @@ export interface Tally {
   headers: (h: EndpointHandle | null) => Record<string, string>;
 }
 
-export async function finalizeRequest(
-  rt: RuntimeCore,
-  call: ChatCall,
-  sink: ChatSink,
-  session: StreamSession | null,
-  outcome: Outcome,
-  t: Tally,
-): Promise<void> {
+/**
+ * The ledger row is written first; the answer (and the metrics and the log line) follow once it
+ * is committed, or once writing it failed (logged). One promise: the insert's, continued.
+ */
+export function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: ChatSink, session: StreamSession | null, outcome: Outcome, t: Tally): Promise<void> {
   const latencyMs = rt.now() - call.receivedAt;
   const h = outcome.ok ? outcome.endpoint : t.endpoint;
   const status = outcome.ok ? 200 : outcome.error.status;
-  const errorCode = outcome.ok ? null : outcome.error.code;
+  let inserted: Promise<unknown>;
   try {
-    await rt.ledger.insert({
+    inserted = rt.ledger.insert({
       requestId: call.requestId,
       at: call.receivedAt,
       keyId: call.keyId,
@@ -57,12 +54,34 @@ export async function finalizeRequest(
       latencyMs,
       ttftMs: t.ttftMs,
       stream: session !== null,
-      errorCode,
+      errorCode: outcome.ok ? null : outcome.error.code,
       routeScore: t.plan?.score ?? null,
     });
   } catch (err) {
-    call.log.error({ err }, 'could not write the ledger row');
+    inserted = Promise.reject(err);
   }
+  return inserted.then(
+    () => answer(rt, call, sink, session, outcome, t, h, status, latencyMs),
+    (err: unknown) => {
+      call.log.error({ err }, 'could not write the ledger row');
+      answer(rt, call, sink, session, outcome, t, h, status, latencyMs);
+    },
+  );
+}
+
+/** After the ledger row: the request's metrics, the answer or the stream's end, the log line. */
+function answer(
+  rt: RuntimeCore,
+  call: ChatCall,
+  sink: ChatSink,
+  session: StreamSession | null,
+  outcome: Outcome,
+  t: Tally,
+  h: EndpointHandle | null,
+  status: number,
+  latencyMs: number,
+): void {
+  const errorCode = outcome.ok ? null : outcome.error.code;
   rt.recordRequest?.({
     model: h?.model ?? null,
     endpoint: h?.id ?? null,

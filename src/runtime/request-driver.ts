@@ -17,6 +17,7 @@ import { nativeOf } from '../apis/native.js';
 import { UpstreamFault } from '../upstream/types.js';
 import { commandOf, isFinal, startRequest, stepRequest, type Command, type ReqEvent, type ReqSnapshot } from '../../machines/request.machine.js';
 import type { ChatCall, ChatSink } from './api.js';
+import type { ReserveResult } from './budget.js';
 import { AttemptFailure, runAttempt, type AttemptSuccess, type NativeBody } from './attempt.js';
 import { availability, latencyOf, type EndpointHandle } from './endpoints.js';
 import { decide } from './retry-policy.js';
@@ -81,6 +82,7 @@ export class RequestDriver {
     return this.snap;
   }
 
+  /** Drives the machine to its end (one loop in this frame), then finalizes: the ledger row, then the answer. */
   async run(): Promise<void> {
     const onGone = () => this.ac.abort(new UpstreamFault('client_gone', 'the client went away'));
     this.sink.signal.addEventListener('abort', onGone, { once: true });
@@ -89,7 +91,20 @@ export class RequestDriver {
     );
     let outcome: Outcome;
     try {
-      await this.loop();
+      // Commands that complete synchronously give their event back at once: only a pending one is awaited (a JSON request awaits its attempt and the ledger, not every step).
+      for (;;) {
+        for (const c of this.snap.context.outbox) {
+          const done = this.perform(c);
+          if (done instanceof Promise) await done;
+        }
+        if (isFinal(this.snap)) break;
+        let ev = this.perform(commandOf(this.snap));
+        if (ev instanceof Promise) ev = await ev;
+        if (!ev) throw new Error(`the request machine's ${this.snap.value} state produced no event`);
+        const next = stepRequest(this.snap, ev);
+        if (next === this.snap) throw new Error(`the request machine ignored ${ev.type} in ${this.snap.value}`);
+        this.snap = next;
+      }
       outcome = this.outcome();
     } catch (err) {
       outcome = { ok: false, error: err instanceof SwitchyardError ? err : this.internal(err) };
@@ -115,23 +130,6 @@ export class RequestDriver {
     if (r === null || (this.overCost.length === 0 && this.overBudget.length === 0)) return r;
     const notes = [...(this.overCost.length > 0 ? [`${this.overCost.join(', ')} over x-switchyard-max-cost-usd`] : []), ...this.overBudget];
     return notes.length > 0 ? `${r}; ${notes.join('; ')}` : r;
-  }
-
-  /** Commands that complete synchronously give their event back at once: only a pending one is awaited (a JSON request awaits its attempt and the ledger, not every step). */
-  private async loop(): Promise<void> {
-    for (;;) {
-      for (const c of this.snap.context.outbox) {
-        const done = this.perform(c);
-        if (done instanceof Promise) await done;
-      }
-      if (isFinal(this.snap)) return;
-      let ev = this.perform(commandOf(this.snap));
-      if (ev instanceof Promise) ev = await ev;
-      if (!ev) throw new Error(`the request machine's ${this.snap.value} state produced no event`);
-      const next = stepRequest(this.snap, ev);
-      if (next === this.snap) throw new Error(`the request machine ignored ${ev.type} in ${this.snap.value}`);
-      this.snap = next;
-    }
   }
 
   private outcome(): Outcome {
@@ -190,10 +188,16 @@ export class RequestDriver {
         return this.reserve(cmd);
       case 'send':
         return this.send(cmd.continuation);
-      case 'settle':
-        return this.rt.budget.settle(this.call.requestId, cmd.budgets, cmd.reserved, cmd.actual, at).then(() => ({ type: 'budget.settled', at }));
-      case 'release':
-        return this.rt.budget.release(this.call.requestId, cmd.budgets, cmd.reserved, at).then(() => null);
+      case 'settle': {
+        // The in-process store settles before it returns: its event is due at once; a shared store's when it answers.
+        const settled = this.rt.budget.settle(this.call.requestId, cmd.budgets, cmd.reserved, cmd.actual, at);
+        const ev: ReqEvent = { type: 'budget.settled', at };
+        return settled instanceof Promise ? settled.then(() => ev) : ev;
+      }
+      case 'release': {
+        const released = this.rt.budget.release(this.call.requestId, cmd.budgets, cmd.reserved, at);
+        return released instanceof Promise ? released.then(() => null) : null;
+      }
       case 'finish':
         return null;
     }
@@ -242,10 +246,15 @@ export class RequestDriver {
     return { type: 'endpoint.picked', at, endpoint: h.id, model: h.model, amount };
   }
 
-  private async reserve(cmd: Extract<Command, { type: 'reserve' }>): Promise<ReqEvent> {
+  /** The store's answer as the event: at once when it decided in process, when it answers for a shared store. */
+  private reserve(cmd: Extract<Command, { type: 'reserve' }>): ReqEvent | Promise<ReqEvent> {
     // A shared store decides the picked endpoint's windows, cooldown and probe slot in the same step (the gate).
     const gate = this.picked ? { endpoint: this.picked, estTokens: this.est } : undefined;
-    const grant = await this.rt.budget.reserve(this.call.requestId, this.call.keyId, cmd.model, cmd.amount, this.rt.now(), gate);
+    const grant = this.rt.budget.reserve(this.call.requestId, this.call.keyId, cmd.model, cmd.amount, this.rt.now(), gate);
+    return grant instanceof Promise ? grant.then((g) => this.granted(cmd, g)) : this.granted(cmd, grant);
+  }
+
+  private granted(cmd: Extract<Command, { type: 'reserve' }>, grant: ReserveResult): ReqEvent {
     const at = this.rt.now();
     if (!grant.ok) {
       const note = `${cmd.model} over budget ${grant.budget}`;

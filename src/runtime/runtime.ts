@@ -207,15 +207,27 @@ export class Runtime implements RuntimeCore {
   }
 
   /** One request: the quality cascade when it applies, else the request statechart's driver. `opts.plan` fixes the candidates. */
-  async chat(call: ChatCall, sink: ChatSink, opts: RequestOptions = {}): Promise<void> {
+  chat(call: ChatCall, sink: ChatSink, opts: RequestOptions = {}): Promise<void> {
     this.inFlight++;
+    let done: Promise<void>;
     try {
-      if (!opts.plan && cascadeOn(this.cfg, call)) await runCascade(this, call, sink);
-      else await new RequestDriver(this, call, sink, opts).run();
-    } finally {
-      this.inFlight--;
-      if (this.inFlight === 0) for (const f of this.idle.splice(0)) f();
+      done = !opts.plan && cascadeOn(this.cfg, call) ? runCascade(this, call, sink) : new RequestDriver(this, call, sink, opts).run();
+    } catch (err) {
+      done = Promise.reject(err);
     }
+    // One continuation of the request's own promise (not an async frame awaiting it): counted out, then settled as it settled.
+    return done.then(
+      () => this.chatEnded(),
+      (err: unknown) => {
+        this.chatEnded();
+        throw err;
+      },
+    );
+  }
+
+  private chatEnded(): void {
+    this.inFlight--;
+    if (this.inFlight === 0) for (const f of this.idle.splice(0)) f();
   }
 
   sleep(ms: number, signal: CancelSignal): Promise<void> {

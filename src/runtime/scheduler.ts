@@ -10,10 +10,31 @@ export interface Scheduler {
   after(ms: number, fn: () => void): () => void;
 }
 
+/**
+ * Node keeps one timer list per distinct duration, created when the first timer of that duration
+ * is set and dropped when its last is cleared. A request's deadline is `timeout - elapsed`, a
+ * duration that differs by the milliseconds already spent, so armed as asked nearly every request
+ * would create and drop a list of its own. A long timer is armed instead at the multiple of
+ * GRAIN_MS just below its duration (the lists in-flight requests share) and, when that fires (a
+ * request that lasted that long), sets the few milliseconds left: it fires when a plain timer
+ * would, give or take the turn between the two.
+ */
+export const GRAIN_MS = 1024;
+/** Node's longest timer (longer ones it fires after 1 ms): those go as asked. */
+const TIMEOUT_MAX = 2 ** 31 - 1;
+
 export const realScheduler: Scheduler = {
   now: Date.now,
   after(ms, fn) {
-    const t = setTimeout(fn, Math.max(0, ms));
+    if (!(ms >= 2 * GRAIN_MS && ms <= TIMEOUT_MAX)) {
+      const t = setTimeout(fn, Math.max(0, ms));
+      return () => clearTimeout(t);
+    }
+    const rest = ms % GRAIN_MS;
+    let t = setTimeout(() => {
+      if (rest > 0) t = setTimeout(fn, rest);
+      else fn();
+    }, ms - rest);
     return () => clearTimeout(t);
   },
 };
