@@ -19,14 +19,45 @@ const STATES = ['healthy', 'throttled', 'circuit-open', 'half-open'] as const;
  * of strings per request, a heap sampling profile of the JSON path). Cells are found through
  * one Map per label, in the counter's label order; the output is the same series and values.
  */
-class Tally {
+export class Tally {
   private readonly root = new Map<string, unknown>();
   private readonly cells: Array<{ labels: Record<string, string>; value: number }> = [];
+  /**
+   * The label values of {@link inc1}..{@link inc3} (the one matching the label count), filled in
+   * place: `inc` reads them synchronously and copies what it keeps.
+   */
+  private readonly buf: string[];
 
   constructor(
     private readonly counter: Counter<string>,
     private readonly names: readonly string[],
-  ) {}
+  ) {
+    this.buf = names.map(() => '');
+  }
+
+  /** `inc([a], by)` without the array (one label). */
+  inc1(a: string, by = 1): void {
+    const v = this.buf;
+    v[0] = a;
+    this.inc(v, by);
+  }
+
+  /** `inc([a, b], by)` without the array (two labels). */
+  inc2(a: string, b: string, by = 1): void {
+    const v = this.buf;
+    v[0] = a;
+    v[1] = b;
+    this.inc(v, by);
+  }
+
+  /** `inc([a, b, c], by)` without the array (three labels). */
+  inc3(a: string, b: string, c: string, by = 1): void {
+    const v = this.buf;
+    v[0] = a;
+    v[1] = b;
+    v[2] = c;
+    this.inc(v, by);
+  }
 
   /** Add `by` to the series of these label values (in `names` order). */
   inc(values: readonly string[], by = 1): void {
@@ -54,7 +85,7 @@ class Tally {
 }
 
 /** A counter whose per-request increments go through a {@link Tally}. */
-function tallied(registry: Registry, name: string, help: string, labelNames: readonly string[]): Tally {
+export function tallied(registry: Registry, name: string, help: string, labelNames: readonly string[]): Tally {
   let tally: Tally | null = null;
   const counter: Counter<string> = new Counter({ name, help, labelNames, registers: [registry], collect: () => tally?.collect() });
   tally = new Tally(counter, labelNames);
@@ -271,12 +302,12 @@ export class Metrics {
 
   onRequest(r: RequestRecord): void {
     const model = r.model ?? 'none';
-    this.requests.inc([model, r.endpoint ?? 'none', statusText(r.status)]);
+    this.requests.inc3(model, r.endpoint ?? 'none', statusText(r.status));
     this.latency.observe(model, r.latencyMs / 1000);
     if (r.ttftMs !== null) this.ttft.observe(model, r.ttftMs / 1000);
-    if (r.usage.promptTokens) this.tokens.inc([model, 'prompt'], r.usage.promptTokens);
-    if (r.usage.completionTokens) this.tokens.inc([model, 'completion'], r.usage.completionTokens);
-    if (r.costNano) this.cost.inc([model], nanoToUsd(r.costNano));
+    if (r.usage.promptTokens) this.tokens.inc2(model, 'prompt', r.usage.promptTokens);
+    if (r.usage.completionTokens) this.tokens.inc2(model, 'completion', r.usage.completionTokens);
+    if (r.costNano) this.cost.inc1(model, nanoToUsd(r.costNano));
   }
 
   onCascade(r: CascadeRecord): void {
@@ -289,7 +320,7 @@ export class Metrics {
   }
 
   onAttempt(endpoint: string, outcome: string): void {
-    this.attempts.inc([endpoint, outcome]);
+    this.attempts.inc2(endpoint, outcome);
   }
 
   /** One per request that moved on from `endpoint` to another one (a retry on the same endpoint is not one). */
@@ -303,7 +334,7 @@ export class Metrics {
       // Endpoint states by the contract's names (the machine's own since they were renamed; kept as the one mapping point).
       const name = actor.startsWith('endpoint:') ? (s: string) => PUBLIC_STATE[s as EndpointStateValue] ?? s : (s: string) => s;
       this.transitions.inc({ actor, from: name(r.from), to: name(r.to ?? '') });
-    } else if (r.kind === 'budget') this.budgetDecisions.inc([r.to ?? '']);
+    } else if (r.kind === 'budget') this.budgetDecisions.inc1(r.to ?? '');
   }
 
   text(): Promise<string> {

@@ -58,13 +58,14 @@ const live = (inp: ResolveInput, m: string) => {
 
 const tierIndex = (t: Tier): number => TIERS.indexOf(t);
 
-/** Embeddings models serve `/v1/embeddings` only, and only they do. */
-function checkPurpose(cfg: Config, inp: ResolveInput): (m: string) => boolean {
+const isEmbeddingsModel = (cfg: Config, m: string): boolean => own(cfg.models, m)?.capabilities.includes('embeddings') === true;
+
+/** Embeddings models serve `/v1/embeddings` only, and only they do. Returns whether the request wants embeddings. */
+function checkPurpose(cfg: Config, inp: ResolveInput): boolean {
   const wantsEmbeddings = nativeOf(inp.body)?.kind === 'embeddings';
-  const isEmb = (m: string): boolean => own(cfg.models, m)?.capabilities.includes('embeddings') === true;
   const named = own(cfg.models, inp.model) !== undefined;
   if (wantsEmbeddings && !named) {
-    const embeddingModels = Object.keys(cfg.models).filter(isEmb);
+    const embeddingModels = Object.keys(cfg.models).filter((m) => isEmbeddingsModel(cfg, m));
     // `auto` and routes are chat choices; any other name is simply not in the catalogue.
     if (inp.model === 'auto' || inp.model.startsWith('route/')) {
       throw new SwitchyardError('invalid_request', `embeddings need a catalogue model with capability "embeddings", not "${inp.model}"`, { param: 'model' });
@@ -75,19 +76,31 @@ function checkPurpose(cfg: Config, inp: ResolveInput): (m: string) => boolean {
       { param: 'model' },
     );
   }
-  if (named && isEmb(inp.model) !== wantsEmbeddings) {
+  if (named && isEmbeddingsModel(cfg, inp.model) !== wantsEmbeddings) {
     const msg = wantsEmbeddings ? `"${inp.model}" is not an embeddings model` : `"${inp.model}" is an embeddings model: use POST /v1/embeddings`;
     throw new SwitchyardError('invalid_request', msg, { param: 'model' });
   }
-  return (m) => isEmb(m) === wantsEmbeddings;
+  return wantsEmbeddings;
+}
+
+const dedupe = (xs: string[]): string[] => [...new Set(xs)];
+
+/** True when no string occurs twice in `xs` (a short list: compared pairwise, nothing allocated). */
+function distinct(xs: readonly string[]): boolean {
+  for (let i = 1; i < xs.length; i++) for (let j = 0; j < i; j++) if (xs[i] === xs[j]) return false;
+  return true;
 }
 
 export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
-  const purpose = checkPurpose(cfg, inp);
+  const wantsEmbeddings = checkPurpose(cfg, inp);
   const needs = requiredCapabilities(inp.body);
   const fits = (m: string): boolean => (own(cfg.models, m)?.contextWindow ?? 0) >= inp.promptTokens;
-  const capable = (m: string): boolean => purpose(m) && needs.every((c) => cfg.models[m]!.capabilities.includes(c));
-  const dedupe = (xs: string[]): string[] => [...new Set(xs)];
+  const capable = (m: string): boolean => {
+    if (isEmbeddingsModel(cfg, m) !== wantsEmbeddings) return false;
+    const caps = cfg.models[m]!.capabilities;
+    for (let i = 0; i < needs.length; i++) if (!caps.includes(needs[i]!)) return false;
+    return true;
+  };
 
   let plan: RoutePlan;
   if (inp.model === 'auto') {
@@ -117,11 +130,20 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
   } else {
     const m = own(cfg.models, inp.model);
     if (!m) throw notFound(cfg, inp.model);
-    plan = { candidates: [inp.model, ...m.fallbacks.filter(capable)], tier: m.tier, reason: `requested ${inp.model}`, score: null };
+    plan = {
+      candidates: m.fallbacks.length === 0 ? [inp.model] : [inp.model, ...m.fallbacks.filter(capable)],
+      tier: m.tier,
+      reason: `requested ${inp.model}`,
+      score: null,
+    };
   }
-  const tooSmall = plan.candidates.filter((m) => !fits(m));
-  plan.candidates = dedupe(plan.candidates.filter(fits));
-  if (tooSmall.length > 0) plan.reason += `; skipped ${tooSmall.join(', ')} (context window < ${inp.promptTokens} tokens)`;
+  // The usual plan (every candidate fits, none twice, a short list) is kept as built: what the
+  // filters and the Set would copy unchanged.
+  if (plan.candidates.length > 16 || !plan.candidates.every(fits) || !distinct(plan.candidates)) {
+    const tooSmall = plan.candidates.filter((m) => !fits(m));
+    plan.candidates = dedupe(plan.candidates.filter(fits));
+    if (tooSmall.length > 0) plan.reason += `; skipped ${tooSmall.join(', ')} (context window < ${inp.promptTokens} tokens)`;
+  }
   if (plan.candidates.length === 0) {
     throw new SwitchyardError(
       'invalid_request',

@@ -137,10 +137,6 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     upstreamModel: h.endpoint.upstreamModel,
   });
   if (trace) Object.assign(req.headers, trace.headers());
-  const traced = (out: AttemptSuccess): AttemptSuccess => {
-    trace?.end({ ok: true, text: out.text, usage: out.usage });
-    return out;
-  };
   // Time to first token is measured from dispatch; it covers a silent upstream before headers too.
   let firstToken: NodeJS.Timeout | undefined;
   if (inp.stream) {
@@ -154,7 +150,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
       // The headers and the whole body in one step; a whole body that goes silent half way is cut by the idle limit, as a stream would be.
       const whole = await sendWhole(inp.h.pool, req, opts, r.idleTimeoutMs);
       if (whole.statusCode >= 300) throw statusFault(inp, whole, whole.text);
-      return traced(completionOf(inp, whole, started));
+      return traced(trace, completionOf(inp, whole, started));
     }
     const res = await send(inp.h.pool, req, opts);
     headersIn = true;
@@ -162,7 +158,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     if (!session) throw new Error('streaming attempt without a session');
     reader = new StreamReader(inp, res, ac, session, started, () => firstToken && clearTimeout(firstToken));
     res.consume(reader);
-    return traced(await reader.result);
+    return traced(trace, await reader.result);
   } catch (err) {
     const fault = err instanceof UpstreamFault ? err : classifyError(err, ac.signal);
     // A reset before the response headers is a reset (one quick retry); once the stream was open it is a cut.
@@ -175,6 +171,12 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     if (firstToken) clearTimeout(firstToken);
     unlink();
   }
+}
+
+/** The attempt's success, told to its trace (a function, not a closure made per attempt). */
+function traced(trace: ReturnType<typeof traceAttempt>, out: AttemptSuccess): AttemptSuccess {
+  trace?.end({ ok: true, text: out.text, usage: out.usage });
+  return out;
 }
 
 /** A whole answer (its body read by sendWhole) as the attempt's result. */

@@ -59,9 +59,13 @@ export function poolFor(pools: UpstreamPools, cfg: Config, provider: ProviderCon
 }
 
 export type Availability =
-  | { ok: true; probe: boolean }
+  | { readonly ok: true; readonly probe: boolean }
   /** Not now; `freeAt` is when it may be (null: not before a state change). */
-  | { ok: false; freeAt: number | null; why: string };
+  | { readonly ok: false; readonly freeAt: number | null; readonly why: string };
+
+/** The two answers that carry nothing of the moment: shared, not built per call. */
+const FREE: Availability = Object.freeze({ ok: true, probe: false });
+const PROBE: Availability = Object.freeze({ ok: true, probe: true });
 
 /** Can this endpoint take a request of `estTokens` at `now`? */
 export function availability(h: EndpointHandle, now: number, estTokens: number): Availability {
@@ -74,14 +78,14 @@ export function availability(h: EndpointHandle, now: number, estTokens: number):
   // Past `retryAt` the endpoint is judged like a healthy one (its own windows still apply).
   if (state === 'throttled' && (c.retryAt === null || c.retryAt > now)) return { ok: false, freeAt: c.retryAt, why: `throttled (${c.reason ?? 'window'})` };
   if (state === 'half-open') {
-    return c.probesInFlight < c.settings.halfOpenProbes ? { ok: true, probe: true } : { ok: false, freeAt: null, why: 'half-open, probe in flight' };
+    return c.probesInFlight < c.settings.halfOpenProbes ? PROBE : { ok: false, freeAt: null, why: 'half-open, probe in flight' };
   }
   if (c.inFlight >= c.settings.maxConcurrent) return { ok: false, freeAt: null, why: `max concurrent (${c.settings.maxConcurrent}) reached` };
   const s = c.settings;
   if (s.rpm !== null && !gcraAdmits(c.rpmTat, now, 1, s.rpm)) return { ok: false, freeAt: gcraFreeAt(c.rpmTat, now, 1, s.rpm), why: 'rpm window full' };
   if (s.tpm !== null && !gcraAdmits(c.tpmTat, now, estTokens, s.tpm))
     return { ok: false, freeAt: gcraFreeAt(c.tpmTat, now, estTokens, s.tpm), why: 'tpm window full' };
-  return { ok: true, probe: false };
+  return FREE;
 }
 
 /** Latency used for selection: the measured peak EWMA, the model's prior until measured. */

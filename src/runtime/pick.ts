@@ -45,7 +45,57 @@ export function* candidateEndpoints(rt: RuntimeCore, req: PickRequest, pc: PickC
   }
 }
 
+/** Whether `h` may be tried at all: not excluded, and within the latency limit. */
+const eligible = (h: EndpointHandle, req: PickRequest, maxLatency: number | null): boolean =>
+  !req.excluded.includes(h.id) && (maxLatency === null || latencyOf(h) <= maxLatency);
+
 export function pickEndpoint(rt: RuntimeCore, req: PickRequest, pc: PickContext): PickResult {
+  if (req.pinned !== null) {
+    const h = rt.handles.get(req.pinned);
+    if (h && availability(h, pc.now, pc.estTokens).ok) return { type: 'picked', handle: h };
+  }
+  const acc: NoneAcc = { earliest: null, waitable: false, unknown: false };
+  // The same order as candidateEndpoints, without its generator, filtered copy and sort when a
+  // model has one endpoint (the common case): that endpoint is the whole of its sorted list.
+  for (let i = 0; i < pc.candidates.length; i++) {
+    const model = pc.candidates[i]!;
+    if (req.excludedModels.includes(model)) continue;
+    const mc = own(rt.cfg.models, model);
+    if (!mc) continue;
+    if (req.committed && (!mc.capabilities.includes('prefill') || pc.toolCallsSent)) continue;
+    const all = rt.byModel.get(model);
+    if (all === undefined) continue;
+    if (all.length === 1) {
+      const h = all[0]!;
+      if (eligible(h, req, pc.maxLatencyMs) && tryOne(h, pc, acc)) return { type: 'picked', handle: h };
+      continue;
+    }
+    const eps = all.filter((h) => eligible(h, req, pc.maxLatencyMs));
+    eps.sort((a, b) => load(a) - load(b));
+    for (const h of eps) if (tryOne(h, pc, acc)) return { type: 'picked', handle: h };
+  }
+  return { type: 'none', waitable: acc.waitable, earliest: acc.earliest, unknown: acc.unknown };
+}
+
+interface NoneAcc {
+  earliest: number | null;
+  waitable: boolean;
+  unknown: boolean;
+}
+
+/** True when `h` can take the request now; else notes in `acc` whether and when waiting could help. */
+function tryOne(h: EndpointHandle, pc: PickContext, acc: NoneAcc): boolean {
+  const a = availability(h, pc.now, pc.estTokens);
+  if (a.ok) return true;
+  if (a.why.startsWith('circuit-open')) return false;
+  acc.waitable = true;
+  if (a.freeAt !== null) acc.earliest = acc.earliest === null ? a.freeAt : Math.min(acc.earliest, a.freeAt);
+  else acc.unknown = true;
+  return false;
+}
+
+/** The slow path kept as the reference: what {@link pickEndpoint} must equal (test/unit/pick-fast.test.ts). */
+export function pickEndpointReference(rt: RuntimeCore, req: PickRequest, pc: PickContext): PickResult {
   if (req.pinned !== null) {
     const h = rt.handles.get(req.pinned);
     if (h && availability(h, pc.now, pc.estTokens).ok) return { type: 'picked', handle: h };

@@ -14,6 +14,7 @@ const CHAT_CAPABILITIES = CAPABILITIES.filter((c) => c !== 'embeddings');
 import { SwitchyardError } from '../../src/errors.js';
 import { classify, requiredCapabilities } from '../../src/routing/classify.js';
 import { resolve, type ResolveInput, type RoutePlan } from '../../src/routing/resolve.js';
+import { resolveReference } from './resolve-reference.js';
 
 const NAMES = ['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6'];
 const WINDOWS = [1_000, 4_000, 8_000, 32_000, 128_000, 1_000_000];
@@ -243,5 +244,33 @@ describe('resolve: property over random configs and requests', () => {
       { numRuns: 1000, seed: 20261129 },
     );
     for (const [k, n] of Object.entries(seen)) expect(n, k).toBeGreaterThan(10);
+  });
+});
+
+describe('resolve: equal to the reference (the code before its allocation cuts)', () => {
+  const seeded = (seed: number) => {
+    let x = seed >>> 0;
+    return (): number => {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      return x / 4294967296;
+    };
+  };
+  const outcome = (f: () => RoutePlan): unknown => {
+    try {
+      return f();
+    } catch (err) {
+      if (err instanceof SwitchyardError) return { code: err.code, status: err.status, message: err.message };
+      throw err;
+    }
+  };
+  it('gives the same plan, or the same refusal, on random configs and requests', () => {
+    fc.assert(
+      fc.property(scenarioArb, fc.integer(), ({ cfg, inp }, seed) => {
+        const now = outcome(() => resolve(cfg, { ...inp, rng: seeded(seed) }));
+        const ref = outcome(() => resolveReference(cfg, { ...inp, rng: seeded(seed) }));
+        expect(now).toStrictEqual(ref);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -1,0 +1,138 @@
+/** resolve() as it was before its allocation cuts (commit 0178fb9): the reference resolve.equal.test.ts holds resolve() equal to. */
+/**
+ * Resolving the request's `model` into an ordered list of candidate models:
+ *   a catalogue id → that model, then its own `fallbacks`;
+ *   `route/<name>` → the route's chain, primary first;
+ *   `auto`         → the classifier's tier ordered by the strategy, then the tier above,
+ *                    then the one below.
+ * Models whose context window is too small for the prompt, or that lack a capability the
+ * request needs, are dropped (an explicitly requested model keeps its place for capabilities:
+ * the client asked for it by name).
+ */
+import type { Config, Tier } from '../../src/config/schema.js';
+import { TIERS } from '../../src/config/schema.js';
+import { own } from '../../src/config/lookup.js';
+import { SwitchyardError } from '../../src/errors.js';
+import { nativeOf } from '../../src/apis/native.js';
+import { classify, requiredCapabilities, type ClassifyInput } from '../../src/routing/classify.js';
+import type { RouteRequest } from '../../src/routing/features.js';
+import { order, type Rng, type Scored } from '../../src/routing/strategy.js';
+
+interface RoutePlan {
+  candidates: string[];
+  tier: Tier | null;
+  reason: string;
+  /** The `auto` scorer's score; null (or absent) when a hint, a rule, a route or a model name decided. */
+  score?: number | null;
+}
+
+interface ResolveInput {
+  model: string;
+  body: RouteRequest & { messages: Array<{ content?: unknown }> };
+  classify: ClassifyInput;
+  promptTokens: number;
+  /** Expected output tokens (for the cost strategy). */
+  expectedOutputTokens: number;
+  /** Live latency and load of a model (its best endpoint). */
+  liveStats: (model: string) => { latencyMs: number; inFlight: number };
+  rng?: Rng;
+}
+
+function listModelIds(cfg: Config): string[] {
+  return [...Object.keys(cfg.models), ...Object.keys(cfg.routing.routes).map((r) => `route/${r}`), 'auto'];
+}
+
+function expectedCost(cfg: Config, model: string, inp: ResolveInput): number {
+  const p = cfg.models[model]!.price;
+  return inp.promptTokens * p.inputPerMTok + inp.expectedOutputTokens * p.outputPerMTok;
+}
+
+function ordered(cfg: Config, models: string[], inp: ResolveInput): string[] {
+  const scored: Array<Scored<string>> = models.map((m) => ({ item: m, cost: expectedCost(cfg, m, inp), ...live(inp, m) }));
+  return order(scored, cfg.routing.strategy, inp.rng);
+}
+
+const live = (inp: ResolveInput, m: string) => {
+  const s = inp.liveStats(m);
+  return { latencyMs: s.latencyMs, inFlight: s.inFlight };
+};
+
+const tierIndex = (t: Tier): number => TIERS.indexOf(t);
+
+/** Embeddings models serve `/v1/embeddings` only, and only they do. */
+function checkPurpose(cfg: Config, inp: ResolveInput): (m: string) => boolean {
+  const wantsEmbeddings = nativeOf(inp.body)?.kind === 'embeddings';
+  const isEmb = (m: string): boolean => own(cfg.models, m)?.capabilities.includes('embeddings') === true;
+  const named = own(cfg.models, inp.model) !== undefined;
+  if (wantsEmbeddings && !named) {
+    const embeddingModels = Object.keys(cfg.models).filter(isEmb);
+    // `auto` and routes are chat choices; any other name is simply not in the catalogue.
+    if (inp.model === 'auto' || inp.model.startsWith('route/')) {
+      throw new SwitchyardError('invalid_request', `embeddings need a catalogue model with capability "embeddings", not "${inp.model}"`, { param: 'model' });
+    }
+    throw new SwitchyardError(
+      'model_not_found',
+      `The model "${inp.model}" does not exist. Embeddings models: ${embeddingModels.join(', ') || 'none configured'}`,
+      { param: 'model' },
+    );
+  }
+  if (named && isEmb(inp.model) !== wantsEmbeddings) {
+    const msg = wantsEmbeddings ? `"${inp.model}" is not an embeddings model` : `"${inp.model}" is an embeddings model: use POST /v1/embeddings`;
+    throw new SwitchyardError('invalid_request', msg, { param: 'model' });
+  }
+  return (m) => isEmb(m) === wantsEmbeddings;
+}
+
+export function resolveReference(cfg: Config, inp: ResolveInput): RoutePlan {
+  const purpose = checkPurpose(cfg, inp);
+  const needs = requiredCapabilities(inp.body);
+  const fits = (m: string): boolean => (own(cfg.models, m)?.contextWindow ?? 0) >= inp.promptTokens;
+  const capable = (m: string): boolean => purpose(m) && needs.every((c) => cfg.models[m]!.capabilities.includes(c));
+  const dedupe = (xs: string[]): string[] => [...new Set(xs)];
+
+  let plan: RoutePlan;
+  if (inp.model === 'auto') {
+    const c = classify({ ...inp.classify, request: inp.classify.request ?? inp.body }, cfg.routing.classifier, cfg.routing.auto);
+    const idx = tierIndex(c.tier);
+    const tiersInOrder = [c.tier, TIERS[idx + 1], TIERS[idx - 1], TIERS[idx + 2], TIERS[idx - 2]].filter((t): t is Tier => t !== undefined);
+    const chain: string[] = [];
+    let emptyTier = false;
+    for (const t of tiersInOrder) {
+      const inTier = ordered(
+        cfg,
+        Object.keys(cfg.models).filter((m) => cfg.models[m]!.tier === t && capable(m)),
+        inp,
+      );
+      if (t === c.tier && inTier.length === 0) emptyTier = true;
+      chain.push(...inTier);
+      // The chosen tier's own fallbacks come before other tiers (balanced: gemini-2.5-flash, then deepseek-v3.2).
+      if (t === c.tier) chain.push(...inTier.flatMap((m) => cfg.models[m]!.fallbacks).filter(capable));
+    }
+    const note = emptyTier ? `; no model of tier ${c.tier} can take this request: served from the nearest tier` : '';
+    plan = { candidates: chain, tier: c.tier, reason: `${c.reason}${note}`, score: c.score ?? null };
+  } else if (inp.model.startsWith('route/')) {
+    const name = inp.model.slice('route/'.length);
+    const chain = own(cfg.routing.routes, name);
+    if (!chain) throw notFound(cfg, inp.model);
+    plan = { candidates: chain.filter(capable), tier: null, reason: `route ${name}: ${chain.join(' → ')}`, score: null };
+  } else {
+    const m = own(cfg.models, inp.model);
+    if (!m) throw notFound(cfg, inp.model);
+    plan = { candidates: [inp.model, ...m.fallbacks.filter(capable)], tier: m.tier, reason: `requested ${inp.model}`, score: null };
+  }
+  const tooSmall = plan.candidates.filter((m) => !fits(m));
+  plan.candidates = dedupe(plan.candidates.filter(fits));
+  if (tooSmall.length > 0) plan.reason += `; skipped ${tooSmall.join(', ')} (context window < ${inp.promptTokens} tokens)`;
+  if (plan.candidates.length === 0) {
+    throw new SwitchyardError(
+      'invalid_request',
+      `no model can serve this request: ${needs.length ? `it needs ${needs.join(', ')}; ` : ''}prompt is ${inp.promptTokens} tokens`,
+      { param: 'model' },
+    );
+  }
+  return plan;
+}
+
+function notFound(cfg: Config, model: string): SwitchyardError {
+  return new SwitchyardError('model_not_found', `The model "${model}" does not exist. Available: ${listModelIds(cfg).join(', ')}`, { param: 'model' });
+}
