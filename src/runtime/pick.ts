@@ -31,20 +31,6 @@ export type PickResult =
 
 const load = (h: EndpointHandle): number => latencyOf(h) * (h.actor.getSnapshot().context.inFlight + 1);
 
-/** Endpoints in candidate order, without the excluded ones. After a commit only models that accept a prefill. */
-export function* candidateEndpoints(rt: RuntimeCore, req: PickRequest, pc: PickContext): Generator<EndpointHandle> {
-  for (const model of pc.candidates) {
-    if (req.excludedModels.includes(model)) continue;
-    const mc = own(rt.cfg.models, model);
-    if (!mc) continue;
-    if (req.committed && (!mc.capabilities.includes('prefill') || pc.toolCallsSent)) continue;
-    const maxLatency = pc.maxLatencyMs;
-    const eps = (rt.byModel.get(model) ?? []).filter((h) => !req.excluded.includes(h.id) && (maxLatency === null || latencyOf(h) <= maxLatency));
-    eps.sort((a, b) => load(a) - load(b));
-    yield* eps;
-  }
-}
-
 /** Whether `h` may be tried at all: not excluded, and within the latency limit. */
 const eligible = (h: EndpointHandle, req: PickRequest, maxLatency: number | null): boolean =>
   !req.excluded.includes(h.id) && (maxLatency === null || latencyOf(h) <= maxLatency);
@@ -92,24 +78,4 @@ function tryOne(h: EndpointHandle, pc: PickContext, acc: NoneAcc): boolean {
   if (a.freeAt !== null) acc.earliest = acc.earliest === null ? a.freeAt : Math.min(acc.earliest, a.freeAt);
   else acc.unknown = true;
   return false;
-}
-
-/** The slow path kept as the reference: what {@link pickEndpoint} must equal (test/unit/pick-fast.test.ts). */
-export function pickEndpointReference(rt: RuntimeCore, req: PickRequest, pc: PickContext): PickResult {
-  if (req.pinned !== null) {
-    const h = rt.handles.get(req.pinned);
-    if (h && availability(h, pc.now, pc.estTokens).ok) return { type: 'picked', handle: h };
-  }
-  let earliest: number | null = null;
-  let waitable = false;
-  let unknown = false;
-  for (const h of candidateEndpoints(rt, req, pc)) {
-    const a = availability(h, pc.now, pc.estTokens);
-    if (a.ok) return { type: 'picked', handle: h };
-    if (a.why.startsWith('circuit-open')) continue;
-    waitable = true;
-    if (a.freeAt !== null) earliest = earliest === null ? a.freeAt : Math.min(earliest, a.freeAt);
-    else unknown = true;
-  }
-  return { type: 'none', waitable, earliest, unknown };
 }

@@ -3,7 +3,8 @@
  * equals the generator-based reference on random runtimes: the same result, the same handle.
  */
 import { describe, expect, it } from 'vitest';
-import { pickEndpoint, pickEndpointReference, type PickContext, type PickRequest } from '../../src/runtime/pick.js';
+import { pickEndpoint, type PickContext, type PickRequest } from '../../src/runtime/pick.js';
+import { pickEndpointReference } from './pick-reference.js';
 import type { RuntimeCore } from '../../src/runtime/core.js';
 import { availability, type EndpointHandle } from '../../src/runtime/endpoints.js';
 
