@@ -281,14 +281,22 @@ export class RequestDriver {
       endpoint: h.id,
       amountNano: this.costNano + (this.snap.context.current?.amount ?? 0),
     });
-    // A journal that groups its writes: the attempt goes once its line is written (an abort meanwhile ends it as it starts; a failed write fails the request as a throw here would).
-    if (held instanceof Promise) return held.then(() => this.dispatch(h, est, continuation));
+    // The endpoint's slot is taken now, in the same step as the pick: another request woken in
+    // this turn must not see it free while this one's journal line is being written.
+    this.rt.endpointEvent(h, { type: 'request.dispatched', at: this.rt.now(), estTokens: est });
+    // A journal that groups its writes: the attempt goes once its line is written (an abort
+    // meanwhile ends it as it starts); a failed write releases the slot and the reservation and
+    // fails the request as a throw from the journal would.
+    if (held instanceof Promise)
+      return held.then(
+        () => this.dispatch(h, est, continuation),
+        (err: unknown) => this.failed(h, err, est, continuation),
+      );
     return this.dispatch(h, est, continuation);
   }
 
-  /** The attempt itself, its hold written: sent upstream; resolves as `send` says. */
+  /** The attempt itself, its hold written and its slot taken: sent upstream; resolves as `send` says. */
   private dispatch(h: EndpointHandle, est: number, continuation: boolean): Promise<ReqEvent> {
-    this.rt.endpointEvent(h, { type: 'request.dispatched', at: this.rt.now(), estTokens: est });
     const session = this.session;
     const relay = this.relays(h);
     session?.beginAttempt(relay);

@@ -578,6 +578,29 @@ describe('the in-flight journal and the attempt', () => {
     expect([g.sink.status, g.sink.error?.code, upstreamCalls('up-a'), upstreamCalls('up-b'), rt!.modelStats('a').inFlight]).toEqual([504, 'timeout', 0, 0, 0]);
   });
 
+  it('the slot is taken at the pick, not when the line is written: with rpm 1 a request of the same turn waits for the window', async () => {
+    const r = await runtime({ requestTimeoutMs: 120_000 }, { rpm: 1 }, {}, fileLedger());
+    const real = ledger.hold!.bind(ledger);
+    let held = 0;
+    let open!: () => void;
+    const gate = new Promise<void>((res) => (open = res));
+    ledger.hold = (h: InFlight) => {
+      held++;
+      return Promise.all([real(h), gate]).then(() => undefined);
+    };
+    const first = start(r, { model: 'b' });
+    const second = start(r, { model: 'b' });
+    // Had the slot been taken only once the first line was written, the second would be on its way too.
+    await waitsFor(60_000);
+    expect([held, r.queue.depth, upstreamCalls('up-b')]).toEqual([1, 1, 0]);
+    open();
+    await first.done;
+    expect(upstreamCalls('up-b')).toBe(1);
+    clock.advance(60_000);
+    await second.done;
+    expect([first.sink.status, second.sink.status, upstreamCalls('up-b'), r.queue.depth]).toEqual([200, 200, 2, 0]);
+  });
+
   it('a failed hold write fails the request as a hold that threw at once does (500, not sent)', async () => {
     const outcome = async (sink: TestSink) => {
       const [row] = await ledger.rows({ requestId: `req-${n}` });
@@ -593,6 +616,8 @@ describe('the in-flight journal and the attempt', () => {
     g.fail(new Error('EIO: i/o error, write'));
     await g.done;
     const later = await outcome(g.sink);
+    // The slot the attempt took at its pick is given back.
+    expect(rt!.modelStats('a').inFlight).toBe(0);
     await rt?.close();
     const r = await runtime({}, {}, {}, fileLedger());
     ledger.hold = () => {
