@@ -4,7 +4,7 @@
  * — on normal exit, on an error and on SIGINT.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -83,6 +83,8 @@ export interface SpawnSpec {
   env?: NodeJS.ProcessEnv;
   /** Working directory (default: the repository). */
   cwd?: string;
+  /** Every byte the child writes (stdout and stderr) is also appended here (`output()` keeps only a tail). */
+  logFile?: string;
 }
 
 /** Start `node <args>` and resolve once stdout or stderr matches `ready` (group 1 = URL). */
@@ -94,7 +96,10 @@ export function startChild(spec: SpawnSpec): Promise<Child> {
     child.once('exit', () => live.delete(child));
     let out = '';
     let ready = false;
+    const log = spec.logFile !== undefined ? createWriteStream(spec.logFile) : null;
+    if (log) child.once('exit', () => log.end());
     const onData = (d: Buffer): void => {
+      log?.write(d);
       // Keep only the tail: a child that logs per request must not grow this without bound.
       out = (out + d.toString()).slice(-20_000);
       if (ready) return;

@@ -51,13 +51,20 @@ export class InFlightJournal {
   private readonly sizes: [number, number] = [0, 0];
   /** Open requests with a line in each file. */
   private readonly open: [number, number] = [0, 0];
-  /** Per open request id: its latest line, and in which files it has lines (bit 1: file 0, bit 2: file 1). */
-  private readonly files = new Map<string, { bits: number; line: string }>();
+  /**
+   * Per open request id: its latest hold and that line's sequence number (the line is rebuilt
+   * from them, byte for byte, when a rotation copies it), and in which files it has lines (bit 1:
+   * file 0, bit 2: file 1). The line text itself is not kept: strings held here for the few
+   * milliseconds a request is open were promoted to the old generation by the scavenger at
+   * ~700 B a request (`--trace-gc-nvp`), a hold object and a number are not.
+   */
+  private readonly files = new Map<string, { bits: number; seq: number; hold: InFlight }>();
   private cur: 0 | 1 = 0;
   private seq = 0;
   private closed = false;
-  /** Lines held but not yet written (the batch), with their request ids, in order. */
-  private queuedIds: string[] = [];
+  /** Lines held but not yet written (the batch), with their holds and sequence numbers, in order. */
+  private queuedHolds: InFlight[] = [];
+  private queuedSeqs: number[] = [];
   private queuedLines: string[] = [];
   /** The batch's promise (one per batch), settled by `flush`; null while nothing is queued. */
   private batch: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | null = null;
@@ -100,8 +107,10 @@ export class InFlightJournal {
    * in one write), rejects if that write fails. Send the attempt only after it resolves.
    */
   hold(h: InFlight): Promise<void> {
-    this.queuedIds.push(h.requestId);
-    this.queuedLines.push(`${holdLine(++this.seq, h)}\n`);
+    const seq = ++this.seq;
+    this.queuedHolds.push(h);
+    this.queuedSeqs.push(seq);
+    this.queuedLines.push(`${holdLine(seq, h)}\n`);
     if (this.batch !== null) return this.batch.promise;
     let resolve!: () => void;
     let reject!: (err: unknown) => void;
@@ -121,15 +130,17 @@ export class InFlightJournal {
   flush(): void {
     const batch = this.batch;
     if (batch === null) return;
-    const ids = this.queuedIds;
+    const holds = this.queuedHolds;
+    const seqs = this.queuedSeqs;
     const lines = this.queuedLines;
     this.batch = null;
-    this.queuedIds = [];
+    this.queuedHolds = [];
+    this.queuedSeqs = [];
     this.queuedLines = [];
     try {
       const i = this.cur;
       this.write(i, lines.length === 1 ? lines[0]! : lines.join(''));
-      for (let k = 0; k < ids.length; k++) this.record(i, ids[k]!, lines[k]!);
+      for (let k = 0; k < holds.length; k++) this.record(i, holds[k]!, seqs[k]!);
       if (this.sizes[i] > this.rotateBytes) this.rotate();
     } catch (err) {
       batch.reject(err);
@@ -153,20 +164,16 @@ export class InFlightJournal {
     }
   }
 
-  private append(requestId: string, line: string): void {
-    this.write(this.cur, line);
-    this.record(this.cur, requestId, line);
-  }
-
-  /** The request's latest line is `line`, written to file `i`. */
-  private record(i: 0 | 1, requestId: string, line: string): void {
-    const entry = this.files.get(requestId);
+  /** The request's latest line is the one of `hold` numbered `seq`, written to file `i`. */
+  private record(i: 0 | 1, hold: InFlight, seq: number): void {
+    const entry = this.files.get(hold.requestId);
     if (!entry) {
-      this.files.set(requestId, { bits: 1 << i, line });
+      this.files.set(hold.requestId, { bits: 1 << i, seq, hold });
       this.open[i]++;
       return;
     }
-    entry.line = line;
+    entry.seq = seq;
+    entry.hold = hold;
     if ((entry.bits & (1 << i)) === 0) {
       entry.bits |= 1 << i;
       this.open[i]++;
@@ -176,9 +183,11 @@ export class InFlightJournal {
   /** Copy what is still open in the other file into the current one, then empty the other and write there. */
   private rotate(): void {
     const other = this.cur === 0 ? 1 : 0;
-    for (const [id, entry] of this.files) {
+    for (const entry of this.files.values()) {
       if ((entry.bits & (1 << other)) === 0) continue;
-      this.append(id, entry.line);
+      // The same line again, its sequence number included: `pending()` keeps the highest.
+      this.write(this.cur, `${holdLine(entry.seq, entry.hold)}\n`);
+      this.record(this.cur, entry.hold, entry.seq);
       entry.bits &= ~(1 << other);
     }
     this.open[other] = 0;
@@ -189,7 +198,7 @@ export class InFlightJournal {
   /** The request's row is committed: its lines are no longer needed. */
   settled(requestId: string): void {
     // A line still queued is written first, so it is dropped with the rest (never left behind).
-    if (this.batch !== null && this.queuedIds.includes(requestId)) this.flush();
+    if (this.batch !== null && this.queuedHolds.some((h) => h.requestId === requestId)) this.flush();
     const entry = this.files.get(requestId);
     if (entry === undefined) return;
     this.files.delete(requestId);

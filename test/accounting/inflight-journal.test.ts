@@ -75,6 +75,29 @@ describe('InFlightJournal', () => {
     expect(size(p)).toBe(0);
   });
 
+  it('a rotation copies an open request its line byte for byte, sequence number included (rebuilt from the hold, not kept as text)', () => {
+    const p = paths();
+    const j = new InFlightJournal(p, 400);
+    const long = { requestId: 'long "é\n😀', at: 1_700_000_000_123, keyId: 'k\\1', model: null, endpoint: 'e@p', amountNano: 9_007_199_254 };
+    void j.hold(long);
+    j.flush();
+    const first = `${holdLine(1, long)}\n`;
+    expect(readFileSync(p[0], 'utf8')).toBe(first);
+    let copies = 0;
+    for (let i = 0; i < 40; i++) {
+      void j.hold(h(`r${i}`));
+      j.flush();
+      if (i > 0) j.settled(`r${i - 1}`);
+      // Wherever the long request's line is, it is the line first written, byte for byte.
+      const lines = [0, 1].flatMap((f) => readFileSync(p[f]!, 'utf8').split('\n')).filter((l) => l.includes('"long '));
+      expect(lines.length).toBeGreaterThan(0);
+      for (const l of lines) expect(`${l}\n`).toBe(first);
+      if (readFileSync(p[1], 'utf8').includes('"long ')) copies++;
+    }
+    expect(copies).toBeGreaterThan(0); // a rotation copied it into the other file
+    expect(j.pending().find((x) => x.requestId === long.requestId)).toEqual(long);
+  });
+
   const mixed = [h('a', 1), h('b', 2), { requestId: 'q"é\n😀', at: 7, keyId: 'k', model: null, endpoint: 'e@p', amountNano: 3 }, h('a', 4)];
   const unbatched = mixed.map((x, i) => `${holdLine(i + 1, x)}\n`).join('');
 

@@ -1,0 +1,87 @@
+/**
+ * The garbage collector's share of a warm sidecar (or of the bare pass-through proxy) under JSON
+ * load: the process runs with `--trace-gc-nvp`, and each young-generation collection (scavenge)
+ * in the measured window reports its pause, the bytes allocated since the last one and the bytes
+ * it promoted to the old generation. Promotion is what to watch: an object that outlives two
+ * scavenges (~60 ms at this load) is copied twice and later marked and swept by a full
+ * collection, so per-request data kept for longer than the request (a history ring, a
+ * journal's map) costs far more than its allocation.
+ *
+ *   node bench/run-ts.js bench/gc-probe.ts                      # sidecar, JSON, 16 connections, 5 s
+ *   GC_TARGET=passthrough GC_CONNS=64 node bench/run-ts.js bench/gc-probe.ts
+ *   GC_HISTORY=4 node bench/run-ts.js bench/gc-probe.ts          # observe.historySize 4 instead of the default
+ *   GC_BIN=/tmp/base/dist/src/bin/switchyard.js node bench/run-ts.js bench/gc-probe.ts   # another build
+ *
+ * The config is `npm run bench`'s realistic one (GC_STORAGE=memory: the in-memory ledger).
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { newPool, runCount, runLoad, type Target } from './lib/load.js';
+import { installCleanup, onCleanup, ROOT, RUN_TS, startChild, SWITCHYARD_BIN } from './lib/procs.js';
+import { realisticConfig, SIM_PROFILE, sqliteStorage } from './lib/config.js';
+
+installCleanup();
+const conns = Number(process.env.GC_CONNS ?? 16);
+const secs = Number(process.env.GC_SECONDS ?? 5);
+const dir = mkdtempSync(join(tmpdir(), 'sy-gc-'));
+onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+writeFileSync(join(dir, 'sim.json'), JSON.stringify(SIM_PROFILE));
+const sim = await startChild({
+  name: 'sim',
+  args: [SWITCHYARD_BIN, 'simulate', '--port', '0', '--profile', join(dir, 'sim.json')],
+  ready: /listening on (http:\/\/\S+)/,
+});
+const storage = process.env.GC_STORAGE === 'memory' ? { ledger: 'memory' } : sqliteStorage(join(dir, 'l.db'));
+const over = process.env.GC_HISTORY ? { observe: { historySize: Number(process.env.GC_HISTORY) } } : {};
+writeFileSync(join(dir, 'c.json'), JSON.stringify(realisticConfig(sim.url, storage, { over })));
+const logFile = join(dir, 'gc.log');
+const sy =
+  process.env.GC_TARGET === 'passthrough'
+    ? await startChild({
+        name: 'passthrough',
+        args: ['--trace-gc-nvp', RUN_TS, join(ROOT, 'bench/passthrough.ts'), '--upstream', `${sim.url}/openai`, '--port', '0'],
+        ready: /(http:\/\/127\.0\.0\.1:\d+)/,
+        logFile,
+      })
+    : await startChild({
+        name: 'sidecar',
+        args: ['--trace-gc-nvp', process.env.GC_BIN ?? SWITCHYARD_BIN, 'serve', '--config', join(dir, 'c.json'), '--port', '0'],
+        ready: /switchyard (http:\/\/127\.0\.0\.1:\d+)\/v1/,
+        env: { SY_BENCH_OPENAI_KEY: 'sk-bench-upstream' },
+        logFile,
+      });
+const target: Target = { name: 'target', url: `${sy.url}/v1/chat/completions` };
+const pool = newPool(target, conns);
+await runCount(pool, target, 'json', conns, 10_000);
+const scavenges = (): string[] =>
+  readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((l) => / gc=s /.test(l));
+let skip = 0;
+let cpu0 = 0;
+let cpu1 = 0;
+let taken: string[] = [];
+const s = await runLoad(pool, target, 'json', conns, 0.5, secs, {
+  onStart: () => {
+    skip = scavenges().length;
+    cpu0 = sy.cpuMicros();
+  },
+  onEnd: () => {
+    cpu1 = sy.cpuMicros();
+    taken = scavenges().slice(skip);
+  },
+});
+await pool.close();
+await sy.stop();
+await sim.stop();
+const field = (line: string, name: string): number => Number(new RegExp(`\\b${name}=([\\d.]+)`).exec(line)?.[1] ?? NaN);
+const sum = (name: string): number => taken.reduce((a, l) => a + field(l, name), 0);
+const n = Math.max(1, s.requests);
+console.log(`${process.env.GC_TARGET ?? 'sidecar'}, JSON, ${conns} connections: ${s.requests} requests, ${((cpu1 - cpu0) / n).toFixed(0)} µs CPU/request`);
+console.log(
+  `  scavenges ${taken.length} (one per ${(n / Math.max(1, taken.length)).toFixed(0)} requests), mean pause ${(sum('pause') / Math.max(1, taken.length)).toFixed(2)} ms`,
+);
+console.log(
+  `  per request: allocated ${(sum('allocated') / n / 1024).toFixed(1)} KB, promoted ${(sum('promoted') / n).toFixed(0)} B, scavenge pause ${((sum('pause') * 1000) / n).toFixed(1)} µs`,
+);
