@@ -14,44 +14,24 @@
  *
  * The config is `npm run bench`'s realistic one (GC_STORAGE=memory: the in-memory ledger).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { newPool, runCount, runLoad, type Target } from './lib/load.js';
-import { installCleanup, onCleanup, ROOT, RUN_TS, startChild, SWITCHYARD_BIN } from './lib/procs.js';
-import { realisticConfig, SIM_PROFILE, sqliteStorage } from './lib/config.js';
+import { readFileSync } from 'node:fs';
+import { newPool, runCount, runLoad } from './lib/load.js';
+import { installCleanup } from './lib/procs.js';
+import { startProbe } from './lib/probe-target.js';
 
 installCleanup();
 const conns = Number(process.env.GC_CONNS ?? 16);
 const secs = Number(process.env.GC_SECONDS ?? 5);
-const dir = mkdtempSync(join(tmpdir(), 'sy-gc-'));
-onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-writeFileSync(join(dir, 'sim.json'), JSON.stringify(SIM_PROFILE));
-const sim = await startChild({
-  name: 'sim',
-  args: [SWITCHYARD_BIN, 'simulate', '--port', '0', '--profile', join(dir, 'sim.json')],
-  ready: /listening on (http:\/\/\S+)/,
+const probe = await startProbe('sy-gc-', {
+  passthrough: process.env.GC_TARGET === 'passthrough',
+  nodeArgs: ['--trace-gc-nvp'],
+  memoryLedger: process.env.GC_STORAGE === 'memory',
+  over: process.env.GC_HISTORY ? { observe: { historySize: Number(process.env.GC_HISTORY) } } : {},
+  logName: 'gc.log',
+  ...(process.env.GC_BIN ? { bin: process.env.GC_BIN } : {}),
 });
-const storage = process.env.GC_STORAGE === 'memory' ? { ledger: 'memory' } : sqliteStorage(join(dir, 'l.db'));
-const over = process.env.GC_HISTORY ? { observe: { historySize: Number(process.env.GC_HISTORY) } } : {};
-writeFileSync(join(dir, 'c.json'), JSON.stringify(realisticConfig(sim.url, storage, { over })));
-const logFile = join(dir, 'gc.log');
-const sy =
-  process.env.GC_TARGET === 'passthrough'
-    ? await startChild({
-        name: 'passthrough',
-        args: ['--trace-gc-nvp', RUN_TS, join(ROOT, 'bench/passthrough.ts'), '--upstream', `${sim.url}/openai`, '--port', '0'],
-        ready: /(http:\/\/127\.0\.0\.1:\d+)/,
-        logFile,
-      })
-    : await startChild({
-        name: 'sidecar',
-        args: ['--trace-gc-nvp', process.env.GC_BIN ?? SWITCHYARD_BIN, 'serve', '--config', join(dir, 'c.json'), '--port', '0'],
-        ready: /switchyard (http:\/\/127\.0\.0\.1:\d+)\/v1/,
-        env: { SY_BENCH_OPENAI_KEY: 'sk-bench-upstream' },
-        logFile,
-      });
-const target: Target = { name: 'target', url: `${sy.url}/v1/chat/completions` };
+const { proxy: sy, target } = probe;
+const logFile = probe.logFile!;
 const pool = newPool(target, conns);
 await runCount(pool, target, 'json', conns, 10_000);
 const scavenges = (): string[] =>
@@ -73,8 +53,7 @@ const s = await runLoad(pool, target, 'json', conns, 0.5, secs, {
   },
 });
 await pool.close();
-await sy.stop();
-await sim.stop();
+await probe.stop();
 const field = (line: string, name: string): number => Number(new RegExp(`\\b${name}=([\\d.]+)`).exec(line)?.[1] ?? NaN);
 const sum = (name: string): number => taken.reduce((a, l) => a + field(l, name), 0);
 const n = Math.max(1, s.requests);

@@ -16,12 +16,11 @@
  * profiler itself costs CPU: compare the shares, not the µs/request it prints.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { newPool, runCount, runLoad, type Mode, type Target } from './lib/load.js';
-import { installCleanup, onCleanup, ROOT, RUN_TS, startChild, SWITCHYARD_BIN } from './lib/procs.js';
-import { realisticConfig, SIM_PROFILE, sqliteStorage } from './lib/config.js';
+import { newPool, runCount, runLoad, type Mode } from './lib/load.js';
+import { installCleanup } from './lib/procs.js';
+import { startProbe } from './lib/probe-target.js';
 
 installCleanup();
 const mode = (process.env.PERF_MODE ?? 'json') as Mode;
@@ -29,33 +28,13 @@ if (mode !== 'json' && mode !== 'stream') throw new Error(`PERF_MODE: json or st
 const conns = Number(process.env.PERF_CONNS ?? 16);
 const secs = Number(process.env.PERF_SECONDS ?? 10);
 const top = Number(process.env.PERF_TOP ?? 40);
-const dir = mkdtempSync(join(tmpdir(), 'sy-perf-'));
-onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-writeFileSync(join(dir, 'sim.json'), JSON.stringify(SIM_PROFILE));
-const sim = await startChild({
-  name: 'sim',
-  args: [SWITCHYARD_BIN, 'simulate', '--port', '0', '--profile', join(dir, 'sim.json')],
-  ready: /listening on (http:\/\/\S+)/,
+// The jitdump goes to the working directory: the probe's fresh one, removed afterwards.
+const probe = await startProbe('sy-perf-', {
+  passthrough: process.env.PERF_TARGET === 'passthrough',
+  nodeArgs: ['--perf-prof', '--interpreted-frames-native-stack'],
+  cwdInDir: true,
 });
-writeFileSync(join(dir, 'c.json'), JSON.stringify(realisticConfig(sim.url, sqliteStorage(join(dir, 'l.db')))));
-// The jitdump goes to the working directory: a fresh one, removed afterwards.
-const passthrough = process.env.PERF_TARGET === 'passthrough';
-const node = ['--perf-prof', '--interpreted-frames-native-stack'];
-const sy = passthrough
-  ? await startChild({
-      name: 'passthrough',
-      args: [...node, RUN_TS, join(ROOT, 'bench/passthrough.ts'), '--upstream', `${sim.url}/openai`, '--port', '0'],
-      ready: /(http:\/\/127\.0\.0\.1:\d+)/,
-      cwd: dir,
-    })
-  : await startChild({
-      name: 'sidecar',
-      args: [...node, SWITCHYARD_BIN, 'serve', '--config', join(dir, 'c.json'), '--port', '0'],
-      ready: /switchyard (http:\/\/127\.0\.0\.1:\d+)\/v1/,
-      env: { SY_BENCH_OPENAI_KEY: 'sk-bench-upstream' },
-      cwd: dir,
-    });
-const target: Target = { name: 'sidecar', url: `${sy.url}/v1/chat/completions` };
+const { dir, proxy: sy, target } = probe;
 const pool = newPool(target, conns);
 await runCount(pool, target, 'json', 16, 10_000);
 await runCount(pool, target, 'stream', 16, 10_000);
@@ -68,8 +47,7 @@ const s = await runLoad(pool, target, mode, conns, 0.5, secs, { onStart: () => v
 perf.kill('SIGINT');
 await new Promise((r) => perf.once('exit', r));
 await pool.close();
-await sy.stop();
-await sim.stop();
+await probe.stop();
 console.log(`${mode}, ${conns} connections: ${s.requests} requests, ${((b - a) / Math.max(1, s.requests)).toFixed(0)} µs CPU/request (under the profiler)`);
 
 const jitted = join(dir, 'perf.jit.data');

@@ -9,12 +9,11 @@
  * The config is `npm run bench`'s realistic one. Needs `perf` and permission to attach to a process.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { newPool, runCount, type Mode, type Target } from './lib/load.js';
-import { installCleanup, onCleanup, ROOT, RUN_TS, startChild, SWITCHYARD_BIN } from './lib/procs.js';
-import { realisticConfig, SIM_PROFILE, sqliteStorage } from './lib/config.js';
+import { newPool, runCount, type Mode } from './lib/load.js';
+import { installCleanup } from './lib/procs.js';
+import { startProbe } from './lib/probe-target.js';
 
 installCleanup();
 const mode = (process.env.SC_MODE ?? 'json') as Mode;
@@ -22,30 +21,8 @@ if (mode !== 'json' && mode !== 'stream') throw new Error(`SC_MODE: json or stre
 const conns = Number(process.env.SC_CONNS ?? 16);
 const N = Number(process.env.SC_REQUESTS ?? 5000);
 const CALLS = ['read', 'write', 'writev', 'pwrite64', 'pread64', 'fcntl', 'ftruncate', 'fsync', 'futex', 'epoll_pwait'];
-const dir = mkdtempSync(join(tmpdir(), 'sy-sc-'));
-onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-writeFileSync(join(dir, 'sim.json'), JSON.stringify(SIM_PROFILE));
-const sim = await startChild({
-  name: 'sim',
-  args: [SWITCHYARD_BIN, 'simulate', '--port', '0', '--profile', join(dir, 'sim.json')],
-  ready: /listening on (http:\/\/\S+)/,
-});
-writeFileSync(join(dir, 'c.json'), JSON.stringify(realisticConfig(sim.url, sqliteStorage(join(dir, 'l.db')))));
-const proxy =
-  process.env.SC_TARGET === 'passthrough'
-    ? await startChild({
-        name: 'passthrough',
-        args: [RUN_TS, join(ROOT, 'bench/passthrough.ts'), '--upstream', `${sim.url}/openai`, '--port', '0'],
-        ready: /(http:\/\/127\.0\.0\.1:\d+)/,
-      })
-    : await startChild({
-        name: 'sidecar',
-        args: [SWITCHYARD_BIN, 'serve', '--config', join(dir, 'c.json'), '--port', '0'],
-        ready: /switchyard (http:\/\/127\.0\.0\.1:\d+)\/v1/,
-        env: { SY_BENCH_OPENAI_KEY: 'sk-bench-upstream' },
-        cwd: dir,
-      });
-const target: Target = { name: proxy.name, url: `${proxy.url}/v1/chat/completions` };
+const probe = await startProbe('sy-sc-', { passthrough: process.env.SC_TARGET === 'passthrough', cwdInDir: true });
+const { dir, proxy, target } = probe;
 const pool = newPool(target, conns);
 await runCount(pool, target, mode, conns, 5000);
 const out = join(dir, 'stat.csv');
@@ -56,8 +33,7 @@ await runCount(pool, target, mode, conns, N);
 perf.kill('SIGINT');
 await new Promise((r) => perf.once('exit', r));
 await pool.close();
-await proxy.stop();
-await sim.stop();
+await probe.stop();
 console.log(`${proxy.name}, ${mode}, ${conns} connections: system calls per request (${N} requests)`);
 for (const line of readFileSync(out, 'utf8').split('\n')) {
   const f = line.split(',');
