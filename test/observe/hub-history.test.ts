@@ -1,0 +1,72 @@
+/**
+ * The inspection hub's history: the last `size` records in the order they happened, budget grants
+ * (one per request) only among the latest GRANT_HISTORY of them, so load does not push state
+ * changes and refusals out; live subscribers still get every record.
+ */
+import { describe, expect, it } from 'vitest';
+import { GRANT_HISTORY, InspectionHub, type HubRecord } from '../../src/observe/hub.js';
+
+const ctx = (granted: number, refused: number) => ({ now: 0, rollAt: 0, lines: [], granted, refused });
+
+function decide(hub: InspectionHub, counts: { granted: number; refused: number }, grant: boolean, n: number): void {
+  for (let i = 0; i < n; i++) {
+    if (grant) counts.granted++;
+    else counts.refused++;
+    hub.budgetApplied(
+      'budget',
+      { type: 'budget.reserve', at: 0, requestId: `r${counts.granted + counts.refused}`, budgets: ['g'], amount: 1 },
+      ctx(counts.granted, counts.refused),
+    );
+  }
+}
+
+function setUp(size: number) {
+  const hub = new InspectionHub(size, () => 7);
+  const live: HubRecord[] = [];
+  hub.subscribe((r) => live.push(r));
+  const counts = { granted: 0, refused: 0 };
+  hub.budgetApplied('budget', { type: 'budget.restored', at: 0, spent: {} }, ctx(0, 0)); // the first snapshot: no record
+  return { hub, live, counts };
+}
+
+const note = (hub: InspectionHub, to: string) => hub.note({ kind: 'transition', actor: 'openai/gpt-4.1', from: 'healthy', to, event: null, context: null });
+
+describe('inspection hub history', () => {
+  it('keeps state changes and refusals when grants outnumber the history; grants only the latest GRANT_HISTORY', () => {
+    const { hub, live, counts } = setUp(500);
+    note(hub, 'circuit_open');
+    decide(hub, counts, false, 1);
+    decide(hub, counts, true, 1000);
+    note(hub, 'half_open');
+    const h = hub.history();
+    expect(h.filter((r) => r.kind === 'transition').map((r) => r.to)).toEqual(['circuit_open', 'half_open']);
+    expect(h.filter((r) => r.to === 'refused')).toHaveLength(1);
+    const grants = h.filter((r) => r.to === 'granted');
+    expect(grants).toHaveLength(GRANT_HISTORY);
+    expect((grants.at(-1)!.event as { requestId: string }).requestId).toBe('r1001');
+    // In the order they happened.
+    expect(h.map((r) => r.seq)).toEqual([...h.map((r) => r.seq)].sort((a, b) => a - b));
+    // Live subscribers got every record.
+    expect(live.filter((r) => r.to === 'granted')).toHaveLength(1000);
+    expect(live).toHaveLength(1003);
+  });
+
+  it('returns the last `size` records across both, in order', () => {
+    const { hub, counts } = setUp(5);
+    decide(hub, counts, true, 2); // seq 1, 2
+    note(hub, 'throttled'); // 3
+    decide(hub, counts, true, 3); // 4, 5, 6
+    note(hub, 'healthy'); // 7
+    const h = hub.history();
+    expect(h.map((r) => r.seq)).toEqual([3, 4, 5, 6, 7]);
+    // A history smaller than GRANT_HISTORY bounds the grants too.
+    decide(hub, counts, true, 20);
+    expect(hub.history().map((r) => r.to)).toEqual(['granted', 'granted', 'granted', 'granted', 'granted']);
+  });
+
+  it('is the plain ring when there are no grants', () => {
+    const { hub } = setUp(3);
+    for (const to of ['a', 'b', 'c', 'd']) note(hub, to);
+    expect(hub.history().map((r) => r.to)).toEqual(['b', 'c', 'd']);
+  });
+});
