@@ -4,11 +4,14 @@
  * whose endpoint answers through a socketless stand-in for undici's Pool a turn later. Builds are
  * compared side by side (`--dist A,B`: built dist/ directories) in short alternating rounds.
  *
- *   npx esbuild bench/chat-micro.ts --format=esm --platform=node --outfile=/tmp/cm.mjs
- *   node /tmp/cm.mjs --dist OLD/dist,dist --n 100000 --conns 16
+ *   npx esbuild bench/chat-micro.ts --bundle --packages=external --format=esm --platform=node --outfile=bench/results/cm.mjs
+ *   node bench/results/cm.mjs --dist OLD/dist,dist --n 100000 --conns 16
+ *
+ * (Bundled, and inside the repository so that its packages resolve; bench/results is ignored by git.)
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { alternatingRounds, runConcurrent } from './lib/rounds.js';
 
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -114,13 +117,7 @@ async function main(): Promise<void> {
       served++;
     };
   };
-  const run = async (one: () => Promise<void>, count: number): Promise<void> => {
-    let left = count;
-    const worker = async (): Promise<void> => {
-      while (left-- > 0) await one();
-    };
-    await Promise.all(Array.from({ length: conns }, worker));
-  };
+  const run = (one: () => Promise<void>, count: number): Promise<void> => runConcurrent(one, count, conns);
   const ones = [];
   for (const d of dists) ones.push(await load(d));
   for (const one of ones) await run(one, Math.max(5000, n / 4));
@@ -138,18 +135,9 @@ async function main(): Promise<void> {
       console.log(JSON.stringify({ dist: dists[k], per }));
     }
   }
-  const per: number[][] = dists.map(() => []);
-  const each = Math.ceil(n / rounds);
-  for (let r = 0; r < rounds; r++) {
-    for (let k = 0; k < ones.length; k++) {
-      const c0 = process.cpuUsage();
-      await run(ones[k]!, each);
-      const c = process.cpuUsage(c0);
-      per[k]!.push((c.user + c.system) / each);
-    }
-  }
+  const { each, perOp } = await alternatingRounds(ones, n, rounds, conns);
   for (let k = 0; k < dists.length; k++) {
-    const res = per[k]!.sort((a, b) => a - b);
+    const res = perOp[k]!;
     console.log(JSON.stringify({ dist: dists[k], n: each * rounds, conns, min: +res[0]!.toFixed(2), median: +res[Math.floor(res.length / 2)]!.toFixed(2) }));
   }
   void served;

@@ -8,7 +8,8 @@
  *   node bench/run-ts.js bench/transport-micro.ts --dist OLD/dist,dist --mode stream --n 20000 --conns 16
  *
  * (tsx's loader thread adds CPU of its own to the process; for cleaner numbers compile it first:
- * `npx esbuild bench/transport-micro.ts --format=esm --platform=node --outfile=/tmp/tm.mjs`.)
+ * `npx esbuild bench/transport-micro.ts --bundle --packages=external --format=esm --platform=node
+ * --outfile=bench/results/tm.mjs`, then `node bench/results/tm.mjs …`.)
  *
  * `--fake` answers without a socket (see fakePool): only builds that send with `pool.dispatch`.
  *
@@ -19,6 +20,7 @@ import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { alternatingRounds, runConcurrent } from './lib/rounds.js';
 
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -210,29 +212,13 @@ async function main(): Promise<void> {
       else if (out.completion === null) throw new Error('no completion');
     };
   };
-  const run = async (one: () => Promise<void>, count: number): Promise<void> => {
-    let left = count;
-    const worker = async (): Promise<void> => {
-      while (left-- > 0) await one();
-    };
-    await Promise.all(Array.from({ length: conns }, worker));
-  };
+  const run = (one: () => Promise<void>, count: number): Promise<void> => runConcurrent(one, count, conns);
   const ones = [];
   for (const d of dists) ones.push(await load(d));
   for (const one of ones) await run(one, Math.max(5000, n / 4));
-  // Short rounds, alternating builds: the host's noise falls on both alike.
-  const per: number[][] = dists.map(() => []);
-  const each = Math.ceil(n / rounds);
-  for (let r = 0; r < rounds; r++) {
-    for (let k = 0; k < ones.length; k++) {
-      const c0 = process.cpuUsage();
-      await run(ones[k]!, each);
-      const c = process.cpuUsage(c0);
-      per[k]!.push((c.user + c.system) / each);
-    }
-  }
+  const { each, perOp } = await alternatingRounds(ones, n, rounds, conns);
   for (let k = 0; k < dists.length; k++) {
-    const res = per[k]!.sort((a, b) => a - b);
+    const res = perOp[k]!;
     console.log(
       JSON.stringify({
         dist: dists[k],
