@@ -62,10 +62,9 @@ export class InFlightJournal {
   private cur: 0 | 1 = 0;
   private seq = 0;
   private closed = false;
-  /** Lines held but not yet written (the batch), with their holds and sequence numbers, in order. */
+  /** Holds not yet written (the batch) and their lines' sequence numbers, in order; the lines are built when written. */
   private queuedHolds: InFlight[] = [];
   private queuedSeqs: number[] = [];
-  private queuedLines: string[] = [];
   /** The batch's promise (one per batch), settled by `flush`; null while nothing is queued. */
   private batch: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | null = null;
   private readonly flushNow = (): void => this.flush();
@@ -107,10 +106,8 @@ export class InFlightJournal {
    * in one write), rejects if that write fails. Send the attempt only after it resolves.
    */
   hold(h: InFlight): Promise<void> {
-    const seq = ++this.seq;
     this.queuedHolds.push(h);
-    this.queuedSeqs.push(seq);
-    this.queuedLines.push(`${holdLine(seq, h)}\n`);
+    this.queuedSeqs.push(++this.seq);
     if (this.batch !== null) return this.batch.promise;
     let resolve!: () => void;
     let reject!: (err: unknown) => void;
@@ -132,14 +129,14 @@ export class InFlightJournal {
     if (batch === null) return;
     const holds = this.queuedHolds;
     const seqs = this.queuedSeqs;
-    const lines = this.queuedLines;
     this.batch = null;
     this.queuedHolds = [];
     this.queuedSeqs = [];
-    this.queuedLines = [];
     try {
       const i = this.cur;
-      this.write(i, lines.length === 1 ? lines[0]! : lines.join(''));
+      let text = '';
+      for (let k = 0; k < holds.length; k++) text += `${holdLine(seqs[k]!, holds[k]!)}\n`;
+      this.write(i, text);
       for (let k = 0; k < holds.length; k++) this.record(i, holds[k]!, seqs[k]!);
       if (this.sizes[i] > this.rotateBytes) this.rotate();
     } catch (err) {

@@ -213,13 +213,8 @@ export class InspectionHub {
     const rec = new BudgetRecord(actor, to, event, ctx);
     rec.seq = ++this.seq;
     rec.at = this.now();
-    if (to === 'refused') {
-      this.keep(rec);
-      return;
-    }
-    this.grants.push(rec);
-    if (this.grants.length > Math.min(this.size, GRANT_HISTORY)) this.grants.shift();
-    for (const l of this.listeners) l(rec);
+    if (to === 'refused') this.keep(rec);
+    else this.keep(rec, this.grants, Math.min(this.size, GRANT_HISTORY));
   }
 
   private forwardAll(ev: InspectionEvent): void {
@@ -239,9 +234,9 @@ export class InspectionHub {
     this.keep(Object.assign(r, { seq: ++this.seq, at: this.now() }));
   }
 
-  private keep(rec: HubRecord): void {
-    this.ring.push(rec);
-    if (this.ring.length > this.size) this.ring.shift();
+  private keep(rec: HubRecord, ring: HubRecord[] = this.ring, cap: number = this.size): void {
+    ring.push(rec);
+    if (ring.length > cap) ring.shift();
     for (const l of this.listeners) l(rec);
   }
 
