@@ -49,6 +49,12 @@ export function holdLine(seq: number, h: InFlight): string {
 export class InFlightJournal {
   private readonly fds: [number, number];
   private readonly sizes: [number, number] = [0, 0];
+  /**
+   * A write to the file stopped mid-line (a short write, then a failure): its next write starts
+   * with a newline, so the cut text stays a line of its own that `pending()` skips and the next
+   * line is whole.
+   */
+  private readonly cut: [boolean, boolean] = [false, false];
   /** Open requests with a line in each file. */
   private readonly open: [number, number] = [0, 0];
   /**
@@ -146,12 +152,19 @@ export class InFlightJournal {
     batch.resolve();
   }
 
-  /** Appends `text` to file `i` (all of it: a short write is continued). */
+  /**
+   * Appends `text` to file `i` (all of it: a short write is continued). A write that fails
+   * wrote nothing; one that fails after a short write left a cut line, which the file's next
+   * write closes first (see {@link cut}).
+   */
   private write(i: 0 | 1, text: string): void {
-    const n = writeSync(this.fds[i], text);
+    const line = this.cut[i] ? `\n${text}` : text;
+    const n = writeSync(this.fds[i], line);
     this.sizes[i] += n;
-    if (n === Buffer.byteLength(text)) return;
-    const bytes = Buffer.from(text);
+    this.cut[i] = false;
+    if (n === Buffer.byteLength(line)) return;
+    this.cut[i] = true;
+    const bytes = Buffer.from(line);
     let done = n;
     while (done < bytes.length) {
       const m = writeSync(this.fds[i], bytes, done);
@@ -159,6 +172,7 @@ export class InFlightJournal {
       this.sizes[i] += m;
       done += m;
     }
+    this.cut[i] = false;
   }
 
   /** The request's latest line is the one of `hold` numbered `seq`, written to file `i`. */
@@ -222,5 +236,6 @@ export class InFlightJournal {
   private empty(i: 0 | 1): void {
     ftruncateSync(this.fds[i], 0);
     this.sizes[i] = 0;
+    this.cut[i] = false;
   }
 }

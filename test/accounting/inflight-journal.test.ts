@@ -165,6 +165,26 @@ describe('InFlightJournal', () => {
     expect(j.pending().map((x) => x.requestId)).toEqual(['c']);
   });
 
+  it('closes a line cut by a short write that then failed: the next line is whole and read back', async () => {
+    const p = paths();
+    const j = new InFlightJournal(p);
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    // 10 bytes of the batch go in, then the disk is full: the file ends mid-line.
+    writes.mockImplementationOnce((fd: number, text: unknown) => {
+      const n = writeSync(fd, Buffer.from(String(text)).subarray(0, 10));
+      writes.mockImplementationOnce(() => {
+        throw full;
+      });
+      return n;
+    });
+    const failed = [j.hold(h('a')), j.hold(h('b'))];
+    for (const f of failed) await expect(f).rejects.toBe(full);
+    await j.hold(h('c'));
+    const text = readFileSync(p[0], 'utf8');
+    expect(text).toBe(`${holdLine(1, h('a')).slice(0, 10)}\n${holdLine(3, h('c'))}\n`);
+    expect(j.pending().map((x) => x.requestId)).toEqual(['c']);
+  });
+
   it('writes what is queued when closed, and when a queued request is settled', async () => {
     const p = paths();
     const a = new InFlightJournal(p);
