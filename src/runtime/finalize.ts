@@ -60,27 +60,33 @@ export function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: ChatSink,
   } catch (err) {
     inserted = Promise.reject(err);
   }
+  const end: Ending = { rt, call, sink, session, outcome, t, h, status, latencyMs };
   return inserted.then(
-    () => answer(rt, call, sink, session, outcome, t, h, status, latencyMs),
+    () => answer(end),
     (err: unknown) => {
       call.log.error({ err }, 'could not write the ledger row');
-      answer(rt, call, sink, session, outcome, t, h, status, latencyMs);
+      answer(end);
     },
   );
 }
 
+/** What the answer needs once the ledger row is written: the request, its outcome, and what was settled of it. */
+interface Ending {
+  rt: RuntimeCore;
+  call: ChatCall;
+  sink: ChatSink;
+  session: StreamSession | null;
+  outcome: Outcome;
+  t: Tally;
+  /** The endpoint that answered, or the last one tried. */
+  h: EndpointHandle | null;
+  /** The HTTP status the request ends with. */
+  status: number;
+  latencyMs: number;
+}
+
 /** After the ledger row: the request's metrics, the answer or the stream's end, the log line. */
-function answer(
-  rt: RuntimeCore,
-  call: ChatCall,
-  sink: ChatSink,
-  session: StreamSession | null,
-  outcome: Outcome,
-  t: Tally,
-  h: EndpointHandle | null,
-  status: number,
-  latencyMs: number,
-): void {
+function answer({ rt, call, sink, session, outcome, t, h, status, latencyMs }: Ending): void {
   const errorCode = outcome.ok ? null : outcome.error.code;
   rt.recordRequest?.({
     model: h?.model ?? null,
