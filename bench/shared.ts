@@ -27,8 +27,10 @@ export interface SharedCell {
   errors: number;
 }
 
-function config(simUrl: string, ledger: string, shared: string, prefix: string): Record<string, unknown> {
-  return realisticConfig(simUrl, { ledger, shared, keyPrefix: prefix }, { endpoint: { rpm: 10_000_000, tpm: 1_000_000_000 } });
+/** `journal`: the lone sidecar's in-flight journal (its files in the bench's directory); replicas on Redis keep none. */
+function config(simUrl: string, ledger: string, shared: string, prefix: string, journal?: string): Record<string, unknown> {
+  const storage = { ledger, shared, keyPrefix: prefix, ...(journal === undefined ? {} : { journal }) };
+  return realisticConfig(simUrl, storage, { endpoint: { rpm: 10_000_000, tpm: 1_000_000_000 } });
 }
 
 async function reachable(redisUrl: string, pgUrl: string): Promise<string | null> {
@@ -102,7 +104,14 @@ export async function runSharedBench(
   try {
     const start = async (store: SharedCell['store']): Promise<Child> => {
       const file = join(dir, `shared-${store}.json`);
-      writeFileSync(file, JSON.stringify(config(simUrl, ledger.toString(), store === 'redis' ? redisUrl : 'memory', prefix)));
+      writeFileSync(
+        file,
+        JSON.stringify(
+          store === 'redis'
+            ? config(simUrl, ledger.toString(), redisUrl, prefix)
+            : config(simUrl, ledger.toString(), 'memory', prefix, join(dir, 'shared-inflight')),
+        ),
+      );
       const c = await startChild({
         name: `switchyard-${store}`,
         args: [SWITCHYARD_BIN, 'serve', '--config', file, '--port', '0'],

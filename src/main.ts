@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { openLedger, type LedgerStore } from './accounting/ledger.js';
 import { DEFAULT_CONFIG } from './config/defaults.js';
 import { loadConfigFile, validateConfig } from './config/load.js';
-import type { Config } from './config/schema.js';
+import { pgJournal, type Config } from './config/schema.js';
 import { ClientKeys } from './http/auth.js';
 import { createHttpServer, isLoopback, sendJson } from './http/server.js';
 import { modelsList, opsRoutes } from './http/ops-routes.js';
@@ -108,6 +108,7 @@ const STARTUP_ONLY: ReadonlyArray<readonly [string, (c: Config) => unknown]> = [
   ['storage.shared', (c) => c.storage.shared],
   ['storage.leaseMs', (c) => c.storage.leaseMs],
   ['storage.keyPrefix', (c) => c.storage.keyPrefix],
+  ['storage.journal', (c) => c.storage.journal],
 ];
 
 export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
@@ -138,9 +139,15 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   const keys = new ClientKeys(cfg, env);
   let ledger: LedgerStore;
   try {
-    ledger = await openLedger(cfg.storage.ledger);
+    const journal = pgJournal(cfg.storage);
+    ledger = await openLedger(cfg.storage.ledger, journal === undefined ? {} : { journal });
   } catch (err) {
-    throw new StartupError(`cannot open the ledger ${cfg.storage.ledger}: ${(err as Error).message}`);
+    const journal = pgJournal(cfg.storage);
+    const hint =
+      journal !== undefined && (err as NodeJS.ErrnoException).syscall === 'open'
+        ? ` (the in-flight journal ${journal}-0/-1: set storage.journal to a writable path prefix, or to off to run without one — a request in flight when the process is killed is then not counted)`
+        : '';
+    throw new StartupError(`cannot open the ledger ${cfg.storage.ledger}: ${(err as Error).message}${hint}`);
   }
   let responses: ResponseStore;
   try {

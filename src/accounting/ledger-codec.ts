@@ -4,7 +4,7 @@
  * (better-sqlite3 safe-integer mode) or decimal strings (pg BIGINT / NUMERIC); every one is
  * checked to be an exact safe integer so sums are never silently rounded.
  */
-import type { LedgerRow, ModelQuality, SpendTotal } from './ledger.js';
+import type { InFlight, LedgerRow, ModelQuality, SpendTotal } from './ledger.js';
 
 /** The group name of rows whose model, endpoint or key is null. */
 export const NO_GROUP = '(none)';
@@ -110,6 +110,28 @@ function checkText(row: LedgerRow, name: string, value: unknown): void {
   if (value !== null && typeof value !== 'string') {
     throw new TypeError(`ledger row ${row.requestId}: ${name} must be a string or null`);
   }
+}
+
+/** What the ledger knows of a request whose process died mid-flight: spent at the amount it held, nothing of its answer. */
+export function interruptedRow(h: InFlight): LedgerRow {
+  return {
+    requestId: h.requestId,
+    at: h.at,
+    keyId: h.keyId,
+    model: h.model,
+    endpoint: h.endpoint,
+    attempts: 1,
+    promptTokens: 0,
+    completionTokens: 0,
+    cachedTokens: 0,
+    costNano: h.amountNano,
+    estimated: true,
+    status: 0,
+    latencyMs: 0,
+    ttftMs: null,
+    stream: false,
+    errorCode: 'reservation_reclaimed',
+  };
 }
 
 /** Values in {@link COLUMNS} order, booleans as 0/1 (SQLite) or kept (PostgreSQL). */

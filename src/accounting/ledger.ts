@@ -132,6 +132,12 @@ export interface LedgerOptions {
   table?: string;
   /** Errors of idle PostgreSQL connections (the next query reports them too). */
   onError?: (err: Error) => void;
+  /**
+   * PostgreSQL: the in-flight journal of a lone sidecar (no Redis), as a path prefix: the files
+   * `<journal>-0` and `<journal>-1` (see {@link LedgerStore.hold}); absent, none is kept. A SQLite
+   * ledger keeps its journal next to its file.
+   */
+  journal?: string;
 }
 
 export { NO_GROUP, DEFAULT_ROWS_LIMIT } from './ledger-codec.js';

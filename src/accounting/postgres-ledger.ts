@@ -11,7 +11,10 @@
  * safe-integer check (ledger-codec.ts).
  */
 import pg from 'pg';
-import type { LedgerOptions, LedgerRow, LedgerStore, ModelQuality, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { InFlightJournal } from './inflight-journal.js';
+import type { InFlight, LedgerOptions, LedgerRow, LedgerStore, ModelQuality, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
 import {
   COLUMNS,
   DEFAULT_ROWS_LIMIT,
@@ -22,6 +25,7 @@ import {
   checkRange,
   decodeRow,
   decodeTotal,
+  interruptedRow,
   rowValues,
   toInt,
   validateRow,
@@ -57,6 +61,8 @@ export class PostgresLedger implements LedgerStore {
     /** Quoted, schema-qualified table name (validated identifiers only). */
     private readonly table: string,
     feedbackTable: string,
+    /** A lone sidecar's in-flight journal (`LedgerOptions.journal`); none for replicas on Redis. */
+    private readonly journal: InFlightJournal | null,
   ) {
     this.cascade = new PostgresCascade(pool, table, feedbackTable);
   }
@@ -66,6 +72,11 @@ export class PostgresLedger implements LedgerStore {
     const schema = options.schema === undefined ? undefined : identifier(options.schema, 'schema');
     const table = schema === undefined ? `"${tableName}"` : `"${schema}"."${tableName}"`;
     const feedbackTable = schema === undefined ? `"${tableName}_feedback"` : `"${schema}"."${tableName}_feedback"`;
+    let journal: InFlightJournal | null = null;
+    if (options.journal !== undefined) {
+      mkdirSync(dirname(resolve(options.journal)), { recursive: true });
+      journal = new InFlightJournal([`${options.journal}-0`, `${options.journal}-1`]);
+    }
     const pool = new pg.Pool({ connectionString: url });
     // Without a listener an idle connection's error would crash the process; the next query
     // reports the same failure to its caller.
@@ -74,9 +85,10 @@ export class PostgresLedger implements LedgerStore {
       await createSchema(pool, schema, table, tableName, feedbackTable);
     } catch (err) {
       await pool.end();
+      journal?.close();
       throw err;
     }
-    return new PostgresLedger(pool, table, feedbackTable);
+    return new PostgresLedger(pool, table, feedbackTable, journal);
   }
 
   async insert(row: LedgerRow): Promise<'inserted' | 'duplicate'> {
@@ -86,7 +98,36 @@ export class PostgresLedger implements LedgerStore {
        ON CONFLICT (request_id) DO NOTHING`,
       rowValues(row, (b) => b),
     );
+    // Committed (autocommit): the request's journal line is no longer needed.
+    this.journal?.settled(row.requestId);
     return result.rowCount === 1 ? 'inserted' : 'duplicate';
+  }
+
+  /** A lone sidecar's journal line (written with the other holds of this turn); none without a journal. */
+  hold(h: InFlight): Promise<void> | void {
+    return this.journal?.hold(h);
+  }
+
+  /**
+   * Journal lines of a process that died mid-request become rows spent at their held amount,
+   * once: a request that has a row already keeps it (insert-once by id).
+   */
+  async recoverInFlight(): Promise<number> {
+    const journal = this.journal;
+    if (journal === null) return 0;
+    journal.flush();
+    let recovered = 0;
+    for (const h of journal.pending()) {
+      if (journal.has(h.requestId)) continue;
+      const result = await this.pool.query(
+        `INSERT INTO ${this.table} (${INSERT_COLUMNS}) VALUES (${INSERT_PLACEHOLDERS})
+         ON CONFLICT (request_id) DO NOTHING`,
+        rowValues(interruptedRow(h), (b) => b),
+      );
+      recovered += result.rowCount ?? 0;
+    }
+    journal.clear();
+    return recovered;
   }
 
   async spentSince(scope: SpendScope, fromMs: number, toMs: number = MAX_AT): Promise<number> {
@@ -147,6 +188,7 @@ export class PostgresLedger implements LedgerStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.journal?.close();
     await this.pool.end();
   }
 }

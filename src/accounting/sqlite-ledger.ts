@@ -31,6 +31,7 @@ import {
   checkRange,
   decodeRow,
   decodeTotal,
+  interruptedRow,
   rowValues,
   toInt,
   validateRow,
@@ -89,28 +90,6 @@ const GROUP_SQL: Record<SpendGroup, string> = {
   day: "strftime('%Y-%m-%d', at / 1000, 'unixepoch')",
   escalation: SQLITE_ESCALATION_GROUP,
 };
-
-/** What the ledger knows of a request whose process died mid-flight: spent at the amount it held, nothing of its answer. */
-export function interruptedRow(h: InFlight): LedgerRow {
-  return {
-    requestId: h.requestId,
-    at: h.at,
-    keyId: h.keyId,
-    model: h.model,
-    endpoint: h.endpoint,
-    attempts: 1,
-    promptTokens: 0,
-    completionTokens: 0,
-    cachedTokens: 0,
-    costNano: h.amountNano,
-    estimated: true,
-    status: 0,
-    latencyMs: 0,
-    ttftMs: null,
-    stream: false,
-    errorCode: 'reservation_reclaimed',
-  };
-}
 
 type Range = { from: number; to: number };
 type Scoped = Range & { keyId?: string; model?: string };

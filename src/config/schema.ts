@@ -193,6 +193,12 @@ const storageSchema = z.strictObject({
       maxEntries: positiveInt.default(10_000),
     })
     .default({ ttlSeconds: 30 * 24 * 3600, maxEntries: 10_000 }),
+  /**
+   * The in-flight journal of a lone sidecar on PostgreSQL (no Redis): a path prefix for its two
+   * files (`<journal>-0`, `-1`), or `off`. Default `./switchyard-inflight`. A SQLite ledger keeps
+   * its journal next to its file; replicas on Redis reclaim reservations through it instead.
+   */
+  journal: z.string().min(1).optional(),
   /** Each replica's lease on its reservations (Redis): a dead replica's are reclaimed within one period. */
   leaseMs: z.number().int().min(200).max(600_000).default(5_000),
   /** Prefix (and hash tag) of every Redis key: one per deployment. */
@@ -354,6 +360,21 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
       message: `storage.shared is Redis, so replicas share budgets: the ledger must be shared too (postgres://…); a ${String(storage.ledger ?? 'sqlite').split(':')[0]} ledger per replica cannot be the shared truth that budgets are rebuilt from`,
     });
   }
+  if (storage.journal !== undefined) {
+    const ledger = typeof storage.ledger === 'string' ? storage.ledger : 'sqlite:./switchyard.db';
+    if (!ledger.startsWith('postgres'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['storage', 'journal'],
+        message: `only for a PostgreSQL ledger without Redis: a ${ledger.split(':')[0]} ledger keeps its in-flight journal next to its file (remove storage.journal)`,
+      });
+    else if (typeof storage.shared === 'string' && storage.shared.startsWith('redis'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['storage', 'journal'],
+        message: 'only for a PostgreSQL ledger without Redis: replicas on Redis reclaim a dead replica’s reservations through Redis (remove storage.journal)',
+      });
+  }
   const seen = new Set<string>();
   keys.forEach((k, i) => {
     if (typeof k.id !== 'string') return;
@@ -405,4 +426,17 @@ function crossCheckCascade(c: Record<string, unknown>, known: (m: string) => boo
 /** The id of an endpoint actor. */
 export function endpointId(model: string, ep: EndpointConfig): string {
   return ep.id ?? `${model}@${ep.provider}`;
+}
+
+/** The default in-flight journal of a lone sidecar on PostgreSQL (`storage.journal`). */
+export const DEFAULT_PG_JOURNAL = './switchyard-inflight';
+
+/**
+ * The journal a PostgreSQL ledger keeps: a lone sidecar's (no Redis) at `storage.journal` or the
+ * default, none with `off` or for replicas on Redis (they reclaim through it). SQLite: its own.
+ */
+export function pgJournal(storage: Pick<Config['storage'], 'ledger' | 'shared' | 'journal'>): string | undefined {
+  if (!/^postgres(ql)?:/.test(storage.ledger) || storage.shared.startsWith('redis')) return undefined;
+  const journal = storage.journal ?? DEFAULT_PG_JOURNAL;
+  return journal === 'off' ? undefined : journal;
 }

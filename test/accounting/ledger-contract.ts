@@ -3,6 +3,7 @@
  * file. `open` returns a fresh, empty store each call.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { statSync } from 'node:fs';
 import fc from 'fast-check';
 import { costOf } from '../../src/accounting/cost.js';
 import { NO_GROUP, type LedgerRow, type LedgerStore, type SpendGroup } from '../../src/accounting/ledger.js';
@@ -255,4 +256,36 @@ export function ledgerContract(name: string, open: () => Promise<LedgerStore>): 
       );
     });
   });
+}
+
+/** A request held in a store's in-flight journal, as both stores' journal tests hold them. */
+export const held = (requestId: string, amountNano: number) => ({ requestId, at: 1_000, keyId: 'team-a', model: 'm', endpoint: 'm@p', amountNano });
+
+/**
+ * After a process held `done` (500, then its row at 400) and `died` (700, then 900, no row) and
+ * died: a new store on the same journal turns `died` into a row at 900, once; its own live
+ * request is never recovered, and the journal's files (`files`) end empty.
+ */
+export async function expectRecovered(second: LedgerStore, files: readonly [string, string]): Promise<void> {
+  expect(await second.recoverInFlight?.()).toBe(1);
+  const [row] = await second.rows({ requestId: 'died' });
+  expect(row).toMatchObject({
+    costNano: 900,
+    estimated: true,
+    status: 0,
+    errorCode: 'reservation_reclaimed',
+    keyId: 'team-a',
+    model: 'm',
+    endpoint: 'm@p',
+    at: 1_000,
+  });
+  expect((await second.rows({ requestId: 'done' }))[0]?.costNano).toBe(400);
+  expect(await second.spentSince({}, 0)).toBe(1_300);
+  // Recovered once: a second start finds nothing left.
+  expect(await second.recoverInFlight?.()).toBe(0);
+  // Its own live requests are never recovered; a row drops its line.
+  await second.hold?.(held('live', 50));
+  expect(await second.recoverInFlight?.()).toBe(0);
+  expect(await second.insert(makeRow({ requestId: 'live', costNano: 40 }))).toBe('inserted');
+  expect(statSync(files[0]).size + statSync(files[1]).size).toBe(0);
 }

@@ -6,9 +6,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { openLedger } from '../../src/accounting/ledger.js';
 import { PostgresLedger } from '../../src/accounting/postgres-ledger.js';
-import { T0, ledgerContract, makeRow } from './ledger-contract.js';
+import { T0, expectRecovered, held, ledgerContract, makeRow } from './ledger-contract.js';
 
 const URL_ = process.env.SWITCHYARD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SCHEMA = `sy_test_${Date.now()}_${randomBytes(3).toString('hex')}`;
@@ -33,6 +36,41 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgresLedger', () =
   });
 
   ledgerContract('postgres', () => openLedger(URL_, { schema: SCHEMA, table: nextTable() }));
+
+  describe('the in-flight journal of a lone sidecar (no Redis)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-pg-journal-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('drops a line when its row is committed and turns what a dead process left into rows at start-up, once', async () => {
+      const table = nextTable();
+      const journal = join(dir, `${table}/inflight`); // its directory is created
+      const first = await PostgresLedger.open(URL_, { schema: SCHEMA, table, journal });
+      await first.hold(held('done', 500));
+      await first.hold(held('died', 700));
+      await first.hold(held('died', 900)); // a second attempt: what it had cost plus the new reservation
+      expect(await first.insert(makeRow({ requestId: 'done', costNano: 400 }))).toBe('inserted');
+      expect(readFileSync(`${journal}-0`, 'utf8')).toContain('"id":"died"');
+      // The process dies: no row for `died`, its journal line stays (close writes nothing more).
+      await first.close();
+
+      const second = await PostgresLedger.open(URL_, { schema: SCHEMA, table, journal });
+      try {
+        await expectRecovered(second, [`${journal}-0`, `${journal}-1`]);
+      } finally {
+        await second.close();
+      }
+    });
+
+    it('keeps no journal without the option (replicas on Redis reclaim through it instead)', async () => {
+      const ledger = await PostgresLedger.open(URL_, { schema: SCHEMA, table: nextTable() });
+      try {
+        expect(ledger.hold(held('x', 1))).toBeUndefined();
+        expect(await ledger.recoverInFlight()).toBe(0);
+      } finally {
+        await ledger.close();
+      }
+    });
+  });
 
   it('groups by UTC day whatever the session time zone', async () => {
     const table = nextTable();

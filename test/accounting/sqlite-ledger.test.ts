@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { openLedger } from '../../src/accounting/ledger.js';
 import { SQLITE_SCHEMA_VERSION, SqliteLedger } from '../../src/accounting/sqlite-ledger.js';
 import { holdLine } from '../../src/accounting/inflight-journal.js';
-import { ledgerContract, makeRow } from './ledger-contract.js';
+import { expectRecovered, held, ledgerContract, makeRow } from './ledger-contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-ledger-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -128,8 +128,6 @@ describe('SqliteLedger', () => {
 });
 
 describe('SqliteLedger in-flight journal', () => {
-  const held = (requestId: string, amountNano: number) => ({ requestId, at: 1_000, keyId: 'team-a', model: 'm', endpoint: 'm@p', amountNano });
-
   it('drops an entry when its row is written, keeps the latest amount of a request, and turns leftovers into rows at start-up', async () => {
     const path = nextPath();
     const first = SqliteLedger.open(path);
@@ -143,27 +141,7 @@ describe('SqliteLedger in-flight journal', () => {
 
     const second = SqliteLedger.open(path);
     try {
-      expect(await second.recoverInFlight()).toBe(1);
-      const [row] = await second.rows({ requestId: 'died' });
-      expect(row).toMatchObject({
-        costNano: 900,
-        estimated: true,
-        status: 0,
-        errorCode: 'reservation_reclaimed',
-        keyId: 'team-a',
-        model: 'm',
-        endpoint: 'm@p',
-        at: 1_000,
-      });
-      expect((await second.rows({ requestId: 'done' }))[0]?.costNano).toBe(400);
-      expect(await second.spentSince({}, 0)).toBe(1_300);
-      // Recovered once: a second start finds nothing left.
-      expect(await second.recoverInFlight()).toBe(0);
-      // Its own live requests are never recovered.
-      second.hold(held('live', 50));
-      expect(await second.recoverInFlight()).toBe(0);
-      expect(await second.insert(makeRow({ requestId: 'live', costNano: 40 }))).toBe('inserted');
-      expect(statSync(`${path}-inflight-0`).size + statSync(`${path}-inflight-1`).size).toBe(0);
+      await expectRecovered(second, [`${path}-inflight-0`, `${path}-inflight-1`]);
     } finally {
       await second.close();
     }

@@ -12,7 +12,10 @@ import { SqliteLedger } from '../../src/accounting/sqlite-ledger.js';
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
-import { eventually } from './replicas.js';
+import { eventually, freshDb, type TestDb } from './replicas.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const DAY_MS = 86_400_000;
 const KEYS = { SY_TEAM_A_KEY: 'team-a-client-key', SY_TEAM_B_KEY: 'team-b-client-key' };
@@ -239,5 +242,51 @@ describe('durability across SIGKILL', () => {
       expect([id, nano(after[id]!.spentUsd)]).toEqual([id, nano(before[id]!.spentUsd) + (hit.has(id) ? held : 0)]);
     }
     expect(sc.stdout()).toContain('counted at their reserved amount');
+  });
+});
+
+describe('a lone sidecar on PostgreSQL (no Redis) keeps the in-flight journal too', () => {
+  let db: TestDb;
+  let pgSc: SidecarHandle | undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'sy-pg-journal-'));
+  afterAll(async () => {
+    await pgSc?.stop();
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('counts a request in flight at the kill at what it reserved, after the restart', async () => {
+    db = await freshDb();
+    const journal = join(dir, 'inflight');
+    const pgCfg = testConfig(sim.url, {
+      storage: { ledger: db.url, journal },
+      budget: { limits: [{ scope: 'global', period: 'total', usd: 50 }] },
+    });
+    pgSc = await startSidecar(pgCfg);
+    await sim.setFault('deepseek-chat', { kind: 'hang' });
+    await sim.clearLog();
+    const client = new OpenAI({ baseURL: `${pgSc.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 30_000 });
+    const pending = client.chat.completions
+      .create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'in flight at the kill' }], max_tokens: 20 })
+      .then(
+        () => 'answered',
+        () => 'cut',
+      );
+    await eventually(async () => ((await sim.log()).length > 0 ? true : undefined), 5000, 'the attempt reached the upstream');
+    expect(await pgSc.stop('SIGKILL')).toBeNull();
+    expect(await pending).toBe('cut');
+    await sim.clearFaults();
+
+    pgSc = await startSidecar(pgCfg, {}, pgSc.configFile);
+    const rows = await db.query<{ model: string; endpoint: string; cost_nano: string; estimated: boolean; status: number }>(
+      "select model, endpoint, cost_nano, estimated, status from switchyard_ledger where error_code = 'reservation_reclaimed'",
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ model: 'deepseek-v3.2', endpoint: 'deepseek-v3.2@deepseek', estimated: true, status: 0 });
+    const held = Number(rows[0]!.cost_nano);
+    expect(held).toBeGreaterThan(20 * 420); // at least its 20 output tokens at $0.42/MTok
+    expect(statSync(`${journal}-0`).size + statSync(`${journal}-1`).size).toBe(0);
+    expect(nano((await budgets(pgSc))['global:total']!.spentUsd)).toBe(held);
+    expect(pgSc.stdout()).toContain('counted at their reserved amount');
   });
 });

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js';
 import { formatPath, loadConfigFile, validateConfig, type LoadResult } from '../../src/config/load.js';
-import { configSchema, type Config } from '../../src/config/schema.js';
+import { configSchema, DEFAULT_PG_JOURNAL, pgJournal, type Config } from '../../src/config/schema.js';
 import { SPEC_EXAMPLE_YAML } from './fixtures/spec-example.js';
 import { BIN } from '../product.js';
 
@@ -385,6 +385,24 @@ describe('storage.shared (issue 13)', () => {
       const errs = errors(validateConfig({ ...minimal(), storage: { ledger, shared: 'redis://127.0.0.1:6379/0' } }));
       expect(errs.join('\n')).toMatch(/storage\.ledger.*ledger must be shared too \(postgres:\/\/…\)/);
     }
+  });
+
+  it('storage.journal: only for a PostgreSQL ledger without Redis, which keeps one by default', () => {
+    const pg = 'postgres://u@h/db';
+    const cfg = ok(validateConfig({ ...minimal(), storage: { ledger: pg, journal: '/var/lib/switchyard/inflight' } }));
+    expect(pgJournal(cfg.storage)).toBe('/var/lib/switchyard/inflight');
+    expect(pgJournal(ok(validateConfig({ ...minimal(), storage: { ledger: pg } })).storage)).toBe(DEFAULT_PG_JOURNAL);
+    expect(pgJournal(ok(validateConfig({ ...minimal(), storage: { ledger: pg, journal: 'off' } })).storage)).toBeUndefined();
+    expect(pgJournal(ok(validateConfig({ ...minimal(), storage: { ledger: pg, shared: 'redis://h' } })).storage)).toBeUndefined();
+    expect(pgJournal(ok(validateConfig({ ...minimal() })).storage)).toBeUndefined(); // SQLite: next to its file
+    expect(errors(validateConfig({ ...minimal(), storage: { ledger: 'sqlite:./x.db', journal: './j' } })).join('\n')).toMatch(
+      /storage\.journal.*sqlite ledger keeps its in-flight journal next to its file/,
+    );
+    expect(errors(validateConfig({ ...minimal(), storage: { journal: './j' } })).join('\n')).toMatch(/storage\.journal/);
+    expect(errors(validateConfig({ ...minimal(), storage: { ledger: pg, shared: 'redis://h', journal: './j' } })).join('\n')).toMatch(
+      /storage\.journal.*replicas on Redis reclaim/,
+    );
+    expect(errors(validateConfig({ ...minimal(), storage: { ledger: pg, journal: '' } })).join('\n')).toMatch(/storage\.journal/);
   });
 
   it('accepts Redis (and rediss://) with a PostgreSQL ledger, a lease and a key prefix', () => {
