@@ -142,11 +142,9 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     const journal = pgJournal(cfg.storage);
     ledger = await openLedger(cfg.storage.ledger, journal === undefined ? {} : { journal });
   } catch (err) {
-    const journal = pgJournal(cfg.storage);
-    const hint =
-      journal !== undefined && (err as NodeJS.ErrnoException).syscall === 'open'
-        ? ` (the in-flight journal ${journal}-0/-1: set storage.journal to a writable path prefix, or to off to run without one — a request in flight when the process is killed is then not counted)`
-        : '';
+    const hint = (err as Error).message.startsWith('cannot open the in-flight journal')
+      ? ' (set storage.journal to a writable path prefix, or to off to run without a journal: a request in flight when the process is killed is then not counted)'
+      : '';
     throw new StartupError(`cannot open the ledger ${cfg.storage.ledger}: ${(err as Error).message}${hint}`);
   }
   let responses: ResponseStore;

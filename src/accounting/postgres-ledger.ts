@@ -74,8 +74,12 @@ export class PostgresLedger implements LedgerStore {
     const feedbackTable = schema === undefined ? `"${tableName}_feedback"` : `"${schema}"."${tableName}_feedback"`;
     let journal: InFlightJournal | null = null;
     if (options.journal !== undefined) {
-      mkdirSync(dirname(resolve(options.journal)), { recursive: true });
-      journal = new InFlightJournal([`${options.journal}-0`, `${options.journal}-1`]);
+      try {
+        mkdirSync(dirname(resolve(options.journal)), { recursive: true });
+        journal = new InFlightJournal([`${options.journal}-0`, `${options.journal}-1`]);
+      } catch (err) {
+        throw new Error(`cannot open the in-flight journal ${options.journal}-0 / -1: ${(err as Error).message}`);
+      }
     }
     const pool = new pg.Pool({ connectionString: url });
     // Without a listener an idle connection's error would crash the process; the next query

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 
-import { BIN } from './harness.js';
+import { BIN, testConfig } from './harness.js';
 
 const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000 });
 
@@ -178,6 +178,28 @@ describe('switchyard serve with a relay (SWITCHYARD_RELAY_URL)', () => {
     const r = serveWith({ SWITCHYARD_RELAY_URL: 'http://127.0.0.1:9/v1', SWITCHYARD_RELAY_KEY: '' });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('SWITCHYARD_RELAY_KEY');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('switchyard serve on PostgreSQL with an in-flight journal it cannot open', () => {
+  it('is a start-up error that names the journal and both ways out, not a stack trace', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-journal-'));
+    const notADir = join(dir, 'a-file');
+    writeFileSync(notADir, 'x');
+    const cfg = testConfig('http://127.0.0.1:9', { storage: { ledger: 'postgres://postgres@127.0.0.1:5432/test', journal: join(notADir, 'inflight') } });
+    const file = join(dir, 'c.yaml');
+    writeFileSync(file, stringify(cfg));
+    const keys = { SY_TEST_OPENAI_KEY: 'k', SY_TEST_ANTHROPIC_KEY: 'k', SY_TEST_GEMINI_KEY: 'k', SY_TEST_DEEPSEEK_KEY: 'k' };
+    const r = spawnSync(process.execPath, [BIN, 'serve', '--config', file, '--port', '0'], {
+      cwd: dir,
+      env: { ...process.env, ...keys },
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`cannot open the in-flight journal ${join(notADir, 'inflight')}-0 / -1`);
+    expect(r.stderr).toContain('set storage.journal to a writable path prefix, or to off');
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });
