@@ -55,6 +55,8 @@ const INSERT_PLACEHOLDERS = COLUMNS.map((_, i) => `$${i + 1}`).join(', ');
 export class PostgresLedger implements LedgerStore {
   private closed = false;
   private readonly cascade: PostgresCascade;
+  /** Insert-once by request id: a row already there is kept. */
+  private readonly insertSql: string;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -65,6 +67,7 @@ export class PostgresLedger implements LedgerStore {
     private readonly journal: InFlightJournal | null,
   ) {
     this.cascade = new PostgresCascade(pool, table, feedbackTable);
+    this.insertSql = `INSERT INTO ${table} (${INSERT_COLUMNS}) VALUES (${INSERT_PLACEHOLDERS}) ON CONFLICT (request_id) DO NOTHING`;
   }
 
   static async open(url: string, options: LedgerOptions = {}): Promise<PostgresLedger> {
@@ -98,8 +101,7 @@ export class PostgresLedger implements LedgerStore {
   async insert(row: LedgerRow): Promise<'inserted' | 'duplicate'> {
     validateRow(row);
     const result = await this.pool.query(
-      `INSERT INTO ${this.table} (${INSERT_COLUMNS}) VALUES (${INSERT_PLACEHOLDERS})
-       ON CONFLICT (request_id) DO NOTHING`,
+      this.insertSql,
       rowValues(row, (b) => b),
     );
     // Committed (autocommit): the request's journal line is no longer needed.
@@ -124,8 +126,7 @@ export class PostgresLedger implements LedgerStore {
     for (const h of journal.pending()) {
       if (journal.has(h.requestId)) continue;
       const result = await this.pool.query(
-        `INSERT INTO ${this.table} (${INSERT_COLUMNS}) VALUES (${INSERT_PLACEHOLDERS})
-         ON CONFLICT (request_id) DO NOTHING`,
+        this.insertSql,
         rowValues(interruptedRow(h), (b) => b),
       );
       recovered += result.rowCount ?? 0;

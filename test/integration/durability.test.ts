@@ -83,6 +83,26 @@ async function spendReport(h: SidecarHandle): Promise<unknown[]> {
   return Promise.all(SPEND_QUERIES.map(async (q) => (await fetch(`${h.url}/switchyard/spend?${q}`)).json()));
 }
 
+/**
+ * A request to a hanging upstream, and the sidecar killed (SIGKILL) once the attempt reached the
+ * upstream: the client sees its connection cut. The upstream's faults are cleared afterwards.
+ */
+async function killMidRequest(h: SidecarHandle, client: OpenAI): Promise<void> {
+  await sim.setFault('deepseek-chat', { kind: 'hang' });
+  await sim.clearLog();
+  const pending = client.chat.completions
+    .create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'in flight at the kill' }], max_tokens: 20 })
+    .then(
+      () => 'answered',
+      () => 'cut',
+    );
+  // The attempt reached the upstream (it hangs there): kill the sidecar before it gives up on it.
+  await eventually(async () => ((await sim.log()).length > 0 ? true : undefined), 5000, 'the attempt reached the upstream');
+  expect(await h.stop('SIGKILL')).toBeNull();
+  expect(await pending).toBe('cut');
+  await sim.clearFaults();
+}
+
 beforeAll(async () => {
   sim = await startSimulatorProc({ defaults: { ttftMs: 2, tokenGapMs: 0, outputTokens: 30 } });
   cfg = testConfig(sim.url, {
@@ -212,19 +232,8 @@ describe('durability across SIGKILL', () => {
   });
 
   it('counts a request in flight at the kill at what it reserved, after the restart (the lone process journal)', async () => {
-    await sim.setFault('deepseek-chat', { kind: 'hang' });
-    await sim.clearLog();
     const before = await budgets(sc);
-    const a = clientFor(sc, KEYS.SY_TEAM_A_KEY);
-    const pending = a.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'in flight at the kill' }], max_tokens: 20 }).then(
-      () => 'answered',
-      () => 'cut',
-    );
-    // The attempt reached the upstream (it hangs there): kill the sidecar before it gives up on it.
-    await eventually(async () => ((await sim.log()).length > 0 ? true : undefined), 5000, 'the attempt reached the upstream');
-    expect(await sc.stop('SIGKILL')).toBeNull();
-    expect(await pending).toBe('cut');
-    await sim.clearFaults();
+    await killMidRequest(sc, clientFor(sc, KEYS.SY_TEAM_A_KEY));
 
     sc = await startSidecar(cfg, KEYS, sc.configFile);
     const db = new Database(ledgerFile, { readonly: true });
@@ -263,19 +272,7 @@ describe('a lone sidecar on PostgreSQL (no Redis) keeps the in-flight journal to
       budget: { limits: [{ scope: 'global', period: 'total', usd: 50 }] },
     });
     pgSc = await startSidecar(pgCfg);
-    await sim.setFault('deepseek-chat', { kind: 'hang' });
-    await sim.clearLog();
-    const client = new OpenAI({ baseURL: `${pgSc.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 30_000 });
-    const pending = client.chat.completions
-      .create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'in flight at the kill' }], max_tokens: 20 })
-      .then(
-        () => 'answered',
-        () => 'cut',
-      );
-    await eventually(async () => ((await sim.log()).length > 0 ? true : undefined), 5000, 'the attempt reached the upstream');
-    expect(await pgSc.stop('SIGKILL')).toBeNull();
-    expect(await pending).toBe('cut');
-    await sim.clearFaults();
+    await killMidRequest(pgSc, new OpenAI({ baseURL: `${pgSc.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 30_000 }));
 
     pgSc = await startSidecar(pgCfg, {}, pgSc.configFile);
     const rows = await db.query<{ model: string; endpoint: string; cost_nano: string; estimated: boolean; status: number }>(
