@@ -404,10 +404,13 @@ describe('parseChatBody against zod alone', () => {
       }),
       { numRuns: 6000 },
     );
-    // Not vacuous: both verdicts and every outcome of the in-place check are exercised.
+    // Not vacuous: both verdicts and every outcome of the in-place check are exercised. The runs are
+    // random, so each bound sits far below its mean (six runs: valid ~4,650, invalid ~1,350, same
+    // object ~565 with a spread of ~23, copied ~3,500, left to zod ~570); a CI run once drew 497
+    // same-object bodies against a bound of 500, so that bound is 400, seven spreads down.
     expect(stats.valid).toBeGreaterThan(2000);
     expect(stats.invalid).toBeGreaterThan(1000);
-    expect(stats.sameObject).toBeGreaterThan(500);
+    expect(stats.sameObject).toBeGreaterThan(400);
     expect(stats.copied).toBeGreaterThan(200);
     expect(stats.leftToZod).toBeGreaterThan(50);
   });
