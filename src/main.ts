@@ -138,13 +138,19 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   });
   const keys = new ClientKeys(cfg, env);
   let ledger: LedgerStore;
+  const journal = pgJournal(cfg.storage);
   try {
-    const journal = pgJournal(cfg.storage);
     ledger = await openLedger(cfg.storage.ledger, journal === undefined ? {} : { journal });
   } catch (err) {
-    const hint = (err as Error).message.startsWith('cannot open the in-flight journal')
-      ? ' (set storage.journal to a writable path prefix, or to off to run without a journal: a request in flight when the process is killed is then not counted)'
-      : '';
+    const hint =
+      // JournalLockedError (journal-lock.ts, which loads the SQLite driver: not imported here for a name)
+      (err as { code?: unknown }).code === 'ERR_JOURNAL_LOCKED'
+        ? journal === undefined
+          ? ' (one sidecar per ledger file: stop the other one, or give this one its own storage.ledger)'
+          : ' (one sidecar per journal: stop the other one, or give this one its own storage.journal)'
+        : (err as Error).message.startsWith('cannot open the in-flight journal')
+          ? ' (set storage.journal to a writable path prefix, or to off to run without a journal: a request in flight when the process is killed is then not counted)'
+          : '';
     throw new StartupError(`cannot open the ledger ${cfg.storage.ledger}: ${(err as Error).message}${hint}`);
   }
   let responses: ResponseStore;
@@ -276,19 +282,6 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   }
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
-  log.info(
-    {
-      url,
-      models: Object.keys(runtime.cfg.models).length,
-      endpoints: runtime.handles.size,
-      simulated: simulatedMode,
-      ledger: cfg.storage.ledger,
-      replica: runtime.replica,
-      shared: runtime.state().shared?.store,
-    },
-    `switchyard listening on ${url} (${note})`,
-  );
-
   const shutdown = async (): Promise<void> => {
     if (runtime.draining) return;
     runtime.drain();
@@ -308,7 +301,22 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     log.flush();
   };
 
+  // Before the line that says it listens: whoever waits for that line may stop it at once, and a
+  // signal with no handler yet would end the process without its shutdown.
   if (opts.signals) installSignals(log, shutdown, reload);
+  log.info(
+    {
+      url,
+      models: Object.keys(runtime.cfg.models).length,
+      endpoints: runtime.handles.size,
+      simulated: simulatedMode,
+      ledger: cfg.storage.ledger,
+      replica: runtime.replica,
+      shared: runtime.state().shared?.store,
+    },
+    `switchyard listening on ${url} (${note})`,
+  );
+
   return { url, runtime, simulated: simulatedMode, simulator, reload, shutdown };
 }
 

@@ -22,6 +22,7 @@
  */
 import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { InFlight } from './ledger.js';
+import { lockJournal, type JournalLock } from './journal-lock.js';
 
 export const ROTATE_BYTES = 1 << 20;
 
@@ -78,8 +79,25 @@ export class InFlightJournal {
   constructor(
     private readonly paths: readonly [string, string],
     private readonly rotateBytes = ROTATE_BYTES,
+    /** Released by `close` (see {@link InFlightJournal.open}). */
+    private readonly lock: JournalLock | null = null,
   ) {
     this.fds = [openSync(paths[0], 'a+'), openSync(paths[1], 'a+')];
+  }
+
+  /**
+   * A sidecar's journal: the files `PREFIX-0` and `PREFIX-1`, held by this process alone through
+   * the lock `PREFIX.lock` (journal-lock.ts) — a second process is refused with
+   * `JournalLockedError` before it reads the files.
+   */
+  static open(prefix: string): InFlightJournal {
+    const lock = lockJournal(`${prefix}.lock`);
+    try {
+      return new InFlightJournal([`${prefix}-0`, `${prefix}-1`], ROTATE_BYTES, lock);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
   }
 
   /** What the files hold from an earlier process: the latest line of each request id. */
@@ -231,6 +249,7 @@ export class InFlightJournal {
     this.flush();
     this.closed = true;
     for (const fd of this.fds) closeSync(fd);
+    this.lock?.release();
   }
 
   private empty(i: 0 | 1): void {

@@ -138,6 +138,11 @@ export interface LedgerOptions {
    * ledger keeps its journal next to its file.
    */
   journal?: string;
+  /**
+   * Opened only to read, beside a sidecar that may be serving from it (`switchyard calibrate`):
+   * no in-flight journal is opened, so its lock is not asked for.
+   */
+  reader?: boolean;
 }
 
 export { NO_GROUP, DEFAULT_ROWS_LIMIT } from './ledger-codec.js';
@@ -159,7 +164,7 @@ export async function openLedger(url: string, options: LedgerOptions = {}): Prom
     const path = url.slice('sqlite:'.length);
     if (path.length === 0) throw new Error(`ledger URL "${url}" names no file`);
     const { SqliteLedger } = await import('./sqlite-ledger.js');
-    return SqliteLedger.open(path);
+    return SqliteLedger.open(path, { reader: options.reader === true });
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const { PostgresLedger } = await import('./postgres-ledger.js');

@@ -14,6 +14,7 @@ import pg from 'pg';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { InFlightJournal } from './inflight-journal.js';
+import { JournalLockedError } from './journal-lock.js';
 import type { InFlight, LedgerOptions, LedgerRow, LedgerStore, ModelQuality, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
 import {
   COLUMNS,
@@ -79,8 +80,9 @@ export class PostgresLedger implements LedgerStore {
     if (options.journal !== undefined) {
       try {
         mkdirSync(dirname(resolve(options.journal)), { recursive: true });
-        journal = new InFlightJournal([`${options.journal}-0`, `${options.journal}-1`]);
+        journal = InFlightJournal.open(options.journal);
       } catch (err) {
+        if (err instanceof JournalLockedError) throw err;
         throw new Error(`cannot open the in-flight journal ${options.journal}-0 / -1: ${(err as Error).message}`);
       }
     }

@@ -146,20 +146,28 @@ export class SqliteLedger implements LedgerStore {
     this.byIdStmt = db.prepare<[string], DbRow>(`${select} WHERE request_id = ?`).safeIntegers(true);
   }
 
-  /** Opens (creating if needed) the database at `path`, or `:memory:`. */
-  static open(path: string): SqliteLedger {
+  /**
+   * Opens (creating if needed) the database at `path`, or `:memory:`. A file store keeps its
+   * in-flight journal next to it (`PATH-inflight-0`, `-1`, and its lock `PATH-inflight.lock`,
+   * taken first: a second sidecar on the file is refused before it touches it), unless opened
+   * only to read (`reader`: `switchyard calibrate` beside a running sidecar).
+   */
+  static open(path: string, { reader = false }: { reader?: boolean } = {}): SqliteLedger {
     if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
-    const db = new Database(path);
+    const journal = path === ':memory:' || reader ? null : InFlightJournal.open(`${path}-inflight`);
+    let db: Database.Database | undefined;
     try {
+      db = new Database(path);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 5000'); // a second process (a report, a backup) may hold a lock
       migrate(db);
       ensureCascadeSchema(db);
       ensureRouteScore(db);
-      return new SqliteLedger(db, path === ':memory:' ? null : new InFlightJournal([`${path}-inflight-0`, `${path}-inflight-1`]));
+      return new SqliteLedger(db, journal);
     } catch (err) {
-      db.close();
+      db?.close();
+      journal?.close();
       throw err;
     }
   }

@@ -63,7 +63,7 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
     return 1;
   }
   try {
-    const ledger = await openLedger(res.config.storage.ledger);
+    const ledger = await openLedger(res.config.storage.ledger, { reader: true });
     const [rows, quality] = await Promise.all([ledger.rows({ limit }), ledger.qualityStats()]).finally(() => ledger.close());
     // Escalations and the apps' feedback per tier: what the cascade and the router would change, and why.
     const proposals = formatProposals(proposeCascadeAdjustments(tierQuality(quality, res.config), res.config));

@@ -204,6 +204,41 @@ describe('switchyard serve on PostgreSQL with an in-flight journal it cannot ope
   });
 });
 
+describe('two sidecars on one SQLite ledger', () => {
+  it('the second is refused at start-up, naming the lock and the way out; once the first is killed, a new one starts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-twice-'));
+    const serve = (): ChildProcess => spawn(process.execPath, [BIN, 'serve', '--port', '0'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    /** Resolves once the sidecar logs that it listens, with the process. */
+    const started = (c: ChildProcess): Promise<ChildProcess> =>
+      new Promise((resolve, reject) => {
+        let out = '';
+        c.stdout!.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('switchyard listening on')) resolve(c);
+        });
+        c.once('exit', () => reject(new Error(`the sidecar ended before it listened: ${out}`)));
+      });
+    const running: ChildProcess[] = [];
+    try {
+      const first = await started((running[0] = serve()));
+      const second = serve();
+      running.push(second);
+      const { code, stderr } = await exitOf(second);
+      expect(code).toBe(1);
+      expect(stderr).toContain('cannot open the ledger sqlite:./switchyard.db: another switchyard process holds ./switchyard.db-inflight.lock');
+      expect(stderr).toContain('one sidecar per ledger file: stop the other one, or give this one its own storage.ledger');
+      expect(stderr).not.toMatch(/\n\s+at /);
+      first.kill('SIGKILL');
+      await exitOf(first);
+      const third = await started((running[2] = serve()));
+      third.kill('SIGTERM');
+      expect((await exitOf(third)).code).toBe(0);
+    } finally {
+      for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    }
+  }, 30_000);
+});
+
 describe('switchyard demo on a port in use', () => {
   it('says so and exits 1 instead of hanging', async () => {
     const busy = createServer();

@@ -1,0 +1,88 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { JournalLockedError, lockJournal } from '../../src/accounting/journal-lock.js';
+import { SqliteLedger } from '../../src/accounting/sqlite-ledger.js';
+import { InFlightJournal } from '../../src/accounting/inflight-journal.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'switchyard-lock-'));
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+let n = 0;
+const nextPath = (): string => join(dir, `j-${++n}`);
+const child = fileURLToPath(new URL('./fixtures/journal-lock-child.ts', import.meta.url));
+const repo = fileURLToPath(new URL('../../', import.meta.url));
+
+/** What another process gets when it asks for the lock at `path`: held or busy. */
+function otherProcessAsks(path: string): string {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', child, 'try', path], { cwd: repo, encoding: 'utf8', timeout: 20_000 });
+  expect(r.status, r.stderr).toBe(0);
+  return r.stdout.trim();
+}
+
+/** Another process that takes the lock at `path` and keeps it until killed. */
+async function otherProcessHolds(path: string): Promise<ChildProcess> {
+  const c = spawn(process.execPath, ['--import', 'tsx', child, 'hold', path], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(c);
+  const [chunk] = (await once(c.stdout!, 'data')) as [Buffer];
+  expect(chunk.toString()).toBe('held\n');
+  return c;
+}
+
+describe('the in-flight journal lock', () => {
+  it('refuses a second process while one holds it, and is free again the moment the holder is killed (SIGKILL: no stale lock)', async () => {
+    const path = `${nextPath()}.lock`;
+    const holder = await otherProcessHolds(path);
+    expect(() => lockJournal(path)).toThrow(JournalLockedError);
+    expect(() => lockJournal(path)).toThrow(`another switchyard process holds ${path}`);
+    holder.kill('SIGKILL');
+    await once(holder, 'exit');
+    const mine = lockJournal(path);
+    expect(otherProcessAsks(path)).toBe('busy');
+    mine.release();
+    expect(otherProcessAsks(path)).toBe('held');
+  });
+
+  it('is shared within one process: held until its last holder releases it', () => {
+    const path = `${nextPath()}.lock`;
+    const a = lockJournal(path);
+    const b = lockJournal(path);
+    a.release();
+    a.release(); // idempotent: does not drop b's hold
+    expect(otherProcessAsks(path)).toBe('busy');
+    b.release();
+    expect(otherProcessAsks(path)).toBe('held');
+  });
+
+  it("a sidecar's SQLite ledger takes it before touching the file; a reader (calibrate) does not ask for it", async () => {
+    const db = join(dir, 'ledger.db');
+    const holder = await otherProcessHolds(`${db}-inflight.lock`);
+    expect(() => SqliteLedger.open(db)).toThrow(JournalLockedError);
+    expect(existsSync(db), 'the refused open created no database').toBe(false);
+    const reader = SqliteLedger.open(db, { reader: true });
+    expect(await reader.rows({ limit: 10 })).toEqual([]);
+    await reader.close();
+    holder.kill('SIGKILL');
+    await once(holder, 'exit');
+    const ledger = SqliteLedger.open(db);
+    expect(otherProcessAsks(`${db}-inflight.lock`)).toBe('busy');
+    await ledger.close();
+    expect(otherProcessAsks(`${db}-inflight.lock`)).toBe('held');
+  });
+
+  it('InFlightJournal.open holds PREFIX.lock for the files PREFIX-0 and -1 until closed', () => {
+    const prefix = nextPath();
+    const j = InFlightJournal.open(prefix);
+    expect(existsSync(`${prefix}-0`) && existsSync(`${prefix}-1`)).toBe(true);
+    expect(otherProcessAsks(`${prefix}.lock`)).toBe('busy');
+    j.close();
+    expect(otherProcessAsks(`${prefix}.lock`)).toBe('held');
+  });
+});
