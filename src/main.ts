@@ -30,6 +30,9 @@ import { apiRoutes } from './http/api-routes.js';
 import { ApiCounts } from './observe/api-counts.js';
 import { setTracer } from './runtime/request-scope.js';
 
+/** Beyond `server.shutdownGraceMs`, how long a start waits for another sidecar's journal lock (its close after the grace). */
+const LOCK_WAIT_MARGIN_MS = 2_000;
+
 const PROVIDER_PATHS: Record<string, string> = { openai: '/openai/v1', gemini: '/gemini/v1', deepseek: '/deepseek/v1', anthropic: '/anthropic' };
 
 /** Where the config comes from, and whether it is the built-in catalogue. */
@@ -140,7 +143,12 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   let ledger: LedgerStore;
   const journal = pgJournal(cfg.storage);
   try {
-    ledger = await openLedger(cfg.storage.ledger, journal === undefined ? {} : { journal });
+    ledger = await openLedger(cfg.storage.ledger, {
+      ...(journal === undefined ? {} : { journal }),
+      // A predecessor still draining (a restart in place) ends within its grace period.
+      lockWaitMs: cfg.server.shutdownGraceMs + LOCK_WAIT_MARGIN_MS,
+      onLockWait: (lock, ms) => log.warn({ lock }, `another switchyard process holds ${lock}: waiting up to ${Math.ceil(ms / 1000)} s for it to stop`),
+    });
   } catch (err) {
     const hint =
       // JournalLockedError (journal-lock.ts, which loads the SQLite driver: not imported here for a name)

@@ -4,6 +4,7 @@
  * request id, so the SQLite store of a lone sidecar and the PostgreSQL store shared by
  * replicas answer the same interface.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 
 /** One request, written once when it ends (success or failure). */
 export interface LedgerRow {
@@ -143,6 +144,13 @@ export interface LedgerOptions {
    * no in-flight journal is opened, so its lock is not asked for.
    */
   reader?: boolean;
+  /**
+   * How long to wait for another process's hold on the in-flight journal to end (a sidecar still
+   * draining while its successor starts) before the open fails with `ERR_JOURNAL_LOCKED`; 0 by
+   * default. `onLockWait` is told once, when the wait begins.
+   */
+  lockWaitMs?: number;
+  onLockWait?: (lockPath: string, waitMs: number) => void;
 }
 
 export { NO_GROUP, DEFAULT_ROWS_LIMIT } from './ledger-codec.js';
@@ -164,11 +172,31 @@ export async function openLedger(url: string, options: LedgerOptions = {}): Prom
     const path = url.slice('sqlite:'.length);
     if (path.length === 0) throw new Error(`ledger URL "${url}" names no file`);
     const { SqliteLedger } = await import('./sqlite-ledger.js');
-    return SqliteLedger.open(path, { reader: options.reader === true });
+    return waitingForJournal(() => SqliteLedger.open(path, { reader: options.reader === true }), options);
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const { PostgresLedger } = await import('./postgres-ledger.js');
-    return PostgresLedger.open(url, options);
+    return waitingForJournal(() => PostgresLedger.open(url, options), options);
   }
   throw new Error(`unsupported ledger URL "${url}": expected sqlite:PATH, memory or postgres://…`);
+}
+
+/**
+ * Opens, retrying every 100 ms while another process holds the journal's lock (both stores take
+ * it before they touch anything else), for up to `lockWaitMs`; then the lock error stands.
+ */
+async function waitingForJournal(open: () => LedgerStore | Promise<LedgerStore>, o: LedgerOptions): Promise<LedgerStore> {
+  const deadline = Date.now() + (o.lockWaitMs ?? 0);
+  let told = false;
+  for (;;) {
+    try {
+      return await open();
+    } catch (err) {
+      const e = err as { code?: unknown; lockPath?: unknown };
+      if (e.code !== 'ERR_JOURNAL_LOCKED' || Date.now() >= deadline) throw err;
+      if (!told) o.onLockWait?.(String(e.lockPath), deadline - Date.now());
+      told = true;
+      await delay(100);
+    }
+  }
 }

@@ -205,34 +205,59 @@ describe('switchyard serve on PostgreSQL with an in-flight journal it cannot ope
 });
 
 describe('two sidecars on one SQLite ledger', () => {
-  it('the second is refused at start-up, naming the lock and the way out; once the first is killed, a new one starts', async () => {
+  it('a start waits for a predecessor that is stopping, is refused (naming the lock and the way out) while one keeps running, and is never blocked by a killed one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sy-twice-'));
-    const serve = (): ChildProcess => spawn(process.execPath, [BIN, 'serve', '--port', '0'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    /** Resolves once the sidecar logs that it listens, with the process. */
-    const started = (c: ChildProcess): Promise<ChildProcess> =>
+    // No grace: a start waits 2 s (the margin) for another sidecar's lock before it gives up.
+    const file = join(dir, 'c.yaml');
+    writeFileSync(file, stringify(testConfig('http://127.0.0.1:9', { server: { shutdownGraceMs: 0 }, storage: { ledger: 'sqlite:./l.db' } })));
+    const keys = { SY_TEST_OPENAI_KEY: 'k', SY_TEST_ANTHROPIC_KEY: 'k', SY_TEST_GEMINI_KEY: 'k', SY_TEST_DEEPSEEK_KEY: 'k' };
+    const running: ChildProcess[] = [];
+    const serve = (): ChildProcess => {
+      const c = spawn(process.execPath, [BIN, 'serve', '--config', file, '--port', '0'], {
+        cwd: dir,
+        env: { ...process.env, ...keys },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      running.push(c);
+      return c;
+    };
+    /** Resolves once the sidecar's log has a line containing `text`. */
+    const logged = (c: ChildProcess, text: string): Promise<void> =>
       new Promise((resolve, reject) => {
         let out = '';
         c.stdout!.on('data', (chunk: Buffer) => {
           out += chunk.toString();
-          if (out.includes('switchyard listening on')) resolve(c);
+          if (out.includes(text)) resolve();
         });
-        c.once('exit', () => reject(new Error(`the sidecar ended before it listened: ${out}`)));
+        c.once('exit', () => reject(new Error(`the sidecar ended before it logged "${text}": ${out}`)));
       });
-    const running: ChildProcess[] = [];
     try {
-      const first = await started((running[0] = serve()));
+      const first = serve();
+      await logged(first, 'switchyard listening on');
+      // A restart in place: the successor starts while the first is stopping, and waits for it.
       const second = serve();
-      running.push(second);
-      const { code, stderr } = await exitOf(second);
+      await logged(second, 'another switchyard process holds ./l.db-inflight.lock: waiting up to 2 s for it to stop');
+      const secondUp = logged(second, 'switchyard listening on');
+      first.kill('SIGTERM');
+      expect((await exitOf(first)).code).toBe(0);
+      await secondUp;
+      // One that keeps running: the third gives up after the wait.
+      const { code, stderr } = await exitOf(serve());
       expect(code).toBe(1);
-      expect(stderr).toContain('cannot open the ledger sqlite:./switchyard.db: another switchyard process holds ./switchyard.db-inflight.lock');
+      expect(stderr).toContain('cannot open the ledger sqlite:./l.db: another switchyard process holds ./l.db-inflight.lock');
       expect(stderr).toContain('one sidecar per ledger file: stop the other one, or give this one its own storage.ledger');
       expect(stderr).not.toMatch(/\n\s+at /);
-      first.kill('SIGKILL');
-      await exitOf(first);
-      const third = await started((running[2] = serve()));
-      third.kill('SIGTERM');
-      expect((await exitOf(third)).code).toBe(0);
+      // A killed one holds nothing: the next start does not wait.
+      second.kill('SIGKILL');
+      await exitOf(second);
+      const fourth = serve();
+      const lines: string[] = [];
+      fourth.stdout!.on('data', (d: Buffer) => lines.push(d.toString()));
+      await logged(fourth, 'switchyard listening on');
+      expect(lines.join('')).not.toContain('waiting up to');
+      // SIGTERM on its listening line is a shutdown (the handlers are in place before that line).
+      fourth.kill('SIGTERM');
+      expect((await exitOf(fourth)).code).toBe(0);
     } finally {
       for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     }
