@@ -42,7 +42,12 @@ export function lockJournal(lockPath: string): JournalLock {
   const key = resolve(lockPath);
   let entry = held.get(key);
   if (entry === undefined) {
-    const db = new Database(lockPath, { timeout: 0 });
+    let db: Database.Database;
+    try {
+      db = new Database(lockPath, { timeout: 0 });
+    } catch (err) {
+      throw new Error(`cannot create the in-flight journal's lock ${lockPath}: ${(err as Error).message}`);
+    }
     try {
       db.pragma('locking_mode = EXCLUSIVE');
       // The first write takes the exclusive lock, and in this mode it is kept.

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -75,6 +75,12 @@ describe('the in-flight journal lock', () => {
     expect(otherProcessAsks(`${db}-inflight.lock`)).toBe('busy');
     await ledger.close();
     expect(otherProcessAsks(`${db}-inflight.lock`)).toBe('held');
+  });
+
+  it('a lock that cannot be created is an error naming it (not a lock held by another process)', () => {
+    const path = `${nextPath()}.lock`;
+    mkdirSync(path);
+    expect(() => lockJournal(path)).toThrow(`cannot create the in-flight journal's lock ${path}`);
   });
 
   it('InFlightJournal.open holds PREFIX.lock for the files PREFIX-0 and -1 until closed', () => {
