@@ -55,7 +55,7 @@ export function lockJournal(lockPath: string): JournalLock {
     } catch (err) {
       db.close();
       if ((err as { code?: unknown }).code === 'SQLITE_BUSY') throw new JournalLockedError(lockPath);
-      throw err;
+      throw new Error(`cannot take the in-flight journal's lock ${lockPath}: ${(err as Error).message}`);
     }
     entry = { db, holders: 0 };
     held.set(key, entry);
