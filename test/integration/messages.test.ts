@@ -81,6 +81,19 @@ describe.each([
     expect(final.stop_reason).toBe('end_turn');
   });
 
+  it('stops before the first of stop_sequences (JSON and stream)', async () => {
+    const messages = [{ role: 'user' as const, content: 'Name some words.' }];
+    const full = await client.messages.create({ model: target, max_tokens: 200, messages });
+    const words = (full.content[0]?.type === 'text' ? full.content[0].text : '').split(' ');
+    const stop = ` ${words[3]!}`;
+    const cut = words.slice(0, 3).join(' ');
+    // An OpenAI-kind upstream does not say which sequence it stopped at, so the translation says end_turn.
+    const stopped = wire === 'anthropic' ? { stop_reason: 'stop_sequence', stop_sequence: stop } : { stop_reason: 'end_turn', stop_sequence: null };
+    const body = { model: target, max_tokens: 200, stop_sequences: ['never-in-the-text', stop], messages };
+    expect(await client.messages.create(body)).toMatchObject({ ...stopped, content: [{ type: 'text', text: cut }] });
+    expect(await client.messages.stream(body).finalMessage()).toMatchObject({ ...stopped, content: [{ type: 'text', text: cut }] });
+  });
+
   it('uses a tool and continues with its result', async () => {
     const first = await client.messages.create({
       model: target,
