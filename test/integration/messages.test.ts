@@ -230,3 +230,24 @@ describe('Messages API edges', () => {
     expect(await sim.log()).toHaveLength(0);
   });
 });
+
+describe('GET /v1/models for the Anthropic SDK', () => {
+  it('lists and retrieves models with the fields Anthropic ModelInfo has (type, display_name, created_at) and the page fields', async () => {
+    const page = await client.models.list();
+    expect(page.data.map((m) => m.id)).toContain('claude-sonnet-4.5');
+    for (const m of page.data) {
+      expect(m).toMatchObject({ type: 'model', display_name: m.id });
+      expect(new Date(m.created_at).toISOString()).toBe(m.created_at);
+    }
+    expect(page.has_more).toBe(false);
+    expect(page.first_id).toBe(page.data[0]?.id);
+    expect(page.last_id).toBe(page.data.at(-1)?.id);
+    const one = await client.models.retrieve('route/code');
+    expect(one).toMatchObject({ id: 'route/code', type: 'model', display_name: 'route/code' });
+    // The OpenAI fields stay, and an OpenAI client (no anthropic-version) sees OpenAI's list alone.
+    expect(one).toMatchObject({ object: 'model', owned_by: expect.any(String) });
+    const plain = (await (await fetch(`${sc.url}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as { data: object[] };
+    expect(Object.keys(plain)).toEqual(['object', 'data']);
+    expect(Object.keys(plain.data[0]!)).toEqual(['id', 'object', 'created', 'owned_by']);
+  });
+});
