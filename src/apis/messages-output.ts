@@ -163,3 +163,22 @@ export class MessagesStreamWriter {
     this.emit('error', anthropicError(err));
   }
 }
+
+interface ListedModel {
+  id: string;
+  created: number;
+}
+
+/**
+ * `/v1/models` for an Anthropic client (one sending `anthropic-version`, as its SDK always does):
+ * the same entries with the fields Anthropic's ModelInfo has (`type`, `display_name`,
+ * `created_at`) added, and the list with Anthropic's page fields; the OpenAI fields stay.
+ */
+export function anthropicModel<M extends ListedModel>(m: M): M & { type: 'model'; display_name: string; created_at: string } {
+  return { ...m, type: 'model', display_name: m.id, created_at: new Date(m.created * 1000).toISOString() };
+}
+
+export function anthropicModelsList(list: { data: ListedModel[] }): unknown {
+  const data = list.data.map(anthropicModel);
+  return { ...list, data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+}

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
-import { anthropicError } from '../apis/messages-output.js';
+import { anthropicError, anthropicModel, anthropicModelsList } from '../apis/messages-output.js';
 import { SwitchyardError, errorBody } from '../errors.js';
 import { requestLog } from '../observe/request-log.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -225,7 +225,8 @@ export function createHttpServer(deps: ServerDeps): Server {
         // With auth.keys on, the catalogue is for key holders too (as OpenAI's and LiteLLM's /v1/models).
         const xKey = req.headers['x-api-key'];
         deps.keys.authenticate(req.headers.authorization ?? (typeof xKey === 'string' ? `Bearer ${xKey}` : undefined));
-        return sendJson(res, 200, deps.models());
+        const list = deps.models() as { data: Array<{ id: string; created: number }> };
+        return sendJson(res, 200, fromAnthropicClient(req) ? anthropicModelsList(list) : list);
       }
       if (path.startsWith('/v1/models/') || path.startsWith('/models/')) {
         // OpenAI's GET /v1/models/{model} (the SDK's models.retrieve); a route id keeps its `/`.
@@ -238,10 +239,10 @@ export function createHttpServer(deps: ServerDeps): Server {
         } catch {
           throw new SwitchyardError('invalid_request', 'the model id in the path is not valid percent-encoding', { param: 'model' });
         }
-        const list = deps.models() as { data: Array<{ id: string }> };
+        const list = deps.models() as { data: Array<{ id: string; created: number }> };
         const found = list.data.find((m) => m.id === id);
         if (!found) throw new SwitchyardError('model_not_found', `The model "${id}" does not exist`, { param: 'model', status: 404 });
-        return sendJson(res, 200, found);
+        return sendJson(res, 200, fromAnthropicClient(req) ? anthropicModel(found) : found);
       }
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (path === '/readyz') {
@@ -274,6 +275,9 @@ export function createHttpServer(deps: ServerDeps): Server {
   );
   return server;
 }
+
+/** Anthropic's SDK sends `anthropic-version` on every call; OpenAI's never does. */
+const fromAnthropicClient = (req: IncomingMessage): boolean => req.headers['anthropic-version'] !== undefined;
 
 const isMessagesPath = (path: string): boolean => path === '/v1/messages' || path.startsWith('/v1/messages/');
 

@@ -23,6 +23,7 @@ const Body = z.looseObject({
   tool_choice: z.union([z.string(), z.looseObject({ function: z.looseObject({ name: z.string() }) })]).optional(),
   response_format: z.looseObject({ type: z.string(), json_schema: z.unknown().optional() }).nullish(),
   logprobs: z.boolean().nullish(),
+  stop: z.union([z.string(), z.array(z.string())]).nullish(),
 });
 type OpenAiMessage = z.infer<typeof Message>;
 
@@ -77,7 +78,7 @@ function parse(raw: unknown): ChatRequest | SimError {
     toolSchema: toolName === null ? undefined : body.tools?.find((t) => t.function.name === toolName)?.function.parameters,
     logprobs: body.logprobs === true,
     thinkingBudget: null,
-    stopSequences: [],
+    stopSequences: typeof body.stop === 'string' ? [body.stop] : (body.stop ?? []),
   };
 }
 

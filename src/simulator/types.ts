@@ -29,7 +29,7 @@ export interface ChatRequest {
   logprobs: boolean;
   /** Anthropic `thinking: {type: "enabled", budget_tokens}`: the budget; null without thinking. */
   thinkingBudget: number | null;
-  /** Anthropic `stop_sequences`: the text answer stops before the first one it contains. */
+  /** Anthropic `stop_sequences` / OpenAI `stop`: the text answer stops before the first one it contains. */
   stopSequences: string[];
 }
 

@@ -138,6 +138,14 @@ describe('claude-sonnet-4.5 through the Messages API', () => {
     expect(response.headers.get('x-switchyard-attempts')).toBe(String(claude.length + 1));
   });
 
+  it('drops the no-op values clients send by default (modalities [text], top_logprobs 0, service_tier auto/default)', async () => {
+    for (const extra of [{ modalities: ['text' as const] }, { top_logprobs: 0 }, { service_tier: 'auto' as const }, { service_tier: 'default' as const }]) {
+      const { data, response } = await sc.client.chat.completions.create({ model: 'claude-sonnet-4.5', messages: prompt, ...extra }).withResponse();
+      expect(data.choices[0]!.message.content).toBeTruthy();
+      expect(response.headers.get('x-switchyard-model')).toBe('claude-sonnet-4.5');
+    }
+  });
+
   it('refuses a field that cannot be translated with a clear 400 and no upstream call', async () => {
     const err = (await sc.client.chat.completions
       .create({ model: 'claude-sonnet-4.5', messages: prompt, logit_bias: { '50256': -100 } })

@@ -81,6 +81,19 @@ describe.each([
     expect(final.stop_reason).toBe('end_turn');
   });
 
+  it('stops before the first of stop_sequences (JSON and stream)', async () => {
+    const messages = [{ role: 'user' as const, content: 'Name some words.' }];
+    const full = await client.messages.create({ model: target, max_tokens: 200, messages });
+    const words = (full.content[0]?.type === 'text' ? full.content[0].text : '').split(' ');
+    const stop = ` ${words[3]!}`;
+    const cut = words.slice(0, 3).join(' ');
+    // An OpenAI-kind upstream does not say which sequence it stopped at, so the translation says end_turn.
+    const stopped = wire === 'anthropic' ? { stop_reason: 'stop_sequence', stop_sequence: stop } : { stop_reason: 'end_turn', stop_sequence: null };
+    const body = { model: target, max_tokens: 200, stop_sequences: ['never-in-the-text', stop], messages };
+    expect(await client.messages.create(body)).toMatchObject({ ...stopped, content: [{ type: 'text', text: cut }] });
+    expect(await client.messages.stream(body).finalMessage()).toMatchObject({ ...stopped, content: [{ type: 'text', text: cut }] });
+  });
+
   it('uses a tool and continues with its result', async () => {
     const first = await client.messages.create({
       model: target,
@@ -215,5 +228,26 @@ describe('Messages API edges', () => {
     });
     expect(longer.input_tokens).toBeGreaterThan(r.input_tokens);
     expect(await sim.log()).toHaveLength(0);
+  });
+});
+
+describe('GET /v1/models for the Anthropic SDK', () => {
+  it('lists and retrieves models with the fields Anthropic ModelInfo has (type, display_name, created_at) and the page fields', async () => {
+    const page = await client.models.list();
+    expect(page.data.map((m) => m.id)).toContain('claude-sonnet-4.5');
+    for (const m of page.data) {
+      expect(m).toMatchObject({ type: 'model', display_name: m.id });
+      expect(new Date(m.created_at).toISOString()).toBe(m.created_at);
+    }
+    expect(page.has_more).toBe(false);
+    expect(page.first_id).toBe(page.data[0]?.id);
+    expect(page.last_id).toBe(page.data.at(-1)?.id);
+    const one = await client.models.retrieve('route/code');
+    expect(one).toMatchObject({ id: 'route/code', type: 'model', display_name: 'route/code' });
+    // The OpenAI fields stay, and an OpenAI client (no anthropic-version) sees OpenAI's list alone.
+    expect(one).toMatchObject({ object: 'model', owned_by: expect.any(String) });
+    const plain = (await (await fetch(`${sc.url}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as { data: object[] };
+    expect(Object.keys(plain)).toEqual(['object', 'data']);
+    expect(Object.keys(plain.data[0]!)).toEqual(['id', 'object', 'created', 'owned_by']);
   });
 });

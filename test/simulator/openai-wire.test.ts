@@ -104,6 +104,25 @@ describe('OpenAI wire through the official SDK', () => {
     expect(finish).toBe('length');
   });
 
+  it('stops before the earliest `stop` sequence with finish_reason stop (a string or an array; JSON and stream)', async () => {
+    const words = answerTokens('stop somewhere', 8);
+    const stop = words[3]!;
+    const cut = words.slice(0, 3).join('');
+    const messages = [{ role: 'user' as const, content: 'stop somewhere' }];
+    const a = await client.chat.completions.create({ model: 'gpt-test', stop: ['absent', stop], messages });
+    expect(a.choices[0]).toMatchObject({ finish_reason: 'stop', message: { content: cut } });
+    expect(a.usage?.completion_tokens).toBe(3);
+    const b = await client.chat.completions.create({ model: 'gpt-test', stop, stream: true, messages });
+    let text = '';
+    let finish: string | null | undefined;
+    for await (const c of b) {
+      text += c.choices[0]?.delta.content ?? '';
+      finish = c.choices[0]?.finish_reason ?? finish;
+    }
+    expect(text).toBe(cut);
+    expect(finish).toBe('stop');
+  });
+
   const tools = [
     { type: 'function' as const, function: { name: 'lookup', parameters: { type: 'object', properties: {} } } },
     { type: 'function' as const, function: { name: 'weather', parameters: { type: 'object', properties: {} } } },

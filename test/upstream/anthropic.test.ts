@@ -76,7 +76,17 @@ describe('anthropic buildRequest: envelope', () => {
   });
 
   it('ignores fields that change nothing', () => {
-    const body = sent({ stream_options: { include_usage: true }, n: 1, store: false, logprobs: false, presence_penalty: 0, seed: null });
+    const body = sent({
+      stream_options: { include_usage: true },
+      n: 1,
+      store: false,
+      logprobs: false,
+      top_logprobs: 0,
+      presence_penalty: 0,
+      seed: null,
+      modalities: ['text'],
+      service_tier: 'auto',
+    });
     expect(Object.keys(body).sort()).toEqual(['max_tokens', 'messages', 'model']);
   });
 });

@@ -36,10 +36,13 @@ const HARMLESS: Record<string, (v: unknown) => boolean> = {
   metadata: () => true, // tags for OpenAI-side stored completions (not Anthropic's metadata)
   n: (v) => v === 1,
   logprobs: (v) => v === false,
+  top_logprobs: (v) => v === 0,
   presence_penalty: (v) => v === 0,
   frequency_penalty: (v) => v === 0,
   logit_bias: (v) => isObj(v) && Object.keys(v).length === 0,
   response_format: (v) => isObj(v) && v.type === 'text',
+  modalities: (v) => Array.isArray(v) && v.length === 1 && v[0] === 'text', // text is all Anthropic produces
+  service_tier: (v) => v === 'auto' || v === 'default', // OpenAI's default processing tier
 };
 
 const WHY: Record<string, string> = {
