@@ -11,6 +11,16 @@ import { arrayOf, isObj, numberIn, positiveInt, present, str, unsupported } from
 
 const HANDLED = new Set(['model', 'messages', 'system', 'max_tokens', 'stream', 'tools', 'tool_choice', 'stop_sequences', 'temperature', 'top_p', 'metadata']);
 
+/**
+ * Top-level fields at the value that changes nothing: an OpenAI-kind endpoint drops them instead
+ * of refusing them (an Anthropic-kind one gets the body as sent), as chat completions to Claude
+ * drop `n: 1` or `service_tier: auto`.
+ */
+const NO_OP: Record<string, (v: unknown) => boolean> = {
+  thinking: (v) => isObj(v) && v.type === 'disabled' && Object.keys(v).length === 1,
+  service_tier: (v) => v === 'auto',
+};
+
 interface Ctx {
   untranslated: string[];
 }
@@ -164,6 +174,8 @@ export function translateMessages(body: Record<string, unknown>, headers: { vers
   if (present(body.temperature)) chat.temperature = numberIn(body.temperature, 'temperature', 0, 1);
   if (present(body.top_p)) chat.top_p = numberIn(body.top_p, 'top_p', 0, 1);
   if (isObj(body.metadata) && typeof body.metadata.user_id === 'string') chat.user = body.metadata.user_id;
-  for (const [k, v] of Object.entries(body)) if (present(v) && !HANDLED.has(k)) ctx.untranslated.push(k);
+  for (const [k, v] of Object.entries(body)) {
+    if (present(v) && !HANDLED.has(k) && !(Object.hasOwn(NO_OP, k) && NO_OP[k]!(v))) ctx.untranslated.push(k);
+  }
   return withNative(chat, { kind: 'anthropic-messages', body, untranslated: ctx.untranslated, headers });
 }

@@ -146,11 +146,27 @@ describe('Messages API edges', () => {
     });
     expect(ok.type).toBe('message');
     const err = await client.messages
-      .create({ model: 'gpt-4.1', max_tokens: 50, thinking: { type: 'disabled' }, messages: [{ role: 'user', content: 'hi' }] })
+      .create({ model: 'gpt-4.1', max_tokens: 50, thinking: { type: 'enabled', budget_tokens: 1024 }, messages: [{ role: 'user', content: 'hi' }] })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.BadRequestError);
     expect((err as InstanceType<typeof Anthropic.BadRequestError>).error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
     expect((err as Error).message).toMatch(/thinking/);
+  });
+
+  it('drops Anthropic-only fields at their do-nothing value (thinking disabled, service_tier auto) for an OpenAI-kind target, and still refuses any other value', async () => {
+    const ok = await client.messages.create({
+      model: 'gpt-4.1',
+      max_tokens: 50,
+      thinking: { type: 'disabled' },
+      service_tier: 'auto',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(ok.type).toBe('message');
+    const err = await client.messages
+      .create({ model: 'gpt-4.1', max_tokens: 50, service_tier: 'standard_only', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((err as Error).message).toMatch(/service_tier/);
   });
 
   it('ends a stream cut after the commit with an error event, never message_stop', async () => {
