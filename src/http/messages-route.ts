@@ -27,13 +27,16 @@ function sendAnthropicError(res: ServerResponse, err: unknown, headers: Record<s
   sendJson(res, e.status, anthropicError(e), { ...headers, ...e.headers });
 }
 
+/** The request id under Anthropic's name too (`request-id`, which its SDK reads into `_request_id`) beside switchyard's own. */
+const idHeaders = (requestId: string): Record<string, string> => ({ 'x-request-id': requestId, 'request-id': requestId });
+
 async function read(
   deps: Parameters<ApiRoute>[0],
   req: Parameters<ApiRoute>[1],
   res: ServerResponse,
   requestId: string,
 ): Promise<{ e: EdgeRequest; chat: ChatBody } | null> {
-  const base = { 'x-request-id': requestId };
+  const base = idHeaders(requestId);
   try {
     const e = await readEdge(deps, req, requestId);
     return { e, chat: translateMessages(e.body, anthropicHeaders(req.headers)) };
@@ -49,7 +52,7 @@ export const messagesRoute: ApiRoute = async (deps, req, res, requestId) => {
   if (!r) return;
   const { e, chat } = r;
   const call = { requestId, body: chat, hints: e.hints, keyId: e.keyId, receivedAt: e.receivedAt, log: e.log };
-  const sink = new MessagesSink(new HttpSink(req, res, { 'x-request-id': requestId }), () => countPrompt(call));
+  const sink = new MessagesSink(new HttpSink(req, res, idHeaders(requestId)), () => countPrompt(call));
   await inScope('messages', call, req.headers, () => e.rt.chat(call, sink));
 };
 
@@ -58,7 +61,7 @@ export const messagesRoute: ApiRoute = async (deps, req, res, requestId) => {
  * reservations use), without calling any provider: an estimate for non-OpenAI models.
  */
 export const countTokensRoute: ApiRoute = async (deps, req, res, requestId) => {
-  const base = { 'x-request-id': requestId };
+  const base = idHeaders(requestId);
   let body: Record<string, unknown>;
   try {
     const e = await readEdge(deps, req, requestId);

@@ -56,6 +56,8 @@ describe.each([
     expect(log[0]).toMatchObject({ wire, model: upstream });
     const row = ledgerRow(ledgerFile, response.headers.get('x-request-id'));
     expect(row).toMatchObject({ model: target, status: 200, completion_tokens: 10, key_id: 'team-a' });
+    // The SDK's _request_id reads Anthropic's request-id header: the same id.
+    expect(data._request_id).toBe(response.headers.get('x-request-id'));
   });
 
   it('streams the Messages events and a final message with usage', async () => {
