@@ -20,8 +20,10 @@ beforeAll(async () => {
   sim = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 1, outputTokens: 8 } });
   const cfg = testConfig(sim.url);
   sc = await startSidecar(cfg);
-  const file = join(mkdtempSync(join(tmpdir(), 'sy-route-')), 'switchyard.yaml');
-  writeFileSync(file, stringify(cfg));
+  const dir = mkdtempSync(join(tmpdir(), 'sy-route-'));
+  const file = join(dir, 'switchyard.yaml');
+  // A ledger of its own: one sidecar per ledger file (the journal's lock).
+  writeFileSync(file, stringify({ ...cfg, storage: { ...(cfg.storage as object), ledger: `sqlite:${join(dir, 'guarded.db')}` } }));
   guarded = await startProc(['serve', '--config', file, '--host', '0.0.0.0', '--port', '0'], /switchyard (http:\/\/\S+)\/v1/, {
     ...TEST_KEYS,
     SWITCHYARD_ADMIN_TOKEN: ADMIN,
