@@ -40,7 +40,7 @@ describe.each([
   { target: 'gpt-4.1', wire: 'openai', upstream: 'gpt-4.1' },
 ])('POST /v1/messages to $target ($wire-kind)', ({ target, wire, upstream }) => {
   it('answers a Messages object, billed in the ledger', async () => {
-    const { data, response } = await client.messages
+    const { data, response, request_id } = await client.messages
       .create({ model: target, max_tokens: 200, system: 'Be brief.', messages: [{ role: 'user', content: 'Explain the switchyard.' }] })
       .withResponse();
     expect(data.type).toBe('message');
@@ -56,8 +56,8 @@ describe.each([
     expect(log[0]).toMatchObject({ wire, model: upstream });
     const row = ledgerRow(ledgerFile, response.headers.get('x-request-id'));
     expect(row).toMatchObject({ model: target, status: 200, completion_tokens: 10, key_id: 'team-a' });
-    // The SDK's _request_id reads Anthropic's request-id header: the same id.
-    expect(data._request_id).toBe(response.headers.get('x-request-id'));
+    // The SDK's request id (also _request_id on what create() resolves to) reads Anthropic's request-id header: the same id.
+    expect(request_id).toBe(response.headers.get('x-request-id'));
   });
 
   it('streams the Messages events and a final message with usage', async () => {
