@@ -52,6 +52,7 @@ function buildAnswer(req: ChatRequest, settings: ModelSettings, wire: Wire, seq:
     promptTokens: prompt,
     cachedTokens: Math.min(settings.cachedTokens, prompt),
     logprob: req.logprobs ? CONFIDENT_LOGPROB : null,
+    topLogprobs: req.logprobs ? (req.topLogprobs ?? 0) : 0,
     thinking: req.thinkingBudget === null ? null : thinkingOf(req.seedText, req.thinkingBudget),
     stopSequence: null,
     cacheWriteTokens: Math.min(settings.cacheWriteTokens, prompt - Math.min(settings.cachedTokens, prompt)),

@@ -23,6 +23,7 @@ const Body = z.looseObject({
   tool_choice: z.union([z.string(), z.looseObject({ function: z.looseObject({ name: z.string() }) })]).optional(),
   response_format: z.looseObject({ type: z.string(), json_schema: z.unknown().optional() }).nullish(),
   logprobs: z.boolean().nullish(),
+  top_logprobs: z.number().int().min(0).max(20).nullish(),
   stop: z.union([z.string(), z.array(z.string())]).nullish(),
 });
 type OpenAiMessage = z.infer<typeof Message>;
@@ -77,6 +78,7 @@ function parse(raw: unknown): ChatRequest | SimError {
     jsonSchema: body.response_format?.type === 'json_schema' ? schemaOf(body.response_format.json_schema) : undefined,
     toolSchema: toolName === null ? undefined : body.tools?.find((t) => t.function.name === toolName)?.function.parameters,
     logprobs: body.logprobs === true,
+    topLogprobs: body.top_logprobs ?? 0,
     thinkingBudget: null,
     stopSequences: typeof body.stop === 'string' ? [body.stop] : (body.stop ?? []),
   };
@@ -120,7 +122,13 @@ function chunkHead(a: Answer): string {
 /** OpenAI's `logprobs` object for these tokens, or null when not asked for. */
 function logprobsOf(a: Answer, pieces: string[]): unknown {
   if (a.logprob === null) return null;
-  return { content: pieces.map((token) => ({ token, logprob: a.logprob, bytes: null, top_logprobs: [] })) };
+  const lp = a.logprob;
+  // The token itself is the most likely; made-up alternatives follow, each less likely.
+  const top = (token: string) =>
+    Array.from({ length: a.topLogprobs }, (_, i) =>
+      i === 0 ? { token, logprob: lp, bytes: null } : { token: `${token}${i}`, logprob: lp - 4 * i, bytes: null },
+    );
+  return { content: pieces.map((token) => ({ token, logprob: lp, bytes: null, top_logprobs: top(token) })) };
 }
 
 function chunk(a: Answer, delta: unknown, finish: string | null): string {

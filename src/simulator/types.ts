@@ -27,6 +27,8 @@ export interface ChatRequest {
   toolSchema?: unknown;
   /** `logprobs: true`: every content token carries its log-probability. */
   logprobs: boolean;
+  /** OpenAI `top_logprobs` (0–20): how many most likely tokens each position lists; 0 when absent. */
+  topLogprobs?: number;
   /** Anthropic `thinking: {type: "enabled", budget_tokens}`: the budget; null without thinking. */
   thinkingBudget: number | null;
   /** Anthropic `stop_sequences` / OpenAI `stop`: the text answer stops before the first one it contains. */
@@ -50,6 +52,8 @@ export interface Answer {
   completionTokens: number;
   /** Log-probability of each token when the request asked for them (OpenAI wire), else null. */
   logprob: number | null;
+  /** How many alternatives each token's `top_logprobs` lists (the token itself first), with `logprob`. */
+  topLogprobs: number;
   /** Reasoning before the answer (Anthropic `thinking` block): its tokens and signature; billed as output. */
   thinking: { pieces: string[]; signature: string } | null;
   /** The stop sequence the text answer stopped at (Anthropic `stop_reason: stop_sequence`), or null. */

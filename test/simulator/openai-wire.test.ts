@@ -21,6 +21,20 @@ afterAll(async () => {
 const expectedText = (seed: string, n = 8): string => answerTokens(seed, n).join('');
 
 describe('OpenAI wire through the official SDK', () => {
+  it('lists top_logprobs alternatives per token when asked (the token itself first, each next one less likely), none without', async () => {
+    const res = await client.chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }], logprobs: true, top_logprobs: 3 });
+    const content = res.choices[0]?.logprobs?.content ?? [];
+    expect(content).toHaveLength(8);
+    for (const t of content) {
+      expect(t.top_logprobs).toHaveLength(3);
+      expect(t.top_logprobs[0]).toEqual({ token: t.token, logprob: t.logprob, bytes: null });
+      expect(t.top_logprobs[1]!.logprob).toBeLessThan(t.top_logprobs[0]!.logprob);
+      expect(t.top_logprobs[2]!.logprob).toBeLessThan(t.top_logprobs[1]!.logprob);
+    }
+    const plain = await client.chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }], logprobs: true });
+    expect(plain.choices[0]?.logprobs?.content?.every((t) => t.top_logprobs.length === 0)).toBe(true);
+  });
+
   it('answers non-streaming with deterministic text, stop and exact usage', async () => {
     const res = await client.chat.completions.create({
       model: 'gpt-test',
