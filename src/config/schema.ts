@@ -277,6 +277,16 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
   const known = (m: string) => models.includes(m);
   const ids = new Set<string>();
   for (const [name, raw] of Object.entries(modelMap)) {
+    // A request's `model` reads "auto" and "route/<name>" before the catalogue: such a model could never be asked for.
+    if (name === 'auto')
+      ctx.addIssue({ code: 'custom', path: ['models', name], message: '"auto" is reserved (model "auto" lets switchyard choose): give this model another id' });
+    if (name.startsWith('route/'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['models', name],
+        message:
+          'a model id cannot start with "route/" (model "route/<name>" names a route): give this model another id, or make it a route under routing.routes',
+      });
     const model = obj(raw);
     arr(model.endpoints).forEach((e, i) => {
       const ep = obj(e);

@@ -284,6 +284,19 @@ describe('error messages', () => {
     ok(validateConfig(raw));
   });
 
+  it('refuses model ids a request could never name: "auto" and route/… (they would shadow auto and the routes)', () => {
+    const raw = rawDefaults();
+    const models = at(raw, 'models');
+    models.auto = structuredClone(models['deepseek-v3.2']);
+    models['route/fast'] = structuredClone(models['deepseek-v3.2']);
+    at(models, 'auto').endpoints = [{ id: 'a', provider: 'deepseek', upstreamModel: 'deepseek-chat' }];
+    at(models, 'route/fast').endpoints = [{ id: 'b', provider: 'deepseek', upstreamModel: 'deepseek-chat' }];
+    expect(errors(validateConfig(raw))).toEqual([
+      'models.auto: "auto" is reserved (model "auto" lets switchyard choose): give this model another id',
+      'models.route/fast: a model id cannot start with "route/" (model "route/<name>" names a route): give this model another id, or make it a route under routing.routes',
+    ]);
+  });
+
   it('reports type errors and unknown references together (every problem in one pass)', () => {
     const raw = rawDefaults();
     at(raw, 'models', 'gpt-4.1', 'price').outputPerMTok = 'eight';
