@@ -11,6 +11,7 @@ import OpenAI from 'openai';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, sleep, startProc, startSidecar, startSimulatorProc, testConfig, type SimHandle } from './harness.js';
+import { ledgerFileOf, ledgerRow } from './ledger-row.js';
 
 const NO_KEYS = { OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '', DEEPSEEK_API_KEY: '', SWITCHYARD_RELAY_URL: '' };
 
@@ -151,4 +152,37 @@ describe('shutdown', () => {
     expect(await signalled).toBe(0);
     expect(sc.stdout()).toMatch(/"msg":"stopped"/);
   });
+
+  // A second signal while draining (Ctrl-C twice, `kill` twice) means "stop now": it must not kill the process
+  // where it stands (the default action) nor exit before the ledger has the cut request's row.
+  for (const second of ['SIGTERM', 'SIGINT'] as const) {
+    it(`a second signal (SIGTERM, then ${second}) stops waiting for the stream in flight: it is cut, its ledger row written, exit 0`, async () => {
+      const slow = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 500, outputTokens: 60 } });
+      const cfg = testConfig(slow.url, { server: { shutdownGraceMs: 60_000 } });
+      const sc = await startSidecar(cfg);
+      try {
+        const res = await fetch(`${sc.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-4.1', stream: true, messages: [{ role: 'user', content: 'long answer please' }] }),
+        });
+        const id = res.headers.get('x-request-id');
+        const reader = res.body!.getReader();
+        await reader.read();
+        const exited = sc.stop('SIGTERM');
+        for (let i = 0; i < 100 && !sc.stdout().includes('shutting down'); i++) await sleep(20);
+        expect(sc.stdout()).toContain('shutting down');
+        sc.child.kill(second);
+        expect(await exited).toBe(0);
+        expect(sc.child.signalCode).toBeNull();
+        expect(sc.stdout()).toMatch(/"msg":"stopped"/);
+        expect(ledgerRow(ledgerFileOf(cfg), id)).toBeDefined();
+        expect(sc.stdout()).toMatch(/not waiting for the 1 request in flight/);
+        await reader.cancel().catch(() => undefined);
+      } finally {
+        if (sc.child.exitCode === null && sc.child.signalCode === null) sc.child.kill('SIGKILL');
+        await slow.stop();
+      }
+    });
+  }
 });
