@@ -359,7 +359,7 @@ function startupOnlyChanges(running: Config, next: Config, opts: ServeOptions): 
  * exits at once with 1. The handlers stay installed: a repeated signal never kills the process
  * where it stands (node's default), before the ledger has the rows of the requests it cut.
  */
-function installSignals(log: Logger, shutdown: () => Promise<void>, reload: () => Promise<unknown>, hurry: () => void): void {
+function installSignals(log: Logger, shutdown: () => Promise<void>, reload: () => Promise<ReloadResult>, hurry: () => void): void {
   let signals = 0;
   const stop = (sig: string) => {
     signals += 1;
@@ -388,7 +388,11 @@ function installSignals(log: Logger, shutdown: () => Promise<void>, reload: () =
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
     reload().then(
-      (r) => log.info({ result: r }, 'SIGHUP reload'),
+      // The log is the only answer a signal gets: a refusal is an error that says why.
+      (r) =>
+        r.ok
+          ? log.info({ result: r }, 'SIGHUP reload')
+          : log.error({ errors: r.errors }, `SIGHUP reload refused, the running config stays: ${r.errors.join('; ')}`),
       (err: unknown) => log.error({ err }, 'SIGHUP reload failed'),
     );
   });
