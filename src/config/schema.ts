@@ -15,7 +15,19 @@ export type Capability = (typeof CAPABILITIES)[number];
 
 const positiveInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name');
+/**
+ * A variable written the LiteLLM or shell way (`os.environ/X`, `$X`, `${X}`) is told the name to
+ * write; anything else is not echoed, as it may be the secret itself.
+ */
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+  error: (iss) => {
+    const given = typeof iss.input === 'string' ? iss.input : '';
+    const name = /^(?:os\.environ\/|\$\{|\$)([A-Za-z_][A-Za-z0-9_]*)\}?$/.exec(given)?.[1];
+    return name
+      ? `expected the name of an environment variable: write ${name}, not "${given}"`
+      : 'expected the name of an environment variable (letters, digits and _, like OPENAI_API_KEY), not a value';
+  },
+});
 
 const serverSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),

@@ -227,6 +227,22 @@ describe('error messages', () => {
     expect(errs[0]).not.toContain('sk-live-123');
   });
 
+  it('an env variable written the LiteLLM or shell way (os.environ/X, $X, ${X}) says the name to write; anything else is never echoed', () => {
+    const raw = rawDefaults();
+    at(raw, 'providers', 'openai').apiKeyEnv = 'os.environ/OPENAI_API_KEY';
+    at(raw, 'providers', 'anthropic').apiKeyEnv = '$ANTHROPIC_API_KEY';
+    at(raw, 'providers', 'gemini').apiKeyEnv = '${GEMINI_API_KEY}';
+    at(raw, 'providers', 'deepseek').apiKeyEnv = 'sk-live-123';
+    raw.auth = { keys: [{ id: 'team-a', keyEnv: 'os.environ/TEAM_A_KEY' }] };
+    expect(errors(validateConfig(raw))).toEqual([
+      'auth.keys[0].keyEnv: expected the name of an environment variable: write TEAM_A_KEY, not "os.environ/TEAM_A_KEY"',
+      'providers.openai.apiKeyEnv: expected the name of an environment variable: write OPENAI_API_KEY, not "os.environ/OPENAI_API_KEY"',
+      'providers.anthropic.apiKeyEnv: expected the name of an environment variable: write ANTHROPIC_API_KEY, not "$ANTHROPIC_API_KEY"',
+      'providers.gemini.apiKeyEnv: expected the name of an environment variable: write GEMINI_API_KEY, not "${GEMINI_API_KEY}"',
+      'providers.deepseek.apiKeyEnv: expected the name of an environment variable (letters, digits and _, like OPENAI_API_KEY), not a value',
+    ]);
+  });
+
   it('names unknown references in endpoints, fallbacks, routes and budget limits', () => {
     const raw = rawDefaults();
     const model = at(raw, 'models', 'gpt-4.1');
