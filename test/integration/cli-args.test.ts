@@ -4,16 +4,35 @@
  * secrets `serve` would miss.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 
-import { BIN, testConfig } from './harness.js';
+import { BIN, ROOT, testConfig } from './harness.js';
 
 const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000 });
+
+describe('switchyard itself', () => {
+  it('without a command the usage is a usage mistake: on stderr, exit 2 (stdout stays empty for scripts)', () => {
+    const r = run();
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('usage:');
+    expect(r.stderr).toContain('switchyard serve');
+  });
+
+  it('--version (and -v, version) prints the package version on stdout, exit 0', () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v', 'version']) {
+      const r = run(flag);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toBe(`switchyard ${version}\n`);
+    }
+  });
+});
 
 describe('switchyard serve arguments', () => {
   it('an unknown option is a usage error (exit 2), not a crash', () => {
