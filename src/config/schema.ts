@@ -398,7 +398,18 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
       });
   }
   const seen = new Set<string>();
+  // One variable, one key value: the first id would match every request and the others' budgets and rpm never apply.
+  const envOf = new Map<string, unknown>();
   keys.forEach((k, i) => {
+    if (typeof k.keyEnv === 'string') {
+      if (envOf.has(k.keyEnv))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['auth', 'keys', i, 'keyEnv'],
+          message: `${k.keyEnv} is already the variable of client key "${String(envOf.get(k.keyEnv))}": each id needs its own key (its own variable)`,
+        });
+      else envOf.set(k.keyEnv, k.id);
+    }
     if (typeof k.id !== 'string') return;
     if (seen.has(k.id)) ctx.addIssue({ code: 'custom', path: ['auth', 'keys', i, 'id'], message: `duplicate key id "${k.id}"` });
     seen.add(k.id);

@@ -286,6 +286,19 @@ describe('error messages', () => {
     ok(validateConfig(raw));
   });
 
+  it("refuses two client keys read from one variable (every request would count as the first id; the second id's budget and rpm would never apply)", () => {
+    const raw = rawDefaults();
+    raw.auth = {
+      keys: [
+        { id: 'team-a', keyEnv: 'TEAM_KEY' },
+        { id: 'team-b', keyEnv: 'TEAM_KEY', rpm: 10 },
+      ],
+    };
+    expect(errors(validateConfig(raw))).toEqual([
+      'auth.keys[1].keyEnv: TEAM_KEY is already the variable of client key "team-a": each id needs its own key (its own variable)',
+    ]);
+  });
+
   it('refuses duplicate endpoint ids', () => {
     const raw = rawDefaults();
     const model = at(raw, 'models', 'deepseek-v3.2');
