@@ -299,6 +299,13 @@ describe('error messages', () => {
     ]);
   });
 
+  it('refuses a file with no models (the sidecar would start, never get ready, and refuse every request with a wrong reason)', () => {
+    expect(errors(validateConfig({ providers: {}, models: {} }))).toEqual([
+      'models: no model is configured: add at least one (a sidecar without models can serve nothing)',
+    ]);
+    expect(errors(validateConfig({ providers: {}, models: {}, logging: { level: 'loud' } }))).toHaveLength(2);
+  });
+
   it('refuses duplicate endpoint ids', () => {
     const raw = rawDefaults();
     const model = at(raw, 'models', 'deepseek-v3.2');
