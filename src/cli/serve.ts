@@ -41,13 +41,19 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
     console.error(`--port must be a whole number from 0 to 65535, got "${values.port}"`);
     return 2;
   }
+  // The same rule as observe.statelyInspectUrl: anything else would be taken and never connect.
+  const inspectWs = values['inspect-ws'];
+  if (inspectWs !== undefined && !/^wss?:\/\/.+/.test(inspectWs)) {
+    console.error(`--inspect-ws must be a ws:// or wss:// URL, got "${inspectWs}"`);
+    return 2;
+  }
   try {
     const s = await serve({
       ...(values.config ? { config: values.config } : {}),
       ...(values.host ? { host: values.host } : {}),
       ...(port !== undefined ? { port } : {}),
       ...(values.pretty ? { pretty: true } : {}),
-      ...(values['inspect-ws'] ? { inspectWs: values['inspect-ws'] } : {}),
+      ...(inspectWs ? { inspectWs } : {}),
       signals: true,
     });
     const banner = s.simulated

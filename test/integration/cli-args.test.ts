@@ -50,6 +50,13 @@ describe('switchyard serve arguments', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('--inspect-ws that is not a ws:// or wss:// URL is a usage error (exit 2), as observe.statelyInspectUrl would be refused', () => {
+    const r = run('serve', '--port', '0', '--inspect-ws', 'http://127.0.0.1:8080');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--inspect-ws must be a ws:// or wss:// URL, got "http://127.0.0.1:8080"');
+    expect(r.stdout).toBe('');
+  });
+
   it('--help prints the usage and exits 0 without starting', () => {
     const r = run('serve', '--help');
     expect(r.status).toBe(0);
