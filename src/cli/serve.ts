@@ -36,6 +36,13 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
     process.stdout.write(USAGE);
     return 0;
   }
+  // `--config "$CFG"` with CFG unset must not start on the built-in catalogue (or `--port ""` on a random port).
+  for (const flag of ['config', 'host', 'port', 'inspect-ws'] as const) {
+    if (values[flag] !== undefined && values[flag].trim() === '') {
+      console.error(`--${flag} is empty (an unset variable?): give it a value, or leave --${flag} out`);
+      return 2;
+    }
+  }
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     console.error(`--port must be a whole number from 0 to 65535, got "${values.port}"`);

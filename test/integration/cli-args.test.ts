@@ -57,6 +57,21 @@ describe('switchyard serve arguments', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('an empty --config, --host or --port (an unset shell variable) is a usage error (exit 2), never the built-in catalogue or a random port', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sy-empty-'));
+    for (const [flag, args] of [
+      ['--config', ['--config', '']],
+      ['--config', ['--config=']],
+      ['--host', ['--host', '']],
+      ['--port', ['--port', '']],
+    ] as const) {
+      const r = spawnSync(process.execPath, [BIN, 'serve', ...args], { cwd, encoding: 'utf8', timeout: 10_000 });
+      expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain(`${flag} is empty`);
+    }
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
   it('--help prints the usage and exits 0 without starting', () => {
     const r = run('serve', '--help');
     expect(r.status).toBe(0);
