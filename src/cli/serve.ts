@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { StartupError, type StartSidecar } from '../runtime/sidecar.js';
+import { emptyOption } from './args.js';
 
 const USAGE = `usage: switchyard serve [--config FILE] [--host H] [--port N] [--pretty] [--inspect-ws URL]
   --config FILE      the config (default ./switchyard.yaml if present, else the built-in catalogue)
@@ -37,11 +38,10 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
     return 0;
   }
   // `--config "$CFG"` with CFG unset must not start on the built-in catalogue (or `--port ""` on a random port).
-  for (const flag of ['config', 'host', 'port', 'inspect-ws'] as const) {
-    if (values[flag] !== undefined && values[flag].trim() === '') {
-      console.error(`--${flag} is empty (an unset variable?): give it a value, or leave --${flag} out`);
-      return 2;
-    }
+  const empty = emptyOption(values, ['config', 'host', 'port', 'inspect-ws']);
+  if (empty) {
+    console.error(empty);
+    return 2;
   }
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {

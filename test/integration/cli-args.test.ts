@@ -122,6 +122,24 @@ describe('switchyard check-config', () => {
   });
 });
 
+describe('empty option values in the other commands', () => {
+  it('simulate --port "", demo --port "", calibrate --config "" or --strong-share "" are usage errors (exit 2), not a random port or a default', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sy-empty-'));
+    for (const [flag, args] of [
+      ['--port', ['simulate', '--port', '']],
+      ['--profile', ['simulate', '--port', '0', '--profile', '']],
+      ['--port', ['demo', '--port', '', '--duration', '1']],
+      ['--config', ['calibrate', '--config', '']],
+      ['--strong-share', ['calibrate', '--strong-share', '']],
+    ] as const) {
+      const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', timeout: 10_000 });
+      expect(r.status, `${args.join(' ')}: ${r.stdout}${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain(`${flag} is empty`);
+    }
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+});
+
 describe('switchyard simulate --profile', () => {
   it('a profile that cannot be read is one line naming the file and the reason, exit 1', () => {
     const r = run('simulate', '--port', '0', '--profile', '/nonexistent/profile.yaml');
