@@ -298,7 +298,13 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     log.info({ inFlight: runtime.requestsInFlight }, 'shutting down: no new requests, waiting for in-flight ones');
     server.close();
     const grace = delay(runtime.cfg.server.shutdownGraceMs, undefined, { ref: false });
-    await Promise.race([runtime.whenIdle(), grace, new Promise<void>((r) => (stopWaiting = r))]);
+    const waited = await Promise.race([runtime.whenIdle(), grace.then(() => 'grace' as const), new Promise<void>((r) => (stopWaiting = r))]);
+    const cut = runtime.requestsInFlight;
+    if (waited === 'grace' && cut > 0)
+      log.warn(
+        { inFlight: cut },
+        `server.shutdownGraceMs (${runtime.cfg.server.shutdownGraceMs} ms) is over: closing the ${cut} request${cut === 1 ? '' : 's'} still in flight (what was delivered is billed)`,
+      );
     server.closeAllConnections();
     stately?.stop();
     await runtime.close();

@@ -153,6 +153,35 @@ describe('shutdown', () => {
     expect(sc.stdout()).toMatch(/"msg":"stopped"/);
   });
 
+  it('when server.shutdownGraceMs runs out with a request in flight, the log says it was cut; exit 0', async () => {
+    const slow = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 500, outputTokens: 60 } });
+    const cfg = testConfig(slow.url, { server: { shutdownGraceMs: 300 } });
+    const sc = await startSidecar(cfg);
+    try {
+      const res = await fetch(`${sc.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4.1', stream: true, messages: [{ role: 'user', content: 'long answer please' }] }),
+      });
+      const id = res.headers.get('x-request-id');
+      const reader = res.body!.getReader();
+      await reader.read();
+      expect(await sc.stop('SIGTERM')).toBe(0);
+      const line = sc
+        .stdout()
+        .split('\n')
+        .find((l) => l.includes('shutdownGraceMs'));
+      expect(line, sc.stdout()).toBeDefined();
+      expect(JSON.parse(line!)).toMatchObject({ level: 40, inFlight: 1 });
+      expect(line).toMatch(/server\.shutdownGraceMs \(300 ms\) is over: closing the 1 request still in flight/);
+      expect(ledgerRow(ledgerFileOf(cfg), id)).toBeDefined();
+      await reader.cancel().catch(() => undefined);
+    } finally {
+      if (sc.child.exitCode === null && sc.child.signalCode === null) sc.child.kill('SIGKILL');
+      await slow.stop();
+    }
+  });
+
   // A second signal while draining (Ctrl-C twice, `kill` twice) means "stop now": it must not kill the process
   // where it stands (the default action) nor exit before the ledger has the cut request's row.
   for (const second of ['SIGTERM', 'SIGINT'] as const) {
