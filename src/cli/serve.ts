@@ -12,6 +12,15 @@ const USAGE = `usage: switchyard serve [--config FILE] [--host H] [--port N] [--
   --port N           listen port (default 4141, or server.port; 0 picks a free one)
   --pretty           human-readable logs instead of JSON lines
   --inspect-ws URL   also forward sanitised inspection events to a Stately inspector
+environment:
+  OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, DEEPSEEK_API_KEY
+                     provider keys of the built-in catalogue (none: it runs on the built-in simulator);
+                     a config file names its own variables (apiKeyEnv, auth.keys[].keyEnv)
+  SWITCHYARD_RELAY_URL, SWITCHYARD_RELAY_KEY
+                     send the built-in catalogue through one OpenAI-compatible aggregator (both needed)
+  SWITCHYARD_ADMIN_TOKEN
+                     bearer token for /switchyard/* and /metrics when bound off loopback
+signals: SIGTERM/SIGINT drain and exit 0 (a second one stops waiting), SIGHUP reloads the config file
 `;
 
 export async function serveCommand(argv: string[], serve: StartSidecar): Promise<number> {

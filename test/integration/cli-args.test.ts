@@ -77,6 +77,8 @@ describe('switchyard serve arguments', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('usage: switchyard serve');
     expect(r.stdout).toContain('--inspect-ws');
+    // The environment serve reads, named where an operator looks first.
+    for (const v of ['OPENAI_API_KEY', 'SWITCHYARD_RELAY_URL', 'SWITCHYARD_RELAY_KEY', 'SWITCHYARD_ADMIN_TOKEN', 'SIGHUP']) expect(r.stdout).toContain(v);
   });
 });
 
