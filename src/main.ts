@@ -290,13 +290,21 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   }
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  // A second signal while draining ends the wait for the requests in flight (see installSignals).
+  let stopWaiting = (): void => undefined;
   const shutdown = async (): Promise<void> => {
     if (runtime.draining) return;
     runtime.drain();
     log.info({ inFlight: runtime.requestsInFlight }, 'shutting down: no new requests, waiting for in-flight ones');
     server.close();
     const grace = delay(runtime.cfg.server.shutdownGraceMs, undefined, { ref: false });
-    await Promise.race([runtime.whenIdle(), grace]);
+    const waited = await Promise.race([runtime.whenIdle(), grace.then(() => 'grace' as const), new Promise<void>((r) => (stopWaiting = r))]);
+    const cut = runtime.requestsInFlight;
+    if (waited === 'grace' && cut > 0)
+      log.warn(
+        { inFlight: cut },
+        `server.shutdownGraceMs (${runtime.cfg.server.shutdownGraceMs} ms) is over: closing the ${cut} request${cut === 1 ? '' : 's'} still in flight (what was delivered is billed)`,
+      );
     server.closeAllConnections();
     stately?.stop();
     await runtime.close();
@@ -309,9 +317,17 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     log.flush();
   };
 
+  const hurry = (): void => {
+    const n = runtime.requestsInFlight;
+    log.warn(
+      { inFlight: n },
+      `not waiting for the ${n} request${n === 1 ? '' : 's'} in flight any longer: closing ${n === 1 ? 'it' : 'them'} (what was delivered is billed)`,
+    );
+    stopWaiting();
+  };
   // Before the line that says it listens: whoever waits for that line may stop it at once, and a
   // signal with no handler yet would end the process without its shutdown.
-  if (opts.signals) installSignals(log, shutdown, reload);
+  if (opts.signals) installSignals(log, shutdown, reload, hurry);
   log.info(
     {
       url,
@@ -343,8 +359,26 @@ function startupOnlyChanges(running: Config, next: Config, opts: ServeOptions): 
   return keys.filter(([, get, fromFile]) => fromFile && JSON.stringify(get(running)) !== JSON.stringify(get(next))).map(([k]) => k);
 }
 
-function installSignals(log: Logger, shutdown: () => Promise<void>, reload: () => Promise<unknown>): void {
+/**
+ * SIGTERM/SIGINT drain and exit 0. A second one while draining stops the wait for the requests in
+ * flight (they are cut and settled, the ledger closed, exit 0 as when the grace runs out); a third
+ * exits at once with 1. The handlers stay installed: a repeated signal never kills the process
+ * where it stands (node's default), before the ledger has the rows of the requests it cut.
+ */
+function installSignals(log: Logger, shutdown: () => Promise<void>, reload: () => Promise<ReloadResult>, hurry: () => void): void {
+  let signals = 0;
   const stop = (sig: string) => {
+    signals += 1;
+    if (signals === 2) {
+      log.warn({ signal: sig }, `${sig} again while draining`);
+      hurry();
+      return;
+    }
+    if (signals > 2) {
+      log.error({ signal: sig }, `${sig} a third time: exiting now, without closing the ledger`);
+      void logWritesSettled().then(() => process.exit(1));
+      return;
+    }
     log.info({ signal: sig }, 'signal received');
     shutdown().then(
       () => logWritesSettled().then(() => process.exit(0)),
@@ -356,11 +390,15 @@ function installSignals(log: Logger, shutdown: () => Promise<void>, reload: () =
   };
   // A stray rejection must not take every in-flight request down with the process.
   process.on('unhandledRejection', (err: unknown) => log.error({ err }, 'unhandled promise rejection (a switchyard bug); the sidecar keeps serving'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
     reload().then(
-      (r) => log.info({ result: r }, 'SIGHUP reload'),
+      // The log is the only answer a signal gets: a refusal is an error that says why.
+      (r) =>
+        r.ok
+          ? log.info({ result: r }, 'SIGHUP reload')
+          : log.error({ errors: r.errors }, `SIGHUP reload refused, the running config stays: ${r.errors.join('; ')}`),
       (err: unknown) => log.error({ err }, 'SIGHUP reload failed'),
     );
   });

@@ -12,6 +12,7 @@ import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { loadConfigFile, validateConfig } from '../config/load.js';
 import { calibrate } from '../routing/calibrate.js';
 import { formatProposals, proposeCascadeAdjustments, tierQuality } from '../routing/calibrate-cascade.js';
+import { emptyOption } from './args.js';
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
 /** Rounded down, so the request sitting on a threshold stays at or above it. */
@@ -36,6 +37,11 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
   if (values.help === true) {
     console.log(USAGE);
     return 0;
+  }
+  const empty = emptyOption(values, ['config', 'strong-share', 'limit']);
+  if (empty) {
+    console.error(`switchyard calibrate: ${empty}`);
+    return 2;
   }
   const share = values['strong-share'] === undefined ? undefined : Number(values['strong-share']);
   if (share !== undefined && !(share >= 0 && share <= 1)) {

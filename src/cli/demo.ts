@@ -15,6 +15,7 @@ import { stringify } from 'yaml';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { StartupError, type Sidecar, type StartSidecar } from '../runtime/sidecar.js';
 import { startSimulator, type Fault, type Simulator } from '../simulator/index.js';
+import { emptyOption } from './args.js';
 
 const USAGE = `usage: switchyard demo [--port N] [--duration S]
   --port N       the sidecar's port (default 4141; 0 picks a free one)
@@ -226,6 +227,11 @@ export async function demoCommand(argv: string[], serve: StartSidecar): Promise<
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
+  }
+  const empty = emptyOption(values, ['port', 'duration']);
+  if (empty) {
+    process.stderr.write(`switchyard demo: ${empty}\n`);
+    return 2;
   }
   const port = values.port === undefined ? 4141 : Number(values.port);
   const duration = values.duration === undefined ? null : Number(values.duration);

@@ -14,6 +14,7 @@ usage:
   switchyard status [--url URL] [--json]
   switchyard check-config FILE
   switchyard calibrate [--config FILE] [--strong-share X] [--limit N]
+  switchyard --version
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -45,12 +46,24 @@ export async function main(argv: string[]): Promise<number> {
       const [{ demoCommand }, { serve }] = await Promise.all([import('./demo.js'), import('../main.js')]);
       return demoCommand(rest, serve);
     }
+    case '-v':
+    case '--version':
+    case 'version': {
+      // The package's own file: dist/src/cli/index.js → the package root.
+      const { readFileSync } = await import('node:fs');
+      const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+      process.stdout.write(`switchyard ${version}\n`);
+      return 0;
+    }
     case undefined:
+      // No command is a usage mistake: the usage goes to stderr, as for an unknown command.
+      process.stderr.write(USAGE);
+      return 2;
     case '-h':
     case '--help':
     case 'help':
       process.stdout.write(USAGE);
-      return cmd === undefined ? 2 : 0;
+      return 0;
     default:
       process.stderr.write(`unknown command "${cmd}"\n\n${USAGE}`);
       return 2;

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { StartupError, type StartSidecar } from '../runtime/sidecar.js';
+import { emptyOption } from './args.js';
 
 const USAGE = `usage: switchyard serve [--config FILE] [--host H] [--port N] [--pretty] [--inspect-ws URL]
   --config FILE      the config (default ./switchyard.yaml if present, else the built-in catalogue)
@@ -11,6 +12,15 @@ const USAGE = `usage: switchyard serve [--config FILE] [--host H] [--port N] [--
   --port N           listen port (default 4141, or server.port; 0 picks a free one)
   --pretty           human-readable logs instead of JSON lines
   --inspect-ws URL   also forward sanitised inspection events to a Stately inspector
+environment:
+  OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, DEEPSEEK_API_KEY
+                     provider keys of the built-in catalogue (none: it runs on the built-in simulator);
+                     a config file names its own variables (apiKeyEnv, auth.keys[].keyEnv)
+  SWITCHYARD_RELAY_URL, SWITCHYARD_RELAY_KEY
+                     send the built-in catalogue through one OpenAI-compatible aggregator (both needed)
+  SWITCHYARD_ADMIN_TOKEN
+                     bearer token for /switchyard/* and /metrics when bound off loopback
+signals: SIGTERM/SIGINT drain and exit 0 (a second one stops waiting), SIGHUP reloads the config file
 `;
 
 export async function serveCommand(argv: string[], serve: StartSidecar): Promise<number> {
@@ -36,9 +46,21 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
     process.stdout.write(USAGE);
     return 0;
   }
+  // `--config "$CFG"` with CFG unset must not start on the built-in catalogue (or `--port ""` on a random port).
+  const empty = emptyOption(values, ['config', 'host', 'port', 'inspect-ws']);
+  if (empty) {
+    console.error(empty);
+    return 2;
+  }
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     console.error(`--port must be a whole number from 0 to 65535, got "${values.port}"`);
+    return 2;
+  }
+  // The same rule as observe.statelyInspectUrl: anything else would be taken and never connect.
+  const inspectWs = values['inspect-ws'];
+  if (inspectWs !== undefined && !/^wss?:\/\/.+/.test(inspectWs)) {
+    console.error(`--inspect-ws must be a ws:// or wss:// URL, got "${inspectWs}"`);
     return 2;
   }
   try {
@@ -47,7 +69,7 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
       ...(values.host ? { host: values.host } : {}),
       ...(port !== undefined ? { port } : {}),
       ...(values.pretty ? { pretty: true } : {}),
-      ...(values['inspect-ws'] ? { inspectWs: values['inspect-ws'] } : {}),
+      ...(inspectWs ? { inspectWs } : {}),
       signals: true,
     });
     const banner = s.simulated

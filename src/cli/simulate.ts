@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadProfile } from '../simulator/profile.js';
 import type { SimulatorProfile } from '../simulator/profile.js';
 import { startSimulator } from '../simulator/start.js';
+import { emptyOption } from './args.js';
 
 /** Port of `switchyard simulate` when --port is not given. */
 export const DEFAULT_SIMULATOR_PORT = 4180;
@@ -30,6 +31,11 @@ export async function runSimulateCommand(argv: string[]): Promise<number> {
   if (values.help === true) {
     console.log(USAGE);
     return 0;
+  }
+  const empty = emptyOption(values, ['port', 'profile', 'host']);
+  if (empty) {
+    console.error(`${empty}\n${USAGE}`);
+    return 2;
   }
   const port = values.port === undefined ? DEFAULT_SIMULATOR_PORT : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {

@@ -8,11 +8,20 @@ import { configSchema, type Config } from './schema.js';
 
 export type LoadResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 
-/** Validate an already-parsed value. */
+/**
+ * Validate an already-parsed value. A config a sidecar runs on also needs a model: an empty
+ * catalogue would start, never get ready and refuse every request (checked here, not in the
+ * schema, which also gives tests their defaults).
+ */
 export function validateConfig(raw: unknown): LoadResult {
   const res = configSchema.safeParse(raw ?? {}, { reportInput: true });
-  if (res.success) return { ok: true, config: res.data };
-  return { ok: false, errors: res.error.issues.map((issue) => formatIssue(issue, configSchema)) };
+  const models = (raw as { models?: unknown } | null)?.models;
+  const empty =
+    typeof models === 'object' && models !== null && !Array.isArray(models) && Object.keys(models).length === 0
+      ? ['models: no model is configured: add at least one (a sidecar without models can serve nothing)']
+      : [];
+  if (res.success && empty.length === 0) return { ok: true, config: res.data };
+  return { ok: false, errors: [...(res.success ? [] : res.error.issues.map((issue) => formatIssue(issue, configSchema))), ...empty] };
 }
 
 /** Read, parse and validate a file; never throws for a user's mistake. */

@@ -15,7 +15,19 @@ export type Capability = (typeof CAPABILITIES)[number];
 
 const positiveInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name');
+/**
+ * A variable written the LiteLLM or shell way (`os.environ/X`, `$X`, `${X}`) is told the name to
+ * write; anything else is not echoed, as it may be the secret itself.
+ */
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+  error: (iss) => {
+    const given = typeof iss.input === 'string' ? iss.input : '';
+    const name = /^(?:os\.environ\/|\$\{|\$)([A-Za-z_][A-Za-z0-9_]*)\}?$/.exec(given)?.[1];
+    return name
+      ? `expected the name of an environment variable: write ${name}, not "${given}"`
+      : 'expected the name of an environment variable (letters, digits and _, like OPENAI_API_KEY), not a value';
+  },
+});
 
 const serverSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
@@ -277,6 +289,16 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
   const known = (m: string) => models.includes(m);
   const ids = new Set<string>();
   for (const [name, raw] of Object.entries(modelMap)) {
+    // A request's `model` reads "auto" and "route/<name>" before the catalogue: such a model could never be asked for.
+    if (name === 'auto')
+      ctx.addIssue({ code: 'custom', path: ['models', name], message: '"auto" is reserved (model "auto" lets switchyard choose): give this model another id' });
+    if (name.startsWith('route/'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['models', name],
+        message:
+          'a model id cannot start with "route/" (model "route/<name>" names a route): give this model another id, or make it a route under routing.routes',
+      });
     const model = obj(raw);
     arr(model.endpoints).forEach((e, i) => {
       const ep = obj(e);
@@ -376,7 +398,18 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
       });
   }
   const seen = new Set<string>();
+  // One variable, one key value: the first id would match every request and the others' budgets and rpm never apply.
+  const envOf = new Map<string, unknown>();
   keys.forEach((k, i) => {
+    if (typeof k.keyEnv === 'string') {
+      if (envOf.has(k.keyEnv))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['auth', 'keys', i, 'keyEnv'],
+          message: `${k.keyEnv} is already the variable of client key "${String(envOf.get(k.keyEnv))}": each id needs its own key (its own variable)`,
+        });
+      else envOf.set(k.keyEnv, k.id);
+    }
     if (typeof k.id !== 'string') return;
     if (seen.has(k.id)) ctx.addIssue({ code: 'custom', path: ['auth', 'keys', i, 'id'], message: `duplicate key id "${k.id}"` });
     seen.add(k.id);

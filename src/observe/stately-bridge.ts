@@ -40,10 +40,51 @@ export function boundedForward(inspector: BridgeInspector, log: Logger, maxUnsen
   };
 }
 
+/** The parts of the library's socket (ws) the connection report listens to. */
+interface BridgeSocket {
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'open', listener: () => void): unknown;
+}
+
+/**
+ * The library reconnects every 5 s without a word: say once when the inspector cannot be
+ * reached (and why), and again when it is. Its adapter makes a new socket per attempt, so each
+ * one is watched as it is set.
+ */
+export function reportConnection(adapter: unknown, url: string, log: Logger): void {
+  if (typeof adapter !== 'object' || adapter === null || !('ws' in adapter)) return;
+  let down = false;
+  const watch = (ws: unknown): void => {
+    if (typeof (ws as Partial<BridgeSocket> | undefined)?.on !== 'function') return;
+    (ws as BridgeSocket).on('error', (err) => {
+      if (down) return;
+      down = true;
+      log.warn({ url, err: err.message }, `cannot reach the Stately inspector at ${url} (${err.message}): retrying every 5 s; the sidecar serves without it`);
+    });
+    (ws as BridgeSocket).on('open', () => {
+      if (!down) return;
+      down = false;
+      log.info({ url }, 'connected to the Stately inspector');
+    });
+  };
+  let current: unknown = (adapter as { ws?: unknown }).ws;
+  Object.defineProperty(adapter, 'ws', {
+    configurable: true,
+    enumerable: true,
+    get: () => current,
+    set: (ws: unknown) => {
+      current = ws;
+      watch(ws);
+    },
+  });
+  watch(current);
+}
+
 /** Connects to the inspector at `url`; the returned observer goes to the hub as a raw observer. */
 export async function startStatelyBridge(url: string, log: Logger): Promise<{ observer: (ev: InspectionEvent) => void; stop(): void }> {
   const { createWebSocketInspector } = await import('@statelyai/inspect');
   const inspector = createWebSocketInspector({ url, sanitizeContext: (c) => sanitize(c) as typeof c, sanitizeEvent: (e) => sanitize(e) as typeof e });
+  reportConnection(inspector.adapter, url, log);
   log.info({ url }, 'forwarding sanitised inspection events to the Stately inspector');
   return { observer: boundedForward(inspector, log), stop: () => inspector.stop() };
 }

@@ -4,16 +4,35 @@
  * secrets `serve` would miss.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 
-import { BIN, testConfig } from './harness.js';
+import { BIN, ROOT, testConfig } from './harness.js';
 
 const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000 });
+
+describe('switchyard itself', () => {
+  it('without a command the usage is a usage mistake: on stderr, exit 2 (stdout stays empty for scripts)', () => {
+    const r = run();
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('usage:');
+    expect(r.stderr).toContain('switchyard serve');
+  });
+
+  it('--version (and -v, version) prints the package version on stdout, exit 0', () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v', 'version']) {
+      const r = run(flag);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toBe(`switchyard ${version}\n`);
+    }
+  });
+});
 
 describe('switchyard serve arguments', () => {
   it('an unknown option is a usage error (exit 2), not a crash', () => {
@@ -31,11 +50,35 @@ describe('switchyard serve arguments', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('--inspect-ws that is not a ws:// or wss:// URL is a usage error (exit 2), as observe.statelyInspectUrl would be refused', () => {
+    const r = run('serve', '--port', '0', '--inspect-ws', 'http://127.0.0.1:8080');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--inspect-ws must be a ws:// or wss:// URL, got "http://127.0.0.1:8080"');
+    expect(r.stdout).toBe('');
+  });
+
+  it('an empty --config, --host or --port (an unset shell variable) is a usage error (exit 2), never the built-in catalogue or a random port', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sy-empty-'));
+    for (const [flag, args] of [
+      ['--config', ['--config', '']],
+      ['--config', ['--config=']],
+      ['--host', ['--host', '']],
+      ['--port', ['--port', '']],
+    ] as const) {
+      const r = spawnSync(process.execPath, [BIN, 'serve', ...args], { cwd, encoding: 'utf8', timeout: 10_000 });
+      expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain(`${flag} is empty`);
+    }
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
   it('--help prints the usage and exits 0 without starting', () => {
     const r = run('serve', '--help');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('usage: switchyard serve');
     expect(r.stdout).toContain('--inspect-ws');
+    // The environment serve reads, named where an operator looks first.
+    for (const v of ['OPENAI_API_KEY', 'SWITCHYARD_RELAY_URL', 'SWITCHYARD_RELAY_KEY', 'SWITCHYARD_ADMIN_TOKEN', 'SIGHUP']) expect(r.stdout).toContain(v);
   });
 });
 
@@ -78,6 +121,24 @@ describe('switchyard check-config', () => {
       expect(r.stdout).toContain('usage: switchyard check-config FILE');
       expect(r.stderr).not.toContain('cannot read');
     }
+  });
+});
+
+describe('empty option values in the other commands', () => {
+  it('simulate --port "", demo --port "", calibrate --config "" or --strong-share "" are usage errors (exit 2), not a random port or a default', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sy-empty-'));
+    for (const [flag, args] of [
+      ['--port', ['simulate', '--port', '']],
+      ['--profile', ['simulate', '--port', '0', '--profile', '']],
+      ['--port', ['demo', '--port', '', '--duration', '1']],
+      ['--config', ['calibrate', '--config', '']],
+      ['--strong-share', ['calibrate', '--strong-share', '']],
+    ] as const) {
+      const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', timeout: 10_000 });
+      expect(r.status, `${args.join(' ')}: ${r.stdout}${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain(`${flag} is empty`);
+    }
+    expect(readdirSync(cwd)).toEqual([]);
   });
 });
 

@@ -15,11 +15,11 @@
  * invalid file is refused with 400 listing the errors and the running config keeps serving.
  * SIGHUP reloads too (and applies key changes).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { sleep, startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
 
 const KEY_A = 'sk-sy-team-a-7f3c9e1d5b';
@@ -342,5 +342,32 @@ describe('reload', () => {
     // gemini's rpm went back to none: replaced again, and the state says so.
     const gm = (await sc.state()).endpoints.find((e) => e.id === 'gemini-2.5-flash@gemini') as unknown as { rpm: { limit: number | null } };
     expect(gm.rpm.limit).toBeNull();
+  });
+
+  it('a SIGHUP with an invalid file logs the refusal at error level with every problem; the running config stays', async () => {
+    const before = await models();
+    const good = readFileSync(sc.configFile, 'utf8');
+    const bad = parse(good) as Cfg;
+    bad.routing.routes.hupbad = ['no-such-model'];
+    writeFileSync(sc.configFile, stringify(bad));
+    const logged = sc.stdout().length;
+    sc.child.kill('SIGHUP');
+    const t0 = Date.now();
+    let line: Record<string, unknown> | undefined;
+    while (!line) {
+      if (Date.now() - t0 > 5000) throw new Error(`no log line for the SIGHUP reload within 5 s:\n${sc.stdout().slice(logged)}`);
+      await sleep(50);
+      line = sc
+        .stdout()
+        .slice(logged)
+        .split('\n')
+        .filter((l) => l.includes('SIGHUP reload'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)[0];
+    }
+    expect(line.level).toBe(50);
+    expect(String(line.msg)).toContain('routing.routes.hupbad[0]: unknown model "no-such-model"');
+    expect(String(line.msg)).toContain('the running config stays');
+    expect(await models()).toEqual(before);
+    writeFileSync(sc.configFile, good);
   });
 });

@@ -41,3 +41,28 @@ describe('Stately inspector bridge', () => {
     for (const v of [...Object.values(TEST_KEYS), 'admin-SECRET-token']) expect(all).not.toContain(v);
   });
 });
+
+describe('Stately inspector bridge to nothing', () => {
+  it('says in the log that the inspector cannot be reached (and why), and keeps serving', async () => {
+    const closed = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((r) => closed.once('listening', () => r()));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const lone = await startSidecar(testConfig(sim.url, { observe: { statelyInspectUrl: `ws://127.0.0.1:${port}` } }));
+    try {
+      for (let i = 0; i < 100 && !lone.stdout().includes('cannot reach the Stately inspector'); i++) await sleep(50);
+      const line = lone
+        .stdout()
+        .split('\n')
+        .find((l) => l.includes('cannot reach the Stately inspector'));
+      expect(line, lone.stdout()).toBeDefined();
+      expect(JSON.parse(line!)).toMatchObject({ level: 40 });
+      expect(line).toContain(`ws://127.0.0.1:${port}`);
+      expect(line).toContain('ECONNREFUSED');
+      const r = await lone.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hello' }] });
+      expect(r.choices[0]?.message.content).toBeTruthy();
+    } finally {
+      await lone.stop();
+    }
+  });
+});

@@ -99,7 +99,10 @@ describe('switchyard calibrate (command)', () => {
     vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
     expect(await calibrateCommand(['--strong-share', '2'])).toBe(2);
     const cfg = join(dir, 'empty.yaml');
-    writeFileSync(cfg, `providers: {}\nmodels: {}\nstorage: { ledger: "sqlite:${join(dir, 'empty.db')}" }\n`);
+    writeFileSync(
+      cfg,
+      `providers: { p: { kind: openai, baseUrl: "http://127.0.0.1:9/v1" } }\nmodels: { m: { tier: balanced, price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 1000, endpoints: [{ provider: p, upstreamModel: m }] } }\nstorage: { ledger: "sqlite:${join(dir, 'empty.db')}" }\n`,
+    );
     // No ledger file at all: said so, and none is created.
     expect(await calibrateCommand(['--config', cfg])).toBe(1);
     expect(err.join('\n')).toMatch(/no ledger at .*empty\.db/);

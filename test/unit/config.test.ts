@@ -227,6 +227,22 @@ describe('error messages', () => {
     expect(errs[0]).not.toContain('sk-live-123');
   });
 
+  it('an env variable written the LiteLLM or shell way (os.environ/X, $X, ${X}) says the name to write; anything else is never echoed', () => {
+    const raw = rawDefaults();
+    at(raw, 'providers', 'openai').apiKeyEnv = 'os.environ/OPENAI_API_KEY';
+    at(raw, 'providers', 'anthropic').apiKeyEnv = '$ANTHROPIC_API_KEY';
+    at(raw, 'providers', 'gemini').apiKeyEnv = '${GEMINI_API_KEY}';
+    at(raw, 'providers', 'deepseek').apiKeyEnv = 'sk-live-123';
+    raw.auth = { keys: [{ id: 'team-a', keyEnv: 'os.environ/TEAM_A_KEY' }] };
+    expect(errors(validateConfig(raw))).toEqual([
+      'auth.keys[0].keyEnv: expected the name of an environment variable: write TEAM_A_KEY, not "os.environ/TEAM_A_KEY"',
+      'providers.openai.apiKeyEnv: expected the name of an environment variable: write OPENAI_API_KEY, not "os.environ/OPENAI_API_KEY"',
+      'providers.anthropic.apiKeyEnv: expected the name of an environment variable: write ANTHROPIC_API_KEY, not "$ANTHROPIC_API_KEY"',
+      'providers.gemini.apiKeyEnv: expected the name of an environment variable: write GEMINI_API_KEY, not "${GEMINI_API_KEY}"',
+      'providers.deepseek.apiKeyEnv: expected the name of an environment variable (letters, digits and _, like OPENAI_API_KEY), not a value',
+    ]);
+  });
+
   it('names unknown references in endpoints, fallbacks, routes and budget limits', () => {
     const raw = rawDefaults();
     const model = at(raw, 'models', 'gpt-4.1');
@@ -270,6 +286,26 @@ describe('error messages', () => {
     ok(validateConfig(raw));
   });
 
+  it("refuses two client keys read from one variable (every request would count as the first id; the second id's budget and rpm would never apply)", () => {
+    const raw = rawDefaults();
+    raw.auth = {
+      keys: [
+        { id: 'team-a', keyEnv: 'TEAM_KEY' },
+        { id: 'team-b', keyEnv: 'TEAM_KEY', rpm: 10 },
+      ],
+    };
+    expect(errors(validateConfig(raw))).toEqual([
+      'auth.keys[1].keyEnv: TEAM_KEY is already the variable of client key "team-a": each id needs its own key (its own variable)',
+    ]);
+  });
+
+  it('refuses a file with no models (the sidecar would start, never get ready, and refuse every request with a wrong reason)', () => {
+    expect(errors(validateConfig({ providers: {}, models: {} }))).toEqual([
+      'models: no model is configured: add at least one (a sidecar without models can serve nothing)',
+    ]);
+    expect(errors(validateConfig({ providers: {}, models: {}, logging: { level: 'loud' } }))).toHaveLength(2);
+  });
+
   it('refuses duplicate endpoint ids', () => {
     const raw = rawDefaults();
     const model = at(raw, 'models', 'deepseek-v3.2');
@@ -282,6 +318,19 @@ describe('error messages', () => {
     ]);
     (model.endpoints as Obj[])[1] = { id: 'ds-reasoner', provider: 'deepseek', upstreamModel: 'deepseek-reasoner' };
     ok(validateConfig(raw));
+  });
+
+  it('refuses model ids a request could never name: "auto" and route/… (they would shadow auto and the routes)', () => {
+    const raw = rawDefaults();
+    const models = at(raw, 'models');
+    models.auto = structuredClone(models['deepseek-v3.2']);
+    models['route/fast'] = structuredClone(models['deepseek-v3.2']);
+    at(models, 'auto').endpoints = [{ id: 'a', provider: 'deepseek', upstreamModel: 'deepseek-chat' }];
+    at(models, 'route/fast').endpoints = [{ id: 'b', provider: 'deepseek', upstreamModel: 'deepseek-chat' }];
+    expect(errors(validateConfig(raw))).toEqual([
+      'models.auto: "auto" is reserved (model "auto" lets switchyard choose): give this model another id',
+      'models.route/fast: a model id cannot start with "route/" (model "route/<name>" names a route): give this model another id, or make it a route under routing.routes',
+    ]);
   });
 
   it('reports type errors and unknown references together (every problem in one pass)', () => {

@@ -1,0 +1,13 @@
+/** Option checks the commands share. */
+
+/**
+ * A usage line for the first of `flags` given an empty value (`--config "$CFG"` with CFG unset),
+ * or null: an empty value must not quietly mean the default (the built-in catalogue, port 0).
+ */
+export function emptyOption(values: Readonly<Record<string, unknown>>, flags: readonly string[]): string | null {
+  for (const flag of flags) {
+    const v = values[flag];
+    if (typeof v === 'string' && v.trim() === '') return `--${flag} is empty (an unset variable?): give it a value, or leave --${flag} out`;
+  }
+  return null;
+}
