@@ -17,7 +17,7 @@ export interface SpendView {
 }
 
 const USAGE = `usage: switchyard status [--url URL] [--json]
-  --url URL   the sidecar (default ${DEFAULT_STATUS_URL})
+  --url URL   the sidecar (default ${DEFAULT_STATUS_URL}; its SDK base URL, .../v1, works too)
   --json      print the raw /switchyard/state JSON
   env SWITCHYARD_ADMIN_TOKEN is sent as "authorization: Bearer …" when set
 `;
@@ -171,7 +171,8 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv = pro
     process.stdout.write(USAGE);
     return 0;
   }
-  const base = (values.url ?? DEFAULT_STATUS_URL).replace(/\/+$/, '');
+  // The SDK's base URL (…/v1) names the same sidecar.
+  const base = (values.url ?? DEFAULT_STATUS_URL).replace(/\/+$/, '').replace(/\/v1$/, '');
   if (!/^https?:\/\/[^/]+/.test(base)) {
     process.stderr.write(`switchyard status: --url must be an http:// or https:// URL, got "${values.url}"\n`);
     return 2;

@@ -19,7 +19,19 @@ const nonNegInt = z.number().int().nonnegative();
  * A variable written the LiteLLM or shell way (`os.environ/X`, `$X`, `${X}`) is told the name to
  * write; anything else is not echoed, as it may be the secret itself.
  */
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+/**
+ * A "name" of 24 characters or more with lower and upper case and at least three digits is a
+ * key pasted where its variable's name goes (random base-62 text; a CamelCase name rarely has
+ * three digits).
+ */
+const looksLikeKey = (v: string): boolean => v.length >= 24 && /[a-z]/.test(v) && /[A-Z]/.test(v) && (v.match(/[0-9]/g)?.length ?? 0) >= 3;
+const envName = z
+  .string()
+  .refine((v) => !looksLikeKey(v), {
+    error: 'this looks like a key itself, not the name of a variable: put the key in an environment variable and write that name here (the value is not shown)',
+    abort: true,
+  })
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
   error: (iss) => {
     const given = typeof iss.input === 'string' ? iss.input : '';
     const name = /^(?:os\.environ\/|\$\{|\$)([A-Za-z_][A-Za-z0-9_]*)\}?$/.exec(given)?.[1];

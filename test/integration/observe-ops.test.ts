@@ -221,7 +221,8 @@ describe.concurrent('operator surfaces', () => {
         srv.close(() => resolve(port));
       });
     });
-    const [table, down] = await Promise.all([run(['status', '--url', authed.url]), run(['status', '--url', `http://127.0.0.1:${dead}`])]);
+    // The SDK's base URL (…/v1/) works as well as the sidecar's.
+    const [table, down] = await Promise.all([run(['status', '--url', `${authed.url}/v1/`]), run(['status', '--url', `http://127.0.0.1:${dead}`])]);
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/^ENDPOINT\s+STATE\s+RPM\s+TPM\s+IN-FLIGHT\s+P50\s+EWMA\s+FAILS\s+RETRY/m);
     for (const id of ['gpt-4.1@openai', 'claude-sonnet-4.5@anthropic', 'gemini-2.5-flash@gemini', 'deepseek-v3.2@deepseek'])

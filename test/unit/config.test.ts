@@ -233,14 +233,23 @@ describe('error messages', () => {
     at(raw, 'providers', 'anthropic').apiKeyEnv = '$ANTHROPIC_API_KEY';
     at(raw, 'providers', 'gemini').apiKeyEnv = '${GEMINI_API_KEY}';
     at(raw, 'providers', 'deepseek').apiKeyEnv = 'sk-live-123';
-    raw.auth = { keys: [{ id: 'team-a', keyEnv: 'os.environ/TEAM_A_KEY' }] };
+    // A key made only of letters, digits and _ would pass as a name: it is refused, and not echoed.
+    const pasted = 'AIzaSyD4x9Qm2Lk7Rt5Vb1Nc8Wp3Zs6Hj0Fg_Ey';
+    raw.auth = { keys: [{ id: 'team-a', keyEnv: 'os.environ/TEAM_A_KEY' }, { id: 'team-b', keyEnv: pasted }] };
     expect(errors(validateConfig(raw))).toEqual([
       'auth.keys[0].keyEnv: expected the name of an environment variable: write TEAM_A_KEY, not "os.environ/TEAM_A_KEY"',
+      'auth.keys[1].keyEnv: this looks like a key itself, not the name of a variable: put the key in an environment variable and write that name here (the value is not shown)',
       'providers.openai.apiKeyEnv: expected the name of an environment variable: write OPENAI_API_KEY, not "os.environ/OPENAI_API_KEY"',
       'providers.anthropic.apiKeyEnv: expected the name of an environment variable: write ANTHROPIC_API_KEY, not "$ANTHROPIC_API_KEY"',
       'providers.gemini.apiKeyEnv: expected the name of an environment variable: write GEMINI_API_KEY, not "${GEMINI_API_KEY}"',
       'providers.deepseek.apiKeyEnv: expected the name of an environment variable (letters, digits and _, like OPENAI_API_KEY), not a value',
     ]);
+    expect(JSON.stringify(validateConfig(raw))).not.toContain(pasted);
+    // Ordinary names, long ones included, stay names.
+    const fine = rawDefaults();
+    at(fine, 'providers', 'deepseek').apiKeyEnv = 'MY_COMPANY_DEEPSEEK_API_KEY_2026_PROD';
+    at(fine, 'providers', 'gemini').apiKeyEnv = 'GeminiKeyForTheStagingCluster2';
+    expect(validateConfig(fine).ok).toBe(true);
   });
 
   it('names unknown references in endpoints, fallbacks, routes and budget limits', () => {
