@@ -32,14 +32,14 @@ const envName = z
     abort: true,
   })
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
-  error: (iss) => {
-    const given = typeof iss.input === 'string' ? iss.input : '';
-    const name = /^(?:os\.environ\/|\$\{|\$)([A-Za-z_][A-Za-z0-9_]*)\}?$/.exec(given)?.[1];
-    return name
-      ? `expected the name of an environment variable: write ${name}, not "${given}"`
-      : 'expected the name of an environment variable (letters, digits and _, like OPENAI_API_KEY), not a value';
-  },
-});
+    error: (iss) => {
+      const given = typeof iss.input === 'string' ? iss.input : '';
+      const name = /^(?:os\.environ\/|\$\{|\$)([A-Za-z_][A-Za-z0-9_]*)\}?$/.exec(given)?.[1];
+      return name
+        ? `expected the name of an environment variable: write ${name}, not "${given}"`
+        : 'expected the name of an environment variable (letters, digits and _, like OPENAI_API_KEY), not a value';
+    },
+  });
 
 const serverSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),

@@ -235,7 +235,12 @@ describe('error messages', () => {
     at(raw, 'providers', 'deepseek').apiKeyEnv = 'sk-live-123';
     // A key made only of letters, digits and _ would pass as a name: it is refused, and not echoed.
     const pasted = 'AIzaSyD4x9Qm2Lk7Rt5Vb1Nc8Wp3Zs6Hj0Fg_Ey';
-    raw.auth = { keys: [{ id: 'team-a', keyEnv: 'os.environ/TEAM_A_KEY' }, { id: 'team-b', keyEnv: pasted }] };
+    raw.auth = {
+      keys: [
+        { id: 'team-a', keyEnv: 'os.environ/TEAM_A_KEY' },
+        { id: 'team-b', keyEnv: pasted },
+      ],
+    };
     expect(errors(validateConfig(raw))).toEqual([
       'auth.keys[0].keyEnv: expected the name of an environment variable: write TEAM_A_KEY, not "os.environ/TEAM_A_KEY"',
       'auth.keys[1].keyEnv: this looks like a key itself, not the name of a variable: put the key in an environment variable and write that name here (the value is not shown)',
