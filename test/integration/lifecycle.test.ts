@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, sleep, startProc, startSidecar, startSimulatorProc, testConfig, type SimHandle } from './harness.js';
+import { BIN, sleep, startProc, startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
 import { ledgerFileOf, ledgerRow } from './ledger-row.js';
 
 const NO_KEYS = { OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '', DEEPSEEK_API_KEY: '', SWITCHYARD_RELAY_URL: '' };
@@ -154,18 +154,7 @@ describe('shutdown', () => {
   });
 
   it('when server.shutdownGraceMs runs out with a request in flight, the log says it was cut; exit 0', async () => {
-    const slow = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 500, outputTokens: 60 } });
-    const cfg = testConfig(slow.url, { server: { shutdownGraceMs: 300 } });
-    const sc = await startSidecar(cfg);
-    try {
-      const res = await fetch(`${sc.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'gpt-4.1', stream: true, messages: [{ role: 'user', content: 'long answer please' }] }),
-      });
-      const id = res.headers.get('x-request-id');
-      const reader = res.body!.getReader();
-      await reader.read();
+    await withStreamInFlight(300, async (sc, cfg, id) => {
       expect(await sc.stop('SIGTERM')).toBe(0);
       const line = sc
         .stdout()
@@ -175,29 +164,14 @@ describe('shutdown', () => {
       expect(JSON.parse(line!)).toMatchObject({ level: 40, inFlight: 1 });
       expect(line).toMatch(/server\.shutdownGraceMs \(300 ms\) is over: closing the 1 request still in flight/);
       expect(ledgerRow(ledgerFileOf(cfg), id)).toBeDefined();
-      await reader.cancel().catch(() => undefined);
-    } finally {
-      if (sc.child.exitCode === null && sc.child.signalCode === null) sc.child.kill('SIGKILL');
-      await slow.stop();
-    }
+    });
   });
 
   // A second signal while draining (Ctrl-C twice, `kill` twice) means "stop now": it must not kill the process
   // where it stands (the default action) nor exit before the ledger has the cut request's row.
   for (const second of ['SIGTERM', 'SIGINT'] as const) {
     it(`a second signal (SIGTERM, then ${second}) stops waiting for the stream in flight: it is cut, its ledger row written, exit 0`, async () => {
-      const slow = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 500, outputTokens: 60 } });
-      const cfg = testConfig(slow.url, { server: { shutdownGraceMs: 60_000 } });
-      const sc = await startSidecar(cfg);
-      try {
-        const res = await fetch(`${sc.url}/v1/chat/completions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ model: 'gpt-4.1', stream: true, messages: [{ role: 'user', content: 'long answer please' }] }),
-        });
-        const id = res.headers.get('x-request-id');
-        const reader = res.body!.getReader();
-        await reader.read();
+      await withStreamInFlight(60_000, async (sc, cfg, id) => {
         const exited = sc.stop('SIGTERM');
         for (let i = 0; i < 100 && !sc.stdout().includes('shutting down'); i++) await sleep(20);
         expect(sc.stdout()).toContain('shutting down');
@@ -207,11 +181,34 @@ describe('shutdown', () => {
         expect(sc.stdout()).toMatch(/"msg":"stopped"/);
         expect(ledgerRow(ledgerFileOf(cfg), id)).toBeDefined();
         expect(sc.stdout()).toMatch(/not waiting for the 1 request in flight/);
-        await reader.cancel().catch(() => undefined);
-      } finally {
-        if (sc.child.exitCode === null && sc.child.signalCode === null) sc.child.kill('SIGKILL');
-        await slow.stop();
-      }
+      });
     });
   }
 });
+
+/**
+ * A sidecar (`server.shutdownGraceMs` as given) on an upstream that streams slowly, with one
+ * stream in flight whose first chunk was read; runs `body`, then stops what is left.
+ */
+async function withStreamInFlight(
+  shutdownGraceMs: number,
+  body: (sc: SidecarHandle, cfg: Record<string, unknown>, requestId: string | null) => Promise<void>,
+): Promise<void> {
+  const slow = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 500, outputTokens: 60 } });
+  const cfg = testConfig(slow.url, { server: { shutdownGraceMs } });
+  const sc = await startSidecar(cfg);
+  try {
+    const res = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4.1', stream: true, messages: [{ role: 'user', content: 'long answer please' }] }),
+    });
+    const reader = res.body!.getReader();
+    await reader.read();
+    await body(sc, cfg, res.headers.get('x-request-id'));
+    await reader.cancel().catch(() => undefined);
+  } finally {
+    if (sc.child.exitCode === null && sc.child.signalCode === null) sc.child.kill('SIGKILL');
+    await slow.stop();
+  }
+}
