@@ -34,7 +34,9 @@ export interface Tally {
  */
 export function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: ChatSink, session: StreamSession | null, outcome: Outcome, t: Tally): Promise<void> {
   const latencyMs = rt.now() - call.receivedAt;
-  const h = outcome.ok ? outcome.endpoint : t.endpoint;
+  // A stream continued on another endpoint is the committed one's: its headers named it, and its
+  // row (with the cost of every part) must name the model whose budgets were charged.
+  const h = session?.committedTo ?? (outcome.ok ? outcome.endpoint : t.endpoint);
   const status = outcome.ok ? 200 : outcome.error.status;
   let inserted: Promise<unknown>;
   try {

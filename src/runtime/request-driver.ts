@@ -250,7 +250,10 @@ export class RequestDriver {
   private reserve(cmd: Extract<Command, { type: 'reserve' }>): ReqEvent | Promise<ReqEvent> {
     // A shared store decides the picked endpoint's windows, cooldown and probe slot in the same step (the gate).
     const gate = this.picked ? { endpoint: this.picked, estTokens: this.est } : undefined;
-    const grant = this.rt.budget.reserve(this.call.requestId, this.call.keyId, cmd.model, cmd.amount, this.rt.now(), gate);
+    // A continuation is charged to the model the stream committed to: its ledger row names that model, and
+    // the budgets rebuilt from the ledger at a restart must be the ones charged now.
+    const model = this.session?.committedTo?.model ?? cmd.model;
+    const grant = this.rt.budget.reserve(this.call.requestId, this.call.keyId, model, cmd.amount, this.rt.now(), gate);
     return grant instanceof Promise ? grant.then((g) => this.granted(cmd, g)) : this.granted(cmd, grant);
   }
 
@@ -273,12 +276,13 @@ export class RequestDriver {
     if (this.lastEndpoint !== null && this.lastEndpoint !== h) this.rt.recordFailover?.(this.lastEndpoint, h);
     this.lastEndpoint = h;
     // Before anything is sent: if this process dies now, the ledger still counts what this request may cost.
+    const rowOf = this.session?.committedTo ?? h;
     const held = this.rt.holdInFlight?.({
       requestId: this.call.requestId,
       at: this.call.receivedAt,
       keyId: this.call.keyId,
-      model: h.model,
-      endpoint: h.id,
+      model: rowOf.model,
+      endpoint: rowOf.id,
       amountNano: this.costNano + (this.snap.context.current?.amount ?? 0),
     });
     // The endpoint's slot is taken now, in the same step as the pick: another request woken in

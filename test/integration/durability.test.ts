@@ -287,3 +287,51 @@ describe('a lone sidecar on PostgreSQL (no Redis) keeps the in-flight journal to
     expect(pgSc.stdout()).toContain('counted at their reserved amount');
   });
 });
+
+describe('a stream continued on another model after a cut', () => {
+  let cSc: SidecarHandle | undefined;
+  afterAll(async () => {
+    await cSc?.stop();
+  });
+
+  it('charges the model the stream committed to (its headers, its ledger row) and rebuilds the same model budgets at a restart', async () => {
+    const cCfg = testConfig(sim.url, {
+      budget: {
+        limits: [
+          { scope: 'global', period: 'day', usd: 5 },
+          { scope: 'model', model: 'gpt-4.1', period: 'day', usd: 1 },
+          { scope: 'model', model: 'claude-sonnet-4.5', period: 'day', usd: 1 },
+        ],
+      },
+    });
+    const cLedger = String((cCfg.storage as { ledger: string }).ledger).slice('sqlite:'.length);
+    cSc = await startSidecar(cCfg);
+    // gpt-4.1 is cut after 5 tokens: the stream committed to it and is continued on claude-sonnet-4.5 (prefill).
+    await sim.setFault('gpt-4.1', { kind: 'cut', afterTokens: 5, times: 1 });
+    const { data, response } = await cSc.client.chat.completions
+      .create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'a stream that is cut' }], stream: true })
+      .withResponse();
+    let text = '';
+    for await (const c of data) text += c.choices[0]?.delta.content ?? '';
+    await sim.clearFaults();
+    expect(text.split(' ')).toHaveLength(30);
+    expect(response.headers.get('x-switchyard-model')).toBe('gpt-4.1');
+    const db = new Database(cLedger, { readonly: true });
+    const row = db.prepare('select model, endpoint, attempts, cost_nano from ledger where request_id = ?').get(response.headers.get('x-request-id')) as Record<
+      string,
+      unknown
+    >;
+    db.close();
+    // README "Not built yet": the row names the model the stream started on, with the cost of both parts.
+    expect(row).toMatchObject({ model: 'gpt-4.1', endpoint: 'gpt-4.1@openai', attempts: 2 });
+    const before = await budgets(cSc);
+    expect(nano(before['global:day']!.spentUsd)).toBe(Number(row.cost_nano));
+    expect(nano(before['model:gpt-4.1:day']!.spentUsd)).toBe(Number(row.cost_nano));
+    expect(nano(before['model:claude-sonnet-4.5:day']!.spentUsd)).toBe(0);
+
+    await cSc.stop();
+    cSc = await startSidecar(cCfg, {}, cSc.configFile);
+    const after = await budgets(cSc);
+    for (const id of Object.keys(before)) expect([id, nano(after[id]!.spentUsd)]).toEqual([id, nano(before[id]!.spentUsd)]);
+  });
+});
