@@ -82,6 +82,8 @@ export interface ReqContext extends ReqInput {
   committed: boolean;
   /** What the successful attempt cost (settled in `settling`). */
   settleNano: number;
+  /** What earlier attempts of this request already cost (tokens billed before they failed): counted against `maxCostNano`. */
+  spentNano: number;
   /** Until when to wait for capacity (the earliest a candidate frees, at most the deadline). */
   waitUntil: number;
   failure: Failure | null;
@@ -141,6 +143,7 @@ export function initialContext(input: ReqInput): ReqContext {
     current: null,
     committed: false,
     settleNano: 0,
+    spentNano: 0,
     waitUntil: 0,
     failure: null,
     outbox: [],
@@ -170,7 +173,13 @@ function keepsFault(e: Ev<'attempt.failed'>): boolean {
 }
 
 function failedAttempt(c: ReqContext, e: Ev<'attempt.failed'>, more: Partial<ReqContext> = {}, continuation = false): Partial<ReqContext> {
-  return { lastFault: continuation && keepsFault(e) ? c.lastFault : e.fault, outbox: returnReservation(c, e), current: null, ...more };
+  return {
+    lastFault: continuation && keepsFault(e) ? c.lastFault : e.fault,
+    outbox: returnReservation(c, e),
+    current: null,
+    spentNano: c.spentNano + e.partialCostNano,
+    ...more,
+  };
 }
 
 /**
@@ -225,11 +234,12 @@ export const CHART: Record<ReqState, StateDef> = {
       'endpoint.picked': [
         {
           to: 'routed',
-          when: (c, e) => c.maxCostNano !== null && e.amount > c.maxCostNano,
+          // The cap is the request's: what its earlier attempts cost plus this attempt's worst case.
+          when: (c, e) => c.maxCostNano !== null && c.spentNano + e.amount > c.maxCostNano,
           do: (c, e) => ({
             pinned: null,
             excludedModels: excludeModel(c, e.model),
-            refusal: c.refusal ?? { kind: 'max_cost', model: e.model, amount: e.amount },
+            refusal: c.refusal ?? { kind: 'max_cost', model: e.model, amount: c.spentNano + e.amount },
           }),
         },
         {

@@ -48,6 +48,7 @@ function copy(c: ReqContext): ReqContext {
     current: c.current,
     committed: c.committed,
     settleNano: c.settleNano,
+    spentNano: c.spentNano,
     waitUntil: c.waitUntil,
     failure: c.failure,
     outbox: c.outbox,

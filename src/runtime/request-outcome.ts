@@ -40,7 +40,7 @@ function refusalError(r: BudgetRefusal, maxCostUsd: number | null): SwitchyardEr
   if (r.kind === 'max_cost')
     return new SwitchyardError(
       'budget_exceeded',
-      `worst-case cost of ${r.model} ($${formatUsd(r.amount)}) exceeds x-switchyard-max-cost-usd (${cap})${LOWER}`,
+      `worst-case cost of this request on ${r.model}, earlier attempts included ($${formatUsd(r.amount)}) exceeds x-switchyard-max-cost-usd (${cap})${LOWER}`,
       headers,
     );
   return new SwitchyardError(

@@ -222,6 +222,16 @@ describe('request machine: examples (the reducer the runtime runs)', () => {
     expect(s.context).toMatchObject({ excludedModels: ['a'], refusal: { kind: 'max_cost', amount: 501 } });
   });
 
+  it("the cost cap is the request's: what earlier attempts cost counts, so a retry that would fit alone is refused", () => {
+    // 30 billed by a failed attempt; the cap is 500: a next attempt of worst case 480 would make 510.
+    const afterCut = run(routed, pickA, granted, failed('failover', null, 30));
+    expect(afterCut.context.spentNano).toBe(30);
+    const over = stepRequest(afterCut, { type: 'endpoint.picked', at, endpoint: 'b1', model: 'b', amount: 480 });
+    expect(over.value).toBe('routed');
+    expect(over.context).toMatchObject({ excludedModels: ['b'], refusal: { kind: 'max_cost', model: 'b', amount: 510 } });
+    expect(stepRequest(afterCut, { type: 'endpoint.picked', at, endpoint: 'b1', model: 'b', amount: 470 }).value).toBe('reserving');
+  });
+
   it('after a commit the next attempt is a continuation; a refused prefill fails over and keeps the fault that cut the stream', () => {
     const cut = run(routed, pickA, granted, { type: 'attempt.committed', at }, failed('failover', null));
     expect(cut.context).toMatchObject({ committed: true, excluded: ['a1'], lastFault: { kind: 'stream_cut' } });
