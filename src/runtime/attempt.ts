@@ -227,6 +227,8 @@ class StreamReader implements BodyConsumer {
    * and waits the rest of the limit if the stream spoke meanwhile.
    */
   private lastData = 0;
+  /** Waiting for the client to drain: the upstream is paused by us, so its silence is not idleness. */
+  private clientWait = false;
   ttftMs: number | null = null;
   private usage: Usage | null = null;
   /** The text delivered to the client by this attempt. */
@@ -261,7 +263,7 @@ class StreamReader implements BodyConsumer {
     if (this.settled) return undefined;
     try {
       const wait = this.handle(this.parser.push(chunk));
-      if (wait !== undefined) return wait.then(this.afterChunk, this.failed);
+      if (wait !== undefined) return this.waitClient(wait).then(this.afterChunk, this.failed);
       this.afterChunk();
     } catch (err) {
       this.failed(err);
@@ -273,7 +275,7 @@ class StreamReader implements BodyConsumer {
     if (this.settled) return;
     try {
       const wait = this.handle(this.parser.end());
-      if (wait !== undefined) void wait.then(this.ended, this.failed);
+      if (wait !== undefined) void this.waitClient(wait).then(this.ended, this.failed);
       else this.ended();
     } catch (err) {
       this.failed(err);
@@ -282,6 +284,15 @@ class StreamReader implements BodyConsumer {
 
   error(err: unknown): void {
     this.failed(err);
+  }
+
+  /** The idle limit stands still while the client drains: a slow reader is not an idle upstream. */
+  private waitClient(wait: Promise<void>): Promise<void> {
+    this.clientWait = true;
+    return wait.finally(() => {
+      this.clientWait = false;
+      this.lastData = Date.now();
+    });
   }
 
   /** After a chunk: `[DONE]` ends the attempt; the rest of the body is drained. */
@@ -365,7 +376,7 @@ class StreamReader implements BodyConsumer {
   /** The idle limit's timer: the stream silent for the whole limit ends the attempt; else it waits for the rest. */
   private readonly idleCheck = (): void => {
     if (this.settled) return;
-    const left = this.lastData + this.idleMs - Date.now();
+    const left = this.clientWait ? this.idleMs : this.lastData + this.idleMs - Date.now();
     if (left > 0) this.idle = setTimeout(this.idleCheck, left);
     else this.ac.abort(new UpstreamFault('idle_timeout', `stream silent for ${this.idleMs} ms`));
   };
