@@ -286,14 +286,24 @@ class StreamReader implements BodyConsumer {
     this.failed(err);
   }
 
-  /** The idle limit stands still while the client drains: a slow reader is not an idle upstream. */
+  /**
+   * The idle limit stands still while the client drains: a slow reader is not an idle upstream.
+   * An abort meanwhile (the deadline, a shutdown cut) ends the attempt at once: the transport
+   * would hand its failure over only after the drain, which a client that reads nothing never gives.
+   */
   private waitClient(wait: Promise<void>): Promise<void> {
     this.clientWait = true;
+    this.ac.addEventListener('abort', this.abortedWaiting);
     return wait.finally(() => {
       this.clientWait = false;
+      this.ac.removeEventListener('abort', this.abortedWaiting);
       this.lastData = Date.now();
     });
   }
+
+  private readonly abortedWaiting = (): void => {
+    this.failed(this.ac.reason);
+  };
 
   /** After a chunk: `[DONE]` ends the attempt; the rest of the body is drained. */
   private readonly afterChunk = (): void => {
@@ -353,13 +363,15 @@ class StreamReader implements BodyConsumer {
   /** The rest of a chunk's events once the client drained (the slow path: one await per forward). */
   private async handleRest(wait: Promise<void>, events: SseEvent[], i: number, pieces: StreamPiece[], j: number): Promise<void> {
     await wait;
-    for (let k = j + 1; k < pieces.length; k++) {
+    // Ended meanwhile (aborted while the client drained): nothing more is forwarded.
+    for (let k = j + 1; k < pieces.length && !this.settled; k++) {
       const w = this.piece(pieces[k]!);
       if (w !== undefined) await w;
     }
-    for (let e = i + 1; e < events.length; e++) {
+    for (let e = i + 1; e < events.length && !this.settled; e++) {
       if (this.idle !== undefined) this.lastData = Date.now();
       for (const p of this.decoder.decode(events[e]!)) {
+        if (this.settled) return;
         const w = this.piece(p);
         if (w !== undefined) await w;
       }

@@ -126,4 +126,29 @@ describe('a stream whose client stops reading', () => {
     expect(ep.consecutiveFailures).toBe(0);
     expect(ep.state).toBe('healthy');
   }, 30_000);
+
+  it('is still held to the request deadline: the upstream slot is freed while the client reads nothing', async () => {
+    const u = new URL(bigSc.url);
+    const socket = connect(Number(u.port), u.hostname);
+    socket.on('error', () => undefined);
+    socket.pause();
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    const body = JSON.stringify({ model: 'gpt-4.1', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-switchyard-timeout-ms: 1000\r\nconnection: close\r\n\r\n${body}`,
+    );
+    const inFlight = async () => (await bigSc.state()).endpoints.find((e) => e.id === 'gpt-4.1@openai')!.inFlight;
+    const end = Date.now() + 10_000; // generous: the deadline is 1 s
+    while ((await inFlight()) !== 0 && Date.now() < end) await sleep(100);
+    expect(await inFlight(), 'the request still holds its endpoint while the client reads nothing').toBe(0);
+    const chunks: Buffer[] = [];
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.resume();
+    await Promise.race([new Promise<void>((r) => socket.once('close', () => r())), sleep(15_000)]);
+    socket.destroy();
+    const text = Buffer.concat(chunks).toString('utf8');
+    expect(text).toMatch(/^HTTP\/1\.1 200/);
+    expect(text).not.toContain('data: [DONE]');
+    expect(text.slice(-400)).toMatch(/data: \{"error":\{[^\n]*"code":"timeout"/);
+  }, 30_000);
 });
