@@ -401,10 +401,10 @@ class StreamReader implements BodyConsumer {
         if (p.content && this.ttftMs === null) this.firstContent();
         if (p.finishReason) this.finish = p.finishReason;
         const wait = p.type === 'chunk' ? this.session.forward(p, this.inp.h) : this.session.relay(p, this.inp.h);
-        // The text is read after forwarding: the session may trim it (a continuation's seam).
-        if (wait !== undefined) return wait.then(() => this.delivered(p.text));
+        // The text is read after forwarding: the session may trim it (a continuation's seam). It is
+        // written by then (a drain only waits for the socket), so it counts even if the attempt ends meanwhile.
         this.delivered(p.text);
-        return undefined;
+        return wait;
       }
       case 'usage':
         this.usage = p.usage;
