@@ -17,6 +17,7 @@ import type { EndpointHandle } from '../../src/runtime/endpoints.js';
 import { StreamSession } from '../../src/runtime/stream-session.js';
 import type { ChatSink } from '../../src/runtime/api.js';
 import { openaiAdapter } from '../../src/upstream/adapters/openai.js';
+import { MAX_EVENT_CHARS } from '../../src/upstream/sse.js';
 import { UpstreamFault } from '../../src/upstream/types.js';
 
 const CREATED = 1_764_000_000;
@@ -134,6 +135,16 @@ const scenarios: Record<string, (req: IncomingMessage, res: ServerResponse) => v
   '/slow': (_q, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     writeSpaced(res, full, false, 10);
+  },
+  '/endless-line': (_q, res) => {
+    // A few words, then one event that never ends: 1 MiB after 1 MiB without a line end.
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(head.slice(0, 3).join('') + 'data: {"choices":[{"index":0,"delta":{"content":"');
+    const blob = Buffer.alloc(1 << 20, 97);
+    const more = (): void => {
+      while (!res.destroyed) if (!res.write(blob)) return void res.once('drain', more);
+    };
+    more();
   },
   '/two-parts': (_q, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -327,6 +338,15 @@ describe('an attempt over the transport', () => {
     });
     // A stream that never stays silent for the limit runs on, however long it lasts.
     expect((await attempt('/slow', { limits: { idleTimeoutMs: 100 } })).result).toMatchObject({ ok: true, text: answer });
+  });
+
+  it('an upstream event without end is refused at the event size limit (memory stays bounded), with what was delivered', async () => {
+    expect((await attempt('/endless-line')).result).toEqual({
+      ok: false,
+      kind: 'bad_response',
+      message: `upstream event larger than ${MAX_EVENT_CHARS} characters`,
+      delivered: words.slice(0, 2).join(''),
+    });
   });
 
   it('an error in the stream and an error status', async () => {
