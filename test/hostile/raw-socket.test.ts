@@ -109,6 +109,16 @@ describe('an Expect header', () => {
     });
   });
 
+  it('100-continue with a body declared over server.maxBodyBytes is answered 413 at once, without inviting the body', async () => {
+    const r = await rawRequest(
+      sc.url,
+      'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 99999999\r\nexpect: 100-continue\r\n\r\n',
+    );
+    expect(r.status).toBe(413);
+    expect(r.headers).toMatch(/\r\nconnection: close/i);
+    expect(isOpenAIError(r.body)).toBe(true);
+  });
+
   it('100-continue is honoured: the body is then read and validated as usual', async () => {
     const r = await rawRequest(sc.url, post('/v1/chat/completions', '100-continue'), 1500);
     expect(r.status).toBe(100);
