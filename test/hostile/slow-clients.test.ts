@@ -139,6 +139,7 @@ describe('a stream whose client stops reading', () => {
     );
     const inFlight = async () => (await bigSc.state()).endpoints.find((e) => e.id === 'gpt-4.1@openai')!.inFlight;
     const end = Date.now() + 10_000; // generous: the deadline is 1 s
+    while ((await inFlight()) !== 1 && Date.now() < end) await sleep(20); // the request has arrived
     while ((await inFlight()) !== 0 && Date.now() < end) await sleep(100);
     expect(await inFlight(), 'the request still holds its endpoint while the client reads nothing').toBe(0);
     const chunks: Buffer[] = [];
