@@ -36,6 +36,12 @@ export function arrayOf(v: unknown, param: string): unknown[] {
   return v;
 }
 
+/** A boolean flag; absent (undefined or null) is false. */
+export function flag(v: unknown, param: string): boolean {
+  if (present(v) && typeof v !== 'boolean') throw unsupported(param, 'expected a boolean');
+  return v === true;
+}
+
 export function positiveInt(v: unknown, param: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw unsupported(param, 'expected a positive integer');
   return v;

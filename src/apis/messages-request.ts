@@ -7,7 +7,7 @@
  */
 import type { ChatBody, ChatMessage } from '../upstream/types.js';
 import { withNative } from './native.js';
-import { arrayOf, isObj, numberIn, positiveInt, present, str, unsupported } from './fields.js';
+import { arrayOf, flag, isObj, numberIn, positiveInt, present, str, unsupported } from './fields.js';
 
 const HANDLED = new Set(['model', 'messages', 'system', 'max_tokens', 'stream', 'tools', 'tool_choice', 'stop_sequences', 'temperature', 'top_p', 'metadata']);
 
@@ -163,7 +163,7 @@ export function translateMessages(body: Record<string, unknown>, headers: { vers
   if (model === '') throw unsupported('model', 'must not be empty');
   const maxTokens = positiveInt(body.max_tokens, 'max_tokens');
   const chat: ChatBody = { model, messages: messagesToChat(body, ctx), max_tokens: maxTokens };
-  if (body.stream === true) {
+  if (flag(body.stream, 'stream')) {
     chat.stream = true;
     chat.stream_options = { include_usage: true };
   }

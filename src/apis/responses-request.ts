@@ -7,7 +7,7 @@
  * with a 400 naming them.
  */
 import type { ChatBody, ChatMessage } from '../upstream/types.js';
-import { arrayOf, checkFields, isObj, numberIn, positiveInt, present, str, unsupported } from './fields.js';
+import { arrayOf, checkFields, flag, isObj, numberIn, positiveInt, present, str, unsupported } from './fields.js';
 import { inputItemsOf } from './responses-items.js';
 
 const HANDLED = new Set([
@@ -177,7 +177,7 @@ export function translateResponses(body: Record<string, unknown>, previous: Chat
     model,
     messages: present(body.instructions) ? [{ role: 'system', content: str(body.instructions, 'instructions') }, ...conversation] : [...conversation],
   };
-  const stream = body.stream === true;
+  const stream = flag(body.stream, 'stream');
   if (stream) chat.stream_options = { include_usage: true };
   if (stream) chat.stream = true;
   if (present(body.tools) && arrayOf(body.tools, 'tools').length > 0) chat.tools = tools(body.tools);

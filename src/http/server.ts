@@ -270,6 +270,21 @@ export function createHttpServer(deps: ServerDeps): Server {
       }
     });
   });
+  // Expect: 100-continue: a body declared over the limit is not invited (the route answers 413 and the connection closes).
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (Number.isFinite(declared) && declared > deps.maxBodyBytes()) res.shouldKeepAlive = false;
+    else res.writeContinue();
+    server.emit('request', req, res);
+  });
+  // An Expect other than 100-continue: node's bare 417 gets a JSON body in the path's API shape.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const e = new SwitchyardError('invalid_request', 'only the expectation 100-continue is supported (header expect)', { status: 417 });
+    const path = (req.url ?? '').split('?', 1)[0]!;
+    const headers = { ...e.headers, connection: 'close' };
+    if (isMessagesPath(path)) sendJson(res, e.status, anthropicError(e), headers);
+    else sendError(res, e, headers);
+  });
   server.on('clientError', (err: Error & { code?: string }, socket) =>
     onClientError(err, socket, (code, status) => deps.log.debug({ code, status }, 'refused a request the HTTP parser could not accept')),
   );

@@ -54,7 +54,7 @@ export class HttpSink implements ChatSink {
       Object.assign({}, this.baseHeaders, headers, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache',
-        connection: 'keep-alive',
+        // No `connection` header of ours: node answers keep-alive itself, and `close` when the client asked for it.
         'x-accel-buffering': 'no',
       }),
     );

@@ -227,6 +227,8 @@ class StreamReader implements BodyConsumer {
    * and waits the rest of the limit if the stream spoke meanwhile.
    */
   private lastData = 0;
+  /** Waiting for the client to drain: the upstream is paused by us, so its silence is not idleness. */
+  private clientWait = false;
   ttftMs: number | null = null;
   private usage: Usage | null = null;
   /** The text delivered to the client by this attempt. */
@@ -261,7 +263,7 @@ class StreamReader implements BodyConsumer {
     if (this.settled) return undefined;
     try {
       const wait = this.handle(this.parser.push(chunk));
-      if (wait !== undefined) return wait.then(this.afterChunk, this.failed);
+      if (wait !== undefined) return this.waitClient(wait).then(this.afterChunk, this.failed);
       this.afterChunk();
     } catch (err) {
       this.failed(err);
@@ -273,7 +275,7 @@ class StreamReader implements BodyConsumer {
     if (this.settled) return;
     try {
       const wait = this.handle(this.parser.end());
-      if (wait !== undefined) void wait.then(this.ended, this.failed);
+      if (wait !== undefined) void this.waitClient(wait).then(this.ended, this.failed);
       else this.ended();
     } catch (err) {
       this.failed(err);
@@ -283,6 +285,25 @@ class StreamReader implements BodyConsumer {
   error(err: unknown): void {
     this.failed(err);
   }
+
+  /**
+   * The idle limit stands still while the client drains: a slow reader is not an idle upstream.
+   * An abort meanwhile (the deadline, a shutdown cut) ends the attempt at once: the transport
+   * would hand its failure over only after the drain, which a client that reads nothing never gives.
+   */
+  private waitClient(wait: Promise<void>): Promise<void> {
+    this.clientWait = true;
+    this.ac.addEventListener('abort', this.abortedWaiting);
+    return wait.finally(() => {
+      this.clientWait = false;
+      this.ac.removeEventListener('abort', this.abortedWaiting);
+      this.lastData = Date.now();
+    });
+  }
+
+  private readonly abortedWaiting = (): void => {
+    this.failed(this.ac.reason);
+  };
 
   /** After a chunk: `[DONE]` ends the attempt; the rest of the body is drained. */
   private readonly afterChunk = (): void => {
@@ -342,13 +363,15 @@ class StreamReader implements BodyConsumer {
   /** The rest of a chunk's events once the client drained (the slow path: one await per forward). */
   private async handleRest(wait: Promise<void>, events: SseEvent[], i: number, pieces: StreamPiece[], j: number): Promise<void> {
     await wait;
-    for (let k = j + 1; k < pieces.length; k++) {
+    // Ended meanwhile (aborted while the client drained): nothing more is forwarded.
+    for (let k = j + 1; k < pieces.length && !this.settled; k++) {
       const w = this.piece(pieces[k]!);
       if (w !== undefined) await w;
     }
-    for (let e = i + 1; e < events.length; e++) {
+    for (let e = i + 1; e < events.length && !this.settled; e++) {
       if (this.idle !== undefined) this.lastData = Date.now();
       for (const p of this.decoder.decode(events[e]!)) {
+        if (this.settled) return;
         const w = this.piece(p);
         if (w !== undefined) await w;
       }
@@ -365,7 +388,7 @@ class StreamReader implements BodyConsumer {
   /** The idle limit's timer: the stream silent for the whole limit ends the attempt; else it waits for the rest. */
   private readonly idleCheck = (): void => {
     if (this.settled) return;
-    const left = this.lastData + this.idleMs - Date.now();
+    const left = this.clientWait ? this.idleMs : this.lastData + this.idleMs - Date.now();
     if (left > 0) this.idle = setTimeout(this.idleCheck, left);
     else this.ac.abort(new UpstreamFault('idle_timeout', `stream silent for ${this.idleMs} ms`));
   };
@@ -378,10 +401,10 @@ class StreamReader implements BodyConsumer {
         if (p.content && this.ttftMs === null) this.firstContent();
         if (p.finishReason) this.finish = p.finishReason;
         const wait = p.type === 'chunk' ? this.session.forward(p, this.inp.h) : this.session.relay(p, this.inp.h);
-        // The text is read after forwarding: the session may trim it (a continuation's seam).
-        if (wait !== undefined) return wait.then(() => this.delivered(p.text));
+        // The text is read after forwarding: the session may trim it (a continuation's seam). It is
+        // written by then (a drain only waits for the socket), so it counts even if the attempt ends meanwhile.
         this.delivered(p.text);
-        return undefined;
+        return wait;
       }
       case 'usage':
         this.usage = p.usage;

@@ -4,11 +4,13 @@
  * Incremental: feed it bytes as they arrive, get complete events back. Handles LF, CRLF and
  * lone CR line ends (also split across chunks), multi-line `data:`, comments (`: ping`),
  * `event:` / `id:` / `retry:` fields, a UTF-8 character split across chunks, and a stream
- * that ends without a trailing blank line (`end()` flushes the last event). It does not
+ * that ends without a trailing blank line (`end()` flushes the last event); an event over
+ * {@link MAX_EVENT_CHARS} throws a `bad_response` fault. It does not
  * interpret `data` (JSON parsing and `[DONE]` belong to the adapters), so a malformed event
  * is still delivered and the caller decides to drop and count it.
  */
 import { TextDecoder } from 'node:util';
+import { UpstreamFault } from './types.js';
 
 export interface SseEvent {
   /** `event:` field; undefined means the default type "message". */
@@ -18,6 +20,13 @@ export interface SseEvent {
   id: string | undefined;
   retry: number | undefined;
 }
+
+/**
+ * The most one event may hold (its unfinished line and its `data:` lines so far), in characters:
+ * as much as a whole answer may be (the transport's body limit). An upstream that sends more in
+ * one event is refused, so no stream makes the sidecar hold an unbounded string.
+ */
+export const MAX_EVENT_CHARS = 16 * 1024 * 1024;
 
 export class SseParser {
   /** Made on the first chunk that may end inside a character (ICU's decoder costs ~1 µs to make, each call ~0.5 µs). */
@@ -37,6 +46,8 @@ export class SseParser {
   private sawField = false;
   /** Number of comment lines seen (keep-alives); adapters may ignore them. */
   comments = 0;
+
+  constructor(private readonly maxEventChars = MAX_EVENT_CHARS) {}
 
   /**
    * UTF-8 to text, as a streaming TextDecoder would give it: a chunk that ends with an ASCII byte
@@ -73,6 +84,13 @@ export class SseParser {
     if (text.length === 0) return [];
     if (this.pendingCr && text.charCodeAt(0) === 10) text = text.slice(1);
     this.pendingCr = false;
+    // The middle of a long line (the buffer never holds a line end): appended, not scanned again,
+    // so an event arriving in many chunks costs its length once, not once per chunk.
+    if (this.buffer.length > 0 && text.indexOf('\n') === -1 && text.indexOf('\r') === -1) {
+      this.buffer += text;
+      this.checkSize();
+      return [];
+    }
     const buf = this.buffer.length === 0 ? text : this.buffer + text;
     const out: SseEvent[] = [];
     let start = 0;
@@ -94,7 +112,15 @@ export class SseParser {
       } else start = i + 1;
     }
     this.buffer = start === 0 ? buf : buf.slice(start);
+    this.checkSize();
     return out;
+  }
+
+  /** The event being read (its unfinished line and its data so far) must stay within the limit. */
+  private checkSize(): void {
+    if (this.buffer.length + (this.data === null ? 0 : this.data.length) > this.maxEventChars) {
+      throw new UpstreamFault('bad_response', `upstream event larger than ${this.maxEventChars} characters`);
+    }
   }
 
   /** The stream ended: flush a last event that had no terminating blank line. */

@@ -92,6 +92,40 @@ describe('methods a route does not serve', () => {
   });
 });
 
+describe('an Expect header', () => {
+  const post = (path: string, expectation: string) =>
+    `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\nexpect: ${expectation}\r\n\r\n{}`;
+
+  it("other than 100-continue is a 417 with a JSON body in the API's own shape, and the connection closes", async () => {
+    const chat = await rawRequest(sc.url, post('/v1/chat/completions', 'banana'));
+    expect(chat.status).toBe(417);
+    expect(isOpenAIError(chat.body)).toBe(true);
+    expect(chat.headers).toMatch(/\r\nconnection: close/i);
+    const messages = await rawRequest(sc.url, post('/v1/messages', 'banana'));
+    expect(messages.status).toBe(417);
+    expect(JSON.parse(messages.body)).toMatchObject({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: expect.stringContaining('100-continue') },
+    });
+  });
+
+  it('100-continue with a body declared over server.maxBodyBytes is answered 413 at once, without inviting the body', async () => {
+    const r = await rawRequest(
+      sc.url,
+      'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 99999999\r\nexpect: 100-continue\r\n\r\n',
+    );
+    expect(r.status).toBe(413);
+    expect(r.headers).toMatch(/\r\nconnection: close/i);
+    expect(isOpenAIError(r.body)).toBe(true);
+  });
+
+  it('100-continue is honoured: the body is then read and validated as usual', async () => {
+    const r = await rawRequest(sc.url, post('/v1/chat/completions', '100-continue'), 1500);
+    expect(r.status).toBe(100);
+    expect(r.body).toMatch(/^HTTP\/1\.1 400 /);
+  });
+});
+
 it('the sidecar is still alive after the whole table', async () => {
   expect(sc.child.exitCode).toBeNull();
   expect(sc.stderr()).not.toMatch(/Uncaught|TypeError|RangeError/);

@@ -2,11 +2,12 @@
  * Slow clients are cut: 500 half-open connections (headers never finished, or a body that
  * stops half way) against the real sidecar with `server.requestTimeoutMs: 3000`. Normal
  * requests keep being served meanwhile, and every half-open socket is closed not long after
- * the limit (before the fix, `requestTimeout: 0` held them forever).
+ * the limit (before the fix, `requestTimeout: 0` held them forever). A client that stops
+ * reading a stream is waited for: the upstream is paused, not cut as idle.
  */
 import { connect, type Socket } from 'node:net';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from '../integration/harness.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from '../integration/harness.js';
 
 const LIMIT_MS = 3000;
 /** Generous: the limit, node's check interval, and a loaded machine. */
@@ -78,3 +79,77 @@ it('a slow body gets 408 with an OpenAI-shaped body', async () => {
   expect(data).toMatch(/^HTTP\/1\.1 408/);
   expect(data).toMatch(/"code":"request_timeout"/);
 }, 15_000);
+
+describe('a stream whose client stops reading', () => {
+  const IDLE_MS = 400;
+  let bigSim: SimHandle;
+  let bigSc: SidecarHandle;
+
+  beforeAll(async () => {
+    // Megabytes of answer at once: the client's socket fills and the sidecar waits for it to drain.
+    bigSim = await startSimulatorProc({ defaults: { ttftMs: 1, tokenGapMs: 0, outputTokens: 40_000 } });
+    const cfg = testConfig(bigSim.url);
+    bigSc = await startSidecar({ ...cfg, resilience: { ...(cfg.resilience as object), idleTimeoutMs: IDLE_MS } });
+  });
+
+  afterAll(async () => {
+    await bigSc?.stop();
+    await bigSim?.stop();
+  });
+
+  it('is paused, not cut as an idle upstream: the answer finishes and the endpoint keeps no failure', async () => {
+    const u = new URL(bigSc.url);
+    const socket = connect(Number(u.port), u.hostname);
+    socket.on('error', () => undefined);
+    socket.pause();
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    const body = JSON.stringify({ model: 'gpt-4.1', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+    // Not reading for many idle limits: the upstream is held back by the sidecar, not silent.
+    await sleep(IDLE_MS * 6);
+    const chunks: Buffer[] = [];
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.resume();
+    // Generous: megabytes over loopback.
+    await Promise.race([new Promise<void>((r) => socket.once('close', () => r())), sleep(15_000)]);
+    socket.destroy();
+    const text = Buffer.concat(chunks).toString('utf8');
+    expect(text).toMatch(/^HTTP\/1\.1 200/);
+    expect(text.slice(-300)).toMatch(/data: \[DONE\]/);
+    expect(text).not.toContain('"error"');
+    expect(text).toContain('data: [DONE]');
+    const log = await bigSim.log();
+    expect(log.map((e) => e.model)).toEqual(['gpt-4.1']);
+    const ep = (await bigSc.state()).endpoints.find((e) => e.id === 'gpt-4.1@openai')!;
+    expect(ep.consecutiveFailures).toBe(0);
+    expect(ep.state).toBe('healthy');
+  }, 30_000);
+
+  it('is still held to the request deadline: the upstream slot is freed while the client reads nothing', async () => {
+    const u = new URL(bigSc.url);
+    const socket = connect(Number(u.port), u.hostname);
+    socket.on('error', () => undefined);
+    socket.pause();
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    const body = JSON.stringify({ model: 'gpt-4.1', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-switchyard-timeout-ms: 1000\r\nconnection: close\r\n\r\n${body}`,
+    );
+    const inFlight = async () => (await bigSc.state()).endpoints.find((e) => e.id === 'gpt-4.1@openai')!.inFlight;
+    const end = Date.now() + 10_000; // generous: the deadline is 1 s
+    while ((await inFlight()) !== 1 && Date.now() < end) await sleep(20); // the request has arrived
+    while ((await inFlight()) !== 0 && Date.now() < end) await sleep(100);
+    expect(await inFlight(), 'the request still holds its endpoint while the client reads nothing').toBe(0);
+    const chunks: Buffer[] = [];
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.resume();
+    await Promise.race([new Promise<void>((r) => socket.once('close', () => r())), sleep(15_000)]);
+    socket.destroy();
+    const text = Buffer.concat(chunks).toString('utf8');
+    expect(text).toMatch(/^HTTP\/1\.1 200/);
+    expect(text).not.toContain('data: [DONE]');
+    expect(text.slice(-400)).toMatch(/data: \{"error":\{[^\n]*"code":"timeout"/);
+  }, 30_000);
+});

@@ -205,6 +205,9 @@ describe('Messages API edges', () => {
         '{"model":"gpt-4.1","max_tokens":5,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"x"}]}',
         /tools\[0\]\.type/,
       ],
+      // A stream flag that is not a boolean is refused, not answered as JSON.
+      ['{"model":"gpt-4.1","max_tokens":5,"stream":"true","messages":[{"role":"user","content":"x"}]}', /stream/],
+      ['{"model":"gpt-4.1","max_tokens":5,"stream":1,"messages":[{"role":"user","content":"x"}]}', /stream/],
     ];
     for (const [body, re] of cases) {
       const r = await fetch(`${sc.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body });

@@ -4,11 +4,11 @@
  * a recording upstream on port 0).
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import Database from 'better-sqlite3';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSidecar, startSimulatorProc, testConfig, TEST_KEYS, type SidecarHandle, type SimHandle } from './harness.js';
+import { sleep, startSidecar, startSimulatorProc, testConfig, TEST_KEYS, type SidecarHandle, type SimHandle } from './harness.js';
 
 let sim: SimHandle;
 let sc: SidecarHandle;
@@ -115,6 +115,24 @@ describe('OpenAI-compatible surface', () => {
     }
     expect(text2).toBe(text);
     expect(usage?.completion_tokens).toBe(20);
+  });
+
+  it('closes the connection after a stream when the client sent connection: close', async () => {
+    const u = new URL(sc.url);
+    const body = JSON.stringify({ model: 'deepseek-v3.2', stream: true, messages: [{ role: 'user', content: 'Stream please' }] });
+    const socket = connect(Number(u.port), u.hostname);
+    socket.on('error', () => undefined);
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('utf8')));
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+    const closed = await Promise.race([new Promise<boolean>((r) => socket.once('close', () => r(true))), sleep(10_000).then(() => false)]);
+    socket.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 200/);
+    expect(text).toContain('data: [DONE]');
+    expect(text.slice(0, text.indexOf('\r\n\r\n'))).toMatch(/\r\nconnection: close\r\n/i);
+    expect(closed, 'the sidecar kept the connection open').toBe(true);
   });
 
   it('always asks the upstream for usage, passes unknown fields through, and records real usage for streams', async () => {

@@ -194,6 +194,18 @@ describe('POST /v1/responses', () => {
     expect(((await bad.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
   });
 
+  it('refuses a stream flag that is not a boolean (a string "true" is not a stream request answered as JSON)', async () => {
+    for (const stream of ['"true"', '1', '{}']) {
+      const r = await fetch(`${sc.url}/v1/responses`, {
+        method: 'POST',
+        body: `{"model":"gpt-4.1","input":"x","stream":${stream}}`,
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as { error: { type: string; param: string } }).error).toMatchObject({ type: 'invalid_request_error', param: 'stream' });
+    }
+  });
+
   it('maps text.format json_schema to a JSON answer', async () => {
     const r = await sc.client.responses.create({
       model: 'gpt-4.1',

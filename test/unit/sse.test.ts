@@ -230,3 +230,16 @@ describe('SseParser decoding bytes', () => {
     );
   });
 });
+
+describe('SseParser event size', () => {
+  it('refuses an event larger than its limit, whether one endless line or many data lines, and keeps the ones below it', () => {
+    const line = new SseParser(1000);
+    expect(line.push(`data: ${'a'.repeat(900)}\n\n`)).toEqual([ev('a'.repeat(900))]);
+    line.push('data: {"content":"');
+    for (let i = 0; i < 9; i++) line.push('a'.repeat(100));
+    expect(() => line.push('a'.repeat(100))).toThrow(/upstream event larger than 1000 characters/);
+    const lines = new SseParser(1000);
+    for (let i = 0; i < 300; i++) lines.push('data: x\n');
+    expect(() => lines.push('data: 0123456789\n'.repeat(40))).toThrow(/upstream event larger than 1000 characters/);
+  });
+});
