@@ -97,7 +97,8 @@ describe('a stream whose client stops reading', () => {
     await bigSim?.stop();
   });
 
-  it('is paused, not cut as an idle upstream: the answer finishes and the endpoint keeps no failure', async () => {
+  /** A raw client that sends a stream request (with `headers` lines) and reads nothing until resumed. */
+  async function pausedStream(headers = ''): Promise<Socket> {
     const u = new URL(bigSc.url);
     const socket = connect(Number(u.port), u.hostname);
     socket.on('error', () => undefined);
@@ -105,17 +106,26 @@ describe('a stream whose client stops reading', () => {
     await new Promise<void>((r) => socket.once('connect', () => r()));
     const body = JSON.stringify({ model: 'gpt-4.1', stream: true, messages: [{ role: 'user', content: 'hi' }] });
     socket.write(
-      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${headers}connection: close\r\n\r\n${body}`,
     );
-    // Not reading for many idle limits: the upstream is held back by the sidecar, not silent.
-    await sleep(IDLE_MS * 6);
+    return socket;
+  }
+
+  /** Resumes the client and reads until the sidecar closes (generous: megabytes over loopback). */
+  async function readAll(socket: Socket): Promise<string> {
     const chunks: Buffer[] = [];
     socket.on('data', (d: Buffer) => chunks.push(d));
     socket.resume();
-    // Generous: megabytes over loopback.
     await Promise.race([new Promise<void>((r) => socket.once('close', () => r())), sleep(15_000)]);
     socket.destroy();
-    const text = Buffer.concat(chunks).toString('utf8');
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  it('is paused, not cut as an idle upstream: the answer finishes and the endpoint keeps no failure', async () => {
+    const socket = await pausedStream();
+    // Not reading for many idle limits: the upstream is held back by the sidecar, not silent.
+    await sleep(IDLE_MS * 6);
+    const text = await readAll(socket);
     expect(text).toMatch(/^HTTP\/1\.1 200/);
     expect(text.slice(-300)).toMatch(/data: \[DONE\]/);
     expect(text).not.toContain('"error"');
@@ -128,26 +138,13 @@ describe('a stream whose client stops reading', () => {
   }, 30_000);
 
   it('is still held to the request deadline: the upstream slot is freed while the client reads nothing', async () => {
-    const u = new URL(bigSc.url);
-    const socket = connect(Number(u.port), u.hostname);
-    socket.on('error', () => undefined);
-    socket.pause();
-    await new Promise<void>((r) => socket.once('connect', () => r()));
-    const body = JSON.stringify({ model: 'gpt-4.1', stream: true, messages: [{ role: 'user', content: 'hi' }] });
-    socket.write(
-      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-switchyard-timeout-ms: 1000\r\nconnection: close\r\n\r\n${body}`,
-    );
+    const socket = await pausedStream('x-switchyard-timeout-ms: 1000\r\n');
     const inFlight = async () => (await bigSc.state()).endpoints.find((e) => e.id === 'gpt-4.1@openai')!.inFlight;
     const end = Date.now() + 10_000; // generous: the deadline is 1 s
     while ((await inFlight()) !== 1 && Date.now() < end) await sleep(20); // the request has arrived
     while ((await inFlight()) !== 0 && Date.now() < end) await sleep(100);
     expect(await inFlight(), 'the request still holds its endpoint while the client reads nothing').toBe(0);
-    const chunks: Buffer[] = [];
-    socket.on('data', (d: Buffer) => chunks.push(d));
-    socket.resume();
-    await Promise.race([new Promise<void>((r) => socket.once('close', () => r())), sleep(15_000)]);
-    socket.destroy();
-    const text = Buffer.concat(chunks).toString('utf8');
+    const text = await readAll(socket);
     expect(text).toMatch(/^HTTP\/1\.1 200/);
     expect(text).not.toContain('data: [DONE]');
     expect(text.slice(-400)).toMatch(/data: \{"error":\{[^\n]*"code":"timeout"/);
