@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { openLedger, type LedgerStore } from './accounting/ledger.js';
+import { JOURNAL_LOCKED, openLedger, type LedgerStore } from './accounting/ledger.js';
 import { DEFAULT_CONFIG } from './config/defaults.js';
 import { loadConfigFile, validateConfig } from './config/load.js';
 import { pgJournal, type Config } from './config/schema.js';
@@ -151,8 +151,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     });
   } catch (err) {
     const hint =
-      // JournalLockedError (journal-lock.ts, which loads the SQLite driver: not imported here for a name)
-      (err as { code?: unknown }).code === 'ERR_JOURNAL_LOCKED'
+      (err as { code?: unknown }).code === JOURNAL_LOCKED
         ? journal === undefined
           ? ' (one sidecar per ledger file: stop the other one, or give this one its own storage.ledger)'
           : ' (one sidecar per journal: stop the other one, or give this one its own storage.journal)'

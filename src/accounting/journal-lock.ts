@@ -21,10 +21,11 @@
  */
 import Database from 'better-sqlite3';
 import { resolve } from 'node:path';
+import { JOURNAL_LOCKED } from './ledger.js';
 
 /** A second process asked for a journal another process holds. */
 export class JournalLockedError extends Error {
-  readonly code = 'ERR_JOURNAL_LOCKED';
+  readonly code = JOURNAL_LOCKED;
   constructor(readonly lockPath: string) {
     super(`another switchyard process holds ${lockPath}, the lock of this in-flight journal`);
   }

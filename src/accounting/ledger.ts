@@ -126,6 +126,13 @@ export interface InFlight {
 }
 
 /** Options a URL cannot carry; the PostgreSQL ones let tests and tenants share a database. */
+/**
+ * The code of the error an open gives while another process holds the in-flight journal
+ * (`JournalLockedError`, journal-lock.ts). Checked by code, not class, where importing that
+ * module would load the SQLite driver for a PostgreSQL sidecar.
+ */
+export const JOURNAL_LOCKED = 'ERR_JOURNAL_LOCKED';
+
 export interface LedgerOptions {
   /** PostgreSQL schema for the table (created if absent); default: the search path. */
   schema?: string;
@@ -146,7 +153,7 @@ export interface LedgerOptions {
   reader?: boolean;
   /**
    * How long to wait for another process's hold on the in-flight journal to end (a sidecar still
-   * draining while its successor starts) before the open fails with `ERR_JOURNAL_LOCKED`; 0 by
+   * draining while its successor starts) before the open fails with {@link JOURNAL_LOCKED}; 0 by
    * default. `onLockWait` is told once, when the wait begins.
    */
   lockWaitMs?: number;
@@ -193,7 +200,7 @@ async function waitingForJournal(open: () => LedgerStore | Promise<LedgerStore>,
       return await open();
     } catch (err) {
       const e = err as { code?: unknown; lockPath?: unknown };
-      if (e.code !== 'ERR_JOURNAL_LOCKED' || Date.now() >= deadline) throw err;
+      if (e.code !== JOURNAL_LOCKED || Date.now() >= deadline) throw err;
       if (!told) o.onLockWait?.(String(e.lockPath), deadline - Date.now());
       told = true;
       await delay(100);
