@@ -264,6 +264,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     draining: () => runtime.draining,
     apis: apiRoutes({ responses: () => responses }),
     requestTimeoutMs: cfg.server.requestTimeoutMs,
+    sendTimeoutMs: cfg.server.sendTimeoutMs,
     publicMetrics: () => runtime.cfg.observe.publicMetrics,
   });
   await new Promise<void>((resolve, reject) => {
@@ -349,6 +350,7 @@ function startupOnlyChanges(running: Config, next: Config, opts: ServeOptions): 
     ['server.host', (c) => c.server.host, opts.host === undefined],
     ['server.port', (c) => c.server.port, opts.port === undefined],
     ['server.requestTimeoutMs', (c) => c.server.requestTimeoutMs, true],
+    ['server.sendTimeoutMs', (c) => c.server.sendTimeoutMs, true],
     ['logging.level', (c) => c.logging.level, true],
     ['logging.pretty', (c) => c.logging.pretty, opts.pretty === undefined],
     ['observe.statelyInspectUrl', (c) => c.observe.statelyInspectUrl, opts.inspectWs === undefined],

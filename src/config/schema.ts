@@ -52,6 +52,12 @@ const serverSchema = z.strictObject({
    * headers alone get at most 10 s of it): slow or stalled senders are cut with 408. Read at start.
    */
   requestTimeoutMs: positiveInt.default(30_000),
+  /**
+   * nginx's send_timeout: a connection with answer bytes waiting whose client has taken none of
+   * them for this long is closed (a stream's request ends as the client's going away). A slow
+   * reader that takes some bytes now and then is not cut. Read at start.
+   */
+  sendTimeoutMs: positiveInt.default(60_000),
 });
 
 const providerSchema = z.strictObject({

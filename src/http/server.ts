@@ -18,6 +18,7 @@ import type { ApiRoute } from './edge.js';
 import { checkJsonDepth } from './json-limits.js';
 import { checkMethod, parseTarget } from './routes.js';
 import { HttpSink } from './sink.js';
+import { watchStalledClients } from './send-timeout.js';
 import { timeOrderedId } from './request-id.js';
 import { parseChatBody, parseHints } from './validate.js';
 import { dryRoute } from '../runtime/dry-route.js';
@@ -44,6 +45,8 @@ export interface ServerDeps {
   publicMetrics?: () => boolean;
   /** `server.requestTimeoutMs`: the whole request (headers and body) must arrive within it. */
   requestTimeoutMs?: number;
+  /** `server.sendTimeoutMs`: a client that takes none of its answer's waiting bytes for this long is cut (see {@link watchStalledClients}). */
+  sendTimeoutMs?: number;
 }
 
 /** Headers get at most this long, within the request timeout. */
@@ -285,6 +288,9 @@ export function createHttpServer(deps: ServerDeps): Server {
     if (isMessagesPath(path)) sendJson(res, e.status, anthropicError(e), headers);
     else sendError(res, e, headers);
   });
+  watchStalledClients(server, deps.sendTimeoutMs ?? 60_000, (ms) =>
+    deps.log.info({ sendTimeoutMs: ms }, 'closed a connection whose client took none of its answer for server.sendTimeoutMs'),
+  );
   server.on('clientError', (err: Error & { code?: string }, socket) =>
     onClientError(err, socket, (code, status) => deps.log.debug({ code, status }, 'refused a request the HTTP parser could not accept')),
   );

@@ -3,7 +3,8 @@
  * stops half way) against the real sidecar with `server.requestTimeoutMs: 3000`. Normal
  * requests keep being served meanwhile, and every half-open socket is closed not long after
  * the limit (before the fix, `requestTimeout: 0` held them forever). A client that stops
- * reading a stream is waited for: the upstream is paused, not cut as idle.
+ * reading a stream is waited for: the upstream is paused, not cut as idle — until it has taken
+ * nothing for `server.sendTimeoutMs`, when its connection is closed.
  */
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,24 +83,29 @@ it('a slow body gets 408 with an OpenAI-shaped body', async () => {
 
 describe('a stream whose client stops reading', () => {
   const IDLE_MS = 400;
+  const SEND_TIMEOUT_MS = 1000;
   let bigSim: SimHandle;
   let bigSc: SidecarHandle;
+  /** The same, with a short `server.sendTimeoutMs`. */
+  let cutSc: SidecarHandle;
 
   beforeAll(async () => {
     // Megabytes of answer at once: the client's socket fills and the sidecar waits for it to drain.
     bigSim = await startSimulatorProc({ defaults: { ttftMs: 1, tokenGapMs: 0, outputTokens: 40_000 } });
     const cfg = testConfig(bigSim.url);
     bigSc = await startSidecar({ ...cfg, resilience: { ...(cfg.resilience as object), idleTimeoutMs: IDLE_MS } });
+    cutSc = await startSidecar({ ...testConfig(bigSim.url), server: { sendTimeoutMs: SEND_TIMEOUT_MS } });
   });
 
   afterAll(async () => {
     await bigSc?.stop();
+    await cutSc?.stop();
     await bigSim?.stop();
   });
 
   /** A raw client that sends a stream request (with `headers` lines) and reads nothing until resumed. */
-  async function pausedStream(headers = ''): Promise<Socket> {
-    const u = new URL(bigSc.url);
+  async function pausedStream(headers = '', sc = bigSc): Promise<Socket> {
+    const u = new URL(sc.url);
     const socket = connect(Number(u.port), u.hostname);
     socket.on('error', () => undefined);
     socket.pause();
@@ -149,4 +155,26 @@ describe('a stream whose client stops reading', () => {
     expect(text).not.toContain('data: [DONE]');
     expect(text.slice(-400)).toMatch(/data: \{"error":\{[^\n]*"code":"timeout"/);
   }, 30_000);
+
+  it('is closed once it has taken nothing for server.sendTimeoutMs: the request ends and frees its endpoint', async () => {
+    // The request deadline is the default two minutes: without the send timeout the request, its
+    // endpoint slot and the socket would be held for all of it, while the client reads nothing.
+    const socket = await pausedStream('', cutSc);
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    const inFlight = async () => (await cutSc.state()).endpoints.find((e) => e.id === 'gpt-4.1@openai')!.inFlight;
+    const end = Date.now() + 15_000; // generous: the limit is 1 s
+    while ((await inFlight()) !== 1 && Date.now() < end) await sleep(20);
+    while ((await inFlight()) !== 0 && Date.now() < end) await sleep(100);
+    expect(await inFlight(), 'the request still holds its endpoint while the client takes nothing').toBe(0);
+    // The client's socket is closed by the sidecar (seen once the client reads what arrived before).
+    socket.on('data', () => undefined);
+    socket.resume();
+    await Promise.race([closed, sleep(10_000)]);
+    expect(socket.destroyed || socket.readyState === 'closed').toBe(true);
+    socket.destroy();
+    // A reader that takes its answer, however large, is not cut.
+    const ok = await readAll(await pausedStream('', cutSc));
+    expect(ok.slice(-300)).toMatch(/data: \[DONE\]/);
+    expect(cutSc.child.exitCode).toBeNull();
+  }, 45_000);
 });
