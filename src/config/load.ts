@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
+import { duplicateJsonKeys } from './json-duplicates.js';
 import { configSchema, type Config } from './schema.js';
 
 export type LoadResult = { ok: true; config: Config } | { ok: false; errors: string[] };
@@ -39,6 +40,16 @@ export async function loadConfigFile(file: string): Promise<LoadResult> {
     raw = /\.json$/i.test(file) ? JSON.parse(text) : (await import('yaml')).parse(text);
   } catch (err) {
     return { ok: false, errors: [`${file}: not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`] };
+  }
+  if (/\.json$/i.test(file)) {
+    const dups = duplicateJsonKeys(text);
+    if (dups.length > 0)
+      return {
+        ok: false,
+        errors: dups.map(
+          (d) => `${file}: line ${d.line}: the key ${JSON.stringify(d.key)} appears twice in one object (JSON would keep only the last): remove one`,
+        ),
+      };
   }
   return validateConfig(raw);
 }

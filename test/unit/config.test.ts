@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js';
 import { formatPath, loadConfigFile, validateConfig, type LoadResult } from '../../src/config/load.js';
+import { duplicateJsonKeys } from '../../src/config/json-duplicates.js';
 import { configSchema, DEFAULT_PG_JOURNAL, pgJournal, type Config } from '../../src/config/schema.js';
 import { SPEC_EXAMPLE_YAML } from './fixtures/spec-example.js';
 import { BIN } from '../product.js';
@@ -385,6 +386,11 @@ describe('loadConfigFile and check-config', () => {
     expect(errors(await loadConfigFile(j))).toEqual([expect.stringMatching(/broken\.json: not valid JSON: .+/)]);
   });
 
+  it('refuses a JSON file with a key twice in one object, naming the key and its line', async () => {
+    const j = await file('dup.json', '{\n  "budget": {"limits": []},\n  "models": {},\n  "budget": {"limits": []}\n}');
+    expect(errors(await loadConfigFile(j))).toEqual([`${j}: line 4: the key "budget" appears twice in one object (JSON would keep only the last): remove one`]);
+  });
+
   it('reports an unreadable file without throwing', async () => {
     const missing = join(dir, 'nope.yaml');
     expect(errors(await loadConfigFile(missing))).toEqual([`${missing}: cannot read the file (ENOENT)`]);
@@ -480,5 +486,19 @@ describe('storage.shared (issue 13)', () => {
       responses: { ttlSeconds: 2_592_000, maxEntries: 10_000 },
     });
     expect(errors(validateConfig({ ...minimal(), storage: { ledger: 'postgres://u@h/db', shared: 'redis://h', leaseMs: 50 } })).join('\n')).toMatch(/leaseMs/);
+  });
+});
+
+describe('duplicateJsonKeys', () => {
+  it('finds a key twice in the same object, at any depth, and nothing else', () => {
+    expect(duplicateJsonKeys('{"a":1,"b":{"a":2,"c":[{"a":3},{"a":4}]},"d":"a"}')).toEqual([]);
+    expect(duplicateJsonKeys('{"a":1,"b":{"x":2,"x":3}}')).toEqual([{ key: 'x', line: 1 }]);
+    expect(duplicateJsonKeys('[{"k":1,"k":2},{"k":3}]')).toEqual([{ key: 'k', line: 1 }]);
+  });
+
+  it('compares keys as JSON reads them (escapes decoded) and is not fooled by quotes or braces in strings', () => {
+    expect(duplicateJsonKeys('{"ab":1,"a\\u0062":2}')).toEqual([{ key: 'ab', line: 1 }]);
+    expect(duplicateJsonKeys('{"a":"x\\"y,\\"a\\":{","b":"}]","a2":["a","a"]}')).toEqual([]);
+    expect(duplicateJsonKeys('{\n"q\\"":1,\n"q\\"":2}')).toEqual([{ key: 'q"', line: 3 }]);
   });
 });
