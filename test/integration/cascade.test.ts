@@ -193,6 +193,31 @@ describe('escalation on each deterministic check', () => {
   }
 });
 
+describe('auto under the cascade', () => {
+  it("a cascaded auto request keeps the scorer's score on its first step (route_score, what switchyard calibrate reads), once", async () => {
+    for (const stream of [false, true]) {
+      const content = 'Hey! How are you doing today?';
+      const dry = (await (
+        await fetch(`${sc.url}/switchyard/route`, { method: 'POST', body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content }] }) })
+      ).json()) as { model: string; score: number };
+      expect(dry.model).toBe('deepseek-v3.2'); // fast_cheap: the cheap answer can fail and escalate
+      await sim.setFault('deepseek-chat', { kind: 'refusal', times: 1 });
+      const id = `cas-auto-${++seq}`;
+      const { response } = await sc.client.chat.completions
+        .create({ model: 'auto', messages: [{ role: 'user', content }], stream }, { headers: { 'x-client-request-id': id } })
+        .withResponse();
+      serverIds.set(id, response.headers.get('x-request-id')!);
+      if (stream) await response.text();
+      expect(response.headers.get('x-switchyard-cascade')).toMatch(/^deepseek-v3\.2:refusal>[^:]+:pass$/);
+      const steps = await stepsOf(sc, id, 2);
+      const scores = rows(sc, 'select route_score from ledger where parent_id = ? order by step', sid(id)) as unknown as Array<{ route_score: number | null }>;
+      expect(steps).toHaveLength(2);
+      expect(scores[0]!.route_score).toBeCloseTo(dry.score, 12);
+      expect(scores[1]!.route_score).toBeNull();
+    }
+  });
+});
+
 describe('counted once per client request', () => {
   const chatCount = async (h: SidecarHandle): Promise<{ state: number; metric: number }> => {
     const state = (await (await fetch(`${h.url}/switchyard/state`)).json()) as { apis: { chat: number } };
