@@ -90,6 +90,27 @@ function excerpt(s: string): string {
   return clean.length > 32 ? `${clean.slice(0, 32)}...` : clean;
 }
 
+/**
+ * The text of the user turns, for the keyword rule: a string content, or the text parts of a
+ * content array (what the Vercel AI SDK, LangChain and image requests send), joined by newlines.
+ */
+export function userText(messages: ReadonlyArray<{ role?: unknown; content?: unknown }>): string {
+  const out: string[] = [];
+  for (const m of messages) {
+    if (m.role !== 'user') continue;
+    if (typeof m.content === 'string') out.push(m.content);
+    else if (Array.isArray(m.content)) {
+      const texts: string[] = [];
+      for (const p of m.content as unknown[]) {
+        const t = typeof p === 'object' && p !== null ? (p as { text?: unknown }).text : undefined;
+        if (typeof t === 'string') texts.push(t);
+      }
+      out.push(texts.join('\n'));
+    } else out.push('');
+  }
+  return out.join('\n');
+}
+
 export function classify(input: ClassifyInput, cfg: ClassifierConfig, auto?: AutoConfig): Classification {
   if (input.tier !== null && isTier(input.tier)) {
     return { tier: input.tier, reason: `tier forced by x-switchyard-tier: ${input.tier}`, keywordHits: [] };

@@ -8,13 +8,14 @@
  */
 import { worstCaseNano } from '../accounting/cost.js';
 import { usdToNano } from '../accounting/money.js';
-import { outputCap, promptBoundTokens } from '../accounting/reservation.js';
-import { countPromptTokens } from '../accounting/tokens.js';
+import { outputCap, promptBoundTokens, requestedOutputTokens } from '../accounting/reservation.js';
+import { userText } from '../routing/classify.js';
 import { resolve } from '../routing/resolve.js';
 import type { ChatBody } from '../upstream/types.js';
 import type { Hints } from './api.js';
 import type { RuntimeCore } from './core.js';
 import { availability, latencyOf } from './endpoints.js';
+import { countPrompt, estTokens } from './request-prep.js';
 import { translatableCandidates } from './translatable.js';
 
 export interface DryRoute {
@@ -27,16 +28,12 @@ export interface DryRoute {
 }
 
 export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRoute {
-  const promptTokens = countPromptTokens(body.messages, body.tools ?? undefined);
-  const userText = body.messages
-    .filter((m) => m.role === 'user')
-    .map((m) => (typeof m.content === 'string' ? m.content : ''))
-    .join('\n');
-  const maxOut = body.max_tokens ?? body.max_completion_tokens ?? null;
+  const promptTokens = countPrompt({ body });
+  const maxOut = requestedOutputTokens(body);
   const plan = resolve(rt.cfg, {
     model: body.model,
     body,
-    classify: { task: hints.task, tier: hints.tier, text: userText, promptTokens, turns: body.messages.length },
+    classify: { task: hints.task, tier: hints.tier, text: userText(body.messages), promptTokens, turns: body.messages.length },
     promptTokens,
     expectedOutputTokens: Math.min(maxOut ?? 512, 4096),
     liveStats: (m) => rt.modelStats(m),
@@ -48,7 +45,7 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
     plan.reason += `; skipped ${plan.candidates.filter((m) => !candidates.includes(m)).join(', ')} (cannot take this request's fields)`;
   plan.candidates = candidates;
   const now = rt.now();
-  const est = promptTokens + Math.min(maxOut ?? 256, 4096);
+  const est = estTokens({ body }, promptTokens);
   const maxCostNano = hints.maxCostUsd === null ? null : usdToNano(hints.maxCostUsd);
   const promptBound = maxCostNano === null ? 0 : promptBoundTokens(body);
   const overCost: string[] = [];

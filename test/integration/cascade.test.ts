@@ -257,6 +257,16 @@ describe('no escalation, refusals and switches', () => {
     }
   });
 
+  it("with both max_tokens and max_completion_tokens, the smaller one is the client's cap: its length stop is delivered, one step", async () => {
+    for (const stream of [false, true]) {
+      const id = `cas-both-${++seq}`;
+      const g = await ask(sc, id, stream, { max_tokens: 1000, max_completion_tokens: 3 });
+      expect(g.finish).toBe('length');
+      expect(g.content.split(' ')).toHaveLength(3);
+      expect(g.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:pass');
+    }
+  });
+
   it('when no tier passes, the last answer comes back with the failed checks named (never an error)', async () => {
     await sim.setFault('*', { kind: 'empty', times: 3 });
     const id = `cas-none-${++seq}`;

@@ -181,6 +181,40 @@ describe('auto routing', () => {
     expect(e.param).toBe('x-switchyard-tier');
   });
 
+  it('content sent as an array of text parts (AI SDK, LangChain, image requests) counts for the keyword rule, in a real request and the dry run', async () => {
+    const messages = [
+      {
+        role: 'user' as const,
+        content: [
+          { type: 'text' as const, text: 'Give me a detailed review' },
+          { type: 'text' as const, text: 'of this complex design, please.' },
+        ],
+      },
+    ];
+    const { response } = await sc.client.chat.completions.create({ model: 'auto', messages }).withResponse();
+    expect(response.headers.get('x-switchyard-tier')).toBe('high_quality');
+    expect(response.headers.get('x-switchyard-reason')).toMatch(/^3 complexity keywords \(detailed, complex, design\)/);
+    const dry = (await (await fetch(`${sc.url}/switchyard/route`, { method: 'POST', body: JSON.stringify({ model: 'auto', messages }) })).json()) as {
+      tier: string;
+      reason: string;
+    };
+    expect(dry.tier).toBe('high_quality');
+    expect(dry.reason).toMatch(/^3 complexity keywords/);
+  });
+
+  it('a long Japanese prompt (14,400 characters, ~12,400 tokens) meets the long-prompt rule (8,000 tokens) in a real request as in the dry run', async () => {
+    // A third of the characters would count it as 4,800 tokens: a CJK character is about one token.
+    const content = '四半期報告書によると、各地域の売上は増加し、顧客満足度も向上しています。'.repeat(400);
+    const { response } = await sc.client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content }] }).withResponse();
+    expect(response.headers.get('x-switchyard-tier')).toBe('high_quality');
+    expect(response.headers.get('x-switchyard-reason')).toMatch(/^long prompt \(1\d{4} tokens > 8000\) -> high_quality$/);
+    const dry = (await (
+      await fetch(`${sc.url}/switchyard/route`, { method: 'POST', body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content }] }) })
+    ).json()) as { tier: string; score: number | null; reason: string };
+    expect(dry).toMatchObject({ tier: 'high_quality', score: null });
+    expect(dry.reason.replace('→', '->')).toBe(response.headers.get('x-switchyard-reason'));
+  });
+
   it('the reason header is readable ASCII (arrows and ≥ transliterated, not "?")', async () => {
     const r = await ask('auto', 'detailed complex design');
     expect(r.reason).toBe('3 complexity keywords (detailed, complex, design) >= 3 -> high_quality');
