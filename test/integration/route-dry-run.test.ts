@@ -60,7 +60,7 @@ describe('POST /switchyard/route', () => {
     expect(Object.keys(j).sort()).toEqual(['endpoint', 'model', 'reason', 'score', 'tier']);
     expect(j.score).toBeGreaterThan(0);
     expect(j.score).toBeLessThan(1);
-    expect(j.reason).toMatch(/^score 0\.\d\d (>=|<) 0\.\d\d → (fast_cheap|balanced|high_quality): /);
+    expect(j.reason).toMatch(/^score 0\.\d{2,6} (>=|<) 0\.\d{2,6} → (fast_cheap|balanced|high_quality): /);
     expect(j.endpoint).toMatch(new RegExp(`^${j.model}@`));
     expect(['fast_cheap', 'balanced', 'high_quality']).toContain(j.tier);
     expect(await sim.log()).toEqual([]);
