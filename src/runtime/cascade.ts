@@ -108,7 +108,10 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
     const maxCost = call.hints.maxCostUsd === null ? null : nanoToUsd(Math.max(0, usdToNano(call.hints.maxCostUsd) - spent));
     const logprobs = wantsLogprobs(rt, call, step);
     const stepCall: ChatCall = { ...call, hints: { ...call.hints, maxCostUsd: maxCost }, body: logprobs ? { ...call.body, logprobs: true } : call.body };
-    const run = await runStep(rt, stepCall, ++n, step.plan, sink);
+    const prev = steps[steps.length - 1];
+    // Why this tier: the step below that failed, then what chose the first tier (x-switchyard-reason).
+    const plan = prev ? { ...step.plan, reason: `cascade: ${prev.model ?? 'none'} ${prev.outcome} → ${step.tier}; ${ladder[0]!.plan.reason}` } : step.plan;
+    const run = await runStep(rt, stepCall, ++n, plan, sink);
     spent += run.row?.costNano ?? 0;
     const checked = check(run, settings, call, clientMax, logprobs);
     steps.push(checked);

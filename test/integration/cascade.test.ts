@@ -176,6 +176,8 @@ describe('escalation on each deterministic check', () => {
         const g = await ask(sc, id, stream, c.params);
         expect(g.headers.get('x-switchyard-cascade')).toBe(`deepseek-v3.2:${c.check}>gpt-4.1:pass`);
         expect(g.headers.get('x-switchyard-model')).toBe('gpt-4.1');
+        // Why this model: the step below that failed, then what chose the first tier.
+        expect(g.headers.get('x-switchyard-reason')).toBe(`cascade: deepseek-v3.2 ${c.check} -> balanced; requested deepseek-v3.2`);
         expect([...g.models]).toEqual(['gpt-4.1']); // no byte of the failed step
         c.good(g);
         const steps = await stepsOf(sc, id, 2);
@@ -209,6 +211,7 @@ describe('auto under the cascade', () => {
       serverIds.set(id, response.headers.get('x-request-id')!);
       if (stream) await response.text();
       expect(response.headers.get('x-switchyard-cascade')).toMatch(/^deepseek-v3\.2:refusal>[^:]+:pass$/);
+      expect(response.headers.get('x-switchyard-reason')).toMatch(/^cascade: deepseek-v3\.2 refusal -> balanced; score 0\.\d+ < 0\.\d+ -> fast_cheap: /);
       const steps = await stepsOf(sc, id, 2);
       const scores = rows(sc, 'select route_score from ledger where parent_id = ? order by step', sid(id)) as unknown as Array<{ route_score: number | null }>;
       expect(steps).toHaveLength(2);
