@@ -16,7 +16,7 @@ import type { Hints } from './api.js';
 import type { RuntimeCore } from './core.js';
 import { availability, latencyOf } from './endpoints.js';
 import { countPrompt, estTokens } from './request-prep.js';
-import { translatableCandidates } from './translatable.js';
+import { translatableCandidates, translationError, untranslatableNote } from './translatable.js';
 
 export interface DryRoute {
   model: string;
@@ -41,8 +41,7 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
   });
   // The same candidates a real request tries: those whose endpoints cannot take this body are left out.
   const candidates = translatableCandidates(rt, body, plan.candidates);
-  if (candidates !== plan.candidates)
-    plan.reason += `; skipped ${plan.candidates.filter((m) => !candidates.includes(m)).join(', ')} (cannot take this request's fields)`;
+  if (candidates !== plan.candidates) plan.reason += untranslatableNote(plan.candidates, candidates);
   plan.candidates = candidates;
   const now = rt.now();
   const est = estTokens({ body }, promptTokens);
@@ -50,21 +49,31 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
   const promptBound = maxCostNano === null ? 0 : promptBoundTokens(body);
   const overCost: string[] = [];
   const costNote = () => (overCost.length > 0 ? `; ${overCost.join(', ')} over x-switchyard-max-cost-usd` : '');
+  let slowSkipped = false;
   for (const model of plan.candidates) {
     const mc = rt.cfg.models[model]!;
     if (maxCostNano !== null && worstCaseNano(promptBound, outputCap(body, mc.maxOutputTokens), mc.price) > maxCostNano) {
       overCost.push(model);
       continue;
     }
-    const eps = (rt.byModel.get(model) ?? []).filter((h) => hints.maxLatencyMs === null || latencyOf(h) <= hints.maxLatencyMs);
+    const all = rt.byModel.get(model) ?? [];
+    const eps = all.filter((h) => hints.maxLatencyMs === null || latencyOf(h) <= hints.maxLatencyMs);
+    if (eps.length < all.length) slowSkipped = true;
     const h = eps.filter((e) => availability(e, now, est).ok).sort((a, b) => load(a) - load(b))[0];
-    if (h) return { model, endpoint: h.id, tier: mc.tier, score: plan.score ?? null, reason: `${plan.reason}${costNote()}` };
+    if (h) {
+      // A body this endpoint cannot take (a model named with a field it has no form for): the real attempt's 400.
+      const bad = translationError(h, body);
+      if (bad) throw bad;
+      return { model, endpoint: h.id, tier: mc.tier, score: plan.score ?? null, reason: `${plan.reason}${costNote()}` };
+    }
   }
   const first = plan.candidates[0]!;
   const why =
     overCost.length === plan.candidates.length
       ? "; every candidate's worst-case cost is over x-switchyard-max-cost-usd (429 budget_exceeded)"
-      : `${costNote()}; no endpoint could take it now`;
+      : slowSkipped && hints.maxLatencyMs !== null
+        ? `${costNote()}; no endpoint could take it now (some skipped: observed latency over x-switchyard-max-latency-ms ${hints.maxLatencyMs} ms)`
+        : `${costNote()}; no endpoint could take it now`;
   return { model: first, endpoint: null, tier: rt.cfg.models[first]!.tier, score: plan.score ?? null, reason: `${plan.reason}${why}` };
 }
 

@@ -24,7 +24,7 @@ import { decide } from './retry-policy.js';
 import { StreamSession } from './stream-session.js';
 import type { RuntimeCore } from './core.js';
 import { finalizeRequest, type Outcome } from './finalize.js';
-import { translatableCandidates } from './translatable.js';
+import { translatableCandidates, untranslatableNote } from './translatable.js';
 import { countPrompt, estTokens, shownPromptTokens, switchyardHeaders } from './request-prep.js';
 import { failureOutcome } from './request-outcome.js';
 import { sleepOn } from './scheduler.js';
@@ -220,7 +220,8 @@ export class RequestDriver {
       );
     }
     const candidates = translatableCandidates(this.rt, this.call.body, this.plan.candidates);
-    if (candidates !== this.plan.candidates) this.plan = { ...this.plan, candidates };
+    if (candidates !== this.plan.candidates)
+      this.plan = { ...this.plan, candidates, reason: this.plan.reason + untranslatableNote(this.plan.candidates, candidates) };
     return { type: 'request.routed', at, candidates };
   }
 
