@@ -50,6 +50,9 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
   const overCost: string[] = [];
   const costNote = () => (overCost.length > 0 ? `; ${overCost.join(', ')} over x-switchyard-max-cost-usd` : '');
   let slowSkipped = false;
+  /** Models whose every endpoint the latency hint passed over (named as a real request names them). */
+  const slow: string[] = [];
+  const slowNote = () => (slow.length > 0 ? `; ${slow.join(', ')} over x-switchyard-max-latency-ms ${hints.maxLatencyMs} ms` : '');
   for (const model of plan.candidates) {
     const mc = rt.cfg.models[model]!;
     if (maxCostNano !== null && worstCaseNano(promptBound, outputCap(body, mc.maxOutputTokens), mc.price) > maxCostNano) {
@@ -59,12 +62,13 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
     const all = rt.byModel.get(model) ?? [];
     const eps = all.filter((h) => hints.maxLatencyMs === null || latencyOf(h) <= hints.maxLatencyMs);
     if (eps.length < all.length) slowSkipped = true;
+    if (all.length > 0 && eps.length === 0) slow.push(model);
     const h = eps.filter((e) => availability(e, now, est).ok).sort((a, b) => load(a) - load(b))[0];
     if (h) {
       // A body this endpoint cannot take (a model named with a field it has no form for): the real attempt's 400.
       const bad = translationError(h, body);
       if (bad) throw bad;
-      return { model, endpoint: h.id, tier: mc.tier, score: plan.score ?? null, reason: `${plan.reason}${costNote()}` };
+      return { model, endpoint: h.id, tier: mc.tier, score: plan.score ?? null, reason: `${plan.reason}${costNote()}${slowNote()}` };
     }
   }
   const first = plan.candidates[0]!;

@@ -98,10 +98,24 @@ async function apiError(p: Promise<unknown>): Promise<InstanceType<typeof OpenAI
 // First: these rely on claude-sonnet-4.5 not being measured yet (prior 900 ms).
 describe('x-switchyard-max-latency-ms', () => {
   it('filters endpoints by latencyPriorMs until measured (route lat: claude 900 ms → deepseek 35 ms)', async () => {
+    const dry = (await (
+      await fetch(`${sc.url}/switchyard/route`, {
+        method: 'POST',
+        headers: { 'x-switchyard-max-latency-ms': '899' },
+        body: JSON.stringify({ model: 'route/lat', messages: [{ role: 'user', content: 'hello' }] }),
+      })
+    ).json()) as { model: string; reason: string };
     const skipped = await ask('route/lat', 'hello', { 'x-switchyard-max-latency-ms': '899' });
     expect(skipped.model).toBe('deepseek-v3.2');
+    // The reason says why the route's primary was passed over, in the real request as in the dry run.
+    expect(skipped.reason).toBe('route lat: claude-sonnet-4.5 -> deepseek-v3.2; claude-sonnet-4.5 over x-switchyard-max-latency-ms 899 ms');
+    expect(dry).toMatchObject({
+      model: 'deepseek-v3.2',
+      reason: 'route lat: claude-sonnet-4.5 → deepseek-v3.2; claude-sonnet-4.5 over x-switchyard-max-latency-ms 899 ms',
+    });
     const within = await ask('route/lat', 'hello', { 'x-switchyard-max-latency-ms': '900' });
     expect(within.model).toBe('claude-sonnet-4.5');
+    expect(within.reason).toBe('route lat: claude-sonnet-4.5 -> deepseek-v3.2');
     // Only the second request reached claude.
     const st = (await sc.state()).endpoints.find((e) => e.id === 'claude-sonnet-4.5@anthropic')!;
     expect(st.requests).toBe(1);
@@ -112,6 +126,7 @@ describe('x-switchyard-max-latency-ms', () => {
     const skip = await ask('gpt-4.1', 'hello', { 'x-switchyard-max-latency-ms': '599' });
     expect(skip.model).toBe('claude-sonnet-4.5');
     expect(skip.endpoint).toBe('claude-sonnet-4.5@anthropic');
+    expect(skip.reason).toBe('requested gpt-4.1; gpt-4.1 over x-switchyard-max-latency-ms 599 ms');
     const keep = await ask('gpt-4.1', 'hello', { 'x-switchyard-max-latency-ms': '600' });
     expect(keep.model).toBe('gpt-4.1');
   });
