@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { openLedger } from '../accounting/ledger.js';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { loadConfigFile, validateConfig } from '../config/load.js';
-import { calibrate } from '../routing/calibrate.js';
+import { calibrate, MIN_SCORES } from '../routing/calibrate.js';
 import { formatProposals, proposeCascadeAdjustments, tierQuality } from '../routing/calibrate-cascade.js';
 import { emptyOption } from './args.js';
 
@@ -74,6 +74,13 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
     // Escalations and the apps' feedback per tier: what the cascade and the router would change, and why.
     const proposals = formatProposals(proposeCascadeAdjustments(tierQuality(quality, res.config), res.config));
     const scores = rows.flatMap((r) => (r.routeScore === null || r.routeScore === undefined ? [] : [r.routeScore]));
+    if (scores.length < MIN_SCORES && rows.length >= limit) {
+      // The ledger may hold more: the read stopped at --limit (cascade steps and hinted requests have no score).
+      console.error(
+        `switchyard calibrate: only ${scores.length} requests with a route score in the newest ${limit} ledger rows read (--limit ${limit}); calibrate needs at least ${MIN_SCORES}: raise --limit`,
+      );
+      return 1;
+    }
     const c = calibrate(scores, strongShare === undefined ? {} : { strongShare });
     const t = c.thresholds;
     console.log(`calibrated on the route scores of the newest ${c.scores} auto requests (of ${rows.length} ledger rows read)`);

@@ -37,10 +37,23 @@ export const MAX_CHECKED_JSON_CHARS = 1024 * 1024;
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** "I'm sorry, but I can't help with that." — an answer that is nothing but a refusal. */
+/**
+ * After the refusal phrase, what shows the answer goes on to help: a contrast ("…, but the usual
+ * causes are…", "However, …", "Instead, …"), a pointer ("here is", "you can", "try"), a colon or
+ * code. "I can't help noticing / can't help but…" is no refusal either.
+ */
+const HELPS_AFTER_RE =
+  /^\s+(?:but\b|(?!(?:any|some|no|every)thing\b)\p{L}+ing\b)|\b(?:but|however|though|although|instead|that said|here(?:'s|\s+is|\s+are)|you\s+(?:can|could|may|might|should)|try)\b|[:`]/iu;
+
+/**
+ * "I'm sorry, but I can't help with that." — an answer that is nothing but a refusal. A hedge
+ * that goes on to answer ("I can't give a diagnosis, but common causes are…") is an answer.
+ */
 export function isRefusalText(text: string): boolean {
   const t = text.trim();
-  return t.length > 0 && t.length <= REFUSAL_MAX_CHARS && REFUSAL_RE.test(t);
+  if (t.length === 0 || t.length > REFUSAL_MAX_CHARS) return false;
+  const m = REFUSAL_RE.exec(t);
+  return m !== null && !HELPS_AFTER_RE.test(t.slice(m.index + m[0].length));
 }
 
 type Parsed = { ok: true; value: unknown } | { ok: false; error: string } | { ok: 'skipped' };

@@ -27,7 +27,8 @@ function tierPlan(cfg: Config, inp: ResolveInput, tier: Tier): RoutePlan | null 
 }
 
 /**
- * At most `1 + maxSteps` steps, lowest tier first. Throws what `resolve` throws for the
+ * At most `1 + maxSteps` steps, lowest tier first. The first step keeps the `auto` scorer's
+ * score (its ledger row's `route_score`, one per request, which `switchyard calibrate` reads). Throws what `resolve` throws for the
  * request as sent (unknown model, nothing adequate), so the caller answers it as usual.
  */
 export function cascadeLadder(cfg: Config, inp: ResolveInput, startAt: 'router' | 'cheapest', maxSteps: number): CascadeStepPlan[] {
@@ -39,14 +40,14 @@ export function cascadeLadder(cfg: Config, inp: ResolveInput, startAt: 'router' 
     for (let i = 0; i < TIERS.length && from === TIERS.length; i++) {
       const p = tierPlan(cfg, inp, TIERS[i]!);
       if (p) {
-        steps.push({ tier: TIERS[i]!, plan: { ...p, reason: `cascade: cheapest adequate tier ${TIERS[i]!}` } });
+        steps.push({ tier: TIERS[i]!, plan: { ...p, reason: `cascade: cheapest adequate tier ${TIERS[i]!}`, score: base.score ?? null } });
         from = i;
       }
     }
   } else {
     const tier = base.tier ?? cfg.models[base.candidates[0]!]!.tier;
     const own = base.candidates.filter((m) => cfg.models[m]?.tier === tier);
-    steps.push({ tier, plan: { candidates: own.length > 0 ? own : base.candidates, tier, reason: base.reason } });
+    steps.push({ tier, plan: { candidates: own.length > 0 ? own : base.candidates, tier, reason: base.reason, score: base.score ?? null } });
     from = TIERS.indexOf(tier);
   }
   for (let i = from + 1; i < TIERS.length && steps.length <= maxSteps; i++) {

@@ -39,7 +39,19 @@ export function autoThresholds(auto: AutoConfig | undefined, model: RouterModel 
   return model.thresholds;
 }
 
-const f2 = (x: number): string => x.toFixed(2);
+/**
+ * Score and threshold with two decimals, or as many more (up to six) as it takes to tell them
+ * apart: "score 0.538 < 0.540", never "score 0.54 < 0.54". Rounding is monotone, so printed
+ * numbers that differ keep the order of the true ones.
+ */
+function apart(score: number, threshold: number): [string, string] {
+  for (let d = 2; d < 6; d++) {
+    const a = score.toFixed(d);
+    const b = threshold.toFixed(d);
+    if (a !== b) return [a, b];
+  }
+  return [score.toFixed(6), threshold.toFixed(6)];
+}
 
 /** The task names of the spec's `x-switchyard-task` (one that no tier list names means `balanced`, as in the seed's rules). */
 const SPEC_TASKS: ReadonlySet<string> = new Set(['greeting', 'simple_qa', 'translation', 'chat', 'code', 'explanation', 'longform', 'analysis', 'creative']);
@@ -50,8 +62,9 @@ function scored(input: ClassifyInput, auto: AutoConfig | undefined, prefix: stri
   const r = scoreRequest(req);
   const t = autoThresholds(auto);
   const tier = tierForScore(r.score, t);
-  const cmp = tier === 'high_quality' ? `>= ${f2(t.highQuality)}` : tier === 'balanced' ? `>= ${f2(t.balanced)}` : `< ${f2(t.balanced)}`;
-  return { tier, reason: `${prefix}score ${f2(r.score)} ${cmp} → ${tier}: ${explain(r)}`, keywordHits: hits, score: r.score };
+  const [shown, crossed] = apart(r.score, tier === 'high_quality' ? t.highQuality : t.balanced);
+  const cmp = tier === 'fast_cheap' ? '<' : '>=';
+  return { tier, reason: `${prefix}score ${shown} ${cmp} ${crossed} → ${tier}: ${explain(r)}`, keywordHits: hits, score: r.score };
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -88,6 +101,27 @@ export const CLASSIFY_CHARS = 256 * 1024;
 function excerpt(s: string): string {
   const clean = s.replace(/[^\x20-\x7e]/g, '?').replace(/"/g, "'");
   return clean.length > 32 ? `${clean.slice(0, 32)}...` : clean;
+}
+
+/**
+ * The text of the user turns, for the keyword rule: a string content, or the text parts of a
+ * content array (what the Vercel AI SDK, LangChain and image requests send), joined by newlines.
+ */
+export function userText(messages: ReadonlyArray<{ role?: unknown; content?: unknown }>): string {
+  const out: string[] = [];
+  for (const m of messages) {
+    if (m.role !== 'user') continue;
+    if (typeof m.content === 'string') out.push(m.content);
+    else if (Array.isArray(m.content)) {
+      const texts: string[] = [];
+      for (const p of m.content as unknown[]) {
+        const t = typeof p === 'object' && p !== null ? (p as { text?: unknown }).text : undefined;
+        if (typeof t === 'string') texts.push(t);
+      }
+      out.push(texts.join('\n'));
+    } else out.push('');
+  }
+  return out.join('\n');
 }
 
 export function classify(input: ClassifyInput, cfg: ClassifierConfig, auto?: AutoConfig): Classification {

@@ -6,13 +6,14 @@
  * client sees no byte of a failed step. The client gets the first answer that passes, or the
  * best one with the failed checks named — never an error for a quality miss alone.
  */
-import { countPromptTokens } from '../accounting/tokens.js';
 import { nanoToUsd, usdToNano } from '../accounting/money.js';
+import { requestedOutputTokens } from '../accounting/reservation.js';
 import type { LedgerRow } from '../accounting/ledger.js';
 import type { CascadeConfig, CascadeCheck } from '../config/schema.js';
 import { checkAnswer } from '../quality/checks.js';
 import { SchemaCache } from '../quality/schema-cache.js';
 import { cascadeLadder, type CascadeStepPlan } from '../routing/cascade-plan.js';
+import { userText } from '../routing/classify.js';
 import type { ChatCall, ChatSink } from './api.js';
 import { replay, type Held } from './buffer-sink.js';
 import { runJudge } from './cascade-judge.js';
@@ -20,6 +21,7 @@ import { runStep, withoutLogprobs, type StepRun } from './cascade-step.js';
 import type { RuntimeCore } from './core.js';
 import type { ApiName } from './request-scope.js';
 import { RequestDriver } from './request-driver.js';
+import { countPrompt } from './request-prep.js';
 
 /** One step as the cascade reports it (header, metric, inspector, ledger quality). */
 export interface CascadeStepRecord {
@@ -68,11 +70,8 @@ function wantsLogprobs(rt: RuntimeCore, call: ChatCall, plan: CascadeStepPlan): 
 function ladderOf(rt: RuntimeCore, call: ChatCall): CascadeStepPlan[] {
   const c = rt.cfg.routing.cascade;
   const body = call.body;
-  const promptTokens = countPromptTokens(body.messages, body.tools ?? undefined);
-  const text = body.messages
-    .filter((m) => m.role === 'user')
-    .map((m) => (typeof m.content === 'string' ? m.content : ''))
-    .join('\n');
+  const promptTokens = countPrompt(call);
+  const text = userText(body.messages);
   return cascadeLadder(
     rt.cfg,
     {
@@ -80,7 +79,7 @@ function ladderOf(rt: RuntimeCore, call: ChatCall): CascadeStepPlan[] {
       body,
       classify: { task: call.hints.task, tier: call.hints.tier, text, promptTokens, turns: body.messages.length },
       promptTokens,
-      expectedOutputTokens: Math.min(body.max_tokens ?? body.max_completion_tokens ?? 512, 4096),
+      expectedOutputTokens: Math.min(requestedOutputTokens(body) ?? 512, 4096),
       liveStats: (m) => rt.modelStats(m),
     },
     c.startAt,
@@ -98,7 +97,7 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
   }
   const c = rt.cfg.routing.cascade;
   const settings = { enabled: new Set(c.checks), minLogprob: c.minLogprob, schemas: schemaCache(c.schemaCacheSize) };
-  const clientMax = call.body.max_tokens ?? call.body.max_completion_tokens ?? null;
+  const clientMax = requestedOutputTokens(call.body);
   const deadlineAt = call.receivedAt + (call.hints.timeoutMs ?? rt.cfg.resilience.requestTimeoutMs);
   const steps: Checked[] = [];
   const extraRows: LedgerRow[] = [];
@@ -109,7 +108,10 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
     const maxCost = call.hints.maxCostUsd === null ? null : nanoToUsd(Math.max(0, usdToNano(call.hints.maxCostUsd) - spent));
     const logprobs = wantsLogprobs(rt, call, step);
     const stepCall: ChatCall = { ...call, hints: { ...call.hints, maxCostUsd: maxCost }, body: logprobs ? { ...call.body, logprobs: true } : call.body };
-    const run = await runStep(rt, stepCall, ++n, step.plan, sink);
+    const prev = steps[steps.length - 1];
+    // Why this tier: the step below that failed, then what chose the first tier (x-switchyard-reason).
+    const plan = prev ? { ...step.plan, reason: `cascade: ${prev.model ?? 'none'} ${prev.outcome} → ${step.tier}; ${ladder[0]!.plan.reason}` } : step.plan;
+    const run = await runStep(rt, stepCall, ++n, plan, sink);
     spent += run.row?.costNano ?? 0;
     const checked = check(run, settings, call, clientMax, logprobs);
     steps.push(checked);

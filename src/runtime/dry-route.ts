@@ -8,14 +8,15 @@
  */
 import { worstCaseNano } from '../accounting/cost.js';
 import { usdToNano } from '../accounting/money.js';
-import { outputCap, promptBoundTokens } from '../accounting/reservation.js';
-import { countPromptTokens } from '../accounting/tokens.js';
+import { outputCap, promptBoundTokens, requestedOutputTokens } from '../accounting/reservation.js';
+import { userText } from '../routing/classify.js';
 import { resolve } from '../routing/resolve.js';
 import type { ChatBody } from '../upstream/types.js';
 import type { Hints } from './api.js';
 import type { RuntimeCore } from './core.js';
 import { availability, latencyOf } from './endpoints.js';
-import { translatableCandidates } from './translatable.js';
+import { countPrompt, estTokens } from './request-prep.js';
+import { translatableCandidates, translationError, untranslatableNote } from './translatable.js';
 
 export interface DryRoute {
   model: string;
@@ -27,16 +28,12 @@ export interface DryRoute {
 }
 
 export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRoute {
-  const promptTokens = countPromptTokens(body.messages, body.tools ?? undefined);
-  const userText = body.messages
-    .filter((m) => m.role === 'user')
-    .map((m) => (typeof m.content === 'string' ? m.content : ''))
-    .join('\n');
-  const maxOut = body.max_tokens ?? body.max_completion_tokens ?? null;
+  const promptTokens = countPrompt({ body });
+  const maxOut = requestedOutputTokens(body);
   const plan = resolve(rt.cfg, {
     model: body.model,
     body,
-    classify: { task: hints.task, tier: hints.tier, text: userText, promptTokens, turns: body.messages.length },
+    classify: { task: hints.task, tier: hints.tier, text: userText(body.messages), promptTokens, turns: body.messages.length },
     promptTokens,
     expectedOutputTokens: Math.min(maxOut ?? 512, 4096),
     liveStats: (m) => rt.modelStats(m),
@@ -44,30 +41,43 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
   });
   // The same candidates a real request tries: those whose endpoints cannot take this body are left out.
   const candidates = translatableCandidates(rt, body, plan.candidates);
-  if (candidates !== plan.candidates)
-    plan.reason += `; skipped ${plan.candidates.filter((m) => !candidates.includes(m)).join(', ')} (cannot take this request's fields)`;
+  if (candidates !== plan.candidates) plan.reason += untranslatableNote(plan.candidates, candidates);
   plan.candidates = candidates;
   const now = rt.now();
-  const est = promptTokens + Math.min(maxOut ?? 256, 4096);
+  const est = estTokens({ body }, promptTokens);
   const maxCostNano = hints.maxCostUsd === null ? null : usdToNano(hints.maxCostUsd);
   const promptBound = maxCostNano === null ? 0 : promptBoundTokens(body);
   const overCost: string[] = [];
   const costNote = () => (overCost.length > 0 ? `; ${overCost.join(', ')} over x-switchyard-max-cost-usd` : '');
+  let slowSkipped = false;
+  /** Models whose every endpoint the latency hint passed over (named as a real request names them). */
+  const slow: string[] = [];
+  const slowNote = () => (slow.length > 0 ? `; ${slow.join(', ')} over x-switchyard-max-latency-ms ${hints.maxLatencyMs} ms` : '');
   for (const model of plan.candidates) {
     const mc = rt.cfg.models[model]!;
     if (maxCostNano !== null && worstCaseNano(promptBound, outputCap(body, mc.maxOutputTokens), mc.price) > maxCostNano) {
       overCost.push(model);
       continue;
     }
-    const eps = (rt.byModel.get(model) ?? []).filter((h) => hints.maxLatencyMs === null || latencyOf(h) <= hints.maxLatencyMs);
+    const all = rt.byModel.get(model) ?? [];
+    const eps = all.filter((h) => hints.maxLatencyMs === null || latencyOf(h) <= hints.maxLatencyMs);
+    if (eps.length < all.length) slowSkipped = true;
+    if (all.length > 0 && eps.length === 0) slow.push(model);
     const h = eps.filter((e) => availability(e, now, est).ok).sort((a, b) => load(a) - load(b))[0];
-    if (h) return { model, endpoint: h.id, tier: mc.tier, score: plan.score ?? null, reason: `${plan.reason}${costNote()}` };
+    if (h) {
+      // A body this endpoint cannot take (a model named with a field it has no form for): the real attempt's 400.
+      const bad = translationError(h, body);
+      if (bad) throw bad;
+      return { model, endpoint: h.id, tier: mc.tier, score: plan.score ?? null, reason: `${plan.reason}${costNote()}${slowNote()}` };
+    }
   }
   const first = plan.candidates[0]!;
   const why =
     overCost.length === plan.candidates.length
       ? "; every candidate's worst-case cost is over x-switchyard-max-cost-usd (429 budget_exceeded)"
-      : `${costNote()}; no endpoint could take it now`;
+      : slowSkipped && hints.maxLatencyMs !== null
+        ? `${costNote()}; no endpoint could take it now (some skipped: observed latency over x-switchyard-max-latency-ms ${hints.maxLatencyMs} ms)`
+        : `${costNote()}; no endpoint could take it now`;
   return { model: first, endpoint: null, tier: rt.cfg.models[first]!.tier, score: plan.score ?? null, reason: `${plan.reason}${why}` };
 }
 

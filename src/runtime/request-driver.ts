@@ -24,7 +24,7 @@ import { decide } from './retry-policy.js';
 import { StreamSession } from './stream-session.js';
 import type { RuntimeCore } from './core.js';
 import { finalizeRequest, type Outcome } from './finalize.js';
-import { translatableCandidates } from './translatable.js';
+import { translatableCandidates, untranslatableNote } from './translatable.js';
 import { countPrompt, estTokens, shownPromptTokens, switchyardHeaders } from './request-prep.js';
 import { failureOutcome } from './request-outcome.js';
 import { sleepOn } from './scheduler.js';
@@ -121,15 +121,37 @@ export class RequestDriver {
       ttftMs: this.ttftMs,
       plan: this.plan,
       endpoint: this.session?.committedTo ?? this.lastEndpoint,
-      headers: (h) => switchyardHeaders(attempts, h, this.reason()),
+      headers: (h) => switchyardHeaders(attempts, h, this.reason(h)),
     });
   }
 
-  private reason(): string | null {
+  private reason(served: EndpointHandle | null = null): string | null {
     const r = this.plan?.reason ?? null;
-    if (r === null || (this.overCost.length === 0 && this.overBudget.length === 0)) return r;
-    const notes = [...(this.overCost.length > 0 ? [`${this.overCost.join(', ')} over x-switchyard-max-cost-usd`] : []), ...this.overBudget];
-    return notes.length > 0 ? `${r}; ${notes.join('; ')}` : r;
+    const slow = this.slowAhead(served);
+    if (r === null || (this.overCost.length === 0 && this.overBudget.length === 0 && slow.length === 0)) return r;
+    const notes = [
+      ...(this.overCost.length > 0 ? [`${this.overCost.join(', ')} over x-switchyard-max-cost-usd`] : []),
+      ...(slow.length > 0 ? [`${slow.join(', ')} over x-switchyard-max-latency-ms ${this.call.hints.maxLatencyMs} ms`] : []),
+      ...this.overBudget,
+    ];
+    return `${r}; ${notes.join('; ')}`;
+  }
+
+  /**
+   * The candidates ahead of the served model that the latency hint passed over (every endpoint's
+   * observed latency, the prior until measured, above it): why a request scored high_quality is
+   * served by a faster, lower tier.
+   */
+  private slowAhead(served: EndpointHandle | null): string[] {
+    const max = this.call.hints.maxLatencyMs;
+    if (max === null || served === null || !this.plan) return [];
+    const out: string[] = [];
+    for (const m of this.plan.candidates) {
+      if (m === served.model) break;
+      const eps = this.rt.byModel.get(m) ?? [];
+      if (eps.length > 0 && !this.overCost.includes(m) && eps.every((h) => latencyOf(h) > max)) out.push(m);
+    }
+    return out;
   }
 
   private outcome(): Outcome {
@@ -216,11 +238,12 @@ export class RequestDriver {
     if (this.call.body.stream === true) {
       const wantUsage = this.call.body.stream_options?.include_usage === true;
       this.session = new StreamSession(this.sink, `chatcmpl-${this.call.requestId}`, wantUsage, (h) =>
-        switchyardHeaders(this.snap.context.attempts, h, this.reason()),
+        switchyardHeaders(this.snap.context.attempts, h, this.reason(h)),
       );
     }
     const candidates = translatableCandidates(this.rt, this.call.body, this.plan.candidates);
-    if (candidates !== this.plan.candidates) this.plan = { ...this.plan, candidates };
+    if (candidates !== this.plan.candidates)
+      this.plan = { ...this.plan, candidates, reason: this.plan.reason + untranslatableNote(this.plan.candidates, candidates) };
     return { type: 'request.routed', at, candidates };
   }
 

@@ -14,16 +14,26 @@ function embeddingTokens(body: object): number | undefined {
   return native?.kind === 'embeddings' ? native.tokens : undefined;
 }
 
-/** Above this many characters of prompt text the exact tokenizer always runs. */
-const EXACT_COUNT_CHARS = 16_000;
+/** Above this many bytes of prompt text (UTF-8) the exact tokenizer always runs. */
+const EXACT_COUNT_BYTES = 16_000;
 
-function promptChars(messages: ReadonlyArray<{ content?: unknown }>): number {
+/**
+ * The prompt's text in UTF-8 bytes (an image part counts 340). Bytes, not characters: English
+ * runs about 4 characters a token, but a Chinese or Japanese character is about one token and
+ * three bytes, so a third of the bytes bounds both where a third of the characters would count
+ * a Japanese prompt of 12,400 tokens as 4,800 (under the long-prompt rule and a small context
+ * window). `Buffer.byteLength` is native: no per-character loop.
+ */
+function promptBytes(messages: ReadonlyArray<{ content?: unknown }>): number {
   let n = 0;
   for (const m of messages) {
-    if (typeof m.content === 'string') n += m.content.length;
+    if (typeof m.content === 'string') n += Buffer.byteLength(m.content, 'utf8');
     else if (Array.isArray(m.content))
       for (const p of m.content)
-        n += typeof p === 'object' && p !== null && typeof (p as { text?: unknown }).text === 'string' ? (p as { text: string }).text.length : 340;
+        n +=
+          typeof p === 'object' && p !== null && typeof (p as { text?: unknown }).text === 'string'
+            ? Buffer.byteLength((p as { text: string }).text, 'utf8')
+            : 340;
   }
   return n;
 }
@@ -32,19 +42,20 @@ function promptChars(messages: ReadonlyArray<{ content?: unknown }>): number {
  * Prompt tokens, an estimate for routing, TPM windows and what people see (reservations use
  * `promptBoundTokens`). The real tokenizer costs ~100 µs per 2 KB, so it runs only where the
  * count decides something: the prompt is long enough for context windows and the long-prompt
- * rule to matter. Otherwise a character estimate serves (corrected by the upstream's usage).
+ * rule to matter. Otherwise a byte estimate serves (corrected by the upstream's usage). The
+ * dry run (`POST /switchyard/route`) counts with this too, so it decides as a real request does.
  */
-export function countPrompt(call: ChatCall): number {
+export function countPrompt(call: Pick<ChatCall, 'body'>): number {
   const body = call.body;
   const ids = embeddingTokens(body);
   if (ids !== undefined) return ids;
-  const chars = promptChars(body.messages);
-  const exact = chars > EXACT_COUNT_CHARS || Array.isArray(body.tools);
-  return exact ? countPromptTokens(body.messages, body.tools ?? undefined) : Math.ceil(chars / 3) + 3 * body.messages.length + 3;
+  const bytes = promptBytes(body.messages);
+  const exact = bytes > EXACT_COUNT_BYTES || Array.isArray(body.tools);
+  return exact ? countPromptTokens(body.messages, body.tools ?? undefined) : Math.ceil(bytes / 3) + 3 * body.messages.length + 3;
 }
 
 /** Estimated tokens for TPM windows: prompt plus the output asked for. */
-export function estTokens(call: ChatCall, promptTokens: number): number {
+export function estTokens(call: Pick<ChatCall, 'body'>, promptTokens: number): number {
   return promptTokens + Math.min(requestedOutputTokens(call.body) ?? 256, 4096);
 }
 

@@ -25,17 +25,12 @@ import { pickEndpoint, type PickContext, type PickRequest, type PickResult } fro
 import { RequestDriver, type RequestOptions } from './request-driver.js';
 import { realScheduler, sleepOn, type Scheduler } from './scheduler.js';
 import { resolve, type RoutePlan } from '../routing/resolve.js';
+import { userText } from '../routing/classify.js';
 import { requestedOutputTokens } from '../accounting/reservation.js';
 import { cascadeOn, runCascade, type CascadeRecord } from './cascade.js';
 import { buildState, type StateView } from './state-view.js';
 import { replicaId, type SharedState } from '../shared-state/index.js';
 import type { CancelSignal } from './cancel.js';
-
-const userText = (messages: ChatCall['body']['messages']): string =>
-  messages
-    .filter((m) => m.role === 'user')
-    .map((m) => (typeof m.content === 'string' ? m.content : ''))
-    .join('\n');
 
 /** A stopped supervisor takes no events: nothing runs, nothing changes. */
 const NOTHING: InPlaceDecision = { run: null, update: null };

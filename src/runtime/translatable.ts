@@ -7,6 +7,32 @@ import type { RuntimeCore } from './core.js';
 import type { EndpointHandle } from './endpoints.js';
 
 /**
+ * The 400 an endpoint's adapter answers for a chat body it cannot take (a chat field with no
+ * Messages form on an Anthropic-kind endpoint), null when it can take it. What an attempt there
+ * would answer, without sending anything (the dry run gives it as its own 400).
+ */
+export function translationError(h: EndpointHandle, body: ChatBody): SwitchyardError | null {
+  if (h.adapter.kind === 'openai' || nativeOf(body) !== undefined) return null;
+  try {
+    h.adapter.buildRequest({
+      body,
+      upstreamModel: h.endpoint.upstreamModel,
+      stream: body.stream === true,
+      apiKey: undefined,
+      headers: {},
+      basePath: '',
+      maxOutputTokens: 1,
+      anthropicVersion: h.provider.anthropicVersion,
+      prefill: null,
+    });
+    return null;
+  } catch (err) {
+    if (err instanceof SwitchyardError && err.status === 400) return err;
+    throw err;
+  }
+}
+
+/**
  * Candidates whose endpoints can all not take this body are left out while another candidate
  * remains, so routing or a fail-over does not turn a valid request into one model's 400: a
  * chat field with no Messages form (`seed`, `logprobs`, `response_format`, …) on an
@@ -19,26 +45,7 @@ export function translatableCandidates(rt: RuntimeCore, body: ChatBody, candidat
   const native = nativeOf(body);
   let ok: (h: EndpointHandle) => boolean;
   if (native === undefined) {
-    ok = (h) => {
-      if (h.adapter.kind === 'openai') return true;
-      try {
-        h.adapter.buildRequest({
-          body,
-          upstreamModel: h.endpoint.upstreamModel,
-          stream: body.stream === true,
-          apiKey: undefined,
-          headers: {},
-          basePath: '',
-          maxOutputTokens: 1,
-          anthropicVersion: h.provider.anthropicVersion,
-          prefill: null,
-        });
-        return true;
-      } catch (err) {
-        if (err instanceof SwitchyardError && err.status === 400) return false;
-        throw err;
-      }
-    };
+    ok = (h) => translationError(h, body) === null;
   } else if (native.kind === 'anthropic-messages' && native.untranslated.length > 0) {
     ok = (h) => h.adapter.kind === 'anthropic';
   } else {
@@ -48,4 +55,9 @@ export function translatableCandidates(rt: RuntimeCore, body: ChatBody, candidat
   const named = own(rt.cfg.models, body.model) !== undefined ? body.model : null;
   const kept = candidates.filter((m) => m === named || (rt.byModel.get(m) ?? []).some(ok));
   return kept.length > 0 && kept.length < candidates.length ? kept : candidates;
+}
+
+/** The reason's note for the candidates `translatableCandidates` left out (the same in a real request and the dry run). */
+export function untranslatableNote(before: readonly string[], after: readonly string[]): string {
+  return `; skipped ${before.filter((m) => !after.includes(m)).join(', ')} (cannot take this request's fields)`;
 }

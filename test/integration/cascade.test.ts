@@ -176,6 +176,8 @@ describe('escalation on each deterministic check', () => {
         const g = await ask(sc, id, stream, c.params);
         expect(g.headers.get('x-switchyard-cascade')).toBe(`deepseek-v3.2:${c.check}>gpt-4.1:pass`);
         expect(g.headers.get('x-switchyard-model')).toBe('gpt-4.1');
+        // Why this model: the step below that failed, then what chose the first tier.
+        expect(g.headers.get('x-switchyard-reason')).toBe(`cascade: deepseek-v3.2 ${c.check} -> balanced; requested deepseek-v3.2`);
         expect([...g.models]).toEqual(['gpt-4.1']); // no byte of the failed step
         c.good(g);
         const steps = await stepsOf(sc, id, 2);
@@ -191,6 +193,32 @@ describe('escalation on each deterministic check', () => {
       });
     }
   }
+});
+
+describe('auto under the cascade', () => {
+  it("a cascaded auto request keeps the scorer's score on its first step (route_score, what switchyard calibrate reads), once", async () => {
+    for (const stream of [false, true]) {
+      const content = 'Hey! How are you doing today?';
+      const dry = (await (
+        await fetch(`${sc.url}/switchyard/route`, { method: 'POST', body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content }] }) })
+      ).json()) as { model: string; score: number };
+      expect(dry.model).toBe('deepseek-v3.2'); // fast_cheap: the cheap answer can fail and escalate
+      await sim.setFault('deepseek-chat', { kind: 'refusal', times: 1 });
+      const id = `cas-auto-${++seq}`;
+      const { response } = await sc.client.chat.completions
+        .create({ model: 'auto', messages: [{ role: 'user', content }], stream }, { headers: { 'x-client-request-id': id } })
+        .withResponse();
+      serverIds.set(id, response.headers.get('x-request-id')!);
+      if (stream) await response.text();
+      expect(response.headers.get('x-switchyard-cascade')).toMatch(/^deepseek-v3\.2:refusal>[^:]+:pass$/);
+      expect(response.headers.get('x-switchyard-reason')).toMatch(/^cascade: deepseek-v3\.2 refusal -> balanced; score 0\.\d+ < 0\.\d+ -> fast_cheap: /);
+      const steps = await stepsOf(sc, id, 2);
+      const scores = rows(sc, 'select route_score from ledger where parent_id = ? order by step', sid(id)) as unknown as Array<{ route_score: number | null }>;
+      expect(steps).toHaveLength(2);
+      expect(scores[0]!.route_score).toBeCloseTo(dry.score, 12);
+      expect(scores[1]!.route_score).toBeNull();
+    }
+  });
 });
 
 describe('counted once per client request', () => {
@@ -229,6 +257,16 @@ describe('no escalation, refusals and switches', () => {
       expect(g.content.split(' ')).toHaveLength(3);
       expect(g.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:pass');
       expect((await stepsOf(sc, id, 1)).map((r) => r.quality)).toEqual(['pass']);
+    }
+  });
+
+  it("with both max_tokens and max_completion_tokens, the smaller one is the client's cap: its length stop is delivered, one step", async () => {
+    for (const stream of [false, true]) {
+      const id = `cas-both-${++seq}`;
+      const g = await ask(sc, id, stream, { max_tokens: 1000, max_completion_tokens: 3 });
+      expect(g.finish).toBe('length');
+      expect(g.content.split(' ')).toHaveLength(3);
+      expect(g.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:pass');
     }
   });
 

@@ -60,7 +60,7 @@ describe('POST /switchyard/route', () => {
     expect(Object.keys(j).sort()).toEqual(['endpoint', 'model', 'reason', 'score', 'tier']);
     expect(j.score).toBeGreaterThan(0);
     expect(j.score).toBeLessThan(1);
-    expect(j.reason).toMatch(/^score 0\.\d\d (>=|<) 0\.\d\d → (fast_cheap|balanced|high_quality): /);
+    expect(j.reason).toMatch(/^score 0\.\d{2,6} (>=|<) 0\.\d{2,6} → (fast_cheap|balanced|high_quality): /);
     expect(j.endpoint).toMatch(new RegExp(`^${j.model}@`));
     expect(['fast_cheap', 'balanced', 'high_quality']).toContain(j.tier);
     expect(await sim.log()).toEqual([]);
@@ -91,7 +91,14 @@ describe('POST /switchyard/route', () => {
   });
 
   it('bad bodies get the same 400s as the chat route', async () => {
-    for (const bad of ['{not json', { model: 'auto' }, { model: 'auto', messages: 'x' }, { model: 'nope', messages: [{ role: 'user', content: 'x' }] }]) {
+    for (const bad of [
+      '{not json',
+      { model: 'auto' },
+      { model: 'auto', messages: 'x' },
+      { model: 'nope', messages: [{ role: 'user', content: 'x' }] },
+      // A named Anthropic-kind model with a field it has no form for: the attempt's 400, not a decision.
+      { model: 'claude-sonnet-4.5', seed: 1, messages: [{ role: 'user', content: 'x' }] },
+    ]) {
       const a = await route(sc.url, bad);
       const b = await fetch(`${sc.url}/v1/chat/completions`, {
         method: 'POST',
@@ -104,6 +111,11 @@ describe('POST /switchyard/route', () => {
       const eb = ((await b.json()) as { error: { code: string; message: string } }).error;
       expect(ea).toEqual(eb);
     }
+    const slow = (await (
+      await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'x' }] }, { 'x-switchyard-max-latency-ms': '1' })
+    ).json()) as RouteJson;
+    expect(slow.endpoint).toBeNull();
+    expect(slow.reason).toContain('observed latency over x-switchyard-max-latency-ms 1 ms');
     const badHeader = await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'x' }] }, { 'x-switchyard-tier': 'ultra' });
     expect(badHeader.status).toBe(400);
     expect((await fetch(`${sc.url}/switchyard/route`)).status).toBe(405);
@@ -126,6 +138,18 @@ describe('POST /switchyard/route', () => {
     } finally {
       db.close();
     }
+  });
+
+  it('a real request names the models left out for a field they cannot take, as the dry run does', async () => {
+    const body = {
+      model: 'auto',
+      response_format: { type: 'json_object' as const },
+      messages: [{ role: 'user' as const, content: 'List three fruits as JSON.' }],
+    };
+    const dry = (await (await route(sc.url, body)).json()) as RouteJson;
+    expect(dry.reason).toContain("; skipped claude-sonnet-4.5 (cannot take this request's fields)");
+    const real = await sc.client.chat.completions.create(body).withResponse();
+    expect(real.response.headers.get('x-switchyard-reason')).toBe(dry.reason.replace(/→/g, '->').replace(/≥/g, '>='));
   });
 
   it('x-switchyard-max-cost-usd: passes over the models a real request passes over, and says so', async () => {

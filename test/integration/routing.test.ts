@@ -98,10 +98,24 @@ async function apiError(p: Promise<unknown>): Promise<InstanceType<typeof OpenAI
 // First: these rely on claude-sonnet-4.5 not being measured yet (prior 900 ms).
 describe('x-switchyard-max-latency-ms', () => {
   it('filters endpoints by latencyPriorMs until measured (route lat: claude 900 ms → deepseek 35 ms)', async () => {
+    const dry = (await (
+      await fetch(`${sc.url}/switchyard/route`, {
+        method: 'POST',
+        headers: { 'x-switchyard-max-latency-ms': '899' },
+        body: JSON.stringify({ model: 'route/lat', messages: [{ role: 'user', content: 'hello' }] }),
+      })
+    ).json()) as { model: string; reason: string };
     const skipped = await ask('route/lat', 'hello', { 'x-switchyard-max-latency-ms': '899' });
     expect(skipped.model).toBe('deepseek-v3.2');
+    // The reason says why the route's primary was passed over, in the real request as in the dry run.
+    expect(skipped.reason).toBe('route lat: claude-sonnet-4.5 -> deepseek-v3.2; claude-sonnet-4.5 over x-switchyard-max-latency-ms 899 ms');
+    expect(dry).toMatchObject({
+      model: 'deepseek-v3.2',
+      reason: 'route lat: claude-sonnet-4.5 → deepseek-v3.2; claude-sonnet-4.5 over x-switchyard-max-latency-ms 899 ms',
+    });
     const within = await ask('route/lat', 'hello', { 'x-switchyard-max-latency-ms': '900' });
     expect(within.model).toBe('claude-sonnet-4.5');
+    expect(within.reason).toBe('route lat: claude-sonnet-4.5 -> deepseek-v3.2');
     // Only the second request reached claude.
     const st = (await sc.state()).endpoints.find((e) => e.id === 'claude-sonnet-4.5@anthropic')!;
     expect(st.requests).toBe(1);
@@ -112,6 +126,7 @@ describe('x-switchyard-max-latency-ms', () => {
     const skip = await ask('gpt-4.1', 'hello', { 'x-switchyard-max-latency-ms': '599' });
     expect(skip.model).toBe('claude-sonnet-4.5');
     expect(skip.endpoint).toBe('claude-sonnet-4.5@anthropic');
+    expect(skip.reason).toBe('requested gpt-4.1; gpt-4.1 over x-switchyard-max-latency-ms 599 ms');
     const keep = await ask('gpt-4.1', 'hello', { 'x-switchyard-max-latency-ms': '600' });
     expect(keep.model).toBe('gpt-4.1');
   });
@@ -179,6 +194,40 @@ describe('auto routing', () => {
     );
     expect(e.status).toBe(400);
     expect(e.param).toBe('x-switchyard-tier');
+  });
+
+  it('content sent as an array of text parts (AI SDK, LangChain, image requests) counts for the keyword rule, in a real request and the dry run', async () => {
+    const messages = [
+      {
+        role: 'user' as const,
+        content: [
+          { type: 'text' as const, text: 'Give me a detailed review' },
+          { type: 'text' as const, text: 'of this complex design, please.' },
+        ],
+      },
+    ];
+    const { response } = await sc.client.chat.completions.create({ model: 'auto', messages }).withResponse();
+    expect(response.headers.get('x-switchyard-tier')).toBe('high_quality');
+    expect(response.headers.get('x-switchyard-reason')).toMatch(/^3 complexity keywords \(detailed, complex, design\)/);
+    const dry = (await (await fetch(`${sc.url}/switchyard/route`, { method: 'POST', body: JSON.stringify({ model: 'auto', messages }) })).json()) as {
+      tier: string;
+      reason: string;
+    };
+    expect(dry.tier).toBe('high_quality');
+    expect(dry.reason).toMatch(/^3 complexity keywords/);
+  });
+
+  it('a long Japanese prompt (14,400 characters, ~12,400 tokens) meets the long-prompt rule (8,000 tokens) in a real request as in the dry run', async () => {
+    // A third of the characters would count it as 4,800 tokens: a CJK character is about one token.
+    const content = '四半期報告書によると、各地域の売上は増加し、顧客満足度も向上しています。'.repeat(400);
+    const { response } = await sc.client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content }] }).withResponse();
+    expect(response.headers.get('x-switchyard-tier')).toBe('high_quality');
+    expect(response.headers.get('x-switchyard-reason')).toMatch(/^long prompt \(1\d{4} tokens > 8000\) -> high_quality$/);
+    const dry = (await (
+      await fetch(`${sc.url}/switchyard/route`, { method: 'POST', body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content }] }) })
+    ).json()) as { tier: string; score: number | null; reason: string };
+    expect(dry).toMatchObject({ tier: 'high_quality', score: null });
+    expect(dry.reason.replace('→', '->')).toBe(response.headers.get('x-switchyard-reason'));
   });
 
   it('the reason header is readable ASCII (arrows and ≥ transliterated, not "?")', async () => {

@@ -48,6 +48,19 @@ describe('deterministic checks', () => {
     expect(isRefusalText('I cannot assist with this request.')).toBe(true);
     expect(isRefusalText('Sorry for the delay! The capital of France is Paris.')).toBe(false);
     expect(isRefusalText(`I can't help noticing ${'that the answer is long. '.repeat(30)}`)).toBe(false);
+    // Still refusals: nothing after the refusal goes on to help.
+    expect(isRefusalText("I'm sorry, but I cannot assist with that request. If you have other questions, feel free to ask.")).toBe(true);
+    expect(isRefusalText("I won't do that.")).toBe(true);
+    expect(isRefusalText("Sorry, I can't do anything about that.")).toBe(true);
+    // A hedge that goes on to answer is an answer (escalating it would pay the strong tier for nothing).
+    for (const t of [
+      "I can't provide a definitive diagnosis, but common causes of headaches include dehydration, stress and lack of sleep.",
+      'I cannot answer that with certainty. However, the most likely answer is 42.',
+      "We can't support IE11 in this build; use the polyfill: import 'core-js';",
+      "I can't help noticing the off-by-one error in line 3.",
+      "I can't do it in one query, but two will work: SELECT id FROM a; SELECT id FROM b;",
+    ])
+      expect(isRefusalText(t), t).toBe(false);
   });
   it('truncated: finish_reason length not caused by the client max_tokens', () => {
     expect(failed(answer({ finishReason: 'length' }), plain, undefined, 50)).toEqual(['truncated']);

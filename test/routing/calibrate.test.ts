@@ -60,6 +60,11 @@ describe('switchyard calibrate (command)', () => {
     expect(text).toContain('newest 100 auto requests (of 120 ledger rows read)');
     expect(text).toContain('high_quality 25.0 %');
     expect(text).toMatch(/routing:\n {2}auto:\n {4}thresholds: \{ balanced: 0\.\d{4}, highQuality: 0\.7500 \}/);
+    // A --limit that stops the read short of enough scores says so, instead of "only 0 in the ledger".
+    const errs: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void errs.push(a.join(' ')));
+    expect(await calibrateCommand(['--config', cfg, '--limit', '30'])).toBe(1);
+    expect(errs.join('\n')).toMatch(/only 10 requests with a route score in the newest 30 ledger rows read \(--limit 30\); .*raise --limit/);
   });
 
   it('also prints what cascade escalations say per tier (a cheap tier that fails its checks gets fewer requests)', async () => {

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { autoThresholds } from '../../src/routing/classify.js';
+import { autoThresholds, classify } from '../../src/routing/classify.js';
 import { DOMAINS, domainOfWord, KINDS, kindOfWord } from '../../src/routing/cues.js';
 import { extractFeatures, FEATURES, type Feature, type RouteRequest } from '../../src/routing/features.js';
 import { emptyCounts, scanText, type TextCounts } from '../../src/routing/scan.js';
@@ -732,5 +732,29 @@ describe('monotone where it must be (property)', () => {
       }),
       { numRuns: 400, seed: 11 },
     );
+  });
+});
+
+describe('the reason of a scored request', () => {
+  const cfg = { simpleTasks: [], complexTasks: [], complexityKeywords: [], complexityThreshold: 3, tasks: {}, longPromptTokens: 8000 };
+  const reasonAt = (text: string, balanced: number) =>
+    classify({ task: null, tier: null, text, promptTokens: 10, turns: 1 }, cfg, { thresholds: { balanced, highQuality: 1 } }).reason;
+  const text = 'Analysiere die Vor- und Nachteile von Microservices.';
+  const s = scoreRequest({ messages: [{ role: 'user', content: text }] }).score;
+  // Thresholds just above and just below the score that round to the same two decimals as it.
+  const r2 = Math.round(s * 100) / 100;
+  const [justAbove, justBelow] = [(s + r2 + 0.005) / 2, (s + r2 - 0.005) / 2];
+
+  it('prints score and threshold apart when two decimals would round them to the same number', () => {
+    const below = /^score (\S+) < (\S+) → fast_cheap: /.exec(reasonAt(text, justAbove))!;
+    expect(below[1]).not.toBe(below[2]);
+    expect(Number(below[1])).toBeLessThan(Number(below[2]));
+    const above = /^score (\S+) >= (\S+) → balanced: /.exec(reasonAt(text, justBelow))!;
+    expect(above[1]).not.toBe(above[2]);
+    expect(Number(above[1])).toBeGreaterThan(Number(above[2]));
+  });
+
+  it('keeps two decimals when they tell the numbers apart', () => {
+    expect(reasonAt(text, s + 0.05)).toMatch(/^score \d\.\d\d < \d\.\d\d → fast_cheap: /);
   });
 });
