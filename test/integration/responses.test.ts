@@ -145,6 +145,11 @@ describe('POST /v1/responses', () => {
       const err = await sc.client.responses.retrieve(id).catch((e: unknown) => e);
       expect(err).toMatchObject({ status: 404, code: 'not_found' });
     }
+    // The SDK's `stream: true` asks for a background response's events: a 400 naming it, not a
+    // JSON answer the SDK would read as an empty stream.
+    const asStream = await sc.client.responses.retrieve(created.id, { stream: true }).catch((e: unknown) => e);
+    expect(asStream).toMatchObject({ status: 400, param: 'stream' });
+    expect((await fetch(`${sc.url}/v1/responses/${created.id}?stream=false`)).status).toBe(200);
     const wrongMethod = await fetch(`${sc.url}/v1/responses/${created.id}`, { method: 'PUT' });
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD, DELETE');
