@@ -155,6 +155,27 @@ describe('Messages API edges', () => {
     expect((err as Error).message).toMatch(/thinking/);
   });
 
+  it('refuses for an OpenAI-kind target what chat cannot carry (a non-text system block, a fifth stop sequence), naming it; sends it natively to Anthropic', async () => {
+    const msg = { max_tokens: 50, messages: [{ role: 'user' as const, content: 'hi' }] };
+    const system = [
+      { type: 'text' as const, text: 'Be brief.' },
+      { type: 'image', source: { type: 'url', url: 'https://example.com/a.png' } },
+    ] as unknown as Anthropic.TextBlockParam[];
+    const stop_sequences = ['q1', 'q2', 'q3', 'q4', 'q5'];
+    for (const [over, param] of [
+      [{ system }, 'system[1]'],
+      [{ stop_sequences }, 'stop_sequences[4]'],
+    ] as const) {
+      const err = await client.messages.create({ model: 'gpt-4.1', ...msg, ...over }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      expect((err as InstanceType<typeof Anthropic.BadRequestError>).error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+      expect((err as Error).message).toContain(param);
+      expect((await client.messages.create({ model: 'claude-sonnet-4.5', ...msg, ...over })).type).toBe('message');
+    }
+    // Four stop sequences are chat's own limit: translated.
+    expect((await client.messages.create({ model: 'gpt-4.1', ...msg, stop_sequences: stop_sequences.slice(0, 4) })).type).toBe('message');
+  });
+
   it('drops Anthropic-only fields at their do-nothing value (thinking disabled, service_tier auto) for an OpenAI-kind target, and still refuses any other value', async () => {
     const ok = await client.messages.create({
       model: 'gpt-4.1',
