@@ -292,4 +292,16 @@ describe('GET /v1/models for the Anthropic SDK', () => {
     expect(Object.keys(plain)).toEqual(['object', 'data']);
     expect(Object.keys(plain.data[0]!)).toEqual(['id', 'object', 'created', 'owned_by']);
   });
+
+  it("answers the Anthropic SDK's models errors in Anthropic's shape (404 not_found_error, 401 authentication_error); OpenAI's without anthropic-version", async () => {
+    const missing = await client.models.retrieve('no-such-model').catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
+    expect((missing as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+    const stranger = new Anthropic({ baseURL: sc.url, apiKey: 'sk-wrong', maxRetries: 0 });
+    const denied = await stranger.models.list().catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(Anthropic.AuthenticationError);
+    expect((denied as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
+    const plain = await fetch(`${sc.url}/v1/models/no-such-model`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(((await plain.json()) as { error: unknown }).error).toMatchObject({ code: 'model_not_found', type: 'invalid_request_error' });
+  });
 });
