@@ -192,6 +192,19 @@ describe('Messages API edges', () => {
     expect((err as Error).message).toMatch(/service_tier/);
   });
 
+  it("gives an OpenAI-kind model's refusal as its text (JSON and stream), never an empty message", async () => {
+    await sim.setFault('deepseek-chat', { kind: 'refusal', times: 1 });
+    const json = await client.messages.create({ model: 'deepseek-v3.2', max_tokens: 50, messages: [{ role: 'user', content: 'Refuse me.' }] });
+    await sim.setFault('deepseek-chat', { kind: 'refusal', times: 1 });
+    const stream = client.messages.stream({ model: 'deepseek-v3.2', max_tokens: 50, messages: [{ role: 'user', content: 'Refuse me.' }] });
+    let text = '';
+    stream.on('text', (t) => (text += t));
+    const streamed = await stream.finalMessage();
+    await sim.clearFaults();
+    for (const m of [json, streamed]) expect(m.content).toEqual([{ type: 'text', text: expect.stringMatching(/sorry/) }]);
+    expect(text).toBe(streamed.content[0]?.type === 'text' ? streamed.content[0].text : null);
+  });
+
   it('ends a stream cut after the commit with an error event, never message_stop', async () => {
     await sim.setFault('deepseek-chat', { kind: 'cut', afterTokens: 4 });
     const stream = client.messages.stream({ model: 'deepseek-v3.2', max_tokens: 200, messages: [{ role: 'user', content: 'cut me off' }] });

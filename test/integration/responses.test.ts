@@ -113,6 +113,41 @@ describe('POST /v1/responses', () => {
     expect(JSON.parse(args)).toHaveProperty('input');
   });
 
+  it("renders a model's refusal as a refusal part (JSON and stream events), never an empty output", async () => {
+    await sim.setFault('deepseek-chat', { kind: 'refusal', times: 1 });
+    const json = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Refuse me.' });
+    await sim.setFault('deepseek-chat', { kind: 'refusal', times: 1 });
+    const stream = sc.client.responses.stream({ model: 'deepseek-v3.2', input: 'Refuse me.' });
+    const types: string[] = [];
+    let deltas = '';
+    for await (const ev of stream) {
+      types.push(ev.type);
+      if (ev.type === 'response.refusal.delta') deltas += ev.delta;
+    }
+    const streamed = await stream.finalResponse();
+    await sim.clearFaults();
+    for (const r of [json, streamed]) {
+      expect(r.status).toBe('completed');
+      expect(r.output).toHaveLength(1);
+      expect(r.output[0]).toMatchObject({ type: 'message', status: 'completed', content: [{ type: 'refusal', refusal: expect.stringMatching(/sorry/) }] });
+    }
+    expect(deltas).toBe((streamed.output[0] as { content: Array<{ refusal: string }> }).content[0]!.refusal);
+    expect(types).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      ...types.filter((t) => t === 'response.refusal.delta'),
+      'response.refusal.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    // Stored as answered (the stream helper's own `parsed` field aside).
+    const stored = await sc.client.responses.retrieve(streamed.id);
+    expect(stored.output).toEqual([{ ...streamed.output[0], content: [{ type: 'refusal', refusal: deltas }] }]);
+  });
+
   it('ends a stream cut after the commit with error then response.failed, never a completed response', async () => {
     await sim.setFault('deepseek-chat', { kind: 'cut', afterTokens: 4 });
     const stream = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'cut me off', stream: true });
