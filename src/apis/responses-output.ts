@@ -32,9 +32,11 @@ export function responsesUsage(u: unknown): ResponseUsage | null {
 }
 
 /** An assistant message item; a completed one holds its text, and the model's refusal (chat's `refusal`) as a `refusal` part. */
-export function messageItem(id: string, text: string, status: 'in_progress' | 'completed', refusal = ''): Record<string, unknown> {
+export type ItemStatus = 'in_progress' | 'completed' | 'incomplete';
+
+export function messageItem(id: string, text: string, status: ItemStatus, refusal = ''): Record<string, unknown> {
   const content: unknown[] = [];
-  if (status === 'completed') {
+  if (status !== 'in_progress') {
     if (text !== '' || refusal === '') content.push(outputText(text));
     if (refusal !== '') content.push(refusalPart(refusal));
   }
@@ -45,7 +47,7 @@ export const outputText = (text: string): Record<string, unknown> => ({ type: 'o
 
 export const refusalPart = (refusal: string): Record<string, unknown> => ({ type: 'refusal', refusal });
 
-export function functionCallItem(id: string, callId: string, name: string, args: string, status: 'in_progress' | 'completed'): Record<string, unknown> {
+export function functionCallItem(id: string, callId: string, name: string, args: string, status: ItemStatus): Record<string, unknown> {
   return { type: 'function_call', id, call_id: callId, name, arguments: args, status };
 }
 
@@ -96,9 +98,13 @@ export function outputOfCompletion(completion: Record<string, unknown>): { outpu
       functionCallItem(newId('fc'), String(c.id ?? newId('call')), String(fn.name ?? ''), typeof fn.arguments === 'string' ? fn.arguments : '{}', 'completed'),
     );
   }
+  const finish = typeof choice.finish_reason === 'string' ? choice.finish_reason : null;
+  // The item being written when the answer was cut (max_output_tokens) is incomplete, as OpenAI marks it.
+  const last = output.at(-1);
+  if (statusOf(finish).status === 'incomplete' && isObj(last)) last.status = 'incomplete';
   // A refusal is kept as what the assistant said (every provider takes text back in a later turn).
   const said = text !== '' ? text : refusal;
   const assistant: ChatMessage = { role: 'assistant', content: said === '' ? null : said };
   if (calls.length > 0) assistant.tool_calls = calls;
-  return { output, finish: typeof choice.finish_reason === 'string' ? choice.finish_reason : null, assistant };
+  return { output, finish, assistant };
 }

@@ -34,6 +34,8 @@ interface Item {
   /** A message's content parts in the order they were opened; the last one is open until `partOpen` is false. */
   parts: Array<'text' | 'refusal'>;
   partOpen: boolean;
+  /** The item being written when the answer was cut or failed. */
+  incomplete: boolean;
   callId: string;
   name: string;
   done: boolean;
@@ -78,7 +80,7 @@ export class ResponsesStreamWriter {
 
   private add(kind: Item['kind'], callId = '', name = ''): Item {
     const id = newId(kind === 'message' ? 'msg' : 'fc');
-    const item: Item = { kind, index: this.items.length, id, text: '', refusal: '', parts: [], partOpen: false, callId, name, done: false };
+    const item: Item = { kind, index: this.items.length, id, text: '', refusal: '', parts: [], partOpen: false, incomplete: false, callId, name, done: false };
     this.items.push(item);
     return item;
   }
@@ -155,11 +157,12 @@ export class ResponsesStreamWriter {
   }
 
   private itemObject(item: Item): Record<string, unknown> {
+    const status = item.incomplete ? 'incomplete' : 'completed';
     if (item.kind === 'message') {
       const content = item.parts.map((k) => (k === 'text' ? outputText(item.text) : refusalPart(item.refusal)));
-      return { ...messageItem(item.id, '', 'completed'), content };
+      return { ...messageItem(item.id, '', status), content };
     }
-    return functionCallItem(item.id, item.callId, item.name, item.text || '{}', 'completed');
+    return functionCallItem(item.id, item.callId, item.name, item.text || '{}', status);
   }
 
   /** The whole answer, for the store and the final event. */
@@ -184,6 +187,9 @@ export class ResponsesStreamWriter {
 
   /** Close the open items; the caller then stores the answer and calls `completed`. */
   finishItems(): void {
+    // The open item is the last one; a cut answer (max_output_tokens) leaves it incomplete.
+    const last = this.items.at(-1);
+    if (last && !last.done && statusOf(this.finish).status === 'incomplete') last.incomplete = true;
     this.closeAll();
   }
 
@@ -192,6 +198,7 @@ export class ResponsesStreamWriter {
   }
 
   failed(code: string, message: string): void {
+    for (const item of this.items) if (!item.done) item.incomplete = true;
     this.emit('error', { code, message, param: null });
     const response = responseObject(this.shell, {
       status: 'failed',

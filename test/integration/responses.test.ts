@@ -148,6 +148,28 @@ describe('POST /v1/responses', () => {
     expect(stored.output).toEqual([{ ...streamed.output[0], content: [{ type: 'refusal', refusal: deltas }] }]);
   });
 
+  const statuses = (r: { output: unknown[] }): unknown[] => r.output.map((o) => (o as { status?: string }).status);
+
+  it('an answer cut by max_output_tokens is incomplete, and so is the item it cut (JSON, stream, stored); a failed stream leaves its open item incomplete', async () => {
+    const json = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Go on.', max_output_tokens: 5 });
+    const stream = sc.client.responses.stream({ model: 'deepseek-v3.2', input: 'Go on.', max_output_tokens: 5 });
+    const done: unknown[] = [];
+    for await (const ev of stream) if (ev.type === 'response.output_item.done') done.push(statuses({ output: [ev.item] })[0]);
+    const streamed = await stream.finalResponse();
+    for (const r of [json, streamed, await sc.client.responses.retrieve(streamed.id)]) {
+      expect([r.status, r.incomplete_details, statuses(r)]).toEqual(['incomplete', { reason: 'max_output_tokens' }, ['incomplete']]);
+    }
+    expect(done).toEqual(['incomplete']);
+    const whole = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Go on.' });
+    expect([whole.status, statuses(whole)]).toEqual(['completed', ['completed']]);
+    await sim.setFault('deepseek-chat', { kind: 'cut', afterTokens: 4, times: 1 });
+    const cut = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'cut me off', stream: true });
+    let failed: { status?: string; output: unknown[] } | null = null;
+    for await (const ev of cut) if (ev.type === 'response.failed') failed = ev.response;
+    await sim.clearFaults();
+    expect(failed && [failed.status, statuses(failed)]).toEqual(['failed', ['incomplete']]);
+  });
+
   it('ends a stream cut after the commit with error then response.failed, never a completed response', async () => {
     await sim.setFault('deepseek-chat', { kind: 'cut', afterTokens: 4 });
     const stream = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'cut me off', stream: true });
