@@ -142,6 +142,26 @@ describe('POST /v1/embeddings', () => {
     expect(log.map((l) => l.model)).toContain('text-embedding-004');
   });
 
+  it("holds each input, not the batch's sum, to the context window (OpenAI's limit is per input)", async () => {
+    const texts = Array.from({ length: 20 }, (_, i) => `${i} ${'word '.repeat(500)}`);
+    const ids = Array.from({ length: 20 }, () => Array.from({ length: 500 }, () => 1));
+    for (const input of [texts, ids]) {
+      const r = await sc.client.embeddings.create({ model: 'text-embedding-3-small', input });
+      expect(r.data).toHaveLength(20);
+      expect(r.usage.prompt_tokens).toBeGreaterThan(8192);
+    }
+    // One input over the window is still refused before any upstream call.
+    await sim.clearLog();
+    for (const input of [
+      ['short', 'word '.repeat(9000)],
+      [[1], Array.from({ length: 9000 }, () => 1)],
+    ]) {
+      const err = await sc.client.embeddings.create({ model: 'text-embedding-3-small', input }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ status: 400, message: expect.stringMatching(/900\d tokens/) });
+    }
+    expect(await sim.log()).toHaveLength(0);
+  });
+
   it('refuses what a budget cannot cover', async () => {
     const err = await sc.client.embeddings.create({ model: 'embed-capped', input: 'too expensive' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 429, code: 'budget_exceeded' });
