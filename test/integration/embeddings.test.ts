@@ -60,6 +60,8 @@ describe('POST /v1/embeddings', () => {
     expect(data.model).toBe('text-embedding-3-small');
     expect(data.data).toHaveLength(1);
     expect(data.data[0]!.embedding).toHaveLength(8);
+    // The simulator bills the text's own tokens, as OpenAI does (no chat message overhead).
+    expect(data.usage).toEqual({ prompt_tokens: 4, total_tokens: 4 });
     const row = ledgerRow(ledgerFile, response.headers.get('x-request-id'));
     expect(row).toMatchObject({ model: 'text-embedding-3-small', status: 200, completion_tokens: 0, prompt_tokens: data.usage.prompt_tokens });
     // $0.02 per MTok = 20 nano-USD per token.
