@@ -41,6 +41,8 @@ export function messageOfCompletion(c: Record<string, unknown>): Record<string, 
   const msg = isObj(choice.message) ? choice.message : {};
   const content: unknown[] = [];
   if (typeof msg.content === 'string' && msg.content !== '') content.push({ type: 'text', text: msg.content });
+  // Chat's `refusal` has no block of its own in Messages: the model's words are its text (as Claude refuses).
+  if (typeof msg.refusal === 'string' && msg.refusal !== '') content.push({ type: 'text', text: msg.refusal });
   for (const tc of Array.isArray(msg.tool_calls) ? msg.tool_calls.filter(isObj) : []) {
     const fn = isObj(tc.function) ? tc.function : {};
     content.push({ type: 'tool_use', id: String(tc.id ?? ''), name: String(fn.name ?? ''), input: parseArgs(fn.arguments) });
@@ -131,9 +133,11 @@ export class MessagesStreamWriter {
     const choice = Array.isArray(c.choices) && isObj(c.choices[0]) ? c.choices[0] : null;
     if (!choice) return ok;
     const d = isObj(choice.delta) ? choice.delta : {};
-    if (typeof d.content === 'string' && d.content !== '') {
+    // Chat's `refusal` pieces are text here, as in messageOfCompletion.
+    for (const text of [d.content, d.refusal]) {
+      if (typeof text !== 'string' || text === '') continue;
       const b = this.open?.kind === 'text' ? this.open : this.begin('text', -1, { type: 'text', text: '' });
-      ok = this.emit('content_block_delta', { type: 'content_block_delta', index: b.index, delta: { type: 'text_delta', text: d.content } });
+      ok = this.emit('content_block_delta', { type: 'content_block_delta', index: b.index, delta: { type: 'text_delta', text } });
     }
     for (const tc of Array.isArray(d.tool_calls) ? d.tool_calls.filter(isObj) : []) {
       const ti = typeof tc.index === 'number' ? tc.index : 0;

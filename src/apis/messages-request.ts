@@ -92,7 +92,11 @@ export function messagesToChat(body: Record<string, unknown>, ctx: Ctx): ChatMes
       typeof body.system === 'string'
         ? body.system
         : blocks(body.system, 'system')
-            .map((b, j) => (b.type === 'text' ? str(b.text, `system[${j}].text`) : ''))
+            .map((b, j) => {
+              if (b.type === 'text') return str(b.text, `system[${j}].text`);
+              ctx.untranslated.push(`system[${j}]`);
+              return '';
+            })
             .join('\n\n');
     if (system !== '') out.push({ role: 'system', content: system });
   }
@@ -136,6 +140,8 @@ function toolChoice(v: unknown, chat: ChatBody): void {
   if (v.disable_parallel_tool_use === true) chat.parallel_tool_calls = false;
 }
 
+const CHAT_MAX_STOP = 4;
+
 const VERSION = /^[0-9A-Za-z._-]{1,64}$/;
 const BETA = /^[0-9A-Za-z._-]+(\s*,\s*[0-9A-Za-z._-]+)*$/;
 
@@ -169,7 +175,12 @@ export function translateMessages(body: Record<string, unknown>, headers: { vers
   }
   if (present(body.tools) && arrayOf(body.tools, 'tools').length > 0) chat.tools = toolsToChat(body.tools);
   if (present(body.tool_choice)) toolChoice(body.tool_choice, chat);
-  if (present(body.stop_sequences)) chat.stop = arrayOf(body.stop_sequences, 'stop_sequences').map((s, i) => str(s, `stop_sequences[${i}]`));
+  if (present(body.stop_sequences)) {
+    const stop = arrayOf(body.stop_sequences, 'stop_sequences').map((s, i) => str(s, `stop_sequences[${i}]`));
+    chat.stop = stop;
+    // Chat completions take at most 4 stop sequences (OpenAI answers more with a 400).
+    if (stop.length > CHAT_MAX_STOP) ctx.untranslated.push(`stop_sequences[${CHAT_MAX_STOP}]`);
+  }
   // Anthropic's ranges (checked for every endpoint kind, as Anthropic itself would).
   if (present(body.temperature)) chat.temperature = numberIn(body.temperature, 'temperature', 0, 1);
   if (present(body.top_p)) chat.top_p = numberIn(body.top_p, 'top_p', 0, 1);

@@ -41,6 +41,11 @@ export interface NativeEmbeddings {
   tokens?: number;
   /** Optional OpenAI embeddings fields passed through as given. */
   extra: Record<string, unknown>;
+  /**
+   * The tokens of the longest single input: what a model's context window must hold (OpenAI's
+   * limit is per input, so a batch may add up to more than the window).
+   */
+  longestInput?: number;
 }
 
 export type NativeRequest = NativeMessages | NativeEmbeddings;

@@ -1,6 +1,6 @@
 /**
  * Chat completions → Responses API output: the `Response` object, its output items
- * (`message` with `output_text`, `function_call`), usage and status.
+ * (`message` with `output_text` / `refusal`, `function_call`), usage and status.
  */
 import { randomBytes } from 'node:crypto';
 import type { ChatMessage } from '../upstream/types.js';
@@ -31,13 +31,23 @@ export function responsesUsage(u: unknown): ResponseUsage | null {
   };
 }
 
-export function messageItem(id: string, text: string, status: 'in_progress' | 'completed'): Record<string, unknown> {
-  return { type: 'message', id, status, role: 'assistant', content: status === 'completed' ? [outputText(text)] : [] };
+/** An assistant message item; a completed one holds its text, and the model's refusal (chat's `refusal`) as a `refusal` part. */
+export type ItemStatus = 'in_progress' | 'completed' | 'incomplete';
+
+export function messageItem(id: string, text: string, status: ItemStatus, refusal = ''): Record<string, unknown> {
+  const content: unknown[] = [];
+  if (status !== 'in_progress') {
+    if (text !== '' || refusal === '') content.push(outputText(text));
+    if (refusal !== '') content.push(refusalPart(refusal));
+  }
+  return { type: 'message', id, status, role: 'assistant', content };
 }
 
 export const outputText = (text: string): Record<string, unknown> => ({ type: 'output_text', text, annotations: [], logprobs: [] });
 
-export function functionCallItem(id: string, callId: string, name: string, args: string, status: 'in_progress' | 'completed'): Record<string, unknown> {
+export const refusalPart = (refusal: string): Record<string, unknown> => ({ type: 'refusal', refusal });
+
+export function functionCallItem(id: string, callId: string, name: string, args: string, status: ItemStatus): Record<string, unknown> {
   return { type: 'function_call', id, call_id: callId, name, arguments: args, status };
 }
 
@@ -79,7 +89,8 @@ export function outputOfCompletion(completion: Record<string, unknown>): { outpu
   const msg = isObj(choice.message) ? choice.message : {};
   const output: unknown[] = [];
   const text = typeof msg.content === 'string' ? msg.content : '';
-  if (text !== '') output.push(messageItem(newId('msg'), text, 'completed'));
+  const refusal = typeof msg.refusal === 'string' ? msg.refusal : '';
+  if (text !== '' || refusal !== '') output.push(messageItem(newId('msg'), text, 'completed', refusal));
   const calls = Array.isArray(msg.tool_calls) ? msg.tool_calls.filter(isObj) : [];
   for (const c of calls) {
     const fn = isObj(c.function) ? c.function : {};
@@ -87,7 +98,13 @@ export function outputOfCompletion(completion: Record<string, unknown>): { outpu
       functionCallItem(newId('fc'), String(c.id ?? newId('call')), String(fn.name ?? ''), typeof fn.arguments === 'string' ? fn.arguments : '{}', 'completed'),
     );
   }
-  const assistant: ChatMessage = { role: 'assistant', content: text === '' ? null : text };
+  const finish = typeof choice.finish_reason === 'string' ? choice.finish_reason : null;
+  // The item being written when the answer was cut (max_output_tokens) is incomplete, as OpenAI marks it.
+  const last = output.at(-1);
+  if (statusOf(finish).status === 'incomplete' && isObj(last)) last.status = 'incomplete';
+  // A refusal is kept as what the assistant said (every provider takes text back in a later turn).
+  const said = text !== '' ? text : refusal;
+  const assistant: ChatMessage = { role: 'assistant', content: said === '' ? null : said };
   if (calls.length > 0) assistant.tool_calls = calls;
-  return { output, finish: typeof choice.finish_reason === 'string' ? choice.finish_reason : null, assistant };
+  return { output, finish, assistant };
 }

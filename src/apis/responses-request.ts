@@ -166,6 +166,17 @@ function responseFormat(text: unknown): unknown {
   throw unsupported('text.format.type', 'expected text, json_object or json_schema');
 }
 
+/** OpenAI's limits on `metadata` (it is echoed and stored): at most 16 pairs, keys up to 64 characters, string values up to 512. */
+function checkMetadata(v: unknown): void {
+  if (!isObj(v)) throw unsupported('metadata', 'expected an object of strings');
+  const entries = Object.entries(v);
+  if (entries.length > 16) throw unsupported('metadata', `at most 16 keys, got ${entries.length}`);
+  for (const [k, val] of entries) {
+    if (k.length > 64) throw unsupported('metadata', `a key is at most 64 characters, got ${k.length}`);
+    if (typeof val !== 'string' || val.length > 512) throw unsupported(`metadata.${k}`, 'expected a string of at most 512 characters');
+  }
+}
+
 /** Parse and translate; `previous` is the stored conversation of `previous_response_id`. */
 export function translateResponses(body: Record<string, unknown>, previous: ChatMessage[]): ResponsesRequest {
   checkFields(body, HANDLED, HARMLESS, WHY);
@@ -189,10 +200,10 @@ export function translateResponses(body: Record<string, unknown>, previous: Chat
   if (present(body.max_output_tokens)) chat.max_tokens = positiveInt(body.max_output_tokens, 'max_output_tokens');
   if (present(body.temperature)) chat.temperature = numberIn(body.temperature, 'temperature', 0, 2);
   if (present(body.top_p)) chat.top_p = numberIn(body.top_p, 'top_p', 0, 1);
-  if (present(body.parallel_tool_calls)) chat.parallel_tool_calls = body.parallel_tool_calls === true;
+  if (present(body.parallel_tool_calls)) chat.parallel_tool_calls = flag(body.parallel_tool_calls, 'parallel_tool_calls');
   const user = body.safety_identifier ?? body.user;
   if (present(user)) chat.user = str(user, 'user');
-  if (present(body.metadata) && !isObj(body.metadata)) throw unsupported('metadata', 'expected an object of strings');
+  if (present(body.metadata)) checkMetadata(body.metadata);
   const echo: Record<string, unknown> = {
     instructions: body.instructions ?? null,
     max_output_tokens: body.max_output_tokens ?? null,

@@ -1,7 +1,8 @@
 /**
  * Chat-completion chunks → the Responses API's semantic stream events, in the documented
  * order: `response.created`, `response.in_progress`, per output item `output_item.added`
- * → (`content_part.added` → `output_text.delta`… → `output_text.done` → `content_part.done`)
+ * → (`content_part.added` → `output_text.delta`… → `output_text.done` → `content_part.done`,
+ * or for chat's `refusal` the same with `refusal.delta`… → `refusal.done`)
  * or `function_call_arguments.delta`… → `function_call_arguments.done`, `output_item.done`;
  * at the end `response.completed` (or `response.incomplete`) with usage, or on a failure
  * after the stream started `error` then `response.failed`.
@@ -13,6 +14,7 @@ import {
   messageItem,
   newId,
   outputText,
+  refusalPart,
   responseObject,
   responsesUsage,
   statusOf,
@@ -27,6 +29,13 @@ interface Item {
   index: number;
   id: string;
   text: string;
+  /** A message's refusal text (chat's `refusal`). */
+  refusal: string;
+  /** A message's content parts in the order they were opened; the last one is open until `partOpen` is false. */
+  parts: Array<'text' | 'refusal'>;
+  partOpen: boolean;
+  /** The item being written when the answer was cut or failed. */
+  incomplete: boolean;
   callId: string;
   name: string;
   done: boolean;
@@ -62,29 +71,58 @@ export class ResponsesStreamWriter {
     const choice = Array.isArray(c.choices) && isObj(c.choices[0]) ? c.choices[0] : null;
     if (!choice) return ok;
     const d = isObj(choice.delta) ? choice.delta : {};
-    if (typeof d.content === 'string' && d.content !== '') ok = this.text(d.content);
+    if (typeof d.content === 'string' && d.content !== '') ok = this.part('text', d.content);
+    if (typeof d.refusal === 'string' && d.refusal !== '') ok = this.part('refusal', d.refusal);
     if (Array.isArray(d.tool_calls)) for (const tc of d.tool_calls) if (isObj(tc)) ok = this.toolDelta(tc);
     if (typeof choice.finish_reason === 'string') this.finish = choice.finish_reason;
     return ok;
   }
 
   private add(kind: Item['kind'], callId = '', name = ''): Item {
-    const item: Item = { kind, index: this.items.length, id: newId(kind === 'message' ? 'msg' : 'fc'), text: '', callId, name, done: false };
+    const id = newId(kind === 'message' ? 'msg' : 'fc');
+    const item: Item = { kind, index: this.items.length, id, text: '', refusal: '', parts: [], partOpen: false, incomplete: false, callId, name, done: false };
     this.items.push(item);
     return item;
   }
 
-  private text(delta: string): boolean {
-    if (!this.message || this.message.done) {
+  /** A piece of the message's text or refusal; a part kind the message already closed starts a new message. */
+  private part(kind: 'text' | 'refusal', delta: string): boolean {
+    const reopen = this.message !== null && this.message.parts.includes(kind) && this.message.parts.at(-1) !== kind;
+    if (!this.message || this.message.done || reopen) {
       this.closeAll();
       const m = this.add('message');
       this.message = m;
       this.emit('response.output_item.added', { output_index: m.index, item: messageItem(m.id, '', 'in_progress') });
-      this.emit('response.content_part.added', { item_id: m.id, output_index: m.index, content_index: 0, part: outputText('') });
     }
-    const m = this.message;
+    const m = this.message!;
+    if (m.parts.at(-1) !== kind) {
+      this.closePart(m);
+      m.parts.push(kind);
+      m.partOpen = true;
+      const part = kind === 'text' ? outputText('') : refusalPart('');
+      this.emit('response.content_part.added', { item_id: m.id, output_index: m.index, content_index: m.parts.length - 1, part });
+    }
+    const at = { item_id: m.id, output_index: m.index, content_index: m.parts.length - 1 };
+    if (kind === 'refusal') {
+      m.refusal += delta;
+      return this.emit('response.refusal.delta', { ...at, delta });
+    }
     m.text += delta;
-    return this.emit('response.output_text.delta', { item_id: m.id, output_index: m.index, content_index: 0, delta, logprobs: [] });
+    return this.emit('response.output_text.delta', { ...at, delta, logprobs: [] });
+  }
+
+  private closePart(m: Item): void {
+    const kind = m.parts.at(-1);
+    if (kind === undefined || !m.partOpen) return;
+    m.partOpen = false;
+    const at = { item_id: m.id, output_index: m.index, content_index: m.parts.length - 1 };
+    if (kind === 'text') {
+      this.emit('response.output_text.done', { ...at, text: m.text, logprobs: [] });
+      this.emit('response.content_part.done', { ...at, part: outputText(m.text) });
+    } else {
+      this.emit('response.refusal.done', { ...at, refusal: m.refusal });
+      this.emit('response.content_part.done', { ...at, part: refusalPart(m.refusal) });
+    }
   }
 
   private toolDelta(tc: Record<string, unknown>): boolean {
@@ -107,8 +145,7 @@ export class ResponsesStreamWriter {
     if (item.done) return;
     item.done = true;
     if (item.kind === 'message') {
-      this.emit('response.output_text.done', { item_id: item.id, output_index: item.index, content_index: 0, text: item.text, logprobs: [] });
-      this.emit('response.content_part.done', { item_id: item.id, output_index: item.index, content_index: 0, part: outputText(item.text) });
+      this.closePart(item);
     } else {
       this.emit('response.function_call_arguments.done', { item_id: item.id, output_index: item.index, name: item.name, arguments: item.text });
     }
@@ -120,9 +157,12 @@ export class ResponsesStreamWriter {
   }
 
   private itemObject(item: Item): Record<string, unknown> {
-    return item.kind === 'message'
-      ? messageItem(item.id, item.text, 'completed')
-      : functionCallItem(item.id, item.callId, item.name, item.text || '{}', 'completed');
+    const status = item.incomplete ? 'incomplete' : 'completed';
+    if (item.kind === 'message') {
+      const content = item.parts.map((k) => (k === 'text' ? outputText(item.text) : refusalPart(item.refusal)));
+      return { ...messageItem(item.id, '', status), content };
+    }
+    return functionCallItem(item.id, item.callId, item.name, item.text || '{}', status);
   }
 
   /** The whole answer, for the store and the final event. */
@@ -134,10 +174,9 @@ export class ResponsesStreamWriter {
       output: this.items.map((i) => this.itemObject(i)),
       usage: this.usage,
     });
-    const text = this.items
-      .filter((i) => i.kind === 'message')
-      .map((i) => i.text)
-      .join('');
+    const messages = this.items.filter((i) => i.kind === 'message');
+    // A refusal is kept as what the assistant said when it said nothing else (as outputOfCompletion).
+    const text = messages.map((i) => i.text).join('') || messages.map((i) => i.refusal).join('');
     const calls = this.items
       .filter((i) => i.kind === 'function_call')
       .map((i) => ({ id: i.callId, type: 'function', function: { name: i.name, arguments: i.text || '{}' } }));
@@ -148,6 +187,9 @@ export class ResponsesStreamWriter {
 
   /** Close the open items; the caller then stores the answer and calls `completed`. */
   finishItems(): void {
+    // The open item is the last one; a cut answer (max_output_tokens) leaves it incomplete.
+    const last = this.items.at(-1);
+    if (last && !last.done && statusOf(this.finish).status === 'incomplete') last.incomplete = true;
     this.closeAll();
   }
 
@@ -156,6 +198,7 @@ export class ResponsesStreamWriter {
   }
 
   failed(code: string, message: string): void {
+    for (const item of this.items) if (!item.done) item.incomplete = true;
     this.emit('error', { code, message, param: null });
     const response = responseObject(this.shell, {
       status: 'failed',

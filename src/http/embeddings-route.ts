@@ -5,6 +5,7 @@
  * (apis/native.ts), which sends it to the provider's `/embeddings`.
  */
 import { checkFields, present, unsupported } from '../apis/fields.js';
+import { countTextTokens } from '../accounting/tokens.js';
 import { SwitchyardError } from '../errors.js';
 import { inScope } from '../runtime/request-scope.js';
 import { withNative } from '../apis/native.js';
@@ -67,7 +68,8 @@ function parse(body: Record<string, unknown>): ChatBody {
     // The flow's prompt is a placeholder of one byte per token, so the reservation's byte bound
     // is the exact count (plus the usual overhead); the prompt estimates use the count itself.
     const chat: ChatBody = { model: body.model, messages: [{ role: 'user', content: 'x'.repeat(ids.tokens) }], max_tokens: 1 };
-    return withNative(chat, { kind: 'embeddings', input: ids.input, tokens: ids.tokens, extra });
+    const longestInput = typeof ids.input[0] === 'number' ? ids.tokens : Math.max(...(ids.input as number[][]).map((a) => a.length));
+    return withNative(chat, { kind: 'embeddings', input: ids.input, tokens: ids.tokens, extra, longestInput });
   }
   list.forEach((s, i) => {
     if (typeof s !== 'string' || s === '')
@@ -76,7 +78,9 @@ function parse(body: Record<string, unknown>): ChatBody {
   const texts = list as string[];
   // The prompt as the flow sees it: counted for the reservation and TPM windows; nothing is generated.
   const chat: ChatBody = { model: body.model, messages: [{ role: 'user', content: texts.join('\n') }], max_tokens: 1 };
-  return withNative(chat, { kind: 'embeddings', input: typeof input === 'string' ? input : texts, extra });
+  // OpenAI's context limit is per input: a batch may add up to more than the model's window.
+  const longestInput = Math.max(...texts.map((t) => countTextTokens(t)));
+  return withNative(chat, { kind: 'embeddings', input: typeof input === 'string' ? input : texts, extra, longestInput });
 }
 
 export const embeddingsRoute: ApiRoute = async (deps, req, res, requestId) => {

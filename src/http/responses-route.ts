@@ -135,6 +135,16 @@ export function retrieveResponseRoute(store: () => ResponseStore | null): ApiRou
         sendJson(res, 200, { id, object: 'response', deleted: true }, base);
         return;
       }
+      // The SDK's `retrieve(id, { stream: true })` asks for the event stream of a background
+      // response; a JSON answer there would read as an empty stream, so it is refused instead.
+      const stream = url.searchParams.get('stream');
+      if (stream !== null && stream !== 'false') {
+        throw new SwitchyardError(
+          'invalid_request',
+          'stream: a stored response is only retrieved as JSON (streaming it is for responses created with background: true, which switchyard does not offer)',
+          { param: 'stream' },
+        );
+      }
       const found = s ? await s.getResponse(id, keyId, rt.now()) : null;
       if (!found) throw notFound();
       sendJson(res, 200, found, base);

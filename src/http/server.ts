@@ -262,8 +262,9 @@ export function createHttpServer(deps: ServerDeps): Server {
     handle().catch((err: unknown) => {
       if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId, path }, 'unhandled error in a route');
       try {
-        // The Messages API's paths answer in Anthropic's error shape, their 405s and 404s included.
-        if (isMessagesPath(path) && !res.headersSent) {
+        // The Messages API's paths answer in Anthropic's error shape, their 405s and 404s included;
+        // so do the models routes asked by Anthropic's SDK (its models.list / retrieve).
+        if ((isMessagesPath(path) || (isModelsPath(path) && fromAnthropicClient(req))) && !res.headersSent) {
           const e =
             err instanceof SwitchyardError ? err : new SwitchyardError('internal_error', 'internal error in switchyard (the request id is in x-request-id)');
           sendJson(res, e.status, anthropicError(e), { ...base, ...e.headers });
@@ -301,6 +302,8 @@ export function createHttpServer(deps: ServerDeps): Server {
 const fromAnthropicClient = (req: IncomingMessage): boolean => req.headers['anthropic-version'] !== undefined;
 
 const isMessagesPath = (path: string): boolean => path === '/v1/messages' || path.startsWith('/v1/messages/');
+
+const isModelsPath = (path: string): boolean => /^\/(v1\/)?models(\/|$)/.test(path);
 
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;

@@ -30,6 +30,8 @@ export interface ResolveInput {
   body: RouteRequest & { messages: Array<{ content?: unknown }> };
   classify: ClassifyInput;
   promptTokens: number;
+  /** What a candidate's context window must hold, when not the whole prompt (embeddings: the longest input). */
+  contextTokens?: number;
   /** Expected output tokens (for the cost strategy). */
   expectedOutputTokens: number;
   /** Live latency and load of a model (its best endpoint). */
@@ -94,7 +96,8 @@ function distinct(xs: readonly string[]): boolean {
 export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
   const wantsEmbeddings = checkPurpose(cfg, inp);
   const needs = requiredCapabilities(inp.body);
-  const fits = (m: string): boolean => (own(cfg.models, m)?.contextWindow ?? 0) >= inp.promptTokens;
+  const contextTokens = inp.contextTokens ?? inp.promptTokens;
+  const fits = (m: string): boolean => (own(cfg.models, m)?.contextWindow ?? 0) >= contextTokens;
   const capable = (m: string): boolean => {
     if (isEmbeddingsModel(cfg, m) !== wantsEmbeddings) return false;
     const caps = cfg.models[m]!.capabilities;
@@ -142,12 +145,12 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
   if (plan.candidates.length > 16 || !plan.candidates.every(fits) || !distinct(plan.candidates)) {
     const tooSmall = plan.candidates.filter((m) => !fits(m));
     plan.candidates = dedupe(plan.candidates.filter(fits));
-    if (tooSmall.length > 0) plan.reason += `; skipped ${tooSmall.join(', ')} (context window < ${inp.promptTokens} tokens)`;
+    if (tooSmall.length > 0) plan.reason += `; skipped ${tooSmall.join(', ')} (context window < ${contextTokens} tokens)`;
   }
   if (plan.candidates.length === 0) {
     throw new SwitchyardError(
       'invalid_request',
-      `no model can serve this request: ${needs.length ? `it needs ${needs.join(', ')}; ` : ''}prompt is ${inp.promptTokens} tokens`,
+      `no model can serve this request: ${needs.length ? `it needs ${needs.join(', ')}; ` : ''}prompt is ${contextTokens} tokens`,
       { param: 'model' },
     );
   }

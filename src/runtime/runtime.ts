@@ -27,6 +27,7 @@ import { realScheduler, sleepOn, type Scheduler } from './scheduler.js';
 import { resolve, type RoutePlan } from '../routing/resolve.js';
 import { userText } from '../routing/classify.js';
 import { requestedOutputTokens } from '../accounting/reservation.js';
+import { nativeOf } from '../apis/native.js';
 import { cascadeOn, runCascade, type CascadeRecord } from './cascade.js';
 import { buildState, type StateView } from './state-view.js';
 import { replicaId, type SharedState } from '../shared-state/index.js';
@@ -307,6 +308,7 @@ export class Runtime implements RuntimeCore {
       body,
       classify: { task: call.hints.task, tier: call.hints.tier, text: userText(body.messages), promptTokens, turns: body.messages.length },
       promptTokens,
+      contextTokens: embeddingsLongestInput(body),
       expectedOutputTokens: Math.min(requestedOutputTokens(body) ?? 512, 4096),
       liveStats: (m) => this.modelStats(m),
     });
@@ -482,4 +484,10 @@ export class Runtime implements RuntimeCore {
     }
     return out;
   }
+}
+
+/** An embeddings call's longest single input (what a context window must hold), else undefined: the whole prompt. */
+function embeddingsLongestInput(body: object): number | undefined {
+  const native = nativeOf(body);
+  return native?.kind === 'embeddings' ? native.longestInput : undefined;
 }

@@ -11,7 +11,7 @@ import { openAiWire } from './openai-wire.js';
 import { formatZodError } from './profile.js';
 import { retryAfterValue } from './rate-limit.js';
 import { sendError, sendJson, sleep, type ClientGone } from './respond.js';
-import { promptTokens } from './text.js';
+import { countTokens } from './text.js';
 import type { SimRequestLogEntry } from './types.js';
 
 const Body = z.looseObject({
@@ -69,7 +69,8 @@ export async function handleEmbeddings(state: SimState, req: IncomingMessage, re
   const given = typeof body.input === 'string' ? [body.input] : body.input;
   const ids = typeof given[0] === 'number' ? [given as number[]] : Array.isArray(given[0]) ? (given as number[][]) : null;
   const inputs = ids === null ? (given as string[]) : ids.map((a) => a.join(' '));
-  const tokens = ids === null ? promptTokens(inputs) : ids.reduce((n, a) => n + a.length, 0);
+  // As OpenAI bills embeddings: the inputs' own tokens, no chat message overhead.
+  const tokens = ids === null ? inputs.reduce((n, t) => n + countTokens(t), 0) : ids.reduce((n, a) => n + a.length, 0);
   const fault = state.faults.take(body.model, false);
   entry.fault = fault?.kind ?? null;
   if (fault !== null && applyRefusingFault(fault, res, req, wire, entry, settings, tokens, headers)) return;

@@ -60,6 +60,8 @@ describe('POST /v1/embeddings', () => {
     expect(data.model).toBe('text-embedding-3-small');
     expect(data.data).toHaveLength(1);
     expect(data.data[0]!.embedding).toHaveLength(8);
+    // The simulator bills the text's own tokens, as OpenAI does (no chat message overhead).
+    expect(data.usage).toEqual({ prompt_tokens: 4, total_tokens: 4 });
     const row = ledgerRow(ledgerFile, response.headers.get('x-request-id'));
     expect(row).toMatchObject({ model: 'text-embedding-3-small', status: 200, completion_tokens: 0, prompt_tokens: data.usage.prompt_tokens });
     // $0.02 per MTok = 20 nano-USD per token.
@@ -140,6 +142,26 @@ describe('POST /v1/embeddings', () => {
     expect(Number(response.headers.get('x-switchyard-attempts'))).toBeGreaterThanOrEqual(2);
     const log = await sim.log();
     expect(log.map((l) => l.model)).toContain('text-embedding-004');
+  });
+
+  it("holds each input, not the batch's sum, to the context window (OpenAI's limit is per input)", async () => {
+    const texts = Array.from({ length: 20 }, (_, i) => `${i} ${'word '.repeat(500)}`);
+    const ids = Array.from({ length: 20 }, () => Array.from({ length: 500 }, () => 1));
+    for (const input of [texts, ids]) {
+      const r = await sc.client.embeddings.create({ model: 'text-embedding-3-small', input });
+      expect(r.data).toHaveLength(20);
+      expect(r.usage.prompt_tokens).toBeGreaterThan(8192);
+    }
+    // One input over the window is still refused before any upstream call.
+    await sim.clearLog();
+    for (const input of [
+      ['short', 'word '.repeat(9000)],
+      [[1], Array.from({ length: 9000 }, () => 1)],
+    ]) {
+      const err = await sc.client.embeddings.create({ model: 'text-embedding-3-small', input }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ status: 400, message: expect.stringMatching(/900\d tokens/) });
+    }
+    expect(await sim.log()).toHaveLength(0);
   });
 
   it('refuses what a budget cannot cover', async () => {

@@ -155,6 +155,27 @@ describe('Messages API edges', () => {
     expect((err as Error).message).toMatch(/thinking/);
   });
 
+  it('refuses for an OpenAI-kind target what chat cannot carry (a non-text system block, a fifth stop sequence), naming it; sends it natively to Anthropic', async () => {
+    const msg = { max_tokens: 50, messages: [{ role: 'user' as const, content: 'hi' }] };
+    const system = [
+      { type: 'text' as const, text: 'Be brief.' },
+      { type: 'image', source: { type: 'url', url: 'https://example.com/a.png' } },
+    ] as unknown as Anthropic.TextBlockParam[];
+    const stop_sequences = ['q1', 'q2', 'q3', 'q4', 'q5'];
+    for (const [over, param] of [
+      [{ system }, 'system[1]'],
+      [{ stop_sequences }, 'stop_sequences[4]'],
+    ] as const) {
+      const err = await client.messages.create({ model: 'gpt-4.1', ...msg, ...over }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      expect((err as InstanceType<typeof Anthropic.BadRequestError>).error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+      expect((err as Error).message).toContain(param);
+      expect((await client.messages.create({ model: 'claude-sonnet-4.5', ...msg, ...over })).type).toBe('message');
+    }
+    // Four stop sequences are chat's own limit: translated.
+    expect((await client.messages.create({ model: 'gpt-4.1', ...msg, stop_sequences: stop_sequences.slice(0, 4) })).type).toBe('message');
+  });
+
   it('drops Anthropic-only fields at their do-nothing value (thinking disabled, service_tier auto) for an OpenAI-kind target, and still refuses any other value', async () => {
     const ok = await client.messages.create({
       model: 'gpt-4.1',
@@ -169,6 +190,19 @@ describe('Messages API edges', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.BadRequestError);
     expect((err as Error).message).toMatch(/service_tier/);
+  });
+
+  it("gives an OpenAI-kind model's refusal as its text (JSON and stream), never an empty message", async () => {
+    await sim.setFault('deepseek-chat', { kind: 'refusal', times: 1 });
+    const json = await client.messages.create({ model: 'deepseek-v3.2', max_tokens: 50, messages: [{ role: 'user', content: 'Refuse me.' }] });
+    await sim.setFault('deepseek-chat', { kind: 'refusal', times: 1 });
+    const stream = client.messages.stream({ model: 'deepseek-v3.2', max_tokens: 50, messages: [{ role: 'user', content: 'Refuse me.' }] });
+    let text = '';
+    stream.on('text', (t) => (text += t));
+    const streamed = await stream.finalMessage();
+    await sim.clearFaults();
+    for (const m of [json, streamed]) expect(m.content).toEqual([{ type: 'text', text: expect.stringMatching(/sorry/) }]);
+    expect(text).toBe(streamed.content[0]?.type === 'text' ? streamed.content[0].text : null);
   });
 
   it('ends a stream cut after the commit with an error event, never message_stop', async () => {
@@ -270,5 +304,17 @@ describe('GET /v1/models for the Anthropic SDK', () => {
     const plain = (await (await fetch(`${sc.url}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as { data: object[] };
     expect(Object.keys(plain)).toEqual(['object', 'data']);
     expect(Object.keys(plain.data[0]!)).toEqual(['id', 'object', 'created', 'owned_by']);
+  });
+
+  it("answers the Anthropic SDK's models errors in Anthropic's shape (404 not_found_error, 401 authentication_error); OpenAI's without anthropic-version", async () => {
+    const missing = await client.models.retrieve('no-such-model').catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
+    expect((missing as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+    const stranger = new Anthropic({ baseURL: sc.url, apiKey: 'sk-wrong', maxRetries: 0 });
+    const denied = await stranger.models.list().catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(Anthropic.AuthenticationError);
+    expect((denied as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
+    const plain = await fetch(`${sc.url}/v1/models/no-such-model`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(((await plain.json()) as { error: unknown }).error).toMatchObject({ code: 'model_not_found', type: 'invalid_request_error' });
   });
 });

@@ -113,6 +113,63 @@ describe('POST /v1/responses', () => {
     expect(JSON.parse(args)).toHaveProperty('input');
   });
 
+  it("renders a model's refusal as a refusal part (JSON and stream events), never an empty output", async () => {
+    await sim.setFault('deepseek-chat', { kind: 'refusal', times: 1 });
+    const json = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Refuse me.' });
+    await sim.setFault('deepseek-chat', { kind: 'refusal', times: 1 });
+    const stream = sc.client.responses.stream({ model: 'deepseek-v3.2', input: 'Refuse me.' });
+    const types: string[] = [];
+    let deltas = '';
+    for await (const ev of stream) {
+      types.push(ev.type);
+      if (ev.type === 'response.refusal.delta') deltas += ev.delta;
+    }
+    const streamed = await stream.finalResponse();
+    await sim.clearFaults();
+    for (const r of [json, streamed]) {
+      expect(r.status).toBe('completed');
+      expect(r.output).toHaveLength(1);
+      expect(r.output[0]).toMatchObject({ type: 'message', status: 'completed', content: [{ type: 'refusal', refusal: expect.stringMatching(/sorry/) }] });
+    }
+    expect(deltas).toBe((streamed.output[0] as { content: Array<{ refusal: string }> }).content[0]!.refusal);
+    expect(types).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      ...types.filter((t) => t === 'response.refusal.delta'),
+      'response.refusal.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    // Stored as answered (the stream helper's own `parsed` field aside).
+    const stored = await sc.client.responses.retrieve(streamed.id);
+    expect(stored.output).toEqual([{ ...streamed.output[0], content: [{ type: 'refusal', refusal: deltas }] }]);
+  });
+
+  const statuses = (r: { output: unknown[] }): unknown[] => r.output.map((o) => (o as { status?: string }).status);
+
+  it('an answer cut by max_output_tokens is incomplete, and so is the item it cut (JSON, stream, stored); a failed stream leaves its open item incomplete', async () => {
+    const json = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Go on.', max_output_tokens: 5 });
+    const stream = sc.client.responses.stream({ model: 'deepseek-v3.2', input: 'Go on.', max_output_tokens: 5 });
+    const done: unknown[] = [];
+    for await (const ev of stream) if (ev.type === 'response.output_item.done') done.push(statuses({ output: [ev.item] })[0]);
+    const streamed = await stream.finalResponse();
+    for (const r of [json, streamed, await sc.client.responses.retrieve(streamed.id)]) {
+      expect([r.status, r.incomplete_details, statuses(r)]).toEqual(['incomplete', { reason: 'max_output_tokens' }, ['incomplete']]);
+    }
+    expect(done).toEqual(['incomplete']);
+    const whole = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Go on.' });
+    expect([whole.status, statuses(whole)]).toEqual(['completed', ['completed']]);
+    await sim.setFault('deepseek-chat', { kind: 'cut', afterTokens: 4, times: 1 });
+    const cut = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'cut me off', stream: true });
+    let failed: { status?: string; output: unknown[] } | null = null;
+    for await (const ev of cut) if (ev.type === 'response.failed') failed = ev.response;
+    await sim.clearFaults();
+    expect(failed && [failed.status, statuses(failed)]).toEqual(['failed', ['incomplete']]);
+  });
+
   it('ends a stream cut after the commit with error then response.failed, never a completed response', async () => {
     await sim.setFault('deepseek-chat', { kind: 'cut', afterTokens: 4 });
     const stream = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'cut me off', stream: true });
@@ -145,6 +202,11 @@ describe('POST /v1/responses', () => {
       const err = await sc.client.responses.retrieve(id).catch((e: unknown) => e);
       expect(err).toMatchObject({ status: 404, code: 'not_found' });
     }
+    // The SDK's `stream: true` asks for a background response's events: a 400 naming it, not a
+    // JSON answer the SDK would read as an empty stream.
+    const asStream = await sc.client.responses.retrieve(created.id, { stream: true }).catch((e: unknown) => e);
+    expect(asStream).toMatchObject({ status: 400, param: 'stream' });
+    expect((await fetch(`${sc.url}/v1/responses/${created.id}?stream=false`)).status).toBe(200);
     const wrongMethod = await fetch(`${sc.url}/v1/responses/${created.id}`, { method: 'PUT' });
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD, DELETE');

@@ -35,6 +35,25 @@ describe('Responses → chat', () => {
     }
   });
 
+  it("holds metadata to OpenAI's limits (16 string values) and parallel_tool_calls to a boolean, naming the field", () => {
+    const refused = (over: Record<string, unknown>): unknown => {
+      try {
+        translateResponses({ model: 'gpt-4.1', input: 'hi', ...over }, []);
+        return null;
+      } catch (e) {
+        return e instanceof SwitchyardError ? { status: e.status, param: e.param } : e;
+      }
+    };
+    const many = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v']));
+    expect(refused({ metadata: { n: 1 } })).toEqual({ status: 400, param: 'metadata.n' });
+    expect(refused({ metadata: { v: 'x'.repeat(513) } })).toEqual({ status: 400, param: 'metadata.v' });
+    expect(refused({ metadata: { ['k'.repeat(65)]: 'v' } })).toEqual({ status: 400, param: 'metadata' });
+    expect(refused({ metadata: many })).toEqual({ status: 400, param: 'metadata' });
+    expect(refused({ metadata: ['a'] })).toEqual({ status: 400, param: 'metadata' });
+    expect(refused({ parallel_tool_calls: 'false' })).toEqual({ status: 400, param: 'parallel_tool_calls' });
+    expect(refused({ metadata: { ...Object.fromEntries(Object.entries(many).slice(0, 16)), k0: 'x'.repeat(512) }, parallel_tool_calls: false })).toBeNull();
+  });
+
   it('maps instructions, items, function calls and outputs, tools, text.format and limits', () => {
     const t = translateResponses(
       {
