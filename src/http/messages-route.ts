@@ -66,7 +66,10 @@ export const countTokensRoute: ApiRoute = async (deps, req, res, requestId) => {
   try {
     const e = await readEdge(deps, req, requestId);
     body = e.body;
-    const model = typeof body.model === 'string' ? body.model : '';
+    if (body.model === undefined || body.model === null || body.model === '')
+      throw new SwitchyardError('invalid_request', 'model: Field required (the model whose prompt to count)', { param: 'model' });
+    if (typeof body.model !== 'string') throw new SwitchyardError('invalid_request', 'model: expected a string', { param: 'model' });
+    const model = body.model;
     if (!listModelIds(e.rt.cfg).includes(model)) throw new SwitchyardError('model_not_found', `The model "${model}" does not exist`, { param: 'model' });
     // count_tokens has no max_tokens; the translation needs one.
     const chat = translateMessages({ ...body, max_tokens: 1, stream: false });

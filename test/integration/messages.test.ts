@@ -282,6 +282,15 @@ describe('Messages API edges', () => {
       messages: [{ role: 'user', content: 'How many tokens is this? '.repeat(10) }],
     });
     expect(longer.input_tokens).toBeGreaterThan(r.input_tokens);
+    // Without a model: Anthropic's 400 naming the missing field, not "the model \"\" does not exist".
+    const missing = await client.messages
+      .countTokens({ messages: [{ role: 'user', content: 'hi' }] } as unknown as Parameters<typeof client.messages.countTokens>[0])
+      .catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((missing as InstanceType<typeof Anthropic.BadRequestError>).error).toMatchObject({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: expect.stringMatching(/^model: Field required/) },
+    });
     expect(await sim.log()).toHaveLength(0);
   });
 });
