@@ -93,8 +93,13 @@ export async function openRedisShared(opts: {
   const log = opts.log.child({ replica });
   const conn = new SharedConnection(storage.shared, log, now);
   const keys = new Keys(storage.keyPrefix);
-  const store = new SharedBudgetStore({ conn, keys, replica, cfg: opts.cfg, ledger: opts.ledger, log, now });
-  const lease = new LeaseKeeper({ conn, keys, replica, leaseMs: storage.leaseMs, ledger: opts.ledger, log, now, store });
+  // The lease and the reservations belong to this process, not to the replica id: a replica
+  // restarted under the same SWITCHYARD_REPLICA_ID (a StatefulSet pod) must neither renew its
+  // dead predecessor's lease (whose reservations would then never be reclaimed) nor reuse its
+  // reservation tokens (found open or settled in Redis: admitted unchecked, or answered "late").
+  const owner = `${replica}~${randomBytes(4).toString('hex')}`;
+  const store = new SharedBudgetStore({ conn, keys, owner, cfg: opts.cfg, ledger: opts.ledger, log, now });
+  const lease = new LeaseKeeper({ conn, keys, owner, leaseMs: storage.leaseMs, ledger: opts.ledger, log, now, store });
   conn.onHealth((up) => {
     if (up) void lease.tick();
   });

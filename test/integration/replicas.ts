@@ -126,6 +126,8 @@ export async function privateRedis(): Promise<PrivateRedis> {
 
 export interface Replicas {
   all: SidecarHandle[];
+  /** The config every replica runs (to start one more, or one again). */
+  cfg: Record<string, unknown>;
   stop(): Promise<void>;
 }
 
@@ -140,6 +142,7 @@ export async function startReplicas(
   const all = await Promise.all(Array.from({ length: n }, (_, i) => startSidecar(cfg, { SWITCHYARD_REPLICA_ID: `r${i}` })));
   return {
     all,
+    cfg,
     stop: async () => {
       await Promise.all(all.map((s) => s.stop('SIGKILL')));
     },

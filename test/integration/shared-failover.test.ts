@@ -7,7 +7,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promptBoundTokens } from '../../src/accounting/reservation.js';
-import { sleep, startSimulatorProc, testConfig, type SimHandle } from './harness.js';
+import { sleep, startSidecar, startSimulatorProc, testConfig, type SimHandle } from './harness.js';
 import { eventually, freshDb, privateRedis, sharedState, startReplicas, uniq, type PrivateRedis, type Replicas, type TestDb } from './replicas.js';
 
 const MSG = [{ role: 'user' as const, content: 'outage request' }];
@@ -119,6 +119,54 @@ describe('shared state failover', () => {
       'reserved back to 0',
     );
     expect(Math.round(b.spentUsd * 1e9)).toBe(reclaimedNano);
+    await Promise.all(reading);
+  }, 30_000);
+
+  it('a replica SIGKILLed and started again under the same SWITCHYARD_REPLICA_ID: the dead process’s reservations are still reclaimed, and the new one’s requests are decided afresh', async () => {
+    const r = await replicas(2, 1_000_000_000);
+    const [victim, survivor] = [r.all[0]!, r.all[1]!];
+    // One settled reservation (its token left in Redis as a tombstone), then three open ones.
+    await victim.client.chat.completions.create({ model: 'deepseek-v3.2', messages: MSG, max_tokens: MAX });
+    const streams = await Promise.all(
+      Array.from({ length: 3 }, () => victim.client.chat.completions.create({ model: 'slow-model', messages: MSG, max_tokens: 300, stream: true })),
+    );
+    const reading = streams.map(async (s) => {
+      try {
+        for await (const _ of s) void _;
+      } catch {
+        // the replica died mid-stream
+      }
+    });
+    await eventually(async () => ((await sharedState(survivor)).budgets[0]!.reservedUsd > 0 ? true : undefined), 5000, 'the streams reserved');
+    victim.child.kill('SIGKILL');
+    // A StatefulSet pod comes back at once with its old name.
+    const again = await startSidecar(r.cfg, { SWITCHYARD_REPLICA_ID: 'r0' });
+    r.all.push(again);
+    const asked = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        again.client.chat.completions.create({ model: 'deepseek-v3.2', messages: MSG, max_tokens: MAX }).then(() => 'ok', errorCode),
+      ),
+    );
+    expect(asked).toEqual(Array(4).fill('ok'));
+    const rows = await eventually(
+      async () => {
+        const got = await db.query<{ cost_nano: string }>("select cost_nano from switchyard_ledger where error_code = 'reservation_reclaimed'");
+        return got.length === 3 ? got : undefined;
+      },
+      4 * LEASE_MS,
+      'the dead process’s three reservations reclaimed',
+    );
+    expect(rows.every((x) => Number(x.cost_nano) > 0)).toBe(true);
+    // Redis's spend is the ledger's: the reclaimed reservations and the new requests, each once.
+    const total = await ledgerTotal();
+    await eventually(
+      async () => {
+        const b = (await sharedState(survivor)).budgets[0]!;
+        return b.reservedUsd === 0 && Math.round(b.spentUsd * 1e9) === total ? true : undefined;
+      },
+      5000,
+      'Redis spend equal to the ledger',
+    );
     await Promise.all(reading);
   }, 30_000);
 
