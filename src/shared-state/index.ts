@@ -112,7 +112,9 @@ export async function openRedisShared(opts: {
         await lease.tick();
       } catch (err) {
         // Not fatal: the sidecar starts not ready and answers 503 until Redis is reachable.
-        log.error({ err: (err as Error).message, store: conn.url }, 'shared state (Redis) unreachable at startup');
+        // ioredis rejects with "Connection is closed."; the reply that closed it (WRONGPASS, NOAUTH,
+        // "DB index is out of range", a TLS error) came as an error event before.
+        log.error({ err: conn.health.lastError ?? (err as Error).message, store: conn.url }, 'shared state (Redis) unreachable at startup');
       }
       lease.start();
     },

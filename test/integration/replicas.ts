@@ -84,7 +84,8 @@ export interface PrivateRedis {
   dispose(): Promise<void>;
 }
 
-export async function privateRedis(): Promise<PrivateRedis> {
+/** `extra`: more redis-server arguments (`--requirepass x`: the health probe then authenticates with `auth`). */
+export async function privateRedis(extra: string[] = [], auth?: string): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sy-redis-'));
   let child: ChildProcess | null = null;
@@ -100,9 +101,11 @@ export async function privateRedis(): Promise<PrivateRedis> {
   return {
     url,
     async start() {
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra], {
+        stdio: 'ignore',
+      });
       for (let i = 0; i < 100; i++) {
-        const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...(auth ? { password: auth } : {}) });
         r.on('error', () => undefined);
         try {
           await r.connect();
@@ -151,7 +154,15 @@ export async function startReplicas(
 
 export interface SharedStateJson {
   budgets: Array<{ id: string; limitUsd: number; spentUsd: number; reservedUsd: number }>;
-  shared: { replica: string; store: string; health: string; epoch: string | null; pendingSettles: number; counters: Record<string, number> | null };
+  shared: {
+    replica: string;
+    store: string;
+    health: string;
+    lastError: string | null;
+    epoch: string | null;
+    pendingSettles: number;
+    counters: Record<string, number> | null;
+  };
 }
 
 export async function sharedState(s: SidecarHandle): Promise<SharedStateJson> {

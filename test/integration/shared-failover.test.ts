@@ -237,4 +237,26 @@ describe('shared state failover', () => {
     expect(r.all[0]!.stdout() + r.all[1]!.stdout()).toContain('rebuilt from the ledger');
     await sleep(0);
   }, 30_000);
+
+  it('Redis refusing the password: not ready, 503 shared_state_unavailable, and the log and state say WRONGPASS (not "Connection is closed"), never the password', async () => {
+    const locked = await privateRedis(['--requirepass', 'the-right-one'], 'the-right-one');
+    await locked.start();
+    const d = await freshDb();
+    dbs.push(d);
+    try {
+      const url = locked.url.replace('redis://', 'redis://:not-the-password@');
+      const [s] = (await startReplicas(1, sim.url, { ledger: d.url, shared: url, keyPrefix: uniq('sy-wrongpass') })).all;
+      running.push({ all: [s!], cfg: {}, stop: async () => void (await s!.stop('SIGKILL')) });
+      expect((await fetch(`${s!.url}/readyz`)).status).toBe(503);
+      const err = await s!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: MSG, max_tokens: MAX }).then(() => 'ok', errorCode);
+      expect(err).toBe('shared_state_unavailable');
+      expect((await sharedState(s!)).shared.lastError).toMatch(/^WRONGPASS/);
+      expect(s!.stdout()).toMatch(
+        /"err":"WRONGPASS[^"]*","store":"redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0","msg":"shared state \(Redis\) unreachable at startup"/,
+      );
+      expect(s!.stdout() + s!.stderr() + JSON.stringify(await sharedState(s!))).not.toContain('not-the-password');
+    } finally {
+      await locked.dispose();
+    }
+  });
 });
