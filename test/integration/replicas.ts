@@ -80,6 +80,9 @@ export interface PrivateRedis {
   start(): Promise<void>;
   /** Kills it (SIGKILL: whatever it held is gone). */
   stop(): Promise<void>;
+  /** SIGSTOP / SIGCONT: its sockets stay open but nothing answers (a hung or cut-off Redis), then it carries on. */
+  pause(): void;
+  resume(): void;
   /** Kills it and removes its directory. */
   dispose(): Promise<void>;
 }
@@ -120,6 +123,8 @@ export async function privateRedis(extra: string[] = [], auth?: string): Promise
       throw new Error(`redis-server on port ${port} did not start`);
     },
     stop,
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     async dispose() {
       await stop();
       rmSync(dir, { recursive: true, force: true });

@@ -238,6 +238,39 @@ describe('shared state failover', () => {
     await sleep(0);
   }, 30_000);
 
+  it('Redis hung (SIGSTOP: the socket open, nothing answered): the first timeout marks it down, so /readyz and the state say so and later requests fail at once; back when it answers', async () => {
+    const r = await replicas(2, 1_000_000_000);
+    const ask = (i: number) =>
+      r.all[i % 2]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: MSG, max_tokens: MAX }).then(() => 'ok', errorCode);
+    expect(await ask(0)).toBe('ok');
+    redis.pause();
+    try {
+      // Each replica waits out one command timeout (5 s), then knows.
+      expect(await Promise.all([ask(0), ask(1)])).toEqual(['shared_state_unavailable', 'shared_state_unavailable']);
+      for (const rep of r.all) {
+        await eventually(async () => ((await fetch(`${rep.url}/readyz`)).status === 503 ? true : undefined), 10_000, '/readyz 503 while Redis hangs');
+        const sh = (await sharedState(rep)).shared;
+        expect(sh.health).toBe('down');
+        expect(sh.lastError).toBe('Redis did not answer within 5000 ms');
+      }
+      expect(await (await fetch(`${r.all[0]!.url}/metrics`)).text()).toMatch(/switchyard_shared_state_up\{replica="r0"\} 0/);
+      expect(await ask(1)).toBe('shared_state_unavailable');
+    } finally {
+      redis.resume();
+    }
+    for (const rep of r.all) await eventually(async () => ((await fetch(`${rep.url}/readyz`)).status === 200 ? true : undefined), 10_000, '/readyz 200 again');
+    expect(await Promise.all([ask(0), ask(1)])).toEqual(['ok', 'ok']);
+    const total = await ledgerTotal();
+    await eventually(
+      async () => {
+        const b = (await sharedState(r.all[1]!)).budgets[0]!;
+        return b.reservedUsd === 0 && Math.round(b.spentUsd * 1e9) === total ? true : undefined;
+      },
+      5000,
+      'Redis spend equal to the ledger',
+    );
+  }, 40_000);
+
   it('Redis refusing the password: not ready, 503 shared_state_unavailable, and the log and state say WRONGPASS (not "Connection is closed"), never the password', async () => {
     const locked = await privateRedis(['--requirepass', 'the-right-one'], 'the-right-one');
     await locked.start();
