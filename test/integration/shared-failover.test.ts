@@ -4,6 +4,7 @@
  * empty (503 shared_state_unavailable meanwhile, spend rebuilt from the PostgreSQL ledger
  * after, no overspend across the outage). Redis here is a private redis-server on a free port.
  */
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promptBoundTokens } from '../../src/accounting/reservation.js';
@@ -269,6 +270,47 @@ describe('shared state failover', () => {
       5000,
       'Redis spend equal to the ledger',
     );
+  }, 40_000);
+
+  it('PostgreSQL hung (the socket open, nothing answered): answers still go out, their rows fail (logged) instead of holding every response', async () => {
+    // A relay to the real server that can stop forwarding: connections stay open, bytes vanish.
+    let hole = false;
+    const socks = new Set<Socket>();
+    const relay = createServer((c) => {
+      const u = connect(5432, '127.0.0.1');
+      for (const s of [c, u]) {
+        socks.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => socks.delete(s));
+      }
+      c.on('data', (d: Buffer) => void (hole || u.write(d)));
+      u.on('data', (d: Buffer) => void (hole || c.write(d)));
+      c.on('close', () => u.destroy());
+      u.on('close', () => c.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const port = (relay.address() as AddressInfo).port;
+    try {
+      db = await freshDb();
+      dbs.push(db);
+      const r = await startReplicas(
+        2,
+        sim.url,
+        { ledger: db.url.replace(':5432/', `:${port}/`), shared: redis.url, keyPrefix: uniq('sy-pg-hung') },
+        { budget: { limits: [{ scope: 'global', period: 'day', usd: 1 }] } },
+      );
+      running.push(r);
+      const ask = (i: number) =>
+        r.all[i % 2]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: MSG, max_tokens: MAX }).then(() => 'ok', errorCode);
+      expect(await Promise.all([ask(0), ask(1)])).toEqual(['ok', 'ok']);
+      hole = true;
+      // Served, though their rows cannot be written (the client's own timeout is 30 s).
+      expect(await Promise.all([ask(0), ask(1)])).toEqual(['ok', 'ok']);
+      expect(r.all[0]!.stdout()).toContain('could not write the ledger row');
+    } finally {
+      for (const s of socks) s.destroy();
+      relay.close();
+    }
   }, 40_000);
 
   it('Redis refusing the password: not ready, 503 shared_state_unavailable, and the log and state say WRONGPASS (not "Connection is closed"), never the password', async () => {
