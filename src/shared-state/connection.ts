@@ -62,6 +62,11 @@ export class SharedConnection {
   /** Resolves when connected (or throws the connection error). */
   async connect(): Promise<void> {
     await this.redis.connect();
+    // ioredis selects the URL's database on connect, but a refused SELECT leaves the connection
+    // on database 0, "ready": the state would be shared with whatever else lives there. Asked
+    // again here, so the refusal reaches the caller.
+    const db = this.redis.options.db ?? 0;
+    if (db !== 0) await this.redis.select(db);
   }
 
   onHealth(f: (up: boolean) => void): void {

@@ -12,7 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 
 import { BIN, ROOT, startSidecar, testConfig } from './harness.js';
-import { freshDb } from './replicas.js';
+import { Redis } from 'ioredis';
+import { dropPrefix, freshDb, SHARED_REDIS, uniq } from './replicas.js';
 
 const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000 });
 
@@ -311,6 +312,37 @@ describe('switchyard serve on a PostgreSQL ledger it cannot open', () => {
       expect(s.stdout()).toContain('postgres://postgres:***@127.0.0.1:5432/');
       expect(s.stdout() + s.stderr()).not.toContain(PW);
     } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe('switchyard serve on a Redis database the server does not have', () => {
+  it('is a start-up error naming it (not a sidecar that says "up" while it writes into database 0)', async () => {
+    const db = await freshDb();
+    const prefix = uniq('sy-no-db');
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'sy-redis-db-'));
+      const file = join(dir, 'c.yaml');
+      // The machine's Redis has 16 databases (its default): 99 is refused by SELECT.
+      writeFileSync(file, stringify(testConfig('http://127.0.0.1:9', { storage: { ledger: db.url, shared: 'redis://127.0.0.1:6379/99', keyPrefix: prefix } })));
+      const keys = { SY_TEST_OPENAI_KEY: 'k', SY_TEST_ANTHROPIC_KEY: 'k', SY_TEST_GEMINI_KEY: 'k', SY_TEST_DEEPSEEK_KEY: 'k' };
+      const r = spawnSync(process.execPath, [BIN, 'serve', '--config', file, '--port', '0'], {
+        cwd: dir,
+        env: { ...process.env, ...keys },
+        encoding: 'utf8',
+        timeout: 15_000,
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('storage.shared redis://127.0.0.1:6379/99 names a database that this Redis does not have (ERR DB index is out of range)');
+      const left = new Redis(SHARED_REDIS);
+      try {
+        expect(await left.keys(`{${prefix}}:*`)).toEqual([]);
+      } finally {
+        left.disconnect();
+      }
+    } finally {
+      await dropPrefix(SHARED_REDIS, prefix);
       await db.drop();
     }
   });
