@@ -21,7 +21,7 @@ import { StartupError, type ReloadResult, type ServeOptions, type Sidecar } from
 import { startSimulator, type Simulator } from './simulator/index.js';
 import { InspectionHub } from './observe/hub.js';
 import { startStatelyBridge } from './observe/stately-bridge.js';
-import { registerSecrets, secretsOf } from './observe/scrub.js';
+import { registerSecrets, secretsOf, withoutPassword } from './observe/scrub.js';
 import { Metrics } from './observe/metrics.js';
 import { openRedisShared } from './shared-state/index.js';
 import { noteEscalations } from './observe/cascade-ops.js';
@@ -114,6 +114,27 @@ const STARTUP_ONLY: ReadonlyArray<readonly [string, (c: Config) => unknown]> = [
   ['storage.journal', (c) => c.storage.journal],
 ];
 
+/** What to do about a PostgreSQL ledger that cannot be opened, by the driver's error code. */
+function pgHint(err: unknown, ledger: string): string {
+  if (!/^postgres(ql)?:/.test(ledger)) return '';
+  const code = (err as { code?: unknown }).code;
+  let where = 'the server in storage.ledger';
+  let db = 'the database';
+  try {
+    const u = new URL(ledger);
+    where = u.host || where;
+    db = decodeURIComponent(u.pathname.slice(1)) || db;
+  } catch {
+    // the message says enough
+  }
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH')
+    return ` (is PostgreSQL running and reachable at ${where}? every replica needs the ledger at start-up)`;
+  if (code === '3D000') return ` (create it first, e.g. psql -c 'CREATE DATABASE ${db}'; switchyard creates its tables itself)`;
+  if (code === '28P01' || code === '28000')
+    return ' (check the user and password in storage.ledger, or use PGPASSWORD / ~/.pgpass instead of a password in the URL)';
+  return '';
+}
+
 export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   const env = opts.env ?? process.env;
   const loaded = await loadConfig(opts);
@@ -157,8 +178,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
           : ' (one sidecar per journal: stop the other one, or give this one its own storage.journal)'
         : (err as Error).message.startsWith('cannot open the in-flight journal')
           ? ' (set storage.journal to a writable path prefix, or to off to run without a journal: a request in flight when the process is killed is then not counted)'
-          : '';
-    throw new StartupError(`cannot open the ledger ${cfg.storage.ledger}: ${(err as Error).message}${hint}`);
+          : pgHint(err, cfg.storage.ledger);
+    throw new StartupError(`cannot open the ledger ${withoutPassword(cfg.storage.ledger)}: ${(err as Error).message}${hint}`);
   }
   let responses: ResponseStore;
   try {
@@ -167,7 +188,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       maxEntries: runtime.cfg.storage.responses.maxEntries,
     }));
   } catch (err) {
-    throw new StartupError(`cannot open the response store in ${cfg.storage.ledger}: ${(err as Error).message}`);
+    throw new StartupError(`cannot open the response store in ${withoutPassword(cfg.storage.ledger)}: ${(err as Error).message}`);
   }
   // OpenTelemetry is imported only when configured (observe.otlp); changes apply at restart.
   const otel = cfg.observe.otlp ? await (await import('./observe/otel.js')).startOtel(cfg.observe.otlp, log) : null;
@@ -334,7 +355,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       models: Object.keys(runtime.cfg.models).length,
       endpoints: runtime.handles.size,
       simulated: simulatedMode,
-      ledger: cfg.storage.ledger,
+      ledger: withoutPassword(cfg.storage.ledger),
       replica: runtime.replica,
       shared: runtime.state().shared?.store,
     },

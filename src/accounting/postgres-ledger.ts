@@ -35,6 +35,13 @@ import {
 import { addCascadeSchema, PG_ESCALATION_GROUP, PostgresCascade } from './postgres-cascade.js';
 
 export const DEFAULT_PG_TABLE = 'switchyard_ledger';
+
+/**
+ * Every pool's limits on waiting for PostgreSQL. Without them a server that stops answering
+ * without closing the socket (paused, a partition without a reset) held every answer forever:
+ * a response waits for its ledger row. With them the row fails (logged) and the answer goes out.
+ */
+export const PG_POOL_TIMEOUTS = { connectionTimeoutMillis: 5_000, query_timeout: 15_000, keepAlive: true } as const;
 /** The advisory lock every PostgreSQL schema change of switchyard takes (ledger, response store). */
 export const SCHEMA_LOCK_KEY = 0x5717_c4a1;
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -86,7 +93,7 @@ export class PostgresLedger implements LedgerStore {
         throw new Error(`cannot open the in-flight journal ${options.journal}-0 / -1: ${(err as Error).message}`);
       }
     }
-    const pool = new pg.Pool({ connectionString: url });
+    const pool = new pg.Pool({ connectionString: url, ...PG_POOL_TIMEOUTS });
     // Without a listener an idle connection's error would crash the process; the next query
     // reports the same failure to its caller.
     pool.on('error', (err) => options.onError?.(err));

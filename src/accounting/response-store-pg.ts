@@ -2,7 +2,7 @@
 import pg from 'pg';
 import { decodeMessages, decodeObject, storedOf, storedValues, type ResponseStore, type ResponseStoreLimits, type StoredResponse } from './response-store.js';
 import type { ChatMessage } from '../upstream/types.js';
-import { underSchemaLock } from './postgres-ledger.js';
+import { PG_POOL_TIMEOUTS, underSchemaLock } from './postgres-ledger.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS switchyard_responses (
@@ -23,7 +23,7 @@ export class PostgresResponseStore implements ResponseStore {
   ) {}
 
   static async open(url: string, limits: () => ResponseStoreLimits): Promise<PostgresResponseStore> {
-    const pool = new pg.Pool({ connectionString: url, max: 4 });
+    const pool = new pg.Pool({ connectionString: url, max: 4, ...PG_POOL_TIMEOUTS });
     pool.on('error', () => undefined); // an idle connection's error; the next query reports it
     // Under the ledger's schema lock: replicas booting together must not race on CREATE TABLE.
     await underSchemaLock(pool, async (client) => {

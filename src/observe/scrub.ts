@@ -40,7 +40,10 @@ export function registerSecrets(values: Iterable<string | null | undefined>): vo
   exact = new RegExp(alts.join('|'), 'g');
 }
 
-/** The secret values a config names through the environment, plus the admin and relay tokens. */
+/**
+ * The secret values a config names through the environment, plus the admin and relay tokens
+ * and the passwords written into the storage URLs (`postgres://user:pw@…`, `redis://:pw@…`).
+ */
 export function secretsOf(cfg: Config, env: NodeJS.ProcessEnv): Array<string | undefined> {
   const named = [
     ...Object.values(cfg.providers).map((p) => p.apiKeyEnv),
@@ -48,7 +51,29 @@ export function secretsOf(cfg: Config, env: NodeJS.ProcessEnv): Array<string | u
     'SWITCHYARD_ADMIN_TOKEN',
     'SWITCHYARD_RELAY_KEY',
   ];
-  return named.map((name) => (name ? env[name] : undefined));
+  return [...named.map((name) => (name ? env[name] : undefined)), passwordOf(cfg.storage.ledger), passwordOf(cfg.storage.shared)];
+}
+
+function passwordOf(url: string): string | undefined {
+  try {
+    const pw = new URL(url).password;
+    return pw === '' ? undefined : decodeURIComponent(pw);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A storage URL fit for logs and errors: its password replaced by `***` (other URLs unchanged). */
+export function withoutPassword(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return url.includes('@') ? `${url.split(':')[0]}://(unparsable url)` : url;
+  }
+  if (u.password === '') return url;
+  u.password = '***';
+  return u.toString();
 }
 
 /** `text` without any registered secret or credential-looking string. */

@@ -40,11 +40,11 @@ export class SharedConnection {
   constructor(
     url: string,
     private readonly log: Logger,
-    now: () => number = Date.now,
-    commandTimeoutMs = 5000,
+    private readonly now: () => number = Date.now,
+    private readonly commandTimeoutMs = 5000,
   ) {
     this.url = redactUrl(url);
-    this.health = { up: false, since: now(), lastError: null, outages: 0 };
+    this.health = { up: false, since: this.now(), lastError: null, outages: 0 };
     this.redis = new Redis(url, {
       enableOfflineQueue: false,
       autoResendUnfulfilledCommands: false,
@@ -54,14 +54,19 @@ export class SharedConnection {
       retryStrategy: (times) => Math.min(100 * times, 1000),
       lazyConnect: true,
     });
-    this.redis.on('ready', () => this.set(true, null, now()));
-    this.redis.on('error', (err: Error) => this.set(false, err.message, now()));
-    this.redis.on('close', () => this.set(false, this.health.lastError ?? 'connection closed', now()));
+    this.redis.on('ready', () => this.set(true, null, this.now()));
+    this.redis.on('error', (err: Error) => this.set(false, err.message, this.now()));
+    this.redis.on('close', () => this.set(false, this.health.lastError ?? 'connection closed', this.now()));
   }
 
   /** Resolves when connected (or throws the connection error). */
   async connect(): Promise<void> {
     await this.redis.connect();
+    // ioredis selects the URL's database on connect, but a refused SELECT leaves the connection
+    // on database 0, "ready": the state would be shared with whatever else lives there. Asked
+    // again here, so the refusal reaches the caller.
+    const db = this.redis.options.db ?? 0;
+    if (db !== 0) await this.redis.select(db);
   }
 
   onHealth(f: (up: boolean) => void): void {
@@ -88,11 +93,28 @@ export class SharedConnection {
   async run(script: string, keys: string[], args: Array<string | number>): Promise<RedisReply> {
     const sha = shaOf(script);
     try {
-      return (await this.redis.evalsha(sha, keys.length, ...keys, ...args)) as RedisReply;
+      try {
+        return (await this.redis.evalsha(sha, keys.length, ...keys, ...args)) as RedisReply;
+      } catch (err) {
+        if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+        return (await this.redis.eval(script, keys.length, ...keys, ...args)) as RedisReply;
+      }
     } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return (await this.redis.eval(script, keys.length, ...keys, ...args)) as RedisReply;
+      if (err instanceof Error && err.message === 'Command timed out') this.stalled();
+      throw err;
     }
+  }
+
+  /**
+   * A command timed out on an open connection: Redis is paused, overloaded or cut off without a
+   * reset. Left alone, the connection would stay "up" (ready, metrics and state say so) while
+   * every request waits out the timeout; so it is down from now, and dropped: ioredis reconnects,
+   * and only its ready check answered brings it back up.
+   */
+  private stalled(): void {
+    if (!this.health.up) return;
+    this.set(false, `Redis did not answer within ${this.commandTimeoutMs} ms`, this.now());
+    this.redis.disconnect(true);
   }
 
   async close(): Promise<void> {

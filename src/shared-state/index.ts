@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { LedgerStore } from '../accounting/ledger.js';
 import type { Config } from '../config/schema.js';
+import { StartupError } from '../runtime/sidecar.js';
 import { Keys } from './keys.js';
 import { LeaseKeeper } from './lease.js';
 import { SharedBudgetStore, type SharedCounters } from './redis-budget.js';
@@ -93,11 +94,13 @@ export async function openRedisShared(opts: {
   const log = opts.log.child({ replica });
   const conn = new SharedConnection(storage.shared, log, now);
   const keys = new Keys(storage.keyPrefix);
-  const store = new SharedBudgetStore({ conn, keys, replica, cfg: opts.cfg, ledger: opts.ledger, log, now });
-  const lease = new LeaseKeeper({ conn, keys, replica, leaseMs: storage.leaseMs, ledger: opts.ledger, log, now, store });
-  conn.onHealth((up) => {
-    if (up) void lease.tick();
-  });
+  // The lease and the reservations belong to this process, not to the replica id: a replica
+  // restarted under the same SWITCHYARD_REPLICA_ID (a StatefulSet pod) must neither renew its
+  // dead predecessor's lease (whose reservations would then never be reclaimed) nor reuse its
+  // reservation tokens (found open or settled in Redis: admitted unchecked, or answered "late").
+  const owner = `${replica}~${randomBytes(4).toString('hex')}`;
+  const store = new SharedBudgetStore({ conn, keys, owner, cfg: opts.cfg, ledger: opts.ledger, log, now });
+  const lease = new LeaseKeeper({ conn, keys, owner, leaseMs: storage.leaseMs, ledger: opts.ledger, log, now, store });
   return {
     replica,
     store,
@@ -106,9 +109,23 @@ export async function openRedisShared(opts: {
         await conn.connect();
         await lease.tick();
       } catch (err) {
+        const message = (err as Error).message;
+        // A database the server does not have will not appear by waiting: a configuration error.
+        if (/DB index is out of range/i.test(message)) {
+          await conn.close();
+          throw new StartupError(
+            `storage.shared ${conn.url} names a database that this Redis does not have (${message}): use one below its "databases" setting (16 by default)`,
+          );
+        }
         // Not fatal: the sidecar starts not ready and answers 503 until Redis is reachable.
-        log.error({ err: (err as Error).message, store: conn.url }, 'shared state (Redis) unreachable at startup');
+        // ioredis rejects with "Connection is closed."; the reply that closed it (WRONGPASS, NOAUTH,
+        // a TLS error) came as an error event before.
+        log.error({ err: conn.health.lastError ?? (err as Error).message, store: conn.url }, 'shared state (Redis) unreachable at startup');
       }
+      // Only now: a connection that comes up at start-up on the wrong database must not renew a lease there first.
+      conn.onHealth((up) => {
+        if (up) void lease.tick();
+      });
       lease.start();
     },
     ready: () => conn.health.up && store.epoch !== null,

@@ -57,7 +57,8 @@ export class LeaseKeeper {
     private readonly d: {
       conn: SharedConnection;
       keys: Keys;
-      replica: string;
+      /** The lease holder: the replica id and a per-process suffix (index.ts). */
+      owner: string;
       leaseMs: number;
       ledger: LedgerStore;
       log: Logger;
@@ -85,8 +86,8 @@ export class LeaseKeeper {
   private renew(): Promise<void> {
     if (this.renewing || !this.d.conn.health.up) return this.renewing ?? Promise.resolve();
     this.renewing = (async () => {
-      const { conn, keys, replica } = this.d;
-      const renewed = (await conn.run(RENEW, [keys.lease(replica), keys.replicas, keys.epoch], [replica, this.d.leaseMs])) as RedisReply[];
+      const { conn, keys, owner } = this.d;
+      const renewed = (await conn.run(RENEW, [keys.lease(owner), keys.replicas, keys.epoch], [owner, this.d.leaseMs])) as RedisReply[];
       this.lastRenewed = this.d.now();
       if (renewed[0] === '' || renewed[0] !== this.d.store.epoch) await this.d.store.restoreEpoch();
     })()
@@ -115,7 +116,7 @@ export class LeaseKeeper {
 
   private async reclaim(): Promise<void> {
     const { conn, keys } = this.d;
-    const pending = (await conn.run(RECLAIM, [keys.replicas, keys.reclaimed], [keys.tag, this.d.replica])) as string[];
+    const pending = (await conn.run(RECLAIM, [keys.replicas, keys.reclaimed], [keys.tag, this.d.owner])) as string[];
     for (let i = 0; i + 1 < pending.length; i += 2) {
       const row = reclaimedRow(pending[i + 1]!);
       await this.d.ledger.insert(row);
@@ -134,7 +135,7 @@ export class LeaseKeeper {
     if (!this.d.conn.health.up) return;
     try {
       await this.d.store.flush();
-      await this.d.conn.redis.del(this.d.keys.lease(this.d.replica));
+      await this.d.conn.redis.del(this.d.keys.lease(this.d.owner));
     } catch {
       // the lease runs out by itself
     }

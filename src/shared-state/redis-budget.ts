@@ -24,7 +24,8 @@ import { COOLDOWN, FINISH_ONE, RESERVE, SEED, UNDO } from './scripts.js';
 export interface SharedDeps {
   conn: SharedConnection;
   keys: Keys;
-  replica: string;
+  /** Who owns this process's reservations: the replica id and a per-process suffix (index.ts). */
+  owner: string;
   cfg: () => Config;
   ledger: LedgerStore;
   log: Logger;
@@ -91,7 +92,7 @@ export class SharedBudgetStore implements BudgetStore {
     const budgets = all.filter((l) => ids.includes(l.id));
     const budgetKeys = budgets.map((l) => this.d.keys.budget(l, at));
     if (gate) this.cooldowns.watch(gate.endpoint);
-    const res = this.d.keys.reservation(`${this.d.replica}:${++this.seq}`);
+    const res = this.d.keys.reservation(`${this.d.owner}:${++this.seq}`);
     const keys = this.decisionKeys(res, requestId, keyId, gate, budgetKeys);
     const args = this.decisionArgs(keyId, amountNano, gate, { requestId, at, keyId, model, endpoint: gate?.endpoint.id ?? null }, budgets);
     for (let i = 0; i < MAX_RETRIES; i++) {
@@ -175,7 +176,7 @@ export class SharedBudgetStore implements BudgetStore {
     this.d.conn
       .run(
         UNDO,
-        [res, k.owned(this.d.replica), k.window(ep, 'rpm'), k.window(ep, 'tpm')],
+        [res, k.owned(this.d.owner), k.window(ep, 'rpm'), k.window(ep, 'tpm')],
         [s.rpm ?? 0, s.tpm ?? 0, Math.max(1, Math.ceil(gate.estTokens)), 60_000],
       )
       .catch(() => {
@@ -194,7 +195,7 @@ export class SharedBudgetStore implements BudgetStore {
     return [
       k.epoch,
       res,
-      k.owned(this.d.replica),
+      k.owned(this.d.owner),
       k.window(ep, 'rpm'),
       k.window(ep, 'tpm'),
       k.cooldown(ep),
@@ -211,7 +212,7 @@ export class SharedBudgetStore implements BudgetStore {
     const keyRpm = keyId === null ? 0 : (cfg.auth?.keys.find((k) => k.id === keyId)?.rpm ?? 0);
     const probeMs = gate && this.isProbe(gate) ? cfg.resilience.requestTimeoutMs : 0;
     return [
-      this.d.replica,
+      this.d.owner,
       amount,
       s?.rpm ?? 0,
       s?.tpm ?? 0,
@@ -258,7 +259,7 @@ export class SharedBudgetStore implements BudgetStore {
     while (this.outbox.length > 0 && this.d.conn.health.up) {
       const p = this.outbox[0]!;
       try {
-        await this.d.conn.run(FINISH_ONE, [p.res, this.d.keys.owned(this.d.replica), ...p.budgetKeys], [p.op, p.actual]);
+        await this.d.conn.run(FINISH_ONE, [p.res, this.d.keys.owned(this.d.owner), ...p.budgetKeys], [p.op, p.actual]);
       } catch (err) {
         this.d.log.warn({ err: (err as Error).message, pending: this.outbox.length }, 'shared settle/release not sent yet: retried when Redis answers');
         return;
@@ -273,7 +274,7 @@ export class SharedBudgetStore implements BudgetStore {
 
   /** Redis has no epoch: it is new or restarted empty. A new epoch; budgets are seeded lazily from the ledger. */
   async restoreEpoch(): Promise<void> {
-    const id = `${this.d.now().toString(36)}-${this.d.replica}`;
+    const id = `${this.d.now().toString(36)}-${this.d.owner}`;
     const set = await this.d.conn.redis.set(this.d.keys.epoch, id, 'NX');
     const epoch = await this.d.conn.redis.get(this.d.keys.epoch);
     if (set === 'OK') {

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 
-import { BIN, ROOT, testConfig } from './harness.js';
+import { BIN, ROOT, startSidecar, testConfig } from './harness.js';
+import { Redis } from 'ioredis';
+import { dropPrefix, freshDb, SHARED_REDIS, uniq } from './replicas.js';
 
 const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000 });
 
@@ -262,6 +264,87 @@ describe('switchyard serve on PostgreSQL with an in-flight journal it cannot ope
     expect(r.stderr).toContain(`cannot open the in-flight journal ${join(notADir, 'inflight')}-0 / -1`);
     expect(r.stderr).toContain('set storage.journal to a writable path prefix, or to off');
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('switchyard serve on a PostgreSQL ledger it cannot open', () => {
+  const PW = 'hunter2-in-the-url';
+  const keys = { SY_TEST_OPENAI_KEY: 'k', SY_TEST_ANTHROPIC_KEY: 'k', SY_TEST_GEMINI_KEY: 'k', SY_TEST_DEEPSEEK_KEY: 'k' };
+  const serveOn = (ledger: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-pg-'));
+    const file = join(dir, 'c.yaml');
+    writeFileSync(file, stringify(testConfig('http://127.0.0.1:9', { storage: { ledger } })));
+    return spawnSync(process.execPath, [BIN, 'serve', '--config', file, '--port', '0'], {
+      cwd: dir,
+      env: { ...process.env, ...keys },
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+  };
+
+  it('nothing listening, no such database, no such role: exit 1, a hint for each, never the password', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const port = (s.address() as AddressInfo).port;
+        s.close(() => resolve(port));
+      });
+    });
+    const cases: Array<[string, string]> = [
+      [`postgres://postgres:${PW}@127.0.0.1:${closed}/x`, `is PostgreSQL running and reachable at 127.0.0.1:${closed}?`],
+      [`postgres://postgres:${PW}@127.0.0.1:5432/sy_no_such_db_here`, "psql -c 'CREATE DATABASE sy_no_such_db_here'"],
+      [`postgres://sy_no_such_role:${PW}@127.0.0.1:5432/postgres`, 'check the user and password in storage.ledger'],
+    ];
+    for (const [ledger, hint] of cases) {
+      const r = serveOn(ledger);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`cannot open the ledger ${ledger.replace(PW, '***')}: `);
+      expect(r.stderr).toContain(hint);
+      expect(r.stdout + r.stderr).not.toContain(PW);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('a password in storage.ledger is not in the start-up log line either', async () => {
+    const db = await freshDb();
+    try {
+      const s = await startSidecar(testConfig('http://127.0.0.1:9', { storage: { ledger: db.url.replace('postgres@', `postgres:${PW}@`) } }));
+      await s.stop();
+      expect(s.stdout()).toContain('postgres://postgres:***@127.0.0.1:5432/');
+      expect(s.stdout() + s.stderr()).not.toContain(PW);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe('switchyard serve on a Redis database the server does not have', () => {
+  it('is a start-up error naming it (not a sidecar that says "up" while it writes into database 0)', async () => {
+    const db = await freshDb();
+    const prefix = uniq('sy-no-db');
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'sy-redis-db-'));
+      const file = join(dir, 'c.yaml');
+      // The machine's Redis has 16 databases (its default): 99 is refused by SELECT.
+      writeFileSync(file, stringify(testConfig('http://127.0.0.1:9', { storage: { ledger: db.url, shared: 'redis://127.0.0.1:6379/99', keyPrefix: prefix } })));
+      const keys = { SY_TEST_OPENAI_KEY: 'k', SY_TEST_ANTHROPIC_KEY: 'k', SY_TEST_GEMINI_KEY: 'k', SY_TEST_DEEPSEEK_KEY: 'k' };
+      const r = spawnSync(process.execPath, [BIN, 'serve', '--config', file, '--port', '0'], {
+        cwd: dir,
+        env: { ...process.env, ...keys },
+        encoding: 'utf8',
+        timeout: 15_000,
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('storage.shared redis://127.0.0.1:6379/99 names a database that this Redis does not have (ERR DB index is out of range)');
+      const left = new Redis(SHARED_REDIS);
+      try {
+        expect(await left.keys(`{${prefix}}:*`)).toEqual([]);
+      } finally {
+        left.disconnect();
+      }
+    } finally {
+      await dropPrefix(SHARED_REDIS, prefix);
+      await db.drop();
+    }
   });
 });
 

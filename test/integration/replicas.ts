@@ -80,11 +80,15 @@ export interface PrivateRedis {
   start(): Promise<void>;
   /** Kills it (SIGKILL: whatever it held is gone). */
   stop(): Promise<void>;
+  /** SIGSTOP / SIGCONT: its sockets stay open but nothing answers (a hung or cut-off Redis), then it carries on. */
+  pause(): void;
+  resume(): void;
   /** Kills it and removes its directory. */
   dispose(): Promise<void>;
 }
 
-export async function privateRedis(): Promise<PrivateRedis> {
+/** `extra`: more redis-server arguments (`--requirepass x`: the health probe then authenticates with `auth`). */
+export async function privateRedis(extra: string[] = [], auth?: string): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sy-redis-'));
   let child: ChildProcess | null = null;
@@ -100,9 +104,11 @@ export async function privateRedis(): Promise<PrivateRedis> {
   return {
     url,
     async start() {
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra], {
+        stdio: 'ignore',
+      });
       for (let i = 0; i < 100; i++) {
-        const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...(auth ? { password: auth } : {}) });
         r.on('error', () => undefined);
         try {
           await r.connect();
@@ -117,6 +123,8 @@ export async function privateRedis(): Promise<PrivateRedis> {
       throw new Error(`redis-server on port ${port} did not start`);
     },
     stop,
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     async dispose() {
       await stop();
       rmSync(dir, { recursive: true, force: true });
@@ -126,6 +134,8 @@ export async function privateRedis(): Promise<PrivateRedis> {
 
 export interface Replicas {
   all: SidecarHandle[];
+  /** The config every replica runs (to start one more, or one again). */
+  cfg: Record<string, unknown>;
   stop(): Promise<void>;
 }
 
@@ -140,6 +150,7 @@ export async function startReplicas(
   const all = await Promise.all(Array.from({ length: n }, (_, i) => startSidecar(cfg, { SWITCHYARD_REPLICA_ID: `r${i}` })));
   return {
     all,
+    cfg,
     stop: async () => {
       await Promise.all(all.map((s) => s.stop('SIGKILL')));
     },
@@ -148,7 +159,15 @@ export async function startReplicas(
 
 export interface SharedStateJson {
   budgets: Array<{ id: string; limitUsd: number; spentUsd: number; reservedUsd: number }>;
-  shared: { replica: string; store: string; health: string; epoch: string | null; pendingSettles: number; counters: Record<string, number> | null };
+  shared: {
+    replica: string;
+    store: string;
+    health: string;
+    lastError: string | null;
+    epoch: string | null;
+    pendingSettles: number;
+    counters: Record<string, number> | null;
+  };
 }
 
 export async function sharedState(s: SidecarHandle): Promise<SharedStateJson> {

@@ -4,10 +4,11 @@
  * empty (503 shared_state_unavailable meanwhile, spend rebuilt from the PostgreSQL ledger
  * after, no overspend across the outage). Redis here is a private redis-server on a free port.
  */
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promptBoundTokens } from '../../src/accounting/reservation.js';
-import { sleep, startSimulatorProc, testConfig, type SimHandle } from './harness.js';
+import { sleep, startSidecar, startSimulatorProc, testConfig, type SimHandle } from './harness.js';
 import { eventually, freshDb, privateRedis, sharedState, startReplicas, uniq, type PrivateRedis, type Replicas, type TestDb } from './replicas.js';
 
 const MSG = [{ role: 'user' as const, content: 'outage request' }];
@@ -122,6 +123,54 @@ describe('shared state failover', () => {
     await Promise.all(reading);
   }, 30_000);
 
+  it('a replica SIGKILLed and started again under the same SWITCHYARD_REPLICA_ID: the dead process’s reservations are still reclaimed, and the new one’s requests are decided afresh', async () => {
+    const r = await replicas(2, 1_000_000_000);
+    const [victim, survivor] = [r.all[0]!, r.all[1]!];
+    // One settled reservation (its token left in Redis as a tombstone), then three open ones.
+    await victim.client.chat.completions.create({ model: 'deepseek-v3.2', messages: MSG, max_tokens: MAX });
+    const streams = await Promise.all(
+      Array.from({ length: 3 }, () => victim.client.chat.completions.create({ model: 'slow-model', messages: MSG, max_tokens: 300, stream: true })),
+    );
+    const reading = streams.map(async (s) => {
+      try {
+        for await (const _ of s) void _;
+      } catch {
+        // the replica died mid-stream
+      }
+    });
+    await eventually(async () => ((await sharedState(survivor)).budgets[0]!.reservedUsd > 0 ? true : undefined), 5000, 'the streams reserved');
+    victim.child.kill('SIGKILL');
+    // A StatefulSet pod comes back at once with its old name.
+    const again = await startSidecar(r.cfg, { SWITCHYARD_REPLICA_ID: 'r0' });
+    r.all.push(again);
+    const asked = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        again.client.chat.completions.create({ model: 'deepseek-v3.2', messages: MSG, max_tokens: MAX }).then(() => 'ok', errorCode),
+      ),
+    );
+    expect(asked).toEqual(Array(4).fill('ok'));
+    const rows = await eventually(
+      async () => {
+        const got = await db.query<{ cost_nano: string }>("select cost_nano from switchyard_ledger where error_code = 'reservation_reclaimed'");
+        return got.length === 3 ? got : undefined;
+      },
+      4 * LEASE_MS,
+      'the dead process’s three reservations reclaimed',
+    );
+    expect(rows.every((x) => Number(x.cost_nano) > 0)).toBe(true);
+    // Redis's spend is the ledger's: the reclaimed reservations and the new requests, each once.
+    const total = await ledgerTotal();
+    await eventually(
+      async () => {
+        const b = (await sharedState(survivor)).budgets[0]!;
+        return b.reservedUsd === 0 && Math.round(b.spentUsd * 1e9) === total ? true : undefined;
+      },
+      5000,
+      'Redis spend equal to the ledger',
+    );
+    await Promise.all(reading);
+  }, 30_000);
+
   it('Redis stopped and restarted empty under traffic: 503 shared_state_unavailable meanwhile, spend rebuilt from the ledger, no overspend', async () => {
     const limit = 30 * WORST;
     const r = await replicas(2, limit);
@@ -189,4 +238,100 @@ describe('shared state failover', () => {
     expect(r.all[0]!.stdout() + r.all[1]!.stdout()).toContain('rebuilt from the ledger');
     await sleep(0);
   }, 30_000);
+
+  it('Redis hung (SIGSTOP: the socket open, nothing answered): the first timeout marks it down, so /readyz and the state say so and later requests fail at once; back when it answers', async () => {
+    const r = await replicas(2, 1_000_000_000);
+    const ask = (i: number) =>
+      r.all[i % 2]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: MSG, max_tokens: MAX }).then(() => 'ok', errorCode);
+    expect(await ask(0)).toBe('ok');
+    redis.pause();
+    try {
+      // Each replica waits out one command timeout (5 s), then knows.
+      expect(await Promise.all([ask(0), ask(1)])).toEqual(['shared_state_unavailable', 'shared_state_unavailable']);
+      for (const rep of r.all) {
+        await eventually(async () => ((await fetch(`${rep.url}/readyz`)).status === 503 ? true : undefined), 10_000, '/readyz 503 while Redis hangs');
+        const sh = (await sharedState(rep)).shared;
+        expect(sh.health).toBe('down');
+        expect(sh.lastError).toBe('Redis did not answer within 5000 ms');
+      }
+      expect(await (await fetch(`${r.all[0]!.url}/metrics`)).text()).toMatch(/switchyard_shared_state_up\{replica="r0"\} 0/);
+      expect(await ask(1)).toBe('shared_state_unavailable');
+    } finally {
+      redis.resume();
+    }
+    for (const rep of r.all) await eventually(async () => ((await fetch(`${rep.url}/readyz`)).status === 200 ? true : undefined), 10_000, '/readyz 200 again');
+    expect(await Promise.all([ask(0), ask(1)])).toEqual(['ok', 'ok']);
+    const total = await ledgerTotal();
+    await eventually(
+      async () => {
+        const b = (await sharedState(r.all[1]!)).budgets[0]!;
+        return b.reservedUsd === 0 && Math.round(b.spentUsd * 1e9) === total ? true : undefined;
+      },
+      5000,
+      'Redis spend equal to the ledger',
+    );
+  }, 40_000);
+
+  it('PostgreSQL hung (the socket open, nothing answered): answers still go out, their rows fail (logged) instead of holding every response', async () => {
+    // A relay to the real server that can stop forwarding: connections stay open, bytes vanish.
+    let hole = false;
+    const socks = new Set<Socket>();
+    const relay = createServer((c) => {
+      const u = connect(5432, '127.0.0.1');
+      for (const s of [c, u]) {
+        socks.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => socks.delete(s));
+      }
+      c.on('data', (d: Buffer) => void (hole || u.write(d)));
+      u.on('data', (d: Buffer) => void (hole || c.write(d)));
+      c.on('close', () => u.destroy());
+      u.on('close', () => c.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const port = (relay.address() as AddressInfo).port;
+    try {
+      db = await freshDb();
+      dbs.push(db);
+      const r = await startReplicas(
+        2,
+        sim.url,
+        { ledger: db.url.replace(':5432/', `:${port}/`), shared: redis.url, keyPrefix: uniq('sy-pg-hung') },
+        { budget: { limits: [{ scope: 'global', period: 'day', usd: 1 }] } },
+      );
+      running.push(r);
+      const ask = (i: number) =>
+        r.all[i % 2]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: MSG, max_tokens: MAX }).then(() => 'ok', errorCode);
+      expect(await Promise.all([ask(0), ask(1)])).toEqual(['ok', 'ok']);
+      hole = true;
+      // Served, though their rows cannot be written (the client's own timeout is 30 s).
+      expect(await Promise.all([ask(0), ask(1)])).toEqual(['ok', 'ok']);
+      expect(r.all[0]!.stdout()).toContain('could not write the ledger row');
+    } finally {
+      for (const s of socks) s.destroy();
+      relay.close();
+    }
+  }, 40_000);
+
+  it('Redis refusing the password: not ready, 503 shared_state_unavailable, and the log and state say WRONGPASS (not "Connection is closed"), never the password', async () => {
+    const locked = await privateRedis(['--requirepass', 'the-right-one'], 'the-right-one');
+    await locked.start();
+    const d = await freshDb();
+    dbs.push(d);
+    try {
+      const url = locked.url.replace('redis://', 'redis://:not-the-password@');
+      const [s] = (await startReplicas(1, sim.url, { ledger: d.url, shared: url, keyPrefix: uniq('sy-wrongpass') })).all;
+      running.push({ all: [s!], cfg: {}, stop: async () => void (await s!.stop('SIGKILL')) });
+      expect((await fetch(`${s!.url}/readyz`)).status).toBe(503);
+      const err = await s!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: MSG, max_tokens: MAX }).then(() => 'ok', errorCode);
+      expect(err).toBe('shared_state_unavailable');
+      expect((await sharedState(s!)).shared.lastError).toMatch(/^WRONGPASS/);
+      expect(s!.stdout()).toMatch(
+        /"err":"WRONGPASS[^"]*","store":"redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0","msg":"shared state \(Redis\) unreachable at startup"/,
+      );
+      expect(s!.stdout() + s!.stderr() + JSON.stringify(await sharedState(s!))).not.toContain('not-the-password');
+    } finally {
+      await locked.dispose();
+    }
+  });
 });
