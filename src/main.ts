@@ -23,7 +23,7 @@ import { InspectionHub } from './observe/hub.js';
 import { startStatelyBridge } from './observe/stately-bridge.js';
 import { registerSecrets, secretsOf, withoutPassword } from './observe/scrub.js';
 import { Metrics } from './observe/metrics.js';
-import { openRedisShared } from './shared-state/index.js';
+import { openRedisShared, REPLICA_ID_RE } from './shared-state/index.js';
 import { noteEscalations } from './observe/cascade-ops.js';
 import { openResponseStore, type ResponseStore } from './accounting/response-store.js';
 import { apiRoutes } from './http/api-routes.js';
@@ -137,6 +137,11 @@ function pgHint(err: unknown, ledger: string): string {
 
 export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   const env = opts.env ?? process.env;
+  const wanted = env.SWITCHYARD_REPLICA_ID;
+  if (wanted !== undefined && wanted !== '' && !REPLICA_ID_RE.test(wanted))
+    throw new StartupError(
+      `SWITCHYARD_REPLICA_ID ${JSON.stringify(wanted.slice(0, 80))} is not a replica id: use 1-64 letters, digits, '_', '.' or '-' (a pod name like web-0), or unset it for a generated one`,
+    );
   const loaded = await loadConfig(opts);
   let cfg = loaded.cfg;
   let simulator: Simulator | null = null;

@@ -48,10 +48,13 @@ export interface SharedState {
   close(): Promise<void>;
 }
 
-/** This process's id among the replicas: `SWITCHYARD_REPLICA_ID`, else host, pid and a random suffix. */
+/** What `SWITCHYARD_REPLICA_ID` may be. */
+export const REPLICA_ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** This process's id among the replicas: `SWITCHYARD_REPLICA_ID` (checked at start-up, see main.ts), else host, pid and a random suffix. */
 export function replicaId(env: NodeJS.ProcessEnv): string {
   const fromEnv = env.SWITCHYARD_REPLICA_ID;
-  if (fromEnv && /^[A-Za-z0-9_.-]{1,64}$/.test(fromEnv)) return fromEnv;
+  if (fromEnv && REPLICA_ID_RE.test(fromEnv)) return fromEnv;
   return `${hostname()
     .replace(/[^A-Za-z0-9_.-]/g, '-')
     .slice(0, 32)}-${process.pid}-${randomBytes(3).toString('hex')}`;

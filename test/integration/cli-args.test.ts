@@ -237,6 +237,13 @@ describe('switchyard serve with a relay (SWITCHYARD_RELAY_URL)', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('a SWITCHYARD_REPLICA_ID that is not a replica id is a start-up error naming it and the rule, not silently replaced by a generated id', () => {
+    const r = serveWith({ SWITCHYARD_REPLICA_ID: 'web/0' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('SWITCHYARD_REPLICA_ID "web/0" is not a replica id');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('a relay URL without SWITCHYARD_RELAY_KEY is a start-up error naming the key variable', () => {
     const r = serveWith({ SWITCHYARD_RELAY_URL: 'http://127.0.0.1:9/v1', SWITCHYARD_RELAY_KEY: '' });
     expect(r.status).toBe(1);
