@@ -306,6 +306,10 @@ describe('shared state failover', () => {
       hole = true;
       // Served, though their rows cannot be written (the client's own timeout is 30 s).
       expect(await Promise.all([ask(0), ask(1)])).toEqual(['ok', 'ok']);
+      // The log line comes before the answer, but the test reads the child's stdout through a pipe.
+      await eventually(async () => (r.all[0]!.stdout().includes('could not write the ledger row') ? true : undefined), 5000, 'the failed row logged').catch(
+        () => undefined,
+      );
       expect(r.all[0]!.stdout()).toContain('could not write the ledger row');
     } finally {
       for (const s of socks) s.destroy();
