@@ -17,6 +17,21 @@ import { dropPrefix, freshDb, SHARED_REDIS, uniq } from './replicas.js';
 
 const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000 });
 
+/** Every key variable the test config names, set (to a dummy). */
+const KEYS = { SY_TEST_OPENAI_KEY: 'k', SY_TEST_ANTHROPIC_KEY: 'k', SY_TEST_GEMINI_KEY: 'k', SY_TEST_DEEPSEEK_KEY: 'k' };
+
+/** `serve` on `cfg` (written to DIR/c.yaml) in a fresh directory, expected to stop at start-up. */
+function serveStopping(cfg: Record<string, unknown>, dir = mkdtempSync(join(tmpdir(), 'sy-serve-'))) {
+  const file = join(dir, 'c.yaml');
+  writeFileSync(file, stringify(cfg));
+  return spawnSync(process.execPath, [BIN, 'serve', '--config', file, '--port', '0'], {
+    cwd: dir,
+    env: { ...process.env, ...KEYS },
+    encoding: 'utf8',
+    timeout: 15_000,
+  });
+}
+
 describe('switchyard itself', () => {
   it('without a command the usage is a usage mistake: on stderr, exit 2 (stdout stays empty for scripts)', () => {
     const r = run();
@@ -258,15 +273,7 @@ describe('switchyard serve on PostgreSQL with an in-flight journal it cannot ope
     const notADir = join(dir, 'a-file');
     writeFileSync(notADir, 'x');
     const cfg = testConfig('http://127.0.0.1:9', { storage: { ledger: 'postgres://postgres@127.0.0.1:5432/test', journal: join(notADir, 'inflight') } });
-    const file = join(dir, 'c.yaml');
-    writeFileSync(file, stringify(cfg));
-    const keys = { SY_TEST_OPENAI_KEY: 'k', SY_TEST_ANTHROPIC_KEY: 'k', SY_TEST_GEMINI_KEY: 'k', SY_TEST_DEEPSEEK_KEY: 'k' };
-    const r = spawnSync(process.execPath, [BIN, 'serve', '--config', file, '--port', '0'], {
-      cwd: dir,
-      env: { ...process.env, ...keys },
-      encoding: 'utf8',
-      timeout: 15_000,
-    });
+    const r = serveStopping(cfg, dir);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(`cannot open the in-flight journal ${join(notADir, 'inflight')}-0 / -1`);
     expect(r.stderr).toContain('set storage.journal to a writable path prefix, or to off');
@@ -276,18 +283,7 @@ describe('switchyard serve on PostgreSQL with an in-flight journal it cannot ope
 
 describe('switchyard serve on a PostgreSQL ledger it cannot open', () => {
   const PW = 'hunter2-in-the-url';
-  const keys = { SY_TEST_OPENAI_KEY: 'k', SY_TEST_ANTHROPIC_KEY: 'k', SY_TEST_GEMINI_KEY: 'k', SY_TEST_DEEPSEEK_KEY: 'k' };
-  const serveOn = (ledger: string) => {
-    const dir = mkdtempSync(join(tmpdir(), 'sy-pg-'));
-    const file = join(dir, 'c.yaml');
-    writeFileSync(file, stringify(testConfig('http://127.0.0.1:9', { storage: { ledger } })));
-    return spawnSync(process.execPath, [BIN, 'serve', '--config', file, '--port', '0'], {
-      cwd: dir,
-      env: { ...process.env, ...keys },
-      encoding: 'utf8',
-      timeout: 15_000,
-    });
-  };
+  const serveOn = (ledger: string) => serveStopping(testConfig('http://127.0.0.1:9', { storage: { ledger } }));
 
   it('nothing listening, no such database, no such role: exit 1, a hint for each, never the password', async () => {
     const closed = await new Promise<number>((resolve) => {
@@ -329,17 +325,8 @@ describe('switchyard serve on a Redis database the server does not have', () => 
     const db = await freshDb();
     const prefix = uniq('sy-no-db');
     try {
-      const dir = mkdtempSync(join(tmpdir(), 'sy-redis-db-'));
-      const file = join(dir, 'c.yaml');
       // The machine's Redis has 16 databases (its default): 99 is refused by SELECT.
-      writeFileSync(file, stringify(testConfig('http://127.0.0.1:9', { storage: { ledger: db.url, shared: 'redis://127.0.0.1:6379/99', keyPrefix: prefix } })));
-      const keys = { SY_TEST_OPENAI_KEY: 'k', SY_TEST_ANTHROPIC_KEY: 'k', SY_TEST_GEMINI_KEY: 'k', SY_TEST_DEEPSEEK_KEY: 'k' };
-      const r = spawnSync(process.execPath, [BIN, 'serve', '--config', file, '--port', '0'], {
-        cwd: dir,
-        env: { ...process.env, ...keys },
-        encoding: 'utf8',
-        timeout: 15_000,
-      });
+      const r = serveStopping(testConfig('http://127.0.0.1:9', { storage: { ledger: db.url, shared: 'redis://127.0.0.1:6379/99', keyPrefix: prefix } }));
       expect(r.status).toBe(1);
       expect(r.stderr).toContain('storage.shared redis://127.0.0.1:6379/99 names a database that this Redis does not have (ERR DB index is out of range)');
       const left = new Redis(SHARED_REDIS);
@@ -361,12 +348,11 @@ describe('two sidecars on one SQLite ledger', () => {
     // No grace: a start waits 2 s (the margin) for another sidecar's lock before it gives up.
     const file = join(dir, 'c.yaml');
     writeFileSync(file, stringify(testConfig('http://127.0.0.1:9', { server: { shutdownGraceMs: 0 }, storage: { ledger: 'sqlite:./l.db' } })));
-    const keys = { SY_TEST_OPENAI_KEY: 'k', SY_TEST_ANTHROPIC_KEY: 'k', SY_TEST_GEMINI_KEY: 'k', SY_TEST_DEEPSEEK_KEY: 'k' };
     const running: ChildProcess[] = [];
     const serve = (): ChildProcess => {
       const c = spawn(process.execPath, [BIN, 'serve', '--config', file, '--port', '0'], {
         cwd: dir,
-        env: { ...process.env, ...keys },
+        env: { ...process.env, ...KEYS },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       running.push(c);
