@@ -246,6 +246,8 @@ export class Metrics {
       labelNames: ['endpoint', 'state'],
       registers: reg,
       collect() {
+        // Reset first: an endpoint a reload removed must not go on exporting its last state.
+        this.reset();
         for (const e of state().endpoints) for (const s of STATES) this.set({ endpoint: e.id, state: s }, e.state === s ? 1 : 0);
       },
     });
@@ -255,6 +257,7 @@ export class Metrics {
       labelNames: ['endpoint'],
       registers: reg,
       collect() {
+        this.reset();
         for (const e of state().endpoints) this.set({ endpoint: e.id }, e.inFlight);
       },
     });
@@ -264,6 +267,7 @@ export class Metrics {
       labelNames: ['budget'],
       registers: reg,
       collect() {
+        this.reset();
         for (const b of state().budgets) this.set({ budget: b.id }, b.remainingUsd);
       },
     });
