@@ -14,6 +14,7 @@ import { listModelIds } from '../routing/resolve.js';
 import type { ChatBody } from '../upstream/types.js';
 import { readEdge, type ApiRoute, type EdgeRequest } from './edge.js';
 import { MessagesSink } from './messages-sink.js';
+import { recordRefused } from './refused.js';
 import { countPrompt } from '../runtime/request-prep.js';
 import { sendJson } from './server.js';
 import { HttpSink } from './sink.js';
@@ -37,12 +38,14 @@ async function read(
   requestId: string,
 ): Promise<{ e: EdgeRequest; chat: ChatBody } | null> {
   const base = idHeaders(requestId);
+  const receivedAt = Date.now();
   try {
     const e = await readEdge(deps, req, requestId);
     return { e, chat: translateMessages(e.body, anthropicHeaders(req.headers)) };
   } catch (err) {
     if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
     sendAnthropicError(res, err, base);
+    recordRefused(deps, 'messages', requestId, receivedAt, err);
     return null;
   }
 }
