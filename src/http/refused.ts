@@ -27,6 +27,7 @@ export function recordRefused(deps: ServerDeps, api: ApiName, requestId: string,
       costNano: 0,
       stream: false,
       api,
+      error: e?.code ?? 'internal_error',
     });
     // A client gone mid-body is routine (logged at debug where it is read); an internal error is logged as one.
     if (e !== null && status !== 499 && deps.log.isLevelEnabled('info'))

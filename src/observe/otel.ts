@@ -114,7 +114,9 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
         if (r.endpoint) span.setAttribute('switchyard.endpoint', r.endpoint);
         if (tier) span.setAttribute('switchyard.tier', tier);
         if (lastFault && r.attempts > 1) span.setAttribute('switchyard.failover.reason', lastFault);
-        if (r.status >= 400) span.setStatus({ code: SpanStatusCode.ERROR, message: `status ${r.status}` });
+        // GenAI conventions: `error.type` on an operation that ended in an error (switchyard's error code).
+        if (r.error) span.setAttribute('error.type', r.error);
+        if (r.status >= 400) span.setStatus({ code: SpanStatusCode.ERROR, message: r.error ? `${r.error} (status ${r.status})` : `status ${r.status}` });
       },
       end() {
         span.end();

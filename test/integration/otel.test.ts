@@ -119,6 +119,25 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(attempts.some((a) => a.attributes['gen_ai.provider.name'] === 'anthropic')).toBe(true);
   });
 
+  it('ends a failed request span with error.type, its error code', async () => {
+    await sim.setFault('*', { kind: 'http_error', status: 500 });
+    const tp = traceparent(6);
+    await expect(
+      sc.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] }, { headers: { traceparent: tp } }),
+    ).rejects.toMatchObject({ status: 502 });
+    await sim.clearFaults();
+    const failed = await server(tp.split('-')[1]!);
+    expect(failed.status.code).toBe(2);
+    expect(failed.attributes).toMatchObject({ 'error.type': 'upstream_error', 'http.response.status_code': 502 });
+    const tp2 = traceparent(7);
+    await expect(
+      sc.client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'hi' }] }, { headers: { traceparent: tp2 } }),
+    ).rejects.toMatchObject({ status: 400 });
+    expect((await server(tp2.split('-')[1]!)).attributes['error.type']).toBe('model_not_found');
+    // A request that succeeded has none.
+    expect((await server(traceparent(1).split('-')[1]!)).attributes['error.type']).toBeUndefined();
+  });
+
   it('propagates traceparent upstream as the attempt span', async () => {
     const tp = traceparent(3);
     const traceId = tp.split('-')[1]!;
