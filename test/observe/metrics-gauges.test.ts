@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Metrics } from '../../src/observe/metrics.js';
+import type { RequestRecord } from '../../src/runtime/core.js';
 import type { StateView } from '../../src/runtime/state-view.js';
 
 const endpoint = (id: string, state: string) => ({ id, state, inFlight: 2 });
@@ -31,5 +32,26 @@ describe('Metrics gauges', () => {
     expect(after).toContain('switchyard_endpoint_state{endpoint="c@x",state="half-open"} 1');
     expect(after).toContain('switchyard_endpoint_state{endpoint="b@x",state="healthy"} 1');
     expect(after).toContain('switchyard_budget_remaining_usd{budget="global:day"} 7');
+  });
+});
+
+describe('switchyard_cost_usd_total', () => {
+  it("is the exact sum of the requests' nano-USD costs, as the ledger sums them (no float drift)", async () => {
+    const m = new Metrics(() => ({ endpoints: [], budgets: [], supervisor: { queueDepth: 0 } }) as unknown as StateView);
+    const rec: RequestRecord = {
+      model: 'deepseek-v3.2',
+      endpoint: 'deepseek-v3.2@deepseek',
+      status: 200,
+      attempts: 1,
+      latencyMs: 20,
+      ttftMs: null,
+      usage: { promptTokens: 17, completionTokens: 12 },
+      costNano: 9800,
+      stream: false,
+      api: 'chat',
+    };
+    // 0.0000098 added to itself as a float 37 times is 0.0003626000000000002.
+    for (let i = 0; i < 37; i++) m.onRequest(rec);
+    expect(await m.text()).toMatch(/^switchyard_cost_usd_total\{model="deepseek-v3\.2"\} 0\.0003626$/m);
   });
 });
