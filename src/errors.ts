@@ -84,3 +84,15 @@ export function errorBody(err: unknown): { status: number; body: OpenAIErrorBody
     headers: {},
   };
 }
+
+/** Client-given names (a model id) echoed in a message or a trace: at most this many characters. */
+export const ECHO_CHARS = 128;
+
+/**
+ * A client-given name as a message or a span may echo it: whole when short, else its first
+ * {@link ECHO_CHARS} characters and how long it was, so a 4 MiB "model" is not copied into the
+ * error, the log line and the trace.
+ */
+export function echoName(s: string): string {
+  return s.length > ECHO_CHARS ? `${s.slice(0, ECHO_CHARS)}… (${s.length} characters)` : s;
+}

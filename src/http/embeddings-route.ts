@@ -11,6 +11,7 @@ import { inScope } from '../runtime/request-scope.js';
 import { withNative } from '../apis/native.js';
 import type { ChatBody } from '../upstream/types.js';
 import { readEdge, type ApiRoute } from './edge.js';
+import { recordRefused } from './refused.js';
 import { sendError } from './server.js';
 import { HttpSink } from './sink.js';
 
@@ -85,13 +86,18 @@ function parse(body: Record<string, unknown>): ChatBody {
 
 export const embeddingsRoute: ApiRoute = async (deps, req, res, requestId) => {
   const base = { 'x-request-id': requestId };
+  const receivedAt = Date.now();
+  let routed = false;
   try {
     const e = await readEdge(deps, req, requestId);
     const body = parse(e.body);
     const call = { requestId, body, hints: e.hints, keyId: e.keyId, receivedAt: e.receivedAt, log: e.log };
+    routed = true;
     await inScope('embeddings', call, req.headers, () => e.rt.chat(call, new HttpSink(req, res, base)));
   } catch (err) {
     if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error in an embeddings request');
     sendError(res, err, base);
+    // A routed request has its own record (and ledger row).
+    if (!routed) recordRefused(deps, 'embeddings', requestId, receivedAt, err);
   }
 };

@@ -8,12 +8,13 @@ import type { ServerResponse } from 'node:http';
 import { countPromptTokens } from '../accounting/tokens.js';
 import { anthropicError } from '../apis/messages-output.js';
 import { anthropicHeaders, translateMessages } from '../apis/messages-request.js';
-import { SwitchyardError } from '../errors.js';
+import { echoName, SwitchyardError } from '../errors.js';
 import { inScope } from '../runtime/request-scope.js';
 import { listModelIds } from '../routing/resolve.js';
 import type { ChatBody } from '../upstream/types.js';
 import { readEdge, type ApiRoute, type EdgeRequest } from './edge.js';
 import { MessagesSink } from './messages-sink.js';
+import { recordRefused } from './refused.js';
 import { countPrompt } from '../runtime/request-prep.js';
 import { sendJson } from './server.js';
 import { HttpSink } from './sink.js';
@@ -37,12 +38,14 @@ async function read(
   requestId: string,
 ): Promise<{ e: EdgeRequest; chat: ChatBody } | null> {
   const base = idHeaders(requestId);
+  const receivedAt = Date.now();
   try {
     const e = await readEdge(deps, req, requestId);
     return { e, chat: translateMessages(e.body, anthropicHeaders(req.headers)) };
   } catch (err) {
     if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
     sendAnthropicError(res, err, base);
+    recordRefused(deps, 'messages', requestId, receivedAt, err);
     return null;
   }
 }
@@ -70,7 +73,8 @@ export const countTokensRoute: ApiRoute = async (deps, req, res, requestId) => {
       throw new SwitchyardError('invalid_request', 'model: Field required (the model whose prompt to count)', { param: 'model' });
     if (typeof body.model !== 'string') throw new SwitchyardError('invalid_request', 'model: expected a string', { param: 'model' });
     const model = body.model;
-    if (!listModelIds(e.rt.cfg).includes(model)) throw new SwitchyardError('model_not_found', `The model "${model}" does not exist`, { param: 'model' });
+    if (!listModelIds(e.rt.cfg).includes(model))
+      throw new SwitchyardError('model_not_found', `The model "${echoName(model)}" does not exist`, { param: 'model' });
     // count_tokens has no max_tokens; the translation needs one.
     const chat = translateMessages({ ...body, max_tokens: 1, stream: false });
     sendJson(res, 200, { input_tokens: countPromptTokens(chat.messages, chat.tools ?? undefined) }, base);

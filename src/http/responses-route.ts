@@ -11,6 +11,7 @@ import { SwitchyardError } from '../errors.js';
 import { inScope } from '../runtime/request-scope.js';
 import type { ChatMessage } from '../upstream/types.js';
 import { readEdge, type ApiRoute, type EdgeRequest } from './edge.js';
+import { recordRefused } from './refused.js';
 import { ResponsesSink } from './responses-sink.js';
 import { parseTarget } from './routes.js';
 import { sendError, sendJson } from './server.js';
@@ -41,12 +42,14 @@ export function responsesRoute(store: () => ResponseStore | null): ApiRoute {
     const base = { 'x-request-id': requestId };
     let e: EdgeRequest;
     let t: ReturnType<typeof translateResponses>;
+    const receivedAt = Date.now();
     try {
       e = await readEdge(deps, req, requestId);
       t = translateResponses(e.body, await previous(e, store()));
     } catch (err) {
       if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
       sendError(res, err, base);
+      recordRefused(deps, 'responses', requestId, receivedAt, err);
       return;
     }
     const shell = { id: newId('resp'), createdAt: Math.floor(e.receivedAt / 1000), model: t.chat.model, echo: t.echo };

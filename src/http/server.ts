@@ -14,6 +14,7 @@ import { inScope } from '../runtime/request-scope.js';
 import type { ClientKeys } from './auth.js';
 import { checkAdmin } from './admin.js';
 import { onClientError } from './client-error.js';
+import { recordRefused } from './refused.js';
 import type { ApiRoute } from './edge.js';
 import { checkJsonDepth } from './json-limits.js';
 import { checkMethod, parseTarget } from './routes.js';
@@ -161,6 +162,7 @@ async function chat(
     if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
     else if (err.status === 499) deps.log.debug({ requestId }, err.message);
     sendError(res, err, base);
+    recordRefused(deps, 'chat', requestId, receivedAt, err);
     return;
   }
   const log = requestLog(deps.log, requestId);

@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { PUBLIC_STATE, type EndpointStateValue } from '../../machines/endpoint.machine.js';
-import { nanoToUsd } from '../accounting/money.js';
+import { NANO_PER_USD } from '../accounting/money.js';
 import type { CascadeRecord } from '../runtime/cascade.js';
 import type { RequestRecord } from '../runtime/core.js';
 import type { StateView } from '../runtime/state-view.js';
@@ -31,6 +31,8 @@ export class Tally {
   constructor(
     private readonly counter: Counter<string>,
     private readonly names: readonly string[],
+    /** Totals are exported divided by this: integers (nano-USD) summed exactly, converted once per scrape. */
+    private readonly divisor = 1,
   ) {
     this.buf = names.map(() => '');
   }
@@ -80,15 +82,15 @@ export class Tally {
   /** prom-client's `collect`: the counter is set to the totals kept here. */
   collect(): void {
     this.counter.reset();
-    for (const c of this.cells) this.counter.inc(c.labels, c.value);
+    for (const c of this.cells) this.counter.inc(c.labels, this.divisor === 1 ? c.value : c.value / this.divisor);
   }
 }
 
 /** A counter whose per-request increments go through a {@link Tally}. */
-export function tallied(registry: Registry, name: string, help: string, labelNames: readonly string[]): Tally {
+export function tallied(registry: Registry, name: string, help: string, labelNames: readonly string[], divisor = 1): Tally {
   let tally: Tally | null = null;
   const counter: Counter<string> = new Counter({ name, help, labelNames, registers: [registry], collect: () => tally?.collect() });
-  tally = new Tally(counter, labelNames);
+  tally = new Tally(counter, labelNames, divisor);
   return tally;
 }
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -217,7 +219,8 @@ export class Metrics {
     this.registry,
   );
   private readonly tokens = tallied(this.registry, 'switchyard_tokens_total', 'Tokens billed, by model and kind', ['model', 'kind']);
-  private readonly cost = tallied(this.registry, 'switchyard_cost_usd_total', 'Cost in USD, by model', ['model']);
+  /** Kept in integer nano-USD, as the ledger keeps it, so the total is the ledger's sum and not a float sum's drift. */
+  private readonly cost = tallied(this.registry, 'switchyard_cost_usd_total', 'Cost in USD, by model', ['model'], NANO_PER_USD);
   private readonly transitions = new Counter({
     name: 'switchyard_transitions_total',
     help: 'Actor state transitions',
@@ -246,6 +249,8 @@ export class Metrics {
       labelNames: ['endpoint', 'state'],
       registers: reg,
       collect() {
+        // Reset first: an endpoint a reload removed must not go on exporting its last state.
+        this.reset();
         for (const e of state().endpoints) for (const s of STATES) this.set({ endpoint: e.id, state: s }, e.state === s ? 1 : 0);
       },
     });
@@ -255,6 +260,7 @@ export class Metrics {
       labelNames: ['endpoint'],
       registers: reg,
       collect() {
+        this.reset();
         for (const e of state().endpoints) this.set({ endpoint: e.id }, e.inFlight);
       },
     });
@@ -264,6 +270,7 @@ export class Metrics {
       labelNames: ['budget'],
       registers: reg,
       collect() {
+        this.reset();
         for (const b of state().budgets) this.set({ budget: b.id }, b.remainingUsd);
       },
     });
@@ -307,7 +314,7 @@ export class Metrics {
     if (r.ttftMs !== null) this.ttft.observe(model, r.ttftMs / 1000);
     if (r.usage.promptTokens) this.tokens.inc2(model, 'prompt', r.usage.promptTokens);
     if (r.usage.completionTokens) this.tokens.inc2(model, 'completion', r.usage.completionTokens);
-    if (r.costNano) this.cost.inc1(model, nanoToUsd(r.costNano));
+    if (r.costNano) this.cost.inc1(model, r.costNano);
   }
 
   onCascade(r: CascadeRecord): void {

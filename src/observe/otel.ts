@@ -9,6 +9,7 @@
 import type { Attributes, Context, Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { echoName } from '../errors.js';
 import type { ApiName, AttemptInfo, AttemptTrace, RequestTrace, Tracer } from '../runtime/request-scope.js';
 
 type OtlpConfig = NonNullable<Config['observe']['otlp']>;
@@ -82,9 +83,11 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
   const startRequest = (apiName: ApiName, call: Parameters<Tracer['startRequest']>[1], headers: Parameters<Tracer['startRequest']>[2]): RequestTrace => {
     const parent = propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
     const op = operationOf(apiName);
+    // The model as the client named it, bounded: an unknown name is client input of any length.
+    const requested = echoName(call.body.model);
     const attrs: Attributes = {
       'gen_ai.operation.name': op,
-      'gen_ai.request.model': call.body.model,
+      'gen_ai.request.model': requested,
       'switchyard.api': apiName,
       'switchyard.request_id': call.requestId,
     };
@@ -92,7 +95,7 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     if (typeof maxTokens === 'number' && apiName !== 'embeddings') attrs['gen_ai.request.max_tokens'] = maxTokens;
     if (typeof call.body.temperature === 'number') attrs['gen_ai.request.temperature'] = call.body.temperature;
     if (cfg.captureContent) attrs['gen_ai.input.messages'] = JSON.stringify(call.body.messages);
-    const span: Span = tracer.startSpan(`${op} ${call.body.model}`, { kind: SpanKind.SERVER, attributes: attrs }, parent);
+    const span: Span = tracer.startSpan(`${op} ${requested}`, { kind: SpanKind.SERVER, attributes: attrs }, parent);
     const ctx = trace.setSpan(parent, span);
     let lastFault: string | null = null;
     let tier: string | null = null;
@@ -114,7 +117,11 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
         if (r.endpoint) span.setAttribute('switchyard.endpoint', r.endpoint);
         if (tier) span.setAttribute('switchyard.tier', tier);
         if (lastFault && r.attempts > 1) span.setAttribute('switchyard.failover.reason', lastFault);
-        if (r.status >= 400) span.setStatus({ code: SpanStatusCode.ERROR, message: `status ${r.status}` });
+        // GenAI conventions: `error.type` on an operation that ended in an error (switchyard's error code).
+        if (r.error) span.setAttribute('error.type', r.error);
+        // Span names are kept few (backends index them): a name not in the catalogue is not one.
+        if (r.error === 'model_not_found') span.updateName(op);
+        if (r.status >= 400) span.setStatus({ code: SpanStatusCode.ERROR, message: r.error ? `${r.error} (status ${r.status})` : `status ${r.status}` });
       },
       end() {
         span.end();

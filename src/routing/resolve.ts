@@ -11,7 +11,7 @@
 import type { Config, Tier } from '../config/schema.js';
 import { TIERS } from '../config/schema.js';
 import { own } from '../config/lookup.js';
-import { SwitchyardError } from '../errors.js';
+import { echoName, SwitchyardError } from '../errors.js';
 import { nativeOf } from '../apis/native.js';
 import { classify, requiredCapabilities, type ClassifyInput } from './classify.js';
 import type { RouteRequest } from './features.js';
@@ -70,11 +70,13 @@ function checkPurpose(cfg: Config, inp: ResolveInput): boolean {
     const embeddingModels = Object.keys(cfg.models).filter((m) => isEmbeddingsModel(cfg, m));
     // `auto` and routes are chat choices; any other name is simply not in the catalogue.
     if (inp.model === 'auto' || inp.model.startsWith('route/')) {
-      throw new SwitchyardError('invalid_request', `embeddings need a catalogue model with capability "embeddings", not "${inp.model}"`, { param: 'model' });
+      throw new SwitchyardError('invalid_request', `embeddings need a catalogue model with capability "embeddings", not "${echoName(inp.model)}"`, {
+        param: 'model',
+      });
     }
     throw new SwitchyardError(
       'model_not_found',
-      `The model "${inp.model}" does not exist. Embeddings models: ${embeddingModels.join(', ') || 'none configured'}`,
+      `The model "${echoName(inp.model)}" does not exist. Embeddings models: ${embeddingModels.join(', ') || 'none configured'}`,
       { param: 'model' },
     );
   }
@@ -158,5 +160,7 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
 }
 
 function notFound(cfg: Config, model: string): SwitchyardError {
-  return new SwitchyardError('model_not_found', `The model "${model}" does not exist. Available: ${listModelIds(cfg).join(', ')}`, { param: 'model' });
+  return new SwitchyardError('model_not_found', `The model "${echoName(model)}" does not exist. Available: ${listModelIds(cfg).join(', ')}`, {
+    param: 'model',
+  });
 }

@@ -32,6 +32,8 @@ export interface RequestRecord {
   stream: boolean;
   /** The client API the request came in through. */
   api: ApiName;
+  /** The error code it ended with (`upstream_error`, `timeout`, …); absent or null when it succeeded. */
+  error?: string | null;
   /** Set on one step of a cascaded request: the client request is counted once, by the cascade's record. */
   cascadeStep?: true;
 }

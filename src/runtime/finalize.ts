@@ -101,6 +101,7 @@ function answer({ rt, call, sink, session, outcome, t, h, status, latencyMs }: E
     costNano: t.costNano,
     stream: session !== null,
     api: call.api ?? 'chat',
+    error: errorCode,
   });
   const headers = t.headers(h);
   if (outcome.ok) {

@@ -135,6 +135,8 @@ export class Runtime implements RuntimeCore {
       },
     });
     this.supervisor = createActor(routing, {
+      // Named as the contract names it in /switchyard/events, switchyard_transitions_total and the inspector (else "x:0").
+      id: 'supervisor',
       input: { endpoints: spawns.map((s) => s.spawn), budget: { limits: budgetLimits(opts.cfg), now: this.now() } },
       ...(opts.inspect ? { inspect: opts.inspect } : {}),
     });

@@ -135,7 +135,10 @@ describe('/switchyard/events', () => {
     expect((await chat('deepseek-v3.2')).status).toBe(200);
     const hit = await all.waitFor((r) => r.kind === 'inspection' && r.event?.inspection === '@xstate.event', 2000);
     all.close();
-    expect(hit.rec.actor).toMatch(/^(endpoint:|budget|x:)/);
+    expect(hit.rec.actor).toMatch(/^(endpoint:|budget|supervisor)/);
+    // The supervisor goes by its name, not XState's session id ("x:0").
+    expect(all.records.some((r) => r.rec.kind === 'transition' && r.rec.actor === 'supervisor' && r.rec.to === 'serving')).toBe(true);
+    expect(all.records.some((r) => r.rec.actor.startsWith('x:'))).toBe(false);
     const kinds = new Set(all.records.map((r) => r.sseEvent));
     expect([...kinds]).toEqual(expect.arrayContaining(['transition', 'inspection']));
     const inspections = new Set(all.records.filter((r) => r.rec.kind === 'inspection').map((r) => r.rec.event?.inspection));

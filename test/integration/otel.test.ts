@@ -119,6 +119,39 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(attempts.some((a) => a.attributes['gen_ai.provider.name'] === 'anthropic')).toBe(true);
   });
 
+  it('ends a failed request span with error.type, its error code; an unknown model is neither its name nor echoed whole', async () => {
+    await sim.setFault('*', { kind: 'http_error', status: 500 });
+    const tp = traceparent(6);
+    await expect(
+      sc.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] }, { headers: { traceparent: tp } }),
+    ).rejects.toMatchObject({ status: 502 });
+    await sim.clearFaults();
+    const failed = await server(tp.split('-')[1]!);
+    expect(failed.status.code).toBe(2);
+    expect(failed.attributes).toMatchObject({ 'error.type': 'upstream_error', 'http.response.status_code': 502 });
+    // An unknown model is client input of any length: not a span name, and echoed only in part.
+    const tp2 = traceparent(7);
+    const unknown = `no-such-model-${'x'.repeat(100_000)}`;
+    const err = (await sc.client.chat.completions
+      .create({ model: unknown, messages: [{ role: 'user', content: 'hi' }] }, { headers: { traceparent: tp2 } })
+      .catch((e: unknown) => e)) as { status: number; message: string };
+    expect(err.status).toBe(400);
+    expect(err.message).toContain('The model "no-such-model-xxx');
+    expect(err.message).toContain('(100014 characters)');
+    expect(err.message.length).toBeLessThan(1000);
+    const refused = await server(tp2.split('-')[1]!);
+    expect(refused.attributes['error.type']).toBe('model_not_found');
+    expect(refused.name).toBe('chat');
+    expect(String(refused.attributes['gen_ai.request.model']).length).toBeLessThan(200);
+    const line = sc
+      .stdout()
+      .split('\n')
+      .find((l) => l.includes('no-such-model-'))!;
+    expect(line.length).toBeLessThan(2000);
+    // A request that succeeded has none.
+    expect((await server(traceparent(1).split('-')[1]!)).attributes['error.type']).toBeUndefined();
+  });
+
   it('propagates traceparent upstream as the attempt span', async () => {
     const tp = traceparent(3);
     const traceId = tp.split('-')[1]!;

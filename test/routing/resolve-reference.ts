@@ -12,7 +12,7 @@
 import type { Config, Tier } from '../../src/config/schema.js';
 import { TIERS } from '../../src/config/schema.js';
 import { own } from '../../src/config/lookup.js';
-import { SwitchyardError } from '../../src/errors.js';
+import { echoName, SwitchyardError } from '../../src/errors.js';
 import { nativeOf } from '../../src/apis/native.js';
 import { classify, requiredCapabilities, type ClassifyInput } from '../../src/routing/classify.js';
 import type { RouteRequest } from '../../src/routing/features.js';
@@ -68,11 +68,13 @@ function checkPurpose(cfg: Config, inp: ResolveInput): (m: string) => boolean {
     const embeddingModels = Object.keys(cfg.models).filter(isEmb);
     // `auto` and routes are chat choices; any other name is simply not in the catalogue.
     if (inp.model === 'auto' || inp.model.startsWith('route/')) {
-      throw new SwitchyardError('invalid_request', `embeddings need a catalogue model with capability "embeddings", not "${inp.model}"`, { param: 'model' });
+      throw new SwitchyardError('invalid_request', `embeddings need a catalogue model with capability "embeddings", not "${echoName(inp.model)}"`, {
+        param: 'model',
+      });
     }
     throw new SwitchyardError(
       'model_not_found',
-      `The model "${inp.model}" does not exist. Embeddings models: ${embeddingModels.join(', ') || 'none configured'}`,
+      `The model "${echoName(inp.model)}" does not exist. Embeddings models: ${embeddingModels.join(', ') || 'none configured'}`,
       { param: 'model' },
     );
   }
@@ -134,5 +136,7 @@ export function resolveReference(cfg: Config, inp: ResolveInput): RoutePlan {
 }
 
 function notFound(cfg: Config, model: string): SwitchyardError {
-  return new SwitchyardError('model_not_found', `The model "${model}" does not exist. Available: ${listModelIds(cfg).join(', ')}`, { param: 'model' });
+  return new SwitchyardError('model_not_found', `The model "${echoName(model)}" does not exist. Available: ${listModelIds(cfg).join(', ')}`, {
+    param: 'model',
+  });
 }

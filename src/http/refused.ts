@@ -1,0 +1,38 @@
+/**
+ * A request refused at the HTTP edge, before it is routed (a wrong client key, a client key over
+ * its rpm, a body that is not JSON or fails validation, a bad routing hint, a body over the
+ * limit, shutting down): counted in `/metrics` like every other request (model and endpoint
+ * `none`) and logged at info with its status and error code. It writes no ledger row: nothing
+ * was routed or billed, and an unauthenticated caller must not be able to grow the ledger.
+ */
+import { SwitchyardError } from '../errors.js';
+import type { ApiName } from '../runtime/request-scope.js';
+import type { ServerDeps } from './server.js';
+
+/** `receivedAt`: when the request came in, by the runtime's clock or `Date.now()` (the same in a running sidecar). */
+export function recordRefused(deps: ServerDeps, api: ApiName, requestId: string, receivedAt: number, err: unknown): void {
+  try {
+    const rt = deps.runtime();
+    const e = err instanceof SwitchyardError ? err : null;
+    const status = e?.status ?? 500;
+    const latencyMs = Math.max(0, rt.now() - receivedAt);
+    rt.recordRequest({
+      model: null,
+      endpoint: null,
+      status,
+      attempts: 0,
+      latencyMs,
+      ttftMs: null,
+      usage: { promptTokens: 0, completionTokens: 0 },
+      costNano: 0,
+      stream: false,
+      api,
+      error: e?.code ?? 'internal_error',
+    });
+    // A client gone mid-body is routine (logged at debug where it is read); an internal error is logged as one.
+    if (e !== null && status !== 499 && deps.log.isLevelEnabled('info'))
+      deps.log.info({ requestId, api, status, latencyMs, error: e.code }, `request refused: ${e.message}`);
+  } catch {
+    // Bookkeeping must never turn a refusal into a crash.
+  }
+}

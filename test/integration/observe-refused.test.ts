@@ -1,0 +1,101 @@
+/**
+ * Requests refused at the HTTP edge, before routing (a wrong client key, a key over its rpm, a
+ * body that is not JSON, a bad routing hint), on a real sidecar: each is counted in `/metrics`
+ * like any other request and logged at info with its status and error code, on every API, and
+ * none of them writes a ledger row or shows a key.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { startSidecar, testConfig, TEST_KEYS, type SidecarHandle } from './harness.js';
+
+const KEY = 'sy-refused-client-SECRET-1';
+const SLOW_KEY = 'sy-refused-slow-SECRET-2';
+const WRONG_KEY = 'sy-refused-wrong-SECRET-3';
+
+let sim: Simulator;
+let sc: SidecarHandle;
+
+beforeAll(async () => {
+  sim = await startSimulator({ profile: { defaults: { ttftMs: 5, tokenGapMs: 1, outputTokens: 6 } } });
+  const cfg = testConfig(sim.url, {
+    auth: {
+      keys: [
+        { id: 'ci', keyEnv: 'SY_REFUSED_KEY' },
+        { id: 'slow', keyEnv: 'SY_REFUSED_SLOW_KEY', rpm: 1 },
+      ],
+    },
+  });
+  sc = await startSidecar(cfg, { SY_REFUSED_KEY: KEY, SY_REFUSED_SLOW_KEY: SLOW_KEY });
+});
+
+afterAll(async () => {
+  await sc?.stop();
+  await sim?.close();
+});
+
+const post = async (path: string, key: string, body: string, headers: Record<string, string> = {}): Promise<number> => {
+  const res = await fetch(`${sc.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
+    body,
+  });
+  await res.arrayBuffer();
+  return res.status;
+};
+
+const chatBody = JSON.stringify({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }] });
+
+describe('requests refused at the edge', () => {
+  it('are counted in /metrics and logged at info, without a ledger row or a key', async () => {
+    const statuses = [
+      await post('/v1/chat/completions', WRONG_KEY, chatBody),
+      await post('/v1/messages', WRONG_KEY, JSON.stringify({ model: 'claude-sonnet-4.5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] })),
+      await post('/v1/chat/completions', KEY, '{"model":'),
+      await post('/v1/responses', KEY, 'not json'),
+      await post('/v1/embeddings', KEY, '[]'),
+      await post('/v1/chat/completions', KEY, chatBody, { 'x-switchyard-tier': 'bogus' }),
+      await post('/v1/chat/completions', SLOW_KEY, chatBody),
+      await post('/v1/chat/completions', SLOW_KEY, chatBody),
+    ];
+    expect(statuses).toEqual([401, 401, 400, 400, 400, 400, 200, 429]);
+
+    const metrics = await (await fetch(`${sc.url}/metrics`)).text();
+    const sample = (line: string): number => Number(new RegExp(`^${line.replace(/[{}.]/g, '\\$&')} (\\S+)$`, 'm').exec(metrics)?.[1] ?? 0);
+    expect(sample('switchyard_requests_total{model="none",endpoint="none",status="401"}')).toBe(2);
+    expect(sample('switchyard_requests_total{model="none",endpoint="none",status="400"}')).toBe(4);
+    expect(sample('switchyard_requests_total{model="none",endpoint="none",status="429"}')).toBe(1);
+    expect(sample('switchyard_requests_total{model="deepseek-v3.2",endpoint="deepseek-v3.2@deepseek",status="200"}')).toBe(1);
+    expect(sample('switchyard_api_requests_total{api="chat",status="401"}')).toBe(1);
+    expect(sample('switchyard_api_requests_total{api="messages",status="401"}')).toBe(1);
+    expect(sample('switchyard_api_requests_total{api="chat",status="400"}')).toBe(2);
+    expect(sample('switchyard_api_requests_total{api="responses",status="400"}')).toBe(1);
+    expect(sample('switchyard_api_requests_total{api="embeddings",status="400"}')).toBe(1);
+    expect(sample('switchyard_api_requests_total{api="chat",status="429"}')).toBe(1);
+    expect(sample('switchyard_request_duration_seconds_count{model="none"}')).toBe(7);
+
+    // Only the request that was routed has a ledger row.
+    const spend = (await (await fetch(`${sc.url}/switchyard/spend?group_by=model`)).json()) as { total: { requests: number } };
+    expect(spend.total.requests).toBe(1);
+
+    const refused = sc
+      .stdout()
+      .split('\n')
+      .filter((l) => l.includes('request refused'))
+      .map((l) => JSON.parse(l) as { level: number; requestId: string; api: string; status: number; error: string });
+    expect(refused.map((l) => [l.api, l.status, l.error])).toEqual([
+      ['chat', 401, 'invalid_api_key'],
+      ['messages', 401, 'invalid_api_key'],
+      ['chat', 400, 'invalid_request'],
+      ['responses', 400, 'invalid_request'],
+      ['embeddings', 400, 'invalid_request'],
+      ['chat', 400, 'invalid_request'],
+      ['chat', 429, 'rate_limited'],
+    ]);
+    for (const l of refused) {
+      expect(l.level).toBe(30);
+      expect(l.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    const logs = sc.stdout() + sc.stderr();
+    for (const secret of [...Object.values(TEST_KEYS), KEY, SLOW_KEY, WRONG_KEY]) expect(logs.includes(secret), secret).toBe(false);
+  });
+});

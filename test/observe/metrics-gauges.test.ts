@@ -1,0 +1,57 @@
+/**
+ * The live gauges of `/metrics` (endpoint state, in-flight, budget remaining) follow the
+ * runtime's current endpoints and budgets: after a reload removes one, its series go, rather
+ * than exporting their last value for ever (an alert on a circuit-open endpoint that no longer
+ * exists would never clear).
+ */
+import { describe, expect, it } from 'vitest';
+import { Metrics } from '../../src/observe/metrics.js';
+import type { RequestRecord } from '../../src/runtime/core.js';
+import type { StateView } from '../../src/runtime/state-view.js';
+
+const endpoint = (id: string, state: string) => ({ id, state, inFlight: 2 });
+const budget = (id: string) => ({ id, remainingUsd: 7 });
+
+describe('Metrics gauges', () => {
+  it('drop the series of endpoints and budgets that are gone', async () => {
+    let view = {
+      endpoints: [endpoint('a@x', 'circuit-open'), endpoint('b@x', 'healthy')],
+      budgets: [budget('global:day'), budget('model:a:day')],
+      supervisor: { queueDepth: 0 },
+    };
+    const m = new Metrics(() => view as unknown as StateView);
+    const before = await m.text();
+    expect(before).toContain('switchyard_endpoint_state{endpoint="a@x",state="circuit-open"} 1');
+    expect(before).toContain('switchyard_endpoint_in_flight{endpoint="a@x"} 2');
+    expect(before).toContain('switchyard_budget_remaining_usd{budget="model:a:day"} 7');
+
+    view = { ...view, endpoints: [endpoint('b@x', 'healthy'), endpoint('c@x', 'half-open')], budgets: [budget('global:day')] };
+    const after = await m.text();
+    expect(after).not.toContain('a@x');
+    expect(after).not.toContain('model:a:day');
+    expect(after).toContain('switchyard_endpoint_state{endpoint="c@x",state="half-open"} 1');
+    expect(after).toContain('switchyard_endpoint_state{endpoint="b@x",state="healthy"} 1');
+    expect(after).toContain('switchyard_budget_remaining_usd{budget="global:day"} 7');
+  });
+});
+
+describe('switchyard_cost_usd_total', () => {
+  it("is the exact sum of the requests' nano-USD costs, as the ledger sums them (no float drift)", async () => {
+    const m = new Metrics(() => ({ endpoints: [], budgets: [], supervisor: { queueDepth: 0 } }) as unknown as StateView);
+    const rec: RequestRecord = {
+      model: 'deepseek-v3.2',
+      endpoint: 'deepseek-v3.2@deepseek',
+      status: 200,
+      attempts: 1,
+      latencyMs: 20,
+      ttftMs: null,
+      usage: { promptTokens: 17, completionTokens: 12 },
+      costNano: 9800,
+      stream: false,
+      api: 'chat',
+    };
+    // 0.0000098 added to itself as a float 37 times is 0.0003626000000000002.
+    for (let i = 0; i < 37; i++) m.onRequest(rec);
+    expect(await m.text()).toMatch(/^switchyard_cost_usd_total\{model="deepseek-v3\.2"\} 0\.0003626$/m);
+  });
+});
