@@ -13,6 +13,8 @@ export const ERROR_CATALOG = {
   method_not_allowed: { status: 405, type: 'invalid_request_error' },
   body_too_large: { status: 413, type: 'invalid_request_error' },
   budget_exceeded: { status: 429, type: 'budget_exceeded' },
+  /** Never sent (the client is gone): what the ledger row, the log line, the metrics and the span of a request whose client left say (nginx's 499). */
+  client_closed_request: { status: 499, type: 'invalid_request_error' },
   rate_limited: { status: 429, type: 'rate_limit_error' },
   internal_error: { status: 500, type: 'server_error' },
   upstream_error: { status: 502, type: 'upstream_error' },

@@ -115,7 +115,7 @@ export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone): 
     // timeout, a broken chunk) in `req.destroy(err)`: 'error' (emitted because a listener
     // exists) and then 'close'. A 'close' without 'end' or 'error' would take a `req.destroy()`
     // without an error, which nothing does; so 'close' gets no listener of its own.
-    const gone = () => reject(new SwitchyardError('invalid_request', 'the client closed the connection before the body was complete', { status: 499 }));
+    const gone = () => reject(new SwitchyardError('client_closed_request', 'the client closed the connection before the body was complete'));
     if (hook) hook.gone = gone;
     else req.on('error', gone);
   });

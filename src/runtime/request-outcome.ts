@@ -23,7 +23,7 @@ export interface FailureInput {
 
 export function abortedOutcome(reason: unknown, ctx: ReqContext): Outcome {
   if (reason instanceof UpstreamFault && reason.kind === 'client_gone')
-    return { ok: false, error: new SwitchyardError('invalid_request', 'client closed the request', { status: 499 }), clientGone: true };
+    return { ok: false, error: new SwitchyardError('client_closed_request', 'client closed the request'), clientGone: true };
   return {
     ok: false,
     error: new SwitchyardError('timeout', `request deadline of ${ctx.deadlineAt - ctx.receivedAt} ms passed after ${ctx.attempts} attempt(s)`),

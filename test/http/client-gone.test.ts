@@ -199,6 +199,6 @@ it('a client gone mid-answer aborts the request (499 in the ledger, long before 
     rows = await ledger.rows({ requestId });
   }
   expect(rows).toHaveLength(1);
-  expect(rows[0]).toMatchObject({ status: 499 });
+  expect(rows[0]).toMatchObject({ status: 499, errorCode: 'client_closed_request' });
   expect(Date.now() - started).toBeLessThan((SLOW_TOKENS * SLOW_GAP_MS) / 2);
 });

@@ -565,8 +565,8 @@ describe('the in-flight journal and the attempt', () => {
     await g.done;
     expect([g.sink.status, upstreamCalls('up-a'), upstreamCalls('up-b'), sent]).toEqual([null, 0, 0, [true]]);
     const [row] = await ledger.rows({ requestId: `req-${n}` });
-    // As a client gone mid-attempt is recorded (request-outcome.ts abortedOutcome: 499 invalid_request); the endpoint's slot given back.
-    expect([row?.errorCode, row?.status, row?.costNano, rt!.modelStats('a').inFlight]).toEqual(['invalid_request', 499, 0, 0]);
+    // As a client gone mid-attempt is recorded (request-outcome.ts abortedOutcome: 499 client_closed_request); the endpoint's slot given back.
+    expect([row?.errorCode, row?.status, row?.costNano, rt!.modelStats('a').inFlight]).toEqual(['client_closed_request', 499, 0, 0]);
     expect(journal()).toBe('');
   });
 
