@@ -422,6 +422,25 @@ const TABLE: Row[] = [
   },
   {
     fault: 'rate_limit',
+    name: 'a 429 with only retry-after-ms (OpenAI, Azure), JSON: the same endpoint is asked again after it, no fail-over',
+    run: async () => {
+      const pair = PAIRS.gpt;
+      await ready(pair.ep, pair.fallbackEp);
+      await sim.setFault(pair.up, { kind: 'rate_limit', retryAfterMs: 300, times: 1 });
+      const p = prompt('429 retry-after-ms');
+      const r = await ask(sc, pair.model, p, { stream: false });
+      expectWhole(r, p, pair.model);
+      expect(r.headers?.get('x-switchyard-attempts')).toBe('2');
+      expect(ledgerRow(ledgerFile, r.headers!.get('x-request-id')!)?.attempts).toBe(2);
+      const log = await bounded();
+      const mine = hits(log, pair.up);
+      expect(mine.map((e) => e.status)).toEqual([429, 200]);
+      expect(gaps(mine)[0]).toBeGreaterThanOrEqual(300);
+      expect(hits(log, pair.fallbackUp)).toHaveLength(0);
+    },
+  },
+  {
+    fault: 'rate_limit',
     name: 'a 429 with a long retry-after (Anthropic wire, streaming): immediate fail-over, the endpoint left alone until then',
     run: async () => {
       const pair = PAIRS.claude;
