@@ -125,6 +125,9 @@ function succeeded(ctx: EndpointContext, ev: Extract<EndpointEvent, { type: 'ups
   });
 }
 
+/** Throttled by its own rpm/tpm window (not by an upstream 429, its rate headers or a shared store). */
+export const ownWindowThrottle = (reason: string | null): boolean => reason === 'rpm window full' || reason === 'tpm window full';
+
 /**
  * Per-request bookkeeping that crosses no state edge (issue 14: state edges are actor events,
  * bookkeeping need not be). For an event the machine would take as a targetless transition
@@ -161,8 +164,14 @@ export const endpointMachine = setup({
     reachesFailureThreshold: ({ context, event }) =>
       event.type === 'upstream.failed' && event.countsAsFailure && context.failures + 1 >= context.settings.failureThreshold,
     countsAsFailure: ({ event }) => event.type === 'upstream.failed' && event.countsAsFailure,
-    /** Throttled because a shared store said so (not by the upstream or this replica's own windows). */
-    isSharedThrottle: ({ context }) => context.reason?.startsWith('shared ') === true,
+    /**
+     * `window.admitted`: a shared store admitted a request again (throttled because it said so), or a
+     * finished request's real token count freed this endpoint's own full window before the `retryAt`
+     * its estimate gave.
+     */
+    windowAdmitsAgain: ({ context, event }) =>
+      context.reason?.startsWith('shared ') === true ||
+      (ownWindowThrottle(context.reason) && !windowFull(context, Math.max(context.now, event.type === 'window.admitted' ? event.at : context.now))),
   },
   delays: {
     /** Until the throttle ends (`retryAt`), measured from the last known time. */
@@ -272,7 +281,7 @@ export const endpointMachine = setup({
         'upstream.rateLimited': { target: 'throttled', reenter: true, actions: 'rateLimited' },
         'window.exhausted': { target: 'throttled', reenter: true, actions: 'exhausted' },
         // Healthy again at once; its `always` re-checks this replica's own windows.
-        'window.admitted': { guard: 'isSharedThrottle', target: 'healthy', actions: ['observeTime', 'clearThrottle'] },
+        'window.admitted': { guard: 'windowAdmitsAgain', target: 'healthy', actions: ['observeTime', 'clearThrottle'] },
       },
     },
     'circuit-open': {

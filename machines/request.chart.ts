@@ -105,7 +105,22 @@ export type ReqEvent =
   | { type: 'budget.refused'; at: number; budget: string; limit: number; spent: number; reserved: number }
   | { type: 'attempt.committed'; at: number }
   | { type: 'attempt.succeeded'; at: number; costNano: number }
-  | { type: 'attempt.failed'; at: number; fault: FaultView; next: NextStep; delayMs: number; partialCostNano: number; smallerModels: string[] }
+  /**
+   * `retryLater`: the endpoint only throttled this request (a 429 longer than `maxRetryAfterMs`) and may
+   * take it again once its throttle ends, within its attempt limit and the deadline: failing over
+   * does not exclude it, so when every other candidate is gone the request waits for it, as a new
+   * request would, instead of failing at once.
+   */
+  | {
+      type: 'attempt.failed';
+      at: number;
+      fault: FaultView;
+      next: NextStep;
+      delayMs: number;
+      partialCostNano: number;
+      smallerModels: string[];
+      retryLater?: boolean;
+    }
   | { type: 'budget.settled'; at: number };
 
 export type ReqEventType = ReqEvent['type'];
@@ -190,7 +205,8 @@ function failedAttempt(c: ReqContext, e: Ev<'attempt.failed'>, more: Partial<Req
  */
 function onFailure(continuation: boolean): Array<Branch<Ev<'attempt.failed'>>> {
   const failedAt = (c: ReqContext, e: Ev<'attempt.failed'>, more: Partial<ReqContext> = {}): Partial<ReqContext> => failedAttempt(c, e, more, continuation);
-  const exclude = (c: ReqContext, e: Ev<'attempt.failed'>): Partial<ReqContext> => failedAt(c, e, { excluded: [...c.excluded, endpointOf(c)] });
+  const exclude = (c: ReqContext, e: Ev<'attempt.failed'>): Partial<ReqContext> =>
+    e.retryLater === true ? failedAt(c, e) : failedAt(c, e, { excluded: [...c.excluded, endpointOf(c)] });
   return [
     {
       to: 'failed',

@@ -5,7 +5,14 @@
  */
 import type { ActorRefFrom } from 'xstate';
 import { gcraAdmits, gcraFreeAt } from '../../machines/gcra.js';
-import { bookkeeping, type endpointMachine, type EndpointSettings, type EndpointStateValue } from '../../machines/endpoint.machine.js';
+import {
+  bookkeeping,
+  ownWindowThrottle,
+  windowFull,
+  type endpointMachine,
+  type EndpointSettings,
+  type EndpointStateValue,
+} from '../../machines/endpoint.machine.js';
 import type { EndpointEvent } from '../../machines/events.js';
 import type { Config, EndpointConfig, ModelConfig, ProviderConfig } from '../config/schema.js';
 import type { ProviderAdapter } from '../upstream/adapters/types.js';
@@ -102,14 +109,27 @@ export function latencyOf(h: EndpointHandle): number {
  * (the caller then notifies what the actor's subscribers would have been told).
  */
 export function recordOn(actor: EndpointActor, ev: EndpointEvent, quiet: boolean): boolean {
+  let inPlace = false;
   if (quiet) {
     const snap = actor.getSnapshot();
     const u = snap.status === 'active' ? bookkeeping(snap.value as EndpointStateValue, snap.context, ev, true) : null;
     if (u !== null) {
       Object.assign(snap.context, u);
-      return true;
+      inPlace = true;
     }
   }
-  actor.send(ev);
-  return false;
+  if (!inPlace) actor.send(ev);
+  if (ev.type === 'upstream.succeeded' || ev.type === 'upstream.released') admitIfFreed(actor, ev.at);
+  return inPlace;
+}
+
+/**
+ * A finished request's TPM estimate was just replaced by its real count: an endpoint throttled only
+ * by its own window that now admits again is healthy at once, not at the `retryAt` the estimate gave
+ * (a request that reserved its whole max_tokens and used a few would keep it throttled up to a minute).
+ */
+function admitIfFreed(actor: EndpointActor, at: number): void {
+  const snap = actor.getSnapshot();
+  if (snap.status !== 'active' || snap.value !== 'throttled' || !ownWindowThrottle(snap.context.reason)) return;
+  if (!windowFull(snap.context, Math.max(snap.context.now, at))) actor.send({ type: 'window.admitted', at });
 }

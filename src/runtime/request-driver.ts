@@ -436,6 +436,8 @@ export class RequestDriver {
       delayMs: d.next.step === 'retry_same' ? d.next.delayMs : 0,
       partialCostNano,
       smallerModels,
+      retryLater:
+        v.event === 'rateLimited' && d.next.step === 'failover' && per.attempts < this.rt.cfg.resilience.retry.maxAttempts && v.retryAt < ctx.deadlineAt,
     };
   }
 }

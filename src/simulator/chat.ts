@@ -128,6 +128,7 @@ export function applyRefusingFault(
     case 'rate_limit': {
       const h = { ...headers };
       if (fault.retryAfterSec !== undefined) h['retry-after'] = retryAfterValue(fault.retryAfterSec * 1000, fault.retryAfterDate === true);
+      if (fault.retryAfterMs !== undefined) h['retry-after-ms'] = String(fault.retryAfterMs);
       if (fault.rateLimitHeaders === true) {
         Object.assign(h, wire.rateHeaders({ limit: settings.rpm ?? NOMINAL_RPM, remaining: 0, resetMs: (fault.retryAfterSec ?? 60) * 1000 }, null));
       }
@@ -137,6 +138,7 @@ export function applyRefusingFault(
     case 'http_error': {
       const h = { ...headers };
       if (fault.retryAfterSec !== undefined) h['retry-after'] = retryAfterValue(fault.retryAfterSec * 1000, false);
+      if (fault.retryAfterMs !== undefined) h['retry-after-ms'] = String(fault.retryAfterMs);
       sendError(res, wire, wire.httpError(fault.status, fault.message), entry, h);
       return true;
     }

@@ -17,6 +17,8 @@ export const FaultSchema = z.discriminatedUnion('kind', [
     retryAfterSec: z.number().min(0).optional(),
     /** Send `retry-after` as an HTTP-date instead of seconds. */
     retryAfterDate: z.boolean().optional(),
+    /** Send `retry-after-ms` (OpenAI's and Azure's header, milliseconds). */
+    retryAfterMs: z.number().min(0).optional(),
     /** Include x-ratelimit-* / anthropic-ratelimit-* headers with remaining 0. */
     rateLimitHeaders: z.boolean().optional(),
     ...lifetime,
@@ -27,6 +29,7 @@ export const FaultSchema = z.discriminatedUnion('kind', [
     status: z.union([z.literal(500), z.literal(502), z.literal(503), z.literal(529)], { error: 'expected one of 500, 502, 503, 529' }),
     message: z.string().optional(),
     retryAfterSec: z.number().min(0).optional(),
+    retryAfterMs: z.number().min(0).optional(),
     ...lifetime,
   }),
   z.strictObject({ kind: z.literal('reset'), ...lifetime }),

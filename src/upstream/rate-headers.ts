@@ -1,5 +1,6 @@
 /**
- * Reading rate-limit headers: `retry-after` (seconds or HTTP-date), OpenAI's
+ * Reading rate-limit headers: `retry-after-ms` (milliseconds, OpenAI's and Azure's; read first,
+ * as the OpenAI and Anthropic SDKs do), `retry-after` (seconds or HTTP-date), OpenAI's
  * `x-ratelimit-remaining-*` / `x-ratelimit-reset-*` (durations like `1s`, `6m0s`, `20ms`)
  * and Anthropic's `anthropic-ratelimit-*-remaining` / `-reset` (RFC 3339 times).
  */
@@ -23,6 +24,13 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   if (!HTTP_DATE.test(v)) return null;
   const t = Date.parse(v);
   return Number.isNaN(t) ? null : Math.max(0, t - now);
+}
+
+/** `retry-after-ms` (a non-negative decimal number of milliseconds) as whole milliseconds, or null. */
+export function parseRetryAfterMs(value: string | undefined): number | null {
+  if (value === undefined) return null;
+  const v = value.trim();
+  return /^\d+(\.\d+)?$/.test(v) ? Math.ceil(Number(v)) : null;
 }
 
 /** Go-style durations as OpenAI sends them: `1s`, `6m0s`, `1h2m3.5s`, `20ms`. */
@@ -61,5 +69,6 @@ export function parseRateLimit(h: Headers, now: number): RateLimitInfo {
     const t = pick('x-ratelimit-reset-tokens', 'anthropic-ratelimit-tokens-reset');
     if (t !== null) resetMs = Math.max(resetMs ?? 0, t);
   }
-  return { retryAfterMs: parseRetryAfter(one(h, 'retry-after'), now), remainingRequests, remainingTokens, resetMs };
+  const retryAfterMs = parseRetryAfterMs(one(h, 'retry-after-ms')) ?? parseRetryAfter(one(h, 'retry-after'), now);
+  return { retryAfterMs, remainingRequests, remainingTokens, resetMs };
 }

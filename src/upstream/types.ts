@@ -94,7 +94,7 @@ export interface OpenAIChunk {
 
 /** Rate-limit information read from response headers. */
 export interface RateLimitInfo {
-  /** `retry-after` as ms from now. */
+  /** `retry-after-ms`, else `retry-after`, as ms from now. */
   retryAfterMs: number | null;
   remainingRequests: number | null;
   remainingTokens: number | null;

@@ -54,6 +54,8 @@ const DEEPSEEK_UP = 'deepseek-chat';
 const DEEPSEEK = 'deepseek-v3.2';
 const GEMINI = 'gemini-2.5-flash';
 const LOCKED_UP = 'gpt-locked';
+const SOLO = 'solo';
+const SOLO_UP = 'solo-up';
 const EP = { gpt: 'gpt-4.1@openai', claude: 'claude-sonnet-4.5@anthropic', deepseek: 'deepseek-v3.2@deepseek', gemini: 'gemini-2.5-flash@gemini' };
 
 /** A requested model and the fallback the test config gives it. */
@@ -89,6 +91,15 @@ beforeAll(async () => {
     latencyPriorMs: 600,
     fallbacks: [CLAUDE],
     endpoints: [{ provider: 'openai-nokey', upstreamModel: LOCKED_UP }],
+  };
+  // A model with one endpoint and no fallback.
+  (cfg.models as Record<string, unknown>)[SOLO] = {
+    tier: 'balanced',
+    price: { inputPerMTok: 0.28, outputPerMTok: 0.42 },
+    contextWindow: 128_000,
+    capabilities: ['chat'],
+    latencyPriorMs: 100,
+    endpoints: [{ provider: 'deepseek', upstreamModel: SOLO_UP }],
   };
   ledgerFile = String((cfg.storage as { ledger: string }).ledger).slice('sqlite:'.length);
   sc = await startSidecar(cfg);
@@ -418,6 +429,41 @@ const TABLE: Row[] = [
       const log = await sim.log();
       expect(hits(log, pair.up)).toHaveLength(0);
       expect(log.some((e) => e.status === 429)).toBe(false);
+    },
+  },
+  {
+    fault: 'rate_limit',
+    name: 'a 429 with only retry-after-ms (OpenAI, Azure), JSON: the same endpoint is asked again after it, no fail-over',
+    run: async () => {
+      const pair = PAIRS.gpt;
+      await ready(pair.ep, pair.fallbackEp);
+      await sim.setFault(pair.up, { kind: 'rate_limit', retryAfterMs: 300, times: 1 });
+      const p = prompt('429 retry-after-ms');
+      const r = await ask(sc, pair.model, p, { stream: false });
+      expectWhole(r, p, pair.model);
+      expect(r.headers?.get('x-switchyard-attempts')).toBe('2');
+      expect(ledgerRow(ledgerFile, r.headers!.get('x-request-id')!)?.attempts).toBe(2);
+      const log = await bounded();
+      const mine = hits(log, pair.up);
+      expect(mine.map((e) => e.status)).toEqual([429, 200]);
+      expect(gaps(mine)[0]).toBeGreaterThanOrEqual(300);
+      expect(hits(log, pair.fallbackUp)).toHaveLength(0);
+    },
+  },
+  {
+    fault: 'rate_limit',
+    name: 'a 429 with a long retry-after on a model with nothing to fail over to (streaming): it waits for the throttle, then the same endpoint answers',
+    run: async () => {
+      await ready(`${SOLO}@deepseek`);
+      await sim.setFault(SOLO_UP, { kind: 'rate_limit', retryAfterSec: 2, times: 1 });
+      const p = prompt('429 long solo');
+      const r = await ask(sc, SOLO, p, { stream: true });
+      expectWhole(r, p, SOLO);
+      expect(r.headers?.get('x-switchyard-attempts')).toBe('2');
+      expect(ledgerRow(ledgerFile, r.headers!.get('x-request-id')!)?.attempts).toBe(2);
+      const mine = hits(await bounded(), SOLO_UP);
+      expect(mine.map((e) => e.status)).toEqual([429, 200]);
+      expect(gaps(mine)[0]).toBeGreaterThanOrEqual(2000);
     },
   },
   {

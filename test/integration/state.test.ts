@@ -47,6 +47,8 @@ beforeAll(async () => {
   models.single = { ...small, endpoints: [{ provider: 'deepseek', upstreamModel: 'single-up', maxConcurrent: 1 }] };
   // Two requests a minute (and 1000 tokens): the third finds it throttled for ~30 s.
   models.capped = { ...small, endpoints: [{ provider: 'deepseek', upstreamModel: 'capped-up', rpm: 2, tpm: 1000 }] };
+  // 1000 tokens a minute.
+  models.tokcap = { ...small, maxOutputTokens: 4000, endpoints: [{ provider: 'deepseek', upstreamModel: 'tokcap-up', tpm: 1000 }] };
   sc = await startSidecar(cfg);
 });
 
@@ -83,7 +85,15 @@ describe('/switchyard/state', () => {
   it('shows every endpoint, the budgets and the supervisor, with live counters', async () => {
     const before = await stateOf(sc);
     expect(before.endpoints.map((e) => e.id).sort()).toEqual(
-      ['capped@deepseek', 'claude-sonnet-4.5@anthropic', 'deepseek-v3.2@deepseek', 'gemini-2.5-flash@gemini', 'gpt-4.1@openai', 'single@deepseek'].sort(),
+      [
+        'capped@deepseek',
+        'claude-sonnet-4.5@anthropic',
+        'deepseek-v3.2@deepseek',
+        'gemini-2.5-flash@gemini',
+        'gpt-4.1@openai',
+        'single@deepseek',
+        'tokcap@deepseek',
+      ].sort(),
     );
     for (const e of before.endpoints) expectEndpointShape(e);
     const routedBefore = before.supervisor.requestsRouted;
@@ -156,6 +166,20 @@ describe('/switchyard/state', () => {
     const log = hits(await sim.log(), 'single-up');
     expect(log).toHaveLength(2);
     expect(log[1]!.at - log[0]!.at).toBeGreaterThanOrEqual(500);
+  });
+
+  it('a request that reserved more of the tpm window than it used frees it when it ends: healthy at once, not throttled for the estimate', async () => {
+    // max_tokens 2000: twice the window is counted while it runs (a cost over the limit fits an empty window).
+    const first = await sc.client.chat.completions.create({ model: 'tokcap', max_tokens: 2000, messages: [{ role: 'user', content: 'tokcap 1' }] });
+    expect(first.choices[0]?.message.content).toBe(expectedAnswer('tokcap 1', OUTPUT_TOKENS));
+    const e = await endpoint(sc, 'tokcap@deepseek');
+    expect(e).toMatchObject({ state: 'healthy', retryAt: null, reason: null });
+    expect(e.tpm.used).toBeLessThan(100);
+    // The next one finds room for its estimate at once.
+    const second = await ask(sc, 'tokcap', 'tokcap 2', { stream: true, headers: { 'x-switchyard-timeout-ms': '8000' } });
+    expect(second.error, String(second.error)).toBeNull();
+    expect(second.text).toBe(expectedAnswer('tokcap 2', OUTPUT_TOKENS));
+    expect(hits(await sim.log(), 'tokcap-up')).toHaveLength(2);
   });
 
   it('shows an endpoint whose rpm window is full as throttled with retryAt; a request then gets 503 with retry-after', async () => {

@@ -88,7 +88,8 @@ describe('endpoint bookkeeping in place', () => {
           clock.increment(s.wait);
           elapsed += s.wait;
           const ev = eventOf(s, T0 + elapsed);
-          sent.send(ev);
+          // The runtime's watched path: every event through the actor (and what follows a finish).
+          expect(recordOn(sent, ev, false)).toBe(false);
           if (recordOn(quiet, ev, true)) inPlace++;
           else throughActor++;
           const a = sent.getSnapshot();
@@ -130,5 +131,27 @@ describe('endpoint bookkeeping in place', () => {
     const before = structuredClone(quiet.getSnapshot().context);
     expect(recordOn(quiet, { type: 'request.dispatched', at: T0, estTokens: 1 }, true)).toBe(false);
     expect(quiet.getSnapshot().context).toEqual(before);
+  });
+
+  it("a finish that frees the endpoint's own full tpm window ends the throttle at once, watched or not; a 429's throttle stays", () => {
+    for (const quiet of [false, true]) {
+      const { clock, sent: actor } = pair();
+      const at = () => T0 + clock.now();
+      // Three times the 2000-token limit counted while it runs: throttled for two minutes by the estimate.
+      recordOn(actor, { type: 'request.dispatched', at: at(), estTokens: 6000 }, quiet);
+      expect([actor.getSnapshot().value, actor.getSnapshot().context.reason]).toEqual(['throttled', 'tpm window full']);
+      clock.increment(1000);
+      recordOn(actor, { type: 'upstream.succeeded', at: at(), latencyMs: 900, ttftMs: null, tokens: 30, estTokens: 6000 }, quiet);
+      expect(actor.getSnapshot().value).toBe('healthy');
+      expect(actor.getSnapshot().context).toMatchObject({ retryAt: null, reason: null });
+
+      // Throttled by the upstream (a 429), a finish that frees the window does not end it.
+      recordOn(actor, { type: 'request.dispatched', at: at(), estTokens: 100 }, quiet);
+      recordOn(actor, { type: 'request.dispatched', at: at(), estTokens: 100 }, quiet);
+      recordOn(actor, { type: 'upstream.rateLimited', at: at(), retryAt: at() + 7000, estTokens: 100 }, quiet);
+      recordOn(actor, { type: 'upstream.succeeded', at: at(), latencyMs: 900, ttftMs: null, tokens: 5, estTokens: 100 }, quiet);
+      expect([actor.getSnapshot().value, actor.getSnapshot().context.reason]).toEqual(['throttled', 'upstream 429']);
+      actor.stop();
+    }
   });
 });

@@ -231,6 +231,60 @@ describe('request driver on a simulated clock', () => {
     expect([sink.status, sink.headers['x-switchyard-model'], upstreamCalls('up-a'), upstreamCalls('up-b')]).toEqual([200, 'b', 1, 1]);
   });
 
+  it('a long retry-after on the only candidate: the request waits for the throttle to end (as a new request would), then asks it again', async () => {
+    const r = await runtime({ maxRetryAfterMs: 1000, requestTimeoutMs: 30_000 });
+    sim.setFault('up-b', { kind: 'rate_limit', retryAfterSec: 5, times: 1 });
+    const { sink, done } = start(r, { model: 'b' });
+    await waitsFor(5000);
+    expect(r.queue.depth).toBe(1);
+    clock.advance(4999);
+    expect([sink.status, upstreamCalls('up-b')]).toEqual([null, 1]);
+    clock.advance(1);
+    await done;
+    expect([sink.status, sink.headers['x-switchyard-model'], sink.headers['x-switchyard-attempts'], upstreamCalls('up-b')]).toEqual([200, 'b', '2', 2]);
+  });
+
+  it('a long retry-after: after the fallback failed too, the throttled primary is waited for within the deadline', async () => {
+    const r = await runtime({ maxRetryAfterMs: 1000, requestTimeoutMs: 30_000 });
+    sim.setFault('up-a', { kind: 'rate_limit', retryAfterSec: 5, times: 1 });
+    sim.setFault('up-b', { kind: 'http_error', status: 500 });
+    const { sink, done } = start(r);
+    // b's 500: one quick retry after the backoff (100 ms with rng 0), a 500 again; then the rest of a's 5 s.
+    await waitsFor(100);
+    clock.advance(100);
+    await waitsFor(4900);
+    expect([sink.status, upstreamCalls('up-a'), upstreamCalls('up-b')]).toEqual([null, 1, 2]);
+    clock.advance(4900);
+    await done;
+    expect([sink.status, sink.headers['x-switchyard-model'], sink.headers['x-switchyard-attempts'], upstreamCalls('up-a'), upstreamCalls('up-b')]).toEqual([
+      200,
+      'a',
+      '4',
+      2,
+      2,
+    ]);
+  });
+
+  it('a retry-after that ends after the deadline on the only candidate: 503 no_endpoint_available at once', async () => {
+    const r = await runtime({ maxRetryAfterMs: 1000, requestTimeoutMs: 30_000 });
+    sim.setFault('up-b', { kind: 'rate_limit', retryAfterSec: 40 });
+    const { sink, done } = start(r, { model: 'b' });
+    await done;
+    expect([sink.status, sink.error?.code, sink.error?.headers['retry-after'], upstreamCalls('up-b')]).toEqual([503, 'no_endpoint_available', '40', 1]);
+  });
+
+  it('a long retry-after every time on the only candidate: retry.maxAttempts on it, then 503, never more', async () => {
+    const r = await runtime({ maxRetryAfterMs: 1000, requestTimeoutMs: 60_000 });
+    sim.setFault('up-b', { kind: 'rate_limit', retryAfterSec: 5 });
+    const { sink, done } = start(r, { model: 'b' });
+    for (let i = 0; i < 2; i++) {
+      await waitsFor(5000);
+      clock.advance(5000);
+    }
+    await done;
+    expect([sink.status, sink.error?.code, upstreamCalls('up-b')]).toEqual([503, 'no_endpoint_available', 3]);
+  });
+
   it('a hung upstream: the deadline on the simulated clock ends it with 504, the attempt aborted', async () => {
     const r = await runtime({ requestTimeoutMs: 20_000, headersTimeoutMs: 600_000 });
     sim.setFault('*', { kind: 'hang' });

@@ -129,6 +129,14 @@ describe('parseRateLimit', () => {
     });
   });
 
+  it('retry-after-ms (OpenAI, Azure) is read first, as the OpenAI and Anthropic SDKs do; a broken one falls back to retry-after', () => {
+    expect(parseRateLimit({ 'retry-after-ms': '400' }, NOW).retryAfterMs).toBe(400);
+    expect(parseRateLimit({ 'retry-after-ms': '250.5', 'retry-after': '1' }, NOW).retryAfterMs).toBe(251);
+    expect(parseRateLimit({ 'retry-after-ms': '0', 'retry-after': '20' }, NOW).retryAfterMs).toBe(0);
+    for (const v of ['', 'soon', '-5', '1e3', 'NaN']) expect(parseRateLimit({ 'retry-after-ms': v, 'retry-after': '3' }, NOW).retryAfterMs, v).toBe(3000);
+    expect(parseRateLimit({ 'retry-after-ms': 'soon' }, NOW).retryAfterMs).toBeNull();
+  });
+
   it('reads the first value of a repeated header', () => {
     const info = parseRateLimit({ 'retry-after': ['4', '9'], 'x-ratelimit-remaining-requests': ['0'], 'x-ratelimit-reset-requests': ['3s'] }, NOW);
     expect(info).toMatchObject({ retryAfterMs: 4000, remainingRequests: 0, resetMs: 3000 });
