@@ -50,6 +50,8 @@ export class RequestDriver {
   private completionText: string | null = null;
   private native: NativeBody | null = null;
   private ticket: number | undefined;
+  /** `resilience.queue.maxDepth` when this request found the capacity queue full (its 503 says so). */
+  private queueFull: number | null = null;
   /** The running attempt's end, as the event it becomes (`streaming` waits on it). */
   private attemptEnd: Promise<ReqEvent> | null = null;
   private costNano = 0;
@@ -165,6 +167,7 @@ export class RequestDriver {
       model: this.call.body.model,
       maxCostUsd: this.call.hints.maxCostUsd,
       tooSlow: this.tooSlow(),
+      queueFull: this.queueFull,
       retryAfterSeconds: () => this.rt.retryAfterSeconds(this.plan?.candidates ?? []),
     });
   }
@@ -200,6 +203,7 @@ export class RequestDriver {
         return this.aborted() ?? this.pick(cmd, at);
       case 'wait': {
         this.ticket ??= this.rt.queue.ticket();
+        if (this.rt.queue.depth >= this.rt.cfg.resilience.queue.maxDepth) this.queueFull = this.rt.cfg.resilience.queue.maxDepth;
         return this.rt.queue
           .wait(cmd.until, this.ac.signal, this.ticket, at)
           .then((admitted) => this.aborted() ?? { type: admitted ? 'capacity.freed' : 'capacity.refused', at: this.rt.now() });

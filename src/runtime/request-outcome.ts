@@ -18,6 +18,8 @@ export interface FailureInput {
   maxCostUsd: number | null;
   /** x-switchyard-max-latency-ms when no candidate endpoint is that fast (null otherwise). */
   tooSlow?: number | null;
+  /** `resilience.queue.maxDepth` when the request found the capacity queue full (null otherwise). */
+  queueFull?: number | null;
   retryAfterSeconds: () => number;
 }
 
@@ -69,7 +71,12 @@ function exhausted(inp: FailureInput): Outcome {
         ),
       };
     }
-    const why = f ? `last upstream answer: ${f.message}` : 'every candidate endpoint is circuit-open or throttled';
+    const full = inp.queueFull ?? null;
+    const why = f
+      ? `last upstream answer: ${f.message}`
+      : full !== null
+        ? `every candidate endpoint is busy (maxConcurrent), throttled or circuit-open, and ${full} requests already wait for one (resilience.queue.maxDepth)`
+        : 'every candidate endpoint is circuit-open or throttled';
     return {
       ok: false,
       error: new SwitchyardError('no_endpoint_available', `no endpoint available for ${inp.model}: ${why}`, {

@@ -296,16 +296,24 @@ interface Outcome {
   code: string | null;
   retryAfter: string | null;
   ms: number;
+  message: string;
 }
 
 async function limited(headers: Hdrs = {}): Promise<Outcome> {
   const t0 = Date.now();
   try {
     const { response } = await sc.client.chat.completions.create({ model: 'limited', messages: [{ role: 'user', content: 'hi' }] }, { headers }).withResponse();
-    return { ok: true, status: response.status, code: null, retryAfter: null, ms: Date.now() - t0 };
+    return { ok: true, status: response.status, code: null, retryAfter: null, ms: Date.now() - t0, message: '' };
   } catch (err) {
     if (!(err instanceof OpenAI.APIError)) throw err;
-    return { ok: false, status: err.status ?? 0, code: err.code ?? null, retryAfter: err.headers?.get('retry-after') ?? null, ms: Date.now() - t0 };
+    return {
+      ok: false,
+      status: err.status ?? 0,
+      code: err.code ?? null,
+      retryAfter: err.headers?.get('retry-after') ?? null,
+      ms: Date.now() - t0,
+      message: err.message,
+    };
   }
 }
 
@@ -367,6 +375,8 @@ describe('queueing behind a full RPM window', () => {
     expect(refused.length).toBeGreaterThanOrEqual(2);
     for (const r of refused) {
       expect(r).toMatchObject({ status: 503, code: 'no_endpoint_available' });
+      // It says why: the queue is full, not only "circuit-open or throttled".
+      expect(r.message).toContain('0 requests already wait for one (resilience.queue.maxDepth)');
       expect(Number(r.retryAfter)).toBeGreaterThanOrEqual(1);
       expect(r.ms).toBeLessThan(SLOT_MS);
     }
