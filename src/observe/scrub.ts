@@ -13,10 +13,14 @@ const REDACTED = '[redacted]';
 /** Shorter values are not treated as secrets: scrubbing them would mangle ordinary text. */
 const MIN_SECRET_CHARS = 8;
 
-/** Shapes of credentials: `Bearer …`, `x-api-key: …`, OpenAI/Anthropic `sk-…`, Google `AIza…`. */
+/**
+ * Shapes of credentials: `Bearer …`, an echoed `Authorization:` header of any scheme (`Basic …`),
+ * `x-api-key: …` / Azure's `api-key: …` / `x-goog-api-key: …`, OpenAI/Anthropic `sk-…`, Google `AIza…`.
+ */
 const LOOKS_SECRET = [
   /\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi,
-  /\b(x-api-key["']?\s*[:=]\s*["']?)[^\s"',;]{8,}/gi,
+  /\b(authorization["']?\s*[:=]\s*["']?(?:[A-Za-z][A-Za-z0-9-]*\s+)?)[^\s"',;]{8,}/gi,
+  /\b(api-key["']?\s*[:=]\s*["']?)[^\s"',;]{8,}/gi,
   /\b()sk-[A-Za-z0-9_-]{16,}/g,
   /\b()AIza[0-9A-Za-z_-]{30,}/g,
 ];

@@ -10,6 +10,10 @@ describe('scrub', () => {
 
   it.each([
     ['authorization: Bearer abcdefgh12345678', 'authorization: Bearer [redacted]'],
+    ['{"Authorization": "Basic dXNlcjpwYXNzd29yZA=="} was refused', '{"Authorization": "Basic [redacted]"} was refused'],
+    ['authorization=Digest username12345', 'authorization=Digest [redacted]'],
+    ['api-key: 0123456789abcdef0123 (Azure)', 'api-key: [redacted] (Azure)'],
+    ['x-goog-api-key: some-gemini-key-value', 'x-goog-api-key: [redacted]'],
     ['x-api-key: sk-ant-api03-abcdefghijklmnopqrstuvwxyz', 'x-api-key: [redacted]'],
     ['key sk-proj-abcdefghijklmnopqrstuvwxyz012 is invalid', 'key [redacted] is invalid'],
     ['google AIzaSyA1234567890abcdefghijklmnopqrstuv here', 'google [redacted] here'],
@@ -19,5 +23,8 @@ describe('scrub', () => {
 
   it('leaves ordinary text alone', () => {
     expect(scrub('The bearer of bad news asked for a token count of 42.')).toBe('The bearer of bad news asked for a token count of 42.');
+    expect(scrub('Basic authentication is required; authorization failed for this organization.')).toBe(
+      'Basic authentication is required; authorization failed for this organization.',
+    );
   });
 });
