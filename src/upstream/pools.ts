@@ -3,7 +3,8 @@
  * on its own (body timeout) are off: switchyard applies its own per-attempt limits, so the
  * fault is classified once, in one place.
  */
-import { Pool } from 'undici';
+import type { Socket } from 'node:net';
+import { Pool, buildConnector, errors } from 'undici';
 
 export interface PoolOptions {
   connections: number;
@@ -21,7 +22,7 @@ export class UpstreamPools {
         pipelining: 1,
         keepAliveTimeout: 30_000,
         keepAliveMaxTimeout: 600_000,
-        connect: { timeout: opts.connectTimeoutMs },
+        connect: timedConnector(opts.connectTimeoutMs),
         headersTimeout: 0,
         bodyTimeout: 0,
       });
@@ -34,4 +35,37 @@ export class UpstreamPools {
     await Promise.all([...this.pools.values()].map((p) => p.close().catch(() => undefined)));
     this.pools.clear();
   }
+}
+
+/**
+ * undici's connector with its own connect timeout off and a native timer instead: undici's runs
+ * on its coarse clock (ticks of ~0.5 s) and fired up to ~0.5 s late. The timer exists only while
+ * a new connection (TCP, and TLS when https) is being made: a request on a pooled keep-alive
+ * socket makes none. On expiry the socket is destroyed with undici's ConnectTimeoutError, as
+ * undici does, so the pool and the transport see the same error (classified `connect_timeout`).
+ */
+export function timedConnector(timeoutMs: number): buildConnector.connector {
+  const connect = buildConnector({ timeout: 0 });
+  return (options, callback) => {
+    let timer: NodeJS.Timeout | undefined = undefined;
+    let settled = false;
+    // undici's connector returns the socket it opens (its type says void).
+    const socket = connect(options, (...args) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      callback(...args);
+    }) as unknown as Socket | undefined;
+    if (settled) return;
+    timer = setTimeout(() => {
+      const err = new errors.ConnectTimeoutError(`Connect Timeout Error (attempted address: ${options.hostname}:${options.port}, timeout: ${timeoutMs}ms)`);
+      // Destroyed with an error, the socket's 'error' ends the connect through the callback above.
+      if (socket !== undefined) socket.destroy(err);
+      else {
+        settled = true;
+        callback(err, null);
+      }
+    }, timeoutMs);
+    timer.unref();
+  };
 }
