@@ -427,7 +427,7 @@ export class RequestDriver {
     else if (v.event === 'rateLimited') this.rt.endpointEvent(h, { type: 'upstream.rateLimited', at: now, retryAt: v.retryAt, estTokens: est });
     else this.rt.endpointEvent(h, { type: 'upstream.released', at: now, estTokens: est, tokens: partialTokens });
     const logLine = { endpoint: h.id, fault: fault.kind, status: fault.status, next: d.next.step, attempt: ctx.attempts, continuation: wasContinuation };
-    if (d.loud) this.call.log.error(logLine, `endpoint ${h.id} rejected our credentials (${fault.status}): check its apiKeyEnv; failing over`);
+    if (d.loud) this.call.log.error(logLine, loudMessage(h.id, fault.status));
     else this.call.log.info(logLine, `attempt failed: ${fault.message}`);
     const window = h.modelCfg.contextWindow;
     const smallerModels =
@@ -444,4 +444,10 @@ export class RequestDriver {
         v.event === 'rateLimited' && d.next.step === 'failover' && per.attempts < this.rt.cfg.resilience.retry.maxAttempts && v.retryAt < ctx.deadlineAt,
     };
   }
+}
+
+/** The error-level line for a misconfigured endpoint (a `loud` decision): what to check. */
+function loudMessage(id: string, status: number | null): string {
+  if (status === 404) return `endpoint ${id} answered 404 with a body that is not the provider's API error: check its provider's baseUrl; failing over`;
+  return `endpoint ${id} rejected our credentials (${status}): check its apiKeyEnv; failing over`;
 }

@@ -11,8 +11,11 @@
  *   headers / first-token / idle limit  failed (counts)       fail over, never the same endpoint again
  *   stream cut / in-stream error        failed (counts)       fail over (continue the answer if already committed)
  *   401 / 403                           failed (auth, counts) fail over, logged loudly
+ *   404, body not the provider's JSON   failed (other, counts) fail over, logged loudly (a wrong base URL: a web
+ *     error (an HTML page, "Not Found")                        server's page, not the provider's API)
  *   400 context_length_exceeded         released              a model with a larger context window, else the provider's error
- *   other 4xx (400, 404, 413, 422 …)    released              the provider's error, as it was
+ *   other 4xx (400, 404, 413, 422 …)    released              the provider's error, as it was (a 404 in the
+ *                                                             provider's JSON shape: model not found)
  *   deadline / client gone              released              stop
  */
 import type { FaultClass } from '../../machines/events.js';
@@ -97,6 +100,8 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
     return { verdict: failed(fault), next: retry ? { step: 'retry_same', delayMs: delay } : { step: 'failover' }, loud: false };
   }
   if (status === 401 || status === 403) return { verdict: failed('auth'), next: { step: 'failover' }, loud: true };
+  // A 404 that is not the provider's JSON error did not come from its API (a web server's page): the endpoint is misconfigured.
+  if (status === 404 && f.error?.unstructured === true) return { verdict: failed('other'), next: { step: 'failover' }, loud: true };
   if (status === 408) return { verdict: failed('timeout'), next: { step: 'failover' }, loud: false };
   if (f.error?.code === 'context_length_exceeded' || /context.length|too long|maximum context/i.test(f.error?.message ?? '')) {
     return { verdict: { event: 'released' }, next: { step: 'larger_context' }, loud: false };

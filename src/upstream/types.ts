@@ -43,6 +43,11 @@ export interface UpstreamErrorInfo {
   type: string | null;
   code: string | null;
   param: string | null;
+  /**
+   * Set when an error status's body was not the provider's JSON error (an HTML page or a bare
+   * "Not Found" from a web server or proxy: a wrong base URL): its text is the message.
+   */
+  unstructured?: true;
 }
 
 /** One normalised piece of an upstream stream, in OpenAI's chunk format. */

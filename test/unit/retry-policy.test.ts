@@ -3,6 +3,8 @@ import fc from 'fast-check';
 import { configSchema, type ResilienceConfig } from '../../src/config/schema.js';
 import { DEFAULT_THROTTLE_MS, backoffMs, decide, type RetryState } from '../../src/runtime/retry-policy.js';
 import { UpstreamFault, type FaultKind, type RateLimitInfo, type UpstreamErrorInfo } from '../../src/upstream/types.js';
+import { readErrorInfo } from '../../src/upstream/adapters/openai.js';
+import { parseAnthropicError } from '../../src/upstream/adapters/anthropic-response.js';
 
 const R: ResilienceConfig = configSchema.parse({ providers: {}, models: {} }).resilience;
 const NOW = 1_700_000_000_000;
@@ -179,6 +181,29 @@ describe('client errors', () => {
   ])('%i → propagate, released (never counts as a failure)', (status, error) => {
     const d = decide(http(status, { error }), state(), R);
     expect(d).toEqual({ verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false });
+  });
+});
+
+describe("a 404 whose body is not the provider's JSON error (a wrong base URL)", () => {
+  it('an HTML page or a bare "Not Found" → failed(other), failover, logged loudly', () => {
+    for (const body of ['<html><body><h1>404 Not Found</h1></body></html>', 'Not Found', '', '{"detail":"Not Found"}']) {
+      const f = http(404, { error: readErrorInfo(404, body) });
+      expect(decide(f, state(), R), body).toEqual({
+        verdict: { event: 'failed', fault: 'other', countsAsFailure: true },
+        next: { step: 'failover' },
+        loud: true,
+      });
+    }
+  });
+
+  it("the provider's own JSON 404 (OpenAI or Anthropic shape) → propagate, released", () => {
+    const openai = readErrorInfo(
+      404,
+      '{"error":{"message":"The model `x` does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}}',
+    );
+    const anthropic = parseAnthropicError(404, '{"type":"error","error":{"type":"not_found_error","message":"model: x"}}');
+    for (const error of [openai, anthropic])
+      expect(decide(http(404, { error }), state(), R)).toEqual({ verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false });
   });
 });
 

@@ -85,5 +85,5 @@ export function parseAnthropicError(status: number, bodyText: string): UpstreamE
   } catch {
     // Not JSON: the raw text below.
   }
-  return { message: bodyText.slice(0, 300) || fallback, type: null, code: null, param: null };
+  return { message: bodyText.slice(0, 300) || fallback, type: null, code: null, param: null, unstructured: true };
 }

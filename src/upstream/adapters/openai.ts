@@ -27,7 +27,7 @@ export function readErrorInfo(status: number, bodyText: string): UpstreamErrorIn
   } catch {
     // Not JSON: fall through to the raw text.
   }
-  return { message: bodyText.slice(0, 300) || `upstream status ${status}`, type: null, code: null, param: null };
+  return { message: bodyText.slice(0, 300) || `upstream status ${status}`, type: null, code: null, param: null, unstructured: true };
 }
 
 function textOf(content: unknown): string {

@@ -1,0 +1,157 @@
+/**
+ * A 404 from an upstream, in process against real local servers: one whose body is not the
+ * provider's JSON error (an HTML page from a web server: a wrong base URL) is the endpoint's
+ * fault — the request fails over to the fallback and the endpoint's health counts it — while a
+ * 404 in the provider's own JSON shape (the model does not exist) is the provider's answer to
+ * this request and is relayed as it came, with no fail-over.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openLedger } from '../../src/accounting/ledger.js';
+import { configSchema } from '../../src/config/schema.js';
+import type { SwitchyardError } from '../../src/errors.js';
+import type { ChatCall, ChatSink } from '../../src/runtime/api.js';
+import { Runtime } from '../../src/runtime/runtime.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+
+const HTML_404 = '<!DOCTYPE html><html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>';
+const JSON_404 = JSON.stringify({
+  error: { message: 'The model `up-a` does not exist or you do not have access to it.', type: 'invalid_request_error', param: null, code: 'model_not_found' },
+});
+
+class TestSink implements ChatSink {
+  private readonly ac = new AbortController();
+  readonly signal = this.ac.signal;
+  started = false;
+  status: number | null = null;
+  headers: Record<string, string> = {};
+  body = '';
+  error: SwitchyardError | null = null;
+  json(status: number, headers: Record<string, string>, body: string): void {
+    [this.status, this.headers, this.body] = [status, headers, body];
+  }
+  startStream(headers: Record<string, string>): void {
+    [this.started, this.status, this.headers] = [true, 200, headers];
+  }
+  write(data: string): boolean {
+    this.body += `${data}\n`;
+    return true;
+  }
+  drain(): Promise<void> {
+    return Promise.resolve();
+  }
+  end(): void {}
+  fail(err: SwitchyardError, headers: Record<string, string> = {}): void {
+    [this.error, this.status, this.headers] = [err, err.status, headers];
+  }
+  gone(): void {
+    this.ac.abort();
+  }
+}
+
+let sim: Simulator;
+let web: Server;
+let webUrl = '';
+/** What the misconfigured origin answers every request with. */
+let answer: { type: string; body: string } = { type: 'text/html', body: HTML_404 };
+let webHits = 0;
+let rt: Runtime | null = null;
+
+beforeAll(async () => {
+  sim = await startSimulator({ profile: { defaults: { ttftMs: 0, tokenGapMs: 0, outputTokens: 5 } } });
+  web = createServer((req, res) => {
+    webHits++;
+    req.resume();
+    res.writeHead(404, { 'content-type': answer.type });
+    res.end(answer.body);
+  });
+  await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+  webUrl = `http://127.0.0.1:${(web.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await sim.close();
+  await new Promise((r) => web.close(r));
+});
+afterEach(async () => {
+  await rt?.close();
+  rt = null;
+  webHits = 0;
+  sim.resetLog();
+});
+
+async function runtime(kind: 'openai' | 'anthropic'): Promise<Runtime> {
+  const model = (provider: string, up: string) => ({
+    tier: 'balanced',
+    price: { inputPerMTok: 1, outputPerMTok: 1 },
+    contextWindow: 100_000,
+    endpoints: [{ provider, upstreamModel: up }],
+  });
+  const cfg = configSchema.parse({
+    providers: { wrong: { kind, baseUrl: `${webUrl}/v1` }, p: { kind: 'openai', baseUrl: `${sim.url}/openai/v1` } },
+    models: { a: { ...model('wrong', 'up-a'), fallbacks: ['b'] }, b: model('p', 'up-b'), c: model('wrong', 'up-c') },
+    resilience: { requestTimeoutMs: 30_000 },
+  });
+  rt = new Runtime({ cfg, ledger: await openLedger('memory'), log: pino({ level: 'silent' }), rng: () => 0 });
+  await rt.restoreBudgets();
+  return rt;
+}
+
+let n = 0;
+async function ask(r: Runtime, stream: boolean, model = 'a'): Promise<TestSink> {
+  const sink = new TestSink();
+  const call: ChatCall = {
+    requestId: `req-${++n}`,
+    body: { model, stream, messages: [{ role: 'user', content: 'hello there' }] } as ChatCall['body'],
+    hints: { task: null, tier: null, maxLatencyMs: null, maxCostUsd: null, timeoutMs: null },
+    keyId: null,
+    receivedAt: Date.now(),
+    log: pino({ level: 'silent' }),
+  };
+  await r.chat(call, sink);
+  return sink;
+}
+
+const wrongEndpoint = (r: Runtime) => r.state().endpoints.find((e) => e.id === 'a@wrong');
+
+describe('an upstream 404', () => {
+  for (const kind of ['openai', 'anthropic'] as const)
+    for (const stream of [false, true])
+      it(`an HTML page (${kind}-kind, ${stream ? 'stream' : 'JSON'}): the endpoint's fault, failed over and counted`, async () => {
+        answer = { type: 'text/html', body: HTML_404 };
+        const r = await runtime(kind);
+        const sink = await ask(r, stream);
+        expect(sink.error).toBeNull();
+        expect(sink.status).toBe(200);
+        expect(sink.headers['x-switchyard-model']).toBe('b');
+        expect(webHits).toBe(1);
+        expect(wrongEndpoint(r)?.consecutiveFailures).toBe(1);
+      });
+
+  it("a bare text 'Not Found' is the endpoint's fault too", async () => {
+    answer = { type: 'text/plain', body: 'Not Found' };
+    const r = await runtime('openai');
+    const sink = await ask(r, false);
+    expect([sink.status, sink.headers['x-switchyard-model'], wrongEndpoint(r)?.consecutiveFailures]).toEqual([200, 'b', 1]);
+  });
+
+  it('an HTML page with no other candidate: 502 upstream_error naming the status, not the page relayed', async () => {
+    answer = { type: 'text/html', body: HTML_404 };
+    const r = await runtime('openai');
+    const sink = await ask(r, false, 'c');
+    expect(sink.status).toBe(502);
+    expect(sink.error?.toBody().error).toMatchObject({ code: 'upstream_error', message: expect.stringContaining('404') });
+  });
+
+  it("the provider's JSON 404 (model not found) is relayed as it came, no fail-over, not counted", async () => {
+    answer = { type: 'application/json', body: JSON_404 };
+    const r = await runtime('openai');
+    const sink = await ask(r, false);
+    expect(sink.status).toBe(404);
+    expect(sink.error?.toBody().error).toMatchObject({ code: 'model_not_found', message: expect.stringContaining('does not exist') });
+    expect(webHits).toBe(1);
+    expect(sim.log().filter((e) => e.model === 'up-b')).toEqual([]);
+    expect(wrongEndpoint(r)?.consecutiveFailures).toBe(0);
+  });
+});
