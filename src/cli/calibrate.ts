@@ -10,13 +10,11 @@ import { parseArgs } from 'node:util';
 import { openLedger } from '../accounting/ledger.js';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { loadConfigFile, validateConfig } from '../config/load.js';
-import { calibrate, MIN_SCORES } from '../routing/calibrate.js';
+import { calibrate, formatThreshold, MIN_SCORES } from '../routing/calibrate.js';
 import { formatProposals, proposeCascadeAdjustments, tierQuality } from '../routing/calibrate-cascade.js';
 import { emptyOption } from './args.js';
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
-/** Rounded down, so the request sitting on a threshold stays at or above it. */
-const floor4 = (x: number): string => (Math.floor(x * 1e4) / 1e4).toFixed(4);
 
 const USAGE = `usage: switchyard calibrate [--config FILE] [--strong-share X] [--limit N]
   --config FILE        the config whose ledger to read (default ./switchyard.yaml if present, else the built-in catalogue)
@@ -87,7 +85,7 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
     console.log(
       `wished strong share ${pct(c.strongShare)}; on this traffic: high_quality ${pct(c.shares.high_quality)}, balanced ${pct(c.shares.balanced)}, fast_cheap ${pct(c.shares.fast_cheap)}`,
     );
-    console.log(`\nrouting:\n  auto:\n    thresholds: { balanced: ${floor4(t.balanced)}, highQuality: ${floor4(t.highQuality)} }`);
+    console.log(`\nrouting:\n  auto:\n    thresholds: { balanced: ${formatThreshold(t.balanced)}, highQuality: ${formatThreshold(t.highQuality)} }`);
     if (proposals) console.log(`\nper tier, from cascade escalations and feedback:\n${proposals}`);
     return 0;
   } catch (err) {

@@ -31,12 +31,35 @@ export function referenceShareAbove(t: number, quantiles: readonly number[]): nu
   return 0;
 }
 
-/** The smallest threshold at which about `share` of the sorted scores are at or above it. */
+/**
+ * The threshold at which about `share` of the sorted scores are at or above it: the lowest of
+ * those scores, written short (see {@link shortThreshold}) as long as no lower score reaches it.
+ */
 function thresholdAt(sorted: readonly number[], share: number): number {
   const n = sorted.length;
   const k = Math.round(Math.min(1, Math.max(0, share)) * n); // how many go above
   if (k <= 0) return 1;
-  return sorted[n - k]!;
+  return shortThreshold(sorted[n - k]!, n - k > 0 ? sorted[n - k - 1]! : -Infinity);
+}
+
+/**
+ * `t` rounded down to the fewest decimals (4 at least) that keep it above `below`, the highest
+ * score meant to stay under it. The config block is printed with these decimals: cut to a fixed
+ * 4, a score within 1e-4 under the threshold crossed it, and the pasted thresholds gave other
+ * shares than the ones printed beside them.
+ */
+function shortThreshold(t: number, below: number): number {
+  for (let d = 4; d <= 15; d++) {
+    const f = Math.floor(t * 10 ** d) / 10 ** d;
+    if (f > below && f <= t) return f;
+  }
+  return t;
+}
+
+/** A threshold as printed in the config block: 4 decimals, more when it needs them (see {@link shortThreshold}). */
+export function formatThreshold(t: number): string {
+  for (let d = 4; d < 17; d++) if (Number(t.toFixed(d)) === t) return t.toFixed(d);
+  return String(t);
 }
 
 export function calibrate(scores: readonly number[], opts: { strongShare?: number; model?: RouterModel } = {}): Calibration {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { openLedger } from '../../src/accounting/ledger.js';
 import { calibrateCommand } from '../../src/cli/calibrate.js';
-import { calibrate, MIN_SCORES, referenceShareAbove } from '../../src/routing/calibrate.js';
+import { calibrate, formatThreshold, MIN_SCORES, referenceShareAbove } from '../../src/routing/calibrate.js';
 import { DEFAULT_MODEL } from '../../src/routing/scorer.js';
 import { makeRow } from '../accounting/ledger-contract.js';
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js';
@@ -34,6 +34,21 @@ describe('calibrate (pure)', () => {
   it('without a wish, keeps the strong share the defaults give on the reference prompts', () => {
     const want = referenceShareAbove(DEFAULT_MODEL.thresholds.highQuality, DEFAULT_MODEL.quantiles);
     expect(calibrate(SCORES).shares.high_quality).toBeCloseTo(want, 1);
+  });
+
+  it('the printed thresholds give the printed shares, also when a score lies within 1e-4 under one', () => {
+    // 50 scores 0.005 apart, off the 4-decimal grid; the 2nd lowest sits 0.00005 under the 3rd, where balanced goes (4 % under it).
+    const scores = Array.from({ length: 50 }, (_, i) => 0.50037 + i * 0.005);
+    scores[1] = scores[2]! - 0.00005;
+    const c = calibrate(scores);
+    expect(c.shares.fast_cheap).toBe(2 / 50);
+    const printed = { balanced: Number(formatThreshold(c.thresholds.balanced)), highQuality: Number(formatThreshold(c.thresholds.highQuality)) };
+    const share = (pred: (s: number) => boolean): number => scores.filter(pred).length / scores.length;
+    expect(share((s) => s < printed.balanced)).toBe(c.shares.fast_cheap);
+    expect(share((s) => s >= printed.highQuality)).toBe(c.shares.high_quality);
+    // As short as that allows: 4 decimals where they separate the scores, 5 here.
+    expect(formatThreshold(c.thresholds.highQuality)).toMatch(/^0\.\d{4}$/);
+    expect(formatThreshold(c.thresholds.balanced)).toMatch(/^0\.\d{5}$/);
   });
 
   it('refuses to calibrate on too few scores', () => {
