@@ -7,7 +7,7 @@
  */
 import type { ChatBody, ChatMessage } from '../upstream/types.js';
 import { withNative } from './native.js';
-import { arrayOf, flag, isObj, numberIn, positiveInt, present, str, unsupported } from './fields.js';
+import { arrayOf, flag, isObj, numberIn, positiveInt, present, str, toolNames, unknownTool, unsupported } from './fields.js';
 
 const HANDLED = new Set(['model', 'messages', 'system', 'max_tokens', 'stream', 'tools', 'tool_choice', 'stop_sequences', 'temperature', 'top_p', 'metadata']);
 
@@ -135,8 +135,12 @@ function toolChoice(v: unknown, chat: ChatBody): void {
   if (v.type === 'auto') chat.tool_choice = 'auto';
   else if (v.type === 'any') chat.tool_choice = 'required';
   else if (v.type === 'none') chat.tool_choice = 'none';
-  else if (v.type === 'tool') chat.tool_choice = { type: 'function', function: { name: str(v.name, 'tool_choice.name') } };
-  else throw unsupported('tool_choice.type', 'expected auto, any, tool or none');
+  else if (v.type === 'tool') {
+    // The named tool must be one of `tools` (Anthropic refuses it too; the check holds for every endpoint kind).
+    const name = str(v.name, 'tool_choice.name');
+    if (!toolNames(chat.tools).includes(name)) throw unknownTool('tool_choice.name', name, toolNames(chat.tools));
+    chat.tool_choice = { type: 'function', function: { name } };
+  } else throw unsupported('tool_choice.type', 'expected auto, any, tool or none');
   if (v.disable_parallel_tool_use === true) chat.parallel_tool_calls = false;
 }
 

@@ -7,7 +7,7 @@
  * with a 400 naming them.
  */
 import type { ChatBody, ChatMessage } from '../upstream/types.js';
-import { arrayOf, checkFields, flag, isObj, numberIn, positiveInt, present, str, unsupported } from './fields.js';
+import { arrayOf, checkFields, flag, isObj, numberIn, positiveInt, present, str, toolNames, unknownTool, unsupported } from './fields.js';
 import { inputItemsOf } from './responses-items.js';
 
 const HANDLED = new Set([
@@ -143,9 +143,14 @@ function tools(v: unknown): unknown[] {
   });
 }
 
-function toolChoice(v: unknown): unknown {
+/** `tool_choice`; a named function must be one of `tools` (`declared`), as OpenAI requires. */
+function toolChoice(v: unknown, declared: string[]): unknown {
   if (v === 'auto' || v === 'none' || v === 'required') return v;
-  if (isObj(v) && v.type === 'function') return { type: 'function', function: { name: str(v.name, 'tool_choice.name') } };
+  if (isObj(v) && v.type === 'function') {
+    const name = str(v.name, 'tool_choice.name');
+    if (!declared.includes(name)) throw unknownTool('tool_choice', name, declared);
+    return { type: 'function', function: { name } };
+  }
   throw unsupported('tool_choice', 'expected auto, none, required or {type: "function", name}');
 }
 
@@ -192,7 +197,7 @@ export function translateResponses(body: Record<string, unknown>, previous: Chat
   if (stream) chat.stream_options = { include_usage: true };
   if (stream) chat.stream = true;
   if (present(body.tools) && arrayOf(body.tools, 'tools').length > 0) chat.tools = tools(body.tools);
-  if (present(body.tool_choice)) chat.tool_choice = toolChoice(body.tool_choice);
+  if (present(body.tool_choice)) chat.tool_choice = toolChoice(body.tool_choice, toolNames(chat.tools));
   if (present(body.text)) {
     const rf = responseFormat(body.text);
     if (rf) chat.response_format = rf as { type: string };

@@ -123,6 +123,28 @@ describe.each([
     expect(second.content[0]!.type).toBe('text');
   });
 
+  it('refuses a tool_choice naming a tool that is not in tools (or with no tools) with 400 invalid_request_error, before any upstream call or ledger row', async () => {
+    const messages = [{ role: 'user' as const, content: 'Look up "rail".' }];
+    for (const [extra, declared] of [
+      [{ tools }, 'declared: lookup'],
+      [{}, 'the request declares no tools'],
+    ] as const) {
+      for (const stream of [false, true]) {
+        const err = await client.messages
+          .create({ model: target, max_tokens: 200, messages, stream, tool_choice: { type: 'tool', name: 'x' }, ...extra })
+          .catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+        const e = err as InstanceType<typeof Anthropic.BadRequestError>;
+        expect(e.error).toMatchObject({
+          type: 'error',
+          error: { type: 'invalid_request_error', message: expect.stringContaining(`tool_choice.name: tool "x" is not in tools (${declared})`) },
+        });
+        expect(ledgerRow(ledgerFile, e.requestID ?? null)).toBeUndefined();
+      }
+    }
+    expect(await sim.log()).toHaveLength(0);
+  });
+
   it('streams a tool call as input_json_delta', async () => {
     const stream = client.messages.stream({
       model: target,

@@ -248,6 +248,25 @@ describe('POST /v1/responses', () => {
     expect((err as Error).message).toMatch(/unknown or expired/);
   });
 
+  it('refuses a tool_choice naming a function that is not in tools (or with no tools) with 400 param tool_choice, before any upstream call or ledger row', async () => {
+    await sim.clearLog();
+    for (const [extra, declared] of [
+      [{ tools }, 'declared: lookup'],
+      [{}, 'the request declares no tools'],
+    ] as const) {
+      for (const stream of [false, true]) {
+        const err = (await sc.client.responses
+          .create({ model: 'gpt-4.1', input: 'x', stream, tool_choice: { type: 'function', name: 'x' }, ...extra })
+          .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;
+        expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+        expect([err.status, err.param, err.type]).toEqual([400, 'tool_choice', 'invalid_request_error']);
+        expect(err.message).toContain(`tool "x" is not in tools (${declared})`);
+        expect(ledgerRow(ledgerFile, err.headers.get('x-request-id'))).toBeUndefined();
+      }
+    }
+    expect(await sim.log()).toHaveLength(0);
+  });
+
   it('refuses a built-in tool with a 400 naming the field', async () => {
     const err = await sc.client.responses.create({ model: 'gpt-4.1', input: 'x', tools: [{ type: 'web_search' }] }).catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 400, param: 'tools[0].type' });

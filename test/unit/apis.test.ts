@@ -119,6 +119,8 @@ describe('Responses → chat', () => {
     [{ input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'f' }] }] }, 'input[0].content[0].type'],
     [{ text: { format: { type: 'text' }, verbosity: 'low' } }, 'text.verbosity'],
     [{ max_output_tokens: 0 }, 'max_output_tokens'],
+    [{ tool_choice: { type: 'function', name: 'f' } }, 'tool_choice'],
+    [{ tools: [{ type: 'function', name: 'g' }], tool_choice: { type: 'function', name: 'f' } }, 'tool_choice'],
   ])('refuses %j naming %s', (extra, param) => {
     expect(() => translateResponses({ model: 'm', input: 'x', ...extra }, [])).toThrow(expect.objectContaining({ status: 400, param }));
   });
@@ -248,6 +250,23 @@ describe('Messages → chat and back', () => {
       { role: 'user', content: 'go' },
       { role: 'assistant', content: 'Once upon' },
     ]);
+  });
+
+  it('refuses a tool_choice naming a tool that is not in tools', () => {
+    const base = { model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] };
+    expect(() => translateMessages({ ...base, tool_choice: { type: 'tool', name: 'f' } })).toThrow(
+      expect.objectContaining({
+        status: 400,
+        message: expect.stringMatching(/^tool_choice\.name: tool "f" is not in tools \(the request declares no tools\)/),
+      }),
+    );
+    expect(() => translateMessages({ ...base, tools: [{ name: 'g' }], tool_choice: { type: 'tool', name: 'f' } })).toThrow(
+      /tool "f" is not in tools \(declared: g\)/,
+    );
+    expect(translateMessages({ ...base, tools: [{ name: 'f' }], tool_choice: { type: 'tool', name: 'f' } }).tool_choice).toEqual({
+      type: 'function',
+      function: { name: 'f' },
+    });
   });
 
   it('refuses server tools and a missing max_tokens', () => {
