@@ -6,6 +6,7 @@
  * (web search, file search, computer use…) and other fields with no chat form are refused
  * with a 400 naming them.
  */
+import { echoName, SwitchyardError } from '../errors.js';
 import type { ChatBody, ChatMessage } from '../upstream/types.js';
 import { arrayOf, checkFields, flag, isObj, numberIn, positiveInt, present, str, toolNames, unknownTool, unsupported } from './fields.js';
 import { inputItemsOf } from './responses-items.js';
@@ -182,12 +183,35 @@ function checkMetadata(v: unknown): void {
   }
 }
 
+/**
+ * Every `function_call_output` must answer a `function_call` with its `call_id`, in this input or
+ * in the stored conversation of `previous_response_id` (OpenAI refuses an orphan with this
+ * wording; a chat provider would get a tool message answering no call).
+ */
+function checkToolOutputs(previous: ChatMessage[], own: ChatMessage[]): void {
+  const calls = new Set<string>();
+  for (const m of [...previous, ...own]) {
+    if (m.role !== 'assistant' || !Array.isArray(m.tool_calls)) continue;
+    for (const c of m.tool_calls) if (isObj(c) && typeof c.id === 'string') calls.add(c.id);
+  }
+  for (const m of own) {
+    if (m.role !== 'tool' || typeof m.tool_call_id !== 'string' || calls.has(m.tool_call_id)) continue;
+    throw new SwitchyardError(
+      'invalid_request',
+      `No tool call found for function call output with call_id ${echoName(m.tool_call_id)}. Send the function_call item with that call_id in input before its output, or continue the response that made the call with previous_response_id.`,
+      { param: 'input' },
+    );
+  }
+}
+
 /** Parse and translate; `previous` is the stored conversation of `previous_response_id`. */
 export function translateResponses(body: Record<string, unknown>, previous: ChatMessage[]): ResponsesRequest {
   checkFields(body, HANDLED, HARMLESS, WHY);
   const model = str(body.model, 'model');
   if (!present(body.input)) throw unsupported('input', 'input is required');
-  const conversation = [...previous, ...inputMessages(body.input)];
+  const own = inputMessages(body.input);
+  checkToolOutputs(previous, own);
+  const conversation = [...previous, ...own];
   if (conversation.length === 0) throw unsupported('input', 'input is empty');
   const chat: ChatBody = {
     model,

@@ -98,6 +98,31 @@ describe('POST /v1/responses', () => {
     expect(second.usage!.input_tokens).toBeGreaterThan(first.usage!.input_tokens);
   });
 
+  it('refuses a function_call_output answering no function_call (in its input or the previous response) with 400 param input, before any upstream call or ledger row', async () => {
+    const plain = await sc.client.responses.create({ model: 'gpt-4.1', input: 'Say hello.' });
+    await sim.clearLog();
+    const output = { type: 'function_call_output' as const, call_id: 'c1', output: 'a bar' };
+    for (const extra of [{}, { previous_response_id: plain.id }]) {
+      for (const stream of [false, true]) {
+        const err = (await sc.client.responses.create({ model: 'gpt-4.1', input: [output], tools, stream, ...extra }).catch((e: unknown) => e)) as InstanceType<
+          typeof OpenAI.BadRequestError
+        >;
+        expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+        expect([err.status, err.param, err.type]).toEqual([400, 'input', 'invalid_request_error']);
+        expect(err.message).toMatch(/^400 No tool call found for function call output with call_id c1\./);
+        expect(ledgerRow(ledgerFile, err.headers.get('x-request-id'))).toBeUndefined();
+      }
+    }
+    expect(await sim.log()).toHaveLength(0);
+    // Its function_call in the same input matches it.
+    const same = await sc.client.responses.create({
+      model: 'gpt-4.1',
+      input: [{ role: 'user', content: 'Look up "rail".' }, { type: 'function_call', call_id: 'c1', name: 'lookup', arguments: '{"input":"rail"}' }, output],
+      tools,
+    });
+    expect(same.status).toBe('completed');
+  });
+
   it('streams a function call with argument deltas', async () => {
     const stream = sc.client.responses.stream({
       model: 'claude-sonnet-4.5',

@@ -125,6 +125,31 @@ describe('Responses → chat', () => {
     expect(() => translateResponses({ model: 'm', input: 'x', ...extra }, [])).toThrow(expect.objectContaining({ status: 400, param }));
   });
 
+  it('refuses a function_call_output answering no function_call, in this input or the stored conversation', () => {
+    const output = { type: 'function_call_output', call_id: 'c1', output: 'done' };
+    const call = (id: string) => ({ type: 'function_call', call_id: id, name: 'f', arguments: '{}' });
+    const orphan = expect.objectContaining({
+      status: 400,
+      param: 'input',
+      message: expect.stringMatching(/^No tool call found for function call output with call_id c1\./),
+    });
+    expect(() => translateResponses({ model: 'm', input: [output] }, [])).toThrow(orphan);
+    expect(() => translateResponses({ model: 'm', input: [call('c2'), output] }, [])).toThrow(orphan);
+    const stored = [
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c2', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+    ];
+    expect(() => translateResponses({ model: 'm', input: [output] }, stored)).toThrow(orphan);
+    // A call in the same input or in the stored conversation is matched.
+    expect(translateResponses({ model: 'm', input: [call('c1'), output] }, []).chat.messages.at(-1)).toEqual({
+      role: 'tool',
+      tool_call_id: 'c1',
+      content: 'done',
+    });
+    const continued = translateResponses({ model: 'm', input: [{ ...output, call_id: 'c2' }] }, stored);
+    expect(continued.chat.messages.at(-1)).toEqual({ role: 'tool', tool_call_id: 'c2', content: 'done' });
+  });
+
   it('streams items in order and closes them before completing', () => {
     const events: Array<[string, Record<string, unknown>]> = [];
     const w = new ResponsesStreamWriter({ id: 'resp_1', createdAt: 1, model: 'm', echo: {} }, (n, d) => (events.push([n, d]), true));
