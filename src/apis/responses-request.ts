@@ -204,6 +204,20 @@ function checkToolOutputs(previous: ChatMessage[], own: ChatMessage[]): void {
   }
 }
 
+/** OpenAI's least `max_output_tokens`: below it the Responses API answers 400 (chat's `max_tokens` has no such floor). */
+const MIN_OUTPUT_TOKENS = 16;
+
+function maxOutputTokens(v: unknown): number {
+  if (typeof v === 'number' && Number.isInteger(v) && v < MIN_OUTPUT_TOKENS) {
+    throw new SwitchyardError(
+      'invalid_request',
+      `Invalid 'max_output_tokens': integer below minimum value. Expected a value >= ${MIN_OUTPUT_TOKENS}, but got ${v} instead.`,
+      { param: 'max_output_tokens', upstreamCode: 'integer_below_min_value' },
+    );
+  }
+  return positiveInt(v, 'max_output_tokens');
+}
+
 /** Parse and translate; `previous` is the stored conversation of `previous_response_id`. */
 export function translateResponses(body: Record<string, unknown>, previous: ChatMessage[]): ResponsesRequest {
   checkFields(body, HANDLED, HARMLESS, WHY);
@@ -226,7 +240,7 @@ export function translateResponses(body: Record<string, unknown>, previous: Chat
     const rf = responseFormat(body.text);
     if (rf) chat.response_format = rf as { type: string };
   }
-  if (present(body.max_output_tokens)) chat.max_tokens = positiveInt(body.max_output_tokens, 'max_output_tokens');
+  if (present(body.max_output_tokens)) chat.max_tokens = maxOutputTokens(body.max_output_tokens);
   if (present(body.temperature)) chat.temperature = numberIn(body.temperature, 'temperature', 0, 2);
   if (present(body.top_p)) chat.top_p = numberIn(body.top_p, 'top_p', 0, 1);
   if (present(body.parallel_tool_calls)) chat.parallel_tool_calls = flag(body.parallel_tool_calls, 'parallel_tool_calls');

@@ -150,6 +150,21 @@ describe('Responses → chat', () => {
     expect(continued.chat.messages.at(-1)).toEqual({ role: 'tool', tool_call_id: 'c2', content: 'done' });
   });
 
+  it("refuses max_output_tokens below OpenAI's minimum of 16 in its words, and takes 16", () => {
+    for (const n of [1, 5, 15]) {
+      expect(() => translateResponses({ model: 'm', input: 'x', max_output_tokens: n }, [])).toThrow(
+        expect.objectContaining({
+          status: 400,
+          param: 'max_output_tokens',
+          code: 'integer_below_min_value',
+          message: `Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got ${n} instead.`,
+        }),
+      );
+    }
+    expect(() => translateResponses({ model: 'm', input: 'x', max_output_tokens: 16.5 }, [])).toThrow(expect.objectContaining({ param: 'max_output_tokens' }));
+    expect(translateResponses({ model: 'm', input: 'x', max_output_tokens: 16 }, []).chat.max_tokens).toBe(16);
+  });
+
   it('streams items in order and closes them before completing', () => {
     const events: Array<[string, Record<string, unknown>]> = [];
     const w = new ResponsesStreamWriter({ id: 'resp_1', createdAt: 1, model: 'm', echo: {} }, (n, d) => (events.push([n, d]), true));
