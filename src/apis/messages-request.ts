@@ -70,6 +70,20 @@ function userTurn(content: unknown, p: string, ctx: Ctx): ChatMessage[] {
   return out;
 }
 
+/**
+ * A `tool_use` block's `input`: the call's arguments, a JSON object as Anthropic requires (for
+ * every endpoint kind; chat would carry a string or array as arguments no tool schema fits).
+ */
+function toolInput(v: unknown, p: string): Record<string, unknown> {
+  if (v === undefined) throw unsupported(`${p}.input`, 'Field required (the arguments the tool was called with, a JSON object such as {})');
+  if (!isObj(v))
+    throw unsupported(
+      `${p}.input`,
+      `Input should be a valid dictionary (a JSON object of the tool's arguments such as {}, not ${v === null ? 'null' : Array.isArray(v) ? 'an array' : `a ${typeof v}`})`,
+    );
+  return v;
+}
+
 function assistantTurn(content: unknown, p: string, ctx: Ctx): ChatMessage {
   let text = '';
   const calls: unknown[] = [];
@@ -77,7 +91,11 @@ function assistantTurn(content: unknown, p: string, ctx: Ctx): ChatMessage {
     const bp = `${p}[${j}]`;
     if (b.type === 'text') text += str(b.text, `${bp}.text`);
     else if (b.type === 'tool_use')
-      calls.push({ id: str(b.id, `${bp}.id`), type: 'function', function: { name: str(b.name, `${bp}.name`), arguments: JSON.stringify(b.input ?? {}) } });
+      calls.push({
+        id: str(b.id, `${bp}.id`),
+        type: 'function',
+        function: { name: str(b.name, `${bp}.name`), arguments: JSON.stringify(toolInput(b.input, bp)) },
+      });
     else ctx.untranslated.push(bp);
   });
   const m: ChatMessage = { role: 'assistant', content: text === '' && calls.length > 0 ? null : text };

@@ -309,6 +309,34 @@ describe('Messages → chat and back', () => {
     });
   });
 
+  it('refuses a tool_use input that is not a JSON object, naming its path', () => {
+    const withInput = (input: unknown) => ({
+      model: 'm',
+      max_tokens: 5,
+      messages: [
+        { role: 'user', content: 'x' },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'text', text: 'calling' },
+            { type: 'tool_use', id: 't1', name: 'f', input },
+          ],
+        },
+      ],
+    });
+    for (const input of ['{"a":1}', [1], 5, true, null]) {
+      expect(() => translateMessages(withInput(input))).toThrow(
+        expect.objectContaining({
+          status: 400,
+          param: 'messages[1].content[1].input',
+          message: expect.stringMatching(/^messages\[1\]\.content\[1\]\.input: Input should be a valid dictionary/),
+        }),
+      );
+    }
+    expect(() => translateMessages(withInput(undefined))).toThrow(/^messages\[1\]\.content\[1\]\.input: Field required/);
+    expect(translateMessages(withInput({ a: 1 })).messages[1]).toMatchObject({ tool_calls: [{ function: { arguments: '{"a":1}' } }] });
+  });
+
   it('refuses server tools and a missing max_tokens', () => {
     expect(() => translateMessages({ ...body, tools: [{ type: 'web_search_20250305', name: 'web_search' }] })).toThrow(
       expect.objectContaining({ param: 'tools[0].type' }),
