@@ -3,7 +3,7 @@
  * harmless to drop for the values given, or refused with a 400 naming it — a field we do not
  * know about is never silently lost.
  */
-import { SwitchyardError } from '../errors.js';
+import { echoName, SwitchyardError } from '../errors.js';
 
 export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 export const present = <T>(v: T | null | undefined): v is T => v !== undefined && v !== null;
@@ -50,4 +50,16 @@ export function positiveInt(v: unknown, param: string): number {
 export function numberIn(v: unknown, param: string, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw unsupported(param, `expected a number from ${min} to ${max}`);
   return v;
+}
+
+/** The function names of chat `tools` (what a translated request declares). */
+export function toolNames(tools: unknown[] | null | undefined): string[] {
+  return (tools ?? []).flatMap((t) => (isObj(t) && isObj(t.function) && typeof t.function.name === 'string' ? [t.function.name] : []));
+}
+
+/** The 400 for a `tool_choice` naming a tool the request does not declare (the provider would refuse it too). */
+export function unknownTool(param: string, name: string, declared: string[]): SwitchyardError {
+  const list =
+    declared.length === 0 ? 'the request declares no tools' : `declared: ${declared.slice(0, 8).map(echoName).join(', ')}${declared.length > 8 ? ', …' : ''}`;
+  return unsupported(param, `tool "${echoName(name)}" is not in tools (${list}); name one of them, or declare it in tools`);
 }

@@ -7,7 +7,7 @@
  */
 import type { ChatBody, ChatMessage } from '../upstream/types.js';
 import { withNative } from './native.js';
-import { arrayOf, flag, isObj, numberIn, positiveInt, present, str, unsupported } from './fields.js';
+import { arrayOf, flag, isObj, numberIn, positiveInt, present, str, toolNames, unknownTool, unsupported } from './fields.js';
 
 const HANDLED = new Set(['model', 'messages', 'system', 'max_tokens', 'stream', 'tools', 'tool_choice', 'stop_sequences', 'temperature', 'top_p', 'metadata']);
 
@@ -70,6 +70,20 @@ function userTurn(content: unknown, p: string, ctx: Ctx): ChatMessage[] {
   return out;
 }
 
+/**
+ * A `tool_use` block's `input`: the call's arguments, a JSON object as Anthropic requires (for
+ * every endpoint kind; chat would carry a string or array as arguments no tool schema fits).
+ */
+function toolInput(v: unknown, p: string): Record<string, unknown> {
+  if (v === undefined) throw unsupported(`${p}.input`, 'Field required (the arguments the tool was called with, a JSON object such as {})');
+  if (!isObj(v))
+    throw unsupported(
+      `${p}.input`,
+      `Input should be a valid dictionary (a JSON object of the tool's arguments such as {}, not ${v === null ? 'null' : Array.isArray(v) ? 'an array' : `a ${typeof v}`})`,
+    );
+  return v;
+}
+
 function assistantTurn(content: unknown, p: string, ctx: Ctx): ChatMessage {
   let text = '';
   const calls: unknown[] = [];
@@ -77,7 +91,11 @@ function assistantTurn(content: unknown, p: string, ctx: Ctx): ChatMessage {
     const bp = `${p}[${j}]`;
     if (b.type === 'text') text += str(b.text, `${bp}.text`);
     else if (b.type === 'tool_use')
-      calls.push({ id: str(b.id, `${bp}.id`), type: 'function', function: { name: str(b.name, `${bp}.name`), arguments: JSON.stringify(b.input ?? {}) } });
+      calls.push({
+        id: str(b.id, `${bp}.id`),
+        type: 'function',
+        function: { name: str(b.name, `${bp}.name`), arguments: JSON.stringify(toolInput(b.input, bp)) },
+      });
     else ctx.untranslated.push(bp);
   });
   const m: ChatMessage = { role: 'assistant', content: text === '' && calls.length > 0 ? null : text };
@@ -135,8 +153,12 @@ function toolChoice(v: unknown, chat: ChatBody): void {
   if (v.type === 'auto') chat.tool_choice = 'auto';
   else if (v.type === 'any') chat.tool_choice = 'required';
   else if (v.type === 'none') chat.tool_choice = 'none';
-  else if (v.type === 'tool') chat.tool_choice = { type: 'function', function: { name: str(v.name, 'tool_choice.name') } };
-  else throw unsupported('tool_choice.type', 'expected auto, any, tool or none');
+  else if (v.type === 'tool') {
+    // The named tool must be one of `tools` (Anthropic refuses it too; the check holds for every endpoint kind).
+    const name = str(v.name, 'tool_choice.name');
+    if (!toolNames(chat.tools).includes(name)) throw unknownTool('tool_choice.name', name, toolNames(chat.tools));
+    chat.tool_choice = { type: 'function', function: { name } };
+  } else throw unsupported('tool_choice.type', 'expected auto, any, tool or none');
   if (v.disable_parallel_tool_use === true) chat.parallel_tool_calls = false;
 }
 

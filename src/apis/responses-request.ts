@@ -6,8 +6,9 @@
  * (web search, file search, computer use…) and other fields with no chat form are refused
  * with a 400 naming them.
  */
+import { echoName, SwitchyardError } from '../errors.js';
 import type { ChatBody, ChatMessage } from '../upstream/types.js';
-import { arrayOf, checkFields, flag, isObj, numberIn, positiveInt, present, str, unsupported } from './fields.js';
+import { arrayOf, checkFields, flag, isObj, numberIn, positiveInt, present, str, toolNames, unknownTool, unsupported } from './fields.js';
 import { inputItemsOf } from './responses-items.js';
 
 const HANDLED = new Set([
@@ -143,9 +144,14 @@ function tools(v: unknown): unknown[] {
   });
 }
 
-function toolChoice(v: unknown): unknown {
+/** `tool_choice`; a named function must be one of `tools` (`declared`), as OpenAI requires. */
+function toolChoice(v: unknown, declared: string[]): unknown {
   if (v === 'auto' || v === 'none' || v === 'required') return v;
-  if (isObj(v) && v.type === 'function') return { type: 'function', function: { name: str(v.name, 'tool_choice.name') } };
+  if (isObj(v) && v.type === 'function') {
+    const name = str(v.name, 'tool_choice.name');
+    if (!declared.includes(name)) throw unknownTool('tool_choice', name, declared);
+    return { type: 'function', function: { name } };
+  }
   throw unsupported('tool_choice', 'expected auto, none, required or {type: "function", name}');
 }
 
@@ -177,12 +183,49 @@ function checkMetadata(v: unknown): void {
   }
 }
 
+/**
+ * Every `function_call_output` must answer a `function_call` with its `call_id`, in this input or
+ * in the stored conversation of `previous_response_id` (OpenAI refuses an orphan with this
+ * wording; a chat provider would get a tool message answering no call).
+ */
+function checkToolOutputs(previous: ChatMessage[], own: ChatMessage[]): void {
+  const calls = new Set<string>();
+  for (const m of [...previous, ...own]) {
+    if (m.role !== 'assistant' || !Array.isArray(m.tool_calls)) continue;
+    for (const c of m.tool_calls) if (isObj(c) && typeof c.id === 'string') calls.add(c.id);
+  }
+  for (const m of own) {
+    if (m.role !== 'tool' || typeof m.tool_call_id !== 'string' || calls.has(m.tool_call_id)) continue;
+    throw new SwitchyardError(
+      'invalid_request',
+      `No tool call found for function call output with call_id ${echoName(m.tool_call_id)}. Send the function_call item with that call_id in input before its output, or continue the response that made the call with previous_response_id.`,
+      { param: 'input' },
+    );
+  }
+}
+
+/** OpenAI's least `max_output_tokens`: below it the Responses API answers 400 (chat's `max_tokens` has no such floor). */
+const MIN_OUTPUT_TOKENS = 16;
+
+function maxOutputTokens(v: unknown): number {
+  if (typeof v === 'number' && Number.isInteger(v) && v < MIN_OUTPUT_TOKENS) {
+    throw new SwitchyardError(
+      'invalid_request',
+      `Invalid 'max_output_tokens': integer below minimum value. Expected a value >= ${MIN_OUTPUT_TOKENS}, but got ${v} instead.`,
+      { param: 'max_output_tokens', upstreamCode: 'integer_below_min_value' },
+    );
+  }
+  return positiveInt(v, 'max_output_tokens');
+}
+
 /** Parse and translate; `previous` is the stored conversation of `previous_response_id`. */
 export function translateResponses(body: Record<string, unknown>, previous: ChatMessage[]): ResponsesRequest {
   checkFields(body, HANDLED, HARMLESS, WHY);
   const model = str(body.model, 'model');
   if (!present(body.input)) throw unsupported('input', 'input is required');
-  const conversation = [...previous, ...inputMessages(body.input)];
+  const own = inputMessages(body.input);
+  checkToolOutputs(previous, own);
+  const conversation = [...previous, ...own];
   if (conversation.length === 0) throw unsupported('input', 'input is empty');
   const chat: ChatBody = {
     model,
@@ -192,12 +235,12 @@ export function translateResponses(body: Record<string, unknown>, previous: Chat
   if (stream) chat.stream_options = { include_usage: true };
   if (stream) chat.stream = true;
   if (present(body.tools) && arrayOf(body.tools, 'tools').length > 0) chat.tools = tools(body.tools);
-  if (present(body.tool_choice)) chat.tool_choice = toolChoice(body.tool_choice);
+  if (present(body.tool_choice)) chat.tool_choice = toolChoice(body.tool_choice, toolNames(chat.tools));
   if (present(body.text)) {
     const rf = responseFormat(body.text);
     if (rf) chat.response_format = rf as { type: string };
   }
-  if (present(body.max_output_tokens)) chat.max_tokens = positiveInt(body.max_output_tokens, 'max_output_tokens');
+  if (present(body.max_output_tokens)) chat.max_tokens = maxOutputTokens(body.max_output_tokens);
   if (present(body.temperature)) chat.temperature = numberIn(body.temperature, 'temperature', 0, 2);
   if (present(body.top_p)) chat.top_p = numberIn(body.top_p, 'top_p', 0, 1);
   if (present(body.parallel_tool_calls)) chat.parallel_tool_calls = flag(body.parallel_tool_calls, 'parallel_tool_calls');

@@ -4,7 +4,7 @@
  * itself reads must have the right type, or the client gets a 400 naming it.
  */
 import { z } from 'zod';
-import { SwitchyardError } from '../errors.js';
+import { echoName, SwitchyardError } from '../errors.js';
 import { formatPath } from '../config/load.js';
 import { TIERS } from '../config/schema.js';
 import { isTier } from '../routing/classify.js';
@@ -61,17 +61,50 @@ export function parseChatBodyZod(raw: unknown): ChatBody {
       .join('; ');
     throw new SwitchyardError('invalid_request', `invalid request body: ${msg}`, { param: where === '(root)' ? null : where });
   }
-  return checkN(r.data as ChatBody);
+  return checkRules(r.data as ChatBody);
 }
 
-function checkN(body: ChatBody): ChatBody {
+/** The rules across fields, after the shape is known to fit (both paths below end here). */
+function checkRules(body: ChatBody): ChatBody {
   const n = body.n;
   if (n !== undefined && n !== null && (n as number) > 1) {
     throw new SwitchyardError('invalid_request', 'n > 1 is not supported by switchyard (each choice would be billed and routed separately); send n requests', {
       param: 'n',
     });
   }
+  checkNamedToolChoice(body.tool_choice, body.tools);
   return body;
+}
+
+/**
+ * A named `tool_choice` (`{"type": "function", "function": {"name": …}}`) must name a function
+ * in `tools`, as OpenAI requires: a provider that does not check (or a translation to another
+ * wire) would force a call to a tool the client never declared. Other forms pass on as they are.
+ */
+function checkNamedToolChoice(choice: unknown, tools: unknown): void {
+  if (!isObj(choice) || choice.type !== 'function') return;
+  const fn = choice.function;
+  if (!isObj(fn) || typeof fn.name !== 'string')
+    throw new SwitchyardError(
+      'invalid_request',
+      `Invalid value for 'tool_choice': a function choice is {"type": "function", "function": {"name": "<a function in tools>"}}`,
+      { param: 'tool_choice' },
+    );
+  const declared = Array.isArray(tools)
+    ? tools.flatMap((t) => (isObj(t) && t.type === 'function' && isObj(t.function) && typeof t.function.name === 'string' ? [t.function.name] : []))
+    : [];
+  if (!Array.isArray(tools) || tools.length === 0)
+    throw new SwitchyardError(
+      'invalid_request',
+      `Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified (it names function "${echoName(fn.name)}"; declare it in tools or leave tool_choice out)`,
+      { param: 'tool_choice' },
+    );
+  if (!declared.includes(fn.name))
+    throw new SwitchyardError(
+      'invalid_request',
+      `Invalid value for 'tool_choice': function "${echoName(fn.name)}" is not in 'tools' (${declared.length > 0 ? `declared: ${declared.slice(0, 8).map(echoName).join(', ')}${declared.length > 8 ? ', …' : ''}` : 'no function tools are declared'}); name one of them`,
+      { param: 'tool_choice' },
+    );
 }
 
 /**
@@ -82,7 +115,7 @@ function checkN(body: ChatBody): ChatBody {
  */
 export function parseChatBody(raw: unknown): ChatBody {
   const body = checkChatBody(raw);
-  return body === null ? parseChatBodyZod(raw) : checkN(body as ChatBody);
+  return body === null ? parseChatBodyZod(raw) : checkRules(body as ChatBody);
 }
 
 // The fast check. It mirrors the schema above: a change there must be made here too (the property

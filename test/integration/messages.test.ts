@@ -123,6 +123,56 @@ describe.each([
     expect(second.content[0]!.type).toBe('text');
   });
 
+  it('refuses a tool_choice naming a tool that is not in tools (or with no tools) with 400 invalid_request_error, before any upstream call or ledger row', async () => {
+    const messages = [{ role: 'user' as const, content: 'Look up "rail".' }];
+    for (const [extra, declared] of [
+      [{ tools }, 'declared: lookup'],
+      [{}, 'the request declares no tools'],
+    ] as const) {
+      for (const stream of [false, true]) {
+        const err = await client.messages
+          .create({ model: target, max_tokens: 200, messages, stream, tool_choice: { type: 'tool', name: 'x' }, ...extra })
+          .catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+        const e = err as InstanceType<typeof Anthropic.BadRequestError>;
+        expect(e.error).toMatchObject({
+          type: 'error',
+          error: { type: 'invalid_request_error', message: expect.stringContaining(`tool_choice.name: tool "x" is not in tools (${declared})`) },
+        });
+        expect(ledgerRow(ledgerFile, e.requestID ?? null)).toBeUndefined();
+      }
+    }
+    expect(await sim.log()).toHaveLength(0);
+  });
+
+  it('refuses a tool_use block whose input is not a JSON object with 400 invalid_request_error naming its path, before any upstream call or ledger row', async () => {
+    const turn = (input: unknown) => [
+      { role: 'user' as const, content: 'Look up "rail".' },
+      { role: 'assistant' as const, content: [{ type: 'tool_use' as const, id: 'toolu_1', name: 'lookup', input }] },
+      { role: 'user' as const, content: [{ type: 'tool_result' as const, tool_use_id: 'toolu_1', content: 'a bar' }] },
+    ];
+    for (const [input, why] of [
+      ['{"input":"rail"}', 'Input should be a valid dictionary'],
+      [['rail'], 'Input should be a valid dictionary'],
+      [5, 'Input should be a valid dictionary'],
+      [null, 'Input should be a valid dictionary'],
+      [undefined, 'Field required'],
+    ] as const) {
+      const err = await client.messages.create({ model: target, max_tokens: 200, tools, messages: turn(input) }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      const e = err as InstanceType<typeof Anthropic.BadRequestError>;
+      expect(e.error).toMatchObject({
+        type: 'error',
+        error: { type: 'invalid_request_error', message: expect.stringContaining(`messages[1].content[0].input: ${why}`) },
+      });
+      expect(ledgerRow(ledgerFile, e.requestID ?? null)).toBeUndefined();
+    }
+    expect(await sim.log()).toHaveLength(0);
+    // An object input is served.
+    const ok = await client.messages.create({ model: target, max_tokens: 200, tools, messages: turn({ input: 'rail' }) });
+    expect(ok.stop_reason).toBe('end_turn');
+  });
+
   it('streams a tool call as input_json_delta', async () => {
     const stream = client.messages.stream({
       model: target,

@@ -202,6 +202,40 @@ describe('client errors are OpenAI-shaped 4xx', () => {
     expect(e.message).toMatch(/messages\[0\]\.role/);
   });
 
+  it('refuses a tool_choice naming a function that is not in tools (or with no tools) with 400 param tool_choice, before any upstream call or ledger row', async () => {
+    const fn = (name: string) => ({ type: 'function' as const, function: { name, parameters: { type: 'object', properties: {} } } });
+    const before = recorded.length;
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ tools: [fn('lookup')], tool_choice: { type: 'function', function: { name: 'x' } } }, /function "x" is not in 'tools' \(declared: lookup\)/],
+      [{ tool_choice: { type: 'function', function: { name: 'x' } } }, /only allowed when 'tools' are specified/],
+      [{ tools: [], tool_choice: { type: 'function', function: { name: 'x' } } }, /only allowed when 'tools' are specified/],
+      [{ tools: [fn('lookup')], tool_choice: { type: 'function' } }, /a function choice is/],
+    ];
+    for (const [extra, message] of cases) {
+      for (const stream of [false, true]) {
+        const err = (await sc.client.chat.completions
+          .create({ model: 'rec-model', messages: [{ role: 'user', content: 'x' }], stream, ...extra } as never)
+          .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;
+        expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+        expect([err.status, err.param, err.type]).toEqual([400, 'tool_choice', 'invalid_request_error']);
+        expect(err.message).toMatch(message);
+        const db = new Database(ledgerFile, { readonly: true });
+        expect(db.prepare('select 1 from ledger where request_id = ?').get(err.headers.get('x-request-id'))).toBeUndefined();
+        db.close();
+      }
+    }
+    expect(recorded.length).toBe(before);
+    // The declared name is served as before.
+    const ok = await sc.client.chat.completions.create({
+      model: 'rec-model',
+      messages: [{ role: 'user', content: 'x' }],
+      tools: [fn('lookup')],
+      tool_choice: { type: 'function', function: { name: 'lookup' } },
+    });
+    expect(ok.choices[0]!.message.content).toBe('echo');
+    expect(recorded.at(-1)!.body.tool_choice).toEqual({ type: 'function', function: { name: 'lookup' } });
+  });
+
   it('answers model_not_found listing what exists', async () => {
     const err = (await sc.client.chat.completions
       .create({ model: 'gpt-9', messages: [{ role: 'user', content: 'x' }] })

@@ -15,7 +15,8 @@ let sc: SidecarHandle;
 let ledgerFile: string;
 
 beforeAll(async () => {
-  sim = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 1, outputTokens: 12 } });
+  // gemini answers longer than OpenAI's least max_output_tokens (16), so a limit can cut it.
+  sim = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 1, outputTokens: 12 }, models: { 'gemini-2.5-flash': { outputTokens: 24 } } });
   const cfg = testConfig(sim.url);
   ledgerFile = ledgerFileOf(cfg);
   sc = await startSidecar(cfg);
@@ -98,6 +99,31 @@ describe('POST /v1/responses', () => {
     expect(second.usage!.input_tokens).toBeGreaterThan(first.usage!.input_tokens);
   });
 
+  it('refuses a function_call_output answering no function_call (in its input or the previous response) with 400 param input, before any upstream call or ledger row', async () => {
+    const plain = await sc.client.responses.create({ model: 'gpt-4.1', input: 'Say hello.' });
+    await sim.clearLog();
+    const output = { type: 'function_call_output' as const, call_id: 'c1', output: 'a bar' };
+    for (const extra of [{}, { previous_response_id: plain.id }]) {
+      for (const stream of [false, true]) {
+        const err = (await sc.client.responses.create({ model: 'gpt-4.1', input: [output], tools, stream, ...extra }).catch((e: unknown) => e)) as InstanceType<
+          typeof OpenAI.BadRequestError
+        >;
+        expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+        expect([err.status, err.param, err.type]).toEqual([400, 'input', 'invalid_request_error']);
+        expect(err.message).toMatch(/^400 No tool call found for function call output with call_id c1\./);
+        expect(ledgerRow(ledgerFile, err.headers.get('x-request-id'))).toBeUndefined();
+      }
+    }
+    expect(await sim.log()).toHaveLength(0);
+    // Its function_call in the same input matches it.
+    const same = await sc.client.responses.create({
+      model: 'gpt-4.1',
+      input: [{ role: 'user', content: 'Look up "rail".' }, { type: 'function_call', call_id: 'c1', name: 'lookup', arguments: '{"input":"rail"}' }, output],
+      tools,
+    });
+    expect(same.status).toBe('completed');
+  });
+
   it('streams a function call with argument deltas', async () => {
     const stream = sc.client.responses.stream({
       model: 'claude-sonnet-4.5',
@@ -151,8 +177,8 @@ describe('POST /v1/responses', () => {
   const statuses = (r: { output: unknown[] }): unknown[] => r.output.map((o) => (o as { status?: string }).status);
 
   it('an answer cut by max_output_tokens is incomplete, and so is the item it cut (JSON, stream, stored); a failed stream leaves its open item incomplete', async () => {
-    const json = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Go on.', max_output_tokens: 5 });
-    const stream = sc.client.responses.stream({ model: 'deepseek-v3.2', input: 'Go on.', max_output_tokens: 5 });
+    const json = await sc.client.responses.create({ model: 'gemini-2.5-flash', input: 'Go on.', max_output_tokens: 16 });
+    const stream = sc.client.responses.stream({ model: 'gemini-2.5-flash', input: 'Go on.', max_output_tokens: 16 });
     const done: unknown[] = [];
     for await (const ev of stream) if (ev.type === 'response.output_item.done') done.push(statuses({ output: [ev.item] })[0]);
     const streamed = await stream.finalResponse();
@@ -160,7 +186,8 @@ describe('POST /v1/responses', () => {
       expect([r.status, r.incomplete_details, statuses(r)]).toEqual(['incomplete', { reason: 'max_output_tokens' }, ['incomplete']]);
     }
     expect(done).toEqual(['incomplete']);
-    const whole = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Go on.' });
+    expect(json.usage!.output_tokens).toBe(16);
+    const whole = await sc.client.responses.create({ model: 'gemini-2.5-flash', input: 'Go on.' });
     expect([whole.status, statuses(whole)]).toEqual(['completed', ['completed']]);
     await sim.setFault('deepseek-chat', { kind: 'cut', afterTokens: 4, times: 1 });
     const cut = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'cut me off', stream: true });
@@ -246,6 +273,39 @@ describe('POST /v1/responses', () => {
     const err = await sc.client.responses.create({ model: 'gpt-4.1', input: 'x', previous_response_id: 'resp_nope' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 400, param: 'previous_response_id' });
     expect((err as Error).message).toMatch(/unknown or expired/);
+  });
+
+  it('refuses a tool_choice naming a function that is not in tools (or with no tools) with 400 param tool_choice, before any upstream call or ledger row', async () => {
+    await sim.clearLog();
+    for (const [extra, declared] of [
+      [{ tools }, 'declared: lookup'],
+      [{}, 'the request declares no tools'],
+    ] as const) {
+      for (const stream of [false, true]) {
+        const err = (await sc.client.responses
+          .create({ model: 'gpt-4.1', input: 'x', stream, tool_choice: { type: 'function', name: 'x' }, ...extra })
+          .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;
+        expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+        expect([err.status, err.param, err.type]).toEqual([400, 'tool_choice', 'invalid_request_error']);
+        expect(err.message).toContain(`tool "x" is not in tools (${declared})`);
+        expect(ledgerRow(ledgerFile, err.headers.get('x-request-id'))).toBeUndefined();
+      }
+    }
+    expect(await sim.log()).toHaveLength(0);
+  });
+
+  it("refuses max_output_tokens below OpenAI's minimum (16) with its 400, param max_output_tokens, before any upstream call or ledger row", async () => {
+    await sim.clearLog();
+    for (const n of [1, 5, 15]) {
+      const err = (await sc.client.responses.create({ model: 'gpt-4.1', input: 'x', max_output_tokens: n }).catch((e: unknown) => e)) as InstanceType<
+        typeof OpenAI.BadRequestError
+      >;
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect([err.status, err.param, err.code]).toEqual([400, 'max_output_tokens', 'integer_below_min_value']);
+      expect(err.message).toBe(`400 Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got ${n} instead.`);
+      expect(ledgerRow(ledgerFile, err.headers.get('x-request-id'))).toBeUndefined();
+    }
+    expect(await sim.log()).toHaveLength(0);
   });
 
   it('refuses a built-in tool with a 400 naming the field', async () => {

@@ -119,8 +119,50 @@ describe('Responses → chat', () => {
     [{ input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'f' }] }] }, 'input[0].content[0].type'],
     [{ text: { format: { type: 'text' }, verbosity: 'low' } }, 'text.verbosity'],
     [{ max_output_tokens: 0 }, 'max_output_tokens'],
+    [{ tool_choice: { type: 'function', name: 'f' } }, 'tool_choice'],
+    [{ tools: [{ type: 'function', name: 'g' }], tool_choice: { type: 'function', name: 'f' } }, 'tool_choice'],
   ])('refuses %j naming %s', (extra, param) => {
     expect(() => translateResponses({ model: 'm', input: 'x', ...extra }, [])).toThrow(expect.objectContaining({ status: 400, param }));
+  });
+
+  it('refuses a function_call_output answering no function_call, in this input or the stored conversation', () => {
+    const output = { type: 'function_call_output', call_id: 'c1', output: 'done' };
+    const call = (id: string) => ({ type: 'function_call', call_id: id, name: 'f', arguments: '{}' });
+    const orphan = expect.objectContaining({
+      status: 400,
+      param: 'input',
+      message: expect.stringMatching(/^No tool call found for function call output with call_id c1\./),
+    });
+    expect(() => translateResponses({ model: 'm', input: [output] }, [])).toThrow(orphan);
+    expect(() => translateResponses({ model: 'm', input: [call('c2'), output] }, [])).toThrow(orphan);
+    const stored = [
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c2', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+    ];
+    expect(() => translateResponses({ model: 'm', input: [output] }, stored)).toThrow(orphan);
+    // A call in the same input or in the stored conversation is matched.
+    expect(translateResponses({ model: 'm', input: [call('c1'), output] }, []).chat.messages.at(-1)).toEqual({
+      role: 'tool',
+      tool_call_id: 'c1',
+      content: 'done',
+    });
+    const continued = translateResponses({ model: 'm', input: [{ ...output, call_id: 'c2' }] }, stored);
+    expect(continued.chat.messages.at(-1)).toEqual({ role: 'tool', tool_call_id: 'c2', content: 'done' });
+  });
+
+  it("refuses max_output_tokens below OpenAI's minimum of 16 in its words, and takes 16", () => {
+    for (const n of [1, 5, 15]) {
+      expect(() => translateResponses({ model: 'm', input: 'x', max_output_tokens: n }, [])).toThrow(
+        expect.objectContaining({
+          status: 400,
+          param: 'max_output_tokens',
+          code: 'integer_below_min_value',
+          message: `Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got ${n} instead.`,
+        }),
+      );
+    }
+    expect(() => translateResponses({ model: 'm', input: 'x', max_output_tokens: 16.5 }, [])).toThrow(expect.objectContaining({ param: 'max_output_tokens' }));
+    expect(translateResponses({ model: 'm', input: 'x', max_output_tokens: 16 }, []).chat.max_tokens).toBe(16);
   });
 
   it('streams items in order and closes them before completing', () => {
@@ -248,6 +290,51 @@ describe('Messages → chat and back', () => {
       { role: 'user', content: 'go' },
       { role: 'assistant', content: 'Once upon' },
     ]);
+  });
+
+  it('refuses a tool_choice naming a tool that is not in tools', () => {
+    const base = { model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] };
+    expect(() => translateMessages({ ...base, tool_choice: { type: 'tool', name: 'f' } })).toThrow(
+      expect.objectContaining({
+        status: 400,
+        message: expect.stringMatching(/^tool_choice\.name: tool "f" is not in tools \(the request declares no tools\)/),
+      }),
+    );
+    expect(() => translateMessages({ ...base, tools: [{ name: 'g' }], tool_choice: { type: 'tool', name: 'f' } })).toThrow(
+      /tool "f" is not in tools \(declared: g\)/,
+    );
+    expect(translateMessages({ ...base, tools: [{ name: 'f' }], tool_choice: { type: 'tool', name: 'f' } }).tool_choice).toEqual({
+      type: 'function',
+      function: { name: 'f' },
+    });
+  });
+
+  it('refuses a tool_use input that is not a JSON object, naming its path', () => {
+    const withInput = (input: unknown) => ({
+      model: 'm',
+      max_tokens: 5,
+      messages: [
+        { role: 'user', content: 'x' },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'text', text: 'calling' },
+            { type: 'tool_use', id: 't1', name: 'f', input },
+          ],
+        },
+      ],
+    });
+    for (const input of ['{"a":1}', [1], 5, true, null]) {
+      expect(() => translateMessages(withInput(input))).toThrow(
+        expect.objectContaining({
+          status: 400,
+          param: 'messages[1].content[1].input',
+          message: expect.stringMatching(/^messages\[1\]\.content\[1\]\.input: Input should be a valid dictionary/),
+        }),
+      );
+    }
+    expect(() => translateMessages(withInput(undefined))).toThrow(/^messages\[1\]\.content\[1\]\.input: Field required/);
+    expect(translateMessages(withInput({ a: 1 })).messages[1]).toMatchObject({ tool_calls: [{ function: { arguments: '{"a":1}' } }] });
   });
 
   it('refuses server tools and a missing max_tokens', () => {
