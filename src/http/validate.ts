@@ -72,16 +72,25 @@ function checkRules(body: ChatBody): ChatBody {
       param: 'n',
     });
   }
-  checkNamedToolChoice(body.tool_choice, body.tools);
+  checkToolChoice(body.tool_choice, body.tools);
   return body;
 }
 
 /**
- * A named `tool_choice` (`{"type": "function", "function": {"name": …}}`) must name a function
- * in `tools`, as OpenAI requires: a provider that does not check (or a translation to another
- * wire) would force a call to a tool the client never declared. Other forms pass on as they are.
+ * OpenAI's rules for `tool_choice`: any value but null needs `tools` ("auto" or "none" without
+ * tools is refused by OpenAI and passed by other providers, so the same request would succeed or
+ * fail by the model `auto` picked; "required" without tools cannot be met), and a named choice
+ * (`{"type": "function", "function": {"name": …}}`) must name a function in `tools`: a provider
+ * that does not check (or a translation to another wire) would force a call to a tool the
+ * client never declared.
  */
-function checkNamedToolChoice(choice: unknown, tools: unknown): void {
+function checkToolChoice(choice: unknown, tools: unknown): void {
+  if (typeof choice === 'string' && (!Array.isArray(tools) || tools.length === 0))
+    throw new SwitchyardError(
+      'invalid_request',
+      `Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified (it is "${echoName(choice)}"; declare tools or leave tool_choice out)`,
+      { param: 'tool_choice' },
+    );
   if (!isObj(choice) || choice.type !== 'function') return;
   const fn = choice.function;
   if (!isObj(fn) || typeof fn.name !== 'string')

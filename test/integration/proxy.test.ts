@@ -209,6 +209,9 @@ describe('client errors are OpenAI-shaped 4xx', () => {
       [{ tools: [fn('lookup')], tool_choice: { type: 'function', function: { name: 'x' } } }, /function "x" is not in 'tools' \(declared: lookup\)/],
       [{ tool_choice: { type: 'function', function: { name: 'x' } } }, /only allowed when 'tools' are specified/],
       [{ tools: [], tool_choice: { type: 'function', function: { name: 'x' } } }, /only allowed when 'tools' are specified/],
+      [{ tool_choice: 'required' }, /only allowed when 'tools' are specified \(it is "required"/],
+      [{ tool_choice: 'auto' }, /only allowed when 'tools' are specified/],
+      [{ tools: [], tool_choice: 'none' }, /only allowed when 'tools' are specified/],
       [{ tools: [fn('lookup')], tool_choice: { type: 'function' } }, /a function choice is/],
     ];
     for (const [extra, message] of cases) {
