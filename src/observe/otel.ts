@@ -32,6 +32,19 @@ const PROVIDER_NAMES: Record<string, string> = {
 
 const operationOf = (api: ApiName): string => (api === 'embeddings' ? 'embeddings' : 'chat');
 
+/**
+ * How a SERVER span reports the answer it sent, by the HTTP semantic conventions: a 4xx is the
+ * client's mistake, not the server's, so the span status stays UNSET and `error.type` is not set
+ * (it is set only when the status is an error); a 5xx is an error, `error.type` its switchyard
+ * error code (else the status as a string). Switchyard's own code of any refusal is kept in
+ * `switchyard.error.code`, so a 429 `budget_exceeded` can still be found by attribute.
+ * (CLIENT spans, to upstreams, mark every failed attempt ERROR: see `attemptTrace`.)
+ */
+export function serverOutcome(status: number, error: string | null): { code: string | null; errorType: string | null } {
+  const code = error || null;
+  return { code, errorType: status >= 500 ? (code ?? String(status)) : null };
+}
+
 export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandle> {
   const api = await import('@opentelemetry/api');
   const { TracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace');
@@ -117,11 +130,14 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
         if (r.endpoint) span.setAttribute('switchyard.endpoint', r.endpoint);
         if (tier) span.setAttribute('switchyard.tier', tier);
         if (lastFault && r.attempts > 1) span.setAttribute('switchyard.failover.reason', lastFault);
-        // GenAI conventions: `error.type` on an operation that ended in an error (switchyard's error code).
-        if (r.error) span.setAttribute('error.type', r.error);
         // Span names are kept few (backends index them): a name not in the catalogue is not one.
         if (r.error === 'model_not_found') span.updateName(op);
-        if (r.status >= 400) span.setStatus({ code: SpanStatusCode.ERROR, message: r.error ? `${r.error} (status ${r.status})` : `status ${r.status}` });
+        const outcome = serverOutcome(r.status, r.error ?? null);
+        if (outcome.code) span.setAttribute('switchyard.error.code', outcome.code);
+        if (outcome.errorType) {
+          span.setAttribute('error.type', outcome.errorType);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.errorType });
+        }
       },
       end() {
         span.end();

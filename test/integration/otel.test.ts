@@ -119,7 +119,7 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(attempts.some((a) => a.attributes['gen_ai.provider.name'] === 'anthropic')).toBe(true);
   });
 
-  it('ends a failed request span with error.type, its error code; an unknown model is neither its name nor echoed whole', async () => {
+  it('ends a failed (5xx) request span ERROR with error.type, a refused (4xx) one UNSET; an unknown model is neither its name nor echoed whole', async () => {
     await sim.setFault('*', { kind: 'http_error', status: 500 });
     const tp = traceparent(6);
     await expect(
@@ -128,7 +128,7 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     await sim.clearFaults();
     const failed = await server(tp.split('-')[1]!);
     expect(failed.status.code).toBe(2);
-    expect(failed.attributes).toMatchObject({ 'error.type': 'upstream_error', 'http.response.status_code': 502 });
+    expect(failed.attributes).toMatchObject({ 'error.type': 'upstream_error', 'switchyard.error.code': 'upstream_error', 'http.response.status_code': 502 });
     // An unknown model is client input of any length: not a span name, and echoed only in part.
     const tp2 = traceparent(7);
     const unknown = `no-such-model-${'x'.repeat(100_000)}`;
@@ -140,7 +140,11 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(err.message).toContain('(100014 characters)');
     expect(err.message.length).toBeLessThan(1000);
     const refused = await server(tp2.split('-')[1]!);
-    expect(refused.attributes['error.type']).toBe('model_not_found');
+    // HTTP semantic conventions: a SERVER span's status stays UNSET for a 4xx (the client's
+    // mistake), and error.type is set only when the status is an error; switchyard's code stays.
+    expect(refused.status.code ?? 0).toBe(0);
+    expect(refused.attributes['error.type']).toBeUndefined();
+    expect(refused.attributes).toMatchObject({ 'switchyard.error.code': 'model_not_found', 'http.response.status_code': 400 });
     expect(refused.name).toBe('chat');
     expect(String(refused.attributes['gen_ai.request.model']).length).toBeLessThan(200);
     const line = sc
