@@ -2,12 +2,12 @@
  * A request refused at the HTTP edge, before it is routed (a wrong client key, a client key over
  * its rpm, a body that is not JSON or fails validation, a bad routing hint, a body over the
  * limit, shutting down): counted in `/metrics` like every other request (model and endpoint
- * `none`) and logged at info with its status and error code. It writes no ledger row: nothing
+ * `none`), logged at info with its status and error code, and (when tracing) one SERVER span. It writes no ledger row: nothing
  * was routed or billed, and an unauthenticated caller must not be able to grow the ledger.
  */
 import type { IncomingMessage } from 'node:http';
 import { SwitchyardError } from '../errors.js';
-import type { ApiName } from '../runtime/request-scope.js';
+import { traceRefused, type ApiName } from '../runtime/request-scope.js';
 import { clientAuthorization } from './edge.js';
 import type { ServerDeps } from './server.js';
 
@@ -45,6 +45,7 @@ export function recordRefused(deps: ServerDeps, api: ApiName, req: IncomingMessa
       api,
       error: e?.code ?? 'internal_error',
     });
+    traceRefused(api, { requestId, receivedAt, status, error: e?.code ?? 'internal_error' }, req.headers);
     // A client gone mid-body is routine (logged at debug where it is read); an internal error is logged as one.
     if (e !== null && status !== 499 && deps.log.isLevelEnabled('info'))
       deps.log.info({ requestId, api, status, latencyMs, keyId: refusedKeyId(deps, req, status), error: e.code }, `request refused: ${e.message}`);

@@ -10,7 +10,7 @@ import type { Attributes, Context, Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { echoName } from '../errors.js';
-import type { ApiName, AttemptInfo, AttemptTrace, RequestTrace, Tracer } from '../runtime/request-scope.js';
+import type { ApiName, AttemptInfo, AttemptTrace, RefusedRequest, RequestTrace, Tracer } from '../runtime/request-scope.js';
 
 type OtlpConfig = NonNullable<Config['observe']['otlp']>;
 
@@ -145,9 +145,38 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     };
   };
 
+  // Refused before its body was read or trusted: named by the operation alone (no model), and
+  // carrying what the edge knew; its status follows `serverOutcome` as a routed request's does.
+  const refused = (apiName: ApiName, r: RefusedRequest, headers: Parameters<Tracer['refused']>[2]): void => {
+    const parent = propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
+    const op = operationOf(apiName);
+    const span = tracer.startSpan(
+      op,
+      {
+        kind: SpanKind.SERVER,
+        startTime: r.receivedAt,
+        attributes: {
+          'gen_ai.operation.name': op,
+          'switchyard.api': apiName,
+          'switchyard.request_id': r.requestId,
+          'switchyard.attempts': 0,
+          'http.response.status_code': r.status,
+        },
+      },
+      parent,
+    );
+    const outcome = serverOutcome(r.status, r.error);
+    if (outcome.code) span.setAttribute('switchyard.error.code', outcome.code);
+    if (outcome.errorType) {
+      span.setAttribute('error.type', outcome.errorType);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.errorType });
+    }
+    span.end();
+  };
+
   log.info({ endpoint: cfg.endpoint, captureContent: cfg.captureContent }, 'exporting OpenTelemetry traces over OTLP/HTTP');
   return {
-    tracer: { startRequest },
+    tracer: { startRequest, refused },
     async shutdown() {
       await provider.shutdown().catch((err: unknown) => log.warn({ err }, 'could not flush the last spans'));
     },

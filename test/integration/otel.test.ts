@@ -156,6 +156,31 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect((await server(traceparent(1).split('-')[1]!)).attributes['error.type']).toBeUndefined();
   });
 
+  it('gives a request refused at the edge (a body that is not JSON, one over the size limit) a SERVER span, status UNSET', async () => {
+    const post = async (path: string, body: string, n: number): Promise<number> => {
+      const res = await fetch(`${sc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', traceparent: traceparent(n) }, body });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    expect(await post('/v1/chat/completions', '{"model":', 8)).toBe(400);
+    expect(await post('/v1/messages', 'x'.repeat(5_000_000), 9)).toBe(413);
+    const junk = await server(traceparent(8).split('-')[1]!);
+    expect(junk.parentSpanId).toBe(CLIENT_SPAN);
+    expect(junk.name).toBe('chat');
+    expect(junk.status.code ?? 0).toBe(0);
+    expect(junk.attributes).toMatchObject({
+      'switchyard.api': 'chat',
+      'switchyard.error.code': 'invalid_request',
+      'switchyard.attempts': 0,
+      'http.response.status_code': 400,
+    });
+    expect(junk.attributes['error.type']).toBeUndefined();
+    const big = await server(traceparent(9).split('-')[1]!);
+    expect(big.attributes).toMatchObject({ 'switchyard.api': 'messages', 'switchyard.error.code': 'body_too_large', 'http.response.status_code': 413 });
+    // No upstream was asked: no attempt span.
+    expect(otlp.spans.filter((s) => s.kind === 3 && [junk.traceId, big.traceId].includes(s.traceId))).toEqual([]);
+  });
+
   it('propagates traceparent upstream as the attempt span', async () => {
     const tp = traceparent(3);
     const traceId = tp.split('-')[1]!;
