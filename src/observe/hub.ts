@@ -153,6 +153,8 @@ export class InspectionHub {
   /** The latest budget grants (see GRANT_HISTORY); every other record is in `ring`. */
   private readonly grants: HubRecord[] = [];
   private seq = 0;
+  /** The highest `seq` no longer kept (pushed out of either ring): a reconnect after an older id missed records. */
+  private dropped = 0;
   private readonly last = new Map<string, string>();
   private readonly budgetCounts = new Map<string, { granted: number; refused: number }>();
   private readonly listeners = new Set<Listener>();
@@ -236,7 +238,10 @@ export class InspectionHub {
 
   private keep(rec: HubRecord, ring: HubRecord[] = this.ring, cap: number = this.size): void {
     ring.push(rec);
-    if (ring.length > cap) ring.shift();
+    if (ring.length > cap) {
+      const gone = ring.shift()!;
+      if (gone.seq > this.dropped) this.dropped = gone.seq;
+    }
     for (const l of this.listeners) l(rec);
   }
 
@@ -250,6 +255,27 @@ export class InspectionHub {
    * among the last GRANT_HISTORY grants.
    */
   history(): HubRecord[] {
+    const out = this.merged();
+    return out.length > this.size ? out.slice(out.length - this.size) : out;
+  }
+
+  /**
+   * What a subscriber that saw every record up to `after` (its `Last-Event-ID`) has not seen: the
+   * kept records after it, `missed` when some record after it is no longer kept (the history is
+   * `observe.historySize` long), `unknown` when this process never gave that id (it restarted):
+   * then `records` is the whole history.
+   */
+  since(after: number): { records: HubRecord[]; missed: boolean; unknown: boolean } {
+    const all = this.merged();
+    const from = Math.max(0, all.length - this.size);
+    const lostUpTo = Math.max(this.dropped, from > 0 ? all[from - 1]!.seq : 0);
+    const kept = from > 0 ? all.slice(from) : all;
+    if (after > this.seq) return { records: kept, missed: false, unknown: true };
+    return { records: kept.filter((r) => r.seq > after), missed: lostUpTo > after, unknown: false };
+  }
+
+  /** Both rings in the order their records happened. */
+  private merged(): HubRecord[] {
     if (this.grants.length === 0) return this.ring.slice();
     const out: HubRecord[] = [];
     let i = 0;
@@ -265,7 +291,7 @@ export class InspectionHub {
         j++;
       }
     }
-    return out.length > this.size ? out.slice(out.length - this.size) : out;
+    return out;
   }
 
   /** Subscribe to records; `all` also receives every inspection event. Returns unsubscribe. */
