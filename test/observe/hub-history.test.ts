@@ -64,6 +64,21 @@ describe('inspection hub history', () => {
     expect(hub.history().map((r) => r.to)).toEqual(['granted', 'granted', 'granted', 'granted', 'granted']);
   });
 
+  it('since(id): the kept records after it, missed only when a record after it is gone from either ring', () => {
+    const { hub, counts } = setUp(5);
+    decide(hub, counts, true, 2); // seq 1, 2
+    note(hub, 'throttled'); // 3
+    decide(hub, counts, true, 3); // 4, 5, 6
+    note(hub, 'healthy'); // 7: the history is 3..7, records 1 and 2 are gone
+    expect(hub.since(1)).toMatchObject({ missed: true, unknown: false });
+    expect(hub.since(2).missed).toBe(false);
+    expect(hub.since(2).records.map((r) => r.seq)).toEqual([3, 4, 5, 6, 7]);
+    expect(hub.since(5).records.map((r) => r.seq)).toEqual([6, 7]);
+    expect(hub.since(7).records).toEqual([]);
+    expect(hub.since(8)).toMatchObject({ unknown: true });
+    expect(hub.since(8).records.map((r) => r.seq)).toEqual([3, 4, 5, 6, 7]);
+  });
+
   it('is the plain ring when there are no grants', () => {
     const { hub } = setUp(3);
     for (const to of ['a', 'b', 'c', 'd']) note(hub, to);
