@@ -9,6 +9,7 @@
  * forwarded too (sanitised).
  */
 import type { InspectionEvent } from 'xstate';
+import { nanoToUsd } from '../accounting/money.js';
 import { scrub } from './scrub.js';
 
 export interface HubRecord {
@@ -69,15 +70,22 @@ const idOf = (ref: unknown): string => (ref as { id?: string } | undefined)?.id 
 
 const valueOf = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 
+const usdOf = (nano: unknown): number | null => (typeof nano === 'number' ? nanoToUsd(nano) : null);
+
 function summary(ctx: Record<string, unknown> | undefined): Record<string, unknown> | null {
   if (!ctx) return null;
   if ('lines' in ctx && Array.isArray(ctx.lines)) {
+    // `limit`, `spent`, `reserved` are the actor's integer nano-USD (as its events' amounts);
+    // the `…Usd` twins are the same in USD, the unit `/switchyard/state` shows.
     return {
       budgets: (ctx.lines as Array<Record<string, unknown>>).map((l) => ({
         id: l.id,
         limit: l.limit,
         spent: l.spent,
         reserved: l.reserved,
+        limitUsd: usdOf(l.limit),
+        spentUsd: usdOf(l.spent),
+        reservedUsd: usdOf(l.reserved),
         resetsAt: l.resetsAt,
       })),
       granted: ctx.granted,

@@ -84,4 +84,30 @@ describe('inspection hub history', () => {
     for (const to of ['a', 'b', 'c', 'd']) note(hub, to);
     expect(hub.history().map((r) => r.to)).toEqual(['b', 'c', 'd']);
   });
+
+  it("a budget record gives each budget line in nano-USD (the actor's unit) and in USD (the state's)", () => {
+    const hub = new InspectionHub(10, () => 7);
+    const line = {
+      id: 'global:day',
+      scope: 'global',
+      key: null,
+      model: null,
+      period: 'day',
+      limit: 2_000_000_000,
+      spent: 500_000_000,
+      reserved: 250_000_000,
+      periodStart: 0,
+      resetsAt: null,
+    };
+    hub.budgetApplied('budget', { type: 'budget.restored', at: 0, spent: {} }, { lines: [line], granted: 0, refused: 0 });
+    hub.budgetApplied(
+      'budget',
+      { type: 'budget.reserve', at: 0, requestId: 'r1', budgets: ['global:day'], amount: 250_000_000 },
+      { lines: [line], granted: 1, refused: 0 },
+    );
+    const rec = JSON.parse(JSON.stringify(hub.history().at(-1))) as { context: { budgets: unknown[] } };
+    expect(rec.context.budgets).toEqual([
+      { id: 'global:day', limit: 2_000_000_000, spent: 500_000_000, reserved: 250_000_000, limitUsd: 2, spentUsd: 0.5, reservedUsd: 0.25, resetsAt: null },
+    ]);
+  });
 });
