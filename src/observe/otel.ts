@@ -83,6 +83,10 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
           if (o.usage) span.setAttributes({ 'gen_ai.usage.input_tokens': o.usage.promptTokens, 'gen_ai.usage.output_tokens': o.usage.completionTokens });
           if (cfg.captureContent && o.text !== '')
             span.setAttribute('gen_ai.output.messages', JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: o.text }] }]));
+        } else if (o.fault === 'client_gone') {
+          // Cancelled because switchyard's own client left: the conventions ask a CLIENT span
+          // cancelled by its caller to leave status UNSET and set no error.type. Not a fail-over reason.
+          span.setAttribute('switchyard.fault', o.fault);
         } else {
           span.setAttributes({ 'error.type': o.fault, 'switchyard.fault': o.fault, ...(o.status !== null ? { 'http.response.status_code': o.status } : {}) });
           span.setStatus({ code: SpanStatusCode.ERROR, message: o.fault });

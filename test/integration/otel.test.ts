@@ -23,14 +23,20 @@ const TRACE = '0af7651916cd43dd8448eb211c80319c';
 const CLIENT_SPAN = 'b7ad6b7169203331';
 const traceparent = (n: number) => `00-${TRACE.slice(0, -2)}${String(n).padStart(2, '0')}-${CLIENT_SPAN}-01`;
 const SECRET_PROMPT = 'zebra-quartz-prompt-text';
+const HANG = 'probe-please-hang';
+let probeHung: () => void = () => undefined;
+const hung = new Promise<void>((r) => (probeHung = r));
 
 beforeAll(async () => {
   await otlp.start();
   // A minimal OpenAI-kind upstream that records the headers it was sent.
   probe = createServer((req, res) => {
     probeHeaders.push(req.headers);
-    req.resume();
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
+      // A prompt asking for it gets no answer: the client gives up first.
+      if (Buffer.concat(parts).toString('utf8').includes(HANG)) return probeHung();
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
@@ -179,6 +185,29 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(big.attributes).toMatchObject({ 'switchyard.api': 'messages', 'switchyard.error.code': 'body_too_large', 'http.response.status_code': 413 });
     // No upstream was asked: no attempt span.
     expect(otlp.spans.filter((s) => s.kind === 3 && [junk.traceId, big.traceId].includes(s.traceId))).toEqual([]);
+  });
+
+  it('an attempt cancelled because the client left is not an error: status UNSET, no error.type', async () => {
+    const tp = traceparent(10);
+    const ctl = new AbortController();
+    const sent = fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: tp },
+      body: JSON.stringify({ model: 'probe-model', messages: [{ role: 'user', content: HANG }] }),
+      signal: ctl.signal,
+    }).catch(() => undefined);
+    await hung;
+    ctl.abort();
+    await sent;
+    const traceId = tp.split('-')[1]!;
+    const attempt = await otlp.waitFor((s) => s.traceId === traceId && s.kind === 3);
+    expect(attempt.attributes['switchyard.fault']).toBe('client_gone');
+    expect(attempt.attributes['error.type']).toBeUndefined();
+    expect(attempt.status.code ?? 0).toBe(0);
+    const req = await server(traceId);
+    expect(req.attributes).toMatchObject({ 'http.response.status_code': 499, 'switchyard.error.code': 'client_closed_request' });
+    expect(req.status.code ?? 0).toBe(0);
+    expect(req.attributes['switchyard.failover.reason']).toBeUndefined();
   });
 
   it('propagates traceparent upstream as the attempt span', async () => {
