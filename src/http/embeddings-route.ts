@@ -98,6 +98,6 @@ export const embeddingsRoute: ApiRoute = async (deps, req, res, requestId) => {
     if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error in an embeddings request');
     sendError(res, err, base);
     // A routed request has its own record (and ledger row).
-    if (!routed) recordRefused(deps, 'embeddings', requestId, receivedAt, err);
+    if (!routed) recordRefused(deps, 'embeddings', req, requestId, receivedAt, err);
   }
 };

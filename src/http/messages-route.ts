@@ -45,7 +45,7 @@ async function read(
   } catch (err) {
     if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
     sendAnthropicError(res, err, base);
-    recordRefused(deps, 'messages', requestId, receivedAt, err);
+    recordRefused(deps, 'messages', req, requestId, receivedAt, err);
     return null;
   }
 }

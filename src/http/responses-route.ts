@@ -49,7 +49,7 @@ export function responsesRoute(store: () => ResponseStore | null): ApiRoute {
     } catch (err) {
       if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
       sendError(res, err, base);
-      recordRefused(deps, 'responses', requestId, receivedAt, err);
+      recordRefused(deps, 'responses', req, requestId, receivedAt, err);
       return;
     }
     const shell = { id: newId('resp'), createdAt: Math.floor(e.receivedAt / 1000), model: t.chat.model, echo: t.echo };

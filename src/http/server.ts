@@ -162,7 +162,7 @@ async function chat(
     if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
     else if (err.status === 499) deps.log.debug({ requestId }, err.message);
     sendError(res, err, base);
-    recordRefused(deps, 'chat', requestId, receivedAt, err);
+    recordRefused(deps, 'chat', req, requestId, receivedAt, err);
     return;
   }
   const log = requestLog(deps.log, requestId);

@@ -9,6 +9,7 @@
  * forwarded too (sanitised).
  */
 import type { InspectionEvent } from 'xstate';
+import { nanoToUsd } from '../accounting/money.js';
 import { scrub } from './scrub.js';
 
 export interface HubRecord {
@@ -69,15 +70,22 @@ const idOf = (ref: unknown): string => (ref as { id?: string } | undefined)?.id 
 
 const valueOf = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 
+const usdOf = (nano: unknown): number | null => (typeof nano === 'number' ? nanoToUsd(nano) : null);
+
 function summary(ctx: Record<string, unknown> | undefined): Record<string, unknown> | null {
   if (!ctx) return null;
   if ('lines' in ctx && Array.isArray(ctx.lines)) {
+    // `limit`, `spent`, `reserved` are the actor's integer nano-USD (as its events' amounts);
+    // the `…Usd` twins are the same in USD, the unit `/switchyard/state` shows.
     return {
       budgets: (ctx.lines as Array<Record<string, unknown>>).map((l) => ({
         id: l.id,
         limit: l.limit,
         spent: l.spent,
         reserved: l.reserved,
+        limitUsd: usdOf(l.limit),
+        spentUsd: usdOf(l.spent),
+        reservedUsd: usdOf(l.reserved),
         resetsAt: l.resetsAt,
       })),
       granted: ctx.granted,
@@ -153,6 +161,8 @@ export class InspectionHub {
   /** The latest budget grants (see GRANT_HISTORY); every other record is in `ring`. */
   private readonly grants: HubRecord[] = [];
   private seq = 0;
+  /** The highest `seq` no longer kept (pushed out of either ring): a reconnect after an older id missed records. */
+  private dropped = 0;
   private readonly last = new Map<string, string>();
   private readonly budgetCounts = new Map<string, { granted: number; refused: number }>();
   private readonly listeners = new Set<Listener>();
@@ -236,7 +246,10 @@ export class InspectionHub {
 
   private keep(rec: HubRecord, ring: HubRecord[] = this.ring, cap: number = this.size): void {
     ring.push(rec);
-    if (ring.length > cap) ring.shift();
+    if (ring.length > cap) {
+      const gone = ring.shift()!;
+      if (gone.seq > this.dropped) this.dropped = gone.seq;
+    }
     for (const l of this.listeners) l(rec);
   }
 
@@ -250,6 +263,27 @@ export class InspectionHub {
    * among the last GRANT_HISTORY grants.
    */
   history(): HubRecord[] {
+    const out = this.merged();
+    return out.length > this.size ? out.slice(out.length - this.size) : out;
+  }
+
+  /**
+   * What a subscriber that saw every record up to `after` (its `Last-Event-ID`) has not seen: the
+   * kept records after it, `missed` when some record after it is no longer kept (the history is
+   * `observe.historySize` long), `unknown` when this process never gave that id (it restarted):
+   * then `records` is the whole history.
+   */
+  since(after: number): { records: HubRecord[]; missed: boolean; unknown: boolean } {
+    const all = this.merged();
+    const from = Math.max(0, all.length - this.size);
+    const lostUpTo = Math.max(this.dropped, from > 0 ? all[from - 1]!.seq : 0);
+    const kept = from > 0 ? all.slice(from) : all;
+    if (after > this.seq) return { records: kept, missed: false, unknown: true };
+    return { records: kept.filter((r) => r.seq > after), missed: lostUpTo > after, unknown: false };
+  }
+
+  /** Both rings in the order their records happened. */
+  private merged(): HubRecord[] {
     if (this.grants.length === 0) return this.ring.slice();
     const out: HubRecord[] = [];
     let i = 0;
@@ -265,7 +299,7 @@ export class InspectionHub {
         j++;
       }
     }
-    return out.length > this.size ? out.slice(out.length - this.size) : out;
+    return out;
   }
 
   /** Subscribe to records; `all` also receives every inspection event. Returns unsubscribe. */

@@ -10,7 +10,7 @@ import type { Attributes, Context, Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { echoName } from '../errors.js';
-import type { ApiName, AttemptInfo, AttemptTrace, RequestTrace, Tracer } from '../runtime/request-scope.js';
+import type { ApiName, AttemptInfo, AttemptTrace, RefusedRequest, RequestTrace, Tracer } from '../runtime/request-scope.js';
 
 type OtlpConfig = NonNullable<Config['observe']['otlp']>;
 
@@ -31,6 +31,19 @@ const PROVIDER_NAMES: Record<string, string> = {
 };
 
 const operationOf = (api: ApiName): string => (api === 'embeddings' ? 'embeddings' : 'chat');
+
+/**
+ * How a SERVER span reports the answer it sent, by the HTTP semantic conventions: a 4xx is the
+ * client's mistake, not the server's, so the span status stays UNSET and `error.type` is not set
+ * (it is set only when the status is an error); a 5xx is an error, `error.type` its switchyard
+ * error code (else the status as a string). Switchyard's own code of any refusal is kept in
+ * `switchyard.error.code`, so a 429 `budget_exceeded` can still be found by attribute.
+ * (CLIENT spans, to upstreams, mark every failed attempt ERROR: see `attemptTrace`.)
+ */
+export function serverOutcome(status: number, error: string | null): { code: string | null; errorType: string | null } {
+  const code = error || null;
+  return { code, errorType: status >= 500 ? (code ?? String(status)) : null };
+}
 
 export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandle> {
   const api = await import('@opentelemetry/api');
@@ -70,6 +83,10 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
           if (o.usage) span.setAttributes({ 'gen_ai.usage.input_tokens': o.usage.promptTokens, 'gen_ai.usage.output_tokens': o.usage.completionTokens });
           if (cfg.captureContent && o.text !== '')
             span.setAttribute('gen_ai.output.messages', JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: o.text }] }]));
+        } else if (o.fault === 'client_gone') {
+          // Cancelled because switchyard's own client left: the conventions ask a CLIENT span
+          // cancelled by its caller to leave status UNSET and set no error.type. Not a fail-over reason.
+          span.setAttribute('switchyard.fault', o.fault);
         } else {
           span.setAttributes({ 'error.type': o.fault, 'switchyard.fault': o.fault, ...(o.status !== null ? { 'http.response.status_code': o.status } : {}) });
           span.setStatus({ code: SpanStatusCode.ERROR, message: o.fault });
@@ -117,11 +134,14 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
         if (r.endpoint) span.setAttribute('switchyard.endpoint', r.endpoint);
         if (tier) span.setAttribute('switchyard.tier', tier);
         if (lastFault && r.attempts > 1) span.setAttribute('switchyard.failover.reason', lastFault);
-        // GenAI conventions: `error.type` on an operation that ended in an error (switchyard's error code).
-        if (r.error) span.setAttribute('error.type', r.error);
         // Span names are kept few (backends index them): a name not in the catalogue is not one.
         if (r.error === 'model_not_found') span.updateName(op);
-        if (r.status >= 400) span.setStatus({ code: SpanStatusCode.ERROR, message: r.error ? `${r.error} (status ${r.status})` : `status ${r.status}` });
+        const outcome = serverOutcome(r.status, r.error ?? null);
+        if (outcome.code) span.setAttribute('switchyard.error.code', outcome.code);
+        if (outcome.errorType) {
+          span.setAttribute('error.type', outcome.errorType);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.errorType });
+        }
       },
       end() {
         span.end();
@@ -129,9 +149,38 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     };
   };
 
+  // Refused before its body was read or trusted: named by the operation alone (no model), and
+  // carrying what the edge knew; its status follows `serverOutcome` as a routed request's does.
+  const refused = (apiName: ApiName, r: RefusedRequest, headers: Parameters<Tracer['refused']>[2]): void => {
+    const parent = propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
+    const op = operationOf(apiName);
+    const span = tracer.startSpan(
+      op,
+      {
+        kind: SpanKind.SERVER,
+        startTime: r.receivedAt,
+        attributes: {
+          'gen_ai.operation.name': op,
+          'switchyard.api': apiName,
+          'switchyard.request_id': r.requestId,
+          'switchyard.attempts': 0,
+          'http.response.status_code': r.status,
+        },
+      },
+      parent,
+    );
+    const outcome = serverOutcome(r.status, r.error);
+    if (outcome.code) span.setAttribute('switchyard.error.code', outcome.code);
+    if (outcome.errorType) {
+      span.setAttribute('error.type', outcome.errorType);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.errorType });
+    }
+    span.end();
+  };
+
   log.info({ endpoint: cfg.endpoint, captureContent: cfg.captureContent }, 'exporting OpenTelemetry traces over OTLP/HTTP');
   return {
-    tracer: { startRequest },
+    tracer: { startRequest, refused },
     async shutdown() {
       await provider.shutdown().catch((err: unknown) => log.warn({ err }, 'could not flush the last spans'));
     },

@@ -133,6 +133,11 @@ function answer({ rt, call, sink, session, outcome, t, h, status, latencyMs }: E
       status,
       latencyMs,
       attempts: t.attempts,
+      // The configured key's id (`auth.keys[].id`, never its secret; null without auth) and the
+      // billed tokens, under the ledger row's names, so a line can be matched to its row.
+      keyId: call.keyId,
+      promptTokens: t.usage.promptTokens,
+      completionTokens: t.usage.completionTokens,
       costUsd: nanoToUsd(t.costNano),
       stream: session !== null,
     };

@@ -43,8 +43,19 @@ export interface RequestTrace {
   end(): void;
 }
 
+/** A request refused at the HTTP edge, before it had a body to route (no scope, no attempts). */
+export interface RefusedRequest {
+  requestId: string;
+  /** When it came in, epoch ms: the span's start. */
+  receivedAt: number;
+  status: number;
+  error: string;
+}
+
 export interface Tracer {
   startRequest(api: ApiName, call: ChatCall, headers: IncomingHttpHeaders): RequestTrace;
+  /** One whole SERVER span for a refused request, started at `receivedAt` and ended now. */
+  refused(api: ApiName, r: RefusedRequest, headers: IncomingHttpHeaders): void;
 }
 
 export interface RequestScope {
@@ -59,6 +70,11 @@ let tracer: Tracer | null = null;
 /** Installed by the composition root when `observe.otlp` is set. */
 export function setTracer(t: Tracer | null): void {
   tracer = t;
+}
+
+/** The span of a request refused at the edge, when tracing; nothing (one null check) otherwise. */
+export function traceRefused(api: ApiName, r: RefusedRequest, headers: IncomingHttpHeaders): void {
+  tracer?.refused(api, r, headers);
 }
 
 export function currentScope(): RequestScope | undefined {

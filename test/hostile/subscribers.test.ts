@@ -18,6 +18,7 @@ const RSS_GROWTH_BOUND_MB = 150;
 const listeners = new Set<(r: HubRecord) => void>();
 const hub = {
   history: (): HubRecord[] => [],
+  since: () => ({ records: [], missed: false, unknown: false }),
   subscribe: (l: (r: HubRecord) => void) => {
     listeners.add(l);
     return () => void listeners.delete(l);

@@ -81,16 +81,26 @@ describe('requests refused at the edge', () => {
       .stdout()
       .split('\n')
       .filter((l) => l.includes('request refused'))
-      .map((l) => JSON.parse(l) as { level: number; requestId: string; api: string; status: number; error: string });
-    expect(refused.map((l) => [l.api, l.status, l.error])).toEqual([
-      ['chat', 401, 'invalid_api_key'],
-      ['messages', 401, 'invalid_api_key'],
-      ['chat', 400, 'invalid_request'],
-      ['responses', 400, 'invalid_request'],
-      ['embeddings', 400, 'invalid_request'],
-      ['chat', 400, 'invalid_request'],
-      ['chat', 429, 'rate_limited'],
+      .map((l) => JSON.parse(l) as { level: number; requestId: string; api: string; status: number; error: string; keyId: string | null });
+    // The key's id (never its secret) when the key was a known one; null for a wrong key.
+    expect(refused.map((l) => [l.api, l.status, l.error, l.keyId])).toEqual([
+      ['chat', 401, 'invalid_api_key', null],
+      ['messages', 401, 'invalid_api_key', null],
+      ['chat', 400, 'invalid_request', 'ci'],
+      ['responses', 400, 'invalid_request', 'ci'],
+      ['embeddings', 400, 'invalid_request', 'ci'],
+      ['chat', 400, 'invalid_request', 'ci'],
+      ['chat', 429, 'rate_limited', 'slow'],
     ]);
+    // The line of the request that was served names its key and its billed tokens (the ledger row's names).
+    const served = sc
+      .stdout()
+      .split('\n')
+      .filter((l) => l.includes('request served'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(served).toHaveLength(1);
+    expect(served[0]).toMatchObject({ keyId: 'slow', completionTokens: 6, status: 200 });
+    expect(served[0]!.promptTokens).toBeGreaterThan(0);
     for (const l of refused) {
       expect(l.level).toBe(30);
       expect(l.requestId).toMatch(/^[0-9a-f-]{36}$/);

@@ -23,14 +23,20 @@ const TRACE = '0af7651916cd43dd8448eb211c80319c';
 const CLIENT_SPAN = 'b7ad6b7169203331';
 const traceparent = (n: number) => `00-${TRACE.slice(0, -2)}${String(n).padStart(2, '0')}-${CLIENT_SPAN}-01`;
 const SECRET_PROMPT = 'zebra-quartz-prompt-text';
+const HANG = 'probe-please-hang';
+let probeHung: () => void = () => undefined;
+const hung = new Promise<void>((r) => (probeHung = r));
 
 beforeAll(async () => {
   await otlp.start();
   // A minimal OpenAI-kind upstream that records the headers it was sent.
   probe = createServer((req, res) => {
     probeHeaders.push(req.headers);
-    req.resume();
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
+      // A prompt asking for it gets no answer: the client gives up first.
+      if (Buffer.concat(parts).toString('utf8').includes(HANG)) return probeHung();
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
@@ -119,7 +125,7 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(attempts.some((a) => a.attributes['gen_ai.provider.name'] === 'anthropic')).toBe(true);
   });
 
-  it('ends a failed request span with error.type, its error code; an unknown model is neither its name nor echoed whole', async () => {
+  it('ends a failed (5xx) request span ERROR with error.type, a refused (4xx) one UNSET; an unknown model is neither its name nor echoed whole', async () => {
     await sim.setFault('*', { kind: 'http_error', status: 500 });
     const tp = traceparent(6);
     await expect(
@@ -128,7 +134,7 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     await sim.clearFaults();
     const failed = await server(tp.split('-')[1]!);
     expect(failed.status.code).toBe(2);
-    expect(failed.attributes).toMatchObject({ 'error.type': 'upstream_error', 'http.response.status_code': 502 });
+    expect(failed.attributes).toMatchObject({ 'error.type': 'upstream_error', 'switchyard.error.code': 'upstream_error', 'http.response.status_code': 502 });
     // An unknown model is client input of any length: not a span name, and echoed only in part.
     const tp2 = traceparent(7);
     const unknown = `no-such-model-${'x'.repeat(100_000)}`;
@@ -140,7 +146,11 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(err.message).toContain('(100014 characters)');
     expect(err.message.length).toBeLessThan(1000);
     const refused = await server(tp2.split('-')[1]!);
-    expect(refused.attributes['error.type']).toBe('model_not_found');
+    // HTTP semantic conventions: a SERVER span's status stays UNSET for a 4xx (the client's
+    // mistake), and error.type is set only when the status is an error; switchyard's code stays.
+    expect(refused.status.code ?? 0).toBe(0);
+    expect(refused.attributes['error.type']).toBeUndefined();
+    expect(refused.attributes).toMatchObject({ 'switchyard.error.code': 'model_not_found', 'http.response.status_code': 400 });
     expect(refused.name).toBe('chat');
     expect(String(refused.attributes['gen_ai.request.model']).length).toBeLessThan(200);
     const line = sc
@@ -150,6 +160,54 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(line.length).toBeLessThan(2000);
     // A request that succeeded has none.
     expect((await server(traceparent(1).split('-')[1]!)).attributes['error.type']).toBeUndefined();
+  });
+
+  it('gives a request refused at the edge (a body that is not JSON, one over the size limit) a SERVER span, status UNSET', async () => {
+    const post = async (path: string, body: string, n: number): Promise<number> => {
+      const res = await fetch(`${sc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', traceparent: traceparent(n) }, body });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    expect(await post('/v1/chat/completions', '{"model":', 8)).toBe(400);
+    expect(await post('/v1/messages', 'x'.repeat(5_000_000), 9)).toBe(413);
+    const junk = await server(traceparent(8).split('-')[1]!);
+    expect(junk.parentSpanId).toBe(CLIENT_SPAN);
+    expect(junk.name).toBe('chat');
+    expect(junk.status.code ?? 0).toBe(0);
+    expect(junk.attributes).toMatchObject({
+      'switchyard.api': 'chat',
+      'switchyard.error.code': 'invalid_request',
+      'switchyard.attempts': 0,
+      'http.response.status_code': 400,
+    });
+    expect(junk.attributes['error.type']).toBeUndefined();
+    const big = await server(traceparent(9).split('-')[1]!);
+    expect(big.attributes).toMatchObject({ 'switchyard.api': 'messages', 'switchyard.error.code': 'body_too_large', 'http.response.status_code': 413 });
+    // No upstream was asked: no attempt span.
+    expect(otlp.spans.filter((s) => s.kind === 3 && [junk.traceId, big.traceId].includes(s.traceId))).toEqual([]);
+  });
+
+  it('an attempt cancelled because the client left is not an error: status UNSET, no error.type', async () => {
+    const tp = traceparent(10);
+    const ctl = new AbortController();
+    const sent = fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: tp },
+      body: JSON.stringify({ model: 'probe-model', messages: [{ role: 'user', content: HANG }] }),
+      signal: ctl.signal,
+    }).catch(() => undefined);
+    await hung;
+    ctl.abort();
+    await sent;
+    const traceId = tp.split('-')[1]!;
+    const attempt = await otlp.waitFor((s) => s.traceId === traceId && s.kind === 3);
+    expect(attempt.attributes['switchyard.fault']).toBe('client_gone');
+    expect(attempt.attributes['error.type']).toBeUndefined();
+    expect(attempt.status.code ?? 0).toBe(0);
+    const req = await server(traceId);
+    expect(req.attributes).toMatchObject({ 'http.response.status_code': 499, 'switchyard.error.code': 'client_closed_request' });
+    expect(req.status.code ?? 0).toBe(0);
+    expect(req.attributes['switchyard.failover.reason']).toBeUndefined();
   });
 
   it('propagates traceparent upstream as the attempt span', async () => {

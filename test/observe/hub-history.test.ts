@@ -64,9 +64,50 @@ describe('inspection hub history', () => {
     expect(hub.history().map((r) => r.to)).toEqual(['granted', 'granted', 'granted', 'granted', 'granted']);
   });
 
+  it('since(id): the kept records after it, missed only when a record after it is gone from either ring', () => {
+    const { hub, counts } = setUp(5);
+    decide(hub, counts, true, 2); // seq 1, 2
+    note(hub, 'throttled'); // 3
+    decide(hub, counts, true, 3); // 4, 5, 6
+    note(hub, 'healthy'); // 7: the history is 3..7, records 1 and 2 are gone
+    expect(hub.since(1)).toMatchObject({ missed: true, unknown: false });
+    expect(hub.since(2).missed).toBe(false);
+    expect(hub.since(2).records.map((r) => r.seq)).toEqual([3, 4, 5, 6, 7]);
+    expect(hub.since(5).records.map((r) => r.seq)).toEqual([6, 7]);
+    expect(hub.since(7).records).toEqual([]);
+    expect(hub.since(8)).toMatchObject({ unknown: true });
+    expect(hub.since(8).records.map((r) => r.seq)).toEqual([3, 4, 5, 6, 7]);
+  });
+
   it('is the plain ring when there are no grants', () => {
     const { hub } = setUp(3);
     for (const to of ['a', 'b', 'c', 'd']) note(hub, to);
     expect(hub.history().map((r) => r.to)).toEqual(['b', 'c', 'd']);
+  });
+
+  it("a budget record gives each budget line in nano-USD (the actor's unit) and in USD (the state's)", () => {
+    const hub = new InspectionHub(10, () => 7);
+    const line = {
+      id: 'global:day',
+      scope: 'global',
+      key: null,
+      model: null,
+      period: 'day',
+      limit: 2_000_000_000,
+      spent: 500_000_000,
+      reserved: 250_000_000,
+      periodStart: 0,
+      resetsAt: null,
+    };
+    hub.budgetApplied('budget', { type: 'budget.restored', at: 0, spent: {} }, { lines: [line], granted: 0, refused: 0 });
+    hub.budgetApplied(
+      'budget',
+      { type: 'budget.reserve', at: 0, requestId: 'r1', budgets: ['global:day'], amount: 250_000_000 },
+      { lines: [line], granted: 1, refused: 0 },
+    );
+    const rec = JSON.parse(JSON.stringify(hub.history().at(-1))) as { context: { budgets: unknown[] } };
+    expect(rec.context.budgets).toEqual([
+      { id: 'global:day', limit: 2_000_000_000, spent: 500_000_000, reserved: 250_000_000, limitUsd: 2, spentUsd: 0.5, reservedUsd: 0.25, resetsAt: null },
+    ]);
   });
 });
