@@ -141,4 +141,23 @@ describe.concurrent('/switchyard/inspect in Chromium', () => {
     expect(seen.errors).toEqual([]);
     await page.close();
   });
+
+  it('with ?token=, a reconnect of the event stream sends Last-Event-ID, as EventSource does', async ({ expect }) => {
+    const base = guarded.url.replace('0.0.0.0', '127.0.0.1');
+    const page = await browser.newPage();
+    await page.route('**/switchyard/inspect?*', (route) =>
+      route.continue({ headers: { ...route.request().headers(), authorization: `Bearer ${ADMIN_TOKEN}` } }),
+    );
+    const eventRequests: Array<string | null> = [];
+    await page.route('**/switchyard/events', async (route) => {
+      eventRequests.push(route.request().headers()['last-event-id'] ?? null);
+      // The first stream ends after one record with id 41; the page reconnects (after ~2 s).
+      if (eventRequests.length === 1) await route.fulfill({ status: 200, contentType: 'text/event-stream', body: 'id: 41\nevent: budget\ndata: {}\n\n' });
+      else await route.continue();
+    });
+    await page.goto(`${base}/switchyard/inspect?token=${ADMIN_TOKEN}`);
+    await expect.poll(() => eventRequests.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    expect(eventRequests.slice(0, 2)).toEqual([null, '41']);
+    await page.close();
+  });
 });

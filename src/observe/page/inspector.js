@@ -245,8 +245,11 @@
     es.addEventListener('budget', handle);
   }
   /* EventSource cannot send an authorization header: read the stream with fetch instead. */
+  var lastEventId = null;  // the stream's last `id:`, sent back on reconnect as EventSource does
   function viaFetch() {
-    fetch(base + 'events', { headers: headers, cache: 'no-store' }).then(function (res) {
+    var h = {}; for (var k in headers) h[k] = headers[k];
+    if (lastEventId !== null) h['Last-Event-ID'] = lastEventId;
+    fetch(base + 'events', { headers: h, cache: 'no-store' }).then(function (res) {
       if (!res.ok || !res.body) throw new Error('events: HTTP ' + res.status);
       streaming = true; setConn();
       var reader = res.body.getReader(), dec = new TextDecoder(), buf = '', data = [], type = 'message';
@@ -254,7 +257,7 @@
         if (l === '') { if (data.length) handle({ type: type, data: data.join('\n') }); data = []; type = 'message'; return; }
         if (l[0] === ':') return;
         var i = l.indexOf(':'), f = i < 0 ? l : l.slice(0, i), v = i < 0 ? '' : l.slice(i + 1).replace(/^ /, '');
-        if (f === 'data') data.push(v); else if (f === 'event') type = v;
+        if (f === 'data') data.push(v); else if (f === 'event') type = v; else if (f === 'id' && v.indexOf('\u0000') < 0) lastEventId = v;
       }
       function pump() {
         return reader.read().then(function (r) {
