@@ -474,6 +474,15 @@ describe('storage.shared (issue 13)', () => {
     expect(errors(validateConfig({ ...minimal(), storage: { ledger: pg, journal: '' } })).join('\n')).toMatch(/storage\.journal/);
   });
 
+  it('storage.leaseMs and storage.keyPrefix: refused without Redis, where nothing reads them', () => {
+    for (const storage of [{ leaseMs: 1000 }, { keyPrefix: 'prod-eu' }, { ledger: 'postgres://u@h/db', shared: 'memory', leaseMs: 5000 }]) {
+      const key = Object.keys(storage).find((k) => k === 'leaseMs' || k === 'keyPrefix')!;
+      const errs = errors(validateConfig({ ...minimal(), storage })).join('\n');
+      expect(errs).toContain(`storage.${key}: only read with storage.shared: redis://…`);
+      expect(errs).toMatch(/remove it, or set storage\.shared/);
+    }
+  });
+
   it('accepts Redis (and rediss://) with a PostgreSQL ledger, a lease and a key prefix', () => {
     const cfg = ok(
       validateConfig({ ...minimal(), storage: { ledger: 'postgres://u@h/db', shared: 'rediss://h:6380/1', leaseMs: 3000, keyPrefix: 'prod-eu' } }),

@@ -1,0 +1,28 @@
+/**
+ * Keys the schema takes but that nothing would read in the configuration they are written in
+ * (a Redis lease without Redis, say). Accepting them would let a user believe a setting holds
+ * that does nothing, so each is refused with what it needs. This reads the raw input: after
+ * parsing, every default is filled in and a key the user wrote looks like one they did not.
+ */
+
+const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const has = (o: Record<string, unknown>, k: string): boolean => Object.hasOwn(o, k) && o[k] !== undefined;
+
+/** One `path: message` line per key that is set where nothing reads it. */
+export function unreadKeys(raw: unknown): string[] {
+  const out: string[] = [];
+  const storage = obj(obj(raw).storage);
+  const redis = typeof storage.shared === 'string' && storage.shared.startsWith('redis');
+  if (!redis) {
+    const why: Record<string, string> = {
+      leaseMs: "each replica's lease on its reservations in Redis",
+      keyPrefix: 'the prefix of every Redis key',
+    };
+    for (const key of ['leaseMs', 'keyPrefix'])
+      if (has(storage, key))
+        out.push(
+          `storage.${key}: only read with storage.shared: redis://… (${why[key]}); storage.shared is memory here, so nothing reads it: remove it, or set storage.shared`,
+        );
+  }
+  return out;
+}
