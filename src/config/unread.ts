@@ -4,6 +4,7 @@
  * that does nothing, so each is refused with what it needs. This reads the raw input: after
  * parsing, every default is filled in and a key the user wrote looks like one they did not.
  */
+import { DEFAULT_CASCADE_CHECKS } from './schema.js';
 
 const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 const has = (o: Record<string, unknown>, k: string): boolean => Object.hasOwn(o, k) && o[k] !== undefined;
@@ -24,5 +25,16 @@ export function unreadKeys(raw: unknown): string[] {
           `storage.${key}: only read with storage.shared: redis://… (${why[key]}); storage.shared is memory here, so nothing reads it: remove it, or set storage.shared`,
         );
   }
+  const cascade = obj(obj(obj(raw).routing).cascade);
+  const checks: unknown[] = Array.isArray(cascade.checks) ? cascade.checks : DEFAULT_CASCADE_CHECKS;
+  const listed = (c: string): boolean => checks.includes(c);
+  if (has(cascade, 'minLogprob') && !listed('confidence'))
+    out.push(
+      'routing.cascade.minLogprob: only read by the "confidence" check, which is not in routing.cascade.checks (it is opt-in): add "confidence" to checks, or remove minLogprob',
+    );
+  if (has(cascade, 'schemaCacheSize') && !listed('schema') && !listed('tool_args'))
+    out.push(
+      'routing.cascade.schemaCacheSize: only read by the "schema" and "tool_args" checks, and neither is in routing.cascade.checks: add one, or remove schemaCacheSize',
+    );
   return out;
 }
