@@ -25,6 +25,19 @@ export function unreadKeys(raw: unknown): string[] {
           `storage.${key}: only read with storage.shared: redis://… (${why[key]}); storage.shared is memory here, so nothing reads it: remove it, or set storage.shared`,
         );
   }
+  for (const [name, p] of Object.entries(obj(obj(raw).providers))) {
+    const provider = obj(p);
+    if (provider.kind === 'openai' && has(provider, 'anthropicVersion'))
+      out.push(
+        `providers.${name}.anthropicVersion: only sent to a provider of kind anthropic (as its anthropic-version header); this one is kind openai, so nothing reads it: remove it`,
+      );
+  }
+  const classifier = obj(obj(obj(raw).routing).classifier);
+  const keywords = classifier.complexityKeywords;
+  if (has(classifier, 'complexityThreshold') && !(Array.isArray(keywords) && keywords.length > 0))
+    out.push(
+      'routing.classifier.complexityThreshold: only counts routing.classifier.complexityKeywords, which is empty (the default: the auto scorer decides): add keywords, or remove complexityThreshold',
+    );
   const cascade = obj(obj(obj(raw).routing).cascade);
   const checks: unknown[] = Array.isArray(cascade.checks) ? cascade.checks : DEFAULT_CASCADE_CHECKS;
   const listed = (c: string): boolean => checks.includes(c);

@@ -321,6 +321,26 @@ describe('error messages', () => {
     expect(errors(validateConfig({ providers: {}, models: {}, logging: { level: 'loud' } }))).toHaveLength(2);
   });
 
+  it('refuses keys nothing would read: anthropicVersion on an openai-kind provider, complexityThreshold without complexityKeywords', () => {
+    const withVersion = rawDefaults();
+    at(withVersion, 'providers', 'gemini').anthropicVersion = '2023-06-01';
+    expect(errors(validateConfig(withVersion)).join('\n')).toMatch(
+      /providers\.gemini\.anthropicVersion: only sent to a provider of kind anthropic .*this one is kind openai.*remove it/,
+    );
+    const anthropic = rawDefaults();
+    at(anthropic, 'providers', 'anthropic').anthropicVersion = '2023-06-01';
+    ok(validateConfig(anthropic));
+    const threshold = rawDefaults();
+    at(threshold, 'routing').classifier = { complexityThreshold: 2 };
+    expect(errors(validateConfig(threshold)).join('\n')).toMatch(
+      /routing\.classifier\.complexityThreshold: only counts routing\.classifier\.complexityKeywords, which is empty.*add keywords, or remove complexityThreshold/,
+    );
+    at(threshold, 'routing').classifier = { complexityThreshold: 2, complexityKeywords: [] };
+    expect(errors(validateConfig(threshold)).join('\n')).toMatch(/complexityThreshold/);
+    at(threshold, 'routing').classifier = { complexityThreshold: 2, complexityKeywords: ['detailed'] };
+    ok(validateConfig(threshold));
+  });
+
   it('refuses duplicate endpoint ids', () => {
     const raw = rawDefaults();
     const model = at(raw, 'models', 'deepseek-v3.2');
