@@ -1,7 +1,8 @@
 /**
  * Keys the schema takes but that nothing would read in the configuration they are written in
  * (a Redis lease without Redis, say). Accepting them would let a user believe a setting holds
- * that does nothing, so each is refused with what it needs. This reads the raw input: after
+ * that does nothing, so each is refused with what it needs; so is a value the configuration
+ * cannot honour (more than one half-open probe with Redis). This reads the raw input: after
  * parsing, every default is filled in and a key the user wrote looks like one they did not.
  */
 import { DEFAULT_CASCADE_CHECKS } from './schema.js';
@@ -25,6 +26,11 @@ export function unreadKeys(raw: unknown): string[] {
           `storage.${key}: only read with storage.shared: redis://… (${why[key]}); storage.shared is memory here, so nothing reads it: remove it, or set storage.shared`,
         );
   }
+  const probes = obj(obj(raw).resilience).halfOpenProbes;
+  if (redis && typeof probes === 'number' && probes > 1)
+    out.push(
+      `resilience.halfOpenProbes: more than 1 is not built with storage.shared: redis://… (the half-open probe slot in Redis is one per endpoint across all replicas, so ${probes} would act as 1): set 1, or remove it`,
+    );
   for (const [name, p] of Object.entries(obj(obj(raw).providers))) {
     const provider = obj(p);
     if (provider.kind === 'openai' && has(provider, 'anthropicVersion'))

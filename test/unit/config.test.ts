@@ -503,6 +503,15 @@ describe('storage.shared (issue 13)', () => {
     }
   });
 
+  it('resilience.halfOpenProbes above 1 is refused with Redis, whose probe slot is one per endpoint (it would act as 1)', () => {
+    const storage = { ledger: 'postgres://u@h/db', shared: 'redis://h' };
+    expect(errors(validateConfig({ ...minimal(), storage, resilience: { halfOpenProbes: 3 } })).join('\n')).toMatch(
+      /resilience\.halfOpenProbes: more than 1 is not built with storage\.shared: redis:\/\/….*would act as 1/,
+    );
+    ok(validateConfig({ ...minimal(), storage, resilience: { halfOpenProbes: 1 } }));
+    ok(validateConfig({ ...minimal(), resilience: { halfOpenProbes: 3 } }));
+  });
+
   it('accepts Redis (and rediss://) with a PostgreSQL ledger, a lease and a key prefix', () => {
     const cfg = ok(
       validateConfig({ ...minimal(), storage: { ledger: 'postgres://u@h/db', shared: 'rediss://h:6380/1', leaseMs: 3000, keyPrefix: 'prod-eu' } }),
