@@ -167,6 +167,23 @@ describe('switchyard simulate --profile', () => {
   });
 });
 
+describe('switchyard simulate arguments', () => {
+  it('--help and -h print the usage with every option, its default and exit 0', () => {
+    for (const flag of ['--help', '-h']) {
+      const r = run('simulate', flag);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('usage: switchyard simulate');
+      for (const o of ['--port N ', '--profile FILE ', '--host H ', 'default 4180', 'default 127.0.0.1']) expect(r.stdout).toContain(o);
+    }
+  });
+
+  it('a wrong --port names the command, the option, the range and the value (exit 2)', () => {
+    const r = run('simulate', '--port', '70000');
+    expect(r.status).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe('switchyard simulate: --port must be a whole number from 0 to 65535, got "70000"');
+  });
+});
+
 describe('switchyard calibrate arguments', () => {
   it('--help and -h print the usage with every option and exit 0', () => {
     for (const flag of ['--help', '-h']) {
