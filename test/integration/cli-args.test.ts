@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -181,6 +182,37 @@ describe('switchyard simulate arguments', () => {
     const r = run('simulate', '--port', '70000');
     expect(r.status).toBe(2);
     expect(r.stderr.split('\n')[0]).toBe('switchyard simulate: --port must be a whole number from 0 to 65535, got "70000"');
+  });
+});
+
+describe('switchyard status --url', () => {
+  it('reaches a sidecar on a port that fetch refuses to try (6000, 6665-6669, 10080: the WHATWG "bad ports")', async () => {
+    const state = { at: 'now', endpoints: [] };
+    let srv: Server | null = null;
+    for (const port of [6000, 6665, 6666, 6667, 6668, 6669, 10080]) {
+      const s = createHttpServer((_req, res) => res.end(JSON.stringify(state)));
+      const ok = await new Promise<boolean>((resolve) => {
+        s.once('error', () => resolve(false));
+        s.listen(port, '127.0.0.1', () => resolve(true));
+      });
+      if (ok) {
+        srv = s;
+        break;
+      }
+    }
+    expect(srv, 'every fetch-blocked port is taken on this host').not.toBeNull();
+    try {
+      const { port } = srv!.address() as AddressInfo;
+      const child = spawn(process.execPath, [BIN, 'status', '--json', '--url', `http://127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(code, out).toBe(0);
+      expect(JSON.parse(out)).toEqual(state);
+    } finally {
+      await new Promise((resolve) => srv!.close(resolve));
+    }
   });
 });
 
