@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { request } from 'undici';
 import { stringify } from 'yaml';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { StartupError, type Sidecar, type StartSidecar } from '../runtime/sidecar.js';
@@ -175,10 +176,11 @@ class Traffic {
       messages: [{ role: 'user', content: pick(PROMPTS) }],
       ...(shot.cascadeJson ? { response_format: { type: 'json_object' } } : {}),
     });
-    const p = fetch(`${this.base}/v1/chat/completions`, { method: 'POST', headers, body, signal: this.abort.signal })
+    // undici's request, not fetch: fetch refuses the WHATWG "bad ports" (`demo --port 6000`) without trying.
+    const p = request(`${this.base}/v1/chat/completions`, { method: 'POST', headers, body, signal: this.abort.signal })
       .then(async (res) => {
-        await res.arrayBuffer();
-        return res.status;
+        await res.body.dump();
+        return res.statusCode;
       })
       .catch(() => 0)
       .then((status) => {

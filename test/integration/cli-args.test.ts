@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -185,21 +185,23 @@ describe('switchyard simulate arguments', () => {
   });
 });
 
-describe('switchyard status --url', () => {
-  it('reaches a sidecar on a port that fetch refuses to try (6000, 6665-6669, 10080: the WHATWG "bad ports")', async () => {
+/** An HTTP server on the first free port of those fetch refuses to try (WHATWG "bad ports"), or null. */
+async function listenOnBadPort(handler: RequestListener): Promise<Server | null> {
+  for (const port of [6000, 6665, 6666, 6667, 6668, 6669, 10080]) {
+    const s = createHttpServer(handler);
+    const ok = await new Promise<boolean>((resolve) => {
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (ok) return s;
+  }
+  return null;
+}
+
+describe('a sidecar on a port that fetch refuses to try (6000, 6665-6669, 10080: the WHATWG "bad ports")', () => {
+  it('switchyard status --url reaches it', async () => {
     const state = { at: 'now', endpoints: [] };
-    let srv: Server | null = null;
-    for (const port of [6000, 6665, 6666, 6667, 6668, 6669, 10080]) {
-      const s = createHttpServer((_req, res) => res.end(JSON.stringify(state)));
-      const ok = await new Promise<boolean>((resolve) => {
-        s.once('error', () => resolve(false));
-        s.listen(port, '127.0.0.1', () => resolve(true));
-      });
-      if (ok) {
-        srv = s;
-        break;
-      }
-    }
+    const srv = await listenOnBadPort((_req, res) => res.end(JSON.stringify(state)));
     expect(srv, 'every fetch-blocked port is taken on this host').not.toBeNull();
     try {
       const { port } = srv!.address() as AddressInfo;
@@ -214,6 +216,29 @@ describe('switchyard status --url', () => {
       await new Promise((resolve) => srv!.close(resolve));
     }
   });
+
+  it('switchyard demo --port sends its traffic there (none of it fails as "network")', async () => {
+    const probe = await listenOnBadPort(() => undefined);
+    expect(probe, 'every fetch-blocked port is taken on this host').not.toBeNull();
+    const { port } = probe!.address() as AddressInfo;
+    await new Promise((resolve) => probe!.close(resolve));
+    const c = spawn(process.execPath, [BIN, 'demo', '--port', String(port), '--duration', '3'], {
+      cwd: mkdtempSync(join(tmpdir(), 'sy-badport-')),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      const { code, stderr } = await exitOf(c);
+      expect(code, `${out}${stderr}`).toBe(0);
+      const done = /done after \d+s: sent (\d+) · ok (\d+) · failed (\d+)/.exec(out);
+      expect(done, out).not.toBeNull();
+      expect(Number(done![2]), out).toBeGreaterThan(0);
+      expect(out).not.toContain('network×');
+    } finally {
+      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    }
+  }, 20_000);
 });
 
 describe('switchyard calibrate arguments', () => {
