@@ -241,6 +241,34 @@ describe('a sidecar on a port that fetch refuses to try (6000, 6665-6669, 10080:
   }, 20_000);
 });
 
+describe('switchyard serve --pretty', () => {
+  it('writes readable lines without colour codes when stdout is not a terminal (a file, a pipe)', async () => {
+    const c = spawn(process.execPath, [BIN, 'serve', '--pretty', '--port', '0'], {
+      cwd: mkdtempSync(join(tmpdir(), 'sy-pretty-')),
+      env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '', DEEPSEEK_API_KEY: '', NO_COLOR: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      const listening = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 15_000);
+        c.stdout.on('data', () => {
+          if (/INFO.*switchyard listening on/.test(out)) {
+            clearTimeout(timer);
+            resolve(true);
+          }
+        });
+      });
+      expect(listening, out).toBe(true);
+      expect(out).not.toContain('\x1b[');
+    } finally {
+      c.kill('SIGTERM');
+      await exitOf(c);
+    }
+  }, 25_000);
+});
+
 describe('switchyard calibrate arguments', () => {
   it('--help and -h print the usage with every option and exit 0', () => {
     for (const flag of ['--help', '-h']) {
