@@ -269,6 +269,20 @@ describe('switchyard serve --pretty', () => {
   }, 25_000);
 });
 
+describe('a wrong option value names the command, the option, what it takes and what was given (exit 2)', () => {
+  it.each([
+    [['serve', '--port', 'abc'], 'switchyard serve: --port must be a whole number from 0 to 65535, got "abc"'],
+    [['serve', '--inspect-ws', 'http://x'], 'switchyard serve: --inspect-ws must be a ws:// or wss:// URL, got "http://x"'],
+    [['serve', '--config', ''], 'switchyard serve: --config is empty (an unset variable?): give it a value, or leave --config out'],
+    [['calibrate', '--strong-share', '2'], 'switchyard calibrate: --strong-share must be a number from 0 to 1, got "2"'],
+    [['calibrate', '--limit', '0'], 'switchyard calibrate: --limit must be a positive whole number, got "0"'],
+  ])('%j', (args, line) => {
+    const r = run(...args);
+    expect(r.status).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe(line);
+  });
+});
+
 describe('switchyard calibrate arguments', () => {
   it('--help and -h print the usage with every option and exit 0', () => {
     for (const flag of ['--help', '-h']) {
