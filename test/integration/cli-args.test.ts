@@ -269,6 +269,23 @@ describe('switchyard serve --pretty', () => {
   }, 25_000);
 });
 
+describe('switchyard --help', () => {
+  it('says what each command is for, and each command it lists answers its own --help', () => {
+    const r = run('--help');
+    expect(r.status).toBe(0);
+    const commands = [...r.stdout.matchAll(/^ {2}switchyard ([a-z-]+) /gm)].map((m) => m[1]!);
+    expect(commands).toEqual(['serve', 'simulate', 'demo', 'status', 'check-config', 'calibrate']);
+    for (const cmd of commands) {
+      // The line after a command's usage describes it.
+      expect(r.stdout, cmd).toMatch(new RegExp(`^ {2}switchyard ${cmd} .*\\n {6}\\S`, 'm'));
+      const own = run(cmd, '--help');
+      expect(own.status, cmd).toBe(0);
+      expect(own.stdout, cmd).toContain(`usage: switchyard ${cmd}`);
+    }
+    expect(r.stdout).toContain('switchyard <command> --help');
+  });
+});
+
 describe('a wrong option value names the command, the option, what it takes and what was given (exit 2)', () => {
   it.each([
     [['serve', '--port', 'abc'], 'switchyard serve: --port must be a whole number from 0 to 65535, got "abc"'],
