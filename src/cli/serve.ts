@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { StartupError, type StartSidecar } from '../runtime/sidecar.js';
-import { emptyOption } from './args.js';
+import { emptyOption, portNumber } from './args.js';
 
 const USAGE = `usage: switchyard serve [--config FILE] [--host H] [--port N] [--pretty] [--inspect-ws URL]
   --config FILE      the config (default ./switchyard.yaml if present, else the built-in catalogue)
@@ -52,7 +52,7 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
     console.error(`switchyard serve: ${empty}`);
     return 2;
   }
-  const port = values.port === undefined ? undefined : Number(values.port);
+  const port = values.port === undefined ? undefined : portNumber(values.port);
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     console.error(`switchyard serve: --port must be a whole number from 0 to 65535, got "${values.port}"`);
     return 2;

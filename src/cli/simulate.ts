@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadProfile } from '../simulator/profile.js';
 import type { SimulatorProfile } from '../simulator/profile.js';
 import { startSimulator } from '../simulator/start.js';
-import { emptyOption } from './args.js';
+import { emptyOption, portNumber } from './args.js';
 
 /** Port of `switchyard simulate` when --port is not given. */
 export const DEFAULT_SIMULATOR_PORT = 4180;
@@ -41,7 +41,7 @@ export async function runSimulateCommand(argv: string[]): Promise<number> {
     console.error(`switchyard simulate: ${empty}\n${USAGE}`);
     return 2;
   }
-  const port = values.port === undefined ? DEFAULT_SIMULATOR_PORT : Number(values.port);
+  const port = values.port === undefined ? DEFAULT_SIMULATOR_PORT : portNumber(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     console.error(`switchyard simulate: --port must be a whole number from 0 to 65535, got ${JSON.stringify(values.port)}\n${USAGE}`);
     return 2;

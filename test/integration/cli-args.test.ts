@@ -289,6 +289,10 @@ describe('switchyard --help', () => {
 describe('a wrong option value names the command, the option, what it takes and what was given (exit 2)', () => {
   it.each([
     [['serve', '--port', 'abc'], 'switchyard serve: --port must be a whole number from 0 to 65535, got "abc"'],
+    // Number() would read these as 16, 1000 and 80: a port nobody typed.
+    [['serve', '--port', '0x10'], 'switchyard serve: --port must be a whole number from 0 to 65535, got "0x10"'],
+    [['simulate', '--port', '1e3'], 'switchyard simulate: --port must be a whole number from 0 to 65535, got "1e3"'],
+    [['demo', '--port', ' 80'], 'switchyard demo: --port must be a whole number from 0 to 65535, got " 80"'],
     [['serve', '--inspect-ws', 'http://x'], 'switchyard serve: --inspect-ws must be a ws:// or wss:// URL, got "http://x"'],
     [['serve', '--config', ''], 'switchyard serve: --config is empty (an unset variable?): give it a value, or leave --config out'],
     [['calibrate', '--strong-share', '2'], 'switchyard calibrate: --strong-share must be a number from 0 to 1, got "2"'],
