@@ -29,7 +29,8 @@ export interface SharedCell {
 
 /** `journal`: the lone sidecar's in-flight journal (its files in the bench's directory); replicas on Redis keep none. */
 function config(simUrl: string, ledger: string, shared: string, prefix: string, journal?: string): Record<string, unknown> {
-  const storage = { ledger, shared, keyPrefix: prefix, ...(journal === undefined ? {} : { journal }) };
+  // keyPrefix only with Redis: the in-process store reads none, and the config refuses it there.
+  const storage = { ledger, shared, ...(shared.startsWith('redis') ? { keyPrefix: prefix } : {}), ...(journal === undefined ? {} : { journal }) };
   return realisticConfig(simUrl, storage, { endpoint: { rpm: 10_000_000, tpm: 1_000_000_000 } });
 }
 

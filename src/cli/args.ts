@@ -11,3 +11,11 @@ export function emptyOption(values: Readonly<Record<string, unknown>>, flags: re
   }
   return null;
 }
+
+/**
+ * A `--port` value: decimal digits only, 0–65535, or NaN. `Number()` alone would take "0x1F90",
+ * "1e3" or " 80" as a port, so a typo could start on a port nobody meant.
+ */
+export function portNumber(value: string): number {
+  return /^\d{1,5}$/.test(value) && Number(value) <= 65535 ? Number(value) : NaN;
+}

@@ -43,18 +43,18 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
   }
   const share = values['strong-share'] === undefined ? undefined : Number(values['strong-share']);
   if (share !== undefined && !(share >= 0 && share <= 1)) {
-    console.error(`--strong-share must be a number from 0 to 1, got "${values['strong-share']}"`);
+    console.error(`switchyard calibrate: --strong-share must be a number from 0 to 1, got "${values['strong-share']}"`);
     return 2;
   }
   const limit = values.limit === undefined ? 10_000 : Number(values.limit);
   if (!Number.isSafeInteger(limit) || limit < 1) {
-    console.error(`--limit must be a positive whole number, got "${values.limit}"`);
+    console.error(`switchyard calibrate: --limit must be a positive whole number, got "${values.limit}"`);
     return 2;
   }
   const file = values.config ?? (existsSync('./switchyard.yaml') ? './switchyard.yaml' : null);
   const res = file ? await loadConfigFile(file) : validateConfig(DEFAULT_CONFIG);
   if (!res.ok) {
-    console.error(`invalid config${file ? ` ${file}` : ''}:\n  ${res.errors.join('\n  ')}`);
+    console.error(`switchyard calibrate: invalid config${file ? ` ${file}` : ''}:\n  ${res.errors.join('\n  ')}`);
     return 1;
   }
   const strongShare = share ?? res.config.routing.auto.strongShare;

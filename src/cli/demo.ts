@@ -11,11 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { request } from 'undici';
 import { stringify } from 'yaml';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { StartupError, type Sidecar, type StartSidecar } from '../runtime/sidecar.js';
 import { startSimulator, type Fault, type Simulator } from '../simulator/index.js';
-import { emptyOption } from './args.js';
+import { emptyOption, portNumber } from './args.js';
 
 const USAGE = `usage: switchyard demo [--port N] [--duration S]
   --port N       the sidecar's port (default 4141; 0 picks a free one)
@@ -175,10 +176,11 @@ class Traffic {
       messages: [{ role: 'user', content: pick(PROMPTS) }],
       ...(shot.cascadeJson ? { response_format: { type: 'json_object' } } : {}),
     });
-    const p = fetch(`${this.base}/v1/chat/completions`, { method: 'POST', headers, body, signal: this.abort.signal })
+    // undici's request, not fetch: fetch refuses the WHATWG "bad ports" (`demo --port 6000`) without trying.
+    const p = request(`${this.base}/v1/chat/completions`, { method: 'POST', headers, body, signal: this.abort.signal })
       .then(async (res) => {
-        await res.arrayBuffer();
-        return res.status;
+        await res.body.dump();
+        return res.statusCode;
       })
       .catch(() => 0)
       .then((status) => {
@@ -233,7 +235,7 @@ export async function demoCommand(argv: string[], serve: StartSidecar): Promise<
     process.stderr.write(`switchyard demo: ${empty}\n`);
     return 2;
   }
-  const port = values.port === undefined ? 4141 : Number(values.port);
+  const port = values.port === undefined ? 4141 : portNumber(values.port);
   const duration = values.duration === undefined ? null : Number(values.duration);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     process.stderr.write(`switchyard demo: --port must be a whole number from 0 to 65535, got "${values.port}"\n`);

@@ -9,12 +9,20 @@ const USAGE = `switchyard — an LLM-routing sidecar
 
 usage:
   switchyard serve [--config FILE] [--host H] [--port N] [--pretty] [--inspect-ws URL]
+      the sidecar: an OpenAI/Anthropic-compatible API on 127.0.0.1:4141 (the built-in simulator without provider keys)
   switchyard simulate [--port N] [--profile FILE] [--host H]
+      the provider simulator alone (127.0.0.1:4180)
   switchyard demo [--port N] [--duration S]
+      simulator + sidecar + traffic with faults injected; prints the inspector URL
   switchyard status [--url URL] [--json]
+      endpoints, budgets and spend of a running sidecar
   switchyard check-config FILE
+      validate a config file: every problem with its path, exit 1 if any
   switchyard calibrate [--config FILE] [--strong-share X] [--limit N]
+      auto's thresholds from the ledger's recent route scores
   switchyard --version
+
+switchyard <command> --help shows a command's options and defaults.
 `;
 
 export async function main(argv: string[]): Promise<number> {

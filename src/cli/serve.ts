@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { StartupError, type StartSidecar } from '../runtime/sidecar.js';
-import { emptyOption } from './args.js';
+import { emptyOption, portNumber } from './args.js';
 
 const USAGE = `usage: switchyard serve [--config FILE] [--host H] [--port N] [--pretty] [--inspect-ws URL]
   --config FILE      the config (default ./switchyard.yaml if present, else the built-in catalogue)
@@ -49,18 +49,18 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
   // `--config "$CFG"` with CFG unset must not start on the built-in catalogue (or `--port ""` on a random port).
   const empty = emptyOption(values, ['config', 'host', 'port', 'inspect-ws']);
   if (empty) {
-    console.error(empty);
+    console.error(`switchyard serve: ${empty}`);
     return 2;
   }
-  const port = values.port === undefined ? undefined : Number(values.port);
+  const port = values.port === undefined ? undefined : portNumber(values.port);
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
-    console.error(`--port must be a whole number from 0 to 65535, got "${values.port}"`);
+    console.error(`switchyard serve: --port must be a whole number from 0 to 65535, got "${values.port}"`);
     return 2;
   }
   // The same rule as observe.statelyInspectUrl: anything else would be taken and never connect.
   const inspectWs = values['inspect-ws'];
   if (inspectWs !== undefined && !/^wss?:\/\/.+/.test(inspectWs)) {
-    console.error(`--inspect-ws must be a ws:// or wss:// URL, got "${inspectWs}"`);
+    console.error(`switchyard serve: --inspect-ws must be a ws:// or wss:// URL, got "${inspectWs}"`);
     return 2;
   }
   try {

@@ -2,12 +2,16 @@ import { parseArgs } from 'node:util';
 import { loadProfile } from '../simulator/profile.js';
 import type { SimulatorProfile } from '../simulator/profile.js';
 import { startSimulator } from '../simulator/start.js';
-import { emptyOption } from './args.js';
+import { emptyOption, portNumber } from './args.js';
 
 /** Port of `switchyard simulate` when --port is not given. */
 export const DEFAULT_SIMULATOR_PORT = 4180;
 
-const USAGE = 'usage: switchyard simulate [--port N] [--profile FILE] [--host H]';
+const USAGE = `usage: switchyard simulate [--port N] [--profile FILE] [--host H]
+  a fake provider speaking the OpenAI and Anthropic wire formats (chat, embeddings, /_sim/log), for demos and tests
+  --port N         listen port (default ${DEFAULT_SIMULATOR_PORT}; 0 picks a free one)
+  --profile FILE   per-model latency, length, rpm and faults (YAML or JSON: defaults, models, faults)
+  --host H         listen address (default 127.0.0.1)`;
 
 /** `switchyard simulate`: runs until SIGINT/SIGTERM; returns the process exit code. */
 export async function runSimulateCommand(argv: string[]): Promise<number> {
@@ -25,7 +29,7 @@ export async function runSimulateCommand(argv: string[]): Promise<number> {
       allowPositionals: false,
     }));
   } catch (err) {
-    console.error(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+    console.error(`switchyard simulate: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
     return 2;
   }
   if (values.help === true) {
@@ -34,12 +38,12 @@ export async function runSimulateCommand(argv: string[]): Promise<number> {
   }
   const empty = emptyOption(values, ['port', 'profile', 'host']);
   if (empty) {
-    console.error(`${empty}\n${USAGE}`);
+    console.error(`switchyard simulate: ${empty}\n${USAGE}`);
     return 2;
   }
-  const port = values.port === undefined ? DEFAULT_SIMULATOR_PORT : Number(values.port);
+  const port = values.port === undefined ? DEFAULT_SIMULATOR_PORT : portNumber(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`--port: expected an integer 0-65535, got ${values.port ?? ''}\n${USAGE}`);
+    console.error(`switchyard simulate: --port must be a whole number from 0 to 65535, got ${JSON.stringify(values.port)}\n${USAGE}`);
     return 2;
   }
   let profile: SimulatorProfile = {};

@@ -6,6 +6,7 @@
  * Exit 0 on success, 1 when the sidecar cannot be reached or refuses, 2 on bad usage.
  */
 import { parseArgs } from 'node:util';
+import { request, type Dispatcher } from 'undici';
 import type { StateView } from '../runtime/state-view.js';
 
 export const DEFAULT_STATUS_URL = 'http://127.0.0.1:4141';
@@ -142,18 +143,24 @@ function sharedLine(s: NonNullable<StateView['shared']>, color: boolean): string
 
 class StatusError extends Error {}
 
+/**
+ * undici's `request`, not `fetch`: fetch refuses the WHATWG "bad ports" (6000, 6665–6669, 10080, …)
+ * without trying, so a sidecar started with `--port 6000` could never be reached from here.
+ */
 async function getJson<T>(base: string, path: string, token: string | undefined): Promise<T> {
-  let res: Response;
+  let res: Dispatcher.ResponseData;
   try {
-    res = await fetch(`${base}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    res = await request(`${base}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(TIMEOUT_MS) });
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+    const e = err as { code?: string; cause?: { code?: string }; name?: string };
+    const cause = e.code ?? e.cause?.code ?? e.name ?? 'error';
     throw new StatusError(`cannot reach the sidecar at ${base} (${cause}): is \`switchyard serve\` running there? (--url URL to point elsewhere)`);
   }
-  if (res.status === 401) throw new StatusError(`${base} refused ${path} (401): it needs an admin token; set SWITCHYARD_ADMIN_TOKEN`);
-  if (!res.ok) throw new StatusError(`${base}${path} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+  const text = await res.body.text();
+  if (res.statusCode === 401) throw new StatusError(`${base} refused ${path} (401): it needs an admin token; set SWITCHYARD_ADMIN_TOKEN`);
+  if (res.statusCode < 200 || res.statusCode > 299) throw new StatusError(`${base}${path} answered ${res.statusCode}: ${text.slice(0, 200)}`);
   try {
-    return (await res.json()) as T;
+    return JSON.parse(text) as T;
   } catch {
     throw new StatusError(`${base}${path} did not answer JSON: is that a switchyard sidecar?`);
   }

@@ -6,13 +6,15 @@ import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
 import { duplicateJsonKeys } from './json-duplicates.js';
 import { configSchema, type Config } from './schema.js';
+import { unreadKeys } from './unread.js';
 
 export type LoadResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 
 /**
  * Validate an already-parsed value. A config a sidecar runs on also needs a model: an empty
  * catalogue would start, never get ready and refuse every request (checked here, not in the
- * schema, which also gives tests their defaults).
+ * schema, which also gives tests their defaults), and a key set where nothing reads it is refused
+ * (src/config/unread.ts).
  */
 export function validateConfig(raw: unknown): LoadResult {
   const res = configSchema.safeParse(raw ?? {}, { reportInput: true });
@@ -21,8 +23,9 @@ export function validateConfig(raw: unknown): LoadResult {
     typeof models === 'object' && models !== null && !Array.isArray(models) && Object.keys(models).length === 0
       ? ['models: no model is configured: add at least one (a sidecar without models can serve nothing)']
       : [];
-  if (res.success && empty.length === 0) return { ok: true, config: res.data };
-  return { ok: false, errors: [...(res.success ? [] : res.error.issues.map((issue) => formatIssue(issue, configSchema))), ...empty] };
+  const unread = unreadKeys(raw);
+  if (res.success && empty.length === 0 && unread.length === 0) return { ok: true, config: res.data };
+  return { ok: false, errors: [...(res.success ? [] : res.error.issues.map((issue) => formatIssue(issue, configSchema))), ...empty, ...unread] };
 }
 
 /** Read, parse and validate a file; never throws for a user's mistake. */

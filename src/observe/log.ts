@@ -40,7 +40,11 @@ export function createLogger(opts: { level: string; pretty: boolean; destination
     return pino({
       ...base,
       hooks,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' } },
+      // Colour only for a terminal (the worker cannot tell: its stdout is a pipe); NO_COLOR turns it off.
+      transport: {
+        target: 'pino-pretty',
+        options: { colorize: process.stdout.isTTY === true && !process.env.NO_COLOR, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' },
+      },
     });
   }
   if (opts.destination) return pino(base, scrubbing(opts.destination));

@@ -11,11 +11,19 @@ export interface PoolOptions {
   connectTimeoutMs: number;
 }
 
+/**
+ * Pools are shared by origin and options: two providers on one origin with other `connections`,
+ * or a reload that changes `connections` or `resilience.connectTimeoutMs`, get a pool of their
+ * own (keyed by origin alone, the first pool's options silently held for every later config).
+ * A pool a reload left behind is not closed, since requests in flight may still hold it; its
+ * idle sockets close after `keepAliveTimeout`.
+ */
 export class UpstreamPools {
   private readonly pools = new Map<string, Pool>();
 
   get(origin: string, opts: PoolOptions): Pool {
-    let pool = this.pools.get(origin);
+    const key = `${origin} ${opts.connections} ${opts.connectTimeoutMs}`;
+    let pool = this.pools.get(key);
     if (!pool) {
       pool = new Pool(origin, {
         connections: opts.connections,
@@ -26,7 +34,7 @@ export class UpstreamPools {
         headersTimeout: 0,
         bodyTimeout: 0,
       });
-      this.pools.set(origin, pool);
+      this.pools.set(key, pool);
     }
     return pool;
   }

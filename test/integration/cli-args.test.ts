@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,6 +165,142 @@ describe('switchyard simulate --profile', () => {
     const r = run('simulate', '--port', '0', '--profile', '/nonexistent/profile.yaml');
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe('switchyard simulate: /nonexistent/profile.yaml: cannot read the profile (ENOENT)');
+  });
+});
+
+describe('switchyard simulate arguments', () => {
+  it('--help and -h print the usage with every option, its default and exit 0', () => {
+    for (const flag of ['--help', '-h']) {
+      const r = run('simulate', flag);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('usage: switchyard simulate');
+      for (const o of ['--port N ', '--profile FILE ', '--host H ', 'default 4180', 'default 127.0.0.1']) expect(r.stdout).toContain(o);
+    }
+  });
+
+  it('a wrong --port names the command, the option, the range and the value (exit 2)', () => {
+    const r = run('simulate', '--port', '70000');
+    expect(r.status).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe('switchyard simulate: --port must be a whole number from 0 to 65535, got "70000"');
+  });
+});
+
+/** An HTTP server on the first free port of those fetch refuses to try (WHATWG "bad ports"), or null. */
+async function listenOnBadPort(handler: RequestListener): Promise<Server | null> {
+  for (const port of [6000, 6665, 6666, 6667, 6668, 6669, 10080]) {
+    const s = createHttpServer(handler);
+    const ok = await new Promise<boolean>((resolve) => {
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (ok) return s;
+  }
+  return null;
+}
+
+describe('a sidecar on a port that fetch refuses to try (6000, 6665-6669, 10080: the WHATWG "bad ports")', () => {
+  it('switchyard status --url reaches it', async () => {
+    const state = { at: 'now', endpoints: [] };
+    const srv = await listenOnBadPort((_req, res) => res.end(JSON.stringify(state)));
+    expect(srv, 'every fetch-blocked port is taken on this host').not.toBeNull();
+    try {
+      const { port } = srv!.address() as AddressInfo;
+      const child = spawn(process.execPath, [BIN, 'status', '--json', '--url', `http://127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(code, out).toBe(0);
+      expect(JSON.parse(out)).toEqual(state);
+    } finally {
+      await new Promise((resolve) => srv!.close(resolve));
+    }
+  });
+
+  it('switchyard demo --port sends its traffic there (none of it fails as "network")', async () => {
+    const probe = await listenOnBadPort(() => undefined);
+    expect(probe, 'every fetch-blocked port is taken on this host').not.toBeNull();
+    const { port } = probe!.address() as AddressInfo;
+    await new Promise((resolve) => probe!.close(resolve));
+    const c = spawn(process.execPath, [BIN, 'demo', '--port', String(port), '--duration', '3'], {
+      cwd: mkdtempSync(join(tmpdir(), 'sy-badport-')),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      const { code, stderr } = await exitOf(c);
+      expect(code, `${out}${stderr}`).toBe(0);
+      const done = /done after \d+s: sent (\d+) · ok (\d+) · failed (\d+)/.exec(out);
+      expect(done, out).not.toBeNull();
+      expect(Number(done![2]), out).toBeGreaterThan(0);
+      expect(out).not.toContain('network×');
+    } finally {
+      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    }
+  }, 20_000);
+});
+
+describe('switchyard serve --pretty', () => {
+  it('writes readable lines without colour codes when stdout is not a terminal (a file, a pipe)', async () => {
+    const c = spawn(process.execPath, [BIN, 'serve', '--pretty', '--port', '0'], {
+      cwd: mkdtempSync(join(tmpdir(), 'sy-pretty-')),
+      env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '', DEEPSEEK_API_KEY: '', NO_COLOR: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      const listening = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 15_000);
+        c.stdout.on('data', () => {
+          if (/INFO.*switchyard listening on/.test(out)) {
+            clearTimeout(timer);
+            resolve(true);
+          }
+        });
+      });
+      expect(listening, out).toBe(true);
+      expect(out).not.toContain('\x1b[');
+    } finally {
+      c.kill('SIGTERM');
+      await exitOf(c);
+    }
+  }, 25_000);
+});
+
+describe('switchyard --help', () => {
+  it('says what each command is for, and each command it lists answers its own --help', () => {
+    const r = run('--help');
+    expect(r.status).toBe(0);
+    const commands = [...r.stdout.matchAll(/^ {2}switchyard ([a-z-]+) /gm)].map((m) => m[1]!);
+    expect(commands).toEqual(['serve', 'simulate', 'demo', 'status', 'check-config', 'calibrate']);
+    for (const cmd of commands) {
+      // The line after a command's usage describes it.
+      expect(r.stdout, cmd).toMatch(new RegExp(`^ {2}switchyard ${cmd} .*\\n {6}\\S`, 'm'));
+      const own = run(cmd, '--help');
+      expect(own.status, cmd).toBe(0);
+      expect(own.stdout, cmd).toContain(`usage: switchyard ${cmd}`);
+    }
+    expect(r.stdout).toContain('switchyard <command> --help');
+  });
+});
+
+describe('a wrong option value names the command, the option, what it takes and what was given (exit 2)', () => {
+  it.each([
+    [['serve', '--port', 'abc'], 'switchyard serve: --port must be a whole number from 0 to 65535, got "abc"'],
+    // Number() would read these as 16, 1000 and 80: a port nobody typed.
+    [['serve', '--port', '0x10'], 'switchyard serve: --port must be a whole number from 0 to 65535, got "0x10"'],
+    [['simulate', '--port', '1e3'], 'switchyard simulate: --port must be a whole number from 0 to 65535, got "1e3"'],
+    [['demo', '--port', ' 80'], 'switchyard demo: --port must be a whole number from 0 to 65535, got " 80"'],
+    [['serve', '--inspect-ws', 'http://x'], 'switchyard serve: --inspect-ws must be a ws:// or wss:// URL, got "http://x"'],
+    [['serve', '--config', ''], 'switchyard serve: --config is empty (an unset variable?): give it a value, or leave --config out'],
+    [['calibrate', '--strong-share', '2'], 'switchyard calibrate: --strong-share must be a number from 0 to 1, got "2"'],
+    [['calibrate', '--limit', '0'], 'switchyard calibrate: --limit must be a positive whole number, got "0"'],
+  ])('%j', (args, line) => {
+    const r = run(...args);
+    expect(r.status).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe(line);
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * `routing.cascade` in the config: defaults are the deterministic checks, and what is not
  * coherent is refused with the key named (a judge check without a judge, an unknown judge
- * model, a judge configured but not switched on, an unknown check).
+ * model, a judge configured but not switched on, an unknown check, a setting no listed check reads).
  */
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
@@ -37,5 +37,21 @@ describe('routing.cascade config', () => {
     expect(errors({ maxSteps: 0 })).toMatch(/routing\.cascade\.maxSteps/);
     expect(errors({ minLogprob: 0.5 })).toMatch(/routing\.cascade\.minLogprob/);
     expect(errors({ checks: ['judge'], judge: { model: 'gpt-4.1' } })).toBe('');
+  });
+  it('refuses a setting that no listed check reads (it would be taken and do nothing)', () => {
+    const errors = (c: unknown): string => {
+      const r = withCascade(c);
+      return r.ok ? '' : r.errors.join('\n');
+    };
+    expect(errors({ minLogprob: -0.5 })).toMatch(
+      /routing\.cascade\.minLogprob: only read by the "confidence" check.*add "confidence" to checks, or remove minLogprob/,
+    );
+    expect(errors({ minLogprob: -0.5, checks: ['empty'] })).toMatch(/routing\.cascade\.minLogprob/);
+    expect(errors({ minLogprob: -0.5, checks: ['empty', 'confidence'] })).toBe('');
+    expect(errors({ schemaCacheSize: 64, checks: ['empty', 'refusal'] })).toMatch(
+      /routing\.cascade\.schemaCacheSize: only read by the "schema" and "tool_args" checks/,
+    );
+    expect(errors({ schemaCacheSize: 64 })).toBe('');
+    expect(errors({ schemaCacheSize: 64, checks: ['tool_args'] })).toBe('');
   });
 });

@@ -321,6 +321,26 @@ describe('error messages', () => {
     expect(errors(validateConfig({ providers: {}, models: {}, logging: { level: 'loud' } }))).toHaveLength(2);
   });
 
+  it('refuses keys nothing would read: anthropicVersion on an openai-kind provider, complexityThreshold without complexityKeywords', () => {
+    const withVersion = rawDefaults();
+    at(withVersion, 'providers', 'gemini').anthropicVersion = '2023-06-01';
+    expect(errors(validateConfig(withVersion)).join('\n')).toMatch(
+      /providers\.gemini\.anthropicVersion: only sent to a provider of kind anthropic .*this one is kind openai.*remove it/,
+    );
+    const anthropic = rawDefaults();
+    at(anthropic, 'providers', 'anthropic').anthropicVersion = '2023-06-01';
+    ok(validateConfig(anthropic));
+    const threshold = rawDefaults();
+    at(threshold, 'routing').classifier = { complexityThreshold: 2 };
+    expect(errors(validateConfig(threshold)).join('\n')).toMatch(
+      /routing\.classifier\.complexityThreshold: only counts routing\.classifier\.complexityKeywords, which is empty.*add keywords, or remove complexityThreshold/,
+    );
+    at(threshold, 'routing').classifier = { complexityThreshold: 2, complexityKeywords: [] };
+    expect(errors(validateConfig(threshold)).join('\n')).toMatch(/complexityThreshold/);
+    at(threshold, 'routing').classifier = { complexityThreshold: 2, complexityKeywords: ['detailed'] };
+    ok(validateConfig(threshold));
+  });
+
   it('refuses duplicate endpoint ids', () => {
     const raw = rawDefaults();
     const model = at(raw, 'models', 'deepseek-v3.2');
@@ -472,6 +492,24 @@ describe('storage.shared (issue 13)', () => {
       /storage\.journal.*replicas on Redis reclaim/,
     );
     expect(errors(validateConfig({ ...minimal(), storage: { ledger: pg, journal: '' } })).join('\n')).toMatch(/storage\.journal/);
+  });
+
+  it('storage.leaseMs and storage.keyPrefix: refused without Redis, where nothing reads them', () => {
+    for (const storage of [{ leaseMs: 1000 }, { keyPrefix: 'prod-eu' }, { ledger: 'postgres://u@h/db', shared: 'memory', leaseMs: 5000 }]) {
+      const key = Object.keys(storage).find((k) => k === 'leaseMs' || k === 'keyPrefix')!;
+      const errs = errors(validateConfig({ ...minimal(), storage })).join('\n');
+      expect(errs).toContain(`storage.${key}: only read with storage.shared: redis://…`);
+      expect(errs).toMatch(/remove it, or set storage\.shared/);
+    }
+  });
+
+  it('resilience.halfOpenProbes above 1 is refused with Redis, whose probe slot is one per endpoint (it would act as 1)', () => {
+    const storage = { ledger: 'postgres://u@h/db', shared: 'redis://h' };
+    expect(errors(validateConfig({ ...minimal(), storage, resilience: { halfOpenProbes: 3 } })).join('\n')).toMatch(
+      /resilience\.halfOpenProbes: more than 1 is not built with storage\.shared: redis:\/\/….*would act as 1/,
+    );
+    ok(validateConfig({ ...minimal(), storage, resilience: { halfOpenProbes: 1 } }));
+    ok(validateConfig({ ...minimal(), resilience: { halfOpenProbes: 3 } }));
   });
 
   it('accepts Redis (and rediss://) with a PostgreSQL ledger, a lease and a key prefix', () => {
