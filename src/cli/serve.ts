@@ -74,8 +74,11 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
     });
     const banner = s.simulated
       ? `switchyard ${s.url}/v1 — SIMULATED: no provider key found, answering from the built-in simulator at ${s.simulator?.url}.\nSet OPENAI_API_KEY / ANTHROPIC_API_KEY / GEMINI_API_KEY / DEEPSEEK_API_KEY (or --config FILE) for real providers.`
-      : `switchyard ${s.url}/v1 — ${s.runtime.handles.size} endpoints, ${Object.keys(s.runtime.cfg.models).length} models`;
-    process.stderr.write(`${banner}\ninspector: ${s.url}/switchyard/inspect   state: ${s.url}/switchyard/state\n`);
+      : `switchyard ${s.url}/v1 — ${plural(s.runtime.handles.size, 'endpoint')}, ${plural(Object.keys(s.runtime.cfg.models).length, 'model')}`;
+    // Bound beyond loopback, /switchyard/* takes the admin token (the page reads it from ?token=).
+    const guarded = !/^http:\/\/(127\.[\d.]+|\[::1\]|localhost)(:\d+)?$/.test(s.url);
+    const inspect = guarded ? `${s.url}/switchyard/inspect?token=<SWITCHYARD_ADMIN_TOKEN>` : `${s.url}/switchyard/inspect`;
+    process.stderr.write(`${banner}\ninspector: ${inspect}   state: ${s.url}/switchyard/state${guarded ? ' (with the admin token)' : ''}\n`);
     return await new Promise<number>(() => undefined);
   } catch (err) {
     if (err instanceof StartupError) {
@@ -87,4 +90,9 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
     }
     throw err;
   }
+}
+
+/** "1 endpoint", "4 endpoints". */
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }

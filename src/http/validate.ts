@@ -464,9 +464,13 @@ export function parseHints(h: Record<string, string | string[] | undefined>, con
   const maxTimeoutMs = Math.max(configTimeoutMs, MAX_HINT_TIMEOUT_MS);
   const timeoutMs = intHeader(h['x-switchyard-timeout-ms'], 'x-switchyard-timeout-ms');
   if (timeoutMs !== null && (timeoutMs < 1 || timeoutMs > maxTimeoutMs)) {
-    throw new SwitchyardError('invalid_request', `x-switchyard-timeout-ms must be a whole number of milliseconds between 1 and ${maxTimeoutMs}`, {
-      param: 'x-switchyard-timeout-ms',
-    });
+    throw new SwitchyardError(
+      'invalid_request',
+      `x-switchyard-timeout-ms must be a whole number of milliseconds between 1 and ${maxTimeoutMs}, got ${timeoutMs}`,
+      {
+        param: 'x-switchyard-timeout-ms',
+      },
+    );
   }
   const tier = first(h['x-switchyard-tier'], 'x-switchyard-tier');
   if (tier !== null && !isTier(tier))

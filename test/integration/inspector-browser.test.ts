@@ -122,6 +122,8 @@ describe.concurrent('/switchyard/inspect in Chromium', () => {
 
   it('with ?token= sends the admin token on every request, reading the event stream with fetch', async ({ expect }) => {
     const base = guarded.url.replace('0.0.0.0', '127.0.0.1');
+    // The start-up banner of a sidecar bound beyond loopback says the page needs the token.
+    expect(guarded.stderr()).toMatch(/inspector: http:\/\/0\.0\.0\.0:\d+\/switchyard\/inspect\?token=<SWITCHYARD_ADMIN_TOKEN> /);
     expect((await fetch(`${base}/switchyard/state`)).status).toBe(401);
     expect(await chat(base, 'deepseek-v3.2')).toBe(200);
     const page = await browser.newPage();
