@@ -11,7 +11,7 @@
  *
  * Anything that has no faithful Anthropic form is refused with a 400 naming the field.
  */
-import { SwitchyardError } from '../../errors.js';
+import { echoName, echoValue, SwitchyardError } from '../../errors.js';
 import type { ChatMessage } from '../types.js';
 
 export type AnthropicBlock = Record<string, unknown> & { type: string };
@@ -30,7 +30,7 @@ export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 
 
 /** The 400 for anything without a faithful Anthropic form. */
 export function untranslatable(param: string, why: string): SwitchyardError {
-  return new SwitchyardError('invalid_request', `${param} cannot be translated for Anthropic models: ${why}`, { param });
+  return new SwitchyardError('invalid_request', `${echoName(param)} cannot be translated for Anthropic models: ${why}`, { param });
 }
 
 const DATA_URL = /^data:([a-z]+\/[a-z0-9.+-]+);base64,(.*)$/is;
@@ -65,7 +65,7 @@ function contentBlocks(content: unknown, param: string, images: boolean): Anthro
     } else if (part.type === 'image_url' && images) {
       out.push(imageBlock(part, p));
     } else {
-      throw untranslatable(`${p}.type`, `content part type ${JSON.stringify(part.type)} is not supported here`);
+      throw untranslatable(`${p}.type`, `content part type ${echoValue(part.type)} is not supported here`);
     }
   });
   return out;
@@ -153,7 +153,7 @@ export function translateMessages(messages: ChatMessage[]): TranslatedMessages {
         pushTurn(turns, { role: 'user', content: [toolResultBlock(m, param)] });
         return;
       default:
-        throw untranslatable(`${param}.role`, `role ${JSON.stringify(m.role)} is not supported`);
+        throw untranslatable(`${param}.role`, `role ${echoValue(m.role)} is not supported`);
     }
   });
   return { system: system.length > 0 ? system.join('\n\n') : null, turns };
