@@ -30,6 +30,8 @@ const messages = [
   { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
   ...Array.from({ length: N }, (_, i) => (i === N / 2 ? { role: 'tool', tool_call_id: 'c1', content: 'r' } : { role: 'user', content: 'a' })),
 ];
+/** Within gpt-4.1's context window (each call is ~20 tokens). */
+const CALLS = 40_000;
 const tools = [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }];
 
 it.each([
@@ -49,3 +51,18 @@ it.each([
   },
   120_000,
 );
+
+it(`${CALLS} function_call items in a row on /v1/responses are answered promptly`, async () => {
+  // They become one assistant message with that many tool calls; each call once copied the ones before it.
+  const input = [...Array.from({ length: CALLS }, (_, i) => ({ type: 'function_call', call_id: `c${i}`, name: 'f' })), { role: 'user', content: 'q' }];
+  const t = performance.now();
+  const r = await fetch(`${sc.url}/v1/responses`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4.1', max_output_tokens: 16, tools: [{ type: 'function', name: 'f' }], input }),
+  });
+  const text = await r.text();
+  const ms = performance.now() - t;
+  expect(r.status, text.slice(0, 300)).toBe(200);
+  expect(ms).toBeLessThan(BOUND_MS);
+}, 120_000);
