@@ -84,6 +84,26 @@ describe('hints', () => {
     expect(r.text).toContain('x-switchyard-max-cost-usd must be a non-negative number');
   });
 
+  it.each([
+    ['/v1/chat/completions', '1e308'],
+    ['/v1/chat/completions', '9007200'],
+    ['/v1/chat/completions', '1e10'],
+    ['/switchyard/route', '1e308'],
+  ])('%s: x-switchyard-max-cost-usd %s (its nano-USD beyond exact integers) is 400, not a 500', async (path, v) => {
+    const r = await fetch(`${sc.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-switchyard-max-cost-usd': v },
+      body: JSON.stringify({ model: 'deepseek-v3.2', messages: hi, max_tokens: 5 }),
+    });
+    const text = await r.text();
+    expect([r.status, isOpenAIError(text)], text).toEqual([400, true]);
+    expect(text).toContain('x-switchyard-max-cost-usd must be at most 9007199 (USD)');
+  });
+
+  it('x-switchyard-max-cost-usd 9007199 (the largest) is served', async () => {
+    expect((await post({ model: 'deepseek-v3.2', messages: hi, max_tokens: 5 }, { 'x-switchyard-max-cost-usd': '9007199' })).status).toBe(200);
+  });
+
   it.each(['1', '0.5', '.5', '5e-1', '1.'])('x-switchyard-max-cost-usd %s is a decimal and is served', async (v) => {
     expect((await post({ model: 'deepseek-v3.2', messages: hi, max_tokens: 5 }, { 'x-switchyard-max-cost-usd': v })).status).toBe(200);
   });
