@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { anthropicError, anthropicModel, anthropicModelsList } from '../apis/messages-output.js';
-import { SwitchyardError, errorBody } from '../errors.js';
+import { echoName, SwitchyardError, errorBody } from '../errors.js';
 import { requestLog } from '../observe/request-log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { inScope } from '../runtime/request-scope.js';
@@ -246,7 +246,7 @@ export function createHttpServer(deps: ServerDeps): Server {
         }
         const list = deps.models() as { data: Array<{ id: string; created: number }> };
         const found = list.data.find((m) => m.id === id);
-        if (!found) throw new SwitchyardError('model_not_found', `The model "${id}" does not exist`, { param: 'model', status: 404 });
+        if (!found) throw new SwitchyardError('model_not_found', `The model "${echoName(id)}" does not exist`, { param: 'model', status: 404 });
         return sendJson(res, 200, fromAnthropicClient(req) ? anthropicModel(found) : found);
       }
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });

@@ -54,6 +54,18 @@ it.each(CASES)('%s on %s is a 400 naming it in a few hundred characters', async 
   expect(text).toMatch(/q{100}… \(10485\d\d characters\)/);
 });
 
+// In the request-target, bounded by the header limit (16 KiB) but still echoed whole before.
+it.each([
+  ['a model id', `/v1/models/${'q'.repeat(6000)}`, 404],
+  ['a spend window', `/switchyard/spend?from=${'q'.repeat(6000)}`, 400],
+])('%s of 6000 characters in the path is named in a few hundred characters', async (_what, path, status) => {
+  const r = await fetch(`${sc.url}${path}`);
+  const text = await r.text();
+  expect(r.status).toBe(status);
+  expect(text.length, text.slice(0, 300)).toBeLessThan(2000);
+  expect(text).toContain(`${'q'.repeat(128)}… (6000 characters)`);
+});
+
 it('no log line carries the whole name', () => {
   const longest = Math.max(
     ...sc
