@@ -91,6 +91,22 @@ export interface BodyGone {
 /** Read the body up to `limit` bytes; 413 beyond it. */
 export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    // Nothing here decodes a content coding: a gzip body was read as JSON (a 400 quoting binary
+    // noise) and a plain body under a declared coding was served as if decoded.
+    const coding = req.headers['content-encoding']?.trim().toLowerCase();
+    if (coding && coding !== 'identity') {
+      reject(
+        new SwitchyardError(
+          'invalid_request',
+          `content-encoding ${JSON.stringify(echoName(coding))} is not supported: send the request body uncompressed (no content-encoding header)`,
+          {
+            param: 'content-encoding',
+          },
+        ),
+      );
+      req.resume();
+      return;
+    }
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared > limit) {
       reject(new SwitchyardError('body_too_large', `request body of ${declared} bytes is over the limit of ${limit} bytes (server.maxBodyBytes)`));
