@@ -88,8 +88,8 @@ export interface BodyGone {
   gone: (() => void) | null;
 }
 
-/** Read the body up to `limit` bytes; 413 beyond it. */
-export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone): Promise<Buffer> {
+/** Read the body up to `limit` bytes; 413 beyond it, naming `limitName` (what sets the limit). */
+export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone, limitName = 'server.maxBodyBytes'): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     // Nothing here decodes a content coding: a gzip body was read as JSON (a 400 quoting binary
     // noise) and a plain body under a declared coding was served as if decoded.
@@ -109,7 +109,7 @@ export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone): 
     }
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared > limit) {
-      reject(new SwitchyardError('body_too_large', `request body of ${declared} bytes is over the limit of ${limit} bytes (server.maxBodyBytes)`));
+      reject(new SwitchyardError('body_too_large', `request body of ${declared} bytes is over the limit of ${limit} bytes (${limitName})`));
       req.resume();
       return;
     }
@@ -118,7 +118,7 @@ export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone): 
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) {
-        reject(new SwitchyardError('body_too_large', `request body is over the limit of ${limit} bytes (server.maxBodyBytes)`));
+        reject(new SwitchyardError('body_too_large', `request body is over the limit of ${limit} bytes (${limitName})`));
         req.removeAllListeners('data');
         req.resume();
         return;

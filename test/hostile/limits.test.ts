@@ -179,6 +179,17 @@ describe('wrong types of the fields switchyard forwards', () => {
   });
 });
 
+it('a feedback body over its own 4096-byte limit is 413 naming that limit, not server.maxBodyBytes (which it is not)', async () => {
+  const r = await fetch(`${sc.url}/switchyard/feedback`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ request_id: 'x'.repeat(5000), good: true }),
+  });
+  const text = await r.text();
+  expect([r.status, isOpenAIError(text)]).toEqual([413, true]);
+  expect(text).toContain('over the limit of 4096 bytes (the fixed limit of feedback bodies)');
+});
+
 it('the process is alive and wrote no error line', () => {
   expect(sc.child.exitCode).toBeNull();
   expect(sc.stdout()).not.toMatch(/"level":50/);
