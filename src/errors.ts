@@ -48,7 +48,8 @@ export class SwitchyardError extends Error {
     this.status = opts.status ?? entry.status;
     this.type = opts.type ?? entry.type;
     this.code = opts.upstreamCode ?? code;
-    this.param = opts.param ?? null;
+    // A param is a client's field path (an unknown key is a param): bounded like any echoed name.
+    this.param = opts.param == null ? null : echoName(opts.param);
     this.headers = opts.headers ?? {};
   }
 
@@ -97,4 +98,9 @@ export const ECHO_CHARS = 128;
  */
 export function echoName(s: string): string {
   return s.length > ECHO_CHARS ? `${s.slice(0, ECHO_CHARS)}… (${s.length} characters)` : s;
+}
+
+/** A client-given value (a type that is not one of ours) as JSON, bounded like {@link echoName}. */
+export function echoValue(v: unknown): string {
+  return echoName(JSON.stringify(v) ?? String(v));
 }

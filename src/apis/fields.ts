@@ -10,7 +10,7 @@ export const present = <T>(v: T | null | undefined): v is T => v !== undefined &
 
 /** The 400 for a field or value switchyard does not support, naming it. */
 export function unsupported(param: string, why: string): SwitchyardError {
-  return new SwitchyardError('invalid_request', `${param}: ${why}`, { param });
+  return new SwitchyardError('invalid_request', `${echoName(param)}: ${why}`, { param });
 }
 
 export function checkFields(

@@ -5,6 +5,7 @@
  * chat form serves routing, budgeting and OpenAI-kind endpoints. Fields and blocks with no
  * chat form are listed as `untranslated`: fine for Anthropic, a 400 naming them elsewhere.
  */
+import { echoValue } from '../errors.js';
 import type { ChatBody, ChatMessage } from '../upstream/types.js';
 import { withNative } from './native.js';
 import { arrayOf, flag, isObj, numberIn, positiveInt, present, str, toolNames, unknownTool, unsupported } from './fields.js';
@@ -137,7 +138,7 @@ export function toolsToChat(v: unknown): unknown[] {
     if (present(t.type) && t.type !== 'custom')
       throw unsupported(
         `tools[${i}].type`,
-        `server tool ${JSON.stringify(t.type)} is not supported (its cost is outside switchyard's budget); only client tools are`,
+        `server tool ${echoValue(t.type)} is not supported (its cost is outside switchyard's budget); only client tools are`,
       );
     const fn: Record<string, unknown> = {
       name: str(t.name, `tools[${i}].name`),

@@ -6,7 +6,7 @@
  * (web search, file search, computer use…) and other fields with no chat form are refused
  * with a 400 naming them.
  */
-import { echoName, SwitchyardError } from '../errors.js';
+import { echoName, echoValue, SwitchyardError } from '../errors.js';
 import type { ChatBody, ChatMessage } from '../upstream/types.js';
 import { arrayOf, checkFields, flag, isObj, numberIn, positiveInt, present, str, toolNames, unknownTool, unsupported } from './fields.js';
 import { inputItemsOf } from './responses-items.js';
@@ -68,7 +68,7 @@ export interface ResponsesRequest {
 function textPart(part: Record<string, unknown>, p: string): string {
   if (part.type === 'input_text' || part.type === 'output_text') return str(part.text, `${p}.text`);
   if (part.type === 'refusal') return str(part.refusal, `${p}.refusal`);
-  throw unsupported(`${p}.type`, `content type ${JSON.stringify(part.type)} is not supported here`);
+  throw unsupported(`${p}.type`, `content type ${echoValue(part.type)} is not supported here`);
 }
 
 function userContent(content: unknown, p: string): ChatMessage['content'] {
@@ -91,10 +91,12 @@ function plainText(content: unknown, p: string): string {
     .join('');
 }
 
+/** Consecutive calls join one assistant message, in place: copying its calls per call made 20 000 calls take seconds. */
 function pushToolCall(out: ChatMessage[], call: Record<string, unknown>): void {
   const last = out[out.length - 1];
   if (last && last.role === 'assistant') {
-    last.tool_calls = [...(Array.isArray(last.tool_calls) ? last.tool_calls : []), call];
+    if (Array.isArray(last.tool_calls)) last.tool_calls.push(call);
+    else last.tool_calls = [call];
     return;
   }
   out.push({ role: 'assistant', content: null, tool_calls: [call] });
@@ -121,7 +123,7 @@ function inputItem(out: ChatMessage[], raw: unknown, p: string): void {
     return;
   }
   const hint = type === 'item_reference' ? ' (use previous_response_id)' : '';
-  throw unsupported(`${p}.type`, `input item type ${JSON.stringify(type)} is not supported${hint}`);
+  throw unsupported(`${p}.type`, `input item type ${echoValue(type)} is not supported${hint}`);
 }
 
 export function inputMessages(input: unknown): ChatMessage[] {
@@ -135,7 +137,7 @@ export function inputMessages(input: unknown): ChatMessage[] {
 function tools(v: unknown): unknown[] {
   return arrayOf(v, 'tools').map((raw, i) => {
     const t = isObj(raw) ? raw : {};
-    if (t.type !== 'function') throw unsupported(`tools[${i}].type`, `built-in tool ${JSON.stringify(t.type)} is not supported; only function tools are`);
+    if (t.type !== 'function') throw unsupported(`tools[${i}].type`, `built-in tool ${echoValue(t.type)} is not supported; only function tools are`);
     const fn: Record<string, unknown> = { name: str(t.name, `tools[${i}].name`) };
     if (present(t.description)) fn.description = str(t.description, `tools[${i}].description`);
     if (present(t.parameters)) fn.parameters = t.parameters;

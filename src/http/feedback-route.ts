@@ -16,7 +16,7 @@ const Feedback = z.strictObject({
 
 export function feedbackRoute(ledger: LedgerStore, now: () => number) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const raw = await readBody(req, 4096);
+    const raw = await readBody(req, 4096, undefined, 'the fixed limit of feedback bodies');
     let json: unknown;
     try {
       json = JSON.parse(raw.toString('utf8'));

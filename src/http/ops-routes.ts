@@ -30,7 +30,7 @@ export function opsRoutes(d: OpsDeps): OpsRoutes {
     '/switchyard/state': (_req, res) => sendJson(res, 200, runtime.state()),
     '/switchyard/reload': async (req, res) => {
       if (req.method !== 'POST') throw new SwitchyardError('method_not_allowed', 'use POST /switchyard/reload');
-      await readBody(req, 1024);
+      await readBody(req, 1024, undefined, 'the fixed limit of reload bodies; send none');
       const r = await d.reload();
       sendJson(
         res,

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { anthropicError, anthropicModel, anthropicModelsList } from '../apis/messages-output.js';
-import { SwitchyardError, errorBody } from '../errors.js';
+import { echoName, SwitchyardError, errorBody } from '../errors.js';
 import { requestLog } from '../observe/request-log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { inScope } from '../runtime/request-scope.js';
@@ -88,12 +88,28 @@ export interface BodyGone {
   gone: (() => void) | null;
 }
 
-/** Read the body up to `limit` bytes; 413 beyond it. */
-export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone): Promise<Buffer> {
+/** Read the body up to `limit` bytes; 413 beyond it, naming `limitName` (what sets the limit). */
+export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone, limitName = 'server.maxBodyBytes'): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    // Nothing here decodes a content coding: a gzip body was read as JSON (a 400 quoting binary
+    // noise) and a plain body under a declared coding was served as if decoded.
+    const coding = req.headers['content-encoding']?.trim().toLowerCase();
+    if (coding && coding !== 'identity') {
+      reject(
+        new SwitchyardError(
+          'invalid_request',
+          `content-encoding ${JSON.stringify(echoName(coding))} is not supported: send the request body uncompressed (no content-encoding header)`,
+          {
+            param: 'content-encoding',
+          },
+        ),
+      );
+      req.resume();
+      return;
+    }
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared > limit) {
-      reject(new SwitchyardError('body_too_large', `request body of ${declared} bytes is over the limit of ${limit} bytes (server.maxBodyBytes)`));
+      reject(new SwitchyardError('body_too_large', `request body of ${declared} bytes is over the limit of ${limit} bytes (${limitName})`));
       req.resume();
       return;
     }
@@ -102,7 +118,7 @@ export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone): 
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) {
-        reject(new SwitchyardError('body_too_large', `request body is over the limit of ${limit} bytes (server.maxBodyBytes)`));
+        reject(new SwitchyardError('body_too_large', `request body is over the limit of ${limit} bytes (${limitName})`));
         req.removeAllListeners('data');
         req.resume();
         return;
@@ -246,7 +262,7 @@ export function createHttpServer(deps: ServerDeps): Server {
         }
         const list = deps.models() as { data: Array<{ id: string; created: number }> };
         const found = list.data.find((m) => m.id === id);
-        if (!found) throw new SwitchyardError('model_not_found', `The model "${id}" does not exist`, { param: 'model', status: 404 });
+        if (!found) throw new SwitchyardError('model_not_found', `The model "${echoName(id)}" does not exist`, { param: 'model', status: 404 });
         return sendJson(res, 200, fromAnthropicClient(req) ? anthropicModel(found) : found);
       }
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });

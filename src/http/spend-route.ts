@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LedgerStore, SpendGroup } from '../accounting/ledger.js';
 import { nanoToUsd } from '../accounting/money.js';
 import type { Config } from '../config/schema.js';
-import { SwitchyardError } from '../errors.js';
+import { echoName, SwitchyardError } from '../errors.js';
 import { sendJson } from './server.js';
 
 const GROUPS: SpendGroup[] = ['model', 'endpoint', 'key', 'day', 'escalation'];
@@ -28,7 +28,9 @@ function time(raw: string | null, name: string): number | undefined {
   const t = m ? Date.parse(m[4] !== undefined && m[5] === undefined ? `${v}Z` : v) : NaN;
   const day = m ? `${m[1]}-${m[2]}-${m[3]}` : '';
   if (Number.isNaN(t) || new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day) {
-    throw new SwitchyardError('invalid_request', `${name} must be an ISO 8601 date or time (UTC unless it names an offset), got "${v}"`, { param: name });
+    throw new SwitchyardError('invalid_request', `${name} must be an ISO 8601 date or time (UTC unless it names an offset), got "${echoName(v)}"`, {
+      param: name,
+    });
   }
   return t;
 }

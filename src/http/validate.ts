@@ -4,6 +4,7 @@
  * itself reads must have the right type, or the client gets a 400 naming it.
  */
 import { z } from 'zod';
+import { NANO_PER_USD } from '../accounting/money.js';
 import { echoName, SwitchyardError } from '../errors.js';
 import { formatPath } from '../config/load.js';
 import { TIERS } from '../config/schema.js';
@@ -447,6 +448,17 @@ const numHeader = (v: string | string[] | undefined, name: string): number | nul
   return n;
 };
 
+/** The largest cap money arithmetic holds exactly: Number.MAX_SAFE_INTEGER nano-USD, about $9 million. */
+export const MAX_HINT_COST_USD = Math.floor(Number.MAX_SAFE_INTEGER / NANO_PER_USD);
+
+/** A cost cap in USD; beyond {@link MAX_HINT_COST_USD} it was a 500 (its nano-USD amount is not a safe integer). */
+const costHeader = (v: string | string[] | undefined, name: string): number | null => {
+  const n = numHeader(v, name);
+  if (n !== null && n > MAX_HINT_COST_USD)
+    throw new SwitchyardError('invalid_request', `header ${name} must be at most ${MAX_HINT_COST_USD} (USD); leave it out for no cap`, { param: name });
+  return n;
+};
+
 /**
  * The longest deadline a request may ask for with `x-switchyard-timeout-ms` when the config's own
  * `resilience.requestTimeoutMs` is shorter: the header overrides the config both ways (the spec:
@@ -487,7 +499,7 @@ export function parseHints(h: Record<string, string | string[] | undefined>, con
     task: first(h['x-switchyard-task'], 'x-switchyard-task'),
     tier,
     maxLatencyMs: intHeader(h['x-switchyard-max-latency-ms'], 'x-switchyard-max-latency-ms'),
-    maxCostUsd: numHeader(h['x-switchyard-max-cost-usd'], 'x-switchyard-max-cost-usd'),
+    maxCostUsd: costHeader(h['x-switchyard-max-cost-usd'], 'x-switchyard-max-cost-usd'),
     timeoutMs,
   };
 }

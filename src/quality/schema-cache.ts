@@ -24,10 +24,31 @@ const MAX_CACHED_SCHEMA_CHARS = 64 * 1024;
 
 export type Validation = { ok: true } | { ok: false; error: string } | { ok: 'unusable'; error: string };
 
-/** A quantified group (`)` followed by `*`, `+` or `{n,}`) whose body holds a quantifier or `|`. */
+/**
+ * Unbounded quantifiers (`*`, `+`, `{n,}`, `{n,m}` with m over 10) a pattern may hold in all, a
+ * pattern not anchored by a leading `^` counting one more (the engine retries it at every start):
+ * three backtrack polynomially (`^a*a*a*b$` ~1 s on 2000 characters, `a*a*b` 8 s on 4000, both
+ * minutes on {@link MAX_PATTERN_INPUT}); two stay in tens of milliseconds there.
+ */
+export const MAX_UNBOUNDED_QUANTIFIERS = 2;
+
+/** An unbounded quantifier starts at `i`. */
+function unboundedAt(pattern: string, i: number): boolean {
+  const ch = pattern[i];
+  if (ch === '*' || ch === '+') return true;
+  const m = ch === '{' ? /^\{\d+,(\d*)\}/.exec(pattern.slice(i, i + 24)) : null;
+  return m !== null && (m[1] === '' || Number(m[1]) > 10);
+}
+
+/**
+ * A quantified group (`)` followed by `*`, `+` or `{n,}`) whose body holds a quantifier or `|`
+ * (exponential), or more than {@link MAX_UNBOUNDED_QUANTIFIERS} unbounded quantifiers (polynomial).
+ */
 export function riskyPattern(pattern: string): boolean {
   const stack: Array<{ risky: boolean }> = [];
+  let unbounded = pattern.startsWith('^') ? 0 : 1;
   for (let i = 0; i < pattern.length; i++) {
+    if (unboundedAt(pattern, i) && ++unbounded > MAX_UNBOUNDED_QUANTIFIERS) return true;
     const ch = pattern[i]!;
     if (ch === '\\') {
       i++;

@@ -84,6 +84,26 @@ describe('hints', () => {
     expect(r.text).toContain('x-switchyard-max-cost-usd must be a non-negative number');
   });
 
+  it.each([
+    ['/v1/chat/completions', '1e308'],
+    ['/v1/chat/completions', '9007200'],
+    ['/v1/chat/completions', '1e10'],
+    ['/switchyard/route', '1e308'],
+  ])('%s: x-switchyard-max-cost-usd %s (its nano-USD beyond exact integers) is 400, not a 500', async (path, v) => {
+    const r = await fetch(`${sc.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-switchyard-max-cost-usd': v },
+      body: JSON.stringify({ model: 'deepseek-v3.2', messages: hi, max_tokens: 5 }),
+    });
+    const text = await r.text();
+    expect([r.status, isOpenAIError(text)], text).toEqual([400, true]);
+    expect(text).toContain('x-switchyard-max-cost-usd must be at most 9007199 (USD)');
+  });
+
+  it('x-switchyard-max-cost-usd 9007199 (the largest) is served', async () => {
+    expect((await post({ model: 'deepseek-v3.2', messages: hi, max_tokens: 5 }, { 'x-switchyard-max-cost-usd': '9007199' })).status).toBe(200);
+  });
+
   it.each(['1', '0.5', '.5', '5e-1', '1.'])('x-switchyard-max-cost-usd %s is a decimal and is served', async (v) => {
     expect((await post({ model: 'deepseek-v3.2', messages: hi, max_tokens: 5 }, { 'x-switchyard-max-cost-usd': v })).status).toBe(200);
   });
@@ -157,6 +177,17 @@ describe('wrong types of the fields switchyard forwards', () => {
     const r = await post({ model: 'gpt-4.1', messages: hi, temperature: null, top_p: 0.9, stop: ['x'], presence_penalty: 0, frequency_penalty: null });
     expect(r.status).toBe(200);
   });
+});
+
+it('a feedback body over its own 4096-byte limit is 413 naming that limit, not server.maxBodyBytes (which it is not)', async () => {
+  const r = await fetch(`${sc.url}/switchyard/feedback`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ request_id: 'x'.repeat(5000), good: true }),
+  });
+  const text = await r.text();
+  expect([r.status, isOpenAIError(text)]).toEqual([413, true]);
+  expect(text).toContain('over the limit of 4096 bytes (the fixed limit of feedback bodies)');
 });
 
 it('the process is alive and wrote no error line', () => {

@@ -11,7 +11,7 @@
  *
  * Anything that has no faithful Anthropic form is refused with a 400 naming the field.
  */
-import { SwitchyardError } from '../../errors.js';
+import { echoName, echoValue, SwitchyardError } from '../../errors.js';
 import type { ChatMessage } from '../types.js';
 
 export type AnthropicBlock = Record<string, unknown> & { type: string };
@@ -30,7 +30,7 @@ export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 
 
 /** The 400 for anything without a faithful Anthropic form. */
 export function untranslatable(param: string, why: string): SwitchyardError {
-  return new SwitchyardError('invalid_request', `${param} cannot be translated for Anthropic models: ${why}`, { param });
+  return new SwitchyardError('invalid_request', `${echoName(param)} cannot be translated for Anthropic models: ${why}`, { param });
 }
 
 const DATA_URL = /^data:([a-z]+\/[a-z0-9.+-]+);base64,(.*)$/is;
@@ -65,7 +65,7 @@ function contentBlocks(content: unknown, param: string, images: boolean): Anthro
     } else if (part.type === 'image_url' && images) {
       out.push(imageBlock(part, p));
     } else {
-      throw untranslatable(`${p}.type`, `content part type ${JSON.stringify(part.type)} is not supported here`);
+      throw untranslatable(`${p}.type`, `content part type ${echoValue(part.type)} is not supported here`);
     }
   });
   return out;
@@ -108,20 +108,26 @@ function toolResultBlock(m: ChatMessage, param: string): AnthropicBlock {
   return { type: 'tool_result', tool_use_id: m.tool_call_id, content };
 }
 
-/** Appends a turn, merging it into the previous one when the role is the same. */
+/**
+ * Appends a turn, merging it into the previous one when the role is the same. In place and
+ * linear: a conversation of 20 000 consecutive user messages merged by copying took seconds.
+ * {@link translateMessages} puts a merged user turn's tool results first once, at the end.
+ */
 export function pushTurn(turns: AnthropicTurn[], turn: AnthropicTurn): void {
   if (turn.content.length === 0) return;
   const last = turns[turns.length - 1];
   if (last && last.role === turn.role) {
-    last.content = [...last.content, ...turn.content];
-    // Anthropic: in a user turn, tool results come before any other content.
-    if (last.role === 'user') {
-      const results = last.content.filter((b) => b.type === 'tool_result');
-      if (results.length > 0) last.content = [...results, ...last.content.filter((b) => b.type !== 'tool_result')];
-    }
+    for (const b of turn.content) last.content.push(b);
   } else {
     turns.push({ role: turn.role, content: [...turn.content] });
   }
+}
+
+/** Anthropic: in a user turn, tool results come before any other content (order kept within each). */
+function resultsFirst(turn: AnthropicTurn): void {
+  if (turn.role !== 'user') return;
+  const results = turn.content.filter((b) => b.type === 'tool_result');
+  if (results.length > 0 && results.length < turn.content.length) turn.content = [...results, ...turn.content.filter((b) => b.type !== 'tool_result')];
 }
 
 export function translateMessages(messages: ChatMessage[]): TranslatedMessages {
@@ -153,9 +159,10 @@ export function translateMessages(messages: ChatMessage[]): TranslatedMessages {
         pushTurn(turns, { role: 'user', content: [toolResultBlock(m, param)] });
         return;
       default:
-        throw untranslatable(`${param}.role`, `role ${JSON.stringify(m.role)} is not supported`);
+        throw untranslatable(`${param}.role`, `role ${echoValue(m.role)} is not supported`);
     }
   });
+  turns.forEach(resultsFirst);
   return { system: system.length > 0 ? system.join('\n\n') : null, turns };
 }
 

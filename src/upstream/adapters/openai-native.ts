@@ -5,7 +5,7 @@
  * silent drop).
  */
 import { usageFromOpenAI } from '../../accounting/cost.js';
-import { SwitchyardError } from '../../errors.js';
+import { echoName, SwitchyardError } from '../../errors.js';
 import type { NativeRequest } from '../../apis/native.js';
 import type { UpstreamHttpRequest } from '../types.js';
 import type { BuildInput, ParsedCompletion } from './types.js';
@@ -20,7 +20,7 @@ export function buildOpenAINative(input: BuildInput, native: NativeRequest | und
     if (field !== undefined) {
       throw new SwitchyardError(
         'invalid_request',
-        `${field} has no chat-completions form: it is only supported when the request is routed to an Anthropic-kind endpoint (${input.upstreamModel} is OpenAI-kind)`,
+        `${echoName(field)} has no chat-completions form: it is only supported when the request is routed to an Anthropic-kind endpoint (${input.upstreamModel} is OpenAI-kind)`,
         { param: field },
       );
     }

@@ -1,0 +1,51 @@
+/**
+ * A request body under a content coding switchyard does not decode is refused by name: a gzip
+ * body was read as JSON (a 400 quoting binary noise, or with a gzip bomb, the same) and a plain
+ * body under a declared coding (br, deflate) was served as if it had been decoded.
+ */
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from '../integration/harness.js';
+import { isOpenAIError } from './raw.js';
+
+let sim: SimHandle;
+let sc: SidecarHandle;
+
+beforeAll(async () => {
+  sim = await startSimulatorProc({ defaults: { ttftMs: 1, tokenGapMs: 0, outputTokens: 5 } });
+  sc = await startSidecar(testConfig(sim.url));
+});
+
+afterAll(async () => {
+  await sc?.stop();
+  await sim?.stop();
+});
+
+const chat = JSON.stringify({ model: 'gpt-4.1', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] });
+const post = (path: string, body: string | Buffer, coding: string) =>
+  fetch(`${sc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': coding }, body });
+
+it.each([
+  ['gzip', gzipSync(chat)],
+  ['gzip', gzipSync(Buffer.alloc(50 * 1024 * 1024, 32))],
+  ['br', chat],
+  ['deflate', chat],
+  ['GZIP, br', chat],
+])('content-encoding %s is a 400 naming it', async (coding, body) => {
+  const r = await post('/v1/chat/completions', body, coding);
+  const text = await r.text();
+  expect([r.status, isOpenAIError(text)], text).toEqual([400, true]);
+  expect(JSON.parse(text)).toMatchObject({ error: { code: 'invalid_request', param: 'content-encoding' } });
+  expect(text).toContain('is not supported: send the request body uncompressed');
+});
+
+it("on /v1/messages in Anthropic's shape", async () => {
+  const r = await post('/v1/messages', gzipSync(chat), 'gzip');
+  expect(r.status).toBe(400);
+  expect(await r.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringMatching(/content-encoding "gzip"/) } });
+});
+
+it('identity (any case) and no header are served', async () => {
+  expect((await post('/v1/chat/completions', chat, 'Identity')).status).toBe(200);
+  expect((await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chat })).status).toBe(200);
+});
