@@ -150,6 +150,9 @@ export function toolsToChat(v: unknown): unknown[] {
 
 function toolChoice(v: unknown, chat: ChatBody): void {
   if (!isObj(v)) throw unsupported('tool_choice', 'expected an object');
+  // auto or none with no tools is a request without tools (Anthropic serves it); chat completions
+  // refuse tool_choice and parallel_tool_calls without tools, so the chat form carries neither.
+  if ((v.type === 'auto' || v.type === 'none') && toolNames(chat.tools).length === 0) return;
   if (v.type === 'auto') chat.tool_choice = 'auto';
   else if (v.type === 'any') {
     // Anthropic answers 400 to `any` with no tools (as to `tool`); refused here for every endpoint kind, before any upstream call.

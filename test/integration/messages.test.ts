@@ -164,11 +164,16 @@ describe.each([
         expect(ledgerRow(ledgerFile, e.requestID ?? null)).toBeUndefined();
       }
     expect(await sim.log()).toHaveLength(0);
-    // auto and none with no tools are accepted, as Anthropic accepts them.
-    for (const type of ['auto', 'none'] as const) {
-      const ok = await client.messages.create({ model: target, max_tokens: 200, messages, tool_choice: { type } });
-      expect(ok.type).toBe('message');
-    }
+  });
+
+  it('serves tool_choice auto or none with no tools, as Anthropic does (an OpenAI-kind target gets neither tool_choice nor parallel_tool_calls, which OpenAI refuses without tools)', async () => {
+    const messages = [{ role: 'user' as const, content: 'Look up "rail".' }];
+    for (const tool_choice of [{ type: 'auto' }, { type: 'none' }, { type: 'auto', disable_parallel_tool_use: true }] as const)
+      for (const extra of [{}, { tools: [] }]) {
+        const ok = await client.messages.create({ model: target, max_tokens: 200, messages, tool_choice, ...extra });
+        expect([ok.type, ok.stop_reason], JSON.stringify(tool_choice)).toEqual(['message', 'end_turn']);
+      }
+    expect((await sim.log()).map((e) => e.status)).toEqual([200, 200, 200, 200, 200, 200]);
   });
 
   it('refuses a tool_use block whose input is not a JSON object with 400 invalid_request_error naming its path, before any upstream call or ledger row', async () => {
