@@ -22,8 +22,9 @@ export interface Price {
  *   figure the client sees in `usage.prompt_tokens` means the same on every provider.
  * - `cachedTokens` ⊂ promptTokens: read from the prompt cache (OpenAI
  *   `prompt_tokens_details.cached_tokens`, Anthropic `cache_read_input_tokens`).
- * - `cacheCreationTokens` ⊂ promptTokens: written to the cache (Anthropic), billed at the
- *   cache-write price.
+ * - `cacheCreationTokens` ⊂ promptTokens: written to the cache (Anthropic
+ *   `cache_creation_input_tokens`, OpenRouter `prompt_tokens_details.cache_write_tokens`),
+ *   billed at the cache-write price.
  * - `completionTokens`: every generated token, visible or not.
  * - `reasoningTokens` ⊂ completionTokens: hidden reasoning (OpenAI
  *   `completion_tokens_details.reasoning_tokens`). Informational.
@@ -105,6 +106,9 @@ export function worstCaseNano(promptTokens: number, maxOutputTokens: number, pri
  *
  * - cached tokens: `prompt_tokens_details.cached_tokens`, else DeepSeek's
  *   `prompt_cache_hit_tokens` (DeepSeek speaks the OpenAI format with its own cache fields).
+ * - cache-write tokens: `prompt_tokens_details.cache_write_tokens`, which OpenRouter reports
+ *   (a subset of `prompt_tokens`, as in Anthropic's convention above) for a model that bills
+ *   cache writes, such as Claude behind it; OpenAI, Gemini and DeepSeek send none.
  * - If `total_tokens` is larger than prompt + completion, the difference is generated
  *   tokens the upstream left out of `completion_tokens` (OpenAI-compatible layers over
  *   thinking models have reported `completion_tokens` without the thoughts while counting
@@ -123,6 +127,8 @@ export function usageFromOpenAI(u: unknown): Usage | undefined {
   const promptDetails = isRecord(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
   const cached = readCount(promptDetails.cached_tokens) ?? readCount(u.prompt_cache_hit_tokens);
   if (cached !== undefined) usage.cachedTokens = cached;
+  const written = readCount(promptDetails.cache_write_tokens);
+  if (written !== undefined && written > 0) usage.cacheCreationTokens = written;
   const completionDetails = isRecord(u.completion_tokens_details) ? u.completion_tokens_details : {};
   const reasoning = readCount(completionDetails.reasoning_tokens);
   if (reasoning !== undefined) usage.reasoningTokens = reasoning;

@@ -151,9 +151,19 @@ export function toolsToChat(v: unknown): unknown[] {
 
 function toolChoice(v: unknown, chat: ChatBody): void {
   if (!isObj(v)) throw unsupported('tool_choice', 'expected an object');
+  // auto or none with no tools is a request without tools (Anthropic serves it); chat completions
+  // refuse tool_choice and parallel_tool_calls without tools, so the chat form carries neither.
+  if ((v.type === 'auto' || v.type === 'none') && toolNames(chat.tools).length === 0) return;
   if (v.type === 'auto') chat.tool_choice = 'auto';
-  else if (v.type === 'any') chat.tool_choice = 'required';
-  else if (v.type === 'none') chat.tool_choice = 'none';
+  else if (v.type === 'any') {
+    // Anthropic answers 400 to `any` with no tools (as to `tool`); refused here for every endpoint kind, before any upstream call.
+    if (toolNames(chat.tools).length === 0)
+      throw unsupported(
+        'tool_choice',
+        'type "any" makes the model call one of tools, and the request declares no tools: declare them in tools, or use {"type":"auto"} or leave tool_choice out',
+      );
+    chat.tool_choice = 'required';
+  } else if (v.type === 'none') chat.tool_choice = 'none';
   else if (v.type === 'tool') {
     // The named tool must be one of `tools` (Anthropic refuses it too; the check holds for every endpoint kind).
     const name = str(v.name, 'tool_choice.name');

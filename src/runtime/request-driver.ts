@@ -20,7 +20,7 @@ import type { ChatCall, ChatSink } from './api.js';
 import type { ReserveResult } from './budget.js';
 import { AttemptFailure, runAttempt, type AttemptSuccess, type NativeBody } from './attempt.js';
 import { availability, latencyOf, type EndpointHandle } from './endpoints.js';
-import { decide } from './retry-policy.js';
+import { decide, type EndpointVerdict } from './retry-policy.js';
 import { StreamSession } from './stream-session.js';
 import type { RuntimeCore } from './core.js';
 import { finalizeRequest, type Outcome } from './finalize.js';
@@ -427,7 +427,7 @@ export class RequestDriver {
     else if (v.event === 'rateLimited') this.rt.endpointEvent(h, { type: 'upstream.rateLimited', at: now, retryAt: v.retryAt, estTokens: est });
     else this.rt.endpointEvent(h, { type: 'upstream.released', at: now, estTokens: est, tokens: partialTokens });
     const logLine = { endpoint: h.id, fault: fault.kind, status: fault.status, next: d.next.step, attempt: ctx.attempts, continuation: wasContinuation };
-    if (d.loud) this.call.log.error(logLine, loudMessage(h.id, fault.status));
+    if (d.loud) this.call.log.error({ ...logLine, baseUrl: shownUrl(h.provider.baseUrl) }, loudMessage(h, v, fault.status));
     else this.call.log.info(logLine, `attempt failed: ${fault.message}`);
     const window = h.modelCfg.contextWindow;
     const smallerModels =
@@ -447,7 +447,24 @@ export class RequestDriver {
 }
 
 /** The error-level line for a misconfigured endpoint (a `loud` decision): what to check. */
-function loudMessage(id: string, status: number | null): string {
-  if (status === 404) return `endpoint ${id} answered 404 with a body that is not the provider's API error: check its provider's baseUrl; failing over`;
-  return `endpoint ${id} rejected our credentials (${status}): check its apiKeyEnv; failing over`;
+function loudMessage(h: EndpointHandle, v: EndpointVerdict, status: number | null): string {
+  if (v.event === 'failed' && v.fault === 'auth') return `endpoint ${h.id} rejected our credentials (${status}): check its apiKeyEnv; failing over`;
+  const where = `its provider's baseUrl (${shownUrl(h.provider.baseUrl)})`;
+  if (status === 404) return `endpoint ${h.id} answered 404 with a body that is not the provider's API error: check ${where}; failing over`;
+  return (
+    `endpoint ${h.id} answered ${status} with a page that is not the provider's API error, so the request never reached its API: ` +
+    `check ${where} and any reverse proxy, CDN or WAF in front of it; failing over`
+  );
+}
+
+/** A base URL for a log line, without any user:password it may carry. */
+function shownUrl(baseUrl: string): string {
+  try {
+    const u = new URL(baseUrl);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return baseUrl;
+  }
 }

@@ -11,11 +11,16 @@
  *   headers / first-token / idle limit  failed (counts)       fail over, never the same endpoint again
  *   stream cut / in-stream error        failed (counts)       fail over (continue the answer if already committed)
  *   401 / 403                           failed (auth, counts) fail over, logged loudly
+ *   408                                 failed (timeout)      fail over
  *   404, body not the provider's JSON   failed (other, counts) fail over, logged loudly (a wrong base URL: a web
  *     error (an HTML page, "Not Found")                        server's page, not the provider's API)
  *   400 context_length_exceeded         released              a model with a larger context window, else the provider's error
+ *   400 / 405 / 413 / 415 / 422 whose   failed (other, counts) fail over, logged loudly (a reverse proxy, CDN or WAF
+ *     body is not JSON (an HTML page)                          in front of the provider answered: the request never
+ *                                                              reached its API)
  *   other 4xx (400, 404, 413, 422 …)    released              the provider's error, as it was (a 404 in the
- *                                                             provider's JSON shape: model not found)
+ *                                                             provider's JSON shape: model not found; a 4xx
+ *                                                             in JSON of any shape but for 404: an API's answer)
  *   deadline / client gone              released              stop
  */
 import type { FaultClass } from '../../machines/events.js';
@@ -54,6 +59,18 @@ export function backoffMs(attempt: number, r: ResilienceConfig, rng: () => numbe
 }
 
 const failed = (fault: FaultClass): EndpointVerdict => ({ event: 'failed', fault, countsAsFailure: true });
+
+/**
+ * Client-error statuses at which a body that is not JSON at all (an HTML or text page) means a
+ * reverse proxy, CDN or WAF in front of the provider answered and the request never reached its
+ * API. Only a page: a JSON body of another shape at these statuses can be a self-hosted server's
+ * own answer about the request (a validation error), which stays the client's. 401/403 are auth
+ * and 408/429 have their own rows whatever the body.
+ */
+const PAGE_MEANS_NOT_THE_API: ReadonlySet<number> = new Set([400, 404, 405, 413, 415, 422]);
+
+/** The endpoint is misconfigured (its base URL, or a proxy in front of it): counts, fails over, logged loudly. */
+const notTheApi = (): Decision => ({ verdict: failed('other'), next: { step: 'failover' }, loud: true });
 
 export function decide(f: UpstreamFault, s: RetryState, r: ResilienceConfig): Decision {
   const canRetrySame = s.attemptsOnEndpoint < r.retry.maxAttempts;
@@ -101,10 +118,11 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
   }
   if (status === 401 || status === 403) return { verdict: failed('auth'), next: { step: 'failover' }, loud: true };
   // A 404 that is not the provider's JSON error did not come from its API (a web server's page): the endpoint is misconfigured.
-  if (status === 404 && f.error?.unstructured === true) return { verdict: failed('other'), next: { step: 'failover' }, loud: true };
+  if (status === 404 && f.error?.unstructured !== undefined) return notTheApi();
   if (status === 408) return { verdict: failed('timeout'), next: { step: 'failover' }, loud: false };
   if (f.error?.code === 'context_length_exceeded' || /context.length|too long|maximum context/i.test(f.error?.message ?? '')) {
     return { verdict: { event: 'released' }, next: { step: 'larger_context' }, loud: false };
   }
+  if (f.error?.unstructured === 'page' && PAGE_MEANS_NOT_THE_API.has(status)) return notTheApi();
   return { verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false };
 }

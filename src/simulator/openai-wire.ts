@@ -58,6 +58,15 @@ function parse(raw: unknown): ChatRequest | SimError {
     };
   }
   const body = result.data;
+  // As OpenAI answers: tool_choice and parallel_tool_calls are only allowed with tools.
+  for (const param of ['tool_choice', 'parallel_tool_calls'] as const)
+    if (body[param] !== undefined && body[param] !== null && (body.tools ?? []).length === 0)
+      return {
+        status: 400,
+        category: 'invalid_request',
+        message: `Invalid value for '${param}': '${param}' is only allowed when 'tools' are specified.`,
+        param,
+      };
   const texts = body.messages.map(messageText);
   const last = body.messages[body.messages.length - 1]!;
   const trailingAssistant = last.role === 'assistant';

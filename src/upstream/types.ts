@@ -37,6 +37,20 @@ export interface UpstreamHttpRequest {
   prefillSent?: string;
 }
 
+/**
+ * How an error body that is not the provider's error object is marked (see `unstructured`): a
+ * JSON object or array is some API's answer in another shape; anything else (HTML, text, a bare
+ * number, nothing) is a page.
+ */
+export function unstructuredKind(bodyText: string): 'page' | 'json' {
+  try {
+    const j: unknown = JSON.parse(bodyText);
+    return typeof j === 'object' && j !== null ? 'json' : 'page';
+  } catch {
+    return 'page';
+  }
+}
+
 /** An upstream error body, normalised. */
 export interface UpstreamErrorInfo {
   message: string;
@@ -44,10 +58,13 @@ export interface UpstreamErrorInfo {
   code: string | null;
   param: string | null;
   /**
-   * Set when an error status's body was not the provider's JSON error (an HTML page or a bare
-   * "Not Found" from a web server or proxy: a wrong base URL): its text is the message.
+   * Set when an error status's body was not the provider's JSON error; its text is the message.
+   * `page`: not JSON at all (an HTML page, plain text, nothing): a web server, reverse proxy, CDN
+   * or WAF answered, not the provider's API. `json`: JSON in another shape (a framework's
+   * `{"detail":"Not Found"}`, a self-hosted server's own error shape), which may still be an API's
+   * answer about the request.
    */
-  unstructured?: true;
+  unstructured?: 'page' | 'json';
 }
 
 /** One normalised piece of an upstream stream, in OpenAI's chunk format. */

@@ -185,6 +185,23 @@ describe('usageFromOpenAI', () => {
     });
   });
 
+  it("reads OpenRouter's prompt_tokens_details.cache_write_tokens as cache-creation tokens, billed at cacheWritePerMTok", () => {
+    const usage = usageFromOpenAI({
+      prompt_tokens: 194,
+      completion_tokens: 2,
+      total_tokens: 196,
+      prompt_tokens_details: { cached_tokens: 0, cache_write_tokens: 100, audio_tokens: 0 },
+    });
+    expect(usage).toEqual({ promptTokens: 194, completionTokens: 2, cachedTokens: 0, cacheCreationTokens: 100 });
+    const price: Price = { inputPerMTok: 3, outputPerMTok: 15, cachedInputPerMTok: 0.3, cacheWritePerMTok: 3.75 };
+    // 94 at input, 100 at the cache-write price, 2 at output
+    expect(costOf(usage!, price)).toMatchObject({ inputNano: 94 * 3000 + 100 * 3750, outputNano: 2 * 15000 });
+    expect(usageFromOpenAI({ prompt_tokens: 10, completion_tokens: 2, prompt_tokens_details: { cache_write_tokens: 0 } })).toEqual({
+      promptTokens: 10,
+      completionTokens: 2,
+    });
+  });
+
   it('bills tokens that total_tokens counts but completion_tokens leaves out', () => {
     // a thinking model behind an OpenAI-compatible layer: 382 thought tokens only in the total
     expect(

@@ -145,6 +145,37 @@ describe.each([
     expect(await sim.log()).toHaveLength(0);
   });
 
+  it('refuses tool_choice {type:"any"} with no tools (absent or empty) with 400 invalid_request_error, before any upstream call or ledger row', async () => {
+    const messages = [{ role: 'user' as const, content: 'Look up "rail".' }];
+    for (const extra of [{}, { tools: [] }])
+      for (const stream of [false, true]) {
+        const err = await client.messages
+          .create({ model: target, max_tokens: 200, messages, stream, tool_choice: { type: 'any' }, ...extra })
+          .catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+        const e = err as InstanceType<typeof Anthropic.BadRequestError>;
+        expect(e.error).toMatchObject({
+          type: 'error',
+          error: {
+            type: 'invalid_request_error',
+            message: expect.stringContaining('tool_choice: type "any" makes the model call one of tools, and the request declares no tools'),
+          },
+        });
+        expect(ledgerRow(ledgerFile, e.requestID ?? null)).toBeUndefined();
+      }
+    expect(await sim.log()).toHaveLength(0);
+  });
+
+  it('serves tool_choice auto or none with no tools, as Anthropic does (an OpenAI-kind target gets neither tool_choice nor parallel_tool_calls, which OpenAI refuses without tools)', async () => {
+    const messages = [{ role: 'user' as const, content: 'Look up "rail".' }];
+    for (const tool_choice of [{ type: 'auto' }, { type: 'none' }, { type: 'auto', disable_parallel_tool_use: true }] as const)
+      for (const extra of [{}, { tools: [] }]) {
+        const ok = await client.messages.create({ model: target, max_tokens: 200, messages, tool_choice, ...extra });
+        expect([ok.type, ok.stop_reason], JSON.stringify(tool_choice)).toEqual(['message', 'end_turn']);
+      }
+    expect((await sim.log()).map((e) => e.status)).toEqual([200, 200, 200, 200, 200, 200]);
+  });
+
   it('refuses a tool_use block whose input is not a JSON object with 400 invalid_request_error naming its path, before any upstream call or ledger row', async () => {
     const turn = (input: unknown) => [
       { role: 'user' as const, content: 'Look up "rail".' },

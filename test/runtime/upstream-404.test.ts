@@ -55,7 +55,7 @@ let sim: Simulator;
 let web: Server;
 let webUrl = '';
 /** What the misconfigured origin answers every request with. */
-let answer: { type: string; body: string } = { type: 'text/html', body: HTML_404 };
+let answer: { type: string; body: string; status?: number } = { type: 'text/html', body: HTML_404 };
 let webHits = 0;
 let rt: Runtime | null = null;
 
@@ -64,7 +64,7 @@ beforeAll(async () => {
   web = createServer((req, res) => {
     webHits++;
     req.resume();
-    res.writeHead(404, { 'content-type': answer.type });
+    res.writeHead(answer.status ?? 404, { 'content-type': answer.type });
     res.end(answer.body);
   });
   await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
@@ -78,6 +78,7 @@ afterEach(async () => {
   await rt?.close();
   rt = null;
   webHits = 0;
+  loudLines = [];
   sim.resetLog();
 });
 
@@ -99,6 +100,10 @@ async function runtime(kind: 'openai' | 'anthropic'): Promise<Runtime> {
 }
 
 let n = 0;
+/** Error-level lines the requests logged (a misconfigured endpoint's). */
+let loudLines: { msg: string; baseUrl?: string }[] = [];
+const requestLog = pino({ level: 'error' }, { write: (line: string) => void loudLines.push(JSON.parse(line) as { msg: string; baseUrl?: string }) });
+
 async function ask(r: Runtime, stream: boolean, model = 'a'): Promise<TestSink> {
   const sink = new TestSink();
   const call: ChatCall = {
@@ -107,7 +112,7 @@ async function ask(r: Runtime, stream: boolean, model = 'a'): Promise<TestSink> 
     hints: { task: null, tier: null, maxLatencyMs: null, maxCostUsd: null, timeoutMs: null },
     keyId: null,
     receivedAt: Date.now(),
-    log: pino({ level: 'silent' }),
+    log: requestLog,
   };
   await r.chat(call, sink);
   return sink;
@@ -153,5 +158,52 @@ describe('an upstream 404', () => {
     expect(webHits).toBe(1);
     expect(sim.log().filter((e) => e.model === 'up-b')).toEqual([]);
     expect(wrongEndpoint(r)?.consecutiveFailures).toBe(0);
+  });
+});
+
+describe('a 400/405/413/415/422 from a proxy in front of the provider (a page, not JSON)', () => {
+  const page = (status: number) =>
+    `<html><head><title>${status}</title></head><body><center><h1>${status}</h1></center><hr><center>nginx</center></body></html>`;
+  for (const status of [400, 405, 413, 415, 422])
+    for (const kind of ['openai', 'anthropic'] as const)
+      it(`${status}, ${kind}-kind: the endpoint's fault, failed over, counted, logged naming baseUrl`, async () => {
+        answer = { type: 'text/html', body: page(status), status };
+        const r = await runtime(kind);
+        const sink = await ask(r, status === 413);
+        expect([sink.error, sink.status, sink.headers['x-switchyard-model']]).toEqual([null, 200, 'b']);
+        expect(webHits).toBe(1);
+        expect(wrongEndpoint(r)?.consecutiveFailures).toBe(1);
+        expect(loudLines).toHaveLength(1);
+        expect(loudLines[0]?.baseUrl).toBe(`${webUrl}/v1`);
+        expect(loudLines[0]?.msg).toContain(`answered ${status} with a page`);
+        expect(loudLines[0]?.msg).toContain(`baseUrl (${webUrl}/v1) and any reverse proxy, CDN or WAF in front of it`);
+      });
+
+  it("the provider's JSON 400 is relayed as it came, no fail-over, not counted, not logged loudly", async () => {
+    const body = { error: { message: "Invalid value for 'temperature'", type: 'invalid_request_error', param: 'temperature', code: 'invalid_value' } };
+    answer = { type: 'application/json', body: JSON.stringify(body), status: 400 };
+    const r = await runtime('openai');
+    const sink = await ask(r, false);
+    expect(sink.status).toBe(400);
+    expect(sink.error?.toBody().error).toMatchObject({ code: 'invalid_value', param: 'temperature' });
+    expect(sim.log().filter((e) => e.model === 'up-b')).toEqual([]);
+    expect([wrongEndpoint(r)?.consecutiveFailures, loudLines]).toEqual([0, []]);
+  });
+
+  it("a self-hosted server's own JSON 422 (not OpenAI's shape) is still the client's: relayed, not counted", async () => {
+    answer = { type: 'application/json', body: '{"error":"Input validation error: `max_new_tokens` must be <= 2048","error_type":"validation"}', status: 422 };
+    const r = await runtime('openai');
+    const sink = await ask(r, false);
+    expect(sink.status).toBe(422);
+    expect(sim.log().filter((e) => e.model === 'up-b')).toEqual([]);
+    expect([wrongEndpoint(r)?.consecutiveFailures, loudLines]).toEqual([0, []]);
+  });
+
+  it('an HTML 403 from a WAF stays an auth failure (logged as credentials)', async () => {
+    answer = { type: 'text/html', body: page(403), status: 403 };
+    const r = await runtime('openai');
+    const sink = await ask(r, false);
+    expect([sink.status, sink.headers['x-switchyard-model'], wrongEndpoint(r)?.consecutiveFailures]).toEqual([200, 'b', 1]);
+    expect(loudLines[0]?.msg).toContain('apiKeyEnv');
   });
 });

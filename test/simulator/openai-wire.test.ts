@@ -241,4 +241,23 @@ describe('OpenAI wire through the official SDK', () => {
     expect(body.error.message).toContain('messages');
     expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
   });
+
+  it('refuses tool_choice or parallel_tool_calls without tools with a 400 naming it, as OpenAI does', async () => {
+    const messages = [{ role: 'user', content: 'hi' }];
+    for (const [param, value] of [
+      ['tool_choice', 'auto'],
+      ['tool_choice', 'none'],
+      ['parallel_tool_calls', false],
+    ] as const)
+      for (const tools of [undefined, []]) {
+        const raw = await post(`${sim.url}/openai/v1/chat/completions`, { model: 'gpt-test', messages, tools, [param]: value });
+        expect(raw.status).toBe(400);
+        const body = JSON.parse(raw.text) as { error: { type: string; message: string; param: string | null } };
+        expect(body.error).toMatchObject({
+          type: 'invalid_request_error',
+          param,
+          message: expect.stringContaining(`'${param}' is only allowed when 'tools' are specified`),
+        });
+      }
+  });
 });

@@ -207,6 +207,52 @@ describe("a 404 whose body is not the provider's JSON error (a wrong base URL)",
   });
 });
 
+describe('a 400/405/413/415/422 whose body is a page, not JSON (a proxy, CDN or WAF in front of the provider)', () => {
+  const HTML = '<html><head><title>413 Request Entity Too Large</title></head><body><center><h1>413</h1></center><hr>nginx</body></html>';
+  const misconfigured = { verdict: { event: 'failed', fault: 'other', countsAsFailure: true }, next: { step: 'failover' }, loud: true };
+  const relayed = { verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false };
+
+  it.each([400, 405, 413, 415, 422])('%i with an HTML, plain-text or empty body → failed(other), failover, logged loudly', (status) => {
+    for (const body of [HTML, 'Bad Request', ''])
+      for (const error of [readErrorInfo(status, body), parseAnthropicError(status, body)])
+        expect(decide(http(status, { error }), state(), R), body).toEqual(misconfigured);
+  });
+
+  it.each([400, 405, 413, 415, 422])("%i in the provider's JSON shape (OpenAI or Anthropic) → propagate, released", (status) => {
+    const openai = readErrorInfo(status, '{"error":{"message":"Invalid value","type":"invalid_request_error","param":"temperature","code":null}}');
+    const anthropic = parseAnthropicError(status, '{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"}}');
+    for (const error of [openai, anthropic]) expect(decide(http(status, { error }), state(), R)).toEqual(relayed);
+  });
+
+  it("JSON in another shape (a self-hosted server's validation error) stays the client's: propagate", () => {
+    for (const [status, body] of [
+      [422, '{"error":"Input validation error: `max_new_tokens` must be <= 2048","error_type":"validation"}'],
+      [422, '{"detail":[{"loc":["body","messages"],"msg":"field required","type":"value_error.missing"}]}'],
+      [400, '{"object":"error","message":"Invalid temperature","type":"BadRequestError","param":null,"code":400}'],
+    ] as const)
+      expect(decide(http(status, { error: readErrorInfo(status, body) }), state(), R), body).toEqual(relayed);
+  });
+
+  it('a page whose text says the prompt is too long → larger_context, as before', () => {
+    const f = http(400, { error: readErrorInfo(400, "This model's maximum context length is 4096 tokens") });
+    expect(decide(f, state(), R).next).toEqual({ step: 'larger_context' });
+  });
+
+  it('401/403, 408 and 429 keep their rows whatever the body', () => {
+    for (const status of [401, 403]) expect(decide(http(status, { error: readErrorInfo(status, HTML) }), state(), R).verdict).toMatchObject({ fault: 'auth' });
+    expect(decide(http(408, { error: readErrorInfo(408, HTML) }), state(), R)).toEqual({
+      verdict: { event: 'failed', fault: 'timeout', countsAsFailure: true },
+      next: { step: 'failover' },
+      loud: false,
+    });
+    expect(decide(http(429, { error: readErrorInfo(429, HTML), rateLimit: rl(1500) }), state(), R).verdict.event).toBe('rateLimited');
+  });
+
+  it('other 4xx statuses with a page are relayed as before (409, 410, 451)', () => {
+    for (const status of [409, 410, 451]) expect(decide(http(status, { error: readErrorInfo(status, HTML) }), state(), R)).toEqual(relayed);
+  });
+});
+
 describe('request-level stops', () => {
   it.each(['deadline', 'client_gone'] as const)('%s → released, stop', (kind) => {
     expect(decide(fault(kind), state(), R)).toEqual({ verdict: { event: 'released' }, next: { step: 'stop' }, loud: false });

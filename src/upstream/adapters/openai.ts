@@ -5,7 +5,7 @@
 import { usageFromOpenAI } from '../../accounting/cost.js';
 import { nativeOf } from '../../apis/native.js';
 import type { SseEvent } from '../sse.js';
-import type { ChatBody, OpenAIChunk, StreamPiece, UpstreamErrorInfo } from '../types.js';
+import { unstructuredKind, type ChatBody, type OpenAIChunk, type StreamPiece, type UpstreamErrorInfo } from '../types.js';
 import { buildOpenAINative, parseEmbeddings } from './openai-native.js';
 import { learnTemplate, matchTemplate, type ChunkTemplate } from '../chunk-template.js';
 import type { BuildInput, ParsedCompletion, ProviderAdapter, StreamDecoder } from './types.js';
@@ -27,7 +27,7 @@ export function readErrorInfo(status: number, bodyText: string): UpstreamErrorIn
   } catch {
     // Not JSON: fall through to the raw text.
   }
-  return { message: bodyText.slice(0, 300) || `upstream status ${status}`, type: null, code: null, param: null, unstructured: true };
+  return { message: bodyText.slice(0, 300) || `upstream status ${status}`, type: null, code: null, param: null, unstructured: unstructuredKind(bodyText) };
 }
 
 function textOf(content: unknown): string {
