@@ -12,13 +12,13 @@ import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openLedger, type InFlight } from '../../src/accounting/ledger.js';
 import { configSchema } from '../../src/config/schema.js';
-import type { SwitchyardError } from '../../src/errors.js';
-import type { ChatCall, ChatSink } from '../../src/runtime/api.js';
+import type { ChatCall } from '../../src/runtime/api.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import type { Scheduler } from '../../src/runtime/scheduler.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import type { AttemptInput } from '../../src/runtime/attempt.js';
 import { expectedAnswer } from '../integration/fault-helpers.js';
+import { TestSink } from './recording-sink.js';
 
 // Each attempt as it is sent (the in-flight journal tests look at the journal then); the real attempt runs.
 const probe = vi.hoisted(() => ({ atDispatch: null as ((inp: AttemptInput) => void) | null }));
@@ -62,36 +62,6 @@ class SimScheduler implements Scheduler {
       due.fn();
     }
     this.t = until;
-  }
-}
-
-class TestSink implements ChatSink {
-  private readonly ac = new AbortController();
-  readonly signal = this.ac.signal;
-  started = false;
-  status: number | null = null;
-  headers: Record<string, string> = {};
-  body = '';
-  error: SwitchyardError | null = null;
-  json(status: number, headers: Record<string, string>, body: string): void {
-    [this.status, this.headers, this.body] = [status, headers, body];
-  }
-  startStream(headers: Record<string, string>): void {
-    [this.started, this.status, this.headers] = [true, 200, headers];
-  }
-  write(data: string): boolean {
-    this.body += `${data}\n`;
-    return true;
-  }
-  drain(): Promise<void> {
-    return Promise.resolve();
-  }
-  end(): void {}
-  fail(err: SwitchyardError, headers: Record<string, string> = {}): void {
-    [this.error, this.status, this.headers] = [err, err.status, headers];
-  }
-  gone(): void {
-    this.ac.abort();
   }
 }
 

@@ -11,45 +11,15 @@ import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openLedger } from '../../src/accounting/ledger.js';
 import { configSchema } from '../../src/config/schema.js';
-import type { SwitchyardError } from '../../src/errors.js';
-import type { ChatCall, ChatSink } from '../../src/runtime/api.js';
+import type { ChatCall } from '../../src/runtime/api.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { TestSink } from './recording-sink.js';
 
 const HTML_404 = '<!DOCTYPE html><html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>';
 const JSON_404 = JSON.stringify({
   error: { message: 'The model `up-a` does not exist or you do not have access to it.', type: 'invalid_request_error', param: null, code: 'model_not_found' },
 });
-
-class TestSink implements ChatSink {
-  private readonly ac = new AbortController();
-  readonly signal = this.ac.signal;
-  started = false;
-  status: number | null = null;
-  headers: Record<string, string> = {};
-  body = '';
-  error: SwitchyardError | null = null;
-  json(status: number, headers: Record<string, string>, body: string): void {
-    [this.status, this.headers, this.body] = [status, headers, body];
-  }
-  startStream(headers: Record<string, string>): void {
-    [this.started, this.status, this.headers] = [true, 200, headers];
-  }
-  write(data: string): boolean {
-    this.body += `${data}\n`;
-    return true;
-  }
-  drain(): Promise<void> {
-    return Promise.resolve();
-  }
-  end(): void {}
-  fail(err: SwitchyardError, headers: Record<string, string> = {}): void {
-    [this.error, this.status, this.headers] = [err, err.status, headers];
-  }
-  gone(): void {
-    this.ac.abort();
-  }
-}
 
 let sim: Simulator;
 let web: Server;
