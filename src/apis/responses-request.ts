@@ -146,8 +146,18 @@ function tools(v: unknown): unknown[] {
   });
 }
 
-/** `tool_choice`; a named function must be one of `tools` (`declared`), as OpenAI requires. */
+/**
+ * `tool_choice`; a named function must be one of `tools` (`declared`), as OpenAI requires, and
+ * `required` needs tools (it cannot be met without). `auto` or `none` with no tools changes
+ * nothing and is left out (undefined): chat completions refuse a tool_choice without tools.
+ */
 function toolChoice(v: unknown, declared: string[]): unknown {
+  if ((v === 'auto' || v === 'none') && declared.length === 0) return undefined;
+  if (v === 'required' && declared.length === 0)
+    throw unsupported(
+      'tool_choice',
+      '"required" makes the model call one of tools, and the request declares no tools: declare them in tools, or use "auto" or leave tool_choice out',
+    );
   if (v === 'auto' || v === 'none' || v === 'required') return v;
   if (isObj(v) && v.type === 'function') {
     const name = str(v.name, 'tool_choice.name');
@@ -237,7 +247,10 @@ export function translateResponses(body: Record<string, unknown>, previous: Chat
   if (stream) chat.stream_options = { include_usage: true };
   if (stream) chat.stream = true;
   if (present(body.tools) && arrayOf(body.tools, 'tools').length > 0) chat.tools = tools(body.tools);
-  if (present(body.tool_choice)) chat.tool_choice = toolChoice(body.tool_choice, toolNames(chat.tools));
+  if (present(body.tool_choice)) {
+    const choice = toolChoice(body.tool_choice, toolNames(chat.tools));
+    if (choice !== undefined) chat.tool_choice = choice;
+  }
   if (present(body.text)) {
     const rf = responseFormat(body.text);
     if (rf) chat.response_format = rf as { type: string };
@@ -245,7 +258,11 @@ export function translateResponses(body: Record<string, unknown>, previous: Chat
   if (present(body.max_output_tokens)) chat.max_tokens = maxOutputTokens(body.max_output_tokens);
   if (present(body.temperature)) chat.temperature = numberIn(body.temperature, 'temperature', 0, 2);
   if (present(body.top_p)) chat.top_p = numberIn(body.top_p, 'top_p', 0, 1);
-  if (present(body.parallel_tool_calls)) chat.parallel_tool_calls = flag(body.parallel_tool_calls, 'parallel_tool_calls');
+  if (present(body.parallel_tool_calls)) {
+    const parallel = flag(body.parallel_tool_calls, 'parallel_tool_calls');
+    // Echoed as sent; chat completions refuse parallel_tool_calls without tools, where it changes nothing.
+    if (chat.tools) chat.parallel_tool_calls = parallel;
+  }
   const user = body.safety_identifier ?? body.user;
   if (present(user)) chat.user = str(user, 'user');
   if (present(body.metadata)) checkMetadata(body.metadata);

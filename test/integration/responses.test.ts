@@ -294,6 +294,44 @@ describe('POST /v1/responses', () => {
     expect(await sim.log()).toHaveLength(0);
   });
 
+  it('refuses tool_choice "required" with no tools (absent or []) with 400 param tool_choice, before any upstream call or ledger row', async () => {
+    await sim.clearLog();
+    for (const extra of [{}, { tools: [] }])
+      for (const stream of [false, true]) {
+        const err = (await sc.client.responses
+          .create({ model: 'gpt-4.1', input: 'x', stream, tool_choice: 'required', ...extra })
+          .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;
+        expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+        expect([err.status, err.param, err.type]).toEqual([400, 'tool_choice', 'invalid_request_error']);
+        expect(err.message).toContain('"required" makes the model call one of tools, and the request declares no tools');
+        expect(ledgerRow(ledgerFile, err.headers.get('x-request-id'))).toBeUndefined();
+      }
+    expect(await sim.log()).toHaveLength(0);
+  });
+
+  it('serves tool_choice auto or none, and parallel_tool_calls, with no tools (absent or []) on every kind of target, echoed as sent (an OpenAI-kind upstream, which refuses them without tools, gets neither)', async () => {
+    await sim.clearLog();
+    const models = ['gpt-4.1', 'deepseek-v3.2', 'claude-sonnet-4.5'];
+    for (const model of models)
+      for (const [tool_choice, parallel_tool_calls] of [
+        ['auto', undefined],
+        ['none', undefined],
+        ['auto', false],
+        [undefined, true],
+      ] as const)
+        for (const extra of [{}, { tools: [] }]) {
+          const ok = await sc.client.responses.create({ model, input: 'Say hello.', tool_choice, parallel_tool_calls, ...extra });
+          expect([ok.status, ok.tool_choice, ok.parallel_tool_calls], `${model} ${tool_choice} ${parallel_tool_calls}`).toEqual([
+            'completed',
+            tool_choice ?? 'auto',
+            parallel_tool_calls ?? true,
+          ]);
+        }
+    const statuses = (await sim.log()).map((e) => e.status);
+    expect(statuses).toEqual(statuses.map(() => 200));
+    expect(statuses).toHaveLength(models.length * 8);
+  });
+
   it("refuses max_output_tokens below OpenAI's minimum (16) with its 400, param max_output_tokens, before any upstream call or ledger row", async () => {
     await sim.clearLog();
     for (const n of [1, 5, 15]) {
