@@ -15,15 +15,22 @@ export function messageId(id: unknown): string {
   return typeof id === 'string' && id.startsWith('msg_') ? id : `msg_${randomBytes(12).toString('hex')}`;
 }
 
+/**
+ * Chat usage in Anthropic's convention: `input_tokens` excludes cache reads and cache writes,
+ * which are counted apart. Chat's `prompt_tokens` includes both: `cached_tokens` (reads) and
+ * `cache_write_tokens` (writes, which OpenRouter reports and billing reads) are taken out of it.
+ */
 export function anthropicUsage(u: unknown): Record<string, number> {
   const o = isObj(u) ? u : {};
-  const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-  const cached = num(isObj(o.prompt_tokens_details) ? o.prompt_tokens_details.cached_tokens : 0);
+  const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
+  const details = isObj(o.prompt_tokens_details) ? o.prompt_tokens_details : {};
+  const cached = num(details.cached_tokens);
+  const written = num(details.cache_write_tokens);
   return {
-    input_tokens: Math.max(0, num(o.prompt_tokens) - cached),
+    input_tokens: Math.max(0, num(o.prompt_tokens) - cached - written),
     output_tokens: num(o.completion_tokens),
     cache_read_input_tokens: cached,
-    cache_creation_input_tokens: 0,
+    cache_creation_input_tokens: written,
   };
 }
 

@@ -381,6 +381,26 @@ describe('Messages → chat and back', () => {
       'message_stop',
     ]);
   });
+
+  it("reports an OpenAI-kind answer's cache writes (prompt_tokens_details.cache_write_tokens) as cache_creation_input_tokens, outside input_tokens, as Anthropic does (JSON and stream)", () => {
+    const usage = { prompt_tokens: 1000, completion_tokens: 7, prompt_tokens_details: { cached_tokens: 300, cache_write_tokens: 600 } };
+    const want = { input_tokens: 100, output_tokens: 7, cache_read_input_tokens: 300, cache_creation_input_tokens: 600 };
+    expect(messageOfCompletion({ choices: [{ message: { content: 'yo' }, finish_reason: 'stop' }], usage }).usage).toEqual(want);
+    const events: [string, unknown][] = [];
+    const w = new MessagesStreamWriter((n, d) => (events.push([n, d]), true), 'gpt-4.1');
+    w.start();
+    w.chunk({ choices: [{ delta: { content: 'yo' }, finish_reason: 'stop' }] });
+    w.chunk({ choices: [], usage });
+    w.done();
+    expect(events.find(([n]) => n === 'message_delta')?.[1]).toMatchObject({ usage: want });
+    // Without cache figures nothing is taken out of prompt_tokens.
+    expect(messageOfCompletion({ choices: [], usage: { prompt_tokens: 10, completion_tokens: 2 } }).usage).toEqual({
+      input_tokens: 10,
+      output_tokens: 2,
+      cache_read_input_tokens: 0,
+      cache_creation_input_tokens: 0,
+    });
+  });
 });
 
 describe('embeddings models in the config', () => {
