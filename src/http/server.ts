@@ -88,22 +88,36 @@ export interface BodyGone {
   gone: (() => void) | null;
 }
 
+/**
+ * The 400 for a body under a coding nothing here decodes, or null. A content coding: a gzip body
+ * was read as JSON (a 400 quoting binary noise) and a plain body under a declared coding was
+ * served as if decoded. A transfer coding but chunked (`gzip, chunked`): node undoes only the
+ * chunking, so the body was read still gzipped.
+ */
+function codingRefused(req: IncomingMessage): SwitchyardError | null {
+  const coding = req.headers['content-encoding']?.trim().toLowerCase();
+  if (coding && coding !== 'identity')
+    return new SwitchyardError(
+      'invalid_request',
+      `content-encoding ${JSON.stringify(echoName(coding))} is not supported: send the request body uncompressed (no content-encoding header)`,
+      { param: 'content-encoding' },
+    );
+  const transfer = req.headers['transfer-encoding']?.trim().toLowerCase();
+  if (transfer && transfer.split(',').some((c) => c.trim() !== 'chunked'))
+    return new SwitchyardError(
+      'invalid_request',
+      `transfer-encoding ${JSON.stringify(echoName(transfer))} is not supported: send the request body uncompressed (transfer-encoding chunked, or a content-length)`,
+      { param: 'transfer-encoding' },
+    );
+  return null;
+}
+
 /** Read the body up to `limit` bytes; 413 beyond it, naming `limitName` (what sets the limit). */
 export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone, limitName = 'server.maxBodyBytes'): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    // Nothing here decodes a content coding: a gzip body was read as JSON (a 400 quoting binary
-    // noise) and a plain body under a declared coding was served as if decoded.
-    const coding = req.headers['content-encoding']?.trim().toLowerCase();
-    if (coding && coding !== 'identity') {
-      reject(
-        new SwitchyardError(
-          'invalid_request',
-          `content-encoding ${JSON.stringify(echoName(coding))} is not supported: send the request body uncompressed (no content-encoding header)`,
-          {
-            param: 'content-encoding',
-          },
-        ),
-      );
+    const refused = codingRefused(req);
+    if (refused) {
+      reject(refused);
       req.resume();
       return;
     }
