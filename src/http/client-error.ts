@@ -32,6 +32,26 @@ const MESSAGES: Record<number, string> = {
   431: 'request headers are too large',
 };
 
+/**
+ * Header fields a request may carry. Node's own count limit (`maxHeadersCount`) drops the fields
+ * after its 1000th silently (a Host, Authorization or Content-Type after them was lost: a bare 400
+ * for a missing Host, or a request served without its key), so the server keeps every field (its
+ * limit is off; node's 16 KiB still bounds their bytes) and refuses more than this with a 431.
+ */
+export const MAX_HEADER_FIELDS = 1000;
+
+/** The JSON body of the 431 for a request with more than {@link MAX_HEADER_FIELDS} header fields. */
+export function headerCountBody(count: number): string {
+  return JSON.stringify({
+    error: {
+      message: `${MESSAGES[431]}: ${count} header fields, over the limit of ${MAX_HEADER_FIELDS}; send fewer headers`,
+      type: 'invalid_request_error',
+      param: null,
+      code: 'headers_too_large',
+    },
+  });
+}
+
 /** The raw bytes of a complete HTTP/1.1 error response that closes the connection. */
 export function rawErrorResponse(status: number, reason: string, code: string): string {
   const body = JSON.stringify({ error: { message: MESSAGES[status] ?? reason, type: 'invalid_request_error', param: null, code } });

@@ -13,7 +13,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { inScope } from '../runtime/request-scope.js';
 import type { ClientKeys } from './auth.js';
 import { checkAdmin } from './admin.js';
-import { onClientError } from './client-error.js';
+import { headerCountBody, MAX_HEADER_FIELDS, onClientError } from './client-error.js';
 import { recordRefused } from './refused.js';
 import type { ApiRoute } from './edge.js';
 import { checkJsonDepth } from './json-limits.js';
@@ -220,6 +220,14 @@ export function createHttpServer(deps: ServerDeps): Server {
       typeof given === 'string' && REQUEST_ID_RE.test(given) ? { 'x-request-id': requestId, 'x-client-request-id': given } : { 'x-request-id': requestId };
     // The chat route's exact targets pass every header of their answers in `writeHead` (see
     // `chat`); every other route gets them set here, before it runs.
+    if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) {
+      const body = headerCountBody(req.rawHeaders.length / 2);
+      deps.log.debug({ requestId, headerFields: req.rawHeaders.length / 2, status: 431 }, 'refused a request with too many header fields');
+      res.writeHead(431, { ...base, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
+      res.end(body);
+      req.resume();
+      return;
+    }
     const chatTarget = req.url === '/v1/chat/completions' || req.url === '/chat/completions';
     if (!chatTarget) for (const name in base) res.setHeader(name, base[name]!);
     // A client that goes away mid-request is routine, not an error (and must never be an unhandled
@@ -321,6 +329,8 @@ export function createHttpServer(deps: ServerDeps): Server {
     if (isMessagesPath(path)) sendJson(res, e.status, anthropicError(e), headers);
     else sendError(res, e, headers);
   });
+  // Every header field is kept (node's default drops those after the 1000th silently); the handler refuses over MAX_HEADER_FIELDS.
+  server.maxHeadersCount = 0;
   watchStalledClients(server, deps.sendTimeoutMs ?? 60_000, (ms) =>
     deps.log.info({ sendTimeoutMs: ms }, 'closed a connection whose client took none of its answer for server.sendTimeoutMs'),
   );

@@ -77,6 +77,39 @@ describe("requests node's HTTP parser refuses", () => {
   });
 });
 
+/** `count` small header fields (a few bytes each, far under node's 16 KiB together), then `last`. */
+const manyHeaders = (head: string, count: number, last: string) =>
+  `${head}\r\n${Array.from({ length: count }, (_, i) => `x-h${i}: v\r\n`).join('')}${last}\r\n\r\n`;
+
+describe('the number of header fields', () => {
+  it.each([
+    ['GET /healthz', 'host: x', 1999],
+    ['GET /healthz', 'host: x', 1000],
+    ['POST /v1/chat/completions', 'host: x\r\ncontent-type: application/json\r\ncontent-length: 2', 2000],
+    ['POST /v1/messages', 'host: x\r\nanthropic-version: 2023-06-01\r\ncontent-length: 2', 2000],
+  ])('%s with %j after many small fields (%i) is a 431 naming the count and the limit, in the JSON shape of the 431 for 16 KiB', async (line, last, count) => {
+    const a = await rawRequest(sc.url, `${manyHeaders(`${line} HTTP/1.1`, count, last)}${line.startsWith('POST') ? '{}' : ''}`);
+    const fields = count + last.split('\r\n').length;
+    expect(a.status, a.headers).toBe(431);
+    expect(a.headers).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large/);
+    expect(a.headers).toMatch(/connection: close/i);
+    expect(JSON.parse(a.body)).toEqual({
+      error: {
+        message: `request headers are too large: ${fields} header fields, over the limit of 1000; send fewer headers`,
+        type: 'invalid_request_error',
+        param: null,
+        code: 'headers_too_large',
+      },
+    });
+    expect((await fetch(`${sc.url}/healthz`)).status).toBe(200);
+  });
+
+  it('1000 fields are served, the last one (here Host) kept', async () => {
+    const a = await rawRequest(sc.url, manyHeaders('GET /healthz HTTP/1.1', 999, 'host: x'));
+    expect(a.status, a.headers + a.body).toBe(200);
+  });
+});
+
 describe('methods a route does not serve', () => {
   it.each([
     ['GET', '/v1/chat/completions', 'POST'],
