@@ -218,8 +218,7 @@ export function createHttpServer(deps: ServerDeps): Server {
     const given = req.headers['x-client-request-id'] ?? req.headers['x-request-id'];
     const base: Record<string, string> =
       typeof given === 'string' && REQUEST_ID_RE.test(given) ? { 'x-request-id': requestId, 'x-client-request-id': given } : { 'x-request-id': requestId };
-    // The chat route's exact targets pass every header of their answers in `writeHead` (see
-    // `chat`); every other route gets them set here, before it runs.
+    // More header fields than MAX_HEADER_FIELDS: 431 before any route (node keeps them all, see client-error.ts).
     if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) {
       const body = headerCountBody(req.rawHeaders.length / 2);
       deps.log.debug({ requestId, headerFields: req.rawHeaders.length / 2, status: 431 }, 'refused a request with too many header fields');
@@ -228,6 +227,8 @@ export function createHttpServer(deps: ServerDeps): Server {
       req.resume();
       return;
     }
+    // The chat route's exact targets pass every header of their answers in `writeHead` (see
+    // `chat`); every other route gets them set here, before it runs.
     const chatTarget = req.url === '/v1/chat/completions' || req.url === '/chat/completions';
     if (!chatTarget) for (const name in base) res.setHeader(name, base[name]!);
     // A client that goes away mid-request is routine, not an error (and must never be an unhandled
