@@ -3,6 +3,7 @@
  * (Anthropic's `input_tokens` excludes cache reads), the stream's events, and errors in
  * Anthropic's shape (`{"type":"error","error":{"type","message"}}`).
  */
+import { usageFromOpenAI } from '../accounting/cost.js';
 import { randomBytes } from 'node:crypto';
 import type { SwitchyardError } from '../errors.js';
 import { isObj } from './fields.js';
@@ -21,14 +22,14 @@ export function messageId(id: unknown): string {
  * `cache_write_tokens` (writes, which OpenRouter reports and billing reads) are taken out of it.
  */
 export function anthropicUsage(u: unknown): Record<string, number> {
-  const o = isObj(u) ? u : {};
-  const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
-  const details = isObj(o.prompt_tokens_details) ? o.prompt_tokens_details : {};
-  const cached = num(details.cached_tokens);
-  const written = num(details.cache_write_tokens);
+  // Read as billing reads it (usageFromOpenAI): DeepSeek's prompt_cache_hit_tokens, and output that
+  // total_tokens shows beyond completion_tokens, count the same here as on the bill.
+  const usage = usageFromOpenAI(u);
+  const cached = usage?.cachedTokens ?? 0;
+  const written = usage?.cacheCreationTokens ?? 0;
   return {
-    input_tokens: Math.max(0, num(o.prompt_tokens) - cached - written),
-    output_tokens: num(o.completion_tokens),
+    input_tokens: Math.max(0, (usage?.promptTokens ?? 0) - cached - written),
+    output_tokens: usage?.completionTokens ?? 0,
     cache_read_input_tokens: cached,
     cache_creation_input_tokens: written,
   };

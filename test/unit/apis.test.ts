@@ -401,6 +401,19 @@ describe('Messages → chat and back', () => {
       cache_creation_input_tokens: 0,
     });
   });
+
+  it("reads usage as billing does: DeepSeek's prompt_cache_hit_tokens are cache reads, and output beyond completion_tokens in total_tokens is output", () => {
+    const deepseek = { prompt_tokens: 500, completion_tokens: 20, total_tokens: 520, prompt_cache_hit_tokens: 200, prompt_cache_miss_tokens: 300 };
+    expect(messageOfCompletion({ choices: [], usage: deepseek }).usage).toEqual({
+      input_tokens: 300,
+      output_tokens: 20,
+      cache_read_input_tokens: 200,
+      cache_creation_input_tokens: 0,
+    });
+    // Reasoning billed in total_tokens but not in completion_tokens (as some providers report it).
+    const hidden = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 40 };
+    expect(messageOfCompletion({ choices: [], usage: hidden }).usage).toMatchObject({ input_tokens: 10, output_tokens: 30 });
+  });
 });
 
 describe('embeddings models in the config', () => {
