@@ -1,6 +1,6 @@
 /** The response store in the PostgreSQL ledger database (shared by replicas, like the ledger). */
 import pg from 'pg';
-import { decodeMessages, decodeObject, storedOf, storedValues, type ResponseStore, type ResponseStoreLimits, type StoredResponse } from './response-store.js';
+import { conversationOf, decodeObject, storedOf, storedValues, type ResponseStore, type ResponseStoreLimits, type StoredResponse } from './response-store.js';
 import type { ChatMessage } from '../upstream/types.js';
 import { PG_POOL_TIMEOUTS, underSchemaLock } from './postgres-ledger.js';
 
@@ -44,14 +44,14 @@ export class PostgresResponseStore implements ResponseStore {
     ]);
   }
 
-  async get(id: string, keyId: string | null, now: number): Promise<ChatMessage[] | null> {
+  async get(id: string, keyId: string | null, now: number, maxBytes?: number): Promise<ChatMessage[] | number | null> {
     const res = await this.pool.query<{ key_id: string | null; created_at: string; messages: string }>(
       'SELECT key_id, created_at, messages FROM switchyard_responses WHERE id = $1',
       [id],
     );
     const row = res.rows[0];
     if (!row || row.key_id !== keyId || Number(row.created_at) < now - this.limits().ttlMs) return null;
-    return decodeMessages(row.messages);
+    return conversationOf(row.messages, maxBytes);
   }
 
   async getResponse(id: string, keyId: string | null, now: number): Promise<Record<string, unknown> | null> {

@@ -1,6 +1,6 @@
 /** The response store in the SQLite ledger file (its own connection; WAL lets both write). */
 import Database from 'better-sqlite3';
-import { decodeMessages, decodeObject, storedOf, storedValues, type ResponseStore, type ResponseStoreLimits, type StoredResponse } from './response-store.js';
+import { conversationOf, decodeObject, storedOf, storedValues, type ResponseStore, type ResponseStoreLimits, type StoredResponse } from './response-store.js';
 import type { ChatMessage } from '../upstream/types.js';
 
 const SCHEMA = `
@@ -61,10 +61,10 @@ export class SqliteResponseStore implements ResponseStore {
     return Promise.resolve();
   }
 
-  get(id: string, keyId: string | null, now: number): Promise<ChatMessage[] | null> {
+  get(id: string, keyId: string | null, now: number, maxBytes?: number): Promise<ChatMessage[] | number | null> {
     const row = this.select.get(id);
     if (!row || row.key_id !== keyId || row.created_at < now - this.limits().ttlMs) return Promise.resolve(null);
-    return Promise.resolve(decodeMessages(row.messages));
+    return Promise.resolve(conversationOf(row.messages, maxBytes));
   }
 
   getResponse(id: string, keyId: string | null, now: number): Promise<Record<string, unknown> | null> {

@@ -26,8 +26,11 @@ export interface ResponseStoreLimits {
 
 export interface ResponseStore {
   put(r: StoredResponse): Promise<void>;
-  /** The conversation, or null when unknown, expired or created under another key. */
-  get(id: string, keyId: string | null, now: number): Promise<ChatMessage[] | null>;
+  /**
+   * The conversation, or null when unknown, expired or created under another key. A stored
+   * conversation over `maxBytes` (UTF-8 JSON) is not decoded: its size in bytes comes back instead.
+   */
+  get(id: string, keyId: string | null, now: number, maxBytes?: number): Promise<ChatMessage[] | number | null>;
   /** The response object as answered, or null when unknown, expired, created under another key, or stored before objects were kept. */
   getResponse(id: string, keyId: string | null, now: number): Promise<Record<string, unknown> | null>;
   /** The whole stored record under the same rules as get (`response` and `inputItems` absent when not kept). */
@@ -93,6 +96,12 @@ export function storedOf(
   const items = decodeItems(row.input_items);
   if (items) r.inputItems = items;
   return r;
+}
+
+/** A stored conversation's text decoded, or its size in bytes when over `maxBytes` (then left undecoded). */
+export function conversationOf(text: string, maxBytes = Infinity): ChatMessage[] | number | null {
+  const bytes = Buffer.byteLength(text);
+  return bytes > maxBytes ? bytes : decodeMessages(text);
 }
 
 export function decodeMessages(text: string): ChatMessage[] | null {

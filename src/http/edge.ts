@@ -18,6 +18,8 @@ export interface EdgeRequest {
   receivedAt: number;
   keyId: string | null;
   body: Record<string, unknown>;
+  /** The body's size in bytes, as read. */
+  bodyBytes: number;
   hints: Hints;
   log: RequestLog;
 }
@@ -36,7 +38,8 @@ export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId
   if (deps.draining())
     throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
   const keyId = deps.keys.check(clientAuthorization(req), receivedAt);
-  const text = (await readBody(req, deps.maxBodyBytes())).toString('utf8');
+  const raw = await readBody(req, deps.maxBodyBytes());
+  const text = raw.toString('utf8');
   if (text.trim() === '') throw new SwitchyardError('invalid_request', 'request body is empty: send a JSON object (content-type: application/json)');
   checkJsonDepth(text);
   let json: unknown;
@@ -50,7 +53,16 @@ export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId
   // The quality cascade checks chat answers; these routes are not cascaded (README).
   if (hints.cascade === true)
     throw new SwitchyardError('invalid_request', 'x-switchyard-cascade: on is only supported on /v1/chat/completions', { param: 'x-switchyard-cascade' });
-  return { rt, requestId, receivedAt, keyId, body: json as Record<string, unknown>, hints: { ...hints, cascade: false }, log: requestLog(deps.log, requestId) };
+  return {
+    rt,
+    requestId,
+    receivedAt,
+    keyId,
+    body: json as Record<string, unknown>,
+    bodyBytes: raw.length,
+    hints: { ...hints, cascade: false },
+    log: requestLog(deps.log, requestId),
+  };
 }
 
 /** A route of another API, registered by path (`ServerDeps.apis`); it answers every error itself. */

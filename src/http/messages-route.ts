@@ -9,7 +9,7 @@ import { countPromptTokens } from '../accounting/tokens.js';
 import { anthropicError } from '../apis/messages-output.js';
 import { anthropicHeaders, translateMessages } from '../apis/messages-request.js';
 import { echoName, SwitchyardError } from '../errors.js';
-import { inScope } from '../runtime/request-scope.js';
+import { inScope, traceAnswered } from '../runtime/request-scope.js';
 import { listModelIds } from '../routing/resolve.js';
 import type { ChatBody } from '../upstream/types.js';
 import { readEdge, type ApiRoute, type EdgeRequest } from './edge.js';
@@ -65,7 +65,10 @@ export const messagesRoute: ApiRoute = async (deps, req, res, requestId) => {
  */
 export const countTokensRoute: ApiRoute = async (deps, req, res, requestId) => {
   const base = idHeaders(requestId);
+  const receivedAt = Date.now();
   let body: Record<string, unknown>;
+  let status = 200;
+  let error: string | null = null;
   try {
     const e = await readEdge(deps, req, requestId);
     body = e.body;
@@ -80,5 +83,9 @@ export const countTokensRoute: ApiRoute = async (deps, req, res, requestId) => {
     sendJson(res, 200, { input_tokens: countPromptTokens(chat.messages, chat.tools ?? undefined) }, base);
   } catch (err) {
     sendAnthropicError(res, err, base);
+    status = err instanceof SwitchyardError ? err.status : 500;
+    error = err instanceof SwitchyardError ? err.code : 'internal_error';
   }
+  // No model is called, so no chat span: an HTTP one, as for a 404 or 405.
+  traceAnswered({ requestId, receivedAt, method: req.method, route: '/v1/messages/count_tokens', api: 'messages', status, error }, req.headers);
 };

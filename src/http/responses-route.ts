@@ -17,12 +17,28 @@ import { parseTarget } from './routes.js';
 import { sendError, sendJson } from './server.js';
 import { HttpSink } from './sink.js';
 
+/**
+ * A continued conversation is re-read and re-sent whole on every step, so it is held to the size
+ * one request may carry (`server.maxBodyBytes`): a client sending its history itself could send
+ * no more, and a chain of big steps cannot grow without bound (4 MiB of text, the default, is
+ * about a million tokens, the largest context windows).
+ */
+function conversationTooLarge(id: string, storedBytes: number, bodyBytes: number, limit: number): SwitchyardError {
+  return new SwitchyardError(
+    'invalid_request',
+    `previous_response_id "${id.slice(0, 80)}": its stored conversation (${storedBytes} bytes) and this request (${bodyBytes} bytes) come to more than server.maxBodyBytes (${limit} bytes), the most one request may carry. Start a new conversation without previous_response_id, sending as input only the turns you need (trimmed or summarised).`,
+    { param: 'previous_response_id', upstreamCode: 'conversation_too_large' },
+  );
+}
+
 async function previous(e: EdgeRequest, store: ResponseStore | null): Promise<ChatMessage[]> {
   const id = e.body.previous_response_id;
   if (id === undefined || id === null) return [];
   if (typeof id !== 'string' || id === '')
     throw new SwitchyardError('invalid_request', 'previous_response_id must be a response id string', { param: 'previous_response_id' });
-  const found = store ? await store.get(id, e.keyId, e.rt.now()) : null;
+  const limit = e.rt.cfg.server.maxBodyBytes;
+  const found = store ? await store.get(id, e.keyId, e.rt.now(), limit - e.bodyBytes) : null;
+  if (typeof found === 'number') throw conversationTooLarge(id, found, e.bodyBytes, limit);
   if (!found) {
     const ttl = e.rt.cfg.storage.responses.ttlSeconds;
     throw new SwitchyardError(

@@ -38,6 +38,13 @@ const PREFIX_METHODS: ReadonlyArray<readonly [string, readonly string[]]> = [
   // `/v1/responses/{id}` and its sub-resources (`input_items`, `cancel`) differ: responses-route.ts checks their methods.
 ];
 
+/** The route a method-checked path belongs to (`/v1/models/{model}` for an id), for traces; null for another path. */
+export function routeOf(path: string): string | null {
+  if (METHODS.has(path)) return path;
+  const prefix = PREFIX_METHODS.find(([p]) => path.startsWith(p))?.[0];
+  return prefix === undefined ? null : `${prefix}{model}`;
+}
+
 /** Throws 405 with an `Allow` header when `path` is served but not for `method`. */
 export function checkMethod(path: string, method: string | undefined): void {
   const allowed = METHODS.get(path) ?? PREFIX_METHODS.find(([prefix]) => path.startsWith(prefix))?.[1];

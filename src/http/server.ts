@@ -10,14 +10,14 @@ import { anthropicError, anthropicModel, anthropicModelsList } from '../apis/mes
 import { echoName, SwitchyardError, errorBody } from '../errors.js';
 import { requestLog } from '../observe/request-log.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { inScope } from '../runtime/request-scope.js';
+import { inScope, traceAnswered } from '../runtime/request-scope.js';
 import type { ClientKeys } from './auth.js';
 import { checkAdmin } from './admin.js';
 import { headerCountBody, MAX_HEADER_FIELDS, onClientError } from './client-error.js';
 import { recordRefused } from './refused.js';
 import type { ApiRoute } from './edge.js';
 import { checkJsonDepth } from './json-limits.js';
-import { checkMethod, parseTarget } from './routes.js';
+import { checkMethod, parseTarget, routeOf } from './routes.js';
 import { HttpSink } from './sink.js';
 import { watchStalledClients } from './send-timeout.js';
 import { timeOrderedId } from './request-id.js';
@@ -247,17 +247,28 @@ export function createHttpServer(deps: ServerDeps): Server {
     req.on('error', connError);
     res.on('error', connError);
     let path = '?';
+    // A 404 for no route or a 405 for a wrong method, answered before any route ran: traced here (`traceAnswered`).
+    let unrouted: SwitchyardError | null = null;
+    const receivedAt = Date.now();
+    const methodChecked = (): void => {
+      try {
+        checkMethod(path, req.method);
+      } catch (err) {
+        if (err instanceof SwitchyardError) unrouted = err;
+        throw err;
+      }
+    };
     const handle = async (): Promise<void> => {
       if (chatTarget) {
         // The target is the path itself (what parseTarget would make of it): no URL to parse.
         path = req.url!;
-        checkMethod(path, req.method);
+        methodChecked();
         return chat(deps, req, res, requestId, base, hook);
       }
       const target = parseTarget(req.url);
       path = target.path;
       const url = target.url;
-      checkMethod(path, req.method);
+      methodChecked();
       if (path === '/v1/chat/completions' || path === '/chat/completions') return chat(deps, req, res, requestId, base, hook);
       const api = deps.apis?.[path];
       if (api) return api(deps, req, res, requestId);
@@ -297,7 +308,8 @@ export function createHttpServer(deps: ServerDeps): Server {
       if (path === '/switchyard/route') return routeDryRun(deps, req, res);
       const op = Object.hasOwn(deps.ops, path) ? deps.ops[path] : undefined;
       if (op) return op(req, res, url);
-      throw new SwitchyardError('not_found', `no route ${req.method} ${path}`);
+      unrouted = new SwitchyardError('not_found', `no route ${req.method} ${path}`);
+      throw unrouted;
     };
     // Anything thrown while handling a request, synchronously or not, ends in a response.
     handle().catch((err: unknown) => {
@@ -312,6 +324,11 @@ export function createHttpServer(deps: ServerDeps): Server {
         } else sendError(res, err, base);
       } catch {
         res.destroy();
+      }
+      if (unrouted !== null && err === unrouted) {
+        const e: SwitchyardError = unrouted;
+        const route = e.code === 'method_not_allowed' ? routeOf(path) : null;
+        traceAnswered({ requestId, receivedAt, method: req.method, route, api: null, status: e.status, error: e.code }, req.headers);
       }
     });
   });

@@ -10,7 +10,7 @@ import type { Attributes, Context, Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { echoName } from '../errors.js';
-import type { ApiName, AttemptInfo, AttemptTrace, RefusedRequest, RequestTrace, Tracer } from '../runtime/request-scope.js';
+import type { AnsweredRequest, ApiName, AttemptInfo, AttemptTrace, RefusedRequest, RequestTrace, Tracer } from '../runtime/request-scope.js';
 
 type OtlpConfig = NonNullable<Config['observe']['otlp']>;
 
@@ -29,6 +29,9 @@ const PROVIDER_NAMES: Record<string, string> = {
   groq: 'groq',
   xai: 'x_ai',
 };
+
+/** The methods the HTTP conventions name; any other is `_OTHER` (span names stay few). */
+const HTTP_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE', 'QUERY']);
 
 const operationOf = (api: ApiName): string => (api === 'embeddings' ? 'embeddings' : 'chat');
 
@@ -60,6 +63,15 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
   const tracer = provider.getTracer('switchyard');
   const propagator = new W3CTraceContextPropagator();
   const { SpanKind, SpanStatusCode, ROOT_CONTEXT, defaultTextMapGetter, defaultTextMapSetter, trace } = api;
+  /** Sets a SERVER span's error code, and ERROR with `error.type` for a 5xx (`serverOutcome`). */
+  const markOutcome = (span: Span, status: number, error: string | null): void => {
+    const outcome = serverOutcome(status, error);
+    if (outcome.code) span.setAttribute('switchyard.error.code', outcome.code);
+    if (outcome.errorType) {
+      span.setAttribute('error.type', outcome.errorType);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.errorType });
+    }
+  };
 
   const attemptTrace = (parent: Context, op: string, info: AttemptInfo, onFail: (fault: string) => void): AttemptTrace => {
     const attrs: Attributes = {
@@ -136,12 +148,7 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
         if (lastFault && r.attempts > 1) span.setAttribute('switchyard.failover.reason', lastFault);
         // Span names are kept few (backends index them): a name not in the catalogue is not one.
         if (r.error === 'model_not_found') span.updateName(op);
-        const outcome = serverOutcome(r.status, r.error ?? null);
-        if (outcome.code) span.setAttribute('switchyard.error.code', outcome.code);
-        if (outcome.errorType) {
-          span.setAttribute('error.type', outcome.errorType);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.errorType });
-        }
+        markOutcome(span, r.status, r.error ?? null);
       },
       end() {
         span.end();
@@ -169,18 +176,33 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
       },
       parent,
     );
-    const outcome = serverOutcome(r.status, r.error);
-    if (outcome.code) span.setAttribute('switchyard.error.code', outcome.code);
-    if (outcome.errorType) {
-      span.setAttribute('error.type', outcome.errorType);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.errorType });
-    }
+    markOutcome(span, r.status, r.error);
+    span.end();
+  };
+
+  // Answered without routing (a token count, a 404, a 405): named as the HTTP conventions name a
+  // SERVER span, `{method} {route}`, or the method alone when no route matched (names stay few).
+  const answered = (r: AnsweredRequest, headers: Parameters<Tracer['answered']>[1]): void => {
+    const parent = propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
+    const method = r.method !== undefined && HTTP_METHODS.has(r.method) ? r.method : '_OTHER';
+    const attrs: Attributes = {
+      'http.request.method': method,
+      'http.response.status_code': r.status,
+      'switchyard.request_id': r.requestId,
+      'switchyard.attempts': 0,
+    };
+    if (method === '_OTHER') attrs['http.request.method_original'] = echoName(r.method ?? '');
+    if (r.route !== null) attrs['http.route'] = r.route;
+    if (r.api !== null) attrs['switchyard.api'] = r.api;
+    const name = r.route !== null ? `${method} ${r.route}` : method;
+    const span = tracer.startSpan(name, { kind: SpanKind.SERVER, startTime: r.receivedAt, attributes: attrs }, parent);
+    markOutcome(span, r.status, r.error);
     span.end();
   };
 
   log.info({ endpoint: cfg.endpoint, captureContent: cfg.captureContent }, 'exporting OpenTelemetry traces over OTLP/HTTP');
   return {
-    tracer: { startRequest, refused },
+    tracer: { startRequest, refused, answered },
     async shutdown() {
       await provider.shutdown().catch((err: unknown) => log.warn({ err }, 'could not flush the last spans'));
     },

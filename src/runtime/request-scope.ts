@@ -52,10 +52,29 @@ export interface RefusedRequest {
   error: string;
 }
 
+/**
+ * A request the HTTP layer answered by itself, with no model call and no routing: a token count
+ * (`/v1/messages/count_tokens`), an unknown route (404), a method a route does not serve (405).
+ */
+export interface AnsweredRequest {
+  requestId: string;
+  /** When it came in, epoch ms: the span's start. */
+  receivedAt: number;
+  method: string | undefined;
+  /** The route served (a template for a path with an id), or null when no route matched. */
+  route: string | null;
+  api: ApiName | null;
+  status: number;
+  /** Switchyard's error code when the answer was an error. */
+  error: string | null;
+}
+
 export interface Tracer {
   startRequest(api: ApiName, call: ChatCall, headers: IncomingHttpHeaders): RequestTrace;
   /** One whole SERVER span for a refused request, started at `receivedAt` and ended now. */
   refused(api: ApiName, r: RefusedRequest, headers: IncomingHttpHeaders): void;
+  /** One whole SERVER span for a request answered without routing, started at `receivedAt` and ended now. */
+  answered(r: AnsweredRequest, headers: IncomingHttpHeaders): void;
 }
 
 export interface RequestScope {
@@ -75,6 +94,11 @@ export function setTracer(t: Tracer | null): void {
 /** The span of a request refused at the edge, when tracing; nothing (one null check) otherwise. */
 export function traceRefused(api: ApiName, r: RefusedRequest, headers: IncomingHttpHeaders): void {
   tracer?.refused(api, r, headers);
+}
+
+/** The span of a request answered without routing, when tracing; nothing (one null check) otherwise. */
+export function traceAnswered(r: AnsweredRequest, headers: IncomingHttpHeaders): void {
+  tracer?.answered(r, headers);
 }
 
 export function currentScope(): RequestScope | undefined {

@@ -24,6 +24,10 @@ async function contract(store: ResponseStore): Promise<void> {
   await store.put({ id: 'resp_1', keyId: 'team-a', createdAt: t0, messages: conv(1) });
   expect(await store.get('resp_1', 'team-a', t0 + 1)).toEqual(conv(1));
   expect(await store.get('resp_1', 'team-b', t0 + 1)).toBeNull();
+  // Over maxBytes the conversation is not decoded: its size comes back (previous_response_id's bound).
+  const size = Buffer.byteLength(JSON.stringify(conv(1)));
+  expect(await store.get('resp_1', 'team-a', t0 + 1, size - 1)).toBe(size);
+  expect(await store.get('resp_1', 'team-a', t0 + 1, size)).toEqual(conv(1));
   expect(await store.get('resp_1', null, t0 + 1)).toBeNull();
   expect(await store.get('resp_nope', 'team-a', t0 + 1)).toBeNull();
   expect(await store.get('resp_1', 'team-a', t0 + limits.ttlMs + 1)).toBeNull();

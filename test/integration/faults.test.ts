@@ -390,6 +390,9 @@ const TABLE: Row[] = [
       const last = JSON.parse(raw.events.at(-1)!) as { error?: { code?: string } };
       expect(last.error?.code).toBe('upstream_error');
       expect(raw.raw).not.toContain('"finish_reason":"stop"');
+      // The ledger's status is the status line the client got (200), the failure its error_code (README "Money").
+      expect(raw.status).toBe(200);
+      expect(ledgerRow(ledgerFile, raw.headers.get('x-request-id')!)).toMatchObject({ status: 200, error_code: 'upstream_error', stream: 1 });
     },
   },
   {

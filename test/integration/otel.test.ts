@@ -187,6 +187,49 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(otlp.spans.filter((s) => s.kind === 3 && [junk.traceId, big.traceId].includes(s.traceId))).toEqual([]);
   });
 
+  it('gives a token count, an unknown route (404) and a wrong method (405) a SERVER span named by method and route, 4xx status UNSET', async () => {
+    const send = async (method: string, path: string, n: number, body?: unknown): Promise<number> => {
+      const headers: Record<string, string> = { traceparent: traceparent(n) };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(`${sc.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    const count = { model: 'claude-sonnet-4.5', messages: [{ role: 'user', content: 'hi' }] };
+    expect(await send('POST', '/v1/messages/count_tokens', 11, count)).toBe(200);
+    expect(await send('POST', '/v1/messages/count_tokens', 12, { ...count, model: 'nope' })).toBe(400);
+    expect(await send('GET', '/v1/nowhere', 13)).toBe(404);
+    expect(await send('GET', '/v1/chat/completions', 14)).toBe(405);
+    const counted = await server(traceparent(11).split('-')[1]!);
+    expect(counted.parentSpanId).toBe(CLIENT_SPAN);
+    expect(counted.name).toBe('POST /v1/messages/count_tokens');
+    expect(counted.attributes).toMatchObject({
+      'http.request.method': 'POST',
+      'http.route': '/v1/messages/count_tokens',
+      'http.response.status_code': 200,
+      'switchyard.api': 'messages',
+      'switchyard.attempts': 0,
+    });
+    expect(counted.attributes['switchyard.error.code']).toBeUndefined();
+    const unknownModel = await server(traceparent(12).split('-')[1]!);
+    expect(unknownModel.attributes).toMatchObject({ 'http.response.status_code': 400, 'switchyard.error.code': 'model_not_found' });
+    const noRoute = await server(traceparent(13).split('-')[1]!);
+    expect(noRoute.name).toBe('GET');
+    expect(noRoute.attributes).toMatchObject({ 'http.request.method': 'GET', 'http.response.status_code': 404, 'switchyard.error.code': 'not_found' });
+    expect(noRoute.attributes['http.route']).toBeUndefined();
+    const wrongMethod = await server(traceparent(14).split('-')[1]!);
+    expect(wrongMethod.name).toBe('GET /v1/chat/completions');
+    expect(wrongMethod.attributes).toMatchObject({
+      'http.route': '/v1/chat/completions',
+      'http.response.status_code': 405,
+      'switchyard.error.code': 'method_not_allowed',
+    });
+    for (const s of [counted, unknownModel, noRoute, wrongMethod]) {
+      expect(s.status.code ?? 0).toBe(0);
+      expect(s.attributes['error.type']).toBeUndefined();
+    }
+  });
+
   it('an attempt cancelled because the client left is not an error: status UNSET, no error.type', async () => {
     const tp = traceparent(10);
     const ctl = new AbortController();
