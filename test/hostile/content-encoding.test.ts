@@ -5,26 +5,15 @@
  * under a transfer coding but chunked (`gzip, chunked`): node undoes only the chunking.
  */
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from '../integration/harness.js';
+import { expect, it } from 'vitest';
+import { sidecarOnSimulator } from '../integration/harness.js';
 import { isOpenAIError, rawRequest } from './raw.js';
 
-let sim: SimHandle;
-let sc: SidecarHandle;
-
-beforeAll(async () => {
-  sim = await startSimulatorProc({ defaults: { ttftMs: 1, tokenGapMs: 0, outputTokens: 5 } });
-  sc = await startSidecar(testConfig(sim.url));
-});
-
-afterAll(async () => {
-  await sc?.stop();
-  await sim?.stop();
-});
+const env = sidecarOnSimulator();
 
 const chat = JSON.stringify({ model: 'gpt-4.1', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] });
 const post = (path: string, body: string | Buffer, coding: string) =>
-  fetch(`${sc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': coding }, body });
+  fetch(`${env.sc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': coding }, body });
 
 it.each([
   ['gzip', gzipSync(chat)],
@@ -48,13 +37,13 @@ it("on /v1/messages in Anthropic's shape", async () => {
 
 it('identity (any case) and no header are served', async () => {
   expect((await post('/v1/chat/completions', chat, 'Identity')).status).toBe(200);
-  expect((await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chat })).status).toBe(200);
+  expect((await fetch(`${env.sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chat })).status).toBe(200);
 });
 
 /** A raw chunked POST (one chunk) with the given transfer-encoding header lines. */
 const chunkedPost = (path: string, body: Buffer, te: string[]) =>
   rawRequest(
-    sc.url,
+    env.sc.url,
     Buffer.concat([
       Buffer.from(
         `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${te.map((v) => `Transfer-Encoding: ${v}\r\n`).join('')}Connection: close\r\n\r\n`,

@@ -3,25 +3,14 @@
  * prototype names are unknown models (400 model_not_found, never a 500), hints are bounded,
  * deep nesting and impossible timeouts are 400s.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from '../integration/harness.js';
+import { describe, expect, it } from 'vitest';
+import { sidecarOnSimulator } from '../integration/harness.js';
 import { isOpenAIError } from './raw.js';
 
-let sim: SimHandle;
-let sc: SidecarHandle;
-
-beforeAll(async () => {
-  sim = await startSimulatorProc({ defaults: { ttftMs: 1, tokenGapMs: 0, outputTokens: 5 } });
-  sc = await startSidecar(testConfig(sim.url));
-});
-
-afterAll(async () => {
-  await sc?.stop();
-  await sim?.stop();
-});
+const env = sidecarOnSimulator();
 
 const post = async (body: unknown, headers: Record<string, string> = {}) => {
-  const r = await fetch(`${sc.url}/v1/chat/completions`, {
+  const r = await fetch(`${env.sc.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
@@ -90,7 +79,7 @@ describe('hints', () => {
     ['/v1/chat/completions', '1e10'],
     ['/switchyard/route', '1e308'],
   ])('%s: x-switchyard-max-cost-usd %s (its nano-USD beyond exact integers) is 400, not a 500', async (path, v) => {
-    const r = await fetch(`${sc.url}${path}`, {
+    const r = await fetch(`${env.sc.url}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-switchyard-max-cost-usd': v },
       body: JSON.stringify({ model: 'deepseek-v3.2', messages: hi, max_tokens: 5 }),
@@ -133,7 +122,7 @@ describe('nesting', () => {
 describe('an empty body', () => {
   it.each(['/v1/chat/completions', '/v1/messages', '/v1/responses', '/v1/embeddings', '/switchyard/route'])('on %s is 400 saying it is empty', async (path) => {
     for (const body of ['', '  \n']) {
-      const r = await fetch(`${sc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const r = await fetch(`${env.sc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       expect(r.status).toBe(400);
       expect(await r.text()).toContain('request body is empty: send a JSON object');
     }
@@ -180,7 +169,7 @@ describe('wrong types of the fields switchyard forwards', () => {
 });
 
 it('a feedback body over its own 4096-byte limit is 413 naming that limit, not server.maxBodyBytes (which it is not)', async () => {
-  const r = await fetch(`${sc.url}/switchyard/feedback`, {
+  const r = await fetch(`${env.sc.url}/switchyard/feedback`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ request_id: 'x'.repeat(5000), good: true }),
@@ -191,6 +180,6 @@ it('a feedback body over its own 4096-byte limit is 413 naming that limit, not s
 });
 
 it('the process is alive and wrote no error line', () => {
-  expect(sc.child.exitCode).toBeNull();
-  expect(sc.stdout()).not.toMatch(/"level":50/);
+  expect(env.sc.child.exitCode).toBeNull();
+  expect(env.sc.stdout()).not.toMatch(/"level":50/);
 });

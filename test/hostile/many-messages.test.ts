@@ -5,24 +5,13 @@
  * event loop for 2-4 s and 30 000 for several times that, on /v1/chat/completions to a Claude model
  * and on /switchyard/route (which prices the Claude candidate) alike, within the default body limit.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from '../integration/harness.js';
+import { expect, it } from 'vitest';
+import { sidecarOnSimulator } from '../integration/harness.js';
 
 /** Generous: linear work here is ~100-200 ms on an idle machine; the defect took over 10 s. */
 const BOUND_MS = 4000;
 
-let sim: SimHandle;
-let sc: SidecarHandle;
-
-beforeAll(async () => {
-  sim = await startSimulatorProc({ defaults: { ttftMs: 1, tokenGapMs: 0, outputTokens: 5 } });
-  sc = await startSidecar(testConfig(sim.url));
-});
-
-afterAll(async () => {
-  await sc?.stop();
-  await sim?.stop();
-});
+const env = sidecarOnSimulator();
 
 const N = 30_000;
 // One user turn of N messages, tool results among them (they are put first in the merged turn).
@@ -41,7 +30,7 @@ it.each([
   `${N} consecutive user messages on %s are answered promptly`,
   async (path, body) => {
     const t = performance.now();
-    const r = await fetch(`${sc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const r = await fetch(`${env.sc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const text = await r.text();
     const ms = performance.now() - t;
     expect(r.status, text.slice(0, 300)).toBe(200);
@@ -56,7 +45,7 @@ it(`${CALLS} function_call items in a row on /v1/responses are answered promptly
   // They become one assistant message with that many tool calls; each call once copied the ones before it.
   const input = [...Array.from({ length: CALLS }, (_, i) => ({ type: 'function_call', call_id: `c${i}`, name: 'f' })), { role: 'user', content: 'q' }];
   const t = performance.now();
-  const r = await fetch(`${sc.url}/v1/responses`, {
+  const r = await fetch(`${env.sc.url}/v1/responses`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'gpt-4.1', max_output_tokens: 16, tools: [{ type: 'function', name: 'f' }], input }),

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import OpenAI from 'openai';
+import { afterAll, beforeAll } from 'vitest';
 import { stringify } from 'yaml';
 
 import { BIN, ROOT } from '../product.js';
@@ -212,3 +213,23 @@ export async function startSidecar(config: Record<string, unknown>, env: NodeJS.
 }
 
 export const sleep = (ms: number): Promise<void> => delay(ms);
+
+/**
+ * A simulator process and a sidecar on {@link testConfig} for the tests of one file: started
+ * before them, stopped after. Read `.sc` / `.sim` inside the tests (they are set by then).
+ */
+export function sidecarOnSimulator(profile: Record<string, unknown> = { defaults: { ttftMs: 1, tokenGapMs: 0, outputTokens: 5 } }): {
+  readonly sc: SidecarHandle;
+  readonly sim: SimHandle;
+} {
+  const h = {} as { sc: SidecarHandle; sim: SimHandle };
+  beforeAll(async () => {
+    h.sim = await startSimulatorProc(profile);
+    h.sc = await startSidecar(testConfig(h.sim.url));
+  });
+  afterAll(async () => {
+    await h.sc?.stop();
+    await h.sim?.stop();
+  });
+  return h;
+}
