@@ -135,7 +135,8 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
       },
       record(r) {
         span.setAttributes({
-          'http.response.status_code': r.status,
+          // What the client got: 200 for a stream that failed after it started (still ERROR below, with error.type).
+          'http.response.status_code': r.httpStatus ?? r.status,
           'switchyard.attempts': r.attempts,
           'switchyard.cost_usd': r.costNano / 1e9,
           'switchyard.stream': r.stream,

@@ -34,6 +34,12 @@ export interface RequestRecord {
   api: ApiName;
   /** The error code it ended with (`upstream_error`, `timeout`, …); absent or null when it succeeded. */
   error?: string | null;
+  /**
+   * The status line the client got, when it is not `status`: a stream that failed after it
+   * started answered 200 (then an error event), while `status` (metrics, the log line) is the
+   * error's. Absent otherwise.
+   */
+  httpStatus?: number;
   /** Set on one step of a cascaded request: the client request is counted once, by the cascade's record. */
   cascadeStep?: true;
 }

@@ -52,7 +52,7 @@ export function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: ChatSink,
       cachedTokens: t.usage.cachedTokens ?? 0,
       costNano: t.costNano,
       estimated: t.estimated,
-      status: session?.committed && !outcome.ok && !outcome.clientGone ? 200 : status,
+      status: sentStatus(session, outcome, status),
       latencyMs,
       ttftMs: t.ttftMs,
       stream: session !== null,
@@ -102,6 +102,7 @@ function answer({ rt, call, sink, session, outcome, t, h, status, latencyMs }: E
     stream: session !== null,
     api: call.api ?? 'chat',
     error: errorCode,
+    ...(session?.committed && !outcome.ok ? { httpStatus: sentStatus(session, outcome, status) } : {}),
   });
   const headers = t.headers(h);
   if (outcome.ok) {
@@ -152,4 +153,9 @@ function nativeWithModel({ text, json: parsed }: NativeBody, model: string): str
   if (spliced !== null) return spliced;
   parsed.model = model;
   return JSON.stringify(parsed);
+}
+
+/** The status line the client got: 200 for a stream that failed after it started (its error came as an event), else `status`. */
+function sentStatus(session: StreamSession | null, outcome: Outcome, status: number): number {
+  return session?.committed && !outcome.ok && !outcome.clientGone ? 200 : status;
 }

@@ -24,6 +24,7 @@ const CLIENT_SPAN = 'b7ad6b7169203331';
 const traceparent = (n: number) => `00-${TRACE.slice(0, -2)}${String(n).padStart(2, '0')}-${CLIENT_SPAN}-01`;
 const SECRET_PROMPT = 'zebra-quartz-prompt-text';
 const HANG = 'probe-please-hang';
+const CUT = 'probe-please-cut-the-stream';
 let probeHung: () => void = () => undefined;
 const hung = new Promise<void>((r) => (probeHung = r));
 
@@ -36,7 +37,22 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
       // A prompt asking for it gets no answer: the client gives up first.
-      if (Buffer.concat(parts).toString('utf8').includes(HANG)) return probeHung();
+      const text = Buffer.concat(parts).toString('utf8');
+      if (text.includes(HANG)) return probeHung();
+      // A stream cut after its first chunk: the client has had its 200 and the start of the answer.
+      if (text.includes(CUT)) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const chunk = {
+          id: 'chatcmpl-cut',
+          object: 'chat.completion.chunk',
+          created: 1,
+          model: 'probe',
+          choices: [{ index: 0, delta: { role: 'assistant', content: 'par' }, finish_reason: null }],
+        };
+        res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+        setTimeout(() => res.socket?.destroy(), 20);
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
@@ -251,6 +267,21 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(req.attributes).toMatchObject({ 'http.response.status_code': 499, 'switchyard.error.code': 'client_closed_request' });
     expect(req.status.code ?? 0).toBe(0);
     expect(req.attributes['switchyard.failover.reason']).toBeUndefined();
+  });
+
+  it('a stream that failed after it started: the span says the 200 the client got, and is still an ERROR with error.type', async () => {
+    const tp = traceparent(15);
+    const res = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: tp },
+      body: JSON.stringify({ model: 'probe-model', stream: true, messages: [{ role: 'user', content: CUT }] }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('"error"');
+    const req = await server(tp.split('-')[1]!);
+    expect(req.attributes['http.response.status_code']).toBe(200);
+    expect(req.attributes['error.type']).toBeTruthy();
+    expect(req.status.code).toBe(2);
   });
 
   it('propagates traceparent upstream as the attempt span', async () => {
