@@ -191,6 +191,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     responses = await openResponseStore(cfg.storage.ledger, () => ({
       ttlMs: runtime.cfg.storage.responses.ttlSeconds * 1000,
       maxEntries: runtime.cfg.storage.responses.maxEntries,
+      maxBytes: runtime.cfg.storage.responses.maxBytes,
     }));
   } catch (err) {
     throw new StartupError(`cannot open the response store in ${withoutPassword(cfg.storage.ledger)}: ${(err as Error).message}`);

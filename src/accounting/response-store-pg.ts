@@ -1,6 +1,21 @@
-/** The response store in the PostgreSQL ledger database (shared by replicas, like the ledger). */
+/**
+ * The response store in the PostgreSQL ledger database (shared by replicas, like the ledger).
+ * Replicas share the table, so its bytes are counted in the database: one row that a trigger keeps
+ * on every insert, update and delete (whoever makes it), and that every write here locks first, so
+ * that replicas evict in turn and never deadlock on it.
+ */
 import pg from 'pg';
-import { conversationOf, decodeObject, storedOf, storedValues, type ResponseStore, type ResponseStoreLimits, type StoredResponse } from './response-store.js';
+import {
+  conversationOf,
+  decodeObject,
+  storedBytes,
+  storedBytesSql,
+  storedOf,
+  storedValues,
+  type ResponseStore,
+  type ResponseStoreLimits,
+  type StoredResponse,
+} from './response-store.js';
 import type { ChatMessage } from '../upstream/types.js';
 import { PG_POOL_TIMEOUTS, underSchemaLock } from './postgres-ledger.js';
 
@@ -14,6 +29,28 @@ CREATE TABLE IF NOT EXISTS switchyard_responses (
 CREATE INDEX IF NOT EXISTS switchyard_responses_created ON switchyard_responses (created_at);
 ALTER TABLE switchyard_responses ADD COLUMN IF NOT EXISTS response TEXT;
 ALTER TABLE switchyard_responses ADD COLUMN IF NOT EXISTS input_items TEXT;
+CREATE TABLE IF NOT EXISTS switchyard_responses_bytes (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), total BIGINT NOT NULL);
+CREATE OR REPLACE FUNCTION switchyard_responses_count_bytes() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP <> 'INSERT' THEN
+    UPDATE switchyard_responses_bytes SET total = total - (${storedBytesSql('OLD.')});
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
+    UPDATE switchyard_responses_bytes SET total = total + (${storedBytesSql('NEW.')});
+  END IF;
+  RETURN NULL;
+END $$;
+`;
+
+/**
+ * The first time (no count yet): the trigger, and the count of the rows already there. The table
+ * is locked against writes meanwhile, so none is counted twice or missed.
+ */
+const START_COUNT = `
+LOCK TABLE switchyard_responses IN SHARE ROW EXCLUSIVE MODE;
+CREATE OR REPLACE TRIGGER switchyard_responses_bytes AFTER INSERT OR UPDATE OR DELETE ON switchyard_responses
+  FOR EACH ROW EXECUTE FUNCTION switchyard_responses_count_bytes();
+INSERT INTO switchyard_responses_bytes (total) SELECT COALESCE(SUM(${storedBytesSql()}), 0) FROM switchyard_responses;
 `;
 
 export class PostgresResponseStore implements ResponseStore {
@@ -28,20 +65,52 @@ export class PostgresResponseStore implements ResponseStore {
     // Under the ledger's schema lock: replicas booting together must not race on CREATE TABLE.
     await underSchemaLock(pool, async (client) => {
       await client.query(SCHEMA);
+      const counted = await client.query('SELECT 1 FROM switchyard_responses_bytes');
+      if (counted.rowCount === 0) await client.query(START_COUNT);
     });
     return new PostgresResponseStore(pool, limits);
   }
 
-  async put(r: StoredResponse): Promise<void> {
-    const { ttlMs, maxEntries } = this.limits();
-    await this.pool.query(
-      'INSERT INTO switchyard_responses (id, key_id, created_at, messages, response, input_items) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET messages = EXCLUDED.messages, response = EXCLUDED.response, input_items = EXCLUDED.input_items',
-      storedValues(r),
-    );
-    await this.pool.query('DELETE FROM switchyard_responses WHERE created_at < $1', [r.createdAt - ttlMs]);
-    await this.pool.query('DELETE FROM switchyard_responses WHERE id IN (SELECT id FROM switchyard_responses ORDER BY created_at DESC, id DESC OFFSET $1)', [
-      maxEntries,
-    ]);
+  async put(r: StoredResponse): Promise<boolean> {
+    const { ttlMs, maxEntries, maxBytes } = this.limits();
+    const values = storedValues(r);
+    const size = storedBytes(values);
+    if (size > maxBytes) return false;
+    await this.counted(async (client) => {
+      await client.query('DELETE FROM switchyard_responses WHERE created_at < $1 OR id = $2', [r.createdAt - ttlMs, r.id]);
+      const res = await client.query<{ total: string }>('SELECT total FROM switchyard_responses_bytes');
+      let bytes = Number(res.rows[0]?.total ?? 0);
+      while (bytes + size > maxBytes) {
+        // One row through the created_at index: eviction costs what it removes, not the table's size.
+        const oldest = await client.query<{ bytes: string }>(
+          `DELETE FROM switchyard_responses WHERE id = (SELECT id FROM switchyard_responses ORDER BY created_at, id LIMIT 1) RETURNING ${storedBytesSql()} AS bytes`,
+        );
+        if (!oldest.rows[0]) break;
+        bytes -= Number(oldest.rows[0].bytes);
+      }
+      await client.query('INSERT INTO switchyard_responses (id, key_id, created_at, messages, response, input_items) VALUES ($1, $2, $3, $4, $5, $6)', values);
+      await client.query('DELETE FROM switchyard_responses WHERE id IN (SELECT id FROM switchyard_responses ORDER BY created_at DESC, id DESC OFFSET $1)', [
+        maxEntries,
+      ]);
+    });
+    return true;
+  }
+
+  /** Runs writes in one transaction that first locks the byte count (see the file's comment). */
+  private async counted<T>(write: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT total FROM switchyard_responses_bytes FOR UPDATE');
+      const out = await write(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   async get(id: string, keyId: string | null, now: number, maxBytes?: number): Promise<ChatMessage[] | number | null> {
@@ -75,11 +144,13 @@ export class PostgresResponseStore implements ResponseStore {
   }
 
   async delete(id: string, keyId: string | null, now: number): Promise<boolean> {
-    const res = await this.pool.query('DELETE FROM switchyard_responses WHERE id = $1 AND key_id IS NOT DISTINCT FROM $2 AND created_at >= $3', [
-      id,
-      keyId,
-      now - this.limits().ttlMs,
-    ]);
+    const res = await this.counted((client) =>
+      client.query('DELETE FROM switchyard_responses WHERE id = $1 AND key_id IS NOT DISTINCT FROM $2 AND created_at >= $3', [
+        id,
+        keyId,
+        now - this.limits().ttlMs,
+      ]),
+    );
     return (res.rowCount ?? 0) > 0;
   }
 

@@ -1,6 +1,20 @@
-/** The response store in the SQLite ledger file (its own connection; WAL lets both write). */
+/**
+ * The response store in the SQLite ledger file (its own connection; WAL lets both write). One
+ * sidecar owns a ledger file, so the stored bytes are counted here: summed once at open, then
+ * kept by every insert and delete (each returns the sizes it removed).
+ */
 import Database from 'better-sqlite3';
-import { conversationOf, decodeObject, storedOf, storedValues, type ResponseStore, type ResponseStoreLimits, type StoredResponse } from './response-store.js';
+import {
+  conversationOf,
+  decodeObject,
+  storedBytes,
+  storedBytesSql,
+  storedOf,
+  storedValues,
+  type ResponseStore,
+  type ResponseStoreLimits,
+  type StoredResponse,
+} from './response-store.js';
 import type { ChatMessage } from '../upstream/types.js';
 
 const SCHEMA = `
@@ -21,19 +35,29 @@ export class SqliteResponseStore implements ResponseStore {
     [string],
     { key_id: string | null; created_at: number; messages: string; response: string | null; input_items: string | null }
   >;
-  private readonly expire: Database.Statement<[number]>;
-  private readonly trim: Database.Statement<[number]>;
-  private readonly remove: Database.Statement<[string, string | null, number]>;
+  // Every delete returns the sizes of the rows it removed, to keep `bytes`.
+  private readonly expire: Database.Statement<[number], Sized>;
+  private readonly trim: Database.Statement<[number], Sized>;
+  private readonly replaced: Database.Statement<[string], Sized>;
+  private readonly evictOldest: Database.Statement<[], Sized>;
+  private readonly remove: Database.Statement<[string, string | null, number], Sized>;
+  /** The stored rows' bytes (storedBytes), for `maxBytes`. */
+  private bytes: number;
 
   private constructor(
     private readonly db: Database.Database,
     private readonly limits: () => ResponseStoreLimits,
   ) {
-    this.insert = db.prepare('INSERT OR REPLACE INTO responses (id, key_id, created_at, messages, response, input_items) VALUES (?, ?, ?, ?, ?, ?)');
+    const sized = `RETURNING ${storedBytesSql()} AS bytes`;
+    this.insert = db.prepare('INSERT INTO responses (id, key_id, created_at, messages, response, input_items) VALUES (?, ?, ?, ?, ?, ?)');
     this.select = db.prepare('SELECT key_id, created_at, messages, response, input_items FROM responses WHERE id = ?');
-    this.expire = db.prepare('DELETE FROM responses WHERE created_at < ?');
-    this.remove = db.prepare('DELETE FROM responses WHERE id = ? AND key_id IS ? AND created_at >= ?');
-    this.trim = db.prepare('DELETE FROM responses WHERE id IN (SELECT id FROM responses ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?)');
+    this.expire = db.prepare(`DELETE FROM responses WHERE created_at < ? ${sized}`);
+    this.remove = db.prepare(`DELETE FROM responses WHERE id = ? AND key_id IS ? AND created_at >= ? ${sized}`);
+    this.replaced = db.prepare(`DELETE FROM responses WHERE id = ? ${sized}`);
+    // One row through the created_at index: eviction costs what it removes, not the table's size.
+    this.evictOldest = db.prepare(`DELETE FROM responses WHERE rowid = (SELECT rowid FROM responses ORDER BY created_at, rowid LIMIT 1) ${sized}`);
+    this.trim = db.prepare(`DELETE FROM responses WHERE id IN (SELECT id FROM responses ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?) ${sized}`);
+    this.bytes = (db.prepare(`SELECT COALESCE(SUM(${storedBytesSql()}), 0) AS bytes FROM responses`).get() as Sized).bytes;
   }
 
   static open(path: string, limits: () => ResponseStoreLimits): SqliteResponseStore {
@@ -51,14 +75,23 @@ export class SqliteResponseStore implements ResponseStore {
     return new SqliteResponseStore(db, limits);
   }
 
-  put(r: StoredResponse): Promise<void> {
-    const { ttlMs, maxEntries } = this.limits();
-    this.db.transaction(() => {
-      this.insert.run(...storedValues(r));
-      this.expire.run(r.createdAt - ttlMs);
-      this.trim.run(maxEntries);
+  put(r: StoredResponse): Promise<boolean> {
+    const { ttlMs, maxEntries, maxBytes } = this.limits();
+    const values = storedValues(r);
+    const size = storedBytes(values);
+    if (size > maxBytes) return Promise.resolve(false);
+    // The count is set only once the transaction has committed (a throw rolls both back).
+    this.bytes = this.db.transaction(() => {
+      let bytes = this.bytes - sum(this.expire.all(r.createdAt - ttlMs)) - sum(this.replaced.all(r.id));
+      while (bytes + size > maxBytes) {
+        const oldest = this.evictOldest.get();
+        if (!oldest) break;
+        bytes -= oldest.bytes;
+      }
+      this.insert.run(...values);
+      return bytes + size - sum(this.trim.all(maxEntries));
     })();
-    return Promise.resolve();
+    return Promise.resolve(true);
   }
 
   get(id: string, keyId: string | null, now: number, maxBytes?: number): Promise<ChatMessage[] | number | null> {
@@ -80,11 +113,22 @@ export class SqliteResponseStore implements ResponseStore {
   }
 
   delete(id: string, keyId: string | null, now: number): Promise<boolean> {
-    return Promise.resolve(this.remove.run(id, keyId, now - this.limits().ttlMs).changes > 0);
+    const removed = this.remove.all(id, keyId, now - this.limits().ttlMs);
+    this.bytes -= sum(removed);
+    return Promise.resolve(removed.length > 0);
   }
 
   close(): Promise<void> {
     this.db.close();
     return Promise.resolve();
   }
+}
+
+/** A deleted row's size, as its delete returns it. */
+interface Sized {
+  bytes: number;
+}
+
+function sum(rows: Sized[]): number {
+  return rows.reduce((n, row) => n + row.bytes, 0);
 }

@@ -1,9 +1,9 @@
 /**
  * Stored Responses-API conversations, for `previous_response_id` (and the response object and
  * input items, for `GET /v1/responses/{id}` and `…/input_items`): in the ledger's database
- * (a table beside the ledger, own connection), bounded by age (`storage.responses.ttlSeconds`)
- * and count (`storage.responses.maxEntries`, oldest dropped first). A stored response can be
- * continued only with the client key that created it.
+ * (a table beside the ledger, own connection), bounded by age (`storage.responses.ttlSeconds`),
+ * count (`storage.responses.maxEntries`) and size (`storage.responses.maxBytes`), oldest dropped
+ * first. A stored response can be continued only with the client key that created it.
  */
 import type { ChatMessage } from '../upstream/types.js';
 
@@ -22,10 +22,16 @@ export interface StoredResponse {
 export interface ResponseStoreLimits {
   ttlMs: number;
   maxEntries: number;
+  /** Bound on the stored rows' bytes (see storedBytes); a row larger than this alone is not stored. */
+  maxBytes: number;
 }
 
 export interface ResponseStore {
-  put(r: StoredResponse): Promise<void>;
+  /**
+   * Stores a response, dropping the oldest ones to stay within the limits; false (nothing stored,
+   * nothing dropped) when the row alone is over `maxBytes`.
+   */
+  put(r: StoredResponse): Promise<boolean>;
   /**
    * The conversation, or null when unknown, expired or created under another key. A stored
    * conversation over `maxBytes` (UTF-8 JSON) is not decoded: its size in bytes comes back instead.
@@ -61,6 +67,19 @@ export function storedValues(r: StoredResponse): [string, string | null, number,
     r.response ? JSON.stringify(r.response) : null,
     r.inputItems ? JSON.stringify(r.inputItems) : null,
   ];
+}
+
+/**
+ * A row's size as the byte bound counts it: the UTF-8 bytes of its three JSON columns (the
+ * conversation, the response object, the input items), which are all but a few bytes of it.
+ */
+export function storedBytes(values: ReturnType<typeof storedValues>): number {
+  return Buffer.byteLength(values[3]) + (values[4] === null ? 0 : Buffer.byteLength(values[4])) + (values[5] === null ? 0 : Buffer.byteLength(values[5]));
+}
+
+/** storedBytes in SQL, the same in SQLite (3.43+) and PostgreSQL, for rows already stored; `row` qualifies the columns (`OLD.` in a trigger). */
+export function storedBytesSql(row = ''): string {
+  return `octet_length(${row}messages) + COALESCE(octet_length(${row}response), 0) + COALESCE(octet_length(${row}input_items), 0)`;
 }
 
 export function decodeObject(text: string | null): Record<string, unknown> | null {

@@ -221,8 +221,14 @@ const storageSchema = z.strictObject({
       ttlSeconds: positiveInt.default(30 * 24 * 3600),
       /** At most this many are kept; the oldest go first. */
       maxEntries: positiveInt.default(10_000),
+      /**
+       * At most this many bytes of them (their conversations, response objects and input items as
+       * JSON); the oldest go first, and an answer larger than this alone is not stored. A chain
+       * stores its history again at every step, so maxEntries alone bounds little.
+       */
+      maxBytes: positiveInt.default(1024 ** 3),
     })
-    .default({ ttlSeconds: 30 * 24 * 3600, maxEntries: 10_000 }),
+    .default({ ttlSeconds: 30 * 24 * 3600, maxEntries: 10_000, maxBytes: 1024 ** 3 }),
   /**
    * The in-flight journal of a lone sidecar on PostgreSQL (no Redis): a path prefix for its two
    * files (`<journal>-0`, `-1`), or `off`. Default `./switchyard-inflight`. A SQLite ledger keeps

@@ -43,7 +43,7 @@ async function previous(e: EdgeRequest, store: ResponseStore | null): Promise<Ch
     const ttl = e.rt.cfg.storage.responses.ttlSeconds;
     throw new SwitchyardError(
       'invalid_request',
-      `previous_response_id "${id.slice(0, 80)}" is unknown or expired (responses are kept ${ttl} s, at most ${e.rt.cfg.storage.responses.maxEntries}, and only for the key that created them; storage.responses)`,
+      `previous_response_id "${id.slice(0, 80)}" is unknown or expired (responses are kept ${ttl} s, at most ${e.rt.cfg.storage.responses.maxEntries} of them and ${e.rt.cfg.storage.responses.maxBytes} bytes in all, and only for the key that created them; storage.responses)`,
       {
         param: 'previous_response_id',
         upstreamCode: 'previous_response_not_found',
@@ -133,7 +133,7 @@ export function retrieveResponseRoute(store: () => ResponseStore | null): ApiRou
       const notFound = (): SwitchyardError =>
         new SwitchyardError(
           'not_found',
-          `No response found with id "${id.slice(0, 80)}" (responses are kept ${rt.cfg.storage.responses.ttlSeconds} s, at most ${rt.cfg.storage.responses.maxEntries}, only when stored and only for the key that created them)`,
+          `No response found with id "${id.slice(0, 80)}" (responses are kept ${rt.cfg.storage.responses.ttlSeconds} s, at most ${rt.cfg.storage.responses.maxEntries} of them and ${rt.cfg.storage.responses.maxBytes} bytes in all, only when stored and only for the key that created them)`,
           { param: 'response_id' },
         );
       if (sub === 'input_items') {

@@ -36,7 +36,7 @@ export class ResponsesSink extends ApiSink {
   private async save(assistant: ChatMessage, response: Record<string, unknown>): Promise<void> {
     if (!this.o.store) return;
     try {
-      await this.o.store.put({
+      const stored = await this.o.store.put({
         id: this.o.shell.id,
         keyId: this.o.keyId,
         createdAt: this.o.shell.createdAt * 1000,
@@ -44,6 +44,7 @@ export class ResponsesSink extends ApiSink {
         response,
         inputItems: this.o.inputItems,
       });
+      if (!stored) this.o.log.warn('the response is larger than storage.responses.maxBytes and was not stored: previous_response_id will not find it');
     } catch (err) {
       this.o.log.warn({ err }, 'could not store the response: previous_response_id will not find it');
     }

@@ -1,7 +1,8 @@
 /**
  * The Responses store on both ledger databases: a stored conversation (and its response object
  * and input items) comes back for its own key only, expires after ttl, the oldest go beyond
- * maxEntries, only its own key deletes it, and tables made by older versions gain their columns. PostgreSQL runs in a
+ * maxEntries, the oldest go beyond maxBytes (counted across reopening) and a row over it alone is not stored,
+ * only its own key deletes it, and tables made by older versions gain their columns. PostgreSQL runs in a
  * database of its own (SWITCHYARD_TEST_PG=off skips it, as for the ledger tests).
  */
 import { randomBytes } from 'node:crypto';
@@ -11,13 +12,78 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openResponseStore, type ResponseStore } from '../../src/accounting/response-store.js';
+import { openResponseStore, type ResponseStore, type StoredResponse } from '../../src/accounting/response-store.js';
 
-const limits = { ttlMs: 60_000, maxEntries: 3 };
+const limits = { ttlMs: 60_000, maxEntries: 3, maxBytes: 1_000_000 };
 const conv = (n: number) => [
   { role: 'user', content: `q${n}` },
   { role: 'assistant', content: `a${n}` },
 ];
+
+/** Rows of one size (multi-byte text: bytes, not characters, count), all three JSON columns filled. */
+const sized = (n: number, createdAt: number, pad = 40): StoredResponse => {
+  const tag = String(n).padStart(4, '0');
+  return {
+    id: `resp_b${tag}`,
+    keyId: null,
+    createdAt,
+    messages: [
+      { role: 'user', content: `q${tag} ${'€'.repeat(pad)}` },
+      { role: 'assistant', content: `a${tag}` },
+    ],
+    response: { id: `resp_b${tag}`, object: 'response' },
+    inputItems: [{ type: 'message', role: 'user', content: `q${tag}` }],
+  };
+};
+const bytesOf = (r: StoredResponse) =>
+  Buffer.byteLength(JSON.stringify(r.messages)) + Buffer.byteLength(JSON.stringify(r.response)) + Buffer.byteLength(JSON.stringify(r.inputItems));
+const rowBytes = bytesOf(sized(1, 0));
+// Room for ten rows and half of another.
+const byteLimits = { ttlMs: 1e12, maxEntries: 1000, maxBytes: 10 * rowBytes + Math.floor(rowBytes / 2) };
+
+/** Which of rows 1..n are stored. */
+async function present(store: ResponseStore, n: number): Promise<number[]> {
+  const kept: number[] = [];
+  for (let i = 1; i <= n; i++) if (await store.find(sized(i, 0).id, null, 2_000_000)) kept.push(i);
+  return kept;
+}
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => from + k);
+
+/** maxBytes: the oldest rows go to make room, the count survives reopening and deletes, a row over the bound alone is not stored. */
+async function byteBound(open: () => Promise<ResponseStore>): Promise<void> {
+  const t0 = 1_000_000;
+  let store = await open();
+  try {
+    for (let i = 1; i <= 25; i++) {
+      expect(await store.put(sized(i, t0 + i))).toBe(true);
+      const kept = await present(store, i);
+      // The newest ten, never more bytes than the bound: the oldest went first.
+      expect(kept).toEqual(range(Math.max(1, i - 9), i));
+      expect(kept.length * rowBytes).toBeLessThanOrEqual(byteLimits.maxBytes);
+    }
+  } finally {
+    await store.close();
+  }
+  // Reopened, the rows already there count: each new one still pushes out the oldest.
+  store = await open();
+  try {
+    for (let i = 26; i <= 30; i++) await store.put(sized(i, t0 + i));
+    expect(await present(store, 30)).toEqual(range(21, 30));
+    // A deleted row's bytes are free again: the next one fits without pushing out another.
+    expect(await store.delete(sized(25, 0).id, null, t0 + 100)).toBe(true);
+    await store.put(sized(31, t0 + 31));
+    expect(await present(store, 31)).toEqual([...range(21, 24), ...range(26, 31)]);
+    // A row larger than the whole bound is not stored, and nothing is pushed out for it.
+    const huge = sized(32, t0 + 32, Math.ceil(byteLimits.maxBytes / 3));
+    expect(bytesOf(huge)).toBeGreaterThan(byteLimits.maxBytes);
+    expect(await store.put(huge)).toBe(false);
+    expect(await store.find(huge.id, null, t0 + 100)).toBeNull();
+    expect(await store.get(huge.id, null, t0 + 100)).toBeNull();
+    expect(await present(store, 32)).toEqual([...range(21, 24), ...range(26, 31)]);
+  } finally {
+    await store.close();
+  }
+}
 
 async function contract(store: ResponseStore): Promise<void> {
   const t0 = 1_000_000;
@@ -93,6 +159,13 @@ describe('SQLite response store', () => {
   });
 });
 
+describe('SQLite response store bounded in bytes', () => {
+  it('drops the oldest to stay within maxBytes, counts what is there at open, stores no row over the bound', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'sy-resp-bytes-')), 'ledger.db');
+    await byteBound(() => openResponseStore(`sqlite:${file}`, () => byteLimits));
+  });
+});
+
 describe('SQLite response store made before response objects were kept', () => {
   it('gets the response column in place and keeps the old rows', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'sy-resp-old-')), 'ledger.db');
@@ -159,6 +232,20 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgreSQL response s
     }
   });
 
+  it('drops the oldest to stay within maxBytes, counts what is there at open, stores no row over the bound', async () => {
+    const bounded = `${db}_bytes`;
+    const c = new pg.Client({ connectionString: admin });
+    await c.connect();
+    await c.query(`CREATE DATABASE ${bounded}`);
+    try {
+      const boundedUrl = admin.replace(/\/[^/]*$/, `/${bounded}`);
+      await byteBound(() => openResponseStore(boundedUrl, () => byteLimits));
+    } finally {
+      await c.query(`DROP DATABASE IF EXISTS ${bounded}`);
+      await c.end();
+    }
+  });
+
   it('adds the input_items column to a table made before it (old rows keep working)', async () => {
     const older = `${db}_old`;
     const c = new pg.Client({ connectionString: admin });
@@ -176,6 +263,12 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgreSQL response s
       const store = await openResponseStore(olderUrl, () => limits);
       try {
         expect(await store.find('resp_old', null, 1_000_001)).toEqual({ id: 'resp_old', keyId: null, createdAt: 1_000_000, messages: conv(1) });
+        // The rows already there are counted for maxBytes when the count starts.
+        const counted = new pg.Client({ connectionString: olderUrl });
+        await counted.connect();
+        const total = await counted.query<{ total: string }>('SELECT total FROM switchyard_responses_bytes');
+        await counted.end();
+        expect(Number(total.rows[0]?.total)).toBe(Buffer.byteLength(JSON.stringify(conv(1))));
         await contract(store);
       } finally {
         await store.close();

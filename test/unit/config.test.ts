@@ -121,7 +121,7 @@ describe('spec §6 example', () => {
       shared: 'memory',
       leaseMs: 5000,
       keyPrefix: 'switchyard',
-      responses: { ttlSeconds: 2_592_000, maxEntries: 10_000 },
+      responses: { ttlSeconds: 2_592_000, maxEntries: 10_000, maxBytes: 1_073_741_824 },
     });
     expect(cfg.logging.level).toBe('info');
     expect(cfg.observe.statelyInspectUrl).toBe('ws://127.0.0.1:8080');
@@ -149,7 +149,7 @@ describe('defaults', () => {
       shared: 'memory',
       leaseMs: 5000,
       keyPrefix: 'switchyard',
-      responses: { ttlSeconds: 2_592_000, maxEntries: 10_000 },
+      responses: { ttlSeconds: 2_592_000, maxEntries: 10_000, maxBytes: 1_073_741_824 },
     });
     expect(cfg.models.m?.endpoints[0]?.maxConcurrent).toBe(64);
     expect(cfg.routing.strategy).toBe('cost');
@@ -521,7 +521,7 @@ describe('storage.shared (issue 13)', () => {
       shared: 'rediss://h:6380/1',
       leaseMs: 3000,
       keyPrefix: 'prod-eu',
-      responses: { ttlSeconds: 2_592_000, maxEntries: 10_000 },
+      responses: { ttlSeconds: 2_592_000, maxEntries: 10_000, maxBytes: 1_073_741_824 },
     });
     expect(errors(validateConfig({ ...minimal(), storage: { ledger: 'postgres://u@h/db', shared: 'redis://h', leaseMs: 50 } })).join('\n')).toMatch(/leaseMs/);
   });
