@@ -102,7 +102,7 @@ function answer({ rt, call, sink, session, outcome, t, h, status, latencyMs }: E
     stream: session !== null,
     api: call.api ?? 'chat',
     error: errorCode,
-    ...(session?.committed && !outcome.ok ? { httpStatus: sentStatus(session, outcome, status) } : {}),
+    httpStatus: session?.committed && !outcome.ok ? sentStatus(session, outcome, status) : undefined,
   });
   const headers = t.headers(h);
   if (outcome.ok) {
