@@ -247,28 +247,25 @@ export function createHttpServer(deps: ServerDeps): Server {
     req.on('error', connError);
     res.on('error', connError);
     let path = '?';
-    // A 404 for no route or a 405 for a wrong method, answered before any route ran: traced here (`traceAnswered`).
-    let unrouted: SwitchyardError | null = null;
+    // A 404 for no route or a 405 for a wrong method, answered before any route ran: traced here
+    // (`traceAnswered`). `routed` turns true once the method passed, so a 405 is told apart
+    // without a closure per request.
+    let routed = false;
+    let notFound: SwitchyardError | null = null;
     const receivedAt = Date.now();
-    const methodChecked = (): void => {
-      try {
-        checkMethod(path, req.method);
-      } catch (err) {
-        if (err instanceof SwitchyardError) unrouted = err;
-        throw err;
-      }
-    };
     const handle = async (): Promise<void> => {
       if (chatTarget) {
         // The target is the path itself (what parseTarget would make of it): no URL to parse.
         path = req.url!;
-        methodChecked();
+        checkMethod(path, req.method);
+        routed = true;
         return chat(deps, req, res, requestId, base, hook);
       }
       const target = parseTarget(req.url);
       path = target.path;
       const url = target.url;
-      methodChecked();
+      checkMethod(path, req.method);
+      routed = true;
       if (path === '/v1/chat/completions' || path === '/chat/completions') return chat(deps, req, res, requestId, base, hook);
       const api = deps.apis?.[path];
       if (api) return api(deps, req, res, requestId);
@@ -308,8 +305,8 @@ export function createHttpServer(deps: ServerDeps): Server {
       if (path === '/switchyard/route') return routeDryRun(deps, req, res);
       const op = Object.hasOwn(deps.ops, path) ? deps.ops[path] : undefined;
       if (op) return op(req, res, url);
-      unrouted = new SwitchyardError('not_found', `no route ${req.method} ${path}`);
-      throw unrouted;
+      notFound = new SwitchyardError('not_found', `no route ${req.method} ${path}`);
+      throw notFound;
     };
     // Anything thrown while handling a request, synchronously or not, ends in a response.
     handle().catch((err: unknown) => {
@@ -325,9 +322,10 @@ export function createHttpServer(deps: ServerDeps): Server {
       } catch {
         res.destroy();
       }
-      if (unrouted !== null && err === unrouted) {
-        const e: SwitchyardError = unrouted;
-        const route = e.code === 'method_not_allowed' ? routeOf(path) : null;
+      const wrongMethod = !routed && err instanceof SwitchyardError && err.code === 'method_not_allowed';
+      if (wrongMethod || (notFound !== null && err === notFound)) {
+        const e = err as SwitchyardError;
+        const route = wrongMethod ? routeOf(path) : null;
         traceAnswered({ requestId, receivedAt, method: req.method, route, api: null, status: e.status, error: e.code }, req.headers);
       }
     });
