@@ -174,6 +174,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       // A predecessor still draining (a restart in place) ends within its grace period.
       lockWaitMs: cfg.server.shutdownGraceMs + LOCK_WAIT_MARGIN_MS,
       onLockWait: (lock, ms) => log.warn({ lock }, `another switchyard process holds ${lock}: waiting up to ${Math.ceil(ms / 1000)} s for it to stop`),
+      onUpgrade: (message) => log.warn(`${message} (once; a large file takes a while, and older switchyard versions cannot open it afterwards)`),
     });
   } catch (err) {
     const hint =

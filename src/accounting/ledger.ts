@@ -158,6 +158,8 @@ export interface LedgerOptions {
    */
   lockWaitMs?: number;
   onLockWait?: (lockPath: string, waitMs: number) => void;
+  /** SQLite: told before a ledger file of an earlier schema version is upgraded (which copies its rows). */
+  onUpgrade?: (message: string) => void;
 }
 
 export { NO_GROUP, DEFAULT_ROWS_LIMIT } from './ledger-codec.js';
@@ -179,7 +181,10 @@ export async function openLedger(url: string, options: LedgerOptions = {}): Prom
     const path = url.slice('sqlite:'.length);
     if (path.length === 0) throw new Error(`ledger URL "${url}" names no file`);
     const { SqliteLedger } = await import('./sqlite-ledger.js');
-    return waitingForJournal(() => SqliteLedger.open(path, { reader: options.reader === true }), options);
+    return waitingForJournal(
+      () => SqliteLedger.open(path, { reader: options.reader === true, ...(options.onUpgrade ? { onUpgrade: options.onUpgrade } : {}) }),
+      options,
+    );
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const { PostgresLedger } = await import('./postgres-ledger.js');

@@ -2,10 +2,11 @@
  * The quality cascade's part of the SQLite ledger: four nullable columns on `ledger` (a
  * cascaded request's steps), the `feedback` table, and their statements. Added in place on
  * every open (idempotent `ALTER TABLE … ADD COLUMN`), so a ledger file of any earlier
- * switchyard upgrades in place; schema version 2 (sqlite-ledger.ts) has them from the start.
+ * switchyard upgrades in place; schema versions 2 and 3 (sqlite-ledger.ts) have them from the start.
  */
 import type Database from 'better-sqlite3';
 import type { LedgerRow, ModelQuality } from './ledger.js';
+import { spanParams, spanSql, type SpanParams } from './ledger-span.js';
 import { COLUMNS, ESCALATION_GROUP, MAX_AT, MIN_AT, QUALITY_SQL, checkRange, decodeQuality, decodeRow, type DbRow } from './ledger-codec.js';
 
 const CASCADE_COLUMNS: Array<[string, string]> = [
@@ -35,7 +36,7 @@ export class SqliteCascade {
   private readonly stepsStmt: Database.Statement<[string], DbRow>;
   private readonly knownStmt: Database.Statement<[string, string], { n: unknown }>;
   private readonly feedbackStmt: Database.Statement<[string, number, number], unknown>;
-  private readonly qualityStmt: Database.Statement<[{ from: number; to: number }], Record<string, unknown>>;
+  private readonly qualityStmt: Database.Statement<[SpanParams], Record<string, unknown>>;
 
   constructor(db: Database.Database) {
     this.stepsStmt = db.prepare<[string], DbRow>(`SELECT ${COLUMNS.join(', ')} FROM ledger WHERE parent_id = ? ORDER BY step`).safeIntegers(true);
@@ -43,13 +44,13 @@ export class SqliteCascade {
     this.feedbackStmt = db.prepare<[string, number, number], unknown>(
       'INSERT INTO feedback (request_id, good, at) VALUES (?, ?, ?) ON CONFLICT (request_id) DO UPDATE SET good = excluded.good, at = excluded.at',
     );
-    const sql = QUALITY_SQL.replaceAll('{ledger}', 'ledger')
+    const sql = QUALITY_SQL.replaceAll('{ledger}', `(${spanSql('*')})`)
       .replaceAll('{feedback}', 'feedback')
       .replaceAll('{from}', '@from')
       .replaceAll('{to}', '@to')
       .replaceAll('{true}', '1')
       .replaceAll('{false}', '0');
-    this.qualityStmt = db.prepare<[{ from: number; to: number }], Record<string, unknown>>(sql).safeIntegers(true);
+    this.qualityStmt = db.prepare<[SpanParams], Record<string, unknown>>(sql).safeIntegers(true);
   }
 
   steps(parentId: string): LedgerRow[] {
@@ -65,6 +66,6 @@ export class SqliteCascade {
 
   qualityStats(fromMs: number = MIN_AT, toMs: number = MAX_AT): ModelQuality[] {
     checkRange(fromMs, toMs);
-    return this.qualityStmt.all({ from: fromMs, to: toMs }).map(decodeQuality);
+    return this.qualityStmt.all(spanParams(fromMs, toMs)).map(decodeQuality);
   }
 }

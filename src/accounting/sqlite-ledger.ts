@@ -21,6 +21,7 @@ import { dirname, resolve } from 'node:path';
 import type { InFlight, LedgerRow, LedgerStore, ModelQuality, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
 import { InFlightJournal } from './inflight-journal.js';
 import { ensureCascadeSchema, SqliteCascade, SQLITE_ESCALATION_GROUP } from './sqlite-cascade.js';
+import { atInId, ID_TIME_SLACK_MS, idFloor, idTime, spanParams, spanSql, type SpanParams } from './ledger-span.js';
 import {
   COLUMNS,
   DEFAULT_ROWS_LIMIT,
@@ -39,16 +40,15 @@ import {
 } from './ledger-codec.js';
 
 /** `PRAGMA user_version` of the schema below; bump it with a migration when columns change. */
-export const SQLITE_SCHEMA_VERSION = 2;
+export const SQLITE_SCHEMA_VERSION = 3;
 
 /**
- * Version 2 keeps the table and changes its indexes: one on `at` that covers the budget sums
- * (`key_id`, `model`, `cost_nano`), so a spend query reads no table row, instead of three
- * (`at`, `key_id, at`, `model, at`); and the cascade steps' `parent_id` index holds only
- * cascaded rows (partial: `parent_id` is NULL on every other row). With the table and its
- * primary-key index that is three B-trees written per row instead of six — measured 48 -> 29 µs
- * CPU per row committed alone, 22 -> 13 µs three rows to a commit (the WAL gets a page per
- * B-tree touched).
+ * Version 2 kept one index on `at` covering the budget sums (`key_id`, `model`, `cost_nano`) and
+ * a partial one on the cascade steps' `parent_id`: three B-trees written per row (the rowid
+ * table, its `request_id` key, `ledger_at`). Version 3 keys the table by `request_id` itself
+ * (`WITHOUT ROWID`) and keeps `ledger_at` only for rows whose `at` is not told by their id
+ * (`at_in_id = 0`, see ledger-span.ts): a row of a request switchyard served writes one B-tree.
+ * Measured in the commit that made it.
  */
 const COLUMN_DEFS = `
   request_id        TEXT    NOT NULL PRIMARY KEY,
@@ -71,16 +71,16 @@ const COLUMN_DEFS = `
   step              INTEGER,
   quality           TEXT,
   delivered         INTEGER,
-  route_score       REAL`;
+  route_score       REAL,
+  at_in_id          INTEGER NOT NULL`;
 
 const INDEXES = `
-CREATE INDEX IF NOT EXISTS ledger_at ON ledger (at, key_id, model, cost_nano);
+CREATE INDEX IF NOT EXISTS ledger_at ON ledger (at, key_id, model, cost_nano) WHERE at_in_id = 0;
 CREATE INDEX IF NOT EXISTS ledger_parent ON ledger (parent_id) WHERE parent_id IS NOT NULL;
 `;
 
-const SCHEMA = `CREATE TABLE IF NOT EXISTS ledger (${COLUMN_DEFS}
-) STRICT;
-${INDEXES}`;
+const TABLE = `CREATE TABLE IF NOT EXISTS ledger (${COLUMN_DEFS}
+) STRICT, WITHOUT ROWID;`;
 
 /** Group keys; `at` is never negative (validated), so `at / 1000` is a floor. */
 const GROUP_SQL: Record<SpendGroup, string> = {
@@ -91,14 +91,16 @@ const GROUP_SQL: Record<SpendGroup, string> = {
   escalation: SQLITE_ESCALATION_GROUP,
 };
 
-type Range = { from: number; to: number };
-type Scoped = Range & { keyId?: string; model?: string };
+type Scoped = SpanParams & { keyId?: string; model?: string };
 
 export class SqliteLedger implements LedgerStore {
   private readonly insertStmt: Database.Statement<unknown[], unknown>;
   private readonly spentStmts: Record<'any' | 'key' | 'model' | 'both', Database.Statement<[Scoped], { total: unknown }>>;
-  private readonly groupStmts: Record<SpendGroup, Database.Statement<[Range & { none: string }], Record<string, unknown>>>;
-  private readonly recentStmt: Database.Statement<[number], DbRow>;
+  private readonly groupStmts: Record<SpendGroup, Database.Statement<[SpanParams & { none: string }], Record<string, unknown>>>;
+  /** The id of the n-th newest row found by id, and the newest rows of each kind (see `rows`). */
+  private readonly nthByIdStmt: Database.Statement<[number], { request_id: string }>;
+  private readonly recentByIdStmt: Database.Statement<[{ lo: string; n: number }], DbRow>;
+  private readonly recentByAtStmt: Database.Statement<[number], DbRow>;
   private readonly byIdStmt: Database.Statement<[string], DbRow>;
   private pending: Array<{ values: unknown[]; requestId: string; resolve: (r: 'inserted' | 'duplicate') => void; reject: (e: unknown) => void }> = [];
   private flushScheduled = false;
@@ -112,25 +114,23 @@ export class SqliteLedger implements LedgerStore {
     journal: InFlightJournal | null,
   ) {
     const placeholders = COLUMNS.map(() => '?').join(', ');
-    this.insertStmt = db.prepare(`INSERT INTO ledger (${COLUMNS.join(', ')}) VALUES (${placeholders}) ON CONFLICT (request_id) DO NOTHING`);
+    this.insertStmt = db.prepare(`INSERT INTO ledger (${COLUMNS.join(', ')}, at_in_id) VALUES (${placeholders}, ?) ON CONFLICT (request_id) DO NOTHING`);
     this.journal = journal;
     this.insertBatch = db.transaction((batch: Array<{ values: unknown[]; requestId: string }>) => batch.map((p) => this.insertStmt.run(...p.values).changes));
     const spent = (where: string) =>
-      db
-        .prepare<[Scoped], { total: unknown }>(`SELECT COALESCE(SUM(cost_nano), 0) AS total FROM ledger WHERE ${where} at >= @from AND at < @to`)
-        .safeIntegers(true);
+      db.prepare<[Scoped], { total: unknown }>(`SELECT COALESCE(SUM(cost_nano), 0) AS total FROM (${spanSql('cost_nano', where)})`).safeIntegers(true);
     this.spentStmts = {
       any: spent(''),
-      key: spent('key_id = @keyId AND'),
-      model: spent('model = @model AND'),
-      both: spent('key_id = @keyId AND model = @model AND'),
+      key: spent('key_id = @keyId AND '),
+      model: spent('model = @model AND '),
+      both: spent('key_id = @keyId AND model = @model AND '),
     };
     const grouped = (expr: string) =>
       db
-        .prepare<[Range & { none: string }], Record<string, unknown>>(
+        .prepare<[SpanParams & { none: string }], Record<string, unknown>>(
           `SELECT ${expr} AS grp, COUNT(*) AS requests, SUM(prompt_tokens) AS prompt_tokens,
                 SUM(completion_tokens) AS completion_tokens, SUM(cost_nano) AS cost_nano
-         FROM ledger WHERE at >= @from AND at < @to GROUP BY grp ORDER BY grp`,
+         FROM (${spanSql('*')}) GROUP BY grp ORDER BY grp`,
         )
         .safeIntegers(true);
     this.groupStmts = {
@@ -142,7 +142,13 @@ export class SqliteLedger implements LedgerStore {
     };
     this.cascade = new SqliteCascade(db);
     const select = `SELECT ${COLUMNS.join(', ')} FROM ledger`;
-    this.recentStmt = db.prepare<[number], DbRow>(`${select} ORDER BY at DESC, rowid DESC LIMIT ?`).safeIntegers(true);
+    this.nthByIdStmt = db.prepare<[number], { request_id: string }>(
+      'SELECT request_id FROM ledger WHERE at_in_id = 1 ORDER BY request_id DESC LIMIT 1 OFFSET ?',
+    );
+    this.recentByIdStmt = db
+      .prepare<[{ lo: string; n: number }], DbRow>(`${select} WHERE request_id >= @lo AND at_in_id = 1 ORDER BY at DESC, request_id DESC LIMIT @n`)
+      .safeIntegers(true);
+    this.recentByAtStmt = db.prepare<[number], DbRow>(`${select} WHERE at_in_id = 0 ORDER BY at DESC, request_id DESC LIMIT ?`).safeIntegers(true);
     this.byIdStmt = db.prepare<[string], DbRow>(`${select} WHERE request_id = ?`).safeIntegers(true);
   }
 
@@ -152,7 +158,7 @@ export class SqliteLedger implements LedgerStore {
    * taken first: a second sidecar on the file is refused before it touches it), unless opened
    * only to read (`reader`: `switchyard calibrate` beside a running sidecar).
    */
-  static open(path: string, { reader = false }: { reader?: boolean } = {}): SqliteLedger {
+  static open(path: string, { reader = false, onUpgrade }: { reader?: boolean; onUpgrade?: (message: string) => void } = {}): SqliteLedger {
     if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
     const journal = path === ':memory:' || reader ? null : InFlightJournal.open(`${path}-inflight`);
     let db: Database.Database | undefined;
@@ -161,7 +167,7 @@ export class SqliteLedger implements LedgerStore {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 5000'); // a second process (a report, a backup) may hold a lock
-      migrate(db);
+      migrate(db, onUpgrade);
       ensureCascadeSchema(db);
       ensureRouteScore(db);
       return new SqliteLedger(db, journal);
@@ -179,7 +185,7 @@ export class SqliteLedger implements LedgerStore {
       return Promise.reject(err);
     }
     return new Promise((resolve, reject) => {
-      this.pending.push({ values: rowValues(row, (b) => (b ? 1 : 0)), requestId: row.requestId, resolve, reject });
+      this.pending.push({ values: sqliteValues(row), requestId: row.requestId, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
@@ -225,7 +231,7 @@ export class SqliteLedger implements LedgerStore {
     journal.flush();
     const left = journal.pending().filter((h) => !journal.has(h.requestId) && this.byIdStmt.get(h.requestId) === undefined);
     this.db.transaction(() => {
-      for (const h of left) this.insertStmt.run(...rowValues(interruptedRow(h), (b) => (b ? 1 : 0)));
+      for (const h of left) this.insertStmt.run(...sqliteValues(interruptedRow(h)));
     })();
     journal.clear();
     return left.length;
@@ -236,7 +242,7 @@ export class SqliteLedger implements LedgerStore {
     const hasKey = scope.keyId !== undefined;
     const hasModel = scope.model !== undefined;
     const stmt = this.spentStmts[hasKey ? (hasModel ? 'both' : 'key') : hasModel ? 'model' : 'any'];
-    const params: Scoped = { from: fromMs, to: toMs };
+    const params: Scoped = spanParams(fromMs, toMs);
     if (hasKey) params.keyId = scope.keyId;
     if (hasModel) params.model = scope.model;
     return toInt(stmt.get(params)?.total);
@@ -244,7 +250,7 @@ export class SqliteLedger implements LedgerStore {
 
   async spendBy(group: SpendGroup, fromMs: number = MIN_AT, toMs: number = MAX_AT): Promise<SpendTotal[]> {
     checkRange(fromMs, toMs);
-    return this.groupStmts[group].all({ from: fromMs, to: toMs, none: NO_GROUP }).map(decodeTotal);
+    return this.groupStmts[group].all({ ...spanParams(fromMs, toMs), none: NO_GROUP }).map(decodeTotal);
   }
 
   async rows(opts: { limit?: number; requestId?: string } = {}): Promise<LedgerRow[]> {
@@ -254,7 +260,22 @@ export class SqliteLedger implements LedgerStore {
     }
     const limit = opts.limit ?? DEFAULT_ROWS_LIMIT;
     checkLimit(limit);
-    return this.recentStmt.all(limit).map(decodeRow);
+    return this.recent(limit);
+  }
+
+  /**
+   * The `limit` newest rows by `at` (ties: the larger id first). Of the rows found by id, only ids
+   * from twice the slack before the n-th newest id are read: the n rows from that id on all have
+   * `at` at least its time minus the slack, so each of the n newest rows does too, and its id's
+   * time is at most the slack before its `at`. The other rows come from `ledger_at`.
+   */
+  private recent(limit: number): LedgerRow[] {
+    const nth = this.nthByIdStmt.get(limit - 1);
+    const t = nth === undefined ? null : idTime(nth.request_id);
+    const lo = t === null ? '' : idFloor(t - 2 * ID_TIME_SLACK_MS);
+    const rows = [...this.recentByIdStmt.all({ lo, n: limit }), ...this.recentByAtStmt.all(limit)].map(decodeRow);
+    rows.sort((a, b) => b.at - a.at || (a.requestId < b.requestId ? 1 : a.requestId > b.requestId ? -1 : 0));
+    return rows.length > limit ? rows.slice(0, limit) : rows;
   }
 
   async steps(parentId: string): Promise<LedgerRow[]> {
@@ -279,7 +300,16 @@ export class SqliteLedger implements LedgerStore {
   }
 }
 
-function migrate(db: Database.Database): void {
+const toBit = (b: boolean): number => (b ? 1 : 0);
+
+/** The insert's values: {@link COLUMNS} in order (booleans as 0/1), then `at_in_id` (ledger-span.ts). */
+function sqliteValues(row: LedgerRow): Array<string | number | boolean | null> {
+  const values = rowValues(row, toBit);
+  values.push(atInId(row.requestId, row.at));
+  return values;
+}
+
+function migrate(db: Database.Database, onUpgrade?: (message: string) => void): void {
   const version = toInt(db.pragma('user_version', { simple: true }));
   if (version > SQLITE_SCHEMA_VERSION) {
     throw new Error(`ledger schema version ${version} is newer than this switchyard (${SQLITE_SCHEMA_VERSION})`);
@@ -288,18 +318,27 @@ function migrate(db: Database.Database): void {
   db.transaction(() => {
     const existing = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger'").get() !== undefined;
     if (existing) {
-      // Version 1: its columns brought up to date (the cascade's and route_score, added in
-      // place), its four indexes replaced by version 2's two. The rows stay where they are.
+      // Versions 1 and 2: the columns brought up to date in place (the cascade's, route_score),
+      // then the rows copied into version 3's table (keyed by request_id, each with its
+      // at_in_id) and the indexes made anew. Rows, ids and amounts are kept as they were.
       ensureCascadeSchema(db);
       ensureRouteScore(db);
+      const n = toInt(db.prepare('SELECT COUNT(*) AS n FROM ledger').pluck().get());
+      onUpgrade?.(`upgrading the ledger from schema version ${version} to ${SQLITE_SCHEMA_VERSION}: copying ${n} rows`);
       db.exec(`DROP INDEX IF EXISTS ledger_at;
 DROP INDEX IF EXISTS ledger_key_at;
 DROP INDEX IF EXISTS ledger_model_at;
 DROP INDEX IF EXISTS ledger_parent;
-${INDEXES}`);
+ALTER TABLE ledger RENAME TO ledger_before_v3;`);
+      db.exec(TABLE);
+      db.function('switchyard_at_in_id', { deterministic: true }, (id: unknown, at: unknown) => atInId(String(id), Number(at)));
+      const cols = COLUMNS.join(', ');
+      db.exec(`INSERT INTO ledger (${cols}, at_in_id) SELECT ${cols}, switchyard_at_in_id(request_id, at) FROM ledger_before_v3`);
+      db.exec('DROP TABLE ledger_before_v3');
     } else {
-      db.exec(SCHEMA);
+      db.exec(TABLE);
     }
+    db.exec(INDEXES);
     db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
   })();
 }

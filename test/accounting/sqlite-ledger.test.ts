@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { openLedger } from '../../src/accounting/ledger.js';
 import { SQLITE_SCHEMA_VERSION, SqliteLedger } from '../../src/accounting/sqlite-ledger.js';
 import { holdLine } from '../../src/accounting/inflight-journal.js';
+import { spanParams, spanSql } from '../../src/accounting/ledger-span.js';
+import { timeOrderedId } from '../../src/http/request-id.js';
 import { expectRecovered, held, ledgerContract, makeRow } from './ledger-contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-ledger-'));
@@ -19,7 +21,7 @@ ledgerContract('sqlite (memory)', () => openLedger('memory'));
 ledgerContract('sqlite (file)', () => openLedger(`sqlite:${nextPath()}`));
 
 describe('SqliteLedger', () => {
-  it("opens WAL with synchronous NORMAL, versioned schema and two indexes: at (covering the budget sums) and the cascade steps' parent (partial)", async () => {
+  it("opens WAL with synchronous NORMAL, versioned schema, a table keyed by request id and two partial indexes: at (rows not found by id) and the cascade steps' parent", async () => {
     const path = nextPath();
     const ledger = await openLedger(`sqlite:${path}`);
     const db = new Database(path, { readonly: true });
@@ -32,18 +34,26 @@ describe('SqliteLedger', () => {
         )
         .all();
       expect(indexes.map((i) => [i.name, i.sql.replace(/^.*? ON ledger /, '')])).toEqual([
-        ['ledger_at', '(at, key_id, model, cost_nano)'],
+        ['ledger_at', '(at, key_id, model, cost_nano) WHERE at_in_id = 0'],
         ['ledger_parent', '(parent_id) WHERE parent_id IS NOT NULL'],
       ]);
-      // A spend query reads only the index; a cascade's steps are found through the partial one.
+      // One B-tree per row: the table is its primary key (no rowid, so no second tree for the id).
+      const table = db.prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'ledger'").get();
+      expect(table?.sql).toMatch(/STRICT, WITHOUT ROWID$/);
+      // A spend query reads a range of the primary key and the partial index, no whole table; a
+      // cascade's steps are found through their partial index.
       const plan = (sql: string) =>
         db
-          .prepare<[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
-          .all()
+          .prepare<[Record<string, unknown>], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
+          .all(sql.includes('@') ? { ...spanParams(0, 9), keyId: 'k', model: 'm' } : {})
           .map((r) => r.detail)
           .join('; ');
-      expect(plan("SELECT SUM(cost_nano) FROM ledger WHERE key_id = 'k' AND model = 'm' AND at >= 0 AND at < 9")).toMatch(/USING COVERING INDEX ledger_at/);
-      expect(plan("SELECT SUM(cost_nano) FROM ledger WHERE key_id = 'k' AND at >= 0 AND at < 9")).toMatch(/USING COVERING INDEX ledger_at/);
+      for (const extra of ['', 'key_id = @keyId AND ', 'key_id = @keyId AND model = @model AND ']) {
+        const sum = plan(`SELECT SUM(cost_nano) FROM (${spanSql('cost_nano', extra)})`);
+        expect(sum).toMatch(/SEARCH ledger USING PRIMARY KEY \(request_id>\? AND request_id<\?\)/);
+        expect(sum).toMatch(/SEARCH ledger USING COVERING INDEX ledger_at \(at>\? AND at<\?\)/);
+        expect(sum).not.toMatch(/SCAN ledger/);
+      }
       expect(plan("SELECT * FROM ledger WHERE parent_id = 'p' ORDER BY step")).toMatch(/USING INDEX ledger_parent/);
     } finally {
       db.close();
@@ -67,7 +77,7 @@ describe('SqliteLedger', () => {
     await second.close();
   });
 
-  it('upgrades a version 1 ledger file written before the cascade in place: its rows kept, its four indexes replaced by two', async () => {
+  it('upgrades a version 1 ledger file written before the cascade: its rows kept, its four indexes replaced by two', async () => {
     const path = nextPath();
     const old = new Database(path);
     old.exec(`CREATE TABLE ledger (request_id TEXT NOT NULL PRIMARY KEY, at INTEGER NOT NULL, key_id TEXT, model TEXT, endpoint TEXT,
@@ -78,12 +88,14 @@ describe('SqliteLedger', () => {
     old.prepare("INSERT INTO ledger VALUES ('old-1', 5, NULL, 'gpt-4.1', NULL, 1, 1, 1, 0, 42, 0, 200, 1, NULL, 0, NULL)").run();
     old.pragma('user_version = 1');
     old.close();
-    const ledger = await openLedger(`sqlite:${path}`);
+    const told: string[] = [];
+    const ledger = await openLedger(`sqlite:${path}`, { onUpgrade: (m) => told.push(m) });
+    expect(told).toEqual(['upgrading the ledger from schema version 1 to 3: copying 1 rows']);
     expect((await ledger.rows({ requestId: 'old-1' }))[0]?.costNano).toBe(42);
     expect(await ledger.spentSince({ model: 'gpt-4.1' }, 0)).toBe(42);
     const check = new Database(path, { readonly: true });
     try {
-      expect(check.pragma('user_version', { simple: true })).toBe(2);
+      expect(check.pragma('user_version', { simple: true })).toBe(3);
       const names = check
         .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger' AND sql IS NOT NULL ORDER BY name")
         .all();
@@ -95,6 +107,42 @@ describe('SqliteLedger', () => {
     expect(await ledger.recordFeedback('new', true, 1)).toBe('stored');
     expect((await ledger.steps('new')).map((r) => r.cascade?.step)).toEqual([1]);
     await ledger.close();
+  });
+
+  it('upgrades a version 2 file to one keyed by request id: rows, amounts and the steps of a cascade kept, each row marked found by id or indexed', async () => {
+    const path = nextPath();
+    const old = new Database(path);
+    old.exec(`CREATE TABLE ledger (request_id TEXT NOT NULL PRIMARY KEY, at INTEGER NOT NULL, key_id TEXT, model TEXT, endpoint TEXT,
+      attempts INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
+      cost_nano INTEGER NOT NULL, estimated INTEGER NOT NULL, status INTEGER NOT NULL, latency_ms INTEGER NOT NULL, ttft_ms INTEGER,
+      stream INTEGER NOT NULL, error_code TEXT, parent_id TEXT, step INTEGER, quality TEXT, delivered INTEGER, route_score REAL) STRICT;
+      CREATE INDEX ledger_at ON ledger (at, key_id, model, cost_nano);
+      CREATE INDEX ledger_parent ON ledger (parent_id) WHERE parent_id IS NOT NULL;
+      CREATE TABLE feedback (request_id TEXT NOT NULL PRIMARY KEY, good INTEGER NOT NULL, at INTEGER NOT NULL) STRICT;`);
+    const at = Date.UTC(2026, 10, 30, 9);
+    const served = timeOrderedId(at);
+    const insert = old.prepare('INSERT INTO ledger VALUES (?, ?, ?, ?, NULL, 1, 1, 1, 0, ?, 0, 200, 1, NULL, 0, NULL, ?, ?, ?, ?, NULL)');
+    insert.run(served, at, 'k', 'gpt-4.1', 40, null, null, null, null);
+    insert.run(`${served}#1`, at, 'k', 'gpt-4.1-mini', 2, served, 1, 'pass', 1);
+    insert.run('8d0c3a34-8a8e-4c6c-9a43-5d7a7f1bb1e2', at + 10, null, 'gpt-4.1', 100, null, null, null, null);
+    old.pragma('user_version = 2');
+    old.close();
+    const ledger = await openLedger(`sqlite:${path}`);
+    expect(await ledger.spentSince({}, at, at + 11)).toBe(142);
+    expect(await ledger.spentSince({ keyId: 'k' }, at, at + 1)).toBe(42);
+    expect((await ledger.rows()).map((r) => r.costNano)).toEqual([100, 2, 40]); // ties: the larger id first
+    expect((await ledger.steps(served)).map((r) => r.model)).toEqual(['gpt-4.1-mini']);
+    await ledger.close();
+    const check = new Database(path, { readonly: true });
+    try {
+      expect(check.pragma('user_version', { simple: true })).toBe(3);
+      expect(check.prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'ledger'").get()?.sql).toMatch(/WITHOUT ROWID$/);
+      const marks = check.prepare<[], { request_id: string; at_in_id: number }>('SELECT request_id, at_in_id FROM ledger ORDER BY cost_nano').all();
+      expect(marks.map((m) => m.at_in_id)).toEqual([1, 1, 0]);
+      expect(check.prepare("SELECT name FROM sqlite_master WHERE name = 'ledger_before_v3'").get()).toBeUndefined();
+    } finally {
+      check.close();
+    }
   });
 
   it('refuses a database written by a newer schema', async () => {

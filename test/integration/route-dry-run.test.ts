@@ -135,6 +135,10 @@ describe('POST /switchyard/route', () => {
         db.prepare<[string], { route_score: number | null }>('SELECT route_score FROM ledger WHERE request_id = ?').get(id!)?.route_score;
       expect(score(real.response.headers.get('x-request-id'))).toBeCloseTo(dry.score!, 12);
       expect(score(hinted.response.headers.get('x-request-id'))).toBeNull();
+      // A served request's row is found by its id's time: no index entry of its own (ledger-span.ts).
+      const marks = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM ledger WHERE at_in_id = 0').get();
+      expect(marks?.n).toBe(0);
+      expect(db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM ledger').get()?.n).toBeGreaterThanOrEqual(2);
     } finally {
       db.close();
     }

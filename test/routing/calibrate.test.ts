@@ -60,8 +60,9 @@ describe('switchyard calibrate (command)', () => {
   it('reads the scores of a SQLite ledger and prints the thresholds block', async () => {
     const db = join(dir, 'ledger.db');
     const ledger = await openLedger(`sqlite:${db}`);
-    for (const s of SCORES) await ledger.insert(makeRow({ routeScore: s }));
-    for (let i = 0; i < 20; i++) await ledger.insert(makeRow()); // unscored rows (hints, routes) are left out
+    // The unscored rows (hints, routes: left out) are the newest.
+    for (const [i, s] of SCORES.entries()) await ledger.insert(makeRow({ routeScore: s, at: 1_000_000 + i }));
+    for (let i = 0; i < 20; i++) await ledger.insert(makeRow({ at: 2_000_000 + i }));
     await ledger.close();
     const cfg = join(dir, 'switchyard.yaml');
     writeFileSync(
