@@ -15,9 +15,9 @@
  *   404, body not the provider's JSON   failed (other, counts) fail over, logged loudly (a wrong base URL: a web
  *     error (an HTML page, "Not Found")                        server's page, not the provider's API)
  *   400 context_length_exceeded         released              a model with a larger context window, else the provider's error
- *   400 / 405 / 413 / 415 / 422 whose   failed (other, counts) fail over, logged loudly (a reverse proxy, CDN or WAF
- *     body is not JSON (an HTML page)                          in front of the provider answered: the request never
- *                                                              reached its API)
+ *   400 / 405 / 413 / 414 / 415 /       failed (other, counts) fail over, logged loudly (a reverse proxy, CDN or WAF
+ *     421 / 422 whose body is not JSON                         in front of the provider answered: the request never
+ *     (an HTML page)                                           reached its API)
  *   other 4xx (400, 404, 413, 422 …)    released              the provider's error, as it was (a 404 in the
  *                                                             provider's JSON shape: model not found; a 4xx
  *                                                             in JSON of any shape but for 404: an API's answer)
@@ -65,9 +65,11 @@ const failed = (fault: FaultClass): EndpointVerdict => ({ event: 'failed', fault
  * reverse proxy, CDN or WAF in front of the provider answered and the request never reached its
  * API. Only a page: a JSON body of another shape at these statuses can be a self-hosted server's
  * own answer about the request (a validation error), which stays the client's. 401/403 are auth
- * and 408/429 have their own rows whatever the body.
+ * and 408/429 have their own rows whatever the body. 414 (a URI too long for the proxy) and 421
+ * (a misdirected request: the proxy or CDN serves no such host) come only from what stands in
+ * front of an API.
  */
-const PAGE_MEANS_NOT_THE_API: ReadonlySet<number> = new Set([400, 404, 405, 413, 415, 422]);
+const PAGE_MEANS_NOT_THE_API: ReadonlySet<number> = new Set([400, 404, 405, 413, 414, 415, 421, 422]);
 
 /** The endpoint is misconfigured (its base URL, or a proxy in front of it): counts, fails over, logged loudly. */
 const notTheApi = (): Decision => ({ verdict: failed('other'), next: { step: 'failover' }, loud: true });

@@ -207,18 +207,18 @@ describe("a 404 whose body is not the provider's JSON error (a wrong base URL)",
   });
 });
 
-describe('a 400/405/413/415/422 whose body is a page, not JSON (a proxy, CDN or WAF in front of the provider)', () => {
+describe('a 400/405/413/414/415/421/422 whose body is a page, not JSON (a proxy, CDN or WAF in front of the provider)', () => {
   const HTML = '<html><head><title>413 Request Entity Too Large</title></head><body><center><h1>413</h1></center><hr>nginx</body></html>';
   const misconfigured = { verdict: { event: 'failed', fault: 'other', countsAsFailure: true }, next: { step: 'failover' }, loud: true };
   const relayed = { verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false };
 
-  it.each([400, 405, 413, 415, 422])('%i with an HTML, plain-text or empty body → failed(other), failover, logged loudly', (status) => {
+  it.each([400, 405, 413, 414, 415, 421, 422])('%i with an HTML, plain-text or empty body → failed(other), failover, logged loudly', (status) => {
     for (const body of [HTML, 'Bad Request', ''])
       for (const error of [readErrorInfo(status, body), parseAnthropicError(status, body)])
         expect(decide(http(status, { error }), state(), R), body).toEqual(misconfigured);
   });
 
-  it.each([400, 405, 413, 415, 422])("%i in the provider's JSON shape (OpenAI or Anthropic) → propagate, released", (status) => {
+  it.each([400, 405, 413, 414, 415, 421, 422])("%i in the provider's JSON shape (OpenAI or Anthropic) → propagate, released", (status) => {
     const openai = readErrorInfo(status, '{"error":{"message":"Invalid value","type":"invalid_request_error","param":"temperature","code":null}}');
     const anthropic = parseAnthropicError(status, '{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"}}');
     for (const error of [openai, anthropic]) expect(decide(http(status, { error }), state(), R)).toEqual(relayed);
