@@ -167,7 +167,7 @@ export class SqliteLedger implements LedgerStore {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 5000'); // a second process (a report, a backup) may hold a lock
-      migrate(db, onUpgrade);
+      migrate(db, reader, onUpgrade);
       ensureCascadeSchema(db);
       ensureRouteScore(db);
       return new SqliteLedger(db, journal);
@@ -309,7 +309,7 @@ function sqliteValues(row: LedgerRow): Array<string | number | boolean | null> {
   return values;
 }
 
-function migrate(db: Database.Database, onUpgrade?: (message: string) => void): void {
+function migrate(db: Database.Database, reader: boolean, onUpgrade?: (message: string) => void): void {
   const version = toInt(db.pragma('user_version', { simple: true }));
   if (version > SQLITE_SCHEMA_VERSION) {
     throw new Error(`ledger schema version ${version} is newer than this switchyard (${SQLITE_SCHEMA_VERSION})`);
@@ -317,6 +317,13 @@ function migrate(db: Database.Database, onUpgrade?: (message: string) => void): 
   if (version === SQLITE_SCHEMA_VERSION) return;
   db.transaction(() => {
     const existing = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger'").get() !== undefined;
+    if (existing && reader) {
+      // A reader (calibrate) may run beside an older sidecar still writing this file: rebuilding
+      // the table under it would break its inserts. Only a sidecar, which holds the file alone, upgrades it.
+      throw new Error(
+        `the ledger is schema version ${version}, written by an older switchyard; start this version's sidecar on it once to upgrade it, then run this again`,
+      );
+    }
     if (existing) {
       // Versions 1 and 2: the columns brought up to date in place (the cascade's, route_score),
       // then the rows copied into version 3's table (keyed by request_id, each with its

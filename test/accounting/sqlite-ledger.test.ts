@@ -145,6 +145,26 @@ describe('SqliteLedger', () => {
     }
   });
 
+  it('opened only to read (calibrate beside a running sidecar), an older file is refused, not rebuilt under its writer', async () => {
+    const path = nextPath();
+    const old = new Database(path);
+    old.exec(`CREATE TABLE ledger (request_id TEXT NOT NULL PRIMARY KEY, at INTEGER NOT NULL, key_id TEXT, model TEXT, endpoint TEXT,
+      attempts INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
+      cost_nano INTEGER NOT NULL, estimated INTEGER NOT NULL, status INTEGER NOT NULL, latency_ms INTEGER NOT NULL, ttft_ms INTEGER,
+      stream INTEGER NOT NULL, error_code TEXT, parent_id TEXT, step INTEGER, quality TEXT, delivered INTEGER, route_score REAL) STRICT;`);
+    old.pragma('user_version = 2');
+    old.close();
+    await expect(openLedger(`sqlite:${path}`, { reader: true })).rejects.toThrow(
+      /schema version 2, written by an older switchyard; start this version's sidecar/,
+    );
+    const check = new Database(path, { readonly: true });
+    try {
+      expect(check.pragma('user_version', { simple: true })).toBe(2);
+    } finally {
+      check.close();
+    }
+  });
+
   it('refuses a database written by a newer schema', async () => {
     const path = nextPath();
     const db = new Database(path);
