@@ -17,6 +17,13 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const nextPath = (): string => join(dir, `ledger-${++files}.db`);
 
+/** The ledger table's columns as schema version 1 made them, and as version 2 did (the cascade's and route_score added). */
+const V1_COLUMNS = `request_id TEXT NOT NULL PRIMARY KEY, at INTEGER NOT NULL, key_id TEXT, model TEXT, endpoint TEXT,
+  attempts INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
+  cost_nano INTEGER NOT NULL, estimated INTEGER NOT NULL, status INTEGER NOT NULL, latency_ms INTEGER NOT NULL, ttft_ms INTEGER,
+  stream INTEGER NOT NULL, error_code TEXT`;
+const V2_COLUMNS = `${V1_COLUMNS}, parent_id TEXT, step INTEGER, quality TEXT, delivered INTEGER, route_score REAL`;
+
 ledgerContract('sqlite (memory)', () => openLedger('memory'));
 ledgerContract('sqlite (file)', () => openLedger(`sqlite:${nextPath()}`));
 
@@ -80,10 +87,7 @@ describe('SqliteLedger', () => {
   it('upgrades a version 1 ledger file written before the cascade: its rows kept, its four indexes replaced by two', async () => {
     const path = nextPath();
     const old = new Database(path);
-    old.exec(`CREATE TABLE ledger (request_id TEXT NOT NULL PRIMARY KEY, at INTEGER NOT NULL, key_id TEXT, model TEXT, endpoint TEXT,
-      attempts INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
-      cost_nano INTEGER NOT NULL, estimated INTEGER NOT NULL, status INTEGER NOT NULL, latency_ms INTEGER NOT NULL, ttft_ms INTEGER,
-      stream INTEGER NOT NULL, error_code TEXT) STRICT`);
+    old.exec(`CREATE TABLE ledger (${V1_COLUMNS}) STRICT`);
     old.exec('CREATE INDEX ledger_at ON ledger (at); CREATE INDEX ledger_key_at ON ledger (key_id, at); CREATE INDEX ledger_model_at ON ledger (model, at);');
     old.prepare("INSERT INTO ledger VALUES ('old-1', 5, NULL, 'gpt-4.1', NULL, 1, 1, 1, 0, 42, 0, 200, 1, NULL, 0, NULL)").run();
     old.pragma('user_version = 1');
@@ -112,10 +116,7 @@ describe('SqliteLedger', () => {
   it('upgrades a version 2 file to one keyed by request id: rows, amounts and the steps of a cascade kept, each row marked found by id or indexed', async () => {
     const path = nextPath();
     const old = new Database(path);
-    old.exec(`CREATE TABLE ledger (request_id TEXT NOT NULL PRIMARY KEY, at INTEGER NOT NULL, key_id TEXT, model TEXT, endpoint TEXT,
-      attempts INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
-      cost_nano INTEGER NOT NULL, estimated INTEGER NOT NULL, status INTEGER NOT NULL, latency_ms INTEGER NOT NULL, ttft_ms INTEGER,
-      stream INTEGER NOT NULL, error_code TEXT, parent_id TEXT, step INTEGER, quality TEXT, delivered INTEGER, route_score REAL) STRICT;
+    old.exec(`CREATE TABLE ledger (${V2_COLUMNS}) STRICT;
       CREATE INDEX ledger_at ON ledger (at, key_id, model, cost_nano);
       CREATE INDEX ledger_parent ON ledger (parent_id) WHERE parent_id IS NOT NULL;
       CREATE TABLE feedback (request_id TEXT NOT NULL PRIMARY KEY, good INTEGER NOT NULL, at INTEGER NOT NULL) STRICT;`);
@@ -148,10 +149,7 @@ describe('SqliteLedger', () => {
   it('opened only to read (calibrate beside a running sidecar), an older file is refused, not rebuilt under its writer', async () => {
     const path = nextPath();
     const old = new Database(path);
-    old.exec(`CREATE TABLE ledger (request_id TEXT NOT NULL PRIMARY KEY, at INTEGER NOT NULL, key_id TEXT, model TEXT, endpoint TEXT,
-      attempts INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
-      cost_nano INTEGER NOT NULL, estimated INTEGER NOT NULL, status INTEGER NOT NULL, latency_ms INTEGER NOT NULL, ttft_ms INTEGER,
-      stream INTEGER NOT NULL, error_code TEXT, parent_id TEXT, step INTEGER, quality TEXT, delivered INTEGER, route_score REAL) STRICT;`);
+    old.exec(`CREATE TABLE ledger (${V2_COLUMNS}) STRICT;`);
     old.pragma('user_version = 2');
     old.close();
     await expect(openLedger(`sqlite:${path}`, { reader: true })).rejects.toThrow(
