@@ -15,9 +15,11 @@
  *   404, body not the provider's JSON   failed (other, counts) fail over, logged loudly (a wrong base URL: a web
  *     error (an HTML page, "Not Found")                        server's page, not the provider's API)
  *   400 context_length_exceeded         released              a model with a larger context window, else the provider's error
- *   400 / 405 / 413 / 414 / 415 /       failed (other, counts) fail over, logged loudly (a reverse proxy, CDN or WAF
- *     421 / 422 whose body is not JSON                         in front of the provider answered: the request never
+ *   400 / 405 / 414 / 415 / 421 /       failed (other, counts) fail over, logged loudly (a reverse proxy, CDN or WAF
+ *     422 whose body is not JSON                               in front of the provider answered: the request never
  *     (an HTML page)                                           reached its API)
+ *   413 whose body is not JSON          released              fail over, logged loudly (the same, but about the size
+ *                                                             of this request: not counted against the endpoint)
  *   other 4xx (400, 404, 413, 422 …)    released              the provider's error, as it was (a 404 in the
  *                                                             provider's JSON shape: model not found; a 4xx
  *                                                             in JSON of any shape but for 404: an API's answer)
@@ -125,6 +127,9 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
   if (f.error?.code === 'context_length_exceeded' || /context.length|too long|maximum context/i.test(f.error?.message ?? '')) {
     return { verdict: { event: 'released' }, next: { step: 'larger_context' }, loud: false };
   }
+  // A 413 page is about this request's size, which the client chose: fail over (another endpoint's
+  // proxy may take it) without counting against this one, so oversized requests cannot open its circuit.
+  if (f.error?.unstructured === 'page' && status === 413) return { verdict: { event: 'released' }, next: { step: 'failover' }, loud: true };
   if (f.error?.unstructured === 'page' && PAGE_MEANS_NOT_THE_API.has(status)) return notTheApi();
   return { verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false };
 }

@@ -212,10 +212,16 @@ describe('a 400/405/413/414/415/421/422 whose body is a page, not JSON (a proxy,
   const misconfigured = { verdict: { event: 'failed', fault: 'other', countsAsFailure: true }, next: { step: 'failover' }, loud: true };
   const relayed = { verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false };
 
-  it.each([400, 405, 413, 414, 415, 421, 422])('%i with an HTML, plain-text or empty body → failed(other), failover, logged loudly', (status) => {
+  it.each([400, 405, 414, 415, 421, 422])('%i with an HTML, plain-text or empty body → failed(other), failover, logged loudly', (status) => {
     for (const body of [HTML, 'Bad Request', ''])
       for (const error of [readErrorInfo(status, body), parseAnthropicError(status, body)])
         expect(decide(http(status, { error }), state(), R), body).toEqual(misconfigured);
+  });
+
+  it('413 with an HTML, plain-text or empty body (the size of this request) → failover, logged loudly, but released: not counted against the endpoint', () => {
+    for (const body of [HTML, 'Request Entity Too Large', ''])
+      for (const error of [readErrorInfo(413, body), parseAnthropicError(413, body)])
+        expect(decide(http(413, { error }), state(), R), body).toEqual({ verdict: { event: 'released' }, next: { step: 'failover' }, loud: true });
   });
 
   it.each([400, 405, 413, 414, 415, 421, 422])("%i in the provider's JSON shape (OpenAI or Anthropic) → propagate, released", (status) => {
