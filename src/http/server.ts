@@ -252,6 +252,9 @@ export function createHttpServer(deps: ServerDeps): Server {
     // without a closure per request.
     let routed = false;
     let notFound: SwitchyardError | null = null;
+    // The models and stored-response routes (answered here, not by a routed request) get a SERVER
+    // span named by this route once answered; set before the route's first await.
+    let traceRoute: string | null = null;
     const receivedAt = Date.now();
     const handle = async (): Promise<void> => {
       if (chatTarget) {
@@ -271,8 +274,12 @@ export function createHttpServer(deps: ServerDeps): Server {
       if (api) return api(deps, req, res, requestId);
       if (path.startsWith('/v1/responses/') || path.startsWith('/responses/')) {
         const retrieve = deps.apis?.['/v1/responses/'];
-        if (retrieve) return retrieve(deps, req, res, requestId);
+        if (retrieve) {
+          traceRoute = storedResponseRoute(path);
+          return retrieve(deps, req, res, requestId);
+        }
       }
+      if (isModelsPath(path)) traceRoute = routeOf(path);
       if (path === '/v1/models' || path === '/models') {
         // With auth.keys on, the catalogue is for key holders too (as OpenAI's and LiteLLM's /v1/models).
         const xKey = req.headers['x-api-key'];
@@ -308,8 +315,16 @@ export function createHttpServer(deps: ServerDeps): Server {
       notFound = new SwitchyardError('not_found', `no route ${req.method} ${path}`);
       throw notFound;
     };
+    const handled = handle();
+    if (traceRoute !== null) {
+      const route = traceRoute;
+      handled.then(
+        () => traceAnswered({ requestId, receivedAt, method: req.method, route, api: null, status: res.statusCode, error: null }, req.headers),
+        () => undefined, // traced below
+      );
+    }
     // Anything thrown while handling a request, synchronously or not, ends in a response.
-    handle().catch((err: unknown) => {
+    handled.catch((err: unknown) => {
       if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId, path }, 'unhandled error in a route');
       try {
         // The Messages API's paths answer in Anthropic's error shape, their 405s and 404s included;
@@ -323,10 +338,13 @@ export function createHttpServer(deps: ServerDeps): Server {
         res.destroy();
       }
       const wrongMethod = !routed && err instanceof SwitchyardError && err.code === 'method_not_allowed';
-      if (wrongMethod || (notFound !== null && err === notFound)) {
-        const e = err as SwitchyardError;
-        const route = wrongMethod ? routeOf(path) : null;
-        traceAnswered({ requestId, receivedAt, method: req.method, route, api: null, status: e.status, error: e.code }, req.headers);
+      if (wrongMethod || (notFound !== null && err === notFound) || traceRoute !== null) {
+        const e = err instanceof SwitchyardError ? err : null;
+        const route = wrongMethod ? routeOf(path) : traceRoute;
+        traceAnswered(
+          { requestId, receivedAt, method: req.method, route, api: null, status: e?.status ?? 500, error: e?.code ?? 'internal_error' },
+          req.headers,
+        );
       }
     });
   });
@@ -354,6 +372,13 @@ export function createHttpServer(deps: ServerDeps): Server {
     onClientError(err, socket, (code, status) => deps.log.debug({ code, status }, 'refused a request the HTTP parser could not accept')),
   );
   return server;
+}
+
+/** A stored response's route for traces: its id a template, its known sub-resource kept (`/v1/responses/{response_id}/input_items`). */
+function storedResponseRoute(path: string): string {
+  const base = path.startsWith('/v1/') ? '/v1/responses/' : '/responses/';
+  const sub = path.slice(base.length).split('/')[1];
+  return `${base}{response_id}${sub === 'input_items' || sub === 'cancel' ? `/${sub}` : ''}`;
 }
 
 /** Anthropic's SDK sends `anthropic-version` on every call; OpenAI's never does. */

@@ -246,6 +246,31 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     }
   });
 
+  it('gives the models and stored-response routes a SERVER span named by method and route (ids as templates)', async () => {
+    const get = async (path: string, n: number): Promise<number> => {
+      const res = await fetch(`${sc.url}${path}`, { headers: { traceparent: traceparent(n) } });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    expect(await get('/v1/models', 21)).toBe(200);
+    expect(await get('/v1/models/no-such-model', 22)).toBe(404);
+    expect(await get('/v1/responses/resp_nope', 23)).toBe(404);
+    expect(await get('/v1/responses/resp_nope/input_items', 24)).toBe(404);
+    const list = await server(traceparent(21).split('-')[1]!);
+    expect(list.name).toBe('GET /v1/models');
+    expect(list.parentSpanId).toBe(CLIENT_SPAN);
+    expect(list.attributes).toMatchObject({ 'http.request.method': 'GET', 'http.route': '/v1/models', 'http.response.status_code': 200 });
+    expect(list.attributes['switchyard.error.code']).toBeUndefined();
+    const one = await server(traceparent(22).split('-')[1]!);
+    expect(one.name).toBe('GET /v1/models/{model}');
+    expect(one.attributes).toMatchObject({ 'http.response.status_code': 404, 'switchyard.error.code': 'model_not_found' });
+    const stored = await server(traceparent(23).split('-')[1]!);
+    expect(stored.name).toBe('GET /v1/responses/{response_id}');
+    expect(stored.attributes).toMatchObject({ 'http.route': '/v1/responses/{response_id}', 'http.response.status_code': 404 });
+    expect((await server(traceparent(24).split('-')[1]!)).name).toBe('GET /v1/responses/{response_id}/input_items');
+    for (const s of [list, one, stored]) expect(s.status.code ?? 0).toBe(0);
+  });
+
   it('an attempt cancelled because the client left is not an error: status UNSET, no error.type', async () => {
     const tp = traceparent(10);
     const ctl = new AbortController();
