@@ -37,9 +37,11 @@ const RESILIENCE = {
   failureThreshold: 1000,
   recoveryMs: 60_000,
   requestTimeoutMs: 15_000,
-  headersTimeoutMs: 800,
-  firstTokenTimeoutMs: 800,
-  idleTimeoutMs: 600,
+  // Short, so the stall tests are quick; not so short that a healthy answer on a loaded CI host
+  // trips them (800 ms did once: a 429 test's retried request was failed over as a stall).
+  headersTimeoutMs: 1500,
+  firstTokenTimeoutMs: 1500,
+  idleTimeoutMs: 1000,
   maxRetryAfterMs: 1000,
   retry: RETRY,
 };
