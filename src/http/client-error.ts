@@ -40,16 +40,14 @@ const MESSAGES: Record<number, string> = {
  */
 export const MAX_HEADER_FIELDS = 1000;
 
-/** The JSON body of the 431 for a request with more than {@link MAX_HEADER_FIELDS} header fields. */
-export function headerCountBody(count: number): string {
-  return JSON.stringify({
-    error: {
-      message: `${MESSAGES[431]}: ${count} header fields, over the limit of ${MAX_HEADER_FIELDS}; send fewer headers`,
-      type: 'invalid_request_error',
-      param: null,
-      code: 'headers_too_large',
-    },
-  });
+/**
+ * The JSON body of the 431 for a request with more than {@link MAX_HEADER_FIELDS} header fields:
+ * OpenAI's error shape, or Anthropic's for the Messages API's paths (`anthropic`).
+ */
+export function headerCountBody(count: number, anthropic = false): string {
+  const message = `${MESSAGES[431]}: ${count} header fields, over the limit of ${MAX_HEADER_FIELDS}; send fewer headers`;
+  if (anthropic) return JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message } });
+  return JSON.stringify({ error: { message, type: 'invalid_request_error', param: null, code: 'headers_too_large' } });
 }
 
 /** The raw bytes of a complete HTTP/1.1 error response that closes the connection. */

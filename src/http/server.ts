@@ -220,7 +220,7 @@ export function createHttpServer(deps: ServerDeps): Server {
       typeof given === 'string' && REQUEST_ID_RE.test(given) ? { 'x-request-id': requestId, 'x-client-request-id': given } : { 'x-request-id': requestId };
     // More header fields than MAX_HEADER_FIELDS: 431 before any route (node keeps them all, see client-error.ts).
     if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) {
-      const body = headerCountBody(req.rawHeaders.length / 2);
+      const body = headerCountBody(req.rawHeaders.length / 2, isMessagesPath((req.url ?? '').split('?', 1)[0]!));
       deps.log.debug({ requestId, headerFields: req.rawHeaders.length / 2, status: 431 }, 'refused a request with too many header fields');
       res.writeHead(431, { ...base, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
       res.end(body);
