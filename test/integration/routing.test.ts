@@ -131,18 +131,31 @@ describe('x-switchyard-max-latency-ms', () => {
     expect(keep.model).toBe('gpt-4.1');
   });
 
-  it('answers 503 no_endpoint_available with retry-after when no endpoint is fast enough', async () => {
+  it('answers 503 no_endpoint_available, not to be retried as it is, when no endpoint is fast enough', async () => {
+    // A client that counts what it sends: the SDK retries a 503 by itself unless told not to.
+    let sent = 0;
+    const counting = new OpenAI({
+      baseURL: `${sc.url}/v1`,
+      apiKey: 'unused',
+      fetch: (...args: Parameters<typeof fetch>) => {
+        sent += 1;
+        return fetch(...args);
+      },
+    });
     const e = await apiError(
-      sc.client.chat.completions.create(
+      counting.chat.completions.create(
         { model: 'route/lat', messages: [{ role: 'user', content: 'hello' }] },
         { headers: { 'x-switchyard-max-latency-ms': '1' } },
       ),
     );
     expect(e.status).toBe(503);
     expect(e.code).toBe('no_endpoint_available');
-    expect(Number(e.headers?.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // The same wish meets the same latencies: the SDK is told not to retry it (it asked once).
+    expect(e.headers?.get('x-should-retry')).toBe('false');
+    expect(e.headers?.get('retry-after')).toBeNull();
+    expect(sent).toBe(1);
     // It names the latency wish, not a circuit or a throttle that is not there.
-    expect(e.message).toContain('x-switchyard-max-latency-ms (1 ms)');
+    expect(e.message).toContain('x-switchyard-max-latency-ms (1 ms); raise it or leave it out');
     expect(e.message).not.toContain('circuit-open or throttled');
   });
 });
