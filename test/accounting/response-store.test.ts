@@ -166,6 +166,37 @@ describe('SQLite response store bounded in bytes', () => {
   });
 });
 
+describe('SQLite response store bounded in entries', () => {
+  it('keeps the newest maxEntries: what is there at open counts, a delete or a replaced id frees a place, a lowered bound applies at the next put', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'sy-resp-entries-')), 'ledger.db');
+    const bound = { ttlMs: 1e12, maxEntries: 5, maxBytes: 1e9 };
+    const open = () => openResponseStore(`sqlite:${file}`, () => bound);
+    const t0 = 1_000_000;
+    let store = await open();
+    try {
+      for (let i = 1; i <= 7; i++) await store.put(sized(i, t0 + i));
+      expect(await present(store, 9)).toEqual(range(3, 7));
+    } finally {
+      await store.close();
+    }
+    store = await open();
+    try {
+      await store.put(sized(8, t0 + 8));
+      expect(await present(store, 9)).toEqual(range(4, 8));
+      expect(await store.delete(sized(5, 0).id, null, t0 + 100)).toBe(true);
+      await store.put(sized(9, t0 + 9));
+      expect(await present(store, 9)).toEqual([4, 6, 7, 8, 9]);
+      await store.put(sized(9, t0 + 9)); // the same id again replaces its row
+      expect(await present(store, 9)).toEqual([4, 6, 7, 8, 9]);
+      bound.maxEntries = 2;
+      await store.put(sized(10, t0 + 10));
+      expect(await present(store, 10)).toEqual([9, 10]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('SQLite response store made before response objects were kept', () => {
   it('gets the response column in place and keeps the old rows', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'sy-resp-old-')), 'ledger.db');
