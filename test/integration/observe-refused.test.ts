@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { waitFor } from './fault-helpers.js';
 import { startSidecar, testConfig, TEST_KEYS, type SidecarHandle } from './harness.js';
 
 const KEY = 'sy-refused-client-SECRET-1';
@@ -77,11 +78,21 @@ describe('requests refused at the edge', () => {
     const spend = (await (await fetch(`${sc.url}/switchyard/spend?group_by=model`)).json()) as { total: { requests: number } };
     expect(spend.total.requests).toBe(1);
 
-    const refused = sc
-      .stdout()
-      .split('\n')
-      .filter((l) => l.includes('request refused'))
-      .map((l) => JSON.parse(l) as { level: number; requestId: string; api: string; status: number; error: string; keyId: string | null });
+    // Log lines reach stdout through an asynchronous write (pino's destination): on a loaded host
+    // the last one can come after the answers above, so wait for all seven.
+    const refusedLines = (): string[] =>
+      sc
+        .stdout()
+        .split('\n')
+        .filter((l) => l.includes('request refused'));
+    await waitFor(
+      'seven "request refused" lines',
+      async () => refusedLines().length,
+      (n) => n >= 7,
+    );
+    const refused = refusedLines().map(
+      (l) => JSON.parse(l) as { level: number; requestId: string; api: string; status: number; error: string; keyId: string | null },
+    );
     // The key's id (never its secret) when the key was a known one; null for a wrong key.
     expect(refused.map((l) => [l.api, l.status, l.error, l.keyId])).toEqual([
       ['chat', 401, 'invalid_api_key', null],
