@@ -97,6 +97,12 @@ const print = (title: string, m: Map<string, number>): void => {
   console.log(`\n${title}`);
   for (const [k, v] of [...m.entries()].sort((p, q) => q[1] - p[1]).slice(0, top)) console.log(`${((100 * v) / n).toFixed(1).padStart(5)}%  ${k}`);
 };
+const areas = new Map<string, number>();
+for (const [k, v] of byFile) {
+  const area = k.startsWith('src/') || k.startsWith('machines/') ? `switchyard ${k.split('/').slice(0, k.startsWith('src/') ? 2 : 1).join('/')}` : k.startsWith('dep:') ? k : k.startsWith('node:') ? 'node internals' : k.startsWith('(other') ? k : 'native (no JS frame, wasm)';
+  areas.set(area, (areas.get(area) ?? 0) + v);
+}
+print('samples by area', areas);
 print(`samples by file of the innermost JavaScript frame (${n} samples)`, byFile);
 print('by function', byFn);
 if (process.env.PERF_INCLUSIVE === '1') print('inclusive (samples whose stack holds the function)', inclusive);

@@ -2,14 +2,32 @@
  * Requests node:http's parser refuses before a request object exists (bad header bytes, a bad
  * Content-Length, obs-fold, an unknown method, oversized headers, a request or headers
  * timeout). There is no response object, so the answer is written to the socket by hand: a
- * proper HTTP/1.1 status with an OpenAI-shaped JSON body when the socket still allows one,
- * else the socket is destroyed. Never a throw: this runs outside any request's error handling.
+ * proper HTTP/1.1 status with a JSON body when the socket still allows one (Anthropic's error
+ * shape when the request line names the Messages API, else OpenAI's), else the socket is
+ * destroyed. Never a throw: this runs outside any request's error handling.
  */
 import type { Duplex } from 'node:stream';
 
 interface ParserError extends Error {
   code?: string;
+  /** The bytes the parser was given when it failed (node sets it on `HPE_*` errors). */
+  rawPacket?: Buffer;
 }
+
+/**
+ * Whether the refused request was for the Messages API (`/v1/messages…`), told by the request
+ * line at the start of the bytes the parser failed on. Node hands over only the last chunk it
+ * read, so a request whose head came in several reads (over a slow network) has no request line
+ * there and is answered in OpenAI's shape, as is every other path.
+ */
+export function refusedMessagesRequest(raw: Buffer | undefined): boolean {
+  if (raw === undefined) return false;
+  const line = /^[A-Z]{1,16} (\/[^ ?\r\n]*)/.exec(raw.subarray(0, 256).toString('latin1'));
+  return line !== null && isMessagesPath(line[1]!);
+}
+
+/** A path of the Messages API, whose errors are in Anthropic's shape. */
+export const isMessagesPath = (path: string): boolean => path === '/v1/messages' || path.startsWith('/v1/messages/');
 
 /** Status and error code for a parser error code (llhttp `HPE_*`, node `ERR_HTTP_*`). */
 export function clientErrorStatus(code: string | undefined): { status: number; reason: string; code: string } {
@@ -50,9 +68,12 @@ export function headerCountBody(count: number, anthropic = false): string {
   return JSON.stringify({ error: { message, type: 'invalid_request_error', param: null, code: 'headers_too_large' } });
 }
 
-/** The raw bytes of a complete HTTP/1.1 error response that closes the connection. */
-export function rawErrorResponse(status: number, reason: string, code: string): string {
-  const body = JSON.stringify({ error: { message: MESSAGES[status] ?? reason, type: 'invalid_request_error', param: null, code } });
+/** The raw bytes of a complete HTTP/1.1 error response that closes the connection: OpenAI's error shape, or Anthropic's (`anthropic`). */
+export function rawErrorResponse(status: number, reason: string, code: string, anthropic = false): string {
+  const message = MESSAGES[status] ?? reason;
+  const body = JSON.stringify(
+    anthropic ? { type: 'error', error: { type: 'invalid_request_error', message } } : { error: { message, type: 'invalid_request_error', param: null, code } },
+  );
   return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
 
@@ -67,7 +88,7 @@ export function onClientError(err: ParserError, socket: Duplex, onLog: (code: st
     }
     const s = clientErrorStatus(err.code);
     onLog(err.code, s.status);
-    socket.end(rawErrorResponse(s.status, s.reason, s.code));
+    socket.end(rawErrorResponse(s.status, s.reason, s.code, refusedMessagesRequest(err.rawPacket)));
     // A peer that never reads must not keep the socket open.
     setTimeout(() => socket.destroy(), 1000).unref();
   } catch {

@@ -13,7 +13,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { inScope, traceAnswered } from '../runtime/request-scope.js';
 import type { ClientKeys } from './auth.js';
 import { checkAdmin } from './admin.js';
-import { headerCountBody, MAX_HEADER_FIELDS, onClientError } from './client-error.js';
+import { headerCountBody, isMessagesPath, MAX_HEADER_FIELDS, onClientError } from './client-error.js';
 import { recordRefused } from './refused.js';
 import type { ApiRoute } from './edge.js';
 import { checkJsonDepth } from './json-limits.js';
@@ -383,8 +383,6 @@ function storedResponseRoute(path: string): string {
 
 /** Anthropic's SDK sends `anthropic-version` on every call; OpenAI's never does. */
 const fromAnthropicClient = (req: IncomingMessage): boolean => req.headers['anthropic-version'] !== undefined;
-
-const isMessagesPath = (path: string): boolean => path === '/v1/messages' || path.startsWith('/v1/messages/');
 
 const isModelsPath = (path: string): boolean => /^\/(v1\/)?models(\/|$)/.test(path);
 

@@ -77,6 +77,31 @@ describe("requests node's HTTP parser refuses", () => {
   });
 });
 
+/** Requests node's parser refuses on the Messages API's path: the same statuses, in Anthropic's error shape. */
+const MESSAGES_PARSER: Array<[string, string, number]> = [
+  ['oversized headers', `POST /v1/messages HTTP/1.1\r\nhost: x\r\nanthropic-version: 2023-06-01\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+  ['a bad Content-Length', 'POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-length: abc\r\n\r\n', 400],
+  ['a NUL in a header value', 'POST /v1/messages/count_tokens HTTP/1.1\r\nhost: x\r\nx-a: a\u0000b\r\n\r\n', 400],
+];
+
+describe("requests node's HTTP parser refuses on /v1/messages", () => {
+  it.each(MESSAGES_PARSER)("%s gets the status it must, in Anthropic's error shape", async (_name, bytes, status) => {
+    const a = await rawRequest(sc.url, bytes);
+    expect(a.status, a.headers).toBe(status);
+    expect(a.headers).toMatch(/connection: close/i);
+    const body = JSON.parse(a.body) as { type?: unknown; error?: { type?: unknown; message?: unknown } };
+    expect(body).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: expect.any(String) } });
+    expect(isOpenAIError(a.body), a.body).toBe(false);
+    expect((await fetch(`${sc.url}/healthz`)).status).toBe(200);
+  });
+
+  it('a path that only starts like the Messages API keeps the OpenAI shape', async () => {
+    const a = await rawRequest(sc.url, `POST /v1/messagesx HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(a.status, a.headers).toBe(431);
+    expect(isOpenAIError(a.body), a.body).toBe(true);
+  });
+});
+
 /** `count` small header fields (a few bytes each, far under node's 16 KiB together), then `last`. */
 const manyHeaders = (head: string, count: number, last: string) =>
   `${head}\r\n${Array.from({ length: count }, (_, i) => `x-h${i}: v\r\n`).join('')}${last}\r\n\r\n`;
