@@ -1,8 +1,12 @@
 /**
  * The response store in the PostgreSQL ledger database (shared by replicas, like the ledger).
- * Replicas share the table, so its bytes are counted in the database: one row that a trigger keeps
- * on every insert, update and delete (whoever makes it), and that every write here locks first, so
- * that replicas evict in turn and never deadlock on it.
+ * Replicas share the table, so its bytes and its rows are counted in the database: one row that
+ * triggers keep on every insert, update and delete (whoever makes it), and that every write here
+ * locks first, so that replicas evict in turn and never deadlock on it. With both counts a put
+ * evicts through the `created_at` index only what is over a bound, never walking the rows kept.
+ *
+ * The row count has a trigger and function of its own (`…_count_entries`): a sidecar of an older
+ * version, which replaces the bytes function with its own when it starts, leaves it alone.
  */
 import pg from 'pg';
 import {
@@ -40,6 +44,23 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$;
+ALTER TABLE switchyard_responses_bytes ADD COLUMN IF NOT EXISTS entries BIGINT;
+CREATE OR REPLACE FUNCTION switchyard_responses_count_entries() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE switchyard_responses_bytes SET entries = entries + (CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END);
+  RETURN NULL;
+END $$;
+`;
+
+/**
+ * The first time a store of this version opens the table (no row count yet): the row count's
+ * trigger, and the count of the rows already there, the table locked against writes meanwhile.
+ */
+const START_ENTRIES = `
+LOCK TABLE switchyard_responses IN SHARE ROW EXCLUSIVE MODE;
+CREATE OR REPLACE TRIGGER switchyard_responses_entries AFTER INSERT OR DELETE ON switchyard_responses
+  FOR EACH ROW EXECUTE FUNCTION switchyard_responses_count_entries();
+UPDATE switchyard_responses_bytes SET entries = (SELECT COUNT(*) FROM switchyard_responses);
 `;
 
 /**
@@ -67,6 +88,8 @@ export class PostgresResponseStore implements ResponseStore {
       await client.query(SCHEMA);
       const counted = await client.query('SELECT 1 FROM switchyard_responses_bytes');
       if (counted.rowCount === 0) await client.query(START_COUNT);
+      const entries = await client.query('SELECT 1 FROM switchyard_responses_bytes WHERE entries IS NULL');
+      if (entries.rowCount !== 0) await client.query(START_ENTRIES);
     });
     return new PostgresResponseStore(pool, limits);
   }
@@ -78,8 +101,9 @@ export class PostgresResponseStore implements ResponseStore {
     if (size > maxBytes) return false;
     await this.counted(async (client) => {
       await client.query('DELETE FROM switchyard_responses WHERE created_at < $1 OR id = $2', [r.createdAt - ttlMs, r.id]);
-      const res = await client.query<{ total: string }>('SELECT total FROM switchyard_responses_bytes');
+      const res = await client.query<{ total: string; entries: string }>('SELECT total, entries FROM switchyard_responses_bytes');
       let bytes = Number(res.rows[0]?.total ?? 0);
+      let entries = Number(res.rows[0]?.entries ?? 0);
       while (bytes + size > maxBytes) {
         // One row through the created_at index: eviction costs what it removes, not the table's size.
         const oldest = await client.query<{ bytes: string }>(
@@ -87,11 +111,15 @@ export class PostgresResponseStore implements ResponseStore {
         );
         if (!oldest.rows[0]) break;
         bytes -= Number(oldest.rows[0].bytes);
+        entries -= 1;
       }
       await client.query('INSERT INTO switchyard_responses (id, key_id, created_at, messages, response, input_items) VALUES ($1, $2, $3, $4, $5, $6)', values);
-      await client.query('DELETE FROM switchyard_responses WHERE id IN (SELECT id FROM switchyard_responses ORDER BY created_at DESC, id DESC OFFSET $1)', [
-        maxEntries,
-      ]);
+      // The oldest rows over maxEntries, through the created_at index too: what goes, never what stays.
+      if (entries + 1 > maxEntries) {
+        await client.query('DELETE FROM switchyard_responses WHERE id IN (SELECT id FROM switchyard_responses ORDER BY created_at, id LIMIT $1)', [
+          entries + 1 - maxEntries,
+        ]);
+      }
     });
     return true;
   }

@@ -166,34 +166,38 @@ describe('SQLite response store bounded in bytes', () => {
   });
 });
 
+/** maxEntries: the newest stay; what is there at open counts, a delete or a replaced id frees a place, a lowered bound applies at the next put. */
+async function entryBound(open: (bound: { ttlMs: number; maxEntries: number; maxBytes: number }) => Promise<ResponseStore>): Promise<void> {
+  const bound = { ttlMs: 1e12, maxEntries: 5, maxBytes: 1e9 };
+  const t0 = 1_000_000;
+  let store = await open(bound);
+  try {
+    for (let i = 1; i <= 7; i++) await store.put(sized(i, t0 + i));
+    expect(await present(store, 9)).toEqual(range(3, 7));
+  } finally {
+    await store.close();
+  }
+  store = await open(bound);
+  try {
+    await store.put(sized(8, t0 + 8));
+    expect(await present(store, 9)).toEqual(range(4, 8));
+    expect(await store.delete(sized(5, 0).id, null, t0 + 100)).toBe(true);
+    await store.put(sized(9, t0 + 9));
+    expect(await present(store, 9)).toEqual([4, 6, 7, 8, 9]);
+    await store.put(sized(9, t0 + 9)); // the same id again replaces its row
+    expect(await present(store, 9)).toEqual([4, 6, 7, 8, 9]);
+    bound.maxEntries = 2;
+    await store.put(sized(10, t0 + 10));
+    expect(await present(store, 10)).toEqual([9, 10]);
+  } finally {
+    await store.close();
+  }
+}
+
 describe('SQLite response store bounded in entries', () => {
   it('keeps the newest maxEntries: what is there at open counts, a delete or a replaced id frees a place, a lowered bound applies at the next put', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'sy-resp-entries-')), 'ledger.db');
-    const bound = { ttlMs: 1e12, maxEntries: 5, maxBytes: 1e9 };
-    const open = () => openResponseStore(`sqlite:${file}`, () => bound);
-    const t0 = 1_000_000;
-    let store = await open();
-    try {
-      for (let i = 1; i <= 7; i++) await store.put(sized(i, t0 + i));
-      expect(await present(store, 9)).toEqual(range(3, 7));
-    } finally {
-      await store.close();
-    }
-    store = await open();
-    try {
-      await store.put(sized(8, t0 + 8));
-      expect(await present(store, 9)).toEqual(range(4, 8));
-      expect(await store.delete(sized(5, 0).id, null, t0 + 100)).toBe(true);
-      await store.put(sized(9, t0 + 9));
-      expect(await present(store, 9)).toEqual([4, 6, 7, 8, 9]);
-      await store.put(sized(9, t0 + 9)); // the same id again replaces its row
-      expect(await present(store, 9)).toEqual([4, 6, 7, 8, 9]);
-      bound.maxEntries = 2;
-      await store.put(sized(10, t0 + 10));
-      expect(await present(store, 10)).toEqual([9, 10]);
-    } finally {
-      await store.close();
-    }
+    await entryBound((bound) => openResponseStore(`sqlite:${file}`, () => bound));
   });
 });
 
@@ -273,6 +277,61 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgreSQL response s
       await byteBound(() => openResponseStore(boundedUrl, () => byteLimits));
     } finally {
       await c.query(`DROP DATABASE IF EXISTS ${bounded}`);
+      await c.end();
+    }
+  });
+
+  it('keeps the newest maxEntries: what is there at open counts, a delete or a replaced id frees a place, a lowered bound applies at the next put', async () => {
+    const bounded = `${db}_entries`;
+    const c = new pg.Client({ connectionString: admin });
+    await c.connect();
+    await c.query(`CREATE DATABASE ${bounded}`);
+    try {
+      const boundedUrl = admin.replace(/\/[^/]*$/, `/${bounded}`);
+      await entryBound((bound) => openResponseStore(boundedUrl, () => bound));
+    } finally {
+      await c.query(`DROP DATABASE IF EXISTS ${bounded}`);
+      await c.end();
+    }
+  });
+
+  it('counts the rows of a table whose count was kept by an older version (bytes only) when it opens it, and evicts by that count', async () => {
+    const older = `${db}_entries_old`;
+    const c = new pg.Client({ connectionString: admin });
+    await c.connect();
+    await c.query(`CREATE DATABASE ${older}`);
+    try {
+      const olderUrl = admin.replace(/\/[^/]*$/, `/${older}`);
+      const bound = { ttlMs: 1e12, maxEntries: 1000, maxBytes: 1e9 };
+      const t0 = 1_000_000;
+      let store = await openResponseStore(olderUrl, () => bound);
+      for (let i = 1; i <= 4; i++) await store.put(sized(i, t0 + i));
+      await store.close();
+      // What an older version left: the byte count's table and trigger, no row count.
+      const o = new pg.Client({ connectionString: olderUrl });
+      await o.connect();
+      await o.query('DROP TRIGGER switchyard_responses_entries ON switchyard_responses');
+      await o.query('ALTER TABLE switchyard_responses_bytes DROP COLUMN entries');
+      await o.query('INSERT INTO switchyard_responses (id, key_id, created_at, messages) VALUES ($1, NULL, $2, $3)', [sized(5, 0).id, t0 + 5, '[]']);
+      bound.maxEntries = 5;
+      store = await openResponseStore(olderUrl, () => bound);
+      try {
+        const entries = await o.query<{ entries: string }>('SELECT entries FROM switchyard_responses_bytes');
+        expect(Number(entries.rows[0]?.entries)).toBe(5);
+        await store.put(sized(6, t0 + 6));
+        await store.put(sized(7, t0 + 7));
+        expect(await present(store, 8)).toEqual(range(3, 7));
+        const after = await o.query<{ entries: string; n: string }>(
+          'SELECT entries, (SELECT COUNT(*) FROM switchyard_responses) AS n FROM switchyard_responses_bytes',
+        );
+        expect(Number(after.rows[0]?.entries)).toBe(5);
+        expect(Number(after.rows[0]?.n)).toBe(5);
+      } finally {
+        await store.close();
+        await o.end();
+      }
+    } finally {
+      await c.query(`DROP DATABASE IF EXISTS ${older}`);
       await c.end();
     }
   });
