@@ -11,6 +11,9 @@
  *   headers / first-token / idle limit  failed (counts)       fail over, never the same endpoint again
  *   stream cut / in-stream error        failed (counts)       fail over (continue the answer if already committed)
  *   401 / 403                           failed (auth, counts) fail over, logged loudly
+ *   403 whose body is not JSON          released              fail over, logged loudly (a WAF or proxy in front of the
+ *     (an HTML page)                                           provider refused what it saw, often this request's
+ *                                                             content: not counted against the endpoint)
  *   408                                 failed (timeout)      fail over
  *   404, body not the provider's JSON   failed (other, counts) fail over, logged loudly (a wrong base URL: a web
  *     error (an HTML page, "Not Found")                        server's page, not the provider's API)
@@ -120,6 +123,10 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
     const fault: FaultClass = status === 529 || status === 503 ? 'overloaded' : 'server_error';
     return { verdict: failed(fault), next: retry ? { step: 'retry_same', delayMs: delay } : { step: 'failover' }, loud: false };
   }
+  // A 403 page, not the provider's JSON, is a WAF or proxy in front of it refusing what it saw, often
+  // this request's content, which the client chose: fail over without counting against the endpoint,
+  // so a client cannot open its circuit for everyone by sending what the WAF blocks (as with a 413).
+  if (status === 403 && f.error?.unstructured === 'page') return { verdict: { event: 'released' }, next: { step: 'failover' }, loud: true };
   if (status === 401 || status === 403) return { verdict: failed('auth'), next: { step: 'failover' }, loud: true };
   // A 404 that is not the provider's JSON error did not come from its API (a web server's page): the endpoint is misconfigured.
   if (status === 404 && f.error?.unstructured !== undefined) return notTheApi();

@@ -169,8 +169,18 @@ describe('a 400/405/413/415/422 from a proxy in front of the provider (a page, n
     expect([wrongEndpoint(r)?.consecutiveFailures, loudLines]).toEqual([0, []]);
   });
 
-  it('an HTML 403 from a WAF stays an auth failure (logged as credentials)', async () => {
+  it('an HTML 403 from a WAF fails over, logged naming the WAF, and is not counted: a client cannot open the circuit by sending what it blocks', async () => {
     answer = { type: 'text/html', body: page(403), status: 403 };
+    const r = await runtime('openai');
+    const sink = await ask(r, false);
+    expect([sink.status, sink.headers['x-switchyard-model'], wrongEndpoint(r)?.consecutiveFailures]).toEqual([200, 'b', 0]);
+    expect(loudLines).toHaveLength(1);
+    expect(loudLines[0]?.msg).toContain('answered 403 with a page');
+    expect(loudLines[0]?.msg).toContain('WAF');
+  });
+
+  it("the provider's JSON 403 stays an auth failure: counted, logged as credentials", async () => {
+    answer = { type: 'application/json', body: '{"error":{"message":"Forbidden","type":"invalid_request_error","param":null,"code":null}}', status: 403 };
     const r = await runtime('openai');
     const sink = await ask(r, false);
     expect([sink.status, sink.headers['x-switchyard-model'], wrongEndpoint(r)?.consecutiveFailures]).toEqual([200, 'b', 1]);

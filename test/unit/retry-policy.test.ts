@@ -244,8 +244,23 @@ describe('a 400/405/413/414/415/421/422 whose body is a page, not JSON (a proxy,
     expect(decide(f, state(), R).next).toEqual({ step: 'larger_context' });
   });
 
-  it('401/403, 408 and 429 keep their rows whatever the body', () => {
-    for (const status of [401, 403]) expect(decide(http(status, { error: readErrorInfo(status, HTML) }), state(), R).verdict).toMatchObject({ fault: 'auth' });
+  it('403 with an HTML, plain-text or empty body (a WAF refusing what it saw) → failover, logged loudly, but released: not counted against the endpoint', () => {
+    for (const body of [HTML, 'Forbidden', ''])
+      for (const error of [readErrorInfo(403, body), parseAnthropicError(403, body)])
+        expect(decide(http(403, { error }), state(), R), body).toEqual({ verdict: { event: 'released' }, next: { step: 'failover' }, loud: true });
+  });
+
+  it("403 in JSON of any shape (the provider's permission error) stays an auth failure: counted", () => {
+    for (const body of [
+      '{"error":{"message":"Project does not have access to model","type":"invalid_request_error","param":null,"code":"model_not_found"}}',
+      '{"type":"error","error":{"type":"permission_error","message":"Your API key does not have permission"}}',
+      '{"message":"Forbidden"}',
+    ])
+      expect(decide(http(403, { error: readErrorInfo(403, body) }), state(), R).verdict, body).toMatchObject({ event: 'failed', fault: 'auth' });
+  });
+
+  it('401, 408 and 429 keep their rows whatever the body', () => {
+    expect(decide(http(401, { error: readErrorInfo(401, HTML) }), state(), R).verdict).toMatchObject({ fault: 'auth' });
     expect(decide(http(408, { error: readErrorInfo(408, HTML) }), state(), R)).toEqual({
       verdict: { event: 'failed', fault: 'timeout', countsAsFailure: true },
       next: { step: 'failover' },
