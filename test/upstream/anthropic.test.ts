@@ -104,6 +104,21 @@ describe('anthropic buildRequest: messages', () => {
     expect(body.messages).toEqual([{ role: 'user', content: 'hi' }]);
   });
 
+  it("drops a message's keys that chat does not define (DeepSeek-style reasoning_content, a framework's own), as LiteLLM does", () => {
+    const body = sent({
+      messages: [
+        { role: 'user', content: 'hi', id: 'm1', metadata: { from: 'ui' } },
+        { role: 'assistant', content: 'hello', reasoning_content: 'the user greets', name: 'bot' },
+        { role: 'user', content: 'again' },
+      ] as unknown as ChatMessage[],
+    });
+    expect(body.messages).toEqual([
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: 'hello' },
+      { role: 'user', content: 'again' },
+    ]);
+  });
+
   it('merges consecutive turns of the same role', () => {
     const body = sent({
       messages: msgs(
