@@ -90,7 +90,6 @@ it('nothing of them in the log, the state or the event history', async () => {
   ac.abort();
   expect(history).toMatch(/echo/);
   expect(leaks(history)).toEqual([]);
-  await new Promise((r) => setTimeout(r, 200));
-  expect(sc.stdout()).toMatch(/bad credentials/);
+  expect(await sc.waitForOutput(/bad credentials/)).toMatch(/bad credentials/);
   expect(leaks(sc.stdout() + sc.stderr())).toEqual([]);
 });

@@ -250,7 +250,7 @@ describe('durability across SIGKILL', () => {
     for (const id of Object.keys(before)) {
       expect([id, nano(after[id]!.spentUsd)]).toEqual([id, nano(before[id]!.spentUsd) + (hit.has(id) ? held : 0)]);
     }
-    expect(sc.stdout()).toContain('counted at their reserved amount');
+    expect(await sc.waitForOutput('counted at their reserved amount')).toContain('counted at their reserved amount');
   });
 });
 
@@ -284,7 +284,7 @@ describe('a lone sidecar on PostgreSQL (no Redis) keeps the in-flight journal to
     expect(held).toBeGreaterThan(20 * 420); // at least its 20 output tokens at $0.42/MTok
     expect(statSync(`${journal}-0`).size + statSync(`${journal}-1`).size).toBe(0);
     expect(nano((await budgets(pgSc))['global:total']!.spentUsd)).toBe(held);
-    expect(pgSc.stdout()).toContain('counted at their reserved amount');
+    expect(await pgSc.waitForOutput('counted at their reserved amount')).toContain('counted at their reserved amount');
   });
 });
 

@@ -408,7 +408,14 @@ const TABLE: Row[] = [
       expect(hits(log, LOCKED_UP).map((e) => [e.status, e.authPresent])).toEqual([[401, false]]);
       expect(hits(log, CLAUDE_UP)).toHaveLength(1);
       const requestId = r.headers!.get('x-request-id');
-      const loud = logLines(sc).filter((l) => l.requestId === requestId && l.level === 50);
+      // Log lines reach stdout asynchronously: wait for the line, then check there is one.
+      const loudOf = () => logLines(sc).filter((l) => l.requestId === requestId && l.level === 50);
+      await waitFor(
+        'the error line of the 401',
+        async () => loudOf().length,
+        (n) => n >= 1,
+      );
+      const loud = loudOf();
       expect(loud).toHaveLength(1);
       expect(String(loud[0]!.msg)).toContain('locked-gpt@openai-nokey');
       expect(loud[0]!.endpoint).toBe('locked-gpt@openai-nokey');

@@ -21,6 +21,13 @@ export interface Proc {
   url: string;
   stdout: () => string;
   stderr: () => string;
+  /**
+   * Waits until stdout or stderr holds `pattern` (polled; at most `timeoutMs`) and returns both.
+   * Log lines leave the process through an asynchronous write (pino), so a line can arrive after
+   * the answer a test just read: assert on a log line through this, never right after a response.
+   */
+  waitForOutput(pattern: RegExp | string, timeoutMs?: number): Promise<string>;
+  /** Signals the process; resolves with its exit code once it exited and its output was all read. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -31,7 +38,13 @@ export function startProc(args: string[], ready: RegExp, env: NodeJS.ProcessEnv 
     let out = '';
     let err = '';
     let done = false;
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    // 'close' comes once the process exited and its stdout and stderr are drained: after 'exit' the
+    // last lines it wrote may still be on their way. (A stream held open by another process would
+    // keep 'close' away: then 'exit' with a grace of 2 s.)
+    const exited = new Promise<number | null>((r) => {
+      child.once('close', (code) => r(code));
+      child.once('exit', (code) => void delay(2000).then(() => r(code)));
+    });
     const check = () => {
       if (done) return;
       const m = ready.exec(out) ?? ready.exec(err);
@@ -43,6 +56,16 @@ export function startProc(args: string[], ready: RegExp, env: NodeJS.ProcessEnv 
           url: m[1]!,
           stdout: () => out,
           stderr: () => err,
+          waitForOutput: async (pattern, timeoutMs = 10_000) => {
+            const has = () => (typeof pattern === 'string' ? out.includes(pattern) || err.includes(pattern) : pattern.test(out) || pattern.test(err));
+            const end = Date.now() + timeoutMs;
+            while (!has()) {
+              if (Date.now() > end)
+                throw new Error(`no output matching ${String(pattern)} within ${timeoutMs} ms\nstdout: ${out.slice(-2000)}\nstderr: ${err.slice(-2000)}`);
+              await delay(20);
+            }
+            return out + err;
+          },
           stop: async (signal = 'SIGTERM') => {
             if (child.exitCode === null && child.signalCode === null) child.kill(signal);
             return exited;

@@ -193,7 +193,9 @@ describe.concurrent('operator surfaces', () => {
 
     const state = await (await fetch(`${authed.url}/switchyard/state`)).text();
     const metrics = await (await fetch(`${authed.url}/metrics`)).text();
-    await new Promise((r) => setTimeout(r, 200));
+    // The event stream and the log arrive asynchronously: wait for what the checks below need.
+    for (const end = Date.now() + 10_000; !events.includes('circuit-open') && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
+    await authed.waitForOutput('request served');
     ctl.abort();
     await stream.catch(() => undefined);
     const logs = authed.stdout() + authed.stderr();

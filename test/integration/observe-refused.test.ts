@@ -104,6 +104,7 @@ describe('requests refused at the edge', () => {
       ['chat', 429, 'rate_limited', 'slow'],
     ]);
     // The line of the request that was served names its key and its billed tokens (the ledger row's names).
+    await sc.waitForOutput('request served');
     const served = sc
       .stdout()
       .split('\n')

@@ -169,6 +169,7 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(refused.attributes).toMatchObject({ 'switchyard.error.code': 'model_not_found', 'http.response.status_code': 400 });
     expect(refused.name).toBe('chat');
     expect(String(refused.attributes['gen_ai.request.model']).length).toBeLessThan(200);
+    await sc.waitForOutput('no-such-model-');
     const line = sc
       .stdout()
       .split('\n')

@@ -196,7 +196,7 @@ describe('shared state failover', () => {
     expect(metrics).toMatch(/# TYPE switchyard_shared_state_events_total counter/);
     expect(metrics).toMatch(/switchyard_shared_state_events_total\{kind="outages"\} [1-9]/);
     expect((await sharedState(r.all[0]!)).shared.health).toBe('down');
-    expect(r.all[0]!.stdout()).toContain('shared state (Redis) unreachable');
+    expect(await r.all[0]!.waitForOutput('shared state (Redis) unreachable')).toContain('shared state (Redis) unreachable');
 
     await redis.start();
     await eventually(
@@ -235,6 +235,7 @@ describe('shared state failover', () => {
       `before the outage ${before.length} served ($${spentBefore / 1e9}); after Redis came back empty ${served} more until the limit; ledger $${total / 1e9} of $${limit / 1e9}`,
     );
     expect(total).toBeLessThanOrEqual(limit);
+    await Promise.any(r.all.slice(0, 2).map((x) => x.waitForOutput('rebuilt from the ledger')));
     expect(r.all[0]!.stdout() + r.all[1]!.stdout()).toContain('rebuilt from the ledger');
     await sleep(0);
   }, 30_000);
@@ -330,6 +331,7 @@ describe('shared state failover', () => {
       const err = await s!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: MSG, max_tokens: MAX }).then(() => 'ok', errorCode);
       expect(err).toBe('shared_state_unavailable');
       expect((await sharedState(s!)).shared.lastError).toMatch(/^WRONGPASS/);
+      await s!.waitForOutput('unreachable at startup');
       expect(s!.stdout()).toMatch(
         /"err":"WRONGPASS[^"]*","store":"redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0","msg":"shared state \(Redis\) unreachable at startup"/,
       );
