@@ -409,8 +409,9 @@ describe('an attempt over the transport', () => {
     const r = await p;
     expect(r.result).toEqual({ ok: false, kind: 'deadline', message: 'the request deadline passed', delivered: words.slice(0, 3).join('') });
     slow.release?.();
-    await new Promise((r) => setTimeout(r, 50));
+    for (const end = Date.now() + 5000; !slow.out.join('').includes('w2') && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
     expect(slow.out.join('')).toContain('w2');
+    await new Promise((r) => setTimeout(r, 50)); // room for a w3 that must not come
     expect(slow.out.join('')).not.toContain('w3');
   });
 });
