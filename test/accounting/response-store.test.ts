@@ -254,6 +254,20 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgreSQL response s
     await c.end();
   });
 
+  /** Runs `test` on a fresh database of its own (`<db>_<suffix>`), dropped afterwards. */
+  async function withDatabase(suffix: string, test: (url: string) => Promise<void>): Promise<void> {
+    const name = `${db}_${suffix}`;
+    const c = new pg.Client({ connectionString: admin });
+    await c.connect();
+    await c.query(`CREATE DATABASE ${name}`);
+    try {
+      await test(admin.replace(/\/[^/]*$/, `/${name}`));
+    } finally {
+      await c.query(`DROP DATABASE IF EXISTS ${name}`);
+      await c.end();
+    }
+  }
+
   it('keeps, isolates, expires and trims', async () => {
     const c = new pg.Client({ connectionString: admin });
     await c.connect();
@@ -268,40 +282,19 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgreSQL response s
   });
 
   it('drops the oldest to stay within maxBytes, counts what is there at open, stores no row over the bound', async () => {
-    const bounded = `${db}_bytes`;
-    const c = new pg.Client({ connectionString: admin });
-    await c.connect();
-    await c.query(`CREATE DATABASE ${bounded}`);
-    try {
-      const boundedUrl = admin.replace(/\/[^/]*$/, `/${bounded}`);
+    await withDatabase('bytes', async (boundedUrl) => {
       await byteBound(() => openResponseStore(boundedUrl, () => byteLimits));
-    } finally {
-      await c.query(`DROP DATABASE IF EXISTS ${bounded}`);
-      await c.end();
-    }
+    });
   });
 
   it('keeps the newest maxEntries: what is there at open counts, a delete or a replaced id frees a place, a lowered bound applies at the next put', async () => {
-    const bounded = `${db}_entries`;
-    const c = new pg.Client({ connectionString: admin });
-    await c.connect();
-    await c.query(`CREATE DATABASE ${bounded}`);
-    try {
-      const boundedUrl = admin.replace(/\/[^/]*$/, `/${bounded}`);
+    await withDatabase('entries', async (boundedUrl) => {
       await entryBound((bound) => openResponseStore(boundedUrl, () => bound));
-    } finally {
-      await c.query(`DROP DATABASE IF EXISTS ${bounded}`);
-      await c.end();
-    }
+    });
   });
 
   it('counts the rows of a table whose count was kept by an older version (bytes only) when it opens it, and evicts by that count', async () => {
-    const older = `${db}_entries_old`;
-    const c = new pg.Client({ connectionString: admin });
-    await c.connect();
-    await c.query(`CREATE DATABASE ${older}`);
-    try {
-      const olderUrl = admin.replace(/\/[^/]*$/, `/${older}`);
+    await withDatabase('entries_old', async (olderUrl) => {
       const bound = { ttlMs: 1e12, maxEntries: 1000, maxBytes: 1e9 };
       const t0 = 1_000_000;
       let store = await openResponseStore(olderUrl, () => bound);
@@ -330,19 +323,11 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgreSQL response s
         await store.close();
         await o.end();
       }
-    } finally {
-      await c.query(`DROP DATABASE IF EXISTS ${older}`);
-      await c.end();
-    }
+    });
   });
 
   it('adds the input_items column to a table made before it (old rows keep working)', async () => {
-    const older = `${db}_old`;
-    const c = new pg.Client({ connectionString: admin });
-    await c.connect();
-    await c.query(`CREATE DATABASE ${older}`);
-    try {
-      const olderUrl = admin.replace(/\/[^/]*$/, `/${older}`);
+    await withDatabase('old', async (olderUrl) => {
       const o = new pg.Client({ connectionString: olderUrl });
       await o.connect();
       await o.query(
@@ -363,25 +348,14 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgreSQL response s
       } finally {
         await store.close();
       }
-    } finally {
-      await c.query(`DROP DATABASE IF EXISTS ${older}`);
-      await c.end();
-    }
+    });
   });
 
   it('replicas booting together on a fresh database all open it (the schema is created under a lock)', async () => {
-    const fresh = `${db}_boot`;
-    const c = new pg.Client({ connectionString: admin });
-    await c.connect();
-    await c.query(`CREATE DATABASE ${fresh}`);
-    try {
-      const freshUrl = admin.replace(/\/[^/]*$/, `/${fresh}`);
+    await withDatabase('boot', async (freshUrl) => {
       // Unlocked, concurrent CREATE TABLE IF NOT EXISTS fails here with pg_type_typname_nsp_index.
       const stores = await Promise.all(Array.from({ length: 8 }, () => openResponseStore(freshUrl, () => limits)));
       await Promise.all(stores.map((s) => s.close()));
-    } finally {
-      await c.query(`DROP DATABASE IF EXISTS ${fresh}`);
-      await c.end();
-    }
+    });
   });
 });
