@@ -312,7 +312,7 @@ export function createHttpServer(deps: ServerDeps): Server {
       if (path === '/switchyard/route') return routeDryRun(deps, req, res);
       const op = Object.hasOwn(deps.ops, path) ? deps.ops[path] : undefined;
       if (op) return op(req, res, url);
-      notFound = new SwitchyardError('not_found', `no route ${req.method} ${path}`);
+      notFound = new SwitchyardError('not_found', `no route ${req.method} ${echoName(path)}${notServedHint(path)}`);
       throw notFound;
     };
     const handled = handle();
@@ -379,6 +379,18 @@ function storedResponseRoute(path: string): string {
   const base = path.startsWith('/v1/') ? '/v1/responses/' : '/responses/';
   const sub = path.slice(base.length).split('/')[1];
   return `${base}{response_id}${sub === 'input_items' || sub === 'cancel' ? `/${sub}` : ''}`;
+}
+
+/**
+ * What a 404 adds for a path of OpenAI's or Anthropic's API that switchyard does not serve: the
+ * legacy Completions API points to chat, any other `/v1/…` path lists what is served.
+ */
+function notServedHint(path: string): string {
+  if (path === '/v1/completions' || path === '/completions')
+    return ': the legacy Completions API is not served; send the prompt as a user message to /v1/chat/completions';
+  if (path.startsWith('/v1/'))
+    return ': switchyard serves /v1/chat/completions, /v1/responses, /v1/messages (and /v1/messages/count_tokens), /v1/embeddings and /v1/models';
+  return '';
 }
 
 /** Anthropic's SDK sends `anthropic-version` on every call; OpenAI's never does. */
