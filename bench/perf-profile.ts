@@ -99,7 +99,19 @@ const print = (title: string, m: Map<string, number>): void => {
 };
 const areas = new Map<string, number>();
 for (const [k, v] of byFile) {
-  const area = k.startsWith('src/') || k.startsWith('machines/') ? `switchyard ${k.split('/').slice(0, k.startsWith('src/') ? 2 : 1).join('/')}` : k.startsWith('dep:') ? k : k.startsWith('node:') ? 'node internals' : k.startsWith('(other') ? k : 'native (no JS frame, wasm)';
+  const area =
+    k.startsWith('src/') || k.startsWith('machines/')
+      ? `switchyard ${k
+          .split('/')
+          .slice(0, k.startsWith('src/') ? 2 : 1)
+          .join('/')}`
+      : k.startsWith('dep:')
+        ? k
+        : k.startsWith('node:')
+          ? 'node internals'
+          : k.startsWith('(other')
+            ? k
+            : 'native (no JS frame, wasm)';
   areas.set(area, (areas.get(area) ?? 0) + v);
 }
 print('samples by area', areas);
