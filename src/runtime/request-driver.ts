@@ -451,6 +451,11 @@ function loudMessage(h: EndpointHandle, v: EndpointVerdict, status: number | nul
   if (v.event === 'failed' && v.fault === 'auth') return `endpoint ${h.id} rejected our credentials (${status}): check its apiKeyEnv; failing over`;
   const where = `its provider's baseUrl (${shownUrl(h.provider.baseUrl)})`;
   if (status === 404) return `endpoint ${h.id} answered 404 with a body that is not the provider's API error: check ${where}; failing over`;
+  if (status === 413)
+    return (
+      `endpoint ${h.id} answered 413 with a body that is not the provider's API error: a gateway or proxy in front of ${where} limits the request's size ` +
+      `(raise its limit to what server.maxBodyBytes lets in); not counted against the endpoint; failing over`
+    );
   if (status === 403)
     return (
       `endpoint ${h.id} answered 403 with a page that is not the provider's API error: a WAF or proxy in front of ${where} refused the request ` +

@@ -21,11 +21,13 @@
  *   400 / 405 / 414 / 415 / 421 /       failed (other, counts) fail over, logged loudly (a reverse proxy, CDN or WAF
  *     422 whose body is not JSON                               in front of the provider answered: the request never
  *     (an HTML page)                                           reached its API)
- *   413 whose body is not JSON          released              fail over, logged loudly (the same, but about the size
- *                                                             of this request: not counted against the endpoint)
+ *   413 whose body is not the           released              fail over, logged loudly (the same, but about the size
+ *     provider's error (a page, or a                           of this request: not counted against the endpoint)
+ *     gateway's own JSON)
  *   other 4xx (400, 404, 413, 422 …)    released              the provider's error, as it was (a 404 in the
  *                                                             provider's JSON shape: model not found; a 4xx
- *                                                             in JSON of any shape but for 404: an API's answer)
+ *                                                             in JSON of any shape but for 404 and 413: an
+ *                                                             API's answer)
  *   deadline / client gone              released              stop
  */
 import type { FaultClass } from '../../machines/events.js';
@@ -131,12 +133,15 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
   // A 404 that is not the provider's JSON error did not come from its API (a web server's page): the endpoint is misconfigured.
   if (status === 404 && f.error?.unstructured !== undefined) return notTheApi();
   if (status === 408) return { verdict: failed('timeout'), next: { step: 'failover' }, loud: false };
+  // A 413 that is not the provider's error (a page, or a gateway's own JSON such as Kong's or AWS API
+  // Gateway's {"message": …}) is about this request's size, which the client chose: fail over
+  // (another endpoint's proxy may take it) without counting against this one, so oversized
+  // requests cannot open its circuit. Checked before the context rule: a gateway's "Request Too
+  // Long" is about bytes, not a model's window.
+  if (f.error?.unstructured !== undefined && status === 413) return { verdict: { event: 'released' }, next: { step: 'failover' }, loud: true };
   if (f.error?.code === 'context_length_exceeded' || /context.length|too long|maximum context/i.test(f.error?.message ?? '')) {
     return { verdict: { event: 'released' }, next: { step: 'larger_context' }, loud: false };
   }
-  // A 413 page is about this request's size, which the client chose: fail over (another endpoint's
-  // proxy may take it) without counting against this one, so oversized requests cannot open its circuit.
-  if (f.error?.unstructured === 'page' && status === 413) return { verdict: { event: 'released' }, next: { step: 'failover' }, loud: true };
   if (f.error?.unstructured === 'page' && PAGE_MEANS_NOT_THE_API.has(status)) return notTheApi();
   return { verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false };
 }

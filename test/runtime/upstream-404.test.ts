@@ -145,8 +145,13 @@ describe('a 400/405/413/415/422 from a proxy in front of the provider (a page, n
         expect(wrongEndpoint(r)?.consecutiveFailures).toBe(status === 413 ? 0 : 1);
         expect(loudLines).toHaveLength(1);
         expect(loudLines[0]?.baseUrl).toBe(`${webUrl}/v1`);
-        expect(loudLines[0]?.msg).toContain(`answered ${status} with a page`);
-        expect(loudLines[0]?.msg).toContain(`baseUrl (${webUrl}/v1) and any reverse proxy, CDN or WAF in front of it`);
+        if (status === 413) {
+          expect(loudLines[0]?.msg).toContain('answered 413 with a body that is not the provider');
+          expect(loudLines[0]?.msg).toContain(`in front of its provider's baseUrl (${webUrl}/v1) limits the request's size`);
+        } else {
+          expect(loudLines[0]?.msg).toContain(`answered ${status} with a page`);
+          expect(loudLines[0]?.msg).toContain(`baseUrl (${webUrl}/v1) and any reverse proxy, CDN or WAF in front of it`);
+        }
       });
 
   it("the provider's JSON 400 is relayed as it came, no fail-over, not counted, not logged loudly", async () => {
@@ -158,6 +163,16 @@ describe('a 400/405/413/415/422 from a proxy in front of the provider (a page, n
     expect(sink.error?.toBody().error).toMatchObject({ code: 'invalid_value', param: 'temperature' });
     expect(sim.log().filter((e) => e.model === 'up-b')).toEqual([]);
     expect([wrongEndpoint(r)?.consecutiveFailures, loudLines]).toEqual([0, []]);
+  });
+
+  it("a gateway's own JSON 413 (Kong's, AWS API Gateway's {\"message\": …}) fails over like a 413 page, not counted", async () => {
+    answer = { type: 'application/json', body: '{"message":"Request size limit exceeded"}', status: 413 };
+    const r = await runtime('openai');
+    const sink = await ask(r, true);
+    expect([sink.error, sink.status, sink.headers['x-switchyard-model']]).toEqual([null, 200, 'b']);
+    expect(wrongEndpoint(r)?.consecutiveFailures).toBe(0);
+    expect(loudLines).toHaveLength(1);
+    expect(loudLines[0]?.msg).toContain('answered 413 with a body that is not the provider');
   });
 
   it("a self-hosted server's own JSON 422 (not OpenAI's shape) is still the client's: relayed, not counted", async () => {
