@@ -232,11 +232,12 @@ describe('a 400/405/413/414/415/421/422 whose body is a page, not JSON (a proxy,
 
   it("413 in JSON of another shape (a gateway's own: Kong, AWS API Gateway) → failover, logged loudly, released, as a 413 page", () => {
     for (const body of ['{"message":"Request size limit exceeded"}', '{"message":"Request Too Long"}', '{"detail":"Payload Too Large"}'])
-      expect(decide(http(413, { error: readErrorInfo(413, body) }), state(), R), body).toEqual({
-        verdict: { event: 'released' },
-        next: { step: 'failover' },
-        loud: true,
-      });
+      for (const error of [readErrorInfo(413, body), parseAnthropicError(413, body)])
+        expect(decide(http(413, { error }), state(), R), body).toEqual({
+          verdict: { event: 'released' },
+          next: { step: 'failover' },
+          loud: true,
+        });
   });
 
   it("JSON in another shape (a self-hosted server's validation error) stays the client's: propagate", () => {
