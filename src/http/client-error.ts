@@ -20,7 +20,7 @@ interface ParserError extends Error {
  * read, so a request whose head came in several reads (over a slow network) has no request line
  * there and is answered in OpenAI's shape, as is every other path.
  */
-export function refusedMessagesRequest(raw: Buffer | undefined): boolean {
+function refusedMessagesRequest(raw: Buffer | undefined): boolean {
   if (raw === undefined) return false;
   const line = /^[A-Z]{1,16} (\/[^ ?\r\n]*)/.exec(raw.subarray(0, 256).toString('latin1'));
   return line !== null && isMessagesPath(line[1]!);
