@@ -4,7 +4,10 @@
  * (better-sqlite3 safe-integer mode) or decimal strings (pg BIGINT / NUMERIC); every one is
  * checked to be an exact safe integer so sums are never silently rounded.
  */
-import type { InFlight, LedgerRow, ModelQuality, SpendTotal } from './ledger.js';
+import { stepOfRequestId, type InFlight, type LedgerRow, type ModelQuality, type SpendTotal } from './ledger.js';
+
+/** The `error_code` of a row written for a request whose process died mid-flight (or, with Redis, whose replica did). */
+export const RECLAIMED_ERROR_CODE = 'reservation_reclaimed';
 
 /** The group name of rows whose model, endpoint or key is null. */
 export const NO_GROUP = '(none)';
@@ -112,9 +115,16 @@ function checkText(row: LedgerRow, name: string, value: unknown): void {
   }
 }
 
-/** What the ledger knows of a request whose process died mid-flight: spent at the amount it held, nothing of its answer. */
+/**
+ * What the ledger knows of a request whose process died mid-flight: spent at the amount it held,
+ * nothing of its answer (`status` 0: what the client got, if anything, is not known). A cascade
+ * step's row keeps its link to the request it was a step of (its id names both), so feedback, a
+ * request's steps and the escalation totals still find it; it was not delivered (a cascade writes
+ * its steps' rows before it answers, so a step without a row never reached the client).
+ */
 export function interruptedRow(h: InFlight): LedgerRow {
-  return {
+  const step = stepOfRequestId(h.requestId);
+  const row: LedgerRow = {
     requestId: h.requestId,
     at: h.at,
     keyId: h.keyId,
@@ -130,8 +140,10 @@ export function interruptedRow(h: InFlight): LedgerRow {
     latencyMs: 0,
     ttftMs: null,
     stream: false,
-    errorCode: 'reservation_reclaimed',
+    errorCode: RECLAIMED_ERROR_CODE,
   };
+  if (step !== null) row.cascade = { parentId: step.parentId, step: step.step, quality: RECLAIMED_ERROR_CODE, delivered: false };
+  return row;
 }
 
 /** Values in {@link COLUMNS} order, booleans as 0/1 (SQLite) or kept (PostgreSQL). */

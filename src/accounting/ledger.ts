@@ -39,7 +39,24 @@ export interface LedgerRow {
   cascade?: CascadeStep;
 }
 
-/** A cascade step's row: `requestId` is `<parentId>#<step>`. */
+/** A cascade step's request id: `<parentId>#<step>` (the client's request id, then the 1-based step). */
+export function stepRequestId(parentId: string, step: number): string {
+  return `${parentId}#${step}`;
+}
+
+const STEP_ID = /^(.+)#([1-9][0-9]{0,8})$/;
+
+/**
+ * The parent and step a cascade step's request id names, or null for any other id (switchyard's
+ * request ids hold no `#`; see {@link stepRequestId}). What a row reclaimed after a crash knows
+ * of its cascade: only its id was journalled.
+ */
+export function stepOfRequestId(requestId: string): { parentId: string; step: number } | null {
+  const m = STEP_ID.exec(requestId);
+  return m === null ? null : { parentId: m[1]!, step: Number(m[2]) };
+}
+
+/** A cascade step's row: `requestId` is `<parentId>#<step>` ({@link stepRequestId}). */
 export interface CascadeStep {
   /** The client's request id. */
   parentId: string;

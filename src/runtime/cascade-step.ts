@@ -3,7 +3,7 @@
  * restricted to one tier's candidates, answering into a BufferSink, its ledger row held by a
  * StepCore. What comes back is the held answer, read as an {@link Answer} for the checks.
  */
-import type { LedgerRow } from '../accounting/ledger.js';
+import { stepRequestId, type LedgerRow } from '../accounting/ledger.js';
 import type { SwitchyardError } from '../errors.js';
 import type { RoutePlan } from '../routing/resolve.js';
 import { answerFromCompletion, StreamAnswer, type Answer } from '../quality/answer.js';
@@ -30,7 +30,7 @@ export interface StepRun {
 export async function runStep(rt: RuntimeCore, call: ChatCall, n: number, plan: RoutePlan, sink: ChatSink): Promise<StepRun> {
   const core = new StepCore(rt);
   const buffer = new BufferSink(sink, () => rt.now());
-  const stepCall: ChatCall = { ...call, requestId: `${call.requestId}#${n}`, log: call.log.child({ step: n }) };
+  const stepCall: ChatCall = { ...call, requestId: stepRequestId(call.requestId, n), log: call.log.child({ step: n }) };
   await new RequestDriver(core, stepCall, buffer, { plan }).run();
   const held = buffer.held;
   const row = core.rows[0] ?? null;

@@ -8,12 +8,11 @@
  */
 import type { Logger } from 'pino';
 import type { LedgerRow, LedgerStore } from '../accounting/ledger.js';
+import { interruptedRow } from '../accounting/ledger-codec.js';
 import type { RedisReply, SharedConnection } from './connection.js';
 import type { Keys } from './keys.js';
 import type { SharedBudgetStore } from './redis-budget.js';
 import { RECLAIM, RENEW } from './scripts.js';
-
-export const RECLAIMED_ERROR_CODE = 'reservation_reclaimed';
 
 interface ReservedRow {
   requestId: string;
@@ -23,28 +22,11 @@ interface ReservedRow {
   endpoint: string | null;
 }
 
-/** A reclaimed reservation as a ledger row: spent at the reserved amount, nothing known of its answer. */
+/** A reclaimed reservation as a ledger row: spent at the reserved amount, nothing known of its answer (as a lone sidecar's journal, interruptedRow). */
 export function reclaimedRow(json: string): LedgerRow {
   const v = JSON.parse(json) as { row: string; amount: number };
   const r = JSON.parse(v.row) as ReservedRow;
-  return {
-    requestId: r.requestId,
-    at: r.at,
-    keyId: r.keyId,
-    model: r.model,
-    endpoint: r.endpoint,
-    attempts: 1,
-    promptTokens: 0,
-    completionTokens: 0,
-    cachedTokens: 0,
-    costNano: v.amount,
-    estimated: true,
-    status: 0,
-    latencyMs: 0,
-    ttftMs: null,
-    stream: false,
-    errorCode: RECLAIMED_ERROR_CODE,
-  };
+  return interruptedRow({ requestId: r.requestId, at: r.at, keyId: r.keyId, model: r.model, endpoint: r.endpoint, amountNano: v.amount });
 }
 
 export class LeaseKeeper {

@@ -264,12 +264,25 @@ export function ledgerContract(name: string, open: () => Promise<LedgerStore>): 
 export const held = (requestId: string, amountNano: number) => ({ requestId, at: 1_000, keyId: 'team-a', model: 'm', endpoint: 'm@p', amountNano });
 
 /**
- * After a process held `done` (500, then its row at 400) and `died` (700, then 900, no row) and
- * died: a new store on the same journal turns `died` into a row at 900, once; its own live
- * request is never recovered, and the journal's files (`files`) end empty.
+ * What a process holds before it dies, for {@link expectRecovered}: `done` (500, then its row at
+ * 400), `died` (700, then 900, no row) and `asked#2`, the second cascade step of request `asked`
+ * (300, no row).
+ */
+export async function holdBeforeDying(first: LedgerStore): Promise<void> {
+  await first.hold?.(held('done', 500));
+  await first.hold?.(held('died', 700));
+  await first.hold?.(held('died', 900)); // a second attempt: what it had cost plus the new reservation
+  await first.hold?.(held('asked#2', 300));
+  expect(await first.insert(makeRow({ requestId: 'done', costNano: 400 }))).toBe('inserted');
+}
+
+/**
+ * After a process held what {@link holdBeforeDying} holds and died: a new store on the same
+ * journal turns `died` into a row at 900 and `asked#2` into a row at 300 that is still step 2 of
+ * `asked`, once; its own live request is never recovered, and the journal's files (`files`) end empty.
  */
 export async function expectRecovered(second: LedgerStore, files: readonly [string, string]): Promise<void> {
-  expect(await second.recoverInFlight?.()).toBe(1);
+  expect(await second.recoverInFlight?.()).toBe(2);
   const [row] = await second.rows({ requestId: 'died' });
   expect(row).toMatchObject({
     costNano: 900,
@@ -281,8 +294,15 @@ export async function expectRecovered(second: LedgerStore, files: readonly [stri
     endpoint: 'm@p',
     at: 1_000,
   });
+  expect(row?.cascade).toBeUndefined();
+  // A cascade step keeps its link: the request's steps, feedback and the escalation totals find it.
+  const steps = await second.steps('asked');
+  expect(steps.map((r) => [r.requestId, r.costNano, r.errorCode, r.cascade])).toEqual([
+    ['asked#2', 300, 'reservation_reclaimed', { parentId: 'asked', step: 2, quality: 'reservation_reclaimed', delivered: false }],
+  ]);
+  expect(await second.recordFeedback('asked', true, 2_000)).toBe('stored');
   expect((await second.rows({ requestId: 'done' }))[0]?.costNano).toBe(400);
-  expect(await second.spentSince({}, 0)).toBe(1_300);
+  expect(await second.spentSince({}, 0)).toBe(1_600);
   // Recovered once: a second start finds nothing left.
   expect(await second.recoverInFlight?.()).toBe(0);
   // Its own live requests are never recovered; a row drops its line.

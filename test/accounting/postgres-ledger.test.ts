@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLedger } from '../../src/accounting/ledger.js';
 import { PostgresLedger } from '../../src/accounting/postgres-ledger.js';
-import { T0, expectRecovered, held, ledgerContract, makeRow } from './ledger-contract.js';
+import { T0, expectRecovered, held, holdBeforeDying, ledgerContract, makeRow } from './ledger-contract.js';
 
 const URL_ = process.env.SWITCHYARD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SCHEMA = `sy_test_${Date.now()}_${randomBytes(3).toString('hex')}`;
@@ -45,10 +45,7 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgresLedger', () =
       const table = nextTable();
       const journal = join(dir, `${table}/inflight`); // its directory is created
       const first = await PostgresLedger.open(URL_, { schema: SCHEMA, table, journal });
-      await first.hold(held('done', 500));
-      await first.hold(held('died', 700));
-      await first.hold(held('died', 900)); // a second attempt: what it had cost plus the new reservation
-      expect(await first.insert(makeRow({ requestId: 'done', costNano: 400 }))).toBe('inserted');
+      await holdBeforeDying(first);
       expect(readFileSync(`${journal}-0`, 'utf8')).toContain('"id":"died"');
       // The process dies: no row for `died`, its journal line stays (close writes nothing more).
       await first.close();

@@ -10,7 +10,7 @@ import { SQLITE_SCHEMA_VERSION, SqliteLedger } from '../../src/accounting/sqlite
 import { holdLine } from '../../src/accounting/inflight-journal.js';
 import { spanParams, spanSql } from '../../src/accounting/ledger-span.js';
 import { timeOrderedId } from '../../src/http/request-id.js';
-import { expectRecovered, held, ledgerContract, makeRow } from './ledger-contract.js';
+import { expectRecovered, held, holdBeforeDying, ledgerContract, makeRow } from './ledger-contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-ledger-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -197,10 +197,7 @@ describe('SqliteLedger in-flight journal', () => {
   it('drops an entry when its row is written, keeps the latest amount of a request, and turns leftovers into rows at start-up', async () => {
     const path = nextPath();
     const first = SqliteLedger.open(path);
-    first.hold(held('done', 500));
-    first.hold(held('died', 700));
-    first.hold(held('died', 900)); // a second attempt: what it had cost plus the new reservation
-    expect(await first.insert(makeRow({ requestId: 'done', costNano: 400 }))).toBe('inserted');
+    await holdBeforeDying(first);
     // A process that died: no close, no row for `died`; its journal says so.
     expect(readFileSync(`${path}-inflight-0`, 'utf8')).toContain('"id":"died"');
     (first as unknown as { db: Database.Database }).db.close();
