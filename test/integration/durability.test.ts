@@ -87,11 +87,11 @@ async function spendReport(h: SidecarHandle): Promise<unknown[]> {
  * A request to a hanging upstream, and the sidecar killed (SIGKILL) once the attempt reached the
  * upstream: the client sees its connection cut. The upstream's faults are cleared afterwards.
  */
-async function killMidRequest(h: SidecarHandle, client: OpenAI): Promise<void> {
+async function killMidRequest(h: SidecarHandle, client: OpenAI, headers: Record<string, string> = {}): Promise<void> {
   await sim.setFault('deepseek-chat', { kind: 'hang' });
   await sim.clearLog();
   const pending = client.chat.completions
-    .create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'in flight at the kill' }], max_tokens: 20 })
+    .create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'in flight at the kill' }], max_tokens: 20 }, { headers })
     .then(
       () => 'answered',
       () => 'cut',
@@ -251,6 +251,24 @@ describe('durability across SIGKILL', () => {
       expect([id, nano(after[id]!.spentUsd)]).toEqual([id, nano(before[id]!.spentUsd) + (hit.has(id) ? held : 0)]);
     }
     expect(await sc.waitForOutput('counted at their reserved amount')).toContain('counted at their reserved amount');
+  });
+
+  it('a cascade step in flight at the kill is still a step of its request after the restart (feedback finds it)', async () => {
+    await killMidRequest(sc, clientFor(sc, KEYS.SY_TEAM_A_KEY), { 'x-switchyard-cascade': 'on' });
+
+    sc = await startSidecar(cfg, KEYS, sc.configFile);
+    const db = new Database(ledgerFile, { readonly: true });
+    const rows = db
+      .prepare(
+        "select request_id, parent_id, step, quality, delivered, status from ledger where error_code = 'reservation_reclaimed' and parent_id is not null",
+      )
+      .all() as Array<{ request_id: string; parent_id: string }>;
+    db.close();
+    expect(rows).toHaveLength(1);
+    const parent = rows[0]!.parent_id;
+    expect(rows[0]).toEqual({ request_id: `${parent}#1`, parent_id: parent, step: 1, quality: 'reservation_reclaimed', delivered: 0, status: 0 });
+    const fb = await fetch(`${sc.url}/switchyard/feedback`, { method: 'POST', body: JSON.stringify({ request_id: parent, good: false }) });
+    expect(fb.status).toBe(200);
   });
 });
 
