@@ -26,10 +26,11 @@ const CUES: Record<Kind, string> = {
     code coding program programming programmier* programm script scripts skript skripte
     function funktion* method methode class klasse
     bug bugs debug* compil* compiler refactor* implement* implementier* regex regexp sql query queries abfrage abfragen
-    api endpoint python javascript typescript java rust golang kotlin swift php ruby bash shell powershell html css
+    api apis sdk sdks endpoint endpoints python javascript typescript java rust golang kotlin swift php ruby bash shell powershell html css
     json yaml xml dockerfile kubernetes react nodejs pandas numpy algorithm* algorithmus datenstruktur*
     snippet variable variablen loop loops schleife schleifen array arrays exception exceptions stacktrace
-    unittest unittests syntax
+    unittest unittests syntax npm pnpm pypi pip maven gradle nuget conda rubygems
+    yml database databases datenbank datenbanken docker aws azure serverless backend frontend llm llms
     fonction méthode classe programmation requête requêtes
     boucle boucles débogue déboguer débogage implément*
     código codigo función funcion método metodo clase programa programar programación

@@ -106,6 +106,13 @@ function jsonOutput(rf: unknown): boolean {
   return t === 'json_object' || t === 'json_schema';
 }
 
+const CODE_KIND = KINDS.indexOf('code');
+
+/** Programming evidence in the last turn or its context: a code cue word, an identifier (`snake_case`, `dotted.name`) or a code fence. */
+function programming(l: TextCounts, c: TextCounts): boolean {
+  return l.kindHits[CODE_KIND]! > 0 || l.identifiers > 0 || l.fences > 0 || c.kindHits[CODE_KIND]! > 0 || c.fences > 0;
+}
+
 /** The feature vector, in the order of FEATURES. */
 export function extractFeatures(req: RouteRequest): Float64Array {
   const { last: l, context: c, userTurns, system } = splitTurns(req);
@@ -134,7 +141,10 @@ export function extractFeatures(req: RouteRequest): Float64Array {
   let domain = 0;
   for (let d = 0; d < DOMAINS.length; d++) domain = Math.max(domain, x[KINDS.length + d]!);
   x[j++] = identify * domain;
-  x[j++] = sat(l.apiWords, 1);
+  // An API word counts beside programming evidence only: "package", "library", "module",
+  // "framework" (Paket, Bibliothek…) name parcels, public libraries, course modules and legal
+  // frameworks in support and business traffic, where the weak tier does as well.
+  x[j++] = programming(l, c) ? sat(l.apiWords, 1) : 0;
   x[j++] = clamp01(log2(chars / 64) / 6);
   // Words and sentences beside characters: a multi-step problem is many short sentences, a
   // pasted table or code is many characters and few words (5-fold CV on train: +0.005 mean APGR).

@@ -173,14 +173,18 @@ describe('task kinds in French, Spanish, Italian, Portuguese and Dutch', () => {
       'Drie vrienden delen de helft van twaalf appels.',
     ])
       expect(fu(text, 'math:number_words'), text).toBe(1);
+    // Beside programming evidence (a language named, code words); alone, the word may be a building.
     for (const text of [
-      'Quelle bibliothèque utiliser ?',
-      '¿Qué librería uso?',
-      'Quale libreria uso?',
-      'Qual biblioteca usar?',
-      'Welke bibliotheek gebruik ik?',
-    ])
+      'Quelle bibliothèque Python utiliser ?',
+      '¿Qué librería de JavaScript uso?',
+      'Quale libreria Java uso?',
+      'Qual biblioteca Rust usar?',
+      'Welke bibliotheek gebruik ik in mijn Python code?',
+    ]) {
       expect(fu(text, 'ask:api'), text).toBe(1);
+      const alone = text.replace(/ (de )?(Python|JavaScript|Java|Rust)| in mijn Python code/g, '');
+      expect(fu(alone, 'ask:api'), alone).toBe(0);
+    }
   });
 
   it('no new cue fires on the English words they resemble', () => {
@@ -552,11 +556,34 @@ describe('markers and structure', () => {
 
   it('ask:api: words naming a programming interface or library, English and German alike, not in code', () => {
     expect(fu('Which API of the requests library sends a multipart upload?', 'ask:api')).toBe(1);
-    expect(fu('Welche Schnittstelle der Bibliothek lädt Dateien hoch?', 'ask:api')).toBe(1);
+    expect(fu('Welche Schnittstelle der Python-Bibliothek lädt Dateien hoch?', 'ask:api')).toBe(1);
     expect(fu('Use the Paket from npm, not the SDK.', 'ask:api')).toBe(1); // mixed
+    expect(fu('Which npm package should I use for parsing CSV in Node?', 'ask:api')).toBe(1);
+    expect(fu('Which package does `requests.get` come from?', 'ask:api')).toBe(1); // an identifier is evidence too
     expect(fu('Write a poem about the sea.', 'ask:api')).toBe(0);
     expect(fu('Schreib ein Gedicht über das Meer.', 'ask:api')).toBe(0);
     expect(fu('```js\nconst api = require("library");\n```', 'ask:api')).toBe(0);
+  });
+
+  it('ask:api: a package, library, module or framework without programming evidence is a parcel, a building, a course or a policy', () => {
+    for (const text of [
+      'Where is my package? It was supposed to arrive yesterday.',
+      'Mein Paket ist noch nicht angekommen, was soll ich tun?',
+      'The library is closed on Sundays, when can I return my books?',
+      'Die Bibliothek hat sonntags geschlossen.',
+      'Which module of the course covers statistics?',
+      'Our company needs a compliance framework for GDPR. Where do we start?',
+    ])
+      expect(fu(text, 'ask:api'), text).toBe(0);
+    // The same words in a conversation about code count (the context is evidence too).
+    const req = {
+      messages: [
+        { role: 'user', content: 'My Python script fails to import.' },
+        { role: 'assistant', content: 'Which error?' },
+        { role: 'user', content: 'Which package is missing?' },
+      ],
+    };
+    expect(extractFeatures(req)[FEATURES.indexOf('ask:api')]).toBe(1);
   });
 
   it('ask:identify_domain: a who/when/which question on a subject domain, the product of the two', () => {
