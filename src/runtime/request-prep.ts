@@ -39,18 +39,28 @@ function promptBytes(messages: ReadonlyArray<{ content?: unknown }>): number {
 }
 
 /**
+ * The tool definitions' bytes as sent (JSON, UTF-8): they count toward the prompt like its text. A
+ * `JSON.stringify` of a few KB costs microseconds; the exact tokenizer ~100 µs per 2 KB, and its
+ * tables 60 MB of memory the first time.
+ */
+function toolBytes(tools: unknown): number {
+  if (!Array.isArray(tools) || tools.length === 0) return 0;
+  return Buffer.byteLength(JSON.stringify(tools) ?? '', 'utf8');
+}
+
+/**
  * Prompt tokens, an estimate for routing, TPM windows and what people see (reservations use
  * `promptBoundTokens`). The real tokenizer costs ~100 µs per 2 KB, so it runs only where the
  * count decides something: the prompt is long enough for context windows and the long-prompt
- * rule to matter. Otherwise a byte estimate serves (corrected by the upstream's usage). The
+ * rule to matter (tool definitions included). Otherwise a byte estimate serves (corrected by the upstream's usage). The
  * dry run (`POST /switchyard/route`) counts with this too, so it decides as a real request does.
  */
 export function countPrompt(call: Pick<ChatCall, 'body'>): number {
   const body = call.body;
   const ids = embeddingTokens(body);
   if (ids !== undefined) return ids;
-  const bytes = promptBytes(body.messages);
-  const exact = bytes > EXACT_COUNT_BYTES || Array.isArray(body.tools);
+  const bytes = promptBytes(body.messages) + toolBytes(body.tools);
+  const exact = bytes > EXACT_COUNT_BYTES;
   return exact ? countPromptTokens(body.messages, body.tools ?? undefined) : Math.ceil(bytes / 3) + 3 * body.messages.length + 3;
 }
 
