@@ -67,6 +67,23 @@ export const COLUMNS = [
 ] as const;
 
 /**
+ * The conflict rule of every ledger insert: insert-once by request id (a row resent after a
+ * reconnect, or reclaimed by two replicas, counts once), except that a request's own row replaces
+ * a row reclaimed for it. With Redis, a replica whose lease ran out while it was alive (Redis
+ * paused or cut for longer than `storage.leaseMs`) has its reservations reclaimed by another
+ * replica while it still serves them; the row it then writes with what the request cost is the
+ * truth, and replaces the guess. `target` is how the statement names the existing row (`ledger`,
+ * or PostgreSQL's alias), `excluded` the proposed one; `extra` columns are set too.
+ */
+export function conflictClause(target: string, excluded: string, extra: readonly string[] = []): string {
+  const set = [...COLUMNS.filter((c) => c !== 'request_id'), ...extra].map((c) => `${c} = ${excluded}.${c}`).join(', ');
+  return (
+    `ON CONFLICT (request_id) DO UPDATE SET ${set} ` +
+    `WHERE ${target}.error_code = '${RECLAIMED_ERROR_CODE}' AND ${excluded}.error_code IS DISTINCT FROM '${RECLAIMED_ERROR_CODE}'`
+  );
+}
+
+/**
  * Rejects a row that would corrupt sums: a fractional or negative count or amount would be
  * stored as REAL by SQLite and break exactness. Throws a TypeError naming the field.
  */

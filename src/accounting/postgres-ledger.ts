@@ -1,8 +1,9 @@
 /**
  * The shared ledger for replicas: the same interface on PostgreSQL through a `pg` Pool.
  *
- * Insert-once is `ON CONFLICT (request_id) DO NOTHING`, so a write resent after a reconnect,
- * or a reservation reclaimed by another replica, can never count twice. Every insert is an
+ * Insert-once by request id (`conflictClause`, ledger-codec.ts), so a write resent after a
+ * reconnect, or a reservation reclaimed by two replicas, can never count twice; a request's own
+ * row replaces a row reclaimed for it while it was still being served. Every insert is an
  * autocommitted statement: committed when the promise resolves. The table and indexes are
  * created if absent under a transaction-scoped advisory lock, so replicas booting together do
  * not race on `CREATE TABLE IF NOT EXISTS` (which is not concurrency-safe in PostgreSQL).
@@ -18,6 +19,7 @@ import { JournalLockedError } from './journal-lock.js';
 import type { InFlight, LedgerOptions, LedgerRow, LedgerStore, ModelQuality, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
 import {
   COLUMNS,
+  conflictClause,
   DEFAULT_ROWS_LIMIT,
   MAX_AT,
   MIN_AT,
@@ -63,7 +65,7 @@ const INSERT_PLACEHOLDERS = COLUMNS.map((_, i) => `$${i + 1}`).join(', ');
 export class PostgresLedger implements LedgerStore {
   private closed = false;
   private readonly cascade: PostgresCascade;
-  /** Insert-once by request id: a row already there is kept. */
+  /** Insert-once by request id: a row already there is kept, unless it was reclaimed and this is the request's own (conflictClause). */
   private readonly insertSql: string;
 
   private constructor(
@@ -75,7 +77,7 @@ export class PostgresLedger implements LedgerStore {
     private readonly journal: InFlightJournal | null,
   ) {
     this.cascade = new PostgresCascade(pool, table, feedbackTable);
-    this.insertSql = `INSERT INTO ${table} (${INSERT_COLUMNS}) VALUES (${INSERT_PLACEHOLDERS}) ON CONFLICT (request_id) DO NOTHING`;
+    this.insertSql = `INSERT INTO ${table} AS old (${INSERT_COLUMNS}) VALUES (${INSERT_PLACEHOLDERS}) ${conflictClause('old', 'EXCLUDED')}`;
   }
 
   static async open(url: string, options: LedgerOptions = {}): Promise<PostgresLedger> {

@@ -24,6 +24,7 @@ import { ensureCascadeSchema, SqliteCascade, SQLITE_ESCALATION_GROUP } from './s
 import { atInId, ID_TIME_SLACK_MS, idFloor, idTime, spanParams, spanSql, type SpanParams } from './ledger-span.js';
 import {
   COLUMNS,
+  conflictClause,
   DEFAULT_ROWS_LIMIT,
   MAX_AT,
   MIN_AT,
@@ -114,7 +115,9 @@ export class SqliteLedger implements LedgerStore {
     journal: InFlightJournal | null,
   ) {
     const placeholders = COLUMNS.map(() => '?').join(', ');
-    this.insertStmt = db.prepare(`INSERT INTO ledger (${COLUMNS.join(', ')}, at_in_id) VALUES (${placeholders}, ?) ON CONFLICT (request_id) DO NOTHING`);
+    this.insertStmt = db.prepare(
+      `INSERT INTO ledger (${COLUMNS.join(', ')}, at_in_id) VALUES (${placeholders}, ?) ${conflictClause('ledger', 'excluded', ['at_in_id'])}`,
+    );
     this.journal = journal;
     this.insertBatch = db.transaction((batch: Array<{ values: unknown[]; requestId: string }>) => batch.map((p) => this.insertStmt.run(...p.values).changes));
     const spent = (where: string) =>

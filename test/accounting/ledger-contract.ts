@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { statSync } from 'node:fs';
 import fc from 'fast-check';
 import { costOf } from '../../src/accounting/cost.js';
+import { interruptedRow } from '../../src/accounting/ledger-codec.js';
 import { NO_GROUP, type LedgerRow, type LedgerStore, type SpendGroup } from '../../src/accounting/ledger.js';
 
 const DAY = 86_400_000;
@@ -82,6 +83,32 @@ export function ledgerContract(name: string, open: () => Promise<LedgerStore>): 
       expect(await store.insert({ ...row, costNano: 999, status: 500 })).toBe('duplicate');
       expect(await store.rows({ requestId: row.requestId })).toEqual([row]);
       expect(await store.spentSince({}, 0)).toBe(123);
+    });
+
+    it("a request's own row replaces a row reclaimed for it (its replica was alive); a reclaimed row never replaces a real one", async () => {
+      const store = await fresh();
+      const real = makeRow({ costNano: 123, status: 200 });
+      const reclaimed = interruptedRow({
+        requestId: real.requestId,
+        at: real.at,
+        keyId: real.keyId,
+        model: real.model,
+        endpoint: real.endpoint,
+        amountNano: 900,
+      });
+      expect(await store.insert(reclaimed)).toBe('inserted');
+      expect(await store.insert(real)).toBe('inserted');
+      expect(await store.rows({ requestId: real.requestId })).toEqual([real]);
+      expect(await store.spentSince({}, 0)).toBe(123);
+      // Then a later reclaim of the same id (another replica's round) changes nothing, nor does a resend.
+      expect(await store.insert(reclaimed)).toBe('duplicate');
+      expect(await store.insert({ ...real, costNano: 5 })).toBe('duplicate');
+      expect(await store.rows({ requestId: real.requestId })).toEqual([real]);
+      // Two reclaims of one id count once.
+      const other = { ...reclaimed, requestId: `${real.requestId}-b` };
+      expect(await store.insert(other)).toBe('inserted');
+      expect(await store.insert({ ...other, costNano: 1 })).toBe('duplicate');
+      expect(await store.spentSince({}, 0)).toBe(123 + 900);
     });
 
     it('admits exactly one of many concurrent inserts of the same request', async () => {
