@@ -21,8 +21,9 @@ export function checkFields(
 ): void {
   for (const [key, value] of Object.entries(body)) {
     if (value === undefined || value === null || handled.has(key)) continue;
-    if (harmless[key]?.(value)) continue;
-    throw unsupported(key, why[key] ?? 'this field is not supported by switchyard');
+    // Own keys only: a body's `constructor`, `toString` or `__proto__` must not find Object.prototype's.
+    if (Object.hasOwn(harmless, key) && harmless[key]!(value)) continue;
+    throw unsupported(key, (Object.hasOwn(why, key) ? why[key] : undefined) ?? 'this field is not supported by switchyard');
   }
 }
 

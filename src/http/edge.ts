@@ -8,7 +8,7 @@ import { SwitchyardError } from '../errors.js';
 import { requestLog, type RequestLog } from '../observe/request-log.js';
 import type { Hints } from '../runtime/api.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { checkJsonDepth } from './json-limits.js';
+import { checkJsonShape } from './json-limits.js';
 import { readBody, type ServerDeps } from './server.js';
 import { parseHints } from './validate.js';
 
@@ -41,13 +41,13 @@ export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId
   const raw = await readBody(req, deps.maxBodyBytes());
   const text = raw.toString('utf8');
   if (text.trim() === '') throw new SwitchyardError('invalid_request', 'request body is empty: send a JSON object (content-type: application/json)');
-  checkJsonDepth(text);
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
     throw new SwitchyardError('invalid_request', `request body is not valid JSON: ${(err as Error).message}`);
   }
+  checkJsonShape(json);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new SwitchyardError('invalid_request', 'request body must be a JSON object');
   const hints = parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs);
   // The quality cascade checks chat answers; these routes are not cascaded (README).

@@ -8,25 +8,31 @@ import { SwitchyardError } from '../errors.js';
 /** Deepest array/object nesting a body may have; real chat requests use under 20. */
 export const MAX_JSON_DEPTH = 64;
 
-/**
- * Whether `value` nests deeper than `limit`. Iterative (no recursion to overflow), and its work
- * is bounded by the number of containers and values, never by the length of a string.
- */
-export function nestsDeeperThan(value: unknown, limit: number): boolean {
+/** Why a parsed body is refused for its shape, or null: nesting beyond `limit`, or a key named `__proto__`. */
+export function shapeProblem(value: unknown, limit: number): string | null {
   const stack: Array<[unknown, number]> = [[value, 0]];
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
     if (typeof v !== 'object' || v === null) continue;
-    if (depth + 1 > limit) return true;
-    const children: unknown[] = Array.isArray(v) ? v : Object.values(v);
-    for (const c of children) if (typeof c === 'object' && c !== null) stack.push([c, depth + 1]);
+    if (depth + 1 > limit) return `request body nests deeper than ${limit} levels`;
+    if (Array.isArray(v)) {
+      for (const c of v) if (typeof c === 'object' && c !== null) stack.push([c, depth + 1]);
+      continue;
+    }
+    for (const k of Object.keys(v)) {
+      // JSON.parse makes `"__proto__"` an own key; any copy by assignment (a spread into
+      // Object.assign, a schema library's output) would make it the copy's prototype instead, and
+      // the field would vanish or be inherited: refused, at any depth.
+      if (k === '__proto__') return 'request body has a key named "__proto__", which switchyard does not accept (at any depth)';
+      const c = (v as Record<string, unknown>)[k];
+      if (typeof c === 'object' && c !== null) stack.push([c, depth + 1]);
+    }
   }
-  return false;
+  return null;
 }
 
-/** Throws 400 when the parsed body nests deeper than MAX_JSON_DEPTH. */
-export function checkJsonDepth(value: unknown): void {
-  if (nestsDeeperThan(value, MAX_JSON_DEPTH)) {
-    throw new SwitchyardError('invalid_request', `request body nests deeper than ${MAX_JSON_DEPTH} levels`);
-  }
+/** Throws 400 when the parsed body nests deeper than MAX_JSON_DEPTH or has a `__proto__` key. */
+export function checkJsonShape(value: unknown): void {
+  const problem = shapeProblem(value, MAX_JSON_DEPTH);
+  if (problem !== null) throw new SwitchyardError('invalid_request', problem);
 }

@@ -16,7 +16,7 @@ import { checkAdmin } from './admin.js';
 import { headerCountBody, isMessagesPath, MAX_HEADER_FIELDS, onClientError } from './client-error.js';
 import { recordRefused } from './refused.js';
 import type { ApiRoute } from './edge.js';
-import { checkJsonDepth } from './json-limits.js';
+import { checkJsonShape } from './json-limits.js';
 import { checkMethod, parseTarget, routeOf } from './routes.js';
 import { HttpSink } from './sink.js';
 import { watchStalledClients } from './send-timeout.js';
@@ -160,7 +160,7 @@ async function readJson(deps: ServerDeps, req: IncomingMessage, hook?: BodyGone)
   } catch (err) {
     throw new SwitchyardError('invalid_request', `request body is not valid JSON: ${(err as Error).message}`);
   }
-  checkJsonDepth(json);
+  checkJsonShape(json);
   return json;
 }
 

@@ -113,6 +113,61 @@ describe('nesting', () => {
     expect(r.text).toMatch(/64 levels/);
   });
 
+  // Each API's reader checks the parsed body (the Messages, Responses and embeddings routes checked
+  // the raw text, a no-op, and a body 6,000 levels deep overflowed the stack: a 500).
+  const ROUTES: Array<[string, (deep: string) => string, RegExp]> = [
+    ['/v1/messages', (d) => `{"model":"claude-sonnet-4.5","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"metadata":${d}}`, /"type":"error"/],
+    ['/v1/messages/count_tokens', (d) => `{"model":"claude-sonnet-4.5","messages":[{"role":"user","content":"hi"}],"metadata":${d}}`, /"type":"error"/],
+    ['/v1/responses', (d) => `{"model":"gpt-4.1","input":"hi","metadata":${d}}`, /"error":\{"message"/],
+    ['/v1/embeddings', (d) => `{"model":"text-embedding-3-small","input":"hi","x":${d}}`, /"error":\{"message"/],
+  ];
+  it.each(ROUTES)("on %s a body nested 65 or 6,000 levels deep is 400 in the API's own shape", async (path, body, shape) => {
+    for (const depth of [65, 6_000]) {
+      const r = await fetch(`${env.sc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(nested(depth)) });
+      const text = await r.text();
+      expect([path, depth, r.status]).toEqual([path, depth, 400]);
+      expect(text).toMatch(/64 levels/);
+      expect(text).toMatch(shape);
+    }
+  });
+
+  it.each([
+    ...ROUTES.map(([p, b, s]) => [p, b, s] as const),
+    ['/v1/chat/completions', (d: string) => `{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}],"metadata":${d}}`, /"error":\{"message"/] as const,
+  ])('on %s a key named __proto__, at the top or deeper, is 400 naming it', async (path, body, shape) => {
+    // At the top (its value an object, as a pollution attempt sends it) and deep inside a field.
+    for (const sent of ['{"__proto__":{"seed":1},' + body('1').slice(1), body('{"a":[{"__proto__":1}]}')]) {
+      const r = await fetch(`${env.sc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: sent });
+      const got = await r.text();
+      expect([path, sent, r.status]).toEqual([path, sent, 400]);
+      expect(got).toContain('__proto__');
+      expect(got).toMatch(shape);
+    }
+  });
+
+  // The allow-lists of the translated APIs were looked up as plain objects: `constructor` was
+  // accepted, `__defineGetter__` a 500, `hasOwnProperty` a 400 quoting JavaScript source.
+  it.each([
+    ['/v1/responses', { model: 'gpt-4.1', input: 'hi' }],
+    ['/v1/embeddings', { model: 'text-embedding-3-small', input: 'hi' }],
+  ])('on %s a field named like an Object.prototype member is 400 naming it', async (path, base) => {
+    for (const key of ['constructor', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', '__defineGetter__', '__lookupGetter__']) {
+      const r = await fetch(`${env.sc.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...base, [key]: 1 }),
+      });
+      const text = await r.text();
+      expect([key, r.status]).toEqual([key, 400]);
+      expect(isOpenAIError(text)).toBe(true);
+      expect((JSON.parse(text) as { error: { message: string; param: string } }).error).toMatchObject({
+        param: key,
+        message: expect.stringMatching(/not supported/),
+      });
+      expect(text).not.toContain('native code');
+    }
+  });
+
   it('brackets inside strings do not count', async () => {
     const r = await post({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: '['.repeat(500) }] });
     expect(r.status).toBe(200);
