@@ -69,8 +69,8 @@ export function headerCountBody(count: number, anthropic = false): string {
 }
 
 /** The raw bytes of a complete HTTP/1.1 error response that closes the connection: OpenAI's error shape, or Anthropic's (`anthropic`). */
-export function rawErrorResponse(status: number, reason: string, code: string, anthropic = false): string {
-  const message = MESSAGES[status] ?? reason;
+export function rawErrorResponse(status: number, reason: string, code: string, anthropic = false, text?: string): string {
+  const message = text ?? MESSAGES[status] ?? reason;
   const body = JSON.stringify(
     anthropic ? { type: 'error', error: { type: 'invalid_request_error', message } } : { error: { message, type: 'invalid_request_error', param: null, code } },
   );
@@ -90,6 +90,25 @@ export function onClientError(err: ParserError, socket: Duplex, onLog: (code: st
     onLog(err.code, s.status);
     socket.end(rawErrorResponse(s.status, s.reason, s.code, refusedMessagesRequest(err.rawPacket)));
     // A peer that never reads must not keep the socket open.
+    setTimeout(() => socket.destroy(), 1000).unref();
+  } catch {
+    socket.destroy();
+  }
+}
+
+/** The `connect` listener of the server: a CONNECT request gets a 405 in the API's own shape, and the connection is closed. */
+export function refuseConnect(req: { url?: string }, socket: Duplex): void {
+  try {
+    const target = (req.url ?? '').slice(0, 200);
+    socket.end(
+      rawErrorResponse(
+        405,
+        'Method Not Allowed',
+        'method_not_allowed',
+        isMessagesPath(target.split('?')[0] ?? ''),
+        'CONNECT is not supported: switchyard is an API endpoint, not a proxy; send POST /v1/chat/completions (or another /v1 route) to it',
+      ),
+    );
     setTimeout(() => socket.destroy(), 1000).unref();
   } catch {
     socket.destroy();

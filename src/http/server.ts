@@ -4,6 +4,7 @@
  * error is OpenAI-shaped and every response carries `x-request-id`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { anthropicError, anthropicModel, anthropicModelsList } from '../apis/messages-output.js';
@@ -13,7 +14,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { inScope, traceAnswered } from '../runtime/request-scope.js';
 import type { ClientKeys } from './auth.js';
 import { checkAdmin } from './admin.js';
-import { headerCountBody, isMessagesPath, MAX_HEADER_FIELDS, onClientError } from './client-error.js';
+import { headerCountBody, isMessagesPath, MAX_HEADER_FIELDS, onClientError, refuseConnect } from './client-error.js';
 import { recordRefused } from './refused.js';
 import type { ApiRoute } from './edge.js';
 import { checkJsonShape } from './json-limits.js';
@@ -209,7 +210,9 @@ async function routeDryRun(deps: ServerDeps, req: IncomingMessage, res: ServerRe
 }
 
 export function createHttpServer(deps: ServerDeps): Server {
-  const server = createServer({ keepAliveTimeout: 65_000, ...timeouts(deps.requestTimeoutMs ?? 30_000) }, (req, res) => {
+  // A request without a Host header is served (a loopback sidecar routes nothing by it); node's
+  // own refusal of it was a bare 400 with no body, outside every handler.
+  const server = createServer({ keepAliveTimeout: 65_000, requireHostHeader: false, ...timeouts(deps.requestTimeoutMs ?? 30_000) }, (req, res) => {
     // The request id is always switchyard's own (unique, time-ordered): it keys the ledger row, so a
     // client id reused across requests must not make two requests one row (spend would leave the
     // ledger). A client's own id (`x-client-request-id`, or `x-request-id` as some SDKs send it)
@@ -368,6 +371,9 @@ export function createHttpServer(deps: ServerDeps): Server {
   watchStalledClients(server, deps.sendTimeoutMs ?? 60_000, (ms) =>
     deps.log.info({ sendTimeoutMs: ms }, 'closed a connection whose client took none of its answer for server.sendTimeoutMs'),
   );
+  // CONNECT is a proxy's method: node hands it to 'connect' listeners and, with none, drops the
+  // socket without a byte. Refused in the API's own shape instead.
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => refuseConnect(req, socket));
   server.on('clientError', (err: Error & { code?: string }, socket) =>
     onClientError(err, socket, (code, status) => deps.log.debug({ code, status }, 'refused a request the HTTP parser could not accept')),
   );

@@ -149,6 +149,25 @@ describe('methods a route does not serve', () => {
   });
 });
 
+describe('a request without a Host header, and CONNECT', () => {
+  it('a request without a Host header is served (node answered a bare 400 with no body)', async () => {
+    const r = await rawRequest(sc.url, 'GET /v1/models HTTP/1.1\r\nconnection: close\r\n\r\n');
+    expect(r.status).toBe(200);
+    expect((JSON.parse(r.body) as { object: string }).object).toBe('list');
+  });
+
+  it("CONNECT gets a 405 in the API's own shape, then the connection closes (node dropped the socket without a byte)", async () => {
+    const openai = await rawRequest(sc.url, 'CONNECT api.openai.com:443 HTTP/1.1\r\nhost: api.openai.com:443\r\n\r\n');
+    expect(openai.status).toBe(405);
+    expect(openai.headers).toMatch(/\r\nconnection: close/i);
+    expect(isOpenAIError(openai.body)).toBe(true);
+    expect(openai.body).toContain('CONNECT is not supported');
+    const anthropic = await rawRequest(sc.url, 'CONNECT /v1/messages HTTP/1.1\r\nhost: x\r\n\r\n');
+    expect(anthropic.status).toBe(405);
+    expect(JSON.parse(anthropic.body)).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+  });
+});
+
 describe('an Expect header', () => {
   const post = (path: string, expectation: string) =>
     `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\nexpect: ${expectation}\r\n\r\n{}`;
