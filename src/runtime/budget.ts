@@ -19,13 +19,18 @@ import type { Config } from '../config/schema.js';
 import { usdToNano } from '../accounting/money.js';
 import type { EndpointHandle } from './endpoints.js';
 
-export type ReserveResult = { ok: true; budgets: string[] } | { ok: false; budget: string; limit: number; spent: number; reserved: number };
+/**
+ * A reservation's answer. `closed`: a shared store found the endpoint's gate (window, cooldown,
+ * probe slot, or its local availability) closed, reserved nothing and took no window slot: the
+ * caller must pick again, whatever its own availability check says by then.
+ */
+export type ReserveResult = { ok: true; budgets: string[]; closed?: true } | { ok: false; budget: string; limit: number; spent: number; reserved: number };
 
 /**
  * The endpoint an attempt is about to use. A shared store decides its windows, cooldown and
  * probe slot in the same step as the budgets; when they are closed it tells the endpoint actor
- * (`window.exhausted`) and grants nothing (`budgets: []`), so the caller's availability
- * re-check fails and it picks again. The in-process store ignores it (the actor decides).
+ * (`window.exhausted`) and grants nothing (`budgets: []`, `closed`), and the caller picks
+ * again. The in-process store ignores it (the actor decides).
  */
 export interface ReserveGate {
   endpoint: EndpointHandle;

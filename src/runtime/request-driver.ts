@@ -291,7 +291,8 @@ export class RequestDriver {
       if (!this.overBudget.includes(note)) this.overBudget.push(note);
       return { type: 'budget.refused', at, budget: grant.budget, limit: grant.limit, spent: grant.spent, reserved: grant.reserved };
     }
-    const slotGone = this.picked === null || !availability(this.picked, at, this.est).ok;
+    // A closed gate (a shared store's answer) reserved nothing: pick again even if the endpoint looks open by now.
+    const slotGone = grant.closed === true || this.picked === null || !availability(this.picked, at, this.est).ok;
     return { type: 'budget.granted', at, budgets: grant.budgets, slotGone };
   }
 

@@ -135,7 +135,7 @@ export class SharedBudgetStore implements BudgetStore {
             // Unavailable locally (circuit, maxConcurrent, own window): the caller will not use
             // this grant, so its window slots go back at once instead of being lost to every replica.
             this.undo(r.res, r.gate);
-            return { ok: true, budgets: [] };
+            return { ok: true, budgets: [], closed: true };
           }
         }
         if (r.budgets.length > 0 || (r.gate && this.isProbe(r.gate))) this.open.set(r.requestId, { res: r.res, budgetKeys: r.budgetKeys });
@@ -159,14 +159,22 @@ export class SharedBudgetStore implements BudgetStore {
 
   /**
    * The endpoint's shared window, cooldown or probe slot is closed until `at`: the local actor
-   * learns it, the caller's availability re-check fails and it picks again (or queues until
-   * then). Applied a macrotask later, so that grants answered in the same batch of replies are
+   * learns it, and the grant is `closed`, so the caller picks again (or queues until then). Not
+   * left to the caller's availability re-check alone: a `retryAt` already past on this
+   * process's clock made the endpoint look open, and the attempt went out with nothing
+   * reserved in the shared budgets and no window slot. Applied a macrotask later, so that grants answered in the same batch of replies are
    * re-checked and dispatched first instead of being turned away by this throttle.
    */
   private async wait(reply: RedisReply[], gate: ReserveGate | undefined): Promise<ReserveResult> {
     await new Promise<void>((resolve) => setImmediate(resolve));
-    gate?.endpoint.actor.send({ type: 'window.exhausted', at: this.d.now(), retryAt: Number(str(reply[1])), reason: `shared ${str(reply[2])}` });
-    return { ok: true, budgets: [] };
+    // `at` is on Redis's clock: the wait it means, from Redis's `now`, is put on this process's
+    // clock (a clock ahead of Redis's saw the window open already, and picked again at once).
+    const at = Number(str(reply[1]));
+    const redisNow = Number(str(reply[3]));
+    const now = this.d.now();
+    const retryAt = Number.isFinite(redisNow) && reply[3] !== undefined ? now + Math.max(1, at - redisNow) : at;
+    gate?.endpoint.actor.send({ type: 'window.exhausted', at: now, retryAt, reason: `shared ${str(reply[2])}` });
+    return { ok: true, budgets: [], closed: true };
   }
 
   private undo(res: string, gate: ReserveGate): void {

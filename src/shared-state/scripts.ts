@@ -27,7 +27,7 @@ end`;
 /**
  * reserve: KEYS = epoch, reservation, owned set, rpm, tpm, cooldown, probe, key-rpm, key-once, budget keys…
  * ARGV = owner, amount, rpm, tpm, tokens, probeMs, keyRpm, periodMs, row (JSON for a reclaim), budget limits…
- * Replies: {'empty'} | {'late', state} | {'seed', i} | {'wait', at, why} | {'keyrpm', at}
+ * Replies: {'empty'} | {'late', state} | {'seed', i} | {'wait', at, why, now} | {'keyrpm', at}
  *        | {'refused', i, limit, spent, reserved} | {'ok', now, spent1, reserved1, …}
  */
 export const RESERVE = `${GCRA}
@@ -45,15 +45,15 @@ ${NOW}
 local amount = tonumber(ARGV[2])
 local period = tonumber(ARGV[8])
 local cd = tonumber(redis.call('GET', KEYS[6]) or '0')
-if cd > now then return {'wait', n(cd), 'cooldown'} end
+if cd > now then return {'wait', n(cd), 'cooldown', n(now)} end
 local probeMs = tonumber(ARGV[6])
 if probeMs > 0 and redis.call('EXISTS', KEYS[7]) == 1 then
-  return {'wait', n(now + math.max(1, redis.call('PTTL', KEYS[7]))), 'probe'}
+  return {'wait', n(now + math.max(1, redis.call('PTTL', KEYS[7]))), 'probe', n(now)}
 end
 local rpmTat, rpmAt = gcra(KEYS[4], now, 1, tonumber(ARGV[3]), period)
-if not rpmTat then return {'wait', n(math.ceil(rpmAt)), 'rpm'} end
+if not rpmTat then return {'wait', n(math.ceil(rpmAt)), 'rpm', n(now)} end
 local tpmTat, tpmAt = gcra(KEYS[5], now, tonumber(ARGV[5]), tonumber(ARGV[4]), period)
-if not tpmTat then return {'wait', n(math.ceil(tpmAt)), 'tpm'} end
+if not tpmTat then return {'wait', n(math.ceil(tpmAt)), 'tpm', n(now)} end
 local keyRpm = tonumber(ARGV[7])
 local keyTat = nil
 if keyRpm > 0 and redis.call('EXISTS', KEYS[9]) == 0 then

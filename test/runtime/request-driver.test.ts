@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { openLedger, type InFlight } from '../../src/accounting/ledger.js';
 import { configSchema } from '../../src/config/schema.js';
 import type { ChatCall } from '../../src/runtime/api.js';
+import type { BudgetStore } from '../../src/runtime/budget.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import type { Scheduler } from '../../src/runtime/scheduler.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
@@ -179,6 +180,32 @@ describe('request driver on a simulated clock', () => {
     clock.advance(1);
     await done;
     expect([sink.status, sink.headers['x-switchyard-attempts'], upstreamCalls('up-a')]).toEqual([200, '2', 2]);
+  });
+
+  it("a shared store's closed gate reserved nothing: the request picks again and is sent only on a real grant, even though the endpoint looks open", async () => {
+    const r = await runtime();
+    const budget = r.budget;
+    const answers: string[] = [];
+    let first = true;
+    // As a shared store answers when Redis said "wait" (or undid a grant): nothing reserved, no window slot.
+    (r as { budget: BudgetStore }).budget = {
+      ...budget,
+      lines: () => budget.lines(),
+      settle: (...a: Parameters<BudgetStore['settle']>) => budget.settle(...a),
+      release: (...a: Parameters<BudgetStore['release']>) => budget.release(...a),
+      reserve: (...a: Parameters<BudgetStore['reserve']>) => {
+        if (first) {
+          first = false;
+          answers.push('closed');
+          return { ok: true, budgets: [], closed: true };
+        }
+        answers.push('granted');
+        return budget.reserve(...a);
+      },
+    };
+    const { sink, done } = start(r);
+    await done;
+    expect([sink.status, answers, upstreamCalls('up-a')]).toEqual([200, ['closed', 'granted'], 1]);
   });
 
   it('a 500 once: one quick retry after the jittered backoff (half of base with rng 0)', async () => {
