@@ -101,8 +101,14 @@ export class LeaseKeeper {
     const pending = (await conn.run(RECLAIM, [keys.replicas, keys.reclaimed], [keys.tag, this.d.owner])) as string[];
     for (let i = 0; i + 1 < pending.length; i += 2) {
       const row = reclaimedRow(pending[i + 1]!);
-      await this.d.ledger.insert(row);
+      const written = await this.d.ledger.insert(row);
       await conn.redis.hdel(keys.reclaimed, pending[i]!);
+      // Every replica's round may take the same pending row; the one whose insert wrote it says so,
+      // once. A duplicate: another replica wrote it, or the request's own row was there already.
+      if (written !== 'inserted') {
+        this.d.log.debug({ requestId: row.requestId }, 'a reclaimed reservation already had its ledger row');
+        continue;
+      }
       this.d.store.counters.reclaimed++;
       this.d.log.warn(
         { requestId: row.requestId, costNano: row.costNano, endpoint: row.endpoint },
