@@ -170,6 +170,8 @@ function toolChoice(v: unknown, declared: string[]): unknown {
 function responseFormat(text: unknown): unknown {
   if (!isObj(text)) throw unsupported('text', 'expected an object');
   if (present(text.verbosity)) throw unsupported('text.verbosity', 'verbosity is not supported');
+  for (const k of Object.keys(text))
+    if (k !== 'format' && k !== 'verbosity' && present(text[k])) throw unsupported(`text.${k}`, 'this field is not supported by switchyard');
   const f = text.format;
   if (!present(f)) return undefined;
   if (!isObj(f)) throw unsupported('text.format', 'expected an object');

@@ -118,6 +118,8 @@ describe('Responses → chat', () => {
     [{ input: [{ type: 'item_reference', id: 'x' }] }, 'input[0].type'],
     [{ input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'f' }] }] }, 'input[0].content[0].type'],
     [{ text: { format: { type: 'text' }, verbosity: 'low' } }, 'text.verbosity'],
+    [{ text: { format: { type: 'text' }, foo: 1 } }, 'text.foo'],
+    [{ max_output_tokens: 2 ** 53 }, 'max_output_tokens'],
     [{ max_output_tokens: 0 }, 'max_output_tokens'],
     [{ tool_choice: { type: 'function', name: 'f' } }, 'tool_choice'],
     [{ tools: [{ type: 'function', name: 'g' }], tool_choice: { type: 'function', name: 'f' } }, 'tool_choice'],
@@ -213,6 +215,7 @@ describe('Messages → chat and back', () => {
       [{ temperature: 'hot' }, 'temperature: expected a number from 0 to 1'],
       [{ temperature: 1.5 }, 'temperature: expected a number from 0 to 1'],
       [{ top_p: 2 }, 'top_p: expected a number from 0 to 1'],
+      [{ max_tokens: 2 ** 53 }, 'max_tokens: expected a positive integer <= 9007199254740991'],
     ];
     for (const [over, message] of cases) expect(() => translateMessages({ ...base, ...over })).toThrow(message);
     expect(translateMessages({ ...base, temperature: 0.5, top_p: 0.9 })).toMatchObject({ temperature: 0.5, top_p: 0.9 });
