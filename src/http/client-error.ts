@@ -77,20 +77,44 @@ export function rawErrorResponse(status: number, reason: string, code: string, a
   return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
 
+const isEmitter = (x: unknown): x is { once(ev: string, fn: () => void): unknown } => typeof (x as { once?: unknown }).once === 'function';
+
 /** The `clientError` listener of the server. */
 export function onClientError(err: ParserError, socket: Duplex, onLog: (code: string | undefined, status: number) => void): void {
   try {
-    // A reset socket has no one to answer; a response already under way must not be corrupted.
-    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent === true) {
+    // A reset socket has no one to answer. A response under way is never corrupted: the refusal
+    // waits for it (below).
+    const inFlight = (socket as Duplex & { _httpMessage?: unknown })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
     const s = clientErrorStatus(err.code);
     onLog(err.code, s.status);
-    socket.end(rawErrorResponse(s.status, s.reason, s.code, refusedMessagesRequest(err.rawPacket)));
-    // A peer that never reads must not keep the socket open.
-    setTimeout(() => socket.destroy(), 1000).unref();
+    const answer = rawErrorResponse(s.status, s.reason, s.code, refusedMessagesRequest(err.rawPacket));
+    const refuse = (): void => {
+      if (!socket.writable) return void socket.destroy();
+      socket.end(answer);
+      // A peer that never reads must not keep the socket open.
+      setTimeout(() => socket.destroy(), 1000).unref();
+    };
+    // Bytes pipelined behind a request still being served: that request is answered first (it
+    // was whole and valid), then the refusal, then the connection closes. Ending the socket at
+    // once cut it off and logged it as a client that went away.
+    // Only when that request was whole: bytes refused inside its own body (a bad chunk) are its own error.
+    const whole = (inFlight as { req?: { complete?: boolean } } | null | undefined)?.req?.complete === true;
+    if (whole && (inFlight as { writableFinished?: boolean }).writableFinished !== true && isEmitter(inFlight)) {
+      let done = false;
+      const after = (): void => {
+        if (done) return;
+        done = true;
+        refuse();
+      };
+      inFlight.once('finish', after);
+      inFlight.once('close', after);
+      return;
+    }
+    refuse();
   } catch {
     socket.destroy();
   }

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar, testConfig, type SidecarHandle } from '../integration/harness.js';
+import { connect } from 'node:net';
 import { isOpenAIError, rawRequest } from './raw.js';
 
 let sc: SidecarHandle;
@@ -74,6 +75,34 @@ describe("requests node's HTTP parser refuses", () => {
     expect(isOpenAIError(a.body), a.body).toBe(true);
     expect(a.headers).toMatch(/connection: close/i);
     expect((await fetch(`${sc.url}/healthz`)).status).toBe(200);
+  });
+});
+
+/** Everything the server sends for `bytes` until it closes the connection (or `waitMs` passes). */
+function untilClosed(base: string, bytes: string, waitMs = 5000): Promise<string> {
+  const u = new URL(base);
+  return new Promise((resolve) => {
+    const sock = connect(Number(u.port), u.hostname);
+    const parts: Buffer[] = [];
+    const timer = setTimeout(() => sock.destroy(), waitMs);
+    sock.on('connect', () => sock.write(bytes));
+    sock.on('data', (d: Buffer) => parts.push(d));
+    sock.on('error', () => undefined);
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(parts).toString('latin1'));
+    });
+  });
+}
+
+describe('bytes the parser refuses, pipelined behind a whole request', () => {
+  it('the whole request is answered first, then the refusal, then the connection closes (it was cut off as a client gone)', async () => {
+    const body = JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] });
+    const bytes = `POST /switchyard/route HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}GARBAGE\r\n\r\n`;
+    const all = await untilClosed(sc.url, bytes);
+    expect([...all.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]))).toEqual([200, 400]);
+    expect(all).toContain('"model":"gpt-4.1"');
+    expect(all).toMatch(/malformed HTTP request/);
   });
 });
 
