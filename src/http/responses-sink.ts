@@ -19,6 +19,14 @@ export interface ResponsesSinkOptions {
   log: RequestLog;
 }
 
+/** Chat fields a Responses request names otherwise (responses-request.ts translates them). */
+const RESPONSES_PARAM: Record<string, string> = {
+  response_format: 'text.format',
+  max_tokens: 'max_output_tokens',
+  max_completion_tokens: 'max_output_tokens',
+  messages: 'input',
+};
+
 export class ResponsesSink extends ApiSink {
   private writer: ResponsesStreamWriter | null = null;
 
@@ -30,7 +38,16 @@ export class ResponsesSink extends ApiSink {
   }
 
   protected errorBody(err: SwitchyardError): unknown {
-    return errorBody(err).body;
+    const body = errorBody(err).body as { error?: { message?: unknown; param?: unknown } };
+    // An error about a chat field the translation made names the Responses field the client sent.
+    const e = body.error;
+    const param = e?.param;
+    if (e && typeof param === 'string' && Object.hasOwn(RESPONSES_PARAM, param)) {
+      const to = RESPONSES_PARAM[param]!;
+      e.param = to;
+      if (typeof e.message === 'string') e.message = e.message.replace(new RegExp(`\\b${param}\\b`, 'g'), to);
+    }
+    return body;
   }
 
   private async save(assistant: ChatMessage, response: Record<string, unknown>): Promise<void> {

@@ -354,6 +354,15 @@ describe('POST /v1/responses', () => {
     expect(((await bad.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
   });
 
+  it('a field an Anthropic model cannot take is refused naming the Responses field the client sent (text.format), not the chat field it became', async () => {
+    for (const format of [{ type: 'json_object' as const }, { type: 'json_schema' as const, name: 's', schema: { type: 'object' } }]) {
+      const err = await sc.client.responses.create({ model: 'claude-sonnet-4.5', input: 'x', text: { format } }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ status: 400, param: 'text.format' });
+      expect((err as Error).message).toMatch(/text\.format/);
+      expect((err as Error).message).not.toMatch(/response_format/);
+    }
+  });
+
   it('refuses a stream flag that is not a boolean (a string "true" is not a stream request answered as JSON)', async () => {
     for (const stream of ['"true"', '1', '{}']) {
       const r = await fetch(`${sc.url}/v1/responses`, {
