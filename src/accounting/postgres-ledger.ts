@@ -1,9 +1,9 @@
 /**
  * The shared ledger for replicas: the same interface on PostgreSQL through a `pg` Pool.
  *
- * Insert-once by request id (`conflictClause`, ledger-codec.ts), so a write resent after a
- * reconnect, or a reservation reclaimed by two replicas, can never count twice; a request's own
- * row replaces a row reclaimed for it while it was still being served. Every insert is an
+ * Insert-once by request id, so a write resent after a reconnect, or a reservation reclaimed by
+ * two replicas, can never count twice; a request's own row replaces a row reclaimed for it while
+ * it was still being served (`replaceReclaimedSql`, ledger-codec.ts). Every insert is an
  * autocommitted statement: committed when the promise resolves. The table and indexes are
  * created if absent under a transaction-scoped advisory lock, so replicas booting together do
  * not race on `CREATE TABLE IF NOT EXISTS` (which is not concurrency-safe in PostgreSQL).
@@ -19,7 +19,8 @@ import { JournalLockedError } from './journal-lock.js';
 import type { InFlight, LedgerOptions, LedgerRow, LedgerStore, ModelQuality, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
 import {
   COLUMNS,
-  conflictClause,
+  RECLAIMED_ERROR_CODE,
+  replaceReclaimedSql,
   DEFAULT_ROWS_LIMIT,
   MAX_AT,
   MIN_AT,
@@ -65,8 +66,10 @@ const INSERT_PLACEHOLDERS = COLUMNS.map((_, i) => `$${i + 1}`).join(', ');
 export class PostgresLedger implements LedgerStore {
   private closed = false;
   private readonly cascade: PostgresCascade;
-  /** Insert-once by request id: a row already there is kept, unless it was reclaimed and this is the request's own (conflictClause). */
+  /** Insert-once by request id: a row already there is kept. */
   private readonly insertSql: string;
+  /** A request's own row over a row reclaimed for it (replaceReclaimedSql). */
+  private readonly replaceSql: string;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -77,7 +80,8 @@ export class PostgresLedger implements LedgerStore {
     private readonly journal: InFlightJournal | null,
   ) {
     this.cascade = new PostgresCascade(pool, table, feedbackTable);
-    this.insertSql = `INSERT INTO ${table} AS old (${INSERT_COLUMNS}) VALUES (${INSERT_PLACEHOLDERS}) ${conflictClause('old', 'EXCLUDED')}`;
+    this.insertSql = `INSERT INTO ${table} (${INSERT_COLUMNS}) VALUES (${INSERT_PLACEHOLDERS}) ON CONFLICT (request_id) DO NOTHING`;
+    this.replaceSql = replaceReclaimedSql(table, (i) => `$${i + 1}`);
   }
 
   static async open(url: string, options: LedgerOptions = {}): Promise<PostgresLedger> {
@@ -111,13 +115,12 @@ export class PostgresLedger implements LedgerStore {
 
   async insert(row: LedgerRow): Promise<'inserted' | 'duplicate'> {
     validateRow(row);
-    const result = await this.pool.query(
-      this.insertSql,
-      rowValues(row, (b) => b),
-    );
+    const values = rowValues(row, (b) => b);
+    let written = (await this.pool.query(this.insertSql, values)).rowCount === 1;
+    if (!written && row.errorCode !== RECLAIMED_ERROR_CODE) written = (await this.pool.query(this.replaceSql, [...values.slice(1), values[0]])).rowCount === 1;
     // Committed (autocommit): the request's journal line is no longer needed.
     this.journal?.settled(row.requestId);
-    return result.rowCount === 1 ? 'inserted' : 'duplicate';
+    return written ? 'inserted' : 'duplicate';
   }
 
   /** A lone sidecar's journal line (written with the other holds of this turn); none without a journal. */

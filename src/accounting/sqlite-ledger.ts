@@ -24,7 +24,8 @@ import { ensureCascadeSchema, SqliteCascade, SQLITE_ESCALATION_GROUP } from './s
 import { atInId, ID_TIME_SLACK_MS, idFloor, idTime, spanParams, spanSql, type SpanParams } from './ledger-span.js';
 import {
   COLUMNS,
-  conflictClause,
+  RECLAIMED_ERROR_CODE,
+  replaceReclaimedSql,
   DEFAULT_ROWS_LIMIT,
   MAX_AT,
   MIN_AT,
@@ -96,6 +97,8 @@ type Scoped = SpanParams & { keyId?: string; model?: string };
 
 export class SqliteLedger implements LedgerStore {
   private readonly insertStmt: Database.Statement<unknown[], unknown>;
+  /** A request's own row over a row reclaimed for it (replaceReclaimedSql). */
+  private readonly replaceStmt: Database.Statement<unknown[], unknown>;
   private readonly spentStmts: Record<'any' | 'key' | 'model' | 'both', Database.Statement<[Scoped], { total: unknown }>>;
   private readonly groupStmts: Record<SpendGroup, Database.Statement<[SpanParams & { none: string }], Record<string, unknown>>>;
   /** The id of the n-th newest row found by id, and the newest rows of each kind (see `rows`). */
@@ -103,9 +106,15 @@ export class SqliteLedger implements LedgerStore {
   private readonly recentByIdStmt: Database.Statement<[{ lo: string; n: number }], DbRow>;
   private readonly recentByAtStmt: Database.Statement<[number], DbRow>;
   private readonly byIdStmt: Database.Statement<[string], DbRow>;
-  private pending: Array<{ values: unknown[]; requestId: string; resolve: (r: 'inserted' | 'duplicate') => void; reject: (e: unknown) => void }> = [];
+  private pending: Array<{
+    values: unknown[];
+    requestId: string;
+    reclaim: boolean;
+    resolve: (r: 'inserted' | 'duplicate') => void;
+    reject: (e: unknown) => void;
+  }> = [];
   private flushScheduled = false;
-  private readonly insertBatch: (batch: Array<{ values: unknown[]; requestId: string }>) => number[];
+  private readonly insertBatch: (batch: Array<{ values: unknown[]; requestId: string; reclaim: boolean }>) => number[];
   private readonly cascade: SqliteCascade;
   /** A file store's in-flight journal (inflight-journal.ts); none in memory. */
   private readonly journal: InFlightJournal | null;
@@ -115,11 +124,10 @@ export class SqliteLedger implements LedgerStore {
     journal: InFlightJournal | null,
   ) {
     const placeholders = COLUMNS.map(() => '?').join(', ');
-    this.insertStmt = db.prepare(
-      `INSERT INTO ledger (${COLUMNS.join(', ')}, at_in_id) VALUES (${placeholders}, ?) ${conflictClause('ledger', 'excluded', ['at_in_id'])}`,
-    );
+    this.insertStmt = db.prepare(`INSERT INTO ledger (${COLUMNS.join(', ')}, at_in_id) VALUES (${placeholders}, ?) ON CONFLICT (request_id) DO NOTHING`);
+    this.replaceStmt = db.prepare(replaceReclaimedSql('ledger', () => '?', ['at_in_id']));
     this.journal = journal;
-    this.insertBatch = db.transaction((batch: Array<{ values: unknown[]; requestId: string }>) => batch.map((p) => this.insertStmt.run(...p.values).changes));
+    this.insertBatch = db.transaction((batch: Array<{ values: unknown[]; requestId: string; reclaim: boolean }>) => batch.map((p) => this.write(p)));
     const spent = (where: string) =>
       db.prepare<[Scoped], { total: unknown }>(`SELECT COALESCE(SUM(cost_nano), 0) AS total FROM (${spanSql('cost_nano', where)})`).safeIntegers(true);
     this.spentStmts = {
@@ -188,12 +196,19 @@ export class SqliteLedger implements LedgerStore {
       return Promise.reject(err);
     }
     return new Promise((resolve, reject) => {
-      this.pending.push({ values: sqliteValues(row), requestId: row.requestId, resolve, reject });
+      this.pending.push({ values: sqliteValues(row), requestId: row.requestId, reclaim: row.errorCode === RECLAIMED_ERROR_CODE, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
       }
     });
+  }
+
+  /** One row: inserted once by id, or over a row reclaimed for it when it is the request's own. 1 when written. */
+  private write(p: { values: unknown[]; reclaim: boolean }): number {
+    const n = this.insertStmt.run(...p.values).changes;
+    if (n === 1 || p.reclaim) return n;
+    return this.replaceStmt.run(...p.values.slice(1), p.values[0]).changes;
   }
 
   /** Commit every queued row in one transaction; if it fails, row by row so one bad row fails alone. */
@@ -211,7 +226,7 @@ export class SqliteLedger implements LedgerStore {
     } catch {
       for (const p of batch) {
         try {
-          const inserted = this.insertStmt.run(...p.values).changes === 1;
+          const inserted = this.write(p) === 1;
           this.journal?.settled(p.requestId);
           p.resolve(inserted ? 'inserted' : 'duplicate');
         } catch (err) {
