@@ -276,7 +276,13 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     return { ok: true, ...r, restartRequired };
   };
 
-  const ops = opsRoutes({ runtime, ledger, hub, metrics: m, reload });
+  // A refused reload is logged as SIGHUP's is (the HTTP answer alone left no trace in the log).
+  const reloadFromHttp = async (): Promise<ReloadResult> => {
+    const r = await reload();
+    if (!r.ok) log.error({ errors: r.errors }, `POST /switchyard/reload refused, the running config stays: ${r.errors.join('; ')}`);
+    return r;
+  };
+  const ops = opsRoutes({ runtime, ledger, hub, metrics: m, reload: reloadFromHttp });
   ops['/switchyard/state'] = (_req, res) => sendJson(res, 200, { ...runtime.state(), apis: counts.view() });
 
   const server: Server = createHttpServer({

@@ -152,12 +152,16 @@ async function getJson<T>(base: string, path: string, token: string | undefined)
   try {
     res = await request(`${base}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(TIMEOUT_MS) });
   } catch (err) {
-    const e = err as { code?: string; cause?: { code?: string }; name?: string };
-    const cause = e.code ?? e.cause?.code ?? e.name ?? 'error';
+    const e = err as { code?: unknown; cause?: { code?: string }; name?: string };
+    const timedOut = e.name === 'TimeoutError' || e.name === 'AbortError';
+    const cause = timedOut
+      ? `no answer within ${TIMEOUT_MS / 1000} s`
+      : ((typeof e.code === 'string' ? e.code : undefined) ?? e.cause?.code ?? e.name ?? 'error');
     throw new StatusError(`cannot reach the sidecar at ${base} (${cause}): is \`switchyard serve\` running there? (--url URL to point elsewhere)`);
   }
   const text = await res.body.text();
   if (res.statusCode === 401) throw new StatusError(`${base} refused ${path} (401): it needs an admin token; set SWITCHYARD_ADMIN_TOKEN`);
+  if (res.statusCode === 404) throw new StatusError(`${base}${path} answered 404: is that a switchyard sidecar? (--url URL to point elsewhere)`);
   if (res.statusCode < 200 || res.statusCode > 299) throw new StatusError(`${base}${path} answered ${res.statusCode}: ${text.slice(0, 200)}`);
   try {
     return JSON.parse(text) as T;
@@ -193,7 +197,16 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv = pro
     }
     const spend = await getJson<SpendView>(base, '/switchyard/spend?group_by=model', token).catch(() => null);
     const color = process.stdout.isTTY === true && !env.NO_COLOR;
-    process.stdout.write(formatStatus(base, state, spend, color));
+    let table: string;
+    try {
+      table = formatStatus(base, state, spend, color);
+    } catch {
+      // JSON, but not a sidecar's state (another server on that port).
+      throw new StatusError(
+        `${base}/switchyard/state answered JSON that is not a switchyard state: is that a switchyard sidecar? (--json prints what it answered)`,
+      );
+    }
+    process.stdout.write(table);
     return 0;
   } catch (err) {
     if (!(err instanceof StatusError)) throw err;

@@ -2,7 +2,7 @@
  * Reading a config file (YAML or JSON), validating it, and turning zod's issues into lines a
  * person can act on: `models.gpt-4.1.price.outputPerMTok: expected number, got string`.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { z } from 'zod';
 import { duplicateJsonKeys } from './json-duplicates.js';
 import { configSchema, type Config } from './schema.js';
@@ -29,9 +29,15 @@ export function validateConfig(raw: unknown): LoadResult {
 }
 
 /** Read, parse and validate a file; never throws for a user's mistake. */
+/** The largest config file read (256 KiB). */
+export const MAX_CONFIG_BYTES = 256 * 1024;
+
 export async function loadConfigFile(file: string): Promise<LoadResult> {
   let text: string;
   try {
+    const size = (await stat(file)).size;
+    // YAML parsing grows with the square of the key count (a 4 MB file of keys never finished); a real config is a few KB.
+    if (size > MAX_CONFIG_BYTES) return { ok: false, errors: [`${file}: the file is ${size} bytes, over the limit of ${MAX_CONFIG_BYTES} bytes for a config`] };
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -147,6 +153,8 @@ export function formatIssue(issue: z.core.$ZodIssue, schema?: z.ZodType): string
     case 'invalid_type': {
       const got = 'input' in issue ? typeName(issue.input) : undefined;
       if (got === 'undefined') return `${where}: required (expected ${issue.expected})`;
+      // `.inf` in YAML: a number, not a finite one ("expected number, got number" said nothing).
+      if (got === 'number') return `${where}: expected a finite ${issue.expected}, got ${String((issue as { input?: unknown }).input)}`;
       return `${where}: expected ${issue.expected}${got ? `, got ${got}` : ''}`;
     }
     case 'unrecognized_keys': {
@@ -169,7 +177,8 @@ export function formatIssue(issue: z.core.$ZodIssue, schema?: z.ZodType): string
     case 'too_big':
       if (issue.origin === 'array') return `${where}: expected at most ${String(issue.maximum)} item(s)`;
       if (issue.origin === 'string') return `${where}: expected at most ${String(issue.maximum)} characters`;
-      return `${where}: expected ${issue.inclusive === false ? '<' : '<='} ${String(issue.maximum)}`;
+      // A bound's own reason (money's exact range) follows it; zod's stock text ("Too big: …") does not.
+      return `${where}: expected ${issue.inclusive === false ? '<' : '<='} ${String(issue.maximum)}${/^too big/i.test(issue.message) ? '' : ` (${issue.message})`}`;
     case 'invalid_key':
       // A record key that fails its own schema (a route name with a `/`): that schema's message.
       return `${where}: invalid key: ${issue.issues[0]?.message ?? issue.message}`;

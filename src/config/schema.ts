@@ -60,12 +60,27 @@ const serverSchema = z.strictObject({
   sendTimeoutMs: positiveInt.default(60_000),
 });
 
+/** Header names that carry a provider credential. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'x-api-key', 'api-key', 'x-goog-api-key', 'proxy-authorization']);
+
 const providerSchema = z.strictObject({
   kind: z.enum(['openai', 'anthropic']),
   baseUrl: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
   apiKeyEnv: envName.optional(),
-  /** Extra non-secret headers (e.g. an organisation id). */
-  headers: z.record(z.string(), z.string()).default({}),
+  /** Extra non-secret headers (e.g. an organisation id); a credential header is refused (secrets by environment variable only). */
+  headers: z
+    .record(z.string(), z.string())
+    .default({})
+    .superRefine((h, ctx) => {
+      for (const name of Object.keys(h)) {
+        if (CREDENTIAL_HEADERS.has(name.toLowerCase()))
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: `a credential header is not accepted inline (secrets only by environment variable name): put the key in an environment variable and name it in apiKeyEnv`,
+          });
+      }
+    }),
   /** Anthropic-kind only: the `anthropic-version` header. */
   anthropicVersion: z.string().default('2023-06-01'),
   /** Keep-alive connections per origin. */
@@ -82,11 +97,24 @@ const endpointSchema = z.strictObject({
   maxConcurrent: positiveInt.default(64),
 });
 
+/**
+ * Money is exact integer nano-USD (money.ts): a price above this would overflow a request's
+ * worst case, which then failed every request to the model with a 500. No model costs near it.
+ */
+export const MAX_PRICE_PER_MTOK = 10_000;
+/** The largest budget in whole dollars whose nano-USD stays an exact integer (2^53 − 1 nano-USD ≈ $9.007M). */
+export const MAX_BUDGET_USD = 9_000_000;
+
+const price = z
+  .number()
+  .nonnegative()
+  .max(MAX_PRICE_PER_MTOK, { error: `at most ${MAX_PRICE_PER_MTOK} USD per million tokens (switchyard counts money in exact nano-USD)` });
+
 const priceSchema = z.strictObject({
-  inputPerMTok: z.number().nonnegative(),
-  outputPerMTok: z.number().nonnegative(),
-  cachedInputPerMTok: z.number().nonnegative().optional(),
-  cacheWritePerMTok: z.number().nonnegative().optional(),
+  inputPerMTok: price,
+  outputPerMTok: price,
+  cachedInputPerMTok: price.optional(),
+  cacheWritePerMTok: price.optional(),
 });
 
 const modelSchema = z.strictObject({
@@ -189,7 +217,10 @@ const budgetLimitSchema = z.strictObject({
   key: z.string().min(1).optional(),
   model: z.string().min(1).optional(),
   period: z.enum(['day', 'month', 'total']),
-  usd: z.number().nonnegative(),
+  usd: z
+    .number()
+    .nonnegative()
+    .max(MAX_BUDGET_USD, { error: `at most ${MAX_BUDGET_USD} (switchyard counts money in exact nano-USD); for no limit, leave the limit out` }),
 });
 
 const budgetSchema = z.strictObject({

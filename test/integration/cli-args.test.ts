@@ -126,6 +126,16 @@ describe('switchyard check-config', () => {
     expect(set.stderr).not.toContain('SY_CHECK_UNSET_KEY');
   });
 
+  it('a file over 256 KiB is refused at once, naming its size (YAML parsing of a 4 MB file of keys never finished)', () => {
+    const big = join(mkdtempSync(join(tmpdir(), 'sy-big-')), 'big.yaml');
+    writeFileSync(big, `x:\n${Array.from({ length: 20_000 }, (_, i) => `  k${i}: vvvvvvvvvv`).join('\n')}\n`);
+    const t0 = Date.now();
+    const r = run('check-config', big);
+    expect(r.status).toBe(1);
+    expect(r.stdout + r.stderr).toMatch(/over the limit of 262144 bytes for a config/);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+  });
+
   it('a second file argument is a usage error (exit 2), not silently ignored', () => {
     const r = run('check-config', file, file);
     expect(r.status).toBe(2);
@@ -214,6 +224,26 @@ describe('a sidecar on a port that fetch refuses to try (6000, 6665-6669, 10080:
       expect(JSON.parse(out)).toEqual(state);
     } finally {
       await new Promise((resolve) => srv!.close(resolve));
+    }
+  });
+
+  it('switchyard status against a server that answers JSON that is not a sidecar state: a clear message, exit 1, no stack trace', async () => {
+    for (const body of ['{}', '{"endpoints":"x","supervisor":{}}', '{"endpoints":[{"id":1}],"budgets":[],"supervisor":{}}']) {
+      const srv = createHttpServer((_req, res) => res.end(body));
+      await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+      try {
+        const { port } = srv.address() as AddressInfo;
+        const child = spawn(process.execPath, [BIN, 'status', '--url', `http://127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+        expect([body, code]).toEqual([body, 1]);
+        expect(out).toMatch(/answered JSON that is not a switchyard state: is that a switchyard sidecar\?/);
+        expect(out).not.toMatch(/TypeError| {4}at /);
+      } finally {
+        await new Promise((resolve) => srv.close(resolve));
+      }
     }
   });
 

@@ -276,6 +276,8 @@ describe('reload', () => {
     const errors = r.body.errors as string[];
     expect(errors.some((e) => e.includes('routing.routes.broken') && e.includes('no-such-model'))).toBe(true);
     expect(errors.some((e) => e.includes('models.gpt-4.1.price.outputPerMTok'))).toBe(true);
+    // Logged, as a SIGHUP's refusal is (the HTTP answer alone left no trace in the log).
+    expect(await sc.waitForOutput('POST /switchyard/reload refused, the running config stays')).toMatch(/models\.gpt-4\.1\.price\.outputPerMTok/);
 
     writeFileSync(sc.configFile, 'models: [unclosed');
     const y = await reload();

@@ -228,6 +228,35 @@ describe('error messages', () => {
     expect(errs[0]).not.toContain('sk-live-123');
   });
 
+  it('refuses a credential header in providers.*.headers (secrets only by environment variable) without echoing it', () => {
+    for (const name of ['Authorization', 'x-api-key', 'api-key']) {
+      const raw = minimal();
+      at(raw, 'providers', 'p').headers = { [name]: 'Bearer sk-LEAK-IN-HEADER', 'OpenAI-Organization': 'org-1' };
+      const errs = errors(validateConfig(raw));
+      expect(errs).toHaveLength(1);
+      expect(errs[0]).toMatch(new RegExp(`^providers\\.p\\.headers\\.${name}: a credential header is not accepted inline.*apiKeyEnv`));
+      expect(errs.join('\n')).not.toContain('sk-LEAK');
+    }
+    const raw = minimal();
+    at(raw, 'providers', 'p').headers = { 'OpenAI-Organization': 'org-1' };
+    expect(ok(validateConfig(raw)).providers.p!.headers).toEqual({ 'OpenAI-Organization': 'org-1' });
+  });
+
+  it('bounds prices and budgets where exact nano-USD money would overflow (a larger one passed and then failed requests with a 500 or the start with a stack trace)', () => {
+    const priced = minimal();
+    at(priced, 'models', 'm', 'price').inputPerMTok = 1e9;
+    expect(errors(validateConfig(priced))).toEqual([
+      expect.stringMatching(/^models\.m\.price\.inputPerMTok: expected <= 10000 \(at most 10000 USD per million tokens/),
+    ]);
+    const budget = { ...minimal(), budget: { limits: [{ scope: 'global', period: 'day', usd: 999_999_999 }] } };
+    expect(errors(validateConfig(budget))).toEqual([
+      expect.stringMatching(/^budget\.limits\[0\]\.usd: expected <= 9000000 \(at most 9000000 .*leave the limit out/),
+    ]);
+    expect(ok(validateConfig({ ...minimal(), budget: { limits: [{ scope: 'global', period: 'day', usd: 9_000_000 }] } })).budget.limits[0]!.usd).toBe(
+      9_000_000,
+    );
+  });
+
   it('an env variable written the LiteLLM or shell way (os.environ/X, $X, ${X}) says the name to write; anything else is never echoed', () => {
     const raw = rawDefaults();
     at(raw, 'providers', 'openai').apiKeyEnv = 'os.environ/OPENAI_API_KEY';
