@@ -152,15 +152,31 @@ function check(run: StepRun, settings: Parameters<typeof checkAnswer>[2], call: 
   };
 }
 
-/** The first passing answer, else the answer with the fewest failed checks (the later one on a tie), else the last step. */
+/**
+ * The first passing answer, else the answer with the fewest failed checks (the later one on a
+ * tie; an empty answer ranks below any answer with content), else the last step.
+ */
 function pick(steps: Checked[]): Checked | null {
   let best: Checked | null = null;
+  const rank = (s: Checked): number => s.failed.length + (s.failed.includes('empty') ? 100 : 0);
   for (const s of steps) {
     if (!s.answer) continue;
     if (s.failed.length === 0) return s;
-    if (!best || s.failed.length <= best.failed.length) best = s;
+    if (!best || rank(s) <= rank(best)) best = s;
   }
   return best ?? steps[steps.length - 1] ?? null;
+}
+
+/**
+ * What a chosen step is replayed as. A held stream that failed with no answer (a deadline, a
+ * cut with nothing to continue on) reached the client with no byte, so it is answered as the
+ * error it is (504, 502…) rather than as a 200 stream with part of a failed answer in it.
+ */
+function toReplay(chosen: Checked): Held {
+  const held = chosen.held;
+  if (held.kind !== 'stream' || held.error === null || chosen.answer) return held;
+  const headers = Object.fromEntries(Object.entries(held.headers).filter(([k]) => k.startsWith('x-')));
+  return { kind: 'fail', error: held.error, headers };
 }
 
 /** The status a held step answer is replayed with (a stream is committed: 200). */
@@ -173,8 +189,19 @@ function heldStatus(held: Held): number | null {
 
 async function deliver(rt: RuntimeCore, call: ChatCall, sink: ChatSink, steps: Checked[], extraRows: LedgerRow[], costNano: number): Promise<void> {
   const chosen = pick(steps);
+  const held = chosen ? toReplay(chosen) : null;
+  // A held stream answered as its error: the row says what the client got.
+  const failedAs = held?.kind === 'fail' && held !== chosen?.held ? held.error : null;
   const rows = steps.flatMap((s) =>
-    s.row ? [{ ...s.row, cascade: { parentId: call.requestId, step: s.n, quality: s.outcome, delivered: s === chosen } }] : [],
+    s.row
+      ? [
+          {
+            ...s.row,
+            ...(s === chosen && failedAs ? { status: failedAs.status, errorCode: failedAs.code } : {}),
+            cascade: { parentId: call.requestId, step: s.n, quality: s.outcome, delivered: s === chosen },
+          },
+        ]
+      : [],
   );
   await Promise.all(
     [...rows, ...extraRows].map((r) =>
@@ -192,7 +219,7 @@ async function deliver(rt: RuntimeCore, call: ChatCall, sink: ChatSink, steps: C
     'x-switchyard-attempts': String(attempts),
   };
   if (holdMs !== null) extra['x-switchyard-cascade-hold-ms'] = String(holdMs);
-  const status = chosen && !sink.signal.aborted ? heldStatus(chosen.held) : null;
+  const status = held && !sink.signal.aborted ? heldStatus(held) : null;
   rt.recordCascade?.({
     requestId: call.requestId,
     steps: records,
@@ -203,6 +230,6 @@ async function deliver(rt: RuntimeCore, call: ChatCall, sink: ChatSink, steps: C
     status,
   });
   call.log.info({ cascade: header, costUsd: nanoToUsd(costNano), holdMs }, 'cascade served');
-  if (!chosen || sink.signal.aborted) return;
-  await replay(chosen.held, sink, extra, chosen.events);
+  if (!chosen || !held || sink.signal.aborted) return;
+  await replay(held, sink, extra, held === chosen.held ? chosen.events : undefined);
 }

@@ -281,6 +281,39 @@ describe('no escalation, refusals and switches', () => {
     expect(usdToNano(g.headers.get('x-switchyard-cost-usd'))).toBe(steps.reduce((s, r) => s + costOf(r), 0));
   });
 
+  it('an empty answer is never delivered over one with content that failed a check (it ranks last, whatever the step)', async () => {
+    for (const stream of [false, true]) {
+      await sim.setFault('deepseek-chat', { kind: 'length_stop', times: 1 });
+      await sim.setFault('gpt-4.1', { kind: 'empty', times: 1 });
+      await sim.setFault('claude-sonnet-4-5', { kind: 'empty', times: 1 });
+      const id = `cas-empty-last-${++seq}`;
+      const g = await ask(sc, id, stream);
+      expect(g.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:truncated>gpt-4.1:empty>claude-sonnet-4.5:empty');
+      expect(g.content).not.toBe('');
+      expect(g.finish).toBe('length');
+      expect(g.headers.get('x-switchyard-model')).toBe('deepseek-v3.2');
+      expect((await stepsOf(sc, id, 3)).map((r) => r.delivered)).toEqual([1, 0, 0]);
+    }
+  });
+
+  it('a held stream whose deadline passes with no answer is a clean 504, not a 200 with part of the failed step (the client had no byte yet)', async () => {
+    await sim.setFault('deepseek-chat', { kind: 'stall', afterTokens: 3, times: 1 });
+    const id = `cas-deadline-${++seq}`;
+    const res = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-switchyard-timeout-ms': '600', 'x-client-request-id': id },
+      body: JSON.stringify({ model: 'deepseek-v3.2', stream: true, messages: [{ role: 'user', content: `question ${id}` }] }),
+    });
+    const text = await res.text();
+    expect(res.status).toBe(504);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect((JSON.parse(text) as { error: { code: string } }).error.code).toBe('timeout');
+    expect(res.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:timeout');
+    serverIds.set(id, res.headers.get('x-request-id')!);
+    const [row] = await stepsOf(sc, id, 1);
+    expect(row).toMatchObject({ status: 504, delivered: 1, quality: 'timeout' });
+  });
+
   it('a schema switchyard will not use (remote $ref, a pattern that can backtrack) skips the check instead of escalating', async () => {
     const evil = {
       type: 'object',
