@@ -117,16 +117,29 @@ const priceSchema = z.strictObject({
   cacheWritePerMTok: price.optional(),
 });
 
-const modelSchema = z.strictObject({
-  tier: z.enum(TIERS),
-  price: priceSchema,
-  contextWindow: positiveInt,
-  capabilities: z.array(z.enum(CAPABILITIES)).default(['chat']),
-  latencyPriorMs: z.number().positive().default(500),
-  maxOutputTokens: positiveInt.default(4096),
-  fallbacks: z.array(z.string().min(1)).default([]),
-  endpoints: z.array(endpointSchema).min(1),
-});
+const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
+
+const modelSchema = z
+  .strictObject({
+    tier: z.enum(TIERS),
+    price: priceSchema,
+    contextWindow: positiveInt,
+    capabilities: z.array(z.enum(CAPABILITIES)).default(['chat']),
+    latencyPriorMs: z.number().positive().default(500),
+    /** Default: 4096, or the context window when that is smaller. */
+    maxOutputTokens: positiveInt.optional(),
+    fallbacks: z.array(z.string().min(1)).default([]),
+    endpoints: z.array(endpointSchema).min(1),
+  })
+  .superRefine((m, ctx) => {
+    if (m.maxOutputTokens !== undefined && m.maxOutputTokens > m.contextWindow)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxOutputTokens'],
+        message: `${m.maxOutputTokens} is larger than the model's contextWindow (${m.contextWindow}): the answer has to fit in the context window with its prompt`,
+      });
+  })
+  .transform((m) => ({ ...m, maxOutputTokens: m.maxOutputTokens ?? Math.min(DEFAULT_MAX_OUTPUT_TOKENS, m.contextWindow) }));
 
 const classifierSchema = z.strictObject({
   simpleTasks: z.array(z.string()).default(['greeting', 'simple_qa', 'translation']),
@@ -376,8 +389,21 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
     });
     for (const [i, f] of strs(model.fallbacks)) {
       if (!known(f)) ctx.addIssue({ code: 'custom', path: ['models', name, 'fallbacks', i], message: `unknown model "${f}"` });
+      else if (f === name)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', name, 'fallbacks', i],
+          message: `a model cannot be its own fallback (its endpoints are already tried in turn): remove "${f}" or name another model`,
+        });
     }
   }
+  const retry = obj(obj(cfg.resilience).retry);
+  if (typeof retry.baseDelayMs === 'number' && typeof retry.maxDelayMs === 'number' && retry.baseDelayMs > retry.maxDelayMs)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['resilience', 'retry', 'baseDelayMs'],
+      message: `${retry.baseDelayMs} is above maxDelayMs (${retry.maxDelayMs}): the first back-off would already exceed the cap; lower baseDelayMs or raise maxDelayMs`,
+    });
   for (const [route, chain] of Object.entries(obj(obj(cfg.routing).routes))) {
     for (const [i, m] of strs(chain)) {
       if (!known(m)) ctx.addIssue({ code: 'custom', path: ['routing', 'routes', route, i], message: `unknown model "${m}"` });

@@ -72,7 +72,7 @@ const scenarioArb = fc
           contextWindow: m.contextWindow,
           price: { inputPerMTok: m.price, outputPerMTok: m.price * 2 },
           latencyPriorMs: m.latencyPriorMs,
-          fallbacks: m.fallbacks.map((f) => names[f % names.length]!),
+          fallbacks: m.fallbacks.map((f) => names[f % names.length]!).filter((f) => f !== names[i]), // a self-fallback is a config error
           endpoints: [{ provider: 'p', upstreamModel: names[i]! }],
         },
       ]),

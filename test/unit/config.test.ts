@@ -397,6 +397,27 @@ describe('error messages', () => {
     ]);
   });
 
+  it('refuses settings that contradict each other: a model as its own fallback, maxOutputTokens above contextWindow, baseDelayMs above maxDelayMs', () => {
+    const raw = rawDefaults();
+    at(raw, 'models', 'gpt-4.1').fallbacks = ['claude-sonnet-4.5', 'gpt-4.1'];
+    at(raw, 'models', 'deepseek-v3.2').maxOutputTokens = 200_000;
+    raw.resilience = { retry: { baseDelayMs: 6000, maxDelayMs: 5000 } };
+    expect(errors(validateConfig(raw))).toEqual([
+      "models.deepseek-v3.2.maxOutputTokens: 200000 is larger than the model's contextWindow (128000): the answer has to fit in the context window with its prompt",
+      'models.gpt-4.1.fallbacks[1]: a model cannot be its own fallback (its endpoints are already tried in turn): remove "gpt-4.1" or name another model',
+      'resilience.retry.baseDelayMs: 6000 is above maxDelayMs (5000): the first back-off would already exceed the cap; lower baseDelayMs or raise maxDelayMs',
+    ]);
+  });
+
+  it('maxOutputTokens defaults to 4096, or to the context window when that is smaller (4096 would be sent upstream and refused there)', () => {
+    const small = minimal();
+    expect(ok(validateConfig(small)).models.m?.maxOutputTokens).toBe(1000);
+    at(small, 'models', 'm').contextWindow = 100_000;
+    expect(ok(validateConfig(small)).models.m?.maxOutputTokens).toBe(4096);
+    at(small, 'models', 'm').maxOutputTokens = 100_000;
+    expect(ok(validateConfig(small)).models.m?.maxOutputTokens).toBe(100_000);
+  });
+
   it('reports type errors and unknown references together (every problem in one pass)', () => {
     const raw = rawDefaults();
     at(raw, 'models', 'gpt-4.1', 'price').outputPerMTok = 'eight';
