@@ -54,17 +54,46 @@ function toolResultText(content: unknown, p: string, ctx: Ctx): string {
     .join('');
 }
 
-function userTurn(content: unknown, p: string, ctx: Ctx): ChatMessage[] {
+/** A text block's text: Anthropic refuses an empty one ("text content blocks must be non-empty"). */
+function blockText(b: Record<string, unknown>, p: string): string {
+  const text = str(b.text, `${p}.text`);
+  if (text === '') throw unsupported(`${p}.text`, 'text content blocks must be non-empty');
+  return text;
+}
+
+/** Anthropic refuses a tool call the next message does not answer (chat completions refuse it too). */
+function unanswered(p: string, ids: string[]): void {
+  if (ids.length > 0)
+    throw unsupported(
+      p,
+      `tool_use ids were found without tool_result blocks immediately after: ${ids.map((id) => echoValue(id)).join(', ')}; each tool_use block must have a corresponding tool_result block in the next message`,
+    );
+}
+
+/** A user turn's tool results answer the tool calls of the assistant turn just before it, and only those. */
+function userTurn(content: unknown, p: string, ctx: Ctx, calls: ReadonlySet<string>): ChatMessage[] {
   const out: ChatMessage[] = [];
   const parts: Array<Record<string, unknown>> = [];
+  const answered = new Set<string>();
   blocks(content, p).forEach((b, j) => {
     const bp = `${p}[${j}]`;
-    if (b.type === 'text') parts.push({ type: 'text', text: str(b.text, `${bp}.text`) });
+    if (b.type === 'text') parts.push({ type: 'text', text: blockText(b, bp) });
     else if (b.type === 'image') parts.push(imagePart(b, bp));
-    else if (b.type === 'tool_result')
-      out.push({ role: 'tool', tool_call_id: str(b.tool_use_id, `${bp}.tool_use_id`), content: toolResultText(b.content, `${bp}.content`, ctx) });
-    else ctx.untranslated.push(bp);
+    else if (b.type === 'tool_result') {
+      const id = str(b.tool_use_id, `${bp}.tool_use_id`);
+      if (!calls.has(id))
+        throw unsupported(
+          `${bp}.tool_use_id`,
+          `unexpected tool_use_id ${echoValue(id)} in a tool_result block: each tool_result must answer a tool_use block of the previous (assistant) message`,
+        );
+      answered.add(id);
+      out.push({ role: 'tool', tool_call_id: id, content: toolResultText(b.content, `${bp}.content`, ctx) });
+    } else ctx.untranslated.push(bp);
   });
+  unanswered(
+    p,
+    [...calls].filter((id) => !answered.has(id)),
+  );
   // Chat wants tool results right after the assistant's calls, then the user's own words.
   const onlyText = parts.every((x) => x.type === 'text');
   if (parts.length > 0) out.push({ role: 'user', content: onlyText ? parts.map((x) => String(x.text)).join('\n') : parts });
@@ -90,7 +119,7 @@ function assistantTurn(content: unknown, p: string, ctx: Ctx): ChatMessage {
   const calls: unknown[] = [];
   blocks(content, p).forEach((b, j) => {
     const bp = `${p}[${j}]`;
-    if (b.type === 'text') text += str(b.text, `${bp}.text`);
+    if (b.type === 'text') text += blockText(b, bp);
     else if (b.type === 'tool_use')
       calls.push({
         id: str(b.id, `${bp}.id`),
@@ -121,12 +150,25 @@ export function messagesToChat(body: Record<string, unknown>, ctx: Ctx): ChatMes
   }
   const msgs = arrayOf(body.messages, 'messages');
   if (msgs.length === 0) throw unsupported('messages', 'at least one message is required');
+  let calls: ReadonlySet<string> = new Set();
   msgs.forEach((raw, i) => {
     const p = `messages[${i}]`;
     if (!isObj(raw)) throw unsupported(p, 'a message must be an object');
-    if (raw.role === 'user') out.push(...userTurn(raw.content, `${p}.content`, ctx));
-    else if (raw.role === 'assistant') out.push(assistantTurn(raw.content, `${p}.content`, ctx));
-    else throw unsupported(`${p}.role`, 'expected user or assistant');
+    if (raw.role !== 'user' && raw.role !== 'assistant') throw unsupported(`${p}.role`, 'expected user or assistant');
+    const last = i === msgs.length - 1;
+    // Anthropic: "all messages must have non-empty content except for the optional final assistant message".
+    const empty = raw.content === '' || (Array.isArray(raw.content) && raw.content.length === 0);
+    if (empty && !(last && raw.role === 'assistant'))
+      throw unsupported(`${p}.content`, 'all messages must have non-empty content except for the optional final assistant message');
+    if (raw.role === 'user') {
+      out.push(...userTurn(raw.content, `${p}.content`, ctx, calls));
+      calls = new Set();
+    } else {
+      unanswered(`messages[${i - 1}].content`, [...calls]);
+      if (empty) return; // an empty final assistant turn prefills nothing: the chat form leaves it out
+      out.push(assistantTurn(raw.content, `${p}.content`, ctx));
+      calls = new Set(blocks(raw.content, `${p}.content`).flatMap((b) => (b.type === 'tool_use' && typeof b.id === 'string' ? [b.id] : [])));
+    }
   });
   return out;
 }
@@ -140,10 +182,14 @@ export function toolsToChat(v: unknown): unknown[] {
         `tools[${i}].type`,
         `server tool ${echoValue(t.type)} is not supported (its cost is outside switchyard's budget); only client tools are`,
       );
-    const fn: Record<string, unknown> = {
-      name: str(t.name, `tools[${i}].name`),
-      parameters: isObj(t.input_schema) ? t.input_schema : { type: 'object', properties: {} },
-    };
+    if (!isObj(t.input_schema))
+      throw unsupported(
+        `tools[${i}].input_schema`,
+        t.input_schema === undefined
+          ? 'Field required (the JSON Schema of the tool\'s input, such as {"type": "object", "properties": {}})'
+          : 'expected a JSON Schema object, such as {"type": "object", "properties": {}}',
+      );
+    const fn: Record<string, unknown> = { name: str(t.name, `tools[${i}].name`), parameters: t.input_schema };
     if (present(t.description)) fn.description = str(t.description, `tools[${i}].description`);
     return { type: 'function', function: fn };
   });

@@ -335,7 +335,8 @@ export function createHttpServer(deps: ServerDeps): Server {
         if ((isMessagesPath(path) || (isModelsPath(path) && fromAnthropicClient(req))) && !res.headersSent) {
           const e =
             err instanceof SwitchyardError ? err : new SwitchyardError('internal_error', 'internal error in switchyard (the request id is in x-request-id)');
-          sendJson(res, e.status, anthropicError(e), { ...base, ...e.headers });
+          // Anthropic's SDK reads the id from `request-id` (the messages route sets it on its own answers).
+          sendJson(res, e.status, anthropicError(e), { ...base, 'request-id': requestId, ...e.headers });
         } else sendError(res, err, base);
       } catch {
         res.destroy();

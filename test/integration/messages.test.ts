@@ -334,15 +334,17 @@ describe('Messages API edges', () => {
     }
   });
 
-  it('a wrong method or an unknown path under /v1/messages is in Anthropic shape too (405 with Allow, 404)', async () => {
+  it('a wrong method or an unknown path under /v1/messages is in Anthropic shape too (405 with Allow, 404), with the request-id header its SDK reads', async () => {
     for (const path of ['/v1/messages', '/v1/messages/count_tokens']) {
       const r = await fetch(`${sc.url}${path}`, { headers: { 'x-api-key': KEY } });
       expect(r.status).toBe(405);
       expect(r.headers.get('allow')).toBe('POST');
+      expect(r.headers.get('request-id')).toBe(r.headers.get('x-request-id'));
       expect(await r.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('POST') } });
     }
     const nf = await fetch(`${sc.url}/v1/messages/batches`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body: '{}' });
     expect(nf.status).toBe(404);
+    expect(nf.headers.get('request-id')).toMatch(/^[0-9a-f-]{36}$/);
     expect(await nf.json()).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
     // The SDK reads it as an Anthropic error object.
     const err = await client.messages.batches.list().catch((e: unknown) => e);

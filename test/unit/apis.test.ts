@@ -303,13 +303,52 @@ describe('Messages → chat and back', () => {
         message: expect.stringMatching(/^tool_choice\.name: tool "f" is not in tools \(the request declares no tools\)/),
       }),
     );
-    expect(() => translateMessages({ ...base, tools: [{ name: 'g' }], tool_choice: { type: 'tool', name: 'f' } })).toThrow(
+    expect(() => translateMessages({ ...base, tools: [{ name: 'g', input_schema: { type: 'object' } }], tool_choice: { type: 'tool', name: 'f' } })).toThrow(
       /tool "f" is not in tools \(declared: g\)/,
     );
-    expect(translateMessages({ ...base, tools: [{ name: 'f' }], tool_choice: { type: 'tool', name: 'f' } }).tool_choice).toEqual({
+    expect(
+      translateMessages({ ...base, tools: [{ name: 'f', input_schema: { type: 'object' } }], tool_choice: { type: 'tool', name: 'f' } }).tool_choice,
+    ).toEqual({
       type: 'function',
       function: { name: 'f' },
     });
+  });
+
+  it('refuses what Anthropic refuses instead of changing the conversation: an empty turn (not the final assistant one), empty text, a tool without input_schema, a tool_result answering no tool_use, a tool_use left unanswered', () => {
+    const turns = (...messages: unknown[]) => ({ model: 'm', max_tokens: 5, messages });
+    const refused = (b: Record<string, unknown>, param: string, why: RegExp) =>
+      expect(() => translateMessages(b)).toThrow(expect.objectContaining({ status: 400, param, message: expect.stringMatching(why) }));
+    const NON_EMPTY = /all messages must have non-empty content except for the optional final assistant message/;
+    // The user's last turn was dropped: the upstream got a conversation ending on the assistant.
+    refused(turns({ role: 'user', content: 'hi' }, { role: 'assistant', content: 'ok' }, { role: 'user', content: [] }), 'messages[2].content', NON_EMPTY);
+    refused(turns({ role: 'user', content: '' }), 'messages[0].content', NON_EMPTY);
+    refused(turns({ role: 'user', content: 'a' }, { role: 'assistant', content: [] }, { role: 'user', content: 'b' }), 'messages[1].content', NON_EMPTY);
+    refused(turns({ role: 'user', content: [{ type: 'text', text: '' }] }), 'messages[0].content[0].text', /text content blocks must be non-empty/);
+    // The optional final assistant turn may be empty: it prefills nothing and the chat form leaves it out.
+    expect(translateMessages(turns({ role: 'user', content: 'hi' }, { role: 'assistant', content: '' })).messages).toEqual([{ role: 'user', content: 'hi' }]);
+    refused({ ...turns({ role: 'user', content: 'x' }), tools: [{ name: 'f' }] }, 'tools[0].input_schema', /^tools\[0\]\.input_schema: Field required/);
+    refused({ ...turns({ role: 'user', content: 'x' }), tools: [{ name: 'f', input_schema: 'x' }] }, 'tools[0].input_schema', /expected a JSON Schema object/);
+    const call = { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'f', input: {} }] };
+    const result = (id: string) => ({ role: 'user', content: [{ type: 'tool_result', tool_use_id: id, content: 'r' }] });
+    refused(turns(result('t1')), 'messages[0].content[0].tool_use_id', /unexpected tool_use_id "t1" in a tool_result block/);
+    refused(turns({ role: 'user', content: 'x' }, call, result('t2')), 'messages[2].content[0].tool_use_id', /unexpected tool_use_id "t2"/);
+    refused(
+      turns({ role: 'user', content: 'x' }, call, { role: 'user', content: 'y' }),
+      'messages[2].content',
+      /tool_use ids were found without tool_result blocks immediately after: "t1"/,
+    );
+    refused(
+      turns({ role: 'user', content: 'x' }, call, { role: 'assistant', content: 'y' }),
+      'messages[1].content',
+      /without tool_result blocks immediately after/,
+    );
+    // A result answers the call just before it, once: an old call's id later is refused.
+    refused(
+      turns({ role: 'user', content: 'x' }, call, result('t1'), { role: 'assistant', content: 'z' }, result('t1')),
+      'messages[4].content[0].tool_use_id',
+      /unexpected tool_use_id/,
+    );
+    expect(translateMessages(turns({ role: 'user', content: 'x' }, call, result('t1'))).messages.map((m) => m.role)).toEqual(['user', 'assistant', 'tool']);
   });
 
   it('refuses a tool_use input that is not a JSON object, naming its path', () => {
