@@ -36,6 +36,30 @@ interface Line {
   n: number;
 }
 
+const count = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const nullableText = (v: unknown): v is string | null => v === null || (typeof v === 'string' && v.length <= 1024);
+
+/**
+ * A line as `holdLine` writes it: ids and names as strings, the sequence, time and amount as
+ * non-negative safe integers. Anything else (an edited or damaged file) is not a request's hold:
+ * a negative amount would give the budget room, a fraction or a missing id would stop the start.
+ */
+function isLine(v: unknown): v is Line {
+  if (typeof v !== 'object' || v === null) return false;
+  const l = v as Record<string, unknown>;
+  return (
+    count(l.s) &&
+    typeof l.id === 'string' &&
+    l.id.length > 0 &&
+    l.id.length <= 256 &&
+    count(l.at) &&
+    nullableText(l.k) &&
+    nullableText(l.m) &&
+    nullableText(l.e) &&
+    count(l.n)
+  );
+}
+
 const jsonText = (v: string | null): string => (v === null ? 'null' : JSON.stringify(v));
 const jsonNumber = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
 
@@ -100,17 +124,25 @@ export class InFlightJournal {
     }
   }
 
+  /** Lines `pending()` skipped as not switchyard's (whole JSON, wrong shape: edited or damaged); torn lines are not counted. */
+  invalidLines = 0;
+
   /** What the files hold from an earlier process: the latest line of each request id. */
   pending(): InFlight[] {
+    this.invalidLines = 0;
     const latest = new Map<string, Line>();
     for (const path of this.paths) {
       for (const text of readFileSync(path, 'utf8').split('\n')) {
         if (text === '') continue;
-        let l: Line;
+        let l: unknown;
         try {
-          l = JSON.parse(text) as Line;
+          l = JSON.parse(text);
         } catch {
           continue; // a line cut by the kill itself: its attempt was never sent
+        }
+        if (!isLine(l)) {
+          this.invalidLines++;
+          continue;
         }
         const prev = latest.get(l.id);
         if (!prev || l.s > prev.s) latest.set(l.id, l);

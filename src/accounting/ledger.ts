@@ -128,6 +128,8 @@ export interface LedgerStore {
    */
   hold?(h: InFlight): Promise<void> | void;
   recoverInFlight?(): Promise<number>;
+  /** Journal lines the last `recoverInFlight` skipped because they are not what switchyard writes (edited or damaged). */
+  readonly invalidJournalLines?: number;
   close(): Promise<void>;
 }
 

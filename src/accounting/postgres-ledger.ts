@@ -128,6 +128,10 @@ export class PostgresLedger implements LedgerStore {
     return this.journal?.hold(h);
   }
 
+  get invalidJournalLines(): number {
+    return this.journal?.invalidLines ?? 0;
+  }
+
   /**
    * Journal lines of a process that died mid-request become rows spent at their held amount,
    * once: a request that has a row already keeps it (insert-once by id).

@@ -241,6 +241,10 @@ export class SqliteLedger implements LedgerStore {
     return this.journal?.hold(h);
   }
 
+  get invalidJournalLines(): number {
+    return this.journal?.invalidLines ?? 0;
+  }
+
   /** Journal lines of a process that died mid-request become rows spent at their held amount (once: insert-once by id). */
   async recoverInFlight(): Promise<number> {
     if (!this.journal) return 0;

@@ -161,6 +161,12 @@ export class Runtime implements RuntimeCore {
         { requests: recovered },
         'the ledger held requests in flight when the last process stopped; counted at their reserved amount (reservation_reclaimed)',
       );
+    const invalid = this.ledger.invalidJournalLines ?? 0;
+    if (invalid > 0)
+      this.log.warn(
+        { lines: invalid },
+        'skipped in-flight journal lines that are not what switchyard writes (edited or damaged: a negative or fractional amount, no request id); no request is counted from them',
+      );
     const spent = await this.spentFromLedger(budgetLimits(this.cfg));
     this.budgetActor().send({ type: 'budget.restored', at: this.now(), spent });
   }

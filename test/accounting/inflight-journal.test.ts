@@ -2,7 +2,7 @@
  * The in-flight journal: lines survive the process, the latest line of a request wins, and the
  * two files stay small under constant traffic (always some request open) by taking turns.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -41,6 +41,33 @@ describe('InFlightJournal', () => {
     b.clear();
     expect(size(p)).toBe(0);
     expect(new InFlightJournal(p).pending()).toEqual([]);
+  });
+
+  it('skips and counts lines that are whole JSON but not what it writes (a negative amount gave the budget room; a fraction, null or {} stopped the start)', async () => {
+    const p = paths();
+    const a = new InFlightJournal(p);
+    await a.hold(h('x', 300));
+    a.close();
+    const line = (over: Record<string, unknown>) => JSON.stringify({ s: 9, id: 'bad', at: 5, k: null, m: 'm', e: 'm@p', n: 100, ...over });
+    const bad = [
+      line({ n: -5_000_000_000 }),
+      line({ n: 1.5 }),
+      line({ n: 1e300 }),
+      line({ n: '100' }),
+      line({ id: '' }),
+      line({ id: 7 }),
+      line({ s: -1 }),
+      line({ at: null }),
+      line({ m: 5 }),
+      'null',
+      '{}',
+      '[1]',
+      '5',
+    ];
+    writeSync(openSync(p[0], 'a'), `${bad.join('\n')}\n{"s":1,"id":"torn`);
+    const b = new InFlightJournal(p);
+    expect(b.pending()).toEqual([h('x', 300)]);
+    expect(b.invalidLines).toBe(bad.length); // the torn last line is a kill's, not counted
   });
 
   it('empties a file once nothing open has a line in it', async () => {
