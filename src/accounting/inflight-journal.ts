@@ -114,8 +114,8 @@ export class InFlightJournal {
    * the lock `PREFIX.lock` (journal-lock.ts) — a second process is refused with
    * `JournalLockedError` before it reads the files.
    */
-  static open(prefix: string): InFlightJournal {
-    const lock = lockJournal(`${prefix}.lock`);
+  static open(prefix: string, lockPrefix = prefix): InFlightJournal {
+    const lock = lockJournal(`${lockPrefix}.lock`);
     try {
       return new InFlightJournal([`${prefix}-0`, `${prefix}-1`], ROTATE_BYTES, lock);
     } catch (err) {

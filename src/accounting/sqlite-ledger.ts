@@ -16,8 +16,8 @@
  * Reads use safe-integer mode so sums come back as bigint and are checked, never rounded.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { mkdirSync, realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { InFlight, LedgerRow, LedgerStore, ModelQuality, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
 import { InFlightJournal } from './inflight-journal.js';
 import { ensureCascadeSchema, SqliteCascade, SQLITE_ESCALATION_GROUP } from './sqlite-cascade.js';
@@ -83,6 +83,44 @@ CREATE INDEX IF NOT EXISTS ledger_parent ON ledger (parent_id) WHERE parent_id I
 
 const TABLE = `CREATE TABLE IF NOT EXISTS ledger (${COLUMN_DEFS}
 ) STRICT, WITHOUT ROWID;`;
+
+/**
+ * The file a ledger path leads to when a symlink is on the way (the path itself otherwise, so a
+ * message names what the config says). A hard link is not seen through.
+ */
+export function realFile(path: string): string {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    try {
+      real = join(realpathSync(dirname(resolve(path))), basename(path));
+    } catch {
+      return path;
+    }
+  }
+  return real === resolve(path) ? path : real;
+}
+
+/**
+ * A ledger that cannot be written is refused at start: a read-only file opened without an
+ * error, then every request was answered and billed with no row (the row is logged as an error)
+ * and the next start stopped on the journal's recovery with a stack trace. Rewriting the
+ * header's user_version with its own value is a real write that changes nothing.
+ */
+export function probeWrite(db: Database.Database, path: string): void {
+  try {
+    const v = Number(db.pragma('user_version', { simple: true }));
+    db.pragma(`user_version = ${v}`);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_PERM')
+      throw new Error(
+        `the ledger ${path} cannot be written by this process (${(err as Error).message}): give its user write access to the file (and its -wal and -shm files) or point storage.ledger at a writable path`,
+      );
+    throw err;
+  }
+}
 
 /** Group keys; `at` is never negative (validated), so `at / 1000` is a floor. */
 const GROUP_SQL: Record<SpendGroup, string> = {
@@ -171,13 +209,16 @@ export class SqliteLedger implements LedgerStore {
    */
   static open(path: string, { reader = false, onUpgrade }: { reader?: boolean; onUpgrade?: (message: string) => void } = {}): SqliteLedger {
     if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
-    const journal = path === ':memory:' || reader ? null : InFlightJournal.open(`${path}-inflight`);
+    // The lock is named after the file the path leads to: a symlink to a ledger another sidecar
+    // holds is the same ledger (with the path's own name, the two kept a budget each over one spend).
+    const journal = path === ':memory:' || reader ? null : InFlightJournal.open(`${path}-inflight`, `${realFile(path)}-inflight`);
     let db: Database.Database | undefined;
     try {
       db = new Database(path);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 5000'); // a second process (a report, a backup) may hold a lock
+      if (!reader && path !== ':memory:') probeWrite(db, path);
       migrate(db, reader, onUpgrade);
       ensureCascadeSchema(db);
       ensureRouteScore(db);

@@ -1,12 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { JournalLockedError, lockJournal } from '../../src/accounting/journal-lock.js';
-import { SqliteLedger } from '../../src/accounting/sqlite-ledger.js';
+import { probeWrite, realFile, SqliteLedger } from '../../src/accounting/sqlite-ledger.js';
 import { InFlightJournal } from '../../src/accounting/inflight-journal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-lock-'));
@@ -75,6 +76,33 @@ describe('the in-flight journal lock', () => {
     expect(otherProcessAsks(`${db}-inflight.lock`)).toBe('busy');
     await ledger.close();
     expect(otherProcessAsks(`${db}-inflight.lock`)).toBe('held');
+  });
+
+  it('a ledger reached through a symlink takes the lock of the file it leads to (two sidecars kept a budget each over one file)', async () => {
+    const real = join(dir, 'target.db');
+    const link = join(dir, 'alias.db');
+    const holder = await otherProcessHolds(`${real}-inflight.lock`);
+    new Database(real).close();
+    symlinkSync(real, link);
+    expect(() => SqliteLedger.open(link)).toThrow(JournalLockedError);
+    holder.kill('SIGKILL');
+    await once(holder, 'exit');
+    const ledger = SqliteLedger.open(link);
+    expect(otherProcessAsks(`${real}-inflight.lock`)).toBe('busy');
+    await ledger.close();
+    expect(realFile(join(dir, 'plain.db')), 'a path with no symlink is named as given').toBe(join(dir, 'plain.db'));
+  });
+
+  it('a ledger file this process cannot write is refused at open with what to fix (it served requests with no row)', () => {
+    const path = join(dir, 'ro.db');
+    new Database(path).close();
+    // Root writes any file whatever its mode, so the file is opened read-only here, as a mode of 444 opens it for another user.
+    const db = new Database(path, { readonly: true });
+    expect(() => probeWrite(db, path)).toThrow(`the ledger ${path} cannot be written by this process (attempt to write a readonly database)`);
+    db.close();
+    const rw = new Database(path);
+    expect(() => probeWrite(rw, path)).not.toThrow();
+    rw.close();
   });
 
   it('a lock that cannot be created is an error naming it (not a lock held by another process)', () => {
