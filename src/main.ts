@@ -135,6 +135,8 @@ function pgHint(err: unknown, ledger: string): string {
   return '';
 }
 
+/** How long requests cut by the shutdown get to write their last answer and their row before their connections close. */
+const CUT_SETTLE_MS = 2000;
 export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   const env = opts.env ?? process.env;
   const wanted = env.SWITCHYARD_REPLICA_ID;
@@ -339,6 +341,13 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
         { inFlight: cut },
         `server.shutdownGraceMs (${runtime.cfg.server.shutdownGraceMs} ms) is over: closing the ${cut} request${cut === 1 ? '' : 's'} still in flight (what was delivered is billed)`,
       );
+    if (cut > 0) {
+      // Each request ends as shutting_down (a 503, or an error event on a started stream) and
+      // writes its row, then the connections close: a client is not left with a bare TCP close
+      // and a row that says it went away. Bounded: a write that cannot finish is cut with the socket.
+      runtime.cutInFlight();
+      await Promise.race([runtime.whenIdle(), delay(CUT_SETTLE_MS, undefined, { ref: false })]);
+    }
     server.closeAllConnections();
     stately?.stop();
     await runtime.close();
@@ -402,6 +411,9 @@ function startupOnlyChanges(running: Config, next: Config, opts: ServeOptions): 
  */
 function installSignals(log: Logger, shutdown: () => Promise<void>, reload: () => Promise<ReloadResult>, hurry: () => void): void {
   let signals = 0;
+  // Once a third signal came, every way out exits 1: a shutdown that completes while the log
+  // settles must not turn it into a clean stop (it did: exit 0).
+  const code = (clean: 0 | 1): 0 | 1 => (signals > 2 ? 1 : clean);
   const stop = (sig: string) => {
     signals += 1;
     if (signals === 2) {
@@ -411,12 +423,12 @@ function installSignals(log: Logger, shutdown: () => Promise<void>, reload: () =
     }
     if (signals > 2) {
       log.error({ signal: sig }, `${sig} a third time: exiting now, without closing the ledger`);
-      void logWritesSettled().then(() => process.exit(1));
+      void logWritesSettled(200).then(() => process.exit(1));
       return;
     }
     log.info({ signal: sig }, 'signal received');
     shutdown().then(
-      () => logWritesSettled().then(() => process.exit(0)),
+      () => logWritesSettled().then(() => process.exit(code(0))),
       (err: unknown) => {
         log.error({ err }, 'error during shutdown');
         void logWritesSettled().then(() => process.exit(1));

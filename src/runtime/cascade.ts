@@ -104,7 +104,7 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
   let spent = 0;
   let n = 0;
   for (const step of ladder) {
-    if (sink.signal.aborted || rt.now() >= deadlineAt) break;
+    if (sink.signal.aborted || rt.stopping.aborted || rt.now() >= deadlineAt) break;
     const maxCost = call.hints.maxCostUsd === null ? null : nanoToUsd(Math.max(0, usdToNano(call.hints.maxCostUsd) - spent));
     const logprobs = wantsLogprobs(rt, call, step);
     const stepCall: ChatCall = { ...call, hints: { ...call.hints, maxCostUsd: maxCost }, body: logprobs ? { ...call.body, logprobs: true } : call.body };

@@ -88,6 +88,9 @@ export class RequestDriver {
   async run(): Promise<void> {
     const onGone = () => this.ac.abort(new UpstreamFault('client_gone', 'the client went away'));
     this.sink.signal.addEventListener('abort', onGone, { once: true });
+    const onStop = () => this.ac.abort(this.rt.stopping.reason);
+    if (this.rt.stopping.aborted) onStop();
+    else this.rt.stopping.addEventListener('abort', onStop, { once: true });
     const cancelDeadline = this.rt.scheduler.after(this.snap.context.deadlineAt - this.rt.now(), () =>
       this.ac.abort(new UpstreamFault('deadline', 'the request deadline passed')),
     );
@@ -113,6 +116,7 @@ export class RequestDriver {
     } finally {
       cancelDeadline();
       this.sink.signal.removeEventListener('abort', onGone);
+      this.rt.stopping.removeEventListener('abort', onStop);
     }
     const attempts = this.snap.context.attempts;
     await finalizeRequest(this.rt, this.call, this.sink, this.session, outcome, {

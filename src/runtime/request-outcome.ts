@@ -26,6 +26,14 @@ export interface FailureInput {
 export function abortedOutcome(reason: unknown, ctx: ReqContext): Outcome {
   if (reason instanceof UpstreamFault && reason.kind === 'client_gone')
     return { ok: false, error: new SwitchyardError('client_closed_request', 'client closed the request'), clientGone: true };
+  if (reason instanceof UpstreamFault && reason.kind === 'shutting_down')
+    return {
+      ok: false,
+      error: new SwitchyardError(
+        'shutting_down',
+        `switchyard is shutting down: the request was cut after ${ctx.attempts} attempt(s); send it again (to another instance)`,
+      ),
+    };
   return {
     ok: false,
     error: new SwitchyardError('timeout', `request deadline of ${ctx.deadlineAt - ctx.receivedAt} ms passed after ${ctx.attempts} attempt(s)`),

@@ -86,6 +86,7 @@ export function decide(f: UpstreamFault, s: RetryState, r: ResilienceConfig): De
   switch (f.kind) {
     case 'deadline':
     case 'client_gone':
+    case 'shutting_down':
       return { verdict: { event: 'released' }, next: { step: 'stop' }, loud: false };
     case 'connect_failed':
     case 'connect_timeout':

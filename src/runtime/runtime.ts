@@ -31,7 +31,8 @@ import { nativeOf } from '../apis/native.js';
 import { cascadeOn, runCascade, type CascadeRecord } from './cascade.js';
 import { buildState, type StateView } from './state-view.js';
 import { replicaId, type SharedState } from '../shared-state/index.js';
-import type { CancelSignal } from './cancel.js';
+import { Cancel, type CancelSignal } from './cancel.js';
+import { UpstreamFault } from '../upstream/types.js';
 
 /** A stopped supervisor takes no events: nothing runs, nothing changes. */
 const NOTHING: InPlaceDecision = { run: null, update: null };
@@ -94,6 +95,7 @@ export class Runtime implements RuntimeCore {
   private readonly pools = new UpstreamPools();
   private readonly env: NodeJS.ProcessEnv;
   private inFlight = 0;
+  private readonly stopCancel = new Cancel();
   private idle: Array<() => void> = [];
   private generation = 0;
   private readonly onRequest: ((r: RequestRecord) => void) | undefined;
@@ -426,6 +428,19 @@ export class Runtime implements RuntimeCore {
       then();
     }, 50);
     timer.unref();
+  }
+
+  /**
+   * The shutdown stops waiting (a second signal, the grace over): every request in flight ends
+   * as `shutting_down` - a JSON answer a 503, a started stream an error event - with what was
+   * delivered billed and its row written, before the connections close.
+   */
+  cutInFlight(): void {
+    this.stopCancel.abort(new UpstreamFault('shutting_down', 'the sidecar is shutting down'));
+  }
+
+  get stopping(): CancelSignal {
+    return this.stopCancel;
   }
 
   /** Resolves when no request is in flight (SIGTERM drain). */

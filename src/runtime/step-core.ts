@@ -57,6 +57,9 @@ export class StepCore implements RuntimeCore {
   get scheduler(): RuntimeCore['scheduler'] {
     return this.rt.scheduler;
   }
+  get stopping(): CancelSignal {
+    return this.rt.stopping;
+  }
   sleep(ms: number, signal: CancelSignal): Promise<void> {
     return this.rt.sleep(ms, signal);
   }

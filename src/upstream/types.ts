@@ -136,7 +136,9 @@ export type FaultKind =
   | 'stream_error'
   | 'bad_response'
   | 'deadline'
-  | 'client_gone';
+  | 'client_gone'
+  /** The sidecar's shutdown cut the request (a second signal, or server.shutdownGraceMs over). */
+  | 'shutting_down';
 
 /** A classified failure of one attempt. */
 export class UpstreamFault extends Error {

@@ -170,20 +170,37 @@ describe('shutdown', () => {
   // A second signal while draining (Ctrl-C twice, `kill` twice) means "stop now": it must not kill the process
   // where it stands (the default action) nor exit before the ledger has the cut request's row.
   for (const second of ['SIGTERM', 'SIGINT'] as const) {
-    it(`a second signal (SIGTERM, then ${second}) stops waiting for the stream in flight: it is cut, its ledger row written, exit 0`, async () => {
-      await withStreamInFlight(60_000, async (sc, cfg, id) => {
+    it(`a second signal (SIGTERM, then ${second}) stops waiting for the stream in flight: it ends with a shutting_down error event (not a bare close), its row says so, exit 0`, async () => {
+      await withStreamInFlight(60_000, async (sc, cfg, id, rest) => {
         const exited = sc.stop('SIGTERM');
         for (let i = 0; i < 100 && !sc.stdout().includes('shutting down'); i++) await sleep(20);
         expect(sc.stdout()).toContain('shutting down');
         sc.child.kill(second);
+        const tail = await rest();
+        expect(tail).toMatch(/data: \{"error":\{[^\n]*"code":"shutting_down"/);
+        expect(tail).not.toContain('[DONE]');
         expect(await exited).toBe(0);
         expect(sc.child.signalCode).toBeNull();
         expect(sc.stdout()).toMatch(/"msg":"stopped"/);
-        expect(ledgerRow(ledgerFileOf(cfg), id)).toBeDefined();
+        // The client got 200 and part of the answer: the row says the shutdown cut it, not that the client left.
+        expect(ledgerRow(ledgerFileOf(cfg), id)).toMatchObject({ status: 200, error_code: 'shutting_down' });
         expect(sc.stdout()).toMatch(/not waiting for the 1 request in flight/);
+        expect(sc.stdout()).not.toMatch(/the client went away/);
       });
     });
   }
+
+  it('a third signal exits 1 at once, even when the shutdown the second one hurried completes meanwhile', async () => {
+    await withStreamInFlight(60_000, async (sc) => {
+      const exited = sc.stop('SIGTERM');
+      for (let i = 0; i < 100 && !sc.stdout().includes('shutting down'); i++) await sleep(20);
+      sc.child.kill('SIGINT');
+      sc.child.kill('SIGTERM');
+      expect(await exited).toBe(1);
+      expect(sc.child.signalCode).toBeNull();
+      expect(sc.stdout()).toMatch(/a third time: exiting now/);
+    });
+  });
 });
 
 /**
@@ -192,7 +209,7 @@ describe('shutdown', () => {
  */
 async function withStreamInFlight(
   shutdownGraceMs: number,
-  body: (sc: SidecarHandle, cfg: Record<string, unknown>, requestId: string | null) => Promise<void>,
+  body: (sc: SidecarHandle, cfg: Record<string, unknown>, requestId: string | null, rest: () => Promise<string>) => Promise<void>,
 ): Promise<void> {
   const slow = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 500, outputTokens: 60 } });
   const cfg = testConfig(slow.url, { server: { shutdownGraceMs } });
@@ -205,7 +222,21 @@ async function withStreamInFlight(
     });
     const reader = res.body!.getReader();
     await reader.read();
-    await body(sc, cfg, res.headers.get('x-request-id'));
+    // The rest of the stream as text, up to its end or a cut connection ('[connection cut]').
+    const rest = async (): Promise<string> => {
+      let text = '';
+      const dec = new TextDecoder();
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return text;
+          text += dec.decode(value, { stream: true });
+        }
+      } catch {
+        return `${text}[connection cut]`;
+      }
+    };
+    await body(sc, cfg, res.headers.get('x-request-id'), rest);
     await reader.cancel().catch(() => undefined);
   } finally {
     if (sc.child.exitCode === null && sc.child.signalCode === null) sc.child.kill('SIGKILL');
