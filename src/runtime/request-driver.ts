@@ -45,6 +45,8 @@ export class RequestDriver {
   private session: StreamSession | null = null;
   private picked: EndpointHandle | null = null;
   private lastEndpoint: EndpointHandle | null = null;
+  /** Models an attempt of this request failed on before another model's endpoint was tried (named in the reason). */
+  private failedFrom: string[] | null = null;
   private routeError: SwitchyardError | null = null;
   private completion: Record<string, unknown> | null = null;
   private completionText: string | null = null;
@@ -134,13 +136,39 @@ export class RequestDriver {
   private reason(served: EndpointHandle | null = null): string | null {
     const r = this.plan?.reason ?? null;
     const slow = this.slowAhead(served);
-    if (r === null || (this.overCost.length === 0 && this.overBudget.length === 0 && slow.length === 0)) return r;
+    const passed = this.passedOver(served, slow);
+    if (r === null || (this.overCost.length === 0 && this.overBudget.length === 0 && slow.length === 0 && passed.length === 0)) return r;
     const notes = [
       ...(this.overCost.length > 0 ? [`${this.overCost.join(', ')} over x-switchyard-max-cost-usd`] : []),
       ...(slow.length > 0 ? [`${slow.join(', ')} over x-switchyard-max-latency-ms ${this.call.hints.maxLatencyMs} ms`] : []),
       ...this.overBudget,
+      ...passed,
     ];
     return `${r}; ${notes.join('; ')}`;
+  }
+
+  /**
+   * Why the candidates ahead of the served model did not serve, when the notes above do not say:
+   * an attempt on it failed (`failed over from X`), or none of its endpoints could take the
+   * request (`X circuit-open`, `X throttled (429)`…). The reason said only `requested X` when Y served.
+   */
+  private passedOver(served: EndpointHandle | null, slow: string[]): string[] {
+    if (served === null || !this.plan || this.plan.candidates[0] === served.model) return [];
+    const out: string[] = [];
+    const now = this.rt.now();
+    for (const m of this.plan.candidates) {
+      if (m === served.model) break;
+      if (this.overCost.includes(m) || slow.includes(m) || this.overBudget.some((n) => n.startsWith(`${m} over budget `))) continue;
+      if (this.failedFrom?.includes(m)) {
+        out.push(`failed over from ${m}`);
+        continue;
+      }
+      const eps = this.rt.byModel.get(m) ?? [];
+      const why = eps.map((h) => availability(h, now, this.est)).find((a) => !a.ok);
+      if (why && !why.ok && eps.every((h) => !availability(h, now, this.est).ok)) out.push(`${m} ${why.why}`);
+    }
+    if (out.length > 0) out[out.length - 1] += `: served by ${served.model}`;
+    return out;
   }
 
   /**
@@ -305,7 +333,12 @@ export class RequestDriver {
     const h = this.picked;
     if (!h) throw new Error('send without a picked endpoint');
     const est = this.est;
-    if (this.lastEndpoint !== null && this.lastEndpoint !== h) this.rt.recordFailover?.(this.lastEndpoint, h);
+    if (this.lastEndpoint !== null && this.lastEndpoint !== h) {
+      this.rt.recordFailover?.(this.lastEndpoint, h);
+      const from = this.lastEndpoint.model;
+      this.failedFrom ??= [];
+      if (from !== h.model && !this.failedFrom.includes(from)) this.failedFrom.push(from);
+    }
     this.lastEndpoint = h;
     // Before anything is sent: if this process dies now, the ledger still counts what this request may cost.
     const rowOf = this.session?.committedTo ?? h;

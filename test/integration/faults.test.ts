@@ -172,6 +172,8 @@ const TABLE: Row[] = [
       expectWhole(r, p, CLAUDE);
       expect(r.headers?.get('x-switchyard-endpoint')).toBe(EP.claude);
       expect(r.headers?.get('x-switchyard-attempts')).toBe('3');
+      // Why another model answered: the reason names the fail-over, not only "requested gpt-4.1".
+      expect(r.headers?.get('x-switchyard-reason')).toBe(`requested ${GPT}; failed over from ${GPT}: served by ${CLAUDE}`);
       const log = await bounded(MIN_BACKOFF);
       expect(hits(log, GPT).map((e) => e.status)).toEqual([503, 503]);
       expect(hits(log, CLAUDE_UP).map((e) => e.status)).toEqual([200]);
@@ -437,7 +439,11 @@ const TABLE: Row[] = [
       expect(Date.parse(ep.retryAt!)).toBeGreaterThanOrEqual(sent + 2000);
       // The next request goes to the fallback without touching the exhausted endpoint.
       await sim.clearLog();
-      expectWhole(await ask(sc, pair.model, p, { stream: false }), p, pair.fallback);
+      const skipped = await ask(sc, pair.model, p, { stream: false });
+      expectWhole(skipped, p, pair.fallback);
+      expect(skipped.headers?.get('x-switchyard-reason')).toBe(
+        `requested ${pair.model}; ${pair.model} throttled (x-ratelimit-remaining 0): served by ${pair.fallback}`,
+      );
       const log = await sim.log();
       expect(hits(log, pair.up)).toHaveLength(0);
       expect(log.some((e) => e.status === 429)).toBe(false);
