@@ -433,8 +433,12 @@ const first = (v: string | string[] | undefined, name: string): string | null =>
 const intHeader = (v: string | string[] | undefined, name: string): number | null => {
   const s = first(v, name);
   if (s === null) return null;
-  if (!/^\d{1,15}$/.test(s))
+  if (!/^\d+$/.test(s))
     throw new SwitchyardError('invalid_request', `header ${name} must be a whole number of milliseconds, got "${s.slice(0, 32)}"`, { param: name });
+  if (s.length > 15)
+    throw new SwitchyardError('invalid_request', `header ${name} is out of range (at most 15 digits of milliseconds), got "${s.slice(0, 32)}"`, {
+      param: name,
+    });
   return Number(s);
 };
 
@@ -484,12 +488,13 @@ export function parseHints(h: Record<string, string | string[] | undefined>, con
       },
     );
   }
-  const tier = first(h['x-switchyard-tier'], 'x-switchyard-tier');
+  // Case-insensitive, as x-switchyard-task and x-switchyard-cascade are: HIGH_QUALITY is high_quality.
+  const tier = first(h['x-switchyard-tier'], 'x-switchyard-tier')?.toLowerCase() ?? null;
   if (tier !== null && !isTier(tier))
     throw new SwitchyardError('invalid_request', `header x-switchyard-tier must be one of ${TIERS.join(', ')}, got "${tier.slice(0, 32)}"`, {
       param: 'x-switchyard-tier',
     });
-  const cascade = first(h['x-switchyard-cascade'], 'x-switchyard-cascade');
+  const cascade = first(h['x-switchyard-cascade'], 'x-switchyard-cascade')?.toLowerCase() ?? null;
   if (cascade !== null && cascade !== 'on' && cascade !== 'off')
     throw new SwitchyardError('invalid_request', `header x-switchyard-cascade must be on or off, got "${cascade.slice(0, 32)}"`, {
       param: 'x-switchyard-cascade',

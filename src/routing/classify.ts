@@ -136,10 +136,12 @@ export function classify(input: ClassifyInput, cfg: ClassifierConfig, auto?: Aut
     if (cfg.complexTasks.includes(task)) return { tier: 'high_quality', reason: `task "${task}" is complex → high_quality`, keywordHits: [] };
   }
   const hits = keywordHits(input.text.length > CLASSIFY_CHARS ? input.text.slice(0, CLASSIFY_CHARS) : input.text, cfg.complexityKeywords);
-  if (hits.length >= cfg.complexityThreshold) {
+  // Distinct keywords: "design design design" is one keyword said three times, not three.
+  const distinct = hits.length > 1 ? [...new Set(hits)] : hits;
+  if (distinct.length >= cfg.complexityThreshold) {
     return {
       tier: 'high_quality',
-      reason: `${hits.length} complexity keywords (${[...new Set(hits)].slice(0, 4).join(', ')}) ≥ ${cfg.complexityThreshold} → high_quality`,
+      reason: `${distinct.length} complexity keywords (${distinct.slice(0, 4).join(', ')}) ≥ ${cfg.complexityThreshold} → high_quality`,
       keywordHits: hits,
       score: null,
     };
@@ -158,7 +160,7 @@ export function classify(input: ClassifyInput, cfg: ClassifierConfig, auto?: Aut
     return { tier: 'balanced', reason: `task "${task}" → balanced (no tier list names it)`, keywordHits: hits, score: null };
   const notes: string[] = [];
   if (task !== null) notes.push(`unknown task "${excerpt(task)}" ignored`);
-  if (hits.length > 0) notes.push(`${hits.length} complexity keyword(s) < ${cfg.complexityThreshold}`);
+  if (distinct.length > 0) notes.push(`${distinct.length} complexity keyword(s) < ${cfg.complexityThreshold}`);
   return scored(input, auto, notes.length > 0 ? `${notes.join('; ')}; ` : '', hits);
 }
 

@@ -89,6 +89,16 @@ describe('classify: hints', () => {
   });
 });
 
+describe('the keyword rule counts distinct keywords', () => {
+  it('one keyword said three times is one keyword, not three', () => {
+    expect(classify(input('design design design'), CFG).reason).toMatch(/^1 complexity keyword\(s\) < 3; score /);
+    expect(classify(input('design, architect and a detailed design'), CFG)).toMatchObject({
+      tier: 'high_quality',
+      reason: '3 complexity keywords (design, architect, detailed) ≥ 3 → high_quality',
+    });
+  });
+});
+
 describe('keyword hits', () => {
   it('match whole words only', () => {
     expect(keywordHits('The designer designs a design.', ['design'])).toEqual(['design']);

@@ -17,3 +17,19 @@ describe('parseHints: x-switchyard-timeout-ms', () => {
     expect(() => parseHints({ 'x-switchyard-timeout-ms': '0' }, 120_000)).toThrow(/x-switchyard-timeout-ms/);
   });
 });
+
+describe('parseHints: tier, cascade and out-of-range numbers', () => {
+  it('reads x-switchyard-tier and x-switchyard-cascade case-insensitively, as x-switchyard-task', () => {
+    expect(parseHints({ 'x-switchyard-tier': 'HIGH_QUALITY' }, 120_000).tier).toBe('high_quality');
+    expect(parseHints({ 'x-switchyard-tier': ' Fast_Cheap ' }, 120_000).tier).toBe('fast_cheap');
+    expect(parseHints({ 'x-switchyard-cascade': 'ON' }, 120_000).cascade).toBe(true);
+    expect(() => parseHints({ 'x-switchyard-tier': 'premium' }, 120_000)).toThrow(/must be one of fast_cheap, balanced, high_quality, got "premium"/);
+  });
+
+  it('says a whole number too long to hold is out of range, not that it is not a whole number', () => {
+    expect(() => parseHints({ 'x-switchyard-max-latency-ms': '99999999999999999999999' }, 120_000)).toThrow(
+      'header x-switchyard-max-latency-ms is out of range (at most 15 digits of milliseconds), got "99999999999999999999999"',
+    );
+    expect(() => parseHints({ 'x-switchyard-max-latency-ms': '12a' }, 120_000)).toThrow(/must be a whole number of milliseconds/);
+  });
+});
