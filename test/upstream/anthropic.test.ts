@@ -75,6 +75,25 @@ describe('anthropic buildRequest: envelope', () => {
     expect(sent({ stop: ['a', 'b'] }).stop_sequences).toEqual(['a', 'b']);
   });
 
+  it("maps safety_identifier (OpenAI's successor of user) to metadata.user_id, as the Responses adapter does, and drops prompt_cache_key", () => {
+    expect(sent({ safety_identifier: 's-1', prompt_cache_key: 'k' })).toMatchObject({ metadata: { user_id: 's-1' } });
+    expect(sent({ safety_identifier: 's-1', prompt_cache_key: 'k' })).not.toHaveProperty('prompt_cache_key');
+    expect(sent({ user: 'u-1', safety_identifier: 's-1' }).metadata).toEqual({ user_id: 's-1' });
+  });
+
+  it('refuses a whitespace-only stop sequence (Anthropic answers 400 to it), so a route passes over the model', () => {
+    for (const [stop, param] of [
+      ['\n', 'stop'],
+      [['END', '\n\n'], 'stop[1]'],
+      [[' '], 'stop[0]'],
+    ] as const) {
+      expect(() => sent({ stop: stop as string | string[] })).toThrow(
+        expect.objectContaining({ status: 400, param, message: expect.stringMatching(/whitespace only/) }),
+      );
+    }
+    expect(sent({ stop: ['', 'END'] }).stop_sequences).toEqual(['END']);
+  });
+
   it('ignores fields that change nothing', () => {
     const body = sent({
       stream_options: { include_usage: true },
@@ -167,6 +186,17 @@ describe('anthropic buildRequest: messages', () => {
         ],
       },
     ]);
+  });
+
+  it('sends image/jpg as image/jpeg and refuses image types Anthropic does not take (svg, pdf)', () => {
+    const image = (url: string) => msgs({ role: 'user', content: [{ type: 'image_url', image_url: { url } }] });
+    expect(sent({ messages: image('data:image/jpg;base64,/9j/AAAA') }).messages).toEqual([
+      { role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/jpeg', data: '/9j/AAAA' } }] },
+    ]);
+    for (const type of ['image/svg+xml', 'application/pdf'])
+      expect(() => sent({ messages: image(`data:${type};base64,AAAA`) })).toThrow(
+        expect.objectContaining({ status: 400, message: expect.stringContaining(`not "${type}"`) }),
+      );
   });
 
   it('translates tools and every tool_choice form', () => {

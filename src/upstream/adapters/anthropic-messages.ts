@@ -33,6 +33,7 @@ export function untranslatable(param: string, why: string): SwitchyardError {
   return new SwitchyardError('invalid_request', `${echoName(param)} cannot be translated for Anthropic models: ${why}`, { param });
 }
 
+const ANTHROPIC_IMAGE_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 const DATA_URL = /^data:([a-z]+\/[a-z0-9.+-]+);base64,(.*)$/is;
 
 function imageBlock(part: Record<string, unknown>, param: string): AnthropicBlock {
@@ -40,7 +41,13 @@ function imageBlock(part: Record<string, unknown>, param: string): AnthropicBloc
   const url = isObj(img) ? img.url : typeof img === 'string' ? img : undefined;
   if (typeof url !== 'string') throw untranslatable(param, 'image_url.url must be a string');
   const m = DATA_URL.exec(url);
-  if (m) return { type: 'image', source: { type: 'base64', media_type: m[1]!.toLowerCase(), data: m[2]! } };
+  if (m) {
+    // Anthropic takes these four (OpenAI also reads image/jpg); anything else is refused upstream.
+    const type = m[1]!.toLowerCase() === 'image/jpg' ? 'image/jpeg' : m[1]!.toLowerCase();
+    if (!ANTHROPIC_IMAGE_TYPES.has(type))
+      throw untranslatable(param, `Anthropic accepts images of type image/jpeg, image/png, image/gif or image/webp, not ${echoValue(type)}`);
+    return { type: 'image', source: { type: 'base64', media_type: type, data: m[2]! } };
+  }
   if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
   if (url.startsWith('data:')) throw untranslatable(param, 'only base64 data: URLs are supported');
   throw untranslatable(param, 'image URLs must be https:, http: or base64 data: URLs');

@@ -24,6 +24,7 @@ const HANDLED = new Set([
   'tool_choice',
   'parallel_tool_calls',
   'user',
+  'safety_identifier',
 ]);
 
 /**
@@ -43,6 +44,7 @@ const HARMLESS: Record<string, (v: unknown) => boolean> = {
   response_format: (v) => isObj(v) && v.type === 'text',
   modalities: (v) => Array.isArray(v) && v.length === 1 && v[0] === 'text', // text is all Anthropic produces
   service_tier: (v) => v === 'auto' || v === 'default', // OpenAI's default processing tier
+  prompt_cache_key: (v) => typeof v === 'string', // OpenAI's cache routing hint; Anthropic caches by cache_control
 };
 
 const WHY: Record<string, string> = {
@@ -104,7 +106,16 @@ function toolChoice(v: unknown): Record<string, unknown> {
 function stopSequences(v: unknown): string[] {
   const list: unknown[] = typeof v === 'string' ? [v] : Array.isArray(v) ? v : [null];
   if (!list.every((s): s is string => typeof s === 'string')) throw untranslatable('stop', 'must be a string or an array of strings');
-  return list.filter((s) => s !== '');
+  const stops = list.filter((s) => s !== '');
+  // Anthropic answers 400 "each stop sequence must contain non-whitespace": refused here, so a
+  // route or `auto` passes over this model instead of failing upstream (`stop: "\n"` is common).
+  const blank = stops.findIndex((s) => s.trim() === '');
+  if (blank >= 0)
+    throw untranslatable(
+      typeof v === 'string' ? 'stop' : `stop[${list.indexOf(stops[blank]!)}]`,
+      `Anthropic refuses a stop sequence of whitespace only (${JSON.stringify(stops[blank])}); give one with a visible character`,
+    );
+  return stops;
 }
 
 /** The path of the Messages endpoint under the provider's base path, without a doubled `/v1`. */
@@ -150,9 +161,11 @@ export function buildAnthropicBody(input: BuildInput): Record<string, unknown> {
     if (choice.type !== 'none') choice.disable_parallel_tool_use = true;
   }
   if (choice !== null) out.tool_choice = choice;
-  if (present(b.user)) {
-    if (typeof b.user !== 'string') throw untranslatable('user', 'must be a string');
-    out.metadata = { user_id: b.user };
+  // `safety_identifier` is OpenAI's successor of `user` (the Responses adapter maps it the same way).
+  const user = present(b.safety_identifier) ? b.safety_identifier : b.user;
+  if (present(user)) {
+    if (typeof user !== 'string') throw untranslatable(present(b.safety_identifier) ? 'safety_identifier' : 'user', 'must be a string');
+    out.metadata = { user_id: user };
   }
   if (input.stream) out.stream = true;
   return out;
