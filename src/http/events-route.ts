@@ -18,6 +18,27 @@ const KEEPALIVE_MS = 15_000;
 export const MAX_UNSENT_BYTES = 1024 * 1024;
 /** A dropped subscriber that does not read its last event is destroyed after this long. */
 const DROP_GRACE_MS = 1000;
+/**
+ * Unsent bytes all subscribers together may hold: with many subscribers each gets its share
+ * (never under MIN_UNSENT_BYTES). 200 subscribers that never read `?all=1` held 1 MiB each,
+ * 450 MB in all, and the event loop spent seconds writing to them.
+ */
+export const MAX_TOTAL_UNSENT_BYTES = 32 * 1024 * 1024;
+const MIN_UNSENT_BYTES = 64 * 1024;
+
+/**
+ * A record's SSE frame, built once however many subscribers it goes to (it was
+ * `JSON.stringify`-ed per subscriber: 200 `?all=1` subscribers, 200 times each event).
+ */
+const frames = new WeakMap<HubRecord, string>();
+function frameOf(r: HubRecord): string {
+  let f = frames.get(r);
+  if (f === undefined) {
+    f = `event: ${r.kind}\n${r.seq > 0 ? `id: ${r.seq}\n` : ''}data: ${JSON.stringify(r)}\n\n`;
+    frames.set(r, f);
+  }
+  return f;
+}
 
 /** A `Last-Event-ID` as switchyard gives them (a record's `seq`), else null (absent or not one of ours). */
 function lastEventId(header: string | string[] | undefined): number | null {
@@ -26,7 +47,10 @@ function lastEventId(header: string | string[] | undefined): number | null {
   return Number(v.trim());
 }
 
-export function eventsRoute(hub: Pick<InspectionHub, 'history' | 'since' | 'subscribe'>, maxUnsent = MAX_UNSENT_BYTES) {
+export function eventsRoute(hub: Pick<InspectionHub, 'history' | 'since' | 'subscribe'>, maxUnsent = MAX_UNSENT_BYTES, maxTotal = MAX_TOTAL_UNSENT_BYTES) {
+  let subscribers = 0;
+  /** One subscriber's bound: its own, or its share of the total when many are connected. */
+  const limit = (): number => Math.min(maxUnsent, Math.max(MIN_UNSENT_BYTES, Math.floor(maxTotal / Math.max(1, subscribers))));
   return (req: IncomingMessage, res: ServerResponse, url: URL): void => {
     const all = url.searchParams.get('all') === '1';
     res.writeHead(200, {
@@ -36,33 +60,56 @@ export function eventsRoute(hub: Pick<InspectionHub, 'history' | 'since' | 'subs
       'x-accel-buffering': 'no',
     });
     let stopped = false;
+    subscribers++;
+    // Frames of one turn of the event loop go out in one write (a request makes a dozen records).
+    let batch: string[] = [];
+    let batchBytes = 0;
+    let scheduled = false;
+    const flush = (): void => {
+      scheduled = false;
+      if (stopped || batch.length === 0) return;
+      const text = batch.length === 1 ? batch[0]! : batch.join('');
+      batch = [];
+      batchBytes = 0;
+      res.write(text);
+    };
     const write = (text: string): void => {
       if (stopped) return;
-      // What is still queued in the response and its socket: the subscriber's backlog.
-      if (res.writableLength > maxUnsent) return drop();
-      res.write(text);
+      // What is still queued in the response and its socket, and in this turn's batch: the subscriber's backlog.
+      const bound = limit();
+      if (res.writableLength + batchBytes > bound) return drop(bound);
+      batch.push(text);
+      batchBytes += text.length;
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
     };
     // `?all=1` inspection records are not kept (seq 0): they carry no id, so a client's last id
     // stays that of the last kept record and a reconnect resumes after it.
-    const send = (r: HubRecord) => write(`event: ${r.kind}\n${r.seq > 0 ? `id: ${r.seq}\n` : ''}data: ${JSON.stringify(r)}\n\n`);
+    const send = (r: HubRecord) => write(frameOf(r));
     let unsubscribe = (): void => undefined;
     let ping: NodeJS.Timeout | undefined = undefined;
     const stop = () => {
+      if (!stopped) subscribers--;
       stopped = true;
+      batch = [];
       clearInterval(ping);
       unsubscribe();
     };
-    const drop = () => {
+    const drop = (bound: number) => {
       stop();
       const notice = {
-        reason: `this subscriber fell behind by more than ${maxUnsent} unsent bytes and is disconnected; reconnect to resume from the recent history`,
+        reason: `this subscriber fell behind by more than ${bound} unsent bytes and is disconnected; reconnect to resume from the recent history`,
       };
       res.end(`event: dropped\ndata: ${JSON.stringify(notice)}\n\n`);
       setTimeout(() => res.destroy(), DROP_GRACE_MS).unref();
     };
+    // The kept history first, in one write: bounded by observe.historySize, not by the backlog bound.
+    const first: string[] = [];
     const after = lastEventId(req.headers['last-event-id']);
     if (after === null) {
-      for (const r of hub.history()) send(r);
+      for (const r of hub.history()) first.push(frameOf(r));
     } else {
       // A reconnect (EventSource sends the last id it saw): only what it has not seen, and a
       // `gap` event first when some of that is no longer kept.
@@ -71,12 +118,12 @@ export function eventsRoute(hub: Pick<InspectionHub, 'history' | 'since' | 'subs
         const reason = s.unknown
           ? `event id ${after} was not given by this process (it restarted, or the id is not switchyard's): the whole kept history follows`
           : `some records after event id ${after} are no longer kept (observe.historySize); the ones still kept follow`;
-        write(`event: gap\ndata: ${JSON.stringify({ lastEventId: after, reason })}\n\n`);
+        first.push(`event: gap\ndata: ${JSON.stringify({ lastEventId: after, reason })}\n\n`);
       }
-      for (const r of s.records) send(r);
+      for (const r of s.records) first.push(frameOf(r));
     }
-    write(': live\n\n');
-    if (stopped) return;
+    first.push(': live\n\n');
+    res.write(first.join(''));
     unsubscribe = hub.subscribe(send, all);
     ping = setInterval(() => write(': ping\n\n'), KEEPALIVE_MS);
     req.on('close', stop);

@@ -39,9 +39,9 @@ afterAll(() => {
   server.close();
 });
 
-function neverReads(): Promise<Socket> {
+function neverReads(to = port): Promise<Socket> {
   return new Promise((resolve) => {
-    const s = connect({ port, host: '127.0.0.1' }, () => {
+    const s = connect({ port: to, host: '127.0.0.1' }, () => {
       s.pause();
       s.write('GET /switchyard/events?all=1 HTTP/1.1\r\nhost: x\r\n\r\n');
       resolve(s);
@@ -82,4 +82,42 @@ it('subscribers that never read are dropped with a notice, and memory stays boun
   for (const t of tails) expect(t).toMatch(/event: dropped\ndata: \{"reason":"this subscriber fell behind by more than \d+ unsent bytes/);
   expect(growthMb).toBeLessThan(RSS_GROWTH_BOUND_MB);
   expect(MAX_UNSENT_BYTES).toBe(1024 * 1024);
+}, 30_000);
+
+it('many subscribers share a total bound: each is dropped at its share, under its own bound (200 of them held 1 MiB each)', async () => {
+  const TOTAL = 4 * 1024 * 1024;
+  const SUBS = 16;
+  const route = eventsRoute(hub, MAX_UNSENT_BYTES, TOTAL);
+  const many = createServer((req, res) => route(req, res, new URL(req.url ?? '/', 'http://x')));
+  await new Promise<void>((r) => many.listen(0, '127.0.0.1', r));
+  try {
+    const to = (many.address() as AddressInfo).port;
+    const subs = await Promise.all(Array.from({ length: SUBS }, () => neverReads(to)));
+    await until(() => listeners.size === SUBS);
+    expect(listeners.size).toBe(SUBS);
+    for (let seq = 1; seq <= 40_000 && listeners.size > 0; seq++) {
+      const r: HubRecord = { seq, at: seq, kind: 'inspection', actor: 'a', from: null, to: null, event: { pad: PAD }, context: null };
+      for (const l of listeners) l(r);
+      if (seq % 500 === 0) await new Promise((res) => setImmediate(res));
+    }
+    expect(listeners.size).toBe(0);
+    const bounds = await Promise.all(
+      subs.map(
+        (s) =>
+          new Promise<number>((resolve) => {
+            let tail = '';
+            s.on('data', (d: Buffer) => (tail = (tail + d.toString()).slice(-1000)));
+            s.on('close', () => resolve(Number(/fell behind by more than (\d+) unsent bytes/.exec(tail)?.[1] ?? NaN)));
+            s.resume();
+          }),
+      ),
+    );
+    // The first dropped had a sixteenth of the total; each later one a larger share, never over its own 1 MiB.
+    expect(Math.min(...bounds)).toBe(Math.floor(TOTAL / SUBS));
+    for (const b of bounds) expect(b).toBeLessThanOrEqual(MAX_UNSENT_BYTES);
+    expect(bounds.filter((b) => b < MAX_UNSENT_BYTES).length).toBeGreaterThanOrEqual(SUBS - 4);
+  } finally {
+    many.closeAllConnections();
+    many.close();
+  }
 }, 30_000);
