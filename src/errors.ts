@@ -55,7 +55,9 @@ export class SwitchyardError extends Error {
 
   /** The relayed body; its message is scrubbed of secrets (an upstream's message may echo one). */
   toBody(): OpenAIErrorBody {
-    return { error: { message: scrub(this.message), type: this.type, param: this.param, code: this.code } };
+    return {
+      error: { message: scrub(this.message), type: scrub(this.type), param: this.param === null ? null : scrub(this.param), code: scrub(this.code) },
+    };
   }
 }
 

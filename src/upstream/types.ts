@@ -140,6 +140,13 @@ export type FaultKind =
   /** The sidecar's shutdown cut the request (a second signal, or server.shutdownGraceMs over). */
   | 'shutting_down';
 
+/** An upstream's error label (type, code, param): scrubbed of secrets, at most 128 characters. */
+function label(v: string | null): string | null {
+  if (typeof v !== 'string') return v;
+  const clean = scrub(v);
+  return clean.length > 128 ? clean.slice(0, 128) : clean;
+}
+
 /** A classified failure of one attempt. */
 export class UpstreamFault extends Error {
   constructor(
@@ -151,6 +158,7 @@ export class UpstreamFault extends Error {
   ) {
     // An upstream may echo the key it was sent: nothing of it may reach a log, an event or a client.
     super(scrub(message));
-    if (error) this.error = { ...error, message: scrub(error.message) };
+    // type, code and param too: they are relayed, and the code lands in the ledger and the span (bounded: any string an upstream sends).
+    if (error) this.error = { ...error, message: scrub(error.message), type: label(error.type), code: label(error.code), param: label(error.param) };
   }
 }

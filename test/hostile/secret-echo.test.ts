@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSidecar, testConfig, TEST_KEYS, type SidecarHandle } from '../integration/harness.js';
+import { ledgerFileOf, ledgerRow } from '../integration/ledger-row.js';
 
 const ADMIN = 'admin-token-0123456789';
 const CLIENT = 'client-key-abcdefghijkl';
@@ -16,6 +17,7 @@ const SECRETS = [TEST_KEYS.SY_TEST_OPENAI_KEY, ADMIN, CLIENT, 'zzStrangerToken12
 
 let echo: Server;
 let sc: SidecarHandle;
+let ledger: string;
 
 beforeAll(async () => {
   echo = createServer((req, res) => {
@@ -30,8 +32,10 @@ beforeAll(async () => {
         res.end(`data: ${JSON.stringify({ error: { message, type: 'server_error' } })}\n\n`);
         return;
       }
+      // Every label echoes the key too: type, code and param are relayed, and the code is stored.
+      const key = String(req.headers.authorization).replace('Bearer ', '');
       res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { message, type: 'invalid_request_error', code: 'echo' } }));
+      res.end(JSON.stringify({ error: { message, type: `invalid_request_error ${key}`, code: `echo_${key}`, param: `key=${key}` } }));
     });
   });
   await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
@@ -51,6 +55,7 @@ beforeAll(async () => {
   cfg.auth = { keys: [{ id: 'app', keyEnv: 'SY_TEST_CLIENT_KEY' }] };
   cfg.resilience = { requestTimeoutMs: 10_000, retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 } };
   cfg.logging = { level: 'debug' };
+  ledger = ledgerFileOf(cfg);
   sc = await startSidecar(cfg, { SY_TEST_CLIENT_KEY: CLIENT, SWITCHYARD_ADMIN_TOKEN: ADMIN });
 });
 
@@ -76,6 +81,8 @@ it.each([
   expect(text).toMatch(/bad credentials/);
   expect(text).toMatch(/\[redacted\]/);
   expect(leaks(text)).toEqual([]);
+  // The ledger row (its error_code is the upstream's code) holds none of them either.
+  expect(leaks(JSON.stringify(ledgerRow(ledger, r.headers.get('x-request-id')) ?? {}))).toEqual([]);
 });
 
 it('nothing of them in the log, the state or the event history', async () => {
