@@ -415,8 +415,19 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
   crossCheckCascade(obj(obj(cfg.routing).cascade), known, ctx);
   const keys = arr(obj(cfg.auth).keys).map(obj);
   const keyIds = keys.map((k) => k.id).filter((k): k is string => typeof k === 'string');
+  const budgetIds = new Map<string, number>();
   arr(obj(cfg.budget).limits).forEach((raw, i) => {
     const l = obj(raw);
+    // Two limits of one scope and period are one budget line (its id): only the stricter would act, the other unseen.
+    const id = `${String(l.scope)}:${l.scope === 'key' ? String(l.key) : l.scope === 'model' ? String(l.model) : ''}:${String(l.period)}`;
+    const first = budgetIds.get(id);
+    if (first !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['budget', 'limits', i],
+        message: `the same budget as budget.limits[${first}] (scope, ${l.scope === 'key' ? 'key, ' : l.scope === 'model' ? 'model, ' : ''}period): keep one limit per budget`,
+      });
+    else budgetIds.set(id, i);
     if (l.scope === 'key' && typeof l.key !== 'string')
       ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'key'], message: 'expected a client key id for scope "key"' });
     if (l.scope === 'key' && typeof l.key === 'string' && keyIds.length === 0) {

@@ -43,9 +43,16 @@ export interface ReserveGate {
  */
 export interface BudgetStore {
   reserve(requestId: string, keyId: string | null, model: string, amountNano: number, at: number, gate?: ReserveGate): ReserveResult | Promise<ReserveResult>;
-  settle(requestId: string, budgets: string[], reservedNano: number, actualNano: number, at: number): void | Promise<void>;
+  /** `scope`: whom the reservation was for; budget lines added since (a reload) are charged the actual cost too. */
+  settle(requestId: string, budgets: string[], reservedNano: number, actualNano: number, at: number, scope?: BudgetScope): void | Promise<void>;
   release(requestId: string, budgets: string[], reservedNano: number, at: number): void | Promise<void>;
   lines(): BudgetLine[];
+}
+
+/** The client key and model a reservation was made for. */
+export interface BudgetScope {
+  keyId: string | null;
+  model: string;
 }
 
 export function budgetLimits(cfg: Config): BudgetLimit[] {
@@ -119,11 +126,34 @@ export class ActorBudgetStore implements BudgetStore {
     });
   }
 
-  /** Applied (or sent to the actor, which serialises it before any later event) before it returns. */
-  settle(requestId: string, budgets: string[], reservedNano: number, actualNano: number, at: number): void {
+  /**
+   * Applied (or sent to the actor, which serialises it before any later event) before it returns.
+   * A budget line a reload added while the request was in flight (a new line, or one whose
+   * period changed) was rebuilt from the ledger without this request's row, which comes after:
+   * it is charged the actual cost here, or it would stay below the ledger for the period.
+   */
+  settle(requestId: string, budgets: string[], reservedNano: number, actualNano: number, at: number, scope?: BudgetScope): void {
+    if (scope !== undefined && actualNano > 0) {
+      const added = this.addedSince(budgets, scope);
+      if (added.length > 0) {
+        const late: BudgetEvent = { type: 'budget.settle', at, requestId, budgets: added, reserved: 0, actual: actualNano };
+        if (!this.applied(late)) this.actor.send(late);
+      }
+    }
     if (budgets.length === 0) return;
     const ev: BudgetEvent = { type: 'budget.settle', at, requestId, budgets, reserved: reservedNano, actual: actualNano };
     if (!this.applied(ev)) this.actor.send(ev);
+  }
+
+  /** Lines that apply to `scope` now but were not reserved on (none, without a reload since the reservation). */
+  private addedSince(budgets: readonly string[], scope: BudgetScope): string[] {
+    const lines = this.lines();
+    let added: string[] | null = null;
+    for (const l of lines) {
+      const applies = l.scope === 'global' || (l.scope === 'key' && l.key === scope.keyId) || (l.scope === 'model' && l.model === scope.model);
+      if (applies && !budgets.includes(l.id)) (added ??= []).push(l.id);
+    }
+    return added ?? [];
   }
 
   release(requestId: string, budgets: string[], reservedNano: number, at: number): void {

@@ -53,8 +53,15 @@ export function endpointSettings(cfg: Config, modelCfg: ModelConfig, ep: Endpoin
   };
 }
 
-export function fingerprint(modelCfg: ModelConfig, provider: ProviderConfig, ep: EndpointConfig, settings: EndpointSettings): string {
-  return JSON.stringify({ ep, settings, provider, price: modelCfg.price });
+/**
+ * What the endpoint's actor is made of: the endpoint, its provider and the actor's settings.
+ * Not the price: a handle carries the model's config (the price included) and a reload gives
+ * kept actors new handles, so a price edit keeps the rpm window, the breaker and the
+ * concurrency count (it replaced the actor, and with it all three: a price-only reload let
+ * through twice an endpoint's rpm and reopened a circuit-open endpoint at once).
+ */
+export function fingerprint(provider: ProviderConfig, ep: EndpointConfig, settings: EndpointSettings): string {
+  return JSON.stringify({ ep, settings, provider });
 }
 
 export function poolFor(pools: UpstreamPools, cfg: Config, provider: ProviderConfig): { pool: Pool; basePath: string } {

@@ -45,6 +45,8 @@ export class RequestDriver {
   private session: StreamSession | null = null;
   private picked: EndpointHandle | null = null;
   private lastEndpoint: EndpointHandle | null = null;
+  /** The model the latest reservation was made for (its settle charges that model's budget lines). */
+  private budgetModel: string | null = null;
   /** Models an attempt of this request failed on before another model's endpoint was tried (named in the reason). */
   private failedFrom: string[] | null = null;
   private routeError: SwitchyardError | null = null;
@@ -200,8 +202,15 @@ export class RequestDriver {
       maxCostUsd: this.call.hints.maxCostUsd,
       tooSlow: this.tooSlow(),
       queueFull: this.queueFull,
+      removed: this.removedCandidates(),
       retryAfterSeconds: () => this.rt.retryAfterSeconds(this.plan?.candidates ?? []),
     });
+  }
+
+  /** The candidates, when a reload has removed every one of them since the request was routed (else null). */
+  private removedCandidates(): string[] | null {
+    const c = this.plan?.candidates ?? [];
+    return c.length > 0 && c.every((m) => (this.rt.byModel.get(m) ?? []).length === 0) ? c : null;
   }
 
   /** The latency wish when it leaves no endpoint of any candidate (then no endpoint was ever tried for it). */
@@ -248,7 +257,8 @@ export class RequestDriver {
         return this.send(cmd.continuation);
       case 'settle': {
         // The in-process store settles before it returns: its event is due at once; a shared store's when it answers.
-        const settled = this.rt.budget.settle(this.call.requestId, cmd.budgets, cmd.reserved, cmd.actual, at);
+        const scope = { keyId: this.call.keyId, model: this.budgetModel ?? this.picked?.model ?? this.call.body.model };
+        const settled = this.rt.budget.settle(this.call.requestId, cmd.budgets, cmd.reserved, cmd.actual, at, scope);
         const ev: ReqEvent = { type: 'budget.settled', at };
         return settled instanceof Promise ? settled.then(() => ev) : ev;
       }
@@ -312,6 +322,7 @@ export class RequestDriver {
     // A continuation is charged to the model the stream committed to: its ledger row names that model, and
     // the budgets rebuilt from the ledger at a restart must be the ones charged now.
     const model = this.session?.committedTo?.model ?? cmd.model;
+    this.budgetModel = model;
     const grant = this.rt.budget.reserve(this.call.requestId, this.call.keyId, model, cmd.amount, this.rt.now(), gate);
     return grant instanceof Promise ? grant.then((g) => this.granted(cmd, g)) : this.granted(cmd, grant);
   }

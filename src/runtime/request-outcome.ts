@@ -20,6 +20,8 @@ export interface FailureInput {
   tooSlow?: number | null;
   /** `resilience.queue.maxDepth` when the request found the capacity queue full (null otherwise). */
   queueFull?: number | null;
+  /** Every candidate model is gone from the running config (a reload removed it while the request waited). */
+  removed?: string[] | null;
   retryAfterSeconds: () => number;
 }
 
@@ -80,6 +82,15 @@ function exhausted(inp: FailureInput): Outcome {
         ),
       };
     }
+    const removed = inp.removed ?? null;
+    if (f === null && removed !== null)
+      return {
+        ok: false,
+        error: new SwitchyardError(
+          'no_endpoint_available',
+          `no endpoint available for ${inp.model}: a config reload removed ${removed.join(', ')} while this request waited; send it again`,
+        ),
+      };
     const full = inp.queueFull ?? null;
     const why = f
       ? `last upstream answer: ${f.message}`

@@ -394,7 +394,7 @@ export class Runtime implements RuntimeCore {
       if (old && old.fingerprint === s.fingerprint && old.model === s.spawn.input.model) {
         kept.push(id);
         // Same actor (state and counters), but the handle carries the new model config
-        // (tier, capabilities, maxOutputTokens, fallbacks are not in the fingerprint).
+        // (price, tier, capabilities, maxOutputTokens, fallbacks are not in the fingerprint).
         keptHandles.push(s.handle(old.actor));
         continue;
       }
@@ -415,6 +415,10 @@ export class Runtime implements RuntimeCore {
     this.drainThenStop(retired, () =>
       this.supervisor.send({ type: 'endpoints.reconfigured', at: this.now(), add: [], remove: retired.map((h) => h.actorKey) }),
     );
+    // Requests waiting for capacity pick again now: a new or replaced endpoint may be free, and
+    // one whose candidates are all gone fails at once, saying so (it waited for the removed
+    // endpoint's window, then blamed a circuit that was not open).
+    this.queue.notify();
     return { kept, added: fresh.map((f) => f.spawn.input.id), removed: retired.filter((h) => !nextIds.has(h.id)).map((h) => h.id) };
   }
 
@@ -481,7 +485,7 @@ export class Runtime implements RuntimeCore {
         const id = endpointId(model, ep);
         const provider = cfg.providers[ep.provider]!;
         const settings = endpointSettings(cfg, mc, ep);
-        const fp = fingerprint(mc, provider, ep, settings);
+        const fp = fingerprint(provider, ep, settings);
         const { pool, basePath } = poolFor(this.pools, cfg, provider);
         const apiKey = provider.apiKeyEnv ? this.env[provider.apiKeyEnv] : undefined;
         out.push({

@@ -65,12 +65,18 @@ describe('Runtime.reload', () => {
     expect(r.supervisor.getSnapshot().status).toBe('active');
   });
 
-  it('a kept endpoint serves with the new model config (tier, capabilities, maxOutputTokens)', async () => {
+  it('a kept endpoint serves with the new model config (price, tier, capabilities, maxOutputTokens): a price edit keeps its rpm window, breaker and counts', async () => {
     const r = await runtime(cfg({ a: model('a') }));
     const a0 = r.handles.get('a@p')!.actor;
-    r.reload(cfg({ a: model('a', { tier: 'high_quality', capabilities: ['chat', 'vision'], maxOutputTokens: 99 }) }));
+    dispatch(r, 'a@p');
+    const reloaded = r.reload(
+      cfg({ a: model('a', { price: { inputPerMTok: 2, outputPerMTok: 3 }, tier: 'high_quality', capabilities: ['chat', 'vision'], maxOutputTokens: 99 }) }),
+    );
+    expect(reloaded).toEqual({ kept: ['a@p'], added: [], removed: [] });
     const h = r.handles.get('a@p')!;
     expect(h.actor).toBe(a0);
+    expect(a0.getSnapshot().context.inFlight).toBe(1);
+    expect(h.modelCfg.price).toEqual({ inputPerMTok: 2, outputPerMTok: 3 });
     expect(h.modelCfg.tier).toBe('high_quality');
     expect(h.modelCfg.capabilities).toContain('vision');
     expect(h.modelCfg.maxOutputTokens).toBe(99);

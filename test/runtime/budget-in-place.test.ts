@@ -139,4 +139,27 @@ describe('budget store: in place vs through the actor', () => {
     expect(rec?.event).not.toHaveProperty('apiKey');
     expect(JSON.stringify(rec)).not.toContain('abcdefghijklmnop');
   });
+
+  it('a budget line a reload added while a request was in flight is charged its actual cost at settle (its rebuild from the ledger came before the row); lines it reserved on are charged once', async () => {
+    for (const quiet of [true, false]) {
+      const clock = new SimulatedClock();
+      const s = side(quiet, clock);
+      s.actor.send({ type: 'budget.restored', at: START, spent: {} });
+      // Reserved while only `g` existed.
+      const r = await s.store.reserve('req-1', 'k1', 'm1', 100, START);
+      expect(r).toEqual({ ok: true, budgets: ['g', 'k1', 'm1'] });
+      const added: BudgetLimit[] = [
+        ...LIMITS,
+        { id: 'g-month', scope: 'global', key: null, model: null, period: 'month', limit: 10_000 },
+        { id: 'm1-day', scope: 'model', key: null, model: 'm1', period: 'day', limit: 10_000 },
+        { id: 'm2-day', scope: 'model', key: null, model: 'm2', period: 'day', limit: 10_000 },
+      ];
+      // The reload rebuilt the new lines from the ledger: 7 nano of earlier rows, none of this request's.
+      s.actor.send({ type: 'budget.reconfigured', at: START, limits: added, spent: { 'g-month': 7, 'm1-day': 7, 'm2-day': 7 } });
+      s.store.settle('req-1', ['g', 'k1', 'm1'], 100, 60, START, { keyId: 'k1', model: 'm1' });
+      const spent = Object.fromEntries(s.store.lines().map((l) => [l.id, [l.spent, l.reserved]]));
+      expect(spent).toEqual({ g: [60, 0], k1: [60, 0], m1: [60, 0], 'g-month': [67, 0], 'm1-day': [67, 0], 'm2-day': [7, 0] });
+      s.actor.stop();
+    }
+  });
 });

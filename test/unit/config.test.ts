@@ -409,6 +409,24 @@ describe('error messages', () => {
     ]);
   });
 
+  it('refuses two limits of one budget (scope, key or model, period): only the stricter acted, and the other was not seen in /metrics', () => {
+    const raw = rawDefaults();
+    raw.budget = {
+      limits: [
+        { scope: 'global', period: 'day', usd: 100 },
+        { scope: 'model', model: 'gpt-4.1', period: 'day', usd: 5 },
+        { scope: 'global', period: 'day', usd: 5 },
+        { scope: 'global', period: 'month', usd: 5 },
+        { scope: 'model', model: 'deepseek-v3.2', period: 'day', usd: 5 },
+        { scope: 'model', model: 'gpt-4.1', period: 'day', usd: 1 },
+      ],
+    };
+    expect(errors(validateConfig(raw))).toEqual([
+      'budget.limits[2]: the same budget as budget.limits[0] (scope, period): keep one limit per budget',
+      'budget.limits[5]: the same budget as budget.limits[1] (scope, model, period): keep one limit per budget',
+    ]);
+  });
+
   it('maxOutputTokens defaults to 4096, or to the context window when that is smaller (4096 would be sent upstream and refused there)', () => {
     const small = minimal();
     expect(ok(validateConfig(small)).models.m?.maxOutputTokens).toBe(1000);
