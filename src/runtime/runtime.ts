@@ -382,7 +382,7 @@ export class Runtime implements RuntimeCore {
    * their state and counters; changed or removed ones are replaced once their in-flight
    * requests finished (requests already running keep the handle they hold).
    */
-  reload(next: Config): { kept: string[]; added: string[]; removed: string[] } {
+  reload(next: Config): { kept: string[]; added: string[]; replaced: string[]; removed: string[] } {
     const spawns = this.endpointSpawns(next);
     const nextIds = new Set(spawns.map((s) => s.spawn.input.id));
     const kept: string[] = [];
@@ -419,7 +419,14 @@ export class Runtime implements RuntimeCore {
     // one whose candidates are all gone fails at once, saying so (it waited for the removed
     // endpoint's window, then blamed a circuit that was not open).
     this.queue.notify();
-    return { kept, added: fresh.map((f) => f.spawn.input.id), removed: retired.filter((h) => !nextIds.has(h.id)).map((h) => h.id) };
+    const before = new Set(retired.map((h) => h.id));
+    return {
+      kept,
+      // New ids; `replaced`: ids that were running and got a fresh actor (their settings, endpoint entry or provider changed).
+      added: fresh.filter((f) => !before.has(f.spawn.input.id)).map((f) => f.spawn.input.id),
+      replaced: fresh.filter((f) => before.has(f.spawn.input.id)).map((f) => f.spawn.input.id),
+      removed: retired.filter((h) => !nextIds.has(h.id)).map((h) => h.id),
+    };
   }
 
   private drainThenStop(old: EndpointHandle[], then: () => void): void {

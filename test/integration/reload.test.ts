@@ -234,7 +234,9 @@ describe('reload', () => {
     expect(finished).toBe(0);
     expect(r.status).toBe(200);
     expect(r.body.kept).toContain('deepseek-v3.2@deepseek');
-    expect(r.body.added).toEqual(['gemini-2.5-flash@gemini']);
+    // gemini's rpm changed: a fresh actor for a running id is `replaced`, not `added`.
+    expect(r.body.added).toEqual([]);
+    expect(r.body.replaced).toEqual(['gemini-2.5-flash@gemini']);
     expect(r.body.removed).toEqual([]);
     expect(await models()).toContain('route/fresh');
 

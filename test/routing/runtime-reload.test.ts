@@ -48,7 +48,7 @@ describe('Runtime.reload', () => {
     dispatch(r, 'a@p');
     dispatch(r, 'b@p');
     const next = cfg({ a: model('a'), b: { ...model('b'), endpoints: [{ provider: 'p', upstreamModel: 'b', rpm: 7 }] } }, { extra: ['a'] });
-    expect(r.reload(next)).toEqual({ kept: ['a@p'], added: ['b@p'], removed: [] });
+    expect(r.reload(next)).toEqual({ kept: ['a@p'], added: [], replaced: ['b@p'], removed: [] });
     expect(r.handles.get('a@p')!.actor).toBe(a0);
     expect(a0.getSnapshot().context.requests).toBe(1);
     const b1 = r.handles.get('b@p')!;
@@ -72,7 +72,7 @@ describe('Runtime.reload', () => {
     const reloaded = r.reload(
       cfg({ a: model('a', { price: { inputPerMTok: 2, outputPerMTok: 3 }, tier: 'high_quality', capabilities: ['chat', 'vision'], maxOutputTokens: 99 }) }),
     );
-    expect(reloaded).toEqual({ kept: ['a@p'], added: [], removed: [] });
+    expect(reloaded).toEqual({ kept: ['a@p'], added: [], replaced: [], removed: [] });
     const h = r.handles.get('a@p')!;
     expect(h.actor).toBe(a0);
     expect(a0.getSnapshot().context.inFlight).toBe(1);
@@ -99,7 +99,7 @@ describe('Runtime.reload', () => {
     const r = await runtime(cfg({ a: model('a'), b: model('b') }));
     const b0 = r.handles.get('b@p')!.actor;
     dispatch(r, 'b@p');
-    expect(r.reload(cfg({ a: model('a') }))).toEqual({ kept: ['a@p'], added: [], removed: ['b@p'] });
+    expect(r.reload(cfg({ a: model('a') }))).toEqual({ kept: ['a@p'], added: [], replaced: [], removed: ['b@p'] });
     expect(r.handles.has('b@p')).toBe(false);
     expect(r.reload(cfg({ a: model('a'), b: model('b') })).added).toEqual(['b@p']);
     expect(r.supervisor.getSnapshot().status).toBe('active');
