@@ -35,6 +35,13 @@ export interface Usage {
   cachedTokens?: number;
   reasoningTokens?: number;
   cacheCreationTokens?: number;
+  /**
+   * Other counts an OpenAI-kind upstream reported in `prompt_tokens_details` /
+   * `completion_tokens_details` (audio tokens, accepted and rejected prediction tokens…): numbers
+   * only, set only when there are any, relayed in a stream's usage chunk as the upstream sent them.
+   */
+  promptDetails?: Record<string, number>;
+  completionDetails?: Record<string, number>;
 }
 
 /** Integer nano-USD; `totalNano` is exactly the sum of the three parts. */
@@ -132,7 +139,22 @@ export function usageFromOpenAI(u: unknown): Usage | undefined {
   const completionDetails = isRecord(u.completion_tokens_details) ? u.completion_tokens_details : {};
   const reasoning = readCount(completionDetails.reasoning_tokens);
   if (reasoning !== undefined) usage.reasoningTokens = reasoning;
+  const moreIn = otherCounts(promptDetails, 'cached_tokens');
+  if (moreIn !== undefined) usage.promptDetails = moreIn;
+  const moreOut = otherCounts(completionDetails, 'reasoning_tokens');
+  if (moreOut !== undefined) usage.completionDetails = moreOut;
   return usage;
+}
+
+/** A details object's counts other than `known` (numbers only; nothing an upstream could hide a string in), or undefined when there are none. */
+function otherCounts(details: Record<string, unknown>, known: string): Record<string, number> | undefined {
+  let out: Record<string, number> | undefined;
+  for (const k in details) {
+    if (k === known || k === '__proto__' || !Object.hasOwn(details, k)) continue;
+    const n = readCount(details[k]);
+    if (n !== undefined) (out ??= {})[k] = n;
+  }
+  return out;
 }
 
 /**

@@ -210,8 +210,8 @@ export function usageChunkSlow(id: string, created: number, model: string, usage
       prompt_tokens: usage.promptTokens,
       completion_tokens: usage.completionTokens,
       total_tokens: usage.promptTokens + usage.completionTokens,
-      prompt_tokens_details: { cached_tokens: usage.cachedTokens ?? 0 },
-      completion_tokens_details: { reasoning_tokens: usage.reasoningTokens ?? 0 },
+      prompt_tokens_details: { ...usage.promptDetails, cached_tokens: usage.cachedTokens ?? 0 },
+      completion_tokens_details: { ...usage.completionDetails, reasoning_tokens: usage.reasoningTokens ?? 0 },
     },
   });
 }
@@ -228,7 +228,17 @@ export function usageChunk(id: string, created: number, model: string, usage: Us
   const reasoning = usage.reasoningTokens ?? 0;
   const p = usage.promptTokens;
   const c = usage.completionTokens;
-  if (typeof id !== 'string' || typeof model !== 'string' || !num(created) || !num(p) || !num(c) || !num(cached) || !num(reasoning)) {
+  if (
+    typeof id !== 'string' ||
+    typeof model !== 'string' ||
+    !num(created) ||
+    !num(p) ||
+    !num(c) ||
+    !num(cached) ||
+    !num(reasoning) ||
+    usage.promptDetails !== undefined ||
+    usage.completionDetails !== undefined
+  ) {
     return usageChunkSlow(id, created, model, usage);
   }
   const j = JSON.stringify;

@@ -145,7 +145,7 @@ describe('usageFromOpenAI', () => {
         prompt_tokens_details: { cached_tokens: 1024, audio_tokens: 0 },
         completion_tokens_details: { reasoning_tokens: 256 },
       }),
-    ).toEqual({ promptTokens: 1200, completionTokens: 300, cachedTokens: 1024, reasoningTokens: 256 });
+    ).toEqual({ promptTokens: 1200, completionTokens: 300, cachedTokens: 1024, reasoningTokens: 256, promptDetails: { audio_tokens: 0 } });
   });
 
   it('returns undefined when usage is absent or invalid', () => {
@@ -192,13 +192,20 @@ describe('usageFromOpenAI', () => {
       total_tokens: 196,
       prompt_tokens_details: { cached_tokens: 0, cache_write_tokens: 100, audio_tokens: 0 },
     });
-    expect(usage).toEqual({ promptTokens: 194, completionTokens: 2, cachedTokens: 0, cacheCreationTokens: 100 });
+    expect(usage).toEqual({
+      promptTokens: 194,
+      completionTokens: 2,
+      cachedTokens: 0,
+      cacheCreationTokens: 100,
+      promptDetails: { cache_write_tokens: 100, audio_tokens: 0 },
+    });
     const price: Price = { inputPerMTok: 3, outputPerMTok: 15, cachedInputPerMTok: 0.3, cacheWritePerMTok: 3.75 };
     // 94 at input, 100 at the cache-write price, 2 at output
     expect(costOf(usage!, price)).toMatchObject({ inputNano: 94 * 3000 + 100 * 3750, outputNano: 2 * 15000 });
     expect(usageFromOpenAI({ prompt_tokens: 10, completion_tokens: 2, prompt_tokens_details: { cache_write_tokens: 0 } })).toEqual({
       promptTokens: 10,
       completionTokens: 2,
+      promptDetails: { cache_write_tokens: 0 },
     });
   });
 

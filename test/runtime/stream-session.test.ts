@@ -5,6 +5,7 @@ import { SwitchyardError } from '../../src/errors.js';
 import type { ChatSink } from '../../src/runtime/api.js';
 import type { EndpointHandle } from '../../src/runtime/endpoints.js';
 import { StreamSession, usageChunk, usageChunkSlow } from '../../src/runtime/stream-session.js';
+import { usageFromOpenAI } from '../../src/accounting/cost.js';
 import type { StreamPiece } from '../../src/upstream/types.js';
 
 function sink(): ChatSink & { events: string[]; heads: number; ended: boolean } {
@@ -143,5 +144,26 @@ describe('the usage chunk', () => {
       ),
       { numRuns: 3000 },
     );
+  });
+
+  it("relays the upstream's other detail counts (prediction, audio tokens) as the non-streamed answer does", () => {
+    const u = usageFromOpenAI({
+      prompt_tokens: 100,
+      completion_tokens: 50,
+      total_tokens: 150,
+      prompt_tokens_details: { cached_tokens: 64, audio_tokens: 3, note: 'sk-not-a-count' },
+      completion_tokens_details: { reasoning_tokens: 20, audio_tokens: 0, accepted_prediction_tokens: 10, rejected_prediction_tokens: 5 },
+    })!;
+    const chunk = JSON.parse(usageChunk('c1', 1, 'm', u)) as { usage: Record<string, unknown> };
+    expect(chunk.usage).toEqual({
+      prompt_tokens: 100,
+      completion_tokens: 50,
+      total_tokens: 150,
+      prompt_tokens_details: { audio_tokens: 3, cached_tokens: 64 },
+      completion_tokens_details: { audio_tokens: 0, accepted_prediction_tokens: 10, rejected_prediction_tokens: 5, reasoning_tokens: 20 },
+    });
+    // Only counts: a string an upstream put there is not relayed.
+    expect(JSON.stringify(chunk)).not.toContain('sk-not-a-count');
+    expect(usageChunk('c1', 1, 'm', u)).toBe(usageChunkSlow('c1', 1, 'm', u));
   });
 });
