@@ -15,7 +15,7 @@ import type { ChatBody } from '../upstream/types.js';
 import type { Hints } from './api.js';
 import type { RuntimeCore } from './core.js';
 import { availability, latencyOf } from './endpoints.js';
-import { countPrompt, estTokens } from './request-prep.js';
+import { asciiReason, countPrompt, estTokens } from './request-prep.js';
 import { translatableCandidates, translationError, untranslatableNote } from './translatable.js';
 
 export interface DryRoute {
@@ -68,17 +68,18 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
       // A body this endpoint cannot take (a model named with a field it has no form for): the real attempt's 400.
       const bad = translationError(h, body);
       if (bad) throw bad;
-      return { model, endpoint: h.id, tier: mc.tier, score: plan.score ?? null, reason: `${plan.reason}${costNote()}${slowNote()}` };
+      return { model, endpoint: h.id, tier: mc.tier, score: plan.score ?? null, reason: asciiReason(`${plan.reason}${costNote()}${slowNote()}`) };
     }
   }
   const first = plan.candidates[0]!;
   const why =
     overCost.length === plan.candidates.length
-      ? "; every candidate's worst-case cost is over x-switchyard-max-cost-usd (429 budget_exceeded)"
+      ? `${costNote()}; every candidate's worst-case cost is over x-switchyard-max-cost-usd (a real request gets 429 budget_exceeded)`
       : slowSkipped && hints.maxLatencyMs !== null
         ? `${costNote()}; no endpoint could take it now (some skipped: observed latency over x-switchyard-max-latency-ms ${hints.maxLatencyMs} ms)`
         : `${costNote()}; no endpoint could take it now`;
-  return { model: first, endpoint: null, tier: rt.cfg.models[first]!.tier, score: plan.score ?? null, reason: `${plan.reason}${why}` };
+  // The reason as the x-switchyard-reason header writes it (ASCII: -> and >=), so the two compare equal.
+  return { model: first, endpoint: null, tier: rt.cfg.models[first]!.tier, score: plan.score ?? null, reason: asciiReason(`${plan.reason}${why}`) };
 }
 
 const load = (h: Parameters<typeof latencyOf>[0]): number => latencyOf(h) * (h.actor.getSnapshot().context.inFlight + 1);
