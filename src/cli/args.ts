@@ -19,3 +19,21 @@ export function emptyOption(values: Readonly<Record<string, unknown>>, flags: re
 export function portNumber(value: string): number {
   return /^\d{1,5}$/.test(value) && Number(value) <= 65535 ? Number(value) : NaN;
 }
+
+/**
+ * `--port -1` as `--port=-1`: node's parser takes a value starting with a dash for another
+ * option and answers "argument is ambiguous"; joined, the command's own check says what is
+ * wrong with the value (a negative port, a negative limit).
+ */
+export function joinNegativeValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if (/^--[a-z][a-z-]*$/.test(a) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}

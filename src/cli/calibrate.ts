@@ -12,7 +12,7 @@ import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { loadConfigFile, validateConfig } from '../config/load.js';
 import { calibrate, formatThreshold, MIN_SCORES } from '../routing/calibrate.js';
 import { formatProposals, proposeCascadeAdjustments, tierQuality } from '../routing/calibrate-cascade.js';
-import { emptyOption } from './args.js';
+import { emptyOption, joinNegativeValues } from './args.js';
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
 
@@ -25,7 +25,7 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
   let values: { config?: string; 'strong-share'?: string; limit?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
-      args: argv,
+      args: joinNegativeValues(argv),
       options: { config: { type: 'string' }, 'strong-share': { type: 'string' }, limit: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     }));
   } catch (err) {

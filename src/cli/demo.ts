@@ -16,7 +16,7 @@ import { stringify } from 'yaml';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { StartupError, type Sidecar, type StartSidecar } from '../runtime/sidecar.js';
 import { startSimulator, type Fault, type Simulator } from '../simulator/index.js';
-import { emptyOption, portNumber } from './args.js';
+import { emptyOption, joinNegativeValues, portNumber } from './args.js';
 
 const USAGE = `usage: switchyard demo [--port N] [--duration S]
   --port N       the sidecar's port (default 4141; 0 picks a free one)
@@ -221,7 +221,10 @@ function progressLine(elapsedMs: number, traffic: Traffic, sidecar: Sidecar): st
 export async function demoCommand(argv: string[], serve: StartSidecar): Promise<number> {
   let values: { port?: string; duration?: string; help?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, options: { port: { type: 'string' }, duration: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values } = parseArgs({
+      args: joinNegativeValues(argv),
+      options: { port: { type: 'string' }, duration: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    }));
   } catch (err) {
     process.stderr.write(`switchyard demo: ${(err as Error).message}\n${USAGE}`);
     return 2;

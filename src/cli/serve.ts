@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { StartupError, type StartSidecar } from '../runtime/sidecar.js';
-import { emptyOption, portNumber } from './args.js';
+import { emptyOption, joinNegativeValues, portNumber } from './args.js';
 
 const USAGE = `usage: switchyard serve [--config FILE] [--host H] [--port N] [--pretty] [--inspect-ws URL]
   --config FILE      the config (default ./switchyard.yaml if present, else the built-in catalogue)
@@ -27,7 +27,7 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
   let values: { config?: string; host?: string; port?: string; pretty?: boolean; 'inspect-ws'?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
-      args: argv,
+      args: joinNegativeValues(argv),
       options: {
         config: { type: 'string' },
         host: { type: 'string' },

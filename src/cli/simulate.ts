@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadProfile } from '../simulator/profile.js';
 import type { SimulatorProfile } from '../simulator/profile.js';
 import { startSimulator } from '../simulator/start.js';
-import { emptyOption, portNumber } from './args.js';
+import { emptyOption, joinNegativeValues, portNumber } from './args.js';
 
 /** Port of `switchyard simulate` when --port is not given. */
 export const DEFAULT_SIMULATOR_PORT = 4180;
@@ -10,7 +10,7 @@ export const DEFAULT_SIMULATOR_PORT = 4180;
 const USAGE = `usage: switchyard simulate [--port N] [--profile FILE] [--host H]
   a fake provider speaking the OpenAI and Anthropic wire formats (chat, embeddings, /_sim/log), for demos and tests
   --port N         listen port (default ${DEFAULT_SIMULATOR_PORT}; 0 picks a free one)
-  --profile FILE   per-model latency, length, rpm and faults (YAML or JSON: defaults, models, faults)
+  --profile FILE   per-model latency, length, rpm and faults (YAML or JSON: defaults, models, faults; keys in docs/simulator.md)
   --host H         listen address (default 127.0.0.1)`;
 
 /** `switchyard simulate`: runs until SIGINT/SIGTERM; returns the process exit code. */
@@ -18,7 +18,7 @@ export async function runSimulateCommand(argv: string[]): Promise<number> {
   let values: { port?: string; profile?: string; host?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
-      args: argv,
+      args: joinNegativeValues(argv),
       options: {
         port: { type: 'string' },
         profile: { type: 'string' },

@@ -6,6 +6,7 @@
  * Exit 0 on success, 1 when the sidecar cannot be reached or refuses, 2 on bad usage.
  */
 import { parseArgs } from 'node:util';
+import { joinNegativeValues } from './args.js';
 import { request, type Dispatcher } from 'undici';
 import type { StateView } from '../runtime/state-view.js';
 
@@ -173,7 +174,10 @@ async function getJson<T>(base: string, path: string, token: string | undefined)
 export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let values: { url?: string; json?: boolean; help?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, options: { url: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values } = parseArgs({
+      args: joinNegativeValues(argv),
+      options: { url: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    }));
   } catch (err) {
     process.stderr.write(`switchyard status: ${(err as Error).message}\n${USAGE}`);
     return 2;

@@ -327,6 +327,9 @@ describe('a wrong option value names the command, the option, what it takes and 
     [['serve', '--config', ''], 'switchyard serve: --config is empty (an unset variable?): give it a value, or leave --config out'],
     [['calibrate', '--strong-share', '2'], 'switchyard calibrate: --strong-share must be a number from 0 to 1, got "2"'],
     [['calibrate', '--limit', '0'], 'switchyard calibrate: --limit must be a positive whole number, got "0"'],
+    // A negative value was node's "argument is ambiguous … use '--port=-XYZ'".
+    [['simulate', '--port', '-3'], 'switchyard simulate: --port must be a whole number from 0 to 65535, got "-3"'],
+    [['calibrate', '--limit', '-1'], 'switchyard calibrate: --limit must be a positive whole number, got "-1"'],
   ])('%j', (args, line) => {
     const r = run(...args);
     expect(r.status).toBe(2);
