@@ -178,6 +178,12 @@ function responseFormat(text: unknown): unknown {
   if (f.type === 'text') return undefined;
   if (f.type === 'json_object') return { type: 'json_object' };
   if (f.type === 'json_schema') {
+    // Required in the Responses API (chat completions' json_schema.schema is optional; OpenAI refuses it missing here).
+    if (!isObj(f.schema))
+      throw unsupported(
+        'text.format.schema',
+        f.schema === undefined ? 'Missing required parameter: the JSON Schema of the answer' : 'expected a JSON Schema object',
+      );
     const js: Record<string, unknown> = { name: str(f.name, 'text.format.name'), schema: f.schema };
     if (present(f.description)) js.description = f.description;
     if (present(f.strict)) js.strict = f.strict;
@@ -266,7 +272,8 @@ export function translateResponses(body: Record<string, unknown>, previous: Chat
     if (chat.tools) chat.parallel_tool_calls = parallel;
   }
   const user = body.safety_identifier ?? body.user;
-  if (present(user)) chat.user = str(user, 'user');
+  if (present(user)) chat.user = str(user, present(body.safety_identifier) ? 'safety_identifier' : 'user');
+  const store = present(body.store) ? flag(body.store, 'store') : true;
   if (present(body.metadata)) checkMetadata(body.metadata);
   const echo: Record<string, unknown> = {
     instructions: body.instructions ?? null,
@@ -281,9 +288,9 @@ export function translateResponses(body: Record<string, unknown>, previous: Chat
     top_p: body.top_p ?? null,
     truncation: 'disabled',
     user: body.user ?? null,
-    store: body.store !== false,
+    ...(present(body.safety_identifier) ? { safety_identifier: body.safety_identifier } : {}),
+    store,
   };
   const previousId = present(body.previous_response_id) ? str(body.previous_response_id, 'previous_response_id') : null;
-  const store = body.store !== false;
   return { chat, conversation, inputItems: store ? inputItemsOf(body.input) : [], echo, stream, store, previousId };
 }

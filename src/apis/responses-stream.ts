@@ -41,6 +41,16 @@ interface Item {
   done: boolean;
 }
 
+function wholeJson(text: string): boolean {
+  if (text === '') return false;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export class ResponsesStreamWriter {
   private seq = 0;
   private readonly items: Item[] = [];
@@ -130,7 +140,12 @@ export class ResponsesStreamWriter {
     const fn = isObj(tc.function) ? tc.function : {};
     let item = this.byToolIndex.get(index);
     if (!item) {
-      this.closeAll();
+      // The message before the calls closes. An earlier call closes only once its arguments are
+      // whole JSON: OpenAI streams one call after another (each closed before the next is
+      // added), but some upstreams send every call's header first and the arguments after; a
+      // call closed then got its arguments after its `done` (with `{}` in it).
+      if (this.message && !this.message.done) this.close(this.message);
+      for (const open of this.byToolIndex.values()) if (!open.done && wholeJson(open.text)) this.close(open);
       item = this.add('function_call', typeof tc.id === 'string' ? tc.id : newId('call'), typeof fn.name === 'string' ? fn.name : '');
       this.byToolIndex.set(index, item);
       this.emit('response.output_item.added', { output_index: item.index, item: functionCallItem(item.id, item.callId, item.name, '', 'in_progress') });

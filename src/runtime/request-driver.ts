@@ -203,6 +203,7 @@ export class RequestDriver {
       tooSlow: this.tooSlow(),
       queueFull: this.queueFull,
       removed: this.removedCandidates(),
+      embeddings: nativeOf(this.call.body)?.kind === 'embeddings',
       retryAfterSeconds: () => this.rt.retryAfterSeconds(this.plan?.candidates ?? []),
     });
   }

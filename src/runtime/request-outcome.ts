@@ -20,6 +20,8 @@ export interface FailureInput {
   tooSlow?: number | null;
   /** `resilience.queue.maxDepth` when the request found the capacity queue full (null otherwise). */
   queueFull?: number | null;
+  /** An embeddings request (no max_tokens to lower in a refusal's hint). */
+  embeddings?: boolean;
   /** Every candidate model is gone from the running config (a reload removed it while the request waited). */
   removed?: string[] | null;
   retryAfterSeconds: () => number;
@@ -45,19 +47,21 @@ export function abortedOutcome(reason: unknown, ctx: ReqContext): Outcome {
 /** How a client brings the worst case down: it is the prompt plus the output cap. */
 const LOWER = "; the worst case is the prompt plus max_tokens (the model's maxOutputTokens when max_tokens is absent): a lower max_tokens lowers it";
 
-function refusalError(r: BudgetRefusal, maxCostUsd: number | null): SwitchyardError {
+function refusalError(r: BudgetRefusal, maxCostUsd: number | null, embeddings = false): SwitchyardError {
+  // An embeddings request has no max_tokens to lower: its worst case is its input.
+  const lower = embeddings ? '' : LOWER;
   const headers = { headers: { 'x-should-retry': 'false' } };
   // Amounts as exact decimals (formatUsd): never `$1e-7`, never float noise.
   const cap = maxCostUsd === null ? 'unset' : `$${formatUsd(usdToNano(maxCostUsd))}`;
   if (r.kind === 'max_cost')
     return new SwitchyardError(
       'budget_exceeded',
-      `worst-case cost of this request on ${r.model}, earlier attempts included ($${formatUsd(r.amount)}) exceeds x-switchyard-max-cost-usd (${cap})${LOWER}`,
+      `worst-case cost of this request on ${r.model}, earlier attempts included ($${formatUsd(r.amount)}) exceeds x-switchyard-max-cost-usd (${cap})${lower}`,
       headers,
     );
   return new SwitchyardError(
     'budget_exceeded',
-    `budget ${r.budget} would be exceeded: limit $${formatUsd(r.limit)}, spent $${formatUsd(r.spent)}, reserved $${formatUsd(r.reserved)}, this request needs up to $${formatUsd(r.amount)}${r.spent + r.reserved < r.limit ? LOWER : ''}`,
+    `budget ${r.budget} would be exceeded: limit $${formatUsd(r.limit)}, spent $${formatUsd(r.spent)}, reserved $${formatUsd(r.reserved)}, this request needs up to $${formatUsd(r.amount)}${r.spent + r.reserved < r.limit ? lower : ''}`,
     headers,
   );
 }
@@ -68,7 +72,7 @@ function exhausted(inp: FailureInput): Outcome {
   const { ctx } = inp;
   if (inp.abortReason !== undefined) return abortedOutcome(inp.abortReason, ctx);
   const f = realFault(ctx.lastFault);
-  if (f === null && ctx.refusal) return { ok: false, error: refusalError(ctx.refusal, inp.maxCostUsd) };
+  if (f === null && ctx.refusal) return { ok: false, error: refusalError(ctx.refusal, inp.maxCostUsd, inp.embeddings === true) };
   if (f === null || (f.status === 429 && ctx.attempts > 0) || ctx.attempts === 0) {
     const tooSlow = inp.tooSlow ?? null;
     if (f === null && tooSlow !== null) {

@@ -2,7 +2,7 @@
  * What a request's driver works out before it routes: the prompt's token count (exact only
  * where it decides something) and the headers that tell the client what happened.
  */
-import { countPromptTokens } from '../accounting/tokens.js';
+import { countPromptTokens, countTextTokens } from '../accounting/tokens.js';
 import { requestedOutputTokens } from '../accounting/reservation.js';
 import { nativeOf } from '../apis/native.js';
 import type { ChatCall } from './api.js';
@@ -71,7 +71,15 @@ export function estTokens(call: Pick<ChatCall, 'body'>, promptTokens: number): n
 
 /** The o200k count for a ledger row the upstream gave no usage for (a number people read). */
 export function shownPromptTokens(call: ChatCall): number {
-  return embeddingTokens(call.body) ?? countPromptTokens(call.body.messages, call.body.tools ?? undefined);
+  const native = nativeOf(call.body);
+  if (native?.kind === 'embeddings') {
+    // The inputs' own tokens, as an embeddings API counts them: no chat message framing (it billed 12 for 4).
+    if (native.tokens !== undefined) return native.tokens;
+    const input = native.input as unknown;
+    const texts = typeof input === 'string' ? [input] : Array.isArray(input) ? input.filter((t): t is string => typeof t === 'string') : [];
+    return texts.reduce((n, t) => n + countTextTokens(t), 0);
+  }
+  return countPromptTokens(call.body.messages, call.body.tools ?? undefined);
 }
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;

@@ -5,8 +5,10 @@
  * exact tokenizer (~100 µs per 2 KB, 60 MB of tables on first use) on every request with tools.
  */
 import { describe, expect, it } from 'vitest';
-import { countPromptTokens } from '../../src/accounting/tokens.js';
-import { countPrompt } from '../../src/runtime/request-prep.js';
+import { countPromptTokens, countTextTokens } from '../../src/accounting/tokens.js';
+import { withNative } from '../../src/apis/native.js';
+import type { ChatCall } from '../../src/runtime/api.js';
+import { countPrompt, shownPromptTokens } from '../../src/runtime/request-prep.js';
 import type { ChatBody } from '../../src/upstream/types.js';
 
 const tool = (name: string, description: string) => ({
@@ -32,5 +34,19 @@ describe('countPrompt', () => {
     const tools = Array.from({ length: 120 }, (_, i) => tool(`tool_${i}`, `Does thing number ${i} for the user, with a long description of what it does.`));
     const b = body(tools);
     expect(countPrompt({ body: b })).toBe(countPromptTokens(b.messages, tools));
+  });
+});
+
+describe('shownPromptTokens (a row the upstream gave no usage for)', () => {
+  it("counts an embeddings request's inputs as an embeddings API does, without chat message framing (12 for 4 tokens before)", () => {
+    const texts = ['hello world foo', 'bar'];
+    const chat = { model: 'e', messages: [{ role: 'user', content: texts.join('\n') }], max_tokens: 1 } as ChatBody;
+    const call = { body: withNative(chat, { kind: 'embeddings', input: texts, extra: {}, longestInput: 3 }) } as unknown as ChatCall;
+    expect(shownPromptTokens(call)).toBe(countTextTokens('hello world foo') + countTextTokens('bar'));
+    expect(shownPromptTokens(call)).toBe(4);
+    const ids = { body: withNative({ ...chat }, { kind: 'embeddings', input: [1, 2, 3], tokens: 3, extra: {}, longestInput: 3 }) } as unknown as ChatCall;
+    expect(shownPromptTokens(ids)).toBe(3);
+    // A chat request keeps the chat count, framing included.
+    expect(shownPromptTokens({ body: body() } as unknown as ChatCall)).toBe(countPromptTokens(body().messages));
   });
 });

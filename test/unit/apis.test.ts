@@ -167,6 +167,20 @@ describe('Responses → chat', () => {
     expect(translateResponses({ model: 'm', input: 'x', max_output_tokens: 16 }, []).chat.max_tokens).toBe(16);
   });
 
+  it("checks store's type, requires text.format.schema for json_schema, and echoes safety_identifier (as OpenAI's API does)", () => {
+    expect(() => translateResponses({ model: 'm', input: 'x', store: 'yes' }, [])).toThrow(
+      expect.objectContaining({ status: 400, param: 'store', message: 'store: expected a boolean' }),
+    );
+    expect(translateResponses({ model: 'm', input: 'x', store: false }, []).store).toBe(false);
+    expect(translateResponses({ model: 'm', input: 'x' }, []).store).toBe(true);
+    expect(() => translateResponses({ model: 'm', input: 'x', text: { format: { type: 'json_schema', name: 'p' } } }, [])).toThrow(
+      expect.objectContaining({ status: 400, param: 'text.format.schema' }),
+    );
+    const r = translateResponses({ model: 'm', input: 'x', safety_identifier: 'sid-1' }, []);
+    expect(r.chat.user).toBe('sid-1');
+    expect(r.echo).toMatchObject({ safety_identifier: 'sid-1', user: null });
+  });
+
   it('streams items in order and closes them before completing', () => {
     const events: Array<[string, Record<string, unknown>]> = [];
     const w = new ResponsesStreamWriter({ id: 'resp_1', createdAt: 1, model: 'm', echo: {} }, (n, d) => (events.push([n, d]), true));
@@ -203,6 +217,43 @@ describe('Responses → chat', () => {
       content: 'Hello',
       tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }],
     });
+  });
+
+  it('parallel calls: one after another, each closes before the next opens; interleaved (every header first), no delta comes after its call closed', () => {
+    const run = (chunks: Array<Record<string, unknown>>) => {
+      const events: Array<[string, Record<string, unknown>]> = [];
+      const w = new ResponsesStreamWriter({ id: 'resp_1', createdAt: 1, model: 'm', echo: {} }, (n, d) => (events.push([n, d]), true));
+      w.start();
+      for (const c of chunks) w.chunk({ choices: [{ index: 0, delta: { tool_calls: [c] } }] });
+      w.finishItems();
+      const { response } = w.result();
+      return { events: events.slice(2).map(([n, d]) => `${n.replace('response.', '')}@${String(d.output_index)}`), response };
+    };
+    const call = (index: number, id: string, args = '') => ({ index, id, type: 'function', function: { name: `f${index}`, arguments: args } });
+    const args = (index: number, a: string) => ({ index, function: { arguments: a } });
+    const sequential = run([call(0, 'call_a'), args(0, '{"x":1}'), call(1, 'call_b'), args(1, '{"y":2}')]);
+    expect(sequential.events).toEqual([
+      'output_item.added@0',
+      'function_call_arguments.delta@0',
+      'function_call_arguments.done@0',
+      'output_item.done@0',
+      'output_item.added@1',
+      'function_call_arguments.delta@1',
+      'function_call_arguments.done@1',
+      'output_item.done@1',
+    ]);
+    const interleaved = run([call(0, 'call_a'), call(1, 'call_b'), args(0, '{"x":1}'), args(1, '{"y":2}')]);
+    expect(interleaved.events).toEqual([
+      'output_item.added@0',
+      'output_item.added@1',
+      'function_call_arguments.delta@0',
+      'function_call_arguments.delta@1',
+      'function_call_arguments.done@0',
+      'output_item.done@0',
+      'function_call_arguments.done@1',
+      'output_item.done@1',
+    ]);
+    expect(interleaved.response.output).toMatchObject([{ arguments: '{"x":1}' }, { arguments: '{"y":2}' }]);
   });
 });
 
