@@ -466,11 +466,16 @@ export class RequestDriver {
     }
     const ctx = this.snap.context;
     const per = ctx.per[h.id] ?? { attempts: 1, transientRetryUsed: false };
-    const d = decide(
+    let d = decide(
       fault,
       { attemptsOnEndpoint: per.attempts, transientRetryUsed: per.transientRetryUsed, now, remainingMs: ctx.deadlineAt - now, rng: this.rt.rng },
       this.rt.cfg.resilience,
     );
+    // An error event as a stream's first word, of the client's kind (`invalid_request_error`: some
+    // servers put a 400 in the stream of a 200): the request's own fault, answered as the 400 it
+    // is, not tried on every endpoint and then called a 502 upstream_error.
+    if (fault.kind === 'stream_error' && partialTokens === 0 && !wasContinuation && fault.error?.type === 'invalid_request_error')
+      d = { verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false };
     const v = d.verdict;
     if (v.event === 'failed')
       this.rt.endpointEvent(h, { type: 'upstream.failed', at: now, fault: v.fault, countsAsFailure: true, estTokens: est, tokens: partialTokens });
