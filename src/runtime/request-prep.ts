@@ -98,7 +98,16 @@ export function asciiReasonSlow(reason: string): string {
     .replace(/≤/g, '<=')
     .replace(/×/g, 'x')
     .normalize('NFKD')
-    .replace(/[^\x20-\x7e]/g, '');
+    .replace(/[\u0300-\u036f]/g, '') // accents: é is e
+    .replace(/\p{Cc}/gu, '') // control characters go
+    .replace(/[^\x20-\x7e]+/g, percentEncoded); // a word with no ASCII form (Cyrillic, CJK) is percent-encoded UTF-8, not dropped
+}
+
+/** `сравни` as `%D1%81%D1%80%D0%B0%D0%B2%D0%BD%D0%B8`: decodable, where stripping left `(, , )` of three configured keywords. */
+function percentEncoded(run: string): string {
+  let out = '';
+  for (const b of Buffer.from(run, 'utf8')) out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  return out;
 }
 
 export function switchyardHeaders(attempts: number, h: EndpointHandle | null, reason: string | null): Record<string, string> {

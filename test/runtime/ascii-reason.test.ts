@@ -22,5 +22,9 @@ describe('asciiReason', () => {
     expect(asciiReason('requested gpt-4.1')).toBe('requested gpt-4.1');
     expect(asciiReason('auto → balanced (prompt ≥ 8000 tokens, 1.5× budget)')).toBe('auto -> balanced (prompt >= 8000 tokens, 1.5x budget)');
     expect(asciiReason('café\tnaïve')).toBe('cafenaive');
+    // A keyword with no ASCII form is percent-encoded, not dropped (three Cyrillic keywords left "(, , )").
+    expect(asciiReason('3 complexity keywords (сравни, porównaj) ≥ 3')).toBe('3 complexity keywords (%D1%81%D1%80%D0%B0%D0%B2%D0%BD%D0%B8, porownaj) >= 3');
+    expect(decodeURIComponent('%D1%81%D1%80%D0%B0%D0%B2%D0%BD%D0%B8')).toBe('сравни');
+    for (const s of ['😀 \ud800 x', '中文', '\u0000\u007f']) expect(asciiReason(s)).toMatch(/^[\x20-\x7e]*$/);
   });
 });
