@@ -57,7 +57,8 @@ function toolResultText(content: unknown, p: string, ctx: Ctx): string {
 /** A text block's text: Anthropic refuses an empty one ("text content blocks must be non-empty"). */
 function blockText(b: Record<string, unknown>, p: string): string {
   const text = str(b.text, `${p}.text`);
-  if (text === '') throw unsupported(`${p}.text`, 'text content blocks must be non-empty');
+  if (text.trim() === '')
+    throw unsupported(`${p}.text`, text === '' ? 'text content blocks must be non-empty' : 'text content blocks must contain non-whitespace text');
   return text;
 }
 
@@ -81,6 +82,8 @@ function userTurn(content: unknown, p: string, ctx: Ctx, calls: ReadonlySet<stri
     else if (b.type === 'image') parts.push(imagePart(b, bp));
     else if (b.type === 'tool_result') {
       const id = str(b.tool_use_id, `${bp}.tool_use_id`);
+      if (answered.has(id))
+        throw unsupported(`${bp}.tool_use_id`, `tool_use_id ${echoValue(id)} is answered twice in this message: one tool_result per tool_use`);
       if (!calls.has(id))
         throw unsupported(
           `${bp}.tool_use_id`,
@@ -141,7 +144,7 @@ export function messagesToChat(body: Record<string, unknown>, ctx: Ctx): ChatMes
         ? body.system
         : blocks(body.system, 'system')
             .map((b, j) => {
-              if (b.type === 'text') return str(b.text, `system[${j}].text`);
+              if (b.type === 'text') return blockText(b, `system[${j}]`);
               ctx.untranslated.push(`system[${j}]`);
               return '';
             })
@@ -167,7 +170,12 @@ export function messagesToChat(body: Record<string, unknown>, ctx: Ctx): ChatMes
       unanswered(`messages[${i - 1}].content`, [...calls]);
       if (empty) return; // an empty final assistant turn prefills nothing: the chat form leaves it out
       out.push(assistantTurn(raw.content, `${p}.content`, ctx));
-      calls = new Set(blocks(raw.content, `${p}.content`).flatMap((b) => (b.type === 'tool_use' && typeof b.id === 'string' ? [b.id] : [])));
+      const ids = blocks(raw.content, `${p}.content`).flatMap((b) => (b.type === 'tool_use' && typeof b.id === 'string' ? [b.id] : []));
+      calls = new Set(ids);
+      if (calls.size < ids.length) {
+        const dup = ids.find((id, k) => ids.indexOf(id) !== k)!;
+        throw unsupported(`${p}.content`, `tool_use ids must be unique: ${echoValue(dup)} appears twice`);
+      }
     }
   });
   return out;

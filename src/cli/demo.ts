@@ -18,6 +18,8 @@ import { StartupError, type Sidecar, type StartSidecar } from '../runtime/sideca
 import { startSimulator, type Fault, type Simulator } from '../simulator/index.js';
 import { emptyOption, joinNegativeValues, portNumber } from './args.js';
 
+const MAX_DEMO_SECONDS = 604_800;
+
 const USAGE = `usage: switchyard demo [--port N] [--duration S]
   --port N       the sidecar's port (default 4141; 0 picks a free one)
   --duration S   run S seconds, then stop (default: until Ctrl-C)
@@ -244,8 +246,11 @@ export async function demoCommand(argv: string[], serve: StartSidecar): Promise<
     process.stderr.write(`switchyard demo: --port must be a whole number from 0 to 65535, got "${values.port}"\n`);
     return 2;
   }
-  if (duration !== null && !(duration > 0)) {
-    process.stderr.write(`switchyard demo: --duration must be a positive number of seconds, got "${values.duration}"\n`);
+  // At most a week: a timer holds 2^31 - 1 ms, and a longer one fired at once (the demo ran 0 s).
+  if (duration !== null && !(duration > 0 && duration <= MAX_DEMO_SECONDS)) {
+    process.stderr.write(
+      `switchyard demo: --duration must be a positive number of seconds, at most ${MAX_DEMO_SECONDS} (a week; leave it out to run until Ctrl-C), got "${values.duration}"\n`,
+    );
     return 2;
   }
 

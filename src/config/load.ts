@@ -2,7 +2,7 @@
  * Reading a config file (YAML or JSON), validating it, and turning zod's issues into lines a
  * person can act on: `models.gpt-4.1.price.outputPerMTok: expected number, got string`.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import type { z } from 'zod';
 import { duplicateJsonKeys } from './json-duplicates.js';
 import { configSchema, type Config } from './schema.js';
@@ -32,17 +32,41 @@ export function validateConfig(raw: unknown): LoadResult {
 /** The largest config file read (256 KiB). */
 export const MAX_CONFIG_BYTES = 256 * 1024;
 
-export async function loadConfigFile(file: string): Promise<LoadResult> {
-  let text: string;
+/**
+ * A small text file (a config, a simulator profile), or an error message: only a regular file, of
+ * at most `maxBytes`, and never more than that read (a FIFO hung the start silently; /dev/zero or
+ * `<(cat big.yaml)` have no size to check and were read whole: 600 MB, then a YAML parse that never ended).
+ */
+export async function readSmallFile(file: string, maxBytes: number, what: string): Promise<{ text: string } | { error: string }> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {
-    const size = (await stat(file)).size;
+    const st = await stat(file);
+    if (!st.isFile())
+      return { error: `${file}: not a regular file (${st.isDirectory() ? 'a directory' : 'a pipe, device or socket'}): give the path of a ${what} file` };
     // YAML parsing grows with the square of the key count (a 4 MB file of keys never finished); a real config is a few KB.
-    if (size > MAX_CONFIG_BYTES) return { ok: false, errors: [`${file}: the file is ${size} bytes, over the limit of ${MAX_CONFIG_BYTES} bytes for a config`] };
-    text = await readFile(file, 'utf8');
+    if (st.size > maxBytes) return { error: `${file}: the file is ${st.size} bytes, over the limit of ${maxBytes} bytes for a ${what}` };
+    handle = await open(file, 'r');
+    const buf = Buffer.alloc(maxBytes + 1);
+    let n = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, n, buf.length - n, null);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+      if (n > maxBytes) return { error: `${file}: the file is over the limit of ${maxBytes} bytes for a ${what}` };
+    }
+    return { text: buf.toString('utf8', 0, n) };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { ok: false, errors: [`${file}: cannot read the file (${code ?? String(err)})`] };
+    return { error: `${file}: cannot read the file (${code ?? String(err)})` };
+  } finally {
+    await handle?.close();
   }
+}
+
+export async function loadConfigFile(file: string): Promise<LoadResult> {
+  const read = await readSmallFile(file, MAX_CONFIG_BYTES, 'config');
+  if ('error' in read) return { ok: false, errors: [read.error] };
+  const text = read.text;
   let raw: unknown;
   try {
     // YAML is loaded only when a file is read: `serve` on the built-in catalogue never needs it.

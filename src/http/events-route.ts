@@ -40,11 +40,14 @@ function frameOf(r: HubRecord): string {
   return f;
 }
 
-/** A `Last-Event-ID` as switchyard gives them (a record's `seq`), else null (absent or not one of ours). */
+/**
+ * A `Last-Event-ID` as switchyard gives them (a record's `seq`); -1 for one that cannot be ours
+ * (not digits, or too long: it gets the `gap` notice too); null when absent or empty.
+ */
 function lastEventId(header: string | string[] | undefined): number | null {
-  const v = Array.isArray(header) ? header[0] : header;
-  if (v === undefined || !/^\d{1,15}$/.test(v.trim())) return null;
-  return Number(v.trim());
+  const v = (Array.isArray(header) ? header[0] : header)?.trim();
+  if (v === undefined || v === '') return null;
+  return /^\d{1,15}$/.test(v) ? Number(v) : -1;
 }
 
 export function eventsRoute(hub: Pick<InspectionHub, 'history' | 'since' | 'subscribe'>, maxUnsent = MAX_UNSENT_BYTES, maxTotal = MAX_TOTAL_UNSENT_BYTES) {
@@ -113,12 +116,13 @@ export function eventsRoute(hub: Pick<InspectionHub, 'history' | 'since' | 'subs
     } else {
       // A reconnect (EventSource sends the last id it saw): only what it has not seen, and a
       // `gap` event first when some of that is no longer kept.
-      const s = hub.since(after);
+      const s = after < 0 ? { ...hub.since(Number.MAX_SAFE_INTEGER), unknown: true } : hub.since(after);
       if (s.missed || s.unknown) {
+        const shown = after < 0 ? 'given' : `${after}`;
         const reason = s.unknown
-          ? `event id ${after} was not given by this process (it restarted, or the id is not switchyard's): the whole kept history follows`
+          ? `event id ${shown} was not given by this process (it restarted, or the id is not switchyard's): the whole kept history follows`
           : `some records after event id ${after} are no longer kept (observe.historySize); the ones still kept follow`;
-        first.push(`event: gap\ndata: ${JSON.stringify({ lastEventId: after, reason })}\n\n`);
+        first.push(`event: gap\ndata: ${JSON.stringify({ lastEventId: after < 0 ? null : after, reason })}\n\n`);
       }
       for (const r of s.records) first.push(frameOf(r));
     }

@@ -69,11 +69,15 @@ export class SharedConnection {
     if (db !== 0) await this.redis.select(db);
   }
 
+  private closing = false;
+
   onHealth(f: (up: boolean) => void): void {
     this.onChange.push(f);
   }
 
   private set(up: boolean, error: string | null, at: number): void {
+    // Our own quit at shutdown closes the connection: not an outage (it logged one, at error level, on every clean stop).
+    if (this.closing) return;
     if (error !== null) this.health.lastError = error;
     if (up === this.health.up) return;
     this.health.up = up;
@@ -118,6 +122,7 @@ export class SharedConnection {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.onChange.length = 0;
     if (this.redis.status === 'end') return;
     try {

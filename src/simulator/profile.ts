@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { MAX_CONFIG_BYTES, readSmallFile } from '../config/load.js';
 import { z } from 'zod';
 import { FaultSchema } from './faults.js';
 
@@ -116,12 +116,10 @@ export function parseProfile(value: unknown, source = 'profile'): SimulatorProfi
 
 /** Reads a YAML or JSON profile file (JSON is YAML) and validates it. */
 export async function loadProfile(file: string): Promise<SimulatorProfile> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new Error(`${file}: cannot read the profile (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
+  // Bounded like a config file: a profile is a few lines; a pipe or /dev/zero is refused.
+  const read = await readSmallFile(file, MAX_CONFIG_BYTES, 'simulator profile');
+  if ('error' in read) throw new Error(read.error);
+  const text = read.text;
   let value: unknown;
   try {
     value = (await import('yaml')).parse(text);

@@ -174,7 +174,7 @@ describe('switchyard simulate --profile', () => {
   it('a profile that cannot be read is one line naming the file and the reason, exit 1', () => {
     const r = run('simulate', '--port', '0', '--profile', '/nonexistent/profile.yaml');
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe('switchyard simulate: /nonexistent/profile.yaml: cannot read the profile (ENOENT)');
+    expect(r.stderr.trim()).toBe('switchyard simulate: /nonexistent/profile.yaml: cannot read the file (ENOENT)');
   });
 });
 
@@ -329,6 +329,15 @@ describe('a wrong option value names the command, the option, what it takes and 
     [['calibrate', '--limit', '0'], 'switchyard calibrate: --limit must be a positive whole number, got "0"'],
     // A negative value was node's "argument is ambiguous … use '--port=-XYZ'".
     [['simulate', '--port', '-3'], 'switchyard simulate: --port must be a whole number from 0 to 65535, got "-3"'],
+    // Past a timer's range the demo ran 0 s (a TimeoutOverflowWarning) and exited 0.
+    [
+      ['demo', '--duration', '3000000'],
+      'switchyard demo: --duration must be a positive number of seconds, at most 604800 (a week; leave it out to run until Ctrl-C), got "3000000"',
+    ],
+    [
+      ['demo', '--duration', '1e400'],
+      'switchyard demo: --duration must be a positive number of seconds, at most 604800 (a week; leave it out to run until Ctrl-C), got "1e400"',
+    ],
     [['calibrate', '--limit', '-1'], 'switchyard calibrate: --limit must be a positive whole number, got "-1"'],
   ])('%j', (args, line) => {
     const r = run(...args);

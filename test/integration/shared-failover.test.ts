@@ -72,6 +72,13 @@ const ledgerTotal = async (): Promise<number> =>
 const errorCode = (e: unknown): string => (e instanceof OpenAI.APIError ? String((e.error as { code?: string } | undefined)?.code) : String(e));
 
 describe('shared state failover', () => {
+  it('a clean stop (SIGTERM) logs no Redis outage: its own quit closed the connection (an error line on every deploy)', async () => {
+    const r = await replicas(1, 1e12);
+    const one = r.all[0]!;
+    expect(await one.stop('SIGTERM')).toBe(0);
+    expect(one.stdout()).not.toContain('shared state (Redis) unreachable');
+  });
+
   it('SIGKILL of a replica with streams in flight: its reservations are reclaimed within a lease period and land in the ledger', async () => {
     const r = await replicas(3, 1_000_000_000);
     const [victim, survivor] = [r.all[0]!, r.all[1]!];

@@ -400,6 +400,13 @@ describe('Messages → chat and back', () => {
       /unexpected tool_use_id/,
     );
     expect(translateMessages(turns({ role: 'user', content: 'x' }, call, result('t1'))).messages.map((m) => m.role)).toEqual(['user', 'assistant', 'tool']);
+    // Whitespace-only text, an empty system block, a tool_use id twice, a tool_use answered twice.
+    refused(turns({ role: 'user', content: [{ type: 'text', text: '  \n' }] }), 'messages[0].content[0].text', /must contain non-whitespace text/);
+    refused({ ...turns({ role: 'user', content: 'x' }), system: [{ type: 'text', text: '' }] }, 'system[0].text', /must be non-empty/);
+    const twice = { role: 'assistant', content: [call.content[0], call.content[0]] };
+    refused(turns({ role: 'user', content: 'x' }, twice, result('t1')), 'messages[1].content', /tool_use ids must be unique: "t1" appears twice/);
+    const answeredTwice = { role: 'user', content: [...result('t1').content, ...result('t1').content] };
+    refused(turns({ role: 'user', content: 'x' }, call, answeredTwice), 'messages[2].content[1].tool_use_id', /answered twice/);
   });
 
   it('refuses a tool_use input that is not a JSON object, naming its path', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { formatPath, loadConfigFile, validateConfig, type LoadResult } from '../
 import { duplicateJsonKeys } from '../../src/config/json-duplicates.js';
 import { configSchema, DEFAULT_PG_JOURNAL, pgJournal, type Config } from '../../src/config/schema.js';
 import { SPEC_EXAMPLE_YAML } from './fixtures/spec-example.js';
+import { loadProfile } from '../../src/simulator/profile.js';
 import { BIN } from '../product.js';
 
 type Obj = Record<string, unknown>;
@@ -484,7 +485,15 @@ describe('loadConfigFile and check-config', () => {
     expect(errors(await loadConfigFile(missing))).toEqual([`${missing}: cannot read the file (ENOENT)`]);
     const sub = join(dir, 'a-directory.yaml');
     await mkdir(sub);
-    expect(errors(await loadConfigFile(sub))).toEqual([`${sub}: cannot read the file (EISDIR)`]);
+    expect(errors(await loadConfigFile(sub))).toEqual([`${sub}: not a regular file (a directory): give the path of a config file`]);
+  });
+
+  it('refuses a pipe or a device instead of reading it whole (a FIFO hung the start; /dev/zero was read to 600 MB)', async () => {
+    const fifo = join(dir, 'a-fifo.yaml');
+    execFileSync('mkfifo', [fifo]);
+    expect(errors(await loadConfigFile(fifo))).toEqual([`${fifo}: not a regular file (a pipe, device or socket): give the path of a config file`]);
+    expect(errors(await loadConfigFile('/dev/zero'))).toEqual(['/dev/zero: not a regular file (a pipe, device or socket): give the path of a config file']);
+    await expect(loadProfile(fifo)).rejects.toThrow(`${fifo}: not a regular file (a pipe, device or socket): give the path of a simulator profile file`);
   });
 
   const root = fileURLToPath(new URL('../../', import.meta.url));
