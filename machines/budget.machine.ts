@@ -62,9 +62,14 @@ export function periodEnd(period: BudgetPeriod, now: number): number | null {
   return null;
 }
 
+/** Whether a budget applies to a request of this client key and model. */
+export function budgetApplies(l: BudgetLimit, keyId: string | null, model: string | null): boolean {
+  return l.scope === 'global' || (l.scope === 'key' && l.key === keyId) || (l.scope === 'model' && l.model === model);
+}
+
 /** The ids of the budgets that apply to a request. */
 export function applicableBudgets(lines: readonly BudgetLimit[], keyId: string | null, model: string | null): string[] {
-  return lines.filter((l) => l.scope === 'global' || (l.scope === 'key' && l.key === keyId) || (l.scope === 'model' && l.model === model)).map((l) => l.id);
+  return lines.filter((l) => budgetApplies(l, keyId, model)).map((l) => l.id);
 }
 
 /** The first budget that `amount` would overflow, if any. */

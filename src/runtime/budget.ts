@@ -7,6 +7,7 @@
 import type { ActorRefFrom } from 'xstate';
 import {
   applicableBudgets,
+  budgetApplies,
   inPlace,
   periodStart,
   type budgetMachine,
@@ -149,10 +150,7 @@ export class ActorBudgetStore implements BudgetStore {
   private addedSince(budgets: readonly string[], scope: BudgetScope): string[] {
     const lines = this.lines();
     let added: string[] | null = null;
-    for (const l of lines) {
-      const applies = l.scope === 'global' || (l.scope === 'key' && l.key === scope.keyId) || (l.scope === 'model' && l.model === scope.model);
-      if (applies && !budgets.includes(l.id)) (added ??= []).push(l.id);
-    }
+    for (const l of lines) if (budgetApplies(l, scope.keyId, scope.model) && !budgets.includes(l.id)) (added ??= []).push(l.id);
     return added ?? [];
   }
 

@@ -30,6 +30,9 @@ import { failureOutcome } from './request-outcome.js';
 import { sleepOn } from './scheduler.js';
 import { Cancel } from './cancel.js';
 
+/** No notes (shared: a reason is built for every request). */
+const NONE: readonly string[] = Object.freeze([]);
+
 /** What a layer above (the quality cascade, src/runtime/cascade-step.ts) fixes for one request: its candidates, instead of the router's. */
 export interface RequestOptions {
   plan?: RoutePlan;
@@ -154,8 +157,8 @@ export class RequestDriver {
    * an attempt on it failed (`failed over from X`), or none of its endpoints could take the
    * request (`X circuit-open`, `X throttled (429)`…). The reason said only `requested X` when Y served.
    */
-  private passedOver(served: EndpointHandle | null, slow: string[]): string[] {
-    if (served === null || !this.plan || this.plan.candidates[0] === served.model) return [];
+  private passedOver(served: EndpointHandle | null, slow: readonly string[]): readonly string[] {
+    if (served === null || !this.plan || this.plan.candidates[0] === served.model) return NONE;
     const out: string[] = [];
     const now = this.rt.now();
     for (const m of this.plan.candidates) {
@@ -165,9 +168,17 @@ export class RequestDriver {
         out.push(`failed over from ${m}`);
         continue;
       }
-      const eps = this.rt.byModel.get(m) ?? [];
-      const why = eps.map((h) => availability(h, now, this.est)).find((a) => !a.ok);
-      if (why && !why.ok && eps.every((h) => !availability(h, now, this.est).ok)) out.push(`${m} ${why.why}`);
+      // Named only when none of its endpoints could take the request (the first one's reason).
+      let why: string | null = null;
+      for (const h of this.rt.byModel.get(m) ?? []) {
+        const a = availability(h, now, this.est);
+        if (a.ok) {
+          why = null;
+          break;
+        }
+        why ??= a.why;
+      }
+      if (why !== null) out.push(`${m} ${why}`);
     }
     if (out.length > 0) out[out.length - 1] += `: served by ${served.model}`;
     return out;
