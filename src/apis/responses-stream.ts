@@ -221,6 +221,8 @@ export class ResponsesStreamWriter {
       usage: this.usage,
       error: { code: 'server_error', message },
     });
+    // A failed answer is not stored (retrieving its id is a 404), so it does not say it was.
+    response.store = false;
     this.emit('response.failed', { response });
   }
 }

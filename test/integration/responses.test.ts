@@ -197,15 +197,21 @@ describe('POST /v1/responses', () => {
     expect(failed && [failed.status, statuses(failed)]).toEqual(['failed', ['incomplete']]);
   });
 
-  it('ends a stream cut after the commit with error then response.failed, never a completed response', async () => {
+  it('ends a stream cut after the commit with error then response.failed, never a completed response; the failed response is not stored and says so', async () => {
     await sim.setFault('deepseek-chat', { kind: 'cut', afterTokens: 4 });
     const stream = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'cut me off', stream: true });
     const types: string[] = [];
-    for await (const ev of stream) types.push(ev.type);
+    let failed: { id: string; store?: boolean | null } | null = null;
+    for await (const ev of stream) {
+      types.push(ev.type);
+      if (ev.type === 'response.failed') failed = ev.response;
+    }
     await sim.clearFaults();
     expect(types).toContain('response.output_text.delta');
     expect(types.slice(-2)).toEqual(['error', 'response.failed']);
     expect(types).not.toContain('response.completed');
+    expect(failed?.store).toBe(false);
+    await expect(sc.client.responses.retrieve(failed!.id)).rejects.toMatchObject({ status: 404 });
   });
 
   it("retrieves a stored response (GET /v1/responses/{id}, the SDK's responses.retrieve) as it was answered; 404 otherwise", async () => {
