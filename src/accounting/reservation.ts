@@ -72,7 +72,7 @@ export function promptBoundTokens(body: BodyLike, prefill: string | null = null)
 }
 
 /** The smaller of `max_tokens` / `max_completion_tokens` the client sent (OpenAI's rule), or null. */
-export function requestedOutputTokens(body: Pick<BodyLike, 'max_tokens' | 'max_completion_tokens'>): number | null {
+export function requestedOutputTokens(body: { max_tokens?: unknown; max_completion_tokens?: unknown }): number | null {
   const a = body.max_tokens;
   const b = body.max_completion_tokens;
   const hasA = typeof a === 'number' && a > 0;
@@ -84,9 +84,30 @@ export function requestedOutputTokens(body: Pick<BodyLike, 'max_tokens' | 'max_c
 /**
  * The output cap reserved for and sent upstream: the client's request, never more than the
  * model's `maxOutputTokens`. A client asking for more gets the model's cap (and an answer
- * with `finish_reason: "length"` if the model reaches it), not a refusal.
+ * with `finish_reason: "length"` if the model reaches it), not a refusal. A client that asked for
+ * nothing gets, besides, no more than the room its prompt leaves in the model's context window
+ * (`contextWindow - promptTokens`): providers refuse a request whose prompt plus `max_tokens` is
+ * over the window, and a prompt that fits must not fail for a cap switchyard chose. (A client's own
+ * `max_tokens` that does not fit is the client's: routing passes over such models, see resolve.ts.)
  */
-export function outputCap(body: Pick<BodyLike, 'max_tokens' | 'max_completion_tokens'>, modelMaxOutputTokens: number): number {
+export function outputCap(
+  body: Pick<BodyLike, 'max_tokens' | 'max_completion_tokens'>,
+  model: { maxOutputTokens: number; contextWindow: number },
+  promptTokens: number,
+): number {
   const asked = requestedOutputTokens(body);
-  return asked === null ? modelMaxOutputTokens : Math.min(asked, modelMaxOutputTokens);
+  if (asked !== null) return Math.min(asked, model.maxOutputTokens);
+  return Math.max(1, Math.min(model.maxOutputTokens, model.contextWindow - promptTokens));
 }
+
+/**
+ * The fewest output tokens a model's window must leave room for, past the prompt, for routing to
+ * choose it: the client's own cap (as the model would be sent it), or, when the client set none,
+ * {@link MIN_ANSWER_ROOM} (a model with room for a few tokens only would cut the answer short).
+ */
+export function answerRoom(body: { max_tokens?: unknown; max_completion_tokens?: unknown }, maxOutputTokens: number): number {
+  return Math.min(requestedOutputTokens(body) ?? MIN_ANSWER_ROOM, maxOutputTokens);
+}
+
+/** See {@link answerRoom}. */
+export const MIN_ANSWER_ROOM = 256;

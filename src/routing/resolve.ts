@@ -13,6 +13,7 @@ import { TIERS } from '../config/schema.js';
 import { own } from '../config/lookup.js';
 import { echoName, SwitchyardError } from '../errors.js';
 import { nativeOf } from '../apis/native.js';
+import { answerRoom, MIN_ANSWER_ROOM, requestedOutputTokens } from '../accounting/reservation.js';
 import { classify, requiredCapabilities, type ClassifyInput } from './classify.js';
 import type { RouteRequest } from './features.js';
 import { order, type Rng, type Scored } from './strategy.js';
@@ -99,7 +100,14 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
   const wantsEmbeddings = checkPurpose(cfg, inp);
   const needs = requiredCapabilities(inp.body);
   const contextTokens = inp.contextTokens ?? inp.promptTokens;
-  const fits = (m: string): boolean => (own(cfg.models, m)?.contextWindow ?? 0) >= contextTokens;
+  // A chat model's window holds the prompt and the answer (providers refuse a prompt plus max_tokens over
+  // the window): the client's cap as it would be sent, or a minimal room for an answer (answerRoom).
+  const asked = wantsEmbeddings ? null : requestedOutputTokens(inp.body);
+  const roomFor = (max: number): number => (wantsEmbeddings ? 0 : answerRoom(inp.body, max));
+  const fits = (m: string): boolean => {
+    const mc = own(cfg.models, m);
+    return mc !== undefined && mc.contextWindow - contextTokens >= roomFor(mc.maxOutputTokens);
+  };
   const capable = (m: string): boolean => {
     if (isEmbeddingsModel(cfg, m) !== wantsEmbeddings) return false;
     const caps = cfg.models[m]!.capabilities;
@@ -147,17 +155,21 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
   if (plan.candidates.length > 16 || !plan.candidates.every(fits) || !distinct(plan.candidates)) {
     const tooSmall = plan.candidates.filter((m) => !fits(m));
     plan.candidates = dedupe(plan.candidates.filter(fits));
-    if (tooSmall.length > 0) plan.reason += `; skipped ${tooSmall.join(', ')} (context window < ${contextTokens} tokens)`;
+    if (tooSmall.length > 0) plan.reason += `; skipped ${tooSmall.join(', ')} (context window < ${contextTokens} tokens${answerNote(wantsEmbeddings, asked)})`;
   }
   if (plan.candidates.length === 0) {
     throw new SwitchyardError(
       'invalid_request',
-      `no model can serve this request: ${needs.length ? `it needs ${needs.join(', ')}; ` : ''}prompt is ${contextTokens} tokens`,
+      `no model can serve this request: ${needs.length ? `it needs ${needs.join(', ')}; ` : ''}prompt is ${contextTokens} tokens${answerNote(wantsEmbeddings, asked)}`,
       { param: 'model' },
     );
   }
   return plan;
 }
+
+/** The answer's part of what a chat model's window must hold: the client's max_tokens (a lower one may fit), or the minimal room. */
+const answerNote = (embeddings: boolean, asked: number | null): string =>
+  embeddings ? '' : asked === null ? ` + ${MIN_ANSWER_ROOM} for the answer` : ` + max_tokens ${asked}`;
 
 function notFound(cfg: Config, model: string): SwitchyardError {
   return new SwitchyardError('model_not_found', `The model "${echoName(model)}" does not exist. Available: ${listModelIds(cfg).join(', ')}`, {

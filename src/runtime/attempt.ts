@@ -22,6 +22,8 @@ export interface AttemptInput {
   body: ChatBody;
   stream: boolean;
   prefill: string | null;
+  /** The request's prompt tokens as routing counted them (the room left in the window bounds the cap sent). */
+  promptTokens: number;
   /** Relay the upstream's own answer (a Messages request to an Anthropic-kind endpoint) instead of chat chunks. */
   relay: boolean;
   resilience: ResilienceConfig;
@@ -121,7 +123,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     apiKey: inp.h.apiKey,
     headers: inp.h.provider.headers,
     basePath: inp.h.basePath,
-    maxOutputTokens: continuationCap(outputCap(inp.body, inp.h.modelCfg.maxOutputTokens), inp.prefill),
+    maxOutputTokens: continuationCap(outputCap(inp.body, inp.h.modelCfg, inp.promptTokens), inp.prefill),
     completionTokensField: isOpenAIPlatform(inp.h.provider.baseUrl),
     anthropicVersion: inp.h.provider.anthropicVersion,
     prefill: inp.prefill,

@@ -55,7 +55,7 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
   const slowNote = () => (slow.length > 0 ? `; ${slow.join(', ')} over x-switchyard-max-latency-ms ${hints.maxLatencyMs} ms` : '');
   for (const model of plan.candidates) {
     const mc = rt.cfg.models[model]!;
-    if (maxCostNano !== null && worstCaseNano(promptBound, outputCap(body, mc.maxOutputTokens), mc.price) > maxCostNano) {
+    if (maxCostNano !== null && worstCaseNano(promptBound, outputCap(body, mc, promptTokens), mc.price) > maxCostNano) {
       overCost.push(model);
       continue;
     }

@@ -321,7 +321,7 @@ export class RequestDriver {
     const mc = h.modelCfg;
     const prefill = cmd.committed && this.session ? this.session.delivered : null;
     // The bound of what this attempt can cost: prompt bytes (no tokenizer counts more) and the cap sent upstream.
-    const amount = worstCaseNano(promptBoundTokens(this.call.body, prefill), outputCap(this.call.body, mc.maxOutputTokens), mc.price);
+    const amount = worstCaseNano(promptBoundTokens(this.call.body, prefill), outputCap(this.call.body, mc, this.promptTokens), mc.price);
     const maxCost = this.call.hints.maxCostUsd;
     if (maxCost !== null && amount > usdToNano(maxCost) && !this.overCost.includes(h.model)) this.overCost.push(h.model);
     return { type: 'endpoint.picked', at, endpoint: h.id, model: h.model, amount };
@@ -394,7 +394,17 @@ export class RequestDriver {
     session?.beginAttempt(relay);
     const prefill = continuation && session ? session.delivered : null;
     const attempt = runAttempt(
-      { h, body: this.call.body, stream: session !== null, prefill, relay, resilience: this.rt.cfg.resilience, signal: this.ac.signal, now: this.rt.now },
+      {
+        h,
+        body: this.call.body,
+        stream: session !== null,
+        prefill,
+        promptTokens: this.promptTokens,
+        relay,
+        resilience: this.rt.cfg.resilience,
+        signal: this.ac.signal,
+        now: this.rt.now,
+      },
       session,
     );
     this.attemptEnd = attempt.then(

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { IMAGE_PART_TOKENS_BOUND, outputCap, promptBoundTokens, requestedOutputTokens } from '../../src/accounting/reservation.js';
+import { answerRoom, IMAGE_PART_TOKENS_BOUND, MIN_ANSWER_ROOM, outputCap, promptBoundTokens, requestedOutputTokens } from '../../src/accounting/reservation.js';
 import { countPromptTokens } from '../../src/accounting/tokens.js';
 import { anthropicAdapter } from '../../src/upstream/adapters/anthropic.js';
 import { isOpenAIPlatform } from '../../src/runtime/attempt.js';
@@ -23,7 +23,23 @@ describe('outputCap', () => {
     [{ max_tokens: 200, max_completion_tokens: 300 }, 1000, 200],
     [{ max_tokens: null, max_completion_tokens: 70 }, 1000, 70],
   ])('%j with a model cap of %i reserves %i', (body, model, cap) => {
-    expect(outputCap(body, model)).toBe(cap);
+    expect(outputCap(body, { maxOutputTokens: model, contextWindow: 1_000_000 }, 10)).toBe(cap);
+  });
+
+  it('without a client cap, sends no more than the room the prompt leaves in the window (never less than 1); a client cap is kept', () => {
+    const model = { maxOutputTokens: 4096, contextWindow: 16_000 };
+    expect(outputCap({}, model, 14_006)).toBe(1994);
+    expect(outputCap({}, model, 1000)).toBe(4096);
+    expect(outputCap({}, model, 16_000)).toBe(1);
+    expect(outputCap({}, model, 20_000)).toBe(1);
+    expect(outputCap({ max_tokens: 3000 }, model, 14_006)).toBe(3000);
+  });
+
+  it('answerRoom is the client cap as sent, or MIN_ANSWER_ROOM when there is none', () => {
+    expect(answerRoom({}, 4096)).toBe(MIN_ANSWER_ROOM);
+    expect(answerRoom({}, 100)).toBe(100);
+    expect(answerRoom({ max_tokens: 3000 }, 4096)).toBe(3000);
+    expect(answerRoom({ max_completion_tokens: 9000 }, 4096)).toBe(4096);
   });
 
   it('requestedOutputTokens is null when the client asked for nothing', () => {
@@ -40,7 +56,7 @@ function build(kind: 'openai' | 'anthropic', body: Partial<ChatBody>, modelCap: 
     apiKey: 'k',
     headers: {},
     basePath: '/v1',
-    maxOutputTokens: outputCap(full, modelCap),
+    maxOutputTokens: outputCap(full, { maxOutputTokens: modelCap, contextWindow: 1_000_000 }, 10),
     completionTokensField: openaiPlatform,
     anthropicVersion: '2023-06-01',
     prefill: null,
@@ -85,7 +101,7 @@ describe('every adapter sends exactly the reserved cap', () => {
     for (const body of [{}, { max_tokens: 10 }, { max_completion_tokens: 10 }, { max_tokens: 5, max_completion_tokens: 10 }]) {
       const sent = build('openai', body, 1000, true);
       expect(sent).not.toHaveProperty('max_tokens');
-      expect(sent.max_completion_tokens).toBe(outputCap(body, 1000));
+      expect(sent.max_completion_tokens).toBe(outputCap(body, { maxOutputTokens: 1000, contextWindow: 1_000_000 }, 10));
     }
   });
 });

@@ -26,7 +26,7 @@ beforeAll(async () => {
   sim = await startSimulatorProc({
     defaults: { ttftMs: 5, tokenGapMs: 1, outputTokens: 8 },
     // Two upstream names for the two endpoints of `dual`, so each gets its own latency.
-    models: { 'dual-slow': { ttftMs: 400 }, 'dual-fast': { ttftMs: 5 } },
+    models: { 'dual-slow': { ttftMs: 400 }, 'dual-fast': { ttftMs: 5 }, 'windowed-up': { contextWindow: 16_000 }, 'tiny-up': { contextWindow: 4096 } },
   });
   cfg = testConfig(sim.url);
   const providers = cfg.providers as Record<string, unknown>;
@@ -54,6 +54,19 @@ beforeAll(async () => {
     latencyPriorMs: 60_000,
     endpoints: [{ provider: 'limp', upstreamModel: 'limited', rpm: RPM }],
   };
+  // Small windows, as the simulator enforces them (prompt + max_tokens over the window: context_length_exceeded).
+  for (const [name, window, up] of [
+    ['windowed', 16_000, 'windowed-up'],
+    ['tiny', 4096, 'tiny-up'],
+  ] as const)
+    (cfg.models as Record<string, unknown>)[name] = {
+      tier: 'fast_cheap',
+      price: { inputPerMTok: 0.1, outputPerMTok: 0.2 },
+      contextWindow: window,
+      maxOutputTokens: Math.min(4096, window / 4),
+      capabilities: ['chat'],
+      endpoints: [{ provider: 'fastp', upstreamModel: up }],
+    };
   const routing = cfg.routing as { strategy: string; routes: Record<string, string[]>; classifier?: unknown; auto?: unknown };
   routing.strategy = 'latency';
   // The seed's keyword rule, configured explicitly (since issue 11 the default list is empty and the scorer decides);
@@ -61,6 +74,7 @@ beforeAll(async () => {
   routing.classifier = { complexityKeywords: ['analysiere', 'vergleiche', 'evaluiere', 'entwickle', 'detailed', 'complex', 'architect', 'design'] };
   routing.auto = { thresholds: { balanced: 0, highQuality: 1 } };
   routing.routes.lat = ['claude-sonnet-4.5', 'deepseek-v3.2'];
+  routing.routes.small = ['tiny', 'windowed'];
   // Failures in the fallback tests must not open circuits for the other tests.
   (cfg.resilience as Record<string, unknown>).failureThreshold = 1000;
   sc = await startSidecar(cfg);
@@ -235,7 +249,9 @@ describe('auto routing', () => {
     const content = '四半期報告書によると、各地域の売上は増加し、顧客満足度も向上しています。'.repeat(400);
     const { response } = await sc.client.chat.completions.create({ model: 'auto', messages: [{ role: 'user', content }] }).withResponse();
     expect(response.headers.get('x-switchyard-tier')).toBe('high_quality');
-    expect(response.headers.get('x-switchyard-reason')).toMatch(/^long prompt \(1\d{4} tokens > 8000\) -> high_quality$/);
+    expect(response.headers.get('x-switchyard-reason')).toMatch(
+      /^long prompt \(1\d{4} tokens > 8000\) -> high_quality(; skipped tiny \(context window < 1\d{4} tokens \+ 256 for the answer\))?$/,
+    );
     const dry = (await (
       await fetch(`${sc.url}/switchyard/route`, { method: 'POST', body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content }] }) })
     ).json()) as { tier: string; score: number | null; reason: string };
@@ -395,5 +411,33 @@ describe('queueing behind a full RPM window', () => {
     }
     // None entered the queue.
     expect(await queued()).toBe(queued0);
+  });
+});
+
+describe('context windows hold the prompt and the answer', () => {
+  it('a prompt that fits, sent without max_tokens, is served: the cap sent is the room left, not the model cap that would overflow', async () => {
+    // ~14,000 tokens in a 16,000-token window whose model cap is 4,000: before, 4,000 was sent and the upstream refused.
+    const long = 'apple '.repeat(14_000);
+    const r = await ask('windowed', long);
+    expect(r.model).toBe('windowed');
+    expect(r.attempts).toBe(1);
+    expect(r.data.choices[0]!.message.content).toBeTruthy();
+  });
+
+  it('routing passes over a model whose window leaves no room for an answer, in the dry run as in the request', async () => {
+    // ~3,950 tokens: inside tiny's 4,096 window, but with less than 256 left for the answer.
+    const prompt = 'apple '.repeat(3_950);
+    const dry = (await (
+      await fetch(`${sc.url}/switchyard/route`, {
+        method: 'POST',
+        body: JSON.stringify({ model: 'route/small', messages: [{ role: 'user', content: prompt }] }),
+      })
+    ).json()) as { model: string; reason: string };
+    const real = await ask('route/small', prompt);
+    expect(dry.model).toBe('windowed');
+    expect(real.model).toBe('windowed');
+    expect(real.attempts).toBe(1);
+    expect(real.reason).toBe(dry.reason);
+    expect(real.reason).toMatch(/skipped tiny \(context window < \d+ tokens \+ 256 for the answer\)/);
   });
 });

@@ -17,6 +17,12 @@ import { nativeOf } from '../../src/apis/native.js';
 import { classify, requiredCapabilities, type ClassifyInput } from '../../src/routing/classify.js';
 import type { RouteRequest } from '../../src/routing/features.js';
 import { order, type Rng, type Scored } from '../../src/routing/strategy.js';
+import { answerRoom, MIN_ANSWER_ROOM, requestedOutputTokens } from '../../src/accounting/reservation.js';
+
+function answerNote(embeddings: boolean, body: { max_tokens?: unknown; max_completion_tokens?: unknown }): string {
+  const asked = requestedOutputTokens(body);
+  return embeddings ? '' : asked === null ? ` + ${MIN_ANSWER_ROOM} for the answer` : ` + max_tokens ${asked}`;
+}
 
 interface RoutePlan {
   candidates: string[];
@@ -88,7 +94,12 @@ function checkPurpose(cfg: Config, inp: ResolveInput): (m: string) => boolean {
 export function resolveReference(cfg: Config, inp: ResolveInput): RoutePlan {
   const purpose = checkPurpose(cfg, inp);
   const needs = requiredCapabilities(inp.body);
-  const fits = (m: string): boolean => (own(cfg.models, m)?.contextWindow ?? 0) >= inp.promptTokens;
+  const wantsEmbeddings = nativeOf(inp.body)?.kind === 'embeddings';
+  // (Since: a chat model's window holds the prompt and the answer's room, answerRoom.)
+  const fits = (m: string): boolean => {
+    const mc = own(cfg.models, m);
+    return mc !== undefined && mc.contextWindow - inp.promptTokens >= (wantsEmbeddings ? 0 : answerRoom(inp.body, mc.maxOutputTokens));
+  };
   const capable = (m: string): boolean => purpose(m) && needs.every((c) => cfg.models[m]!.capabilities.includes(c));
   const dedupe = (xs: string[]): string[] => [...new Set(xs)];
 
@@ -124,11 +135,12 @@ export function resolveReference(cfg: Config, inp: ResolveInput): RoutePlan {
   }
   const tooSmall = plan.candidates.filter((m) => !fits(m));
   plan.candidates = dedupe(plan.candidates.filter(fits));
-  if (tooSmall.length > 0) plan.reason += `; skipped ${tooSmall.join(', ')} (context window < ${inp.promptTokens} tokens)`;
+  if (tooSmall.length > 0)
+    plan.reason += `; skipped ${tooSmall.join(', ')} (context window < ${inp.promptTokens} tokens${answerNote(wantsEmbeddings, inp.body)})`;
   if (plan.candidates.length === 0) {
     throw new SwitchyardError(
       'invalid_request',
-      `no model can serve this request: ${needs.length ? `it needs ${needs.join(', ')}; ` : ''}prompt is ${inp.promptTokens} tokens`,
+      `no model can serve this request: ${needs.length ? `it needs ${needs.join(', ')}; ` : ''}prompt is ${inp.promptTokens} tokens${answerNote(wantsEmbeddings, inp.body)}`,
       { param: 'model' },
     );
   }

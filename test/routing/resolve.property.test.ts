@@ -55,6 +55,7 @@ const scenarioArb = fc
       { arbitrary: fc.constantFrom(...WINDOWS.flatMap((w) => [w - 1, w, w + 1])), weight: 3 },
       { arbitrary: fc.integer({ min: 0, max: 1_200_000 }), weight: 1 },
     ),
+    maxTokens: fc.option(fc.integer({ min: 1, max: 40_000 })),
     task: fc.constantFrom(null, 'greeting', 'analysis', 'chat', 'code', 'unknown-task'),
     tier: fc.constantFrom(null, ...TIERS, 'bogus'),
     keywords: fc.array(fc.constantFrom(...KEYWORDS), { maxLength: 5 }),
@@ -98,6 +99,7 @@ const scenarioArb = fc
       : 'hi';
     const body = {
       messages: [{ content }],
+      ...(s.maxTokens === null ? {} : { max_tokens: s.maxTokens }),
       ...(s.tools ? { tools: [{ type: 'function', function: { name: 'f' } }] } : {}),
       ...(s.json ? { response_format: { type: s.json } } : {}),
     };
@@ -137,7 +139,12 @@ describe('resolve: property over random configs and requests', () => {
       fc.property(scenarioArb, ({ cfg, inp }) => {
         const needs = requiredCapabilities(inp.body);
         const capable = (m: string) => needs.every((c) => cfg.models[m]!.capabilities.includes(c));
-        const fits = (m: string) => cfg.models[m]!.contextWindow >= inp.promptTokens;
+        // The window holds the prompt and the answer: the client's max_tokens as sent (at most the model's cap), else 256.
+        const asked = (inp.body as { max_tokens?: number }).max_tokens ?? null;
+        const fits = (m: string) => {
+          const mc = cfg.models[m]!;
+          return mc.contextWindow - inp.promptTokens >= Math.min(asked ?? 256, mc.maxOutputTokens);
+        };
         const byName = inp.model !== 'auto' && !inp.model.startsWith('route/') ? inp.model : null;
 
         // The eligible models, in the documented order (before dedupe).
@@ -171,7 +178,7 @@ describe('resolve: property over random configs and requests', () => {
         // The invariant of issue 5.
         for (const m of c) {
           expect(cfg.models[m], m).toBeDefined();
-          expect(fits(m), `${m}: contextWindow ${cfg.models[m]!.contextWindow} < ${inp.promptTokens}`).toBe(true);
+          expect(fits(m), `${m}: contextWindow ${cfg.models[m]!.contextWindow} < ${inp.promptTokens} + answer`).toBe(true);
           if (m !== byName) expect(capable(m), `${m} lacks one of ${needs.join(',')}`).toBe(true);
         }
         expect(new Set(c).size).toBe(c.length);

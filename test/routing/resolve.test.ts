@@ -92,12 +92,20 @@ describe('resolve: a catalogue id', () => {
   it('drops every candidate whose context window is below the prompt, and says so', () => {
     const p = resolve(CFG, input('bal-dear', { promptTokens: 50_000 }));
     expect(p.candidates).toEqual(['bal-dear', 'hq-big']);
-    expect(p.reason).toContain('skipped fast-dear (context window < 50000 tokens)');
+    expect(p.reason).toContain('skipped fast-dear (context window < 50000 tokens + 256 for the answer)');
     // The requested model itself is dropped too when too small: only its larger fallback stays.
     expect(resolve(CFG, input('bal-dear', { promptTokens: 200_000 })).candidates).toEqual(['hq-big']);
-    // The boundary: a prompt exactly the size of the window fits, one token more does not.
-    expect(resolve(CFG, input('bal-dear', { promptTokens: 8_000 })).candidates).toContain('fast-dear');
-    expect(resolve(CFG, input('bal-dear', { promptTokens: 8_001 })).candidates).not.toContain('fast-dear');
+    // The boundary: the window holds the prompt and room for an answer (256 tokens without max_tokens).
+    expect(resolve(CFG, input('bal-dear', { promptTokens: 7_744 })).candidates).toContain('fast-dear');
+    expect(resolve(CFG, input('bal-dear', { promptTokens: 7_745 })).candidates).not.toContain('fast-dear');
+    // With the client's max_tokens, that is the room (providers refuse a prompt plus max_tokens over the window).
+    const asking = (max_tokens: number, promptTokens: number) =>
+      resolve(CFG, input('bal-dear', { promptTokens, body: { messages: [{ content: 'x' }], max_tokens } }));
+    expect(asking(1_000, 7_000).candidates).toContain('fast-dear');
+    expect(asking(1_001, 7_000).candidates).not.toContain('fast-dear');
+    expect(asking(1_001, 7_000).reason).toContain('skipped fast-dear (context window < 7000 tokens + max_tokens 1001)');
+    // A max_tokens above the model's own cap is sent as the cap, so the cap is what must fit.
+    expect(asking(100_000, 3_904).candidates).toContain('fast-dear');
   });
 });
 
@@ -187,6 +195,6 @@ describe('resolve: refusals', () => {
     const e = thrown(() => resolve(CFG, input('route/code', { body, promptTokens: 2_000_000 })));
     expect(e.code).toBe('invalid_request');
     expect(e.status).toBe(400);
-    expect(e.message).toBe('no model can serve this request: it needs vision; prompt is 2000000 tokens');
+    expect(e.message).toBe('no model can serve this request: it needs vision; prompt is 2000000 tokens + 256 for the answer');
   });
 });
