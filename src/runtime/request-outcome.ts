@@ -36,6 +36,7 @@ export function abortedOutcome(reason: unknown, ctx: ReqContext): Outcome {
       error: new SwitchyardError(
         'shutting_down',
         `switchyard is shutting down: the request was cut after ${ctx.attempts} attempt(s); send it again (to another instance)`,
+        { headers: { 'retry-after': '1' } },
       ),
     };
   return {

@@ -295,6 +295,18 @@ describe('request driver on a simulated clock', () => {
     expect([sink.status, sink.error?.code]).toEqual([504, 'timeout']);
   });
 
+  it('a request cut by the shutdown (second signal, grace over) before anything was sent: 503 shutting_down with retry-after, as the contract says', async () => {
+    const r = await runtime({ requestTimeoutMs: 20_000, headersTimeoutMs: 600_000 });
+    sim.setFault('*', { kind: 'hang' });
+    const { sink, done } = start(r);
+    const t0 = Date.now();
+    while (upstreamCalls('up-a') === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    r.cutInFlight();
+    await done;
+    expect([sink.status, sink.error?.code]).toEqual([503, 'shutting_down']);
+    expect({ ...sink.error?.headers, ...sink.headers }).toMatchObject({ 'retry-after': '1' });
+  });
+
   it('capacity: with rpm 1 a second request waits in the queue until the window frees, then is served', async () => {
     const r = await runtime({ requestTimeoutMs: 120_000 }, { rpm: 1 });
     const first = start(r, { model: 'b' });
