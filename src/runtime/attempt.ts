@@ -4,7 +4,6 @@
  * leaves here as an UpstreamFault; `delivered` tells how much reached the client first.
  */
 import type { Usage } from '../accounting/cost.js';
-import { outputCap } from '../accounting/reservation.js';
 import { countTextTokens } from '../accounting/tokens.js';
 import type { ResilienceConfig } from '../config/schema.js';
 import { SseParser, type SseEvent } from '../upstream/sse.js';
@@ -22,8 +21,8 @@ export interface AttemptInput {
   body: ChatBody;
   stream: boolean;
   prefill: string | null;
-  /** The request's prompt tokens as routing counted them (the room left in the window bounds the cap sent). */
-  promptTokens: number;
+  /** The output cap sent upstream (outputCap, less a continuation's prefill): what this attempt was reserved for. */
+  outputCap: number;
   /** Relay the upstream's own answer (a Messages request to an Anthropic-kind endpoint) instead of chat chunks. */
   relay: boolean;
   resilience: ResilienceConfig;
@@ -41,6 +40,8 @@ export interface AttemptSuccess {
   usage: Usage | null;
   /** Text this attempt produced (estimates when usage is missing). */
   text: string;
+  /** Streamed output besides content text (tool calls, refusals), for the same estimates. */
+  other: string;
   /** Non-streaming: the completion object, model not yet rewritten. */
   completion: Record<string, unknown> | null;
   /** Non-streaming: the upstream's text when `completion` is that text parsed as is (the model can be spliced in). */
@@ -58,8 +59,15 @@ export interface AttemptSuccess {
 export class AttemptFailure extends Error {
   constructor(
     readonly fault: UpstreamFault,
+    /** Content text the client was given by this attempt (a continuation's prefill). */
     readonly deliveredText: string,
     readonly latencyMs: number,
+    /** Output given besides content (tool-call names and arguments, refusals): billed, not prefill. */
+    readonly otherText = '',
+    /** The counts the upstream reported before the failure (Anthropic's message_start / message_delta), if any. */
+    readonly usage: Usage | null = null,
+    /** When the first content reached the client, if it did. */
+    readonly ttftMs: number | null = null,
   ) {
     super(fault.message);
   }
@@ -106,6 +114,13 @@ export function isOpenAIPlatform(baseUrl: string): boolean {
  * A continuation's upstream counts only the tokens it adds, so it is asked for what the client's
  * cap leaves after the answer already delivered (the prefill); at least 1, as APIs refuse 0.
  */
+/**
+ * How many UTF-16 units of output one token can be at most, for the bound on what a stream may
+ * deliver (StreamReader). o200k's longest tokens are runs of ~128 spaces or symbols; a stream over
+ * this many characters per token it was allowed has ignored max_tokens.
+ */
+export const MAX_CHARS_PER_TOKEN = 128;
+
 export function continuationCap(cap: number, prefill: string | null): number {
   if (prefill === null || prefill.length === 0) return cap;
   return Math.max(1, cap - countTextTokens(prefill));
@@ -123,7 +138,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     apiKey: inp.h.apiKey,
     headers: inp.h.provider.headers,
     basePath: inp.h.basePath,
-    maxOutputTokens: continuationCap(outputCap(inp.body, inp.h.modelCfg, inp.promptTokens), inp.prefill),
+    maxOutputTokens: inp.outputCap,
     completionTokensField: isOpenAIPlatform(inp.h.provider.baseUrl),
     anthropicVersion: inp.h.provider.anthropicVersion,
     prefill: inp.prefill,
@@ -168,7 +183,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     // Make sure nothing of this attempt keeps running (a half-read body, a stalled socket).
     if (!ac.signal.aborted) ac.abort(cut);
     trace?.end({ ok: false, fault: cut.kind, status: cut.status });
-    throw new AttemptFailure(cut, reader?.text ?? '', inp.now() - started);
+    throw new AttemptFailure(cut, reader?.text ?? '', inp.now() - started, reader?.other ?? '', reader?.reported ?? null, reader?.ttftMs ?? null);
   } finally {
     if (firstToken) clearTimeout(firstToken);
     unlink();
@@ -201,6 +216,7 @@ function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number)
   return {
     usage: parsed.usage,
     text: parsed.text,
+    other: '',
     completion: parsed.completion,
     completionText,
     native: inp.relay ? { text, json: json as Record<string, unknown> } : null,
@@ -235,6 +251,14 @@ class StreamReader implements BodyConsumer {
   private usage: Usage | null = null;
   /** The text delivered to the client by this attempt. */
   text = '';
+  /** Output delivered besides content text (tool calls, refusals). */
+  other = '';
+  /**
+   * A bound on what the client is given, in UTF-16 units of output: the output cap sent times
+   * {@link MAX_CHARS_PER_TOKEN}. An upstream that ignores max_tokens is cut there, so neither the
+   * memory held nor the estimate billed grows without end.
+   */
+  private readonly maxChars: number;
   private finish: string | null = null;
   private done = false;
   private malformed = 0;
@@ -253,6 +277,7 @@ class StreamReader implements BodyConsumer {
     private readonly clearFirstToken: () => void,
   ) {
     this.decoder = inp.h.adapter.streamDecoder(inp.relay);
+    this.maxChars = inp.outputCap * MAX_CHARS_PER_TOKEN;
     this.idleMs = inp.resilience.idleTimeoutMs;
     this.exhausted = exhaustedUntil(res, inp.now());
     this.result = new Promise<AttemptSuccess>((resolve, reject) => {
@@ -285,7 +310,15 @@ class StreamReader implements BodyConsumer {
   }
 
   error(err: unknown): void {
-    this.failed(err);
+    // The answer had finished (its finish reason came) when the connection dropped, before [DONE]
+    // or the body's end: it is whole, as at a clean end without [DONE]. Our own abort is not that.
+    if (this.finish !== null && !this.ac.signal.aborted) this.ended();
+    else this.failed(err);
+  }
+
+  /** The counts the upstream reported so far (a failure settles by them where they say more than the estimate). */
+  get reported(): Usage | null {
+    return this.usage;
   }
 
   /**
@@ -329,6 +362,7 @@ class StreamReader implements BodyConsumer {
     this.resolve({
       usage: this.usage,
       text: this.text,
+      other: this.other,
       completion: null,
       completionText: null,
       native: null,
@@ -405,7 +439,7 @@ class StreamReader implements BodyConsumer {
         const wait = p.type === 'chunk' ? this.session.forward(p, this.inp.h) : this.session.relay(p, this.inp.h);
         // The text is read after forwarding: the session may trim it (a continuation's seam). It is
         // written by then (a drain only waits for the socket), so it counts even if the attempt ends meanwhile.
-        this.delivered(p.text);
+        this.delivered(p.text, p.type === 'chunk' ? p.other : undefined);
         return wait;
       }
       case 'usage':
@@ -422,7 +456,13 @@ class StreamReader implements BodyConsumer {
     }
   }
 
-  private delivered(t: string): void {
+  private delivered(t: string, other: string | undefined): void {
     if (t) this.text += t;
+    if (other) this.other += other;
+    if ((t || other) && this.text.length + this.other.length > this.maxChars)
+      throw new UpstreamFault(
+        'bad_response',
+        `the upstream sent far more than the ${this.inp.outputCap} output tokens it was asked for at most (over ${this.maxChars} characters): the stream was cut there`,
+      );
   }
 }

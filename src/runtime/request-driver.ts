@@ -18,7 +18,7 @@ import { UpstreamFault } from '../upstream/types.js';
 import { commandOf, isFinal, startRequest, stepRequest, type Command, type ReqEvent, type ReqSnapshot } from '../../machines/request.machine.js';
 import type { ChatCall, ChatSink } from './api.js';
 import type { ReserveResult } from './budget.js';
-import { AttemptFailure, runAttempt, type AttemptSuccess, type NativeBody } from './attempt.js';
+import { AttemptFailure, continuationCap, runAttempt, type AttemptSuccess, type NativeBody } from './attempt.js';
 import { availability, latencyOf, type EndpointHandle } from './endpoints.js';
 import { decide, type EndpointVerdict } from './retry-policy.js';
 import { StreamSession } from './stream-session.js';
@@ -382,7 +382,7 @@ export class RequestDriver {
     if (held instanceof Promise)
       return held.then(
         () => this.dispatch(h, est, continuation),
-        (err: unknown) => this.failed(h, err, est, continuation),
+        (err: unknown) => this.failed(h, err, est, null),
       );
     return this.dispatch(h, est, continuation);
   }
@@ -399,7 +399,7 @@ export class RequestDriver {
         body: this.call.body,
         stream: session !== null,
         prefill,
-        promptTokens: this.promptTokens,
+        outputCap: this.sentCap(h, prefill),
         relay,
         resilience: this.rt.cfg.resilience,
         signal: this.ac.signal,
@@ -408,8 +408,8 @@ export class RequestDriver {
       session,
     );
     this.attemptEnd = attempt.then(
-      (ok) => this.succeeded(h, ok, est),
-      (err: unknown) => this.failed(h, err, est, prefill !== null),
+      (ok) => this.succeeded(h, ok, est, prefill),
+      (err: unknown) => this.failed(h, err, est, prefill),
     );
     if (!session || session.committed) return this.attemptEnd;
     return new Promise<ReqEvent>((resolve, reject) => {
@@ -428,10 +428,27 @@ export class RequestDriver {
     return !(this.session?.committed ?? false);
   }
 
-  private succeeded(h: EndpointHandle, ok: AttemptSuccess, est: number): ReqEvent {
+  /** The output cap an attempt on `h` is sent (and reserved for): outputCap, less a continuation's prefill. */
+  private sentCap(h: EndpointHandle, prefill: string | null): number {
+    return continuationCap(outputCap(this.call.body, h.modelCfg, this.promptTokens), prefill);
+  }
+
+  /**
+   * Our own count of an attempt's tokens, where the upstream gave none: never more than the attempt
+   * was reserved for (the prompt's bound and the cap it was sent), so an estimate can never settle
+   * above the reservation (o200k may count more than the provider's tokenizer did).
+   */
+  private estimate(h: EndpointHandle, prefill: string | null, output: string): Usage {
+    return {
+      promptTokens: Math.min(shownPromptTokens(this.call), promptBoundTokens(this.call.body, prefill)),
+      completionTokens: Math.min(output === '' ? 0 : countTextTokens(output), this.sentCap(h, prefill)),
+    };
+  }
+
+  private succeeded(h: EndpointHandle, ok: AttemptSuccess, est: number, prefill: string | null): ReqEvent {
     let usage = ok.usage;
     if (!usage) {
-      usage = { promptTokens: shownPromptTokens(this.call), completionTokens: countTextTokens(ok.text) };
+      usage = this.estimate(h, prefill, ok.text + ok.other);
       this.estimated = true;
     }
     const cost = costOf(usage, h.modelCfg.price).totalNano;
@@ -466,7 +483,8 @@ export class RequestDriver {
   }
 
   /** The retry policy classifies the fault with this request's counts; the machine decides what follows. */
-  private failed(h: EndpointHandle, err: unknown, est: number, wasContinuation: boolean): ReqEvent {
+  private failed(h: EndpointHandle, err: unknown, est: number, prefill: string | null): ReqEvent {
+    const wasContinuation = prefill !== null;
     const now = this.rt.now();
     if (!(err instanceof AttemptFailure)) {
       this.rt.endpointEvent(h, { type: 'upstream.released', at: now, estTokens: est, tokens: 0 });
@@ -475,15 +493,23 @@ export class RequestDriver {
       throw err;
     }
     const fault = err.fault;
-    // Tokens already delivered were billed by the provider: settle them (estimated).
-    const partialTokens = err.deliveredText ? countTextTokens(err.deliveredText) : 0;
+    // Tokens already delivered were billed by the provider: settle them. By the counts the upstream
+    // reported before the failure where it did (its prompt count is exact; its output count so far may
+    // lag what was delivered, so the larger of it and our estimate), else estimated.
+    const delivered = err.deliveredText + err.otherText;
+    let partialTokens = 0;
     let partialCostNano = 0;
-    if (partialTokens > 0) {
-      const usage = { promptTokens: shownPromptTokens(this.call), completionTokens: partialTokens };
-      partialCostNano = costOf(usage, h.modelCfg.price).totalNano;
-      this.costNano += partialCostNano;
-      this.estimated = true;
-      this.addUsage(usage);
+    if (delivered !== '' || err.usage !== null) {
+      const guess = this.estimate(h, prefill, delivered);
+      const usage: Usage = err.usage ? { ...err.usage, completionTokens: Math.max(err.usage.completionTokens, guess.completionTokens) } : guess;
+      partialTokens = usage.completionTokens;
+      if (partialTokens > 0) {
+        partialCostNano = costOf(usage, h.modelCfg.price).totalNano;
+        this.costNano += partialCostNano;
+        if (!err.usage || guess.completionTokens > err.usage.completionTokens) this.estimated = true;
+        this.addUsage(usage);
+        this.ttftMs ??= err.ttftMs;
+      }
     }
     const ctx = this.snap.context;
     const per = ctx.per[h.id] ?? { attempts: 1, transientRetryUsed: false };

@@ -76,6 +76,11 @@ export type StreamPiece =
       text: string;
       content: boolean;
       finishReason: string | null;
+      /**
+       * Output the model produced besides content text: tool-call names and arguments, refusal text.
+       * Billed like content (estimates of a cut or usage-less stream count it); not prefill material.
+       */
+      other?: string;
       /** The upstream's JSON text of `chunk`, when the decoder left the chunk as received (it may then be forwarded as is). */
       raw?: string;
       /**

@@ -84,17 +84,28 @@ describe('anthropic stream decoder', () => {
         text: '',
         content: true,
         finishReason: null,
+        // Tool-call output is billed as output (estimates of a cut stream count it), never prefill text.
+        other: 'get_weather',
       },
-      { type: 'chunk', chunk: chunk({ tool_calls: [{ index: 0, function: { arguments: '{"location":' } }] }), text: '', content: true, finishReason: null },
+      {
+        type: 'chunk',
+        chunk: chunk({ tool_calls: [{ index: 0, function: { arguments: '{"location":' } }] }),
+        text: '',
+        content: true,
+        finishReason: null,
+        other: '{"location":',
+      },
       {
         type: 'chunk',
         chunk: chunk({ tool_calls: [{ index: 0, function: { arguments: ' "San Francisco, CA"}' } }] }),
         text: '',
         content: true,
         finishReason: null,
+        other: ' "San Francisco, CA"}',
       },
       { type: 'chunk', chunk: chunk({}, 'tool_calls'), text: '', content: false, finishReason: 'tool_calls' },
-      // prompt = 472 + 1000 cache read + 100 cache creation
+      // message_delta's counts so far (a stream that ends without message_stop settles by them); prompt = 472 + 1000 cache read + 100 cache creation
+      { type: 'usage', usage: { promptTokens: 1572, completionTokens: 89, cachedTokens: 1000, cacheCreationTokens: 100 } },
       { type: 'usage', usage: { promptTokens: 1572, completionTokens: 89, cachedTokens: 1000, cacheCreationTokens: 100 } },
       { type: 'done' },
     ]);

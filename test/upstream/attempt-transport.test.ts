@@ -251,7 +251,7 @@ async function attempt(
       body: { model: 'm', messages: [{ role: 'user', content: 'hi' }], stream },
       stream,
       prefill: null,
-      promptTokens: 10,
+      outputCap: 1000,
       relay: false,
       resilience: { ...resilience, ...opts.limits } as never,
       signal,

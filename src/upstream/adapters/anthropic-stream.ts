@@ -104,7 +104,10 @@ export class AnthropicStreamDecoder implements StreamDecoder {
       case 'message_delta': {
         this.remember(j.usage);
         const d = isObj(j.delta) ? j.delta : {};
-        return [{ ...piece, finishReason: typeof d.stop_reason === 'string' ? finishReason(d.stop_reason) : null }];
+        // The counts so far (cumulative): a stream that ends without message_stop is settled by them.
+        const usage = usageFromAnthropic(this.usage);
+        const out: StreamPiece = { ...piece, finishReason: typeof d.stop_reason === 'string' ? finishReason(d.stop_reason) : null };
+        return usage ? [out, { type: 'usage', usage }] : [out];
       }
       case 'message_stop': {
         const usage = usageFromAnthropic(this.usage);
@@ -153,8 +156,8 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     return [{ type: 'chunk', chunk: this.chunk({ content: text }), text, content: true, finishReason: null }];
   }
 
-  private toolDelta(call: Record<string, unknown>): StreamPiece {
-    return { type: 'chunk', chunk: this.chunk({ tool_calls: [call] }), text: '', content: true, finishReason: null };
+  private toolDelta(call: Record<string, unknown>, other: string): StreamPiece {
+    return { type: 'chunk', chunk: this.chunk({ tool_calls: [call] }), text: '', content: true, finishReason: null, other };
   }
 
   private blockStart(j: Record<string, unknown>, ev: SseEvent): StreamPiece[] {
@@ -164,7 +167,9 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     if (b.type !== 'tool_use') return [];
     const tool: ToolBlock = { index: this.tools.size, sentArguments: false };
     this.tools.set(j.index, tool);
-    return [this.toolDelta({ index: tool.index, id: b.id, type: 'function', function: { name: b.name, arguments: '' } })];
+    return [
+      this.toolDelta({ index: tool.index, id: b.id, type: 'function', function: { name: b.name, arguments: '' } }, typeof b.name === 'string' ? b.name : ''),
+    ];
   }
 
   private blockDelta(j: Record<string, unknown>, ev: SseEvent): StreamPiece[] {
@@ -176,22 +181,25 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     if (!tool || typeof d.partial_json !== 'string') return [this.malformed(ev)];
     if (d.partial_json === '') return [];
     tool.sentArguments = true;
-    return [this.toolDelta({ index: tool.index, function: { arguments: d.partial_json } })];
+    return [this.toolDelta({ index: tool.index, function: { arguments: d.partial_json } }, d.partial_json)];
   }
 
   private blockStop(j: Record<string, unknown>): StreamPiece[] {
     const tool = typeof j.index === 'number' ? this.tools.get(j.index) : undefined;
     if (!tool || tool.sentArguments) return [];
     tool.sentArguments = true;
-    return [this.toolDelta({ index: tool.index, function: { arguments: '{}' } })];
+    return [this.toolDelta({ index: tool.index, function: { arguments: '{}' } }, '{}')];
   }
 
   private messageDelta(j: Record<string, unknown>, ev: SseEvent): StreamPiece[] {
     this.remember(j.usage);
     const d = j.delta;
     if (!isObj(d)) return [this.malformed(ev)];
-    if (typeof d.stop_reason !== 'string') return [];
+    // The counts so far (message_delta's are cumulative): a stream that ends without message_stop is settled by them.
+    const usage = usageFromAnthropic(this.usage);
+    const counts: StreamPiece[] = usage ? [{ type: 'usage', usage }] : [];
+    if (typeof d.stop_reason !== 'string') return counts;
     const finish = finishReason(d.stop_reason);
-    return [{ type: 'chunk', chunk: this.chunk({}, finish), text: '', content: false, finishReason: finish }];
+    return [{ type: 'chunk', chunk: this.chunk({}, finish), text: '', content: false, finishReason: finish }, ...counts];
   }
 }
