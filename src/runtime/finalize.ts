@@ -4,7 +4,7 @@
  */
 import type { Usage } from '../accounting/cost.js';
 import { nanoToUsd } from '../accounting/money.js';
-import type { SwitchyardError } from '../errors.js';
+import { SwitchyardError } from '../errors.js';
 import type { RoutePlan } from '../routing/resolve.js';
 import type { ChatCall, ChatSink } from './api.js';
 import type { RuntimeCore } from './core.js';
@@ -34,6 +34,20 @@ export interface Tally {
  */
 export function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: ChatSink, session: StreamSession | null, outcome: Outcome, t: Tally): Promise<void> {
   const latencyMs = rt.now() - call.receivedAt;
+  // A JSON answer's body is made before its row is written: an upstream body that cannot be
+  // serialised again (nested deeper than the stack allows) fails the request as the 502 it is,
+  // with its row saying so, instead of a row of 200 and a 500 to the client.
+  let body: string | null = null;
+  if (outcome.ok && !session && !(outcome.native && sink.native)) {
+    try {
+      body = completionBody(outcome);
+    } catch {
+      outcome = {
+        ok: false,
+        error: new SwitchyardError('upstream_error', `the answer of ${outcome.endpoint.id} could not be relayed: its JSON is nested too deeply`),
+      };
+    }
+  }
   // A stream continued on another endpoint is the committed one's: its headers named it, and its
   // row (with the cost of every part) must name the model whose budgets were charged.
   const h = session?.committedTo ?? (outcome.ok ? outcome.endpoint : t.endpoint);
@@ -62,7 +76,7 @@ export function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: ChatSink,
   } catch (err) {
     inserted = Promise.reject(err);
   }
-  const end: Ending = { rt, call, sink, session, outcome, t, h, status, latencyMs };
+  const end: Ending = { rt, call, sink, session, outcome, t, h, status, latencyMs, body };
   return inserted.then(
     () => answer(end),
     (err: unknown) => {
@@ -85,10 +99,22 @@ interface Ending {
   /** The HTTP status the request ends with. */
   status: number;
   latencyMs: number;
+  /** A JSON answer's body (completionBody), made before the row. */
+  body: string | null;
+}
+
+/** The upstream text with the model spliced in, when that is provably the same JSON; else re-serialised (may throw). */
+function completionBody(outcome: Extract<Outcome, { ok: true }>): string {
+  const completion = outcome.completion ?? {};
+  const model = outcome.endpoint.model;
+  const spliced = outcome.completionText ? spliceModel(outcome.completionText, completion, model) : null;
+  if (spliced !== null) return spliced;
+  completion.model = model;
+  return JSON.stringify(completion);
 }
 
 /** After the ledger row: the request's metrics, the answer or the stream's end, the log line. */
-function answer({ rt, call, sink, session, outcome, t, h, status, latencyMs }: Ending): void {
+function answer({ rt, call, sink, session, outcome, t, h, status, latencyMs, body }: Ending): void {
   const errorCode = outcome.ok ? null : outcome.error.code;
   rt.recordRequest?.({
     model: h?.model ?? null,
@@ -109,18 +135,10 @@ function answer({ rt, call, sink, session, outcome, t, h, status, latencyMs }: E
     if (session) {
       session.finish(outcome.endpoint, t.usage);
     } else {
-      const completion = outcome.completion ?? {};
-      const model = outcome.endpoint.model;
       headers['x-switchyard-cost-usd'] = nanoToUsd(t.costNano).toFixed(9);
-      if (outcome.native && sink.native) {
-        // A native relay: the upstream's own body, only its model made the catalogue id.
-        sink.native.json(200, headers, nativeWithModel(outcome.native, model));
-      } else {
-        // The upstream text with the model spliced in, when that is provably the same JSON; else re-serialised.
-        const spliced = outcome.completionText ? spliceModel(outcome.completionText, completion, model) : null;
-        if (spliced === null) completion.model = model;
-        sink.json(200, headers, spliced ?? JSON.stringify(completion));
-      }
+      // A native relay: the upstream's own body, only its model made the catalogue id.
+      if (outcome.native && sink.native) sink.native.json(200, headers, nativeWithModel(outcome.native, outcome.endpoint.model));
+      else sink.json(200, headers, body ?? completionBody(outcome));
     }
   } else if (!outcome.clientGone) {
     if (session?.committed) session.fail(outcome.error, headers);

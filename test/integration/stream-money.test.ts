@@ -75,7 +75,13 @@ beforeAll(async () => {
     req.on('end', () => {
       const j = JSON.parse(body) as { model: string };
       if (req.url?.includes('/messages')) anthropicNoStop(res);
-      else openaiStream(j.model, res);
+      else if (j.model === 'deep') {
+        // A whole answer without a top-level model (so it is re-serialised), nested 100,000 deep inside.
+        const extra = '['.repeat(100_000) + ']'.repeat(100_000);
+        const text = `{"id":"x","object":"chat.completion","created":1,"choices":[{"index":0,"message":{"role":"assistant","content":"hi","extra":${extra}},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}`;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(text);
+      } else openaiStream(j.model, res);
     });
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
@@ -92,7 +98,7 @@ beforeAll(async () => {
     endpoints: [{ provider, upstreamModel }],
   });
   const models = cfg.models as Record<string, unknown>;
-  for (const m of ['finish-drop', 'ignore-cap', 'tool-cut', 'no-usage-long']) models[m] = model('fake', m);
+  for (const m of ['finish-drop', 'ignore-cap', 'tool-cut', 'no-usage-long', 'deep']) models[m] = model('fake', m);
   models['ant-nostop'] = model('fakeant', 'claude-x');
   sc = await startSidecar(cfg);
 });
@@ -167,4 +173,20 @@ it('an Anthropic stream that ends without message_stop is settled by the counts 
   for await (const c of s.data) text += c.choices[0]?.delta.content ?? '';
   expect(text).toBe('Hi.');
   expect(await row(s.response.headers.get('x-request-id'))).toMatchObject({ prompt_tokens: 1234, completion_tokens: 57, estimated: 0 });
+});
+
+it('a whole answer that cannot be serialised again (nested 100,000 deep) is a 502 in the API shape, and its row says so (it was a 500 after a row of 200)', async () => {
+  const r = await fetch(`${sc.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'deep', messages: [{ role: 'user', content: 'go on' }] }),
+  });
+  expect(r.status).toBe(502);
+  expect(((await r.json()) as { error: { code: string } }).error.code).toBe('upstream_error');
+  const row1 = await row(r.headers.get('x-request-id'));
+  expect(row1).toMatchObject({ status: 502, error_code: 'upstream_error' });
+  // What the upstream billed is kept.
+  expect(Number(row1.cost_nano)).toBeGreaterThan(0);
+  // Still serving.
+  expect((await stream('finish-drop')).text).toContain('All done here.');
 });
