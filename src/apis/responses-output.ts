@@ -2,11 +2,24 @@
  * Chat completions → Responses API output: the `Response` object, its output items
  * (`message` with `output_text` / `refusal`, `function_call`), usage and status.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { ChatMessage } from '../upstream/types.js';
 import { isObj } from './fields.js';
 
-export const newId = (prefix: string): string => `${prefix}_${randomBytes(16).toString('hex')}`;
+/** Random bytes for ids, drawn 256 ids at a time (one call a request made 100,000 input items' ids take 0.5 s). */
+const ID_POOL = Buffer.alloc(16 * 256);
+let idAt = ID_POOL.length;
+
+/** `<prefix>_` and 128 random bits in hex. */
+export function newId(prefix: string): string {
+  if (idAt === ID_POOL.length) {
+    randomFillSync(ID_POOL);
+    idAt = 0;
+  }
+  const id = `${prefix}_${ID_POOL.toString('hex', idAt, idAt + 16)}`;
+  idAt += 16;
+  return id;
+}
 
 export interface ResponseUsage {
   input_tokens: number;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encode } from 'gpt-tokenizer/encoding/o200k_base';
-import { IMAGE_PART_TOKENS, countPromptTokens, countTextTokens } from '../../src/accounting/tokens.js';
+import { EXACT_PROMPT_CHARS, IMAGE_PART_TOKENS, countPromptTokens, countTextTokens } from '../../src/accounting/tokens.js';
 
 describe('countTextTokens (o200k_base)', () => {
   it('counts known strings', () => {
@@ -35,6 +35,17 @@ describe('countPromptTokens', () => {
     // (3 + 1 + 6) + (3 + 1 + 1) + 3
     expect(countPromptTokens(messages)).toBe(18);
     expect(countPromptTokens([])).toBe(3);
+  });
+
+  it('a prompt past EXACT_PROMPT_CHARS is counted exactly that far and at the rate seen so far beyond: close to the exact count', () => {
+    // 100,000 short messages (a Responses input of 100,000 items): 3 + user(1) + 'hello there friend'(3) each, + 3.
+    const messages = Array.from({ length: 100_000 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: 'hello there friend' }));
+    const exact = 100_000 * 7 + 3;
+    const n = countPromptTokens(messages);
+    expect(Math.abs(n - exact) / exact).toBeLessThan(0.02);
+    // Below the limit, exact as before.
+    expect(countPromptTokens(messages.slice(0, 1000))).toBe(1000 * 7 + 3);
+    expect(EXACT_PROMPT_CHARS).toBe(256 * 1024);
   });
 
   it('adds 1 plus the name tokens for a named message', () => {
