@@ -37,8 +37,6 @@ export function clientErrorStatus(code: string | undefined): { status: number; r
     case 'ERR_HTTP_REQUEST_TIMEOUT':
     case 'ERR_HTTP_HEADERS_TIMEOUT':
       return { status: 408, reason: 'Request Timeout', code: 'request_timeout' };
-    case 'HPE_INVALID_METHOD':
-      return { status: 400, reason: 'Bad Request', code: 'invalid_method' };
     default:
       return { status: 400, reason: 'Bad Request', code: 'invalid_request' };
   }

@@ -106,6 +106,12 @@ describe('bytes the parser refuses, pipelined behind a whole request', () => {
   });
 });
 
+it("an unknown method is a 400 invalid_request (a code of the contract's table), in the API's own shape", async () => {
+  const a = await rawRequest(sc.url, 'BREW /v1/models HTTP/1.1\r\nhost: x\r\n\r\n');
+  expect(a.status, a.headers).toBe(400);
+  expect(JSON.parse(a.body)).toMatchObject({ error: { type: 'invalid_request_error', code: 'invalid_request' } });
+});
+
 /** Requests node's parser refuses on the Messages API's path: the same statuses, in Anthropic's error shape. */
 const MESSAGES_PARSER: Array<[string, string, number]> = [
   ['oversized headers', `POST /v1/messages HTTP/1.1\r\nhost: x\r\nanthropic-version: 2023-06-01\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
