@@ -75,44 +75,89 @@ export function rawErrorResponse(status: number, reason: string, code: string, a
   return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
 
-const isEmitter = (x: unknown): x is { once(ev: string, fn: () => void): unknown } => typeof (x as { once?: unknown }).once === 'function';
+interface Emitter {
+  once(ev: string, fn: () => void): unknown;
+}
+
+/** What the server keeps on a socket, read here (node:http's own fields, the same in node 20, 22 and 24). */
+interface HttpSocket extends Duplex {
+  /** The response writing to the socket now; node assigns the next queued one when it finishes. */
+  _httpMessage?: { req?: { complete?: boolean }; writableFinished?: boolean } | null;
+}
+
+/**
+ * The response on the socket when it answers a whole request and is not finished, else null.
+ * A request not whole is the one the refused bytes (a bad chunk) or the timeout belong to.
+ */
+function servingWhole(socket: HttpSocket): Emitter | null {
+  const res = socket._httpMessage;
+  if (res == null || res.req?.complete !== true || res.writableFinished === true) return null;
+  return typeof (res as Partial<Emitter>).once === 'function' ? (res as unknown as Emitter) : null;
+}
+
+/**
+ * Calls `then` once every whole request before the refused bytes is answered. Node answers
+ * pipelined requests in order: the response on the socket (`_httpMessage`) writes, the others
+ * wait in the server's queue (not reachable from here), and when one finishes node puts the next
+ * on the socket in its own 'finish' listener, registered before any of ours. So the wait follows
+ * the socket's response from one to the next until none is left: waiting for the first alone
+ * let `socket.end()` cut off the answers still queued (routed and billed, never delivered).
+ */
+function afterWholeAnswered(socket: HttpSocket, then: () => void): void {
+  const res = servingWhole(socket);
+  if (res === null) return then();
+  let done = false;
+  const next = (): void => {
+    if (done) return;
+    done = true;
+    // After node's own listeners of this turn (the next queued response is on the socket then).
+    process.nextTick(() => afterWholeAnswered(socket, then));
+  };
+  res.once('finish', next);
+  res.once('close', next);
+}
+
+/** Sockets already being refused: node reports each later chunk of bytes it cannot parse again. */
+const refusing = new WeakSet<Duplex>();
 
 /** The `clientError` listener of the server. */
 export function onClientError(err: ParserError, socket: Duplex, onLog: (code: string | undefined, status: number) => void): void {
   try {
-    // A reset socket has no one to answer. A response under way is never corrupted: the refusal
-    // waits for it (below).
-    const inFlight = (socket as Duplex & { _httpMessage?: unknown })._httpMessage;
+    const http = socket as HttpSocket;
+    // Bytes after a request with `Connection: close` (RFC 9112 §9.6): that request and those before
+    // it are answered, what follows is ignored, not refused; node closes the connection after the
+    // last answer. Its socket may still be flushing that answer: it is not destroyed here.
+    if (err.code === 'HPE_CLOSED_CONNECTION') {
+      if (refusing.has(socket) || !socket.writable) return;
+      refusing.add(socket);
+      afterWholeAnswered(http, () => {
+        if (socket.writable) socket.end();
+        setTimeout(() => socket.destroy(), 1000).unref();
+      });
+      return;
+    }
+    // A reset socket has no one to answer.
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
+    if (refusing.has(socket)) return;
+    refusing.add(socket);
     const s = clientErrorStatus(err.code);
     onLog(err.code, s.status);
     const answer = rawErrorResponse(s.status, s.reason, s.code, refusedMessagesRequest(err.rawPacket));
-    const refuse = (): void => {
-      if (!socket.writable) return void socket.destroy();
+    // Bytes pipelined behind whole requests: those are answered first, in order (each was whole
+    // and valid, and is routed and billed), then the refusal, then the connection closes.
+    // Bytes refused inside a request's own body (a bad chunk) are that request's error: it is
+    // not waited for.
+    afterWholeAnswered(http, () => {
+      // A response before it closed the connection (`connection: close`): node is ending the
+      // socket after its last bytes; destroyed later, not cut now.
+      if (!socket.writable) return void setTimeout(() => socket.destroy(), 1000).unref();
       socket.end(answer);
       // A peer that never reads must not keep the socket open.
       setTimeout(() => socket.destroy(), 1000).unref();
-    };
-    // Bytes pipelined behind a request still being served: that request is answered first (it
-    // was whole and valid), then the refusal, then the connection closes. Ending the socket at
-    // once cut it off and logged it as a client that went away.
-    // Only when that request was whole: bytes refused inside its own body (a bad chunk) are its own error.
-    const whole = (inFlight as { req?: { complete?: boolean } } | null | undefined)?.req?.complete === true;
-    if (whole && (inFlight as { writableFinished?: boolean }).writableFinished !== true && isEmitter(inFlight)) {
-      let done = false;
-      const after = (): void => {
-        if (done) return;
-        done = true;
-        refuse();
-      };
-      inFlight.once('finish', after);
-      inFlight.once('close', after);
-      return;
-    }
-    refuse();
+    });
   } catch {
     socket.destroy();
   }

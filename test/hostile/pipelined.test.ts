@@ -1,0 +1,71 @@
+/**
+ * Pipelined requests (several in one TCP write) against the real sidecar process: every whole
+ * request before bytes the parser refuses is answered, in order, before the refusal; a request
+ * with `Connection: close` is the last one answered (RFC 9112 §9.6: what follows it is
+ * ignored, not refused). The refusal once waited only for the response on the socket at that
+ * moment: the ones node still had queued behind it were cut off, though they were routed and
+ * billed (a ledger row each, status 200).
+ */
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { parse } from 'yaml';
+import { expect, it } from 'vitest';
+import { sidecarOnSimulator } from '../integration/harness.js';
+import { ledgerFileOf, ledgerRow } from '../integration/ledger-row.js';
+
+const env = sidecarOnSimulator();
+
+/** Everything the server sends for `bytes` (one write) until it closes the connection (or `waitMs` passes). */
+function untilClosed(base: string, bytes: string, waitMs = 8000): Promise<{ text: string; closed: boolean }> {
+  const u = new URL(base);
+  return new Promise((resolve) => {
+    const sock = connect(Number(u.port), u.hostname);
+    const parts: Buffer[] = [];
+    let closed = false;
+    const timer = setTimeout(() => sock.destroy(), waitMs);
+    sock.on('connect', () => sock.write(bytes));
+    sock.on('data', (d: Buffer) => parts.push(d));
+    sock.on('error', () => undefined);
+    sock.on('end', () => (closed = true));
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text: Buffer.concat(parts).toString('latin1'), closed });
+    });
+  });
+}
+
+const statuses = (text: string): number[] => [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+const requestIds = (text: string): string[] => [...text.matchAll(/\r\nx-request-id: ([^\r]+)/gi)].map((m) => m[1]!);
+
+/** A non-streamed chat request; `content` tells the answers apart. */
+function chat(content: string, extra = ''): string {
+  const body = JSON.stringify({ model: 'gpt-4.1', max_tokens: 5, messages: [{ role: 'user', content }] });
+  return `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n${extra}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+it('three whole chat requests then bytes the parser refuses: three 200s, then the 400, then the connection closes; each answer delivered is the one billed', async () => {
+  const { text, closed } = await untilClosed(env.sc.url, `${chat('one')}${chat('two')}${chat('three')}GARBAGE\r\n\r\n`);
+  expect(statuses(text), text).toEqual([200, 200, 200, 400]);
+  expect(text).toMatch(/malformed HTTP request/);
+  expect(closed).toBe(true);
+  const ids = requestIds(text);
+  expect(ids).toHaveLength(3);
+  // The three answered requests are the three in the ledger, each a 200.
+  const file = ledgerFileOf(parse(readFileSync(env.sc.configFile, 'utf8')) as Record<string, unknown>);
+  for (const id of ids) expect(ledgerRow(file, id)?.status, id).toBe(200);
+});
+
+it('a request with Connection: close ends the pipeline: the three are answered, what follows it is ignored (no 400), and the connection closes', async () => {
+  const { text, closed } = await untilClosed(env.sc.url, `${chat('one')}${chat('two')}${chat('three', 'connection: close\r\n')}${chat('four')}`);
+  expect(statuses(text), text).toEqual([200, 200, 200]);
+  expect(text).not.toMatch(/malformed/);
+  expect(closed).toBe(true);
+});
+
+it('bytes refused inside the body of a request behind a whole one: the whole one is answered, then the refusal', async () => {
+  const bad = 'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n\r\n';
+  const { text, closed } = await untilClosed(env.sc.url, `${chat('one')}${bad}`);
+  expect(statuses(text), text).toEqual([200, 400]);
+  expect(closed).toBe(true);
+  expect((await fetch(`${env.sc.url}/healthz`)).status).toBe(200);
+});
