@@ -83,6 +83,8 @@ interface Emitter {
 interface HttpSocket extends Duplex {
   /** The response writing to the socket now; node assigns the next queued one when it finishes. */
   _httpMessage?: { req?: { complete?: boolean }; writableFinished?: boolean } | null;
+  /** The socket's parser; `incoming` is the last request whose head it parsed. */
+  parser?: { incoming?: { url?: string; complete?: boolean } | null } | null;
 }
 
 /**
@@ -117,6 +119,17 @@ function afterWholeAnswered(socket: HttpSocket, then: () => void): void {
   res.once('close', next);
 }
 
+/**
+ * Whether the refused request is one of the Messages API: by its request line when node had
+ * parsed its head (a body that broke or came too late: the request exists, though the refusal
+ * is written by hand), else by the bytes the parser failed on.
+ */
+function refusedMessages(err: ParserError, socket: HttpSocket): boolean {
+  const incoming = socket.parser?.incoming;
+  if (incoming != null && incoming.complete !== true && typeof incoming.url === 'string') return isMessagesPath(incoming.url.split('?', 1)[0]!);
+  return refusedMessagesRequest(err.rawPacket);
+}
+
 /** Sockets already being refused: node reports each later chunk of bytes it cannot parse again. */
 const refusing = new WeakSet<Duplex>();
 
@@ -145,7 +158,7 @@ export function onClientError(err: ParserError, socket: Duplex, onLog: (code: st
     refusing.add(socket);
     const s = clientErrorStatus(err.code);
     onLog(err.code, s.status);
-    const answer = rawErrorResponse(s.status, s.reason, s.code, refusedMessagesRequest(err.rawPacket));
+    const answer = rawErrorResponse(s.status, s.reason, s.code, refusedMessages(err, http));
     // Bytes pipelined behind whole requests: those are answered first, in order (each was whole
     // and valid, and is routed and billed), then the refusal, then the connection closes.
     // Bytes refused inside a request's own body (a bad chunk) are that request's error: it is

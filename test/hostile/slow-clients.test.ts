@@ -81,6 +81,20 @@ it('a slow body gets 408 with an OpenAI-shaped body', async () => {
   expect(data).toMatch(/"code":"request_timeout"/);
 }, 15_000);
 
+it("a slow body on /v1/messages gets its 408 in Anthropic's error shape (the head was parsed: its path is known)", async () => {
+  const u = new URL(sc.url);
+  const socket = connect(Number(u.port), u.hostname);
+  let data = '';
+  socket.on('data', (d: Buffer) => (data += d.toString()));
+  socket.on('error', () => undefined);
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  socket.write('POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"mo');
+  await new Promise<void>((r) => socket.once('close', () => r()));
+  expect(data).toMatch(/^HTTP\/1\.1 408/);
+  const body = data.slice(data.indexOf('\r\n\r\n') + 4);
+  expect(JSON.parse(body)).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('server.requestTimeoutMs') } });
+}, 15_000);
+
 describe('a stream whose client stops reading', () => {
   const IDLE_MS = 400;
   const SEND_TIMEOUT_MS = 1000;
