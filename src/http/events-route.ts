@@ -12,6 +12,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HubRecord, InspectionHub } from '../observe/hub.js';
 
+const EVENT_STREAM_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' };
+
 /** Comment lines keep idle connections (and proxies) from timing out. */
 const KEEPALIVE_MS = 15_000;
 /** Unsent bytes a subscriber may have queued before it is dropped. */
@@ -56,12 +58,11 @@ export function eventsRoute(hub: Pick<InspectionHub, 'history' | 'since' | 'subs
   const limit = (): number => Math.min(maxUnsent, Math.max(MIN_UNSENT_BYTES, Math.floor(maxTotal / Math.max(1, subscribers))));
   return (req: IncomingMessage, res: ServerResponse, url: URL): void => {
     const all = url.searchParams.get('all') === '1';
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
+    // HEAD (405s advertise it): the stream's headers, and the end at once. The endless stream
+    // below writes no body for HEAD, and its headers went out with the first body byte: none,
+    // ever (curl -I waited forever). Its connection is the client's to keep or close.
+    if (req.method === 'HEAD') return void res.writeHead(200, EVENT_STREAM_HEADERS).end();
+    res.writeHead(200, { ...EVENT_STREAM_HEADERS, connection: 'keep-alive' });
     let stopped = false;
     subscribers++;
     // Frames of one turn of the event loop go out in one write (a request makes a dozen records).

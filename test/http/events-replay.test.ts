@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventsRoute } from '../../src/http/events-route.js';
 import { InspectionHub } from '../../src/observe/hub.js';
 import { SseParser } from '../../src/upstream/sse.js';
+import { rawRequest } from '../hostile/raw.js';
 
 const hub = new InspectionHub(5, () => 7);
 let server: Server;
@@ -107,4 +108,14 @@ describe('/switchyard/events with Last-Event-ID', () => {
     expect(got.events.map((e) => e.event)).toEqual(['inspection']);
     expect(got.raw).not.toMatch(/^id: 0$/m);
   });
+});
+
+it('HEAD gets the headers of the stream and its end at once (the headers were never sent: curl -I waited forever)', async () => {
+  const base = url.slice(0, url.indexOf('/switchyard'));
+  const r = await rawRequest(base, 'HEAD /switchyard/events HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n', 2000);
+  expect(r.status, r.headers).toBe(200);
+  expect(r.headers).toMatch(/\r\ncontent-type: text\/event-stream/i);
+  expect(r.body).toBe('');
+  // Ended, so the connection closed as asked (not cut when the wait ran out).
+  expect(r.closed).toBe(true);
 });
