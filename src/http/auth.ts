@@ -3,6 +3,7 @@
  * each key's value from its environment variable, and a per-key RPM window (GCRA).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import { gcraAdmits, gcraConsume, gcraFreeAt } from '../../machines/gcra.js';
 import type { Config } from '../config/schema.js';
 import { SwitchyardError } from '../errors.js';
@@ -19,6 +20,17 @@ const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 /** Compares two secrets in constant time (over their digests, so lengths tell nothing either). */
 export function sameSecret(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
+}
+
+/**
+ * The client key a request presents, as an `authorization` value: `authorization` as given, else
+ * the Anthropic SDK's `x-api-key` as a bearer key. One rule for every route (chat took only
+ * `authorization`, though its 401 told Anthropic clients to send `x-api-key`).
+ */
+export function clientAuthorization(req: { headers: IncomingHttpHeaders }): string | undefined {
+  const { authorization, 'x-api-key': apiKey } = req.headers;
+  if (authorization === undefined && typeof apiKey === 'string' && apiKey !== '') return `Bearer ${apiKey}`;
+  return authorization;
 }
 
 export class ClientKeys {

@@ -8,6 +8,7 @@ import { SwitchyardError } from '../errors.js';
 import { requestLog, type RequestLog } from '../observe/request-log.js';
 import type { Hints } from '../runtime/api.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { clientAuthorization } from './auth.js';
 import { checkJsonShape } from './json-limits.js';
 import { readBody, type ServerDeps } from './server.js';
 import { parseHints } from './validate.js';
@@ -22,13 +23,6 @@ export interface EdgeRequest {
   bodyBytes: number;
   hints: Hints;
   log: RequestLog;
-}
-
-/** `authorization` as given, or the Anthropic SDK's `x-api-key` as a bearer key. */
-export function clientAuthorization(req: IncomingMessage): string | undefined {
-  const apiKey = req.headers['x-api-key'];
-  if (req.headers.authorization === undefined && typeof apiKey === 'string' && apiKey !== '') return `Bearer ${apiKey}`;
-  return req.headers.authorization;
 }
 
 export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId: string): Promise<EdgeRequest> {

@@ -8,7 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import { SwitchyardError } from '../errors.js';
 import { traceRefused, type ApiName } from '../runtime/request-scope.js';
-import { clientAuthorization } from './edge.js';
+import { clientAuthorization } from './auth.js';
 import type { ServerDeps } from './server.js';
 
 /**

@@ -10,6 +10,7 @@ import { translateResponses } from '../apis/responses-request.js';
 import { SwitchyardError } from '../errors.js';
 import { inScope } from '../runtime/request-scope.js';
 import type { ChatMessage } from '../upstream/types.js';
+import { clientAuthorization } from './auth.js';
 import { readEdge, type ApiRoute, type EdgeRequest } from './edge.js';
 import { recordRefused } from './refused.js';
 import { ResponsesSink } from './responses-sink.js';
@@ -120,8 +121,7 @@ export function retrieveResponseRoute(store: () => ResponseStore | null): ApiRou
           headers: { allow: allowed.join(', ') },
         });
       }
-      const xKey = req.headers['x-api-key'];
-      const keyId = deps.keys.keyIdOf(req.headers.authorization ?? (typeof xKey === 'string' ? `Bearer ${xKey}` : undefined));
+      const keyId = deps.keys.keyIdOf(clientAuthorization(req));
       let id: string;
       try {
         id = decodeURIComponent(rest[0]!);

@@ -12,7 +12,7 @@ import { echoName, SwitchyardError, errorBody } from '../errors.js';
 import { requestLog } from '../observe/request-log.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { inScope, traceAnswered } from '../runtime/request-scope.js';
-import type { ClientKeys } from './auth.js';
+import { clientAuthorization, type ClientKeys } from './auth.js';
 import { checkAdmin } from './admin.js';
 import { headerCountBody, isMessagesPath, MAX_HEADER_FIELDS, onClientError, refuseConnect } from './client-error.js';
 import { recordRefused } from './refused.js';
@@ -186,7 +186,7 @@ async function chat(
   try {
     if (deps.draining())
       throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
-    keyId = deps.keys.check(req.headers.authorization, receivedAt);
+    keyId = deps.keys.check(clientAuthorization(req), receivedAt);
     body = parseChatBody(await readJson(deps, req, hook));
     hints = parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs);
   } catch (err) {
@@ -285,15 +285,13 @@ export function createHttpServer(deps: ServerDeps): Server {
       if (isModelsPath(path)) traceRoute = routeOf(path);
       if (path === '/v1/models' || path === '/models') {
         // With auth.keys on, the catalogue is for key holders too (as OpenAI's and LiteLLM's /v1/models).
-        const xKey = req.headers['x-api-key'];
-        deps.keys.authenticate(req.headers.authorization ?? (typeof xKey === 'string' ? `Bearer ${xKey}` : undefined));
+        deps.keys.authenticate(clientAuthorization(req));
         const list = deps.models() as { data: Array<{ id: string; created: number }> };
         return sendJson(res, 200, fromAnthropicClient(req) ? anthropicModelsList(list) : list);
       }
       if (path.startsWith('/v1/models/') || path.startsWith('/models/')) {
         // OpenAI's GET /v1/models/{model} (the SDK's models.retrieve); a route id keeps its `/`.
-        const xKey = req.headers['x-api-key'];
-        deps.keys.authenticate(req.headers.authorization ?? (typeof xKey === 'string' ? `Bearer ${xKey}` : undefined));
+        deps.keys.authenticate(clientAuthorization(req));
         const raw = path.slice(path.indexOf('/models/') + '/models/'.length);
         let id: string;
         try {
