@@ -27,6 +27,14 @@ function presented(req: IncomingMessage, url: URL, path: string): string | null 
   return path === '/switchyard/inspect' ? url.searchParams.get('token') : null;
 }
 
+/**
+ * How to present the token, as the 401 says it. Every error message is scrubbed of what looks
+ * like a credential, and `Bearer $SWITCHYARD_ADMIN_TOKEN` does (the hint came out as
+ * `Bearer [redacted]`); a placeholder (`<token>`: neither a credential's characters nor its
+ * length) passes as it is.
+ */
+const SEND_TOKEN = 'send "authorization: Bearer <token>" with the token set in SWITCHYARD_ADMIN_TOKEN';
+
 /** Throws 401 when `path` needs the admin token and the request does not carry it. */
 export function checkAdmin(rule: AdminRule, req: IncomingMessage, url: URL, path: string): void {
   if (rule.loopbackOnly || !isProtected(rule, path)) return;
@@ -37,8 +45,8 @@ export function checkAdmin(rule: AdminRule, req: IncomingMessage, url: URL, path
     // No header can open it: say what the operator has to do.
     throw new SwitchyardError(
       'admin_token_required',
-      'this sidecar is bound to a non-loopback address and has no SWITCHYARD_ADMIN_TOKEN: set it in the sidecar\'s environment and restart, then send "authorization: Bearer $SWITCHYARD_ADMIN_TOKEN"',
+      `this sidecar is bound to a non-loopback address and has no SWITCHYARD_ADMIN_TOKEN: set it in the sidecar's environment and restart, then ${SEND_TOKEN}`,
     );
   }
-  throw new SwitchyardError('admin_token_required', 'this sidecar is bound to a non-loopback address: send "authorization: Bearer $SWITCHYARD_ADMIN_TOKEN"');
+  throw new SwitchyardError('admin_token_required', `this sidecar is bound to a non-loopback address: ${SEND_TOKEN}`);
 }

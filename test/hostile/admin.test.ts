@@ -53,6 +53,14 @@ describe('off loopback', () => {
     expect(await status(`${closedUrl}${path}`, { authorization: `Bearer ${ADMIN}` })).toBe(200);
   });
 
+  it('the 401 says how to send the token, whole (the scrubber turned the hint into "Bearer [redacted]")', async () => {
+    const r = await fetch(`${closedUrl}/switchyard/state`);
+    const body = (await r.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('admin_token_required');
+    expect(body.error.message).toContain('send "authorization: Bearer <token>" with the token set in SWITCHYARD_ADMIN_TOKEN');
+    expect(body.error.message).not.toContain('[redacted]');
+  });
+
   it('the inspector page takes the token as ?token= too; data routes do not', async () => {
     expect(await status(`${closedUrl}/switchyard/inspect?token=${ADMIN}`)).toBe(200);
     expect(await status(`${closedUrl}/switchyard/state?token=${ADMIN}`)).toBe(401);
@@ -103,7 +111,9 @@ describe('off loopback', () => {
       expect(r.status).toBe(401);
       const body = (await r.json()) as { error: { code: string; message: string } };
       expect(body.error.code).toBe('admin_token_required');
-      expect(body.error.message).toContain("has no SWITCHYARD_ADMIN_TOKEN: set it in the sidecar's environment and restart");
+      expect(body.error.message).toContain(
+        'has no SWITCHYARD_ADMIN_TOKEN: set it in the sidecar\'s environment and restart, then send "authorization: Bearer <token>"',
+      );
       // With the token set, the message stays the plain one.
       const closedBody = (await (await fetch(`${closedUrl}/switchyard/state`)).json()) as { error: { message: string } };
       expect(closedBody.error.message).not.toContain('has no SWITCHYARD_ADMIN_TOKEN');
