@@ -278,12 +278,24 @@ export function send(pool: Pool, req: UpstreamHttpRequest, opts: SendOptions): P
   return call.response;
 }
 
+/**
+ * Asks for the body uncoded: without Accept-Encoding any content coding is acceptable (RFC 9110
+ * §12.5.3) and nothing here decodes one; a gzipping gateway's answer was read as "upstream answer
+ * is not JSON". A provider header asking for a coding is replaced. The headers are the attempt's
+ * own (each adapter builds them per request), so they are set in place.
+ */
+function identityOnly(headers: Record<string, string>): Record<string, string> {
+  for (const name in headers) if (name !== 'accept-encoding' && name.toLowerCase() === 'accept-encoding') delete headers[name];
+  headers['accept-encoding'] = 'identity';
+  return headers;
+}
+
 function dispatch(pool: Pool, req: UpstreamHttpRequest, opts: SendOptions, call: UpstreamCall): void {
   pool.dispatch(
     {
       path: req.path,
       method: 'POST',
-      headers: req.headers,
+      headers: identityOnly(req.headers),
       body: req.body,
       headersTimeout: opts.headersTimeoutMs + UNDICI_BACKSTOP_MS,
       bodyTimeout: 0,
