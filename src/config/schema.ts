@@ -16,6 +16,21 @@ export type Capability = (typeof CAPABILITIES)[number];
 const positiveInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
 /**
+ * The longest wait a Node timer takes: 2^31-1 ms (about 24.8 days). A longer one is not refused
+ * by Node but fires after 1 ms (TimeoutOverflowWarning), so a duration above it would end at
+ * once (a request timeout of 3e9 ms cut every request after a few ms). Every duration in
+ * milliseconds is bounded by it.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+const timerBound = {
+  error: (iss: { input?: unknown }) =>
+    `got ${String(iss.input)}: a duration in milliseconds is waited for with a Node timer, which holds at most ${MAX_TIMER_MS} ms (about 24.8 days) and fires a longer one at once`,
+};
+/** A duration in ms, > 0 (at most MAX_TIMER_MS). */
+const durationMs = positiveInt.max(MAX_TIMER_MS, timerBound);
+/** A duration in ms, >= 0 (at most MAX_TIMER_MS). */
+const durationMs0 = nonNegInt.max(MAX_TIMER_MS, timerBound);
+/**
  * A variable written the LiteLLM or shell way (`os.environ/X`, `$X`, `${X}`) is told the name to
  * write; anything else is not echoed, as it may be the secret itself.
  */
@@ -46,18 +61,18 @@ const serverSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(4141),
   maxBodyBytes: positiveInt.default(4 * 1024 * 1024),
   /** How long SIGTERM waits for in-flight requests before closing them. */
-  shutdownGraceMs: nonNegInt.default(10_000),
+  shutdownGraceMs: durationMs0.default(10_000),
   /**
    * Time a client has to send one whole request, headers and body (node's requestTimeout; the
    * headers alone get at most 10 s of it): slow or stalled senders are cut with 408. Read at start.
    */
-  requestTimeoutMs: positiveInt.default(30_000),
+  requestTimeoutMs: durationMs.default(30_000),
   /**
    * nginx's send_timeout: a connection with answer bytes waiting whose client has taken none of
    * them for this long is closed (a stream's request ends as the client's going away). A slow
    * reader that takes some bytes now and then is not cut. Read at start.
    */
-  sendTimeoutMs: positiveInt.default(60_000),
+  sendTimeoutMs: durationMs.default(60_000),
 });
 
 /** Header names that carry a provider credential. */
@@ -204,23 +219,23 @@ const routingSchema = z.strictObject({
 
 const retrySchema = z.strictObject({
   maxAttempts: positiveInt.default(3),
-  baseDelayMs: nonNegInt.default(200),
-  maxDelayMs: nonNegInt.default(5000),
+  baseDelayMs: durationMs0.default(200),
+  maxDelayMs: durationMs0.default(5000),
   /** Cap on attempts across all endpoints of one request. */
   maxTotalAttempts: positiveInt.default(6),
 });
 
 const resilienceSchema = z.strictObject({
   failureThreshold: positiveInt.default(5),
-  recoveryMs: positiveInt.default(60_000),
+  recoveryMs: durationMs.default(60_000),
   halfOpenProbes: positiveInt.default(1),
   latencyWindow: positiveInt.default(100),
-  requestTimeoutMs: positiveInt.default(120_000),
-  connectTimeoutMs: positiveInt.default(5_000),
-  headersTimeoutMs: positiveInt.default(60_000),
-  firstTokenTimeoutMs: positiveInt.default(10_000),
-  idleTimeoutMs: positiveInt.default(10_000),
-  maxRetryAfterMs: nonNegInt.default(5_000),
+  requestTimeoutMs: durationMs.default(120_000),
+  connectTimeoutMs: durationMs.default(5_000),
+  headersTimeoutMs: durationMs.default(60_000),
+  firstTokenTimeoutMs: durationMs.default(10_000),
+  idleTimeoutMs: durationMs.default(10_000),
+  maxRetryAfterMs: durationMs0.default(5_000),
   retry: retrySchema.default(() => retrySchema.parse({})),
   queue: z.strictObject({ maxDepth: nonNegInt.default(1000) }).default({ maxDepth: 1000 }),
 });

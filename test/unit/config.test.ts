@@ -258,6 +258,36 @@ describe('error messages', () => {
     );
   });
 
+  it('refuses a duration in ms over 2^31-1, the longest a Node timer waits (a longer one passed and fired after 1 ms: every request a 504 after a few ms)', () => {
+    const paths: string[][] = [
+      ['server', 'shutdownGraceMs'],
+      ['server', 'requestTimeoutMs'],
+      ['server', 'sendTimeoutMs'],
+      ...['recoveryMs', 'requestTimeoutMs', 'connectTimeoutMs', 'headersTimeoutMs', 'firstTokenTimeoutMs', 'idleTimeoutMs', 'maxRetryAfterMs'].map((k) => [
+        'resilience',
+        k,
+      ]),
+      ['resilience', 'retry', 'baseDelayMs'],
+      ['resilience', 'retry', 'maxDelayMs'],
+    ];
+    for (const path of paths) {
+      const raw: Obj = minimal();
+      let o = raw;
+      for (const k of path.slice(0, -1)) o = (o[k] ??= {}) as Obj;
+      const key = path[path.length - 1]!;
+      o[key] = 2 ** 31;
+      // maxDelayMs under baseDelayMs is its own problem: keep them in order.
+      if (key === 'baseDelayMs') o.maxDelayMs = 2 ** 31;
+      const errs = errors(validateConfig(raw)).filter((e) => e.startsWith(path.join('.')));
+      expect(errs, path.join('.')).toEqual([
+        `${path.join('.')}: expected <= 2147483647 (got 2147483648: a duration in milliseconds is waited for with a Node timer, which holds at most 2147483647 ms (about 24.8 days) and fires a longer one at once)`,
+      ]);
+      o[key] = 2 ** 31 - 1;
+      if (key === 'baseDelayMs') o.maxDelayMs = 2 ** 31 - 1;
+      ok(validateConfig(raw));
+    }
+  });
+
   it('an env variable written the LiteLLM or shell way (os.environ/X, $X, ${X}) says the name to write; anything else is never echoed', () => {
     const raw = rawDefaults();
     at(raw, 'providers', 'openai').apiKeyEnv = 'os.environ/OPENAI_API_KEY';
@@ -478,6 +508,20 @@ describe('loadConfigFile and check-config', () => {
   it('refuses a JSON file with a key twice in one object, naming the key and its line', async () => {
     const j = await file('dup.json', '{\n  "budget": {"limits": []},\n  "models": {},\n  "budget": {"limits": []}\n}');
     expect(errors(await loadConfigFile(j))).toEqual([`${j}: line 4: the key "budget" appears twice in one object (JSON would keep only the last): remove one`]);
+  });
+
+  it('a file with a duration over 2^31-1 ms is refused as check-config, serve and reload read it (loadConfigFile)', async () => {
+    const f = await file(
+      'long-timer.yaml',
+      [
+        'providers: { p: { kind: openai, baseUrl: "http://127.0.0.1:9/v1" } }',
+        'models: { m: { tier: balanced, price: { inputPerMTok: 1, outputPerMTok: 2 }, contextWindow: 1000, endpoints: [{ provider: p, upstreamModel: m }] } }',
+        'resilience: { requestTimeoutMs: 3000000000 }',
+      ].join('\n'),
+    );
+    expect(errors(await loadConfigFile(f))).toEqual([
+      expect.stringMatching(/^resilience\.requestTimeoutMs: expected <= 2147483647 \(got 3000000000: .*Node timer/),
+    ]);
   });
 
   it('reports an unreadable file without throwing', async () => {
