@@ -56,6 +56,16 @@ export interface EndpointContext {
   errors: number;
 }
 
+/**
+ * The longest delay the actor's timers can take: 2^31-1 ms (about 24.8 days). Node fires a
+ * longer timer after 1 ms, which ended a throttle at once and moved `now` to a `retryAt` decades
+ * ahead; so no `retryAt` is ever set further than this from `now`, and no delay exceeds it.
+ */
+export const MAX_DELAY_MS = 2_147_483_647;
+
+/** A throttle's end, extended to `retryAt` but never beyond what one timer can wait from `now`. */
+const throttleUntil = (ctx: EndpointContext, now: number, retryAt: number): number => Math.min(Math.max(ctx.retryAt ?? 0, retryAt), now + MAX_DELAY_MS);
+
 /** Weight of the newest sample in the EWMAs. */
 const EWMA_ALPHA = 0.2;
 
@@ -175,8 +185,8 @@ export const endpointMachine = setup({
   },
   delays: {
     /** Until the throttle ends (`retryAt`), measured from the last known time. */
-    windowFreed: ({ context }) => Math.max(0, (context.retryAt ?? context.now) - context.now),
-    recovery: ({ context }) => context.settings.recoveryMs,
+    windowFreed: ({ context }) => Math.min(MAX_DELAY_MS, Math.max(0, (context.retryAt ?? context.now) - context.now)),
+    recovery: ({ context }) => Math.min(MAX_DELAY_MS, context.settings.recoveryMs),
   },
   actions: {
     dispatch: assign(({ context, event }) => {
@@ -206,12 +216,14 @@ export const endpointMachine = setup({
     rateLimited: assign(({ context, event }) => {
       assertEvent(event, 'upstream.rateLimited');
       const ev = event;
-      return { ...finish(context, ev), retryAt: Math.max(context.retryAt ?? 0, ev.retryAt), reason: 'upstream 429' };
+      const done = finish(context, ev);
+      return { ...done, retryAt: throttleUntil(context, done.now ?? context.now, ev.retryAt), reason: 'upstream 429' };
     }),
     exhausted: assign(({ context, event }) => {
       assertEvent(event, 'window.exhausted');
       const ev = event;
-      return { now: Math.max(context.now, ev.at), retryAt: Math.max(context.retryAt ?? 0, ev.retryAt), reason: ev.reason };
+      const now = Math.max(context.now, ev.at);
+      return { now, retryAt: throttleUntil(context, now, ev.retryAt), reason: ev.reason };
     }),
     throttleOwnWindow: assign(({ context }) => ({
       retryAt: Math.max(context.retryAt ?? 0, windowFreeAt(context, context.now)),

@@ -4,7 +4,7 @@
  *
  *   fault                               endpoint event        next step
  *   429, retry-after ≤ maxRetryAfterMs  rateLimited(retryAt)  same endpoint after retry-after
- *   429, longer or none                 rateLimited(retryAt)  fail over
+ *   429, longer or none                 rateLimited(retryAt)  fail over (the throttle lasts at most MAX_UPSTREAM_WAIT_MS)
  *   5xx / 529 / reset before headers    failed (counts)       one quick jittered retry on the same endpoint (not before a
  *                                                             5xx's retry-after; none if that is over maxRetryAfterMs), then fail over
  *   refused / connect timeout           failed (counts)       fail over
@@ -32,6 +32,7 @@
  */
 import type { FaultClass } from '../../machines/events.js';
 import type { ResilienceConfig } from '../config/schema.js';
+import { MAX_UPSTREAM_WAIT_MS } from '../upstream/rate-headers.js';
 import type { UpstreamFault } from '../upstream/types.js';
 
 export type EndpointVerdict = { event: 'failed'; fault: FaultClass; countsAsFailure: true } | { event: 'rateLimited'; retryAt: number } | { event: 'released' };
@@ -113,7 +114,9 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
   const status = f.status ?? 0;
   if (status === 429) {
     const rl = f.rateLimit;
-    const wait = rl?.retryAfterMs ?? rl?.resetMs ?? null;
+    // Bounded here too (parseRateLimit bounds what it reads): a throttle never outlasts an hour.
+    const asked = rl?.retryAfterMs ?? rl?.resetMs ?? null;
+    const wait = asked === null ? null : Math.min(asked, MAX_UPSTREAM_WAIT_MS);
     const retryAt = s.now + (wait ?? DEFAULT_THROTTLE_MS);
     const retry = wait !== null && wait <= r.maxRetryAfterMs && canRetrySame && wait < s.remainingMs;
     return { verdict: { event: 'rateLimited', retryAt }, next: retry ? { step: 'retry_same', delayMs: wait } : { step: 'failover' }, loud: false };

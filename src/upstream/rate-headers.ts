@@ -8,6 +8,16 @@ import type { RateLimitInfo } from './types.js';
 
 type Headers = Record<string, string | string[] | undefined>;
 
+/**
+ * The longest wait an upstream can impose (`retry-after`, `retry-after-ms`, an exhausted
+ * window's reset): one hour. A header asking for more is most likely broken (`retry-after:
+ * 1000000000`, a date decades ahead) and would take the endpoint out for good; a real daily
+ * quota is then asked again once an hour, which costs one 429.
+ */
+export const MAX_UPSTREAM_WAIT_MS = 3_600_000;
+
+const capped = (ms: number | null): number | null => (ms === null ? null : Math.min(ms, MAX_UPSTREAM_WAIT_MS));
+
 const one = (h: Headers, name: string): string | undefined => {
   const v = h[name];
   return Array.isArray(v) ? v[0] : v;
@@ -70,5 +80,5 @@ export function parseRateLimit(h: Headers, now: number): RateLimitInfo {
     if (t !== null) resetMs = Math.max(resetMs ?? 0, t);
   }
   const retryAfterMs = parseRetryAfterMs(one(h, 'retry-after-ms')) ?? parseRetryAfter(one(h, 'retry-after'), now);
-  return { retryAfterMs, remainingRequests, remainingTokens, resetMs };
+  return { retryAfterMs: capped(retryAfterMs), remainingRequests, remainingTokens, resetMs: capped(resetMs) };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, SimulatedClock, type SnapshotFrom } from 'xstate';
-import { endpointMachine, type EndpointInput, type EndpointSettings } from '../../machines/endpoint.machine.js';
+import { endpointMachine, MAX_DELAY_MS, type EndpointInput, type EndpointSettings } from '../../machines/endpoint.machine.js';
 import type { EndpointEvent } from '../../machines/events.js';
 import { gcraAdmits, gcraFreeAt, gcraUsed, MINUTE_MS } from '../../machines/gcra.js';
 import { reportCoverage } from './coverage.js';
@@ -154,6 +154,25 @@ describe('endpoint machine: examples', () => {
     ep.clock.increment(1);
     expect(ep.snap().value).toBe('healthy');
     expect(ep.snap().context.now).toBe(retryAt);
+  });
+
+  it('a retryAt further than a timer can wait is held at now + 2^31-1 ms: the throttle neither ends at once nor moves `now` decades ahead', () => {
+    const ep = start(noTpm);
+    ep.dispatch();
+    const at = ep.at();
+    ep.send({ type: 'upstream.rateLimited', at, retryAt: at + 1e15, estTokens: 10 });
+    expect(ep.snap().context.retryAt).toBe(at + MAX_DELAY_MS);
+    const delays = Object.values(ep.actor.system.getSnapshot()._scheduledEvents).map((t) => t.delay);
+    expect(delays).toEqual([MAX_DELAY_MS]);
+    ep.clock.increment(1);
+    expect(ep.snap().value).toBe('throttled');
+    expect(ep.snap().context.now).toBe(at);
+    // The same for a window a header or a shared store reports exhausted.
+    ep.send({ type: 'window.exhausted', at: ep.at(), retryAt: ep.at() + 1e15, reason: 'x-ratelimit-remaining-requests: 0' });
+    expect(ep.snap().context.retryAt).toBe(ep.at() + MAX_DELAY_MS);
+    ep.clock.increment(MAX_DELAY_MS);
+    expect(ep.snap().value).toBe('healthy');
+    expect(ep.snap().context.now).toBe(ep.at());
   });
 
   it('failures below the threshold do not open the circuit', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseRateLimit, parseRetryAfter } from '../../src/upstream/rate-headers.js';
+import { MAX_UPSTREAM_WAIT_MS, parseDuration, parseRateLimit, parseRetryAfter } from '../../src/upstream/rate-headers.js';
 
 /** A whole second, so HTTP-dates (second precision) round-trip exactly. */
 const NOW = Date.UTC(2025, 10, 27, 12, 0, 0);
@@ -135,6 +135,20 @@ describe('parseRateLimit', () => {
     expect(parseRateLimit({ 'retry-after-ms': '0', 'retry-after': '20' }, NOW).retryAfterMs).toBe(0);
     for (const v of ['', 'soon', '-5', '1e3', 'NaN']) expect(parseRateLimit({ 'retry-after-ms': v, 'retry-after': '3' }, NOW).retryAfterMs, v).toBe(3000);
     expect(parseRateLimit({ 'retry-after-ms': 'soon' }, NOW).retryAfterMs).toBeNull();
+  });
+
+  it('an upstream wait is at most an hour, however far its header points (retry-after: 1000000000 took the endpoint out for decades)', () => {
+    expect(MAX_UPSTREAM_WAIT_MS).toBe(3_600_000);
+    const hour = MAX_UPSTREAM_WAIT_MS;
+    expect(parseRateLimit({ 'retry-after': '1000000000' }, NOW).retryAfterMs).toBe(hour);
+    expect(parseRateLimit({ 'retry-after': '99999999999999999999' }, NOW).retryAfterMs).toBe(hour);
+    expect(parseRateLimit({ 'retry-after-ms': '99999999999' }, NOW).retryAfterMs).toBe(hour);
+    expect(parseRateLimit({ 'retry-after': httpDate(NOW + 40 * 365 * 86_400_000) }, NOW).retryAfterMs).toBe(hour);
+    expect(parseRateLimit({ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '100000h' }, NOW).resetMs).toBe(hour);
+    expect(parseRateLimit({ 'anthropic-ratelimit-tokens-remaining': '0', 'anthropic-ratelimit-tokens-reset': rfc3339(NOW + 1e12) }, NOW).resetMs).toBe(hour);
+    // An hour itself, and anything shorter, as sent.
+    expect(parseRateLimit({ 'retry-after': '3600' }, NOW).retryAfterMs).toBe(hour);
+    expect(parseRateLimit({ 'retry-after': '3599' }, NOW).retryAfterMs).toBe(3_599_000);
   });
 
   it('reads the first value of a repeated header', () => {

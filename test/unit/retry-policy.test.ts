@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { configSchema, type ResilienceConfig } from '../../src/config/schema.js';
 import { DEFAULT_THROTTLE_MS, backoffMs, decide, type RetryState } from '../../src/runtime/retry-policy.js';
+import { MAX_UPSTREAM_WAIT_MS } from '../../src/upstream/rate-headers.js';
 import { UpstreamFault, type FaultKind, type RateLimitInfo, type UpstreamErrorInfo } from '../../src/upstream/types.js';
 import { readErrorInfo } from '../../src/upstream/adapters/openai.js';
 import { parseAnthropicError } from '../../src/upstream/adapters/anthropic-response.js';
@@ -53,6 +54,15 @@ describe('429', () => {
         loud: false,
       });
     }
+  });
+
+  it('a wait over an hour (a broken header) throttles for an hour, not decades: MAX_UPSTREAM_WAIT_MS', () => {
+    for (const r of [rl(1e12), rl(null, 1e12), rl(1e20)])
+      expect(decide(http(429, { rateLimit: r }), state(), R)).toEqual({
+        verdict: { event: 'rateLimited', retryAt: NOW + MAX_UPSTREAM_WAIT_MS },
+        next: { step: 'failover' },
+        loud: false,
+      });
   });
 
   it('without retry-after: uses the x-ratelimit reset time', () => {

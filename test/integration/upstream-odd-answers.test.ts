@@ -1,0 +1,130 @@
+/**
+ * Upstream answers that are not what an API says, against the real sidecar and a node:http
+ * upstream: a 429 (or an exhausted window) asking for a wait decades long, and a redirect where
+ * an answer should be.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, startSidecar, testConfig, type SidecarHandle } from './harness.js';
+
+let upstream: Server;
+let sc: SidecarHandle;
+const hits: string[] = [];
+const HOUR = 3_600_000;
+/** A date 60 years ahead, as an HTTP-date. */
+const farDate = (): string => new Date(Date.now() + 60 * 365 * 86_400_000).toUTCString();
+
+const completion = (model: string) =>
+  JSON.stringify({
+    id: 'c',
+    object: 'chat.completion',
+    created: 1,
+    model,
+    choices: [{ index: 0, message: { role: 'assistant', content: 'fine' }, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
+  });
+const rateLimited = JSON.stringify({ error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } });
+
+beforeAll(async () => {
+  upstream = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      const j = JSON.parse(body) as { model: string };
+      hits.push(j.model);
+      const json = { 'content-type': 'application/json' };
+      if (j.model === 'huge-429') res.writeHead(429, { ...json, 'retry-after': '1000000000' }).end(rateLimited);
+      else if (j.model === 'huge-429-20') res.writeHead(429, { ...json, 'retry-after': '99999999999999999999' }).end(rateLimited);
+      else if (j.model === 'date-429') res.writeHead(429, { ...json, 'retry-after': farDate() }).end(rateLimited);
+      else if (j.model === 'reset-far')
+        res.writeHead(200, { ...json, 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '100000000h' }).end(completion(j.model));
+      else if (j.model === 'redirect')
+        res
+          .writeHead(301, { 'content-type': 'text/html', location: 'https://api.example.com/v1/chat/completions?token=secret' })
+          .end(
+            '<html><head><title>301 Moved Permanently</title></head><body><center><h1>301 Moved Permanently</h1></center><hr><center>nginx</center></body></html>',
+          );
+      else res.writeHead(200, json).end(completion(j.model));
+    });
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
+  const cfg = testConfig(url);
+  (cfg.providers as Record<string, unknown>).fake = { kind: 'openai', baseUrl: url, apiKeyEnv: 'SY_TEST_OPENAI_KEY' };
+  const model = (upstreamModel: string, fallbacks: string[] = []) => ({
+    tier: 'balanced',
+    price: { inputPerMTok: 1, outputPerMTok: 1 },
+    contextWindow: 100_000,
+    fallbacks,
+    endpoints: [{ provider: 'fake', upstreamModel }],
+  });
+  Object.assign(cfg.models as Record<string, unknown>, {
+    'm-429': model('huge-429'),
+    'm-429-20': model('huge-429-20'),
+    'm-date': model('date-429'),
+    'm-reset': model('reset-far'),
+    'm-redirect': model('redirect', ['m-ok']),
+    'm-redirect-alone': model('redirect'),
+    'm-ok': model('ok'),
+  });
+  sc = await startSidecar(cfg);
+});
+
+afterAll(async () => {
+  await sc?.stop();
+  upstream?.close();
+});
+
+const ask = (model: string, stream = false) =>
+  fetch(`${sc.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model, stream, messages: [{ role: 'user', content: 'hi' }] }),
+  });
+
+const endpointOf = async (model: string) => {
+  const ep = (await sc.state()).endpoints.find((e) => e.model === model);
+  if (!ep) throw new Error(`no endpoint for ${model}`);
+  return ep;
+};
+
+/** Throttled, until at most an hour from now (not decades), and still so a while later. */
+async function expectThrottledForAnHour(model: string): Promise<void> {
+  const ep = await endpointOf(model);
+  expect(ep.state).toBe('throttled');
+  const retryIn = Date.parse(ep.retryAt!) - Date.now();
+  expect(retryIn).toBeGreaterThan(HOUR - 60_000);
+  expect(retryIn).toBeLessThanOrEqual(HOUR);
+  // Before, Node fired the overlong timer after 1 ms: healthy again, its clock decades ahead.
+  await sleep(300);
+  expect((await endpointOf(model)).state).toBe('throttled');
+}
+
+describe('a wait decades long from the upstream is held at an hour', () => {
+  it.each([
+    ['m-429', 'retry-after: 1000000000'],
+    ['m-429-20', 'retry-after: 99999999999999999999'],
+    ['m-date', 'retry-after: an HTTP-date 60 years ahead'],
+  ])('%s (%s): throttled for an hour; the 503 says retry-after of at most 3600 s', async (model) => {
+    const r = await ask(model);
+    expect(r.status).toBe(503);
+    const ra = Number(r.headers.get('retry-after'));
+    expect(ra).toBeGreaterThan(3500);
+    expect(ra).toBeLessThanOrEqual(3600);
+    await expectThrottledForAnHour(model);
+    // Turned away without asking the upstream again.
+    const before = hits.length;
+    expect((await ask(model)).status).toBe(503);
+    expect(hits.length).toBe(before);
+  });
+
+  it('x-ratelimit-reset-requests: 100000000h on an answer with no requests left: throttled for an hour', async () => {
+    expect((await ask('m-reset')).status).toBe(200);
+    await expectThrottledForAnHour('m-reset');
+  });
+
+  it('no timer overflowed (Node warns TimeoutOverflowWarning on stderr when one does)', () => {
+    expect(sc.stderr()).not.toContain('TimeoutOverflowWarning');
+  });
+});
