@@ -11,6 +11,7 @@ import { classifyError, ERROR_BODY_LIMIT_BYTES, readText, send, sendWhole, type 
 import { UpstreamFault, type ChatBody, type StreamPiece } from '../upstream/types.js';
 import type { StreamDecoder } from '../upstream/adapters/types.js';
 import { parseRateLimit } from '../upstream/rate-headers.js';
+import { statusMessage } from '../upstream/redirect.js';
 import type { EndpointHandle } from './endpoints.js';
 import { traceAttempt } from './request-scope.js';
 import { linkedCancel, type Cancel, type CancelSignal } from './cancel.js';
@@ -92,7 +93,8 @@ async function errorFault(inp: AttemptInput, res: UpstreamResponse, signal: Canc
 /** An error status's fault, from its body's text ('' when the body failed). */
 function statusFault(inp: AttemptInput, res: UpstreamResponse, text: string): UpstreamFault {
   const info = inp.h.adapter.parseError(res.statusCode, text);
-  return new UpstreamFault('http_status', `upstream answered ${res.statusCode}: ${info.message}`, res.statusCode, info, parseRateLimit(res.headers, inp.now()));
+  const message = statusMessage(res.statusCode, res.headers, inp.h.provider.baseUrl, info.message);
+  return new UpstreamFault('http_status', message, res.statusCode, info, parseRateLimit(res.headers, inp.now()));
 }
 
 const platformHosts = new Map<string, boolean>();

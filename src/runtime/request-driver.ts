@@ -529,7 +529,7 @@ export class RequestDriver {
     else if (v.event === 'rateLimited') this.rt.endpointEvent(h, { type: 'upstream.rateLimited', at: now, retryAt: v.retryAt, estTokens: est });
     else this.rt.endpointEvent(h, { type: 'upstream.released', at: now, estTokens: est, tokens: partialTokens });
     const logLine = { endpoint: h.id, fault: fault.kind, status: fault.status, next: d.next.step, attempt: ctx.attempts, continuation: wasContinuation };
-    if (d.loud) this.call.log.error({ ...logLine, baseUrl: shownUrl(h.provider.baseUrl) }, loudMessage(h, v, fault.status));
+    if (d.loud) this.call.log.error({ ...logLine, baseUrl: shownUrl(h.provider.baseUrl) }, loudMessage(h, v, fault.status, fault.message));
     else this.call.log.info(logLine, `attempt failed: ${fault.message}`);
     const window = h.modelCfg.contextWindow;
     const smallerModels =
@@ -549,9 +549,10 @@ export class RequestDriver {
 }
 
 /** The error-level line for a misconfigured endpoint (a `loud` decision): what to check. */
-function loudMessage(h: EndpointHandle, v: EndpointVerdict, status: number | null): string {
+function loudMessage(h: EndpointHandle, v: EndpointVerdict, status: number | null, message: string): string {
   if (v.event === 'failed' && v.fault === 'auth') return `endpoint ${h.id} rejected our credentials (${status}): check its apiKeyEnv; failing over`;
   const where = `its provider's baseUrl (${shownUrl(h.provider.baseUrl)})`;
+  if (status !== null && status < 400) return `endpoint ${h.id}: ${message.replace("the provider's baseUrl", where)}; failing over`;
   if (status === 404) return `endpoint ${h.id} answered 404 with a body that is not the provider's API error: check ${where}; failing over`;
   if (status === 413)
     return (

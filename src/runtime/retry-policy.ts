@@ -28,6 +28,8 @@
  *                                                             provider's JSON shape: model not found; a 4xx
  *                                                             in JSON of any shape but for 404 and 413: an
  *                                                             API's answer)
+ *   1xx / 3xx where an answer should be failed (other, counts) fail over, logged loudly (a redirect: an http:// base URL
+ *     (a redirect)                                             moved to https://, or a path that moved; not followed)
  *   deadline / client gone              released              stop
  */
 import type { FaultClass } from '../../machines/events.js';
@@ -112,6 +114,9 @@ export function decide(f: UpstreamFault, s: RetryState, r: ResilienceConfig): De
 
 function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canRetrySame: boolean): Decision {
   const status = f.status ?? 0;
+  // A redirect (an http:// base URL moved to https://, a path that moved) or another status below
+  // 400 where an answer should be is not the API, whatever its body: the endpoint is misconfigured.
+  if (status < 400) return notTheApi();
   if (status === 429) {
     const rl = f.rateLimit;
     // Bounded here too (parseRateLimit bounds what it reads): a throttle never outlasts an hour.

@@ -128,3 +128,29 @@ describe('a wait decades long from the upstream is held at an hour', () => {
     expect(sc.stderr()).not.toContain('TimeoutOverflowWarning');
   });
 });
+
+describe('a redirect where an answer should be is not the API', () => {
+  it('fails over to a model that serves, counts against the endpoint and logs an error naming the redirect and the baseUrl', async () => {
+    hits.length = 0;
+    const r = await ask('m-redirect');
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as { model: string }).model).toBe('m-ok');
+    expect(hits).toEqual(['redirect', 'ok']);
+    expect((await endpointOf('m-redirect')).consecutiveFailures).toBe(1);
+    const out = await sc.waitForOutput(/answered 301 \(a redirect to https:\/\/api\.example\.com\/v1\/chat\/completions, not followed\)/);
+    const line = out.split('\n').find((l) => l.includes('answered 301'))!;
+    expect(JSON.parse(line)).toMatchObject({ level: 50, baseUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/v1$/) });
+    expect(line).not.toContain('secret');
+  });
+
+  it.each([false, true])('with nothing else to serve: 502 upstream_error saying where it redirected (stream: %s)', async (stream) => {
+    const r = await ask('m-redirect-alone', stream);
+    expect(r.status).toBe(502);
+    const body = (await r.json()) as { error: { message: string; code: string } };
+    expect(body.error.code).toBe('upstream_error');
+    expect(body.error.message).toContain(
+      "upstream answered 301 (a redirect to https://api.example.com/v1/chat/completions, not followed): check the provider's baseUrl",
+    );
+    expect(body.error.message).not.toContain('<html>');
+  });
+});

@@ -217,6 +217,18 @@ describe("a 404 whose body is not the provider's JSON error (a wrong base URL)",
   });
 });
 
+describe('a 1xx/3xx where an answer should be (a redirect: an http:// base URL moved to https://)', () => {
+  it('whatever its body → failed(other), failover, logged loudly: not the API (before, passed to the client as its own 301)', () => {
+    for (const status of [101, 204, 301, 302, 303, 304, 307, 308])
+      for (const body of ['<html><body><h1>301 Moved Permanently</h1></body></html>', '', '{"error":{"message":"moved","type":"invalid_request_error"}}'])
+        expect(decide(http(status, { error: readErrorInfo(status, body) }), state(), R), `${status} ${body}`).toEqual({
+          verdict: { event: 'failed', fault: 'other', countsAsFailure: true },
+          next: { step: 'failover' },
+          loud: true,
+        });
+  });
+});
+
 describe('a 400/405/413/414/415/421/422 whose body is a page, not JSON (a proxy, CDN or WAF in front of the provider)', () => {
   const HTML = '<html><head><title>413 Request Entity Too Large</title></head><body><center><h1>413</h1></center><hr>nginx</body></html>';
   const misconfigured = { verdict: { event: 'failed', fault: 'other', countsAsFailure: true }, next: { step: 'failover' }, loud: true };
