@@ -39,8 +39,14 @@ export interface EndpointContext {
   rpmTat: number;
   tpmTat: number;
   inFlight: number;
-  /** Requests dispatched while half-open (probes) and not yet finished. */
+  /** Requests dispatched as probes in this half-open round and not yet finished. */
   probesInFlight: number;
+  /**
+   * Counts the half-open rounds (one per entry into half-open). A request dispatched while
+   * half-open is a probe of this round and carries the number back on the event that ends it
+   * (`probe`), so only this round's probes free a slot or decide the circuit.
+   */
+  halfOpenRound: number;
   failures: number;
   /** Last `latencyWindow` total latencies (ring, newest last). */
   latencies: number[];
@@ -135,6 +141,9 @@ function succeeded(ctx: EndpointContext, ev: Extract<EndpointEvent, { type: 'ups
   });
 }
 
+/** Whether `ev` ends a probe of the current half-open round. */
+const isProbeOf = (ctx: EndpointContext, ev: EndpointEvent): boolean => 'probe' in ev && ev.probe === ctx.halfOpenRound;
+
 /** Throttled by its own rpm/tpm window (not by an upstream 429, its rate headers or a shared store). */
 export const ownWindowThrottle = (reason: string | null): boolean => reason === 'rpm window full' || reason === 'tpm window full';
 
@@ -173,7 +182,9 @@ export const endpointMachine = setup({
     isWindowFullAtRetry: ({ context }) => windowFull(context, Math.max(context.now, context.retryAt ?? context.now)),
     reachesFailureThreshold: ({ context, event }) =>
       event.type === 'upstream.failed' && event.countsAsFailure && context.failures + 1 >= context.settings.failureThreshold,
-    countsAsFailure: ({ event }) => event.type === 'upstream.failed' && event.countsAsFailure,
+    /** The attempt that ended was a probe of this half-open round (not a request sent before, nor an earlier round's probe). */
+    isProbe: ({ context, event }) => isProbeOf(context, event),
+    isFailedProbe: ({ context, event }) => event.type === 'upstream.failed' && event.countsAsFailure && isProbeOf(context, event),
     /**
      * `window.admitted`: a shared store admitted a request again (throttled because it said so), or a
      * finished request's real token count freed this endpoint's own full window before the `retryAt`
@@ -234,7 +245,12 @@ export const endpointMachine = setup({
     clearThrottle: assign({ retryAt: null, reason: null }),
     observeTime: assign(({ context, event }) => ({ now: Math.max(context.now, event.at) })),
     openCircuit: assign(({ context }) => ({ retryAt: context.now + context.settings.recoveryMs, probesInFlight: 0 })),
-    enterHalfOpen: assign(({ context }) => ({ now: Math.max(context.now, context.retryAt ?? context.now), retryAt: null, probesInFlight: 0 })),
+    enterHalfOpen: assign(({ context }) => ({
+      now: Math.max(context.now, context.retryAt ?? context.now),
+      retryAt: null,
+      probesInFlight: 0,
+      halfOpenRound: context.halfOpenRound + 1,
+    })),
     closeCircuit: assign({ failures: 0, probesInFlight: 0 }),
     probeEnded: assign(({ context }) => ({ probesInFlight: Math.max(0, context.probesInFlight - 1) })),
     reset: assign(({ context, event }) => ({ now: Math.max(context.now, event.at), failures: 0, retryAt: null, reason: null, probesInFlight: 0 })),
@@ -251,6 +267,7 @@ export const endpointMachine = setup({
     tpmTat: input.now,
     inFlight: 0,
     probesInFlight: 0,
+    halfOpenRound: 0,
     failures: 0,
     latencies: [],
     latencyEwma: null,
@@ -310,12 +327,17 @@ export const endpointMachine = setup({
       },
     },
     'half-open': {
+      // Only this round's probes decide; a request sent before the circuit opened that ends now is bookkeeping, as while circuit-open.
       on: {
         'request.dispatched': { actions: ['dispatch', 'dispatchProbe'] },
-        'upstream.succeeded': { target: 'healthy', actions: ['succeed', 'closeCircuit', 'clearThrottle'] },
-        'upstream.failed': [{ guard: 'countsAsFailure', target: 'circuit-open', actions: ['fail', 'openCircuit'] }, { actions: ['fail', 'probeEnded'] }],
-        'upstream.released': { actions: ['release', 'probeEnded'] },
-        'upstream.rateLimited': { target: 'throttled', actions: ['rateLimited', 'closeCircuit'] },
+        'upstream.succeeded': [{ guard: 'isProbe', target: 'healthy', actions: ['succeed', 'closeCircuit', 'clearThrottle'] }, { actions: 'succeed' }],
+        'upstream.failed': [
+          { guard: 'isFailedProbe', target: 'circuit-open', actions: ['fail', 'openCircuit'] },
+          { guard: 'isProbe', actions: ['fail', 'probeEnded'] },
+          { actions: 'fail' },
+        ],
+        'upstream.released': [{ guard: 'isProbe', actions: ['release', 'probeEnded'] }, { actions: 'release' }],
+        'upstream.rateLimited': [{ guard: 'isProbe', target: 'throttled', actions: ['rateLimited', 'closeCircuit'] }, { actions: 'release' }],
         'window.exhausted': { target: 'throttled', actions: ['exhausted', 'closeCircuit'] },
       },
     },

@@ -7,17 +7,27 @@
 /** Fault classes the endpoint machine distinguishes (the runtime classifies raw errors). */
 export type FaultClass = 'server_error' | 'overloaded' | 'connection' | 'timeout' | 'stream_cut' | 'auth' | 'other';
 
+/**
+ * On the events that end an attempt: the half-open round (`halfOpenRound`) in which the attempt
+ * was dispatched as a probe, absent when it was not a probe. Only a probe of the current round
+ * frees a probe slot or decides whether the circuit closes; a request sent before the circuit
+ * opened (or a probe of an earlier round) that ends while half-open is bookkeeping only.
+ */
+export interface ProbeOf {
+  probe?: number;
+}
+
 export type EndpointEvent =
-  /** A request was sent to this endpoint: counts in RPM/TPM and in-flight. */
+  /** A request was sent to this endpoint: counts in RPM/TPM and in-flight (while half-open: a probe of this round). */
   | { type: 'request.dispatched'; at: number; estTokens: number }
   /** The upstream answered completely. `tokens` are real, replacing the estimate in TPM. */
-  | { type: 'upstream.succeeded'; at: number; latencyMs: number; ttftMs: number | null; tokens: number; estTokens: number }
+  | ({ type: 'upstream.succeeded'; at: number; latencyMs: number; ttftMs: number | null; tokens: number; estTokens: number } & ProbeOf)
   /** The upstream failed. Only faults of the upstream count towards the circuit. */
-  | { type: 'upstream.failed'; at: number; fault: FaultClass; countsAsFailure: boolean; estTokens: number; tokens: number }
+  | ({ type: 'upstream.failed'; at: number; fault: FaultClass; countsAsFailure: boolean; estTokens: number; tokens: number } & ProbeOf)
   /** The upstream answered 429: throttled until `retryAt`. */
-  | { type: 'upstream.rateLimited'; at: number; retryAt: number; estTokens: number }
+  | ({ type: 'upstream.rateLimited'; at: number; retryAt: number; estTokens: number } & ProbeOf)
   /** The attempt ended without telling anything about the upstream (client's fault, client gone). */
-  | { type: 'upstream.released'; at: number; estTokens: number; tokens: number }
+  | ({ type: 'upstream.released'; at: number; estTokens: number; tokens: number } & ProbeOf)
   /** A window reported exhausted by headers (`x-ratelimit-remaining-*: 0`) or a shared store. */
   | { type: 'window.exhausted'; at: number; retryAt: number; reason: string }
   /** A shared store admitted a request here: a throttle learned from it (reason `shared …`) is over. */

@@ -102,6 +102,16 @@ export function availability(h: EndpointHandle, now: number, estTokens: number):
   return FREE;
 }
 
+/**
+ * What a request dispatched to `h` now carries back on the event that ends it (`probe`): the
+ * half-open round when the endpoint is half-open (the dispatch is then one of its probes),
+ * otherwise undefined. Read in the same step as the dispatch.
+ */
+export function probeRound(h: EndpointHandle): number | undefined {
+  const snap = h.actor.getSnapshot();
+  return snap.value === 'half-open' ? snap.context.halfOpenRound : undefined;
+}
+
 /** Latency used for selection: the measured peak EWMA, the model's prior until measured. */
 export function latencyOf(h: EndpointHandle): number {
   const c = h.actor.getSnapshot().context;

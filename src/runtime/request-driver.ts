@@ -19,7 +19,7 @@ import { commandOf, isFinal, startRequest, stepRequest, type Command, type ReqEv
 import type { ChatCall, ChatSink } from './api.js';
 import type { ReserveResult } from './budget.js';
 import { AttemptFailure, continuationCap, runAttempt, type AttemptSuccess, type NativeBody } from './attempt.js';
-import { availability, latencyOf, type EndpointHandle } from './endpoints.js';
+import { availability, latencyOf, probeRound, type EndpointHandle } from './endpoints.js';
 import { decide, type EndpointVerdict } from './retry-policy.js';
 import { StreamSession } from './stream-session.js';
 import type { RuntimeCore } from './core.js';
@@ -57,6 +57,8 @@ export class RequestDriver {
   private completionText: string | null = null;
   private native: NativeBody | null = null;
   private ticket: number | undefined;
+  /** The half-open round the current attempt is a probe of (`probeRound`), told back on the event that ends it. */
+  private probe: number | undefined;
   /** `resilience.queue.maxDepth` when this request found the capacity queue full (its 503 says so). */
   private queueFull: number | null = null;
   /** The running attempt's end, as the event it becomes (`streaming` waits on it). */
@@ -375,6 +377,7 @@ export class RequestDriver {
     });
     // The endpoint's slot is taken now, in the same step as the pick: another request woken in
     // this turn must not see it free while this one's journal line is being written.
+    this.probe = probeRound(h);
     this.rt.endpointEvent(h, { type: 'request.dispatched', at: this.rt.now(), estTokens: est });
     // A journal that groups its writes: the attempt goes once its line is written (an abort
     // meanwhile ends it as it starts); a failed write releases the slot and the reservation and
@@ -466,6 +469,7 @@ export class RequestDriver {
       ttftMs: ok.ttftMs,
       tokens: usage.promptTokens + usage.completionTokens,
       estTokens: est,
+      probe: this.probe,
     });
     if (ok.exhaustedUntil !== null)
       this.rt.endpointEvent(h, { type: 'window.exhausted', at: now, retryAt: ok.exhaustedUntil, reason: 'x-ratelimit-remaining 0' });
@@ -487,7 +491,7 @@ export class RequestDriver {
     const wasContinuation = prefill !== null;
     const now = this.rt.now();
     if (!(err instanceof AttemptFailure)) {
-      this.rt.endpointEvent(h, { type: 'upstream.released', at: now, estTokens: est, tokens: 0 });
+      this.rt.endpointEvent(h, { type: 'upstream.released', at: now, estTokens: est, tokens: 0, probe: this.probe });
       const cur = this.snap.context.current;
       if (cur) void this.rt.budget.release(this.call.requestId, cur.budgets, cur.amount, now);
       throw err;
@@ -524,10 +528,11 @@ export class RequestDriver {
     if (fault.kind === 'stream_error' && partialTokens === 0 && !wasContinuation && fault.error?.type === 'invalid_request_error')
       d = { verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false };
     const v = d.verdict;
+    const probe = this.probe;
     if (v.event === 'failed')
-      this.rt.endpointEvent(h, { type: 'upstream.failed', at: now, fault: v.fault, countsAsFailure: true, estTokens: est, tokens: partialTokens });
-    else if (v.event === 'rateLimited') this.rt.endpointEvent(h, { type: 'upstream.rateLimited', at: now, retryAt: v.retryAt, estTokens: est });
-    else this.rt.endpointEvent(h, { type: 'upstream.released', at: now, estTokens: est, tokens: partialTokens });
+      this.rt.endpointEvent(h, { type: 'upstream.failed', at: now, fault: v.fault, countsAsFailure: true, estTokens: est, tokens: partialTokens, probe });
+    else if (v.event === 'rateLimited') this.rt.endpointEvent(h, { type: 'upstream.rateLimited', at: now, retryAt: v.retryAt, estTokens: est, probe });
+    else this.rt.endpointEvent(h, { type: 'upstream.released', at: now, estTokens: est, tokens: partialTokens, probe });
     const logLine = { endpoint: h.id, fault: fault.kind, status: fault.status, next: d.next.step, attempt: ctx.attempts, continuation: wasContinuation };
     if (d.loud) this.call.log.error({ ...logLine, baseUrl: shownUrl(h.provider.baseUrl) }, loudMessage(h, v, fault.status, fault.message));
     else this.call.log.info(logLine, `attempt failed: ${fault.message}`);

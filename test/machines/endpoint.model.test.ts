@@ -46,26 +46,35 @@ const admits = (s: Snap): boolean => {
   return c.inFlight < MAX_IN_FLIGHT && rpm && tpm;
 };
 
+/**
+ * Which requests in flight may end: while half-open, this round's probes (`probe`: the round)
+ * and requests sent before the circuit opened (no `probe`), each only if one is in flight;
+ * elsewhere any request, whose `probe` the machine does not read.
+ */
+function enders(s: Snap): Array<{ probe?: number }> {
+  const c = s.context;
+  if (s.value !== 'half-open') return c.inFlight > 0 ? [{}] : [];
+  return [...(c.probesInFlight > 0 ? [{ probe: c.halfOpenRound }] : []), ...(c.inFlight > c.probesInFlight ? [{}] : [])];
+}
+
 function events(s: Snap, own: readonly string[]): Array<ModelEvent<typeof endpointMachine>> {
   const at = s.context.now;
-  const busy = s.context.inFlight > 0;
+  const ending = enders(s);
   return own.flatMap((type): Array<ModelEvent<typeof endpointMachine>> => {
     switch (type) {
       case 'request.dispatched':
         return admits(s) ? [{ type, at, estTokens: EST }] : [];
       case 'upstream.succeeded':
-        return busy ? [{ type, at, latencyMs: 900, ttftMs: 200, tokens: EST + 50, estTokens: EST }] : [];
+        return ending.map((p) => ({ type, at, latencyMs: 900, ttftMs: 200, tokens: EST + 50, estTokens: EST, ...p }));
       case 'upstream.failed':
-        return busy
-          ? [
-              { type, at, fault: 'server_error', countsAsFailure: true, estTokens: EST, tokens: 0 },
-              { type, at, fault: 'other', countsAsFailure: false, estTokens: EST, tokens: 0 },
-            ]
-          : [];
+        return ending.flatMap((p): Array<ModelEvent<typeof endpointMachine>> => [
+          { type, at, fault: 'server_error', countsAsFailure: true, estTokens: EST, tokens: 0, ...p },
+          { type, at, fault: 'other', countsAsFailure: false, estTokens: EST, tokens: 0, ...p },
+        ]);
       case 'upstream.released':
-        return busy ? [{ type, at, estTokens: EST, tokens: 0 }] : [];
+        return ending.map((p) => ({ type, at, estTokens: EST, tokens: 0, ...p }));
       case 'upstream.rateLimited':
-        return busy ? [{ type, at, retryAt: at + RETRY_MS, estTokens: EST }] : [];
+        return ending.map((p) => ({ type, at, retryAt: at + RETRY_MS, estTokens: EST, ...p }));
       case 'window.exhausted':
         return [
           { type, at, retryAt: at + RETRY_MS, reason: 'x-ratelimit-remaining-requests: 0' },
@@ -96,7 +105,9 @@ const abstract = (s: Snap) => {
 
 function materialize(e: EndpointEvent, live: Snap): EndpointEvent {
   const shift = live.context.now - e.at;
-  return 'retryAt' in e ? { ...e, at: e.at + shift, retryAt: e.retryAt + shift } : { ...e, at: e.at + shift };
+  // A probe of the path's round is a probe of the live actor's round (the key leaves the count out).
+  const probe = 'probe' in e && e.probe !== undefined ? { probe: live.context.halfOpenRound } : {};
+  return 'retryAt' in e ? { ...e, at: e.at + shift, retryAt: e.retryAt + shift, ...probe } : { ...e, at: e.at + shift, ...probe };
 }
 
 const spec: ModelSpec<typeof endpointMachine> = {
@@ -133,10 +144,14 @@ function start(settings: Partial<EndpointSettings> = {}) {
   const snap = (): Snap => actor.getSnapshot();
   const send = (e: EndpointEvent): void => actor.send(e);
   const dispatch = (estTokens = 10): void => send({ type: 'request.dispatched', at: at(), estTokens });
-  const fail = (countsAsFailure: boolean): void =>
-    send({ type: 'upstream.failed', at: at(), fault: countsAsFailure ? 'server_error' : 'other', countsAsFailure, estTokens: 10, tokens: 0 });
-  const succeed = (tokens = 10, estTokens = 10): void => send({ type: 'upstream.succeeded', at: at(), latencyMs: 700, ttftMs: 90, tokens, estTokens });
-  return { clock, actor, at, snap, send, dispatch, fail, succeed };
+  /** `probe`: the half-open round the ending request was a probe of (as the runtime tells it back). */
+  const fail = (countsAsFailure: boolean, probe?: number): void =>
+    send({ type: 'upstream.failed', at: at(), fault: countsAsFailure ? 'server_error' : 'other', countsAsFailure, estTokens: 10, tokens: 0, probe });
+  const succeed = (tokens = 10, estTokens = 10, probe?: number): void =>
+    send({ type: 'upstream.succeeded', at: at(), latencyMs: 700, ttftMs: 90, tokens, estTokens, probe });
+  /** This half-open round, as a probe dispatched now carries it. */
+  const round = (): number => actor.getSnapshot().context.halfOpenRound;
+  return { clock, actor, at, snap, send, dispatch, fail, succeed, round };
 }
 
 const noTpm = { tpm: null };
@@ -232,7 +247,7 @@ describe('endpoint machine: examples', () => {
     }
     expect(ep.snap().context.probesInFlight).toBe(probes);
     expect(admitsProbe(ep.snap())).toBe(false);
-    ep.succeed();
+    ep.succeed(10, 10, ep.round());
     expect(ep.snap().value).toBe('healthy');
     expect(ep.snap().context).toMatchObject({ failures: 0, probesInFlight: 0, retryAt: null });
   });
@@ -240,17 +255,51 @@ describe('endpoint machine: examples', () => {
   it('half-open: a failing probe re-opens for another recovery; a non-counting one frees the probe slot', () => {
     const ep = openThenHalfOpen(1);
     ep.dispatch();
-    ep.fail(false);
+    ep.fail(false, ep.round());
     expect(ep.snap().value).toBe('half-open');
     expect(admitsProbe(ep.snap())).toBe(true);
     ep.dispatch();
-    ep.fail(true);
+    ep.fail(true, ep.round());
     expect(ep.snap().value).toBe('circuit-open');
     expect(ep.snap().context.retryAt).toBe(ep.at() + 1000);
     ep.clock.increment(999);
     expect(ep.snap().value).toBe('circuit-open');
     ep.clock.increment(1);
     expect(ep.snap().value).toBe('half-open');
+  });
+
+  it('half-open: a request sent before the circuit opened that ends now neither frees the probe slot nor decides (halfOpenProbes: 1 let a second request through)', () => {
+    const ep = start({ rpm: null, tpm: null, halfOpenProbes: 1, recoveryMs: 1000 });
+    // Six sent while healthy; two fail and open the circuit, four are still in flight.
+    for (let i = 0; i < 6; i++) ep.dispatch();
+    ep.fail(true);
+    ep.fail(true);
+    ep.clock.increment(1000);
+    expect(ep.snap().value).toBe('half-open');
+    ep.dispatch();
+    const probe = ep.round();
+    expect(admitsProbe(ep.snap())).toBe(false);
+    // The old request ends as a client error (400), released, or even a success or a 429: bookkeeping only.
+    ep.fail(false);
+    expect(ep.snap().value).toBe('half-open');
+    expect(admitsProbe(ep.snap())).toBe(false);
+    ep.send({ type: 'upstream.released', at: ep.at(), estTokens: 10, tokens: 0 });
+    ep.succeed();
+    ep.send({ type: 'upstream.rateLimited', at: ep.at(), retryAt: ep.at() + 5000, estTokens: 10 });
+    expect(ep.snap().value).toBe('half-open');
+    expect(ep.snap().context).toMatchObject({ probesInFlight: 1, inFlight: 1, retryAt: null });
+    expect(admitsProbe(ep.snap())).toBe(false);
+    // A probe of an earlier round is not this round's either: it failed, the circuit opened again.
+    ep.fail(true, probe);
+    expect(ep.snap().value).toBe('circuit-open');
+    ep.clock.increment(1000);
+    ep.dispatch();
+    ep.dispatch();
+    ep.succeed(10, 10, probe);
+    expect(ep.snap().value).toBe('half-open');
+    // Only this round's probe decides.
+    ep.succeed(10, 10, ep.round());
+    expect(ep.snap().value).toBe('healthy');
   });
 
   it('RPM window full → throttled → healthy exactly when the GCRA window frees', () => {
