@@ -4,7 +4,7 @@
  * check-then-dispatch is atomic on the event loop).
  */
 import type { ActorRefFrom } from 'xstate';
-import { gcraAdmits, gcraFreeAt } from '../../machines/gcra.js';
+import { gcraAdmits, gcraFreeAt, gcraUsed } from '../../machines/gcra.js';
 import {
   bookkeeping,
   ownWindowThrottle,
@@ -98,8 +98,20 @@ export function availability(h: EndpointHandle, now: number, estTokens: number):
   const s = c.settings;
   if (s.rpm !== null && !gcraAdmits(c.rpmTat, now, 1, s.rpm)) return { ok: false, freeAt: gcraFreeAt(c.rpmTat, now, 1, s.rpm), why: 'rpm window full' };
   if (s.tpm !== null && !gcraAdmits(c.tpmTat, now, estTokens, s.tpm))
-    return { ok: false, freeAt: gcraFreeAt(c.tpmTat, now, estTokens, s.tpm), why: 'tpm window full' };
+    return { ok: false, freeAt: gcraFreeAt(c.tpmTat, now, estTokens, s.tpm), why: tpmRefusal(c.tpmTat, now, estTokens, s.tpm) };
   return FREE;
+}
+
+/**
+ * Why a request does not fit the TPM window. The endpoint's state is `throttled` only when the
+ * window holds its whole limit (nothing fits); while it has room left it stays `healthy`, as a
+ * smaller request still fits, and only a request whose estimate is larger than that room waits
+ * or fails over: this says so, rather than calling the window full.
+ */
+function tpmRefusal(tat: number, now: number, estTokens: number, limit: number): string {
+  const used = Math.ceil(gcraUsed(tat, now, limit));
+  if (used >= limit) return 'tpm window full';
+  return `tpm window has ${limit - used} of ${limit} tokens free, this request needs ~${Math.ceil(estTokens)}`;
 }
 
 /**

@@ -102,4 +102,22 @@ describe('availability', () => {
     expect(Object.isFrozen(probe)).toBe(true);
     expect(availability(h('half-open', 1), 0, 1)).toStrictEqual({ ok: false, freeAt: null, why: 'half-open, probe in flight' });
   });
+
+  it("a request whose estimate does not fit a healthy endpoint's tpm window is told how much room there is, not that the window is full (the endpoint stays healthy: a smaller one fits)", () => {
+    // 6,000 of 10,000 tokens in use: tat 36 s ahead of now.
+    const context = {
+      inFlight: 0,
+      probesInFlight: 0,
+      retryAt: null,
+      reason: null,
+      rpmTat: 0,
+      tpmTat: 36_000,
+      settings: { maxConcurrent: 4, rpm: null, tpm: 10_000 },
+    };
+    const h = { id: 'x', actor: { getSnapshot: () => ({ value: 'healthy', status: 'active', context }) } } as unknown as EndpointHandle;
+    expect(availability(h, 0, 4_000)).toStrictEqual({ ok: true, probe: false });
+    expect(availability(h, 0, 5_000)).toMatchObject({ ok: false, why: 'tpm window has 4000 of 10000 tokens free, this request needs ~5000' });
+    context.tpmTat = 60_000;
+    expect(availability(h, 0, 5_000)).toMatchObject({ ok: false, why: 'tpm window full' });
+  });
 });
