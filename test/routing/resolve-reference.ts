@@ -9,7 +9,7 @@
  * request needs, are dropped (an explicitly requested model keeps its place for capabilities:
  * the client asked for it by name).
  */
-import type { Config, Tier } from '../../src/config/schema.js';
+import type { Capability, Config, Tier } from '../../src/config/schema.js';
 import { TIERS } from '../../src/config/schema.js';
 import { own } from '../../src/config/lookup.js';
 import { echoName, SwitchyardError } from '../../src/errors.js';
@@ -127,7 +127,8 @@ export function resolveReference(cfg: Config, inp: ResolveInput): RoutePlan {
     const name = inp.model.slice('route/'.length);
     const chain = own(cfg.routing.routes, name);
     if (!chain) throw notFound(cfg, inp.model);
-    plan = { candidates: chain.filter(capable), tier: null, reason: `route ${name}: ${chain.join(' → ')}`, score: null };
+    const skipped = chain.filter((m) => !capable(m));
+    plan = { candidates: chain.filter(capable), tier: null, reason: `route ${name}: ${chain.join(' → ')}${capabilityNote(cfg, skipped, needs)}`, score: null };
   } else {
     const m = own(cfg.models, inp.model);
     if (!m) throw notFound(cfg, inp.model);
@@ -151,4 +152,23 @@ function notFound(cfg: Config, model: string): SwitchyardError {
   return new SwitchyardError('model_not_found', `The model "${echoName(model)}" does not exist. Available: ${listModelIds(cfg).join(', ')}`, {
     param: 'model',
   });
+}
+
+/**
+ * The models of a route's chain dropped for what the request needs, grouped by what they lack
+ * (`; skipped tiny, cheap (no vision)`), as context-window skips are named; empty when none.
+ */
+function capabilityNote(cfg: Config, skipped: string[], needs: readonly Capability[]): string {
+  if (skipped.length === 0) return '';
+  const groups = new Map<string, string[]>();
+  for (const m of skipped) {
+    const caps = cfg.models[m]!.capabilities;
+    const lacks = needs.filter((c) => !caps.includes(c));
+    // A chat request and an embeddings model (an embeddings request never resolves a route).
+    const why = lacks.length > 0 ? `no ${lacks.join(', ')}` : 'an embeddings model';
+    const g = groups.get(why);
+    if (g) g.push(m);
+    else groups.set(why, [m]);
+  }
+  return `; skipped ${[...groups].map(([why, ms]) => `${ms.join(', ')} (${why})`).join(', ')}`;
 }

@@ -122,6 +122,19 @@ describe('resolve: a route', () => {
     expect(resolve(CFG, input('route/tooly', { body })).candidates).toEqual(['fast-cheap', 'hq-big']);
     expect(resolve(CFG, input('route/tooly', { body, promptTokens: 9_000 })).candidates).toEqual(['hq-big']);
   });
+
+  it('names the chain members it dropped for a capability, grouped by what they lack, as it names context-window skips', () => {
+    const tools = { messages: [{ content: 'x' }], tools: [{ type: 'function' }] };
+    expect(resolve(CFG, input('route/tooly', { body: tools })).reason).toBe('route tooly: bal-cheap → fast-cheap → hq-big; skipped bal-cheap (no tools)');
+    expect(resolve(CFG, input('route/tooly', { body: tools, promptTokens: 9_000 })).reason).toBe(
+      'route tooly: bal-cheap → fast-cheap → hq-big; skipped bal-cheap (no tools); skipped fast-cheap (context window < 9000 tokens + 256 for the answer)',
+    );
+    const image = { type: 'image_url', image_url: { url: 'data:image/png;base64,AA==' } };
+    const vision = { messages: [{ content: [image] }], tools: [{ type: 'function' }] };
+    const p = resolve(CFG, input('route/tooly', { body: vision }));
+    expect(p.candidates).toEqual(['hq-big']);
+    expect(p.reason).toBe('route tooly: bal-cheap → fast-cheap → hq-big; skipped bal-cheap (no vision, tools), fast-cheap (no vision)');
+  });
 });
 
 describe('resolve: auto', () => {
