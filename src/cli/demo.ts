@@ -78,6 +78,8 @@ const SIM_PROFILE = {
 interface Shot {
   model: string;
   task?: string;
+  /** `x-switchyard-tier` (auto at that tier). */
+  tier?: string;
   /** Ask for the quality cascade (`x-switchyard-cascade: on`) and a JSON answer. */
   cascadeJson?: boolean;
 }
@@ -140,12 +142,12 @@ const FAULTS: Array<{ at: number; label: string; model: string; fault: Fault; ki
   },
   {
     at: 25_000,
-    label: 'broken JSON from gemini-2.5-flash (the quality cascade escalates to the next tier; see the timeline and x-switchyard-cascade)',
+    label: 'broken JSON from gemini-2.5-flash (auto at balanced: the quality cascade escalates to the next tier; see the timeline and x-switchyard-cascade)',
     model: 'gemini-2.5-flash',
     fault: { kind: 'invalid_json', times: 2 },
     kick: [
-      { model: 'gemini-2.5-flash', cascadeJson: true, stream: false },
-      { model: 'gemini-2.5-flash', cascadeJson: true, stream: true },
+      { model: 'auto', tier: 'balanced', cascadeJson: true, stream: false },
+      { model: 'auto', tier: 'balanced', cascadeJson: true, stream: true },
     ],
   },
 ];
@@ -170,6 +172,7 @@ class Traffic {
     this.sent++;
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-switchyard-timeout-ms': '8000' };
     if (shot.task) headers['x-switchyard-task'] = shot.task;
+    if (shot.tier) headers['x-switchyard-tier'] = shot.tier;
     if (shot.cascadeJson) headers['x-switchyard-cascade'] = 'on';
     const body = JSON.stringify({
       model: shot.model,

@@ -1,9 +1,18 @@
 /**
- * The tiers a cascaded request climbs: the first step is the tier the router chose (its own
- * candidates in that tier, fallbacks included) or, with `startAt: cheapest`, the lowest tier
- * with an adequate model; each next step is the next tier up that has one. "Adequate" is what
- * the router itself requires: the capabilities the request needs and a context window that
- * fits the prompt (`resolve` applies both). Pure.
+ * The steps a cascaded request climbs. What was asked for bounds them:
+ *
+ * - `auto` climbs tiers: the first step is the tier the router chose (its own candidates in
+ *   that tier, fallbacks included) or, with `startAt: cheapest`, the lowest tier with an
+ *   adequate model; each next step is the next tier up that has one. "Adequate" is what the
+ *   router itself requires: the capabilities the request needs and a context window that fits
+ *   the prompt (`resolve` applies both).
+ * - A catalogue model or `route/<name>` stays inside what was named: the candidates a plain
+ *   request would try (the model then its own fallbacks; the route's chain), in that order.
+ *   Step i starts at the i-th of them and may fail over along the rest, as a plain request
+ *   does; the cascade runs the step after the model that answered. `startAt` does not apply:
+ *   the client named where to start.
+ *
+ * Pure.
  */
 import type { Config, Tier } from '../config/schema.js';
 import { TIERS } from '../config/schema.js';
@@ -12,6 +21,14 @@ import { resolve, type ResolveInput, type RoutePlan } from './resolve.js';
 export interface CascadeStepPlan {
   tier: Tier;
   plan: RoutePlan;
+}
+
+export interface CascadePlan {
+  /** `tiers` for `auto`; `chain` for a named model or route (step i starts at the i-th candidate of `plain`). */
+  kind: 'tiers' | 'chain';
+  steps: CascadeStepPlan[];
+  /** What a plain request for the same body would try (a step refused for money falls back along it). */
+  plain: RoutePlan;
 }
 
 /** The adequate models of one tier, in the strategy's order (resolve's `auto` with the tier forced). */
@@ -27,12 +44,23 @@ function tierPlan(cfg: Config, inp: ResolveInput, tier: Tier): RoutePlan | null 
 }
 
 /**
- * At most `1 + maxSteps` steps, lowest tier first. The first step keeps the `auto` scorer's
- * score (its ledger row's `route_score`, one per request, which `switchyard calibrate` reads). Throws what `resolve` throws for the
- * request as sent (unknown model, nothing adequate), so the caller answers it as usual.
+ * `auto`: at most `1 + maxSteps` steps, lowest tier first; the first step keeps the `auto`
+ * scorer's score (its ledger row's `route_score`, one per request, which `switchyard
+ * calibrate` reads). A named model or route: one step per candidate (the cascade bounds how
+ * many run). Throws what `resolve` throws for the request as sent (unknown model, nothing
+ * adequate), so the caller answers it as usual.
  */
-export function cascadeLadder(cfg: Config, inp: ResolveInput, startAt: 'router' | 'cheapest', maxSteps: number): CascadeStepPlan[] {
+export function cascadePlan(cfg: Config, inp: ResolveInput, startAt: 'router' | 'cheapest', maxSteps: number): CascadePlan {
   const base = resolve(cfg, inp);
+  if (inp.model !== 'auto') {
+    const chain = base.candidates;
+    const steps = chain.map((m, i) => {
+      const tier = cfg.models[m]!.tier;
+      // The first step's reason is the plain request's (the dry run and a first answer that passes say the same).
+      return { tier, plan: { candidates: chain.slice(i), tier, reason: i === 0 ? base.reason : `cascade: ${m}`, score: null } };
+    });
+    return { kind: 'chain', steps, plain: base };
+  }
   const steps: CascadeStepPlan[] = [];
   let from: number;
   if (startAt === 'cheapest') {
@@ -54,5 +82,5 @@ export function cascadeLadder(cfg: Config, inp: ResolveInput, startAt: 'router' 
     const p = tierPlan(cfg, inp, TIERS[i]!);
     if (p) steps.push({ tier: TIERS[i]!, plan: p });
   }
-  return steps;
+  return { kind: 'tiers', steps, plain: base };
 }

@@ -6,6 +6,7 @@
 import { stepRequestId, type LedgerRow } from '../accounting/ledger.js';
 import type { SwitchyardError } from '../errors.js';
 import type { RoutePlan } from '../routing/resolve.js';
+import type { BudgetRefusal } from '../../machines/request.machine.js';
 import { answerFromCompletion, StreamAnswer, type Answer } from '../quality/answer.js';
 import type { ChatCall, ChatSink } from './api.js';
 import { BufferSink, type Held } from './buffer-sink.js';
@@ -25,13 +26,19 @@ export interface StepRun {
   streamStartedAt: number | null;
   /** The model that answered, or the step's first candidate when none was reached (e.g. refused by the budget). */
   model: string;
+  /** The step's first refusal for money (a budget or x-switchyard-max-cost-usd), if any. */
+  refusal: BudgetRefusal | null;
+  /** The smallest worst case a budget refused in this step (a plain request then tries only cheaper candidates), or null. */
+  ceilingNano: number | null;
 }
 
 export async function runStep(rt: RuntimeCore, call: ChatCall, n: number, plan: RoutePlan, sink: ChatSink): Promise<StepRun> {
   const core = new StepCore(rt);
   const buffer = new BufferSink(sink, () => rt.now());
   const stepCall: ChatCall = { ...call, requestId: stepRequestId(call.requestId, n), log: call.log.child({ step: n }) };
-  await new RequestDriver(core, stepCall, buffer, { plan }).run();
+  const driver = new RequestDriver(core, stepCall, buffer, { plan });
+  await driver.run();
+  const ctx = driver.snapshot.context;
   const held = buffer.held;
   const row = core.rows[0] ?? null;
   return {
@@ -42,6 +49,8 @@ export async function runStep(rt: RuntimeCore, call: ChatCall, n: number, plan: 
     error: errorOf(held),
     streamStartedAt: buffer.streamStartedAt,
     model: row?.model ?? plan.candidates[0] ?? 'none',
+    refusal: ctx.refusal,
+    ceilingNano: ctx.ceiling,
   };
 }
 

@@ -6,13 +6,15 @@
  * client sees no byte of a failed step. The client gets the first answer that passes, or the
  * best one with the failed checks named — never an error for a quality miss alone.
  */
+import { worstCaseNano } from '../accounting/cost.js';
 import { nanoToUsd, usdToNano } from '../accounting/money.js';
-import { requestedOutputTokens } from '../accounting/reservation.js';
+import { outputCap, promptBoundTokens, requestedOutputTokens } from '../accounting/reservation.js';
 import type { LedgerRow } from '../accounting/ledger.js';
 import type { CascadeConfig, CascadeCheck } from '../config/schema.js';
 import { checkAnswer } from '../quality/checks.js';
 import { SchemaCache } from '../quality/schema-cache.js';
-import { cascadeLadder, type CascadeStepPlan } from '../routing/cascade-plan.js';
+import { cascadePlan, type CascadePlan } from '../routing/cascade-plan.js';
+import type { ResolveInput, RoutePlan } from '../routing/resolve.js';
 import { userText } from '../routing/classify.js';
 import type { ChatCall, ChatSink } from './api.js';
 import { replay, type Held } from './buffer-sink.js';
@@ -57,61 +59,109 @@ function schemaCache(size: number): SchemaCache {
   return schemas;
 }
 
-export function cascadeOn(cfg: { routing: { cascade: CascadeConfig } }, call: ChatCall): boolean {
+export function cascadeOn(cfg: { routing: { cascade: CascadeConfig } }, call: { hints: Pick<ChatCall['hints'], 'cascade'> }): boolean {
   return call.hints.cascade ?? cfg.routing.cascade.enabled;
 }
 
 /** Confidence needs logprobs: asked for only where every candidate speaks OpenAI's wire (Anthropic refuses the field). */
-function wantsLogprobs(rt: RuntimeCore, call: ChatCall, plan: CascadeStepPlan): boolean {
+function wantsLogprobs(rt: RuntimeCore, call: ChatCall, plan: RoutePlan): boolean {
   if (!rt.cfg.routing.cascade.checks.includes('confidence') || call.body.logprobs === true) return false;
-  return plan.plan.candidates.every((m) => (rt.cfg.models[m]?.endpoints ?? []).every((e) => rt.cfg.providers[e.provider]?.kind === 'openai'));
+  return plan.candidates.every((m) => (rt.cfg.models[m]?.endpoints ?? []).every((e) => rt.cfg.providers[e.provider]?.kind === 'openai'));
 }
 
-function ladderOf(rt: RuntimeCore, call: ChatCall): CascadeStepPlan[] {
+function planOf(rt: RuntimeCore, call: ChatCall): CascadePlan {
   const c = rt.cfg.routing.cascade;
-  const body = call.body;
+  return cascadePlan(rt.cfg, cascadeInput(rt, call.body, call.hints), c.startAt, c.maxSteps);
+}
+
+/** What routing reads of a chat request (the request driver's and the dry run's input). */
+function cascadeInput(rt: RuntimeCore, body: ChatCall['body'], hints: ChatCall['hints']): ResolveInput {
+  const promptTokens = countPrompt({ body });
+  return {
+    model: body.model,
+    body,
+    classify: { task: hints.task, tier: hints.tier, text: userText(body.messages), promptTokens, turns: body.messages.length },
+    promptTokens,
+    expectedOutputTokens: Math.min(requestedOutputTokens(body) ?? 512, 4096),
+    liveStats: (m) => rt.modelStats(m),
+  };
+}
+
+/**
+ * The candidates a plain request falls back to once `refused` was refused for money, minus
+ * those the cascade already ran: a budget refusal leaves only those whose worst case is under
+ * the smallest refused one (the request machine's ceiling); a refusal by the cost cap leaves
+ * the driver to pass over each candidate over it (and name it).
+ */
+function cheaperPlan(rt: RuntimeCore, call: ChatCall, plan: CascadePlan, ran: ReadonlySet<string>, refused: StepRun): RoutePlan | null {
   const promptTokens = countPrompt(call);
-  const text = userText(body.messages);
-  return cascadeLadder(
-    rt.cfg,
-    {
-      model: body.model,
-      body,
-      classify: { task: call.hints.task, tier: call.hints.tier, text, promptTokens, turns: body.messages.length },
-      promptTokens,
-      expectedOutputTokens: Math.min(requestedOutputTokens(body) ?? 512, 4096),
-      liveStats: (m) => rt.modelStats(m),
-    },
-    c.startAt,
-    c.maxSteps,
-  );
+  const bound = promptBoundTokens(call.body);
+  const ceiling = refused.ceilingNano;
+  const candidates = plan.plain.candidates.filter((m) => {
+    const mc = rt.cfg.models[m];
+    if (!mc || ran.has(m)) return false;
+    return ceiling === null || worstCaseNano(bound, outputCap(call.body, mc, promptTokens), mc.price) < ceiling;
+  });
+  if (candidates.length === 0) return null;
+  const r = refused.refusal;
+  const why = r?.kind === 'budget' ? `${r.model} over budget ${r.budget}` : `${r?.model ?? refused.model} over x-switchyard-max-cost-usd`;
+  return { candidates, tier: plan.plain.tier, reason: `cascade: ${why} → cheaper models; ${plan.steps[0]!.plan.reason}`, score: null };
 }
 
 export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink): Promise<void> {
-  let ladder: CascadeStepPlan[];
+  let plan: CascadePlan;
   try {
-    ladder = ladderOf(rt, call);
+    plan = planOf(rt, call);
   } catch {
     // Unknown model, nothing adequate…: the ordinary flow answers it with the usual error.
     return new RequestDriver(rt, call, sink).run();
   }
+  // A named model or route with nothing to escalate to is served as named, with no answer held back.
+  if (plan.kind === 'chain' && plan.steps.length < 2) return new RequestDriver(rt, call, sink).run();
+  const ladder = plan.steps;
   const c = rt.cfg.routing.cascade;
   const settings = { enabled: new Set(c.checks), minLogprob: c.minLogprob, schemas: schemaCache(c.schemaCacheSize) };
   const clientMax = requestedOutputTokens(call.body);
   const deadlineAt = call.receivedAt + (call.hints.timeoutMs ?? rt.cfg.resilience.requestTimeoutMs);
   const steps: Checked[] = [];
   const extraRows: LedgerRow[] = [];
+  /** The models of the steps run so far (a fallback for money does not try them again). */
+  const ran = new Set<string>();
   let spent = 0;
   let n = 0;
-  for (const step of ladder) {
-    if (sink.signal.aborted || rt.stopping.aborted || rt.now() >= deadlineAt) break;
-    const maxCost = call.hints.maxCostUsd === null ? null : nanoToUsd(Math.max(0, usdToNano(call.hints.maxCostUsd) - spent));
-    const logprobs = wantsLogprobs(rt, call, step);
-    const stepCall: ChatCall = { ...call, hints: { ...call.hints, maxCostUsd: maxCost }, body: logprobs ? { ...call.body, logprobs: true } : call.body };
+  /** A named model or route: the index in its chain of the last model a step reached (the next step starts after it). */
+  let reached = -1;
+  for (let i = 0; i < ladder.length; i++) {
+    if (sink.signal.aborted || rt.stopping.aborted || rt.now() >= deadlineAt || steps.length > c.maxSteps) break;
+    if (plan.kind === 'chain' && i <= reached) continue;
+    const step = ladder[i]!;
     const prev = steps[steps.length - 1];
-    // Why this tier: the step below that failed, then what chose the first tier (x-switchyard-reason).
-    const plan = prev ? { ...step.plan, reason: `cascade: ${prev.model ?? 'none'} ${prev.outcome} → ${step.tier}; ${ladder[0]!.plan.reason}` } : step.plan;
-    const run = await runStep(rt, stepCall, ++n, plan, sink);
+    // Why this tier (or model): the step below that failed, then what chose the first step (x-switchyard-reason).
+    const next = plan.kind === 'chain' ? step.plan.candidates[0]! : step.tier;
+    const stepPlan = prev ? { ...step.plan, reason: `cascade: ${prev.model ?? 'none'} ${prev.outcome} → ${next}; ${ladder[0]!.plan.reason}` } : step.plan;
+    const run = await runOne(stepPlan);
+    for (const m of stepPlan.candidates) ran.add(m);
+    if (plan.kind === 'chain') reached = Math.max(i, plan.plain.candidates.indexOf(run.model));
+    if (run.checked.answer && run.checked.failed.length === 0) break;
+    const code = run.error?.code;
+    if (code === 'budget_exceeded') {
+      // Refused for money with no answer yet: the cheaper candidates a plain request would fall back to, once (no escalation after).
+      const cheaper = plan.kind === 'tiers' && !steps.some((s) => s.answer) ? cheaperPlan(rt, call, plan, ran, run) : null;
+      if (cheaper && !sink.signal.aborted && !rt.stopping.aborted && rt.now() < deadlineAt) await runOne(cheaper);
+      // Otherwise a refusal ends the cascade with the best answer so far.
+      break;
+    }
+    // A client mistake is not a tier's fault.
+    if (run.error && run.error.status < 500 && run.error.status !== 429 && !run.checked.answer) break;
+  }
+  await deliver(rt, call, sink, steps, extraRows, spent);
+
+  /** One step: run, checked (and judged when configured), recorded in `steps`. */
+  async function runOne(stepPlan: RoutePlan): Promise<StepRun & { checked: Checked }> {
+    const maxCost = maxCostLeft(call, spent);
+    const logprobs = wantsLogprobs(rt, call, stepPlan);
+    const stepCall: ChatCall = { ...call, hints: { ...call.hints, maxCostUsd: maxCost }, body: logprobs ? { ...call.body, logprobs: true } : call.body };
+    const run = await runStep(rt, stepCall, ++n, stepPlan, sink);
     spent += run.row?.costNano ?? 0;
     const checked = check(run, settings, call, clientMax, logprobs);
     steps.push(checked);
@@ -121,12 +171,8 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
       spent += j.row?.costNano ?? 0;
       if (j.verdict === 'fail') Object.assign(checked, { failed: ['judge'], outcome: 'judge' });
     }
-    if (checked.answer && checked.failed.length === 0) break;
-    const code = run.error?.code;
-    // A budget refusal ends the cascade with the best answer so far; a client mistake is not a tier's fault.
-    if (code === 'budget_exceeded' || (run.error && run.error.status < 500 && run.error.status !== 429 && !checked.answer)) break;
+    return { ...run, checked };
   }
-  await deliver(rt, call, sink, steps, extraRows, spent);
 }
 
 function maxCostLeft(call: ChatCall, spent: number): number | null {

@@ -4,15 +4,18 @@
  * (hints, scorer, capability and context-window filters, strategy, latency wish), then the
  * first endpoint that could take it now, as a real request would pick it. A model whose
  * worst-case cost is over `x-switchyard-max-cost-usd` is passed over, as the request machine
- * passes it over (the budget's own limits are not looked at: no reservation).
+ * passes it over (the budget's own limits are not looked at: no reservation). When the quality
+ * cascade will run, the decision is its first step's, and `cascade` lists the steps.
  */
 import { worstCaseNano } from '../accounting/cost.js';
 import { usdToNano } from '../accounting/money.js';
 import { outputCap, promptBoundTokens, requestedOutputTokens } from '../accounting/reservation.js';
 import { userText } from '../routing/classify.js';
-import { resolve } from '../routing/resolve.js';
+import { cascadePlan } from '../routing/cascade-plan.js';
+import { resolve, type ResolveInput, type RoutePlan } from '../routing/resolve.js';
 import type { ChatBody } from '../upstream/types.js';
 import type { Hints } from './api.js';
+import { cascadeOn } from './cascade.js';
 import type { RuntimeCore } from './core.js';
 import { availability, latencyOf } from './endpoints.js';
 import { asciiReason, countPrompt, estTokens } from './request-prep.js';
@@ -25,12 +28,18 @@ export interface DryRoute {
   /** The `auto` scorer's score; null when a hint, a rule, a route or a model name decided. */
   score: number | null;
   reason: string;
+  /**
+   * When the quality cascade will run: the candidates of each step it may take, in order (the
+   * first is the step `model` was picked from; later steps run only when an answer fails its
+   * checks). Null when the request is served without a cascade.
+   */
+  cascade: string[][] | null;
 }
 
 export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRoute {
   const promptTokens = countPrompt({ body });
   const maxOut = requestedOutputTokens(body);
-  const plan = resolve(rt.cfg, {
+  const inp: ResolveInput = {
     model: body.model,
     body,
     classify: { task: hints.task, tier: hints.tier, text: userText(body.messages), promptTokens, turns: body.messages.length },
@@ -38,7 +47,40 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
     expectedOutputTokens: Math.min(maxOut ?? 512, 4096),
     liveStats: (m) => rt.modelStats(m),
     rng: () => rt.rng(),
-  });
+  };
+  let plan: RoutePlan;
+  let cascade: string[][] | null = null;
+  /** `auto` under the cascade: where a first step whose every candidate is over the cost cap falls back to (the plain request's cheaper candidates). */
+  let cheaper: RoutePlan | null = null;
+  if (cascadeOn(rt.cfg, { hints })) {
+    const c = rt.cfg.routing.cascade;
+    const cp = cascadePlan(rt.cfg, inp, c.startAt, c.maxSteps);
+    if (cp.kind === 'tiers' || cp.steps.length > 1) {
+      plan = { ...cp.steps[0]!.plan };
+      const first = new Set(plan.candidates);
+      cascade = cp.kind === 'tiers' ? cp.steps.map((s) => [...s.plan.candidates]) : cp.steps.slice(0, 1 + c.maxSteps).map((s) => [s.plan.candidates[0]!]);
+      if (cp.kind === 'tiers') {
+        const rest = cp.plain.candidates.filter((m) => !first.has(m));
+        if (rest.length > 0) cheaper = { candidates: rest, tier: cp.plain.tier, reason: '', score: null };
+      }
+    } else plan = cp.plain;
+  } else plan = resolve(rt.cfg, inp);
+  const firstReason = plan.reason;
+  const first = choose(rt, body, hints, plan, promptTokens);
+  if ('model' in first) return { ...first, cascade };
+  if (cheaper && first.allOverCost) {
+    // The cascade's first step is refused by the cost cap: it falls back to the cheaper candidates, as a plain request does.
+    cheaper.reason = `cascade: ${plan.candidates[0]!} over x-switchyard-max-cost-usd → cheaper models; ${firstReason}`;
+    const next = choose(rt, body, hints, cheaper, promptTokens);
+    if ('model' in next) return { ...next, cascade };
+  }
+  return { ...first.none, cascade };
+}
+
+type Choice = Omit<DryRoute, 'cascade'> | { allOverCost: boolean; none: Omit<DryRoute, 'cascade'> };
+
+/** The first candidate of `plan` a real request would be sent to now, or why none (`none`: what the dry run answers then). */
+function choose(rt: RuntimeCore, body: ChatBody, hints: Hints, plan: RoutePlan, promptTokens: number): Choice {
   // The same candidates a real request tries: those whose endpoints cannot take this body are left out.
   const candidates = translatableCandidates(rt, body, plan.candidates);
   if (candidates !== plan.candidates) plan.reason += untranslatableNote(plan.candidates, candidates);
@@ -72,14 +114,17 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
     }
   }
   const first = plan.candidates[0]!;
-  const why =
-    overCost.length === plan.candidates.length
-      ? `${costNote()}; every candidate's worst-case cost is over x-switchyard-max-cost-usd (a real request gets 429 budget_exceeded)`
-      : slowSkipped && hints.maxLatencyMs !== null
-        ? `${costNote()}; no endpoint could take it now (some skipped: observed latency over x-switchyard-max-latency-ms ${hints.maxLatencyMs} ms)`
-        : `${costNote()}; no endpoint could take it now`;
+  const allOverCost = overCost.length === plan.candidates.length;
+  const why = allOverCost
+    ? `${costNote()}; every candidate's worst-case cost is over x-switchyard-max-cost-usd (a real request gets 429 budget_exceeded)`
+    : slowSkipped && hints.maxLatencyMs !== null
+      ? `${costNote()}; no endpoint could take it now (some skipped: observed latency over x-switchyard-max-latency-ms ${hints.maxLatencyMs} ms)`
+      : `${costNote()}; no endpoint could take it now`;
   // The reason as the x-switchyard-reason header writes it (ASCII: -> and >=), so the two compare equal.
-  return { model: first, endpoint: null, tier: rt.cfg.models[first]!.tier, score: plan.score ?? null, reason: asciiReason(`${plan.reason}${why}`) };
+  return {
+    allOverCost,
+    none: { model: first, endpoint: null, tier: rt.cfg.models[first]!.tier, score: plan.score ?? null, reason: asciiReason(`${plan.reason}${why}`) },
+  };
 }
 
 const load = (h: Parameters<typeof latencyOf>[0]): number => latencyOf(h) * (h.actor.getSnapshot().context.inFlight + 1);

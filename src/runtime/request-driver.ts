@@ -8,7 +8,7 @@
  */
 import { costOf, worstCaseNano, type Usage } from '../accounting/cost.js';
 import { countTextTokens } from '../accounting/tokens.js';
-import { usdToNano } from '../accounting/money.js';
+import { formatUsd, usdToNano } from '../accounting/money.js';
 import { outputCap, promptBoundTokens } from '../accounting/reservation.js';
 import { own } from '../config/lookup.js';
 import { SwitchyardError } from '../errors.js';
@@ -71,6 +71,8 @@ export class RequestDriver {
   private readonly overCost: string[] = [];
   /** `model over budget <id>` for each reservation a budget refused (named in the reason). */
   private readonly overBudget: string[] = [];
+  /** The budget that refused the latest reservation (the machine then tries only cheaper candidates). */
+  private refusedBy: string | null = null;
 
   constructor(
     private readonly rt: RuntimeCore,
@@ -165,7 +167,8 @@ export class RequestDriver {
     const now = this.rt.now();
     for (const m of this.plan.candidates) {
       if (m === served.model) break;
-      if (this.overCost.includes(m) || slow.includes(m) || this.overBudget.some((n) => n.startsWith(`${m} over budget `))) continue;
+      if (this.overCost.includes(m) || slow.includes(m) || this.overBudget.some((n) => n.startsWith(`${m} over budget `) || n.startsWith(`${m} not tried `)))
+        continue;
       if (this.failedFrom?.includes(m)) {
         out.push(`failed over from ${m}`);
         continue;
@@ -326,6 +329,10 @@ export class RequestDriver {
     const amount = worstCaseNano(promptBoundTokens(this.call.body, prefill), outputCap(this.call.body, mc, this.promptTokens), mc.price);
     const maxCost = this.call.hints.maxCostUsd;
     if (maxCost !== null && amount > usdToNano(maxCost) && !this.overCost.includes(h.model)) this.overCost.push(h.model);
+    // After a budget refused a smaller worst case, the machine passes over this one untried: the reason says so.
+    const ceiling = this.snap.context.ceiling;
+    if (ceiling !== null && amount >= ceiling && !this.overCost.includes(h.model))
+      this.overBudget.push(`${h.model} not tried (worst case >= $${formatUsd(ceiling)} refused by budget ${this.refusedBy ?? '?'})`);
     return { type: 'endpoint.picked', at, endpoint: h.id, model: h.model, amount };
   }
 
@@ -345,6 +352,7 @@ export class RequestDriver {
     const at = this.rt.now();
     if (!grant.ok) {
       const note = `${cmd.model} over budget ${grant.budget}`;
+      this.refusedBy = grant.budget;
       if (!this.overBudget.includes(note)) this.overBudget.push(note);
       return { type: 'budget.refused', at, budget: grant.budget, limit: grant.limit, spent: grant.spent, reserved: grant.reserved };
     }

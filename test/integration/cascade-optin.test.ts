@@ -69,9 +69,32 @@ beforeEach(async () => {
 });
 
 describe('startAt: cheapest', () => {
-  it('a request for gpt-4.1 starts at the cheapest adequate model and stops there when it passes', async () => {
-    const { response } = await confident.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+  it('auto starts at the cheapest adequate model, whatever tier it scored, and stops there when it passes; the dry run says so', async () => {
+    const hq = { 'x-switchyard-tier': 'high_quality' };
+    const body = { model: 'auto', messages: [{ role: 'user' as const, content: 'hi' }] };
+    const { response } = await confident.client.chat.completions.create(body, { headers: hq }).withResponse();
     expect(response.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:pass');
+    expect(response.headers.get('x-switchyard-reason')).toBe('cascade: cheapest adequate tier fast_cheap');
+    const dry = (await (await fetch(`${confident.url}/switchyard/route`, { method: 'POST', headers: hq, body: JSON.stringify(body) })).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(dry).toMatchObject({
+      model: 'deepseek-v3.2',
+      reason: 'cascade: cheapest adequate tier fast_cheap',
+      cascade: [['deepseek-v3.2', 'gemini-2.5-flash'], ['gpt-4.1'], ['claude-sonnet-4.5']],
+    });
+  });
+
+  it('a request that names a model is served by that model, not the cheapest tier (startAt is for auto)', async () => {
+    for (const model of ['gpt-4.1', 'claude-sonnet-4.5']) {
+      const { response } = await confident.client.chat.completions
+        .create({ model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 })
+        .withResponse();
+      expect(response.headers.get('x-switchyard-model')).toBe(model);
+      expect(response.headers.get('x-switchyard-reason')).toBe(`requested ${model}`);
+      expect(response.headers.get('x-switchyard-cascade')).toBe(`${model}:pass`);
+    }
   });
 });
 
@@ -81,7 +104,7 @@ describe('confidence (opt-in)', () => {
       for (const stream of [false, true]) {
         await sim.setFault('deepseek-chat', { kind: 'low_logprob', logprob: -2.5, times: 1 });
         const id = `conf-${++seq}`;
-        const base = { model: 'deepseek-v3.2', messages: [{ role: 'user' as const, content: `q ${id}` }], ...(clientAsks ? { logprobs: true } : {}) };
+        const base = { model: 'auto', messages: [{ role: 'user' as const, content: `q ${id}` }], ...(clientAsks ? { logprobs: true } : {}) };
         const opts = { headers: { 'x-client-request-id': id } };
         let headers: Headers;
         const lps: unknown[] = [];
@@ -110,7 +133,10 @@ describe('judge (opt-in)', () => {
   it('a judge that says FAIL escalates every tier; each judgement is a paid, recorded step; the last answer is delivered', async () => {
     const id = `judge-${++seq}`;
     const { data, response } = await judged.client.chat.completions
-      .create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hello judge' }] }, { headers: { 'x-client-request-id': id } })
+      .create(
+        { model: 'auto', messages: [{ role: 'user', content: 'hello judge' }] },
+        { headers: { 'x-client-request-id': id, 'x-switchyard-tier': 'fast_cheap' } },
+      )
       .withResponse();
     serverIds.set(id, response.headers.get('x-request-id')!);
     expect(response.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:judge>gpt-4.1:judge>claude-sonnet-4.5:judge');

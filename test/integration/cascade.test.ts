@@ -24,7 +24,7 @@ const SCHEMA = { type: 'object', properties: { answer: { type: 'string' } }, req
 const TOOLS: OpenAI.ChatCompletionTool[] = [
   { type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { input: { type: 'string' } }, required: ['input'] } } },
 ];
-const ROUTING = { strategy: 'cost', routes: { chatbot: ['deepseek-v3.2', 'gemini-2.5-flash'] } };
+const ROUTING = { strategy: 'cost', routes: { chatbot: ['deepseek-v3.2', 'gemini-2.5-flash'], code: ['deepseek-v3.2', 'gpt-4.1'] } };
 
 let sim: SimHandle;
 let sc: SidecarHandle;
@@ -91,16 +91,11 @@ interface Got {
 
 type Params = Omit<OpenAI.ChatCompletionCreateParamsNonStreaming, 'model' | 'messages' | 'stream'>;
 
-async function ask(
-  h: SidecarHandle,
-  id: string,
-  stream: boolean,
-  params: Params = {},
-  headers: Record<string, string> = {},
-  model = 'deepseek-v3.2',
-): Promise<Got> {
+async function ask(h: SidecarHandle, id: string, stream: boolean, params: Params = {}, headers: Record<string, string> = {}, model = 'auto'): Promise<Got> {
   const base = { model, messages: [{ role: 'user' as const, content: `question ${id}` }], ...params };
-  const opts = { headers: { 'x-client-request-id': id, ...headers } };
+  // auto at fast_cheap: deepseek-v3.2 first (the cheaper of the tier), then balanced (gpt-4.1), then high_quality.
+  const tier = model === 'auto' ? { 'x-switchyard-tier': 'fast_cheap' } : {};
+  const opts = { headers: { 'x-client-request-id': id, ...tier, ...headers } };
   if (!stream) {
     const { data, response } = await h.client.chat.completions.create({ ...base, stream: false }, opts).withResponse();
     serverIds.set(id, response.headers.get('x-request-id')!);
@@ -177,7 +172,7 @@ describe('escalation on each deterministic check', () => {
         expect(g.headers.get('x-switchyard-cascade')).toBe(`deepseek-v3.2:${c.check}>gpt-4.1:pass`);
         expect(g.headers.get('x-switchyard-model')).toBe('gpt-4.1');
         // Why this model: the step below that failed, then what chose the first tier.
-        expect(g.headers.get('x-switchyard-reason')).toBe(`cascade: deepseek-v3.2 ${c.check} -> balanced; requested deepseek-v3.2`);
+        expect(g.headers.get('x-switchyard-reason')).toBe(`cascade: deepseek-v3.2 ${c.check} -> balanced; tier forced by x-switchyard-tier: fast_cheap`);
         expect([...g.models]).toEqual(['gpt-4.1']); // no byte of the failed step
         c.good(g);
         const steps = await stepsOf(sc, id, 2);
@@ -359,6 +354,76 @@ describe('no escalation, refusals and switches', () => {
       ]);
       expect(usdToNano(g.headers.get('x-switchyard-cost-usd'))).toBe(costOf(steps[0]!));
     }
+  });
+});
+
+describe('refused for money before any answer: the cheaper candidates, as a plain request', () => {
+  it('a budget refuses the whole first step: it falls back to a cheaper model instead of a 429, and the reason says why', async () => {
+    // auto at balanced: the first step is gpt-4.1 alone, which tight's model budget refuses; a plain request falls back to deepseek.
+    const balanced = { 'x-switchyard-tier': 'balanced' };
+    const plain = await ask(tight, `cas-cheaper-plain-${++seq}`, false, {}, balanced);
+    expect(plain.headers.get('x-switchyard-model')).toBe('deepseek-v3.2');
+    for (const stream of [false, true]) {
+      const id = `cas-cheaper-${++seq}`;
+      const g = await ask(tight, id, stream, {}, { ...balanced, 'x-switchyard-cascade': 'on' });
+      expect(g.headers.get('x-switchyard-cascade')).toBe('gpt-4.1:budget_exceeded>deepseek-v3.2:pass');
+      expect(g.headers.get('x-switchyard-model')).toBe('deepseek-v3.2');
+      expect(g.headers.get('x-switchyard-reason')).toBe(
+        'cascade: gpt-4.1 over budget model:gpt-4.1:day -> cheaper models; tier forced by x-switchyard-tier: balanced',
+      );
+      expect(g.content).not.toBe('');
+      const steps = await stepsOf(tight, id, 2);
+      expect(steps.map((r) => [r.model, r.status, r.quality, r.delivered, r.cost_nano === 0])).toEqual([
+        [null, 429, 'budget_exceeded', 0, true],
+        ['deepseek-v3.2', 200, 'pass', 1, false],
+      ]);
+      expect(usdToNano(g.headers.get('x-switchyard-cost-usd'))).toBe(costOf(steps[1]!));
+    }
+  });
+
+  it('x-switchyard-max-cost-usd over the whole first step: the cheaper models under the cap, as the dry run says', async () => {
+    const hq = { 'x-switchyard-tier': 'high_quality', 'x-switchyard-max-cost-usd': '0.01' };
+    const id = `cas-cap-${++seq}`;
+    const g = await ask(sc, id, false, {}, hq);
+    expect(g.headers.get('x-switchyard-cascade')).toBe('claude-sonnet-4.5:budget_exceeded>deepseek-v3.2:pass');
+    const reason =
+      'cascade: claude-sonnet-4.5 over x-switchyard-max-cost-usd -> cheaper models; tier forced by x-switchyard-tier: high_quality; gpt-4.1 over x-switchyard-max-cost-usd';
+    expect(g.headers.get('x-switchyard-reason')).toBe(reason);
+    const dry = (await (
+      await fetch(`${sc.url}/switchyard/route`, {
+        method: 'POST',
+        headers: hq,
+        body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: `question ${id}` }] }),
+      })
+    ).json()) as { model: string; reason: string; cascade: string[][] };
+    expect(dry).toMatchObject({ model: 'deepseek-v3.2', reason, cascade: [['claude-sonnet-4.5']] });
+  });
+
+  it('plain: the models a budget refusal passes over untried are named too', async () => {
+    const g = await ask(tight, `cas-untried-${++seq}`, false, {}, { 'x-switchyard-tier': 'balanced' });
+    expect(g.headers.get('x-switchyard-model')).toBe('deepseek-v3.2');
+    // claude's worst case is above gpt-4.1's, which the budget refused: not tried, and said so.
+    expect(g.headers.get('x-switchyard-reason')).toMatch(
+      /^tier forced by x-switchyard-tier: balanced; gpt-4\.1 over budget model:gpt-4\.1:day; claude-sonnet-4\.5 not tried \(worst case >= \$0\.\d+ refused by budget model:gpt-4\.1:day\)$/,
+    );
+  });
+});
+
+describe('a named model or route: the cascade stays inside what was named', () => {
+  it('a route escalates along its own chain, in order, never to a model outside it', async () => {
+    await sim.setFault('*', { kind: 'empty', times: 2 });
+    const g = await ask(sc, `cas-route-${++seq}`, false, {}, {}, 'route/chatbot');
+    expect(g.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:empty>gemini-2.5-flash:empty');
+    await sim.clearFaults();
+    await sim.setFault('deepseek-chat', { kind: 'invalid_json', times: 1 });
+    const id = `cas-route-code-${++seq}`;
+    const h = await ask(sc, id, true, { response_format: { type: 'json_object' } }, {}, 'route/code');
+    expect(h.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:invalid_json>gpt-4.1:pass');
+    expect(h.headers.get('x-switchyard-reason')).toBe('cascade: deepseek-v3.2 invalid_json -> gpt-4.1; route code: deepseek-v3.2 -> gpt-4.1');
+    const dry = (await (
+      await fetch(`${sc.url}/switchyard/route`, { method: 'POST', body: JSON.stringify({ model: 'route/code', messages: [{ role: 'user', content: 'hi' }] }) })
+    ).json()) as { model: string; reason: string; cascade: string[][] };
+    expect(dry).toMatchObject({ model: 'deepseek-v3.2', reason: 'route code: deepseek-v3.2 -> gpt-4.1', cascade: [['deepseek-v3.2'], ['gpt-4.1']] });
   });
 });
 

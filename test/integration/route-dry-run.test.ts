@@ -49,6 +49,7 @@ interface RouteJson {
   tier: string;
   score: number | null;
   reason: string;
+  cascade: string[][] | null;
 }
 
 describe('POST /switchyard/route', () => {
@@ -57,7 +58,8 @@ describe('POST /switchyard/route', () => {
     const r = await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'Berechne 17 * 23 und erkläre den Rechenweg Schritt für Schritt.' }] });
     expect(r.status).toBe(200);
     const j = (await r.json()) as RouteJson;
-    expect(Object.keys(j).sort()).toEqual(['endpoint', 'model', 'reason', 'score', 'tier']);
+    expect(Object.keys(j).sort()).toEqual(['cascade', 'endpoint', 'model', 'reason', 'score', 'tier']);
+    expect(j.cascade).toBeNull(); // the quality cascade is off in this config
     expect(j.score).toBeGreaterThan(0);
     expect(j.score).toBeLessThan(1);
     expect(j.reason).toMatch(/^score 0\.\d{2,6} (>=|<) 0\.\d{2,6} -> (fast_cheap|balanced|high_quality): /);
@@ -155,6 +157,21 @@ describe('POST /switchyard/route', () => {
     const real = await sc.client.chat.completions.create(body).withResponse();
     // The same text, byte for byte: the dry run writes the header's ASCII (-> and >=).
     expect(real.response.headers.get('x-switchyard-reason')).toBe(dry.reason);
+  });
+
+  it("a route's members skipped for a capability are named, in the dry run and the real request's header alike", async () => {
+    const image = { type: 'image_url' as const, image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } };
+    for (const body of [
+      { model: 'route/code', messages: [{ role: 'user' as const, content: [{ type: 'text' as const, text: 'What is this?' }, image] }] },
+      { model: 'route/chatbot', messages: [{ role: 'user' as const, content: [image] }] },
+    ]) {
+      const dry = (await (await route(sc.url, body)).json()) as RouteJson;
+      const real = await sc.client.chat.completions.create(body as never).withResponse();
+      expect(real.response.headers.get('x-switchyard-model')).toBe(dry.model);
+      expect(real.response.headers.get('x-switchyard-reason')).toBe(dry.reason);
+    }
+    const dry = (await (await route(sc.url, { model: 'route/chatbot', messages: [{ role: 'user', content: [image] }] })).json()) as RouteJson;
+    expect(dry).toMatchObject({ model: 'gemini-2.5-flash', reason: 'route chatbot: deepseek-v3.2 -> gemini-2.5-flash; skipped deepseek-v3.2 (no vision)' });
   });
 
   it('x-switchyard-max-cost-usd: passes over the models a real request passes over, and says so', async () => {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { configSchema, type Config, type ConfigInput } from '../../src/config/schema.js';
 import { judgeVerdict } from '../../src/quality/judge.js';
-import { cascadeLadder } from '../../src/routing/cascade-plan.js';
+import { cascadePlan } from '../../src/routing/cascade-plan.js';
 import type { ResolveInput } from '../../src/routing/resolve.js';
 
 const ep = [{ provider: 'p', upstreamModel: 'u' }];
@@ -52,25 +52,62 @@ function input(model: string, over: { promptTokens?: number; tools?: boolean; ti
     rng: () => 0.5,
   };
 }
+const cascadeLadder = (...a: Parameters<typeof cascadePlan>) => cascadePlan(...a).steps;
 const shape = (l: ReturnType<typeof cascadeLadder>) => l.map((s) => [s.tier, s.plan.candidates]);
 
 describe('cascadeLadder', () => {
-  it("starts at the router's tier (the requested model and its same-tier fallbacks), then each tier up", () => {
-    expect(shape(cascadeLadder(CFG, input('fast-dear'), 'router', 2))).toEqual([
-      ['fast_cheap', ['fast-dear']],
+  it("auto starts at the router's tier (its models and their same-tier fallbacks), then each tier up", () => {
+    expect(shape(cascadeLadder(CFG, input('auto', { tier: 'fast_cheap' }), 'router', 2))).toEqual([
+      ['fast_cheap', ['fast-cheap', 'fast-dear']],
       ['balanced', ['bal-cheap', 'bal-dear']],
       ['high_quality', ['hq-big']],
     ]);
-    expect(shape(cascadeLadder(CFG, input('bal-dear'), 'router', 2))).toEqual([
-      ['balanced', ['bal-dear']],
+    expect(shape(cascadeLadder(CFG, input('auto', { tier: 'balanced' }), 'router', 2))).toEqual([
+      ['balanced', ['bal-cheap', 'bal-dear']],
       ['high_quality', ['hq-big']],
     ]);
   });
   it('maxSteps bounds the escalations', () => {
-    expect(cascadeLadder(CFG, input('fast-dear'), 'router', 1)).toHaveLength(2);
+    expect(cascadeLadder(CFG, input('auto', { tier: 'fast_cheap' }), 'router', 1)).toHaveLength(2);
   });
-  it('startAt cheapest: the lowest tier with an adequate model, whatever was asked', () => {
-    expect(shape(cascadeLadder(CFG, input('hq-big'), 'cheapest', 2))[0]).toEqual(['fast_cheap', ['fast-cheap', 'fast-dear']]);
+  it('startAt cheapest: auto starts at the lowest tier with an adequate model, whatever tier was scored or hinted', () => {
+    expect(shape(cascadeLadder(CFG, input('auto', { tier: 'high_quality' }), 'cheapest', 2))[0]).toEqual(['fast_cheap', ['fast-cheap', 'fast-dear']]);
+  });
+  it('a named model stays inside what was named: the model, then its own fallbacks, in order, whatever startAt says', () => {
+    for (const startAt of ['router', 'cheapest'] as const) {
+      const p = cascadePlan(CFG, input('bal-dear'), startAt, 2);
+      expect(p.kind).toBe('chain');
+      expect(shape(p.steps)).toEqual([
+        ['balanced', ['bal-dear', 'hq-big', 'fast-dear']],
+        ['high_quality', ['hq-big', 'fast-dear']],
+        ['fast_cheap', ['fast-dear']],
+      ]);
+      expect(p.steps[0]!.plan.reason).toBe('requested bal-dear');
+      // Nothing to escalate to: one step (the cascade serves it as a plain request).
+      expect(shape(cascadePlan(CFG, input('hq-big'), startAt, 2).steps)).toEqual([['high_quality', ['hq-big']]]);
+    }
+  });
+  it("a route stays inside its chain, in the chain's order, after the capability filter", () => {
+    const p = cascadePlan(CFG, input('route/code'), 'cheapest', 2);
+    expect(shape(p.steps)).toEqual([
+      ['balanced', ['bal-cheap', 'hq-big', 'fast-cheap']],
+      ['high_quality', ['hq-big', 'fast-cheap']],
+      ['fast_cheap', ['fast-cheap']],
+    ]);
+    expect(p.plain.candidates).toEqual(['bal-cheap', 'hq-big', 'fast-cheap']);
+    expect(shape(cascadePlan(CFG, input('route/code', { tools: true }), 'router', 2).steps).map(([, c]) => c)).toEqual([
+      ['hq-big', 'fast-cheap'],
+      ['fast-cheap'],
+    ]);
+  });
+  it("auto keeps the plain request's candidates beside the steps (what a refusal for money falls back along)", () => {
+    expect(cascadePlan(CFG, input('auto', { tier: 'balanced' }), 'router', 2).plain.candidates).toEqual([
+      'bal-cheap',
+      'bal-dear',
+      'hq-big',
+      'fast-dear',
+      'fast-cheap',
+    ]);
   });
   it("the router's capability and context filters apply to every step", () => {
     expect(shape(cascadeLadder(CFG, input('auto', { tools: true, tier: 'fast_cheap' }), 'router', 2))).toEqual([
