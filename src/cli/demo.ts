@@ -6,7 +6,7 @@
  * that repeats every 30 s, so every endpoint state appears in the inspector.
  * Stops cleanly on SIGINT/SIGTERM or after `--duration` seconds (exit 0).
  */
-import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -157,6 +157,8 @@ const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length
 class Traffic {
   sent = 0;
   ok = 0;
+  /** Requests the demo's own stop cut (aborted after the grace): neither served nor failed. */
+  cut = 0;
   readonly failed = new Map<string, number>();
   private readonly pending = new Set<Promise<void>>();
   private readonly abort = new AbortController();
@@ -190,7 +192,8 @@ class Traffic {
       .catch(() => 0)
       .then((status) => {
         if (status === 200) this.ok++;
-        else if (!this.abort.signal.aborted) this.failed.set(String(status || 'network'), (this.failed.get(String(status || 'network')) ?? 0) + 1);
+        else if (this.abort.signal.aborted) this.cut++;
+        else this.failed.set(String(status || 'network'), (this.failed.get(String(status || 'network')) ?? 0) + 1);
       })
       .finally(() => this.pending.delete(p));
     this.pending.add(p);
@@ -211,7 +214,8 @@ class Traffic {
   summary(): string {
     const failed = [...this.failed.values()].reduce((a, b) => a + b, 0);
     const detail = [...this.failed.entries()].map(([s, c]) => `${s}×${c}`).join(' ');
-    return `sent ${this.sent} · ok ${this.ok} · failed ${failed}${detail ? ` (${detail})` : ''} · in flight ${this.inFlight}`;
+    const cut = this.cut > 0 ? ` · cut at stop ${this.cut}` : '';
+    return `sent ${this.sent} · ok ${this.ok} · failed ${failed}${detail ? ` (${detail})` : ''}${cut} · in flight ${this.inFlight}`;
   }
 }
 
@@ -268,7 +272,9 @@ export async function demoCommand(argv: string[], serve: StartSidecar): Promise<
     sidecar = await serve({ config: configFile, host: '127.0.0.1', port, logDestination: logStream, signals: false, env: {} });
   } catch (err) {
     await sim.close();
-    logStream.end();
+    await new Promise<void>((r) => logStream.end(r));
+    // Nothing ran: the folder of its config and log goes too.
+    rmSync(dir, { recursive: true, force: true });
     if (!(err instanceof StartupError)) throw err;
     process.stderr.write(`switchyard demo: cannot start: ${err.message}\n`);
     // The sidecar's half-started handles (ledger, actors' timers) would keep the process alive.

@@ -261,12 +261,36 @@ describe('a sidecar on a port that fetch refuses to try (6000, 6665-6669, 10080:
     try {
       const { code, stderr } = await exitOf(c);
       expect(code, `${out}${stderr}`).toBe(0);
-      const done = /done after \d+s: sent (\d+) · ok (\d+) · failed (\d+)/.exec(out);
+      const done = /done after \d+s: sent (\d+) · ok (\d+) · failed (\d+)(?: \([^)]*\))?(?: · cut at stop (\d+))? · in flight (\d+)/.exec(out);
       expect(done, out).not.toBeNull();
       expect(Number(done![2]), out).toBeGreaterThan(0);
       expect(out).not.toContain('network×');
+      // The summary adds up: what the stop cut is counted (it said "failed 0 · in flight 0" with requests missing).
+      const n = (i: number): number => Number(done![i] ?? 0);
+      expect(n(2) + n(3) + n(4) + n(5), out).toBe(n(1));
     } finally {
       if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    }
+  }, 20_000);
+});
+
+describe('switchyard demo on a port in use', () => {
+  it('exits 1 naming the cause and leaves no folder behind', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const tmp = mkdtempSync(join(tmpdir(), 'sy-demo-tmp-'));
+    try {
+      const c = spawn(process.execPath, [BIN, 'demo', '--port', String((taken.address() as AddressInfo).port), '--duration', '1'], {
+        cwd: tmp,
+        env: { ...process.env, TMPDIR: tmp },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const { code, stderr } = await exitOf(c);
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/switchyard demo: cannot start/);
+      expect(readdirSync(tmp).filter((f) => f.startsWith('switchyard-demo-'))).toEqual([]);
+    } finally {
+      taken.close();
     }
   }, 20_000);
 });
