@@ -6,6 +6,7 @@
 import { usageFromOpenAI } from '../accounting/cost.js';
 import { randomBytes } from 'node:crypto';
 import type { SwitchyardError } from '../errors.js';
+import { scrub } from '../observe/scrub.js';
 import { isObj } from './fields.js';
 
 const STOP: Record<string, string> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use', function_call: 'tool_use', content_filter: 'refusal' };
@@ -83,7 +84,8 @@ const ERROR_TYPES: Record<number, string> = {
 
 export function anthropicError(err: SwitchyardError): Record<string, unknown> {
   const type = ERROR_TYPES[err.status] ?? (err.status >= 500 ? 'api_error' : 'invalid_request_error');
-  return { type: 'error', error: { type, message: err.message } };
+  // Scrubbed as the OpenAI-shaped body is (SwitchyardError.toBody): a model name a client sent may be a key.
+  return { type: 'error', error: { type, message: scrub(err.message) } };
 }
 
 type Emit = (name: string, data: Record<string, unknown>) => boolean;

@@ -29,7 +29,8 @@ export function sameSecret(given: string, expected: string): boolean {
  */
 export function clientAuthorization(req: { headers: IncomingHttpHeaders }): string | undefined {
   const { authorization, 'x-api-key': apiKey } = req.headers;
-  if (authorization === undefined && typeof apiKey === 'string' && apiKey !== '') return `Bearer ${apiKey}`;
+  // An empty authorization is none, as an empty x-api-key is: it must not hide a key sent in the other.
+  if ((authorization === undefined || authorization === '') && typeof apiKey === 'string' && apiKey !== '') return `Bearer ${apiKey}`;
   return authorization;
 }
 

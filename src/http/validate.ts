@@ -489,14 +489,17 @@ export function parseHints(h: Record<string, string | string[] | undefined>, con
     );
   }
   // Case-insensitive, as x-switchyard-task and x-switchyard-cascade are: HIGH_QUALITY is high_quality.
-  const tier = first(h['x-switchyard-tier'], 'x-switchyard-tier')?.toLowerCase() ?? null;
-  if (tier !== null && !isTier(tier))
-    throw new SwitchyardError('invalid_request', `header x-switchyard-tier must be one of ${TIERS.join(', ')}, got "${tier.slice(0, 32)}"`, {
+  // A refused value is echoed as sent, whole up to 128 characters: lowercased or cut, a secret sent there would escape the scrubber.
+  const tierRaw = first(h['x-switchyard-tier'], 'x-switchyard-tier') ?? null;
+  const tier = tierRaw?.toLowerCase() ?? null;
+  if (tierRaw !== null && tier !== null && !isTier(tier))
+    throw new SwitchyardError('invalid_request', `header x-switchyard-tier must be one of ${TIERS.join(', ')}, got "${echoName(tierRaw)}"`, {
       param: 'x-switchyard-tier',
     });
-  const cascade = first(h['x-switchyard-cascade'], 'x-switchyard-cascade')?.toLowerCase() ?? null;
-  if (cascade !== null && cascade !== 'on' && cascade !== 'off')
-    throw new SwitchyardError('invalid_request', `header x-switchyard-cascade must be on or off, got "${cascade.slice(0, 32)}"`, {
+  const cascadeRaw = first(h['x-switchyard-cascade'], 'x-switchyard-cascade') ?? null;
+  const cascade = cascadeRaw?.toLowerCase() ?? null;
+  if (cascadeRaw !== null && cascade !== 'on' && cascade !== 'off')
+    throw new SwitchyardError('invalid_request', `header x-switchyard-cascade must be on or off, got "${echoName(cascadeRaw)}"`, {
       param: 'x-switchyard-cascade',
     });
   return {

@@ -10,6 +10,7 @@ import type { Attributes, Context, Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { echoName } from '../errors.js';
+import { scrub } from './scrub.js';
 import type { AnsweredRequest, ApiName, AttemptInfo, AttemptTrace, RefusedRequest, RequestTrace, Tracer } from '../runtime/request-scope.js';
 
 type OtlpConfig = NonNullable<Config['observe']['otlp']>;
@@ -113,7 +114,8 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     const parent = propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
     const op = operationOf(apiName);
     // The model as the client named it, bounded: an unknown name is client input of any length.
-    const requested = echoName(call.body.model);
+    // Scrubbed as logs and error bodies are: a client may send a key as the model.
+    const requested = scrub(echoName(call.body.model));
     const attrs: Attributes = {
       'gen_ai.operation.name': op,
       'gen_ai.request.model': requested,

@@ -87,6 +87,10 @@ describe.each(ROUTES)('%s %s', (method, path, body) => {
     expect(await call(method, path, body, { authorization: `Bearer ${GOOD}`, 'x-api-key': 'sk-wrong-client-key' })).not.toBe(401);
     expect(await call(method, path, body, { authorization: 'Bearer sk-wrong-client-key', 'x-api-key': GOOD })).toBe(401);
   });
+
+  it('an empty authorization is none: it does not hide a key sent as x-api-key', async () => {
+    expect(await call(method, path, body, { authorization: '', 'x-api-key': GOOD })).not.toBe(401);
+  });
 });
 
 it('a chat request with the key as x-api-key is served', async () => {

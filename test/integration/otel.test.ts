@@ -177,6 +177,30 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(line.length).toBeLessThan(2000);
     // A request that succeeded has none.
     expect((await server(traceparent(1).split('-')[1]!)).attributes['error.type']).toBeUndefined();
+    // A key sent as the model is scrubbed in the span, as in the error body and the log (it was exported whole).
+    const tp3 = traceparent(97);
+    await sc.client.chat.completions
+      .create({ model: 'sk-test-openai-SECRET', messages: [{ role: 'user', content: 'hi' }] }, { headers: { traceparent: tp3 } })
+      .catch(() => undefined);
+    const keyed = await server(tp3.split('-')[1]!);
+    expect(JSON.stringify(keyed)).not.toContain('sk-test-openai-SECRET');
+    expect(String(keyed.attributes['gen_ai.request.model'])).toContain('[redacted]');
+    // Messages errors are scrubbed too, and a refused tier header is echoed as sent (lowercased, a key escaped the scrubber).
+    const msg = await fetch(`${sc.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'sk-test-openai-SECRET', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(msg.status).toBe(400);
+    expect(await msg.text()).not.toContain('sk-test-openai-SECRET');
+    const tier = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-switchyard-tier': 'sk-test-openai-SECRET' },
+      body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    const tierText = await tier.text();
+    expect(tier.status).toBe(400);
+    expect(tierText.toLowerCase()).not.toContain('sk-test-openai-secret');
   });
 
   it('gives a request refused at the edge (a body that is not JSON, one over the size limit) a SERVER span, status UNSET', async () => {
