@@ -428,7 +428,12 @@ class StreamReader implements BodyConsumer {
     if (this.settled) return;
     const left = this.clientWait ? this.idleMs : this.lastData + this.idleMs - Date.now();
     if (left > 0) this.idle = setTimeout(this.idleCheck, left);
-    else this.ac.abort(new UpstreamFault('idle_timeout', `stream silent for ${this.idleMs} ms`));
+    else if (this.finish !== null) {
+      // The answer had finished (its finish reason came) and the upstream went silent before [DONE]:
+      // it is whole, as at a clean end without [DONE]; the silent connection is let go.
+      this.succeed();
+      this.ac.abort(new UpstreamFault('idle_timeout', `stream silent for ${this.idleMs} ms after its finish`));
+    } else this.ac.abort(new UpstreamFault('idle_timeout', `stream silent for ${this.idleMs} ms`));
   };
 
   /** One decoded piece; a promise when the session waits for the client to drain. */

@@ -30,6 +30,11 @@ function openaiStream(model: string, res: ServerResponse): void {
     res.write(chunk({ content: 'All done here.' }));
     res.write(chunk({}, 'stop'));
     setTimeout(() => res.socket?.destroy(), 30);
+  } else if (model === 'finish-stall') {
+    // The whole answer and its finish, then silence: no [DONE], the connection left open.
+    res.write(chunk({ content: 'Finished, then quiet.' }));
+    res.write(chunk({}, 'stop'));
+    res.on('error', () => undefined);
   } else if (model === 'ignore-cap') {
     // Far more than any max_tokens, as fast as the client takes it.
     let n = 0;
@@ -87,6 +92,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
   cfg = testConfig(url);
+  (cfg.resilience as Record<string, unknown>).idleTimeoutMs = 500;
   (cfg.providers as Record<string, unknown>).fake = { kind: 'openai', baseUrl: `${url}/v1`, apiKeyEnv: 'SY_TEST_OPENAI_KEY' };
   (cfg.providers as Record<string, unknown>).fakeant = { kind: 'anthropic', baseUrl: `${url}/ant`, apiKeyEnv: 'SY_TEST_ANTHROPIC_KEY' };
   const model = (provider: string, upstreamModel: string) => ({
@@ -98,7 +104,7 @@ beforeAll(async () => {
     endpoints: [{ provider, upstreamModel }],
   });
   const models = cfg.models as Record<string, unknown>;
-  for (const m of ['finish-drop', 'ignore-cap', 'tool-cut', 'no-usage-long', 'deep']) models[m] = model('fake', m);
+  for (const m of ['finish-drop', 'finish-stall', 'ignore-cap', 'tool-cut', 'no-usage-long', 'deep']) models[m] = model('fake', m);
   models['ant-nostop'] = model('fakeant', 'claude-x');
   sc = await startSidecar(cfg);
 });
@@ -132,6 +138,14 @@ const reserved = (maxTokens: number) => worstCaseNano(promptBoundTokens({ messag
 it('an answer whose finish came before the connection dropped is whole: one attempt, no error, a clean row', async () => {
   const { id, text } = await stream('finish-drop');
   expect(text).toContain('All done here.');
+  expect(text).not.toContain('"error"');
+  expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+  expect(await row(id)).toMatchObject({ status: 200, error_code: null, attempts: 1 });
+});
+
+it('an answer whose finish came before the upstream went silent is whole: ended at the idle limit with [DONE], not an error', async () => {
+  const { id, text } = await stream('finish-stall');
+  expect(text).toContain('Finished, then quiet.');
   expect(text).not.toContain('"error"');
   expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
   expect(await row(id)).toMatchObject({ status: 200, error_code: null, attempts: 1 });
