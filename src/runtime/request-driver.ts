@@ -9,7 +9,7 @@
 import { costOf, worstCaseNano, type Usage } from '../accounting/cost.js';
 import { countTextTokens } from '../accounting/tokens.js';
 import { formatUsd, usdToNano } from '../accounting/money.js';
-import { outputCap, promptBoundTokens } from '../accounting/reservation.js';
+import { outputCap, promptBoundTokens, requestedOutputTokens } from '../accounting/reservation.js';
 import { own } from '../config/lookup.js';
 import { SwitchyardError } from '../errors.js';
 import type { RoutePlan } from '../routing/resolve.js';
@@ -43,6 +43,9 @@ export class RequestDriver {
   private readonly ac = new Cancel();
   private plan: RoutePlan | null = null;
   private promptTokens = 0;
+  /** The prompt's byte bound (promptBoundTokens), and its exact count once roomPrompt needed it. */
+  private promptBound: number | null = null;
+  private exactPrompt: number | null = null;
   /** Estimated tokens for TPM windows (prompt and the output asked for), fixed once routed. */
   private est = 0;
   private session: StreamSession | null = null;
@@ -326,7 +329,7 @@ export class RequestDriver {
     const mc = h.modelCfg;
     const prefill = cmd.committed && this.session ? this.session.delivered : null;
     // The bound of what this attempt can cost: prompt bytes (no tokenizer counts more) and the cap sent upstream.
-    const amount = worstCaseNano(promptBoundTokens(this.call.body, prefill), outputCap(this.call.body, mc, this.promptTokens), mc.price);
+    const amount = worstCaseNano(promptBoundTokens(this.call.body, prefill), outputCap(this.call.body, mc, this.roomPrompt(mc)), mc.price);
     const maxCost = this.call.hints.maxCostUsd;
     if (maxCost !== null && amount > usdToNano(maxCost) && !this.overCost.includes(h.model)) this.overCost.push(h.model);
     // After a budget refused a smaller worst case, the machine passes over this one untried: the reason says so.
@@ -441,7 +444,21 @@ export class RequestDriver {
 
   /** The output cap an attempt on `h` is sent (and reserved for): outputCap, less a continuation's prefill. */
   private sentCap(h: EndpointHandle, prefill: string | null): number {
-    return continuationCap(outputCap(this.call.body, h.modelCfg, this.promptTokens), prefill);
+    return continuationCap(outputCap(this.call.body, h.modelCfg, this.roomPrompt(h.modelCfg)), prefill);
+  }
+
+  /**
+   * The prompt count the room left in a model's window is taken from (outputCap, when the client
+   * set no max_tokens). The routing count of a short prompt is an estimate (a third of its bytes)
+   * that text such as lists of digits exceeds threefold; where the prompt's byte bound could
+   * collide with the window, the prompt is counted exactly (once a request), so a prompt that fits
+   * is not sent a cap that overflows the window.
+   */
+  private roomPrompt(mc: { contextWindow: number; maxOutputTokens: number }): number {
+    if (this.exactPrompt !== null) return this.exactPrompt;
+    if (mc.contextWindow - (this.promptBound ??= promptBoundTokens(this.call.body)) >= mc.maxOutputTokens) return this.promptTokens;
+    if (requestedOutputTokens(this.call.body) !== null) return this.promptTokens;
+    return (this.exactPrompt = Math.max(this.promptTokens, shownPromptTokens(this.call)));
   }
 
   /**

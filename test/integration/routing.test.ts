@@ -424,6 +424,14 @@ describe('context windows hold the prompt and the answer', () => {
     expect(r.data.choices[0]!.message.content).toBeTruthy();
   });
 
+  it('a short prompt whose tokens a third of its bytes undercounts (a list of digits) still gets a cap that fits', async () => {
+    // 14,799 bytes (estimated at ~4,900 tokens from its bytes) that are ~14,800 tokens: counted exactly where the window is near.
+    const digits = Array.from({ length: 7400 }, (_, i) => String(i % 10)).join(' ');
+    const r = await ask('windowed', digits);
+    expect(r.model).toBe('windowed');
+    expect(r.attempts).toBe(1);
+  });
+
   it('routing passes over a model whose window leaves no room for an answer, in the dry run as in the request', async () => {
     // ~3,950 tokens: inside tiny's 4,096 window, but with less than 256 left for the answer.
     const prompt = 'apple '.repeat(3_950);
