@@ -54,6 +54,12 @@ export interface SharedCounters {
 }
 
 const MAX_RETRIES = 4;
+/**
+ * Longest a replica refused the shared half-open probe slot waits before asking Redis again. The
+ * probe key lives for `requestTimeoutMs` (a probe that dies with its replica frees it then), but
+ * its owner deletes it as soon as the probe ends, and nothing tells the other replicas: they poll.
+ */
+export const PROBE_POLL_MS = 1_000;
 const str = (r: RedisReply | undefined): string => (typeof r === 'string' ? r : String(r ?? ''));
 
 export class SharedBudgetStore implements BudgetStore {
@@ -66,6 +72,11 @@ export class SharedBudgetStore implements BudgetStore {
   /** Each limited endpoint's shared RPM/TPM window (every replica's requests): its tats as of the last refresh, in this process's clock. */
   private readonly windows = new Map<string, { rpmTat: number | null; tpmTat: number | null; rpm: number | null; tpm: number | null }>();
   private readonly cooldowns: CooldownPublisher;
+  /**
+   * Endpoints this replica was refused the shared probe slot for: their local circuit closed
+   * (throttled), so their next request asks for the slot as a probe would, until one is granted.
+   */
+  private readonly probeWaits = new Set<string>();
   private seq = 0;
   private flushing: Promise<void> | null = null;
 
@@ -93,8 +104,9 @@ export class SharedBudgetStore implements BudgetStore {
     const budgetKeys = budgets.map((l) => this.d.keys.budget(l, at));
     if (gate) this.cooldowns.watch(gate.endpoint);
     const res = this.d.keys.reservation(`${this.d.owner}:${++this.seq}`);
+    const probe = gate !== undefined && this.isProbe(gate);
     const keys = this.decisionKeys(res, requestId, keyId, gate, budgetKeys);
-    const args = this.decisionArgs(keyId, amountNano, gate, { requestId, at, keyId, model, endpoint: gate?.endpoint.id ?? null }, budgets);
+    const args = this.decisionArgs(keyId, amountNano, gate, probe, { requestId, at, keyId, model, endpoint: gate?.endpoint.id ?? null }, budgets);
     for (let i = 0; i < MAX_RETRIES; i++) {
       let reply: RedisReply[];
       try {
@@ -113,7 +125,7 @@ export class SharedBudgetStore implements BudgetStore {
         throw this.unavailable(`rebuilding spend from the ledger failed: ${(err as Error).message}`);
       }
       if (kind === 'wait') return this.wait(reply, gate);
-      if (kind !== 'empty' && kind !== 'seed') return this.answer(kind, reply, { requestId, res, budgets, budgetKeys, gate, keyId });
+      if (kind !== 'empty' && kind !== 'seed') return this.answer(kind, reply, { requestId, res, budgets, budgetKeys, gate, keyId, probe });
     }
     throw this.unavailable('the shared budgets are being rebuilt from the ledger');
   }
@@ -121,7 +133,7 @@ export class SharedBudgetStore implements BudgetStore {
   private answer(
     kind: string,
     reply: RedisReply[],
-    r: { requestId: string; res: string; budgets: BudgetLimit[]; budgetKeys: string[]; gate: ReserveGate | undefined; keyId: string | null },
+    r: { requestId: string; res: string; budgets: BudgetLimit[]; budgetKeys: string[]; gate: ReserveGate | undefined; keyId: string | null; probe: boolean },
   ): ReserveResult {
     const num = (i: number): number => Number(str(reply[i]));
     switch (kind) {
@@ -137,8 +149,10 @@ export class SharedBudgetStore implements BudgetStore {
             this.undo(r.res, r.gate);
             return { ok: true, budgets: [], closed: true };
           }
+          // Granted the probe slot (this request's until it finishes): no longer waiting for it.
+          if (r.probe) this.probeWaits.delete(r.gate.endpoint.id);
         }
-        if (r.budgets.length > 0 || (r.gate && this.isProbe(r.gate))) this.open.set(r.requestId, { res: r.res, budgetKeys: r.budgetKeys });
+        if (r.budgets.length > 0 || r.probe) this.open.set(r.requestId, { res: r.res, budgetKeys: r.budgetKeys });
         return { ok: true, budgets: r.budgets.map((b) => b.id) };
       case 'keyrpm': {
         const wait = Math.max(1, Math.ceil((num(1) - this.d.now()) / 1000));
@@ -172,7 +186,13 @@ export class SharedBudgetStore implements BudgetStore {
     const at = Number(str(reply[1]));
     const redisNow = Number(str(reply[3]));
     const now = this.d.now();
-    const retryAt = Number.isFinite(redisNow) && reply[3] !== undefined ? now + Math.max(1, at - redisNow) : at;
+    let retryAt = Number.isFinite(redisNow) && reply[3] !== undefined ? now + Math.max(1, at - redisNow) : at;
+    if (str(reply[2]) === 'probe' && gate) {
+      // Another replica holds the probe slot: ask again soon (it is freed when that probe ends),
+      // not when the slot's TTL (requestTimeoutMs) would free it.
+      this.probeWaits.add(gate.endpoint.id);
+      retryAt = Math.min(retryAt, now + PROBE_POLL_MS);
+    }
     gate?.endpoint.actor.send({ type: 'window.exhausted', at: now, retryAt, reason: `shared ${str(reply[2])}` });
     return { ok: true, budgets: [], closed: true };
   }
@@ -192,9 +212,10 @@ export class SharedBudgetStore implements BudgetStore {
       });
   }
 
+  /** A half-open probe, or the first request after this replica was refused the shared probe slot (its local circuit closed meanwhile). */
   private isProbe(gate: ReserveGate): boolean {
     const a = availability(gate.endpoint, this.d.now(), gate.estTokens);
-    return a.ok && a.probe;
+    return a.ok && (a.probe || this.probeWaits.has(gate.endpoint.id));
   }
 
   private decisionKeys(res: string, requestId: string, keyId: string | null, gate: ReserveGate | undefined, budgetKeys: string[]): string[] {
@@ -214,11 +235,18 @@ export class SharedBudgetStore implements BudgetStore {
     ];
   }
 
-  private decisionArgs(keyId: string | null, amount: number, gate: ReserveGate | undefined, row: object, budgets: BudgetLimit[]): Array<string | number> {
+  private decisionArgs(
+    keyId: string | null,
+    amount: number,
+    gate: ReserveGate | undefined,
+    probe: boolean,
+    row: object,
+    budgets: BudgetLimit[],
+  ): Array<string | number> {
     const cfg = this.d.cfg();
     const s = gate?.endpoint.actor.getSnapshot().context.settings;
     const keyRpm = keyId === null ? 0 : (cfg.auth?.keys.find((k) => k.id === keyId)?.rpm ?? 0);
-    const probeMs = gate && this.isProbe(gate) ? cfg.resilience.requestTimeoutMs : 0;
+    const probeMs = probe ? cfg.resilience.requestTimeoutMs : 0;
     return [
       this.d.owner,
       amount,

@@ -172,4 +172,39 @@ describe('shared endpoint windows', () => {
     expect(reload.status).toBe(400);
     expect(await reload.text()).toContain('storage.keyPrefix is read at start-up: restart switchyard to change it');
   }, 30_000);
+  it("when one replica's half-open probe succeeds, a replica refused the probe slot serves again within seconds, not after requestTimeoutMs", async () => {
+    const r = await replicas({
+      resilience: {
+        failureThreshold: 1,
+        recoveryMs: 1500,
+        // The probe slot's TTL: the wait the refused replica had before the fix.
+        requestTimeoutMs: 60_000,
+        headersTimeoutMs: 5_000,
+        retry: { maxAttempts: 1, baseDelayMs: 50, maxDelayMs: 400 },
+      },
+    });
+    await sim.setFault('deepseek-chat', { kind: 'http_error', status: 500 });
+    const ask = (i: number) =>
+      r.all[i]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 }).withResponse();
+    const stateOf = async (i: number): Promise<string> => (await r.all[i]!.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek')!.state;
+    for (const i of [0, 1]) await ask(i);
+    await sim.clearFaults();
+    await sim.setFault('deepseek-chat', { kind: 'slow_first_token', delayMs: 1500 });
+    while ((await stateOf(0)) !== 'half-open' || (await stateOf(1)) !== 'half-open') await new Promise((res) => setTimeout(res, 50));
+    // Replica 0 takes the shared probe slot; replica 1, asked while that probe is in flight, is refused it and fails over.
+    const probe = ask(0);
+    await new Promise((res) => setTimeout(res, 400));
+    expect((await ask(1)).response.headers.get('x-switchyard-model')).toBe('gemini-2.5-flash');
+    expect((await probe).response.headers.get('x-switchyard-model')).toBe('deepseek-v3.2');
+    await sim.clearFaults();
+    // The probe succeeded and freed the slot: replica 1 goes to deepseek again within a few seconds.
+    const ended = Date.now();
+    let model: string | null = null;
+    while (Date.now() - ended < 8_000) {
+      model = (await ask(1)).response.headers.get('x-switchyard-model');
+      if (model === 'deepseek-v3.2') break;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(model).toBe('deepseek-v3.2');
+  }, 30_000);
 });
