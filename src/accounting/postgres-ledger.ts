@@ -47,6 +47,23 @@ export const DEFAULT_PG_TABLE = 'switchyard_ledger';
 export const PG_POOL_TIMEOUTS = { connectionTimeoutMillis: 5_000, query_timeout: 15_000, keepAlive: true } as const;
 /** The advisory lock every PostgreSQL schema change of switchyard takes (ledger, response store). */
 export const SCHEMA_LOCK_KEY = 0x5717_c4a1;
+/** Times an insert is sent again after its connection was lost (it is insert-once by request id: safe to resend). */
+const INSERT_RETRIES = 2;
+/** SQLSTATEs of a server ending the session (admin shutdown, crash shutdown, cannot connect now). */
+const CONNECTION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006']);
+const CONNECTION_ERRNOS = new Set(['ECONNRESET', 'EPIPE']);
+
+/** The connection was lost (terminated backend, reset socket): the statement may be resent on a fresh one. Not a statement's own error. */
+export function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (e === null || typeof e !== 'object') return false;
+  if (typeof e.code === 'string' && (CONNECTION_SQLSTATES.has(e.code) || CONNECTION_ERRNOS.has(e.code))) return true;
+  if (typeof e.message !== 'string') return false;
+  // Not a connect that timed out (PG_POOL_TIMEOUTS): resending would only make the answer wait longer.
+  if (/connection timeout/i.test(e.message)) return false;
+  return /Connection terminated|Client has encountered a connection error|Client was closed/i.test(e.message);
+}
+
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 /** Epoch ms → UTC date by integer arithmetic: independent of the session's TimeZone. */
 const DAY_SQL = "to_char((DATE '1970-01-01' + (at / 86400000)::int)::timestamp, 'YYYY-MM-DD')";
@@ -116,11 +133,26 @@ export class PostgresLedger implements LedgerStore {
   async insert(row: LedgerRow): Promise<'inserted' | 'duplicate'> {
     validateRow(row);
     const values = rowValues(row, (b) => b);
-    let written = (await this.pool.query(this.insertSql, values)).rowCount === 1;
-    if (!written && row.errorCode !== RECLAIMED_ERROR_CODE) written = (await this.pool.query(this.replaceSql, [...values.slice(1), values[0]])).rowCount === 1;
+    let written = (await this.resending(this.insertSql, values)).rowCount === 1;
+    if (!written && row.errorCode !== RECLAIMED_ERROR_CODE) written = (await this.resending(this.replaceSql, [...values.slice(1), values[0]])).rowCount === 1;
     // Committed (autocommit): the request's journal line is no longer needed.
     this.journal?.settled(row.requestId);
     return written ? 'inserted' : 'duplicate';
+  }
+
+  /**
+   * An insert, sent again on a fresh pooled connection when its connection was lost (a backend
+   * terminated while idle in the pool, a reset socket): the pool drops the broken client, and the
+   * statement is insert-once by request id, so a resend never counts twice. Other errors are thrown.
+   */
+  private async resending(sql: string, values: unknown[]): Promise<pg.QueryResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.pool.query(sql, values);
+      } catch (err) {
+        if (attempt >= INSERT_RETRIES || this.closed || !isConnectionError(err)) throw err;
+      }
+    }
   }
 
   /** A lone sidecar's journal line (written with the other holds of this turn); none without a journal. */

@@ -3,7 +3,7 @@
  * database). An unreachable server fails the suite; set SWITCHYARD_TEST_PG=off to skip it
  * deliberately. Each run works in its own schema and drops it afterwards.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -100,6 +100,76 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgresLedger', () =
     await b.insert(makeRow({ costNano: 2 }));
     expect(await a.spentSince({}, 0)).toBe(42);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  describe('an insert whose pooled connection is terminated (pg_terminate_backend, a failover)', () => {
+    /** The ledger's own backends, told apart by application_name. */
+    const open = async (): Promise<{ ledger: PostgresLedger; app: string; table: string }> => {
+      const app = `sy_term_${randomBytes(3).toString('hex')}`;
+      const table = nextTable();
+      const url = `${URL_}${URL_.includes('?') ? '&' : '?'}application_name=${app}`;
+      return { ledger: await PostgresLedger.open(url, { schema: SCHEMA, table, onError: () => undefined }), app, table };
+    };
+
+    it('is sent again on a fresh connection when its backend is terminated mid-statement: the row is written once', async () => {
+      const { ledger, app, table } = await open();
+      const admin = new pg.Client({ connectionString: URL_ });
+      await admin.connect();
+      try {
+        // The insert waits on a lock while its backend is terminated.
+        await admin.query('BEGIN');
+        await admin.query(`LOCK TABLE "${SCHEMA}"."${table}" IN ACCESS EXCLUSIVE MODE`);
+        const row = makeRow({ costNano: 7 });
+        const inserting = ledger.insert(row);
+        let pid: number | undefined;
+        for (let i = 0; i < 200 && pid === undefined; i++) {
+          const r = await admin.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [app]);
+          pid = r.rows[0]?.pid;
+          if (pid === undefined) await new Promise((res) => setTimeout(res, 25));
+        }
+        expect(pid).toBeDefined();
+        await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+        await admin.query('COMMIT');
+        expect(await inserting).toBe('inserted');
+        expect((await ledger.rows({ requestId: row.requestId })).map((r) => r.costNano)).toEqual([7]);
+      } finally {
+        await admin.query('ROLLBACK').catch(() => undefined);
+        await admin.end();
+        await ledger.close();
+      }
+    });
+
+    it('is written when the idle pooled connection it gets was terminated', async () => {
+      const { ledger, app } = await open();
+      const admin = new pg.Client({ connectionString: URL_ });
+      await admin.connect();
+      try {
+        await ledger.insert(makeRow()); // leaves one idle client in the pool
+        await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [app]);
+        const row = makeRow({ costNano: 9 });
+        expect(await ledger.insert(row)).toBe('inserted');
+        expect((await ledger.rows({ requestId: row.requestId })).map((r) => r.costNano)).toEqual([9]);
+      } finally {
+        await admin.end();
+        await ledger.close();
+      }
+    });
+
+    it('is not sent again after an error of the statement itself (here: its table is gone)', async () => {
+      const { ledger, table } = await open();
+      const admin = new pg.Client({ connectionString: URL_ });
+      await admin.connect();
+      const query = vi.spyOn(pg.Pool.prototype, 'query');
+      try {
+        await admin.query(`DROP TABLE "${SCHEMA}"."${table}" CASCADE`);
+        await expect(ledger.insert(makeRow())).rejects.toMatchObject({ code: '42P01' });
+        expect(query).toHaveBeenCalledTimes(1);
+      } finally {
+        query.mockRestore();
+        await admin.end();
+        await ledger.close();
+      }
+    });
   });
 
   it('creates the table safely when many replicas boot at once', async () => {
