@@ -23,7 +23,9 @@ export class ApiCounts {
 
   record(r: RequestRecord): void {
     // A cascade step is not a client request: the cascade's own record counts it once.
-    if (r.cascadeStep !== true) this.count(r.api, r.status);
+    // A step is not the request either for its span: the cascade records the whole once (cascade.ts).
+    if (r.cascadeStep === true) return;
+    this.count(r.api, r.status);
     currentScope()?.trace?.record(r);
   }
 

@@ -21,7 +21,7 @@ import { replay, type Held } from './buffer-sink.js';
 import { runJudge } from './cascade-judge.js';
 import { runStep, withoutLogprobs, type StepRun } from './cascade-step.js';
 import type { RuntimeCore } from './core.js';
-import type { ApiName } from './request-scope.js';
+import { currentScope, type ApiName } from './request-scope.js';
 import { RequestDriver } from './request-driver.js';
 import { countPrompt } from './request-prep.js';
 
@@ -274,6 +274,26 @@ async function deliver(rt: RuntimeCore, call: ChatCall, sink: ChatSink, steps: C
     costNano,
     api: call.api ?? 'chat',
     status,
+  });
+  // The request's span describes the request (what its client got, every step's cost and tokens), not its last step.
+  const all = [...rows, ...extraRows];
+  const served = rows.find((r) => r.cascade.delivered) ?? null;
+  currentScope()?.trace?.record({
+    model: served?.model ?? null,
+    endpoint: served?.endpoint ?? null,
+    status: status ?? 499,
+    attempts,
+    latencyMs: rt.now() - call.receivedAt,
+    ttftMs: served?.ttftMs ?? null,
+    usage: {
+      promptTokens: all.reduce((a, r) => a + r.promptTokens, 0),
+      completionTokens: all.reduce((a, r) => a + r.completionTokens, 0),
+      cachedTokens: all.reduce((a, r) => a + (r.cachedTokens ?? 0), 0),
+    },
+    costNano,
+    stream: call.body.stream === true,
+    api: call.api ?? 'chat',
+    error: status === null ? 'client_closed_request' : held?.kind === 'fail' ? held.error.code : null,
   });
   call.log.info({ cascade: header, costUsd: nanoToUsd(costNano), holdMs }, 'cascade served');
   if (!chosen || !held || sink.signal.aborted) return;

@@ -203,6 +203,24 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(tierText.toLowerCase()).not.toContain('sk-test-openai-secret');
   });
 
+  it("a cascaded request's span is the request's: the status its client got, every step's cost and attempts (it was the last step's)", async () => {
+    for (const m of ['gemini-2.5-flash', 'deepseek-chat']) await sim.setFault(m, { kind: 'invalid_json', times: 1 });
+    const tp = traceparent(96);
+    const { response } = await sc.client.chat.completions
+      .create(
+        { model: 'auto', response_format: { type: 'json_object' }, messages: [{ role: 'user', content: 'json please' }] },
+        { headers: { traceparent: tp, 'x-switchyard-cascade': 'on', 'x-switchyard-tier': 'fast_cheap' } },
+      )
+      .withResponse();
+    await sim.clearFaults();
+    expect(response.headers.get('x-switchyard-cascade')).toMatch(/:invalid_json>/);
+    const span = await server(tp.split('-')[1]!);
+    expect(span.attributes['http.response.status_code']).toBe(200);
+    expect(span.attributes['switchyard.cost_usd']).toBeCloseTo(Number(response.headers.get('x-switchyard-cost-usd')), 12);
+    expect(span.attributes['switchyard.attempts']).toBe(Number(response.headers.get('x-switchyard-attempts')));
+    expect(otlp.spans.filter((s) => s.kind === 2 && s.traceId === span.traceId)).toHaveLength(1);
+  });
+
   it('gives a request refused at the edge (a body that is not JSON, one over the size limit) a SERVER span, status UNSET', async () => {
     const post = async (path: string, body: string, n: number): Promise<number> => {
       const res = await fetch(`${sc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', traceparent: traceparent(n) }, body });
