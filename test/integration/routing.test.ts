@@ -65,6 +65,8 @@ beforeAll(async () => {
       contextWindow: window,
       maxOutputTokens: Math.min(4096, window / 4),
       capabilities: ['chat'],
+      // As `limited`: the latency strategy never puts them first, so auto's fast_cheap stays the catalogue's.
+      latencyPriorMs: 60_000,
       endpoints: [{ provider: 'fastp', upstreamModel: up }],
     };
   const routing = cfg.routing as { strategy: string; routes: Record<string, string[]>; classifier?: unknown; auto?: unknown };
