@@ -20,7 +20,8 @@ let cfg: Record<string, unknown>;
 const RPM = 30;
 const SLOT_MS = 60_000 / RPM;
 
-const FAST_CHEAP = ['gemini-2.5-flash', 'deepseek-v3.2'];
+// The catalogue's fast_cheap models and this file's small-window ones (tier fast_cheap too, see beforeAll).
+const FAST_CHEAP = ['gemini-2.5-flash', 'deepseek-v3.2', 'tiny', 'windowed'];
 
 beforeAll(async () => {
   sim = await startSimulatorProc({
