@@ -59,13 +59,19 @@ function openaiStream(model: string, res: ServerResponse): void {
   }
 }
 
-function anthropicNoStop(res: ServerResponse): void {
+function anthropicNoStop(model: string, res: ServerResponse): void {
   res.writeHead(200, { 'content-type': 'text/event-stream' });
   const ev = (name: string, data: Record<string, unknown>) => res.write(`event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`);
   ev('message_start', {
     message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-x', content: [], usage: { input_tokens: 1234, output_tokens: 1 } },
   });
   ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
+  if (model === 'claude-cut') {
+    // Cut mid-answer, before message_delta: only message_start's counts were reported.
+    ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'The first part of a longer answer' } });
+    setTimeout(() => res.socket?.destroy(), 30);
+    return;
+  }
   ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hi.' } });
   ev('content_block_stop', { index: 0 });
   ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 57 } });
@@ -79,7 +85,7 @@ beforeAll(async () => {
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
       const j = JSON.parse(body) as { model: string };
-      if (req.url?.includes('/messages')) anthropicNoStop(res);
+      if (req.url?.includes('/messages')) anthropicNoStop(j.model, res);
       else if (j.model === 'deep') {
         // A whole answer without a top-level model (so it is re-serialised), nested 100,000 deep inside.
         const extra = '['.repeat(100_000) + ']'.repeat(100_000);
@@ -106,6 +112,7 @@ beforeAll(async () => {
   const models = cfg.models as Record<string, unknown>;
   for (const m of ['finish-drop', 'finish-stall', 'ignore-cap', 'tool-cut', 'no-usage-long', 'deep']) models[m] = model('fake', m);
   models['ant-nostop'] = model('fakeant', 'claude-x');
+  models['ant-cut'] = model('fakeant', 'claude-cut');
   sc = await startSidecar(cfg);
 });
 
@@ -187,6 +194,17 @@ it('an Anthropic stream that ends without message_stop is settled by the counts 
   for await (const c of s.data) text += c.choices[0]?.delta.content ?? '';
   expect(text).toBe('Hi.');
   expect(await row(s.response.headers.get('x-request-id'))).toMatchObject({ prompt_tokens: 1234, completion_tokens: 57, estimated: 0 });
+});
+
+it('an Anthropic stream cut before message_delta bills the input count message_start reported (not our estimate of the prompt)', async () => {
+  const { id, text } = await stream('ant-cut');
+  expect(text).toContain('The first part of a longer answer');
+  const r = await row(id);
+  // Our estimate of 'go on' is a handful of tokens; the upstream said 1,234.
+  expect(Number(r.prompt_tokens)).toBeGreaterThanOrEqual(1234);
+  // The delivered text is billed as output (estimated: no final count came).
+  expect(Number(r.completion_tokens)).toBeGreaterThan(1);
+  expect(r.estimated).toBe(1);
 });
 
 it('a whole answer that cannot be serialised again (nested 100,000 deep) is a 502 in the API shape, and its row says so (it was a 500 after a row of 200)', async () => {

@@ -76,6 +76,8 @@ describe('anthropic stream decoder', () => {
     const pieces = decodeWire(RECORDED);
     expect(pieces).toEqual([
       { type: 'chunk', chunk: chunk({ role: 'assistant', content: '' }), text: '', content: false, finishReason: null },
+      // message_start's counts: a stream cut before message_delta is settled by its exact input count
+      { type: 'usage', usage: { promptTokens: 1572, completionTokens: 2, cachedTokens: 1000, cacheCreationTokens: 100 } },
       { type: 'chunk', chunk: chunk({ content: "Okay, let's check" }), text: "Okay, let's check", content: true, finishReason: null },
       { type: 'chunk', chunk: chunk({ content: ' the weather.' }), text: ' the weather.', content: true, finishReason: null },
       {
@@ -165,7 +167,11 @@ describe('anthropic stream decoder', () => {
       type: 'error',
       error: { message: 'Overloaded', type: 'overloaded_error', code: 'overloaded_error', param: null },
     });
-    expect(pieces.some((p) => p.type === 'done' || p.type === 'usage')).toBe(false);
+    expect(pieces.some((p) => p.type === 'done')).toBe(false);
+    // Only message_start's counts came (the input is exact; the output a floor for the estimate).
+    expect(pieces.filter((p) => p.type === 'usage')).toEqual([
+      { type: 'usage', usage: { promptTokens: 1572, completionTokens: 2, cachedTokens: 1000, cacheCreationTokens: 100 } },
+    ]);
   });
 
   it('reports a malformed event and keeps decoding', () => {
@@ -177,8 +183,9 @@ describe('anthropic stream decoder', () => {
       'event: content_block_delta\r\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_de',
     );
     const pieces = decodeWire(wire);
-    expect(pieces[1]).toEqual({ type: 'malformed', raw: '{"type":"content_block_delta","index":0,"delta":{"type":"text_de' });
-    expect(pieces.slice(2)).toEqual(decodeWire(RECORDED).slice(1));
+    // message_start's chunk and counts, then the malformed event, then the rest as without it.
+    expect(pieces[2]).toEqual({ type: 'malformed', raw: '{"type":"content_block_delta","index":0,"delta":{"type":"text_de' });
+    expect(pieces.slice(3)).toEqual(decodeWire(RECORDED).slice(2));
   });
 
   it('ends with done and no usage when the stream carried no usage', () => {

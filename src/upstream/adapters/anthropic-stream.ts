@@ -1,7 +1,9 @@
 /**
  * Anthropic Messages stream → OpenAI `chat.completion.chunk` pieces, one decoder per attempt.
  *
- *   message_start        → role chunk (not content); remembers id, model, input usage
+ *   message_start        → role chunk (not content); remembers id, model, input usage, and
+ *                          a usage piece with them: a stream cut before message_delta is
+ *                          settled by the upstream's exact input count, not our estimate
  *   content_block_start  → tool_use: a tool-call chunk with id and name (content);
  *                          text: its initial text if any; other blocks (thinking…): nothing
  *   content_block_delta  → text_delta: content chunk; input_json_delta: tool-call arguments;
@@ -85,7 +87,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
       case 'message_start':
         if (!isObj(j.message)) return [this.malformed(ev)];
         this.remember(j.message.usage);
-        return [{ ...piece, messageStart: true }];
+        return this.counted({ ...piece, messageStart: true });
       case 'content_block_start': {
         const b = j.content_block;
         if (!isObj(b)) return [this.malformed(ev)];
@@ -148,7 +150,17 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     if (typeof m.id === 'string') this.id = m.id;
     if (typeof m.model === 'string') this.model = m.model;
     this.remember(m.usage);
-    return [{ type: 'chunk', chunk: this.chunk({ role: 'assistant', content: '' }), text: '', content: false, finishReason: null }];
+    return this.counted({ type: 'chunk', chunk: this.chunk({ role: 'assistant', content: '' }), text: '', content: false, finishReason: null });
+  }
+
+  /**
+   * A piece followed by the counts so far, when the upstream reported any: message_start's input
+   * count is exact, and a stream cut before message_delta is settled by it (its output count is
+   * a floor the estimate of what was delivered may raise).
+   */
+  private counted(p: StreamPiece): StreamPiece[] {
+    const usage = usageFromAnthropic(this.usage);
+    return usage ? [p, { type: 'usage', usage }] : [p];
   }
 
   private text(text: string): StreamPiece[] {
