@@ -35,6 +35,8 @@ export interface SharedDeps {
 interface Open {
   res: string;
   budgetKeys: string[];
+  /** The endpoint whose shared probe slot this reservation holds, if it does. */
+  probe?: string;
 }
 
 interface Pending {
@@ -77,6 +79,8 @@ export class SharedBudgetStore implements BudgetStore {
    * (throttled), so their next request asks for the slot as a probe would, until one is granted.
    */
   private readonly probeWaits = new Set<string>();
+  /** Endpoints whose shared probe slot a reservation of this process holds now (how many: one, as the slot is one). */
+  private readonly probesHeld = new Map<string, number>();
   private seq = 0;
   private flushing: Promise<void> | null = null;
 
@@ -152,7 +156,11 @@ export class SharedBudgetStore implements BudgetStore {
           // Granted the probe slot (this request's until it finishes): no longer waiting for it.
           if (r.probe) this.probeWaits.delete(r.gate.endpoint.id);
         }
-        if (r.budgets.length > 0 || r.probe) this.open.set(r.requestId, { res: r.res, budgetKeys: r.budgetKeys });
+        if (r.budgets.length > 0 || r.probe) {
+          const probe = r.probe && r.gate ? r.gate.endpoint.id : undefined;
+          this.open.set(r.requestId, { res: r.res, budgetKeys: r.budgetKeys, ...(probe !== undefined ? { probe } : {}) });
+          if (probe !== undefined) this.probesHeld.set(probe, (this.probesHeld.get(probe) ?? 0) + 1);
+        }
         return { ok: true, budgets: r.budgets.map((b) => b.id) };
       case 'keyrpm': {
         const wait = Math.max(1, Math.ceil((num(1) - this.d.now()) / 1000));
@@ -187,6 +195,12 @@ export class SharedBudgetStore implements BudgetStore {
     const redisNow = Number(str(reply[3]));
     const now = this.d.now();
     let retryAt = Number.isFinite(redisNow) && reply[3] !== undefined ? now + Math.max(1, at - redisNow) : at;
+    if (str(reply[2]) === 'probe' && gate && str(reply[4]) === this.d.owner && this.probesHeld.has(gate.endpoint.id)) {
+      // This process's own probe holds the slot (two of its requests asked for it at once): the
+      // local half-open state already admits no second probe, and it must stay half-open so that
+      // probe's verdict decides the circuit. Throttling it here closed the circuit without one.
+      return { ok: true, budgets: [], closed: true };
+    }
     if (str(reply[2]) === 'probe' && gate) {
       // Another replica holds the probe slot: ask again soon (it is freed when that probe ends),
       // not when the slot's TTL (requestTimeoutMs) would free it.
@@ -275,6 +289,11 @@ export class SharedBudgetStore implements BudgetStore {
     const o = this.open.get(requestId);
     if (!o) return;
     this.open.delete(requestId);
+    if (o.probe !== undefined) {
+      const n = (this.probesHeld.get(o.probe) ?? 1) - 1;
+      if (n > 0) this.probesHeld.set(o.probe, n);
+      else this.probesHeld.delete(o.probe);
+    }
     this.enqueue({ res: o.res, budgetKeys: o.budgetKeys, op, actual });
   }
 

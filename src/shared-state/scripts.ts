@@ -48,7 +48,7 @@ local cd = tonumber(redis.call('GET', KEYS[6]) or '0')
 if cd > now then return {'wait', n(cd), 'cooldown', n(now)} end
 local probeMs = tonumber(ARGV[6])
 if probeMs > 0 and redis.call('EXISTS', KEYS[7]) == 1 then
-  return {'wait', n(now + math.max(1, redis.call('PTTL', KEYS[7]))), 'probe', n(now)}
+  return {'wait', n(now + math.max(1, redis.call('PTTL', KEYS[7]))), 'probe', n(now), redis.call('GET', KEYS[7])}
 end
 local rpmTat, rpmAt = gcra(KEYS[4], now, 1, tonumber(ARGV[3]), period)
 if not rpmTat then return {'wait', n(math.ceil(rpmAt)), 'rpm', n(now)} end

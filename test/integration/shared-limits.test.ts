@@ -30,10 +30,10 @@ afterAll(async () => {
   for (const p of prefixes) await dropPrefix(SHARED_REDIS, p);
 });
 
-async function replicas(over: Record<string, unknown>): Promise<Replicas> {
+async function replicas(over: Record<string, unknown>, n = 3): Promise<Replicas> {
   const keyPrefix = uniq('sy-limits');
   prefixes.push(keyPrefix);
-  reps = await startReplicas(3, sim.url, { ledger: db.url, shared: SHARED_REDIS, keyPrefix }, over);
+  reps = await startReplicas(n, sim.url, { ledger: db.url, shared: SHARED_REDIS, keyPrefix }, over);
   return reps;
 }
 
@@ -206,5 +206,50 @@ describe('shared endpoint windows', () => {
       await new Promise((res) => setTimeout(res, 200));
     }
     expect(model).toBe('deepseek-v3.2');
+  }, 30_000);
+
+  it("a replica's own requests racing for the shared probe slot leave its circuit half-open: the probe's failure opens it again (it closed without a verdict)", async () => {
+    const r = await replicas(
+      {
+        resilience: {
+          // Above 1: a single failure while wrongly closed would not reopen the circuit.
+          failureThreshold: 2,
+          recoveryMs: 1500,
+          requestTimeoutMs: 15_000,
+          headersTimeoutMs: 1_000,
+          retry: { maxAttempts: 1, baseDelayMs: 50, maxDelayMs: 400 },
+        },
+      },
+      1,
+    );
+    const s0 = r.all[0]!;
+    const ask = () => s0.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 }).withResponse();
+    const stateOf = async (): Promise<string> => (await s0.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek')!.state;
+    await sim.setFault('deepseek-chat', { kind: 'http_error', status: 500 });
+    for (let i = 0; i < 2; i++) await ask();
+    expect(await stateOf()).toBe('circuit-open');
+    // Still broken, now slowly: the probe fails at the headers limit (1 s).
+    await sim.clearFaults();
+    await sim.setFault('deepseek-chat', { kind: 'hang' });
+    while ((await stateOf()) !== 'half-open') await new Promise((res) => setTimeout(res, 50));
+    // Several requests at once: one is the probe, the others ask for the slot it holds. The
+    // endpoint's state is watched meanwhile: it never leaves half-open but for circuit-open.
+    const seen = new Set<string>();
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        seen.add(await stateOf());
+        await new Promise((res) => setTimeout(res, 25));
+      }
+    })();
+    const answers = await Promise.all(Array.from({ length: 6 }, () => ask()));
+    watching = false;
+    await watch;
+    for (const a of answers) expect(a.response.headers.get('x-switchyard-model')).toBe('gemini-2.5-flash');
+    // The probe failed: the circuit is open again (half-open once the recovery time passes), never closed.
+    seen.add(await stateOf());
+    expect([...seen].filter((st) => st !== 'half-open' && st !== 'circuit-open')).toEqual([]);
+    expect(seen.has('circuit-open')).toBe(true);
+    await sim.clearFaults();
   }, 30_000);
 });
