@@ -329,7 +329,7 @@ export class RequestDriver {
     const mc = h.modelCfg;
     const prefill = cmd.committed && this.session ? this.session.delivered : null;
     // The bound of what this attempt can cost: prompt bytes (no tokenizer counts more) and the cap sent upstream.
-    const amount = worstCaseNano(promptBoundTokens(this.call.body, prefill), outputCap(this.call.body, mc, this.roomPrompt(mc)), mc.price);
+    const amount = worstCaseNano(this.bound(prefill), outputCap(this.call.body, mc, this.roomPrompt(mc)), mc.price);
     const maxCost = this.call.hints.maxCostUsd;
     if (maxCost !== null && amount > usdToNano(maxCost) && !this.overCost.includes(h.model)) this.overCost.push(h.model);
     // After a budget refused a smaller worst case, the machine passes over this one untried: the reason says so.
@@ -456,9 +456,14 @@ export class RequestDriver {
    */
   private roomPrompt(mc: { contextWindow: number; maxOutputTokens: number }): number {
     if (this.exactPrompt !== null) return this.exactPrompt;
-    if (mc.contextWindow - (this.promptBound ??= promptBoundTokens(this.call.body)) >= mc.maxOutputTokens) return this.promptTokens;
+    if (mc.contextWindow - this.bound(null) >= mc.maxOutputTokens) return this.promptTokens;
     if (requestedOutputTokens(this.call.body) !== null) return this.promptTokens;
     return (this.exactPrompt = Math.max(this.promptTokens, shownPromptTokens(this.call)));
+  }
+
+  /** The prompt's byte bound (promptBoundTokens), with a continuation's prefill; without one it is made once a request. */
+  private bound(prefill: string | null): number {
+    return prefill === null ? (this.promptBound ??= promptBoundTokens(this.call.body)) : promptBoundTokens(this.call.body, prefill);
   }
 
   /**
@@ -468,7 +473,7 @@ export class RequestDriver {
    */
   private estimate(h: EndpointHandle, prefill: string | null, output: string): Usage {
     return {
-      promptTokens: Math.min(shownPromptTokens(this.call), promptBoundTokens(this.call.body, prefill)),
+      promptTokens: Math.min(shownPromptTokens(this.call), this.bound(prefill)),
       completionTokens: Math.min(output === '' ? 0 : countTextTokens(output), this.sentCap(h, prefill)),
     };
   }
