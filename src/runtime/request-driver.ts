@@ -507,11 +507,15 @@ export class RequestDriver {
     return { type: 'attempt.succeeded', at: now, costNano: cost };
   }
 
+  /**
+   * Every attempt billed adds its tokens, as it adds its cost: after a continuation the row's
+   * tokens are both parts' (the prompt was sent, and billed, twice), so tokens × price is the cost.
+   */
   private addUsage(u: Usage): void {
     this.usage = {
-      promptTokens: u.promptTokens,
+      promptTokens: this.usage.promptTokens + u.promptTokens,
       completionTokens: this.usage.completionTokens + u.completionTokens,
-      cachedTokens: u.cachedTokens ?? 0,
+      cachedTokens: (this.usage.cachedTokens ?? 0) + (u.cachedTokens ?? 0),
       reasoningTokens: (this.usage.reasoningTokens ?? 0) + (u.reasoningTokens ?? 0),
     };
   }

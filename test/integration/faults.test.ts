@@ -256,6 +256,16 @@ const TABLE: Row[] = [
       expect(cont).toHaveLength(1);
       expect(cont[0]!.prefill).toBe(true);
       expect(cont[0]!.status).toBe(200);
+      // The prompt went upstream twice (the cut attempt and the continuation) and both were
+      // billed: the row's prompt tokens are both parts', as its cost is (it kept the last part's).
+      await sim.clearFaults();
+      const whole = await ask(sc, GPT, p, { stream: true });
+      expect(hits(await sim.log(), CLAUDE_UP)).toHaveLength(1);
+      const once = Number(ledgerRow(ledgerFile, whole.headers!.get('x-request-id')!)?.prompt_tokens);
+      const twice = Number(ledgerRow(ledgerFile, r.headers!.get('x-request-id')!)?.prompt_tokens);
+      expect(once).toBeGreaterThan(0);
+      expect(twice).toBeGreaterThanOrEqual(2 * once - 2);
+      expect(r.usage?.prompt_tokens).toBe(twice);
 
       // On the wire: one role chunk, one finish, one [DONE] at the end, nothing twice.
       await sim.setFault(GPT, { kind: 'cut', afterTokens: 6 });
