@@ -130,9 +130,12 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     const ctx = trace.setSpan(parent, span);
     let lastFault: string | null = null;
     let tier: string | null = null;
+    /** The tier of each model attempted: the span's tier is the served model's (a continued stream's is the model it started on). */
+    const tiers = new Map<string, string>();
     return {
       attempt(info) {
         tier = info.tier;
+        tiers.set(info.model, info.tier);
         return attemptTrace(ctx, op, info, (f) => (lastFault = f));
       },
       record(r) {
@@ -147,7 +150,8 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
         });
         if (r.model) span.setAttribute('gen_ai.response.model', r.model);
         if (r.endpoint) span.setAttribute('switchyard.endpoint', r.endpoint);
-        if (tier) span.setAttribute('switchyard.tier', tier);
+        const servedTier = (r.model ? tiers.get(r.model) : undefined) ?? tier;
+        if (servedTier) span.setAttribute('switchyard.tier', servedTier);
         if (lastFault && r.attempts > 1) span.setAttribute('switchyard.failover.reason', lastFault);
         // Span names are kept few (backends index them): a name not in the catalogue is not one.
         if (r.error === 'model_not_found') span.updateName(op);

@@ -352,6 +352,26 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(req.status.code).toBe(2);
   });
 
+  it("a stream continued on another model: the span's model and tier are the model it started on (the tier was the continuation's)", async () => {
+    await sim.setFault('gpt-4.1', { kind: 'cut', afterTokens: 3 });
+    const tp = traceparent(16);
+    const res = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: tp },
+      body: JSON.stringify({ model: 'gpt-4.1', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('[DONE]');
+    await sim.clearFaults();
+    const traceId = tp.split('-')[1]!;
+    const req = await server(traceId);
+    // Continued on claude-sonnet-4.5 (high_quality), which takes a prefill.
+    const attempts = otlp.spans.filter((s) => s.traceId === traceId && s.kind === 3);
+    expect(attempts.map((a) => a.attributes['gen_ai.provider.name'])).toContain('anthropic');
+    expect(req.attributes['gen_ai.response.model']).toBe('gpt-4.1');
+    expect(req.attributes['switchyard.tier']).toBe('balanced');
+  });
+
   it('propagates traceparent upstream as the attempt span', async () => {
     const tp = traceparent(3);
     const traceId = tp.split('-')[1]!;
