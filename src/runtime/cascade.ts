@@ -244,7 +244,8 @@ async function deliver(rt: RuntimeCore, call: ChatCall, sink: ChatSink, steps: C
           {
             ...s.row,
             ...(s === chosen && failedAs ? { status: failedAs.status, errorCode: failedAs.code } : {}),
-            cascade: { parentId: call.requestId, step: s.n, quality: s.outcome, delivered: s === chosen },
+            // Delivered only if its client was still there to be given it.
+            cascade: { parentId: call.requestId, step: s.n, quality: s.outcome, delivered: s === chosen && !sink.signal.aborted },
           },
         ]
       : [],
@@ -269,7 +270,7 @@ async function deliver(rt: RuntimeCore, call: ChatCall, sink: ChatSink, steps: C
   rt.recordCascade?.({
     requestId: call.requestId,
     steps: records,
-    delivered: chosen ? steps.indexOf(chosen) : null,
+    delivered: chosen && !sink.signal.aborted ? steps.indexOf(chosen) : null,
     holdMs,
     costNano,
     api: call.api ?? 'chat',

@@ -471,3 +471,27 @@ async function readEvents(url: string): Promise<Array<Record<string, unknown>>> 
     .filter((l) => l.startsWith('data:'))
     .map((l) => JSON.parse(l.slice(5)) as Record<string, unknown>);
 }
+
+describe('a client that leaves', () => {
+  it('a cascade whose client left before any answer: no step row says it was delivered', async () => {
+    await sim.setFault('deepseek-chat', { kind: 'slow_first_token', delayMs: 1500, times: 1 });
+    const t0 = Date.now();
+    const ac = new AbortController();
+    const sent = fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-switchyard-tier': 'fast_cheap' },
+      body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'question the client will not wait for' }] }),
+      signal: ac.signal,
+    }).catch(() => null);
+    await sleep(300);
+    ac.abort();
+    await sent;
+    let steps: Row[] = [];
+    for (let i = 0; i < 80 && steps.length === 0; i++) {
+      await sleep(50);
+      steps = rows(sc, 'select * from ledger where parent_id is not null and at >= ? order by step', t0);
+    }
+    expect(steps.length).toBeGreaterThan(0);
+    expect(steps.map((r) => r.delivered)).not.toContain(1);
+  });
+});
