@@ -8,6 +8,8 @@
  * GCRA windows keep the theoretical arrival time `tat` in ms, as machines/gcra.ts does.
  */
 
+import { MAX_UPSTREAM_WAIT_MS } from '../upstream/rate-headers.js';
+
 /** Server time in ms (`TIME` is seconds + microseconds). */
 const NOW = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
@@ -45,6 +47,11 @@ ${NOW}
 local amount = tonumber(ARGV[2])
 local period = tonumber(ARGV[8])
 local cd = tonumber(redis.call('GET', KEYS[6]) or '0')
+if cd > now + ${MAX_UPSTREAM_WAIT_MS} then
+  -- A cooldown longer than any upstream wait is honoured (written by an older replica, or by hand): clamped to the longest, for every replica.
+  cd = now + ${MAX_UPSTREAM_WAIT_MS}
+  redis.call('SET', KEYS[6], n(cd), 'PX', ${MAX_UPSTREAM_WAIT_MS})
+end
 if cd > now then return {'wait', n(cd), 'cooldown', n(now)} end
 local probeMs = tonumber(ARGV[6])
 if probeMs > 0 and redis.call('EXISTS', KEYS[7]) == 1 then
@@ -195,5 +202,6 @@ local at = tonumber(ARGV[1])
 if at <= cur then return 0 end
 ${NOW}
 if at <= now then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', at - now)
+if at > now + ${MAX_UPSTREAM_WAIT_MS} then at = now + ${MAX_UPSTREAM_WAIT_MS} end
+redis.call('SET', KEYS[1], string.format('%.17g', at), 'PX', at - now)
 return 1`;

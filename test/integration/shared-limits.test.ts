@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import OpenAI from 'openai';
 import { parse, stringify } from 'yaml';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulatorProc, testConfig, type SimHandle } from './harness.js';
 import { dropPrefix, freshDb, SHARED_REDIS, startReplicas, uniq, type Replicas, type TestDb } from './replicas.js';
@@ -130,6 +131,31 @@ describe('shared endpoint windows', () => {
       const ep = (await s.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek')!;
       expect(ep.state).toBe('throttled');
       expect(Math.abs(Date.parse(ep.retryAt!) - deadline)).toBeLessThan(1500);
+    }
+  }, 30_000);
+
+  it('a shared cooldown longer than any upstream wait (24 days, from an older replica) is clamped to one hour for every replica', async () => {
+    const r = await replicas({}, 1);
+    const redis = new Redis(SHARED_REDIS, { lazyConnect: true });
+    try {
+      const key = `{${prefixes.at(-1)!}}:cd:deepseek-v3.2@deepseek`;
+      const DAYS_24 = 24 * 86_400_000;
+      await redis.set(key, String(Date.now() + DAYS_24), 'PX', DAYS_24);
+      const res = await r.all[0]!.client.chat.completions.create({
+        model: 'deepseek-v3.2',
+        messages: [{ role: 'user', content: 'hi' }],
+        max_tokens: 10,
+      }).withResponse();
+      // Honoured (failed over), but for an hour at most: the key itself is clamped.
+      expect(res.response.headers.get('x-switchyard-model')).toBe('gemini-2.5-flash');
+      const ttl = await redis.pttl(key);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(3_600_000);
+      expect(Number(await redis.get(key))).toBeLessThanOrEqual(Date.now() + 3_600_000 + 1_000);
+      const ep = (await r.all[0]!.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek')!;
+      expect(Date.parse(ep.retryAt!)).toBeLessThanOrEqual(Date.now() + 3_600_000 + 1_000);
+    } finally {
+      redis.disconnect();
     }
   }, 30_000);
 
