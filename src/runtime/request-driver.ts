@@ -76,6 +76,8 @@ export class RequestDriver {
   private readonly overBudget: string[] = [];
   /** The budget that refused the latest reservation (the machine then tries only cheaper candidates). */
   private refusedBy: string | null = null;
+  /** The endpoint of the last reservation a budget refused: a request refused for money names the model it was refused for. */
+  private refusedFor: EndpointHandle | null = null;
 
   constructor(
     private readonly rt: RuntimeCore,
@@ -140,7 +142,8 @@ export class RequestDriver {
       usage: this.usage,
       ttftMs: this.ttftMs,
       plan: this.plan,
-      endpoint: this.session?.committedTo ?? this.lastEndpoint,
+      // Never sent anywhere and refused for money: the row and headers name the model refused (it was NULL).
+      endpoint: this.session?.committedTo ?? this.lastEndpoint ?? (!outcome.ok && outcome.error.code === 'budget_exceeded' ? this.refusedFor : null),
       headers: (h) => switchyardHeaders(attempts, h, this.reason(h)),
     });
   }
@@ -356,6 +359,7 @@ export class RequestDriver {
     if (!grant.ok) {
       const note = `${cmd.model} over budget ${grant.budget}`;
       this.refusedBy = grant.budget;
+      this.refusedFor = this.picked;
       if (!this.overBudget.includes(note)) this.overBudget.push(note);
       return { type: 'budget.refused', at, budget: grant.budget, limit: grant.limit, spent: grant.spent, reserved: grant.reserved };
     }

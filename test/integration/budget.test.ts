@@ -338,6 +338,10 @@ describe('budget-aware routing', () => {
     expect(err.code).toBe('budget_exceeded');
     expect(err.message).toMatch(/model:gemini-2\.5-flash:day/);
     expect(err.headers?.get('x-should-retry')).toBe('false');
+    // A routed request: its headers name the model it was refused for (they named none).
+    expect(err.headers?.get('x-switchyard-model')).toBe('gemini-2.5-flash');
+    expect(err.headers?.get('x-switchyard-tier')).toBe('fast_cheap');
+    expect(err.headers?.get('x-switchyard-attempts')).toBe('0');
     expect(await sim.log()).toEqual([]);
   });
 });

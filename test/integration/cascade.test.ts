@@ -350,7 +350,7 @@ describe('no escalation, refusals and switches', () => {
       const steps = await stepsOf(tight, id, 2);
       expect(steps.map((r) => [r.model, r.status, r.quality, r.delivered, r.cost_nano === 0])).toEqual([
         ['deepseek-v3.2', 200, 'invalid_json', 1, false],
-        [null, 429, 'budget_exceeded', 0, true], // no endpoint was reached: no model in the row
+        ['gpt-4.1', 429, 'budget_exceeded', 0, true], // no endpoint was reached: the row names the model refused
       ]);
       expect(usdToNano(g.headers.get('x-switchyard-cost-usd'))).toBe(costOf(steps[0]!));
     }
@@ -374,7 +374,7 @@ describe('refused for money before any answer: the cheaper candidates, as a plai
       expect(g.content).not.toBe('');
       const steps = await stepsOf(tight, id, 2);
       expect(steps.map((r) => [r.model, r.status, r.quality, r.delivered, r.cost_nano === 0])).toEqual([
-        [null, 429, 'budget_exceeded', 0, true],
+        ['gpt-4.1', 429, 'budget_exceeded', 0, true],
         ['deepseek-v3.2', 200, 'pass', 1, false],
       ]);
       expect(usdToNano(g.headers.get('x-switchyard-cost-usd'))).toBe(costOf(steps[1]!));
