@@ -2,6 +2,7 @@
  * The classifier: deterministic and explainable. From the hints, the prompt's words and size
  * and the body's shape it picks a tier and says why in one line. Pure: no I/O, no clock.
  */
+import { nativeOf } from '../apis/native.js';
 import { own } from '../config/lookup.js';
 import type { AutoConfig, ClassifierConfig, Tier, Capability } from '../config/schema.js';
 import { TIERS } from '../config/schema.js';
@@ -164,9 +165,18 @@ export function classify(input: ClassifyInput, cfg: ClassifierConfig, auto?: Aut
   return scored(input, auto, notes.length > 0 ? `${notes.join('; ')}; ` : '', hits);
 }
 
-/** Capabilities a request needs, read from its body. */
-export function requiredCapabilities(body: { messages: Array<{ content?: unknown }>; tools?: unknown; response_format?: unknown }): Capability[] {
+/**
+ * Capabilities a request needs, read from its body. A Messages request whose last turn is the
+ * assistant's (Anthropic's prefill: "start the answer with this") needs `prefill`: a model without
+ * it answers afresh instead of continuing the text, which the client did not ask for.
+ */
+export function requiredCapabilities(body: {
+  messages: Array<{ role?: unknown; content?: unknown }>;
+  tools?: unknown;
+  response_format?: unknown;
+}): Capability[] {
   const caps: Capability[] = [];
+  if (nativeOf(body)?.kind === 'anthropic-messages' && endsWithAssistantText(body.messages)) caps.push('prefill');
   const hasImage = body.messages.some(
     (m) => Array.isArray(m.content) && m.content.some((p: unknown) => typeof p === 'object' && p !== null && (p as { type?: unknown }).type === 'image_url'),
   );
@@ -175,4 +185,16 @@ export function requiredCapabilities(body: { messages: Array<{ content?: unknown
   const rf = body.response_format as { type?: unknown } | null | undefined;
   if (rf && (rf.type === 'json_object' || rf.type === 'json_schema')) caps.push('json');
   return caps;
+}
+
+/** Whether the last message is the assistant's, with text in it (a prefill). */
+function endsWithAssistantText(messages: ReadonlyArray<{ role?: unknown; content?: unknown }>): boolean {
+  const last = messages[messages.length - 1];
+  if (last?.role !== 'assistant') return false;
+  const c = last.content;
+  if (typeof c === 'string') return c.length > 0;
+  return (
+    Array.isArray(c) &&
+    c.some((p: unknown) => typeof p === 'object' && p !== null && typeof (p as { text?: unknown }).text === 'string' && (p as { text: string }).text.length > 0)
+  );
 }

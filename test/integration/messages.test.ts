@@ -220,6 +220,24 @@ describe.each([
 });
 
 describe('Messages API edges', () => {
+  it("a prefill (the last turn the assistant's) is routed only to a model that continues it: auto picks a prefill model, a route without one is refused by name", async () => {
+    const prefill = [
+      { role: 'user' as const, content: 'Count to five.' },
+      { role: 'assistant' as const, content: 'One,' },
+    ];
+    const { data, response } = await client.messages.create({ model: 'auto', max_tokens: 20, messages: prefill }).withResponse();
+    expect(data.type).toBe('message');
+    // claude-sonnet-4.5 is the test catalogue's one prefill model (it was gemini or deepseek, which answer afresh).
+    expect(response.headers.get('x-switchyard-model')).toBe('claude-sonnet-4.5');
+    expect((await sim.log()).map((e) => [e.model, e.prefill])).toEqual([['claude-sonnet-4-5', true]]);
+    // The same question without the prefill goes where the scorer says, prefill model or not.
+    const plain = await client.messages.create({ model: 'auto', max_tokens: 20, messages: [prefill[0]!] }).withResponse();
+    expect(plain.data.type).toBe('message');
+    const err = await client.messages.create({ model: 'route/chatbot', max_tokens: 20, messages: prefill }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((err as Error).message).toMatch(/needs prefill/);
+  });
+
   it('sends Anthropic-only fields (thinking) natively, and refuses them for an OpenAI-kind target naming the field', async () => {
     const ok = await client.messages.create({
       model: 'claude-sonnet-4.5',
