@@ -79,8 +79,6 @@ export class SharedBudgetStore implements BudgetStore {
    * (throttled), so their next request asks for the slot as a probe would, until one is granted.
    */
   private readonly probeWaits = new Set<string>();
-  /** Endpoints whose shared probe slot a reservation of this process holds now (how many: one, as the slot is one). */
-  private readonly probesHeld = new Map<string, number>();
   private seq = 0;
   private flushing: Promise<void> | null = null;
 
@@ -157,9 +155,7 @@ export class SharedBudgetStore implements BudgetStore {
           if (r.probe) this.probeWaits.delete(r.gate.endpoint.id);
         }
         if (r.budgets.length > 0 || r.probe) {
-          const probe = r.probe && r.gate ? r.gate.endpoint.id : undefined;
-          this.open.set(r.requestId, { res: r.res, budgetKeys: r.budgetKeys, ...(probe !== undefined ? { probe } : {}) });
-          if (probe !== undefined) this.probesHeld.set(probe, (this.probesHeld.get(probe) ?? 0) + 1);
+          this.open.set(r.requestId, { res: r.res, budgetKeys: r.budgetKeys, ...(r.probe && r.gate ? { probe: r.gate.endpoint.id } : {}) });
         }
         return { ok: true, budgets: r.budgets.map((b) => b.id) };
       case 'keyrpm': {
@@ -195,7 +191,7 @@ export class SharedBudgetStore implements BudgetStore {
     const redisNow = Number(str(reply[3]));
     const now = this.d.now();
     let retryAt = Number.isFinite(redisNow) && reply[3] !== undefined ? now + Math.max(1, at - redisNow) : at;
-    if (str(reply[2]) === 'probe' && gate && str(reply[4]) === this.d.owner && this.probesHeld.has(gate.endpoint.id)) {
+    if (str(reply[2]) === 'probe' && gate && str(reply[4]) === this.d.owner && this.holdsProbe(gate.endpoint.id)) {
       // This process's own probe holds the slot (two of its requests asked for it at once): the
       // local half-open state already admits no second probe, and it must stay half-open so that
       // probe's verdict decides the circuit. Throttling it here closed the circuit without one.
@@ -209,6 +205,12 @@ export class SharedBudgetStore implements BudgetStore {
     }
     gate?.endpoint.actor.send({ type: 'window.exhausted', at: now, retryAt, reason: `shared ${str(reply[2])}` });
     return { ok: true, budgets: [], closed: true };
+  }
+
+  /** Whether an open reservation of this process holds the endpoint's shared probe slot (read on the rare refused-probe path). */
+  private holdsProbe(endpoint: string): boolean {
+    for (const o of this.open.values()) if (o.probe === endpoint) return true;
+    return false;
   }
 
   private undo(res: string, gate: ReserveGate): void {
@@ -289,11 +291,6 @@ export class SharedBudgetStore implements BudgetStore {
     const o = this.open.get(requestId);
     if (!o) return;
     this.open.delete(requestId);
-    if (o.probe !== undefined) {
-      const n = (this.probesHeld.get(o.probe) ?? 1) - 1;
-      if (n > 0) this.probesHeld.set(o.probe, n);
-      else this.probesHeld.delete(o.probe);
-    }
     this.enqueue({ res: o.res, budgetKeys: o.budgetKeys, op, actual });
   }
 

@@ -29,7 +29,7 @@ end`;
 /**
  * reserve: KEYS = epoch, reservation, owned set, rpm, tpm, cooldown, probe, key-rpm, key-once, budget keys…
  * ARGV = owner, amount, rpm, tpm, tokens, probeMs, keyRpm, periodMs, row (JSON for a reclaim), budget limits…
- * Replies: {'empty'} | {'late', state} | {'seed', i} | {'wait', at, why, now} | {'keyrpm', at}
+ * Replies: {'empty'} | {'late', state} | {'seed', i} | {'wait', at, why, now[, probe holder]} | {'keyrpm', at}
  *        | {'refused', i, limit, spent, reserved} | {'ok', now, spent1, reserved1, …}
  */
 export const RESERVE = `${GCRA}

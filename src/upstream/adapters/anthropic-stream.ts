@@ -107,9 +107,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
         this.remember(j.usage);
         const d = isObj(j.delta) ? j.delta : {};
         // The counts so far (cumulative): a stream that ends without message_stop is settled by them.
-        const usage = usageFromAnthropic(this.usage);
-        const out: StreamPiece = { ...piece, finishReason: typeof d.stop_reason === 'string' ? finishReason(d.stop_reason) : null };
-        return usage ? [out, { type: 'usage', usage }] : [out];
+        return this.counted({ ...piece, finishReason: typeof d.stop_reason === 'string' ? finishReason(d.stop_reason) : null });
       }
       case 'message_stop': {
         const usage = usageFromAnthropic(this.usage);
