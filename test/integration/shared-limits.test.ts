@@ -7,7 +7,7 @@ import OpenAI from 'openai';
 import { parse, stringify } from 'yaml';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulatorProc, testConfig, type SimHandle } from './harness.js';
+import { startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
 import { dropPrefix, freshDb, SHARED_REDIS, startReplicas, uniq, type Replicas, type TestDb } from './replicas.js';
 
 let sim: SimHandle;
@@ -52,6 +52,23 @@ const outcome = (p: Promise<unknown>): Promise<Outcome> =>
       };
     },
   );
+
+/** A small chat request to deepseek-v3.2 on one replica: the endpoint these tests throttle and break. */
+const askDeepseek = (s: SidecarHandle) =>
+  s.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 }).withResponse();
+/** deepseek-v3.2's endpoint as one replica's /switchyard/state shows it. */
+const deepseekOn = async (s: SidecarHandle) => (await s.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek')!;
+/** The circuit tests' resilience: one failure opens the circuit, half-open 1.5 s later, one attempt per endpoint. */
+const circuit = (over: Record<string, unknown> = {}) => ({
+  resilience: {
+    failureThreshold: 1,
+    recoveryMs: 1500,
+    requestTimeoutMs: 15_000,
+    headersTimeoutMs: 5_000,
+    retry: { maxAttempts: 1, baseDelayMs: 50, maxDelayMs: 400 },
+    ...over,
+  },
+});
 
 describe('shared endpoint windows', () => {
   it('rpm 30 with three replicas offered 30 requests each: the upstream sees one window, not three', async () => {
@@ -99,8 +116,7 @@ describe('shared endpoint windows', () => {
     const [busy, idle] = [r.all[0]!, r.all[2]!];
     for (let i = 0; i < 20; i++)
       await busy.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 });
-    const rpmUsed = async (s: typeof busy): Promise<number> =>
-      ((await s.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek') as unknown as { rpm: { used: number } }).rpm.used;
+    const rpmUsed = async (s: typeof busy): Promise<number> => ((await deepseekOn(s)) as unknown as { rpm: { used: number } }).rpm.used;
     // GCRA at 60 rpm leaks one request a second: 20 sent just now leave well over 6 in the window for several seconds.
     expect(await rpmUsed(busy)).toBeGreaterThanOrEqual(6);
     const deadline = Date.now() + 4_000;
@@ -116,8 +132,7 @@ describe('shared endpoint windows', () => {
     const r = await replicas({});
     await sim.clearLog();
     await sim.setFault('deepseek-chat', { kind: 'rate_limit', retryAfterSec: 20, times: 1 });
-    const ask = (i: number) =>
-      r.all[i]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 }).withResponse();
+    const ask = (i: number) => askDeepseek(r.all[i]!);
     const first = await ask(0);
     // Failed over to its fallback after the 429.
     expect(first.response.headers.get('x-switchyard-model')).toBe('gemini-2.5-flash');
@@ -128,7 +143,7 @@ describe('shared endpoint windows', () => {
     // Every replica shows the endpoint throttled until the provider's deadline.
     const deadline = toDeepseek[0]!.at + 20_000;
     for (const s of r.all) {
-      const ep = (await s.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek')!;
+      const ep = await deepseekOn(s);
       expect(ep.state).toBe('throttled');
       expect(Math.abs(Date.parse(ep.retryAt!) - deadline)).toBeLessThan(1500);
     }
@@ -152,7 +167,7 @@ describe('shared endpoint windows', () => {
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(3_600_000);
       expect(Number(await redis.get(key))).toBeLessThanOrEqual(Date.now() + 3_600_000 + 1_000);
-      const ep = (await r.all[0]!.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek')!;
+      const ep = await deepseekOn(r.all[0]!);
       expect(Date.parse(ep.retryAt!)).toBeLessThanOrEqual(Date.now() + 3_600_000 + 1_000);
     } finally {
       redis.disconnect();
@@ -160,28 +175,19 @@ describe('shared endpoint windows', () => {
   }, 30_000);
 
   it('circuits stay per replica, but only one replica at a time sends the half-open probe', async () => {
-    const r = await replicas({
-      resilience: {
-        failureThreshold: 1,
-        recoveryMs: 1500,
-        requestTimeoutMs: 15_000,
-        headersTimeoutMs: 5_000,
-        retry: { maxAttempts: 1, baseDelayMs: 50, maxDelayMs: 400 },
-      },
-    });
+    const r = await replicas(circuit());
     await sim.setFault('deepseek-chat', { kind: 'http_error', status: 500 });
-    const ask = (i: number) =>
-      r.all[i]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 }).withResponse();
+    const ask = (i: number) => askDeepseek(r.all[i]!);
     // One 5xx each: every replica opens its own circuit (a 5xx can be local, so nothing is shared).
     for (const i of [0, 1, 2]) await ask(i);
-    for (const s of r.all) expect((await s.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek')!.state).toMatch(/^(circuit-open|half-open)$/);
+    for (const s of r.all) expect((await deepseekOn(s)).state).toMatch(/^(circuit-open|half-open)$/);
     // The upstream holds its answers for a while: the probe is still in flight when the others ask.
     await sim.clearFaults();
     await sim.setFault('deepseek-chat', { kind: 'slow_first_token', delayMs: 1500 });
     await sim.clearLog();
     const open = r.all.map(() => true);
     while (open.some(Boolean)) {
-      for (const [i, s] of r.all.entries()) open[i] = (await s.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek')!.state !== 'half-open';
+      for (const [i, s] of r.all.entries()) open[i] = (await deepseekOn(s)).state !== 'half-open';
       await new Promise((res) => setTimeout(res, 50));
     }
     const answers = await Promise.all([0, 1, 2].map((i) => ask(i)));
@@ -199,20 +205,11 @@ describe('shared endpoint windows', () => {
     expect(await reload.text()).toContain('storage.keyPrefix is read at start-up: restart switchyard to change it');
   }, 30_000);
   it("when one replica's half-open probe succeeds, a replica refused the probe slot serves again within seconds, not after requestTimeoutMs", async () => {
-    const r = await replicas({
-      resilience: {
-        failureThreshold: 1,
-        recoveryMs: 1500,
-        // The probe slot's TTL: the wait the refused replica had before the fix.
-        requestTimeoutMs: 60_000,
-        headersTimeoutMs: 5_000,
-        retry: { maxAttempts: 1, baseDelayMs: 50, maxDelayMs: 400 },
-      },
-    });
+    // requestTimeoutMs is the probe slot's TTL: the wait the refused replica had before the fix.
+    const r = await replicas(circuit({ requestTimeoutMs: 60_000 }));
     await sim.setFault('deepseek-chat', { kind: 'http_error', status: 500 });
-    const ask = (i: number) =>
-      r.all[i]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 }).withResponse();
-    const stateOf = async (i: number): Promise<string> => (await r.all[i]!.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek')!.state;
+    const ask = (i: number) => askDeepseek(r.all[i]!);
+    const stateOf = async (i: number): Promise<string> => (await deepseekOn(r.all[i]!)).state;
     for (const i of [0, 1]) await ask(i);
     await sim.clearFaults();
     await sim.setFault('deepseek-chat', { kind: 'slow_first_token', delayMs: 1500 });
@@ -235,22 +232,11 @@ describe('shared endpoint windows', () => {
   }, 30_000);
 
   it("a replica's own requests racing for the shared probe slot leave its circuit half-open: the probe's failure opens it again (it closed without a verdict)", async () => {
-    const r = await replicas(
-      {
-        resilience: {
-          // Above 1: a single failure while wrongly closed would not reopen the circuit.
-          failureThreshold: 2,
-          recoveryMs: 1500,
-          requestTimeoutMs: 15_000,
-          headersTimeoutMs: 1_000,
-          retry: { maxAttempts: 1, baseDelayMs: 50, maxDelayMs: 400 },
-        },
-      },
-      1,
-    );
+    // failureThreshold above 1: a single failure while wrongly closed would not reopen the circuit.
+    const r = await replicas(circuit({ failureThreshold: 2, headersTimeoutMs: 1_000 }), 1);
     const s0 = r.all[0]!;
-    const ask = () => s0.client.chat.completions.create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 }).withResponse();
-    const stateOf = async (): Promise<string> => (await s0.state()).endpoints.find((e) => e.id === 'deepseek-v3.2@deepseek')!.state;
+    const ask = () => askDeepseek(s0);
+    const stateOf = async (): Promise<string> => (await deepseekOn(s0)).state;
     await sim.setFault('deepseek-chat', { kind: 'http_error', status: 500 });
     for (let i = 0; i < 2; i++) await ask();
     expect(await stateOf()).toBe('circuit-open');
