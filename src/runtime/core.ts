@@ -60,7 +60,6 @@ export interface RuntimeCore {
   route(call: ChatCall, promptTokens: number, opts: RequestOptions): RoutePlan;
   /** The endpoint of a request's next attempt: the supervisor decides (`request.pick`), from live endpoint state. */
   pick(requestId: string, req: PickRequest, pc: PickContext): PickResult;
-  sleep(ms: number, signal: CancelSignal): Promise<void>;
   /** Aborted (with an UpstreamFault `shutting_down`) when the shutdown stops waiting for requests in flight. */
   readonly stopping: CancelSignal;
   /** Latency and load of a model's best endpoint, for the routing strategies. */

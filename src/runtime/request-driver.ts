@@ -27,7 +27,7 @@ import { finalizeRequest, type Outcome } from './finalize.js';
 import { translatableCandidates, untranslatableNote } from './translatable.js';
 import { countPrompt, estTokens, shownPromptTokens, switchyardHeaders } from './request-prep.js';
 import { failureOutcome } from './request-outcome.js';
-import { sleepOn } from './scheduler.js';
+import { sleepUntil } from './scheduler.js';
 import { Cancel } from './cancel.js';
 
 /** No notes (shared: a reason is built for every request). */
@@ -273,7 +273,7 @@ export class RequestDriver {
           .then((admitted) => this.aborted() ?? { type: admitted ? 'capacity.freed' : 'capacity.refused', at: this.rt.now() });
       }
       case 'sleep':
-        return sleepOn(this.rt.scheduler, cmd.until - at, this.ac.signal).then(() => this.aborted() ?? { type: 'timer.fired', at: this.rt.now() });
+        return sleepUntil(this.rt.scheduler, cmd.until, this.ac.signal).then(() => this.aborted() ?? { type: 'timer.fired', at: this.rt.now() });
       case 'reserve':
         return this.reserve(cmd);
       case 'send':

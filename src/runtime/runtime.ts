@@ -23,7 +23,7 @@ import { endpointSettings, fingerprint, latencyOf, poolFor, recordOn, type Endpo
 import { CapacityQueue } from './queue.js';
 import { pickEndpoint, type PickContext, type PickRequest, type PickResult } from './pick.js';
 import { RequestDriver, type RequestOptions } from './request-driver.js';
-import { realScheduler, sleepOn, type Scheduler } from './scheduler.js';
+import { realScheduler, type Scheduler } from './scheduler.js';
 import { resolve, type RoutePlan } from '../routing/resolve.js';
 import { userText } from '../routing/classify.js';
 import { requestedOutputTokens } from '../accounting/reservation.js';
@@ -234,10 +234,6 @@ export class Runtime implements RuntimeCore {
   private chatEnded(): void {
     this.inFlight--;
     if (this.inFlight === 0) for (const f of this.idle.splice(0)) f();
-  }
-
-  sleep(ms: number, signal: CancelSignal): Promise<void> {
-    return sleepOn(this.scheduler, ms, signal);
   }
 
   /**

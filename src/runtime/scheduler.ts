@@ -52,3 +52,14 @@ export function sleepOn(s: Scheduler, ms: number, signal: CancelSignal): Promise
     signal.addEventListener('abort', done, { once: true });
   });
 }
+
+/**
+ * Resolves once `s.now()` has reached `until`, or at once when `signal` aborts. Node times a timer
+ * on its monotonic clock in whole milliseconds, while `now()` is the wall clock: measured here,
+ * about 1 timer in 100 set for `until - now` fired a millisecond before `until` by `Date.now()`.
+ * A waiter that must not act before `until` (the same endpoint again after a 429's retry-after,
+ * which throttles it until then; a CI run failed over once for it) sleeps again for what is left.
+ */
+export async function sleepUntil(s: Scheduler, until: number, signal: CancelSignal): Promise<void> {
+  for (let left = until - s.now(); left > 0 && !signal.aborted; left = until - s.now()) await sleepOn(s, left, signal);
+}

@@ -60,9 +60,6 @@ export class StepCore implements RuntimeCore {
   get stopping(): CancelSignal {
     return this.rt.stopping;
   }
-  sleep(ms: number, signal: CancelSignal): Promise<void> {
-    return this.rt.sleep(ms, signal);
-  }
   route(call: Parameters<RuntimeCore['route']>[0], promptTokens: number, opts: Parameters<RuntimeCore['route']>[2]): ReturnType<RuntimeCore['route']> {
     return this.rt.route(call, promptTokens, opts);
   }

@@ -40,9 +40,12 @@ const T0 = Date.UTC(2025, 2, 14, 12);
 class SimScheduler implements Scheduler {
   private t = T0;
   private timers: Array<{ at: number; fn: () => void; live: boolean }> = [];
+  /** A timer armed for `ms` fires `by` ms before it is due by `now()`, as node's can (it times them on another clock, in whole ms). */
+  early: { ms: number; by: number } | null = null;
   now = (): number => this.t;
   after(ms: number, fn: () => void): () => void {
-    const timer = { at: this.t + Math.max(0, ms), fn, live: true };
+    const by = this.early?.ms === ms ? this.early.by : 0;
+    const timer = { at: this.t + Math.max(0, ms - by), fn, live: true };
     this.timers.push(timer);
     return () => (timer.live = false);
   }
@@ -148,6 +151,27 @@ describe('request driver on a simulated clock', () => {
     expect(sink.status).toBe(200);
     expect(sink.headers['x-switchyard-attempts']).toBe('2');
     expect(sink.headers['x-switchyard-endpoint']).toBe('a@p');
+  });
+
+  it('a retry-after timer that fires early (node times timers on its own clock): the retry still waits for the throttle to end and asks the same endpoint', async () => {
+    const r = await runtime();
+    sim.setFault('up-a', { kind: 'rate_limit', retryAfterSec: 5, times: 1 });
+    clock.early = { ms: 5000, by: 3 };
+    const { sink, done } = start(r);
+    await waitsFor(4997);
+    clock.advance(4997);
+    // Still throttled until 5 s: the driver sleeps for what is left instead of failing over.
+    await waitsFor(3);
+    expect([upstreamCalls('up-a'), upstreamCalls('up-b')]).toEqual([1, 0]);
+    clock.advance(3);
+    await done;
+    expect([sink.status, sink.headers['x-switchyard-model'], sink.headers['x-switchyard-attempts'], upstreamCalls('up-a'), upstreamCalls('up-b')]).toEqual([
+      200,
+      'a',
+      '2',
+      2,
+      0,
+    ]);
   });
 
   it('a 429 with a short retry-after every time: maxAttempts on the endpoint, each exactly that far apart, then fail-over', async () => {
