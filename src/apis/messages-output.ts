@@ -11,7 +11,15 @@ import { isObj } from './fields.js';
 
 const STOP: Record<string, string> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use', function_call: 'tool_use', content_filter: 'refusal' };
 
-export const stopReason = (finish: unknown): string => (typeof finish === 'string' ? (STOP[finish] ?? 'end_turn') : 'end_turn');
+/**
+ * Anthropic's `stop_reason` for chat's `finish_reason`. An answer that calls a tool stopped for
+ * `tool_use` whatever the upstream said: Gemini's OpenAI-compatible API ends tool calls with
+ * `stop`, and an agent loops on `stop_reason == "tool_use"` (a length cut stays `max_tokens`).
+ */
+export const stopReason = (finish: unknown, calledTools = false): string => {
+  const r = typeof finish === 'string' ? (STOP[finish] ?? 'end_turn') : 'end_turn';
+  return calledTools && r === 'end_turn' ? 'tool_use' : r;
+};
 
 export function messageId(id: unknown): string {
   return typeof id === 'string' && id.startsWith('msg_') ? id : `msg_${randomBytes(12).toString('hex')}`;
@@ -36,6 +44,17 @@ export function anthropicUsage(u: unknown): Record<string, number> {
   };
 }
 
+function isJsonObject(text: string): boolean {
+  try {
+    return isObj(JSON.parse(text));
+  } catch {
+    return false;
+  }
+}
+
+/** A tool call's id, or a fresh one when the upstream gave none (a `tool_result` must name it). */
+const toolUseId = (id: unknown): string => (typeof id === 'string' && id !== '' ? id : `toolu_${randomBytes(12).toString('hex')}`);
+
 function parseArgs(args: unknown): unknown {
   if (typeof args !== 'string' || args.trim() === '') return {};
   try {
@@ -52,9 +71,10 @@ export function messageOfCompletion(c: Record<string, unknown>): Record<string, 
   if (typeof msg.content === 'string' && msg.content !== '') content.push({ type: 'text', text: msg.content });
   // Chat's `refusal` has no block of its own in Messages: the model's words are its text (as Claude refuses).
   if (typeof msg.refusal === 'string' && msg.refusal !== '') content.push({ type: 'text', text: msg.refusal });
-  for (const tc of Array.isArray(msg.tool_calls) ? msg.tool_calls.filter(isObj) : []) {
+  const calls = Array.isArray(msg.tool_calls) ? msg.tool_calls.filter(isObj) : [];
+  for (const tc of calls) {
     const fn = isObj(tc.function) ? tc.function : {};
-    content.push({ type: 'tool_use', id: String(tc.id ?? ''), name: String(fn.name ?? ''), input: parseArgs(fn.arguments) });
+    content.push({ type: 'tool_use', id: toolUseId(tc.id), name: String(fn.name ?? ''), input: parseArgs(fn.arguments) });
   }
   return {
     id: messageId(c.id),
@@ -62,7 +82,7 @@ export function messageOfCompletion(c: Record<string, unknown>): Record<string, 
     role: 'assistant',
     model: c.model,
     content,
-    stop_reason: stopReason(choice.finish_reason),
+    stop_reason: stopReason(choice.finish_reason, calls.length > 0),
     stop_sequence: null,
     usage: anthropicUsage(c.usage),
   };
@@ -90,16 +110,30 @@ export function anthropicError(err: SwitchyardError): Record<string, unknown> {
 
 type Emit = (name: string, data: Record<string, unknown>) => boolean;
 
-interface Block {
-  kind: 'text' | 'tool_use';
-  index: number;
-  toolIndex: number;
+/** A tool call being gathered from the stream's pieces. */
+interface ToolCall {
+  id: string;
+  name: string;
+  args: string;
 }
 
-/** Chat chunks → message_start, ping, content_block_start/delta/stop, message_delta, message_stop. */
+/**
+ * Chat chunks → message_start, ping, content_block_start/delta/stop, message_delta, message_stop.
+ *
+ * Text is relayed as it comes. Tool calls are gathered and sent as whole blocks when the answer
+ * ends, after its text (the order a JSON answer's content has): a `tool_use` block must be one
+ * start, its deltas and one stop, and upstreams do not all send a call's pieces together. Gemini's
+ * OpenAI-compatible API leaves out `index` (a piece with a new `id` is a new call) or numbers every
+ * call 0; some interleave two calls' pieces. Keyed by index, a new id under a known index starting
+ * a new call, each call comes out whole, with its arguments as one `input_json_delta` when they are
+ * JSON (else none: the JSON answer's `input` is `{}` for them too).
+ */
 export class MessagesStreamWriter {
-  private open: Block | null = null;
+  private textIndex: number | null = null;
   private next = 0;
+  private readonly calls: ToolCall[] = [];
+  private readonly byIndex = new Map<number, ToolCall>();
+  private lastCall: ToolCall | null = null;
   private finish: unknown = null;
   private usage: unknown = null;
 
@@ -124,19 +158,6 @@ export class MessagesStreamWriter {
     this.emit('ping', { type: 'ping' });
   }
 
-  private begin(kind: Block['kind'], toolIndex: number, block: Record<string, unknown>): Block {
-    this.stop();
-    const b = { kind, index: this.next++, toolIndex };
-    this.open = b;
-    this.emit('content_block_start', { type: 'content_block_start', index: b.index, content_block: block });
-    return b;
-  }
-
-  private stop(): void {
-    if (this.open) this.emit('content_block_stop', { type: 'content_block_stop', index: this.open.index });
-    this.open = null;
-  }
-
   chunk(c: Record<string, unknown>): boolean {
     let ok = true;
     if (isObj(c.usage)) this.usage = c.usage;
@@ -146,28 +167,57 @@ export class MessagesStreamWriter {
     // Chat's `refusal` pieces are text here, as in messageOfCompletion.
     for (const text of [d.content, d.refusal]) {
       if (typeof text !== 'string' || text === '') continue;
-      const b = this.open?.kind === 'text' ? this.open : this.begin('text', -1, { type: 'text', text: '' });
-      ok = this.emit('content_block_delta', { type: 'content_block_delta', index: b.index, delta: { type: 'text_delta', text } });
+      if (this.textIndex === null) {
+        this.textIndex = this.next++;
+        this.emit('content_block_start', { type: 'content_block_start', index: this.textIndex, content_block: { type: 'text', text: '' } });
+      }
+      ok = this.emit('content_block_delta', { type: 'content_block_delta', index: this.textIndex, delta: { type: 'text_delta', text } });
     }
-    for (const tc of Array.isArray(d.tool_calls) ? d.tool_calls.filter(isObj) : []) {
-      const ti = typeof tc.index === 'number' ? tc.index : 0;
-      const fn = isObj(tc.function) ? tc.function : {};
-      const b =
-        this.open?.kind === 'tool_use' && this.open.toolIndex === ti
-          ? this.open
-          : this.begin('tool_use', ti, { type: 'tool_use', id: String(tc.id ?? ''), name: String(fn.name ?? ''), input: {} });
-      if (typeof fn.arguments === 'string' && fn.arguments !== '')
-        ok = this.emit('content_block_delta', { type: 'content_block_delta', index: b.index, delta: { type: 'input_json_delta', partial_json: fn.arguments } });
-    }
+    if (Array.isArray(d.tool_calls)) for (const tc of d.tool_calls) if (isObj(tc)) this.toolPiece(tc);
     if (choice.finish_reason) this.finish = choice.finish_reason;
     return ok;
   }
 
+  private toolPiece(tc: Record<string, unknown>): void {
+    const id = typeof tc.id === 'string' && tc.id !== '' ? tc.id : null;
+    const index = typeof tc.index === 'number' ? tc.index : null;
+    let call = index !== null ? this.byIndex.get(index) : this.lastCall;
+    // A piece naming another id than its call's is a new call (Gemini numbers every call 0).
+    if (call && id !== null && call.id !== '' && call.id !== id) call = undefined;
+    if (!call) {
+      call = { id: id ?? '', name: '', args: '' };
+      this.calls.push(call);
+    } else if (id !== null) call.id = id;
+    if (index !== null) this.byIndex.set(index, call);
+    this.lastCall = call;
+    const fn = isObj(tc.function) ? tc.function : {};
+    if (typeof fn.name === 'string' && fn.name !== '' && call.name === '') call.name = fn.name;
+    if (typeof fn.arguments === 'string') call.args += fn.arguments;
+  }
+
+  private closeText(): void {
+    if (this.textIndex !== null) this.emit('content_block_stop', { type: 'content_block_stop', index: this.textIndex });
+    this.textIndex = null;
+  }
+
+  /** Each gathered tool call as one whole block. */
+  private flushTools(): void {
+    for (const call of this.calls) {
+      const index = this.next++;
+      const block = { type: 'tool_use', id: toolUseId(call.id), name: call.name, input: {} };
+      this.emit('content_block_start', { type: 'content_block_start', index, content_block: block });
+      if (isJsonObject(call.args))
+        this.emit('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: call.args } });
+      this.emit('content_block_stop', { type: 'content_block_stop', index });
+    }
+  }
+
   done(): void {
-    this.stop();
+    this.closeText();
+    this.flushTools();
     this.emit('message_delta', {
       type: 'message_delta',
-      delta: { stop_reason: stopReason(this.finish), stop_sequence: null },
+      delta: { stop_reason: stopReason(this.finish, this.calls.length > 0), stop_sequence: null },
       usage: anthropicUsage(this.usage),
     });
     this.emit('message_stop', { type: 'message_stop' });

@@ -55,6 +55,7 @@ export class ResponsesStreamWriter {
   private seq = 0;
   private readonly items: Item[] = [];
   private readonly byToolIndex = new Map<number, Item>();
+  private lastTool: Item | null = null;
   private message: Item | null = null;
   private finish: string | null = null;
   private usage: ResponseUsage | null = null;
@@ -136,20 +137,26 @@ export class ResponsesStreamWriter {
   }
 
   private toolDelta(tc: Record<string, unknown>): boolean {
-    const index = typeof tc.index === 'number' ? tc.index : 0;
+    const id = typeof tc.id === 'string' && tc.id !== '' ? tc.id : null;
+    const index = typeof tc.index === 'number' ? tc.index : null;
     const fn = isObj(tc.function) ? tc.function : {};
-    let item = this.byToolIndex.get(index);
+    // Keyed by index; without one (Gemini's OpenAI-compatible API) a piece belongs to the call
+    // before it, and a piece naming another id than its call's is a new call (Gemini also numbers
+    // every call 0).
+    let item = index !== null ? this.byToolIndex.get(index) : (this.lastTool ?? undefined);
+    if (item && id !== null && item.callId !== id) item = undefined;
     if (!item) {
       // The message before the calls closes. An earlier call closes only once its arguments are
       // whole JSON: OpenAI streams one call after another (each closed before the next is
       // added), but some upstreams send every call's header first and the arguments after; a
       // call closed then got its arguments after its `done` (with `{}` in it).
       if (this.message && !this.message.done) this.close(this.message);
-      for (const open of this.byToolIndex.values()) if (!open.done && wholeJson(open.text)) this.close(open);
-      item = this.add('function_call', typeof tc.id === 'string' ? tc.id : newId('call'), typeof fn.name === 'string' ? fn.name : '');
-      this.byToolIndex.set(index, item);
+      for (const open of this.items) if (open.kind === 'function_call' && !open.done && wholeJson(open.text)) this.close(open);
+      item = this.add('function_call', id ?? newId('call'), typeof fn.name === 'string' ? fn.name : '');
+      if (index !== null) this.byToolIndex.set(index, item);
       this.emit('response.output_item.added', { output_index: item.index, item: functionCallItem(item.id, item.callId, item.name, '', 'in_progress') });
     }
+    this.lastTool = item;
     const args = typeof fn.arguments === 'string' ? fn.arguments : '';
     if (args === '') return true;
     item.text += args;

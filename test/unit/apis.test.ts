@@ -255,6 +255,32 @@ describe('Responses → chat', () => {
     ]);
     expect(interleaved.response.output).toMatchObject([{ arguments: '{"x":1}' }, { arguments: '{"y":2}' }]);
   });
+
+  it("Gemini's pieces: calls without an index, and every call numbered 0 under its own id, are each a call of their own", () => {
+    const run = (chunks: Array<Record<string, unknown>>) => {
+      const w = new ResponsesStreamWriter({ id: 'resp_1', createdAt: 1, model: 'm', echo: {} }, () => true);
+      w.start();
+      for (const c of chunks) w.chunk({ choices: [{ index: 0, delta: { tool_calls: [c] } }] });
+      w.finishItems();
+      return w.result().response.output;
+    };
+    const want = [
+      { type: 'function_call', call_id: 'call_x', name: 'get_weather', arguments: '{"city":"Paris"}' },
+      { type: 'function_call', call_id: 'call_y', name: 'get_weather', arguments: '{"city":"Rome"}' },
+    ];
+    const whole = (id: string, city: string, more: Record<string, unknown> = {}) => ({
+      id,
+      type: 'function',
+      function: { name: 'get_weather', arguments: `{"city":"${city}"}` },
+      ...more,
+    });
+    expect(run([whole('call_x', 'Paris'), whole('call_y', 'Rome')])).toMatchObject(want);
+    expect(run([whole('call_x', 'Paris', { index: 0 }), whole('call_y', 'Rome', { index: 0 })])).toMatchObject(want);
+    // Without an index or an id, a piece goes on with the call before it.
+    expect(
+      run([{ id: 'call_x', function: { name: 'get_weather', arguments: '{"city":' } }, { function: { arguments: '"Paris"}' } }, whole('call_y', 'Rome')]),
+    ).toMatchObject(want);
+  });
 });
 
 describe('Messages → chat and back', () => {

@@ -1,0 +1,111 @@
+/**
+ * Tool calls from an OpenAI-kind upstream, answered to a Messages client: every call one whole
+ * `tool_use` block whatever order the upstream sent its pieces in (Gemini's OpenAI-compatible API
+ * leaves out `index` or numbers every call 0; some upstreams interleave two calls), and
+ * `stop_reason: tool_use` whenever the answer calls a tool (Gemini ends tool calls with `stop`).
+ * The events are read back by the official SDK's own stream accumulator, as a client reads them.
+ */
+import { MessageStream } from '@anthropic-ai/sdk/lib/MessageStream';
+import { describe, expect, it } from 'vitest';
+import { messageOfCompletion, MessagesStreamWriter } from '../../src/apis/messages-output.js';
+
+type Chunk = Record<string, unknown>;
+const delta = (d: Record<string, unknown>, finish: string | null = null): Chunk => ({ choices: [{ index: 0, delta: d, finish_reason: finish }] });
+const call = (piece: Record<string, unknown>): Chunk => delta({ tool_calls: [piece] });
+
+/** The writer's events for these chunks, and the message the SDK's accumulator makes of them. */
+async function relay(chunks: Chunk[]): Promise<{ events: Array<Record<string, unknown>>; message: Awaited<ReturnType<MessageStream['finalMessage']>> }> {
+  const events: Array<Record<string, unknown>> = [];
+  const w = new MessagesStreamWriter((_name, data) => (events.push(data), true), 'gemini-2.5-flash');
+  w.start(5);
+  for (const c of chunks) w.chunk(c);
+  w.chunk({ choices: [], usage: { prompt_tokens: 5, completion_tokens: 9 } });
+  w.done();
+  const lines = events.map((e) => `${JSON.stringify(e)}\n`).join('');
+  const body = new ReadableStream({
+    start(ctl) {
+      ctl.enqueue(new TextEncoder().encode(lines));
+      ctl.close();
+    },
+  });
+  return { events, message: await MessageStream.fromReadableStream(body).finalMessage() };
+}
+
+const toolUses = (content: Array<{ type: string }>) => content.filter((b) => b.type === 'tool_use');
+
+describe('tool calls of an OpenAI-kind answer, as Messages', () => {
+  it('two calls without index (Gemini): two whole blocks, stop_reason tool_use though the upstream said stop', async () => {
+    const { message } = await relay([
+      call({ id: 'call_x', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }),
+      call({ id: 'call_y', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Rome"}' } }),
+      delta({}, 'stop'),
+    ]);
+    expect(toolUses(message.content)).toEqual([
+      { type: 'tool_use', id: 'call_x', name: 'get_weather', input: { city: 'Paris' } },
+      { type: 'tool_use', id: 'call_y', name: 'get_weather', input: { city: 'Rome' } },
+    ]);
+    expect(message.stop_reason).toBe('tool_use');
+  });
+
+  it('every call numbered 0 with its own id: a new id is a new call', async () => {
+    const { message } = await relay([
+      call({ index: 0, id: 'a', function: { name: 'f', arguments: '{"n":' } }),
+      call({ index: 0, function: { arguments: '1}' } }),
+      call({ index: 0, id: 'b', function: { name: 'g', arguments: '{"n":2}' } }),
+      delta({}, 'tool_calls'),
+    ]);
+    expect(toolUses(message.content)).toEqual([
+      { type: 'tool_use', id: 'a', name: 'f', input: { n: 1 } },
+      { type: 'tool_use', id: 'b', name: 'g', input: { n: 2 } },
+    ]);
+  });
+
+  it("two calls' pieces interleaved: each block holds its own call's arguments, nothing opened with an empty id or name", async () => {
+    const { events, message } = await relay([
+      call({ index: 0, id: 'a', function: { name: 'f', arguments: '' } }),
+      call({ index: 1, id: 'b', function: { name: 'g', arguments: '' } }),
+      call({ index: 0, function: { arguments: '{"x":' } }),
+      call({ index: 1, function: { arguments: '{"y":' } }),
+      call({ index: 0, function: { arguments: '"p"}' } }),
+      call({ index: 1, function: { arguments: '"q"}' } }),
+      delta({}, 'tool_calls'),
+    ]);
+    expect(toolUses(message.content)).toEqual([
+      { type: 'tool_use', id: 'a', name: 'f', input: { x: 'p' } },
+      { type: 'tool_use', id: 'b', name: 'g', input: { y: 'q' } },
+    ]);
+    const starts = events.filter((e) => e.type === 'content_block_start').map((e) => e.content_block as { id?: string; name?: string });
+    expect(starts.every((b) => b.id !== '' && b.name !== '')).toBe(true);
+  });
+
+  it('text, then a call in the usual OpenAI pieces: the text block first, then the call, a length cut stays max_tokens', async () => {
+    const { message } = await relay([
+      delta({ content: 'Let me ' }),
+      delta({ content: 'check.' }),
+      call({ index: 0, id: 'c', type: 'function', function: { name: 'f', arguments: '' } }),
+      call({ index: 0, function: { arguments: '{"q":"a b"}' } }),
+      delta({}, 'length'),
+    ]);
+    expect(message.content).toEqual([
+      { type: 'text', text: 'Let me check.' },
+      { type: 'tool_use', id: 'c', name: 'f', input: { q: 'a b' } },
+    ]);
+    expect(message.stop_reason).toBe('max_tokens');
+    expect(message.usage).toMatchObject({ input_tokens: 5, output_tokens: 9 });
+  });
+
+  it('a call without an id gets one, and arguments that are not JSON are not sent as if they were (input {} as the JSON answer gives)', async () => {
+    const { message } = await relay([call({ index: 0, function: { name: 'f', arguments: '{"cut' } }), delta({}, 'tool_calls')]);
+    const [use] = toolUses(message.content) as unknown as Array<{ id: string; input: unknown }>;
+    expect(use!.id).toMatch(/^toolu_[0-9a-f]{24}$/);
+    expect(use!.input).toEqual({});
+  });
+
+  it('a JSON answer with tool calls and finish_reason stop says tool_use; without calls, end_turn', () => {
+    const withCall = messageOfCompletion({
+      choices: [{ message: { content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }] }, finish_reason: 'stop' }],
+    });
+    expect(withCall.stop_reason).toBe('tool_use');
+    expect(messageOfCompletion({ choices: [{ message: { content: 'hi' }, finish_reason: 'stop' }] }).stop_reason).toBe('end_turn');
+  });
+});
