@@ -45,13 +45,18 @@ function blocks(content: unknown, p: string): Array<Record<string, unknown>> {
 
 function toolResultText(content: unknown, p: string, ctx: Ctx): string {
   if (content === undefined || content === null) return '';
-  return blocks(content, p)
-    .map((b, j) => {
-      if (b.type === 'text') return str(b.text, `${p}[${j}].text`);
-      ctx.untranslated.push(`${p}[${j}]`);
-      return '';
-    })
-    .join('');
+  return (
+    blocks(content, p)
+      .map((b, j) => {
+        if (b.type === 'text') return str(b.text, `${p}[${j}].text`);
+        ctx.untranslated.push(`${p}[${j}]`);
+        return '';
+      })
+      .filter((t) => t !== '')
+      // A tool's output in several text blocks (MCP servers send a block per item) keeps them apart,
+      // as a user turn's blocks are: joined with a line break, not run together.
+      .join('\n')
+  );
 }
 
 /** A text block's text: Anthropic refuses an empty one ("text content blocks must be non-empty"). */

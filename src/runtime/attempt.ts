@@ -136,6 +136,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
   const req = inp.h.adapter.buildRequest({
     body: inp.body,
     upstreamModel: inp.h.endpoint.upstreamModel,
+    model: inp.h.model,
     stream: inp.stream,
     apiKey: inp.h.apiKey,
     headers: inp.h.provider.headers,

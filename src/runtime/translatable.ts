@@ -1,5 +1,7 @@
 /** Which candidates can take a body at all (shared by the request driver and the dry run). */
+import { requestedOutputTokens } from '../accounting/reservation.js';
 import { nativeOf } from '../apis/native.js';
+import { thinkingFits } from '../upstream/adapters/anthropic-native.js';
 import { own } from '../config/lookup.js';
 import { SwitchyardError } from '../errors.js';
 import type { ChatBody } from '../upstream/types.js';
@@ -17,6 +19,7 @@ export function translationError(h: EndpointHandle, body: ChatBody): SwitchyardE
     h.adapter.buildRequest({
       body,
       upstreamModel: h.endpoint.upstreamModel,
+      model: h.model,
       stream: body.stream === true,
       apiKey: undefined,
       headers: {},
@@ -47,7 +50,9 @@ export function translatableCandidates(rt: RuntimeCore, body: ChatBody, candidat
   if (native === undefined) {
     ok = (h) => translationError(h, body) === null;
   } else if (native.kind === 'anthropic-messages' && native.untranslated.length > 0) {
-    ok = (h) => h.adapter.kind === 'anthropic';
+    // An enabled thinking budget must also fit under the max_tokens the model is sent (its maxOutputTokens at most).
+    const asked = requestedOutputTokens(body);
+    ok = (h) => h.adapter.kind === 'anthropic' && thinkingFits(native, Math.min(asked ?? Infinity, h.modelCfg.maxOutputTokens));
   } else {
     return candidates;
   }

@@ -16,7 +16,12 @@ let sc: SidecarHandle;
 beforeAll(async () => {
   sim = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 1, outputTokens: 8 } });
   // route analysis: gpt-4.1 (OpenAI-kind) first, claude-sonnet-4.5 (Anthropic-kind) after it.
-  sc = await startSidecar(testConfig(sim.url));
+  const cfg = testConfig(sim.url);
+  // route thinkers: an Anthropic-kind model whose output cap leaves no room for a 1,024-token thinking budget first.
+  const models = cfg.models as Record<string, Record<string, unknown>>;
+  models['claude-short'] = { ...models['claude-sonnet-4.5'], maxOutputTokens: 1024, fallbacks: [] };
+  (cfg.routing as { routes: Record<string, string[]> }).routes.thinkers = ['claude-short', 'claude-sonnet-4.5'];
+  sc = await startSidecar(cfg);
 });
 
 afterAll(async () => {
@@ -32,6 +37,41 @@ const err = async (p: Promise<unknown>) => {
   expect(e).toBeInstanceOf(OpenAI.APIError);
   return e as InstanceType<typeof OpenAI.APIError>;
 };
+
+describe('a thinking budget and the output cap a model is sent', () => {
+  const ask = (model: string, extra: Record<string, unknown> = {}) =>
+    fetch(`${sc.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'unused', ...extra },
+      body: JSON.stringify({ model, max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 1024 }, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+
+  it('a route passes over the model whose maxOutputTokens leaves no room for the budget (Anthropic would refuse the capped max_tokens)', async () => {
+    await sim.clearLog();
+    const r = await ask('route/thinkers');
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-switchyard-model')).toBe('claude-sonnet-4.5');
+    expect((await sim.log()).map((e) => e.status)).toEqual([200]);
+  });
+
+  it('named, that model answers a 400 in Anthropic shape naming thinking.budget_tokens and the config key to raise, nothing sent upstream', async () => {
+    await sim.clearLog();
+    const r = await ask('claude-short');
+    expect(r.status).toBe(400);
+    const body = (await r.json()) as { type: string; error: { type: string; message: string } };
+    expect(body.type).toBe('error');
+    expect(body.error.type).toBe('invalid_request_error');
+    expect(body.error.message).toBe(
+      "thinking.budget_tokens (1024) must be less than max_tokens; switchyard sends max_tokens 1024, claude-short's maxOutputTokens (the request asked 2048): raise models.claude-short.maxOutputTokens in the config, or lower budget_tokens",
+    );
+    expect(await sim.log()).toEqual([]);
+  });
+
+  it("with interleaved thinking (the budget is the whole turn's, as Anthropic allows) the same request is sent", async () => {
+    const r = await ask('claude-short', { 'anthropic-beta': 'interleaved-thinking-2025-05-14' });
+    expect(r.status).toBe(200);
+  });
+});
 
 describe('fail-over past an Anthropic-kind fallback that cannot take the body', () => {
   // First: the fault tests below open gpt-4.1's circuit.

@@ -108,7 +108,7 @@ function costNano(u: Anthropic.Usage): number {
 
 describe('native relay from an Anthropic-kind endpoint', () => {
   it('JSON: the upstream body as is (thinking + signature, cache usage), model rewritten, cost = usage × price', async () => {
-    const body = { model: MODEL, max_tokens: 300, thinking, messages: question('Why do rails hum?') };
+    const body = { model: MODEL, max_tokens: 2000, thinking, messages: question('Why do rails hum?') };
     const { data, response } = await client.messages.create(body).withResponse();
     expect(data.model).toBe(MODEL);
     expect(data.content.map((b) => b.type)).toEqual(['thinking', 'text']);
@@ -141,7 +141,7 @@ describe('native relay from an Anthropic-kind endpoint', () => {
     const messages = question('Tell me about signals.');
     const full = textOf(await client.messages.create({ model: MODEL, max_tokens: 300, messages }));
     const stop = ` ${full.split(' ')[6]!}`;
-    const body = { model: MODEL, max_tokens: 300, stream: true, thinking, stop_sequences: [stop], messages };
+    const body = { model: MODEL, max_tokens: 2000, stream: true, thinking, stop_sequences: [stop], messages };
     const r = await fetch(`${sc.url}/v1/messages`, {
       method: 'POST',
       headers: { 'x-api-key': KEY, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
@@ -156,7 +156,7 @@ describe('native relay from an Anthropic-kind endpoint', () => {
     expect(deltas).toContain('thinking_delta');
     expect(deltas).toContain('signature_delta');
     // The SDK reads the relayed stream into the same message.
-    const stream = client.messages.stream({ model: MODEL, max_tokens: 300, thinking, stop_sequences: [stop], messages });
+    const stream = client.messages.stream({ model: MODEL, max_tokens: 2000, thinking, stop_sequences: [stop], messages });
     const final = await stream.finalMessage();
     expect(final.model).toBe(MODEL);
     expect(final.content.map((b) => b.type)).toEqual(['thinking', 'text']);
@@ -165,7 +165,7 @@ describe('native relay from an Anthropic-kind endpoint', () => {
     expect(final.stop_sequence).toBe(stop);
     expect(textOf(final)).toBe(full.slice(0, full.indexOf(stop)));
     expect(final.usage).toMatchObject({ cache_read_input_tokens: 3, cache_creation_input_tokens: 5 });
-    const billed = client.messages.stream({ model: MODEL, max_tokens: 300, thinking, messages });
+    const billed = client.messages.stream({ model: MODEL, max_tokens: 2000, thinking, messages });
     const { response } = await billed.withResponse();
     const again = await billed.finalMessage();
     const row = ledgerRow(ledgerFile, response.headers.get('x-request-id'));

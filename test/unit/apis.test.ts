@@ -359,6 +359,31 @@ describe('Messages → chat and back', () => {
     });
   });
 
+  it("a tool_result of several text blocks (an MCP tool's items) reaches an OpenAI-kind model as lines, not run together", () => {
+    const chat = translateMessages({
+      model: 'c',
+      max_tokens: 10,
+      messages: [
+        { role: 'user', content: 'list' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'ls', input: {} }] },
+        {
+          role: 'user',
+          content: [
+            {
+              type: 'tool_result',
+              tool_use_id: 't1',
+              content: [
+                { type: 'text', text: 'file1.txt' },
+                { type: 'text', text: 'file2.txt' },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    expect(chat.messages.at(-1)).toEqual({ role: 'tool', tool_call_id: 't1', content: 'file1.txt\nfile2.txt' });
+  });
+
   it('continues a native answer after a cut with the delivered text as an assistant turn', () => {
     const chat = translateMessages({ model: 'c', max_tokens: 10, messages: [{ role: 'user', content: 'go' }] });
     const sent = JSON.parse(anthropicAdapter.buildRequest(build(chat, { prefill: 'Once upon ', stream: true })).body) as {

@@ -7,6 +7,7 @@
  * with the client's `anthropic-version` and `anthropic-beta` headers (never its key).
  */
 import type { NativeMessages } from '../../apis/native.js';
+import { SwitchyardError } from '../../errors.js';
 import type { UpstreamHttpRequest } from '../types.js';
 import { isObj, wireTurns, type AnthropicBlock, type AnthropicTurn } from './anthropic-messages.js';
 import { anthropicHttpRequest, appendPrefill } from './anthropic-request.js';
@@ -22,8 +23,44 @@ function turnsOf(messages: unknown): AnthropicTurn[] {
   });
 }
 
+/**
+ * An enabled `thinking`'s `budget_tokens` that Anthropic holds to below `max_tokens`, else null.
+ * With interleaved thinking (the `interleaved-thinking-…` beta) the budget is the whole turn's and
+ * may exceed `max_tokens`.
+ */
+function thinkingBudget(native: NativeMessages): number | null {
+  const t = native.body.thinking;
+  if (!isObj(t) || t.type !== 'enabled' || typeof t.budget_tokens !== 'number') return null;
+  return native.headers?.beta?.includes('interleaved-thinking') === true ? null : t.budget_tokens;
+}
+
+/** Whether a Messages request's thinking budget fits under the `max_tokens` it is sent with. */
+export function thinkingFits(native: NativeMessages, maxTokens: number): boolean {
+  const budget = thinkingBudget(native);
+  return budget === null || budget < maxTokens;
+}
+
+/**
+ * Anthropic refuses a `thinking.budget_tokens` that is not below `max_tokens`; sent capped at the
+ * model's `maxOutputTokens`, a client's 32,000 with a budget of 31,999 (as Claude Code sends) would
+ * come back as a 400 about a `max_tokens` the client never sent. Refused here, saying what to change.
+ */
+function checkThinking(input: BuildInput, native: NativeMessages): void {
+  const budget = thinkingBudget(native);
+  const src = native.body;
+  if (budget === null || budget < input.maxOutputTokens) return;
+  const asked = typeof src.max_tokens === 'number' ? src.max_tokens : null;
+  const model = input.model ?? input.upstreamModel;
+  const why =
+    asked !== null && asked > input.maxOutputTokens
+      ? `switchyard sends max_tokens ${input.maxOutputTokens}, ${model}'s maxOutputTokens (the request asked ${asked}): raise models.${model}.maxOutputTokens in the config, or lower budget_tokens`
+      : `max_tokens is ${input.maxOutputTokens}: lower budget_tokens or raise max_tokens`;
+  throw new SwitchyardError('invalid_request', `thinking.budget_tokens (${budget}) must be less than max_tokens; ${why}`, { param: 'thinking.budget_tokens' });
+}
+
 export function buildNativeMessagesRequest(input: BuildInput, native: NativeMessages): UpstreamHttpRequest {
   const src = native.body;
+  checkThinking(input, native);
   // maxOutputTokens is the cap the budget reserved for (the client's max_tokens or less).
   const body: Record<string, unknown> = { ...src, model: input.upstreamModel, max_tokens: input.maxOutputTokens };
   if (input.stream) body.stream = true;

@@ -20,7 +20,7 @@ export function buildOpenAINative(input: BuildInput, native: NativeRequest | und
     if (field !== undefined) {
       throw new SwitchyardError(
         'invalid_request',
-        `${echoName(field)} has no chat-completions form: it is only supported when the request is routed to an Anthropic-kind endpoint (${input.upstreamModel} is OpenAI-kind)`,
+        `${echoName(field)} has no chat-completions form: it is only supported when the request is routed to an Anthropic-kind endpoint (${input.model ?? input.upstreamModel} is OpenAI-kind)`,
         { param: field },
       );
     }

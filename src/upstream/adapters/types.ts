@@ -10,6 +10,8 @@ import type { ChatBody, StreamPiece, UpstreamErrorInfo, UpstreamHttpRequest } fr
 export interface BuildInput {
   body: ChatBody;
   upstreamModel: string;
+  /** The catalogue model the endpoint serves (what the client knows it by), for messages. */
+  model?: string;
   stream: boolean;
   apiKey: string | undefined;
   /** Non-secret extra headers from the provider config. */
