@@ -97,6 +97,13 @@ describe('fail-over past an Anthropic-kind fallback that cannot take the body', 
     });
     expect(named.status).toBe(400);
     expect(((await named.json()) as { error: { message: string } }).error.message).toMatch(/^thinking has no chat-completions form/);
+    // It names the model as the client knows it (deepseek-v3.2), not its upstream name (deepseek-chat).
+    const deepseek = await fetch(`${sc.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'unused' },
+      body: JSON.stringify({ ...body, model: 'deepseek-v3.2' }),
+    });
+    expect(((await deepseek.json()) as { error: { message: string } }).error.message).toMatch(/\(deepseek-v3\.2 is OpenAI-kind\)$/);
     // The dry run leaves out the same candidates as the real request, and says so.
     const dry = await fetch(`${sc.url}/switchyard/route`, {
       method: 'POST',
