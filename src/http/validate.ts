@@ -74,7 +74,29 @@ function checkRules(body: ChatBody): ChatBody {
     });
   }
   checkToolChoice(body.tool_choice, body.tools);
+  checkResponseFormat(body.response_format);
   return body;
+}
+
+/**
+ * OpenAI's `response_format` types, and the schema `json_schema` needs: checked here rather than
+ * by whichever upstream the request reaches (an Anthropic-kind model would call any unknown type
+ * "no JSON output mode", the simulator and some OpenAI-compatible APIs answer it as text).
+ */
+function checkResponseFormat(rf: unknown): void {
+  if (!isObj(rf)) return;
+  if (rf.type !== 'text' && rf.type !== 'json_object' && rf.type !== 'json_schema')
+    throw new SwitchyardError(
+      'invalid_request',
+      `Invalid value for 'response_format.type': "${echoName(String(rf.type))}"; supported values are 'text', 'json_object' and 'json_schema'`,
+      { param: 'response_format.type' },
+    );
+  if (rf.type === 'json_schema' && !(isObj(rf.json_schema) && typeof rf.json_schema.name === 'string'))
+    throw new SwitchyardError(
+      'invalid_request',
+      `Missing required parameter: 'response_format.json_schema' (an object with a "name" and a "schema") for response_format type 'json_schema'`,
+      { param: 'response_format.json_schema' },
+    );
 }
 
 /**

@@ -216,6 +216,30 @@ describe('client errors are OpenAI-shaped 4xx', () => {
     expect(e.message).toMatch(/messages\[0\]\.role/);
   });
 
+  it("refuses a response_format of a type OpenAI does not have, or json_schema without its schema, with a 400 naming the field, whatever the model (it reached the upstream, or Anthropic's 'no JSON output mode')", async () => {
+    const before = recorded.length;
+    const cases: Array<[unknown, string, RegExp]> = [
+      [
+        { type: 'xml' },
+        'response_format.type',
+        /Invalid value for 'response_format.type': "xml"; supported values are 'text', 'json_object' and 'json_schema'$/,
+      ],
+      [{ type: 'json_schema' }, 'response_format.json_schema', /Missing required parameter: 'response_format.json_schema'/],
+      [{ type: 'json_schema', json_schema: { schema: {} } }, 'response_format.json_schema', /an object with a "name"/],
+    ];
+    for (const [rf, param, message] of cases) {
+      for (const model of ['rec-model', 'claude-sonnet-4.5', 'auto']) {
+        const err = (await sc.client.chat.completions
+          .create({ model, messages: [{ role: 'user', content: 'x' }], response_format: rf } as never)
+          .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;
+        expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+        expect([err.status, err.param, err.type]).toEqual([400, param, 'invalid_request_error']);
+        expect(err.message).toMatch(message);
+      }
+    }
+    expect(recorded.length).toBe(before);
+  });
+
   it('refuses a tool_choice naming a function that is not in tools (or with no tools) with 400 param tool_choice, before any upstream call or ledger row', async () => {
     const fn = (name: string) => ({ type: 'function' as const, function: { name, parameters: { type: 'object', properties: {} } } });
     const before = recorded.length;
