@@ -286,6 +286,113 @@ describe('anthropic buildRequest: messages', () => {
   });
 });
 
+describe('anthropic buildRequest: cache_control (prompt caching, as LiteLLM and OpenRouter take it on chat)', () => {
+  const eph = { type: 'ephemeral' };
+
+  it('keeps a marker on a system part, a user text part and an image part, on the block each becomes; the system becomes blocks', () => {
+    const body = sent({
+      messages: msgs(
+        { role: 'system', content: [{ type: 'text', text: 'long rules', cache_control: eph }] },
+        { role: 'system', content: 'more' },
+        {
+          role: 'user',
+          content: [
+            { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' }, cache_control: { type: 'ephemeral', ttl: '1h' } },
+            { type: 'text', text: 'the doc', cache_control: eph },
+            { type: 'text', text: 'question' },
+          ],
+        },
+      ),
+    });
+    expect(body.system).toEqual([
+      { type: 'text', text: 'long rules', cache_control: eph },
+      { type: 'text', text: 'more' },
+    ]);
+    expect(body.messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' }, cache_control: { type: 'ephemeral', ttl: '1h' } },
+          { type: 'text', text: 'the doc', cache_control: eph },
+          { type: 'text', text: 'question' },
+        ],
+      },
+    ]);
+  });
+
+  it("a message's own marker (LiteLLM's and OpenCode's form) marks its last block; a string content becomes a block to carry it", () => {
+    const body = sent({
+      messages: msgs(
+        { role: 'system', content: 'rules', cache_control: eph } as ChatMessage,
+        { role: 'user', content: 'hello', cache_control: eph } as ChatMessage,
+        { role: 'assistant', content: 'hi' },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'a' },
+            { type: 'text', text: 'b' },
+          ],
+          cache_control: eph,
+        } as ChatMessage,
+      ),
+    });
+    expect(body.system).toEqual([{ type: 'text', text: 'rules', cache_control: eph }]);
+    expect(body.messages).toEqual([
+      { role: 'user', content: [{ type: 'text', text: 'hello', cache_control: eph }] },
+      { role: 'assistant', content: 'hi' },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'a' },
+          { type: 'text', text: 'b', cache_control: eph },
+        ],
+      },
+    ]);
+  });
+
+  it("a tool's marker goes on the tool; a tool message's (its own or a part's) on the tool_result, never inside its content", () => {
+    const call = { id: 'c1', type: 'function' as const, function: { name: 'f', arguments: '{}' } };
+    const body = sent({
+      tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } }, cache_control: eph }],
+      messages: msgs(
+        { role: 'user', content: 'go' },
+        { role: 'assistant', content: null, tool_calls: [call, { ...call, id: 'c2' }] },
+        { role: 'tool', tool_call_id: 'c1', content: 'one', cache_control: eph } as ChatMessage,
+        { role: 'tool', tool_call_id: 'c2', content: [{ type: 'text', text: 'two', cache_control: eph }] },
+      ),
+    });
+    expect((body.tools as unknown[])[0]).toEqual({ name: 'f', input_schema: { type: 'object' }, cache_control: eph });
+    expect((body.messages as Array<{ content: unknown }>)[2]!.content).toEqual([
+      { type: 'tool_result', tool_use_id: 'c1', content: 'one', cache_control: eph },
+      { type: 'tool_result', tool_use_id: 'c2', content: [{ type: 'text', text: 'two' }], cache_control: eph },
+    ]);
+  });
+
+  it('without a marker the body is as before (the system a joined string, single text turns strings)', () => {
+    const body = sent({
+      messages: msgs(
+        {
+          role: 'system',
+          content: [
+            { type: 'text', text: 'a' },
+            { type: 'text', text: 'b' },
+          ],
+        },
+        { role: 'user', content: 'q' },
+      ),
+    });
+    expect(body).toMatchObject({ system: 'a\n\nb', messages: [{ role: 'user', content: 'q' }] });
+  });
+
+  it('a marker Anthropic would not take is a 400 naming where it is, not dropped', () => {
+    const e = refused({ messages: msgs({ role: 'user', content: [{ type: 'text', text: 'x', cache_control: { type: 'persistent' } }] }) });
+    expect([e.status, e.param]).toEqual([400, 'messages[0].content[0].cache_control']);
+    expect(e.message).toMatch(/must be \{"type": "ephemeral"\}, optionally with "ttl": "5m" or "1h"/);
+    const t = refused({ tools: [{ type: 'function', function: { name: 'f' }, cache_control: 'yes' }] });
+    expect(t.param).toBe('tools[0].cache_control');
+  });
+});
+
 describe('anthropic buildRequest: prefill', () => {
   it('appends the delivered text as a final assistant turn, trailing whitespace trimmed', () => {
     const body = sent({}, { prefill: 'The answer is \n' });

@@ -22,7 +22,8 @@ export interface AnthropicTurn {
 }
 
 export interface TranslatedMessages {
-  system: string | null;
+  /** Joined text; text blocks when one of them carries a `cache_control` (a string cannot). */
+  system: string | AnthropicBlock[] | null;
   turns: AnthropicTurn[];
 }
 
@@ -31,6 +32,30 @@ export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 
 /** The 400 for anything without a faithful Anthropic form. */
 export function untranslatable(param: string, why: string): SwitchyardError {
   return new SwitchyardError('invalid_request', `${echoName(param)} cannot be translated for Anthropic models: ${why}`, { param });
+}
+
+/**
+ * A `cache_control` marker, as LiteLLM and OpenRouter take it on chat content parts, messages and
+ * tools for Anthropic's prompt caching: `{"type": "ephemeral"}`, optionally with a `ttl` of "5m"
+ * or "1h". Kept on the Anthropic block it belongs to (undefined when absent); anything else is
+ * refused rather than dropped, which would lose the caching discount without a word.
+ */
+export function cacheControl(v: unknown, param: string): Record<string, unknown> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (
+    isObj(v) &&
+    v.type === 'ephemeral' &&
+    Object.keys(v).every((k) => k === 'type' || k === 'ttl') &&
+    (v.ttl === undefined || v.ttl === '5m' || v.ttl === '1h')
+  )
+    return v.ttl === undefined ? { type: 'ephemeral' } : { type: 'ephemeral', ttl: v.ttl };
+  throw untranslatable(`${param}.cache_control`, 'must be {"type": "ephemeral"}, optionally with "ttl": "5m" or "1h"');
+}
+
+/** `block` with the part's `cache_control`, when it has one. */
+function marked(block: AnthropicBlock, part: Record<string, unknown>, param: string): AnthropicBlock {
+  const cc = cacheControl(part.cache_control, param);
+  return cc === undefined ? block : { ...block, cache_control: cc };
 }
 
 const ANTHROPIC_IMAGE_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
@@ -66,11 +91,11 @@ function contentBlocks(content: unknown, param: string, images: boolean): Anthro
     const p = `${param}[${j}]`;
     if (!isObj(part)) throw untranslatable(p, 'a content part must be an object');
     if (part.type === 'text' && typeof part.text === 'string') {
-      if (part.text !== '') out.push({ type: 'text', text: part.text });
+      if (part.text !== '') out.push(marked({ type: 'text', text: part.text }, part, p));
     } else if (part.type === 'refusal' && !images && typeof part.refusal === 'string') {
-      if (part.refusal !== '') out.push({ type: 'text', text: part.refusal });
+      if (part.refusal !== '') out.push(marked({ type: 'text', text: part.refusal }, part, p));
     } else if (part.type === 'image_url' && images) {
-      out.push(imageBlock(part, p));
+      out.push(marked(imageBlock(part, p), part, p));
     } else {
       throw untranslatable(`${p}.type`, `content part type ${echoValue(part.type)} is not supported here`);
     }
@@ -78,10 +103,15 @@ function contentBlocks(content: unknown, param: string, images: boolean): Anthro
   return out;
 }
 
-function systemText(content: unknown, param: string): string {
-  return contentBlocks(content, param, false)
-    .map((b) => String(b.text))
-    .join('\n\n');
+/**
+ * A message-level `cache_control` (LiteLLM's form: on the message, not a part) marks the message's
+ * last block, where Anthropic's cache breakpoint for it goes.
+ */
+function markLast(blocks: AnthropicBlock[], m: Record<string, unknown>, param: string): AnthropicBlock[] {
+  const cc = cacheControl(m.cache_control, param);
+  if (cc === undefined || blocks.length === 0) return blocks;
+  blocks[blocks.length - 1] = { ...blocks[blocks.length - 1]!, cache_control: cc };
+  return blocks;
 }
 
 function toolUseBlocks(toolCalls: unknown, param: string): AnthropicBlock[] {
@@ -111,8 +141,17 @@ function toolUseBlocks(toolCalls: unknown, param: string): AnthropicBlock[] {
 
 function toolResultBlock(m: ChatMessage, param: string): AnthropicBlock {
   if (typeof m.tool_call_id !== 'string' || m.tool_call_id === '') throw untranslatable(`${param}.tool_call_id`, 'a tool message needs a tool_call_id');
-  const content = typeof m.content === 'string' ? m.content : contentBlocks(m.content, `${param}.content`, false);
-  return { type: 'tool_result', tool_use_id: m.tool_call_id, content };
+  let content: string | AnthropicBlock[] = typeof m.content === 'string' ? m.content : contentBlocks(m.content, `${param}.content`, false);
+  // Anthropic takes cache_control on the tool_result itself, not inside its content ("place it
+  // directly on tool_result"): a part's marker moves up, the message's own wins.
+  let cc = cacheControl(m.cache_control, param);
+  if (Array.isArray(content) && content.some((b) => b.cache_control !== undefined)) {
+    cc ??= content.findLast((b) => b.cache_control !== undefined)!.cache_control as Record<string, unknown>;
+    content = content.map(({ cache_control: _moved, ...b }) => b as AnthropicBlock);
+  }
+  const block: AnthropicBlock = { type: 'tool_result', tool_use_id: m.tool_call_id, content };
+  if (cc !== undefined) block.cache_control = cc;
+  return block;
 }
 
 /**
@@ -138,7 +177,7 @@ function resultsFirst(turn: AnthropicTurn): void {
 }
 
 export function translateMessages(messages: ChatMessage[]): TranslatedMessages {
-  const system: string[] = [];
+  const system: AnthropicBlock[] = [];
   const turns: AnthropicTurn[] = [];
   messages.forEach((m, i) => {
     const param = `messages[${i}]`;
@@ -148,18 +187,16 @@ export function translateMessages(messages: ChatMessage[]): TranslatedMessages {
     }
     switch (m.role) {
       case 'system':
-      case 'developer': {
-        const text = systemText(m.content, `${param}.content`);
-        if (text !== '') system.push(text);
+      case 'developer':
+        for (const b of markLast(contentBlocks(m.content, `${param}.content`, false), m, param)) system.push(b);
         return;
-      }
       case 'user':
-        pushTurn(turns, { role: 'user', content: contentBlocks(m.content, `${param}.content`, true) });
+        pushTurn(turns, { role: 'user', content: markLast(contentBlocks(m.content, `${param}.content`, true), m, param) });
         return;
       case 'assistant':
         pushTurn(turns, {
           role: 'assistant',
-          content: [...contentBlocks(m.content, `${param}.content`, false), ...toolUseBlocks(m.tool_calls, `${param}.tool_calls`)],
+          content: markLast([...contentBlocks(m.content, `${param}.content`, false), ...toolUseBlocks(m.tool_calls, `${param}.tool_calls`)], m, param),
         });
         return;
       case 'tool':
@@ -170,7 +207,14 @@ export function translateMessages(messages: ChatMessage[]): TranslatedMessages {
     }
   });
   turns.forEach(resultsFirst);
-  return { system: system.length > 0 ? system.join('\n\n') : null, turns };
+  return { system: systemOf(system), turns };
+}
+
+/** The system text blocks joined with a blank line, or kept as blocks when one carries a `cache_control`. */
+function systemOf(blocks: AnthropicBlock[]): string | AnthropicBlock[] | null {
+  if (blocks.length === 0) return null;
+  if (blocks.some((b) => b.cache_control !== undefined)) return blocks;
+  return blocks.map((b) => String(b.text)).join('\n\n');
 }
 
 /** A turn whose content is one plain text block is sent as a string (the simple form). */

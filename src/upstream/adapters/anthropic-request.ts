@@ -7,7 +7,7 @@
  */
 import { own } from '../../config/lookup.js';
 import type { UpstreamHttpRequest } from '../types.js';
-import { isObj, pushTurn, translateMessages, untranslatable, wireTurns, type AnthropicTurn } from './anthropic-messages.js';
+import { cacheControl, isObj, pushTurn, translateMessages, untranslatable, wireTurns, type AnthropicTurn } from './anthropic-messages.js';
 import type { BuildInput } from './types.js';
 
 /** Fields read by the translation below. */
@@ -91,7 +91,13 @@ function tools(v: unknown): Array<Record<string, unknown>> {
     const params = present(f.parameters) ? f.parameters : { type: 'object', properties: {} };
     if (!isObj(params)) throw untranslatable(`tools[${i}].function.parameters`, 'must be a JSON schema object');
     // `strict` is dropped: Anthropic follows the schema without a strict mode switch.
-    return { name: f.name, ...(typeof f.description === 'string' ? { description: f.description } : {}), input_schema: params };
+    const cc = cacheControl(t.cache_control, `tools[${i}]`);
+    return {
+      name: f.name,
+      ...(typeof f.description === 'string' ? { description: f.description } : {}),
+      input_schema: params,
+      ...(cc !== undefined ? { cache_control: cc } : {}),
+    };
   });
 }
 
