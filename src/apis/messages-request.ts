@@ -255,8 +255,31 @@ export function anthropicHeaders(h: Record<string, string | string[] | undefined
 }
 
 /** Validate and translate; the result carries the client's body (and its Anthropic headers) for Anthropic-kind endpoints. */
+/** Why a 1-hour cache write is refused (the chat path's translation says the same). */
+export const LONG_CACHE_WHY =
+  'a 1-hour cache write costs twice the input price, and switchyard prices cache writes at cacheWritePerMTok (the 5-minute rate), so its spend could not be bounded or recorded exactly; use the 5-minute cache (no ttl, or "5m")';
+
+/** A `cache_control` with `ttl: "1h"` anywhere Anthropic reads one: refused (see {@link LONG_CACHE_WHY}). */
+function refuseLongCache(body: Record<string, unknown>): void {
+  const check = (o: unknown, p: string): void => {
+    if (isObj(o) && isObj(o.cache_control) && o.cache_control.ttl === '1h') throw unsupported(`${p === '' ? '' : `${p}.`}cache_control.ttl`, LONG_CACHE_WHY);
+  };
+  const each = (v: unknown, p: string, inner?: (o: unknown, q: string) => void): void => {
+    if (!Array.isArray(v)) return;
+    v.forEach((o: unknown, i) => {
+      check(o, `${p}[${i}]`);
+      inner?.(o, `${p}[${i}]`);
+    });
+  };
+  check(body, '');
+  each(body.system, 'system');
+  each(body.tools, 'tools');
+  each(body.messages, 'messages', (m, p) => isObj(m) && each(m.content, `${p}.content`, (b, q) => isObj(b) && each(b.content, `${q}.content`)));
+}
+
 export function translateMessages(body: Record<string, unknown>, headers: { version?: string; beta?: string } = {}): ChatBody {
   const ctx: Ctx = { untranslated: [] };
+  refuseLongCache(body);
   const model = str(body.model, 'model');
   if (model === '') throw unsupported('model', 'must not be empty');
   const maxTokens = positiveInt(body.max_tokens, 'max_tokens');

@@ -359,6 +359,20 @@ describe('Messages → chat and back', () => {
     });
   });
 
+  it('refuses a 1-hour cache_control anywhere Anthropic reads one (its writes cost 2× input, beyond the priced 5-minute rate), for every endpoint kind', () => {
+    const user = (content: unknown) => ({ model: 'c', max_tokens: 10, messages: [{ role: 'user', content }] });
+    const long = { type: 'ephemeral', ttl: '1h' };
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ ...user('x'), cache_control: long }, 'cache_control.ttl'],
+      [{ ...user('x'), system: [{ type: 'text', text: 's', cache_control: long }] }, 'system[0].cache_control.ttl'],
+      [{ ...user([{ type: 'text', text: 'x', cache_control: long }]) }, 'messages[0].content[0].cache_control.ttl'],
+      [{ ...user('x'), tools: [{ name: 'f', input_schema: { type: 'object' }, cache_control: long }] }, 'tools[0].cache_control.ttl'],
+    ];
+    for (const [body, param] of cases) expect(() => translateMessages(body)).toThrow(expect.objectContaining({ status: 400, param }));
+    // The 5-minute cache is served as before.
+    expect(() => translateMessages({ ...user([{ type: 'text', text: 'x', cache_control: { type: 'ephemeral', ttl: '5m' } }]) })).not.toThrow();
+  });
+
   it("a tool_result of several text blocks (an MCP tool's items) reaches an OpenAI-kind model as lines, not run together", () => {
     const chat = translateMessages({
       model: 'c',

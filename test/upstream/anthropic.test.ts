@@ -297,7 +297,7 @@ describe('anthropic buildRequest: cache_control (prompt caching, as LiteLLM and 
         {
           role: 'user',
           content: [
-            { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' }, cache_control: { type: 'ephemeral', ttl: '1h' } },
+            { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' }, cache_control: { type: 'ephemeral', ttl: '5m' } },
             { type: 'text', text: 'the doc', cache_control: eph },
             { type: 'text', text: 'question' },
           ],
@@ -312,7 +312,7 @@ describe('anthropic buildRequest: cache_control (prompt caching, as LiteLLM and 
       {
         role: 'user',
         content: [
-          { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' }, cache_control: { type: 'ephemeral', ttl: '1h' } },
+          { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' }, cache_control: { type: 'ephemeral', ttl: '5m' } },
           { type: 'text', text: 'the doc', cache_control: eph },
           { type: 'text', text: 'question' },
         ],
@@ -387,9 +387,13 @@ describe('anthropic buildRequest: cache_control (prompt caching, as LiteLLM and 
   it('a marker Anthropic would not take is a 400 naming where it is, not dropped', () => {
     const e = refused({ messages: msgs({ role: 'user', content: [{ type: 'text', text: 'x', cache_control: { type: 'persistent' } }] }) });
     expect([e.status, e.param]).toEqual([400, 'messages[0].content[0].cache_control']);
-    expect(e.message).toMatch(/must be \{"type": "ephemeral"\}, optionally with "ttl": "5m" or "1h"/);
+    expect(e.message).toMatch(/must be \{"type": "ephemeral"\}, optionally with "ttl": "5m"$/);
     const t = refused({ tools: [{ type: 'function', function: { name: 'f' }, cache_control: 'yes' }] });
     expect(t.param).toBe('tools[0].cache_control');
+    // A 1-hour cache write costs 2× input, more than the priced (5-minute) rate the reservation covers.
+    const long = refused({ messages: msgs({ role: 'user', content: 'x', cache_control: { type: 'ephemeral', ttl: '1h' } } as ChatMessage) });
+    expect([long.status, long.param]).toEqual([400, 'messages[0].cache_control.ttl']);
+    expect(long.message).toMatch(/a 1-hour cache write costs twice the input price/);
   });
 });
 

@@ -11,6 +11,7 @@
  *
  * Anything that has no faithful Anthropic form is refused with a 400 naming the field.
  */
+import { LONG_CACHE_WHY } from '../../apis/messages-request.js';
 import { echoName, echoValue, SwitchyardError } from '../../errors.js';
 import type { ChatMessage } from '../types.js';
 
@@ -37,19 +38,15 @@ export function untranslatable(param: string, why: string): SwitchyardError {
 /**
  * A `cache_control` marker, as LiteLLM and OpenRouter take it on chat content parts, messages and
  * tools for Anthropic's prompt caching: `{"type": "ephemeral"}`, optionally with a `ttl` of "5m"
- * or "1h". Kept on the Anthropic block it belongs to (undefined when absent); anything else is
+ * ("1h" is refused: {@link LONG_CACHE_WHY}). Kept on the Anthropic block it belongs to (undefined when absent); anything else is
  * refused rather than dropped, which would lose the caching discount without a word.
  */
 export function cacheControl(v: unknown, param: string): Record<string, unknown> | undefined {
   if (v === undefined || v === null) return undefined;
-  if (
-    isObj(v) &&
-    v.type === 'ephemeral' &&
-    Object.keys(v).every((k) => k === 'type' || k === 'ttl') &&
-    (v.ttl === undefined || v.ttl === '5m' || v.ttl === '1h')
-  )
+  if (isObj(v) && v.ttl === '1h') throw untranslatable(`${param}.cache_control.ttl`, LONG_CACHE_WHY);
+  if (isObj(v) && v.type === 'ephemeral' && Object.keys(v).every((k) => k === 'type' || k === 'ttl') && (v.ttl === undefined || v.ttl === '5m'))
     return v.ttl === undefined ? { type: 'ephemeral' } : { type: 'ephemeral', ttl: v.ttl };
-  throw untranslatable(`${param}.cache_control`, 'must be {"type": "ephemeral"}, optionally with "ttl": "5m" or "1h"');
+  throw untranslatable(`${param}.cache_control`, 'must be {"type": "ephemeral"}, optionally with "ttl": "5m"');
 }
 
 /** `block` with the part's `cache_control`, when it has one. */
