@@ -252,6 +252,52 @@ describe('anthropic buildRequest: messages', () => {
     ]);
   });
 
+  it("drops text of whitespace only, as empty text is (Anthropic: 'text content blocks must contain non-whitespace text')", () => {
+    const body = sent({
+      messages: msgs(
+        { role: 'system', content: '  ' },
+        { role: 'user', content: 'q' },
+        { role: 'assistant', content: ' \n' },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: '\t' },
+            { type: 'text', text: 'more' },
+          ],
+        },
+      ),
+    });
+    expect(body.system).toBeUndefined();
+    expect(body.messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'q' },
+          { type: 'text', text: 'more' },
+        ],
+      },
+    ]);
+  });
+
+  it("a conversation ending with the client's own assistant turn sends it without trailing whitespace (Anthropic refuses it there)", () => {
+    const ends = (content: string) => sent({ messages: msgs({ role: 'user', content: 'x' }, { role: 'assistant', content }) }).messages;
+    expect(ends('Sure ')).toEqual([
+      { role: 'user', content: 'x' },
+      { role: 'assistant', content: 'Sure' },
+    ]);
+    expect(ends('Sure')).toEqual([
+      { role: 'user', content: 'x' },
+      { role: 'assistant', content: 'Sure' },
+    ]);
+    // Whitespace inside an earlier assistant turn is the conversation's, and stays.
+    const mid = sent({ messages: msgs({ role: 'user', content: 'x' }, { role: 'assistant', content: 'a ' }, { role: 'user', content: 'y' }) }).messages;
+    expect(mid).toEqual([
+      { role: 'user', content: 'x' },
+      { role: 'assistant', content: 'a ' },
+      { role: 'user', content: 'y' },
+    ]);
+  });
+
   it('puts tool results first in a merged user turn, and reads empty arguments as {}', () => {
     const body = sent({
       messages: msgs(

@@ -7,7 +7,8 @@
  *   `tool_use` blocks.
  * - Consecutive turns of the same role are merged (Anthropic requires alternation); inside a
  *   merged user turn the `tool_result` blocks go first, as Anthropic requires.
- * - Empty text is dropped (Anthropic rejects empty text blocks) and so is a turn left empty.
+ * - Empty text, and text of whitespace only, is dropped (Anthropic rejects such text blocks:
+ *   "text content blocks must contain non-whitespace text"), and so is a turn left empty.
  *
  * Anything that has no faithful Anthropic form is refused with a 400 naming the field.
  */
@@ -81,16 +82,16 @@ function imageBlock(part: Record<string, unknown>, param: string): AnthropicBloc
  */
 function contentBlocks(content: unknown, param: string, images: boolean): AnthropicBlock[] {
   if (content === undefined || content === null) return [];
-  if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
+  if (typeof content === 'string') return content.trim() === '' ? [] : [{ type: 'text', text: content }];
   if (!Array.isArray(content)) throw untranslatable(param, 'content must be a string or an array of parts');
   const out: AnthropicBlock[] = [];
   content.forEach((part: unknown, j) => {
     const p = `${param}[${j}]`;
     if (!isObj(part)) throw untranslatable(p, 'a content part must be an object');
     if (part.type === 'text' && typeof part.text === 'string') {
-      if (part.text !== '') out.push(marked({ type: 'text', text: part.text }, part, p));
+      if (part.text.trim() !== '') out.push(marked({ type: 'text', text: part.text }, part, p));
     } else if (part.type === 'refusal' && !images && typeof part.refusal === 'string') {
-      if (part.refusal !== '') out.push(marked({ type: 'text', text: part.refusal }, part, p));
+      if (part.refusal.trim() !== '') out.push(marked({ type: 'text', text: part.refusal }, part, p));
     } else if (part.type === 'image_url' && images) {
       out.push(marked(imageBlock(part, p), part, p));
     } else {

@@ -143,6 +143,7 @@ export function buildAnthropicBody(input: BuildInput): Record<string, unknown> {
       'Anthropic needs at least one user or assistant message with content; this request has only system/developer messages or empty ones',
     );
   appendPrefill(turns, input.prefill);
+  trimFinalAssistant(turns);
   const out: Record<string, unknown> = { model: input.upstreamModel, max_tokens: maxTokens(b, input.maxOutputTokens) };
   if (system !== null) out.system = system;
   out.messages = wireTurns(turns);
@@ -175,6 +176,23 @@ export function buildAnthropicBody(input: BuildInput): Record<string, unknown> {
   }
   if (input.stream) out.stream = true;
   return out;
+}
+
+/**
+ * A conversation that ends with the assistant's turn (a prefill the client wrote) loses that
+ * turn's trailing whitespace: Anthropic refuses it ("final assistant content cannot end with
+ * trailing whitespace") where OpenAI-kind models take it, so `auto` or a route would answer the
+ * same request or fail by the model picked. The model goes on from the trimmed text.
+ */
+function trimFinalAssistant(turns: AnthropicTurn[]): void {
+  const last = turns[turns.length - 1];
+  const b = last?.role === 'assistant' ? last.content[last.content.length - 1] : undefined;
+  if (!last || b?.type !== 'text' || typeof b.text !== 'string') return;
+  const text = b.text.trimEnd();
+  if (text === b.text) return;
+  if (text !== '') last.content[last.content.length - 1] = { ...b, text };
+  else if (last.content.length > 1) last.content.pop();
+  else turns.pop();
 }
 
 /**
