@@ -7,8 +7,10 @@ import type { ResponseStore } from '../accounting/response-store.js';
 import { itemPage, itemsOfConversation, parseItemQuery } from '../apis/responses-items.js';
 import { newId } from '../apis/responses-output.js';
 import { translateResponses } from '../apis/responses-request.js';
-import { SwitchyardError } from '../errors.js';
-import { inScope } from '../runtime/request-scope.js';
+import { countPromptTokens } from '../accounting/tokens.js';
+import { echoName, SwitchyardError } from '../errors.js';
+import { listModelIds } from '../routing/resolve.js';
+import { inScope, traceAnswered } from '../runtime/request-scope.js';
 import type { ChatMessage } from '../upstream/types.js';
 import { clientAuthorization } from './auth.js';
 import { readEdge, type ApiRoute, type EdgeRequest } from './edge.js';
@@ -83,6 +85,41 @@ export function responsesRoute(store: () => ResponseStore | null): ApiRoute {
   };
 }
 
+/**
+ * `POST /v1/responses/input_tokens` (the SDK's `responses.inputTokens.count`): the input tokens a
+ * Responses request would send — its input, instructions, tools and a `previous_response_id`'s
+ * stored conversation — counted with switchyard's own tokenizer (the one its reservations use;
+ * exact for OpenAI models, an estimate for others), without calling a provider. `model` is
+ * optional, as OpenAI's; when given it must be one switchyard serves.
+ */
+export function inputTokensRoute(store: () => ResponseStore | null): ApiRoute {
+  return async (deps, req, res, requestId) => {
+    const base = { 'x-request-id': requestId };
+    const receivedAt = Date.now();
+    let status = 200;
+    let error: string | null = null;
+    try {
+      const e = await readEdge(deps, req, requestId);
+      const model = e.body.model;
+      if (model !== undefined && model !== null) {
+        if (typeof model !== 'string') throw new SwitchyardError('invalid_request', 'model: expected a string', { param: 'model' });
+        if (!listModelIds(e.rt.cfg).includes(model))
+          throw new SwitchyardError('model_not_found', `The model "${echoName(model)}" does not exist`, { param: 'model' });
+      }
+      // The translation reads a model and a request's own options; a count has neither to honour.
+      const t = translateResponses({ ...e.body, model: typeof model === 'string' ? model : 'auto', stream: false, store: false }, await previous(e, store()));
+      sendJson(res, 200, { object: 'response.input_tokens', input_tokens: countPromptTokens(t.chat.messages, t.chat.tools ?? undefined) }, base);
+    } catch (err) {
+      if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while counting input tokens');
+      sendError(res, err, base);
+      status = err instanceof SwitchyardError ? err.status : 500;
+      error = err instanceof SwitchyardError ? err.code : 'internal_error';
+    }
+    // No model is called, so no chat span: an HTTP one, as for count_tokens.
+    traceAnswered({ requestId, receivedAt, method: req.method, route: '/v1/responses/input_tokens', api: 'responses', status, error }, req.headers);
+  };
+}
+
 /** Methods per stored-response path: `{id}`, `{id}/input_items`, `{id}/cancel`. */
 const SUB_METHODS: Record<string, readonly string[]> = {
   '': ['GET', 'HEAD', 'DELETE'],
@@ -116,6 +153,12 @@ export function retrieveResponseRoute(store: () => ResponseStore | null): ApiRou
           `no route ${req.method ?? 'GET'} ${path.slice(0, 160)}: of a stored response switchyard serves /v1/responses/{id}, /v1/responses/{id}/input_items and /v1/responses/{id}/cancel`,
         );
       }
+      // A POST to `/v1/responses/{name}` is another endpoint of OpenAI's (`compact`, …), not a stored response's.
+      if (sub === '' && req.method === 'POST')
+        throw new SwitchyardError(
+          'not_found',
+          `no route POST ${path.slice(0, 160)}: switchyard serves POST /v1/responses and /v1/responses/input_tokens, and of a stored response GET or DELETE /v1/responses/{id}, GET …/input_items and POST …/cancel`,
+        );
       if (req.method !== undefined && !allowed.includes(req.method)) {
         throw new SwitchyardError('method_not_allowed', `use ${allowed.filter((m) => m !== 'HEAD').join(' or ')} for ${path}`, {
           headers: { allow: allowed.join(', ') },

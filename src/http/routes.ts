@@ -13,6 +13,8 @@ const METHODS = new Map<string, readonly string[]>([
   ['/chat/completions', ['POST']],
   ['/v1/responses', ['POST']],
   ['/responses', ['POST']],
+  ['/v1/responses/input_tokens', ['POST']],
+  ['/responses/input_tokens', ['POST']],
   ['/v1/messages', ['POST']],
   ['/v1/messages/count_tokens', ['POST']],
   ['/v1/embeddings', ['POST']],

@@ -275,6 +275,37 @@ describe('POST /v1/responses', () => {
     await expect(sc.client.responses.retrieve(other.id)).rejects.toMatchObject({ status: 404 });
   });
 
+  it("counts a request's input tokens (POST /v1/responses/input_tokens, the SDK's responses.inputTokens.count) without calling a model, a previous response's conversation included", async () => {
+    const logged = (await sim.log()).length;
+    const one = await sc.client.responses.inputTokens.count({ model: 'gpt-4.1', input: 'Say hello.' });
+    expect(one.object).toBe('response.input_tokens');
+    expect(one.input_tokens).toBeGreaterThan(0);
+    const more = await sc.client.responses.inputTokens.count({
+      model: 'gpt-4.1',
+      input: 'Say hello.',
+      instructions: 'Answer in the style of a long formal letter, please.',
+    });
+    expect(more.input_tokens).toBeGreaterThan(one.input_tokens);
+    // `model` is optional, as OpenAI's; the count is the same.
+    expect((await sc.client.responses.inputTokens.count({ input: 'Say hello.' })).input_tokens).toBe(one.input_tokens);
+    const first = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Say hello.' });
+    const chained = await sc.client.responses.inputTokens.count({ model: 'deepseek-v3.2', input: 'And again.', previous_response_id: first.id });
+    const alone = await sc.client.responses.inputTokens.count({ model: 'deepseek-v3.2', input: 'And again.' });
+    expect(chained.input_tokens).toBeGreaterThan(alone.input_tokens + one.input_tokens - 8);
+    // Only the one real request reached a model.
+    expect((await sim.log()).length).toBe(logged + 1);
+    const unknown = await sc.client.responses.inputTokens.count({ model: 'no-such-model', input: 'x' }).catch((e: unknown) => e);
+    expect(unknown).toMatchObject({ status: 400, param: 'model' });
+    const get = await fetch(`${sc.url}/v1/responses/input_tokens`);
+    expect([get.status, get.headers.get('allow')]).toEqual([405, 'POST']);
+    // Another POST under /v1/responses/ (OpenAI's compact) is a 404 saying what is served, not a 405 for a stored response.
+    const compact = await fetch(`${sc.url}/v1/responses/compact`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(compact.status).toBe(404);
+    expect(((await compact.json()) as { error: { message: string } }).error.message).toMatch(
+      /^no route POST \/v1\/responses\/compact: switchyard serves POST \/v1\/responses and \/v1\/responses\/input_tokens/,
+    );
+  });
+
   it('refuses an unknown previous_response_id with a 400', async () => {
     const err = await sc.client.responses.create({ model: 'gpt-4.1', input: 'x', previous_response_id: 'resp_nope' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 400, param: 'previous_response_id' });
