@@ -5,7 +5,7 @@
  */
 import { usageFromOpenAI } from '../accounting/cost.js';
 import { randomBytes } from 'node:crypto';
-import type { SwitchyardError } from '../errors.js';
+import { echoName, SwitchyardError } from '../errors.js';
 import { scrub } from '../observe/scrub.js';
 import { isObj } from './fields.js';
 
@@ -242,7 +242,30 @@ export function anthropicModel<M extends ListedModel>(m: M): M & { type: 'model'
   return { ...m, type: 'model', display_name: m.id, created_at: new Date(m.created * 1000).toISOString() };
 }
 
-export function anthropicModelsList(list: { data: ListedModel[] }): unknown {
-  const data = list.data.map(anthropicModel);
-  return { ...list, data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+/**
+ * One page of the list, as Anthropic's API pages it: `limit` entries (1–1000, default 20) after
+ * `after_id` or before `before_id`, `has_more` when the list goes on in that direction. An id the
+ * list does not hold, or a `limit` out of range, is a 400 naming the parameter.
+ */
+export function anthropicModelsList(list: { data: ListedModel[] }, query: URLSearchParams = new URLSearchParams()): unknown {
+  const raw = query.get('limit');
+  const limit = raw === null ? 20 : /^[0-9]{1,4}$/.test(raw) ? Number(raw) : NaN;
+  if (!(limit >= 1 && limit <= 1000)) throw new SwitchyardError('invalid_request', 'limit: must be an integer from 1 to 1000', { param: 'limit' });
+  const after = query.get('after_id');
+  const before = query.get('before_id');
+  const at = (name: string, id: string): number => {
+    const i = list.data.findIndex((m) => m.id === id);
+    if (i < 0) throw new SwitchyardError('invalid_request', `${name}: no model "${echoName(id)}" in the list`, { param: name });
+    return i;
+  };
+  let from = 0;
+  let to = list.data.length;
+  if (after !== null) from = at('after_id', after) + 1;
+  if (before !== null) to = at('before_id', before);
+  // Anthropic's `before_id` pages backwards: the `limit` entries just before it.
+  const start = before !== null && after === null ? Math.max(from, to - limit) : from;
+  const end = Math.min(to, start + limit);
+  const data = list.data.slice(start, end).map(anthropicModel);
+  const hasMore = before !== null && after === null ? start > from : end < to;
+  return { ...list, data, has_more: hasMore, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
 }

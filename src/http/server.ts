@@ -287,7 +287,7 @@ export function createHttpServer(deps: ServerDeps): Server {
         // With auth.keys on, the catalogue is for key holders too (as OpenAI's and LiteLLM's /v1/models).
         deps.keys.authenticate(clientAuthorization(req));
         const list = deps.models() as { data: Array<{ id: string; created: number }> };
-        return sendJson(res, 200, fromAnthropicClient(req) ? anthropicModelsList(list) : list);
+        return sendJson(res, 200, fromAnthropicClient(req) ? anthropicModelsList(list, url.searchParams) : list);
       }
       if (path.startsWith('/v1/models/') || path.startsWith('/models/')) {
         // OpenAI's GET /v1/models/{model} (the SDK's models.retrieve); a route id keeps its `/`.

@@ -416,6 +416,25 @@ describe('GET /v1/models for the Anthropic SDK', () => {
     expect(Object.keys(plain.data[0]!)).toEqual(['id', 'object', 'created', 'owned_by']);
   });
 
+  it('pages as Anthropic does: limit, after_id, before_id, has_more; the SDK walks every page; a bad limit or unknown id is a 400', async () => {
+    const all = (await client.models.list({ limit: 1000 })).data.map((m) => m.id);
+    expect(all.length).toBeGreaterThan(4);
+    const first = await client.models.list({ limit: 3 });
+    expect(first.data.map((m) => m.id)).toEqual(all.slice(0, 3));
+    expect([first.has_more, first.first_id, first.last_id]).toEqual([true, all[0], all[2]]);
+    const next = await client.models.list({ limit: 3, after_id: all[2]! });
+    expect(next.data.map((m) => m.id)).toEqual(all.slice(3, 6));
+    const back = await client.models.list({ limit: 2, before_id: all[4]! });
+    expect([back.data.map((m) => m.id), back.has_more]).toEqual([all.slice(2, 4), true]);
+    const walked: string[] = [];
+    for await (const m of client.models.list({ limit: 2 })) walked.push(m.id);
+    expect(walked).toEqual(all);
+    for (const q of ['limit=0', 'limit=1001', 'limit=x', 'after_id=no-such-model']) {
+      const r = await fetch(`${sc.url}/v1/models?${q}`, { headers: { 'x-api-key': KEY, 'anthropic-version': '2023-06-01' } });
+      expect([q, r.status, ((await r.json()) as { error: { type: string } }).error.type]).toEqual([q, 400, 'invalid_request_error']);
+    }
+  });
+
   it("answers the Anthropic SDK's models errors in Anthropic's shape (404 not_found_error, 401 authentication_error); OpenAI's without anthropic-version", async () => {
     const missing = await client.models.retrieve('no-such-model').catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
