@@ -3,7 +3,7 @@
  *
  * - `auto` climbs tiers: the first step is the tier the router chose (its own candidates in
  *   that tier, fallbacks included) or, with `startAt: cheapest`, the lowest tier with an
- *   adequate model; each next step is the next tier up that has one. "Adequate" is what the
+ *   adequate model (unless a hint chose the tier: then it starts there); each next step is the next tier up that has one. "Adequate" is what the
  *   router itself requires: the capabilities the request needs and a context window that fits
  *   the prompt (`resolve` applies both).
  * - A catalogue model or `route/<name>` stays inside what was named: the candidates a plain
@@ -16,6 +16,7 @@
  */
 import type { Config, Tier } from '../config/schema.js';
 import { TIERS } from '../config/schema.js';
+import { hintDecides } from './classify.js';
 import { resolve, type ResolveInput, type RoutePlan } from './resolve.js';
 
 export interface CascadeStepPlan {
@@ -63,7 +64,9 @@ export function cascadePlan(cfg: Config, inp: ResolveInput, startAt: 'router' | 
   }
   const steps: CascadeStepPlan[] = [];
   let from: number;
-  if (startAt === 'cheapest') {
+  // A tier the client asked for (x-switchyard-tier, a task) is where the climb starts, as the
+  // router's choice is: `cheapest` starts below the router's judgement, never below the client's.
+  if (startAt === 'cheapest' && !hintDecides(inp.classify, cfg.routing.classifier)) {
     from = TIERS.length;
     for (let i = 0; i < TIERS.length && from === TIERS.length; i++) {
       const p = tierPlan(cfg, inp, TIERS[i]!);

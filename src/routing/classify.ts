@@ -125,6 +125,17 @@ export function userText(messages: ReadonlyArray<{ role?: unknown; content?: unk
   return out.join('\n');
 }
 
+/**
+ * Whether the client's hint decides the tier (as {@link classify} reads it: a valid
+ * `x-switchyard-tier`, or a task a tier list or the spec's task list names), not the router.
+ */
+export function hintDecides(input: Pick<ClassifyInput, 'tier' | 'task'>, cfg: ClassifierConfig): boolean {
+  if (input.tier !== null && isTier(input.tier)) return true;
+  const task = input.task?.trim().toLowerCase() || null;
+  if (task === null) return false;
+  return own(cfg.tasks, task) !== undefined || cfg.simpleTasks.includes(task) || cfg.complexTasks.includes(task) || SPEC_TASKS.has(task);
+}
+
 export function classify(input: ClassifyInput, cfg: ClassifierConfig, auto?: AutoConfig): Classification {
   if (input.tier !== null && isTier(input.tier)) {
     return { tier: input.tier, reason: `tier forced by x-switchyard-tier: ${input.tier}`, keywordHits: [] };

@@ -70,8 +70,19 @@ describe('cascadeLadder', () => {
   it('maxSteps bounds the escalations', () => {
     expect(cascadeLadder(CFG, input('auto', { tier: 'fast_cheap' }), 'router', 1)).toHaveLength(2);
   });
-  it('startAt cheapest: auto starts at the lowest tier with an adequate model, whatever tier was scored or hinted', () => {
-    expect(shape(cascadeLadder(CFG, input('auto', { tier: 'high_quality' }), 'cheapest', 2))[0]).toEqual(['fast_cheap', ['fast-cheap', 'fast-dear']]);
+  it('startAt cheapest: auto starts at the lowest tier with an adequate model, whatever tier the router scored', () => {
+    expect(shape(cascadeLadder(CFG, input('auto'), 'cheapest', 2))[0]).toEqual(['fast_cheap', ['fast-cheap', 'fast-dear']]);
+  });
+  it("startAt cheapest never starts below the client's hint: a forced tier or a task's tier is the first step, as with startAt router", () => {
+    for (const startAt of ['router', 'cheapest'] as const) {
+      const forced = cascadePlan(CFG, input('auto', { tier: 'high_quality' }), startAt, 2);
+      expect([startAt, forced.steps[0]!.tier, forced.steps[0]!.plan.reason]).toEqual([
+        startAt,
+        'high_quality',
+        'tier forced by x-switchyard-tier: high_quality',
+      ]);
+      expect(cascadePlan(CFG, input('auto', { tier: 'balanced' }), startAt, 2).steps.map((s) => s.tier)).toEqual(['balanced', 'high_quality']);
+    }
   });
   it('a named model stays inside what was named: the model, then its own fallbacks, in order, whatever startAt says', () => {
     for (const startAt of ['router', 'cheapest'] as const) {
