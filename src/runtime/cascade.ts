@@ -89,21 +89,23 @@ function cascadeInput(rt: RuntimeCore, body: ChatCall['body'], hints: ChatCall['
 
 /**
  * The candidates a plain request falls back to once `refused` was refused for money, minus
- * those the cascade already ran: a budget refusal leaves only those whose worst case is under
- * the smallest refused one (the request machine's ceiling); a refusal by the cost cap leaves
- * the driver to pass over each candidate over it (and name it).
+ * those the cascade already ran, and only those whose worst case is under the refused one: a
+ * budget's refusal gives the smallest refused worst case (the request machine's ceiling), the
+ * cost cap's the worst case it refused first. A dearer model cannot fit where a cheaper one did
+ * not: tried, it made the 429 name its own larger worst case, and a client raised the cap by more
+ * than the cheapest model needed.
  */
 function cheaperPlan(rt: RuntimeCore, call: ChatCall, plan: CascadePlan, ran: ReadonlySet<string>, refused: StepRun): RoutePlan | null {
   const promptTokens = countPrompt(call);
   const bound = promptBoundTokens(call.body);
-  const ceiling = refused.ceilingNano;
+  const r = refused.refusal;
+  const ceiling = refused.ceilingNano ?? (r?.kind === 'max_cost' ? r.amount : null);
   const candidates = plan.plain.candidates.filter((m) => {
     const mc = rt.cfg.models[m];
     if (!mc || ran.has(m)) return false;
     return ceiling === null || worstCaseNano(bound, outputCap(call.body, mc, promptTokens), mc.price) < ceiling;
   });
   if (candidates.length === 0) return null;
-  const r = refused.refusal;
   const why = r?.kind === 'budget' ? `${r.model} over budget ${r.budget}` : `${r?.model ?? refused.model} over x-switchyard-max-cost-usd`;
   return { candidates, tier: plan.plain.tier, reason: `cascade: ${why} → cheaper models; ${plan.steps[0]!.plan.reason}`, score: null };
 }

@@ -69,7 +69,14 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
   const first = choose(rt, body, hints, plan, promptTokens);
   if ('model' in first) return { ...first, cascade };
   if (cheaper && first.allOverCost) {
-    // The cascade's first step is refused by the cost cap: it falls back to the cheaper candidates, as a plain request does.
+    // The cascade's first step is refused by the cost cap: it falls back to the candidates cheaper
+    // than the one refused first (runtime/cascade.ts `cheaperPlan`), as a plain request does.
+    const worst = (m: string): number => {
+      const mc = rt.cfg.models[m]!;
+      return worstCaseNano(promptBoundTokens(body), outputCap(body, mc, promptTokens), mc.price);
+    };
+    const ceiling = worst(plan.candidates[0]!);
+    cheaper.candidates = cheaper.candidates.filter((m) => worst(m) < ceiling);
     cheaper.reason = `cascade: ${plan.candidates[0]!} over x-switchyard-max-cost-usd → cheaper models; ${firstReason}`;
     const next = choose(rt, body, hints, cheaper, promptTokens);
     if ('model' in next) return { ...next, cascade };

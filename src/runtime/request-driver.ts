@@ -144,14 +144,15 @@ export class RequestDriver {
       plan: this.plan,
       // Never sent anywhere and refused for money: the row and headers name the model refused (it was NULL).
       endpoint: this.session?.committedTo ?? this.lastEndpoint ?? (!outcome.ok && outcome.error.code === 'budget_exceeded' ? this.refusedFor : null),
-      headers: (h) => switchyardHeaders(attempts, h, this.reason(h)),
+      headers: (h) => switchyardHeaders(attempts, h, this.reason(h, outcome.ok)),
     });
   }
 
-  private reason(served: EndpointHandle | null = null): string | null {
+  /** `answered`: `served` answered the request (else it is the last candidate of one that failed or was refused). */
+  private reason(served: EndpointHandle | null = null, answered = true): string | null {
     const r = this.plan?.reason ?? null;
     const slow = this.slowAhead(served);
-    const passed = this.passedOver(served, slow);
+    const passed = this.passedOver(served, slow, answered);
     if (r === null || (this.overCost.length === 0 && this.overBudget.length === 0 && slow.length === 0 && passed.length === 0)) return r;
     const notes = [
       ...(this.overCost.length > 0 ? [`${this.overCost.join(', ')} over x-switchyard-max-cost-usd`] : []),
@@ -167,7 +168,7 @@ export class RequestDriver {
    * an attempt on it failed (`failed over from X`), or none of its endpoints could take the
    * request (`X circuit-open`, `X throttled (429)`…). The reason said only `requested X` when Y served.
    */
-  private passedOver(served: EndpointHandle | null, slow: readonly string[]): readonly string[] {
+  private passedOver(served: EndpointHandle | null, slow: readonly string[], answered: boolean): readonly string[] {
     if (served === null || !this.plan || this.plan.candidates[0] === served.model) return NONE;
     const out: string[] = [];
     const now = this.rt.now();
@@ -191,7 +192,8 @@ export class RequestDriver {
       }
       if (why !== null) out.push(`${m} ${why}`);
     }
-    if (out.length > 0) out[out.length - 1] += `: served by ${served.model}`;
+    // A request that failed, or was refused for money, was served by nobody: the header names its last candidate.
+    if (out.length > 0) out[out.length - 1] += answered ? `: served by ${served.model}` : `: nothing served (last candidate ${served.model})`;
     return out;
   }
 

@@ -399,6 +399,22 @@ describe('refused for money before any answer: the cheaper candidates, as a plai
     expect(dry).toMatchObject({ model: 'deepseek-v3.2', reason, cascade: [['claude-sonnet-4.5']] });
   });
 
+  it('x-switchyard-max-cost-usd under every model: only cheaper models are tried after the first refusal, and the 429 names the cheapest worst case, not a dearer one', async () => {
+    const err = await sc.client.chat.completions
+      .create(
+        { model: 'auto', messages: [{ role: 'user', content: `question cas-cap-all-${++seq}` }] },
+        { headers: { 'x-switchyard-tier': 'balanced', 'x-switchyard-max-cost-usd': '0.0000001' } },
+      )
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    const e = err as InstanceType<typeof OpenAI.APIError>;
+    expect([e.status, e.code]).toEqual([429, 'budget_exceeded']);
+    // balanced (gpt-4.1) refused first; the cheaper fallback is deepseek-v3.2 alone, never claude (dearer).
+    expect(e.headers?.get('x-switchyard-cascade')).toBe('gpt-4.1:budget_exceeded>deepseek-v3.2:budget_exceeded');
+    expect(e.message).toMatch(/deepseek-v3\.2/);
+    expect(e.message).not.toMatch(/claude|gemini/);
+  });
+
   it('plain: the models a budget refusal passes over untried are named too', async () => {
     const g = await ask(tight, `cas-untried-${++seq}`, false, {}, { 'x-switchyard-tier': 'balanced' });
     expect(g.headers.get('x-switchyard-model')).toBe('deepseek-v3.2');

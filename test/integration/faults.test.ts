@@ -182,6 +182,20 @@ const TABLE: Row[] = [
     },
   },
   {
+    fault: 'http_error',
+    name: '503 on the model and its fallback (JSON): 502, and the reason names the fail-over without calling the last candidate the one that served',
+    run: async () => {
+      await sim.setFault(GPT, { kind: 'http_error', status: 503 });
+      await sim.setFault(CLAUDE_UP, { kind: 'http_error', status: 503 });
+      const r = await ask(sc, GPT, prompt('503 everywhere'), { stream: false });
+      expect(r.error).toBeInstanceOf(OpenAI.APIError);
+      const e = r.error as InstanceType<typeof OpenAI.APIError>;
+      expect([e.status, e.code]).toEqual([502, 'upstream_error']);
+      expect(e.headers?.get('x-switchyard-model')).toBe(CLAUDE);
+      expect(e.headers?.get('x-switchyard-reason')).toBe(`requested ${GPT}; failed over from ${GPT}: nothing served (last candidate ${CLAUDE})`);
+    },
+  },
+  {
     fault: 'reset',
     name: 'connection closed before headers (streaming): one quick retry on the same endpoint',
     run: async () => {
