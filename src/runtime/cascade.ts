@@ -110,6 +110,18 @@ function cheaperPlan(rt: RuntimeCore, call: ChatCall, plan: CascadePlan, ran: Re
   return { candidates, tier: plan.plain.tier, reason: `cascade: ${why} → cheaper models; ${plan.steps[0]!.plan.reason}`, score: null };
 }
 
+/** The plain request's candidates the cascade has not run, after a step no endpoint could take. */
+function otherPlan(plan: CascadePlan, ran: ReadonlySet<string>, model: string | null): RoutePlan | null {
+  const candidates = plan.plain.candidates.filter((m) => !ran.has(m));
+  if (candidates.length === 0) return null;
+  return {
+    candidates,
+    tier: plan.plain.tier,
+    reason: `cascade: ${model ?? 'none'} no_endpoint_available → other models; ${plan.steps[0]!.plan.reason}`,
+    score: null,
+  };
+}
+
 export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink): Promise<void> {
   let plan: CascadePlan;
   try {
@@ -151,6 +163,14 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
       const cheaper = plan.kind === 'tiers' && !steps.some((s) => s.answer) ? cheaperPlan(rt, call, plan, ran, run) : null;
       if (cheaper && !sink.signal.aborted && !rt.stopping.aborted && rt.now() < deadlineAt) await runOne(cheaper);
       // Otherwise a refusal ends the cascade with the best answer so far.
+      break;
+    }
+    if (code === 'no_endpoint_available' && plan.kind === 'tiers' && !steps.some((s) => s.answer)) {
+      // No endpoint of the step's tier could take it (the latency wish passes over every one, all
+      // throttled): the plain request's other candidates, in its order (the tier above, then below),
+      // once, as a plain request would go on to them, instead of climbing only to slower tiers.
+      const rest = otherPlan(plan, ran, run.model);
+      if (rest && !sink.signal.aborted && !rt.stopping.aborted && rt.now() < deadlineAt) await runOne(rest);
       break;
     }
     // A client mistake is not a tier's fault.

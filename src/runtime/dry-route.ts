@@ -68,6 +68,13 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
   const firstReason = plan.reason;
   const first = choose(rt, body, hints, plan, promptTokens);
   if ('model' in first) return { ...first, cascade };
+  if (cheaper && !first.allOverCost) {
+    // No endpoint of the first step could take it (the latency wish, throttles): the cascade goes on
+    // to the plain request's other candidates once (runtime/cascade.ts `otherPlan`).
+    const others: RoutePlan = { ...cheaper, reason: `cascade: ${plan.candidates[0]!} no_endpoint_available → other models; ${firstReason}` };
+    const next = choose(rt, body, hints, others, promptTokens);
+    if ('model' in next) return { ...next, cascade };
+  }
   if (cheaper && first.allOverCost) {
     // The cascade's first step is refused by the cost cap: it falls back to the candidates cheaper
     // than the one refused first (runtime/cascade.ts `cheaperPlan`), as a plain request does.

@@ -70,20 +70,32 @@ beforeEach(async () => {
 
 describe('startAt: cheapest', () => {
   it('auto starts at the cheapest adequate model, whatever tier it scored, and stops there when it passes; the dry run says so', async () => {
-    const hq = { 'x-switchyard-tier': 'high_quality' };
-    const body = { model: 'auto', messages: [{ role: 'user' as const, content: 'hi' }] };
-    const { response } = await confident.client.chat.completions.create(body, { headers: hq }).withResponse();
+    const body = { model: 'auto', messages: [{ role: 'user' as const, content: 'Design a distributed rate limiter for a multi-region API gateway' }] };
+    const route = async (headers: Record<string, string>) =>
+      (await (await fetch(`${confident.url}/switchyard/route`, { method: 'POST', headers, body: JSON.stringify(body) })).json()) as Record<string, unknown>;
+    // Scored above fast_cheap (without the cascade it would start there).
+    expect((await route({ 'x-switchyard-cascade': 'off' })).tier).not.toBe('fast_cheap');
+    const { response } = await confident.client.chat.completions.create(body).withResponse();
     expect(response.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:pass');
     expect(response.headers.get('x-switchyard-reason')).toBe('cascade: cheapest adequate tier fast_cheap');
-    const dry = (await (await fetch(`${confident.url}/switchyard/route`, { method: 'POST', headers: hq, body: JSON.stringify(body) })).json()) as Record<
-      string,
-      unknown
-    >;
-    expect(dry).toMatchObject({
+    expect(await route({})).toMatchObject({
       model: 'deepseek-v3.2',
       reason: 'cascade: cheapest adequate tier fast_cheap',
       cascade: [['deepseek-v3.2', 'gemini-2.5-flash'], ['gpt-4.1'], ['claude-sonnet-4.5']],
     });
+  });
+
+  it('a tier the client forced is where it starts, never below (the hint comes first, as with startAt router); the dry run says so', async () => {
+    const hq = { 'x-switchyard-tier': 'high_quality' };
+    const body = { model: 'auto', messages: [{ role: 'user' as const, content: 'hi' }] };
+    const { response } = await confident.client.chat.completions.create(body, { headers: hq }).withResponse();
+    expect(response.headers.get('x-switchyard-cascade')).toBe('claude-sonnet-4.5:pass');
+    expect(response.headers.get('x-switchyard-reason')).toBe('tier forced by x-switchyard-tier: high_quality');
+    const dry = (await (await fetch(`${confident.url}/switchyard/route`, { method: 'POST', headers: hq, body: JSON.stringify(body) })).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(dry).toMatchObject({ model: 'claude-sonnet-4.5', reason: 'tier forced by x-switchyard-tier: high_quality', cascade: [['claude-sonnet-4.5']] });
   });
 
   it('a request that names a model is served by that model, not the cheapest tier (startAt is for auto)', async () => {

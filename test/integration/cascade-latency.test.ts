@@ -1,0 +1,59 @@
+/**
+ * The cascade and a latency wish, through the real sidecar and simulator with the official
+ * OpenAI SDK: when no endpoint of a step's tier is within `x-switchyard-max-latency-ms`, the
+ * cascade goes on to the plain request's other candidates (as a plain request does), instead of
+ * climbing only to slower tiers and answering 503 while a fast model fits. Its own sidecar: the
+ * latencies are the config's priors (nothing here is measured but deepseek's).
+ */
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
+
+let sim: SimHandle;
+let sc: SidecarHandle;
+
+beforeAll(async () => {
+  sim = await startSimulatorProc({ defaults: { ttftMs: 0, tokenGapMs: 0, outputTokens: 6 } });
+  // Priors: gpt-4.1 600 ms (balanced), claude-sonnet-4.5 900 ms (high_quality), gemini-2.5-flash 400 ms, deepseek-v3.2 35 ms.
+  sc = await startSidecar(testConfig(sim.url, { routing: { strategy: 'cost', cascade: { enabled: true } } }));
+});
+
+afterAll(async () => {
+  await sc?.stop();
+  await sim?.stop();
+});
+
+const wish = { 'x-switchyard-tier': 'balanced', 'x-switchyard-max-latency-ms': '150' };
+
+describe('the cascade under a latency wish', () => {
+  for (const stream of [false, true]) {
+    it(`no endpoint of the first tier within it (${stream ? 'stream' : 'JSON'}): the fast model of another tier answers, as without the cascade; the dry run says the same`, async () => {
+      const body = { model: 'auto', messages: [{ role: 'user' as const, content: `how far is the moon (${String(stream)})` }] };
+      const { data, response } = await sc.client.chat.completions.create({ ...body, stream: false }, { headers: wish }).withResponse();
+      if (stream) {
+        const s = await sc.client.chat.completions.create({ ...body, stream: true }, { headers: wish });
+        let text = '';
+        for await (const c of s) text += c.choices[0]?.delta?.content ?? '';
+        expect(text.split(' ')).toHaveLength(6);
+      }
+      expect(data.model).toBe('deepseek-v3.2');
+      expect(response.headers.get('x-switchyard-cascade')).toBe('gpt-4.1:no_endpoint_available>deepseek-v3.2:pass');
+      const reason = response.headers.get('x-switchyard-reason');
+      expect(reason).toMatch(
+        /^cascade: gpt-4\.1 no_endpoint_available -> other models; tier forced by x-switchyard-tier: balanced; .*over x-switchyard-max-latency-ms 150 ms/,
+      );
+      const dry = (await (
+        await fetch(`${sc.url}/switchyard/route`, { method: 'POST', headers: { 'content-type': 'application/json', ...wish }, body: JSON.stringify(body) })
+      ).json()) as { model: string; reason: string };
+      expect(dry).toMatchObject({ model: 'deepseek-v3.2', reason });
+    });
+  }
+
+  it('nothing within it anywhere: 503 no_endpoint_available, as without the cascade', async () => {
+    const err = await sc.client.chat.completions
+      .create({ model: 'auto', messages: [{ role: 'user', content: 'hi' }] }, { headers: { ...wish, 'x-switchyard-max-latency-ms': '1' } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect([(err as InstanceType<typeof OpenAI.APIError>).status, (err as InstanceType<typeof OpenAI.APIError>).code]).toEqual([503, 'no_endpoint_available']);
+  });
+});
