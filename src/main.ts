@@ -92,13 +92,18 @@ function simulated(cfg: Config, sim: Simulator): Config {
   return { ...cfg, providers };
 }
 
-/** A config file never falls back: every key it names must be in the environment. */
-function checkKeys(cfg: Config, env: NodeJS.ProcessEnv): void {
+/** The variables a config file names that the environment lacks (a config file never falls back). */
+function missingSecrets(cfg: Config, env: NodeJS.ProcessEnv): string[] {
   const missing = Object.entries(cfg.providers)
     .filter(([, p]) => p.apiKeyEnv && !env[p.apiKeyEnv])
     .map(([n, p]) => `providers.${n}.apiKeyEnv: environment variable ${p.apiKeyEnv} is not set`);
   const keys = (cfg.auth?.keys ?? []).filter((k) => !env[k.keyEnv]).map((k) => `auth.keys (${k.id}).keyEnv: environment variable ${k.keyEnv} is not set`);
-  if (missing.length + keys.length > 0) throw new StartupError(`missing secrets:\n  ${[...missing, ...keys].join('\n  ')}`);
+  return [...missing, ...keys];
+}
+
+function checkKeys(cfg: Config, env: NodeJS.ProcessEnv): void {
+  const missing = missingSecrets(cfg, env);
+  if (missing.length > 0) throw new StartupError(`missing secrets:\n  ${missing.join('\n  ')}`);
 }
 
 /**
@@ -262,8 +267,16 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
           `${changed.join(', ')} ${changed.length === 1 ? 'is' : 'are'} read at start-up: restart switchyard to change ${changed.length === 1 ? 'it' : 'them'} (nothing was reloaded)`,
         ],
       };
+    // The process reads the environment it was started with: a variable exported since is not in it.
+    const missing = missingSecrets(res.config, env);
+    if (missing.length > 0)
+      return {
+        ok: false,
+        errors: missing.map(
+          (m) => `${m} (a running switchyard sees only the environment it was started with: restart it with the variable set; nothing was reloaded)`,
+        ),
+      };
     try {
-      checkKeys(res.config, env);
       keys.configure(res.config, env);
       registerSecrets(secretsOf(res.config, env));
     } catch (err) {

@@ -281,6 +281,16 @@ describe('reload', () => {
     // Logged, as a SIGHUP's refusal is (the HTTP answer alone left no trace in the log).
     expect(await sc.waitForOutput('POST /switchyard/reload refused, the running config stays')).toMatch(/models\.gpt-4\.1\.price\.outputPerMTok/);
 
+    // A key whose variable the process was not started with: refused, saying a restart is what adds it.
+    const newKey = structuredClone(good) as { auth: { keys: Array<Record<string, unknown>> } };
+    newKey.auth.keys.push({ id: 'team-c', keyEnv: 'SY_TEST_TEAM_C_KEY_NEVER_SET' });
+    writeFileSync(sc.configFile, stringify(newKey));
+    const k = await reload();
+    expect(k.status).toBe(400);
+    expect(k.body.errors).toEqual([
+      'auth.keys (team-c).keyEnv: environment variable SY_TEST_TEAM_C_KEY_NEVER_SET is not set (a running switchyard sees only the environment it was started with: restart it with the variable set; nothing was reloaded)',
+    ]);
+
     writeFileSync(sc.configFile, 'models: [unclosed');
     const y = await reload();
     expect(y.status).toBe(400);
