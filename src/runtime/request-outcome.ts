@@ -110,7 +110,12 @@ function exhausted(inp: FailureInput): Outcome {
     };
   }
   const status = f.status !== null ? `status ${f.status}` : f.kind;
-  return { ok: false, error: new SwitchyardError('upstream_error', `upstream failed on every attempt (${ctx.attempts}); last: ${status}: ${f.message}`) };
+  // Another model was left for money (a committed stream's continuation too): the cause an operator looks for.
+  const money = ctx.refusal ? `; another model was refused for money: ${refusalError(ctx.refusal, inp.maxCostUsd, inp.embeddings === true).message}` : '';
+  return {
+    ok: false,
+    error: new SwitchyardError('upstream_error', `upstream failed on every attempt (${ctx.attempts}); last: ${status}: ${f.message}${money}`),
+  };
 }
 
 export function failureOutcome(inp: FailureInput): Outcome {

@@ -292,6 +292,24 @@ const TABLE: Row[] = [
     },
   },
   {
+    fault: 'cut',
+    name: 'mid-stream, with the continuation over x-switchyard-max-cost-usd: the in-band error names the refusal for money, not only the cut',
+    run: async () => {
+      const p = prompt('cut under a cap');
+      // gpt-4.1's own worst case, from the refusal of a cap it cannot meet; claude's continuation costs more than 1.05 × it.
+      const refused = await ask(sc, GPT, p, { stream: true, headers: { 'x-switchyard-max-cost-usd': '0.000000001' } });
+      const worst = Number(/on gpt-4\.1, earlier attempts included \(\$([0-9.]+)\)/.exec(String((refused.error as Error).message))![1]);
+      await sim.setFault(GPT, { kind: 'cut', afterTokens: 6 });
+      const r = await ask(sc, GPT, p, { stream: true, headers: { 'x-switchyard-max-cost-usd': (worst * 1.05).toFixed(9) } });
+      expect(r.error).toBeInstanceOf(OpenAI.APIError);
+      const message = String((r.error as Error).message);
+      expect(message).toMatch(
+        /upstream failed on every attempt \(1\); last: stream_cut: .*; another model was refused for money: worst-case cost of this request on claude-sonnet-4\.5, earlier attempts included \(\$[0-9.]+\) exceeds x-switchyard-max-cost-usd/,
+      );
+      expect(hits(await sim.log(), CLAUDE_UP)).toHaveLength(0);
+    },
+  },
+  {
     fault: 'stall',
     name: 'mid-stream the idle limit cuts it and it is continued; a stalled JSON body is failed over',
     run: async () => {
