@@ -38,6 +38,8 @@ describe('anthropic parseCompletion', () => {
           message: {
             role: 'assistant',
             content: "I'll check the weather.",
+            // OpenAI's message always carries it.
+            refusal: null,
             tool_calls: [
               {
                 id: 'toolu_01A09q90qw90lq917835lq9',

@@ -53,7 +53,8 @@ export function parseAnthropicCompletion(json: unknown): ParsedCompletion {
     }
     // thinking / redacted_thinking and server-side tool blocks have no OpenAI form.
   }
-  const message: Record<string, unknown> = { role: 'assistant', content: hasText ? text : null };
+  // As OpenAI's own message has it: `refusal` null (a Claude refusal is its text, with finish_reason content_filter).
+  const message: Record<string, unknown> = { role: 'assistant', content: hasText ? text : null, refusal: null };
   if (toolCalls.length > 0) message.tool_calls = toolCalls;
   const usage = usageFromAnthropic(json.usage) ?? null;
   const completion: Record<string, unknown> = {
