@@ -26,10 +26,17 @@ interface Ctx {
   untranslated: string[];
 }
 
+const IMAGE_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
+
 function imagePart(b: Record<string, unknown>, p: string): Record<string, unknown> {
   const src = isObj(b.source) ? b.source : {};
-  if (src.type === 'base64')
-    return { type: 'image_url', image_url: { url: `data:${str(src.media_type, `${p}.source.media_type`)};base64,${str(src.data, `${p}.source.data`)}` } };
+  if (src.type === 'base64') {
+    const type = str(src.media_type, `${p}.source.media_type`);
+    // Anthropic's four (checked for every endpoint kind: an OpenAI-kind model would take others).
+    if (!IMAGE_TYPES.has(type))
+      throw unsupported(`${p}.source.media_type`, `Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp', not ${echoValue(type)}`);
+    return { type: 'image_url', image_url: { url: `data:${type};base64,${str(src.data, `${p}.source.data`)}` } };
+  }
   if (src.type === 'url') return { type: 'image_url', image_url: { url: str(src.url, `${p}.source.url`) } };
   throw unsupported(`${p}.source.type`, 'expected base64 or url');
 }
@@ -186,7 +193,10 @@ export function messagesToChat(body: Record<string, unknown>, ctx: Ctx): ChatMes
   return out;
 }
 
+const TOOL_NAME = /^[a-zA-Z0-9_-]{1,128}$/;
+
 export function toolsToChat(v: unknown): unknown[] {
+  const seen = new Set<string>();
   return arrayOf(v, 'tools').map((raw, i) => {
     const t = isObj(raw) ? raw : {};
     // Server tools run (and bill) inside Anthropic, outside switchyard's budget: refused everywhere.
@@ -202,7 +212,13 @@ export function toolsToChat(v: unknown): unknown[] {
           ? 'Field required (the JSON Schema of the tool\'s input, such as {"type": "object", "properties": {}})'
           : 'expected a JSON Schema object, such as {"type": "object", "properties": {}}',
       );
-    const fn: Record<string, unknown> = { name: str(t.name, `tools[${i}].name`), parameters: t.input_schema };
+    const name = str(t.name, `tools[${i}].name`);
+    // Anthropic's (and OpenAI's) rule for a tool's name, checked for every endpoint kind alike.
+    if (!TOOL_NAME.test(name))
+      throw unsupported(`tools[${i}].name`, `String should match pattern '^[a-zA-Z0-9_-]{1,128}$' (letters, digits, _ and -): ${echoValue(name)}`);
+    if (seen.has(name)) throw unsupported(`tools[${i}].name`, `tool names must be unique: ${echoValue(name)} is declared twice`);
+    seen.add(name);
+    const fn: Record<string, unknown> = { name, parameters: t.input_schema };
     if (present(t.description)) fn.description = str(t.description, `tools[${i}].description`);
     return { type: 'function', function: fn };
   });
@@ -254,7 +270,6 @@ export function anthropicHeaders(h: Record<string, string | string[] | undefined
   return out;
 }
 
-/** Validate and translate; the result carries the client's body (and its Anthropic headers) for Anthropic-kind endpoints. */
 /** Why a 1-hour cache write is refused (the chat path's translation says the same). */
 export const LONG_CACHE_WHY =
   'a 1-hour cache write costs twice the input price, and switchyard prices cache writes at cacheWritePerMTok (the 5-minute rate), so its spend could not be bounded or recorded exactly; use the 5-minute cache (no ttl, or "5m")';
@@ -277,6 +292,7 @@ function refuseLongCache(body: Record<string, unknown>): void {
   each(body.messages, 'messages', (m, p) => isObj(m) && each(m.content, `${p}.content`, (b, q) => isObj(b) && each(b.content, `${q}.content`)));
 }
 
+/** Validate and translate; the result carries the client's body (and its Anthropic headers) for Anthropic-kind endpoints. */
 export function translateMessages(body: Record<string, unknown>, headers: { version?: string; beta?: string } = {}): ChatBody {
   const ctx: Ctx = { untranslated: [] };
   refuseLongCache(body);
@@ -299,7 +315,14 @@ export function translateMessages(body: Record<string, unknown>, headers: { vers
   // Anthropic's ranges (checked for every endpoint kind, as Anthropic itself would).
   if (present(body.temperature)) chat.temperature = numberIn(body.temperature, 'temperature', 0, 1);
   if (present(body.top_p)) chat.top_p = numberIn(body.top_p, 'top_p', 0, 1);
-  if (isObj(body.metadata) && typeof body.metadata.user_id === 'string') chat.user = body.metadata.user_id;
+  if (present(body.metadata)) {
+    // Anthropic's metadata is `{user_id?: string}` (it refuses anything else): so for every endpoint kind.
+    const md = body.metadata;
+    if (!isObj(md)) throw unsupported('metadata', 'expected an object such as {"user_id": "…"}');
+    const extra = Object.keys(md).find((k) => k !== 'user_id');
+    if (extra !== undefined) throw unsupported(`metadata.${extra}`, 'Extra inputs are not permitted (metadata takes user_id only)');
+    if (present(md.user_id)) chat.user = str(md.user_id, 'metadata.user_id');
+  }
   for (const [k, v] of Object.entries(body)) {
     if (present(v) && !HANDLED.has(k) && !(Object.hasOwn(NO_OP, k) && NO_OP[k]!(v))) ctx.untranslated.push(k);
   }

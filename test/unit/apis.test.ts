@@ -411,6 +411,26 @@ describe('Messages → chat and back', () => {
     ]);
   });
 
+  it('refuses what Anthropic refuses in metadata, images and tool names, for every endpoint kind (auto answered or refused by the model it picked)', () => {
+    const base = { model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] };
+    const refused = (b: Record<string, unknown>, param: string) =>
+      expect(() => translateMessages({ ...base, ...b })).toThrow(expect.objectContaining({ status: 400, param }));
+    refused({ metadata: 'x' }, 'metadata');
+    refused({ metadata: { user_id: 5 } }, 'metadata.user_id');
+    refused({ metadata: { user_id: 'u', team: 'a' } }, 'metadata.team');
+    const image = (media_type: string) => ({
+      messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type, data: 'AAAA' } }] }],
+    });
+    refused(image('image/bmp'), 'messages[0].content[0].source.media_type');
+    refused(image('image/jpg'), 'messages[0].content[0].source.media_type');
+    const tool = (name: string) => ({ name, input_schema: { type: 'object' } });
+    refused({ tools: [tool('bad name!')] }, 'tools[0].name');
+    refused({ tools: [tool('f'), tool('f')] }, 'tools[1].name');
+    // What Anthropic takes still goes through.
+    const ok = translateMessages({ ...base, ...image('image/webp'), metadata: { user_id: 'u-1' }, tools: [tool('get_weather-2')] });
+    expect(ok.user).toBe('u-1');
+  });
+
   it('refuses a tool_choice naming a tool that is not in tools', () => {
     const base = { model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] };
     expect(() => translateMessages({ ...base, tool_choice: { type: 'tool', name: 'f' } })).toThrow(
