@@ -136,6 +136,14 @@ async function waitsFor(ms: number): Promise<void> {
   }
 }
 const upstreamCalls = (model: string) => sim.log().filter((e) => e.model === model).length;
+/** Status, the model and attempt count it names, and the calls each upstream model saw. */
+const served = (sink: TestSink) => [
+  sink.status,
+  sink.headers['x-switchyard-model'],
+  sink.headers['x-switchyard-attempts'],
+  upstreamCalls('up-a'),
+  upstreamCalls('up-b'),
+];
 
 describe('request driver on a simulated clock', () => {
   it('a 429 with retry-after 5 s (streaming): the same endpoint is asked again exactly then, not before', async () => {
@@ -165,13 +173,7 @@ describe('request driver on a simulated clock', () => {
     expect([upstreamCalls('up-a'), upstreamCalls('up-b')]).toEqual([1, 0]);
     clock.advance(3);
     await done;
-    expect([sink.status, sink.headers['x-switchyard-model'], sink.headers['x-switchyard-attempts'], upstreamCalls('up-a'), upstreamCalls('up-b')]).toEqual([
-      200,
-      'a',
-      '2',
-      2,
-      0,
-    ]);
+    expect(served(sink)).toEqual([200, 'a', '2', 2, 0]);
   });
 
   it('a 429 with a short retry-after every time: maxAttempts on the endpoint, each exactly that far apart, then fail-over', async () => {
@@ -185,13 +187,7 @@ describe('request driver on a simulated clock', () => {
       clock.advance(1);
     }
     await done;
-    expect([sink.status, sink.headers['x-switchyard-model'], sink.headers['x-switchyard-attempts'], upstreamCalls('up-a'), upstreamCalls('up-b')]).toEqual([
-      200,
-      'b',
-      '4',
-      3,
-      1,
-    ]);
+    expect(served(sink)).toEqual([200, 'b', '4', 3, 1]);
   });
 
   it('a 503 with a short retry-after: the quick retry waits for it (2 s), not just the backoff (100 ms)', async () => {
@@ -277,13 +273,7 @@ describe('request driver on a simulated clock', () => {
     expect([sink.status, upstreamCalls('up-a'), upstreamCalls('up-b')]).toEqual([null, 1, 2]);
     clock.advance(4900);
     await done;
-    expect([sink.status, sink.headers['x-switchyard-model'], sink.headers['x-switchyard-attempts'], upstreamCalls('up-a'), upstreamCalls('up-b')]).toEqual([
-      200,
-      'a',
-      '4',
-      2,
-      2,
-    ]);
+    expect(served(sink)).toEqual([200, 'a', '4', 2, 2]);
   });
 
   it('a retry-after that ends after the deadline on the only candidate: 503 no_endpoint_available at once', async () => {
