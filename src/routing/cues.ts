@@ -358,6 +358,10 @@ export const API_FLAG = 1 << 13;
 export const BIGRAM_SECOND_FLAG = 1 << 14;
 /** A verb asking to write something (write, schreibe): `writing` unless the text has a code cue. */
 export const WRITE_FLAG = 1 << 15;
+/** A word that names what the number after it identifies (order, Kunde, Nr.): that number is a label, not a quantity. */
+export const ID_FLAG = 1 << 16;
+/** An abbreviation that names an identifier only with its dot ("No. 10"; "no 10" may be Spanish or Italian "not"). */
+export const ID_DOT_FLAG = 1 << 17;
 
 /**
  * Question words that ask to identify one specific thing — a person, a time, a place, one of
@@ -405,6 +409,27 @@ const API_WORDS =
   'api apis sdk sdks library libraries framework frameworks package packages module modules endpoint endpoints bibliothek bibliotheken paket pakete paketen schnittstelle schnittstellen ' +
   'bibliothèque bibliothèques librairie librairies paquet paquets biblioteca bibliotecas librería librerías libreria librerie ' +
   'paquete paquetes módulo módulos pacchetto pacchetti pacote pacotes bibliotheek bibliotheken pakket pakketten';
+
+/**
+ * Words after which a number names something rather than counts it: "order 48213", "user
+ * 1234567", "Bestellung Nr. 48213", "Ticket #5512", "Tel. 030 1234567". The scanner takes a number
+ * that follows one of them (across spaces, ":", ".", "#", "-" or "№", at most three of them) out
+ * of the quantities. German compounds on "-nummer" (Kundennummer, Rechnungsnummer,
+ * Telefonnummer; Dutch klantnummer) are caught by their ending, so they are not listed. English,
+ * German, then French, Spanish, Italian, Portuguese, Dutch. Left out: "number", "Nummer", "Zahl"
+ * ("the number 1234567" is a quantity), "case", "item". "no" and "nro" count only with their
+ * dot (ID_DOT_WORDS: Spanish and Italian "no" is "not").
+ */
+const ID_WORDS =
+  'id ids nr order account user username ticket invoice customer ref reference booking reservation tracking serial sku ' +
+  'member membership policy claim contract transaction tel phone fax ' +
+  'kunde kunden kundin bestellung auftrag rechnung konto vertrag vorgang referenz aktenzeichen benutzer nutzer kennung ' +
+  'commande facture compte client utilisateur réservation dossier ' +
+  'pedido factura cuenta cliente usuario reserva ' +
+  'ordine fattura conto utente prenotazione pratica ' +
+  'fatura conta usuário ' +
+  'bestelling factuur rekening klant gebruiker';
+const ID_DOT_WORDS = 'no nro';
 
 /** German function words: enough of them in a text says "German" without any English lexicon. */
 const GERMAN_MARKERS =
@@ -474,6 +499,8 @@ function build(): CueTable {
   for (const w of NUMBER_WORDS.split(' ')) entry(w).flags |= NUMBER_WORD_FLAG;
   for (const w of API_WORDS.split(' ')) entry(w).flags |= API_FLAG;
   for (const w of WRITE_WORDS.split(' ')) entry(w).flags |= WRITE_FLAG;
+  for (const w of ID_WORDS.split(' ')) entry(w).flags |= ID_FLAG;
+  for (const w of ID_DOT_WORDS.split(' ')) entry(w).flags |= ID_FLAG | ID_DOT_FLAG;
   const bigrams = new Map<string, Kind | null>(Object.entries(BIGRAMS));
   for (const pair of UNCUE_BIGRAMS) bigrams.set(pair, null);
   for (const k of bigrams.keys()) {

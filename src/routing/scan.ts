@@ -19,6 +19,8 @@ import {
   API_FLAG,
   NUMBER_WORD_FLAG,
   WRITE_FLAG,
+  ID_FLAG,
+  ID_DOT_FLAG,
   KIND_MASK,
   KINDS,
   stemCode,
@@ -42,6 +44,7 @@ export interface TextCounts {
   apiWords: number;
   letters: number;
   nonLatinLetters: number;
+  /** Numbers that are quantities (see maxNumber), outside code. */
   numbers: number;
   mathSymbols: number;
   latex: number;
@@ -62,7 +65,15 @@ export interface TextCounts {
    * operators and do not count.
    */
   decimals: number;
-  /** The largest integer part of a number (capped at 1e15). */
+  /**
+   * The largest integer part of a number that is a quantity (capped at 1e15). Identifiers are
+   * not quantities: digits in code (a fence or `inline code`); a number after "#", "№" or an id
+   * word (order, user, ticket, Nr., Bestellung, Kunde, a "-nummer" compound; at least three
+   * digits after a word) and what follows it after "-" or "/" ("Rechnung 2023-0815"); a phone
+   * number ("+49 30 1234567", every group); an unseparated run of seven or more digits that does
+   * not end in 000 ("user 1234567", "ID 99887766"); a run with a leading zero ("030", "007").
+   * Years stay quantities (a year rule cost train CV: docs/routing.md, tenth round).
+   */
   maxNumber: number;
 }
 
@@ -204,8 +215,38 @@ const UNI = new Uint8Array(65536);
     UNI[c]! |= U_END;
 }
 
+/**
+ * Unseparated digit runs this long are identifiers (customer, account, phone numbers), not
+ * quantities — unless they end in three zeros (1000000). Train: no GSM8K prompt has one; MMLU
+ * 8 of 11,011 train prompts (binary numbers, 1000000), arena 1 of 237.
+ */
+const ID_DIGITS = 7;
+/** A number after an id word is an identifier from this many digits on ("order 48213"; a group "of order 42" and "order 7 pizzas" are quantities). */
+const ID_WORD_DIGITS = 3;
+
 const isLetter = (c: number): boolean => (UNI[c]! & (U_LATIN | U_OTHER)) !== 0;
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+/** What may stand between an id marker and its number: space : . # - № º ("Nr. 48213", "order #48213", "Kunden-ID: 4711", "nº 12"). */
+const isIdGap = (c: number): boolean => c === 32 || c === 58 || c === 46 || c === 35 || c === 45 || c === 0x2116 || c === 0xba;
+/** What may stand between the groups of a phone number: space - . / ( ). */
+const isPhoneGap = (c: number): boolean => c === 32 || c === 45 || c === 46 || c === 47 || c === 40 || c === 41;
+/** Whether u[from, to) holds only id gap characters (and a "." when `dot`). */
+function idGap(u: Uint16Array, from: number, to: number, dot: boolean): boolean {
+  let sawDot = !dot;
+  for (let k = from; k < to; k++) {
+    const c = u[k]!;
+    if (c === 46) sawDot = true;
+    else if (!isIdGap(c)) return false;
+  }
+  return sawDot;
+}
+/** Whether u[from, to) holds only phone gap characters. */
+function phoneGap(u: Uint16Array, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) if (!isPhoneGap(u[k]!)) return false;
+  return true;
+}
+/** A letter, a digit or ")" before a "+": "3+4", "x+1", "(a)+2" add; a "+" after a space or "(" may start a phone number. */
+const isWordOrClose = (c: number): boolean => isLetter(c) || isDigit(c) || c === 41;
 /** $ £ ¥ € ₹ */
 const isCurrency = (c: number): boolean => c === 36 || c === 0xa3 || c === 0xa5 || c === 0x20ac || c === 0x20b9;
 /** Math symbols beyond ASCII: the Unicode math operators block, × ÷ ±. */
@@ -298,6 +339,16 @@ export function scanText(text: string, into: TextCounts): void {
   // Inside a ``` fence words are code, not cues: a code block can only add code evidence (and
   // never, say, a small-talk cue from `print("hello")`), which keeps the score monotone in it.
   let inFence = false;
+  // Inline code (`…`, within a line): its digits are code, not quantities.
+  let inTick = false;
+  // Where the last id marker (an id word, "#", "№") ended, and whether its number needs a dot
+  // ("No. 10"); where the last group of a phone number ended. -1: none.
+  let idEnd = -1;
+  let idDot = false;
+  let idMin = 1;
+  let phoneEnd = -1;
+  // Where the last identifier number ended: "2023-0815", "12345/67" go on with it.
+  let idRunEnd = -1;
   let i = 0;
   while (i < n) {
     const c = u[i]!;
@@ -382,6 +433,16 @@ export function scanText(text: string, into: TextCounts): void {
           if ((f & DOMAIN_MASK) === 0) f |= sc & DOMAIN_MASK;
         }
       }
+      if (f & ID_FLAG) {
+        idEnd = i;
+        idDot = (f & ID_DOT_FLAG) !== 0;
+        idMin = ID_WORD_DIGITS;
+      } else if (u[i - 1] === 114 && i - start > 6 && u[i - 2] === 101 && u[i - 3] === 109 && u[i - 4] === 109 && u[i - 5] === 117 && u[i - 6] === 110) {
+        // A compound on "-nummer" (Kundennummer, Telefonnummer; Dutch klantnummer).
+        idEnd = i;
+        idDot = false;
+        idMin = ID_WORD_DIGITS;
+      }
       if (f !== 0) {
         // Most words cue nothing: one test, then on.
         if (f & GERMAN_FLAG) germanWords++;
@@ -408,38 +469,77 @@ export function scanText(text: string, into: TextCounts): void {
     }
     i++;
     if (cls === DIGIT) {
-      numbers++;
-      // The integer part's value (capped) and whether a decimal separator follows: big and
-      // fractional quantities are where a weak model's arithmetic slips.
+      // The integer part's value (capped), its digits and trailing zeros, and whether a decimal
+      // separator follows: big and fractional quantities are where a weak model's arithmetic slips.
       const start0 = i - 1;
       let v = c - 48;
+      let digits = 1;
+      let zeros = c === 48 ? 1 : 0;
       let sep = false;
       while (i < n) {
         const d = u[i]!;
         if (isDigit(d)) {
-          if (!sep && v < 1e15) v = v * 10 + d - 48;
+          if (!sep) {
+            if (v < 1e15) v = v * 10 + d - 48;
+            digits++;
+            zeros = d === 48 ? zeros + 1 : 0;
+          }
         } else if ((d === 46 || d === 44) && i + 1 < n && isDigit(u[i + 1]!)) sep = true;
         else break;
         i++;
       }
+      const before = start0 > 0 ? u[start0 - 1]! : 0;
+      const after = i < n ? u[i]! : 0;
+      const next = i + 1 < n ? u[i + 1]! : 0;
       if (sep && !inFence) {
-        const before = start0 > 0 ? u[start0 - 1]! : 0;
-        const after = i < n ? u[i]! : 0;
-        const next = i + 1 < n ? u[i + 1]! : 0;
         if (isCurrency(before) || isCurrency(after) || (after === 32 && (isLetter(next) || isCurrency(next)))) decimals++;
       }
-      if (v > maxNumber) maxNumber = v;
+      let quantity = !inFence && !inTick;
+      if (quantity) {
+        if (phoneEnd >= 0 && start0 - phoneEnd <= 2 && phoneGap(u, phoneEnd, start0)) {
+          quantity = false; // the next group of a phone number
+          phoneEnd = i;
+        } else if (
+          before === 43 &&
+          (start0 < 2 || !isWordOrClose(u[start0 - 2]!)) &&
+          !sep &&
+          (digits >= 6 || (digits <= 4 && isPhoneGap(after) && (isDigit(next) || next === 40)))
+        ) {
+          quantity = false; // "+49 30 1234567", "+1 (555) 123-4567": a phone number, not "+50 mV" or "3+4"
+          phoneEnd = i;
+        } else if (
+          // A long run of digits ("user 1234567") or one with a leading zero ("030", "007"), a
+          // number after an id marker ("order #48213", "Bestellung Nr. 48213"), or one joined to
+          // an identifier by "-" or "/" ("2023-0815").
+          (!sep && ((digits >= ID_DIGITS && zeros < 3) || (c === 48 && digits >= 2))) ||
+          (idEnd >= 0 && start0 - idEnd <= 3 && digits >= idMin && idGap(u, idEnd, start0, idDot)) ||
+          (start0 === idRunEnd + 1 && (before === 45 || before === 47))
+        ) {
+          quantity = false;
+          idRunEnd = i;
+        }
+      }
+      if (quantity) numbers++;
+      if (quantity && v > maxNumber) maxNumber = v;
       continue; // a number between two words keeps them a bigram ("how 2 many" as before)
     }
     // So does a space, a newline or a hyphen ("E-Mail-Adresse", "step-by-step"; a tab does not).
-    if (c === 32 || c === 10 || c === 45) continue;
+    if (c === 32 || c === 45) continue;
+    if (c === 10) {
+      inTick = false;
+      continue;
+    }
     if (c < 128) {
       if (c === 96) {
         if (i + 1 < n && u[i] === 96 && u[i + 1] === 96) {
           fences++;
           inFence = !inFence;
           i += 2;
-        }
+        } else if (!inFence) inTick = !inTick;
+      } else if (c === 35) {
+        idEnd = i; // #48213
+        idDot = false;
+        idMin = 1;
       } else if (c === 92 && i < n && isLetter(u[i]!)) latex++; // \frac, \sum, \int …
       const k = ASCII[c]!;
       if (k !== 0) {
@@ -451,6 +551,11 @@ export function scanText(text: string, into: TextCounts): void {
         }
       }
     } else {
+      if (c === 0x2116 || c === 0xba) {
+        idEnd = i; // № 5, nº 5
+        idDot = false;
+        idMin = 1;
+      }
       if (isMathSymbol(c)) mathSymbols++;
       if (!inFence) {
         if (uc & U_QUESTION) questions++;

@@ -414,6 +414,11 @@ describe('the scanner', () => {
       'สวัสดี ครับ',
       'x😀',
       'api를',
+      'order #',
+      'Nr. 4',
+      'call +49 30',
+      'x `1',
+      '2023-',
     ];
     for (const t of texts) {
       scanText('`'.repeat(300), emptyCounts());
@@ -522,6 +527,53 @@ describe('markers and structure', () => {
     expect(fu('Sie verdient 48.000,50 im Jahr', 'math:magnitude')).toBeCloseTo(Math.log2(49) / 20, 12); // the integer part before the first separator
     expect(fu('3 apples', 'math:magnitude')).toBeLessThan(fu('300 apples', 'math:magnitude'));
     expect(fu('no digits here', 'math:magnitude')).toBe(0);
+  });
+
+  it('math:magnitude counts quantities, not identifiers, English and German alike', () => {
+    const mag = (text: string): number => fu(text, 'math:magnitude');
+    const scan = (text: string): TextCounts => {
+      const c = emptyCounts();
+      scanText(text, c);
+      return c;
+    };
+    // Support prompts: ids, order and customer numbers, phone numbers, code.
+    for (const text of [
+      'Reset my password please, user 1234567.',
+      "My account ID is 99887766 and I can't log in.",
+      'Can I get a refund for order #48213? The item arrived damaged.',
+      'Can I get a refund for order 48213?',
+      'Please call me back at +49 30 1234567.',
+      'Call +1 (555) 123-4567 or +4915112345678.',
+      '```\nx = 1234567\n```\nWhat does this do?',
+      'Set `retries = 500` in the config.',
+      'Ticket № 5512 is still open.',
+      'Invoice 2023-0815 is wrong.',
+      // German: compounds on -nummer, Nr., Kunden-ID, Bestellung, Rechnung.
+      'Meine Kundennummer ist 4711023, ich komme nicht in mein Konto.',
+      'Meine Kundennummer: 47110',
+      'Wo ist meine Bestellung Nr. 48213?',
+      'Wo ist meine Bestellung 48213?',
+      'Kunden-ID: 4711, bitte um Rückruf.',
+      'Die Rechnung 2023-0815 ist falsch.',
+      'Bitte rufen Sie mich unter +49 30 1234567 an.',
+      'Meine Telefonnummer ist 030 1234567.',
+    ]) {
+      expect(mag(text), text).toBe(0);
+      expect(scan(text).numbers, text).toBe(0);
+    }
+    // Quantities still count: beside an id, after a word that is no id marker, signed, round.
+    expect(mag('Order #48213: I was charged 250 instead of 25.')).toBeCloseTo(Math.log2(251) / 20, 12);
+    expect(mag('Bestellung Nr. 48213: statt 3 kamen nur 2 Pakete.')).toBeCloseTo(Math.log2(4) / 20, 12);
+    expect(mag('Er verdient 48000 Euro im Jahr.')).toBeCloseTo(Math.log2(48001) / 20, 12);
+    expect(mag('Henry and 3 of his friends order 7 pizzas.')).toBeCloseTo(Math.log2(8) / 20, 12); // "order" the verb, a short number
+    expect(mag('Every group of order 42 has a normal subgroup.')).toBeCloseTo(Math.log2(43) / 20, 12);
+    expect(mag('The +3 oxidation state and 3+49.')).toBeCloseTo(Math.log2(50) / 20, 12); // a sign and a sum, no phone
+    expect(mag('From +50 millivolts to -70 millivolts.')).toBeCloseTo(Math.log2(71) / 20, 12);
+    expect(mag('The city has 1000000 inhabitants.')).toBeCloseTo(Math.log2(1000001) / 20, 12); // a round long number
+    expect(mag('No 3 people, but No. 4711.')).toBeCloseTo(Math.log2(4) / 20, 12); // "no" is an id marker only with its dot
+    expect(mag('Wie viel sind 123456 mal 3?')).toBeCloseTo(Math.log2(123457) / 20, 12); // six digits: a quantity
+    // Years stay quantities: a year rule cost train CV (MMLU's dated questions; docs/routing.md, tenth round).
+    expect(mag('Who won the world cup in 2018?')).toBeCloseTo(Math.log2(2019) / 20, 12);
   });
 
   it('math:number_words: quantities written as words, English and German alike, not in code', () => {
