@@ -128,19 +128,39 @@ export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone, l
       req.resume();
       return;
     }
-    const parts: Buffer[] = [];
+    // A body in one piece (the usual request) is kept as it came. From a second piece on, every
+    // byte is copied into one buffer: keeping each piece cost a Buffer object per chunk, and a
+    // 4 MB body sent in 1-byte chunks held ~1.7 GB until it ended (never given back to the OS).
+    let first: Buffer | null = null;
+    let acc: Buffer | null = null;
     let size = 0;
     req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
+      const next = size + c.length;
+      if (next > limit) {
         reject(new SwitchyardError('body_too_large', `request body is over the limit of ${limit} bytes (${limitName})`));
         req.removeAllListeners('data');
         req.resume();
+        first = acc = null;
         return;
       }
-      parts.push(c);
+      if (acc === null && first === null) {
+        first = c;
+        size = next;
+        return;
+      }
+      if (acc === null || next > acc.length) {
+        // Room for the declared length, else doubling (never past the limit).
+        const want = Number.isFinite(declared) && declared >= next ? declared : Math.min(limit, Math.max(next, 2 * size, 16_384));
+        const grown = Buffer.allocUnsafe(want);
+        if (acc !== null) acc.copy(grown, 0, 0, size);
+        else first!.copy(grown, 0);
+        acc = grown;
+        first = null;
+      }
+      c.copy(acc, size);
+      size = next;
     });
-    req.on('end', () => resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts)));
+    req.on('end', () => resolve(acc !== null ? acc.subarray(0, size) : (first ?? Buffer.alloc(0))));
     // A client that goes away mid-body is routine (logged at debug by the caller), not a switchyard
     // error. Node 20 ends every such case (the socket closed, reset or half-closed, the request
     // timeout, a broken chunk) in `req.destroy(err)`: 'error' (emitted because a listener
