@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { anthropicError, anthropicModel, anthropicModelsList } from '../apis/messages-output.js';
 import { echoName, SwitchyardError, errorBody } from '../errors.js';
 import { requestLog } from '../observe/request-log.js';
+import { ByteCollector } from '../upstream/byte-collector.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { inScope, traceAnswered } from '../runtime/request-scope.js';
 import { clientAuthorization, type ClientKeys } from './auth.js';
@@ -128,39 +129,15 @@ export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone, l
       req.resume();
       return;
     }
-    // A body in one piece (the usual request) is kept as it came. From a second piece on, every
-    // byte is copied into one buffer: keeping each piece cost a Buffer object per chunk, and a
-    // 4 MB body sent in 1-byte chunks held ~1.7 GB until it ended (never given back to the OS).
-    let first: Buffer | null = null;
-    let acc: Buffer | null = null;
-    let size = 0;
+    // One buffer for the pieces (byte-collector.ts): never a Buffer object per chunk.
+    const body = new ByteCollector(limit, Number.isFinite(declared) ? declared : NaN);
     req.on('data', (c: Buffer) => {
-      const next = size + c.length;
-      if (next > limit) {
-        reject(new SwitchyardError('body_too_large', `request body is over the limit of ${limit} bytes (${limitName})`));
-        req.removeAllListeners('data');
-        req.resume();
-        first = acc = null;
-        return;
-      }
-      if (acc === null && first === null) {
-        first = c;
-        size = next;
-        return;
-      }
-      if (acc === null || next > acc.length) {
-        // Room for the declared length, else doubling (never past the limit).
-        const want = Number.isFinite(declared) && declared >= next ? declared : Math.min(limit, Math.max(next, 2 * size, 16_384));
-        const grown = Buffer.allocUnsafe(want);
-        if (acc !== null) acc.copy(grown, 0, 0, size);
-        else first!.copy(grown, 0);
-        acc = grown;
-        first = null;
-      }
-      c.copy(acc, size);
-      size = next;
+      if (body.add(c)) return;
+      reject(new SwitchyardError('body_too_large', `request body is over the limit of ${limit} bytes (${limitName})`));
+      req.removeAllListeners('data');
+      req.resume();
     });
-    req.on('end', () => resolve(acc !== null ? acc.subarray(0, size) : (first ?? Buffer.alloc(0))));
+    req.on('end', () => resolve(body.bytes()));
     // A client that goes away mid-body is routine (logged at debug by the caller), not a switchyard
     // error. Node 20 ends every such case (the socket closed, reset or half-closed, the request
     // timeout, a broken chunk) in `req.destroy(err)`: 'error' (emitted because a listener

@@ -8,6 +8,7 @@
  * is then read chunk by chunk, with a promise per chunk when iterated. Here the body's chunks go
  * straight to one consumer (the whole text, or the stream reader), synchronously.
  */
+import { ByteCollector } from './byte-collector.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher, Pool } from 'undici';
 import type { CancelSignal } from '../runtime/cancel.js';
@@ -312,8 +313,7 @@ interface TextOwner {
 
 /** Reads a whole body as text (see {@link readText}); tells its owner the text or the fault, once. */
 class TextReader implements BodyConsumer {
-  private parts: Buffer[] = [];
-  private size = 0;
+  private readonly body: ByteCollector;
   private settled = false;
   private readonly idle: NodeJS.Timeout | undefined;
 
@@ -324,20 +324,17 @@ class TextReader implements BodyConsumer {
     idleMs: number,
     private readonly owner: TextOwner,
   ) {
+    this.body = new ByteCollector(limitBytes);
     this.idle = idleMs > 0 ? setTimeout(() => call.abort(new UpstreamFault('idle_timeout', `upstream body silent for ${idleMs} ms`)), idleMs) : undefined;
   }
 
   data(chunk: Buffer): undefined {
     if (this.settled) return undefined;
     this.idle?.refresh();
-    this.size += chunk.length;
-    if (this.size > this.limitBytes) {
-      const f = new UpstreamFault('bad_response', `upstream body larger than ${this.limitBytes} bytes`);
-      this.error(f);
-      this.call.abort(f);
-      return undefined;
-    }
-    this.parts.push(chunk);
+    if (this.body.add(chunk)) return undefined;
+    const f = new UpstreamFault('bad_response', `upstream body larger than ${this.limitBytes} bytes`);
+    this.error(f);
+    this.call.abort(f);
     return undefined;
   }
 
@@ -345,8 +342,7 @@ class TextReader implements BodyConsumer {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.idle);
-    const p = this.parts;
-    this.owner.textRead(p.length === 1 ? p[0]!.toString('utf8') : p.length === 0 ? '' : Buffer.concat(p).toString('utf8'));
+    this.owner.textRead(this.body.bytes().toString('utf8'));
   }
 
   error(err: unknown): void {

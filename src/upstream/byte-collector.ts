@@ -1,0 +1,49 @@
+/**
+ * The bytes of a body that arrives in pieces (a client's request, an upstream's JSON answer),
+ * bounded by a limit. A body in one piece (the usual case) is kept as it came; from a second
+ * piece on, every byte is copied into one buffer, grown by doubling (or sized to the declared
+ * length). Keeping the pieces cost a Buffer object each: a 4 MB request in 1-byte chunks held
+ * 1.73 GB of RSS until it ended, which node then did not give back.
+ */
+export class ByteCollector {
+  private first: Buffer | null = null;
+  private acc: Buffer | null = null;
+  /** Bytes taken so far. */
+  size = 0;
+
+  /** `expected`: the declared length, when there is one (NaN: unknown). */
+  constructor(
+    private readonly limit: number,
+    private readonly expected = NaN,
+  ) {}
+
+  /** Takes a piece; false, keeping nothing more, when the total would pass the limit. */
+  add(c: Buffer): boolean {
+    const next = this.size + c.length;
+    if (next > this.limit) {
+      this.first = this.acc = null;
+      return false;
+    }
+    if (this.acc === null && this.first === null) {
+      this.first = c;
+      this.size = next;
+      return true;
+    }
+    if (this.acc === null || next > this.acc.length) {
+      const want = this.expected >= next ? this.expected : Math.min(this.limit, Math.max(next, 2 * this.size, 16_384));
+      const grown = Buffer.allocUnsafe(want);
+      if (this.acc !== null) this.acc.copy(grown, 0, 0, this.size);
+      else this.first!.copy(grown, 0);
+      this.acc = grown;
+      this.first = null;
+    }
+    c.copy(this.acc, this.size);
+    this.size = next;
+    return true;
+  }
+
+  /** The body so far. */
+  bytes(): Buffer {
+    return this.acc !== null ? this.acc.subarray(0, this.size) : (this.first ?? Buffer.alloc(0));
+  }
+}
