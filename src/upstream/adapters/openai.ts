@@ -39,9 +39,56 @@ function textOf(content: unknown): string {
 /** Chunks whose template is tried before one is given up on (a stream whose content the upstream escapes differently). */
 const TEMPLATE_TRIES = 2;
 
+/**
+ * The tool calls of a stream, numbered as OpenAI numbers them: `index` 0, 1, … in the order the
+ * calls start. Gemini's OpenAI-compatible API leaves `index` out, or gives every call 0 under its
+ * own id; clients that follow OpenAI's shape then lost a call (openai-node's stream helper) or
+ * failed (the AI SDK: "index expected number"). A piece without an index goes on with the call
+ * before it unless it names another id; a piece naming another id than its index's call is a new
+ * call. A stream numbered as OpenAI's is left as it came (byte for byte: the chunk is relayed raw).
+ */
+class ToolIndexes {
+  private readonly ids = new Map<number, string>();
+  private readonly ours = new Map<number, number>();
+  private next = 0;
+  private last = -1;
+
+  /** Renumbers the deltas in place; true when one changed. */
+  fix(calls: unknown[]): boolean {
+    let changed = false;
+    for (const tc of calls) {
+      if (!isObj(tc)) continue;
+      const id = typeof tc.id === 'string' && tc.id !== '' ? tc.id : null;
+      let out: number;
+      if (typeof tc.index !== 'number') {
+        out = this.last >= 0 && (id === null || this.ids.get(this.last) === id) ? this.last : this.next++;
+      } else {
+        const mapped = this.ours.get(tc.index);
+        const known = mapped === undefined ? undefined : this.ids.get(mapped);
+        if (mapped === undefined || (id !== null && known !== undefined && known !== id)) {
+          out = this.next++;
+          this.ours.set(tc.index, out);
+        } else out = mapped;
+      }
+      if (id !== null) this.ids.set(out, id);
+      this.last = out;
+      if (tc.index !== out) {
+        tc.index = out;
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  get any(): boolean {
+    return this.next > 0;
+  }
+}
+
 export class OpenAIStreamDecoder implements StreamDecoder {
   private template: ChunkTemplate | null = null;
   private tries: number;
+  private tools: ToolIndexes | null = null;
 
   /** `templates: false` parses every chunk (the slow path the template path is tested against). */
   constructor(opts: { templates?: boolean } = {}) {
@@ -73,6 +120,7 @@ export class OpenAIStreamDecoder implements StreamDecoder {
       let content = false;
       let finishReason: string | null = null;
       let other = '';
+      let rewritten = false;
       for (const c of chunk.choices) {
         const d = c.delta ?? {};
         if (typeof d.content === 'string' && d.content.length > 0) {
@@ -82,10 +130,16 @@ export class OpenAIStreamDecoder implements StreamDecoder {
         if (Array.isArray(d.tool_calls) && d.tool_calls.length > 0) {
           content = true;
           other += toolCallText(d.tool_calls);
+          if ((this.tools ??= new ToolIndexes()).fix(d.tool_calls)) rewritten = true;
         }
         if (typeof d.refusal === 'string' && d.refusal.length > 0) {
           content = true;
           other += d.refusal;
+        }
+        // A stream that called a tool finishes with `tool_calls` (Gemini's says `stop`).
+        if (c.finish_reason === 'stop' && this.tools?.any === true) {
+          (c as { finish_reason: string | null }).finish_reason = 'tool_calls';
+          rewritten = true;
         }
         if (c.finish_reason) finishReason = c.finish_reason;
       }
@@ -95,9 +149,9 @@ export class OpenAIStreamDecoder implements StreamDecoder {
         this.template = learnTemplate(data, chunk);
       }
       // Two literals, not `...(usage ? {} : { raw })` (~50 ns against ~15 ns per chunk on Node 20's V8).
-      const piece: StreamPiece = usage
-        ? { type: 'chunk', chunk, text, content, finishReason }
-        : { type: 'chunk', chunk, text, content, finishReason, raw: data };
+      // A chunk this decoder changed is written again from `chunk`, not relayed raw.
+      const piece: StreamPiece =
+        usage || rewritten ? { type: 'chunk', chunk, text, content, finishReason } : { type: 'chunk', chunk, text, content, finishReason, raw: data };
       if (other !== '') (piece as { other?: string }).other = other;
       out.push(piece);
     }
@@ -167,6 +221,18 @@ export const openaiAdapter: ProviderAdapter = {
     if (!isObj(json) || !Array.isArray(json.choices)) throw new Error('upstream answer is not a chat.completion object');
     const first = json.choices[0];
     const text = isObj(first) && isObj(first.message) ? textOf(first.message.content) : '';
+    // An answer that calls a tool finishes with `tool_calls`, as OpenAI's does and clients loop on
+    // (Gemini's OpenAI-compatible API says `stop`): a copy, so the body is written again, not spliced.
+    if (
+      isObj(first) &&
+      first.finish_reason === 'stop' &&
+      isObj(first.message) &&
+      Array.isArray(first.message.tool_calls) &&
+      first.message.tool_calls.length > 0
+    ) {
+      const choices = [{ ...first, finish_reason: 'tool_calls' }, ...json.choices.slice(1)];
+      return { completion: { ...json, choices }, usage: usageFromOpenAI(json.usage) ?? null, text };
+    }
     return { completion: json, usage: usageFromOpenAI(json.usage) ?? null, text };
   },
 
