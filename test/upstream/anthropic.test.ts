@@ -66,13 +66,19 @@ describe('anthropic buildRequest: envelope', () => {
   });
 
   it('maps temperature, top_p, stop, user', () => {
-    expect(sent({ temperature: 0.2, top_p: 0.9, stop: 'END', user: 'u-1' })).toMatchObject({
+    expect(sent({ temperature: 0.2, stop: 'END', user: 'u-1' })).toMatchObject({
       temperature: 0.2,
-      top_p: 0.9,
       stop_sequences: ['END'],
       metadata: { user_id: 'u-1' },
     });
+    expect(sent({ top_p: 0.9 })).toMatchObject({ top_p: 0.9 });
     expect(sent({ stop: ['a', 'b'] }).stop_sequences).toEqual(['a', 'b']);
+  });
+
+  it("sends temperature alone when both temperature and top_p are set: Anthropic's current models refuse the two together", () => {
+    const both = sent({ temperature: 0.7, top_p: 0.9 });
+    expect(both.temperature).toBe(0.7);
+    expect(both).not.toHaveProperty('top_p');
   });
 
   it("maps safety_identifier (OpenAI's successor of user) to metadata.user_id, as the Responses adapter does, and drops prompt_cache_key", () => {

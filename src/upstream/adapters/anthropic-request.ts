@@ -152,7 +152,10 @@ export function buildAnthropicBody(input: BuildInput): Record<string, unknown> {
     if (typeof b.temperature !== 'number' || b.temperature < 0 || b.temperature > 1) throw untranslatable('temperature', 'Anthropic accepts 0 to 1');
     out.temperature = b.temperature;
   }
-  if (present(b.top_p)) out.top_p = b.top_p;
+  // Anthropic's current models (Sonnet 4.5, Haiku 4.5, Opus 4.1) refuse temperature and top_p
+  // together ("cannot both be specified for this model"): with both, temperature is sent, as
+  // LiteLLM does; a chat request carrying both (LangChain, Open WebUI) is answered, not refused.
+  if (present(b.top_p) && !present(b.temperature)) out.top_p = b.top_p;
   if (present(b.stop)) {
     const stops = stopSequences(b.stop);
     if (stops.length > 0) out.stop_sequences = stops;
