@@ -16,7 +16,8 @@
  * things as often (fonctions, méthodes, funciones…, as functions, methods, classes in English),
  * relative pronouns that are far more often no question (French "qui") and words that are
  * another language's everyday word (Dutch "wie" = who is German "how"). Scripts without spaces
- * (Chinese, Japanese, Thai) have no cue words: a run of them is no word to look up.
+ * (Chinese, Japanese, Thai) have no words to look up: a run of them is a cue only when the whole
+ * run is one (the small-talk phrases "谢谢", "ありがとう" written alone).
  */
 export const KINDS = ['code', 'math', 'multistep', 'extraction', 'reasoning', 'explain', 'writing', 'roleplay', 'smalltalk', 'translation'] as const;
 export type Kind = (typeof KINDS)[number];
@@ -112,14 +113,19 @@ const CUES: Record<Kind, string> = {
   roleplay: `
     pretend roleplay rollenspiel roleplaying persona dungeon abenteuer
     aventure aventura avventura rollenspel avontuur`,
+  // Chinese and Japanese (the last line): whole runs of their script, a greeting or a thanks
+  // written alone ("谢谢！", "ありがとうございます。"); a phrase inside a longer run is not found.
   smalltalk: `
-    hi hello hey hallo moin servus thanks thank danke dankeschön bye tschüss ciao cheers
+    hi hello hey hallo moin servus thanks thank danke dankeschön bye tschüss tschüs wiedersehen ciao cheers
     weather wetter lol haha ok okay cool nice schön
     bonjour bonsoir salut merci coucou météo
     hola gracias adiós adios
     grazie buongiorno buonasera buonanotte arrivederci
     olá obrigado obrigada valeu tchau
-    hoi bedankt dankjewel doei goedemorgen goedenavond goedenacht`,
+    hoi bedankt dankjewel doei goedemorgen goedenavond goedenacht
+    谢谢 谢谢你 谢谢您 多谢 感谢 非常感谢 你好 您好 你好吗 大家好 早上好 晚上好 晚安 再见 拜拜
+    ありがとう ありがとうございます ありがとうございました どうもありがとう こんにちは こんばんは おはよう
+    おはようございます おやすみ おやすみなさい さようなら 元気ですか お元気ですか`,
   translation: `
     translate* translation* übersetze* übersetz* übersetzung* translator dolmetsch*
     tradu* vertaal* vertal*`,
@@ -210,6 +216,13 @@ const BIGRAMS: Record<string, Kind> = {
   'guten tag': 'smalltalk',
   'guten abend': 'smalltalk',
   'gute nacht': 'smalltalk',
+  // "Vielen Dank" as "thank you": "dank" alone is also the preposition ("dank deiner Hilfe").
+  'vielen dank': 'smalltalk',
+  'herzlichen dank': 'smalltalk',
+  'besten dank': 'smalltalk',
+  'tausend dank': 'smalltalk',
+  'lieben dank': 'smalltalk',
+  'schönen dank': 'smalltalk',
   'prime number': 'math',
   'prime numbers': 'math',
   'square root': 'math',
@@ -257,10 +270,13 @@ const BIGRAMS: Record<string, Kind> = {
   'au revoir': 'smalltalk',
   'bonne nuit': 'smalltalk',
   'bonne soirée': 'smalltalk',
+  'bonne journée': 'smalltalk',
+  'à bientôt': 'smalltalk',
   'buenos días': 'smalltalk',
   'buenos dias': 'smalltalk',
   'buenas tardes': 'smalltalk',
   'buenas noches': 'smalltalk',
+  'buen día': 'smalltalk',
   'qué tal': 'smalltalk',
   'cómo estás': 'smalltalk',
   'como estás': 'smalltalk',
@@ -269,11 +285,14 @@ const BIGRAMS: Record<string, Kind> = {
   'como está': 'smalltalk',
   'come stai': 'smalltalk',
   'come va': 'smalltalk',
+  'buona giornata': 'smalltalk',
+  'buona serata': 'smalltalk',
   'bom dia': 'smalltalk',
   'boa tarde': 'smalltalk',
   'boa noite': 'smalltalk',
   'tudo bem': 'smalltalk',
   'como vai': 'smalltalk',
+  'até logo': 'smalltalk',
   'hoe gaat': 'smalltalk',
   'nombre premier': 'math',
   'nombres premiers': 'math',
@@ -450,6 +469,12 @@ export interface CueTable {
   /** Presence bits by the low 16 bits of a hash: most words are ruled out by one array read. */
   wordBits: Uint8Array;
   stemBits: Uint8Array;
+  /**
+   * By a word's first code unit, the length of the longest word that starts with it (capped at
+   * 255): a run of a script without spaces is looked up only when a cue starts with its first
+   * character and is as long (one array read per run, no hash per character).
+   */
+  runFirst: Uint8Array;
 }
 
 /** One step of the rolling hash the scanner computes per word (a small integer: a fast Map key). */
@@ -512,7 +537,14 @@ function build(): CueTable {
   for (const h of words.keys()) wordBits[h & 0xffff] = 1;
   const stemBits = new Uint8Array(65536);
   for (const h of stems.keys()) stemBits[h & 0xffff] = 1;
-  return { words, stems, bigrams, wordBits, stemBits };
+  const runFirst = new Uint8Array(65536);
+  for (const list of words.values()) {
+    for (const { word } of list) {
+      const c = word.charCodeAt(0);
+      runFirst[c] = Math.max(runFirst[c]!, Math.min(word.length, 255));
+    }
+  }
+  return { words, stems, bigrams, wordBits, stemBits, runFirst };
 }
 
 export const CUE_TABLE: CueTable = build();

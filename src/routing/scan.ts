@@ -309,7 +309,7 @@ export function scanText(text: string, into: TextCounts): void {
   const n = s.length;
   // Every read below is guarded by `< n`: past n the array holds an earlier text.
   const u = codeUnits(s);
-  const { wordBits, stemBits } = CUE_TABLE;
+  const { wordBits, stemBits, runFirst } = CUE_TABLE;
   // Counts in locals, added to `into` once at the end.
   let words = 0;
   let identifiers = 0;
@@ -359,7 +359,9 @@ export function scanText(text: string, into: TextCounts): void {
       i++;
       if (uc >= 1 << DENSE_SHIFT) {
         // A script without spaces: the run counts as the words its characters make on average
-        // (no cue is looked up in it; a digit, a Latin word or punctuation ends it).
+        // (a digit, a Latin word or punctuation ends it). A whole run can be a cue ("谢谢！",
+        // "ありがとう。"): it is looked up when a cue starts with its first character and is as
+        // long; a phrase inside a longer run is not found.
         let tenths = uc >> DENSE_SHIFT;
         while (i < n) {
           const w = UNI[u[i]!]! >> DENSE_SHIFT;
@@ -372,6 +374,12 @@ export function scanText(text: string, into: TextCounts): void {
         if (!inFence) {
           words += ((tenths + 9) / 10) | 0;
           if (start >= 2 && u[start - 1] === 32 && isThaiLao(c) && isThaiLao(u[start - 2]!)) sentences++;
+          if (i - start <= runFirst[c]!) {
+            let h = c;
+            for (let k = start + 1; k < i; k++) h = hashStep(h, u[k]!);
+            const k = wordFlags(s, start, i, h) & KIND_MASK;
+            if (k > 0) kinds[k - 1]!++;
+          }
         }
         prevFlags = 0;
         continue;

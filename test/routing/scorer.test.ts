@@ -260,6 +260,60 @@ describe('task kinds on everyday application prompts (cue fixes), English and Ge
     expect(fu('Good evening.', 'kind:smalltalk')).toBe(0.5);
   });
 
+  // One cue each, as "Thanks, that was helpful!" and "Thank you very much for your help!".
+  it.each([
+    'Thanks, that was helpful!',
+    'Thank you very much for your help!',
+    'Vielen Dank für Ihre Hilfe!',
+    'Herzlichen Dank!',
+    'Tausend Dank, das hat geholfen.',
+    'Auf Wiedersehen!',
+    'Tschüs!',
+    'Merci beaucoup pour votre aide !',
+    'Bonne journée !',
+    'À bientôt !',
+    '¡Muchas gracias por tu ayuda!',
+    '¡Buen día!',
+    'Grazie mille per il tuo aiuto!',
+    'Buona giornata!',
+    'Muito obrigado pela sua ajuda!',
+    'Até logo!',
+  ])('thanks and greetings are small talk in every language as in English: %s', (text) => {
+    expect(fu(text, 'kind:smalltalk')).toBe(0.5);
+  });
+
+  it('"dank" alone is the German preposition ("thanks to"), no thanks', () => {
+    expect(fu('Dank deiner Hilfe läuft der Server wieder. Warum war er abgestürzt?', 'kind:smalltalk')).toBe(0);
+  });
+
+  it('a Chinese or Japanese greeting or thanks written alone is small talk; inside a longer run it is not looked up', () => {
+    for (const text of ['谢谢！', '谢谢你。', '你好！你今天怎么样？', 'ありがとうございます！', 'こんにちは。', 'おはようございます！'])
+      expect(fu(text, 'kind:smalltalk'), text).toBe(0.5);
+    expect(fu('你好！谢谢！', 'kind:smalltalk')).toBe(1);
+    expect(fu('你好像不太高兴。', 'kind:smalltalk')).toBe(0); // "you seem unhappy": 你好 only as the start of a run
+    expect(fu('感谢信怎么写？', 'kind:smalltalk')).toBe(0); // how to write a thank-you letter
+    expect(fu('```\nprint("谢谢")\n```', 'kind:smalltalk')).toBe(0); // not inside a code fence
+    expect(kinds('Translate "ありがとう" into English.')).toEqual(['translation']);
+  });
+
+  it('a thanks before a task counts once, as in English, and does not send the task to fast_cheap', () => {
+    const tier = (text: string): string => tierForScore(scoreRequest(user(text)).score, DEFAULT_MODEL.thresholds);
+    const pairs = [
+      [
+        'Thanks, and now write me a SQL query for all customers with open invoices.',
+        'Vielen Dank, und jetzt schreibe mir eine SQL-Abfrage für alle Kunden mit offenen Rechnungen.',
+      ],
+      ['Thanks! Now write a Python function that sorts a list.', '谢谢！现在请用Python写一个排序函数。'],
+      ['Thanks! Now write a Python function that sorts a list.', 'ありがとうございます！次にPythonでリストを並べ替える関数を書いてください。'],
+    ] as const;
+    for (const [en, other] of pairs) {
+      expect(fu(other, 'kind:smalltalk'), other).toBe(fu(en, 'kind:smalltalk'));
+      expect(fu(other, 'kind:code'), other).toBeGreaterThan(0);
+      expect(tier(other), other).not.toBe('fast_cheap');
+      expect(tier(en), en).not.toBe('fast_cheap');
+    }
+  });
+
   it('explaining a difference is its own kind, not reasoning; puzzles and analysis are reasoning', () => {
     expect(kinds('Explain the difference between TCP and UDP.')).toEqual(['explain']);
     expect(kinds('Erkläre den Unterschied zwischen TCP und UDP.')).toEqual(['explain']);
