@@ -114,12 +114,6 @@ function codingRefused(req: IncomingMessage): SwitchyardError | null {
   return null;
 }
 
-/**
- * A 413 closes the connection: the rest of an upload over the limit is not read (it was drained
- * until the request timeout, 30 s of a client's bytes for nothing).
- */
-const CLOSE = { headers: { connection: 'close' } };
-
 /** Read the body up to `limit` bytes; 413 beyond it, naming `limitName` (what sets the limit). */
 export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone, limitName = 'server.maxBodyBytes'): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -131,7 +125,7 @@ export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone, l
     }
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared > limit) {
-      reject(new SwitchyardError('body_too_large', `request body of ${declared} bytes is over the limit of ${limit} bytes (${limitName})`, CLOSE));
+      reject(new SwitchyardError('body_too_large', `request body of ${declared} bytes is over the limit of ${limit} bytes (${limitName})`));
       req.resume();
       return;
     }
@@ -139,7 +133,7 @@ export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone, l
     const body = new ByteCollector(limit, Number.isFinite(declared) ? declared : NaN);
     req.on('data', (c: Buffer) => {
       if (body.add(c)) return;
-      reject(new SwitchyardError('body_too_large', `request body is over the limit of ${limit} bytes (${limitName})`, CLOSE));
+      reject(new SwitchyardError('body_too_large', `request body is over the limit of ${limit} bytes (${limitName})`));
       req.removeAllListeners('data');
       req.resume();
     });

@@ -255,29 +255,3 @@ it('a client that aborts mid-body is a debug-level event, not an error line', as
   expect(sc.stdout().slice(before)).not.toMatch(/"level":(50|40)/);
   expect((await fetch(`${sc.url}/healthz`)).status).toBe(200);
 });
-
-describe('a body over server.maxBodyBytes', () => {
-  it('a chunked upload that goes on past the limit gets its 413 and the connection closes at once, not when the request timeout ends it', async () => {
-    const u = new URL(sc.url);
-    const socket = connect(Number(u.port), u.hostname);
-    socket.on('error', () => undefined);
-    let answer = '';
-    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
-    const closed = new Promise<number>((r) => socket.on('close', () => r(Date.now())));
-    await new Promise<void>((r) => socket.once('connect', r));
-    socket.write('POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n');
-    // 64 KiB chunks, well past the 4 MiB limit, for as long as the socket takes them.
-    const piece = Buffer.from(`10000\r\n${'x'.repeat(0x10000)}\r\n`);
-    const started = Date.now();
-    let open = true;
-    void closed.then(() => (open = false));
-    for (let i = 0; i < 200 && open; i++) {
-      if (!socket.write(piece)) await new Promise((r) => setTimeout(r, 5));
-    }
-    const at = await closed;
-    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
-    expect(answer.toLowerCase()).toContain('connection: close');
-    // Generous: the request timeout is 30 s; closing at once takes milliseconds.
-    expect(at - started).toBeLessThan(10_000);
-  });
-});
