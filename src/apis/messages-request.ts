@@ -220,6 +220,8 @@ export function toolsToChat(v: unknown): unknown[] {
     seen.add(name);
     const fn: Record<string, unknown> = { name, parameters: t.input_schema };
     if (present(t.description)) fn.description = str(t.description, `tools[${i}].description`);
+    // Strict tool use is OpenAI's strict function: the call's arguments follow the schema.
+    if (present(t.strict)) fn.strict = flag(t.strict, `tools[${i}].strict`);
     return { type: 'function', function: fn };
   });
 }

@@ -28,6 +28,7 @@ const HANDLED = new Set([
   'parallel_tool_calls',
   'user',
   'safety_identifier',
+  'prompt_cache_key',
 ]);
 
 const HARMLESS: Record<string, (v: unknown) => boolean> = {
@@ -36,7 +37,6 @@ const HARMLESS: Record<string, (v: unknown) => boolean> = {
   background: (v) => v === false,
   service_tier: (v) => v === 'auto' || v === 'default',
   stream_options: () => true, // obfuscation padding only
-  prompt_cache_key: () => true, // a caching hint: the answer is the same without it
   top_logprobs: (v) => v === 0,
 };
 
@@ -271,8 +271,11 @@ export function translateResponses(body: Record<string, unknown>, previous: Chat
     // Echoed as sent; chat completions refuse parallel_tool_calls without tools, where it changes nothing.
     if (chat.tools) chat.parallel_tool_calls = parallel;
   }
-  const user = body.safety_identifier ?? body.user;
-  if (present(user)) chat.user = str(user, present(body.safety_identifier) ? 'safety_identifier' : 'user');
+  // Each under its own name, as chat completions take them (an Anthropic-kind model reads
+  // safety_identifier, else user, as metadata.user_id); prompt_cache_key routes OpenAI's cache.
+  if (present(body.user)) chat.user = str(body.user, 'user');
+  if (present(body.safety_identifier)) chat.safety_identifier = str(body.safety_identifier, 'safety_identifier');
+  if (present(body.prompt_cache_key)) chat.prompt_cache_key = str(body.prompt_cache_key, 'prompt_cache_key');
   const store = present(body.store) ? flag(body.store, 'store') : true;
   if (present(body.metadata)) checkMetadata(body.metadata);
   const echo: Record<string, unknown> = {

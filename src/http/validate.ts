@@ -75,7 +75,50 @@ function checkRules(body: ChatBody): ChatBody {
   }
   checkToolChoice(body.tool_choice, body.tools);
   checkResponseFormat(body.response_format);
+  checkPriced(body);
   return body;
+}
+
+/**
+ * What a provider bills at rates the catalogue has no price for: the reservation could not hold
+ * it and the ledger would record it at the text rates (OpenAI forwards all of it). A priority or
+ * flex `service_tier` is billed above or below the standard rates `models.<id>.price` gives;
+ * `web_search_options` adds a charge per search; audio in or out is billed per audio token, at
+ * 16–60× the text rates.
+ */
+function checkPriced(body: ChatBody): void {
+  const tier = body.service_tier;
+  if (tier !== undefined && tier !== null && tier !== 'auto' && tier !== 'default')
+    throw new SwitchyardError(
+      'invalid_request',
+      `service_tier ${JSON.stringify(echoName(String(tier)))} is not supported: switchyard reserves and records every call at the model's standard prices (models.<id>.price), and this tier is billed at other rates; leave service_tier out or set it to "auto" or "default"`,
+      { param: 'service_tier' },
+    );
+  if (body.web_search_options !== undefined && body.web_search_options !== null)
+    throw new SwitchyardError(
+      'invalid_request',
+      'web_search_options is not supported: the provider bills each search on top of the tokens, outside what switchyard reserves and records; leave it out (search in your app and put the results in the messages)',
+      { param: 'web_search_options' },
+    );
+  const audioOut =
+    body.audio !== undefined && body.audio !== null ? 'audio' : Array.isArray(body.modalities) && body.modalities.includes('audio') ? 'modalities' : null;
+  if (audioOut !== null) throw noAudio(audioOut, 'audio output');
+  const messages = body.messages;
+  for (let i = 0; i < messages.length; i++) {
+    const content = (messages[i] as { content?: unknown }).content;
+    if (!Array.isArray(content)) continue;
+    for (let j = 0; j < content.length; j++) {
+      if ((content[j] as { type?: unknown }).type === 'input_audio') throw noAudio(`messages[${i}].content[${j}]`, 'audio input');
+    }
+  }
+}
+
+function noAudio(param: string, what: string): SwitchyardError {
+  return new SwitchyardError(
+    'invalid_request',
+    `${what} is not supported: audio tokens are billed at rates the catalogue has no price for (models.<id>.price is per text token), so switchyard could neither reserve nor record its cost; send text (transcribe the audio first), or call an audio model directly`,
+    { param },
+  );
 }
 
 /**

@@ -518,12 +518,19 @@ export class RequestDriver {
    * tokens are both parts' (the prompt was sent, and billed, twice), so tokens × price is the cost.
    */
   private addUsage(u: Usage): void {
-    this.usage = {
-      promptTokens: this.usage.promptTokens + u.promptTokens,
-      completionTokens: this.usage.completionTokens + u.completionTokens,
-      cachedTokens: (this.usage.cachedTokens ?? 0) + (u.cachedTokens ?? 0),
-      reasoningTokens: (this.usage.reasoningTokens ?? 0) + (u.reasoningTokens ?? 0),
+    const was = this.usage;
+    const sum: Usage = {
+      promptTokens: was.promptTokens + u.promptTokens,
+      completionTokens: was.completionTokens + u.completionTokens,
+      cachedTokens: (was.cachedTokens ?? 0) + (u.cachedTokens ?? 0),
+      reasoningTokens: (was.reasoningTokens ?? 0) + (u.reasoningTokens ?? 0),
     };
+    // The upstream's other counts (audio, prediction tokens…) reach a stream's usage chunk as they came.
+    if (was.cacheCreationTokens !== undefined || u.cacheCreationTokens !== undefined)
+      sum.cacheCreationTokens = (was.cacheCreationTokens ?? 0) + (u.cacheCreationTokens ?? 0);
+    if (was.promptDetails !== undefined || u.promptDetails !== undefined) sum.promptDetails = addCounts(was.promptDetails, u.promptDetails);
+    if (was.completionDetails !== undefined || u.completionDetails !== undefined) sum.completionDetails = addCounts(was.completionDetails, u.completionDetails);
+    this.usage = sum;
   }
 
   /** The retry policy classifies the fault with this request's counts; the machine decides what follows. */
@@ -625,4 +632,11 @@ function shownUrl(baseUrl: string): string {
   } catch {
     return baseUrl;
   }
+}
+
+/** Two sets of named counts added key by key. */
+function addCounts(a: Record<string, number> | undefined, b: Record<string, number> | undefined): Record<string, number> {
+  const out: Record<string, number> = { ...a };
+  if (b) for (const k of Object.keys(b)) out[k] = (out[k] ?? 0) + b[k]!;
+  return out;
 }

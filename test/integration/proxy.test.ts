@@ -31,7 +31,14 @@ beforeAll(async () => {
         const base = { id: 'rec-1', object: 'chat.completion.chunk', created: 1, model: 'rec' };
         res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'echo' }, finish_reason: null }] })}\n\n`);
         res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
-        res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 } })}\n\n`);
+        const usage = {
+          prompt_tokens: 5,
+          completion_tokens: 1,
+          total_tokens: 6,
+          prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+          completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 1, rejected_prediction_tokens: 0 },
+        };
+        res.write(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
         res.end('data: [DONE]\n\n');
       } else {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -133,6 +140,25 @@ describe('OpenAI-compatible surface', () => {
     expect(text).toContain('data: [DONE]');
     expect(text.slice(0, text.indexOf('\r\n\r\n'))).toMatch(/\r\nconnection: close\r\n/i);
     expect(closed, 'the sidecar kept the connection open').toBe(true);
+  });
+
+  it("relays the upstream's usage details in the stream's usage chunk (audio, prediction tokens), as the JSON answer has them", async () => {
+    const r = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'rec-model', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'x' }] }),
+    });
+    const chunks = (await r.text())
+      .split('\n\n')
+      .filter((l) => l.startsWith('data: {'))
+      .map((l) => JSON.parse(l.slice(6)) as { usage?: Record<string, unknown> });
+    expect(chunks.at(-1)!.usage).toEqual({
+      prompt_tokens: 5,
+      completion_tokens: 1,
+      total_tokens: 6,
+      prompt_tokens_details: { audio_tokens: 0, cached_tokens: 0 },
+      completion_tokens_details: { audio_tokens: 0, accepted_prediction_tokens: 1, rejected_prediction_tokens: 0, reasoning_tokens: 0 },
+    });
   });
 
   it('always asks the upstream for usage, passes unknown fields through, and records real usage for streams', async () => {

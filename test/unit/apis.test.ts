@@ -177,8 +177,33 @@ describe('Responses → chat', () => {
       expect.objectContaining({ status: 400, param: 'text.format.schema' }),
     );
     const r = translateResponses({ model: 'm', input: 'x', safety_identifier: 'sid-1' }, []);
-    expect(r.chat.user).toBe('sid-1');
     expect(r.echo).toMatchObject({ safety_identifier: 'sid-1', user: null });
+  });
+
+  it('passes user, safety_identifier and prompt_cache_key on under their own names, as chat completions take them', () => {
+    const r = translateResponses({ model: 'm', input: 'x', user: 'u-1', safety_identifier: 'sid-1', prompt_cache_key: 'pck-1' }, []);
+    expect(r.chat).toMatchObject({ user: 'u-1', safety_identifier: 'sid-1', prompt_cache_key: 'pck-1' });
+    const only = translateResponses({ model: 'm', input: 'x', safety_identifier: 'sid-2' }, []).chat;
+    expect(only.safety_identifier).toBe('sid-2');
+    expect(only.user).toBeUndefined();
+    expect(() => translateResponses({ model: 'm', input: 'x', prompt_cache_key: 5 }, [])).toThrow(
+      expect.objectContaining({ status: 400, param: 'prompt_cache_key' }),
+    );
+    // An Anthropic-kind model reads safety_identifier as metadata.user_id.
+    const sent = JSON.parse(
+      anthropicAdapter.buildRequest({
+        body: only,
+        upstreamModel: 'claude',
+        stream: false,
+        apiKey: 'k',
+        headers: {},
+        basePath: '',
+        maxOutputTokens: 100,
+        anthropicVersion: '2023-06-01',
+        prefill: null,
+      }).body,
+    ) as Record<string, unknown>;
+    expect(sent.metadata).toEqual({ user_id: 'sid-2' });
   });
 
   it('streams items in order and closes them before completing', () => {
@@ -330,6 +355,23 @@ describe('Messages → chat and back', () => {
     tool_choice: { type: 'any', disable_parallel_tool_use: true },
     top_k: 3,
   };
+
+  it("keeps a strict tool strict: Anthropic's strict tool use is OpenAI's strict function", () => {
+    const user = (content: unknown) => ({ model: 'c', max_tokens: 10, messages: [{ role: 'user', content }] });
+    const tools = [
+      { name: 'a', input_schema: { type: 'object' }, strict: true },
+      { name: 'b', input_schema: { type: 'object' }, strict: false },
+      { name: 'c', input_schema: { type: 'object' } },
+    ];
+    expect(translateMessages({ ...user('x'), tools }).tools).toEqual([
+      { type: 'function', function: { name: 'a', parameters: { type: 'object' }, strict: true } },
+      { type: 'function', function: { name: 'b', parameters: { type: 'object' }, strict: false } },
+      { type: 'function', function: { name: 'c', parameters: { type: 'object' } } },
+    ]);
+    expect(() => translateMessages({ ...user('x'), tools: [{ name: 'a', input_schema: { type: 'object' }, strict: 'yes' }] })).toThrow(
+      expect.objectContaining({ param: 'tools[0].strict' }),
+    );
+  });
 
   it('translates system, blocks, tools and choice; lists what has no chat form', () => {
     const chat = translateMessages(body);

@@ -205,6 +205,43 @@ describe('anthropic buildRequest: messages', () => {
       );
   });
 
+  it("keeps a strict function strict (Anthropic's strict tool use), and sends no strict key otherwise", () => {
+    const params = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
+    const tools = [
+      { type: 'function', function: { name: 'a', parameters: params, strict: true } },
+      { type: 'function', function: { name: 'b', parameters: params, strict: false } },
+      { type: 'function', function: { name: 'c', parameters: params } },
+    ];
+    expect(sent({ tools }).tools).toEqual([
+      { name: 'a', input_schema: params, strict: true },
+      { name: 'b', input_schema: params },
+      { name: 'c', input_schema: params },
+    ]);
+  });
+
+  it("keeps an assistant turn that is only a refusal (content null, refusal set: the SDK's own shape) as its text", () => {
+    const body = sent({
+      messages: msgs(
+        { role: 'user', content: 'x' },
+        { role: 'assistant', content: null, refusal: "I can't help with that." },
+        { role: 'user', content: 'ok, something else then' },
+      ),
+    });
+    expect(body.messages).toEqual([
+      { role: 'user', content: 'x' },
+      { role: 'assistant', content: "I can't help with that." },
+      { role: 'user', content: 'ok, something else then' },
+    ]);
+    // Text beside it wins; a blank refusal is no turn.
+    expect(
+      sent({ messages: msgs({ role: 'user', content: 'x' }, { role: 'assistant', content: 'Sure.', refusal: 'no' }, { role: 'user', content: 'y' }) }).messages,
+    ).toEqual([
+      { role: 'user', content: 'x' },
+      { role: 'assistant', content: 'Sure.' },
+      { role: 'user', content: 'y' },
+    ]);
+  });
+
   it('translates tools and every tool_choice form', () => {
     const tools = [
       { type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } },

@@ -191,12 +191,14 @@ export function translateMessages(messages: ChatMessage[]): TranslatedMessages {
       case 'user':
         pushTurn(turns, { role: 'user', content: markLast(contentBlocks(m.content, `${param}.content`, true), m, param) });
         return;
-      case 'assistant':
-        pushTurn(turns, {
-          role: 'assistant',
-          content: markLast([...contentBlocks(m.content, `${param}.content`, false), ...toolUseBlocks(m.tool_calls, `${param}.tool_calls`)], m, param),
-        });
+      case 'assistant': {
+        const blocks = contentBlocks(m.content, `${param}.content`, false);
+        // A refusal OpenAI answered (`content: null`, `refusal: "…"`), appended back to the history
+        // as the SDK returned it, is the assistant's turn: kept as its text, not dropped.
+        if (blocks.length === 0 && typeof m.refusal === 'string' && m.refusal.trim() !== '') blocks.push({ type: 'text', text: m.refusal });
+        pushTurn(turns, { role: 'assistant', content: markLast([...blocks, ...toolUseBlocks(m.tool_calls, `${param}.tool_calls`)], m, param) });
         return;
+      }
       case 'tool':
         pushTurn(turns, { role: 'user', content: [toolResultBlock(m, param)] });
         return;

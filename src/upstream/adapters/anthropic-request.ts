@@ -90,12 +90,13 @@ function tools(v: unknown): Array<Record<string, unknown>> {
     const f = t.function;
     const params = present(f.parameters) ? f.parameters : { type: 'object', properties: {} };
     if (!isObj(params)) throw untranslatable(`tools[${i}].function.parameters`, 'must be a JSON schema object');
-    // `strict` is dropped: Anthropic follows the schema without a strict mode switch.
     const cc = cacheControl(t.cache_control, `tools[${i}]`);
     return {
       name: f.name,
       ...(typeof f.description === 'string' ? { description: f.description } : {}),
       input_schema: params,
+      // Strict tool use: Anthropic constrains the call's input to the schema, as OpenAI's strict functions do.
+      ...(f.strict === true ? { strict: true } : {}),
       ...(cc !== undefined ? { cache_control: cc } : {}),
     };
   });

@@ -1,0 +1,76 @@
+/**
+ * What a provider bills at rates the catalogue has no price for is refused at the edge, for every
+ * model kind: an OpenAI-kind upstream was sent it as written and the call was reserved and recorded
+ * at the standard text rates.
+ */
+import { describe, expect, it } from 'vitest';
+import { SwitchyardError } from '../../src/errors.js';
+import { parseChatBody, parseChatBodyZod } from '../../src/http/validate.js';
+
+const base = { model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] };
+
+function refusal(body: Record<string, unknown>): SwitchyardError {
+  let fast: unknown;
+  let slow: unknown;
+  try {
+    parseChatBody(structuredClone(body));
+  } catch (err) {
+    fast = err;
+  }
+  try {
+    parseChatBodyZod(structuredClone(body));
+  } catch (err) {
+    slow = err;
+  }
+  if (!(fast instanceof SwitchyardError)) throw new Error(`not refused: ${JSON.stringify(body)}`);
+  // Both paths end in the same rules.
+  expect(slow).toBeInstanceOf(SwitchyardError);
+  expect((slow as SwitchyardError).message).toBe(fast.message);
+  return fast;
+}
+
+describe('edge validation: what the catalogue cannot price', () => {
+  it.each(['priority', 'flex', 'scale'])('refuses service_tier %s, naming the field and the tiers it takes', (tier) => {
+    const err = refusal({ ...base, service_tier: tier });
+    expect(err.status).toBe(400);
+    expect(err.code).toBe('invalid_request');
+    expect(err.param).toBe('service_tier');
+    expect(err.message).toContain(`"${tier}"`);
+    expect(err.message).toMatch(/"auto" or "default"/);
+  });
+
+  it.each([undefined, null, 'auto', 'default'])('serves service_tier %s', (tier) => {
+    expect(() => parseChatBody({ ...base, ...(tier === undefined ? {} : { service_tier: tier }) })).not.toThrow();
+  });
+
+  it('refuses web_search_options (billed per search, outside the reservation)', () => {
+    const err = refusal({ ...base, web_search_options: {} });
+    expect(err.param).toBe('web_search_options');
+    expect(err.message).toMatch(/each search/);
+    expect(() => parseChatBody({ ...base, web_search_options: null })).not.toThrow();
+  });
+
+  it('refuses audio output, by modalities or by the audio field', () => {
+    expect(refusal({ ...base, modalities: ['text', 'audio'] }).param).toBe('modalities');
+    expect(refusal({ ...base, audio: { voice: 'alloy', format: 'wav' } }).param).toBe('audio');
+    expect(() => parseChatBody({ ...base, modalities: ['text'] })).not.toThrow();
+  });
+
+  it('refuses an input_audio part, naming where it is', () => {
+    const err = refusal({
+      ...base,
+      messages: [
+        { role: 'system', content: 'be brief' },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'what is said here?' },
+            { type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } },
+          ],
+        },
+      ],
+    });
+    expect(err.param).toBe('messages[1].content[1]');
+    expect(err.message).toMatch(/audio input is not supported/);
+  });
+});
