@@ -130,6 +130,8 @@ export interface LedgerStore {
   recoverInFlight?(): Promise<number>;
   /** Journal lines the last `recoverInFlight` skipped because they are not what switchyard writes (edited or damaged). */
   readonly invalidJournalLines?: number;
+  /** Since when and why commits have been failing for a reason not the rows' own (a lock, a full disk); null while they succeed. */
+  readonly writeBlocked?: { since: number; reason: string } | null;
   close(): Promise<void>;
 }
 

@@ -41,6 +41,25 @@ import {
   type DbRow,
 } from './ledger-codec.js';
 
+/** How long the serving process lets a commit wait for another process's lock, on the event loop (ms). */
+const WRITER_BUSY_MS = 20;
+/** Opening, migrating and recovering, before serving: as long as a report or a backup may hold the file (ms). */
+const START_BUSY_MS = 5000;
+/** The first pause before a failed commit is tried again, doubled each time up to the second (ms). */
+const RETRY_FIRST_MS = 25;
+const RETRY_MAX_MS = 1000;
+/** What `close` waits for rows still queued behind a lock (ms). */
+const CLOSE_WAIT_MS = 5000;
+
+/**
+ * A failure that is not the rows' own: the file or the disk, not the values (those fail alone,
+ * row by row). SQLite's extended codes keep their primary code as a prefix (SQLITE_BUSY_SNAPSHOT).
+ */
+function notTheRows(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|PROTOCOL|READONLY)/.test(code);
+}
+
 /** `PRAGMA user_version` of the schema below; bump it with a migration when columns change. */
 export const SQLITE_SCHEMA_VERSION = 3;
 
@@ -152,6 +171,10 @@ export class SqliteLedger implements LedgerStore {
     reject: (e: unknown) => void;
   }> = [];
   private flushScheduled = false;
+  /** A commit failed for a reason not the rows' own: the next try (see flush). */
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryMs = 0;
+  private blocked: { since: number; reason: string } | null = null;
   private readonly insertBatch: (batch: Array<{ values: unknown[]; requestId: string; reclaim: boolean }>) => number[];
   private readonly cascade: SqliteCascade;
   /** A file store's in-flight journal (inflight-journal.ts); none in memory. */
@@ -217,17 +240,26 @@ export class SqliteLedger implements LedgerStore {
       db = new Database(path);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
-      db.pragma('busy_timeout = 5000'); // a second process (a report, a backup) may hold a lock
+      db.pragma(`busy_timeout = ${START_BUSY_MS}`); // a second process (a report, a backup) may hold a lock
       if (!reader && path !== ':memory:') probeWrite(db, path);
       migrate(db, reader, onUpgrade);
       ensureCascadeSchema(db);
       ensureRouteScore(db);
+      // Serving, a second process's write lock (an operator's sqlite3, a backup) would be waited
+      // for on the event loop: the serving process waits briefly and tries its commit again later
+      // (flush). A reader (`switchyard calibrate`) may wait long.
+      if (!reader) db.pragma(`busy_timeout = ${WRITER_BUSY_MS}`);
       return new SqliteLedger(db, journal);
     } catch (err) {
       db?.close();
       journal?.close();
       throw err;
     }
+  }
+
+  /** Since when (epoch ms) and why the ledger's commits have been failing; null while they succeed. */
+  get writeBlocked(): { since: number; reason: string } | null {
+    return this.blocked;
   }
 
   insert(row: LedgerRow): Promise<'inserted' | 'duplicate'> {
@@ -238,7 +270,7 @@ export class SqliteLedger implements LedgerStore {
     }
     return new Promise((resolve, reject) => {
       this.pending.push({ values: sqliteValues(row), requestId: row.requestId, reclaim: row.errorCode === RECLAIMED_ERROR_CODE, resolve, reject });
-      if (!this.flushScheduled) {
+      if (!this.flushScheduled && this.retryTimer === null) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
       }
@@ -252,29 +284,65 @@ export class SqliteLedger implements LedgerStore {
     return this.replaceStmt.run(...p.values.slice(1), p.values[0]).changes;
   }
 
-  /** Commit every queued row in one transaction; if it fails, row by row so one bad row fails alone. */
+  /**
+   * Commit every queued row in one transaction; if it fails, row by row so one bad row fails alone.
+   * A failure that is not the row's (the file locked by another process, the disk full, an I/O
+   * error) keeps the rows queued and tries again later, with a growing pause (at most
+   * {@link RETRY_MAX_MS}): each request's answer ends only once its row is committed, as the
+   * contract says, and the event loop is never held while it waits (it was held 5 s a commit,
+   * then the row was dropped while its client had its answer).
+   */
   private flush(): void {
+    if (this.retryTimer !== null) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
     const batch = this.pending;
     this.pending = [];
     this.flushScheduled = false;
     if (batch.length === 0) return;
+    let changes: number[];
     try {
-      const changes = this.insertBatch(batch);
-      batch.forEach((p, i) => {
-        this.journal?.settled(p.requestId);
-        p.resolve(changes[i] === 1 ? 'inserted' : 'duplicate');
-      });
-    } catch {
+      changes = this.insertBatch(batch);
+    } catch (err) {
+      if (notTheRows(err)) return this.retryLater(batch, err);
+      const again: typeof batch = [];
+      let transient: unknown = null;
       for (const p of batch) {
         try {
           const inserted = this.write(p) === 1;
           this.journal?.settled(p.requestId);
           p.resolve(inserted ? 'inserted' : 'duplicate');
-        } catch (err) {
-          p.reject(err);
+        } catch (e) {
+          if (notTheRows(e)) {
+            again.push(p);
+            transient = e;
+          } else p.reject(e);
         }
       }
+      if (again.length > 0) this.retryLater(again, transient);
+      else this.blocked = null;
+      return;
     }
+    this.blocked = null;
+    this.retryMs = 0;
+    batch.forEach((p, i) => {
+      this.journal?.settled(p.requestId);
+      p.resolve(changes[i] === 1 ? 'inserted' : 'duplicate');
+    });
+  }
+
+  /** The rows go back to the front of the queue; a timer commits them (and what came meanwhile) later. */
+  private retryLater(batch: typeof this.pending, err: unknown): void {
+    this.pending = batch.concat(this.pending);
+    this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs === 0 ? RETRY_FIRST_MS : this.retryMs * 2);
+    const code = (err as { code?: unknown }).code;
+    this.blocked ??= { since: Date.now(), reason: `${typeof code === 'string' ? `${code}: ` : ''}${(err as Error).message}` };
+    if (!this.db.open) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.flush();
+    }, this.retryMs);
   }
 
   /** Appended to the journal (with the other holds of this turn, in one write); send the attempt once it resolves. A memory store keeps none. */
@@ -293,9 +361,15 @@ export class SqliteLedger implements LedgerStore {
     const journal = this.journal;
     journal.flush();
     const left = journal.pending().filter((h) => !journal.has(h.requestId) && this.byIdStmt.get(h.requestId) === undefined);
-    this.db.transaction(() => {
-      for (const h of left) this.insertStmt.run(...sqliteValues(interruptedRow(h)));
-    })();
+    // At start, before serving: a lock may be waited for as long as opening the file did.
+    this.db.pragma(`busy_timeout = ${START_BUSY_MS}`);
+    try {
+      this.db.transaction(() => {
+        for (const h of left) this.insertStmt.run(...sqliteValues(interruptedRow(h)));
+      })();
+    } finally {
+      this.db.pragma(`busy_timeout = ${WRITER_BUSY_MS}`);
+    }
     journal.clear();
     return left.length;
   }
@@ -356,8 +430,21 @@ export class SqliteLedger implements LedgerStore {
     return this.cascade.qualityStats(fromMs, toMs);
   }
 
+  /**
+   * Rows still waiting for a lock get a last few seconds; what cannot be committed then stays in
+   * the in-flight journal, which the next start counts at the held amount.
+   */
   async close(): Promise<void> {
-    if (this.db.open) this.flush();
+    const until = Date.now() + CLOSE_WAIT_MS;
+    while (this.db.open) {
+      this.flush();
+      if (this.pending.length === 0 || Date.now() >= until) break;
+      await new Promise((r) => setTimeout(r, RETRY_FIRST_MS * 4));
+    }
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    for (const p of this.pending.splice(0))
+      p.reject(new Error(`the ledger row was not committed before the ledger closed (${this.blocked?.reason ?? 'closed'})`));
     if (this.db.open) this.db.close();
     this.journal?.close();
   }

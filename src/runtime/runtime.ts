@@ -358,9 +358,11 @@ export class Runtime implements RuntimeCore {
     return Number.isFinite(earliest) ? Math.max(1, Math.ceil((earliest - now) / 1000)) : 1;
   }
 
-  /** `/readyz`: config loaded and at least one endpoint not circuit-open. */
+  /** `/readyz`: config loaded, the ledger taking rows, and at least one endpoint not circuit-open. */
   ready(): boolean {
     if (this.shared && !this.shared.ready()) return false;
+    // Rows waiting for a lock or disk space hold their answers: send traffic elsewhere meanwhile.
+    if (this.ledger.writeBlocked) return false;
     for (const h of this.handles.values()) if ((h.actor.getSnapshot().value as EndpointStateValue) !== 'circuit-open') return true;
     return false;
   }

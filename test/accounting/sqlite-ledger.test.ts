@@ -210,6 +210,36 @@ describe('SqliteLedger in-flight journal', () => {
     }
   });
 
+  it("waits for another process's write lock off the event loop, keeps the row queued until it commits, and is not ready meanwhile", async () => {
+    const path = nextPath();
+    const ledger = SqliteLedger.open(path);
+    const other = new Database(path);
+    try {
+      other.exec('BEGIN EXCLUSIVE'); // an operator's sqlite3 session, a backup
+      let settled: string | null = null;
+      const inserted = ledger.insert(makeRow({ requestId: 'locked', costNano: 13_440 })).then((r) => (settled = r));
+      // The event loop keeps turning while the lock is held (it was held 5 s a commit before).
+      const turns: number[] = [];
+      const t0 = Date.now();
+      for (let i = 0; i < 10; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        turns.push(Date.now() - t0);
+      }
+      expect(settled).toBeNull(); // the row is not dropped and not reported written
+      expect(ledger.writeBlocked?.reason).toMatch(/^SQLITE_BUSY/);
+      // A generous bound: ten 20 ms timers in well under the 5 s one blocked commit took.
+      expect(turns.at(-1)!).toBeLessThan(2000);
+      other.exec('COMMIT');
+      expect(await inserted).toBe('inserted');
+      expect(ledger.writeBlocked).toBeNull();
+      expect((await ledger.rows({ requestId: 'locked' }))[0]).toMatchObject({ costNano: 13_440 });
+    } finally {
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+      await ledger.close();
+    }
+  });
+
   it('writes the holds of one turn together before they resolve, and the ones still queued when it closes', async () => {
     const path = nextPath();
     const first = SqliteLedger.open(path);
