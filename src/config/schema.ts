@@ -357,6 +357,9 @@ export type CascadeConfig = Config['routing']['cascade'];
 
 /** References between sections: every name used must exist. */
 const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+/** What an HTTP header value can carry as it is: visible ASCII, inner spaces (no control characters, nothing outside ASCII). */
+const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const strs = (v: unknown): Array<[number, string]> => arr(v).flatMap((x, i): Array<[number, string]> => (typeof x === 'string' ? [[i, x]] : []));
 
@@ -382,10 +385,23 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
         message:
           'a model id cannot start with "route/" (model "route/<name>" names a route): give this model another id, or make it a route under routing.routes',
       });
+    if (!HEADER_SAFE.test(name))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['models', name],
+        message: `a model id is sent in the x-switchyard-model response header, which takes visible ASCII only: ${JSON.stringify(name)} has another character (a non-ASCII letter, a control character or a space at an end); give this model an ASCII id (its upstreamModel may be anything)`,
+      });
     const model = obj(raw);
     arr(model.endpoints).forEach((e, i) => {
       const ep = obj(e);
       if (typeof ep.provider !== 'string') return;
+      const epId = typeof ep.id === 'string' ? ep.id : `${name}@${ep.provider}`;
+      if (HEADER_SAFE.test(name) && !HEADER_SAFE.test(epId))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', name, 'endpoints', i, typeof ep.id === 'string' ? 'id' : 'provider'],
+          message: `an endpoint id (${typeof ep.id === 'string' ? 'its id' : '"<model>@<provider>" unless it has an id'}) is sent in the x-switchyard-endpoint response header, which takes visible ASCII only: ${JSON.stringify(epId)} has another character; give it an ASCII ${typeof ep.id === 'string' ? 'id' : 'id, or the provider an ASCII name'}`,
+        });
       if (!(ep.provider in providers)) {
         ctx.addIssue({
           code: 'custom',

@@ -190,6 +190,19 @@ describe('error messages', () => {
     );
   });
 
+  it('refuses model and endpoint ids a response header cannot carry (non-ASCII, control characters), naming the header', () => {
+    const raw = minimal();
+    const m = (raw.models as Obj).m as Obj;
+    raw.models = { '深度-v3': m, 'we"ird\nmodel': m, 'ok model': m, ' padded': m };
+    const got = errors(validateConfig(raw));
+    expect(got.filter((e) => e.includes('x-switchyard-model')).length).toBe(3);
+    expect(got.some((e) => e.startsWith('models.深度-v3: a model id is sent in the x-switchyard-model response header'))).toBe(true);
+    expect(got.some((e) => e.includes('ok model'))).toBe(false); // an inner space is fine
+    const raw2 = minimal();
+    ((raw2.models as Obj).m as Obj).endpoints = [{ provider: 'p', upstreamModel: 'm', id: 'east\tone' }];
+    expect(errors(validateConfig(raw2))).toEqual([expect.stringMatching(/^models\.m\.endpoints\[0\]\.id: an endpoint id .*x-switchyard-endpoint/)]);
+  });
+
   it('formats paths with array indices', () => {
     expect(formatPath(['models', 'gpt-4.1', 'endpoints', 0, 'rpm'])).toBe('models.gpt-4.1.endpoints[0].rpm');
     expect(formatPath([])).toBe('(root)');
