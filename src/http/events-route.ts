@@ -36,20 +36,30 @@ const frames = new WeakMap<HubRecord, string>();
 function frameOf(r: HubRecord): string {
   let f = frames.get(r);
   if (f === undefined) {
-    f = `event: ${r.kind}\n${r.seq > 0 ? `id: ${r.seq}\n` : ''}data: ${JSON.stringify(r)}\n\n`;
+    f = `event: ${r.kind}\n${r.seq > 0 ? `id: ${EVENT_EPOCH}-${r.seq}\n` : ''}data: ${JSON.stringify(r)}\n\n`;
     frames.set(r, f);
   }
   return f;
 }
 
 /**
- * A `Last-Event-ID` as switchyard gives them (a record's `seq`); -1 for one that cannot be ours
- * (not digits, or too long: it gets the `gap` notice too); null when absent or empty.
+ * This process's mark on its event ids (`<mark>-<seq>`): a record's `seq` starts at 1 in every
+ * process, so a bare number a client kept from before a restart named a record of the new process
+ * and the reconnect skipped what came before it, with no `gap`. Its start time and a random part.
  */
-function lastEventId(header: string | string[] | undefined): number | null {
-  const v = (Array.isArray(header) ? header[0] : header)?.trim();
+export const EVENT_EPOCH = `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 3)
+  .toString(36)
+  .padStart(3, '0')}`;
+
+/**
+ * A `Last-Event-ID` as this process gives them: the record's `seq`; -1 for one that is not this
+ * process's (another process's mark, a bare number, not an id of ours at all: it gets the `gap`
+ * notice); null when absent or empty.
+ */
+function lastEventId(v: string | undefined): number | null {
   if (v === undefined || v === '') return null;
-  return /^\d{1,15}$/.test(v) ? Number(v) : -1;
+  const m = /^([0-9a-z]{1,20})-(\d{1,15})$/.exec(v);
+  return m !== null && m[1] === EVENT_EPOCH ? Number(m[2]) : -1;
 }
 
 export function eventsRoute(hub: Pick<InspectionHub, 'history' | 'since' | 'subscribe'>, maxUnsent = MAX_UNSENT_BYTES, maxTotal = MAX_TOTAL_UNSENT_BYTES) {
@@ -111,7 +121,8 @@ export function eventsRoute(hub: Pick<InspectionHub, 'history' | 'since' | 'subs
     };
     // The kept history first, in one write: bounded by observe.historySize, not by the backlog bound.
     const first: string[] = [];
-    const after = lastEventId(req.headers['last-event-id']);
+    const given = (Array.isArray(req.headers['last-event-id']) ? req.headers['last-event-id'][0] : req.headers['last-event-id'])?.trim();
+    const after = lastEventId(given);
     if (after === null) {
       for (const r of hub.history()) first.push(frameOf(r));
     } else {
@@ -119,11 +130,11 @@ export function eventsRoute(hub: Pick<InspectionHub, 'history' | 'since' | 'subs
       // `gap` event first when some of that is no longer kept.
       const s = after < 0 ? { ...hub.since(Number.MAX_SAFE_INTEGER), unknown: true } : hub.since(after);
       if (s.missed || s.unknown) {
-        const shown = after < 0 ? 'given' : `${after}`;
+        const shown = JSON.stringify((given ?? '').slice(0, 64));
         const reason = s.unknown
           ? `event id ${shown} was not given by this process (it restarted, or the id is not switchyard's): the whole kept history follows`
-          : `some records after event id ${after} are no longer kept (observe.historySize); the ones still kept follow`;
-        first.push(`event: gap\ndata: ${JSON.stringify({ lastEventId: after < 0 ? null : after, reason })}\n\n`);
+          : `some records after event id ${shown} are no longer kept (observe.historySize); the ones still kept follow`;
+        first.push(`event: gap\ndata: ${JSON.stringify({ lastEventId: (given ?? '').slice(0, 64), reason })}\n\n`);
       }
       for (const r of s.records) first.push(frameOf(r));
     }

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { InspectionEvent } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventsRoute } from '../../src/http/events-route.js';
+import { EVENT_EPOCH, eventsRoute } from '../../src/http/events-route.js';
 import { InspectionHub } from '../../src/observe/hub.js';
 import { SseParser } from '../../src/upstream/sse.js';
 import { rawRequest } from '../hostile/raw.js';
@@ -66,37 +66,42 @@ describe('/switchyard/events with Last-Event-ID', () => {
     for (const s of ['a', 'b', 'c']) note(s); // seq 1..3
     const first = await read({});
     expect(seqs(first)).toEqual([1, 2, 3]);
-    expect(first.raw).toContain('id: 3\n');
+    // Ids carry this process's mark: a restarted process's seq 3 is another id.
+    expect(first.events.map((e) => e.id)).toEqual([`${EVENT_EPOCH}-1`, `${EVENT_EPOCH}-2`, `${EVENT_EPOCH}-3`]);
+    const id = (n: number) => `${EVENT_EPOCH}-${n}`;
 
-    const resumed = await read({ 'last-event-id': '2' });
+    const resumed = await read({ 'last-event-id': id(2) });
     expect(seqs(resumed)).toEqual([3]);
     expect(resumed.events.some((e) => e.event === 'gap')).toBe(false);
 
     for (const s of ['d', 'e', 'f', 'g', 'h']) note(s); // seq 4..8; the history (5) keeps 4..8
-    const late = await read({ 'last-event-id': '2' });
-    expect(late.events[0]).toMatchObject({ event: 'gap', data: { lastEventId: 2 } });
+    const late = await read({ 'last-event-id': id(2) });
+    expect(late.events[0]).toMatchObject({ event: 'gap', data: { lastEventId: id(2) } });
     expect(String(late.events[0]!.data.reason)).toContain('observe.historySize');
     expect(seqs(late)).toEqual([4, 5, 6, 7, 8]);
 
     // Seq 3 was the last one dropped: a subscriber that saw it missed nothing.
-    const exact = await read({ 'last-event-id': '3' });
+    const exact = await read({ 'last-event-id': id(3) });
     expect(exact.events.some((e) => e.event === 'gap')).toBe(false);
     expect(seqs(exact)).toEqual([4, 5, 6, 7, 8]);
 
-    const current = await read({ 'last-event-id': '8' });
+    const current = await read({ 'last-event-id': id(8) });
     expect(current.events).toEqual([]);
 
-    // An id this process never gave (it restarted): told, and given the whole kept history.
-    const foreign = await read({ 'last-event-id': '999' });
-    expect(foreign.events[0]).toMatchObject({ event: 'gap', data: { lastEventId: 999 } });
-    expect(String(foreign.events[0]!.data.reason)).toContain('restarted');
-    expect(seqs(foreign)).toEqual([4, 5, 6, 7, 8]);
+    // An id this process never gave (another process's, before a restart; even one whose seq
+    // this process has reached, as a bare 3 was): told, and given the whole kept history.
+    for (const other of ['zzzzzz0-3', '3', `${EVENT_EPOCH}x-3`]) {
+      const foreign = await read({ 'last-event-id': other });
+      expect(foreign.events[0]).toMatchObject({ event: 'gap', data: { lastEventId: other } });
+      expect(String(foreign.events[0]!.data.reason)).toContain('restarted');
+      expect(seqs(foreign)).toEqual([4, 5, 6, 7, 8]);
+    }
 
-    // An id that cannot be switchyard's (not digits, or 16 digits and more) is not this process's either: told too.
-    for (const id of ['abc', '9999999999999999']) {
-      const junk = await read({ 'last-event-id': id });
-      expect(junk.events[0]).toMatchObject({ event: 'gap', data: { lastEventId: null } });
-      expect(seqs(junk)).toEqual([4, 5, 6, 7, 8]);
+    // An id that cannot be switchyard's is not this process's either: told too.
+    for (const junk of ['abc', `${EVENT_EPOCH}-9999999999999999`]) {
+      const got = await read({ 'last-event-id': junk });
+      expect(got.events[0]).toMatchObject({ event: 'gap', data: { lastEventId: junk } });
+      expect(seqs(got)).toEqual([4, 5, 6, 7, 8]);
     }
   });
 
@@ -104,7 +109,7 @@ describe('/switchyard/events with Last-Event-ID', () => {
     // Once the replay is over (`: live`), the subscriber is attached: then an inspection event happens.
     const live = () =>
       hub.observe({ type: '@xstate.event', actorRef: { id: 'e1' }, event: { type: 'x' }, sourceRef: undefined, rootId: 'r' } as unknown as InspectionEvent);
-    const got = await read({ 'last-event-id': '8' }, '?all=1', (raw) => raw.includes('event: inspection'), live);
+    const got = await read({ 'last-event-id': `${EVENT_EPOCH}-8` }, '?all=1', (raw) => raw.includes('event: inspection'), live);
     expect(got.events.map((e) => e.event)).toEqual(['inspection']);
     expect(got.raw).not.toMatch(/^id: 0$/m);
   });
