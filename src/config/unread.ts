@@ -37,6 +37,10 @@ export function unreadKeys(raw: unknown): string[] {
       out.push(
         `providers.${name}.anthropicVersion: only sent to a provider of kind anthropic (as its anthropic-version header); this one is kind openai, so nothing reads it: remove it`,
       );
+    if (provider.kind === 'anthropic' && has(provider, 'outputCapField'))
+      out.push(
+        `providers.${name}.outputCapField: only read for a provider of kind openai (Anthropic's API takes the cap in max_tokens alone); this one is kind anthropic, so nothing reads it: remove it`,
+      );
   }
   const classifier = obj(obj(obj(raw).routing).classifier);
   const keywords = classifier.complexityKeywords;

@@ -97,17 +97,26 @@ function statusFault(inp: AttemptInput, res: UpstreamResponse, text: string): Up
   return new UpstreamFault('http_status', message, res.statusCode, info, parseRateLimit(res.headers, inp.now()));
 }
 
-const platformHosts = new Map<string, boolean>();
-/** Whether a provider's base URL is OpenAI's own API (memoised: one URL parse per provider). */
-export function isOpenAIPlatform(baseUrl: string): boolean {
-  let v = platformHosts.get(baseUrl);
+const capFields = new Map<string, 'client' | 'max_completion_tokens'>();
+/**
+ * Where a provider's output cap goes under `outputCapField: auto` (memoised: one URL parse per
+ * base URL): `max_completion_tokens` on OpenAI's own API and Azure OpenAI's hosts, whose reasoning
+ * models refuse `max_tokens`; the client's field elsewhere.
+ */
+export function autoCapField(baseUrl: string): 'client' | 'max_completion_tokens' {
+  let v = capFields.get(baseUrl);
   if (v === undefined) {
+    let host = '';
     try {
-      v = new URL(baseUrl).hostname === 'api.openai.com';
+      host = new URL(baseUrl).hostname.toLowerCase();
     } catch {
-      v = false;
+      // not a URL: the client's field
     }
-    platformHosts.set(baseUrl, v);
+    v =
+      host === 'api.openai.com' || /\.(openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)$/.test(host)
+        ? 'max_completion_tokens'
+        : 'client';
+    capFields.set(baseUrl, v);
   }
   return v;
 }
@@ -142,7 +151,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     headers: inp.h.provider.headers,
     basePath: inp.h.basePath,
     maxOutputTokens: inp.outputCap,
-    completionTokensField: isOpenAIPlatform(inp.h.provider.baseUrl),
+    capField: inp.h.provider.outputCapField === 'auto' ? autoCapField(inp.h.provider.baseUrl) : inp.h.provider.outputCapField,
     anthropicVersion: inp.h.provider.anthropicVersion,
     prefill: inp.prefill,
   });

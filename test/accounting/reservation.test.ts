@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { answerRoom, IMAGE_PART_TOKENS_BOUND, MIN_ANSWER_ROOM, outputCap, promptBoundTokens, requestedOutputTokens } from '../../src/accounting/reservation.js';
 import { countPromptTokens } from '../../src/accounting/tokens.js';
 import { anthropicAdapter } from '../../src/upstream/adapters/anthropic.js';
-import { isOpenAIPlatform } from '../../src/runtime/attempt.js';
+import { autoCapField } from '../../src/runtime/attempt.js';
 import { openaiAdapter } from '../../src/upstream/adapters/openai.js';
 import type { BuildInput } from '../../src/upstream/adapters/types.js';
 import type { ChatBody } from '../../src/upstream/types.js';
@@ -47,7 +47,12 @@ describe('outputCap', () => {
   });
 });
 
-function build(kind: 'openai' | 'anthropic', body: Partial<ChatBody>, modelCap: number, openaiPlatform = false): Record<string, unknown> {
+function build(
+  kind: 'openai' | 'anthropic',
+  body: Partial<ChatBody>,
+  modelCap: number,
+  capField: 'client' | 'max_tokens' | 'max_completion_tokens' = 'client',
+): Record<string, unknown> {
   const full: ChatBody = { model: 'm', messages: [{ role: 'user', content: 'hi' }], ...body };
   const input: BuildInput = {
     body: full,
@@ -57,7 +62,7 @@ function build(kind: 'openai' | 'anthropic', body: Partial<ChatBody>, modelCap: 
     headers: {},
     basePath: '/v1',
     maxOutputTokens: outputCap(full, { maxOutputTokens: modelCap, contextWindow: 1_000_000 }, 10),
-    completionTokensField: openaiPlatform,
+    capField,
     anthropicVersion: '2023-06-01',
     prefill: null,
   };
@@ -80,7 +85,7 @@ describe('every adapter sends exactly the reserved cap', () => {
     for (const f of fields) expect(f).toBe(cap);
   });
   it.each(cases)("openai, OpenAI's own API: %j → no output field above %i", (body, cap) => {
-    const sent = build('openai', body, 1000, true);
+    const sent = build('openai', body, 1000, 'max_completion_tokens');
     const fields = [sent.max_tokens, sent.max_completion_tokens].filter((v) => v !== undefined);
     expect(fields.length).toBeGreaterThan(0);
     for (const f of fields) expect(f).toBe(cap);
@@ -92,16 +97,32 @@ describe('every adapter sends exactly the reserved cap', () => {
     expect(build('openai', { max_completion_tokens: 10 }, 1000)).not.toHaveProperty('max_tokens');
     expect(build('openai', { max_tokens: 10 }, 1000)).not.toHaveProperty('max_completion_tokens');
   });
-  it("openai: OpenAI's own API gets max_completion_tokens only (its o-series refuse max_tokens), whatever the client used; others keep max_tokens", () => {
-    expect(isOpenAIPlatform('https://api.openai.com/v1')).toBe(true);
-    for (const other of ['https://api.deepseek.com', 'https://generativelanguage.googleapis.com/v1beta/openai', 'http://127.0.0.1:4000/v1', 'not a url'])
-      expect(isOpenAIPlatform(other)).toBe(false);
+  it("openai: OpenAI's and Azure OpenAI's APIs get max_completion_tokens only (their o-series refuse max_tokens), whatever the client used; others keep max_tokens", () => {
+    for (const own of [
+      'https://api.openai.com/v1',
+      'https://my-res.openai.azure.com/openai/v1',
+      'https://my-res.cognitiveservices.azure.com/openai/v1',
+      'https://my-proj.services.ai.azure.com/openai/v1',
+    ])
+      expect(autoCapField(own), own).toBe('max_completion_tokens');
+    for (const other of [
+      'https://api.deepseek.com',
+      'https://generativelanguage.googleapis.com/v1beta/openai',
+      'http://127.0.0.1:4000/v1',
+      'https://openai.azure.com.evil.test/v1',
+      'not a url',
+    ])
+      expect(autoCapField(other), other).toBe('client');
     expect(build('openai', {}, 1000)).toMatchObject({ max_tokens: 1000 });
     expect(build('openai', {}, 1000)).not.toHaveProperty('max_completion_tokens');
     for (const body of [{}, { max_tokens: 10 }, { max_completion_tokens: 10 }, { max_tokens: 5, max_completion_tokens: 10 }]) {
-      const sent = build('openai', body, 1000, true);
+      const sent = build('openai', body, 1000, 'max_completion_tokens');
       expect(sent).not.toHaveProperty('max_tokens');
       expect(sent.max_completion_tokens).toBe(outputCap(body, { maxOutputTokens: 1000, contextWindow: 1_000_000 }, 10));
+      // providers.<name>.outputCapField: max_tokens, for an API that takes only that one.
+      const old = build('openai', body, 1000, 'max_tokens');
+      expect(old).not.toHaveProperty('max_completion_tokens');
+      expect(old.max_tokens).toBe(sent.max_completion_tokens);
     }
   });
 });

@@ -403,6 +403,13 @@ describe('error messages', () => {
     const anthropic = rawDefaults();
     at(anthropic, 'providers', 'anthropic').anthropicVersion = '2023-06-01';
     ok(validateConfig(anthropic));
+    const capField = rawDefaults();
+    at(capField, 'providers', 'anthropic').outputCapField = 'max_tokens';
+    expect(errors(validateConfig(capField)).join('\n')).toMatch(/providers\.anthropic\.outputCapField: only read for a provider of kind openai/);
+    const onOpenAI = rawDefaults();
+    at(onOpenAI, 'providers', 'deepseek').outputCapField = 'max_completion_tokens';
+    expect(ok(validateConfig(onOpenAI)).providers.deepseek!.outputCapField).toBe('max_completion_tokens');
+    expect(ok(validateConfig(rawDefaults())).providers.deepseek!.outputCapField).toBe('auto');
     const threshold = rawDefaults();
     at(threshold, 'routing').classifier = { complexityThreshold: 2 };
     expect(errors(validateConfig(threshold)).join('\n')).toMatch(

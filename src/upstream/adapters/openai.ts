@@ -173,15 +173,20 @@ function toolCallText(calls: unknown[]): string {
 
 /**
  * Sends the reserved output cap, so the upstream cannot produce more than the budget reserved
- * for. OpenAI's own API gets it in `max_completion_tokens` only (its o-series and GPT-5 refuse
- * `max_tokens`, whichever field the client or a translated API used); any other
- * OpenAI-compatible API in the field(s) the client used, or `max_tokens` when it used none, the
- * field every one of them accepts (DeepSeek documents only that one).
+ * for: in `max_completion_tokens` only (OpenAI's and Azure OpenAI's APIs: their o-series and GPT-5
+ * refuse `max_tokens`, whichever field the client or a translated API used), in `max_tokens` only,
+ * or (`client`) in the field(s) the client used, `max_tokens` when it used none, the field every
+ * OpenAI-compatible API accepts (DeepSeek documents only that one).
  */
-function capOutput(body: ChatBody, cap: number, completionField: boolean): void {
-  if (completionField) {
+function capOutput(body: ChatBody, cap: number, field: 'client' | 'max_tokens' | 'max_completion_tokens'): void {
+  if (field === 'max_completion_tokens') {
     delete body.max_tokens;
     body.max_completion_tokens = cap;
+    return;
+  }
+  if (field === 'max_tokens') {
+    delete body.max_completion_tokens;
+    body.max_tokens = cap;
     return;
   }
   const usedCompletion = body.max_completion_tokens !== undefined && body.max_completion_tokens !== null;
@@ -205,7 +210,7 @@ export const openaiAdapter: ProviderAdapter = {
       delete body.stream;
       delete body.stream_options;
     }
-    capOutput(body, input.maxOutputTokens, input.completionTokensField === true);
+    capOutput(body, input.maxOutputTokens, input.capField ?? 'client');
     if (input.prefill !== null) body.messages = [...input.body.messages, { role: 'assistant', content: input.prefill }];
     const headers: Record<string, string> = Object.assign({}, input.headers, {
       'content-type': 'application/json',

@@ -25,11 +25,11 @@ export interface BuildInput {
    */
   maxOutputTokens: number;
   /**
-   * The upstream is OpenAI's own API (`api.openai.com`): the cap goes in `max_completion_tokens`
-   * only, which every chat model there takes and its reasoning models (o-series, GPT-5) require,
-   * as they refuse `max_tokens`. Other OpenAI-compatible APIs get the client's field.
+   * Where an OpenAI-kind upstream takes the cap: `max_completion_tokens` alone (OpenAI's and Azure
+   * OpenAI's APIs, whose reasoning models refuse `max_tokens`), `max_tokens` alone, or the field(s)
+   * the client used (`client`, the default: `max_tokens` when it used none).
    */
-  completionTokensField?: boolean;
+  capField?: 'client' | 'max_tokens' | 'max_completion_tokens';
   anthropicVersion: string;
   /** Text already delivered to the client: continue this assistant turn. */
   prefill: string | null;
