@@ -133,7 +133,9 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
       // The chosen tier's own fallbacks come before other tiers (balanced: gemini-2.5-flash, then deepseek-v3.2).
       if (t === c.tier) chain.push(...inTier.flatMap((m) => cfg.models[m]!.fallbacks).filter(capable));
     }
-    const note = emptyTier ? `; no model of tier ${c.tier} can take this request: served from the nearest tier` : '';
+    const note = emptyTier
+      ? `; no model of tier ${c.tier} can take this request${needs.length > 0 ? ` (it needs ${needs.join(', ')})` : ''}: served from the nearest tier`
+      : '';
     plan = { candidates: chain, tier: c.tier, reason: `${c.reason}${note}`, score: c.score ?? null };
   } else if (inp.model.startsWith('route/')) {
     const name = inp.model.slice('route/'.length);
@@ -154,7 +156,8 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
   // The usual plan (every candidate fits, none twice, a short list) is kept as built: what the
   // filters and the Set would copy unchanged.
   if (plan.candidates.length > 16 || !plan.candidates.every(fits) || !distinct(plan.candidates)) {
-    const tooSmall = plan.candidates.filter((m) => !fits(m));
+    // Once each: an auto chain may name a model twice (its tier's, and another's fallback).
+    const tooSmall = dedupe(plan.candidates.filter((m) => !fits(m)));
     plan.candidates = dedupe(plan.candidates.filter(fits));
     if (tooSmall.length > 0) plan.reason += `; skipped ${tooSmall.join(', ')} (context window < ${contextTokens} tokens${answerNote(wantsEmbeddings, asked)})`;
   }

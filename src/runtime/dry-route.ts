@@ -109,6 +109,8 @@ function choose(rt: RuntimeCore, body: ChatBody, hints: Hints, plan: RoutePlan, 
   /** Models whose every endpoint the latency hint passed over (named as a real request names them). */
   const slow: string[] = [];
   const slowNote = () => (slow.length > 0 ? `; ${slow.join(', ')} over x-switchyard-max-latency-ms ${hints.maxLatencyMs} ms` : '');
+  /** Models none of whose endpoints could take it now (`X circuit-open`), named as a real request's reason names them. */
+  const passed: string[] = [];
   for (const model of plan.candidates) {
     const mc = rt.cfg.models[model]!;
     if (maxCostNano !== null && worstCaseNano(promptBound, outputCap(body, mc, promptTokens), mc.price) > maxCostNano) {
@@ -124,7 +126,21 @@ function choose(rt: RuntimeCore, body: ChatBody, hints: Hints, plan: RoutePlan, 
       // A body this endpoint cannot take (a model named with a field it has no form for): the real attempt's 400.
       const bad = translationError(h, body);
       if (bad) throw bad;
-      return { model, endpoint: h.id, tier: mc.tier, score: plan.score ?? null, reason: asciiReason(`${plan.reason}${costNote()}${slowNote()}`) };
+      const passedNote = passed.length > 0 ? `; ${passed.join('; ')}: served by ${model}` : '';
+      return { model, endpoint: h.id, tier: mc.tier, score: plan.score ?? null, reason: asciiReason(`${plan.reason}${costNote()}${slowNote()}${passedNote}`) };
+    }
+    if (eps.length > 0) {
+      // The first endpoint's reason, as the request driver's passedOver gives it.
+      let why: string | null = null;
+      for (const e of all) {
+        const a = availability(e, now, est);
+        if (a.ok) {
+          why = null;
+          break;
+        }
+        why ??= a.why;
+      }
+      if (why !== null) passed.push(`${model} ${why}`);
     }
   }
   const first = plan.candidates[0]!;

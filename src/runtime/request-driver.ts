@@ -169,7 +169,9 @@ export class RequestDriver {
    * request (`X circuit-open`, `X throttled (429)`…). The reason said only `requested X` when Y served.
    */
   private passedOver(served: EndpointHandle | null, slow: readonly string[], answered: boolean): readonly string[] {
-    if (served === null || !this.plan || this.plan.candidates[0] === served.model) return NONE;
+    if (served === null || !this.plan) return NONE;
+    // A failed request, even on its first candidate, says that nothing served it.
+    if (this.plan.candidates[0] === served.model) return answered ? NONE : [`nothing served (last candidate ${served.model})`];
     const out: string[] = [];
     const now = this.rt.now();
     for (const m of this.plan.candidates) {
@@ -194,6 +196,8 @@ export class RequestDriver {
     }
     // A request that failed, or was refused for money, was served by nobody: the header names its last candidate.
     if (out.length > 0) out[out.length - 1] += answered ? `: served by ${served.model}` : `: nothing served (last candidate ${served.model})`;
+    // The candidates ahead were passed over for money or latency (named by the other notes).
+    else if (!answered) out.push(`nothing served (last candidate ${served.model})`);
     return out;
   }
 

@@ -196,6 +196,24 @@ const TABLE: Row[] = [
     },
   },
   {
+    fault: 'http_error',
+    name: '503 on a model with no fallback, and on the one model a cost cap leaves: the reason says nothing served it',
+    run: async () => {
+      await sim.setFault(SOLO_UP, { kind: 'http_error', status: 503 });
+      const solo = (await ask(sc, SOLO, prompt('503 alone'), { stream: false })).error as InstanceType<typeof OpenAI.APIError>;
+      expect([solo.status, solo.code]).toEqual([502, 'upstream_error']);
+      expect(solo.headers?.get('x-switchyard-reason')).toBe(`requested ${SOLO}; nothing served (last candidate ${SOLO})`);
+      // Claude's worst case (64,000 output tokens at $15/M: ~$0.96) is over the cap, gpt-4.1's (~$0.26) is not.
+      await sim.setFault(GPT, { kind: 'http_error', status: 503 });
+      const capped = (await ask(sc, CLAUDE, prompt('503 under a cap'), { stream: false, headers: { 'x-switchyard-max-cost-usd': '0.5' } }))
+        .error as InstanceType<typeof OpenAI.APIError>;
+      expect([capped.status, capped.code]).toEqual([502, 'upstream_error']);
+      expect(capped.headers?.get('x-switchyard-reason')).toBe(
+        `requested ${CLAUDE}; ${CLAUDE} over x-switchyard-max-cost-usd; nothing served (last candidate ${GPT})`,
+      );
+    },
+  },
+  {
     fault: 'reset',
     name: 'connection closed before headers (streaming): one quick retry on the same endpoint',
     run: async () => {

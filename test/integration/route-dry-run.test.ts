@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { parse, stringify } from 'yaml';
+import { endpoint, waitFor } from './fault-helpers.js';
 import { startProc, startSidecar, startSimulatorProc, testConfig, TEST_KEYS, type Proc, type SidecarHandle, type SimHandle } from './harness.js';
 
 let sim: SimHandle;
@@ -194,6 +195,31 @@ describe('POST /switchyard/route', () => {
     expect(none.reason).toContain("every candidate's worst-case cost is over x-switchyard-max-cost-usd (a real request gets 429 budget_exceeded)");
     // Which models, as the real request's reason names them.
     expect(none.reason).toMatch(/; [^;]*gpt-4\.1[^;]* over x-switchyard-max-cost-usd; every candidate/);
+  });
+
+  it("a candidate whose endpoints cannot take it now is named as the real request's header names it (X circuit-open: served by Y)", async () => {
+    const body = { model: 'claude-sonnet-4.5', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] };
+    await sim.setFault('claude-sonnet-4-5', { kind: 'http_error', status: 503, times: 1000 });
+    try {
+      // Each request fails on claude and is served by its fallback, until claude's circuit opens.
+      await waitFor(
+        "claude's circuit to open",
+        async () => {
+          await sc.client.chat.completions.create(body as never);
+          return (await endpoint(sc, 'claude-sonnet-4.5@anthropic')).state;
+        },
+        (s) => s === 'circuit-open',
+        15_000,
+        0,
+      );
+      const j = (await (await route(sc.url, body)).json()) as RouteJson;
+      expect(j.model).toBe('gpt-4.1');
+      expect(j.reason).toBe('requested claude-sonnet-4.5; claude-sonnet-4.5 circuit-open: served by gpt-4.1');
+      const real = await sc.client.chat.completions.create(body as never).withResponse();
+      expect(real.response.headers.get('x-switchyard-reason')).toBe(j.reason);
+    } finally {
+      await sim.clearFaults();
+    }
   });
 
   it('bound off loopback it needs the admin token, like the other /switchyard routes', async () => {

@@ -121,7 +121,9 @@ export function resolveReference(cfg: Config, inp: ResolveInput): RoutePlan {
       // The chosen tier's own fallbacks come before other tiers (balanced: gemini-2.5-flash, then deepseek-v3.2).
       if (t === c.tier) chain.push(...inTier.flatMap((m) => cfg.models[m]!.fallbacks).filter(capable));
     }
-    const note = emptyTier ? `; no model of tier ${c.tier} can take this request: served from the nearest tier` : '';
+    const note = emptyTier
+      ? `; no model of tier ${c.tier} can take this request${needs.length > 0 ? ` (it needs ${needs.join(', ')})` : ''}: served from the nearest tier`
+      : '';
     plan = { candidates: chain, tier: c.tier, reason: `${c.reason}${note}`, score: c.score ?? null };
   } else if (inp.model.startsWith('route/')) {
     const name = inp.model.slice('route/'.length);
@@ -134,7 +136,8 @@ export function resolveReference(cfg: Config, inp: ResolveInput): RoutePlan {
     if (!m) throw notFound(cfg, inp.model);
     plan = { candidates: [inp.model, ...m.fallbacks.filter(capable)], tier: m.tier, reason: `requested ${inp.model}`, score: null };
   }
-  const tooSmall = plan.candidates.filter((m) => !fits(m));
+  // (Since: each model named once.)
+  const tooSmall = dedupe(plan.candidates.filter((m) => !fits(m)));
   plan.candidates = dedupe(plan.candidates.filter(fits));
   if (tooSmall.length > 0)
     plan.reason += `; skipped ${tooSmall.join(', ')} (context window < ${inp.promptTokens} tokens${answerNote(wantsEmbeddings, inp.body)})`;

@@ -89,6 +89,19 @@ describe('resolve: a catalogue id', () => {
     expect(resolve(CFG, input('bal-dear', { body: vision })).candidates).toEqual(['bal-dear', 'hq-big']);
   });
 
+  it("names each model too small once, though an auto chain holds it twice (its tier, and another model's fallback)", () => {
+    const p = resolve(CFG, input('auto', { tier: 'balanced', promptTokens: 200_000 }));
+    expect(p.candidates).toEqual(['hq-big']);
+    expect(p.reason).toContain('skipped bal-cheap, bal-dear, fast-dear, fast-cheap (context window < 200000 tokens');
+  });
+
+  it('says what a request needs when no model of its tier has it', () => {
+    const vision = { messages: [{ content: [{ type: 'image_url', image_url: { url: 'data:' } }] }] };
+    expect(resolve(CFG, input('auto', { tier: 'fast_cheap', body: vision })).reason).toBe(
+      'tier forced by x-switchyard-tier: fast_cheap; no model of tier fast_cheap can take this request (it needs vision): served from the nearest tier',
+    );
+  });
+
   it('drops every candidate whose context window is below the prompt, and says so', () => {
     const p = resolve(CFG, input('bal-dear', { promptTokens: 50_000 }));
     expect(p.candidates).toEqual(['bal-dear', 'hq-big']);
