@@ -10,7 +10,20 @@ import type { ChatBody, ChatMessage } from '../upstream/types.js';
 import { withNative } from './native.js';
 import { arrayOf, flag, isObj, numberIn, positiveInt, present, str, toolNames, unknownTool, unsupported } from './fields.js';
 
-const HANDLED = new Set(['model', 'messages', 'system', 'max_tokens', 'stream', 'tools', 'tool_choice', 'stop_sequences', 'temperature', 'top_p', 'metadata']);
+const HANDLED = new Set([
+  'model',
+  'messages',
+  'system',
+  'max_tokens',
+  'stream',
+  'tools',
+  'tool_choice',
+  'stop_sequences',
+  'temperature',
+  'top_p',
+  'metadata',
+  'output_config',
+]);
 
 /**
  * Top-level fields at the value that changes nothing: an OpenAI-kind endpoint drops them instead
@@ -294,6 +307,24 @@ function refuseLongCache(body: Record<string, unknown>): void {
   each(body.messages, 'messages', (m, p) => isObj(m) && each(m.content, `${p}.content`, (b, q) => isObj(b) && each(b.content, `${q}.content`)));
 }
 
+/**
+ * `output_config`: structured outputs (`format`, a JSON schema) become chat's `response_format`
+ * json_schema for an OpenAI-kind model; `effort` has no chat form there (its levels are not
+ * OpenAI's `reasoning_effort`), so it keeps the request on Anthropic-kind models.
+ */
+function outputConfig(v: unknown, chat: ChatBody, ctx: Ctx): void {
+  if (!isObj(v)) throw unsupported('output_config', 'expected an object such as {"format": {"type": "json_schema", "schema": {…}}}');
+  for (const k of Object.keys(v)) {
+    if (!present(v[k])) continue;
+    if (k === 'format') {
+      const f = v.format;
+      if (!isObj(f) || f.type !== 'json_schema' || !isObj(f.schema))
+        throw unsupported('output_config.format', 'expected {"type": "json_schema", "schema": {…}} (a JSON schema object)');
+      chat.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: f.schema } } as ChatBody['response_format'];
+    } else ctx.untranslated.push(`output_config.${k}`);
+  }
+}
+
 /** Validate and translate; the result carries the client's body (and its Anthropic headers) for Anthropic-kind endpoints. */
 export function translateMessages(body: Record<string, unknown>, headers: { version?: string; beta?: string } = {}): ChatBody {
   const ctx: Ctx = { untranslated: [] };
@@ -325,6 +356,7 @@ export function translateMessages(body: Record<string, unknown>, headers: { vers
     if (extra !== undefined) throw unsupported(`metadata.${extra}`, 'Extra inputs are not permitted (metadata takes user_id only)');
     if (present(md.user_id)) chat.user = str(md.user_id, 'metadata.user_id');
   }
+  if (present(body.output_config)) outputConfig(body.output_config, chat, ctx);
   for (const [k, v] of Object.entries(body)) {
     if (present(v) && !HANDLED.has(k) && !(Object.hasOwn(NO_OP, k) && NO_OP[k]!(v))) ctx.untranslated.push(k);
   }

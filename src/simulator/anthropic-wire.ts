@@ -28,6 +28,8 @@ const Body = z.looseObject({
   thinking: z
     .union([z.looseObject({ type: z.literal('enabled'), budget_tokens: z.number().int().min(1) }), z.looseObject({ type: z.literal('disabled') })])
     .optional(),
+  // Structured outputs: the answer is JSON of the schema's shape.
+  output_config: z.looseObject({ format: z.looseObject({ type: z.literal('json_schema'), schema: z.looseObject({}) }).nullish() }).optional(),
 });
 type AnthropicMessage = z.infer<typeof Message>;
 type AnthropicBlock = z.infer<typeof Block>;
@@ -80,7 +82,8 @@ function parse(raw: unknown): ChatRequest | SimError {
     toolName,
     toolSchema: toolName === null ? undefined : body.tools?.find((t) => t.name === toolName)?.input_schema,
     lastUserText: lastUser === undefined ? '' : messageText(lastUser),
-    json: false,
+    json: body.output_config?.format != null,
+    ...(body.output_config?.format != null ? { jsonSchema: body.output_config.format.schema } : {}),
     logprobs: false,
     thinkingBudget: body.thinking?.type === 'enabled' ? (body.thinking as { budget_tokens: number }).budget_tokens : null,
     stopSequences: body.stop_sequences ?? [],

@@ -5,6 +5,8 @@
  */
 import Database from 'better-sqlite3';
 import OpenAI from 'openai';
+import { zodResponseFormat } from 'openai/helpers/zod';
+import { z } from 'zod';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
 
@@ -144,6 +146,18 @@ describe('claude-sonnet-4.5 through the Messages API', () => {
       expect(data.choices[0]!.message.content).toBeTruthy();
       expect(response.headers.get('x-switchyard-model')).toBe('claude-sonnet-4.5');
     }
+  });
+
+  it("serves chat.completions.parse with zodResponseFormat on a Claude model through Anthropic's structured outputs", async () => {
+    const Place = z.object({ city: z.string(), country: z.string() });
+    const { data, response } = await sc.client.chat.completions
+      .parse({ model: 'claude-sonnet-4.5', messages: prompt, response_format: zodResponseFormat(Place, 'place') })
+      .withResponse();
+    expect(response.headers.get('x-switchyard-model')).toBe('claude-sonnet-4.5');
+    // The simulator answers JSON of the schema's shape only when it was sent output_config.format.
+    const parsed = data.choices[0]!.message.parsed;
+    expect(parsed).not.toBeNull();
+    expect(Place.parse(parsed)).toEqual(parsed);
   });
 
   it('refuses a field that cannot be translated with a clear 400 and no upstream call', async () => {

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { translateMessages } from '../../src/apis/messages-request.js';
+import { nativeOf } from '../../src/apis/native.js';
 import { anthropicError, messageOfCompletion, MessagesStreamWriter } from '../../src/apis/messages-output.js';
 import { SwitchyardError } from '../../src/errors.js';
 import { translateResponses } from '../../src/apis/responses-request.js';
@@ -355,6 +356,18 @@ describe('Messages → chat and back', () => {
     tool_choice: { type: 'any', disable_parallel_tool_use: true },
     top_k: 3,
   };
+
+  it('translates output_config.format (structured outputs) to a json_schema response_format; effort keeps it on Anthropic-kind models', () => {
+    const user = (content: unknown) => ({ model: 'c', max_tokens: 10, messages: [{ role: 'user', content }] });
+    const schema = { type: 'object', properties: { a: { type: 'string' } }, required: ['a'], additionalProperties: false };
+    const chat = translateMessages({ ...user('x'), output_config: { format: { type: 'json_schema', schema } } });
+    expect(chat.response_format).toEqual({ type: 'json_schema', json_schema: { name: 'output', schema } });
+    expect(nativeOf(chat)).toMatchObject({ untranslated: [] });
+    expect(nativeOf(translateMessages({ ...user('x'), output_config: { effort: 'high' } }))).toMatchObject({ untranslated: ['output_config.effort'] });
+    expect(() => translateMessages({ ...user('x'), output_config: { format: { type: 'json_schema' } } })).toThrow(
+      expect.objectContaining({ param: 'output_config.format' }),
+    );
+  });
 
   it("keeps a strict tool strict: Anthropic's strict tool use is OpenAI's strict function", () => {
     const user = (content: unknown) => ({ model: 'c', max_tokens: 10, messages: [{ role: 'user', content }] });

@@ -205,6 +205,18 @@ describe('anthropic buildRequest: messages', () => {
       );
   });
 
+  it("sends a json_schema response_format as Anthropic's structured outputs (output_config.format), not with a continuation's prefill", () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
+    const rf = { type: 'json_schema', json_schema: { name: 'place', schema, strict: true } };
+    expect(sent({ response_format: rf }).output_config).toEqual({ format: { type: 'json_schema', schema } });
+    expect(sent({ response_format: { type: 'text' } })).not.toHaveProperty('output_config');
+    expect(sent({ response_format: rf }, { prefill: '{"city": "Par' })).not.toHaveProperty('output_config');
+    // json_object has no Anthropic form: the refusal says what to send instead.
+    const err = refused({ response_format: { type: 'json_object' } });
+    expect([err.status, err.param]).toEqual([400, 'response_format']);
+    expect(err.message).toMatch(/no JSON mode without a schema.*"type": "json_schema"/);
+  });
+
   it("keeps a strict function strict (Anthropic's strict tool use), and sends no strict key otherwise", () => {
     const params = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
     const tools = [
@@ -525,7 +537,7 @@ describe('anthropic buildRequest: refusals', () => {
     ['logit_bias', { logit_bias: { '50256': -100 } }, 'logit_bias'],
     ['seed', { seed: 42 }, 'seed'],
     ['json_object', { response_format: { type: 'json_object' } }, 'response_format'],
-    ['json_schema', { response_format: { type: 'json_schema', json_schema: { name: 'x', schema: {} } } }, 'response_format'],
+    ['json_schema without its schema object', { response_format: { type: 'json_schema', json_schema: { name: 'x' } } }, 'response_format'],
     ['audio', { audio: { voice: 'alloy', format: 'wav' } }, 'audio'],
     ['modalities', { modalities: ['text', 'audio'] }, 'modalities'],
     ['unknown field', { reasoning_effort: 'high' }, 'reasoning_effort'],

@@ -25,6 +25,7 @@ const HANDLED = new Set([
   'parallel_tool_calls',
   'user',
   'safety_identifier',
+  'response_format',
 ]);
 
 /**
@@ -41,7 +42,6 @@ const HARMLESS: Record<string, (v: unknown) => boolean> = {
   presence_penalty: (v) => v === 0,
   frequency_penalty: (v) => v === 0,
   logit_bias: (v) => isObj(v) && Object.keys(v).length === 0,
-  response_format: (v) => isObj(v) && v.type === 'text',
   modalities: (v) => Array.isArray(v) && v.length === 1 && v[0] === 'text', // text is all Anthropic produces
   service_tier: (v) => v === 'auto' || v === 'default', // OpenAI's default processing tier
   prompt_cache_key: (v) => typeof v === 'string', // OpenAI's cache routing hint; Anthropic caches by cache_control
@@ -55,7 +55,6 @@ const WHY: Record<string, string> = {
   frequency_penalty: 'Anthropic has no frequency penalty',
   logit_bias: 'Anthropic has no logit bias',
   seed: 'Anthropic has no seed',
-  response_format: 'Anthropic has no JSON output mode',
   audio: 'Anthropic does not produce audio',
   modalities: 'Anthropic produces text only',
 };
@@ -178,8 +177,31 @@ export function buildAnthropicBody(input: BuildInput): Record<string, unknown> {
     if (typeof user !== 'string') throw untranslatable(present(b.safety_identifier) ? 'safety_identifier' : 'user', 'must be a string');
     out.metadata = { user_id: user };
   }
+  const format = outputFormat(b.response_format);
+  // A continuation goes on from the JSON already delivered (a prefill, which Anthropic's structured
+  // outputs do not take): the rest of the text comes without the constraint.
+  if (format !== null && input.prefill === null) out.output_config = { format };
   if (input.stream) out.stream = true;
   return out;
+}
+
+/**
+ * `response_format` → Anthropic's structured outputs (`output_config.format`, Claude 4.5 models
+ * and later: give such a model capability `json`): a `json_schema` format's schema as written.
+ * `json_object` has no equivalent (Anthropic's JSON output needs a schema).
+ */
+function outputFormat(rf: unknown): { type: 'json_schema'; schema: Record<string, unknown> } | null {
+  if (!present(rf) || (isObj(rf) && rf.type === 'text')) return null;
+  if (!isObj(rf)) throw untranslatable('response_format', 'must be an object');
+  if (rf.type === 'json_object')
+    throw untranslatable(
+      'response_format',
+      'Anthropic has no JSON mode without a schema (its structured outputs take a JSON schema): send response_format {"type": "json_schema", "json_schema": {"name": …, "schema": …}}',
+    );
+  const js = rf.json_schema;
+  if (rf.type !== 'json_schema' || !isObj(js) || !isObj(js.schema))
+    throw untranslatable('response_format', 'Anthropic\'s structured outputs take a json_schema format with its "schema" object');
+  return { type: 'json_schema', schema: js.schema };
 }
 
 /**
