@@ -381,6 +381,10 @@ export const WRITE_FLAG = 1 << 15;
 export const ID_FLAG = 1 << 16;
 /** An abbreviation that names an identifier only with its dot ("No. 10"; "no 10" may be Spanish or Italian "not"). */
 export const ID_DOT_FLAG = 1 << 17;
+/** An abbreviation written with a dot ("Dr.", "e.g.", "bzw.", "Mme."): its dot ends no sentence. */
+export const ABBREV_FLAG = 1 << 18;
+/** An abbreviation that often ends a sentence as well ("etc.", "usw.", "Inc."): its dot ends one before a capital only. */
+export const ABBREV_END_FLAG = 1 << 19;
 
 /**
  * Question words that ask to identify one specific thing — a person, a time, a place, one of
@@ -449,6 +453,32 @@ const ID_WORDS =
   'fatura conta usuário ' +
   'bestelling factuur rekening klant gebruiker';
 const ID_DOT_WORDS = 'no nro';
+
+/**
+ * Abbreviations whose dot ends no sentence ("Dr. Smith", "vs. the", "Nr. 48213", "bzw.", "Mme.
+ * Dupont"), without the dot: titles before a name and words that introduce what follows. Written
+ * in capitals ("MR.", "CA.", "ST.") a word is an acronym, not the abbreviation. Left out: words
+ * that end sentences as often as they abbreviate ("no" — its dot ends none before a digit only
+ * —, "art", "sat", "sun", "may", "mar", "es", "ex", "gen", "ed"), and units ("min", "ft", "mm").
+ * Dotted acronyms ("e.g.", "i.e.", "U.S.", "z.B.") and initials ("J. Smith") are no words of this
+ * table and still end a sentence: taking them out cost train CV (docs/routing.md, twelfth round).
+ * English, German, then French, Spanish, Italian, Portuguese, Dutch.
+ */
+const ABBREVIATIONS =
+  'mr mrs ms messrs dr prof rev hon st mt jr sr vs cf approx ca fig figs eq eqs nr nos vol vols pp ' +
+  'dept univ capt sgt lt col gov viz resp incl excl esp jan feb apr jun jul aug sep sept oct nov dec ' +
+  'bzw vgl ggf evtl inkl exkl zzgl sog bspw hr fr frl str tel abs jh jhd mio mrd tsd geb gest allg anm bzgl ' +
+  'mme mmes mlle mlles env chap av bd ' +
+  'sra sras srta sres dra ud uds lic aprox núm pág avda dña ' +
+  'sig sigg dott pag avv ' +
+  'exmo exma ' +
+  'dhr mevr bijv blz';
+/**
+ * Abbreviations that end a list or a name and so end sentences as often ("…, pears, etc. Then
+ * …", "Apple Inc. We…"): their dot ends a sentence only before a capital letter or at the end of
+ * the text or a line.
+ */
+const ABBREVIATIONS_AT_END = 'etc usw ecc enz inc ltd corp co al ebd';
 
 /** German function words: enough of them in a text says "German" without any English lexicon. */
 const GERMAN_MARKERS =
@@ -526,6 +556,8 @@ function build(): CueTable {
   for (const w of WRITE_WORDS.split(' ')) entry(w).flags |= WRITE_FLAG;
   for (const w of ID_WORDS.split(' ')) entry(w).flags |= ID_FLAG;
   for (const w of ID_DOT_WORDS.split(' ')) entry(w).flags |= ID_FLAG | ID_DOT_FLAG;
+  for (const w of ABBREVIATIONS.split(' ')) entry(w).flags |= ABBREV_FLAG;
+  for (const w of ABBREVIATIONS_AT_END.split(' ')) entry(w).flags |= ABBREV_END_FLAG;
   const bigrams = new Map<string, Kind | null>(Object.entries(BIGRAMS));
   for (const pair of UNCUE_BIGRAMS) bigrams.set(pair, null);
   for (const k of bigrams.keys()) {

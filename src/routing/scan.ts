@@ -21,6 +21,8 @@ import {
   WRITE_FLAG,
   ID_FLAG,
   ID_DOT_FLAG,
+  ABBREV_FLAG,
+  ABBREV_END_FLAG,
   KIND_MASK,
   KINDS,
   stemCode,
@@ -256,6 +258,33 @@ const isThaiLao = (c: number): boolean => c >= 0xe00 && c <= 0xeff;
 const isSpace = (c: number): boolean => c === 32 || c === 10 || c === 9 || c === 13;
 
 /**
+ * What a dot right after a word means for the sentence: it ends one (DOT_END, an ordinary word);
+ * none (DOT_NONE: "Dr.", "vs.", "bzw."); none before a digit ("No. 5"; else "No." is the
+ * answer); one before a capital letter, the end of the text or of a line only (an abbreviation
+ * that ends lists and names too: "etc.", "Inc."). Dotted acronyms ("e.g.", "U.S.") and initials
+ * ("J. Smith") end sentences as before: taking them out cost train CV (docs/routing.md, twelfth
+ * round).
+ */
+const DOT_END = 0;
+const DOT_NONE = 1;
+const DOT_BEFORE_DIGIT = 2;
+const DOT_BEFORE_CAPITAL = 3;
+/** Whether the letter at k of the original text is a capital (A–Z, À–Þ); false when the text is unknown. */
+function isUpper(cased: string | null, k: number): boolean {
+  if (cased === null) return false;
+  const c = cased.charCodeAt(k);
+  return (c >= 65 && c <= 90) || (c >= 0xc0 && c <= 0xde && c !== 0xd7);
+}
+/** Whether the dot before u[i], right after a word whose dot means `dot`, ends a sentence. */
+function dotEnds(u: Uint16Array, cased: string | null, i: number, n: number, dot: number): boolean {
+  if (dot === DOT_END) return true;
+  if (dot === DOT_NONE) return false;
+  while (i < n && (u[i] === 32 || u[i] === 9)) i++;
+  if (dot === DOT_BEFORE_DIGIT) return !(i < n && isDigit(u[i]!));
+  return i >= n || u[i] === 10 || u[i] === 13 || isUpper(cased, i);
+}
+
+/**
  * ASCII character classes (a table: this runs per character): LETTER or DIGIT, or bits of
  * PUNCT (code punctuation `{ } ; < > [ ] ( ) = _ ` | &`, frequent in code, rare in prose), MATH
  * (`= + * / ^`) and SENTENCE_END (`. ! ?`).
@@ -349,6 +378,13 @@ export function scanText(text: string, into: TextCounts): void {
   let phoneEnd = -1;
   // Where the last identifier number ended: "2023-0815", "12345/67" go on with it.
   let idRunEnd = -1;
+  // Sentence ends: whether a word or a number came since the last one (a lone "." ends nothing),
+  // where the last word ended and what a dot right after it means (DOT_*). The case of a letter
+  // is read in `text` (the lower-cased copy has the same length but for a few letters, e.g. "İ").
+  const cased = text.length === n ? text : null;
+  let open = false;
+  let wordEnd = -1;
+  let wordDot = DOT_END;
   let i = 0;
   while (i < n) {
     const c = u[i]!;
@@ -373,7 +409,7 @@ export function scanText(text: string, into: TextCounts): void {
         nonLatin += i - start;
         if (!inFence) {
           words += ((tenths + 9) / 10) | 0;
-          if (start >= 2 && u[start - 1] === 32 && isThaiLao(c) && isThaiLao(u[start - 2]!)) sentences++;
+          if (open && start >= 2 && u[start - 1] === 32 && isThaiLao(c) && isThaiLao(u[start - 2]!)) sentences++;
           if (i - start <= runFirst[c]!) {
             let h = c;
             for (let k = start + 1; k < i; k++) h = hashStep(h, u[k]!);
@@ -381,6 +417,8 @@ export function scanText(text: string, into: TextCounts): void {
             if (k > 0) kinds[k - 1]!++;
           }
         }
+        open = true;
+        wordEnd = -1;
         prevFlags = 0;
         continue;
       }
@@ -415,6 +453,9 @@ export function scanText(text: string, into: TextCounts): void {
         i++;
       }
       letters += i - start;
+      open = true;
+      wordEnd = i;
+      wordDot = DOT_END;
       if (inner) {
         identifiers++;
         prevFlags = 0;
@@ -453,6 +494,10 @@ export function scanText(text: string, into: TextCounts): void {
       }
       if (f !== 0) {
         // Most words cue nothing: one test, then on.
+        if (f & (ABBREV_FLAG | ABBREV_END_FLAG)) {
+          // Written in capitals ("MR.", "CA.") it is an acronym, not the abbreviation.
+          if (!isUpper(cased, i - 1)) wordDot = f & ABBREV_FLAG ? DOT_NONE : DOT_BEFORE_CAPITAL;
+        } else if (f & ID_DOT_FLAG) wordDot = DOT_BEFORE_DIGIT;
         if (f & GERMAN_FLAG) germanWords++;
         if (f & IDENTIFY_FLAG) identifyWords++;
         if (f & NUMBER_WORD_FLAG) numberWords++;
@@ -527,6 +572,8 @@ export function scanText(text: string, into: TextCounts): void {
           idRunEnd = i;
         }
       }
+      open = true;
+      wordEnd = -1;
       if (quantity) numbers++;
       if (quantity && v > maxNumber) maxNumber = v;
       continue; // a number between two words keeps them a bigram ("how 2 many" as before)
@@ -555,7 +602,10 @@ export function scanText(text: string, into: TextCounts): void {
         if (k & MATH) mathSymbols++;
         if (!inFence) {
           if (c === 63) questions++;
-          if (k & SENTENCE_END && (i >= n || isSpace(u[i]!))) sentences++;
+          if (k & SENTENCE_END && open && (i >= n || isSpace(u[i]!)) && (c !== 46 || wordEnd !== i - 1 || dotEnds(u, cased, i, n, wordDot))) {
+            sentences++;
+            open = false;
+          }
         }
       }
     } else {
@@ -568,7 +618,10 @@ export function scanText(text: string, into: TextCounts): void {
       if (!inFence) {
         if (uc & U_QUESTION) questions++;
         // CJK writes no space after 。！？, so those end a sentence by themselves (and the others alike).
-        if (uc & U_END) sentences++;
+        if (uc & U_END && open) {
+          sentences++;
+          open = false;
+        }
       }
       // An emoji (a surrogate pair): no letter, no word.
       if ((c & 0xfc00) === 0xd800 && i < n && (u[i]! & 0xfc00) === 0xdc00) i++;

@@ -891,3 +891,47 @@ describe('the reason of a scored request', () => {
     expect(reasonAt(text, s + 0.05)).toMatch(/^score \d\.\d\d < \d\.\d\d → fast_cheap: /);
   });
 });
+
+describe('sentence ends (twelfth round)', () => {
+  const sentences = (text: string): number => {
+    const c = emptyCounts();
+    scanText(text, c);
+    return c.sentences;
+  };
+
+  it('an abbreviation’s dot ends no sentence, in every language the cues cover', () => {
+    expect(sentences('Wo ist meine Bestellung Nr. 48213?')).toBe(1);
+    expect(sentences('Dr. Smith is here.')).toBe(1);
+    expect(sentences('Mr. and Mrs. Jones met Prof. Lee on St. Mark’s Square, vs. last year.')).toBe(1);
+    expect(sentences('Das kostet ca. 5 Euro bzw. 6 Dollar, vgl. Anhang.')).toBe(1);
+    expect(sentences('Mme. Dupont arrive demain.')).toBe(1);
+    expect(sentences('La Sra. García y el Dr. Pérez llegaron.')).toBe(1);
+    expect(sentences('Il sig. Rossi e il dott. Verdi sono qui.')).toBe(1);
+    expect(sentences('Dhr. Jansen komt morgen, bijv. om negen uur.')).toBe(1);
+    // The street sentence has the same sentence feature with and without its "Nr.".
+    expect(fu('Wo ist meine Bestellung Nr. 48213?', 'struct:sentences')).toBe(fu('Wo ist meine Bestellung 48213?', 'struct:sentences'));
+  });
+
+  it('a lone mark ends nothing: a sentence needs a word or a number', () => {
+    expect(sentences('.')).toBe(0);
+    expect(sentences('!')).toBe(0);
+    expect(sentences('Hi . . .')).toBe(1);
+    expect(sentences('Done. !')).toBe(1);
+    expect(fu('.', 'struct:sentences')).toBe(0);
+  });
+
+  it('"etc." and "Inc." end a sentence before a capital or at the end only; "No." before a digit is a number sign', () => {
+    expect(sentences('Apples, pears, etc. and more.')).toBe(1);
+    expect(sentences('Apples, pears, etc. Then we go.')).toBe(2);
+    expect(sentences('I work at Acme Inc.')).toBe(1);
+    expect(sentences('See No. 5 here.')).toBe(1);
+    expect(sentences('No. I disagree.')).toBe(2);
+    // In capitals a title word is an acronym: "MR." (marginal revenue) ends its sentence.
+    expect(sentences('Compare AVC to MR. Then stop.')).toBe(2);
+  });
+
+  it('decimal points and version strings end no sentence; a number at the end does', () => {
+    expect(sentences('Pi is 3.14 and Node 20.11.1 is out.')).toBe(1);
+    expect(sentences('She has 5 apples. He has 3.')).toBe(2);
+  });
+});
