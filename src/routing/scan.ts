@@ -73,7 +73,9 @@ export interface TextCounts {
    * word (order, user, ticket, Nr., Bestellung, Kunde, a "-nummer" compound; at least three
    * digits after a word) and what follows it after "-" or "/" ("Rechnung 2023-0815"); a phone
    * number ("+49 30 1234567", every group); an unseparated run of seven or more digits that does
-   * not end in 000 ("user 1234567", "ID 99887766"); a run with a leading zero ("030", "007").
+   * not end in 000 ("user 1234567", "ID 99887766"); a run with a leading zero ("030", "007");
+   * a number after two capitals and a dash ("INV-2024-00017", "SN-2024", "HIV-1"), an ISO date
+   * ("2025-12-24"), a version or a dotted date ("v2.0.1", "2.0.1", "24.12.2025": no decimal either).
    * Years stay quantities (a year rule cost train CV: docs/routing.md, tenth round).
    */
   maxNumber: number;
@@ -529,6 +531,10 @@ export function scanText(text: string, into: TextCounts): void {
       let digits = 1;
       let zeros = c === 48 ? 1 : 0;
       let sep = false;
+      // Dots between digits, and whether every group after one has three digits (1.000.000).
+      let dots = 0;
+      let group = 0;
+      let thousands = true;
       while (i < n) {
         const d = u[i]!;
         if (isDigit(d)) {
@@ -536,15 +542,24 @@ export function scanText(text: string, into: TextCounts): void {
             if (v < 1e15) v = v * 10 + d - 48;
             digits++;
             zeros = d === 48 ? zeros + 1 : 0;
-          }
-        } else if ((d === 46 || d === 44) && i + 1 < n && isDigit(u[i + 1]!)) sep = true;
-        else break;
+          } else group++;
+        } else if ((d === 46 || d === 44) && i + 1 < n && isDigit(u[i + 1]!)) {
+          if (sep && group !== 3) thousands = false;
+          if (d === 46) dots++;
+          sep = true;
+          group = 0;
+        } else break;
         i++;
       }
       const before = start0 > 0 ? u[start0 - 1]! : 0;
       const after = i < n ? u[i]! : 0;
       const next = i + 1 < n ? u[i + 1]! : 0;
-      if (sep && !inFence) {
+      // A version or a date, not a quantity or a decimal: one or two digits, then two dots or
+      // more that are no thousands separators ("2.0.1", "24.12.2025"; 1.000.000 is a quantity),
+      // or after a dot that ends a word ending in a digit ("v2.0.1": "0.1" after "v2."). Three
+      // digits first ("562.903.9010", "192.168.1.1") stay as they were: that cost train CV.
+      const dotted = digits <= 2 && ((dots >= 2 && !(thousands && group === 3)) || (before === 46 && start0 >= 2 && isDigit(u[start0 - 2]!)));
+      if (sep && !inFence && !dotted) {
         if (isCurrency(before) || isCurrency(after) || (after === 32 && (isLetter(next) || isCurrency(next)))) decimals++;
       }
       let quantity = !inFence && !inTick;
@@ -565,6 +580,11 @@ export function scanText(text: string, into: TextCounts): void {
           // number after an id marker ("order #48213", "Bestellung Nr. 48213"), or one joined to
           // an identifier by "-" or "/" ("2023-0815").
           (!sep && ((digits >= ID_DIGITS && zeros < 3) || (c === 48 && digits >= 2))) ||
+          dotted ||
+          // Two capitals and a dash before it ("INV-2024-00017", "SN-2024"; not "mid-1990s",
+          // "uranium-238"), or an ISO date ("2025-12-24").
+          (before === 45 && start0 >= 3 && isUpper(cased, start0 - 2) && isUpper(cased, start0 - 3)) ||
+          (digits === 4 && !sep && after === 45 && isDigit(next) && i + 3 < n && isDigit(u[i + 2]!) && u[i + 3] === 45) ||
           (idEnd >= 0 && start0 - idEnd <= 3 && digits >= idMin && idGap(u, idEnd, start0, idDot)) ||
           (start0 === idRunEnd + 1 && (before === 45 || before === 47))
         ) {

@@ -935,3 +935,37 @@ describe('sentence ends (twelfth round)', () => {
     expect(sentences('She has 5 apples. He has 3.')).toBe(2);
   });
 });
+
+describe('identifiers, dates and versions are no quantities (twelfth round)', () => {
+  const counts = (text: string): TextCounts => {
+    const c = emptyCounts();
+    scanText(text, c);
+    return c;
+  };
+
+  it('capitals, a dash and digits are an identifier: "INV-2024-00017", "SN-2024-000123"', () => {
+    expect(counts('Invoice INV-2024-00017 is wrong.').maxNumber).toBe(0);
+    expect(counts('SN-2024-000123').maxNumber).toBe(0);
+    expect(fu('Invoice INV-2024-00017 is wrong.', 'math:magnitude')).toBe(0);
+    // Lower case before the dash is a word: "mid-1990s", "uranium-238" stay quantities.
+    expect(counts('In the mid-1990s uranium-238 was cheap.').maxNumber).toBe(1990);
+  });
+
+  it('an ISO date is no quantity; a year alone stays one', () => {
+    expect(counts('My birthday is 1990-05-17.').maxNumber).toBe(0);
+    expect(fu('Deliver on 2025-12-24.', 'math:magnitude')).toBe(0);
+    expect(counts('Who won the world cup in 2018?').maxNumber).toBe(2018);
+  });
+
+  it('a version or a dotted date is neither a quantity nor a decimal', () => {
+    for (const t of ['Upgrade to v2.0.1 please.', 'Version 2.0.1 is out.', 'Am 24.12.2025 feiern wir.']) {
+      const c = counts(t);
+      expect(c.decimals, t).toBe(0);
+      expect(c.maxNumber, t).toBe(0);
+      expect(fu(t, 'math:decimals'), t).toBe(0);
+    }
+    // Quantities keep their decimals: "3.5 hours", "$12.50 each", 1.000.000 Euro (German thousands).
+    expect(counts('It takes 3.5 hours and costs $12.50 each.').decimals).toBe(2);
+    expect(counts('Es kostet 1.000.000 Euro.').decimals).toBe(1);
+  });
+});
