@@ -20,6 +20,12 @@ export interface ClassifyInput {
   turns: number;
   /** The whole body for the scorer (turns, system prompt, tools, JSON mode, max_tokens); `text` alone when absent. */
   request?: RouteRequest;
+  /**
+   * The client's API requires `max_tokens` (Anthropic's Messages API): there it says nothing about
+   * the answer the client expects, so the scorer does not read it (`struct:max_tokens`), and a
+   * request routes as it does on chat completions without one.
+   */
+  maxTokensRequired?: boolean;
 }
 
 export interface Classification {
@@ -59,7 +65,8 @@ const SPEC_TASKS: ReadonlySet<string> = new Set(['greeting', 'simple_qa', 'trans
 
 /** The scorer's decision, with its top contributions as the reason. */
 function scored(input: ClassifyInput, auto: AutoConfig | undefined, prefix: string, hits: string[]): Classification {
-  const req: RouteRequest = input.request ?? { messages: [{ role: 'user', content: input.text }] };
+  let req: RouteRequest = input.request ?? { messages: [{ role: 'user', content: input.text }] };
+  if (input.maxTokensRequired) req = { ...req, max_tokens: undefined, max_completion_tokens: undefined };
   const r = scoreRequest(req);
   const t = autoThresholds(auto);
   const tier = tierForScore(r.score, t);

@@ -71,16 +71,17 @@ function wantsLogprobs(rt: RuntimeCore, call: ChatCall, plan: RoutePlan): boolea
 
 function planOf(rt: RuntimeCore, call: ChatCall): CascadePlan {
   const c = rt.cfg.routing.cascade;
-  return cascadePlan(rt.cfg, cascadeInput(rt, call.body, call.hints), c.startAt, c.maxSteps);
+  return cascadePlan(rt.cfg, cascadeInput(rt, call.body, call.hints, call.api === 'messages'), c.startAt, c.maxSteps);
 }
 
 /** What routing reads of a chat request (the request driver's and the dry run's input). */
-function cascadeInput(rt: RuntimeCore, body: ChatCall['body'], hints: ChatCall['hints']): ResolveInput {
+function cascadeInput(rt: RuntimeCore, body: ChatCall['body'], hints: ChatCall['hints'], maxTokensRequired: boolean): ResolveInput {
   const promptTokens = countPrompt({ body });
   return {
     model: body.model,
     body,
-    classify: { task: hints.task, tier: hints.tier, text: userText(body.messages), promptTokens, turns: body.messages.length },
+    // maxTokensRequired: the Messages API requires max_tokens, so the scorer does not read it there.
+    classify: { task: hints.task, tier: hints.tier, text: userText(body.messages), promptTokens, turns: body.messages.length, maxTokensRequired },
     promptTokens,
     expectedOutputTokens: Math.min(requestedOutputTokens(body) ?? 512, 4096),
     liveStats: (m) => rt.modelStats(m),

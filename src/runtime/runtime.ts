@@ -312,7 +312,15 @@ export class Runtime implements RuntimeCore {
     return resolve(this.cfg, {
       model: body.model,
       body,
-      classify: { task: call.hints.task, tier: call.hints.tier, text: userText(body.messages), promptTokens, turns: body.messages.length },
+      classify: {
+        task: call.hints.task,
+        tier: call.hints.tier,
+        text: userText(body.messages),
+        promptTokens,
+        turns: body.messages.length,
+        // The Messages API requires max_tokens: the scorer does not read it there.
+        maxTokensRequired: call.api === 'messages',
+      },
       promptTokens,
       contextTokens: embeddingsLongestInput(body),
       expectedOutputTokens: Math.min(requestedOutputTokens(body) ?? 512, 4096),
