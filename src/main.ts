@@ -335,7 +335,10 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     );
   }
   if (!isLoopback(host) && !env.SWITCHYARD_ADMIN_TOKEN) {
-    log.warn({ host }, 'bound to a non-loopback address without SWITCHYARD_ADMIN_TOKEN: /switchyard/* answers 401 to everyone until it is set');
+    log.warn(
+      { host },
+      `bound to a non-loopback address without SWITCHYARD_ADMIN_TOKEN: /switchyard/*${runtime.cfg.observe.publicMetrics ? '' : ' and /metrics'} answer 401 to everyone until it is set${runtime.cfg.observe.publicMetrics ? '' : ' (or observe.publicMetrics: true opens /metrics)'}`,
+    );
   }
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;

@@ -72,7 +72,7 @@ export async function loadConfigFile(file: string): Promise<LoadResult> {
     // YAML is loaded only when a file is read: `serve` on the built-in catalogue never needs it.
     raw = /\.json$/i.test(file) ? JSON.parse(text) : (await import('yaml')).parse(text);
   } catch (err) {
-    return { ok: false, errors: [`${file}: not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`] };
+    return { ok: false, errors: [`${file}: not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${parseMessage(err)}`] };
   }
   if (/\.json$/i.test(file)) {
     const dups = duplicateJsonKeys(text);
@@ -209,4 +209,19 @@ export function formatIssue(issue: z.core.$ZodIssue, schema?: z.ZodType): string
     default:
       return `${where}: ${issue.message}`;
   }
+}
+
+/**
+ * A parser's message on one line: the YAML parser's first line ends "at line 3, column 1:" before
+ * an excerpt on the next lines; the excerpt's line is quoted instead of leaving the colon dangling.
+ */
+function parseMessage(err: unknown): string {
+  const lines = String((err as Error).message).split('\n');
+  const first = lines[0]!;
+  if (!first.endsWith(':')) return first;
+  // The excerpt's line the caret (^) points at, else its last line.
+  const rest = lines.slice(1).filter((l) => l.trim() !== '');
+  const caret = rest.findIndex((l) => /^\s*\^+\s*$/.test(l));
+  const excerpt = caret > 0 ? rest[caret - 1] : caret < 0 ? rest.at(-1) : undefined;
+  return excerpt === undefined ? first.slice(0, -1) : `${first.slice(0, -1)}: ${JSON.stringify(excerpt.trim().slice(0, 120))}`;
 }

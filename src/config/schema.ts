@@ -80,7 +80,24 @@ const CREDENTIAL_HEADERS = new Set(['authorization', 'x-api-key', 'api-key', 'x-
 
 const providerSchema = z.strictObject({
   kind: z.enum(['openai', 'anthropic']),
-  baseUrl: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  baseUrl: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).superRefine((v, ctx) => {
+    let u: URL;
+    try {
+      u = new URL(v);
+    } catch {
+      return;
+    }
+    // Secrets by environment variable only: a user:password in the URL would sit in the file, the logs and /switchyard/state.
+    if (u.username !== '' || u.password !== '')
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'a base URL with a user name or password is not accepted (secrets only by environment variable name): remove it and put the key in the variable apiKeyEnv names',
+      });
+    // Paths are appended to it (/chat/completions, /v1/messages): a query or fragment would end up in the middle.
+    if (u.search !== '' || u.hash !== '' || v.includes('?') || v.includes('#'))
+      ctx.addIssue({ code: 'custom', message: 'a base URL takes no query string or fragment (switchyard appends the API path to it): remove the ? or # part' });
+  }),
   apiKeyEnv: envName.optional(),
   /** Extra non-secret headers (e.g. an organisation id); a credential header is refused (secrets by environment variable only). */
   headers: z
@@ -219,7 +236,22 @@ const routingSchema = z.strictObject({
   cascade: cascadeSchema.default(() => cascadeSchema.parse({})),
   strategy: z.enum(['cost', 'latency', 'weighted']).default('cost'),
   auto: autoSchema.default(() => autoSchema.parse({})),
-  routes: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a route name of letters, digits, _ . -'), z.array(z.string().min(1)).min(1)).default({}),
+  routes: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a route name of letters, digits, _ . -'),
+      z
+        .array(z.string().min(1))
+        .min(1)
+        .superRefine((chain, ctx) => {
+          const seen = new Set<string>();
+          chain.forEach((m, i) => {
+            if (seen.has(m))
+              ctx.addIssue({ code: 'custom', path: [i], message: `"${m}" is already in this route (a model is tried once per request): remove the repeat` });
+            seen.add(m);
+          });
+        }),
+    )
+    .default({}),
   classifier: classifierSchema.default(() => classifierSchema.parse({})),
 });
 
@@ -263,7 +295,11 @@ const budgetSchema = z.strictObject({
 });
 
 const authKeySchema = z.strictObject({
-  id: z.string().min(1),
+  // Named in the ledger, the logs, budgets (`key:<id>`) and /switchyard/spend, whose group for rows without a key is "(none)".
+  id: z
+    .string()
+    .regex(/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/, 'expected visible ASCII (letters, digits, - _ . : …), no control characters or spaces at the ends')
+    .refine((v) => v !== '(none)', '"(none)" is what /switchyard/spend calls requests without a client key: give this key another id'),
   keyEnv: envName,
   rpm: positiveInt.optional(),
 });

@@ -37,6 +37,13 @@ function time(raw: string | null, name: string): number | undefined {
 
 export function spendRoute(cfg: () => Config, ledger: LedgerStore) {
   return async (_req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+    // A parameter given twice (the later one was ignored) or one this route does not read is named, not passed over.
+    for (const name of new Set(url.searchParams.keys())) {
+      if (name !== 'group_by' && name !== 'from' && name !== 'to')
+        throw new SwitchyardError('invalid_request', `unknown parameter "${echoName(name)}": /switchyard/spend takes group_by, from and to`, { param: name });
+      if (url.searchParams.getAll(name).length > 1)
+        throw new SwitchyardError('invalid_request', `${name} is given more than once: give it once`, { param: name });
+    }
     const g = url.searchParams.get('group_by') ?? 'model';
     if (!GROUPS.includes(g as SpendGroup)) throw new SwitchyardError('invalid_request', `group_by must be one of ${GROUPS.join(', ')}`, { param: 'group_by' });
     const from = time(url.searchParams.get('from'), 'from');

@@ -191,6 +191,9 @@ describe('/switchyard/spend', () => {
     ['to=1', 'to'],
     // A window that ends before it starts is a mistake (swapped bounds), not an empty report.
     ['from=2025-03-03&to=2025-03-02', 'to'],
+    // Given twice, the later one was ignored; a misspelt parameter was passed over.
+    ['group_by=model&group_by=day', 'group_by'],
+    ['group_by=model&form=2025-03-01', 'form'],
   ])('answers an OpenAI-shaped 400 for %s', async (query, param) => {
     const r = await fetch(`${sc.url}/switchyard/spend?${query}`);
     expect(r.status).toBe(400);

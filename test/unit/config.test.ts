@@ -523,6 +523,40 @@ describe('loadConfigFile and check-config', () => {
     expect(yErrs[0]).toMatch(new RegExp(`^${y.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not valid YAML: .+`));
     const j = await file('broken.json', '{"providers": {},');
     expect(errors(await loadConfigFile(j))).toEqual([expect.stringMatching(/broken\.json: not valid JSON: .+/)]);
+    // The parser's "at line 3, column 1:" is followed by the line it points at, not left dangling.
+    const indent = await file('indent.yaml', 'providers:\n  a: 1\n b: 2\nmodels: {}\n');
+    expect(errors(await loadConfigFile(indent))).toEqual([
+      `${indent}: not valid YAML: All mapping items must start at the same column at line 3, column 1: "b: 2"`,
+    ]);
+  });
+
+  it('refuses a base URL with credentials or a query, a model twice in a route, and client key ids a header or the spend report would garble', () => {
+    const raw = minimal();
+    raw.providers = {
+      p: { kind: 'openai', baseUrl: 'http://user:URLPASS@127.0.0.1:9/v1' },
+      q: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1?x=1#f' },
+    };
+    (raw.models as Obj).m = {
+      ...((raw.models as Obj).m as Obj),
+      endpoints: [
+        { provider: 'p', upstreamModel: 'm' },
+        { provider: 'q', upstreamModel: 'm' },
+      ],
+    };
+    raw.routing = { routes: { r: ['m', 'm'] } };
+    raw.auth = {
+      keys: [
+        { id: 'we"ird\nid', keyEnv: 'K1' },
+        { id: '(none)', keyEnv: 'K2' },
+      ],
+    };
+    const got = errors(validateConfig(raw)).join('\n');
+    expect(got).toMatch(/providers\.p\.baseUrl: a base URL with a user name or password is not accepted/);
+    expect(got).not.toContain('URLPASS');
+    expect(got).toMatch(/providers\.q\.baseUrl: a base URL takes no query string or fragment/);
+    expect(got).toMatch(/routing\.routes\.r\[1\]: "m" is already in this route/);
+    expect(got).toMatch(/auth\.keys\[0\]\.id: expected visible ASCII/);
+    expect(got).toMatch(/auth\.keys\[1\]\.id: "\(none\)" is what \/switchyard\/spend calls requests without a client key/);
   });
 
   it('refuses a JSON file with a key twice in one object, naming the key and its line', async () => {
