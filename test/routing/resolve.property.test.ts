@@ -78,7 +78,8 @@ const scenarioArb = fc
         },
       ]),
     );
-    const routes = Object.fromEntries(s.routes.map((chain, i) => [`r${i}`, chain.map((f) => names[f % names.length]!)]));
+    // Each model once in a route (the config refuses a repeat).
+    const routes = Object.fromEntries(s.routes.map((chain, i) => [`r${i}`, [...new Set(chain.map((f) => names[f % names.length]!))]]));
     const cfg: Config = configSchema.parse({
       providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:1/v1' } },
       models,
