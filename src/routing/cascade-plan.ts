@@ -12,6 +12,10 @@
  *   does; the cascade runs the step after the model that answered. `startAt` does not apply:
  *   the client named where to start.
  *
+ * `usable` (the runtime's: a model whose endpoints can take the body's fields) leaves out a model
+ * that would answer a 400 for a field it has no form for (`seed` on an Anthropic-kind model), as
+ * a plain request's route leaves it out: a later step's 400 delivered the failed cheap answer.
+ *
  * Pure.
  */
 import type { Config, Tier } from '../config/schema.js';
@@ -33,14 +37,14 @@ export interface CascadePlan {
 }
 
 /** The adequate models of one tier, in the strategy's order (resolve's `auto` with the tier forced). */
-function tierPlan(cfg: Config, inp: ResolveInput, tier: Tier): RoutePlan | null {
+function tierPlan(cfg: Config, inp: ResolveInput, tier: Tier, usable: (m: string) => boolean): RoutePlan | null {
   let plan: RoutePlan;
   try {
     plan = resolve(cfg, { ...inp, model: 'auto', classify: { ...inp.classify, tier } });
   } catch {
     return null;
   }
-  const candidates = plan.candidates.filter((m) => cfg.models[m]?.tier === tier);
+  const candidates = plan.candidates.filter((m) => cfg.models[m]?.tier === tier && usable(m));
   return candidates.length > 0 ? { candidates, tier, reason: `cascade: tier ${tier}` } : null;
 }
 
@@ -51,10 +55,17 @@ function tierPlan(cfg: Config, inp: ResolveInput, tier: Tier): RoutePlan | null 
  * many run). Throws what `resolve` throws for the request as sent (unknown model, nothing
  * adequate), so the caller answers it as usual.
  */
-export function cascadePlan(cfg: Config, inp: ResolveInput, startAt: 'router' | 'cheapest', maxSteps: number): CascadePlan {
+export function cascadePlan(
+  cfg: Config,
+  inp: ResolveInput,
+  startAt: 'router' | 'cheapest',
+  maxSteps: number,
+  usable: (m: string) => boolean = () => true,
+): CascadePlan {
   const base = resolve(cfg, inp);
   if (inp.model !== 'auto') {
-    const chain = base.candidates;
+    // A model the client named keeps its place (its attempt answers the 400 that names the field).
+    const chain = base.candidates.filter((m, i) => (i === 0 && m === inp.model) || usable(m));
     const steps = chain.map((m, i) => {
       const tier = cfg.models[m]!.tier;
       // The first step's reason is the plain request's (the dry run and a first answer that passes say the same).
@@ -69,7 +80,7 @@ export function cascadePlan(cfg: Config, inp: ResolveInput, startAt: 'router' | 
   if (startAt === 'cheapest' && !hintDecides(inp.classify, cfg.routing.classifier)) {
     from = TIERS.length;
     for (let i = 0; i < TIERS.length && from === TIERS.length; i++) {
-      const p = tierPlan(cfg, inp, TIERS[i]!);
+      const p = tierPlan(cfg, inp, TIERS[i]!, usable);
       if (p) {
         steps.push({ tier: TIERS[i]!, plan: { ...p, reason: `cascade: cheapest adequate tier ${TIERS[i]!}`, score: base.score ?? null } });
         from = i;
@@ -78,11 +89,15 @@ export function cascadePlan(cfg: Config, inp: ResolveInput, startAt: 'router' | 
   } else {
     const tier = base.tier ?? cfg.models[base.candidates[0]!]!.tier;
     const own = base.candidates.filter((m) => cfg.models[m]?.tier === tier);
-    steps.push({ tier, plan: { candidates: own.length > 0 ? own : base.candidates, tier, reason: base.reason, score: base.score ?? null } });
+    const ok = own.filter(usable);
+    steps.push({
+      tier,
+      plan: { candidates: ok.length > 0 ? ok : own.length > 0 ? own : base.candidates, tier, reason: base.reason, score: base.score ?? null },
+    });
     from = TIERS.indexOf(tier);
   }
   for (let i = from + 1; i < TIERS.length && steps.length <= maxSteps; i++) {
-    const p = tierPlan(cfg, inp, TIERS[i]!);
+    const p = tierPlan(cfg, inp, TIERS[i]!, usable);
     if (p) steps.push({ tier: TIERS[i]!, plan: p });
   }
   return { kind: 'tiers', steps, plain: base };

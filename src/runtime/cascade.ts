@@ -14,6 +14,7 @@ import type { CascadeConfig, CascadeCheck } from '../config/schema.js';
 import { checkAnswer } from '../quality/checks.js';
 import { SchemaCache } from '../quality/schema-cache.js';
 import { cascadePlan, type CascadePlan } from '../routing/cascade-plan.js';
+import { usableFor } from './translatable.js';
 import type { ResolveInput, RoutePlan } from '../routing/resolve.js';
 import { userText } from '../routing/classify.js';
 import type { ChatCall, ChatSink } from './api.js';
@@ -71,7 +72,7 @@ function wantsLogprobs(rt: RuntimeCore, call: ChatCall, plan: RoutePlan): boolea
 
 function planOf(rt: RuntimeCore, call: ChatCall): CascadePlan {
   const c = rt.cfg.routing.cascade;
-  return cascadePlan(rt.cfg, cascadeInput(rt, call.body, call.hints, call.api === 'messages'), c.startAt, c.maxSteps);
+  return cascadePlan(rt.cfg, cascadeInput(rt, call.body, call.hints, call.api === 'messages'), c.startAt, c.maxSteps, usableFor(rt, call.body));
 }
 
 /** What routing reads of a chat request (the request driver's and the dry run's input). */

@@ -19,7 +19,7 @@ import { cascadeOn } from './cascade.js';
 import type { RuntimeCore } from './core.js';
 import { availability, latencyOf } from './endpoints.js';
 import { asciiReason, countPrompt, estTokens } from './request-prep.js';
-import { translatableCandidates, translationError, untranslatableNote } from './translatable.js';
+import { translatableCandidates, translationError, untranslatableNote, usableFor } from './translatable.js';
 
 export interface DryRoute {
   model: string;
@@ -54,7 +54,7 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
   let cheaper: RoutePlan | null = null;
   if (cascadeOn(rt.cfg, { hints })) {
     const c = rt.cfg.routing.cascade;
-    const cp = cascadePlan(rt.cfg, inp, c.startAt, c.maxSteps);
+    const cp = cascadePlan(rt.cfg, inp, c.startAt, c.maxSteps, usableFor(rt, body));
     if (cp.kind === 'tiers' || cp.steps.length > 1) {
       plan = { ...cp.steps[0]!.plan };
       const first = new Set(plan.candidates);
@@ -85,8 +85,11 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
     const ceiling = worst(plan.candidates[0]!);
     cheaper.candidates = cheaper.candidates.filter((m) => worst(m) < ceiling);
     cheaper.reason = `cascade: ${plan.candidates[0]!} over x-switchyard-max-cost-usd → cheaper models; ${firstReason}`;
-    const next = choose(rt, body, hints, cheaper, promptTokens);
-    if ('model' in next) return { ...next, cascade };
+    // None cheaper (the cap is under every model's worst case): the first step's answer stands, a 429 (it was a 500 here).
+    if (cheaper.candidates.length > 0) {
+      const next = choose(rt, body, hints, cheaper, promptTokens);
+      if ('model' in next) return { ...next, cascade };
+    }
   }
   return { ...first.none, cascade };
 }

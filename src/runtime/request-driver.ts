@@ -78,6 +78,8 @@ export class RequestDriver {
   private refusedBy: string | null = null;
   /** The endpoint of the last reservation a budget refused: a request refused for money names the model it was refused for. */
   private refusedFor: EndpointHandle | null = null;
+  /** The worst case the cost cap refused `refusedFor` for. */
+  private refusedAmount = Infinity;
 
   constructor(
     private readonly rt: RuntimeCore,
@@ -340,7 +342,15 @@ export class RequestDriver {
     // The bound of what this attempt can cost: prompt bytes (no tokenizer counts more) and the cap sent upstream.
     const amount = worstCaseNano(this.bound(prefill), outputCap(this.call.body, mc, this.roomPrompt(mc)), mc.price);
     const maxCost = this.call.hints.maxCostUsd;
-    if (maxCost !== null && amount > usdToNano(maxCost) && !this.overCost.includes(h.model)) this.overCost.push(h.model);
+    if (maxCost !== null && amount > usdToNano(maxCost)) {
+      if (!this.overCost.includes(h.model)) this.overCost.push(h.model);
+      // A request the cap refuses in the end names the model refused with the smallest worst case
+      // (its row, its headers), the one its 429 names, as a budget refusal names the last (cheapest) one.
+      if (this.refusedFor === null || amount < this.refusedAmount) {
+        this.refusedFor = h;
+        this.refusedAmount = amount;
+      }
+    }
     // After a budget refused a smaller worst case, the machine passes over this one untried: the reason says so.
     const ceiling = this.snap.context.ceiling;
     if (ceiling !== null && amount >= ceiling && !this.overCost.includes(h.model))

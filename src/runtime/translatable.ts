@@ -66,3 +66,8 @@ export function translatableCandidates(rt: RuntimeCore, body: ChatBody, candidat
 export function untranslatableNote(before: readonly string[], after: readonly string[]): string {
   return `; skipped ${before.filter((m) => !after.includes(m)).join(', ')} (cannot take this request's fields)`;
 }
+
+/** A model some endpoint of which can take this body (the cascade's steps leave out the others: cascade-plan.ts). */
+export function usableFor(rt: RuntimeCore, body: ChatBody): (m: string) => boolean {
+  return (m) => (rt.byModel.get(m) ?? []).some((h) => translationError(h, body) === null);
+}

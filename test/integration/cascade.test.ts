@@ -413,6 +413,36 @@ describe('refused for money before any answer: the cheaper candidates, as a plai
     expect(e.headers?.get('x-switchyard-cascade')).toBe('gpt-4.1:budget_exceeded>deepseek-v3.2:budget_exceeded');
     expect(e.message).toMatch(/deepseek-v3\.2/);
     expect(e.message).not.toMatch(/claude|gemini/);
+    // Each step row names the model the cap refused (they were NULL: '(none):budget_exceeded' in the spend report).
+    const steps = await stepsOf(sc, e.headers!.get('x-request-id')!, 2);
+    expect(steps.map((r) => [r.model, r.status])).toEqual([
+      ['gpt-4.1', 429],
+      ['deepseek-v3.2', 429],
+    ]);
+    // The dry run says the same refusal (it answered 500: no model was left to try after the first step).
+    const dry = await fetch(`${sc.url}/switchyard/route`, {
+      method: 'POST',
+      headers: { 'x-switchyard-tier': 'balanced', 'x-switchyard-max-cost-usd': '0.0000001' },
+      body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(dry.status).toBe(200);
+    expect(((await dry.json()) as { endpoint: string | null; reason: string }).reason).toMatch(/a real request gets 429 budget_exceeded/);
+  });
+
+  it("a cascade step never goes to a model that cannot take the request's fields (seed on the Anthropic-kind claude): the dry run's steps leave it out", async () => {
+    const body = { model: 'auto', seed: 5, messages: [{ role: 'user', content: `question cas-seed-${++seq}` }] };
+    const dry = (await (
+      await fetch(`${sc.url}/switchyard/route`, { method: 'POST', headers: { 'x-switchyard-tier': 'balanced' }, body: JSON.stringify(body) })
+    ).json()) as { cascade: string[][] };
+    expect(dry.cascade.flat()).not.toContain('claude-sonnet-4.5');
+    const plain = (await (
+      await fetch(`${sc.url}/switchyard/route`, {
+        method: 'POST',
+        headers: { 'x-switchyard-tier': 'balanced' },
+        body: JSON.stringify({ ...body, seed: undefined }),
+      })
+    ).json()) as { cascade: string[][] };
+    expect(plain.cascade.flat()).toContain('claude-sonnet-4.5');
   });
 
   it('plain: the models a budget refusal passes over untried are named too', async () => {

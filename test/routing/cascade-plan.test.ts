@@ -67,6 +67,25 @@ describe('cascadeLadder', () => {
       ['high_quality', ['hq-big']],
     ]);
   });
+  it("leaves out a model that cannot take the request's fields (usable: an Anthropic-kind model and seed), in every step, as a plain route does", () => {
+    const noBal = (m: string) => m !== 'bal-cheap' && m !== 'bal-dear';
+    // The balanced tier has no usable model: the climb goes from fast_cheap to high_quality, and maxSteps still counts real steps.
+    expect(shape(cascadeLadder(CFG, input('auto', { tier: 'fast_cheap' }), 'router', 1, noBal))).toEqual([
+      ['fast_cheap', ['fast-cheap', 'fast-dear']],
+      ['high_quality', ['hq-big']],
+    ]);
+    expect(shape(cascadeLadder(CFG, input('auto'), 'cheapest', 2, (m) => m !== 'fast-cheap'))[0]).toEqual(['fast_cheap', ['fast-dear']]);
+    // A route's chain; a model the client named keeps its place (its attempt answers the 400 naming the field).
+    expect(shape(cascadePlan(CFG, input('route/code'), 'router', 2, (m) => m !== 'hq-big').steps).map(([, c]) => c)).toEqual([
+      ['bal-cheap', 'fast-cheap'],
+      ['fast-cheap'],
+    ]);
+    expect(shape(cascadePlan(CFG, input('bal-dear'), 'router', 2, (m) => m !== 'bal-dear' && m !== 'hq-big').steps).map(([, c]) => c)).toEqual([
+      ['bal-dear', 'fast-dear'],
+      ['fast-dear'],
+    ]);
+  });
+
   it('maxSteps bounds the escalations', () => {
     expect(cascadeLadder(CFG, input('auto', { tier: 'fast_cheap' }), 'router', 1)).toHaveLength(2);
   });
