@@ -11,6 +11,8 @@ import type { SchemaCache } from './schema-cache.js';
 export interface CheckRequest {
   responseFormat: unknown;
   tools: unknown[] | null | undefined;
+  /** The client's `tool_choice`: `required` or a named function asks for a call (absent: undefined). */
+  toolChoice?: unknown;
   /** The client's own `max_tokens` / `max_completion_tokens`, null when it set none. */
   clientMaxTokens: number | null;
 }
@@ -132,7 +134,17 @@ function checkJson(a: Answer, req: CheckRequest, s: CheckSettings, fail: (c: Cas
 }
 
 function checkTools(a: Answer, req: CheckRequest, s: CheckSettings, fail: (c: CascadeCheck, why: string) => void): void {
-  if (a.toolCalls.length === 0) return;
+  // A call the client required (tool_choice "required" or a named function) that the answer does not make:
+  // an app that reads tool_calls[0] would fail on it.
+  const tc0 = req.toolChoice;
+  const named = isObj(tc0) && isObj(tc0.function) && typeof tc0.function.name === 'string' ? tc0.function.name : null;
+  if (a.toolCalls.length === 0) {
+    if (tc0 === 'required' || named !== null)
+      fail('tool_args', `tool_choice ${named !== null ? `names ${named.slice(0, 64)}` : 'is required'} and the answer calls no tool`);
+    return;
+  }
+  if (named !== null && !a.toolCalls.some((c) => c.name === named))
+    return fail('tool_args', `tool_choice names ${named.slice(0, 64)} and the answer does not call it`);
   const offered = offeredTools(req.tools);
   for (const tc of a.toolCalls) {
     if (!offered.has(tc.name)) return fail('tool_args', `tool "${tc.name.slice(0, 64)}" was not offered`);

@@ -207,7 +207,7 @@ function check(run: StepRun, settings: Parameters<typeof checkAnswer>[2], call: 
   if (!run.answer) return { ...run, failed: [], outcome: run.error?.code ?? 'no_answer' };
   const out = checkAnswer(
     run.answer,
-    { responseFormat: call.body.response_format, tools: call.body.tools, clientMaxTokens: clientMax },
+    { responseFormat: call.body.response_format, tools: call.body.tools, toolChoice: call.body.tool_choice, clientMaxTokens: clientMax },
     settings,
     run.row?.completionTokens ?? null,
   );

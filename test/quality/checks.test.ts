@@ -89,6 +89,27 @@ describe('deterministic checks', () => {
     expect(failed(call('delete_all', '{}'), toolReq)).toEqual(['tool_args']);
     expect(checkAnswer(call('delete_all', '{}'), toolReq, settings(), 5).details[0]).toMatch(/not offered/);
   });
+  it('tool_args: a call the client required (tool_choice required or a named function) that the answer does not make', () => {
+    const call = (name: string) => answer({ content: '', toolCalls: [{ name, arguments: '{"q":"x"}' }], finishReason: 'tool_calls' });
+    const text = answer({ content: 'Here is some text instead.', finishReason: 'tool_calls' });
+    const required: CheckRequest = { ...toolReq, toolChoice: 'required' };
+    const named: CheckRequest = { ...toolReq, toolChoice: { type: 'function', function: { name: 'lookup' } } };
+    expect(failed(text, required)).toEqual(['tool_args']);
+    expect(failed(text, named)).toEqual(['tool_args']);
+    expect(checkAnswer(text, named, settings(), 5).details[0]).toMatch(/names lookup and the answer calls no tool/);
+    expect(failed(call('lookup'), required)).toEqual([]);
+    expect(failed(call('lookup'), named)).toEqual([]);
+    // auto or none: a text answer is an answer.
+    expect(failed(text, { ...toolReq, toolChoice: 'auto' })).toEqual([]);
+    expect(failed(text, toolReq)).toEqual([]);
+    expect(
+      failed(
+        text,
+        required,
+        DEFAULT_CASCADE_CHECKS.filter((c) => c !== 'tool_args'),
+      ),
+    ).toEqual([]);
+  });
   it('confidence: mean logprob under minLogprob (opt-in; no logprobs passes)', () => {
     expect(failed(answer({ logprobs: [-0.1, -0.2] }))).toEqual([]);
     expect(failed(answer({ logprobs: [-2, -3] }))).toEqual(['confidence']);
