@@ -214,7 +214,46 @@ describe('anthropic buildRequest: messages', () => {
     // json_object has no Anthropic form: the refusal says what to send instead.
     const err = refused({ response_format: { type: 'json_object' } });
     expect([err.status, err.param]).toEqual([400, 'response_format']);
-    expect(err.message).toMatch(/no JSON mode without a schema.*"type": "json_schema"/);
+    expect(err.message).toMatch(/no JSON mode without a schema.*ask for a json_schema format with its schema/);
+  });
+
+  it("sends a schema in the subset Anthropic's structured outputs take: bounds, lengths and patterns go to the description, every object closed", () => {
+    // What openai-node's zodResponseFormat makes of z.object({ n: z.number().int(), name: z.string().min(2), tags: z.array(z.string()).min(2) }).
+    const schema = {
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      type: 'object',
+      properties: {
+        n: { type: 'integer', minimum: -9007199254740991, maximum: 9007199254740991 },
+        name: { type: 'string', minLength: 2, description: 'who' },
+        tags: { type: 'array', items: { type: 'string', format: 'email' }, minItems: 2 },
+        at: { type: 'string', format: 'date-time' },
+        either: { oneOf: [{ type: 'object', properties: { a: { type: 'number', multipleOf: 2 } } }, { type: 'null' }] },
+      },
+      required: ['n', 'name', 'tags', 'at', 'either'],
+      additionalProperties: true,
+    };
+    const rf = { type: 'json_schema', json_schema: { name: 's', schema } };
+    const sentSchema = (sent({ response_format: rf }).output_config as { format: { schema: unknown } }).format.schema;
+    expect(sentSchema).toEqual({
+      type: 'object',
+      properties: {
+        n: { type: 'integer', description: '{minimum: -9007199254740991, maximum: 9007199254740991}' },
+        name: { type: 'string', description: 'who\n\n{minLength: 2}' },
+        tags: { type: 'array', items: { type: 'string', format: 'email' }, description: '{minItems: 2}' },
+        at: { type: 'string', format: 'date-time' },
+        either: {
+          anyOf: [{ type: 'object', properties: { a: { type: 'number', description: '{multipleOf: 2}' } }, additionalProperties: false }, { type: 'null' }],
+        },
+      },
+      required: ['n', 'name', 'tags', 'at', 'either'],
+      additionalProperties: false,
+    });
+    // The client's body is not changed (the cascade validates the answer against it as sent).
+    expect(schema.properties.n.minimum).toBe(-9007199254740991);
+    // A strict tool's parameters the same way; a tool that is not strict as written.
+    const tool = (strict: boolean) => ({ type: 'function', function: { name: 'f', parameters: schema, ...(strict ? { strict } : {}) } });
+    expect((sent({ tools: [tool(true)] }).tools as Array<{ input_schema: unknown }>)[0]!.input_schema).toEqual(sentSchema);
+    expect((sent({ tools: [tool(false)] }).tools as Array<{ input_schema: unknown }>)[0]!.input_schema).toEqual(schema);
   });
 
   it("keeps a strict function strict (Anthropic's strict tool use), and sends no strict key otherwise", () => {

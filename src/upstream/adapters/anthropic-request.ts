@@ -5,6 +5,7 @@
  * nothing about the answer, or refused with a 400 naming it: an explicit allow-list, so a
  * field we do not know about is never silently lost.
  */
+import { anthropicSchema } from './anthropic-schema.js';
 import { own } from '../../config/lookup.js';
 import type { UpstreamHttpRequest } from '../types.js';
 import { cacheControl, isObj, pushTurn, translateMessages, untranslatable, wireTurns, type AnthropicTurn } from './anthropic-messages.js';
@@ -93,8 +94,8 @@ function tools(v: unknown): Array<Record<string, unknown>> {
     return {
       name: f.name,
       ...(typeof f.description === 'string' ? { description: f.description } : {}),
-      input_schema: params,
-      // Strict tool use: Anthropic constrains the call's input to the schema, as OpenAI's strict functions do.
+      // Strict tool use: Anthropic constrains the call's input to the schema (in the subset its sampling takes), as OpenAI's strict functions do.
+      input_schema: f.strict === true ? anthropicSchema(params) : params,
       ...(f.strict === true ? { strict: true } : {}),
       ...(cc !== undefined ? { cache_control: cc } : {}),
     };
@@ -187,7 +188,8 @@ export function buildAnthropicBody(input: BuildInput): Record<string, unknown> {
 
 /**
  * `response_format` → Anthropic's structured outputs (`output_config.format`, Claude 4.5 models
- * and later: give such a model capability `json`): a `json_schema` format's schema as written.
+ * and later: give such a model capability `json`): a `json_schema` format's schema in the subset
+ * Anthropic takes (anthropic-schema.ts).
  * `json_object` has no equivalent (Anthropic's JSON output needs a schema).
  */
 function outputFormat(rf: unknown): { type: 'json_schema'; schema: Record<string, unknown> } | null {
@@ -196,12 +198,12 @@ function outputFormat(rf: unknown): { type: 'json_schema'; schema: Record<string
   if (rf.type === 'json_object')
     throw untranslatable(
       'response_format',
-      'Anthropic has no JSON mode without a schema (its structured outputs take a JSON schema): send response_format {"type": "json_schema", "json_schema": {"name": …, "schema": …}}',
+      'Anthropic has no JSON mode without a schema (its structured outputs take a JSON schema): ask for a json_schema format with its schema',
     );
   const js = rf.json_schema;
   if (rf.type !== 'json_schema' || !isObj(js) || !isObj(js.schema))
     throw untranslatable('response_format', 'Anthropic\'s structured outputs take a json_schema format with its "schema" object');
-  return { type: 'json_schema', schema: js.schema };
+  return { type: 'json_schema', schema: anthropicSchema(js.schema) };
 }
 
 /**
