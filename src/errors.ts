@@ -21,6 +21,7 @@ export const ERROR_CATALOG = {
   no_endpoint_available: { status: 503, type: 'service_unavailable' },
   shared_state_unavailable: { status: 503, type: 'service_unavailable' },
   shutting_down: { status: 503, type: 'service_unavailable' },
+  storage_unavailable: { status: 503, type: 'service_unavailable' },
   timeout: { status: 504, type: 'timeout_error' },
 } as const satisfies Record<string, { status: number; type: string }>;
 

@@ -142,6 +142,8 @@ function pgHint(err: unknown, ledger: string): string {
 
 /** How long requests cut by the shutdown get to write their last answer and their row before their connections close. */
 const CUT_SETTLE_MS = 2000;
+/** At shutdown, how long ledger rows queued behind another process's lock may still wait to commit. */
+const LEDGER_DRAIN_MS = 5000;
 export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   const env = opts.env ?? process.env;
   const wanted = env.SWITCHYARD_REPLICA_ID;
@@ -362,6 +364,13 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       // writes its row, then the connections close: a client is not left with a bare TCP close
       // and a row that says it went away. Bounded: a write that cannot finish is cut with the socket.
       runtime.cutInFlight();
+      await Promise.race([runtime.whenIdle(), delay(CUT_SETTLE_MS, undefined, { ref: false })]);
+    }
+    // Rows still queued behind another process's lock on the ledger file: a few seconds to commit,
+    // then their requests answer without them (the in-flight journal keeps them for the next start),
+    // so a client waiting on its row gets its answer, not a bare close.
+    if (ledger.writeBlocked && runtime.requestsInFlight > 0) {
+      await ledger.drainQueued?.(LEDGER_DRAIN_MS);
       await Promise.race([runtime.whenIdle(), delay(CUT_SETTLE_MS, undefined, { ref: false })]);
     }
     server.closeAllConnections();

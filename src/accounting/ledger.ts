@@ -132,6 +132,8 @@ export interface LedgerStore {
   readonly invalidJournalLines?: number;
   /** Since when and why commits have been failing for a reason not the rows' own (a lock, a full disk); null while they succeed. */
   readonly writeBlocked?: { since: number; reason: string } | null;
+  /** Rows queued behind a lock: up to `maxMs` to commit, then refused (their requests answer; the journal keeps them). */
+  drainQueued?(maxMs: number): Promise<void>;
   close(): Promise<void>;
 }
 

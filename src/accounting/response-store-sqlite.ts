@@ -3,6 +3,7 @@
  * sidecar owns a ledger file, so the stored bytes are counted here: summed once at open, then
  * kept by every insert and delete (each returns the sizes it removed).
  */
+import { whenFree } from './sqlite-busy.js';
 import Database from 'better-sqlite3';
 import {
   conversationOf,
@@ -78,14 +79,21 @@ export class SqliteResponseStore implements ResponseStore {
     const cols = db.prepare('PRAGMA table_info(responses)').all() as Array<{ name: string }>;
     if (!cols.some((c) => c.name === 'response')) db.exec('ALTER TABLE responses ADD COLUMN response TEXT');
     if (!cols.some((c) => c.name === 'input_items')) db.exec('ALTER TABLE responses ADD COLUMN input_items TEXT');
+    // Serving, a write waits for another process's lock off the event loop (whenFree), not in SQLite's busy handler.
+    if (path !== ':memory:') db.pragma('busy_timeout = 20');
     return new SqliteResponseStore(db, limits);
   }
 
   put(r: StoredResponse): Promise<boolean> {
-    const { ttlMs, maxEntries, maxBytes } = this.limits();
+    const { maxBytes } = this.limits();
     const values = storedValues(r);
     const size = storedBytes(values);
     if (size > maxBytes) return Promise.resolve(false);
+    return whenFree('could not store the response', () => this.putNow(r, values, size));
+  }
+
+  private putNow(r: StoredResponse, values: ReturnType<typeof storedValues>, size: number): boolean {
+    const { ttlMs, maxEntries, maxBytes } = this.limits();
     // The totals are set only once the transaction has committed (a throw rolls both back).
     const [bytes, count] = this.db.transaction((): [number, number] => {
       const gone = [...this.expire.all(r.createdAt - ttlMs), ...this.replaced.all(r.id)];
@@ -108,7 +116,7 @@ export class SqliteResponseStore implements ResponseStore {
     })();
     this.bytes = bytes;
     this.count = count;
-    return Promise.resolve(true);
+    return true;
   }
 
   get(id: string, keyId: string | null, now: number, maxBytes?: number): Promise<ChatMessage[] | number | null> {
@@ -130,10 +138,12 @@ export class SqliteResponseStore implements ResponseStore {
   }
 
   delete(id: string, keyId: string | null, now: number): Promise<boolean> {
-    const removed = this.remove.all(id, keyId, now - this.limits().ttlMs);
-    this.bytes -= sum(removed);
-    this.count -= removed.length;
-    return Promise.resolve(removed.length > 0);
+    return whenFree('could not delete the stored response', () => {
+      const removed = this.remove.all(id, keyId, now - this.limits().ttlMs);
+      this.bytes -= sum(removed);
+      this.count -= removed.length;
+      return removed.length > 0;
+    });
   }
 
   close(): Promise<void> {

@@ -15,6 +15,7 @@
  *
  * Reads use safe-integer mode so sums come back as bigint and are checked, never rounded.
  */
+import { whenFree } from './sqlite-busy.js';
 import Database from 'better-sqlite3';
 import { mkdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -422,7 +423,7 @@ export class SqliteLedger implements LedgerStore {
 
   async recordFeedback(requestId: string, good: boolean, at: number): Promise<'stored' | 'unknown_request'> {
     this.flush();
-    return this.cascade.recordFeedback(requestId, good, at);
+    return whenFree('could not record the feedback', () => this.cascade.recordFeedback(requestId, good, at));
   }
 
   async qualityStats(fromMs?: number, toMs?: number): Promise<ModelQuality[]> {
@@ -435,7 +436,19 @@ export class SqliteLedger implements LedgerStore {
    * the in-flight journal, which the next start counts at the held amount.
    */
   async close(): Promise<void> {
-    const until = Date.now() + CLOSE_WAIT_MS;
+    await this.drainQueued(CLOSE_WAIT_MS);
+    if (this.db.open) this.db.close();
+    this.journal?.close();
+  }
+
+  /**
+   * Rows still waiting for a lock get up to `maxMs` to commit; those that cannot are then refused
+   * (their requests answer, the row's absence logged), and stay in the in-flight journal, which
+   * the next start counts at the held amount. Shutdown calls it before the connections close, so
+   * a client waiting on its row gets its answer rather than a bare close.
+   */
+  async drainQueued(maxMs: number): Promise<void> {
+    const until = Date.now() + maxMs;
     while (this.db.open) {
       this.flush();
       if (this.pending.length === 0 || Date.now() >= until) break;
@@ -443,10 +456,7 @@ export class SqliteLedger implements LedgerStore {
     }
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    for (const p of this.pending.splice(0))
-      p.reject(new Error(`the ledger row was not committed before the ledger closed (${this.blocked?.reason ?? 'closed'})`));
-    if (this.db.open) this.db.close();
-    this.journal?.close();
+    for (const p of this.pending.splice(0)) p.reject(new Error(`the ledger row was not committed before shutdown (${this.blocked?.reason ?? 'closed'})`));
   }
 }
 
