@@ -325,9 +325,25 @@ function outputConfig(v: unknown, chat: ChatBody, ctx: Ctx): void {
   }
 }
 
+/**
+ * What Anthropic bills above a model's standard prices, for every endpoint kind (the native path
+ * sends the body as written): fast mode (`speed`), a regional `inference_geo` other than global,
+ * a `service_tier` other than auto or standard_only. switchyard reserves and records at
+ * `models.<id>.price`, so it could neither hold nor record such a call.
+ */
+function refusePricedExtras(body: Record<string, unknown>): void {
+  const why = "it is billed above the model's standard prices, which switchyard reserves and records (models.<id>.price)";
+  if (present(body.speed) && body.speed !== 'standard') throw unsupported('speed', `speed ${echoValue(body.speed)} is not supported: ${why}; leave it out`);
+  if (present(body.inference_geo) && body.inference_geo !== 'global')
+    throw unsupported('inference_geo', `inference_geo ${echoValue(body.inference_geo)} is not supported: ${why}; leave it out or use "global"`);
+  if (present(body.service_tier) && body.service_tier !== 'auto' && body.service_tier !== 'standard_only')
+    throw unsupported('service_tier', `service_tier ${echoValue(body.service_tier)} is not supported: ${why}; use "auto" or "standard_only"`);
+}
+
 /** Validate and translate; the result carries the client's body (and its Anthropic headers) for Anthropic-kind endpoints. */
 export function translateMessages(body: Record<string, unknown>, headers: { version?: string; beta?: string } = {}): ChatBody {
   const ctx: Ctx = { untranslated: [] };
+  refusePricedExtras(body);
   refuseLongCache(body);
   const model = str(body.model, 'model');
   if (model === '') throw unsupported('model', 'must not be empty');

@@ -100,12 +100,37 @@ function checkPriced(body: ChatBody): void {
       'web_search_options is not supported: the provider bills each search on top of the tokens, outside what switchyard reserves and records; leave it out (search in your app and put the results in the messages)',
       { param: 'web_search_options' },
     );
+  // Aggregators' and providers' own paid extras on the chat wire: OpenRouter's plugins (web search
+  // billed per result), xAI's live search.
+  for (const field of ['plugins', 'search_parameters'] as const) {
+    if (body[field] !== undefined && body[field] !== null)
+      throw new SwitchyardError(
+        'invalid_request',
+        `${field} is not supported: it turns on a provider's paid extra (web search) billed outside the tokens switchyard reserves and records; leave it out`,
+        { param: field },
+      );
+  }
+  // Built-in tools (web_search, google_search…) run and bill at the provider; function and custom tools are the client's.
+  const tools = body.tools;
+  if (Array.isArray(tools))
+    for (let i = 0; i < tools.length; i++) {
+      const type = (tools[i] as { type?: unknown }).type;
+      if (type !== 'function' && type !== 'custom' && type !== undefined)
+        throw new SwitchyardError(
+          'invalid_request',
+          `tool type ${JSON.stringify(echoName(String(type)))} is not supported: a built-in tool runs and bills at the provider, outside what switchyard reserves and records; declare function tools`,
+          { param: `tools[${i}].type` },
+        );
+    }
   const audioOut =
     body.audio !== undefined && body.audio !== null ? 'audio' : Array.isArray(body.modalities) && body.modalities.includes('audio') ? 'modalities' : null;
   if (audioOut !== null) throw noAudio(audioOut, 'audio output');
   const messages = body.messages;
   for (let i = 0; i < messages.length; i++) {
-    const content = (messages[i] as { content?: unknown }).content;
+    const m = messages[i] as { content?: unknown; audio?: unknown };
+    // An assistant turn's audio (OpenAI's reference to an earlier audio answer) is billed as audio input.
+    if (m.audio !== undefined && m.audio !== null) throw noAudio(`messages[${i}].audio`, 'audio input');
+    const content = m.content;
     if (!Array.isArray(content)) continue;
     for (let j = 0; j < content.length; j++) {
       if ((content[j] as { type?: unknown }).type === 'input_audio') throw noAudio(`messages[${i}].content[${j}]`, 'audio input');

@@ -56,6 +56,30 @@ describe('edge validation: what the catalogue cannot price', () => {
     expect(() => parseChatBody({ ...base, modalities: ['text'] })).not.toThrow();
   });
 
+  it("refuses aggregators' paid extras (OpenRouter plugins, xAI live search) and built-in tool types; function and custom tools pass", () => {
+    expect(refusal({ ...base, plugins: [{ id: 'web' }] }).param).toBe('plugins');
+    expect(refusal({ ...base, search_parameters: { mode: 'on' } }).param).toBe('search_parameters');
+    const fn = { type: 'function', function: { name: 'f', parameters: { type: 'object' } } };
+    for (const type of ['web_search', 'web_search_preview', 'google_search']) {
+      const err = refusal({ ...base, tools: [fn, { type }] });
+      expect(err.param).toBe('tools[1].type');
+      expect(err.message).toMatch(/a built-in tool runs and bills at the provider/);
+    }
+    expect(() => parseChatBody({ ...base, tools: [fn, { type: 'custom', custom: { name: 'c' } }] })).not.toThrow();
+  });
+
+  it("refuses an assistant turn's audio (a reference to an earlier audio answer, billed as audio input)", () => {
+    const err = refusal({
+      ...base,
+      messages: [
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', content: null, audio: { id: 'audio_abc' } },
+        { role: 'user', content: 'again' },
+      ],
+    });
+    expect(err.param).toBe('messages[1].audio');
+  });
+
   it('refuses an input_audio part, naming where it is', () => {
     const err = refusal({
       ...base,

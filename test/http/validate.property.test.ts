@@ -382,18 +382,22 @@ function compare(input: Obj): void {
       (ref.error.param === 'response_format.type' && ref.error.message.startsWith("Invalid value for 'response_format.type'")) ||
       (ref.error.param === 'response_format.json_schema' && ref.error.message.startsWith("Missing required parameter: 'response_format.json_schema'")) ||
       // What the catalogue cannot price (checkPriced): a service tier, web search, audio in or out.
-      / is not supported: (switchyard reserves|the provider bills each search|audio tokens)/.test(ref.error.message));
+      / is not supported: (switchyard reserves|the provider bills each search|audio tokens|it turns on|a built-in tool)/.test(ref.error.message));
   const judged = (): Record<string, unknown> => {
     const c = structuredClone(input);
     if (typeof c.n === 'number' && c.n > 1) c.n = 1;
     delete c.tool_choice;
     delete c.response_format;
-    for (const k of ['service_tier', 'web_search_options', 'audio', 'modalities']) delete c[k];
+    for (const k of ['service_tier', 'web_search_options', 'audio', 'modalities', 'plugins', 'search_parameters']) delete c[k];
+    if (Array.isArray(c.tools))
+      c.tools = (c.tools as unknown[]).filter((t) => ['function', 'custom', undefined].includes((t as { type?: unknown }).type as string));
     if (Array.isArray(c.messages))
-      for (const m of c.messages as unknown[])
+      for (const m of c.messages as unknown[]) {
+        if (m !== null && typeof m === 'object') delete (m as { audio?: unknown }).audio;
         if (m !== null && typeof m === 'object' && Array.isArray((m as { content?: unknown }).content))
           for (const p of (m as { content: unknown[] }).content)
             if (p !== null && typeof p === 'object' && (p as { type?: unknown }).type === 'input_audio') (p as { type: string }).type = 'audio_part';
+      }
     return c;
   };
   const zodData = afterSchema ? outcome(() => parseChatBodyZod(judged())) : ref;

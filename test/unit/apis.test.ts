@@ -369,6 +369,24 @@ describe('Messages → chat and back', () => {
     );
   });
 
+  it('refuses what Anthropic bills above the standard prices, for every endpoint kind (fast mode, a regional inference_geo, priority service_tier)', () => {
+    const user = (content: unknown) => ({ model: 'c', max_tokens: 10, messages: [{ role: 'user', content }] });
+    for (const [field, value] of [
+      ['speed', 'fast'],
+      ['inference_geo', 'us'],
+      ['service_tier', 'priority'],
+    ] as const) {
+      expect(() => translateMessages({ ...user('x'), [field]: value })).toThrow(expect.objectContaining({ status: 400, param: field }));
+    }
+    for (const [field, value] of [
+      ['speed', 'standard'],
+      ['inference_geo', 'global'],
+      ['service_tier', 'standard_only'],
+      ['service_tier', 'auto'],
+    ] as const)
+      expect(() => translateMessages({ ...user('x'), [field]: value })).not.toThrow();
+  });
+
   it("keeps a strict tool strict: Anthropic's strict tool use is OpenAI's strict function", () => {
     const user = (content: unknown) => ({ model: 'c', max_tokens: 10, messages: [{ role: 'user', content }] });
     const tools = [
