@@ -88,7 +88,7 @@ const providerSchema = z.strictObject({
       return;
     }
     // Secrets by environment variable only: a user:password in the URL would sit in the file, the logs and /switchyard/state.
-    if (u.username !== '' || u.password !== '')
+    if (u.username !== '' || u.password !== '' || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(v))
       ctx.addIssue({
         code: 'custom',
         message:
@@ -402,6 +402,9 @@ const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v
 /** What an HTTP header value can carry as it is: visible ASCII, inner spaces (no control characters, nothing outside ASCII). */
 const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 
+/** A name in a message, quoted, every control character (DEL and C1 too, which JSON leaves raw) written as an escape. */
+const shown = (v: string): string => JSON.stringify(v).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const strs = (v: unknown): Array<[number, string]> => arr(v).flatMap((x, i): Array<[number, string]> => (typeof x === 'string' ? [[i, x]] : []));
 
@@ -431,18 +434,19 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
       ctx.addIssue({
         code: 'custom',
         path: ['models', name],
-        message: `a model id is sent in the x-switchyard-model response header, which takes visible ASCII only: ${JSON.stringify(name)} has another character (a non-ASCII letter, a control character or a space at an end); give this model an ASCII id (its upstreamModel may be anything)`,
+        message: `a model id is sent in the x-switchyard-model response header, which takes visible ASCII only: ${shown(name)} has another character (a non-ASCII letter, a control character or a space at an end); give this model an ASCII id (its upstreamModel may be anything)`,
       });
     const model = obj(raw);
     arr(model.endpoints).forEach((e, i) => {
       const ep = obj(e);
       if (typeof ep.provider !== 'string') return;
       const epId = typeof ep.id === 'string' ? ep.id : `${name}@${ep.provider}`;
-      if (HEADER_SAFE.test(name) && !HEADER_SAFE.test(epId))
+      // (An empty id has its own message: "expected a non-empty string".)
+      if (HEADER_SAFE.test(name) && epId !== '' && !HEADER_SAFE.test(epId))
         ctx.addIssue({
           code: 'custom',
           path: ['models', name, 'endpoints', i, typeof ep.id === 'string' ? 'id' : 'provider'],
-          message: `an endpoint id (${typeof ep.id === 'string' ? 'its id' : '"<model>@<provider>" unless it has an id'}) is sent in the x-switchyard-endpoint response header, which takes visible ASCII only: ${JSON.stringify(epId)} has another character; give it an ASCII ${typeof ep.id === 'string' ? 'id' : 'id, or the provider an ASCII name'}`,
+          message: `an endpoint id (${typeof ep.id === 'string' ? 'its id' : '"<model>@<provider>" unless it has an id'}) is sent in the x-switchyard-endpoint response header, which takes visible ASCII only: ${shown(epId)} has another character; give it an ASCII ${typeof ep.id === 'string' ? 'id' : 'id, or the provider an ASCII name'}`,
         });
       if (!(ep.provider in providers)) {
         ctx.addIssue({

@@ -193,14 +193,19 @@ describe('error messages', () => {
   it('refuses model and endpoint ids a response header cannot carry (non-ASCII, control characters), naming the header', () => {
     const raw = minimal();
     const m = (raw.models as Obj).m as Obj;
-    raw.models = { '深度-v3': m, 'we"ird\nmodel': m, 'ok model': m, ' padded': m };
+    raw.models = { '深度-v3': m, 'we"ird\nmodel': m, 'ok model': m, ' padded': m, 'del\u007f': m };
     const got = errors(validateConfig(raw));
-    expect(got.filter((e) => e.includes('x-switchyard-model')).length).toBe(3);
+    expect(got.filter((e) => e.includes('x-switchyard-model')).length).toBe(4);
+    // A control character is shown escaped, DEL too (JSON leaves it raw).
+    expect(got.find((e) => e.includes('"del\\u007f" has another character'))).toBeDefined();
     expect(got.some((e) => e.startsWith('models.深度-v3: a model id is sent in the x-switchyard-model response header'))).toBe(true);
     expect(got.some((e) => e.includes('ok model'))).toBe(false); // an inner space is fine
     const raw2 = minimal();
     ((raw2.models as Obj).m as Obj).endpoints = [{ provider: 'p', upstreamModel: 'm', id: 'east\tone' }];
     expect(errors(validateConfig(raw2))).toEqual([expect.stringMatching(/^models\.m\.endpoints\[0\]\.id: an endpoint id .*x-switchyard-endpoint/)]);
+    // An empty id: one problem, not also "has another character".
+    ((raw2.models as Obj).m as Obj).endpoints = [{ provider: 'p', upstreamModel: 'm', id: '' }];
+    expect(errors(validateConfig(raw2))).toHaveLength(1);
   });
 
   it('formats paths with array indices', () => {
@@ -534,6 +539,7 @@ describe('loadConfigFile and check-config', () => {
     const raw = minimal();
     raw.providers = {
       p: { kind: 'openai', baseUrl: 'http://user:URLPASS@127.0.0.1:9/v1' },
+      e: { kind: 'openai', baseUrl: 'http://@127.0.0.1:9/v1' },
       q: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1?x=1#f' },
     };
     (raw.models as Obj).m = {
@@ -552,6 +558,7 @@ describe('loadConfigFile and check-config', () => {
     };
     const got = errors(validateConfig(raw)).join('\n');
     expect(got).toMatch(/providers\.p\.baseUrl: a base URL with a user name or password is not accepted/);
+    expect(got).toMatch(/providers\.e\.baseUrl: a base URL with a user name or password is not accepted/);
     expect(got).not.toContain('URLPASS');
     expect(got).toMatch(/providers\.q\.baseUrl: a base URL takes no query string or fragment/);
     expect(got).toMatch(/routing\.routes\.r\[1\]: "m" is already in this route/);
