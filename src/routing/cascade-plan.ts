@@ -82,7 +82,9 @@ export function cascadePlan(
     for (let i = 0; i < TIERS.length && from === TIERS.length; i++) {
       const p = tierPlan(cfg, inp, TIERS[i]!, usable);
       if (p) {
-        steps.push({ tier: TIERS[i]!, plan: { ...p, reason: `cascade: cheapest adequate tier ${TIERS[i]!}`, score: base.score ?? null } });
+        // The router's notes on the hints it ignored (`unknown task "x" ignored; `) stay: the client learns its hint did nothing.
+        const notes = /^(?:unknown task "[^"]*" ignored; )*/.exec(base.reason)![0];
+        steps.push({ tier: TIERS[i]!, plan: { ...p, reason: `${notes}cascade: cheapest adequate tier ${TIERS[i]!}`, score: base.score ?? null } });
         from = i;
       }
     }

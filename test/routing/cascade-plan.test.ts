@@ -91,6 +91,10 @@ describe('cascadeLadder', () => {
   });
   it('startAt cheapest: auto starts at the lowest tier with an adequate model, whatever tier the router scored', () => {
     expect(shape(cascadeLadder(CFG, input('auto'), 'cheapest', 2))[0]).toEqual(['fast_cheap', ['fast-cheap', 'fast-dear']]);
+    expect(cascadeLadder(CFG, input('auto'), 'cheapest', 2)[0]!.plan.reason).toBe('cascade: cheapest adequate tier fast_cheap');
+    // A task hint the router ignored is still said (the reason lost it).
+    const unknown = { ...input('auto'), classify: { ...input('auto').classify, task: 'bogus-task' } };
+    expect(cascadeLadder(CFG, unknown, 'cheapest', 2)[0]!.plan.reason).toBe('unknown task "bogus-task" ignored; cascade: cheapest adequate tier fast_cheap');
   });
   it("startAt cheapest never starts below the client's hint: a forced tier or a task's tier is the first step, as with startAt router", () => {
     for (const startAt of ['router', 'cheapest'] as const) {
