@@ -8,6 +8,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SwitchyardError } from '../errors.js';
 
+/** The first pause before a write refused for a lock is tried again, doubled each time up to the second (ms). */
+export const RETRY_FIRST_MS = 25;
+export const RETRY_MAX_MS = 1000;
+
 /** SQLITE_BUSY or SQLITE_LOCKED, with their extended codes (SQLITE_BUSY_SNAPSHOT…). */
 export function isBusy(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -16,7 +20,7 @@ export function isBusy(err: unknown): boolean {
 
 export async function whenFree<T>(what: string, write: () => T, maxMs = 5000): Promise<T> {
   const until = Date.now() + maxMs;
-  let pause = 25;
+  let pause = RETRY_FIRST_MS;
   for (;;) {
     try {
       return write();
@@ -29,7 +33,7 @@ export async function whenFree<T>(what: string, write: () => T, maxMs = 5000): P
           { headers: { 'retry-after': '1' } },
         );
       await sleep(pause);
-      pause = Math.min(pause * 2, 1000);
+      pause = Math.min(pause * 2, RETRY_MAX_MS);
     }
   }
 }

@@ -15,7 +15,7 @@
  *
  * Reads use safe-integer mode so sums come back as bigint and are checked, never rounded.
  */
-import { whenFree } from './sqlite-busy.js';
+import { isBusy, RETRY_FIRST_MS, RETRY_MAX_MS, whenFree } from './sqlite-busy.js';
 import Database from 'better-sqlite3';
 import { mkdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -46,19 +46,17 @@ import {
 const WRITER_BUSY_MS = 20;
 /** Opening, migrating and recovering, before serving: as long as a report or a backup may hold the file (ms). */
 const START_BUSY_MS = 5000;
-/** The first pause before a failed commit is tried again, doubled each time up to the second (ms). */
-const RETRY_FIRST_MS = 25;
-const RETRY_MAX_MS = 1000;
 /** What `close` waits for rows still queued behind a lock (ms). */
 const CLOSE_WAIT_MS = 5000;
 
 /**
- * A failure that is not the rows' own: the file or the disk, not the values (those fail alone,
- * row by row). SQLite's extended codes keep their primary code as a prefix (SQLITE_BUSY_SNAPSHOT).
+ * A failure that is not the rows' own: the file's lock (as a single write waits for, see
+ * sqlite-busy.ts) or the disk, not the values (those fail alone, row by row). SQLite's extended codes keep their primary code as a prefix (SQLITE_BUSY_SNAPSHOT).
  */
 function notTheRows(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|PROTOCOL|READONLY)/.test(code);
+  if (isBusy(err)) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(FULL|IOERR|CANTOPEN|PROTOCOL|READONLY)/.test(code);
 }
 
 /** `PRAGMA user_version` of the schema below; bump it with a migration when columns change. */

@@ -294,11 +294,14 @@ const budgetSchema = z.strictObject({
   currency: z.strictObject({ code: z.string().regex(/^[A-Z]{3}$/, 'expected a 3-letter currency code'), perUsd: z.number().positive() }).optional(),
 });
 
+/** What an HTTP header value can carry as it is: visible ASCII, inner spaces (no control characters, nothing outside ASCII). */
+const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+
 const authKeySchema = z.strictObject({
   // Named in the ledger, the logs, budgets (`key:<id>`) and /switchyard/spend, whose group for rows without a key is "(none)".
   id: z
     .string()
-    .regex(/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/, 'expected visible ASCII (letters, digits, - _ . : …), no control characters or spaces at the ends')
+    .regex(HEADER_SAFE, 'expected visible ASCII (letters, digits, - _ . : …), no control characters or spaces at the ends')
     .refine((v) => v !== '(none)', '"(none)" is what /switchyard/spend calls requests without a client key: give this key another id'),
   keyEnv: envName,
   rpm: positiveInt.optional(),
@@ -399,9 +402,6 @@ export type CascadeConfig = Config['routing']['cascade'];
 
 /** References between sections: every name used must exist. */
 const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
-/** What an HTTP header value can carry as it is: visible ASCII, inner spaces (no control characters, nothing outside ASCII). */
-const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
-
 /** A name in a message, quoted, every control character (DEL and C1 too, which JSON leaves raw) written as an escape. */
 const shown = (v: string): string => JSON.stringify(v).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
