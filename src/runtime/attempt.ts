@@ -7,7 +7,16 @@ import type { Usage } from '../accounting/cost.js';
 import { countTextTokens } from '../accounting/tokens.js';
 import type { ResilienceConfig } from '../config/schema.js';
 import { SseParser, type SseEvent } from '../upstream/sse.js';
-import { classifyError, ERROR_BODY_LIMIT_BYTES, readText, send, sendWhole, type BodyConsumer, type UpstreamResponse } from '../upstream/transport.js';
+import {
+  classifyError,
+  ERROR_BODY_LIMIT_BYTES,
+  readText,
+  send,
+  sendWhole,
+  type BodyConsumer,
+  type SendOptions,
+  type UpstreamResponse,
+} from '../upstream/transport.js';
 import { UpstreamFault, type ChatBody, type StreamPiece } from '../upstream/types.js';
 import type { StreamDecoder } from '../upstream/adapters/types.js';
 import { parseRateLimit } from '../upstream/rate-headers.js';
@@ -69,6 +78,8 @@ export class AttemptFailure extends Error {
     readonly usage: Usage | null = null,
     /** When the first content reached the client, if it did. */
     readonly ttftMs: number | null = null,
+    /** The request went out to the upstream (it may have it, and bill it, even if no answer came back). */
+    readonly sent = false,
   ) {
     super(fault.message);
   }
@@ -173,8 +184,14 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
   }
   let reader: StreamReader | null = null;
   let headersIn = false;
+  let sent = false;
   try {
-    const opts = { headersTimeoutMs: r.headersTimeoutMs, signal: ac.signal, abort: (reason: UpstreamFault) => ac.abort(reason) };
+    const opts: SendOptions = {
+      headersTimeoutMs: r.headersTimeoutMs,
+      signal: ac.signal,
+      abort: (reason: UpstreamFault) => ac.abort(reason),
+      onSent: () => (sent = true),
+    };
     if (!inp.stream) {
       // The headers and the whole body in one step; a whole body that goes silent half way is cut by the idle limit, as a stream would be.
       const whole = await sendWhole(inp.h.pool, req, opts, r.idleTimeoutMs);
@@ -195,7 +212,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     // Make sure nothing of this attempt keeps running (a half-read body, a stalled socket).
     if (!ac.signal.aborted) ac.abort(cut);
     trace?.end({ ok: false, fault: cut.kind, status: cut.status });
-    throw new AttemptFailure(cut, reader?.text ?? '', inp.now() - started, reader?.other ?? '', reader?.reported ?? null, reader?.ttftMs ?? null);
+    throw new AttemptFailure(cut, reader?.text ?? '', inp.now() - started, reader?.other ?? '', reader?.reported ?? null, reader?.ttftMs ?? null, sent);
   } finally {
     if (firstToken) clearTimeout(firstToken);
     unlink();

@@ -498,6 +498,12 @@ export class RequestDriver {
     };
   }
 
+  /** A cut JSON attempt's tokens (see `failed`): the prompt as counted, and the output cap it was sent (none for embeddings). */
+  private cutUsage(h: EndpointHandle, prefill: string | null): Usage {
+    const promptTokens = Math.min(shownPromptTokens(this.call), this.bound(prefill));
+    return { promptTokens, completionTokens: nativeOf(this.call.body)?.kind === 'embeddings' ? 0 : this.sentCap(h, prefill) };
+  }
+
   private succeeded(h: EndpointHandle, ok: AttemptSuccess, est: number, prefill: string | null): ReqEvent {
     let usage = ok.usage;
     if (!usage) {
@@ -575,6 +581,17 @@ export class RequestDriver {
         this.addUsage(usage);
         this.ttftMs ??= err.ttftMs;
       }
+    } else if (err.sent && this.session === null && (fault.kind === 'client_gone' || fault.kind === 'shutting_down')) {
+      // A JSON attempt cut after it went out because its client left (or a second SIGTERM): the
+      // provider has the request, may go on to answer it whole and bill that, and nothing says how
+      // much. It settles at what it was reserved for (the prompt and the cap it was sent, estimated):
+      // at $0, a client that leaves before every answer spent past its budgets unseen.
+      const usage = this.cutUsage(h, prefill);
+      partialTokens = usage.completionTokens;
+      partialCostNano = costOf(usage, h.modelCfg.price).totalNano;
+      this.costNano += partialCostNano;
+      this.estimated = true;
+      this.addUsage(usage);
     }
     const ctx = this.snap.context;
     const per = ctx.per[h.id] ?? { attempts: 1, transientRetryUsed: false };

@@ -23,6 +23,8 @@ export interface SendOptions {
    * through it, without a second controller and an `AbortSignal.any` per attempt.
    */
   abort: (reason: UpstreamFault) => void;
+  /** Called when the request starts going out on a connection: from then on the upstream may have it (and bill it). */
+  onSent?: () => void;
 }
 
 export function classifyError(err: unknown, signal: CancelSignal): UpstreamFault {
@@ -101,6 +103,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, TextOwner {
   /** The consumer got its end or its failure; the upstream side is complete. */
   private finished = false;
   private upstreamDone = false;
+  /** See {@link SendOptions.onSent}. */
+  onSent: (() => void) | undefined = undefined;
 
   constructor(
     private readonly signal: CancelSignal,
@@ -133,6 +137,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, TextOwner {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     if (this.signal.aborted) controller.abort(this.signal.reason as Error);
+    else this.onSent?.();
   }
 
   onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
@@ -275,6 +280,7 @@ export type UpstreamResponse = UpstreamCall;
 /** Send the request; resolves when response headers arrive (within `headersTimeoutMs`). */
 export function send(pool: Pool, req: UpstreamHttpRequest, opts: SendOptions): Promise<UpstreamResponse> {
   const call = new UpstreamCall(opts.signal, opts.headersTimeoutMs, opts.abort);
+  call.onSent = opts.onSent;
   dispatch(pool, req, opts, call);
   return call.response;
 }
@@ -374,6 +380,7 @@ export const ERROR_BODY_LIMIT_BYTES = 256 * 1024;
  */
 export function sendWhole(pool: Pool, req: UpstreamHttpRequest, opts: SendOptions, idleMs: number): Promise<UpstreamResponse> {
   const call = new UpstreamCall(opts.signal, opts.headersTimeoutMs, opts.abort, idleMs);
+  call.onSent = opts.onSent;
   dispatch(pool, req, opts, call);
   return call.response;
 }

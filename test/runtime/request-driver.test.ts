@@ -343,6 +343,23 @@ describe('request driver on a simulated clock', () => {
     expect([second.sink.status, second.sink.error?.code, second.sink.error?.headers['retry-after']]).toEqual([503, 'no_endpoint_available', '60']);
   });
 
+  it('a JSON attempt its client leaves once the upstream has it settles at what it was reserved for (estimated), not at $0', async () => {
+    const r = await runtime();
+    sim.setFault('up-a', { kind: 'hang' });
+    const { sink, done } = start(r, { max_tokens: 50 });
+    const t0 = Date.now();
+    while (upstreamCalls('up-a') === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    sink.gone();
+    await done;
+    const [row] = await ledger.rows({ requestId: `req-${n}` });
+    // Price 1 $/MTok in and out: 1,000 nano-USD a token; the provider may answer it whole (50 tokens) and bill it.
+    expect([row?.status, row?.errorCode, row?.completionTokens, row?.estimated, upstreamCalls('up-b')]).toEqual([499, 'client_closed_request', 50, true, 0]);
+    expect(row?.promptTokens).toBeGreaterThan(0);
+    expect(row?.costNano).toBe((row!.promptTokens + 50) * 1000);
+    // The budget's reservation is settled, not left held.
+    expect(r.modelStats('a').inFlight).toBe(0);
+  });
+
   it('the client going away while a backoff waits ends the request at once, nothing more sent', async () => {
     const r = await runtime();
     sim.setFault('up-a', { kind: 'rate_limit', retryAfterSec: 5 });
