@@ -168,6 +168,16 @@ describe('nesting', () => {
     }
   });
 
+  it('a body of more than 50,000 distinct key names is 400 at once; as many keys with few names are served', async () => {
+    const flood = Object.fromEntries(Array.from({ length: 60_000 }, (_, i) => [`k${i}`, i]));
+    const r = await post({ model: 'deepseek-v3.2', messages: hi, metadata: flood });
+    expect([r.status, r.code]).toEqual([400, 'invalid_request']);
+    expect(r.text).toMatch(/more than 50000 distinct key names/);
+    const messages = Array.from({ length: 20_001 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: `turn ${i}`, name: 'n' }));
+    const ok = await post({ model: 'deepseek-v3.2', messages });
+    expect(ok.status).toBe(200);
+  });
+
   it('brackets inside strings do not count', async () => {
     const r = await post({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: '['.repeat(500) }] });
     expect(r.status).toBe(200);
