@@ -9,11 +9,13 @@
  *   taken as matching: the check errs towards not escalating);
  * - `uniqueItems` (quadratic) needs `maxItems` ≤ {@link MAX_UNIQUE_ITEMS};
  * - at most {@link MAX_SCHEMA_NODES} nodes and {@link MAX_SCHEMA_DEPTH} levels;
- * - evicted schemas are removed from ajv's own cache too (it keeps every compiled schema).
+ * - evicted schemas are removed from ajv's own cache too (it keeps every compiled schema);
+ * - `format` is checked for the names formats.ts knows, by functions on bounded strings.
  * A schema refused or failing to compile is "unusable": the check is skipped, never failed
  * (the client's schema problem is not the model's quality problem). Pure: no I/O.
  */
 import { Ajv, type AnySchema, type ValidateFunction } from 'ajv';
+import { FORMATS } from './formats.js';
 
 export const MAX_PATTERN_INPUT = 10_000;
 export const MAX_UNIQUE_ITEMS = 1_000;
@@ -113,7 +115,10 @@ export class SchemaCache {
     strict: false,
     allErrors: false,
     addUsedSchema: false,
-    validateFormats: false,
+    // The formats Structured Outputs accepts (formats.ts); another name is not checked, and not logged.
+    validateFormats: true,
+    formats: FORMATS,
+    logger: false,
     allowUnionTypes: true,
     code: { regExp: safeRegExp },
   });

@@ -3,10 +3,24 @@
  * `response_format: json_schema` answer and a tool call's arguments take the shape the client
  * asked for (as a real model does), so SDK helpers that validate the answer (`parse()` with a
  * zod schema) work against the simulator. Covers what structured outputs use: objects (every
- * property), arrays, strings (`text`, or the first `enum`/`const`), numbers within
+ * property), arrays, strings (`text`, a value of its `format`, or the first `enum`/`const`), numbers within
  * `minimum`/`maximum`, booleans, null, `anyOf`/`oneOf`/`allOf` (the first branch) and local
  * `$ref`s (`#/$defs/…`, `#/definitions/…`). Depth is bounded, so a recursive schema ends.
  */
+
+/** A value of each string `format` the cascade's checks validate (src/quality/formats.ts), as a model would answer it. */
+const FORMAT_EXAMPLES: Record<string, string> = {
+  date: '2025-01-31',
+  time: '12:30:00Z',
+  'date-time': '2025-01-31T12:30:00Z',
+  duration: 'P1DT2H',
+  email: 'someone@example.com',
+  hostname: 'example.com',
+  ipv4: '192.0.2.1',
+  ipv6: '2001:db8::1',
+  uuid: '123e4567-e89b-42d3-a456-426614174000',
+  uri: 'https://example.com/',
+};
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -55,7 +69,7 @@ function example(schema: unknown, root: unknown, text: string, depth: number): u
       return Array.from({ length: n }, () => example(schema.items, root, text, depth + 1));
     }
     case 'string':
-      return text;
+      return typeof schema.format === 'string' && Object.hasOwn(FORMAT_EXAMPLES, schema.format) ? FORMAT_EXAMPLES[schema.format] : text;
     case 'integer':
       return numberIn(schema, true);
     case 'number':
