@@ -385,6 +385,8 @@ export const ID_DOT_FLAG = 1 << 17;
 export const ABBREV_FLAG = 1 << 18;
 /** An abbreviation that often ends a sentence as well ("etc.", "usw.", "Inc."): its dot ends one before a capital only. */
 export const ABBREV_END_FLAG = 1 << 19;
+/** A German word before an ordinal ("am 3.", "der 2. Weltkrieg", "im 19. Jahrhundert"): the number's dot ends no sentence. */
+export const ORDINAL_FLAG = 1 << 20;
 
 /**
  * Question words that ask to identify one specific thing — a person, a time, a place, one of
@@ -479,6 +481,16 @@ const ABBREVIATIONS =
  * the text or a line.
  */
 const ABBREVIATIONS_AT_END = 'etc usw ecc enz inc ltd corp co al ebd';
+/**
+ * German words an ordinal follows ("der 2. Weltkrieg", "im 19. Jahrhundert", "zum 5. Mal", "bis
+ * 5. Mai"): the dot after a number of one to three digits right after one of them ends no
+ * sentence. "am" is English too ("I am 25. I…"): "am 3." counts only before a month name.
+ */
+const ORDINAL_WORDS = 'der die das dem den des im vom zum zur beim bis ab seit jeden jede jedes jeder ihr ihre ihrem ihren sein seine seinem seinen';
+/** German month names (and their abbreviations): a number of one or two digits with a dot before one is a date ("am 3. Oktober"). */
+export const GERMAN_MONTHS: ReadonlySet<string> = new Set(
+  'januar jänner februar märz maerz april mai juni juli august september oktober november dezember jan feb mär apr jun jul aug sep sept okt nov dez'.split(' '),
+);
 
 /** German function words: enough of them in a text says "German" without any English lexicon. */
 const GERMAN_MARKERS =
@@ -558,6 +570,7 @@ function build(): CueTable {
   for (const w of ID_DOT_WORDS.split(' ')) entry(w).flags |= ID_FLAG | ID_DOT_FLAG;
   for (const w of ABBREVIATIONS.split(' ')) entry(w).flags |= ABBREV_FLAG;
   for (const w of ABBREVIATIONS_AT_END.split(' ')) entry(w).flags |= ABBREV_END_FLAG;
+  for (const w of ORDINAL_WORDS.split(' ')) entry(w).flags |= ORDINAL_FLAG;
   const bigrams = new Map<string, Kind | null>(Object.entries(BIGRAMS));
   for (const pair of UNCUE_BIGRAMS) bigrams.set(pair, null);
   for (const k of bigrams.keys()) {

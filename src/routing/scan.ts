@@ -23,6 +23,8 @@ import {
   ID_DOT_FLAG,
   ABBREV_FLAG,
   ABBREV_END_FLAG,
+  ORDINAL_FLAG,
+  GERMAN_MONTHS,
   KIND_MASK,
   KINDS,
   stemCode,
@@ -271,6 +273,17 @@ const DOT_END = 0;
 const DOT_NONE = 1;
 const DOT_BEFORE_DIGIT = 2;
 const DOT_BEFORE_CAPITAL = 3;
+/** An initial ("J." in "J. R. R. Tolkien"): its dot ends none before another initial. */
+const DOT_INITIAL = 4;
+/** An initial after an initial ("R." in "J. R. R. Tolkien"): its dot ends none before a capitalised word either. */
+const DOT_INITIAL_AFTER = 5;
+/** The word of letters at u[k] (after spaces), lower-cased: for rare look-aheads only. */
+function wordAt(s: string, u: Uint16Array, k: number, n: number): string {
+  while (k < n && u[k] === 32) k++;
+  let e = k;
+  while (e < n && isLetter(u[e]!)) e++;
+  return s.slice(k, e);
+}
 /** Whether the letter at k of the original text is a capital (A–Z, À–Þ); false when the text is unknown. */
 function isUpper(cased: string | null, k: number): boolean {
   if (cased === null) return false;
@@ -283,6 +296,12 @@ function dotEnds(u: Uint16Array, cased: string | null, i: number, n: number, dot
   if (dot === DOT_NONE) return false;
   while (i < n && (u[i] === 32 || u[i] === 9)) i++;
   if (dot === DOT_BEFORE_DIGIT) return !(i < n && isDigit(u[i]!));
+  if (dot === DOT_INITIAL || dot === DOT_INITIAL_AFTER) {
+    // Another initial ("J. R."), or after one a name ("R. Tolkien"): no end.
+    if (!(i < n && isUpper(cased, i))) return true;
+    if (i + 1 < n && u[i + 1] === 46) return false;
+    return dot !== DOT_INITIAL_AFTER || !(i + 1 < n && isLetter(u[i + 1]!));
+  }
   return i >= n || u[i] === 10 || u[i] === 13 || isUpper(cased, i);
 }
 
@@ -385,6 +404,8 @@ export function scanText(text: string, into: TextCounts): void {
   // is read in `text` (the lower-cased copy has the same length but for a few letters, e.g. "İ").
   const cased = text.length === n ? text : null;
   let open = false;
+  let initialDot = -2;
+  let noEndDot = -1;
   let wordEnd = -1;
   let wordDot = DOT_END;
   let i = 0;
@@ -429,6 +450,8 @@ export function scanText(text: string, into: TextCounts): void {
       const latin = c < 128 || uc === U_LATIN;
       const at = latin ? ASCII : ASCII_OTHER;
       let inner = false;
+      let seg = 1;
+      let single = true;
       let h = c; // hashStep(0, c)
       if (!latin) nonLatin++;
       while (i < n) {
@@ -437,7 +460,11 @@ export function scanText(text: string, into: TextCounts): void {
           if ((at[d]! & WORD) === 0) {
             if ((d === 95 || d === 46) && i + 1 < n && isLetter(u[i + 1]!)) {
               inner = true; // snake_case or dotted.name: an identifier
-              if (d === 95) codePunct++;
+              if (d === 95) {
+                codePunct++;
+                single = false;
+              } else if (seg !== 1) single = false;
+              seg = 0;
               i++;
               continue;
             }
@@ -453,15 +480,20 @@ export function scanText(text: string, into: TextCounts): void {
         }
         h = hashStep(h, d);
         i++;
+        seg++;
       }
       letters += i - start;
       open = true;
       wordEnd = i;
       wordDot = DOT_END;
       if (inner) {
-        identifiers++;
-        prevFlags = 0;
-        continue;
+        // A dotted acronym ("e.g.", "i.e.", "U.S.", "z.B.", "d.h.": letters one by one, each with
+        // its dot) is a word of prose, no identifier of code.
+        if (!(single && seg === 1 && i < n && u[i] === 46)) {
+          identifiers++;
+          prevFlags = 0;
+          continue;
+        }
       }
       // A LaTeX command (\sum, \frac) is math notation, not a word.
       if (inFence || (start > 0 && u[start - 1] === 92)) {
@@ -469,6 +501,10 @@ export function scanText(text: string, into: TextCounts): void {
         continue;
       }
       words++;
+      if (i - start === 1 && latin && i + 1 < n && u[i] === 46 && u[i + 1] === 32 && isUpper(cased, start)) {
+        // A capital letter and a dot: an initial if another follows or one came right before.
+        wordDot = start >= 2 && u[start - 1] === 32 && start - 2 === initialDot ? DOT_INITIAL_AFTER : DOT_INITIAL;
+      }
       // Stems are keyed by the hash of the first four characters, and only words of 5+ match
       // one. Both presence bits are read without a branch (past a short word's end the array
       // holds other characters, PAD at most past the text; that bit is masked out): most words
@@ -592,6 +628,11 @@ export function scanText(text: string, into: TextCounts): void {
           idRunEnd = i;
         }
       }
+      // A German ordinal ("der 2. Weltkrieg", "im 19. Jahrhundert", "am 3. Oktober"): its dot ends no sentence.
+      if (!sep && digits <= 3 && after === 46 && next === 32 && !inFence) {
+        const adj = before === 32 && prevEnd === start0 - 1;
+        if ((adj && prevFlags & ORDINAL_FLAG) || (digits <= 2 && GERMAN_MONTHS.has(wordAt(s, u, i + 1, n)))) noEndDot = i;
+      }
       open = true;
       wordEnd = -1;
       if (quantity) numbers++;
@@ -622,9 +663,11 @@ export function scanText(text: string, into: TextCounts): void {
         if (k & MATH) mathSymbols++;
         if (!inFence) {
           if (c === 63) questions++;
-          if (k & SENTENCE_END && open && (i >= n || isSpace(u[i]!)) && (c !== 46 || wordEnd !== i - 1 || dotEnds(u, cased, i, n, wordDot))) {
-            sentences++;
-            open = false;
+          if (k & SENTENCE_END && open && (i >= n || isSpace(u[i]!))) {
+            if (c !== 46 || (wordEnd !== i - 1 ? noEndDot !== i - 1 : dotEnds(u, cased, i, n, wordDot))) {
+              sentences++;
+              open = false;
+            } else if (wordDot === DOT_INITIAL || wordDot === DOT_INITIAL_AFTER) initialDot = i - 1;
           }
         }
       }
