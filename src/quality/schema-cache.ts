@@ -33,24 +33,37 @@ export type Validation = { ok: true } | { ok: false; error: string } | { ok: 'un
  * minutes on {@link MAX_PATTERN_INPUT}); two stay in tens of milliseconds there.
  */
 export const MAX_UNBOUNDED_QUANTIFIERS = 2;
+/**
+ * Bounded choices (`?`, `{n,m}` with n < m) a pattern may hold in all: each can double the paths a
+ * failing match tries (`^a?a?…a?a…a$` with 24 of each takes seconds); twelve stay under 4,096 paths.
+ */
+export const MAX_BOUNDED_CHOICES = 12;
 
-/** An unbounded quantifier starts at `i`. */
-function unboundedAt(pattern: string, i: number): boolean {
+/** The quantifier starting at `i`, if one does: how many times it may repeat and whether that count is open. */
+function quantifierAt(pattern: string, i: number): { max: number; choice: boolean; unbounded: boolean } | null {
   const ch = pattern[i];
-  if (ch === '*' || ch === '+') return true;
-  const m = ch === '{' ? /^\{\d+,(\d*)\}/.exec(pattern.slice(i, i + 24)) : null;
-  return m !== null && (m[1] === '' || Number(m[1]) > 10);
+  if (ch === '*' || ch === '+') return { max: Infinity, choice: true, unbounded: true };
+  if (ch === '?') return { max: 1, choice: true, unbounded: false };
+  if (ch !== '{') return null;
+  const m = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i, i + 24));
+  if (m === null) return null;
+  const min = Number(m[1]);
+  const max = m[2] === undefined ? min : m[3] === '' ? Infinity : Number(m[3]);
+  return { max, choice: max > min, unbounded: max > 10 && max > min };
 }
 
 /**
- * A quantified group (`)` followed by `*`, `+` or `{n,}`) whose body holds a quantifier or `|`
- * (exponential), or more than {@link MAX_UNBOUNDED_QUANTIFIERS} unbounded quantifiers (polynomial).
+ * A pattern that can backtrack exponentially or for long: a group repeated (`*`, `+`, `{n}` or
+ * `{n,m}` with more than one repetition) whose body holds a choice (a quantifier or `|`):
+ * `(a+)+`, `(a|a)*`, `(.?){24}`, `(?:(?:.?){9}){3}`, `(.|.){30}`; more than
+ * {@link MAX_UNBOUNDED_QUANTIFIERS} unbounded quantifiers (polynomial); more than
+ * {@link MAX_BOUNDED_CHOICES} bounded ones.
  */
 export function riskyPattern(pattern: string): boolean {
   const stack: Array<{ risky: boolean }> = [];
   let unbounded = pattern.startsWith('^') ? 0 : 1;
+  let choices = 0;
   for (let i = 0; i < pattern.length; i++) {
-    if (unboundedAt(pattern, i) && ++unbounded > MAX_UNBOUNDED_QUANTIFIERS) return true;
     const ch = pattern[i]!;
     if (ch === '\\') {
       i++;
@@ -61,26 +74,51 @@ export function riskyPattern(pattern: string): boolean {
       for (i++; i < pattern.length && pattern[i] !== ']'; i++) if (pattern[i] === '\\') i++;
       continue;
     }
-    if (ch === '(') stack.push({ risky: false });
-    else if (ch === '|' || ch === '*' || ch === '+' || (ch === '{' && /^\{\d+,\d*\}/.test(pattern.slice(i)))) {
+    if (ch === '(') {
+      stack.push({ risky: false });
+      // `(?:`, `(?=`, `(?!`, `(?<=`, `(?<name>`: the `?` is the group's kind, not a quantifier.
+      if (pattern[i + 1] === '?') i++;
+      continue;
+    }
+    if (ch === '|') {
       const top = stack[stack.length - 1];
       if (top) top.risky = true;
-    } else if (ch === ')') {
+      continue;
+    }
+    if (ch === ')') {
       const g = stack.pop();
-      const next = pattern.slice(i + 1);
-      const quantified = /^([*+]|\{\d+,\d*\})/.test(next);
-      if (g?.risky && quantified) return true;
+      const q = quantifierAt(pattern, i + 1);
+      if (g?.risky && q !== null && q.max > 1) return true;
       const outer = stack[stack.length - 1];
       if (outer && g?.risky) outer.risky = true;
+      continue;
+    }
+    const q = quantifierAt(pattern, i);
+    if (q === null) continue;
+    // A lazy or possessive mark after a quantifier (`*?`) is part of it.
+    const prev = pattern[i - 1];
+    if (ch === '?' && i > 0 && (prev === '*' || prev === '+' || prev === '?' || prev === '}') && !(i > 1 && pattern[i - 2] === '\\')) continue;
+    if (q.unbounded && ++unbounded > MAX_UNBOUNDED_QUANTIFIERS) return true;
+    if (q.choice && !q.unbounded && ++choices > MAX_BOUNDED_CHOICES) return true;
+    if (q.choice) {
+      const top = stack[stack.length - 1];
+      if (top) top.risky = true;
     }
   }
   return false;
 }
 
-function safeRegExp(pattern: string, u: string): { test: (s: string) => boolean } {
+/**
+ * ajv's `code.regExp`: the pattern compiled once, refused when {@link riskyPattern}, never run on
+ * more than {@link MAX_PATTERN_INPUT} characters. ajv keys its compiled patterns by `toString()`:
+ * it must be the pattern's own (a plain object's "[object Object]" made every schema of the
+ * process check the first pattern it ever compiled).
+ */
+function safeRegExp(pattern: string, u: string): { test: (s: string) => boolean; toString: () => string } {
   if (riskyPattern(pattern)) throw new Error(`pattern ${JSON.stringify(pattern.slice(0, 80))} may backtrack exponentially`);
   const re = new RegExp(pattern, u);
-  return { test: (s: string) => s.length > MAX_PATTERN_INPUT || re.test(s) };
+  const key = re.toString();
+  return { test: (s: string) => s.length > MAX_PATTERN_INPUT || re.test(s), toString: () => key };
 }
 safeRegExp.code = 'safeRegExp';
 

@@ -176,6 +176,34 @@ describe('schema cache', () => {
     for (const p of ['(a+)+', '(a|a)*', '(\\w+\\s?)*$', '((ab)*c)+', '(x{1,})+']) expect(riskyPattern(p), p).toBe(true);
     for (const p of ['^[a-z]+$', '^\\d{3}-\\d{4}$', '(ab)+', '^(foo|bar)$', '[(+]*']) expect(riskyPattern(p), p).toBe(false);
   });
+  it('a group of optional parts repeated a fixed number of times, or many optional parts, is risky (each held the event loop for seconds)', () => {
+    for (const p of ['^(.?){24}$', '^(?:(?:.?){9}){3}$', '^(.|.){30}$', '^(?:a{1,2}){20}$', `^${'a?'.repeat(13)}${'a'.repeat(13)}$`])
+      expect(riskyPattern(p), p).toBe(true);
+    for (const p of [
+      '^\\+?[0-9]{1,3}[-. ]?\\(?[0-9]{3}\\)?[-. ]?[0-9]{3}[-. ]?[0-9]{4}$',
+      '^(?:ab){3}$',
+      '^(?<year>\\d{4})-(?<month>\\d{2})$',
+      '^a*?b$',
+      '^(?:foo|bar)?$',
+      '^[A-Z]{2,5}-\\d{1,6}$',
+      `^${'a?'.repeat(12)}$`,
+    ])
+      expect(riskyPattern(p), p).toBe(false);
+    // The first of them, through the cache: refused (the check is skipped), at once.
+    const t0 = Date.now();
+    expect(new SchemaCache(2).validate({ type: 'string', pattern: '^(?:(?:.?){9}){3}$' }, 'x'.repeat(40)).ok).toBe('unusable');
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+  it('each schema is checked with its own pattern (ajv keys compiled patterns by their text)', () => {
+    const cache = new SchemaCache(8);
+    const digits = { type: 'string', pattern: '^[0-9]+$' };
+    const letters = { type: 'string', pattern: '^[A-Za-z ]+$' };
+    expect(cache.validate(digits, '123').ok).toBe(true);
+    expect(cache.validate(letters, 'Amber amber xenon').ok).toBe(true);
+    expect(cache.validate(letters, '123').ok).toBe(false);
+    expect(cache.validate(digits, 'Amber').ok).toBe(false);
+    expect(cache.validate({ type: 'string', pattern: '^$' }, 'Amber').ok).toBe(false);
+  });
   it('a deep schema is refused, not recursed into without bound', () => {
     let s: Record<string, unknown> = { type: 'string' };
     for (let i = 0; i < 200; i++) s = { type: 'object', properties: { x: s } };
