@@ -8,7 +8,13 @@
  * estimate for every non-OpenAI model) was beaten by 75 % on a repetitive prompt. The price
  * of the bound is a larger hold while the request runs; settling replaces it by the
  * provider's reported usage.
+ *
+ * Some parts carry no size the request shows: a PDF (its pages become text and images), a file
+ * by id, a document by URL, an MCP server's tools. Their bound is unbounded (`Infinity`), and a
+ * reservation takes the model's context window for the prompt instead ({@link promptWorstTokens}):
+ * no provider bills a prompt larger than its window (it refuses it).
  */
+import { nativeOf } from '../apis/native.js';
 
 /** Role markers and separators a provider wraps around each message. */
 export const MESSAGE_OVERHEAD_TOKENS = 8;
@@ -47,10 +53,16 @@ const isImagePart = (p: unknown): boolean => {
   return t === 'image_url' || t === 'input_image' || t === 'image';
 };
 
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A chat `file` part (a PDF as data or by file id): its tokens are not in the request. */
+const isFilePart = (p: unknown): boolean => isObj(p) && p.type === 'file';
+
 function messageBound(m: { content?: unknown } & Record<string, unknown>): number {
   // Text content counts its own bytes (what the model reads), without serialising megabytes again.
   if (typeof m.content === 'string') return MESSAGE_OVERHEAD_TOKENS + utf8(m.content) + jsonBytes({ ...m, content: null });
   if (!Array.isArray(m.content)) return MESSAGE_OVERHEAD_TOKENS + jsonBytes(m);
+  if (m.content.some(isFilePart)) return Infinity;
   const images = m.content.filter(isImagePart).length;
   const parts = images === 0 ? m.content : m.content.filter((p) => !isImagePart(p));
   return MESSAGE_OVERHEAD_TOKENS + jsonBytes({ ...m, content: parts }) + images * IMAGE_PART_TOKENS_BOUND;
@@ -68,6 +80,56 @@ export function promptBoundTokens(body: BodyLike, prefill: string | null = null)
   total += jsonBytes(rest);
   if (body.tools !== undefined && body.tools !== null) total += TOOLS_OVERHEAD_TOKENS;
   if (prefill !== null) total += MESSAGE_OVERHEAD_TOKENS + utf8(prefill);
+  // A Messages request goes to an Anthropic-kind endpoint as the client wrote it, with blocks its
+  // chat form leaves out (documents, search results, thinking, images inside tool results): what
+  // the upstream is sent is bounded too (a 585 KB document was reserved at nothing).
+  const native = nativeOf(body);
+  if (native?.kind === 'anthropic-messages') {
+    const own = messagesBound(native.body) + (prefill !== null ? MESSAGE_OVERHEAD_TOKENS + utf8(prefill) : 0);
+    if (own > total) return own;
+  }
+  return total;
+}
+
+/** The prompt tokens a reservation on a model is made for: the bound, at most the model's context window (a larger prompt is refused, not billed). */
+export function promptWorstTokens(bound: number, model: { contextWindow: number }): number {
+  return Math.min(bound, model.contextWindow);
+}
+
+/** One Anthropic content block: its text's bytes; an image its fixed bound; a document whose text is not in the request unbounded. */
+function blockBound(b: unknown): number {
+  if (typeof b === 'string') return utf8(b);
+  if (!isObj(b)) return jsonBytes(b);
+  if (b.type === 'image') return IMAGE_PART_TOKENS_BOUND;
+  if (b.type === 'document') {
+    const src = isObj(b.source) ? b.source : {};
+    if (src.type === 'text' && typeof src.data === 'string') return utf8(src.data) + jsonBytes({ ...b, source: { ...src, data: null } });
+    if (src.type === 'content') return jsonBytes({ ...b, source: { ...src, content: null } }) + blocksBound(src.content);
+    // A PDF (base64, by URL or by file id): pages become text and images, none of it in the request.
+    return Infinity;
+  }
+  if ((b.type === 'tool_result' || b.type === 'search_result') && Array.isArray(b.content)) return jsonBytes({ ...b, content: null }) + blocksBound(b.content);
+  return jsonBytes(b);
+}
+
+function blocksBound(content: unknown): number {
+  if (typeof content === 'string') return utf8(content);
+  if (!Array.isArray(content)) return jsonBytes(content);
+  let n = 0;
+  for (const b of content) n += blockBound(b);
+  return n;
+}
+
+/** A Messages body as sent to Anthropic: framing, the other fields, the system prompt, tools, every message's blocks. */
+function messagesBound(body: Record<string, unknown>): number {
+  const { messages, system, tools, mcp_servers: mcp, ...rest } = body;
+  // Tools an MCP server lists are fetched by the provider: their size is not in the request.
+  if (Array.isArray(mcp) && mcp.length > 0) return Infinity;
+  let total = REQUEST_OVERHEAD_TOKENS + jsonBytes(rest);
+  if (system !== undefined && system !== null) total += MESSAGE_OVERHEAD_TOKENS + blocksBound(system);
+  if (tools !== undefined && tools !== null) total += TOOLS_OVERHEAD_TOKENS + jsonBytes(tools);
+  if (Array.isArray(messages))
+    for (const m of messages) total += MESSAGE_OVERHEAD_TOKENS + (isObj(m) ? jsonBytes({ ...m, content: null }) + blocksBound(m.content) : jsonBytes(m));
   return total;
 }
 

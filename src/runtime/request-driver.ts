@@ -9,7 +9,7 @@
 import { costOf, worstCaseNano, type Usage } from '../accounting/cost.js';
 import { countTextTokens } from '../accounting/tokens.js';
 import { formatUsd, usdToNano } from '../accounting/money.js';
-import { outputCap, promptBoundTokens, requestedOutputTokens } from '../accounting/reservation.js';
+import { outputCap, promptBoundTokens, promptWorstTokens, requestedOutputTokens } from '../accounting/reservation.js';
 import { own } from '../config/lookup.js';
 import { SwitchyardError } from '../errors.js';
 import type { RoutePlan } from '../routing/resolve.js';
@@ -340,7 +340,7 @@ export class RequestDriver {
     const mc = h.modelCfg;
     const prefill = cmd.committed && this.session ? this.session.delivered : null;
     // The bound of what this attempt can cost: prompt bytes (no tokenizer counts more) and the cap sent upstream.
-    const amount = worstCaseNano(this.bound(prefill), outputCap(this.call.body, mc, this.roomPrompt(mc)), mc.price);
+    const amount = worstCaseNano(promptWorstTokens(this.bound(prefill), mc), outputCap(this.call.body, mc, this.roomPrompt(mc)), mc.price);
     const maxCost = this.call.hints.maxCostUsd;
     if (maxCost !== null && amount > usdToNano(maxCost)) {
       if (!this.overCost.includes(h.model)) this.overCost.push(h.model);

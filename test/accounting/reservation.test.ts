@@ -5,7 +5,16 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { answerRoom, IMAGE_PART_TOKENS_BOUND, MIN_ANSWER_ROOM, outputCap, promptBoundTokens, requestedOutputTokens } from '../../src/accounting/reservation.js';
+import {
+  answerRoom,
+  IMAGE_PART_TOKENS_BOUND,
+  MIN_ANSWER_ROOM,
+  outputCap,
+  promptBoundTokens,
+  promptWorstTokens,
+  requestedOutputTokens,
+} from '../../src/accounting/reservation.js';
+import { translateMessages } from '../../src/apis/messages-request.js';
 import { countPromptTokens } from '../../src/accounting/tokens.js';
 import { anthropicAdapter } from '../../src/upstream/adapters/anthropic.js';
 import { autoCapField } from '../../src/runtime/attempt.js';
@@ -168,6 +177,96 @@ describe('promptBoundTokens', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('promptBoundTokens of what a Messages request sends beyond its chat form', () => {
+  const big = 'The quick brown fox jumps over the lazy dog. '.repeat(13_000);
+  const messages = (content: unknown[]) => translateMessages({ model: 'claude-sonnet-4.5', max_tokens: 10, messages: [{ role: 'user', content }] });
+  const png = { type: 'base64', media_type: 'image/png', data: 'A'.repeat(400_000) };
+
+  it('a text document counts its text as a text block does (it was reserved at nothing: the chat form leaves it out)', () => {
+    const asText = promptBoundTokens(
+      messages([
+        { type: 'text', text: big },
+        { type: 'text', text: 'summarize' },
+      ]),
+    );
+    const asDoc = promptBoundTokens(
+      messages([
+        { type: 'document', source: { type: 'text', media_type: 'text/plain', data: big } },
+        { type: 'text', text: 'summarize' },
+      ]),
+    );
+    expect(asText).toBeGreaterThan(Buffer.byteLength(big));
+    expect(asDoc).toBeGreaterThanOrEqual(asText - 100);
+  });
+
+  it('a PDF, a document by URL or by file id, or an MCP server is unbounded: the reservation takes the model window', () => {
+    for (const source of [
+      { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0x' },
+      { type: 'url', url: 'https://example.com/a.pdf' },
+      { type: 'file', file_id: 'file_01' },
+    ])
+      expect(
+        promptBoundTokens(
+          messages([
+            { type: 'document', source },
+            { type: 'text', text: 'summarize' },
+          ]),
+        ),
+      ).toBe(Infinity);
+    const mcp = translateMessages({
+      model: 'claude-sonnet-4.5',
+      max_tokens: 10,
+      messages: [{ role: 'user', content: 'hi' }],
+      mcp_servers: [{ type: 'url', url: 'https://mcp.example.com/sse', name: 'x' }],
+    });
+    expect(promptBoundTokens(mcp)).toBe(Infinity);
+    expect(promptWorstTokens(Infinity, { contextWindow: 200_000 })).toBe(200_000);
+    expect(promptWorstTokens(1_234, { contextWindow: 200_000 })).toBe(1_234);
+  });
+
+  it('an image inside a tool result counts its fixed bound, not its base64 bytes; search results and thinking count their text', () => {
+    const body = translateMessages({
+      model: 'claude-sonnet-4.5',
+      max_tokens: 10,
+      messages: [
+        { role: 'user', content: 'look' },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'thinking', thinking: big, signature: 's' },
+            { type: 'tool_use', id: 't1', name: 'shot', input: {} },
+          ],
+        },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 't1', content: [{ type: 'image', source: png }] },
+            { type: 'search_result', source: 'https://example.com', title: 't', content: [{ type: 'text', text: big }] },
+          ],
+        },
+      ],
+    });
+    const bound = promptBoundTokens(body);
+    expect(bound).toBeGreaterThan(2 * Buffer.byteLength(big) + IMAGE_PART_TOKENS_BOUND);
+    expect(bound).toBeLessThan(2 * Buffer.byteLength(big) + IMAGE_PART_TOKENS_BOUND + 2_000);
+  });
+
+  it('a chat file part (a PDF as data or by id) is unbounded', () => {
+    const body = {
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'read' },
+            { type: 'file', file: { file_id: 'file-abc' } },
+          ],
+        },
+      ],
+    };
+    expect(promptBoundTokens(body)).toBe(Infinity);
   });
 });
 

@@ -125,6 +125,42 @@ describe('native relay from an Anthropic-kind endpoint', () => {
     expect(row?.cost_nano).toBe(costNano(data.usage));
   });
 
+  it('a document is reserved for: a 585 KB text document over x-switchyard-max-cost-usd is refused as the same text is; a PDF is reserved at the model window', async () => {
+    const big = 'The quick brown fox jumps over the lazy dog. '.repeat(13_000);
+    const cap = { headers: { 'x-switchyard-max-cost-usd': '0.01' } };
+    const ask = (first: Anthropic.ContentBlockParam) =>
+      client.messages
+        .create({ model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: [first, { type: 'text', text: 'summarize' }] }] }, cap)
+        .catch((e: unknown) => e);
+    const asText = await ask({ type: 'text', text: big });
+    const asDoc = await ask({ type: 'document', source: { type: 'text', media_type: 'text/plain', data: big } });
+    const pdf = await ask({ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' } });
+    for (const e of [asText, asDoc, pdf]) {
+      expect(e).toBeInstanceOf(Anthropic.APIError);
+      expect((e as InstanceType<typeof Anthropic.APIError>).status).toBe(429);
+      expect((e as InstanceType<typeof Anthropic.APIError>).message).toMatch(/exceeds x-switchyard-max-cost-usd/);
+    }
+    // 200,000 tokens (the window) at the dearest prompt price (cache writes, $3.75/MTok) plus 10 at $15: the PDF's worst case.
+    expect((pdf as InstanceType<typeof Anthropic.APIError>).message).toContain('($0.750150)');
+    // Without a cap the PDF is served (its reservation fits the budget), billed by the upstream's usage.
+    const { response } = await client.messages
+      .create({
+        model: MODEL,
+        max_tokens: 10,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' } },
+              { type: 'text', text: 'summarize' },
+            ],
+          },
+        ],
+      })
+      .withResponse();
+    expect(response.status).toBe(200);
+  });
+
   it('JSON: stops at a stop sequence with stop_reason stop_sequence and the matched sequence', async () => {
     const messages = question('Name some words.');
     const full = textOf(await client.messages.create({ model: MODEL, max_tokens: 300, messages }));
