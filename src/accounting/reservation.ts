@@ -91,9 +91,13 @@ export function promptBoundTokens(body: BodyLike, prefill: string | null = null)
   return total;
 }
 
-/** The prompt tokens a reservation on a model is made for: the bound, at most the model's context window (a larger prompt is refused, not billed). */
-export function promptWorstTokens(bound: number, model: { contextWindow: number }): number {
-  return Math.min(bound, model.contextWindow);
+/**
+ * The prompt tokens a reservation on a model is made for: the bound, at most the model's context
+ * window (a larger prompt is refused, not billed) — but for an embeddings request, whose window
+ * holds each input and not the batch (2,048 inputs may each fill it), the bound as it is.
+ */
+export function promptWorstTokens(bound: number, model: { contextWindow: number }, body: object): number {
+  return nativeOf(body)?.kind === 'embeddings' ? bound : Math.min(bound, model.contextWindow);
 }
 
 /** One Anthropic content block: its text's bytes; an image its fixed bound; a document whose text is not in the request unbounded. */

@@ -105,7 +105,7 @@ function cheaperPlan(rt: RuntimeCore, call: ChatCall, plan: CascadePlan, ran: Re
   const candidates = plan.plain.candidates.filter((m) => {
     const mc = rt.cfg.models[m];
     if (!mc || ran.has(m)) return false;
-    return ceiling === null || worstCaseNano(promptWorstTokens(bound, mc), outputCap(call.body, mc, promptTokens), mc.price) < ceiling;
+    return ceiling === null || worstCaseNano(promptWorstTokens(bound, mc, call.body), outputCap(call.body, mc, promptTokens), mc.price) < ceiling;
   });
   if (candidates.length === 0) return null;
   const why = r?.kind === 'budget' ? `${r.model} over budget ${r.budget}` : `${r?.model ?? refused.model} over x-switchyard-max-cost-usd`;

@@ -80,7 +80,7 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
     // than the one refused first (runtime/cascade.ts `cheaperPlan`), as a plain request does.
     const worst = (m: string): number => {
       const mc = rt.cfg.models[m]!;
-      return worstCaseNano(promptWorstTokens(promptBoundTokens(body), mc), outputCap(body, mc, promptTokens), mc.price);
+      return worstCaseNano(promptWorstTokens(promptBoundTokens(body), mc, body), outputCap(body, mc, promptTokens), mc.price);
     };
     const ceiling = worst(plan.candidates[0]!);
     cheaper.candidates = cheaper.candidates.filter((m) => worst(m) < ceiling);
@@ -116,7 +116,7 @@ function choose(rt: RuntimeCore, body: ChatBody, hints: Hints, plan: RoutePlan, 
   const passed: string[] = [];
   for (const model of plan.candidates) {
     const mc = rt.cfg.models[model]!;
-    if (maxCostNano !== null && worstCaseNano(promptWorstTokens(promptBound, mc), outputCap(body, mc, promptTokens), mc.price) > maxCostNano) {
+    if (maxCostNano !== null && worstCaseNano(promptWorstTokens(promptBound, mc, body), outputCap(body, mc, promptTokens), mc.price) > maxCostNano) {
       overCost.push(model);
       continue;
     }

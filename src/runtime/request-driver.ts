@@ -340,7 +340,7 @@ export class RequestDriver {
     const mc = h.modelCfg;
     const prefill = cmd.committed && this.session ? this.session.delivered : null;
     // The bound of what this attempt can cost: prompt bytes (no tokenizer counts more) and the cap sent upstream.
-    const amount = worstCaseNano(promptWorstTokens(this.bound(prefill), mc), outputCap(this.call.body, mc, this.roomPrompt(mc)), mc.price);
+    const amount = worstCaseNano(promptWorstTokens(this.bound(prefill), mc, this.call.body), outputCap(this.call.body, mc, this.roomPrompt(mc)), mc.price);
     const maxCost = this.call.hints.maxCostUsd;
     if (maxCost !== null && amount > usdToNano(maxCost)) {
       if (!this.overCost.includes(h.model)) this.overCost.push(h.model);

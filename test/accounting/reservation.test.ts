@@ -223,8 +223,8 @@ describe('promptBoundTokens of what a Messages request sends beyond its chat for
       mcp_servers: [{ type: 'url', url: 'https://mcp.example.com/sse', name: 'x' }],
     });
     expect(promptBoundTokens(mcp)).toBe(Infinity);
-    expect(promptWorstTokens(Infinity, { contextWindow: 200_000 })).toBe(200_000);
-    expect(promptWorstTokens(1_234, { contextWindow: 200_000 })).toBe(1_234);
+    expect(promptWorstTokens(Infinity, { contextWindow: 200_000 }, mcp)).toBe(200_000);
+    expect(promptWorstTokens(1_234, { contextWindow: 200_000 }, mcp)).toBe(1_234);
   });
 
   it('an image inside a tool result counts its fixed bound, not its base64 bytes; search results and thinking count their text', () => {

@@ -164,6 +164,16 @@ describe('POST /v1/embeddings', () => {
     expect(await sim.log()).toHaveLength(0);
   });
 
+  it("reserves a batch's every input, not one window: a cap above one window's cost but under the batch's is a 429 before any upstream call", async () => {
+    const texts = Array.from({ length: 20 }, (_, i) => `${i} ${'word '.repeat(500)}`);
+    // One window (8,192 tokens) at $0.02/MTok is $0.000164; the batch's ~10,000 tokens (~50,000 bytes of bound) are more.
+    const cap = { headers: { 'x-switchyard-max-cost-usd': '0.0002' } };
+    await sim.clearLog();
+    const err = await sc.client.embeddings.create({ model: 'text-embedding-3-small', input: texts }, cap).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 429, code: 'budget_exceeded' });
+    expect(await sim.log()).toHaveLength(0);
+  });
+
   it('refuses what a budget cannot cover', async () => {
     const err = await sc.client.embeddings.create({ model: 'embed-capped', input: 'too expensive' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 429, code: 'budget_exceeded' });
