@@ -80,6 +80,8 @@ export class AttemptFailure extends Error {
     readonly ttftMs: number | null = null,
     /** The request went out to the upstream (it may have it, and bill it, even if no answer came back). */
     readonly sent = false,
+    /** A non-streamed attempt's upstream answered 2xx before it failed: the answer was made (and billed), its body lost or cut. */
+    readonly answered = false,
   ) {
     super(fault.message);
   }
@@ -185,12 +187,14 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
   let reader: StreamReader | null = null;
   let headersIn = false;
   let sent = false;
+  let answered = false;
   try {
     const opts: SendOptions = {
       headersTimeoutMs: r.headersTimeoutMs,
       signal: ac.signal,
       abort: (reason: UpstreamFault) => ac.abort(reason),
       onSent: () => (sent = true),
+      onStatus: inp.stream ? undefined : (status: number) => (answered = status >= 200 && status < 300),
     };
     if (!inp.stream) {
       // The headers and the whole body in one step; a whole body that goes silent half way is cut by the idle limit, as a stream would be.
@@ -212,7 +216,16 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     // Make sure nothing of this attempt keeps running (a half-read body, a stalled socket).
     if (!ac.signal.aborted) ac.abort(cut);
     trace?.end({ ok: false, fault: cut.kind, status: cut.status });
-    throw new AttemptFailure(cut, reader?.text ?? '', inp.now() - started, reader?.other ?? '', reader?.reported ?? null, reader?.ttftMs ?? null, sent);
+    throw new AttemptFailure(
+      cut,
+      reader?.text ?? '',
+      inp.now() - started,
+      reader?.other ?? '',
+      reader?.reported ?? null,
+      reader?.ttftMs ?? null,
+      sent,
+      answered,
+    );
   } finally {
     if (firstToken) clearTimeout(firstToken);
     unlink();

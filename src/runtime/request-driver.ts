@@ -581,11 +581,18 @@ export class RequestDriver {
         this.addUsage(usage);
         this.ttftMs ??= err.ttftMs;
       }
-    } else if (err.sent && this.session === null && (fault.kind === 'client_gone' || fault.kind === 'shutting_down')) {
-      // A JSON attempt cut after it went out because its client left (or a second SIGTERM): the
-      // provider has the request, may go on to answer it whole and bill that, and nothing says how
+    } else if (
+      err.sent &&
+      this.session === null &&
+      (fault.kind === 'client_gone' || fault.kind === 'shutting_down' || (err.answered && fault.kind !== 'bad_response'))
+    ) {
+      // A JSON attempt cut after it went out because its client left (or a second SIGTERM), or whose
+      // body was lost after the upstream's 2xx (a reset, a stall, the deadline): the provider has the
+      // request, may go on to answer it whole (had, for a 2xx) and bill that, and nothing says how
       // much. It settles at what it was reserved for (the prompt and the cap it was sent, estimated):
-      // at $0, a client that leaves before every answer spent past its budgets unseen.
+      // at $0, a client that leaves before every answer spent past its budgets unseen, and a retry
+      // after a cut body doubled the spend with none of it recorded. A whole body that is not an
+      // answer (`bad_response`) is not taken as billed.
       const usage = this.cutUsage(h, prefill);
       partialTokens = usage.completionTokens;
       partialCostNano = costOf(usage, h.modelCfg.price).totalNano;

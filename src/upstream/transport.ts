@@ -25,6 +25,8 @@ export interface SendOptions {
   abort: (reason: UpstreamFault) => void;
   /** Called when the request starts going out on a connection: from then on the upstream may have it (and bill it). */
   onSent?: () => void;
+  /** Called with the final response status, when its headers arrive. */
+  onStatus?: (statusCode: number) => void;
 }
 
 export function classifyError(err: unknown, signal: CancelSignal): UpstreamFault {
@@ -105,6 +107,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, TextOwner {
   private upstreamDone = false;
   /** See {@link SendOptions.onSent}. */
   onSent: (() => void) | undefined = undefined;
+  /** See {@link SendOptions.onStatus}. */
+  onStatus: ((statusCode: number) => void) | undefined = undefined;
 
   constructor(
     private readonly signal: CancelSignal,
@@ -145,6 +149,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, TextOwner {
     if (statusCode < 200) return;
     this.statusCode = statusCode;
     this.headers = headers;
+    this.onStatus?.(statusCode);
     clearTimeout(this.timer);
     if (this.wholeIdleMs >= 0) {
       this.consume(new TextReader(this, this.signal, statusCode >= 300 ? ERROR_BODY_LIMIT_BYTES : BODY_LIMIT_BYTES, this.wholeIdleMs, this));
@@ -381,6 +386,7 @@ export const ERROR_BODY_LIMIT_BYTES = 256 * 1024;
 export function sendWhole(pool: Pool, req: UpstreamHttpRequest, opts: SendOptions, idleMs: number): Promise<UpstreamResponse> {
   const call = new UpstreamCall(opts.signal, opts.headersTimeoutMs, opts.abort, idleMs);
   call.onSent = opts.onSent;
+  call.onStatus = opts.onStatus;
   dispatch(pool, req, opts, call);
   return call.response;
 }

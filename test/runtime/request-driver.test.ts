@@ -360,6 +360,20 @@ describe('request driver on a simulated clock', () => {
     expect(r.modelStats('a').inFlight).toBe(0);
   });
 
+  it("a JSON answer whose body is cut after the upstream's 200 is billed at its reservation (the answer was made), then the retry's own cost", async () => {
+    const r = await runtime();
+    sim.setFault('up-a', { kind: 'cut', times: 1 });
+    const { sink, done } = start(r, { max_tokens: 50 });
+    await runToEnd(done);
+    expect(sink.status).toBe(200);
+    const [row] = await ledger.rows({ requestId: `req-${n}` });
+    const answer = JSON.parse(sink.body) as { usage: { prompt_tokens: number; completion_tokens: number } };
+    // 1,000 nano-USD a token in and out: the cut attempt's prompt (as counted) and its cap of 50, then what the second answer used.
+    expect([row?.attempts, row?.estimated, row?.completionTokens]).toEqual([2, true, 50 + answer.usage.completion_tokens]);
+    expect(row?.costNano).toBe((row!.promptTokens + row!.completionTokens) * 1000);
+    expect(row!.promptTokens).toBeGreaterThan(answer.usage.prompt_tokens);
+  });
+
   it('the client going away while a backoff waits ends the request at once, nothing more sent', async () => {
     const r = await runtime();
     sim.setFault('up-a', { kind: 'rate_limit', retryAfterSec: 5 });
