@@ -362,7 +362,7 @@ describe('request driver on a simulated clock', () => {
 
   it("a JSON answer whose body is cut after the upstream's 200 is billed at its reservation (the answer was made), then the retry's own cost", async () => {
     const r = await runtime();
-    sim.setFault('up-a', { kind: 'cut', times: 1 });
+    sim.setFault('up-a', { kind: 'cut', afterTokens: 1, times: 1 });
     const { sink, done } = start(r, { max_tokens: 50 });
     await runToEnd(done);
     expect(sink.status).toBe(200);
