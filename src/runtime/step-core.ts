@@ -18,7 +18,23 @@ export class StepCore implements RuntimeCore {
     this.ledger = {
       insert: (row) => {
         this.rows.push(row);
-        return Promise.resolve('inserted');
+        // The step is settled but its row waits for the cascade's end: its in-flight journal line
+        // says what it cost, no longer what it reserved (a process killed meanwhile counted an
+        // early step that cost 18,000 nano-USD at its 1,884,000 reservation).
+        const held = rt.holdInFlight?.({
+          requestId: row.requestId,
+          at: row.at,
+          keyId: row.keyId,
+          model: row.model,
+          endpoint: row.endpoint,
+          amountNano: row.costNano,
+        });
+        return held instanceof Promise
+          ? held.then(
+              () => 'inserted' as const,
+              () => 'inserted' as const,
+            )
+          : Promise.resolve('inserted');
       },
       spentSince: (scope, from, to) => real.spentSince(scope, from, to),
       spendBy: (group, from, to) => real.spendBy(group, from, to),

@@ -270,6 +270,44 @@ describe('durability across SIGKILL', () => {
     const fb = await fetch(`${sc.url}/switchyard/feedback`, { method: 'POST', body: JSON.stringify({ request_id: parent, good: false }) });
     expect(fb.status).toBe(200);
   });
+  it('a cascade killed in its second step counts its settled first step at what it cost, not at its reservation', async () => {
+    const client = clientFor(sc, KEYS.SY_TEAM_A_KEY);
+    const messages = [{ role: 'user' as const, content: 'an empty first answer, then the kill' }];
+    // What the first step's empty answer costs, as a plain request.
+    await sim.setFault('deepseek-chat', { kind: 'empty', times: 1 });
+    const plain = await client.chat.completions.create({ model: 'deepseek-v3.2', messages, max_tokens: 20 }).withResponse();
+    const emptyCost = Math.round(Number(plain.response.headers.get('x-switchyard-cost-usd')) * 1e9);
+    // The cascade: deepseek answers empty (its check fails), gpt-4.1 hangs; the kill comes in step 2.
+    await sim.setFault('deepseek-chat', { kind: 'empty', times: 1 });
+    await sim.setFault('gpt-4.1', { kind: 'hang' });
+    await sim.clearLog();
+    const pending = client.chat.completions.create({ model: 'route/code', messages, max_tokens: 20 }, { headers: { 'x-switchyard-cascade': 'on' } }).then(
+      () => 'answered',
+      () => 'cut',
+    );
+    await eventually(async () => ((await sim.log()).some((e) => e.model === 'gpt-4.1') ? true : undefined), 5000, 'step 2 reached its upstream');
+    expect(await sc.stop('SIGKILL')).toBeNull();
+    expect(await pending).toBe('cut');
+    await sim.clearFaults();
+
+    sc = await startSidecar(cfg, KEYS, sc.configFile);
+    const db = new Database(ledgerFile, { readonly: true });
+    const rows = db
+      .prepare(
+        "select request_id, model, step, cost_nano from ledger where error_code = 'reservation_reclaimed' and model in ('deepseek-v3.2', 'gpt-4.1') and step is not null order by step",
+      )
+      .all() as Array<{ request_id: string; model: string; step: number; cost_nano: number }>;
+    db.close();
+    const last = rows.slice(-2);
+    expect(last.map((r) => [r.model, r.step])).toEqual([
+      ['deepseek-v3.2', 1],
+      ['gpt-4.1', 2],
+    ]);
+    expect(last[0]!.request_id.split('#')[0]).toBe(last[1]!.request_id.split('#')[0]);
+    expect(emptyCost).toBeGreaterThan(0);
+    expect(last[0]!.cost_nano).toBe(emptyCost);
+    expect(last[1]!.cost_nano).toBeGreaterThan(emptyCost);
+  });
 });
 
 describe('a lone sidecar on PostgreSQL (no Redis) keeps the in-flight journal too', () => {
