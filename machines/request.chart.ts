@@ -167,6 +167,11 @@ export function initialContext(input: ReqInput): ReqContext {
 
 const fail = (failure: Failure) => (): Partial<ReqContext> => ({ failure });
 const aborted: Branch<Ev<'request.aborted'>> = { to: 'failed', do: (_c, e) => ({ failure: { kind: 'aborted', reason: e.reason } }) };
+/**
+ * The refusal a request refused for money names: the one of the smallest worst case, as its
+ * headers and ledger row name the cheapest model refused (the first one named a dearer model).
+ */
+const cheapest = (kept: BudgetRefusal | null, next: BudgetRefusal): BudgetRefusal => (kept === null || next.amount < kept.amount ? next : kept);
 const excludeModel = (c: ReqContext, model: string): readonly string[] => (c.excludedModels.includes(model) ? c.excludedModels : [...c.excludedModels, model]);
 const endpointOf = (c: ReqContext): string => c.current?.endpoint ?? '';
 
@@ -255,7 +260,7 @@ export const CHART: Record<ReqState, StateDef> = {
           do: (c, e) => ({
             pinned: null,
             excludedModels: excludeModel(c, e.model),
-            refusal: c.refusal ?? { kind: 'max_cost', model: e.model, amount: c.spentNano + e.amount },
+            refusal: cheapest(c.refusal, { kind: 'max_cost', model: e.model, amount: c.spentNano + e.amount }),
           }),
         },
         {
@@ -307,7 +312,7 @@ export const CHART: Record<ReqState, StateDef> = {
               current: null,
               ceiling: cur.amount,
               excludedModels: excludeModel(c, cur.model),
-              refusal: c.refusal ?? {
+              refusal: cheapest(c.refusal, {
                 kind: 'budget',
                 model: cur.model,
                 amount: cur.amount,
@@ -315,7 +320,7 @@ export const CHART: Record<ReqState, StateDef> = {
                 limit: e.limit,
                 spent: e.spent,
                 reserved: e.reserved,
-              },
+              }),
             };
           },
         },

@@ -375,7 +375,11 @@ export class RequestDriver {
     if (!grant.ok) {
       const note = `${cmd.model} over budget ${grant.budget}`;
       this.refusedBy = grant.budget;
-      this.refusedFor = this.picked;
+      // The cheapest model refused (by the cap or a budget) is the one the 429, its headers and its row name.
+      if (this.refusedFor === null || cmd.amount < this.refusedAmount) {
+        this.refusedFor = this.picked;
+        this.refusedAmount = cmd.amount;
+      }
       if (!this.overBudget.includes(note)) this.overBudget.push(note);
       return { type: 'budget.refused', at, budget: grant.budget, limit: grant.limit, spent: grant.spent, reserved: grant.reserved };
     }

@@ -306,6 +306,16 @@ describe('x-switchyard-max-cost-usd', () => {
     );
     expect(tiny.message).toContain('x-switchyard-max-cost-usd ($0.0000001)');
     expect(err.headers?.get('x-should-retry')).toBe('false');
+    // A model and its cheaper fallback both over the cap: the 429's message, its headers and its row
+    // name the same model, the cheaper one (the message named the first one refused).
+    const both = await apiError(
+      sc.client.chat.completions.create(
+        { model: 'claude-sonnet-4.5', messages: msgs, max_tokens: 50 },
+        { headers: { 'x-switchyard-max-cost-usd': '0.0000001' } },
+      ),
+    );
+    expect(both.headers?.get('x-switchyard-model')).toBe('gpt-4.1');
+    expect(both.message).toMatch(/worst-case cost of this request on gpt-4\.1,/);
     expect(await sim.log()).toEqual([]);
   });
 });

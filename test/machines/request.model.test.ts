@@ -222,6 +222,14 @@ describe('request machine: examples (the reducer the runtime runs)', () => {
     expect(s.context).toMatchObject({ excludedModels: ['a'], refusal: { kind: 'max_cost', amount: 501 } });
   });
 
+  it('a request refused for money names the refusal of the smallest worst case (the cheapest model refused), not the first', () => {
+    const first = run(routed, { type: 'endpoint.picked', at, endpoint: 'x1', model: 'a', amount: 900 });
+    const second = stepRequest(first, { type: 'endpoint.picked', at, endpoint: 'b1', model: 'b', amount: 600 });
+    expect(second.context.refusal).toMatchObject({ kind: 'max_cost', model: 'b', amount: 600 });
+    const dearer = stepRequest(second, { type: 'endpoint.picked', at, endpoint: 'c1', model: 'c', amount: 700 });
+    expect(dearer.context.refusal).toMatchObject({ kind: 'max_cost', model: 'b', amount: 600 });
+  });
+
   it("the cost cap is the request's: what earlier attempts cost counts, so a retry that would fit alone is refused", () => {
     // 30 billed by a failed attempt; the cap is 500: a next attempt of worst case 480 would make 510.
     const afterCut = run(routed, pickA, granted, failed('failover', null, 30));
