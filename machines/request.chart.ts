@@ -168,6 +168,12 @@ export function initialContext(input: ReqInput): ReqContext {
 const fail = (failure: Failure) => (): Partial<ReqContext> => ({ failure });
 const aborted: Branch<Ev<'request.aborted'>> = { to: 'failed', do: (_c, e) => ({ failure: { kind: 'aborted', reason: e.reason } }) };
 /**
+ * The least time a wait for capacity must leave an attempt before the deadline: a tenth of the
+ * request's time, at most a second. A slot that frees later is not waited for (503 at once).
+ */
+export const attemptRoom = (c: { receivedAt: number; deadlineAt: number }): number => Math.min(1000, Math.floor((c.deadlineAt - c.receivedAt) / 10));
+
+/**
  * The refusal a request refused for money names: the one of the smallest worst case, as its
  * headers and ledger row name the cheapest model refused (the first one named a dearer model).
  */
@@ -273,7 +279,8 @@ export const CHART: Record<ReqState, StateDef> = {
       'endpoint.none': [
         { to: 'failed', when: (c, e) => !e.waitable || e.at >= c.deadlineAt, do: fail({ kind: 'exhausted' }) },
         // Every candidate is throttled until after the deadline: waiting cannot help (503 at once, not 504 later).
-        { to: 'failed', when: (c, e) => !e.unknown && e.earliest !== null && e.earliest >= c.deadlineAt, do: fail({ kind: 'exhausted' }) },
+        // …or frees too late for an attempt to run before the deadline (a slot 3 ms before it was waited for, then 504).
+        { to: 'failed', when: (c, e) => !e.unknown && e.earliest !== null && e.earliest >= c.deadlineAt - attemptRoom(c), do: fail({ kind: 'exhausted' }) },
         { to: 'waiting', do: (c, e) => ({ pinned: null, waitUntil: Math.min(c.deadlineAt, e.earliest ?? c.deadlineAt) }) },
       ],
     },

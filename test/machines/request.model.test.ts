@@ -222,6 +222,14 @@ describe('request machine: examples (the reducer the runtime runs)', () => {
     expect(s.context).toMatchObject({ excludedModels: ['a'], refusal: { kind: 'max_cost', amount: 501 } });
   });
 
+  it('a slot that frees too close to the deadline for an attempt is not waited for: failed (503) at once', () => {
+    const room = Math.min(1000, Math.floor(DEADLINE_MS / 10));
+    const none = (earliest: number) => stepRequest(run(routed), { type: 'endpoint.none', at, waitable: true, earliest, unknown: false });
+    expect(none(INPUT.deadlineAt - room).value).toBe('failed');
+    expect(none(INPUT.deadlineAt - 3).value).toBe('failed');
+    expect(none(INPUT.deadlineAt - room - 1).value).toBe('waiting');
+  });
+
   it('a request refused for money names the refusal of the smallest worst case (the cheapest model refused), not the first', () => {
     const first = run(routed, { type: 'endpoint.picked', at, endpoint: 'x1', model: 'a', amount: 900 });
     const second = stepRequest(first, { type: 'endpoint.picked', at, endpoint: 'b1', model: 'b', amount: 600 });

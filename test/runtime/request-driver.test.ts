@@ -374,6 +374,22 @@ describe('request driver on a simulated clock', () => {
     expect(row!.promptTokens).toBeGreaterThan(answer.usage.prompt_tokens);
   });
 
+  it('capacity: when the window frees too close to the deadline for an attempt (2 ms before it), 503 at once instead of a wait and a 504', async () => {
+    const r = await runtime({ requestTimeoutMs: 60_002 }, { rpm: 1 });
+    await start(r, { model: 'b' }).done;
+    const second = start(r, { model: 'b' });
+    await second.done;
+    expect([second.sink.status, second.sink.error?.code, upstreamCalls('up-b'), r.queue.depth]).toEqual([503, 'no_endpoint_available', 1, 0]);
+    // With the room an attempt needs (a tenth of the request's time, at most 1 s), it waits.
+    const r2 = await runtime({ requestTimeoutMs: 61_001 }, { rpm: 1 });
+    await start(r2, { model: 'b' }).done;
+    const third = start(r2, { model: 'b' });
+    await waitsFor(60_000);
+    clock.advance(60_000);
+    await third.done;
+    expect(third.sink.status).toBe(200);
+  });
+
   it('the client going away while a backoff waits ends the request at once, nothing more sent', async () => {
     const r = await runtime();
     sim.setFault('up-a', { kind: 'rate_limit', retryAfterSec: 5 });
