@@ -125,13 +125,14 @@ function dispatched(ctx: EndpointContext, ev: { at: number; estTokens: number })
  * is updated in its own array (for an update applied in place, where no earlier snapshot keeps
  * it); otherwise copied, as a machine action must.
  */
-function succeeded(ctx: EndpointContext, ev: Extract<EndpointEvent, { type: 'upstream.succeeded' }>, reuse = false): Partial<EndpointContext> {
+/** `healthy`: a success there also clears the last failure's reason (it stayed on a recovered endpoint's state); throttled, the reason is the throttle's. */
+function succeeded(ctx: EndpointContext, ev: Extract<EndpointEvent, { type: 'upstream.succeeded' }>, reuse = false, healthy = false): Partial<EndpointContext> {
   const full = ctx.latencies.length >= ctx.settings.latencyWindow;
   const latencies = reuse ? ctx.latencies : full ? ctx.latencies.slice(1) : ctx.latencies.slice();
   if (reuse && full) latencies.splice(0, latencies.length - ctx.settings.latencyWindow + 1);
   latencies.push(ev.latencyMs);
   // Object.assign, not a spread followed by properties (slow on Node 20, see request.machine.ts).
-  return Object.assign(finish(ctx, ev), {
+  const u: Partial<EndpointContext> = Object.assign(finish(ctx, ev), {
     failures: 0,
     successes: ctx.successes + 1,
     latencies,
@@ -139,6 +140,8 @@ function succeeded(ctx: EndpointContext, ev: Extract<EndpointEvent, { type: 'ups
     peakEwma: peakEwma(ctx.peakEwma, ev.latencyMs),
     ttftEwma: ev.ttftMs === null ? ctx.ttftEwma : ewma(ctx.ttftEwma, ev.ttftMs),
   });
+  if (healthy && ctx.reason !== null) u.reason = null;
+  return u;
 }
 
 /** Whether `ev` ends a probe of the current half-open round. */
@@ -167,7 +170,7 @@ export function bookkeeping(state: EndpointStateValue, ctx: EndpointContext, ev:
   if (state === 'healthy' && windowFull({ settings: ctx.settings, rpmTat: u.rpmTat ?? ctx.rpmTat, tpmTat: u.tpmTat ?? ctx.tpmTat }, u.now ?? ctx.now))
     return null;
   // Decided: only now may the latency ring be updated in its own array.
-  return ev.type === 'upstream.succeeded' ? succeeded(ctx, ev, reuse) : u;
+  return ev.type === 'upstream.succeeded' ? succeeded(ctx, ev, reuse, state === 'healthy') : u;
 }
 
 export const endpointMachine = setup({
@@ -208,6 +211,10 @@ export const endpointMachine = setup({
     succeed: assign(({ context, event }) => {
       assertEvent(event, 'upstream.succeeded');
       return succeeded(context, event);
+    }),
+    succeedHealthy: assign(({ context, event }) => {
+      assertEvent(event, 'upstream.succeeded');
+      return succeeded(context, event, false, true);
     }),
     fail: assign(({ context, event }) => {
       assertEvent(event, 'upstream.failed');
@@ -288,7 +295,7 @@ export const endpointMachine = setup({
       always: { guard: 'isWindowFull', target: 'throttled', actions: 'throttleOwnWindow' },
       on: {
         'request.dispatched': { actions: 'dispatch' },
-        'upstream.succeeded': { actions: 'succeed' },
+        'upstream.succeeded': { actions: 'succeedHealthy' },
         'upstream.failed': [{ guard: 'reachesFailureThreshold', target: 'circuit-open', actions: ['fail', 'openCircuit'] }, { actions: 'fail' }],
         'upstream.released': { actions: 'release' },
         'upstream.rateLimited': { target: 'throttled', actions: 'rateLimited' },

@@ -125,6 +125,24 @@ describe('endpoint bookkeeping in place', () => {
     sent.stop();
   });
 
+  it("a success on a healthy endpoint clears the last failure's reason, watched or not; a throttled one keeps its throttle's", () => {
+    for (const quiet of [false, true]) {
+      const { sent: actor } = pair();
+      const ok = (at: number): EndpointEvent => ({ type: 'upstream.succeeded', at, latencyMs: 5, ttftMs: null, tokens: 1, estTokens: 1 });
+      recordOn(actor, { type: 'request.dispatched', at: T0, estTokens: 1 }, quiet);
+      recordOn(actor, { type: 'upstream.failed', at: T0, fault: 'overloaded', countsAsFailure: true, estTokens: 1, tokens: 0 }, quiet);
+      expect([actor.getSnapshot().value, actor.getSnapshot().context.reason]).toEqual(['healthy', 'overloaded']);
+      recordOn(actor, { type: 'request.dispatched', at: T0 + 1, estTokens: 1 }, quiet);
+      recordOn(actor, ok(T0 + 2), quiet);
+      expect([quiet, actor.getSnapshot().value, actor.getSnapshot().context.reason]).toEqual([quiet, 'healthy', null]);
+      recordOn(actor, { type: 'request.dispatched', at: T0 + 3, estTokens: 1 }, quiet);
+      recordOn(actor, { type: 'upstream.rateLimited', at: T0 + 4, retryAt: T0 + 60_000, estTokens: 1 }, quiet);
+      recordOn(actor, ok(T0 + 5), quiet);
+      expect([quiet, actor.getSnapshot().value, actor.getSnapshot().context.reason]).toEqual([quiet, 'throttled', 'upstream 429']);
+      actor.stop();
+    }
+  });
+
   it('a stopped actor is not written to', () => {
     const { quiet } = pair();
     quiet.stop();
