@@ -38,11 +38,20 @@ export class SwitchyardError extends Error {
   readonly code: string;
   readonly param: string | null;
   readonly headers: Record<string, string>;
+  /** Anthropic's `error.details` (`error_code`…), given in the Messages API's error body; the OpenAI shape has no place for it. */
+  readonly details: Record<string, unknown> | null;
 
   constructor(
     code: ErrorCode,
     message: string,
-    opts: { param?: string | null; headers?: Record<string, string>; status?: number; type?: string; upstreamCode?: string } = {},
+    opts: {
+      param?: string | null;
+      headers?: Record<string, string>;
+      status?: number;
+      type?: string;
+      upstreamCode?: string;
+      details?: Record<string, unknown> | null;
+    } = {},
   ) {
     super(message);
     const entry = ERROR_CATALOG[code];
@@ -52,6 +61,7 @@ export class SwitchyardError extends Error {
     // A param is a client's field path (an unknown key is a param): bounded like any echoed name.
     this.param = opts.param == null ? null : echoName(opts.param);
     this.headers = opts.headers ?? {};
+    this.details = opts.details ?? null;
   }
 
   /** The relayed body; its message is scrubbed of secrets (an upstream's message may echo one). */
@@ -65,13 +75,14 @@ export class SwitchyardError extends Error {
 /** A provider's own error for the client's request (400 context_length_exceeded, a refusal), passed on as it was. */
 export function upstreamClientError(
   status: number,
-  e: { message: string; type?: string | null; code?: string | null; param?: string | null },
+  e: { message: string; type?: string | null; code?: string | null; param?: string | null; details?: Record<string, unknown> },
 ): SwitchyardError {
   return new SwitchyardError('invalid_request', e.message, {
     status,
     type: e.type ?? 'invalid_request_error',
     upstreamCode: e.code ?? 'invalid_request',
     param: e.param ?? null,
+    details: e.details ?? null,
   });
 }
 

@@ -105,7 +105,16 @@ const ERROR_TYPES: Record<number, string> = {
 export function anthropicError(err: SwitchyardError): Record<string, unknown> {
   const type = ERROR_TYPES[err.status] ?? (err.status >= 500 ? 'api_error' : 'invalid_request_error');
   // Scrubbed as the OpenAI-shaped body is (SwitchyardError.toBody): a model name a client sent may be a key.
-  return { type: 'error', error: { type, message: scrub(err.message) } };
+  const error: Record<string, unknown> = { type, message: scrub(err.message) };
+  // The upstream's (or our own) `details`: the SDK reads `error_code` from it (its thread recovery branches on it).
+  if (err.details !== null) {
+    try {
+      error.details = JSON.parse(scrub(JSON.stringify(err.details))) as unknown;
+    } catch {
+      // A redaction that broke the JSON: the details are left out, never the error.
+    }
+  }
+  return { type: 'error', error };
 }
 
 type Emit = (name: string, data: Record<string, unknown>) => boolean;

@@ -5,7 +5,7 @@
  * chat form serves routing, budgeting and OpenAI-kind endpoints. Fields and blocks with no
  * chat form are listed as `untranslated`: fine for Anthropic, a 400 naming them elsewhere.
  */
-import { echoValue } from '../errors.js';
+import { echoValue, SwitchyardError } from '../errors.js';
 import type { ChatBody, ChatMessage } from '../upstream/types.js';
 import { withNative } from './native.js';
 import { arrayOf, flag, isObj, numberIn, positiveInt, present, str, toolNames, unknownTool, unsupported } from './fields.js';
@@ -340,9 +340,26 @@ function refusePricedExtras(body: Record<string, unknown>): void {
     throw unsupported('service_tier', `service_tier ${echoValue(body.service_tier)} is not supported: ${why}; use "auto" or "standard_only"`);
 }
 
+/**
+ * A message thread (`thread`: the conversation kept by the provider, continued from its last
+ * message id) is refused for every model, before the messages are read (a continuing turn holds
+ * only the new tool results): a thread lives on one provider account, and switchyard routes each
+ * turn anew. The refusal carries Anthropic's `thread_unsupported_request` code, on which the SDK's
+ * tool runner sends the turn again with the whole history and no thread.
+ */
+function refuseThread(body: Record<string, unknown>): void {
+  if (!present(body.thread)) return;
+  throw new SwitchyardError(
+    'invalid_request',
+    'thread: message threads are not supported through switchyard (each turn may go to another model or account); send the whole conversation without thread',
+    { param: 'thread', details: { error_code: 'thread_unsupported_request', unsupported: ['thread'] } },
+  );
+}
+
 /** Validate and translate; the result carries the client's body (and its Anthropic headers) for Anthropic-kind endpoints. */
 export function translateMessages(body: Record<string, unknown>, headers: { version?: string; beta?: string } = {}): ChatBody {
   const ctx: Ctx = { untranslated: [] };
+  refuseThread(body);
   refusePricedExtras(body);
   refuseLongCache(body);
   const model = str(body.model, 'model');

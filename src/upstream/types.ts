@@ -65,6 +65,8 @@ export interface UpstreamErrorInfo {
    * answer about the request.
    */
   unstructured?: 'page' | 'json';
+  /** Anthropic's `error.details` (an `error_code` the SDKs branch on), relayed in the Messages API's errors. */
+  details?: Record<string, unknown>;
 }
 
 /** One normalised piece of an upstream stream, in OpenAI's chunk format. */

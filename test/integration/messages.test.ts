@@ -4,6 +4,8 @@
  * (translated both ways), JSON, stream, tool use, count_tokens, auth and error shapes.
  */
 import Anthropic from '@anthropic-ai/sdk';
+import { betaZodTool } from '@anthropic-ai/sdk/helpers/beta/zod';
+import { z } from 'zod';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
 import { ledgerFileOf, ledgerRow } from './ledger-row.js';
@@ -446,4 +448,30 @@ describe('GET /v1/models for the Anthropic SDK', () => {
     const plain = await fetch(`${sc.url}/v1/models/no-such-model`, { headers: { authorization: `Bearer ${KEY}` } });
     expect(((await plain.json()) as { error: unknown }).error).toMatchObject({ code: 'model_not_found', type: 'invalid_request_error' });
   });
+});
+
+describe("the SDK's tool runner (message threads)", () => {
+  it.each(['claude-sonnet-4.5', 'gpt-4.1'])(
+    'runs a tool loop to its end on %s: a thread is refused with thread_unsupported_request and the SDK goes on without one',
+    async (model) => {
+      const weather = betaZodTool({
+        name: 'get_weather',
+        description: 'The weather in a city',
+        inputSchema: z.object({ city: z.string() }),
+        run: (input) => Promise.resolve(`sunny in ${input.city}`),
+      });
+      const runner = client.beta.messages.toolRunner({ model, max_tokens: 200, messages: [{ role: 'user', content: 'weather in paris?' }], tools: [weather] });
+      const stops: Array<string | null> = [];
+      for await (const m of runner) stops.push(m.stop_reason);
+      expect(stops).toEqual(['tool_use', 'end_turn']);
+      // Sent as the SDK sends it, the thread gets the code the SDK recovers on.
+      const err = await client.messages
+        .create({ model, max_tokens: 10, messages: [{ role: 'user', content: 'hi' }], thread: { type: 'create' } } as Anthropic.MessageCreateParamsNonStreaming)
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({
+        error: { type: 'invalid_request_error', details: { error_code: 'thread_unsupported_request', unsupported: ['thread'] } },
+      });
+    },
+  );
 });

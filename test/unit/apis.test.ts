@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { translateMessages } from '../../src/apis/messages-request.js';
 import { nativeOf } from '../../src/apis/native.js';
 import { anthropicError, messageOfCompletion, MessagesStreamWriter } from '../../src/apis/messages-output.js';
-import { SwitchyardError } from '../../src/errors.js';
+import { SwitchyardError, upstreamClientError } from '../../src/errors.js';
+import { parseAnthropicError } from '../../src/upstream/adapters/anthropic-response.js';
 import { translateResponses } from '../../src/apis/responses-request.js';
 import { ResponsesStreamWriter } from '../../src/apis/responses-stream.js';
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js';
@@ -718,5 +719,45 @@ describe('Messages errors in Anthropic shape', () => {
     ['timeout', 'timeout_error'],
   ])('%s is %s', (code, type) => {
     expect(anthropicError(new SwitchyardError(code, 'x'))).toEqual({ type: 'error', error: { type, message: 'x' } });
+  });
+
+  it("an upstream's error.details reaches the client (the SDK reads error_code from it), scrubbed like the message", () => {
+    const info = parseAnthropicError(
+      404,
+      JSON.stringify({
+        type: 'error',
+        error: { type: 'not_found_error', message: 'thread problem', details: { error_code: 'thread_not_found', key: 'sk-ant-abcdefghijklmnopqrstuvwx' } },
+      }),
+    );
+    expect(info.details).toEqual({ error_code: 'thread_not_found', key: 'sk-ant-abcdefghijklmnopqrstuvwx' });
+    const body = anthropicError(upstreamClientError(404, info));
+    expect(body).toEqual({
+      type: 'error',
+      error: { type: 'not_found_error', message: 'thread problem', details: { error_code: 'thread_not_found', key: '[redacted]' } },
+    });
+  });
+
+  it('a message thread is refused for every model with thread_unsupported_request, before its tool results are read', () => {
+    const cont = {
+      model: 'gpt-4.1',
+      max_tokens: 10,
+      thread: { type: 'continue', previous_message_id: 'msg_1' },
+      messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'sunny' }] }],
+    };
+    for (const body of [cont, { ...cont, model: 'claude-sonnet-4.5', thread: { type: 'create' }, messages: [{ role: 'user', content: 'hi' }] }]) {
+      const err = (() => {
+        try {
+          translateMessages(body);
+        } catch (e) {
+          return e as SwitchyardError;
+        }
+        return null;
+      })();
+      expect(err?.status).toBe(400);
+      expect(anthropicError(err!).error).toMatchObject({
+        type: 'invalid_request_error',
+        details: { error_code: 'thread_unsupported_request', unsupported: ['thread'] },
+      });
+    }
   });
 });

@@ -75,7 +75,9 @@ export function errorInfo(e: Record<string, unknown>, fallback: string): Upstrea
   const message = typeof e.message === 'string' && e.message !== '' ? e.message : fallback;
   const type = typeof e.type === 'string' ? e.type : null;
   const code = type === 'invalid_request_error' && CONTEXT.test(message) ? 'context_length_exceeded' : type;
-  return { message, type, code, param: null };
+  const info: UpstreamErrorInfo = { message, type, code, param: null };
+  if (isObj(e.details)) info.details = e.details;
+  return info;
 }
 
 export function parseAnthropicError(status: number, bodyText: string): UpstreamErrorInfo {
