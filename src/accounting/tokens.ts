@@ -24,6 +24,9 @@ export function loadTokenizer(): O200k {
   o200k ??= createRequire(import.meta.url)('gpt-tokenizer/encoding/o200k_base') as O200k;
   return o200k;
 }
+
+/** Whether the o200k tables are loaded (a replica on Redis loads them before it takes its lease). */
+export const tokenizerLoaded = (): boolean => o200k !== null;
 import { countInPieces } from './token-pieces.js';
 
 /** The part of an OpenAI chat message that counts toward the prompt. */

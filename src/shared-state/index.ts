@@ -3,6 +3,7 @@
  * the runtime sees of the shared state: the budget store, readiness and a view for
  * `/switchyard/state`, `switchyard status` and the inspector.
  */
+import { loadTokenizer } from '../accounting/tokens.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -108,6 +109,11 @@ export async function openRedisShared(opts: {
     replica,
     store,
     async start() {
+      // The first exact token count loads the o200k tables: a second or more of CPU during which no
+      // timer runs, so no lease renews; under a cold-start burst on a busy machine that outlasted
+      // leaseMs and live replicas' reservations were reclaimed as dead (phantom spend for the rest of
+      // the period). A replica pays the load here, before it takes its lease.
+      loadTokenizer();
       try {
         await conn.connect();
         await lease.tick();
