@@ -28,6 +28,12 @@ export interface ChatCall {
   log: RequestLog;
   /** The client API it came in through (set by `inScope`; absent: chat). */
   api?: ApiName;
+  /**
+   * A cascade step's: what the cascade's earlier steps cost, settled but their ledger rows not yet
+   * written (they wait for the cascade's end). A shared store's reservation carries it, so a replica
+   * that dies mid-step has it counted when its reservation is reclaimed.
+   */
+  priorNano?: number;
 }
 
 export interface ChatSink {

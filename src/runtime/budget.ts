@@ -43,7 +43,21 @@ export interface ReserveGate {
  * with a promise. Callers take a plain value as it is and wait only on a promise.
  */
 export interface BudgetStore {
-  reserve(requestId: string, keyId: string | null, model: string, amountNano: number, at: number, gate?: ReserveGate): ReserveResult | Promise<ReserveResult>;
+  /**
+   * `earlierNano`: what this request already settled whose ledger row is not written yet (a
+   * stream's cut attempts before a continuation, a cascade's earlier steps): a shared store's
+   * reclaimed row for a dead replica counts it beside the reserved amount (the lone process's
+   * in-flight journal line says it itself).
+   */
+  reserve(
+    requestId: string,
+    keyId: string | null,
+    model: string,
+    amountNano: number,
+    at: number,
+    gate?: ReserveGate,
+    earlierNano?: number,
+  ): ReserveResult | Promise<ReserveResult>;
   /** `scope`: whom the reservation was for; budget lines added since (a reload) are charged the actual cost too. */
   settle(requestId: string, budgets: string[], reservedNano: number, actualNano: number, at: number, scope?: BudgetScope): void | Promise<void>;
   release(requestId: string, budgets: string[], reservedNano: number, at: number): void | Promise<void>;

@@ -184,13 +184,19 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
   async function runOne(stepPlan: RoutePlan): Promise<StepRun & { checked: Checked }> {
     const maxCost = maxCostLeft(call, spent);
     const logprobs = wantsLogprobs(rt, call, stepPlan);
-    const stepCall: ChatCall = { ...call, hints: { ...call.hints, maxCostUsd: maxCost }, body: logprobs ? { ...call.body, logprobs: true } : call.body };
+    // `priorNano`: the earlier steps' cost, settled, their rows held until the end (ChatCall.priorNano).
+    const stepCall: ChatCall = {
+      ...call,
+      hints: { ...call.hints, maxCostUsd: maxCost },
+      body: logprobs ? { ...call.body, logprobs: true } : call.body,
+      priorNano: spent,
+    };
     const run = await runStep(rt, stepCall, ++n, stepPlan, sink);
     spent += run.row?.costNano ?? 0;
     const checked = check(run, settings, call, clientMax, logprobs);
     steps.push(checked);
     if (run.answer && checked.failed.length === 0 && c.checks.includes('judge') && c.judge) {
-      const j = await runJudge(rt, call, ++n, c.judge, run.answer, sink, maxCostLeft(call, spent));
+      const j = await runJudge(rt, { ...call, priorNano: spent }, ++n, c.judge, run.answer, sink, maxCostLeft(call, spent));
       if (j.row) extraRows.push(j.row);
       spent += j.row?.costNano ?? 0;
       if (j.verdict === 'fail') Object.assign(checked, { failed: ['judge'], outcome: 'judge' });

@@ -366,7 +366,8 @@ export class RequestDriver {
     // the budgets rebuilt from the ledger at a restart must be the ones charged now.
     const model = this.session?.committedTo?.model ?? cmd.model;
     this.budgetModel = model;
-    const grant = this.rt.budget.reserve(this.call.requestId, this.call.keyId, model, cmd.amount, this.rt.now(), gate);
+    const earlier = this.costNano + (this.call.priorNano ?? 0);
+    const grant = this.rt.budget.reserve(this.call.requestId, this.call.keyId, model, cmd.amount, this.rt.now(), gate, earlier);
     return grant instanceof Promise ? grant.then((g) => this.granted(cmd, g)) : this.granted(cmd, grant);
   }
 

@@ -20,13 +20,21 @@ interface ReservedRow {
   keyId: string | null;
   model: string | null;
   endpoint: string | null;
+  /** What the request had settled before this reservation and not yet written (BudgetStore.reserve's `earlierNano`). */
+  earlier?: number;
 }
 
-/** A reclaimed reservation as a ledger row: spent at the reserved amount, nothing known of its answer (as a lone sidecar's journal, interruptedRow). */
+/**
+ * A reclaimed reservation as a ledger row: spent at the reserved amount plus what the request had
+ * settled before it and not written (a stream's cut attempts, a cascade's earlier steps: in the
+ * shared budget's spent already, in no row), nothing known of its answer (as a lone sidecar's
+ * journal, interruptedRow).
+ */
 export function reclaimedRow(json: string): LedgerRow {
   const v = JSON.parse(json) as { row: string; amount: number };
   const r = JSON.parse(v.row) as ReservedRow;
-  return interruptedRow({ requestId: r.requestId, at: r.at, keyId: r.keyId, model: r.model, endpoint: r.endpoint, amountNano: v.amount });
+  const earlier = typeof r.earlier === 'number' && Number.isSafeInteger(r.earlier) && r.earlier > 0 ? r.earlier : 0;
+  return interruptedRow({ requestId: r.requestId, at: r.at, keyId: r.keyId, model: r.model, endpoint: r.endpoint, amountNano: v.amount + earlier });
 }
 
 export class LeaseKeeper {

@@ -98,7 +98,15 @@ export class SharedBudgetStore implements BudgetStore {
     });
   }
 
-  async reserve(requestId: string, keyId: string | null, model: string, amountNano: number, at: number, gate?: ReserveGate): Promise<ReserveResult> {
+  async reserve(
+    requestId: string,
+    keyId: string | null,
+    model: string,
+    amountNano: number,
+    at: number,
+    gate?: ReserveGate,
+    earlierNano = 0,
+  ): Promise<ReserveResult> {
     if (!this.d.conn.health.up) throw this.unavailable('Redis is unreachable');
     const all = this.limits();
     const ids = applicableBudgets(all, keyId, model);
@@ -108,7 +116,9 @@ export class SharedBudgetStore implements BudgetStore {
     const res = this.d.keys.reservation(`${this.d.owner}:${++this.seq}`);
     const probe = gate !== undefined && this.isProbe(gate);
     const keys = this.decisionKeys(res, requestId, keyId, gate, budgetKeys);
-    const args = this.decisionArgs(keyId, amountNano, gate, probe, { requestId, at, keyId, model, endpoint: gate?.endpoint.id ?? null }, budgets);
+    // What the request settled before this attempt and has not written yet: a reclaimed row counts it too (lease.ts reclaimedRow).
+    const row = { requestId, at, keyId, model, endpoint: gate?.endpoint.id ?? null, ...(earlierNano > 0 ? { earlier: earlierNano } : {}) };
+    const args = this.decisionArgs(keyId, amountNano, gate, probe, row, budgets);
     for (let i = 0; i < MAX_RETRIES; i++) {
       let reply: RedisReply[];
       try {

@@ -40,7 +40,7 @@ afterAll(async () => {
   for (const d of dbs) await d.drop();
 });
 
-async function replicas(n: number, limitNano: number): Promise<Replicas> {
+async function replicas(n: number, limitNano: number, routes: Record<string, string[]> = {}): Promise<Replicas> {
   db = await freshDb();
   dbs.push(db);
   const models = testConfig(sim.url).models as Record<string, unknown>;
@@ -61,6 +61,7 @@ async function replicas(n: number, limitNano: number): Promise<Replicas> {
       },
       budget: { limits: [{ scope: 'global', period: 'day', usd: limitNano / 1e9 }] },
       resilience: { requestTimeoutMs: 60_000, headersTimeoutMs: 30_000, firstTokenTimeoutMs: 30_000, idleTimeoutMs: 30_000 },
+      ...(Object.keys(routes).length > 0 ? { routing: { ...(testConfig(sim.url).routing as Record<string, unknown>), routes } } : {}),
     },
   );
   running.push(r);
@@ -132,6 +133,40 @@ describe('shared state failover', () => {
     const counted = await Promise.all(r.all.slice(1).map(async (x) => (await sharedState(x)).shared.counters?.reclaimed ?? 0));
     expect(counted.reduce((a, c) => a + c, 0)).toBe(5);
     await Promise.all(reading);
+  }, 30_000);
+
+  it("SIGKILL of a replica in a cascade's second step: the reclaimed row counts the settled first step too, so the ledger equals the shared spend", async () => {
+    const r = await replicas(2, 1_000_000_000, { casc: ['deepseek-v3.2', 'slow-model'] });
+    const [victim, survivor] = [r.all[0]!, r.all[1]!];
+    // Step 1 (deepseek) answers empty and fails its check; step 2 (slow-model) is still answering at the kill.
+    await sim.setFault('deepseek-chat', { kind: 'empty', times: 1 });
+    await sim.clearLog();
+    const pending = victim.client.chat.completions
+      .create({ model: 'route/casc', messages: MSG, max_tokens: 300 }, { headers: { 'x-switchyard-cascade': 'on' } })
+      .catch(() => 'cut');
+    await eventually(async () => ((await sim.log()).some((e) => e.model === 'slow-chat') ? true : undefined), 5000, 'step 2 reached its upstream');
+    victim.child.kill('SIGKILL');
+    expect(await pending).toBe('cut');
+    await sim.clearFaults();
+    const rows = await eventually(
+      async () => {
+        const got = await db.query<{ request_id: string }>("select request_id from switchyard_ledger where error_code = 'reservation_reclaimed'");
+        return got.length === 1 ? got : undefined;
+      },
+      4 * LEASE_MS,
+      'the second step reclaimed',
+    );
+    expect(rows[0]!.request_id).toMatch(/#2$/);
+    const b = await eventually(
+      async () => {
+        const x = (await sharedState(survivor)).budgets[0]!;
+        return x.reservedUsd === 0 ? x : undefined;
+      },
+      3000,
+      'reserved back to 0',
+    );
+    // The first step's cost is in the shared spend (settled) and, now, in the ledger (the reclaimed row carries it).
+    expect(await ledgerTotal()).toBe(Math.round(b.spentUsd * 1e9));
   }, 30_000);
 
   it('a replica SIGKILLed and started again under the same SWITCHYARD_REPLICA_ID: the dead process’s reservations are still reclaimed, and the new one’s requests are decided afresh', async () => {

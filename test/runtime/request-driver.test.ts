@@ -390,6 +390,26 @@ describe('request driver on a simulated clock', () => {
     expect(third.sink.status).toBe(200);
   });
 
+  it("a continuation's reservation carries what the cut attempt settled (a shared store's reclaimed row counts it)", async () => {
+    const r = await runtime({}, {}, { b: { capabilities: ['chat', 'prefill'] } });
+    const earlier: Array<number | undefined> = [];
+    const real = r.budget.reserve.bind(r.budget);
+    r.budget.reserve = (...args: Parameters<typeof real>) => {
+      earlier.push(args[6]);
+      return real(...args);
+    };
+    sim.setFault('up-a', { kind: 'stream_error_event', afterTokens: 2 });
+    const { sink, done } = start(r, { stream: true });
+    await runToEnd(done);
+    expect(sink.status).toBe(200);
+    const [row] = await ledger.rows({ requestId: `req-${n}` });
+    expect(earlier).toHaveLength(2);
+    expect(earlier[0]).toBe(0);
+    // The cut attempt's settled cost: the row's total less what the continuation used.
+    expect(earlier[1]).toBeGreaterThan(0);
+    expect(earlier[1]).toBeLessThan(row!.costNano);
+  });
+
   it('the client going away while a backoff waits ends the request at once, nothing more sent', async () => {
     const r = await runtime();
     sim.setFault('up-a', { kind: 'rate_limit', retryAfterSec: 5 });

@@ -20,6 +20,13 @@ describe('reclaimed and interrupted rows', () => {
     expect(row).toEqual(interruptedRow({ requestId: 'r1', at: 1_000, keyId: 'team-a', model: 'm', endpoint: 'm@p', amountNano: 700 }));
   });
 
+  it('what the request settled before the reclaimed reservation (its row not yet written) is counted beside it; a bad value is not', () => {
+    const withEarlier = (earlier: unknown): string =>
+      JSON.stringify({ row: JSON.stringify({ requestId: 'r2', at: 1_000, keyId: null, model: 'm', endpoint: 'm@p', earlier }), amount: 700 });
+    expect(reclaimedRow(withEarlier(67)).costNano).toBe(767);
+    for (const bad of [-5, 1.5, '67', null]) expect(reclaimedRow(withEarlier(bad)).costNano, String(bad)).toBe(700);
+  });
+
   it('a cascade step keeps its request and step, not delivered', () => {
     const id = stepRequestId('01a22dcd-c8b0-7dd0-ab2b-60e14d9a5fbb', 3);
     expect(id).toBe('01a22dcd-c8b0-7dd0-ab2b-60e14d9a5fbb#3');
