@@ -187,6 +187,22 @@ for _, r in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return redis.call('HGETALL', KEYS[2])`;
 
+/**
+ * reopen: KEYS = reservation, owned set, budget keys… ; ARGV = owner, amount, row (JSON). A
+ * reservation of this process that an empty restart of Redis lost is made again as it was granted
+ * (no limit check); one Redis knows (reserved, settled or a tombstone) is left. 1 when put back.
+ */
+export const REOPEN = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local keys = {}
+for i = 3, #KEYS do
+  keys[#keys + 1] = KEYS[i]
+  redis.call('HINCRBY', KEYS[i], 'reserved', tonumber(ARGV[2]))
+end
+redis.call('HSET', KEYS[1], 'state', 'reserved', 'amount', tonumber(ARGV[2]), 'keys', cjson.encode(keys), 'owner', ARGV[1], 'probe', '', 'row', ARGV[3])
+redis.call('SADD', KEYS[2], KEYS[1])
+return 1`;
+
 /** seed: KEYS = budget key; ARGV = spent from the ledger, expire-at ms (0: never). Only the first seed counts. */
 export const SEED = `
 if redis.call('HGET', KEYS[1], 'seeded') == '1' then return 0 end

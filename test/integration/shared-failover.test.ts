@@ -286,6 +286,46 @@ describe('shared state failover', () => {
     await sleep(0);
   }, 30_000);
 
+  it('Redis restarted empty while a request is in flight: its replica puts the reservation back, so the requests admitted meanwhile cannot take its share', async () => {
+    const r = await replicas(2, 1_000_000_000);
+    const [holder, other] = [r.all[0]!, r.all[1]!];
+    await sim.clearLog();
+    const pending = holder.client.chat.completions.create({ model: 'slow-model', messages: MSG, max_tokens: 120 }).then(
+      () => 'ok',
+      (e: unknown) => errorCode(e),
+    );
+    const reservedBefore = await eventually(
+      async () => {
+        const b = (await sharedState(other)).budgets[0]!;
+        return b.reservedUsd > 0 ? b.reservedUsd : undefined;
+      },
+      5000,
+      'the request reserved',
+    );
+    await redis.stop();
+    await redis.start();
+    // Back, empty: the holder notices the new epoch (its lease tick) and reserves again what it holds.
+    await eventually(
+      async () => {
+        const b = (await sharedState(other)).budgets[0]!;
+        return Math.abs(b.reservedUsd - reservedBefore) < 1e-12 ? true : undefined;
+      },
+      4 * LEASE_MS,
+      'the in-flight reservation put back in the restarted Redis',
+    );
+    expect(await holder.waitForOutput('put back its reservations')).toContain('put back its reservations');
+    expect(await pending).toBe('ok');
+    const b = await eventually(
+      async () => {
+        const x = (await sharedState(other)).budgets[0]!;
+        return x.reservedUsd === 0 ? x : undefined;
+      },
+      5000,
+      'reserved back to 0 once it settled',
+    );
+    expect(Math.round(b.spentUsd * 1e9)).toBe(await ledgerTotal());
+  }, 30_000);
+
   it('Redis hung (SIGSTOP: the socket open, nothing answered): the first timeout marks it down, so /readyz and the state say so and later requests fail at once; back when it answers', async () => {
     const r = await replicas(2, 1_000_000_000);
     const ask = (i: number) =>
