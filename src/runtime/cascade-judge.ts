@@ -19,7 +19,7 @@ export async function runJudge(
   a: Answer,
   sink: ChatSink,
   maxCostUsd: number | null,
-): Promise<{ verdict: 'pass' | 'fail' | 'unclear'; row: (LedgerRow & { cascade: NonNullable<LedgerRow['cascade']> }) | null }> {
+): Promise<{ verdict: 'pass' | 'fail' | 'unclear'; why: string; row: (LedgerRow & { cascade: NonNullable<LedgerRow['cascade']> }) | null }> {
   const mc = rt.cfg.models[judge.model];
   const body = judgeBody(judge.model, judge.rubric, judge.maxTokens, call.body, a);
   const judgeCall: ChatCall = { ...call, body, hints: { ...call.hints, maxCostUsd } };
@@ -28,5 +28,7 @@ export async function runJudge(
   const verdict = run.answer ? judgeVerdict(text) : 'unclear';
   const quality = run.answer ? `judge:${verdict}` : `judge:${run.error?.code ?? 'no_answer'}`;
   const row = run.row ? { ...run.row, cascade: { parentId: call.requestId, step: n, quality, delivered: false } } : null;
-  return { verdict, row };
+  // Why a verdict is unclear: the judge's error (budget_exceeded, upstream_error…), or an answer that said neither.
+  const why = run.answer ? 'no PASS or FAIL in its answer' : (run.error?.code ?? 'no answer');
+  return { verdict, why, row };
 }

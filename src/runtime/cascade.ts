@@ -51,6 +51,8 @@ interface Checked extends StepRun {
   outcome: string;
   /** Stream events to send instead of the held ones (logprobs removed). */
   events?: string[];
+  /** The judge's word on this answer, when one was asked: `pass`, `fail`, or `unclear (<why>)` (x-switchyard-judge). */
+  judged?: string;
 }
 
 let schemas: SchemaCache | null = null;
@@ -200,6 +202,9 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
       if (j.row) extraRows.push(j.row);
       spent += j.row?.costNano ?? 0;
       if (j.verdict === 'fail') Object.assign(checked, { failed: ['judge'], outcome: 'judge' });
+      // An unclear verdict (the judge refused for money, failed, or answered neither) does not escalate,
+      // and the answer's checks say `pass`: the header tells the client no judge approved it.
+      checked.judged = j.verdict === 'unclear' ? `unclear (${j.why})` : j.verdict;
     }
     return { ...run, checked };
   }
@@ -296,6 +301,7 @@ async function deliver(rt: RuntimeCore, call: ChatCall, sink: ChatSink, steps: C
     'x-switchyard-attempts': String(attempts),
   };
   if (holdMs !== null) extra['x-switchyard-cascade-hold-ms'] = String(holdMs);
+  if (chosen?.judged !== undefined) extra['x-switchyard-judge'] = chosen.judged;
   const status = held && !sink.signal.aborted ? heldStatus(held) : null;
   rt.recordCascade?.({
     requestId: call.requestId,

@@ -152,6 +152,7 @@ describe('judge (opt-in)', () => {
       .withResponse();
     serverIds.set(id, response.headers.get('x-request-id')!);
     expect(response.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:judge>gpt-4.1:judge>claude-sonnet-4.5:judge');
+    expect(response.headers.get('x-switchyard-judge')).toBe('fail');
     expect(data.model).toBe('claude-sonnet-4.5');
     const rows = await stepsOf(judged, id, 6);
     expect(rows.map((r) => [r.step, r.model, r.quality, r.delivered])).toEqual([
@@ -165,5 +166,18 @@ describe('judge (opt-in)', () => {
     const sum = rows.reduce((s, r) => s + costOf(r), 0);
     expect(Math.round(Number(response.headers.get('x-switchyard-cost-usd')) * 1e9)).toBe(sum);
     expect(response.headers.get('x-switchyard-attempts')).toBe('6');
+  });
+
+  it('a judge that gives no verdict (its upstream failed) does not escalate, and x-switchyard-judge says no judge approved the answer', async () => {
+    await sim.setFault('gemini-2.5-flash', { kind: 'content_policy_violation' });
+    try {
+      const { response } = await judged.client.chat.completions
+        .create({ model: 'auto', messages: [{ role: 'user', content: 'hello unjudged' }] }, { headers: { 'x-switchyard-tier': 'fast_cheap' } })
+        .withResponse();
+      expect(response.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:pass');
+      expect(response.headers.get('x-switchyard-judge')).toMatch(/^unclear \(\S+\)$/);
+    } finally {
+      await sim.clearFaults();
+    }
   });
 });
