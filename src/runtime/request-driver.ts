@@ -505,7 +505,7 @@ export class RequestDriver {
 
   /** A cut JSON attempt's tokens (see `failed`): the prompt as counted, and the output cap it was sent (none for embeddings). */
   private cutUsage(h: EndpointHandle, prefill: string | null): Usage {
-    const promptTokens = Math.min(shownPromptTokens(this.call), this.bound(prefill));
+    const { promptTokens } = this.estimate(h, prefill, '');
     return { promptTokens, completionTokens: nativeOf(this.call.body)?.kind === 'embeddings' ? 0 : this.sentCap(h, prefill) };
   }
 

@@ -70,6 +70,16 @@ async function replicas(n: number, limitNano: number, routes: Record<string, str
 
 const ledgerTotal = async (): Promise<number> =>
   Number((await db.query<{ t: string }>('select coalesce(sum(cost_nano), 0) as t from switchyard_ledger'))[0]!.t);
+/** The replica's view of the global budget once nothing is reserved any more (every reservation settled or reclaimed). */
+const budgetSettled = (rep: Replicas['all'][number], withinMs: number) =>
+  eventually(
+    async () => {
+      const x = (await sharedState(rep)).budgets[0]!;
+      return x.reservedUsd === 0 ? x : undefined;
+    },
+    withinMs,
+    'reserved back to 0',
+  );
 const errorCode = (e: unknown): string => (e instanceof OpenAI.APIError ? String((e.error as { code?: string } | undefined)?.code) : String(e));
 
 describe('shared state failover', () => {
@@ -119,14 +129,7 @@ describe('shared state failover', () => {
     expect(tookMs).toBeLessThanOrEqual(LEASE_MS + LEASE_MS / 2 + 500);
     const reclaimedNano = rows.reduce((s, x) => s + Number(x.cost_nano), 0);
     expect(Math.abs(reclaimedNano / 1e9 - reservedBefore)).toBeLessThan(1e-9);
-    const b = await eventually(
-      async () => {
-        const x = (await sharedState(survivor)).budgets[0]!;
-        return x.reservedUsd === 0 ? x : undefined;
-      },
-      3000,
-      'reserved back to 0',
-    );
+    const b = await budgetSettled(survivor, 3000);
     expect(Math.round(b.spentUsd * 1e9)).toBe(reclaimedNano);
     // Each reclaim is counted (and logged) once, by the survivor whose insert wrote its row, though
     // both survivors' rounds may take the same pending rows.
@@ -157,14 +160,7 @@ describe('shared state failover', () => {
       'the second step reclaimed',
     );
     expect(rows[0]!.request_id).toMatch(/#2$/);
-    const b = await eventually(
-      async () => {
-        const x = (await sharedState(survivor)).budgets[0]!;
-        return x.reservedUsd === 0 ? x : undefined;
-      },
-      3000,
-      'reserved back to 0',
-    );
+    const b = await budgetSettled(survivor, 3000);
     // The first step's cost is in the shared spend (settled) and, now, in the ledger (the reclaimed row carries it).
     expect(await ledgerTotal()).toBe(Math.round(b.spentUsd * 1e9));
   }, 30_000);
@@ -315,14 +311,7 @@ describe('shared state failover', () => {
     );
     expect(await holder.waitForOutput('put back its reservations')).toContain('put back its reservations');
     expect(await pending).toBe('ok');
-    const b = await eventually(
-      async () => {
-        const x = (await sharedState(other)).budgets[0]!;
-        return x.reservedUsd === 0 ? x : undefined;
-      },
-      5000,
-      'reserved back to 0 once it settled',
-    );
+    const b = await budgetSettled(other, 5000);
     expect(Math.round(b.spentUsd * 1e9)).toBe(await ledgerTotal());
   }, 30_000);
 
