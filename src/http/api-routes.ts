@@ -1,6 +1,7 @@
-/** The routes of the APIs beside chat completions, by path (with and without `/v1`). */
+/** The routes of the APIs beside chat completions (and its legacy Completions form), by path (with and without `/v1`). */
 import type { ResponseStore } from '../accounting/response-store.js';
 import type { ApiRoute } from './edge.js';
+import { completionsRoute } from './completions-route.js';
 import { embeddingsRoute } from './embeddings-route.js';
 import { countTokensRoute, messagesRoute } from './messages-route.js';
 import { inputTokensRoute, responsesRoute, retrieveResponseRoute } from './responses-route.js';
@@ -16,6 +17,8 @@ export function apiRoutes(o: { responses: () => ResponseStore | null }): Record<
     '/v1/responses/': retrieveResponseRoute(o.responses),
     '/v1/messages': messagesRoute,
     '/v1/messages/count_tokens': countTokensRoute,
+    '/v1/completions': completionsRoute,
+    '/completions': completionsRoute,
     '/v1/embeddings': embeddingsRoute,
     '/embeddings': embeddingsRoute,
   };

@@ -17,6 +17,8 @@ const METHODS = new Map<string, readonly string[]>([
   ['/responses/input_tokens', ['POST']],
   ['/v1/messages', ['POST']],
   ['/v1/messages/count_tokens', ['POST']],
+  ['/v1/completions', ['POST']],
+  ['/completions', ['POST']],
   ['/v1/embeddings', ['POST']],
   ['/embeddings', ['POST']],
   ['/v1/models', GET],

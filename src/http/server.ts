@@ -383,15 +383,10 @@ function storedResponseRoute(path: string): string {
   return `${base}{response_id}${sub === 'input_items' || sub === 'cancel' ? `/${sub}` : ''}`;
 }
 
-/**
- * What a 404 adds for a path of OpenAI's or Anthropic's API that switchyard does not serve: the
- * legacy Completions API points to chat, any other `/v1/…` path lists what is served.
- */
+/** What a 404 adds for a path of OpenAI's or Anthropic's API that switchyard does not serve: what is served. */
 function notServedHint(path: string): string {
-  if (path === '/v1/completions' || path === '/completions')
-    return ': the legacy Completions API is not served; send the prompt as a user message to /v1/chat/completions';
   if (path.startsWith('/v1/'))
-    return ': switchyard serves /v1/chat/completions, /v1/responses, /v1/messages (and /v1/messages/count_tokens), /v1/embeddings and /v1/models';
+    return ': switchyard serves /v1/chat/completions, /v1/completions, /v1/responses, /v1/messages (and /v1/messages/count_tokens), /v1/embeddings and /v1/models';
   return '';
 }
 

@@ -1,5 +1,5 @@
 /**
- * Requests by the API they came in through (chat, responses, messages, embeddings): a
+ * Requests by the API they came in through (chat, responses, messages, embeddings, completions): a
  * Prometheus counter `switchyard_api_requests_total{api,status}` and totals for
  * `/switchyard/state`. The API is the request record's (set on the call by `inScope`).
  */
@@ -10,7 +10,7 @@ import { currentScope, type ApiName } from '../runtime/request-scope.js';
 
 export class ApiCounts {
   private readonly counter: Counter<'api' | 'status'>;
-  private readonly totals: Record<ApiName, number> = { chat: 0, responses: 0, messages: 0, embeddings: 0 };
+  private readonly totals: Record<ApiName, number> = { chat: 0, responses: 0, messages: 0, embeddings: 0, completions: 0 };
 
   constructor(registry: Registry) {
     this.counter = new Counter({

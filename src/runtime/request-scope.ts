@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { ChatCall } from './api.js';
 import type { RequestRecord } from './core.js';
 
-export type ApiName = 'chat' | 'responses' | 'messages' | 'embeddings';
+export type ApiName = 'chat' | 'responses' | 'messages' | 'embeddings' | 'completions';
 
 /** What a tracer (OpenTelemetry when configured) does at each point of a request. */
 export interface AttemptTrace {

@@ -1,0 +1,89 @@
+/**
+ * `POST /v1/completions`: OpenAI's legacy Completions API, translated at the edge into the shared
+ * chat flow (same routing, fail-over, budget, ledger and inspection; src/apis/completions.ts) and
+ * rendered back as `text_completion` objects or chunks. Errors are OpenAI-shaped, naming the
+ * completions fields the client sent.
+ */
+import { CompletionChunks, completionOfChat, renameParam, translateCompletions } from '../apis/completions.js';
+import { newId } from '../apis/responses-output.js';
+import { errorBody, SwitchyardError } from '../errors.js';
+import { inScope } from '../runtime/request-scope.js';
+import { ApiSink } from './api-sink.js';
+import { readEdge, type ApiRoute } from './edge.js';
+import { recordRefused } from './refused.js';
+import { sendJson } from './server.js';
+import { HttpSink } from './sink.js';
+import { parseChatBody } from './validate.js';
+
+type Obj = Record<string, unknown>;
+
+function completionsError(err: unknown): { status: number; body: Obj; headers: Record<string, string> } {
+  const e = errorBody(err);
+  renameParam(e.body.error);
+  return { status: e.status, body: e.body as unknown as Obj, headers: e.headers };
+}
+
+class CompletionsSink extends ApiSink {
+  private readonly id = newId('cmpl').replace('cmpl_', 'cmpl-');
+  private chunks: CompletionChunks | null = null;
+
+  constructor(
+    out: HttpSink,
+    private readonly echo: string | null,
+  ) {
+    super(out);
+  }
+
+  protected errorBody(err: SwitchyardError): unknown {
+    return completionsError(err).body;
+  }
+
+  protected onJson(status: number, headers: Record<string, string>, body: Obj): Promise<void> {
+    this.out.json(status, headers, JSON.stringify(completionOfChat(this.id, body, this.echo)));
+    return Promise.resolve();
+  }
+
+  protected onStart(): void {
+    this.chunks = new CompletionChunks(this.id, this.echo);
+  }
+
+  protected onChunk(chunk: Obj): boolean {
+    const c = this.chunks?.chunk(chunk);
+    return c ? this.out.write(JSON.stringify(c)) : true;
+  }
+
+  protected onDone(): Promise<void> {
+    this.out.write('[DONE]');
+    this.out.end();
+    return Promise.resolve();
+  }
+
+  protected onStreamError(err: SwitchyardError): void {
+    // In-band, as on /v1/chat/completions: never a clean finish on a truncated answer.
+    this.out.write(JSON.stringify(completionsError(err).body));
+  }
+}
+
+export const completionsRoute: ApiRoute = async (deps, req, res, requestId) => {
+  const base = { 'x-request-id': requestId };
+  const receivedAt = Date.now();
+  let call;
+  let echo: string | null;
+  let rt;
+  try {
+    const e = await readEdge(deps, req, requestId);
+    rt = e.rt;
+    const t = translateCompletions(e.body);
+    echo = t.echo;
+    call = { requestId, body: parseChatBody(t.chat), hints: e.hints, keyId: e.keyId, receivedAt: e.receivedAt, log: e.log };
+  } catch (err) {
+    if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
+    const r = completionsError(err);
+    if (!res.headersSent) sendJson(res, r.status, r.body, { ...base, ...r.headers });
+    else res.end();
+    recordRefused(deps, 'completions', req, requestId, receivedAt, err);
+    return;
+  }
+  const sink = new CompletionsSink(new HttpSink(req, res, base), echo);
+  await inScope('completions', call, req.headers, () => rt.chat(call, sink));
+};
