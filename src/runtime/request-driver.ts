@@ -509,6 +509,30 @@ export class RequestDriver {
     return { promptTokens, completionTokens: nativeOf(this.call.body)?.kind === 'embeddings' ? 0 : this.sentCap(h, prefill) };
   }
 
+  /**
+   * What an attempt that went out and delivered nothing is billed at, estimated; null for $0.
+   *
+   * JSON, cut by our side (its client left, a second SIGTERM, the request's deadline, the headers
+   * timeout: a provider sends a JSON answer's headers only once it has written the answer), or its
+   * body lost after the upstream's 2xx (a reset, a stall): the provider has the request, may go on to
+   * answer it whole (had, for a 2xx) and bill that, and nothing says how much. It is billed at what
+   * it was reserved for (the prompt and the cap it was sent): at $0, a client that leaves (or sets a
+   * short deadline) before every answer spent past its budgets unseen, and a retry after a cut body
+   * doubled the spend with none of it recorded. A whole body that is not an answer (`bad_response`)
+   * is not taken as billed.
+   *
+   * A stream, cut by our side before its first content (the first-token timeout too): the provider
+   * has read the prompt (a long one is most of the cost) and stops writing when the connection
+   * closes, so the prompt is billed and the output it had not begun is not. At $0, a client that
+   * drops every stream just before its first token spent past its budgets unseen.
+   */
+  private cutAttemptUsage(h: EndpointHandle, err: AttemptFailure, prefill: string | null): Usage | null {
+    if (!err.sent) return null;
+    const kind = err.fault.kind;
+    if (this.session === null) return CUT_BY_US.has(kind) || (err.answered && kind !== 'bad_response') ? this.cutUsage(h, prefill) : null;
+    return CUT_BY_US.has(kind) || kind === 'first_token_timeout' ? { promptTokens: this.estimate(h, prefill, '').promptTokens, completionTokens: 0 } : null;
+  }
+
   private succeeded(h: EndpointHandle, ok: AttemptSuccess, est: number, prefill: string | null): ReqEvent {
     let usage = ok.usage;
     if (!usage) {
@@ -586,24 +610,15 @@ export class RequestDriver {
         this.addUsage(usage);
         this.ttftMs ??= err.ttftMs;
       }
-    } else if (
-      err.sent &&
-      this.session === null &&
-      (fault.kind === 'client_gone' || fault.kind === 'shutting_down' || (err.answered && fault.kind !== 'bad_response'))
-    ) {
-      // A JSON attempt cut after it went out because its client left (or a second SIGTERM), or whose
-      // body was lost after the upstream's 2xx (a reset, a stall, the deadline): the provider has the
-      // request, may go on to answer it whole (had, for a 2xx) and bill that, and nothing says how
-      // much. It settles at what it was reserved for (the prompt and the cap it was sent, estimated):
-      // at $0, a client that leaves before every answer spent past its budgets unseen, and a retry
-      // after a cut body doubled the spend with none of it recorded. A whole body that is not an
-      // answer (`bad_response`) is not taken as billed.
-      const usage = this.cutUsage(h, prefill);
-      partialTokens = usage.completionTokens;
-      partialCostNano = costOf(usage, h.modelCfg.price).totalNano;
-      this.costNano += partialCostNano;
-      this.estimated = true;
-      this.addUsage(usage);
+    } else {
+      const usage = this.cutAttemptUsage(h, err, prefill);
+      if (usage) {
+        partialTokens = usage.completionTokens;
+        partialCostNano = costOf(usage, h.modelCfg.price).totalNano;
+        this.costNano += partialCostNano;
+        this.estimated = true;
+        this.addUsage(usage);
+      }
     }
     const ctx = this.snap.context;
     const per = ctx.per[h.id] ?? { attempts: 1, transientRetryUsed: false };
@@ -642,6 +657,9 @@ export class RequestDriver {
     };
   }
 }
+
+/** Faults by which switchyard itself ends an attempt that went out (the provider was not at fault and may bill it). */
+const CUT_BY_US: ReadonlySet<string> = new Set(['client_gone', 'shutting_down', 'deadline', 'headers_timeout']);
 
 /** The error-level line for a misconfigured endpoint (a `loud` decision): what to check. */
 function loudMessage(h: EndpointHandle, v: EndpointVerdict, status: number | null, message: string): string {

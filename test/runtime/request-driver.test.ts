@@ -360,6 +360,59 @@ describe('request driver on a simulated clock', () => {
     expect(r.modelStats('a').inFlight).toBe(0);
   });
 
+  it('a JSON attempt the request deadline cuts once the upstream has it settles at its reservation (a client cannot spend unseen by setting a short deadline)', async () => {
+    const r = await runtime({ requestTimeoutMs: 20_000, headersTimeoutMs: 600_000 });
+    sim.setFault('up-a', { kind: 'hang' });
+    const { sink, done } = start(r, { max_tokens: 50 });
+    const t0 = Date.now();
+    while (upstreamCalls('up-a') === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    clock.advance(20_000);
+    await done;
+    expect([sink.status, sink.error?.code]).toEqual([504, 'timeout']);
+    const [row] = await ledger.rows({ requestId: `req-${n}` });
+    expect([row?.status, row?.completionTokens, row?.estimated]).toEqual([504, 50, true]);
+    expect(row?.promptTokens).toBeGreaterThan(0);
+    expect(row?.costNano).toBe((row!.promptTokens + 50) * 1000);
+  });
+
+  it('a JSON attempt cut by the headers timeout (the provider is still writing it) is billed at its reservation, then the fallback answers', async () => {
+    const r = await runtime({ headersTimeoutMs: 30 });
+    sim.setFault('up-a', { kind: 'hang' });
+    const { sink, done } = start(r, { max_tokens: 50 });
+    await done;
+    expect(served(sink)).toEqual([200, 'b', '2', 1, 1]);
+    const [row] = await ledger.rows({ requestId: `req-${n}` });
+    const answer = JSON.parse(sink.body) as { usage: { completion_tokens: number } };
+    expect([row?.estimated, row?.completionTokens]).toEqual([true, 50 + answer.usage.completion_tokens]);
+    expect(row?.costNano).toBe((row!.promptTokens + row!.completionTokens) * 1000);
+  });
+
+  it('a stream its client leaves after it went out, before its first token, bills the prompt the provider read (estimated), not $0', async () => {
+    const r = await runtime();
+    sim.setFault('up-a', { kind: 'hang' });
+    const { sink, done } = start(r, { max_tokens: 50, stream: true });
+    const t0 = Date.now();
+    while (upstreamCalls('up-a') === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    sink.gone();
+    await done;
+    const [row] = await ledger.rows({ requestId: `req-${n}` });
+    expect([row?.status, row?.errorCode, row?.completionTokens, row?.estimated, row?.stream]).toEqual([499, 'client_closed_request', 0, true, true]);
+    expect(row?.promptTokens).toBeGreaterThan(0);
+    expect(row?.costNano).toBe(row!.promptTokens * 1000);
+  });
+
+  it("a stream cut by the first-token timeout bills the first attempt's prompt, then the fallback's answer", async () => {
+    const r = await runtime({ firstTokenTimeoutMs: 30 });
+    sim.setFault('up-a', { kind: 'hang' });
+    const { sink, done } = start(r, { max_tokens: 50, stream: true });
+    await done;
+    expect(served(sink)).toEqual([200, 'b', '2', 1, 1]);
+    const [row] = await ledger.rows({ requestId: `req-${n}` });
+    // Both attempts read the prompt (the first's estimated); only the second wrote an answer (5 words).
+    expect([row?.estimated, row?.completionTokens]).toEqual([true, 5]);
+    expect(row?.costNano).toBe((row!.promptTokens + 5) * 1000);
+  });
+
   it("a JSON answer whose body is cut after the upstream's 200 is billed at its reservation (the answer was made), then the retry's own cost", async () => {
     const r = await runtime();
     sim.setFault('up-a', { kind: 'cut', afterTokens: 1, times: 1 });
