@@ -34,6 +34,12 @@ export interface ChatCall {
    * that dies mid-step has it counted when its reservation is reclaimed.
    */
   priorNano?: number;
+  /**
+   * A cascade step that has somewhere else to go (other models of the plain order, a next tier):
+   * when no candidate can take it now it ends at once with 503 no_endpoint_available instead of
+   * waiting for a throttled or busy endpoint to free (the cascade goes on to the others).
+   */
+  noWait?: boolean;
 }
 
 export interface ChatSink {

@@ -157,7 +157,11 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
     // Why this tier (or model): the step below that failed, then what chose the first step (x-switchyard-reason).
     const next = plan.kind === 'chain' ? step.plan.candidates[0]! : step.tier;
     const stepPlan = prev ? { ...step.plan, reason: `cascade: ${prev.model ?? 'none'} ${prev.outcome} → ${next}; ${ladder[0]!.plan.reason}` } : step.plan;
-    const run = await runOne(stepPlan);
+    // Somewhere else to go when no endpoint of this step can take it now: do not wait for one.
+    const elsewhere =
+      plan.kind === 'tiers' &&
+      (i < ladder.length - 1 || (!steps.some((s) => s.answer) && plan.plain.candidates.some((m) => !ran.has(m) && !stepPlan.candidates.includes(m))));
+    const run = await runOne(stepPlan, elsewhere);
     for (const m of stepPlan.candidates) ran.add(m);
     if (plan.kind === 'chain') reached = Math.max(i, plan.plain.candidates.indexOf(run.model));
     if (run.checked.answer && run.checked.failed.length === 0) break;
@@ -183,7 +187,7 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
   await deliver(rt, call, sink, steps, extraRows, spent);
 
   /** One step: run, checked (and judged when configured), recorded in `steps`. */
-  async function runOne(stepPlan: RoutePlan): Promise<StepRun & { checked: Checked }> {
+  async function runOne(stepPlan: RoutePlan, noWait = false): Promise<StepRun & { checked: Checked }> {
     const maxCost = maxCostLeft(call, spent);
     const logprobs = wantsLogprobs(rt, call, stepPlan);
     // `priorNano`: the earlier steps' cost, settled, their rows held until the end (ChatCall.priorNano).
@@ -192,6 +196,7 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
       hints: { ...call.hints, maxCostUsd: maxCost },
       body: logprobs ? { ...call.body, logprobs: true } : call.body,
       priorNano: spent,
+      noWait,
     };
     const run = await runStep(rt, stepCall, ++n, stepPlan, sink);
     spent += run.row?.costNano ?? 0;

@@ -334,7 +334,7 @@ export class RequestDriver {
       estTokens: this.est,
       now: at,
     });
-    if (r.type !== 'picked') return { type: 'endpoint.none', at, waitable: r.waitable, earliest: r.earliest, unknown: r.unknown };
+    if (r.type !== 'picked') return { type: 'endpoint.none', at, waitable: r.waitable && this.call.noWait !== true, earliest: r.earliest, unknown: r.unknown };
     const h = r.handle;
     this.picked = h;
     const mc = h.modelCfg;

@@ -3,7 +3,8 @@
  * OpenAI SDK: when no endpoint of a step's tier is within `x-switchyard-max-latency-ms`, the
  * cascade goes on to the plain request's other candidates (as a plain request does), instead of
  * climbing only to slower tiers and answering 503 while a fast model fits. Its own sidecar: the
- * latencies are the config's priors (nothing here is measured but deepseek's).
+ * latencies are the config's priors (nothing here is measured but deepseek's). The same when the
+ * first tier is throttled: the cascade does not wait it out while other models could answer.
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,5 +57,19 @@ describe('the cascade under a latency wish', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect([(err as InstanceType<typeof OpenAI.APIError>).status, (err as InstanceType<typeof OpenAI.APIError>).code]).toEqual([503, 'no_endpoint_available']);
+  });
+
+  // Last: it leaves gpt-4.1 throttled for 20 s.
+  it("the first tier throttled (a 429 with retry-after 20 s, well within the deadline): the cascade goes on to the plain order's other models at once, as a plain request does, instead of waiting the throttle out", async () => {
+    await sim.setFault('gpt-4.1', { kind: 'rate_limit', retryAfterSec: 20, times: 1 });
+    const { data, response } = await sc.client.chat.completions
+      .create(
+        { model: 'auto', messages: [{ role: 'user', content: 'how far is the sun' }] },
+        { headers: { 'x-switchyard-tier': 'balanced', 'x-switchyard-timeout-ms': '60000' } },
+      )
+      .withResponse();
+    // The plain order after balanced: the tier above (gpt-4.1's fallback), then below.
+    expect(data.model).toBe('claude-sonnet-4.5');
+    expect(response.headers.get('x-switchyard-cascade')).toBe('gpt-4.1:no_endpoint_available>claude-sonnet-4.5:pass');
   });
 });
