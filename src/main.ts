@@ -239,8 +239,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       noteEscalations(hub, r);
     },
     // Attempts by outcome, counted where they happen (per-request bookkeeping need not pass through the actors).
-    onEndpointEvent: (actorKey, e) => {
-      if (e.type.startsWith('upstream.')) metrics?.onAttempt(actorKey, e.type === 'upstream.failed' ? `failed:${e.fault}` : e.type.slice('upstream.'.length));
+    onEndpointEvent: (endpointId, e) => {
+      if (e.type.startsWith('upstream.')) metrics?.onAttempt(endpointId, e.type === 'upstream.failed' ? `failed:${e.fault}` : e.type.slice('upstream.'.length));
     },
     onFailover: (from) => metrics?.onFailover(from),
     watched: () => hub.watched(),

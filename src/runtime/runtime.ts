@@ -69,7 +69,8 @@ export interface RuntimeOptions {
   /** A request's next attempt went to another endpoint (`switchyard_failovers_total`). */
   onFailover?: (from: string, to: string) => void;
   /** Every event about an endpoint's requests (attempt metrics), whether or not it went through the actor. */
-  onEndpointEvent?: (actorKey: string, ev: EndpointEvent) => void;
+  /** An event of an endpoint's actor, by the endpoint's id (`model@provider`, as the contract names it; not the actor's key). */
+  onEndpointEvent?: (endpointId: string, ev: EndpointEvent) => void;
   /**
    * Someone inspects every event (a Stately inspector, `/switchyard/events?all=1`): then
    * per-request bookkeeping goes through the actors as events too. Absent: nobody does.
@@ -107,7 +108,7 @@ export class Runtime implements RuntimeCore {
   private pendingPick: PendingPick | null = null;
   private readonly onCascade: ((r: CascadeRecord) => void) | undefined;
   private readonly onFailover: ((from: string, to: string) => void) | undefined;
-  private readonly onEndpointEvent: ((actorKey: string, ev: EndpointEvent) => void) | undefined;
+  private readonly onEndpointEvent: ((endpointId: string, ev: EndpointEvent) => void) | undefined;
   private readonly watched: () => boolean;
 
   constructor(opts: RuntimeOptions) {
@@ -201,7 +202,7 @@ export class Runtime implements RuntimeCore {
   endpointEvent(h: EndpointHandle, ev: EndpointEvent): void {
     // In place, the actor's subscribers (the capacity queue) are not told: tell them here.
     if (recordOn(h.actor, ev, !this.watched())) this.queue.notify();
-    this.onEndpointEvent?.(h.actorKey, ev);
+    this.onEndpointEvent?.(h.id, ev);
   }
 
   recordCascade(r: CascadeRecord): void {

@@ -264,6 +264,11 @@ describe('reload', () => {
     expect((gm[0] as unknown as { rpm: { limit: number } }).rpm.limit).toBe(1000);
     expect(gm[0]!.requests).toBeLessThanOrEqual(4);
     expect(gm[0]!.requests).toBeGreaterThanOrEqual(1);
+    // Attempts before and after the replacement are one series, by the contract's endpoint id (not the actor's key, `…#2`).
+    const metrics = await (await fetch(`${sc.url}/metrics`)).text();
+    const series = metrics.split('\n').filter((l) => l.startsWith('switchyard_attempts_total{') && l.includes('gemini-2.5-flash'));
+    expect(series.length).toBeGreaterThan(0);
+    for (const l of series) expect(l).toContain('endpoint="gemini-2.5-flash@gemini"');
   });
 
   it('an invalid config is refused with 400 listing every error; the running one keeps serving', async () => {
