@@ -26,6 +26,7 @@ import { Metrics } from './observe/metrics.js';
 import { openRedisShared, REPLICA_ID_RE } from './shared-state/index.js';
 import { noteEscalations } from './observe/cascade-ops.js';
 import { openResponseStore, type ResponseStore } from './accounting/response-store.js';
+import { unusableSecrets } from './config/secrets.js';
 import { apiRoutes } from './http/api-routes.js';
 import { ApiCounts } from './observe/api-counts.js';
 import { setTracer } from './runtime/request-scope.js';
@@ -101,9 +102,12 @@ function missingSecrets(cfg: Config, env: NodeJS.ProcessEnv): string[] {
   return [...missing, ...keys];
 }
 
-function checkKeys(cfg: Config, env: NodeJS.ProcessEnv): void {
-  const missing = missingSecrets(cfg, env);
+/** A config file's secrets must all be set; any secret set must be usable (config/secrets.ts). */
+function checkKeys(cfg: Config, env: NodeJS.ProcessEnv, fromFile: boolean): void {
+  const missing = fromFile ? missingSecrets(cfg, env) : [];
   if (missing.length > 0) throw new StartupError(`missing secrets:\n  ${missing.join('\n  ')}`);
+  const unusable = unusableSecrets(cfg, env);
+  if (unusable.length > 0) throw new StartupError(`secrets that cannot be used:\n  ${unusable.join('\n  ')}`);
 }
 
 /**
@@ -155,11 +159,12 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   let cfg = loaded.cfg;
   let simulator: Simulator | null = null;
   let note = `config ${loaded.file}`;
-  if (loaded.file) checkKeys(cfg, env);
+  if (loaded.file) checkKeys(cfg, env, true);
   else {
     const d = applyDefaults(cfg, env);
     cfg = d.cfg;
     note = d.note;
+    checkKeys(cfg, env, false);
     if (d.simulate) {
       // Its tokenizer loads on the first request: an idle sidecar does not hold the o200k tables.
       simulator = await startSimulator({ host: '127.0.0.1', port: 0, tokenizer: 'lazy' });
@@ -270,7 +275,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
         ],
       };
     // The process reads the environment it was started with: a variable exported since is not in it.
-    const missing = missingSecrets(res.config, env);
+    const missing = [...missingSecrets(res.config, env), ...unusableSecrets(res.config, env)];
     if (missing.length > 0)
       return {
         ok: false,

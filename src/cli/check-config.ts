@@ -1,6 +1,7 @@
 /** `switchyard check-config FILE`: validate a config file without starting anything. */
 import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { unusableSecrets } from '../config/secrets.js';
 
 /**
  * Secrets the file names that this environment lacks. Not a config error (check-config often
@@ -36,6 +37,11 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
     if (unset.length > 0) {
       console.error(`note: not set in this environment (switchyard serve would refuse to start without them):`);
       for (const u of unset) console.error(`  ${u}`);
+    }
+    const unusable = unusableSecrets(res.config, process.env);
+    if (unusable.length > 0) {
+      console.error(`note: set in this environment but not usable as secrets (switchyard serve would refuse to start with them):`);
+      for (const u of unusable) console.error(`  ${u}`);
     }
     return 0;
   }

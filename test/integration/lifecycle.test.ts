@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, sleep, startProc, startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
+import { BIN, sleep, startProc, startSidecar, startSimulatorProc, testConfig, TEST_KEYS, type SidecarHandle, type SimHandle } from './harness.js';
 import { ledgerFileOf, ledgerRow } from './ledger-row.js';
 
 const NO_KEYS = { OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '', DEEPSEEK_API_KEY: '', SWITCHYARD_RELAY_URL: '' };
@@ -49,6 +49,34 @@ describe('first run', () => {
     const code = await new Promise<number | null>((r) => child.once('exit', r));
     expect(code).toBe(1);
     expect(err).toMatch(/providers\.openai\.apiKeyEnv: environment variable SY_TEST_OPENAI_KEY is not set/);
+  });
+});
+
+describe('secrets that cannot be used', () => {
+  async function refused(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; err: string }> {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    return { code, err };
+  }
+
+  it('a key ending in a line break (a secret read from a file) stops the start naming its variable, with or without a config file; check-config notes it', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'sy-cfg-')), 'switchyard.yaml');
+    writeFileSync(file, stringify(testConfig(sim.url)));
+    const withFile = await refused(['serve', '--config', file, '--port', '0'], { ...TEST_KEYS, SY_TEST_OPENAI_KEY: 'sk-test-openai\n' });
+    expect(withFile.code).toBe(1);
+    expect(withFile.err).toMatch(/providers\.openai\.apiKeyEnv: environment variable SY_TEST_OPENAI_KEY ends in a line break/);
+    expect(withFile.err).not.toContain('sk-test-openai');
+    const defaults = await refused(['serve', '--port', '0'], { ...NO_KEYS, DEEPSEEK_API_KEY: 'ds-key \r\n' });
+    expect(defaults.code).toBe(1);
+    expect(defaults.err).toMatch(/environment variable DEEPSEEK_API_KEY ends in a line break/);
+    const admin = await refused(['serve', '--config', file, '--port', '0'], { ...TEST_KEYS, SWITCHYARD_ADMIN_TOKEN: ' tok' });
+    expect(admin.code).toBe(1);
+    expect(admin.err).toMatch(/environment variable SWITCHYARD_ADMIN_TOKEN begins or ends with whitespace/);
+    const check = await refused(['check-config', file], { ...TEST_KEYS, SY_TEST_OPENAI_KEY: 'sk-test-openai\n' });
+    expect(check.code).toBe(0);
+    expect(check.err).toMatch(/not usable as secrets[\s\S]*SY_TEST_OPENAI_KEY ends in a line break/);
   });
 });
 
