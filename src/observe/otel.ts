@@ -95,7 +95,7 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
           span.setAttribute('gen_ai.response.model', info.upstreamModel);
           if (o.usage) span.setAttributes({ 'gen_ai.usage.input_tokens': o.usage.promptTokens, 'gen_ai.usage.output_tokens': o.usage.completionTokens });
           if (cfg.captureContent && o.text !== '')
-            span.setAttribute('gen_ai.output.messages', JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: o.text }] }]));
+            span.setAttribute('gen_ai.output.messages', scrub(JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: o.text }] }])));
         } else if (o.fault === 'client_gone') {
           // Cancelled because switchyard's own client left: the conventions ask a CLIENT span
           // cancelled by its caller to leave status UNSET and set no error.type. Not a fail-over reason.
@@ -125,7 +125,8 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     const maxTokens = call.body.max_tokens ?? call.body.max_completion_tokens;
     if (typeof maxTokens === 'number' && apiName !== 'embeddings') attrs['gen_ai.request.max_tokens'] = maxTokens;
     if (typeof call.body.temperature === 'number') attrs['gen_ai.request.temperature'] = call.body.temperature;
-    if (cfg.captureContent) attrs['gen_ai.input.messages'] = JSON.stringify(call.body.messages);
+    // Content is the client's own, but a configured secret in it is scrubbed as everywhere else (logs, events, errors).
+    if (cfg.captureContent) attrs['gen_ai.input.messages'] = scrub(JSON.stringify(call.body.messages));
     const span: Span = tracer.startSpan(`${op} ${requested}`, { kind: SpanKind.SERVER, attributes: attrs }, parent);
     const ctx = trace.setSpan(parent, span);
     let lastFault: string | null = null;

@@ -123,6 +123,31 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     for (const s of otlp.spans) expect(JSON.stringify(s.attributes)).not.toContain(SECRET_PROMPT);
   });
 
+  it('with captureContent, the prompt and answer are on the spans, a configured secret in them scrubbed as in logs', async () => {
+    const base = testConfig(sim.url);
+    const content = await startSidecar({ ...base, observe: { otlp: { endpoint: otlp.url, serviceName: 'switchyard-content', captureContent: true } } });
+    try {
+      const tp = traceparent(40);
+      // The simulator's key as the harness sets it (TEST_KEYS): a prompt that quotes it.
+      await content.client.chat.completions.create(
+        { model: 'gpt-4.1', messages: [{ role: 'user', content: `${SECRET_PROMPT} my key is sk-test-openai-SECRET` }] },
+        { headers: { traceparent: tp } },
+      );
+      const req = await server(tp.split('-')[1]!);
+      const input = String(req.attributes['gen_ai.input.messages']);
+      expect(input).toContain(SECRET_PROMPT);
+      expect(input).not.toContain('sk-test-openai-SECRET');
+      expect(
+        String(
+          req.attributes['gen_ai.output.messages'] ??
+            (await otlp.waitFor((s) => s.traceId === tp.split('-')[1] && s.kind === 3)).attributes['gen_ai.output.messages'],
+        ),
+      ).toBeTruthy();
+    } finally {
+      await content.stop();
+    }
+  });
+
   it('records each failed attempt and the fail-over reason', async () => {
     await sim.setFault('gpt-4.1', { kind: 'http_error', status: 500 });
     const tp = traceparent(2);
