@@ -5,8 +5,12 @@ import { formatZodError } from './profile.js';
 import type { Answer, ChatRequest, RateInfo, SimError, StreamEndOptions, Wire } from './types.js';
 
 const TextBlock = z.looseObject({ type: z.string(), text: z.string().optional() });
+/** Anthropic's own rule for tool use ids (its 400 names this pattern). */
+const ToolId = z.string().regex(/^[a-zA-Z0-9_-]+$/, "String should match pattern '^[a-zA-Z0-9_-]+$'");
 const Block = z.looseObject({
   type: z.string(),
+  id: ToolId.optional(),
+  tool_use_id: ToolId.optional(),
   text: z.string().optional(),
   name: z.string().optional(),
   input: z.unknown().optional(),
@@ -26,7 +30,11 @@ const Body = z.looseObject({
   tool_choice: z.looseObject({ type: z.string(), name: z.string().optional() }).optional(),
   stop_sequences: z.array(z.string()).optional(),
   thinking: z
-    .union([z.looseObject({ type: z.literal('enabled'), budget_tokens: z.number().int().min(1) }), z.looseObject({ type: z.literal('disabled') })])
+    .union([
+      z.looseObject({ type: z.literal('enabled'), budget_tokens: z.number().int().min(1) }),
+      z.looseObject({ type: z.literal('disabled') }),
+      z.looseObject({ type: z.literal('adaptive') }),
+    ])
     .optional(),
   // Structured outputs: the answer is JSON of the schema's shape.
   output_config: z.looseObject({ format: z.looseObject({ type: z.literal('json_schema'), schema: z.looseObject({}) }).nullish() }).optional(),

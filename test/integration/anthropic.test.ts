@@ -126,6 +126,40 @@ describe('claude-sonnet-4.5 through the Messages API', () => {
     expect(followUp.choices[0]!.message.content).toBeTruthy();
   });
 
+  it("a conversation whose tool call ids are outside Anthropic's alphabet (Kimi's 'functions.lookup:0') is served, each id mapped the same way in tool_use and tool_result", async () => {
+    const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: {} } } }];
+    const history = (ids: [string, string]): OpenAI.ChatCompletionMessageParam[] => [
+      { role: 'user', content: 'Look both up' },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: ids.map((id) => ({ id, type: 'function' as const, function: { name: 'lookup', arguments: '{}' } })),
+      },
+      { role: 'tool', tool_call_id: ids[0], content: 'one' },
+      { role: 'tool', tool_call_id: ids[1], content: 'two' },
+    ];
+    // Two ids that differ only in characters Anthropic refuses stay two ids.
+    const r = await sc.client.chat.completions.create({ model: 'claude-sonnet-4.5', tools, messages: history(['functions.lookup:0', 'functions.lookup;0']) });
+    expect(r.choices[0]!.finish_reason).toBe('stop');
+    expect(r.choices[0]!.message.content).toBeTruthy();
+    // The simulator refuses such an id as Anthropic does (its own pattern error) when it reaches it as written.
+    const direct = await fetch(`${sim.url}/anthropic/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'k', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 10,
+        messages: [
+          { role: 'user', content: 'Look it up' },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 'functions.lookup:0', name: 'lookup', input: {} }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'functions.lookup:0', content: 'one' }] },
+        ],
+      }),
+    });
+    expect(direct.status).toBe(400);
+    expect(await direct.text()).toContain('should match pattern');
+  });
+
   it('fails over to another provider on 529 overloaded', async () => {
     await sim.setFault('claude-sonnet-4-5', { kind: 'http_error', status: 529 });
     const { data, response } = await sc.client.chat.completions.create({ model: 'claude-sonnet-4.5', messages: prompt }).withResponse();

@@ -112,6 +112,24 @@ function markLast(blocks: AnthropicBlock[], m: Record<string, unknown>, param: s
   return blocks;
 }
 
+/** Anthropic's alphabet for tool use ids (its 400: "String should match pattern '^[a-zA-Z0-9_-]+$'"). */
+const ANTHROPIC_TOOL_ID = /^[a-zA-Z0-9_-]+$/;
+
+/**
+ * A chat tool call id as Anthropic takes it. OpenAI takes any string (Kimi's and some SDKs' ids
+ * are like `functions.get_weather:0`); Anthropic refuses those, so a fail-over to Claude turned a
+ * valid conversation into a 400. An id outside Anthropic's alphabet gets its other characters as
+ * `_` and a hash of the whole id (two ids that differ only there stay two ids); the same id maps
+ * the same way in a `tool_use` and in the `tool_result` that answers it. The answer's own ids are
+ * Anthropic's (`toolu_…`), so nothing needs mapping back.
+ */
+export function anthropicToolId(id: string): string {
+  if (ANTHROPIC_TOOL_ID.test(id)) return id;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return `${id.replace(/[^a-zA-Z0-9_-]/g, '_')}_${(h >>> 0).toString(16).padStart(8, '0')}`;
+}
+
 function toolUseBlocks(toolCalls: unknown, param: string): AnthropicBlock[] {
   if (toolCalls === undefined || toolCalls === null) return [];
   if (!Array.isArray(toolCalls)) throw untranslatable(param, 'tool_calls must be an array');
@@ -133,7 +151,7 @@ function toolUseBlocks(toolCalls: unknown, param: string): AnthropicBlock[] {
       throw untranslatable(`${p}.function.arguments`, 'arguments must be a JSON string');
     }
     if (!isObj(input)) throw untranslatable(`${p}.function.arguments`, 'arguments must be a JSON object');
-    return { type: 'tool_use', id: tc.id, name, input };
+    return { type: 'tool_use', id: anthropicToolId(tc.id), name, input };
   });
 }
 
@@ -147,7 +165,7 @@ function toolResultBlock(m: ChatMessage, param: string): AnthropicBlock {
     cc ??= content.findLast((b) => b.cache_control !== undefined)!.cache_control as Record<string, unknown>;
     content = content.map(({ cache_control: _moved, ...b }) => b as AnthropicBlock);
   }
-  const block: AnthropicBlock = { type: 'tool_result', tool_use_id: m.tool_call_id, content };
+  const block: AnthropicBlock = { type: 'tool_result', tool_use_id: anthropicToolId(m.tool_call_id), content };
   if (cc !== undefined) block.cache_control = cc;
   return block;
 }
