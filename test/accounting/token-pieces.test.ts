@@ -1,9 +1,9 @@
 /** Bounded tokenizer pieces: lossless, bounded, and exact on ordinary text. */
 import fc from 'fast-check';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
-import { describe, expect, it } from 'vitest';
-import { boundedPieces, MAX_PIECE_CHARS } from '../../src/accounting/token-pieces.js';
-import { countTextTokens, EXACT_TEXT_CHARS } from '../../src/accounting/tokens.js';
+import { describe, expect, it, vi } from 'vitest';
+import { boundedPieces, countInPieces, MAX_PIECE_CHARS } from '../../src/accounting/token-pieces.js';
+import { countTextTokens, EXACT_TEXT_CHARS, loadTokenizer } from '../../src/accounting/tokens.js';
 
 const PLAIN = { disallowedSpecial: new Set<string>() };
 
@@ -33,18 +33,39 @@ describe('boundedPieces', () => {
   });
 
   it('counts ordinary prose exactly as the whole text', () => {
-    const prose = 'The harbour master counted ships at dawn, and again at dusk; nobody knew why. '.repeat(400);
+    const prose = 'The harbour master counted ships at dawn, and again at dusk; nobody knew why. '.repeat(100);
+    expect(prose.length).toBeLessThanOrEqual(EXACT_TEXT_CHARS);
     expect(countTextTokens(prose)).toBe(countTokens(prose, PLAIN));
+    // Longer, it is sampled: windows cut at whitespace keep it close.
+    const long = prose.repeat(40);
+    expect(Math.abs(countTextTokens(long) - countTokens(long, PLAIN)) / countTokens(long, PLAIN)).toBeLessThan(0.005);
   });
 
   it('counts a long run of one letter like the tokenizer does on a short one (same ratio)', () => {
     expect(countTextTokens('a'.repeat(64 * 1024))).toBe(countTokens('a'.repeat(1024), PLAIN) * 64);
   });
 
-  it('estimates a text beyond EXACT_TEXT_CHARS from its head, scaled to its length', () => {
+  it('estimates a text beyond EXACT_TEXT_CHARS from windows over all of it, scaled to its length', () => {
     const unit = 'one two three four five six seven. ';
     const long = unit.repeat(Math.ceil((2 * EXACT_TEXT_CHARS) / unit.length));
     const exact = countTokens(long, PLAIN);
     expect(Math.abs(countTextTokens(long) - exact) / exact).toBeLessThan(0.01);
+    // English, then as much CJK (several tokens a character more): the head alone said English's rate.
+    const mixed = unit.repeat(Math.ceil(300_000 / unit.length)) + '中文字符的令牌化测试用例'.repeat(25_000);
+    const mixedExact = countInPieces(mixed, (p) => countTokens(p, PLAIN));
+    expect(Math.abs(countTextTokens(mixed) - mixedExact) / mixedExact).toBeLessThan(0.05);
+  });
+
+  it('hands the tokenizer at most EXACT_TEXT_CHARS characters of one text, however long (the event loop is never held long)', () => {
+    const tok = loadTokenizer();
+    const spy = vi.spyOn(tok, 'countTokens');
+    try {
+      const cjk = Array.from({ length: 1_000_000 }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7919) % 20000))).join('');
+      expect(countTextTokens(cjk)).toBeGreaterThan(500_000);
+      const handed = spy.mock.calls.reduce((a, [piece]) => a + (piece as string).length, 0);
+      expect(handed).toBeLessThanOrEqual(EXACT_TEXT_CHARS);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

@@ -44,8 +44,8 @@ describe('countPromptTokens', () => {
     const n = countPromptTokens(messages);
     expect(Math.abs(n - exact) / exact).toBeLessThan(0.02);
     // Below the limit, exact as before.
-    expect(countPromptTokens(messages.slice(0, 1000))).toBe(1000 * 7 + 3);
-    expect(EXACT_PROMPT_CHARS).toBe(256 * 1024);
+    expect(countPromptTokens(messages.slice(0, 500))).toBe(500 * 7 + 3);
+    expect(EXACT_PROMPT_CHARS).toBe(16 * 1024);
   });
 
   it('adds 1 plus the name tokens for a named message', () => {
