@@ -40,6 +40,8 @@ export class SwitchyardError extends Error {
   readonly headers: Record<string, string>;
   /** Anthropic's `error.details` (`error_code`…), given in the Messages API's error body; the OpenAI shape has no place for it. */
   readonly details: Record<string, unknown> | null;
+  /** The last upstream error's own type (`overloaded_error`…), for the Messages API's error body, whose clients retry by it. */
+  readonly upstreamType: string | null;
 
   constructor(
     code: ErrorCode,
@@ -51,6 +53,7 @@ export class SwitchyardError extends Error {
       type?: string;
       upstreamCode?: string;
       details?: Record<string, unknown> | null;
+      upstreamType?: string | null;
     } = {},
   ) {
     super(message);
@@ -62,6 +65,7 @@ export class SwitchyardError extends Error {
     this.param = opts.param == null ? null : echoName(opts.param);
     this.headers = opts.headers ?? {};
     this.details = opts.details ?? null;
+    this.upstreamType = opts.upstreamType ?? null;
   }
 
   /** The relayed body; its message is scrubbed of secrets (an upstream's message may echo one). */

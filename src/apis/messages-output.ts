@@ -102,8 +102,14 @@ const ERROR_TYPES: Record<number, string> = {
   504: 'timeout_error',
 };
 
+/** Anthropic's server-side error types: an upstream's own, when the request failed on it, is kept (its SDK retries `overloaded_error`). */
+const UPSTREAM_TYPES: ReadonlySet<string> = new Set(['overloaded_error', 'api_error', 'timeout_error', 'rate_limit_error']);
+
 export function anthropicError(err: SwitchyardError): Record<string, unknown> {
-  const type = ERROR_TYPES[err.status] ?? (err.status >= 500 ? 'api_error' : 'invalid_request_error');
+  const type =
+    err.status >= 500 && err.upstreamType !== null && UPSTREAM_TYPES.has(err.upstreamType)
+      ? err.upstreamType
+      : (ERROR_TYPES[err.status] ?? (err.status >= 500 ? 'api_error' : 'invalid_request_error'));
   // Scrubbed as the OpenAI-shaped body is (SwitchyardError.toBody): a model name a client sent may be a key.
   const error: Record<string, unknown> = { type, message: scrub(err.message) };
   // The upstream's (or our own) `details`: the SDK reads `error_code` from it (its thread recovery branches on it).

@@ -114,7 +114,9 @@ function exhausted(inp: FailureInput): Outcome {
   const money = ctx.refusal ? `; another model was refused for money: ${refusalError(ctx.refusal, inp.maxCostUsd, inp.embeddings === true).message}` : '';
   return {
     ok: false,
-    error: new SwitchyardError('upstream_error', `upstream failed on every attempt (${ctx.attempts}); last: ${status}: ${f.message}${money}`),
+    error: new SwitchyardError('upstream_error', `upstream failed on every attempt (${ctx.attempts}); last: ${status}: ${f.message}${money}`, {
+      upstreamType: f.error?.type ?? null,
+    }),
   };
 }
 

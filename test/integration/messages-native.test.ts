@@ -288,6 +288,17 @@ describe('native relay from an Anthropic-kind endpoint', () => {
     expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: 'error', error: { type: 'api_error' } });
     expect(await sim.log()).toHaveLength(1);
   });
+
+  it("a relayed stream ended by the upstream's overloaded_error event after its first content ends with that error type (the SDK's retry reads it)", async () => {
+    await sim.setFault(UPSTREAM, { kind: 'stream_error_event', afterTokens: 3, times: 1 });
+    const stream = client.messages.stream({ model: MODEL, max_tokens: 100, messages: question('overload me') });
+    let text = '';
+    stream.on('text', (t) => (text += t));
+    const err = await stream.finalMessage().catch((e: unknown) => e);
+    expect(text.split(' ').length).toBe(3);
+    expect(err).toBeInstanceOf(Anthropic.APIError);
+    expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
+  });
 });
 
 describe('an OpenAI-kind target is still translated', () => {
