@@ -273,6 +273,8 @@ describe('Messages API edges', () => {
       expect((err as Error).message).toContain(param);
       expect((await client.messages.create({ model: 'claude-sonnet-4.5', ...msg, ...over })).type).toBe('message');
     }
+    const five = await client.messages.create({ model: 'gpt-4.1', ...msg, stop_sequences }).catch((e: unknown) => e);
+    expect((five as Error).message).toMatch(/OpenAI-kind endpoints take at most 4 stop sequences/);
     // Four stop sequences are chat's own limit: translated.
     expect((await client.messages.create({ model: 'gpt-4.1', ...msg, stop_sequences: stop_sequences.slice(0, 4) })).type).toBe('message');
   });

@@ -18,11 +18,11 @@ export function buildOpenAINative(input: BuildInput, native: NativeRequest | und
   if (native.kind === 'anthropic-messages') {
     const field = native.untranslated[0];
     if (field !== undefined) {
-      throw new SwitchyardError(
-        'invalid_request',
-        `${echoName(field)} has no chat-completions form: it is only supported when the request is routed to an Anthropic-kind endpoint (${input.model ?? input.upstreamModel} is OpenAI-kind)`,
-        { param: field },
-      );
+      const target = input.model ?? input.upstreamModel;
+      const why = field.startsWith('stop_sequences[')
+        ? `${echoName(field)}: OpenAI-kind endpoints take at most 4 stop sequences (chat completions' limit; ${target} is OpenAI-kind): send at most 4, or name an Anthropic-kind model`
+        : `${echoName(field)} has no chat-completions form: it is only supported when the request is routed to an Anthropic-kind endpoint (${target} is OpenAI-kind)`;
+      throw new SwitchyardError('invalid_request', why, { param: field });
     }
     return null;
   }
