@@ -25,6 +25,8 @@ export interface Tally {
   ttftMs: number | null;
   plan: RoutePlan | null;
   endpoint: EndpointHandle | null;
+  /** With no endpoint: the model the request was for (its first candidate), for its row and log. */
+  model?: string | null;
   headers: (h: EndpointHandle | null) => Record<string, string>;
 }
 
@@ -58,7 +60,7 @@ export function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: ChatSink,
       requestId: call.requestId,
       at: call.receivedAt,
       keyId: call.keyId,
-      model: h?.model ?? null,
+      model: h?.model ?? t.model ?? null,
       endpoint: h?.id ?? null,
       attempts: t.attempts,
       promptTokens: t.usage.promptTokens,
@@ -117,7 +119,7 @@ function completionBody(outcome: Extract<Outcome, { ok: true }>): string {
 function answer({ rt, call, sink, session, outcome, t, h, status, latencyMs, body }: Ending): void {
   const errorCode = outcome.ok ? null : outcome.error.code;
   rt.recordRequest?.({
-    model: h?.model ?? null,
+    model: h?.model ?? t.model ?? null,
     endpoint: h?.id ?? null,
     status,
     attempts: t.attempts,
@@ -147,7 +149,7 @@ function answer({ rt, call, sink, session, outcome, t, h, status, latencyMs, bod
   // Built only when info is logged (the realistic config logs at warn).
   if (call.log.isLevelEnabled('info')) {
     const line: Record<string, unknown> = {
-      model: h?.model ?? null,
+      model: h?.model ?? t.model ?? null,
       endpoint: h?.id ?? null,
       status,
       latencyMs,

@@ -137,6 +137,11 @@ export class RequestDriver {
       this.rt.stopping.removeEventListener('abort', onStop);
     }
     const attempts = this.snap.context.attempts;
+    // No endpoint was ever picked (all circuit-open, throttled, over the latency wish, busy): the row,
+    // the log and the headers name the model it was for, its first candidate (the row's model was NULL).
+    const first = this.plan?.candidates[0];
+    const firstCfg = first !== undefined ? own(this.rt.cfg.models, first) : undefined;
+    const unreached = first !== undefined && firstCfg ? { model: first, tier: firstCfg.tier } : null;
     await finalizeRequest(this.rt, this.call, this.sink, this.session, outcome, {
       attempts,
       costNano: this.costNano,
@@ -146,7 +151,8 @@ export class RequestDriver {
       plan: this.plan,
       // Never sent anywhere and refused for money: the row and headers name the model refused (it was NULL).
       endpoint: this.session?.committedTo ?? this.lastEndpoint ?? (!outcome.ok && outcome.error.code === 'budget_exceeded' ? this.refusedFor : null),
-      headers: (h) => switchyardHeaders(attempts, h, this.reason(h, outcome.ok)),
+      model: unreached?.model ?? null,
+      headers: (h) => switchyardHeaders(attempts, h, this.reason(h, outcome.ok), unreached),
     });
   }
 
@@ -210,10 +216,11 @@ export class RequestDriver {
    */
   private slowAhead(served: EndpointHandle | null): string[] {
     const max = this.call.hints.maxLatencyMs;
-    if (max === null || served === null || !this.plan) return [];
+    // With nothing served, every candidate is ahead of it: the reason names each one too slow.
+    if (max === null || !this.plan) return [];
     const out: string[] = [];
     for (const m of this.plan.candidates) {
-      if (m === served.model) break;
+      if (m === served?.model) break;
       const eps = this.rt.byModel.get(m) ?? [];
       if (eps.length > 0 && !this.overCost.includes(m) && eps.every((h) => latencyOf(h) > max)) out.push(m);
     }

@@ -110,12 +110,21 @@ function percentEncoded(run: string): string {
   return out;
 }
 
-export function switchyardHeaders(attempts: number, h: EndpointHandle | null, reason: string | null): Record<string, string> {
+/** `unreached`: with no endpoint, the model the request was for and its tier (no endpoint header: none was picked). */
+export function switchyardHeaders(
+  attempts: number,
+  h: EndpointHandle | null,
+  reason: string | null,
+  unreached: { model: string; tier: string } | null = null,
+): Record<string, string> {
   const out: Record<string, string> = { 'x-switchyard-attempts': String(attempts) };
   if (h) {
     out['x-switchyard-model'] = h.model;
     out['x-switchyard-endpoint'] = h.id;
     out['x-switchyard-tier'] = h.modelCfg.tier;
+  } else if (unreached) {
+    out['x-switchyard-model'] = unreached.model;
+    out['x-switchyard-tier'] = unreached.tier;
   }
   if (reason !== null) out['x-switchyard-reason'] = asciiReason(reason);
   return out;

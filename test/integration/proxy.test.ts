@@ -8,6 +8,7 @@ import { connect, type AddressInfo } from 'node:net';
 import Database from 'better-sqlite3';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ledgerRow } from './ledger-row.js';
 import { sleep, startSidecar, startSimulatorProc, testConfig, TEST_KEYS, type SidecarHandle, type SimHandle } from './harness.js';
 
 let sim: SimHandle;
@@ -321,6 +322,22 @@ describe('client errors are OpenAI-shaped 4xx', () => {
 });
 
 describe('upstream failures', () => {
+  it('a 503 no_endpoint_available that reached no endpoint names the model it was for (headers, ledger row) and why in its reason', async () => {
+    const r = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-switchyard-max-latency-ms': '1' },
+      body: JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(r.status).toBe(503);
+    expect(r.headers.get('x-switchyard-model')).toBe('gpt-4.1');
+    expect(r.headers.get('x-switchyard-tier')).toBe('balanced');
+    expect(r.headers.get('x-switchyard-endpoint')).toBeNull();
+    expect(r.headers.get('x-switchyard-attempts')).toBe('0');
+    expect(r.headers.get('x-switchyard-reason')).toMatch(/over x-switchyard-max-latency-ms 1 ms/);
+    const row = ledgerRow(ledgerFile, r.headers.get('x-request-id'));
+    expect(row).toMatchObject({ model: 'gpt-4.1', endpoint: null, status: 503, error_code: 'no_endpoint_available' });
+  });
+
   it('answers 502 upstream_error when every attempt fails', async () => {
     await sim.setFault('gpt-4.1', { kind: 'http_error', status: 500 });
     await sim.setFault('claude-sonnet-4-5', { kind: 'http_error', status: 500 });
