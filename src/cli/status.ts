@@ -161,7 +161,12 @@ async function getJson<T>(base: string, path: string, token: string | undefined)
     throw new StatusError(`cannot reach the sidecar at ${base} (${cause}): is \`switchyard serve\` running there? (--url URL to point elsewhere)`);
   }
   const text = await res.body.text();
-  if (res.statusCode === 401) throw new StatusError(`${base} refused ${path} (401): it needs an admin token; set SWITCHYARD_ADMIN_TOKEN`);
+  if (res.statusCode === 401)
+    throw new StatusError(
+      token === undefined
+        ? `${base} refused ${path} (401): it needs an admin token; set SWITCHYARD_ADMIN_TOKEN`
+        : `${base} refused ${path} (401): the SWITCHYARD_ADMIN_TOKEN in this environment is not the sidecar's; set the one it was started with`,
+    );
   if (res.statusCode === 404) throw new StatusError(`${base}${path} answered 404: is that a switchyard sidecar? (--url URL to point elsewhere)`);
   if (res.statusCode < 200 || res.statusCode > 299) throw new StatusError(`${base}${path} answered ${res.statusCode}: ${text.slice(0, 200)}`);
   try {

@@ -140,6 +140,9 @@ describe('statusCommand', () => {
     capture();
     expect(await statusCommand(['--url', url], {})).toBe(1);
     expect(err).toMatch(/needs an admin token; set SWITCHYARD_ADMIN_TOKEN/);
+    // A token the sidecar refuses is named as the wrong one, not as a missing one.
+    expect(await statusCommand(['--url', url], { SWITCHYARD_ADMIN_TOKEN: 'wrong' })).toBe(1);
+    expect(err).toMatch(/the SWITCHYARD_ADMIN_TOKEN in this environment is not the sidecar's/);
     expect(await statusCommand(['--url', 'ftp://x'], {})).toBe(2);
     expect(await statusCommand(['--bogus'], {})).toBe(2);
   });
