@@ -365,7 +365,9 @@ describe('upstream failures', () => {
       });
       expect(r.status).toBe(504);
       expect(((await r.json()) as { error: { code: string } }).error.code).toBe('timeout');
-      expect(Date.now() - started).toBeLessThan(3000);
+      // At the deadline, not after a headers timeout (3 s each, on both models: 6 s). The cut attempt is
+      // billed at its prompt's count, which may load the tokenizer first (about a second, once a process).
+      expect(Date.now() - started).toBeLessThan(5000);
     } finally {
       await sim.clearFaults();
     }
