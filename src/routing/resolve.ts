@@ -155,9 +155,11 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
   }
   // The usual plan (every candidate fits, none twice, a short list) is kept as built: what the
   // filters and the Set would copy unchanged.
+  let windowTooSmall = false;
   if (plan.candidates.length > 16 || !plan.candidates.every(fits) || !distinct(plan.candidates)) {
     // Once each: an auto chain may name a model twice (its tier's, and another's fallback).
     const tooSmall = dedupe(plan.candidates.filter((m) => !fits(m)));
+    windowTooSmall = tooSmall.length > 0;
     plan.candidates = dedupe(plan.candidates.filter(fits));
     if (tooSmall.length > 0) plan.reason += `; skipped ${tooSmall.join(', ')} (context window < ${contextTokens} tokens${answerNote(wantsEmbeddings, asked)})`;
   }
@@ -165,7 +167,8 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
     throw new SwitchyardError(
       'invalid_request',
       `no model can serve this request: ${needs.length ? `it needs ${needs.join(', ')}; ` : ''}prompt is ${contextTokens} tokens${answerNote(wantsEmbeddings, asked)}`,
-      { param: 'model' },
+      // Only windows too small (no capability missing): the code a provider gives the same case (clients trim their history on it).
+      { param: 'model', ...(windowTooSmall && needs.length === 0 ? { upstreamCode: 'context_length_exceeded' } : {}) },
     );
   }
   return plan;

@@ -138,6 +138,7 @@ export function resolveReference(cfg: Config, inp: ResolveInput): RoutePlan {
   }
   // (Since: each model named once.)
   const tooSmall = dedupe(plan.candidates.filter((m) => !fits(m)));
+  const windowTooSmall = tooSmall.length > 0;
   plan.candidates = dedupe(plan.candidates.filter(fits));
   if (tooSmall.length > 0)
     plan.reason += `; skipped ${tooSmall.join(', ')} (context window < ${inp.promptTokens} tokens${answerNote(wantsEmbeddings, inp.body)})`;
@@ -145,7 +146,7 @@ export function resolveReference(cfg: Config, inp: ResolveInput): RoutePlan {
     throw new SwitchyardError(
       'invalid_request',
       `no model can serve this request: ${needs.length ? `it needs ${needs.join(', ')}; ` : ''}prompt is ${inp.promptTokens} tokens${answerNote(wantsEmbeddings, inp.body)}`,
-      { param: 'model' },
+      { param: 'model', ...(windowTooSmall && needs.length === 0 ? { upstreamCode: 'context_length_exceeded' } : {}) },
     );
   }
   return plan;

@@ -4,7 +4,8 @@
  * requested by name keeps its place for capabilities by design, its fallbacks do not) or whose
  * context window is below the prompt — and drops nothing else: the candidates are exactly the
  * eligible models, in the documented order, without duplicates. When none is eligible it
- * refuses with invalid_request instead of answering an empty plan.
+ * refuses with invalid_request (context_length_exceeded when only windows were too small) instead
+ * of answering an empty plan.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -170,7 +171,8 @@ describe('resolve: property over random configs and requests', () => {
 
         const plan = run(cfg, inp);
         if (plan instanceof SwitchyardError) {
-          expect(plan.code).toBe('invalid_request');
+          // context_length_exceeded when only windows were too small, as a provider answers it.
+          expect(['invalid_request', 'context_length_exceeded']).toContain(plan.code);
           expect(plan.status).toBe(400);
           expect(expected).toEqual([]);
           return;

@@ -223,4 +223,10 @@ describe('resolve: refusals', () => {
     expect(e.status).toBe(400);
     expect(e.message).toBe('no model can serve this request: it needs vision; prompt is 2000000 tokens + 256 for the answer');
   });
+
+  it("a prompt no candidate's context window holds → 400 with code context_length_exceeded, a provider's code for it", () => {
+    const e = thrown(() => resolve(CFG, input('route/code', { promptTokens: 2_000_000 })));
+    expect([e.status, e.code, e.param]).toEqual([400, 'context_length_exceeded', 'model']);
+    expect(e.message).toMatch(/^no model can serve this request: prompt is 2000000 tokens/);
+  });
 });
