@@ -91,11 +91,14 @@ export function renameParam<E extends { param?: unknown; message?: unknown }>(e:
 
 type Obj = Record<string, unknown>;
 
+/** The answer's text; a model's refusal (chat's `refusal`, no content) is its text, as Messages gives it. */
 function messageText(message: unknown): string {
   if (!isObj(message)) return '';
-  if (typeof message.content === 'string') return message.content;
-  if (Array.isArray(message.content)) return message.content.map((p) => (isObj(p) && typeof p.text === 'string' ? p.text : '')).join('');
-  return '';
+  let text = '';
+  if (typeof message.content === 'string') text = message.content;
+  else if (Array.isArray(message.content)) text = message.content.map((p) => (isObj(p) && typeof p.text === 'string' ? p.text : '')).join('');
+  if (text === '' && typeof message.refusal === 'string') return message.refusal;
+  return text;
 }
 
 /** The `text_completion` object of a chat completion (non-streamed). */
@@ -142,7 +145,7 @@ export class CompletionChunks {
     for (const [i, raw] of choices.entries()) {
       const choice = isObj(raw) ? raw : {};
       const delta = isObj(choice.delta) ? choice.delta : {};
-      let text = typeof delta.content === 'string' ? delta.content : '';
+      let text = typeof delta.content === 'string' ? delta.content : typeof delta.refusal === 'string' ? delta.refusal : '';
       if (this.echo !== null) {
         text = this.echo + text;
         this.echo = null;

@@ -17,9 +17,10 @@ import { parseChatBody } from './validate.js';
 
 type Obj = Record<string, unknown>;
 
-function completionsError(err: unknown): { status: number; body: Obj; headers: Record<string, string> } {
+/** `rename`: the error is about the chat body made from the request (its `messages` are the client's `prompt`). */
+function completionsError(err: unknown, rename = true): { status: number; body: Obj; headers: Record<string, string> } {
   const e = errorBody(err);
-  renameParam(e.body.error);
+  if (rename) renameParam(e.body.error);
   return { status: e.status, body: e.body as unknown as Obj, headers: e.headers };
 }
 
@@ -70,15 +71,18 @@ export const completionsRoute: ApiRoute = async (deps, req, res, requestId) => {
   let call;
   let echo: string | null;
   let rt;
+  // Until the chat body is made, an error names what the client sent as it is (a stray `messages` is `messages`).
+  let translated = false;
   try {
     const e = await readEdge(deps, req, requestId);
     rt = e.rt;
     const t = translateCompletions(e.body);
+    translated = true;
     echo = t.echo;
     call = { requestId, body: parseChatBody(t.chat), hints: e.hints, keyId: e.keyId, receivedAt: e.receivedAt, log: e.log };
   } catch (err) {
     if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
-    const r = completionsError(err);
+    const r = completionsError(err, translated);
     if (!res.headersSent) sendJson(res, r.status, r.body, { ...base, ...r.headers });
     else res.end();
     recordRefused(deps, 'completions', req, requestId, receivedAt, err);

@@ -93,6 +93,20 @@ describe('POST /v1/completions', () => {
     expect(text).toBe(c.choices[0]!.text);
   });
 
+  it("gives a model's refusal as its text (JSON and stream), never an empty success", async () => {
+    await sim.setFault('gpt-4.1', { kind: 'refusal', times: 2 });
+    try {
+      const c = await sc.client.completions.create({ model: 'gpt-4.1', prompt: 'Refuse me', max_tokens: 50 });
+      expect(c.choices[0]!.text).toMatch(/can't help/);
+      const s = await sc.client.completions.create({ model: 'gpt-4.1', prompt: 'Refuse me', max_tokens: 50, stream: true });
+      let text = '';
+      for await (const chunk of s) text += chunk.choices[0]?.text ?? '';
+      expect(text).toBe(c.choices[0]!.text);
+    } finally {
+      await sim.clearFaults();
+    }
+  });
+
   it('routes auto and fails over like chat (a 503 on the first model is invisible)', async () => {
     const { data, response } = await sc.client.completions.create({ model: 'auto', prompt: 'Hello there' }).withResponse();
     expect(data.choices[0]!.text.length).toBeGreaterThan(0);
@@ -135,6 +149,8 @@ describe('POST /v1/completions', () => {
       [{ n: 2 }, 'n', /n > 1/],
       [{ temperature: 7 }, 'temperature', /temperature/],
       [{ prompt: 42 }, 'prompt', /expected a string/],
+      // A chat field sent here by mistake is named as it is, not as the prompt.
+      [{ messages: [{ role: 'user', content: 'hi' }] }, 'messages', /messages: this field is not supported/],
     ];
     for (const [over, param, message] of cases) {
       const body = { model: 'gpt-4.1', prompt: 'hi', ...over } as OpenAI.CompletionCreateParamsNonStreaming;
