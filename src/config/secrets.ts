@@ -11,14 +11,17 @@ import type { Config } from './schema.js';
 /** Why `value` cannot be a secret, or null when it can (or is unset: that is another check). */
 export function unusableSecret(name: string, value: string | undefined): string | null {
   if (value === undefined || value === '') return null;
-  // eslint-disable-next-line no-control-regex
-  if (!/[\s\x00-\x1f\x7f]/.test(value)) return null;
+  // Keys and tokens are visible ASCII; anything else (a line break, a space, a zero-width space or
+  // word joiner pasted with the key) cannot be one and fails as a header.
+  if (!/[^\x21-\x7e]/.test(value)) return null;
   const what = /[\r\n]$/.test(value)
     ? 'ends in a line break (a secret read from a file?)'
     : /^\s|\s$/.test(value)
       ? 'begins or ends with whitespace'
-      : 'holds whitespace or a control character';
-  return `environment variable ${name} ${what}: no API key or token has one, and it would be sent as is; set it without (e.g. export ${name}="$(printf %s "$${name}" | tr -d '[:space:]')")`;
+      : /\s/.test(value)
+        ? 'holds whitespace'
+        : 'holds a character that is not visible ASCII (a zero-width or non-ASCII character pasted with it?)';
+  return `environment variable ${name} ${what}: no API key or token has one, and it would be sent as is; set it without (e.g. export ${name}="$(printf %s "$${name}" | LC_ALL=C tr -cd '\\041-\\176')")`;
 }
 
 /** The secret variables a config names (and the admin token and relay key) whose values cannot be secrets, with where each is named. */
