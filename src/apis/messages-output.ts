@@ -52,8 +52,26 @@ function isJsonObject(text: string): boolean {
   }
 }
 
-/** A tool call's id, or a fresh one when the upstream gave none (a `tool_result` must name it). */
-const toolUseId = (id: unknown): string => (typeof id === 'string' && id !== '' ? id : `toolu_${randomBytes(12).toString('hex')}`);
+/** Anthropic's alphabet for tool use ids (its 400: "String should match pattern '^[a-zA-Z0-9_-]+$'"). */
+const ANTHROPIC_TOOL_ID = /^[a-zA-Z0-9_-]+$/;
+
+/**
+ * A chat tool call id as Anthropic takes it. OpenAI takes any string (Kimi's and some SDKs' ids
+ * are like `functions.get_weather:0`); Anthropic refuses those, so a fail-over to Claude turned a
+ * valid conversation into a 400. An id outside Anthropic's alphabet gets its other characters as
+ * `_` and a hash of the whole id (two ids that differ only there stay two ids); the same id maps
+ * the same way in a `tool_use` and in the `tool_result` that answers it, and in a translated answer
+ * given to a Messages client (which may send it to Claude next).
+ */
+export function anthropicToolId(id: string): string {
+  if (ANTHROPIC_TOOL_ID.test(id)) return id;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return `${id.replace(/[^a-zA-Z0-9_-]/g, '_')}_${(h >>> 0).toString(16).padStart(8, '0')}`;
+}
+
+/** A tool call's id as a Messages client gets it (Anthropic's alphabet), or a fresh one when the upstream gave none (a `tool_result` must name it). */
+const toolUseId = (id: unknown): string => (typeof id === 'string' && id !== '' ? anthropicToolId(id) : `toolu_${randomBytes(12).toString('hex')}`);
 
 function parseArgs(args: unknown): unknown {
   if (typeof args !== 'string' || args.trim() === '') return {};

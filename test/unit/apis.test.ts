@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { translateMessages } from '../../src/apis/messages-request.js';
 import { nativeOf } from '../../src/apis/native.js';
-import { anthropicError, messageOfCompletion, MessagesStreamWriter } from '../../src/apis/messages-output.js';
+import { anthropicError, anthropicToolId, messageOfCompletion, MessagesStreamWriter } from '../../src/apis/messages-output.js';
 import { SwitchyardError, upstreamClientError } from '../../src/errors.js';
 import { parseAnthropicError } from '../../src/upstream/adapters/anthropic-response.js';
 import { translateResponses } from '../../src/apis/responses-request.js';
@@ -601,6 +601,25 @@ describe('Messages → chat and back', () => {
       expect.objectContaining({ param: 'tools[0].type' }),
     );
     expect(() => translateMessages({ model: 'm', messages: [{ role: 'user', content: 'x' }] })).toThrow(expect.objectContaining({ param: 'max_tokens' }));
+  });
+
+  it("a translated answer's tool call ids reach a Messages client in Anthropic's alphabet (JSON and stream), the same id each time: the client may send them to Claude next", () => {
+    const kimi = 'functions.get_weather:0';
+    const json = messageOfCompletion({
+      choices: [{ message: { tool_calls: [{ id: kimi, type: 'function', function: { name: 'f', arguments: '{}' } }] }, finish_reason: 'tool_calls' }],
+    });
+    const id = (json.content as Array<{ id: string }>)[0]!.id;
+    expect(id).toMatch(/^[a-zA-Z0-9_-]+$/);
+    expect(id).toBe(anthropicToolId(kimi));
+    expect(anthropicToolId('functions.get_weather;0')).not.toBe(id);
+    expect(anthropicToolId('call_abc-1')).toBe('call_abc-1');
+    const events: Array<[string, Record<string, unknown>]> = [];
+    const w = new MessagesStreamWriter((n, d) => (events.push([n, d]), true), 'gpt-4.1');
+    w.start();
+    w.chunk({ choices: [{ delta: { tool_calls: [{ index: 0, id: kimi, function: { name: 'f', arguments: '{}' } }] }, finish_reason: 'tool_calls' }] });
+    w.done();
+    const block = events.find(([n, d]) => n === 'content_block_start' && (d.content_block as { type: string }).type === 'tool_use')?.[1];
+    expect((block?.content_block as { id: string }).id).toBe(id);
   });
 
   it('renders a completion and a stream in Anthropic form', () => {

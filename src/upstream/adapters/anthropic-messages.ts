@@ -12,6 +12,7 @@
  *
  * Anything that has no faithful Anthropic form is refused with a 400 naming the field.
  */
+import { anthropicToolId } from '../../apis/messages-output.js';
 import { LONG_CACHE_WHY } from '../../apis/messages-request.js';
 import { echoName, echoValue, SwitchyardError } from '../../errors.js';
 import type { ChatMessage } from '../types.js';
@@ -110,24 +111,6 @@ function markLast(blocks: AnthropicBlock[], m: Record<string, unknown>, param: s
   if (cc === undefined || blocks.length === 0) return blocks;
   blocks[blocks.length - 1] = { ...blocks[blocks.length - 1]!, cache_control: cc };
   return blocks;
-}
-
-/** Anthropic's alphabet for tool use ids (its 400: "String should match pattern '^[a-zA-Z0-9_-]+$'"). */
-const ANTHROPIC_TOOL_ID = /^[a-zA-Z0-9_-]+$/;
-
-/**
- * A chat tool call id as Anthropic takes it. OpenAI takes any string (Kimi's and some SDKs' ids
- * are like `functions.get_weather:0`); Anthropic refuses those, so a fail-over to Claude turned a
- * valid conversation into a 400. An id outside Anthropic's alphabet gets its other characters as
- * `_` and a hash of the whole id (two ids that differ only there stay two ids); the same id maps
- * the same way in a `tool_use` and in the `tool_result` that answers it. The answer's own ids are
- * Anthropic's (`toolu_…`), so nothing needs mapping back.
- */
-export function anthropicToolId(id: string): string {
-  if (ANTHROPIC_TOOL_ID.test(id)) return id;
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-  return `${id.replace(/[^a-zA-Z0-9_-]/g, '_')}_${(h >>> 0).toString(16).padStart(8, '0')}`;
 }
 
 function toolUseBlocks(toolCalls: unknown, param: string): AnthropicBlock[] {
