@@ -144,7 +144,11 @@ function answer({ rt, call, sink, session, outcome, t, h, status, latencyMs, bod
     }
   } else if (!outcome.clientGone) {
     if (session?.committed) session.fail(outcome.error, headers);
-    else sink.fail(outcome.error, headers);
+    else {
+      // An error answer can have cost money (an attempt cut at the deadline is billed): its header says so, as the row does.
+      if (t.costNano > 0) headers['x-switchyard-cost-usd'] = nanoToUsd(t.costNano).toFixed(9);
+      sink.fail(outcome.error, headers);
+    }
   }
   // Built only when info is logged (the realistic config logs at warn).
   if (call.log.isLevelEnabled('info')) {

@@ -373,6 +373,8 @@ describe('request driver on a simulated clock', () => {
     expect([row?.status, row?.completionTokens, row?.estimated]).toEqual([504, 50, true]);
     expect(row?.promptTokens).toBeGreaterThan(0);
     expect(row?.costNano).toBe((row!.promptTokens + 50) * 1000);
+    // The error answer says what it cost, as the row does.
+    expect(Number(sink.headers['x-switchyard-cost-usd'])).toBeCloseTo(row!.costNano / 1e9, 12);
   });
 
   it('a JSON attempt cut by the headers timeout (the provider is still writing it) is billed at its reservation, then the fallback answers', async () => {
