@@ -3,6 +3,7 @@
  * `ADD COLUMN IF NOT EXISTS`, so an existing table upgrades in place under the schema lock)
  * and a `<table>_feedback` table.
  */
+import { pgUnavailable } from './pg-unavailable.js';
 import type pg from 'pg';
 import type { LedgerRow, ModelQuality } from './ledger.js';
 import { COLUMNS, ESCALATION_GROUP, MAX_AT, MIN_AT, QUALITY_SQL, checkRange, decodeQuality, decodeRow, toInt, type DbRow } from './ledger-codec.js';
@@ -40,24 +41,36 @@ export class PostgresCascade {
   }
 
   async steps(parentId: string): Promise<LedgerRow[]> {
-    const r = await this.pool.query<DbRow>(`SELECT ${COLUMNS.join(', ')} FROM ${this.table} WHERE parent_id = $1 ORDER BY step`, [parentId]);
-    return r.rows.map(decodeRow);
+    try {
+      const r = await this.pool.query<DbRow>(`SELECT ${COLUMNS.join(', ')} FROM ${this.table} WHERE parent_id = $1 ORDER BY step`, [parentId]);
+      return r.rows.map(decodeRow);
+    } catch (err) {
+      throw pgUnavailable(err);
+    }
   }
 
   async recordFeedback(requestId: string, good: boolean, at: number): Promise<'stored' | 'unknown_request'> {
-    // One statement: the verdict is stored only if the request is in the ledger.
-    const r = await this.pool.query(
-      `INSERT INTO ${this.feedbackTable} (request_id, good, at)
-       SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM ${this.table} WHERE request_id = $1 OR parent_id = $1)
-       ON CONFLICT (request_id) DO UPDATE SET good = EXCLUDED.good, at = EXCLUDED.at`,
-      [requestId, good, at],
-    );
-    return toInt(r.rowCount) === 1 ? 'stored' : 'unknown_request';
+    try {
+      // One statement: the verdict is stored only if the request is in the ledger.
+      const r = await this.pool.query(
+        `INSERT INTO ${this.feedbackTable} (request_id, good, at)
+         SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM ${this.table} WHERE request_id = $1 OR parent_id = $1)
+         ON CONFLICT (request_id) DO UPDATE SET good = EXCLUDED.good, at = EXCLUDED.at`,
+        [requestId, good, at],
+      );
+      return toInt(r.rowCount) === 1 ? 'stored' : 'unknown_request';
+    } catch (err) {
+      throw pgUnavailable(err);
+    }
   }
 
   async qualityStats(fromMs: number = MIN_AT, toMs: number = MAX_AT): Promise<ModelQuality[]> {
-    checkRange(fromMs, toMs);
-    const r = await this.pool.query<Record<string, unknown>>(this.qualitySql, [fromMs, toMs]);
-    return r.rows.map(decodeQuality);
+    try {
+      checkRange(fromMs, toMs);
+      const r = await this.pool.query<Record<string, unknown>>(this.qualitySql, [fromMs, toMs]);
+      return r.rows.map(decodeQuality);
+    } catch (err) {
+      throw pgUnavailable(err);
+    }
   }
 }

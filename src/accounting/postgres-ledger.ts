@@ -11,6 +11,7 @@
  * BIGINT and SUM results arrive from pg as decimal strings and are converted with an exact
  * safe-integer check (ledger-codec.ts).
  */
+import { pgUnavailable } from './pg-unavailable.js';
 import pg from 'pg';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -202,30 +203,38 @@ export class PostgresLedger implements LedgerStore {
   }
 
   async spendBy(group: SpendGroup, fromMs: number = MIN_AT, toMs: number = MAX_AT): Promise<SpendTotal[]> {
-    checkRange(fromMs, toMs);
-    const params: Array<string | number> = [fromMs, toMs];
-    if (group !== 'day') params.push(NO_GROUP);
-    const result = await this.pool.query<Record<string, unknown>>(
-      `SELECT ${GROUP_SQL[group]} AS grp, COUNT(*)::text AS requests,
-              SUM(prompt_tokens)::text AS prompt_tokens,
-              SUM(completion_tokens)::text AS completion_tokens, SUM(cost_nano)::text AS cost_nano
-       FROM ${this.table} WHERE at >= $1 AND at < $2
-       GROUP BY grp ORDER BY grp`,
-      params,
-    );
-    return result.rows.map(decodeTotal);
+    try {
+      checkRange(fromMs, toMs);
+      const params: Array<string | number> = [fromMs, toMs];
+      if (group !== 'day') params.push(NO_GROUP);
+      const result = await this.pool.query<Record<string, unknown>>(
+        `SELECT ${GROUP_SQL[group]} AS grp, COUNT(*)::text AS requests,
+                SUM(prompt_tokens)::text AS prompt_tokens,
+                SUM(completion_tokens)::text AS completion_tokens, SUM(cost_nano)::text AS cost_nano
+         FROM ${this.table} WHERE at >= $1 AND at < $2
+         GROUP BY grp ORDER BY grp`,
+        params,
+      );
+      return result.rows.map(decodeTotal);
+    } catch (err) {
+      throw pgUnavailable(err);
+    }
   }
 
   async rows(opts: { limit?: number; requestId?: string } = {}): Promise<LedgerRow[]> {
-    const select = `SELECT ${COLUMNS.join(', ')} FROM ${this.table}`;
-    if (opts.requestId !== undefined) {
-      const result = await this.pool.query<DbRow>(`${select} WHERE request_id = $1`, [opts.requestId]);
+    try {
+      const select = `SELECT ${COLUMNS.join(', ')} FROM ${this.table}`;
+      if (opts.requestId !== undefined) {
+        const result = await this.pool.query<DbRow>(`${select} WHERE request_id = $1`, [opts.requestId]);
+        return result.rows.map(decodeRow);
+      }
+      const limit = opts.limit ?? DEFAULT_ROWS_LIMIT;
+      checkLimit(limit);
+      const result = await this.pool.query<DbRow>(`${select} ORDER BY at DESC, seq DESC LIMIT $1`, [limit]);
       return result.rows.map(decodeRow);
+    } catch (err) {
+      throw pgUnavailable(err);
     }
-    const limit = opts.limit ?? DEFAULT_ROWS_LIMIT;
-    checkLimit(limit);
-    const result = await this.pool.query<DbRow>(`${select} ORDER BY at DESC, seq DESC LIMIT $1`, [limit]);
-    return result.rows.map(decodeRow);
   }
 
   steps(parentId: string): Promise<LedgerRow[]> {

@@ -8,6 +8,7 @@
  * The row count has a trigger and function of its own (`…_count_entries`): a sidecar of an older
  * version, which replaces the bytes function with its own when it starts, leaves it alone.
  */
+import { pgUnavailable } from './pg-unavailable.js';
 import pg from 'pg';
 import {
   conversationOf,
@@ -95,33 +96,40 @@ export class PostgresResponseStore implements ResponseStore {
   }
 
   async put(r: StoredResponse): Promise<boolean> {
-    const { ttlMs, maxEntries, maxBytes } = this.limits();
-    const values = storedValues(r);
-    const size = storedBytes(values);
-    if (size > maxBytes) return false;
-    await this.counted(async (client) => {
-      await client.query('DELETE FROM switchyard_responses WHERE created_at < $1 OR id = $2', [r.createdAt - ttlMs, r.id]);
-      const res = await client.query<{ total: string; entries: string }>('SELECT total, entries FROM switchyard_responses_bytes');
-      let bytes = Number(res.rows[0]?.total ?? 0);
-      let entries = Number(res.rows[0]?.entries ?? 0);
-      while (bytes + size > maxBytes) {
-        // One row through the created_at index: eviction costs what it removes, not the table's size.
-        const oldest = await client.query<{ bytes: string }>(
-          `DELETE FROM switchyard_responses WHERE id = (SELECT id FROM switchyard_responses ORDER BY created_at, id LIMIT 1) RETURNING ${storedBytesSql()} AS bytes`,
+    try {
+      const { ttlMs, maxEntries, maxBytes } = this.limits();
+      const values = storedValues(r);
+      const size = storedBytes(values);
+      if (size > maxBytes) return false;
+      await this.counted(async (client) => {
+        await client.query('DELETE FROM switchyard_responses WHERE created_at < $1 OR id = $2', [r.createdAt - ttlMs, r.id]);
+        const res = await client.query<{ total: string; entries: string }>('SELECT total, entries FROM switchyard_responses_bytes');
+        let bytes = Number(res.rows[0]?.total ?? 0);
+        let entries = Number(res.rows[0]?.entries ?? 0);
+        while (bytes + size > maxBytes) {
+          // One row through the created_at index: eviction costs what it removes, not the table's size.
+          const oldest = await client.query<{ bytes: string }>(
+            `DELETE FROM switchyard_responses WHERE id = (SELECT id FROM switchyard_responses ORDER BY created_at, id LIMIT 1) RETURNING ${storedBytesSql()} AS bytes`,
+          );
+          if (!oldest.rows[0]) break;
+          bytes -= Number(oldest.rows[0].bytes);
+          entries -= 1;
+        }
+        await client.query(
+          'INSERT INTO switchyard_responses (id, key_id, created_at, messages, response, input_items) VALUES ($1, $2, $3, $4, $5, $6)',
+          values,
         );
-        if (!oldest.rows[0]) break;
-        bytes -= Number(oldest.rows[0].bytes);
-        entries -= 1;
-      }
-      await client.query('INSERT INTO switchyard_responses (id, key_id, created_at, messages, response, input_items) VALUES ($1, $2, $3, $4, $5, $6)', values);
-      // The oldest rows over maxEntries, through the created_at index too: what goes, never what stays.
-      if (entries + 1 > maxEntries) {
-        await client.query('DELETE FROM switchyard_responses WHERE id IN (SELECT id FROM switchyard_responses ORDER BY created_at, id LIMIT $1)', [
-          entries + 1 - maxEntries,
-        ]);
-      }
-    });
-    return true;
+        // The oldest rows over maxEntries, through the created_at index too: what goes, never what stays.
+        if (entries + 1 > maxEntries) {
+          await client.query('DELETE FROM switchyard_responses WHERE id IN (SELECT id FROM switchyard_responses ORDER BY created_at, id LIMIT $1)', [
+            entries + 1 - maxEntries,
+          ]);
+        }
+      });
+      return true;
+    } catch (err) {
+      throw pgUnavailable(err);
+    }
   }
 
   /** Runs writes in one transaction that first locks the byte count (see the file's comment). */
@@ -142,44 +150,60 @@ export class PostgresResponseStore implements ResponseStore {
   }
 
   async get(id: string, keyId: string | null, now: number, maxBytes?: number): Promise<ChatMessage[] | number | null> {
-    const res = await this.pool.query<{ key_id: string | null; created_at: string; messages: string }>(
-      'SELECT key_id, created_at, messages FROM switchyard_responses WHERE id = $1',
-      [id],
-    );
-    const row = res.rows[0];
-    if (!row || row.key_id !== keyId || Number(row.created_at) < now - this.limits().ttlMs) return null;
-    return conversationOf(row.messages, maxBytes);
+    try {
+      const res = await this.pool.query<{ key_id: string | null; created_at: string; messages: string }>(
+        'SELECT key_id, created_at, messages FROM switchyard_responses WHERE id = $1',
+        [id],
+      );
+      const row = res.rows[0];
+      if (!row || row.key_id !== keyId || Number(row.created_at) < now - this.limits().ttlMs) return null;
+      return conversationOf(row.messages, maxBytes);
+    } catch (err) {
+      throw pgUnavailable(err);
+    }
   }
 
   async getResponse(id: string, keyId: string | null, now: number): Promise<Record<string, unknown> | null> {
-    const res = await this.pool.query<{ key_id: string | null; created_at: string; response: string | null }>(
-      'SELECT key_id, created_at, response FROM switchyard_responses WHERE id = $1',
-      [id],
-    );
-    const row = res.rows[0];
-    if (!row || row.key_id !== keyId || Number(row.created_at) < now - this.limits().ttlMs) return null;
-    return decodeObject(row.response);
+    try {
+      const res = await this.pool.query<{ key_id: string | null; created_at: string; response: string | null }>(
+        'SELECT key_id, created_at, response FROM switchyard_responses WHERE id = $1',
+        [id],
+      );
+      const row = res.rows[0];
+      if (!row || row.key_id !== keyId || Number(row.created_at) < now - this.limits().ttlMs) return null;
+      return decodeObject(row.response);
+    } catch (err) {
+      throw pgUnavailable(err);
+    }
   }
 
   async find(id: string, keyId: string | null, now: number): Promise<StoredResponse | null> {
-    const res = await this.pool.query<{ key_id: string | null; created_at: string; messages: string; response: string | null; input_items: string | null }>(
-      'SELECT key_id, created_at, messages, response, input_items FROM switchyard_responses WHERE id = $1',
-      [id],
-    );
-    const row = res.rows[0];
-    if (!row || row.key_id !== keyId || Number(row.created_at) < now - this.limits().ttlMs) return null;
-    return storedOf(id, row);
+    try {
+      const res = await this.pool.query<{ key_id: string | null; created_at: string; messages: string; response: string | null; input_items: string | null }>(
+        'SELECT key_id, created_at, messages, response, input_items FROM switchyard_responses WHERE id = $1',
+        [id],
+      );
+      const row = res.rows[0];
+      if (!row || row.key_id !== keyId || Number(row.created_at) < now - this.limits().ttlMs) return null;
+      return storedOf(id, row);
+    } catch (err) {
+      throw pgUnavailable(err);
+    }
   }
 
   async delete(id: string, keyId: string | null, now: number): Promise<boolean> {
-    const res = await this.counted((client) =>
-      client.query('DELETE FROM switchyard_responses WHERE id = $1 AND key_id IS NOT DISTINCT FROM $2 AND created_at >= $3', [
-        id,
-        keyId,
-        now - this.limits().ttlMs,
-      ]),
-    );
-    return (res.rowCount ?? 0) > 0;
+    try {
+      const res = await this.counted((client) =>
+        client.query('DELETE FROM switchyard_responses WHERE id = $1 AND key_id IS NOT DISTINCT FROM $2 AND created_at >= $3', [
+          id,
+          keyId,
+          now - this.limits().ttlMs,
+        ]),
+      );
+      return (res.rowCount ?? 0) > 0;
+    } catch (err) {
+      throw pgUnavailable(err);
+    }
   }
 
   async close(): Promise<void> {
