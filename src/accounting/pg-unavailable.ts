@@ -2,27 +2,44 @@
  * A PostgreSQL store that cannot be reached (refused, reset, timed out, shutting down, out of
  * connections) is not a switchyard bug: a route reading or writing it answers 503
  * `storage_unavailable` with `retry-after`, as the SQLite ledger does when it stays locked, not
- * 500 `internal_error`.
+ * 500 `internal_error`; a ledger row it cannot take is kept and written again (postgres-ledger.ts).
  */
 import { SwitchyardError } from '../errors.js';
 
-const NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'EAI_AGAIN']);
+/** SQLSTATEs of a server ending the session (admin shutdown, crash shutdown, cannot connect now). */
+const CONNECTION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006']);
+const CONNECTION_ERRNOS = new Set(['ECONNRESET', 'EPIPE']);
+
+/** The connection was lost (terminated backend, reset socket): the statement may be resent on a fresh one. Not a statement's own error. */
+export function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (e === null || typeof e !== 'object') return false;
+  if (typeof e.code === 'string' && (CONNECTION_SQLSTATES.has(e.code) || CONNECTION_ERRNOS.has(e.code))) return true;
+  if (typeof e.message !== 'string') return false;
+  // Not a connect that timed out (PG_POOL_TIMEOUTS): resending would only make the answer wait longer.
+  if (/connection timeout/i.test(e.message)) return false;
+  return /Connection terminated|Client has encountered a connection error|Client was closed/i.test(e.message);
+}
+
+const NET_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'EAI_AGAIN']);
 /** SQLSTATE: connection exceptions (class 08), shutdown and start-up (57P01–57P03), too many connections. */
 const PG_STATES = /^(08...|57P0[1-3]|53300)$/;
 
-export function isConnectionError(err: unknown): boolean {
+/**
+ * PostgreSQL cannot be reached: a connection lost (isConnectionError: a statement may be resent),
+ * or none to be had (refused, no route, a connect that timed out, too many connections).
+ */
+export function isUnreachable(err: unknown): boolean {
+  if (isConnectionError(err)) return true;
   if (typeof err !== 'object' || err === null) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && (NET_CODES.has(code) || PG_STATES.test(code))) return true;
   const message = (err as { message?: unknown }).message;
-  // node-postgres's own: a connection that ended mid-query, a pool that could not connect in time.
-  return (
-    typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message)
-  );
+  return typeof message === 'string' && /timeout exceeded when trying to connect|connection timeout/i.test(message);
 }
 
 export function pgUnavailable(err: unknown): unknown {
-  if (err instanceof SwitchyardError || !isConnectionError(err)) return err;
+  if (err instanceof SwitchyardError || !isUnreachable(err)) return err;
   const code = (err as { code?: unknown }).code;
   return new SwitchyardError(
     'storage_unavailable',

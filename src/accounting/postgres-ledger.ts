@@ -11,6 +11,7 @@
  * BIGINT and SUM results arrive from pg as decimal strings and are converted with an exact
  * safe-integer check (ledger-codec.ts).
  */
+import { isConnectionError, isUnreachable } from './pg-unavailable.js';
 import { pgUnavailable } from './pg-unavailable.js';
 import pg from 'pg';
 import { mkdirSync } from 'node:fs';
@@ -50,21 +51,9 @@ export const PG_POOL_TIMEOUTS = { connectionTimeoutMillis: 5_000, query_timeout:
 export const SCHEMA_LOCK_KEY = 0x5717_c4a1;
 /** Times an insert is sent again after its connection was lost (it is insert-once by request id: safe to resend). */
 const INSERT_RETRIES = 2;
-/** SQLSTATEs of a server ending the session (admin shutdown, crash shutdown, cannot connect now). */
-const CONNECTION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006']);
-const CONNECTION_ERRNOS = new Set(['ECONNRESET', 'EPIPE']);
-
-/** The connection was lost (terminated backend, reset socket): the statement may be resent on a fresh one. Not a statement's own error. */
-export function isConnectionError(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown } | null;
-  if (e === null || typeof e !== 'object') return false;
-  if (typeof e.code === 'string' && (CONNECTION_SQLSTATES.has(e.code) || CONNECTION_ERRNOS.has(e.code))) return true;
-  if (typeof e.message !== 'string') return false;
-  // Not a connect that timed out (PG_POOL_TIMEOUTS): resending would only make the answer wait longer.
-  if (/connection timeout/i.test(e.message)) return false;
-  return /Connection terminated|Client has encountered a connection error|Client was closed/i.test(e.message);
-}
-
+/** Ledger rows kept in memory while PostgreSQL cannot be reached (a few hundred bytes each). */
+const MAX_BACKLOG = 50_000;
+const BACKLOG_RETRY_MS = 1000;
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 /** Epoch ms → UTC date by integer arithmetic: independent of the session's TimeZone. */
 const DAY_SQL = "to_char((DATE '1970-01-01' + (at / 86400000)::int)::timestamp, 'YYYY-MM-DD')";
@@ -83,6 +72,16 @@ const INSERT_PLACEHOLDERS = COLUMNS.map((_, i) => `$${i + 1}`).join(', ');
 
 export class PostgresLedger implements LedgerStore {
   private closed = false;
+  /**
+   * Rows PostgreSQL could not take because it could not be reached: kept in memory (at most
+   * {@link MAX_BACKLOG}) and written again every second, in order, until it takes them (insert-once
+   * by request id: a row that did land is not counted twice). While any wait, a new row joins them
+   * without trying (its answer does not wait out a connect timeout) and the sidecar is not ready
+   * (`writeBlocked`: a load balancer sends traffic to a replica whose ledger works).
+   */
+  private readonly backlog: LedgerRow[] = [];
+  private backlogSince: number | null = null;
+  private drainTimer: NodeJS.Timeout | null = null;
   private readonly cascade: PostgresCascade;
   /** Insert-once by request id: a row already there is kept. */
   private readonly insertSql: string;
@@ -96,6 +95,8 @@ export class PostgresLedger implements LedgerStore {
     feedbackTable: string,
     /** A lone sidecar's in-flight journal (`LedgerOptions.journal`); none for replicas on Redis. */
     private readonly journal: InFlightJournal | null,
+    /** Told of what cannot be written at all (logged by the caller). */
+    private readonly onError: ((err: Error) => void) | undefined = undefined,
   ) {
     this.cascade = new PostgresCascade(pool, table, feedbackTable);
     this.insertSql = `INSERT INTO ${table} (${INSERT_COLUMNS}) VALUES (${INSERT_PLACEHOLDERS}) ON CONFLICT (request_id) DO NOTHING`;
@@ -128,11 +129,67 @@ export class PostgresLedger implements LedgerStore {
       journal?.close();
       throw err;
     }
-    return new PostgresLedger(pool, table, feedbackTable, journal);
+    return new PostgresLedger(pool, table, feedbackTable, journal, options.onError);
   }
 
   async insert(row: LedgerRow): Promise<'inserted' | 'duplicate'> {
     validateRow(row);
+    if (this.backlog.length > 0 && this.backlog.length < MAX_BACKLOG && !this.closed) return this.keep(row, null);
+    try {
+      return await this.write(row);
+    } catch (err) {
+      if (this.closed || !isUnreachable(err) || this.backlog.length >= MAX_BACKLOG) throw err;
+      return this.keep(row, err);
+    }
+  }
+
+  get writeBlocked(): { since: number; reason: string } | null {
+    if (this.backlogSince === null) return null;
+    return { since: this.backlogSince, reason: `PostgreSQL cannot be reached: ${this.backlog.length} ledger rows wait to be written` };
+  }
+
+  /** Keeps a row PostgreSQL could not take (see `backlog`); rejects so the request's log says so. */
+  private keep(row: LedgerRow, err: unknown): Promise<never> {
+    this.backlog.push(row);
+    this.backlogSince ??= Date.now();
+    this.scheduleDrain();
+    const code = (err as { code?: unknown } | null)?.code;
+    return Promise.reject(
+      new Error(
+        `PostgreSQL cannot be reached${typeof code === 'string' ? ` (${code})` : ''}: the row is kept in memory and written once it is back (${this.backlog.length} waiting)`,
+      ),
+    );
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainTimer !== null || this.closed) return;
+    this.drainTimer = setTimeout(() => void this.drain(), BACKLOG_RETRY_MS);
+    this.drainTimer.unref();
+  }
+
+  /** Writes the kept rows in order; stops at the first that still cannot reach PostgreSQL (tried again later). */
+  private async drain(): Promise<void> {
+    this.drainTimer = null;
+    while (this.backlog.length > 0) {
+      try {
+        await this.write(this.backlog[0]!);
+      } catch (err) {
+        if (isUnreachable(err) && !this.closed) return this.scheduleDrain();
+        if (this.closed) return;
+        // PostgreSQL took the statement and refused it: no retry will change that.
+        this.onError?.(err instanceof Error ? err : new Error(String(err)));
+      }
+      this.backlog.shift();
+    }
+    this.backlogSince = null;
+  }
+
+  /** Rows still kept in memory (PostgreSQL unreachable). */
+  get waitingRows(): number {
+    return this.backlog.length;
+  }
+
+  private async write(row: LedgerRow): Promise<'inserted' | 'duplicate'> {
     const values = rowValues(row, (b) => b);
     let written = (await this.resending(this.insertSql, values)).rowCount === 1;
     if (!written && row.errorCode !== RECLAIMED_ERROR_CODE) written = (await this.resending(this.replaceSql, [...values.slice(1), values[0]])).rowCount === 1;
@@ -251,6 +308,19 @@ export class PostgresLedger implements LedgerStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // One last try for the rows PostgreSQL could not take; what is left is lost and said so.
+    if (this.drainTimer !== null) clearTimeout(this.drainTimer);
+    if (this.backlog.length > 0) await this.drain();
+    if (this.drainTimer !== null) clearTimeout(this.drainTimer);
+    if (this.backlog.length > 0)
+      this.onError?.(
+        new Error(
+          `${this.backlog.length} ledger rows could not be written: PostgreSQL was unreachable until shutdown (${this.backlog
+            .map((r) => r.requestId)
+            .join(', ')
+            .slice(0, 2000)})`,
+        ),
+      );
     this.closed = true;
     this.journal?.close();
     await this.pool.end();
