@@ -137,13 +137,13 @@ export async function openRedisShared(opts: {
       });
       lease.start();
     },
-    ready: () => conn.health.up && store.epoch !== null,
+    ready: () => conn.health.up && store.epoch !== null && store.seedFailing === null,
     view: () => ({
       replica,
       store: conn.url,
       health: conn.health.up ? 'up' : 'down',
       since: iso(conn.health.since),
-      lastError: conn.health.up ? null : conn.health.lastError,
+      lastError: conn.health.up ? store.seedFailing : conn.health.lastError,
       epoch: store.epoch,
       leaseMs: storage.leaseMs,
       lastLeaseRenewal: iso(lease.lastRenewed),

@@ -138,7 +138,8 @@ export class SharedBudgetStore implements BudgetStore {
         if (kind === 'empty') await this.restoreEpoch();
         else if (kind === 'seed') await this.seed(budgets[Number(str(reply[1])) - 1]!, at);
       } catch (err) {
-        throw this.unavailable(`rebuilding spend from the ledger failed: ${(err as Error).message}`);
+        this.seedFailing = `rebuilding spend from the ledger failed: ${(err as Error).message}`;
+        throw this.unavailable(this.seedFailing);
       }
       if (kind === 'wait') return this.wait(reply, gate);
       if (kind !== 'empty' && kind !== 'seed')
@@ -356,6 +357,12 @@ export class SharedBudgetStore implements BudgetStore {
   }
 
   /** Redis has no epoch: it is new or restarted empty. A new epoch; budgets are seeded lazily from the ledger. */
+  /**
+   * Why a budget's spend could not be rebuilt from the ledger (Redis lost it and the ledger does not
+   * answer), or null: every request it covers answers 503 meanwhile, so the replica is not ready.
+   */
+  seedFailing: string | null = null;
+
   async restoreEpoch(): Promise<void> {
     const id = `${this.d.now().toString(36)}-${this.d.owner}`;
     const set = await this.d.conn.redis.set(this.d.keys.epoch, id, 'NX');
@@ -368,7 +375,7 @@ export class SharedBudgetStore implements BudgetStore {
       );
     }
     const lost = epoch !== this.epoch && this.epoch !== null;
-    if (lost) this.cache.clear();
+    // The last known figures stay in the views until the rebuilt ones replace them (never "nothing spent").
     this.epoch = epoch;
     if (lost) await this.reopen();
   }
@@ -414,6 +421,7 @@ export class SharedBudgetStore implements BudgetStore {
    */
   async refresh(): Promise<void> {
     const now = this.d.now();
+    let unseeded: string | null = null;
     for (const l of this.limits()) {
       const key = this.d.keys.budget(l, now);
       const first = await this.d.conn.redis.hmget(key, 'spent', 'reserved', 'seeded');
@@ -421,13 +429,15 @@ export class SharedBudgetStore implements BudgetStore {
       if (first[2] !== '1') {
         try {
           await this.seed(l, now);
-        } catch {
+        } catch (err) {
+          unseeded ??= `rebuilding spend of budget ${l.id} from the ledger failed: ${(err as Error).message}`;
           continue; // the next reserve answers 503 and says why
         }
         [spent, reserved] = await this.d.conn.redis.hmget(key, 'spent', 'reserved');
       }
       this.cache.set(key, { spent: Number(spent ?? 0), reserved: Number(reserved ?? 0) });
     }
+    this.seedFailing = unseeded;
     await this.refreshWindows();
   }
 
