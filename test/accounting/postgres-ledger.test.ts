@@ -6,12 +6,12 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLedger } from '../../src/accounting/ledger.js';
 import { PostgresLedger } from '../../src/accounting/postgres-ledger.js';
+import { startPgRelay } from './pg-relay.js';
 import { T0, expectRecovered, held, holdBeforeDying, ledgerContract, makeRow } from './ledger-contract.js';
 
 const URL_ = process.env.SWITCHYARD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -39,33 +39,16 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgresLedger', () =
   ledgerContract('postgres', () => openLedger(URL_, { schema: SCHEMA, table: nextTable() }));
 
   it('rows PostgreSQL cannot take while it is unreachable are kept, the sidecar not ready, and written in order once it is back (each once)', async () => {
-    // A TCP relay in front of PostgreSQL, cut and restored while the ledger is open.
-    const sockets = new Set<Socket>();
-    let up = true;
-    const relay = createServer((client) => {
-      if (!up) return client.destroy();
-      const server = connect(Number(new URL(URL_).port || 5432), new URL(URL_).hostname);
-      for (const sk of [client, server]) {
-        sockets.add(sk);
-        sk.on('error', () => undefined);
-        sk.on('close', () => sockets.delete(sk));
-      }
-      client.pipe(server).pipe(client);
-    });
-    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
-    const via = new URL(URL_);
-    via.hostname = '127.0.0.1';
-    via.port = String((relay.address() as AddressInfo).port);
-    const ledger = await PostgresLedger.open(via.toString(), { schema: SCHEMA, table: nextTable() });
+    const relay = await startPgRelay(URL_);
+    const ledger = await PostgresLedger.open(relay.url, { schema: SCHEMA, table: nextTable() });
     try {
       await ledger.insert(makeRow({ requestId: 'before', costNano: 1 }));
-      up = false;
-      for (const sk of sockets) sk.destroy();
+      relay.cut();
       await expect(ledger.insert(makeRow({ requestId: 'down-1', costNano: 10 }))).rejects.toThrow(/kept in memory and written once it is back \(1 waiting\)/);
       expect(ledger.writeBlocked?.reason).toMatch(/1 ledger rows wait/);
       // A row while others wait joins them at once (no connect attempt to wait out).
       await expect(ledger.insert(makeRow({ requestId: 'down-2', costNano: 100 }))).rejects.toThrow(/\(2 waiting\)/);
-      up = true;
+      relay.restore();
       const t0 = Date.now();
       while (ledger.waitingRows > 0 && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 50));
       expect(ledger.writeBlocked).toBeNull();
@@ -75,7 +58,6 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgresLedger', () =
     } finally {
       await ledger.close();
       relay.close();
-      for (const sk of sockets) sk.destroy();
     }
   });
 

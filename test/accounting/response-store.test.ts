@@ -6,7 +6,6 @@
  * database of its own (SWITCHYARD_TEST_PG=off skips it, as for the ledger tests).
  */
 import { randomBytes } from 'node:crypto';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openResponseStore, type ResponseStore, type StoredResponse } from '../../src/accounting/response-store.js';
 import { SwitchyardError } from '../../src/errors.js';
+import { startPgRelay } from './pg-relay.js';
 
 const limits = { ttlMs: 60_000, maxEntries: 3, maxBytes: 1_000_000 };
 const conv = (n: number) => [
@@ -355,26 +355,11 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgreSQL response s
 
   it('a database that cannot be reached any more is 503 storage_unavailable with retry-after on every call, not a 500; served again once it is back', async () => {
     await withDatabase('down', async (freshUrl) => {
-      // A TCP relay in front of PostgreSQL, cut while the store is open.
-      const sockets = new Set<Socket>();
-      let up = true;
-      const relay = createServer((client) => {
-        if (!up) return client.destroy();
-        const server = connect(5432, '127.0.0.1');
-        for (const s of [client, server]) {
-          sockets.add(s);
-          s.on('error', () => undefined);
-          s.on('close', () => sockets.delete(s));
-        }
-        client.pipe(server).pipe(client);
-      });
-      await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
-      const port = (relay.address() as AddressInfo).port;
-      const store = await openResponseStore(freshUrl.replace(/@[^/]+\//, `@127.0.0.1:${port}/`), () => limits);
+      const relay = await startPgRelay(freshUrl);
+      const store = await openResponseStore(relay.url, () => limits);
       try {
         await store.put({ id: 'resp_up', keyId: null, createdAt: Date.now(), messages: conv(1), response: { id: 'resp_up' } });
-        up = false;
-        for (const s of sockets) s.destroy();
+        relay.cut();
         for (const call of [
           () => store.get('resp_up', null, Date.now()),
           () => store.getResponse('resp_up', null, Date.now()),
@@ -384,12 +369,11 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgreSQL response s
           expect(e).toBeInstanceOf(SwitchyardError);
           expect([e.status, e.code, e.headers['retry-after']]).toEqual([503, 'storage_unavailable', '1']);
         }
-        up = true;
+        relay.restore();
         expect(await store.getResponse('resp_up', null, Date.now())).toMatchObject({ id: 'resp_up' });
       } finally {
         await store.close();
         relay.close();
-        for (const s of sockets) s.destroy();
       }
     });
   });
