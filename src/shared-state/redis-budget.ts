@@ -130,7 +130,7 @@ export class SharedBudgetStore implements BudgetStore {
       } catch (err) {
         // The script may still run after we gave up: release it (a tombstone if it has not).
         this.enqueue({ res, budgetKeys: [], op: 'release', actual: 0 });
-        throw this.unavailable((err as Error).message);
+        throw this.unavailable(redisFailure(err));
       }
       this.counters.decisions++;
       const kind = str(reply[0]);
@@ -476,4 +476,16 @@ export class SharedBudgetStore implements BudgetStore {
     this.counters.unavailable++;
     return new SwitchyardError('shared_state_unavailable', `shared state (Redis) unavailable: ${why}`, { headers: { 'retry-after': '1' } });
   }
+}
+
+/**
+ * A failed Redis command as an operator reads it: ioredis's own wording names its options (a
+ * connection lost with the command pending says "Reached the max retries per request limit (which
+ * is 0). Refer to maxRetriesPerRequest…").
+ */
+export function redisFailure(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/max retries per request/i.test(message)) return 'the connection to Redis was lost before it answered';
+  if (/command timed out/i.test(message)) return 'Redis did not answer in time (a stalled server or network)';
+  return message;
 }
