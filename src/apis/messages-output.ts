@@ -52,6 +52,33 @@ function isJsonObject(text: string): boolean {
   }
 }
 
+/**
+ * The first tool call of a chat answer whose arguments a Messages `tool_use` cannot carry (its
+ * `input` is a JSON object; none or blank is `{}`), by name; null when every one can.
+ */
+export function badToolArgs(calls: ReadonlyArray<{ name: string; args: unknown }>): string | null {
+  for (const c of calls) {
+    if (c.args === undefined || c.args === null || (typeof c.args === 'string' && c.args.trim() === '')) continue;
+    if (typeof c.args !== 'string' || !isJsonObject(c.args)) return c.name;
+  }
+  return null;
+}
+
+/**
+ * The tool calls of a chat completion's first choice, as badToolArgs reads them; none when
+ * max_tokens cut the answer (its calls stay as they are, with stop_reason max_tokens).
+ */
+export function completionToolCalls(c: Record<string, unknown> | null): Array<{ name: string; args: unknown }> {
+  const choice = c && Array.isArray(c.choices) && isObj(c.choices[0]) ? c.choices[0] : {};
+  if (choice.finish_reason === 'length') return [];
+  const msg = isObj(choice.message) ? choice.message : {};
+  const calls = Array.isArray(msg.tool_calls) ? msg.tool_calls.filter(isObj) : [];
+  return calls.map((tc) => {
+    const fn = isObj(tc.function) ? tc.function : {};
+    return { name: String(fn.name ?? ''), args: fn.arguments };
+  });
+}
+
 /** Anthropic's alphabet for tool use ids (its 400: "String should match pattern '^[a-zA-Z0-9_-]+$'"). */
 const ANTHROPIC_TOOL_ID = /^[a-zA-Z0-9_-]+$/;
 
@@ -158,8 +185,9 @@ interface ToolCall {
  * start, its deltas and one stop, and upstreams do not all send a call's pieces together. Gemini's
  * OpenAI-compatible API leaves out `index` (a piece with a new `id` is a new call) or numbers every
  * call 0; some interleave two calls' pieces. Keyed by index, a new id under a known index starting
- * a new call, each call comes out whole, with its arguments as one `input_json_delta` when they are
- * JSON (else none: the JSON answer's `input` is `{}` for them too).
+ * a new call, each call comes out whole, with its arguments as one `input_json_delta` (none when
+ * they are blank: `{}`). Arguments that are not a JSON object end the stream with an error event
+ * (`done`), unless max_tokens cut the answer.
  */
 export class MessagesStreamWriter {
   private textIndex: number | null = null;
@@ -247,6 +275,19 @@ export class MessagesStreamWriter {
 
   done(): void {
     this.closeText();
+    // A call whose arguments are not a JSON object cannot be a tool_use (a client would run the tool
+    // with no arguments): the stream ends with an error event, as any upstream failure after it
+    // started does. An answer cut by max_tokens keeps its calls as they are (stop_reason max_tokens).
+    const bad = this.finish === 'length' ? null : badToolArgs(this.calls);
+    if (bad !== null) {
+      this.failed(
+        new SwitchyardError(
+          'upstream_error',
+          `the model's call of tool ${echoName(bad)} has arguments that are not a JSON object, which a tool_use input must be`,
+        ),
+      );
+      return;
+    }
     this.flushTools();
     this.emit('message_delta', {
       type: 'message_delta',

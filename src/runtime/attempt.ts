@@ -3,6 +3,7 @@
  * answer (whole, or as a stream handed piece by piece to the StreamSession). Every failure
  * leaves here as an UpstreamFault; `delivered` tells how much reached the client first.
  */
+import { badToolArgs, completionToolCalls } from '../apis/messages-output.js';
 import type { Usage } from '../accounting/cost.js';
 import { countTextTokens } from '../accounting/tokens.js';
 import type { ResilienceConfig } from '../config/schema.js';
@@ -36,6 +37,11 @@ export interface AttemptInput {
   /** Relay the upstream's own answer (a Messages request to an Anthropic-kind endpoint) instead of chat chunks. */
   relay: boolean;
   resilience: ResilienceConfig;
+  /**
+   * A translated Messages request: an answer calling a tool with arguments that are not a JSON
+   * object is a bad answer (a `tool_use` input is an object), failed over like one, and billed.
+   */
+  toolArgsObjects?: boolean;
   /** Request-level signal: deadline or client gone, with an UpstreamFault as reason. */
   signal: CancelSignal;
   now: () => number;
@@ -188,6 +194,8 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
   let headersIn = false;
   let sent = false;
   let answered = false;
+  /** A whole answer taken as a bad one after all (its tool call arguments): still billed. */
+  let refused: AttemptSuccess | null = null;
   try {
     const opts: SendOptions = {
       headersTimeoutMs: r.headersTimeoutMs,
@@ -200,7 +208,16 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
       // The headers and the whole body in one step; a whole body that goes silent half way is cut by the idle limit, as a stream would be.
       const whole = await sendWhole(inp.h.pool, req, opts, r.idleTimeoutMs);
       if (whole.statusCode >= 300) throw statusFault(inp, whole, whole.text);
-      return traced(trace, completionOf(inp, whole, started));
+      const out = completionOf(inp, whole, started);
+      const bad = inp.toolArgsObjects === true ? badToolArgs(completionToolCalls(out.completion)) : null;
+      if (bad !== null) {
+        refused = out;
+        throw new UpstreamFault(
+          'bad_response',
+          `the answer calls tool ${bad} with arguments that are not a JSON object (a Messages tool_use input must be one)`,
+        );
+      }
+      return traced(trace, out);
     }
     const res = await send(inp.h.pool, req, opts);
     headersIn = true;
@@ -220,8 +237,8 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
       cut,
       reader?.text ?? '',
       inp.now() - started,
-      reader?.other ?? '',
-      reader?.reported ?? null,
+      reader?.other ?? refused?.text ?? '',
+      reader?.reported ?? refused?.usage ?? null,
       reader?.ttftMs ?? null,
       sent,
       answered,

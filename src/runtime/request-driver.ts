@@ -448,6 +448,7 @@ export class RequestDriver {
         outputCap: this.sentCap(h, prefill),
         relay,
         resilience: this.rt.cfg.resilience,
+        toolArgsObjects: this.call.api === 'messages' && !relay,
         signal: this.ac.signal,
         now: this.rt.now,
       },

@@ -295,6 +295,32 @@ describe('Messages API edges', () => {
     expect((err as Error).message).toMatch(/service_tier/);
   });
 
+  it('an OpenAI-kind answer calling a tool with arguments that are not a JSON object is never a tool_use with empty input: JSON fails over (the bad answer billed), a stream ends with an error event', async () => {
+    const tools = [{ name: 'f', description: 'look up', input_schema: { type: 'object' as const, properties: { input: { type: 'string' } } } }];
+    const ask = { model: 'gpt-4.1', max_tokens: 100, tools, messages: [{ role: 'user' as const, content: 'call f' }] };
+    await sim.setFault('gpt-4.1', { kind: 'invalid_tool_args', times: 1 });
+    try {
+      const { data, response } = await client.messages.create(ask).withResponse();
+      expect(response.headers.get('x-switchyard-model')).toBe('claude-sonnet-4.5');
+      expect(response.headers.get('x-switchyard-attempts')).toBe('2');
+      const use = data.content.find((b) => b.type === 'tool_use');
+      expect(use && use.type === 'tool_use' ? Object.keys(use.input as object) : []).toContain('input');
+      const row = ledgerRow(ledgerFile, response.headers.get('request-id'));
+      // Both answers billed: the bad one at its own usage.
+      const claudeNano = data.usage.input_tokens * 3000 + data.usage.output_tokens * 15000;
+      expect(Number(row?.cost_nano)).toBeGreaterThan(claudeNano);
+      expect(row?.attempts).toBe(2);
+      await sim.setFault('gpt-4.1', { kind: 'invalid_tool_args', times: 1 });
+      // The stream has no other model to go to once it has started: it ends with an error event.
+      const stream = client.messages.stream({ ...ask, model: 'gpt-4.1' });
+      const err = await stream.finalMessage().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Anthropic.APIError);
+      expect((err as Error).message).toMatch(/arguments that are not a JSON object/);
+    } finally {
+      await sim.clearFaults();
+    }
+  });
+
   it("gives an OpenAI-kind model's refusal as its text (JSON and stream), never an empty message", async () => {
     await sim.setFault('deepseek-chat', { kind: 'refusal', times: 1 });
     const json = await client.messages.create({ model: 'deepseek-v3.2', max_tokens: 50, messages: [{ role: 'user', content: 'Refuse me.' }] });
