@@ -31,6 +31,16 @@ async function relay(chunks: Chunk[]): Promise<{ events: Array<Record<string, un
   return { events, message: await MessageStream.fromReadableStream(body).finalMessage() };
 }
 
+/** The writer's events only (a stream that ends in an error event is no message). */
+function relayEvents(chunks: Chunk[]): Promise<{ events: Array<Record<string, unknown>> }> {
+  const events: Array<Record<string, unknown>> = [];
+  const w = new MessagesStreamWriter((_name, data) => (events.push(data), true), 'gemini-2.5-flash');
+  w.start(5);
+  for (const c of chunks) w.chunk(c);
+  w.done();
+  return Promise.resolve({ events });
+}
+
 const toolUses = (content: Array<{ type: string }>) => content.filter((b) => b.type === 'tool_use');
 
 describe('tool calls of an OpenAI-kind answer, as Messages', () => {
@@ -94,11 +104,22 @@ describe('tool calls of an OpenAI-kind answer, as Messages', () => {
     expect(message.usage).toMatchObject({ input_tokens: 5, output_tokens: 9 });
   });
 
-  it('a call without an id gets one, and arguments that are not JSON are not sent as if they were (input {} as the JSON answer gives)', async () => {
-    const { message } = await relay([call({ index: 0, function: { name: 'f', arguments: '{"cut' } }), delta({}, 'tool_calls')]);
+  it('a call without an id gets one; blank arguments are an empty input', async () => {
+    const { message } = await relay([call({ index: 0, function: { name: 'f', arguments: '' } }), delta({}, 'tool_calls')]);
     const [use] = toolUses(message.content) as unknown as Array<{ id: string; input: unknown }>;
     expect(use!.id).toMatch(/^toolu_[0-9a-f]{24}$/);
     expect(use!.input).toEqual({});
+  });
+
+  it('arguments that are not a JSON object end the stream with an error event, never a tool_use the client would run with no arguments; cut by max_tokens, the call stays', async () => {
+    const { events } = await relayEvents([call({ index: 0, function: { name: 'f', arguments: '{"cut' } }), delta({}, 'tool_calls')]);
+    expect(events.at(-1)).toMatchObject({
+      type: 'error',
+      error: { type: 'api_error', message: expect.stringMatching(/call of tool f has arguments that are not a JSON object/) },
+    });
+    expect(events.some((e) => e.type === 'message_stop')).toBe(false);
+    const cut = await relay([call({ index: 0, function: { name: 'f', arguments: '{"cut' } }), delta({}, 'length')]);
+    expect(cut.message.stop_reason).toBe('max_tokens');
   });
 
   it('a JSON answer with tool calls and finish_reason stop says tool_use; without calls, end_turn', () => {
