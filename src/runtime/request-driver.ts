@@ -139,7 +139,8 @@ export class RequestDriver {
     const attempts = this.snap.context.attempts;
     // No endpoint was ever picked (all circuit-open, throttled, over the latency wish, busy): the row,
     // the log and the headers name the model it was for, its first candidate (the row's model was NULL).
-    const first = this.plan?.candidates[0];
+    // Looked up only for a failure: a served request has its endpoint.
+    const first = outcome.ok ? undefined : this.plan?.candidates[0];
     const firstCfg = first !== undefined ? own(this.rt.cfg.models, first) : undefined;
     const unreached = first !== undefined && firstCfg ? { model: first, tier: firstCfg.tier } : null;
     await finalizeRequest(this.rt, this.call, this.sink, this.session, outcome, {
