@@ -55,6 +55,12 @@ export interface ChatSink {
   fail(err: SwitchyardError, headers?: Record<string, string>): void;
   readonly started: boolean;
   /**
+   * Present on a sink whose client has seen nothing of what it was given (a cascade step's
+   * buffer): it forgets a stream begun by an attempt that then failed, so the next attempt starts
+   * a fresh answer (a plain fail-over) instead of continuing one nobody saw.
+   */
+  restart?(): void;
+  /**
    * Present when the client's API can take the upstream's own answer as is (the Messages API
    * from an Anthropic-kind endpoint): the flow then relays it instead of a chat completion.
    */

@@ -52,6 +52,11 @@ export class BufferSink implements ChatSink {
 
   end(): void {}
 
+  restart(): void {
+    this.held = { kind: 'none' };
+    this.streamStartedAt = null;
+  }
+
   fail(err: SwitchyardError, headers: Record<string, string> = {}): void {
     if (this.held.kind === 'stream') this.held.error = err;
     else this.held = { kind: 'fail', error: err, headers };

@@ -459,7 +459,8 @@ export class RequestDriver {
       (ok) => this.succeeded(h, ok, est, prefill),
       (err: unknown) => this.failed(h, err, est, prefill),
     );
-    if (!session || session.committed) return this.attemptEnd;
+    // A held stream's commit is not the client's: the machine is not told, so a failure after it is an uncommitted one's.
+    if (!session || session.committed || this.sink.restart !== undefined) return this.attemptEnd;
     return new Promise<ReqEvent>((resolve, reject) => {
       session.onCommit = () => resolve({ type: 'attempt.committed', at: this.rt.now() });
       this.attemptEnd?.then(resolve, reject);
@@ -602,6 +603,10 @@ export class RequestDriver {
       throw err;
     }
     const fault = err.fault;
+    // A held (cascade step's) stream that this attempt began: nobody saw it, so the next attempt
+    // answers afresh on any candidate, its reservation and row its own (not a continuation, which
+    // only a `prefill` model can take, its prompt the whole answer so far, charged to this model).
+    if (this.session?.committed === true && this.sink.restart !== undefined) this.session.restart();
     // Tokens already delivered were billed by the provider: settle them. By the counts the upstream
     // reported before the failure where it did (its prompt count is exact; its output count so far may
     // lag what was delivered, so the larger of it and our estimate), else estimated.

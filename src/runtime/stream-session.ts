@@ -62,6 +62,25 @@ export class StreamSession {
   }
 
   /**
+   * Forgets the stream an attempt began (its sink's client saw none of it: see `ChatSink.restart`):
+   * the next attempt is a fresh answer, not a continuation.
+   */
+  restart(): void {
+    this.sink.restart?.();
+    this.committed = false;
+    this.delivered = '';
+    this.toolCallsSent = false;
+    this.id = null;
+    this.held = [];
+    this.continuing = false;
+    this.seam = '';
+    this.answeredBy = null;
+    this.relayed = false;
+    this.heldNative = [];
+    this.sawStop = false;
+  }
+
+  /**
    * What the adapter actually sent as the prefill. Anthropic refuses a final assistant turn
    * ending in whitespace, so its adapter trims it; the model then usually emits that
    * whitespace again, and the client must not get it twice.

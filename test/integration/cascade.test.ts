@@ -309,6 +309,25 @@ describe('no escalation, refusals and switches', () => {
     expect(row).toMatchObject({ status: 504, delivered: 1, quality: 'timeout' });
   });
 
+  it('a held stream cut after its first content fails over afresh within its tier, not continued on a prefill model (the client saw none of it)', async () => {
+    await sim.setFault('deepseek-chat', { kind: 'cut', afterTokens: 3, times: 1 });
+    await sim.clearLog();
+    const id = `cas-cut-${++seq}`;
+    const g = await ask(sc, id, true);
+    expect(g.content.split(' ')).toHaveLength(12);
+    expect(g.finish).toBe('stop');
+    const sent = (await sim.log()).filter((e) => e.model !== 'deepseek-chat' || e.fault === null);
+    // The next attempt is gemini-2.5-flash (the tier's other model) with no prefill; claude (the only `prefill` model) is never asked.
+    expect(sent.map((e) => [e.model, e.prefill])).toEqual([['gemini-2.5-flash', false]]);
+    expect(g.models).toEqual(new Set(['gemini-2.5-flash']));
+    const [row, ...more] = await stepsOf(sc, id, 1);
+    expect(more).toEqual([]);
+    // The row is the model that answered; its cost is both attempts' (the cut one's 3 words billed at deepseek's price).
+    expect(row).toMatchObject({ model: 'gemini-2.5-flash', status: 200, delivered: 1 });
+    expect(row!.completion_tokens).toBeGreaterThan(12);
+    expect(row!.cost_nano).toBeGreaterThan(costOf({ ...row!, prompt_tokens: 0, completion_tokens: 12 }));
+  });
+
   it('a schema switchyard will not use (remote $ref, a pattern that can backtrack) skips the check instead of escalating', async () => {
     const evil = {
       type: 'object',
