@@ -178,6 +178,41 @@ interface ToolCall {
 }
 
 /**
+ * A chat stream's tool calls, gathered whole from their pieces. Keyed by index, a new id under a
+ * known index starting a new call (Gemini's OpenAI-compatible API leaves out `index`, a piece with
+ * a new `id` being a new call, or numbers every call 0; some interleave two calls' pieces).
+ */
+export class StreamToolCalls {
+  readonly calls: ToolCall[] = [];
+  private readonly byIndex = new Map<number, ToolCall>();
+  private lastCall: ToolCall | null = null;
+
+  /** The `tool_calls` of one chunk's first choice, if it has any. */
+  chunk(c: unknown): void {
+    const choice = isObj(c) && Array.isArray(c.choices) && isObj(c.choices[0]) ? c.choices[0] : null;
+    const d = choice && isObj(choice.delta) ? choice.delta : null;
+    if (d && Array.isArray(d.tool_calls)) for (const tc of d.tool_calls) if (isObj(tc)) this.piece(tc);
+  }
+
+  piece(tc: Record<string, unknown>): void {
+    const id = typeof tc.id === 'string' && tc.id !== '' ? tc.id : null;
+    const index = typeof tc.index === 'number' ? tc.index : null;
+    let call = index !== null ? this.byIndex.get(index) : this.lastCall;
+    // A piece naming another id than its call's is a new call (Gemini numbers every call 0).
+    if (call && id !== null && call.id !== '' && call.id !== id) call = undefined;
+    if (!call) {
+      call = { id: id ?? '', name: '', args: '' };
+      this.calls.push(call);
+    } else if (id !== null) call.id = id;
+    if (index !== null) this.byIndex.set(index, call);
+    this.lastCall = call;
+    const fn = isObj(tc.function) ? tc.function : {};
+    if (typeof fn.name === 'string' && fn.name !== '' && call.name === '') call.name = fn.name;
+    if (typeof fn.arguments === 'string') call.args += fn.arguments;
+  }
+}
+
+/**
  * Chat chunks → message_start, ping, content_block_start/delta/stop, message_delta, message_stop.
  *
  * Text is relayed as it comes. Tool calls are gathered and sent as whole blocks when the answer
@@ -192,9 +227,7 @@ interface ToolCall {
 export class MessagesStreamWriter {
   private textIndex: number | null = null;
   private next = 0;
-  private readonly calls: ToolCall[] = [];
-  private readonly byIndex = new Map<number, ToolCall>();
-  private lastCall: ToolCall | null = null;
+  private readonly tools = new StreamToolCalls();
   private finish: unknown = null;
   private usage: unknown = null;
 
@@ -234,26 +267,9 @@ export class MessagesStreamWriter {
       }
       ok = this.emit('content_block_delta', { type: 'content_block_delta', index: this.textIndex, delta: { type: 'text_delta', text } });
     }
-    if (Array.isArray(d.tool_calls)) for (const tc of d.tool_calls) if (isObj(tc)) this.toolPiece(tc);
+    if (Array.isArray(d.tool_calls)) for (const tc of d.tool_calls) if (isObj(tc)) this.tools.piece(tc);
     if (choice.finish_reason) this.finish = choice.finish_reason;
     return ok;
-  }
-
-  private toolPiece(tc: Record<string, unknown>): void {
-    const id = typeof tc.id === 'string' && tc.id !== '' ? tc.id : null;
-    const index = typeof tc.index === 'number' ? tc.index : null;
-    let call = index !== null ? this.byIndex.get(index) : this.lastCall;
-    // A piece naming another id than its call's is a new call (Gemini numbers every call 0).
-    if (call && id !== null && call.id !== '' && call.id !== id) call = undefined;
-    if (!call) {
-      call = { id: id ?? '', name: '', args: '' };
-      this.calls.push(call);
-    } else if (id !== null) call.id = id;
-    if (index !== null) this.byIndex.set(index, call);
-    this.lastCall = call;
-    const fn = isObj(tc.function) ? tc.function : {};
-    if (typeof fn.name === 'string' && fn.name !== '' && call.name === '') call.name = fn.name;
-    if (typeof fn.arguments === 'string') call.args += fn.arguments;
   }
 
   private closeText(): void {
@@ -263,7 +279,7 @@ export class MessagesStreamWriter {
 
   /** Each gathered tool call as one whole block. */
   private flushTools(): void {
-    for (const call of this.calls) {
+    for (const call of this.tools.calls) {
       const index = this.next++;
       const block = { type: 'tool_use', id: toolUseId(call.id), name: call.name, input: {} };
       this.emit('content_block_start', { type: 'content_block_start', index, content_block: block });
@@ -278,7 +294,7 @@ export class MessagesStreamWriter {
     // A call whose arguments are not a JSON object cannot be a tool_use (a client would run the tool
     // with no arguments): the stream ends with an error event, as any upstream failure after it
     // started does. An answer cut by max_tokens keeps its calls as they are (stop_reason max_tokens).
-    const bad = this.finish === 'length' ? null : badToolArgs(this.calls);
+    const bad = this.finish === 'length' ? null : badToolArgs(this.tools.calls);
     if (bad !== null) {
       this.failed(
         new SwitchyardError(
@@ -291,7 +307,7 @@ export class MessagesStreamWriter {
     this.flushTools();
     this.emit('message_delta', {
       type: 'message_delta',
-      delta: { stop_reason: stopReason(this.finish, this.calls.length > 0), stop_sequence: null },
+      delta: { stop_reason: stopReason(this.finish, this.tools.calls.length > 0), stop_sequence: null },
       usage: anthropicUsage(this.usage),
     });
     this.emit('message_stop', { type: 'message_stop' });

@@ -3,7 +3,7 @@
  * answer (whole, or as a stream handed piece by piece to the StreamSession). Every failure
  * leaves here as an UpstreamFault; `delivered` tells how much reached the client first.
  */
-import { badToolArgs, completionToolCalls } from '../apis/messages-output.js';
+import { badToolArgs, completionToolCalls, StreamToolCalls } from '../apis/messages-output.js';
 import type { Usage } from '../accounting/cost.js';
 import { countTextTokens } from '../accounting/tokens.js';
 import type { ResilienceConfig } from '../config/schema.js';
@@ -323,6 +323,8 @@ class StreamReader implements BodyConsumer {
   private malformed = 0;
   private settled = false;
   private readonly exhausted: number | null;
+  /** The answer's tool calls, gathered when their arguments must be JSON objects (`toolArgsObjects`). */
+  private readonly tools: StreamToolCalls | null;
   readonly result: Promise<AttemptSuccess>;
   private resolve!: (r: AttemptSuccess) => void;
   private reject!: (err: unknown) => void;
@@ -339,6 +341,7 @@ class StreamReader implements BodyConsumer {
     this.maxChars = inp.outputCap * MAX_CHARS_PER_TOKEN;
     this.idleMs = inp.resilience.idleTimeoutMs;
     this.exhausted = exhaustedUntil(res, inp.now());
+    this.tools = inp.toolArgsObjects === true ? new StreamToolCalls() : null;
     this.result = new Promise<AttemptSuccess>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -415,6 +418,16 @@ class StreamReader implements BodyConsumer {
 
   private succeed(): void {
     if (this.settled) return;
+    // A call whose arguments are not a JSON object cannot be a Messages tool_use: a bad answer (billed;
+    // nothing can continue a stream that sent a tool call, so the request ends with its error event
+    // and a row that says so). An answer cut by max_tokens keeps its calls as they are.
+    const bad = this.tools !== null && this.finish !== 'length' ? badToolArgs(this.tools.calls) : null;
+    if (bad !== null) {
+      this.failed(
+        new UpstreamFault('bad_response', `the answer calls tool ${bad} with arguments that are not a JSON object (a Messages tool_use input must be one)`),
+      );
+      return;
+    }
     this.settled = true;
     clearTimeout(this.idle);
     const inp = this.inp;
@@ -500,6 +513,8 @@ class StreamReader implements BodyConsumer {
       case 'native': {
         if (p.content && this.ttftMs === null) this.firstContent();
         if (p.finishReason) this.finish = p.finishReason;
+        // Only a chunk with output besides text can hold a tool call (a template chunk is text alone).
+        if (this.tools !== null && p.type === 'chunk' && p.other) this.tools.chunk(p.chunk);
         const wait = p.type === 'chunk' ? this.session.forward(p, this.inp.h) : this.session.relay(p, this.inp.h);
         // The text is read after forwarding: the session may trim it (a continuation's seam). It is
         // written by then (a drain only waits for the socket), so it counts even if the attempt ends meanwhile.

@@ -313,9 +313,15 @@ describe('Messages API edges', () => {
       await sim.setFault('gpt-4.1', { kind: 'invalid_tool_args', times: 1 });
       // The stream has no other model to go to once it has started: it ends with an error event.
       const stream = client.messages.stream({ ...ask, model: 'gpt-4.1' });
+      const { response: streamed } = await stream.withResponse();
       const err = await stream.finalMessage().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Anthropic.APIError);
       expect((err as Error).message).toMatch(/arguments that are not a JSON object/);
+      // Its row (status 200: the stream had begun, as any stream that fails after its first content)
+      // has the error's code (it had none: the error event was decided after the row) and bills the bad answer.
+      const failed = ledgerRow(ledgerFile, streamed.headers.get('request-id'));
+      expect(failed).toMatchObject({ status: 200, error_code: 'upstream_error', stream: 1 });
+      expect(Number(failed?.cost_nano)).toBeGreaterThan(0);
     } finally {
       await sim.clearFaults();
     }
