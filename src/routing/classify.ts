@@ -105,10 +105,18 @@ export function isTier(s: string): s is Tier {
 /** Keywords are looked for in the first this-many characters of user text: bounded work on any prompt. */
 export const CLASSIFY_CHARS = 256 * 1024;
 
-/** A short, printable excerpt of client text for the reason header (never the whole of it). */
-function excerpt(s: string): string {
-  const clean = s.replace(/[^\x20-\x7e]/g, '?').replace(/"/g, "'");
-  return clean.length > 32 ? `${clean.slice(0, 32)}...` : clean;
+/**
+ * A short, printable excerpt of a header value for the reason header (never the whole of it).
+ * A header's bytes reach us one character each (latin1): every byte outside printable ASCII, and
+ * `%` and `"`, is percent-encoded, so a UTF-8 value (`übersetzen` from curl) reads back with
+ * `decodeURIComponent` (`%C3%BCbersetzen`); it was `??bersetzen`.
+ */
+export function excerpt(s: string): string {
+  const clean = s.slice(0, 32).replace(/[^\x20-\x21\x23\x24\x26-\x7e]/g, (c) => {
+    const b = c.charCodeAt(0);
+    return b < 256 ? `%${b.toString(16).toUpperCase().padStart(2, '0')}` : encodeURIComponent(c);
+  });
+  return s.length > 32 ? `${clean}...` : clean;
 }
 
 /**
@@ -178,7 +186,8 @@ export function classify(input: ClassifyInput, cfg: ClassifierConfig, auto?: Aut
   if (task !== null && SPEC_TASKS.has(task))
     return { tier: 'balanced', reason: `task "${task}" → balanced (no tier list names it)`, keywordHits: hits, score: null };
   const notes: string[] = [];
-  if (task !== null) notes.push(`unknown task "${excerpt(task)}" ignored`);
+  // The hint as sent (not lowercased: that would change a UTF-8 value's bytes).
+  if (task !== null) notes.push(`unknown task "${excerpt(input.task?.trim() ?? task)}" ignored`);
   if (distinct.length > 0) notes.push(`${distinct.length} complexity keyword(s) < ${cfg.complexityThreshold}`);
   return scored(input, auto, notes.length > 0 ? `${notes.join('; ')}; ` : '', hits);
 }

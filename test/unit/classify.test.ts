@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { classify, isTier, keywordHits, requiredCapabilities, type ClassifyInput } from '../../src/routing/classify.js';
+import { classify, excerpt, isTier, keywordHits, requiredCapabilities, type ClassifyInput } from '../../src/routing/classify.js';
 import { order, seededRng, type Scored, type Strategy } from '../../src/routing/strategy.js';
 import { configSchema, type ClassifierConfig } from '../../src/config/schema.js';
 
@@ -258,5 +258,18 @@ describe('strategy', () => {
       ),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('a hint echoed in the reason', () => {
+  it('an unknown task with bytes outside printable ASCII is percent-encoded, so it reads back (it was "??bersetzen")', () => {
+    // `übersetzen` as curl sends it (UTF-8), as node hands a header over (one character a byte).
+    const header = Buffer.from('übersetzen', 'utf8').toString('latin1');
+    const c = classify(input('x', { task: header }), CFG);
+    expect(c.reason).toMatch(/^unknown task "%C3%BCbersetzen" ignored; /);
+    expect(decodeURIComponent('%C3%BCbersetzen')).toBe('übersetzen');
+    expect(excerpt('50% "off"')).toBe('50%25 %22off%22');
+    expect(excerpt('x'.repeat(40))).toBe(`${'x'.repeat(32)}...`);
+    expect(excerpt('\u4e2d')).toMatch(/^[\x20-\x7e]+$/);
   });
 });
