@@ -102,7 +102,8 @@ export type ReqEvent =
   | { type: 'capacity.refused'; at: number }
   | { type: 'timer.fired'; at: number }
   | { type: 'budget.granted'; at: number; budgets: string[]; slotGone: boolean }
-  | { type: 'budget.refused'; at: number; budget: string; limit: number; spent: number; reserved: number }
+  /** `everyModel`: the refusing budget holds for every model (global, key), not only the one refused (its own budget). */
+  | { type: 'budget.refused'; at: number; budget: string; limit: number; spent: number; reserved: number; everyModel: boolean }
   | { type: 'attempt.committed'; at: number }
   | { type: 'attempt.succeeded'; at: number; costNano: number }
   /**
@@ -317,7 +318,8 @@ export const CHART: Record<ReqState, StateDef> = {
             const cur = c.current ?? { model: '', amount: 0 };
             return {
               current: null,
-              ceiling: cur.amount,
+              // Only a budget every model shares bars dearer worst cases; a model's own budget bars that model alone.
+              ceiling: e.everyModel ? cur.amount : c.ceiling,
               excludedModels: excludeModel(c, cur.model),
               refusal: cheapest(c.refusal, {
                 kind: 'budget',

@@ -81,6 +81,15 @@ export function budgetLimits(cfg: Config): BudgetLimit[] {
   }));
 }
 
+/**
+ * A refusal by this budget line holds for every model (a global or key budget, or the store
+ * still restoring): a dearer worst case would be refused too. A model's own budget refuses only
+ * that model: the others may still be tried.
+ */
+export function refusesEveryModel(budgetId: string): boolean {
+  return !budgetId.startsWith('model:');
+}
+
 /** Where each budget's current period starts (for rebuilding spent totals from the ledger). */
 export function periodStarts(limits: readonly BudgetLimit[], now: number): Array<BudgetLimit & { from: number }> {
   return limits.map((l) => ({ ...l, from: periodStart(l.period, now) }));

@@ -167,6 +167,9 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
     if (run.checked.answer && run.checked.failed.length === 0) break;
     const code = run.error?.code;
     if (code === 'budget_exceeded') {
+      // Only models' own budgets refused (no ceiling: no budget every model shares): the next step's
+      // models answer to budgets of their own, so the cascade goes on as if the step had failed.
+      if (run.refusal?.kind === 'budget' && run.ceilingNano === null) continue;
       // Refused for money with no answer yet: the cheaper candidates a plain request would fall back to, once (no escalation after).
       const cheaper = plan.kind === 'tiers' && !steps.some((s) => s.answer) ? cheaperPlan(rt, call, plan, ran, run) : null;
       if (cheaper && !sink.signal.aborted && !rt.stopping.aborted && rt.now() < deadlineAt) await runOne(cheaper);

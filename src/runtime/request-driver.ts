@@ -17,7 +17,7 @@ import { nativeOf } from '../apis/native.js';
 import { UpstreamFault } from '../upstream/types.js';
 import { commandOf, isFinal, startRequest, stepRequest, type Command, type ReqEvent, type ReqSnapshot } from '../../machines/request.machine.js';
 import type { ChatCall, ChatSink } from './api.js';
-import type { ReserveResult } from './budget.js';
+import { refusesEveryModel, type ReserveResult } from './budget.js';
 import { AttemptFailure, continuationCap, runAttempt, type AttemptSuccess, type NativeBody } from './attempt.js';
 import { availability, latencyOf, probeRound, type EndpointHandle } from './endpoints.js';
 import { decide, type EndpointVerdict } from './retry-policy.js';
@@ -76,6 +76,8 @@ export class RequestDriver {
   private readonly overBudget: string[] = [];
   /** The budget that refused the latest reservation (the machine then tries only cheaper candidates). */
   private refusedBy: string | null = null;
+  /** The budget every model shares whose refusal set the machine's ceiling (the models it passes over untried). */
+  private ceilingBy: string | null = null;
   /** The endpoint of the last reservation a budget refused: a request refused for money names the model it was refused for. */
   private refusedFor: EndpointHandle | null = null;
   /** The worst case the cost cap refused `refusedFor` for. */
@@ -362,7 +364,7 @@ export class RequestDriver {
     // After a budget refused a smaller worst case, the machine passes over this one untried: the reason says so.
     const ceiling = this.snap.context.ceiling;
     if (ceiling !== null && amount >= ceiling && !this.overCost.includes(h.model))
-      this.overBudget.push(`${h.model} not tried (worst case >= $${formatUsd(ceiling)} refused by budget ${this.refusedBy ?? '?'})`);
+      this.overBudget.push(`${h.model} not tried (worst case >= $${formatUsd(ceiling)} refused by budget ${this.ceilingBy ?? '?'})`);
     return { type: 'endpoint.picked', at, endpoint: h.id, model: h.model, amount };
   }
 
@@ -390,7 +392,9 @@ export class RequestDriver {
         this.refusedAmount = cmd.amount;
       }
       if (!this.overBudget.includes(note)) this.overBudget.push(note);
-      return { type: 'budget.refused', at, budget: grant.budget, limit: grant.limit, spent: grant.spent, reserved: grant.reserved };
+      const everyModel = refusesEveryModel(grant.budget);
+      if (everyModel) this.ceilingBy = grant.budget;
+      return { type: 'budget.refused', at, budget: grant.budget, limit: grant.limit, spent: grant.spent, reserved: grant.reserved, everyModel };
     }
     // A closed gate (a shared store's answer) reserved nothing: pick again even if the endpoint looks open by now.
     const slotGone = grant.closed === true || this.picked === null || !availability(this.picked, at, this.est).ok;

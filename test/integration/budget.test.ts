@@ -149,7 +149,11 @@ beforeAll(async () => {
     maxOutputTokens: 8192,
     endpoints: [{ provider: 'deepseek', upstreamModel: 'slow-chat' }],
   };
-  Object.assign((cfgA.routing as { routes: Record<string, string[]> }).routes, { longform: ['gemini-2.5-flash', 'deepseek-v3.2'], solo: ['gemini-2.5-flash'] });
+  Object.assign((cfgA.routing as { routes: Record<string, string[]> }).routes, {
+    longform: ['gemini-2.5-flash', 'deepseek-v3.2'],
+    solo: ['gemini-2.5-flash'],
+    upward: ['gemini-2.5-flash', 'gpt-4.1'],
+  });
   cfgA.budget = {
     limits: [
       { scope: 'global', period: 'day', usd: 100 },
@@ -353,6 +357,17 @@ describe('budget-aware routing', () => {
     expect(err.headers?.get('x-switchyard-tier')).toBe('fast_cheap');
     expect(err.headers?.get('x-switchyard-attempts')).toBe('0');
     expect(await sim.log()).toEqual([]);
+  });
+
+  it("a model's own budget refuses that model only: a dearer candidate (no budget of its own spent) still serves", async () => {
+    // gemini's day budget is spent (above); gpt-4.1's worst case is larger, but no budget every model shares refused it.
+    await sim.clearLog();
+    const { response } = await sc.client.chat.completions.create({ model: 'route/upward', messages: LONGFORM, max_tokens: LONGFORM_MAX }).withResponse();
+    expect(response.headers.get('x-switchyard-model')).toBe('gpt-4.1');
+    const reason = response.headers.get('x-switchyard-reason')!;
+    expect(reason).toContain('gemini-2.5-flash over budget model:gemini-2.5-flash:day');
+    expect(reason).not.toContain('not tried');
+    expect((await sim.log()).map((e) => e.model)).toEqual(['gpt-4.1']);
   });
 });
 

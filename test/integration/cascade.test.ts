@@ -28,7 +28,7 @@ const ROUTING = { strategy: 'cost', routes: { chatbot: ['deepseek-v3.2', 'gemini
 
 let sim: SimHandle;
 let sc: SidecarHandle;
-/** Cascade off by default (on by header), and a tiny budget on gpt-4.1. */
+/** Cascade off by default (on by header), and a global day budget only deepseek-v3.2's worst case fits ($0.0034 of $0.01). */
 let tight: SidecarHandle;
 let seq = 0;
 
@@ -126,9 +126,7 @@ async function ask(h: SidecarHandle, id: string, stream: boolean, params: Params
 beforeAll(async () => {
   sim = await startSimulatorProc({ defaults: { ttftMs: 0, tokenGapMs: 0, outputTokens: 12 } });
   sc = await startSidecar(testConfig(sim.url, { routing: { ...ROUTING, cascade: { enabled: true } } }));
-  tight = await startSidecar(
-    testConfig(sim.url, { routing: ROUTING, budget: { limits: [{ scope: 'model', model: 'gpt-4.1', period: 'day', usd: 0.000001 }] } }),
-  );
+  tight = await startSidecar(testConfig(sim.url, { routing: ROUTING, budget: { limits: [{ scope: 'global', period: 'day', usd: 0.01 }] } }));
 }, 60_000);
 afterAll(async () => {
   await Promise.all([sc?.stop(), tight?.stop()]);
@@ -378,7 +376,7 @@ describe('no escalation, refusals and switches', () => {
 
 describe('refused for money before any answer: the cheaper candidates, as a plain request', () => {
   it('a budget refuses the whole first step: it falls back to a cheaper model instead of a 429, and the reason says why', async () => {
-    // auto at balanced: the first step is gpt-4.1 alone, which tight's model budget refuses; a plain request falls back to deepseek.
+    // auto at balanced: the first step is gpt-4.1 alone, which tight's global budget refuses; a plain request falls back to deepseek.
     const balanced = { 'x-switchyard-tier': 'balanced' };
     const plain = await ask(tight, `cas-cheaper-plain-${++seq}`, false, {}, balanced);
     expect(plain.headers.get('x-switchyard-model')).toBe('deepseek-v3.2');
@@ -388,7 +386,7 @@ describe('refused for money before any answer: the cheaper candidates, as a plai
       expect(g.headers.get('x-switchyard-cascade')).toBe('gpt-4.1:budget_exceeded>deepseek-v3.2:pass');
       expect(g.headers.get('x-switchyard-model')).toBe('deepseek-v3.2');
       expect(g.headers.get('x-switchyard-reason')).toBe(
-        'cascade: gpt-4.1 over budget model:gpt-4.1:day -> cheaper models; tier forced by x-switchyard-tier: balanced',
+        'cascade: gpt-4.1 over budget global:day -> cheaper models; tier forced by x-switchyard-tier: balanced',
       );
       expect(g.content).not.toBe('');
       const steps = await stepsOf(tight, id, 2);
@@ -464,12 +462,38 @@ describe('refused for money before any answer: the cheaper candidates, as a plai
     expect(plain.cascade.flat()).toContain('claude-sonnet-4.5');
   });
 
+  it("models' own budgets refusing a whole step do not end the cascade: the next step's models have budgets of their own", async () => {
+    // Both fast_cheap models' day budgets are below their worst cases; nothing caps gpt-4.1.
+    const capped = await startSidecar(
+      testConfig(sim.url, {
+        routing: { ...ROUTING, cascade: { enabled: true } },
+        budget: {
+          limits: [
+            { scope: 'global', period: 'day', usd: 5 },
+            { scope: 'model', model: 'deepseek-v3.2', period: 'day', usd: 0.000001 },
+            { scope: 'model', model: 'gemini-2.5-flash', period: 'day', usd: 0.000001 },
+          ],
+        },
+      }),
+    );
+    try {
+      const g = await ask(capped, `cas-model-budgets-${++seq}`, false);
+      expect(g.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:budget_exceeded>gpt-4.1:pass');
+      expect(g.headers.get('x-switchyard-model')).toBe('gpt-4.1');
+      // A plain request goes on past the fast_cheap models to the next candidate, which no budget refused.
+      const plain = await ask(capped, `cas-model-budgets-plain-${++seq}`, false, {}, { 'x-switchyard-cascade': 'off' });
+      expect(plain.headers.get('x-switchyard-model')).not.toMatch(/deepseek|gemini/);
+    } finally {
+      await capped.stop();
+    }
+  });
+
   it('plain: the models a budget refusal passes over untried are named too', async () => {
     const g = await ask(tight, `cas-untried-${++seq}`, false, {}, { 'x-switchyard-tier': 'balanced' });
     expect(g.headers.get('x-switchyard-model')).toBe('deepseek-v3.2');
     // claude's worst case is above gpt-4.1's, which the budget refused: not tried, and said so.
     expect(g.headers.get('x-switchyard-reason')).toMatch(
-      /^tier forced by x-switchyard-tier: balanced; gpt-4\.1 over budget model:gpt-4\.1:day; claude-sonnet-4\.5 not tried \(worst case >= \$0\.\d+ refused by budget model:gpt-4\.1:day\)$/,
+      /^tier forced by x-switchyard-tier: balanced; gpt-4\.1 over budget global:day; claude-sonnet-4\.5 not tried \(worst case >= \$0\.\d+ refused by budget global:day\)$/,
     );
   });
 });

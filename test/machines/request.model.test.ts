@@ -85,7 +85,10 @@ function events(s: Snap, own: readonly string[]): Array<ModelEvent<typeof reques
           { type, at, budgets: ['global:daily'], slotGone: true },
         ];
       case 'budget.refused':
-        return [{ type, at, budget: 'global:daily', limit: 1000, spent: 950, reserved: 0 }];
+        return [
+          { type, at, budget: 'global:daily', limit: 1000, spent: 950, reserved: 0, everyModel: true },
+          { type, at, budget: 'model:a:daily', limit: 1000, spent: 950, reserved: 0, everyModel: false },
+        ];
       case 'attempt.succeeded':
         return [{ type, at, costNano: 40 }];
       case 'attempt.failed':
@@ -209,11 +212,18 @@ describe('request machine: examples (the reducer the runtime runs)', () => {
   });
 
   it('a budget refusal excludes the model and lets only cheaper candidates reserve', () => {
-    const refused = run(routed, pickA, { type: 'budget.refused', at, budget: 'g', limit: 1, spent: 1, reserved: 0 });
+    const refused = run(routed, pickA, { type: 'budget.refused', at, budget: 'g', limit: 1, spent: 1, reserved: 0, everyModel: true });
     expect(refused.value).toBe('routed');
     expect(refused.context).toMatchObject({ ceiling: 100, excludedModels: ['a'], refusal: { kind: 'budget', model: 'a', amount: 100 } });
     expect(stepRequest(refused, { ...pickB, amount: 100 }).value).toBe('routed');
     expect(stepRequest(refused, pickB).value).toBe('reserving');
+  });
+
+  it("a model's own budget refusing excludes that model only: a dearer one may still reserve", () => {
+    const refused = run(routed, pickA, { type: 'budget.refused', at, budget: 'model:a:day', limit: 1, spent: 1, reserved: 0, everyModel: false });
+    expect(refused.value).toBe('routed');
+    expect(refused.context).toMatchObject({ ceiling: null, excludedModels: ['a'], refusal: { kind: 'budget', model: 'a', amount: 100 } });
+    expect(stepRequest(refused, { ...pickB, amount: 400 }).value).toBe('reserving');
   });
 
   it('the cost cap excludes a model whose worst case exceeds it', () => {
