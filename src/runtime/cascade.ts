@@ -177,6 +177,9 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
       break;
     }
     if (code === 'no_endpoint_available' && plan.kind === 'tiers' && !steps.some((s) => s.answer)) {
+      // Throttled or circuit-open, with no latency wish: the next step, as after any failed step
+      // (from `startAt: cheapest` the plain order would jump to the scored tier, skipping the ones between).
+      if (call.hints.maxLatencyMs === null && i < ladder.length - 1) continue;
       // No endpoint of the step's tier could take it (the latency wish passes over every one, all
       // throttled): the plain request's other candidates, in its order (the tier above, then below),
       // once, as a plain request would go on to them, instead of climbing only to slower tiers.

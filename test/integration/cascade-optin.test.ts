@@ -181,3 +181,20 @@ describe('judge (opt-in)', () => {
     }
   });
 });
+
+// Last: it leaves confident's fast_cheap endpoints throttled for 30 s.
+describe('startAt: cheapest, the cheap tier throttled', () => {
+  it('the next step of the ladder answers (the balanced tier), not the tier the request scored (the plain order would jump there)', async () => {
+    const body = { model: 'auto', messages: [{ role: 'user' as const, content: 'Design a distributed rate limiter for a multi-region API gateway' }] };
+    const plain = (await (
+      await fetch(`${confident.url}/switchyard/route`, { method: 'POST', headers: { 'x-switchyard-cascade': 'off' }, body: JSON.stringify(body) })
+    ).json()) as { tier: string };
+    // Scored high_quality: the plain order starts with claude-sonnet-4.5, two tiers up.
+    expect(plain.tier).toBe('high_quality');
+    await sim.setFault('deepseek-chat', { kind: 'rate_limit', retryAfterSec: 30, times: 1 });
+    await sim.setFault('gemini-2.5-flash', { kind: 'rate_limit', retryAfterSec: 30, times: 1 });
+    const { response } = await confident.client.chat.completions.create(body, { headers: { 'x-switchyard-timeout-ms': '60000' } }).withResponse();
+    expect(response.headers.get('x-switchyard-cascade')).toBe('gemini-2.5-flash:no_endpoint_available>gpt-4.1:pass');
+    expect(response.headers.get('x-switchyard-model')).toBe('gpt-4.1');
+  });
+});
