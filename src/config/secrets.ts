@@ -39,5 +39,36 @@ export function unusableSecrets(cfg: Config, env: NodeJS.ProcessEnv): string[] {
     const why = unusableSecret(name, env[name]);
     if (why && !out.some((o) => o.includes(`variable ${name} `))) out.push(why);
   }
+  out.push(...sharedClientKeys(cfg, env));
+  return out;
+}
+
+/**
+ * A client key whose value is another client key's (the first id would take every request, the
+ * other's rpm and budgets never apply), a provider key (handed to clients) or the admin token
+ * (a client could use the admin routes). Named by id and variable; the value never appears.
+ */
+function sharedClientKeys(cfg: Config, env: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  const seen = new Map<string, string>();
+  const others = new Map<string, string>();
+  for (const [n, p] of Object.entries(cfg.providers)) {
+    const v = p.apiKeyEnv ? env[p.apiKeyEnv] : undefined;
+    if (v) others.set(v, `the key of provider ${n} (${p.apiKeyEnv})`);
+  }
+  const admin = env.SWITCHYARD_ADMIN_TOKEN;
+  if (admin) others.set(admin, 'the admin token (SWITCHYARD_ADMIN_TOKEN)');
+  const relay = env.SWITCHYARD_RELAY_KEY;
+  if (relay && !others.has(relay)) others.set(relay, 'the relay key (SWITCHYARD_RELAY_KEY)');
+  for (const k of cfg.auth?.keys ?? []) {
+    const v = env[k.keyEnv];
+    if (!v) continue;
+    const where = `auth.keys (${k.id}).keyEnv: ${k.keyEnv}`;
+    const first = seen.get(v);
+    if (first !== undefined) out.push(`${where} has the same value as ${first}: each client key must be its own (requests would all count as the first id)`);
+    else seen.set(v, `auth.keys (${k.id}) ${k.keyEnv}`);
+    const other = others.get(v);
+    if (other !== undefined) out.push(`${where} has the same value as ${other}: a client key must not be a provider key or the admin token`);
+  }
   return out;
 }
