@@ -180,13 +180,29 @@ export class RequestDriver {
    * request (`X circuit-open`, `X throttled (429)`…). The reason said only `requested X` when Y served.
    */
   private passedOver(served: EndpointHandle | null, slow: readonly string[], answered: boolean): readonly string[] {
-    if (served === null || !this.plan) return NONE;
+    if (!this.plan || (served === null && answered)) return NONE;
+    // No endpoint was reached (every candidate circuit-open, throttled…): each one says why.
+    if (served === null) {
+      const out = this.unavailable(this.plan.candidates, slow, this.rt.now());
+      if (out.length > 0) out[out.length - 1] += ': nothing served';
+      return out;
+    }
     // A failed request, even on its first candidate, says that nothing served it.
     if (this.plan.candidates[0] === served.model) return answered ? NONE : [`nothing served (last candidate ${served.model})`];
+    const at = this.plan.candidates.indexOf(served.model);
+    const ahead = at < 0 ? this.plan.candidates : this.plan.candidates.slice(0, at);
+    const out = this.unavailable(ahead, slow, this.rt.now());
+    // A request that failed, or was refused for money, was served by nobody: the header names its last candidate.
+    if (out.length > 0) out[out.length - 1] += answered ? `: served by ${served.model}` : `: nothing served (last candidate ${served.model})`;
+    // The candidates ahead were passed over for money or latency (named by the other notes).
+    else if (!answered) out.push(`nothing served (last candidate ${served.model})`);
+    return out;
+  }
+
+  /** Why each of these candidates did not serve, where the other notes (money, latency) do not say. */
+  private unavailable(candidates: readonly string[], slow: readonly string[], now: number): string[] {
     const out: string[] = [];
-    const now = this.rt.now();
-    for (const m of this.plan.candidates) {
-      if (m === served.model) break;
+    for (const m of candidates) {
       if (this.overCost.includes(m) || slow.includes(m) || this.overBudget.some((n) => n.startsWith(`${m} over budget `) || n.startsWith(`${m} not tried `)))
         continue;
       if (this.failedFrom?.includes(m)) {
@@ -205,10 +221,6 @@ export class RequestDriver {
       }
       if (why !== null) out.push(`${m} ${why}`);
     }
-    // A request that failed, or was refused for money, was served by nobody: the header names its last candidate.
-    if (out.length > 0) out[out.length - 1] += answered ? `: served by ${served.model}` : `: nothing served (last candidate ${served.model})`;
-    // The candidates ahead were passed over for money or latency (named by the other notes).
-    else if (!answered) out.push(`nothing served (last candidate ${served.model})`);
     return out;
   }
 

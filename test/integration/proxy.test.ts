@@ -338,6 +338,29 @@ describe('upstream failures', () => {
     expect(row).toMatchObject({ model: 'gpt-4.1', endpoint: null, status: 503, error_code: 'no_endpoint_available' });
   });
 
+  it('a 503 because every candidate is throttled says so for each one in its reason (it said only "requested gpt-4.1")', async () => {
+    const own = await startSidecar(testConfig(sim.url));
+    try {
+      await sim.setFault('gpt-4.1', { kind: 'rate_limit', retryAfterSec: 30, times: 1 });
+      await sim.setFault('claude-sonnet-4-5', { kind: 'rate_limit', retryAfterSec: 30, times: 1 });
+      // The first request meets both 429s; afterwards neither endpoint takes a request for 30 s.
+      await own.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'x' }] }, { maxRetries: 0 }).catch(() => null);
+      const r = await fetch(`${own.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-switchyard-timeout-ms': '2000' },
+        body: JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      expect(r.status).toBe(503);
+      expect(r.headers.get('x-switchyard-attempts')).toBe('0');
+      expect(r.headers.get('x-switchyard-reason')).toMatch(
+        /^requested gpt-4\.1; gpt-4\.1 throttled \(upstream 429\); claude-sonnet-4\.5 throttled \(upstream 429\): nothing served$/,
+      );
+    } finally {
+      await sim.clearFaults();
+      await own.stop();
+    }
+  });
+
   it('answers 502 upstream_error when every attempt fails', async () => {
     await sim.setFault('gpt-4.1', { kind: 'http_error', status: 500 });
     await sim.setFault('claude-sonnet-4-5', { kind: 'http_error', status: 500 });
