@@ -8,6 +8,7 @@ import { formatUsd, usdToNano } from '../accounting/money.js';
 import { SwitchyardError, upstreamClientError } from '../errors.js';
 import { UpstreamFault } from '../upstream/types.js';
 import type { Outcome } from './finalize.js';
+import { unsupportedFeature } from './retry-policy.js';
 
 export interface FailureInput {
   ctx: ReqContext;
@@ -109,6 +110,16 @@ function exhausted(inp: FailureInput): Outcome {
       }),
     };
   }
+  // Every candidate said it does not take a feature the request uses (retry-policy's fail-over on
+  // such a 400): the client gets the last one's 400 as the provider wrote it, as with one candidate.
+  if (
+    f.kind === 'http_status' &&
+    (f.status === 400 || f.status === 422) &&
+    f.error &&
+    f.error.unstructured === undefined &&
+    unsupportedFeature(f.error.message)
+  )
+    return { ok: false, error: upstreamClientError(f.status, f.error) };
   const status = f.status !== null ? `status ${f.status}` : f.kind;
   // Another model was left for money (a committed stream's continuation too): the cause an operator looks for.
   const money = ctx.refusal ? `; another model was refused for money: ${refusalError(ctx.refusal, inp.maxCostUsd, inp.embeddings === true).message}` : '';

@@ -152,5 +152,20 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
     return { verdict: { event: 'released' }, next: { step: 'larger_context' }, loud: false };
   }
   if (f.error?.unstructured === 'page' && PAGE_MEANS_NOT_THE_API.has(status)) return notTheApi();
+  // The provider's own 400 that this model does not take a feature the request uses (DeepSeek:
+  // "This response_format type is unavailable now" for json_schema; "… does not support tools"):
+  // another model may, so fail over (not counted against the endpoint) instead of giving the client
+  // a 400 for a request another candidate serves. The last candidate's 400 still reaches it.
+  if ((status === 400 || status === 422) && f.error?.unstructured === undefined && unsupportedFeature(f.error?.message ?? ''))
+    return { verdict: { event: 'released' }, next: { step: 'failover' }, loud: false };
   return { verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false };
+}
+
+/** A request field this model does not take, named in the provider's 400 with "not supported", "unsupported" or "unavailable". */
+const FEATURE =
+  /\b(?:response_format|json_schema|json_object|structured outputs?|tools?|tool_choice|function(?:s| calling)?|parallel_tool_calls|images?|image_url|vision|audio|logprobs|top_logprobs|reasoning_effort|seed)\b/i;
+const UNSUPPORTED = /\b(?:not supported|unsupported|unavailable|does not support|doesn't support|not available for)\b/i;
+
+export function unsupportedFeature(message: string): boolean {
+  return message.length <= 2000 && UNSUPPORTED.test(message) && FEATURE.test(message);
 }

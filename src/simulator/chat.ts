@@ -209,6 +209,10 @@ export async function handleChat(
     if (prefillError !== null) return sendError(res, wire, prefillError, entry);
   }
 
+  // DeepSeek's chat API takes json_object but not json_schema, and says so with this 400.
+  if (!settings.jsonSchema && wire.name === 'openai' && parsed.jsonSchema !== undefined)
+    return sendError(res, wire, { status: 400, category: 'invalid_request', message: 'This response_format type is unavailable now' }, entry);
+
   let headers: Record<string, string> = {};
   if (settings.rpm !== undefined) {
     const rate = state.windows.admit(parsed.model, settings.rpm);

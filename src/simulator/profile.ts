@@ -20,6 +20,8 @@ export const ModelProfileSchema = z.strictObject({
   prefill: z.boolean().optional(),
   /** prompt tokens + max_tokens above this answers context_length_exceeded. */
   contextWindow: z.number().int().positive().optional(),
+  /** false: a `json_schema` response_format is refused with 400, as DeepSeek's API does (json_object is taken). */
+  jsonSchema: z.boolean().optional(),
   /** Answer 401 when the wire's key header is missing. */
   requireAuth: z.boolean().optional(),
   /** Always answer this text (one token per word) instead of the deterministic words, e.g. a judge's "PASS". */
@@ -46,6 +48,7 @@ export interface ModelSettings {
   cacheWriteTokens: number;
   prefill: boolean;
   contextWindow: number | undefined;
+  jsonSchema: boolean;
   requireAuth: boolean;
   fixedAnswer: string | undefined;
 }
@@ -59,6 +62,7 @@ const BUILT_IN: ModelSettings = {
   cacheWriteTokens: 0,
   prefill: true,
   contextWindow: undefined,
+  jsonSchema: true,
   requireAuth: false,
   fixedAnswer: undefined,
 };

@@ -194,6 +194,30 @@ describe('client errors', () => {
   });
 });
 
+describe('a 400 saying this model does not take a feature the request uses', () => {
+  it.each([
+    'This response_format type is unavailable now',
+    "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model.",
+    'registry.ollama.ai/library/gemma:2b does not support tools',
+    'Image input is not supported for this model',
+  ])('"%s" → failover, released (another model may take it)', (message) => {
+    expect(decide(http(400, { error: apiErr('invalid_request_error', message) }), state(), R)).toEqual({
+      verdict: { event: 'released' },
+      next: { step: 'failover' },
+      loud: false,
+    });
+  });
+
+  it("a mistake in the request's own values stays the client's: propagate", () => {
+    for (const message of [
+      "Invalid schema for response_format 'a': 'required' is required",
+      "Invalid value for 'temperature'",
+      'tools[0].function.name is required',
+    ])
+      expect(decide(http(400, { error: apiErr(null, message) }), state(), R).next).toEqual({ step: 'propagate' });
+  });
+});
+
 describe("a 404 whose body is not the provider's JSON error (a wrong base URL)", () => {
   it('an HTML page or a bare "Not Found" → failed(other), failover, logged loudly', () => {
     for (const body of ['<html><body><h1>404 Not Found</h1></body></html>', 'Not Found', '', '{"detail":"Not Found"}']) {
