@@ -46,6 +46,9 @@ export function abortedOutcome(reason: unknown, ctx: ReqContext): Outcome {
   };
 }
 
+/** The longest retry-after (s) an SDK is left to wait out by itself on a 503 no_endpoint_available. */
+export const MAX_SDK_RETRY_AFTER_S = 60;
+
 /** How a client brings the worst case down: it is the prompt plus the output cap. */
 const LOWER = "; the worst case is the prompt plus max_tokens (the model's maxOutputTokens when max_tokens is absent): a lower max_tokens lowers it";
 
@@ -103,12 +106,12 @@ function exhausted(inp: FailureInput): Outcome {
       : full !== null
         ? `every candidate endpoint is busy (maxConcurrent), throttled or circuit-open, and ${full} requests already wait for one (resilience.queue.maxDepth)`
         : 'every candidate endpoint is circuit-open or throttled';
-    return {
-      ok: false,
-      error: new SwitchyardError('no_endpoint_available', `no endpoint available for ${inp.model}: ${why}`, {
-        headers: { 'retry-after': String(inp.retryAfterSeconds()) },
-      }),
-    };
+    const after = inp.retryAfterSeconds();
+    // The SDKs sleep whatever retry-after says (openai-node and anthropic-sdk do not cap it): past a
+    // minute they are told not to retry on their own, so a call does not hang for up to an hour.
+    const headers: Record<string, string> =
+      after > MAX_SDK_RETRY_AFTER_S ? { 'retry-after': String(after), 'x-should-retry': 'false' } : { 'retry-after': String(after) };
+    return { ok: false, error: new SwitchyardError('no_endpoint_available', `no endpoint available for ${inp.model}: ${why}`, { headers }) };
   }
   // Every candidate said it does not take a feature the request uses (retry-policy's fail-over on
   // such a 400): the client gets the last one's 400 as the provider wrote it, as with one candidate.

@@ -203,6 +203,9 @@ describe('/switchyard/state', () => {
     expect(err.status).toBe(503);
     expect(err.code).toBe('no_endpoint_available');
     expect(Number(err.headers?.get('retry-after'))).toBeGreaterThanOrEqual(20);
+    // A minute's rpm window frees within 60 s: the SDK may wait that out and retry by itself.
+    expect(Number(err.headers?.get('retry-after'))).toBeLessThanOrEqual(60);
+    expect(err.headers?.get('x-should-retry')).toBeNull();
     expect(hits(await sim.log(), 'capped-up')).toHaveLength(2);
   });
 });

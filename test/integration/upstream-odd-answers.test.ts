@@ -112,6 +112,8 @@ describe('a wait decades long from the upstream is held at an hour', () => {
     const ra = Number(r.headers.get('retry-after'));
     expect(ra).toBeGreaterThan(3500);
     expect(ra).toBeLessThanOrEqual(3600);
+    // An SDK would sleep the whole hour before its retry: it is told not to retry by itself.
+    expect(r.headers.get('x-should-retry')).toBe('false');
     await expectThrottledForAnHour(model);
     // Turned away without asking the upstream again.
     const before = hits.length;
