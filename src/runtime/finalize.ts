@@ -71,7 +71,7 @@ export function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: ChatSink,
       status: sentStatus(session, outcome, status),
       latencyMs,
       ttftMs: t.ttftMs,
-      stream: session !== null,
+      stream: session !== null || call.body.stream === true,
       errorCode: outcome.ok ? null : outcome.error.code,
       routeScore: t.plan?.score ?? null,
     });
@@ -127,7 +127,7 @@ function answer({ rt, call, sink, session, outcome, t, h, status, latencyMs, bod
     ttftMs: t.ttftMs,
     usage: t.usage,
     costNano: t.costNano,
-    stream: session !== null,
+    stream: session !== null || call.body.stream === true,
     api: call.api ?? 'chat',
     error: errorCode,
     httpStatus: session?.committed && !outcome.ok ? sentStatus(session, outcome, status) : undefined,
@@ -164,7 +164,7 @@ function answer({ rt, call, sink, session, outcome, t, h, status, latencyMs, bod
       promptTokens: t.usage.promptTokens,
       completionTokens: t.usage.completionTokens,
       costUsd: nanoToUsd(t.costNano),
-      stream: session !== null,
+      stream: session !== null || call.body.stream === true,
     };
     if (errorCode) line.error = errorCode;
     call.log.info(line, outcome.ok ? 'request served' : `request failed: ${outcome.error.message}`);

@@ -338,6 +338,16 @@ describe('upstream failures', () => {
     expect(row).toMatchObject({ model: 'gpt-4.1', endpoint: null, status: 503, error_code: 'no_endpoint_available' });
   });
 
+  it('a streamed request refused before any upstream (unknown model) has a row that says it asked for a stream', async () => {
+    const r = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'no-such-model', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(r.status).toBe(400);
+    expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ status: 400, error_code: 'model_not_found', stream: 1 });
+  });
+
   it('a 503 because every candidate is throttled says so for each one in its reason (it said only "requested gpt-4.1")', async () => {
     const own = await startSidecar(testConfig(sim.url));
     try {
