@@ -286,7 +286,9 @@ const budgetLimitSchema = z.strictObject({
   usd: z
     .number()
     .nonnegative()
-    .max(MAX_BUDGET_USD, { error: `at most ${MAX_BUDGET_USD} (switchyard counts money in exact nano-USD); for no limit, leave the limit out` }),
+    .max(MAX_BUDGET_USD, { error: `at most ${MAX_BUDGET_USD} (switchyard counts money in exact nano-USD); for no limit, leave the limit out` })
+    // Money is counted in whole nano-USD: a positive limit below one would be a limit of 0, refusing every request.
+    .refine((v) => v === 0 || v >= 1e-9, { error: 'a limit above 0 must be at least 0.000000001 (one nano-USD, the unit switchyard counts money in)' }),
 });
 
 const budgetSchema = z.strictObject({

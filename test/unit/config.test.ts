@@ -274,6 +274,11 @@ describe('error messages', () => {
     expect(ok(validateConfig({ ...minimal(), budget: { limits: [{ scope: 'global', period: 'day', usd: 9_000_000 }] } })).budget.limits[0]!.usd).toBe(
       9_000_000,
     );
+    // Below one nano-USD a limit would be 0 (every request refused): said, not run as 0. 0 itself is a limit.
+    const tiny = { ...minimal(), budget: { limits: [{ scope: 'global', period: 'day', usd: 0.0000000004 }] } };
+    expect(errors(validateConfig(tiny))).toEqual([expect.stringMatching(/^budget\.limits\[0\]\.usd: a limit above 0 must be at least 0\.000000001/)]);
+    for (const usd of [0, 1e-9])
+      expect(ok(validateConfig({ ...minimal(), budget: { limits: [{ scope: 'global', period: 'day', usd }] } })).budget.limits[0]!.usd).toBe(usd);
   });
 
   it('refuses a duration in ms over 2^31-1, the longest a Node timer waits (a longer one passed and fired after 1 ms: every request a 504 after a few ms)', () => {
