@@ -7,9 +7,11 @@ import { realScheduler, type Scheduler } from './scheduler.js';
 import type { CancelSignal } from './cancel.js';
 interface Waiter {
   ticket: number;
+  /** When the capacity it waits for frees (every candidate's throttle known), or null when it may free any time (busy). */
+  freesAt: number | null;
   /** Set once woken (admitted, timed out or aborted); it is then out of the line. */
   done: boolean;
-  wake: (admitted: boolean) => void;
+  wake: (admitted: boolean | 'shed') => void;
 }
 
 export class CapacityQueue {
@@ -19,6 +21,8 @@ export class CapacityQueue {
   private waking = false;
   /** Something changed again during the round: run another one after it. */
   private again = false;
+  /** Shutting down: the end of the grace period (epoch ms), after which no wait can be served here. */
+  private drainEnd: number | null = null;
 
   constructor(
     private readonly maxDepth: () => number,
@@ -39,11 +43,13 @@ export class CapacityQueue {
     return this.nextTicket++;
   }
 
-  wait(until: number, signal: CancelSignal, ticket: number, now = Date.now()): Promise<boolean> {
+  wait(until: number, signal: CancelSignal, ticket: number, now = Date.now(), freesAt: number | null = null): Promise<boolean | 'shed'> {
+    if (this.sheds(freesAt)) return Promise.resolve('shed');
     if (signal.aborted || this.waiters.length >= this.maxDepth()) return Promise.resolve(false);
-    return new Promise<boolean>((resolve) => {
+    return new Promise<boolean | 'shed'>((resolve) => {
       const waiter: Waiter = {
         ticket,
+        freesAt,
         done: false,
         wake: (admitted) => {
           if (waiter.done) return;
@@ -62,6 +68,22 @@ export class CapacityQueue {
       this.waiters.splice(i, 0, waiter);
       this.onDepth(1);
     });
+  }
+
+  /**
+   * Shutting down, its grace period ending at `drainEnd`: a wait whose capacity frees only after
+   * that (every candidate throttled past it) cannot be served by this process. Such waiters, now
+   * and later, are woken with `'shed'` (the request answers 503 shutting_down at once, to be sent
+   * to another instance) instead of holding the shutdown for the whole grace period. A wait that
+   * may end any time (a busy endpoint) goes on: the requests in flight free it.
+   */
+  shed(drainEnd: number): void {
+    this.drainEnd = drainEnd;
+    for (const w of this.waiters.slice()) if (this.sheds(w.freesAt)) w.wake('shed');
+  }
+
+  private sheds(freesAt: number | null): boolean {
+    return this.drainEnd !== null && freesAt !== null && freesAt > this.drainEnd;
   }
 
   /**

@@ -80,6 +80,8 @@ export class RequestDriver {
   private ceilingBy: string | null = null;
   /** The endpoint of the last reservation a budget refused: a request refused for money names the model it was refused for. */
   private refusedFor: EndpointHandle | null = null;
+  /** When the capacity the last `endpoint.none` waits for frees, if known (every candidate throttled until then). */
+  private freesAt: number | null = null;
   /** The worst case the cost cap refused `refusedFor` for. */
   private refusedAmount = Infinity;
 
@@ -298,9 +300,10 @@ export class RequestDriver {
       case 'wait': {
         this.ticket ??= this.rt.queue.ticket();
         if (this.rt.queue.depth >= this.rt.cfg.resilience.queue.maxDepth) this.queueFull = this.rt.cfg.resilience.queue.maxDepth;
-        return this.rt.queue
-          .wait(cmd.until, this.ac.signal, this.ticket, at)
-          .then((admitted) => this.aborted() ?? { type: admitted ? 'capacity.freed' : 'capacity.refused', at: this.rt.now() });
+        return this.rt.queue.wait(cmd.until, this.ac.signal, this.ticket, at, this.freesAt).then((admitted) => {
+          if (admitted === 'shed') this.ac.abort(new UpstreamFault('shutting_down', 'the sidecar is shutting down and no candidate frees before it stops'));
+          return this.aborted() ?? { type: admitted === true ? 'capacity.freed' : 'capacity.refused', at: this.rt.now() };
+        });
       }
       case 'sleep':
         return sleepUntil(this.rt.scheduler, cmd.until, this.ac.signal).then(() => this.aborted() ?? { type: 'timer.fired', at: this.rt.now() });
@@ -356,7 +359,10 @@ export class RequestDriver {
       estTokens: this.est,
       now: at,
     });
-    if (r.type !== 'picked') return { type: 'endpoint.none', at, waitable: r.waitable && this.call.noWait !== true, earliest: r.earliest, unknown: r.unknown };
+    if (r.type !== 'picked') {
+      this.freesAt = r.unknown ? null : r.earliest;
+      return { type: 'endpoint.none', at, waitable: r.waitable && this.call.noWait !== true, earliest: r.earliest, unknown: r.unknown };
+    }
     const h = r.handle;
     this.picked = h;
     const mc = h.modelCfg;

@@ -336,7 +336,10 @@ export class Runtime implements RuntimeCore {
 
   /** SIGTERM: the supervisor stops routing (new requests are refused), in-flight ones go on. */
   drain(): void {
-    if (this.supervisor.getSnapshot().value === 'serving') this.supervisor.send({ type: 'supervisor.drain', at: this.now() });
+    if (this.supervisor.getSnapshot().value !== 'serving') return;
+    this.supervisor.send({ type: 'supervisor.drain', at: this.now() });
+    // Requests waiting for a throttle that ends after the grace period are answered now, not at its end.
+    this.queue.shed(this.now() + this.cfg.server.shutdownGraceMs);
   }
 
   get draining(): boolean {

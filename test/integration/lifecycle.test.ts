@@ -181,6 +181,37 @@ describe('shutdown', () => {
     expect(sc.stdout()).toMatch(/"msg":"stopped"/);
   });
 
+  it('SIGTERM answers a request queued behind a throttle that ends after the grace period at once (503 shutting_down), not at the grace end', async () => {
+    const cfg = testConfig(sim.url, { server: { shutdownGraceMs: 10_000 } });
+    const gpt = (cfg.models as Record<string, { fallbacks: string[]; endpoints: Array<Record<string, unknown>> }>)['gpt-4.1']!;
+    gpt.fallbacks = [];
+    gpt.endpoints[0]!.rpm = 1;
+    const sc = await startSidecar(cfg);
+    try {
+      const ask = () =>
+        fetch(`${sc.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-switchyard-timeout-ms': '120000' },
+          body: JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'x' }] }),
+        });
+      expect((await ask()).status).toBe(200);
+      // The rpm window is full for about a minute: this one waits in the queue.
+      const queued = ask();
+      for (let i = 0; i < 100 && !(await (await fetch(`${sc.url}/metrics`)).text()).includes('switchyard_queue_depth 1'); i++) await sleep(20);
+      const started = Date.now();
+      const exited = sc.stop('SIGTERM');
+      const r = await queued;
+      expect(r.status).toBe(503);
+      expect(((await r.json()) as { error: { code: string } }).error.code).toBe('shutting_down');
+      expect(r.headers.get('retry-after')).toBe('1');
+      expect(await exited).toBe(0);
+      // Generous: the point is that it did not wait out the 10 s grace period.
+      expect(Date.now() - started).toBeLessThan(8_000);
+    } finally {
+      if (sc.child.exitCode === null && sc.child.signalCode === null) sc.child.kill('SIGKILL');
+    }
+  });
+
   it('when server.shutdownGraceMs runs out with a request in flight, the log says it was cut; exit 0', async () => {
     await withStreamInFlight(300, async (sc, cfg, id) => {
       expect(await sc.stop('SIGTERM')).toBe(0);

@@ -137,3 +137,25 @@ describe('CapacityQueue', () => {
     expect(log).toEqual(['b', 'a']);
   });
 });
+
+describe('CapacityQueue.shed (shutting down)', () => {
+  it('wakes at once, with "shed", the waits whose capacity frees only after the grace period; a wait that may end any time stays; later waits alike', async () => {
+    const { q, depth } = queue();
+    const now = Date.now();
+    const signal = new AbortController().signal;
+    const throttledLong = q.wait(now + 60_000, signal, q.ticket(), now, now + 30_000);
+    const throttledShort = q.wait(now + 60_000, signal, q.ticket(), now, now + 2_000);
+    const busy = q.wait(now + 60_000, signal, q.ticket(), now, null);
+    expect(depth()).toBe(3);
+    q.shed(now + 10_000);
+    expect(await throttledLong).toBe('shed');
+    expect(depth()).toBe(2);
+    // A request that starts waiting after the shutdown began, for a throttle past its end: at once.
+    expect(await q.wait(now + 60_000, signal, q.ticket(), now, now + 20_000)).toBe('shed');
+    q.notify();
+    expect(await throttledShort).toBe(true);
+    await ticks(2);
+    expect(await busy).toBe(true);
+    expect(depth()).toBe(0);
+  });
+});
