@@ -247,10 +247,14 @@ ORDER BY m.model`;
 export const ESCALATION_GROUP = "CASE WHEN quality IS NULL THEN {none} ELSE COALESCE(model, {none}) || ':' || quality END";
 
 /** An aggregate row: `grp`, `requests`, `prompt_tokens`, `completion_tokens`, `cost_nano`. */
+/** The client requests among a group's rows: plain rows and the first step of each cascade (one per client request). */
+export const CLIENT_REQUESTS_SQL = 'SUM(CASE WHEN parent_id IS NULL OR step = 1 THEN 1 ELSE 0 END)';
+
 export function decodeTotal(r: Record<string, unknown>): SpendTotal {
   return {
     group: toStr(r.grp),
     requests: toInt(r.requests),
+    clientRequests: toInt(r.client_requests),
     promptTokens: toInt(r.prompt_tokens),
     completionTokens: toInt(r.completion_tokens),
     costNano: toInt(r.cost_nano),

@@ -87,7 +87,10 @@ export type SpendGroup = 'model' | 'endpoint' | 'key' | 'day' | 'escalation';
 export interface SpendTotal {
   /** The model, endpoint or key id ({@link NO_GROUP} for null), or the UTC day `YYYY-MM-DD`. */
   group: string;
+  /** Rows: each cascade step (and judgement) is one, so a cascaded request counts once per step. */
   requests: number;
+  /** Client requests: a plain row, or a cascade's first step (each client request is counted once over all groups). */
+  clientRequests: number;
   promptTokens: number;
   completionTokens: number;
   costNano: number;

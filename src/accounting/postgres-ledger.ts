@@ -30,6 +30,7 @@ import {
   checkLimit,
   checkRange,
   decodeRow,
+  CLIENT_REQUESTS_SQL,
   decodeTotal,
   interruptedRow,
   rowValues,
@@ -265,7 +266,7 @@ export class PostgresLedger implements LedgerStore {
       const params: Array<string | number> = [fromMs, toMs];
       if (group !== 'day') params.push(NO_GROUP);
       const result = await this.pool.query<Record<string, unknown>>(
-        `SELECT ${GROUP_SQL[group]} AS grp, COUNT(*)::text AS requests,
+        `SELECT ${GROUP_SQL[group]} AS grp, COUNT(*)::text AS requests, ${CLIENT_REQUESTS_SQL}::text AS client_requests,
                 SUM(prompt_tokens)::text AS prompt_tokens,
                 SUM(completion_tokens)::text AS completion_tokens, SUM(cost_nano)::text AS cost_nano
          FROM ${this.table} WHERE at >= $1 AND at < $2

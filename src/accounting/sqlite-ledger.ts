@@ -34,6 +34,7 @@ import {
   checkLimit,
   checkRange,
   decodeRow,
+  CLIENT_REQUESTS_SQL,
   decodeTotal,
   interruptedRow,
   rowValues,
@@ -199,7 +200,7 @@ export class SqliteLedger implements LedgerStore {
     const grouped = (expr: string) =>
       db
         .prepare<[SpanParams & { none: string }], Record<string, unknown>>(
-          `SELECT ${expr} AS grp, COUNT(*) AS requests, SUM(prompt_tokens) AS prompt_tokens,
+          `SELECT ${expr} AS grp, COUNT(*) AS requests, ${CLIENT_REQUESTS_SQL} AS client_requests, SUM(prompt_tokens) AS prompt_tokens,
                 SUM(completion_tokens) AS completion_tokens, SUM(cost_nano) AS cost_nano
          FROM (${spanSql('*')}) GROUP BY grp ORDER BY grp`,
         )

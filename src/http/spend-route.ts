@@ -63,7 +63,7 @@ export function spendRoute(cfg: () => Config, ledger: LedgerStore) {
       from: from === undefined ? null : new Date(from).toISOString(),
       to: to === undefined ? null : new Date(to).toISOString(),
       currency: cur ? { code: cur.code, perUsd: cur.perUsd } : null,
-      total: { requests: rows.reduce((s, r) => s + r.requests, 0), usd: nanoToUsd(totalNano), ...conv(totalNano) },
+      total: { requests: rows.reduce((s, r) => s + r.clientRequests, 0), usd: nanoToUsd(totalNano), ...conv(totalNano) },
       groups: rows.map((r) => ({
         [g]: r.group,
         requests: r.requests,

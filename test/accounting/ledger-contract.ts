@@ -211,6 +211,7 @@ export function ledgerContract(name: string, open: () => Promise<LedgerStore>): 
       const t = (group: string, requests: number, promptTokens: number, completionTokens: number, costNano: number) => ({
         group,
         requests,
+        clientRequests: requests,
         promptTokens,
         completionTokens,
         costNano,
@@ -224,6 +225,27 @@ export function ledgerContract(name: string, open: () => Promise<LedgerStore>): 
       ]);
       expect(await store.spendBy('key')).toEqual([t(NO_GROUP, 1, 40, 4, 11), t('team-a', 2, 100, 10, 7), t('team-b', 1, 10, 1, 5)]);
       expect(await store.spendBy('model', T0 + DAY)).toEqual([]);
+    });
+
+    it("counts a cascade's steps as rows (requests) but its client request once (clientRequests, on its first step)", async () => {
+      const store = await fresh();
+      const step = (n: number, model: string) =>
+        makeRow({
+          requestId: `cas-x#${n}`,
+          model,
+          costNano: 1,
+          cascade: { parentId: 'cas-x', step: n, quality: n === 1 ? 'empty' : 'pass', delivered: n === 2 },
+        });
+      await store.insert(step(1, 'deepseek-v3.2'));
+      await store.insert(step(2, 'gpt-4.1'));
+      await store.insert(makeRow({ model: 'gpt-4.1', costNano: 1 }));
+      const by = (await store.spendBy('model')).map((r) => [r.group, r.requests, r.clientRequests]);
+      expect(by).toEqual([
+        ['deepseek-v3.2', 1, 1],
+        ['gpt-4.1', 2, 1],
+      ]);
+      const days = await store.spendBy('day');
+      expect(days.map((r) => [r.requests, r.clientRequests])).toEqual([[3, 2]]);
     });
 
     it('totals spend by UTC day, splitting at midnight UTC', async () => {

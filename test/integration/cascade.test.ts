@@ -525,8 +525,17 @@ describe('seen and learned from', () => {
     expect(metrics).toMatch(/switchyard_cascade_steps_total\{from="deepseek-v3.2",to="gpt-4.1",reason="refusal"\} [1-9]/);
     expect(metrics).toMatch(/switchyard_cascade_steps_total\{from="gpt-4.1",to="client",reason="pass"\} [1-9]/);
     expect(metrics).toMatch(/switchyard_cascade_hold_seconds_count [1-9]/);
-    const spend = (await (await fetch(`${sc.url}/switchyard/spend?group_by=escalation`)).json()) as { groups: Array<Record<string, unknown>> };
+    const spend = (await (await fetch(`${sc.url}/switchyard/spend?group_by=escalation`)).json()) as {
+      total: { requests: number };
+      groups: Array<Record<string, unknown>>;
+    };
     expect(spend.groups.map((g) => g.escalation)).toEqual(expect.arrayContaining(['deepseek-v3.2:refusal', 'gpt-4.1:pass']));
+    // total.requests counts client requests (a cascade once), not its step rows; the groups count rows.
+    const counted = new Database(ledgerFile(sc), { readonly: true });
+    const clientRequests = (counted.prepare('select count(*) as n from ledger where parent_id is null or step = 1').get() as { n: number }).n;
+    counted.close();
+    expect(spend.total.requests).toBe(clientRequests);
+    expect(spend.groups.reduce((n, g) => n + (g.requests as number), 0)).toBeGreaterThan(clientRequests);
     const events = await readEvents(`${sc.url}/switchyard/events`);
     expect(events).toContainEqual(expect.objectContaining({ kind: 'escalation', actor: `request:${sid(id)}`, from: 'deepseek-v3.2', to: 'gpt-4.1' }));
     const fb = (body: unknown) => fetch(`${sc.url}/switchyard/feedback`, { method: 'POST', body: JSON.stringify(body) });
