@@ -25,6 +25,7 @@ import type { RuntimeCore } from './core.js';
 import { currentScope, type ApiName } from './request-scope.js';
 import { RequestDriver } from './request-driver.js';
 import { countPrompt } from './request-prep.js';
+import { unsupportedFeature } from './retry-policy.js';
 
 /** One step as the cascade reports it (header, metric, inspector, ledger quality). */
 export interface CascadeStepRecord {
@@ -187,8 +188,9 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
       if (rest && !sink.signal.aborted && !rt.stopping.aborted && rt.now() < deadlineAt) await runOne(rest);
       break;
     }
-    // A client mistake is not a tier's fault.
-    if (run.error && run.error.status < 500 && run.error.status !== 429 && !run.checked.answer) break;
+    // A client mistake is not a tier's fault; a model that does not take a feature the request uses
+    // (DeepSeek and json_schema: its provider's 400) is this step's, and the next step may take it.
+    if (run.error && run.error.status < 500 && run.error.status !== 429 && !run.checked.answer && !unsupportedFeature(run.error.message)) break;
   }
   await deliver(rt, call, sink, steps, extraRows, spent);
 

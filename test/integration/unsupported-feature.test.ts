@@ -12,6 +12,8 @@ import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type 
 
 let sim: SimHandle;
 let sc: SidecarHandle;
+/** The cascade on, deepseek-v3.2 alone in fast_cheap (gemini balanced, as in the built-in catalogue). */
+let cascaded: SidecarHandle;
 
 beforeAll(async () => {
   sim = await startSimulatorProc({ defaults: { ttftMs: 0, tokenGapMs: 0 }, models: { 'deepseek-chat': { jsonSchema: false } } });
@@ -21,9 +23,12 @@ beforeAll(async () => {
   const models = cfg.models as Record<string, { fallbacks?: string[] }>;
   models['deepseek-v3.2']!.fallbacks = ['gemini-2.5-flash'];
   sc = await startSidecar(cfg);
+  const ccfg = testConfig(sim.url, { routing: { strategy: 'cost', cascade: { enabled: true } } });
+  (ccfg.models as Record<string, { tier: string }>)['gemini-2.5-flash']!.tier = 'balanced';
+  cascaded = await startSidecar(ccfg);
 }, 60_000);
 afterAll(async () => {
-  await sc?.stop();
+  await Promise.all([sc?.stop(), cascaded?.stop()]);
   await sim?.stop();
 });
 
@@ -54,5 +59,23 @@ describe("a model that does not take the request's response_format", () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
     expect((err as Error).message).toMatch(/response_format type is unavailable/);
+  });
+});
+
+describe('the same under the cascade', () => {
+  it("a step whose only model does not take json_schema is passed like a failed step: the next step answers (it was the client's 400)", async () => {
+    for (const stream of [false, true]) {
+      const body = {
+        model: 'auto',
+        messages: [{ role: 'user' as const, content: 'Where is the Louvre?' }],
+        response_format: zodResponseFormat(City, 'c'),
+      };
+      const opts = { headers: { 'x-switchyard-tier': 'fast_cheap' } };
+      const { response } = stream
+        ? await cascaded.client.chat.completions.create({ ...body, stream: true }, opts).withResponse()
+        : await cascaded.client.chat.completions.create(body, opts).withResponse();
+      expect(response.status).toBe(200);
+      expect(response.headers.get('x-switchyard-cascade')).toMatch(/^deepseek-v3\.2:invalid_request>[a-z0-9.-]+:pass$/);
+    }
   });
 });
