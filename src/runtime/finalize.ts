@@ -22,6 +22,8 @@ export interface Tally {
   costNano: number;
   estimated: boolean;
   usage: Usage;
+  /** The served answer's own tokens (a stream's usage chunk), when they differ from all billed attempts' `usage`. */
+  answerUsage?: Usage;
   ttftMs: number | null;
   plan: RoutePlan | null;
   endpoint: EndpointHandle | null;
@@ -135,7 +137,7 @@ function answer({ rt, call, sink, session, outcome, t, h, status, latencyMs, bod
   const headers = t.headers(h);
   if (outcome.ok) {
     if (session) {
-      session.finish(outcome.endpoint, t.usage);
+      session.finish(outcome.endpoint, t.answerUsage ?? t.usage);
     } else {
       headers['x-switchyard-cost-usd'] = nanoToUsd(t.costNano).toFixed(9);
       // A native relay: the upstream's own body, only its model made the catalogue id.

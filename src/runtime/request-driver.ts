@@ -69,6 +69,12 @@ export class RequestDriver {
   private costNano = 0;
   private estimated = false;
   private usage: Usage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0 };
+  /**
+   * The tokens of the answer the client gets: the attempt that served it and, for a continued
+   * stream, the parts before it (the stream's usage chunk says these, as the JSON answer's body
+   * does; `usage`, all billed attempts, is the row's). A fresh attempt starts it again.
+   */
+  private answerUsage: Usage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0 };
   private ttftMs: number | null = null;
   /** Models passed over because their worst case is above x-switchyard-max-cost-usd (named in the reason). */
   private readonly overCost: string[] = [];
@@ -152,6 +158,7 @@ export class RequestDriver {
       costNano: this.costNano,
       estimated: this.estimated,
       usage: this.usage,
+      answerUsage: this.answerUsage,
       ttftMs: this.ttftMs,
       plan: this.plan,
       // Never sent anywhere and refused for money: the row and headers name the model refused (it was NULL).
@@ -462,6 +469,7 @@ export class RequestDriver {
     const relay = this.relays(h);
     session?.beginAttempt(relay);
     const prefill = continuation && session ? session.delivered : null;
+    if (!continuation) this.answerUsage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0 };
     const attempt = runAttempt(
       {
         h,
@@ -599,19 +607,8 @@ export class RequestDriver {
    * tokens are both parts' (the prompt was sent, and billed, twice), so tokens × price is the cost.
    */
   private addUsage(u: Usage): void {
-    const was = this.usage;
-    const sum: Usage = {
-      promptTokens: was.promptTokens + u.promptTokens,
-      completionTokens: was.completionTokens + u.completionTokens,
-      cachedTokens: (was.cachedTokens ?? 0) + (u.cachedTokens ?? 0),
-      reasoningTokens: (was.reasoningTokens ?? 0) + (u.reasoningTokens ?? 0),
-    };
-    // The upstream's other counts (audio, prediction tokens…) reach a stream's usage chunk as they came.
-    if (was.cacheCreationTokens !== undefined || u.cacheCreationTokens !== undefined)
-      sum.cacheCreationTokens = (was.cacheCreationTokens ?? 0) + (u.cacheCreationTokens ?? 0);
-    if (was.promptDetails !== undefined || u.promptDetails !== undefined) sum.promptDetails = addCounts(was.promptDetails, u.promptDetails);
-    if (was.completionDetails !== undefined || u.completionDetails !== undefined) sum.completionDetails = addCounts(was.completionDetails, u.completionDetails);
-    this.usage = sum;
+    this.usage = sumUsage(this.usage, u);
+    this.answerUsage = sumUsage(this.answerUsage, u);
   }
 
   /** The retry policy classifies the fault with this request's counts; the machine decides what follows. */
@@ -736,4 +733,20 @@ function addCounts(a: Record<string, number> | undefined, b: Record<string, numb
   const out: Record<string, number> = { ...a };
   if (b) for (const k of Object.keys(b)) out[k] = (out[k] ?? 0) + b[k]!;
   return out;
+}
+
+/** Two usages added count by count (the upstream's other counts too, as they came). */
+function sumUsage(was: Usage, u: Usage): Usage {
+  const sum: Usage = {
+    promptTokens: was.promptTokens + u.promptTokens,
+    completionTokens: was.completionTokens + u.completionTokens,
+    cachedTokens: (was.cachedTokens ?? 0) + (u.cachedTokens ?? 0),
+    reasoningTokens: (was.reasoningTokens ?? 0) + (u.reasoningTokens ?? 0),
+  };
+  // The upstream's other counts (audio, prediction tokens…) reach a stream's usage chunk as they came.
+  if (was.cacheCreationTokens !== undefined || u.cacheCreationTokens !== undefined)
+    sum.cacheCreationTokens = (was.cacheCreationTokens ?? 0) + (u.cacheCreationTokens ?? 0);
+  if (was.promptDetails !== undefined || u.promptDetails !== undefined) sum.promptDetails = addCounts(was.promptDetails, u.promptDetails);
+  if (was.completionDetails !== undefined || u.completionDetails !== undefined) sum.completionDetails = addCounts(was.completionDetails, u.completionDetails);
+  return sum;
 }

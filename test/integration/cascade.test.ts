@@ -324,6 +324,15 @@ describe('no escalation, refusals and switches', () => {
     expect(row).toMatchObject({ model: 'gemini-2.5-flash', status: 200, delivered: 1 });
     expect(row!.completion_tokens).toBeGreaterThan(12);
     expect(row!.cost_nano).toBeGreaterThan(costOf({ ...row!, prompt_tokens: 0, completion_tokens: 12 }));
+    // The usage chunk is the answer's own (12 words), as a JSON answer's body is; the row holds both attempts.
+    await sim.setFault('deepseek-chat', { kind: 'cut', afterTokens: 3, times: 1 });
+    const stream = await sc.client.chat.completions.create(
+      { model: 'auto', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: `question ${id}-usage` }] },
+      { headers: { 'x-switchyard-tier': 'fast_cheap' } },
+    );
+    let usage: OpenAI.CompletionUsage | null | undefined = null;
+    for await (const c of stream) usage = c.usage ?? usage;
+    expect(usage?.completion_tokens).toBe(12);
   });
 
   it('a schema switchyard will not use (remote $ref, a pattern that can backtrack) skips the check instead of escalating', async () => {
