@@ -543,6 +543,32 @@ export class RequestDriver {
     };
   }
 
+  /**
+   * The upstream's counts, held to what the attempt was reserved for: the prompt's bound and the
+   * output cap it was sent. An upstream that reports more (a bug, a proxy's arithmetic: 10^15
+   * tokens, 100,000 for max_tokens 100) is billed at that bound and the row marked estimated, so
+   * what an attempt costs never exceeds its reservation and a budget is never overrun by a count
+   * no request could have used. Cached and cache-written tokens stay within the prompt, reasoning
+   * within the output.
+   */
+  private withinReservation(h: EndpointHandle, prefill: string | null, u: Usage): Usage {
+    const prompt = promptWorstTokens(this.bound(prefill), h.modelCfg, this.call.body);
+    const cap = this.sentCap(h, prefill);
+    if (u.promptTokens <= prompt && u.completionTokens <= cap) return u;
+    this.call.log.warn(
+      { endpoint: h.id, reportedPrompt: u.promptTokens, reportedCompletion: u.completionTokens, prompt, cap },
+      `endpoint ${h.id} reported more tokens than the request could use (prompt bound ${prompt}, output cap ${cap}): billed at that bound`,
+    );
+    this.estimated = true;
+    const promptTokens = Math.min(u.promptTokens, prompt);
+    const completionTokens = Math.min(u.completionTokens, cap);
+    const cachedTokens = Math.min(u.cachedTokens ?? 0, promptTokens);
+    const out: Usage = { ...u, promptTokens, completionTokens, cachedTokens };
+    if (u.cacheCreationTokens !== undefined) out.cacheCreationTokens = Math.min(u.cacheCreationTokens, promptTokens - cachedTokens);
+    if (u.reasoningTokens !== undefined) out.reasoningTokens = Math.min(u.reasoningTokens, completionTokens);
+    return out;
+  }
+
   /** A cut JSON attempt's tokens (see `failed`): the prompt as counted, and the output cap it was sent (none for embeddings). */
   private cutUsage(h: EndpointHandle, prefill: string | null): Usage {
     const { promptTokens } = this.estimate(h, prefill, '');
@@ -578,7 +604,7 @@ export class RequestDriver {
     if (!usage) {
       usage = this.estimate(h, prefill, ok.text + ok.other);
       this.estimated = true;
-    }
+    } else usage = this.withinReservation(h, prefill, usage);
     const cost = costOf(usage, h.modelCfg.price).totalNano;
     this.costNano += cost;
     this.addUsage(usage);
@@ -634,7 +660,9 @@ export class RequestDriver {
     let partialCostNano = 0;
     if (delivered !== '' || err.usage !== null) {
       const guess = this.estimate(h, prefill, delivered);
-      const usage: Usage = err.usage ? { ...err.usage, completionTokens: Math.max(err.usage.completionTokens, guess.completionTokens) } : guess;
+      const usage: Usage = err.usage
+        ? this.withinReservation(h, prefill, { ...err.usage, completionTokens: Math.max(err.usage.completionTokens, guess.completionTokens) })
+        : guess;
       partialTokens = usage.completionTokens;
       if (partialTokens > 0) {
         partialCostNano = costOf(usage, h.modelCfg.price).totalNano;

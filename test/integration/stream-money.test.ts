@@ -140,6 +140,17 @@ async function stream(model: string, extra: Record<string, unknown> = {}): Promi
   return { id: r.headers.get('x-request-id'), text: await r.text().catch(() => '[cut]') };
 }
 
+/** 3,600 bytes (the bound a count can reach) that o200k counts as about 600 tokens. */
+const LONG_PROMPT = 'hello world '.repeat(300);
+
+it('an upstream count above what the request could use is held to its bound (a prompt of two words reported as 1,234 tokens)', async () => {
+  const { id } = await stream('ant-nostop');
+  const r = await row(id);
+  // The bound of 'go on' as sent to an Anthropic-kind endpoint (its bytes and framing): under a hundred.
+  expect(Number(r.prompt_tokens)).toBeLessThan(100);
+  expect(r.estimated).toBe(1);
+});
+
 const reserved = (maxTokens: number) => worstCaseNano(promptBoundTokens({ messages: [{ role: 'user', content: 'go on' }] }), maxTokens, PRICE);
 
 it('an answer whose finish came before the connection dropped is whole: one attempt, no error, a clean row', async () => {
@@ -189,7 +200,8 @@ it('a tool call cut mid-arguments is billed for what was delivered (it was $0), 
 
 it('an Anthropic stream that ends without message_stop is settled by the counts it reported (not an estimate)', async () => {
   const client = new OpenAI({ baseURL: `${sc.url}/v1`, apiKey: 'unused' });
-  const s = await client.chat.completions.create({ model: 'ant-nostop', stream: true, messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+  // A prompt whose bound (its bytes) is above the 1,234 the upstream reports, and our count of it below.
+  const s = await client.chat.completions.create({ model: 'ant-nostop', stream: true, messages: [{ role: 'user', content: LONG_PROMPT }] }).withResponse();
   let text = '';
   for await (const c of s.data) text += c.choices[0]?.delta.content ?? '';
   expect(text).toBe('Hi.');
@@ -197,10 +209,10 @@ it('an Anthropic stream that ends without message_stop is settled by the counts 
 });
 
 it('an Anthropic stream cut before message_delta bills the input count message_start reported (not our estimate of the prompt)', async () => {
-  const { id, text } = await stream('ant-cut');
+  const { id, text } = await stream('ant-cut', { messages: [{ role: 'user', content: LONG_PROMPT }] });
   expect(text).toContain('The first part of a longer answer');
   const r = await row(id);
-  // Our estimate of 'go on' is a handful of tokens; the upstream said 1,234.
+  // Our estimate of the prompt is about 600 tokens; the upstream said 1,234 (under the prompt's bound).
   expect(Number(r.prompt_tokens)).toBeGreaterThanOrEqual(1234);
   // The delivered text is billed as output (estimated: no final count came).
   expect(Number(r.completion_tokens)).toBeGreaterThan(1);

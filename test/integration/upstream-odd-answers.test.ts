@@ -7,9 +7,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, startSidecar, testConfig, type SidecarHandle } from './harness.js';
+import { ledgerFileOf, ledgerRow } from './ledger-row.js';
 
 let upstream: Server;
 let sc: SidecarHandle;
+let ledgerFile = '';
 const hits: string[] = [];
 const HOUR = 3_600_000;
 /** A date 60 years ahead, as an HTTP-date. */
@@ -39,7 +41,21 @@ beforeAll(async () => {
       else if (j.model === 'date-429') res.writeHead(429, { ...json, 'retry-after': farDate() }).end(rateLimited);
       else if (j.model === 'reset-far')
         res.writeHead(200, { ...json, 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '100000000h' }).end(completion(j.model));
-      else if (j.model === 'redirect')
+      else if (j.model === 'usage-huge' || j.model === 'usage-over') {
+        // Counts no request could use: 10^15 tokens, or 100,000 output tokens for max_tokens 100.
+        const usage =
+          j.model === 'usage-huge'
+            ? { prompt_tokens: 1e15, completion_tokens: 1e15, total_tokens: 2e15 }
+            : { prompt_tokens: 3, completion_tokens: 100_000, total_tokens: 100_003 };
+        if ((j as { stream?: boolean }).stream) {
+          const base = { id: 'u', object: 'chat.completion.chunk', created: 1, model: j.model };
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'fine' }, finish_reason: null }] })}\n\n`);
+          res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
+          res.write(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
+          res.end('data: [DONE]\n\n');
+        } else res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), usage }));
+      } else if (j.model === 'redirect')
         res
           .writeHead(301, { 'content-type': 'text/html', location: 'https://api.example.com/v1/chat/completions?token=secret' })
           .end(
@@ -67,7 +83,11 @@ beforeAll(async () => {
     'm-redirect': model('redirect', ['m-ok']),
     'm-redirect-alone': model('redirect'),
     'm-ok': model('ok'),
+    'm-usage-huge': { ...model('usage-huge'), endpoints: [{ provider: 'fake', upstreamModel: 'usage-huge', maxConcurrent: 2 }] },
+    'm-usage-over': model('usage-over'),
   });
+  cfg.budget = { limits: [{ scope: 'global', period: 'day', usd: 100 }] };
+  ledgerFile = ledgerFileOf(cfg);
   sc = await startSidecar(cfg);
 });
 
@@ -154,5 +174,37 @@ describe('a redirect where an answer should be is not the API', () => {
       "upstream answered 301 (a redirect to https://api.example.com/v1/chat/completions, not followed): check the provider's baseUrl",
     );
     expect(body.error.message).not.toContain('<html>');
+  });
+});
+
+describe('usage counts no request could use', () => {
+  it('10^15 tokens: served (JSON and stream), billed within the reservation, the slot and the reservation freed (it was a 500 that leaked both until the endpoint wedged)', async () => {
+    for (let i = 0; i < 4; i++) {
+      const r = await ask('m-usage-huge', i % 2 === 1);
+      expect(r.status).toBe(200);
+      const text = await r.text();
+      expect(text).not.toContain('internal_error');
+      const row = ledgerRow(ledgerFile, r.headers.get('x-request-id'));
+      expect(row).toMatchObject({ status: 200, estimated: 1, error_code: null });
+      // Price 1/1 USD per MTok: 1,000 nano a token; the counts held to the prompt's bound and the output cap.
+      expect(row!.cost_nano).toBe((Number(row!.prompt_tokens) + Number(row!.completion_tokens)) * 1000);
+      expect(Number(row!.completion_tokens)).toBeLessThanOrEqual(100_000);
+    }
+    const ep = await endpointOf('m-usage-huge');
+    expect(ep.inFlight).toBe(0);
+    const budget = (await sc.state()) as unknown as { budgets: Array<{ reservedUsd: number }> };
+    expect(budget.budgets[0]!.reservedUsd).toBe(0);
+  });
+
+  it('100,000 output tokens reported for max_tokens 100: billed at the 100 it was sent', async () => {
+    const r = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm-usage-over', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(r.status).toBe(200);
+    const row = ledgerRow(ledgerFile, r.headers.get('x-request-id'));
+    expect(row).toMatchObject({ completion_tokens: 100, estimated: 1 });
+    expect(sc.stdout()).toMatch(/reported more tokens than the request could use/);
   });
 });
