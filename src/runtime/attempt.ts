@@ -421,6 +421,12 @@ class StreamReader implements BodyConsumer {
     // A call whose arguments are not a JSON object cannot be a Messages tool_use: a bad answer (billed;
     // nothing can continue a stream that sent a tool call, so the request ends with its error event
     // and a row that says so). An answer cut by max_tokens keeps its calls as they are.
+    // Neither content nor a finish reason (only empty `choices`, then [DONE]): no answer at all,
+    // which no client can read (the SDKs' stream helpers throw) — a bad response, failed over.
+    if (this.ttftMs === null && this.finish === null && this.text === '' && this.other === '') {
+      this.failed(new UpstreamFault('bad_response', 'the upstream stream ended without an answer (no content, no finish reason)'));
+      return;
+    }
     const bad = this.tools !== null && this.finish !== 'length' ? badToolArgs(this.tools.calls) : null;
     if (bad !== null) {
       this.failed(

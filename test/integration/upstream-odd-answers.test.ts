@@ -41,7 +41,14 @@ beforeAll(async () => {
       else if (j.model === 'date-429') res.writeHead(429, { ...json, 'retry-after': farDate() }).end(rateLimited);
       else if (j.model === 'reset-far')
         res.writeHead(200, { ...json, 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '100000000h' }).end(completion(j.model));
-      else if (j.model === 'usage-huge' || j.model === 'usage-over') {
+      else if (j.model === 'no-choices') {
+        if ((j as { stream?: boolean }).stream) {
+          const base = { id: 'n', object: 'chat.completion.chunk', created: 1, model: j.model, choices: [] };
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.write(`data: ${JSON.stringify(base)}\n\n`);
+          res.end('data: [DONE]\n\n');
+        } else res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), choices: [] }));
+      } else if (j.model === 'usage-huge' || j.model === 'usage-over') {
         // Counts no request could use: 10^15 tokens, or 100,000 output tokens for max_tokens 100.
         const usage =
           j.model === 'usage-huge'
@@ -61,7 +68,13 @@ beforeAll(async () => {
           .end(
             '<html><head><title>301 Moved Permanently</title></head><body><center><h1>301 Moved Permanently</h1></center><hr><center>nginx</center></body></html>',
           );
-      else res.writeHead(200, json).end(completion(j.model));
+      else if ((j as { stream?: boolean }).stream) {
+        const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: j.model };
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'fine' }, finish_reason: null }] })}\n\n`);
+        res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
+        res.end('data: [DONE]\n\n');
+      } else res.writeHead(200, json).end(completion(j.model));
     });
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
@@ -85,6 +98,7 @@ beforeAll(async () => {
     'm-ok': model('ok'),
     'm-usage-huge': { ...model('usage-huge'), endpoints: [{ provider: 'fake', upstreamModel: 'usage-huge', maxConcurrent: 2 }] },
     'm-usage-over': model('usage-over'),
+    'm-no-choices': model('no-choices', ['m-ok']),
   });
   cfg.budget = { limits: [{ scope: 'global', period: 'day', usd: 100 }] };
   ledgerFile = ledgerFileOf(cfg);
@@ -206,5 +220,15 @@ describe('usage counts no request could use', () => {
     const row = ledgerRow(ledgerFile, r.headers.get('x-request-id'));
     expect(row).toMatchObject({ completion_tokens: 100, estimated: 1 });
     expect(sc.stdout()).toMatch(/reported more tokens than the request could use/);
+  });
+});
+
+describe('an answer with no choices', () => {
+  it.each([false, true])('is no answer (stream: %s): it fails over to a model that answers (it was a 200 with choices [] or only [DONE])', async (stream) => {
+    const r = await ask('m-no-choices', stream);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-switchyard-attempts')).toBe('2');
+    const text = await r.text();
+    expect(text).toContain('fine');
   });
 });

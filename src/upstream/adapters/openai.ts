@@ -224,6 +224,8 @@ export const openaiAdapter: ProviderAdapter = {
     const embeddings = parseEmbeddings(json);
     if (embeddings) return embeddings;
     if (!isObj(json) || !Array.isArray(json.choices)) throw new Error('upstream answer is not a chat.completion object');
+    // No choice at all is no answer (a client reading choices[0] fails): a bad response, failed over.
+    if (json.choices.length === 0 || !isObj(json.choices[0])) throw new Error('upstream answer has no choices');
     const first = json.choices[0];
     const text = isObj(first) && isObj(first.message) ? textOf(first.message.content) : '';
     // An answer that calls a tool finishes with `tool_calls`, as OpenAI's does and clients loop on
