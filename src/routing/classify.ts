@@ -112,11 +112,14 @@ export const CLASSIFY_CHARS = 256 * 1024;
  * `decodeURIComponent` (`%C3%BCbersetzen`); it was `??bersetzen`.
  */
 export function excerpt(s: string): string {
-  const clean = s.slice(0, 32).replace(/[^\x20-\x21\x23\x24\x26-\x7e]/g, (c) => {
+  // Cut at 32 bytes, but not inside a UTF-8 sequence (a continuation byte is 10xxxxxx): the part shown still decodes.
+  let end = Math.min(32, s.length);
+  while (end > 0 && end < s.length && (s.charCodeAt(end) & 0xc0) === 0x80) end--;
+  const clean = s.slice(0, end).replace(/[^\x20-\x21\x23\x24\x26-\x7e]/g, (c) => {
     const b = c.charCodeAt(0);
     return b < 256 ? `%${b.toString(16).toUpperCase().padStart(2, '0')}` : encodeURIComponent(c);
   });
-  return s.length > 32 ? `${clean}...` : clean;
+  return end < s.length ? `${clean}...` : clean;
 }
 
 /**

@@ -271,5 +271,10 @@ describe('a hint echoed in the reason', () => {
     expect(excerpt('50% "off"')).toBe('50%25 %22off%22');
     expect(excerpt('x'.repeat(40))).toBe(`${'x'.repeat(32)}...`);
     expect(excerpt('\u4e2d')).toMatch(/^[\x20-\x7e]+$/);
+    // A long UTF-8 value is cut on a character boundary: what is shown still decodes.
+    const japanese = Buffer.from('日本語のタスクをここに書いてくださいこれは長い', 'utf8').toString('latin1');
+    const shown = excerpt(japanese);
+    expect(shown.endsWith('...')).toBe(true);
+    expect(decodeURIComponent(shown.slice(0, -3))).toBe('日本語のタスクをここ');
   });
 });
