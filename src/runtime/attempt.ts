@@ -521,6 +521,9 @@ class StreamReader implements BodyConsumer {
         if (p.finishReason) this.finish = p.finishReason;
         // Only a chunk with output besides text can hold a tool call (a template chunk is text alone).
         if (this.tools !== null && p.type === 'chunk' && p.other) this.tools.chunk(p.chunk);
+        // A piece that would take the output past its bound is not forwarded (one event can be megabytes).
+        const other = p.type === 'chunk' ? p.other : undefined;
+        if ((p.text || other) && this.text.length + this.other.length + p.text.length + (other?.length ?? 0) > this.maxChars) this.overCap();
         const wait = p.type === 'chunk' ? this.session.forward(p, this.inp.h) : this.session.relay(p, this.inp.h);
         // The text is read after forwarding: the session may trim it (a continuation's seam). It is
         // written by then (a drain only waits for the socket), so it counts even if the attempt ends meanwhile.
@@ -544,10 +547,12 @@ class StreamReader implements BodyConsumer {
   private delivered(t: string, other: string | undefined): void {
     if (t) this.text += t;
     if (other) this.other += other;
-    if ((t || other) && this.text.length + this.other.length > this.maxChars)
-      throw new UpstreamFault(
-        'bad_response',
-        `the upstream sent far more than the ${this.inp.outputCap} output tokens it was asked for at most (over ${this.maxChars} characters): the stream was cut there`,
-      );
+  }
+
+  private overCap(): never {
+    throw new UpstreamFault(
+      'bad_response',
+      `the upstream sent far more than the ${this.inp.outputCap} output tokens it was asked for at most (over ${this.maxChars} characters): the stream was cut there`,
+    );
   }
 }

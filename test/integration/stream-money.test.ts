@@ -35,6 +35,12 @@ function openaiStream(model: string, res: ServerResponse): void {
     res.write(chunk({ content: 'Finished, then quiet.' }));
     res.write(chunk({}, 'stop'));
     res.on('error', () => undefined);
+  } else if (model === 'one-huge') {
+    // One event of 2 MB of content: over any small cap in a single piece.
+    res.write(chunk({ content: 'Start. ' }));
+    res.write(chunk({ content: 'word '.repeat(400_000) }));
+    res.write(chunk({}, 'stop'));
+    res.end('data: [DONE]\n\n');
   } else if (model === 'ignore-cap') {
     // Far more than any max_tokens, as fast as the client takes it.
     let n = 0;
@@ -110,7 +116,7 @@ beforeAll(async () => {
     endpoints: [{ provider, upstreamModel }],
   });
   const models = cfg.models as Record<string, unknown>;
-  for (const m of ['finish-drop', 'finish-stall', 'ignore-cap', 'tool-cut', 'no-usage-long', 'deep']) models[m] = model('fake', m);
+  for (const m of ['finish-drop', 'finish-stall', 'ignore-cap', 'one-huge', 'tool-cut', 'no-usage-long', 'deep']) models[m] = model('fake', m);
   models['ant-nostop'] = model('fakeant', 'claude-x');
   models['ant-cut'] = model('fakeant', 'claude-cut');
   sc = await startSidecar(cfg);
@@ -185,6 +191,13 @@ it('an upstream that ignores max_tokens is cut (an error, not a clean end), and 
   const r = await row(id);
   expect(Number(r.completion_tokens)).toBeLessThanOrEqual(10);
   expect(Number(r.cost_nano)).toBeLessThanOrEqual(reserved(10));
+});
+
+it('one event far over the cap is not forwarded: the client gets what came before it and the error (it got 2 MB first)', async () => {
+  const { text } = await stream('one-huge', { max_tokens: 10 });
+  expect(text).toContain('Start.');
+  expect(text).toContain('"error"');
+  expect(text.length).toBeLessThan(20_000);
 });
 
 it('a tool call cut mid-arguments is billed for what was delivered (it was $0), and its row has the time to first token', async () => {
