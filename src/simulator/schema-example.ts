@@ -47,8 +47,25 @@ function numberIn(s: Record<string, unknown>, integer: boolean): number {
   return n;
 }
 
+/**
+ * Bounds a schema gives only in its `description` — `{minimum: 3, maximum: 5}`, where an adapter
+ * (switchyard's for Anthropic, as Anthropic's SDK does) moved keywords that API does not take —
+ * read back as keywords, as a model reading the description would keep to them.
+ */
+function withDescribedBounds(schema: Record<string, unknown>): Record<string, unknown> {
+  if (typeof schema.description !== 'string') return schema;
+  const note = /\{([^{}]*)\}\s*$/.exec(schema.description);
+  if (!note) return schema;
+  const out: Record<string, unknown> = { ...schema };
+  for (const m of note[1]!.matchAll(/\b(minimum|maximum|exclusiveMinimum|exclusiveMaximum|minItems|maxItems): (-?\d+(?:\.\d+)?)/g))
+    if (out[m[1]!] === undefined) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
 function example(schema: unknown, root: unknown, text: string, depth: number): unknown {
   if (!isObj(schema) || depth > MAX_DEPTH) return depth > MAX_DEPTH ? null : text;
+  schema = withDescribedBounds(schema);
+  if (!isObj(schema)) return text;
   if (typeof schema.$ref === 'string') return example(resolveRef(root, schema.$ref), root, text, depth + 1);
   if (Object.hasOwn(schema, 'const')) return schema.const;
   if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];

@@ -65,3 +65,18 @@ describe('the schema check with formats', () => {
     expect(value?.tag).toBe('words');
   });
 });
+
+describe('the simulator keeps to bounds a schema gives only in its description', () => {
+  it("`{minimum: 3, maximum: 5}` moved into a description (the Anthropic adapter's form) is kept, as a model reading it would", () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        n: { type: 'integer', description: 'how many\n\n{minimum: 3, maximum: 5}' },
+        x: { type: 'number', description: '{exclusiveMaximum: -2}' },
+        list: { type: 'array', items: { type: 'string' }, description: '{minItems: 2}' },
+        plain: { type: 'integer', description: 'no bounds here' },
+      },
+    };
+    expect(schemaExample(schema, 'w')).toEqual({ n: 3, x: -3, list: ['w', 'w'], plain: 1 });
+  });
+});
