@@ -26,7 +26,7 @@ import { Metrics } from './observe/metrics.js';
 import { openRedisShared, REPLICA_ID_RE } from './shared-state/index.js';
 import { noteEscalations } from './observe/cascade-ops.js';
 import { openResponseStore, type ResponseStore } from './accounting/response-store.js';
-import { unusableSecrets } from './config/secrets.js';
+import { sharedClientKeys, unusableSecrets } from './config/secrets.js';
 import { apiRoutes } from './http/api-routes.js';
 import { ApiCounts } from './observe/api-counts.js';
 import { setTracer } from './runtime/request-scope.js';
@@ -275,13 +275,18 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
         ],
       };
     // The process reads the environment it was started with: a variable exported since is not in it.
-    const missing = [...missingSecrets(res.config, env), ...unusableSecrets(res.config, env)];
-    if (missing.length > 0)
+    const missing = [...missingSecrets(res.config, env), ...unusableSecrets(res.config, env, { shared: false })];
+    const shared = sharedClientKeys(res.config, env);
+    if (missing.length > 0 || shared.length > 0)
       return {
         ok: false,
-        errors: missing.map(
-          (m) => `${m} (a running switchyard sees only the environment it was started with: restart it with the variable set; nothing was reloaded)`,
-        ),
+        errors: [
+          ...missing.map(
+            (m) => `${m} (a running switchyard sees only the environment it was started with: restart it with the variable set; nothing was reloaded)`,
+          ),
+          // A value two keys share: point one at a variable with a value of its own (or restart with the values changed).
+          ...shared.map((m) => `${m}; nothing was reloaded`),
+        ],
       };
     try {
       keys.configure(res.config, env);

@@ -25,7 +25,7 @@ export function unusableSecret(name: string, value: string | undefined): string 
 }
 
 /** The secret variables a config names (and the admin token and relay key) whose values cannot be secrets, with where each is named. */
-export function unusableSecrets(cfg: Config, env: NodeJS.ProcessEnv): string[] {
+export function unusableSecrets(cfg: Config, env: NodeJS.ProcessEnv, opts: { shared?: boolean } = {}): string[] {
   const out: string[] = [];
   for (const [n, p] of Object.entries(cfg.providers)) {
     const why = p.apiKeyEnv ? unusableSecret(p.apiKeyEnv, env[p.apiKeyEnv]) : null;
@@ -39,7 +39,7 @@ export function unusableSecrets(cfg: Config, env: NodeJS.ProcessEnv): string[] {
     const why = unusableSecret(name, env[name]);
     if (why && !out.some((o) => o.includes(`variable ${name} `))) out.push(why);
   }
-  out.push(...sharedClientKeys(cfg, env));
+  if (opts.shared !== false) out.push(...sharedClientKeys(cfg, env));
   return out;
 }
 
@@ -48,7 +48,7 @@ export function unusableSecrets(cfg: Config, env: NodeJS.ProcessEnv): string[] {
  * other's rpm and budgets never apply), a provider key (handed to clients) or the admin token
  * (a client could use the admin routes). Named by id and variable; the value never appears.
  */
-function sharedClientKeys(cfg: Config, env: NodeJS.ProcessEnv): string[] {
+export function sharedClientKeys(cfg: Config, env: NodeJS.ProcessEnv): string[] {
   const out: string[] = [];
   const seen = new Map<string, string>();
   const others = new Map<string, string>();

@@ -296,6 +296,19 @@ describe('reload', () => {
       'auth.keys (team-c).keyEnv: environment variable SY_TEST_TEAM_C_KEY_NEVER_SET is not set (a running switchyard sees only the environment it was started with: restart it with the variable set; nothing was reloaded)',
     ]);
 
+    // A client key on a provider key's variable: refused, and a restart is not what it needs.
+    const shared = structuredClone(good) as { auth: { keys: Array<Record<string, unknown>> } };
+    shared.auth.keys.push({ id: 'team-d', keyEnv: 'SY_TEST_OPENAI_KEY' });
+    writeFileSync(sc.configFile, stringify(shared));
+    const d = await reload();
+    expect(d.status).toBe(400);
+    expect(d.body.errors).toEqual([
+      expect.stringMatching(
+        /^auth\.keys \(team-d\)\.keyEnv: SY_TEST_OPENAI_KEY has the same value as the key of provider openai \(SY_TEST_OPENAI_KEY\): .*; nothing was reloaded$/,
+      ),
+    ]);
+    expect(JSON.stringify(d.body)).not.toMatch(/restart it with the variable set|sk-test-openai-SECRET/);
+
     writeFileSync(sc.configFile, 'models: [unclosed');
     const y = await reload();
     expect(y.status).toBe(400);
