@@ -303,8 +303,8 @@ export function createHttpServer(deps: ServerDeps): Server {
       }
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (path === '/readyz') {
-        const ready = !deps.draining() && deps.runtime().ready();
-        return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
+        const reason = deps.draining() ? 'shutting down' : deps.runtime().unready();
+        return sendJson(res, reason === null ? 200 : 503, reason === null ? { status: 'ready' } : { status: 'not ready', reason });
       }
       checkAdmin({ loopbackOnly: deps.loopbackOnly, adminToken: deps.adminToken, publicMetrics: deps.publicMetrics ?? (() => false) }, req, url, path);
       if (path === '/switchyard/route') return routeDryRun(deps, req, res);

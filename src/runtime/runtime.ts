@@ -372,11 +372,17 @@ export class Runtime implements RuntimeCore {
 
   /** `/readyz`: config loaded, the ledger taking rows, and at least one endpoint not circuit-open. */
   ready(): boolean {
-    if (this.shared && !this.shared.ready()) return false;
+    return this.unready() === null;
+  }
+
+  /** Why `/readyz` is 503 (said in its body, so an operator need not search the logs), or null when ready. */
+  unready(): string | null {
+    // No error text: /readyz needs no token (the cause is in /switchyard/state's shared.lastError and the log).
+    if (this.shared && !this.shared.ready()) return 'shared state (Redis) not ready: see /switchyard/state (shared.lastError) or the log';
     // Rows waiting for a lock or disk space hold their answers: send traffic elsewhere meanwhile.
-    if (this.ledger.writeBlocked) return false;
-    for (const h of this.handles.values()) if ((h.actor.getSnapshot().value as EndpointStateValue) !== 'circuit-open') return true;
-    return false;
+    if (this.ledger.writeBlocked) return 'the ledger cannot write its rows now (a lock, a full disk, or PostgreSQL unreachable)';
+    for (const h of this.handles.values()) if ((h.actor.getSnapshot().value as EndpointStateValue) !== 'circuit-open') return null;
+    return this.handles.size === 0 ? 'no endpoint is configured' : 'every endpoint is circuit-open';
   }
 
   state(): StateView {

@@ -224,6 +224,11 @@ describe('shared state failover', () => {
 
     await redis.stop();
     await eventually(async () => ((await fetch(`${r.all[0]!.url}/readyz`)).status === 503 ? true : undefined), 5000, '/readyz not ready');
+    // The 503 says why (it said only "not ready"), without the error text (no token needed for /readyz).
+    expect(await (await fetch(`${r.all[0]!.url}/readyz`)).json()).toEqual({
+      status: 'not ready',
+      reason: 'shared state (Redis) not ready: see /switchyard/state (shared.lastError) or the log',
+    });
     const down = await r.all[1]!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: MSG, max_tokens: MAX })
       .withResponse()
       .then(
