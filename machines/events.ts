@@ -5,7 +5,7 @@
  */
 
 /** Fault classes the endpoint machine distinguishes (the runtime classifies raw errors). */
-export type FaultClass = 'server_error' | 'overloaded' | 'connection' | 'timeout' | 'stream_cut' | 'auth' | 'other';
+export type FaultClass = 'server_error' | 'overloaded' | 'connection' | 'timeout' | 'stream_cut' | 'bad_response' | 'auth' | 'other';
 
 /**
  * On the events that end an attempt: the half-open round (`halfOpenRound`) in which the attempt

@@ -100,8 +100,11 @@ export function decide(f: UpstreamFault, s: RetryState, r: ResilienceConfig): De
       return { verdict: failed('timeout'), next: { step: 'failover' }, loud: false };
     case 'stream_cut':
     case 'stream_error':
-    case 'bad_response':
       return { verdict: failed('stream_cut'), next: { step: 'failover' }, loud: false };
+    // An answer that is not one (not JSON, no choices, an error body in a 200, far over its cap): the
+    // endpoint's state says so, not that a stream was cut.
+    case 'bad_response':
+      return { verdict: failed('bad_response'), next: { step: 'failover' }, loud: false };
     case 'reset': {
       const delay = backoffMs(s.attemptsOnEndpoint, r, s.rng);
       const retry = canRetrySame && !s.transientRetryUsed && delay < s.remainingMs;

@@ -151,9 +151,17 @@ describe('faults that fail over without a same-endpoint retry', () => {
     expect(decide(http(408), state(), R)).toMatchObject({ verdict: { event: 'failed', fault: 'timeout' }, next: { step: 'failover' } });
   });
 
-  it.each(['stream_cut', 'stream_error', 'bad_response'] as const)('%s → failed(stream_cut), failover', (kind) => {
+  it.each(['stream_cut', 'stream_error'] as const)('%s → failed(stream_cut), failover', (kind) => {
     expect(decide(fault(kind), state(), R)).toEqual({
       verdict: { event: 'failed', fault: 'stream_cut', countsAsFailure: true },
+      next: { step: 'failover' },
+      loud: false,
+    });
+  });
+
+  it('bad_response → failed(bad_response), failover (the endpoint says what went wrong; it said stream_cut)', () => {
+    expect(decide(fault('bad_response'), state(), R)).toEqual({
+      verdict: { event: 'failed', fault: 'bad_response', countsAsFailure: true },
       next: { step: 'failover' },
       loud: false,
     });
