@@ -93,6 +93,15 @@ export class AttemptFailure extends Error {
   }
 }
 
+/** Why a body may not read as text: the upstream compressed it though switchyard asked for `accept-encoding: identity`. */
+function encodingNote(res: UpstreamResponse): string {
+  const enc = res.headers['content-encoding'];
+  const v = Array.isArray(enc) ? enc.join(', ') : enc;
+  return typeof v === 'string' && v !== '' && v.toLowerCase() !== 'identity'
+    ? ` (it came compressed, content-encoding: ${v.slice(0, 40)}, though switchyard asks for identity: a proxy in front of the provider compresses it)`
+    : '';
+}
+
 function exhaustedUntil(res: UpstreamResponse, now: number): number | null {
   const rl = parseRateLimit(res.headers, now);
   if ((rl.remainingRequests === 0 || rl.remainingTokens === 0) && rl.resetMs !== null && rl.resetMs > 0) return now + rl.resetMs;
@@ -262,7 +271,7 @@ function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number)
   try {
     json = JSON.parse(text);
   } catch {
-    throw new UpstreamFault('bad_response', 'upstream answer is not JSON');
+    throw new UpstreamFault('bad_response', `upstream answer is not JSON${encodingNote(res)}`);
   }
   let parsed;
   try {
@@ -412,7 +421,8 @@ class StreamReader implements BodyConsumer {
   private readonly ended = (): void => {
     if (this.done) this.res.discard();
     // A clean end without [DONE] is fine once the answer finished; without a finish it is a cut.
-    if (!this.done && this.finish === null) this.failed(new UpstreamFault('stream_cut', 'the upstream stream ended before the answer finished'));
+    if (!this.done && this.finish === null)
+      this.failed(new UpstreamFault('stream_cut', `the upstream stream ended before the answer finished${encodingNote(this.res)}`));
     else this.succeed();
   };
 

@@ -4,6 +4,7 @@
  * an answer should be.
  */
 import { createServer, type Server } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, startSidecar, testConfig, type SidecarHandle } from './harness.js';
@@ -41,6 +42,7 @@ beforeAll(async () => {
       else if (j.model === 'date-429') res.writeHead(429, { ...json, 'retry-after': farDate() }).end(rateLimited);
       else if (j.model === 'reset-far')
         res.writeHead(200, { ...json, 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '100000000h' }).end(completion(j.model));
+      else if (j.model === 'gzipped') res.writeHead(200, { ...json, 'content-encoding': 'gzip' }).end(gzipSync(completion(j.model)));
       else if (j.model === 'no-choices') {
         if ((j as { stream?: boolean }).stream) {
           const base = { id: 'n', object: 'chat.completion.chunk', created: 1, model: j.model, choices: [] };
@@ -99,6 +101,7 @@ beforeAll(async () => {
     'm-usage-huge': { ...model('usage-huge'), endpoints: [{ provider: 'fake', upstreamModel: 'usage-huge', maxConcurrent: 2 }] },
     'm-usage-over': model('usage-over'),
     'm-no-choices': model('no-choices', ['m-ok']),
+    'm-gzipped': model('gzipped'),
   });
   cfg.budget = { limits: [{ scope: 'global', period: 'day', usd: 100 }] };
   ledgerFile = ledgerFileOf(cfg);
@@ -230,5 +233,13 @@ describe('an answer with no choices', () => {
     expect(r.headers.get('x-switchyard-attempts')).toBe('2');
     const text = await r.text();
     expect(text).toContain('fine');
+  });
+});
+
+describe('a body compressed though switchyard asked for identity', () => {
+  it('the 502 says it came compressed (it said only "not JSON")', async () => {
+    const r = await ask('m-gzipped');
+    expect(r.status).toBe(502);
+    expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(/not JSON \(it came compressed, content-encoding: gzip/);
   });
 });
