@@ -533,7 +533,8 @@ class StreamReader implements BodyConsumer {
         if (this.tools !== null && p.type === 'chunk' && p.other) this.tools.chunk(p.chunk);
         // A piece that would take the output past its bound is not forwarded (one event can be megabytes).
         const other = p.type === 'chunk' ? p.other : undefined;
-        if ((p.text || other) && this.text.length + this.other.length + p.text.length + (other?.length ?? 0) > this.maxChars) this.overCap();
+        if ((p.text || other) && this.text.length + this.other.length + p.text.length + (other?.length ?? 0) > this.maxChars)
+          this.overCap(p.text + (other ?? ''));
         const wait = p.type === 'chunk' ? this.session.forward(p, this.inp.h) : this.session.relay(p, this.inp.h);
         // The text is read after forwarding: the session may trim it (a continuation's seam). It is
         // written by then (a drain only waits for the socket), so it counts even if the attempt ends meanwhile.
@@ -559,7 +560,13 @@ class StreamReader implements BodyConsumer {
     if (other) this.other += other;
   }
 
-  private overCap(): never {
+  /**
+   * The output went past its bound: the piece is not forwarded, but the upstream generated it (at
+   * least the cap), so it is billed as output not delivered — up to the bound, which the estimate
+   * of a cut attempt is held to anyway.
+   */
+  private overCap(withheld: string): never {
+    this.other += withheld.slice(0, Math.max(0, this.maxChars - this.text.length - this.other.length) + 1);
     throw new UpstreamFault(
       'bad_response',
       `the upstream sent far more than the ${this.inp.outputCap} output tokens it was asked for at most (over ${this.maxChars} characters): the stream was cut there`,

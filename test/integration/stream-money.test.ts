@@ -194,10 +194,14 @@ it('an upstream that ignores max_tokens is cut (an error, not a clean end), and 
 });
 
 it('one event far over the cap is not forwarded: the client gets what came before it and the error (it got 2 MB first)', async () => {
-  const { text } = await stream('one-huge', { max_tokens: 10 });
+  const { id, text } = await stream('one-huge', { max_tokens: 10 });
   expect(text).toContain('Start.');
   expect(text).toContain('"error"');
   expect(text.length).toBeLessThan(20_000);
+  // The upstream generated at least the cap: billed at it (estimated), not at the two words delivered.
+  const r = await row(id);
+  expect(r).toMatchObject({ completion_tokens: 10, estimated: 1 });
+  expect(Number(r.cost_nano)).toBeLessThanOrEqual(reserved(10));
 });
 
 it('a tool call cut mid-arguments is billed for what was delivered (it was $0), and its row has the time to first token', async () => {
