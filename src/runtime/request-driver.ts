@@ -554,7 +554,11 @@ export class RequestDriver {
   private withinReservation(h: EndpointHandle, prefill: string | null, u: Usage): Usage {
     const prompt = promptWorstTokens(this.bound(prefill), h.modelCfg, this.call.body);
     const cap = this.sentCap(h, prefill);
-    if (u.promptTokens <= prompt && u.completionTokens <= cap) return u;
+    if (u.promptTokens <= prompt && u.completionTokens <= cap) {
+      // Within bounds: as reported, but a part never above its whole (the row's cached count within the prompt).
+      if ((u.cachedTokens ?? 0) <= u.promptTokens && (u.reasoningTokens ?? 0) <= u.completionTokens) return u;
+      return { ...u, cachedTokens: Math.min(u.cachedTokens ?? 0, u.promptTokens), reasoningTokens: Math.min(u.reasoningTokens ?? 0, u.completionTokens) };
+    }
     this.call.log.warn(
       { endpoint: h.id, reportedPrompt: u.promptTokens, reportedCompletion: u.completionTokens, prompt, cap },
       `endpoint ${h.id} reported more tokens than the request could use (prompt bound ${prompt}, output cap ${cap}): billed at that bound`,

@@ -43,6 +43,13 @@ beforeAll(async () => {
       else if (j.model === 'reset-far')
         res.writeHead(200, { ...json, 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '100000000h' }).end(completion(j.model));
       else if (j.model === 'gzipped') res.writeHead(200, { ...json, 'content-encoding': 'gzip' }).end(gzipSync(completion(j.model)));
+      else if (j.model === 'cached-over')
+        res.writeHead(200, json).end(
+          JSON.stringify({
+            ...(JSON.parse(completion(j.model)) as object),
+            usage: { prompt_tokens: 10, completion_tokens: 1, total_tokens: 11, prompt_tokens_details: { cached_tokens: 50 } },
+          }),
+        );
       else if (j.model === 'no-choices') {
         if ((j as { stream?: boolean }).stream) {
           const base = { id: 'n', object: 'chat.completion.chunk', created: 1, model: j.model, choices: [] };
@@ -102,6 +109,7 @@ beforeAll(async () => {
     'm-usage-over': model('usage-over'),
     'm-no-choices': model('no-choices', ['m-ok']),
     'm-gzipped': model('gzipped'),
+    'm-cached-over': model('cached-over'),
   });
   cfg.budget = { limits: [{ scope: 'global', period: 'day', usd: 100 }] };
   ledgerFile = ledgerFileOf(cfg);
@@ -211,6 +219,12 @@ describe('usage counts no request could use', () => {
     expect(ep.inFlight).toBe(0);
     const budget = (await sc.state()) as unknown as { budgets: Array<{ reservedUsd: number }> };
     expect(budget.budgets[0]!.reservedUsd).toBe(0);
+  });
+
+  it('more cached tokens than prompt tokens: the row holds the cached count within the prompt (it stored 50 of 10)', async () => {
+    const r = await ask('m-cached-over');
+    expect(r.status).toBe(200);
+    expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ prompt_tokens: 10, cached_tokens: 10, completion_tokens: 1 });
   });
 
   it('100,000 output tokens reported for max_tokens 100: billed at the 100 it was sent', async () => {
