@@ -175,10 +175,19 @@ const aborted: Branch<Ev<'request.aborted'>> = { to: 'failed', do: (_c, e) => ({
 export const attemptRoom = (c: { receivedAt: number; deadlineAt: number }): number => Math.min(1000, Math.floor((c.deadlineAt - c.receivedAt) / 10));
 
 /**
- * The refusal a request refused for money names: the one of the smallest worst case, as its
- * headers and ledger row name the cheapest model refused (the first one named a dearer model).
+ * How far a refused worst case is from fitting: over the budget line's room (limit less spent and
+ * reserved), or over the cost cap. The refusal a request refused for money names is the one
+ * nearest to fitting — the one a lower max_tokens may get under — as its headers and ledger row
+ * name its model: of one budget line or the cap, the smallest worst case (the first one refused
+ * named a dearer model); across lines, not a model whose own budget is all but gone when another
+ * model was refused by a wider budget by a little.
  */
-const cheapest = (kept: BudgetRefusal | null, next: BudgetRefusal): BudgetRefusal => (kept === null || next.amount < kept.amount ? next : kept);
+export function shortfall(r: { amount: number; limit?: number; spent?: number; reserved?: number }, maxCostNano: number | null): number {
+  return r.limit !== undefined ? r.amount - (r.limit - (r.spent ?? 0) - (r.reserved ?? 0)) : r.amount - (maxCostNano ?? 0);
+}
+
+const nearest = (c: ReqContext, next: BudgetRefusal): BudgetRefusal =>
+  c.refusal === null || shortfall(next, c.maxCostNano) < shortfall(c.refusal, c.maxCostNano) ? next : c.refusal;
 const excludeModel = (c: ReqContext, model: string): readonly string[] => (c.excludedModels.includes(model) ? c.excludedModels : [...c.excludedModels, model]);
 const endpointOf = (c: ReqContext): string => c.current?.endpoint ?? '';
 
@@ -267,7 +276,7 @@ export const CHART: Record<ReqState, StateDef> = {
           do: (c, e) => ({
             pinned: null,
             excludedModels: excludeModel(c, e.model),
-            refusal: cheapest(c.refusal, { kind: 'max_cost', model: e.model, amount: c.spentNano + e.amount }),
+            refusal: nearest(c, { kind: 'max_cost', model: e.model, amount: c.spentNano + e.amount }),
           }),
         },
         {
@@ -321,7 +330,7 @@ export const CHART: Record<ReqState, StateDef> = {
               // Only a budget every model shares bars dearer worst cases; a model's own budget bars that model alone.
               ceiling: e.everyModel ? cur.amount : c.ceiling,
               excludedModels: excludeModel(c, cur.model),
-              refusal: cheapest(c.refusal, {
+              refusal: nearest(c, {
                 kind: 'budget',
                 model: cur.model,
                 amount: cur.amount,

@@ -15,7 +15,7 @@ import { SwitchyardError } from '../errors.js';
 import type { RoutePlan } from '../routing/resolve.js';
 import { nativeOf } from '../apis/native.js';
 import { UpstreamFault } from '../upstream/types.js';
-import { commandOf, isFinal, startRequest, stepRequest, type Command, type ReqEvent, type ReqSnapshot } from '../../machines/request.machine.js';
+import { commandOf, isFinal, shortfall, startRequest, stepRequest, type Command, type ReqEvent, type ReqSnapshot } from '../../machines/request.machine.js';
 import type { ChatCall, ChatSink } from './api.js';
 import { refusesEveryModel, type ReserveResult } from './budget.js';
 import { AttemptFailure, continuationCap, runAttempt, type AttemptSuccess, type NativeBody } from './attempt.js';
@@ -88,8 +88,8 @@ export class RequestDriver {
   private refusedFor: EndpointHandle | null = null;
   /** When the capacity the last `endpoint.none` waits for frees, if known (every candidate throttled until then). */
   private freesAt: number | null = null;
-  /** The worst case the cost cap refused `refusedFor` for. */
-  private refusedAmount = Infinity;
+  /** How far `refusedFor`'s worst case was from fitting (the request machine's `shortfall`): the refusal named is the nearest. */
+  private refusedShortfall = Infinity;
 
   constructor(
     private readonly rt: RuntimeCore,
@@ -381,9 +381,10 @@ export class RequestDriver {
       if (!this.overCost.includes(h.model)) this.overCost.push(h.model);
       // A request the cap refuses in the end names the model refused with the smallest worst case
       // (its row, its headers), the one its 429 names, as a budget refusal names the last (cheapest) one.
-      if (this.refusedFor === null || amount < this.refusedAmount) {
+      const short = shortfall({ amount: this.costNano + (this.call.priorNano ?? 0) + amount }, usdToNano(maxCost));
+      if (this.refusedFor === null || short < this.refusedShortfall) {
         this.refusedFor = h;
-        this.refusedAmount = amount;
+        this.refusedShortfall = short;
       }
     }
     // After a budget refused a smaller worst case, the machine passes over this one untried: the reason says so.
@@ -412,9 +413,10 @@ export class RequestDriver {
       const note = `${cmd.model} over budget ${grant.budget}`;
       this.refusedBy = grant.budget;
       // The cheapest model refused (by the cap or a budget) is the one the 429, its headers and its row name.
-      if (this.refusedFor === null || cmd.amount < this.refusedAmount) {
+      const short = shortfall({ amount: cmd.amount, limit: grant.limit, spent: grant.spent, reserved: grant.reserved }, null);
+      if (this.refusedFor === null || short < this.refusedShortfall) {
         this.refusedFor = this.picked;
-        this.refusedAmount = cmd.amount;
+        this.refusedShortfall = short;
       }
       if (!this.overBudget.includes(note)) this.overBudget.push(note);
       const everyModel = refusesEveryModel(grant.budget);

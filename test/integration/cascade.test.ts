@@ -497,6 +497,32 @@ describe('refused for money before any answer: the cheaper candidates, as a plai
     }
   });
 
+  it('refused by a model cap and by the global budget: the 429 names the refusal nearest to fitting (the global one a lower max_tokens gets under)', async () => {
+    const two = await startSidecar(
+      testConfig(sim.url, {
+        routing: ROUTING,
+        budget: {
+          limits: [
+            { scope: 'global', period: 'day', usd: 0.0004 },
+            { scope: 'model', model: 'gpt-4.1', period: 'day', usd: 0.000001 },
+          ],
+        },
+      }),
+    );
+    try {
+      // gpt-4.1 (worst case ~$0.00036) is refused by its own cap of $0.000001; claude (~$0.0005) by the global $0.0004.
+      const err = (await two.client.chat.completions
+        .create({ model: 'gpt-4.1', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] })
+        .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      expect(err.status).toBe(429);
+      expect(err.message).toMatch(/^429 budget global:day would be exceeded/);
+      expect(err.message).toMatch(/a lower max_tokens lowers it/);
+      expect(err.headers?.get('x-switchyard-model')).toBe('claude-sonnet-4.5');
+    } finally {
+      await two.stop();
+    }
+  });
+
   it('plain: the models a budget refusal passes over untried are named too', async () => {
     const g = await ask(tight, `cas-untried-${++seq}`, false, {}, { 'x-switchyard-tier': 'balanced' });
     expect(g.headers.get('x-switchyard-model')).toBe('deepseek-v3.2');

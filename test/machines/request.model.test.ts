@@ -5,6 +5,7 @@ import {
   isFinal,
   requestMachine,
   startRequest,
+  shortfall,
   stepRequest,
   type ReqEvent,
   type ReqInput,
@@ -224,6 +225,24 @@ describe('request machine: examples (the reducer the runtime runs)', () => {
     expect(refused.value).toBe('routed');
     expect(refused.context).toMatchObject({ ceiling: null, excludedModels: ['a'], refusal: { kind: 'budget', model: 'a', amount: 100 } });
     expect(stepRequest(refused, { ...pickB, amount: 400 }).value).toBe('reserving');
+  });
+
+  it('refused for money by two budget lines: the refusal named is the one nearest to fitting, not the smallest worst case', () => {
+    // a (100) is refused by its own budget with 1 of room: 99 short; b (400) by a wider one with 390 of room: 10 short.
+    const routedAB: ReqEvent = { type: 'request.routed', at, candidates: ['a', 'b'] };
+    const s1 = run(routedAB, pickA, { type: 'budget.refused', at, budget: 'model:a:day', limit: 1, spent: 0, reserved: 0, everyModel: false });
+    const s2 = stepRequest(stepRequest(s1, { ...pickB, amount: 400 }), {
+      type: 'budget.refused',
+      at,
+      budget: 'global:day',
+      limit: 1000,
+      spent: 600,
+      reserved: 10,
+      everyModel: true,
+    });
+    expect(s2.context.refusal).toMatchObject({ kind: 'budget', model: 'b', budget: 'global:day', amount: 400 });
+    // Of one line, the smaller worst case is the nearer.
+    expect(shortfall({ amount: 100, limit: 50, spent: 0, reserved: 0 }, null)).toBeLessThan(shortfall({ amount: 200, limit: 50, spent: 0, reserved: 0 }, null));
   });
 
   it('the cost cap excludes a model whose worst case exceeds it', () => {
