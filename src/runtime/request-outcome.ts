@@ -124,11 +124,15 @@ function exhausted(inp: FailureInput): Outcome {
   )
     return { ok: false, error: upstreamClientError(f.status, f.error) };
   const status = f.status !== null ? `status ${f.status}` : f.kind;
+  // A stream that had begun can go on only where its text can be continued: say why the other models were not tried.
+  const begun = ctx.committed
+    ? '; the stream had begun, and no other candidate could continue it (a stream that sent a tool call, or a relayed one, cannot be continued; a continuation needs a `prefill` model)'
+    : '';
   // Another model was left for money (a committed stream's continuation too): the cause an operator looks for.
   const money = ctx.refusal ? `; another model was refused for money: ${refusalError(ctx.refusal, inp.maxCostUsd, inp.embeddings === true).message}` : '';
   return {
     ok: false,
-    error: new SwitchyardError('upstream_error', `upstream failed on every attempt (${ctx.attempts}); last: ${status}: ${f.message}${money}`, {
+    error: new SwitchyardError('upstream_error', `upstream failed on every attempt (${ctx.attempts}); last: ${status}: ${f.message}${money}${begun}`, {
       upstreamType: f.error?.type ?? null,
     }),
   };

@@ -317,6 +317,8 @@ describe('Messages API edges', () => {
       const err = await stream.finalMessage().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Anthropic.APIError);
       expect((err as Error).message).toMatch(/arguments that are not a JSON object/);
+      // Why claude (the fallback) was not tried: the stream had begun with a tool call.
+      expect((err as Error).message).toMatch(/the stream had begun, and no other candidate could continue it/);
       // Its row (status 200: the stream had begun, as any stream that fails after its first content)
       // has the error's code (it had none: the error event was decided after the row) and bills the bad answer.
       const failed = ledgerRow(ledgerFile, streamed.headers.get('request-id'));
