@@ -74,7 +74,7 @@ export class RequestDriver {
    * stream, the parts before it (the stream's usage chunk says these, as the JSON answer's body
    * does; `usage`, all billed attempts, is the row's). A fresh attempt starts it again.
    */
-  private answerUsage: Usage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0 };
+  private answerUsage: Usage = NO_USAGE;
   private ttftMs: number | null = null;
   /** Models passed over because their worst case is above x-switchyard-max-cost-usd (named in the reason). */
   private readonly overCost: string[] = [];
@@ -381,7 +381,8 @@ export class RequestDriver {
       if (!this.overCost.includes(h.model)) this.overCost.push(h.model);
       // A request the cap refuses in the end names the model refused with the smallest worst case
       // (its row, its headers), the one its 429 names, as a budget refusal names the last (cheapest) one.
-      const short = shortfall({ amount: this.costNano + (this.call.priorNano ?? 0) + amount }, usdToNano(maxCost));
+      // As the request machine measures it (its spent and cap), so the model named is the refusal's.
+      const short = shortfall({ amount: this.snap.context.spentNano + amount }, this.snap.context.maxCostNano);
       if (this.refusedFor === null || short < this.refusedShortfall) {
         this.refusedFor = h;
         this.refusedShortfall = short;
@@ -471,7 +472,7 @@ export class RequestDriver {
     const relay = this.relays(h);
     session?.beginAttempt(relay);
     const prefill = continuation && session ? session.delivered : null;
-    if (!continuation) this.answerUsage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0 };
+    if (!continuation) this.answerUsage = NO_USAGE;
     const attempt = runAttempt(
       {
         h,
@@ -724,6 +725,9 @@ export class RequestDriver {
     };
   }
 }
+
+/** No tokens (never changed: usages are summed into new objects). */
+const NO_USAGE: Usage = Object.freeze({ promptTokens: 0, completionTokens: 0, cachedTokens: 0 });
 
 /** Faults by which switchyard itself ends an attempt that went out (the provider was not at fault and may bill it). */
 const CUT_BY_US: ReadonlySet<string> = new Set(['client_gone', 'shutting_down', 'deadline', 'headers_timeout']);
