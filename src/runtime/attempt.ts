@@ -4,7 +4,7 @@
  * leaves here as an UpstreamFault; `delivered` tells how much reached the client first.
  */
 import { badToolArgs, completionToolCalls, StreamToolCalls } from '../apis/messages-output.js';
-import type { Usage } from '../accounting/cost.js';
+import { usageFromAnthropic, usageFromOpenAI, type Usage } from '../accounting/cost.js';
 import { countTextTokens } from '../accounting/tokens.js';
 import type { ResilienceConfig } from '../config/schema.js';
 import { SseParser, type SseEvent } from '../upstream/sse.js';
@@ -247,7 +247,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
       reader?.text ?? '',
       inp.now() - started,
       reader?.other ?? refused?.text ?? '',
-      reader?.reported ?? refused?.usage ?? null,
+      reader?.reported ?? refused?.usage ?? (fault instanceof BadAnswerFault ? fault.reported : null),
       reader?.ttftMs ?? null,
       sent,
       answered,
@@ -264,6 +264,27 @@ function traced(trace: ReturnType<typeof traceAttempt>, out: AttemptSuccess): At
   return out;
 }
 
+/**
+ * A 2xx JSON body that is not an answer (no choices, an error object, another API's shape): a bad
+ * response, failed over, with the counts it reported. A provider that reports usage for it has
+ * billed them (the prompt, at least), so the attempt is billed by them, as a cut stream is.
+ */
+class BadAnswerFault extends UpstreamFault {
+  constructor(
+    message: string,
+    readonly reported: Usage | null,
+  ) {
+    super('bad_response', message);
+  }
+}
+
+/** The usage a body reports, in either provider's convention (their fields differ), or null. */
+function reportedUsage(json: unknown): Usage | null {
+  if (typeof json !== 'object' || json === null) return null;
+  const u = (json as { usage?: unknown }).usage;
+  return usageFromOpenAI(u) ?? usageFromAnthropic(u) ?? null;
+}
+
 /** A whole answer (its body read by sendWhole) as the attempt's result. */
 function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number): AttemptSuccess {
   const text = res.text;
@@ -277,7 +298,7 @@ function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number)
   try {
     parsed = inp.h.adapter.parseCompletion(json);
   } catch (err) {
-    throw new UpstreamFault('bad_response', (err as Error).message);
+    throw new BadAnswerFault((err as Error).message, reportedUsage(json));
   }
   const latencyMs = inp.now() - started;
   const completionText = parsed.completion === json ? text : null;

@@ -671,8 +671,12 @@ export class RequestDriver {
         ? this.withinReservation(h, prefill, { ...err.usage, completionTokens: Math.max(err.usage.completionTokens, guess.completionTokens) })
         : guess;
       partialTokens = usage.completionTokens;
-      if (partialTokens > 0) {
-        partialCostNano = costOf(usage, h.modelCfg.price).totalNano;
+      // Counts the upstream reported are billed even without output: a bad answer that reports its
+      // prompt (no choices, an error in a 2xx body) or a stream cut after Anthropic's message_start
+      // was billed that prompt by the provider (it used to be $0 here).
+      const cost = costOf(usage, h.modelCfg.price).totalNano;
+      if (partialTokens > 0 || (err.usage !== null && cost > 0)) {
+        partialCostNano = cost;
         this.costNano += partialCostNano;
         if (!err.usage || guess.completionTokens > err.usage.completionTokens) this.estimated = true;
         this.addUsage(usage);

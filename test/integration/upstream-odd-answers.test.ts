@@ -50,11 +50,14 @@ beforeAll(async () => {
             usage: { prompt_tokens: 10, completion_tokens: 1, total_tokens: 11, prompt_tokens_details: { cached_tokens: 50 } },
           }),
         );
-      else if (j.model === 'no-choices') {
+      else if (j.model === 'no-choices' || j.model === 'no-choices-usage') {
         if ((j as { stream?: boolean }).stream) {
           const base = { id: 'n', object: 'chat.completion.chunk', created: 1, model: j.model, choices: [] };
           res.writeHead(200, { 'content-type': 'text/event-stream' });
           res.write(`data: ${JSON.stringify(base)}\n\n`);
+          // The provider read (and billed) the prompt: its usage chunk says so.
+          if (j.model === 'no-choices-usage')
+            res.write(`data: ${JSON.stringify({ ...base, usage: { prompt_tokens: 7, completion_tokens: 0, total_tokens: 7 } })}\n\n`);
           res.end('data: [DONE]\n\n');
         } else res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), choices: [] }));
       } else if (j.model === 'usage-huge' || j.model === 'usage-over') {
@@ -108,6 +111,7 @@ beforeAll(async () => {
     'm-usage-huge': { ...model('usage-huge'), endpoints: [{ provider: 'fake', upstreamModel: 'usage-huge', maxConcurrent: 2 }] },
     'm-usage-over': model('usage-over'),
     'm-no-choices': model('no-choices', ['m-ok']),
+    'm-no-choices-usage': model('no-choices-usage', ['m-ok']),
     'm-gzipped': model('gzipped'),
     'm-cached-over': model('cached-over'),
   });
@@ -247,6 +251,25 @@ describe('an answer with no choices', () => {
     expect(r.headers.get('x-switchyard-attempts')).toBe('2');
     const text = await r.text();
     expect(text).toContain('fine');
+  });
+
+  it.each([
+    [false, 'm-no-choices', (3 + 1) * 1000],
+    [true, 'm-no-choices-usage', 7 * 1000],
+  ])('the usage it reported is billed: the provider billed it (stream: %s, %s; it was $0)', async (stream, model, badNano) => {
+    // What m-ok alone costs for this request (its stream reports no usage: estimated).
+    const alone = await ask('m-ok', stream);
+    await alone.text();
+    const okNano = Number(ledgerRow(ledgerFile, alone.headers.get('x-request-id'))!.cost_nano);
+    const r = await ask(model, stream);
+    expect(r.status).toBe(200);
+    await r.text();
+    // m-ok's answer and the bad answer's reported counts, at 1 USD/MTok.
+    const row = ledgerRow(ledgerFile, r.headers.get('x-request-id'));
+    expect(row).toMatchObject({ status: 200, attempts: 2 });
+    expect(Number(row!.cost_nano)).toBe(okNano + badNano);
+    // A stream's headers go out before its cost is known.
+    if (!stream) expect(Number(r.headers.get('x-switchyard-cost-usd'))).toBeCloseTo((okNano + badNano) / 1e9, 9);
   });
 });
 
