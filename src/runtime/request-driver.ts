@@ -671,11 +671,12 @@ export class RequestDriver {
         ? this.withinReservation(h, prefill, { ...err.usage, completionTokens: Math.max(err.usage.completionTokens, guess.completionTokens) })
         : guess;
       partialTokens = usage.completionTokens;
-      // Counts the upstream reported are billed even without output: a bad answer that reports its
-      // prompt (no choices, an error in a 2xx body) or a stream cut after Anthropic's message_start
-      // was billed that prompt by the provider (it used to be $0 here).
+      // Counts the upstream reported are billed even without output where the provider billed them:
+      // a whole 2xx body that is no answer (no choices, an error object) and reports its prompt, or
+      // an attempt this side cut (as an unreported one is estimated, cutAttemptUsage). It was $0.
       const cost = costOf(usage, h.modelCfg.price).totalNano;
-      if (partialTokens > 0 || (err.usage !== null && cost > 0)) {
+      const billedBare = err.usage !== null && cost > 0 && (fault.kind === 'bad_response' || this.cutAttemptUsage(h, err, prefill) !== null);
+      if (partialTokens > 0 || billedBare) {
         partialCostNano = cost;
         this.costNano += partialCostNano;
         if (!err.usage || guess.completionTokens > err.usage.completionTokens) this.estimated = true;
