@@ -23,6 +23,7 @@ import { availability, latencyOf, probeRound, type EndpointHandle } from './endp
 import { decide, type EndpointVerdict } from './retry-policy.js';
 import { StreamSession } from './stream-session.js';
 import type { RuntimeCore } from './core.js';
+import { withHeldUsage } from './held-usage.js';
 import { finalizeRequest, type Outcome } from './finalize.js';
 import { translatableCandidates, untranslatableNote } from './translatable.js';
 import { countPrompt, estTokens, shownPromptTokens, switchyardHeaders } from './request-prep.js';
@@ -608,10 +609,15 @@ export class RequestDriver {
 
   private succeeded(h: EndpointHandle, ok: AttemptSuccess, est: number, prefill: string | null): ReqEvent {
     let usage = ok.usage;
+    let held = false;
     if (!usage) {
       usage = this.estimate(h, prefill, ok.text + ok.other);
       this.estimated = true;
-    } else usage = this.withinReservation(h, prefill, usage);
+    } else {
+      const within = this.withinReservation(h, prefill, usage);
+      held = within !== usage;
+      usage = within;
+    }
     const cost = costOf(usage, h.modelCfg.price).totalNano;
     this.costNano += cost;
     this.addUsage(usage);
@@ -619,6 +625,7 @@ export class RequestDriver {
     this.completion = ok.completion;
     this.completionText = ok.completionText;
     this.native = ok.native;
+    if (held) this.showHeld(ok, usage);
     const now = this.rt.now();
     this.rt.endpointEvent(h, {
       type: 'upstream.succeeded',
@@ -633,6 +640,18 @@ export class RequestDriver {
       this.rt.endpointEvent(h, { type: 'window.exhausted', at: now, retryAt: ok.exhaustedUntil, reason: 'x-ratelimit-remaining 0' });
     if (ok.malformed > 0) this.call.log.warn({ endpoint: h.id, malformed: ok.malformed }, 'dropped malformed upstream chunks');
     return { type: 'attempt.succeeded', at: now, costNano: cost };
+  }
+
+  /** The answer's body shows the counts it was billed at, not the ones the upstream reported over its reservation (held-usage.ts). */
+  private showHeld(ok: AttemptSuccess, usage: Usage): void {
+    if (ok.completion) {
+      this.completion = withHeldUsage(ok.completion, usage);
+      this.completionText = null;
+    }
+    if (ok.native) {
+      const json = withHeldUsage(ok.native.json, usage);
+      this.native = { text: JSON.stringify(json), json };
+    }
   }
 
   /**

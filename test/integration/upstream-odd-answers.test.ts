@@ -214,6 +214,13 @@ describe('usage counts no request could use', () => {
       const text = await r.text();
       expect(text).not.toContain('internal_error');
       const row = ledgerRow(ledgerFile, r.headers.get('x-request-id'));
+      // The JSON body shows the counts billed (it showed 10^15); a stream's usage chunk already did.
+      if (i % 2 === 0)
+        expect((JSON.parse(text) as { usage: unknown }).usage).toMatchObject({
+          prompt_tokens: Number(row!.prompt_tokens),
+          completion_tokens: Number(row!.completion_tokens),
+          total_tokens: Number(row!.prompt_tokens) + Number(row!.completion_tokens),
+        });
       expect(row).toMatchObject({ status: 200, estimated: 1, error_code: null });
       // Price 1/1 USD per MTok: 1,000 nano a token; the counts held to the prompt's bound and the output cap.
       expect(row!.cost_nano).toBe((Number(row!.prompt_tokens) + Number(row!.completion_tokens)) * 1000);
@@ -241,6 +248,10 @@ describe('usage counts no request could use', () => {
     const row = ledgerRow(ledgerFile, r.headers.get('x-request-id'));
     expect(row).toMatchObject({ completion_tokens: 100, estimated: 1 });
     expect(sc.stdout()).toMatch(/reported more tokens than the request could use/);
+    // The body the SDK reads shows what was billed (it showed the upstream's 100,000).
+    const body = (await r.json()) as { usage: Record<string, number>; model: string };
+    expect(body.usage).toMatchObject({ prompt_tokens: 3, completion_tokens: 100, total_tokens: 103 });
+    expect(body.model).toBe('m-usage-over');
   });
 });
 

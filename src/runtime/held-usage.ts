@@ -1,0 +1,49 @@
+/**
+ * The usage an answer's body shows, made the counts it was billed at when those were held to the
+ * reservation (request-driver's `withinReservation`: an upstream that reported 10^15 tokens, or
+ * 100,000 output tokens for `max_tokens: 100`). The client's SDK then reads what its row and its
+ * `x-switchyard-cost-usd` say, not a count no request could have used. Only the fields the body
+ * already has are written, in its own API's convention.
+ */
+import type { Usage } from '../accounting/cost.js';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** `body` with its `usage` showing `u` (a copy; the body itself is not changed), or `body` when it has none. */
+export function withHeldUsage(body: Obj, u: Usage): Obj {
+  const was = body.usage;
+  if (!isObj(was)) return body;
+  const o: Obj = { ...was };
+  const cached = u.cachedTokens ?? 0;
+  if ('prompt_tokens' in o) {
+    // OpenAI's chat, completions and embeddings: prompt_tokens includes cached tokens.
+    o.prompt_tokens = u.promptTokens;
+    const output = 'completion_tokens' in o ? u.completionTokens : 0;
+    if ('completion_tokens' in o) o.completion_tokens = output;
+    if ('total_tokens' in o) o.total_tokens = u.promptTokens + output;
+    detail(o, 'prompt_tokens_details', 'cached_tokens', cached);
+    detail(o, 'completion_tokens_details', 'reasoning_tokens', u.reasoningTokens);
+  } else if (body.type === 'message') {
+    // Anthropic's Messages: input_tokens leaves out cache reads and writes.
+    const written = u.cacheCreationTokens ?? 0;
+    o.input_tokens = Math.max(0, u.promptTokens - cached - written);
+    o.output_tokens = u.completionTokens;
+    if ('cache_read_input_tokens' in o) o.cache_read_input_tokens = cached;
+    if ('cache_creation_input_tokens' in o) o.cache_creation_input_tokens = written;
+  } else if ('input_tokens' in o) {
+    // OpenAI's Responses: input_tokens includes cached tokens.
+    o.input_tokens = u.promptTokens;
+    if ('output_tokens' in o) o.output_tokens = u.completionTokens;
+    if ('total_tokens' in o) o.total_tokens = u.promptTokens + u.completionTokens;
+    detail(o, 'input_tokens_details', 'cached_tokens', cached);
+    detail(o, 'output_tokens_details', 'reasoning_tokens', u.reasoningTokens);
+  } else return body;
+  return { ...body, usage: o };
+}
+
+/** `o[key][field] = v` on a copy of `o[key]`, where that object has the field. */
+function detail(o: Obj, key: string, field: string, v: number | undefined): void {
+  const d = o[key];
+  if (v !== undefined && isObj(d) && field in d) o[key] = { ...d, [field]: v };
+}
