@@ -401,11 +401,13 @@ export class RequestDriver {
     // A shared store decides the picked endpoint's windows, cooldown and probe slot in the same step (the gate).
     const gate = this.picked ? { endpoint: this.picked, estTokens: this.est } : undefined;
     // A continuation is charged to the model the stream committed to: its ledger row names that model, and
-    // the budgets rebuilt from the ledger at a restart must be the ones charged now.
+    // the budgets rebuilt from the ledger at a restart must be the ones charged now. The continuing
+    // model's own budgets are reserved on too: its limit holds (they passed it over, unseen, before).
     const model = this.session?.committedTo?.model ?? cmd.model;
     this.budgetModel = model;
     const earlier = this.costNano + (this.call.priorNano ?? 0);
-    const grant = this.rt.budget.reserve(this.call.requestId, this.call.keyId, model, cmd.amount, this.rt.now(), gate, earlier);
+    const also = model !== cmd.model ? cmd.model : undefined;
+    const grant = this.rt.budget.reserve(this.call.requestId, this.call.keyId, model, cmd.amount, this.rt.now(), gate, earlier, also);
     return grant instanceof Promise ? grant.then((g) => this.granted(cmd, g)) : this.granted(cmd, grant);
   }
 

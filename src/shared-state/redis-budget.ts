@@ -109,10 +109,11 @@ export class SharedBudgetStore implements BudgetStore {
     at: number,
     gate?: ReserveGate,
     earlierNano = 0,
+    alsoModel?: string,
   ): Promise<ReserveResult> {
     if (!this.d.conn.health.up) throw this.unavailable('Redis is unreachable');
     const all = this.limits();
-    const ids = applicableBudgets(all, keyId, model);
+    const ids = applicableBudgets(all, keyId, model, alsoModel ?? null);
     const budgets = all.filter((l) => ids.includes(l.id));
     const budgetKeys = budgets.map((l) => this.d.keys.budget(l, at));
     if (gate) this.cooldowns.watch(gate.endpoint);

@@ -350,7 +350,7 @@ describe('a stream continued on another model after a cut', () => {
     await cSc?.stop();
   });
 
-  it('charges the model the stream committed to (its headers, its ledger row) and rebuilds the same model budgets at a restart', async () => {
+  it("charges the model the stream committed to (its headers, its ledger row) and the continuing model's own budget; rebuilds the committed model's at a restart", async () => {
     const cCfg = testConfig(sim.url, {
       budget: {
         limits: [
@@ -383,11 +383,61 @@ describe('a stream continued on another model after a cut', () => {
     const before = await budgets(cSc);
     expect(nano(before['global:day']!.spentUsd)).toBe(Number(row.cost_nano));
     expect(nano(before['model:gpt-4.1:day']!.spentUsd)).toBe(Number(row.cost_nano));
-    expect(nano(before['model:claude-sonnet-4.5:day']!.spentUsd)).toBe(0);
+    // claude's own limit saw the part it served (it stayed at 0: continuations passed its limit unseen).
+    const claudePart = nano(before['model:claude-sonnet-4.5:day']!.spentUsd);
+    expect(claudePart).toBeGreaterThan(0);
+    expect(claudePart).toBeLessThan(Number(row.cost_nano));
 
     await cSc.stop();
     cSc = await startSidecar(cCfg, {}, cSc.configFile);
     const after = await budgets(cSc);
-    for (const id of Object.keys(before)) expect([id, nano(after[id]!.spentUsd)]).toEqual([id, nano(before[id]!.spentUsd)]);
+    for (const id of ['global:day', 'model:gpt-4.1:day']) expect([id, nano(after[id]!.spentUsd)]).toEqual([id, nano(before[id]!.spentUsd)]);
+    // README "Not built yet" (one row, one model): rebuilt from the ledger, claude's part counts for gpt-4.1.
+    expect(nano(after['model:claude-sonnet-4.5:day']!.spentUsd)).toBe(0);
+  });
+
+  it("a continuation the continuing model's own budget refuses is not sent: the stream ends with an error event, nothing billed to it", async () => {
+    const dCfg = testConfig(sim.url, {
+      budget: {
+        limits: [
+          { scope: 'global', period: 'day', usd: 5 },
+          // Less than any continuation's worst case on claude.
+          { scope: 'model', model: 'claude-sonnet-4.5', period: 'day', usd: 0.000001 },
+        ],
+      },
+    });
+    const dLedger = String((dCfg.storage as { ledger: string }).ledger).slice('sqlite:'.length);
+    const dSc = await startSidecar(dCfg);
+    try {
+      await sim.clearLog();
+      await sim.setFault('gpt-4.1', { kind: 'cut', afterTokens: 5, times: 1 });
+      const r = await fetch(`${dSc.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4.1', stream: true, max_tokens: 40, messages: [{ role: 'user', content: 'a stream that is cut' }] }),
+      });
+      const body = await r.text();
+      await sim.clearFaults();
+      expect(r.status).toBe(200);
+      expect(body).toContain('"error"');
+      // The cut ends it; its message says claude was refused for money.
+      expect(body).toContain('another model was refused for money: budget model:claude-sonnet-4.5:day would be exceeded');
+      expect(body).not.toContain('[DONE]');
+      // claude was never asked to continue it (it was, past its own limit).
+      expect((await sim.log()).filter((e) => e.prefill)).toHaveLength(0);
+      const b = await budgets(dSc);
+      expect(nano(b['model:claude-sonnet-4.5:day']!.spentUsd)).toBe(0);
+      expect(nano(b['model:claude-sonnet-4.5:day']!.reservedUsd)).toBe(0);
+      const db = new Database(dLedger, { readonly: true });
+      const row = db.prepare('select model, cost_nano, error_code from ledger where request_id = ?').get(r.headers.get('x-request-id')) as Record<
+        string,
+        unknown
+      >;
+      db.close();
+      expect(row).toMatchObject({ model: 'gpt-4.1', error_code: 'upstream_error' });
+      expect(Number(row.cost_nano)).toBe(nano(b['global:day']!.spentUsd));
+    } finally {
+      await dSc.stop();
+    }
   });
 });
