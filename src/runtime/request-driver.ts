@@ -25,7 +25,7 @@ import { StreamSession } from './stream-session.js';
 import type { RuntimeCore } from './core.js';
 import { withHeldUsage } from './held-usage.js';
 import { finalizeRequest, type Outcome } from './finalize.js';
-import { translatableCandidates, untranslatableNote } from './translatable.js';
+import { translatableCandidates, untranslatableBy, untranslatableNote } from './translatable.js';
 import { countPrompt, estTokens, shownPromptTokens, switchyardHeaders } from './request-prep.js';
 import { failureOutcome } from './request-outcome.js';
 import { sleepUntil } from './scheduler.js';
@@ -354,6 +354,14 @@ export class RequestDriver {
     const candidates = translatableCandidates(this.rt, this.call.body, this.plan.candidates);
     if (candidates !== this.plan.candidates)
       this.plan = { ...this.plan, candidates, reason: this.plan.reason + untranslatableNote(this.plan.candidates, candidates) };
+    // No candidate can take the body at all (a chat field with no Messages form, for Anthropic-kind
+    // models only): the 400 is answered here, before an endpoint is picked. Answered by the attempt,
+    // it took a slot of the endpoint's rpm window and counted as an attempt that never went out.
+    const refused = untranslatableBy(this.rt, this.call.body, candidates);
+    if (refused !== null) {
+      this.routeError = refused;
+      return { type: 'route.refused', at };
+    }
     return { type: 'request.routed', at, candidates };
   }
 

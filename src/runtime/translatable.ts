@@ -62,6 +62,28 @@ export function translatableCandidates(rt: RuntimeCore, body: ChatBody, candidat
   return kept.length > 0 && kept.length < candidates.length ? kept : candidates;
 }
 
+/**
+ * The 400 of a chat body that the request's first candidate cannot take when it is the model the
+ * client named (`translatableCandidates` keeps it first: its 400 names the field), or that no
+ * endpoint of any candidate can take (every one Anthropic-kind, and the body has a field with no
+ * Messages form); null when it can be sent. An OpenAI-kind endpoint takes any chat body: the
+ * common case asks nothing more.
+ */
+export function untranslatableBy(rt: RuntimeCore, body: ChatBody, candidates: readonly string[]): SwitchyardError | null {
+  if (nativeOf(body) !== undefined || candidates.length === 0) return null;
+  const named = candidates[0] === body.model && own(rt.cfg.models, body.model) !== undefined;
+  let first: SwitchyardError | null = null;
+  for (const m of named ? candidates.slice(0, 1) : candidates) {
+    for (const h of rt.byModel.get(m) ?? []) {
+      if (h.adapter.kind === 'openai') return null;
+      const err = translationError(h, body);
+      if (err === null) return null;
+      first ??= err;
+    }
+  }
+  return first;
+}
+
 /** The reason's note for the candidates `translatableCandidates` left out (the same in a real request and the dry run). */
 export function untranslatableNote(before: readonly string[], after: readonly string[]): string {
   return `; skipped ${before.filter((m) => !after.includes(m)).join(', ')} (cannot take this request's fields)`;

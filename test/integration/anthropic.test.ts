@@ -202,4 +202,24 @@ describe('claude-sonnet-4.5 through the Messages API', () => {
     expect(err.message).toMatch(/logit_bias/);
     expect(await sim.log()).toHaveLength(0);
   });
+
+  it('that 400 is answered before an endpoint is picked: no attempt, no endpoint, no request on its count (its rpm window)', async () => {
+    const claude = async () => (await sc.state()).endpoints.find((e) => e.model === 'claude-sonnet-4.5')! as unknown as { requests: number; inFlight: number };
+    const before = (await claude()).requests;
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`${sc.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'claude-sonnet-4.5', seed: 1, messages: prompt }),
+      });
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(/seed/);
+      // It said attempts 1 and named the endpoint, which was never asked.
+      expect(r.headers.get('x-switchyard-attempts')).toBe('0');
+      expect(r.headers.get('x-switchyard-endpoint')).toBeNull();
+      expect(ledgerRow(r.headers.get('x-request-id'))).toMatchObject({ attempts: 0, endpoint: null, status: 400, error_code: 'invalid_request' });
+    }
+    expect(await sim.log()).toHaveLength(0);
+    expect((await claude()).requests).toBe(before);
+  });
 });
