@@ -179,19 +179,31 @@ const modelSchema = z
   })
   .transform((m) => ({ ...m, maxOutputTokens: m.maxOutputTokens ?? Math.min(DEFAULT_MAX_OUTPUT_TOKENS, m.contextWindow) }));
 
-const classifierSchema = z.strictObject({
-  simpleTasks: z.array(z.string()).default(['greeting', 'simple_qa', 'translation']),
-  complexTasks: z.array(z.string()).default(['analysis', 'creative']),
-  complexityKeywords: z
-    .array(z.string().min(1))
-    // Empty by default: the `auto` scorer decides; keyword counts ranked prompts no better than chance (issue 11).
-    .default([]),
-  complexityThreshold: positiveInt.default(3),
-  /** Extra task names mapped to a tier (`x-switchyard-task: <name>`). */
-  tasks: z.record(z.string(), z.enum(TIERS)).default({}),
-  /** Prompts above this many tokens count as long (pushes `balanced` to `high_quality`). */
-  longPromptTokens: positiveInt.default(8000),
-});
+const classifierSchema = z
+  .strictObject({
+    simpleTasks: z.array(z.string()).default(['greeting', 'simple_qa', 'translation']),
+    complexTasks: z.array(z.string()).default(['analysis', 'creative']),
+    complexityKeywords: z
+      .array(z.string().min(1))
+      // Empty by default: the `auto` scorer decides; keyword counts ranked prompts no better than chance (issue 11).
+      .default([]),
+    complexityThreshold: positiveInt.default(3),
+    /** Extra task names mapped to a tier (`x-switchyard-task: <name>`). */
+    tasks: z.record(z.string(), z.enum(TIERS)).default({}),
+    /** Prompts above this many tokens count as long (pushes `balanced` to `high_quality`). */
+    longPromptTokens: positiveInt.default(8000),
+  })
+  // A task both simple and complex takes the simple tier and the other entry does nothing: refused.
+  // (`tasks` maps a name to a tier over both lists, their defaults too: that is what it is for.)
+  .superRefine((c, ctx) => {
+    for (const name of c.complexTasks)
+      if (c.simpleTasks.includes(name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['complexTasks'],
+          message: `task "${name}" is in both routing.classifier.simpleTasks and complexTasks: it would be simple and its complexTasks entry would do nothing; keep it in one list (or give it a tier under routing.classifier.tasks)`,
+        });
+  });
 
 /** The `auto` scorer's two thresholds (score → tier), or the strong share they should give. */
 const autoSchema = z
@@ -288,7 +300,7 @@ const budgetLimitSchema = z.strictObject({
     .nonnegative()
     .max(MAX_BUDGET_USD, { error: `at most ${MAX_BUDGET_USD} (switchyard counts money in exact nano-USD); for no limit, leave the limit out` })
     // Money is counted in whole nano-USD: a positive limit below one would be a limit of 0, refusing every request.
-    .refine((v) => v === 0 || v >= 1e-9, { error: 'a limit above 0 must be at least 0.000000001 (one nano-USD, the unit switchyard counts money in)' }),
+    .refine((v) => v <= 0 || v >= 1e-9, { error: 'a limit above 0 must be at least 0.000000001 (one nano-USD, the unit switchyard counts money in)' }),
 });
 
 const budgetSchema = z.strictObject({
@@ -309,7 +321,16 @@ const authKeySchema = z.strictObject({
   rpm: positiveInt.optional(),
 });
 
-const authSchema = z.strictObject({ keys: z.array(authKeySchema).default([]) });
+const authSchema = z.strictObject({
+  keys: z
+    .array(authKeySchema)
+    .default([])
+    // An auth section without a key let every request in: one written means keys were wanted.
+    .refine(
+      (keys) => keys.length > 0,
+      'auth.keys is empty, so every request would be let in without a key: add a key ({ id, keyEnv }) or remove the auth section',
+    ),
+});
 
 const storageSchema = z.strictObject({
   ledger: z

@@ -277,6 +277,24 @@ describe('error messages', () => {
     // Below one nano-USD a limit would be 0 (every request refused): said, not run as 0. 0 itself is a limit.
     const tiny = { ...minimal(), budget: { limits: [{ scope: 'global', period: 'day', usd: 0.0000000004 }] } };
     expect(errors(validateConfig(tiny))).toEqual([expect.stringMatching(/^budget\.limits\[0\]\.usd: a limit above 0 must be at least 0\.000000001/)]);
+    // A negative limit is told once (it was told it is under 0 and under one nano-USD).
+    const negative = { ...minimal(), budget: { limits: [{ scope: 'global', period: 'day', usd: -1 }] } };
+    expect(errors(validateConfig(negative))).toEqual([expect.stringMatching(/^budget\.limits\[0\]\.usd: expected >= 0|Too small/)]);
+  });
+
+  it('refuses an auth section with no key (it let every request in) and a task both simple and complex (one entry did nothing)', () => {
+    expect(errors(validateConfig({ ...minimal(), auth: { keys: [] } }))).toEqual([
+      expect.stringMatching(/^auth\.keys: auth\.keys is empty.*remove the auth section/),
+    ]);
+    expect(errors(validateConfig({ ...minimal(), auth: {} }))).toEqual([expect.stringMatching(/^auth\.keys: auth\.keys is empty/)]);
+    const both = { ...minimal(), routing: { classifier: { simpleTasks: ['greeting', 'analysis'], complexTasks: ['analysis', 'creative'] } } };
+    expect(errors(validateConfig(both))).toEqual([
+      expect.stringMatching(/^routing\.classifier\.complexTasks: task "analysis" is in both routing\.classifier\.simpleTasks and complexTasks/),
+    ]);
+    // tasks gives a tier over the lists (their defaults too): allowed.
+    expect(ok(validateConfig({ ...minimal(), routing: { classifier: { tasks: { analysis: 'balanced' } } } })).routing.classifier.tasks).toEqual({
+      analysis: 'balanced',
+    });
     for (const usd of [0, 1e-9])
       expect(ok(validateConfig({ ...minimal(), budget: { limits: [{ scope: 'global', period: 'day', usd }] } })).budget.limits[0]!.usd).toBe(usd);
   });
