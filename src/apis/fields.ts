@@ -44,6 +44,8 @@ export function flag(v: unknown, param: string): boolean {
 }
 
 export function positiveInt(v: unknown, param: string): number {
+  // Anthropic's own words for a required field left out (it said "expected a positive integer").
+  if (v === undefined || v === null) throw unsupported(param, 'Field required');
   // A safe integer: JSON's 9007199254740993 parses as …992, not the number the client wrote.
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw unsupported(param, `expected a positive integer <= ${Number.MAX_SAFE_INTEGER}`);
   return v;

@@ -320,6 +320,8 @@ describe('Messages → chat and back', () => {
       [{ temperature: 1.5 }, 'temperature: expected a number from 0 to 1'],
       [{ top_p: 2 }, 'top_p: expected a number from 0 to 1'],
       [{ max_tokens: 2 ** 53 }, 'max_tokens: expected a positive integer <= 9007199254740991'],
+      // Left out: Anthropic's words (it said "expected a positive integer", as if out of range).
+      [{ max_tokens: undefined }, 'max_tokens: Field required'],
     ];
     for (const [over, message] of cases) expect(() => translateMessages({ ...base, ...over })).toThrow(message);
     expect(translateMessages({ ...base, temperature: 0.5, top_p: 0.9 })).toMatchObject({ temperature: 0.5, top_p: 0.9 });
