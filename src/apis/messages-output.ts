@@ -283,7 +283,10 @@ export class MessagesStreamWriter {
       const index = this.next++;
       const block = { type: 'tool_use', id: toolUseId(call.id), name: call.name, input: {} };
       this.emit('content_block_start', { type: 'content_block_start', index, content_block: block });
-      if (isJsonObject(call.args))
+      // Cut by max_tokens, a call's arguments are the start of an object: sent as they are, as
+      // Anthropic streams a cut call's (the SDKs read a partial input from them; it was `{}`).
+      const cut = this.finish === 'length' && call.args.trimStart().startsWith('{');
+      if (cut || isJsonObject(call.args))
         this.emit('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: call.args } });
       this.emit('content_block_stop', { type: 'content_block_stop', index });
     }

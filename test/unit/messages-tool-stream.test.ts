@@ -122,6 +122,15 @@ describe('tool calls of an OpenAI-kind answer, as Messages', () => {
     expect(cut.message.stop_reason).toBe('max_tokens');
   });
 
+  it('a call cut by max_tokens keeps the arguments it had: the SDK reads a partial input, as from a cut Anthropic stream (it was {})', async () => {
+    const { message } = await relay([
+      call({ index: 0, id: 'c', function: { name: 'get_weather', arguments: '{"city":"Paris","days":[1,2' } }),
+      delta({}, 'length'),
+    ]);
+    expect(toolUses(message.content)).toEqual([{ type: 'tool_use', id: 'c', name: 'get_weather', input: { city: 'Paris', days: [1] } }]);
+    expect(message.stop_reason).toBe('max_tokens');
+  });
+
   it('a JSON answer with tool calls and finish_reason stop says tool_use; without calls, end_turn', () => {
     const withCall = messageOfCompletion({
       choices: [{ message: { content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }] }, finish_reason: 'stop' }],
