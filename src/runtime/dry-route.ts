@@ -19,7 +19,7 @@ import { cascadeOn } from './cascade.js';
 import type { RuntimeCore } from './core.js';
 import { availability, latencyOf } from './endpoints.js';
 import { asciiReason, countPrompt, estTokens } from './request-prep.js';
-import { translatableCandidates, translationError, untranslatableNote, usableFor } from './translatable.js';
+import { translatableCandidates, translationError, untakeableEndpoints, untranslatableNote, usableFor } from './translatable.js';
 
 export interface DryRoute {
   model: string;
@@ -102,6 +102,7 @@ function choose(rt: RuntimeCore, body: ChatBody, hints: Hints, plan: RoutePlan, 
   const candidates = translatableCandidates(rt, body, plan.candidates);
   if (candidates !== plan.candidates) plan.reason += untranslatableNote(plan.candidates, candidates);
   plan.candidates = candidates;
+  const untakeable = untakeableEndpoints(rt, body, candidates);
   const now = rt.now();
   const est = estTokens({ body }, promptTokens);
   const maxCostNano = hints.maxCostUsd === null ? null : usdToNano(hints.maxCostUsd);
@@ -120,7 +121,7 @@ function choose(rt: RuntimeCore, body: ChatBody, hints: Hints, plan: RoutePlan, 
       overCost.push(model);
       continue;
     }
-    const all = rt.byModel.get(model) ?? [];
+    const all = (rt.byModel.get(model) ?? []).filter((h) => !untakeable.includes(h.id));
     const eps = all.filter((h) => hints.maxLatencyMs === null || latencyOf(h) <= hints.maxLatencyMs);
     if (eps.length < all.length) slowSkipped = true;
     if (all.length > 0 && eps.length === 0) slow.push(model);

@@ -18,6 +18,8 @@ export interface PickRequest {
 
 export interface PickContext {
   candidates: readonly string[];
+  /** Endpoints that cannot take this body (untakeableEndpoints): never picked. */
+  skip: readonly string[];
   toolCallsSent: boolean;
   maxLatencyMs: number | null;
   estTokens: number;
@@ -31,9 +33,9 @@ export type PickResult =
 
 const load = (h: EndpointHandle): number => latencyOf(h) * (h.actor.getSnapshot().context.inFlight + 1);
 
-/** Whether `h` may be tried at all: not excluded, and within the latency limit. */
-const eligible = (h: EndpointHandle, req: PickRequest, maxLatency: number | null): boolean =>
-  !req.excluded.includes(h.id) && (maxLatency === null || latencyOf(h) <= maxLatency);
+/** Whether `h` may be tried at all: not excluded, able to take the body, and within the latency limit. */
+const eligible = (h: EndpointHandle, req: PickRequest, pc: PickContext): boolean =>
+  !req.excluded.includes(h.id) && (pc.skip.length === 0 || !pc.skip.includes(h.id)) && (pc.maxLatencyMs === null || latencyOf(h) <= pc.maxLatencyMs);
 
 export function pickEndpoint(rt: RuntimeCore, req: PickRequest, pc: PickContext): PickResult {
   if (req.pinned !== null) {
@@ -53,10 +55,10 @@ export function pickEndpoint(rt: RuntimeCore, req: PickRequest, pc: PickContext)
     if (all === undefined) continue;
     if (all.length === 1) {
       const h = all[0]!;
-      if (eligible(h, req, pc.maxLatencyMs) && tryOne(h, pc, acc)) return { type: 'picked', handle: h };
+      if (eligible(h, req, pc) && tryOne(h, pc, acc)) return { type: 'picked', handle: h };
       continue;
     }
-    const eps = all.filter((h) => eligible(h, req, pc.maxLatencyMs));
+    const eps = all.filter((h) => eligible(h, req, pc));
     eps.sort((a, b) => load(a) - load(b));
     for (const h of eps) if (tryOne(h, pc, acc)) return { type: 'picked', handle: h };
   }

@@ -25,7 +25,7 @@ import { StreamSession } from './stream-session.js';
 import type { RuntimeCore } from './core.js';
 import { withHeldUsage } from './held-usage.js';
 import { finalizeRequest, type Outcome } from './finalize.js';
-import { translatableCandidates, untranslatableBy, untranslatableNote } from './translatable.js';
+import { translatableCandidates, untakeableEndpoints, untranslatableBy, untranslatableNote } from './translatable.js';
 import { countPrompt, estTokens, shownPromptTokens, switchyardHeaders } from './request-prep.js';
 import { failureOutcome } from './request-outcome.js';
 import { sleepUntil } from './scheduler.js';
@@ -89,6 +89,8 @@ export class RequestDriver {
   private refusedFor: EndpointHandle | null = null;
   /** When the capacity the last `endpoint.none` waits for frees, if known (every candidate throttled until then). */
   private freesAt: number | null = null;
+  /** Endpoints of the candidates that cannot take this body (untakeableEndpoints): the pick passes them over. */
+  private untakeable: readonly string[] = [];
   /** How far `refusedFor`'s worst case was from fitting (the request machine's `shortfall`): the refusal named is the nearest. */
   private refusedShortfall = Infinity;
 
@@ -362,6 +364,7 @@ export class RequestDriver {
       this.routeError = refused;
       return { type: 'route.refused', at };
     }
+    this.untakeable = untakeableEndpoints(this.rt, this.call.body, candidates);
     return { type: 'request.routed', at, candidates };
   }
 
@@ -370,6 +373,7 @@ export class RequestDriver {
     if (cmd.committed && this.session?.relayed === true) return { type: 'endpoint.none', at, waitable: false, earliest: null, unknown: false };
     const r = this.rt.pick(this.call.requestId, cmd, {
       candidates: this.plan?.candidates ?? [],
+      skip: this.untakeable,
       toolCallsSent: this.session?.toolCallsSent === true,
       maxLatencyMs: this.call.hints.maxLatencyMs,
       estTokens: this.est,

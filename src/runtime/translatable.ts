@@ -84,6 +84,26 @@ export function untranslatableBy(rt: RuntimeCore, body: ChatBody, candidates: re
   return first;
 }
 
+const NO_ENDPOINTS: readonly string[] = Object.freeze([]);
+
+/**
+ * The endpoints of a model with endpoints of both kinds that cannot take this chat body (its
+ * Anthropic-kind ones, for a field with no Messages form): the pick passes them over for the
+ * model's OpenAI-kind ones, which take any chat body. Picked, they answered the 400 after taking a
+ * slot of their rpm window, and the same request was a 400 or a 200 as the endpoints' state went.
+ * A model of one kind is decided by `translatableCandidates` / `untranslatableBy`; none is asked here.
+ */
+export function untakeableEndpoints(rt: RuntimeCore, body: ChatBody, candidates: readonly string[]): readonly string[] {
+  if (nativeOf(body) !== undefined) return NO_ENDPOINTS;
+  let out: string[] | null = null;
+  for (const m of candidates) {
+    const eps = rt.byModel.get(m);
+    if (eps === undefined || eps.length < 2 || !eps.some((h) => h.adapter.kind === 'openai') || eps.every((h) => h.adapter.kind === 'openai')) continue;
+    for (const h of eps) if (h.adapter.kind !== 'openai' && translationError(h, body) !== null) (out ??= []).push(h.id);
+  }
+  return out ?? NO_ENDPOINTS;
+}
+
 /** The reason's note for the candidates `translatableCandidates` left out (the same in a real request and the dry run). */
 export function untranslatableNote(before: readonly string[], after: readonly string[]): string {
   return `; skipped ${before.filter((m) => !after.includes(m)).join(', ')} (cannot take this request's fields)`;

@@ -223,3 +223,46 @@ describe('claude-sonnet-4.5 through the Messages API', () => {
     expect((await claude()).requests).toBe(before);
   });
 });
+
+describe('a model with endpoints of both kinds and a body only its OpenAI-kind endpoint can take', () => {
+  let mixed: SidecarHandle | undefined;
+  afterAll(async () => {
+    await mixed?.stop();
+  });
+
+  it('is served by that endpoint every time, the Anthropic-kind one never picked (it answered the 400 after taking an rpm slot, then a 200 once throttled); the dry run agrees', async () => {
+    const cfg = testConfig(sim.url);
+    (cfg.models as Record<string, unknown>).mixed = {
+      tier: 'fast_cheap',
+      price: { inputPerMTok: 1, outputPerMTok: 2 },
+      contextWindow: 200_000,
+      capabilities: ['chat'],
+      endpoints: [
+        { provider: 'anthropic', upstreamModel: 'claude-sonnet-4-5', rpm: 2 },
+        { provider: 'openai', upstreamModel: 'gpt-4.1' },
+      ],
+    };
+    mixed = await startSidecar(cfg);
+    await sim.clearLog();
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`${mixed.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'mixed', seed: 1, messages: prompt }),
+      });
+      expect(r.status).toBe(200);
+      expect(r.headers.get('x-switchyard-endpoint')).toBe('mixed@openai');
+      expect(r.headers.get('x-switchyard-attempts')).toBe('1');
+    }
+    expect((await sim.log()).map((e) => e.wire)).toEqual(['openai', 'openai', 'openai']);
+    const anth = (await mixed.state()).endpoints.find((e) => e.id === 'mixed@anthropic')! as unknown as { requests: number };
+    expect(anth.requests).toBe(0);
+    const dry = await fetch(`${mixed.url}/switchyard/route`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'mixed', seed: 1, messages: prompt }),
+    });
+    expect(dry.status).toBe(200);
+    expect(((await dry.json()) as { endpoint: string }).endpoint).toBe('mixed@openai');
+  });
+});

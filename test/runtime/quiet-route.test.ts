@@ -88,7 +88,7 @@ describe('supervisor routing while nobody watches', () => {
     const r = await runtime(watched);
     const plan = r.rt.route(call(1), 10, {});
     const req = { excluded: [], excludedModels: [], pinned: null, committed: false };
-    const pc = { candidates: plan.candidates, toolCallsSent: false, maxLatencyMs: null, estTokens: 10, now: 1_000 };
+    const pc = { candidates: plan.candidates, skip: [], toolCallsSent: false, maxLatencyMs: null, estTokens: 10, now: 1_000 };
     const before = r.fromSupervisor();
     const quiet = r.rt.pick('req-1', req, pc);
     expect(r.fromSupervisor()).toBe(before);
@@ -122,7 +122,7 @@ describe('supervisor routing while nobody watches', () => {
         }
       });
     const req = { excluded: [], excludedModels: [], pinned: null, committed: false };
-    const pc = { candidates: ['a'], toolCallsSent: false, maxLatencyMs: null, estTokens: 10, now: 1_000 };
+    const pc = { candidates: ['a'], skip: [], toolCallsSent: false, maxLatencyMs: null, estTokens: 10, now: 1_000 };
     const pickOf = (r: Runtime, q: PickRequest = req, c: PickContext = pc): unknown => {
       const p = r.pick('req-1', q, c);
       return p.type === 'picked' ? p.handle.id : p;

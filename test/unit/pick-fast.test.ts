@@ -58,7 +58,14 @@ function world(r: () => number): { rt: RuntimeCore; req: PickRequest; pc: PickCo
     pinned: r() < 0.3 ? (ids.length > 0 && r() < 0.8 ? pick(ids) : 'nope') : null,
     committed: r() < 0.3,
   };
-  const pc: PickContext = { candidates, toolCallsSent: r() < 0.3, maxLatencyMs: r() < 0.5 ? null : Math.floor(r() * 4) * 100, estTokens: 10, now };
+  const pc: PickContext = {
+    candidates,
+    skip: r() < 0.3 ? ids.filter(() => r() < 0.3) : [],
+    toolCallsSent: r() < 0.3,
+    maxLatencyMs: r() < 0.5 ? null : Math.floor(r() * 4) * 100,
+    estTokens: 10,
+    now,
+  };
   const rt = { cfg: { models }, byModel, handles } as unknown as RuntimeCore;
   return { rt, req, pc };
 }

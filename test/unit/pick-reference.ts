@@ -18,7 +18,9 @@ function* candidateEndpoints(rt: RuntimeCore, req: PickRequest, pc: PickContext)
     if (!mc) continue;
     if (req.committed && (!mc.capabilities.includes('prefill') || pc.toolCallsSent)) continue;
     const maxLatency = pc.maxLatencyMs;
-    const eps = (rt.byModel.get(model) ?? []).filter((h) => !req.excluded.includes(h.id) && (maxLatency === null || latencyOf(h) <= maxLatency));
+    const eps = (rt.byModel.get(model) ?? []).filter(
+      (h) => !req.excluded.includes(h.id) && !pc.skip.includes(h.id) && (maxLatency === null || latencyOf(h) <= maxLatency),
+    );
     eps.sort((a, b) => load(a) - load(b));
     yield* eps;
   }
