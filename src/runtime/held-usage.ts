@@ -31,6 +31,20 @@ export function withHeldUsage(body: Obj, u: Usage): Obj {
     o.output_tokens = u.completionTokens;
     if ('cache_read_input_tokens' in o) o.cache_read_input_tokens = cached;
     if ('cache_creation_input_tokens' in o) o.cache_creation_input_tokens = written;
+    // Its split by cache lifetime: all of the writes under the first lifetime it names.
+    const byTtl = o.cache_creation;
+    if (isObj(byTtl)) {
+      const split: Obj = {};
+      let first = true;
+      for (const k of Object.keys(byTtl)) {
+        if (typeof byTtl[k] !== 'number') split[k] = byTtl[k];
+        else {
+          split[k] = first ? written : 0;
+          first = false;
+        }
+      }
+      o.cache_creation = split;
+    }
   } else if ('input_tokens' in o) {
     // OpenAI's Responses: input_tokens includes cached tokens.
     o.input_tokens = u.promptTokens;

@@ -584,9 +584,10 @@ export class RequestDriver {
     this.estimated = true;
     const promptTokens = Math.min(u.promptTokens, prompt);
     const completionTokens = Math.min(u.completionTokens, cap);
-    const cachedTokens = Math.min(u.cachedTokens ?? 0, promptTokens);
-    const out: Usage = { ...u, promptTokens, completionTokens, cachedTokens };
-    if (u.cacheCreationTokens !== undefined) out.cacheCreationTokens = Math.min(u.cacheCreationTokens, promptTokens - cachedTokens);
+    // Counts this far off say nothing of how the prompt split into cache reads and writes: the held
+    // prompt is billed at the input price (the reservation's), never as the cheapest split (all cache reads).
+    const out: Usage = { ...u, promptTokens, completionTokens, cachedTokens: 0 };
+    delete out.cacheCreationTokens;
     if (u.reasoningTokens !== undefined) out.reasoningTokens = Math.min(u.reasoningTokens, completionTokens);
     return out;
   }
@@ -627,6 +628,8 @@ export class RequestDriver {
     if (!usage) {
       usage = this.estimate(h, prefill, ok.text + ok.other);
       this.estimated = true;
+      // A usage the body has but that cannot be read (negative counts, strings): it shows the estimate billed.
+      held = typeof ok.completion?.usage === 'object' && ok.completion.usage !== null;
     } else {
       const within = this.withinReservation(h, prefill, usage);
       held = within !== usage;

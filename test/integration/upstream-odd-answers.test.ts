@@ -60,11 +60,15 @@ beforeAll(async () => {
             res.write(`data: ${JSON.stringify({ ...base, usage: { prompt_tokens: 7, completion_tokens: 0, total_tokens: 7 } })}\n\n`);
           res.end('data: [DONE]\n\n');
         } else res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), choices: [] }));
-      } else if (j.model === 'usage-huge' || j.model === 'usage-over') {
+      } else if (j.model === 'usage-negative')
+        res
+          .writeHead(200, json)
+          .end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), usage: { prompt_tokens: -5, completion_tokens: -100, total_tokens: -105 } }));
+      else if (j.model === 'usage-huge' || j.model === 'usage-over') {
         // Counts no request could use: 10^15 tokens, or 100,000 output tokens for max_tokens 100.
         const usage =
           j.model === 'usage-huge'
-            ? { prompt_tokens: 1e15, completion_tokens: 1e15, total_tokens: 2e15 }
+            ? { prompt_tokens: 1e15, completion_tokens: 1e15, total_tokens: 2e15, prompt_tokens_details: { cached_tokens: 1e15 } }
             : { prompt_tokens: 3, completion_tokens: 100_000, total_tokens: 100_003 };
         if ((j as { stream?: boolean }).stream) {
           const base = { id: 'u', object: 'chat.completion.chunk', created: 1, model: j.model };
@@ -110,6 +114,7 @@ beforeAll(async () => {
     'm-ok': model('ok'),
     'm-usage-huge': { ...model('usage-huge'), endpoints: [{ provider: 'fake', upstreamModel: 'usage-huge', maxConcurrent: 2 }] },
     'm-usage-over': model('usage-over'),
+    'm-usage-negative': model('usage-negative'),
     'm-no-choices': model('no-choices', ['m-ok']),
     'm-no-choices-usage': model('no-choices-usage', ['m-ok']),
     'm-gzipped': model('gzipped'),
@@ -221,7 +226,8 @@ describe('usage counts no request could use', () => {
           completion_tokens: Number(row!.completion_tokens),
           total_tokens: Number(row!.prompt_tokens) + Number(row!.completion_tokens),
         });
-      expect(row).toMatchObject({ status: 200, estimated: 1, error_code: null });
+      // The held prompt is billed at the input price, not as all cache reads (the cheapest split).
+      expect(row).toMatchObject({ status: 200, estimated: 1, error_code: null, cached_tokens: 0 });
       // Price 1/1 USD per MTok: 1,000 nano a token; the counts held to the prompt's bound and the output cap.
       expect(row!.cost_nano).toBe((Number(row!.prompt_tokens) + Number(row!.completion_tokens)) * 1000);
       expect(Number(row!.completion_tokens)).toBeLessThanOrEqual(100_000);
@@ -230,6 +236,19 @@ describe('usage counts no request could use', () => {
     expect(ep.inFlight).toBe(0);
     const budget = (await sc.state()) as unknown as { budgets: Array<{ reservedUsd: number }> };
     expect(budget.budgets[0]!.reservedUsd).toBe(0);
+  });
+
+  it('counts that cannot be read (negative): the body shows the estimate billed, as the row has it (it showed -5/-100)', async () => {
+    const r = await ask('m-usage-negative');
+    expect(r.status).toBe(200);
+    const row = ledgerRow(ledgerFile, r.headers.get('x-request-id'));
+    expect(row).toMatchObject({ estimated: 1 });
+    expect(((await r.json()) as { usage: unknown }).usage).toEqual({
+      prompt_tokens: Number(row!.prompt_tokens),
+      completion_tokens: Number(row!.completion_tokens),
+      total_tokens: Number(row!.prompt_tokens) + Number(row!.completion_tokens),
+    });
+    expect(Number(row!.prompt_tokens)).toBeGreaterThan(0);
   });
 
   it('more cached tokens than prompt tokens: the row holds the cached count within the prompt (it stored 50 of 10)', async () => {

@@ -38,6 +38,26 @@ describe('withHeldUsage: the body shows the counts billed, in its own API conven
     });
   });
 
+  it('Anthropic Messages: the cache writes split by lifetime are written too (they kept the upstream 5,000,000)', () => {
+    const body = {
+      type: 'message',
+      usage: {
+        input_tokens: 1e6,
+        output_tokens: 1e5,
+        cache_read_input_tokens: 5e6,
+        cache_creation_input_tokens: 5e6,
+        cache_creation: { ephemeral_5m_input_tokens: 5e6, ephemeral_1h_input_tokens: 0 },
+      },
+    };
+    expect(withHeldUsage(body, { promptTokens: 93, completionTokens: 100, cachedTokens: 0 }).usage).toEqual({
+      input_tokens: 93,
+      output_tokens: 100,
+      cache_read_input_tokens: 0,
+      cache_creation_input_tokens: 0,
+      cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
+    });
+  });
+
   it('OpenAI Responses: input_tokens includes cached tokens', () => {
     const body = {
       object: 'response',
