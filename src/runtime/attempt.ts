@@ -458,6 +458,14 @@ class StreamReader implements BodyConsumer {
       this.failed(new UpstreamFault('bad_response', 'the upstream stream ended without an answer (no content, no finish reason)'));
       return;
     }
+    // Its end said (`[DONE]`, `message_stop`) but never a finish reason: nothing says the answer was
+    // whole (a proxy that cut it and closed the stream cleanly looks so) — a cut, as a body that ends
+    // without `[DONE]` is: continued or failed over. Relayed as finished, the SDKs' stream helpers
+    // threw on the choice's missing finish_reason after the client had it.
+    if (this.finish === null) {
+      this.failed(new UpstreamFault('stream_cut', 'the upstream stream ended ([DONE]) without saying how the answer finished (no finish_reason)'));
+      return;
+    }
     const bad = this.tools !== null && this.finish !== 'length' ? badToolArgs(this.tools.calls) : null;
     if (bad !== null) {
       this.failed(

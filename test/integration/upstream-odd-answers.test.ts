@@ -60,6 +60,14 @@ beforeAll(async () => {
             res.write(`data: ${JSON.stringify({ ...base, usage: { prompt_tokens: 7, completion_tokens: 0, total_tokens: 7 } })}\n\n`);
           res.end('data: [DONE]\n\n');
         } else res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), choices: [] }));
+      } else if (j.model === 'no-finish') {
+        // Content, then [DONE], never a finish_reason: a proxy that cut the answer and closed cleanly.
+        const base = { id: 'f', object: 'chat.completion.chunk', created: 1, model: j.model };
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(
+          `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'half an ans' }, finish_reason: null }] })}\n\n`,
+        );
+        res.end('data: [DONE]\n\n');
       } else if (j.model === 'usage-negative')
         res
           .writeHead(200, json)
@@ -115,6 +123,7 @@ beforeAll(async () => {
     'm-usage-huge': { ...model('usage-huge'), endpoints: [{ provider: 'fake', upstreamModel: 'usage-huge', maxConcurrent: 2 }] },
     'm-usage-over': model('usage-over'),
     'm-usage-negative': model('usage-negative'),
+    'm-no-finish': model('no-finish'),
     'm-no-choices': model('no-choices', ['m-ok']),
     'm-no-choices-usage': model('no-choices-usage', ['m-ok']),
     'm-gzipped': model('gzipped'),
@@ -300,6 +309,18 @@ describe('an answer with no choices', () => {
     expect(Number(row!.cost_nano)).toBe(okNano + badNano);
     // A stream's headers go out before its cost is known.
     if (!stream) expect(Number(r.headers.get('x-switchyard-cost-usd'))).toBeCloseTo((okNano + badNano) / 1e9, 9);
+  });
+});
+
+describe('a stream that ends with [DONE] but never says how it finished', () => {
+  it('is a cut, not a finished answer: with no model to continue it, it ends with an error event (it was relayed as finished; the SDK helpers threw on the missing finish_reason)', async () => {
+    const r = await ask('m-no-finish', true);
+    expect(r.status).toBe(200);
+    const text = await r.text();
+    expect(text).toContain('half an ans');
+    expect(text).toMatch(/without saying how the answer finished/);
+    expect(text).not.toContain('data: [DONE]');
+    expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ status: 200, error_code: 'upstream_error' });
   });
 });
 
