@@ -142,14 +142,19 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
     const chain = own(cfg.routing.routes, name);
     if (!chain) throw notFound(cfg, inp.model);
     const skipped = chain.filter((m) => !capable(m));
-    plan = { candidates: chain.filter(capable), tier: null, reason: `route ${name}: ${chain.join(' → ')}${capabilityNote(cfg, skipped, needs)}`, score: null };
+    plan = {
+      candidates: chain.filter(capable),
+      tier: null,
+      reason: `${hintsIgnored(inp)}route ${name}: ${chain.join(' → ')}${capabilityNote(cfg, skipped, needs)}`,
+      score: null,
+    };
   } else {
     const m = own(cfg.models, inp.model);
     if (!m) throw notFound(cfg, inp.model);
     plan = {
       candidates: m.fallbacks.length === 0 ? [inp.model] : [inp.model, ...m.fallbacks.filter(capable)],
       tier: m.tier,
-      reason: `requested ${inp.model}`,
+      reason: `${hintsIgnored(inp)}requested ${inp.model}`,
       score: null,
     };
   }
@@ -164,9 +169,12 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
     if (tooSmall.length > 0) plan.reason += `; skipped ${tooSmall.join(', ')} (context window < ${contextTokens} tokens${answerNote(wantsEmbeddings, asked)})`;
   }
   if (plan.candidates.length === 0) {
+    // A route is named, with its models (the need is said next): it said only "no model".
+    const chain = inp.model.startsWith('route/') ? own(cfg.routing.routes, inp.model.slice('route/'.length)) : undefined;
+    const which = chain ? ` on ${inp.model} (${chain.join(', ')})` : '';
     throw new SwitchyardError(
       'invalid_request',
-      `no model can serve this request: ${needs.length ? `it needs ${needs.join(', ')}; ` : ''}prompt is ${contextTokens} tokens${answerNote(wantsEmbeddings, asked)}`,
+      `no model can serve this request${which}: ${needs.length ? `it needs ${needs.join(', ')}; ` : ''}prompt is ${contextTokens} tokens${answerNote(wantsEmbeddings, asked)}`,
       // Only windows too small (no capability missing): the code a provider gives the same case (clients trim their history on it).
       { param: 'model', ...(windowTooSmall && needs.length === 0 ? { upstreamCode: 'context_length_exceeded' } : {}) },
     );
@@ -177,6 +185,17 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
 /** The answer's part of what a chat model's window must hold: the client's max_tokens (a lower one may fit), or the minimal room. */
 const answerNote = (embeddings: boolean, asked: number | null): string =>
   embeddings ? '' : asked === null ? ` + ${MIN_ANSWER_ROOM} for the answer` : ` + max_tokens ${asked}`;
+
+/**
+ * The tier and task hints choose a tier for `model: auto` only: with a model or a route named they
+ * do nothing, and the reason says so (they were passed over in silence).
+ */
+function hintsIgnored(inp: ResolveInput): string {
+  const names = [inp.classify.tier !== null ? 'x-switchyard-tier' : null, inp.classify.task !== null ? 'x-switchyard-task' : null].filter((n) => n !== null);
+  return names.length === 0
+    ? ''
+    : `${names.join(' and ')} ignored (${inp.model.startsWith('route/') ? 'a route' : 'a model'} was named; hints choose a tier for model auto); `;
+}
 
 function notFound(cfg: Config, model: string): SwitchyardError {
   return new SwitchyardError('model_not_found', `The model "${echoName(model)}" does not exist. Available: ${listModelIds(cfg).join(', ')}`, {

@@ -130,11 +130,16 @@ export function resolveReference(cfg: Config, inp: ResolveInput): RoutePlan {
     const chain = own(cfg.routing.routes, name);
     if (!chain) throw notFound(cfg, inp.model);
     const skipped = chain.filter((m) => !capable(m));
-    plan = { candidates: chain.filter(capable), tier: null, reason: `route ${name}: ${chain.join(' → ')}${capabilityNote(cfg, skipped, needs)}`, score: null };
+    plan = {
+      candidates: chain.filter(capable),
+      tier: null,
+      reason: `${ignoredNote(inp)}route ${name}: ${chain.join(' → ')}${capabilityNote(cfg, skipped, needs)}`,
+      score: null,
+    };
   } else {
     const m = own(cfg.models, inp.model);
     if (!m) throw notFound(cfg, inp.model);
-    plan = { candidates: [inp.model, ...m.fallbacks.filter(capable)], tier: m.tier, reason: `requested ${inp.model}`, score: null };
+    plan = { candidates: [inp.model, ...m.fallbacks.filter(capable)], tier: m.tier, reason: `${ignoredNote(inp)}requested ${inp.model}`, score: null };
   }
   // (Since: each model named once.)
   const tooSmall = dedupe(plan.candidates.filter((m) => !fits(m)));
@@ -145,7 +150,7 @@ export function resolveReference(cfg: Config, inp: ResolveInput): RoutePlan {
   if (plan.candidates.length === 0) {
     throw new SwitchyardError(
       'invalid_request',
-      `no model can serve this request: ${needs.length ? `it needs ${needs.join(', ')}; ` : ''}prompt is ${inp.promptTokens} tokens${answerNote(wantsEmbeddings, inp.body)}`,
+      `no model can serve this request${inp.model.startsWith('route/') ? ` on ${inp.model} (${cfg.routing.routes[inp.model.slice(6)]!.join(', ')})` : ''}: ${needs.length ? `it needs ${needs.join(', ')}; ` : ''}prompt is ${inp.promptTokens} tokens${answerNote(wantsEmbeddings, inp.body)}`,
       { param: 'model', ...(windowTooSmall && needs.length === 0 ? { upstreamCode: 'context_length_exceeded' } : {}) },
     );
   }
@@ -175,4 +180,13 @@ function capabilityNote(cfg: Config, skipped: string[], needs: readonly Capabili
     else groups.set(why, [m]);
   }
   return `; skipped ${[...groups].map(([why, ms]) => `${ms.join(', ')} (${why})`).join(', ')}`;
+}
+
+/** The hints do nothing when a model or a route is named: the reason says so. */
+function ignoredNote(inp: ResolveInput): string {
+  const names: string[] = [];
+  if (inp.classify.tier !== null) names.push('x-switchyard-tier');
+  if (inp.classify.task !== null) names.push('x-switchyard-task');
+  if (names.length === 0) return '';
+  return `${names.join(' and ')} ignored (${inp.model.startsWith('route/') ? 'a route' : 'a model'} was named; hints choose a tier for model auto); `;
 }

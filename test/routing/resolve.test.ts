@@ -80,6 +80,14 @@ describe('resolve: a catalogue id', () => {
     expect(p.reason).toBe('requested bal-dear');
   });
 
+  it('says the tier and task hints did nothing when a model or a route is named (they were passed over in silence)', () => {
+    const p = resolve(CFG, input('bal-dear', { tier: 'fast_cheap' }));
+    expect(p.candidates).toEqual(['bal-dear', 'hq-big', 'fast-dear']);
+    expect(p.reason).toBe('x-switchyard-tier ignored (a model was named; hints choose a tier for model auto); requested bal-dear');
+    const r = resolve(CFG, input('route/code', { tier: 'high_quality', task: 'greeting' }));
+    expect(r.reason).toMatch(/^x-switchyard-tier and x-switchyard-task ignored \(a route was named; hints choose a tier for model auto\); route code: /);
+  });
+
   it('keeps the requested model when it lacks a needed capability, but drops such fallbacks', () => {
     // tools needed: bal-cheap has no tools but was asked for by name; it has no fallbacks.
     const body = { messages: [{ content: 'x' }], tools: [{ type: 'function' }] };
@@ -221,12 +229,14 @@ describe('resolve: refusals', () => {
     const e = thrown(() => resolve(CFG, input('route/code', { body, promptTokens: 2_000_000 })));
     expect(e.code).toBe('invalid_request');
     expect(e.status).toBe(400);
-    expect(e.message).toBe('no model can serve this request: it needs vision; prompt is 2000000 tokens + 256 for the answer');
+    expect(e.message).toBe(
+      'no model can serve this request on route/code (bal-cheap, hq-big, fast-cheap): it needs vision; prompt is 2000000 tokens + 256 for the answer',
+    );
   });
 
   it("a prompt no candidate's context window holds → 400 with code context_length_exceeded, a provider's code for it", () => {
     const e = thrown(() => resolve(CFG, input('route/code', { promptTokens: 2_000_000 })));
     expect([e.status, e.code, e.param]).toEqual([400, 'context_length_exceeded', 'model']);
-    expect(e.message).toMatch(/^no model can serve this request: prompt is 2000000 tokens/);
+    expect(e.message).toMatch(/^no model can serve this request on route\/code \(bal-cheap, hq-big, fast-cheap\): prompt is 2000000 tokens/);
   });
 });
