@@ -226,6 +226,14 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
           `the answer calls tool ${bad} with arguments that are not a JSON object (a Messages tool_use input must be one)`,
         );
       }
+      // Far more text than the cap allows (an upstream that ignored max_tokens): a bad answer, as a stream is cut there.
+      if (out.text.length > inp.outputCap * MAX_CHARS_PER_TOKEN) {
+        refused = out;
+        throw new UpstreamFault(
+          'bad_response',
+          `the upstream answered far more than the ${inp.outputCap} output tokens it was asked for at most (over ${inp.outputCap * MAX_CHARS_PER_TOKEN} characters)`,
+        );
+      }
       return traced(trace, out);
     }
     const res = await send(inp.h.pool, req, opts);
@@ -577,6 +585,14 @@ class StreamReader implements BodyConsumer {
         this.done = true;
         return undefined;
       case 'malformed':
+        // An event that is not JSON is dropped (a proxy's stray line); one that was a delta carried
+        // part of the answer, which is lost: a cut (continued or failed over), never an answer that
+        // ends cleanly without those words.
+        if (p.raw.includes('"delta"'))
+          throw new UpstreamFault(
+            'stream_cut',
+            'an upstream stream event that carried part of the answer could not be read (not JSON): the stream was cut there',
+          );
         this.malformed++;
         return undefined;
       default:

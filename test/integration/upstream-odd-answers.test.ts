@@ -60,6 +60,17 @@ beforeAll(async () => {
             res.write(`data: ${JSON.stringify({ ...base, usage: { prompt_tokens: 7, completion_tokens: 0, total_tokens: 7 } })}\n\n`);
           res.end('data: [DONE]\n\n');
         } else res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), choices: [] }));
+      } else if (j.model === 'too-long') res.writeHead(200, json).end(completion(j.model).replace('"fine"', JSON.stringify('word '.repeat(4000))));
+      else if (j.model === 'malformed-delta') {
+        // A delta cut in half (not JSON) between two good ones: the words in it are lost.
+        const base = { id: 'm', object: 'chat.completion.chunk', created: 1, model: j.model };
+        const piece = (content: string, finish: string | null = null) =>
+          `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content }, finish_reason: finish }] })}\n\n`;
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(piece('hello '));
+        res.write('data: {"id":"m","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"LOST WORDS \n\n');
+        res.write(piece('world', 'stop'));
+        res.end('data: [DONE]\n\n');
       } else if (j.model === 'no-finish') {
         // Content, then [DONE], never a finish_reason: a proxy that cut the answer and closed cleanly.
         const base = { id: 'f', object: 'chat.completion.chunk', created: 1, model: j.model };
@@ -124,6 +135,8 @@ beforeAll(async () => {
     'm-usage-over': model('usage-over'),
     'm-usage-negative': model('usage-negative'),
     'm-no-finish': model('no-finish'),
+    'm-too-long': model('too-long', ['m-ok']),
+    'm-malformed-delta': model('malformed-delta'),
     'm-no-choices': model('no-choices', ['m-ok']),
     'm-no-choices-usage': model('no-choices-usage', ['m-ok']),
     'm-gzipped': model('gzipped'),
@@ -321,6 +334,30 @@ describe('a stream that ends with [DONE] but never says how it finished', () => 
     expect(text).toMatch(/without saying how the answer finished/);
     expect(text).not.toContain('data: [DONE]');
     expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ status: 200, error_code: 'upstream_error' });
+  });
+});
+
+describe('answers that lose or overrun what they were asked for', () => {
+  it('a stream event that carried part of the answer but is not JSON is a cut: the stream ends with an error event, never cleanly without those words', async () => {
+    const r = await ask('m-malformed-delta', true);
+    expect(r.status).toBe(200);
+    const text = await r.text();
+    expect(text).toContain('hello ');
+    expect(text).toMatch(/could not be read \(not JSON\)/);
+    expect(text).not.toContain('data: [DONE]');
+  });
+
+  it('a JSON answer far longer than the output cap allows is a bad answer, failed over (it was delivered: 20,000 characters for max_tokens 100)', async () => {
+    const r = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm-too-long', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-switchyard-attempts')).toBe('2');
+    const body = (await r.json()) as { model: string; choices: Array<{ message: { content: string } }> };
+    expect(body.model).toBe('m-ok');
+    expect(body.choices[0]!.message.content).toBe('fine');
   });
 });
 
