@@ -10,10 +10,13 @@ import type { Usage } from '../accounting/cost.js';
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** `body` with its `usage` showing `u` (a copy; the body itself is not changed), or `body` when it has none. */
+/**
+ * `body` with its `usage` showing `u` (a copy; the body itself is not changed). A body without one
+ * gets one in its API's shape (an Anthropic message must have it: the SDK reads `usage.output_tokens`).
+ */
 export function withHeldUsage(body: Obj, u: Usage): Obj {
   const was = body.usage;
-  if (!isObj(was)) return body;
+  if (!isObj(was)) return { ...body, usage: usageFor(body, u) };
   const o: Obj = { ...was };
   const cached = u.cachedTokens ?? 0;
   if ('prompt_tokens' in o) {
@@ -54,6 +57,14 @@ export function withHeldUsage(body: Obj, u: Usage): Obj {
     detail(o, 'output_tokens_details', 'reasoning_tokens', u.reasoningTokens);
   } else return body;
   return { ...body, usage: o };
+}
+
+/** A usage object of `body`'s API for counts `u`, for a body that has none. */
+function usageFor(body: Obj, u: Usage): Obj {
+  if (body.type === 'message') return { input_tokens: u.promptTokens, output_tokens: u.completionTokens };
+  if (body.object === 'response') return { input_tokens: u.promptTokens, output_tokens: u.completionTokens, total_tokens: u.promptTokens + u.completionTokens };
+  if (body.object === 'list') return { prompt_tokens: u.promptTokens, total_tokens: u.promptTokens };
+  return { prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.promptTokens + u.completionTokens };
 }
 
 /** `o[key][field] = v` on a copy of `o[key]`, where that object has the field. */

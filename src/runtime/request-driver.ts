@@ -628,8 +628,8 @@ export class RequestDriver {
     if (!usage) {
       usage = this.estimate(h, prefill, ok.text + ok.other);
       this.estimated = true;
-      // A usage the body has but that cannot be read (negative counts, strings): it shows the estimate billed.
-      held = typeof ok.completion?.usage === 'object' && ok.completion.usage !== null;
+      // None reported, or one that cannot be read (negative counts, strings): the body shows the estimate billed.
+      held = true;
     } else {
       const within = this.withinReservation(h, prefill, usage);
       held = within !== usage;

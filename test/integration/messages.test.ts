@@ -62,6 +62,18 @@ describe.each([
     expect(request_id).toBe(response.headers.get('x-request-id'));
   });
 
+  it('an upstream that reports no usage: the message has the counts billed (estimated; it had no usage, and the SDK reads usage.output_tokens)', async () => {
+    await sim.setFault(upstream, { kind: 'no_usage', times: 1 });
+    const { data, response } = await client.messages
+      .create({ model: target, max_tokens: 200, messages: [{ role: 'user', content: 'Explain the switchyard.' }] })
+      .withResponse();
+    const row = ledgerRow(ledgerFile, response.headers.get('x-request-id'));
+    expect(row).toMatchObject({ estimated: 1, status: 200 });
+    expect(data.usage.output_tokens).toBe(Number(row!.completion_tokens));
+    expect(data.usage.input_tokens).toBe(Number(row!.prompt_tokens));
+    expect(data.usage.output_tokens).toBeGreaterThan(0);
+  });
+
   it('streams the Messages events and a final message with usage', async () => {
     const stream = client.messages.stream({ model: target, max_tokens: 200, messages: [{ role: 'user', content: 'Tell me a story.' }] });
     const types: string[] = [];

@@ -78,9 +78,11 @@ describe('withHeldUsage: the body shows the counts billed, in its own API conven
     });
   });
 
-  it('embeddings (no completion_tokens) and a body without usage', () => {
+  it('embeddings (no completion_tokens) and bodies without usage', () => {
     expect(withHeldUsage({ object: 'list', usage: { prompt_tokens: 1e12, total_tokens: 1e12 } }, held).usage).toEqual({ prompt_tokens: 30, total_tokens: 30 });
-    const none = { id: 'x' };
-    expect(withHeldUsage(none, held)).toBe(none);
+    // A body with none gets one in its API's shape (the counts billed, estimated).
+    expect(withHeldUsage({ id: 'x', object: 'chat.completion' }, held).usage).toEqual({ prompt_tokens: 30, completion_tokens: 100, total_tokens: 130 });
+    expect(withHeldUsage({ type: 'message' }, held).usage).toEqual({ input_tokens: 30, output_tokens: 100 });
+    expect(withHeldUsage({ object: 'response' }, held).usage).toEqual({ input_tokens: 30, output_tokens: 100, total_tokens: 130 });
   });
 });
