@@ -588,7 +588,7 @@ class StreamReader implements BodyConsumer {
         // An event that is not JSON is dropped (a proxy's stray line); one that was a delta carried
         // part of the answer, which is lost: a cut (continued or failed over), never an answer that
         // ends cleanly without those words.
-        if (p.raw.includes('"delta"'))
+        if (p.lost === true)
           throw new UpstreamFault(
             'stream_cut',
             'an upstream stream event that carried part of the answer could not be read (not JSON): the stream was cut there',

@@ -101,7 +101,8 @@ export type StreamPiece =
   | { type: 'usage'; usage: Usage }
   | { type: 'done' }
   | { type: 'error'; error: UpstreamErrorInfo }
-  | { type: 'malformed'; raw: string };
+  /** `lost`: the event was a delta (it carried part of the answer, now lost), not a stray line. */
+  | { type: 'malformed'; raw: string; lost?: true };
 
 /** The envelope fields of a chat.completion.chunk, as the upstream sent them. */
 export interface ChunkShape {

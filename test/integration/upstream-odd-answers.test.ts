@@ -68,7 +68,8 @@ beforeAll(async () => {
           `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content }, finish_reason: finish }] })}\n\n`;
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.write(piece('hello '));
-        res.write('data: {"id":"m","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"LOST WORDS \n\n');
+        // Its "delta" past the first 200 characters, as with a provider's long id and fingerprint.
+        res.write(`data: {"id":"${'m'.repeat(220)}","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"LOST WORDS \n\n`);
         res.write(piece('world', 'stop'));
         res.end('data: [DONE]\n\n');
       } else if (j.model === 'no-finish') {

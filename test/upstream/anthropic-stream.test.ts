@@ -184,7 +184,7 @@ describe('anthropic stream decoder', () => {
     );
     const pieces = decodeWire(wire);
     // message_start's chunk and counts, then the malformed event, then the rest as without it.
-    expect(pieces[2]).toEqual({ type: 'malformed', raw: '{"type":"content_block_delta","index":0,"delta":{"type":"text_de' });
+    expect(pieces[2]).toEqual({ type: 'malformed', raw: '{"type":"content_block_delta","index":0,"delta":{"type":"text_de', lost: true });
     expect(pieces.slice(3)).toEqual(decodeWire(RECORDED).slice(2));
   });
 

@@ -124,7 +124,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   }
 
   private malformed(ev: SseEvent): StreamPiece {
-    return { type: 'malformed', raw: ev.data.slice(0, 200) };
+    return ev.data.includes('"delta"') ? { type: 'malformed', raw: ev.data.slice(0, 200), lost: true } : { type: 'malformed', raw: ev.data.slice(0, 200) };
   }
 
   private chunk(delta: Record<string, unknown>, finish: string | null = null): OpenAIChunk {

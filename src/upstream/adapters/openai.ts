@@ -107,7 +107,7 @@ export class OpenAIStreamDecoder implements StreamDecoder {
     try {
       j = JSON.parse(data);
     } catch {
-      return [{ type: 'malformed', raw: data.slice(0, 200) }];
+      return [data.includes('"delta"') ? { type: 'malformed', raw: data.slice(0, 200), lost: true } : { type: 'malformed', raw: data.slice(0, 200) }];
     }
     if (!isObj(j)) return [{ type: 'malformed', raw: data.slice(0, 200) }];
     if (isObj(j.error)) return [{ type: 'error', error: readErrorInfo(500, data) }];
