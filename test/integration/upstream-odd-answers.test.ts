@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
+import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, startSidecar, testConfig, type SidecarHandle } from './harness.js';
 import { ledgerFileOf, ledgerRow } from './ledger-row.js';
@@ -72,6 +73,13 @@ beforeAll(async () => {
         res.write(`data: {"id":"${'m'.repeat(220)}","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"LOST WORDS \n\n`);
         res.write(piece('world', 'stop'));
         res.end('data: [DONE]\n\n');
+      } else if (j.model === 'no-role') {
+        // Deltas that never say role (some OpenAI-compatible servers).
+        const base = { id: 'r', object: 'chat.completion.chunk', created: 1, model: j.model };
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: 'hello ' }, finish_reason: null }] })}\n\n`);
+        res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: 'world' }, finish_reason: 'stop' }] })}\n\n`);
+        res.end('data: [DONE]\n\n');
       } else if (j.model === 'no-finish') {
         // Content, then [DONE], never a finish_reason: a proxy that cut the answer and closed cleanly.
         const base = { id: 'f', object: 'chat.completion.chunk', created: 1, model: j.model };
@@ -136,6 +144,7 @@ beforeAll(async () => {
     'm-usage-over': model('usage-over'),
     'm-usage-negative': model('usage-negative'),
     'm-no-finish': model('no-finish'),
+    'm-no-role': model('no-role'),
     'm-too-long': model('too-long', ['m-ok']),
     'm-malformed-delta': model('malformed-delta'),
     'm-no-choices': model('no-choices', ['m-ok']),
@@ -335,6 +344,15 @@ describe('a stream that ends with [DONE] but never says how it finished', () => 
     expect(text).toMatch(/without saying how the answer finished/);
     expect(text).not.toContain('data: [DONE]');
     expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ status: 200, error_code: 'upstream_error' });
+  });
+});
+
+describe('a stream whose deltas never say role', () => {
+  it("its first delta gets the assistant's: the OpenAI SDK's stream helper finishes (it threw 'missing role for choice 0')", async () => {
+    const client = new OpenAI({ baseURL: `${sc.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const final = await client.chat.completions.stream({ model: 'm-no-role', messages: [{ role: 'user', content: 'hi' }] }).finalChatCompletion();
+    expect(final.choices[0]!.message).toMatchObject({ role: 'assistant', content: 'hello world' });
+    expect(final.choices[0]!.finish_reason).toBe('stop');
   });
 });
 

@@ -89,6 +89,8 @@ export class OpenAIStreamDecoder implements StreamDecoder {
   private template: ChunkTemplate | null = null;
   private tries: number;
   private tools: ToolIndexes | null = null;
+  /** A delta with `role` came (or was given one): the OpenAI SDK's stream helper throws on a choice that never had one. */
+  private role = false;
 
   /** `templates: false` parses every chunk (the slow path the template path is tested against). */
   constructor(opts: { templates?: boolean } = {}) {
@@ -123,6 +125,14 @@ export class OpenAIStreamDecoder implements StreamDecoder {
       let rewritten = false;
       for (const c of chunk.choices) {
         const d = c.delta ?? {};
+        if (!this.role) {
+          // An upstream that never says `role` (some OpenAI-compatible servers): its first delta gets the assistant's.
+          this.role = true;
+          if (typeof d.role !== 'string') {
+            (c as { delta: object }).delta = { role: 'assistant', ...d };
+            rewritten = true;
+          }
+        }
         if (typeof d.content === 'string' && d.content.length > 0) {
           text += d.content;
           content = true;
