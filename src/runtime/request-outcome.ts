@@ -91,8 +91,9 @@ function exhausted(inp: FailureInput): Outcome {
         ),
       };
     }
+    // Removed while it waited, for capacity or after a 429 (that wait is what the reload ended): said so.
     const removed = inp.removed ?? null;
-    if (f === null && removed !== null)
+    if (removed !== null)
       return {
         ok: false,
         error: new SwitchyardError(
