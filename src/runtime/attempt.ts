@@ -227,7 +227,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
         );
       }
       // Far more text than the cap allows (an upstream that ignored max_tokens): a bad answer, as a stream is cut there.
-      if (out.text.length > inp.outputCap * MAX_CHARS_PER_TOKEN) {
+      if (answerChars(out) > inp.outputCap * MAX_CHARS_PER_TOKEN) {
         refused = out;
         throw new UpstreamFault(
           'bad_response',
@@ -264,6 +264,28 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     if (firstToken) clearTimeout(firstToken);
     unlink();
   }
+}
+
+/**
+ * How long a whole answer's output is, in UTF-16 units: its text, and what the stream bound counts
+ * besides (tool calls' names and arguments, a refusal), and reasoning text a provider returns
+ * beside the answer (`reasoning_content`, `reasoning`). A huge tool call passed the bound on text alone.
+ */
+function answerChars(out: AttemptSuccess): number {
+  let n = out.text.length;
+  const choices = out.completion?.choices;
+  const first: unknown = Array.isArray(choices) ? choices[0] : undefined;
+  const m = typeof first === 'object' && first !== null ? (first as { message?: unknown }).message : undefined;
+  if (typeof m !== 'object' || m === null) return n;
+  const msg = m as { tool_calls?: unknown; refusal?: unknown; reasoning_content?: unknown; reasoning?: unknown };
+  for (const v of [msg.refusal, msg.reasoning_content, msg.reasoning]) if (typeof v === 'string') n += v.length;
+  if (Array.isArray(msg.tool_calls))
+    for (const tc of msg.tool_calls as unknown[]) {
+      const f = typeof tc === 'object' && tc !== null ? (tc as { function?: { name?: unknown; arguments?: unknown } }).function : undefined;
+      if (typeof f?.name === 'string') n += f.name.length;
+      if (typeof f?.arguments === 'string') n += f.arguments.length;
+    }
+  return n;
 }
 
 /** The attempt's success, told to its trace (a function, not a closure made per attempt). */
@@ -471,7 +493,7 @@ class StreamReader implements BodyConsumer {
     // without `[DONE]` is: continued or failed over. Relayed as finished, the SDKs' stream helpers
     // threw on the choice's missing finish_reason after the client had it.
     if (this.finish === null) {
-      this.failed(new UpstreamFault('stream_cut', 'the upstream stream ended ([DONE]) without saying how the answer finished (no finish_reason)'));
+      this.failed(new UpstreamFault('stream_cut', 'the upstream stream ended without saying how the answer finished (no finish or stop reason)'));
       return;
     }
     const bad = this.tools !== null && this.finish !== 'length' ? badToolArgs(this.tools.calls) : null;
@@ -588,7 +610,8 @@ class StreamReader implements BodyConsumer {
         // An event that is not JSON is dropped (a proxy's stray line); one that was a delta carried
         // part of the answer, which is lost: a cut (continued or failed over), never an answer that
         // ends cleanly without those words.
-        if (p.lost === true)
+        // After the finish reason nothing of the answer can be lost (a trailing chunk cut in half).
+        if (p.lost === true && this.finish === null)
           throw new UpstreamFault(
             'stream_cut',
             'an upstream stream event that carried part of the answer could not be read (not JSON): the stream was cut there',

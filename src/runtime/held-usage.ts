@@ -24,7 +24,7 @@ export function withHeldUsage(body: Obj, u: Usage): Obj {
     o.prompt_tokens = u.promptTokens;
     const output = 'completion_tokens' in o ? u.completionTokens : 0;
     if ('completion_tokens' in o) o.completion_tokens = output;
-    if ('total_tokens' in o) o.total_tokens = u.promptTokens + output;
+    o.total_tokens = u.promptTokens + output;
     detail(o, 'prompt_tokens_details', 'cached_tokens', cached);
     detail(o, 'completion_tokens_details', 'reasoning_tokens', u.reasoningTokens);
   } else if (body.type === 'message') {

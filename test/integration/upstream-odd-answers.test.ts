@@ -73,7 +73,47 @@ beforeAll(async () => {
         res.write(`data: {"id":"${'m'.repeat(220)}","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"LOST WORDS \n\n`);
         res.write(piece('world', 'stop'));
         res.end('data: [DONE]\n\n');
-      } else if (j.model === 'no-role') {
+      } else if (j.model === 'no-delta' || j.model === 'fin-then-garbage') {
+        const base = { id: 'd', object: 'chat.completion.chunk', created: 1, model: j.model };
+        const chunk = (choice: Record<string, unknown>) => `data: ${JSON.stringify({ ...base, choices: [{ index: 0, ...choice }] })}\n\n`;
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(chunk({ delta: { role: 'assistant', content: 'Hello ' }, finish_reason: null }));
+        if (j.model === 'no-delta') {
+          // The finish written without a delta, then Azure's asynchronous content-filter annotation (no delta either).
+          res.write(chunk({ delta: { content: 'world' }, finish_reason: null }));
+          res.write(chunk({ finish_reason: 'stop' }));
+          res.write(
+            chunk({
+              finish_reason: null,
+              content_filter_results: { hate: { filtered: false, severity: 'safe' } },
+              content_filter_offsets: { start_offset: 0 },
+            }),
+          );
+        } else {
+          // After the finish, a trailing chunk cut in half.
+          res.write(chunk({ delta: { content: 'world' }, finish_reason: 'stop' }));
+          res.write('data: {"id":"d","choices":[{"index":0,"delta":{},"logprobs\n\n');
+        }
+        res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } })}\n\n`);
+        res.end('data: [DONE]\n\n');
+      } else if (j.model === 'long-tool')
+        res.writeHead(200, json).end(
+          JSON.stringify({
+            ...(JSON.parse(completion(j.model)) as object),
+            choices: [
+              {
+                index: 0,
+                message: {
+                  role: 'assistant',
+                  content: null,
+                  tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: JSON.stringify({ x: 'y'.repeat(50_000) }) } }],
+                },
+                finish_reason: 'tool_calls',
+              },
+            ],
+          }),
+        );
+      else if (j.model === 'no-role') {
         // Deltas that never say role (some OpenAI-compatible servers).
         const base = { id: 'r', object: 'chat.completion.chunk', created: 1, model: j.model };
         res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -145,6 +185,9 @@ beforeAll(async () => {
     'm-usage-negative': model('usage-negative'),
     'm-no-finish': model('no-finish'),
     'm-no-role': model('no-role'),
+    'm-no-delta': model('no-delta'),
+    'm-fin-then-garbage': model('fin-then-garbage'),
+    'm-long-tool': model('long-tool', ['m-ok']),
     'm-too-long': model('too-long', ['m-ok']),
     'm-malformed-delta': model('malformed-delta'),
     'm-no-choices': model('no-choices', ['m-ok']),
@@ -356,6 +399,23 @@ describe('a stream whose deltas never say role', () => {
   });
 });
 
+describe('chunks after or around the finish that are odd but harmless', () => {
+  it.each(['m-no-delta', 'm-fin-then-garbage'])(
+    '%s: the answer ends cleanly with its finish (a choice without delta threw in the session, a cut half chunk after the finish was taken for lost words: both gave an error event after the finish)',
+    async (model) => {
+      const client = new OpenAI({ baseURL: `${sc.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+      const final = await client.chat.completions.stream({ model, messages: [{ role: 'user', content: 'hi' }] }).finalChatCompletion();
+      expect(final.choices[0]!.message.content).toBe('Hello world');
+      expect(final.choices[0]!.finish_reason).toBe('stop');
+      const r = await ask(model, true);
+      const text = await r.text();
+      expect(text).not.toContain('"error"');
+      expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+      expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ status: 200, error_code: null, attempts: 1 });
+    },
+  );
+});
+
 describe('answers that lose or overrun what they were asked for', () => {
   it('a stream event that carried part of the answer but is not JSON is a cut: the stream ends with an error event, never cleanly without those words', async () => {
     const r = await ask('m-malformed-delta', true);
@@ -377,6 +437,17 @@ describe('answers that lose or overrun what they were asked for', () => {
     const body = (await r.json()) as { model: string; choices: Array<{ message: { content: string } }> };
     expect(body.model).toBe('m-ok');
     expect(body.choices[0]!.message.content).toBe('fine');
+  });
+
+  it('so is one whose tool call arguments are far longer (50 KB for max_tokens 100; only the text was counted)', async () => {
+    const r = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm-long-tool', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-switchyard-attempts')).toBe('2');
+    expect(((await r.json()) as { model: string }).model).toBe('m-ok');
   });
 });
 

@@ -78,6 +78,14 @@ describe('withHeldUsage: the body shows the counts billed, in its own API conven
     });
   });
 
+  it('a chat usage that could not be read (no total_tokens) gets its total too', () => {
+    expect(withHeldUsage({ object: 'chat.completion', usage: { prompt_tokens: 'x', completion_tokens: -1 } }, held).usage).toEqual({
+      prompt_tokens: 30,
+      completion_tokens: 100,
+      total_tokens: 130,
+    });
+  });
+
   it('embeddings (no completion_tokens) and bodies without usage', () => {
     expect(withHeldUsage({ object: 'list', usage: { prompt_tokens: 1e12, total_tokens: 1e12 } }, held).usage).toEqual({ prompt_tokens: 30, total_tokens: 30 });
     // A body with none gets one in its API's shape (the counts billed, estimated).

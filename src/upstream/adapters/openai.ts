@@ -124,7 +124,13 @@ export class OpenAIStreamDecoder implements StreamDecoder {
       let other = '';
       let rewritten = false;
       for (const c of chunk.choices) {
-        const d = c.delta ?? {};
+        // A choice without a delta (Azure's content-filter annotations, a finish written alone) is
+        // one with an empty delta: what reads chunks on (the stream session, the SDKs) takes it so.
+        if (!isObj(c.delta)) {
+          c.delta = {};
+          rewritten = true;
+        }
+        const d = c.delta;
         if (!this.role) {
           // An upstream that never says `role` (some OpenAI-compatible servers): its first delta gets the assistant's.
           this.role = true;
