@@ -27,7 +27,7 @@ import { withHeldUsage } from './held-usage.js';
 import { finalizeRequest, type Outcome } from './finalize.js';
 import { translatableCandidates, untakeableEndpoints, untranslatableBy, untranslatableNote } from './translatable.js';
 import { countPrompt, estTokens, shownPromptTokens, switchyardHeaders } from './request-prep.js';
-import { failureOutcome } from './request-outcome.js';
+import { failureOutcome, MAX_SDK_RETRY_AFTER_S } from './request-outcome.js';
 import { sleepUntil } from './scheduler.js';
 import { Cancel } from './cancel.js';
 
@@ -258,7 +258,7 @@ export class RequestDriver {
     if (this.snap.value === 'done' && this.picked)
       return { ok: true, endpoint: this.picked, completion: this.completion, completionText: this.completionText, native: this.native };
     const reason: unknown = this.ac.signal.aborted ? this.ac.signal.reason : undefined;
-    return failureOutcome({
+    const out = failureOutcome({
       ctx: this.snap.context,
       abortReason: reason,
       routeError: this.routeError,
@@ -270,6 +270,30 @@ export class RequestDriver {
       embeddings: nativeOf(this.call.body)?.kind === 'embeddings',
       retryAfterSeconds: () => this.rt.retryAfterSeconds(this.plan?.candidates ?? []),
     });
+    return out.ok ? out : this.downNotBroke(out);
+  }
+
+  /**
+   * A refusal for money while a candidate the budget did not refuse (one no dearer than the
+   * refused worst case) could not be reached (circuit-open, throttled): the request may well fit
+   * once it is back, so it is a 503 with `retry-after`, not a 429 `budget_exceeded` the SDKs are
+   * told never to retry (an app that turns a key off on it did so for a minute's outage).
+   */
+  private downNotBroke(out: Extract<Outcome, { ok: false }>): Outcome {
+    if (out.error.code !== 'budget_exceeded' || !this.plan) return out;
+    const down = this.unavailable(this.plan.candidates, this.slowAhead(null), this.rt.now());
+    if (down.length === 0) return out;
+    const after = this.rt.retryAfterSeconds(this.plan.candidates);
+    const headers: Record<string, string> =
+      after > MAX_SDK_RETRY_AFTER_S ? { 'retry-after': String(after), 'x-should-retry': 'false' } : { 'retry-after': String(after) };
+    return {
+      ...out,
+      error: new SwitchyardError(
+        'no_endpoint_available',
+        `no endpoint available for ${this.call.body.model}: ${down.join(', ')}; the rest was refused for money (${out.error.message})`,
+        { headers },
+      ),
+    };
   }
 
   /** The candidates, when a reload has removed every one of them since the request was routed (else null). */

@@ -481,3 +481,39 @@ describe('budget periods in /switchyard/state', () => {
     for (const id of ['global:day', 'global:month', 'global:total']) expect(Math.round(byId[id]!.spentUsd * 1e9)).toBe(Math.round(total.usd * 1e9));
   });
 });
+
+describe('a refusal for money while a candidate the budget did not refuse is down', () => {
+  let down: SidecarHandle | undefined;
+  afterAll(async () => {
+    await down?.stop();
+  });
+
+  it('is a 503 with retry-after, not a 429 budget_exceeded the SDKs never retry (the model asked for fits; it is only circuit-open)', async () => {
+    // gpt-4.1's worst case (1,000 output tokens at $8/MTok) fits the $0.012 left; its fallback claude's ($15/MTok) does not.
+    const cfg = testConfig(sim.url, {
+      budget: { limits: [{ scope: 'global', period: 'day', usd: 0.012 }] },
+    });
+    (cfg.resilience as Record<string, unknown>).failureThreshold = 1;
+    (cfg.resilience as Record<string, unknown>).recoveryMs = 60_000;
+    down = await startSidecar(cfg);
+    await sim.setFault('gpt-4.1', { kind: 'http_error', status: 500, times: 1 });
+    const ask = () =>
+      fetch(`${down!.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4.1', max_tokens: 1000, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    await (await ask()).text(); // its 500 opens gpt-4.1's circuit
+    await sim.clearFaults();
+    await sim.clearLog();
+    const r = await ask();
+    const body = (await r.json()) as { error: { code: string; message: string } };
+    expect(r.status).toBe(503);
+    expect(body.error.code).toBe('no_endpoint_available');
+    expect(body.error.message).toMatch(/gpt-4\.1 circuit-open/);
+    expect(body.error.message).toMatch(/refused for money \(budget global:day would be exceeded/);
+    expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(r.headers.get('x-should-retry')).toBeNull();
+    expect(await sim.log()).toEqual([]);
+  });
+});
