@@ -63,7 +63,9 @@ export class SwitchyardError extends Error {
     this.code = opts.upstreamCode ?? code;
     // A param is a client's field path (an unknown key is a param): bounded like any echoed name.
     this.param = opts.param == null ? null : echoName(opts.param);
-    this.headers = opts.headers ?? {};
+    // Its switchyard code on every answer of it, whatever the API's shape: an Anthropic body has no
+    // code field, and a budget refusal and a rate limit are both its `rate_limit_error`.
+    this.headers = { 'x-switchyard-error-code': code, ...opts.headers };
     this.details = opts.details ?? null;
     this.upstreamType = opts.upstreamType ?? null;
   }
@@ -102,7 +104,7 @@ export function errorBody(err: unknown): { status: number; body: OpenAIErrorBody
         code: 'internal_error',
       },
     },
-    headers: {},
+    headers: { 'x-switchyard-error-code': 'internal_error' },
   };
 }
 

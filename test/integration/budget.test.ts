@@ -356,6 +356,8 @@ describe('budget-aware routing', () => {
     expect(err.headers?.get('x-switchyard-model')).toBe('gemini-2.5-flash');
     expect(err.headers?.get('x-switchyard-tier')).toBe('fast_cheap');
     expect(err.headers?.get('x-switchyard-attempts')).toBe('0');
+    // switchyard's own code, on every error answer whatever the API's shape.
+    expect(err.headers?.get('x-switchyard-error-code')).toBe('budget_exceeded');
     expect(await sim.log()).toEqual([]);
   });
 
@@ -514,6 +516,16 @@ describe('a refusal for money while a candidate the budget did not refuse is dow
     expect(body.error.message).toMatch(/refused for money \(budget global:day would be exceeded/);
     expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(r.headers.get('x-should-retry')).toBeNull();
+    expect(r.headers.get('x-switchyard-error-code')).toBe('no_endpoint_available');
+    // The Messages API: Anthropic's shape, which has no code field; the header tells it from a rate limit.
+    const m = await fetch(`${down.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'gpt-4.1', max_tokens: 1000, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(m.status).toBe(503);
+    expect(((await m.json()) as { type: string }).type).toBe('error');
+    expect(m.headers.get('x-switchyard-error-code')).toBe('no_endpoint_available');
     expect(await sim.log()).toEqual([]);
   });
 });

@@ -60,7 +60,8 @@ describe('SwitchyardError bodies', () => {
     expect(errorBody(err)).toStrictEqual({
       status: 429,
       body: { error: { message: 'over budget', type: 'budget_exceeded', param: null, code: 'budget_exceeded' } },
-      headers: { 'x-should-retry': 'false' },
+      // switchyard's own code on every error answer (an Anthropic body has no code field).
+      headers: { 'x-switchyard-error-code': 'budget_exceeded', 'x-should-retry': 'false' },
     });
   });
 
@@ -90,7 +91,7 @@ describe('upstreamClientError', () => {
           code: 'context_length_exceeded',
         },
       },
-      headers: {},
+      headers: { 'x-switchyard-error-code': 'invalid_request' },
     });
   });
 
@@ -118,7 +119,7 @@ describe('errors that are not SwitchyardErrors', () => {
   it('become a 500 internal_error', () => {
     const out = errorBody(leaky);
     expect(out.status).toBe(500);
-    expect(out.headers).toEqual({});
+    expect(out.headers).toEqual({ 'x-switchyard-error-code': 'internal_error' });
     expect(out.body.error).toMatchObject({ type: 'server_error', code: 'internal_error', param: null });
     expect(Object.keys(out.body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
   });
