@@ -346,51 +346,11 @@ describe('reload', () => {
     }
   });
 
-  it('a request waiting for an endpoint a reload removes fails at once and says so (it waited for the removed window, then blamed a circuit)', async () => {
-    const good = reloaded();
-    // deepseek alone behind a window of one request a minute, no fallback: a second request waits.
-    const limited = variant((c) => {
-      c.models['deepseek-v3.2']!.endpoints[0]!.rpm = 1;
-      (c.models['deepseek-v3.2'] as unknown as { fallbacks: string[] }).fallbacks = [];
-    });
-    writeFileSync(sc.configFile, stringify(limited));
-    expect((await reload()).status).toBe(200);
-    await quick('deepseek-v3.2');
-    const sent = Date.now();
-    const waiting = fetch(`${sc.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY_B}`, 'x-switchyard-timeout-ms': '90000' },
-      body: JSON.stringify({ model: 'deepseek-v3.2', max_tokens: 3, messages: [{ role: 'user', content: 'hi' }] }),
-    });
-    const depth = async () => ((await (await fetch(`${sc.url}/switchyard/state`)).json()) as { supervisor: { queueDepth: number } }).supervisor.queueDepth;
-    for (let i = 0; i < 100 && (await depth()) === 0; i++) await sleep(20);
-    expect(await depth()).toBe(1);
-    const without = variant((c) => {
-      delete c.models['deepseek-v3.2'];
-      for (const m of Object.values(c.models) as Array<{ fallbacks?: string[] }>) m.fallbacks = (m.fallbacks ?? []).filter((f) => f !== 'deepseek-v3.2');
-      for (const [name, chain] of Object.entries(c.routing.routes)) c.routing.routes[name] = chain.filter((m) => m !== 'deepseek-v3.2');
-    });
-    writeFileSync(sc.configFile, stringify(without));
-    expect((await reload()).status).toBe(200);
-    const r = await waiting;
-    expect(r.status).toBe(503);
-    expect(((await r.json()) as { error: { message: string } }).error.message).toBe(
-      'no endpoint available for deepseek-v3.2: a config reload removed deepseek-v3.2 while this request waited; send it again',
-    );
-    // At once, not when the removed endpoint's window would have freed (a minute) or the deadline (90 s).
-    expect(Date.now() - sent).toBeLessThan(10_000);
-    writeFileSync(sc.configFile, stringify(good));
-    expect((await reload()).status).toBe(200);
-  });
-
-  it("one waiting out a 429's retry-after when a reload removes its model says the reload removed it (it blamed the 429)", async () => {
-    const good = reloaded();
-    const alone = variant((c) => {
-      (c.models['deepseek-v3.2'] as unknown as { fallbacks: string[] }).fallbacks = [];
-    });
-    writeFileSync(sc.configFile, stringify(alone));
-    expect((await reload()).status).toBe(200);
-    await sim.setFault('deepseek-chat', { kind: 'rate_limit', retryAfterSec: 20, times: 1 });
+  /**
+   * A deepseek-v3.2 request that waits (for its window, or out a 429), then a reload that removes
+   * the model: the request is answered 503 saying so.
+   */
+  async function removedWhileWaiting(): Promise<void> {
     const waiting = fetch(`${sc.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY_B}`, 'x-switchyard-timeout-ms': '90000' },
@@ -411,6 +371,35 @@ describe('reload', () => {
     expect(((await r.json()) as { error: { message: string } }).error.message).toBe(
       'no endpoint available for deepseek-v3.2: a config reload removed deepseek-v3.2 while this request waited; send it again',
     );
+  }
+
+  it('a request waiting for an endpoint a reload removes fails at once and says so (it waited for the removed window, then blamed a circuit)', async () => {
+    const good = reloaded();
+    // deepseek alone behind a window of one request a minute, no fallback: a second request waits.
+    const limited = variant((c) => {
+      c.models['deepseek-v3.2']!.endpoints[0]!.rpm = 1;
+      (c.models['deepseek-v3.2'] as unknown as { fallbacks: string[] }).fallbacks = [];
+    });
+    writeFileSync(sc.configFile, stringify(limited));
+    expect((await reload()).status).toBe(200);
+    await quick('deepseek-v3.2');
+    const sent = Date.now();
+    await removedWhileWaiting();
+    // At once, not when the removed endpoint's window would have freed (a minute) or the deadline (90 s).
+    expect(Date.now() - sent).toBeLessThan(10_000);
+    writeFileSync(sc.configFile, stringify(good));
+    expect((await reload()).status).toBe(200);
+  });
+
+  it("one waiting out a 429's retry-after when a reload removes its model says the reload removed it (it blamed the 429)", async () => {
+    const good = reloaded();
+    const alone = variant((c) => {
+      (c.models['deepseek-v3.2'] as unknown as { fallbacks: string[] }).fallbacks = [];
+    });
+    writeFileSync(sc.configFile, stringify(alone));
+    expect((await reload()).status).toBe(200);
+    await sim.setFault('deepseek-chat', { kind: 'rate_limit', retryAfterSec: 20, times: 1 });
+    await removedWhileWaiting();
     await sim.clearFaults();
     writeFileSync(sc.configFile, stringify(good));
     expect((await reload()).status).toBe(200);
