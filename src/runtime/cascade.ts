@@ -25,7 +25,7 @@ import type { RuntimeCore } from './core.js';
 import { currentScope, type ApiName } from './request-scope.js';
 import { RequestDriver } from './request-driver.js';
 import { countPrompt } from './request-prep.js';
-import { unsupportedFeature } from './retry-policy.js';
+import { contextTooLong, unsupportedFeature } from './retry-policy.js';
 
 /** One step as the cascade reports it (header, metric, inspector, ledger quality). */
 export interface CascadeStepRecord {
@@ -189,8 +189,17 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
       break;
     }
     // A client mistake is not a tier's fault; a model that does not take a feature the request uses
-    // (DeepSeek and json_schema: its provider's 400) is this step's, and the next step may take it.
-    if (run.error && run.error.status < 500 && run.error.status !== 429 && !run.checked.answer && !unsupportedFeature(run.error.message)) break;
+    // (DeepSeek and json_schema: its provider's 400), or whose context window the prompt is over
+    // (the next step's models may have larger ones), is this step's, and the next step may take it.
+    if (
+      run.error &&
+      run.error.status < 500 &&
+      run.error.status !== 429 &&
+      !run.checked.answer &&
+      !unsupportedFeature(run.error.message) &&
+      !contextTooLong(run.error)
+    )
+      break;
   }
   await deliver(rt, call, sink, steps, extraRows, spent);
 

@@ -151,7 +151,7 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
   // requests cannot open its circuit. Checked before the context rule: a gateway's "Request Too
   // Long" is about bytes, not a model's window.
   if (f.error?.unstructured !== undefined && status === 413) return { verdict: { event: 'released' }, next: { step: 'failover' }, loud: true };
-  if (f.error?.code === 'context_length_exceeded' || /context.length|too long|maximum context/i.test(f.error?.message ?? '')) {
+  if (contextTooLong(f.error)) {
     return { verdict: { event: 'released' }, next: { step: 'larger_context' }, loud: false };
   }
   if (f.error?.unstructured === 'page' && PAGE_MEANS_NOT_THE_API.has(status)) return notTheApi();
@@ -162,6 +162,11 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
   if ((status === 400 || status === 422) && f.error?.unstructured === undefined && unsupportedFeature(f.error?.message ?? ''))
     return { verdict: { event: 'released' }, next: { step: 'failover' }, loud: false };
   return { verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false };
+}
+
+/** The provider's 400 that the prompt (with its output cap) is over the model's context window. */
+export function contextTooLong(error: { code?: string | null; message?: string } | null | undefined): boolean {
+  return error?.code === 'context_length_exceeded' || /context.length|too long|maximum context/i.test(error?.message ?? '');
 }
 
 /** A request field this model does not take, named in the provider's 400 with "not supported", "unsupported" or "unavailable". */

@@ -31,3 +31,14 @@ it('ordinary patterns are still checked, up to MAX_PATTERN_INPUT characters', ()
   expect(cache.validate(schema, { x: 'ab@' }).ok).toBe(false);
   expect(MAX_PATTERN_INPUT).toBeGreaterThan(600);
 });
+
+it('bounded choices count by their size: eight a{0,10} in a row (11^8 paths, 2.8 s on 40 characters) are refused at once', () => {
+  const pattern = `^${'a{0,10}'.repeat(8)}x$`;
+  expect(riskyPattern(pattern)).toBe(true);
+  expect(riskyPattern(`^${'a{0,10}'.repeat(3)}x$`)).toBe(false);
+  const cache = new SchemaCache(8);
+  const t = performance.now();
+  const v = cache.validate({ type: 'object', properties: { x: { type: 'string', pattern } } }, { x: 'a'.repeat(40) });
+  expect(performance.now() - t).toBeLessThan(BOUND_MS);
+  expect(v.ok).toBe('unusable');
+});

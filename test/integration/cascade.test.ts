@@ -347,6 +347,18 @@ describe('no escalation, refusals and switches', () => {
     // That such a pattern cannot hang the process on a matching-length answer: test/quality/checks.test.ts.
   });
 
+  it("a step's 400 context_length_exceeded goes on to the next step (its models may have larger windows), as a plain request fails over", async () => {
+    for (const stream of [false, true]) {
+      // Both fast_cheap models (the step fails over from one to the other first).
+      await sim.setFault('deepseek-chat', { kind: 'context_length_exceeded', times: 1 });
+      await sim.setFault('gemini-2.5-flash', { kind: 'context_length_exceeded', times: 1 });
+      const id = `cas-ctx-${++seq}`;
+      const g = await ask(sc, id, stream);
+      expect(g.headers.get('x-switchyard-cascade')).toMatch(/^[a-z0-9.-]+:context_length_exceeded>gpt-4\.1:pass$/);
+      expect(g.content.split(' ')).toHaveLength(12);
+    }
+  });
+
   it('x-switchyard-cascade: off answers as before: the broken JSON, one plain ledger row', async () => {
     await sim.setFault('deepseek-chat', { kind: 'invalid_json', times: 1 });
     const id = `cas-off-${++seq}`;
