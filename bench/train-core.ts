@@ -61,7 +61,19 @@ export const NON_NEGATIVE: readonly Feature[] = [
   'struct:words[50-80]',
   'struct:words[80+]',
   'struct:sentences',
+  'kind:reasoning',
 ];
+
+/**
+ * Task kinds that say a request is easy may never raise its score, and those that say it is hard
+ * (above) never lower it: a user's "Think step by step" or "Prove …" must not send a request to
+ * a cheaper tier, nor "Translate …" to a dearer one. Fitted freely, `kind:reasoning` came out at
+ * -0.20 and `kind:translation` at +0.10: within each benchmark, prompts that ask for reasoning
+ * were ones the weak model did as well (arena's "explain your reasoning" essays), which says
+ * more about those sets than about an application's traffic. Train 5-fold CV with the
+ * constraints: see docs/routing.md, "sign constraints".
+ */
+export const NON_POSITIVE: readonly Feature[] = ['kind:writing', 'kind:roleplay', 'kind:smalltalk', 'kind:translation'];
 
 /**
  * Task-kind priors from between-task evidence (issue 11, held out on MT-Bench/GSM8K/MMLU: coding,
@@ -154,6 +166,7 @@ function fit(rows: readonly DataRow[], x: readonly Float64Array[], lambda: numbe
     train,
     { lambda, prior, pinned, penalty },
     NON_NEGATIVE.map((n) => FEATURES.indexOf(n)),
+    NON_POSITIVE.map((n) => FEATURES.indexOf(n)),
   );
   let bias = f.bias;
   for (let k = 0; k < sets.length; k++) bias += f.weights[d + k]! / sets.length;

@@ -2,8 +2,10 @@
  * `switchyard calibrate`, the arithmetic: thresholds from the scores of a deployment's own
  * recent `auto` traffic (the ledger's `route_score`), so that the wished share of it goes to
  * `high_quality` — as RouteLLM calibrates its threshold on a sample of real queries. The
- * `balanced` threshold keeps the share of traffic the trained defaults put below it on the
- * reference prompts. Pure.
+ * `balanced` threshold stays the trained one (below the new `high_quality` one): it says where a
+ * request gains nothing from a stronger model, which is a score, not a share — the reference
+ * prompts hold no greetings, and keeping their share under it moved every "thanks!" of a
+ * deployment's traffic up to `balanced`. Pure.
  */
 import { DEFAULT_MODEL, type RouterModel, type Thresholds } from './scorer.js';
 
@@ -71,9 +73,8 @@ export function calibrate(scores: readonly number[], opts: { strongShare?: numbe
     );
   const sorted = [...valid].sort((a, b) => a - b);
   const strongShare = opts.strongShare ?? referenceShareAbove(model.thresholds.highQuality, model.quantiles);
-  const belowBalanced = 1 - referenceShareAbove(model.thresholds.balanced, model.quantiles);
   const highQuality = thresholdAt(sorted, strongShare);
-  const balanced = Math.min(highQuality, thresholdAt(sorted, 1 - belowBalanced));
+  const balanced = Math.min(highQuality, model.thresholds.balanced);
   const share = (pred: (s: number) => boolean): number => sorted.filter(pred).length / sorted.length;
   return {
     thresholds: { balanced, highQuality },

@@ -14,7 +14,7 @@ export interface ClassifyInput {
   task: string | null;
   /** `x-switchyard-tier` */
   tier: string | null;
-  /** Text of the user turns (the last one weighs for keywords). */
+  /** Text of the last user turn (the keyword rule reads it). */
   text: string;
   promptTokens: number;
   turns: number;
@@ -70,9 +70,17 @@ function scored(input: ClassifyInput, auto: AutoConfig | undefined, prefix: stri
   const r = scoreRequest(req);
   const t = autoThresholds(auto);
   const tier = tierForScore(r.score, t);
-  const [shown, crossed] = apart(r.score, tier === 'high_quality' ? t.highQuality : t.balanced);
-  const cmp = tier === 'fast_cheap' ? '<' : '>=';
-  return { tier, reason: `${prefix}score ${shown} ${cmp} ${crossed} → ${tier}: ${explain(r)}`, keywordHits: hits, score: r.score };
+  let verdict: string;
+  if (tier === 'balanced') {
+    // Both bounds: "score 0.58 >= 0.54" alone reads as if it had passed high_quality's 0.59 too.
+    const [low, b] = apart(r.score, t.balanced);
+    const [high, h] = apart(r.score, t.highQuality);
+    verdict = `score ${high.length > low.length ? high : low} >= ${b}, < ${h}`;
+  } else {
+    const [shown, crossed] = apart(r.score, tier === 'high_quality' ? t.highQuality : t.balanced);
+    verdict = `score ${shown} ${tier === 'fast_cheap' ? '<' : '>='} ${crossed}`;
+  }
+  return { tier, reason: `${prefix}${verdict} → ${tier}: ${explain(r)}`, keywordHits: hits, score: r.score };
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -123,24 +131,24 @@ export function excerpt(s: string): string {
 }
 
 /**
- * The text of the user turns, for the keyword rule: a string content, or the text parts of a
+ * The text of the last user turn, for the keyword rule: a string content, or the text parts of a
  * content array (what the Vercel AI SDK, LangChain and image requests send), joined by newlines.
+ * Earlier turns are not read: a "thanks!" after a proof is not a proof.
  */
 export function userText(messages: ReadonlyArray<{ role?: unknown; content?: unknown }>): string {
-  const out: string[] = [];
-  for (const m of messages) {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!;
     if (m.role !== 'user') continue;
-    if (typeof m.content === 'string') out.push(m.content);
-    else if (Array.isArray(m.content)) {
-      const texts: string[] = [];
-      for (const p of m.content as unknown[]) {
-        const t = typeof p === 'object' && p !== null ? (p as { text?: unknown }).text : undefined;
-        if (typeof t === 'string') texts.push(t);
-      }
-      out.push(texts.join('\n'));
-    } else out.push('');
+    if (typeof m.content === 'string') return m.content;
+    if (!Array.isArray(m.content)) return '';
+    const texts: string[] = [];
+    for (const p of m.content as unknown[]) {
+      const t = typeof p === 'object' && p !== null ? (p as { text?: unknown }).text : undefined;
+      if (typeof t === 'string') texts.push(t);
+    }
+    return texts.join('\n');
   }
-  return out.join('\n');
+  return '';
 }
 
 /**

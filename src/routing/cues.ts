@@ -387,6 +387,8 @@ export const ABBREV_FLAG = 1 << 18;
 export const ABBREV_END_FLAG = 1 << 19;
 /** A German word before an ordinal ("am 3.", "der 2. Weltkrieg", "im 19. Jahrhundert"): the number's dot ends no sentence. */
 export const ORDINAL_FLAG = 1 << 20;
+/** A word between an id word and its number ("order number is 448213"): the id marker carries over it. */
+export const ID_LINK_FLAG = 1 << 21;
 
 /**
  * Question words that ask to identify one specific thing — a person, a time, a place, one of
@@ -453,8 +455,16 @@ const ID_WORDS =
   'pedido factura cuenta cliente usuario reserva ' +
   'ordine fattura conto utente prenotazione pratica ' +
   'fatura conta usuário ' +
-  'bestelling factuur rekening klant gebruiker';
+  'bestelling factuur rekening klant gebruiker ' +
+  // Places and bookings a support message quotes: "zip code 94107", "room 4021", "PO 45821", "flight 4417".
+  'zip postcode plz room zimmer chambre habitación habitacion stanza quarto kamer po pin flight flug vuelo volo voo vlucht';
 const ID_DOT_WORDS = 'no nro';
+/**
+ * Words that may stand between an id word and its number without making it a quantity: "order
+ * number is 448213", "Kundennummer ist 448213", "zip code 94107", "numéro de commande : 4711".
+ * At most two of them, right after the id word (or the previous link).
+ */
+const ID_LINK_WORDS = 'number numbers code is was are ist lautet war sind numéro numero número est es è é era de del di da van';
 
 /**
  * Abbreviations whose dot ends no sentence ("Dr. Smith", "vs. the", "Nr. 48213", "bzw.", "Mme.
@@ -568,6 +578,7 @@ function build(): CueTable {
   for (const w of WRITE_WORDS.split(' ')) entry(w).flags |= WRITE_FLAG;
   for (const w of ID_WORDS.split(' ')) entry(w).flags |= ID_FLAG;
   for (const w of ID_DOT_WORDS.split(' ')) entry(w).flags |= ID_FLAG | ID_DOT_FLAG;
+  for (const w of ID_LINK_WORDS.split(' ')) entry(w).flags |= ID_LINK_FLAG;
   for (const w of ABBREVIATIONS.split(' ')) entry(w).flags |= ABBREV_FLAG;
   for (const w of ABBREVIATIONS_AT_END.split(' ')) entry(w).flags |= ABBREV_END_FLAG;
   for (const w of ORDINAL_WORDS.split(' ')) entry(w).flags |= ORDINAL_FLAG;

@@ -1,7 +1,7 @@
 /**
  * The scorer's named features, each a number in about [0, 1], from a chat-completions body.
  * The last user turn weighs most: task kinds found only in earlier turns or the system prompt
- * count half. Pure: no I/O, no clock.
+ * count half (small talk not at all). Pure: no I/O, no clock.
  */
 import { DOMAINS, KINDS } from './cues.js';
 import { emptyCounts, scanText, type TextCounts } from './scan.js';
@@ -107,10 +107,23 @@ function jsonOutput(rf: unknown): boolean {
 }
 
 const CODE_KIND = KINDS.indexOf('code');
+const SMALLTALK_KIND = KINDS.indexOf('smalltalk');
 
-/** Programming evidence in the last turn or its context: a code cue word, an identifier (`snake_case`, `dotted.name`) or a code fence. */
+/**
+ * Programming evidence in the last turn or its context: a code cue word other than an API word
+ * ("What is an API?" has none), an API word beside another ("Which API of the requests library"),
+ * an identifier (`snake_case`, `dotted.name`) or a code fence.
+ */
 function programming(l: TextCounts, c: TextCounts): boolean {
-  return l.kindHits[CODE_KIND]! > 0 || l.identifiers > 0 || l.fences > 0 || c.kindHits[CODE_KIND]! > 0 || c.fences > 0;
+  return (
+    l.kindHits[CODE_KIND]! > l.apiCodeCues ||
+    (l.apiCodeCues > 0 && l.apiWords > 1) ||
+    l.identifiers > 0 ||
+    l.fences > 0 ||
+    c.kindHits[CODE_KIND]! > c.apiCodeCues ||
+    (c.apiCodeCues > 0 && c.apiWords > 1) ||
+    c.fences > 0
+  );
 }
 
 /** The feature vector, in the order of FEATURES. */
@@ -118,7 +131,8 @@ export function extractFeatures(req: RouteRequest): Float64Array {
   const { last: l, context: c, userTurns, system } = splitTurns(req);
   const x = new Float64Array(FEATURES.length);
   let j = 0;
-  for (let k = 0; k < KINDS.length; k++) x[j++] = Math.max(sat(l.kindHits[k]!, 2), 0.5 * sat(c.kindHits[k]!, 2));
+  // Small talk counts in the last turn only: a "hi" before a hard question does not make it easy.
+  for (let k = 0; k < KINDS.length; k++) x[j++] = Math.max(sat(l.kindHits[k]!, 2), k === SMALLTALK_KIND ? 0 : 0.5 * sat(c.kindHits[k]!, 2));
   for (let d = 0; d < DOMAINS.length; d++) x[j++] = Math.max(sat(l.domainHits[d]!, DOMAIN_FULL), 0.5 * sat(c.domainHits[d]!, DOMAIN_FULL));
   const chars = Math.max(l.chars, 1);
   x[j++] = l.fences > 0 ? 1 : c.fences > 0 ? 0.5 : 0;
@@ -131,7 +145,7 @@ export function extractFeatures(req: RouteRequest): Float64Array {
   // Size and kind of the quantities (language-neutral): 5-fold CV on train, GSM8K APGR
   // 0.561 -> 0.603, mean over the sets 0.567 -> 0.585.
   x[j++] = sat(l.decimals, 3);
-  x[j++] = clamp01(log2(1 + l.maxNumber) / 20);
+  x[j++] = (l.numbers >= 2 || l.numberWords > 0 ? 1 : 0.5) * clamp01(log2(1 + l.maxNumber) / 20);
   x[j++] = sat(l.numberWords, 3);
   x[j++] = sat(l.questions, 3);
   const identify = sat(l.identifyWords, 2);

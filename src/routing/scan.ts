@@ -21,6 +21,7 @@ import {
   WRITE_FLAG,
   ID_FLAG,
   ID_DOT_FLAG,
+  ID_LINK_FLAG,
   ABBREV_FLAG,
   ABBREV_END_FLAG,
   ORDINAL_FLAG,
@@ -46,6 +47,8 @@ export interface TextCounts {
   numberWords: number;
   /** Words naming a programming interface or library (API, SDK, package; Bibliothek, Schnittstelle), outside code fences. */
   apiWords: number;
+  /** Of those, the ones that are code cues themselves (api, sdk, endpoint): no evidence of programming on their own. */
+  apiCodeCues: number;
   letters: number;
   nonLatinLetters: number;
   /** Numbers that are quantities (see maxNumber), outside code. */
@@ -100,6 +103,7 @@ export function emptyCounts(): TextCounts {
     identifyWords: 0,
     numberWords: 0,
     apiWords: 0,
+    apiCodeCues: 0,
     letters: 0,
     nonLatinLetters: 0,
     numbers: 0,
@@ -367,6 +371,7 @@ export function scanText(text: string, into: TextCounts): void {
   let identifyWords = 0;
   let numberWords = 0;
   let apiWords = 0;
+  let apiCodeCues = 0;
   let letters = 0;
   let nonLatin = 0;
   let numbers = 0;
@@ -396,6 +401,7 @@ export function scanText(text: string, into: TextCounts): void {
   let idEnd = -1;
   let idDot = false;
   let idMin = 1;
+  let idLinks = 0;
   let phoneEnd = -1;
   // Where the last identifier number ended: "2023-0815", "12345/67" go on with it.
   let idRunEnd = -1;
@@ -524,11 +530,17 @@ export function scanText(text: string, into: TextCounts): void {
         idEnd = i;
         idDot = (f & ID_DOT_FLAG) !== 0;
         idMin = ID_WORD_DIGITS;
+        idLinks = 0;
+      } else if (f & ID_LINK_FLAG && idLinks < 2 && idEnd >= 0 && start - idEnd <= 3 && idGap(u, idEnd, start, false)) {
+        // "order number is 448213": the marker carries over up to two link words.
+        idEnd = i;
+        idLinks++;
       } else if (u[i - 1] === 114 && i - start > 6 && u[i - 2] === 101 && u[i - 3] === 109 && u[i - 4] === 109 && u[i - 5] === 117 && u[i - 6] === 110) {
         // A compound on "-nummer" (Kundennummer, Telefonnummer; Dutch klantnummer).
         idEnd = i;
         idDot = false;
         idMin = ID_WORD_DIGITS;
+        idLinks = 0;
       }
       if (f !== 0) {
         // Most words cue nothing: one test, then on.
@@ -539,7 +551,10 @@ export function scanText(text: string, into: TextCounts): void {
         if (f & GERMAN_FLAG) germanWords++;
         if (f & IDENTIFY_FLAG) identifyWords++;
         if (f & NUMBER_WORD_FLAG) numberWords++;
-        if (f & API_FLAG) apiWords++;
+        if (f & API_FLAG) {
+          apiWords++;
+          if ((f & KIND_MASK) === CODE + 1) apiCodeCues++;
+        }
         if (f & WRITE_FLAG) writeVerbs++;
         const d = (f & DOMAIN_MASK) >> DOMAIN_SHIFT;
         if (d > 0) into.domainHits[d - 1]!++;
@@ -620,6 +635,8 @@ export function scanText(text: string, into: TextCounts): void {
           // Two capitals and a dash before it ("INV-2024-00017", "SN-2024"; not "mid-1990s",
           // "uranium-238"), or an ISO date ("2025-12-24").
           (before === 45 && start0 >= 3 && isUpper(cased, start0 - 2) && isUpper(cased, start0 - 3)) ||
+          // One capital alone before the dash, at a word's start ("A-448213", "order B-7731"; not "T-shirt", which has no digits).
+          (before === 45 && start0 >= 2 && isUpper(cased, start0 - 2) && (start0 === 2 || !isLetter(u[start0 - 3]!)) && digits >= 3) ||
           (digits === 4 && !sep && after === 45 && isDigit(next) && i + 3 < n && isDigit(u[i + 2]!) && u[i + 3] === 45) ||
           (idEnd >= 0 && start0 - idEnd <= 3 && digits >= idMin && idGap(u, idEnd, start0, idDot)) ||
           (start0 === idRunEnd + 1 && (before === 45 || before === 47))
@@ -656,6 +673,7 @@ export function scanText(text: string, into: TextCounts): void {
         idEnd = i; // #48213
         idDot = false;
         idMin = 1;
+        idLinks = 2;
       } else if (c === 92 && i < n && isLetter(u[i]!)) latex++; // \frac, \sum, \int …
       const k = ASCII[c]!;
       if (k !== 0) {
@@ -676,6 +694,7 @@ export function scanText(text: string, into: TextCounts): void {
         idEnd = i; // № 5, nº 5
         idDot = false;
         idMin = 1;
+        idLinks = 2;
       }
       if (isMathSymbol(c)) mathSymbols++;
       if (!inFence) {
@@ -702,6 +721,7 @@ export function scanText(text: string, into: TextCounts): void {
   into.identifyWords += identifyWords;
   into.numberWords += numberWords;
   into.apiWords += apiWords;
+  into.apiCodeCues += apiCodeCues;
   into.letters += letters;
   into.nonLatinLetters += nonLatin;
   into.numbers += numbers;

@@ -117,15 +117,16 @@ export function fitLogistic(rows: readonly TrainRow[], opts: FitOptions): Fitted
 }
 
 /**
- * The fit with sign constraints: weights listed in `nonNegative` that come out below 0 are
- * pinned at 0 and the rest refitted, until none is negative (an active-set loop; deterministic).
+ * The fit with sign constraints: weights listed in `nonNegative` that come out below 0 (or in
+ * `nonPositive` above 0) are pinned at 0 and the rest refitted, until none has the wrong sign (an
+ * active-set loop; deterministic).
  */
-export function fitNonNegative(rows: readonly TrainRow[], opts: FitOptions, nonNegative: readonly number[]): Fitted {
+export function fitNonNegative(rows: readonly TrainRow[], opts: FitOptions, nonNegative: readonly number[], nonPositive: readonly number[] = []): Fitted {
   const pinned = Uint8Array.from(opts.pinned ?? new Uint8Array(opts.prior.length));
   const prior = Float64Array.from(opts.prior);
   for (;;) {
     const f = fitLogistic(rows, { ...opts, prior, pinned });
-    const bad = nonNegative.filter((k) => pinned[k] === 0 && f.weights[k]! < 0);
+    const bad = [...nonNegative.filter((k) => pinned[k] === 0 && f.weights[k]! < 0), ...nonPositive.filter((k) => pinned[k] === 0 && f.weights[k]! > 0)];
     if (bad.length === 0) return f;
     for (const k of bad) {
       pinned[k] = 1;

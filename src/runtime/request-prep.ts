@@ -98,7 +98,8 @@ export function asciiReasonSlow(reason: string): string {
     .replace(/≤/g, '<=')
     .replace(/×/g, 'x')
     .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '') // accents: é is e
+    .replace(/([A-Za-z])[\u0300-\u036f]+/g, '$1') // accents on Latin letters: é is e
+    .normalize('NFC') // other scripts keep theirs: "рассчитай" is encoded as itself, not as "рассчитаи"
     .replace(/\p{Cc}/gu, '') // control characters go
     .replace(/[^\x20-\x7e]+/g, percentEncoded); // a word with no ASCII form (Cyrillic, CJK) is percent-encoded UTF-8, not dropped
 }

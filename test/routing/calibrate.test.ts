@@ -37,18 +37,32 @@ describe('calibrate (pure)', () => {
   });
 
   it('the printed thresholds give the printed shares, also when a score lies within 1e-4 under one', () => {
-    // 50 scores 0.005 apart, off the 4-decimal grid; the 2nd lowest sits 0.00005 under the 3rd, where balanced goes (4 % under it).
-    const scores = Array.from({ length: 50 }, (_, i) => 0.50037 + i * 0.005);
+    // 50 scores 0.005 apart, off the 4-decimal grid; for 48 of them at or above high_quality, the
+    // threshold is the 3rd lowest, and the 2nd lowest sits 0.00005 under it.
+    const scores = Array.from({ length: 50 }, (_, i) => 0.60037 + i * 0.005);
     scores[1] = scores[2]! - 0.00005;
-    const c = calibrate(scores);
-    expect(c.shares.fast_cheap).toBe(2 / 50);
+    const c = calibrate(scores, { strongShare: 0.96 });
+    expect(c.shares.high_quality).toBe(48 / 50);
     const printed = { balanced: Number(formatThreshold(c.thresholds.balanced)), highQuality: Number(formatThreshold(c.thresholds.highQuality)) };
     const share = (pred: (s: number) => boolean): number => scores.filter(pred).length / scores.length;
     expect(share((s) => s < printed.balanced)).toBe(c.shares.fast_cheap);
     expect(share((s) => s >= printed.highQuality)).toBe(c.shares.high_quality);
-    // As short as that allows: 4 decimals where they separate the scores, 5 here.
-    expect(formatThreshold(c.thresholds.highQuality)).toMatch(/^0\.\d{4}$/);
-    expect(formatThreshold(c.thresholds.balanced)).toMatch(/^0\.\d{5}$/);
+    // As short as that allows: 5 decimals here, where 4 would take the 2nd lowest in too.
+    expect(formatThreshold(c.thresholds.highQuality)).toMatch(/^0\.\d{5}$/);
+    expect(formatThreshold(calibrate(scores, { strongShare: 0.5 }).thresholds.highQuality)).toMatch(/^0\.\d{4}$/);
+  });
+
+  it("balanced stays the trained threshold (under high_quality's): a deployment's greetings stay fast_cheap whatever its share of them", () => {
+    // 30 "thanks!" (0.5304 under the trained defaults of the helper round) and 30 support questions above them.
+    const thanks = DEFAULT_MODEL.thresholds.balanced - 0.004;
+    const scores = [...Array.from({ length: 30 }, () => thanks), ...Array.from({ length: 30 }, (_, i) => 0.6 + i * 0.001)];
+    const c = calibrate(scores, { strongShare: 0.25 });
+    expect(c.thresholds.balanced).toBe(DEFAULT_MODEL.thresholds.balanced);
+    expect(c.shares.fast_cheap).toBe(0.5);
+    expect(c.shares.high_quality).toBe(0.25);
+    // A high_quality threshold under the trained balanced one takes balanced down with it.
+    const low = calibrate(SCORES, { strongShare: 0.9 });
+    expect(low.thresholds.balanced).toBe(low.thresholds.highQuality);
   });
 
   it('refuses to calibrate on too few scores', () => {

@@ -26,5 +26,7 @@ describe('asciiReason', () => {
     expect(asciiReason('3 complexity keywords (сравни, porównaj) ≥ 3')).toBe('3 complexity keywords (%D1%81%D1%80%D0%B0%D0%B2%D0%BD%D0%B8, porownaj) >= 3');
     expect(decodeURIComponent('%D1%81%D1%80%D0%B0%D0%B2%D0%BD%D0%B8')).toBe('сравни');
     for (const s of ['😀 \ud800 x', '中文', '\u0000\u007f']) expect(asciiReason(s)).toMatch(/^[\x20-\x7e]*$/);
+    // Marks are dropped from Latin letters only: "рассчитай" decodes as itself, not as "рассчитаи".
+    expect(decodeURIComponent(asciiReason('(рассчитай, Ёлка, ﬁle)'))).toBe('(рассчитай, Ёлка, file)');
   });
 });
