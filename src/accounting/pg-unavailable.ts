@@ -27,7 +27,8 @@ const PG_STATES = /^(08...|57P0[1-3]|53300)$/;
 
 /**
  * PostgreSQL cannot be reached: a connection lost (isConnectionError: a statement may be resent),
- * or none to be had (refused, no route, a connect that timed out, too many connections).
+ * or none to be had (refused, no route, a connect that timed out, too many connections), or a
+ * statement that got no answer within `query_timeout`.
  */
 export function isUnreachable(err: unknown): boolean {
   if (isConnectionError(err)) return true;
@@ -35,7 +36,9 @@ export function isUnreachable(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && (NET_CODES.has(code) || PG_STATES.test(code))) return true;
   const message = (err as { message?: unknown }).message;
-  return typeof message === 'string' && /timeout exceeded when trying to connect|connection timeout/i.test(message);
+  // pg's own `query_timeout` ("Query read timeout"): a server that stopped answering without closing
+  // the connection. The statement may still run there later; a row written again is insert-once.
+  return typeof message === 'string' && /timeout exceeded when trying to connect|connection timeout|Query read timeout/i.test(message);
 }
 
 export function pgUnavailable(err: unknown): unknown {

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLedger } from '../../src/accounting/ledger.js';
-import { PostgresLedger } from '../../src/accounting/postgres-ledger.js';
+import { PG_POOL_TIMEOUTS, PostgresLedger } from '../../src/accounting/postgres-ledger.js';
 import { startPgRelay } from './pg-relay.js';
 import { T0, expectRecovered, held, holdBeforeDying, ledgerContract, makeRow } from './ledger-contract.js';
 
@@ -55,6 +55,29 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgresLedger', () =
       const rows = await ledger.rows({});
       expect(rows.map((r) => r.requestId).sort()).toEqual(['before', 'down-1', 'down-2']);
       expect(await ledger.spentSince({}, 0)).toBe(111);
+    } finally {
+      await ledger.close();
+      relay.close();
+    }
+  });
+
+  it('a row whose statement timed out on a server that stopped answering (pg: "Query read timeout") is kept and written once it answers', async () => {
+    const relay = await startPgRelay(URL_);
+    // 15 s in production; 1 s here so the test does not wait it out.
+    const timeouts = PG_POOL_TIMEOUTS as { query_timeout: number };
+    const was = timeouts.query_timeout;
+    timeouts.query_timeout = 1_000;
+    const ledger = await PostgresLedger.open(relay.url, { schema: SCHEMA, table: nextTable() });
+    timeouts.query_timeout = was;
+    try {
+      await ledger.insert(makeRow({ requestId: 'before-stall', costNano: 1 }));
+      relay.stall();
+      await expect(ledger.insert(makeRow({ requestId: 'stalled', costNano: 10 }))).rejects.toThrow(/kept in memory and written once it is back \(1 waiting\)/);
+      relay.flow();
+      const t0 = Date.now();
+      while (ledger.waitingRows > 0 && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 50));
+      expect((await ledger.rows({})).map((r) => r.requestId).sort()).toEqual(['before-stall', 'stalled']);
+      expect(await ledger.spentSince({}, 0)).toBe(11);
     } finally {
       await ledger.close();
       relay.close();
