@@ -2,6 +2,7 @@
  * One pino root logger. Secrets are redacted by path (authorization headers, API keys), and
  * request loggers are children carrying the request id.
  */
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
 import { scrub } from './scrub.js';
 
@@ -30,27 +31,23 @@ function scrubbing(dest: NodeJS.WritableStream | pino.DestinationStream): pino.D
 
 export function createLogger(opts: { level: string; pretty: boolean; destination?: NodeJS.WritableStream }): Logger {
   const base = { level: opts.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'switchyard' } };
-  if (opts.pretty) {
-    // The pretty transport runs in a worker: scrub the message text before it leaves.
-    const hooks = {
-      logMethod(this: Logger, args: Parameters<pino.LogFn>, method: pino.LogFn) {
-        method.apply(this, args.map((a: unknown) => (typeof a === 'string' ? scrub(a) : a)) as Parameters<pino.LogFn>);
-      },
-    };
-    return pino({
-      ...base,
-      hooks,
-      // Colour only for a terminal (the worker cannot tell: its stdout is a pipe); NO_COLOR turns it off.
-      transport: {
-        target: 'pino-pretty',
-        options: { colorize: process.stdout.isTTY === true && !process.env.NO_COLOR, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' },
-      },
-    });
-  }
   if (opts.destination) return pino(base, scrubbing(opts.destination));
   const dest = pino.destination(1);
   muteOnError(dest);
   stdoutDestination = dest as unknown as PendingWrites;
+  if (opts.pretty) {
+    // Formatted here, on the main thread, into the same muted stdout (not pino's transport worker:
+    // when stdout's reader went away, its exit flush threw "_flushSync took too long" and the
+    // process neither served nor ended on SIGTERM). Loaded only for --pretty.
+    const { prettyFactory } = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+    const prettify = prettyFactory({
+      colorize: process.stdout.isTTY === true && !process.env.NO_COLOR,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,service',
+    });
+    const pretty = { write: (line: string) => void dest.write(prettify(line)), flush: (cb?: (err?: Error) => void) => dest.flush(cb) };
+    return pino(base, scrubbing(pretty as pino.DestinationStream));
+  }
   return pino(base, scrubbing(dest));
 }
 

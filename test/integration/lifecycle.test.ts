@@ -4,6 +4,7 @@
  * in flight finish and exits 0.
  */
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,6 +106,50 @@ describe('shutdown', () => {
     if (code === 'still running') child.kill('SIGKILL');
     expect(code).toBe(0);
   });
+
+  it('serves and ends on SIGTERM with --pretty when the readers of its stderr (before the banner) and stdout are gone', async () => {
+    // `switchyard serve --pretty 2>&1 | head -c 100`: the banner's write failed with EPIPE and the
+    // process died before serving; with stderr kept, pino's pretty worker threw "_flushSync took
+    // too long" at exit and the process neither served nor ended on SIGTERM.
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const child = spawn(process.execPath, [BIN, 'serve', '--pretty', '--port', String(port)], {
+      cwd: mkdtempSync(join(tmpdir(), 'sy-gone-')),
+      env: { ...process.env, ...NO_KEYS },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stderr!.destroy();
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      let health: number | string = 'no answer';
+      for (let i = 0; i < 100 && health !== 200 && child.exitCode === null; i++) {
+        await sleep(200);
+        health = await fetch(`${url}/healthz`).then(
+          (r) => r.status,
+          () => 'no answer',
+        );
+      }
+      expect(health).toBe(200);
+      child.stdout!.destroy();
+      const r = await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"model":"nope","messages":[]}',
+      });
+      expect(r.status).toBe(400);
+      await sleep(300);
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, sleep(8000).then(() => 'still running' as const)]);
+      expect(code).toBe(0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  }, 60_000);
 
   it('keeps serving when the reader of its stdout stalls and then goes away with log lines pending', async () => {
     // A log collector that stops reading (its socket fills, pino's write waits), then ends: the
