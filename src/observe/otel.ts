@@ -54,7 +54,20 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
   const { TracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace');
   const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
   const { resourceFromAttributes } = await import('@opentelemetry/resources');
-  const { W3CTraceContextPropagator } = await import('@opentelemetry/core');
+  const { W3CTraceContextPropagator, setGlobalErrorHandler } = await import('@opentelemetry/core');
+  // A collector that cannot be reached drops spans: say so (the first failure, then at most once a
+  // minute with how many more), instead of nothing at all.
+  let failures = 0;
+  let lastWarned = -Infinity;
+  setGlobalErrorHandler((err: unknown) => {
+    failures++;
+    const now = Date.now();
+    if (now - lastWarned < 60_000) return;
+    lastWarned = now;
+    const message = scrub(err instanceof Error ? err.message : String(err)).slice(0, 300);
+    log.warn({ endpoint: cfg.endpoint, failures, error: message }, 'could not export OpenTelemetry spans: they are dropped until the collector answers');
+    failures = 0;
+  });
   const { ATTR_SERVICE_NAME } = await import('@opentelemetry/semantic-conventions');
   const exporter = new OTLPTraceExporter({ url: cfg.endpoint });
   const provider = new TracerProvider({

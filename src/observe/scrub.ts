@@ -55,7 +55,37 @@ export function secretsOf(cfg: Config, env: NodeJS.ProcessEnv): Array<string | u
     'SWITCHYARD_ADMIN_TOKEN',
     'SWITCHYARD_RELAY_KEY',
   ];
-  return [...named.map((name) => (name ? env[name] : undefined)), passwordOf(cfg.storage.ledger), passwordOf(cfg.storage.shared)];
+  return [
+    ...named.map((name) => (name ? env[name] : undefined)),
+    passwordOf(cfg.storage.ledger),
+    passwordOf(cfg.storage.shared),
+    ...otlpHeaderValues(env.OTEL_EXPORTER_OTLP_HEADERS),
+    ...otlpHeaderValues(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS),
+  ];
+}
+
+/**
+ * The values of OpenTelemetry's exporter headers (`key=value,key2=value2`, values percent-encoded),
+ * which the OTLP exporter sends to the collector: a collector's token must not reach a log line
+ * either. "Bearer tok" is registered whole and as its token.
+ */
+function otlpHeaderValues(spec: string | undefined): string[] {
+  if (!spec) return [];
+  const out: string[] = [];
+  for (const pair of spec.split(',')) {
+    const eq = pair.indexOf('=');
+    if (eq < 0) continue;
+    let value = pair.slice(eq + 1).trim();
+    try {
+      value = decodeURIComponent(value);
+    } catch {
+      // kept as written
+    }
+    out.push(value);
+    const space = value.lastIndexOf(' ');
+    if (space > 0) out.push(value.slice(space + 1));
+  }
+  return out;
 }
 
 function passwordOf(url: string): string | undefined {

@@ -423,6 +423,34 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
   });
 });
 
+describe('OpenTelemetry to an authenticated collector', () => {
+  it("sends OTEL_EXPORTER_OTLP_HEADERS, logs a collector's refusal at warn, and never writes the token", async () => {
+    const TOKEN = 'collector-tok-7f3a9c21';
+    const seen: Array<string | undefined> = [];
+    const collector = createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      req.resume();
+      // The refusal's status text echoes the token, as a careless collector might.
+      req.on('end', () => res.writeHead(401, `bad credentials Bearer ${TOKEN}`).end());
+    });
+    await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
+    const h = await startSidecar(
+      { ...testConfig(sim.url), observe: { otlp: { endpoint: `http://127.0.0.1:${(collector.address() as AddressInfo).port}/v1/traces` } } },
+      { OTEL_EXPORTER_OTLP_HEADERS: `authorization=Bearer%20${TOKEN}` },
+    );
+    try {
+      await h.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] });
+      const out = await h.waitForOutput(/could not export OpenTelemetry spans/, 15_000);
+      expect(seen[0]).toBe(`Bearer ${TOKEN}`);
+      expect(out).not.toContain(TOKEN);
+      expect(h.stderr()).not.toContain(TOKEN);
+    } finally {
+      await h.stop();
+      await new Promise<void>((r) => collector.close(() => r()));
+    }
+  }, 40_000);
+});
+
 describe('OpenTelemetry off', () => {
   it('is never imported statically: only observe/otel.ts loads it, and only on demand', () => {
     const files: string[] = [];
