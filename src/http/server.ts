@@ -114,6 +114,23 @@ function codingRefused(req: IncomingMessage): SwitchyardError | null {
   return null;
 }
 
+/** What is read and dropped of a body refused as too large: as much again as the limit, at least 1 MiB. */
+const drainBytes = (limit: number): number => Math.max(limit, 1024 * 1024);
+
+/**
+ * Reads and drops the rest of a refused body, up to {@link drainBytes} more, then closes the
+ * connection: reading all of it held a connection that went on sending (a declared 100 GB, a
+ * chunked body that never ends) open until the request timeout.
+ */
+function drainThenDrop(req: IncomingMessage, limit: number): void {
+  let left = drainBytes(limit);
+  req.on('data', (c: Buffer) => {
+    left -= c.length;
+    if (left < 0) req.socket.destroy();
+  });
+  req.resume();
+}
+
 /** Read the body up to `limit` bytes; 413 beyond it, naming `limitName` (what sets the limit). */
 export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone, limitName = 'server.maxBodyBytes'): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -125,8 +142,17 @@ export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone, l
     }
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared > limit) {
-      reject(new SwitchyardError('body_too_large', `request body of ${declared} bytes is over the limit of ${limit} bytes (${limitName})`));
-      req.resume();
+      // A body not much over the limit is read and dropped, so its client (which reads the answer
+      // only once it has sent the body) gets the 413; one far over it gets the 413 and the close.
+      const far = declared > limit + drainBytes(limit);
+      reject(
+        new SwitchyardError(
+          'body_too_large',
+          `request body of ${declared} bytes is over the limit of ${limit} bytes (${limitName})`,
+          far ? { headers: { connection: 'close' } } : {},
+        ),
+      );
+      drainThenDrop(req, limit);
       return;
     }
     // One buffer for the pieces (byte-collector.ts): never a Buffer object per chunk.
@@ -135,7 +161,7 @@ export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone, l
       if (body.add(c)) return;
       reject(new SwitchyardError('body_too_large', `request body is over the limit of ${limit} bytes (${limitName})`));
       req.removeAllListeners('data');
-      req.resume();
+      drainThenDrop(req, limit);
     });
     req.on('end', () => resolve(body.bytes()));
     // A client that goes away mid-body is routine (logged at debug by the caller), not a switchyard
@@ -347,11 +373,20 @@ export function createHttpServer(deps: ServerDeps): Server {
       }
     });
   });
-  // Expect: 100-continue: a body declared over the limit is not invited (the route answers 413 and the connection closes).
+  // Expect: 100-continue: a body declared over the limit, or sent to an API route without a client
+  // key it takes, is not invited (the route answers 413 or 401 and the connection closes).
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     const declared = Number(req.headers['content-length'] ?? NaN);
-    if (Number.isFinite(declared) && declared > deps.maxBodyBytes()) res.shouldKeepAlive = false;
-    else res.writeContinue();
+    let invite = !(Number.isFinite(declared) && declared > deps.maxBodyBytes());
+    if (invite && !(req.url ?? '').startsWith('/switchyard/')) {
+      try {
+        deps.keys.authenticate(clientAuthorization(req));
+      } catch {
+        invite = false;
+      }
+    }
+    if (invite) res.writeContinue();
+    else res.shouldKeepAlive = false;
     server.emit('request', req, res);
   });
   // An Expect other than 100-continue: node's bare 417 gets a JSON body in the path's API shape.

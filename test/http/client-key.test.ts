@@ -5,7 +5,7 @@
  * sent as `x-api-key` was a 401, whose message told Anthropic clients to send `x-api-key`.
  * Real node:http server on port 0, real simulator upstream.
  */
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLedger } from '../../src/accounting/ledger.js';
@@ -15,6 +15,7 @@ import { ClientKeys } from '../../src/http/auth.js';
 import { createHttpServer } from '../../src/http/server.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { rawRequest } from '../hostile/raw.js';
 
 const GOOD = 'sk-good-client-key';
 let sim: Simulator;
@@ -95,4 +96,48 @@ describe.each(ROUTES)('%s %s', (method, path, body) => {
 
 it('a chat request with the key as x-api-key is served', async () => {
   expect(await call('POST', '/v1/chat/completions', chatBody, { 'x-api-key': GOOD })).toBe(200);
+});
+
+describe('Expect: 100-continue and a body declared over the limit (raw socket)', () => {
+  it('a request without a key it takes is answered 401 at once: no 100 Continue invites a body it will refuse', async () => {
+    for (const key of ['', 'authorization: Bearer wrong-key\r\n']) {
+      const r = await rawRequest(
+        base,
+        `POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n${key}content-length: 100000\r\nexpect: 100-continue\r\n\r\n`,
+      );
+      expect(r.status).toBe(401);
+      expect(r.headers).toMatch(/\r\nconnection: close/i);
+    }
+    // With the key, the body is invited as before.
+    const ok = await rawRequest(
+      base,
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nauthorization: Bearer ${GOOD}\r\ncontent-length: 2\r\nexpect: 100-continue\r\n\r\n`,
+      1500,
+    );
+    expect(ok.status).toBe(100);
+  });
+
+  it('a 413 for a declared content-length over the limit closes the connection while the client goes on sending', async () => {
+    const u = new URL(base);
+    const sock = connect(Number(u.port), u.hostname);
+    let text = '';
+    const closed = new Promise<number>((resolve) => sock.on('close', () => resolve(Date.now())));
+    sock.on('error', () => undefined);
+    sock.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    sock.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nauthorization: Bearer ${GOOD}\r\ncontent-length: 99999999999\r\n\r\n`,
+    );
+    const t0 = Date.now();
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    const feeding = setInterval(() => {
+      if (!sock.destroyed) sock.write(chunk);
+    }, 5);
+    const at = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(Infinity), 10_000))]);
+    clearInterval(feeding);
+    sock.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(text).toMatch(/\r\nconnection: close/i);
+    expect(at - t0).toBeLessThan(5_000);
+  }, 20_000);
 });
