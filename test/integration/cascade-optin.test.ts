@@ -185,7 +185,10 @@ describe('judge (opt-in)', () => {
 // Last: it leaves confident's fast_cheap endpoints throttled for 30 s.
 describe('startAt: cheapest, the cheap tier throttled', () => {
   it('the next step of the ladder answers (the balanced tier), not the tier the request scored (the plain order would jump there)', async () => {
-    const body = { model: 'auto', messages: [{ role: 'user' as const, content: 'Design a distributed rate limiter for a multi-region API gateway' }] };
+    const body = {
+      model: 'auto',
+      messages: [{ role: 'user' as const, content: 'Implement a distributed rate limiter for a multi-region API gateway in Python, with unit tests.' }],
+    };
     const plain = (await (
       await fetch(`${confident.url}/switchyard/route`, { method: 'POST', headers: { 'x-switchyard-cascade': 'off' }, body: JSON.stringify(body) })
     ).json()) as { tier: string };
