@@ -704,6 +704,14 @@ export class RequestDriver {
     this.answerUsage = sumUsage(this.answerUsage, u);
   }
 
+  /** Whether a committed text stream's delivered answer has reached the client's own output cap. */
+  private capReached(fault: string): boolean {
+    const s = this.session;
+    if (s === null || !s.committed || s.relayed || s.toolCallsSent || this.sink.restart !== undefined || CUT_BY_US.has(fault)) return false;
+    const cap = requestedOutputTokens(this.call.body);
+    return cap !== null && countTextTokens(s.delivered) >= cap;
+  }
+
   /** The retry policy classifies the fault with this request's counts; the machine decides what follows. */
   private failed(h: EndpointHandle, err: unknown, est: number, prefill: string | null): ReqEvent {
     const wasContinuation = prefill !== null;
@@ -774,6 +782,13 @@ export class RequestDriver {
     const logLine = { endpoint: h.id, fault: fault.kind, status: fault.status, next: d.next.step, attempt: ctx.attempts, continuation: wasContinuation };
     if (d.loud) this.call.log.error({ ...logLine, baseUrl: shownUrl(h.provider.baseUrl) }, loudMessage(h, v, fault.status, fault.message));
     else this.call.log.info(logLine, `attempt failed: ${fault.message}`);
+    // A stream cut once it had delivered all the tokens the client's max_tokens allows is complete:
+    // it ends with `length`, as the upstream's own end would have, instead of a continuation asked
+    // for one token more (billed its prompt again, and over the cap).
+    if (this.capReached(fault.kind)) {
+      this.session!.endAtCap();
+      return { type: 'attempt.succeeded', at: now, costNano: partialCostNano };
+    }
     const window = h.modelCfg.contextWindow;
     const smallerModels =
       d.next.step === 'larger_context' ? (this.plan?.candidates ?? []).filter((m) => (own(this.rt.cfg.models, m)?.contextWindow ?? 0) <= window) : [];

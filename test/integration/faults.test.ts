@@ -593,6 +593,26 @@ describe("a continued stream keeps the client's max_tokens", () => {
   });
 });
 
+describe('a stream cut when it had delivered all of max_tokens', () => {
+  it('ends with length at max_tokens, with no continuation asked for a token more (billed its prompt again)', async () => {
+    await ready(EP.gpt, EP.claude);
+    const MAX = 6;
+    await sim.setFault(GPT, { kind: 'cut', afterTokens: MAX });
+    const p = prompt('cut at max_tokens');
+    const raw = await rawStream(sc, { model: GPT, max_tokens: MAX, stream_options: { include_usage: true }, messages: [{ role: 'user', content: p }] });
+    expect(raw.status).toBe(200);
+    expect(hits(await sim.log(), CLAUDE_UP)).toEqual([]);
+    const words = contentOf(raw.events)
+      .split(/\s+/)
+      .filter((w) => w.length > 0);
+    expect(words).toHaveLength(MAX);
+    expect(raw.events.filter((e) => /"finish_reason":"length"/.test(e))).toHaveLength(1);
+    const usage = raw.events.map((e) => (e.startsWith('{') ? (JSON.parse(e) as { usage?: { completion_tokens: number } }).usage : undefined)).find(Boolean);
+    expect(usage?.completion_tokens).toBeLessThanOrEqual(MAX);
+    expect(raw.events.at(-1)).toBe('[DONE]');
+  });
+});
+
 describe('the no-hammering check itself', () => {
   it('notices a retry sooner than the backoff and too many attempts on one endpoint', () => {
     // Guard for the helper itself: it must notice a retry that came too soon.
