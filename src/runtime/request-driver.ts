@@ -15,7 +15,17 @@ import { SwitchyardError } from '../errors.js';
 import type { RoutePlan } from '../routing/resolve.js';
 import { nativeOf } from '../apis/native.js';
 import { UpstreamFault } from '../upstream/types.js';
-import { commandOf, isFinal, shortfall, startRequest, stepRequest, type Command, type ReqEvent, type ReqSnapshot } from '../../machines/request.machine.js';
+import {
+  attemptRoom,
+  commandOf,
+  isFinal,
+  shortfall,
+  startRequest,
+  stepRequest,
+  type Command,
+  type ReqEvent,
+  type ReqSnapshot,
+} from '../../machines/request.machine.js';
 import type { ChatCall, ChatSink } from './api.js';
 import { refusesEveryModel, type ReserveResult } from './budget.js';
 import { AttemptFailure, continuationCap, runAttempt, type AttemptSuccess, type NativeBody } from './attempt.js';
@@ -765,7 +775,14 @@ export class RequestDriver {
     const per = ctx.per[h.id] ?? { attempts: 1, transientRetryUsed: false };
     let d = decide(
       fault,
-      { attemptsOnEndpoint: per.attempts, transientRetryUsed: per.transientRetryUsed, now, remainingMs: ctx.deadlineAt - now, rng: this.rt.rng },
+      {
+        attemptsOnEndpoint: per.attempts,
+        transientRetryUsed: per.transientRetryUsed,
+        now,
+        remainingMs: ctx.deadlineAt - now,
+        minAttemptMs: attemptRoom(ctx),
+        rng: this.rt.rng,
+      },
       this.rt.cfg.resilience,
     );
     // An error event as a stream's first word, of the client's kind (`invalid_request_error`: some

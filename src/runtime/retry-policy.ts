@@ -56,6 +56,12 @@ export interface RetryState {
   now: number;
   /** Remaining time before the request's deadline. */
   remainingMs: number;
+  /**
+   * The least time an attempt must have left once a retry's wait is over (the request machine's
+   * `attemptRoom`: a tenth of the request's time, at most 1 s); a wait that leaves less fails over
+   * instead (whose own wait answers 503 at once), not a doomed, billed attempt and a 504.
+   */
+  minAttemptMs?: number;
   rng: () => number;
 }
 
@@ -107,7 +113,7 @@ export function decide(f: UpstreamFault, s: RetryState, r: ResilienceConfig): De
       return { verdict: failed('bad_response'), next: { step: 'failover' }, loud: false };
     case 'reset': {
       const delay = backoffMs(s.attemptsOnEndpoint, r, s.rng);
-      const retry = canRetrySame && !s.transientRetryUsed && delay < s.remainingMs;
+      const retry = canRetrySame && !s.transientRetryUsed && delay + (s.minAttemptMs ?? 0) < s.remainingMs;
       return { verdict: failed('connection'), next: retry ? { step: 'retry_same', delayMs: delay } : { step: 'failover' }, loud: false };
     }
     case 'http_status':
@@ -126,14 +132,14 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
     const asked = rl?.retryAfterMs ?? rl?.resetMs ?? null;
     const wait = asked === null ? null : Math.min(asked, MAX_UPSTREAM_WAIT_MS);
     const retryAt = s.now + (wait ?? DEFAULT_THROTTLE_MS);
-    const retry = wait !== null && wait <= r.maxRetryAfterMs && canRetrySame && wait < s.remainingMs;
+    const retry = wait !== null && wait <= r.maxRetryAfterMs && canRetrySame && wait + (s.minAttemptMs ?? 0) < s.remainingMs;
     return { verdict: { event: 'rateLimited', retryAt }, next: retry ? { step: 'retry_same', delayMs: wait } : { step: 'failover' }, loud: false };
   }
   if (status >= 500) {
     // A retry-after on a 5xx (503 overloaded) is the least wait before asking again; longer than maxRetryAfterMs: fail over.
     const asked = f.rateLimit?.retryAfterMs ?? null;
     const delay = Math.max(backoffMs(s.attemptsOnEndpoint, r, s.rng), asked ?? 0);
-    const retry = canRetrySame && !s.transientRetryUsed && (asked === null || asked <= r.maxRetryAfterMs) && delay < s.remainingMs;
+    const retry = canRetrySame && !s.transientRetryUsed && (asked === null || asked <= r.maxRetryAfterMs) && delay + (s.minAttemptMs ?? 0) < s.remainingMs;
     const fault: FaultClass = status === 529 || status === 503 ? 'overloaded' : 'server_error';
     return { verdict: failed(fault), next: retry ? { step: 'retry_same', delayMs: delay } : { step: 'failover' }, loud: false };
   }

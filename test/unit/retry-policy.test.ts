@@ -46,6 +46,14 @@ describe('429', () => {
     expect(decide(http(429, { rateLimit: rl(R.maxRetryAfterMs) }), state(), R).next).toEqual({ step: 'retry_same', delayMs: 5000 });
   });
 
+  it('a wait that would leave the attempt less than its room (a tenth of the request, at most 1 s) fails over instead: no doomed, billed attempt', () => {
+    // 1,000 ms wait, 1,050 ms left of a 1,050 ms request: the attempt would have 50 ms (its room is 105).
+    expect(decide(http(429, { rateLimit: rl(1000) }), state({ remainingMs: 1050, minAttemptMs: 105 }), R).next).toEqual({ step: 'failover' });
+    expect(decide(http(429, { rateLimit: rl(1000) }), state({ remainingMs: 1200, minAttemptMs: 105 }), R).next).toEqual({ step: 'retry_same', delayMs: 1000 });
+    expect(decide(http(503, {}), state({ remainingMs: 150, minAttemptMs: 1000 }), R).next).toEqual({ step: 'failover' });
+    expect(decide(fault('reset'), state({ remainingMs: 150, minAttemptMs: 1000 }), R).next).toEqual({ step: 'failover' });
+  });
+
   it('with a retry-after over maxRetryAfterMs: fail over, throttled until now + retry-after', () => {
     for (const ra of [R.maxRetryAfterMs + 1, 30_000]) {
       expect(decide(http(429, { rateLimit: rl(ra) }), state(), R)).toEqual({
