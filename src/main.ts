@@ -141,6 +141,9 @@ function pgHint(err: unknown, ledger: string): string {
   if (code === '3D000') return ` (create it first, e.g. psql -c 'CREATE DATABASE ${db}'; switchyard creates its tables itself)`;
   if (code === '28P01' || code === '28000')
     return ' (check the user and password in storage.ledger, or use PGPASSWORD / ~/.pgpass instead of a password in the URL)';
+  // The connection was taken and then dropped: a proxy or pooler in between, a server restarting, or TLS expected.
+  if (code === 'ECONNRESET' || /Connection terminated|connection timeout/i.test((err as Error).message ?? ''))
+    return ` (the server at ${where} dropped the connection: is it restarting, or does a proxy or pooler in front of it refuse this client? try again, or check with psql)`;
   return '';
 }
 

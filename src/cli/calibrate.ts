@@ -60,6 +60,12 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
   const strongShare = share ?? res.config.routing.auto.strongShare;
   // Reading a ledger must not create one (a stray switchyard.db in whatever directory this ran in).
   const ledgerUrl = res.config.storage.ledger;
+  if (ledgerUrl === 'memory' || ledgerUrl === 'sqlite::memory:') {
+    console.error(
+      `switchyard calibrate: storage.ledger${file ? ` of ${file}` : ''} is ${ledgerUrl}: a ledger in the sidecar's memory cannot be read from another process. Keep the ledger in SQLite or PostgreSQL to calibrate on your traffic`,
+    );
+    return 1;
+  }
   if (ledgerUrl.startsWith('sqlite:') && ledgerUrl !== 'sqlite::memory:' && !existsSync(ledgerUrl.slice('sqlite:'.length))) {
     console.error(
       `switchyard calibrate: no ledger at ${ledgerUrl.slice('sqlite:'.length)} (storage.ledger${file ? ` of ${file}` : ', the built-in default'}): run it where switchyard serve keeps its ledger, or pass --config`,

@@ -72,7 +72,8 @@ export async function loadConfigFile(file: string): Promise<LoadResult> {
     // YAML is loaded only when a file is read: `serve` on the built-in catalogue never needs it.
     raw = /\.json$/i.test(file) ? JSON.parse(text) : (await import('yaml')).parse(text);
   } catch (err) {
-    return { ok: false, errors: [`${file}: not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${parseMessage(err)}`] };
+    const json = /\.json$/i.test(file);
+    return { ok: false, errors: [`${file}: not valid ${json ? 'JSON' : 'YAML'}: ${json ? jsonWhere(parseMessage(err), text) : parseMessage(err)}`] };
   }
   if (/\.json$/i.test(file)) {
     const dups = duplicateJsonKeys(text);
@@ -190,8 +191,12 @@ export function formatIssue(issue: z.core.$ZodIssue, schema?: z.ZodType): string
         known ? ` (expected one of: ${known.join(', ')})` : ''
       }`;
     }
-    case 'invalid_value':
-      return `${where}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'invalid_value': {
+      const values = issue.values.map((v) => JSON.stringify(v)).join(', ');
+      // A key left out (or misspelt beside it: `teir`) is missing, not a wrong value.
+      if ('input' in issue && issue.input === undefined) return `${where}: required (expected one of ${values})`;
+      return `${where}: expected one of ${values}`;
+    }
     // `inclusive: false` is a strict bound (`positive()` is `> 0`): `>= 0` would call 0 valid.
     case 'too_small':
       if (issue.origin === 'array') return `${where}: expected at least ${String(issue.minimum)} item(s)`;
@@ -209,6 +214,15 @@ export function formatIssue(issue: z.core.$ZodIssue, schema?: z.ZodType): string
     default:
       return `${where}: ${issue.message}`;
   }
+}
+
+/** Node 20's JSON.parse says only "at position 307": the line and column are added (later Nodes say them). */
+function jsonWhere(message: string, text: string): string {
+  const m = /at position (\d+)/.exec(message);
+  if (m === null || /line \d+/.test(message)) return message;
+  const before = text.slice(0, Number(m[1]));
+  const line = before.split('\n').length;
+  return `${message} (line ${line}, column ${Number(m[1]) - before.lastIndexOf('\n')})`;
 }
 
 /**

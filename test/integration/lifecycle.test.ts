@@ -79,6 +79,20 @@ describe('secrets that cannot be used', () => {
     expect(check.code).toBe(0);
     expect(check.err).toMatch(/not usable as secrets[\s\S]*SY_TEST_OPENAI_KEY ends in a line break/);
   });
+  it('a PostgreSQL ledger whose server drops the connection at start-up stops the start saying what to check', async () => {
+    const dropper = createServer((sock) => sock.destroy());
+    await new Promise<void>((r) => dropper.listen(0, '127.0.0.1', r));
+    try {
+      const file = join(mkdtempSync(join(tmpdir(), 'sy-cfg-')), 'switchyard.yaml');
+      const ledger = `postgres://postgres@127.0.0.1:${(dropper.address() as AddressInfo).port}/sy`;
+      writeFileSync(file, stringify({ ...testConfig(sim.url), storage: { ledger } }));
+      const r = await refused(['serve', '--config', file, '--port', '0'], TEST_KEYS);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/cannot open the ledger .*dropped the connection: is it restarting, or does a proxy or pooler/);
+    } finally {
+      dropper.close();
+    }
+  });
 });
 
 describe('shutdown', () => {

@@ -2,7 +2,7 @@
  * `switchyard calibrate` (issue 11): thresholds from the route scores the ledger keeps, pure
  * and as the command over a real SQLite ledger with known scores.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -144,5 +144,10 @@ describe('switchyard calibrate (command)', () => {
     await (await openLedger(`sqlite:${join(dir, 'empty.db')}`)).close();
     expect(await calibrateCommand(['--config', cfg])).toBe(1);
     expect(err.join('\n')).toMatch(/only 0 requests with a route score/);
+    // A ledger in the sidecar's memory: no traffic can help, and the message says so.
+    const mem = join(dir, 'memory.yaml');
+    writeFileSync(mem, readFileSync(cfg, 'utf8').replace(/storage: \{ ledger: "[^"]*" \}/, 'storage: { ledger: memory }'));
+    expect(await calibrateCommand(['--config', mem])).toBe(1);
+    expect(err.join('\n')).toMatch(/storage\.ledger of .*memory\.yaml is memory: a ledger in the sidecar's memory cannot be read from another process/);
   });
 });

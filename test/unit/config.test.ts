@@ -217,6 +217,16 @@ describe('error messages', () => {
     expect(errors(validateConfig(null))).toEqual(['providers: required (expected record)', 'models: required (expected record)']);
   });
 
+  it('a missing tier is "required", not a wrong value (a misspelt key beside it is named too)', () => {
+    const raw = rawDefaults();
+    const m = (raw.models as Record<string, Record<string, unknown>>)['gpt-4.1']!;
+    m.teir = m.tier;
+    delete m.tier;
+    const errs = errors(validateConfig(raw));
+    expect(errs).toContain('models.gpt-4.1.tier: required (expected one of "fast_cheap", "balanced", "high_quality")');
+    expect(errs.join('\n')).toMatch(/unknown key "teir" \(did you mean "tier"\?\)/);
+  });
+
   it('refuses unknown keys', () => {
     const raw = rawDefaults();
     raw.server = { hots: 'localhost' };
@@ -551,6 +561,9 @@ describe('loadConfigFile and check-config', () => {
     expect(yErrs[0]).toMatch(new RegExp(`^${y.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not valid YAML: .+`));
     const j = await file('broken.json', '{"providers": {},');
     expect(errors(await loadConfigFile(j))).toEqual([expect.stringMatching(/broken\.json: not valid JSON: .+/)]);
+    // Where, on every Node (Node 20 says only "at position N"): a trailing comma on line 3.
+    const comma = await file('comma.json', '{\n  "providers": {},\n  "models": {},\n}\n');
+    expect(errors(await loadConfigFile(comma))).toEqual([expect.stringMatching(/comma\.json: not valid JSON: .*line 4,? column 1/)]);
     // The parser's "at line 3, column 1:" is followed by the line it points at, not left dangling.
     const indent = await file('indent.yaml', 'providers:\n  a: 1\n b: 2\nmodels: {}\n');
     expect(errors(await loadConfigFile(indent))).toEqual([
