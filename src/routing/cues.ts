@@ -389,6 +389,10 @@ export const ABBREV_END_FLAG = 1 << 19;
 export const ORDINAL_FLAG = 1 << 20;
 /** A word between an id word and its number ("order number is 448213"): the id marker carries over it. */
 export const ID_LINK_FLAG = 1 << 21;
+/** A word before "code" that makes it no program: "zip code", "promo code", "dress code", "penal code". */
+export const NOT_CODE_BEFORE_FLAG = 1 << 22;
+/** "code" itself (the word NOT_CODE_BEFORE_FLAG words qualify). */
+export const CODE_NOUN_FLAG = 1 << 23;
 
 /**
  * Question words that ask to identify one specific thing — a person, a time, a place, one of
@@ -459,6 +463,9 @@ const ID_WORDS =
   // Places and bookings a support message quotes: "zip code 94107", "room 4021", "PO 45821", "flight 4417".
   'zip postcode plz room zimmer chambre habitación habitacion stanza quarto kamer po pin flight flug vuelo volo voo vlucht';
 const ID_DOT_WORDS = 'no nro';
+/** Qualifiers that make the next "code" no program (support, retail, law, dress). Not "source", "error", "status", "sample": those are code. */
+const NOT_CODE_BEFORE =
+  'zip postal post area country promo promotional discount coupon voucher gift qr bar verification confirmation security access activation referral redemption booking tracking dress tax penal civil criminal commercial building morse';
 /**
  * Words that may stand between an id word and its number without making it a quantity: "order
  * number is 448213", "Kundennummer ist 448213", "zip code 94107", "numéro de commande : 4711".
@@ -579,6 +586,8 @@ function build(): CueTable {
   for (const w of ID_WORDS.split(' ')) entry(w).flags |= ID_FLAG;
   for (const w of ID_DOT_WORDS.split(' ')) entry(w).flags |= ID_FLAG | ID_DOT_FLAG;
   for (const w of ID_LINK_WORDS.split(' ')) entry(w).flags |= ID_LINK_FLAG;
+  for (const w of NOT_CODE_BEFORE.split(' ')) entry(w).flags |= NOT_CODE_BEFORE_FLAG;
+  for (const w of ['code', 'codes']) entry(w).flags |= CODE_NOUN_FLAG;
   for (const w of ABBREVIATIONS.split(' ')) entry(w).flags |= ABBREV_FLAG;
   for (const w of ABBREVIATIONS_AT_END.split(' ')) entry(w).flags |= ABBREV_END_FLAG;
   for (const w of ORDINAL_WORDS.split(' ')) entry(w).flags |= ORDINAL_FLAG;

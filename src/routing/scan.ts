@@ -22,6 +22,8 @@ import {
   ID_FLAG,
   ID_DOT_FLAG,
   ID_LINK_FLAG,
+  NOT_CODE_BEFORE_FLAG,
+  CODE_NOUN_FLAG,
   ABBREV_FLAG,
   ABBREV_END_FLAG,
   ORDINAL_FLAG,
@@ -559,7 +561,10 @@ export function scanText(text: string, into: TextCounts): void {
         const d = (f & DOMAIN_MASK) >> DOMAIN_SHIFT;
         if (d > 0) into.domainHits[d - 1]!++;
         const k = f & KIND_MASK;
-        if (k > 0) into.kindHits[k - 1]!++;
+        // "zip code", "promo code", "penal code": no program.
+        if (k > 0) {
+          if (!(f & CODE_NOUN_FLAG && prevFlags & NOT_CODE_BEFORE_FLAG && prevEnd === start - 1)) into.kindHits[k - 1]!++;
+        }
         // A two-word cue ("step by", "wie viele"): both words are in the table with a flag.
         else if (prevFlags & BIGRAM_FIRST_FLAG && f & BIGRAM_SECOND_FLAG) {
           const kind = CUE_TABLE.bigrams.get(`${s.slice(prevStart, prevEnd)} ${s.slice(start, i)}`);

@@ -821,6 +821,19 @@ describe('score, explanation, thresholds', () => {
   });
 });
 
+describe('"code" after a word that makes it no program', () => {
+  it('zip, promo, dress and penal codes are no code cue; source and error codes are', () => {
+    for (const t of [
+      'Zip code 94107, is delivery free?',
+      'Apply the promo code SAVE10 please.',
+      'What is the dress code?',
+      'Under the penal code, is this theft?',
+    ])
+      expect(fu(t, 'kind:code'), t).toBe(0);
+    for (const t of ['Review the source code.', 'What does error code 0x80070005 mean in my code?']) expect(fu(t, 'kind:code'), t).toBeGreaterThan(0);
+  });
+});
+
 describe('an API word alone is no programming evidence', () => {
   it('"What is an API?" gets no ask:api; beside code words it does', () => {
     expect(fu('What is an API?', 'ask:api')).toBe(0);
