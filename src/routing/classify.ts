@@ -84,15 +84,24 @@ function scored(input: ClassifyInput, auto: AutoConfig | undefined, prefix: stri
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** A keyword in a script written without spaces between words: Han, kana, Thai, Lao, Khmer, Myanmar. */
+const UNSPACED = /^[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}ー]+$/u;
 
 /** Whole-word, case-insensitive, Unicode-aware matcher for a keyword list (cached per list). */
 const matchers = new WeakMap<readonly string[], RegExp>();
 function keywordRegex(words: readonly string[]): RegExp {
   let re = matchers.get(words);
   if (!re) {
-    const alts = [...words].sort((a, b) => b.length - a.length).map((w) => escape(w.normalize('NFC')));
-    // \p{L}\p{N} boundaries instead of \b, which only knows ASCII word characters.
-    re = new RegExp(`(?<![\\p{L}\\p{N}_])(?:${alts.join('|')})(?![\\p{L}\\p{N}_])`, 'giu');
+    const sorted = [...words].sort((a, b) => b.length - a.length).map((w) => w.normalize('NFC'));
+    // \p{L}\p{N} boundaries instead of \b, which only knows ASCII word characters; a keyword in a
+    // script written without spaces (证明, 証明して, พิสูจน์) has no word boundary to look for.
+    const bounded = sorted.filter((w) => !UNSPACED.test(w)).map(escape);
+    const free = sorted.filter((w) => UNSPACED.test(w)).map(escape);
+    const parts = [
+      ...(bounded.length > 0 ? [`(?<![\\p{L}\\p{N}_])(?:${bounded.join('|')})(?![\\p{L}\\p{N}_])`] : []),
+      ...(free.length > 0 ? [`(?:${free.join('|')})`] : []),
+    ];
+    re = new RegExp(parts.join('|'), 'giu');
     matchers.set(words, re);
   }
   re.lastIndex = 0;

@@ -389,6 +389,8 @@ export const ABBREV_END_FLAG = 1 << 19;
 export const ORDINAL_FLAG = 1 << 20;
 /** A word between an id word and its number ("order number is 448213"): the id marker carries over it. */
 export const ID_LINK_FLAG = 1 << 21;
+/** A verb between an id's number word and its number ("order number is 448213"). */
+export const ID_VERB_FLAG = 1 << 24;
 /** A word before "code" that makes it no program: "zip code", "promo code", "dress code", "penal code". */
 export const NOT_CODE_BEFORE_FLAG = 1 << 22;
 /** "code" itself (the word NOT_CODE_BEFORE_FLAG words qualify). */
@@ -467,11 +469,14 @@ const ID_DOT_WORDS = 'no nro';
 const NOT_CODE_BEFORE =
   'zip postal post area country promo promotional discount coupon voucher gift qr bar verification confirmation security access activation referral redemption booking tracking dress tax penal civil criminal commercial building morse';
 /**
- * Words that may stand between an id word and its number without making it a quantity: "order
- * number is 448213", "Kundennummer ist 448213", "zip code 94107", "numéro de commande : 4711".
- * At most two of them, right after the id word (or the previous link).
+ * Words that may stand between an id word and its number without making it a quantity, at most
+ * two, right after the id word (or the previous link): a word that says "number" ("order number
+ * 448213", "zip code 94107"), and after one (or a "-nummer" compound) a verb ("order number is
+ * 448213", "Kundennummer ist 448213"). A verb alone carries nothing: "my order is 250 units", "la
+ * commande est de 500 pièces" are quantities; nor do prepositions ("de", "van", "da": "of").
  */
-const ID_LINK_WORDS = 'number numbers code is was are ist lautet war sind numéro numero número est es è é era de del di da van';
+const ID_LINK_WORDS = 'number numbers code codes numéro numero número nummer';
+const ID_VERB_WORDS = 'is was are ist lautet war sind est était es era è é';
 
 /**
  * Abbreviations whose dot ends no sentence ("Dr. Smith", "vs. the", "Nr. 48213", "bzw.", "Mme.
@@ -586,6 +591,7 @@ function build(): CueTable {
   for (const w of ID_WORDS.split(' ')) entry(w).flags |= ID_FLAG;
   for (const w of ID_DOT_WORDS.split(' ')) entry(w).flags |= ID_FLAG | ID_DOT_FLAG;
   for (const w of ID_LINK_WORDS.split(' ')) entry(w).flags |= ID_LINK_FLAG;
+  for (const w of ID_VERB_WORDS.split(' ')) entry(w).flags |= ID_VERB_FLAG;
   for (const w of NOT_CODE_BEFORE.split(' ')) entry(w).flags |= NOT_CODE_BEFORE_FLAG;
   for (const w of ['code', 'codes']) entry(w).flags |= CODE_NOUN_FLAG;
   for (const w of ABBREVIATIONS.split(' ')) entry(w).flags |= ABBREV_FLAG;

@@ -75,6 +75,10 @@ const DOMAIN_FULL = 2;
  */
 const WORD_EDGES = [0, Math.log2(31) / 10, Math.log2(51) / 10, Math.log2(81) / 10, 1] as const;
 
+/** Combining marks (accents typed apart, as macOS input often sends them: "u" + U+0301) composed, so "número" is the cue it is. */
+const COMBINING = /[\u0300-\u036f]/;
+const nfc = (t: string): string => (COMBINING.test(t) ? t.normalize('NFC') : t);
+
 function splitTurns(req: RouteRequest): { last: TextCounts; context: TextCounts; userTurns: number; system: boolean } {
   const last = emptyCounts();
   const context = emptyCounts();
@@ -91,7 +95,7 @@ function splitTurns(req: RouteRequest): { last: TextCounts; context: TextCounts;
   req.messages.forEach((m, i) => {
     if (m.role === 'user') userTurns++;
     if (m.role === 'system' || m.role === 'developer') system = true;
-    scanText(contentText(m.content), i === lastUser ? last : context);
+    scanText(nfc(contentText(m.content)), i === lastUser ? last : context);
   });
   return { last, context, userTurns, system };
 }

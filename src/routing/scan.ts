@@ -22,6 +22,7 @@ import {
   ID_FLAG,
   ID_DOT_FLAG,
   ID_LINK_FLAG,
+  ID_VERB_FLAG,
   NOT_CODE_BEFORE_FLAG,
   CODE_NOUN_FLAG,
   ABBREV_FLAG,
@@ -404,6 +405,8 @@ export function scanText(text: string, into: TextCounts): void {
   let idDot = false;
   let idMin = 1;
   let idLinks = 0;
+  /** The id marker says "number" (a "-nummer" compound, "order number"): a verb may follow it ("ist", "is"). */
+  let idNumbered = false;
   let phoneEnd = -1;
   // Where the last identifier number ended: "2023-0815", "12345/67" go on with it.
   let idRunEnd = -1;
@@ -533,16 +536,26 @@ export function scanText(text: string, into: TextCounts): void {
         idDot = (f & ID_DOT_FLAG) !== 0;
         idMin = ID_WORD_DIGITS;
         idLinks = 0;
-      } else if (f & ID_LINK_FLAG && idLinks < 2 && idEnd >= 0 && start - idEnd <= 3 && idGap(u, idEnd, start, false)) {
-        // "order number is 448213": the marker carries over up to two link words.
+        idNumbered = false;
+      } else if (
+        f & (ID_LINK_FLAG | ID_VERB_FLAG) &&
+        (f & ID_LINK_FLAG || idNumbered) &&
+        idLinks < 2 &&
+        idEnd >= 0 &&
+        start - idEnd <= 3 &&
+        idGap(u, idEnd, start, false)
+      ) {
+        // "order number is 448213": the marker carries over a number word, and after one a verb.
         idEnd = i;
         idLinks++;
+        if (f & ID_LINK_FLAG) idNumbered = true;
       } else if (u[i - 1] === 114 && i - start > 6 && u[i - 2] === 101 && u[i - 3] === 109 && u[i - 4] === 109 && u[i - 5] === 117 && u[i - 6] === 110) {
         // A compound on "-nummer" (Kundennummer, Telefonnummer; Dutch klantnummer).
         idEnd = i;
         idDot = false;
         idMin = ID_WORD_DIGITS;
         idLinks = 0;
+        idNumbered = true;
       }
       if (f !== 0) {
         // Most words cue nothing: one test, then on.

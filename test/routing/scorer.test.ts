@@ -834,6 +834,18 @@ describe('"code" after a word that makes it no program', () => {
   });
 });
 
+describe('accents typed apart (NFD, as macOS input sends them)', () => {
+  it('score as the same text composed (NFC)', () => {
+    for (const t of [
+      'Habitación 305, ¿está lista?',
+      'Numéro de commande : 4711. Où est mon colis ?',
+      'Mi número de pedido es 448213, ¿dónde está?',
+      'Erkläre den Unterschied',
+    ])
+      expect(scoreRequest(user(t.normalize('NFD'))).score, t).toBe(scoreRequest(user(t)).score);
+  });
+});
+
 describe('an API word alone is no programming evidence', () => {
   it('"What is an API?" gets no ask:api; beside code words it does', () => {
     expect(fu('What is an API?', 'ask:api')).toBe(0);
@@ -1022,10 +1034,16 @@ describe('identifiers, dates and versions are no quantities (twelfth round)', ()
       expect(counts(t).maxNumber, t).toBe(0);
       expect(fu(t, 'math:magnitude'), t).toBe(0);
     }
-    // Quantities stay: a link word that does not follow an id word, a short number, three links.
+    // Quantities stay: a link word that does not follow an id word, a short number; a verb or a
+    // preposition straight after an id word ("my order is 250 units", "une commande de 500 pièces").
     expect(counts('The answer is 448213.').maxNumber).toBe(448213);
     expect(counts('My order is 3 pizzas.').maxNumber).toBe(3);
     expect(counts('The order of 1000 items').maxNumber).toBe(1000);
+    expect(counts('My order is 250 units of steel at $12.').maxNumber).toBe(250);
+    expect(counts('Une commande de 500 pièces.').maxNumber).toBe(500);
+    expect(counts('La commande est de 4711 pièces à 2,50 €.').maxNumber).toBe(4711);
+    expect(counts('Een bestelling van 500 stuks.').maxNumber).toBe(500);
+    expect(counts('La stanza è di 40 metri quadrati.').maxNumber).toBe(40);
   });
 
   it('a number alone in a message weighs half of what it weighs beside other numbers (a year, an amount, an id no rule caught)', () => {

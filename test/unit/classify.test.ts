@@ -100,6 +100,15 @@ describe('the keyword rule counts distinct keywords', () => {
 });
 
 describe('keyword hits', () => {
+  it('a keyword in a script without spaces matches inside a sentence of it (Chinese, Japanese, Thai)', () => {
+    expect(keywordHits('证明这个定理', ['证明'])).toEqual(['证明']);
+    expect(keywordHits('この定理を証明してください', ['証明'])).toEqual(['証明']);
+    expect(keywordHits('ช่วยพิสูจน์ทฤษฎีบทนี้', ['พิสูจน์'])).toEqual(['พิสูจน์']);
+    // Latin keywords keep their word boundaries.
+    expect(keywordHits('disprove this', ['prove'])).toEqual([]);
+    expect(keywordHits('prove this; 证明', ['prove', '证明'])).toEqual(['prove', '证明']);
+  });
+
   it('are looked for in the last user turn only: a "thanks!" after a hard exchange is not hard', () => {
     const messages = [
       { role: 'user', content: 'Analysiere und vergleiche die detailed complex design.' },
