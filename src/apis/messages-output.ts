@@ -127,7 +127,8 @@ export function messageOfCompletion(c: Record<string, unknown>): Record<string, 
     role: 'assistant',
     model: c.model,
     content,
-    stop_reason: stopReason(choice.finish_reason, calls.length > 0),
+    // A refusal (chat's `refusal` field) says so, as Claude's own does.
+    stop_reason: typeof msg.refusal === 'string' && msg.refusal !== '' && calls.length === 0 ? 'refusal' : stopReason(choice.finish_reason, calls.length > 0),
     stop_sequence: null,
     usage: anthropicUsage(c.usage),
   };
@@ -229,6 +230,8 @@ export class MessagesStreamWriter {
   private next = 0;
   private readonly tools = new StreamToolCalls();
   private finish: unknown = null;
+  /** A chat `refusal` piece came: the message stops for `refusal`. */
+  private refused = false;
   private usage: unknown = null;
 
   constructor(
@@ -259,6 +262,7 @@ export class MessagesStreamWriter {
     if (!choice) return ok;
     const d = isObj(choice.delta) ? choice.delta : {};
     // Chat's `refusal` pieces are text here, as in messageOfCompletion.
+    if (typeof d.refusal === 'string' && d.refusal !== '') this.refused = true;
     for (const text of [d.content, d.refusal]) {
       if (typeof text !== 'string' || text === '') continue;
       if (this.textIndex === null) {
@@ -310,7 +314,10 @@ export class MessagesStreamWriter {
     this.flushTools();
     this.emit('message_delta', {
       type: 'message_delta',
-      delta: { stop_reason: stopReason(this.finish, this.tools.calls.length > 0), stop_sequence: null },
+      delta: {
+        stop_reason: this.refused && this.tools.calls.length === 0 ? 'refusal' : stopReason(this.finish, this.tools.calls.length > 0),
+        stop_sequence: null,
+      },
       usage: anthropicUsage(this.usage),
     });
     this.emit('message_stop', { type: 'message_stop' });

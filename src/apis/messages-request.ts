@@ -115,7 +115,9 @@ function userTurn(content: unknown, p: string, ctx: Ctx, calls: ReadonlySet<stri
           `unexpected tool_use_id ${echoValue(id)} in a tool_result block: each tool_result must answer a tool_use block of the previous (assistant) message`,
         );
       answered.add(id);
-      out.push({ role: 'tool', tool_call_id: id, content: toolResultText(b.content, `${bp}.content`, ctx) });
+      // Chat has no `is_error`: a failed tool's result says so in its words, or the model reads it as a result.
+      const result = toolResultText(b.content, `${bp}.content`, ctx);
+      out.push({ role: 'tool', tool_call_id: id, content: b.is_error === true ? `Error: ${result}` : result });
     } else ctx.untranslated.push(bp);
   });
   unanswered(

@@ -717,7 +717,8 @@ export class RequestDriver {
   /** Whether a committed text stream's delivered answer has reached the client's own output cap. */
   private capReached(fault: string): boolean {
     const s = this.session;
-    if (s === null || !s.committed || s.relayed || s.toolCallsSent || this.sink.restart !== undefined || CUT_BY_US.has(fault)) return false;
+    // A cut or stall only: an answer running far over its cap (bad_response) is the upstream ignoring max_tokens, an error.
+    if (s === null || !s.committed || s.relayed || s.toolCallsSent || this.sink.restart !== undefined || !CUT_MID_STREAM.has(fault)) return false;
     const cap = requestedOutputTokens(this.call.body);
     return cap !== null && countTextTokens(s.delivered) >= cap;
   }
@@ -825,6 +826,9 @@ export class RequestDriver {
 
 /** No tokens (never changed: usages are summed into new objects). */
 const NO_USAGE: Usage = Object.freeze({ promptTokens: 0, completionTokens: 0, cachedTokens: 0 });
+
+/** Faults that end a stream part way through its answer (a cut, a stall, an error event, a reset). */
+const CUT_MID_STREAM: ReadonlySet<string> = new Set(['stream_cut', 'stream_error', 'idle_timeout', 'reset']);
 
 /** Faults by which switchyard itself ends an attempt that went out (the provider was not at fault and may bill it). */
 const CUT_BY_US: ReadonlySet<string> = new Set(['client_gone', 'shutting_down', 'deadline', 'headers_timeout']);

@@ -474,6 +474,47 @@ describe('Messages → chat and back', () => {
     expect(chat.messages.at(-1)).toEqual({ role: 'tool', tool_call_id: 't1', content: 'file1.txt\nfile2.txt' });
   });
 
+  it('a tool_result with is_error reaches an OpenAI-kind model saying so (chat has no flag for it)', () => {
+    const chat = translateMessages({
+      model: 'c',
+      max_tokens: 10,
+      messages: [
+        { role: 'user', content: 'x' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'ls', input: {} }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', is_error: true, content: 'boom' }] },
+      ],
+    });
+    expect(chat.messages.at(-1)).toEqual({ role: 'tool', tool_call_id: 't1', content: 'Error: boom' });
+  });
+
+  it("a chat refusal reaches a Messages client with stop_reason refusal (JSON and stream), as Claude's own does", () => {
+    const m = messageOfCompletion({ choices: [{ message: { content: null, refusal: "I can't help with that." }, finish_reason: 'stop' }] });
+    expect(m).toMatchObject({ stop_reason: 'refusal', content: [{ type: 'text', text: "I can't help with that." }] });
+    const events: Array<[string, Record<string, unknown>]> = [];
+    const w = new MessagesStreamWriter((n, d) => (events.push([n, d]), true), 'gpt-4.1');
+    w.start();
+    w.chunk({ choices: [{ delta: { refusal: "I can't" } }] });
+    w.chunk({ choices: [{ delta: { refusal: ' help.' }, finish_reason: 'stop' }] });
+    w.done();
+    expect(events.find(([n]) => n === 'message_delta')?.[1]).toMatchObject({ delta: { stop_reason: 'refusal' } });
+  });
+
+  it("a Claude refusal of words alone reaches a chat client as OpenAI's refusal: the words in refusal, content null, finish stop", () => {
+    const { completion } = anthropicAdapter.parseCompletion({
+      id: 'msg_1',
+      type: 'message',
+      role: 'assistant',
+      model: 'claude',
+      content: [{ type: 'text', text: 'I cannot help with that.' }],
+      stop_reason: 'refusal',
+      usage: { input_tokens: 5, output_tokens: 6 },
+    });
+    expect((completion.choices as Array<Record<string, unknown>>)[0]).toMatchObject({
+      message: { content: null, refusal: 'I cannot help with that.' },
+      finish_reason: 'stop',
+    });
+  });
+
   it('continues a native answer after a cut with the delivered text as an assistant turn', () => {
     const chat = translateMessages({ model: 'c', max_tokens: 10, messages: [{ role: 'user', content: 'go' }] });
     const sent = JSON.parse(anthropicAdapter.buildRequest(build(chat, { prefill: 'Once upon ', stream: true })).body) as {

@@ -71,7 +71,8 @@ describe('anthropic parseCompletion', () => {
     ['stop_sequence', 'stop'],
     ['max_tokens', 'length'],
     ['tool_use', 'tool_calls'],
-    ['refusal', 'content_filter'],
+    // A refusal of words alone is OpenAI's refusal (finish stop, the words in `refusal`): test/unit/apis.test.ts.
+    ['refusal', 'stop'],
     ['pause_turn', 'stop'],
   ])('maps stop_reason %s to finish_reason %s', (stop, finish) => {
     const { completion } = anthropicAdapter.parseCompletion(withStop(stop));

@@ -53,8 +53,10 @@ export function parseAnthropicCompletion(json: unknown): ParsedCompletion {
     }
     // thinking / redacted_thinking and server-side tool blocks have no OpenAI form.
   }
-  // As OpenAI's own message has it: `refusal` null (a Claude refusal is its text, with finish_reason content_filter).
-  const message: Record<string, unknown> = { role: 'assistant', content: hasText ? text : null, refusal: null };
+  // A Claude refusal of words alone is OpenAI's refusal: the words in `refusal`, `content` null,
+  // finish `stop` (the SDK's parse helpers give `parsed: null` for it; `content_filter` made them throw).
+  const refused = json.stop_reason === 'refusal' && hasText && toolCalls.length === 0;
+  const message: Record<string, unknown> = { role: 'assistant', content: hasText && !refused ? text : null, refusal: refused ? text : null };
   if (toolCalls.length > 0) message.tool_calls = toolCalls;
   const usage = usageFromAnthropic(json.usage) ?? null;
   const completion: Record<string, unknown> = {
@@ -62,7 +64,7 @@ export function parseAnthropicCompletion(json: unknown): ParsedCompletion {
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model: json.model,
-    choices: [{ index: 0, message, finish_reason: finishReason(json.stop_reason), logprobs: null }],
+    choices: [{ index: 0, message, finish_reason: refused ? 'stop' : finishReason(json.stop_reason), logprobs: null }],
   };
   if (usage) completion.usage = openaiUsage(usage);
   return { completion, usage, text };
