@@ -146,7 +146,11 @@ export const MAX_BUDGET_USD = 9_000_000;
 const price = z
   .number()
   .nonnegative()
-  .max(MAX_PRICE_PER_MTOK, { error: `at most ${MAX_PRICE_PER_MTOK} USD per million tokens (switchyard counts money in exact nano-USD)` });
+  .max(MAX_PRICE_PER_MTOK, { error: `at most ${MAX_PRICE_PER_MTOK} USD per million tokens (switchyard counts money in exact nano-USD)` })
+  // Prices are held in micro-USD per million tokens: a finer one was rounded (0.0000001 priced at $0).
+  .refine((v) => Math.abs(v * 1_000_000 - Math.round(v * 1_000_000)) < 1e-6, {
+    error: 'at most 6 decimals (switchyard holds prices in micro-USD per million tokens; a finer price would be rounded)',
+  });
 
 const priceSchema = z.strictObject({
   inputPerMTok: price,

@@ -10,6 +10,7 @@ import { formatPath } from '../config/load.js';
 import { TIERS } from '../config/schema.js';
 import { isTier } from '../routing/classify.js';
 import type { ChatBody } from '../upstream/types.js';
+import { LONG_CACHE_WHY } from '../apis/messages-request.js';
 
 /** A content part: any type passes on, but a text part must carry its text (as OpenAI requires). */
 const contentPart = z
@@ -127,15 +128,29 @@ function checkPriced(body: ChatBody): void {
   if (audioOut !== null) throw noAudio(audioOut, 'audio output');
   const messages = body.messages;
   for (let i = 0; i < messages.length; i++) {
-    const m = messages[i] as { content?: unknown; audio?: unknown };
+    const m = messages[i] as { content?: unknown; audio?: unknown; cache_control?: unknown };
     // An assistant turn's audio (OpenAI's reference to an earlier audio answer) is billed as audio input.
     if (m.audio !== undefined && m.audio !== null) throw noAudio(`messages[${i}].audio`, 'audio input');
+    longCache(m.cache_control, `messages[${i}]`);
     const content = m.content;
     if (!Array.isArray(content)) continue;
     for (let j = 0; j < content.length; j++) {
-      if ((content[j] as { type?: unknown }).type === 'input_audio') throw noAudio(`messages[${i}].content[${j}]`, 'audio input');
+      const part = content[j] as { type?: unknown; cache_control?: unknown };
+      if (part.type === 'input_audio') throw noAudio(`messages[${i}].content[${j}]`, 'audio input');
+      longCache(part.cache_control, `messages[${i}].content[${j}]`);
     }
   }
+  if (Array.isArray(tools)) for (let i = 0; i < tools.length; i++) longCache((tools[i] as { cache_control?: unknown }).cache_control, `tools[${i}]`);
+}
+
+/**
+ * A 1-hour cache write (`cache_control.ttl: "1h"`, as LiteLLM and OpenRouter pass Anthropic's
+ * caching on chat) is refused for every endpoint kind, as the Messages route refuses it: it is
+ * billed at twice the input price, above `cacheWritePerMTok`, so the reservation could not hold it.
+ */
+function longCache(v: unknown, at: string): void {
+  if (typeof v === 'object' && v !== null && (v as { ttl?: unknown }).ttl === '1h')
+    throw new SwitchyardError('invalid_request', `${at}.cache_control.ttl "1h" is not supported: ${LONG_CACHE_WHY}`, { param: `${at}.cache_control.ttl` });
 }
 
 function noAudio(param: string, what: string): SwitchyardError {

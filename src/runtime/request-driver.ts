@@ -278,7 +278,7 @@ export class RequestDriver {
       queueFull: this.queueFull,
       removed: this.removedCandidates(),
       embeddings: nativeOf(this.call.body)?.kind === 'embeddings',
-      retryAfterSeconds: () => this.rt.retryAfterSeconds(this.plan?.candidates ?? []),
+      retryAfterSeconds: () => this.rt.retryAfterSeconds(this.waitedFor()),
     });
     return out.ok ? out : this.downNotBroke(out);
   }
@@ -293,7 +293,7 @@ export class RequestDriver {
     if (out.error.code !== 'budget_exceeded' || !this.plan) return out;
     const down = this.unavailable(this.plan.candidates, this.slowAhead(null), this.rt.now());
     if (down.length === 0) return out;
-    const after = this.rt.retryAfterSeconds(this.plan.candidates);
+    const after = this.rt.retryAfterSeconds(this.waitedFor());
     const headers: Record<string, string> =
       after > MAX_SDK_RETRY_AFTER_S ? { 'retry-after': String(after), 'x-should-retry': 'false' } : { 'retry-after': String(after) };
     return {
@@ -304,6 +304,19 @@ export class RequestDriver {
         { headers },
       ),
     };
+  }
+
+  /**
+   * The candidates a retry would wait for: not those refused for money (their endpoints may be
+   * free now, and a `retry-after: 1` from them hid a 120 s throttle on the others); all of them
+   * when every one was.
+   */
+  private waitedFor(): string[] {
+    const all = this.plan?.candidates ?? [];
+    const refused = (m: string): boolean =>
+      this.overCost.includes(m) || this.overBudget.some((n) => n.startsWith(`${m} over budget `) || n.startsWith(`${m} not tried `));
+    const rest = all.filter((m) => !refused(m));
+    return rest.length > 0 ? rest : [...all];
   }
 
   /** The candidates, when a reload has removed every one of them since the request was routed (else null). */

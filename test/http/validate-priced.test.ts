@@ -50,6 +50,20 @@ describe('edge validation: what the catalogue cannot price', () => {
     expect(() => parseChatBody({ ...base, web_search_options: null })).not.toThrow();
   });
 
+  it('refuses a 1-hour cache write on any part, message or tool (billed at twice the input price, above cacheWritePerMTok), for every endpoint kind', () => {
+    const part = { type: 'text', text: 'hi', cache_control: { type: 'ephemeral', ttl: '1h' } };
+    expect(refusal({ ...base, messages: [{ role: 'user', content: [part] }] }).param).toBe('messages[0].content[0].cache_control.ttl');
+    expect(refusal({ ...base, messages: [{ role: 'user', content: 'hi', cache_control: { type: 'ephemeral', ttl: '1h' } }] }).param).toBe(
+      'messages[0].cache_control.ttl',
+    );
+    expect(
+      refusal({ ...base, tools: [{ type: 'function', function: { name: 'f', parameters: {} }, cache_control: { type: 'ephemeral', ttl: '1h' } }] }).param,
+    ).toBe('tools[0].cache_control.ttl');
+    expect(refusal({ ...base, messages: [{ role: 'user', content: [part] }] }).message).toMatch(/twice the input price/);
+    // The 5-minute cache is served.
+    expect(() => parseChatBody({ ...base, messages: [{ role: 'user', content: [{ ...part, cache_control: { type: 'ephemeral' } }] }] })).not.toThrow();
+  });
+
   it('refuses audio output, by modalities or by the audio field', () => {
     expect(refusal({ ...base, modalities: ['text', 'audio'] }).param).toBe('modalities');
     expect(refusal({ ...base, audio: { voice: 'alloy', format: 'wav' } }).param).toBe('audio');

@@ -528,4 +528,24 @@ describe('a refusal for money while a candidate the budget did not refuse is dow
     expect(m.headers.get('x-switchyard-error-code')).toBe('no_endpoint_available');
     expect(await sim.log()).toEqual([]);
   });
+
+  it("its retry-after is the down candidate's wait, not the 1 s of the candidate refused for money (a 120 s throttle said retry-after: 1)", async () => {
+    const h = await startSidecar(testConfig(sim.url, { budget: { limits: [{ scope: 'model', model: 'claude-sonnet-4.5', period: 'day', usd: 0.000001 }] } }));
+    try {
+      await sim.setFault('gpt-4.1', { kind: 'rate_limit', retryAfterSec: 120, times: 1 });
+      const r = await fetch(`${h.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4.1', max_tokens: 1000, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      const body = (await r.json()) as { error: { code: string; message: string } };
+      expect(r.status).toBe(503);
+      expect(body.error.code).toBe('no_endpoint_available');
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(100);
+      expect(r.headers.get('x-should-retry')).toBe('false');
+    } finally {
+      await sim.clearFaults();
+      await h.stop();
+    }
+  });
 });

@@ -217,6 +217,17 @@ describe('error messages', () => {
     expect(errors(validateConfig(null))).toEqual(['providers: required (expected record)', 'models: required (expected record)']);
   });
 
+  it('a price finer than a micro-USD per million tokens is refused (it was rounded: 0.0000001 priced at $0)', () => {
+    const raw = rawDefaults();
+    const m = (raw.models as Record<string, Record<string, Record<string, unknown>>>)['gpt-4.1']!;
+    m.price!.inputPerMTok = 0.0000001;
+    expect(errors(validateConfig(raw))).toEqual([
+      'models.gpt-4.1.price.inputPerMTok: at most 6 decimals (switchyard holds prices in micro-USD per million tokens; a finer price would be rounded)',
+    ]);
+    m.price!.inputPerMTok = 0.075;
+    expect(validateConfig(raw).ok).toBe(true);
+  });
+
   it('a missing tier is "required", not a wrong value (a misspelt key beside it is named too)', () => {
     const raw = rawDefaults();
     const m = (raw.models as Record<string, Record<string, unknown>>)['gpt-4.1']!;
