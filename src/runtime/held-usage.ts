@@ -27,6 +27,10 @@ export function withHeldUsage(body: Obj, u: Usage): Obj {
     o.total_tokens = u.promptTokens + output;
     detail(o, 'prompt_tokens_details', 'cached_tokens', cached);
     detail(o, 'completion_tokens_details', 'reasoning_tokens', u.reasoningTokens);
+    // A relay's cache-write count (OpenRouter's, LiteLLM's), when the billed counts hold none.
+    if ('cache_write_tokens' in o) o.cache_write_tokens = u.cacheCreationTokens ?? 0;
+    if (isObj(o.prompt_tokens_details) && 'cache_write_tokens' in o.prompt_tokens_details)
+      o.prompt_tokens_details = { ...o.prompt_tokens_details, cache_write_tokens: u.cacheCreationTokens ?? 0 };
   } else if (body.type === 'message') {
     // Anthropic's Messages: input_tokens leaves out cache reads and writes.
     const written = u.cacheCreationTokens ?? 0;

@@ -28,6 +28,31 @@ describe('withHeldUsage: the body shows the counts billed, in its own API conven
     expect(body.usage.prompt_tokens).toBe(1e15);
   });
 
+  it('OpenAI chat from a relay: its cache-write count shows the writes billed (none, when the over-bound prompt was billed as plain input)', () => {
+    const out = withHeldUsage(
+      {
+        usage: {
+          prompt_tokens: 1234,
+          completion_tokens: 5,
+          total_tokens: 1239,
+          cache_write_tokens: 100,
+          prompt_tokens_details: { cached_tokens: 0, cache_write_tokens: 100 },
+        },
+      },
+      {
+        promptTokens: 284,
+        completionTokens: 5,
+      },
+    );
+    expect(out.usage).toEqual({
+      prompt_tokens: 284,
+      completion_tokens: 5,
+      total_tokens: 289,
+      cache_write_tokens: 0,
+      prompt_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
+    });
+  });
+
   it('Anthropic Messages: input_tokens leaves out cache reads and writes', () => {
     const body = { type: 'message', usage: { input_tokens: 1e9, output_tokens: 1e9, cache_read_input_tokens: 1e9, cache_creation_input_tokens: 0 } };
     expect(withHeldUsage(body, { ...held, cacheCreationTokens: 5 }).usage).toEqual({
