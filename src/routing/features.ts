@@ -112,6 +112,8 @@ function jsonOutput(rf: unknown): boolean {
 
 const CODE_KIND = KINDS.indexOf('code');
 const SMALLTALK_KIND = KINDS.indexOf('smalltalk');
+/** A last turn this short with a small-talk cue is small talk whole. */
+const SHORT_TURN_WORDS = 6;
 
 /**
  * Programming evidence in the last turn or its context: a code cue word other than an API word
@@ -136,7 +138,15 @@ export function extractFeatures(req: RouteRequest): Float64Array {
   const x = new Float64Array(FEATURES.length);
   let j = 0;
   // Small talk counts in the last turn only: a "hi" before a hard question does not make it easy.
-  for (let k = 0; k < KINDS.length; k++) x[j++] = Math.max(sat(l.kindHits[k]!, 2), k === SMALLTALK_KIND ? 0 : 0.5 * sat(c.kindHits[k]!, 2));
+  // A short last turn with a small-talk cue ("Good morning!", "Thank you so much!") is small talk
+  // whole: the feature is full, as two cues make it.
+  for (let k = 0; k < KINDS.length; k++)
+    x[j++] =
+      k === SMALLTALK_KIND
+        ? l.kindHits[k]! > 0 && l.words <= SHORT_TURN_WORDS
+          ? 1
+          : sat(l.kindHits[k]!, 2)
+        : Math.max(sat(l.kindHits[k]!, 2), 0.5 * sat(c.kindHits[k]!, 2));
   for (let d = 0; d < DOMAINS.length; d++) x[j++] = Math.max(sat(l.domainHits[d]!, DOMAIN_FULL), 0.5 * sat(c.domainHits[d]!, DOMAIN_FULL));
   const chars = Math.max(l.chars, 1);
   x[j++] = l.fences > 0 ? 1 : c.fences > 0 ? 0.5 : 0;

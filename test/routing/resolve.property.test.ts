@@ -36,7 +36,8 @@ const modelArb: fc.Arbitrary<ModelSpec> = fc.record({
   // Chat models only: embeddings models are kept out of chat routing (test/unit/apis-config.test.ts).
   caps: fc.tuple(...CHAT_CAPABILITIES.map(() => fc.integer({ min: 0, max: 3 }))).map((ns) => CHAT_CAPABILITIES.filter((_, i) => ns[i]! > 0)),
   contextWindow: fc.constantFrom(...WINDOWS),
-  price: fc.double({ min: 0, max: 20, noNaN: true }),
+  // Prices as a config holds them: micro-USD per million tokens (6 decimals at most).
+  price: fc.integer({ min: 0, max: 20_000_000 }).map((n) => n / 1_000_000),
   latencyPriorMs: fc.integer({ min: 1, max: 3000 }),
   fallbacks: fc.array(fc.nat(NAMES.length - 1), { maxLength: 3 }),
 });
