@@ -117,7 +117,7 @@ function userTurn(content: unknown, p: string, ctx: Ctx, calls: ReadonlySet<stri
       answered.add(id);
       // Chat has no `is_error`: a failed tool's result says so in its words, or the model reads it as a result.
       const result = toolResultText(b.content, `${bp}.content`, ctx);
-      out.push({ role: 'tool', tool_call_id: id, content: b.is_error === true ? `Error: ${result}` : result });
+      out.push({ role: 'tool', tool_call_id: id, content: b.is_error === true ? (result === '' ? 'Error' : `Error: ${result}`) : result });
     } else ctx.untranslated.push(bp);
   });
   unanswered(

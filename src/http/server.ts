@@ -114,23 +114,6 @@ function codingRefused(req: IncomingMessage): SwitchyardError | null {
   return null;
 }
 
-/** What is read and dropped of a body refused as too large: as much again as the limit, at least 1 MiB. */
-const drainBytes = (limit: number): number => Math.max(limit, 1024 * 1024);
-
-/**
- * Reads and drops the rest of a refused body, up to {@link drainBytes} more, then closes the
- * connection: reading all of it held a connection that went on sending (a declared 100 GB, a
- * chunked body that never ends) open until the request timeout.
- */
-function drainThenDrop(req: IncomingMessage, limit: number): void {
-  let left = drainBytes(limit);
-  req.on('data', (c: Buffer) => {
-    left -= c.length;
-    if (left < 0) req.socket.destroy();
-  });
-  req.resume();
-}
-
 /** Read the body up to `limit` bytes; 413 beyond it, naming `limitName` (what sets the limit). */
 export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone, limitName = 'server.maxBodyBytes'): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -142,17 +125,10 @@ export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone, l
     }
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared > limit) {
-      // A body not much over the limit is read and dropped, so its client (which reads the answer
-      // only once it has sent the body) gets the 413; one far over it gets the 413 and the close.
-      const far = declared > limit + drainBytes(limit);
-      reject(
-        new SwitchyardError(
-          'body_too_large',
-          `request body of ${declared} bytes is over the limit of ${limit} bytes (${limitName})`,
-          far ? { headers: { connection: 'close' } } : {},
-        ),
-      );
-      drainThenDrop(req, limit);
+      // The rest is read and dropped (until the request timeout at most), so a client that reads
+      // the answer only once it has sent its body still gets the 413, and its connection stays usable.
+      reject(new SwitchyardError('body_too_large', `request body of ${declared} bytes is over the limit of ${limit} bytes (${limitName})`));
+      req.resume();
       return;
     }
     // One buffer for the pieces (byte-collector.ts): never a Buffer object per chunk.
@@ -161,7 +137,7 @@ export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone, l
       if (body.add(c)) return;
       reject(new SwitchyardError('body_too_large', `request body is over the limit of ${limit} bytes (${limitName})`));
       req.removeAllListeners('data');
-      drainThenDrop(req, limit);
+      req.resume();
     });
     req.on('end', () => resolve(body.bytes()));
     // A client that goes away mid-body is routine (logged at debug by the caller), not a switchyard

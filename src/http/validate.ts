@@ -140,7 +140,12 @@ function checkPriced(body: ChatBody): void {
       longCache(part.cache_control, `messages[${i}].content[${j}]`);
     }
   }
-  if (Array.isArray(tools)) for (let i = 0; i < tools.length; i++) longCache((tools[i] as { cache_control?: unknown }).cache_control, `tools[${i}]`);
+  if (Array.isArray(tools))
+    for (let i = 0; i < tools.length; i++) {
+      const t = tools[i] as { cache_control?: unknown; function?: { cache_control?: unknown } };
+      longCache(t.cache_control, `tools[${i}]`);
+      if (typeof t.function === 'object' && t.function !== null) longCache(t.function.cache_control, `tools[${i}].function`);
+    }
 }
 
 /**
@@ -149,8 +154,13 @@ function checkPriced(body: ChatBody): void {
  * billed at twice the input price, above `cacheWritePerMTok`, so the reservation could not hold it.
  */
 function longCache(v: unknown, at: string): void {
-  if (typeof v === 'object' && v !== null && (v as { ttl?: unknown }).ttl === '1h')
-    throw new SwitchyardError('invalid_request', `${at}.cache_control.ttl "1h" is not supported: ${LONG_CACHE_WHY}`, { param: `${at}.cache_control.ttl` });
+  if (typeof v !== 'object' || v === null) return;
+  const ttl = (v as { ttl?: unknown }).ttl;
+  // Any lifetime but the 5-minute one ("1h", "3600s"): the Claude translation refuses them alike.
+  if (ttl !== undefined && ttl !== '5m')
+    throw new SwitchyardError('invalid_request', `${at}.cache_control.ttl ${JSON.stringify(echoName(String(ttl)))} is not supported: ${LONG_CACHE_WHY}`, {
+      param: `${at}.cache_control.ttl`,
+    });
 }
 
 function noAudio(param: string, what: string): SwitchyardError {

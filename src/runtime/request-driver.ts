@@ -813,13 +813,13 @@ export class RequestDriver {
     const logLine = { endpoint: h.id, fault: fault.kind, status: fault.status, next: d.next.step, attempt: ctx.attempts, continuation: wasContinuation };
     if (d.loud) this.call.log.error({ ...logLine, baseUrl: shownUrl(h.provider.baseUrl) }, loudMessage(h, v, fault.status, fault.message));
     else this.call.log.info(logLine, `attempt failed: ${fault.message}`);
-    // A stream cut once it had delivered all the tokens the client's max_tokens allows is complete:
-    // it ends with `length`, as the upstream's own end would have, instead of a continuation asked
-    // for one token more (billed its prompt again, and over the cap).
-    if (this.capReached(fault.kind)) {
-      this.session!.endAtCap();
-      return { type: 'attempt.succeeded', at: now, costNano: partialCostNano };
-    }
+    // A stream cut once it had delivered (by our count) all the tokens the client's max_tokens
+    // allows is not continued: a continuation would be asked for a token more than the cap, and
+    // billed the prompt again. Nor is it called finished (the upstream may count its tokens
+    // otherwise, and the answer may be short of its cap): it ends with the cut's error, as a stream
+    // no candidate can continue does.
+    if (this.capReached(fault.kind))
+      return { type: 'attempt.failed', at: now, fault, next: 'propagate', delayMs: 0, partialCostNano, smallerModels: [], retryLater: false };
     const window = h.modelCfg.contextWindow;
     const smallerModels =
       d.next.step === 'larger_context' ? (this.plan?.candidates ?? []).filter((m) => (own(this.rt.cfg.models, m)?.contextWindow ?? 0) <= window) : [];

@@ -191,20 +191,6 @@ export class StreamSession {
     this.heldNative = [];
   }
 
-  /** A cut text stream that had reached the client's max_tokens: its last chunk says `length` (then `finish` ends it). */
-  endAtCap(): void {
-    const model = this.answeredBy?.model ?? '';
-    this.sink.write(
-      JSON.stringify({
-        id: this.id ?? this.fallbackId,
-        object: 'chat.completion.chunk',
-        created: this.created,
-        model,
-        choices: [{ index: 0, delta: {}, finish_reason: 'length' }],
-      }),
-    );
-  }
-
   /** The answer finished: the usage chunk if the client asked for it, then `[DONE]` (a relay: its own end). */
   finish(h: EndpointHandle, usage: Usage): void {
     if (this.relayAttempt) {

@@ -60,6 +60,12 @@ describe('edge validation: what the catalogue cannot price', () => {
       refusal({ ...base, tools: [{ type: 'function', function: { name: 'f', parameters: {} }, cache_control: { type: 'ephemeral', ttl: '1h' } }] }).param,
     ).toBe('tools[0].cache_control.ttl');
     expect(refusal({ ...base, messages: [{ role: 'user', content: [part] }] }).message).toMatch(/twice the input price/);
+    expect(
+      refusal({ ...base, tools: [{ type: 'function', function: { name: 'f', parameters: {}, cache_control: { type: 'ephemeral', ttl: '1h' } } }] }).param,
+    ).toBe('tools[0].function.cache_control.ttl');
+    expect(refusal({ ...base, messages: [{ role: 'user', content: [{ ...part, cache_control: { type: 'ephemeral', ttl: '3600s' } }] }] }).param).toBe(
+      'messages[0].content[0].cache_control.ttl',
+    );
     // The 5-minute cache is served.
     expect(() => parseChatBody({ ...base, messages: [{ role: 'user', content: [{ ...part, cache_control: { type: 'ephemeral' } }] }] })).not.toThrow();
   });

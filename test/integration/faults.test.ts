@@ -594,7 +594,7 @@ describe("a continued stream keeps the client's max_tokens", () => {
 });
 
 describe('a stream cut when it had delivered all of max_tokens', () => {
-  it('ends with length at max_tokens, with no continuation asked for a token more (billed its prompt again)', async () => {
+  it('is not continued for a token more (billed its prompt again, over the cap): it ends with its error, with no second upstream call', async () => {
     await ready(EP.gpt, EP.claude);
     const MAX = 6;
     await sim.setFault(GPT, { kind: 'cut', afterTokens: MAX });
@@ -606,10 +606,10 @@ describe('a stream cut when it had delivered all of max_tokens', () => {
       .split(/\s+/)
       .filter((w) => w.length > 0);
     expect(words).toHaveLength(MAX);
-    expect(raw.events.filter((e) => /"finish_reason":"length"/.test(e))).toHaveLength(1);
-    const usage = raw.events.map((e) => (e.startsWith('{') ? (JSON.parse(e) as { usage?: { completion_tokens: number } }).usage : undefined)).find(Boolean);
-    expect(usage?.completion_tokens).toBeLessThanOrEqual(MAX);
-    expect(raw.events.at(-1)).toBe('[DONE]');
+    // Never a clean end on a cut answer: the error event, no finish, no [DONE].
+    expect(raw.events.some((e) => /"error"/.test(e))).toBe(true);
+    expect(raw.events.filter((e) => /"finish_reason":"(length|stop)"/.test(e))).toHaveLength(0);
+    expect(raw.events.at(-1)).not.toBe('[DONE]');
   });
 });
 
