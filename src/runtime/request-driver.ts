@@ -225,8 +225,7 @@ export class RequestDriver {
   private unavailable(candidates: readonly string[], slow: readonly string[], now: number): string[] {
     const out: string[] = [];
     for (const m of candidates) {
-      if (this.overCost.includes(m) || slow.includes(m) || this.overBudget.some((n) => n.startsWith(`${m} over budget `) || n.startsWith(`${m} not tried `)))
-        continue;
+      if (slow.includes(m) || this.refusedForMoney(m)) continue;
       if (this.failedFrom?.includes(m)) {
         out.push(`failed over from ${m}`);
         continue;
@@ -313,10 +312,13 @@ export class RequestDriver {
    */
   private waitedFor(): string[] {
     const all = this.plan?.candidates ?? [];
-    const refused = (m: string): boolean =>
-      this.overCost.includes(m) || this.overBudget.some((n) => n.startsWith(`${m} over budget `) || n.startsWith(`${m} not tried `));
-    const rest = all.filter((m) => !refused(m));
+    const rest = all.filter((m) => !this.refusedForMoney(m));
     return rest.length > 0 ? rest : [...all];
+  }
+
+  /** Passed over for money: over `x-switchyard-max-cost-usd`, refused by a budget, or not tried after a shared budget's refusal. */
+  private refusedForMoney(m: string): boolean {
+    return this.overCost.includes(m) || this.overBudget.some((n) => n.startsWith(`${m} over budget `) || n.startsWith(`${m} not tried `));
   }
 
   /** The candidates, when a reload has removed every one of them since the request was routed (else null). */
