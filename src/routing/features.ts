@@ -121,15 +121,8 @@ const SHORT_TURN_WORDS = 6;
  * an identifier (`snake_case`, `dotted.name`) or a code fence.
  */
 function programming(l: TextCounts, c: TextCounts): boolean {
-  return (
-    l.kindHits[CODE_KIND]! > l.apiCodeCues ||
-    (l.apiCodeCues > 0 && l.apiWords > 1) ||
-    l.identifiers > 0 ||
-    l.fences > 0 ||
-    c.kindHits[CODE_KIND]! > c.apiCodeCues ||
-    (c.apiCodeCues > 0 && c.apiWords > 1) ||
-    c.fences > 0
-  );
+  const cues = (t: TextCounts): boolean => t.kindHits[CODE_KIND]! > t.apiCodeCues || (t.apiCodeCues > 0 && t.apiWords > 1) || t.fences > 0;
+  return cues(l) || l.identifiers > 0 || cues(c);
 }
 
 /** The feature vector, in the order of FEATURES. */
