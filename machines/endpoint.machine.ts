@@ -47,6 +47,15 @@ export interface EndpointContext {
    * (`probe`), so only this round's probes free a slot or decide the circuit.
    */
   halfOpenRound: number;
+  /**
+   * An upstream 429's throttle ended: the endpoint is healthy again, but one request probes first
+   * (of the round the 429 began, `halfOpenRound`) and the others wait until that probe's answer
+   * begins or it ends. Without it every request that waited for the throttle went at once, and a
+   * provider still rate-limiting answered each of them with another 429. The probe may also be
+   * sent while still throttled, once `retryAt` has passed (a retry that waited for exactly that
+   * moment does not lose to the throttle's timer).
+   */
+  awaitingProbe: boolean;
   failures: number;
   /** Last `latencyWindow` total latencies (ring, newest last). */
   latencies: number[];
@@ -147,6 +156,12 @@ function succeeded(ctx: EndpointContext, ev: Extract<EndpointEvent, { type: 'ups
 /** Whether `ev` ends a probe of the current half-open round. */
 const isProbeOf = (ctx: EndpointContext, ev: EndpointEvent): boolean => 'probe' in ev && ev.probe === ctx.halfOpenRound;
 
+/** Whether `ev` ends (or begins the answer of) the probe that a healthy endpoint waits for after an upstream 429's throttle. */
+const isThrottleProbeOf = (ctx: EndpointContext, ev: EndpointEvent): boolean => ctx.awaitingProbe && isProbeOf(ctx, ev);
+
+/** The reason a throttle by an upstream's 429 has (a probe follows its end). */
+export const UPSTREAM_429 = 'upstream 429';
+
 /** Throttled by its own rpm/tpm window (not by an upstream 429, its rate headers or a shared store). */
 export const ownWindowThrottle = (reason: string | null): boolean => reason === 'rpm window full' || reason === 'tpm window full';
 
@@ -161,7 +176,8 @@ export const ownWindowThrottle = (reason: string | null): boolean => reason === 
  * (test/machines/endpoint.bookkeeping.test.ts checks that both ways end in equal snapshots.)
  */
 export function bookkeeping(state: EndpointStateValue, ctx: EndpointContext, ev: EndpointEvent, reuse = false): Partial<EndpointContext> | null {
-  if (state === 'half-open') return null;
+  // Probes count through the machine: half-open, and around an upstream 429's throttle.
+  if (state === 'half-open' || ctx.awaitingProbe || ctx.reason === UPSTREAM_429) return null;
   // What the windows see: the dispatch, or the finish (a success's latency does not touch them).
   let u: Partial<EndpointContext>;
   if (ev.type === 'request.dispatched') u = dispatched(ctx, ev);
@@ -188,6 +204,12 @@ export const endpointMachine = setup({
     /** The attempt that ended was a probe of this half-open round (not a request sent before, nor an earlier round's probe). */
     isProbe: ({ context, event }) => isProbeOf(context, event),
     isFailedProbe: ({ context, event }) => event.type === 'upstream.failed' && event.countsAsFailure && isProbeOf(context, event),
+    /** Healthy after an upstream 429's throttle, or throttled by one (sent once its `retryAt` passed), and no probe is out yet: this dispatch is the probe. */
+    probeAwaited: ({ context }) => (context.awaitingProbe || context.reason === UPSTREAM_429) && context.probesInFlight === 0,
+    /** The event is about the probe a healthy endpoint waits for after an upstream 429's throttle. */
+    isThrottleProbe: ({ context, event }) => isThrottleProbeOf(context, event),
+    /** The throttle that ends was an upstream's 429 (not a window, a rate header or a shared store): a probe goes first. */
+    throttledByUpstream: ({ context }) => context.reason === UPSTREAM_429,
     /**
      * `window.admitted`: a shared store admitted a request again (throttled because it said so), or a
      * finished request's real token count freed this endpoint's own full window before the `retryAt`
@@ -235,7 +257,8 @@ export const endpointMachine = setup({
       assertEvent(event, 'upstream.rateLimited');
       const ev = event;
       const done = finish(context, ev);
-      return { ...done, retryAt: throttleUntil(context, done.now ?? context.now, ev.retryAt), reason: 'upstream 429' };
+      // A new probe round: the single probe that ends this throttle is of it (requests sent before carry an older one).
+      return { ...done, retryAt: throttleUntil(context, done.now ?? context.now, ev.retryAt), reason: UPSTREAM_429, halfOpenRound: context.halfOpenRound + 1 };
     }),
     exhausted: assign(({ context, event }) => {
       assertEvent(event, 'window.exhausted');
@@ -250,8 +273,14 @@ export const endpointMachine = setup({
     /** The throttle delay fired: time is now exactly `retryAt`. */
     advanceToRetryAt: assign(({ context }) => ({ now: Math.max(context.now, context.retryAt ?? context.now) })),
     clearThrottle: assign({ retryAt: null, reason: null }),
+    /** An upstream 429's throttle ended: one request probes (unless it is out already, sent once `retryAt` passed), the others wait for it. */
+    awaitProbe: assign({ awaitingProbe: true }),
+    /** The probe after a 429's throttle was answered (or failed otherwise than by a 429): every request may go. */
+    probeAnswered: assign(({ context, event }) => ({ now: Math.max(context.now, event.at), awaitingProbe: false, probesInFlight: 0 })),
+    /** Entering throttled (or circuit-open): no probe is awaited any more; the throttle's end decides anew. */
+    forgetProbe: assign({ awaitingProbe: false, probesInFlight: 0 }),
     observeTime: assign(({ context, event }) => ({ now: Math.max(context.now, event.at) })),
-    openCircuit: assign(({ context }) => ({ retryAt: context.now + context.settings.recoveryMs, probesInFlight: 0 })),
+    openCircuit: assign(({ context }) => ({ retryAt: context.now + context.settings.recoveryMs, probesInFlight: 0, awaitingProbe: false })),
     enterHalfOpen: assign(({ context }) => ({
       now: Math.max(context.now, context.retryAt ?? context.now),
       retryAt: null,
@@ -260,7 +289,14 @@ export const endpointMachine = setup({
     })),
     closeCircuit: assign({ failures: 0, probesInFlight: 0 }),
     probeEnded: assign(({ context }) => ({ probesInFlight: Math.max(0, context.probesInFlight - 1) })),
-    reset: assign(({ context, event }) => ({ now: Math.max(context.now, event.at), failures: 0, retryAt: null, reason: null, probesInFlight: 0 })),
+    reset: assign(({ context, event }) => ({
+      now: Math.max(context.now, event.at),
+      failures: 0,
+      retryAt: null,
+      reason: null,
+      probesInFlight: 0,
+      awaitingProbe: false,
+    })),
   },
 }).createMachine({
   id: 'endpoint',
@@ -275,6 +311,7 @@ export const endpointMachine = setup({
     inFlight: 0,
     probesInFlight: 0,
     halfOpenRound: 0,
+    awaitingProbe: false,
     failures: 0,
     latencies: [],
     latencyEwma: null,
@@ -294,26 +331,40 @@ export const endpointMachine = setup({
     healthy: {
       always: { guard: 'isWindowFull', target: 'throttled', actions: 'throttleOwnWindow' },
       on: {
-        'request.dispatched': { actions: 'dispatch' },
-        'upstream.succeeded': { actions: 'succeedHealthy' },
-        'upstream.failed': [{ guard: 'reachesFailureThreshold', target: 'circuit-open', actions: ['fail', 'openCircuit'] }, { actions: 'fail' }],
-        'upstream.released': { actions: 'release' },
+        'request.dispatched': [{ guard: 'probeAwaited', actions: ['dispatch', 'dispatchProbe'] }, { actions: 'dispatch' }],
+        'upstream.succeeded': [{ guard: 'isThrottleProbe', actions: ['succeedHealthy', 'probeAnswered'] }, { actions: 'succeedHealthy' }],
+        'upstream.answering': { guard: 'isThrottleProbe', actions: 'probeAnswered' },
+        // A probe that failed otherwise than by a 429 says the upstream no longer rate-limits: the others go (and count their own failures).
+        'upstream.failed': [
+          { guard: 'reachesFailureThreshold', target: 'circuit-open', actions: ['fail', 'openCircuit'] },
+          { guard: 'isThrottleProbe', actions: ['fail', 'probeAnswered'] },
+          { actions: 'fail' },
+        ],
+        // A probe whose client left told nothing: the next request probes.
+        'upstream.released': [{ guard: 'isThrottleProbe', actions: ['release', 'probeEnded'] }, { actions: 'release' }],
         'upstream.rateLimited': { target: 'throttled', actions: 'rateLimited' },
         'window.exhausted': { target: 'throttled', actions: 'exhausted' },
       },
     },
     throttled: {
+      entry: 'forgetProbe',
       after: {
         windowFreed: [
           { guard: 'isWindowFullAtRetry', target: 'throttled', reenter: true, actions: ['advanceToRetryAt', 'throttleOwnWindow'] },
+          { guard: 'throttledByUpstream', target: 'healthy', actions: ['advanceToRetryAt', 'clearThrottle', 'awaitProbe'] },
           { target: 'healthy', actions: ['advanceToRetryAt', 'clearThrottle'] },
         ],
       },
       on: {
-        'request.dispatched': { actions: 'dispatch' },
-        'upstream.succeeded': { actions: 'succeed' },
-        'upstream.failed': [{ guard: 'reachesFailureThreshold', target: 'circuit-open', actions: ['fail', 'openCircuit'] }, { actions: 'fail' }],
-        'upstream.released': { actions: 'release' },
+        'request.dispatched': [{ guard: 'probeAwaited', actions: ['dispatch', 'dispatchProbe'] }, { actions: 'dispatch' }],
+        // The probe sent once `retryAt` passed ended before the throttle's timer fired: its slot is free (the next request probes).
+        'upstream.succeeded': [{ guard: 'isProbe', actions: ['succeed', 'probeEnded'] }, { actions: 'succeed' }],
+        'upstream.failed': [
+          { guard: 'reachesFailureThreshold', target: 'circuit-open', actions: ['fail', 'openCircuit'] },
+          { guard: 'isProbe', actions: ['fail', 'probeEnded'] },
+          { actions: 'fail' },
+        ],
+        'upstream.released': [{ guard: 'isProbe', actions: ['release', 'probeEnded'] }, { actions: 'release' }],
         'upstream.rateLimited': { target: 'throttled', reenter: true, actions: 'rateLimited' },
         'window.exhausted': { target: 'throttled', reenter: true, actions: 'exhausted' },
         // Healthy again at once; its `always` re-checks this replica's own windows.

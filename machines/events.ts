@@ -8,8 +8,9 @@
 export type FaultClass = 'server_error' | 'overloaded' | 'connection' | 'timeout' | 'stream_cut' | 'bad_response' | 'auth' | 'other';
 
 /**
- * On the events that end an attempt: the half-open round (`halfOpenRound`) in which the attempt
- * was dispatched as a probe, absent when it was not a probe. Only a probe of the current round
+ * On the events that end an attempt: the probe round (`halfOpenRound`: a half-open round, or the
+ * single probe after an upstream 429's throttle) in which the attempt was dispatched as a probe,
+ * absent when it was not a probe. Only a probe of the current round
  * frees a probe slot or decides whether the circuit closes; a request sent before the circuit
  * opened (or a probe of an earlier round) that ends while half-open is bookkeeping only.
  */
@@ -22,6 +23,12 @@ export type EndpointEvent =
   | { type: 'request.dispatched'; at: number; estTokens: number }
   /** The upstream answered completely. `tokens` are real, replacing the estimate in TPM. */
   | ({ type: 'upstream.succeeded'; at: number; latencyMs: number; ttftMs: number | null; tokens: number; estTokens: number } & ProbeOf)
+  /**
+   * A probe's answer began (a stream's first content; a JSON answer ends at once, with
+   * `upstream.succeeded`): after an upstream 429's throttle, the upstream takes requests again,
+   * so the requests that waited for the probe go now, not when its answer ends.
+   */
+  | ({ type: 'upstream.answering'; at: number } & ProbeOf)
   /** The upstream failed. Only faults of the upstream count towards the circuit. */
   | ({ type: 'upstream.failed'; at: number; fault: FaultClass; countsAsFailure: boolean; estTokens: number; tokens: number } & ProbeOf)
   /** The upstream answered 429: throttled until `retryAt`. */

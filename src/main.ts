@@ -248,7 +248,9 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     },
     // Attempts by outcome, counted where they happen (per-request bookkeeping need not pass through the actors).
     onEndpointEvent: (endpointId, e) => {
-      if (e.type.startsWith('upstream.')) metrics?.onAttempt(endpointId, e.type === 'upstream.failed' ? `failed:${e.fault}` : e.type.slice('upstream.'.length));
+      // `upstream.answering` (a probe's answer began) is no outcome: the attempt's end is counted.
+      if (e.type.startsWith('upstream.') && e.type !== 'upstream.answering')
+        metrics?.onAttempt(endpointId, e.type === 'upstream.failed' ? `failed:${e.fault}` : e.type.slice('upstream.'.length));
     },
     onFailover: (from) => metrics?.onFailover(from),
     watched: () => hub.watched(),

@@ -8,6 +8,7 @@ import { gcraAdmits, gcraFreeAt, gcraUsed } from '../../machines/gcra.js';
 import {
   bookkeeping,
   ownWindowThrottle,
+  UPSTREAM_429,
   windowFull,
   type endpointMachine,
   type EndpointSettings,
@@ -91,6 +92,9 @@ export function availability(h: EndpointHandle, now: number, estTokens: number):
   // `retryAt`; a caller that waited until `retryAt` (a 429's retry-after) must not lose to it.
   // Past `retryAt` the endpoint is judged like a healthy one (its own windows still apply).
   if (state === 'throttled' && (c.retryAt === null || c.retryAt > now)) return { ok: false, freeAt: c.retryAt, why: `throttled (${c.reason ?? 'window'})` };
+  // An upstream 429's throttle ends in a single probe: the others wait until its answer begins (the actor's event wakes them).
+  if ((c.awaitingProbe || (state === 'throttled' && c.reason === UPSTREAM_429)) && c.probesInFlight > 0)
+    return { ok: false, freeAt: null, why: 'after a 429, one request probes first' };
   if (state === 'half-open') {
     return c.probesInFlight < c.settings.halfOpenProbes ? PROBE : { ok: false, freeAt: null, why: 'half-open, probe in flight' };
   }
@@ -116,12 +120,15 @@ function tpmRefusal(tat: number, now: number, estTokens: number, limit: number):
 
 /**
  * What a request dispatched to `h` now carries back on the event that ends it (`probe`): the
- * half-open round when the endpoint is half-open (the dispatch is then one of its probes),
- * otherwise undefined. Read in the same step as the dispatch.
+ * probe round when the dispatch is a probe (the endpoint is half-open, or healthy after an
+ * upstream 429's throttle and no probe is out yet), otherwise undefined. Read in the same step
+ * as the dispatch, before it.
  */
 export function probeRound(h: EndpointHandle): number | undefined {
   const snap = h.actor.getSnapshot();
-  return snap.value === 'half-open' ? snap.context.halfOpenRound : undefined;
+  const c = snap.context;
+  const probes = snap.value === 'half-open' || ((c.awaitingProbe || (snap.value === 'throttled' && c.reason === UPSTREAM_429)) && c.probesInFlight === 0);
+  return probes ? c.halfOpenRound : undefined;
 }
 
 /** Latency used for selection: the measured peak EWMA, the model's prior until measured. */

@@ -559,7 +559,11 @@ export class RequestDriver {
     // A held stream's commit is not the client's: the machine is not told, so a failure after it is an uncommitted one's.
     if (!session || session.committed || this.sink.restart !== undefined) return this.attemptEnd;
     return new Promise<ReqEvent>((resolve, reject) => {
-      session.onCommit = () => resolve({ type: 'attempt.committed', at: this.rt.now() });
+      session.onCommit = () => {
+        // The probe after a 429's throttle is answered: the requests that waited for it go now, not at its end.
+        if (this.probe !== undefined) this.rt.endpointEvent(h, { type: 'upstream.answering', at: this.rt.now(), probe: this.probe });
+        resolve({ type: 'attempt.committed', at: this.rt.now() });
+      };
       this.attemptEnd?.then(resolve, reject);
     }).finally(() => (session.onCommit = null));
   }

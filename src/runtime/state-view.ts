@@ -84,7 +84,8 @@ export function buildState(rt: Runtime): StateView {
       },
       consecutiveFailures: c.failures,
       retryAt: iso(c.retryAt),
-      reason: c.reason,
+      // Healthy again after a 429's throttle, its probe not answered yet: the others wait for it.
+      reason: c.awaitingProbe ? 'after upstream 429: one request probes first' : c.reason,
       requests: c.requests,
       successes: c.successes,
       errors: c.errors,

@@ -47,13 +47,13 @@ const admits = (s: Snap): boolean => {
 };
 
 /**
- * Which requests in flight may end: while half-open, this round's probes (`probe`: the round)
- * and requests sent before the circuit opened (no `probe`), each only if one is in flight;
- * elsewhere any request, whose `probe` the machine does not read.
+ * Which requests in flight may end: while half-open, or healthy after a 429's throttle with its
+ * probe out, this round's probes (`probe`: the round) and requests sent otherwise (no `probe`),
+ * each only if one is in flight; elsewhere any request, whose `probe` the machine does not read.
  */
 function enders(s: Snap): Array<{ probe?: number }> {
   const c = s.context;
-  if (s.value !== 'half-open') return c.inFlight > 0 ? [{}] : [];
+  if (s.value !== 'half-open' && c.probesInFlight === 0) return c.inFlight > 0 ? [{}] : [];
   return [...(c.probesInFlight > 0 ? [{ probe: c.halfOpenRound }] : []), ...(c.inFlight > c.probesInFlight ? [{}] : [])];
 }
 
@@ -64,6 +64,8 @@ function events(s: Snap, own: readonly string[]): Array<ModelEvent<typeof endpoi
     switch (type) {
       case 'request.dispatched':
         return admits(s) ? [{ type, at, estTokens: EST }] : [];
+      case 'upstream.answering':
+        return ending.filter((p) => p.probe !== undefined).map((p) => ({ type, at, ...p }));
       case 'upstream.succeeded':
         return ending.map((p) => ({ type, at, latencyMs: 900, ttftMs: 200, tokens: EST + 50, estTokens: EST, ...p }));
       case 'upstream.failed':
@@ -96,10 +98,13 @@ const abstract = (s: Snap) => {
     state: s.value,
     failures: Math.min(c.failures, c.settings.failureThreshold),
     probes: c.probesInFlight,
+    awaitingProbe: c.awaitingProbe,
     inFlight: c.inFlight,
     rpm: Math.max(0, c.rpmTat - c.now),
     retryIn: c.retryAt === null ? null : c.retryAt - c.now,
     shared: c.reason?.startsWith('shared ') === true,
+    // A 429's throttle ends in a probe, a window's or a header's does not.
+    by429: c.reason === 'upstream 429',
   };
 };
 
@@ -169,6 +174,54 @@ describe('endpoint machine: examples', () => {
     ep.clock.increment(1);
     expect(ep.snap().value).toBe('healthy');
     expect(ep.snap().context.now).toBe(retryAt);
+  });
+
+  it("an upstream 429's throttle ends in a single probe: the next dispatch is the probe, the others wait until its answer begins", () => {
+    const ep = start({ rpm: null, tpm: null });
+    ep.dispatch();
+    ep.send({ type: 'upstream.rateLimited', at: ep.at(), retryAt: ep.at() + 5000, estTokens: 10 });
+    ep.clock.increment(5000);
+    expect(ep.snap().value).toBe('healthy');
+    expect(ep.snap().context).toMatchObject({ awaitingProbe: true, probesInFlight: 0 });
+    const probe = ep.round();
+    ep.dispatch();
+    expect(ep.snap().context).toMatchObject({ awaitingProbe: true, probesInFlight: 1 });
+    // Another request's end (sent before the 429) is not the probe's: still waiting.
+    ep.dispatch();
+    ep.succeed();
+    expect(ep.snap().context).toMatchObject({ awaitingProbe: true, probesInFlight: 1 });
+    ep.send({ type: 'upstream.answering', at: ep.at(), probe });
+    expect(ep.snap().value).toBe('healthy');
+    expect(ep.snap().context).toMatchObject({ awaitingProbe: false, probesInFlight: 0 });
+    // Its end later is bookkeeping.
+    ep.succeed(10, 10, probe);
+    expect(ep.snap().context).toMatchObject({ awaitingProbe: false, probesInFlight: 0, inFlight: 0 });
+  });
+
+  it("the probe after a 429's throttle: a 429 throttles again, a client that left lets the next request probe, a 5xx lets all go", () => {
+    const ep = start({ rpm: null, tpm: null, failureThreshold: 3 });
+    const throttle = () => ep.send({ type: 'upstream.rateLimited', at: ep.at(), retryAt: ep.at() + 5000, estTokens: 10, probe: ep.round() });
+    ep.dispatch();
+    throttle();
+    ep.clock.increment(5000);
+    ep.dispatch();
+    throttle();
+    expect(ep.snap().value).toBe('throttled');
+    expect(ep.snap().context).toMatchObject({ awaitingProbe: false, probesInFlight: 0 });
+    ep.clock.increment(5000);
+    expect(ep.snap().context).toMatchObject({ awaitingProbe: true, probesInFlight: 0 });
+    ep.dispatch();
+    ep.send({ type: 'upstream.released', at: ep.at(), estTokens: 10, tokens: 0, probe: ep.round() });
+    expect(ep.snap().context).toMatchObject({ awaitingProbe: true, probesInFlight: 0 });
+    ep.dispatch();
+    ep.fail(true, ep.round());
+    expect(ep.snap().value).toBe('healthy');
+    expect(ep.snap().context).toMatchObject({ awaitingProbe: false, probesInFlight: 0, failures: 1 });
+    // A header's or a window's throttle ends without a probe.
+    ep.send({ type: 'window.exhausted', at: ep.at(), retryAt: ep.at() + 5000, reason: 'x-ratelimit-remaining-requests: 0' });
+    ep.clock.increment(5000);
+    expect(ep.snap().value).toBe('healthy');
+    expect(ep.snap().context.awaitingProbe).toBe(false);
   });
 
   it('a retryAt further than a timer can wait is held at now + 2^31-1 ms: the throttle neither ends at once nor moves `now` decades ahead', () => {

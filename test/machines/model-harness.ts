@@ -90,8 +90,11 @@ export function buildModel<M extends AnyStateMachine>(spec: ModelSpec<M>): TestM
   return new TestModel(logic, {
     input: spec.input,
     events: (s) => spec.events(s, ownEventDescriptors(s)),
-    // Edge-aware: the same abstract state reached by two machine transitions is two vertices.
-    serializeState: (s, e, prev) => (e && prev ? `${key(s)} <= ${selectedEdges(spec.machine, prev, e)}` : key(s)),
+    // Edge-aware: the same abstract state reached by two machine transitions is two vertices. The
+    // edge is chosen with the event re-based onto `prev` (as a replay does): the library may pass
+    // another snapshot of the same key than the one whose event it was (a probe's round differs).
+    serializeState: (s, e, prev) =>
+      e && prev ? `${key(s)} <= ${selectedEdges(spec.machine, prev, isAfter(e) ? e : spec.materialize(e as EventFromLogic<M>, prev))}` : key(s),
     serializeEvent: (e) => JSON.stringify(e),
     limit: 20_000,
   });

@@ -261,6 +261,26 @@ describe('request driver on a simulated clock', () => {
     expect([sink.status, sink.headers['x-switchyard-model'], sink.headers['x-switchyard-attempts'], upstreamCalls('up-b')]).toEqual([200, 'b', '2', 2]);
   });
 
+  it("after a 429's throttle ends one request probes first: its second 429 keeps the other waiters from being sent, its answer lets them all go", async () => {
+    const r = await runtime({ maxRetryAfterMs: 1000, requestTimeoutMs: 60_000 });
+    sim.setFault('up-b', { kind: 'rate_limit', retryAfterSec: 5, times: 2 });
+    const all = [start(r, { model: 'b' })];
+    await waitsFor(5000);
+    all.push(start(r, { model: 'b' }), start(r, { model: 'b' }), start(r, { model: 'b' }));
+    const t0 = Date.now();
+    while (r.queue.depth < 4 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    expect(r.queue.depth).toBe(4);
+    clock.advance(5000);
+    // The probe (the first in line) got its second 429: nobody else was sent, all wait again.
+    await waitsFor(5000);
+    while (r.queue.depth < 4 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    expect([upstreamCalls('up-b'), r.queue.depth]).toEqual([2, 4]);
+    clock.advance(5000);
+    await Promise.all(all.map((x) => x.done));
+    expect(all.map((x) => x.sink.status)).toEqual([200, 200, 200, 200]);
+    expect(upstreamCalls('up-b')).toBe(6);
+  });
+
   it('a long retry-after: after the fallback failed too, the throttled primary is waited for within the deadline', async () => {
     const r = await runtime({ maxRetryAfterMs: 1000, requestTimeoutMs: 30_000 });
     sim.setFault('up-a', { kind: 'rate_limit', retryAfterSec: 5, times: 1 });
