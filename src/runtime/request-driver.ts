@@ -71,6 +71,8 @@ export class RequestDriver {
   private completionText: string | null = null;
   private native: NativeBody | null = null;
   private ticket: number | undefined;
+  /** The client's max_tokens when a stream cut after delivering all of it ended the request (not continued): the error says so. */
+  private capCut: number | null = null;
   /** The half-open round the current attempt is a probe of (`probeRound`), told back on the event that ends it. */
   private probe: number | undefined;
   /** `resilience.queue.maxDepth` when this request found the capacity queue full (its 503 says so). */
@@ -277,6 +279,7 @@ export class RequestDriver {
       queueFull: this.queueFull,
       removed: this.removedCandidates(),
       embeddings: nativeOf(this.call.body)?.kind === 'embeddings',
+      capCut: this.capCut,
       retryAfterSeconds: () => this.rt.retryAfterSeconds(this.waitedFor()),
     });
     return out.ok ? out : this.downNotBroke(out);
@@ -824,8 +827,10 @@ export class RequestDriver {
     // billed the prompt again. Nor is it called finished (the upstream may count its tokens
     // otherwise, and the answer may be short of its cap): it ends with the cut's error, as a stream
     // no candidate can continue does.
-    if (this.capReached(fault.kind))
+    if (this.capReached(fault.kind)) {
+      this.capCut = requestedOutputTokens(this.call.body);
       return { type: 'attempt.failed', at: now, fault, next: 'propagate', delayMs: 0, partialCostNano, smallerModels: [], retryLater: false };
+    }
     const window = h.modelCfg.contextWindow;
     const smallerModels =
       d.next.step === 'larger_context' ? (this.plan?.candidates ?? []).filter((m) => (own(this.rt.cfg.models, m)?.contextWindow ?? 0) <= window) : [];

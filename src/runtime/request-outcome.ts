@@ -25,6 +25,8 @@ export interface FailureInput {
   embeddings?: boolean;
   /** Every candidate model is gone from the running config (a reload removed it while the request waited). */
   removed?: string[] | null;
+  /** The client's max_tokens, when a stream cut after delivering all of it was not continued (null otherwise). */
+  capCut?: number | null;
   retryAfterSeconds: () => number;
 }
 
@@ -126,9 +128,13 @@ function exhausted(inp: FailureInput): Outcome {
     return { ok: false, error: upstreamClientError(f.status, f.error) };
   const status = f.status !== null ? `status ${f.status}` : f.kind;
   // A stream that had begun can go on only where its text can be continued: say why the other models were not tried.
-  const begun = ctx.committed
-    ? '; the stream had begun, and no other candidate could continue it (a stream that sent a tool call, or a relayed one, cannot be continued; a continuation needs a `prefill` model)'
-    : '';
+  const capCut = inp.capCut ?? null;
+  const begun =
+    capCut !== null
+      ? `; the stream had delivered all of max_tokens (${capCut}), so it was not continued`
+      : ctx.committed
+        ? '; the stream had begun, and no other candidate could continue it (a stream that sent a tool call, or a relayed one, cannot be continued; a continuation needs a `prefill` model)'
+        : '';
   // Another model was left for money (a committed stream's continuation too): the cause an operator looks for.
   const money = ctx.refusal ? `; another model was refused for money: ${refusalError(ctx.refusal, inp.maxCostUsd, inp.embeddings === true).message}` : '';
   return {
@@ -147,6 +153,9 @@ export function failureOutcome(inp: FailureInput): Outcome {
     case 'aborted':
       return abortedOutcome(inp.abortReason, inp.ctx);
     case 'propagate': {
+      // A stream cut once it had delivered all of max_tokens is not continued, but the cut is the
+      // upstream's fault (a 502 upstream_error), not the client's 400.
+      if ((inp.capCut ?? null) !== null) return exhausted(inp);
       const f = realFault(failure.fault);
       return { ok: false, error: upstreamClientError(failure.fault.status ?? 400, f?.error ?? { message: f?.message ?? 'upstream refused the request' }) };
     }

@@ -607,7 +607,10 @@ describe('a stream cut when it had delivered all of max_tokens', () => {
       .filter((w) => w.length > 0);
     expect(words).toHaveLength(MAX);
     // Never a clean end on a cut answer: the error event, no finish, no [DONE].
-    expect(raw.events.some((e) => /"error"/.test(e))).toBe(true);
+    // The upstream's fault, not the client's: upstream_error, saying why it was not continued.
+    const err = raw.events.find((e) => /"error"/.test(e)) ?? '';
+    expect(JSON.parse(err)).toMatchObject({ error: { code: 'upstream_error', type: 'upstream_error' } });
+    expect(err).toContain(`delivered all of max_tokens (${MAX})`);
     expect(raw.events.filter((e) => /"finish_reason":"(length|stop)"/.test(e))).toHaveLength(0);
     expect(raw.events.at(-1)).not.toBe('[DONE]');
   });
