@@ -611,8 +611,10 @@ export class RequestDriver {
    * above the reservation (o200k may count more than the provider's tokenizer did).
    */
   private estimate(h: EndpointHandle, prefill: string | null, output: string): Usage {
+    // A continuation's prompt is the request's and the answer so far it was sent to continue.
+    const prompt = shownPromptTokens(this.call) + (prefill === null || prefill === '' ? 0 : countTextTokens(prefill));
     return {
-      promptTokens: Math.min(shownPromptTokens(this.call), this.bound(prefill)),
+      promptTokens: Math.min(prompt, this.bound(prefill)),
       completionTokens: Math.min(output === '' ? 0 : countTextTokens(output), this.sentCap(h, prefill)),
     };
   }

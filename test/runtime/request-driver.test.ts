@@ -423,6 +423,26 @@ describe('request driver on a simulated clock', () => {
     expect(row?.costNano).toBe(row!.promptTokens * 1000);
   });
 
+  it('a continuation cut too (no usage reported) bills its prompt with the answer it was sent to continue, not the request alone', async () => {
+    const r = await runtime({}, {}, { b: { capabilities: ['chat', 'prefill'] } });
+    // The prompt alone, estimated: a stream whose client leaves before its first token.
+    sim.setFault('up-a', { kind: 'hang', times: 1 });
+    const lone = start(r, { max_tokens: 50, stream: true });
+    const t0 = Date.now();
+    while (upstreamCalls('up-a') === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    lone.sink.gone();
+    await lone.done;
+    const [alone] = await ledger.rows({ requestId: `req-${n}` });
+    sim.setFault('up-a', { kind: 'cut', afterTokens: 3, times: 1 });
+    sim.setFault('up-b', { kind: 'cut', afterTokens: 1, times: 1 });
+    const { done } = start(r, { max_tokens: 50, stream: true });
+    await done;
+    const [row] = await ledger.rows({ requestId: `req-${n}` });
+    expect([row?.attempts, row?.estimated, upstreamCalls('up-b')]).toEqual([2, true, 1]);
+    // Two prompts, the second with the three words it continued (at least a token each).
+    expect(row!.promptTokens).toBeGreaterThanOrEqual(2 * alone!.promptTokens + 3);
+  });
+
   it("a stream cut by the first-token timeout bills the first attempt's prompt, then the fallback's answer", async () => {
     const r = await runtime({ firstTokenTimeoutMs: 30 });
     sim.setFault('up-a', { kind: 'hang' });
