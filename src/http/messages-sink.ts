@@ -20,6 +20,8 @@ export class MessagesSink extends ApiSink {
     super(out);
   }
 
+  /** Tool calls are written whole when the answer ends (MessagesStreamWriter): their pieces do not commit the stream. */
+  readonly holdsToolCalls = true;
   private writer: MessagesStreamWriter | null = null;
   /** The stream is the upstream's own (a native relay): a failure after it started is an `error` event here too. */
   private relaying = false;

@@ -61,6 +61,12 @@ export interface ChatSink {
    */
   restart?(): void;
   /**
+   * True on a sink that gathers a streamed answer's tool calls and writes each whole at the
+   * answer's end (a Messages `tool_use` block): pieces of tool calls alone do not commit the
+   * stream, so a failure before the answer's end is still invisible to the client (fail-over).
+   */
+  readonly holdsToolCalls?: boolean;
+  /**
    * Present when the client's API can take the upstream's own answer as is (the Messages API
    * from an Anthropic-kind endpoint): the flow then relays it instead of a chat completion.
    */

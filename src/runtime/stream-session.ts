@@ -38,6 +38,8 @@ export class StreamSession {
   relayed = false;
   private heldNative: Array<[string, string]> = [];
   private sawStop = false;
+  /** Chunks of tool calls are held (the sink writes tool calls whole at the end): they are sent when the stream commits. */
+  private heldTools = false;
 
   constructor(
     private readonly sink: ChatSink,
@@ -57,6 +59,7 @@ export class StreamSession {
     this.heldNative = [];
     this.sawStop = false;
     this.held = [];
+    this.heldTools = false;
     this.continuing = this.committed;
     this.seam = '';
   }
@@ -78,6 +81,7 @@ export class StreamSession {
     this.relayed = false;
     this.heldNative = [];
     this.sawStop = false;
+    this.heldTools = false;
   }
 
   /**
@@ -108,7 +112,7 @@ export class StreamSession {
     // A chunk the decoder matched to its template (src/upstream/chunk-template.ts) is judged by
     // its envelope alone: when it is forwarded as is, it is never parsed. Same decisions as below.
     const s = p.shape;
-    if (s !== undefined && p.raw !== undefined && !this.continuing && (this.committed || p.content)) {
+    if (s !== undefined && p.raw !== undefined && !this.continuing && (this.committed || (p.content && !this.holdsTools(p)))) {
       const id = this.id ?? (typeof s.id === 'string' && s.id ? s.id : this.fallbackId);
       if (s.id === id && s.model === (this.answeredBy ?? h).model && s.created === this.created && s.object === 'chat.completion.chunk') {
         this.id = id;
@@ -138,21 +142,31 @@ export class StreamSession {
       for (const c of chunk.choices) delete c.delta.role;
       if (!p.content && !p.finishReason) return undefined;
     }
-    for (const c of chunk.choices) if (Array.isArray(c.delta.tool_calls)) this.toolCallsSent = true;
+    let tools = false;
+    for (const c of chunk.choices) if (Array.isArray(c.delta.tool_calls)) tools = true;
     if (!this.committed) {
-      if (!p.content) {
+      // Pieces of tool calls a sink writes whole at the end commit nothing: a failure before it stays invisible.
+      if (!p.content || (tools && this.holdsTools(p))) {
         this.held.push(chunk);
+        if (tools) this.heldTools = true;
         return undefined;
       }
       this.commit(h);
     }
+    if (tools) this.toolCallsSent = true;
     this.delivered += p.text;
     return this.sink.write(asIs && p.raw !== undefined ? p.raw : JSON.stringify(chunk)) ? undefined : this.sink.drain();
+  }
+
+  /** A chunk with no text and no finish, on a sink that writes tool calls whole when the answer ends. */
+  private holdsTools(p: Extract<StreamPiece, { type: 'chunk' }>): boolean {
+    return this.sink.holdsToolCalls === true && p.text === '' && !p.finishReason;
   }
 
   /** The first content chunk: the stream starts, with the chunks held before it. */
   private commit(h: EndpointHandle): void {
     this.committed = true;
+    if (this.heldTools) this.toolCallsSent = true;
     this.answeredBy = h;
     this.sink.startStream(this.headersFor(h));
     for (const held of this.held) this.sink.write(JSON.stringify(held));

@@ -54,6 +54,38 @@ const text = (events: string[]) =>
     .join('');
 
 describe('StreamSession', () => {
+  it('on a sink that writes tool calls whole at the end (Messages), pieces of tool calls commit nothing: a cut before the end stays invisible', () => {
+    const toolPiece = (args: string): Extract<StreamPiece, { type: 'chunk' }> => ({
+      type: 'chunk',
+      chunk: {
+        id: 'up',
+        choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: 'c1', function: { name: 'f', arguments: args } }] }, finish_reason: null }],
+      },
+      text: '',
+      content: true,
+      finishReason: null,
+    });
+    const holding = Object.assign(sink(), { holdsToolCalls: true });
+    const ss = new StreamSession(holding, 'fallback', false, () => ({}));
+    ss.beginAttempt();
+    void ss.forward(toolPiece('{"ci'), h('a'));
+    expect([ss.committed, ss.toolCallsSent, holding.heads, holding.events]).toEqual([false, false, 0, []]);
+    // The attempt was cut here: the next one starts afresh and its whole answer is what the client gets.
+    ss.beginAttempt();
+    void ss.forward(toolPiece('{"city":"Paris"}'), h('b'));
+    void ss.forward({ ...chunk(null, false, 'tool_calls'), content: false }, h('b'));
+    ss.finish(h('b'), { promptTokens: 1, completionTokens: 1 });
+    expect(holding.heads).toBe(1);
+    expect(holding.events.filter((e) => e.includes('"tool_calls":['))).toHaveLength(1);
+    expect(holding.events.some((e) => e.includes('{\\"ci"'))).toBe(false);
+    // Elsewhere (chat, Responses stream the pieces as they come) a tool call commits at once.
+    const plain = sink();
+    const other = new StreamSession(plain, 'fallback', false, () => ({}));
+    other.beginAttempt();
+    void other.forward(toolPiece('{"ci'), h('a'));
+    expect([other.committed, other.toolCallsSent, plain.heads]).toEqual([true, true, 1]);
+  });
+
   it('holds role-only chunks until the first content, then commits once', async () => {
     const s = sink();
     const ss = new StreamSession(s, 'fallback', false, () => ({}));
