@@ -161,6 +161,10 @@ const isThrottleProbeOf = (ctx: EndpointContext, ev: EndpointEvent): boolean => 
 
 /** The reason a throttle by an upstream's 429 has (a probe follows its end). */
 export const UPSTREAM_429 = 'upstream 429';
+/** The reason of a throttle learned from the shared store: another replica's 429 (a probe follows its end too). */
+export const SHARED_COOLDOWN = 'shared cooldown';
+/** A throttle an upstream's 429 caused, here or on another replica: its end is probed by a single request. */
+export const after429 = (reason: string | null): boolean => reason === UPSTREAM_429 || reason === SHARED_COOLDOWN;
 
 /** Throttled by its own rpm/tpm window (not by an upstream 429, its rate headers or a shared store). */
 export const ownWindowThrottle = (reason: string | null): boolean => reason === 'rpm window full' || reason === 'tpm window full';
@@ -177,7 +181,7 @@ export const ownWindowThrottle = (reason: string | null): boolean => reason === 
  */
 export function bookkeeping(state: EndpointStateValue, ctx: EndpointContext, ev: EndpointEvent, reuse = false): Partial<EndpointContext> | null {
   // Probes count through the machine: half-open, and around an upstream 429's throttle.
-  if (state === 'half-open' || ctx.awaitingProbe || ctx.reason === UPSTREAM_429) return null;
+  if (state === 'half-open' || ctx.awaitingProbe || after429(ctx.reason)) return null;
   // What the windows see: the dispatch, or the finish (a success's latency does not touch them).
   let u: Partial<EndpointContext>;
   if (ev.type === 'request.dispatched') u = dispatched(ctx, ev);
@@ -205,11 +209,13 @@ export const endpointMachine = setup({
     isProbe: ({ context, event }) => isProbeOf(context, event),
     isFailedProbe: ({ context, event }) => event.type === 'upstream.failed' && event.countsAsFailure && isProbeOf(context, event),
     /** Healthy after an upstream 429's throttle, or throttled by one (sent once its `retryAt` passed), and no probe is out yet: this dispatch is the probe. */
-    probeAwaited: ({ context }) => (context.awaitingProbe || context.reason === UPSTREAM_429) && context.probesInFlight === 0,
+    probeAwaited: ({ context }) => (context.awaitingProbe || after429(context.reason)) && context.probesInFlight === 0,
     /** The event is about the probe a healthy endpoint waits for after an upstream 429's throttle. */
     isThrottleProbe: ({ context, event }) => isThrottleProbeOf(context, event),
     /** The throttle that ends was an upstream's 429 (not a window, a rate header or a shared store): a probe goes first. */
-    throttledByUpstream: ({ context }) => context.reason === UPSTREAM_429,
+    throttledByUpstream: ({ context }) => after429(context.reason),
+    /** The shared store admitted a request after another replica's 429: that request is this replica's probe. */
+    admittedAfterCooldown: ({ context }) => context.reason === SHARED_COOLDOWN,
     /**
      * `window.admitted`: a shared store admitted a request again (throttled because it said so), or a
      * finished request's real token count freed this endpoint's own full window before the `retryAt`
@@ -264,7 +270,9 @@ export const endpointMachine = setup({
       assertEvent(event, 'window.exhausted');
       const ev = event;
       const now = Math.max(context.now, ev.at);
-      return { now, retryAt: throttleUntil(context, now, ev.retryAt), reason: ev.reason };
+      // Another replica's 429 (a shared cooldown) begins a probe round, as a 429 here does.
+      const round = after429(ev.reason) ? { halfOpenRound: context.halfOpenRound + 1 } : {};
+      return { now, retryAt: throttleUntil(context, now, ev.retryAt), reason: ev.reason, ...round };
     }),
     throttleOwnWindow: assign(({ context }) => ({
       retryAt: Math.max(context.retryAt ?? 0, windowFreeAt(context, context.now)),
@@ -368,7 +376,10 @@ export const endpointMachine = setup({
         'upstream.rateLimited': { target: 'throttled', reenter: true, actions: 'rateLimited' },
         'window.exhausted': { target: 'throttled', reenter: true, actions: 'exhausted' },
         // Healthy again at once; its `always` re-checks this replica's own windows.
-        'window.admitted': { guard: 'windowAdmitsAgain', target: 'healthy', actions: ['observeTime', 'clearThrottle'] },
+        'window.admitted': [
+          { guard: 'admittedAfterCooldown', target: 'healthy', actions: ['observeTime', 'clearThrottle', 'awaitProbe'] },
+          { guard: 'windowAdmitsAgain', target: 'healthy', actions: ['observeTime', 'clearThrottle'] },
+        ],
       },
     },
     'circuit-open': {

@@ -8,7 +8,7 @@ import { gcraAdmits, gcraFreeAt, gcraUsed } from '../../machines/gcra.js';
 import {
   bookkeeping,
   ownWindowThrottle,
-  UPSTREAM_429,
+  after429,
   windowFull,
   type endpointMachine,
   type EndpointSettings,
@@ -93,8 +93,9 @@ export function availability(h: EndpointHandle, now: number, estTokens: number):
   // Past `retryAt` the endpoint is judged like a healthy one (its own windows still apply).
   if (state === 'throttled' && (c.retryAt === null || c.retryAt > now)) return { ok: false, freeAt: c.retryAt, why: `throttled (${c.reason ?? 'window'})` };
   // An upstream 429's throttle ends in a single probe: the others wait until its answer begins (the actor's event wakes them).
-  if ((c.awaitingProbe || (state === 'throttled' && c.reason === UPSTREAM_429)) && c.probesInFlight > 0)
-    return { ok: false, freeAt: null, why: 'after a 429, one request probes first' };
+  // A free probe slot after a 429 is a probe (a shared store gives it the replicas' one probe slot).
+  const probeSlot = c.awaitingProbe || (state === 'throttled' && after429(c.reason));
+  if (probeSlot && c.probesInFlight > 0) return { ok: false, freeAt: null, why: 'after a 429, one request probes first' };
   if (state === 'half-open') {
     return c.probesInFlight < c.settings.halfOpenProbes ? PROBE : { ok: false, freeAt: null, why: 'half-open, probe in flight' };
   }
@@ -103,7 +104,7 @@ export function availability(h: EndpointHandle, now: number, estTokens: number):
   if (s.rpm !== null && !gcraAdmits(c.rpmTat, now, 1, s.rpm)) return { ok: false, freeAt: gcraFreeAt(c.rpmTat, now, 1, s.rpm), why: 'rpm window full' };
   if (s.tpm !== null && !gcraAdmits(c.tpmTat, now, estTokens, s.tpm))
     return { ok: false, freeAt: gcraFreeAt(c.tpmTat, now, estTokens, s.tpm), why: tpmRefusal(c.tpmTat, now, estTokens, s.tpm) };
-  return FREE;
+  return probeSlot ? PROBE : FREE;
 }
 
 /**
@@ -127,7 +128,7 @@ function tpmRefusal(tat: number, now: number, estTokens: number, limit: number):
 export function probeRound(h: EndpointHandle): number | undefined {
   const snap = h.actor.getSnapshot();
   const c = snap.context;
-  const probes = snap.value === 'half-open' || ((c.awaitingProbe || (snap.value === 'throttled' && c.reason === UPSTREAM_429)) && c.probesInFlight === 0);
+  const probes = snap.value === 'half-open' || ((c.awaitingProbe || (snap.value === 'throttled' && after429(c.reason))) && c.probesInFlight === 0);
   return probes ? c.halfOpenRound : undefined;
 }
 

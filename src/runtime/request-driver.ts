@@ -364,7 +364,11 @@ export class RequestDriver {
         if (this.rt.queue.depth >= this.rt.cfg.resilience.queue.maxDepth) this.queueFull = this.rt.cfg.resilience.queue.maxDepth;
         return this.rt.queue.wait(cmd.until, this.ac.signal, this.ticket, at, this.freesAt).then((admitted) => {
           if (admitted === 'shed') this.ac.abort(new UpstreamFault('shutting_down', 'the sidecar is shutting down and no candidate frees before it stops'));
-          return this.aborted() ?? { type: admitted === true ? 'capacity.freed' : 'capacity.refused', at: this.rt.now() };
+          const now = this.rt.now();
+          // Woken so near the deadline that an attempt would have less than its room (a probe after a
+          // 429 that hung until then): 503 now, as a wait known to end there is, not a doomed attempt billed.
+          const late = admitted === true && this.snap.context.deadlineAt - now < attemptRoom(this.snap.context);
+          return this.aborted() ?? { type: admitted === true && !late ? 'capacity.freed' : 'capacity.refused', at: now };
         });
       }
       case 'sleep':

@@ -8,7 +8,7 @@ import { parse, stringify } from 'yaml';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
-import { dropPrefix, freshDb, SHARED_REDIS, startReplicas, uniq, type Replicas, type TestDb } from './replicas.js';
+import { dropPrefix, eventually, freshDb, SHARED_REDIS, startReplicas, uniq, type Replicas, type TestDb } from './replicas.js';
 
 let sim: SimHandle;
 let db: TestDb;
@@ -148,6 +148,33 @@ describe('shared endpoint windows', () => {
       expect(Math.abs(Date.parse(ep.retryAt!) - deadline)).toBeLessThan(1500);
     }
   }, 30_000);
+
+  it("a 429's throttle ends in one probe across the replicas: its second 429 throttles them all again before anything else is sent", async () => {
+    // One model, no fallback: every request waits for the endpoint.
+    const solo = {
+      tier: 'fast_cheap',
+      price: { inputPerMTok: 0.28, outputPerMTok: 0.42 },
+      contextWindow: 128_000,
+      capabilities: ['chat'],
+      maxOutputTokens: 8192,
+      endpoints: [{ provider: 'deepseek', upstreamModel: 'deepseek-chat' }],
+    };
+    const r = await replicas({ models: { solo }, routing: { strategy: 'cost', routes: {} } }, 2);
+    await sim.clearLog();
+    await sim.setFault('deepseek-chat', { kind: 'rate_limit', retryAfterSec: 2, times: 2 });
+    const ask = (i: number) => r.all[i]!.client.chat.completions.create({ model: 'solo', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 });
+    const first = ask(0);
+    // The first 429 seen, then ten more requests over both replicas while the endpoint is throttled.
+    await eventually(async () => ((await sim.log()).some((e) => e.status === 429) ? true : undefined), 5000, 'the first 429');
+    const rest = [0, 1, 0, 1, 0, 1, 0, 1, 0, 1].map((i) => ask(i));
+    const served = await Promise.all([first, ...rest]);
+    expect(served).toHaveLength(11);
+    const log = (await sim.log()).filter((e) => e.model === 'deepseek-chat');
+    expect(log.map((e) => e.status)).toEqual([429, 429, ...Array<number>(11).fill(200)]);
+    // The second call is the probe, alone; after its 429 nothing is sent until that throttle ends (2 s).
+    const [, second, third] = log;
+    expect(third!.at - second!.at).toBeGreaterThan(1500);
+  }, 40_000);
 
   it('a shared cooldown longer than any upstream wait (24 days, from an older replica) is clamped to one hour for every replica', async () => {
     const r = await replicas({}, 1);

@@ -81,6 +81,7 @@ function events(s: Snap, own: readonly string[]): Array<ModelEvent<typeof endpoi
         return [
           { type, at, retryAt: at + RETRY_MS, reason: 'x-ratelimit-remaining-requests: 0' },
           { type, at, retryAt: at + RETRY_MS, reason: 'shared rpm' },
+          { type, at, retryAt: at + RETRY_MS, reason: 'shared cooldown' },
         ];
       case 'window.admitted':
         return [{ type, at }];
@@ -104,7 +105,8 @@ const abstract = (s: Snap) => {
     retryIn: c.retryAt === null ? null : c.retryAt - c.now,
     shared: c.reason?.startsWith('shared ') === true,
     // A 429's throttle ends in a probe, a window's or a header's does not.
-    by429: c.reason === 'upstream 429',
+    by429: c.reason === 'upstream 429' || c.reason === 'shared cooldown',
+    cooldown: c.reason === 'shared cooldown',
   };
 };
 

@@ -281,6 +281,25 @@ describe('request driver on a simulated clock', () => {
     expect(upstreamCalls('up-b')).toBe(6);
   });
 
+  it('a probe after a 429 that hangs until the deadline: the requests that waited for it are answered 503, not sent with no time left (and billed)', async () => {
+    const r = await runtime({ maxRetryAfterMs: 1000, requestTimeoutMs: 10_000 });
+    sim.setFault('up-b', { kind: 'rate_limit', retryAfterSec: 5, times: 1 });
+    const probe = start(r, { model: 'b' });
+    await waitsFor(5000);
+    sim.setFault('up-b', { kind: 'hang', times: 1 });
+    clock.advance(500);
+    const waiters = [start(r, { model: 'b' }), start(r, { model: 'b' })];
+    const t0 = Date.now();
+    while (r.queue.depth < 3 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    clock.advance(4500);
+    while (upstreamCalls('up-b') < 2 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    // The probe hangs until its deadline (10 s): the waiters, woken then, have 500 ms of their 10 s left (room: 1 s).
+    clock.advance(5000);
+    await Promise.all([probe.done, ...waiters.map((w) => w.done)]);
+    expect([probe.sink.status, ...waiters.map((w) => w.sink.status)]).toEqual([504, 503, 503]);
+    expect(upstreamCalls('up-b')).toBe(2);
+  });
+
   it('a long retry-after: after the fallback failed too, the throttled primary is waited for within the deadline', async () => {
     const r = await runtime({ maxRetryAfterMs: 1000, requestTimeoutMs: 30_000 });
     sim.setFault('up-a', { kind: 'rate_limit', retryAfterSec: 5, times: 1 });
