@@ -95,10 +95,12 @@ function simulated(cfg: Config, sim: Simulator): Config {
 
 /** The variables a config file names that the environment lacks (a config file never falls back). */
 function missingSecrets(cfg: Config, env: NodeJS.ProcessEnv): string[] {
+  // An empty value is as good as none, but the message says which it is (the variable may well be set, to nothing).
+  const unset = (name: string): string => `environment variable ${name} is ${env[name] === '' ? 'set but empty' : 'not set'}`;
   const missing = Object.entries(cfg.providers)
     .filter(([, p]) => p.apiKeyEnv && !env[p.apiKeyEnv])
-    .map(([n, p]) => `providers.${n}.apiKeyEnv: environment variable ${p.apiKeyEnv} is not set`);
-  const keys = (cfg.auth?.keys ?? []).filter((k) => !env[k.keyEnv]).map((k) => `auth.keys (${k.id}).keyEnv: environment variable ${k.keyEnv} is not set`);
+    .map(([n, p]) => `providers.${n}.apiKeyEnv: ${unset(p.apiKeyEnv!)}`);
+  const keys = (cfg.auth?.keys ?? []).filter((k) => !env[k.keyEnv]).map((k) => `auth.keys (${k.id}).keyEnv: ${unset(k.keyEnv)}`);
   return [...missing, ...keys];
 }
 
@@ -339,7 +341,9 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
         new StartupError(
           err.code === 'EADDRINUSE'
             ? `port ${port} on ${host} is already in use: stop the other process or pass --port N`
-            : `cannot listen on ${host}:${port}: ${err.message}`,
+            : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' || err.code === 'EADDRNOTAVAIL'
+              ? `cannot listen on ${host}:${port}: ${err.message} (server.host or --host names no address of this machine: use 127.0.0.1, ::1, 0.0.0.0 or one of its addresses)`
+              : `cannot listen on ${host}:${port}: ${err.message}`,
         ),
       ),
     );

@@ -66,14 +66,25 @@ export async function readSmallFile(file: string, maxBytes: number, what: string
 export async function loadConfigFile(file: string): Promise<LoadResult> {
   const read = await readSmallFile(file, MAX_CONFIG_BYTES, 'config');
   if ('error' in read) return { ok: false, errors: [read.error] };
-  const text = read.text;
+  // A byte-order mark (Windows editors write one) is no part of the config: YAML skipped it, JSON.parse refused it.
+  const text = read.text.startsWith('\uFEFF') ? read.text.slice(1) : read.text;
+  // UTF-16 read as UTF-8 is every other byte NUL: say so, not "expected object, got string".
+  if (text.includes('\u0000') || text.startsWith('\uFFFD\uFFFD'))
+    return { ok: false, errors: [`${file}: the file is not UTF-8 text (it looks like UTF-16, or binary): save it as UTF-8`] };
   let raw: unknown;
   try {
     // YAML is loaded only when a file is read: `serve` on the built-in catalogue never needs it.
-    raw = /\.json$/i.test(file) ? JSON.parse(text) : (await import('yaml')).parse(text);
+    // Merge keys (`<<: *anchor`) are the usual way to share settings between models: taken, as YAML 1.1 did.
+    raw = /\.json$/i.test(file) ? JSON.parse(text) : (await import('yaml')).parse(text, { merge: true });
   } catch (err) {
     const json = /\.json$/i.test(file);
-    return { ok: false, errors: [`${file}: not valid ${json ? 'JSON' : 'YAML'}: ${json ? jsonWhere(parseMessage(err), text) : parseMessage(err)}`] };
+    const msg = parseMessage(err);
+    if (!json && /multiple documents/i.test(msg))
+      return {
+        ok: false,
+        errors: [`${file}: not valid YAML: the file holds several YAML documents (separated by ---): a config is one document, remove the extra --- lines`],
+      };
+    return { ok: false, errors: [`${file}: not valid ${json ? 'JSON' : 'YAML'}: ${json ? jsonWhere(msg, text) : msg}`] };
   }
   if (/\.json$/i.test(file)) {
     const dups = duplicateJsonKeys(text);

@@ -57,7 +57,15 @@ const envName = z
   });
 
 const serverSchema = z.strictObject({
-  host: z.string().min(1).default('127.0.0.1'),
+  host: z
+    .string()
+    .min(1)
+    // A host name or an address (IPv6 without brackets); a space or a scheme passed every check and failed at start.
+    .regex(
+      /^[A-Za-z0-9.:_%-]*$/,
+      'not a host name or an IP address (letters, digits, dots, dashes, colons; no scheme, port or spaces): for example 127.0.0.1 or 0.0.0.0',
+    )
+    .default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(4141),
   maxBodyBytes: positiveInt.default(4 * 1024 * 1024),
   /** How long SIGTERM waits for in-flight requests before closing them. */
@@ -76,6 +84,23 @@ const serverSchema = z.strictObject({
 });
 
 /** Header names that carry a provider credential. */
+/** An HTTP header name (RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** An HTTP header value undici sends: tab and visible characters (and obs-text), no line breaks or other controls. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** Headers of the connection and the body that switchyard (and undici) set for each request. */
+const TRANSPORT_HEADERS: ReadonlySet<string> = new Set([
+  'host',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'expect',
+  'te',
+  'trailer',
+]);
 const CREDENTIAL_HEADERS = new Set(['authorization', 'x-api-key', 'api-key', 'x-goog-api-key', 'proxy-authorization']);
 
 const providerSchema = z.strictObject({
@@ -104,17 +129,35 @@ const providerSchema = z.strictObject({
     .record(z.string(), z.string())
     .default({})
     .superRefine((h, ctx) => {
-      for (const name of Object.keys(h)) {
+      for (const [name, value] of Object.entries(h)) {
         if (CREDENTIAL_HEADERS.has(name.toLowerCase()))
           ctx.addIssue({
             code: 'custom',
             path: [name],
             message: `a credential header is not accepted inline (secrets only by environment variable name): put the key in an environment variable and name it in apiKeyEnv`,
           });
+        // A header that can never be sent failed every request to the provider as a transport error (and opened its circuit).
+        else if (!HEADER_NAME.test(name))
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: "not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only, no spaces or colons): fix the name",
+          });
+        else if (TRANSPORT_HEADERS.has(name.toLowerCase()))
+          ctx.addIssue({ code: 'custom', path: [name], message: `switchyard sets ${name.toLowerCase()} itself for each request: remove it` });
+        else if (!HEADER_VALUE.test(value))
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: 'not a valid HTTP header value (no line breaks or control characters): write it on one line',
+          });
       }
     }),
   /** Anthropic-kind only: the `anthropic-version` header. */
-  anthropicVersion: z.string().default('2023-06-01'),
+  anthropicVersion: z
+    .string()
+    .regex(/^[\x21-\x7e]+$/, 'not a valid anthropic-version header value (printable characters, no spaces): for example 2023-06-01')
+    .default('2023-06-01'),
   /**
    * OpenAI-kind only: the field the output cap goes in. `auto`: `max_completion_tokens` on OpenAI's
    * and Azure OpenAI's hosts (their reasoning models refuse `max_tokens`), else the field the
@@ -170,7 +213,17 @@ const modelSchema = z
     latencyPriorMs: z.number().positive().default(500),
     /** Default: 4096, or the context window when that is smaller. */
     maxOutputTokens: positiveInt.optional(),
-    fallbacks: z.array(z.string().min(1)).default([]),
+    fallbacks: z
+      .array(z.string().min(1))
+      .default([])
+      .superRefine((chain, ctx) => {
+        const seen = new Set<string>();
+        chain.forEach((m, i) => {
+          if (seen.has(m))
+            ctx.addIssue({ code: 'custom', path: [i], message: `"${m}" is already in fallbacks (a model is tried once per request): remove the repeat` });
+          seen.add(m);
+        });
+      }),
     endpoints: z.array(endpointSchema).min(1),
   })
   .superRefine((m, ctx) => {

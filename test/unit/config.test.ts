@@ -582,6 +582,50 @@ describe('loadConfigFile and check-config', () => {
     ]);
   });
 
+  it('a BOM is skipped in JSON as in YAML; UTF-16, several YAML documents are said plainly; YAML merge keys are taken', async () => {
+    const bom = await file('bom.json', '\uFEFF' + JSON.stringify(minimal()));
+    expect(Object.keys(ok(await loadConfigFile(bom)).models)).toEqual(['m']);
+    const utf16 = join(dir, 'utf16.yaml');
+    await writeFile(utf16, Buffer.from('\uFEFFproviders: {}\n', 'utf16le'));
+    expect(errors(await loadConfigFile(utf16))).toEqual([`${utf16}: the file is not UTF-8 text (it looks like UTF-16, or binary): save it as UTF-8`]);
+    const docs = await file('docs.yaml', 'providers: {}\n---\nmodels: {}\n');
+    expect(errors(await loadConfigFile(docs))[0]).toMatch(/several YAML documents \(separated by ---\): a config is one document/);
+    const merged = await file(
+      'merge.yaml',
+      [
+        'providers: { p: { kind: openai, baseUrl: "http://127.0.0.1:9/v1" } }',
+        'models:',
+        '  a: &common { tier: balanced, price: { inputPerMTok: 1, outputPerMTok: 2 }, contextWindow: 1000, endpoints: [{ provider: p, upstreamModel: a }] }',
+        '  b: { <<: *common, tier: fast_cheap }',
+        '',
+      ].join('\n'),
+    );
+    const cfg = ok(await loadConfigFile(merged));
+    expect([cfg.models.b!.tier, cfg.models.b!.contextWindow]).toEqual(['fast_cheap', 1000]);
+  });
+
+  it('refuses provider headers that can never be sent (a bad name, a line break, one switchyard sets itself) and a duplicated fallback, naming the path', () => {
+    const raw = minimal();
+    at(raw, 'providers', 'p').headers = { 'bad name': 'v', 'x-a': 'v\r\nx-b: 1', 'Content-Length': '5', 'OpenAI-Organization': 'org-1' };
+    ((raw.models as Obj).m as Obj).fallbacks = [];
+    (raw.models as Obj).n = { ...((raw.models as Obj).m as Obj), fallbacks: ['m', 'm'] };
+    const errs = errors(validateConfig(raw));
+    expect(errs).toEqual([
+      expect.stringMatching(/^providers\.p\.headers\.bad name: not a valid HTTP header name/),
+      expect.stringMatching(/^providers\.p\.headers\.x-a: not a valid HTTP header value \(no line breaks/),
+      'providers.p.headers.Content-Length: switchyard sets content-length itself for each request: remove it',
+      'models.n.fallbacks[1]: "m" is already in fallbacks (a model is tried once per request): remove the repeat',
+    ]);
+    const host = minimal();
+    host.server = { host: 'not a host!' };
+    expect(errors(validateConfig(host))).toEqual([expect.stringMatching(/^server\.host: not a host name or an IP address/)]);
+    for (const good of ['0.0.0.0', '::1', 'localhost', 'fe80::1%eth0', 'my-host.internal']) {
+      const g = minimal();
+      g.server = { host: good };
+      expect(ok(validateConfig(g)).server.host).toBe(good);
+    }
+  });
+
   it('refuses a base URL with credentials or a query, a model twice in a route, and client key ids a header or the spend report would garble', () => {
     const raw = minimal();
     raw.providers = {
