@@ -256,6 +256,26 @@ describe('anthropic buildRequest: messages', () => {
     expect((sent({ tools: [tool(false)] }).tools as Array<{ input_schema: unknown }>)[0]!.input_schema).toEqual(schema);
   });
 
+  it('refuses a schema with a map or free-form object (no listed properties, additionalProperties true or a schema), naming where: closed, it could only be answered {}', () => {
+    const map = { type: 'object', properties: { tags: { type: 'object', additionalProperties: { type: 'string' } } }, required: ['tags'] };
+    const err = refused({ response_format: { type: 'json_schema', json_schema: { name: 'm', schema: map } } });
+    expect([err.status, err.param]).toEqual([400, 'response_format.json_schema.schema.properties.tags']);
+    expect(err.message).toMatch(/lists none: a map or free-form object could only be answered \{\}/);
+    const free = { type: 'object', additionalProperties: true };
+    const tools = [{ type: 'function', function: { name: 'f', parameters: free, strict: true } }];
+    expect(refused({ tools }).param).toBe('tools[0].function.parameters');
+    // Not strict: the schema goes as written (Anthropic does not constrain the input to it).
+    expect(sent({ tools: [{ type: 'function', function: { name: 'f', parameters: free } }] }).tools).toEqual([{ name: 'f', input_schema: free }]);
+    // Listed properties with additionalProperties true: closed to those (an answer the client's schema accepts).
+    const open = { type: 'object', properties: { a: { type: 'string' } }, additionalProperties: { type: 'number' } };
+    const rf = { type: 'json_schema', json_schema: { name: 'o', schema: open } };
+    expect((sent({ response_format: rf }).output_config as { format: { schema: unknown } }).format.schema).toEqual({
+      type: 'object',
+      properties: { a: { type: 'string' } },
+      additionalProperties: false,
+    });
+  });
+
   it("keeps a strict function strict (Anthropic's strict tool use), and sends no strict key otherwise", () => {
     const params = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
     const tools = [

@@ -95,7 +95,7 @@ function tools(v: unknown): Array<Record<string, unknown>> {
       name: f.name,
       ...(typeof f.description === 'string' ? { description: f.description } : {}),
       // Strict tool use: Anthropic constrains the call's input to the schema (in the subset its sampling takes), as OpenAI's strict functions do.
-      input_schema: f.strict === true ? anthropicSchema(params) : params,
+      input_schema: f.strict === true ? anthropicSchema(params, `tools[${i}].function.parameters`) : params,
       ...(f.strict === true ? { strict: true } : {}),
       ...(cc !== undefined ? { cache_control: cc } : {}),
     };
@@ -203,7 +203,7 @@ function outputFormat(rf: unknown): { type: 'json_schema'; schema: Record<string
   const js = rf.json_schema;
   if (rf.type !== 'json_schema' || !isObj(js) || !isObj(js.schema))
     throw untranslatable('response_format', 'Anthropic\'s structured outputs take a json_schema format with its "schema" object');
-  return { type: 'json_schema', schema: anthropicSchema(js.schema) };
+  return { type: 'json_schema', schema: anthropicSchema(js.schema, 'response_format.json_schema.schema') };
 }
 
 /**

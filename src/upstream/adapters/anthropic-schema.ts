@@ -9,13 +9,19 @@
  * - kept: `type`, `properties`, `required`, `items`, `enum`, `const`, `anyOf` (`oneOf` becomes
  *   `anyOf`), `allOf`, `$ref`, `$defs`/`definitions`, `description`, `title`, the string formats
  *   Anthropic lists, `minItems` 0 or 1;
- * - every object gets `additionalProperties: false` (Anthropic requires it);
+ * - every object gets `additionalProperties: false` (Anthropic requires it): an object with listed
+ *   properties is then answered with those (an answer the client's schema still accepts); an
+ *   object with no listed properties and `additionalProperties` true or a schema (a map, a
+ *   free-form object) could only be answered `{}`, so such a schema is refused (a 400 naming
+ *   where; a route or `auto` passes the Anthropic-kind models over for it);
  * - any other keyword is moved into the node's `description` as `{key: value, …}`, so the model is
  *   still told; `$schema` (the dialect, no constraint) is dropped.
  *
  * The client's own schema is what the quality cascade validates the answer against: the moved
  * constraints are still checked there. A copy; the client's body is not changed.
  */
+
+import { untranslatable } from './anthropic-messages.js';
 
 const STRING_FORMATS: ReadonlySet<string> = new Set(['date-time', 'time', 'date', 'duration', 'email', 'hostname', 'uri', 'ipv4', 'ipv6', 'uuid']);
 
@@ -25,11 +31,12 @@ const MAX_DEPTH = 64;
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isPrimitive = (v: unknown): boolean => v === null || typeof v !== 'object';
 
-export function anthropicSchema(schema: Record<string, unknown>): Record<string, unknown> {
-  return node(schema, 0) as Record<string, unknown>;
+/** `param`: where the schema is in the request (named in the 400 for a schema Anthropic cannot express). */
+export function anthropicSchema(schema: Record<string, unknown>, param: string): Record<string, unknown> {
+  return node(schema, 0, param) as Record<string, unknown>;
 }
 
-function node(input: unknown, depth: number): unknown {
+function node(input: unknown, depth: number, at: string): unknown {
   if (!isObj(input) || depth > MAX_DEPTH) return input;
   const rest: Record<string, unknown> = { ...input };
   const out: Record<string, unknown> = {};
@@ -40,7 +47,7 @@ function node(input: unknown, depth: number): unknown {
   };
   for (const defsKey of ['$defs', 'definitions']) {
     const defs = take(defsKey);
-    if (isObj(defs)) out[defsKey] = Object.fromEntries(Object.entries(defs).map(([k, v]) => [k, node(v, depth + 1)]));
+    if (isObj(defs)) out[defsKey] = Object.fromEntries(Object.entries(defs).map(([k, v]) => [k, node(v, depth + 1, `${at}.${defsKey}.${k}`)]));
     else if (defs !== undefined) rest[defsKey] = defs;
   }
   const ref = take('$ref');
@@ -64,7 +71,7 @@ function node(input: unknown, depth: number): unknown {
     ['allOf', 'allOf'],
   ] as const) {
     const list = take(from);
-    if (Array.isArray(list)) out[to] = list.map((v) => node(v, depth + 1));
+    if (Array.isArray(list)) out[to] = list.map((v, i) => node(v, depth + 1, `${at}.${from}[${i}]`));
     else if (list !== undefined) rest[from] = list;
   }
   const description = take('description');
@@ -74,8 +81,14 @@ function node(input: unknown, depth: number): unknown {
   const types = Array.isArray(type) ? type : [type];
   if (types.includes('object') || isObj(rest.properties)) {
     const props = take('properties');
-    out.properties = isObj(props) ? Object.fromEntries(Object.entries(props).map(([k, v]) => [k, node(v, depth + 1)])) : {};
-    take('additionalProperties');
+    out.properties = isObj(props) ? Object.fromEntries(Object.entries(props).map(([k, v]) => [k, node(v, depth + 1, `${at}.properties.${k}`)])) : {};
+    const extra = take('additionalProperties');
+    // Closed (as Anthropic requires), an object with no listed properties could only be answered {}.
+    if ((extra === true || isObj(extra)) && Object.keys(out.properties as object).length === 0)
+      throw untranslatable(
+        at,
+        "Anthropic's structured outputs take only objects with listed properties (additionalProperties false), and this one lists none: a map or free-form object could only be answered {}. List its properties, or send it to an OpenAI-kind model",
+      );
     out.additionalProperties = false;
     const required = take('required');
     if (Array.isArray(required)) out.required = required;
@@ -83,7 +96,8 @@ function node(input: unknown, depth: number): unknown {
   }
   if (types.includes('array') || rest.items !== undefined) {
     const items = take('items');
-    if (items !== undefined) out.items = Array.isArray(items) ? items.map((v) => node(v, depth + 1)) : node(items, depth + 1);
+    if (items !== undefined)
+      out.items = Array.isArray(items) ? items.map((v, i) => node(v, depth + 1, `${at}.items[${i}]`)) : node(items, depth + 1, `${at}.items`);
     const minItems = take('minItems');
     if (minItems === 0 || minItems === 1) out.minItems = minItems;
     else if (minItems !== undefined) rest.minItems = minItems;
