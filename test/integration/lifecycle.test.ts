@@ -49,7 +49,9 @@ describe('first run', () => {
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const code = await new Promise<number | null>((r) => child.once('exit', r));
     expect(code).toBe(1);
-    expect(err).toMatch(/providers\.openai\.apiKeyEnv: environment variable SY_TEST_OPENAI_KEY is not set/);
+    // Set to nothing is said as such (the variable is there, its value empty); one absent is "not set".
+    expect(err).toMatch(/providers\.openai\.apiKeyEnv: environment variable SY_TEST_OPENAI_KEY is set but empty/);
+    expect(err).toMatch(/providers\.anthropic\.apiKeyEnv: environment variable SY_TEST_ANTHROPIC_KEY is not set/);
   });
 });
 

@@ -417,7 +417,8 @@ describe('request driver on a simulated clock', () => {
   });
 
   it('a JSON attempt cut by the headers timeout (the provider is still writing it) is billed at its reservation, then the fallback answers', async () => {
-    const r = await runtime({ headersTimeoutMs: 30 });
+    // Real time (the transport's timer): long enough for the fallback's answer on a loaded machine.
+    const r = await runtime({ headersTimeoutMs: 300 });
     sim.setFault('up-a', { kind: 'hang' });
     const { sink, done } = start(r, { max_tokens: 50 });
     await done;
