@@ -6,6 +6,7 @@
  * that repeats every 30 s, so every endpoint state appears in the inspector.
  * Stops cleanly on SIGINT/SIGTERM or after `--duration` seconds (exit 0).
  */
+import { setMaxListeners } from 'node:events';
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -163,7 +164,10 @@ class Traffic {
   private readonly pending = new Set<Promise<void>>();
   private readonly abort = new AbortController();
 
-  constructor(private readonly base: string) {}
+  constructor(private readonly base: string) {
+    // One signal for every request in flight (up to MAX_IN_FLIGHT): each adds a listener, which is no leak.
+    setMaxListeners(0, this.abort.signal);
+  }
 
   get inFlight(): number {
     return this.pending.size;
@@ -186,14 +190,19 @@ class Traffic {
     // undici's request, not fetch: fetch refuses the WHATWG "bad ports" (`demo --port 6000`) without trying.
     const p = request(`${this.base}/v1/chat/completions`, { method: 'POST', headers, body, signal: this.abort.signal })
       .then(async (res) => {
-        await res.body.dump();
-        return res.statusCode;
+        if (!stream || res.statusCode !== 200) {
+          await res.body.dump();
+          return String(res.statusCode);
+        }
+        // A stream that fails after it began is a 200 with an error event and no [DONE]: a failure.
+        const text = await res.body.text();
+        return text.trimEnd().endsWith('data: [DONE]') ? '200' : 'stream error';
       })
-      .catch(() => 0)
+      .catch(() => 'network')
       .then((status) => {
-        if (status === 200) this.ok++;
+        if (status === '200') this.ok++;
         else if (this.abort.signal.aborted) this.cut++;
-        else this.failed.set(String(status || 'network'), (this.failed.get(String(status || 'network')) ?? 0) + 1);
+        else this.failed.set(status, (this.failed.get(status) ?? 0) + 1);
       })
       .finally(() => this.pending.delete(p));
     this.pending.add(p);

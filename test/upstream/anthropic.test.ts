@@ -258,7 +258,8 @@ describe('anthropic buildRequest: messages', () => {
 
   it('refuses a schema with a map or free-form object (no listed properties, additionalProperties true or a schema), naming where: closed, it could only be answered {}', () => {
     const map = { type: 'object', properties: { tags: { type: 'object', additionalProperties: { type: 'string' } } }, required: ['tags'] };
-    const err = refused({ response_format: { type: 'json_schema', json_schema: { name: 'm', schema: map } } });
+    const mapFormat = { type: 'json_schema', json_schema: { name: 'm', schema: map } };
+    const err = refused({ response_format: mapFormat });
     expect([err.status, err.param]).toEqual([400, 'response_format.json_schema.schema.properties.tags']);
     expect(err.message).toMatch(/lists none: a map or free-form object could only be answered \{\}/);
     const free = { type: 'object', additionalProperties: true };
