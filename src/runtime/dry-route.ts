@@ -49,6 +49,8 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
     rng: () => rt.rng(),
   };
   let plan: RoutePlan;
+  /** The cascade's later steps (tiers), tried in turn when no endpoint of a step can take it and no latency wish was given. */
+  let ladder: Array<{ tier: string; plan: RoutePlan }> = [];
   let cascade: string[][] | null = null;
   /** `auto` under the cascade: where a first step whose every candidate is over the cost cap falls back to (the plain request's cheaper candidates). */
   let cheaper: RoutePlan | null = null;
@@ -60,6 +62,7 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
       const first = new Set(plan.candidates);
       cascade = cp.kind === 'tiers' ? cp.steps.map((s) => [...s.plan.candidates]) : cp.steps.slice(0, 1 + c.maxSteps).map((s) => [s.plan.candidates[0]!]);
       if (cp.kind === 'tiers') {
+        ladder = cp.steps.slice(1, 1 + c.maxSteps).map((st) => ({ tier: st.tier, plan: { ...st.plan } }));
         const rest = cp.plain.candidates.filter((m) => !first.has(m));
         if (rest.length > 0) cheaper = { candidates: rest, tier: cp.plain.tier, reason: '', score: null };
       }
@@ -68,6 +71,16 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
   const firstReason = plan.reason;
   const first = choose(rt, body, hints, plan, promptTokens);
   if ('model' in first) return { ...first, cascade };
+  if (cheaper && !first.allOverCost && hints.maxLatencyMs === null) {
+    // Throttled or circuit-open, no latency wish: the next step of the ladder, as after any failed step (runtime/cascade.ts).
+    let prev = plan.candidates[0]!;
+    for (const step of ladder) {
+      step.plan.reason = `cascade: ${prev} no_endpoint_available → ${step.tier}; ${firstReason}`;
+      const next = choose(rt, body, hints, step.plan, promptTokens);
+      if ('model' in next) return { ...next, cascade };
+      prev = step.plan.candidates[0] ?? prev;
+    }
+  }
   if (cheaper && !first.allOverCost) {
     // No endpoint of the first step could take it (the latency wish, throttles): the cascade goes on
     // to the plain request's other candidates once (runtime/cascade.ts `otherPlan`).
@@ -149,11 +162,11 @@ function choose(rt: RuntimeCore, body: ChatBody, hints: Hints, plan: RoutePlan, 
   }
   const first = plan.candidates[0]!;
   const allOverCost = overCost.length === plan.candidates.length;
+  // Each candidate's state, as a real request's reason names them (`X throttled (upstream 429)`…).
+  const passedNote = passed.length > 0 ? `; ${passed.join('; ')}` : '';
   const why = allOverCost
     ? `${costNote()}; every candidate's worst-case cost is over x-switchyard-max-cost-usd (a real request gets 429 budget_exceeded)`
-    : slowSkipped && hints.maxLatencyMs !== null
-      ? `${costNote()}; no endpoint could take it now (some skipped: observed latency over x-switchyard-max-latency-ms ${hints.maxLatencyMs} ms)`
-      : `${costNote()}; no endpoint could take it now`;
+    : `${costNote()}${slowNote()}${passedNote}: nothing served now (a real request ${slowSkipped && hints.maxLatencyMs !== null && passed.length === 0 ? 'gets' : 'waits for capacity within its deadline, or gets'} 503 no_endpoint_available)`;
   // The reason as the x-switchyard-reason header writes it (ASCII: -> and >=), so the two compare equal.
   return {
     allOverCost,

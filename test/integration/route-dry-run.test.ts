@@ -118,7 +118,10 @@ describe('POST /switchyard/route', () => {
       await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'x' }] }, { 'x-switchyard-max-latency-ms': '1' })
     ).json()) as RouteJson;
     expect(slow.endpoint).toBeNull();
-    expect(slow.reason).toContain('observed latency over x-switchyard-max-latency-ms 1 ms');
+    // Every candidate named, as a real request's reason names them, and what a real request gets.
+    expect(slow.reason).toContain(
+      'deepseek-v3.2, gemini-2.5-flash, gpt-4.1, claude-sonnet-4.5 over x-switchyard-max-latency-ms 1 ms: nothing served now (a real request gets 503 no_endpoint_available)',
+    );
     const badHeader = await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'x' }] }, { 'x-switchyard-tier': 'ultra' });
     expect(badHeader.status).toBe(400);
     expect((await fetch(`${sc.url}/switchyard/route`)).status).toBe(405);
