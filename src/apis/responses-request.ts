@@ -222,6 +222,24 @@ function checkToolOutputs(previous: ChatMessage[], own: ChatMessage[]): void {
       { param: 'input' },
     );
   }
+  // And the reverse: every function_call answered by its output before the conversation goes on
+  // (OpenAI refuses it so; chat and Anthropic providers refuse the call left unanswered).
+  const all = [...previous, ...own];
+  for (let i = 0; i < all.length; i++) {
+    const m = all[i]!;
+    if (m.role !== 'assistant' || !Array.isArray(m.tool_calls) || m.tool_calls.length === 0) continue;
+    const pending = new Set<string>();
+    for (const c of m.tool_calls) if (isObj(c) && typeof c.id === 'string') pending.add(c.id);
+    let j = i + 1;
+    for (; j < all.length && all[j]!.role === 'tool'; j++) pending.delete(String(all[j]!.tool_call_id));
+    const missing = [...pending][0];
+    if (missing !== undefined)
+      throw new SwitchyardError(
+        'invalid_request',
+        `No tool output found for function call ${echoName(missing)}. Send a function_call_output item with that call_id right after the call, before anything else.`,
+        { param: 'input' },
+      );
+  }
 }
 
 /** OpenAI's least `max_output_tokens`: below it the Responses API answers 400 (chat's `max_tokens` has no such floor). */

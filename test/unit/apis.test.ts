@@ -154,6 +154,29 @@ describe('Responses → chat', () => {
     expect(continued.chat.messages.at(-1)).toEqual({ role: 'tool', tool_call_id: 'c2', content: 'done' });
   });
 
+  it('refuses a function_call its output does not answer before the conversation goes on, in this input or the stored one', () => {
+    const call = (id: string) => ({ type: 'function_call', call_id: id, name: 'f', arguments: '{}' });
+    const output = (id: string) => ({ type: 'function_call_output', call_id: id, output: 'done' });
+    const unanswered = (id: string) =>
+      expect.objectContaining({ status: 400, param: 'input', message: expect.stringMatching(new RegExp(`^No tool output found for function call ${id}\\.`)) });
+    // A stored answer that called a tool, then a new turn that is not its output.
+    const stored = [
+      { role: 'user', content: 'weather?' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+    ];
+    expect(() => translateResponses({ model: 'm', input: 'never mind, a joke' }, stored)).toThrow(unanswered('c1'));
+    // Two calls, one answered; a call alone, statelessly.
+    expect(() => translateResponses({ model: 'm', input: [call('a'), call('b'), output('a'), { role: 'user', content: 'go on' }] }, [])).toThrow(
+      unanswered('b'),
+    );
+    expect(() => translateResponses({ model: 'm', input: [call('a')] }, [])).toThrow(unanswered('a'));
+    // Both answered, in either order: taken.
+    expect(translateResponses({ model: 'm', input: [call('a'), call('b'), output('b'), output('a')] }, []).chat.messages.at(-1)).toMatchObject({
+      role: 'tool',
+    });
+    expect(translateResponses({ model: 'm', input: [output('c1')] }, stored).chat.messages.at(-1)).toMatchObject({ role: 'tool', tool_call_id: 'c1' });
+  });
+
   it("refuses max_output_tokens below OpenAI's minimum of 16 in its words, and takes 16", () => {
     for (const n of [1, 5, 15]) {
       expect(() => translateResponses({ model: 'm', input: 'x', max_output_tokens: n }, [])).toThrow(
