@@ -65,6 +65,8 @@ const serverSchema = z.strictObject({
       /^[A-Za-z0-9.:_%-]*$/,
       'not a host name or an IP address (letters, digits, dots, dashes, colons; no scheme, port or spaces): for example 127.0.0.1 or 0.0.0.0',
     )
+    // One colon is a host and a port (an IPv6 address has two or more): the port is server.port.
+    .refine((h) => h.split(':').length !== 2, 'a host without a port (the port is server.port or --port): for example 127.0.0.1')
     .default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(4141),
   maxBodyBytes: positiveInt.default(4 * 1024 * 1024),

@@ -262,6 +262,9 @@ describe('anthropic buildRequest: messages', () => {
     const err = refused({ response_format: mapFormat });
     expect([err.status, err.param]).toEqual([400, 'response_format.json_schema.schema.properties.tags']);
     expect(err.message).toMatch(/lists none: a map or free-form object could only be answered \{\}/);
+    const patterned = { type: 'object', properties: { xs: { type: 'object', patternProperties: { '^a': { type: 'string' } } } } };
+    const patternedFormat = { type: 'json_schema', json_schema: { name: 'p', schema: patterned } };
+    expect(refused({ response_format: patternedFormat }).param).toBe('response_format.json_schema.schema.properties.xs');
     const free = { type: 'object', additionalProperties: true };
     const tools = [{ type: 'function', function: { name: 'f', parameters: free, strict: true } }];
     expect(refused({ tools }).param).toBe('tools[0].function.parameters');

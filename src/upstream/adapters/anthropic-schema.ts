@@ -83,8 +83,10 @@ function node(input: unknown, depth: number, at: string): unknown {
     const props = take('properties');
     out.properties = isObj(props) ? Object.fromEntries(Object.entries(props).map(([k, v]) => [k, node(v, depth + 1, `${at}.properties.${k}`)])) : {};
     const extra = take('additionalProperties');
-    // Closed (as Anthropic requires), an object with no listed properties could only be answered {}.
-    if ((extra === true || isObj(extra)) && Object.keys(out.properties as object).length === 0)
+    const patterned = isObj(rest.patternProperties) && Object.keys(rest.patternProperties).length > 0;
+    // Closed (as Anthropic requires), an object with no listed properties could only be answered {}
+    // (a bare {"type": "object"} stays: the usual schema of a tool without arguments).
+    if ((extra === true || isObj(extra) || patterned) && Object.keys(out.properties as object).length === 0)
       throw untranslatable(
         at,
         "Anthropic's structured outputs take only objects with listed properties (additionalProperties false), and this one lists none: a map or free-form object could only be answered {}. List its properties, or send it to an OpenAI-kind model",
