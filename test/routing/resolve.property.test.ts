@@ -75,7 +75,8 @@ const scenarioArb = fc
           contextWindow: m.contextWindow,
           price: { inputPerMTok: m.price, outputPerMTok: m.price * 2 },
           latencyPriorMs: m.latencyPriorMs,
-          fallbacks: m.fallbacks.map((f) => names[f % names.length]!).filter((f) => f !== names[i]), // a self-fallback is a config error
+          // A self-fallback and a repeated one are config errors.
+          fallbacks: [...new Set(m.fallbacks.map((f) => names[f % names.length]!).filter((f) => f !== names[i]))],
           endpoints: [{ provider: 'p', upstreamModel: names[i]! }],
         },
       ]),
