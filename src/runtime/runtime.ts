@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { createActor, type ActorRefFrom, type InspectionEvent } from 'xstate';
-import { PUBLIC_STATE, type EndpointStateValue } from '../../machines/endpoint.machine.js';
+import { after429, PUBLIC_STATE, type EndpointStateValue } from '../../machines/endpoint.machine.js';
 import type { BudgetEvent, EndpointEvent, EndpointSpawn, SupervisorEvent } from '../../machines/events.js';
 import { BUDGET_SYSTEM_ID, decideInPlace, endpointSystemId, supervisorMachine, type InPlaceDecision } from '../../machines/supervisor.machine.js';
 import type { budgetMachine, BudgetContext } from '../../machines/budget.machine.js';
@@ -425,7 +425,25 @@ export class Runtime implements RuntimeCore {
     this.supervisor.send({ type: 'endpoints.reconfigured', at: this.now(), add: fresh.map((f) => f.spawn), remove: [] });
     for (const h of retired) this.handles.delete(h.id);
     for (const h of keptHandles) this.handles.set(h.id, h);
-    for (const f of fresh) this.handles.set(f.spawn.input.id, f.handle(this.endpointActor(f.spawn.id)));
+    const now = this.now();
+    for (const f of fresh) {
+      const h = f.handle(this.endpointActor(f.spawn.id));
+      this.handles.set(f.spawn.input.id, h);
+      // A provider's 429 wait is the provider's, not the settings': a fresh actor for the same
+      // upstream (an rpm added after 429s) keeps it, so the requests waiting for it are not all sent.
+      const old = retired.find((r) => r.id === h.id);
+      const oc = old?.actor.getSnapshot().context;
+      if (
+        old &&
+        oc &&
+        after429(oc.reason) &&
+        oc.retryAt !== null &&
+        oc.retryAt > now &&
+        old.provider.baseUrl === h.provider.baseUrl &&
+        old.endpoint.upstreamModel === h.endpoint.upstreamModel
+      )
+        h.actor.send({ type: 'upstream.rateLimited', at: now, retryAt: oc.retryAt, estTokens: 0 });
+    }
     this.byModel.clear();
     for (const h of this.handles.values()) this.indexByModel(h);
     this.drainThenStop(retired, () =>

@@ -41,6 +41,24 @@ const until = async (f: () => boolean, ms = 2000) => {
 };
 
 describe('Runtime.reload', () => {
+  it("a replaced endpoint of the same upstream keeps a provider's 429 wait (an rpm added after 429s does not send every waiter); another upstream does not", async () => {
+    const r = await runtime(cfg({ a: model('a'), b: model('b') }));
+    const now = Date.now();
+    for (const id of ['a@p', 'b@p']) {
+      dispatch(r, id);
+      r.handles.get(id)!.actor.send({ type: 'upstream.rateLimited', at: now, retryAt: now + 60_000, estTokens: 1 });
+    }
+    r.reload(
+      cfg({
+        a: { ...model('a'), endpoints: [{ provider: 'p', upstreamModel: 'a', rpm: 7 }] },
+        b: { ...model('b'), endpoints: [{ provider: 'p', upstreamModel: 'b2' }] },
+      }),
+    );
+    const a1 = r.handles.get('a@p')!.actor.getSnapshot();
+    expect([a1.value, a1.context.reason, a1.context.retryAt, a1.context.settings.rpm]).toEqual(['throttled', 'upstream 429', now + 60_000, 7]);
+    expect(r.handles.get('b@p')!.actor.getSnapshot().value).toBe('healthy');
+  });
+
   it('keeps unchanged actors (same ref, counters), replaces a changed one under a generation key and drains the old', async () => {
     const r = await runtime(cfg({ a: model('a'), b: model('b') }));
     const a0 = r.handles.get('a@p')!.actor;
