@@ -225,6 +225,9 @@ export class StreamToolCalls {
  * they are blank: `{}`). Arguments that are not a JSON object end the stream with an error event
  * (`done`), unless max_tokens cut the answer.
  */
+/** How often a stream that gathers a tool call pings (Anthropic pings every few seconds; proxies' idle timeouts are 30-60 s). */
+export const PING_EVERY_MS = 5_000;
+
 export class MessagesStreamWriter {
   private textIndex: number | null = null;
   private next = 0;
@@ -233,10 +236,13 @@ export class MessagesStreamWriter {
   /** A chat `refusal` piece came: the message stops for `refusal`. */
   private refused = false;
   private usage: unknown = null;
+  /** When the last event was written (a gathered tool call writes none until the end: pings keep the stream alive meanwhile). */
+  private lastWrite = 0;
 
   constructor(
     private readonly emit: Emit,
     private readonly model: string,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** `inputTokens`: the prompt's estimated count for `message_start` (the real one follows in `message_delta`). */
@@ -253,6 +259,7 @@ export class MessagesStreamWriter {
     };
     this.emit('message_start', { type: 'message_start', message });
     this.emit('ping', { type: 'ping' });
+    this.lastWrite = this.now();
   }
 
   chunk(c: Record<string, unknown>): boolean {
@@ -270,8 +277,19 @@ export class MessagesStreamWriter {
         this.emit('content_block_start', { type: 'content_block_start', index: this.textIndex, content_block: { type: 'text', text: '' } });
       }
       ok = this.emit('content_block_delta', { type: 'content_block_delta', index: this.textIndex, delta: { type: 'text_delta', text } });
+      this.lastWrite = 0;
     }
-    if (Array.isArray(d.tool_calls)) for (const tc of d.tool_calls) if (isObj(tc)) this.tools.piece(tc);
+    if (Array.isArray(d.tool_calls)) {
+      for (const tc of d.tool_calls) if (isObj(tc)) this.tools.piece(tc);
+      // A long tool call is gathered silently: a ping now and then, as Anthropic sends them, so a
+      // proxy between client and switchyard does not take the stream for idle and cut it.
+      const t = this.now();
+      if (this.lastWrite === 0) this.lastWrite = t;
+      else if (t - this.lastWrite >= PING_EVERY_MS) {
+        ok = this.emit('ping', { type: 'ping' }) && ok;
+        this.lastWrite = t;
+      }
+    }
     if (choice.finish_reason) this.finish = choice.finish_reason;
     return ok;
   }

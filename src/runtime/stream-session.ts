@@ -18,6 +18,9 @@ import { isObj } from '../apis/fields.js';
 import type { ChatSink } from './api.js';
 import type { EndpointHandle } from './endpoints.js';
 
+/** How long a Messages stream may hold an answer's first tool call (a cut meanwhile fails over unseen) before it starts the stream anyway. */
+export const HOLD_TOOLS_MS = 10_000;
+
 export class StreamSession {
   committed = false;
   /** Text delivered to the client so far, over all attempts (the prefill for a continuation). */
@@ -40,6 +43,8 @@ export class StreamSession {
   private sawStop = false;
   /** Chunks of tool calls are held (the sink writes tool calls whole at the end): they are sent when the stream commits. */
   private heldTools = false;
+  /** When this attempt's first tool-call chunk was held. */
+  private heldSince: number | null = null;
 
   constructor(
     private readonly sink: ChatSink,
@@ -60,6 +65,7 @@ export class StreamSession {
     this.sawStop = false;
     this.held = [];
     this.heldTools = false;
+    this.heldSince = null;
     this.continuing = this.committed;
     this.seam = '';
   }
@@ -82,6 +88,7 @@ export class StreamSession {
     this.heldNative = [];
     this.sawStop = false;
     this.heldTools = false;
+    this.heldSince = null;
   }
 
   /**
@@ -158,9 +165,17 @@ export class StreamSession {
     return this.sink.write(asIs && p.raw !== undefined ? p.raw : JSON.stringify(chunk)) ? undefined : this.sink.drain();
   }
 
-  /** A chunk with no text and no finish, on a sink that writes tool calls whole when the answer ends. */
+  /**
+   * A chunk with no text and no finish, on a sink that writes tool calls whole when the answer
+   * ends, while the tool calls have been held less than HOLD_TOOLS_MS: after that the stream
+   * commits (the client gets its start, then pings while the calls are gathered) rather than
+   * stay silent for a long call, which a proxy's idle timeout would cut.
+   */
   private holdsTools(p: Extract<StreamPiece, { type: 'chunk' }>): boolean {
-    return this.sink.holdsToolCalls === true && p.text === '' && !p.finishReason;
+    if (this.sink.holdsToolCalls !== true || p.text !== '' || p.finishReason) return false;
+    const now = Date.now();
+    this.heldSince ??= now;
+    return now - this.heldSince < HOLD_TOOLS_MS;
   }
 
   /** The first content chunk: the stream starts, with the chunks held before it. */

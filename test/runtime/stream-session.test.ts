@@ -1,10 +1,10 @@
 /** The streaming commit contract at the seam of a continuation. */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { SwitchyardError } from '../../src/errors.js';
 import type { ChatSink } from '../../src/runtime/api.js';
 import type { EndpointHandle } from '../../src/runtime/endpoints.js';
-import { StreamSession, usageChunk, usageChunkSlow } from '../../src/runtime/stream-session.js';
+import { HOLD_TOOLS_MS, StreamSession, usageChunk, usageChunkSlow } from '../../src/runtime/stream-session.js';
 import { usageFromOpenAI } from '../../src/accounting/cost.js';
 import type { StreamPiece } from '../../src/upstream/types.js';
 
@@ -78,6 +78,22 @@ describe('StreamSession', () => {
     expect(holding.heads).toBe(1);
     expect(holding.events.filter((e) => e.includes('"tool_calls":['))).toHaveLength(1);
     expect(holding.events.some((e) => e.includes('{\\"ci"'))).toBe(false);
+    // Held no longer than HOLD_TOOLS_MS: a long call then starts the stream (the sink pings while it gathers).
+    const slow = Object.assign(sink(), { holdsToolCalls: true });
+    const long = new StreamSession(slow, 'fallback', false, () => ({}));
+    long.beginAttempt();
+    vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] });
+    try {
+      void long.forward(toolPiece('{"ci'), h('a'));
+      vi.setSystemTime(1_000_000 + HOLD_TOOLS_MS - 1);
+      void long.forward(toolPiece('ty'), h('a'));
+      expect(long.committed).toBe(false);
+      vi.setSystemTime(1_000_000 + HOLD_TOOLS_MS);
+      void long.forward(toolPiece('":"P'), h('a'));
+      expect([long.committed, long.toolCallsSent, slow.heads]).toEqual([true, true, 1]);
+    } finally {
+      vi.useRealTimers();
+    }
     // Elsewhere (chat, Responses stream the pieces as they come) a tool call commits at once.
     const plain = sink();
     const other = new StreamSession(plain, 'fallback', false, () => ({}));

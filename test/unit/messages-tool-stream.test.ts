@@ -7,7 +7,7 @@
  */
 import { MessageStream } from '@anthropic-ai/sdk/lib/MessageStream';
 import { describe, expect, it } from 'vitest';
-import { messageOfCompletion, MessagesStreamWriter } from '../../src/apis/messages-output.js';
+import { messageOfCompletion, MessagesStreamWriter, PING_EVERY_MS } from '../../src/apis/messages-output.js';
 
 type Chunk = Record<string, unknown>;
 const delta = (d: Record<string, unknown>, finish: string | null = null): Chunk => ({ choices: [{ index: 0, delta: d, finish_reason: finish }] });
@@ -137,5 +137,26 @@ describe('tool calls of an OpenAI-kind answer, as Messages', () => {
     });
     expect(withCall.stop_reason).toBe('tool_use');
     expect(messageOfCompletion({ choices: [{ message: { content: 'hi' }, finish_reason: 'stop' }] }).stop_reason).toBe('end_turn');
+  });
+});
+
+describe('a long tool call', () => {
+  it('pings every PING_EVERY_MS while its arguments are gathered (nothing else is written until the answer ends)', () => {
+    let t = 0;
+    const names: string[] = [];
+    const w = new MessagesStreamWriter(
+      (name) => (names.push(name), true),
+      'gemini-2.5-flash',
+      () => t,
+    );
+    w.start(5);
+    w.chunk(call({ index: 0, id: 'c1', function: { name: 'f', arguments: '' } }));
+    // A piece every second for 12 s: pings at 5 s and 10 s after the first piece.
+    for (let i = 1; i <= 12; i++) {
+      t += 1000;
+      w.chunk(call({ index: 0, function: { arguments: i === 12 ? '{}' : ' ' } }));
+    }
+    expect(names).toEqual(['message_start', 'ping', 'ping', 'ping']);
+    expect(PING_EVERY_MS).toBe(5000);
   });
 });
