@@ -214,32 +214,49 @@ function checkToolOutputs(previous: ChatMessage[], own: ChatMessage[]): void {
     if (m.role !== 'assistant' || !Array.isArray(m.tool_calls)) continue;
     for (const c of m.tool_calls) if (isObj(c) && typeof c.id === 'string') calls.add(c.id);
   }
-  for (const m of own) {
-    if (m.role !== 'tool' || typeof m.tool_call_id !== 'string' || calls.has(m.tool_call_id)) continue;
-    throw new SwitchyardError(
+  const orphan = (id: string): SwitchyardError =>
+    new SwitchyardError(
       'invalid_request',
-      `No tool call found for function call output with call_id ${echoName(m.tool_call_id)}. Send the function_call item with that call_id in input before its output, or continue the response that made the call with previous_response_id.`,
+      `No tool call found for function call output with call_id ${echoName(id)}. Send the function_call item with that call_id in input before its output, or continue the response that made the call with previous_response_id.`,
       { param: 'input' },
     );
+  for (const m of own) if (m.role === 'tool' && typeof m.tool_call_id === 'string' && !calls.has(m.tool_call_id)) throw orphan(m.tool_call_id);
+  // Each function_call answered by its output right after it, once, before the conversation goes on
+  // (OpenAI refuses it so; chat and Anthropic providers refuse a call left unanswered, an output
+  // that answers no call just before it, and a call answered twice).
+  const unanswered = (id: string): SwitchyardError =>
+    new SwitchyardError(
+      'invalid_request',
+      `No tool output found for function call ${echoName(id)}. Send a function_call_output item with that call_id right after the call, before anything else.`,
+      { param: 'input' },
+    );
+  /** The calls of the assistant turn the tool messages now follow, not answered yet (null: no such turn). */
+  let open = null as Set<string> | null;
+  let answered = new Set<string>();
+  for (const m of [...previous, ...own]) {
+    if (m.role === 'tool') {
+      const id = String(m.tool_call_id);
+      if (open?.delete(id) === true) {
+        answered.add(id);
+        continue;
+      }
+      if (answered.has(id))
+        throw new SwitchyardError('invalid_request', `Duplicate function call output for call_id ${echoName(id)}: answer each function_call once.`, {
+          param: 'input',
+        });
+      throw orphan(id);
+    }
+    const left = open === null ? undefined : [...open][0];
+    if (left !== undefined) throw unanswered(left);
+    open = null;
+    answered = new Set();
+    if (m.role === 'assistant' && Array.isArray(m.tool_calls) && m.tool_calls.length > 0) {
+      open = new Set();
+      for (const c of m.tool_calls) if (isObj(c) && typeof c.id === 'string') open.add(c.id);
+    }
   }
-  // And the reverse: every function_call answered by its output before the conversation goes on
-  // (OpenAI refuses it so; chat and Anthropic providers refuse the call left unanswered).
-  const all = [...previous, ...own];
-  for (let i = 0; i < all.length; i++) {
-    const m = all[i]!;
-    if (m.role !== 'assistant' || !Array.isArray(m.tool_calls) || m.tool_calls.length === 0) continue;
-    const pending = new Set<string>();
-    for (const c of m.tool_calls) if (isObj(c) && typeof c.id === 'string') pending.add(c.id);
-    let j = i + 1;
-    for (; j < all.length && all[j]!.role === 'tool'; j++) pending.delete(String(all[j]!.tool_call_id));
-    const missing = [...pending][0];
-    if (missing !== undefined)
-      throw new SwitchyardError(
-        'invalid_request',
-        `No tool output found for function call ${echoName(missing)}. Send a function_call_output item with that call_id right after the call, before anything else.`,
-        { param: 'input' },
-      );
-  }
+  const left = open === null ? undefined : [...open][0];
+  if (left !== undefined) throw unanswered(left);
 }
 
 /** OpenAI's least `max_output_tokens`: below it the Responses API answers 400 (chat's `max_tokens` has no such floor). */

@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { StartupError, type StartSidecar } from '../runtime/sidecar.js';
 import { emptyOption, joinNegativeValues, portNumber } from './args.js';
+import { hostSchema } from '../config/schema.js';
 
 const USAGE = `usage: switchyard serve [--config FILE] [--host H] [--port N] [--pretty] [--inspect-ws URL]
   --config FILE      the config (default ./switchyard.yaml if present, else the built-in catalogue)
@@ -55,6 +56,12 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
   const port = values.port === undefined ? undefined : portNumber(values.port);
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     console.error(`switchyard serve: --port must be a whole number from 0 to 65535, got "${values.port}"`);
+    return 2;
+  }
+  // The same rule as server.host: a port or a scheme here reached listen() and failed there.
+  const host = values.host === undefined ? undefined : hostSchema.safeParse(values.host);
+  if (host !== undefined && !host.success) {
+    console.error(`switchyard serve: --host ${host.error.issues[0]?.message ?? 'is not a host'}, got "${values.host}"`);
     return 2;
   }
   // The same rule as observe.statelyInspectUrl: anything else would be taken and never connect.

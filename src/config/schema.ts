@@ -56,18 +56,20 @@ const envName = z
     },
   });
 
+/** A listen address: `server.host` and `serve --host` alike. */
+export const hostSchema = z
+  .string()
+  .min(1)
+  // A host name or an address (IPv6 without brackets); a space or a scheme passed every check and failed at start.
+  .regex(
+    /^[A-Za-z0-9.:_%-]*$/,
+    'not a host name or an IP address (letters, digits, dots, dashes, colons; no scheme, port or spaces): for example 127.0.0.1 or 0.0.0.0',
+  )
+  // One colon is a host and a port (an IPv6 address has two or more): the port is server.port.
+  .refine((h) => h.split(':').length !== 2, 'a host without a port (the port is server.port or --port): for example 127.0.0.1');
+
 const serverSchema = z.strictObject({
-  host: z
-    .string()
-    .min(1)
-    // A host name or an address (IPv6 without brackets); a space or a scheme passed every check and failed at start.
-    .regex(
-      /^[A-Za-z0-9.:_%-]*$/,
-      'not a host name or an IP address (letters, digits, dots, dashes, colons; no scheme, port or spaces): for example 127.0.0.1 or 0.0.0.0',
-    )
-    // One colon is a host and a port (an IPv6 address has two or more): the port is server.port.
-    .refine((h) => h.split(':').length !== 2, 'a host without a port (the port is server.port or --port): for example 127.0.0.1')
-    .default('127.0.0.1'),
+  host: hostSchema.default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(4141),
   maxBodyBytes: positiveInt.default(4 * 1024 * 1024),
   /** How long SIGTERM waits for in-flight requests before closing them. */

@@ -69,6 +69,8 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
     } else plan = cp.plain;
   } else plan = resolve(rt.cfg, inp);
   const firstReason = plan.reason;
+  /** The answer of the last cascade step tried when none could take the request. */
+  let lastNone: Omit<DryRoute, 'cascade'> | null = null;
   const first = choose(rt, body, hints, plan, promptTokens);
   if ('model' in first) return { ...first, cascade };
   if (cheaper && !first.allOverCost && hints.maxLatencyMs === null) {
@@ -78,6 +80,8 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
       step.plan.reason = `cascade: ${prev} no_endpoint_available → ${step.tier}; ${firstReason}`;
       const next = choose(rt, body, hints, step.plan, promptTokens);
       if ('model' in next) return { ...next, cascade };
+      // Every step blocked: a real request's answer names the last step it reached.
+      lastNone = next.none;
       prev = step.plan.candidates[0] ?? prev;
     }
   }
@@ -104,7 +108,7 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
       if ('model' in next) return { ...next, cascade };
     }
   }
-  return { ...first.none, cascade };
+  return { ...(lastNone ?? first.none), cascade };
 }
 
 type Choice = Omit<DryRoute, 'cascade'> | { allOverCost: boolean; none: Omit<DryRoute, 'cascade'> };

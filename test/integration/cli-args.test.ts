@@ -90,6 +90,18 @@ describe('switchyard serve arguments', () => {
     expect(readdirSync(cwd)).toEqual([]);
   });
 
+  it('a --host with a port, a scheme or brackets is a usage error naming the rule server.host has', () => {
+    for (const [host, why] of [
+      ['127.0.0.1:8080', 'a host without a port'],
+      ['http://127.0.0.1', 'not a host name or an IP address'],
+      ['[::1]', 'not a host name or an IP address'],
+    ] as const) {
+      const r = spawnSync(process.execPath, [BIN, 'serve', '--host', host], { encoding: 'utf8', timeout: 10_000 });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`switchyard serve: --host ${why}`);
+    }
+  });
+
   it('--help prints the usage and exits 0 without starting', () => {
     const r = run('serve', '--help');
     expect(r.status).toBe(0);

@@ -170,6 +170,14 @@ describe('Responses → chat', () => {
       unanswered('b'),
     );
     expect(() => translateResponses({ model: 'm', input: [call('a')] }, [])).toThrow(unanswered('a'));
+    // An output that answers no call just before it (the call was answered already), and one given twice.
+    const again = [call('a'), output('a'), { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'done' }] }, output('a')];
+    expect(() => translateResponses({ model: 'm', input: again }, [])).toThrow(
+      expect.objectContaining({ status: 400, param: 'input', message: expect.stringMatching(/^No tool call found for function call output with call_id a\./) }),
+    );
+    expect(() => translateResponses({ model: 'm', input: [call('a'), output('a'), output('a')] }, [])).toThrow(
+      expect.objectContaining({ status: 400, param: 'input', message: expect.stringMatching(/^Duplicate function call output for call_id a/) }),
+    );
     // Both answered, in either order: taken.
     expect(translateResponses({ model: 'm', input: [call('a'), call('b'), output('b'), output('a')] }, []).chat.messages.at(-1)).toMatchObject({
       role: 'tool',

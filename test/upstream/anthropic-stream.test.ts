@@ -155,7 +155,13 @@ describe('anthropic stream decoder', () => {
         'event: content_block_start\r\ndata: {"type":"content_block_start","index":0,',
     );
     expect(wire).not.toBe(RECORDED);
-    expect(decodeWire(wire)).toEqual(decodeWire(RECORDED));
+    // Both decoded in the same second (each chunk's `created` is the decode's clock).
+    vi.useFakeTimers({ now: Date.UTC(2026, 0, 1), toFake: ['Date'] });
+    try {
+      expect(decodeWire(wire)).toEqual(decodeWire(RECORDED));
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('gives an error piece for an error event mid-stream', () => {
