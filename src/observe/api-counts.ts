@@ -30,8 +30,9 @@ export class ApiCounts {
   }
 
   /** A cascaded request, once, with the status its client got (none when the client had gone). */
+  /** A cascaded request counts once, with the status its client got: 499 when it went away before an answer (as a plain request's). */
   recordCascade(r: Pick<CascadeRecord, 'api' | 'status'>): void {
-    if (r.status !== null) this.count(r.api, r.status);
+    this.count(r.api, r.status ?? 499);
   }
 
   private count(api: ApiName, status: number): void {

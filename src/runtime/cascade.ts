@@ -354,7 +354,7 @@ async function deliver(rt: RuntimeCore, call: ChatCall, sink: ChatSink, steps: C
     api: call.api ?? 'chat',
     error: status === null ? 'client_closed_request' : held?.kind === 'fail' ? held.error.code : null,
   });
-  call.log.info({ cascade: header, costUsd: nanoToUsd(costNano), holdMs }, 'cascade served');
+  call.log.info({ cascade: header, costUsd: nanoToUsd(costNano), holdMs }, status === null ? 'cascade ended: the client went away' : 'cascade served');
   if (!chosen || !held || sink.signal.aborted) return;
   await replay(held, sink, extra, held === chosen.held ? chosen.events : undefined);
 }

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sleep, startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
+import { waitFor } from './fault-helpers.js';
 
 /** Nano-USD per token (USD per MTok × 1000). */
 const PRICE: Record<string, { input: number; output: number }> = {
@@ -238,6 +239,39 @@ describe('counted once per client request', () => {
     }
     const text = await (await fetch(`${sc.url}/metrics`)).text();
     expect(text).toMatch(/^switchyard_api_requests_total\{api="chat",status="200"\} \d+$/m);
+  });
+
+  it('a cascaded request whose client went away before an answer counts once too, as 499', async () => {
+    const before = await chatCount(sc);
+    await sim.setFault('deepseek-chat', { kind: 'hang', times: 1 });
+    try {
+      const ac = new AbortController();
+      const sent = fetch(`${sc.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-switchyard-tier': 'fast_cheap', 'x-switchyard-cascade': 'on' },
+        body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: `question cas-gone-${++seq}` }] }),
+        signal: ac.signal,
+      }).catch(() => null);
+      await waitFor(
+        'the hung step to go out',
+        async () => (await sim.log()).some((e) => e.model === 'deepseek-chat' && e.fault === 'hang'),
+        (x) => x,
+        10_000,
+      );
+      ac.abort();
+      await sent;
+      const after = await waitFor(
+        'the request to be counted',
+        () => chatCount(sc),
+        (c) => c.state > before.state,
+        10_000,
+      );
+      expect([after.state - before.state, after.metric - before.metric]).toEqual([1, 1]);
+      const text = await (await fetch(`${sc.url}/metrics`)).text();
+      expect(text).toMatch(/^switchyard_api_requests_total\{api="chat",status="499"\} \d+$/m);
+    } finally {
+      await sim.clearFaults();
+    }
   });
 });
 
