@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { NANO_PER_USD } from '../accounting/money.js';
 import { echoName, SwitchyardError } from '../errors.js';
+import { scrub } from '../observe/scrub.js';
 import { formatPath } from '../config/load.js';
 import { TIERS } from '../config/schema.js';
 import { isTier } from '../routing/classify.js';
@@ -619,10 +620,13 @@ export function parseHints(h: Record<string, string | string[] | undefined>, con
     });
   return {
     cascade: cascade === null ? null : cascade === 'on',
-    task: first(h['x-switchyard-task'], 'x-switchyard-task'),
+    // Scrubbed of the configured secrets: an unknown task is echoed in x-switchyard-reason (a client key sent there came back).
+    task: scrubbed(first(h['x-switchyard-task'], 'x-switchyard-task')),
     tier,
     maxLatencyMs: intHeader(h['x-switchyard-max-latency-ms'], 'x-switchyard-max-latency-ms'),
     maxCostUsd: costHeader(h['x-switchyard-max-cost-usd'], 'x-switchyard-max-cost-usd'),
     timeoutMs,
   };
 }
+
+const scrubbed = <T extends string | null | undefined>(v: T): T => (typeof v === 'string' ? (scrub(v) as T) : v);

@@ -13,6 +13,7 @@ import { openLedger } from '../../src/accounting/ledger.js';
 import { configSchema } from '../../src/config/schema.js';
 import { apiRoutes } from '../../src/http/api-routes.js';
 import { ClientKeys } from '../../src/http/auth.js';
+import { registerSecrets } from '../../src/observe/scrub.js';
 import { createHttpServer } from '../../src/http/server.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
@@ -97,6 +98,22 @@ describe.each(ROUTES)('%s %s', (method, path, body) => {
 
 it('a chat request with the key as x-api-key is served', async () => {
   expect(await call('POST', '/v1/chat/completions', chatBody, { 'x-api-key': GOOD })).toBe(200);
+});
+
+describe('a client key sent as x-switchyard-task', () => {
+  it('is not echoed in x-switchyard-reason (an unknown task is named there): scrubbed like every configured secret', async () => {
+    registerSecrets([GOOD]);
+    const r = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${GOOD}`, 'x-switchyard-task': GOOD },
+      body: JSON.stringify({ model: 'auto', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }),
+    });
+    await r.text();
+    expect(r.status).toBe(200);
+    const reason = r.headers.get('x-switchyard-reason') ?? '';
+    expect(reason).toContain('unknown task "[redacted]" ignored');
+    expect(reason).not.toContain(GOOD);
+  });
 });
 
 describe('Expect: 100-continue and a body declared over the limit (raw socket)', () => {
