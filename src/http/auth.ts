@@ -60,7 +60,8 @@ export class ClientKeys {
   /** The key entry for this request, or null when auth is off; no rpm is counted. Throws 401. */
   private find(authorization: string | undefined): KeyEntry | null {
     if (this.keys.length === 0) return null;
-    const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
+    // Spaces and tabs only (HTTP's own whitespace): JS's \s and trim() also took a no-break space around a key.
+    const m = /^Bearer[ \t]+(.+)$/i.exec(authorization ?? '');
     if (!m) {
       throw new SwitchyardError(
         'invalid_api_key',
@@ -69,7 +70,7 @@ export class ClientKeys {
           : 'the authorization header is not "Bearer <key>": send "authorization: Bearer <key>" with a key from auth.keys',
       );
     }
-    const d = digest(m[1]!.trim());
+    const d = digest(m[1]!.replace(/[ \t]+$/, ''));
     let found: KeyEntry | undefined;
     // Compare against every key so timing does not tell which one matched.
     for (const k of this.keys) if (timingSafeEqual(k.digest, d)) found ??= k;

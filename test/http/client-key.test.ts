@@ -100,6 +100,16 @@ it('a chat request with the key as x-api-key is served', async () => {
   expect(await call('POST', '/v1/chat/completions', chatBody, { 'x-api-key': GOOD })).toBe(200);
 });
 
+describe('the whitespace around a key', () => {
+  it('spaces and tabs are taken, a no-break space is not (it is no HTTP whitespace)', async () => {
+    const ask = (authorization: string) => fetch(`${base}/v1/models`, { headers: { authorization } }).then(async (r) => (await r.text(), r.status));
+    expect(await ask(`Bearer   ${GOOD}`)).toBe(200);
+    expect(await ask(`Bearer\t${GOOD}`)).toBe(200);
+    expect(await ask(`Bearer \u00a0${GOOD}`)).toBe(401);
+    expect(await ask(`Bearer ${GOOD}\u00a0`)).toBe(401);
+  });
+});
+
 describe('a client key sent as x-switchyard-task', () => {
   it('is not echoed in x-switchyard-reason (an unknown task is named there): scrubbed like every configured secret', async () => {
     registerSecrets([GOOD]);
