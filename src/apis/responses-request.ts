@@ -221,6 +221,20 @@ function checkToolOutputs(previous: ChatMessage[], own: ChatMessage[]): void {
       { param: 'input' },
     );
   for (const m of own) if (m.role === 'tool' && typeof m.tool_call_id === 'string' && !calls.has(m.tool_call_id)) throw orphan(m.tool_call_id);
+  // A call the previous_response_id conversation holds already, sent again in input: say so (it would read as unanswered).
+  const before = new Set<string>();
+  for (const m of previous)
+    if (m.role === 'assistant' && Array.isArray(m.tool_calls)) for (const c of m.tool_calls) if (isObj(c) && typeof c.id === 'string') before.add(c.id);
+  for (const m of own) {
+    if (m.role !== 'assistant' || !Array.isArray(m.tool_calls)) continue;
+    for (const c of m.tool_calls)
+      if (isObj(c) && typeof c.id === 'string' && before.has(c.id))
+        throw new SwitchyardError(
+          'invalid_request',
+          `The function_call ${echoName(c.id)} is already in the conversation of previous_response_id: send only its function_call_output in input, not the call again.`,
+          { param: 'input' },
+        );
+  }
   // Each function_call answered by its output right after it, once, before the conversation goes on
   // (OpenAI refuses it so; chat and Anthropic providers refuse a call left unanswered, an output
   // that answers no call just before it, and a call answered twice).

@@ -66,7 +66,10 @@ export const hostSchema = z
     'not a host name or an IP address (letters, digits, dots, dashes, colons; no scheme, port or spaces): for example 127.0.0.1 or 0.0.0.0',
   )
   // One colon is a host and a port (an IPv6 address has two or more): the port is server.port.
-  .refine((h) => h.split(':').length !== 2, 'a host without a port (the port is server.port or --port): for example 127.0.0.1');
+  .refine(
+    (h) => !/^[A-Za-z0-9.:_%-]*$/.test(h) || h.split(':').length !== 2,
+    'a host without a port (the port is server.port or --port): for example 127.0.0.1',
+  );
 
 const serverSchema = z.strictObject({
   host: hostSchema.default('127.0.0.1'),

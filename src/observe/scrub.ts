@@ -27,6 +27,8 @@ const LOOKS_SECRET = [
 
 const secrets = new Set<string>();
 let exact: RegExp | null = null;
+/** The same, ignoring case: for text a client writes that is then echoed after case folding or as sent. */
+let exactAnyCase: RegExp | null = null;
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -42,6 +44,7 @@ export function registerSecrets(values: Iterable<string | null | undefined>): vo
   // Longest first, so a secret that contains another is removed whole.
   const alts = [...secrets].sort((a, b) => b.length - a.length).map(escape);
   exact = new RegExp(alts.join('|'), 'g');
+  exactAnyCase = new RegExp(alts.join('|'), 'gi');
 }
 
 /**
@@ -108,6 +111,11 @@ export function withoutPassword(url: string): string {
   if (u.password === '') return url;
   u.password = '***';
   return u.toString();
+}
+
+/** {@link scrub}, and a registered secret in any letter case removed too (a client's own text, echoed back). */
+export function scrubAnyCase(text: string): string {
+  return scrub(exactAnyCase === null ? text : text.replace(exactAnyCase, REDACTED));
 }
 
 /** `text` without any registered secret or credential-looking string. */

@@ -123,6 +123,14 @@ describe('a client key sent as x-switchyard-task', () => {
     const reason = r.headers.get('x-switchyard-reason') ?? '';
     expect(reason).toContain('unknown task "[redacted]" ignored');
     expect(reason).not.toContain(GOOD);
+    // In other letters' case too (the key nearly whole otherwise).
+    const upper = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${GOOD}`, 'x-switchyard-task': GOOD.toUpperCase() },
+      body: JSON.stringify({ model: 'auto', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }),
+    });
+    await upper.text();
+    expect(upper.headers.get('x-switchyard-reason')).toContain('unknown task "[redacted]" ignored');
   });
 });
 

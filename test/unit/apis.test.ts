@@ -178,6 +178,14 @@ describe('Responses → chat', () => {
     expect(() => translateResponses({ model: 'm', input: [call('a'), output('a'), output('a')] }, [])).toThrow(
       expect.objectContaining({ status: 400, param: 'input', message: expect.stringMatching(/^Duplicate function call output for call_id a/) }),
     );
+    // The stored conversation's call sent again with its output: said as such.
+    expect(() => translateResponses({ model: 'm', input: [call('c1'), output('c1')] }, stored)).toThrow(
+      expect.objectContaining({
+        status: 400,
+        param: 'input',
+        message: expect.stringMatching(/^The function_call c1 is already in the conversation of previous_response_id/),
+      }),
+    );
     // Both answered, in either order: taken.
     expect(translateResponses({ model: 'm', input: [call('a'), call('b'), output('b'), output('a')] }, []).chat.messages.at(-1)).toMatchObject({
       role: 'tool',

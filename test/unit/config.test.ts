@@ -619,6 +619,9 @@ describe('loadConfigFile and check-config', () => {
     const host = minimal();
     host.server = { host: 'not a host!' };
     expect(errors(validateConfig(host))).toEqual([expect.stringMatching(/^server\.host: not a host name or an IP address/)]);
+    // A scheme is one problem, not also a port.
+    host.server = { host: 'http://x' };
+    expect(errors(validateConfig(host))).toEqual([expect.stringMatching(/^server\.host: not a host name or an IP address/)]);
     host.server = { host: 'localhost:4141' };
     expect(errors(validateConfig(host))).toEqual([expect.stringMatching(/^server\.host: a host without a port \(the port is server\.port/)]);
     for (const good of ['0.0.0.0', '::1', 'localhost', 'fe80::1%eth0', 'my-host.internal']) {
