@@ -400,6 +400,10 @@ export const endpointMachine = setup({
       on: {
         'request.dispatched': { actions: ['dispatch', 'dispatchProbe'] },
         'upstream.succeeded': [{ guard: 'isProbe', target: 'healthy', actions: ['succeed', 'closeCircuit', 'clearThrottle'] }, { actions: 'succeed' }],
+        // A probe's stream began its answer: the upstream serves again, the circuit closes now (not at the
+        // stream's end, which could hold every other request for minutes). Its end is then an ordinary
+        // request's: a failure after this counts toward the threshold like any other.
+        'upstream.answering': { guard: 'isProbe', target: 'healthy', actions: ['observeTime', 'closeCircuit', 'clearThrottle'] },
         'upstream.failed': [
           { guard: 'isFailedProbe', target: 'circuit-open', actions: ['fail', 'openCircuit'] },
           { guard: 'isProbe', actions: ['fail', 'probeEnded'] },

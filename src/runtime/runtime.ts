@@ -60,6 +60,12 @@ export interface RuntimeOptions {
   now?: () => number;
   /** Timers for waits, backoffs and deadlines (a simulated clock in tests). */
   scheduler?: Scheduler;
+  /**
+   * The actors' delays (a throttle's end, a circuit's recovery, a budget period's rollover) on
+   * `scheduler` too, not on XState's own timers: for tests that drive a circuit's recovery on a
+   * simulated clock. In production both are real time, so it changes nothing there.
+   */
+  actorsOnScheduler?: boolean;
   rng?: () => number;
   inspect?: (ev: InspectionEvent) => void;
   onRequest?: (r: RequestRecord) => void;
@@ -140,6 +146,9 @@ export class Runtime implements RuntimeCore {
     this.supervisor = createActor(routing, {
       // Named as the contract names it in /switchyard/events, switchyard_transitions_total and the inspector (else "x:0").
       id: 'supervisor',
+      ...(opts.actorsOnScheduler
+        ? { clock: { setTimeout: (fn: () => void, ms: number) => this.scheduler.after(ms, fn), clearTimeout: (cancel: () => void) => cancel() } }
+        : {}),
       input: { endpoints: spawns.map((s) => s.spawn), budget: { limits: budgetLimits(opts.cfg), now: this.now() } },
       ...(opts.inspect ? { inspect: opts.inspect } : {}),
     });

@@ -307,6 +307,23 @@ describe('endpoint machine: examples', () => {
     expect(ep.snap().context).toMatchObject({ failures: 0, probesInFlight: 0, retryAt: null });
   });
 
+  it("half-open: a probe's stream closes the circuit when its answer begins; its end, or a failure after, is an ordinary request's", () => {
+    const ep = openThenHalfOpen(1);
+    const probe = ep.round();
+    ep.dispatch();
+    expect(admitsProbe(ep.snap())).toBe(false);
+    // Another round's probe beginning to answer decides nothing.
+    ep.send({ type: 'upstream.answering', at: ep.at(), probe: probe - 1 });
+    expect(ep.snap().value).toBe('half-open');
+    ep.send({ type: 'upstream.answering', at: ep.at(), probe });
+    expect(ep.snap().value).toBe('healthy');
+    expect(ep.snap().context).toMatchObject({ failures: 0, probesInFlight: 0, retryAt: null, inFlight: 1 });
+    // The stream fails after its first content: one failure of a healthy endpoint, not a re-opened circuit.
+    ep.fail(true, probe);
+    expect(ep.snap().value).toBe('healthy');
+    expect(ep.snap().context).toMatchObject({ failures: 1, inFlight: 0 });
+  });
+
   it('half-open: a failing probe re-opens for another recovery; a non-counting one frees the probe slot', () => {
     const ep = openThenHalfOpen(1);
     ep.dispatch();

@@ -90,6 +90,7 @@ async function runtime(
   endpoint: Record<string, unknown> = {},
   models: Record<string, Record<string, unknown>> = {},
   ledgerUrl = 'memory',
+  actorsOnScheduler = false,
 ): Promise<Runtime> {
   const model = (up: string) => ({
     tier: 'balanced',
@@ -108,7 +109,7 @@ async function runtime(
   });
   clock = new SimScheduler();
   ledger = await openLedger(ledgerUrl);
-  rt = new Runtime({ cfg, ledger, log: pino({ level: 'silent' }), scheduler: clock, rng: () => 0 });
+  rt = new Runtime({ cfg, ledger, log: pino({ level: 'silent' }), scheduler: clock, rng: () => 0, actorsOnScheduler });
   await rt.restoreBudgets();
   return rt;
 }
@@ -298,6 +299,38 @@ describe('request driver on a simulated clock', () => {
     await Promise.all([probe.done, ...waiters.map((w) => w.done)]);
     expect([probe.sink.status, ...waiters.map((w) => w.sink.status)]).toEqual([504, 503, 503]);
     expect(upstreamCalls('up-b')).toBe(2);
+  });
+
+  it("a half-open probe's stream closes the circuit at its first content: a request waiting for the endpoint is served while the probe's stream is still open", async () => {
+    // The circuit's recovery on the simulated clock too.
+    const r = await runtime(
+      { failureThreshold: 1, recoveryMs: 1000, idleTimeoutMs: 20_000, requestTimeoutMs: 60_000, retry: { maxAttempts: 1 } },
+      {},
+      {},
+      'memory',
+      true,
+    );
+    sim.setFault('up-b', { kind: 'http_error', status: 500, times: 1 });
+    const first = start(r, { model: 'b' });
+    await first.done;
+    expect([first.sink.status, r.state().endpoints.find((e) => e.id === 'b@p')?.state]).toEqual([502, 'circuit-open']);
+    clock.advance(1000);
+    // The probe's stream sends its first tokens, then stalls (on the simulated clock, until the idle limit).
+    sim.setFault('up-b', { kind: 'stall', afterTokens: 2, times: 1 });
+    const probe = start(r, { model: 'b', stream: true });
+    const until = async (ok: () => boolean): Promise<void> => {
+      const t0 = Date.now();
+      while (!ok() && Date.now() - t0 < 5_000) await new Promise((res) => setTimeout(res, 2));
+    };
+    await until(() => probe.sink.body.includes('"content"'));
+    expect(r.state().endpoints.find((e) => e.id === 'b@p')?.state).toBe('healthy');
+    const waiter = start(r, { model: 'b' });
+    await until(() => waiter.sink.status !== null);
+    expect([waiter.sink.status, probe.sink.body.includes('[DONE]')]).toEqual([200, false]);
+    // The stall ends the probe's stream at the idle limit: an ordinary request's failure, counted as one.
+    clock.advance(20_000);
+    await Promise.all([probe.done, waiter.done]);
+    expect(upstreamCalls('up-b')).toBe(3);
   });
 
   it('a long retry-after: after the fallback failed too, the throttled primary is waited for within the deadline', async () => {
