@@ -317,7 +317,8 @@ function reportedUsage(json: unknown): Usage | null {
 
 /** A whole answer (its body read by sendWhole) as the attempt's result. */
 function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number): AttemptSuccess {
-  const text = res.text;
+  // A byte order mark before the JSON (some gateways write one) is not part of it.
+  const text = res.text.charCodeAt(0) === 0xfeff ? res.text.slice(1) : res.text;
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -26,7 +26,7 @@ export function withHeldUsage(body: Obj, u: Usage): Obj {
     if ('completion_tokens' in o) o.completion_tokens = output;
     o.total_tokens = u.promptTokens + output;
     detail(o, 'prompt_tokens_details', 'cached_tokens', cached);
-    detail(o, 'completion_tokens_details', 'reasoning_tokens', u.reasoningTokens);
+    detail(o, 'completion_tokens_details', 'reasoning_tokens', u.reasoningTokens ?? 0);
     // A relay's cache-write count (OpenRouter's, LiteLLM's), when the billed counts hold none.
     if ('cache_write_tokens' in o) o.cache_write_tokens = u.cacheCreationTokens ?? 0;
     if (isObj(o.prompt_tokens_details) && 'cache_write_tokens' in o.prompt_tokens_details)
@@ -75,4 +75,26 @@ function usageFor(body: Obj, u: Usage): Obj {
 function detail(o: Obj, key: string, field: string, v: number | undefined): void {
   const d = o[key];
   if (v !== undefined && isObj(d) && field in d) o[key] = { ...d, [field]: v };
+}
+
+/**
+ * Whether an OpenAI-convention body (`prompt_tokens`: chat, completions) shows exactly the counts
+ * `u` billed, parts included: an upstream's count that could not be read (a negative cached count,
+ * a cache-write count larger than the prompt) is billed as something else, and the body is then
+ * rewritten to show that. Bodies of other conventions are taken as they are.
+ */
+export function showsUsage(body: Obj, u: Usage): boolean {
+  const o = body.usage;
+  if (!isObj(o) || !('prompt_tokens' in o)) return true;
+  if (o.prompt_tokens !== u.promptTokens) return false;
+  if ('completion_tokens' in o && o.completion_tokens !== u.completionTokens) return false;
+  if ('total_tokens' in o && o.total_tokens !== u.promptTokens + ('completion_tokens' in o ? u.completionTokens : 0)) return false;
+  if ('cache_write_tokens' in o && o.cache_write_tokens !== (u.cacheCreationTokens ?? 0)) return false;
+  const pd = o.prompt_tokens_details;
+  if (isObj(pd)) {
+    if ('cached_tokens' in pd && pd.cached_tokens !== (u.cachedTokens ?? 0)) return false;
+    if ('cache_write_tokens' in pd && pd.cache_write_tokens !== (u.cacheCreationTokens ?? 0)) return false;
+  }
+  const cd = o.completion_tokens_details;
+  return !(isObj(cd) && 'reasoning_tokens' in cd && cd.reasoning_tokens !== (u.reasoningTokens ?? 0));
 }

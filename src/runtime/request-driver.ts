@@ -14,7 +14,7 @@ import { own } from '../config/lookup.js';
 import { SwitchyardError } from '../errors.js';
 import type { RoutePlan } from '../routing/resolve.js';
 import { nativeOf } from '../apis/native.js';
-import { UpstreamFault } from '../upstream/types.js';
+import { OversizeFault, UpstreamFault } from '../upstream/types.js';
 import {
   attemptRoom,
   commandOf,
@@ -33,7 +33,7 @@ import { availability, latencyOf, probeRound, type EndpointHandle } from './endp
 import { decide, type EndpointVerdict } from './retry-policy.js';
 import { StreamSession } from './stream-session.js';
 import type { RuntimeCore } from './core.js';
-import { withHeldUsage } from './held-usage.js';
+import { showsUsage, withHeldUsage } from './held-usage.js';
 import { finalizeRequest, type Outcome } from './finalize.js';
 import { translatableCandidates, untakeableEndpoints, untranslatableBy, untranslatableNote } from './translatable.js';
 import { countPrompt, estTokens, shownPromptTokens, switchyardHeaders } from './request-prep.js';
@@ -636,8 +636,11 @@ export class RequestDriver {
     const cap = this.sentCap(h, prefill);
     if (u.promptTokens <= prompt && u.completionTokens <= cap) {
       // Within bounds: as reported, but a part never above its whole (the row's cached count within the prompt).
-      if ((u.cachedTokens ?? 0) <= u.promptTokens && (u.reasoningTokens ?? 0) <= u.completionTokens) return u;
-      return { ...u, cachedTokens: Math.min(u.cachedTokens ?? 0, u.promptTokens), reasoningTokens: Math.min(u.reasoningTokens ?? 0, u.completionTokens) };
+      const cached = u.cachedTokens ?? 0;
+      if (cached <= u.promptTokens && cached + (u.cacheCreationTokens ?? 0) <= u.promptTokens && (u.reasoningTokens ?? 0) <= u.completionTokens) return u;
+      const out: Usage = { ...u, cachedTokens: Math.min(cached, u.promptTokens), reasoningTokens: Math.min(u.reasoningTokens ?? 0, u.completionTokens) };
+      if (u.cacheCreationTokens !== undefined) out.cacheCreationTokens = Math.min(u.cacheCreationTokens, u.promptTokens - out.cachedTokens!);
+      return out;
     }
     this.call.log.warn(
       { endpoint: h.id, reportedPrompt: u.promptTokens, reportedCompletion: u.completionTokens, prompt, cap },
@@ -693,9 +696,17 @@ export class RequestDriver {
       // None reported, or one that cannot be read (negative counts, strings): the body shows the estimate billed.
       held = true;
     } else {
+      // No prompt tokens for a request that had one, or no output tokens for an answer that has
+      // some, is no count (a proxy's placeholder zeros): that part is estimated, never billed as $0.
+      if (usage.promptTokens === 0 || (usage.completionTokens === 0 && (ok.text !== '' || ok.other !== ''))) {
+        const guess = this.estimate(h, prefill, ok.text + ok.other);
+        usage = { ...usage, promptTokens: usage.promptTokens || guess.promptTokens, completionTokens: usage.completionTokens || guess.completionTokens };
+        this.estimated = true;
+      }
       const within = this.withinReservation(h, prefill, usage);
-      held = within !== usage;
       usage = within;
+      // The body shows the counts billed (held to the reservation, estimated, or parts that could not be read).
+      held = (ok.completion !== null && !showsUsage(ok.completion, usage)) || (ok.native !== null && !showsUsage(ok.native.json, usage));
     }
     const cost = costOf(usage, h.modelCfg.price).totalNano;
     this.costNano += cost;
@@ -772,7 +783,9 @@ export class RequestDriver {
     const delivered = err.deliveredText + err.otherText;
     let partialTokens = 0;
     let partialCostNano = 0;
-    if (delivered !== '' || err.usage !== null) {
+    // An answer larger than switchyard reads is billed at its reservation, whatever reached the client.
+    const oversize = fault instanceof OversizeFault && err.sent;
+    if (!oversize && (delivered !== '' || err.usage !== null)) {
       const guess = this.estimate(h, prefill, delivered);
       const usage: Usage = err.usage
         ? this.withinReservation(h, prefill, { ...err.usage, completionTokens: Math.max(err.usage.completionTokens, guess.completionTokens) })
@@ -791,7 +804,7 @@ export class RequestDriver {
         this.ttftMs ??= err.ttftMs;
       }
     } else {
-      const usage = this.cutAttemptUsage(h, err, prefill);
+      const usage = oversize ? this.cutUsage(h, prefill) : this.cutAttemptUsage(h, err, prefill);
       if (usage) {
         partialTokens = usage.completionTokens;
         partialCostNano = costOf(usage, h.modelCfg.price).totalNano;

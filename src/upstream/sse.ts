@@ -10,7 +10,7 @@
  * is still delivered and the caller decides to drop and count it.
  */
 import { TextDecoder } from 'node:util';
-import { UpstreamFault } from './types.js';
+import { OversizeFault } from './types.js';
 
 export interface SseEvent {
   /** `event:` field; undefined means the default type "message". */
@@ -119,7 +119,7 @@ export class SseParser {
   /** The event being read (its unfinished line and its data so far) must stay within the limit. */
   private checkSize(): void {
     if (this.buffer.length + (this.data === null ? 0 : this.data.length) > this.maxEventChars) {
-      throw new UpstreamFault('bad_response', `upstream event larger than ${this.maxEventChars} characters`);
+      throw new OversizeFault(`upstream event larger than ${this.maxEventChars} characters`);
     }
   }
 

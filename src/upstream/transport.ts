@@ -12,7 +12,7 @@ import { ByteCollector } from './byte-collector.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher, Pool } from 'undici';
 import type { CancelSignal } from '../runtime/cancel.js';
-import { UpstreamFault, type UpstreamHttpRequest } from './types.js';
+import { OversizeFault, UpstreamFault, type UpstreamHttpRequest } from './types.js';
 
 export interface SendOptions {
   headersTimeoutMs: number;
@@ -343,7 +343,7 @@ class TextReader implements BodyConsumer {
     if (this.settled) return undefined;
     this.idle?.refresh();
     if (this.body.add(chunk)) return undefined;
-    const f = new UpstreamFault('bad_response', `upstream body larger than ${this.limitBytes} bytes`);
+    const f = new OversizeFault(`upstream body larger than ${this.limitBytes} bytes`);
     this.error(f);
     this.call.abort(f);
     return undefined;

@@ -170,3 +170,14 @@ export class UpstreamFault extends Error {
     if (error) this.error = { ...error, message: scrub(error.message), type: label(error.type), code: label(error.code), param: label(error.param) };
   }
 }
+
+/**
+ * An upstream answer (a whole body, or one stream event) larger than switchyard reads: the
+ * provider made far more than a reply within the request's output cap, and bills it, so the
+ * attempt is billed at what it was reserved for (the prompt and the cap sent), not $0.
+ */
+export class OversizeFault extends UpstreamFault {
+  constructor(message: string) {
+    super('bad_response', message);
+  }
+}

@@ -43,6 +43,35 @@ beforeAll(async () => {
       else if (j.model === 'date-429') res.writeHead(429, { ...json, 'retry-after': farDate() }).end(rateLimited);
       else if (j.model === 'reset-far')
         res.writeHead(200, { ...json, 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '100000000h' }).end(completion(j.model));
+      else if (j.model === 'huge-body') {
+        // A 200 whose body never fits: 17 MiB of one answer (an upstream that ignored max_tokens).
+        res.writeHead(200, json);
+        res.write('{"id":"h","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"');
+        for (let i = 0; i < 17; i++) res.write('x'.repeat(1024 * 1024));
+        res.end('"},"finish_reason":"stop"}]}');
+      } else if (j.model === 'huge-event') {
+        // A stream whose first event never ends within the event limit.
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: {"id":"h","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"');
+        for (let i = 0; i < 17; i++) res.write('x'.repeat(1024 * 1024));
+        res.end('"}}]}\n\n');
+      } else if (j.model === 'usage-zero' || j.model === 'usage-parts') {
+        // Placeholder zeros (a proxy's), or parts that cannot be read: a negative cached count, more cache writes than the prompt.
+        const usage =
+          j.model === 'usage-zero'
+            ? { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }
+            : { prompt_tokens: 8, completion_tokens: 1, total_tokens: 9, prompt_tokens_details: { cached_tokens: -1_000_000 }, cache_write_tokens: 10_000_000 };
+        if ((j as { stream?: boolean }).stream) {
+          const base = { id: 'z', object: 'chat.completion.chunk', created: 1, model: j.model };
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.write(
+            `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'fine words here' }, finish_reason: null }] })}\n\n`,
+          );
+          res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
+          res.write(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
+          res.end('data: [DONE]\n\n');
+        } else res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model).replace('"fine"', '"fine words here"')) as object), usage }));
+      } else if (j.model === 'bom') res.writeHead(200, json).end(`\ufeff${completion(j.model)}`);
       else if (j.model === 'gzipped') res.writeHead(200, { ...json, 'content-encoding': 'gzip' }).end(gzipSync(completion(j.model)));
       else if (j.model === 'cached-over')
         res.writeHead(200, json).end(
@@ -193,6 +222,11 @@ beforeAll(async () => {
     'm-no-choices': model('no-choices', ['m-ok']),
     'm-no-choices-usage': model('no-choices-usage', ['m-ok']),
     'm-gzipped': model('gzipped'),
+    'm-huge-body': model('huge-body'),
+    'm-huge-event': model('huge-event'),
+    'm-usage-zero': model('usage-zero'),
+    'm-usage-parts': model('usage-parts'),
+    'm-bom': model('bom'),
     'm-cached-over': model('cached-over'),
   });
   cfg.budget = { limits: [{ scope: 'global', period: 'day', usd: 100 }] };
@@ -448,6 +482,64 @@ describe('answers that lose or overrun what they were asked for', () => {
     expect(r.status).toBe(200);
     expect(r.headers.get('x-switchyard-attempts')).toBe('2');
     expect(((await r.json()) as { model: string }).model).toBe('m-ok');
+  });
+});
+
+describe('answers larger than switchyard reads, and counts that are no counts', () => {
+  const capped = (model: string, stream: boolean) =>
+    fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, stream, max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+
+  it.each([
+    ['m-huge-body', false, /upstream body larger than 16777216 bytes/],
+    ['m-huge-event', true, /upstream event larger than 16777216 characters/],
+  ])('%s: the answer the provider made (and bills) is billed at its reservation, the prompt and the 100 sent (it was $0)', async (model, stream, why) => {
+    const r = await capped(model, stream);
+    const text = await r.text();
+    if (!stream) expect(r.status).toBe(502);
+    expect(text).toMatch(why);
+    const row = ledgerRow(ledgerFile, r.headers.get('x-request-id'));
+    expect(row).toMatchObject({ completion_tokens: 100, estimated: 1 });
+    expect(Number(row!.prompt_tokens)).toBeGreaterThan(0);
+    expect(row!.cost_nano).toBe((Number(row!.prompt_tokens) + 100) * 1000);
+  });
+
+  it.each([false, true])(
+    'zeros reported for an answer with a prompt and words (stream: %s): estimated, and the answer shows what was billed (it was $0)',
+    async (stream) => {
+      const r = await capped('m-usage-zero', stream);
+      expect(r.status).toBe(200);
+      const text = await r.text();
+      const row = ledgerRow(ledgerFile, r.headers.get('x-request-id'));
+      expect(row).toMatchObject({ estimated: 1 });
+      expect(Number(row!.prompt_tokens)).toBeGreaterThan(0);
+      expect(Number(row!.completion_tokens)).toBeGreaterThan(0);
+      expect(row!.cost_nano).toBe((Number(row!.prompt_tokens) + Number(row!.completion_tokens)) * 1000);
+      if (!stream)
+        expect((JSON.parse(text) as { usage: unknown }).usage).toEqual({
+          prompt_tokens: row!.prompt_tokens,
+          completion_tokens: row!.completion_tokens,
+          total_tokens: Number(row!.prompt_tokens) + Number(row!.completion_tokens),
+        });
+    },
+  );
+
+  it('parts that cannot be read (a negative cached count, cache writes above the prompt): the JSON answer shows the parts billed (it relayed -1000000 and 10000000)', async () => {
+    const r = await capped('m-usage-parts', false);
+    expect(r.status).toBe(200);
+    const usage = ((await r.json()) as { usage: Record<string, unknown> }).usage;
+    expect(usage).toMatchObject({ prompt_tokens: 8, completion_tokens: 1, total_tokens: 9, prompt_tokens_details: { cached_tokens: 0 } });
+    expect(usage.cache_write_tokens).toBeLessThanOrEqual(8);
+    expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ prompt_tokens: 8, cached_tokens: 0, completion_tokens: 1 });
+  });
+
+  it('a JSON answer after a byte order mark is read (it was "not JSON")', async () => {
+    const r = await ask('m-bom');
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content).toBe('fine');
   });
 });
 
