@@ -170,9 +170,23 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
   return { verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false };
 }
 
-/** The provider's 400 that the prompt (with its output cap) is over the model's context window. */
+/** How providers word "the prompt is over the context window" (OpenAI and its clones, Anthropic, Gemini, Mistral, Bedrock, Cohere). */
+const CONTEXT_WORDS =
+  /context.length|maximum context|context window|(?:prompt|input|request) is too long|too many (?:input |prompt )?tokens|exceeds the maximum number of tokens|input token count/i;
+/** A field of the request over its own size limit (OpenAI: "Invalid 'metadata.trace': string too long", code string_above_max_length): the client's. */
+const FIELD_TOO_LONG = /\b(?:string|array) too long\b/i;
+
+/**
+ * The provider's 400 that the prompt (with its output cap) is over the model's context window: a
+ * model with a larger one may take it. A field over its own size limit (a long `metadata` value,
+ * `user`, a tool's description, too many `stop` entries) is not: no model takes it, and sending it
+ * to a larger (dearer) one that ignores the field would hide the client's mistake.
+ */
 export function contextTooLong(error: { code?: string | null; message?: string } | null | undefined): boolean {
-  return error?.code === 'context_length_exceeded' || /context.length|too long|maximum context/i.test(error?.message ?? '');
+  if (error?.code === 'context_length_exceeded') return true;
+  const message = error?.message ?? '';
+  if (error?.code?.endsWith('_above_max_length') === true || FIELD_TOO_LONG.test(message)) return false;
+  return CONTEXT_WORDS.test(message);
 }
 
 /** A request field this model does not take, named in the provider's 400 with "not supported", "unsupported" or "unavailable". */

@@ -311,6 +311,27 @@ describe('a 400/405/413/414/415/421/422 whose body is a page, not JSON (a proxy,
       expect(decide(http(status, { error: readErrorInfo(status, body) }), state(), R), body).toEqual(relayed);
   });
 
+  it("providers' words for a prompt over the context window → larger_context; a field over its own size limit is the client's 400 (it was sent to a larger model)", () => {
+    for (const message of [
+      "This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens.",
+      'prompt is too long: 210000 tokens > 200000 maximum',
+      'The input token count (1500000) exceeds the maximum number of tokens allowed (1048576).',
+      'Prompt contains 40000 tokens and 0 draft tokens, too large for model with 32768 maximum context length',
+      'Input is too long for requested model.',
+    ])
+      expect(decide(http(400, { error: { ...apiErr(null), message } }), state(), R).next, message).toEqual({ step: 'larger_context' });
+    for (const [code, message] of [
+      [
+        'string_above_max_length',
+        "Invalid 'metadata.trace': string too long. Expected a string with maximum length 512, but got a string with length 600 instead.",
+      ],
+      ['string_above_max_length', "Invalid 'user': string too long."],
+      ['array_above_max_length', "Invalid 'messages': array too long. Expected an array with maximum length 2048."],
+      [null, "Invalid 'tools[0].function.description': string too long."],
+    ] as const)
+      expect(decide(http(400, { error: { ...apiErr(code), message } }), state(), R), message).toEqual(relayed);
+  });
+
   it('a page whose text says the prompt is too long → larger_context, as before', () => {
     const f = http(400, { error: readErrorInfo(400, "This model's maximum context length is 4096 tokens") });
     expect(decide(f, state(), R).next).toEqual({ step: 'larger_context' });
