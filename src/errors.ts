@@ -36,6 +36,8 @@ export class SwitchyardError extends Error {
   readonly status: number;
   readonly type: string;
   readonly code: string;
+  /** The body's `code`: an upstream's own, null where it gave none (OpenAI's `code: null`); else `code`. */
+  private readonly bodyCode: string | null;
   readonly param: string | null;
   readonly headers: Record<string, string>;
   /** Anthropic's `error.details` (`error_code`…), given in the Messages API's error body; the OpenAI shape has no place for it. */
@@ -51,7 +53,7 @@ export class SwitchyardError extends Error {
       headers?: Record<string, string>;
       status?: number;
       type?: string;
-      upstreamCode?: string;
+      upstreamCode?: string | null;
       details?: Record<string, unknown> | null;
       upstreamType?: string | null;
     } = {},
@@ -61,6 +63,7 @@ export class SwitchyardError extends Error {
     this.status = opts.status ?? entry.status;
     this.type = opts.type ?? entry.type;
     this.code = opts.upstreamCode ?? code;
+    this.bodyCode = opts.upstreamCode === undefined ? this.code : opts.upstreamCode;
     // A param is a client's field path (an unknown key is a param): bounded like any echoed name.
     this.param = opts.param == null ? null : echoName(opts.param);
     // Its switchyard code on every answer of it, whatever the API's shape: an Anthropic body has no
@@ -73,7 +76,12 @@ export class SwitchyardError extends Error {
   /** The relayed body; its message is scrubbed of secrets (an upstream's message may echo one). */
   toBody(): OpenAIErrorBody {
     return {
-      error: { message: scrub(this.message), type: scrub(this.type), param: this.param === null ? null : scrub(this.param), code: scrub(this.code) },
+      error: {
+        message: scrub(this.message),
+        type: scrub(this.type),
+        param: this.param === null ? null : scrub(this.param),
+        code: this.bodyCode === null ? null : scrub(this.bodyCode),
+      },
     };
   }
 }
@@ -86,7 +94,8 @@ export function upstreamClientError(
   return new SwitchyardError('invalid_request', e.message, {
     status,
     type: e.type ?? 'invalid_request_error',
-    upstreamCode: e.code ?? 'invalid_request',
+    // The provider's code as it gave it, null included (the body says what the provider said).
+    upstreamCode: e.code ?? null,
     param: e.param ?? null,
     details: e.details ?? null,
   });

@@ -71,7 +71,11 @@ beforeAll(async () => {
           res.write(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
           res.end('data: [DONE]\n\n');
         } else res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model).replace('"fine"', '"fine words here"')) as object), usage }));
-      } else if (j.model === 'bom') res.writeHead(200, json).end(`\ufeff${completion(j.model)}`);
+      } else if (j.model === 'code-null')
+        res
+          .writeHead(400, json)
+          .end('{"error":{"message":"Unrecognized request argument supplied: fallbacks","type":"invalid_request_error","param":null,"code":null}}');
+      else if (j.model === 'bom') res.writeHead(200, json).end(`\ufeff${completion(j.model)}`);
       else if (j.model === 'gzipped') res.writeHead(200, { ...json, 'content-encoding': 'gzip' }).end(gzipSync(completion(j.model)));
       else if (j.model === 'cached-over')
         res.writeHead(200, json).end(
@@ -227,6 +231,7 @@ beforeAll(async () => {
     'm-usage-zero': model('usage-zero'),
     'm-usage-parts': model('usage-parts'),
     'm-bom': model('bom'),
+    'm-code-null': model('code-null'),
     'm-cached-over': model('cached-over'),
   });
   cfg.budget = { limits: [{ scope: 'global', period: 'day', usd: 100 }] };
@@ -534,6 +539,18 @@ describe('answers larger than switchyard reads, and counts that are no counts', 
     expect(usage).toMatchObject({ prompt_tokens: 8, completion_tokens: 1, total_tokens: 9, prompt_tokens_details: { cached_tokens: 0 } });
     expect(usage.cache_write_tokens).toBeLessThanOrEqual(8);
     expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ prompt_tokens: 8, cached_tokens: 0, completion_tokens: 1 });
+  });
+
+  it("a provider's 400 with code null is passed on with code null (it said invalid_request); the header keeps switchyard's own code", async () => {
+    const r = await ask('m-code-null');
+    expect(r.status).toBe(400);
+    expect(r.headers.get('x-switchyard-error-code')).toBe('invalid_request');
+    expect(((await r.json()) as { error: unknown }).error).toEqual({
+      message: 'Unrecognized request argument supplied: fallbacks',
+      type: 'invalid_request_error',
+      param: null,
+      code: null,
+    });
   });
 
   it('a JSON answer after a byte order mark is read (it was "not JSON")', async () => {

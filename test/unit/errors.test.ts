@@ -102,14 +102,14 @@ describe('upstreamClientError', () => {
     expect(err.code).toBe('bad_schema');
   });
 
-  it('fills missing type/code/param with OpenAI-style defaults', () => {
+  it("fills a missing type with OpenAI's default; a missing code is null, as OpenAI itself sends it (it said invalid_request, a code the provider never gave)", () => {
     expect(upstreamClientError(404, { message: 'no such thing' }).toBody()).toStrictEqual({
-      error: { message: 'no such thing', type: 'invalid_request_error', param: null, code: 'invalid_request' },
+      error: { message: 'no such thing', type: 'invalid_request_error', param: null, code: null },
     });
-    expect(upstreamClientError(400, { message: 'm', type: null, code: null, param: null }).toBody().error).toMatchObject({
-      type: 'invalid_request_error',
-      code: 'invalid_request',
-    });
+    const e = upstreamClientError(400, { message: 'm', type: null, code: null, param: null });
+    expect(e.toBody().error).toMatchObject({ type: 'invalid_request_error', code: null });
+    // switchyard's own code stays in the header (and the ledger's error_code).
+    expect([e.code, e.headers['x-switchyard-error-code']]).toEqual(['invalid_request', 'invalid_request']);
   });
 });
 
