@@ -117,7 +117,21 @@ function reserved(ctx: BudgetContext, ev: ReserveEvent): Partial<BudgetContext> 
 /** Settled (the actual cost spent, the reservation dropped) or released (only dropped). */
 function settled(ctx: BudgetContext, ev: SettleEvent): Partial<BudgetContext> {
   const actual = ev.type === 'budget.settle' ? ev.actual : 0;
-  return { now: Math.max(ctx.now, ev.at), lines: adjust(linesAt(ctx, ev.at), ev.budgets, actual, -ev.reserved) };
+  const dated = ev.type === 'budget.settle' ? ev.dated : undefined;
+  const lines = linesAt(ctx, ev.at);
+  const now = Math.max(ctx.now, ev.at);
+  // A request that began before a period's end and settles after it: its cost is the ended period's
+  // (its ledger row is dated there, /switchyard/spend and a rebuild count it there), not the new one's.
+  if (actual === 0 || dated === undefined || !lines.some((l) => l.periodStart > dated && ev.budgets.includes(l.id)))
+    return { now, lines: adjust(lines, ev.budgets, actual, -ev.reserved) };
+  return {
+    now,
+    lines: lines.map((l) =>
+      ev.budgets.includes(l.id)
+        ? Object.assign({}, l, { spent: l.spent + (l.periodStart > dated ? 0 : actual), reserved: Math.max(0, l.reserved - ev.reserved) })
+        : l,
+    ),
+  };
 }
 
 /**

@@ -45,7 +45,8 @@ export type EndpointEvent =
 export type BudgetEvent =
   | { type: 'budget.restored'; at: number; spent: Record<string, number> }
   | { type: 'budget.reserve'; at: number; requestId: string; budgets: string[]; amount: number }
-  | { type: 'budget.settle'; at: number; requestId: string; budgets: string[]; reserved: number; actual: number }
+  /** `dated`: when the request's ledger row is dated; a line whose period began after it does not take the cost (the period before did, and has ended). */
+  | { type: 'budget.settle'; at: number; requestId: string; budgets: string[]; reserved: number; actual: number; dated?: number | undefined }
   | { type: 'budget.release'; at: number; requestId: string; budgets: string[]; reserved: number }
   /** Config reload: new limits; lines that stay keep their totals, new ones start from `spent` (rebuilt from the ledger). */
   | { type: 'budget.reconfigured'; at: number; limits: import('./budget.machine.js').BudgetLimit[]; spent: Record<string, number> };

@@ -70,6 +70,8 @@ export interface BudgetStore {
 export interface BudgetScope {
   keyId: string | null;
   model: string;
+  /** When the request's ledger row is dated (its arrival): its cost counts in the period of that time, as the ledger and a rebuild count it. */
+  dated?: number;
 }
 
 export function budgetLimits(cfg: Config): BudgetLimit[] {
@@ -171,12 +173,12 @@ export class ActorBudgetStore implements BudgetStore {
     if (scope !== undefined && actualNano > 0) {
       const added = this.addedSince(budgets, scope);
       if (added.length > 0) {
-        const late: BudgetEvent = { type: 'budget.settle', at, requestId, budgets: added, reserved: 0, actual: actualNano };
+        const late: BudgetEvent = { type: 'budget.settle', at, requestId, budgets: added, reserved: 0, actual: actualNano, dated: scope.dated };
         if (!this.applied(late)) this.actor.send(late);
       }
     }
     if (budgets.length === 0) return;
-    const ev: BudgetEvent = { type: 'budget.settle', at, requestId, budgets, reserved: reservedNano, actual: actualNano };
+    const ev: BudgetEvent = { type: 'budget.settle', at, requestId, budgets, reserved: reservedNano, actual: actualNano, dated: scope?.dated };
     if (!this.applied(ev)) this.actor.send(ev);
   }
 

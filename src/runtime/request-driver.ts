@@ -379,7 +379,7 @@ export class RequestDriver {
         return this.send(cmd.continuation);
       case 'settle': {
         // The in-process store settles before it returns: its event is due at once; a shared store's when it answers.
-        const scope = { keyId: this.call.keyId, model: this.budgetModel ?? this.picked?.model ?? this.call.body.model };
+        const scope = { keyId: this.call.keyId, model: this.budgetModel ?? this.picked?.model ?? this.call.body.model, dated: this.call.receivedAt };
         const settled = this.rt.budget.settle(this.call.requestId, cmd.budgets, cmd.reserved, cmd.actual, at, scope);
         const ev: ReqEvent = { type: 'budget.settled', at };
         return settled instanceof Promise ? settled.then(() => ev) : ev;

@@ -161,6 +161,22 @@ describe('budget machine: examples', () => {
     expect([b.line('d')?.spent, b.line('m')?.spent, b.line('t')?.spent]).toEqual([0, 9, 39]);
   });
 
+  it("a request that began before midnight and settles after it: its cost is the ended day's (as its ledger row is dated), not the new day's; the total takes it", () => {
+    const b = start([limit('d', 'day', 1000), limit('t', 'total', 1000)], MIDNIGHT - 2000);
+    b.send({ type: 'budget.restored', at: b.at(), spent: { d: 10, t: 30 } });
+    const dated = b.at();
+    reserve(b, 'straddles', 7, ['d', 't']);
+    b.clock.increment(4000);
+    expect(b.line('d')).toMatchObject({ spent: 0, reserved: 7, periodStart: MIDNIGHT });
+    b.send({ type: 'budget.settle', at: b.at(), requestId: 'straddles', budgets: ['d', 't'], reserved: 7, actual: 5, dated });
+    expect(b.line('d')).toMatchObject({ spent: 0, reserved: 0 });
+    expect(b.line('t')).toMatchObject({ spent: 35, reserved: 0 });
+    // One dated in the new day counts there.
+    reserve(b, 'after', 7, ['d', 't']);
+    b.send({ type: 'budget.settle', at: b.at(), requestId: 'after', budgets: ['d', 't'], reserved: 7, actual: 6, dated: b.at() });
+    expect([b.line('d')?.spent, b.line('t')?.spent]).toEqual([6, 41]);
+  });
+
   it('month period > 24 h: the timer re-arms every MAX_ROLL_DELAY_MS and rolls at the month boundary', () => {
     const start0 = Date.UTC(2025, 0, 30, 12);
     const b = start([limit('m', 'month', 1000), limit('t', 'total', 1000)], start0);

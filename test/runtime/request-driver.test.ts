@@ -91,6 +91,7 @@ async function runtime(
   models: Record<string, Record<string, unknown>> = {},
   ledgerUrl = 'memory',
   actorsOnScheduler = false,
+  budget: Record<string, unknown> | undefined = undefined,
 ): Promise<Runtime> {
   const model = (up: string) => ({
     tier: 'balanced',
@@ -106,6 +107,7 @@ async function runtime(
       ...Object.fromEntries(Object.entries(models).filter(([k]) => k !== 'a' && k !== 'b')),
     },
     resilience: { requestTimeoutMs: 30_000, maxRetryAfterMs: 10_000, retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 800 }, ...resilience },
+    ...(budget ? { budget } : {}),
   });
   clock = new SimScheduler();
   ledger = await openLedger(ledgerUrl);
@@ -331,6 +333,25 @@ describe('request driver on a simulated clock', () => {
     clock.advance(20_000);
     await Promise.all([probe.done, waiter.done]);
     expect(upstreamCalls('up-b')).toBe(3);
+  });
+
+  it("a stream that began before UTC midnight and ends after it: its cost is the ended day's, as its ledger row is dated (it was charged to the new day's budget)", async () => {
+    const r = await runtime({ idleTimeoutMs: 20_000, requestTimeoutMs: 60_000 }, {}, {}, 'memory', false, {
+      limits: [{ scope: 'global', period: 'day', usd: 10 }],
+    });
+    const midnight = Date.UTC(2025, 2, 15);
+    clock.advance(midnight - 5_000 - clock.now());
+    sim.setFault('up-b', { kind: 'stall', afterTokens: 2, times: 1 });
+    const { sink, done } = start(r, { model: 'b', stream: true });
+    const t0 = Date.now();
+    while (!sink.body.includes('"content"') && Date.now() - t0 < 5_000) await new Promise((res) => setTimeout(res, 2));
+    // The stall ends the stream at the idle limit, 15 s into the new day; what was delivered is billed.
+    clock.advance(20_000);
+    await done;
+    const [row] = await ledger.rows({ requestId: `req-${n}` });
+    expect(row!.costNano).toBeGreaterThan(0);
+    expect(row!.at).toBeLessThan(midnight);
+    expect(r.state().budgets[0]).toMatchObject({ spentUsd: 0, reservedUsd: 0, periodStart: new Date(midnight).toISOString() });
   });
 
   it('a long retry-after: after the fallback failed too, the throttled primary is waited for within the deadline', async () => {
