@@ -3,6 +3,7 @@
  * operations routes. Bodies are read with a size limit and validated at the edge; every
  * error is OpenAI-shaped and every response carries `x-request-id`.
  */
+import { crossSiteRefusal } from './cross-site.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { isIP } from 'node:net';
@@ -225,6 +226,30 @@ export function createHttpServer(deps: ServerDeps): Server {
       const body = headerCountBody(req.rawHeaders.length / 2, isMessagesPath((req.url ?? '').split('?', 1)[0]!));
       deps.log.debug({ requestId, headerFields: req.rawHeaders.length / 2, status: 431 }, 'refused a request with too many header fields');
       res.writeHead(431, { ...base, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
+      res.end(body);
+      req.resume();
+      return;
+    }
+    // A web page of another site, or one that re-bound its name to this loopback address: 403 before any route.
+    const crossSite = crossSiteRefusal(req.headers, deps.loopbackOnly);
+    if (crossSite !== null) {
+      const anthropic = isMessagesPath((req.url ?? '').split('?', 1)[0]!);
+      const body = JSON.stringify(
+        anthropic
+          ? { type: 'error', error: { type: 'permission_error', message: crossSite } }
+          : { error: { message: crossSite, type: 'permission_error', param: null, code: 'cross_site_request' } },
+      );
+      deps.log.warn(
+        { requestId, origin: req.headers.origin?.slice(0, 100), host: req.headers.host?.slice(0, 100), status: 403 },
+        'refused a cross-site request',
+      );
+      res.writeHead(403, {
+        ...base,
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        'x-switchyard-error-code': 'cross_site_request',
+        connection: 'close',
+      });
       res.end(body);
       req.resume();
       return;
