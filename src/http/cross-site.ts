@@ -7,8 +7,10 @@
  * - a request whose `Origin` is another site (not loopback, not the name the request was sent to)
  *   is refused, whatever the route (`Origin: null` too: a sandboxed frame or a local file);
  * - a browser's `Sec-Fetch-Site: cross-site` is refused the same way;
- * - on a loopback sidecar, a request sent to a host name that is not loopback's (`localhost`,
- *   127.x.x.x, `[::1]`) is refused: only a re-bound name reaches a loopback socket by another name.
+ * - on a loopback sidecar, a request sent to a domain name (one with a dot) that is not loopback's
+ *   (`localhost`, 127.x.x.x, `[::1]`) is refused: only a re-bound name reaches a loopback socket
+ *   by another name, and a web page's name is a public domain. A name without a dot (an
+ *   `/etc/hosts` alias, what a raw client writes) is taken.
  *
  * SDKs, curl and servers send neither header and use the address they were given, so they are not
  * touched; a browser app served from loopback itself (a dev server on `localhost:3000`) is not
@@ -35,6 +37,11 @@ function loopbackName(host: string): boolean {
   return host === '::1';
 }
 
+/** A Host a loopback socket may be reached by: a loopback name or address, or a name without a dot (no web page's). */
+function localHost(host: string): boolean {
+  return loopbackName(host) || (!host.includes('.') && !host.includes(':'));
+}
+
 /** Why a request must be refused as another site's, or null. `loopbackOnly`: the sidecar listens on a loopback address only. */
 export function crossSiteRefusal(headers: IncomingHttpHeaders, loopbackOnly: boolean): string | null {
   const origin = headers.origin;
@@ -48,7 +55,7 @@ export function crossSiteRefusal(headers: IncomingHttpHeaders, loopbackOnly: boo
       return `a browser request from another site (Origin: ${o.slice(0, 100)}) is refused: switchyard answers SDKs and servers, not web pages of other sites (a page can spend on your provider keys)`;
   }
   if (headers['sec-fetch-site'] === 'cross-site') return 'a browser request from another site (Sec-Fetch-Site: cross-site) is refused';
-  if (loopbackOnly && host !== null && !loopbackName(host))
+  if (loopbackOnly && host !== null && !localHost(host))
     return `this sidecar listens on loopback and was reached as "${(headers.host ?? '').slice(0, 100)}": use localhost or 127.0.0.1 (another name reaching a loopback address is how a web page re-binds its own name to it), or set server.host to listen beyond loopback`;
   return null;
 }

@@ -25,15 +25,30 @@ export class HttpSink implements ChatSink {
    * closes the response, which is the one signal the sink needs.
    */
   constructor(
-    _req: IncomingMessage,
+    req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly baseHeaders: Record<string, string>,
   ) {
     // The response closing before we ended it means the client went away.
-    res.on('close', () => {
+    const gone = (): void => {
       if (!this.ended) this.ac.abort();
-    });
+    };
+    res.on('close', gone);
+    // A pipelined request whose response waits behind an earlier one's has no socket yet, and node
+    // closes only the current response when the connection goes: it would run (and hold its
+    // endpoint's slot) until its deadline for a client long gone. Its connection's close says so.
+    const socket = req.socket as IncomingMessage['socket'] | null;
+    if (res.socket === null && socket !== null) {
+      if (socket.destroyed) this.ac.abort();
+      else {
+        socket.once('close', gone);
+        this.unhook = () => socket.off('close', gone);
+      }
+    }
   }
+
+  /** Removes the connection listener of a pipelined request, once it ended. */
+  private unhook: (() => void) | null = null;
 
   get signal(): CancelSignal {
     return this.ac.signal;
@@ -42,6 +57,7 @@ export class HttpSink implements ChatSink {
   json(status: number, headers: Record<string, string>, body: string): void {
     if (this.ended) return;
     this.ended = true;
+    this.unhook?.();
     // Object.assign, not spreads followed by properties (slow on Node 20's V8, ~2 µs each).
     this.res.writeHead(status, Object.assign({}, this.baseHeaders, headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }));
     this.res.end(body);
@@ -112,6 +128,7 @@ export class HttpSink implements ChatSink {
   end(): void {
     if (this.ended) return;
     this.ended = true;
+    this.unhook?.();
     // This turn's last events and the stream's end leave together.
     const rest = this.pending;
     this.pending = '';

@@ -72,5 +72,8 @@ describe('crossSiteRefusal', () => {
     expect(crossSiteRefusal({ host: 'sidecar.internal:4141' }, true)).toMatch(/use localhost or 127\.0\.0\.1/);
     expect(crossSiteRefusal({}, true)).toBeNull();
     expect(crossSiteRefusal({ host: '127.0.0.5' }, true)).toBeNull();
+    // A name without a dot is no web page's (an /etc/hosts alias, a raw client's `host: x`).
+    expect(crossSiteRefusal({ host: 'x' }, true)).toBeNull();
+    expect(crossSiteRefusal({ host: '10.0.0.7:4141' }, true)).toMatch(/use localhost/);
   });
 });
