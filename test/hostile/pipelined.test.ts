@@ -6,6 +6,7 @@
  * moment: the ones node still had queued behind it were cut off, though they were routed and
  * billed (a ledger row each, status 200).
  */
+import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { parse } from 'yaml';
@@ -68,4 +69,36 @@ it('bytes refused inside the body of a request behind a whole one: the whole one
   expect(statuses(text), text).toEqual([200, 400]);
   expect(closed).toBe(true);
   expect((await fetch(`${env.sc.url}/healthz`)).status).toBe(200);
+});
+
+it("pipelined requests whose client hangs up before any answer: every one is ended as the client's leaving (499), not only the first; none keeps its endpoint slot until its deadline", async () => {
+  const file = ledgerFileOf(parse(readFileSync(env.sc.configFile, 'utf8')) as Record<string, unknown>);
+  const since = new Date().toISOString();
+  // Each answer starts only after 20 s: the client leaves long before.
+  await env.sim.setFault('gpt-4.1', { kind: 'slow_first_token', delayMs: 20_000, times: 3 });
+  try {
+    const u = new URL(env.sc.url);
+    const sock = connect(Number(u.port), u.hostname);
+    sock.on('error', () => undefined);
+    await new Promise<void>((r) => sock.on('connect', () => r()));
+    sock.write(`${chat('one')}${chat('two')}${chat('three')}`);
+    const inFlight = async () => (await env.sc.state()).endpoints.filter((e) => e.model === 'gpt-4.1').reduce((n, e) => n + e.inFlight, 0);
+    const t0 = Date.now();
+    while ((await inFlight()) < 3 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+    expect(await inFlight()).toBe(3);
+    sock.destroy();
+    // A generous bound, far below the 20 s the upstream would take: the three are let go at once.
+    const t1 = Date.now();
+    while ((await inFlight()) > 0 && Date.now() - t1 < 10_000) await new Promise((r) => setTimeout(r, 20));
+    expect(await inFlight()).toBe(0);
+    const db = new Database(file, { readonly: true });
+    try {
+      const rows = db.prepare("select status from ledger where at >= ? and model = 'gpt-4.1'").all(Date.parse(since)) as Array<{ status: number }>;
+      expect(rows.map((r) => r.status)).toEqual([499, 499, 499]);
+    } finally {
+      db.close();
+    }
+  } finally {
+    await env.sim.clearFaults();
+  }
 });
