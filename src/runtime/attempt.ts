@@ -3,6 +3,7 @@
  * answer (whole, or as a stream handed piece by piece to the StreamSession). Every failure
  * leaves here as an UpstreamFault; `delivered` tells how much reached the client first.
  */
+import { nativeOf } from '../apis/native.js';
 import { badToolArgs, completionToolCalls, StreamToolCalls } from '../apis/messages-output.js';
 import { usageFromAnthropic, usageFromOpenAI, type Usage } from '../accounting/cost.js';
 import { countTextTokens } from '../accounting/tokens.js';
@@ -315,6 +316,26 @@ function reportedUsage(json: unknown): Usage | null {
   return usageFromOpenAI(u) ?? usageFromAnthropic(u) ?? null;
 }
 
+/** How many vectors an embeddings input asks for: one per text, or per token array. */
+function embeddingInputs(input: string | string[] | number[] | number[][]): number {
+  if (typeof input === 'string') return 1;
+  return input.length > 0 && typeof input[0] === 'number' ? 1 : input.length;
+}
+
+/** What is wrong with an embeddings answer's `data` for `want` inputs (a count, a missing or repeated index), or null. */
+function vectorMismatch(data: unknown[], want: number): string | null {
+  if (data.length !== want) return `has ${data.length} vector${data.length === 1 ? '' : 's'}`;
+  const seen = new Set<number>();
+  for (const d of data) {
+    const i = (d as { index?: unknown }).index;
+    // No index at all: taken in order, as OpenAI's SDK does.
+    if (i === undefined) continue;
+    if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= want || seen.has(i)) return `has a vector with index ${JSON.stringify(i)?.slice(0, 40)}`;
+    seen.add(i);
+  }
+  return null;
+}
+
 /** A whole answer (its body read by sendWhole) as the attempt's result. */
 function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number): AttemptSuccess {
   // A byte order mark before the JSON (some gateways write one) is not part of it.
@@ -330,6 +351,14 @@ function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number)
     parsed = inp.h.adapter.parseCompletion(json);
   } catch (err) {
     throw new BadAnswerFault((err as Error).message, reportedUsage(json));
+  }
+  const native = nativeOf(inp.body);
+  if (native?.kind === 'embeddings') {
+    // One vector per input, each index once: a client pairs them with its texts by position.
+    const want = embeddingInputs(native.input);
+    const data = (json as { data?: unknown }).data;
+    const miss = Array.isArray(data) ? vectorMismatch(data, want) : 'is no list of vectors';
+    if (miss !== null) throw new BadAnswerFault(`upstream embeddings answer ${miss} for ${want} input${want === 1 ? '' : 's'}`, reportedUsage(json));
   }
   const latencyMs = inp.now() - started;
   const completionText = parsed.completion === json ? text : null;

@@ -71,6 +71,18 @@ beforeAll(async () => {
           res.write(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
           res.end('data: [DONE]\n\n');
         } else res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model).replace('"fine"', '"fine words here"')) as object), usage }));
+      } else if (j.model === 'emb-short' || j.model === 'emb-ok') {
+        // An embeddings answer: one vector per input, or (emb-short) always one.
+        const input = (j as { input?: unknown }).input;
+        const n = j.model === 'emb-short' ? 1 : Array.isArray(input) ? input.length : 1;
+        res.writeHead(200, json).end(
+          JSON.stringify({
+            object: 'list',
+            model: j.model,
+            data: Array.from({ length: n }, (_, index) => ({ object: 'embedding', index, embedding: [0.1, 0.2] })),
+            usage: { prompt_tokens: 2, total_tokens: 2 },
+          }),
+        );
       } else if (j.model === 'code-null')
         res
           .writeHead(400, json)
@@ -232,6 +244,8 @@ beforeAll(async () => {
     'm-usage-parts': model('usage-parts'),
     'm-bom': model('bom'),
     'm-code-null': model('code-null'),
+    'm-emb-short': { ...model('emb-short', ['m-emb-ok']), capabilities: ['embeddings'], price: { inputPerMTok: 1, outputPerMTok: 0 } },
+    'm-emb-ok': { ...model('emb-ok'), capabilities: ['embeddings'], price: { inputPerMTok: 1, outputPerMTok: 0 } },
     'm-cached-over': model('cached-over'),
   });
   cfg.budget = { limits: [{ scope: 'global', period: 'day', usd: 100 }] };
@@ -551,6 +565,18 @@ describe('answers larger than switchyard reads, and counts that are no counts', 
       param: null,
       code: null,
     });
+  });
+
+  it('an embeddings answer with fewer vectors than inputs is a bad answer, failed over (it was a 200 with one vector for two texts)', async () => {
+    const r = await fetch(`${sc.url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm-emb-short', input: ['first text', 'second text'], encoding_format: 'float' }),
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-switchyard-model')).toBe('m-emb-ok');
+    const body = (await r.json()) as { data: Array<{ index: number }> };
+    expect(body.data.map((d) => d.index)).toEqual([0, 1]);
   });
 
   it('a JSON answer after a byte order mark is read (it was "not JSON")', async () => {
