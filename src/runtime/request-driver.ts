@@ -278,7 +278,7 @@ export class RequestDriver {
       tooSlow: this.tooSlow(),
       queueFull: this.queueFull,
       removed: this.removedCandidates(),
-      embeddings: nativeOf(this.call.body)?.kind === 'embeddings',
+      api: nativeOf(this.call.body)?.kind === 'embeddings' ? 'embeddings' : (this.call.api ?? 'chat'),
       capCut: this.capCut,
       retryAfterSeconds: () => this.rt.retryAfterSeconds(this.waitedFor()),
     });

@@ -3,6 +3,7 @@
  * machine says why it failed (refused, aborted, exhausted, propagate); the wording and the
  * API shape live here, next to the error catalog's constructors.
  */
+import type { ApiName } from './request-scope.js';
 import type { BudgetRefusal, ReqContext } from '../../machines/request.machine.js';
 import { formatUsd, usdToNano } from '../accounting/money.js';
 import { SwitchyardError, upstreamClientError } from '../errors.js';
@@ -21,8 +22,8 @@ export interface FailureInput {
   tooSlow?: number | null;
   /** `resilience.queue.maxDepth` when the request found the capacity queue full (null otherwise). */
   queueFull?: number | null;
-  /** An embeddings request (no max_tokens to lower in a refusal's hint). */
-  embeddings?: boolean;
+  /** The API the request came in (a refusal's hint names its own output cap field; embeddings have none). */
+  api?: ApiName;
   /** Every candidate model is gone from the running config (a reload removed it while the request waited). */
   removed?: string[] | null;
   /** The client's max_tokens, when a stream cut after delivering all of it was not continued (null otherwise). */
@@ -51,12 +52,17 @@ export function abortedOutcome(reason: unknown, ctx: ReqContext): Outcome {
 /** The longest retry-after (s) an SDK is left to wait out by itself on a 503 no_endpoint_available. */
 export const MAX_SDK_RETRY_AFTER_S = 60;
 
-/** How a client brings the worst case down: it is the prompt plus the output cap. */
-const LOWER = "; the worst case is the prompt plus max_tokens (the model's maxOutputTokens when max_tokens is absent): a lower max_tokens lowers it";
+/** How a client brings the worst case down: it is the prompt plus the output cap, named as its API names it (embeddings have none: their worst case is their input). */
+const LOWER: Record<ApiName, string> = {
+  chat: "; the worst case is the prompt plus max_tokens (the model's maxOutputTokens when max_tokens is absent): a lower max_tokens lowers it",
+  completions: "; the worst case is the prompt plus max_tokens (16 when absent, as in OpenAI's completions API): a lower max_tokens lowers it",
+  responses: "; the worst case is the prompt plus max_output_tokens (the model's maxOutputTokens when it is absent): a lower max_output_tokens lowers it",
+  messages: '; the worst case is the prompt plus max_tokens: a lower max_tokens lowers it',
+  embeddings: '',
+};
 
-function refusalError(r: BudgetRefusal, maxCostUsd: number | null, embeddings = false): SwitchyardError {
-  // An embeddings request has no max_tokens to lower: its worst case is its input.
-  const lower = embeddings ? '' : LOWER;
+function refusalError(r: BudgetRefusal, maxCostUsd: number | null, api: ApiName = 'chat'): SwitchyardError {
+  const lower = LOWER[api];
   const headers = { headers: { 'x-should-retry': 'false' } };
   // Amounts as exact decimals (formatUsd): never `$1e-7`, never float noise.
   const cap = maxCostUsd === null ? 'unset' : `$${formatUsd(usdToNano(maxCostUsd))}`;
@@ -79,7 +85,7 @@ function exhausted(inp: FailureInput): Outcome {
   const { ctx } = inp;
   if (inp.abortReason !== undefined) return abortedOutcome(inp.abortReason, ctx);
   const f = realFault(ctx.lastFault);
-  if (f === null && ctx.refusal) return { ok: false, error: refusalError(ctx.refusal, inp.maxCostUsd, inp.embeddings === true) };
+  if (f === null && ctx.refusal) return { ok: false, error: refusalError(ctx.refusal, inp.maxCostUsd, inp.api) };
   if (f === null || (f.status === 429 && ctx.attempts > 0) || ctx.attempts === 0) {
     const tooSlow = inp.tooSlow ?? null;
     if (f === null && tooSlow !== null) {
@@ -136,7 +142,7 @@ function exhausted(inp: FailureInput): Outcome {
         ? '; the stream had begun, and no other candidate could continue it (a stream that sent a tool call, or a relayed one, cannot be continued; a continuation needs a `prefill` model)'
         : '';
   // Another model was left for money (a committed stream's continuation too): the cause an operator looks for.
-  const money = ctx.refusal ? `; another model was refused for money: ${refusalError(ctx.refusal, inp.maxCostUsd, inp.embeddings === true).message}` : '';
+  const money = ctx.refusal ? `; another model was refused for money: ${refusalError(ctx.refusal, inp.maxCostUsd, inp.api).message}` : '';
   return {
     ok: false,
     error: new SwitchyardError('upstream_error', `upstream failed on every attempt (${ctx.attempts}); last: ${status}: ${f.message}${money}${begun}`, {

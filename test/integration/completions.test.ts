@@ -55,6 +55,18 @@ describe('POST /v1/completions', () => {
     expect(sent?.model).toBe('deepseek-chat');
   });
 
+  it("a cost cap below the worst case: the 429's hint names the Completions API's own default (16), not chat's maxOutputTokens", async () => {
+    const r = await fetch(`${sc.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-switchyard-max-cost-usd': '0.0000001' },
+      body: JSON.stringify({ model: 'gpt-4.1', prompt: 'hi' }),
+    });
+    expect(r.status).toBe(429);
+    const message = ((await r.json()) as { error: { message: string } }).error.message;
+    expect(message).toContain('max_tokens (16 when absent');
+    expect(message).not.toContain('maxOutputTokens');
+  });
+
   it('streams text_completion chunks, the usage chunk when asked, and [DONE]', async () => {
     const s = await sc.client.completions.create({
       model: 'gpt-4.1',
