@@ -118,7 +118,13 @@ function userTurn(content: unknown, p: string, ctx: Ctx, calls: ReadonlySet<stri
       // Chat has no `is_error`: a failed tool's result says so in its words, or the model reads it as a result.
       const result = toolResultText(b.content, `${bp}.content`, ctx);
       out.push({ role: 'tool', tool_call_id: id, content: b.is_error === true ? (result === '' ? 'Error' : `Error: ${result}`) : result });
-    } else ctx.untranslated.push(bp);
+    } else if (b.type === 'tool_use')
+      // Refused for every endpoint kind (Anthropic refuses it too): no model takes it, so no route can help.
+      throw unsupported(
+        `${bp}.type`,
+        'a tool_use block belongs in an assistant message (the model calls the tool); a user message answers it with a tool_result block',
+      );
+    else ctx.untranslated.push(bp);
   });
   unanswered(
     p,
@@ -156,6 +162,8 @@ function assistantTurn(content: unknown, p: string, ctx: Ctx): ChatMessage {
         type: 'function',
         function: { name: str(b.name, `${bp}.name`), arguments: JSON.stringify(toolInput(b.input, bp)) },
       });
+    else if (b.type === 'tool_result')
+      throw unsupported(`${bp}.type`, "a tool_result block belongs in a user message (it answers the assistant's tool_use in the message before it)");
     else ctx.untranslated.push(bp);
   });
   const m: ChatMessage = { role: 'assistant', content: text === '' && calls.length > 0 ? null : text };

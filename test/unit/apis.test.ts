@@ -648,6 +648,22 @@ describe('Messages → chat and back', () => {
     refused(turns({ role: 'user', content: 'x' }, twice, result('t1')), 'messages[1].content', /tool_use ids must be unique: "t1" appears twice/);
     const answeredTwice = { role: 'user', content: [...result('t1').content, ...result('t1').content] };
     refused(turns({ role: 'user', content: 'x' }, call, answeredTwice), 'messages[2].content[1].tool_use_id', /answered twice/);
+    // A block in the wrong turn: refused for every endpoint kind, saying where it belongs (it said
+    // "only supported … routed to an Anthropic-kind endpoint", and an Anthropic-kind one was sent it).
+    refused(
+      turns(
+        { role: 'user', content: [{ type: 'tool_use', id: 'x', name: 'a', input: {} }] },
+        { role: 'assistant', content: 'ok' },
+        { role: 'user', content: 'hi' },
+      ),
+      'messages[0].content[0].type',
+      /a tool_use block belongs in an assistant message/,
+    );
+    refused(
+      turns({ role: 'user', content: 'x' }, { role: 'assistant', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'r' }] }),
+      'messages[1].content[0].type',
+      /a tool_result block belongs in a user message/,
+    );
   });
 
   it('refuses a tool_use input that is not a JSON object, naming its path', () => {
