@@ -29,6 +29,17 @@ function scrubbing(dest: NodeJS.WritableStream | pino.DestinationStream): pino.D
   };
 }
 
+/** Control characters (line breaks, escapes) as JSON writes them: `\n`, `\u001b`. */
+export function escapeControls(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u001f\u007f]/.test(s)
+    ? // eslint-disable-next-line no-control-regex
+      s.replace(/[\u0000-\u001f\u007f]/g, (c) =>
+        c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+      )
+    : s;
+}
+
 export function createLogger(opts: { level: string; pretty: boolean; destination?: NodeJS.WritableStream }): Logger {
   const base = { level: opts.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'switchyard' } };
   if (opts.destination) return pino(base, scrubbing(opts.destination));
@@ -44,6 +55,9 @@ export function createLogger(opts: { level: string; pretty: boolean; destination
       colorize: process.stdout.isTTY === true && !process.env.NO_COLOR,
       translateTime: 'SYS:HH:MM:ss.l',
       ignore: 'pid,hostname,service',
+      // A message may quote what a client sent (a model name): its line breaks and other control
+      // characters are shown escaped, as the JSON lines have them, so no client can forge a line.
+      messageFormat: (log: Record<string, unknown>, key: string) => escapeControls(String(log[key] ?? '')),
     });
     const pretty = { write: (line: string) => void dest.write(prettify(line)), flush: (cb?: (err?: Error) => void) => dest.flush(cb) };
     return pino(base, scrubbing(pretty as pino.DestinationStream));

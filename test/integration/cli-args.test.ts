@@ -328,6 +328,19 @@ describe('switchyard serve --pretty', () => {
       });
       expect(listening, out).toBe(true);
       expect(out).not.toContain('\x1b[');
+      // A model name with a line break in it, quoted by the 400's log line, forges no line of its own.
+      const port = /switchyard listening on http:\/\/[^:]+:(\d+)/.exec(out)![1]!;
+      const forged = '[07:00:00.000] INFO: request served FORGED';
+      const r = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: `gpt-4.1\n${forged}`, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      expect(r.status).toBe(400);
+      const t0 = Date.now();
+      while (!out.includes('FORGED') && Date.now() - t0 < 5_000) await new Promise((res) => setTimeout(res, 20));
+      expect(out).toContain('FORGED');
+      expect(out.split('\n').filter((l) => l.startsWith(forged))).toEqual([]);
     } finally {
       c.kill('SIGTERM');
       await exitOf(c);
