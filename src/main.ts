@@ -58,8 +58,16 @@ function applyDefaults(cfg: Config, env: NodeJS.ProcessEnv): { cfg: Config; simu
     }
     if (protocol !== 'http:' && protocol !== 'https:')
       throw new StartupError(
-        `SWITCHYARD_RELAY_URL must be an http:// or https:// URL (the relay's OpenAI-compatible base, e.g. https://openrouter.ai/api/v1), got "${relay}"`,
+        `SWITCHYARD_RELAY_URL must be an http:// or https:// URL (the relay's OpenAI-compatible base, e.g. https://openrouter.ai/api/v1), got "${withoutPassword(relay)}"`,
       );
+    // As a provider's baseUrl: the key goes in SWITCHYARD_RELAY_KEY, and the API paths are appended (a query would end up in the middle).
+    const u = new URL(relay);
+    if (u.username !== '' || u.password !== '' || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(relay))
+      throw new StartupError(
+        'SWITCHYARD_RELAY_URL takes no user name or password (secrets only by environment variable): remove it and put the key in SWITCHYARD_RELAY_KEY',
+      );
+    if (u.search !== '' || u.hash !== '' || relay.includes('?') || relay.includes('#'))
+      throw new StartupError('SWITCHYARD_RELAY_URL takes no query string or fragment (switchyard appends the API path to it): remove the ? or # part');
     if (!env.SWITCHYARD_RELAY_KEY)
       throw new StartupError("SWITCHYARD_RELAY_URL is set but SWITCHYARD_RELAY_KEY is not: set the relay's API key there (or unset SWITCHYARD_RELAY_URL)");
     const providers = Object.fromEntries(

@@ -100,17 +100,32 @@ function passwordOf(url: string): string | undefined {
   }
 }
 
-/** A storage URL fit for logs and errors: its password replaced by `***` (other URLs unchanged). */
+/** Query parameters that carry a credential (`?password=`, `?token=`, `?key=`, `?sig=`…). */
+const SECRET_PARAM = /pass|secret|token|key|auth|sig|cred/i;
+
+/**
+ * A URL fit for logs and errors: its password, and the value of any query parameter named like a
+ * credential (PostgreSQL's `?password=`, an inspector's `?token=`), replaced by `***` (other URLs
+ * unchanged).
+ */
 export function withoutPassword(url: string): string {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    return url.includes('@') ? `${url.split(':')[0]}://(unparsable url)` : url;
+    return url.includes('@') || url.includes('?') ? `${url.split(':')[0]}://(unparsable url)` : url;
   }
-  if (u.password === '') return url;
-  u.password = '***';
-  return u.toString();
+  let changed = false;
+  if (u.password !== '') {
+    u.password = '***';
+    changed = true;
+  }
+  for (const [k] of [...u.searchParams])
+    if (SECRET_PARAM.test(k)) {
+      u.searchParams.set(k, '***');
+      changed = true;
+    }
+  return changed ? u.toString() : url;
 }
 
 /** {@link scrub}, and a registered secret in any letter case removed too (a client's own text, echoed back). */

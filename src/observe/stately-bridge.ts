@@ -6,6 +6,7 @@
  * is measured before each event, and an inspector more than MAX_BRIDGE_UNSENT_BYTES behind
  * is disconnected (with a warning in the log); the sidecar keeps serving without it.
  */
+import { withoutPassword } from './scrub.js';
 import type { Logger } from 'pino';
 import type { InspectionEvent } from 'xstate';
 import { sanitize } from './hub.js';
@@ -84,7 +85,9 @@ export function reportConnection(adapter: unknown, url: string, log: Logger): vo
 export async function startStatelyBridge(url: string, log: Logger): Promise<{ observer: (ev: InspectionEvent) => void; stop(): void }> {
   const { createWebSocketInspector } = await import('@statelyai/inspect');
   const inspector = createWebSocketInspector({ url, sanitizeContext: (c) => sanitize(c) as typeof c, sanitizeEvent: (e) => sanitize(e) as typeof e });
-  reportConnection(inspector.adapter, url, log);
-  log.info({ url }, 'forwarding sanitised inspection events to the Stately inspector');
+  // Logged without a password or a token it may carry in its query.
+  const shown = withoutPassword(url);
+  reportConnection(inspector.adapter, shown, log);
+  log.info({ url: shown }, 'forwarding sanitised inspection events to the Stately inspector');
   return { observer: boundedForward(inspector, log), stop: () => inspector.stop() };
 }

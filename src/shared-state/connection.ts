@@ -4,6 +4,7 @@
  * cannot be made now is answered 503 `shared_state_unavailable`, never replayed later behind
  * the caller's back. ioredis keeps reconnecting, so service resumes without a restart.
  */
+import { withoutPassword } from '../observe/scrub.js';
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -21,12 +22,11 @@ export interface Health {
 /** A Redis URL without its password, for logs and `/switchyard/state`. */
 export function redactUrl(url: string): string {
   try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
+    new URL(url);
   } catch {
     return 'redis://(unparsable url)';
   }
+  return withoutPassword(url);
 }
 
 const sha1 = (s: string): string => createHash('sha1').update(s).digest('hex');

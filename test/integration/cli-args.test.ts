@@ -487,6 +487,16 @@ describe('switchyard serve with a relay (SWITCHYARD_RELAY_URL)', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it.each([
+    ['http://user:relSECRETpw@127.0.0.1:9/v1', 'takes no user name or password'],
+    ['http://127.0.0.1:9/v1?key=relSECRETq', 'takes no query string or fragment'],
+  ])('a relay URL with a credential or a query (%s) is refused as a baseUrl is, and never printed (it was logged whole)', (url, why) => {
+    const r = serveWith({ SWITCHYARD_RELAY_URL: url, SWITCHYARD_RELAY_KEY: 'rk' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`SWITCHYARD_RELAY_URL ${why}`);
+    expect(`${r.stdout}${r.stderr}`).not.toContain('relSECRET');
+  });
+
   it('a relay URL without SWITCHYARD_RELAY_KEY is a start-up error naming the key variable', () => {
     const r = serveWith({ SWITCHYARD_RELAY_URL: 'http://127.0.0.1:9/v1', SWITCHYARD_RELAY_KEY: '' });
     expect(r.status).toBe(1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { registerSecrets, scrub } from '../../src/observe/scrub.js';
+import { registerSecrets, scrub, withoutPassword } from '../../src/observe/scrub.js';
 
 describe('scrub', () => {
   registerSecrets(['provider-key-1234567890', 'provider-key-1234567890-longer', 'short', undefined]);
@@ -26,5 +26,15 @@ describe('scrub', () => {
     expect(scrub('Basic authentication is required; authorization failed for this organization.')).toBe(
       'Basic authentication is required; authorization failed for this organization.',
     );
+  });
+});
+
+describe('withoutPassword: a URL fit for a log line', () => {
+  it('hides a password and the value of a query parameter named like a credential, keeps the rest', () => {
+    expect(withoutPassword('postgres://postgres@db/sy?password=pgSECRET&sslmode=require')).toBe('postgres://postgres@db/sy?password=***&sslmode=require');
+    expect(withoutPassword('postgres://u:pw@db/sy')).toBe('postgres://u:***@db/sy');
+    expect(withoutPassword('ws://127.0.0.1:4242/?token=wsSECRET')).toBe('ws://127.0.0.1:4242/?token=***');
+    expect(withoutPassword('sqlite:/var/lib/sy/ledger.db')).toBe('sqlite:/var/lib/sy/ledger.db');
+    expect(withoutPassword('redis://127.0.0.1:6379/0')).toBe('redis://127.0.0.1:6379/0');
   });
 });
