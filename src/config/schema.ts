@@ -108,7 +108,14 @@ const TRANSPORT_HEADERS: ReadonlySet<string> = new Set([
   'te',
   'trailer',
 ]);
-const CREDENTIAL_HEADERS = new Set(['authorization', 'x-api-key', 'api-key', 'x-goog-api-key', 'proxy-authorization']);
+const CREDENTIAL_HEADERS = new Set(['authorization', 'x-api-key', 'api-key', 'x-goog-api-key', 'proxy-authorization', 'cookie']);
+/**
+ * Header names that carry a credential by their words (Azure API Management's
+ * `ocp-apim-subscription-key`, `helicone-auth`, `cf-aig-authorization`, `x-auth-token`,
+ * `private-token`, `apikey`…): their values would sit in the file, and an upstream echoing its
+ * request headers would show them, as the scrubber knows only secrets given by environment variable.
+ */
+const CREDENTIAL_WORDS = /auth|key|token|secret|passw|credential|cookie|signature/i;
 
 const providerSchema = z.strictObject({
   kind: z.enum(['openai', 'anthropic']),
@@ -137,7 +144,7 @@ const providerSchema = z.strictObject({
     .default({})
     .superRefine((h, ctx) => {
       for (const [name, value] of Object.entries(h)) {
-        if (CREDENTIAL_HEADERS.has(name.toLowerCase()))
+        if (CREDENTIAL_HEADERS.has(name.toLowerCase()) || CREDENTIAL_WORDS.test(name))
           ctx.addIssue({
             code: 'custom',
             path: [name],

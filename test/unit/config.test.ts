@@ -269,7 +269,18 @@ describe('error messages', () => {
   });
 
   it('refuses a credential header in providers.*.headers (secrets only by environment variable) without echoing it', () => {
-    for (const name of ['Authorization', 'x-api-key', 'api-key']) {
+    // By name, and by the words of one (Azure API Management's subscription key, Helicone's, Cloudflare AI Gateway's, a cookie…: they were accepted).
+    for (const name of [
+      'Authorization',
+      'x-api-key',
+      'api-key',
+      'Ocp-Apim-Subscription-Key',
+      'Helicone-Auth',
+      'cf-aig-authorization',
+      'x-auth-token',
+      'Cookie',
+      'private-token',
+    ]) {
       const raw = minimal();
       at(raw, 'providers', 'p').headers = { [name]: 'Bearer sk-LEAK-IN-HEADER', 'OpenAI-Organization': 'org-1' };
       const errs = errors(validateConfig(raw));
@@ -278,8 +289,13 @@ describe('error messages', () => {
       expect(errs.join('\n')).not.toContain('sk-LEAK');
     }
     const raw = minimal();
-    at(raw, 'providers', 'p').headers = { 'OpenAI-Organization': 'org-1' };
-    expect(ok(validateConfig(raw)).providers.p!.headers).toEqual({ 'OpenAI-Organization': 'org-1' });
+    at(raw, 'providers', 'p').headers = { 'OpenAI-Organization': 'org-1', 'HTTP-Referer': 'https://app.example', 'X-Title': 'app', 'anthropic-beta': 'x' };
+    expect(ok(validateConfig(raw)).providers.p!.headers).toEqual({
+      'OpenAI-Organization': 'org-1',
+      'HTTP-Referer': 'https://app.example',
+      'X-Title': 'app',
+      'anthropic-beta': 'x',
+    });
   });
 
   it('bounds prices and budgets where exact nano-USD money would overflow (a larger one passed and then failed requests with a 500 or the start with a stack trace)', () => {
