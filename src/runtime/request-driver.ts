@@ -279,6 +279,7 @@ export class RequestDriver {
       queueFull: this.queueFull,
       removed: this.removedCandidates(),
       api: nativeOf(this.call.body)?.kind === 'embeddings' ? 'embeddings' : (this.call.api ?? 'chat'),
+      keyed: this.call.keyId !== null,
       capCut: this.capCut,
       retryAfterSeconds: () => this.rt.retryAfterSeconds(this.waitedFor()),
     });

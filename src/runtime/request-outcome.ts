@@ -24,6 +24,8 @@ export interface FailureInput {
   queueFull?: number | null;
   /** The API the request came in (a refusal's hint names its own output cap field; embeddings have none). */
   api?: ApiName;
+  /** The request came with a client key (auth on): a shared budget's spend is not shown in a refusal. */
+  keyed?: boolean;
   /** Every candidate model is gone from the running config (a reload removed it while the request waited). */
   removed?: string[] | null;
   /** The client's max_tokens, when a stream cut after delivering all of it was not continued (null otherwise). */
@@ -61,7 +63,7 @@ const LOWER: Record<ApiName, string> = {
   embeddings: '',
 };
 
-function refusalError(r: BudgetRefusal, maxCostUsd: number | null, api: ApiName = 'chat'): SwitchyardError {
+function refusalError(r: BudgetRefusal, maxCostUsd: number | null, api: ApiName = 'chat', keyed = false): SwitchyardError {
   const lower = LOWER[api];
   const headers = { headers: { 'x-should-retry': 'false' } };
   // Amounts as exact decimals (formatUsd): never `$1e-7`, never float noise.
@@ -70,6 +72,14 @@ function refusalError(r: BudgetRefusal, maxCostUsd: number | null, api: ApiName 
     return new SwitchyardError(
       'budget_exceeded',
       `worst-case cost of this request on ${r.model}, earlier attempts included ($${formatUsd(r.amount)}) exceeds x-switchyard-max-cost-usd (${cap})${lower}`,
+      headers,
+    );
+  // A client key is shown its own budget's spend, not a budget it shares with the other keys (the
+  // global one, a model's): that is theirs too, and /switchyard/spend is an operations route.
+  if (keyed && !r.budget.startsWith('key:'))
+    return new SwitchyardError(
+      'budget_exceeded',
+      `budget ${r.budget} would be exceeded: limit $${formatUsd(r.limit)}, this request needs up to $${formatUsd(r.amount)} (a budget shared with other client keys: its spend is not shown to a client)${r.spent + r.reserved < r.limit ? lower : ''}`,
       headers,
     );
   return new SwitchyardError(
@@ -85,7 +95,7 @@ function exhausted(inp: FailureInput): Outcome {
   const { ctx } = inp;
   if (inp.abortReason !== undefined) return abortedOutcome(inp.abortReason, ctx);
   const f = realFault(ctx.lastFault);
-  if (f === null && ctx.refusal) return { ok: false, error: refusalError(ctx.refusal, inp.maxCostUsd, inp.api) };
+  if (f === null && ctx.refusal) return { ok: false, error: refusalError(ctx.refusal, inp.maxCostUsd, inp.api, inp.keyed === true) };
   if (f === null || (f.status === 429 && ctx.attempts > 0) || ctx.attempts === 0) {
     const tooSlow = inp.tooSlow ?? null;
     if (f === null && tooSlow !== null) {
@@ -142,7 +152,7 @@ function exhausted(inp: FailureInput): Outcome {
         ? '; the stream had begun, and no other candidate could continue it (a stream that sent a tool call, or a relayed one, cannot be continued; a continuation needs a `prefill` model)'
         : '';
   // Another model was left for money (a committed stream's continuation too): the cause an operator looks for.
-  const money = ctx.refusal ? `; another model was refused for money: ${refusalError(ctx.refusal, inp.maxCostUsd, inp.api).message}` : '';
+  const money = ctx.refusal ? `; another model was refused for money: ${refusalError(ctx.refusal, inp.maxCostUsd, inp.api, inp.keyed === true).message}` : '';
   return {
     ok: false,
     error: new SwitchyardError('upstream_error', `upstream failed on every attempt (${ctx.attempts}); last: ${status}: ${f.message}${money}${begun}`, {

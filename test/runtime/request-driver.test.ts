@@ -117,13 +117,13 @@ async function runtime(
 }
 
 let n = 0;
-function start(r: Runtime, body: Record<string, unknown> = {}): { sink: TestSink; done: Promise<void> } {
+function start(r: Runtime, body: Record<string, unknown> = {}, keyId: string | null = null): { sink: TestSink; done: Promise<void> } {
   const sink = new TestSink();
   const call: ChatCall = {
     requestId: `req-${++n}`,
     body: { model: 'a', messages: [{ role: 'user', content: 'hello there' }], ...body } as ChatCall['body'],
     hints: { task: null, tier: null, maxLatencyMs: null, maxCostUsd: null, timeoutMs: null },
-    keyId: null,
+    keyId,
     receivedAt: clock.now(),
     log: pino({ level: 'silent' }),
   };
@@ -352,6 +352,20 @@ describe('request driver on a simulated clock', () => {
     expect(row!.costNano).toBeGreaterThan(0);
     expect(row!.at).toBeLessThan(midnight);
     expect(r.state().budgets[0]).toMatchObject({ spentUsd: 0, reservedUsd: 0, periodStart: new Date(midnight).toISOString() });
+  });
+
+  it("a client key refused by a budget it shares with the other keys is not shown that budget's spend (it was: the other tenants' spend); without keys it is", async () => {
+    const r = await runtime({}, {}, {}, 'memory', false, {
+      limits: [{ scope: 'global', period: 'day', usd: 0.000001 }],
+    });
+    const keyed = start(r, { model: 'b' }, 'k1');
+    await keyed.done;
+    expect(keyed.sink.status).toBe(429);
+    expect(keyed.sink.error?.message).toMatch(/^budget global:day would be exceeded: limit \$0\.000001, this request needs up to .*not shown to a client/);
+    expect(keyed.sink.error?.message).not.toContain('spent');
+    const open = start(r, { model: 'b' });
+    await open.done;
+    expect(open.sink.error?.message).toMatch(/^budget global:day would be exceeded: limit \$0\.000001, spent \$0\.000000, reserved/);
   });
 
   it('a long retry-after: after the fallback failed too, the throttled primary is waited for within the deadline', async () => {
