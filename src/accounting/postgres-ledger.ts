@@ -124,7 +124,12 @@ export class PostgresLedger implements LedgerStore {
     // reports the same failure to its caller.
     pool.on('error', (err) => options.onError?.(err));
     try {
-      await createSchema(pool, schema, table, tableName, feedbackTable);
+      // A reader (`switchyard calibrate`) creates nothing: a database without the table is not a switchyard ledger.
+      if (options.reader === true) {
+        const found = await pool.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [table]);
+        if (found.rows[0]?.t == null)
+          throw new Error(`the database has no switchyard ledger table ${table} (storage.ledger): point it at the database switchyard serve writes`);
+      } else await createSchema(pool, schema, table, tableName, feedbackTable);
     } catch (err) {
       await pool.end();
       journal?.close();

@@ -237,7 +237,11 @@ export class SqliteLedger implements LedgerStore {
     const journal = path === ':memory:' || reader ? null : InFlightJournal.open(`${path}-inflight`, `${realFile(path)}-inflight`);
     let db: Database.Database | undefined;
     try {
-      db = new Database(path);
+      db = new Database(path, reader ? { fileMustExist: true } : {});
+      // A reader (`switchyard calibrate`) writes nothing: a file with no ledger table is not a
+      // switchyard ledger (another program's database, an empty file), refused before it is touched.
+      if (reader && path !== ':memory:' && db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger'").get() === undefined)
+        throw new Error(`${path} is not a switchyard ledger (it has no ledger table): point storage.ledger at the file switchyard serve writes`);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma(`busy_timeout = ${START_BUSY_MS}`); // a second process (a report, a backup) may hold a lock

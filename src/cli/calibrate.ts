@@ -12,6 +12,7 @@ import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { loadConfigFile, validateConfig } from '../config/load.js';
 import { calibrate, formatThreshold, MIN_SCORES } from '../routing/calibrate.js';
 import { formatProposals, proposeCascadeAdjustments, tierQuality } from '../routing/calibrate-cascade.js';
+import { withoutPassword } from '../observe/scrub.js';
 import { emptyOption, joinNegativeValues } from './args.js';
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
@@ -95,7 +96,12 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
     if (proposals) console.log(`\nper tier, from cascade escalations and feedback:\n${proposals}`);
     return 0;
   } catch (err) {
-    console.error(`switchyard calibrate: ${(err as Error).message}`);
+    // Which ledger, as serve says it: "file is not a database" alone named neither the file nor the config key.
+    const msg = (err as Error).message;
+    const where = withoutPassword(ledgerUrl);
+    console.error(
+      `switchyard calibrate: ${msg.includes(where) ? msg : `cannot read the ledger ${where} (storage.ledger${file ? ` of ${file}` : ''}): ${msg}`}`,
+    );
     return 1;
   }
 }

@@ -232,6 +232,21 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgresLedger', () =
     await expect(PostgresLedger.open(URL_, { schema: 'Upper' })).rejects.toThrow(/invalid PostgreSQL schema/);
   });
 
+  it('opened only to read (calibrate), a database without the table is refused and gets no table (it got switchyard_ledger and its feedback table)', async () => {
+    const table = nextTable();
+    await expect(openLedger(URL_, { schema: SCHEMA, table, reader: true })).rejects.toThrow(/has no switchyard ledger table/);
+    const pool = new pg.Pool({ connectionString: URL_, ...PG_POOL_TIMEOUTS });
+    try {
+      const r = await pool.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [`"${SCHEMA}"."${table}"`]);
+      expect(r.rows[0]!.t).toBeNull();
+    } finally {
+      await pool.end();
+    }
+    // Once a sidecar made it, the reader opens it.
+    await (await openLedger(URL_, { schema: SCHEMA, table })).close();
+    await (await openLedger(URL_, { schema: SCHEMA, table, reader: true })).close();
+  });
+
   it('is what openLedger returns for postgres:// and postgresql:// URLs', async () => {
     const table = nextTable();
     for (const url of [URL_, URL_.replace(/^postgres:/, 'postgresql:')]) {

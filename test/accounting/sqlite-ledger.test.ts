@@ -163,6 +163,18 @@ describe('SqliteLedger', () => {
     }
   });
 
+  it("opened only to read, another program's database (or an empty file) is refused as no ledger, and nothing is written to it (calibrate added switchyard's tables)", async () => {
+    for (const make of [(db: Database.Database) => db.exec('CREATE TABLE foo (x)'), () => undefined]) {
+      const path = nextPath();
+      const other = new Database(path);
+      make(other);
+      other.close();
+      const before = readFileSync(path);
+      await expect(openLedger(`sqlite:${path}`, { reader: true })).rejects.toThrow(/is not a switchyard ledger \(it has no ledger table\)/);
+      expect(readFileSync(path).equals(before)).toBe(true);
+    }
+  });
+
   it('refuses a database written by a newer schema', async () => {
     const path = nextPath();
     const db = new Database(path);
