@@ -3,14 +3,13 @@
  * signals. Nothing imports this file but the CLI entry (`src/cli/index.ts`), which hands
  * `serve` to the commands that start a sidecar.
  */
-import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { JOURNAL_LOCKED, openLedger, type LedgerStore } from './accounting/ledger.js';
 import { DEFAULT_CONFIG } from './config/defaults.js';
-import { loadConfigFile, validateConfig } from './config/load.js';
+import { defaultConfigFile, loadConfigFile, validateConfig } from './config/load.js';
 import { pgJournal, type Config } from './config/schema.js';
 import { ClientKeys } from './http/auth.js';
 import { createHttpServer, isLoopback, sendJson } from './http/server.js';
@@ -38,7 +37,7 @@ const PROVIDER_PATHS: Record<string, string> = { openai: '/openai/v1', gemini: '
 
 /** Where the config comes from, and whether it is the built-in catalogue. */
 async function loadConfig(opts: ServeOptions): Promise<{ cfg: Config; file: string | null }> {
-  const file = opts.config ?? (existsSync('./switchyard.yaml') ? './switchyard.yaml' : null);
+  const file = opts.config ?? defaultConfigFile();
   const res = file ? await loadConfigFile(file) : validateConfig(DEFAULT_CONFIG);
   if (!res.ok) throw new StartupError(`invalid config${file ? ` ${file}` : ''}:\n  ${res.errors.join('\n  ')}`);
   return { cfg: res.config, file };

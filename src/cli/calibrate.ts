@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { openLedger } from '../accounting/ledger.js';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
-import { loadConfigFile, validateConfig } from '../config/load.js';
+import { defaultConfigFile, loadConfigFile, validateConfig } from '../config/load.js';
 import { calibrate, formatThreshold, MIN_SCORES } from '../routing/calibrate.js';
 import { formatProposals, proposeCascadeAdjustments, tierQuality } from '../routing/calibrate-cascade.js';
 import { withoutPassword } from '../observe/scrub.js';
@@ -52,7 +52,7 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
     console.error(`switchyard calibrate: --limit must be a positive whole number, got "${values.limit}"`);
     return 2;
   }
-  const file = values.config ?? (existsSync('./switchyard.yaml') ? './switchyard.yaml' : null);
+  const file = values.config ?? defaultConfigFile();
   const res = file ? await loadConfigFile(file) : validateConfig(DEFAULT_CONFIG);
   if (!res.ok) {
     console.error(`switchyard calibrate: invalid config${file ? ` ${file}` : ''}:\n  ${res.errors.join('\n  ')}`);

@@ -2,6 +2,7 @@
  * Reading a config file (YAML or JSON), validating it, and turning zod's issues into lines a
  * person can act on: `models.gpt-4.1.price.outputPerMTok: expected number, got string`.
  */
+import { lstatSync, readlinkSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { z } from 'zod';
 import { duplicateJsonKeys } from './json-duplicates.js';
@@ -57,6 +58,17 @@ export async function readSmallFile(file: string, maxBytes: number, what: string
     return { text: buf.toString('utf8', 0, n) };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      // A link whose target is gone (a ConfigMap not mounted yet, a moved file): say where it points.
+      try {
+        if (lstatSync(file).isSymbolicLink())
+          return {
+            error: `${file}: a symbolic link to ${readlinkSync(file)}, which does not exist: mount or create it, or point the link at the ${what} file`,
+          };
+      } catch {
+        // not there at all: the plain message
+      }
+    }
     return { error: `${file}: cannot read the file (${code ?? String(err)})` };
   } finally {
     await handle?.close();
@@ -249,4 +261,18 @@ function parseMessage(err: unknown): string {
   const caret = rest.findIndex((l) => /^\s*\^+\s*$/.test(l));
   const excerpt = caret > 0 ? rest[caret - 1] : caret < 0 ? rest.at(-1) : undefined;
   return excerpt === undefined ? first.slice(0, -1) : `${first.slice(0, -1)}: ${JSON.stringify(excerpt.trim().slice(0, 120))}`;
+}
+
+/**
+ * `./switchyard.yaml` when there is one, else null. A dangling symlink by that name counts (a
+ * Kubernetes ConfigMap's file is a link): loading it then fails saying so, instead of the
+ * built-in catalogue starting silently without the file's budgets and routes.
+ */
+export function defaultConfigFile(): string | null {
+  try {
+    lstatSync('./switchyard.yaml');
+    return './switchyard.yaml';
+  } catch {
+    return null;
+  }
 }

@@ -4,7 +4,7 @@
  * secrets `serve` would miss.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -460,6 +460,21 @@ describe('switchyard serve on a port in use', () => {
       busy.close();
     }
   }, 20_000);
+});
+
+describe('a ./switchyard.yaml that is a link to nothing', () => {
+  it('stops the start saying where the link points (it started on the built-in catalogue, without the file)', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sy-dangling-'));
+    symlinkSync(join(cwd, 'mounted', 'missing.yaml'), join(cwd, 'switchyard.yaml'));
+    const r = spawnSync(process.execPath, [BIN, 'serve', '--port', '0'], {
+      cwd,
+      env: { ...process.env, OPENAI_API_KEY: 'sk-test', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '', DEEPSEEK_API_KEY: '', SWITCHYARD_RELAY_URL: '' },
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`./switchyard.yaml: a symbolic link to ${join(cwd, 'mounted', 'missing.yaml')}, which does not exist`);
+  });
 });
 
 describe('switchyard serve with a relay (SWITCHYARD_RELAY_URL)', () => {
