@@ -61,6 +61,8 @@ export class StreamSession {
   /** A new attempt starts; after a commit it is a continuation (and never a relay: the stream's form is fixed). */
   beginAttempt(relay = false): void {
     this.relayAttempt = relay && !this.committed;
+    // Before the commit nothing of an earlier attempt reached the client: the stream's id is the answering attempt's own.
+    if (!this.committed) this.id = null;
     this.heldNative = [];
     this.sawStop = false;
     this.held = [];

@@ -114,6 +114,20 @@ describe('StreamSession', () => {
     expect(s.events).toHaveLength(2);
   });
 
+  it("a fail-over before the first content: the stream carries the answering attempt's id, not the failed one's (it kept the failed attempt's)", async () => {
+    const s = sink();
+    const ss = new StreamSession(s, 'fallback', false, () => ({}));
+    ss.beginAttempt();
+    await ss.forward({ ...chunk(null, true), chunk: { ...chunk(null, true).chunk, id: 'chatcmpl-BAD' } }, h('a'));
+    expect(ss.committed).toBe(false);
+    ss.beginAttempt();
+    const good = chunk('Hi', true);
+    await ss.forward({ ...good, chunk: { ...good.chunk, id: 'chatcmpl-GOOD' } }, h('b'));
+    const fin = chunk(null, false, 'stop');
+    await ss.forward({ ...fin, chunk: { ...fin.chunk, id: 'chatcmpl-GOOD' } }, h('b'));
+    expect(s.events.map((e) => (JSON.parse(e) as { id: string }).id)).toEqual(['chatcmpl-GOOD', 'chatcmpl-GOOD']);
+  });
+
   it('a continuation drops its role chunk, keeps id and model, and does not repeat a trimmed seam', async () => {
     const s = sink();
     const ss = new StreamSession(s, 'fallback', false, () => ({}));
