@@ -144,6 +144,36 @@ function sharedLine(s: NonNullable<StateView['shared']>, color: boolean): string
 
 class StatusError extends Error {}
 
+/** An OpenAI-shaped error body's message, or null. */
+function errorMessage(text: string): string | null {
+  try {
+    const m = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
+    return typeof m === 'string' && m !== '' ? m.slice(0, 300) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The sidecar's base URL from `--url`: what a user has at hand names it too (the SDK's base URL
+ * `…/v1`, the banner's state or inspector URL); no query, fragment or user:password. Null if no URL.
+ */
+export function sidecarBase(given: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(given);
+  } catch {
+    return null;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return null;
+  let path = u.pathname;
+  while (path.endsWith('/')) path = path.slice(0, -1);
+  const at = path.search(/\/switchyard(\/|$)/);
+  if (at !== -1) path = path.slice(0, at);
+  else if (path.endsWith('/v1')) path = path.slice(0, -3);
+  return `${u.protocol}//${u.host}${path}`;
+}
+
 /**
  * undici's `request`, not `fetch`: fetch refuses the WHATWG "bad ports" (6000, 6665–6669, 10080, …)
  * without trying, so a sidecar started with `--port 6000` could never be reached from here.
@@ -160,13 +190,29 @@ async function getJson<T>(base: string, path: string, token: string | undefined)
       : ((typeof e.code === 'string' ? e.code : undefined) ?? e.cause?.code ?? e.name ?? 'error');
     throw new StatusError(`cannot reach the sidecar at ${base} (${cause}): is \`switchyard serve\` running there? (--url URL to point elsewhere)`);
   }
-  const text = await res.body.text();
-  if (res.statusCode === 401)
+  let text: string;
+  try {
+    text = await res.body.text();
+  } catch (err) {
+    // Headers, then a body that stalls or breaks off (a proxy, another server on that port): no stack trace.
+    const e = err as { name?: string; code?: unknown };
+    const why =
+      e.name === 'TimeoutError' || e.name === 'AbortError'
+        ? `its body did not end within ${TIMEOUT_MS / 1000} s`
+        : `its body broke off (${String(e.code ?? e.name)})`;
+    throw new StatusError(`${base}${path} answered ${res.statusCode}, but ${why}: is that a switchyard sidecar?`);
+  }
+  if (res.statusCode === 401) {
+    // The sidecar says which: no token sent, the wrong one, or none set on its side (then it must be restarted with one).
+    const said = errorMessage(text);
     throw new StatusError(
-      token === undefined
-        ? `${base} refused ${path} (401): it needs an admin token; set SWITCHYARD_ADMIN_TOKEN`
-        : `${base} refused ${path} (401): the SWITCHYARD_ADMIN_TOKEN in this environment is not the sidecar's; set the one it was started with`,
+      said !== null
+        ? `${base} refused ${path} (401): ${said}`
+        : token === undefined
+          ? `${base} refused ${path} (401): it needs an admin token; set SWITCHYARD_ADMIN_TOKEN`
+          : `${base} refused ${path} (401): the SWITCHYARD_ADMIN_TOKEN in this environment is not the sidecar's; set the one it was started with`,
     );
+  }
   if (res.statusCode === 404) throw new StatusError(`${base}${path} answered 404: is that a switchyard sidecar? (--url URL to point elsewhere)`);
   if (res.statusCode < 200 || res.statusCode > 299) throw new StatusError(`${base}${path} answered ${res.statusCode}: ${text.slice(0, 200)}`);
   try {
@@ -192,12 +238,19 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv = pro
     return 0;
   }
   // The SDK's base URL (…/v1) names the same sidecar.
-  const base = (values.url ?? DEFAULT_STATUS_URL).replace(/\/+$/, '').replace(/\/v1$/, '');
-  if (!/^https?:\/\/[^/]+/.test(base)) {
-    process.stderr.write(`switchyard status: --url must be an http:// or https:// URL, got "${values.url}"\n`);
+  const base = sidecarBase(values.url ?? DEFAULT_STATUS_URL);
+  if (base === null) {
+    process.stderr.write(`switchyard status: --url must be an http:// or https:// URL with a valid host and port, got "${values.url}"\n`);
     return 2;
   }
   const token = env.SWITCHYARD_ADMIN_TOKEN || undefined;
+  // A header cannot carry it (a line break from a file, a non-Latin character): say so, not "cannot reach".
+  if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) {
+    process.stderr.write(
+      `switchyard status: SWITCHYARD_ADMIN_TOKEN ${/[\r\n]\s*$/.test(token) ? 'ends in a line break' : 'has a character an HTTP header cannot carry (a space, a control character or a non-ASCII one)'}: set it to the token alone\n`,
+    );
+    return 2;
+  }
   try {
     const state = await getJson<StateView>(base, '/switchyard/state', token);
     if (values.json) {

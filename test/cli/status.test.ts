@@ -102,6 +102,18 @@ describe('statusCommand', () => {
   beforeAll(async () => {
     server = createServer((req, res) => {
       seen.push(req.headers);
+      if (req.url?.startsWith('/stall')) {
+        // Headers, a byte, then nothing (another server on that port, a proxy).
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{');
+        return;
+      }
+      if (req.url?.startsWith('/untokened')) {
+        res
+          .writeHead(401, { 'content-type': 'application/json' })
+          .end('{"error":{"message":"this sidecar has no SWITCHYARD_ADMIN_TOKEN: restart it with one"}}');
+        return;
+      }
       if (req.headers.authorization !== 'Bearer tok') {
         res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":{}}');
         return;
@@ -145,5 +157,31 @@ describe('statusCommand', () => {
     expect(err).toMatch(/the SWITCHYARD_ADMIN_TOKEN in this environment is not the sidecar's/);
     expect(await statusCommand(['--url', 'ftp://x'], {})).toBe(2);
     expect(await statusCommand(['--bogus'], {})).toBe(2);
+    // A port no URL can have is a usage error, not "cannot reach" (exit 1).
+    expect(await statusCommand(['--url', 'http://127.0.0.1:99999'], {})).toBe(2);
   });
+
+  it("the URLs a user has at hand name the sidecar: the SDK's /v1, the banner's state and inspector URLs, with a query; a password is never shown", async () => {
+    capture();
+    for (const u of [`${url}/v1`, `${url}/switchyard/state`, `${url}/switchyard/inspect?token=x`, `${url}/?x=1#f`]) {
+      out = '';
+      expect(await statusCommand(['--url', u], { SWITCHYARD_ADMIN_TOKEN: 'tok' }), u).toBe(0);
+      expect(out).toContain(`switchyard ${url} `);
+    }
+    out = '';
+    expect(await statusCommand(['--url', url.replace('http://', 'http://u:secretpw@')], { SWITCHYARD_ADMIN_TOKEN: 'tok' })).toBe(0);
+    expect(out).not.toContain('secretpw');
+  });
+
+  it('a body that stalls after its headers, the sidecar\'s own 401 reason, a token a header cannot carry: each said plainly (a stack trace, "needs an admin token", "cannot reach")', async () => {
+    capture();
+    expect(await statusCommand(['--url', `${url}/stall`], { SWITCHYARD_ADMIN_TOKEN: 'tok' })).toBe(1);
+    expect(err).toMatch(/answered 200, but its body did not end within 5 s/);
+    expect(await statusCommand(['--url', `${url}/untokened`], {})).toBe(1);
+    expect(err).toMatch(/refused \/switchyard\/state \(401\): this sidecar has no SWITCHYARD_ADMIN_TOKEN: restart it with one/);
+    expect(await statusCommand(['--url', url], { SWITCHYARD_ADMIN_TOKEN: 'tok\n' })).toBe(2);
+    expect(err).toMatch(/SWITCHYARD_ADMIN_TOKEN ends in a line break/);
+    expect(await statusCommand(['--url', url], { SWITCHYARD_ADMIN_TOKEN: 'tök' })).toBe(2);
+    expect(err).toMatch(/a character an HTTP header cannot carry/);
+  }, 15_000);
 });
