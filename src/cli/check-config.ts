@@ -24,8 +24,21 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const file = argv[0];
-  if (!file || argv.length > 1) {
-    console.error(USAGE);
+  // Each mistake said, then the usage (it printed the usage alone; an option was read as a file name).
+  const why =
+    argv.length === 0
+      ? 'no config file given'
+      : argv.length > 1
+        ? argv[0] === '--config'
+          ? 'the file is given alone, without --config'
+          : `one file at a time, got ${argv.length} arguments`
+        : file === ''
+          ? 'the file name is empty'
+          : file!.startsWith('-') && file !== '-'
+            ? `unknown option ${file}`
+            : null;
+  if (why !== null || !file) {
+    console.error(`switchyard check-config: ${why ?? 'no config file given'}\n${USAGE}`);
     return 2;
   }
   const res = await loadConfigFile(file);

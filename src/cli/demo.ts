@@ -270,7 +270,16 @@ export async function demoCommand(argv: string[], serve: StartSidecar): Promise<
     return 2;
   }
 
-  const dir = mkdtempSync(join(tmpdir(), 'switchyard-demo-'));
+  let dir: string;
+  try {
+    dir = mkdtempSync(join(tmpdir(), 'switchyard-demo-'));
+  } catch (err) {
+    // TMPDIR unset to something usable: said, not a stack trace.
+    process.stderr.write(
+      `switchyard demo: cannot make its working folder in ${tmpdir()} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): set TMPDIR to a writable folder\n`,
+    );
+    return 1;
+  }
   const logFile = join(dir, 'switchyard.log');
   const logStream = createWriteStream(logFile);
   const sim: Simulator = await startSimulator({ host: '127.0.0.1', port: 0, profile: SIM_PROFILE });

@@ -154,6 +154,18 @@ describe('switchyard check-config', () => {
     expect(r.stderr).toContain('usage: switchyard check-config FILE');
   });
 
+  it.each([
+    [['--frob'], 'unknown option --frob'],
+    [['--config', 'x.yaml'], 'the file is given alone, without --config'],
+    [[''], 'the file name is empty'],
+    [[], 'no config file given'],
+  ])('%j: says what was wrong, then the usage (exit 2; an option was read as a file name, or the usage came alone)', (args, why) => {
+    const r = run('check-config', ...args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`switchyard check-config: ${why}`);
+    expect(r.stderr).not.toContain('cannot read');
+  });
+
   it('--help and -h print the usage and exit 0 (not "cannot read the file --help")', () => {
     for (const flag of ['--help', '-h']) {
       const r = run('check-config', flag);
