@@ -175,7 +175,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   else {
     const d = applyDefaults(cfg, env);
     cfg = d.cfg;
-    note = d.note;
+    // Half a relay is none: said in the banner rather than passed over.
+    note = !env.SWITCHYARD_RELAY_URL && env.SWITCHYARD_RELAY_KEY ? `${d.note}; SWITCHYARD_RELAY_KEY is set without SWITCHYARD_RELAY_URL: no relay` : d.note;
     checkKeys(cfg, env, false);
     if (d.simulate) {
       // Its tokenizer loads on the first request: an idle sidecar does not hold the o200k tables.

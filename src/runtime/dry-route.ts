@@ -117,7 +117,7 @@ type Choice = Omit<DryRoute, 'cascade'> | { allOverCost: boolean; none: Omit<Dry
 function choose(rt: RuntimeCore, body: ChatBody, hints: Hints, plan: RoutePlan, promptTokens: number): Choice {
   // The same candidates a real request tries: those whose endpoints cannot take this body are left out.
   const candidates = translatableCandidates(rt, body, plan.candidates);
-  if (candidates !== plan.candidates) plan.reason += untranslatableNote(plan.candidates, candidates);
+  if (candidates !== plan.candidates) plan.reason += untranslatableNote(rt, body, plan.candidates, candidates);
   plan.candidates = candidates;
   const untakeable = untakeableEndpoints(rt, body, candidates);
   const now = rt.now();

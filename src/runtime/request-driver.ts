@@ -412,7 +412,7 @@ export class RequestDriver {
     }
     const candidates = translatableCandidates(this.rt, this.call.body, this.plan.candidates);
     if (candidates !== this.plan.candidates)
-      this.plan = { ...this.plan, candidates, reason: this.plan.reason + untranslatableNote(this.plan.candidates, candidates) };
+      this.plan = { ...this.plan, candidates, reason: this.plan.reason + untranslatableNote(this.rt, this.call.body, this.plan.candidates, candidates) };
     // No candidate can take the body at all (a chat field with no Messages form, for Anthropic-kind
     // models only): the 400 is answered here, before an endpoint is picked. Answered by the attempt,
     // it took a slot of the endpoint's rpm window and counted as an attempt that never went out.

@@ -3,7 +3,7 @@ import { requestedOutputTokens } from '../accounting/reservation.js';
 import { nativeOf } from '../apis/native.js';
 import { thinkingFits } from '../upstream/adapters/anthropic-native.js';
 import { own } from '../config/lookup.js';
-import { SwitchyardError } from '../errors.js';
+import { echoName, SwitchyardError } from '../errors.js';
 import type { ChatBody } from '../upstream/types.js';
 import type { RuntimeCore } from './core.js';
 import type { EndpointHandle } from './endpoints.js';
@@ -104,9 +104,21 @@ export function untakeableEndpoints(rt: RuntimeCore, body: ChatBody, candidates:
   return out ?? NO_ENDPOINTS;
 }
 
-/** The reason's note for the candidates `translatableCandidates` left out (the same in a real request and the dry run). */
-export function untranslatableNote(before: readonly string[], after: readonly string[]): string {
-  return `; skipped ${before.filter((m) => !after.includes(m)).join(', ')} (cannot take this request's fields)`;
+/**
+ * The reason's note for the candidates `translatableCandidates` left out (the same in a real
+ * request and the dry run), naming the field that kept the first of them out, as the 400 a
+ * client-named model answers would.
+ */
+export function untranslatableNote(rt: RuntimeCore, body: ChatBody, before: readonly string[], after: readonly string[]): string {
+  const skipped = before.filter((m) => !after.includes(m));
+  const native = nativeOf(body);
+  let field: string | null = native?.kind === 'anthropic-messages' ? (native.untranslated[0] ?? null) : null;
+  if (field === null && native === undefined)
+    for (const h of rt.byModel.get(skipped[0] ?? '') ?? []) {
+      field = translationError(h, body)?.param ?? null;
+      if (field !== null) break;
+    }
+  return `; skipped ${skipped.join(', ')} (cannot take this request's fields${field === null ? '' : `: ${echoName(field)}`})`;
 }
 
 /** A model some endpoint of which can take this body (the cascade's steps leave out the others: cascade-plan.ts). */

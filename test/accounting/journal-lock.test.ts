@@ -64,9 +64,16 @@ describe('the in-flight journal lock', () => {
 
   it("a sidecar's SQLite ledger takes it before touching the file; a reader (calibrate) does not ask for it", async () => {
     const db = join(dir, 'ledger.db');
+    // A ledger a sidecar wrote before (a reader opens only an existing one).
+    await SqliteLedger.open(db).close();
+    const fresh = join(dir, 'fresh.db');
+    const freshHolder = await otherProcessHolds(`${fresh}-inflight.lock`);
+    expect(() => SqliteLedger.open(fresh)).toThrow(JournalLockedError);
+    expect(existsSync(fresh), 'the refused open created no database').toBe(false);
+    freshHolder.kill('SIGKILL');
+    await once(freshHolder, 'exit');
     const holder = await otherProcessHolds(`${db}-inflight.lock`);
     expect(() => SqliteLedger.open(db)).toThrow(JournalLockedError);
-    expect(existsSync(db), 'the refused open created no database').toBe(false);
     const reader = SqliteLedger.open(db, { reader: true });
     expect(await reader.rows({ limit: 10 })).toEqual([]);
     await reader.close();

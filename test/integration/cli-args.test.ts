@@ -524,6 +524,24 @@ describe('switchyard serve with a relay (SWITCHYARD_RELAY_URL)', () => {
     expect(`${r.stdout}${r.stderr}`).not.toContain('relSECRET');
   });
 
+  it('SWITCHYARD_RELAY_KEY without the URL: the banner says there is no relay (it was passed over in silence)', async () => {
+    const c = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {
+      cwd: mkdtempSync(join(tmpdir(), 'sy-relay-')),
+      env: { ...process.env, ...NO_KEYS, SWITCHYARD_RELAY_URL: '', SWITCHYARD_RELAY_KEY: 'rk' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      const t0 = Date.now();
+      while (!out.includes('listening on') && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 20));
+      expect(out).toContain('SWITCHYARD_RELAY_KEY is set without SWITCHYARD_RELAY_URL: no relay');
+    } finally {
+      c.kill('SIGTERM');
+      await exitOf(c);
+    }
+  }, 25_000);
+
   it('a relay URL without SWITCHYARD_RELAY_KEY is a start-up error naming the key variable', () => {
     const r = serveWith({ SWITCHYARD_RELAY_URL: 'http://127.0.0.1:9/v1', SWITCHYARD_RELAY_KEY: '' });
     expect(r.status).toBe(1);

@@ -112,7 +112,7 @@ describe('fail-over past an Anthropic-kind fallback that cannot take the body', 
     });
     const d = (await dry.json()) as { model: string; reason: string };
     expect(d.model).toBe('gpt-4.1');
-    expect(d.reason).toContain("skipped claude-sonnet-4.5 (cannot take this request's fields)");
+    expect(d.reason).toContain("skipped claude-sonnet-4.5 (cannot take this request's fields: seed)");
   });
   it("a route whose primary fails answers 502 upstream_error, not the fallback's 400, and never calls the fallback", async () => {
     await sim.setFault('gpt-4.1', { kind: 'http_error', status: 503 });
