@@ -29,12 +29,12 @@ function scrubbing(dest: NodeJS.WritableStream | pino.DestinationStream): pino.D
   };
 }
 
-/** Control characters (line breaks, escapes) as JSON writes them: `\n`, `\u001b`. */
+/** Control characters (line breaks, escapes, C1 controls, line separators, bidi overrides) escaped: `\n`, `\u001b`, `\u202e`. */
 export function escapeControls(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return /[\u0000-\u001f\u007f]/.test(s)
+  return /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(s)
     ? // eslint-disable-next-line no-control-regex
-      s.replace(/[\u0000-\u001f\u007f]/g, (c) =>
+      s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) =>
         c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
       )
     : s;

@@ -358,7 +358,9 @@ function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number)
     const want = embeddingInputs(native.input);
     const data = (json as { data?: unknown }).data;
     const miss = Array.isArray(data) ? vectorMismatch(data, want) : 'is no list of vectors';
-    if (miss !== null) throw new BadAnswerFault(`upstream embeddings answer ${miss} for ${want} input${want === 1 ? '' : 's'}`, reportedUsage(json));
+    // The provider billed the batch: its reported usage is billed (parsed.usage reads an embeddings usage, with no completion count).
+    if (miss !== null)
+      throw new BadAnswerFault(`upstream embeddings answer ${miss} for ${want} input${want === 1 ? '' : 's'}`, parsed.usage ?? reportedUsage(json));
   }
   const latencyMs = inp.now() - started;
   const completionText = parsed.completion === json ? text : null;

@@ -172,7 +172,7 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
 
 /** How providers word "the prompt is over the context window" (OpenAI and its clones, Anthropic, Gemini, Mistral, Bedrock, Cohere). */
 const CONTEXT_WORDS =
-  /context.length|maximum context|context window|(?:prompt|input|request) is too long|too many (?:input |prompt )?tokens|exceeds the maximum number of tokens|input token count/i;
+  /context.length|maximum context|context (?:window|limit)|(?:prompt|input|request) is too long|too many (?:input |prompt )?tokens|exceeds the maximum number of tokens|input token count/i;
 /** A field of the request over its own size limit (OpenAI: "Invalid 'metadata.trace': string too long", code string_above_max_length): the client's. */
 const FIELD_TOO_LONG = /\b(?:string|array) too long\b/i;
 

@@ -577,6 +577,8 @@ describe('answers larger than switchyard reads, and counts that are no counts', 
     expect(r.headers.get('x-switchyard-model')).toBe('m-emb-ok');
     const body = (await r.json()) as { data: Array<{ index: number }> };
     expect(body.data.map((d) => d.index)).toEqual([0, 1]);
+    // The bad answer's reported 2 tokens are billed beside the good one's 2, as the provider billed both (it was 2).
+    expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ prompt_tokens: 4, cost_nano: 4000 });
   });
 
   it('a JSON answer after a byte order mark is read (it was "not JSON")', async () => {

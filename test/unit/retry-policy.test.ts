@@ -318,6 +318,8 @@ describe('a 400/405/413/414/415/421/422 whose body is a page, not JSON (a proxy,
       'The input token count (1500000) exceeds the maximum number of tokens allowed (1048576).',
       'Prompt contains 40000 tokens and 0 draft tokens, too large for model with 32768 maximum context length',
       'Input is too long for requested model.',
+      // Anthropic's, relayed OpenAI-shaped by an aggregator.
+      'input length and `max_tokens` exceed context limit: 190000 + 20000 > 200000, decrease input length or `max_tokens` and try again',
     ])
       expect(decide(http(400, { error: { ...apiErr(null), message } }), state(), R).next, message).toEqual({ step: 'larger_context' });
     for (const [code, message] of [
