@@ -4,37 +4,42 @@
  * CORS "simple request" that a browser sends cross-site without asking first, and a page whose
  * name was re-bound to 127.0.0.1 (DNS rebinding) reads the answers as its own. So:
  *
- * - a request whose `Origin` is another site (not loopback, not the name the request was sent to)
- *   is refused, whatever the route (`Origin: null` too: a sandboxed frame or a local file);
- * - a browser's `Sec-Fetch-Site: cross-site` is refused the same way;
- * - on a loopback sidecar, a request sent to a domain name (one with a dot) that is not loopback's
- *   (`localhost`, 127.x.x.x, `[::1]`) is refused: only a re-bound name reaches a loopback socket
- *   by another name, and a web page's name is a public domain. A name without a dot (an
- *   `/etc/hosts` alias, what a raw client writes) is taken.
+ * - a request with an `Origin` of another site (not loopback, not the name the request was sent
+ *   to) is refused, whatever the route (`Origin: null` too: a sandboxed frame or a local file);
+ *   a loopback `Origin` is served;
+ * - without an `Origin`, a browser's `Sec-Fetch-Site: cross-site` is refused, except a link
+ *   followed to a page (a GET navigation: the page that linked reads nothing of it);
+ * - a request that came in on a loopback address (the sidecar bound to loopback, or to every
+ *   address and reached on 127.0.0.1) sent to a domain name (one with a dot) or an address that is
+ *   not loopback's is refused: only a re-bound name reaches a loopback socket by another name,
+ *   and a web page's name is a public domain. A name without a dot (an `/etc/hosts` alias, what a
+ *   raw client writes) is taken.
  *
  * SDKs, curl and servers send neither header and use the address they were given, so they are not
- * touched; a browser app served from loopback itself (a dev server on `localhost:3000`) is not
- * either. switchyard answers no CORS preflight (see the README's "Limits and hostile input").
+ * touched. switchyard answers no CORS preflight (see the README's "Running it as a sidecar").
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 
-/** The host name of a Host header or an origin's authority, without port and brackets, lower case; null if unreadable. */
+/** The host name of a Host header or an origin's authority, normalised as a URL reads it (`127.1` is 127.0.0.1), without port and brackets; null if unreadable. */
 function hostName(authority: string): string | null {
-  const a = authority.trim().toLowerCase();
+  const a = authority.trim();
   if (a === '') return null;
-  if (a.startsWith('[')) {
-    const end = a.indexOf(']');
-    return end > 0 ? a.slice(1, end) : null;
+  let host: string;
+  try {
+    host = new URL(`http://${a}`).hostname;
+  } catch {
+    return null;
   }
-  const colon = a.indexOf(':');
-  return colon === -1 ? a : a.slice(0, colon);
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  return host.endsWith('.') ? host.slice(0, -1) : host;
 }
 
 function loopbackName(host: string): boolean {
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (host === 'localhost' || host.endsWith('.localhost') || host === '0.0.0.0') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
+  // ::1, and 127.x written as an IPv4-mapped IPv6 address (::ffff:7f00:1 as a URL writes it).
+  return host === '::1' || /^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(host) || /^::ffff:127\./.test(host);
 }
 
 /** A Host a loopback socket may be reached by: a loopback name or address, or a name without a dot (no web page's). */
@@ -42,8 +47,17 @@ function localHost(host: string): boolean {
   return loopbackName(host) || (!host.includes('.') && !host.includes(':'));
 }
 
+/** Whether a connection came in on a loopback address. */
+function onLoopback(address: string | undefined): boolean {
+  return address !== undefined && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
+}
+
 /** Why a request must be refused as another site's, or null. `loopbackOnly`: the sidecar listens on a loopback address only. */
-export function crossSiteRefusal(headers: IncomingHttpHeaders, loopbackOnly: boolean): string | null {
+export function crossSiteRefusal(
+  req: Pick<IncomingMessage, 'headers' | 'method'> & { socket?: { localAddress?: string } | null },
+  loopbackOnly: boolean,
+): string | null {
+  const headers = req.headers;
   const origin = headers.origin;
   const host = typeof headers.host === 'string' ? hostName(headers.host) : null;
   if (typeof origin === 'string') {
@@ -53,9 +67,9 @@ export function crossSiteRefusal(headers: IncomingHttpHeaders, loopbackOnly: boo
     const sameHost = from !== null && host !== null && from === host;
     if (from === null || (!loopbackName(from) && !sameHost))
       return `a browser request from another site (Origin: ${o.slice(0, 100)}) is refused: switchyard answers SDKs and servers, not web pages of other sites (a page can spend on your provider keys)`;
-  }
-  if (headers['sec-fetch-site'] === 'cross-site') return 'a browser request from another site (Sec-Fetch-Site: cross-site) is refused';
-  if (loopbackOnly && host !== null && !localHost(host))
-    return `this sidecar listens on loopback and was reached as "${(headers.host ?? '').slice(0, 100)}": use localhost or 127.0.0.1 (another name reaching a loopback address is how a web page re-binds its own name to it), or set server.host to listen beyond loopback`;
+  } else if (headers['sec-fetch-site'] === 'cross-site' && !((req.method === 'GET' || req.method === 'HEAD') && headers['sec-fetch-mode'] === 'navigate'))
+    return 'a browser request from another site (Sec-Fetch-Site: cross-site) is refused';
+  if (host !== null && !localHost(host) && (loopbackOnly || onLoopback(req.socket?.localAddress ?? undefined)))
+    return `this sidecar was reached on loopback as "${(headers.host ?? '').slice(0, 100)}": use localhost or 127.0.0.1 (another name reaching a loopback address is how a web page re-binds its own name to it), or set server.host to listen beyond loopback and reach it by that address`;
   return null;
 }

@@ -18,6 +18,7 @@ import { clientAuthorization, type ClientKeys } from './auth.js';
 import { checkAdmin } from './admin.js';
 import { headerCountBody, isMessagesPath, MAX_HEADER_FIELDS, onClientError, refuseConnect } from './client-error.js';
 import { recordRefused } from './refused.js';
+import type { ApiName } from '../runtime/request-scope.js';
 import type { ApiRoute } from './edge.js';
 import { checkJsonShape } from './json-limits.js';
 import { checkMethod, parseTarget, routeOf } from './routes.js';
@@ -231,7 +232,7 @@ export function createHttpServer(deps: ServerDeps): Server {
       return;
     }
     // A web page of another site, or one that re-bound its name to this loopback address: 403 before any route.
-    const crossSite = crossSiteRefusal(req.headers, deps.loopbackOnly);
+    const crossSite = crossSiteRefusal(req, deps.loopbackOnly);
     if (crossSite !== null) {
       const anthropic = isMessagesPath((req.url ?? '').split('?', 1)[0]!);
       const body = JSON.stringify(
@@ -239,10 +240,10 @@ export function createHttpServer(deps: ServerDeps): Server {
           ? { type: 'error', error: { type: 'permission_error', message: crossSite } }
           : { error: { message: crossSite, type: 'permission_error', param: null, code: 'cross_site_request' } },
       );
-      deps.log.warn(
-        { requestId, origin: req.headers.origin?.slice(0, 100), host: req.headers.host?.slice(0, 100), status: 403 },
-        'refused a cross-site request',
-      );
+      // Logged and counted as every refusal before routing is (`request refused: …`).
+      const api = apiOfPath((req.url ?? '').split('?', 1)[0]!);
+      if (api !== null) recordRefused(deps, api, req, requestId, Date.now(), new SwitchyardError('cross_site_request', crossSite));
+      else deps.log.info({ requestId, status: 403, error: 'cross_site_request' }, `request refused: ${crossSite}`);
       res.writeHead(403, {
         ...base,
         'content-type': 'application/json',
@@ -430,6 +431,17 @@ function notServedHint(path: string): string {
 const fromAnthropicClient = (req: IncomingMessage): boolean => req.headers['anthropic-version'] !== undefined;
 
 const isModelsPath = (path: string): boolean => /^\/(v1\/)?models(\/|$)/.test(path);
+
+/** The API a request path belongs to (for counting a refusal before routing), or null for the operations routes. */
+function apiOfPath(path: string): ApiName | null {
+  const p = path.startsWith('/v1/') ? path.slice(3) : path;
+  if (p === '/chat/completions') return 'chat';
+  if (p === '/completions') return 'completions';
+  if (p === '/embeddings') return 'embeddings';
+  if (p === '/messages' || p.startsWith('/messages/')) return 'messages';
+  if (p === '/responses' || p.startsWith('/responses/')) return 'responses';
+  return null;
+}
 
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;

@@ -42,6 +42,17 @@ describe('cross-site requests to a loopback sidecar', () => {
     expect(await env.sim.log()).toEqual([]);
   });
 
+  it('is counted and logged as a refusal before routing (there was no trace of it)', async () => {
+    const count = async () => {
+      const text = await (await fetch(`${env.sc.url}/metrics`)).text();
+      return [...text.matchAll(/^switchyard_requests_total\{[^}]*status="403"[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    const before = await count();
+    expect((await post('/v1/chat/completions', { origin: 'https://evil.example', 'content-type': 'text/plain' })).status).toBe(403);
+    expect(await count()).toBe(before + 1);
+    expect(await env.sc.waitForOutput('request refused: a browser request from another site (Origin: https://evil.example)')).toContain('"status":403');
+  });
+
   it('the Messages API answers in its own shape', async () => {
     const r = await post('/v1/messages', { origin: 'https://evil.example', 'content-type': 'text/plain' });
     expect(r.status).toBe(403);
@@ -59,21 +70,39 @@ describe('cross-site requests to a loopback sidecar', () => {
 });
 
 describe('crossSiteRefusal', () => {
-  it('an Origin is another site unless it is loopback or the host the request was sent to', () => {
-    expect(crossSiteRefusal({ host: 'myhost:4141', origin: 'http://myhost:4141' }, false)).toBeNull();
-    expect(crossSiteRefusal({ host: 'myhost:4141', origin: 'http://other:4141' }, false)).toMatch(/another site/);
-    expect(crossSiteRefusal({ host: '[::1]:4141', origin: 'http://[::1]:5173' }, true)).toBeNull();
-    expect(crossSiteRefusal({ host: '127.0.0.1:4141', origin: 'http://app.localhost:5173' }, true)).toBeNull();
-    expect(crossSiteRefusal({ origin: 'not a url' }, true)).toMatch(/another site/);
+  const r = (headers: Record<string, string>, extra: { method?: string; local?: string } = {}) => ({
+    headers,
+    method: extra.method ?? 'POST',
+    socket: extra.local === undefined ? null : { localAddress: extra.local },
   });
 
-  it('off loopback any Host is taken (client keys guard it); on loopback only loopback names, or none', () => {
-    expect(crossSiteRefusal({ host: 'sidecar.internal:4141' }, false)).toBeNull();
-    expect(crossSiteRefusal({ host: 'sidecar.internal:4141' }, true)).toMatch(/use localhost or 127\.0\.0\.1/);
-    expect(crossSiteRefusal({}, true)).toBeNull();
-    expect(crossSiteRefusal({ host: '127.0.0.5' }, true)).toBeNull();
-    // A name without a dot is no web page's (an /etc/hosts alias, a raw client's `host: x`).
-    expect(crossSiteRefusal({ host: 'x' }, true)).toBeNull();
-    expect(crossSiteRefusal({ host: '10.0.0.7:4141' }, true)).toMatch(/use localhost/);
+  it('an Origin is another site unless it is loopback or the host the request was sent to', () => {
+    expect(crossSiteRefusal(r({ host: 'myhost:4141', origin: 'http://myhost:4141' }), false)).toBeNull();
+    expect(crossSiteRefusal(r({ host: 'myhost:4141', origin: 'http://other:4141' }), false)).toMatch(/another site/);
+    expect(crossSiteRefusal(r({ host: '[::1]:4141', origin: 'http://[::1]:5173' }), true)).toBeNull();
+    expect(crossSiteRefusal(r({ host: '127.0.0.1:4141', origin: 'http://app.localhost:5173' }), true)).toBeNull();
+    expect(crossSiteRefusal(r({ origin: 'not a url' }), true)).toMatch(/another site/);
+    // A loopback page calling 127.0.0.1 from localhost is "cross-site" to the browser, but its Origin is loopback: served.
+    expect(crossSiteRefusal(r({ host: '127.0.0.1:4141', origin: 'http://localhost:3000', 'sec-fetch-site': 'cross-site' }), true)).toBeNull();
+    expect(crossSiteRefusal(r({ host: '127.0.0.1:4141', origin: 'http://0.0.0.0:3000' }), true)).toBeNull();
+  });
+
+  it('without an Origin, Sec-Fetch-Site: cross-site is refused, except a link followed to a page (a GET navigation)', () => {
+    expect(crossSiteRefusal(r({ 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors' }), true)).toMatch(/Sec-Fetch-Site/);
+    expect(crossSiteRefusal(r({ 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' }, { method: 'GET' }), true)).toBeNull();
+    expect(crossSiteRefusal(r({ 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' }, { method: 'POST' }), true)).toMatch(/Sec-Fetch-Site/);
+  });
+
+  it('on loopback only loopback names, addresses written any way, or a name without a dot; off loopback any Host, unless the connection came in on loopback', () => {
+    expect(crossSiteRefusal(r({ host: 'sidecar.internal:4141' }), false)).toBeNull();
+    expect(crossSiteRefusal(r({ host: 'sidecar.internal:4141' }), true)).toMatch(/use localhost or 127\.0\.0\.1/);
+    expect(crossSiteRefusal(r({}), true)).toBeNull();
+    for (const host of ['127.0.0.5', '127.1:4141', 'localhost.:4141', '[0:0:0:0:0:0:0:1]:4141', '[::ffff:7f00:1]:4141', '[::ffff:127.0.0.1]:4141', 'x'])
+      expect(crossSiteRefusal(r({ host }), true), host).toBeNull();
+    expect(crossSiteRefusal(r({ host: '10.0.0.7:4141' }), true)).toMatch(/use localhost/);
+    // Bound to every address: a request that came in on 127.0.0.1 by a re-bound name is refused too; one on the LAN address is not.
+    expect(crossSiteRefusal(r({ host: 'attacker.example:4141' }, { local: '127.0.0.1' }), false)).toMatch(/use localhost/);
+    expect(crossSiteRefusal(r({ host: 'attacker.example:4141' }, { local: '::ffff:127.0.0.1' }), false)).toMatch(/use localhost/);
+    expect(crossSiteRefusal(r({ host: 'sidecar.internal:4141' }, { local: '10.0.0.7' }), false)).toBeNull();
   });
 });
