@@ -47,6 +47,9 @@ function localHost(host: string): boolean {
   return loopbackName(host) || (!host.includes('.') && !host.includes(':'));
 }
 
+/** The Host an SDK on this machine sends: 127.0.0.1, localhost or [::1], with a port or not. */
+const PLAIN_LOOPBACK_HOST = /^(?:127\.0\.0\.1|localhost|\[::1\])(?::\d{1,5})?$/;
+
 /** Whether a connection came in on a loopback address. */
 function onLoopback(address: string | undefined): boolean {
   return address !== undefined && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
@@ -59,6 +62,8 @@ export function crossSiteRefusal(
 ): string | null {
   const headers = req.headers;
   const origin = headers.origin;
+  // What an SDK sends (no Origin, no Sec-Fetch-*, the address it was given): decided without parsing a URL, on every request.
+  if (origin === undefined && headers['sec-fetch-site'] === undefined && (headers.host === undefined || PLAIN_LOOPBACK_HOST.test(headers.host))) return null;
   const host = typeof headers.host === 'string' ? hostName(headers.host) : null;
   if (typeof origin === 'string') {
     const o = origin.trim().toLowerCase();
