@@ -11,6 +11,7 @@ import type { ResilienceConfig } from '../config/schema.js';
 import { SseParser, type SseEvent } from '../upstream/sse.js';
 import {
   classifyError,
+  BODY_LIMIT_BYTES,
   ERROR_BODY_LIMIT_BYTES,
   readText,
   send,
@@ -19,7 +20,9 @@ import {
   type SendOptions,
   type UpstreamResponse,
 } from '../upstream/transport.js';
-import { UpstreamFault, type ChatBody, type StreamPiece } from '../upstream/types.js';
+import { OversizeFault, UpstreamFault, type ChatBody, type StreamPiece } from '../upstream/types.js';
+import { ByteCollector } from '../upstream/byte-collector.js';
+import { completionAsSse } from '../upstream/json-as-stream.js';
 import type { StreamDecoder } from '../upstream/adapters/types.js';
 import { parseRateLimit } from '../upstream/rate-headers.js';
 import { statusMessage } from '../upstream/redirect.js';
@@ -242,7 +245,8 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     if (res.statusCode >= 300) throw await errorFault(inp, res, ac.signal);
     if (!session) throw new Error('streaming attempt without a session');
     reader = new StreamReader(inp, res, ac, session, started, () => firstToken && clearTimeout(firstToken));
-    res.consume(reader);
+    // A whole JSON answer to a stream request (a server that ignores `stream`), or a 200 whose JSON is an error: read as the stream it stands for.
+    res.consume(inp.h.adapter.kind === 'openai' && !inp.relay && jsonBody(res) ? new JsonAnswerAsStream(reader, res) : reader);
     return traced(trace, await reader.result);
   } catch (err) {
     const fault = err instanceof UpstreamFault ? err : classifyError(err, ac.signal);
@@ -334,6 +338,59 @@ function vectorMismatch(data: unknown[], want: number): string | null {
     seen.add(i);
   }
   return null;
+}
+
+/** Whether an answer's body is JSON by its content type. */
+function jsonBody(res: UpstreamResponse): boolean {
+  const t = res.headers['content-type'];
+  return typeof t === 'string' && /^application\/(?:[\w.+-]*\+)?json\b/i.test(t.trim());
+}
+
+/**
+ * The body of a stream request that came as JSON: read whole (within the answer's size limit),
+ * then handed to the stream reader as the events it stands for (`completionAsSse`).
+ */
+class JsonAnswerAsStream implements BodyConsumer {
+  private readonly body = new ByteCollector(BODY_LIMIT_BYTES);
+  private over = false;
+
+  constructor(
+    private readonly reader: StreamReader,
+    private readonly res: UpstreamResponse,
+  ) {}
+
+  data(chunk: Buffer): undefined {
+    if (this.over || this.body.add(chunk)) return undefined;
+    this.over = true;
+    const f = new OversizeFault(`upstream body larger than ${BODY_LIMIT_BYTES} bytes`);
+    this.reader.error(f);
+    this.res.abort(f);
+    return undefined;
+  }
+
+  end(): void {
+    if (this.over) return;
+    const text = this.body.bytes().toString('utf8');
+    let sse: string | null = null;
+    try {
+      sse = completionAsSse(JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text));
+    } catch {
+      sse = null;
+    }
+    if (sse === null) {
+      this.reader.error(
+        new UpstreamFault('bad_response', 'upstream answered a stream request with a JSON body that is neither a chat.completion nor an error'),
+      );
+      return;
+    }
+    const wait = this.reader.data(Buffer.from(sse));
+    if (wait === undefined) this.reader.end();
+    else void wait.then(() => this.reader.end());
+  }
+
+  error(err: unknown): void {
+    if (!this.over) this.reader.error(err);
+  }
 }
 
 /** A whole answer (its body read by sendWhole) as the attempt's result. */

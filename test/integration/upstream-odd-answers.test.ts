@@ -83,7 +83,17 @@ beforeAll(async () => {
             usage: { prompt_tokens: 2, total_tokens: 2 },
           }),
         );
-      } else if (j.model === 'code-null')
+      } else if (j.model === 'json-for-stream')
+        // A server that ignores stream: true and answers the whole completion as JSON.
+        res.writeHead(200, json).end(
+          JSON.stringify({
+            ...(JSON.parse(completion(j.model).replace('"fine"', '"fine words here"')) as object),
+            usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+          }),
+        );
+      else if (j.model === 'error-200')
+        res.writeHead(200, json).end('{"error":{"message":"upstream overloaded, try later","type":"server_error","code":null}}');
+      else if (j.model === 'code-null')
         res
           .writeHead(400, json)
           .end('{"error":{"message":"Unrecognized request argument supplied: fallbacks","type":"invalid_request_error","param":null,"code":null}}');
@@ -244,6 +254,8 @@ beforeAll(async () => {
     'm-usage-parts': model('usage-parts'),
     'm-bom': model('bom'),
     'm-code-null': model('code-null'),
+    'm-json-for-stream': model('json-for-stream'),
+    'm-error-200': model('error-200'),
     'm-emb-short': { ...model('emb-short', ['m-emb-ok']), capabilities: ['embeddings'], price: { inputPerMTok: 1, outputPerMTok: 0 } },
     'm-emb-ok': { ...model('emb-ok'), capabilities: ['embeddings'], price: { inputPerMTok: 1, outputPerMTok: 0 } },
     'm-cached-over': model('cached-over'),
@@ -579,6 +591,35 @@ describe('answers larger than switchyard reads, and counts that are no counts', 
     expect(body.data.map((d) => d.index)).toEqual([0, 1]);
     // The bad answer's reported 2 tokens are billed beside the good one's 2, as the provider billed both (it was 2).
     expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ prompt_tokens: 4, cost_nano: 4000 });
+  });
+
+  it('a stream request answered with a whole JSON completion (a server that ignores stream) is streamed to the client and billed its usage (it was a 502 stream_cut, billed $0)', async () => {
+    const r = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm-json-for-stream', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(r.status).toBe(200);
+    const text = await r.text();
+    const chunks = text
+      .split('\n\n')
+      .filter((l) => l.startsWith('data: {'))
+      .map((l) => JSON.parse(l.slice(6)) as { choices: Array<{ delta?: { content?: string }; finish_reason?: string | null }>; usage?: unknown });
+    expect(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('')).toBe('fine words here');
+    expect(chunks.some((c) => c.choices[0]?.finish_reason === 'stop')).toBe(true);
+    expect(chunks.at(-1)!.usage).toMatchObject({ prompt_tokens: 10, completion_tokens: 5 });
+    expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ prompt_tokens: 10, completion_tokens: 5, cost_nano: 15_000, estimated: 0 });
+  });
+
+  it("a 200 whose JSON is an error, to a stream request, fails with the upstream's own message (it said 'stream ended before the answer finished')", async () => {
+    const r = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm-error-200', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(r.status).toBe(502);
+    expect(((await r.json()) as { error: { message: string } }).error.message).toContain('upstream overloaded, try later');
   });
 
   it('a JSON answer after a byte order mark is read (it was "not JSON")', async () => {
