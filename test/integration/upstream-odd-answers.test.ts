@@ -620,6 +620,10 @@ describe('answers larger than switchyard reads, and counts that are no counts', 
     });
     expect(r.status).toBe(502);
     expect(((await r.json()) as { error: { message: string } }).error.message).toContain('upstream overloaded, try later');
+    // And to a JSON request (it said "not a chat.completion object").
+    const j = await ask('m-error-200');
+    expect(j.status).toBe(502);
+    expect(((await j.json()) as { error: { message: string } }).error.message).toContain('upstream answered 200 with an error: upstream overloaded, try later');
   });
 
   it('a JSON answer after a byte order mark is read (it was "not JSON")', async () => {

@@ -239,6 +239,9 @@ export const openaiAdapter: ProviderAdapter = {
   parseCompletion(json: unknown): ParsedCompletion {
     const embeddings = parseEmbeddings(json);
     if (embeddings) return embeddings;
+    // A 200 whose body is an error object: its own message (it said only "not a chat.completion object").
+    if (isObj(json) && isObj(json.error) && !Array.isArray(json.choices))
+      throw new Error(`upstream answered 200 with an error: ${typeof json.error.message === 'string' ? json.error.message.slice(0, 500) : 'no message'}`);
     if (!isObj(json) || !Array.isArray(json.choices)) throw new Error('upstream answer is not a chat.completion object');
     // No choice at all is no answer (a client reading choices[0] fails): a bad response, failed over.
     if (json.choices.length === 0 || !isObj(json.choices[0])) throw new Error('upstream answer has no choices');
