@@ -282,6 +282,7 @@ export class RequestDriver {
       keyed: this.call.keyId !== null,
       capCut: this.capCut,
       retryAfterSeconds: () => this.rt.retryAfterSeconds(this.waitedFor()),
+      unavailable: () => (this.plan ? this.unavailable(this.plan.candidates, [], this.rt.now()) : []),
     });
     return out.ok ? out : this.downNotBroke(out);
   }

@@ -24,6 +24,8 @@ export interface FailureInput {
   queueFull?: number | null;
   /** The API the request came in (a refusal's hint names its own output cap field; embeddings have none). */
   api?: ApiName;
+  /** Why each candidate could not take it now (`circuit-open`, `max concurrent (4) reached`, `throttled (…)`), for a 503 that no fault explains. */
+  unavailable?: () => readonly string[];
   /** The request came with a client key (auth on): a shared budget's spend is not shown in a refusal. */
   keyed?: boolean;
   /** Every candidate model is gone from the running config (a reload removed it while the request waited). */
@@ -124,7 +126,11 @@ function exhausted(inp: FailureInput): Outcome {
       ? `last upstream answer: ${f.message}`
       : full !== null
         ? `every candidate endpoint is busy (maxConcurrent), throttled or circuit-open, and ${full} requests already wait for one (resilience.queue.maxDepth)`
-        : 'every candidate endpoint is circuit-open or throttled';
+        : (() => {
+            // Said as it is (a busy endpoint is not a circuit-open one): each candidate's own reason.
+            const down = inp.unavailable?.() ?? [];
+            return down.length > 0 ? down.join(', ') : 'every candidate endpoint is busy, circuit-open or throttled';
+          })();
     const after = inp.retryAfterSeconds();
     // The SDKs sleep whatever retry-after says (openai-node and anthropic-sdk do not cap it): past a
     // minute they are told not to retry on their own, so a call does not hang for up to an hour.

@@ -1,0 +1,22 @@
+/** The 503 a request gets when no candidate could take it and no upstream fault explains why. */
+import { describe, expect, it } from 'vitest';
+import type { ReqContext } from '../../machines/request.machine.js';
+import { failureOutcome } from '../../src/runtime/request-outcome.js';
+
+const ctx = { failure: null, lastFault: null, refusal: null, attempts: 0 } as unknown as ReqContext;
+const base = { ctx, abortReason: undefined, routeError: null, model: 'slow', maxCostUsd: null, retryAfterSeconds: () => 1 };
+
+describe('no endpoint available, no fault', () => {
+  it("names each candidate's own reason: a busy endpoint is said busy (it was 'circuit-open or throttled' of a healthy one)", () => {
+    const out = failureOutcome({ ...base, unavailable: () => ['slow max concurrent (4) reached'] });
+    expect(out.ok).toBe(false);
+    if (out.ok) return;
+    expect(out.error.status).toBe(503);
+    expect(out.error.message).toBe('no endpoint available for slow: slow max concurrent (4) reached');
+  });
+
+  it('without a reason to name (the candidates freed meanwhile), says all three ways it can be', () => {
+    const out = failureOutcome({ ...base, unavailable: () => [] });
+    expect(!out.ok && out.error.message).toBe('no endpoint available for slow: every candidate endpoint is busy, circuit-open or throttled');
+  });
+});
