@@ -9,11 +9,12 @@
  *   a loopback `Origin` is served;
  * - without an `Origin`, a browser's `Sec-Fetch-Site: cross-site` is refused, except a link
  *   followed to a page (a GET navigation: the page that linked reads nothing of it);
- * - a request that came in on a loopback address (the sidecar bound to loopback, or to every
- *   address and reached on 127.0.0.1) sent to a domain name (one with a dot) or an address that is
- *   not loopback's is refused: only a re-bound name reaches a loopback socket by another name,
- *   and a web page's name is a public domain. A name without a dot (an `/etc/hosts` alias, what a
- *   raw client writes) is taken.
+ * - a browser's request (it sends `Sec-Fetch-*`) that came in on a loopback address (the sidecar
+ *   bound to loopback, or to every address and reached on 127.0.0.1) sent to a domain name (one
+ *   with a dot) or an address that is not loopback's is refused: only a re-bound name reaches a
+ *   loopback socket by another name, and a web page's name is a public domain. A name without a
+ *   dot (an `/etc/hosts` alias) is taken, and so is any name on a request that is no browser's
+ *   (an SDK, or a reverse proxy forwarding one with its public Host).
  *
  * SDKs, curl and servers send neither header and use the address they were given, so they are not
  * touched. switchyard answers no CORS preflight (see the README's "Running it as a sidecar").
@@ -47,9 +48,6 @@ function localHost(host: string): boolean {
   return loopbackName(host) || (!host.includes('.') && !host.includes(':'));
 }
 
-/** The Host an SDK on this machine sends: 127.0.0.1, localhost or [::1], with a port or not. */
-const PLAIN_LOOPBACK_HOST = /^(?:127\.0\.0\.1|localhost|\[::1\])(?::\d{1,5})?$/;
-
 /** Whether a connection came in on a loopback address. */
 function onLoopback(address: string | undefined): boolean {
   return address !== undefined && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
@@ -62,8 +60,8 @@ export function crossSiteRefusal(
 ): string | null {
   const headers = req.headers;
   const origin = headers.origin;
-  // What an SDK sends (no Origin, no Sec-Fetch-*, the address it was given): decided without parsing a URL, on every request.
-  if (origin === undefined && headers['sec-fetch-site'] === undefined && (headers.host === undefined || PLAIN_LOOPBACK_HOST.test(headers.host))) return null;
+  // What an SDK (or a reverse proxy forwarding one) sends: no Origin, no Sec-Fetch-*. Nothing to check, no URL parsed on the hot path.
+  if (origin === undefined && headers['sec-fetch-site'] === undefined && headers['sec-fetch-mode'] === undefined) return null;
   const host = typeof headers.host === 'string' ? hostName(headers.host) : null;
   if (typeof origin === 'string') {
     const o = origin.trim().toLowerCase();
@@ -74,7 +72,14 @@ export function crossSiteRefusal(
       return `a browser request from another site (Origin: ${o.slice(0, 100)}) is refused: switchyard answers SDKs and servers, not web pages of other sites (a page can spend on your provider keys)`;
   } else if (headers['sec-fetch-site'] === 'cross-site' && !((req.method === 'GET' || req.method === 'HEAD') && headers['sec-fetch-mode'] === 'navigate'))
     return 'a browser request from another site (Sec-Fetch-Site: cross-site) is refused';
-  if (host !== null && !localHost(host) && (loopbackOnly || onLoopback(req.socket?.localAddress ?? undefined)))
+  // Only a browser's request (it says Sec-Fetch-*; a re-bound page is one): an SDK, or a reverse proxy
+  // forwarding one with its public Host (nginx's `proxy_set_header Host $host`, Caddy), sends none.
+  if (
+    host !== null &&
+    (headers['sec-fetch-site'] !== undefined || headers['sec-fetch-mode'] !== undefined) &&
+    !localHost(host) &&
+    (loopbackOnly || onLoopback(req.socket?.localAddress ?? undefined))
+  )
     return `this sidecar was reached on loopback as "${(headers.host ?? '').slice(0, 100)}": use localhost or 127.0.0.1 (another name reaching a loopback address is how a web page re-binds its own name to it), or set server.host to listen beyond loopback and reach it by that address`;
   return null;
 }

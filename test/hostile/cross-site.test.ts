@@ -31,8 +31,20 @@ describe('cross-site requests to a loopback sidecar', () => {
     ['Origin of another site, text/plain (a no-cors fetch)', { origin: 'https://evil.example', 'content-type': 'text/plain;charset=UTF-8' }],
     ['Origin null (a sandboxed frame, a local file)', { origin: 'null', 'content-type': 'text/plain' }],
     ['Sec-Fetch-Site: cross-site without Origin', { 'sec-fetch-site': 'cross-site', 'content-type': 'application/json' }],
-    ['a re-bound name (DNS rebinding), same-origin', { host: 'attacker.example:4141', origin: 'http://attacker.example:4141', 'content-type': 'text/plain' }],
-    ['a re-bound name, no Origin (a same-origin GET-like request)', { host: 'attacker.example:4141', 'content-type': 'application/json' }],
+    [
+      'a re-bound name (DNS rebinding), same-origin',
+      {
+        host: 'attacker.example:4141',
+        origin: 'http://attacker.example:4141',
+        'content-type': 'text/plain',
+        'sec-fetch-site': 'same-origin',
+        'sec-fetch-mode': 'cors',
+      },
+    ],
+    [
+      'a re-bound name, no Origin (a same-origin GET-like request)',
+      { host: 'attacker.example:4141', 'content-type': 'application/json', 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors' },
+    ],
   ])('%s: 403, nothing sent upstream', async (_name, headers) => {
     await env.sim.clearLog();
     const r = await post('/v1/chat/completions', headers);
@@ -63,6 +75,11 @@ describe('cross-site requests to a loopback sidecar', () => {
     ['an SDK or curl (no Origin, a loopback Host)', { 'content-type': 'application/json' }],
     ['a dev server on loopback', { origin: 'http://localhost:3000', 'content-type': 'application/json', 'sec-fetch-site': 'same-site' }],
     ['localhost by name', { host: 'localhost:4141', 'content-type': 'application/json' }],
+    // No browser's: an SDK behind nginx (`proxy_set_header Host $host`) or Caddy, with the public name.
+    [
+      'an SDK through a reverse proxy that forwards its public Host',
+      { host: 'api.example.com', 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.7' },
+    ],
   ])('%s: served', async (_name, headers) => {
     const r = await post('/v1/chat/completions', headers);
     expect(r.status).toBe(200);
@@ -93,16 +110,20 @@ describe('crossSiteRefusal', () => {
     expect(crossSiteRefusal(r({ 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' }, { method: 'POST' }), true)).toMatch(/Sec-Fetch-Site/);
   });
 
-  it('on loopback only loopback names, addresses written any way, or a name without a dot; off loopback any Host, unless the connection came in on loopback', () => {
-    expect(crossSiteRefusal(r({ host: 'sidecar.internal:4141' }), false)).toBeNull();
-    expect(crossSiteRefusal(r({ host: 'sidecar.internal:4141' }), true)).toMatch(/use localhost or 127\.0\.0\.1/);
-    expect(crossSiteRefusal(r({}), true)).toBeNull();
+  it("a browser's request on loopback: only loopback names, addresses written any way, or a name without a dot; off loopback any Host, unless the connection came in on loopback; no browser's request is judged by its Host", () => {
+    const b = (host: string | undefined) => ({ ...(host === undefined ? {} : { host }), 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors' });
+    expect(crossSiteRefusal(r(b('sidecar.internal:4141')), false)).toBeNull();
+    expect(crossSiteRefusal(r(b('sidecar.internal:4141')), true)).toMatch(/use localhost or 127\.0\.0\.1/);
+    expect(crossSiteRefusal(r(b(undefined)), true)).toBeNull();
     for (const host of ['127.0.0.5', '127.1:4141', 'localhost.:4141', '[0:0:0:0:0:0:0:1]:4141', '[::ffff:7f00:1]:4141', '[::ffff:127.0.0.1]:4141', 'x'])
-      expect(crossSiteRefusal(r({ host }), true), host).toBeNull();
-    expect(crossSiteRefusal(r({ host: '10.0.0.7:4141' }), true)).toMatch(/use localhost/);
-    // Bound to every address: a request that came in on 127.0.0.1 by a re-bound name is refused too; one on the LAN address is not.
-    expect(crossSiteRefusal(r({ host: 'attacker.example:4141' }, { local: '127.0.0.1' }), false)).toMatch(/use localhost/);
-    expect(crossSiteRefusal(r({ host: 'attacker.example:4141' }, { local: '::ffff:127.0.0.1' }), false)).toMatch(/use localhost/);
-    expect(crossSiteRefusal(r({ host: 'sidecar.internal:4141' }, { local: '10.0.0.7' }), false)).toBeNull();
+      expect(crossSiteRefusal(r(b(host)), true), host).toBeNull();
+    expect(crossSiteRefusal(r(b('10.0.0.7:4141')), true)).toMatch(/use localhost/);
+    // Bound to every address: a browser's request that came in on 127.0.0.1 by a re-bound name is refused too; one on the LAN address is not.
+    expect(crossSiteRefusal(r(b('attacker.example:4141'), { local: '127.0.0.1' }), false)).toMatch(/use localhost/);
+    expect(crossSiteRefusal(r(b('attacker.example:4141'), { local: '::ffff:127.0.0.1' }), false)).toMatch(/use localhost/);
+    expect(crossSiteRefusal(r(b('sidecar.internal:4141'), { local: '10.0.0.7' }), false)).toBeNull();
+    // A reverse proxy (nginx, Caddy) forwarding an SDK's request with its public Host, Docker Desktop's host.docker.internal: no browser, served.
+    for (const host of ['api.example.com', 'host.docker.internal:4141', '10.0.0.7:4141'])
+      expect(crossSiteRefusal(r({ host }, { local: '127.0.0.1' }), true), host).toBeNull();
   });
 });
