@@ -237,11 +237,16 @@ export class SqliteLedger implements LedgerStore {
     const journal = path === ':memory:' || reader ? null : InFlightJournal.open(`${path}-inflight`, `${realFile(path)}-inflight`);
     let db: Database.Database | undefined;
     try {
-      db = new Database(path, reader ? { fileMustExist: true } : {});
-      // A reader (`switchyard calibrate`) writes nothing: a file with no ledger table is not a
-      // switchyard ledger (another program's database, an empty file), refused before it is touched.
-      if (reader && path !== ':memory:' && db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger'").get() === undefined)
-        throw new Error(`${path} is not a switchyard ledger (it has no ledger table): point storage.ledger at the file switchyard serve writes`);
+      if (reader && path !== ':memory:') {
+        // A reader (`switchyard calibrate`) changes nothing in the file, not even its journal mode:
+        // read-only, and only a file that is this version's switchyard ledger (another program's
+        // database, even one with a table named ledger, or an empty file, is refused untouched).
+        db = new Database(path, { readonly: true, fileMustExist: true });
+        checkReadable(db, path);
+        db.pragma(`busy_timeout = ${START_BUSY_MS}`);
+        return new SqliteLedger(db, journal);
+      }
+      db = new Database(path);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma(`busy_timeout = ${START_BUSY_MS}`); // a second process (a report, a backup) may hold a lock
@@ -470,6 +475,21 @@ function sqliteValues(row: LedgerRow): Array<string | number | boolean | null> {
   const values = rowValues(row, toBit);
   values.push(atInId(row.requestId, row.at));
   return values;
+}
+
+/** A file a reader may read: this version's switchyard ledger, else an error saying what it is. */
+function checkReadable(db: Database.Database, path: string): void {
+  const cols = (db.pragma('table_info(ledger)') as Array<{ name: string }>).map((c) => c.name);
+  if (!cols.includes('request_id') || !cols.includes('cost_nano'))
+    throw new Error(
+      `${path} is not a switchyard ledger (${cols.length === 0 ? 'it has no ledger table' : "its ledger table is not switchyard's"}): point storage.ledger at the file switchyard serve writes`,
+    );
+  const version = toInt(db.pragma('user_version', { simple: true }));
+  if (version > SQLITE_SCHEMA_VERSION) throw new Error(`ledger schema version ${version} is newer than this switchyard (${SQLITE_SCHEMA_VERSION})`);
+  if (version < SQLITE_SCHEMA_VERSION)
+    throw new Error(
+      `the ledger is schema version ${version}, written by an older switchyard; start this version's sidecar on it once to upgrade it, then run this again`,
+    );
 }
 
 function migrate(db: Database.Database, reader: boolean, onUpgrade?: (message: string) => void): void {

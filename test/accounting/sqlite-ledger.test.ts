@@ -164,13 +164,24 @@ describe('SqliteLedger', () => {
   });
 
   it("opened only to read, another program's database (or an empty file) is refused as no ledger, and nothing is written to it (calibrate added switchyard's tables)", async () => {
-    for (const make of [(db: Database.Database) => db.exec('CREATE TABLE foo (x)'), () => undefined]) {
+    for (const make of [
+      (db: Database.Database) => db.exec('CREATE TABLE foo (x)'),
+      () => undefined,
+      // Another program's table named ledger, at this version's user_version or at 0: refused, the file unchanged (it was switched to WAL and given switchyard's tables).
+      (db: Database.Database) =>
+        db.exec(
+          `CREATE TABLE ledger (id INTEGER PRIMARY KEY, amount REAL); INSERT INTO ledger VALUES (1, 2.5); PRAGMA user_version = ${SQLITE_SCHEMA_VERSION}`,
+        ),
+      (db: Database.Database) => db.exec('CREATE TABLE ledger (id INTEGER PRIMARY KEY, amount REAL); INSERT INTO ledger VALUES (1, 2.5)'),
+    ]) {
       const path = nextPath();
       const other = new Database(path);
       make(other);
       other.close();
       const before = readFileSync(path);
-      await expect(openLedger(`sqlite:${path}`, { reader: true })).rejects.toThrow(/is not a switchyard ledger \(it has no ledger table\)/);
+      await expect(openLedger(`sqlite:${path}`, { reader: true })).rejects.toThrow(
+        /is not a switchyard ledger \((it has no ledger table|its ledger table is not switchyard's)\)/,
+      );
       expect(readFileSync(path).equals(before)).toBe(true);
     }
   });
