@@ -7,6 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { joinNegativeValues } from './args.js';
+import { escapeControls } from '../observe/log.js';
 import { request, type Dispatcher } from 'undici';
 import type { StateView } from '../runtime/state-view.js';
 
@@ -144,11 +145,30 @@ function sharedLine(s: NonNullable<StateView['shared']>, color: boolean): string
 
 class StatusError extends Error {}
 
+/** A sidecar's state and spend are a few hundred KB at most: a server sending more is not one. */
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/** A body's text, failing once it is over `max` bytes (it was read whole: a server streaming without end grew this process to ~1 GB). */
+async function boundedText(body: Dispatcher.ResponseData['body'], max: number): Promise<string> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    n += chunk.length;
+    if (n > max) {
+      body.destroy();
+      throw Object.assign(new Error(`over ${max} bytes`), { code: `more than ${max / 1024 / 1024} MB` });
+    }
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
 /** An OpenAI-shaped error body's message, or null. */
 function errorMessage(text: string): string | null {
   try {
     const m = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
-    return typeof m === 'string' && m !== '' ? m.slice(0, 300) : null;
+    // Printed to a terminal: its control characters escaped (a server's escape codes could rewrite the screen).
+    return typeof m === 'string' && m !== '' ? escapeControls(m.slice(0, 300)) : null;
   } catch {
     return null;
   }
@@ -192,7 +212,7 @@ async function getJson<T>(base: string, path: string, token: string | undefined)
   }
   let text: string;
   try {
-    text = await res.body.text();
+    text = await boundedText(res.body, MAX_BODY_BYTES);
   } catch (err) {
     // Headers, then a body that stalls or breaks off (a proxy, another server on that port): no stack trace.
     const e = err as { name?: string; code?: unknown };
@@ -240,7 +260,12 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv = pro
   // The SDK's base URL (…/v1) names the same sidecar.
   const base = sidecarBase(values.url ?? DEFAULT_STATUS_URL);
   if (base === null) {
-    process.stderr.write(`switchyard status: --url must be an http:// or https:// URL with a valid host and port, got "${values.url}"\n`);
+    // Shown without what may be a secret in it (user:password, the query).
+    const shown = (values.url ?? '')
+      .replace(/\/\/[^/@]*@/, '//***@')
+      .replace(/\?.*$/, '?…')
+      .slice(0, 200);
+    process.stderr.write(`switchyard status: --url must be an http:// or https:// URL with a valid host and port, got "${shown}"\n`);
     return 2;
   }
   const token = env.SWITCHYARD_ADMIN_TOKEN || undefined;

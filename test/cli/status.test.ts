@@ -108,6 +108,22 @@ describe('statusCommand', () => {
         res.write('{');
         return;
       }
+      if (req.url?.startsWith('/escapes')) {
+        res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'evil \x1b[2J\x1b[31mcleared\nfake line' } }));
+        return;
+      }
+      if (req.url?.startsWith('/endless')) {
+        // A body without end, fast (another server on that port): status must not read it whole.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const chunk = Buffer.alloc(1024 * 1024, 32);
+        const more = (): void => {
+          while (res.write(chunk));
+          res.once('drain', more);
+        };
+        more();
+        req.socket.once('close', () => res.destroy());
+        return;
+      }
       if (req.url?.startsWith('/untokened')) {
         res
           .writeHead(401, { 'content-type': 'application/json' })
@@ -157,8 +173,10 @@ describe('statusCommand', () => {
     expect(err).toMatch(/the SWITCHYARD_ADMIN_TOKEN in this environment is not the sidecar's/);
     expect(await statusCommand(['--url', 'ftp://x'], {})).toBe(2);
     expect(await statusCommand(['--bogus'], {})).toBe(2);
-    // A port no URL can have is a usage error, not "cannot reach" (exit 1).
-    expect(await statusCommand(['--url', 'http://127.0.0.1:99999'], {})).toBe(2);
+    // A port no URL can have is a usage error, not "cannot reach" (exit 1), and the URL is shown without its secrets.
+    expect(await statusCommand(['--url', 'http://user:s3cret@127.0.0.1:99999/?token=abc'], {})).toBe(2);
+    expect(err).not.toContain('s3cret');
+    expect(err).not.toContain('abc');
   });
 
   it("the URLs a user has at hand name the sidecar: the SDK's /v1, the banner's state and inspector URLs, with a query; a password is never shown", async () => {
@@ -179,6 +197,13 @@ describe('statusCommand', () => {
     expect(err).toMatch(/answered 200, but its body did not end within 5 s/);
     expect(await statusCommand(['--url', `${url}/untokened`], {})).toBe(1);
     expect(err).toMatch(/refused \/switchyard\/state \(401\): this sidecar has no SWITCHYARD_ADMIN_TOKEN: restart it with one/);
+    // The server's reason, printed to a terminal, with its escape codes and line breaks escaped.
+    expect(await statusCommand(['--url', `${url}/escapes`], {})).toBe(1);
+    expect(err).toContain('evil \\u001b[2J\\u001b[31mcleared\\nfake line');
+    expect(err).not.toContain('\x1b');
+    // A body without end is cut at 16 MB, not read whole.
+    expect(await statusCommand(['--url', `${url}/endless`], { SWITCHYARD_ADMIN_TOKEN: 'tok' })).toBe(1);
+    expect(err).toMatch(/answered 200, but its body broke off \(more than 16 MB\)/);
     expect(await statusCommand(['--url', url], { SWITCHYARD_ADMIN_TOKEN: 'tok\n' })).toBe(2);
     expect(err).toMatch(/SWITCHYARD_ADMIN_TOKEN ends in a line break/);
     expect(await statusCommand(['--url', url], { SWITCHYARD_ADMIN_TOKEN: 'tök' })).toBe(2);
