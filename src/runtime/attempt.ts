@@ -92,6 +92,8 @@ export class AttemptFailure extends Error {
     readonly sent = false,
     /** A non-streamed attempt's upstream answered 2xx before it failed: the answer was made (and billed), its body lost or cut. */
     readonly answered = false,
+    /** A whole answer in an answer's shape but a bad one (no choice, the wrong vector count): the provider read the prompt, and billed it. */
+    readonly promptBilled = false,
   ) {
     super(fault.message);
   }
@@ -264,6 +266,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
       reader?.ttftMs ?? null,
       sent,
       answered,
+      fault instanceof BadAnswerFault && fault.answerShaped,
     );
   } finally {
     if (firstToken) clearTimeout(firstToken);
@@ -308,6 +311,8 @@ class BadAnswerFault extends UpstreamFault {
   constructor(
     message: string,
     readonly reported: Usage | null,
+    /** In an answer's shape (`choices`, an embeddings `data` list) but not a good one: the provider read, and billed, the prompt. */
+    readonly answerShaped = false,
   ) {
     super('bad_response', message);
   }
@@ -407,7 +412,8 @@ function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number)
   try {
     parsed = inp.h.adapter.parseCompletion(json);
   } catch (err) {
-    throw new BadAnswerFault((err as Error).message, reportedUsage(json));
+    const o = typeof json === 'object' && json !== null ? (json as Record<string, unknown>) : {};
+    throw new BadAnswerFault((err as Error).message, reportedUsage(json), Array.isArray(o.choices) || Array.isArray(o.data));
   }
   const native = nativeOf(inp.body);
   if (native?.kind === 'embeddings') {
@@ -417,7 +423,7 @@ function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number)
     const miss = Array.isArray(data) ? vectorMismatch(data, want) : 'is no list of vectors';
     // The provider billed the batch: its reported usage is billed (parsed.usage reads an embeddings usage, with no completion count).
     if (miss !== null)
-      throw new BadAnswerFault(`upstream embeddings answer ${miss} for ${want} input${want === 1 ? '' : 's'}`, parsed.usage ?? reportedUsage(json));
+      throw new BadAnswerFault(`upstream embeddings answer ${miss} for ${want} input${want === 1 ? '' : 's'}`, parsed.usage ?? reportedUsage(json), true);
   }
   const latencyMs = inp.now() - started;
   const completionText = parsed.completion === json ? text : null;

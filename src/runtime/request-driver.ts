@@ -806,7 +806,12 @@ export class RequestDriver {
         this.ttftMs ??= err.ttftMs;
       }
     } else {
-      const usage = oversize ? this.cutUsage(h, prefill) : this.cutAttemptUsage(h, err, prefill);
+      // A bad answer in an answer's shape that reported no usable counts: its prompt, estimated (it was $0; reported counts are billed above).
+      const usage = oversize
+        ? this.cutUsage(h, prefill)
+        : err.promptBilled && err.sent
+          ? { promptTokens: this.estimate(h, prefill, '').promptTokens, completionTokens: 0 }
+          : this.cutAttemptUsage(h, err, prefill);
       if (usage) {
         partialTokens = usage.completionTokens;
         partialCostNano = costOf(usage, h.modelCfg.price).totalNano;

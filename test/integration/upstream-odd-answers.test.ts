@@ -93,7 +93,10 @@ beforeAll(async () => {
         );
       else if (j.model === 'error-200')
         res.writeHead(200, json).end('{"error":{"message":"upstream overloaded, try later","type":"server_error","code":null}}');
-      else if (j.model === 'code-null')
+      else if (j.model === 'no-choices-nousage') {
+        const { usage: _u, ...rest } = JSON.parse(completion(j.model)) as Record<string, unknown>;
+        res.writeHead(200, json).end(JSON.stringify({ ...rest, choices: [] }));
+      } else if (j.model === 'code-null')
         res
           .writeHead(400, json)
           .end('{"error":{"message":"Unrecognized request argument supplied: fallbacks","type":"invalid_request_error","param":null,"code":null}}');
@@ -247,6 +250,7 @@ beforeAll(async () => {
     'm-malformed-delta': model('malformed-delta'),
     'm-no-choices': model('no-choices', ['m-ok']),
     'm-no-choices-usage': model('no-choices-usage', ['m-ok']),
+    'm-no-choices-nousage': model('no-choices-nousage', ['m-ok']),
     'm-gzipped': model('gzipped'),
     'm-huge-body': model('huge-body'),
     'm-huge-event': model('huge-event'),
@@ -421,6 +425,19 @@ describe('an answer with no choices', () => {
     expect(r.headers.get('x-switchyard-attempts')).toBe('2');
     const text = await r.text();
     expect(text).toContain('fine');
+  });
+
+  it('an answer with no choice that reports no usage is billed its prompt, estimated, beside the fallback (the provider read it; it was $0)', async () => {
+    const alone = await ask('m-ok');
+    await alone.text();
+    const okRow = ledgerRow(ledgerFile, alone.headers.get('x-request-id'))!;
+    const r = await ask('m-no-choices-nousage');
+    expect(r.status).toBe(200);
+    await r.text();
+    const row = ledgerRow(ledgerFile, r.headers.get('x-request-id'))!;
+    expect(row).toMatchObject({ attempts: 2, estimated: 1 });
+    expect(Number(row.prompt_tokens)).toBeGreaterThan(Number(okRow.prompt_tokens));
+    expect(Number(row.cost_nano)).toBe((Number(row.prompt_tokens) + Number(row.completion_tokens)) * 1000);
   });
 
   it.each([
