@@ -74,8 +74,17 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
     return 1;
   }
   try {
-    const ledger = await openLedger(res.config.storage.ledger, { reader: true });
-    const [rows, quality] = await Promise.all([ledger.rows({ limit }), ledger.qualityStats()]).finally(() => ledger.close());
+    let read: [Awaited<ReturnType<LedgerStore['rows']>>, Awaited<ReturnType<LedgerStore['qualityStats']>>];
+    try {
+      const ledger = await openLedger(res.config.storage.ledger, { reader: true });
+      read = await Promise.all([ledger.rows({ limit }), ledger.qualityStats()]).finally(() => ledger.close());
+    } catch (err) {
+      // Which ledger, as serve says it: "file is not a database" alone named neither the file nor the config key.
+      const msg = (err as Error).message;
+      const where = withoutPassword(ledgerUrl);
+      throw new Error(msg.includes(where) ? msg : `cannot read the ledger ${where} (storage.ledger${file ? ` of ${file}` : ''}): ${msg}`);
+    }
+    const [rows, quality] = read;
     // Escalations and the apps' feedback per tier: what the cascade and the router would change, and why.
     const proposals = formatProposals(proposeCascadeAdjustments(tierQuality(quality, res.config), res.config));
     const scores = rows.flatMap((r) => (r.routeScore === null || r.routeScore === undefined ? [] : [r.routeScore]));
