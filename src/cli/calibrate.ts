@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { openLedger } from '../accounting/ledger.js';
+import { openLedger, type LedgerStore } from '../accounting/ledger.js';
 import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { defaultConfigFile, loadConfigFile, validateConfig } from '../config/load.js';
 import { calibrate, formatThreshold, MIN_SCORES } from '../routing/calibrate.js';
@@ -105,12 +105,7 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
     if (proposals) console.log(`\nper tier, from cascade escalations and feedback:\n${proposals}`);
     return 0;
   } catch (err) {
-    // Which ledger, as serve says it: "file is not a database" alone named neither the file nor the config key.
-    const msg = (err as Error).message;
-    const where = withoutPassword(ledgerUrl);
-    console.error(
-      `switchyard calibrate: ${msg.includes(where) ? msg : `cannot read the ledger ${where} (storage.ledger${file ? ` of ${file}` : ''}): ${msg}`}`,
-    );
+    console.error(`switchyard calibrate: ${(err as Error).message}`);
     return 1;
   }
 }
