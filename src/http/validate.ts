@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { NANO_PER_USD } from '../accounting/money.js';
-import { echoName, SwitchyardError } from '../errors.js';
+import { echoName, echoValue, SwitchyardError } from '../errors.js';
 import { scrubAnyCase } from '../observe/scrub.js';
 import { formatPath } from '../config/load.js';
 import { TIERS } from '../config/schema.js';
@@ -93,7 +93,7 @@ function checkPriced(body: ChatBody): void {
   if (tier !== undefined && tier !== null && tier !== 'auto' && tier !== 'default')
     throw new SwitchyardError(
       'invalid_request',
-      `service_tier ${JSON.stringify(echoName(String(tier)))} is not supported: switchyard reserves and records every call at the model's standard prices (models.<id>.price), and this tier is billed at other rates; leave service_tier out or set it to "auto" or "default"`,
+      `service_tier ${echoValue(tier)} is not supported: switchyard reserves and records every call at the model's standard prices (models.<id>.price), and this tier is billed at other rates; leave service_tier out or set it to "auto" or "default"`,
       { param: 'service_tier' },
     );
   if (body.web_search_options !== undefined && body.web_search_options !== null)
@@ -120,7 +120,7 @@ function checkPriced(body: ChatBody): void {
       if (type !== 'function' && type !== 'custom' && type !== undefined)
         throw new SwitchyardError(
           'invalid_request',
-          `tool type ${JSON.stringify(echoName(String(type)))} is not supported: a built-in tool runs and bills at the provider, outside what switchyard reserves and records; declare function tools`,
+          `tool type ${echoValue(type)} is not supported: a built-in tool runs and bills at the provider, outside what switchyard reserves and records; declare function tools`,
           { param: `tools[${i}].type` },
         );
     }
@@ -159,7 +159,7 @@ function longCache(v: unknown, at: string): void {
   const ttl = (v as { ttl?: unknown }).ttl;
   // Any lifetime but the 5-minute one ("1h", "3600s"): the Claude translation refuses them alike.
   if (ttl !== undefined && ttl !== '5m')
-    throw new SwitchyardError('invalid_request', `${at}.cache_control.ttl ${JSON.stringify(echoName(String(ttl)))} is not supported: ${LONG_CACHE_WHY}`, {
+    throw new SwitchyardError('invalid_request', `${at}.cache_control.ttl ${echoValue(ttl)} is not supported: ${LONG_CACHE_WHY}`, {
       param: `${at}.cache_control.ttl`,
     });
 }
@@ -182,7 +182,7 @@ function checkResponseFormat(rf: unknown): void {
   if (rf.type !== 'text' && rf.type !== 'json_object' && rf.type !== 'json_schema')
     throw new SwitchyardError(
       'invalid_request',
-      `Invalid value for 'response_format.type': "${echoName(String(rf.type))}"; supported values are 'text', 'json_object' and 'json_schema'`,
+      `Invalid value for 'response_format.type': ${echoValue(rf.type)}; supported values are 'text', 'json_object' and 'json_schema'`,
       { param: 'response_format.type' },
     );
   if (rf.type === 'json_schema' && !(isObj(rf.json_schema) && typeof rf.json_schema.name === 'string'))

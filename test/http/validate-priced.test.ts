@@ -88,6 +88,15 @@ describe('edge validation: what the catalogue cannot price', () => {
     expect(() => parseChatBody({ ...base, tools: [fn, { type: 'custom', custom: { name: 'c' } }] })).not.toThrow();
   });
 
+  it('a value that is no string where the message quotes it (an object whose toString is not a function) is quoted as JSON: a 400, not a TypeError (a 500)', () => {
+    const odd = { toString: { x: 1 } };
+    expect(refusal({ ...base, tools: [{ type: odd, function: { name: 'f', parameters: { type: 'object' } } }] }).message).toContain(
+      'tool type {"toString":{"x":1}}',
+    );
+    expect(refusal({ ...base, service_tier: odd }).param).toBe('service_tier');
+    expect(refusal({ ...base, response_format: { type: odd } }).param).toBe('response_format.type');
+  });
+
   it("refuses an assistant turn's audio (a reference to an earlier audio answer, billed as audio input)", () => {
     const err = refusal({
       ...base,
