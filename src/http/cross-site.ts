@@ -48,6 +48,11 @@ function localHost(host: string): boolean {
   return loopbackName(host) || (!host.includes('.') && !host.includes(':'));
 }
 
+/** Every browser's User-Agent starts `Mozilla/5.0` (Chrome, Firefox, Safari, Edge); no SDK's, curl's or a server library's does. */
+function isBrowserAgent(ua: string | undefined): boolean {
+  return ua !== undefined && ua.startsWith('Mozilla/');
+}
+
 /** Whether a connection came in on a loopback address. */
 function onLoopback(address: string | undefined): boolean {
   return address !== undefined && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
@@ -60,8 +65,10 @@ export function crossSiteRefusal(
 ): string | null {
   const headers = req.headers;
   const origin = headers.origin;
-  // What an SDK (or a reverse proxy forwarding one) sends: no Origin, no Sec-Fetch-*. Nothing to check, no URL parsed on the hot path.
-  if (origin === undefined && headers['sec-fetch-site'] === undefined && headers['sec-fetch-mode'] === undefined) return null;
+  // What an SDK (or a reverse proxy forwarding one) sends: no Origin, no Sec-Fetch-*, no browser's User-Agent. Nothing to check, no URL parsed on the hot path.
+  const browser =
+    origin !== undefined || headers['sec-fetch-site'] !== undefined || headers['sec-fetch-mode'] !== undefined || isBrowserAgent(headers['user-agent']);
+  if (!browser) return null;
   const host = typeof headers.host === 'string' ? hostName(headers.host) : null;
   if (typeof origin === 'string') {
     const o = origin.trim().toLowerCase();
@@ -72,14 +79,10 @@ export function crossSiteRefusal(
       return `a browser request from another site (Origin: ${o.slice(0, 100)}) is refused: switchyard answers SDKs and servers, not web pages of other sites (a page can spend on your provider keys)`;
   } else if (headers['sec-fetch-site'] === 'cross-site' && !((req.method === 'GET' || req.method === 'HEAD') && headers['sec-fetch-mode'] === 'navigate'))
     return 'a browser request from another site (Sec-Fetch-Site: cross-site) is refused';
-  // Only a browser's request (it says Sec-Fetch-*; a re-bound page is one): an SDK, or a reverse proxy
-  // forwarding one with its public Host (nginx's `proxy_set_header Host $host`, Caddy), sends none.
-  if (
-    host !== null &&
-    (headers['sec-fetch-site'] !== undefined || headers['sec-fetch-mode'] !== undefined) &&
-    !localHost(host) &&
-    (loopbackOnly || onLoopback(req.socket?.localAddress ?? undefined))
-  )
+  // Only a browser's request (a re-bound page's: over plain http a browser sends no Sec-Fetch-*, but
+  // its POSTs carry an Origin and every request its browser User-Agent): an SDK, or a reverse proxy
+  // forwarding one with its public Host (nginx's `proxy_set_header Host $host`, Caddy), is none.
+  if (host !== null && !localHost(host) && (loopbackOnly || onLoopback(req.socket?.localAddress ?? undefined)))
     return `this sidecar was reached on loopback as "${(headers.host ?? '').slice(0, 100)}": use localhost or 127.0.0.1 (another name reaching a loopback address is how a web page re-binds its own name to it), or set server.host to listen beyond loopback and reach it by that address`;
   return null;
 }

@@ -41,6 +41,19 @@ describe('cross-site requests to a loopback sidecar', () => {
         'sec-fetch-mode': 'cors',
       },
     ],
+    // Over plain http a browser sends no Sec-Fetch-*: a re-bound page's POST has its Origin, its GET only its User-Agent.
+    [
+      'a re-bound name over plain http: POST with its own Origin, no Sec-Fetch',
+      { host: 'evil.test:4141', origin: 'http://evil.test:4141', 'content-type': 'application/json' },
+    ],
+    [
+      'a re-bound name over plain http: no Origin, a browser User-Agent',
+      {
+        host: 'evil.test:4141',
+        'content-type': 'application/json',
+        'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36',
+      },
+    ],
     [
       'a re-bound name, no Origin (a same-origin GET-like request)',
       { host: 'attacker.example:4141', 'content-type': 'application/json', 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors' },
@@ -78,7 +91,7 @@ describe('cross-site requests to a loopback sidecar', () => {
     // No browser's: an SDK behind nginx (`proxy_set_header Host $host`) or Caddy, with the public name.
     [
       'an SDK through a reverse proxy that forwards its public Host',
-      { host: 'api.example.com', 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.7' },
+      { host: 'api.example.com', 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.7', 'user-agent': 'OpenAI/JS 6.9.0' },
     ],
   ])('%s: served', async (_name, headers) => {
     const r = await post('/v1/chat/completions', headers);
