@@ -10,7 +10,11 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 export function completionAsSse(json: unknown): string | null {
   if (!isObj(json)) return null;
   if (isObj(json.error)) return `data: ${JSON.stringify({ error: json.error })}\n\ndata: [DONE]\n\n`;
-  if (!Array.isArray(json.choices) || json.choices.length === 0 || !isObj(json.choices[0])) return null;
+  if (!Array.isArray(json.choices)) return null;
+  // No choice at all: no answer, but the counts it reports were billed (the stream reader fails it as a bad answer, billed by them).
+  if (json.choices.length === 0)
+    return `${isObj(json.usage) ? `data: ${JSON.stringify({ object: 'chat.completion.chunk', model: json.model, choices: [], usage: json.usage })}\n\n` : ''}data: [DONE]\n\n`;
+  if (!isObj(json.choices[0])) return null;
   const choice = json.choices[0];
   const message = isObj(choice.message) ? choice.message : {};
   const base = {

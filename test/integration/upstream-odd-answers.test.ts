@@ -93,6 +93,7 @@ beforeAll(async () => {
         );
       else if (j.model === 'error-200')
         res.writeHead(200, json).end('{"error":{"message":"upstream overloaded, try later","type":"server_error","code":null}}');
+      else if (j.model === 'no-choices-json') res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), choices: [] }));
       else if (j.model === 'no-choices-nousage') {
         const { usage: _u, ...rest } = JSON.parse(completion(j.model)) as Record<string, unknown>;
         res.writeHead(200, json).end(JSON.stringify({ ...rest, choices: [] }));
@@ -251,6 +252,7 @@ beforeAll(async () => {
     'm-no-choices': model('no-choices', ['m-ok']),
     'm-no-choices-usage': model('no-choices-usage', ['m-ok']),
     'm-no-choices-nousage': model('no-choices-nousage', ['m-ok']),
+    'm-no-choices-json': model('no-choices-json', ['m-ok']),
     'm-gzipped': model('gzipped'),
     'm-huge-body': model('huge-body'),
     'm-huge-event': model('huge-event'),
@@ -438,6 +440,20 @@ describe('an answer with no choices', () => {
     expect(row).toMatchObject({ attempts: 2, estimated: 1 });
     expect(Number(row.prompt_tokens)).toBeGreaterThan(Number(okRow.prompt_tokens));
     expect(Number(row.cost_nano)).toBe((Number(row.prompt_tokens) + Number(row.completion_tokens)) * 1000);
+  });
+
+  it('the same no-choice answer as JSON to a stream request (a server that ignores stream) is billed the usage it reports (it was $0)', async () => {
+    const alone = await ask('m-ok', true);
+    await alone.text();
+    const okNano = Number(ledgerRow(ledgerFile, alone.headers.get('x-request-id'))!.cost_nano);
+    const r = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm-no-choices-json', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(r.status).toBe(200);
+    await r.text();
+    expect(Number(ledgerRow(ledgerFile, r.headers.get('x-request-id'))!.cost_nano)).toBe(okNano + (3 + 1) * 1000);
   });
 
   it.each([
