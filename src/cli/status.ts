@@ -234,7 +234,7 @@ async function getJson<T>(base: string, path: string, token: string | undefined)
     );
   }
   if (res.statusCode === 404) throw new StatusError(`${base}${path} answered 404: is that a switchyard sidecar? (--url URL to point elsewhere)`);
-  if (res.statusCode < 200 || res.statusCode > 299) throw new StatusError(`${base}${path} answered ${res.statusCode}: ${text.slice(0, 200)}`);
+  if (res.statusCode < 200 || res.statusCode > 299) throw new StatusError(`${base}${path} answered ${res.statusCode}: ${escapeControls(text.slice(0, 200))}`);
   try {
     return JSON.parse(text) as T;
   } catch {
@@ -261,10 +261,10 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv = pro
   const base = sidecarBase(values.url ?? DEFAULT_STATUS_URL);
   if (base === null) {
     // Shown without what may be a secret in it (user:password, the query).
-    const shown = (values.url ?? '')
-      .replace(/\/\/[^/@]*@/, '//***@')
-      .replace(/\?.*$/, '?…')
-      .slice(0, 200);
+    const given = values.url ?? '';
+    const at = given.lastIndexOf('@');
+    const scheme = given.indexOf('//');
+    const shown = (scheme !== -1 && at > scheme ? `${given.slice(0, scheme + 2)}***${given.slice(at)}` : given).replace(/[?#].*$/, '?…').slice(0, 200);
     process.stderr.write(`switchyard status: --url must be an http:// or https:// URL with a valid host and port, got "${shown}"\n`);
     return 2;
   }

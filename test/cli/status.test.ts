@@ -108,6 +108,10 @@ describe('statusCommand', () => {
         res.write('{');
         return;
       }
+      if (req.url?.startsWith('/plain')) {
+        res.writeHead(503, { 'content-type': 'text/plain' }).end('denied \x1b]0;pwned\x07\x1b[2J');
+        return;
+      }
       if (req.url?.startsWith('/escapes')) {
         res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'evil \x1b[2J\x1b[31mcleared\nfake line' } }));
         return;
@@ -177,6 +181,11 @@ describe('statusCommand', () => {
     expect(await statusCommand(['--url', 'http://user:s3cret@127.0.0.1:99999/?token=abc'], {})).toBe(2);
     expect(err).not.toContain('s3cret');
     expect(err).not.toContain('abc');
+    for (const u of ['http://admin:pa/ss@127.0.0.1:99999', 'http://admin:p@ss@word@[::1', 'http://127.0.0.1:99999/#access_token=SECRETFRAG']) {
+      err = '';
+      expect(await statusCommand(['--url', u], {})).toBe(2);
+      expect(err, u).not.toMatch(/pa\/ss|ss@word|SECRETFRAG/);
+    }
   });
 
   it("the URLs a user has at hand name the sidecar: the SDK's /v1, the banner's state and inspector URLs, with a query; a password is never shown", async () => {
@@ -200,6 +209,9 @@ describe('statusCommand', () => {
     // The server's reason, printed to a terminal, with its escape codes and line breaks escaped.
     expect(await statusCommand(['--url', `${url}/escapes`], {})).toBe(1);
     expect(err).toContain('evil \\u001b[2J\\u001b[31mcleared\\nfake line');
+    expect(err).not.toContain('\x1b');
+    expect(await statusCommand(['--url', `${url}/plain`], {})).toBe(1);
+    expect(err).toContain('answered 503: denied \\u001b]0;pwned\\u0007\\u001b[2J');
     expect(err).not.toContain('\x1b');
     // A body without end is cut at 16 MB, not read whole.
     expect(await statusCommand(['--url', `${url}/endless`], { SWITCHYARD_ADMIN_TOKEN: 'tok' })).toBe(1);
