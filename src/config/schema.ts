@@ -148,7 +148,7 @@ const providerSchema = z.strictObject({
           ctx.addIssue({
             code: 'custom',
             path: [name],
-            message: `a credential header is not accepted inline (secrets only by environment variable name): put the key in an environment variable and name it in apiKeyEnv`,
+            message: `a credential header is not accepted inline (secrets only by environment variable name): put the provider's key in an environment variable and name it in apiKeyEnv (sent as the provider's own key header); a gateway's second key in a header of its own is not supported yet`,
           });
         // A header that can never be sent failed every request to the provider as a transport error (and opened its circuit).
         else if (!HEADER_NAME.test(name))
