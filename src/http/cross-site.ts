@@ -9,15 +9,15 @@
  *   a loopback `Origin` is served;
  * - without an `Origin`, a browser's `Sec-Fetch-Site: cross-site` is refused, except a link
  *   followed to a page (a GET navigation: the page that linked reads nothing of it);
- * - a browser's request (it sends `Sec-Fetch-*`) that came in on a loopback address (the sidecar
- *   bound to loopback, or to every address and reached on 127.0.0.1) sent to a domain name (one
- *   with a dot) or an address that is not loopback's is refused: only a re-bound name reaches a
- *   loopback socket by another name, and a web page's name is a public domain. A name without a
- *   dot (an `/etc/hosts` alias) is taken, and so is any name on a request that is no browser's
- *   (an SDK, or a reverse proxy forwarding one with its public Host).
+ * - a browser's request (an `Origin`, `Sec-Fetch-*`, or a browser `User-Agent`: over plain http a
+ *   re-bound page sends no `Sec-Fetch-*`) that came in on a loopback address (the sidecar bound to
+ *   loopback, or to every address and reached on 127.0.0.1) sent to a domain name (one with a dot)
+ *   or an address that is not loopback's is refused: only a re-bound name reaches a loopback
+ *   socket by another name, and a web page's name is a public domain. A name without a dot (an
+ *   `/etc/hosts` alias) is taken, and so is any name on a request that is no browser's (an SDK,
+ *   or a reverse proxy forwarding one with its public Host).
  *
- * SDKs, curl and servers send neither header and use the address they were given, so they are not
- * touched. switchyard answers no CORS preflight (see the README's "Running it as a sidecar").
+ * SDKs, curl and servers send none of these and are not touched. switchyard answers no CORS preflight (see the README's "Running it as a sidecar").
  */
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
