@@ -9,7 +9,9 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 
 export function completionAsSse(json: unknown): string | null {
   if (!isObj(json)) return null;
-  if (isObj(json.error)) return `data: ${JSON.stringify({ error: json.error })}\n\ndata: [DONE]\n\n`;
+  // An error that reports usage (what the provider billed for it): its usage first, so the failed attempt is billed by it.
+  if (isObj(json.error))
+    return `${isObj(json.usage) ? `data: ${JSON.stringify({ object: 'chat.completion.chunk', model: json.model, choices: [], usage: json.usage })}\n\n` : ''}data: ${JSON.stringify({ error: json.error })}\n\ndata: [DONE]\n\n`;
   if (!Array.isArray(json.choices)) return null;
   // No choice at all: no answer, but the counts it reports were billed (the stream reader fails it as a bad answer, billed by them).
   if (json.choices.length === 0)

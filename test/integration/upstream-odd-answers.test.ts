@@ -93,6 +93,13 @@ beforeAll(async () => {
         );
       else if (j.model === 'error-200')
         res.writeHead(200, json).end('{"error":{"message":"upstream overloaded, try later","type":"server_error","code":null}}');
+      else if (j.model === 'error-200-usage')
+        // An error object that reports what the provider billed for reading the prompt.
+        res
+          .writeHead(200, json)
+          .end(
+            '{"error":{"message":"answer withheld by policy","type":"server_error","code":null},"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}',
+          );
       else if (j.model === 'no-choices-json') res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), choices: [] }));
       else if (j.model === 'no-choices-nousage') {
         const { usage: _u, ...rest } = JSON.parse(completion(j.model)) as Record<string, unknown>;
@@ -262,6 +269,7 @@ beforeAll(async () => {
     'm-code-null': model('code-null'),
     'm-json-for-stream': model('json-for-stream'),
     'm-error-200': model('error-200'),
+    'm-error-200-usage': model('error-200-usage'),
     'm-emb-short': { ...model('emb-short', ['m-emb-ok']), capabilities: ['embeddings'], price: { inputPerMTok: 1, outputPerMTok: 0 } },
     'm-emb-ok': { ...model('emb-ok'), capabilities: ['embeddings'], price: { inputPerMTok: 1, outputPerMTok: 0 } },
     'm-cached-over': model('cached-over'),
@@ -658,6 +666,16 @@ describe('answers larger than switchyard reads, and counts that are no counts', 
     expect(j.status).toBe(502);
     expect(((await j.json()) as { error: { message: string } }).error.message).toContain('upstream answered 200 with an error: upstream overloaded, try later');
   });
+
+  it.each([true, false])(
+    'a 200 whose JSON is an error that reports usage is billed that usage (stream request: %s; as a stream it was billed $0)',
+    async (stream) => {
+      const r = await ask('m-error-200-usage', stream);
+      expect(r.status).toBe(502);
+      expect(((await r.json()) as { error: { message: string } }).error.message).toContain('answer withheld by policy');
+      expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ prompt_tokens: 7, completion_tokens: 3, cost_nano: 10_000 });
+    },
+  );
 
   it('a JSON answer after a byte order mark is read (it was "not JSON")', async () => {
     const r = await ask('m-bom');
