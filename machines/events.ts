@@ -61,7 +61,8 @@ export type SupervisorEvent =
   | { type: 'request.route'; at: number; requestId: string }
   /** Choose the endpoint of this request's next attempt among its routed candidates, by their live state (serving and draining: in-flight requests still fail over). */
   | { type: 'request.pick'; at: number; requestId: string }
-  | { type: 'queue.entered'; at: number }
+  /** `first`: the request's first time in the line (a request woken that waits again is not counted again in `queued`). */
+  | { type: 'queue.entered'; at: number; first: boolean }
   | { type: 'queue.left'; at: number }
   | { type: 'endpoints.reconfigured'; at: number; add: EndpointSpawn[]; remove: string[] }
   | { type: 'supervisor.drain'; at: number }

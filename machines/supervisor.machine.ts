@@ -86,7 +86,10 @@ export const supervisorMachine = setup({
       assertEvent(event, 'request.route');
       return { type: 'request.refused' as const, requestId: event.requestId, reason: 'draining' as const };
     }),
-    enterQueue: assign(({ context }) => ({ queueDepth: context.queueDepth + 1, queued: context.queued + 1 })),
+    enterQueue: assign(({ context, event }) => {
+      assertEvent(event, 'queue.entered');
+      return { queueDepth: context.queueDepth + 1, queued: context.queued + (event.first ? 1 : 0) };
+    }),
     leaveQueue: assign(({ context }) => ({ queueDepth: Math.max(0, context.queueDepth - 1) })),
     reconfigure: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'endpoints.reconfigured');

@@ -5,8 +5,14 @@
  */
 import { realScheduler, type Scheduler } from './scheduler.js';
 import type { CancelSignal } from './cancel.js';
+/** A request's place in line, kept across its waits; `entered` once it first stood in the line (a re-wait is not a new request queued). */
+export interface Ticket {
+  readonly n: number;
+  entered: boolean;
+}
+
 interface Waiter {
-  ticket: number;
+  ticket: Ticket;
   /** When the capacity it waits for frees (every candidate's throttle known), or null when it may free any time (busy). */
   freesAt: number | null;
   /** Set once woken (admitted, timed out or aborted); it is then out of the line. */
@@ -26,7 +32,8 @@ export class CapacityQueue {
 
   constructor(
     private readonly maxDepth: () => number,
-    private readonly onDepth: (delta: 1 | -1) => void,
+    /** `first`: a request entering the line for the first time (not one woken that waits again). */
+    private readonly onDepth: (delta: 1 | -1, first: boolean) => void,
     private readonly scheduler: Scheduler = realScheduler,
   ) {}
 
@@ -39,11 +46,11 @@ export class CapacityQueue {
    * or the signal aborted: the caller gives up. A caller that waits again passes the ticket
    * it got first, so it keeps its place in line.
    */
-  ticket(): number {
-    return this.nextTicket++;
+  ticket(): Ticket {
+    return { n: this.nextTicket++, entered: false };
   }
 
-  wait(until: number, signal: CancelSignal, ticket: number, now = Date.now(), freesAt: number | null = null): Promise<boolean | 'shed'> {
+  wait(until: number, signal: CancelSignal, ticket: Ticket, now = Date.now(), freesAt: number | null = null): Promise<boolean | 'shed'> {
     if (this.sheds(freesAt)) return Promise.resolve('shed');
     if (signal.aborted || this.waiters.length >= this.maxDepth()) return Promise.resolve(false);
     return new Promise<boolean | 'shed'>((resolve) => {
@@ -64,9 +71,11 @@ export class CapacityQueue {
       const cancel = this.scheduler.after(until - now, () => waiter.wake(true));
       signal.addEventListener('abort', onAbort, { once: true });
       let i = this.waiters.length;
-      while (i > 0 && this.waiters[i - 1]!.ticket > ticket) i--;
+      while (i > 0 && this.waiters[i - 1]!.ticket.n > ticket.n) i--;
       this.waiters.splice(i, 0, waiter);
-      this.onDepth(1);
+      const first = !ticket.entered;
+      ticket.entered = true;
+      this.onDepth(1, first);
     });
   }
 
@@ -121,7 +130,7 @@ export class CapacityQueue {
     const i = this.waiters.indexOf(w);
     if (i >= 0) {
       this.waiters.splice(i, 1);
-      this.onDepth(-1);
+      this.onDepth(-1, false);
     }
   }
 }

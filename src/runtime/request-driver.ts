@@ -33,6 +33,7 @@ import { availability, latencyOf, probeRound, type EndpointHandle } from './endp
 import { decide, type EndpointVerdict } from './retry-policy.js';
 import { StreamSession } from './stream-session.js';
 import type { RuntimeCore } from './core.js';
+import type { Ticket } from './queue.js';
 import { showsUsage, withHeldUsage } from './held-usage.js';
 import { finalizeRequest, type Outcome } from './finalize.js';
 import { translatableCandidates, untakeableEndpoints, untranslatableBy, untranslatableNote } from './translatable.js';
@@ -70,7 +71,7 @@ export class RequestDriver {
   private completion: Record<string, unknown> | null = null;
   private completionText: string | null = null;
   private native: NativeBody | null = null;
-  private ticket: number | undefined;
+  private ticket: Ticket | undefined;
   /** The client's max_tokens when a stream cut after delivering all of it ended the request (not continued): the error says so. */
   private capCut: number | null = null;
   /** The half-open round the current attempt is a probe of (`probeRound`), told back on the event that ends it. */

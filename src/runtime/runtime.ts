@@ -133,7 +133,7 @@ export class Runtime implements RuntimeCore {
     this.startedAt = this.now();
     this.queue = new CapacityQueue(
       () => this.cfg.resilience.queue.maxDepth,
-      (d) => this.supervisor.send({ type: d === 1 ? 'queue.entered' : 'queue.left', at: this.now() }),
+      (d, first) => this.supervisor.send(d === 1 ? { type: 'queue.entered', at: this.now(), first } : { type: 'queue.left', at: this.now() }),
       this.scheduler,
     );
     const spawns = this.endpointSpawns(opts.cfg);

@@ -14,14 +14,16 @@ async function ticks(n: number): Promise<void> {
 function queue(maxDepth = 100) {
   let depth = 0;
   let entered = 0;
+  let firsts = 0;
   const q = new CapacityQueue(
     () => maxDepth,
-    (d) => {
+    (d, first) => {
       depth += d;
       if (d === 1) entered++;
+      if (first) firsts++;
     },
   );
-  return { q, depth: () => depth, entered: () => entered };
+  return { q, depth: () => depth, entered: () => entered, firsts: () => firsts };
 }
 
 /** A caller shaped like the request driver (pick → reserve → send): check, await (budget), then take. */
@@ -43,6 +45,20 @@ function caller(q: CapacityQueue, slots: { free: number }, log: string[], name: 
 }
 
 describe('CapacityQueue', () => {
+  it("says a request's first entry apart from its re-waits (requestsQueued counted every re-wait)", async () => {
+    const { q, entered, firsts } = queue(10);
+    const signal = new AbortController().signal;
+    const t = q.ticket();
+    // One request (one ticket) waiting three times is one request queued; a second ticket is another.
+    const a = q.wait(Date.now() + 20, signal, t);
+    const b = q.wait(Date.now() + 20, signal, t);
+    expect(await Promise.all([a, b])).toEqual([true, true]);
+    await q.wait(Date.now() + 20, signal, t);
+    const other = q.wait(Date.now() + 20, signal, q.ticket());
+    await other;
+    expect({ entered: entered(), firsts: firsts() }).toEqual({ entered: 4, firsts: 2 });
+  });
+
   it('refuses at once when maxDepth waiters are queued (0: never queues)', async () => {
     const { q, depth } = queue(0);
     const ac = new AbortController();
