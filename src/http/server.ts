@@ -27,6 +27,8 @@ import { watchStalledClients } from './send-timeout.js';
 import { timeOrderedId } from './request-id.js';
 import { parseChatBody, parseHints } from './validate.js';
 import { dryRoute } from '../runtime/dry-route.js';
+import { anthropicHeaders, translateMessages } from '../apis/messages-request.js';
+import { translateResponses } from '../apis/responses-request.js';
 
 /** Operations handlers the composition root plugs in (metrics, events, inspector, reload, spend). */
 export interface OpsRoutes {
@@ -203,11 +205,60 @@ async function chat(
   await inScope('chat', call, req.headers, () => rt.chat(call, sink));
 }
 
-/** `POST /switchyard/route` (issue 11): the routing decision alone; same body and header checks as the chat route. */
-async function routeDryRun(deps: ServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+const DRY_RUN_APIS = ['chat', 'messages', 'responses'] as const;
+
+/**
+ * Which API's body a dry run was sent: `?api=chat|messages|responses`, else told by the request
+ * as its route would see it — an `anthropic-version` header (every Anthropic SDK request has
+ * one) or a top-level `system` is a Messages body, an `input` without `messages` a Responses body.
+ */
+function dryRunApi(req: IncomingMessage, url: URL, json: unknown): (typeof DRY_RUN_APIS)[number] {
+  const asked = url.searchParams.get('api');
+  if (asked !== null) {
+    const api = DRY_RUN_APIS.find((a) => a === asked);
+    if (api === undefined)
+      throw new SwitchyardError(
+        'invalid_request',
+        `api ${JSON.stringify(echoName(asked))} is not one of ${DRY_RUN_APIS.join(', ')}: the API whose body is sent`,
+        {
+          param: 'api',
+        },
+      );
+    return api;
+  }
+  const body = typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>) : {};
+  if (req.headers['anthropic-version'] !== undefined || Object.hasOwn(body, 'system')) return 'messages';
+  if (Object.hasOwn(body, 'input') && !Object.hasOwn(body, 'messages')) return 'responses';
+  return 'chat';
+}
+
+/**
+ * `POST /switchyard/route` (issue 11): the routing decision alone; the same body and header checks
+ * as the route of the body's API (chat completions, Messages or Responses; see dryRunApi). As on
+ * their own routes, a Messages or Responses body is never cascaded.
+ */
+async function routeDryRun(deps: ServerDeps, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const rt = deps.runtime();
-  const body = parseChatBody(await readJson(deps, req));
-  sendJson(res, 200, dryRoute(rt, body, parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs)));
+  const json = await readJson(deps, req);
+  const hints = parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs);
+  const api = dryRunApi(req, url, json);
+  if (api === 'chat') return sendJson(res, 200, dryRoute(rt, parseChatBody(json), hints));
+  if (hints.cascade === true)
+    throw new SwitchyardError('invalid_request', 'x-switchyard-cascade: on is only supported on /v1/chat/completions', { param: 'x-switchyard-cascade' });
+  const raw = (typeof json === 'object' && json !== null && !Array.isArray(json) ? json : {}) as Record<string, unknown>;
+  let body;
+  if (api === 'messages') body = translateMessages(raw, anthropicHeaders(req.headers));
+  else {
+    // A stored conversation is the client key's own, and the dry run reads no client key.
+    if (raw.previous_response_id !== undefined && raw.previous_response_id !== null)
+      throw new SwitchyardError(
+        'invalid_request',
+        'previous_response_id is not read by the dry run (a stored conversation belongs to a client key): send the whole conversation as input',
+        { param: 'previous_response_id' },
+      );
+    body = translateResponses({ ...raw, store: false }, []).chat;
+  }
+  sendJson(res, 200, dryRoute(rt, body, { ...hints, cascade: false }));
 }
 
 export function createHttpServer(deps: ServerDeps): Server {
@@ -335,7 +386,7 @@ export function createHttpServer(deps: ServerDeps): Server {
         return sendJson(res, reason === null ? 200 : 503, reason === null ? { status: 'ready' } : { status: 'not ready', reason });
       }
       checkAdmin({ loopbackOnly: deps.loopbackOnly, adminToken: deps.adminToken, publicMetrics: deps.publicMetrics ?? (() => false) }, req, url, path);
-      if (path === '/switchyard/route') return routeDryRun(deps, req, res);
+      if (path === '/switchyard/route') return routeDryRun(deps, req, res, url);
       const op = Object.hasOwn(deps.ops, path) ? deps.ops[path] : undefined;
       if (op) return op(req, res, url);
       notFound = new SwitchyardError('not_found', `no route ${req.method} ${echoName(path)}${notServedHint(path)}`);

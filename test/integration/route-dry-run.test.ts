@@ -226,6 +226,51 @@ describe('POST /switchyard/route', () => {
     }
   });
 
+  it("reads a Messages or a Responses body as its own route does, and names the real request's model and reason (it read every body as chat)", async () => {
+    const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${sc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    const text = 'Prove that the square root of 2 is irrational, step by step.';
+    const messages = { model: 'auto', max_tokens: 200, system: 'Be rigorous.', messages: [{ role: 'user', content: [{ type: 'text', text }] }] };
+    const responses = { model: 'auto', instructions: 'Be rigorous.', input: [{ role: 'user', content: [{ type: 'input_text', text }] }] };
+    const cases: Array<[string, unknown, Record<string, string>, string]> = [
+      ['/v1/messages', messages, { 'anthropic-version': '2023-06-01' }, ''],
+      ['/v1/messages', messages, {}, ''],
+      ['/v1/messages', messages, {}, '?api=messages'],
+      ['/v1/responses', responses, {}, ''],
+      ['/v1/responses', responses, {}, '?api=responses'],
+    ];
+    for (const [path, body, headers, query] of cases) {
+      const dry = await fetch(`${sc.url}/switchyard/route${query}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
+      expect(dry.status, `${path} ${query}`).toBe(200);
+      const j = (await dry.json()) as RouteJson;
+      expect(j.reason).not.toContain('skipped');
+      expect(j.score).not.toBeNull();
+      const real = await post(path, body, headers);
+      expect(real.status).toBe(200);
+      expect(real.headers.get('x-switchyard-model'), `${path} ${query}`).toBe(j.model);
+      expect(real.headers.get('x-switchyard-reason'), `${path} ${query}`).toBe(j.reason);
+      await real.text();
+    }
+    // As on their own routes: never cascaded, previous_response_id needs a client key's store, an unknown api is named.
+    const cascaded = await route(sc.url, responses, { 'x-switchyard-cascade': 'on' });
+    expect(cascaded.status).toBe(400);
+    expect(((await cascaded.json()) as { error: { message: string } }).error.message).toContain('only supported on /v1/chat/completions');
+    const prev = await route(sc.url, { ...responses, previous_response_id: 'resp_1' });
+    expect(prev.status).toBe(400);
+    expect(((await prev.json()) as { error: { param: string } }).error.param).toBe('previous_response_id');
+    const bad = await fetch(`${sc.url}/switchyard/route?api=embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(responses),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toContain('is not one of chat, messages, responses');
+  });
+
   it('bound off loopback it needs the admin token, like the other /switchyard routes', async () => {
     const base = guarded.url.replace('0.0.0.0', '127.0.0.1');
     const body = { model: 'auto', messages: [{ role: 'user', content: 'hi' }] };
