@@ -89,9 +89,20 @@ export function cascadePlan(
       }
     }
   } else {
-    const tier = base.tier ?? cfg.models[base.candidates[0]!]!.tier;
-    const own = base.candidates.filter((m) => cfg.models[m]?.tier === tier);
-    const ok = own.filter(usable);
+    let tier = base.tier ?? cfg.models[base.candidates[0]!]!.tier;
+    const ofTier = (t: Tier) => base.candidates.filter((m) => cfg.models[m]?.tier === t);
+    let own = ofTier(tier);
+    let ok = own.filter(usable);
+    // No model of the router's tier can take the request (none has vision, the prompt is over their
+    // windows): the climb starts at the tier of the candidate that would serve it. Held under the
+    // router's tier, the first step was every candidate, and the next tier up asked the model that
+    // had just answered again (billed twice; with maxSteps 1 the cascade ended there).
+    const serving = ok.length === 0 ? base.candidates.find(usable) : undefined;
+    if (serving !== undefined) {
+      tier = cfg.models[serving]!.tier;
+      own = ofTier(tier);
+      ok = own.filter(usable);
+    }
     steps.push({
       tier,
       plan: { candidates: ok.length > 0 ? ok : own.length > 0 ? own : base.candidates, tier, reason: base.reason, score: base.score ?? null },

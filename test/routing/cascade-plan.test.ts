@@ -154,6 +154,28 @@ describe('cascadeLadder', () => {
       ['high_quality', ['hq-big']],
     ]);
   });
+  it("when no model of the router's tier can take the request, the climb starts at the tier of the one that would serve it: no step asks a model again", () => {
+    // fast_cheap scored, but the prompt is over both fast_cheap windows: the first step is balanced (it held
+    // every candidate under fast_cheap, and the balanced step asked bal-cheap again, billed twice).
+    expect(shape(cascadeLadder(CFG, input('auto', { tier: 'fast_cheap', promptTokens: 50_000 }), 'router', 2))).toEqual([
+      ['balanced', ['bal-cheap', 'bal-dear']],
+      ['high_quality', ['hq-big']],
+    ]);
+    // maxSteps 1 still reaches a stronger tier (it escalated to the same model and stopped there).
+    expect(shape(cascadeLadder(CFG, input('auto', { tier: 'fast_cheap', promptTokens: 50_000 }), 'router', 1))).toEqual([
+      ['balanced', ['bal-cheap', 'bal-dear']],
+      ['high_quality', ['hq-big']],
+    ]);
+    // Nothing of fast_cheap or balanced usable: one step, on the top tier.
+    const onlyTop = (m: string) => m === 'hq-big';
+    expect(shape(cascadeLadder(CFG, input('auto', { tier: 'fast_cheap' }), 'router', 2, onlyTop))).toEqual([['high_quality', ['hq-big']]]);
+    for (const startAt of ['router', 'cheapest'] as const)
+      for (const tier of ['fast_cheap', 'balanced', 'high_quality'])
+        for (const promptTokens of [10, 50_000]) {
+          const models = cascadeLadder(CFG, input('auto', { tier, promptTokens }), startAt, 2).flatMap((st) => st.plan.candidates);
+          expect(new Set(models).size, `${startAt} ${tier} ${promptTokens}`).toBe(models.length);
+        }
+  });
   it('throws what resolve throws (unknown model)', () => {
     expect(() => cascadeLadder(CFG, input('nope'), 'router', 2)).toThrow(/does not exist/);
   });
