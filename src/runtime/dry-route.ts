@@ -125,6 +125,8 @@ function choose(rt: RuntimeCore, body: ChatBody, hints: Hints, plan: RoutePlan, 
   const maxCostNano = hints.maxCostUsd === null ? null : usdToNano(hints.maxCostUsd);
   const promptBound = maxCostNano === null ? 0 : promptBoundTokens(body);
   const overCost: string[] = [];
+  /** The candidate over the cap nearest to fitting (the smallest worst case): the one a real request's 429 names. */
+  let nearest: { model: string; amount: number } | null = null;
   const costNote = () => (overCost.length > 0 ? `; ${overCost.join(', ')} over x-switchyard-max-cost-usd` : '');
   let slowSkipped = false;
   /** Models whose every endpoint the latency hint passed over (named as a real request names them). */
@@ -134,8 +136,10 @@ function choose(rt: RuntimeCore, body: ChatBody, hints: Hints, plan: RoutePlan, 
   const passed: string[] = [];
   for (const model of plan.candidates) {
     const mc = rt.cfg.models[model]!;
-    if (maxCostNano !== null && worstCaseNano(promptWorstTokens(promptBound, mc, body), outputCap(body, mc, promptTokens), mc.price) > maxCostNano) {
+    const worst = maxCostNano === null ? 0 : worstCaseNano(promptWorstTokens(promptBound, mc, body), outputCap(body, mc, promptTokens), mc.price);
+    if (maxCostNano !== null && worst > maxCostNano) {
       overCost.push(model);
+      if (nearest === null || worst < nearest.amount) nearest = { model, amount: worst };
       continue;
     }
     const all = (rt.byModel.get(model) ?? []).filter((h) => !untakeable.includes(h.id));
@@ -164,8 +168,9 @@ function choose(rt: RuntimeCore, body: ChatBody, hints: Hints, plan: RoutePlan, 
       if (why !== null) passed.push(`${model} ${why}`);
     }
   }
-  const first = plan.candidates[0]!;
   const allOverCost = overCost.length === plan.candidates.length;
+  // Refused for money, a real request names the candidate nearest to fitting; else its first.
+  const first = allOverCost && nearest !== null ? nearest.model : plan.candidates[0]!;
   // Each candidate's state, as a real request's reason names them (`X throttled (upstream 429)`…).
   const passedNote = passed.length > 0 ? `; ${passed.join('; ')}` : '';
   const why = allOverCost

@@ -271,7 +271,7 @@ export class RequestDriver {
       return { ok: true, endpoint: this.picked, completion: this.completion, completionText: this.completionText, native: this.native };
     const reason: unknown = this.ac.signal.aborted ? this.ac.signal.reason : undefined;
     const out = failureOutcome({
-      ctx: this.snap.context,
+      ctx: this.downOverMoney(this.snap.context),
       abortReason: reason,
       routeError: this.routeError,
       model: this.call.body.model,
@@ -286,6 +286,55 @@ export class RequestDriver {
       unavailable: () => (this.plan ? this.unavailable(this.plan.candidates, [], this.rt.now()) : []),
     });
     return out.ok ? out : this.downNotBroke(out);
+  }
+
+  /**
+   * What the cap (x-switchyard-max-cost-usd) or a budget that refuses every model makes of a
+   * candidate: 'cap' when its worst case, earlier attempts included, is over the cap, 'ceiling'
+   * when it is at or over the worst case such a budget refused (the machine passes both over once
+   * picked), else null.
+   */
+  private moneyBar(m: string, ctx: ReqSnapshot['context']): { bar: 'cap' | 'ceiling'; amount: number } | null {
+    const h = (this.rt.byModel.get(m) ?? [])[0];
+    if (!h) return null;
+    const mc = h.modelCfg;
+    const prefill = ctx.committed && this.session ? this.session.delivered : null;
+    const amount = worstCaseNano(promptWorstTokens(this.bound(prefill), mc, this.call.body), outputCap(this.call.body, mc, this.roomPrompt(mc)), mc.price);
+    if (ctx.maxCostNano !== null && ctx.spentNano + amount > ctx.maxCostNano) return { bar: 'cap', amount: ctx.spentNano + amount };
+    if (ctx.ceiling !== null && amount >= ctx.ceiling) return { bar: 'ceiling', amount };
+    return null;
+  }
+
+  /**
+   * Candidates never reached (circuit-open, throttled) that would be refused for money once
+   * reached: passed over for it as a reached one is (the reason says so, the refusal names the
+   * nearest to fitting), so a request no candidate can fit is the 429 it will be whenever they are
+   * back, not a 503 telling the SDKs to wait and send it again.
+   */
+  private downOverMoney(ctx: ReqSnapshot['context']): ReqSnapshot['context'] {
+    if (!this.plan || (ctx.maxCostNano === null && ctx.ceiling === null)) return ctx;
+    let refusal = ctx.refusal;
+    const now = this.rt.now();
+    for (const m of this.plan.candidates) {
+      if (this.refusedForMoney(m) || ctx.excludedModels.includes(m)) continue;
+      // Only one that could not be reached: a candidate left untried for another cause (a client error ended the request) is not named.
+      if ((this.rt.byModel.get(m) ?? []).some((h) => availability(h, now, this.est).ok)) continue;
+      const money = this.moneyBar(m, ctx);
+      if (money === null) continue;
+      if (money.bar === 'ceiling') {
+        this.overBudget.push(`${m} not tried (worst case >= $${formatUsd(ctx.ceiling ?? 0)} refused by budget ${this.ceilingBy ?? '?'})`);
+        continue;
+      }
+      this.overCost.push(m);
+      const next = { kind: 'max_cost' as const, model: m, amount: money.amount };
+      const short = shortfall(next, ctx.maxCostNano);
+      if (refusal === null || short < shortfall(refusal, ctx.maxCostNano)) {
+        refusal = next;
+        this.refusedFor = (this.rt.byModel.get(m) ?? [])[0] ?? this.refusedFor;
+        this.refusedShortfall = short;
+      }
+    }
+    return refusal === ctx.refusal ? ctx : { ...ctx, refusal };
   }
 
   /**
@@ -440,7 +489,12 @@ export class RequestDriver {
     });
     if (r.type !== 'picked') {
       this.freesAt = r.unknown ? null : r.earliest;
-      return { type: 'endpoint.none', at, waitable: r.waitable && this.call.noWait !== true, earliest: r.earliest, unknown: r.unknown };
+      // What it would wait for would be refused for money anyway (the cap, or a budget that refuses every model): no wait.
+      const ctx = this.snap.context;
+      const futile =
+        (ctx.maxCostNano !== null || ctx.ceiling !== null) &&
+        (this.plan?.candidates ?? []).every((m) => ctx.excludedModels.includes(m) || this.refusedForMoney(m) || this.moneyBar(m, ctx) !== null);
+      return { type: 'endpoint.none', at, waitable: r.waitable && this.call.noWait !== true && !futile, earliest: r.earliest, unknown: r.unknown };
     }
     const h = r.handle;
     this.picked = h;

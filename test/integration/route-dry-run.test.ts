@@ -199,6 +199,15 @@ describe('POST /switchyard/route', () => {
     expect(none.reason).toContain("every candidate's worst-case cost is over x-switchyard-max-cost-usd (a real request gets 429 budget_exceeded)");
     // Which models, as the real request's reason names them.
     expect(none.reason).toMatch(/; [^;]*gpt-4\.1[^;]* over x-switchyard-max-cost-usd; every candidate/);
+    // The model the real 429 names: the one nearest to fitting (it named the first candidate).
+    const refused = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-switchyard-max-cost-usd': '0.000001' },
+      body: JSON.stringify(body),
+    });
+    expect(refused.status).toBe(429);
+    expect(none.model).not.toBe('claude-sonnet-4.5');
+    expect([none.model, none.tier]).toEqual([refused.headers.get('x-switchyard-model'), refused.headers.get('x-switchyard-tier')]);
   });
 
   it("a candidate whose endpoints cannot take it now is named as the real request's header names it (X circuit-open: served by Y)", async () => {

@@ -117,12 +117,17 @@ async function runtime(
 }
 
 let n = 0;
-function start(r: Runtime, body: Record<string, unknown> = {}, keyId: string | null = null): { sink: TestSink; done: Promise<void> } {
+function start(
+  r: Runtime,
+  body: Record<string, unknown> = {},
+  keyId: string | null = null,
+  hints: Partial<ChatCall['hints']> = {},
+): { sink: TestSink; done: Promise<void> } {
   const sink = new TestSink();
   const call: ChatCall = {
     requestId: `req-${++n}`,
     body: { model: 'a', messages: [{ role: 'user', content: 'hello there' }], ...body } as ChatCall['body'],
-    hints: { task: null, tier: null, maxLatencyMs: null, maxCostUsd: null, timeoutMs: null },
+    hints: { task: null, tier: null, maxLatencyMs: null, maxCostUsd: null, timeoutMs: null, ...hints },
     keyId,
     receivedAt: clock.now(),
     log: pino({ level: 'silent' }),
@@ -301,6 +306,36 @@ describe('request driver on a simulated clock', () => {
     await Promise.all([probe.done, ...waiters.map((w) => w.done)]);
     expect([probe.sink.status, ...waiters.map((w) => w.sink.status)]).toEqual([504, 503, 503]);
     expect(upstreamCalls('up-b')).toBe(2);
+  });
+
+  it('a cost cap refusal while the other candidate is circuit-open and over the cap too is a 429 naming the nearest, not a 503 to retry (it was 503 no_endpoint_available, retry-after)', async () => {
+    // a's worst case at 1,000 output tokens: ~$0.002; b (a's fallback) costs a tenth: ~$0.0002. The cap, $0.0001, fits neither.
+    const r = await runtime(
+      { failureThreshold: 1, recoveryMs: 30_000, retry: { maxAttempts: 1 } },
+      {},
+      { b: { price: { inputPerMTok: 0.1, outputPerMTok: 0.1 } } },
+    );
+    sim.setFault('up-b', { kind: 'http_error', status: 500, times: 1 });
+    const opened = start(r, { model: 'b' });
+    await opened.done;
+    expect(r.state().endpoints.find((e) => e.id === 'b@p')?.state).toBe('circuit-open');
+    const capped = start(r, { model: 'a', max_tokens: 1000 }, null, { maxCostUsd: 0.0001 });
+    await capped.done;
+    expect([capped.sink.status, capped.sink.error?.code, capped.sink.error?.headers['x-should-retry'], capped.sink.error?.headers['retry-after']]).toEqual([
+      429,
+      'budget_exceeded',
+      'false',
+      undefined,
+    ]);
+    // The nearest to fitting is b, the cheaper: named as a reached candidate would be.
+    expect(capped.sink.error?.message).toMatch(/on b, earlier attempts included/);
+    expect(capped.sink.headers['x-switchyard-model']).toBe('b');
+    expect(capped.sink.headers['x-switchyard-reason']).toMatch(/a, b over x-switchyard-max-cost-usd|b, a over x-switchyard-max-cost-usd/);
+    // Under the cap b would fit once back: the 503 to retry stays.
+    const roomy = start(r, { model: 'a', max_tokens: 1000 }, null, { maxCostUsd: 0.001 });
+    await roomy.done;
+    expect([roomy.sink.status, roomy.sink.error?.code]).toEqual([503, 'no_endpoint_available']);
+    expect(roomy.sink.error?.message).toContain('b circuit-open; the rest was refused for money');
   });
 
   it("a half-open probe's stream closes the circuit at its first content: a request waiting for the endpoint is served while the probe's stream is still open", async () => {
