@@ -78,6 +78,8 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
     let prev = plan.candidates[0]!;
     for (const step of ladder) {
       step.plan.reason = `cascade: ${prev} no_endpoint_available → ${step.tier}; ${firstReason}`;
+      // The score is the request's (its ledger row's route_score), whichever step serves it.
+      step.plan.score = plan.score ?? null;
       const next = choose(rt, body, hints, step.plan, promptTokens);
       if ('model' in next) return { ...next, cascade };
       // Every step blocked: a real request's answer names the last step it reached.
@@ -88,7 +90,11 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
   if (cheaper && !first.allOverCost) {
     // No endpoint of the first step could take it (the latency wish, throttles): the cascade goes on
     // to the plain request's other candidates once (runtime/cascade.ts `otherPlan`).
-    const others: RoutePlan = { ...cheaper, reason: `cascade: ${plan.candidates[0]!} no_endpoint_available → other models; ${firstReason}` };
+    const others: RoutePlan = {
+      ...cheaper,
+      reason: `cascade: ${plan.candidates[0]!} no_endpoint_available → other models; ${firstReason}`,
+      score: plan.score ?? null,
+    };
     const next = choose(rt, body, hints, others, promptTokens);
     if ('model' in next) return { ...next, cascade };
   }
@@ -102,6 +108,7 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRout
     const ceiling = worst(plan.candidates[0]!);
     cheaper.candidates = cheaper.candidates.filter((m) => worst(m) < ceiling);
     cheaper.reason = `cascade: ${plan.candidates[0]!} over x-switchyard-max-cost-usd → cheaper models; ${firstReason}`;
+    cheaper.score = plan.score ?? null;
     // None cheaper (the cap is under every model's worst case): the first step's answer stands, a 429 (it was a 500 here).
     if (cheaper.candidates.length > 0) {
       const next = choose(rt, body, hints, cheaper, promptTokens);

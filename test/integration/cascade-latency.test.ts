@@ -51,6 +51,20 @@ describe('the cascade under a latency wish', () => {
     });
   }
 
+  it("the dry run keeps the scorer's score when the first step is passed over (it said null, as if a hint had decided)", async () => {
+    const body = { model: 'auto', messages: [{ role: 'user' as const, content: 'Prove that there are infinitely many primes, rigorously, step by step.' }] };
+    const dry = async (headers: Record<string, string>) =>
+      (await (
+        await fetch(`${sc.url}/switchyard/route`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
+      ).json()) as { model: string; reason: string; score: number | null };
+    const fast = { 'x-switchyard-max-latency-ms': '300' };
+    const cascaded = await dry(fast);
+    expect(cascaded.reason).toMatch(/^cascade: \S+ no_endpoint_available -> /);
+    const plain = await dry({ ...fast, 'x-switchyard-cascade': 'off' });
+    expect(plain.score).not.toBeNull();
+    expect(cascaded.score).toBe(plain.score);
+  });
+
   it('nothing within it anywhere: 503 no_endpoint_available, as without the cascade', async () => {
     const err = await sc.client.chat.completions
       .create({ model: 'auto', messages: [{ role: 'user', content: 'hi' }] }, { headers: { ...wish, 'x-switchyard-max-latency-ms': '1' } })
