@@ -458,7 +458,22 @@ const observeSchema = z.strictObject({
   otlp: z
     .strictObject({
       /** The collector's traces URL, e.g. http://127.0.0.1:4318/v1/traces. */
-      endpoint: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+      endpoint: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).superRefine((v, ctx) => {
+        let u: URL;
+        try {
+          u = new URL(v);
+        } catch {
+          return;
+        }
+        // The collector's credentials are secrets like the provider keys: never in the file, a log line or an error.
+        const userinfo = u.username !== '' || u.password !== '' || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(v);
+        const param = [...u.searchParams.keys()].find((k) => /pass|secret|token|key|auth|sig|cred/i.test(k));
+        if (userinfo || param !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            message: `an OTLP endpoint with ${userinfo ? 'a user name or password' : `a credential in its query (${param})`} is not accepted (secrets only by environment variable): remove it and give the collector's credentials as headers in OTEL_EXPORTER_OTLP_HEADERS (e.g. authorization=Bearer%20…)`,
+          });
+      }),
       serviceName: z.string().min(1).default('switchyard'),
       /** Put prompt and answer text into spans (off: they may hold personal data). */
       captureContent: z.boolean().default(false),

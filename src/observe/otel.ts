@@ -10,7 +10,7 @@ import type { Attributes, Context, Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { echoName } from '../errors.js';
-import { scrub } from './scrub.js';
+import { scrub, withoutPassword } from './scrub.js';
 import type { AnsweredRequest, ApiName, AttemptInfo, AttemptTrace, RefusedRequest, RequestTrace, Tracer } from '../runtime/request-scope.js';
 
 type OtlpConfig = NonNullable<Config['observe']['otlp']>;
@@ -65,7 +65,10 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     if (now - lastWarned < 60_000) return;
     lastWarned = now;
     const message = scrub(err instanceof Error ? err.message : String(err)).slice(0, 300);
-    log.warn({ endpoint: cfg.endpoint, failures, error: message }, 'could not export OpenTelemetry spans: they are dropped until the collector answers');
+    log.warn(
+      { endpoint: withoutPassword(cfg.endpoint), failures, error: message },
+      'could not export OpenTelemetry spans: they are dropped until the collector answers',
+    );
     failures = 0;
   });
   const { ATTR_SERVICE_NAME } = await import('@opentelemetry/semantic-conventions');
@@ -221,7 +224,7 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     span.end();
   };
 
-  log.info({ endpoint: cfg.endpoint, captureContent: cfg.captureContent }, 'exporting OpenTelemetry traces over OTLP/HTTP');
+  log.info({ endpoint: withoutPassword(cfg.endpoint), captureContent: cfg.captureContent }, 'exporting OpenTelemetry traces over OTLP/HTTP');
   return {
     tracer: { startRequest, refused, answered },
     async shutdown() {

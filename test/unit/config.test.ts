@@ -678,6 +678,24 @@ describe('loadConfigFile and check-config', () => {
     expect(got).toMatch(/auth\.keys\[1\]\.id: "\(none\)" is what \/switchyard\/spend calls requests without a client key/);
   });
 
+  it('refuses an OTLP endpoint with a user name, a password or a credential in its query (it was logged whole at start and on every failed export)', () => {
+    for (const [endpoint, why] of [
+      ['http://otuser:otPASSWORD@127.0.0.1:4318/v1/traces', /a user name or password/],
+      ['http://127.0.0.1:4318/v1/traces?api_key=otQUERYKEY', /a credential in its query \(api_key\)/],
+    ] as const) {
+      const raw = minimal();
+      raw.observe = { otlp: { endpoint } };
+      const got = errors(validateConfig(raw)).join('\n');
+      expect(got).toMatch(/observe\.otlp\.endpoint: an OTLP endpoint with /);
+      expect(got).toMatch(why);
+      expect(got).toContain('OTEL_EXPORTER_OTLP_HEADERS');
+      expect(got).not.toMatch(/otPASSWORD|otQUERYKEY/);
+    }
+    const ok = minimal();
+    ok.observe = { otlp: { endpoint: 'http://127.0.0.1:4318/v1/traces?tenant=a' } };
+    expect(validateConfig(ok).ok).toBe(true);
+  });
+
   it('refuses a JSON file with a key twice in one object, naming the key and its line', async () => {
     const j = await file('dup.json', '{\n  "budget": {"limits": []},\n  "models": {},\n  "budget": {"limits": []}\n}');
     expect(errors(await loadConfigFile(j))).toEqual([`${j}: line 4: the key "budget" appears twice in one object (JSON would keep only the last): remove one`]);
