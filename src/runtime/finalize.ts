@@ -80,7 +80,7 @@ export function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: ChatSink,
   } catch (err) {
     inserted = Promise.reject(err);
   }
-  const end: Ending = { rt, call, sink, session, outcome, t, h, status, latencyMs, body };
+  const end: Ending = { rt, call, sink, session, outcome, t, h, status, body };
   return inserted.then(
     () => answer(end),
     (err: unknown) => {
@@ -102,7 +102,6 @@ interface Ending {
   h: EndpointHandle | null;
   /** The HTTP status the request ends with. */
   status: number;
-  latencyMs: number;
   /** A JSON answer's body (completionBody), made before the row. */
   body: string | null;
 }
@@ -118,8 +117,11 @@ function completionBody(outcome: Extract<Outcome, { ok: true }>): string {
 }
 
 /** After the ledger row: the request's metrics, the answer or the stream's end, the log line. */
-function answer({ rt, call, sink, session, outcome, t, h, status, latencyMs, body }: Ending): void {
+function answer({ rt, call, sink, session, outcome, t, h, status, body }: Ending): void {
   const errorCode = outcome.ok ? null : outcome.error.code;
+  // The whole request, its wait for the ledger row included (a file locked by a backup: seconds the
+  // client waited, which the row itself, written before that wait ended, cannot hold).
+  const latencyMs = rt.now() - call.receivedAt;
   rt.recordRequest?.({
     model: h?.model ?? t.model ?? null,
     endpoint: h?.id ?? null,

@@ -308,6 +308,23 @@ describe('request driver on a simulated clock', () => {
     expect(upstreamCalls('up-b')).toBe(2);
   });
 
+  it("the request's latency in its metric and log line counts its wait for the ledger row (a locked file: it said 0 while the client waited 5 s)", async () => {
+    const r = await runtime();
+    const seen: number[] = [];
+    (r as unknown as { onRequest: (x: { latencyMs: number }) => void }).onRequest = (x) => seen.push(x.latencyMs);
+    const insert = ledger.insert.bind(ledger);
+    // The row commits 5 s later on the simulated clock, as behind another process's write lock.
+    ledger.insert = (row) => new Promise((res, rej) => void clock.after(5000, () => insert(row).then(res, rej)));
+    const req = start(r, { model: 'a' });
+    await waitsFor(5000);
+    clock.advance(5000);
+    await req.done;
+    expect(req.sink.status).toBe(200);
+    expect(seen).toEqual([5000]);
+    const row = (await ledger.rows({ limit: 1 }))[0];
+    expect(row?.latencyMs).toBe(0);
+  });
+
   it('a cost cap refusal while the other candidate is circuit-open and over the cap too is a 429 naming the nearest, not a 503 to retry (it was 503 no_endpoint_available, retry-after)', async () => {
     // a's worst case at 1,000 output tokens: ~$0.002; b (a's fallback) costs a tenth: ~$0.0002. The cap, $0.0001, fits neither.
     const r = await runtime(
