@@ -85,6 +85,8 @@ export const countTokensRoute: ApiRoute = async (deps, req, res, requestId) => {
     sendAnthropicError(res, err, base);
     status = err instanceof SwitchyardError ? err.status : 500;
     error = err instanceof SwitchyardError ? err.code : 'internal_error';
+    // Logged and counted as every refusal is (a wrong key guessed here left no trace); its span is the one below.
+    recordRefused(deps, 'messages', req, requestId, receivedAt, err, false);
   }
   // No model is called, so no chat span: an HTTP one, as for a 404 or 405.
   traceAnswered({ requestId, receivedAt, method: req.method, route: '/v1/messages/count_tokens', api: 'messages', status, error }, req.headers);

@@ -25,8 +25,12 @@ function refusedKeyId(deps: ServerDeps, req: IncomingMessage, status: number): s
   }
 }
 
-/** `receivedAt`: when the request came in, by the runtime's clock or `Date.now()` (the same in a running sidecar). */
-export function recordRefused(deps: ServerDeps, api: ApiName, req: IncomingMessage, requestId: string, receivedAt: number, err: unknown): void {
+/**
+ * `receivedAt`: when the request came in, by the runtime's clock or `Date.now()` (the same in a
+ * running sidecar). `trace: false` for a route that writes its own span (count_tokens,
+ * input_tokens, a stored response's routes).
+ */
+export function recordRefused(deps: ServerDeps, api: ApiName, req: IncomingMessage, requestId: string, receivedAt: number, err: unknown, trace = true): void {
   try {
     const rt = deps.runtime();
     const e = err instanceof SwitchyardError ? err : null;
@@ -45,7 +49,7 @@ export function recordRefused(deps: ServerDeps, api: ApiName, req: IncomingMessa
       api,
       error: e?.code ?? 'internal_error',
     });
-    traceRefused(api, { requestId, receivedAt, status, error: e?.code ?? 'internal_error' }, req.headers);
+    if (trace) traceRefused(api, { requestId, receivedAt, status, error: e?.code ?? 'internal_error' }, req.headers);
     // A client gone mid-body is routine (logged at debug where it is read); an internal error is logged as one.
     if (e !== null && status !== 499 && deps.log.isLevelEnabled('info'))
       deps.log.info({ requestId, api, status, latencyMs, keyId: refusedKeyId(deps, req, status), error: e.code }, `request refused: ${e.message}`);

@@ -114,6 +114,8 @@ export function inputTokensRoute(store: () => ResponseStore | null): ApiRoute {
       sendError(res, err, base);
       status = err instanceof SwitchyardError ? err.status : 500;
       error = err instanceof SwitchyardError ? err.code : 'internal_error';
+      // Logged and counted as every refusal is; its span is the one below.
+      recordRefused(deps, 'responses', req, requestId, receivedAt, err, false);
     }
     // No model is called, so no chat span: an HTTP one, as for count_tokens.
     traceAnswered({ requestId, receivedAt, method: req.method, route: '/v1/responses/input_tokens', api: 'responses', status, error }, req.headers);
@@ -142,6 +144,7 @@ const SUB_METHODS: Record<string, readonly string[]> = {
 export function retrieveResponseRoute(store: () => ResponseStore | null): ApiRoute {
   return async (deps, req, res, requestId) => {
     const base = { 'x-request-id': requestId };
+    const receivedAt = Date.now();
     try {
       const { url, path } = parseTarget(req.url);
       const rest = path.slice(path.indexOf('/responses/') + '/responses/'.length).split('/');
@@ -212,6 +215,8 @@ export function retrieveResponseRoute(store: () => ResponseStore | null): ApiRou
       sendJson(res, 200, found, base);
     } catch (err) {
       sendError(res, err, base);
+      // Logged and counted as every refusal is (a wrong key guessed here left no trace); the server writes its span.
+      recordRefused(deps, 'responses', req, requestId, receivedAt, err, false);
     }
   };
 }

@@ -120,4 +120,36 @@ describe('requests refused at the edge', () => {
     const logs = sc.stdout() + sc.stderr();
     for (const secret of [...Object.values(TEST_KEYS), KEY, SLOW_KEY, WRONG_KEY]) expect(logs.includes(secret), secret).toBe(false);
   });
+
+  it('a wrong key on the routes that call no model (count_tokens, input_tokens, a stored response) is logged and counted too (they left no trace)', async () => {
+    const metric = async (line: string): Promise<number> => {
+      const text = await (await fetch(`${sc.url}/metrics`)).text();
+      return Number(new RegExp(`^${line.replace(/[{}.]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    };
+    const before = [
+      await metric('switchyard_api_requests_total{api="messages",status="401"}'),
+      await metric('switchyard_api_requests_total{api="responses",status="401"}'),
+    ];
+    const count = JSON.stringify({ model: 'claude-sonnet-4.5', messages: [{ role: 'user', content: 'hi' }] });
+    const statuses = [
+      await post('/v1/messages/count_tokens', 'guess-count-1', count),
+      await post('/v1/responses/input_tokens', 'guess-input-2', JSON.stringify({ model: 'gpt-4.1', input: 'hi' })),
+      (await fetch(`${sc.url}/v1/responses/resp_abc`, { headers: { authorization: 'Bearer guess-stored-3' } })).status,
+    ];
+    expect(statuses).toEqual([401, 401, 401]);
+    expect([
+      await metric('switchyard_api_requests_total{api="messages",status="401"}'),
+      await metric('switchyard_api_requests_total{api="responses",status="401"}'),
+    ]).toEqual([before[0]! + 1, before[1]! + 2]);
+    await waitFor(
+      'ten "request refused" lines',
+      async () =>
+        sc
+          .stdout()
+          .split('\n')
+          .filter((l) => l.includes('request refused')).length,
+      (n) => n >= 10,
+    );
+    expect(sc.stdout()).not.toMatch(/guess-(count|input|stored)/);
+  });
 });
