@@ -3,7 +3,7 @@
  * Replicas share the table, so its bytes and its rows are counted in the database: one row that
  * triggers keep on every insert, update and delete (whoever makes it), and that every write here
  * locks first, so that replicas evict in turn and never deadlock on it. With both counts a put
- * evicts through the `created_at` index only what is over a bound, never walking the rows kept.
+ * evicts through the `(created_at, seq)` index only what is over a bound, never walking the rows kept.
  *
  * The row count has a trigger and function of its own (`…_count_entries`): a sidecar of an older
  * version, which replaces the bytes function with its own when it starts, leaves it alone.
@@ -31,9 +31,12 @@ CREATE TABLE IF NOT EXISTS switchyard_responses (
   created_at BIGINT NOT NULL,
   messages   TEXT   NOT NULL
 );
-CREATE INDEX IF NOT EXISTS switchyard_responses_created ON switchyard_responses (created_at);
 ALTER TABLE switchyard_responses ADD COLUMN IF NOT EXISTS response TEXT;
 ALTER TABLE switchyard_responses ADD COLUMN IF NOT EXISTS input_items TEXT;
+-- The order rows were stored in, for ties of created_at (a burst in one millisecond): the first stored is evicted first (the id is random).
+ALTER TABLE switchyard_responses ADD COLUMN IF NOT EXISTS seq BIGSERIAL;
+CREATE INDEX IF NOT EXISTS switchyard_responses_age ON switchyard_responses (created_at, seq);
+DROP INDEX IF EXISTS switchyard_responses_created;
 CREATE TABLE IF NOT EXISTS switchyard_responses_bytes (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), total BIGINT NOT NULL);
 CREATE OR REPLACE FUNCTION switchyard_responses_count_bytes() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -109,7 +112,7 @@ export class PostgresResponseStore implements ResponseStore {
         while (bytes + size > maxBytes) {
           // One row through the created_at index: eviction costs what it removes, not the table's size.
           const oldest = await client.query<{ bytes: string }>(
-            `DELETE FROM switchyard_responses WHERE id = (SELECT id FROM switchyard_responses ORDER BY created_at, id LIMIT 1) RETURNING ${storedBytesSql()} AS bytes`,
+            `DELETE FROM switchyard_responses WHERE id = (SELECT id FROM switchyard_responses ORDER BY created_at, seq LIMIT 1) RETURNING ${storedBytesSql()} AS bytes`,
           );
           if (!oldest.rows[0]) break;
           bytes -= Number(oldest.rows[0].bytes);
@@ -121,7 +124,7 @@ export class PostgresResponseStore implements ResponseStore {
         );
         // The oldest rows over maxEntries, through the created_at index too: what goes, never what stays.
         if (entries + 1 > maxEntries) {
-          await client.query('DELETE FROM switchyard_responses WHERE id IN (SELECT id FROM switchyard_responses ORDER BY created_at, id LIMIT $1)', [
+          await client.query('DELETE FROM switchyard_responses WHERE id IN (SELECT id FROM switchyard_responses ORDER BY created_at, seq LIMIT $1)', [
             entries + 1 - maxEntries,
           ]);
         }

@@ -191,6 +191,10 @@ async function entryBound(open: (bound: { ttlMs: number; maxEntries: number; max
     bound.maxEntries = 2;
     await store.put(sized(10, t0 + 10));
     expect(await present(store, 10)).toEqual([9, 10]);
+    // Made in the same millisecond (a burst; ids whose order is not the order they came in): the first stored goes first.
+    bound.maxEntries = 3;
+    for (const i of [20, 19, 18, 17, 16]) await store.put(sized(i, t0 + 30));
+    expect(await present(store, 20)).toEqual([16, 17, 18]);
   } finally {
     await store.close();
   }
