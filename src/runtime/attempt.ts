@@ -94,6 +94,11 @@ export class AttemptFailure extends Error {
     readonly answered = false,
     /** A whole answer in an answer's shape but a bad one (no choice, the wrong vector count): the provider read the prompt, and billed it. */
     readonly promptBilled = false,
+    /**
+     * `usage` is the answer's last word (a whole body's, or a stream's sent after its finish reason):
+     * billed as it is, not raised to the estimate of what was delivered, as counts reported part way are.
+     */
+    readonly usageFinal = false,
   ) {
     super(fault.message);
   }
@@ -267,6 +272,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
       sent,
       answered,
       fault instanceof BadAnswerFault && fault.answerShaped,
+      reader ? reader.finished && reader.reported !== null : (refused?.usage ?? (fault instanceof BadAnswerFault ? fault.reported : null)) != null,
     );
   } finally {
     if (firstToken) clearTimeout(firstToken);
@@ -536,6 +542,11 @@ class StreamReader implements BodyConsumer {
   /** The counts the upstream reported so far (a failure settles by them where they say more than the estimate). */
   get reported(): Usage | null {
     return this.usage;
+  }
+
+  /** The answer's finish reason came: counts reported with it or after it are its final ones. */
+  get finished(): boolean {
+    return this.finish !== null;
   }
 
   /**

@@ -844,8 +844,14 @@ export class RequestDriver {
     const oversize = fault instanceof OversizeFault && err.sent;
     if (!oversize && (delivered !== '' || err.usage !== null)) {
       const guess = this.estimate(h, prefill, delivered);
+      // Final counts (a whole body's, a stream's after its finish: a bad answer) are billed as they are;
+      // a zero output count for words delivered is a placeholder (estimated, as for an answer served).
+      const final = err.usageFinal && err.usage !== null && (err.usage.completionTokens > 0 || delivered === '');
       const usage: Usage = err.usage
-        ? this.withinReservation(h, prefill, { ...err.usage, completionTokens: Math.max(err.usage.completionTokens, guess.completionTokens) })
+        ? this.withinReservation(h, prefill, {
+            ...err.usage,
+            completionTokens: final ? err.usage.completionTokens : Math.max(err.usage.completionTokens, guess.completionTokens),
+          })
         : guess;
       partialTokens = usage.completionTokens;
       // Counts the upstream reported are billed even without output where the provider billed them:
@@ -856,7 +862,7 @@ export class RequestDriver {
       if (partialTokens > 0 || billedBare) {
         partialCostNano = cost;
         this.costNano += partialCostNano;
-        if (!err.usage || guess.completionTokens > err.usage.completionTokens) this.estimated = true;
+        if (!err.usage || (!final && guess.completionTokens > err.usage.completionTokens)) this.estimated = true;
         this.addUsage(usage);
         this.ttftMs ??= err.ttftMs;
       }

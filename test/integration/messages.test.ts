@@ -332,6 +332,10 @@ describe('Messages API edges', () => {
       expect(streamedUse && streamedUse.type === 'tool_use' ? Object.keys(streamedUse.input as object) : []).toContain('input');
       const both = ledgerRow(ledgerFile, streamed.headers.get('request-id'));
       expect(both).toMatchObject({ status: 200, error_code: null, stream: 1, attempts: 2 });
+      // The bad streamed answer billed at the usage it reported after its finish, as the JSON one is (it was estimated: 2.3x).
+      expect(both?.estimated).toBe(0);
+      const streamedClaudeNano = msg.usage.input_tokens * 3000 + msg.usage.output_tokens * 15000;
+      expect(Number(both?.cost_nano) - streamedClaudeNano).toBe(Number(row?.cost_nano) - claudeNano);
     } finally {
       await sim.clearFaults();
     }
