@@ -137,6 +137,12 @@ export function inputMessages(input: unknown): ChatMessage[] {
 function tools(v: unknown): unknown[] {
   return arrayOf(v, 'tools').map((raw, i) => {
     const t = isObj(raw) ? raw : {};
+    // A custom tool (free-form input) is the client's own, not a built-in one: said so (it was called built-in).
+    if (t.type === 'custom')
+      throw unsupported(
+        `tools[${i}].type`,
+        'custom tools (free-form input) are not supported on /v1/responses, only function tools are: declare it as a function tool, or send it to /v1/chat/completions, which takes custom tools',
+      );
     if (t.type !== 'function') throw unsupported(`tools[${i}].type`, `built-in tool ${echoValue(t.type)} is not supported; only function tools are`);
     const fn: Record<string, unknown> = { name: str(t.name, `tools[${i}].name`) };
     if (present(t.description)) fn.description = str(t.description, `tools[${i}].description`);

@@ -223,7 +223,16 @@ const modelSchema = z
     tier: z.enum(TIERS),
     price: priceSchema,
     contextWindow: positiveInt,
-    capabilities: z.array(z.enum(CAPABILITIES)).default(['chat']),
+    capabilities: z
+      .array(z.enum(CAPABILITIES))
+      .default(['chat'])
+      .superRefine((caps, ctx) => {
+        const seen = new Set<string>();
+        caps.forEach((c, i) => {
+          if (seen.has(c)) ctx.addIssue({ code: 'custom', path: [i], message: `"${c}" is already in this list: remove it` });
+          seen.add(c);
+        });
+      }),
     latencyPriorMs: z.number().positive().default(500),
     /** Default: 4096, or the context window when that is smaller. */
     maxOutputTokens: positiveInt.optional(),

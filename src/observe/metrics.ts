@@ -201,7 +201,7 @@ export class Metrics {
   private readonly attempts = tallied(
     this.registry,
     'switchyard_attempts_total',
-    'Upstream attempts, by endpoint and outcome (succeeded, or failed:<fault kind>)',
+    'Upstream attempts, by endpoint and outcome (succeeded; failed:<fault kind>; released: ended without counting against the endpoint, such as a client gone or a request error of the client)',
     ['endpoint', 'outcome'],
   );
   private readonly failovers = new Counter({

@@ -386,6 +386,11 @@ describe('POST /v1/responses', () => {
   it('refuses a built-in tool with a 400 naming the field', async () => {
     const err = await sc.client.responses.create({ model: 'gpt-4.1', input: 'x', tools: [{ type: 'web_search' }] }).catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 400, param: 'tools[0].type' });
+    // A custom tool is the client's own: refused as not supported here, never called built-in.
+    const custom = await sc.client.responses.create({ model: 'gpt-4.1', input: 'x', tools: [{ type: 'custom', name: 'f' }] }).catch((e: unknown) => e);
+    expect(custom).toMatchObject({ status: 400, param: 'tools[0].type' });
+    expect((custom as Error).message).toMatch(/custom tools \(free-form input\) are not supported on \/v1\/responses/);
+    expect((custom as Error).message).not.toMatch(/built-in/);
     const bad = await fetch(`${sc.url}/v1/responses`, { method: 'POST', body: '{"model":', headers: { 'content-type': 'application/json' } });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');

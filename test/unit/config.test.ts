@@ -696,6 +696,20 @@ describe('loadConfigFile and check-config', () => {
     expect(validateConfig(ok).ok).toBe(true);
   });
 
+  it('a capability listed twice is named (it was taken silently)', () => {
+    const raw = minimal();
+    (raw.models as Obj).m = { ...((raw.models as Obj).m as Obj), capabilities: ['chat', 'tools', 'chat'] };
+    expect(errors(validateConfig(raw))).toEqual(['models.m.capabilities[2]: "chat" is already in this list: remove it']);
+  });
+
+  it('an empty YAML section (a key with nothing under it: null) is named as one (it said "expected object, got null")', () => {
+    const raw = minimal();
+    raw.observe = null;
+    expect(errors(validateConfig(raw))).toEqual([
+      'observe: the section is empty (in YAML, a key with nothing under it is null): give it its keys, or remove the line (its defaults then apply)',
+    ]);
+  });
+
   it('refuses a JSON file with a key twice in one object, naming the key and its line', async () => {
     const j = await file('dup.json', '{\n  "budget": {"limits": []},\n  "models": {},\n  "budget": {"limits": []}\n}');
     expect(errors(await loadConfigFile(j))).toEqual([`${j}: line 4: the key "budget" appears twice in one object (JSON would keep only the last): remove one`]);
