@@ -12,7 +12,7 @@ import { DEFAULT_CONFIG } from './config/defaults.js';
 import { defaultConfigFile, loadConfigFile, validateConfig } from './config/load.js';
 import { pgJournal, type Config } from './config/schema.js';
 import { ClientKeys } from './http/auth.js';
-import { createHttpServer, isLoopback, sendJson } from './http/server.js';
+import { createHttpServer, isLoopback, sendJson, stopKeepAlive } from './http/server.js';
 import { modelsList, opsRoutes } from './http/ops-routes.js';
 import { createLogger, logWritesSettled } from './observe/log.js';
 import { Runtime } from './runtime/runtime.js';
@@ -378,6 +378,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     runtime.drain();
     log.info({ inFlight: runtime.requestsInFlight }, 'shutting down: no new requests, waiting for in-flight ones');
     server.close();
+    stopKeepAlive(server);
     const grace = delay(runtime.cfg.server.shutdownGraceMs, undefined, { ref: false });
     const waited = await Promise.race([runtime.whenIdle(), grace.then(() => 'grace' as const), new Promise<void>((r) => (stopWaiting = r))]);
     const cut = runtime.requestsInFlight;

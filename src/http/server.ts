@@ -261,6 +261,21 @@ async function routeDryRun(deps: ServerDeps, req: IncomingMessage, res: ServerRe
   sendJson(res, 200, dryRoute(rt, body, { ...hints, cascade: false }));
 }
 
+/** Each server's open connections (for {@link stopKeepAlive}). */
+const openSockets = new WeakMap<Server, Set<Duplex>>();
+
+/**
+ * Shutting down: the answers still to be written on open connections say `Connection: close`
+ * (they said keep-alive, and the connection then closed under a client that meant to reuse it).
+ */
+export function stopKeepAlive(server: Server): void {
+  for (const socket of openSockets.get(server) ?? []) {
+    // The response in progress on the connection (node's own link from a socket to its current response).
+    const res = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (res && !res.headersSent) res.shouldKeepAlive = false;
+  }
+}
+
 export function createHttpServer(deps: ServerDeps): Server {
   // A request without a Host header is served (a loopback sidecar routes nothing by it); node's
   // own refusal of it was a bare 400 with no body, outside every handler.
@@ -270,6 +285,8 @@ export function createHttpServer(deps: ServerDeps): Server {
     // ledger). A client's own id (`x-client-request-id`, or `x-request-id` as some SDKs send it)
     // comes back as `x-client-request-id`, as OpenAI's API does.
     const requestId = timeOrderedId();
+    // A request that arrives on a kept-alive connection while shutting down: its answer closes it.
+    if (deps.draining()) res.shouldKeepAlive = false;
     const given = req.headers['x-client-request-id'] ?? req.headers['x-request-id'];
     const base: Record<string, string> =
       typeof given === 'string' && REQUEST_ID_RE.test(given) ? { 'x-request-id': requestId, 'x-client-request-id': given } : { 'x-request-id': requestId };
@@ -428,6 +445,12 @@ export function createHttpServer(deps: ServerDeps): Server {
   });
   // Expect: 100-continue: a body declared over the limit, or sent to an API route without a client
   // key it takes, is not invited (the route answers 413 or 401 and the connection closes).
+  const sockets = new Set<Duplex>();
+  openSockets.set(server, sockets);
+  server.on('connection', (socket: Duplex) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     const declared = Number(req.headers['content-length'] ?? NaN);
     let invite = !(Number.isFinite(declared) && declared > deps.maxBodyBytes());

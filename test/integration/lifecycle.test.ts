@@ -242,6 +242,30 @@ describe('shutdown', () => {
     expect(sc.stdout()).toMatch(/"msg":"stopped"/);
   });
 
+  it('an answer written while shutting down says Connection: close (it said keep-alive, and the connection then closed)', async () => {
+    const sc = await startSidecar(testConfig(sim.url));
+    const { request, Agent } = await import('node:http');
+    const agent = new Agent({ keepAlive: true });
+    const u = new URL(`${sc.url}/v1/chat/completions`);
+    // A JSON answer of 40 tokens 40 ms apart: in flight when the signal comes.
+    const answered = new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+      const req = request(
+        { host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'long answer please' }] }));
+    });
+    await sleep(300);
+    const exited = sc.stop('SIGTERM');
+    expect(await answered).toEqual({ status: 200, connection: 'close' });
+    expect(await exited).toBe(0);
+    agent.destroy();
+  });
+
   it('SIGTERM answers a request queued behind a throttle that ends after the grace period at once (503 shutting_down), not at the grace end', async () => {
     const cfg = testConfig(sim.url, { server: { shutdownGraceMs: 10_000 } });
     const gpt = (cfg.models as Record<string, { fallbacks: string[]; endpoints: Array<Record<string, unknown>> }>)['gpt-4.1']!;
