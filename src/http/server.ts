@@ -258,7 +258,7 @@ async function routeDryRun(deps: ServerDeps, req: IncomingMessage, res: ServerRe
       );
     body = translateResponses({ ...raw, store: false }, []).chat;
   }
-  sendJson(res, 200, dryRoute(rt, body, { ...hints, cascade: false }));
+  sendJson(res, 200, dryRoute(rt, body, { ...hints, cascade: false }, api));
 }
 
 /** Each server's open connections (for {@link stopKeepAlive}). */

@@ -36,13 +36,21 @@ export interface DryRoute {
   cascade: string[][] | null;
 }
 
-export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints): DryRoute {
+/** `api`: the API of the body (a Messages body's required max_tokens is not read by the scorer, as on its route). */
+export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints, api: 'chat' | 'messages' | 'responses' = 'chat'): DryRoute {
   const promptTokens = countPrompt({ body });
   const maxOut = requestedOutputTokens(body);
   const inp: ResolveInput = {
     model: body.model,
     body,
-    classify: { task: hints.task, tier: hints.tier, text: userText(body.messages), promptTokens, turns: body.messages.length },
+    classify: {
+      task: hints.task,
+      tier: hints.tier,
+      text: userText(body.messages),
+      promptTokens,
+      turns: body.messages.length,
+      maxTokensRequired: api === 'messages',
+    },
     promptTokens,
     expectedOutputTokens: Math.min(maxOut ?? 512, 4096),
     liveStats: (m) => rt.modelStats(m),

@@ -245,6 +245,13 @@ describe('POST /switchyard/route', () => {
       ['/v1/messages', messages, { 'anthropic-version': '2023-06-01' }, ''],
       ['/v1/messages', messages, {}, ''],
       ['/v1/messages', messages, {}, '?api=messages'],
+      // The Messages API requires max_tokens: the scorer does not read it there, in the dry run either (it scored +0.20 for it).
+      [
+        '/v1/messages',
+        { ...messages, max_tokens: 8000, system: undefined, messages: [{ role: 'user', content: 'What is the capital of France?' }] },
+        { 'anthropic-version': '2023-06-01' },
+        '',
+      ],
       ['/v1/responses', responses, {}, ''],
       ['/v1/responses', responses, {}, '?api=responses'],
     ];
@@ -257,6 +264,7 @@ describe('POST /switchyard/route', () => {
       expect(dry.status, `${path} ${query}`).toBe(200);
       const j = (await dry.json()) as RouteJson;
       expect(j.reason).not.toContain('skipped');
+      expect(j.reason).not.toContain('max_tokens');
       expect(j.score).not.toBeNull();
       const real = await post(path, body, headers);
       expect(real.status).toBe(200);
