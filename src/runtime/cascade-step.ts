@@ -49,7 +49,7 @@ export async function runStep(rt: RuntimeCore, call: ChatCall, n: number, plan: 
     error: errorOf(held),
     streamStartedAt: buffer.streamStartedAt,
     model: row?.model ?? plan.candidates[0] ?? 'none',
-    refusal: ctx.refusal,
+    refusal: driver.refusal,
     ceilingNano: ctx.ceiling,
   };
 }

@@ -100,14 +100,22 @@ function cascadeInput(rt: RuntimeCore, body: ChatCall['body'], hints: ChatCall['
  * not: tried, it made the 429 name its own larger worst case, and a client raised the cap by more
  * than the cheapest model needed.
  */
-function cheaperPlan(rt: RuntimeCore, call: ChatCall, plan: CascadePlan, ran: ReadonlySet<string>, refused: StepRun): RoutePlan | null {
+function cheaperPlan(
+  rt: RuntimeCore,
+  call: ChatCall,
+  plan: CascadePlan,
+  ran: ReadonlySet<string>,
+  refused: StepRun,
+  unreached: ReadonlySet<string>,
+): RoutePlan | null {
   const promptTokens = countPrompt(call);
   const bound = promptBoundTokens(call.body);
   const r = refused.refusal;
   const ceiling = refused.ceilingNano ?? (r?.kind === 'max_cost' ? r.amount : null);
   const candidates = plan.plain.candidates.filter((m) => {
     const mc = rt.cfg.models[m];
-    if (!mc || ran.has(m)) return false;
+    // A model of a step that could not reach it (circuit-open, throttled) was not tried: it may fit, as a plain request would find.
+    if (!mc || (ran.has(m) && !unreached.has(m))) return false;
     return ceiling === null || worstCaseNano(promptWorstTokens(bound, mc, call.body), outputCap(call.body, mc, promptTokens), mc.price) < ceiling;
   });
   if (candidates.length === 0) return null;
@@ -146,6 +154,8 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
   const extraRows: LedgerRow[] = [];
   /** The models of the steps run so far (a fallback for money does not try them again). */
   const ran = new Set<string>();
+  /** The models of steps no endpoint could take (circuit-open, throttled, busy): never tried, so a fallback for money may wait for them. */
+  const unreached = new Set<string>();
   let spent = 0;
   let n = 0;
   /** A named model or route: the index in its chain of the last model a step reached (the next step starts after it). */
@@ -164,6 +174,7 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
       (i < ladder.length - 1 || (!steps.some((s) => s.answer) && plan.plain.candidates.some((m) => !ran.has(m) && !stepPlan.candidates.includes(m))));
     const run = await runOne(stepPlan, elsewhere);
     for (const m of stepPlan.candidates) ran.add(m);
+    if (run.error?.code === 'no_endpoint_available') for (const m of stepPlan.candidates) unreached.add(m);
     if (plan.kind === 'chain') reached = Math.max(i, plan.plain.candidates.indexOf(run.model));
     if (run.checked.answer && run.checked.failed.length === 0) break;
     const code = run.error?.code;
@@ -172,11 +183,15 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
       // models answer to budgets of their own, so the cascade goes on as if the step had failed.
       if (run.refusal?.kind === 'budget' && run.ceilingNano === null) continue;
       // Refused for money with no answer yet: the cheaper candidates a plain request would fall back to, once (no escalation after).
-      const cheaper = plan.kind === 'tiers' && !steps.some((s) => s.answer) ? cheaperPlan(rt, call, plan, ran, run) : null;
+      const cheaper = plan.kind === 'tiers' && !steps.some((s) => s.answer) ? cheaperPlan(rt, call, plan, ran, run, unreached) : null;
       if (cheaper && !sink.signal.aborted && !rt.stopping.aborted && rt.now() < deadlineAt) await runOne(cheaper);
       // Otherwise a refusal ends the cascade with the best answer so far.
       break;
     }
+    // A named model's or a route's step holds the rest of its chain (it fails over along it): none of it
+    // can be reached now, and a later step is part of it (asked, it was refused for money where the
+    // step's 503 said the request fits once its first model is back).
+    if (code === 'no_endpoint_available' && plan.kind === 'chain') break;
     if (code === 'no_endpoint_available' && plan.kind === 'tiers' && !steps.some((s) => s.answer)) {
       // Throttled or circuit-open, with no latency wish: the next step, as after any failed step
       // (from `startAt: cheapest` the plain order would jump to the scored tier, skipping the ones between).

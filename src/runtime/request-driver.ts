@@ -104,6 +104,8 @@ export class RequestDriver {
   private freesAt: number | null = null;
   /** Endpoints of the candidates that cannot take this body (untakeableEndpoints): the pick passes them over. */
   private untakeable: readonly string[] = [];
+  /** The refusal the request ended with, unreached candidates over the cap included (set by `outcome`). */
+  private finalRefusal: ReqSnapshot['context']['refusal'] = null;
   /** How far `refusedFor`'s worst case was from fitting (the request machine's `shortfall`): the refusal named is the nearest. */
   private refusedShortfall = Infinity;
 
@@ -126,6 +128,11 @@ export class RequestDriver {
   /** The machine's current snapshot (for tests and inspection). */
   get snapshot(): ReqSnapshot {
     return this.snap;
+  }
+
+  /** The refusal for money the request ended with: the machine's, or an unreached candidate's nearer one (downOverMoney). */
+  get refusal(): ReqSnapshot['context']['refusal'] {
+    return this.finalRefusal ?? this.snap.context.refusal;
   }
 
   /** Drives the machine to its end (one loop in this frame), then finalizes: the ledger row, then the answer. */
@@ -270,8 +277,10 @@ export class RequestDriver {
     if (this.snap.value === 'done' && this.picked)
       return { ok: true, endpoint: this.picked, completion: this.completion, completionText: this.completionText, native: this.native };
     const reason: unknown = this.ac.signal.aborted ? this.ac.signal.reason : undefined;
+    const ctx = this.downOverMoney(this.snap.context);
+    this.finalRefusal = ctx.refusal;
     const out = failureOutcome({
-      ctx: this.downOverMoney(this.snap.context),
+      ctx,
       abortReason: reason,
       routeError: this.routeError,
       model: this.call.body.model,
