@@ -60,70 +60,72 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints, api: 'ch
   /** The cascade's later steps (tiers), tried in turn when no endpoint of a step can take it and no latency wish was given. */
   let ladder: Array<{ tier: string; plan: RoutePlan }> = [];
   let cascade: string[][] | null = null;
-  /** `auto` under the cascade: where a first step whose every candidate is over the cost cap falls back to (the plain request's cheaper candidates). */
-  let cheaper: RoutePlan | null = null;
+  /** `auto` under the cascade: the plain request's candidates (where a step refused for money or unreached goes on to). */
+  let plain: RoutePlan | null = null;
   if (cascadeOn(rt.cfg, { hints })) {
     const c = rt.cfg.routing.cascade;
     const cp = cascadePlan(rt.cfg, inp, c.startAt, c.maxSteps, usableFor(rt, body));
     if (cp.kind === 'tiers' || cp.steps.length > 1) {
       plan = { ...cp.steps[0]!.plan };
-      const first = new Set(plan.candidates);
       cascade = cp.kind === 'tiers' ? cp.steps.map((s) => [...s.plan.candidates]) : cp.steps.slice(0, 1 + c.maxSteps).map((s) => [s.plan.candidates[0]!]);
       if (cp.kind === 'tiers') {
         ladder = cp.steps.slice(1, 1 + c.maxSteps).map((st) => ({ tier: st.tier, plan: { ...st.plan } }));
-        const rest = cp.plain.candidates.filter((m) => !first.has(m));
-        if (rest.length > 0) cheaper = { candidates: rest, tier: cp.plain.tier, reason: '', score: null };
+        plain = cp.plain;
       }
     } else plan = cp.plain;
   } else plan = resolve(rt.cfg, inp);
   const firstReason = plan.reason;
-  /** The answer of the last cascade step tried when none could take the request. */
-  let lastNone: Omit<DryRoute, 'cascade'> | null = null;
   const first = choose(rt, body, hints, plan, promptTokens);
   if ('model' in first) return { ...first, cascade };
-  if (cheaper && !first.allOverCost && hints.maxLatencyMs === null) {
-    // Throttled or circuit-open, no latency wish: the next step of the ladder, as after any failed step (runtime/cascade.ts).
-    let prev = plan.candidates[0]!;
-    for (const step of ladder) {
-      step.plan.reason = `cascade: ${prev} no_endpoint_available → ${step.tier}; ${firstReason}`;
-      // The score is the request's (its ledger row's route_score), whichever step serves it.
-      step.plan.score = plan.score ?? null;
-      const next = choose(rt, body, hints, step.plan, promptTokens);
-      if ('model' in next) return { ...next, cascade };
-      // Every step blocked: a real request's answer names the last step it reached.
-      lastNone = next.none;
-      prev = step.plan.candidates[0] ?? prev;
+  if (plain === null) return { ...first.none, cascade };
+  // The cascade's steps as runtime/cascade.ts runs them when none can serve: a step no endpoint can
+  // take goes on to the next (with a latency wish, or from the last, to the plain order's other
+  // candidates once); a step refused for money falls back once to the plain order's candidates
+  // cheaper than its nearest refusal, an unreached earlier step's included. The score is the
+  // request's (its ledger row's route_score), whichever step serves it.
+  const worst = (m: string): number => {
+    const mc = rt.cfg.models[m]!;
+    return worstCaseNano(promptWorstTokens(promptBoundTokens(body), mc, body), outputCap(body, mc, promptTokens), mc.price);
+  };
+  const ran = new Set<string>();
+  const unreached = new Set<string>();
+  let step = plan;
+  let outcome: Choice = first;
+  for (let i = 0; ; i++) {
+    for (const m of step.candidates) ran.add(m);
+    if ('model' in outcome) return { ...outcome, cascade };
+    if (outcome.allOverCost) {
+      const nearest = step.candidates.reduce((a, m) => (worst(m) < worst(a) ? m : a), step.candidates[0]!);
+      const ceiling = worst(nearest);
+      const candidates = plain.candidates.filter((m) => (!ran.has(m) || unreached.has(m)) && worst(m) < ceiling);
+      if (candidates.length === 0) return { ...outcome.none, cascade };
+      const cheaper = {
+        candidates,
+        tier: plain.tier,
+        reason: `cascade: ${nearest} over x-switchyard-max-cost-usd → cheaper models; ${firstReason}`,
+        score: plan.score ?? null,
+      };
+      const next = choose(rt, body, hints, cheaper, promptTokens);
+      return { ...('model' in next ? next : next.none), cascade };
     }
-  }
-  if (cheaper && !first.allOverCost) {
-    // No endpoint of the first step could take it (the latency wish, throttles): the cascade goes on
-    // to the plain request's other candidates once (runtime/cascade.ts `otherPlan`).
-    const others: RoutePlan = {
-      ...cheaper,
-      reason: `cascade: ${plan.candidates[0]!} no_endpoint_available → other models; ${firstReason}`,
+    for (const m of step.candidates) unreached.add(m);
+    if (hints.maxLatencyMs === null && i < ladder.length) {
+      const to = ladder[i]!;
+      step = { ...to.plan, reason: `cascade: ${step.candidates[0]!} no_endpoint_available → ${to.tier}; ${firstReason}`, score: plan.score ?? null };
+      outcome = choose(rt, body, hints, step, promptTokens);
+      continue;
+    }
+    const rest = plain.candidates.filter((m) => !ran.has(m));
+    if (rest.length === 0) return { ...outcome.none, cascade };
+    const others = {
+      candidates: rest,
+      tier: plain.tier,
+      reason: `cascade: ${step.candidates[0]!} no_endpoint_available → other models; ${firstReason}`,
       score: plan.score ?? null,
     };
     const next = choose(rt, body, hints, others, promptTokens);
-    if ('model' in next) return { ...next, cascade };
+    return { ...('model' in next ? next : next.none), cascade };
   }
-  if (cheaper && first.allOverCost) {
-    // The cascade's first step is refused by the cost cap: it falls back to the candidates cheaper
-    // than the one refused first (runtime/cascade.ts `cheaperPlan`), as a plain request does.
-    const worst = (m: string): number => {
-      const mc = rt.cfg.models[m]!;
-      return worstCaseNano(promptWorstTokens(promptBoundTokens(body), mc, body), outputCap(body, mc, promptTokens), mc.price);
-    };
-    const ceiling = worst(plan.candidates[0]!);
-    cheaper.candidates = cheaper.candidates.filter((m) => worst(m) < ceiling);
-    cheaper.reason = `cascade: ${plan.candidates[0]!} over x-switchyard-max-cost-usd → cheaper models; ${firstReason}`;
-    cheaper.score = plan.score ?? null;
-    // None cheaper (the cap is under every model's worst case): the first step's answer stands, a 429 (it was a 500 here).
-    if (cheaper.candidates.length > 0) {
-      const next = choose(rt, body, hints, cheaper, promptTokens);
-      if ('model' in next) return { ...next, cascade };
-    }
-  }
-  return { ...(lastNone ?? first.none), cascade };
 }
 
 type Choice = Omit<DryRoute, 'cascade'> | { allOverCost: boolean; none: Omit<DryRoute, 'cascade'> };

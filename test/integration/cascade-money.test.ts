@@ -82,6 +82,29 @@ describe('the cascade refused for money while the cheapest candidate is circuit-
     expect(e!.message).toMatch(/on deepseek-v3\.2, earlier attempts included/);
   });
 
+  it("the dry run names the model and tier the real request's answer names, whatever the cascade did (it named the first step's)", async () => {
+    const cases: Array<Record<string, string>> = [
+      { 'x-switchyard-tier': 'fast_cheap', 'x-switchyard-max-cost-usd': '0.0001' },
+      { 'x-switchyard-tier': 'fast_cheap', 'x-switchyard-max-cost-usd': '0.00001' },
+      { 'x-switchyard-max-cost-usd': '0.00003' },
+      { 'x-switchyard-max-latency-ms': '1' },
+    ];
+    const body = { model: 'auto', max_tokens: 100, messages: [{ role: 'user' as const, content: 'Prove that sqrt 2 is irrational, step by step.' }] };
+    for (const headers of cases) {
+      const dry = (await (
+        await fetch(`${sc.url}/switchyard/route`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
+      ).json()) as { model: string; tier: string };
+      const real = await fetch(`${sc.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
+      expect(real.status, JSON.stringify(headers)).not.toBe(200);
+      expect([dry.model, dry.tier], JSON.stringify(headers)).toEqual([real.headers.get('x-switchyard-model'), real.headers.get('x-switchyard-tier')]);
+      await real.text();
+    }
+  });
+
   it('a route whose first model is circuit-open and whose next is over the cap: 503 with retry-after, as without the cascade (it was a 429)', async () => {
     for (const cascade of ['off', 'on']) {
       const err = await sc.client.chat.completions
