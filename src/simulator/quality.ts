@@ -33,8 +33,19 @@ function withPieces(a: Answer, pieces: string[], over: Partial<Answer> = {}): An
   return { ...a, pieces, completionTokens: pieces.length, ...over };
 }
 
-/** The answer as the fault shapes it (the same answer when the fault is not a quality fault). */
+/**
+ * The answer as the fault shapes it (the same answer when the fault is not a quality fault). Never
+ * more output than the request's max_tokens, as no provider reports: a shaped answer over it is cut
+ * there, finishing `length` (invalid_json on a 16-token cap reported 18).
+ */
 export function applyQualityFault(a: Answer, fault: Fault | null, req: ChatRequest): Answer {
+  const shaped = shapeQualityFault(a, fault, req);
+  const cap = req.maxTokens;
+  if (shaped === a || cap === undefined || shaped.pieces.length <= cap) return shaped;
+  return { ...shaped, pieces: shaped.pieces.slice(0, cap), completionTokens: cap, finish: 'length' };
+}
+
+function shapeQualityFault(a: Answer, fault: Fault | null, req: ChatRequest): Answer {
   switch (fault?.kind) {
     case 'invalid_json': {
       const text = a.kind === 'tool' ? '' : a.pieces.join('');

@@ -42,6 +42,16 @@ describe('quality faults', () => {
       expect(a.logprobs?.every((l) => l === -0.05)).toBe(true);
     }
   });
+  it('a shaped answer never reports more output than max_tokens (invalid_json on a 16-token cap reported 18): cut there, finishing length', async () => {
+    for (const kind of ['invalid_json', 'json_mismatch', 'refusal']) {
+      sim.setFault('m', { kind, times: 2 } as Parameters<Simulator['setFault']>[1]);
+      const r = await both({ max_tokens: 4, response_format: { type: 'json_object' } });
+      expect(r.usage, kind).toBeLessThanOrEqual(4);
+      // Longer than the cap (invalid_json's text), it ends as a cut answer.
+      if (kind === 'invalid_json') expect([r.usage, r.whole.finishReason, r.streamed.finishReason]).toEqual([4, 'length', 'length']);
+    }
+  });
+
   it('invalid_json, json_mismatch, refusal, empty, length_stop, low_logprob, invalid_tool_args', async () => {
     const cases: Array<[Record<string, unknown>, Extra, (a: Answer) => void]> = [
       [{ kind: 'invalid_json' }, { response_format: { type: 'json_object' } }, (a) => expect(() => JSON.parse(a.content)).toThrow()],
