@@ -117,17 +117,27 @@ const CREDENTIAL_HEADERS = new Set(['authorization', 'x-api-key', 'api-key', 'x-
  */
 const CREDENTIAL_WORDS = /auth|key|token|secret|passw|credential|cookie|signature/i;
 
-const providerSchema = z.strictObject({
-  kind: z.enum(['openai', 'anthropic']),
-  baseUrl: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).superRefine((v, ctx) => {
+/** An http(s) URL, and the parsed form of it for `refine` (nothing when it does not parse: zod's own check says so). */
+function httpUrl(refine: (v: string, u: URL, ctx: z.RefinementCtx) => void) {
+  return z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).superRefine((v, ctx) => {
     let u: URL;
     try {
       u = new URL(v);
     } catch {
       return;
     }
+    refine(v, u, ctx);
+  });
+}
+
+/** A user name or password in the URL (`http://@host` too, which URL parsing drops). */
+const hasUserinfo = (v: string, u: URL): boolean => u.username !== '' || u.password !== '' || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(v);
+
+const providerSchema = z.strictObject({
+  kind: z.enum(['openai', 'anthropic']),
+  baseUrl: httpUrl((v, u, ctx) => {
     // Secrets by environment variable only: a user:password in the URL would sit in the file, the logs and /switchyard/state.
-    if (u.username !== '' || u.password !== '' || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(v))
+    if (hasUserinfo(v, u))
       ctx.addIssue({
         code: 'custom',
         message:
@@ -467,15 +477,9 @@ const observeSchema = z.strictObject({
   otlp: z
     .strictObject({
       /** The collector's traces URL, e.g. http://127.0.0.1:4318/v1/traces. */
-      endpoint: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).superRefine((v, ctx) => {
-        let u: URL;
-        try {
-          u = new URL(v);
-        } catch {
-          return;
-        }
+      endpoint: httpUrl((v, u, ctx) => {
         // The collector's credentials are secrets like the provider keys: never in the file, a log line or an error.
-        const userinfo = u.username !== '' || u.password !== '' || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(v);
+        const userinfo = hasUserinfo(v, u);
         const param = [...u.searchParams.keys()].find((k) => /pass|secret|token|key|auth|sig|cred/i.test(k));
         if (userinfo || param !== undefined)
           ctx.addIssue({
