@@ -2,7 +2,7 @@
  * What a request cost, from its token usage and its model's price. Pure functions; amounts in
  * integer nano-USD (see money.ts).
  */
-import { tokensCostNano } from './money.js';
+import { termsCostNano, tokensCostNano, tokensCostNanoDown } from './money.js';
 
 /** A model's price in USD per million tokens, as written in the config. */
 export interface Price {
@@ -44,7 +44,10 @@ export interface Usage {
   completionDetails?: Record<string, number>;
 }
 
-/** Integer nano-USD; `totalNano` is exactly the sum of the three parts. */
+/**
+ * Integer nano-USD; `totalNano` is exactly the sum of the three parts. The total is the exact cost
+ * rounded up once; the cached and output parts are rounded down and the input part takes the rest.
+ */
 export interface CostBreakdown {
   /** Prompt tokens not read from the cache: written to it at the cache-write price, the rest at input price. */
   inputNano: number;
@@ -65,8 +68,8 @@ export interface CostBreakdown {
  *   `cacheWritePerMTok` (Anthropic charges 1.25× input for 5-minute cache writes), at input
  *   price if the model has no such price; they are part of `inputNano`.
  * - Reasoning tokens are part of completionTokens and are billed once, as output.
- * - Each priced term is rounded up to a whole nano-USD (money.ts), so `totalNano` may
- *   exceed the exact real-valued cost by less than 4 nano-USD.
+ * - The exact cost of the terms is rounded up once, to a whole nano-USD (money.ts): `totalNano`
+ *   exceeds the exact real-valued cost by less than 1 nano-USD.
  *
  * Counts are sanitised, not rejected (settling must never fail): a negative or NaN count is 0
  * and a fractional one is rounded up. A count beyond 2^53 throws a RangeError.
@@ -77,29 +80,30 @@ export function costOf(usage: Usage, price: Price): CostBreakdown {
   const cached = Math.min(tokenCount(usage.cachedTokens), prompt);
   const cachedPrice = price.cachedInputPerMTok ?? price.inputPerMTok;
   const written = price.cacheWritePerMTok === undefined ? 0 : Math.min(tokenCount(usage.cacheCreationTokens), prompt - cached);
-  const inputNano =
-    written === 0
-      ? tokensCostNano(prompt - cached, price.inputPerMTok)
-      : tokensCostNano(prompt - cached - written, price.inputPerMTok) + tokensCostNano(written, price.cacheWritePerMTok!);
-  const cachedNano = tokensCostNano(cached, cachedPrice);
-  const outputNano = tokensCostNano(completion, price.outputPerMTok);
-  const totalNano = inputNano + cachedNano + outputNano;
-  if (!Number.isSafeInteger(totalNano)) throw new RangeError(`cost ${totalNano} is out of range`);
-  return { inputNano, cachedNano, outputNano, totalNano };
+  const totalNano = termsCostNano([
+    [prompt - cached - written, price.inputPerMTok],
+    [written, price.cacheWritePerMTok ?? price.inputPerMTok],
+    [cached, cachedPrice],
+    [completion, price.outputPerMTok],
+  ]);
+  // The parts, for a breakdown: cached and output rounded down, the input part the rest (so they sum to the total).
+  const cachedNano = tokensCostNanoDown(cached, cachedPrice);
+  const outputNano = tokensCostNanoDown(completion, price.outputPerMTok);
+  return { inputNano: totalNano - cachedNano - outputNano, cachedNano, outputNano, totalNano };
 }
 
 /**
  * The amount a budget reserves before a request is sent: the whole prompt at the highest
- * price a prompt token can have — input, or cache-write where that is higher (the cache may
- * miss, or the whole prompt may be written to it) — plus `maxOutputTokens` at the output price.
+ * price a prompt token can have — input, cache-write or cached-input, whichever is highest (the
+ * cache may miss, the whole prompt may be written to it or read from it) — plus
+ * `maxOutputTokens` at the output price.
  *
- * It bounds `costOf` for any usage with at most these counts, up to two nano-USD: splitting
- * the prompt into cached, written and plain parts rounds up three times where this rounds up
- * once (a cached price above the input price, which no provider has, is not covered). Settling
- * replaces the reservation by the actual cost, so that nano-USD is never lost or gained.
+ * It bounds `costOf` for any usage with at most these counts: the cost is its exact sum rounded
+ * up once, which is at most the sum of this one's two terms each rounded up. Settling replaces
+ * the reservation by the actual cost.
  */
 export function worstCaseNano(promptTokens: number, maxOutputTokens: number, price: Price): number {
-  const promptPrice = price.cacheWritePerMTok !== undefined && price.cacheWritePerMTok > price.inputPerMTok ? price.cacheWritePerMTok : price.inputPerMTok;
+  const promptPrice = Math.max(price.inputPerMTok, price.cacheWritePerMTok ?? 0, price.cachedInputPerMTok ?? 0);
   const total = tokensCostNano(tokenCount(promptTokens), promptPrice) + tokensCostNano(tokenCount(maxOutputTokens), price.outputPerMTok);
   if (!Number.isSafeInteger(total)) throw new RangeError(`cost ${total} is out of range`);
   return total;

@@ -48,6 +48,35 @@ export function tokensCostNano(tokens: number, usdPerMTok: number): number {
   return checked(whole * micro + restNano, 'cost');
 }
 
+/** `tokens × microPerMTok / 1000` rounded down (a part of a cost whose total is rounded up once). */
+export function tokensCostNanoDown(tokens: number, usdPerMTok: number): number {
+  const up = tokensCostNano(tokens, usdPerMTok);
+  const micro = priceToMicroPerMTok(usdPerMTok);
+  // Rounded up only when tokens × micro is not a multiple of 1000 (its last three digits: those of (tokens % 1000) × micro).
+  return ((tokens % TOKENS_PER_MTOK_IN_NANO) * micro) % TOKENS_PER_MTOK_IN_NANO === 0 ? up : up - 1;
+}
+
+/**
+ * Cost in nano-USD of several `[tokens, usdPerMTok]` terms, rounded up **once**, on their exact
+ * sum: `ceil(Σ tokens × microPerMTok / 1000)`. Rounding each term up added up to one nano-USD per
+ * term (three for a prompt split into cached, written and plain tokens), so a request could cost
+ * a little more than its formula — and than its reservation, which rounds once.
+ */
+export function termsCostNano(terms: ReadonlyArray<readonly [tokens: number, usdPerMTok: number]>): number {
+  let whole = 0;
+  let thousandths = 0;
+  for (const [tokens, usdPerMTok] of terms) {
+    if (!Number.isSafeInteger(tokens) || tokens < 0) throw new RangeError(`token count must be a non-negative integer, got ${tokens}`);
+    const micro = priceToMicroPerMTok(usdPerMTok);
+    const rest = tokens % TOKENS_PER_MTOK_IN_NANO;
+    whole = checked(whole + ((tokens - rest) / TOKENS_PER_MTOK_IN_NANO) * micro, 'cost');
+    // rest × micro < 1000 × micro: exact, in thousandths of a nano-USD.
+    thousandths = checked(thousandths + rest * micro, 'cost');
+  }
+  const remainder = thousandths % TOKENS_PER_MTOK_IN_NANO;
+  return checked(whole + (thousandths - remainder) / TOKENS_PER_MTOK_IN_NANO + (remainder > 0 ? 1 : 0), 'cost');
+}
+
 /** nano-USD → USD as a float, for display and JSON only (never sum the result). */
 export function nanoToUsd(nano: number): number {
   return nano / NANO_PER_USD;

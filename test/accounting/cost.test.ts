@@ -96,15 +96,33 @@ describe('costOf', () => {
   });
 });
 
+describe('one rounding', () => {
+  it('rounds the exact cost up once, not each part (3 nano-USD was billed 5)', () => {
+    const price: Price = { inputPerMTok: 0.0005, outputPerMTok: 0.0015, cachedInputPerMTok: 0.00025, cacheWritePerMTok: 0.00075 };
+    // 1 plain × 0.5 + 1 written × 0.75 + 1 cached × 0.25 + 1 output × 1.5 = 3 nano-USD exactly.
+    const c = costOf({ promptTokens: 3, cachedTokens: 1, cacheCreationTokens: 1, completionTokens: 1 }, price);
+    expect(c.totalNano).toBe(3);
+    expect(c.inputNano + c.cachedNano + c.outputNano).toBe(3);
+    expect(costOf({ promptTokens: 1, completionTokens: 0 }, price).totalNano).toBe(1);
+  });
+  it('a cached price above the input price is reserved for (a budget granted 444 and billed 788)', () => {
+    const price: Price = { inputPerMTok: 1, outputPerMTok: 2, cachedInputPerMTok: 8, cacheWritePerMTok: 4 };
+    const worst = worstCaseNano(86, 50, price);
+    expect(costOf({ promptTokens: 86, cachedTokens: 86, completionTokens: 50 }, price).totalNano).toBeLessThanOrEqual(worst);
+    expect(worst).toBe(86 * 8000 + 50 * 2000);
+  });
+});
+
 describe('worstCaseNano', () => {
   it('reserves the whole prompt at input price plus max output at output price', () => {
     expect(worstCaseNano(1000, 500, GPT41)).toBe(6_000_000);
     expect(worstCaseNano(1000, 8192, DEEPSEEK)).toBe(280_000 + 3_440_640);
   });
 
-  it('bounds the actual cost up to two nano-USD, cache writes included (property)', () => {
+  it('bounds the actual cost, cache writes and reads included, at any prices (property; it allowed two nano-USD over, and nothing for a cached price above input)', () => {
     const count = fc.integer({ min: 0, max: 1_000_000 });
     const writePrice = fc.option(fc.integer({ min: 0, max: 10_000_000 }).map((m) => m / 1e6));
+    const cachedPrice = fc.integer({ min: 0, max: 10_000_000 }).map((m) => m / 1e6);
     fc.assert(
       fc.property(
         count,
@@ -114,11 +132,12 @@ describe('worstCaseNano', () => {
         count,
         fc.integer({ min: 0, max: 20_000_000 }),
         writePrice,
-        (prompt, maxOut, usedOut, cached, written, micro, write) => {
+        cachedPrice,
+        (prompt, maxOut, usedOut, cached, written, micro, write, cachedIn) => {
           const price: Price = {
-            inputPerMTok: 3,
+            inputPerMTok: 3.000001,
             outputPerMTok: micro / 1e6,
-            cachedInputPerMTok: 0.3,
+            cachedInputPerMTok: cachedIn,
             ...(write === null ? {} : { cacheWritePerMTok: write }),
           };
           const usage = {
@@ -127,7 +146,7 @@ describe('worstCaseNano', () => {
             cachedTokens: Math.min(cached, prompt),
             cacheCreationTokens: written,
           };
-          expect(costOf(usage, price).totalNano).toBeLessThanOrEqual(worstCaseNano(prompt, maxOut, price) + 2);
+          expect(costOf(usage, price).totalNano).toBeLessThanOrEqual(worstCaseNano(prompt, maxOut, price));
           expect(costOf({ ...usage, cachedTokens: 0 }, price).totalNano).toBeLessThanOrEqual(worstCaseNano(prompt, maxOut, price));
         },
       ),
