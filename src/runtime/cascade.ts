@@ -123,9 +123,13 @@ function cheaperPlan(
   return { candidates, tier: plan.plain.tier, reason: `cascade: ${why} → cheaper models; ${plan.steps[0]!.plan.reason}`, score: null };
 }
 
-/** The plain request's candidates the cascade has not run, after a step no endpoint could take. */
-function otherPlan(plan: CascadePlan, ran: ReadonlySet<string>, model: string | null): RoutePlan | null {
-  const candidates = plan.plain.candidates.filter((m) => !ran.has(m));
+/**
+ * The plain request's candidates the cascade has not tried, after a step no endpoint could take:
+ * those of unreached steps included (throttled or circuit-open then, waited for now as a plain
+ * request waits; the latency wish still passes over those it passed over).
+ */
+function otherPlan(plan: CascadePlan, ran: ReadonlySet<string>, model: string | null, unreached: ReadonlySet<string>): RoutePlan | null {
+  const candidates = plan.plain.candidates.filter((m) => !ran.has(m) || unreached.has(m));
   if (candidates.length === 0) return null;
   return {
     candidates,
@@ -199,7 +203,7 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
       // No endpoint of the step's tier could take it (the latency wish passes over every one, all
       // throttled): the plain request's other candidates, in its order (the tier above, then below),
       // once, as a plain request would go on to them, instead of climbing only to slower tiers.
-      const rest = otherPlan(plan, ran, run.model);
+      const rest = otherPlan(plan, ran, run.model, unreached);
       if (rest && !sink.signal.aborted && !rt.stopping.aborted && rt.now() < deadlineAt) await runOne(rest);
       break;
     }

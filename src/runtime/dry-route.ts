@@ -115,7 +115,7 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints, api: 'ch
       outcome = choose(rt, body, hints, step, promptTokens);
       continue;
     }
-    const rest = plain.candidates.filter((m) => !ran.has(m));
+    const rest = plain.candidates.filter((m) => !ran.has(m) || unreached.has(m));
     if (rest.length === 0) return { ...outcome.none, cascade };
     const others = {
       candidates: rest,

@@ -376,7 +376,10 @@ export class RequestDriver {
    */
   private waitedFor(): string[] {
     const all = this.plan?.candidates ?? [];
-    const rest = all.filter((m) => !this.refusedForMoney(m));
+    // Nor those the cap would refuse once reached (passed over for latency first, never picked: a
+    // `retry-after: 1` of theirs hid the throttle of the one model that fits).
+    const ctx = this.snap.context;
+    const rest = all.filter((m) => !this.refusedForMoney(m) && this.moneyBar(m, ctx) === null);
     return rest.length > 0 ? rest : [...all];
   }
 

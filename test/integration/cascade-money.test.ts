@@ -74,6 +74,22 @@ describe('the cascade refused for money while the cheapest candidate is circuit-
     }
   });
 
+  it('fits once deepseek is back, with a latency wish too: 503 with retry-after (the other models step left deepseek out: a 429)', async () => {
+    const headers = { 'x-switchyard-tier': 'fast_cheap', 'x-switchyard-max-cost-usd': '0.0001', 'x-switchyard-max-latency-ms': '450' };
+    for (const cascade of ['off', 'on']) {
+      const err = await sc.client.chat.completions
+        .create(
+          { model: 'auto', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] },
+          { headers: { ...headers, 'x-switchyard-cascade': cascade }, maxRetries: 0 },
+        )
+        .catch((e: unknown) => e as InstanceType<typeof OpenAI.APIError>);
+      const e = err as InstanceType<typeof OpenAI.APIError>;
+      expect([cascade, e.status, e.code]).toEqual([cascade, 503, 'no_endpoint_available']);
+      // When deepseek's circuit recovers (minutes), not the 1 s of the models passed over for latency and over the cap.
+      expect(Number(e.headers?.get('retry-after')), cascade).toBeGreaterThan(60);
+    }
+  });
+
   it('fits nowhere: 429 budget_exceeded naming deepseek, the nearest to fitting (it named a dearer model)', async () => {
     const e = await ask('0.00001');
     expect(e).toBeInstanceOf(OpenAI.APIError);
