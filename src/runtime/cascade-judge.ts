@@ -9,7 +9,7 @@ import type { Answer } from '../quality/answer.js';
 import { judgeBody, judgeVerdict } from '../quality/judge.js';
 import type { ChatCall, ChatSink } from './api.js';
 import { runStep } from './cascade-step.js';
-import type { RuntimeCore } from './core.js';
+import type { RequestRecord, RuntimeCore } from './core.js';
 
 export async function runJudge(
   rt: RuntimeCore,
@@ -19,7 +19,13 @@ export async function runJudge(
   a: Answer,
   sink: ChatSink,
   maxCostUsd: number | null,
-): Promise<{ verdict: 'pass' | 'fail' | 'unclear'; why: string; row: (LedgerRow & { cascade: NonNullable<LedgerRow['cascade']> }) | null }> {
+): Promise<{
+  verdict: 'pass' | 'fail' | 'unclear';
+  why: string;
+  row: (LedgerRow & { cascade: NonNullable<LedgerRow['cascade']> }) | null;
+  /** Its metrics record, told once the cascade's rows are written. */
+  records: RequestRecord[];
+}> {
   const mc = rt.cfg.models[judge.model];
   const body = judgeBody(judge.model, judge.rubric, judge.maxTokens, call.body, a);
   const judgeCall: ChatCall = { ...call, body, hints: { ...call.hints, maxCostUsd } };
@@ -30,5 +36,5 @@ export async function runJudge(
   const row = run.row ? { ...run.row, cascade: { parentId: call.requestId, step: n, quality, delivered: false } } : null;
   // Why a verdict is unclear: the judge's error (budget_exceeded, upstream_error…), or an answer that said neither.
   const why = run.answer ? 'no PASS or FAIL in its answer' : (run.error?.code ?? 'no answer');
-  return { verdict, why, row };
+  return { verdict, why, row, records: run.records };
 }

@@ -10,7 +10,7 @@ import type { BudgetRefusal } from '../../machines/request.machine.js';
 import { answerFromCompletion, StreamAnswer, type Answer } from '../quality/answer.js';
 import type { ChatCall, ChatSink } from './api.js';
 import { BufferSink, type Held } from './buffer-sink.js';
-import type { RuntimeCore } from './core.js';
+import type { RequestRecord, RuntimeCore } from './core.js';
 import { RequestDriver } from './request-driver.js';
 import { StepCore } from './step-core.js';
 
@@ -30,6 +30,8 @@ export interface StepRun {
   refusal: BudgetRefusal | null;
   /** The smallest worst case a budget refused in this step (a plain request then tries only cheaper candidates), or null. */
   ceilingNano: number | null;
+  /** The step's metrics record, told by the cascade once the rows are written (held until then). */
+  records: RequestRecord[];
 }
 
 export async function runStep(rt: RuntimeCore, call: ChatCall, n: number, plan: RoutePlan, sink: ChatSink): Promise<StepRun> {
@@ -51,6 +53,7 @@ export async function runStep(rt: RuntimeCore, call: ChatCall, n: number, plan: 
     model: row?.model ?? plan.candidates[0] ?? 'none',
     refusal: driver.refusal,
     ceilingNano: ctx.ceiling,
+    records: core.records,
   };
 }
 

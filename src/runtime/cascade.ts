@@ -21,7 +21,7 @@ import type { ChatCall, ChatSink } from './api.js';
 import { replay, type Held } from './buffer-sink.js';
 import { runJudge } from './cascade-judge.js';
 import { runStep, withoutLogprobs, type StepRun } from './cascade-step.js';
-import type { RuntimeCore } from './core.js';
+import type { RequestRecord, RuntimeCore } from './core.js';
 import { currentScope, type ApiName } from './request-scope.js';
 import { RequestDriver } from './request-driver.js';
 import { countPrompt } from './request-prep.js';
@@ -156,6 +156,8 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
   const deadlineAt = call.receivedAt + (call.hints.timeoutMs ?? rt.cfg.resilience.requestTimeoutMs);
   const steps: Checked[] = [];
   const extraRows: LedgerRow[] = [];
+  /** The judge steps' metrics records (the steps' own are in `steps`), told once the rows are written. */
+  const extraRecords: RequestRecord[] = [];
   /** The models of the steps run so far (a fallback for money does not try them again). */
   const ran = new Set<string>();
   /** The models of steps no endpoint could take (circuit-open, throttled, busy): never tried, so a fallback for money may wait for them. */
@@ -220,7 +222,7 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
     )
       break;
   }
-  await deliver(rt, call, sink, steps, extraRows, spent);
+  await deliver(rt, call, sink, steps, extraRows, spent, extraRecords);
 
   /** One step: run, checked (and judged when configured), recorded in `steps`. */
   async function runOne(stepPlan: RoutePlan, noWait = false): Promise<StepRun & { checked: Checked }> {
@@ -241,6 +243,7 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
     if (run.answer && checked.failed.length === 0 && c.checks.includes('judge') && c.judge) {
       const j = await runJudge(rt, { ...call, priorNano: spent }, ++n, c.judge, run.answer, sink, maxCostLeft(call, spent));
       if (j.row) extraRows.push(j.row);
+      extraRecords.push(...j.records);
       spent += j.row?.costNano ?? 0;
       if (j.verdict === 'fail') Object.assign(checked, { failed: ['judge'], outcome: 'judge' });
       // An unclear verdict (the judge refused for money, failed, or answered neither) does not escalate,
@@ -309,7 +312,15 @@ function heldStatus(held: Held): number | null {
   return null;
 }
 
-async function deliver(rt: RuntimeCore, call: ChatCall, sink: ChatSink, steps: Checked[], extraRows: LedgerRow[], costNano: number): Promise<void> {
+async function deliver(
+  rt: RuntimeCore,
+  call: ChatCall,
+  sink: ChatSink,
+  steps: Checked[],
+  extraRows: LedgerRow[],
+  costNano: number,
+  extraRecords: RequestRecord[],
+): Promise<void> {
   const chosen = pick(steps);
   const held = chosen ? toReplay(chosen) : null;
   // A held stream answered as its error: the row says what the client got.
@@ -331,6 +342,11 @@ async function deliver(rt: RuntimeCore, call: ChatCall, sink: ChatSink, steps: C
       rt.ledger.insert(r).catch((err: unknown) => call.log.error({ err, step: r.cascade?.step }, 'could not write a cascade step ledger row')),
     ),
   );
+  // Each step's metrics, now that its row is written: the delivered step's latency is the whole
+  // request's, its wait for the rows included (it left out a wait behind a locked ledger).
+  for (const s of steps)
+    for (const r of s.records) rt.recordRequest?.(s === chosen ? { ...r, latencyMs: Math.max(r.latencyMs, rt.now() - call.receivedAt) } : r);
+  for (const r of extraRecords) rt.recordRequest?.(r);
   const records = steps.map((s) => ({ model: s.model, outcome: s.outcome }));
   const header = records.map((r) => `${r.model ?? 'none'}:${r.outcome}`).join('>');
   const firstStart = steps.reduce<number | null>((m, s) => (s.streamStartedAt === null ? m : Math.min(m ?? s.streamStartedAt, s.streamStartedAt)), null);

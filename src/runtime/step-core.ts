@@ -94,7 +94,9 @@ export class StepCore implements RuntimeCore {
   holdInFlight(h: Parameters<NonNullable<RuntimeCore['holdInFlight']>>[0]): ReturnType<NonNullable<RuntimeCore['holdInFlight']>> {
     return this.rt.holdInFlight?.(h);
   }
+  /** The step's own record (its metrics), told once the cascade has written the rows (`cascade.ts` deliver). */
+  readonly records: RequestRecord[] = [];
   recordRequest(r: RequestRecord): void {
-    this.rt.recordRequest?.({ ...r, cascadeStep: true });
+    this.records.push({ ...r, cascadeStep: true });
   }
 }

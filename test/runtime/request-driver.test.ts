@@ -92,6 +92,7 @@ async function runtime(
   ledgerUrl = 'memory',
   actorsOnScheduler = false,
   budget: Record<string, unknown> | undefined = undefined,
+  extra: Record<string, unknown> = {},
 ): Promise<Runtime> {
   const model = (up: string) => ({
     tier: 'balanced',
@@ -108,6 +109,7 @@ async function runtime(
     },
     resilience: { requestTimeoutMs: 30_000, maxRetryAfterMs: 10_000, retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 800 }, ...resilience },
     ...(budget ? { budget } : {}),
+    ...extra,
   });
   clock = new SimScheduler();
   ledger = await openLedger(ledgerUrl);
@@ -323,6 +325,22 @@ describe('request driver on a simulated clock', () => {
     expect(seen).toEqual([5000]);
     const row = (await ledger.rows({ limit: 1 }))[0];
     expect(row?.latencyMs).toBe(0);
+  });
+
+  it("a cascaded request's latency in its metric counts its wait for the ledger rows too (it said the last step's end)", async () => {
+    const r = await runtime({}, {}, {}, 'memory', false, undefined, { routing: { cascade: { enabled: true } } });
+    const seen: number[] = [];
+    (r as unknown as { onRequest: (x: { latencyMs: number }) => void }).onRequest = (x) => seen.push(x.latencyMs);
+    const insert = ledger.insert.bind(ledger);
+    ledger.insert = (row) => new Promise((res, rej) => void clock.after(5000, () => insert(row).then(res, rej)));
+    // a (with b behind it) is a chain the cascade climbs: one step, served by a.
+    const req = start(r, { model: 'a' });
+    await waitsFor(5000);
+    clock.advance(5000);
+    await req.done;
+    expect(req.sink.status).toBe(200);
+    expect(req.sink.headers['x-switchyard-cascade']).toBe('a:pass');
+    expect(seen).toEqual([5000]);
   });
 
   it('a cost cap refusal while the other candidate is circuit-open and over the cap too is a 429 naming the nearest, not a 503 to retry (it was 503 no_endpoint_available, retry-after)', async () => {
