@@ -109,6 +109,15 @@ const TYPES: Record<SimError['category'], string> = {
 
 const STOP: Record<Answer['finish'], string> = { stop: 'end_turn', length: 'max_tokens', tool: 'tool_use' };
 
+/** A tool call's input: its arguments, or {} when they were cut at max_tokens (or broken by a fault) and are not JSON. */
+function toolInput(args: string): unknown {
+  try {
+    return JSON.parse(args) as unknown;
+  } catch {
+    return {};
+  }
+}
+
 const stopReason = (a: Answer): string => (a.stopSequence !== null ? 'stop_sequence' : STOP[a.finish]);
 
 /** Output tokens: the answer's and its thinking's (Anthropic bills thinking as output). */
@@ -197,9 +206,7 @@ export const anthropicWire: Wire = {
     model: a.model,
     content: [
       ...(a.thinking === null ? [] : [{ type: 'thinking', thinking: a.thinking.pieces.join(''), signature: a.thinking.signature }]),
-      a.kind === 'tool'
-        ? { type: 'tool_use', id: a.toolId, name: a.toolName, input: JSON.parse(a.pieces.join('')) as unknown }
-        : { type: 'text', text: a.pieces.join('') },
+      a.kind === 'tool' ? { type: 'tool_use', id: a.toolId, name: a.toolName, input: toolInput(a.pieces.join('')) } : { type: 'text', text: a.pieces.join('') },
     ],
     stop_reason: stopReason(a),
     stop_sequence: a.stopSequence,

@@ -61,6 +61,11 @@ function buildAnswer(req: ChatRequest, settings: ModelSettings, wire: Wire, seq:
     const input = Array.from(req.lastUserText).slice(0, 40).join('');
     const args = JSON.stringify(schemaExample(req.toolSchema, input) ?? { input });
     const pieces = splitPieces(args);
+    // Never more output than max_tokens, as no provider reports: the call's arguments cut there, finishing length.
+    if (req.maxTokens !== undefined && pieces.length > req.maxTokens) {
+      const cut = pieces.slice(0, req.maxTokens);
+      return { ...base, kind: 'tool', toolName: req.toolName, pieces: cut, finish: 'length', completionTokens: cut.length };
+    }
     return { ...base, kind: 'tool', toolName: req.toolName, pieces, finish: 'tool', completionTokens: pieces.length };
   }
   const full = settings.fixedAnswer === undefined ? answerTokens(req.seedText, settings.outputTokens) : settings.fixedAnswer.split(/(?= )/);

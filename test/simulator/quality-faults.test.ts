@@ -52,6 +52,12 @@ describe('quality faults', () => {
     }
   });
 
+  it('a tool call never reports more output than max_tokens (10 for a cap of 3; here a cap of 1): its arguments cut there, finishing length', async () => {
+    const r = await both({ max_tokens: 1, tools: TOOLS, tool_choice: 'required' });
+    expect(r.usage).toBe(1);
+    expect([r.whole.finishReason, r.streamed.finishReason]).toEqual(['length', 'length']);
+  });
+
   it('invalid_json, json_mismatch, refusal, empty, length_stop, low_logprob, invalid_tool_args', async () => {
     const cases: Array<[Record<string, unknown>, Extra, (a: Answer) => void]> = [
       [{ kind: 'invalid_json' }, { response_format: { type: 'json_object' } }, (a) => expect(() => JSON.parse(a.content)).toThrow()],
