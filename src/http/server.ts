@@ -261,6 +261,20 @@ async function routeDryRun(deps: ServerDeps, req: IncomingMessage, res: ServerRe
   sendJson(res, 200, dryRoute(rt, body, { ...hints, cascade: false }, api));
 }
 
+/**
+ * A models route's client key: a refused one is logged as every refused request is (a key guessed
+ * here left no trace); the models routes are not counted in the request metrics (README).
+ */
+function modelsKey(deps: ServerDeps, req: IncomingMessage, requestId: string): void {
+  try {
+    deps.keys.authenticate(clientAuthorization(req));
+  } catch (err) {
+    if (err instanceof SwitchyardError && deps.log.isLevelEnabled('info'))
+      deps.log.info({ requestId, api: 'models', status: err.status, keyId: null, error: err.code }, `request refused: ${err.message}`);
+    throw err;
+  }
+}
+
 /** Each server's open connections (for {@link stopKeepAlive}). */
 const openSockets = new WeakMap<Server, Set<Duplex>>();
 
@@ -378,13 +392,13 @@ export function createHttpServer(deps: ServerDeps): Server {
       if (isModelsPath(path)) traceRoute = routeOf(path);
       if (path === '/v1/models' || path === '/models') {
         // With auth.keys on, the catalogue is for key holders too (as OpenAI's and LiteLLM's /v1/models).
-        deps.keys.authenticate(clientAuthorization(req));
+        modelsKey(deps, req, requestId);
         const list = deps.models() as { data: Array<{ id: string; created: number }> };
         return sendJson(res, 200, fromAnthropicClient(req) ? anthropicModelsList(list, url.searchParams) : list);
       }
       if (path.startsWith('/v1/models/') || path.startsWith('/models/')) {
         // OpenAI's GET /v1/models/{model} (the SDK's models.retrieve); a route id keeps its `/`.
-        deps.keys.authenticate(clientAuthorization(req));
+        modelsKey(deps, req, requestId);
         const raw = path.slice(path.indexOf('/models/') + '/models/'.length);
         let id: string;
         try {

@@ -151,5 +151,18 @@ describe('requests refused at the edge', () => {
       (n) => n >= 10,
     );
     expect(sc.stdout()).not.toMatch(/guess-(count|input|stored)/);
+    // The models routes too (logged; not counted in the request metrics, as the README says).
+    for (const path of ['/v1/models', '/v1/models/gpt-4.1'])
+      expect((await fetch(`${sc.url}${path}`, { headers: { authorization: 'Bearer guess-models-4' } })).status).toBe(401);
+    await waitFor(
+      'two models refusals logged',
+      async () =>
+        sc
+          .stdout()
+          .split('\n')
+          .filter((l) => l.includes('request refused') && l.includes('"api":"models"')).length,
+      (n) => n >= 2,
+    );
+    expect(sc.stdout()).not.toContain('guess-models-4');
   });
 });
