@@ -143,7 +143,8 @@ export function usageFromOpenAI(u: unknown): Usage | undefined {
   const completionDetails = isRecord(u.completion_tokens_details) ? u.completion_tokens_details : {};
   const reasoning = readCount(completionDetails.reasoning_tokens);
   if (reasoning !== undefined) usage.reasoningTokens = reasoning;
-  const moreIn = otherCounts(promptDetails, 'cached_tokens');
+  // Cache writes are `cacheCreationTokens` (shown as billed, held within the prompt), not another count relayed as sent.
+  const moreIn = otherCounts(promptDetails, 'cached_tokens', 'cache_write_tokens');
   if (moreIn !== undefined) usage.promptDetails = moreIn;
   const moreOut = otherCounts(completionDetails, 'reasoning_tokens');
   if (moreOut !== undefined) usage.completionDetails = moreOut;
@@ -151,10 +152,10 @@ export function usageFromOpenAI(u: unknown): Usage | undefined {
 }
 
 /** A details object's counts other than `known` (numbers only; nothing an upstream could hide a string in), or undefined when there are none. */
-function otherCounts(details: Record<string, unknown>, known: string): Record<string, number> | undefined {
+function otherCounts(details: Record<string, unknown>, ...known: string[]): Record<string, number> | undefined {
   let out: Record<string, number> | undefined;
   for (const k in details) {
-    if (k === known || k === '__proto__' || !Object.hasOwn(details, k)) continue;
+    if (known.includes(k) || k === '__proto__' || !Object.hasOwn(details, k)) continue;
     const n = readCount(details[k]);
     if (n !== undefined) (out ??= {})[k] = n;
   }

@@ -260,7 +260,12 @@ export function usageChunkSlow(id: string, created: number, model: string, usage
       prompt_tokens: usage.promptTokens,
       completion_tokens: usage.completionTokens,
       total_tokens: usage.promptTokens + usage.completionTokens,
-      prompt_tokens_details: { ...usage.promptDetails, cached_tokens: usage.cachedTokens ?? 0 },
+      // Cache writes, where there are any, as billed (an upstream's count above the prompt was shown as sent).
+      prompt_tokens_details: {
+        ...usage.promptDetails,
+        cached_tokens: usage.cachedTokens ?? 0,
+        ...(usage.cacheCreationTokens ? { cache_write_tokens: usage.cacheCreationTokens } : {}),
+      },
       completion_tokens_details: { ...usage.completionDetails, reasoning_tokens: usage.reasoningTokens ?? 0 },
     },
   });
@@ -287,7 +292,8 @@ export function usageChunk(id: string, created: number, model: string, usage: Us
     !num(cached) ||
     !num(reasoning) ||
     usage.promptDetails !== undefined ||
-    usage.completionDetails !== undefined
+    usage.completionDetails !== undefined ||
+    usage.cacheCreationTokens
   ) {
     return usageChunkSlow(id, created, model, usage);
   }

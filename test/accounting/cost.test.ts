@@ -216,7 +216,8 @@ describe('usageFromOpenAI', () => {
       completionTokens: 2,
       cachedTokens: 0,
       cacheCreationTokens: 100,
-      promptDetails: { cache_write_tokens: 100, audio_tokens: 0 },
+      // Cache writes are cacheCreationTokens (shown as billed), not another detail relayed as sent.
+      promptDetails: { audio_tokens: 0 },
     });
     const price: Price = { inputPerMTok: 3, outputPerMTok: 15, cachedInputPerMTok: 0.3, cacheWritePerMTok: 3.75 };
     // 94 at input, 100 at the cache-write price, 2 at output
@@ -224,7 +225,6 @@ describe('usageFromOpenAI', () => {
     expect(usageFromOpenAI({ prompt_tokens: 10, completion_tokens: 2, prompt_tokens_details: { cache_write_tokens: 0 } })).toEqual({
       promptTokens: 10,
       completionTokens: 2,
-      promptDetails: { cache_write_tokens: 0 },
     });
   });
 

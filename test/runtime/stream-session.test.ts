@@ -228,4 +228,20 @@ describe('the usage chunk', () => {
     expect(JSON.stringify(chunk)).not.toContain('sk-not-a-count');
     expect(usageChunk('c1', 1, 'm', u)).toBe(usageChunkSlow('c1', 1, 'm', u));
   });
+
+  it('shows cache writes as billed, not as the upstream reported them (150 writes for a prompt of 100 were relayed as 150)', () => {
+    const raw = usageFromOpenAI({ prompt_tokens: 100, completion_tokens: 10, prompt_tokens_details: { cached_tokens: 0, cache_write_tokens: 150 } })!;
+    // What the driver bills (withinReservation): writes held within the prompt.
+    const billed = { ...raw, cacheCreationTokens: 100 };
+    const chunk = JSON.parse(usageChunk('c1', 1, 'm', billed)) as { usage: { prompt_tokens_details: Record<string, unknown> } };
+    expect(chunk.usage.prompt_tokens_details).toEqual({ cached_tokens: 0, cache_write_tokens: 100 });
+    // An Anthropic-kind upstream's writes shown in the chat usage too (they were left out).
+    const anthropic = JSON.parse(usageChunk('c1', 1, 'm', { promptTokens: 90, completionTokens: 10, cachedTokens: 40, cacheCreationTokens: 20 })) as {
+      usage: { prompt_tokens_details: Record<string, unknown> };
+    };
+    expect(anthropic.usage.prompt_tokens_details).toEqual({ cached_tokens: 40, cache_write_tokens: 20 });
+    expect(JSON.parse(usageChunk('c1', 1, 'm', { promptTokens: 9, completionTokens: 1 }))).toMatchObject({
+      usage: { prompt_tokens_details: { cached_tokens: 0 } },
+    });
+  });
 });

@@ -52,7 +52,8 @@ describe('anthropic parseCompletion', () => {
           logprobs: null,
         },
       ],
-      usage: { prompt_tokens: 2400, completion_tokens: 50, total_tokens: 2450, prompt_tokens_details: { cached_tokens: 2000 } },
+      // Cache writes shown as OpenRouter shows them (they were dropped: the cost could not be worked out from the usage).
+      usage: { prompt_tokens: 2400, completion_tokens: 50, total_tokens: 2450, prompt_tokens_details: { cached_tokens: 2000, cache_write_tokens: 300 } },
     });
     expect(completion.created).toBeGreaterThanOrEqual(before);
     expect(usage).toEqual({ promptTokens: 2400, completionTokens: 50, cachedTokens: 2000, cacheCreationTokens: 300 });

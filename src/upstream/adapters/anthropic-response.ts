@@ -28,7 +28,8 @@ export function openaiUsage(u: Usage): Record<string, unknown> {
     prompt_tokens: u.promptTokens,
     completion_tokens: u.completionTokens,
     total_tokens: u.promptTokens + u.completionTokens,
-    prompt_tokens_details: { cached_tokens: u.cachedTokens ?? 0 },
+    // Cache writes, where there are any (part of prompt_tokens, billed at the cache-write price), as OpenRouter shows them.
+    prompt_tokens_details: { cached_tokens: u.cachedTokens ?? 0, ...(u.cacheCreationTokens ? { cache_write_tokens: u.cacheCreationTokens } : {}) },
   };
 }
 
