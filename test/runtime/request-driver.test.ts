@@ -376,7 +376,8 @@ describe('request driver on a simulated clock', () => {
   it("a half-open probe's stream closes the circuit at its first content: a request waiting for the endpoint is served while the probe's stream is still open", async () => {
     // The circuit's recovery on the simulated clock too.
     const r = await runtime(
-      { failureThreshold: 1, recoveryMs: 1000, idleTimeoutMs: 20_000, requestTimeoutMs: 60_000, retry: { maxAttempts: 1 } },
+      // The stream's idle limit runs on real timers (the stream reader's): 3 s, not 20 s of this test's time.
+      { failureThreshold: 1, recoveryMs: 1000, idleTimeoutMs: 3_000, requestTimeoutMs: 60_000, retry: { maxAttempts: 1 } },
       {},
       {},
       'memory',
@@ -406,7 +407,8 @@ describe('request driver on a simulated clock', () => {
   });
 
   it("a stream that began before UTC midnight and ends after it: its cost is the ended day's, as its ledger row is dated (it was charged to the new day's budget)", async () => {
-    const r = await runtime({ idleTimeoutMs: 20_000, requestTimeoutMs: 60_000 }, {}, {}, 'memory', false, {
+    // The stream's idle limit runs on real timers (the stream reader's): 3 s, while the simulated clock is moved 20 s.
+    const r = await runtime({ idleTimeoutMs: 3_000, requestTimeoutMs: 60_000 }, {}, {}, 'memory', false, {
       limits: [{ scope: 'global', period: 'day', usd: 10 }],
     });
     const midnight = Date.UTC(2025, 2, 15);
