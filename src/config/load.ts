@@ -203,9 +203,9 @@ export function formatIssue(issue: z.core.$ZodIssue, schema?: z.ZodType): string
       if (got === 'undefined') return `${where}: required (expected ${issue.expected})`;
       // `.inf` in YAML: a number, not a finite one ("expected number, got number" said nothing).
       if (got === 'number') return `${where}: expected a finite ${issue.expected}, got ${String((issue as { input?: unknown }).input)}`;
-      // `observe:` with nothing under it (every key commented out) is null in YAML.
-      if (got === 'null' && issue.expected === 'object')
-        return `${where}: the section is empty (in YAML, a key with nothing under it is null): give it its keys, or remove the line (its defaults then apply)`;
+      // `observe:` with nothing under it (every key commented out) is null in YAML; so are `models:` and `budget.limits:`.
+      if (got === 'null' && (issue.expected === 'object' || issue.expected === 'record' || issue.expected === 'array'))
+        return `${where}: the section is empty (in YAML, a key with nothing under it is null): give it its ${issue.expected === 'array' ? 'items' : 'keys'}, or remove the line`;
       return `${where}: expected ${issue.expected}${got ? `, got ${got}` : ''}`;
     }
     case 'unrecognized_keys': {

@@ -115,6 +115,15 @@ const CREDENTIAL_HEADERS = new Set(['authorization', 'x-api-key', 'api-key', 'x-
  * `private-token`, `apikey`…): their values would sit in the file, and an upstream echoing its
  * request headers would show them, as the scrubber knows only secrets given by environment variable.
  */
+/** A list of names where one written twice is a mistake (taken silently, it hid a typo of another). */
+function noRepeats(items: readonly string[], ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  items.forEach((c, i) => {
+    if (seen.has(c)) ctx.addIssue({ code: 'custom', path: [i], message: `"${c}" is already in this list: remove it` });
+    seen.add(c);
+  });
+}
+
 const CREDENTIAL_WORDS = /auth|key|token|secret|passw|credential|cookie|signature/i;
 
 /** An http(s) URL, and the parsed form of it for `refine` (nothing when it does not parse: zod's own check says so). */
@@ -233,16 +242,7 @@ const modelSchema = z
     tier: z.enum(TIERS),
     price: priceSchema,
     contextWindow: positiveInt,
-    capabilities: z
-      .array(z.enum(CAPABILITIES))
-      .default(['chat'])
-      .superRefine((caps, ctx) => {
-        const seen = new Set<string>();
-        caps.forEach((c, i) => {
-          if (seen.has(c)) ctx.addIssue({ code: 'custom', path: [i], message: `"${c}" is already in this list: remove it` });
-          seen.add(c);
-        });
-      }),
+    capabilities: z.array(z.enum(CAPABILITIES)).default(['chat']).superRefine(noRepeats),
     latencyPriorMs: z.number().positive().default(500),
     /** Default: 4096, or the context window when that is smaller. */
     maxOutputTokens: positiveInt.optional(),
@@ -319,7 +319,10 @@ const cascadeSchema = z.strictObject({
   startAt: z.enum(['router', 'cheapest']).default('router'),
   /** Escalations at most (steps = maxSteps + 1). */
   maxSteps: z.number().int().min(1).max(4).default(2),
-  checks: z.array(z.enum(CASCADE_CHECKS)).default(() => [...DEFAULT_CASCADE_CHECKS]),
+  checks: z
+    .array(z.enum(CASCADE_CHECKS))
+    .default(() => [...DEFAULT_CASCADE_CHECKS])
+    .superRefine(noRepeats),
   /** `confidence`: the mean token log-probability must be at least this. */
   minLogprob: z.number().max(0).default(-1),
   /** `judge`: a catalogue model answers a short rubric with PASS or FAIL. */
@@ -486,6 +489,9 @@ const observeSchema = z.strictObject({
             code: 'custom',
             message: `an OTLP endpoint with ${userinfo ? 'a user name or password' : `a credential in its query (${param})`} is not accepted (secrets only by environment variable): remove it and give the collector's credentials as headers in OTEL_EXPORTER_OTLP_HEADERS (e.g. authorization=Bearer%20…)`,
           });
+        // A fragment is never sent to a collector: it can only be something pasted by mistake, and it would be logged.
+        else if (u.hash !== '' || v.includes('#'))
+          ctx.addIssue({ code: 'custom', message: 'an OTLP endpoint takes no fragment (the # part is never sent to the collector): remove it' });
       }),
       serviceName: z.string().min(1).default('switchyard'),
       /** Put prompt and answer text into spans (off: they may hold personal data). */

@@ -691,6 +691,9 @@ describe('loadConfigFile and check-config', () => {
       expect(got).toContain('OTEL_EXPORTER_OTLP_HEADERS');
       expect(got).not.toMatch(/otPASSWORD|otQUERYKEY/);
     }
+    const fragment = minimal();
+    fragment.observe = { otlp: { endpoint: 'http://127.0.0.1:4318/v1/traces#token=SECRETFRAG' } };
+    expect(errors(validateConfig(fragment)).join('\n')).toMatch(/observe\.otlp\.endpoint: an OTLP endpoint takes no fragment/);
     const ok = minimal();
     ok.observe = { otlp: { endpoint: 'http://127.0.0.1:4318/v1/traces?tenant=a' } };
     expect(validateConfig(ok).ok).toBe(true);
@@ -700,14 +703,24 @@ describe('loadConfigFile and check-config', () => {
     const raw = minimal();
     (raw.models as Obj).m = { ...((raw.models as Obj).m as Obj), capabilities: ['chat', 'tools', 'chat'] };
     expect(errors(validateConfig(raw))).toEqual(['models.m.capabilities[2]: "chat" is already in this list: remove it']);
+    const checks = minimal();
+    checks.routing = { cascade: { checks: ['empty', 'empty'] } };
+    expect(errors(validateConfig(checks))).toEqual(['routing.cascade.checks[1]: "empty" is already in this list: remove it']);
   });
 
   it('an empty YAML section (a key with nothing under it: null) is named as one (it said "expected object, got null")', () => {
     const raw = minimal();
     raw.observe = null;
-    expect(errors(validateConfig(raw))).toEqual([
-      'observe: the section is empty (in YAML, a key with nothing under it is null): give it its keys, or remove the line (its defaults then apply)',
+    raw.budget = { limits: null };
+    expect(errors(validateConfig(raw)).sort()).toEqual([
+      'budget.limits: the section is empty (in YAML, a key with nothing under it is null): give it its items, or remove the line',
+      'observe: the section is empty (in YAML, a key with nothing under it is null): give it its keys, or remove the line',
     ]);
+    const noModels = minimal();
+    noModels.models = null;
+    expect(errors(validateConfig(noModels))[0]).toBe(
+      'models: the section is empty (in YAML, a key with nothing under it is null): give it its keys, or remove the line',
+    );
   });
 
   it('refuses a JSON file with a key twice in one object, naming the key and its line', async () => {
