@@ -310,36 +310,32 @@ describe('request driver on a simulated clock', () => {
     expect(upstreamCalls('up-b')).toBe(2);
   });
 
-  it("the request's latency in its metric and log line counts its wait for the ledger row (a locked file: it said 0 while the client waited 5 s)", async () => {
-    const r = await runtime();
+  /** A request for `a` whose ledger rows commit 5 s later on the simulated clock (behind another process's write lock): its answer and the latencies its metrics were told. */
+  async function behindLockedLedger(r: Runtime): Promise<{ sink: TestSink; seen: number[] }> {
     const seen: number[] = [];
     (r as unknown as { onRequest: (x: { latencyMs: number }) => void }).onRequest = (x) => seen.push(x.latencyMs);
     const insert = ledger.insert.bind(ledger);
-    // The row commits 5 s later on the simulated clock, as behind another process's write lock.
     ledger.insert = (row) => new Promise((res, rej) => void clock.after(5000, () => insert(row).then(res, rej)));
     const req = start(r, { model: 'a' });
     await waitsFor(5000);
     clock.advance(5000);
     await req.done;
-    expect(req.sink.status).toBe(200);
+    return { sink: req.sink, seen };
+  }
+
+  it("the request's latency in its metric and log line counts its wait for the ledger row (a locked file: it said 0 while the client waited 5 s)", async () => {
+    const { sink, seen } = await behindLockedLedger(await runtime());
+    expect(sink.status).toBe(200);
     expect(seen).toEqual([5000]);
     const row = (await ledger.rows({ limit: 1 }))[0];
     expect(row?.latencyMs).toBe(0);
   });
 
   it("a cascaded request's latency in its metric counts its wait for the ledger rows too (it said the last step's end)", async () => {
-    const r = await runtime({}, {}, {}, 'memory', false, undefined, { routing: { cascade: { enabled: true } } });
-    const seen: number[] = [];
-    (r as unknown as { onRequest: (x: { latencyMs: number }) => void }).onRequest = (x) => seen.push(x.latencyMs);
-    const insert = ledger.insert.bind(ledger);
-    ledger.insert = (row) => new Promise((res, rej) => void clock.after(5000, () => insert(row).then(res, rej)));
     // a (with b behind it) is a chain the cascade climbs: one step, served by a.
-    const req = start(r, { model: 'a' });
-    await waitsFor(5000);
-    clock.advance(5000);
-    await req.done;
-    expect(req.sink.status).toBe(200);
-    expect(req.sink.headers['x-switchyard-cascade']).toBe('a:pass');
+    const { sink, seen } = await behindLockedLedger(await runtime({}, {}, {}, 'memory', false, undefined, { routing: { cascade: { enabled: true } } }));
+    expect(sink.status).toBe(200);
+    expect(sink.headers['x-switchyard-cascade']).toBe('a:pass');
     expect(seen).toEqual([5000]);
   });
 
