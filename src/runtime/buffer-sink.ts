@@ -16,7 +16,11 @@ export type Held =
 
 export class BufferSink implements ChatSink {
   held: Held = { kind: 'none' };
-  /** When the step's stream would have started for the client (its first content), epoch ms. */
+  /**
+   * When the step's stream would have started for the client (its first content), epoch ms: the
+   * first attempt's, kept when a failed attempt's stream is forgotten (`restart`), since a plain
+   * request's client would have had its bytes from then on.
+   */
   streamStartedAt: number | null = null;
 
   constructor(
@@ -37,7 +41,7 @@ export class BufferSink implements ChatSink {
   }
 
   startStream(headers: Record<string, string>): void {
-    this.streamStartedAt = this.now();
+    this.streamStartedAt ??= this.now();
     this.held = { kind: 'stream', headers, events: [], error: null };
   }
 
@@ -54,7 +58,6 @@ export class BufferSink implements ChatSink {
 
   restart(): void {
     this.held = { kind: 'none' };
-    this.streamStartedAt = null;
   }
 
   fail(err: SwitchyardError, headers: Record<string, string> = {}): void {

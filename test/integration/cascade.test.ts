@@ -336,6 +336,8 @@ describe('no escalation, refusals and switches', () => {
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect((JSON.parse(text) as { error: { code: string } }).error.code).toBe('timeout');
     expect(res.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:timeout');
+    // The client waited from the stream's first content to the deadline: that is the time the hold added.
+    expect(Number(res.headers.get('x-switchyard-cascade-hold-ms'))).toBeGreaterThanOrEqual(300);
     serverIds.set(id, res.headers.get('x-request-id')!);
     const [row] = await stepsOf(sc, id, 1);
     expect(row).toMatchObject({ status: 504, delivered: 1, quality: 'timeout' });
