@@ -32,6 +32,8 @@ export interface StepRun {
   ceilingNano: number | null;
   /** The step's metrics record, told by the cascade once the rows are written (held until then). */
   records: RequestRecord[];
+  /** Its reason's notes on models passed over for money (a later step's are added to the delivered answer's reason). */
+  moneyNotes: string[];
 }
 
 export async function runStep(rt: RuntimeCore, call: ChatCall, n: number, plan: RoutePlan, sink: ChatSink): Promise<StepRun> {
@@ -54,6 +56,7 @@ export async function runStep(rt: RuntimeCore, call: ChatCall, n: number, plan: 
     refusal: driver.refusal,
     ceilingNano: ctx.ceiling,
     records: core.records,
+    moneyNotes: driver.moneyNotes,
   };
 }
 

@@ -24,7 +24,7 @@ import { runStep, withoutLogprobs, type StepRun } from './cascade-step.js';
 import type { RequestRecord, RuntimeCore } from './core.js';
 import { currentScope, type ApiName } from './request-scope.js';
 import { RequestDriver } from './request-driver.js';
-import { countPrompt } from './request-prep.js';
+import { asciiReason, countPrompt } from './request-prep.js';
 import { contextTooLong, unsupportedFeature } from './retry-policy.js';
 
 /** One step as the cascade reports it (header, metric, inspector, ledger quality). */
@@ -358,6 +358,16 @@ async function deliver(
     'x-switchyard-attempts': String(attempts),
   };
   if (holdMs !== null) extra['x-switchyard-cascade-hold-ms'] = String(holdMs);
+  // A later step refused for money (the best answer so far delivered): its models are named as a plain request names them.
+  const reason = held && held.kind !== 'none' ? held.headers['x-switchyard-reason'] : undefined;
+  if (chosen && reason !== undefined) {
+    const notes = steps
+      .slice(steps.indexOf(chosen) + 1)
+      .filter((s) => s.error?.code === 'budget_exceeded')
+      .flatMap((s) => s.moneyNotes)
+      .filter((n) => !reason.includes(n));
+    if (notes.length > 0) extra['x-switchyard-reason'] = asciiReason(`${reason}; ${[...new Set(notes)].join('; ')}`);
+  }
   if (chosen?.judged !== undefined) extra['x-switchyard-judge'] = chosen.judged;
   const status = held && !sink.signal.aborted ? heldStatus(held) : null;
   rt.recordCascade?.({

@@ -56,6 +56,11 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints, api: 'ch
     liveStats: (m) => rt.modelStats(m),
     rng: () => rt.rng(),
   };
+  // What a model's attempt can cost at most (as the request driver bounds it), for x-switchyard-max-cost-usd.
+  const worst = (m: string): number => {
+    const mc = rt.cfg.models[m]!;
+    return worstCaseNano(promptWorstTokens(promptBoundTokens(body), mc, body), outputCap(body, mc, promptTokens), mc.price);
+  };
   let plan: RoutePlan;
   /** The cascade's later steps (tiers), tried in turn when no endpoint of a step can take it and no latency wish was given. */
   let ladder: Array<{ tier: string; plan: RoutePlan }> = [];
@@ -72,6 +77,14 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints, api: 'ch
         ladder = cp.steps.slice(1, 1 + c.maxSteps).map((st) => ({ tier: st.tier, plan: { ...st.plan } }));
         plain = cp.plain;
       }
+      // A step every model of which is over x-switchyard-max-cost-usd is refused for it, and a refusal
+      // for money ends the cascade (after the first step, with the cheaper fallback): none after it runs.
+      if (hints.maxCostUsd !== null) {
+        const cap = usdToNano(hints.maxCostUsd);
+        // A named chain's step fails over along the rest of its chain: refused only when all of that is over.
+        const refused = cp.steps.slice(0, cascade.length).findIndex((st) => st.plan.candidates.every((m) => worst(m) > cap));
+        if (refused >= 0) cascade = cascade.slice(0, refused + 1);
+      }
     } else plan = cp.plain;
   } else plan = resolve(rt.cfg, inp);
   const firstReason = plan.reason;
@@ -83,10 +96,6 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints, api: 'ch
   // candidates once); a step refused for money falls back once to the plain order's candidates
   // cheaper than its nearest refusal, an unreached earlier step's included. The score is the
   // request's (its ledger row's route_score), whichever step serves it.
-  const worst = (m: string): number => {
-    const mc = rt.cfg.models[m]!;
-    return worstCaseNano(promptWorstTokens(promptBoundTokens(body), mc, body), outputCap(body, mc, promptTokens), mc.price);
-  };
   const ran = new Set<string>();
   const unreached = new Set<string>();
   let step = plan;

@@ -135,6 +135,11 @@ export class RequestDriver {
     return this.finalRefusal ?? this.snap.context.refusal;
   }
 
+  /** The reason's notes on models passed over for money (`X over x-switchyard-max-cost-usd`, `X over budget B`…), in its order. */
+  get moneyNotes(): string[] {
+    return [...(this.overCost.length > 0 ? [`${this.overCost.join(', ')} over x-switchyard-max-cost-usd`] : []), ...this.overBudget];
+  }
+
   /** Drives the machine to its end (one loop in this frame), then finalizes: the ledger row, then the answer. */
   async run(): Promise<void> {
     const onGone = () => this.ac.abort(new UpstreamFault('client_gone', 'the client went away'));
@@ -197,10 +202,11 @@ export class RequestDriver {
     const slow = this.slowAhead(served);
     const passed = this.passedOver(served, slow, answered);
     if (r === null || (this.overCost.length === 0 && this.overBudget.length === 0 && slow.length === 0 && passed.length === 0)) return r;
+    const [cost, ...budget] = this.overCost.length > 0 ? this.moneyNotes : [null, ...this.overBudget];
     const notes = [
-      ...(this.overCost.length > 0 ? [`${this.overCost.join(', ')} over x-switchyard-max-cost-usd`] : []),
+      ...(cost ? [cost] : []),
       ...(slow.length > 0 ? [`${slow.join(', ')} over x-switchyard-max-latency-ms ${this.call.hints.maxLatencyMs} ms`] : []),
-      ...this.overBudget,
+      ...budget,
       ...passed,
     ];
     return `${r}; ${notes.join('; ')}`;

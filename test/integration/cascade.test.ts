@@ -431,6 +431,32 @@ describe('no escalation, refusals and switches', () => {
   });
 });
 
+describe('a later step over x-switchyard-max-cost-usd', () => {
+  it('the best answer so far is delivered, its reason names the model the cap refused, and the dry run lists no step after the refused one', async () => {
+    const params: Params = { max_tokens: 100, response_format: { type: 'json_object' } };
+    // deepseek-v3.2's worst case (~$0.00005) fits $0.0002; gpt-4.1's (~$0.0009) and claude's do not.
+    const cap = { 'x-switchyard-max-cost-usd': '0.0002' };
+    for (const stream of [false, true]) {
+      await sim.setFault('deepseek-chat', { kind: 'invalid_json', times: 1 });
+      const id = `cas-later-cap-${++seq}`;
+      const g = await ask(sc, id, stream, params, cap);
+      expect(g.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:invalid_json>gpt-4.1:budget_exceeded');
+      expect(g.headers.get('x-switchyard-model')).toBe('deepseek-v3.2');
+      expect(g.headers.get('x-switchyard-reason')).toBe('tier forced by x-switchyard-tier: fast_cheap; gpt-4.1 over x-switchyard-max-cost-usd');
+    }
+    const dry = (await (
+      await fetch(`${sc.url}/switchyard/route`, {
+        method: 'POST',
+        headers: { 'x-switchyard-tier': 'fast_cheap', ...cap },
+        body: JSON.stringify({ model: 'auto', ...params, messages: [{ role: 'user', content: 'question dry' }] }),
+      })
+    ).json()) as { model: string; cascade: string[][] };
+    // The gpt-4.1 step is refused for the cap, which ends the cascade: claude-sonnet-4.5's step never runs.
+    expect(dry.model).toBe('deepseek-v3.2');
+    expect(dry.cascade.map((st) => st[0])).toEqual(['deepseek-v3.2', 'gpt-4.1']);
+  });
+});
+
 describe('refused for money before any answer: the cheaper candidates, as a plain request', () => {
   it('a budget refuses the whole first step: it falls back to a cheaper model instead of a 429, and the reason says why', async () => {
     // auto at balanced: the first step is gpt-4.1 alone, which tight's global budget refuses; a plain request falls back to deepseek.
