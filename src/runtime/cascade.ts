@@ -25,6 +25,7 @@ import type { RequestRecord, RuntimeCore } from './core.js';
 import { currentScope, type ApiName } from './request-scope.js';
 import { RequestDriver } from './request-driver.js';
 import { asciiReason, countPrompt } from './request-prep.js';
+import { tooSlow } from './endpoints.js';
 import { contextTooLong, unsupportedFeature } from './retry-policy.js';
 
 /** One step as the cascade reports it (header, metric, inspector, ledger quality). */
@@ -180,7 +181,9 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
       (i < ladder.length - 1 || (!steps.some((s) => s.answer) && plan.plain.candidates.some((m) => !ran.has(m) && !stepPlan.candidates.includes(m))));
     const run = await runOne(stepPlan, elsewhere);
     for (const m of stepPlan.candidates) ran.add(m);
-    if (run.error?.code === 'no_endpoint_available') for (const m of stepPlan.candidates) unreached.add(m);
+    // A model the latency wish passed over is not waited for later: a plain request passes it over too.
+    if (run.error?.code === 'no_endpoint_available')
+      for (const m of stepPlan.candidates) if (!tooSlow(rt.byModel.get(m), call.hints.maxLatencyMs)) unreached.add(m);
     if (plan.kind === 'chain') reached = Math.max(i, plan.plain.candidates.indexOf(run.model));
     if (run.checked.answer && run.checked.failed.length === 0) break;
     const code = run.error?.code;

@@ -17,7 +17,7 @@ import type { ChatBody } from '../upstream/types.js';
 import type { Hints } from './api.js';
 import { cascadeOn } from './cascade.js';
 import type { RuntimeCore } from './core.js';
-import { availability, latencyOf } from './endpoints.js';
+import { availability, latencyOf, tooSlow } from './endpoints.js';
 import { asciiReason, countPrompt, estTokens } from './request-prep.js';
 import { translatableCandidates, translationError, untakeableEndpoints, untranslatableNote, usableFor } from './translatable.js';
 
@@ -117,7 +117,7 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints, api: 'ch
       const next = choose(rt, body, hints, cheaper, promptTokens);
       return { ...('model' in next ? next : next.none), cascade };
     }
-    for (const m of step.candidates) unreached.add(m);
+    for (const m of step.candidates) if (!tooSlow(rt.byModel.get(m), hints.maxLatencyMs)) unreached.add(m);
     if (hints.maxLatencyMs === null && i < ladder.length) {
       const to = ladder[i]!;
       step = { ...to.plan, reason: `cascade: ${step.candidates[0]!} no_endpoint_available → ${to.tier}; ${firstReason}`, score: plan.score ?? null };

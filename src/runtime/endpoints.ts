@@ -138,6 +138,11 @@ export function latencyOf(h: EndpointHandle): number {
   return c.peakEwma ?? c.settings.latencyPriorMs;
 }
 
+/** Every endpoint of the model is slower than the latency wish `max` (the request passes the model over for it). */
+export function tooSlow(endpoints: readonly EndpointHandle[] | undefined, max: number | null): boolean {
+  return max !== null && endpoints !== undefined && endpoints.length > 0 && endpoints.every((h) => latencyOf(h) > max);
+}
+
 /**
  * Tell an endpoint what happened to one of its requests. With `quiet` (nobody inspects every
  * event), per-request bookkeeping that crosses no state edge is applied to the actor's live

@@ -71,6 +71,11 @@ describe('the cascade under a latency wish', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect([(err as InstanceType<typeof OpenAI.APIError>).status, (err as InstanceType<typeof OpenAI.APIError>).code]).toEqual([503, 'no_endpoint_available']);
+    // The step after the first goes to models not yet asked: one the wish passed over is not asked again
+    // (it was: `gpt-4.1:no_endpoint_available>gpt-4.1:no_endpoint_available`, two rows for one model).
+    const steps = (err as InstanceType<typeof OpenAI.APIError>).headers!.get('x-switchyard-cascade')!.split('>');
+    expect(steps[0]).toBe('gpt-4.1:no_endpoint_available');
+    expect(new Set(steps.map((st) => st.split(':')[0])).size).toBe(steps.length);
   });
 
   // Last: it leaves gpt-4.1 throttled for 20 s.
