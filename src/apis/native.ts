@@ -46,6 +46,8 @@ export interface NativeEmbeddings {
    * limit is per input, so a batch may add up to more than the window).
    */
   longestInput?: number;
+  /** The field holding the longest input (`input`, or `input[3]` in a list), named when no model's window holds it. */
+  longestParam?: string;
 }
 
 export type NativeRequest = NativeMessages | NativeEmbeddings;

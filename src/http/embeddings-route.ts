@@ -69,8 +69,10 @@ function parse(body: Record<string, unknown>): ChatBody {
     // The flow's prompt is a placeholder of one byte per token, so the reservation's byte bound
     // is the exact count (plus the usual overhead); the prompt estimates use the count itself.
     const chat: ChatBody = { model: body.model, messages: [{ role: 'user', content: 'x'.repeat(ids.tokens) }], max_tokens: 1 };
-    const longestInput = typeof ids.input[0] === 'number' ? ids.tokens : Math.max(...(ids.input as number[][]).map((a) => a.length));
-    return withNative(chat, { kind: 'embeddings', input: ids.input, tokens: ids.tokens, extra, longestInput });
+    const longest = typeof ids.input[0] === 'number' ? null : longestOf((ids.input as number[][]).map((a) => a.length));
+    const longestInput = longest === null ? ids.tokens : longest.n;
+    const longestParam = longest === null ? 'input' : `input[${longest.i}]`;
+    return withNative(chat, { kind: 'embeddings', input: ids.input, tokens: ids.tokens, extra, longestInput, longestParam });
   }
   list.forEach((s, i) => {
     if (typeof s !== 'string' || s === '')
@@ -80,8 +82,18 @@ function parse(body: Record<string, unknown>): ChatBody {
   // The prompt as the flow sees it: counted for the reservation and TPM windows; nothing is generated.
   const chat: ChatBody = { model: body.model, messages: [{ role: 'user', content: texts.join('\n') }], max_tokens: 1 };
   // OpenAI's context limit is per input: a batch may add up to more than the model's window.
-  const longestInput = Math.max(...texts.map((t) => countTextTokens(t)));
-  return withNative(chat, { kind: 'embeddings', input: typeof input === 'string' ? input : texts, extra, longestInput });
+  const longest = longestOf(texts.map((t) => countTextTokens(t)));
+  const longestParam = typeof input === 'string' ? 'input' : `input[${longest.i}]`;
+  return withNative(chat, { kind: 'embeddings', input: typeof input === 'string' ? input : texts, extra, longestInput: longest.n, longestParam });
+}
+
+/** The largest count and its index (the first on a tie). */
+function longestOf(counts: number[]): { n: number; i: number } {
+  let best = { n: -1, i: 0 };
+  counts.forEach((n, i) => {
+    if (n > best.n) best = { n, i };
+  });
+  return best;
 }
 
 export const embeddingsRoute: ApiRoute = async (deps, req, res, requestId) => {

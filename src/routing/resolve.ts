@@ -33,6 +33,8 @@ export interface ResolveInput {
   promptTokens: number;
   /** What a candidate's context window must hold, when not the whole prompt (embeddings: the longest input). */
   contextTokens?: number;
+  /** The field holding `contextTokens` (`input[3]`), named by the error when no window holds it. */
+  contextParam?: string;
   /** Expected output tokens (for the cost strategy). */
   expectedOutputTokens: number;
   /** Live latency and load of a model (its best endpoint). */
@@ -174,9 +176,10 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
     const which = chain ? ` on ${inp.model} (${chain.join(', ')})` : '';
     throw new SwitchyardError(
       'invalid_request',
-      `no model can serve this request${which}: ${needs.length ? `it needs ${needs.join(', ')}; ` : ''}prompt is ${contextTokens} tokens${answerNote(wantsEmbeddings, asked)}`,
-      // Only windows too small (no capability missing): the code a provider gives the same case (clients trim their history on it).
-      { param: 'model', ...(windowTooSmall && needs.length === 0 ? { upstreamCode: 'context_length_exceeded' } : {}) },
+      `no model can serve this request${which}: ${needs.length ? `it needs ${needs.join(', ')}; ` : ''}${inp.contextParam ?? 'prompt'} is ${contextTokens} tokens${answerNote(wantsEmbeddings, asked)}`,
+      // Only windows too small (no capability missing): the code a provider gives the same case (clients trim their history on it),
+      // and the field too long when it is one input of a batch.
+      windowTooSmall && needs.length === 0 ? { param: inp.contextParam ?? 'model', upstreamCode: 'context_length_exceeded' } : { param: 'model' },
     );
   }
   return plan;

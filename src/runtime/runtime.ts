@@ -332,7 +332,7 @@ export class Runtime implements RuntimeCore {
         maxTokensRequired: call.api === 'messages',
       },
       promptTokens,
-      contextTokens: embeddingsLongestInput(body),
+      ...embeddingsLongestInput(body),
       expectedOutputTokens: Math.min(requestedOutputTokens(body) ?? 512, 4096),
       liveStats: (m) => this.modelStats(m),
     });
@@ -564,7 +564,11 @@ export class Runtime implements RuntimeCore {
 }
 
 /** An embeddings call's longest single input (what a context window must hold), else undefined: the whole prompt. */
-function embeddingsLongestInput(body: object): number | undefined {
+function embeddingsLongestInput(body: object): { contextTokens?: number; contextParam?: string } {
   const native = nativeOf(body);
-  return native?.kind === 'embeddings' ? native.longestInput : undefined;
+  if (native?.kind !== 'embeddings') return {};
+  return {
+    ...(native.longestInput !== undefined ? { contextTokens: native.longestInput } : {}),
+    ...(native.longestParam ? { contextParam: native.longestParam } : {}),
+  };
 }

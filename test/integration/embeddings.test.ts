@@ -159,8 +159,16 @@ describe('POST /v1/embeddings', () => {
       [[1], Array.from({ length: 9000 }, () => 1)],
     ]) {
       const err = await sc.client.embeddings.create({ model: 'text-embedding-3-small', input }).catch((e: unknown) => e);
-      expect(err).toMatchObject({ status: 400, message: expect.stringMatching(/900\d tokens/) });
+      // The entry too long is named (a batch's client could not tell which it was): `param` and the message.
+      expect(err).toMatchObject({
+        status: 400,
+        code: 'context_length_exceeded',
+        param: 'input[1]',
+        message: expect.stringMatching(/input\[1\] is 900\d tokens/),
+      });
     }
+    const one = await sc.client.embeddings.create({ model: 'text-embedding-3-small', input: 'word '.repeat(9000) }).catch((e: unknown) => e);
+    expect(one).toMatchObject({ status: 400, code: 'context_length_exceeded', param: 'input', message: expect.stringMatching(/input is 900\d tokens/) });
     expect(await sim.log()).toHaveLength(0);
   });
 
