@@ -16,6 +16,7 @@ import { createHttpServer, isLoopback, sendJson, stopKeepAlive } from './http/se
 import { modelsList, opsRoutes } from './http/ops-routes.js';
 import { createLogger, logWritesSettled } from './observe/log.js';
 import { Runtime } from './runtime/runtime.js';
+import { undersizedPools } from './config/pool-size.js';
 import { StartupError, type ReloadResult, type ServeOptions, type Sidecar } from './runtime/sidecar.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
 import { InspectionHub } from './observe/hub.js';
@@ -369,6 +370,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       `bound to a non-loopback address without SWITCHYARD_ADMIN_TOKEN: /switchyard/*${runtime.cfg.observe.publicMetrics ? '' : ' and /metrics'} answer 401 to everyone until it is set${runtime.cfg.observe.publicMetrics ? '' : ' (or observe.publicMetrics: true opens /metrics)'}`,
     );
   }
+  for (const w of undersizedPools(runtime.cfg)) log.warn(w);
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   // A second signal while draining ends the wait for the requests in flight (see installSignals).

@@ -2,6 +2,7 @@
 import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { unusableSecrets } from '../config/secrets.js';
+import { undersizedPools } from '../config/pool-size.js';
 
 /**
  * Secrets the file names that this environment lacks. Not a config error (check-config often
@@ -50,6 +51,11 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
     if (unset.length > 0) {
       console.error(`note: not set in this environment (switchyard serve would refuse to start without them):`);
       for (const u of unset) console.error(`  ${u}`);
+    }
+    const undersized = undersizedPools(res.config);
+    if (undersized.length > 0) {
+      console.error('note: connection pools smaller than the concurrency allowed:');
+      for (const u of undersized) console.error(`  ${u}`);
     }
     const unusable = unusableSecrets(res.config, process.env);
     if (unusable.length > 0) {

@@ -197,8 +197,11 @@ const providerSchema = z.strictObject({
    * client used (`max_tokens` when none: the one every compatible API takes).
    */
   outputCapField: z.enum(['auto', 'max_tokens', 'max_completion_tokens']).default('auto'),
-  /** Keep-alive connections per origin. */
-  connections: positiveInt.default(64),
+  /**
+   * Connections to its origin (the provider's own pool). Unset: the sum of its endpoints'
+   * `maxConcurrent`, so every request its endpoints may have in flight has a connection at once.
+   */
+  connections: positiveInt.optional(),
 });
 
 const endpointSchema = z.strictObject({

@@ -205,11 +205,9 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     upstreamModel: h.endpoint.upstreamModel,
   });
   if (trace) Object.assign(req.headers, trace.headers());
-  // Time to first token is measured from dispatch; it covers a silent upstream before headers too.
+  // The first-token limit runs from when a connection takes the request (a wait for one in the
+  // pool is not the upstream's silence); it covers a silent upstream before headers too.
   let firstToken: NodeJS.Timeout | undefined;
-  if (inp.stream) {
-    firstToken = setTimeout(() => ac.abort(new UpstreamFault('first_token_timeout', `no content within ${r.firstTokenTimeoutMs} ms`)), r.firstTokenTimeoutMs);
-  }
   let reader: StreamReader | null = null;
   let headersIn = false;
   let sent = false;
@@ -221,7 +219,14 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
       headersTimeoutMs: r.headersTimeoutMs,
       signal: ac.signal,
       abort: (reason: UpstreamFault) => ac.abort(reason),
-      onSent: () => (sent = true),
+      onSent: () => {
+        sent = true;
+        if (inp.stream && firstToken === undefined && reader === null)
+          firstToken = setTimeout(
+            () => ac.abort(new UpstreamFault('first_token_timeout', `no content within ${r.firstTokenTimeoutMs} ms`)),
+            r.firstTokenTimeoutMs,
+          );
+      },
       onStatus: inp.stream ? undefined : (status: number) => (answered = status >= 200 && status < 300),
     };
     if (!inp.stream) {

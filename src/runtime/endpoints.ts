@@ -18,6 +18,7 @@ import type { EndpointEvent } from '../../machines/events.js';
 import type { Config, EndpointConfig, ModelConfig, ProviderConfig } from '../config/schema.js';
 import type { ProviderAdapter } from '../upstream/adapters/types.js';
 import type { UpstreamPools } from '../upstream/pools.js';
+import { poolConnections } from '../config/pool-size.js';
 import type { Pool } from 'undici';
 
 export type EndpointActor = ActorRefFrom<typeof endpointMachine>;
@@ -65,10 +66,11 @@ export function fingerprint(provider: ProviderConfig, ep: EndpointConfig, settin
   return JSON.stringify({ ep, settings, provider });
 }
 
-export function poolFor(pools: UpstreamPools, cfg: Config, provider: ProviderConfig): { pool: Pool; basePath: string } {
+export function poolFor(pools: UpstreamPools, cfg: Config, providerName: string): { pool: Pool; basePath: string } {
+  const provider = cfg.providers[providerName]!;
   const url = new URL(provider.baseUrl);
   return {
-    pool: pools.get(url.origin, { connections: provider.connections, connectTimeoutMs: cfg.resilience.connectTimeoutMs }),
+    pool: pools.get(url.origin, { connections: poolConnections(cfg, providerName), connectTimeoutMs: cfg.resilience.connectTimeoutMs }, providerName),
     basePath: url.pathname.replace(/\/+$/, ''),
   };
 }

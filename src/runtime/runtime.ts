@@ -536,7 +536,7 @@ export class Runtime implements RuntimeCore {
         const provider = cfg.providers[ep.provider]!;
         const settings = endpointSettings(cfg, mc, ep);
         const fp = fingerprint(provider, ep, settings);
-        const { pool, basePath } = poolFor(this.pools, cfg, provider);
+        const { pool, basePath } = poolFor(this.pools, cfg, ep.provider);
         const apiKey = provider.apiKeyEnv ? this.env[provider.apiKeyEnv] : undefined;
         out.push({
           spawn: { id, input: { id, model, provider: ep.provider, settings, now: this.now() } },

@@ -12,7 +12,7 @@ export interface PoolOptions {
 }
 
 /**
- * Pools are shared by origin and options: two providers on one origin with other `connections`,
+ * Pools are shared by provider, origin and options: two providers on one origin, or ones with other `connections`,
  * or a reload that changes `connections` or `resilience.connectTimeoutMs`, get a pool of their
  * own (keyed by origin alone, the first pool's options silently held for every later config).
  * A pool a reload left behind is not closed, since requests in flight may still hold it; its
@@ -21,8 +21,9 @@ export interface PoolOptions {
 export class UpstreamPools {
   private readonly pools = new Map<string, Pool>();
 
-  get(origin: string, opts: PoolOptions): Pool {
-    const key = `${origin} ${opts.connections} ${opts.connectTimeoutMs}`;
+  /** `owner`: the provider the pool is sized for (two providers on one origin each have theirs: a pool sized for one was shared by both). */
+  get(origin: string, opts: PoolOptions, owner = ''): Pool {
+    const key = `${owner} ${origin} ${opts.connections} ${opts.connectTimeoutMs}`;
     let pool = this.pools.get(key);
     if (!pool) {
       pool = new Pool(origin, {

@@ -112,8 +112,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, TextOwner {
 
   constructor(
     private readonly signal: CancelSignal,
-    headersTimeoutMs: number,
-    abort: (reason: UpstreamFault) => void,
+    private readonly headersTimeoutMs: number,
+    private readonly abortWith: (reason: UpstreamFault) => void,
     /** >= 0: read the whole body (with this idle limit, 0 none) before `response` resolves. */
     private readonly wholeIdleMs = -1,
   ) {
@@ -121,8 +121,6 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, TextOwner {
       this.resolveHeaders = resolve;
       this.rejectHeaders = reject;
     });
-    // The headers limit runs on a native timer: undici's headersTimeout uses a coarse clock and fires up to ~0.5 s early or late.
-    this.timer = setTimeout(() => abort(new UpstreamFault('headers_timeout', `no response headers within ${headersTimeoutMs} ms`)), headersTimeoutMs);
     signal.addEventListener('abort', this.onAbort);
   }
 
@@ -140,8 +138,18 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, TextOwner {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.signal.aborted) controller.abort(this.signal.reason as Error);
-    else this.onSent?.();
+    if (this.signal.aborted) {
+      controller.abort(this.signal.reason as Error);
+      return;
+    }
+    // The headers limit starts when a connection takes the request: a wait for a free connection
+    // in the pool is switchyard's, not the upstream's silence (it timed out and blamed the endpoint).
+    // A native timer: undici's headersTimeout uses a coarse clock and fires up to ~0.5 s early or late.
+    if (this.timer === undefined && this.statusCode === 0) {
+      const ms = this.headersTimeoutMs;
+      this.timer = setTimeout(() => this.abortWith(new UpstreamFault('headers_timeout', `no response headers within ${ms} ms`)), ms);
+    }
+    this.onSent?.();
   }
 
   onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
