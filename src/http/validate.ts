@@ -123,6 +123,18 @@ function checkPriced(body: ChatBody): void {
           `tool type ${echoValue(type)} is not supported: a built-in tool runs and bills at the provider, outside what switchyard reserves and records; declare function tools`,
           { param: `tools[${i}].type` },
         );
+      // A tool with nothing to call (no `function`, or one without a name) is refused as OpenAI refuses it, not sent on.
+      const key = type === 'custom' ? 'custom' : 'function';
+      const def = (tools[i] as Record<string, unknown>)[key];
+      if (typeof def !== 'object' || def === null || Array.isArray(def))
+        throw new SwitchyardError('invalid_request', `Missing required parameter: 'tools[${i}].${key}' (an object with the tool's name)`, {
+          param: `tools[${i}].${key}`,
+        });
+      const name = (def as { name?: unknown }).name;
+      if (typeof name !== 'string' || name === '')
+        throw new SwitchyardError('invalid_request', `Missing required parameter: 'tools[${i}].${key}.name' (a non-empty string)`, {
+          param: `tools[${i}].${key}.name`,
+        });
     }
   const audioOut =
     body.audio !== undefined && body.audio !== null ? 'audio' : Array.isArray(body.modalities) && body.modalities.includes('audio') ? 'modalities' : null;

@@ -127,3 +127,30 @@ describe('edge validation: what the catalogue cannot price', () => {
     expect(err.message).toMatch(/audio input is not supported/);
   });
 });
+
+describe('edge validation: a tool with nothing to call', () => {
+  it.each([
+    [[{ type: 'function' }], 'tools[0].function'],
+    [
+      [
+        { type: 'function', function: { name: 'ok' } },
+        { type: 'function', function: { parameters: {} } },
+      ],
+      'tools[1].function.name',
+    ],
+    [[{ function: { name: '' } }], 'tools[0].function.name'],
+    [[{ type: 'custom', function: { name: 'x' } }], 'tools[0].custom'],
+  ])('refuses %j naming %s (it was sent upstream as written)', (tools, param) => {
+    const err = refusal({ ...base, tools });
+    expect([err.status, err.code, err.param]).toEqual([400, 'invalid_request', param]);
+    expect(err.message).toMatch(/^Missing required parameter: /);
+  });
+
+  it('takes function and custom tools with names', () => {
+    const tools = [
+      { type: 'function', function: { name: 'lookup', parameters: { type: 'object' } } },
+      { type: 'custom', custom: { name: 'grammar' } },
+    ];
+    expect(parseChatBody(structuredClone({ ...base, tools })).tools).toEqual(tools);
+  });
+});

@@ -381,6 +381,8 @@ function compare(input: Obj): void {
       (ref.error.param === 'tool_choice' && ref.error.message.startsWith("Invalid value for 'tool_choice'")) ||
       (ref.error.param === 'response_format.type' && ref.error.message.startsWith("Invalid value for 'response_format.type'")) ||
       (ref.error.param === 'response_format.json_schema' && ref.error.message.startsWith("Missing required parameter: 'response_format.json_schema'")) ||
+      // A tool with nothing to call (checkPriced): no function object, or one without a name.
+      (typeof ref.error.param === 'string' && ref.error.param.startsWith('tools[') && ref.error.message.startsWith("Missing required parameter: 'tools[")) ||
       // What the catalogue cannot price (checkPriced): a service tier, web search, audio in or out.
       / is not supported: (switchyard reserves|the provider bills each search|audio tokens|it turns on|a built-in tool)/.test(ref.error.message));
   const judged = (): Record<string, unknown> => {
@@ -390,7 +392,13 @@ function compare(input: Obj): void {
     delete c.response_format;
     for (const k of ['service_tier', 'web_search_options', 'audio', 'modalities', 'plugins', 'search_parameters']) delete c[k];
     if (Array.isArray(c.tools))
-      c.tools = (c.tools as unknown[]).filter((t) => ['function', 'custom', undefined].includes((t as { type?: unknown }).type as string));
+      c.tools = (c.tools as unknown[]).filter((t) => {
+        const type = (t as { type?: unknown }).type;
+        if (!['function', 'custom', undefined].includes(type as string)) return false;
+        const def = (t as Record<string, unknown>)[type === 'custom' ? 'custom' : 'function'];
+        const name = typeof def === 'object' && def !== null && !Array.isArray(def) ? (def as { name?: unknown }).name : undefined;
+        return typeof name === 'string' && name !== '';
+      });
     if (Array.isArray(c.messages))
       for (const m of c.messages as unknown[]) {
         if (m !== null && typeof m === 'object') delete (m as { audio?: unknown }).audio;
