@@ -18,6 +18,20 @@ export type LoadResult = { ok: true; config: Config } | { ok: false; errors: str
  * (src/config/unread.ts).
  */
 export function validateConfig(raw: unknown): LoadResult {
+  // A file that is no config at all (a wrong path: /etc/shadow read as YAML is one key a line):
+  // said without its keys, which would copy the file's lines into the output and a journal.
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+    const keys = Object.keys(raw);
+    const known = keysAt(configSchema, []) ?? [];
+    // A misspelt key (`modles`) is a config's typo, said with its "did you mean".
+    if (keys.length > 0 && !keys.some((k) => known.includes(k) || unknownKeyHint(k, known).startsWith(' (did you mean')))
+      return {
+        ok: false,
+        errors: [
+          `(root): this is not a switchyard config: none of its ${keys.length} top-level key${keys.length === 1 ? ' is' : 's is'} one switchyard reads (expected some of: ${known.join(', ')}); check the path`,
+        ],
+      };
+  }
   const res = configSchema.safeParse(raw ?? {}, { reportInput: true });
   const models = (raw as { models?: unknown } | null)?.models;
   const empty =

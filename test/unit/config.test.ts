@@ -879,3 +879,23 @@ describe('duplicateJsonKeys', () => {
     expect(duplicateJsonKeys('{\n"q\\"":1,\n"q\\"":2}')).toEqual([{ key: 'q"', line: 3 }]);
   });
 });
+
+describe('a file that is no config', () => {
+  it('is refused without its keys (a wrong path, /etc/shadow read as YAML, had its lines copied into the output); a misspelt key keeps its hint', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sy-noconfig-'));
+    try {
+      const file = join(dir, 'shadow.yaml');
+      await writeFile(file, 'root:$6$SECRETHASH:20228:0:99999:7:::\ndaemon:*:20228:0:99999:7:::\n');
+      const res = await loadConfigFile(file);
+      expect(res.ok).toBe(false);
+      const errors = (res as { errors: string[] }).errors;
+      expect(errors).toEqual([expect.stringMatching(/^\(root\): this is not a switchyard config: none of its 2 top-level keys is one switchyard reads/)]);
+      expect(errors.join('\n')).not.toMatch(/SECRETHASH|daemon/);
+      const typo = validateConfig({ modles: {} });
+      expect(typo.ok).toBe(false);
+      expect((typo as { errors: string[] }).errors).toContain('(root): unknown key "modles" (did you mean "models"?)');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
