@@ -32,12 +32,29 @@ let exactAnyCase: RegExp | null = null;
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** Adds secret values (absent or short ones are ignored). */
+/**
+ * The parts of any base64 text (standard or URL-safe) that holds `secret`, at each of the three
+ * byte alignments it can have there: the characters made of the secret's bits alone. An upstream
+ * echoing a credential base64-encoded (a Basic header, a token blob) shows one of them.
+ */
+export function base64Cores(secret: string): string[] {
+  const bytes = Buffer.from(secret, 'utf8');
+  const out: string[] = [];
+  for (let k = 0; k < 3; k++) {
+    const enc = Buffer.concat([Buffer.alloc(k), bytes]).toString('base64');
+    const core = enc.slice(Math.ceil((8 * k) / 6), Math.floor((8 * (k + bytes.length)) / 6));
+    out.push(core, core.replace(/\+/g, '-').replace(/\//g, '_'));
+  }
+  return out;
+}
+
+/** Adds secret values (absent or short ones are ignored), and their base64 forms. */
 export function registerSecrets(values: Iterable<string | null | undefined>): void {
   let added = false;
   for (const v of values) {
     if (typeof v !== 'string' || v.length < MIN_SECRET_CHARS || secrets.has(v)) continue;
     secrets.add(v);
+    for (const core of base64Cores(v)) if (core.length >= MIN_SECRET_CHARS) secrets.add(core);
     added = true;
   }
   if (!added) return;

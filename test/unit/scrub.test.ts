@@ -21,6 +21,24 @@ describe('scrub', () => {
     expect(scrub(text)).toBe(want);
   });
 
+  it('removes a registered secret echoed base64-encoded, alone or inside a longer blob, at any byte alignment, standard or URL-safe', () => {
+    const secret = 'provider-key-1234567890';
+    for (const prefix of ['', 'u', 'us', 'user:']) {
+      for (const url of [false, true]) {
+        let b64 = Buffer.from(`${prefix}${secret}!tail`).toString('base64');
+        if (url) b64 = b64.replace(/\+/g, '-').replace(/\//g, '_');
+        const out = scrub(`your key b64=${b64} was refused`);
+        expect(out).toContain('[redacted]');
+        // What is left of the blob holds at most the edges next to the secret, not its bytes.
+        const left = out
+          .replace(/^your key b64=/, '')
+          .replace(/ was refused$/, '')
+          .replace('[redacted]', '');
+        expect(left.length).toBeLessThanOrEqual(16);
+      }
+    }
+  });
+
   it('leaves ordinary text alone', () => {
     expect(scrub('The bearer of bad news asked for a token count of 42.')).toBe('The bearer of bad news asked for a token count of 42.');
     expect(scrub('Basic authentication is required; authorization failed for this organization.')).toBe(
