@@ -22,6 +22,7 @@ import {
 } from '../upstream/transport.js';
 import { OversizeFault, UpstreamFault, type ChatBody, type StreamPiece } from '../upstream/types.js';
 import { ByteCollector } from '../upstream/byte-collector.js';
+import { HeldShare, heldOverMessage } from '../upstream/held-bytes.js';
 import { completionAsSse } from '../upstream/json-as-stream.js';
 import type { StreamDecoder } from '../upstream/adapters/types.js';
 import { parseRateLimit } from '../upstream/rate-headers.js';
@@ -367,7 +368,7 @@ function jsonBody(res: UpstreamResponse): boolean {
  * then handed to the stream reader as the events it stands for (`completionAsSse`).
  */
 class JsonAnswerAsStream implements BodyConsumer {
-  private readonly body = new ByteCollector(BODY_LIMIT_BYTES);
+  private readonly body = new ByteCollector(BODY_LIMIT_BYTES, NaN, new HeldShare());
   private over = false;
 
   constructor(
@@ -378,7 +379,7 @@ class JsonAnswerAsStream implements BodyConsumer {
   data(chunk: Buffer): undefined {
     if (this.over || this.body.add(chunk)) return undefined;
     this.over = true;
-    const f = new OversizeFault(`upstream body larger than ${BODY_LIMIT_BYTES} bytes`);
+    const f = new OversizeFault(this.body.overShared ? heldOverMessage(this.body.size + chunk.length) : `upstream body larger than ${BODY_LIMIT_BYTES} bytes`);
     this.reader.error(f);
     this.res.abort(f);
     return undefined;
@@ -387,6 +388,7 @@ class JsonAnswerAsStream implements BodyConsumer {
   end(): void {
     if (this.over) return;
     const text = this.body.bytes().toString('utf8');
+    this.body.release();
     let sse: string | null = null;
     try {
       sse = completionAsSse(JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text));
@@ -405,6 +407,7 @@ class JsonAnswerAsStream implements BodyConsumer {
   }
 
   error(err: unknown): void {
+    this.body.release();
     if (!this.over) this.reader.error(err);
   }
 }
@@ -616,6 +619,7 @@ class StreamReader implements BodyConsumer {
     }
     this.settled = true;
     clearTimeout(this.idle);
+    this.parser.release();
     const inp = this.inp;
     this.resolve({
       usage: this.usage,
@@ -635,6 +639,7 @@ class StreamReader implements BodyConsumer {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.idle);
+    this.parser.release();
     this.reject(err);
   };
 

@@ -5,32 +5,37 @@
  * length). Keeping the pieces cost a Buffer object each: a 4 MB request in 1-byte chunks held
  * 1.73 GB of RSS until it ended, which node then did not give back.
  */
+import type { HeldShare } from './held-bytes.js';
+
 export class ByteCollector {
   private first: Buffer | null = null;
   private acc: Buffer | null = null;
   /** Bytes taken so far. */
   size = 0;
+  /** Refused by the process-wide limit of `share`, not by this body's own. */
+  overShared = false;
 
-  /** `expected`: the declared length, when there is one (NaN: unknown). */
+  /** `expected`: the declared length, when there is one (NaN: unknown). `share`: a process-wide bound it counts against. */
   constructor(
     private readonly limit: number,
     private readonly expected = NaN,
+    private readonly share: HeldShare | null = null,
   ) {}
 
-  /** Takes a piece; false, keeping nothing more, when the total would pass the limit. */
+  /** Takes a piece; false, keeping nothing more, when the total would pass the limit (its own, or the share's). */
   add(c: Buffer): boolean {
     const next = this.size + c.length;
-    if (next > this.limit) {
-      this.first = this.acc = null;
-      return false;
-    }
+    if (next > this.limit) return this.refuse(false);
     if (this.acc === null && this.first === null) {
+      if (this.share !== null && !this.share.set(next)) return this.refuse(true);
       this.first = c;
       this.size = next;
       return true;
     }
     if (this.acc === null || next > this.acc.length) {
       const want = this.expected >= next ? this.expected : Math.min(this.limit, Math.max(next, 2 * this.size, 16_384));
+      // What is allocated counts against the share (the buffer grows by doubling).
+      if (this.share !== null && !this.share.set(want)) return this.refuse(true);
       const grown = Buffer.allocUnsafe(want);
       if (this.acc !== null) this.acc.copy(grown, 0, 0, this.size);
       else this.first!.copy(grown, 0);
@@ -40,6 +45,19 @@ export class ByteCollector {
     c.copy(this.acc, this.size);
     this.size = next;
     return true;
+  }
+
+  /** Keeps nothing more; `shared`: the process-wide limit refused it, not this body's own. */
+  private refuse(shared: boolean): false {
+    this.overShared = shared;
+    this.first = this.acc = null;
+    this.share?.release();
+    return false;
+  }
+
+  /** Done with the body: what it counted against its share is given back. */
+  release(): void {
+    this.share?.release();
   }
 
   /** The body so far. */

@@ -11,6 +11,7 @@
  */
 import { TextDecoder } from 'node:util';
 import { OversizeFault } from './types.js';
+import { HeldShare, heldOverMessage } from './held-bytes.js';
 
 export interface SseEvent {
   /** `event:` field; undefined means the default type "message". */
@@ -47,7 +48,15 @@ export class SseParser {
   /** Number of comment lines seen (keep-alives); adapters may ignore them. */
   comments = 0;
 
+  /** Counts the unfinished event against the process-wide bound of what answers being read hold (see held-bytes). */
+  private readonly share = new HeldShare();
+
   constructor(private readonly maxEventChars = MAX_EVENT_CHARS) {}
+
+  /** Done with the stream: what its unfinished event counted is given back. */
+  release(): void {
+    this.share.release();
+  }
 
   /**
    * UTF-8 to text, as a streaming TextDecoder would give it: a chunk that ends with an ASCII byte
@@ -118,9 +127,10 @@ export class SseParser {
 
   /** The event being read (its unfinished line and its data so far) must stay within the limit. */
   private checkSize(): void {
-    if (this.buffer.length + (this.data === null ? 0 : this.data.length) > this.maxEventChars) {
-      throw new OversizeFault(`upstream event larger than ${this.maxEventChars} characters`);
-    }
+    const n = this.buffer.length + (this.data === null ? 0 : this.data.length);
+    if (n > this.maxEventChars) throw new OversizeFault(`upstream event larger than ${this.maxEventChars} characters`);
+    // Most chunks end on an event's end (nothing held, nothing to count): one comparison.
+    if ((n > 0 || this.share.held) && !this.share.set(n)) throw new OversizeFault(heldOverMessage(n));
   }
 
   /** The stream ended: flush a last event that had no terminating blank line. */

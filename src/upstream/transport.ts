@@ -9,6 +9,7 @@
  * straight to one consumer (the whole text, or the stream reader), synchronously.
  */
 import { ByteCollector } from './byte-collector.js';
+import { HeldShare, heldOverMessage } from './held-bytes.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher, Pool } from 'undici';
 import type { CancelSignal } from '../runtime/cancel.js';
@@ -343,7 +344,7 @@ class TextReader implements BodyConsumer {
     idleMs: number,
     private readonly owner: TextOwner,
   ) {
-    this.body = new ByteCollector(limitBytes);
+    this.body = new ByteCollector(limitBytes, NaN, new HeldShare());
     this.idle = idleMs > 0 ? setTimeout(() => call.abort(new UpstreamFault('idle_timeout', `upstream body silent for ${idleMs} ms`)), idleMs) : undefined;
   }
 
@@ -351,7 +352,7 @@ class TextReader implements BodyConsumer {
     if (this.settled) return undefined;
     this.idle?.refresh();
     if (this.body.add(chunk)) return undefined;
-    const f = new OversizeFault(`upstream body larger than ${this.limitBytes} bytes`);
+    const f = new OversizeFault(this.body.overShared ? heldOverMessage(this.body.size + chunk.length) : `upstream body larger than ${this.limitBytes} bytes`);
     this.error(f);
     this.call.abort(f);
     return undefined;
@@ -361,13 +362,16 @@ class TextReader implements BodyConsumer {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.idle);
-    this.owner.textRead(this.body.bytes().toString('utf8'));
+    const text = this.body.bytes().toString('utf8');
+    this.body.release();
+    this.owner.textRead(text);
   }
 
   error(err: unknown): void {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.idle);
+    this.body.release();
     const f = classifyError(err, this.signal);
     this.owner.textFailed(f.kind === 'reset' ? new UpstreamFault('stream_cut', 'the upstream body was cut short') : f);
   }

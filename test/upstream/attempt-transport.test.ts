@@ -19,6 +19,8 @@ import type { ChatSink } from '../../src/runtime/api.js';
 import { openaiAdapter } from '../../src/upstream/adapters/openai.js';
 import { MAX_EVENT_CHARS } from '../../src/upstream/sse.js';
 import { UpstreamFault } from '../../src/upstream/types.js';
+import { ByteCollector } from '../../src/upstream/byte-collector.js';
+import { HeldShare, heldNow } from '../../src/upstream/held-bytes.js';
 
 const CREATED = 1_764_000_000;
 const chunk = (delta: Record<string, unknown>, finish: string | null): string =>
@@ -414,5 +416,34 @@ describe('an attempt over the transport', () => {
     expect(slow.out.join('')).toContain('w2');
     await new Promise((r) => setTimeout(r, 50)); // room for a w3 that must not come
     expect(slow.out.join('')).not.toContain('w3');
+  });
+
+  // Last: every attempt above (whole, cut, oversize, timed out, cancelled) is settled by now.
+  it('every attempt gives back what it counted against the process-wide bound of answers being read', () => {
+    expect(heldNow()).toBe(0);
+  });
+});
+
+describe('the process-wide bound of answers being read', () => {
+  it('refuses a body that would pass it (saying so), and takes bodies again once others are released', () => {
+    const base = heldNow();
+    const limit = base + 100;
+    const a = new ByteCollector(1000, NaN, new HeldShare(limit));
+    const b = new ByteCollector(1000, NaN, new HeldShare(limit));
+    expect(a.add(Buffer.alloc(60))).toBe(true);
+    expect(b.add(Buffer.alloc(30))).toBe(true);
+    expect(b.add(Buffer.alloc(20))).toBe(false);
+    expect(b.overShared).toBe(true);
+    // Refused, it holds nothing more (its share given back).
+    expect(heldNow()).toBe(base + 60);
+    a.release();
+    const c = new ByteCollector(1000, NaN, new HeldShare(limit));
+    expect(c.add(Buffer.alloc(100))).toBe(true);
+    c.release();
+    // Its own limit is said as its own, not the process's.
+    const d = new ByteCollector(10, NaN, new HeldShare(limit));
+    expect(d.add(Buffer.alloc(11))).toBe(false);
+    expect(d.overShared).toBe(false);
+    expect(heldNow()).toBe(base);
   });
 });
