@@ -90,10 +90,12 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     }
   };
 
+  const providerName = (info: AttemptInfo): string => (info.providerKind === 'anthropic' ? 'anthropic' : (PROVIDER_NAMES[info.provider] ?? info.provider));
+
   const attemptTrace = (parent: Context, op: string, info: AttemptInfo, onFail: (fault: string) => void): AttemptTrace => {
     const attrs: Attributes = {
       'gen_ai.operation.name': op,
-      'gen_ai.provider.name': info.providerKind === 'anthropic' ? 'anthropic' : (PROVIDER_NAMES[info.provider] ?? info.provider),
+      'gen_ai.provider.name': providerName(info),
       'gen_ai.request.model': info.upstreamModel,
       'switchyard.endpoint': info.endpoint,
       'switchyard.model': info.model,
@@ -149,10 +151,13 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     let tier: string | null = null;
     /** The tier of each model attempted: the span's tier is the served model's (a continued stream's is the model it started on). */
     const tiers = new Map<string, string>();
+    /** The provider of each model attempted (`gen_ai.provider.name` of the one that answered). */
+    const providers = new Map<string, string>();
     return {
       attempt(info) {
         tier = info.tier;
         tiers.set(info.model, info.tier);
+        providers.set(info.model, providerName(info));
         return attemptTrace(ctx, op, info, (f) => (lastFault = f));
       },
       record(r) {
@@ -165,7 +170,14 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
           'gen_ai.usage.input_tokens': r.usage.promptTokens,
           'gen_ai.usage.output_tokens': r.usage.completionTokens,
         });
-        if (r.model) span.setAttribute('gen_ai.response.model', r.model);
+        // The model and provider that answered: none when the request failed before any answer began
+        // (a 502 after every attempt failed named the last model tried as the response's).
+        const answered = r.status < 400 || r.httpStatus === 200;
+        if (r.model && answered) {
+          span.setAttribute('gen_ai.response.model', r.model);
+          const p = providers.get(r.model);
+          if (p) span.setAttribute('gen_ai.provider.name', p);
+        }
         if (r.endpoint) span.setAttribute('switchyard.endpoint', r.endpoint);
         const servedTier = (r.model ? tiers.get(r.model) : undefined) ?? tier;
         if (servedTier) span.setAttribute('switchyard.tier', servedTier);

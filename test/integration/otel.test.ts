@@ -107,6 +107,7 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
       'gen_ai.operation.name': 'chat',
       'gen_ai.request.model': 'gpt-4.1',
       'gen_ai.response.model': 'gpt-4.1',
+      'gen_ai.provider.name': 'openai',
       'gen_ai.usage.output_tokens': 6,
       'switchyard.api': 'chat',
       'switchyard.tier': 'balanced',
@@ -163,6 +164,8 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(failed[0]!.attributes).toMatchObject({ 'http.response.status_code': 500, 'error.type': 'http_status' });
     expect(req.attributes['switchyard.failover.reason']).toBe('http_status');
     expect(req.attributes['gen_ai.response.model']).toBe('claude-sonnet-4.5');
+    // The request span's provider is the one that answered, not the one that failed.
+    expect(req.attributes['gen_ai.provider.name']).toBe('anthropic');
     expect(attempts.some((a) => a.attributes['gen_ai.provider.name'] === 'anthropic')).toBe(true);
   });
 
@@ -176,6 +179,9 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     const failed = await server(tp.split('-')[1]!);
     expect(failed.status.code).toBe(2);
     expect(failed.attributes).toMatchObject({ 'error.type': 'upstream_error', 'switchyard.error.code': 'upstream_error', 'http.response.status_code': 502 });
+    // Nothing answered: no response model or provider (it named the last model tried).
+    expect(failed.attributes['gen_ai.response.model']).toBeUndefined();
+    expect(failed.attributes['gen_ai.provider.name']).toBeUndefined();
     // An unknown model is client input of any length: not a span name, and echoed only in part.
     const tp2 = traceparent(7);
     const unknown = `no-such-model-${'x'.repeat(100_000)}`;
