@@ -127,7 +127,8 @@ beforeAll(async () => {
             res.write(`data: ${JSON.stringify({ ...base, usage: { prompt_tokens: 7, completion_tokens: 0, total_tokens: 7 } })}\n\n`);
           res.end('data: [DONE]\n\n');
         } else res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), choices: [] }));
-      } else if (j.model === 'too-long') res.writeHead(200, json).end(completion(j.model).replace('"fine"', JSON.stringify('word '.repeat(4000))));
+      } else if (j.model === 'content-object') res.writeHead(200, json).end(completion(j.model).replace('"content":"fine"', '"content":{"evil":true}'));
+      else if (j.model === 'too-long') res.writeHead(200, json).end(completion(j.model).replace('"fine"', JSON.stringify('word '.repeat(4000))));
       else if (j.model === 'malformed-delta') {
         // A delta cut in half (not JSON) between two good ones: the words in it are lost.
         const base = { id: 'm', object: 'chat.completion.chunk', created: 1, model: j.model };
@@ -257,6 +258,7 @@ beforeAll(async () => {
     'm-too-long': model('too-long', ['m-ok']),
     'm-malformed-delta': model('malformed-delta'),
     'm-no-choices': model('no-choices', ['m-ok']),
+    'm-content-object': model('content-object', ['m-ok']),
     'm-no-choices-usage': model('no-choices-usage', ['m-ok']),
     'm-no-choices-nousage': model('no-choices-nousage', ['m-ok']),
     'm-no-choices-json': model('no-choices-json', ['m-ok']),
@@ -425,6 +427,16 @@ describe('usage counts no request could use', () => {
     const body = (await r.json()) as { usage: Record<string, number>; model: string };
     expect(body.usage).toMatchObject({ prompt_tokens: 3, completion_tokens: 100, total_tokens: 103 });
     expect(body.model).toBe('m-usage-over');
+  });
+});
+
+describe('an answer whose message content is an object', () => {
+  it('is no answer a client can read: it fails over to a model that answers (it was a 200 passed on as it came)', async () => {
+    const r = await ask('m-content-object');
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-switchyard-attempts')).toBe('2');
+    const body = (await r.json()) as { choices: Array<{ message: { content: unknown } }> };
+    expect(body.choices[0]!.message.content).toBe('fine');
   });
 });
 

@@ -246,6 +246,11 @@ export const openaiAdapter: ProviderAdapter = {
     // No choice at all is no answer (a client reading choices[0] fails): a bad response, failed over.
     if (json.choices.length === 0 || !isObj(json.choices[0])) throw new Error('upstream answer has no choices');
     const first = json.choices[0];
+    // A message whose content is neither text, nor parts, nor null is no answer a client can read
+    // (the SDKs type it a string): a bad response, failed over, not a 200 passed on as it came.
+    const content = isObj(first.message) ? first.message.content : undefined;
+    if (content !== undefined && content !== null && typeof content !== 'string' && !Array.isArray(content))
+      throw new Error(`upstream answer's message content is ${typeof content === 'object' ? 'an object' : `a ${typeof content}`}, not text`);
     const text = isObj(first) && isObj(first.message) ? textOf(first.message.content) : '';
     // An answer that calls a tool finishes with `tool_calls`, as OpenAI's does and clients loop on
     // (Gemini's OpenAI-compatible API says `stop`): a copy, so the body is written again, not spliced.
