@@ -616,7 +616,8 @@ export class RequestDriver {
   private dispatch(h: EndpointHandle, est: number, continuation: boolean): Promise<ReqEvent> {
     const session = this.session;
     const relay = this.relays(h);
-    session?.beginAttempt(relay);
+    // A relay is never a continuation: its bounds are the fresh attempt's (what withinReservation holds its row to).
+    session?.beginAttempt(relay, relay ? { prompt: promptWorstTokens(this.bound(null), h.modelCfg, this.call.body), cap: this.sentCap(h, null) } : null);
     const prefill = continuation && session ? session.delivered : null;
     if (!continuation) this.answerUsage = NO_USAGE;
     const attempt = runAttempt(

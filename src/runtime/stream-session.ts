@@ -59,8 +59,15 @@ export class StreamSession {
   }
 
   /** A new attempt starts; after a commit it is a continuation (and never a relay: the stream's form is fixed). */
-  beginAttempt(relay = false): void {
+  /**
+   * A relay attempt's bounds: the prompt no tokenizer counts more than, and the output cap it was
+   * sent. Its events' usage is shown held to them, as its row bills it (request-driver's `withinReservation`).
+   */
+  private relayBounds: { prompt: number; cap: number } | null = null;
+
+  beginAttempt(relay = false, bounds: { prompt: number; cap: number } | null = null): void {
     this.relayAttempt = relay && !this.committed;
+    this.relayBounds = bounds;
     // Before the commit nothing of an earlier attempt reached the client: the stream's id is the answering attempt's own.
     if (!this.committed) this.id = null;
     this.heldNative = [];
@@ -193,7 +200,8 @@ export class StreamSession {
 
   /** One upstream event of a native relay: held until the first content event, then relayed (a promise only when the client needs a drain). */
   relay(p: Extract<StreamPiece, { type: 'native' }>, h: EndpointHandle): Promise<void> | undefined {
-    const data = p.messageStart ? withModel(p.data, (this.answeredBy ?? h).model) : p.data;
+    let data = p.messageStart ? withModel(p.data, (this.answeredBy ?? h).model, this.relayBounds) : p.data;
+    if (p.name === 'message_delta' && this.relayBounds !== null) data = heldDelta(data, this.relayBounds);
     if (p.name === 'message_stop') this.sawStop = true;
     if (!this.committed) {
       if (!p.content) {
@@ -301,10 +309,47 @@ export function usageChunk(id: string, created: number, model: string, usage: Us
   return `{"id":${j(id)},"object":"chat.completion.chunk","created":${j(created)},"model":${j(model)},"choices":[],"usage":{"prompt_tokens":${j(p)},"completion_tokens":${j(c)},"total_tokens":${j(p + c)},"prompt_tokens_details":{"cached_tokens":${j(cached)}},"completion_tokens_details":{"reasoning_tokens":${j(reasoning)}}}}`;
 }
 
-/** A relayed `message_start` with the message's `model` set to the catalogue id the client sees. */
-function withModel(data: string, model: string): string {
+/**
+ * A relayed `message_start` with the message's `model` set to the catalogue id the client sees,
+ * and its usage held to the attempt's bounds when it says more (see `heldAnthropicUsage`).
+ */
+function withModel(data: string, model: string, bounds: { prompt: number; cap: number } | null): string {
   const j: unknown = JSON.parse(data);
   if (!isObj(j) || !isObj(j.message)) return data;
   j.message.model = model;
+  if (bounds !== null && isObj(j.message.usage)) heldAnthropicUsage(j.message.usage, bounds);
   return JSON.stringify(j);
+}
+
+/** A relayed `message_delta` whose usage says more than the attempt could use, held to its bounds; else as it came. */
+function heldDelta(data: string, bounds: { prompt: number; cap: number }): string {
+  // Nearly every delta is within bounds: its numbers are read without a parse first.
+  if (!/"usage"/.test(data)) return data;
+  let j: unknown;
+  try {
+    j = JSON.parse(data);
+  } catch {
+    return data;
+  }
+  if (!isObj(j) || !isObj(j.usage) || !heldAnthropicUsage(j.usage, bounds)) return data;
+  return JSON.stringify(j);
+}
+
+/**
+ * Anthropic usage counts over the attempt's bounds (a prompt past what its bytes could hold, an
+ * output past the cap sent), changed in place to what the row bills then: the prompt and output
+ * at most their bounds, the whole prompt as input (no cache split: counts this far off say
+ * nothing of one). True when changed.
+ */
+function heldAnthropicUsage(u: Record<string, unknown>, bounds: { prompt: number; cap: number }): boolean {
+  const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
+  const prompt = n(u.input_tokens) + n(u.cache_read_input_tokens) + n(u.cache_creation_input_tokens);
+  const output = n(u.output_tokens);
+  if (prompt <= bounds.prompt && output <= bounds.cap) return false;
+  if ('input_tokens' in u) u.input_tokens = Math.min(prompt, bounds.prompt);
+  if ('output_tokens' in u) u.output_tokens = Math.min(output, bounds.cap);
+  if ('cache_read_input_tokens' in u) u.cache_read_input_tokens = 0;
+  if ('cache_creation_input_tokens' in u) u.cache_creation_input_tokens = 0;
+  if (isObj(u.cache_creation)) for (const k of Object.keys(u.cache_creation)) if (typeof u.cache_creation[k] === 'number') u.cache_creation[k] = 0;
+  return true;
 }

@@ -245,3 +245,49 @@ describe('the usage chunk', () => {
     });
   });
 });
+
+describe('a native relay', () => {
+  function relaySink() {
+    const s = sink();
+    const events: Array<[string, string]> = [];
+    return Object.assign(s, {
+      relayed: events,
+      native: { startStream: (hd: Record<string, string>) => s.startStream(hd), event: (name: string, data: string) => (events.push([name, data]), true) },
+    });
+  }
+  const native = (name: string, data: object, content = false): Extract<StreamPiece, { type: 'native' }> => ({
+    type: 'native',
+    name,
+    data: JSON.stringify(data),
+    content,
+    text: '',
+    finishReason: null,
+    messageStart: name === 'message_start',
+  });
+  const start = (usage: object) => native('message_start', { type: 'message_start', message: { id: 'm', type: 'message', model: 'up', usage } });
+  const delta = (usage: object) => native('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage });
+  const text = native('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'hi' } }, true);
+
+  it("shows usage over the attempt's bounds as its row bills it (held), and usage within them byte for byte as it came", () => {
+    const bounds = { prompt: 50, cap: 100 };
+    const over = relaySink();
+    const ss = new StreamSession(over, 'fallback', false, () => ({}));
+    ss.beginAttempt(true, bounds);
+    ss.relay(start({ input_tokens: 10_000, cache_read_input_tokens: 5, output_tokens: 1 }), h('claude'));
+    ss.relay(text, h('claude'));
+    ss.relay(delta({ output_tokens: 100_000 }), h('claude'));
+    const shown = over.relayed.map(([, d]) => JSON.parse(d) as { message?: { usage: object; model: string }; usage?: object });
+    // The whole prompt held to its bound as input (no cache split), the output to the cap: what the row bills.
+    expect(shown[0]!.message).toMatchObject({ model: 'claude', usage: { input_tokens: 50, cache_read_input_tokens: 0, output_tokens: 1 } });
+    expect(shown[2]!.usage).toEqual({ output_tokens: 100 });
+    const within = relaySink();
+    const ok = new StreamSession(within, 'fallback', false, () => ({}));
+    ok.beginAttempt(true, bounds);
+    const d = delta({ output_tokens: 12 });
+    ok.relay(start({ input_tokens: 20, output_tokens: 1 }), h('claude'));
+    ok.relay(text, h('claude'));
+    ok.relay(d, h('claude'));
+    expect(within.relayed[2]![1]).toBe(d.data);
+    expect(JSON.parse(within.relayed[0]![1])).toMatchObject({ message: { usage: { input_tokens: 20, output_tokens: 1 } } });
+  });
+});
