@@ -29,7 +29,7 @@ import {
 import type { ChatCall, ChatSink } from './api.js';
 import { refusesEveryModel, type ReserveResult } from './budget.js';
 import { AttemptFailure, continuationCap, runAttempt, type AttemptSuccess, type NativeBody } from './attempt.js';
-import { availability, latencyOf, probeRound, type EndpointHandle } from './endpoints.js';
+import { availability, latencyOf, probeRound, tooSlow, type EndpointHandle } from './endpoints.js';
 import { decide, type EndpointVerdict } from './retry-policy.js';
 import { StreamSession } from './stream-session.js';
 import type { RuntimeCore } from './core.js';
@@ -385,7 +385,9 @@ export class RequestDriver {
     // Nor those the cap would refuse once reached (passed over for latency first, never picked: a
     // `retry-after: 1` of theirs hid the throttle of the one model that fits).
     const ctx = this.snap.context;
-    const rest = all.filter((m) => !this.refusedForMoney(m) && this.moneyBar(m, ctx) === null);
+    // Nor those the latency wish passes over (a `retry-after: 1` of theirs hid the throttle of the one fast enough).
+    const max = this.call.hints.maxLatencyMs;
+    const rest = all.filter((m) => !this.refusedForMoney(m) && this.moneyBar(m, ctx) === null && !tooSlow(this.rt.byModel.get(m), max));
     return rest.length > 0 ? rest : [...all];
   }
 

@@ -258,6 +258,15 @@ describe('request driver on a simulated clock', () => {
     expect([sink.status, sink.headers['x-switchyard-model'], upstreamCalls('up-a'), upstreamCalls('up-b')]).toEqual([200, 'b', 1, 1]);
   });
 
+  it("a 503 while the one model fast enough is throttled: its retry-after is the throttle's end, not 1 s from the model the latency wish passes over", async () => {
+    const r = await runtime({ maxRetryAfterMs: 1000 }, {}, { b: { latencyPriorMs: 5000 } });
+    sim.setFault('up-a', { kind: 'rate_limit', retryAfterSec: 30, times: 1 });
+    const { sink, done } = start(r, {}, null, { maxLatencyMs: 1000, timeoutMs: 1500 });
+    await done;
+    expect([sink.status, sink.error?.code, upstreamCalls('up-b')]).toEqual([503, 'no_endpoint_available', 0]);
+    expect(Number(sink.error?.headers['retry-after'])).toBeGreaterThanOrEqual(29);
+  });
+
   it('a long retry-after on the only candidate: the request waits for the throttle to end (as a new request would), then asks it again', async () => {
     const r = await runtime({ maxRetryAfterMs: 1000, requestTimeoutMs: 30_000 });
     sim.setFault('up-b', { kind: 'rate_limit', retryAfterSec: 5, times: 1 });
