@@ -104,6 +104,17 @@ export async function loadConfigFile(file: string): Promise<LoadResult> {
     raw = /\.json$/i.test(file) ? JSON.parse(text) : (await import('yaml')).parse(text, { merge: true });
   } catch (err) {
     const json = /\.json$/i.test(file);
+    // Not even a config's start (a wrong path: a credentials file, /etc/passwd): where it failed,
+    // never the parser's excerpt of the file, which would copy a line of it into the output and a journal.
+    if (!LOOKS_LIKE_CONFIG.test(text)) {
+      const at = errorPlace(err, text);
+      return {
+        ok: false,
+        errors: [
+          `${file}: not valid ${json ? 'JSON' : 'YAML'}${at}, and not a switchyard config (no providers, models or other top-level key of one): check the path`,
+        ],
+      };
+    }
     const msg = parseMessage(err);
     if (!json && /multiple documents/i.test(msg))
       return {
@@ -257,6 +268,20 @@ export function formatIssue(issue: z.core.$ZodIssue, schema?: z.ZodType): string
 }
 
 /** Node 20's JSON.parse says only "at position 307": the line and column are added (later Nodes say them). */
+/** A top-level key of a config at a line's start (YAML), or a quoted one (JSON). */
+const LOOKS_LIKE_CONFIG =
+  /^(?:server|auth|providers|models|routing|resilience|budget|storage|logging|observe)\s*:|"(?:providers|models|routing|budget|storage)"\s*:/m;
+
+/** ` at line L, column C` of a parse error (the YAML parser's position, or JSON's character offset), or ''. */
+function errorPlace(err: unknown, text: string): string {
+  const pos = (err as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
+  if (pos) return ` at line ${pos.line}, column ${pos.col}`;
+  const m = /at position (\d+)/.exec(String((err as Error).message));
+  if (m === null) return '';
+  const before = text.slice(0, Number(m[1]));
+  return ` at line ${before.split('\n').length}, column ${Number(m[1]) - before.lastIndexOf('\n')}`;
+}
+
 function jsonWhere(message: string, text: string): string {
   const m = /at position (\d+)/.exec(message);
   if (m === null || /line \d+/.test(message)) return message;

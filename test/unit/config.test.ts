@@ -891,6 +891,19 @@ describe('a file that is no config', () => {
       const errors = (res as { errors: string[] }).errors;
       expect(errors).toEqual([expect.stringMatching(/^\(root\): this is not a switchyard config: none of its 2 top-level keys is one switchyard reads/)]);
       expect(errors.join('\n')).not.toMatch(/SECRETHASH|daemon/);
+      // One that does not even parse: where it failed, never the parser's excerpt of the line.
+      for (const [name, text] of [
+        ['creds.ini', '[default]\naws_secret_access_key = abcdSECRETHASH\n'],
+        ['passwd.json', 'root:x:0:0:SECRETHASH:/root:/bin/bash\n'],
+      ] as const) {
+        const f = join(dir, name);
+        await writeFile(f, text);
+        const bad = await loadConfigFile(f);
+        expect((bad as { errors: string[] }).errors).toEqual([
+          expect.stringMatching(/: not valid (YAML|JSON).*, and not a switchyard config .*check the path$/),
+        ]);
+        expect((bad as { errors: string[] }).errors.join('\n')).not.toMatch(/SECRETHASH|aws_secret|root:x/);
+      }
       const typo = validateConfig({ modles: {} });
       expect(typo.ok).toBe(false);
       expect((typo as { errors: string[] }).errors).toContain('(root): unknown key "modles" (did you mean "models"?)');
