@@ -150,9 +150,21 @@ export function scrubAnyCase(text: string): string {
   return scrub(exactAnyCase === null ? text : text.replace(exactAnyCase, REDACTED));
 }
 
+/** A base64 blob wrapped in lines (MIME's 76 columns, with real or escaped line breaks): a secret may straddle a break. */
+const WRAPPED_BASE64 = /[A-Za-z0-9+/_-]{8,}={0,2}(?:(?:\r?\n|\\r\\n|\\n)[A-Za-z0-9+/_-]+={0,2})+/g;
+const LINE_BREAK = /\r?\n|\\r\\n|\\n/g;
+
 /** `text` without any registered secret or credential-looking string. */
 export function scrub(text: string): string {
   let out = exact === null ? text : text.replace(exact, REDACTED);
+  if (exact !== null && (out.includes('\n') || out.includes('\\n'))) {
+    const re = exact;
+    out = out.replace(WRAPPED_BASE64, (blob) => {
+      const joined = blob.replace(LINE_BREAK, '');
+      re.lastIndex = 0;
+      return re.test(joined) ? REDACTED : blob;
+    });
+  }
   for (const re of LOOKS_SECRET) out = out.replace(re, `$1${REDACTED}`);
   return out;
 }

@@ -39,6 +39,21 @@ describe('scrub', () => {
     }
   });
 
+  it('removes a registered secret inside a base64 blob wrapped in lines (MIME, 76 columns), where it straddles a break, with real or escaped breaks', () => {
+    const secret = 'provider-key-1234567890';
+    for (let pad = 0; pad < 40; pad++) {
+      const b64 = Buffer.from(`${'x'.repeat(50 + pad)}"authorization":"Bearer ${secret}"`).toString('base64');
+      const wrapped = (b64.match(/.{1,76}/g) ?? []).join('\r\n');
+      for (const text of [`mime ${wrapped} end`, JSON.stringify(`mime ${wrapped} end`)]) {
+        const out = scrub(text);
+        const left = out.replace(/\[redacted\]/g, '').replace(/\r\n|\\r\\n/g, '');
+        expect(Buffer.from(left.replace(/^"?mime |end"?$/g, '').trim(), 'base64').toString('latin1')).not.toContain('1234567890');
+      }
+    }
+    // Ordinary wrapped text stays.
+    expect(scrub('line one here\nline two here')).toBe('line one here\nline two here');
+  });
+
   it('leaves ordinary text alone', () => {
     expect(scrub('The bearer of bad news asked for a token count of 42.')).toBe('The bearer of bad news asked for a token count of 42.');
     expect(scrub('Basic authentication is required; authorization failed for this organization.')).toBe(
