@@ -316,6 +316,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     const r = runtime.reload(res.config);
     await runtime.reloadBudgets(res.config);
     log.info(r, 'config reloaded');
+    for (const w of undersizedPools(res.config)) log.warn(w);
     return { ok: true, ...r, restartRequired };
   };
 

@@ -4,6 +4,8 @@
  * a pool smaller than the concurrency allowed, queued requests timed out in the pool, failed
  * over and opened a healthy provider's circuit. The real sidecar and simulator, the OpenAI SDK.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
 import { validateConfig } from '../../src/config/load.js';
@@ -54,6 +56,12 @@ describe('waiting for a connection in the pool', () => {
     expect((await sim.log()).filter((e) => e.model !== 'deepseek-chat')).toEqual([]);
     // The operator is told the pool is smaller than the concurrency allowed.
     await sc.waitForOutput(/providers\.deepseek\.connections is 1, but its endpoints' maxConcurrent add up to 64/);
+    // A reload to another size too small says so as well.
+    const cfg = parse(readFileSync(sc.configFile, 'utf8')) as { providers: Record<string, Record<string, unknown>> };
+    cfg.providers.deepseek!.connections = 2;
+    writeFileSync(sc.configFile, stringify(cfg));
+    expect((await fetch(`${sc.url}/switchyard/reload`, { method: 'POST' })).status).toBe(200);
+    await sc.waitForOutput(/providers\.deepseek\.connections is 2, but its endpoints' maxConcurrent add up to 64/);
   });
 });
 
