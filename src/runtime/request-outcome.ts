@@ -65,7 +65,8 @@ const LOWER: Record<ApiName, string> = {
   embeddings: '',
 };
 
-function refusalError(r: BudgetRefusal, maxCostUsd: number | null, api: ApiName = 'chat', keyed = false): SwitchyardError {
+/** `earlier`: attempts before were billed (their cost is in a cap refusal's amount). */
+function refusalError(r: BudgetRefusal, maxCostUsd: number | null, api: ApiName = 'chat', keyed = false, earlier = true): SwitchyardError {
   const lower = LOWER[api];
   const headers = { headers: { 'x-should-retry': 'false' } };
   // Amounts as exact decimals (formatUsd): never `$1e-7`, never float noise.
@@ -73,7 +74,7 @@ function refusalError(r: BudgetRefusal, maxCostUsd: number | null, api: ApiName 
   if (r.kind === 'max_cost')
     return new SwitchyardError(
       'budget_exceeded',
-      `worst-case cost of this request on ${r.model}, earlier attempts included ($${formatUsd(r.amount)}) exceeds x-switchyard-max-cost-usd (${cap})${lower}`,
+      `worst-case cost of this request on ${r.model}${earlier ? ', earlier attempts included' : ''} ($${formatUsd(r.amount)}) exceeds x-switchyard-max-cost-usd (${cap})${lower}`,
       headers,
     );
   // A client key is shown its own budget's spend, not a budget it shares with the other keys (the
@@ -97,7 +98,7 @@ function exhausted(inp: FailureInput): Outcome {
   const { ctx } = inp;
   if (inp.abortReason !== undefined) return abortedOutcome(inp.abortReason, ctx);
   const f = realFault(ctx.lastFault);
-  if (f === null && ctx.refusal) return { ok: false, error: refusalError(ctx.refusal, inp.maxCostUsd, inp.api, inp.keyed === true) };
+  if (f === null && ctx.refusal) return { ok: false, error: refusalError(ctx.refusal, inp.maxCostUsd, inp.api, inp.keyed === true, ctx.spentNano > 0) };
   if (f === null || (f.status === 429 && ctx.attempts > 0) || ctx.attempts === 0) {
     const tooSlow = inp.tooSlow ?? null;
     if (f === null && tooSlow !== null) {
@@ -158,7 +159,9 @@ function exhausted(inp: FailureInput): Outcome {
         ? '; the stream had begun, and no other candidate could continue it (a stream that sent a tool call, or a relayed one, cannot be continued; a continuation needs a `prefill` model)'
         : '';
   // Another model was left for money (a committed stream's continuation too): the cause an operator looks for.
-  const money = ctx.refusal ? `; another model was refused for money: ${refusalError(ctx.refusal, inp.maxCostUsd, inp.api, inp.keyed === true).message}` : '';
+  const money = ctx.refusal
+    ? `; another model was refused for money: ${refusalError(ctx.refusal, inp.maxCostUsd, inp.api, inp.keyed === true, ctx.spentNano > 0).message}`
+    : '';
   return {
     ok: false,
     error: new SwitchyardError('upstream_error', `upstream failed on every attempt (${ctx.attempts}); last: ${status}: ${f.message}${money}${begun}`, {

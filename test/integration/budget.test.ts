@@ -319,7 +319,7 @@ describe('x-switchyard-max-cost-usd', () => {
       ),
     );
     expect(both.headers?.get('x-switchyard-model')).toBe('gpt-4.1');
-    expect(both.message).toMatch(/worst-case cost of this request on gpt-4\.1,/);
+    expect(both.message).toMatch(/worst-case cost of this request on gpt-4\.1 \(\$[0-9.]+\) exceeds/);
     expect(await sim.log()).toEqual([]);
   });
 });

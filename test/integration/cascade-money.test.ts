@@ -95,7 +95,7 @@ describe('the cascade refused for money while the cheapest candidate is circuit-
     expect(e).toBeInstanceOf(OpenAI.APIError);
     expect([e!.status, e!.code, e!.headers?.get('x-should-retry')]).toEqual([429, 'budget_exceeded', 'false']);
     expect(e!.headers?.get('x-switchyard-model')).toBe('deepseek-v3.2');
-    expect(e!.message).toMatch(/on deepseek-v3\.2, earlier attempts included/);
+    expect(e!.message).toMatch(/on deepseek-v3\.2 \(\$[0-9.]+\) exceeds/);
   });
 
   it("the dry run names the model and tier the real request's answer names, whatever the cascade did (it named the first step's)", async () => {

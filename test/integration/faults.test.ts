@@ -316,7 +316,7 @@ const TABLE: Row[] = [
       const p = prompt('cut under a cap');
       // gpt-4.1's own worst case, from the refusal of a cap it cannot meet; claude's continuation costs more than 1.05 × it.
       const refused = await ask(sc, GPT, p, { stream: true, headers: { 'x-switchyard-max-cost-usd': '0.000000001' } });
-      const worst = Number(/on gpt-4\.1, earlier attempts included \(\$([0-9.]+)\)/.exec(String((refused.error as Error).message))![1]);
+      const worst = Number(/on gpt-4\.1 \(\$([0-9.]+)\)/.exec(String((refused.error as Error).message))![1]);
       await sim.setFault(GPT, { kind: 'cut', afterTokens: 6 });
       const r = await ask(sc, GPT, p, { stream: true, headers: { 'x-switchyard-max-cost-usd': (worst * 1.05).toFixed(9) } });
       expect(r.error).toBeInstanceOf(OpenAI.APIError);

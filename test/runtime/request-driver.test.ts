@@ -368,7 +368,7 @@ describe('request driver on a simulated clock', () => {
       undefined,
     ]);
     // The nearest to fitting is b, the cheaper: named as a reached candidate would be.
-    expect(capped.sink.error?.message).toMatch(/on b, earlier attempts included/);
+    expect(capped.sink.error?.message).toMatch(/on b \(\$[0-9.]+\) exceeds/);
     expect(capped.sink.headers['x-switchyard-model']).toBe('b');
     expect(capped.sink.headers['x-switchyard-reason']).toMatch(/a, b over x-switchyard-max-cost-usd|b, a over x-switchyard-max-cost-usd/);
     // Under the cap b would fit once back: the 503 to retry stays.
