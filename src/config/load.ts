@@ -106,7 +106,7 @@ export async function loadConfigFile(file: string): Promise<LoadResult> {
     const json = /\.json$/i.test(file);
     // Not even a config's start (a wrong path: a credentials file, /etc/passwd): where it failed,
     // never the parser's excerpt of the file, which would copy a line of it into the output and a journal.
-    if (!LOOKS_LIKE_CONFIG.test(text)) {
+    if (!looksLikeConfigText(text)) {
       const at = errorPlace(err, text);
       return {
         ok: false,
@@ -267,27 +267,35 @@ export function formatIssue(issue: z.core.$ZodIssue, schema?: z.ZodType): string
   }
 }
 
-/** Node 20's JSON.parse says only "at position 307": the line and column are added (later Nodes say them). */
-/** A top-level key of a config at a line's start (YAML), or a quoted one (JSON). */
-const LOOKS_LIKE_CONFIG =
-  /^(?:server|auth|providers|models|routing|resilience|budget|storage|logging|observe)\s*:|"(?:providers|models|routing|budget|storage)"\s*:/m;
-
-/** ` at line L, column C` of a parse error (the YAML parser's position, or JSON's character offset), or ''. */
-function errorPlace(err: unknown, text: string): string {
-  const pos = (err as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
-  if (pos) return ` at line ${pos.line}, column ${pos.col}`;
-  const m = /at position (\d+)/.exec(String((err as Error).message));
-  if (m === null) return '';
-  const before = text.slice(0, Number(m[1]));
-  return ` at line ${before.split('\n').length}, column ${Number(m[1]) - before.lastIndexOf('\n')}`;
+/**
+ * A config's start: one of its top-level keys (the schema's own) at a line's start (YAML), or
+ * quoted (JSON). Made once, when a file first fails to parse.
+ */
+let looksLikeConfig: RegExp | null = null;
+function looksLikeConfigText(text: string): boolean {
+  const keys = (keysAt(configSchema, []) ?? []).join('|');
+  looksLikeConfig ??= new RegExp(`^(?:${keys})\\s*:|"(?:${keys})"\\s*:`, 'm');
+  return looksLikeConfig.test(text);
 }
 
-function jsonWhere(message: string, text: string): string {
+/** Line and column of a character offset (JSON.parse's "at position 307"), or null when the message has none. */
+function positionOf(message: string, text: string): { line: number; col: number } | null {
   const m = /at position (\d+)/.exec(message);
-  if (m === null || /line \d+/.test(message)) return message;
+  if (m === null) return null;
   const before = text.slice(0, Number(m[1]));
-  const line = before.split('\n').length;
-  return `${message} (line ${line}, column ${Number(m[1]) - before.lastIndexOf('\n')})`;
+  return { line: before.split('\n').length, col: Number(m[1]) - before.lastIndexOf('\n') };
+}
+
+/** ` at line L, column C` of a parse error (the YAML parser's position, or JSON's offset), or ''. */
+function errorPlace(err: unknown, text: string): string {
+  const pos = (err as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0] ?? positionOf(String((err as Error).message), text);
+  return pos ? ` at line ${pos.line}, column ${pos.col}` : '';
+}
+
+/** Node 20's JSON.parse says only "at position 307": the line and column are added (later Nodes say them). */
+function jsonWhere(message: string, text: string): string {
+  const pos = /line \d+/.test(message) ? null : positionOf(message, text);
+  return pos === null ? message : `${message} (line ${pos.line}, column ${pos.col})`;
 }
 
 /**

@@ -137,7 +137,12 @@ export class RequestDriver {
 
   /** The reason's notes on models passed over for money (`X over x-switchyard-max-cost-usd`, `X over budget B`…), in its order. */
   get moneyNotes(): string[] {
-    return [...(this.overCost.length > 0 ? [`${this.overCost.join(', ')} over x-switchyard-max-cost-usd`] : []), ...this.overBudget];
+    return [...this.costNote(), ...this.overBudget];
+  }
+
+  /** `X, Y over x-switchyard-max-cost-usd` when the cap passed models over, else nothing. */
+  private costNote(): string[] {
+    return this.overCost.length > 0 ? [`${this.overCost.join(', ')} over x-switchyard-max-cost-usd`] : [];
   }
 
   /** Drives the machine to its end (one loop in this frame), then finalizes: the ledger row, then the answer. */
@@ -202,11 +207,10 @@ export class RequestDriver {
     const slow = this.slowAhead(served);
     const passed = this.passedOver(served, slow, answered);
     if (r === null || (this.overCost.length === 0 && this.overBudget.length === 0 && slow.length === 0 && passed.length === 0)) return r;
-    const [cost, ...budget] = this.overCost.length > 0 ? this.moneyNotes : [null, ...this.overBudget];
     const notes = [
-      ...(cost ? [cost] : []),
+      ...this.costNote(),
       ...(slow.length > 0 ? [`${slow.join(', ')} over x-switchyard-max-latency-ms ${this.call.hints.maxLatencyMs} ms`] : []),
-      ...budget,
+      ...this.overBudget,
       ...passed,
     ];
     return `${r}; ${notes.join('; ')}`;

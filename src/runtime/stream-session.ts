@@ -58,13 +58,13 @@ export class StreamSession {
     return this.answeredBy;
   }
 
-  /** A new attempt starts; after a commit it is a continuation (and never a relay: the stream's form is fixed). */
   /**
    * A relay attempt's bounds: the prompt no tokenizer counts more than, and the output cap it was
    * sent. Its events' usage is shown held to them, as its row bills it (request-driver's `withinReservation`).
    */
   private relayBounds: { prompt: number; cap: number } | null = null;
 
+  /** A new attempt starts; after a commit it is a continuation (and never a relay: the stream's form is fixed). */
   beginAttempt(relay = false, bounds: { prompt: number; cap: number } | null = null): void {
     this.relayAttempt = relay && !this.committed;
     this.relayBounds = bounds;
@@ -323,8 +323,7 @@ function withModel(data: string, model: string, bounds: { prompt: number; cap: n
 
 /** A relayed `message_delta` whose usage says more than the attempt could use, held to its bounds; else as it came. */
 function heldDelta(data: string, bounds: { prompt: number; cap: number }): string {
-  // Nearly every delta is within bounds: its numbers are read without a parse first.
-  if (!/"usage"/.test(data)) return data;
+  // One parse a relayed stream (its one message_delta); re-written only when a count is over.
   let j: unknown;
   try {
     j = JSON.parse(data);

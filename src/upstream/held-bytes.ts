@@ -42,6 +42,6 @@ export class HeldShare {
 }
 
 /** The message of an answer refused for the process-wide limit. */
-export function heldOverMessage(size: number, limit = HELD_LIMIT): string {
-  return `switchyard is holding ${Math.round(limit / 1048576)} MiB of upstream answers being read: this one (${size} bytes so far) is refused (many huge answers at once)`;
+export function heldOverMessage(size: number, unit: 'bytes' | 'characters' = 'bytes', limit = HELD_LIMIT): string {
+  return `switchyard is holding ${Math.round(limit / 1048576)} MiB of upstream answers being read: this one (${size} ${unit} so far) is refused (many huge answers at once)`;
 }

@@ -130,7 +130,7 @@ export class SseParser {
     const n = this.buffer.length + (this.data === null ? 0 : this.data.length);
     if (n > this.maxEventChars) throw new OversizeFault(`upstream event larger than ${this.maxEventChars} characters`);
     // Most chunks end on an event's end (nothing held, nothing to count): one comparison.
-    if ((n > 0 || this.share.held) && !this.share.set(n)) throw new OversizeFault(heldOverMessage(n));
+    if ((n > 0 || this.share.held) && !this.share.set(n)) throw new OversizeFault(heldOverMessage(n, 'characters'));
   }
 
   /** The stream ended: flush a last event that had no terminating blank line. */
