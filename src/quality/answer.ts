@@ -5,7 +5,10 @@
 
 export interface ToolCallSeen {
   name: string;
+  /** A function call's JSON arguments, or a custom tool call's free-form input. */
   arguments: string;
+  /** A call of an OpenAI `custom` tool (`type: "custom"`, `custom: {name, input}`): its input is text, not JSON. */
+  custom?: boolean;
 }
 
 export interface Answer {
@@ -41,8 +44,10 @@ export function answerFromCompletion(completion: Record<string, unknown>): Answe
   const toolCalls: ToolCallSeen[] = [];
   if (Array.isArray(msg.tool_calls)) {
     for (const tc of msg.tool_calls) {
-      const fn = isObj(tc) && isObj(tc.function) ? tc.function : {};
-      toolCalls.push({ name: typeof fn.name === 'string' ? fn.name : '', arguments: typeof fn.arguments === 'string' ? fn.arguments : '' });
+      const custom = isObj(tc) && isObj(tc.custom) ? tc.custom : null;
+      const fn = custom ?? (isObj(tc) && isObj(tc.function) ? tc.function : {});
+      const args = custom !== null ? fn.input : fn.arguments;
+      toolCalls.push({ name: typeof fn.name === 'string' ? fn.name : '', arguments: typeof args === 'string' ? args : '', custom: custom !== null });
     }
   }
   const lps: number[] = [];
@@ -80,7 +85,13 @@ export class StreamAnswer {
   private addCall(tc: unknown): void {
     if (!isObj(tc)) return;
     const index = typeof tc.index === 'number' ? tc.index : this.calls.size;
-    const call = this.calls.get(index) ?? { name: '', arguments: '' };
+    const call = this.calls.get(index) ?? { name: '', arguments: '', custom: false };
+    if (isObj(tc.custom)) {
+      // A custom tool's call: its free-form input arrives in pieces as a function's arguments do.
+      call.custom = true;
+      if (typeof tc.custom.name === 'string') call.name += tc.custom.name;
+      if (typeof tc.custom.input === 'string') call.arguments += tc.custom.input;
+    }
     const fn = isObj(tc.function) ? tc.function : {};
     if (typeof fn.name === 'string') call.name += fn.name;
     if (typeof fn.arguments === 'string') call.arguments += fn.arguments;

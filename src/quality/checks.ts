@@ -75,13 +75,23 @@ function responseSchema(rf: unknown): unknown {
   return rf.json_schema.schema;
 }
 
-function offeredTools(tools: unknown[] | null | undefined): Map<string, unknown> {
-  const out = new Map<string, unknown>();
+/** The tools offered by name: a function tool with its parameters' schema, a custom tool (free-form input) without one. */
+function offeredTools(tools: unknown[] | null | undefined): Map<string, { custom: boolean; params: unknown }> {
+  const out = new Map<string, { custom: boolean; params: unknown }>();
   for (const t of tools ?? []) {
-    const fn = isObj(t) && isObj(t.function) ? t.function : null;
-    if (fn && typeof fn.name === 'string') out.set(fn.name, fn.parameters);
+    if (!isObj(t)) continue;
+    if (t.type === 'custom') {
+      if (isObj(t.custom) && typeof t.custom.name === 'string') out.set(t.custom.name, { custom: true, params: undefined });
+    } else if (isObj(t.function) && typeof t.function.name === 'string') out.set(t.function.name, { custom: false, params: t.function.parameters });
   }
   return out;
+}
+
+/** The tool a `tool_choice` object names: `{type: "function", function: {name}}` or `{type: "custom", custom: {name}}`; null otherwise. */
+function namedTool(tc: unknown): string | null {
+  if (!isObj(tc)) return null;
+  const ref = tc.type === 'custom' ? tc.custom : tc.function;
+  return isObj(ref) && typeof ref.name === 'string' ? ref.name : null;
 }
 
 export function checkAnswer(a: Answer, req: CheckRequest, s: CheckSettings, completionTokens: number | null): CheckOutcome {
@@ -137,20 +147,32 @@ function checkTools(a: Answer, req: CheckRequest, s: CheckSettings, fail: (c: Ca
   // A call the client required (tool_choice "required" or a named function) that the answer does not make:
   // an app that reads tool_calls[0] would fail on it.
   const tc0 = req.toolChoice;
-  const named = isObj(tc0) && isObj(tc0.function) && typeof tc0.function.name === 'string' ? tc0.function.name : null;
+  const named = namedTool(tc0);
+  // `allowed_tools`: the calls must stay within its list; mode `required` asks for one.
+  const allowed = isObj(tc0) && tc0.type === 'allowed_tools' && isObj(tc0.allowed_tools) ? tc0.allowed_tools : null;
+  const required = tc0 === 'required' || allowed?.mode === 'required';
   if (a.toolCalls.length === 0) {
-    if (tc0 === 'required' || named !== null)
+    if (required || named !== null)
       fail('tool_args', `tool_choice ${named !== null ? `names ${named.slice(0, 64)}` : 'is required'} and the answer calls no tool`);
     return;
   }
   if (named !== null && !a.toolCalls.some((c) => c.name === named))
     return fail('tool_args', `tool_choice names ${named.slice(0, 64)} and the answer does not call it`);
-  const offered = offeredTools(req.tools);
+  const offered = offeredTools(allowed !== null && Array.isArray(allowed.tools) ? allowed.tools : req.tools);
   for (const tc of a.toolCalls) {
-    if (!offered.has(tc.name)) return fail('tool_args', `tool "${tc.name.slice(0, 64)}" was not offered`);
+    const tool = offered.get(tc.name);
+    if (tool === undefined)
+      return fail('tool_args', `tool "${tc.name.slice(0, 64)}" was not offered${allowed !== null ? ' in tool_choice.allowed_tools' : ''}`);
+    if (tool.custom !== (tc.custom === true))
+      return fail(
+        'tool_args',
+        `${tc.name.slice(0, 64)} was offered as a ${tool.custom ? 'custom' : 'function'} tool and called as a ${tool.custom ? 'function' : 'custom'} one`,
+      );
+    // A custom tool's input is free-form text: nothing to parse.
+    if (tool.custom) continue;
     const parsed = parseJson(tc.arguments === '' ? '{}' : tc.arguments);
     if (parsed.ok === false) return fail('tool_args', `arguments of ${tc.name} do not parse: ${parsed.error}`);
-    const params = offered.get(tc.name);
+    const params = tool.params;
     if (parsed.ok !== true || params === undefined) continue;
     const v = s.schemas.validate(params, parsed.value);
     if (v.ok === false) return fail('tool_args', `arguments of ${tc.name}: ${v.error}`);

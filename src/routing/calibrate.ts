@@ -41,6 +41,8 @@ function thresholdAt(sorted: readonly number[], share: number): number {
   const n = sorted.length;
   const k = Math.round(Math.min(1, Math.max(0, share)) * n); // how many go above
   if (k <= 0) return 1;
+  // Every request: 0, not the lowest score seen (a lower one later would go to a cheaper tier).
+  if (share >= 1) return 0;
   return shortThreshold(sorted[n - k]!, n - k > 0 ? sorted[n - k - 1]! : -Infinity);
 }
 

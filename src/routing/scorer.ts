@@ -98,9 +98,13 @@ export function explain(r: ScoreResult, n = 3): string {
 
 /**
  * The score above which `share` of the reference prompts fall (linear between the stored
- * quantiles): the `high_quality` threshold for a wished strong share.
+ * quantiles): the `high_quality` threshold for a wished strong share. The ends mean what they say
+ * for any traffic, not only for prompts like the reference ones: 1 is every request (threshold 0),
+ * 0 none (threshold 1, which no score reaches).
  */
 export function thresholdForShare(share: number, quantiles: readonly number[]): number {
+  if (share >= 1) return 0;
+  if (share <= 0) return 1;
   const q = Math.min(1, Math.max(0, 1 - share)) * (quantiles.length - 1);
   const lo = Math.floor(q);
   const hi = Math.min(quantiles.length - 1, lo + 1);

@@ -301,9 +301,17 @@ function answerChars(out: AttemptSuccess): number {
   for (const v of [msg.refusal, msg.reasoning_content, msg.reasoning]) if (typeof v === 'string') n += v.length;
   if (Array.isArray(msg.tool_calls))
     for (const tc of msg.tool_calls as unknown[]) {
-      const f = typeof tc === 'object' && tc !== null ? (tc as { function?: { name?: unknown; arguments?: unknown } }).function : undefined;
+      const call =
+        typeof tc === 'object' && tc !== null
+          ? (tc as { function?: { name?: unknown; arguments?: unknown }; custom?: { name?: unknown; input?: unknown } })
+          : undefined;
+      const f = call?.function;
       if (typeof f?.name === 'string') n += f.name.length;
       if (typeof f?.arguments === 'string') n += f.arguments.length;
+      // A custom tool's call: its name and free-form input.
+      const c = call?.custom;
+      if (typeof c?.name === 'string') n += c.name.length;
+      if (typeof c?.input === 'string') n += c.input.length;
     }
   return n;
 }

@@ -88,6 +88,7 @@ function parse(raw: unknown): ChatRequest | SimError {
     seedText: (trailingAssistant ? texts.slice(0, -1) : texts).join('\n'),
     prefill: trailingAssistant ? texts[texts.length - 1]! : null,
     toolName,
+    toolCustom: false,
     toolSchema: toolName === null ? undefined : body.tools?.find((t) => t.name === toolName)?.input_schema,
     lastUserText: lastUser === undefined ? '' : messageText(lastUser),
     json: body.output_config?.format != null,

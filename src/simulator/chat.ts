@@ -59,14 +59,16 @@ function buildAnswer(req: ChatRequest, settings: ModelSettings, wire: Wire, seq:
   };
   if (req.toolName !== null) {
     const input = Array.from(req.lastUserText).slice(0, 40).join('');
-    const args = JSON.stringify(schemaExample(req.toolSchema, input) ?? { input });
+    // A custom tool takes free-form text: the input itself; a function tool JSON arguments in its schema's shape.
+    const args = req.toolCustom ? input : JSON.stringify(schemaExample(req.toolSchema, input) ?? { input });
     const pieces = splitPieces(args);
+    const tool = { kind: 'tool' as const, toolName: req.toolName, toolCustom: req.toolCustom };
     // Never more output than max_tokens, as no provider reports: the call's arguments cut there, finishing length.
     if (req.maxTokens !== undefined && pieces.length > req.maxTokens) {
       const cut = pieces.slice(0, req.maxTokens);
-      return { ...base, kind: 'tool', toolName: req.toolName, pieces: cut, finish: 'length', completionTokens: cut.length };
+      return { ...base, ...tool, pieces: cut, finish: 'length', completionTokens: cut.length };
     }
-    return { ...base, kind: 'tool', toolName: req.toolName, pieces, finish: 'tool', completionTokens: pieces.length };
+    return { ...base, ...tool, pieces, finish: 'tool', completionTokens: pieces.length };
   }
   const full = settings.fixedAnswer === undefined ? answerTokens(req.seedText, settings.outputTokens) : settings.fixedAnswer.split(/(?= )/);
   let pieces = req.prefill === null ? full : continuation(full, req.prefill);
@@ -81,7 +83,7 @@ function buildAnswer(req: ChatRequest, settings: ModelSettings, wire: Wire, seq:
     finish = 'length';
   }
   const stopSequence = stop !== null && finish === 'stop' ? stop.sequence : null;
-  return { ...base, kind: 'text', toolName: '', pieces, finish, completionTokens: pieces.length, stopSequence };
+  return { ...base, kind: 'text', toolName: '', toolCustom: false, pieces, finish, completionTokens: pieces.length, stopSequence };
 }
 
 /** Deterministic reasoning for a `thinking` request: a few words (at most the budget) and a signature over them. */

@@ -10,8 +10,27 @@ const Part = z.looseObject({ type: z.string(), text: z.string().optional() });
 const Message = z.looseObject({
   role: z.string(),
   content: z.union([z.string(), z.array(Part), z.null()]).optional(),
-  tool_calls: z.array(z.looseObject({ function: z.looseObject({ name: z.string(), arguments: z.string().optional() }) })).optional(),
+  tool_calls: z
+    .array(
+      z.looseObject({
+        function: z.looseObject({ name: z.string(), arguments: z.string().optional() }).optional(),
+        custom: z.looseObject({ name: z.string(), input: z.string().optional() }).optional(),
+      }),
+    )
+    .optional(),
 });
+/** A function tool (`function.name`) or a custom one (`type: "custom"`, `custom.name`: it takes free-form text). */
+const Tool = z
+  .looseObject({
+    type: z.string().optional(),
+    function: z.looseObject({ name: z.string(), parameters: z.unknown().optional() }).optional(),
+    custom: z.looseObject({ name: z.string() }).optional(),
+  })
+  .superRefine((t, ctx) => {
+    const key = t.type === 'custom' ? 'custom' : 'function';
+    if (t[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'expected object, received undefined' });
+  });
+type ToolDef = z.infer<typeof Tool>;
 const Body = z.looseObject({
   model: z.string().min(1),
   messages: z.array(Message).min(1),
@@ -19,8 +38,18 @@ const Body = z.looseObject({
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
   max_tokens: z.number().int().min(0).nullish(),
   max_completion_tokens: z.number().int().min(0).nullish(),
-  tools: z.array(z.looseObject({ function: z.looseObject({ name: z.string(), parameters: z.unknown().optional() }) })).optional(),
-  tool_choice: z.union([z.string(), z.looseObject({ function: z.looseObject({ name: z.string() }) })]).optional(),
+  tools: z.array(Tool).optional(),
+  tool_choice: z
+    .union([
+      z.string(),
+      z.looseObject({
+        type: z.string().optional(),
+        function: z.looseObject({ name: z.string() }).optional(),
+        custom: z.looseObject({ name: z.string() }).optional(),
+        allowed_tools: z.looseObject({ mode: z.string(), tools: z.array(Tool).min(1) }).optional(),
+      }),
+    ])
+    .optional(),
   response_format: z.looseObject({ type: z.string(), json_schema: z.unknown().optional() }).nullish(),
   logprobs: z.boolean().nullish(),
   top_logprobs: z.number().int().min(0).max(20).nullish(),
@@ -32,18 +61,31 @@ function messageText(m: OpenAiMessage): string {
   const parts: string[] = [];
   if (typeof m.content === 'string') parts.push(m.content);
   else if (Array.isArray(m.content)) for (const p of m.content) if (p.text !== undefined) parts.push(p.text);
-  for (const call of m.tool_calls ?? []) parts.push(call.function.name, call.function.arguments ?? '');
+  for (const call of m.tool_calls ?? []) {
+    if (call.function !== undefined) parts.push(call.function.name, call.function.arguments ?? '');
+    if (call.custom !== undefined) parts.push(call.custom.name, call.custom.input ?? '');
+  }
   return parts.join('\n');
 }
 
 /** `json_schema.schema`, when `json_schema` is an object. */
 const schemaOf = (js: unknown): unknown => (typeof js === 'object' && js !== null ? (js as { schema?: unknown }).schema : undefined);
 
-function chooseTool(body: z.infer<typeof Body>, last: OpenAiMessage): string | null {
+const toolRef = (t: ToolDef): { name: string; custom: boolean } =>
+  t.type === 'custom' ? { name: t.custom?.name ?? '', custom: true } : { name: t.function?.name ?? '', custom: false };
+
+/** The tool the answer calls: the one `tool_choice` names (a function, a custom tool, the first of `allowed_tools`), else the first offered. */
+function chooseTool(body: z.infer<typeof Body>, last: OpenAiMessage): { name: string; custom: boolean } | null {
   const first = body.tools?.[0];
   if (first === undefined || body.tool_choice === 'none' || last.role === 'tool') return null;
-  if (typeof body.tool_choice === 'object') return body.tool_choice.function.name;
-  return first.function.name;
+  const tc = body.tool_choice;
+  if (typeof tc === 'object') {
+    if (tc.function !== undefined) return { name: tc.function.name, custom: false };
+    if (tc.custom !== undefined) return { name: tc.custom.name, custom: true };
+    const allowed = tc.allowed_tools?.tools[0];
+    if (allowed !== undefined) return toolRef(allowed);
+  }
+  return toolRef(first);
 }
 
 function parse(raw: unknown): ChatRequest | SimError {
@@ -72,7 +114,8 @@ function parse(raw: unknown): ChatRequest | SimError {
   const trailingAssistant = last.role === 'assistant';
   const seedTexts = trailingAssistant ? texts.slice(0, -1) : texts;
   const lastUser = [...body.messages].reverse().find((m) => m.role === 'user');
-  const toolName = chooseTool(body, last);
+  const tool = chooseTool(body, last);
+  const toolName = tool === null ? null : tool.name;
   return {
     model: body.model,
     stream: body.stream === true,
@@ -82,10 +125,11 @@ function parse(raw: unknown): ChatRequest | SimError {
     seedText: seedTexts.join('\n'),
     prefill: trailingAssistant ? texts[texts.length - 1]! : null,
     toolName,
+    toolCustom: tool?.custom === true,
     lastUserText: lastUser === undefined ? '' : messageText(lastUser),
     json: body.response_format?.type === 'json_object' || body.response_format?.type === 'json_schema',
     jsonSchema: body.response_format?.type === 'json_schema' ? schemaOf(body.response_format.json_schema) : undefined,
-    toolSchema: toolName === null ? undefined : body.tools?.find((t) => t.function.name === toolName)?.function.parameters,
+    toolSchema: tool === null || tool.custom ? undefined : body.tools?.find((t) => t.type !== 'custom' && t.function?.name === toolName)?.function?.parameters,
     logprobs: body.logprobs === true,
     topLogprobs: body.top_logprobs ?? 0,
     thinkingBudget: null,
@@ -216,7 +260,11 @@ export const openAiWire: Wire = {
                 role: 'assistant',
                 content: null,
                 refusal: null,
-                tool_calls: [{ id: a.toolId, type: 'function', function: { name: a.toolName, arguments: a.pieces.join('') } }],
+                tool_calls: [
+                  a.toolCustom
+                    ? { id: a.toolId, type: 'custom', custom: { name: a.toolName, input: a.pieces.join('') } }
+                    : { id: a.toolId, type: 'function', function: { name: a.toolName, arguments: a.pieces.join('') } },
+                ],
               }
             : a.kind === 'refusal'
               ? { role: 'assistant', content: null, refusal: a.pieces.join('') }
@@ -231,13 +279,21 @@ export const openAiWire: Wire = {
     a.kind === 'tool'
       ? chunk(
           a,
-          { role: 'assistant', content: null, tool_calls: [{ index: 0, id: a.toolId, type: 'function', function: { name: a.toolName, arguments: '' } }] },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              a.toolCustom
+                ? { index: 0, id: a.toolId, type: 'custom', custom: { name: a.toolName, input: '' } }
+                : { index: 0, id: a.toolId, type: 'function', function: { name: a.toolName, arguments: '' } },
+            ],
+          },
           null,
         )
       : chunk(a, { role: 'assistant', content: '' }, null),
   streamPiece: (a, piece) =>
     a.kind === 'tool'
-      ? chunk(a, { tool_calls: [{ index: 0, function: { arguments: piece } }] }, null)
+      ? chunk(a, { tool_calls: [a.toolCustom ? { index: 0, custom: { input: piece } } : { index: 0, function: { arguments: piece } }] }, null)
       : a.kind === 'refusal'
         ? chunk(a, { refusal: piece }, null)
         : formatSse(

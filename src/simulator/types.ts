@@ -17,6 +17,8 @@ export interface ChatRequest {
   prefill: string | null;
   /** Tool to call, null for a text answer (no tools, tool_choice none, or after a tool result). */
   toolName: string | null;
+  /** The chosen tool is an OpenAI `custom` tool: its call carries free-form text (`custom.input`), not JSON arguments. */
+  toolCustom: boolean;
   /** Text of the last user message (tool arguments are made from it). */
   lastUserText: string;
   /** `response_format` json_object or json_schema: the answer is a JSON object. */
@@ -46,6 +48,8 @@ export interface Answer {
   pieces: string[];
   toolName: string;
   toolId: string;
+  /** A call of an OpenAI `custom` tool: the pieces are its free-form input. */
+  toolCustom: boolean;
   finish: 'stop' | 'length' | 'tool';
   promptTokens: number;
   cachedTokens: number;

@@ -31,7 +31,10 @@ export function completionAsSse(json: unknown): string | null {
   if (typeof message.refusal === 'string') delta.refusal = message.refusal;
   if (typeof message.reasoning_content === 'string') delta.reasoning_content = message.reasoning_content;
   if (Array.isArray(message.tool_calls))
-    delta.tool_calls = message.tool_calls.map((c: unknown, index) => (isObj(c) ? { index, id: c.id, type: c.type ?? 'function', function: c.function } : c));
+    delta.tool_calls = message.tool_calls.map((c: unknown, index) =>
+      // A custom tool's call keeps its `custom: {name, input}` (it has no `function`).
+      isObj(c) ? { index, id: c.id, type: c.type ?? 'function', ...(isObj(c.custom) ? { custom: c.custom } : { function: c.function }) } : c,
+    );
   const events = [
     { ...base, choices: [{ index: 0, delta, logprobs: choice.logprobs ?? null, finish_reason: null }] },
     { ...base, choices: [{ index: 0, delta: {}, finish_reason: choice.finish_reason ?? null }] },

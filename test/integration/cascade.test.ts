@@ -189,6 +189,44 @@ describe('escalation on each deterministic check', () => {
   }
 });
 
+describe('custom tools under the cascade', () => {
+  it('a custom tool call (free-form input) passes the checks on the first step, JSON and streamed, billed as output', async () => {
+    const tools: OpenAI.ChatCompletionTool[] = [{ type: 'custom', custom: { name: 'shell', description: 'run a shell command' } }, ...TOOLS];
+    for (const stream of [false, true]) {
+      const id = `cas-custom-${stream ? 's' : 'j'}-${++seq}`;
+      const opts = { headers: { 'x-client-request-id': id, 'x-switchyard-tier': 'fast_cheap' } };
+      const messages = [{ role: 'user' as const, content: 'list the files here' }];
+      let call: { type?: string; name: string; input: string };
+      let headers: Headers;
+      if (!stream) {
+        const { data, response } = await sc.client.chat.completions.create({ model: 'auto', messages, tools }, opts).withResponse();
+        headers = response.headers;
+        const tc = data.choices[0]!.message.tool_calls![0]!;
+        call = tc.type === 'custom' ? { type: tc.type, ...tc.custom } : { name: '', input: '' };
+        expect(data.choices[0]!.finish_reason).toBe('tool_calls');
+      } else {
+        const { data, response } = await sc.client.chat.completions.create({ model: 'auto', messages, tools, stream: true }, opts).withResponse();
+        headers = response.headers;
+        call = { name: '', input: '' };
+        for await (const c of data)
+          for (const d of c.choices[0]?.delta.tool_calls ?? []) {
+            const x = d as { type?: string; custom?: { name?: string; input?: string } };
+            if (x.type !== undefined) call.type = x.type;
+            call.name += x.custom?.name ?? '';
+            call.input += x.custom?.input ?? '';
+          }
+      }
+      serverIds.set(id, headers.get('x-request-id')!);
+      expect(call).toEqual({ type: 'custom', name: 'shell', input: 'list the files here' });
+      expect(headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:pass');
+      const steps = await stepsOf(sc, id, 1);
+      expect(steps.map((r) => [r.model, r.quality, r.delivered])).toEqual([['deepseek-v3.2', 'pass', 1]]);
+      expect(steps[0]!.completion_tokens).toBeGreaterThan(0);
+      expect(steps[0]!.cost_nano).toBe(costOf(steps[0]!));
+    }
+  });
+});
+
 describe('auto under the cascade', () => {
   it("a cascaded auto request keeps the scorer's score on its first step (route_score, what switchyard calibrate reads), once", async () => {
     for (const stream of [false, true]) {

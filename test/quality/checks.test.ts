@@ -110,6 +110,32 @@ describe('deterministic checks', () => {
       ),
     ).toEqual([]);
   });
+  it('tool_args: a custom tool takes free-form input (not parsed as JSON); allowed_tools bounds the calls and its required mode asks for one', () => {
+    const CUSTOM = [...TOOLS, { type: 'custom', custom: { name: 'shell', description: 'run a command' } }];
+    const req: CheckRequest = { ...toolReq, tools: CUSTOM };
+    const call = (name: string, args: string, custom = false) =>
+      answer({ content: '', toolCalls: [{ name, arguments: args, custom }], finishReason: 'tool_calls' });
+    expect(failed(call('shell', 'ls -la /tmp', true), req)).toEqual([]);
+    expect(failed(call('lookup', '{"q":"x"}'), req)).toEqual([]);
+    // The kinds must match: a function call of the custom tool (and the other way) is not what was offered.
+    expect(failed(call('shell', '{}'), req)).toEqual(['tool_args']);
+    expect(checkAnswer(call('lookup', 'x', true), req, settings(), 5).details[0]).toMatch(/offered as a function tool and called as a custom one/);
+    // tool_choice naming the custom tool.
+    const text = answer({ content: 'text instead', finishReason: 'stop' });
+    const namedCustom: CheckRequest = { ...req, toolChoice: { type: 'custom', custom: { name: 'shell' } } };
+    expect(failed(text, namedCustom)).toEqual(['tool_args']);
+    expect(failed(call('lookup', '{"q":"x"}'), namedCustom)).toEqual(['tool_args']);
+    expect(failed(call('shell', 'pwd', true), namedCustom)).toEqual([]);
+    // allowed_tools: required mode needs a call, and a call must be in its list.
+    const allowed = (mode: string): CheckRequest => ({
+      ...req,
+      toolChoice: { type: 'allowed_tools', allowed_tools: { mode, tools: [{ type: 'custom', custom: { name: 'shell' } }] } },
+    });
+    expect(failed(text, allowed('required'))).toEqual(['tool_args']);
+    expect(failed(text, allowed('auto'))).toEqual([]);
+    expect(failed(call('shell', 'pwd', true), allowed('required'))).toEqual([]);
+    expect(checkAnswer(call('lookup', '{"q":"x"}'), allowed('auto'), settings(), 5).details[0]).toMatch(/not offered in tool_choice.allowed_tools/);
+  });
   it('confidence: mean logprob under minLogprob (opt-in; no logprobs passes)', () => {
     expect(failed(answer({ logprobs: [-0.1, -0.2] }))).toEqual([]);
     expect(failed(answer({ logprobs: [-2, -3] }))).toEqual(['confidence']);
@@ -122,6 +148,23 @@ describe('deterministic checks', () => {
 });
 
 describe('answers from both shapes', () => {
+  it('reads a custom tool call (custom.name, custom.input) from a chat.completion and from stream chunks alike', () => {
+    const completion = {
+      choices: [
+        {
+          message: { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'custom', custom: { name: 'shell', input: 'ls -la' } }] },
+          finish_reason: 'tool_calls',
+        },
+      ],
+    };
+    const s = new StreamAnswer();
+    s.add({ choices: [{ delta: { role: 'assistant', tool_calls: [{ index: 0, id: 'c1', type: 'custom', custom: { name: 'shell', input: '' } }] } }] });
+    s.add({ choices: [{ delta: { tool_calls: [{ index: 0, custom: { input: 'ls ' } }] } }] });
+    s.add({ choices: [{ delta: { tool_calls: [{ index: 0, custom: { input: '-la' } }] }, finish_reason: 'tool_calls' }] });
+    expect(answerFromCompletion(completion).toolCalls).toEqual([{ name: 'shell', arguments: 'ls -la', custom: true }]);
+    expect(s.answer()).toEqual(answerFromCompletion(completion));
+  });
+
   it('reads a chat.completion and the chunks of a stream alike', () => {
     const completion = {
       choices: [
@@ -144,7 +187,7 @@ describe('answers from both shapes', () => {
     expect(s.answer()).toEqual({
       content: '',
       refusal: 'no',
-      toolCalls: [{ name: 'lookup', arguments: '{"q":"a"}' }],
+      toolCalls: [{ name: 'lookup', arguments: '{"q":"a"}', custom: false }],
       finishReason: 'tool_calls',
       logprobs: [-0.5],
     });

@@ -29,6 +29,8 @@ describe('calibrate (pure)', () => {
     expect(c.shares.fast_cheap + c.shares.balanced + c.shares.high_quality).toBeCloseTo(1, 12);
     expect(calibrate(SCORES, { strongShare: 0 }).shares.high_quality).toBe(0);
     expect(calibrate(SCORES, { strongShare: 1 }).shares.high_quality).toBe(1);
+    // Every request means every request, one scoring under all the traffic seen too.
+    expect(calibrate(SCORES, { strongShare: 1 }).thresholds.highQuality).toBe(0);
   });
 
   it('without a wish, keeps the strong share the defaults give on the reference prompts', () => {

@@ -810,8 +810,16 @@ describe('score, explanation, thresholds', () => {
 
   it('strongShare maps to the high_quality threshold through the reference quantiles', () => {
     const q = DEFAULT_MODEL.quantiles;
-    expect(thresholdForShare(1, q)).toBe(q[0]);
-    expect(thresholdForShare(0, q)).toBe(q[q.length - 1]);
+    // The ends hold for any prompt, also one that scores under every reference prompt ("hi") or over them.
+    expect(thresholdForShare(1, q)).toBe(0);
+    expect(thresholdForShare(0, q)).toBe(1);
+    expect(thresholdForShare(0.999, q)).toBeCloseTo(q[0]!, 2);
+    expect(thresholdForShare(0.001, q)).toBeCloseTo(q[q.length - 1]!, 2);
+    const all = autoThresholds({ strongShare: 1 });
+    expect(tierForScore(scoreRequest({ messages: [{ role: 'user', content: 'hi' }] }).score, all)).toBe('high_quality');
+    expect(all.balanced).toBe(0);
+    const none = autoThresholds({ strongShare: 0 });
+    expect(tierForScore(0.99, none)).toBe('balanced');
     expect(thresholdForShare(0.5, q)).toBeCloseTo(q[(q.length - 1) / 2]!, 10);
     expect(thresholdForShare(0.2, q)).toBeGreaterThan(thresholdForShare(0.5, q));
     const t = autoThresholds({ strongShare: 0.2 });

@@ -228,6 +228,53 @@ describe('OpenAI wire through the official SDK', () => {
     expect(finish).toBe('tool_calls');
   });
 
+  it('calls a custom tool with free-form input (JSON and streamed), named or through allowed_tools, and reads one back in the history', async () => {
+    const custom = [{ type: 'custom' as const, custom: { name: 'shell', description: 'run a command' } }, ...tools];
+    const res = await client.chat.completions.create({ model: 'gpt-test', tools: custom, messages: [{ role: 'user', content: 'list the files' }] });
+    const call = res.choices[0]?.message.tool_calls?.[0];
+    expect(res.choices[0]?.finish_reason).toBe('tool_calls');
+    expect(call?.type).toBe('custom');
+    expect(call?.type === 'custom' ? call.custom : null).toEqual({ name: 'shell', input: 'list the files' });
+    const named = await client.chat.completions.create({
+      model: 'gpt-test',
+      tools: [...tools, ...custom.slice(0, 1)],
+      tool_choice: { type: 'custom', custom: { name: 'shell' } },
+      messages: [{ role: 'user', content: 'pwd' }],
+    });
+    expect(named.choices[0]?.message.tool_calls?.[0]?.type).toBe('custom');
+    const allowed = await client.chat.completions.create({
+      model: 'gpt-test',
+      tools: custom,
+      tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'required', tools: [{ type: 'function', function: { name: 'weather' } }] } },
+      messages: [{ role: 'user', content: 'pwd' }],
+    });
+    const allowedCall = allowed.choices[0]?.message.tool_calls?.[0];
+    expect(allowedCall?.type === 'function' ? allowedCall.function.name : '').toBe('weather');
+    const stream = await client.chat.completions.create({
+      model: 'gpt-test',
+      stream: true,
+      tools: custom,
+      messages: [{ role: 'user', content: 'list the files' }],
+    });
+    const deltas: unknown[] = [];
+    for await (const c of stream) for (const d of c.choices[0]?.delta.tool_calls ?? []) deltas.push(d);
+    const first = deltas[0] as { id: string; type: string; custom: { name: string; input: string } };
+    expect(first).toMatchObject({ index: 0, type: 'custom', custom: { name: 'shell', input: '' } });
+    const pieces = deltas.slice(1).map((d) => (d as { custom: { input: string } }).custom.input);
+    expect(pieces.length).toBeGreaterThanOrEqual(2);
+    expect(pieces.join('')).toBe('list the files');
+    const after = await client.chat.completions.create({
+      model: 'gpt-test',
+      tools: custom,
+      messages: [
+        { role: 'user', content: 'list the files' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'custom', custom: { name: 'shell', input: 'ls' } }] },
+        { role: 'tool', tool_call_id: 'call_1', content: 'a.txt' },
+      ],
+    });
+    expect(after.choices[0]?.finish_reason).toBe('stop');
+  });
+
   it('lists the profile models in OpenAI list format', async () => {
     const page = await client.models.list();
     expect(page.data.map((m) => m.id).sort()).toEqual(['gpt-cached', 'gpt-long']);

@@ -176,13 +176,19 @@ export class OpenAIStreamDecoder implements StreamDecoder {
   }
 }
 
-/** The names and argument text of streamed tool-call deltas: output the model produced, billed as such. */
+/** The names and argument text (a custom tool's input) of streamed tool-call deltas: output the model produced, billed as such. */
 function toolCallText(calls: unknown[]): string {
   let out = '';
   for (const c of calls) {
-    const f = typeof c === 'object' && c !== null ? (c as { function?: { name?: unknown; arguments?: unknown } }).function : undefined;
+    if (typeof c !== 'object' || c === null) continue;
+    const call = c as { function?: { name?: unknown; arguments?: unknown }; custom?: { name?: unknown; input?: unknown } };
+    const f = call.function;
     if (typeof f?.name === 'string') out += f.name;
     if (typeof f?.arguments === 'string') out += f.arguments;
+    // A custom tool's call: its name and free-form input.
+    const x = call.custom;
+    if (typeof x?.name === 'string') out += x.name;
+    if (typeof x?.input === 'string') out += x.input;
   }
   return out;
 }
