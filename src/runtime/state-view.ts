@@ -66,11 +66,14 @@ export function buildState(rt: Runtime): StateView {
     const s = c.settings;
     // With Redis the windows are shared: their fill across replicas (read on the lease tick), or this replica's own if that is higher (its latest requests).
     const sw = rt.shared?.store.windowUse(h.id, now);
+    // A cooldown another replica shared (its upstream's 429 or x-ratelimit), past this replica's own: no replica sends there until it ends.
+    const cd = rt.shared?.store.sharedCooldown(h.id, now) ?? null;
+    const sharedCd = cd !== null && (c.retryAt === null || cd > c.retryAt) && rt.publicState(h) !== 'circuit-open' ? cd : null;
     endpoints.push({
       id: h.id,
       model: h.model,
       provider: h.providerName,
-      state: rt.publicState(h),
+      state: sharedCd !== null ? 'throttled' : rt.publicState(h),
       rpm: { used: s.rpm !== null ? round(Math.max(sw?.rpm ?? 0, gcraUsed(c.rpmTat, now, s.rpm))) : 0, limit: s.rpm },
       tpm: { used: s.tpm !== null ? Math.round(Math.max(sw?.tpm ?? 0, gcraUsed(c.tpmTat, now, s.tpm))) : 0, limit: s.tpm },
       inFlight: c.inFlight,
@@ -83,9 +86,14 @@ export function buildState(rt: Runtime): StateView {
         prior: s.latencyPriorMs,
       },
       consecutiveFailures: c.failures,
-      retryAt: iso(c.retryAt),
+      retryAt: iso(sharedCd ?? c.retryAt),
       // Healthy again after a 429's throttle, its probe not answered yet: the others wait for it.
-      reason: c.awaitingProbe ? 'after upstream 429: one request probes first' : c.reason,
+      reason:
+        sharedCd !== null
+          ? 'cooldown shared by the replicas (an upstream 429 or x-ratelimit exhaustion)'
+          : c.awaitingProbe
+            ? 'after upstream 429: one request probes first'
+            : c.reason,
       requests: c.requests,
       successes: c.successes,
       errors: c.errors,

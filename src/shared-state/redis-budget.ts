@@ -76,6 +76,8 @@ export class SharedBudgetStore implements BudgetStore {
   private readonly seeding = new Map<string, Promise<void>>();
   /** Each limited endpoint's shared RPM/TPM window (every replica's requests): its tats as of the last refresh, in this process's clock. */
   private readonly windows = new Map<string, { rpmTat: number | null; tpmTat: number | null; rpm: number | null; tpm: number | null }>();
+  /** Each endpoint's shared cooldown deadline (this process's clock), as read on the last lease tick. */
+  private readonly sharedCooldowns = new Map<string, number>();
   private readonly cooldowns: CooldownPublisher;
   /**
    * Endpoints this replica was refused the shared probe slot for: their local circuit closed
@@ -453,24 +455,50 @@ export class SharedBudgetStore implements BudgetStore {
     return { rpm: used(w.rpmTat, w.rpm), tpm: used(w.tpmTat, w.tpm) };
   }
 
-  /** Reads every limited endpoint's GCRA tat and Redis's clock (the scripts' clock), so the view counts all replicas, not only this one's requests. */
+  /**
+   * The deadline of a provider-announced cooldown another replica (or this one) shared for an
+   * endpoint, read on the last lease tick, while it is ahead of `now`; null otherwise. Every
+   * replica's reservation script refuses the endpoint until then, so the state view shows it.
+   */
+  sharedCooldown(endpoint: string, now: number): number | null {
+    const at = this.sharedCooldowns.get(endpoint);
+    return at !== undefined && at > now ? at : null;
+  }
+
+  /**
+   * Reads every limited endpoint's GCRA tat, every endpoint's shared cooldown and Redis's clock
+   * (the scripts' clock), so the view counts all replicas, not only this one's requests.
+   */
   private async refreshWindows(): Promise<void> {
     const cfg = this.d.cfg();
     const eps = Object.entries(cfg.models).flatMap(([m, mc]) =>
       mc.endpoints.map((ep) => ({ id: endpointId(m, ep), rpm: ep.rpm ?? null, tpm: ep.tpm ?? null })),
     );
     const limited = eps.filter((e) => e.rpm !== null || e.tpm !== null);
-    if (limited.length === 0) return this.windows.clear();
+    if (eps.length === 0) {
+      this.windows.clear();
+      this.sharedCooldowns.clear();
+      return;
+    }
     const redis = this.d.conn.redis;
-    const [[sec, usec], tats] = await Promise.all([
+    const [[sec, usec], values] = await Promise.all([
       redis.time(),
-      redis.mget(limited.flatMap((e) => [this.d.keys.window(e.id, 'rpm'), this.d.keys.window(e.id, 'tpm')])),
+      redis.mget([
+        ...limited.flatMap((e) => [this.d.keys.window(e.id, 'rpm'), this.d.keys.window(e.id, 'tpm')]),
+        ...eps.map((e) => this.d.keys.cooldown(e.id)),
+      ]),
     ]);
-    // Redis's clock to this process's: the tats are kept in Redis time.
+    // Redis's clock to this process's: the tats and deadlines are kept in Redis time.
     const skew = Number(sec) * 1000 + Math.floor(Number(usec) / 1000) - this.d.now();
     const local = (tat: string | null | undefined): number | null => (tat === null || tat === undefined ? null : Number(tat) - skew);
     this.windows.clear();
-    limited.forEach((e, i) => this.windows.set(e.id, { rpmTat: local(tats[2 * i]), tpmTat: local(tats[2 * i + 1]), rpm: e.rpm, tpm: e.tpm }));
+    limited.forEach((e, i) => this.windows.set(e.id, { rpmTat: local(values[2 * i]), tpmTat: local(values[2 * i + 1]), rpm: e.rpm, tpm: e.tpm }));
+    this.sharedCooldowns.clear();
+    const base = 2 * limited.length;
+    eps.forEach((e, i) => {
+      const at = local(values[base + i]);
+      if (at !== null && Number.isFinite(at)) this.sharedCooldowns.set(e.id, at);
+    });
   }
 
   private unavailable(why: string): SwitchyardError {

@@ -149,6 +149,28 @@ describe('shared endpoint windows', () => {
     }
   }, 30_000);
 
+  it('a replica that sent nothing shows the cooldown another replica shared (state, retryAt, reason), read on its lease tick', async () => {
+    const r = await replicas({}, 2);
+    await sim.clearLog();
+    await sim.setFault('deepseek-chat', { kind: 'rate_limit', retryAfterSec: 20, times: 1 });
+    const first = await askDeepseek(r.all[0]!);
+    expect(first.response.headers.get('x-switchyard-model')).toBe('gemini-2.5-flash');
+    const deadline = (await sim.log()).find((e) => e.model === 'deepseek-chat')!.at + 20_000;
+    const idle = r.all[1]!;
+    const ep = await eventually(
+      async () => {
+        const e = await deepseekOn(idle);
+        return e.state === 'throttled' ? e : undefined;
+      },
+      8_000,
+      'the idle replica to show the shared cooldown',
+    );
+    expect(Math.abs(Date.parse(ep.retryAt!) - deadline)).toBeLessThan(1500);
+    expect((ep as unknown as { reason: string }).reason).toMatch(/cooldown shared by the replicas/);
+    // It sent nothing: what it shows is the shared deadline, not its own throttle.
+    expect((await sim.log()).filter((e) => e.model === 'deepseek-chat')).toHaveLength(1);
+  }, 30_000);
+
   it("a 429's throttle ends in one probe across the replicas: its second 429 throttles them all again before anything else is sent", async () => {
     // One model, no fallback: every request waits for the endpoint.
     const solo = {
