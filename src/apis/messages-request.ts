@@ -318,9 +318,33 @@ function refuseLongCache(body: Record<string, unknown>): void {
 }
 
 /**
+ * Whether OpenAI's strict structured outputs can hold an answer to this schema: every object in
+ * it sets `additionalProperties: false` and lists all its properties in `required` (OpenAI's
+ * strict mode refuses any other). Anthropic's structured outputs need only the first.
+ */
+function strictable(schema: unknown, depth = 0): boolean {
+  if (Array.isArray(schema)) return schema.every((s) => strictable(s, depth + 1));
+  if (!isObj(schema) || depth > 64) return true;
+  const props = schema.properties;
+  if (schema.type === 'object' || isObj(props)) {
+    if (schema.additionalProperties !== false) return false;
+    const required = Array.isArray(schema.required) ? schema.required : [];
+    if (isObj(props) && !Object.keys(props).every((k) => required.includes(k))) return false;
+  }
+  for (const key of ['properties', '$defs', 'definitions'] as const)
+    if (isObj(schema[key]) && !Object.values(schema[key]).every((s) => strictable(s, depth + 1))) return false;
+  for (const key of ['items', 'anyOf', 'allOf', 'oneOf', 'prefixItems'] as const)
+    if (schema[key] !== undefined && !strictable(schema[key], depth + 1)) return false;
+  return true;
+}
+
+/**
  * `output_config`: structured outputs (`format`, a JSON schema) become chat's `response_format`
- * json_schema for an OpenAI-kind model; `effort` has no chat form there (its levels are not
- * OpenAI's `reasoning_effort`), so it keeps the request on Anthropic-kind models.
+ * json_schema for an OpenAI-kind model, strict (Anthropic's structured outputs always hold the
+ * answer to the schema; OpenAI's only in strict mode) — a schema strict mode cannot take (an
+ * optional property) keeps the request on Anthropic-kind models, as a field with no chat form
+ * does; `effort` has no chat form there (its levels are not OpenAI's `reasoning_effort`), so it
+ * keeps the request on Anthropic-kind models.
  */
 function outputConfig(v: unknown, chat: ChatBody, ctx: Ctx): void {
   if (!isObj(v)) throw unsupported('output_config', 'expected an object such as {"format": {"type": "json_schema", "schema": {…}}}');
@@ -330,7 +354,8 @@ function outputConfig(v: unknown, chat: ChatBody, ctx: Ctx): void {
       const f = v.format;
       if (!isObj(f) || f.type !== 'json_schema' || !isObj(f.schema))
         throw unsupported('output_config.format', 'expected {"type": "json_schema", "schema": {…}} (a JSON schema object)');
-      chat.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: f.schema } } as ChatBody['response_format'];
+      if (!strictable(f.schema)) ctx.untranslated.push('output_config.format');
+      chat.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: f.schema, strict: true } } as ChatBody['response_format'];
     } else ctx.untranslated.push(`output_config.${k}`);
   }
 }
@@ -348,6 +373,27 @@ function refusePricedExtras(body: Record<string, unknown>): void {
     throw unsupported('inference_geo', `inference_geo ${echoValue(body.inference_geo)} is not supported: ${why}; leave it out or use "global"`);
   if (present(body.service_tier) && body.service_tier !== 'auto' && body.service_tier !== 'standard_only')
     throw unsupported('service_tier', `service_tier ${echoValue(body.service_tier)} is not supported: ${why}; use "auto" or "standard_only"`);
+  // Server-side fallback: Anthropic may answer with another model, at that model's prices, under the one switchyard priced and records.
+  if (present(body.fallbacks) && !(Array.isArray(body.fallbacks) && body.fallbacks.length === 0))
+    throw unsupported(
+      'fallbacks',
+      "not supported: Anthropic may answer with a substitute model at that model's prices, which switchyard would record as the model it reserved for; leave it out (switchyard's own fallbacks are models.<id>.fallbacks)",
+    );
+  if (present(body.fallback_credit_token))
+    throw unsupported(
+      'fallback_credit_token',
+      `not supported: it reprices the call's cache writes away from models.<id>.price, which switchyard records; leave it out`,
+    );
+  // Compaction: the summarising call's tokens are not in the answer's top-level usage, the counts switchyard reserves for and records.
+  const compactNote =
+    "its summarising call's tokens are billed outside the answer's usage, which switchyard reserves for and records; leave it out (send a shorter conversation instead)";
+  if (present(body.compaction)) throw unsupported('compaction', `not supported: ${compactNote}`);
+  const edits = isObj(body.context_management) ? body.context_management.edits : undefined;
+  if (Array.isArray(edits))
+    edits.forEach((e, i) => {
+      if (isObj(e) && typeof e.type === 'string' && e.type.startsWith('compact'))
+        throw unsupported(`context_management.edits[${i}]`, `a ${echoValue(e.type)} edit (compaction) is not supported: ${compactNote}`);
+    });
 }
 
 /**

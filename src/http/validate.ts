@@ -75,6 +75,12 @@ function checkRules(body: ChatBody): ChatBody {
       param: 'n',
     });
   }
+  // OpenAI refuses any other type; an Anthropic-kind model's translation reads only false, so "false" or 0 was dropped there.
+  const ptc = (body as { parallel_tool_calls?: unknown }).parallel_tool_calls;
+  if (ptc !== undefined && ptc !== null && typeof ptc !== 'boolean')
+    throw new SwitchyardError('invalid_request', `Invalid type for 'parallel_tool_calls': expected a boolean, but got ${echoValue(ptc)} instead.`, {
+      param: 'parallel_tool_calls',
+    });
   checkToolChoice(body.tool_choice, body.tools);
   checkResponseFormat(body.response_format);
   checkPriced(body);

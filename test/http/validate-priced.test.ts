@@ -154,3 +154,16 @@ describe('edge validation: a tool with nothing to call', () => {
     expect(parseChatBody(structuredClone({ ...base, tools })).tools).toEqual(tools);
   });
 });
+
+describe('edge validation: parallel_tool_calls', () => {
+  it.each([['false'], [0], [{}]])('refuses %j as OpenAI does (an Anthropic-kind model dropped it)', (value) => {
+    const tools = [{ type: 'function', function: { name: 'lookup' } }];
+    const err = refusal({ ...base, tools, parallel_tool_calls: value });
+    expect([err.status, err.code, err.param]).toEqual([400, 'invalid_request', 'parallel_tool_calls']);
+    expect(err.message).toMatch(/expected a boolean/);
+  });
+  it('takes a boolean or null', () => {
+    const tools = [{ type: 'function', function: { name: 'lookup' } }];
+    for (const v of [true, false, null]) expect(parseChatBody(structuredClone({ ...base, tools, parallel_tool_calls: v })).tools).toEqual(tools);
+  });
+});

@@ -403,8 +403,21 @@ describe('Messages → chat and back', () => {
     const user = (content: unknown) => ({ model: 'c', max_tokens: 10, messages: [{ role: 'user', content }] });
     const schema = { type: 'object', properties: { a: { type: 'string' } }, required: ['a'], additionalProperties: false };
     const chat = translateMessages({ ...user('x'), output_config: { format: { type: 'json_schema', schema } } });
-    expect(chat.response_format).toEqual({ type: 'json_schema', json_schema: { name: 'output', schema } });
+    // Strict: Anthropic's structured outputs always hold the answer to the schema, OpenAI's only in strict mode.
+    expect(chat.response_format).toEqual({ type: 'json_schema', json_schema: { name: 'output', schema, strict: true } });
     expect(nativeOf(chat)).toMatchObject({ untranslated: [] });
+    // A schema strict mode cannot take (an optional property, an open object, deep inside too) keeps the request on Anthropic-kind models.
+    for (const bad of [
+      { ...schema, required: [] },
+      { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] },
+      { ...schema, properties: { a: { type: 'array', items: { type: 'object', properties: { b: { type: 'string' } }, additionalProperties: false } } } },
+    ]) {
+      const c = translateMessages({ ...user('x'), output_config: { format: { type: 'json_schema', schema: bad } } });
+      expect(nativeOf(c)).toMatchObject({ untranslated: ['output_config.format'] });
+      expect(() => openaiAdapter.buildRequest(build(c))).toThrow(
+        expect.objectContaining({ param: 'output_config.format', message: expect.stringMatching(/strict mode/) }),
+      );
+    }
     expect(nativeOf(translateMessages({ ...user('x'), output_config: { effort: 'high' } }))).toMatchObject({ untranslated: ['output_config.effort'] });
     expect(() => translateMessages({ ...user('x'), output_config: { format: { type: 'json_schema' } } })).toThrow(
       expect.objectContaining({ param: 'output_config.format' }),
@@ -420,6 +433,17 @@ describe('Messages → chat and back', () => {
     ] as const) {
       expect(() => translateMessages({ ...user('x'), [field]: value })).toThrow(expect.objectContaining({ status: 400, param: field }));
     }
+    // Billed outside the priced usage: Anthropic's server-side fallbacks (another model's prices), its fallback credit, compaction.
+    for (const [field, value, param] of [
+      ['fallbacks', [{ model: 'claude-opus-4-1' }], 'fallbacks'],
+      ['fallbacks', 'default', 'fallbacks'],
+      ['fallback_credit_token', 'tok_1', 'fallback_credit_token'],
+      ['compaction', { type: 'summarize' }, 'compaction'],
+      ['context_management', { edits: [{ type: 'clear_tool_uses_20250919' }, { type: 'compact_20260112' }] }, 'context_management.edits[1]'],
+    ] as const)
+      expect(() => translateMessages({ ...user('x'), [field]: value })).toThrow(expect.objectContaining({ status: 400, param }));
+    expect(() => translateMessages({ ...user('x'), context_management: { edits: [{ type: 'clear_tool_uses_20250919' }] } })).not.toThrow();
+    expect(() => translateMessages({ ...user('x'), fallbacks: [] })).not.toThrow();
     for (const [field, value] of [
       ['speed', 'standard'],
       ['inference_geo', 'global'],
