@@ -710,8 +710,8 @@ export class RequestDriver {
    * output cap it was sent. An upstream that reports more (a bug, a proxy's arithmetic: 10^15
    * tokens, 100,000 for max_tokens 100) is billed at that bound and the row marked estimated, so
    * what an attempt costs never exceeds its reservation and a budget is never overrun by a count
-   * no request could have used. Cached and cache-written tokens stay within the prompt, reasoning
-   * within the output.
+   * no request could have used. Cache-written tokens stay within the prompt (a cached count above
+   * it is taken as none: the row estimated, the prompt at the input price), reasoning within the output.
    */
   private withinReservation(h: EndpointHandle, prefill: string | null, u: Usage): Usage {
     const prompt = promptWorstTokens(this.bound(prefill), h.modelCfg, this.call.body);
@@ -720,7 +720,17 @@ export class RequestDriver {
       // Within bounds: as reported, but a part never above its whole (the row's cached count within the prompt).
       const cached = u.cachedTokens ?? 0;
       if (cached <= u.promptTokens && cached + (u.cacheCreationTokens ?? 0) <= u.promptTokens && (u.reasoningTokens ?? 0) <= u.completionTokens) return u;
-      const out: Usage = { ...u, cachedTokens: Math.min(cached, u.promptTokens), reasoningTokens: Math.min(u.reasoningTokens ?? 0, u.completionTokens) };
+      // More cache reads than prompt tokens says nothing of the split: the prompt is billed at the
+      // input price (as counts past the bounds are below), not all at the cheapest, cached price.
+      const broken = cached > u.promptTokens;
+      if (broken) {
+        this.call.log.warn(
+          { endpoint: h.id, reportedPrompt: u.promptTokens, reportedCached: cached },
+          `endpoint ${h.id} reported more cached tokens than prompt tokens: its prompt billed at the input price`,
+        );
+        this.estimated = true;
+      }
+      const out: Usage = { ...u, cachedTokens: broken ? 0 : cached, reasoningTokens: Math.min(u.reasoningTokens ?? 0, u.completionTokens) };
       if (u.cacheCreationTokens !== undefined) out.cacheCreationTokens = Math.min(u.cacheCreationTokens, u.promptTokens - out.cachedTokens!);
       return out;
     }

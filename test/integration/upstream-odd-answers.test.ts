@@ -407,10 +407,11 @@ describe('usage counts no request could use', () => {
     expect(Number(row!.prompt_tokens)).toBeGreaterThan(0);
   });
 
-  it('more cached tokens than prompt tokens: the row holds the cached count within the prompt (it stored 50 of 10)', async () => {
+  it('more cached tokens than prompt tokens: no split is taken from the count, the prompt is billed at the input price (it billed all 10 as cached, the cheapest reading)', async () => {
     const r = await ask('m-cached-over');
     expect(r.status).toBe(200);
-    expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ prompt_tokens: 10, cached_tokens: 10, completion_tokens: 1 });
+    expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ prompt_tokens: 10, cached_tokens: 0, completion_tokens: 1, estimated: 1 });
+    expect(sc.stdout()).toMatch(/reported more cached tokens than prompt tokens/);
   });
 
   it('100,000 output tokens reported for max_tokens 100: billed at the 100 it was sent', async () => {
