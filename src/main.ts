@@ -4,7 +4,7 @@
  * `serve` to the commands that start a sidecar.
  */
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { JOURNAL_LOCKED, openLedger, type LedgerStore } from './accounting/ledger.js';
@@ -17,6 +17,7 @@ import { modelsList, opsRoutes } from './http/ops-routes.js';
 import { createLogger, logWritesSettled } from './observe/log.js';
 import { Runtime } from './runtime/runtime.js';
 import { undersizedPools } from './config/pool-size.js';
+import { recordLeftOut } from './config/left-out.js';
 import { StartupError, type ReloadResult, type ServeOptions, type Sidecar } from './runtime/sidecar.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
 import { InspectionHub } from './observe/hub.js';
@@ -84,11 +85,25 @@ function applyDefaults(cfg: Config, env: NodeJS.ProcessEnv): { cfg: Config; simu
     usable.map(([id, m]) => [id, { ...m, endpoints: m.endpoints.filter((e) => ok.has(e.provider)), fallbacks: m.fallbacks.filter((f) => keep.has(f)) }]),
   );
   const routes: Record<string, string[]> = {};
+  // What is left out, with the variables that would bring it in (a request naming it is told so).
+  const keyVars = (model: string): string[] => [
+    ...new Set((cfg.models[model]?.endpoints ?? []).map((e) => cfg.providers[e.provider]?.apiKeyEnv).filter((v): v is string => v !== undefined)),
+  ];
+  const leftOut = new Map<string, string[]>();
+  for (const id of Object.keys(cfg.models)) if (!keep.has(id)) leftOut.set(id, keyVars(id));
   for (const [r, chain] of Object.entries(cfg.routing.routes)) {
     const c = chain.filter((m) => keep.has(m));
     if (c.length > 0) routes[r] = c;
+    else leftOut.set(`route/${r}`, [...new Set(chain.flatMap(keyVars))]);
   }
-  return { cfg: { ...cfg, models, routing: { ...cfg.routing, routes } }, simulate: false, note: `providers with keys: ${[...ok].join(', ')}` };
+  const out = { ...cfg, models, routing: { ...cfg.routing, routes } };
+  recordLeftOut(out, leftOut);
+  const dropped = [...leftOut.keys()];
+  return {
+    cfg: out,
+    simulate: false,
+    note: `providers with keys: ${[...ok].join(', ')}${dropped.length > 0 ? `; left out for want of a key: ${dropped.join(', ')}` : ''}`,
+  };
 }
 
 function simulated(cfg: Config, sim: Simulator): Config {
@@ -157,6 +172,38 @@ function pgHint(err: unknown, ledger: string): string {
   return '';
 }
 
+/** Listens on host:port; a failure is a StartupError that says what to do. */
+function listenOn(server: NetServer, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new StartupError(
+          err.code === 'EADDRINUSE'
+            ? `port ${port} on ${host} is already in use: stop the other process or pass --port N`
+            : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' || err.code === 'EADDRNOTAVAIL'
+              ? `cannot listen on ${host}:${port}: ${err.message} (server.host or --host names no address of this machine: use 127.0.0.1, ::1, 0.0.0.0 or one of its addresses)`
+              : `cannot listen on ${host}:${port}: ${err.message}`,
+        ),
+      ),
+    );
+    server.listen(port, host, () => resolve());
+  });
+}
+
+/**
+ * Whether the port can be listened on, before anything else is opened: a second sidecar started
+ * beside a serving one (the same port, the same ledger file) is told the port is taken at once,
+ * not after waiting for the ledger's lock and then told about the ledger. A predecessor that is
+ * draining (a restart in place) has closed its listener already, so the new one goes on to wait
+ * for its lock.
+ */
+async function checkPortFree(port: number, host: string): Promise<void> {
+  if (port === 0) return;
+  const probe = createNetServer();
+  await listenOn(probe, port, host);
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+}
+
 /** How long requests cut by the shutdown get to write their last answer and their row before their connections close. */
 const CUT_SETTLE_MS = 2000;
 /** At shutdown, how long ledger rows queued behind another process's lock may still wait to commit. */
@@ -194,6 +241,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     ...(opts.logDestination ? { destination: opts.logDestination } : {}),
   });
   const keys = new ClientKeys(cfg, env);
+  await checkPortFree(port, host);
   let ledger: LedgerStore;
   const journal = pgJournal(cfg.storage);
   try {
@@ -345,20 +393,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     sendTimeoutMs: cfg.server.sendTimeoutMs,
     publicMetrics: () => runtime.cfg.observe.publicMetrics,
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        new StartupError(
-          err.code === 'EADDRINUSE'
-            ? `port ${port} on ${host} is already in use: stop the other process or pass --port N`
-            : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' || err.code === 'EADDRNOTAVAIL'
-              ? `cannot listen on ${host}:${port}: ${err.message} (server.host or --host names no address of this machine: use 127.0.0.1, ::1, 0.0.0.0 or one of its addresses)`
-              : `cannot listen on ${host}:${port}: ${err.message}`,
-        ),
-      ),
-    );
-    server.listen(port, host, () => resolve());
-  });
+  await listenOn(server, port, host);
   if (!isLoopback(host) && (cfg.auth?.keys ?? []).length === 0) {
     log.warn(
       { host },

@@ -45,7 +45,7 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
   const res = await loadConfigFile(file);
   if (res.ok) {
     console.log(
-      `${file}: ok (${Object.keys(res.config.models).length} models, ${Object.keys(res.config.providers).length} providers, ${Object.keys(res.config.routing.routes).length} routes)`,
+      `${file}: ok (${count(Object.keys(res.config.models).length, 'model')}, ${count(Object.keys(res.config.providers).length, 'provider')}, ${count(Object.keys(res.config.routing.routes).length, 'route')})`,
     );
     const unset = unsetSecrets(res.config, process.env);
     if (unset.length > 0) {
@@ -67,4 +67,9 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
   console.error(`${file}: ${res.errors.length} problem${res.errors.length === 1 ? '' : 's'}`);
   for (const e of res.errors) console.error(`  ${e}`);
   return 1;
+}
+
+/** "1 model", "2 models". */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

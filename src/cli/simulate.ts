@@ -59,7 +59,12 @@ export async function runSimulateCommand(argv: string[]): Promise<number> {
   try {
     sim = await startSimulator({ host: values.host ?? '127.0.0.1', port, profile });
   } catch (err) {
-    console.error(`switchyard simulator: cannot listen: ${err instanceof Error ? err.message : String(err)}`);
+    const host = values.host ?? '127.0.0.1';
+    console.error(
+      (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+        ? `switchyard simulator: port ${port} on ${host} is already in use: stop the other process or pass --port N`
+        : `switchyard simulator: cannot listen: ${err instanceof Error ? err.message : String(err)}`,
+    );
     return 1;
   }
   console.log(`switchyard simulator listening on ${sim.url}`);

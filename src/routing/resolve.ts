@@ -11,6 +11,7 @@
 import type { Capability, Config, Tier } from '../config/schema.js';
 import { TIERS } from '../config/schema.js';
 import { own } from '../config/lookup.js';
+import { leftOutFor } from '../config/left-out.js';
 import { echoName, SwitchyardError } from '../errors.js';
 import { nativeOf } from '../apis/native.js';
 import { answerRoom, MIN_ANSWER_ROOM, requestedOutputTokens } from '../accounting/reservation.js';
@@ -201,9 +202,12 @@ function hintsIgnored(inp: ResolveInput): string {
 }
 
 function notFound(cfg: Config, model: string): SwitchyardError {
-  return new SwitchyardError('model_not_found', `The model "${echoName(model)}" does not exist. Available: ${listModelIds(cfg).join(', ')}`, {
-    param: 'model',
-  });
+  const vars = leftOutFor(cfg, model);
+  const why =
+    vars === null
+      ? `The model "${echoName(model)}" does not exist.`
+      : `The model "${echoName(model)}" is in the built-in catalogue but was left out at start-up: no key for ${model.startsWith('route/') ? "any of its models' providers" : 'its provider'} in the environment (set ${vars.join(' or ')} and restart switchyard).`;
+  return new SwitchyardError('model_not_found', `${why} Available: ${listModelIds(cfg).join(', ')}`, { param: 'model' });
 }
 
 /**

@@ -472,6 +472,38 @@ describe('switchyard serve on a port in use', () => {
       busy.close();
     }
   }, 20_000);
+
+  it('a second sidecar in the same directory (same port, same ledger file) is told the port is taken, not made to wait for the ledger lock', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sy-twice-'));
+    const env = { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '', DEEPSEEK_API_KEY: '', SWITCHYARD_RELAY_URL: '' };
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const first = spawn(process.execPath, [BIN, 'serve', '--port', String(port)], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let second: ChildProcess | null = null;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        first.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('listening on')) resolve();
+        });
+        first.once('exit', () => reject(new Error(`the first sidecar exited: ${out}`)));
+      });
+      const c = spawn(process.execPath, [BIN, 'serve', '--port', String(port)], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      second = c;
+      let out = '';
+      c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      const { code, stderr } = await exitOf(c);
+      expect(stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
+      expect(out + stderr).not.toContain('waiting up to');
+      expect(code).toBe(1);
+    } finally {
+      if (second !== null && second.exitCode === null && second.signalCode === null) second.kill('SIGKILL');
+      first.kill('SIGKILL');
+    }
+  }, 30_000);
 });
 
 describe('a ./switchyard.yaml that is a link to nothing', () => {
@@ -682,6 +714,21 @@ describe('two sidecars on one SQLite ledger', () => {
       for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     }
   }, 30_000);
+});
+
+describe('switchyard simulate on a port in use', () => {
+  it('says the port is taken and how to choose another, exit 1', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      const r = spawnSync(process.execPath, [BIN, 'simulate', '--port', String(port)], { encoding: 'utf8', timeout: 15_000 });
+      expect(r.stderr).toContain(`port ${port} on 127.0.0.1 is already in use: stop the other process or pass --port N`);
+      expect(r.status).toBe(1);
+    } finally {
+      busy.close();
+    }
+  });
 });
 
 describe('switchyard demo on a port in use', () => {

@@ -41,6 +41,36 @@ describe('first run', () => {
     }
   });
 
+  it('with one provider key, a model or route left out for want of its key is named as such (not "does not exist"), in both APIs, and in the banner', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sy-onekey-'));
+    const p = await startProc(['serve', '--port', '0'], /switchyard (http:\/\/127\.0\.0\.1:\d+)\/v1/, { ...NO_KEYS, OPENAI_API_KEY: 'sk-test' }, cwd);
+    try {
+      expect(p.stdout()).toMatch(/left out for want of a key: claude-sonnet-4\.5, gemini-2\.5-flash, deepseek-v3\.2, route\/chatbot/);
+      const client = new OpenAI({ baseURL: `${p.url}/v1`, apiKey: 'x', maxRetries: 0 });
+      const err = await client.chat.completions.create({ model: 'claude-sonnet-4.5', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((err as InstanceType<typeof OpenAI.APIError>).code).toBe('model_not_found');
+      expect((err as Error).message).toMatch(
+        /claude-sonnet-4\.5" is in the built-in catalogue but was left out at start-up: .*set ANTHROPIC_API_KEY and restart/,
+      );
+      const route = await client.chat.completions.create({ model: 'route/chatbot', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+      expect((route as Error).message).toMatch(
+        /route\/chatbot" is in the built-in catalogue but was left out at start-up: .*set (DEEPSEEK_API_KEY or GEMINI_API_KEY|GEMINI_API_KEY or DEEPSEEK_API_KEY)/,
+      );
+      const msg = await fetch(`${p.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify({ model: 'claude-sonnet-4.5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      expect(msg.status).toBe(400);
+      expect(((await msg.json()) as { error: { message: string } }).error.message).toMatch(/left out at start-up/);
+      const unknown = await client.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+      expect((unknown as Error).message).toMatch(/"nope" does not exist/);
+    } finally {
+      await p.stop();
+    }
+  });
+
   it('with a config file, a missing key is a startup error naming the variable', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'sy-cfg-')), 'switchyard.yaml');
     writeFileSync(file, stringify(testConfig(sim.url)));

@@ -803,7 +803,7 @@ describe('loadConfigFile and check-config', () => {
     const res = await cli(['check-config', await file('good.yaml', SPEC_EXAMPLE_YAML)], secrets);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
-    expect(res.stdout).toContain('ok (3 models, 3 providers, 1 routes)');
+    expect(res.stdout).toContain('ok (3 models, 3 providers, 1 route)');
   });
 });
 
