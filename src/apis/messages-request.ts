@@ -33,6 +33,8 @@ const HANDLED = new Set([
 const NO_OP: Record<string, (v: unknown) => boolean> = {
   thinking: (v) => isObj(v) && v.type === 'disabled' && Object.keys(v).length === 1,
   service_tier: (v) => v === 'auto',
+  // Automatic prompt caching (a top-level breakpoint): a caching hint as a block's cache_control is (a 1-hour one is refused before).
+  cache_control: (v) => isObj(v) && v.type === 'ephemeral',
 };
 
 interface Ctx {

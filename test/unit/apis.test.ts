@@ -453,6 +453,15 @@ describe('Messages → chat and back', () => {
       expect(() => translateMessages({ ...user('x'), [field]: value })).not.toThrow();
   });
 
+  it('a top-level cache_control (automatic caching) is a caching hint: dropped for an OpenAI-kind model as a block one is; a 1-hour one is refused', () => {
+    const req = { model: 'c', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] };
+    expect(nativeOf(translateMessages({ ...req, cache_control: { type: 'ephemeral' } }))).toMatchObject({ untranslated: [] });
+    expect(() => translateMessages({ ...req, cache_control: { type: 'ephemeral', ttl: '1h' } })).toThrow(
+      expect.objectContaining({ param: 'cache_control.ttl' }),
+    );
+    expect(nativeOf(translateMessages({ ...req, cache_control: { type: 'other' } }))).toMatchObject({ untranslated: ['cache_control'] });
+  });
+
   it("keeps a strict tool strict: Anthropic's strict tool use is OpenAI's strict function", () => {
     const user = (content: unknown) => ({ model: 'c', max_tokens: 10, messages: [{ role: 'user', content }] });
     const tools = [

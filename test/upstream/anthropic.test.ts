@@ -84,6 +84,9 @@ describe('anthropic buildRequest: envelope', () => {
   it("maps safety_identifier (OpenAI's successor of user) to metadata.user_id, as the Responses adapter does, and drops prompt_cache_key", () => {
     expect(sent({ safety_identifier: 's-1', prompt_cache_key: 'k' })).toMatchObject({ metadata: { user_id: 's-1' } });
     expect(sent({ safety_identifier: 's-1', prompt_cache_key: 'k' })).not.toHaveProperty('prompt_cache_key');
+    // OpenAI's cache retention is a caching hint too: dropped, not a 400 that made routes and auto skip Claude.
+    expect(sent({ prompt_cache_retention: '24h' })).not.toHaveProperty('prompt_cache_retention');
+    expect(() => sent({ prompt_cache_retention: 'forever' })).toThrow(expect.objectContaining({ param: 'prompt_cache_retention' }));
     expect(sent({ user: 'u-1', safety_identifier: 's-1' }).metadata).toEqual({ user_id: 's-1' });
   });
 

@@ -46,6 +46,7 @@ const HARMLESS: Record<string, (v: unknown) => boolean> = {
   modalities: (v) => Array.isArray(v) && v.length === 1 && v[0] === 'text', // text is all Anthropic produces
   service_tier: (v) => v === 'auto' || v === 'default', // OpenAI's default processing tier
   prompt_cache_key: (v) => typeof v === 'string', // OpenAI's cache routing hint; Anthropic caches by cache_control
+  prompt_cache_retention: (v) => v === 'in_memory' || v === '24h', // how long OpenAI keeps its cache: a hint like the key
 };
 
 const WHY: Record<string, string> = {
