@@ -127,7 +127,7 @@ describe('switchyard check-config', () => {
   it('a valid file whose secrets are not in the environment is ok (exit 0) with a note naming each variable', () => {
     const r = spawnSync(process.execPath, [BIN, 'check-config', file], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, SY_CHECK_UNSET_KEY: '' } });
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain(': ok (1 models');
+    expect(r.stdout).toContain(': ok (1 model, 1 provider, 0 routes)');
     expect(r.stderr).toContain('providers.p.apiKeyEnv: SY_CHECK_UNSET_KEY');
     const set = spawnSync(process.execPath, [BIN, 'check-config', file], {
       encoding: 'utf8',
