@@ -402,7 +402,11 @@ async function deliver(
     api: call.api ?? 'chat',
     error: status === null ? 'client_closed_request' : held?.kind === 'fail' ? held.error.code : null,
   });
-  call.log.info({ cascade: header, costUsd: nanoToUsd(costNano), holdMs }, status === null ? 'cascade ended: the client went away' : 'cascade served');
+  const failed = held?.kind === 'fail' ? held.error : null;
+  call.log.info(
+    { cascade: header, costUsd: nanoToUsd(costNano), holdMs, status, ...(failed !== null ? { error: failed.code } : {}) },
+    status === null ? 'cascade ended: the client went away' : failed !== null ? `cascade failed: ${failed.message}` : 'cascade served',
+  );
   if (!chosen || !held || sink.signal.aborted) return;
   await replay(held, sink, extra, held === chosen.held ? chosen.events : undefined);
 }

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { createActor, type ActorRefFrom, type InspectionEvent } from 'xstate';
-import { after429, PUBLIC_STATE, type EndpointStateValue } from '../../machines/endpoint.machine.js';
+import { after429, ownWindowThrottle, PUBLIC_STATE, type EndpointStateValue } from '../../machines/endpoint.machine.js';
 import type { BudgetEvent, EndpointEvent, EndpointSpawn, SupervisorEvent } from '../../machines/events.js';
 import { BUDGET_SYSTEM_ID, decideInPlace, endpointSystemId, supervisorMachine, type InPlaceDecision } from '../../machines/supervisor.machine.js';
 import type { budgetMachine, BudgetContext } from '../../machines/budget.machine.js';
@@ -518,8 +518,39 @@ export class Runtime implements RuntimeCore {
   private endpointActor(id: string): EndpointActor {
     const a = this.supervisor.system.get(endpointSystemId(id)) as EndpointActor | undefined;
     if (!a) throw new Error(`endpoint actor ${id} was not spawned`);
-    a.subscribe({ next: () => this.queue.notify(), error: () => undefined });
+    let last = a.getSnapshot().value as EndpointStateValue;
+    a.subscribe({
+      next: (snap) => {
+        this.queue.notify();
+        const now = snap.value as EndpointStateValue;
+        if (now === last) return;
+        const from = last;
+        last = now;
+        this.logEdge(id, from, now, snap.context);
+      },
+      error: () => undefined,
+    });
     return a;
+  }
+
+  /**
+   * A state edge of an endpoint, in the log (the events stream and metrics have them all): a
+   * circuit that opens is a warning (an operator alerting on warn sees an outage), its half-open
+   * probe and its closing are info, as is a provider's own throttle (a 429, x-ratelimit); the
+   * endpoint's own rpm/tpm window filling and emptying is not logged (it happens every window
+   * under load).
+   */
+  private logEdge(id: string, from: EndpointStateValue, to: EndpointStateValue, c: { failures: number; reason: string | null; retryAt: number | null }): void {
+    const at = c.retryAt === null ? null : new Date(c.retryAt).toISOString();
+    if (to === 'circuit-open')
+      this.log.warn({ endpoint: id, from, failures: c.failures, reason: c.reason, retryAt: at }, `endpoint ${id}: circuit opened (${c.reason ?? 'failures'})`);
+    else if (to === 'half-open') this.log.info({ endpoint: id, from }, `endpoint ${id}: circuit half-open, one request probes`);
+    else if (to === 'healthy' && (from === 'half-open' || from === 'circuit-open')) this.log.info({ endpoint: id, from }, `endpoint ${id}: circuit closed`);
+    else if (to === 'throttled' && !ownWindowThrottle(c.reason))
+      this.log.info(
+        { endpoint: id, from, reason: c.reason, retryAt: at },
+        `endpoint ${id}: throttled (${c.reason ?? 'provider limit'}) until ${at ?? 'further notice'}`,
+      );
   }
 
   private indexByModel(h: EndpointHandle): void {

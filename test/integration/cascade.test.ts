@@ -379,6 +379,10 @@ describe('no escalation, refusals and switches', () => {
     serverIds.set(id, res.headers.get('x-request-id')!);
     const [row] = await stepsOf(sc, id, 1);
     expect(row).toMatchObject({ status: 504, delivered: 1, quality: 'timeout' });
+    // The cascade's own log line says it failed, with the status and code the client got (it said "cascade served").
+    const out = await sc.waitForOutput(new RegExp(`"requestId":"${sid(id)}".*"msg":"cascade `));
+    const line = out.split('\n').find((l) => l.includes(`"requestId":"${sid(id)}"`) && l.includes('"msg":"cascade '))!;
+    expect(JSON.parse(line)).toMatchObject({ status: 504, error: 'timeout', msg: expect.stringMatching(/^cascade failed: /) });
   });
 
   it('a held stream cut after its first content fails over afresh within its tier, not continued on a prefill model (the client saw none of it)', async () => {

@@ -97,3 +97,21 @@ it('a request sent while healthy that ends while half-open neither frees the pro
   expect(await stateOf()).toBe('healthy');
   expect(hits).toEqual(['hold-A', 'fail', 'fail', 'hold-D', 'after-probe']);
 });
+
+it("the circuit's edges are in the log: opened at warn (with its reason), half-open and closed at info", async () => {
+  const lines = (): Array<{ level: number; msg: string; endpoint?: string }> =>
+    sc
+      .stdout()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string; endpoint?: string })
+      .filter((l) => l.endpoint === 'm-flaky@fake' && l.msg.includes(': circuit '));
+  await sc.waitForOutput(/m-flaky@fake: circuit closed/);
+  const edges = lines().map((l) => [l.level, l.msg.replace(/ \(.*\)$/, '')]);
+  expect(edges).toEqual([
+    [40, 'endpoint m-flaky@fake: circuit opened'],
+    [30, 'endpoint m-flaky@fake: circuit half-open, one request probes'],
+    [30, 'endpoint m-flaky@fake: circuit closed'],
+  ]);
+  expect(lines()[0]!.msg).toMatch(/circuit opened \(.+\)/);
+});
