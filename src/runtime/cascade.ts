@@ -175,10 +175,14 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
     // Why this tier (or model): the step below that failed, then what chose the first step (x-switchyard-reason).
     const next = plan.kind === 'chain' ? step.plan.candidates[0]! : step.tier;
     const stepPlan = prev ? { ...step.plan, reason: `cascade: ${prev.model ?? 'none'} ${prev.outcome} → ${next}; ${ladder[0]!.plan.reason}` } : step.plan;
-    // Somewhere else to go when no endpoint of this step can take it now: do not wait for one.
+    // Somewhere else to go when no endpoint of this step can take it now: do not wait for one. A
+    // model the latency wish passes over is nowhere to go (the step after would come back to this
+    // one's model and wait for it there: `deepseek-v3.2:no_endpoint_available>deepseek-v3.2:pass`).
+    const goes = (m: string): boolean => !stepPlan.candidates.includes(m) && !tooSlow(rt.byModel.get(m), call.hints.maxLatencyMs);
     const elsewhere =
       plan.kind === 'tiers' &&
-      (i < ladder.length - 1 || (!steps.some((s) => s.answer) && plan.plain.candidates.some((m) => !ran.has(m) && !stepPlan.candidates.includes(m))));
+      (ladder.slice(i + 1).some((st) => st.plan.candidates.some(goes)) ||
+        (!steps.some((s) => s.answer) && plan.plain.candidates.some((m) => !ran.has(m) && goes(m))));
     const run = await runOne(stepPlan, elsewhere);
     for (const m of stepPlan.candidates) ran.add(m);
     // A model the latency wish passed over is not waited for later: a plain request passes it over too.

@@ -78,6 +78,30 @@ describe('the cascade under a latency wish', () => {
     expect(new Set(steps.map((st) => st.split(':')[0])).size).toBe(steps.length);
   });
 
+  it('the only model fast enough is throttled for a moment: the first step waits for it (nothing else is within the wish), one step, named once', async () => {
+    // deepseek-v3.2 (the only model within 300 ms: gemini-2.5-flash's prior is 400 ms, and nothing here
+    // sends it anything) throttled 3 s by a 429 that a plain request with the same wish met and gave up on.
+    const fast = { 'x-switchyard-max-latency-ms': '300' };
+    await sim.setFault('deepseek-chat', { kind: 'rate_limit', retryAfterSec: 3, times: 1 });
+    await sc.client.chat.completions
+      .create(
+        { model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'warm' }] },
+        { headers: { ...fast, 'x-switchyard-cascade': 'off', 'x-switchyard-timeout-ms': '300' }, maxRetries: 0 },
+      )
+      .catch(() => null);
+    const deepseek = async () => (await sc.state()).endpoints.find((e) => e.model === 'deepseek-v3.2')!.state;
+    expect(await deepseek()).toBe('throttled');
+    const { data, response } = await sc.client.chat.completions
+      .create(
+        { model: 'auto', messages: [{ role: 'user', content: 'how far is mars' }] },
+        { headers: { ...fast, 'x-switchyard-tier': 'fast_cheap', 'x-switchyard-timeout-ms': '30000' } },
+      )
+      .withResponse();
+    expect(data.model).toBe('deepseek-v3.2');
+    // It was deepseek-v3.2:no_endpoint_available>deepseek-v3.2:pass: the first step gave up on it, the next came back to it and waited.
+    expect(response.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:pass');
+  });
+
   // Last: it leaves gpt-4.1 throttled for 20 s.
   it("the first tier throttled (a 429 with retry-after 20 s, well within the deadline): the cascade goes on to the plain order's other models at once, as a plain request does, instead of waiting the throttle out", async () => {
     await sim.setFault('gpt-4.1', { kind: 'rate_limit', retryAfterSec: 20, times: 1 });
