@@ -36,6 +36,12 @@ export interface ResolveInput {
   contextTokens?: number;
   /** The field holding `contextTokens` (`input[3]`), named by the error when no window holds it. */
   contextParam?: string;
+  /**
+   * The prompt's exact count, when `promptTokens` is the quick upper bound (a third of its bytes:
+   * English runs 4–5 bytes a token). Asked only when that bound leaves a model's window no room:
+   * the bound alone refused prompts that fit a small window (2,559 tokens counted as 4,256).
+   */
+  exactContextTokens?: () => number;
   /** Expected output tokens (for the cost strategy). */
   expectedOutputTokens: number;
   /** Live latency and load of a model (its best endpoint). */
@@ -102,14 +108,21 @@ function distinct(xs: readonly string[]): boolean {
 export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
   const wantsEmbeddings = checkPurpose(cfg, inp);
   const needs = requiredCapabilities(inp.body);
-  const contextTokens = inp.contextTokens ?? inp.promptTokens;
+  let contextTokens = inp.contextTokens ?? inp.promptTokens;
+  let counted = inp.exactContextTokens === undefined || inp.contextTokens !== undefined;
   // A chat model's window holds the prompt and the answer (providers refuse a prompt plus max_tokens over
   // the window): the client's cap as it would be sent, or a minimal room for an answer (answerRoom).
   const asked = wantsEmbeddings ? null : requestedOutputTokens(inp.body);
   const roomFor = (max: number): number => (wantsEmbeddings ? 0 : answerRoom(inp.body, max));
   const fits = (m: string): boolean => {
     const mc = own(cfg.models, m);
-    return mc !== undefined && mc.contextWindow - contextTokens >= roomFor(mc.maxOutputTokens);
+    if (mc === undefined) return false;
+    if (mc.contextWindow - contextTokens >= roomFor(mc.maxOutputTokens)) return true;
+    // The quick bound leaves no room: the exact count decides (and is what the messages then name).
+    if (counted) return false;
+    counted = true;
+    contextTokens = Math.min(contextTokens, inp.exactContextTokens!());
+    return mc.contextWindow - contextTokens >= roomFor(mc.maxOutputTokens);
   };
   const capable = (m: string): boolean => {
     if (isEmbeddingsModel(cfg, m) !== wantsEmbeddings) return false;

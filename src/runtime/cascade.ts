@@ -24,7 +24,7 @@ import { runStep, withoutLogprobs, type StepRun } from './cascade-step.js';
 import type { RequestRecord, RuntimeCore } from './core.js';
 import { currentScope, type ApiName } from './request-scope.js';
 import { RequestDriver } from './request-driver.js';
-import { asciiReason, countPrompt } from './request-prep.js';
+import { asciiReason, countPrompt, exactPromptCount } from './request-prep.js';
 import { tooSlow } from './endpoints.js';
 import { contextTooLong, unsupportedFeature } from './retry-policy.js';
 
@@ -88,6 +88,7 @@ function cascadeInput(rt: RuntimeCore, body: ChatCall['body'], hints: ChatCall['
     // maxTokensRequired: the Messages API requires max_tokens, so the scorer does not read it there.
     classify: { task: hints.task, tier: hints.tier, text: userText(body.messages), promptTokens, turns: body.messages.length, maxTokensRequired },
     promptTokens,
+    exactContextTokens: exactPromptCount(body),
     expectedOutputTokens: Math.min(requestedOutputTokens(body) ?? 512, 4096),
     liveStats: (m) => rt.modelStats(m),
   };

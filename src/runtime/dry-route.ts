@@ -18,7 +18,7 @@ import type { Hints } from './api.js';
 import { cascadeOn } from './cascade.js';
 import type { RuntimeCore } from './core.js';
 import { availability, latencyOf, tooSlow } from './endpoints.js';
-import { asciiReason, countPrompt, estTokens } from './request-prep.js';
+import { asciiReason, countPrompt, estTokens, exactPromptCount } from './request-prep.js';
 import { translatableCandidates, translationError, untakeableEndpoints, untranslatableNote, usableFor } from './translatable.js';
 
 export interface DryRoute {
@@ -52,6 +52,7 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints, api: 'ch
       maxTokensRequired: api === 'messages',
     },
     promptTokens,
+    exactContextTokens: exactPromptCount(body),
     expectedOutputTokens: Math.min(maxOut ?? 512, 4096),
     liveStats: (m) => rt.modelStats(m),
     rng: () => rt.rng(),

@@ -64,6 +64,17 @@ export function countPrompt(call: Pick<ChatCall, 'body'>): number {
   return exact ? countPromptTokens(body.messages, body.tools ?? undefined) : Math.ceil(bytes / 3) + 3 * body.messages.length + 3;
 }
 
+/**
+ * The prompt's exact count, as a function, when {@link countPrompt} gave the quick bound (a prompt
+ * of at most 16,000 bytes, not embeddings); undefined when its count is exact already. Routing
+ * asks for it only when the bound leaves a model's context window no room.
+ */
+export function exactPromptCount(body: ChatCall['body']): (() => number) | undefined {
+  if (embeddingTokens(body) !== undefined || nativeOf(body)?.kind === 'embeddings') return undefined;
+  if (promptBytes(body.messages) + toolBytes(body.tools) > EXACT_COUNT_BYTES) return undefined;
+  return () => countPromptTokens(body.messages, body.tools ?? undefined);
+}
+
 /** Estimated tokens for TPM windows: prompt plus the output asked for. */
 export function estTokens(call: Pick<ChatCall, 'body'>, promptTokens: number): number {
   return promptTokens + Math.min(requestedOutputTokens(call.body) ?? 256, 4096);

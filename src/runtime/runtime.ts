@@ -21,6 +21,7 @@ import { ActorBudgetStore, budgetLimits, periodStarts, type BudgetStore } from '
 import type { RequestRecord, RuntimeCore } from './core.js';
 import { endpointSettings, fingerprint, latencyOf, poolFor, recordOn, type EndpointActor, type EndpointHandle } from './endpoints.js';
 import { CapacityQueue } from './queue.js';
+import { exactPromptCount } from './request-prep.js';
 import { pickEndpoint, type PickContext, type PickRequest, type PickResult } from './pick.js';
 import { RequestDriver, type RequestOptions } from './request-driver.js';
 import { realScheduler, type Scheduler } from './scheduler.js';
@@ -332,6 +333,7 @@ export class Runtime implements RuntimeCore {
         maxTokensRequired: call.api === 'messages',
       },
       promptTokens,
+      exactContextTokens: exactPromptCount(body),
       ...embeddingsLongestInput(body),
       expectedOutputTokens: Math.min(requestedOutputTokens(body) ?? 512, 4096),
       liveStats: (m) => this.modelStats(m),

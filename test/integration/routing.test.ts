@@ -435,6 +435,25 @@ describe('context windows hold the prompt and the answer', () => {
     expect(r.attempts).toBe(1);
   });
 
+  it('a short English prompt that a third of its bytes over-counts is served by a small window, with a cap that fits (it was refused as context_length_exceeded)', async () => {
+    // 12,750 bytes, ~2,550 tokens: counted from its bytes as ~4,250, over tiny's 4,096-token window.
+    const prompt = 'The quick brown fox jumps over the lazy dog while the farmer watches from the porch. '.repeat(150);
+    const r = await ask('tiny', prompt);
+    expect(r.model).toBe('tiny');
+    expect(r.attempts).toBe(1);
+    // Without max_tokens, the cap sent is the room the exact count leaves (it was 1 token from the estimate's).
+    expect(r.data.usage!.completion_tokens).toBeGreaterThan(1);
+    expect(r.data.choices[0]!.finish_reason).toBe('stop');
+    const dry = (await (
+      await fetch(`${sc.url}/switchyard/route`, {
+        method: 'POST',
+        body: JSON.stringify({ model: 'route/small', messages: [{ role: 'user', content: prompt }] }),
+      })
+    ).json()) as { model: string };
+    expect(dry.model).toBe('tiny');
+    expect((await ask('route/small', prompt)).model).toBe('tiny');
+  });
+
   it('routing passes over a model whose window leaves no room for an answer, in the dry run as in the request', async () => {
     // ~3,950 tokens: inside tiny's 4,096 window, but with less than 256 left for the answer.
     const prompt = 'apple '.repeat(3_950);
