@@ -33,6 +33,7 @@ const HANDLED = new Set([
 const NO_OP: Record<string, (v: unknown) => boolean> = {
   thinking: (v) => isObj(v) && v.type === 'disabled' && Object.keys(v).length === 1,
   service_tier: (v) => v === 'auto',
+  fallbacks: (v) => Array.isArray(v) && v.length === 0, // no server-side fallback asked for
   // Automatic prompt caching (a top-level breakpoint): a caching hint as a block's cache_control is (a 1-hour one is refused before).
   cache_control: (v) => isObj(v) && v.type === 'ephemeral',
 };

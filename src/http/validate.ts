@@ -219,6 +219,46 @@ function checkResponseFormat(rf: unknown): void {
  * that does not check (or a translation to another wire) would force a call to a tool the
  * client never declared.
  */
+/** The names of the tools of one kind (`function` or `custom`) a body declares. */
+function declaredTools(tools: unknown, kind: 'function' | 'custom'): string[] {
+  if (!Array.isArray(tools)) return [];
+  return tools.flatMap((t) => {
+    if (!isObj(t) || (t.type ?? 'function') !== kind) return [];
+    const def = t[kind];
+    return isObj(def) && typeof def.name === 'string' ? [def.name] : [];
+  });
+}
+
+/**
+ * A tool a choice names (`{"type": "function", "function": {"name"}}`, `{"type": "custom", "custom":
+ * {"name"}}`) must be one `tools` declares, of that kind: OpenAI refuses it otherwise, and sent on,
+ * a provider that calls it anyway was paid for a call the app cannot run. `at` names the choice.
+ */
+function checkNamedTool(ref: Record<string, unknown>, kind: 'function' | 'custom', tools: unknown, at: string): void {
+  const def = ref[kind];
+  if (!isObj(def) || typeof def.name !== 'string')
+    throw new SwitchyardError(
+      'invalid_request',
+      `Invalid value for '${at}': a ${kind} choice is {"type": "${kind}", "${kind}": {"name": "<a ${kind} tool in tools>"}}`,
+      {
+        param: at,
+      },
+    );
+  if (!Array.isArray(tools) || tools.length === 0)
+    throw new SwitchyardError(
+      'invalid_request',
+      `Invalid value for '${at}': 'tool_choice' is only allowed when 'tools' are specified (it names ${kind} "${echoName(def.name)}"; declare it in tools or leave tool_choice out)`,
+      { param: at },
+    );
+  const declared = declaredTools(tools, kind);
+  if (!declared.includes(def.name))
+    throw new SwitchyardError(
+      'invalid_request',
+      `Invalid value for '${at}': ${kind} "${echoName(def.name)}" is not in 'tools' (${declared.length > 0 ? `declared: ${declared.slice(0, 8).map(echoName).join(', ')}${declared.length > 8 ? ', …' : ''}` : `no ${kind} tools are declared`}); name one of them`,
+      { param: at },
+    );
+}
+
 function checkToolChoice(choice: unknown, tools: unknown): void {
   if (typeof choice === 'string' && (!Array.isArray(tools) || tools.length === 0))
     throw new SwitchyardError(
@@ -226,29 +266,29 @@ function checkToolChoice(choice: unknown, tools: unknown): void {
       `Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified (it is "${echoName(choice)}"; declare tools or leave tool_choice out)`,
       { param: 'tool_choice' },
     );
-  if (!isObj(choice) || choice.type !== 'function') return;
-  const fn = choice.function;
-  if (!isObj(fn) || typeof fn.name !== 'string')
+  if (!isObj(choice)) return;
+  if (choice.type === 'function' || choice.type === 'custom') return checkNamedTool(choice, choice.type, tools, 'tool_choice');
+  if (choice.type !== 'allowed_tools') return;
+  // allowed_tools: a mode and a list of tools, each one that `tools` declares.
+  const allowed = choice.allowed_tools;
+  if (!isObj(allowed) || (allowed.mode !== 'auto' && allowed.mode !== 'required') || !Array.isArray(allowed.tools) || allowed.tools.length === 0)
     throw new SwitchyardError(
       'invalid_request',
-      `Invalid value for 'tool_choice': a function choice is {"type": "function", "function": {"name": "<a function in tools>"}}`,
-      { param: 'tool_choice' },
+      `Invalid value for 'tool_choice.allowed_tools': expected {"mode": "auto" or "required", "tools": [{"type": "function", "function": {"name"}} or {"type": "custom", "custom": {"name"}}, …]}`,
+      { param: 'tool_choice.allowed_tools' },
     );
-  const declared = Array.isArray(tools)
-    ? tools.flatMap((t) => (isObj(t) && t.type === 'function' && isObj(t.function) && typeof t.function.name === 'string' ? [t.function.name] : []))
-    : [];
-  if (!Array.isArray(tools) || tools.length === 0)
-    throw new SwitchyardError(
-      'invalid_request',
-      `Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified (it names function "${echoName(fn.name)}"; declare it in tools or leave tool_choice out)`,
-      { param: 'tool_choice' },
-    );
-  if (!declared.includes(fn.name))
-    throw new SwitchyardError(
-      'invalid_request',
-      `Invalid value for 'tool_choice': function "${echoName(fn.name)}" is not in 'tools' (${declared.length > 0 ? `declared: ${declared.slice(0, 8).map(echoName).join(', ')}${declared.length > 8 ? ', …' : ''}` : 'no function tools are declared'}); name one of them`,
-      { param: 'tool_choice' },
-    );
+  allowed.tools.forEach((t: unknown, i) => {
+    const at = `tool_choice.allowed_tools.tools[${i}]`;
+    if (!isObj(t) || (t.type !== 'function' && t.type !== 'custom'))
+      throw new SwitchyardError(
+        'invalid_request',
+        `Invalid value for '${at}': expected {"type": "function", "function": {"name"}} or {"type": "custom", "custom": {"name"}}`,
+        {
+          param: at,
+        },
+      );
+    checkNamedTool(t, t.type, tools, at);
+  });
 }
 
 /**

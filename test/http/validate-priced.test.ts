@@ -167,3 +167,62 @@ describe('edge validation: parallel_tool_calls', () => {
     for (const v of [true, false, null]) expect(parseChatBody(structuredClone({ ...base, tools, parallel_tool_calls: v })).tools).toEqual(tools);
   });
 });
+
+describe('edge validation: a tool choice names a declared tool of its kind', () => {
+  const tools = [
+    { type: 'function', function: { name: 'lookup' } },
+    { type: 'custom', custom: { name: 'shell' } },
+  ];
+  it.each([
+    [{ type: 'custom', custom: { name: 'nope' } }, 'tool_choice', /custom "nope" is not in 'tools'/],
+    [{ type: 'custom', custom: { name: 'lookup' } }, 'tool_choice', /custom "lookup" is not in 'tools' \(declared: shell\)/],
+    [{ type: 'function', function: { name: 'shell' } }, 'tool_choice', /function "shell" is not in 'tools' \(declared: lookup\)/],
+    [{ type: 'custom' }, 'tool_choice', /a custom choice is/],
+    [
+      { type: 'allowed_tools', allowed_tools: { mode: 'required', tools: [{ type: 'function', function: { name: 'nope' } }] } },
+      'tool_choice.allowed_tools.tools[0]',
+      /function "nope"/,
+    ],
+    [
+      {
+        type: 'allowed_tools',
+        allowed_tools: {
+          mode: 'auto',
+          tools: [
+            { type: 'function', function: { name: 'lookup' } },
+            { type: 'custom', custom: { name: 'x' } },
+          ],
+        },
+      },
+      'tool_choice.allowed_tools.tools[1]',
+      /custom "x"/,
+    ],
+    [
+      { type: 'allowed_tools', allowed_tools: { mode: 'sometimes', tools: [{ type: 'function', function: { name: 'lookup' } }] } },
+      'tool_choice.allowed_tools',
+      /"mode": "auto" or "required"/,
+    ],
+    [{ type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [] } }, 'tool_choice.allowed_tools', /expected/],
+  ])('refuses %j (naming %s) before anything is sent', (tool_choice, param, message) => {
+    const err = refusal({ ...base, tools, tool_choice });
+    expect([err.status, err.code, err.param]).toEqual([400, 'invalid_request', param]);
+    expect(err.message).toMatch(message);
+  });
+  it('takes choices that name declared tools', () => {
+    for (const tool_choice of [
+      { type: 'custom', custom: { name: 'shell' } },
+      { type: 'function', function: { name: 'lookup' } },
+      {
+        type: 'allowed_tools',
+        allowed_tools: {
+          mode: 'required',
+          tools: [
+            { type: 'custom', custom: { name: 'shell' } },
+            { type: 'function', function: { name: 'lookup' } },
+          ],
+        },
+      },
+    ])
+      expect(parseChatBody(structuredClone({ ...base, tools, tool_choice })).tool_choice).toEqual(tool_choice);
+  });
+});

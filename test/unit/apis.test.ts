@@ -443,7 +443,8 @@ describe('Messages → chat and back', () => {
     ] as const)
       expect(() => translateMessages({ ...user('x'), [field]: value })).toThrow(expect.objectContaining({ status: 400, param }));
     expect(() => translateMessages({ ...user('x'), context_management: { edits: [{ type: 'clear_tool_uses_20250919' }] } })).not.toThrow();
-    expect(() => translateMessages({ ...user('x'), fallbacks: [] })).not.toThrow();
+    // No fallback asked for: a no-op value, dropped for an OpenAI-kind model (it kept the request on Claude).
+    expect(nativeOf(translateMessages({ ...user('x'), fallbacks: [] }))).toMatchObject({ untranslated: [] });
     for (const [field, value] of [
       ['speed', 'standard'],
       ['inference_geo', 'global'],
