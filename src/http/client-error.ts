@@ -7,6 +7,7 @@
  * destroyed. Never a throw: this runs outside any request's error handling.
  */
 import type { Duplex } from 'node:stream';
+import { allowedMethods } from './routes.js';
 
 interface ParserError extends Error {
   code?: string;
@@ -67,12 +68,12 @@ export function headerCountBody(count: number, anthropic = false): string {
 }
 
 /** The raw bytes of a complete HTTP/1.1 error response that closes the connection: OpenAI's error shape, or Anthropic's (`anthropic`). */
-export function rawErrorResponse(status: number, reason: string, code: string, anthropic = false, text?: string): string {
+export function rawErrorResponse(status: number, reason: string, code: string, anthropic = false, text?: string, extraHeaders = ''): string {
   const message = text ?? MESSAGES[status] ?? reason;
   const body = JSON.stringify(
     anthropic ? { type: 'error', error: { type: 'invalid_request_error', message } } : { error: { message, type: 'invalid_request_error', param: null, code } },
   );
-  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extraHeaders}connection: close\r\n\r\n${body}`;
 }
 
 interface Emitter {
@@ -88,12 +89,17 @@ interface HttpSocket extends Duplex {
 }
 
 /**
- * The response on the socket when it answers a whole request and is not finished, else null.
- * A request not whole is the one the refused bytes (a bad chunk) or the timeout belong to.
+ * The response on the socket when it answers a whole request, else null. A request not whole is
+ * the one the refused bytes (a bad chunk) or the timeout belong to. A response stays on the socket
+ * until its 'finish' (node's listener detaches it and puts the next queued one on): one whose bytes
+ * all went out already (`writableFinished`) has not emitted it yet when it ended in the same turn
+ * as the refused bytes were parsed (pipelined requests answered at once), and the ones queued
+ * behind it are put on the socket only then — ended before, they were lost (routed, billed, never
+ * delivered).
  */
 function servingWhole(socket: HttpSocket): Emitter | null {
   const res = socket._httpMessage;
-  if (res == null || res.req?.complete !== true || res.writableFinished === true) return null;
+  if (res == null || res.req?.complete !== true) return null;
   return typeof (res as Partial<Emitter>).once === 'function' ? (res as unknown as Emitter) : null;
 }
 
@@ -180,13 +186,18 @@ export function onClientError(err: ParserError, socket: Duplex, onLog: (code: st
 export function refuseConnect(req: { url?: string }, socket: Duplex): void {
   try {
     const target = (req.url ?? '').slice(0, 200);
+    const path = target.split('?')[0] ?? '';
+    // A 405 names what the resource takes (RFC 9110 §15.5.6): the route's methods, or, for a target
+    // that is no route (CONNECT's usual host:port), the methods switchyard serves at all.
+    const allow = (allowedMethods(path) ?? ['GET', 'HEAD', 'POST', 'DELETE']).join(', ');
     socket.end(
       rawErrorResponse(
         405,
         'Method Not Allowed',
         'method_not_allowed',
-        isMessagesPath(target.split('?')[0] ?? ''),
+        isMessagesPath(path),
         'CONNECT is not supported: switchyard is an API endpoint, not a proxy; send POST /v1/chat/completions (or another /v1 route) to it',
+        `allow: ${allow}\r\n`,
       ),
     );
     setTimeout(() => socket.destroy(), 1000).unref();

@@ -49,6 +49,11 @@ export function routeOf(path: string): string | null {
   return prefix === undefined ? null : `${prefix}{model}`;
 }
 
+/** The methods `path` is served for, or null when it is no method-checked route. */
+export function allowedMethods(path: string): readonly string[] | null {
+  return METHODS.get(path) ?? PREFIX_METHODS.find(([prefix]) => path.startsWith(prefix))?.[1] ?? null;
+}
+
 /** Throws 405 with an `Allow` header when `path` is served but not for `method`. */
 export function checkMethod(path: string, method: string | undefined): void {
   const allowed = METHODS.get(path) ?? PREFIX_METHODS.find(([prefix]) => path.startsWith(prefix))?.[1];

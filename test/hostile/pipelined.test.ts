@@ -56,6 +56,18 @@ it('three whole chat requests then bytes the parser refuses: three 200s, then th
   for (const id of ids) expect(ledgerRow(file, id)?.status, id).toBe(200);
 });
 
+it('requests answered in the same turn the refused bytes are parsed (health checks), or whose answer is all sent but not yet finished: each is answered, then the refusal', async () => {
+  // Answered at once, the first response had sent all its bytes (writableFinished) before node emitted
+  // its 'finish', which is what puts the queued ones on the socket: the refusal went out after it alone.
+  const health = await untilClosed(env.sc.url, `${'GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n'.repeat(5)}GARBAGE\r\n\r\n`);
+  expect(statuses(health.text), health.text).toEqual([200, 200, 200, 200, 200, 400]);
+  const many = Array.from({ length: 10 }, (_, i) => chat(`q${i}`)).join('');
+  const { text } = await untilClosed(env.sc.url, `${many}GARBAGE\r\n\r\n`);
+  expect(statuses(text), text).toEqual([...Array<number>(10).fill(200), 400]);
+  const file = ledgerFileOf(parse(readFileSync(env.sc.configFile, 'utf8')) as Record<string, unknown>);
+  for (const id of requestIds(text)) expect(ledgerRow(file, id)?.status, id).toBe(200);
+});
+
 it('a request with Connection: close ends the pipeline: the three are answered, what follows it is ignored (no 400), and the connection closes', async () => {
   const { text, closed } = await untilClosed(env.sc.url, `${chat('one')}${chat('two')}${chat('three', 'connection: close\r\n')}${chat('four')}`);
   expect(statuses(text), text).toEqual([200, 200, 200]);

@@ -200,6 +200,9 @@ describe('a request without a Host header, and CONNECT', () => {
     const anthropic = await rawRequest(sc.url, 'CONNECT /v1/messages HTTP/1.1\r\nhost: x\r\n\r\n');
     expect(anthropic.status).toBe(405);
     expect(JSON.parse(anthropic.body)).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    // RFC 9110: a 405 says what the resource takes (it had no Allow header).
+    expect(anthropic.headers).toMatch(/\r\nallow: POST\r\n/i);
+    expect(openai.headers).toMatch(/\r\nallow: GET, HEAD, POST, DELETE\r\n/i);
   });
 });
 
