@@ -253,17 +253,26 @@ function checkToolOutputs(previous: ChatMessage[], own: ChatMessage[]): void {
   /** The calls of the assistant turn the tool messages now follow, not answered yet (null: no such turn). */
   let open = null as Set<string> | null;
   let answered = new Set<string>();
+  /** Every call answered so far, in any earlier turn too (an output sent again later is a duplicate, not an orphan). */
+  const everAnswered = new Set<string>();
   for (const m of [...previous, ...own]) {
     if (m.role === 'tool') {
       const id = String(m.tool_call_id);
       if (open?.delete(id) === true) {
         answered.add(id);
+        everAnswered.add(id);
         continue;
       }
       if (answered.has(id))
         throw new SwitchyardError('invalid_request', `Duplicate function call output for call_id ${echoName(id)}: answer each function_call once.`, {
           param: 'input',
         });
+      if (everAnswered.has(id))
+        throw new SwitchyardError(
+          'invalid_request',
+          `The function_call ${echoName(id)} was answered already (its function_call_output is earlier in the conversation, in this input or that of previous_response_id): answer each function_call once, right after it.`,
+          { param: 'input' },
+        );
       throw orphan(id);
     }
     const left = open === null ? undefined : [...open][0];

@@ -170,10 +170,24 @@ describe('Responses → chat', () => {
       unanswered('b'),
     );
     expect(() => translateResponses({ model: 'm', input: [call('a')] }, [])).toThrow(unanswered('a'));
-    // An output that answers no call just before it (the call was answered already), and one given twice.
-    const again = [call('a'), output('a'), { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'done' }] }, output('a')];
-    expect(() => translateResponses({ model: 'm', input: again }, [])).toThrow(
-      expect.objectContaining({ status: 400, param: 'input', message: expect.stringMatching(/^No tool call found for function call output with call_id a\./) }),
+    // An output of a call answered already, a turn before (said so: it read "No tool call found"), and one given twice.
+    const done = { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'done' }] };
+    const answeredAlready = expect.objectContaining({
+      status: 400,
+      param: 'input',
+      message: expect.stringMatching(/^The function_call a was answered already/),
+    });
+    expect(() => translateResponses({ model: 'm', input: [call('a'), output('a'), done, output('a')] }, [])).toThrow(answeredAlready);
+    // The same across previous_response_id: the stored conversation answered it.
+    const storedDone = [
+      { role: 'user', content: 'weather?' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'a', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'a', content: 'sunny' },
+      { role: 'assistant', content: 'It is sunny.' },
+    ];
+    expect(() => translateResponses({ model: 'm', input: [output('a')] }, storedDone)).toThrow(answeredAlready);
+    expect(() => translateResponses({ model: 'm', input: [output('zz')] }, storedDone)).toThrow(
+      expect.objectContaining({ message: expect.stringMatching(/^No tool call found for function call output with call_id zz\./) }),
     );
     expect(() => translateResponses({ model: 'm', input: [call('a'), output('a'), output('a')] }, [])).toThrow(
       expect.objectContaining({ status: 400, param: 'input', message: expect.stringMatching(/^Duplicate function call output for call_id a/) }),
