@@ -45,7 +45,8 @@ describe('first run', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'sy-onekey-'));
     const p = await startProc(['serve', '--port', '0'], /switchyard (http:\/\/127\.0\.0\.1:\d+)\/v1/, { ...NO_KEYS, OPENAI_API_KEY: 'sk-test' }, cwd);
     try {
-      expect(p.stdout()).toMatch(/left out for want of a key: claude-sonnet-4\.5, gemini-2\.5-flash, deepseek-v3\.2, route\/chatbot/);
+      // The banner's log line leaves through pino's asynchronous write: waited for, not read at once.
+      await p.waitForOutput(/left out for want of a key: claude-sonnet-4\.5, gemini-2\.5-flash, deepseek-v3\.2, route\/chatbot/);
       const client = new OpenAI({ baseURL: `${p.url}/v1`, apiKey: 'x', maxRetries: 0 });
       const err = await client.chat.completions.create({ model: 'claude-sonnet-4.5', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OpenAI.BadRequestError);
