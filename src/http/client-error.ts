@@ -190,17 +190,20 @@ export function refuseConnect(req: { url?: string }, socket: Duplex): void {
     // A 405 names what the resource takes (RFC 9110 §15.5.6): the route's methods, or, for a target
     // that is no route (CONNECT's usual host:port), the methods switchyard serves at all.
     const allow = (allowedMethods(path) ?? ['GET', 'HEAD', 'POST', 'DELETE']).join(', ');
-    socket.end(
-      rawErrorResponse(
-        405,
-        'Method Not Allowed',
-        'method_not_allowed',
-        isMessagesPath(path),
-        'CONNECT is not supported: switchyard is an API endpoint, not a proxy; send POST /v1/chat/completions (or another /v1 route) to it',
-        `allow: ${allow}\r\n`,
-      ),
+    const answer = rawErrorResponse(
+      405,
+      'Method Not Allowed',
+      'method_not_allowed',
+      isMessagesPath(path),
+      'CONNECT is not supported: switchyard is an API endpoint, not a proxy; send POST /v1/chat/completions (or another /v1 route) to it',
+      `allow: ${allow}\r\n`,
     );
-    setTimeout(() => socket.destroy(), 1000).unref();
+    // Whole requests pipelined ahead of it are answered first, in order, as before a parser refusal
+    // (ended at once, they were lost: routed, billed at their reservation as 499).
+    afterWholeAnswered(socket as HttpSocket, () => {
+      if (socket.writable) socket.end(answer);
+      setTimeout(() => socket.destroy(), 1000).unref();
+    });
   } catch {
     socket.destroy();
   }

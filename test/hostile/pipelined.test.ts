@@ -68,6 +68,14 @@ it('requests answered in the same turn the refused bytes are parsed (health chec
   for (const id of requestIds(text)) expect(ledgerRow(file, id)?.status, id).toBe(200);
 });
 
+it('a whole chat request pipelined ahead of a CONNECT is answered first, then the 405 (it was lost, billed as 499)', async () => {
+  const { text, closed } = await untilClosed(env.sc.url, `${chat('before-connect')}CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n`);
+  expect(statuses(text), text).toEqual([200, 405]);
+  expect(closed).toBe(true);
+  const file = ledgerFileOf(parse(readFileSync(env.sc.configFile, 'utf8')) as Record<string, unknown>);
+  for (const id of requestIds(text)) expect(ledgerRow(file, id)?.status, id).toBe(200);
+});
+
 it('a request with Connection: close ends the pipeline: the three are answered, what follows it is ignored (no 400), and the connection closes', async () => {
   const { text, closed } = await untilClosed(env.sc.url, `${chat('one')}${chat('two')}${chat('three', 'connection: close\r\n')}${chat('four')}`);
   expect(statuses(text), text).toEqual([200, 200, 200]);
