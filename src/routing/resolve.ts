@@ -42,6 +42,12 @@ export interface ResolveInput {
    * the bound alone refused prompts that fit a small window (2,559 tokens counted as 4,256).
    */
   exactContextTokens?: () => number;
+  /**
+   * A true upper bound of the prompt's tokens (its bytes: a token is at least one), asked with
+   * `exactContextTokens` when the quick count fits a window but the bound does not: the quick
+   * count is an estimate that lists of digits, CSV, CJK and emoji exceed up to threefold.
+   */
+  boundContextTokens?: () => number;
   /** Expected output tokens (for the cost strategy). */
   expectedOutputTokens: number;
   /** Live latency and load of a model (its best endpoint). */
@@ -117,12 +123,15 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
   const fits = (m: string): boolean => {
     const mc = own(cfg.models, m);
     if (mc === undefined) return false;
-    if (mc.contextWindow - contextTokens >= roomFor(mc.maxOutputTokens)) return true;
-    // The quick bound leaves no room: the exact count decides (and is what the messages then name).
-    if (counted) return false;
+    const room = roomFor(mc.maxOutputTokens);
+    if (mc.contextWindow - contextTokens >= room) {
+      // The quick count fits: certain once counted, or when the prompt's byte bound fits too.
+      if (counted || inp.boundContextTokens === undefined || mc.contextWindow - inp.boundContextTokens() >= room) return true;
+    } else if (counted) return false;
+    // The quick count is no answer here: the exact count decides (and is what the messages then name).
     counted = true;
-    contextTokens = Math.min(contextTokens, inp.exactContextTokens!());
-    return mc.contextWindow - contextTokens >= roomFor(mc.maxOutputTokens);
+    contextTokens = inp.exactContextTokens!();
+    return mc.contextWindow - contextTokens >= room;
   };
   const capable = (m: string): boolean => {
     if (isEmbeddingsModel(cfg, m) !== wantsEmbeddings) return false;

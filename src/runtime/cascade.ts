@@ -89,6 +89,7 @@ function cascadeInput(rt: RuntimeCore, body: ChatCall['body'], hints: ChatCall['
     classify: { task: hints.task, tier: hints.tier, text: userText(body.messages), promptTokens, turns: body.messages.length, maxTokensRequired },
     promptTokens,
     exactContextTokens: exactPromptCount(body),
+    boundContextTokens: () => promptBoundTokens(body),
     expectedOutputTokens: Math.min(requestedOutputTokens(body) ?? 512, 4096),
     liveStats: (m) => rt.modelStats(m),
   };

@@ -57,7 +57,8 @@ export interface RuntimeCore {
   now(): number;
   rng(): number;
   /** The route of one request: its candidate models in order, and why (throws a SwitchyardError to refuse). */
-  route(call: ChatCall, promptTokens: number, opts: RequestOptions): RoutePlan;
+  /** `bound`: the prompt's byte bound, when the caller keeps it (else it is made when routing needs it). */
+  route(call: ChatCall, promptTokens: number, opts: RequestOptions, bound?: () => number): RoutePlan;
   /** The endpoint of a request's next attempt: the supervisor decides (`request.pick`), from live endpoint state. */
   pick(requestId: string, req: PickRequest, pc: PickContext): PickResult;
   /** Aborted (with an UpstreamFault `shutting_down`) when the shutdown stops waiting for requests in flight. */

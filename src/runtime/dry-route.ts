@@ -53,6 +53,7 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints, api: 'ch
     },
     promptTokens,
     exactContextTokens: exactPromptCount(body),
+    boundContextTokens: () => promptBoundTokens(body),
     expectedOutputTokens: Math.min(maxOut ?? 512, 4096),
     liveStats: (m) => rt.modelStats(m),
     rng: () => rt.rng(),

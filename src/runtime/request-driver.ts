@@ -473,7 +473,7 @@ export class RequestDriver {
     this.promptTokens = countPrompt(this.call);
     this.est = estTokens(this.call, this.promptTokens);
     try {
-      this.plan = this.rt.route(this.call, this.promptTokens, this.opts);
+      this.plan = this.rt.route(this.call, this.promptTokens, this.opts, () => this.bound(null));
     } catch (err) {
       if (!(err instanceof SwitchyardError)) throw err;
       this.routeError = err;

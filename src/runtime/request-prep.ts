@@ -67,7 +67,8 @@ export function countPrompt(call: Pick<ChatCall, 'body'>): number {
 /**
  * The prompt's exact count, as a function, when {@link countPrompt} gave the quick bound (a prompt
  * of at most 16,000 bytes, not embeddings); undefined when its count is exact already. Routing
- * asks for it only when the bound leaves a model's context window no room.
+ * asks for it only where a model's window is near: the quick count leaves it no room, or the
+ * prompt's byte bound does (digits, CJK and emoji run more tokens than a third of their bytes).
  */
 export function exactPromptCount(body: ChatCall['body']): (() => number) | undefined {
   if (embeddingTokens(body) !== undefined || nativeOf(body)?.kind === 'embeddings') return undefined;

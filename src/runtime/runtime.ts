@@ -27,7 +27,7 @@ import { RequestDriver, type RequestOptions } from './request-driver.js';
 import { realScheduler, type Scheduler } from './scheduler.js';
 import { resolve, type RoutePlan } from '../routing/resolve.js';
 import { userText } from '../routing/classify.js';
-import { requestedOutputTokens } from '../accounting/reservation.js';
+import { promptBoundTokens, requestedOutputTokens } from '../accounting/reservation.js';
 import { nativeOf } from '../apis/native.js';
 import { cascadeOn, runCascade, type CascadeRecord } from './cascade.js';
 import { buildState, type StateView } from './state-view.js';
@@ -42,6 +42,8 @@ interface PendingRoute {
   call: ChatCall;
   promptTokens: number;
   opts: RequestOptions;
+  /** The prompt's byte bound (promptBoundTokens), as the request's driver keeps it. */
+  bound: () => number;
   plan: RoutePlan | null;
   error: unknown;
 }
@@ -255,8 +257,8 @@ export class Runtime implements RuntimeCore {
    * action, the same count, no XState macrostep (a route while serving crosses no edge, so the
    * hub would record nothing from it either).
    */
-  route(call: ChatCall, promptTokens: number, opts: RequestOptions): RoutePlan {
-    const pending: PendingRoute = { call, promptTokens, opts, plan: null, error: null };
+  route(call: ChatCall, promptTokens: number, opts: RequestOptions, bound = (): number => promptBoundTokens(call.body)): RoutePlan {
+    const pending: PendingRoute = { call, promptTokens, opts, bound, plan: null, error: null };
     this.pendingRoute = pending;
     try {
       this.toSupervisor({ type: 'request.route', at: this.now(), requestId: call.requestId });
@@ -311,13 +313,13 @@ export class Runtime implements RuntimeCore {
     const p = this.pendingRoute;
     if (!p || p.call.requestId !== requestId) return;
     try {
-      p.plan = this.plan(p.call, p.promptTokens, p.opts);
+      p.plan = this.plan(p.call, p.promptTokens, p.opts, p.bound);
     } catch (err) {
       p.error = err;
     }
   }
 
-  private plan(call: ChatCall, promptTokens: number, opts: RequestOptions): RoutePlan {
+  private plan(call: ChatCall, promptTokens: number, opts: RequestOptions, bound: () => number): RoutePlan {
     if (opts.plan) return opts.plan;
     const body = call.body;
     return resolve(this.cfg, {
@@ -334,6 +336,7 @@ export class Runtime implements RuntimeCore {
       },
       promptTokens,
       exactContextTokens: exactPromptCount(body),
+      boundContextTokens: bound,
       ...embeddingsLongestInput(body),
       expectedOutputTokens: Math.min(requestedOutputTokens(body) ?? 512, 4096),
       liveStats: (m) => this.modelStats(m),

@@ -76,8 +76,13 @@ export class StepCore implements RuntimeCore {
   get stopping(): CancelSignal {
     return this.rt.stopping;
   }
-  route(call: Parameters<RuntimeCore['route']>[0], promptTokens: number, opts: Parameters<RuntimeCore['route']>[2]): ReturnType<RuntimeCore['route']> {
-    return this.rt.route(call, promptTokens, opts);
+  route(
+    call: Parameters<RuntimeCore['route']>[0],
+    promptTokens: number,
+    opts: Parameters<RuntimeCore['route']>[2],
+    bound?: () => number,
+  ): ReturnType<RuntimeCore['route']> {
+    return this.rt.route(call, promptTokens, opts, bound);
   }
   pick(requestId: string, req: Parameters<RuntimeCore['pick']>[1], pc: Parameters<RuntimeCore['pick']>[2]): ReturnType<RuntimeCore['pick']> {
     return this.rt.pick(requestId, req, pc);

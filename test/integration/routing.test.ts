@@ -435,6 +435,30 @@ describe('context windows hold the prompt and the answer', () => {
     expect(r.attempts).toBe(1);
   });
 
+  it('a short prompt of digits that a third of its bytes undercounts is not routed to a window it overflows (it was sent there with a cap of 1 token)', async () => {
+    // 7,999 bytes, estimated from its bytes at ~2,670 tokens (room in tiny's 4,096), but ~8,000 tokens (a digit and a space are each one).
+    const digits = Array.from({ length: 4000 }, (_, i) => String(i % 10)).join(' ');
+    const dry = (await (
+      await fetch(`${sc.url}/switchyard/route`, {
+        method: 'POST',
+        body: JSON.stringify({ model: 'route/small', messages: [{ role: 'user', content: digits }] }),
+      })
+    ).json()) as { model: string; reason: string };
+    expect(dry.model).toBe('windowed');
+    const real = await ask('route/small', digits);
+    expect(real.model).toBe('windowed');
+    expect(real.attempts).toBe(1);
+    const counted = Number(/skipped tiny \(context window < (\d+) tokens \+ 256 for the answer\)/.exec(real.reason)?.[1]);
+    expect(counted).toBeGreaterThan(4096);
+    expect(real.reason).toBe(dry.reason);
+    expect(real.data.usage!.completion_tokens).toBeGreaterThan(1);
+    // Asked by name, it is refused as a provider refuses it, naming the exact count.
+    const err = await apiError(sc.client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: digits }] }));
+    expect(err.status).toBe(400);
+    expect(err.code).toBe('context_length_exceeded');
+    expect(err.message).toContain(`prompt is ${counted} tokens`);
+  });
+
   it('a short English prompt that a third of its bytes over-counts is served by a small window, with a cap that fits (it was refused as context_length_exceeded)', async () => {
     // 12,750 bytes, ~2,550 tokens: counted from its bytes as ~4,250, over tiny's 4,096-token window.
     const prompt = 'The quick brown fox jumps over the lazy dog while the farmer watches from the porch. '.repeat(150);
