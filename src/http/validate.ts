@@ -211,14 +211,6 @@ function checkResponseFormat(rf: unknown): void {
     );
 }
 
-/**
- * OpenAI's rules for `tool_choice`: any value but null needs `tools` ("auto" or "none" without
- * tools is refused by OpenAI and passed by other providers, so the same request would succeed or
- * fail by the model `auto` picked; "required" without tools cannot be met), and a named choice
- * (`{"type": "function", "function": {"name": …}}`) must name a function in `tools`: a provider
- * that does not check (or a translation to another wire) would force a call to a tool the
- * client never declared.
- */
 /** The names of the tools of one kind (`function` or `custom`) a body declares. */
 function declaredTools(tools: unknown, kind: 'function' | 'custom'): string[] {
   if (!Array.isArray(tools)) return [];
@@ -259,23 +251,53 @@ function checkNamedTool(ref: Record<string, unknown>, kind: 'function' | 'custom
     );
 }
 
+/**
+ * OpenAI's rules for `tool_choice`: any value but null needs `tools` ("auto" or "none" without
+ * tools is refused by OpenAI and passed by other providers, so the same request would succeed or
+ * fail by the model `auto` picked; "required" without tools cannot be met), and a named choice
+ * (`{"type": "function", "function": {"name": …}}`) must name a function in `tools`: a provider
+ * that does not check (or a translation to another wire) would force a call to a tool the
+ * client never declared. A string is "none", "auto" or "required", an object one of the three
+ * kinds chat completions know (others went upstream as they were: OpenAI refused them, other
+ * providers' translations read them as "auto").
+ */
 function checkToolChoice(choice: unknown, tools: unknown): void {
+  if (choice === undefined || choice === null) return;
+  if (typeof choice === 'string' && choice !== 'none' && choice !== 'auto' && choice !== 'required')
+    throw new SwitchyardError(
+      'invalid_request',
+      `Invalid value for 'tool_choice': "${echoName(choice)}". Supported values are: "none", "auto" and "required", or a tool choice object`,
+      {
+        param: 'tool_choice',
+      },
+    );
   if (typeof choice === 'string' && (!Array.isArray(tools) || tools.length === 0))
     throw new SwitchyardError(
       'invalid_request',
       `Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified (it is "${echoName(choice)}"; declare tools or leave tool_choice out)`,
       { param: 'tool_choice' },
     );
-  if (!isObj(choice)) return;
-  if (choice.type === 'function' || choice.type === 'custom') return checkNamedTool(choice, choice.type, tools, 'tool_choice');
-  if (choice.type !== 'allowed_tools') return;
+  if (typeof choice === 'string') return;
+  if (!isObj(choice) || (choice.type !== 'function' && choice.type !== 'custom' && choice.type !== 'allowed_tools'))
+    throw new SwitchyardError(
+      'invalid_request',
+      `Invalid value for 'tool_choice': expected "none", "auto", "required", {"type": "function", "function": {"name"}}, {"type": "custom", "custom": {"name"}} or {"type": "allowed_tools", "allowed_tools": {"mode", "tools"}}${isObj(choice) && typeof choice.type === 'string' ? ` (type "${echoName(choice.type)}" is not one of them)` : ''}`,
+      { param: isObj(choice) ? 'tool_choice.type' : 'tool_choice' },
+    );
+  if (choice.type !== 'allowed_tools') return checkNamedTool(choice, choice.type, tools, 'tool_choice');
   // allowed_tools: a mode and a list of tools, each one that `tools` declares.
   const allowed = choice.allowed_tools;
-  if (!isObj(allowed) || (allowed.mode !== 'auto' && allowed.mode !== 'required') || !Array.isArray(allowed.tools) || allowed.tools.length === 0)
+  if (!isObj(allowed) || !Array.isArray(allowed.tools) || allowed.tools.length === 0)
     throw new SwitchyardError(
       'invalid_request',
       `Invalid value for 'tool_choice.allowed_tools': expected {"mode": "auto" or "required", "tools": [{"type": "function", "function": {"name"}} or {"type": "custom", "custom": {"name"}}, …]}`,
       { param: 'tool_choice.allowed_tools' },
+    );
+  if (allowed.mode !== 'auto' && allowed.mode !== 'required')
+    throw new SwitchyardError(
+      'invalid_request',
+      `Invalid value for 'tool_choice.allowed_tools.mode': ${typeof allowed.mode === 'string' ? `"${echoName(allowed.mode)}"` : 'missing or not a string'}; supported values are "auto" and "required"`,
+      { param: 'tool_choice.allowed_tools.mode' },
     );
   allowed.tools.forEach((t: unknown, i) => {
     const at = `tool_choice.allowed_tools.tools[${i}]`;

@@ -199,9 +199,16 @@ describe('edge validation: a tool choice names a declared tool of its kind', () 
     ],
     [
       { type: 'allowed_tools', allowed_tools: { mode: 'sometimes', tools: [{ type: 'function', function: { name: 'lookup' } }] } },
-      'tool_choice.allowed_tools',
-      /"mode": "auto" or "required"/,
+      'tool_choice.allowed_tools.mode',
+      /"sometimes"; supported values are "auto" and "required"/,
     ],
+    [{ type: 'allowed_tools', allowed_tools: { tools: [{ type: 'function', function: { name: 'lookup' } }] } }, 'tool_choice.allowed_tools.mode', /missing/],
+    // Kinds chat completions do not know went upstream as they were (OpenAI refused them, other providers read "auto").
+    ['any', 'tool_choice', /"any". Supported values are: "none", "auto" and "required"/],
+    [{ type: 'auto' }, 'tool_choice.type', /type "auto" is not one of them/],
+    [{ type: 'tool', name: 'lookup' }, 'tool_choice.type', /type "tool" is not one of them/],
+    [['auto'], 'tool_choice', /expected "none", "auto", "required"/],
+    [7, 'tool_choice', /expected "none", "auto", "required"/],
     [{ type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [] } }, 'tool_choice.allowed_tools', /expected/],
   ])('refuses %j (naming %s) before anything is sent', (tool_choice, param, message) => {
     const err = refusal({ ...base, tools, tool_choice });
@@ -210,6 +217,9 @@ describe('edge validation: a tool choice names a declared tool of its kind', () 
   });
   it('takes choices that name declared tools', () => {
     for (const tool_choice of [
+      'none',
+      'auto',
+      'required',
       { type: 'custom', custom: { name: 'shell' } },
       { type: 'function', function: { name: 'lookup' } },
       {

@@ -371,14 +371,14 @@ function compare(input: Obj): void {
     expect(got.ok, `zod ${ref.ok ? 'accepts' : 'refuses'} ${before}`).toBe(ref.ok);
     expect(describeError(!got.ok && got.error)).toStrictEqual(describeError(!ref.ok && ref.error));
   }
-  // The schema's own verdict: n > 1, a named tool_choice missing from tools and a response_format
+  // The schema's own verdict: n > 1, a tool_choice of no known kind or naming a tool missing from tools, and a response_format
   // of another type or a json_schema one without its schema are refused after it (by both paths
   // alike), so such a body is judged with n: 1 and without its tool_choice and response_format.
   const afterSchema =
     !ref.ok &&
     ref.error instanceof SwitchyardError &&
     ((ref.error.param === 'n' && ref.error.message.startsWith('n > 1')) ||
-      (ref.error.param === 'tool_choice' && ref.error.message.startsWith("Invalid value for 'tool_choice'")) ||
+      ((ref.error.param === 'tool_choice' || ref.error.param === 'tool_choice.type') && ref.error.message.startsWith("Invalid value for 'tool_choice'")) ||
       (ref.error.param === 'response_format.type' && ref.error.message.startsWith("Invalid value for 'response_format.type'")) ||
       (ref.error.param === 'response_format.json_schema' && ref.error.message.startsWith("Missing required parameter: 'response_format.json_schema'")) ||
       // A tool with nothing to call (checkPriced): no function object, or one without a name.
