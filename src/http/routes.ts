@@ -56,8 +56,8 @@ export function allowedMethods(path: string): readonly string[] | null {
 
 /** Throws 405 with an `Allow` header when `path` is served but not for `method`. */
 export function checkMethod(path: string, method: string | undefined): void {
-  const allowed = METHODS.get(path) ?? PREFIX_METHODS.find(([prefix]) => path.startsWith(prefix))?.[1];
-  if (!allowed || (method !== undefined && allowed.includes(method))) return;
+  const allowed = allowedMethods(path);
+  if (allowed === null || (method !== undefined && allowed.includes(method))) return;
   throw new SwitchyardError('method_not_allowed', `use ${allowed.filter((m) => m !== 'HEAD').join(' or ')} for ${path}`, {
     headers: { allow: allowed.join(', ') },
   });
