@@ -452,7 +452,7 @@ function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number)
   return {
     usage: parsed.usage,
     text: parsed.text,
-    other: '',
+    other: parsed.other ?? '',
     completion: parsed.completion,
     completionText,
     native: inp.relay ? { text, json: json as Record<string, unknown> } : null,

@@ -180,7 +180,19 @@ beforeAll(async () => {
             ],
           }),
         );
-      else if (j.model === 'no-role') {
+      else if (j.model === 'tool-nousage' || j.model === 'reasoning-nousage') {
+        // A tool call of ~300 tokens of arguments (or as much reasoning text) and a few words, with no usage (a proxy that drops it).
+        const { usage: _u, ...rest } = JSON.parse(completion(j.model)) as Record<string, unknown>;
+        const message =
+          j.model === 'tool-nousage'
+            ? {
+                role: 'assistant',
+                content: 'Checking.',
+                tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: JSON.stringify({ city: 'Paris '.repeat(300) }) } }],
+              }
+            : { role: 'assistant', content: 'Checking.', reasoning_content: 'Paris '.repeat(300) };
+        res.writeHead(200, json).end(JSON.stringify({ ...rest, choices: [{ index: 0, message, finish_reason: 'stop' }] }));
+      } else if (j.model === 'no-role') {
         // Deltas that never say role (some OpenAI-compatible servers).
         const base = { id: 'r', object: 'chat.completion.chunk', created: 1, model: j.model };
         res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -275,6 +287,8 @@ beforeAll(async () => {
     'm-emb-short': { ...model('emb-short', ['m-emb-ok']), capabilities: ['embeddings'], price: { inputPerMTok: 1, outputPerMTok: 0 } },
     'm-emb-ok': { ...model('emb-ok'), capabilities: ['embeddings'], price: { inputPerMTok: 1, outputPerMTok: 0 } },
     'm-cached-over': model('cached-over'),
+    'm-tool-nousage': model('tool-nousage'),
+    'm-reasoning-nousage': model('reasoning-nousage'),
   });
   cfg.budget = { limits: [{ scope: 'global', period: 'day', usd: 100 }] };
   ledgerFile = ledgerFileOf(cfg);
@@ -405,6 +419,20 @@ describe('usage counts no request could use', () => {
       total_tokens: Number(row!.prompt_tokens) + Number(row!.completion_tokens),
     });
     expect(Number(row!.prompt_tokens)).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['m-tool-nousage', 'tool-call arguments'],
+    ['m-reasoning-nousage', 'reasoning text'],
+  ])('%s: a JSON answer with no usage is billed its %s as output, not only its text (it was 2 tokens for ~300)', async (model) => {
+    const r = await ask(model);
+    expect(r.status).toBe(200);
+    const row = ledgerRow(ledgerFile, r.headers.get('x-request-id'));
+    expect(row).toMatchObject({ estimated: 1 });
+    // "Paris " 300 times is 300 tokens in o200k; "Checking." and the name a few more.
+    expect(Number(row!.completion_tokens)).toBeGreaterThanOrEqual(300);
+    expect(Number(row!.completion_tokens)).toBeLessThan(330);
+    expect(((await r.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens).toBe(Number(row!.completion_tokens));
   });
 
   it('more cached tokens than prompt tokens: no split is taken from the count, the prompt is billed at the input price (it billed all 10 as cached, the cheapest reading)', async () => {

@@ -86,6 +86,14 @@ describe('anthropic parseCompletion', () => {
     expect(completion.usage).toEqual({ prompt_tokens: 12, completion_tokens: 3, total_tokens: 15, prompt_tokens_details: { cached_tokens: 0 } });
   });
 
+  it('gives the output besides the text (thinking, tool names and inputs) for estimates when the usage misses a count, and nothing to read when it has them', () => {
+    const { usage: _u, ...noUsage } = MESSAGE;
+    const { other } = anthropicAdapter.parseCompletion(noUsage);
+    expect(other).toBe('The user wants weather.get_weather{"location":"San Francisco, CA","unit":"celsius"}');
+    expect(anthropicAdapter.parseCompletion({ ...MESSAGE, usage: { input_tokens: 100, output_tokens: 0 } }).other).toBe(other);
+    expect(anthropicAdapter.parseCompletion(MESSAGE).other).toBe('');
+  });
+
   it('throws when the body is not a Messages response', () => {
     expect(() => anthropicAdapter.parseCompletion({ choices: [] })).toThrow(/not an Anthropic Messages response/);
     expect(() => anthropicAdapter.parseCompletion({ type: 'error', error: { type: 'api_error', message: 'x' } })).toThrow();

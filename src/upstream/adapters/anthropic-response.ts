@@ -39,6 +39,8 @@ export function parseAnthropicCompletion(json: unknown): ParsedCompletion {
   }
   let text = '';
   let hasText = false;
+  // Output besides the text (tool calls, thinking), for estimates when the usage misses a count.
+  let other = '';
   const toolCalls: Array<Record<string, unknown>> = [];
   for (const block of json.content as unknown[]) {
     if (!isObj(block)) continue;
@@ -46,12 +48,15 @@ export function parseAnthropicCompletion(json: unknown): ParsedCompletion {
       text += block.text;
       hasText = true;
     } else if (block.type === 'tool_use') {
+      const args = JSON.stringify(block.input ?? {});
       toolCalls.push({
         id: block.id,
         type: 'function',
-        function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) },
+        function: { name: block.name, arguments: args },
       });
-    }
+      other += (typeof block.name === 'string' ? block.name : '') + args;
+    } else if (block.type === 'thinking' && typeof block.thinking === 'string') other += block.thinking;
+    else if (block.type === 'server_tool_use') other += JSON.stringify(block.input ?? {});
     // thinking / redacted_thinking and server-side tool blocks have no OpenAI form.
   }
   // A Claude refusal of words alone is OpenAI's refusal: the words in `refusal`, `content` null,
@@ -68,7 +73,7 @@ export function parseAnthropicCompletion(json: unknown): ParsedCompletion {
     choices: [{ index: 0, message, finish_reason: refused ? 'stop' : finishReason(json.stop_reason), logprobs: null }],
   };
   if (usage) completion.usage = openaiUsage(usage);
-  return { completion, usage, text };
+  return { completion, usage, text, other: usage === null || usage.promptTokens === 0 || usage.completionTokens === 0 ? other : '' };
 }
 
 const CONTEXT = /prompt is too long|too many tokens|context (window|length|limit)|exceeds? (the )?(model'?s? )?context/i;

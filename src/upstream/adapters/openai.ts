@@ -176,6 +176,31 @@ export class OpenAIStreamDecoder implements StreamDecoder {
   }
 }
 
+/** A usage an answer's output is estimated for: none, or a count that is zero (a proxy's placeholder). */
+function missesCount(u: { promptTokens: number; completionTokens: number } | null): boolean {
+  return u === null || u.promptTokens === 0 || u.completionTokens === 0;
+}
+
+/**
+ * A chat completion's output besides its first choice's content, as text to estimate tokens of:
+ * tool calls (names and arguments), refusals, reasoning text (`reasoning_content`, `reasoning`)
+ * and the other choices' content. A model bills all of it as output.
+ */
+function otherOutput(choices: unknown[]): string {
+  let out = '';
+  for (let i = 0; i < choices.length; i++) {
+    const c = choices[i];
+    if (!isObj(c) || !isObj(c.message)) continue;
+    const m = c.message;
+    if (i > 0) out += textOf(m.content);
+    if (typeof m.refusal === 'string') out += m.refusal;
+    if (typeof m.reasoning_content === 'string') out += m.reasoning_content;
+    if (typeof m.reasoning === 'string') out += m.reasoning;
+    if (Array.isArray(m.tool_calls)) out += toolCallText(m.tool_calls);
+  }
+  return out;
+}
+
 /** The names and argument text (a custom tool's input) of streamed tool-call deltas: output the model produced, billed as such. */
 function toolCallText(calls: unknown[]): string {
   let out = '';
@@ -268,9 +293,11 @@ export const openaiAdapter: ProviderAdapter = {
       first.message.tool_calls.length > 0
     ) {
       const choices = [{ ...first, finish_reason: 'tool_calls' }, ...json.choices.slice(1)];
-      return { completion: { ...json, choices }, usage: usageFromOpenAI(json.usage) ?? null, text };
+      const usage = usageFromOpenAI(json.usage) ?? null;
+      return { completion: { ...json, choices }, usage, text, other: missesCount(usage) ? otherOutput(json.choices) : '' };
     }
-    return { completion: json, usage: usageFromOpenAI(json.usage) ?? null, text };
+    const usage = usageFromOpenAI(json.usage) ?? null;
+    return { completion: json, usage, text, other: missesCount(usage) ? otherOutput(json.choices) : '' };
   },
 
   streamDecoder: () => new OpenAIStreamDecoder(),

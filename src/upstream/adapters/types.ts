@@ -41,6 +41,12 @@ export interface ParsedCompletion {
   usage: Usage | null;
   /** Concatenated assistant text (for token estimates when usage is missing). */
   text: string;
+  /**
+   * The answer's output besides that text, for the same estimates: tool calls' names and
+   * arguments, a refusal, reasoning or thinking text, the other choices of `n`. Read only when
+   * the usage misses a count (left empty otherwise).
+   */
+  other?: string;
 }
 
 /** Per-attempt stream state: SSE events in, OpenAI-format pieces out. */
