@@ -199,14 +199,22 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
     const which = chain ? ` on ${inp.model} (${chain.join(', ')})` : '';
     throw new SwitchyardError(
       'invalid_request',
-      `no model can serve this request${which}: ${needs.length ? `it needs ${needs.join(', ')}; ` : ''}${inp.contextParam ?? 'prompt'} is ${contextTokens} tokens${answerNote(wantsEmbeddings, asked)}`,
-      // Only windows too small (no capability missing): the code a provider gives the same case (clients trim their history on it),
-      // and the field too long when it is one input of a batch.
-      windowTooSmall && needs.length === 0 ? { param: inp.contextParam ?? 'model', upstreamCode: 'context_length_exceeded' } : { param: 'model' },
+      `no model can serve this request${which}: ${needNote(needs, windowTooSmall)}${inp.contextParam ?? 'prompt'} is ${contextTokens} tokens${answerNote(wantsEmbeddings, asked)}`,
+      // Models that take it were there but their windows too small: the code a provider gives the same case (clients trim their
+      // history on it; the header says it too), and the field too long when it is one input of a batch.
+      windowTooSmall
+        ? { param: inp.contextParam ?? 'model', upstreamCode: CONTEXT_CODE, headers: { 'x-switchyard-error-code': CONTEXT_CODE } }
+        : { param: 'model' },
     );
   }
   return plan;
 }
+
+const CONTEXT_CODE = 'context_length_exceeded';
+
+/** What the request needs, when no model takes it; when models do but their windows are too small, that. */
+const needNote = (needs: readonly string[], windowTooSmall: boolean): string =>
+  needs.length === 0 ? '' : windowTooSmall ? `the models that take ${needs.join(', ')} have too small a context window; ` : `it needs ${needs.join(', ')}; `;
 
 /** The answer's part of what a chat model's window must hold: the client's max_tokens (a lower one may fit), or the minimal room. */
 const answerNote = (embeddings: boolean, asked: number | null): string =>

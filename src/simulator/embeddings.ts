@@ -51,7 +51,12 @@ export async function handleEmbeddings(state: SimState, req: IncomingMessage, re
     return sendError(res, wire, { status: 400, category: 'invalid_request', message: 'request body is not valid JSON' }, entry);
   }
   const parsed = Body.safeParse(json);
-  if (!parsed.success) return sendError(res, wire, { status: 400, category: 'invalid_request', message: formatZodError(parsed.error) }, entry);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    // The field at fault, as OpenAI names it (`dimensions`, `input`), like the chat route's validation.
+    const param = issue === undefined || issue.path.length === 0 ? null : issue.path.map(String).join('.');
+    return sendError(res, wire, { status: 400, category: 'invalid_request', message: formatZodError(parsed.error), param }, entry);
+  }
   const body = parsed.data;
   entry.model = body.model;
   const settings = state.profile.settings(body.model);

@@ -169,7 +169,14 @@ describe('POST /v1/embeddings', () => {
     }
     const one = await sc.client.embeddings.create({ model: 'text-embedding-3-small', input: 'word '.repeat(9000) }).catch((e: unknown) => e);
     expect(one).toMatchObject({ status: 400, code: 'context_length_exceeded', param: 'input', message: expect.stringMatching(/input is 900\d tokens/) });
+    // The header says the same code as the body (it said invalid_request).
+    expect((one as { headers: Headers }).headers.get('x-switchyard-error-code')).toBe('context_length_exceeded');
     expect(await sim.log()).toHaveLength(0);
+  });
+
+  it("the simulator's own refusal of a field (dimensions above 4,096) is relayed naming that field (it said param null)", async () => {
+    const err = await sc.client.embeddings.create({ model: 'text-embedding-3-small', input: 'x', dimensions: 5000 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, param: 'dimensions', type: 'invalid_request_error' });
   });
 
   it("reserves a batch's every input, not one window: a cap above one window's cost but under the batch's is a 429 before any upstream call", async () => {

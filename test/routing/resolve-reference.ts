@@ -150,8 +150,8 @@ export function resolveReference(cfg: Config, inp: ResolveInput): RoutePlan {
   if (plan.candidates.length === 0) {
     throw new SwitchyardError(
       'invalid_request',
-      `no model can serve this request${inp.model.startsWith('route/') ? ` on ${inp.model} (${cfg.routing.routes[inp.model.slice(6)]!.join(', ')})` : ''}: ${needs.length ? `it needs ${needs.join(', ')}; ` : ''}prompt is ${inp.promptTokens} tokens${answerNote(wantsEmbeddings, inp.body)}`,
-      { param: 'model', ...(windowTooSmall && needs.length === 0 ? { upstreamCode: 'context_length_exceeded' } : {}) },
+      `no model can serve this request${inp.model.startsWith('route/') ? ` on ${inp.model} (${cfg.routing.routes[inp.model.slice(6)]!.join(', ')})` : ''}: ${needs.length === 0 ? '' : windowTooSmall ? `the models that take ${needs.join(', ')} have too small a context window; ` : `it needs ${needs.join(', ')}; `}prompt is ${inp.promptTokens} tokens${answerNote(wantsEmbeddings, inp.body)}`,
+      { param: 'model', ...(windowTooSmall ? { upstreamCode: 'context_length_exceeded' } : {}) },
     );
   }
   return plan;

@@ -226,17 +226,29 @@ describe('resolve: refusals', () => {
 
   it('no model can serve the request → invalid_request naming the need', () => {
     const body = { messages: [{ content: [{ type: 'image_url', image_url: { url: 'data:' } }] }] };
-    const e = thrown(() => resolve(CFG, input('route/code', { body, promptTokens: 2_000_000 })));
+    // No model of the route takes images (hq-big without vision here).
+    const cfg = { ...CFG, models: { ...CFG.models, 'hq-big': { ...CFG.models['hq-big']!, capabilities: ['chat' as const, 'tools' as const] } } };
+    const e = thrown(() => resolve(cfg, input('route/code', { body })));
     expect(e.code).toBe('invalid_request');
     expect(e.status).toBe(400);
+    expect(e.headers['x-switchyard-error-code']).toBe('invalid_request');
     expect(e.message).toBe(
-      'no model can serve this request on route/code (bal-cheap, hq-big, fast-cheap): it needs vision; prompt is 2000000 tokens + 256 for the answer',
+      'no model can serve this request on route/code (bal-cheap, hq-big, fast-cheap): it needs vision; prompt is 10 tokens + 256 for the answer',
+    );
+  });
+
+  it('the models that take what it needs are there but their windows too small → context_length_exceeded, in the body and the header (it was invalid_request "it needs vision")', () => {
+    const body = { messages: [{ content: [{ type: 'image_url', image_url: { url: 'data:' } }] }] };
+    const e = thrown(() => resolve(CFG, input('route/code', { body, promptTokens: 2_000_000 })));
+    expect([e.status, e.code, e.param, e.headers['x-switchyard-error-code']]).toEqual([400, 'context_length_exceeded', 'model', 'context_length_exceeded']);
+    expect(e.message).toBe(
+      'no model can serve this request on route/code (bal-cheap, hq-big, fast-cheap): the models that take vision have too small a context window; prompt is 2000000 tokens + 256 for the answer',
     );
   });
 
   it("a prompt no candidate's context window holds → 400 with code context_length_exceeded, a provider's code for it", () => {
     const e = thrown(() => resolve(CFG, input('route/code', { promptTokens: 2_000_000 })));
-    expect([e.status, e.code, e.param]).toEqual([400, 'context_length_exceeded', 'model']);
+    expect([e.status, e.code, e.param, e.headers['x-switchyard-error-code']]).toEqual([400, 'context_length_exceeded', 'model', 'context_length_exceeded']);
     expect(e.message).toMatch(/^no model can serve this request on route\/code \(bal-cheap, hq-big, fast-cheap\): prompt is 2000000 tokens/);
   });
 });
