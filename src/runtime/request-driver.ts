@@ -623,7 +623,16 @@ export class RequestDriver {
     const session = this.session;
     const relay = this.relays(h);
     // A relay is never a continuation: its bounds are the fresh attempt's (what withinReservation holds its row to).
-    session?.beginAttempt(relay, relay ? { prompt: promptWorstTokens(this.bound(null), h.modelCfg, this.call.body), cap: this.sentCap(h, null) } : null);
+    session?.beginAttempt(
+      relay,
+      relay
+        ? {
+            prompt: promptWorstTokens(this.bound(null), h.modelCfg, this.call.body),
+            cap: this.sentCap(h, null),
+            promptEstimate: () => this.estimate(h, null, '').promptTokens,
+          }
+        : null,
+    );
     const prefill = continuation && session ? session.delivered : null;
     if (!continuation) this.answerUsage = NO_USAGE;
     const attempt = runAttempt(

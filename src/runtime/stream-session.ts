@@ -40,6 +40,11 @@ export class StreamSession {
   /** The stream committed as a native relay: no continuation is possible. */
   relayed = false;
   private heldNative: Array<[string, string]> = [];
+  /**
+   * A relayed `message_delta` whose usage cannot be read (negative, not numbers, missing), held
+   * with the events after it until the answer ends: it then shows the counts its row bills.
+   */
+  private heldTail: { delta: Record<string, unknown>; after: Array<[string, string]> } | null = null;
   private sawStop = false;
   /** Chunks of tool calls are held (the sink writes tool calls whole at the end): they are sent when the stream commits. */
   private heldTools = false;
@@ -62,15 +67,16 @@ export class StreamSession {
    * A relay attempt's bounds: the prompt no tokenizer counts more than, and the output cap it was
    * sent. Its events' usage is shown held to them, as its row bills it (request-driver's `withinReservation`).
    */
-  private relayBounds: { prompt: number; cap: number } | null = null;
+  private relayBounds: RelayBounds | null = null;
 
   /** A new attempt starts; after a commit it is a continuation (and never a relay: the stream's form is fixed). */
-  beginAttempt(relay = false, bounds: { prompt: number; cap: number } | null = null): void {
+  beginAttempt(relay = false, bounds: RelayBounds | null = null): void {
     this.relayAttempt = relay && !this.committed;
     this.relayBounds = bounds;
     // Before the commit nothing of an earlier attempt reached the client: the stream's id is the answering attempt's own.
     if (!this.committed) this.id = null;
     this.heldNative = [];
+    this.heldTail = null;
     this.sawStop = false;
     this.held = [];
     this.heldTools = false;
@@ -95,6 +101,7 @@ export class StreamSession {
     this.answeredBy = null;
     this.relayed = false;
     this.heldNative = [];
+    this.heldTail = null;
     this.sawStop = false;
     this.heldTools = false;
     this.heldSince = null;
@@ -201,8 +208,19 @@ export class StreamSession {
   /** One upstream event of a native relay: held until the first content event, then relayed (a promise only when the client needs a drain). */
   relay(p: Extract<StreamPiece, { type: 'native' }>, h: EndpointHandle): Promise<void> | undefined {
     let data = p.messageStart ? withModel(p.data, (this.answeredBy ?? h).model, this.relayBounds) : p.data;
-    if (p.name === 'message_delta' && this.relayBounds !== null) data = heldDelta(data, this.relayBounds);
     if (p.name === 'message_stop') this.sawStop = true;
+    if (this.heldTail !== null) {
+      this.heldTail.after.push([p.name, data]);
+      return undefined;
+    }
+    if (p.name === 'message_delta' && this.relayBounds !== null) {
+      const unread = unreadDelta(data);
+      if (unread !== null) {
+        this.heldTail = { delta: unread, after: [] };
+        return undefined;
+      }
+      data = heldDelta(data, this.relayBounds);
+    }
     if (!this.committed) {
       if (!p.content) {
         this.heldNative.push([p.name, data]);
@@ -234,6 +252,13 @@ export class StreamSession {
   finish(h: EndpointHandle, usage: Usage): void {
     if (this.relayAttempt) {
       if (!this.committed) this.commitNative(h);
+      const tail = this.heldTail;
+      if (tail !== null) {
+        this.heldTail = null;
+        const native = this.nativeSink();
+        native.event('message_delta', JSON.stringify(withBilledUsage(tail.delta, usage)));
+        for (const [name, data] of tail.after) native.event(name, data);
+      }
       // An upstream that ended cleanly after its stop reason but without message_stop.
       if (!this.sawStop) this.nativeSink().event('message_stop', '{"type":"message_stop"}');
       this.sink.end();
@@ -313,16 +338,59 @@ export function usageChunk(id: string, created: number, model: string, usage: Us
  * A relayed `message_start` with the message's `model` set to the catalogue id the client sees,
  * and its usage held to the attempt's bounds when it says more (see `heldAnthropicUsage`).
  */
-function withModel(data: string, model: string, bounds: { prompt: number; cap: number } | null): string {
+function withModel(data: string, model: string, bounds: RelayBounds | null): string {
   const j: unknown = JSON.parse(data);
   if (!isObj(j) || !isObj(j.message)) return data;
   j.message.model = model;
-  if (bounds !== null && isObj(j.message.usage)) heldAnthropicUsage(j.message.usage, bounds);
+  if (bounds !== null) {
+    // Counts that cannot be read (negative, strings, none): the prompt's estimate, as its row bills it (the output so far: none).
+    if (!isObj(j.message.usage) || !readableUsage(j.message.usage)) j.message.usage = { input_tokens: bounds.promptEstimate(), output_tokens: 0 };
+    else heldAnthropicUsage(j.message.usage, bounds);
+  }
   return JSON.stringify(j);
 }
 
+/** A relay attempt's bounds (see `relayBounds`), and the prompt's estimate its row bills when the upstream's counts cannot be read. */
+export interface RelayBounds {
+  prompt: number;
+  cap: number;
+  promptEstimate: () => number;
+}
+
+const USAGE_COUNTS = ['input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens'] as const;
+const readCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** Anthropic usage the ledger reads as it is: its output count (and every count it has) whole and not negative. */
+function readableUsage(u: Record<string, unknown>): boolean {
+  if (!readCount(u.output_tokens)) return false;
+  for (const k of USAGE_COUNTS) if (k in u && !readCount(u[k])) return false;
+  return true;
+}
+
+/** A relayed `message_delta` whose usage cannot be read, parsed (to be shown with the counts billed); null when it can (or is no JSON object). */
+function unreadDelta(data: string): Record<string, unknown> | null {
+  let j: unknown;
+  try {
+    j = JSON.parse(data);
+  } catch {
+    return null;
+  }
+  if (!isObj(j)) return null;
+  return isObj(j.usage) && readableUsage(j.usage) ? null : j;
+}
+
+/** A held `message_delta` with the counts its row bills, in Anthropic's convention (input leaves out cache reads and writes). */
+function withBilledUsage(delta: Record<string, unknown>, usage: Usage): Record<string, unknown> {
+  const cached = usage.cachedTokens ?? 0;
+  const writes = usage.cacheCreationTokens ?? 0;
+  const u: Record<string, unknown> = { input_tokens: Math.max(0, usage.promptTokens - cached - writes), output_tokens: usage.completionTokens };
+  if (cached > 0) u.cache_read_input_tokens = cached;
+  if (writes > 0) u.cache_creation_input_tokens = writes;
+  return { ...delta, usage: u };
+}
+
 /** A relayed `message_delta` whose usage says more than the attempt could use, held to its bounds; else as it came. */
-function heldDelta(data: string, bounds: { prompt: number; cap: number }): string {
+function heldDelta(data: string, bounds: RelayBounds): string {
   // One parse a relayed stream (its one message_delta); re-written only when a count is over.
   let j: unknown;
   try {

@@ -269,7 +269,7 @@ describe('a native relay', () => {
   const text = native('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'hi' } }, true);
 
   it("shows usage over the attempt's bounds as its row bills it (held), and usage within them byte for byte as it came", () => {
-    const bounds = { prompt: 50, cap: 100 };
+    const bounds = { prompt: 50, cap: 100, promptEstimate: () => 7 };
     const over = relaySink();
     const ss = new StreamSession(over, 'fallback', false, () => ({}));
     ss.beginAttempt(true, bounds);
@@ -290,4 +290,31 @@ describe('a native relay', () => {
     expect(within.relayed[2]![1]).toBe(d.data);
     expect(JSON.parse(within.relayed[0]![1])).toMatchObject({ message: { usage: { input_tokens: 20, output_tokens: 1 } } });
   });
+
+  it.each([
+    ['negative', { input_tokens: -5, output_tokens: -1 }, { output_tokens: -1 }],
+    ['strings', { input_tokens: '20', output_tokens: '1' }, { output_tokens: '30' }],
+    ['none', undefined, undefined],
+  ])(
+    "counts that cannot be read (%s) are shown as the row bills them: the prompt's estimate at the start, the billed counts in message_delta (they were relayed as they came)",
+    (_k, startUsage, deltaUsage) => {
+      const out = relaySink();
+      const ss = new StreamSession(out, 'fallback', false, () => ({}));
+      ss.beginAttempt(true, { prompt: 50, cap: 100, promptEstimate: () => 7 });
+      ss.relay(native('message_start', { type: 'message_start', message: { id: 'm', type: 'message', model: 'up', usage: startUsage } }), h('claude'));
+      ss.relay(text, h('claude'));
+      ss.relay(native('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: deltaUsage }), h('claude'));
+      ss.relay(native('message_stop', { type: 'message_stop' }), h('claude'));
+      // The delta and what follows it wait for the end, when the billed counts are known.
+      expect(out.relayed.map(([n]) => n)).toEqual(['message_start', 'content_block_delta']);
+      ss.finish(h('claude'), { promptTokens: 7, completionTokens: 3 });
+      expect(out.relayed.map(([n]) => n)).toEqual(['message_start', 'content_block_delta', 'message_delta', 'message_stop']);
+      expect(JSON.parse(out.relayed[0]![1])).toMatchObject({ message: { model: 'claude', usage: { input_tokens: 7, output_tokens: 0 } } });
+      expect(JSON.parse(out.relayed[2]![1])).toEqual({
+        type: 'message_delta',
+        delta: { stop_reason: 'end_turn' },
+        usage: { input_tokens: 7, output_tokens: 3 },
+      });
+    },
+  );
 });
