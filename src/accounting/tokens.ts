@@ -124,30 +124,76 @@ export function countPromptTokens(messages: readonly ChatMessageLike[], tools?: 
   }
   if (tools !== undefined && tools !== null) total += jsonTokens(c, tools);
   // Scaled counts are fractions, summed before rounding (a ceiling per text would add ~1 a message).
-  return Math.ceil(total);
+  return Math.ceil(total + c.textTokens());
 }
 
 /**
- * Past this many characters of one prompt counted exactly, the rest is scaled by the tokens per
- * character seen so far: the count stays an estimate either way, and a prompt of 100,000 short
- * messages no longer runs the tokenizer 200,000 times (2 s of a held event loop).
+ * Past this many characters of text in one prompt, its texts are not counted whole: windows
+ * spread evenly over all of them, this many characters in all, are counted and the count scaled
+ * to the prompt's length. The count stays an estimate either way, and a prompt of 100,000 short
+ * messages does not run the tokenizer 200,000 times (2 s of a held event loop). Windows over the
+ * whole prompt, not its head: a long English system prompt before a CJK document, counted at
+ * English's rate, was estimated at a third of its tokens (and routed to a window it overflowed).
  */
 export const EXACT_PROMPT_CHARS = 16 * 1024;
+const PROMPT_WINDOWS = 32;
 
-/** Counts a prompt's texts: exactly up to {@link EXACT_PROMPT_CHARS}, then at the rate seen so far. */
+/** A prompt's texts (roles, contents, names, JSON of tool calls and tools), gathered, then counted: whole, or in windows over all of them. */
 class PromptCounter {
+  private readonly texts: string[] = [];
   private chars = 0;
-  private tokens = 0;
 
+  /** Gathers a text; its tokens are in {@link textTokens}. */
   text(t: string): number {
-    if (t.length === 0) return 0;
-    if (this.chars < EXACT_PROMPT_CHARS) {
-      const n = countTextTokens(t);
+    if (t.length > 0) {
+      this.texts.push(t);
       this.chars += t.length;
-      this.tokens += n;
+    }
+    return 0;
+  }
+
+  /** The gathered texts' tokens: exact up to EXACT_PROMPT_CHARS, else windows over the whole (a fraction). */
+  textTokens(): number {
+    if (this.chars <= EXACT_PROMPT_CHARS) {
+      let n = 0;
+      for (const t of this.texts) n += countTextTokens(t);
       return n;
     }
-    return (t.length * this.tokens) / this.chars;
+    const count = (piece: string): number => loadTokenizer().countTokens(piece, PLAIN_TEXT);
+    const width = EXACT_PROMPT_CHARS / PROMPT_WINDOWS;
+    const stride = (this.chars - width) / (PROMPT_WINDOWS - 1);
+    let tokens = 0;
+    let sampled = 0;
+    // The text a window starts in, and where that text starts in the whole (windows only move forward).
+    let ti = 0;
+    let base = 0;
+    for (let w = 0; w < PROMPT_WINDOWS; w++) {
+      const at = Math.floor(w * stride);
+      while (ti < this.texts.length - 1 && base + this.texts[ti]!.length <= at) base += this.texts[ti++]!.length;
+      let left = width;
+      let i = ti;
+      let from = at - base;
+      while (left > 0 && i < this.texts.length) {
+        const t = this.texts[i]!;
+        // Each end at a whitespace where one is near (a word cut in two counts a token more), never half a surrogate pair.
+        let start = from > 0 ? nearSpace(t, from, 1) : 0;
+        if (isLowSurrogate(t.charCodeAt(start))) start++;
+        let end = Math.min(t.length, start + left);
+        if (end < t.length) {
+          const snapped = nearSpace(t, end, -1);
+          if (snapped > start) end = snapped;
+          if (end < t.length && isLowSurrogate(t.charCodeAt(end))) end--;
+        }
+        if (end > start) {
+          tokens += countInPieces(t.slice(start, end), count);
+          sampled += end - start;
+        }
+        left -= Math.max(1, end - from);
+        from = 0;
+        i++;
+      }
+    }
+    return sampled === 0 ? 0 : (tokens * this.chars) / sampled;
   }
 }
 
