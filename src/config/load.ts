@@ -5,6 +5,7 @@
 import { lstatSync, readlinkSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { z } from 'zod';
+import { opensCredentialValue, redactSourceLine, scrub } from '../observe/scrub.js';
 import { duplicateJsonKeys } from './json-duplicates.js';
 import { configSchema, type Config } from './schema.js';
 import { unreadKeys } from './unread.js';
@@ -115,13 +116,13 @@ export async function loadConfigFile(file: string): Promise<LoadResult> {
         ],
       };
     }
-    const msg = parseMessage(err);
+    const msg = json ? jsonMessage(err, text) : parseMessage(err, text);
     if (!json && /multiple documents/i.test(msg))
       return {
         ok: false,
         errors: [`${file}: not valid YAML: the file holds several YAML documents (separated by ---): a config is one document, remove the extra --- lines`],
       };
-    return { ok: false, errors: [`${file}: not valid ${json ? 'JSON' : 'YAML'}: ${json ? jsonWhere(msg, text) : msg}`] };
+    return { ok: false, errors: [`${file}: not valid ${json ? 'JSON' : 'YAML'}: ${msg}`] };
   }
   if (/\.json$/i.test(file)) {
     const dups = duplicateJsonKeys(text);
@@ -278,12 +279,16 @@ function looksLikeConfigText(text: string): boolean {
   return looksLikeConfig.test(text);
 }
 
+/** Line and column (1-based) of a character offset. */
+function lineColAt(offset: number, text: string): { line: number; col: number } {
+  const before = text.slice(0, offset);
+  return { line: before.split('\n').length, col: offset - before.lastIndexOf('\n') };
+}
+
 /** Line and column of a character offset (JSON.parse's "at position 307"), or null when the message has none. */
 function positionOf(message: string, text: string): { line: number; col: number } | null {
   const m = /at position (\d+)/.exec(message);
-  if (m === null) return null;
-  const before = text.slice(0, Number(m[1]));
-  return { line: before.split('\n').length, col: Number(m[1]) - before.lastIndexOf('\n') };
+  return m === null ? null : lineColAt(Number(m[1]), text);
 }
 
 /** ` at line L, column C` of a parse error (the YAML parser's position, or JSON's offset), or ''. */
@@ -298,19 +303,103 @@ function jsonWhere(message: string, text: string): string {
   return pos === null ? message : `${message} (line ${pos.line}, column ${pos.col})`;
 }
 
+/** V8's excerpt of the source in a JSON.parse message: `Unexpected token 'h', ..."apiKey": hunter2hun"... is not valid JSON`. */
+const JSON_EXCERPT = /^(.*?), (\.\.\.)?"([\s\S]*)"(?:\.\.\.)? is not valid JSON$/;
+
+/**
+ * JSON.parse's message on one line, with where it failed. Its excerpt of the source (20
+ * characters around the error, which may show a key's value without the key) is replaced by the
+ * whole source line, its credentials redacted ({@link sourceLine}).
+ */
+function jsonMessage(err: unknown, text: string): string {
+  const message = String((err as Error).message);
+  const m = JSON_EXCERPT.exec(message);
+  if (m === null) return jsonWhere(scrub(message.split('\n')[0]!), text);
+  const [, head, cut, excerpt] = m as unknown as [string, string, string | undefined, string];
+  const at = excerpt === '' ? -1 : text.indexOf(excerpt);
+  if (at < 0) return `${scrub(head)} in JSON`;
+  // The excerpt starts 10 characters before the error when cut ("..."), else it is the whole text: its unexpected character.
+  const token = /^Unexpected token '(.)'/.exec(head)?.[1];
+  const offset = at + (cut ? Math.min(10, excerpt.length) : Math.max(0, token === undefined ? 0 : excerpt.indexOf(token)));
+  const pos = lineColAt(offset, text);
+  const lines = text.split('\n');
+  return `${scrub(head)} in JSON at line ${pos.line}, column ${pos.col}: ${JSON.stringify(sourceLine(lines, pos.line - 1, pos.col))}`;
+}
+
+/** The longest source line quoted in an error; a longer one is cut around the error's column. */
+const MAX_QUOTED_LINE = 120;
+/** What a line that is all a credential's value is quoted as. */
+const REDACTED_LINE = '[redacted]';
+
+/**
+ * Line `index` (0-based) of a config file, fit to quote in an error: every credential's value in it
+ * redacted ({@link redactSourceLine}; the whole line when a line above leaves it a credential's
+ * value: `apiKey:` then the key on the next line), trimmed, cut to {@link MAX_QUOTED_LINE}
+ * characters around `col`. The error goes to the reload's HTTP answer, check-config's output and
+ * the log alike: redacted here, once, every one of them gets the same.
+ */
+function sourceLine(lines: readonly string[], index: number, col: number): string {
+  const raw = (lines[index] ?? '').replace(/\r$/, '');
+  const line = (continuesCredential(lines, index) ? REDACTED_LINE : redactSourceLine(raw)).trim();
+  if (line.length <= MAX_QUOTED_LINE) return line;
+  // Redaction shortens the line: the column is an estimate there, and the cut shows no more than the redacted line has.
+  const start = Math.max(0, Math.min(col - 1 - MAX_QUOTED_LINE / 2, line.length - MAX_QUOTED_LINE));
+  return `${start > 0 ? '…' : ''}${line.slice(start, start + MAX_QUOTED_LINE)}${start + MAX_QUOTED_LINE < line.length ? '…' : ''}`;
+}
+
+/**
+ * Whether line `index` is part of a credential's value begun above it: the nearest line above it
+ * that is less indented (its parent; blank and comment lines skipped) leaves a credential's value
+ * open ({@link opensCredentialValue}: `apiKey:`, `apiKey: |`, an unclosed `apiKey: "…`, a plain
+ * value that a more indented line continues).
+ */
+function continuesCredential(lines: readonly string[], index: number): boolean {
+  const line = lines[index] ?? '';
+  if (line.trim() === '') return false;
+  const indent = /^[ \t]*/.exec(line)![0].length;
+  for (let i = index - 1; i >= 0; i--) {
+    const above = lines[i]!.replace(/\r$/, '');
+    if (above.trim() === '' || above.trim().startsWith('#')) continue;
+    const own = /^[ \t]*/.exec(above)![0].length;
+    // Lines as indented (or more) are siblings, or earlier lines of the same value: the parent says.
+    if (own < indent) return opensCredentialValue(above);
+  }
+  return false;
+}
+
 /**
  * A parser's message on one line: the YAML parser's first line ends "at line 3, column 1:" before
- * an excerpt on the next lines; the excerpt's line is quoted instead of leaving the colon dangling.
+ * an excerpt on the next lines; the line the excerpt shows is quoted instead of leaving the colon
+ * dangling, taken whole from the file with its credentials redacted ({@link sourceLine}): the
+ * parser's excerpt cuts a long line around the error, which may leave a value without its key.
  */
-function parseMessage(err: unknown): string {
+function parseMessage(err: unknown, text: string): string {
   const lines = String((err as Error).message).split('\n');
-  const first = lines[0]!;
+  const first = scrub(lines[0]!);
   if (!first.endsWith(':')) return first;
   // The excerpt's line the caret (^) points at, else its last line.
   const rest = lines.slice(1).filter((l) => l.trim() !== '');
   const caret = rest.findIndex((l) => /^\s*\^+\s*$/.test(l));
   const excerpt = caret > 0 ? rest[caret - 1] : caret < 0 ? rest.at(-1) : undefined;
-  return excerpt === undefined ? first.slice(0, -1) : `${first.slice(0, -1)}: ${JSON.stringify(excerpt.trim().slice(0, 120))}`;
+  if (excerpt === undefined) return first.slice(0, -1);
+  return `${first.slice(0, -1)}: ${JSON.stringify(excerptLine(err, text, excerpt))}`;
+}
+
+/**
+ * The file's line a YAML excerpt shows (the error's line, or the one before it when the error is at
+ * the start of a line), quoted by {@link sourceLine}; the excerpt itself, redacted, when it is
+ * neither.
+ */
+function excerptLine(err: unknown, text: string, excerpt: string): string {
+  const pos = (err as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
+  // The parser marks a cut with "…"; what is left is a part of the line.
+  const part = excerpt.trim().replace(/^…/, '').replace(/…$/, '');
+  if (pos !== undefined && part !== '') {
+    const lines = text.split('\n');
+    for (const index of [pos.line - 1, pos.line - 2])
+      if (lines[index]?.includes(part)) return sourceLine(lines, index, index === pos.line - 1 ? pos.col : lines[index]!.length);
+  }
+  return redactSourceLine(excerpt.trim()).slice(0, MAX_QUOTED_LINE);
 }
 
 /**

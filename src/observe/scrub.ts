@@ -26,9 +26,16 @@ const LOOKS_SECRET = [
 ];
 
 const secrets = new Set<string>();
+/**
+ * Every registered secret in every form an upstream or a client may echo it in, as one pattern
+ * made when secrets are registered: the value itself in any letter case (an upstream that
+ * upper- or lower-cases what it quotes, `SK-…`), the hex of its UTF-8 bytes in either case
+ * (`736b2d…`, `736B2D…`), and its base64 cores (matched ignoring case too: 8 or more base64
+ * characters that differ from a core only in case are no text anyone writes). Longest first, so
+ * a secret that contains another is removed whole. One pass over the text per call, whatever
+ * the number of secrets' forms.
+ */
 let exact: RegExp | null = null;
-/** The same, ignoring case: for text a client writes that is then echoed after case folding or as sent. */
-let exactAnyCase: RegExp | null = null;
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -48,20 +55,23 @@ export function base64Cores(secret: string): string[] {
   return out;
 }
 
-/** Adds secret values (absent or short ones are ignored), and their base64 forms. */
+/** The forms of every registered secret {@link exact} matches, by their lower-case spelling (the pattern ignores case). */
+const forms = new Map<string, string>();
+
+/** Adds secret values (absent or short ones are ignored), and the forms they may be echoed in (see {@link exact}). */
 export function registerSecrets(values: Iterable<string | null | undefined>): void {
   let added = false;
   for (const v of values) {
     if (typeof v !== 'string' || v.length < MIN_SECRET_CHARS || secrets.has(v)) continue;
     secrets.add(v);
-    for (const core of base64Cores(v)) if (core.length >= MIN_SECRET_CHARS) secrets.add(core);
+    for (const form of [v, Buffer.from(v, 'utf8').toString('hex'), ...base64Cores(v)])
+      if (form.length >= MIN_SECRET_CHARS && !forms.has(form.toLowerCase())) forms.set(form.toLowerCase(), form);
     added = true;
   }
   if (!added) return;
   // Longest first, so a secret that contains another is removed whole.
-  const alts = [...secrets].sort((a, b) => b.length - a.length).map(escape);
-  exact = new RegExp(alts.join('|'), 'g');
-  exactAnyCase = new RegExp(alts.join('|'), 'gi');
+  const alts = [...forms.values()].sort((a, b) => b.length - a.length).map(escape);
+  exact = new RegExp(alts.join('|'), 'gi');
 }
 
 /**
@@ -145,9 +155,66 @@ export function withoutPassword(url: string): string {
   return changed ? u.toString() : url;
 }
 
-/** {@link scrub}, and a registered secret in any letter case removed too (a client's own text, echoed back). */
+/**
+ * A key whose value is a credential, as a config file (or a header map in one) names it: the
+ * whole name ends in the word, so `apiKey`, `api_key`, `x-api-key`, `key`, `token`, `adminToken`,
+ * `client_secret`, `password`, `authorization`, `cookie` are, and `apiKeyEnv`, `keyEnv`, `keys`,
+ * `max_tokens` (names of other things) are not.
+ */
+const CREDENTIAL_NAME = String.raw`(?<![A-Za-z0-9_.-])["']?[A-Za-z0-9_.-]*?(?:key|token|secret|passw(?:or)?d|passphrase|pwd|auth|authorization|credentials?|cookie|signature)["']?`;
+/**
+ * Such a key, `:` or `=`, and its value on the line: a quoted one to its closing quote (or the
+ * line's end, when it has none), a plain one to the `,` `}` `]` or ` #` that ends it in YAML. A
+ * `{` or `[` opens a collection, whose own keys are looked at in turn.
+ */
+const CREDENTIAL_VALUE = new RegExp(
+  String.raw`(${CREDENTIAL_NAME}\s*[:=][ \t]*)("(?:[^"\\\r\n]|\\.)*"?|'(?:[^'\r\n]|'')*'?|(?![{[\s])(?:(?![ \t]#)[^,}\]\r\n])+)`,
+  'gi',
+);
+/** A line that leaves a credential's value to the next lines: `apiKey:` (a YAML block value, `|` or `>` too) or an unclosed quote. */
+const CREDENTIAL_OPENED = new RegExp(String.raw`${CREDENTIAL_NAME}\s*:[ \t]*(?:[|>][-+0-9]*[ \t]*)?(?:#.*)?$`, 'i');
+/** The password in a URL's user info (`postgres://user:pw@host`). */
+const USERINFO_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@"']*:)[^\s/@"']+@/gi;
+
+function redactValue(pre: string, value: string): string {
+  const q = value[0];
+  if (q === '"' || q === "'") return `${pre}${q}${REDACTED}${value.length > 1 && value.endsWith(q) ? q : ''}`;
+  return `${pre}${REDACTED}${/\s*$/.exec(value)![0]}`;
+}
+
+/**
+ * A line of a config file fit to quote in an error (a parse error's excerpt, which reaches the
+ * reload's HTTP answer, check-config's output and the log): the value after every
+ * credential-named key, a URL's password, and whatever {@link scrub} removes (a registered
+ * secret, `sk-…`, `Bearer …`), each replaced by `[redacted]`.
+ */
+export function redactSourceLine(line: string): string {
+  return scrub(line.replace(USERINFO_PASSWORD, `$1${REDACTED}@`).replace(CREDENTIAL_VALUE, (_m, pre: string, value: string) => redactValue(pre, value)));
+}
+
+/**
+ * Whether a config line leaves a credential's value to the lines below it: `apiKey:` alone (a
+ * YAML block value; `|` or `>` too), an `apiKey: "…` whose quote does not close on the line, or
+ * a plain `apiKey: abc` that runs to the line's end (a more indented line below continues it).
+ * Those lines are the value, and are quoted in no error.
+ */
+export function opensCredentialValue(line: string): boolean {
+  if (CREDENTIAL_OPENED.test(line)) return true;
+  let last: RegExpMatchArray | undefined;
+  for (const m of line.matchAll(CREDENTIAL_VALUE)) last = m;
+  if (last === undefined) return false;
+  const value = last[2]!;
+  const q = value[0];
+  if (q === '"' || q === "'") return value.length === 1 || !value.endsWith(q);
+  return /^\s*(?:#.*)?$/.test(line.slice(last.index! + last[0].length));
+}
+
+/**
+ * {@link scrub}: a registered secret in any letter case is removed there too (a client's own
+ * text, echoed back after case folding or as sent). Kept for the callers that say so.
+ */
 export function scrubAnyCase(text: string): string {
-  return scrub(exactAnyCase === null ? text : text.replace(exactAnyCase, REDACTED));
+  return scrub(text);
 }
 
 /** A base64 blob wrapped in lines (MIME's 76 columns, with real or escaped line breaks): a secret may straddle a break. */

@@ -1,0 +1,74 @@
+/**
+ * The forms of a known secret an upstream may echo besides the value itself: upper- or
+ * lower-cased (`SK-LEAKCANARY123ECHO`), and hex-encoded (the hex of its UTF-8 bytes, lower or
+ * upper case). Each is removed from what is relayed to a client and from the log, as the plain,
+ * base64 and Bearer forms are.
+ */
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { upstreamClientError } from '../../src/errors.js';
+import { createLogger } from '../../src/observe/log.js';
+import { registerSecrets, scrub } from '../../src/observe/scrub.js';
+
+const KEY = 'sk-LEAKCANARY123ECHO';
+const ADMIN = 'admin-token-0123456789';
+const MIXED = 'Prov-Key-MixedCase-0123';
+registerSecrets([KEY, ADMIN, MIXED]);
+
+const hex = (s: string): string => Buffer.from(s, 'utf8').toString('hex');
+/** What is left of the key in `text`: none of its spellings, in any case, plain or hex. */
+const holdsKey = (text: string): boolean => {
+  const t = text.toLowerCase();
+  return [KEY, ADMIN, MIXED].some((s) => t.includes(s.toLowerCase()) || t.includes(hex(s)));
+};
+
+describe('scrub: a known secret in another letter case or hex-encoded', () => {
+  it.each([
+    ['upper-cased', `invalid api key: ${KEY.toUpperCase()}`],
+    ['lower-cased', `invalid api key: ${KEY.toLowerCase()}`],
+    ['in mixed case', `invalid api key: ${KEY.replace(/[a-z]/gi, (c, i: number) => (i % 2 ? c.toLowerCase() : c.toUpperCase()))}`],
+    ['a key with capitals, lower-cased (no key shape the scrubber knows)', `invalid api key: ${MIXED.toLowerCase()}`],
+    ['the admin token upper-cased', `token ${ADMIN.toUpperCase()} refused`],
+    ['hex, lower case', `credential (hex) ${hex(KEY)} was refused`],
+    ['hex, upper case', `credential (hex) ${hex(KEY).toUpperCase()} was refused`],
+    ['hex inside a longer hex blob', `blob=${hex(`Authorization: Bearer ${KEY}\r\n`)}`],
+    ['hex of the admin token, upper case, in a JSON body', JSON.stringify({ error: { message: `seen ${hex(ADMIN).toUpperCase()}` } })],
+  ])('%s', (_what, text) => {
+    const out = scrub(text);
+    expect(holdsKey(out)).toBe(false);
+    expect(out).toContain('[redacted]');
+  });
+
+  it('keeps what surrounds the secret, and ordinary text (other hex, other words) as it was', () => {
+    expect(scrub(`invalid api key: ${KEY.toUpperCase()} (check it)`)).toBe('invalid api key: [redacted] (check it)');
+    expect(scrub(`hex ${hex(KEY)} end`)).toBe('hex [redacted] end');
+    const plain = 'request 0123456789abcdef0123456789ABCDEF failed: SK-short, Leak canary, admin token missing';
+    expect(scrub(plain)).toBe(plain);
+  });
+
+  it('an upstream error relayed to the client carries none of these forms, nor does its log line', () => {
+    const message = `bad key ${KEY.toUpperCase()} / ${KEY.toLowerCase()} / ${hex(KEY)} / ${hex(KEY).toUpperCase()}`;
+    const body = JSON.stringify(upstreamClientError(401, { message, type: 'invalid_request_error', code: 'invalid_api_key' }).toBody());
+    expect(holdsKey(body)).toBe(false);
+    expect(body.match(/\[redacted\]/g)).toHaveLength(4);
+
+    let written = '';
+    const dest = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        written += chunk.toString();
+        cb();
+      },
+    });
+    createLogger({ level: 'info', pretty: false, destination: dest }).warn({ upstream: message }, message);
+    expect(written).toContain('bad key [redacted]');
+    expect(holdsKey(written)).toBe(false);
+  });
+
+  it('stays cheap on a large text that holds no secret (one pass, patterns made at registration)', () => {
+    const text = `${'0123456789abcdef SK-LEAK skip Leakcanary '.repeat(25_000)}`; // ~1 MB
+    scrub(text);
+    const t0 = performance.now();
+    for (let i = 0; i < 5; i++) expect(scrub(text)).toBe(text);
+    expect((performance.now() - t0) / 5).toBeLessThan(250);
+  });
+});
