@@ -126,17 +126,30 @@ function noRepeats(items: readonly string[], ctx: z.RefinementCtx): void {
 
 const CREDENTIAL_WORDS = /auth|key|token|secret|passw|credential|cookie|signature/i;
 
+/** `${VAR}`, `$VAR` or LiteLLM's `os.environ/VAR` in a value. */
+const ENV_REFERENCE = /\$\{?[A-Za-z_]|^os\.environ\//;
+const NOT_FROM_ENV =
+  'expected an http:// or https:// URL written out: config values are not read from environment variables (a variable is named by a key ending in Env, such as apiKeyEnv): write the URL, or generate the file';
+
 /** An http(s) URL, and the parsed form of it for `refine` (nothing when it does not parse: zod's own check says so). */
 function httpUrl(refine: (v: string, u: URL, ctx: z.RefinementCtx) => void) {
-  return z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).superRefine((v, ctx) => {
-    let u: URL;
-    try {
-      u = new URL(v);
-    } catch {
-      return;
-    }
-    refine(v, u, ctx);
-  });
+  return z
+    .url({
+      protocol: /^https?$/,
+      // `${VAR}` / `$VAR` / `os.environ/VAR` (LiteLLM's) are not read from the environment anywhere but in the key's variable.
+      error: (iss) => (typeof iss.input === 'string' && ENV_REFERENCE.test(iss.input) ? NOT_FROM_ENV : 'expected an http:// or https:// URL'),
+    })
+    .superRefine((v, ctx) => {
+      // `http://${HOST}/v1` parses (a host may hold $ and braces): it would be sent to a host named so.
+      if (ENV_REFERENCE.test(v)) return void ctx.addIssue({ code: 'custom', message: NOT_FROM_ENV });
+      let u: URL;
+      try {
+        u = new URL(v);
+      } catch {
+        return;
+      }
+      refine(v, u, ctx);
+    });
 }
 
 /** A user name or password in the URL (`http://@host` too, which URL parsing drops). */

@@ -678,6 +678,21 @@ describe('loadConfigFile and check-config', () => {
     expect(got).toMatch(/auth\.keys\[1\]\.id: "\(none\)" is what \/switchyard\/spend calls requests without a client key/);
   });
 
+  it('a base URL written as an environment variable (${SIM_URL}, $SIM_URL, os.environ/SIM_URL) is told variables are not read there (it said only "expected an http:// or https:// URL")', () => {
+    for (const baseUrl of ['${SIM_URL}', '$SIM_URL', 'os.environ/SIM_URL', 'http://${HOST}:9/v1']) {
+      const raw = minimal();
+      raw.providers = { p: { kind: 'openai', baseUrl } };
+      (raw.models as Obj).m = { ...((raw.models as Obj).m as Obj), endpoints: [{ provider: 'p', upstreamModel: 'm' }] };
+      expect(errors(validateConfig(raw)).join('\n')).toMatch(
+        /providers\.p\.baseUrl: expected an http:\/\/ or https:\/\/ URL written out: config values are not read from environment variables/,
+      );
+    }
+    const plain = minimal();
+    plain.providers = { p: { kind: 'openai', baseUrl: 'not a url' } };
+    (plain.models as Obj).m = { ...((plain.models as Obj).m as Obj), endpoints: [{ provider: 'p', upstreamModel: 'm' }] };
+    expect(errors(validateConfig(plain)).join('\n')).toMatch(/providers\.p\.baseUrl: expected an http:\/\/ or https:\/\/ URL$/m);
+  });
+
   it('refuses an OTLP endpoint with a user name, a password or a credential in its query (it was logged whole at start and on every failed export)', () => {
     for (const [endpoint, why] of [
       ['http://otuser:otPASSWORD@127.0.0.1:4318/v1/traces', /a user name or password/],
