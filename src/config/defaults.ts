@@ -24,6 +24,7 @@ export const DEFAULT_CONFIG: ConfigInput = {
       maxOutputTokens: 32_768,
       fallbacks: ['claude-sonnet-4.5'],
       endpoints: [{ provider: 'openai', upstreamModel: 'gpt-4.1', rpm: 500, tpm: 2_000_000, maxConcurrent: 64 }],
+      aliases: ['gpt-4.1-2025-04-14'],
     },
     'claude-sonnet-4.5': {
       tier: 'high_quality',
@@ -34,6 +35,8 @@ export const DEFAULT_CONFIG: ConfigInput = {
       maxOutputTokens: 64_000,
       fallbacks: ['gpt-4.1'],
       endpoints: [{ provider: 'anthropic', upstreamModel: 'claude-sonnet-4-5', rpm: 50, tpm: 400_000, maxConcurrent: 32 }],
+      // Anthropic's own ids, as its SDK and tools send them.
+      aliases: ['claude-sonnet-4-5', 'claude-sonnet-4-5-20250929'],
     },
     'gemini-2.5-flash': {
       tier: 'balanced',
@@ -54,6 +57,7 @@ export const DEFAULT_CONFIG: ConfigInput = {
       maxOutputTokens: 8192,
       fallbacks: ['gemini-2.5-flash'],
       endpoints: [{ provider: 'deepseek', upstreamModel: 'deepseek-chat', rpm: 60, tpm: 1_000_000, maxConcurrent: 10 }],
+      aliases: ['deepseek-chat'],
     },
   },
   routing: {

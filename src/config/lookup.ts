@@ -8,3 +8,28 @@
 export function own<V>(rec: Readonly<Record<string, V>>, key: string): V | undefined {
   return Object.hasOwn(rec, key) ? rec[key] : undefined;
 }
+
+/** Each configuration's aliases (`models.<id>.aliases`) → model id, made once per configuration object (a reload makes a new one). */
+const aliasMaps = new WeakMap<object, Map<string, string>>();
+
+/**
+ * The catalogue id a request's `model` names: itself, or the model it is an alias of. Only a
+ * name that is no model, route or `auto` is looked up (an id always means itself).
+ */
+export function catalogueModel(cfg: { models: Readonly<Record<string, { aliases?: readonly string[] }>> }, model: string): string {
+  if (Object.hasOwn(cfg.models, model)) return model;
+  let map = aliasMaps.get(cfg);
+  if (map === undefined) {
+    map = new Map();
+    for (const [id, m] of Object.entries(cfg.models)) for (const a of m.aliases ?? []) map.set(a, id);
+    aliasMaps.set(cfg, map);
+  }
+  return map.size === 0 ? model : (map.get(model) ?? model);
+}
+
+/** A parsed request body with its `model`, when an alias, replaced by the model's catalogue id. */
+export function withCatalogueModel(cfg: Parameters<typeof catalogueModel>[0], json: unknown): void {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return;
+  const body = json as { model?: unknown };
+  if (typeof body.model === 'string') body.model = catalogueModel(cfg, body.model);
+}

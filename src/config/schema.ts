@@ -274,6 +274,16 @@ const modelSchema = z
         });
       }),
     endpoints: z.array(endpointSchema).min(1),
+    /**
+     * Other names a request may give this model by (a provider's own id, such as Anthropic's
+     * `claude-sonnet-4-5-20250929`, which an SDK or a tool sends): served as the model itself.
+     */
+    aliases: z
+      .array(
+        z.string().regex(/^[\x21-\x7e]{1,256}$/, { error: 'expected visible ASCII without spaces, at most 256 characters (a model name a request sends)' }),
+      )
+      .default([])
+      .superRefine(noRepeats),
   })
   .superRefine((m, ctx) => {
     if (m.maxOutputTokens !== undefined && m.maxOutputTokens > m.contextWindow)
@@ -563,6 +573,7 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
   const models = Object.keys(modelMap);
   const known = (m: string) => models.includes(m);
   const ids = new Set<string>();
+  const aliasOf = new Map<string, string>();
   for (const [name, raw] of Object.entries(modelMap)) {
     // A request's `model` reads "auto" and "route/<name>" before the catalogue: such a model could never be asked for.
     if (name === 'auto')
@@ -608,6 +619,16 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
         });
       ids.add(id);
     });
+    for (const [i, a] of strs(model.aliases)) {
+      const path = ['models', name, 'aliases', i];
+      if (a === 'auto' || a.startsWith('route/'))
+        ctx.addIssue({ code: 'custom', path, message: `"${a}" names ${a === 'auto' ? 'auto' : 'a route'} in a request's model: an alias cannot be it` });
+      else if (known(a))
+        ctx.addIssue({ code: 'custom', path, message: `"${a}" is the id of a model in the catalogue: an alias names a model by another name` });
+      else if (aliasOf.has(a))
+        ctx.addIssue({ code: 'custom', path, message: `"${a}" is already an alias of ${aliasOf.get(a)}: a name a request sends can mean one model` });
+      else aliasOf.set(a, name);
+    }
     for (const [i, f] of strs(model.fallbacks)) {
       if (!known(f)) ctx.addIssue({ code: 'custom', path: ['models', name, 'fallbacks', i], message: `unknown model "${f}"` });
       else if (f === name)

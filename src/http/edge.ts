@@ -4,6 +4,7 @@
  * errors thrown here in its own API's shape.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { withCatalogueModel } from '../config/lookup.js';
 import { SwitchyardError } from '../errors.js';
 import { requestLog, type RequestLog } from '../observe/request-log.js';
 import type { Hints } from '../runtime/api.js';
@@ -43,6 +44,7 @@ export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId
   }
   checkJsonShape(json);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new SwitchyardError('invalid_request', 'request body must be a JSON object');
+  withCatalogueModel(rt.cfg, json);
   const hints = parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs);
   // The quality cascade checks chat answers; these routes are not cascaded (README).
   if (hints.cascade === true)

@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { anthropicError, anthropicModel, anthropicModelsList } from '../apis/messages-output.js';
 import { echoName, SwitchyardError, errorBody } from '../errors.js';
+import { catalogueModel, withCatalogueModel } from '../config/lookup.js';
 import { requestLog } from '../observe/request-log.js';
 import { ByteCollector } from '../upstream/byte-collector.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -165,6 +166,7 @@ async function readJson(deps: ServerDeps, req: IncomingMessage, hook?: BodyGone)
     throw new SwitchyardError('invalid_request', `request body is not valid JSON: ${(err as Error).message}`);
   }
   checkJsonShape(json);
+  withCatalogueModel(deps.runtime().cfg, json);
   return json;
 }
 
@@ -407,8 +409,11 @@ export function createHttpServer(deps: ServerDeps): Server {
           throw new SwitchyardError('invalid_request', 'the model id in the path is not valid percent-encoding', { param: 'model' });
         }
         const list = deps.models() as { data: Array<{ id: string; created: number }> };
-        const found = list.data.find((m) => m.id === id);
-        if (!found) throw new SwitchyardError('model_not_found', `The model "${echoName(id)}" does not exist`, { param: 'model', status: 404 });
+        // An alias is found as the model it names, under the name asked for (as a provider answers its own aliases).
+        const own = catalogueModel(deps.runtime().cfg, id);
+        const entry = list.data.find((m) => m.id === own);
+        if (!entry) throw new SwitchyardError('model_not_found', `The model "${echoName(id)}" does not exist`, { param: 'model', status: 404 });
+        const found = own === id ? entry : { ...entry, id };
         return sendJson(res, 200, fromAnthropicClient(req) ? anthropicModel(found) : found);
       }
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });

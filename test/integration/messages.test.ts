@@ -19,6 +19,8 @@ const KEY = 'sy-client-key-messages';
 beforeAll(async () => {
   sim = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 1, outputTokens: 10 } });
   const cfg = testConfig(sim.url, { auth: { keys: [{ id: 'team-a', keyEnv: 'SY_TEST_CLIENT_KEY' }] } });
+  // Anthropic's own dated id, as Anthropic's SDK and tools send it.
+  (cfg.models as Record<string, Record<string, unknown>>)['claude-sonnet-4.5']!.aliases = ['claude-sonnet-4-5-20250929'];
   ledgerFile = ledgerFileOf(cfg);
   sc = await startSidecar(cfg, { SY_TEST_CLIENT_KEY: KEY });
   client = new Anthropic({ baseURL: sc.url, apiKey: KEY, maxRetries: 0, timeout: 30_000 });
@@ -36,6 +38,32 @@ afterEach(async () => {
 const tools = [
   { name: 'lookup', description: 'Look a word up', input_schema: { type: 'object' as const, properties: { input: { type: 'string' } }, required: ['input'] } },
 ];
+
+describe('a model named by an alias (models.<id>.aliases)', () => {
+  it("is served as the model it names, on every API, and found by models.retrieve under the name asked (Anthropic's own id was a 400 model_not_found)", async () => {
+    const alias = 'claude-sonnet-4-5-20250929';
+    const { data, response } = await client.messages.create({ model: alias, max_tokens: 50, messages: [{ role: 'user', content: 'Hi' }] }).withResponse();
+    expect(data.type).toBe('message');
+    expect(response.headers.get('x-switchyard-model')).toBe('claude-sonnet-4.5');
+    expect(ledgerRow(ledgerFile, response.headers.get('x-request-id'))).toMatchObject({ model: 'claude-sonnet-4.5', status: 200 });
+    expect((await sim.log()).at(-1)).toMatchObject({ wire: 'anthropic', model: 'claude-sonnet-4-5' });
+    expect((await client.messages.countTokens({ model: alias, messages: [{ role: 'user', content: 'Hi' }] })).input_tokens).toBeGreaterThan(0);
+    const chat = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({ model: alias, messages: [{ role: 'user', content: 'Hi' }] }),
+    });
+    expect(chat.status).toBe(200);
+    expect(chat.headers.get('x-switchyard-model')).toBe('claude-sonnet-4.5');
+    expect(await client.models.retrieve(alias)).toMatchObject({ id: alias });
+    // A name that is no model and no alias is still refused.
+    await expect(
+      client.messages.create({ model: 'claude-sonnet-4-5-20991231', max_tokens: 5, messages: [{ role: 'user', content: 'Hi' }] }),
+    ).rejects.toMatchObject({
+      status: 400,
+    });
+  });
+});
 
 describe.each([
   { target: 'claude-sonnet-4.5', wire: 'anthropic', upstream: 'claude-sonnet-4-5' },

@@ -507,9 +507,29 @@ describe('error messages', () => {
     models['route/fast'] = structuredClone(models['deepseek-v3.2']);
     at(models, 'auto').endpoints = [{ id: 'a', provider: 'deepseek', upstreamModel: 'deepseek-chat' }];
     at(models, 'route/fast').endpoints = [{ id: 'b', provider: 'deepseek', upstreamModel: 'deepseek-chat' }];
+    delete at(models, 'auto').aliases;
+    delete at(models, 'route/fast').aliases;
     expect(errors(validateConfig(raw))).toEqual([
       'models.auto: "auto" is reserved (model "auto" lets switchyard choose): give this model another id',
       'models.route/fast: a model id cannot start with "route/" (model "route/<name>" names a route): give this model another id, or make it a route under routing.routes',
+    ]);
+  });
+
+  it("aliases: a name of one model only, never a model id, auto or a route; the built-in catalogue names Anthropic's own ids", () => {
+    expect(ok(validateConfig(rawDefaults())).models['claude-sonnet-4.5']!.aliases).toEqual(['claude-sonnet-4-5', 'claude-sonnet-4-5-20250929']);
+    const raw = rawDefaults();
+    const models = at(raw, 'models');
+    at(models, 'gpt-4.1').aliases = ['gemini-2.5-flash', 'auto', 'route/code', 'claude-sonnet-4-5', 'has space', 'x', 'x'];
+    const got = errors(validateConfig(raw)).join('\n');
+    expect(got).toMatch(/models\.gpt-4\.1\.aliases\[6\]: "x" is already in this list/);
+    expect(got).toMatch(/models\.gpt-4\.1\.aliases\[4\]: expected visible ASCII without spaces/);
+    const fixed = rawDefaults();
+    at(at(fixed, 'models'), 'gpt-4.1').aliases = ['gemini-2.5-flash', 'auto', 'route/code', 'claude-sonnet-4-5'];
+    expect(errors(validateConfig(fixed))).toEqual([
+      'models.gpt-4.1.aliases[0]: "gemini-2.5-flash" is the id of a model in the catalogue: an alias names a model by another name',
+      'models.gpt-4.1.aliases[1]: "auto" names auto in a request\'s model: an alias cannot be it',
+      'models.gpt-4.1.aliases[2]: "route/code" names a route in a request\'s model: an alias cannot be it',
+      'models.claude-sonnet-4.5.aliases[0]: "claude-sonnet-4-5" is already an alias of gpt-4.1: a name a request sends can mean one model',
     ]);
   });
 
