@@ -360,9 +360,9 @@ export interface RelayBounds {
 const USAGE_COUNTS = ['input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens'] as const;
 const readCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
-/** Anthropic usage the ledger reads as it is: its output count (and every count it has) whole and not negative. */
-function readableUsage(u: Record<string, unknown>): boolean {
-  if (!readCount(u.output_tokens)) return false;
+/** Anthropic usage the ledger reads as it is: its output count (and every count it has) whole and not negative; a final output of 0 is a placeholder (estimated). */
+function readableUsage(u: Record<string, unknown>, final = false): boolean {
+  if (!readCount(u.output_tokens) || (final && u.output_tokens === 0)) return false;
   for (const k of USAGE_COUNTS) if (k in u && !readCount(u[k])) return false;
   return true;
 }
@@ -376,7 +376,7 @@ function unreadDelta(data: string): Record<string, unknown> | null {
     return null;
   }
   if (!isObj(j)) return null;
-  return isObj(j.usage) && readableUsage(j.usage) ? null : j;
+  return isObj(j.usage) && readableUsage(j.usage, true) ? null : j;
 }
 
 /** A held `message_delta` with the counts its row bills, in Anthropic's convention (input leaves out cache reads and writes). */

@@ -192,6 +192,16 @@ beforeAll(async () => {
               }
             : { role: 'assistant', content: 'Checking.', reasoning_content: 'Paris '.repeat(300) };
         res.writeHead(200, json).end(JSON.stringify({ ...rest, choices: [{ index: 0, message, finish_reason: 'stop' }] }));
+      } else if (j.model === 'reasoning-stream') {
+        // DeepSeek's reasoning deltas (~300 tokens) before a short answer, and no usage chunk.
+        const base = { id: 'rs', object: 'chat.completion.chunk', created: 1, model: j.model };
+        const delta = (d: Record<string, unknown>, finish: string | null = null) =>
+          `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: d, finish_reason: finish }] })}\n\n`;
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(delta({ role: 'assistant', content: null, reasoning_content: 'Paris '.repeat(300) }));
+        res.write(delta({ content: 'ok' }));
+        res.write(delta({}, 'stop'));
+        res.end('data: [DONE]\n\n');
       } else if (j.model === 'no-role') {
         // Deltas that never say role (some OpenAI-compatible servers).
         const base = { id: 'r', object: 'chat.completion.chunk', created: 1, model: j.model };
@@ -289,6 +299,7 @@ beforeAll(async () => {
     'm-cached-over': model('cached-over'),
     'm-tool-nousage': model('tool-nousage'),
     'm-reasoning-nousage': model('reasoning-nousage'),
+    'm-reasoning-stream': model('reasoning-stream'),
   });
   cfg.budget = { limits: [{ scope: 'global', period: 'day', usd: 100 }] };
   ledgerFile = ledgerFileOf(cfg);
@@ -433,6 +444,16 @@ describe('usage counts no request could use', () => {
     expect(Number(row!.completion_tokens)).toBeGreaterThanOrEqual(300);
     expect(Number(row!.completion_tokens)).toBeLessThan(330);
     expect(((await r.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens).toBe(Number(row!.completion_tokens));
+  });
+
+  it("a stream with no usage is billed its reasoning deltas (DeepSeek's reasoning_content) as output, as a JSON answer is (it was 1 token for ~300)", async () => {
+    const r = await ask('m-reasoning-stream', true);
+    expect(r.status).toBe(200);
+    await r.text();
+    const row = ledgerRow(ledgerFile, r.headers.get('x-request-id'));
+    expect(row).toMatchObject({ estimated: 1 });
+    expect(Number(row!.completion_tokens)).toBeGreaterThanOrEqual(300);
+    expect(Number(row!.completion_tokens)).toBeLessThan(330);
   });
 
   it('more cached tokens than prompt tokens: no split is taken from the count, the prompt is billed at the input price (it billed all 10 as cached, the cheapest reading)', async () => {

@@ -295,6 +295,7 @@ describe('a native relay', () => {
     ['negative', { input_tokens: -5, output_tokens: -1 }, { output_tokens: -1 }],
     ['strings', { input_tokens: '20', output_tokens: '1' }, { output_tokens: '30' }],
     ['none', undefined, undefined],
+    ['a final 0 (a placeholder; the row estimates)', { input_tokens: 7, output_tokens: 0 }, { output_tokens: 0 }],
   ])(
     "counts that cannot be read (%s) are shown as the row bills them: the prompt's estimate at the start, the billed counts in message_delta (they were relayed as they came)",
     (_k, startUsage, deltaUsage) => {

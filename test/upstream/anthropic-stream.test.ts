@@ -194,6 +194,23 @@ describe('anthropic stream decoder', () => {
     expect(pieces.slice(3)).toEqual(decodeWire(RECORDED).slice(2));
   });
 
+  it.each([
+    ['negative', '{"output_tokens":-7}'],
+    ['a string', '{"output_tokens":"abc"}'],
+    ['absent', null],
+  ])(
+    "a message_delta whose output count is %s leaves the output at 0, a placeholder to estimate, not message_start's 1 (it was billed 1 token for a 600-token tool call)",
+    (_k, usage) => {
+      for (const relay of [false, true]) {
+        const d = anthropicAdapter.streamDecoder(relay);
+        const ev = (event: string, data: string) => d.decode({ event, data, id: undefined, retry: undefined });
+        ev('message_start', '{"type":"message_start","message":{"id":"m","type":"message","model":"c","usage":{"input_tokens":20,"output_tokens":1}}}');
+        ev('message_delta', `{"type":"message_delta","delta":{"stop_reason":"end_turn"}${usage === null ? '' : `,"usage":${usage}`}}`);
+        expect(ev('message_stop', '{"type":"message_stop"}')).toContainEqual({ type: 'usage', usage: { promptTokens: 20, completionTokens: 0 } });
+      }
+    },
+  );
+
   it('ends with done and no usage when the stream carried no usage', () => {
     const d = anthropicAdapter.streamDecoder();
     expect(d.decode({ event: 'message_stop', data: '{"type":"message_stop"}', id: undefined, retry: undefined })).toEqual([{ type: 'done' }]);

@@ -104,7 +104,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
         return [{ ...piece, content: true, text }];
       }
       case 'message_delta': {
-        this.remember(j.usage);
+        this.rememberFinal(j.usage);
         const d = isObj(j.delta) ? j.delta : {};
         // The counts so far (cumulative): a stream that ends without message_stop is settled by them.
         return this.counted({ ...piece, finishReason: typeof d.stop_reason === 'string' ? finishReason(d.stop_reason) : null });
@@ -140,6 +140,17 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   private remember(u: unknown): void {
     if (!isObj(u)) return;
     for (const [k, v] of Object.entries(u)) if (typeof v === 'number') this.usage[k] = v;
+  }
+
+  /**
+   * A `message_delta`'s counts: its output count is the answer's, final; when it has none that can
+   * be read (absent, negative, not a number), `message_start`'s 1 is no count of the answer, so the
+   * output is left at 0, a placeholder the attempt's estimate of what was delivered replaces.
+   */
+  private rememberFinal(u: unknown): void {
+    this.remember(u);
+    const out = isObj(u) ? u.output_tokens : undefined;
+    if (!(typeof out === 'number' && Number.isSafeInteger(out) && out >= 0)) this.usage.output_tokens = 0;
   }
 
   private messageStart(j: Record<string, unknown>, ev: SseEvent): StreamPiece[] {
@@ -202,7 +213,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   }
 
   private messageDelta(j: Record<string, unknown>, ev: SseEvent): StreamPiece[] {
-    this.remember(j.usage);
+    this.rememberFinal(j.usage);
     const d = j.delta;
     if (!isObj(d)) return [this.malformed(ev)];
     // The counts so far (message_delta's are cumulative): a stream that ends without message_stop is settled by them.

@@ -152,6 +152,9 @@ export class OpenAIStreamDecoder implements StreamDecoder {
           content = true;
           other += d.refusal;
         }
+        // Reasoning text (DeepSeek's `reasoning_content`, OpenRouter's `reasoning`) is billed as output: estimates count it.
+        if (typeof d.reasoning_content === 'string') other += d.reasoning_content;
+        if (typeof d.reasoning === 'string') other += d.reasoning;
         // A stream that called a tool finishes with `tool_calls` (Gemini's says `stop`).
         if (c.finish_reason === 'stop' && this.tools?.any === true) {
           (c as { finish_reason: string | null }).finish_reason = 'tool_calls';
