@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import { opensCredentialValue, redactSourceLine, scrub } from '../observe/scrub.js';
 import { duplicateJsonKeys } from './json-duplicates.js';
 import { configSchema, type Config } from './schema.js';
-import { unreadKeys } from './unread.js';
+import { envReferences, unreadKeys } from './unread.js';
 
 export type LoadResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 
@@ -39,9 +39,10 @@ export function validateConfig(raw: unknown): LoadResult {
     typeof models === 'object' && models !== null && !Array.isArray(models) && Object.keys(models).length === 0
       ? ['models: no model is configured: add at least one (a sidecar without models can serve nothing)']
       : [];
-  const unread = unreadKeys(raw);
+  const unread = [...unreadKeys(raw), ...envReferences(raw)];
   if (res.success && empty.length === 0 && unread.length === 0) return { ok: true, config: res.data };
-  return { ok: false, errors: [...(res.success ? [] : res.error.issues.map((issue) => formatIssue(issue, configSchema))), ...empty, ...unread] };
+  // Once each: two checks of one value may say the same.
+  return { ok: false, errors: [...new Set([...(res.success ? [] : res.error.issues.map((issue) => formatIssue(issue, configSchema))), ...empty, ...unread])] };
 }
 
 /** Read, parse and validate a file; never throws for a user's mistake. */

@@ -61,3 +61,27 @@ export function unreadKeys(raw: unknown): string[] {
     );
   return out;
 }
+
+/** `${NAME}` anywhere in a value, or LiteLLM's `os.environ/NAME` at its start. */
+const ENV_REFERENCE = /\$\{[A-Za-z_][A-Za-z0-9_]*\}|^os\.environ\//;
+
+/**
+ * One `path: message` line per string value written as an environment variable reference
+ * (`sqlite:${HOME}/l.db`, `upstreamModel: ${MODEL}`): config values are read as written, so it
+ * would be used literally (a directory named `${HOME}`, a model named `${MODEL}` sent upstream).
+ * The keys that name a variable (`apiKeyEnv`, `keyEnv`) have their own message.
+ */
+export function envReferences(raw: unknown): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown, path: string, key: string): void => {
+    if (typeof v === 'string') {
+      if (!key.endsWith('Env') && ENV_REFERENCE.test(v))
+        out.push(
+          `${path}: config values are not read from environment variables (a variable is named by a key ending in Env, such as apiKeyEnv); "${v.length > 64 ? `${v.slice(0, 64)}…` : v}" would be used as written: write the value, or generate the file`,
+        );
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`, key));
+    else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) walk(x, path === '' ? k : `${path}.${k}`, k);
+  };
+  walk(raw, '', '');
+  return out;
+}

@@ -156,12 +156,14 @@ export function withoutPassword(url: string): string {
 }
 
 /**
- * A key whose value is a credential, as a config file (or a header map in one) names it: the
- * whole name ends in the word, so `apiKey`, `api_key`, `x-api-key`, `key`, `token`, `adminToken`,
- * `client_secret`, `password`, `authorization`, `cookie` are, and `apiKeyEnv`, `keyEnv`, `keys`,
- * `max_tokens` (names of other things) are not.
+ * A key whose value may be a credential, as a config file (or a header map in one) names it: a
+ * name holding one of the words, as the config's own rule for a credential header reads it — so
+ * `apiKey`, `apiKey2`, `x-api-key`, `token`, `access_token_v2`, `client_secret`, `password_hash`,
+ * `pass`, `auth_header`, `authorization`, `bearer`, `jwt`, `session`, `dsn`, `connectionString`
+ * are, and so are `max_tokens` or `keyPrefix` (a value hidden in an error costs little). A name
+ * ending in `Env` names an environment variable (`apiKeyEnv`, `keyEnv`): its value is shown.
  */
-const CREDENTIAL_NAME = String.raw`(?<![A-Za-z0-9_.-])["']?[A-Za-z0-9_.-]*?(?:key|token|secret|passw(?:or)?d|passphrase|pwd|auth|authorization|credentials?|cookie|signature)["']?`;
+const CREDENTIAL_NAME = String.raw`(?<![A-Za-z0-9_.-])["']?[A-Za-z0-9_.-]*?(?:key|token|secret|pass|pwd|auth|credential|cookie|signature|bearer|jwt|session|dsn|connection)[A-Za-z0-9_.-]*(?<!Env)["']?`;
 /**
  * Such a key, `:` or `=`, and its value on the line: a quoted one to its closing quote (or the
  * line's end, when it has none), a plain one to the `,` `}` `]` or ` #` that ends it in YAML. A

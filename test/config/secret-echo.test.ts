@@ -74,10 +74,18 @@ describe('a parse error quotes its line with the credentials redacted', () => {
     expect(errors[0]).toContain('\\"apiKey\\": [redacted]');
   });
 
-  it('names of other things are not taken for credentials: apiKeyEnv, keyEnv, max_tokens stay readable', async () => {
+  it('names of environment variables are not taken for credentials: apiKeyEnv, keyEnv stay readable (a name holding token is redacted: max_tokens)', async () => {
     const errors = await errorsOf('providers:\n  sim: { kind: openai, apiKeyEnv: OPENAI_API_KEY, keyEnv: K, max_tokens: 5, x: "y\n');
-    expect(errors[0]).toContain('apiKeyEnv: OPENAI_API_KEY, keyEnv: K, max_tokens: 5');
+    expect(errors[0]).toContain('apiKeyEnv: OPENAI_API_KEY, keyEnv: K, max_tokens: [redacted]');
   });
+
+  it.each(['apiKey2', 'password_hash', 'auth_header', 'access_token_v2', 'bearer', 'pass', 'jwt', 'session', 'dsn', 'connectionString'])(
+    'a name that holds a credential word (%s), not only one that ends in it, has its value redacted (it leaked)',
+    async (name) => {
+      const errors = await errorsOf(`server: { port: 1 }\nextra:\n  ${name}: 'LEAKCANARYx9\n`);
+      expect(errors.join('\n')).not.toContain('LEAKCANARY');
+    },
+  );
 
   it('check-config prints the redacted line', async () => {
     const out: string[] = [];

@@ -703,10 +703,18 @@ describe('loadConfigFile and check-config', () => {
       const raw = minimal();
       raw.providers = { p: { kind: 'openai', baseUrl } };
       (raw.models as Obj).m = { ...((raw.models as Obj).m as Obj), endpoints: [{ provider: 'p', upstreamModel: 'm' }] };
-      expect(errors(validateConfig(raw)).join('\n')).toMatch(
-        /providers\.p\.baseUrl: expected an http:\/\/ or https:\/\/ URL written out: config values are not read from environment variables/,
-      );
+      const got = errors(validateConfig(raw));
+      expect(got.join('\n')).toMatch(/providers\.p\.baseUrl: .*config values are not read from environment variables/);
+      // Each line once (the same message twice was printed as two problems).
+      expect(new Set(got).size).toBe(got.length);
     }
+    // Anywhere, not only in a URL: a ledger path (a directory named "${HOME}" was made), a model id sent upstream.
+    const raw = minimal();
+    raw.storage = { ledger: 'sqlite:${HOME}/l.db' };
+    (raw.models as Obj).m = { ...((raw.models as Obj).m as Obj), endpoints: [{ provider: 'p', upstreamModel: '${MODEL}' }] };
+    const got = errors(validateConfig(raw)).join('\n');
+    expect(got).toMatch(/^storage\.ledger: config values are not read from environment variables .*"sqlite:\$\{HOME\}\/l\.db" would be used as written/m);
+    expect(got).toMatch(/^models\.m\.endpoints\[0\]\.upstreamModel: config values are not read from environment variables/m);
     const plain = minimal();
     plain.providers = { p: { kind: 'openai', baseUrl: 'not a url' } };
     (plain.models as Obj).m = { ...((plain.models as Obj).m as Obj), endpoints: [{ provider: 'p', upstreamModel: 'm' }] };
