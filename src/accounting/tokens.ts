@@ -129,13 +129,15 @@ export function countPromptTokens(messages: readonly ChatMessageLike[], tools?: 
 
 /**
  * Past this many characters of text in one prompt, its texts are not counted whole: windows
- * spread evenly over all of them, this many characters in all, are counted and the count scaled
- * to the prompt's length. The count stays an estimate either way, and a prompt of 100,000 short
+ * spread evenly over all of them, 8 Ki characters in all, are counted and the count scaled to the
+ * prompt's length. The count stays an estimate either way, and a prompt of 100,000 short
  * messages does not run the tokenizer 200,000 times (2 s of a held event loop). Windows over the
  * whole prompt, not its head: a long English system prompt before a CJK document, counted at
  * English's rate, was estimated at a third of its tokens (and routed to a window it overflowed).
  */
 export const EXACT_PROMPT_CHARS = 16 * 1024;
+/** Past it, the characters counted: in {@link PROMPT_WINDOWS} windows (as much work as one long text's 16 windows). */
+const SAMPLE_PROMPT_CHARS = 8 * 1024;
 const PROMPT_WINDOWS = 32;
 
 /** A prompt's texts (roles, contents, names, JSON of tool calls and tools), gathered, then counted: whole, or in windows over all of them. */
@@ -160,7 +162,7 @@ class PromptCounter {
       return n;
     }
     const count = (piece: string): number => loadTokenizer().countTokens(piece, PLAIN_TEXT);
-    const width = EXACT_PROMPT_CHARS / PROMPT_WINDOWS;
+    const width = SAMPLE_PROMPT_CHARS / PROMPT_WINDOWS;
     const stride = (this.chars - width) / (PROMPT_WINDOWS - 1);
     let tokens = 0;
     let sampled = 0;
