@@ -85,7 +85,13 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
     // Bound beyond loopback, /switchyard/* takes the admin token (the page reads it from ?token=).
     const guarded = !/^http:\/\/(127\.[\d.]+|\[::1\]|localhost)(:\d+)?$/.test(s.url);
     const inspect = guarded ? `${s.url}/switchyard/inspect?token=<SWITCHYARD_ADMIN_TOKEN>` : `${s.url}/switchyard/inspect`;
-    process.stderr.write(`${banner}\ninspector: ${inspect}   state: ${s.url}/switchyard/state${guarded ? ' (with the admin token)' : ''}\n`);
+    // Without a token set there, every /switchyard route answers 401 (the warning after says so): no URL to offer.
+    const tokenless = guarded && (process.env.SWITCHYARD_ADMIN_TOKEN ?? '') === '';
+    process.stderr.write(
+      tokenless
+        ? `${banner}\ninspector and state: closed (bound beyond loopback without SWITCHYARD_ADMIN_TOKEN; set it to open ${s.url}/switchyard/inspect?token=…)\n`
+        : `${banner}\ninspector: ${inspect}   state: ${s.url}/switchyard/state${guarded ? ' (with the admin token)' : ''}\n`,
+    );
     return await new Promise<number>(() => undefined);
   } catch (err) {
     if (err instanceof StartupError) {

@@ -294,4 +294,19 @@ describe('POST /switchyard/route', () => {
     expect((await route(base, body)).status).toBe(401);
     expect((await route(base, body, { authorization: `Bearer ${ADMIN}` })).status).toBe(200);
   });
+
+  it('bound off loopback without an admin token, the banner offers no inspector URL: it says the routes are closed (it printed ?token=<SWITCHYARD_ADMIN_TOKEN>)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-route-open-'));
+    const file = join(dir, 'switchyard.yaml');
+    const cfg = testConfig(sim.url);
+    writeFileSync(file, stringify({ ...cfg, storage: { ...(cfg.storage as object), ledger: `sqlite:${join(dir, 'open.db')}` } }));
+    const open = await startProc(['serve', '--config', file, '--host', '0.0.0.0', '--port', '0'], /switchyard (http:\/\/\S+)\/v1/, { ...TEST_KEYS });
+    try {
+      await open.waitForOutput(/inspector and state: closed/);
+      expect(open.stderr()).not.toContain('?token=<SWITCHYARD_ADMIN_TOKEN>');
+      expect((await fetch(`${open.url.replace('0.0.0.0', '127.0.0.1')}/switchyard/state`)).status).toBe(401);
+    } finally {
+      await open.stop();
+    }
+  });
 });
