@@ -184,10 +184,16 @@ function tokenCount(n: number | undefined): number {
   return Math.ceil(n);
 }
 
-function readCount(v: unknown): number | undefined {
+/** A token count as an upstream should give it: a whole number, not negative; undefined otherwise. */
+export function readCount(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A usage an answer's output is estimated for: none, or a count that is zero (a proxy's placeholder). */
+export function missesCount(u: { promptTokens: number; completionTokens: number } | null): boolean {
+  return u === null || u.promptTokens === 0 || u.completionTokens === 0;
 }

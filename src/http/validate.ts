@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { NANO_PER_USD } from '../accounting/money.js';
 import { echoName, echoValue, SwitchyardError } from '../errors.js';
-import { scrubAnyCase } from '../observe/scrub.js';
+import { scrub } from '../observe/scrub.js';
 import { formatPath } from '../config/load.js';
 import { TIERS } from '../config/schema.js';
 import { isTier } from '../routing/classify.js';
@@ -709,4 +709,4 @@ export function parseHints(h: Record<string, string | string[] | undefined>, con
   };
 }
 
-const scrubbed = <T extends string | null | undefined>(v: T): T => (typeof v === 'string' ? (scrubAnyCase(v) as T) : v);
+const scrubbed = <T extends string | null | undefined>(v: T): T => (typeof v === 'string' ? (scrub(v) as T) : v);

@@ -211,14 +211,6 @@ export function opensCredentialValue(line: string): boolean {
   return /^\s*(?:#.*)?$/.test(line.slice(last.index! + last[0].length));
 }
 
-/**
- * {@link scrub}: a registered secret in any letter case is removed there too (a client's own
- * text, echoed back after case folding or as sent). Kept for the callers that say so.
- */
-export function scrubAnyCase(text: string): string {
-  return scrub(text);
-}
-
 /** A base64 blob wrapped in lines (MIME's 76 columns, with real or escaped line breaks): a secret may straddle a break. */
 const WRAPPED_BASE64 = /[A-Za-z0-9+/_-]{8,}={0,2}(?:(?:\r?\n|\\r\\n|\\n)[A-Za-z0-9+/_-]+={0,2})+/g;
 const LINE_BREAK = /\r?\n|\\r\\n|\\n/g;

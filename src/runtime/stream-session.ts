@@ -11,7 +11,7 @@
  * continued by another attempt (its events are not text a prefill could reproduce): once it
  * committed, `relayed` is set and an upstream failure ends it with the error event.
  */
-import type { Usage } from '../accounting/cost.js';
+import { readCount, type Usage } from '../accounting/cost.js';
 import type { SwitchyardError } from '../errors.js';
 import type { OpenAIChunk, StreamPiece } from '../upstream/types.js';
 import { isObj } from '../apis/fields.js';
@@ -358,12 +358,11 @@ export interface RelayBounds {
 }
 
 const USAGE_COUNTS = ['input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens'] as const;
-const readCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 /** Anthropic usage the ledger reads as it is: its output count (and every count it has) whole and not negative; a final output of 0 is a placeholder (estimated). */
 function readableUsage(u: Record<string, unknown>, final = false): boolean {
-  if (!readCount(u.output_tokens) || (final && u.output_tokens === 0)) return false;
-  for (const k of USAGE_COUNTS) if (k in u && !readCount(u[k])) return false;
+  if (readCount(u.output_tokens) === undefined || (final && u.output_tokens === 0)) return false;
+  for (const k of USAGE_COUNTS) if (k in u && readCount(u[k]) === undefined) return false;
   return true;
 }
 

@@ -2,7 +2,7 @@
  * Anthropic Messages answers → OpenAI: the non-streamed `chat.completion`, `stop_reason` →
  * `finish_reason`, and error bodies.
  */
-import { usageFromAnthropic, type Usage } from '../../accounting/cost.js';
+import { missesCount, usageFromAnthropic, type Usage } from '../../accounting/cost.js';
 import { unstructuredKind, type UpstreamErrorInfo } from '../types.js';
 import { isObj } from './anthropic-messages.js';
 import type { ParsedCompletion } from './types.js';
@@ -73,7 +73,7 @@ export function parseAnthropicCompletion(json: unknown): ParsedCompletion {
     choices: [{ index: 0, message, finish_reason: refused ? 'stop' : finishReason(json.stop_reason), logprobs: null }],
   };
   if (usage) completion.usage = openaiUsage(usage);
-  return { completion, usage, text, other: usage === null || usage.promptTokens === 0 || usage.completionTokens === 0 ? other : '' };
+  return { completion, usage, text, other: missesCount(usage) ? other : '' };
 }
 
 const CONTEXT = /prompt is too long|too many tokens|context (window|length|limit)|exceeds? (the )?(model'?s? )?context/i;

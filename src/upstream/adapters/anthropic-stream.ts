@@ -21,7 +21,7 @@
  * server-tool deltas count as content (they commit the stream), and `message_delta`'s stop
  * reason is reported in chat terms for the attempt's bookkeeping.
  */
-import { usageFromAnthropic } from '../../accounting/cost.js';
+import { readCount, usageFromAnthropic } from '../../accounting/cost.js';
 import type { SseEvent } from '../sse.js';
 import type { OpenAIChunk, StreamPiece } from '../types.js';
 import { isObj } from './anthropic-messages.js';
@@ -150,7 +150,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   private rememberFinal(u: unknown): void {
     this.remember(u);
     const out = isObj(u) ? u.output_tokens : undefined;
-    if (!(typeof out === 'number' && Number.isSafeInteger(out) && out >= 0)) this.usage.output_tokens = 0;
+    if (readCount(out) === undefined) this.usage.output_tokens = 0;
   }
 
   private messageStart(j: Record<string, unknown>, ev: SseEvent): StreamPiece[] {

@@ -2,7 +2,7 @@
  * OpenAI-kind providers (OpenAI, Gemini's and DeepSeek's OpenAI-compatible APIs, relays):
  * the body passes through with the upstream model name, streams always ask for usage.
  */
-import { usageFromOpenAI } from '../../accounting/cost.js';
+import { missesCount, usageFromOpenAI } from '../../accounting/cost.js';
 import { nativeOf } from '../../apis/native.js';
 import type { SseEvent } from '../sse.js';
 import { unstructuredKind, type ChatBody, type OpenAIChunk, type StreamPiece, type UpstreamErrorInfo } from '../types.js';
@@ -177,11 +177,6 @@ export class OpenAIStreamDecoder implements StreamDecoder {
     if (usage) out.push({ type: 'usage', usage });
     return out;
   }
-}
-
-/** A usage an answer's output is estimated for: none, or a count that is zero (a proxy's placeholder). */
-function missesCount(u: { promptTokens: number; completionTokens: number } | null): boolean {
-  return u === null || u.promptTokens === 0 || u.completionTokens === 0;
 }
 
 /**
