@@ -31,7 +31,8 @@ const secrets = new Set<string>();
  * made when secrets are registered: the value itself in any letter case (an upstream that
  * upper- or lower-cases what it quotes, `SK-…`), the hex of its UTF-8 bytes in either case
  * (`736b2d…`, `736B2D…`), and its base64 cores (matched ignoring case too: 8 or more base64
- * characters that differ from a core only in case are no text anyone writes). Longest first, so
+ * characters that differ from a core only in case are no text anyone writes), and the value with
+ * its leading prefixes cut off (`sk-…` echoed without its `sk-`; {@link withoutPrefixes}). Longest first, so
  * a secret that contains another is removed whole. One pass over the text per call, whatever
  * the number of secrets' forms.
  */
@@ -55,6 +56,27 @@ export function base64Cores(secret: string): string[] {
   return out;
 }
 
+/** Shortest rest of a secret, once a leading prefix is cut off, that is still scrubbed (see {@link withoutPrefixes}). */
+const MIN_CORE_CHARS = 12;
+
+/**
+ * The secret without each of its leading prefixes (`sk-ant-api03-XYZ…` → `ant-api03-XYZ…`,
+ * `api03-XYZ…`, `XYZ…`): an upstream or a client that quotes a key may drop its `sk-` (or
+ * `sk-proj-`, `pk_live_`) part. Each rest of {@link MIN_CORE_CHARS} characters or more, cut after
+ * a `-`, `_` or `.` among the first half of the secret.
+ */
+export function withoutPrefixes(secret: string): string[] {
+  const out: string[] = [];
+  const half = secret.length >> 1;
+  for (let i = 0; i < half; i++) {
+    const c = secret[i];
+    if (c !== '-' && c !== '_' && c !== '.') continue;
+    const rest = secret.slice(i + 1);
+    if (rest.length >= MIN_CORE_CHARS) out.push(rest);
+  }
+  return out;
+}
+
 /** The forms of every registered secret {@link exact} matches, by their lower-case spelling (the pattern ignores case). */
 const forms = new Map<string, string>();
 
@@ -64,7 +86,7 @@ export function registerSecrets(values: Iterable<string | null | undefined>): vo
   for (const v of values) {
     if (typeof v !== 'string' || v.length < MIN_SECRET_CHARS || secrets.has(v)) continue;
     secrets.add(v);
-    for (const form of [v, Buffer.from(v, 'utf8').toString('hex'), ...base64Cores(v)])
+    for (const form of [v, Buffer.from(v, 'utf8').toString('hex'), ...base64Cores(v), ...withoutPrefixes(v)])
       if (form.length >= MIN_SECRET_CHARS && !forms.has(form.toLowerCase())) forms.set(form.toLowerCase(), form);
     added = true;
   }

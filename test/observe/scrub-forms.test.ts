@@ -13,13 +13,14 @@ import { registerSecrets, scrub } from '../../src/observe/scrub.js';
 const KEY = 'sk-LEAKCANARY123ECHO';
 const ADMIN = 'admin-token-0123456789';
 const MIXED = 'Prov-Key-MixedCase-0123';
-registerSecrets([KEY, ADMIN, MIXED]);
+const PROJ = 'sk-proj-Qx7Lm2Vb9Nc4Rt8Wz1Ky';
+registerSecrets([KEY, ADMIN, MIXED, PROJ]);
 
 const hex = (s: string): string => Buffer.from(s, 'utf8').toString('hex');
 /** What is left of the key in `text`: none of its spellings, in any case, plain or hex. */
 const holdsKey = (text: string): boolean => {
   const t = text.toLowerCase();
-  return [KEY, ADMIN, MIXED].some((s) => t.includes(s.toLowerCase()) || t.includes(hex(s)));
+  return [KEY, ADMIN, MIXED, PROJ].some((s) => t.includes(s.toLowerCase()) || t.includes(hex(s)) || t.includes(s.slice(s.lastIndexOf('-') + 1).toLowerCase()));
 };
 
 describe('scrub: a known secret in another letter case or hex-encoded', () => {
@@ -32,6 +33,10 @@ describe('scrub: a known secret in another letter case or hex-encoded', () => {
     ['hex, lower case', `credential (hex) ${hex(KEY)} was refused`],
     ['hex, upper case', `credential (hex) ${hex(KEY).toUpperCase()} was refused`],
     ['hex inside a longer hex blob', `blob=${hex(`Authorization: Bearer ${KEY}\r\n`)}`],
+    ['without its sk- prefix', `invalid api key: ${KEY.slice(3)}`],
+    ['without its sk- prefix, lower-cased', `invalid api key: ${KEY.slice(3).toLowerCase()}`],
+    ['a project key without sk-', `key proj-${PROJ.slice(8)} refused`],
+    ['a project key without sk-proj-', `key ${PROJ.slice(8)} refused`],
     ['hex of the admin token, upper case, in a JSON body', JSON.stringify({ error: { message: `seen ${hex(ADMIN).toUpperCase()}` } })],
   ])('%s', (_what, text) => {
     const out = scrub(text);
@@ -42,7 +47,8 @@ describe('scrub: a known secret in another letter case or hex-encoded', () => {
   it('keeps what surrounds the secret, and ordinary text (other hex, other words) as it was', () => {
     expect(scrub(`invalid api key: ${KEY.toUpperCase()} (check it)`)).toBe('invalid api key: [redacted] (check it)');
     expect(scrub(`hex ${hex(KEY)} end`)).toBe('hex [redacted] end');
-    const plain = 'request 0123456789abcdef0123456789ABCDEF failed: SK-short, Leak canary, admin token missing';
+    expect(scrub(`key ${KEY.slice(3)}.`)).toBe('key [redacted].');
+    const plain = 'request 0123456789abcdef0123456789ABCDEF failed: SK-short, Leak canary, admin token missing, LEAKCANARY, Qx7Lm2Vb9';
     expect(scrub(plain)).toBe(plain);
   });
 
