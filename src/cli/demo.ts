@@ -306,7 +306,7 @@ export async function demoCommand(argv: string[], serve: StartSidecar): Promise<
   out(`  simulator: ${sim.url}`);
   out(`  inspector: ${base}/switchyard/inspect`);
   out(`  status:    switchyard status --url ${base}`);
-  out(`  config and log: ${dir}`);
+  out(`  config and log: ${dir} (removed when the demo stops)`);
   out(duration === null ? 'running until Ctrl-C' : `running for ${duration}s (Ctrl-C stops earlier)`);
 
   const traffic = new Traffic(base);
@@ -347,5 +347,8 @@ export async function demoCommand(argv: string[], serve: StartSidecar): Promise<
   await sidecar.shutdown();
   await sim.close();
   await new Promise<void>((r) => logStream.end(r));
+  // The folder held this run's config and log only: nothing is left behind in TMPDIR.
+  rmSync(dir, { recursive: true, force: true });
+  out(`removed ${dir}`);
   return 0;
 }

@@ -5,6 +5,7 @@
  * own in-process simulator, so one test's faults never reach another's traffic.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, it } from 'vitest';
@@ -244,6 +245,11 @@ describe.concurrent('operator surfaces', () => {
     expect(demo.stdout).toMatch(/fault: 500 burst on gpt-4\.1/);
     expect(demo.stdout).toMatch(/\[\s+3s\] sent \d+ · ok \d+/);
     expect(demo.stdout).toMatch(/done after \d+s/);
+    // Its working folder (config and log) is gone once it stops.
+    const folder = /config and log: (\S+)/.exec(demo.stdout)?.[1];
+    expect(folder).toBeDefined();
+    expect(existsSync(folder!)).toBe(false);
+    expect(demo.stdout).toContain(`removed ${folder}`);
     // Its traffic shares one abort signal among the requests in flight: no listener warning.
     expect(demo.stderr).not.toMatch(/MaxListenersExceededWarning/);
     expect(
