@@ -2,7 +2,8 @@
  * `switchyard status [--url URL] [--json]`: a table of every endpoint's live state, the
  * budgets and the spend by model, read from a running sidecar's `/switchyard/state` and
  * `/switchyard/spend?group_by=model`. ANSI colours only when stdout is a terminal (and
- * NO_COLOR is unset). `SWITCHYARD_ADMIN_TOKEN`, when set, is sent as a Bearer token.
+ * NO_COLOR is unset). `SWITCHYARD_ADMIN_TOKEN`, when set, is sent as a Bearer token; without
+ * it, the `?token=` of the URL given (the serve banner's inspector URL, pasted whole).
  * Exit 0 on success, 1 when the sidecar cannot be reached or refuses, 2 on bad usage.
  */
 import { parseArgs } from 'node:util';
@@ -22,7 +23,8 @@ export interface SpendView {
 const USAGE = `usage: switchyard status [--url URL] [--json]
   --url URL   the sidecar (default ${DEFAULT_STATUS_URL}; its SDK base URL, .../v1, works too)
   --json      print the raw /switchyard/state JSON
-  env SWITCHYARD_ADMIN_TOKEN is sent as "authorization: Bearer …" when set
+  env SWITCHYARD_ADMIN_TOKEN is sent as "authorization: Bearer …" when set; without it, the
+  token of a --url that carries one (the banner's inspector URL, ...?token=…)
 `;
 
 const ANSI = { reset: '\x1b[0m', bold: '\x1b[1m', dim: '\x1b[2m', green: '\x1b[32m', yellow: '\x1b[33m', red: '\x1b[31m', blue: '\x1b[34m' } as const;
@@ -195,6 +197,18 @@ export function sidecarBase(given: string): string | null {
 }
 
 /**
+ * The admin token a URL carries in its query (`?token=…`, as the banner's inspector URL
+ * `…/switchyard/inspect?token=…` does), or undefined.
+ */
+export function urlToken(given: string): string | undefined {
+  try {
+    return new URL(given).searchParams.get('token') || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * undici's `request`, not `fetch`: fetch refuses the WHATWG "bad ports" (6000, 6665–6669, 10080, …)
  * without trying, so a sidecar started with `--port 6000` could never be reached from here.
  */
@@ -230,7 +244,7 @@ async function getJson<T>(base: string, path: string, token: string | undefined)
         ? `${base} refused ${path} (401): ${said}`
         : token === undefined
           ? `${base} refused ${path} (401): it needs an admin token; set SWITCHYARD_ADMIN_TOKEN`
-          : `${base} refused ${path} (401): the SWITCHYARD_ADMIN_TOKEN in this environment is not the sidecar's; set the one it was started with`,
+          : `${base} refused ${path} (401): the admin token sent (SWITCHYARD_ADMIN_TOKEN, else --url's ?token=) is not the sidecar's; set the one it was started with`,
     );
   }
   if (res.statusCode === 404) throw new StatusError(`${base}${path} answered 404: is that a switchyard sidecar? (--url URL to point elsewhere)`);
@@ -268,11 +282,13 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv = pro
     process.stderr.write(`switchyard status: --url must be an http:// or https:// URL with a valid host and port, got "${shown}"\n`);
     return 2;
   }
-  const token = env.SWITCHYARD_ADMIN_TOKEN || undefined;
+  // The environment's token, else the one the URL carries (the banner's inspector URL, pasted whole).
+  const fromEnv = env.SWITCHYARD_ADMIN_TOKEN || undefined;
+  const token = fromEnv ?? urlToken(values.url ?? DEFAULT_STATUS_URL);
   // A header cannot carry it (a line break from a file, a non-Latin character): say so, not "cannot reach".
   if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) {
     process.stderr.write(
-      `switchyard status: SWITCHYARD_ADMIN_TOKEN ${/[\r\n]\s*$/.test(token) ? 'ends in a line break' : 'has a character an HTTP header cannot carry (a space, a control character or a non-ASCII one)'}: set it to the token alone\n`,
+      `switchyard status: ${fromEnv === undefined ? "--url's ?token=" : 'SWITCHYARD_ADMIN_TOKEN'} ${/[\r\n]\s*$/.test(token) ? 'ends in a line break' : 'has a character an HTTP header cannot carry (a space, a control character or a non-ASCII one)'}: set it to the token alone\n`,
     );
     return 2;
   }

@@ -251,6 +251,43 @@ describe('a sidecar on a port that fetch refuses to try (6000, 6665-6669, 10080:
     }
   });
 
+  it("switchyard status --url with the banner's inspector URL (…/switchyard/inspect?token=…) sends its token when SWITCHYARD_ADMIN_TOKEN is unset", async () => {
+    const state = { at: 'now', endpoints: [] };
+    const seen: string[] = [];
+    const srv = createHttpServer((req, res) => {
+      seen.push(`${req.url} ${req.headers.authorization ?? '-'}`);
+      if (req.headers.authorization !== 'Bearer url-admin-token-42') {
+        res.statusCode = 401;
+        return res.end('{}');
+      }
+      res.end(JSON.stringify(state));
+    });
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = srv.address() as AddressInfo;
+      const env = { ...process.env };
+      delete env.SWITCHYARD_ADMIN_TOKEN;
+      const run = async (url: string): Promise<{ code: number | null; out: string }> => {
+        const child = spawn(process.execPath, [BIN, 'status', '--json', '--url', url], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        return { code: await new Promise<number | null>((resolve) => child.on('close', resolve)), out };
+      };
+      const ok = await run(`http://127.0.0.1:${port}/switchyard/inspect?token=url-admin-token-42`);
+      expect(ok.code, ok.out).toBe(0);
+      expect(JSON.parse(ok.out)).toEqual(state);
+      expect(seen).toEqual(['/switchyard/state Bearer url-admin-token-42']);
+      // A wrong one: refused, and the token is not printed.
+      const bad = await run(`http://127.0.0.1:${port}/switchyard/inspect?token=wrong-token-99`);
+      expect(bad.code).toBe(1);
+      expect(bad.out).toContain('is not the sidecar');
+      expect(bad.out).not.toContain('wrong-token-99');
+    } finally {
+      await new Promise((resolve) => srv.close(resolve));
+    }
+  });
+
   it('switchyard status against a server that answers JSON that is not a sidecar state: a clear message, exit 1, no stack trace', async () => {
     for (const body of ['{}', '{"endpoints":"x","supervisor":{}}', '{"endpoints":[{"id":1}],"budgets":[],"supervisor":{}}']) {
       const srv = createHttpServer((_req, res) => res.end(body));
