@@ -11,7 +11,7 @@ import type { Hints } from '../runtime/api.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { clientAuthorization } from './auth.js';
 import { checkJsonShape } from './json-limits.js';
-import { readBody, type ServerDeps } from './server.js';
+import { bodyText, readBody, type ServerDeps } from './server.js';
 import { parseHints } from './validate.js';
 
 export interface EdgeRequest {
@@ -34,7 +34,7 @@ export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId
     throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
   const keyId = deps.keys.check(clientAuthorization(req), receivedAt);
   const raw = await readBody(req, deps.maxBodyBytes());
-  const text = raw.toString('utf8');
+  const text = bodyText(raw);
   if (text.trim() === '') throw new SwitchyardError('invalid_request', 'request body is empty: send a JSON object (content-type: application/json)');
   let json: unknown;
   try {

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { LedgerStore } from '../accounting/ledger.js';
 import { SwitchyardError } from '../errors.js';
-import { readBody, sendJson } from './server.js';
+import { bodyText, readBody, sendJson } from './server.js';
 
 const Feedback = z.strictObject({
   request_id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected the x-request-id of a response'),
@@ -19,7 +19,7 @@ export function feedbackRoute(ledger: LedgerStore, now: () => number) {
     const raw = await readBody(req, 4096, undefined, 'the fixed limit of feedback bodies');
     let json: unknown;
     try {
-      json = JSON.parse(raw.toString('utf8'));
+      json = JSON.parse(bodyText(raw));
     } catch {
       throw new SwitchyardError('invalid_request', 'feedback body is not valid JSON');
     }

@@ -156,8 +156,16 @@ export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone, l
   });
 }
 
+/**
+ * A request body's text: UTF-8, without a leading byte order mark (some clients write one before
+ * their JSON; body-parser and the JSON specification's "MAY ignore" accept it).
+ */
+export function bodyText(raw: Buffer): string {
+  return raw.length >= 3 && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? raw.toString('utf8', 3) : raw.toString('utf8');
+}
+
 async function readJson(deps: ServerDeps, req: IncomingMessage, hook?: BodyGone): Promise<unknown> {
-  const text = (await readBody(req, deps.maxBodyBytes(), hook)).toString('utf8');
+  const text = bodyText(await readBody(req, deps.maxBodyBytes(), hook));
   if (text.trim() === '') throw new SwitchyardError('invalid_request', 'request body is empty: send a JSON object (content-type: application/json)');
   let json: unknown;
   try {

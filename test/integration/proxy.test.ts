@@ -234,6 +234,32 @@ describe('client errors are OpenAI-shaped 4xx', () => {
     expect(r.headers.get('x-request-id')).toBeTruthy();
   });
 
+  it('takes a JSON body that begins with a UTF-8 byte order mark, as body-parser does (it was a 400 "not valid JSON")', async () => {
+    const bom = (o: unknown): Buffer => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(o))]);
+    const chat = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: bom({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'with a BOM' }] }),
+    });
+    expect(chat.status, await chat.clone().text()).toBe(200);
+    expect(((await chat.json()) as { object: string }).object).toBe('chat.completion');
+    const messages = await fetch(`${sc.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: bom({ model: 'gpt-4.1', max_tokens: 16, messages: [{ role: 'user', content: 'with a BOM' }] }),
+    });
+    expect(messages.status, await messages.clone().text()).toBe(200);
+    expect(((await messages.json()) as { type: string }).type).toBe('message');
+    // A BOM alone is still an empty body.
+    const empty = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.from([0xef, 0xbb, 0xbf]),
+    });
+    expect(empty.status).toBe(400);
+    expect(((await empty.json()) as { error: { message: string } }).error.message).toMatch(/body is empty/);
+  });
+
   it('rejects a body that fails validation, naming the field', async () => {
     const err = await sc.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'wizard', content: 'x' }] } as never).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
