@@ -642,10 +642,12 @@ const numHeader = (v: string | string[] | undefined, name: string): number | nul
   const s = first(v, name);
   if (s === null) return null;
   // Decimal only: Number() would also read "0x10" as 16, "0b1" as 1 and "1_0"-like typos as NaN.
-  const n = /^(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(s) ? Number(s) : NaN;
+  // A sign is read: "+0.5" is 0.5, and "-0" / "-0.0" (what a float formatter writes for a
+  // negative zero) is 0, as JSON's and Python's float() read them.
+  const n = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(s) ? Number(s) : NaN;
   if (!Number.isFinite(n) || n < 0)
     throw new SwitchyardError('invalid_request', `header ${name} must be a non-negative number, got "${s.slice(0, 32)}"`, { param: name });
-  return n;
+  return n === 0 ? 0 : n;
 };
 
 /** The largest cap money arithmetic holds exactly: Number.MAX_SAFE_INTEGER nano-USD, about $9 million. */

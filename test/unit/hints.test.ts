@@ -33,3 +33,17 @@ describe('parseHints: tier, cascade and out-of-range numbers', () => {
     expect(() => parseHints({ 'x-switchyard-max-latency-ms': '12a' }, 120_000)).toThrow(/must be a whole number of milliseconds/);
   });
 });
+
+describe('parseHints: x-switchyard-max-cost-usd', () => {
+  it('reads a sign: "+0.5" is 0.5, and a negative zero ("-0", "-0.0", what a float formatter writes) is a cap of 0', () => {
+    const cap = (v: string) => parseHints({ 'x-switchyard-max-cost-usd': v }, 120_000).maxCostUsd;
+    expect(cap('+0.5')).toBe(0.5);
+    expect(cap('+1e-2')).toBe(0.01);
+    for (const v of ['-0', '-0.0', '-.0', '+0']) expect(Object.is(cap(v), 0), v).toBe(true);
+  });
+
+  it('refuses a negative amount, a doubled sign or a bare sign', () => {
+    for (const v of ['-0.5', '-1', '--1', '+-1', '+', '-', '- 1'])
+      expect(() => parseHints({ 'x-switchyard-max-cost-usd': v }, 120_000), v).toThrow(/x-switchyard-max-cost-usd must be a non-negative number/);
+  });
+});
