@@ -346,7 +346,12 @@ export class SharedBudgetStore implements BudgetStore {
     while (this.outbox.length > 0 && this.d.conn.health.up) {
       const p = this.outbox[0]!;
       try {
-        await this.d.conn.run(FINISH_ONE, [p.res, this.d.keys.owned(this.d.owner), ...p.budgetKeys], [p.op, p.actual]);
+        const said = await this.d.conn.run(FINISH_ONE, [p.res, this.d.keys.owned(this.d.owner), ...p.budgetKeys], [p.op, p.actual]);
+        if (said === 'corrected')
+          this.d.log.warn(
+            { reservation: p.res, op: p.op, actualNano: p.actual },
+            "a replica reclaimed this reservation while its request was still served (this replica's lease lapsed: Redis paused or the process stalled): the shared spend is corrected to the request's actual cost",
+          );
       } catch (err) {
         this.d.log.warn({ err: (err as Error).message, pending: this.outbox.length }, 'shared settle/release not sent yet: retried when Redis answers');
         return;

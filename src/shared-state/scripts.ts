@@ -121,6 +121,10 @@ end`;
  * settle / release: KEYS = reservation, owned set, budget keys… ; ARGV = 'settle'|'release', actual.
  * A reservation Redis no longer knows (restarted empty) still gets its actual cost counted, and
  * leaves a tombstone so a late reserve of the same token answers 'late' instead of acting.
+ * A reservation another replica reclaimed while its owner still served the request (the owner's
+ * lease lapsed: Redis paused, or the process stalled) was counted at the reserved amount; the
+ * owner's settle corrects that to its actual cost (a release: to nothing), once, as the ledger
+ * row the owner writes replaces the reclaimed one. Replies 'corrected' then.
  */
 export const FINISH_ONE = `${FINISH}
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -129,6 +133,16 @@ if ARGV[1] == 'settle' then actual = tonumber(ARGV[2]) end
 if state == 'reserved' then
   finish(KEYS[1], KEYS[2], ARGV[1] == 'settle' and 'settled' or 'released', actual)
   return 'ok'
+end
+if state == 'reclaimed' then
+  local d = actual - tonumber(redis.call('HGET', KEYS[1], 'amount') or '0')
+  for _, k in ipairs(cjson.decode(redis.call('HGET', KEYS[1], 'keys') or '[]')) do
+    -- A budget period that ended meanwhile has no key left: nothing to correct there.
+    if d ~= 0 and redis.call('EXISTS', k) == 1 then redis.call('HINCRBY', k, 'spent', d) end
+  end
+  redis.call('HSET', KEYS[1], 'state', ARGV[1] == 'settle' and 'settled' or 'released')
+  redis.call('PEXPIRE', KEYS[1], 600000)
+  return 'corrected'
 end
 if state then return state end
 for i = 3, #KEYS do

@@ -43,6 +43,8 @@ export const reservationModel = setup({
     settle: assign(({ context, event }) => ({ reserved: context.reserved - context.amount, spent: context.spent + (event as Ev<'settle'>).actual })),
     release: assign(({ context }) => ({ reserved: context.reserved - context.amount })),
     reclaim: assign(({ context }) => ({ reserved: context.reserved - context.amount, spent: context.spent + context.amount })),
+    /** The reclaimed amount replaced by what the owner says the request cost (nothing, for a release). */
+    correct: assign(({ context, event }) => ({ spent: context.spent - context.amount + (event.type === 'settle' ? event.actual : 0) })),
     noop: assign(({ context }) => ({ noops: context.noops + 1 })),
   },
 }).createMachine({
@@ -77,7 +79,17 @@ export const reservationModel = setup({
     },
     settled: { on: { settle: { actions: 'noop' }, release: { actions: 'noop' }, reclaim: { actions: 'noop' }, lateReserve: { actions: 'noop' } } },
     released: { on: { settle: { actions: 'noop' }, release: { actions: 'noop' }, reclaim: { actions: 'noop' }, lateReserve: { actions: 'noop' } } },
-    /** Counted as spent at the reserved amount; a late settle of the revived owner changes nothing. */
-    reclaimed: { on: { settle: { actions: 'noop' }, release: { actions: 'noop' }, reclaim: { actions: 'noop' }, lateReserve: { actions: 'noop' } } },
+    /**
+     * Counted as spent at the reserved amount. The owner, still alive (its lease lapsed while it
+     * served the request), settles or releases: the spend becomes the actual cost, once.
+     */
+    reclaimed: {
+      on: {
+        settle: { target: 'settled', actions: 'correct' },
+        release: { target: 'released', actions: 'correct' },
+        reclaim: { actions: 'noop' },
+        lateReserve: { actions: 'noop' },
+      },
+    },
   },
 });
