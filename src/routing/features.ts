@@ -100,6 +100,9 @@ function splitTurns(req: RouteRequest): { last: TextCounts; context: TextCounts;
   return { last, context, userTurns, system };
 }
 
+/** The largest max_tokens clients commonly send for every request; only beyond it is it evidence (`struct:max_tokens`). */
+const MAX_TOKENS_DEFAULTS = 4096;
+
 function maxTokens(req: RouteRequest): number | null {
   const v = typeof req.max_completion_tokens === 'number' ? req.max_completion_tokens : req.max_tokens;
   return typeof v === 'number' && v > 0 ? v : null;
@@ -178,7 +181,10 @@ export function extractFeatures(req: RouteRequest): Float64Array {
   x[j++] = Array.isArray(req.tools) && req.tools.length > 0 ? 1 : 0;
   x[j++] = jsonOutput(req.response_format) ? 1 : 0;
   const mt = maxTokens(req);
-  x[j++] = mt === null ? 0 : clamp01(log2(mt / 256) / 5);
+  // Only beyond what SDKs and frameworks send by default (1,024–4,096, set once for every
+  // request): a fixed max_tokens of 4,096 put "thanks" a tier higher than the same prompt
+  // without one. 8 Ki 1/3, 16 Ki 2/3, 32 Ki and more 1.
+  x[j++] = mt === null ? 0 : clamp01(log2(mt / MAX_TOKENS_DEFAULTS) / 3);
   x[j++] = sat(l.germanWords + c.germanWords, 4);
   x[j++] = sat(l.nonLatinLetters + c.nonLatinLetters, 40);
   return x;

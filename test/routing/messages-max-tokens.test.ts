@@ -19,6 +19,31 @@ const body = (maxTokens?: number) => ({
   ...(maxTokens === undefined ? {} : { max_tokens: maxTokens }),
 });
 
+describe('classify: a max_tokens SDKs send by default is no evidence', () => {
+  it('"thanks!" and a short question score the same with max_tokens 1024, 2048 or 4096 as without it (4096 put them a tier higher)', () => {
+    for (const text of ['thanks!', 'What is the capital of Australia?', 'Translate "good night" into Spanish.']) {
+      const at = (max_tokens?: number) =>
+        classify(
+          {
+            task: null,
+            tier: null,
+            text,
+            promptTokens: 8,
+            turns: 1,
+            request: { model: 'auto', messages: [{ role: 'user', content: text }], ...(max_tokens === undefined ? {} : { max_tokens }) },
+          },
+          classifier,
+        );
+      const bare = at();
+      for (const mt of [1024, 2048, 4096]) {
+        expect(at(mt).score, `${text} ${mt}`).toBe(bare.score);
+        expect(at(mt).tier, `${text} ${mt}`).toBe(bare.tier);
+      }
+      expect(at(32_000).score!).toBeGreaterThan(bare.score!);
+    }
+  });
+});
+
 describe('classify: maxTokensRequired', () => {
   const input = (maxTokens: number | undefined, maxTokensRequired?: boolean) => ({
     task: null,
@@ -32,8 +57,8 @@ describe('classify: maxTokensRequired', () => {
 
   it('does not read max_tokens when the API requires it', () => {
     const without = classify(input(undefined), classifier);
-    const chat = classify(input(4096), classifier);
-    const messages = classify(input(4096, true), classifier);
+    const chat = classify(input(16384), classifier);
+    const messages = classify(input(16384, true), classifier);
     expect(chat.score!).toBeGreaterThan(without.score!); // on chat completions a large max_tokens is evidence
     expect(chat.reason).toContain('struct:max_tokens');
     expect(messages.score).toBe(without.score);
@@ -55,7 +80,7 @@ describe('the runtime routes a Messages request as its chat twin without max_tok
     endpoints: [{ provider: 'p', upstreamModel: tier }],
   });
 
-  it('"thanks!" with max_tokens 1024: the same tier and score through /v1/messages as on chat without it', async () => {
+  it('"thanks!" with max_tokens 16384: the same tier and score through /v1/messages as on chat without it', async () => {
     const cfg = configSchema.parse({
       providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:1/v1' } },
       models: { cheap: model('fast_cheap'), mid: model('balanced'), top: model('high_quality') },
@@ -73,8 +98,8 @@ describe('the runtime routes a Messages request as its chat twin without max_tok
       }) as unknown as ChatCall;
     const plan = (c: ChatCall) => rt!.route(c, 3, {});
     const chatBare = plan(call('chat'));
-    const chatMax = plan(call('chat', 1024));
-    const messages = plan(call('messages', 1024));
+    const chatMax = plan(call('chat', 16384));
+    const messages = plan(call('messages', 16384));
     expect(chatMax.score!).toBeGreaterThan(chatBare.score!);
     expect(messages.score).toBe(chatBare.score);
     expect(messages.tier).toBe(chatBare.tier);

@@ -751,7 +751,7 @@ describe('markers and structure', () => {
       ],
       tools: [{ type: 'function', function: { name: 'f' } }],
       response_format: { type: 'json_object' },
-      max_tokens: 4096,
+      max_tokens: 16384,
     };
     for (const name of ['struct:tools', 'struct:json', 'struct:max_tokens', 'struct:system', 'struct:turns', 'struct:context'] as const)
       expect(f(body, name), name).toBeGreaterThan(0);
