@@ -9,6 +9,7 @@ import { opensCredentialValue, redactSourceLine, scrub } from '../observe/scrub.
 import { duplicateJsonKeys } from './json-duplicates.js';
 import { configSchema, type Config } from './schema.js';
 import { envReferences, unreadKeys } from './unread.js';
+import { distance } from './near.js';
 
 export type LoadResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 
@@ -192,20 +193,6 @@ export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[
   }
   def = unwrap(def);
   return def.type === 'object' ? Object.keys(def.shape ?? {}) : null;
-}
-
-/** Edit distance with adjacent transpositions (optimal string alignment): hots → host is 1. */
-function distance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
-    }
-  }
-  return d[a.length]![b.length]!;
 }
 
 /** `(did you mean "x"?)` for a near miss, else the keys the place takes; '' when unknown. */

@@ -5,6 +5,7 @@
  * by environment variable (`apiKeyEnv`, `keyEnv`), never written inline.
  */
 import { z } from 'zod';
+import { unknownModel } from './near.js';
 
 export const TIERS = ['fast_cheap', 'balanced', 'high_quality'] as const;
 export type Tier = (typeof TIERS)[number];
@@ -627,7 +628,7 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
       else aliasOf.set(a, name);
     }
     for (const [i, f] of strs(model.fallbacks)) {
-      if (!known(f)) ctx.addIssue({ code: 'custom', path: ['models', name, 'fallbacks', i], message: `unknown model "${f}"` });
+      if (!known(f)) ctx.addIssue({ code: 'custom', path: ['models', name, 'fallbacks', i], message: unknownModel(f, models) });
       else if (f === name)
         ctx.addIssue({
           code: 'custom',
@@ -645,13 +646,13 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
     });
   for (const [route, chain] of Object.entries(obj(obj(cfg.routing).routes))) {
     for (const [i, m] of strs(chain)) {
-      if (!known(m)) ctx.addIssue({ code: 'custom', path: ['routing', 'routes', route, i], message: `unknown model "${m}"` });
+      if (!known(m)) ctx.addIssue({ code: 'custom', path: ['routing', 'routes', route, i], message: unknownModel(m, models) });
       else if (isEmbeddings(modelMap[m]))
         ctx.addIssue({ code: 'custom', path: ['routing', 'routes', route, i], message: `"${m}" is an embeddings model: routes are for chat` });
     }
   }
   checkEmbeddings(modelMap, providers, ctx);
-  crossCheckCascade(obj(obj(cfg.routing).cascade), known, ctx);
+  crossCheckCascade(obj(obj(cfg.routing).cascade), known, ctx, models);
   const keys = arr(obj(cfg.auth).keys).map(obj);
   const keyIds = keys.map((k) => k.id).filter((k): k is string => typeof k === 'string');
   const budgetIds = new Map<string, number>();
@@ -699,7 +700,7 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
     if (l.scope === 'model' && typeof l.model !== 'string')
       ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: 'expected a model id for scope "model"' });
     if (l.scope === 'model' && typeof l.model === 'string' && !known(l.model))
-      ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: `unknown model "${l.model}"` });
+      ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: unknownModel(l.model, models) });
   });
   const storage = obj(cfg.storage);
   if (
@@ -776,13 +777,13 @@ function checkEmbeddings(modelMap: Record<string, unknown>, providers: Record<st
 }
 
 /** `judge` needs a judge model from the catalogue, and a judge needs the check turned on. */
-function crossCheckCascade(c: Record<string, unknown>, known: (m: string) => boolean, ctx: z.RefinementCtx): void {
+function crossCheckCascade(c: Record<string, unknown>, known: (m: string) => boolean, ctx: z.RefinementCtx, models: readonly string[]): void {
   const checks = strs(c.checks).map(([, x]) => x);
   const judge = obj(c.judge);
   if (checks.includes('judge') && typeof judge.model !== 'string')
     ctx.addIssue({ code: 'custom', path: ['routing', 'cascade', 'judge'], message: 'check "judge" needs routing.cascade.judge.model' });
   if (typeof judge.model === 'string' && !known(judge.model))
-    ctx.addIssue({ code: 'custom', path: ['routing', 'cascade', 'judge', 'model'], message: `unknown model "${judge.model}"` });
+    ctx.addIssue({ code: 'custom', path: ['routing', 'cascade', 'judge', 'model'], message: unknownModel(judge.model, models) });
   if (typeof judge.model === 'string' && !checks.includes('judge'))
     ctx.addIssue({ code: 'custom', path: ['routing', 'cascade', 'judge'], message: 'a judge is configured but "judge" is not in routing.cascade.checks' });
 }

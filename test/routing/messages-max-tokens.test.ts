@@ -30,7 +30,7 @@ describe('classify: a max_tokens SDKs send by default is no evidence', () => {
             text,
             promptTokens: 8,
             turns: 1,
-            request: { model: 'auto', messages: [{ role: 'user', content: text }], ...(max_tokens === undefined ? {} : { max_tokens }) },
+            request: { messages: [{ role: 'user', content: text }], ...(max_tokens === undefined ? {} : { max_tokens }) },
           },
           classifier,
         );

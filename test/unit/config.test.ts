@@ -408,9 +408,19 @@ describe('error messages', () => {
     expect(errs).toContainEqual(
       expect.stringMatching(/^models\.gpt-4\.1\.endpoints\[0\]\.provider: unknown provider "azure"; expected one of: openai, anthropic, gemini, deepseek$/),
     );
-    expect(errs).toContain('models.gpt-4.1.fallbacks[0]: unknown model "gpt-5"');
-    expect(errs).toContain('routing.routes.chatbot[1]: unknown model "llama-4"');
-    expect(errs).toContain('budget.limits[0].model: unknown model "mistral"');
+    const catalogue = `(the catalogue's models: ${Object.keys(at(raw, 'models')).join(', ')})`;
+    expect(errs).toContain(`models.gpt-4.1.fallbacks[0]: unknown model "gpt-5" ${catalogue}`);
+    expect(errs).toContain(`routing.routes.chatbot[1]: unknown model "llama-4" ${catalogue}`);
+    expect(errs).toContain(`budget.limits[0].model: unknown model "mistral" ${catalogue}`);
+  });
+
+  it('an unknown model id near a catalogue id says which was meant', () => {
+    const raw = rawDefaults();
+    at(raw, 'routing', 'routes').code = ['deepseek-v3.2', 'gpt4.1'];
+    at(raw, 'models', 'gpt-4.1').fallbacks = ['Claude-Sonnet-4.5'];
+    const errs = errors(validateConfig(raw));
+    expect(errs).toContain('routing.routes.code[1]: unknown model "gpt4.1" (did you mean "gpt-4.1"?)');
+    expect(errs).toContain('models.gpt-4.1.fallbacks[0]: unknown model "Claude-Sonnet-4.5" (did you mean "claude-sonnet-4.5"?)');
   });
 
   it('refuses budget limits that would silently apply more widely or never: a key or model field on another scope, a key budget without auth.keys', () => {
@@ -578,7 +588,7 @@ describe('error messages', () => {
     at(raw, 'models', 'gpt-4.1').fallbacks = ['gpt-5'];
     const errs = errors(validateConfig(raw));
     expect(errs).toContain('models.gpt-4.1.price.outputPerMTok: expected number, got string');
-    expect(errs).toContain('models.gpt-4.1.fallbacks[0]: unknown model "gpt-5"');
+    expect(errs).toContainEqual(expect.stringMatching(/^models\.gpt-4\.1\.fallbacks\[0\]: unknown model "gpt-5" \(the catalogue's models: /));
   });
 });
 

@@ -1,0 +1,32 @@
+/** Near misses in a config: a misspelt key or model id, said with what was probably meant. */
+
+/** Edit distance with adjacent transpositions (optimal string alignment): hots → host is 1. */
+export function distance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * `unknown model "gpt4.1" (did you mean "gpt-4.1"?)`, or with the catalogue's ids when none is
+ * near (at most 12 of them named).
+ */
+export function unknownModel(name: string, models: readonly string[]): string {
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const m of models) {
+    const d = m.toLowerCase() === name.toLowerCase() ? 0 : distance(name.toLowerCase(), m.toLowerCase());
+    if (d < bestD) [best, bestD] = [m, d];
+  }
+  if (best !== null && bestD <= Math.max(1, Math.floor(Math.min(name.length, best.length) / 4))) return `unknown model "${name}" (did you mean "${best}"?)`;
+  if (models.length === 0) return `unknown model "${name}" (the catalogue has no models)`;
+  const shown = models.slice(0, 12).join(', ');
+  return `unknown model "${name}" (the catalogue's models: ${shown}${models.length > 12 ? `, … ${models.length - 12} more` : ''})`;
+}
