@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { configSchema, type Config, type ConfigInput } from '../../src/config/schema.js';
 import { SwitchyardError } from '../../src/errors.js';
 import { resolve, type ResolveInput } from '../../src/routing/resolve.js';
+import { classify } from '../../src/routing/classify.js';
+const CLASSIFIER = { simpleTasks: [], complexTasks: [], complexityKeywords: [], complexityThreshold: 3, tasks: {}, longPromptTokens: 8000 };
 
 const ep = (p = 'p') => [{ provider: p, upstreamModel: 'u' }];
 
@@ -186,7 +188,7 @@ describe('resolve: auto', () => {
     const p = resolve(CFG, input('auto', { tier: 'high_quality', task: 'greeting' }));
     expect(p.tier).toBe('high_quality');
     expect(p.candidates[0]).toBe('hq-big');
-    expect(p.reason).toBe('tier forced by x-switchyard-tier: high_quality');
+    expect(p.reason).toBe('tier forced by x-switchyard-tier: high_quality; task "greeting" ignored (x-switchyard-tier decides)');
   });
 
   it('a forced tier that has no capable model is served from the nearest tier, and the reason says so', () => {
@@ -250,5 +252,16 @@ describe('resolve: refusals', () => {
     const e = thrown(() => resolve(CFG, input('route/code', { promptTokens: 2_000_000 })));
     expect([e.status, e.code, e.param, e.headers['x-switchyard-error-code']]).toEqual([400, 'context_length_exceeded', 'model', 'context_length_exceeded']);
     expect(e.message).toMatch(/^no model can serve this request on route\/code \(bal-cheap, hq-big, fast-cheap\): prompt is 2000000 tokens/);
+  });
+});
+
+describe('a task hint beside a forced tier', () => {
+  it('the reason says the task was ignored (it said only "tier forced")', () => {
+    expect(classify({ task: 'analysis', tier: 'fast_cheap', text: 'x', promptTokens: 1, turns: 1 }, CLASSIFIER).reason).toBe(
+      'tier forced by x-switchyard-tier: fast_cheap; task "analysis" ignored (x-switchyard-tier decides)',
+    );
+    expect(classify({ task: null, tier: 'fast_cheap', text: 'x', promptTokens: 1, turns: 1 }, CLASSIFIER).reason).toBe(
+      'tier forced by x-switchyard-tier: fast_cheap',
+    );
   });
 });
