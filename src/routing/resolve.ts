@@ -158,9 +158,13 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
       // The chosen tier's own fallbacks come before other tiers (balanced: gemini-2.5-flash, then deepseek-v3.2).
       if (t === c.tier) chain.push(...inTier.flatMap((m) => cfg.models[m]!.fallbacks).filter(capable));
     }
-    const note = emptyTier
-      ? `; no model of tier ${c.tier} can take this request${needs.length > 0 ? ` (it needs ${needs.join(', ')})` : ''}: served from the nearest tier`
-      : '';
+    // A tier the catalogue has no chat model in at all is said as such, not as this request's needs.
+    const tierless = emptyTier && !Object.keys(cfg.models).some((m) => cfg.models[m]!.tier === c.tier && !isEmbeddingsModel(cfg, m));
+    const note = !emptyTier
+      ? ''
+      : tierless
+        ? `; the catalogue has no model of tier ${c.tier}: served from the nearest tier`
+        : `; no model of tier ${c.tier} can take this request${needs.length > 0 ? ` (it needs ${needs.join(', ')})` : ''}: served from the nearest tier`;
     plan = { candidates: chain, tier: c.tier, reason: `${c.reason}${note}`, score: c.score ?? null };
   } else if (inp.model.startsWith('route/')) {
     const name = inp.model.slice('route/'.length);

@@ -121,9 +121,12 @@ export function resolveReference(cfg: Config, inp: ResolveInput): RoutePlan {
       // The chosen tier's own fallbacks come before other tiers (balanced: gemini-2.5-flash, then deepseek-v3.2).
       if (t === c.tier) chain.push(...inTier.flatMap((m) => cfg.models[m]!.fallbacks).filter(capable));
     }
-    const note = emptyTier
-      ? `; no model of tier ${c.tier} can take this request${needs.length > 0 ? ` (it needs ${needs.join(', ')})` : ''}: served from the nearest tier`
-      : '';
+    const tierless = emptyTier && !Object.values(cfg.models).some((m) => m.tier === c.tier && !m.capabilities.includes('embeddings'));
+    const note = !emptyTier
+      ? ''
+      : tierless
+        ? `; the catalogue has no model of tier ${c.tier}: served from the nearest tier`
+        : `; no model of tier ${c.tier} can take this request${needs.length > 0 ? ` (it needs ${needs.join(', ')})` : ''}: served from the nearest tier`;
     plan = { candidates: chain, tier: c.tier, reason: `${c.reason}${note}`, score: c.score ?? null };
   } else if (inp.model.startsWith('route/')) {
     const name = inp.model.slice('route/'.length);

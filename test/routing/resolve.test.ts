@@ -191,11 +191,11 @@ describe('resolve: auto', () => {
     expect(p.reason).toBe('tier forced by x-switchyard-tier: high_quality; task "greeting" ignored (x-switchyard-tier decides)');
   });
 
-  it('a forced tier that has no capable model is served from the nearest tier, and the reason says so', () => {
+  it('a forced tier the catalogue has no model of is served from the nearest tier, and the reason says the tier is empty (not what the request needs)', () => {
     const noHq: Config = { ...CFG, models: Object.fromEntries(Object.entries(CFG.models).filter(([id]) => id !== 'hq-big')) };
     const p = resolve(noHq, input('auto', { tier: 'high_quality' }));
     expect(p.candidates[0]).toBe('bal-cheap');
-    expect(p.reason).toBe('tier forced by x-switchyard-tier: high_quality; no model of tier high_quality can take this request: served from the nearest tier');
+    expect(p.reason).toBe('tier forced by x-switchyard-tier: high_quality; the catalogue has no model of tier high_quality: served from the nearest tier');
     // With a model there, no note.
     expect(resolve(CFG, input('auto', { tier: 'high_quality' })).reason).toBe('tier forced by x-switchyard-tier: high_quality');
   });
