@@ -117,7 +117,7 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints, api: 'ch
         score: plan.score ?? null,
       };
       const next = choose(rt, body, hints, cheaper, promptTokens);
-      return { ...('model' in next ? next : next.none), cascade };
+      return 'model' in next ? { ...next, cascade: withStep(cascade, i, candidates) } : { ...next.none, cascade };
     }
     for (const m of step.candidates) if (!tooSlow(rt.byModel.get(m), hints.maxLatencyMs)) unreached.add(m);
     if (hints.maxLatencyMs === null && i < ladder.length) {
@@ -135,8 +135,16 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints, api: 'ch
       score: plan.score ?? null,
     };
     const next = choose(rt, body, hints, others, promptTokens);
-    return { ...('model' in next ? next : next.none), cascade };
+    return 'model' in next ? { ...next, cascade: withStep(cascade, i, rest) } : { ...next.none, cascade };
   }
+}
+
+/**
+ * The cascade's steps as a request that falls back after step `i` takes them: those up to it,
+ * then the fallback's candidates (the step that serves it, which the list left out).
+ */
+function withStep(cascade: string[][] | null, i: number, fallback: string[]): string[][] | null {
+  return cascade === null ? null : [...cascade.slice(0, i + 1), [...fallback]];
 }
 
 type Choice = Omit<DryRoute, 'cascade'> | { allOverCost: boolean; none: Omit<DryRoute, 'cascade'> };

@@ -46,8 +46,11 @@ describe('the cascade under a latency wish', () => {
       );
       const dry = (await (
         await fetch(`${sc.url}/switchyard/route`, { method: 'POST', headers: { 'content-type': 'application/json', ...wish }, body: JSON.stringify(body) })
-      ).json()) as { model: string; reason: string };
+      ).json()) as { model: string; reason: string; cascade: string[][] };
       expect(dry).toMatchObject({ model: 'deepseek-v3.2', reason });
+      // Its steps include the one that serves (they listed gpt-4.1's step only).
+      expect(dry.cascade[0]).toContain('gpt-4.1');
+      expect(dry.cascade.at(-1)).toContain('deepseek-v3.2');
     });
   }
 
