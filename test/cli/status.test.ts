@@ -174,7 +174,7 @@ describe('statusCommand', () => {
     expect(err).toMatch(/needs an admin token; set SWITCHYARD_ADMIN_TOKEN/);
     // A token the sidecar refuses is named as the wrong one, not as a missing one.
     expect(await statusCommand(['--url', url], { SWITCHYARD_ADMIN_TOKEN: 'wrong' })).toBe(1);
-    expect(err).toMatch(/the SWITCHYARD_ADMIN_TOKEN in this environment is not the sidecar's/);
+    expect(err).toMatch(/the admin token sent \(SWITCHYARD_ADMIN_TOKEN, else --url's \?token=\) is not the sidecar's/);
     expect(await statusCommand(['--url', 'ftp://x'], {})).toBe(2);
     expect(await statusCommand(['--bogus'], {})).toBe(2);
     // A port no URL can have is a usage error, not "cannot reach" (exit 1), and the URL is shown without its secrets.

@@ -51,7 +51,11 @@ describe('classify: seed examples', () => {
 describe('classify: hints', () => {
   it('a tier header forces the tier over task and keywords', () => {
     const c = classify(input('analysiere, vergleiche, evaluiere', { task: 'analysis', tier: 'fast_cheap' }), CFG);
-    expect(c).toEqual({ tier: 'fast_cheap', reason: 'tier forced by x-switchyard-tier: fast_cheap', keywordHits: [] });
+    expect(c).toEqual({
+      tier: 'fast_cheap',
+      reason: 'tier forced by x-switchyard-tier: fast_cheap; task "analysis" ignored (x-switchyard-tier decides)',
+      keywordHits: [],
+    });
   });
 
   it('an unknown tier header is ignored', () => {
