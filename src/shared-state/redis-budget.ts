@@ -10,16 +10,16 @@
  */
 import type { Logger } from 'pino';
 import { gcraUsed } from '../../machines/gcra.js';
-import { applicableBudgets, periodEnd, periodStart, type BudgetLimit, type BudgetLine } from '../../machines/budget.machine.js';
+import { applicableBudgets, budgetApplies, periodEnd, periodStart, type BudgetLimit, type BudgetLine } from '../../machines/budget.machine.js';
 import type { LedgerStore } from '../accounting/ledger.js';
 import { endpointId, type Config } from '../config/schema.js';
 import { SwitchyardError } from '../errors.js';
 import { availability } from '../runtime/endpoints.js';
-import { budgetLimits, type BudgetStore, type ReserveGate, type ReserveResult } from '../runtime/budget.js';
+import { budgetLimits, type BudgetScope, type BudgetStore, type ReserveGate, type ReserveResult } from '../runtime/budget.js';
 import type { RedisReply, SharedConnection } from './connection.js';
 import { CooldownPublisher } from './cooldowns.js';
 import type { Keys } from './keys.js';
-import { COOLDOWN, FINISH_ONE, REOPEN, RESERVE, SEED, UNDO } from './scripts.js';
+import { CHARGE, COOLDOWN, FINISH_ONE, REOPEN, RESERVE, SEED, UNDO } from './scripts.js';
 
 export interface SharedDeps {
   conn: SharedConnection;
@@ -38,13 +38,18 @@ interface Open {
   /** What it reserved and its row (JSON), to put it back if Redis restarts empty while it runs (`reopen`). */
   amount: number;
   row: string;
+  /** When it reserved: the period of its budget keys (a line a reload added since is charged in that period). */
+  at: number;
   /** The endpoint whose shared probe slot this reservation holds, if it does. */
   probe?: string;
 }
 
 interface Pending {
-  res: string;
+  /** The reservation; null: a request that reserved nothing (no budget applied then), charged on `added` only. */
+  res: string | null;
   budgetKeys: string[];
+  /** Keys of lines a reload added since the request reserved: charged the actual cost when seeded (scripts.ts CHARGE_ADDED). */
+  added?: string[];
   op: 'settle' | 'release';
   actual: number;
 }
@@ -91,8 +96,12 @@ export class SharedBudgetStore implements BudgetStore {
     this.cooldowns = new CooldownPublisher((ep, at) => this.d.conn.run(COOLDOWN, [this.d.keys.cooldown(ep)], [Math.ceil(at)]), d.log);
   }
 
+  private limitsOf: { cfg: Config; limits: BudgetLimit[] } | null = null;
+
   limits(): BudgetLimit[] {
-    return budgetLimits(this.d.cfg());
+    const cfg = this.d.cfg();
+    if (this.limitsOf?.cfg !== cfg) this.limitsOf = { cfg, limits: budgetLimits(cfg) };
+    return this.limitsOf.limits;
   }
 
   lines(): BudgetLine[] {
@@ -123,7 +132,16 @@ export class SharedBudgetStore implements BudgetStore {
     const probe = gate !== undefined && this.isProbe(gate);
     const keys = this.decisionKeys(res, requestId, keyId, gate, budgetKeys);
     // What the request settled before this attempt and has not written yet: a reclaimed row counts it too (lease.ts reclaimedRow).
-    const row = { requestId, at, keyId, model, endpoint: gate?.endpoint.id ?? null, ...(earlierNano > 0 ? { earlier: earlierNano } : {}) };
+    // `also`: a seed attaching in-flight reservations to a new line (scripts.ts SEED) matches model lines on it too.
+    const row = {
+      requestId,
+      at,
+      keyId,
+      model,
+      endpoint: gate?.endpoint.id ?? null,
+      ...(earlierNano > 0 ? { earlier: earlierNano } : {}),
+      ...(alsoModel !== undefined ? { also: alsoModel } : {}),
+    };
     const rowJson = JSON.stringify(row);
     const args = this.decisionArgs(keyId, amountNano, gate, probe, rowJson, budgets);
     for (let i = 0; i < MAX_RETRIES; i++) {
@@ -146,7 +164,7 @@ export class SharedBudgetStore implements BudgetStore {
       }
       if (kind === 'wait') return this.wait(reply, gate);
       if (kind !== 'empty' && kind !== 'seed')
-        return this.answer(kind, reply, { requestId, res, budgets, budgetKeys, gate, keyId, probe, amount: amountNano, row: rowJson });
+        return this.answer(kind, reply, { requestId, res, budgets, budgetKeys, gate, keyId, probe, amount: amountNano, row: rowJson, at });
     }
     throw this.unavailable('the shared budgets are being rebuilt from the ledger');
   }
@@ -164,6 +182,7 @@ export class SharedBudgetStore implements BudgetStore {
       probe: boolean;
       amount: number;
       row: string;
+      at: number;
     },
   ): ReserveResult {
     const num = (i: number): number => Number(str(reply[i]));
@@ -189,6 +208,7 @@ export class SharedBudgetStore implements BudgetStore {
             budgetKeys: r.budgetKeys,
             amount: r.amount,
             row: r.row,
+            at: r.at,
             ...(r.probe && r.gate ? { probe: r.gate.endpoint.id } : {}),
           });
         }
@@ -312,9 +332,25 @@ export class SharedBudgetStore implements BudgetStore {
     ];
   }
 
-  settle(requestId: string, _budgets: string[], _reservedNano: number, actualNano: number): Promise<void> {
-    this.finish(requestId, 'settle', actualNano);
+  /**
+   * A budget line a reload added while the request was in flight (a new line, or one whose period
+   * changed) was seeded from the ledger without this request's row, which comes after: the settle
+   * charges it too when it is seeded (not yet seeded, its seed will read the row). A line seeded
+   * while the reservation was open has it attached already (scripts.ts SEED) and is not charged twice.
+   */
+  settle(requestId: string, budgets: string[], _reservedNano: number, actualNano: number, at: number, scope?: BudgetScope): Promise<void> {
+    const o = this.open.get(requestId);
+    const added = scope !== undefined && actualNano > 0 ? this.addedSince(budgets, scope, o?.at ?? scope.dated ?? at) : null;
+    if (o) this.finish(requestId, 'settle', actualNano, added);
+    else if (added) this.enqueue({ res: null, budgetKeys: [], added, op: 'settle', actual: actualNano });
     return Promise.resolve();
+  }
+
+  /** Keys (in the period of `at`) of the lines that apply to `scope` now but were not reserved on; null when none (no reload since). */
+  private addedSince(budgets: readonly string[], scope: BudgetScope, at: number): string[] | null {
+    let added: string[] | null = null;
+    for (const l of this.limits()) if (budgetApplies(l, scope.keyId, scope.model) && !budgets.includes(l.id)) (added ??= []).push(this.d.keys.budget(l, at));
+    return added;
   }
 
   release(requestId: string): Promise<void> {
@@ -322,11 +358,11 @@ export class SharedBudgetStore implements BudgetStore {
     return Promise.resolve();
   }
 
-  private finish(requestId: string, op: 'settle' | 'release', actual: number): void {
+  private finish(requestId: string, op: 'settle' | 'release', actual: number, added: string[] | null = null): void {
     const o = this.open.get(requestId);
     if (!o) return;
     this.open.delete(requestId);
-    this.enqueue({ res: o.res, budgetKeys: o.budgetKeys, op, actual });
+    this.enqueue({ res: o.res, budgetKeys: o.budgetKeys, ...(added ? { added } : {}), op, actual });
   }
 
   private enqueue(p: Pending): void {
@@ -346,7 +382,11 @@ export class SharedBudgetStore implements BudgetStore {
     while (this.outbox.length > 0 && this.d.conn.health.up) {
       const p = this.outbox[0]!;
       try {
-        const said = await this.d.conn.run(FINISH_ONE, [p.res, this.d.keys.owned(this.d.owner), ...p.budgetKeys], [p.op, p.actual]);
+        const added = p.added ?? [];
+        const said =
+          p.res === null
+            ? await this.d.conn.run(CHARGE, added, [p.actual])
+            : await this.d.conn.run(FINISH_ONE, [p.res, this.d.keys.owned(this.d.owner), ...p.budgetKeys, ...added], [p.op, p.actual, p.budgetKeys.length]);
         if (said === 'corrected')
           this.d.log.warn(
             { reservation: p.res, op: p.op, actualNano: p.actual },
@@ -410,10 +450,21 @@ export class SharedBudgetStore implements BudgetStore {
     if (!p) {
       p = (async () => {
         const spent = await this.d.ledger.spentSince({ ...(l.key ? { keyId: l.key } : {}), ...(l.model ? { model: l.model } : {}) }, periodStart(l.period, at));
-        const first = await this.d.conn.run(SEED, [key], [spent, this.d.keys.budgetExpireAt(l, at)]);
-        if (first === 1) {
+        const k = this.d.keys;
+        const said = (await this.d.conn.run(
+          SEED,
+          [key, k.replicas],
+          [spent, k.budgetExpireAt(l, at), k.tag, l.scope, l.key ?? '', l.model ?? '', periodStart(l.period, at)],
+        )) as RedisReply[];
+        if (Number(str(said[0])) === 1) {
           this.counters.seeded++;
-          this.d.log.info({ budget: l.id, spentNano: spent }, 'shared budget counters rebuilt from the ledger');
+          const attached = Number(str(said[1]));
+          this.d.log.info(
+            { budget: l.id, spentNano: spent, inFlight: attached },
+            attached > 0
+              ? 'shared budget counters rebuilt from the ledger, with the reservations of requests still in flight (their rows are not written yet)'
+              : 'shared budget counters rebuilt from the ledger',
+          );
         }
       })().finally(() => this.seeding.delete(key));
       this.seeding.set(key, p);

@@ -118,7 +118,28 @@ local function finish(res, owned, state, actual)
 end`;
 
 /**
- * settle / release: KEYS = reservation, owned set, budget keys… ; ARGV = 'settle'|'release', actual.
+ * A budget line seeded from the ledger after a request reserved (a reload added it, or changed its
+ * period): the ledger read came before the request's row, so its cost is added here, as it settles.
+ * A line not seeded yet is left alone: its seed reads the ledger after this request's row.
+ */
+const CHARGE_ADDED = `
+local function charge(key, actual)
+  if redis.call('HGET', key, 'seeded') == '1' then redis.call('HINCRBY', key, 'spent', actual) end
+end`;
+
+/**
+ * charge: KEYS = budget keys of lines added since a request with no reservation (no budget applied
+ * then) reserved; ARGV = actual. Each seeded one is charged the actual cost (CHARGE_ADDED).
+ */
+export const CHARGE = `${CHARGE_ADDED}
+for i = 1, #KEYS do charge(KEYS[i], tonumber(ARGV[1])) end
+return 'ok'`;
+
+/**
+ * settle / release: KEYS = reservation, owned set, budget keys…, added keys… ; ARGV = 'settle'|'release', actual, how many budget keys.
+ * Added keys: lines applying to the request now that it did not reserve on (a reload added them):
+ * each one seeded and not on the reservation (a seed attaches in-flight reservations) is charged
+ * the actual cost (CHARGE_ADDED).
  * A reservation Redis no longer knows (restarted empty) still gets its actual cost counted, and
  * leaves a tombstone so a late reserve of the same token answers 'late' instead of acting.
  * A reservation another replica reclaimed while its owner still served the request (the owner's
@@ -126,15 +147,27 @@ end`;
  * owner's settle corrects that to its actual cost (a release: to nothing), once, as the ledger
  * row the owner writes replaces the reclaimed one. Replies 'corrected' then.
  */
-export const FINISH_ONE = `${FINISH}
+export const FINISH_ONE = `${FINISH}${CHARGE_ADDED}
 local state = redis.call('HGET', KEYS[1], 'state')
 local actual = 0
 if ARGV[1] == 'settle' then actual = tonumber(ARGV[2]) end
+local nb = tonumber(ARGV[3] or '-1')
+if nb < 0 then nb = #KEYS - 2 end
+local function added(charged)
+  if actual == 0 then return end
+  for i = 3 + nb, #KEYS do
+    local has = false
+    for _, k in ipairs(charged) do if k == KEYS[i] then has = true end end
+    if not has then charge(KEYS[i], actual) end
+  end
+end
 if state == 'reserved' then
+  added(cjson.decode(redis.call('HGET', KEYS[1], 'keys') or '[]'))
   finish(KEYS[1], KEYS[2], ARGV[1] == 'settle' and 'settled' or 'released', actual)
   return 'ok'
 end
 if state == 'reclaimed' then
+  added(cjson.decode(redis.call('HGET', KEYS[1], 'keys') or '[]'))
   local d = actual - tonumber(redis.call('HGET', KEYS[1], 'amount') or '0')
   for _, k in ipairs(cjson.decode(redis.call('HGET', KEYS[1], 'keys') or '[]')) do
     -- A budget period that ended meanwhile has no key left: nothing to correct there.
@@ -145,9 +178,12 @@ if state == 'reclaimed' then
   return 'corrected'
 end
 if state then return state end
-for i = 3, #KEYS do
+for i = 3, 2 + nb do
   if actual ~= 0 then redis.call('HINCRBY', KEYS[i], 'spent', actual) end
 end
+local passed = {}
+for i = 3, 2 + nb do passed[#passed + 1] = KEYS[i] end
+added(passed)
 redis.call('HSET', KEYS[1], 'state', ARGV[1] == 'settle' and 'settled' or 'released')
 redis.call('PEXPIRE', KEYS[1], 600000)
 return 'unknown'`;
@@ -217,13 +253,46 @@ redis.call('HSET', KEYS[1], 'state', 'reserved', 'amount', tonumber(ARGV[2]), 'k
 redis.call('SADD', KEYS[2], KEYS[1])
 return 1`;
 
-/** seed: KEYS = budget key; ARGV = spent from the ledger, expire-at ms (0: never). Only the first seed counts. */
+/**
+ * seed: KEYS = budget key, replicas set; ARGV = spent from the ledger, expire-at ms (0: never),
+ * key tag, and the line's scope, client key, model and period start (ms). Only the first seed
+ * counts. The ledger has no row yet of a request in flight: every replica's reservation still
+ * open that the line applies to (its client key or model; reserved in this period) is attached
+ * to it, as if it had reserved on it: its amount reserved here, what the request settled before it
+ * (`earlier`, its row not written either) spent here, and the key added to the reservation's, so
+ * its settle, release or reclaim counts here too (a reload adding a line while requests run, or
+ * Redis restarted empty). Replies {1, attached} when seeded, {0, 0} when it was already.
+ */
 export const SEED = `
-if redis.call('HGET', KEYS[1], 'seeded') == '1' then return 0 end
+if redis.call('HGET', KEYS[1], 'seeded') == '1' then return {0, 0} end
 redis.call('HINCRBY', KEYS[1], 'spent', tonumber(ARGV[1]))
 redis.call('HSET', KEYS[1], 'seeded', '1')
 if tonumber(ARGV[2]) > 0 then redis.call('PEXPIREAT', KEYS[1], tonumber(ARGV[2])) end
-return 1`;
+if KEYS[2] == nil then return {1, 0} end
+local scope, key, model, from = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
+local attached = 0
+for _, r in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  for _, res in ipairs(redis.call('SMEMBERS', ARGV[3] .. 'own:' .. r)) do
+    if redis.call('HGET', res, 'state') == 'reserved' then
+      local ok, row = pcall(cjson.decode, redis.call('HGET', res, 'row') or '')
+      if ok and type(row) == 'table' and tonumber(row.at) ~= nil and tonumber(row.at) >= from
+        and (scope == 'global' or (scope == 'key' and row.keyId == key) or (scope == 'model' and (row.model == model or row.also == model))) then
+        local keys = cjson.decode(redis.call('HGET', res, 'keys') or '[]')
+        local has = false
+        for _, k in ipairs(keys) do if k == KEYS[1] then has = true end end
+        if not has then
+          keys[#keys + 1] = KEYS[1]
+          redis.call('HSET', res, 'keys', cjson.encode(keys))
+          redis.call('HINCRBY', KEYS[1], 'reserved', tonumber(redis.call('HGET', res, 'amount') or '0'))
+          local earlier = tonumber(row.earlier)
+          if earlier ~= nil and earlier > 0 then redis.call('HINCRBY', KEYS[1], 'spent', earlier) end
+          attached = attached + 1
+        end
+      end
+    end
+  end
+end
+return {1, attached}`;
 
 /** cooldown: KEYS = cooldown key; ARGV = deadline ms. A deadline can only grow. */
 export const COOLDOWN = `

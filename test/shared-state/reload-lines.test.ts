@@ -1,0 +1,131 @@
+/**
+ * With Redis, a budget line a reload adds (or whose period it changes) while requests are in
+ * flight: its seed from the ledger has none of their rows yet. Two replicas on one key prefix of
+ * the real Redis (127.0.0.1:6379) and one ledger; one replica reloads while both hold
+ * reservations. The seed attaches every replica's open reservation the line applies to (its
+ * amount reserved there at once, what the request settled before it spent there), a request of
+ * a replica that reloads later is charged as it settles, and one that reserved on no line at all
+ * too: once everything settled, every line equals the ledger's sum for it.
+ */
+import pino from 'pino';
+import { afterAll, expect, it } from 'vitest';
+import { openLedger, type LedgerRow } from '../../src/accounting/ledger.js';
+import { configSchema, type Config } from '../../src/config/schema.js';
+import { openRedisShared, type SharedState } from '../../src/shared-state/index.js';
+import { dropPrefix, SHARED_REDIS, uniq } from '../integration/replicas.js';
+
+const USD = 1_000_000_000;
+const prefix = uniq('sy-reload-lines');
+const open: SharedState[] = [];
+
+afterAll(async () => {
+  for (const s of open) await s.close();
+  await dropPrefix(SHARED_REDIS, prefix);
+});
+
+function config(limits: unknown[]): Config {
+  const c = configSchema.parse({
+    providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } },
+    models: Object.fromEntries(
+      ['m', 'n'].map((id) => [
+        id,
+        { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 1000, endpoints: [{ provider: 'p', upstreamModel: id }] },
+      ]),
+    ),
+    auth: { keys: ['k1', 'k2'].map((id) => ({ id, keyEnv: `SY_TEST_${id.toUpperCase()}` })) },
+    budget: { limits },
+  });
+  return { ...c, storage: { ...c.storage, shared: SHARED_REDIS, keyPrefix: prefix } };
+}
+
+const row = (requestId: string, keyId: string, model: string, usd: number, at: number): LedgerRow => ({
+  requestId,
+  at,
+  keyId,
+  model,
+  endpoint: `${model}@p`,
+  attempts: 1,
+  promptTokens: 1,
+  completionTokens: 1,
+  cachedTokens: 0,
+  costNano: Math.round(usd * USD),
+  estimated: false,
+  status: 200,
+  latencyMs: 1,
+  ttftMs: null,
+  stream: false,
+  errorCode: null,
+});
+
+it('a line a reload adds counts the requests in flight then: their reservations at once, their cost as they settle, on every replica', async () => {
+  const before = config([{ scope: 'model', model: 'm', period: 'day', usd: 100 }]);
+  // The period of model m changes (a new line id), a global and a client-key line are added.
+  const after = config([
+    { scope: 'global', period: 'month', usd: 200 },
+    { scope: 'key', key: 'k1', period: 'day', usd: 50 },
+    { scope: 'model', model: 'm', period: 'month', usd: 51 },
+  ]);
+  const ledger = await openLedger('memory');
+  const now = Date.now();
+  await ledger.insert(row('spent-before', 'k1', 'm', 3, now));
+  let cfgA = before;
+  let cfgB = before;
+  const log = pino({ level: 'silent' });
+  const a = await openRedisShared({ cfg: () => cfgA, ledger, log, env: { SWITCHYARD_REPLICA_ID: 'reload-a' } });
+  open.push(a);
+  const b = await openRedisShared({ cfg: () => cfgB, ledger, log, env: { SWITCHYARD_REPLICA_ID: 'reload-b' } });
+  open.push(b);
+  await a.start();
+  await b.start();
+  await a.store.refresh();
+
+  // In flight at the reload: r1 on A, r2 on B (after a cut attempt that cost $0.50), r3 on A with no line applying to it.
+  const r1 = await a.store.reserve('r1', 'k1', 'm', 1 * USD, Date.now());
+  const r2 = await b.store.reserve('r2', 'k2', 'm', 2 * USD, Date.now(), undefined, 0.5 * USD);
+  const r3 = await a.store.reserve('r3', 'k2', 'n', 4 * USD, Date.now());
+  expect([r1, r2, r3].map((r) => r.ok && r.budgets)).toEqual([['model:m:day'], ['model:m:day'], []]);
+
+  // A reloads; its lease tick seeds the new lines from the ledger (one row: $3 of k1 on m).
+  cfgA = after;
+  await a.store.refresh();
+  const line = (s: SharedState, id: string) => {
+    const l = s.store.lines().find((x) => x.id === id)!;
+    return { spent: l.spent / USD, reserved: l.reserved / USD };
+  };
+  expect(line(a, 'global:month')).toEqual({ spent: 3.5, reserved: 3 });
+  expect(line(a, 'key:k1:day')).toEqual({ spent: 3, reserved: 1 });
+  expect(line(a, 'model:m:month')).toEqual({ spent: 3.5, reserved: 3 });
+  // The in-flight reservations hold the new $51 line: $46 more would pass it.
+  const over = await a.store.reserve('r-over', 'k2', 'm', 46 * USD, Date.now());
+  expect(over).toMatchObject({ ok: false, budget: 'model:m:month' });
+
+  // B has not reloaded: its next request reserves on the old line only.
+  const r4 = await b.store.reserve('r4', 'k1', 'm', 1 * USD, Date.now());
+  expect(r4.ok && r4.budgets).toEqual(['model:m:day']);
+
+  const settle = async (s: SharedState, id: string, budgets: string[], reserved: number, keyId: string, model: string, usd: number) => {
+    await s.store.settle(id, budgets, reserved * USD, Math.round(usd * USD), Date.now(), { keyId, model, dated: now });
+    await s.store.flush();
+    await ledger.insert(row(id, keyId, model, id === 'r2' ? usd + 0.5 : usd, now));
+  };
+  await settle(a, 'r1', ['model:m:day'], 1, 'k1', 'm', 0.8);
+  await settle(b, 'r2', ['model:m:day'], 2, 'k2', 'm', 1.5);
+  await settle(a, 'r3', [], 4, 'k2', 'n', 3);
+  cfgB = after; // B reloads while r4 is in flight
+  await settle(b, 'r4', ['model:m:day'], 1, 'k1', 'm', 0.7);
+
+  const fromLedger = async (scope: { keyId?: string; model?: string }, period: 'day' | 'month') => {
+    const d = new Date(now);
+    const from = period === 'day' ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) : Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+    return (await ledger.spentSince(scope, from)) / USD;
+  };
+  for (const s of [a, b]) {
+    await s.store.refresh();
+    expect(line(s, 'global:month')).toEqual({ spent: await fromLedger({}, 'month'), reserved: 0 });
+    expect(line(s, 'key:k1:day')).toEqual({ spent: await fromLedger({ keyId: 'k1' }, 'day'), reserved: 0 });
+    expect(line(s, 'model:m:month')).toEqual({ spent: await fromLedger({ model: 'm' }, 'month'), reserved: 0 });
+  }
+  expect(line(a, 'global:month').spent).toBe(9.5);
+  expect(line(a, 'key:k1:day').spent).toBe(4.5);
+  expect(line(a, 'model:m:month').spent).toBe(6.5);
+});
