@@ -220,8 +220,11 @@ export function messagesToChat(body: Record<string, unknown>, ctx: Ctx): ChatMes
 }
 
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,128}$/;
+/** Chat completions' longest function name (OpenAI answers a longer one with a 400); Anthropic takes 128. */
+export const CHAT_MAX_TOOL_NAME = 64;
 
-export function toolsToChat(v: unknown): unknown[] {
+/** `ctx`: a name longer than chat completions take is listed as untranslated (sent to Anthropic-kind endpoints only). */
+export function toolsToChat(v: unknown, ctx: Ctx = { untranslated: [] }): unknown[] {
   const seen = new Set<string>();
   return arrayOf(v, 'tools').map((raw, i) => {
     const t = isObj(raw) ? raw : {};
@@ -244,6 +247,7 @@ export function toolsToChat(v: unknown): unknown[] {
       throw unsupported(`tools[${i}].name`, `String should match pattern '^[a-zA-Z0-9_-]{1,128}$' (letters, digits, _ and -): ${echoValue(name)}`);
     if (seen.has(name)) throw unsupported(`tools[${i}].name`, `tool names must be unique: ${echoValue(name)} is declared twice`);
     seen.add(name);
+    if (name.length > CHAT_MAX_TOOL_NAME) ctx.untranslated.push(`tools[${i}].name`);
     const fn: Record<string, unknown> = { name, parameters: t.input_schema };
     if (present(t.description)) fn.description = str(t.description, `tools[${i}].description`);
     // Strict tool use is OpenAI's strict function: the call's arguments follow the schema.
@@ -429,7 +433,7 @@ export function translateMessages(body: Record<string, unknown>, headers: { vers
     chat.stream = true;
     chat.stream_options = { include_usage: true };
   }
-  if (present(body.tools) && arrayOf(body.tools, 'tools').length > 0) chat.tools = toolsToChat(body.tools);
+  if (present(body.tools) && arrayOf(body.tools, 'tools').length > 0) chat.tools = toolsToChat(body.tools, ctx);
   if (present(body.tool_choice)) toolChoice(body.tool_choice, chat);
   if (present(body.stop_sequences)) {
     const stop = arrayOf(body.stop_sequences, 'stop_sequences').map((s, i) => str(s, `stop_sequences[${i}]`));

@@ -303,9 +303,13 @@ describe('Messages API edges', () => {
       { type: 'image', source: { type: 'url', url: 'https://example.com/a.png' } },
     ] as unknown as Anthropic.TextBlockParam[];
     const stop_sequences = ['q1', 'q2', 'q3', 'q4', 'q5'];
+    // Anthropic takes tool names of up to 128 characters, chat completions 64.
+    const tool = (name: string) => ({ name, input_schema: { type: 'object' as const, properties: {} } });
+    const tools = [tool('lookup'), tool(`get_${'x'.repeat(96)}`)];
     for (const [over, param] of [
       [{ system }, 'system[1]'],
       [{ stop_sequences }, 'stop_sequences[4]'],
+      [{ tools }, 'tools[1].name'],
     ] as const) {
       const err = await client.messages.create({ model: 'gpt-4.1', ...msg, ...over }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Anthropic.BadRequestError);
@@ -317,6 +321,13 @@ describe('Messages API edges', () => {
     expect((five as Error).message).toMatch(/OpenAI-kind endpoints take at most 4 stop sequences/);
     // Four stop sequences are chat's own limit: translated.
     expect((await client.messages.create({ model: 'gpt-4.1', ...msg, stop_sequences: stop_sequences.slice(0, 4) })).type).toBe('message');
+    const long = await client.messages.create({ model: 'gpt-4.1', ...msg, tools }).catch((e: unknown) => e);
+    expect((long as Error).message).toMatch(/OpenAI-kind endpoints take tool names of at most 64 characters/);
+    // Routed (auto), the long name goes to an Anthropic-kind model, not to an OpenAI-kind one's 400.
+    const routed = await client.messages.create({ model: 'auto', ...msg, tools }).withResponse();
+    expect(routed.response.headers.get('x-switchyard-model')).toBe('claude-sonnet-4.5');
+    // 64 characters are chat's own limit: translated.
+    expect((await client.messages.create({ model: 'gpt-4.1', ...msg, tools: [tool(`f${'x'.repeat(63)}`)] })).type).toBe('message');
   });
 
   it('drops Anthropic-only fields at their do-nothing value (thinking disabled, service_tier auto) for an OpenAI-kind target, and still refuses any other value', async () => {
