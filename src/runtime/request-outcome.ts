@@ -5,6 +5,7 @@
  */
 import type { ApiName } from './request-scope.js';
 import type { BudgetRefusal, ReqContext } from '../../machines/request.machine.js';
+import { periodEnd } from '../../machines/budget.machine.js';
 import { formatUsd, usdToNano } from '../accounting/money.js';
 import { SwitchyardError, upstreamClientError } from '../errors.js';
 import { UpstreamFault } from '../upstream/types.js';
@@ -65,8 +66,20 @@ const LOWER: Record<ApiName, string> = {
   embeddings: '',
 };
 
-/** `earlier`: attempts before were billed (their cost is in a cap refusal's amount). */
-function refusalError(r: BudgetRefusal, maxCostUsd: number | null, api: ApiName = 'chat', keyed = false, earlier = true): SwitchyardError {
+/**
+ * When the refusing budget starts over (its id ends in its period: `global:day`, `key:<id>:month`),
+ * so a client knows whether waiting helps; a `total` budget never does.
+ */
+export function budgetResetNote(budget: string, now: number): string {
+  const period = budget.slice(budget.lastIndexOf(':') + 1);
+  if (period === 'total') return '; a total budget does not reset (raise its limit in budget.limits)';
+  if (period !== 'day' && period !== 'month') return '';
+  const end = periodEnd(period, now)!;
+  return `; this ${period}'s budget resets at ${new Date(end).toISOString().replace('.000Z', 'Z')} (UTC)`;
+}
+
+/** `earlier`: attempts before were billed (their cost is in a cap refusal's amount). `now`: when it was refused (the budget's reset is said from it). */
+function refusalError(r: BudgetRefusal, maxCostUsd: number | null, api: ApiName = 'chat', keyed = false, earlier = true, now = Date.now()): SwitchyardError {
   const lower = LOWER[api];
   const headers = { headers: { 'x-should-retry': 'false' } };
   // Amounts as exact decimals (formatUsd): never `$1e-7`, never float noise.
@@ -82,12 +95,12 @@ function refusalError(r: BudgetRefusal, maxCostUsd: number | null, api: ApiName 
   if (keyed && !r.budget.startsWith('key:'))
     return new SwitchyardError(
       'budget_exceeded',
-      `budget ${r.budget} would be exceeded: limit $${formatUsd(r.limit)}, this request needs up to $${formatUsd(r.amount)} (a budget shared with other client keys: its spend is not shown to a client)${r.spent + r.reserved < r.limit ? lower : ''}`,
+      `budget ${r.budget} would be exceeded: limit $${formatUsd(r.limit)}, this request needs up to $${formatUsd(r.amount)} (a budget shared with other client keys: its spend is not shown to a client)${r.spent + r.reserved < r.limit ? lower : ''}${budgetResetNote(r.budget, now)}`,
       headers,
     );
   return new SwitchyardError(
     'budget_exceeded',
-    `budget ${r.budget} would be exceeded: limit $${formatUsd(r.limit)}, spent $${formatUsd(r.spent)}, reserved $${formatUsd(r.reserved)}, this request needs up to $${formatUsd(r.amount)}${r.spent + r.reserved < r.limit ? lower : ''}`,
+    `budget ${r.budget} would be exceeded: limit $${formatUsd(r.limit)}, spent $${formatUsd(r.spent)}, reserved $${formatUsd(r.reserved)}, this request needs up to $${formatUsd(r.amount)}${r.spent + r.reserved < r.limit ? lower : ''}${budgetResetNote(r.budget, now)}`,
     headers,
   );
 }

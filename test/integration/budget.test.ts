@@ -351,6 +351,10 @@ describe('budget-aware routing', () => {
     expect(err.status).toBe(429);
     expect(err.code).toBe('budget_exceeded');
     expect(err.message).toMatch(/model:gemini-2\.5-flash:day/);
+    // When the day's budget starts over (UTC midnight), so the client knows whether waiting helps.
+    const d = new Date();
+    const midnight = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1)).toISOString().replace('.000Z', 'Z');
+    expect(err.message).toContain(`this day's budget resets at ${midnight} (UTC)`);
     expect(err.headers?.get('x-should-retry')).toBe('false');
     // A routed request: its headers name the model it was refused for (they named none).
     expect(err.headers?.get('x-switchyard-model')).toBe('gemini-2.5-flash');
