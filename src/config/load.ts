@@ -9,7 +9,7 @@ import { opensCredentialValue, redactSourceLine, scrub } from '../observe/scrub.
 import { duplicateJsonKeys } from './json-duplicates.js';
 import { configSchema, type Config } from './schema.js';
 import { envReferences, unreadKeys } from './unread.js';
-import { distance } from './near.js';
+import { nearest } from './near.js';
 
 export type LoadResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 
@@ -198,14 +198,8 @@ export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[
 /** `(did you mean "x"?)` for a near miss, else the keys the place takes; '' when unknown. */
 function unknownKeyHint(key: string, known: string[] | null): string {
   if (!known || known.length === 0) return '';
-  let best: string | null = null;
-  let bestD = Infinity;
-  for (const k of known) {
-    const d = k.toLowerCase() === key.toLowerCase() ? 0 : distance(key, k);
-    if (d < bestD) [best, bestD] = [k, d];
-  }
-  if (best !== null && bestD <= Math.max(1, Math.floor(Math.min(key.length, best.length) / 4))) return ` (did you mean "${best}"?)`;
-  return ` (expected one of: ${known.join(', ')})`;
+  const near = nearest(key, known);
+  return near !== null ? ` (did you mean "${near}"?)` : ` (expected one of: ${known.join(', ')})`;
 }
 
 /** One line per problem: where, and what was expected (`schema` lets an unknown key name what was meant). */

@@ -15,17 +15,27 @@ export function distance(a: string, b: string): number {
 }
 
 /**
+ * The name of `known` that `name` probably meant (case aside, at most one edit per four
+ * characters, at least one), or null when none is that near.
+ */
+export function nearest(name: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  const lower = name.toLowerCase();
+  for (const k of known) {
+    const d = distance(lower, k.toLowerCase());
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return best !== null && bestD <= Math.max(1, Math.floor(Math.min(name.length, best.length) / 4)) ? best : null;
+}
+
+/**
  * `unknown model "gpt4.1" (did you mean "gpt-4.1"?)`, or with the catalogue's ids when none is
  * near (at most 12 of them named).
  */
 export function unknownModel(name: string, models: readonly string[]): string {
-  let best: string | null = null;
-  let bestD = Infinity;
-  for (const m of models) {
-    const d = m.toLowerCase() === name.toLowerCase() ? 0 : distance(name.toLowerCase(), m.toLowerCase());
-    if (d < bestD) [best, bestD] = [m, d];
-  }
-  if (best !== null && bestD <= Math.max(1, Math.floor(Math.min(name.length, best.length) / 4))) return `unknown model "${name}" (did you mean "${best}"?)`;
+  const near = nearest(name, models);
+  if (near !== null) return `unknown model "${name}" (did you mean "${near}"?)`;
   if (models.length === 0) return `unknown model "${name}" (the catalogue has no models)`;
   const shown = models.slice(0, 12).join(', ');
   return `unknown model "${name}" (the catalogue's models: ${shown}${models.length > 12 ? `, … ${models.length - 12} more` : ''})`;

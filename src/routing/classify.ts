@@ -174,8 +174,8 @@ export function hintDecides(input: Pick<ClassifyInput, 'tier' | 'task'>, cfg: Cl
 export function classify(input: ClassifyInput, cfg: ClassifierConfig, auto?: AutoConfig): Classification {
   if (input.tier !== null && isTier(input.tier)) {
     // A task hint sent beside it does not decide: said, as an unknown task is.
-    const task = input.task?.trim().toLowerCase() || null;
-    const ignored = task === null ? '' : `; task "${task.length > 32 ? `${task.slice(0, 32)}...` : task}" ignored (x-switchyard-tier decides)`;
+    const task = input.task?.trim() || null;
+    const ignored = task === null ? '' : `; task "${excerpt(task)}" ignored (x-switchyard-tier decides)`;
     return { tier: input.tier, reason: `tier forced by x-switchyard-tier: ${input.tier}${ignored}`, keywordHits: [] };
   }
   const task = input.task?.trim().toLowerCase() || null;

@@ -58,6 +58,15 @@ describe('classify: hints', () => {
     });
   });
 
+  it('the task ignored beside a tier is shown as an unknown task is: as sent, 32 bytes at most, quotes and non-ASCII bytes percent-encoded', () => {
+    const task = `Say "hi" ${'x'.repeat(40)}`;
+    const forced = classify(input('hello', { task, tier: 'balanced' }), CFG).reason;
+    const unknown = classify(input('hello', { task }), CFG).reason;
+    const shown = 'Say %22hi%22 xxxxxxxxxxxxxxxxxxxxxxx...';
+    expect(forced).toBe(`tier forced by x-switchyard-tier: balanced; task "${shown}" ignored (x-switchyard-tier decides)`);
+    expect(unknown).toContain(`unknown task "${shown}" ignored`);
+  });
+
   it('an unknown tier header is ignored', () => {
     expect(isTier('ultra')).toBe(false);
     expect(classify(input('hi', { tier: 'ultra', task: 'greeting' }), CFG).tier).toBe('fast_cheap');
