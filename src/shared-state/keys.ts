@@ -20,6 +20,14 @@ export class Keys {
   get replicas(): string {
     return `${this.tag}replicas`;
   }
+  /** The run_id of the Redis server process that holds this state (scripts.ts RESTARTED). */
+  get runId(): string {
+    return `${this.tag}runid`;
+  }
+  /** A KEYS pattern matching every key of this deployment (glob characters of the prefix escaped). */
+  get all(): string {
+    return `${this.tag.replace(/[*?[\]\\]/g, '\\$&')}*`;
+  }
   get reclaimed(): string {
     return `${this.tag}reclaimed`;
   }

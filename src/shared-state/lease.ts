@@ -12,7 +12,7 @@ import { interruptedRow } from '../accounting/ledger-codec.js';
 import type { RedisReply, SharedConnection } from './connection.js';
 import type { Keys } from './keys.js';
 import type { SharedBudgetStore } from './redis-budget.js';
-import { RECLAIM, RENEW } from './scripts.js';
+import { RECLAIM, RENEW, RESTARTED } from './scripts.js';
 
 interface ReservedRow {
   requestId: string;
@@ -67,10 +67,32 @@ export class LeaseKeeper {
     for (const t of this.timers) t.unref();
   }
 
-  /** Renew (and notice an empty Redis), then reclaim: what start-up and a reconnect run at once. */
+  /** Renew (and notice an empty Redis, or one restarted with an older state), then reclaim: what start-up and a reconnect run at once. */
   async tick(): Promise<void> {
+    await this.restarted().catch((err: unknown) =>
+      this.d.log.warn({ err: (err as Error).message }, 'could not check whether Redis restarted with an older state; checked again on the next reconnect'),
+    );
     await this.renew();
     await this.work();
+  }
+
+  /**
+   * A Redis server restarted with its keys (an RDB snapshot or AOF it loaded), or another server
+   * after a fail-over, holds a state that may be older than what was spent since: its budgets would
+   * admit that again. Told apart by the server's run_id (new on every start); the state is dropped
+   * (scripts.ts RESTARTED) and rebuilt as after an empty restart.
+   */
+  private async restarted(): Promise<void> {
+    const { conn, keys } = this.d;
+    const runId = /^run_id:(\w+)/m.exec(await conn.redis.info('server'))?.[1];
+    if (runId === undefined) return;
+    // The rebuild that follows is counted where the new epoch is set (restoreEpoch).
+    if ((await conn.run(RESTARTED, [keys.runId], [runId, keys.all])) === 1) {
+      this.d.log.warn(
+        { store: conn.url },
+        'Redis restarted with an earlier state (it loaded a snapshot or AOF, or another server took over): that state may be older than what was spent since, so it is dropped and rebuilt from the ledger, as after an empty restart',
+      );
+    }
   }
 
   private renew(): Promise<void> {

@@ -294,6 +294,26 @@ for _, r in ipairs(redis.call('SMEMBERS', KEYS[2])) do
 end
 return {1, attached}`;
 
+/**
+ * restarted: KEYS = run-id key; ARGV = the server's run_id (INFO server), the deployment's KEYS
+ * pattern. A Redis server process other than the one this state was written on (a restart that
+ * loaded an RDB snapshot or an AOF, or a fail-over to another server) may hold an older state than
+ * what was spent since: every key of the deployment is dropped, so the replicas rebuild as after
+ * an empty restart (a new epoch, each replica's reservations in flight put back, budgets seeded
+ * from the ledger). The first run on a server with no run-id key (a new deployment) drops
+ * nothing. Replies 1 when it dropped the state.
+ */
+export const RESTARTED = `
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then return 0 end
+local dropped = 0
+if cur then
+  for _, k in ipairs(redis.call('KEYS', ARGV[2])) do redis.call('DEL', k) end
+  dropped = 1
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return dropped`;
+
 /** cooldown: KEYS = cooldown key; ARGV = deadline ms. A deadline can only grow. */
 export const COOLDOWN = `
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
