@@ -109,8 +109,9 @@ function applyDefaults(cfg: Config, env: NodeJS.ProcessEnv): { cfg: Config; simu
 function simulated(cfg: Config, sim: Simulator): Config {
   const providers = Object.fromEntries(
     Object.entries(cfg.providers).map(([n, p]) => {
+      // The simulator takes no key: neither the provider's nor a gateway's (headersEnv).
       const { apiKeyEnv: _drop, ...rest } = p;
-      return [n, { ...rest, baseUrl: `${sim.url}${PROVIDER_PATHS[n] ?? `/${n}/v1`}` }];
+      return [n, { ...rest, headersEnv: {}, baseUrl: `${sim.url}${PROVIDER_PATHS[n] ?? `/${n}/v1`}` }];
     }),
   );
   return { ...cfg, providers };
@@ -123,8 +124,13 @@ function missingSecrets(cfg: Config, env: NodeJS.ProcessEnv): string[] {
   const missing = Object.entries(cfg.providers)
     .filter(([, p]) => p.apiKeyEnv && !env[p.apiKeyEnv])
     .map(([n, p]) => `providers.${n}.apiKeyEnv: ${unset(p.apiKeyEnv!)}`);
+  const headers = Object.entries(cfg.providers).flatMap(([n, p]) =>
+    Object.entries(p.headersEnv)
+      .filter(([, v]) => !env[v])
+      .map(([h, v]) => `providers.${n}.headersEnv.${h}: ${unset(v)}`),
+  );
   const keys = (cfg.auth?.keys ?? []).filter((k) => !env[k.keyEnv]).map((k) => `auth.keys (${k.id}).keyEnv: ${unset(k.keyEnv)}`);
-  return [...missing, ...keys];
+  return [...missing, ...headers, ...keys];
 }
 
 /** A config file's secrets must all be set; any secret set must be usable (config/secrets.ts). */

@@ -12,8 +12,13 @@ function unsetSecrets(cfg: Config, env: NodeJS.ProcessEnv): string[] {
   const providers = Object.entries(cfg.providers)
     .filter(([, p]) => p.apiKeyEnv && !env[p.apiKeyEnv])
     .map(([n, p]) => `providers.${n}.apiKeyEnv: ${p.apiKeyEnv}`);
+  const headers = Object.entries(cfg.providers).flatMap(([n, p]) =>
+    Object.entries(p.headersEnv)
+      .filter(([, v]) => !env[v])
+      .map(([h, v]) => `providers.${n}.headersEnv.${h}: ${v}`),
+  );
   const keys = (cfg.auth?.keys ?? []).filter((k) => !env[k.keyEnv]).map((k) => `auth.keys (${k.id}).keyEnv: ${k.keyEnv}`);
-  return [...providers, ...keys];
+  return [...providers, ...headers, ...keys];
 }
 
 const USAGE =

@@ -178,7 +178,7 @@ const providerSchema = z.strictObject({
           ctx.addIssue({
             code: 'custom',
             path: [name],
-            message: `a credential header is not accepted inline (secrets only by environment variable name): put the provider's key in an environment variable and name it in apiKeyEnv (sent as the provider's own key header); a gateway's second key in a header of its own is not supported yet`,
+            message: `a credential header is not accepted inline (secrets only by environment variable name): put the provider's key in an environment variable and name it in apiKeyEnv (sent as the provider's own key header); a gateway's second key goes in headersEnv ({"${name}": "VARIABLE_NAME"})`,
           });
         // A header that can never be sent failed every request to the provider as a transport error (and opened its circuit).
         else if (!HEADER_NAME.test(name))
@@ -194,6 +194,33 @@ const providerSchema = z.strictObject({
             code: 'custom',
             path: [name],
             message: 'not a valid HTTP header value (no line breaks or control characters): write it on one line',
+          });
+      }
+    }),
+  /**
+   * Headers whose values are secrets, each read from the environment variable it names (a
+   * gateway's own key beside the provider's: `helicone-auth`, `cf-aig-authorization`, …): never
+   * in the file, scrubbed from logs and relayed errors like the provider's key.
+   */
+  headersEnv: z
+    .record(z.string(), envName)
+    .default({})
+    .superRefine((h, ctx) => {
+      for (const name of Object.keys(h)) {
+        const lower = name.toLowerCase();
+        if (!HEADER_NAME.test(name))
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: "not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only, no spaces or colons): fix the name",
+          });
+        else if (TRANSPORT_HEADERS.has(lower))
+          ctx.addIssue({ code: 'custom', path: [name], message: `switchyard sets ${lower} itself for each request: remove it` });
+        else if (lower === 'authorization' || lower === 'x-api-key')
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: `${lower} carries the provider's own key: name its variable in apiKeyEnv instead (sent in the header the provider's kind expects)`,
           });
       }
     }),
@@ -570,6 +597,18 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
   const modelMap = obj(cfg.models);
   const models = Object.keys(modelMap);
   const known = (m: string) => models.includes(m);
+  for (const [name, raw] of Object.entries(providers)) {
+    // One header from two places: which value would be sent?
+    const p = obj(raw);
+    const inline = new Set(Object.keys(obj(p.headers)).map((h) => h.toLowerCase()));
+    for (const h of Object.keys(obj(p.headersEnv)))
+      if (inline.has(h.toLowerCase()))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['providers', name, 'headersEnv', h],
+          message: `header ${h} is also in headers: keep it in one of them (headersEnv for a secret)`,
+        });
+  }
   const ids = new Set<string>();
   const aliasOf = new Map<string, string>();
   for (const [name, raw] of Object.entries(modelMap)) {

@@ -24,12 +24,25 @@ export function unusableSecret(name: string, value: string | undefined): string 
   return `environment variable ${name} ${what}: no API key or token has one, and it would be sent as is; set it without (e.g. export ${name}="$(printf %s "$${name}" | LC_ALL=C tr -cd '\\041-\\176')")`;
 }
 
+/**
+ * Why `value` cannot be a header's secret value, or null: as {@link unusableSecret}, but a space
+ * inside is fine (`Bearer <token>`, the scheme a gateway's own header often takes).
+ */
+export function unusableHeaderSecret(name: string, value: string | undefined): string | null {
+  if (value === undefined || !/^\s|\s$|[^\x20-\x7e]/.test(value)) return null;
+  return unusableSecret(name, value);
+}
+
 /** The secret variables a config names (and the admin token and relay key) whose values cannot be secrets, with where each is named. */
 export function unusableSecrets(cfg: Config, env: NodeJS.ProcessEnv, opts: { shared?: boolean } = {}): string[] {
   const out: string[] = [];
   for (const [n, p] of Object.entries(cfg.providers)) {
     const why = p.apiKeyEnv ? unusableSecret(p.apiKeyEnv, env[p.apiKeyEnv]) : null;
     if (why) out.push(`providers.${n}.apiKeyEnv: ${why}`);
+    for (const [h, v] of Object.entries(p.headersEnv)) {
+      const bad = unusableHeaderSecret(v, env[v]);
+      if (bad) out.push(`providers.${n}.headersEnv.${h}: ${bad}`);
+    }
   }
   for (const k of cfg.auth?.keys ?? []) {
     const why = unusableSecret(k.keyEnv, env[k.keyEnv]);
@@ -55,6 +68,7 @@ export function sharedClientKeys(cfg: Config, env: NodeJS.ProcessEnv): string[] 
   for (const [n, p] of Object.entries(cfg.providers)) {
     const v = p.apiKeyEnv ? env[p.apiKeyEnv] : undefined;
     if (v) others.set(v, `the key of provider ${n} (${p.apiKeyEnv})`);
+    for (const [h, name] of Object.entries(p.headersEnv)) if (env[name]) others.set(env[name], `header ${h} of provider ${n} (${name})`);
   }
   const admin = env.SWITCHYARD_ADMIN_TOKEN;
   if (admin) others.set(admin, 'the admin token (SWITCHYARD_ADMIN_TOKEN)');

@@ -107,8 +107,17 @@ export function secretsOf(cfg: Config, env: NodeJS.ProcessEnv): Array<string | u
     'SWITCHYARD_ADMIN_TOKEN',
     'SWITCHYARD_RELAY_KEY',
   ];
+  // A gateway header's value, and its token alone when it has a scheme (`Bearer <token>`): an echo may show either.
+  const headerValues = Object.values(cfg.providers).flatMap((p) =>
+    Object.values(p.headersEnv).flatMap((name) => {
+      const v = env[name];
+      const token = v === undefined ? undefined : /^[A-Za-z][A-Za-z0-9-]* +(\S+)$/.exec(v)?.[1];
+      return token === undefined ? [v] : [v, token];
+    }),
+  );
   return [
     ...named.map((name) => (name ? env[name] : undefined)),
+    ...headerValues,
     passwordOf(cfg.storage.ledger),
     passwordOf(cfg.storage.shared),
     ...otlpHeaderValues(env.OTEL_EXPORTER_OTLP_HEADERS),

@@ -188,7 +188,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     model: inp.h.model,
     stream: inp.stream,
     apiKey: inp.h.apiKey,
-    headers: inp.h.provider.headers,
+    headers: inp.h.headers,
     basePath: inp.h.basePath,
     maxOutputTokens: inp.outputCap,
     capField: inp.h.provider.outputCapField === 'auto' ? autoCapField(inp.h.provider.baseUrl) : inp.h.provider.outputCapField,

@@ -36,9 +36,23 @@ export interface EndpointHandle {
   pool: Pool;
   basePath: string;
   apiKey: string | undefined;
+  /** The provider's extra headers: `headers`, and `headersEnv` read from the environment. */
+  headers: Readonly<Record<string, string>>;
   actor: EndpointActor;
   /** Settings the actor was created with; reload keeps the actor when these are unchanged. */
   fingerprint: string;
+}
+
+/** A provider's extra headers: its `headers`, and each `headersEnv` header with its variable's value (set: serve refuses to start otherwise). */
+export function providerHeaders(p: ProviderConfig, env: NodeJS.ProcessEnv): Readonly<Record<string, string>> {
+  const fromEnv = Object.entries(p.headersEnv);
+  if (fromEnv.length === 0) return p.headers;
+  const out = { ...p.headers };
+  for (const [name, variable] of fromEnv) {
+    const v = env[variable];
+    if (v) out[name] = v;
+  }
+  return out;
 }
 
 export function endpointSettings(cfg: Config, modelCfg: ModelConfig, ep: EndpointConfig): EndpointSettings {

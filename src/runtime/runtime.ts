@@ -19,7 +19,7 @@ import type { ChatCall, ChatSink } from './api.js';
 import { SwitchyardError } from '../errors.js';
 import { ActorBudgetStore, budgetLimits, periodStarts, type BudgetStore } from './budget.js';
 import type { RequestRecord, RuntimeCore } from './core.js';
-import { endpointSettings, fingerprint, latencyOf, poolFor, recordOn, type EndpointActor, type EndpointHandle } from './endpoints.js';
+import { endpointSettings, fingerprint, providerHeaders, latencyOf, poolFor, recordOn, type EndpointActor, type EndpointHandle } from './endpoints.js';
 import { CapacityQueue } from './queue.js';
 import { exactPromptCount } from './request-prep.js';
 import { pickEndpoint, type PickContext, type PickRequest, type PickResult } from './pick.js';
@@ -574,6 +574,7 @@ export class Runtime implements RuntimeCore {
         const fp = fingerprint(provider, ep, settings);
         const { pool, basePath } = poolFor(this.pools, cfg, ep.provider);
         const apiKey = provider.apiKeyEnv ? this.env[provider.apiKeyEnv] : undefined;
+        const headers = providerHeaders(provider, this.env);
         out.push({
           spawn: { id, input: { id, model, provider: ep.provider, settings, now: this.now() } },
           fingerprint: fp,
@@ -589,6 +590,7 @@ export class Runtime implements RuntimeCore {
             pool,
             basePath,
             apiKey,
+            headers,
             actor,
             fingerprint: fp,
           }),

@@ -298,6 +298,27 @@ describe('error messages', () => {
     });
   });
 
+  it("takes a gateway's own key as headersEnv (a variable's name), and refuses the provider's key header, a clash with headers, or a value for a name", () => {
+    const raw = minimal();
+    at(raw, 'providers', 'p').headersEnv = { 'cf-aig-authorization': 'CF_AIG_TOKEN', 'Helicone-Auth': 'HELICONE_AUTH' };
+    expect(ok(validateConfig(raw)).providers.p!.headersEnv).toEqual({ 'cf-aig-authorization': 'CF_AIG_TOKEN', 'Helicone-Auth': 'HELICONE_AUTH' });
+    const refused = (headersEnv: Record<string, string>, headers: Record<string, string> = {}) => {
+      const r = minimal();
+      Object.assign(at(r, 'providers', 'p'), { headersEnv, headers });
+      return errors(validateConfig(r)).join('\n');
+    };
+    expect(refused({ Authorization: 'MY_KEY' })).toMatch(
+      /^providers\.p\.headersEnv\.Authorization: authorization carries the provider's own key: name its variable in apiKeyEnv/,
+    );
+    expect(refused({ 'x-api-key': 'MY_KEY' })).toMatch(/x-api-key carries the provider's own key/);
+    expect(refused({ 'X-Title': 'APP_TITLE' }, { 'x-title': 'app' })).toMatch(/headersEnv\.X-Title: header X-Title is also in headers: keep it in one of them/);
+    expect(refused({ 'bad header': 'V' })).toMatch(/not a valid HTTP header name/);
+    expect(refused({ Connection: 'V' })).toMatch(/switchyard sets connection itself/);
+    const leaked = refused({ 'helicone-auth': 'sk-helicone-AbCdEf123456789XyZ987654' });
+    expect(leaked).toMatch(/looks like a key itself, not the name of a variable/);
+    expect(leaked).not.toContain('AbCdEf123456789');
+  });
+
   it('bounds prices and budgets where exact nano-USD money would overflow (a larger one passed and then failed requests with a 500 or the start with a stack trace)', () => {
     const priced = minimal();
     at(priced, 'models', 'm', 'price').inputPerMTok = 1e9;
