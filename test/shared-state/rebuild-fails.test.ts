@@ -11,6 +11,7 @@ import { afterAll, expect, it } from 'vitest';
 import { openLedger } from '../../src/accounting/ledger.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { openRedisShared, type SharedState } from '../../src/shared-state/index.js';
+import { ledgerRow } from './ledger-row.js';
 
 let shared: SharedState | null = null;
 const prefix = `sy-rebuild-${process.pid}-${Date.now()}`;
@@ -34,24 +35,7 @@ it('a budget whose spend cannot be rebuilt makes the replica not ready, says why
   const cfg: Config = { ...base, storage: { ...base.storage, shared: 'redis://127.0.0.1:6379/0', keyPrefix: prefix } };
   const ledger = await openLedger('memory');
   const now = Date.now();
-  await ledger.insert({
-    requestId: 'spent-before',
-    at: now,
-    keyId: null,
-    model: 'm',
-    endpoint: 'm@p',
-    attempts: 1,
-    promptTokens: 1,
-    completionTokens: 1,
-    cachedTokens: 0,
-    costNano: 2_000_000_000,
-    estimated: false,
-    status: 200,
-    latencyMs: 1,
-    ttftMs: null,
-    stream: false,
-    errorCode: null,
-  });
+  await ledger.insert(ledgerRow('spent-before', 2, now));
   shared = await openRedisShared({ cfg: () => cfg, ledger, log: pino({ level: 'silent' }), env: { SWITCHYARD_REPLICA_ID: 'rebuild-test' } });
   await shared.start();
   await shared.store.refresh();

@@ -10,11 +10,11 @@
 import pino from 'pino';
 import { afterAll, expect, it } from 'vitest';
 import { openLedger, type LedgerRow } from '../../src/accounting/ledger.js';
+import { ledgerRow, USD } from './ledger-row.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { openRedisShared, type SharedState } from '../../src/shared-state/index.js';
 import { dropPrefix, SHARED_REDIS, uniq } from '../integration/replicas.js';
 
-const USD = 1_000_000_000;
 const prefix = uniq('sy-reload-lines');
 const open: SharedState[] = [];
 
@@ -38,24 +38,7 @@ function config(limits: unknown[]): Config {
   return { ...c, storage: { ...c.storage, shared: SHARED_REDIS, keyPrefix: prefix } };
 }
 
-const row = (requestId: string, keyId: string, model: string, usd: number, at: number): LedgerRow => ({
-  requestId,
-  at,
-  keyId,
-  model,
-  endpoint: `${model}@p`,
-  attempts: 1,
-  promptTokens: 1,
-  completionTokens: 1,
-  cachedTokens: 0,
-  costNano: Math.round(usd * USD),
-  estimated: false,
-  status: 200,
-  latencyMs: 1,
-  ttftMs: null,
-  stream: false,
-  errorCode: null,
-});
+const row = (requestId: string, keyId: string, model: string, usd: number, at: number): LedgerRow => ledgerRow(requestId, usd, at, keyId, model);
 
 it('a line a reload adds counts the requests in flight then: their reservations at once, their cost as they settle, on every replica', async () => {
   const before = config([{ scope: 'model', model: 'm', period: 'day', usd: 100 }]);

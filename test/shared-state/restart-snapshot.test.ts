@@ -9,6 +9,7 @@
 import pino from 'pino';
 import { afterAll, expect, it } from 'vitest';
 import { openLedger, type LedgerRow } from '../../src/accounting/ledger.js';
+import { ledgerRow, USD } from './ledger-row.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { SharedConnection } from '../../src/shared-state/connection.js';
 import { Keys } from '../../src/shared-state/keys.js';
@@ -16,7 +17,6 @@ import { LeaseKeeper } from '../../src/shared-state/lease.js';
 import { SharedBudgetStore } from '../../src/shared-state/redis-budget.js';
 import { dropPrefix, SHARED_REDIS, uniq } from '../integration/replicas.js';
 
-const USD = 1_000_000_000;
 const prefix = uniq('sy-restart-snapshot');
 const log = pino({ level: 'silent' });
 const conn = new SharedConnection(SHARED_REDIS, log);
@@ -26,24 +26,7 @@ afterAll(async () => {
   await conn.close();
 });
 
-const row = (requestId: string, usd: number, at: number): LedgerRow => ({
-  requestId,
-  at,
-  keyId: null,
-  model: 'm',
-  endpoint: 'm@p',
-  attempts: 1,
-  promptTokens: 1,
-  completionTokens: 1,
-  cachedTokens: 0,
-  costNano: Math.round(usd * USD),
-  estimated: false,
-  status: 200,
-  latencyMs: 1,
-  ttftMs: null,
-  stream: false,
-  errorCode: null,
-});
+const row = (requestId: string, usd: number, at: number): LedgerRow => ledgerRow(requestId, usd, at);
 
 it('a Redis that comes back with an older state (another run_id) is rebuilt from the ledger, the reservation in flight put back', async () => {
   const parsed = configSchema.parse({
