@@ -449,8 +449,11 @@ export function createHttpServer(deps: ServerDeps): Server {
       if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId, path }, 'unhandled error in a route');
       try {
         // The Messages API's paths answer in Anthropic's error shape, their 405s and 404s included;
-        // so do the models routes asked by Anthropic's SDK (its models.list / retrieve).
-        if ((isMessagesPath(path) || (isModelsPath(path) && fromAnthropicClient(req))) && !res.headersSent) {
+        // so do the models routes asked by Anthropic's SDK (its models.list / retrieve), and a path
+        // it asks that no route serves or a method no route takes (404 / 405, or a target that
+        // does not parse): its SDK reads only that shape.
+        const unrouted = !routed || (notFound !== null && err === notFound);
+        if ((isMessagesPath(path) || ((isModelsPath(path) || unrouted) && fromAnthropicClient(req))) && !res.headersSent) {
           const e =
             err instanceof SwitchyardError ? err : new SwitchyardError('internal_error', 'internal error in switchyard (the request id is in x-request-id)');
           // Anthropic's SDK reads the id from `request-id` (the messages route sets it on its own answers).
@@ -523,6 +526,8 @@ function storedResponseRoute(path: string): string {
 
 /** What a 404 adds for a path of OpenAI's or Anthropic's API that switchyard does not serve: what is served. */
 function notServedHint(path: string): string {
+  if (path === '/v1/messages/batches' || path.startsWith('/v1/messages/batches/'))
+    return ': Message Batches are not supported by switchyard; send each request to POST /v1/messages';
   if (path.startsWith('/v1/'))
     return ': switchyard serves /v1/chat/completions, /v1/completions, /v1/responses, /v1/messages (and /v1/messages/count_tokens), /v1/embeddings and /v1/models';
   return '';

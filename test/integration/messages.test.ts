@@ -459,6 +459,53 @@ describe('Messages API edges', () => {
     expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
   });
 
+  it("Message Batches, and any path or method no route serves, answer Anthropic's shape to Anthropic's SDK (an anthropic-version header), OpenAI's otherwise", async () => {
+    // Every batches call is a NotFoundError the SDK reads, saying Message Batches are not supported.
+    const calls: Array<() => Promise<unknown>> = [
+      () =>
+        client.messages.batches.create({
+          requests: [{ custom_id: 'a', params: { model: 'gpt-4.1', max_tokens: 5, messages: [{ role: 'user', content: 'Hi' }] } }],
+        }),
+      () => client.messages.batches.list(),
+      () => client.messages.batches.retrieve('msgbatch_01'),
+      () => client.messages.batches.cancel('msgbatch_01'),
+      () => client.beta.messages.batches.list(),
+    ];
+    for (const call of calls) {
+      const err = await call().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Anthropic.NotFoundError);
+      const e = err as InstanceType<typeof Anthropic.NotFoundError>;
+      expect(e.error).toMatchObject({
+        type: 'error',
+        error: { type: 'not_found_error', message: expect.stringContaining('Message Batches are not supported by switchyard') },
+      });
+      expect(e.requestID).toBe(e.headers?.get('x-request-id'));
+    }
+    // A path that is not the Messages API's: Anthropic's shape with anthropic-version (the SDK's own call too) ...
+    const unknown = await client.get('/v1/nope').catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(Anthropic.NotFoundError);
+    expect((unknown as InstanceType<typeof Anthropic.NotFoundError>).error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+    const anthropicHeaders = { 'x-api-key': KEY, 'anthropic-version': '2023-06-01' };
+    const nf = await fetch(`${sc.url}/v1/nope`, { headers: anthropicHeaders });
+    expect(nf.status).toBe(404);
+    expect(nf.headers.get('request-id')).toBe(nf.headers.get('x-request-id'));
+    const nfBody = (await nf.json()) as Record<string, unknown>;
+    expect(nfBody).toEqual({ type: 'error', error: { type: 'not_found_error', message: expect.stringContaining('no route GET /v1/nope') } });
+    const wrong = await fetch(`${sc.url}/v1/embeddings`, { headers: anthropicHeaders });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('POST');
+    expect(await wrong.json()).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('POST') } });
+    // ... and OpenAI's without it.
+    const plain = await fetch(`${sc.url}/v1/nope`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(plain.status).toBe(404);
+    expect(await plain.json()).toEqual({
+      error: { message: expect.stringContaining('no route GET /v1/nope'), type: expect.any(String), param: null, code: 'not_found' },
+    });
+    const plainWrong = await fetch(`${sc.url}/v1/embeddings`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(plainWrong.status).toBe(405);
+    expect(await plainWrong.json()).toMatchObject({ error: { code: 'method_not_allowed' } });
+  });
+
   it('counts tokens without calling a provider', async () => {
     const r = await client.messages.countTokens({
       model: 'claude-sonnet-4.5',
