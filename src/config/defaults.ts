@@ -3,7 +3,7 @@
  * tokens), tiers, providers' own endpoints, and the seed's routing matrix as routes.
  * Tiers as the system this project implements defines them: fast_cheap = DeepSeek V3.2 (then
  * Gemini 2.5 Flash, its fallback), balanced = Gemini 2.5 Flash (then DeepSeek), high_quality =
- * GPT-4.1 and Claude Sonnet 4.5.
+ * GPT-4.1 and Claude Sonnet 4.5 (each the other's fallback).
  */
 import type { ConfigInput } from './schema.js';
 
