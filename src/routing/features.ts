@@ -115,8 +115,34 @@ function jsonOutput(rf: unknown): boolean {
 
 const CODE_KIND = KINDS.indexOf('code');
 const SMALLTALK_KIND = KINDS.indexOf('smalltalk');
+const MULTISTEP_KIND = KINDS.indexOf('multistep');
 /** A last turn this short with a small-talk cue is small talk whole. */
 const SHORT_TURN_WORDS = 6;
+/** A last turn longer than this is no small talk, whatever cue it has (the first word-count segment, WORD_EDGES). */
+const SMALLTALK_MAX_WORDS = 30;
+
+/**
+ * A task in the last turn: a cue of another task kind (code, math, extraction, reasoning, explain,
+ * writing, roleplay, translation; not the connectives of `multistep` — then, after, left —, which
+ * chat has as often), a code fence, an identifier or LaTeX. A turn with one is a request, not small
+ * talk, whatever "ok", "cool" or "weather" it has ("ok so why does my Rust closure…", "a Python
+ * script that fetches the weather API").
+ */
+function taskCue(l: TextCounts): boolean {
+  for (let k = 0; k < KINDS.length; k++) if (k !== SMALLTALK_KIND && k !== MULTISTEP_KIND && l.kindHits[k]! > 0) return true;
+  return l.fences > 0 || l.identifiers > 0 || l.latex > 0;
+}
+
+/**
+ * `kind:smalltalk`: the last turn IS small talk — it has a small-talk cue, no task cue, and is
+ * short (SMALLTALK_MAX_WORDS). Full in a turn of six words at most ("Good morning!", "Thank you so
+ * much!"), as two cues make it; else half a cue's worth per cue.
+ */
+function smalltalk(l: TextCounts): number {
+  const hits = l.kindHits[SMALLTALK_KIND]!;
+  if (hits === 0 || l.words > SMALLTALK_MAX_WORDS || taskCue(l)) return 0;
+  return l.words <= SHORT_TURN_WORDS ? 1 : sat(hits, 2);
+}
 
 /**
  * Programming evidence in the last turn or its context: a code cue word other than an API word
@@ -133,16 +159,9 @@ export function extractFeatures(req: RouteRequest): Float64Array {
   const { last: l, context: c, userTurns, system } = splitTurns(req);
   const x = new Float64Array(FEATURES.length);
   let j = 0;
-  // Small talk counts in the last turn only: a "hi" before a hard question does not make it easy.
-  // A short last turn with a small-talk cue ("Good morning!", "Thank you so much!") is small talk
-  // whole: the feature is full, as two cues make it.
-  for (let k = 0; k < KINDS.length; k++)
-    x[j++] =
-      k === SMALLTALK_KIND
-        ? l.kindHits[k]! > 0 && l.words <= SHORT_TURN_WORDS
-          ? 1
-          : sat(l.kindHits[k]!, 2)
-        : Math.max(sat(l.kindHits[k]!, 2), 0.5 * sat(c.kindHits[k]!, 2));
+  // Small talk counts in the last turn only, and only when that turn is small talk (smalltalk()):
+  // a "hi" before a hard question, an "ok" or a "weather" inside one, does not make it easy.
+  for (let k = 0; k < KINDS.length; k++) x[j++] = k === SMALLTALK_KIND ? smalltalk(l) : Math.max(sat(l.kindHits[k]!, 2), 0.5 * sat(c.kindHits[k]!, 2));
   for (let d = 0; d < DOMAINS.length; d++) x[j++] = Math.max(sat(l.domainHits[d]!, DOMAIN_FULL), 0.5 * sat(c.domainHits[d]!, DOMAIN_FULL));
   const chars = Math.max(l.chars, 1);
   x[j++] = l.fences > 0 ? 1 : c.fences > 0 ? 0.5 : 0;

@@ -297,7 +297,7 @@ describe('task kinds on everyday application prompts (cue fixes), English and Ge
     expect(kinds('Translate "ありがとう" into English.')).toEqual(['translation']);
   });
 
-  it('a thanks before a task counts once, as in English, and does not send the task to fast_cheap', () => {
+  it('a thanks before a task is no small talk, as in English, and does not send the task to fast_cheap', () => {
     const tier = (text: string): string => tierForScore(scoreRequest(user(text)).score, DEFAULT_MODEL.thresholds);
     const pairs = [
       [
@@ -309,6 +309,7 @@ describe('task kinds on everyday application prompts (cue fixes), English and Ge
     ] as const;
     for (const [en, other] of pairs) {
       expect(fu(other, 'kind:smalltalk'), other).toBe(fu(en, 'kind:smalltalk'));
+      expect(fu(en, 'kind:smalltalk'), en).toBe(0);
       expect(fu(other, 'kind:code'), other).toBeGreaterThan(0);
       expect(tier(other), other).not.toBe('fast_cheap');
       expect(tier(en), en).not.toBe('fast_cheap');
@@ -870,8 +871,64 @@ describe('a short turn of small talk', () => {
       expect(fu(t, 'kind:smalltalk'), t).toBe(1);
       expect(tierForScore(scoreRequest(user(t)).score, DEFAULT_MODEL.thresholds), t).toBe('fast_cheap');
     }
-    // A longer turn keeps the count of its cues.
-    expect(fu('Hi, can you prove that the square root of two is irrational?', 'kind:smalltalk')).toBe(0.5);
+    // A longer turn of small talk keeps the count of its cues; a greeting before a task is none.
+    expect(fu('Thank you very much for your help!', 'kind:smalltalk')).toBe(0.5);
+    expect(fu('Hi, can you prove that the square root of two is irrational?', 'kind:smalltalk')).toBe(0);
+  });
+});
+
+describe('small talk is what the request is, not a word in it', () => {
+  const s = (req: RouteRequest): number => scoreRequest(req).score;
+  // [with the word, the same prompt without it]
+  const technical: Array<[string, string]> = [
+    [
+      'ok so why does my Rust borrow checker reject this closure that captures a mutable reference to the vector I iterate over?',
+      'so why does my Rust borrow checker reject this closure that captures a mutable reference to the vector I iterate over?',
+    ],
+    [
+      'Write a Python script that fetches the weather API and caches results in Redis.',
+      'Write a Python script that fetches the API and caches results in Redis.',
+    ],
+    ['cool, now implement the same thing as a Go function with a context timeout.', 'now implement the same thing as a Go function with a context timeout.'],
+    ['nice, now solve the equation x^2 - 5x + 6 = 0 and explain each step.', 'now solve the equation x^2 - 5x + 6 = 0 and explain each step.'],
+    ['lol ok, what does this print?\n```js\nconsole.log([] + {});\n```', 'what does this print?\n```js\nconsole.log([] + {});\n```'],
+    ['Okay, schreib mir eine Python-Funktion, die das Wetter von einer API holt.', 'Schreib mir eine Python-Funktion, die das von einer API holt.'],
+    ['Merci ! Maintenant écris une fonction Python qui lit la météo depuis une API.', 'Maintenant écris une fonction Python qui lit la depuis une API.'],
+  ];
+  it.each(technical)('a technical prompt with "ok", "weather", "cool", "nice", "lol" has no small talk and scores no lower: %s', (withWord, without) => {
+    expect(fu(withWord, 'kind:smalltalk')).toBe(0);
+    expect(s(user(withWord))).toBeGreaterThanOrEqual(s(user(without)));
+  });
+
+  it('a long turn is no small talk, whatever cue it has, even when its task words are in no cue list', () => {
+    const long =
+      'ok, so the tokio runtime deadlocks whenever two tasks hold the same mutex across an await point on the single threaded executor, and the watchdog never fires; the backtrace shows both parked forever in the scheduler.';
+    expect(fu(long, 'kind:smalltalk')).toBe(0);
+    expect(s(user(long))).toBeGreaterThanOrEqual(s(user(long.slice('ok, so '.length))));
+  });
+
+  it.each([
+    'ok thanks!',
+    "hi, how's the weather?",
+    'Cool, nice weather today lol',
+    'Danke, schönes Wetter heute!',
+    'Salut, la météo est top !',
+    'ok, gracias!',
+  ])('small talk still is: %s', (t) => {
+    expect(fu(t, 'kind:smalltalk')).toBe(1);
+    expect(tierForScore(s(user(t)), DEFAULT_MODEL.thresholds)).toBe('fast_cheap');
+  });
+
+  it('a chat of a few sentences keeps its cues, and "thanks" after a code exchange is small talk', () => {
+    expect(fu('Hi! I just got back from a long trip to Italy, and the weather was lovely the whole time lol', 'kind:smalltalk')).toBe(1);
+    const after = {
+      messages: [
+        { role: 'user', content: 'Fix this Python function: ```py\ndef f(x): return x +\n```' },
+        { role: 'assistant', content: 'Here is the fix.' },
+        { role: 'user', content: 'ok thanks!' },
+      ],
+    };
+    expect(f(after, 'kind:smalltalk')).toBe(1);
   });
 });
 
