@@ -5,7 +5,7 @@
  * ones; every error, ours or relayed, is in Anthropic's shape.
  */
 import type { ServerResponse } from 'node:http';
-import { countPromptTokens } from '../accounting/tokens.js';
+import { countPromptTokens, tokenizerLoaded } from '../accounting/tokens.js';
 import { anthropicError } from '../apis/messages-output.js';
 import { anthropicHeaders, translateMessages } from '../apis/messages-request.js';
 import { echoName, SwitchyardError } from '../errors.js';
@@ -15,7 +15,7 @@ import type { ChatBody } from '../upstream/types.js';
 import { readEdge, type ApiRoute, type EdgeRequest } from './edge.js';
 import { MessagesSink } from './messages-sink.js';
 import { recordRefused } from './refused.js';
-import { countPrompt } from '../runtime/request-prep.js';
+import { countPrompt, exactPromptCount } from '../runtime/request-prep.js';
 import { sendJson } from './server.js';
 import { HttpSink } from './sink.js';
 
@@ -55,9 +55,21 @@ export const messagesRoute: ApiRoute = async (deps, req, res, requestId) => {
   if (!r) return;
   const { e, chat } = r;
   const call = { requestId, body: chat, hints: e.hints, keyId: e.keyId, receivedAt: e.receivedAt, log: e.log };
-  const sink = new MessagesSink(new HttpSink(req, res, idHeaders(requestId)), () => countPrompt(call));
+  const sink = new MessagesSink(new HttpSink(req, res, idHeaders(requestId)), () => shownInputTokens(call));
   await inScope('messages', call, req.headers, () => e.rt.chat(call, sink));
 };
+
+/**
+ * A translated stream's `message_start` input count: the exact o200k count once the tokenizer is
+ * loaded (microseconds for a prompt the quick count serves; a replica on Redis loads it at start,
+ * a lone sidecar on its first long prompt, tools or count_tokens), else the quick count, an upper
+ * bound (about twice the real count for a short prompt): loading the tables takes a second of CPU,
+ * which the stream's first byte must not wait for. `message_delta` carries the upstream's count.
+ */
+function shownInputTokens(call: { body: ChatBody }): number {
+  if (!tokenizerLoaded()) return countPrompt(call);
+  return exactPromptCount(call.body)?.() ?? countPrompt(call);
+}
 
 /**
  * Token count of a Messages request by switchyard's own tokenizer (the one its budget
