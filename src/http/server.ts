@@ -316,7 +316,7 @@ export function createHttpServer(deps: ServerDeps): Server {
       typeof given === 'string' && REQUEST_ID_RE.test(given) ? { 'x-request-id': requestId, 'x-client-request-id': given } : { 'x-request-id': requestId };
     // More header fields than MAX_HEADER_FIELDS: 431 before any route (node keeps them all, see client-error.ts).
     if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) {
-      const body = headerCountBody(req.rawHeaders.length / 2, isMessagesPath((req.url ?? '').split('?', 1)[0]!));
+      const body = headerCountBody(req.rawHeaders.length / 2, anthropicShaped(req));
       deps.log.debug({ requestId, headerFields: req.rawHeaders.length / 2, status: 431 }, 'refused a request with too many header fields');
       res.writeHead(431, { ...base, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
       res.end(body);
@@ -326,9 +326,8 @@ export function createHttpServer(deps: ServerDeps): Server {
     // A web page of another site, or one that re-bound its name to this loopback address: 403 before any route.
     const crossSite = crossSiteRefusal(req, deps.loopbackOnly);
     if (crossSite !== null) {
-      const anthropic = isMessagesPath((req.url ?? '').split('?', 1)[0]!);
       const body = JSON.stringify(
-        anthropic
+        anthropicShaped(req)
           ? { type: 'error', error: { type: 'permission_error', message: crossSite } }
           : { error: { message: crossSite, type: 'permission_error', param: null, code: 'cross_site_request' } },
       );
@@ -498,9 +497,8 @@ export function createHttpServer(deps: ServerDeps): Server {
   // An Expect other than 100-continue: node's bare 417 gets a JSON body in the path's API shape.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     const e = new SwitchyardError('invalid_request', 'only the expectation 100-continue is supported (header expect)', { status: 417 });
-    const path = (req.url ?? '').split('?', 1)[0]!;
     const headers = { ...e.headers, connection: 'close' };
-    if (isMessagesPath(path)) sendJson(res, e.status, anthropicError(e), headers);
+    if (anthropicShaped(req)) sendJson(res, e.status, anthropicError(e), headers);
     else sendError(res, e, headers);
   });
   // Every header field is kept (node's default drops those after the 1000th silently); the handler refuses over MAX_HEADER_FIELDS.
@@ -535,6 +533,16 @@ function notServedHint(path: string): string {
 
 /** Anthropic's SDK sends `anthropic-version` on every call; OpenAI's never does. */
 const fromAnthropicClient = (req: IncomingMessage): boolean => req.headers['anthropic-version'] !== undefined;
+
+/**
+ * A refusal before any route (too many headers, cross-site, an unsupported Expect) answers in
+ * Anthropic's shape on the Messages API's paths, and for Anthropic's SDK (`anthropic-version`) on
+ * any path but OpenAI's API routes, as the 404 / 405 of a path no route serves does.
+ */
+function anthropicShaped(req: IncomingMessage): boolean {
+  const path = (req.url ?? '').split('?', 1)[0]!;
+  return isMessagesPath(path) || (fromAnthropicClient(req) && apiOfPath(path) === null);
+}
 
 const isModelsPath = (path: string): boolean => /^\/(v1\/)?models(\/|$)/.test(path);
 

@@ -82,6 +82,12 @@ describe('cross-site requests to a loopback sidecar', () => {
     const r = await post('/v1/messages', { origin: 'https://evil.example', 'content-type': 'text/plain' });
     expect(r.status).toBe(403);
     expect(JSON.parse(r.body)).toMatchObject({ type: 'error', error: { type: 'permission_error' } });
+    // Anthropic's SDK (anthropic-version) on a path that is not an OpenAI API route: its shape too; on one, OpenAI's.
+    const models = await post('/v1/models', { origin: 'https://evil.example', 'content-type': 'text/plain', 'anthropic-version': '2023-06-01' });
+    expect(models.status).toBe(403);
+    expect(JSON.parse(models.body)).toMatchObject({ type: 'error', error: { type: 'permission_error' } });
+    const chat = await post('/v1/chat/completions', { origin: 'https://evil.example', 'content-type': 'text/plain', 'anthropic-version': '2023-06-01' });
+    expect(JSON.parse(chat.body)).toMatchObject({ error: { type: 'permission_error', code: 'cross_site_request' } });
   });
 
   it.each([

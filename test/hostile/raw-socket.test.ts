@@ -147,6 +147,9 @@ describe('the number of header fields', () => {
     ['GET /healthz', 'host: x', 1000],
     ['POST /v1/chat/completions', 'host: x\r\ncontent-type: application/json\r\ncontent-length: 2', 2000],
     ['POST /v1/messages', 'host: x\r\nanthropic-version: 2023-06-01\r\ncontent-length: 2', 2000],
+    // Anthropic's SDK (anthropic-version) off the Messages API: its shape, but not on an OpenAI API route.
+    ['GET /v1/models', 'host: x\r\nanthropic-version: 2023-06-01', 2000],
+    ['POST /v1/chat/completions', 'host: x\r\nanthropic-version: 2023-06-01\r\ncontent-type: application/json\r\ncontent-length: 2', 2000],
   ])('%s with %j after many small fields (%i) is a 431 naming the count and the limit, in the error shape of its API', async (line, last, count) => {
     const a = await rawRequest(sc.url, `${manyHeaders(`${line} HTTP/1.1`, count, last)}${line.startsWith('POST') ? '{}' : ''}`);
     const fields = count + last.split('\r\n').length;
@@ -154,9 +157,9 @@ describe('the number of header fields', () => {
     expect(a.headers).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large/);
     expect(a.headers).toMatch(/connection: close/i);
     const message = `request headers are too large: ${fields} header fields, over the limit of 1000; send fewer headers`;
-    // The Messages API's path answers in Anthropic's error shape, every other in OpenAI's.
+    // The Messages API's path answers in Anthropic's error shape, and so does another that is not an OpenAI API route asked with anthropic-version; every other in OpenAI's.
     expect(JSON.parse(a.body)).toEqual(
-      line.endsWith('/v1/messages')
+      line.endsWith('/v1/messages') || line === 'GET /v1/models'
         ? { type: 'error', error: { type: 'invalid_request_error', message } }
         : { error: { message, type: 'invalid_request_error', param: null, code: 'headers_too_large' } },
     );
@@ -221,6 +224,10 @@ describe('an Expect header', () => {
       type: 'error',
       error: { type: 'invalid_request_error', message: expect.stringContaining('100-continue') },
     });
+    // Anthropic's SDK on a path that is not an OpenAI API route: its shape too.
+    const models = await rawRequest(sc.url, post('/v1/models', 'banana').replace('host: x', 'host: x\r\nanthropic-version: 2023-06-01'));
+    expect(models.status).toBe(417);
+    expect(JSON.parse(models.body)).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
   });
 
   it('100-continue with a body declared over server.maxBodyBytes is answered 413 at once, without inviting the body', async () => {
