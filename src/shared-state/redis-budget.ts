@@ -19,7 +19,7 @@ import { budgetLimits, type BudgetScope, type BudgetStore, type ReserveGate, typ
 import type { RedisReply, SharedConnection } from './connection.js';
 import { CooldownPublisher } from './cooldowns.js';
 import type { Keys } from './keys.js';
-import { CHARGE, COOLDOWN, FINISH_ONE, REOPEN, RESERVE, SEED, UNDO } from './scripts.js';
+import { CHARGE, COOLDOWN, FINISH_ONE, LOOK, REOPEN, RESERVE, SEED, UNDO } from './scripts.js';
 
 export interface SharedDeps {
   conn: SharedConnection;
@@ -98,10 +98,42 @@ export class SharedBudgetStore implements BudgetStore {
 
   private limitsOf: { cfg: Config; limits: BudgetLimit[] } | null = null;
 
+  /** Lines a reload added on this replica being seeded afresh (scripts.ts SEED, forced): reserves wait for it. */
+  private reseeding: Promise<void> | null = null;
+
   limits(): BudgetLimit[] {
     const cfg = this.d.cfg();
-    if (this.limitsOf?.cfg !== cfg) this.limitsOf = { cfg, limits: budgetLimits(cfg) };
+    if (this.limitsOf?.cfg !== cfg) {
+      const before = this.limitsOf?.limits;
+      const limits = budgetLimits(cfg);
+      this.limitsOf = { cfg, limits };
+      if (before !== undefined) {
+        const known = new Set(before.map((l) => l.id));
+        const added = limits.filter((l) => !known.has(l.id));
+        if (added.length > 0) this.seedAdded(added);
+      }
+    }
     return this.limitsOf.limits;
+  }
+
+  /**
+   * A line a reload added (new, its period changed, or removed and added back) is seeded afresh from
+   * the ledger, even when Redis has counters for it: they are another config's (this line before it
+   * was removed: short of what was spent meanwhile, and never rebuilt), or another replica's that
+   * added it first (recounted the same). Reserves wait for it; a failure leaves it to the next one.
+   */
+  private seedAdded(added: BudgetLimit[]): void {
+    const at = this.d.now();
+    const run = (async () => {
+      for (const l of added) await this.seed(l, at, true);
+    })()
+      .catch((err: unknown) =>
+        this.d.log.warn({ err: (err as Error).message }, 'could not rebuild a budget line a reload added; its counters are rebuilt when Redis answers'),
+      )
+      .finally(() => {
+        if (this.reseeding === run) this.reseeding = null;
+      });
+    this.reseeding = run;
   }
 
   lines(): BudgetLine[] {
@@ -124,6 +156,7 @@ export class SharedBudgetStore implements BudgetStore {
   ): Promise<ReserveResult> {
     if (!this.d.conn.health.up) throw this.unavailable('Redis is unreachable');
     const all = this.limits();
+    if (this.reseeding !== null) await this.reseeding;
     const ids = applicableBudgets(all, keyId, model, alsoModel ?? null);
     const budgets = all.filter((l) => ids.includes(l.id));
     const budgetKeys = budgets.map((l) => this.d.keys.budget(l, at));
@@ -444,19 +477,32 @@ export class SharedBudgetStore implements BudgetStore {
   }
 
   /** A budget period Redis has no counters for: its spend so far, from the ledger (once per process at a time). */
-  private seed(l: BudgetLimit, at: number): Promise<void> {
+  private seed(l: BudgetLimit, at: number, force = false): Promise<void> {
     const key = this.d.keys.budget(l, at);
     let p = this.seeding.get(key);
-    if (!p) {
+    if (!p || force) {
       p = (async () => {
         const spent = await this.d.ledger.spentSince({ ...(l.key ? { keyId: l.key } : {}), ...(l.model ? { model: l.model } : {}) }, periodStart(l.period, at));
         const k = this.d.keys;
         const said = (await this.d.conn.run(
           SEED,
           [key, k.replicas],
-          [spent, k.budgetExpireAt(l, at), k.tag, l.scope, l.key ?? '', l.model ?? '', periodStart(l.period, at)],
+          [
+            spent,
+            k.budgetExpireAt(l, at),
+            k.tag,
+            l.scope,
+            l.key ?? '',
+            l.model ?? '',
+            periodStart(l.period, at),
+            force ? '1' : '0',
+            2 * this.d.cfg().storage.leaseMs,
+          ],
         )) as RedisReply[];
         if (Number(str(said[0])) === 1) {
+          // Shown at once (the state view and metrics showed a new line at 0 until the next lease tick).
+          const [sp, rs] = await this.d.conn.redis.hmget(key, 'spent', 'reserved');
+          this.cache.set(key, { spent: Number(sp ?? 0), reserved: Number(rs ?? 0) });
           this.counters.seeded++;
           const attached = Number(str(said[1]));
           this.d.log.info(
@@ -481,9 +527,11 @@ export class SharedBudgetStore implements BudgetStore {
   async refresh(): Promise<void> {
     const now = this.d.now();
     let unseeded: string | null = null;
-    for (const l of this.limits()) {
+    const all = this.limits();
+    if (this.reseeding !== null) await this.reseeding;
+    for (const l of all) {
       const key = this.d.keys.budget(l, now);
-      const first = await this.d.conn.redis.hmget(key, 'spent', 'reserved', 'seeded');
+      const first = (await this.d.conn.run(LOOK, [key], [])) as Array<string | null>;
       let [spent, reserved] = first;
       if (first[2] !== '1') {
         try {

@@ -262,11 +262,26 @@ return 1`;
  * (`earlier`, its row not written either) spent here, and the key added to the reservation's, so
  * its settle, release or reclaim counts here too (a reload adding a line while requests run, or
  * Redis restarted empty). Replies {1, attached} when seeded, {0, 0} when it was already.
+ * ARGV[8] '1' (a line a reload added on this replica): seeded again even when it was, if no
+ * replica has looked at it for ARGV[9] ms (`seen`, set by LOOK on every lease tick of a replica that
+ * has the line): its spend the ledger's, its reservations counted afresh — a line removed and added
+ * back found its old counters, short of what was spent while it was away. A line another replica
+ * keeps live is left as it is (its counters are current; seeding again would lose what settled
+ * between the ledger read and the script).
  */
 export const SEED = `
-if redis.call('HGET', KEYS[1], 'seeded') == '1' then return {0, 0} end
-redis.call('HINCRBY', KEYS[1], 'spent', tonumber(ARGV[1]))
-redis.call('HSET', KEYS[1], 'seeded', '1')
+${NOW}
+local force = ARGV[8] == '1'
+if redis.call('HGET', KEYS[1], 'seeded') == '1' then
+  if not force then return {0, 0} end
+  if now - tonumber(redis.call('HGET', KEYS[1], 'seen') or '0') < tonumber(ARGV[9]) then return {0, 0} end
+end
+if force then
+  redis.call('HSET', KEYS[1], 'spent', tonumber(ARGV[1]), 'reserved', 0)
+else
+  redis.call('HINCRBY', KEYS[1], 'spent', tonumber(ARGV[1]))
+end
+redis.call('HSET', KEYS[1], 'seeded', '1', 'seen', now)
 if tonumber(ARGV[2]) > 0 then redis.call('PEXPIREAT', KEYS[1], tonumber(ARGV[2])) end
 if KEYS[2] == nil then return {1, 0} end
 local scope, key, model, from = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
@@ -275,19 +290,22 @@ for _, r in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   for _, res in ipairs(redis.call('SMEMBERS', ARGV[3] .. 'own:' .. r)) do
     if redis.call('HGET', res, 'state') == 'reserved' then
       local ok, row = pcall(cjson.decode, redis.call('HGET', res, 'row') or '')
-      if ok and type(row) == 'table' and tonumber(row.at) ~= nil and tonumber(row.at) >= from
-        and (scope == 'global' or (scope == 'key' and row.keyId == key) or (scope == 'model' and (row.model == model or row.also == model))) then
-        local keys = cjson.decode(redis.call('HGET', res, 'keys') or '[]')
-        local has = false
-        for _, k in ipairs(keys) do if k == KEYS[1] then has = true end end
+      if not ok or type(row) ~= 'table' then row = {} end
+      local keys = cjson.decode(redis.call('HGET', res, 'keys') or '[]')
+      local has = false
+      for _, k in ipairs(keys) do if k == KEYS[1] then has = true end end
+      local applies = tonumber(row.at) ~= nil and tonumber(row.at) >= from
+        and (scope == 'global' or (scope == 'key' and row.keyId == key) or (scope == 'model' and (row.model == model or row.also == model)))
+      -- Seeded afresh: a reservation already on it is counted again (its counters were reset).
+      if (applies and not has) or (force and has) then
         if not has then
           keys[#keys + 1] = KEYS[1]
           redis.call('HSET', res, 'keys', cjson.encode(keys))
-          redis.call('HINCRBY', KEYS[1], 'reserved', tonumber(redis.call('HGET', res, 'amount') or '0'))
-          local earlier = tonumber(row.earlier)
-          if earlier ~= nil and earlier > 0 then redis.call('HINCRBY', KEYS[1], 'spent', earlier) end
-          attached = attached + 1
         end
+        redis.call('HINCRBY', KEYS[1], 'reserved', tonumber(redis.call('HGET', res, 'amount') or '0'))
+        local earlier = tonumber(row.earlier)
+        if earlier ~= nil and earlier > 0 then redis.call('HINCRBY', KEYS[1], 'spent', earlier) end
+        attached = attached + 1
       end
     end
   end
@@ -313,6 +331,18 @@ if cur then
 end
 redis.call('SET', KEYS[1], ARGV[1])
 return dropped`;
+
+/**
+ * look: KEYS = budget key. Its spent, reserved and seeded fields; a seeded line is marked `seen`
+ * now (Redis's clock): a replica has it in its config (SEED's forced rebuild leaves it alone).
+ */
+export const LOOK = `
+local v = redis.call('HMGET', KEYS[1], 'spent', 'reserved', 'seeded')
+if v[3] == '1' then
+  ${NOW}
+  redis.call('HSET', KEYS[1], 'seen', now)
+end
+return v`;
 
 /** cooldown: KEYS = cooldown key; ARGV = deadline ms. A deadline can only grow. */
 export const COOLDOWN = `

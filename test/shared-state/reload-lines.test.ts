@@ -14,16 +14,23 @@ import { ledgerRow, USD } from './ledger-row.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { openRedisShared, type SharedState } from '../../src/shared-state/index.js';
 import { dropPrefix, SHARED_REDIS, uniq } from '../integration/replicas.js';
+import { Keys } from '../../src/shared-state/keys.js';
+import { Redis } from 'ioredis';
 
 const prefix = uniq('sy-reload-lines');
+const readdPrefix = uniq('sy-readd-line');
 const open: SharedState[] = [];
 
+const redis = new Redis(SHARED_REDIS);
+
 afterAll(async () => {
+  await redis.quit();
   for (const s of open) await s.close();
   await dropPrefix(SHARED_REDIS, prefix);
+  await dropPrefix(SHARED_REDIS, readdPrefix);
 });
 
-function config(limits: unknown[]): Config {
+function config(limits: unknown[], keyPrefix = prefix): Config {
   const c = configSchema.parse({
     providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } },
     models: Object.fromEntries(
@@ -35,7 +42,7 @@ function config(limits: unknown[]): Config {
     auth: { keys: ['k1', 'k2'].map((id) => ({ id, keyEnv: `SY_TEST_${id.toUpperCase()}` })) },
     budget: { limits },
   });
-  return { ...c, storage: { ...c.storage, shared: SHARED_REDIS, keyPrefix: prefix } };
+  return { ...c, storage: { ...c.storage, shared: SHARED_REDIS, keyPrefix } };
 }
 
 const row = (requestId: string, keyId: string, model: string, usd: number, at: number): LedgerRow => ledgerRow(requestId, usd, at, keyId, model);
@@ -111,4 +118,56 @@ it('a line a reload adds counts the requests in flight then: their reservations 
   expect(line(a, 'global:month').spent).toBe(9.5);
   expect(line(a, 'key:k1:day').spent).toBe(4.5);
   expect(line(a, 'model:m:month').spent).toBe(6.5);
+});
+
+it('a line removed by a reload and added back by another is rebuilt from the ledger, not left at its old counters', async () => {
+  const withGlobal = config(
+    [
+      { scope: 'global', period: 'month', usd: 100 },
+      { scope: 'model', model: 'm', period: 'day', usd: 100 },
+    ],
+    readdPrefix,
+  );
+  const without = config([{ scope: 'model', model: 'm', period: 'day', usd: 100 }], readdPrefix);
+  const ledger = await openLedger('memory');
+  const now = Date.now();
+  await ledger.insert(row('before', 'k1', 'm', 3, now));
+  let cfg = withGlobal;
+  const s = await openRedisShared({ cfg: () => cfg, ledger, log: pino({ level: 'silent' }), env: { SWITCHYARD_REPLICA_ID: 'readd' } });
+  open.push(s);
+  await s.start();
+  await s.store.refresh();
+  const global = () => {
+    const l = s.store.lines().find((x) => x.id === 'global:month')!;
+    return { spent: l.spent / USD, reserved: l.reserved / USD };
+  };
+  const settle = async (id: string, budgets: string[], reserved: number, usd: number) => {
+    await s.store.settle(id, budgets, reserved * USD, Math.round(usd * USD), Date.now(), { keyId: 'k1', model: 'm', dated: now });
+    await s.store.flush();
+    await ledger.insert(row(id, 'k1', 'm', usd, now));
+  };
+  const r1 = await s.store.reserve('a1', 'k1', 'm', 1 * USD, Date.now());
+  await settle('a1', r1.ok ? r1.budgets : [], 1, 0.5);
+  const r2 = await s.store.reserve('a2', 'k1', 'm', 2 * USD, Date.now()); // in flight across both reloads
+  expect(r2.ok && r2.budgets).toEqual(['global:month', 'model:m:day']);
+  await s.store.refresh();
+  expect(global()).toEqual({ spent: 3.5, reserved: 2 });
+
+  // The global line is removed; $0.70 is spent without it.
+  cfg = without;
+  await s.store.refresh();
+  const r3 = await s.store.reserve('a3', 'k1', 'm', 1 * USD, Date.now());
+  expect(r3.ok && r3.budgets).toEqual(['model:m:day']);
+  await settle('a3', ['model:m:day'], 1, 0.7);
+  // Away for longer than two lease periods: no replica has looked at the line meanwhile (Redis's clock, set back here).
+  const key = new Keys(readdPrefix).budget({ id: 'global:month', scope: 'global', key: null, model: null, period: 'month', limit: 0 }, Date.now());
+  await redis.hset(key, 'seen', 0);
+
+  // Added back: the ledger's $4.20 and a2's $2 in flight (its old counters said $3.50).
+  cfg = withGlobal;
+  await s.store.refresh();
+  expect(global()).toEqual({ spent: 4.2, reserved: 2 });
+  await settle('a2', ['global:month', 'model:m:day'], 2, 1.5);
+  await s.store.refresh();
+  expect(global()).toEqual({ spent: 5.7, reserved: 0 });
 });
