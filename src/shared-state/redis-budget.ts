@@ -235,7 +235,8 @@ export class SharedBudgetStore implements BudgetStore {
           // Granted the probe slot (this request's until it finishes): no longer waiting for it.
           if (r.probe) this.probeWaits.delete(r.gate.endpoint.id);
         }
-        if (r.budgets.length > 0 || r.probe) {
+        // With budget lines configured, one reserved on none is kept too (RESERVE's track flag): a line a reload adds counts it.
+        if (r.budgets.length > 0 || r.probe || this.limits().length > 0) {
           this.open.set(r.requestId, {
             res: r.res,
             budgetKeys: r.budgetKeys,
@@ -362,6 +363,7 @@ export class SharedBudgetStore implements BudgetStore {
       60_000,
       row,
       ...budgets.map((b) => b.limit),
+      this.limits().length > 0 ? 1 : 0,
     ];
   }
 

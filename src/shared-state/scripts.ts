@@ -28,7 +28,7 @@ end`;
 
 /**
  * reserve: KEYS = epoch, reservation, owned set, rpm, tpm, cooldown, probe, key-rpm, key-once, budget keys…
- * ARGV = owner, amount, rpm, tpm, tokens, probeMs, keyRpm, periodMs, row (JSON for a reclaim), budget limits…
+ * ARGV = owner, amount, rpm, tpm, tokens, probeMs, keyRpm, periodMs, row (JSON for a reclaim), budget limits…, track ('1': keep the reservation though no budget applies)
  * Replies: {'empty'} | {'late', state} | {'seed', i} | {'wait', at, why, now[, probe holder]} | {'keyrpm', at}
  *        | {'refused', i, limit, spent, reserved} | {'ok', now, spent1, reserved1, …}
  */
@@ -91,7 +91,9 @@ for i = 1, nb do
   out[#out + 1] = n(spent[i])
   out[#out + 1] = n(reserved[i] + amount)
 end
-if nb > 0 or probeMs > 0 then
+-- Kept also with no budget applying when the config has budget lines (the flag after the limits):
+-- a line a reload adds puts it on (SEED), as it does the others in flight.
+if nb > 0 or probeMs > 0 or ARGV[10 + nb] == '1' then
   if probeMs > 0 then redis.call('SET', KEYS[7], ARGV[1], 'PX', probeMs) end
   redis.call('HSET', KEYS[2], 'state', 'reserved', 'amount', amount, 'keys', cjson.encode(keys), 'owner', ARGV[1], 'probe', probeMs > 0 and KEYS[7] or '', 'row', ARGV[9])
   redis.call('SADD', KEYS[3], KEYS[2])

@@ -82,7 +82,8 @@ it('a line a reload adds counts the requests in flight then: their reservations 
     const l = s.store.lines().find((x) => x.id === id)!;
     return { spent: l.spent / USD, reserved: l.reserved / USD };
   };
-  expect(line(a, 'global:month')).toEqual({ spent: 3.5, reserved: 3 });
+  // r3 too, which reserved on no line: $4.
+  expect(line(a, 'global:month')).toEqual({ spent: 3.5, reserved: 7 });
   expect(line(a, 'key:k1:day')).toEqual({ spent: 3, reserved: 1 });
   expect(line(a, 'model:m:month')).toEqual({ spent: 3.5, reserved: 3 });
   // The in-flight reservations hold the new $51 line: $46 more would pass it.
