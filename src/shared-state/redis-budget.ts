@@ -475,7 +475,11 @@ export class SharedBudgetStore implements BudgetStore {
       const put = await this.d.conn.run(REOPEN, [o.res, this.d.keys.owned(this.d.owner), ...o.budgetKeys], [this.d.owner, o.amount, o.row]);
       if (put === 1) n++;
     }
-    if (n > 0) this.d.log.warn({ reservations: n }, 'shared state restarted empty: this replica put back its reservations still in flight');
+    if (n > 0)
+      this.d.log.warn(
+        { reservations: n },
+        'shared state restarted empty (or its earlier state was dropped): this replica put back its reservations still in flight',
+      );
   }
 
   /** A budget period Redis has no counters for: its spend so far, from the ledger (once per process at a time). */
