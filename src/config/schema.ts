@@ -370,6 +370,7 @@ const cascadeSchema = z.strictObject({
   startAt: z.enum(['router', 'cheapest']).default('router'),
   /** Escalations at most (steps = maxSteps + 1). */
   maxSteps: z.number().int().min(1).max(4).default(2),
+  /** At least one (crossCheckCascade): with none, no answer could fail, and every request would stay on the first step. */
   checks: z
     .array(z.enum(CASCADE_CHECKS))
     .default(() => [...DEFAULT_CASCADE_CHECKS])
@@ -815,8 +816,17 @@ function checkEmbeddings(modelMap: Record<string, unknown>, providers: Record<st
   }
 }
 
-/** `judge` needs a judge model from the catalogue, and a judge needs the check turned on. */
+/**
+ * At least one check (with none, every answer passed: requests stayed on the first, cheapest step
+ * and never escalated); `judge` needs a judge model from the catalogue, and a judge needs the check turned on.
+ */
 function crossCheckCascade(c: Record<string, unknown>, known: (m: string) => boolean, ctx: z.RefinementCtx, models: readonly string[]): void {
+  if (Array.isArray(c.checks) && c.checks.length === 0)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['routing', 'cascade', 'checks'],
+      message: `no check means no answer ever fails: every request would stay on the first (cheapest) step and never escalate. List at least one check (or leave the key out for the default: ${DEFAULT_CASCADE_CHECKS.join(', ')}), or turn the cascade off (routing.cascade.enabled: false)`,
+    });
   const checks = strs(c.checks).map(([, x]) => x);
   const judge = obj(c.judge);
   if (checks.includes('judge') && typeof judge.model !== 'string')

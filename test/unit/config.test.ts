@@ -782,6 +782,21 @@ describe('loadConfigFile and check-config', () => {
     expect(errors(validateConfig(checks))).toEqual(['routing.cascade.checks[1]: "empty" is already in this list: remove it']);
   });
 
+  it('an empty routing.cascade.checks is refused (every cheap answer passed: requests stayed on the cheapest tier, never escalated)', () => {
+    for (const enabled of [true, false]) {
+      const raw = minimal();
+      raw.routing = { cascade: { enabled, checks: [] } };
+      const got = errors(validateConfig(raw));
+      expect(got).toHaveLength(1);
+      expect(got[0]).toMatch(/^routing\.cascade\.checks: no check means no answer ever fails/);
+      expect(got[0]).toContain('List at least one check');
+      expect(got[0]).toContain('routing.cascade.enabled: false');
+    }
+    const one = minimal();
+    one.routing = { cascade: { enabled: true, checks: ['empty'] } };
+    expect(validateConfig(one).ok).toBe(true);
+  });
+
   it('an empty YAML section (a key with nothing under it: null) is named as one (it said "expected object, got null")', () => {
     const raw = minimal();
     raw.observe = null;
