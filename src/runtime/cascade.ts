@@ -53,7 +53,7 @@ interface Checked extends StepRun {
   outcome: string;
   /** Stream events to send instead of the held ones (logprobs removed). */
   events?: string[];
-  /** The judge's word on this answer, when one was asked: `pass`, `fail`, or `unclear (<why>)` (x-switchyard-judge). */
+  /** The judge's word on this answer: `pass`, `fail`, `unclear (<why>)`, or `not asked (last step)` (x-switchyard-judge). */
   judged?: string;
 }
 
@@ -185,7 +185,13 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
       plan.kind === 'tiers' &&
       (ladder.slice(i + 1).some((st) => st.plan.candidates.some(goes)) ||
         (!steps.some((s) => s.answer) && plan.plain.candidates.some((m) => !ran.has(m) && goes(m))));
-    const run = await runOne(stepPlan, elsewhere);
+    // Is there a step after this one (the judge is asked only then: on the last step its verdict changes nothing delivered)?
+    const after = (r: StepRun): boolean => {
+      // Called once this step is in `steps` (the loop's own bound).
+      if (steps.length > c.maxSteps || sink.signal.aborted || rt.stopping.aborted || rt.now() >= deadlineAt) return false;
+      return plan.kind === 'chain' ? Math.max(i, plan.plain.candidates.indexOf(r.model)) + 1 < ladder.length : i + 1 < ladder.length;
+    };
+    const run = await runOne(stepPlan, elsewhere, after);
     for (const m of stepPlan.candidates) ran.add(m);
     // A model the latency wish passed over is not waited for later: a plain request passes it over too.
     if (run.error?.code === 'no_endpoint_available')
@@ -233,8 +239,11 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
   }
   await deliver(rt, call, sink, steps, extraRows, spent, extraRecords);
 
-  /** One step: run, checked (and judged when configured), recorded in `steps`. */
-  async function runOne(stepPlan: RoutePlan, noWait = false): Promise<StepRun & { checked: Checked }> {
+  /**
+   * One step: run, checked (and judged when configured and `hasNext` says a step may follow: a
+   * judge on the last step is a paid call whose verdict escalates nowhere), recorded in `steps`.
+   */
+  async function runOne(stepPlan: RoutePlan, noWait = false, hasNext: (run: StepRun) => boolean = () => false): Promise<StepRun & { checked: Checked }> {
     const maxCost = maxCostLeft(call, spent);
     const logprobs = wantsLogprobs(rt, call, stepPlan);
     // `priorNano`: the earlier steps' cost, settled, their rows held until the end (ChatCall.priorNano).
@@ -249,8 +258,11 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
     spent += run.row?.costNano ?? 0;
     const checked = check(run, settings, call, clientMax, logprobs);
     steps.push(checked);
-    if (run.answer && checked.failed.length === 0 && c.checks.includes('judge') && c.judge) {
-      const j = await runJudge(rt, { ...call, priorNano: spent }, ++n, c.judge, run.answer, sink, maxCostLeft(call, spent));
+    const judge = c.checks.includes('judge') ? c.judge : undefined;
+    // The last step's answer is delivered whatever a judge would say: it is not asked (x-switchyard-judge says so).
+    if (run.answer && checked.failed.length === 0 && judge && !hasNext(run)) checked.judged = 'not asked (last step)';
+    else if (run.answer && checked.failed.length === 0 && judge) {
+      const j = await runJudge(rt, { ...call, priorNano: spent }, ++n, judge, run.answer, sink, maxCostLeft(call, spent));
       if (j.row) extraRows.push(j.row);
       extraRecords.push(...j.records);
       spent += j.row?.costNano ?? 0;

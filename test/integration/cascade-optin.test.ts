@@ -142,8 +142,9 @@ describe('confidence (opt-in)', () => {
 });
 
 describe('judge (opt-in)', () => {
-  it('a judge that says FAIL escalates every tier; each judgement is a paid, recorded step; the last answer is delivered', async () => {
+  it('a judge that says FAIL escalates every tier; each judgement is a paid, recorded step; the last step is not judged (nothing to escalate to); the last answer is delivered', async () => {
     const id = `judge-${++seq}`;
+    await sim.clearLog();
     const { data, response } = await judged.client.chat.completions
       .create(
         { model: 'auto', messages: [{ role: 'user', content: 'hello judge' }] },
@@ -151,21 +152,24 @@ describe('judge (opt-in)', () => {
       )
       .withResponse();
     serverIds.set(id, response.headers.get('x-request-id')!);
-    expect(response.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:judge>gpt-4.1:judge>claude-sonnet-4.5:judge');
-    expect(response.headers.get('x-switchyard-judge')).toBe('fail');
+    expect(response.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:judge>gpt-4.1:judge>claude-sonnet-4.5:pass');
+    expect(response.headers.get('x-switchyard-judge')).toBe('not asked (last step)');
     expect(data.model).toBe('claude-sonnet-4.5');
-    const rows = await stepsOf(judged, id, 6);
+    const rows = await stepsOf(judged, id, 5);
     expect(rows.map((r) => [r.step, r.model, r.quality, r.delivered])).toEqual([
       [1, 'deepseek-v3.2', 'judge', 0],
       [2, 'gemini-2.5-flash', 'judge:fail', 0],
       [3, 'gpt-4.1', 'judge', 0],
       [4, 'gemini-2.5-flash', 'judge:fail', 0],
-      [5, 'claude-sonnet-4.5', 'judge', 1],
-      [6, 'gemini-2.5-flash', 'judge:fail', 0],
+      [5, 'claude-sonnet-4.5', 'pass', 1],
     ]);
+    // Two judge calls upstream, not three: the last step's would have been paid for and changed nothing.
+    const calls = (await sim.log()).map((e) => e.model);
+    expect(calls).toEqual(['deepseek-chat', 'gemini-2.5-flash', 'gpt-4.1', 'gemini-2.5-flash', 'claude-sonnet-4-5']);
+    expect(calls.filter((m) => m === 'gemini-2.5-flash')).toHaveLength(2);
     const sum = rows.reduce((s, r) => s + costOf(r), 0);
     expect(Math.round(Number(response.headers.get('x-switchyard-cost-usd')) * 1e9)).toBe(sum);
-    expect(response.headers.get('x-switchyard-attempts')).toBe('6');
+    expect(response.headers.get('x-switchyard-attempts')).toBe('5');
   });
 
   it('a judge that gives no verdict (its upstream failed) does not escalate, and x-switchyard-judge says no judge approved the answer', async () => {
