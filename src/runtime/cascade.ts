@@ -150,8 +150,10 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
     // Unknown model, nothing adequate…: the ordinary flow answers it with the usual error.
     return new RequestDriver(rt, call, sink).run();
   }
-  // A named model or route with nothing to escalate to is served as named, with no answer held back.
-  if (plan.kind === 'chain' && plan.steps.length < 2) return new RequestDriver(rt, call, sink).run();
+  // Nothing to escalate to (a named model or route with one candidate; `auto` whose first step is
+  // the top adequate tier): served as a plain request, with no answer held back and no check (a
+  // held stream lost its streaming for nothing, as the checks changed nothing delivered).
+  if (plan.steps.length < 2) return new RequestDriver(rt, call, sink).run();
   const ladder = plan.steps;
   const c = rt.cfg.routing.cascade;
   const settings = { enabled: new Set(c.checks), minLogprob: c.minLogprob, schemas: schemaCache(c.schemaCacheSize) };

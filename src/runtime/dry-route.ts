@@ -72,7 +72,8 @@ export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints, api: 'ch
   if (cascadeOn(rt.cfg, { hints })) {
     const c = rt.cfg.routing.cascade;
     const cp = cascadePlan(rt.cfg, inp, c.startAt, c.maxSteps, usableFor(rt, body));
-    if (cp.kind === 'tiers' || cp.steps.length > 1) {
+    // One step (nothing to escalate to): served as a plain request, as runtime/cascade.ts serves it.
+    if (cp.steps.length > 1) {
       plan = { ...cp.steps[0]!.plan };
       cascade = cp.kind === 'tiers' ? cp.steps.map((s) => [...s.plan.candidates]) : cp.steps.slice(0, 1 + c.maxSteps).map((s) => [s.plan.candidates[0]!]);
       if (cp.kind === 'tiers') {

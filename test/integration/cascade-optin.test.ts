@@ -88,14 +88,25 @@ describe('startAt: cheapest', () => {
   it('a tier the client forced is where it starts, never below (the hint comes first, as with startAt router); the dry run says so', async () => {
     const hq = { 'x-switchyard-tier': 'high_quality' };
     const body = { model: 'auto', messages: [{ role: 'user' as const, content: 'hi' }] };
-    const { response } = await confident.client.chat.completions.create(body, { headers: hq }).withResponse();
-    expect(response.headers.get('x-switchyard-cascade')).toBe('claude-sonnet-4.5:pass');
+    const { data, response } = await confident.client.chat.completions.create(body, { headers: hq }).withResponse();
+    // The top tier: nothing to escalate to, so it is served as a plain request (no check, no cascade header).
+    expect(response.headers.get('x-switchyard-cascade')).toBeNull();
+    expect(data.model).toBe('claude-sonnet-4.5');
     expect(response.headers.get('x-switchyard-reason')).toBe('tier forced by x-switchyard-tier: high_quality');
     const dry = (await (await fetch(`${confident.url}/switchyard/route`, { method: 'POST', headers: hq, body: JSON.stringify(body) })).json()) as Record<
       string,
       unknown
     >;
-    expect(dry).toMatchObject({ model: 'claude-sonnet-4.5', reason: 'tier forced by x-switchyard-tier: high_quality', cascade: [['claude-sonnet-4.5']] });
+    expect(dry).toMatchObject({ model: 'claude-sonnet-4.5', reason: 'tier forced by x-switchyard-tier: high_quality', cascade: null });
+    // One tier below: it starts there, never lower, and may climb.
+    const bal = { 'x-switchyard-tier': 'balanced' };
+    const { response: r2 } = await confident.client.chat.completions.create(body, { headers: bal }).withResponse();
+    expect(r2.headers.get('x-switchyard-cascade')).toBe('gpt-4.1:pass');
+    const dry2 = (await (await fetch(`${confident.url}/switchyard/route`, { method: 'POST', headers: bal, body: JSON.stringify(body) })).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(dry2).toMatchObject({ model: 'gpt-4.1', reason: 'tier forced by x-switchyard-tier: balanced', cascade: [['gpt-4.1'], ['claude-sonnet-4.5']] });
   });
 
   it('a request that names a model is served by that model, not the cheapest tier (startAt is for auto)', async () => {

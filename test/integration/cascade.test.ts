@@ -251,6 +251,41 @@ describe('auto under the cascade', () => {
       expect(scores[1]!.route_score).toBeNull();
     }
   });
+
+  it('auto on the top tier has nothing to escalate to: served as a plain request (a stream not held, no check, no cascade header), and the dry run says no cascade', async () => {
+    const hard = 'Implement a distributed rate limiter for a multi-region API gateway in Python, with unit tests.';
+    for (const [content, headers] of [
+      [hard, {}],
+      ['hi', { 'x-switchyard-tier': 'high_quality' }],
+    ] as const) {
+      const body = { model: 'auto', messages: [{ role: 'user' as const, content }] };
+      const dry = (await (await fetch(`${sc.url}/switchyard/route`, { method: 'POST', headers, body: JSON.stringify(body) })).json()) as {
+        tier: string;
+        cascade: unknown;
+      };
+      expect(dry).toMatchObject({ tier: 'high_quality', cascade: null });
+      // A refusal the cascade's checks would have caught (and held the stream to catch): a plain request delivers it as it is.
+      await sim.setFault('claude-sonnet-4-5', { kind: 'refusal', times: 1 });
+      const id = `cas-top-${++seq}`;
+      const { data, response } = await sc.client.chat.completions
+        .create({ ...body, stream: true }, { headers: { 'x-client-request-id': id, ...headers } })
+        .withResponse();
+      serverIds.set(id, response.headers.get('x-request-id')!);
+      let chunks = 0;
+      for await (const c of data) if (c.choices[0]?.delta) chunks++;
+      expect(chunks).toBeGreaterThan(1);
+      expect(response.headers.get('x-switchyard-cascade-hold-ms')).toBeNull();
+      expect(response.headers.get('x-switchyard-cascade')).toBeNull();
+      expect(response.headers.get('x-switchyard-model')).toBe('claude-sonnet-4.5');
+      // One plain ledger row, no step rows.
+      const row = await waitFor(
+        'its ledger row',
+        async () => rows(sc, 'select * from ledger where request_id = ?', sid(id)),
+        (r) => r.length > 0,
+      );
+      expect(row.map((r) => [r.model, r.parent_id])).toEqual([['claude-sonnet-4.5', null]]);
+    }
+  });
 });
 
 describe('counted once per client request', () => {
@@ -524,12 +559,11 @@ describe('refused for money before any answer: the cheaper candidates, as a plai
   });
 
   it('x-switchyard-max-cost-usd over the whole first step: the cheaper models under the cap, as the dry run says', async () => {
-    const hq = { 'x-switchyard-tier': 'high_quality', 'x-switchyard-max-cost-usd': '0.01' };
+    const hq = { 'x-switchyard-tier': 'balanced', 'x-switchyard-max-cost-usd': '0.01' };
     const id = `cas-cap-${++seq}`;
     const g = await ask(sc, id, false, {}, hq);
-    expect(g.headers.get('x-switchyard-cascade')).toBe('claude-sonnet-4.5:budget_exceeded>deepseek-v3.2:pass');
-    const reason =
-      'cascade: claude-sonnet-4.5 over x-switchyard-max-cost-usd -> cheaper models; tier forced by x-switchyard-tier: high_quality; gpt-4.1 over x-switchyard-max-cost-usd';
+    expect(g.headers.get('x-switchyard-cascade')).toBe('gpt-4.1:budget_exceeded>deepseek-v3.2:pass');
+    const reason = 'cascade: gpt-4.1 over x-switchyard-max-cost-usd -> cheaper models; tier forced by x-switchyard-tier: balanced';
     expect(g.headers.get('x-switchyard-reason')).toBe(reason);
     const dry = (await (
       await fetch(`${sc.url}/switchyard/route`, {
@@ -541,7 +575,7 @@ describe('refused for money before any answer: the cheaper candidates, as a plai
     expect(dry).toMatchObject({ model: 'deepseek-v3.2', reason });
     // The steps: the refused one, then the cheaper models, the one that serves among them (it listed the first only).
     expect(dry.cascade).toHaveLength(2);
-    expect(dry.cascade[0]).toEqual(['claude-sonnet-4.5']);
+    expect(dry.cascade[0]).toEqual(['gpt-4.1']);
     expect(dry.cascade[1]).toContain('deepseek-v3.2');
   });
 
@@ -578,13 +612,14 @@ describe('refused for money before any answer: the cheaper candidates, as a plai
   it("a cascade step never goes to a model that cannot take the request's fields (seed on the Anthropic-kind claude): the dry run's steps leave it out", async () => {
     const body = { model: 'auto', seed: 5, messages: [{ role: 'user', content: `question cas-seed-${++seq}` }] };
     const dry = (await (
-      await fetch(`${sc.url}/switchyard/route`, { method: 'POST', headers: { 'x-switchyard-tier': 'balanced' }, body: JSON.stringify(body) })
+      await fetch(`${sc.url}/switchyard/route`, { method: 'POST', headers: { 'x-switchyard-tier': 'fast_cheap' }, body: JSON.stringify(body) })
     ).json()) as { cascade: string[][] };
     expect(dry.cascade.flat()).not.toContain('claude-sonnet-4.5');
+    expect(dry.cascade.flat()).toContain('gpt-4.1');
     const plain = (await (
       await fetch(`${sc.url}/switchyard/route`, {
         method: 'POST',
-        headers: { 'x-switchyard-tier': 'balanced' },
+        headers: { 'x-switchyard-tier': 'fast_cheap' },
         body: JSON.stringify({ ...body, seed: undefined }),
       })
     ).json()) as { cascade: string[][] };
