@@ -44,7 +44,7 @@ export interface TextCounts {
   /** Words cueing each domain, in the order of DOMAINS. */
   domainHits: number[];
   germanWords: number;
-  /** Question words asking for a specific person, time, place or choice (who, when, where, which; wer, wann, wo, welche). */
+  /** Question words asking for a specific thing (what, who, when, where, which; wer, wann, wo, welche), in sentences ending with "?". */
   identifyWords: number;
   /** Quantities written as words (three, half, twice; drei, Hälfte, doppelt), outside code fences. */
   numberWords: number;
@@ -372,6 +372,9 @@ export function scanText(text: string, into: TextCounts): void {
   let identifiers = 0;
   let germanWords = 0;
   let identifyWords = 0;
+  // Question words of the sentence being read: they count at its "?" (a question), not at any
+  // other sentence end ("My app crashes when I click the button." asks nothing).
+  let askPending = 0;
   let numberWords = 0;
   let apiWords = 0;
   let apiCodeCues = 0;
@@ -564,7 +567,7 @@ export function scanText(text: string, into: TextCounts): void {
           if (!isUpper(cased, i - 1)) wordDot = f & ABBREV_FLAG ? DOT_NONE : DOT_BEFORE_CAPITAL;
         } else if (f & ID_DOT_FLAG) wordDot = DOT_BEFORE_DIGIT;
         if (f & GERMAN_FLAG) germanWords++;
-        if (f & IDENTIFY_FLAG) identifyWords++;
+        if (f & IDENTIFY_FLAG) askPending++;
         if (f & NUMBER_WORD_FLAG) numberWords++;
         if (f & API_FLAG) {
           apiWords++;
@@ -698,11 +701,16 @@ export function scanText(text: string, into: TextCounts): void {
         if (k & PUNCT) codePunct++;
         if (k & MATH) mathSymbols++;
         if (!inFence) {
-          if (c === 63) questions++;
+          if (c === 63) {
+            questions++;
+            identifyWords += askPending;
+            askPending = 0;
+          }
           if (k & SENTENCE_END && open && (i >= n || isSpace(u[i]!))) {
             if (c !== 46 || (wordEnd !== i - 1 ? noEndDot !== i - 1 : dotEnds(u, cased, i, n, wordDot))) {
               sentences++;
               open = false;
+              askPending = 0;
             } else if (wordDot === DOT_INITIAL || wordDot === DOT_INITIAL_AFTER) initialDot = i - 1;
           }
         }
@@ -716,11 +724,16 @@ export function scanText(text: string, into: TextCounts): void {
       }
       if (isMathSymbol(c)) mathSymbols++;
       if (!inFence) {
-        if (uc & U_QUESTION) questions++;
+        if (uc & U_QUESTION) {
+          questions++;
+          identifyWords += askPending;
+          askPending = 0;
+        }
         // CJK writes no space after 。！？, so those end a sentence by themselves (and the others alike).
         if (uc & U_END && open) {
           sentences++;
           open = false;
+          askPending = 0;
         }
       }
       // An emoji (a surrogate pair): no letter, no word.

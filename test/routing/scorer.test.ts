@@ -735,6 +735,32 @@ describe('markers and structure', () => {
     ).toBe(0);
   });
 
+  it('ask:identify counts a question word only in a question (its sentence ends with "?"), in every language', () => {
+    // "when"/"where"/"which" as a conjunction in a statement asks nothing.
+    for (const text of [
+      'My app crashes when I click the button.',
+      'Explain the difference between TCP and UDP and when to use which protocol.',
+      'Mein Programm stürzt ab, wenn ich klicke, wo der Knopf ist.',
+      "L'application plante quand je clique.",
+    ])
+      expect(fu(text, 'ask:identify'), text).toBe(0);
+    expect(fu('My app crashes when I click the button.', 'ask:identify')).toBe(fu('My app crashes if I click the button.', 'ask:identify'));
+    // Genuine questions, and "what" the same as quel / cuál / welche.
+    for (const text of [
+      'When did the Berlin wall fall?',
+      'Where is the Eiffel tower?',
+      'Quand est tombé le mur de Berlin ?',
+      'What is the capital of Australia?',
+      "Quelle est la capitale de l'Australie ?",
+      '¿Cuál es la capital de Australia?',
+      'Was ist die Hauptstadt? Welche Stadt ist es?',
+      'The wall fell. When did it fall?',
+    ])
+      expect(fu(text, 'ask:identify'), text).toBe(0.5);
+    // A question in the middle counts; a statement after it adds nothing.
+    expect(fu('Where is it? It broke when I moved it.', 'ask:identify')).toBe(0.5);
+  });
+
   it('language: German function words, non-Latin scripts', () => {
     expect(fu('Kannst du mir bitte sagen, warum das nicht geht und wie ich es ändern kann?', 'lang:de')).toBe(1);
     expect(fu('Can you tell me why this does not work?', 'lang:de')).toBe(0);
