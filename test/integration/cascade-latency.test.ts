@@ -55,7 +55,8 @@ describe('the cascade under a latency wish', () => {
   }
 
   it("the dry run keeps the scorer's score when the first step is passed over (it said null, as if a hint had decided)", async () => {
-    const body = { model: 'auto', messages: [{ role: 'user' as const, content: 'Prove that there are infinitely many primes, rigorously, step by step.' }] };
+    // Scored below the top tier (a top-tier plan is one step, served plain: no cascade reason).
+    const body = { model: 'auto', messages: [{ role: 'user' as const, content: 'Give me three synonyms for happy.' }] };
     const dry = async (headers: Record<string, string>) =>
       (await (
         await fetch(`${sc.url}/switchyard/route`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
