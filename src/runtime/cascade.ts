@@ -375,11 +375,9 @@ async function deliver(
   const firstStart = steps.reduce<number | null>((m, s) => (s.streamStartedAt === null ? m : Math.min(m ?? s.streamStartedAt, s.streamStartedAt)), null);
   const holdMs = call.body.stream === true ? Math.max(0, rt.now() - (firstStart ?? rt.now())) : null;
   const attempts = [...rows, ...extraRows].reduce((a, r) => a + r.attempts, 0);
-  const extra: Record<string, string> = {
-    'x-switchyard-cascade': header,
-    'x-switchyard-cost-usd': nanoToUsd(costNano).toFixed(9),
-    'x-switchyard-attempts': String(attempts),
-  };
+  const extra: Record<string, string> = { 'x-switchyard-cascade': header, 'x-switchyard-attempts': String(attempts) };
+  // As a plain request says it: on an answer, and on an error that cost something (a refusal before any step cost nothing: no header).
+  if (chosen?.answer || costNano > 0) extra['x-switchyard-cost-usd'] = nanoToUsd(costNano).toFixed(9);
   if (holdMs !== null) extra['x-switchyard-cascade-hold-ms'] = String(holdMs);
   // A later step refused for money (the best answer so far delivered): its models are named as a plain request names them.
   const reason = held && held.kind !== 'none' ? held.headers['x-switchyard-reason'] : undefined;

@@ -591,6 +591,8 @@ describe('refused for money before any answer: the cheaper candidates, as a plai
     expect([e.status, e.code]).toEqual([429, 'budget_exceeded']);
     // balanced (gpt-4.1) refused first; the cheaper fallback is deepseek-v3.2 alone, never claude (dearer).
     expect(e.headers?.get('x-switchyard-cascade')).toBe('gpt-4.1:budget_exceeded>deepseek-v3.2:budget_exceeded');
+    // Nothing was spent: no cost header, as a plain request's refusal has none (it said 0.000000000).
+    expect(e.headers?.get('x-switchyard-cost-usd')).toBeNull();
     expect(e.message).toMatch(/deepseek-v3\.2/);
     expect(e.message).not.toMatch(/claude|gemini/);
     // Each step row names the model the cap refused (they were NULL: '(none):budget_exceeded' in the spend report).
