@@ -205,9 +205,9 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
       // Only models' own budgets refused (no ceiling: no budget every model shares): the next step's
       // models answer to budgets of their own, so the cascade goes on as if the step had failed.
       if (run.refusal?.kind === 'budget' && run.ceilingNano === null) continue;
-      // Refused for money with no answer yet: the cheaper candidates a plain request would fall back to, once (no escalation after).
+      // Refused for money with no answer yet: the cheaper candidates a plain request would fall back to (runRest).
       const cheaper = plan.kind === 'tiers' && !steps.some((s) => s.answer) ? cheaperPlan(rt, call, plan, ran, run, unreached) : null;
-      if (cheaper && !sink.signal.aborted && !rt.stopping.aborted && rt.now() < deadlineAt) await runOne(cheaper);
+      if (cheaper) await runRest(cheaper);
       // Otherwise a refusal ends the cascade with the best answer so far.
       break;
     }
@@ -223,7 +223,7 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
       // throttled): the plain request's other candidates, in its order (the tier above, then below),
       // once, as a plain request would go on to them, instead of climbing only to slower tiers.
       const rest = otherPlan(plan, ran, run.model, unreached);
-      if (rest && !sink.signal.aborted && !rt.stopping.aborted && rt.now() < deadlineAt) await runOne(rest);
+      if (rest) await runRest(rest);
       break;
     }
     // A client mistake is not a tier's fault; a model that does not take a feature the request uses
@@ -240,6 +240,29 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
       break;
   }
   await deliver(rt, call, sink, steps, extraRows, spent, extraRecords);
+
+  /**
+   * A fallback plan (the cheaper models after a refusal for money, the other models after no
+   * endpoint could take a step): run as a plain request runs it (failing over along its
+   * candidates), and when the answer fails a check, its candidates after the one that answered,
+   * a step each, while steps, time and money are left (the answer was checked, then delivered as
+   * it was: an affordable model in the plan was never tried).
+   */
+  async function runRest(plan0: RoutePlan): Promise<void> {
+    let p: RoutePlan | null = plan0;
+    const live = (): boolean => !sink.signal.aborted && !rt.stopping.aborted && rt.now() < deadlineAt;
+    while (p && live()) {
+      const cands: readonly string[] = p.candidates;
+      const later = (model: string): string[] => cands.slice(cands.indexOf(model) + 1);
+      const run = await runOne(p, false, (r) => later(r.model).length > 0 && steps.length <= c.maxSteps && live());
+      for (const m of cands) ran.add(m);
+      // Passed, or no answer (refused for money, or every candidate failed: the step failed over along them).
+      if (!run.checked.answer || run.checked.failed.length === 0 || steps.length > c.maxSteps) return;
+      const next = later(run.model);
+      p =
+        next.length === 0 ? null : { ...p, candidates: next, reason: `cascade: ${run.model} ${run.checked.outcome} → ${next[0]!}; ${ladder[0]!.plan.reason}` };
+    }
+  }
 
   /**
    * One step: run, checked (and judged when configured and `hasNext` says a step may follow: a

@@ -579,6 +579,29 @@ describe('refused for money before any answer: the cheaper candidates, as a plai
     expect(dry.cascade[1]).toContain('deepseek-v3.2');
   });
 
+  it('x-switchyard-max-cost-usd over the first step, and the cheaper answer fails a check: the next cheaper model under the cap is tried (the failed answer was delivered)', async () => {
+    // auto at balanced, max_tokens 2000: gpt-4.1's worst case (~$0.016) is over the $0.01 cap, claude-sonnet-4.5's too; the
+    // cheaper models under it are deepseek-v3.2 (~$0.0008), then gemini-2.5-flash (~$0.005).
+    const params: Params = { max_tokens: 2000 };
+    const cap = { 'x-switchyard-tier': 'balanced', 'x-switchyard-max-cost-usd': '0.01' };
+    for (const stream of [false, true]) {
+      await sim.setFault('deepseek-chat', { kind: 'empty', times: 1 });
+      const id = `cas-cap-next-${stream ? 's' : 'j'}-${++seq}`;
+      const g = await ask(sc, id, stream, params, cap);
+      expect(g.headers.get('x-switchyard-cascade')).toBe('gpt-4.1:budget_exceeded>deepseek-v3.2:empty>gemini-2.5-flash:pass');
+      expect(g.headers.get('x-switchyard-model')).toBe('gemini-2.5-flash');
+      expect(g.headers.get('x-switchyard-reason')).toBe('cascade: deepseek-v3.2 empty -> gemini-2.5-flash; tier forced by x-switchyard-tier: balanced');
+      expect(g.content).not.toBe('');
+      const steps = await stepsOf(sc, id, 3);
+      expect(steps.map((r) => [r.model, r.status, r.quality, r.delivered])).toEqual([
+        ['gpt-4.1', 429, 'budget_exceeded', 0],
+        ['deepseek-v3.2', 200, 'empty', 0],
+        ['gemini-2.5-flash', 200, 'pass', 1],
+      ]);
+      expect(usdToNano(g.headers.get('x-switchyard-cost-usd'))).toBe(costOf(steps[1]!) + costOf(steps[2]!));
+    }
+  });
+
   it('x-switchyard-max-cost-usd under every model: only cheaper models are tried after the first refusal, and the 429 names the cheapest worst case, not a dearer one', async () => {
     const err = await sc.client.chat.completions
       .create(
