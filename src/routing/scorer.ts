@@ -87,13 +87,14 @@ export function tierForScore(score: number, t: Thresholds): Tier {
 
 const signed = (v: number): string => `${v >= 0 ? '+' : '-'}${Math.abs(v).toFixed(2)}`;
 
-/** `kind:code +1.20, code:fence +0.80, struct:length -0.31` — the top `n` contributions. */
+/**
+ * `kind:code +1.20, code:fence +0.80, struct:length -0.31` — the top `n` contributions; one that
+ * rounds to 0.00 is left out (`struct:context +0.00` told a reader nothing).
+ */
 export function explain(r: ScoreResult, n = 3): string {
-  if (r.contributions.length === 0) return 'no features';
-  return r.contributions
-    .slice(0, n)
-    .map((c) => `${c.feature} ${signed(c.value)}`)
-    .join(', ');
+  const shown = r.contributions.slice(0, n).filter((c) => Math.abs(c.value) >= 0.005);
+  if (shown.length === 0) return 'no features';
+  return shown.map((c) => `${c.feature} ${signed(c.value)}`).join(', ');
 }
 
 /**

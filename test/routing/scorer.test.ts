@@ -828,6 +828,14 @@ describe('score, explanation, thresholds', () => {
     expect(r.score).toBeCloseTo(1 / (1 + Math.exp(-sum)), 12);
   });
 
+  it('leaves out a contribution that rounds to 0.00 (it told a reader nothing)', () => {
+    const r = scoreRequest(user('Find all solutions for 2 sin(x) = √(2), where x is between 0 and 2π'));
+    expect(r.contributions.some((c) => c.value !== 0 && Math.abs(c.value) < 0.005)).toBe(true);
+    expect(explain(r, r.contributions.length)).not.toMatch(/[+-]0\.00/);
+    expect(explain(r, r.contributions.length).split(', ')).toHaveLength(r.contributions.filter((c) => Math.abs(c.value) >= 0.005).length);
+    expect(explain({ score: 0.5, contributions: [{ feature: 'struct:context', value: 0.001 }] })).toBe('no features');
+  });
+
   it('two thresholds make three tiers', () => {
     const t = { balanced: 0.3, highQuality: 0.6 };
     expect(tierForScore(0.1, t)).toBe('fast_cheap');
