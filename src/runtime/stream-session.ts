@@ -50,6 +50,8 @@ export class StreamSession {
   private heldTools = false;
   /** When this attempt's first tool-call chunk was held. */
   private heldSince: number | null = null;
+  /** The upstream chunks' `service_tier` and `system_fingerprint` (from the first parsed chunk), repeated on the usage chunk as OpenAI's own has them. */
+  private envelope: ChunkEnvelope = {};
 
   constructor(
     private readonly sink: ChatSink,
@@ -74,7 +76,10 @@ export class StreamSession {
     this.relayAttempt = relay && !this.committed;
     this.relayBounds = bounds;
     // Before the commit nothing of an earlier attempt reached the client: the stream's id is the answering attempt's own.
-    if (!this.committed) this.id = null;
+    if (!this.committed) {
+      this.id = null;
+      this.envelope = {};
+    }
     this.heldNative = [];
     this.heldTail = null;
     this.sawStop = false;
@@ -95,6 +100,7 @@ export class StreamSession {
     this.delivered = '';
     this.toolCallsSent = false;
     this.id = null;
+    this.envelope = {};
     this.held = [];
     this.continuing = false;
     this.seam = '';
@@ -145,6 +151,11 @@ export class StreamSession {
       }
     }
     const chunk = p.chunk;
+    if (this.id === null) {
+      // The first chunk of the answer is always parsed (a template is learnt from it); the ones matched to it have the same envelope.
+      if (typeof chunk.service_tier === 'string') this.envelope.service_tier = chunk.service_tier;
+      if (typeof chunk.system_fingerprint === 'string') this.envelope.system_fingerprint = chunk.system_fingerprint;
+    }
     this.id ??= typeof chunk.id === 'string' && chunk.id ? chunk.id : this.fallbackId;
     // A continuation on another model keeps the model the stream committed to (and named in its headers).
     const model = (this.answeredBy ?? h).model;
@@ -271,7 +282,7 @@ export class StreamSession {
       this.sink.startStream(this.headersFor(h));
       for (const held of this.held) this.sink.write(JSON.stringify(held));
     }
-    if (this.wantUsage) this.sink.write(usageChunk(this.id ?? this.fallbackId, this.created, (this.answeredBy ?? h).model, usage));
+    if (this.wantUsage) this.sink.write(usageChunk(this.id ?? this.fallbackId, this.created, (this.answeredBy ?? h).model, usage, this.envelope));
     this.sink.write('[DONE]');
     this.sink.end();
   }
@@ -281,13 +292,21 @@ export class StreamSession {
   }
 }
 
+/** An upstream chunk's fields beside id, created and model that OpenAI repeats on every chunk, the usage chunk included. */
+export interface ChunkEnvelope {
+  service_tier?: string;
+  system_fingerprint?: string;
+}
+
 /** The usage chunk as `JSON.stringify` writes this object (the slow path, for values a template cannot write alike). */
-export function usageChunkSlow(id: string, created: number, model: string, usage: Usage): string {
+export function usageChunkSlow(id: string, created: number, model: string, usage: Usage, envelope: ChunkEnvelope = {}): string {
   return JSON.stringify({
     id,
     object: 'chat.completion.chunk',
     created,
     model,
+    service_tier: envelope.service_tier,
+    system_fingerprint: envelope.system_fingerprint,
     choices: [],
     usage: {
       prompt_tokens: usage.promptTokens,
@@ -311,7 +330,7 @@ const num = (v: unknown): v is number => typeof v === 'number';
  * object and `JSON.stringify`), byte-identical to {@link usageChunkSlow}: every value goes through
  * `JSON.stringify`, so only values it would drop (not numbers, not strings) take the slow path.
  */
-export function usageChunk(id: string, created: number, model: string, usage: Usage): string {
+export function usageChunk(id: string, created: number, model: string, usage: Usage, envelope: ChunkEnvelope = {}): string {
   const cached = usage.cachedTokens ?? 0;
   const reasoning = usage.reasoningTokens ?? 0;
   const p = usage.promptTokens;
@@ -328,10 +347,12 @@ export function usageChunk(id: string, created: number, model: string, usage: Us
     usage.completionDetails !== undefined ||
     usage.cacheCreationTokens
   ) {
-    return usageChunkSlow(id, created, model, usage);
+    return usageChunkSlow(id, created, model, usage, envelope);
   }
   const j = JSON.stringify;
-  return `{"id":${j(id)},"object":"chat.completion.chunk","created":${j(created)},"model":${j(model)},"choices":[],"usage":{"prompt_tokens":${j(p)},"completion_tokens":${j(c)},"total_tokens":${j(p + c)},"prompt_tokens_details":{"cached_tokens":${j(cached)}},"completion_tokens_details":{"reasoning_tokens":${j(reasoning)}}}}`;
+  const tier = envelope.service_tier === undefined ? '' : `,"service_tier":${j(envelope.service_tier)}`;
+  const fp = envelope.system_fingerprint === undefined ? '' : `,"system_fingerprint":${j(envelope.system_fingerprint)}`;
+  return `{"id":${j(id)},"object":"chat.completion.chunk","created":${j(created)},"model":${j(model)}${tier}${fp},"choices":[],"usage":{"prompt_tokens":${j(p)},"completion_tokens":${j(c)},"total_tokens":${j(p + c)},"prompt_tokens_details":{"cached_tokens":${j(cached)}},"completion_tokens_details":{"reasoning_tokens":${j(reasoning)}}}}`;
 }
 
 /**

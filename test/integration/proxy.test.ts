@@ -117,12 +117,16 @@ describe('OpenAI-compatible surface', () => {
     });
     let usage: OpenAI.CompletionUsage | undefined;
     let text2 = '';
+    const fingerprints = new Set<string | undefined>();
     for await (const c of withUsage) {
       text2 += c.choices[0]?.delta.content ?? '';
       if (c.usage) usage = c.usage;
+      fingerprints.add(c.system_fingerprint);
     }
     expect(text2).toBe(text);
     expect(usage?.completion_tokens).toBe(20);
+    // The usage chunk carries the upstream's system_fingerprint as its other chunks do (OpenAI's own does; it had none).
+    expect([...fingerprints]).toEqual(['fp_simulator']);
   });
 
   it('closes the connection after a stream when the client sent connection: close', async () => {

@@ -199,9 +199,10 @@ describe('the usage chunk', () => {
         n,
         fc.option(n, { nil: undefined }),
         fc.option(n, { nil: undefined }),
-        (id, created, model, promptTokens, completionTokens, cachedTokens, reasoningTokens) => {
+        fc.record({ service_tier: fc.string(), system_fingerprint: fc.string({ unit: fc.constantFrom('"', '\\', 'a', '\u2028') }) }, { requiredKeys: [] }),
+        (id, created, model, promptTokens, completionTokens, cachedTokens, reasoningTokens, envelope) => {
           const u = { promptTokens, completionTokens, cachedTokens, reasoningTokens };
-          expect(usageChunk(id, created, model, u)).toBe(usageChunkSlow(id, created, model, u));
+          expect(usageChunk(id, created, model, u, envelope)).toBe(usageChunkSlow(id, created, model, u, envelope));
         },
       ),
       { numRuns: 3000 },
