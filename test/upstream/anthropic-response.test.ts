@@ -53,7 +53,13 @@ describe('anthropic parseCompletion', () => {
         },
       ],
       // Cache writes shown as OpenRouter shows them (they were dropped: the cost could not be worked out from the usage).
-      usage: { prompt_tokens: 2400, completion_tokens: 50, total_tokens: 2450, prompt_tokens_details: { cached_tokens: 2000, cache_write_tokens: 300 } },
+      usage: {
+        prompt_tokens: 2400,
+        completion_tokens: 50,
+        total_tokens: 2450,
+        prompt_tokens_details: { cached_tokens: 2000, cache_write_tokens: 300 },
+        completion_tokens_details: { reasoning_tokens: 0 },
+      },
     });
     expect(completion.created).toBeGreaterThanOrEqual(before);
     expect(usage).toEqual({ promptTokens: 2400, completionTokens: 50, cachedTokens: 2000, cacheCreationTokens: 300 });
@@ -83,7 +89,14 @@ describe('anthropic parseCompletion', () => {
   it('reports no cached tokens when there was no cache use', () => {
     const { completion, usage } = anthropicAdapter.parseCompletion({ ...withStop('end_turn'), usage: { input_tokens: 12, output_tokens: 3 } });
     expect(usage).toEqual({ promptTokens: 12, completionTokens: 3 });
-    expect(completion.usage).toEqual({ prompt_tokens: 12, completion_tokens: 3, total_tokens: 15, prompt_tokens_details: { cached_tokens: 0 } });
+    // completion_tokens_details as OpenAI's answers and the streamed usage chunk have it (it was missing).
+    expect(completion.usage).toEqual({
+      prompt_tokens: 12,
+      completion_tokens: 3,
+      total_tokens: 15,
+      prompt_tokens_details: { cached_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0 },
+    });
   });
 
   it('gives the output besides the text (thinking, tool names and inputs) for estimates when the usage misses a count, and nothing to read when it has them', () => {

@@ -30,6 +30,8 @@ export function openaiUsage(u: Usage): Record<string, unknown> {
     total_tokens: u.promptTokens + u.completionTokens,
     // Cache writes, where there are any (part of prompt_tokens, billed at the cache-write price), as OpenRouter shows them.
     prompt_tokens_details: { cached_tokens: u.cachedTokens ?? 0, ...(u.cacheCreationTokens ? { cache_write_tokens: u.cacheCreationTokens } : {}) },
+    // As OpenAI's answers and this model's streamed usage chunk have it (Anthropic counts no reasoning apart: thinking is output).
+    completion_tokens_details: { reasoning_tokens: u.reasoningTokens ?? 0 },
   };
 }
 
