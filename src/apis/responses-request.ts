@@ -29,6 +29,7 @@ const HANDLED = new Set([
   'user',
   'safety_identifier',
   'prompt_cache_key',
+  'prompt_cache_retention',
 ]);
 
 const HARMLESS: Record<string, (v: unknown) => boolean> = {
@@ -340,6 +341,12 @@ export function translateResponses(body: Record<string, unknown>, previous: Chat
   if (present(body.user)) chat.user = str(body.user, 'user');
   if (present(body.safety_identifier)) chat.safety_identifier = str(body.safety_identifier, 'safety_identifier');
   if (present(body.prompt_cache_key)) chat.prompt_cache_key = str(body.prompt_cache_key, 'prompt_cache_key');
+  // How long OpenAI keeps the prompt's cache: a hint like the key (chat takes it; an Anthropic-kind model drops it).
+  if (present(body.prompt_cache_retention)) {
+    if (body.prompt_cache_retention !== 'in_memory' && body.prompt_cache_retention !== '24h')
+      throw unsupported('prompt_cache_retention', 'expected "in_memory" or "24h"');
+    chat.prompt_cache_retention = body.prompt_cache_retention;
+  }
   const store = present(body.store) ? flag(body.store, 'store') : true;
   if (present(body.metadata)) checkMetadata(body.metadata);
   const echo: Record<string, unknown> = {

@@ -369,6 +369,21 @@ describe('POST /v1/responses', () => {
     expect(statuses).toHaveLength(models.length * 8);
   });
 
+  it('takes prompt_cache_retention, a caching hint chat completions take too, on every kind of target; a value OpenAI does not know is a 400 naming it', async () => {
+    await sim.clearLog();
+    for (const model of ['gpt-4.1', 'claude-sonnet-4.5'])
+      for (const prompt_cache_retention of ['in_memory', '24h'] as const) {
+        const ok = await sc.client.responses.create({ model, input: 'Say hello.', prompt_cache_key: 'greeting', prompt_cache_retention });
+        expect(ok.status, `${model} ${prompt_cache_retention}`).toBe('completed');
+      }
+    expect((await sim.log()).map((e) => e.status)).toEqual([200, 200, 200, 200]);
+    const err = await sc.client.responses
+      .create({ model: 'gpt-4.1', input: 'x', prompt_cache_retention: 'forever' as unknown as '24h' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(err).toMatchObject({ status: 400, param: 'prompt_cache_retention' });
+  });
+
   it("refuses max_output_tokens below OpenAI's minimum (16) with its 400, param max_output_tokens, before any upstream call or ledger row", async () => {
     await sim.clearLog();
     for (const n of [1, 5, 15]) {
