@@ -137,28 +137,34 @@ function statusFault(inp: AttemptInput, res: UpstreamResponse, text: string): Up
   return new UpstreamFault('http_status', message, res.statusCode, info, parseRateLimit(res.headers, inp.now()));
 }
 
-const capFields = new Map<string, 'client' | 'max_completion_tokens'>();
+const openaiHosts = new Map<string, boolean>();
 /**
- * Where a provider's output cap goes under `outputCapField: auto` (memoised: one URL parse per
- * base URL): `max_completion_tokens` on OpenAI's own API and Azure OpenAI's hosts, whose reasoning
- * models refuse `max_tokens`; the client's field elsewhere.
+ * Whether a provider's base URL is OpenAI's own API or an Azure OpenAI host (memoised: one URL
+ * parse per base URL): the APIs that define OpenAI's newer wire (`max_completion_tokens`, the
+ * `developer` role), where other OpenAI-compatible APIs may only know the older one.
  */
-export function autoCapField(baseUrl: string): 'client' | 'max_completion_tokens' {
-  let v = capFields.get(baseUrl);
+export function isOpenAIHost(baseUrl: string): boolean {
+  let v = openaiHosts.get(baseUrl);
   if (v === undefined) {
     let host = '';
     try {
       host = new URL(baseUrl).hostname.toLowerCase();
     } catch {
-      // not a URL: the client's field
+      // not a URL: not OpenAI's
     }
-    v =
-      host === 'api.openai.com' || /\.(openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)$/.test(host)
-        ? 'max_completion_tokens'
-        : 'client';
-    capFields.set(baseUrl, v);
+    v = host === 'api.openai.com' || /\.(openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)$/.test(host);
+    openaiHosts.set(baseUrl, v);
   }
   return v;
+}
+
+/**
+ * Where a provider's output cap goes under `outputCapField: auto`: `max_completion_tokens` on
+ * OpenAI's own API and Azure OpenAI's hosts, whose reasoning models refuse `max_tokens`; the
+ * client's field elsewhere.
+ */
+export function autoCapField(baseUrl: string): 'client' | 'max_completion_tokens' {
+  return isOpenAIHost(baseUrl) ? 'max_completion_tokens' : 'client';
 }
 
 /**
@@ -192,6 +198,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     basePath: inp.h.basePath,
     maxOutputTokens: inp.outputCap,
     capField: inp.h.provider.outputCapField === 'auto' ? autoCapField(inp.h.provider.baseUrl) : inp.h.provider.outputCapField,
+    developerRole: isOpenAIHost(inp.h.provider.baseUrl),
     anthropicVersion: inp.h.provider.anthropicVersion,
     prefill: inp.prefill,
   });

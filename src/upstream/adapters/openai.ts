@@ -240,6 +240,17 @@ function capOutput(body: ChatBody, cap: number, field: 'client' | 'max_tokens' |
   if (usedMax || !usedCompletion) body.max_tokens = cap;
 }
 
+/**
+ * `developer` messages as `system` ones, for an OpenAI-compatible API other than OpenAI's own:
+ * the role is OpenAI's newer name for the same instructions, and DeepSeek refuses it ("unknown
+ * variant `developer`, expected one of `system`, `user`, `assistant`, `tool`"), as do servers
+ * whose chat templates predate it. The list is copied only when it holds one (it is the request's own).
+ */
+function developerAsSystem(messages: ChatBody['messages']): ChatBody['messages'] {
+  if (!messages.some((m) => m.role === 'developer')) return messages;
+  return messages.map((m) => (m.role === 'developer' ? { ...m, role: 'system' } : m));
+}
+
 export const openaiAdapter: ProviderAdapter = {
   kind: 'openai',
 
@@ -256,7 +267,8 @@ export const openaiAdapter: ProviderAdapter = {
       delete body.stream_options;
     }
     capOutput(body, input.maxOutputTokens, input.capField ?? 'client');
-    if (input.prefill !== null) body.messages = [...input.body.messages, { role: 'assistant', content: input.prefill }];
+    if (input.developerRole === false) body.messages = developerAsSystem(body.messages);
+    if (input.prefill !== null) body.messages = [...body.messages, { role: 'assistant', content: input.prefill }];
     const headers: Record<string, string> = Object.assign({}, input.headers, {
       'content-type': 'application/json',
       accept: input.stream ? 'text/event-stream' : 'application/json',

@@ -30,6 +30,12 @@ export interface BuildInput {
    * the client used (`client`, the default: `max_tokens` when it used none).
    */
   capField?: 'client' | 'max_tokens' | 'max_completion_tokens';
+  /**
+   * Whether an OpenAI-kind upstream takes the `developer` role (OpenAI's and Azure OpenAI's APIs);
+   * false: `developer` messages go as `system` (DeepSeek refuses the role with a 400, and every
+   * OpenAI-compatible API takes `system`). Absent: sent as written.
+   */
+  developerRole?: boolean;
   anthropicVersion: string;
   /** Text already delivered to the client: continue this assistant turn. */
   prefill: string | null;

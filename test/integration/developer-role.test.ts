@@ -1,0 +1,136 @@
+/**
+ * The `developer` role (OpenAI's newer name for system instructions, which the openai SDK's
+ * examples and the Responses API use) through the real sidecar, with the official openai SDK, to
+ * an OpenAI-compatible upstream that is not OpenAI's: a node:http server answering as DeepSeek's
+ * API does, which refuses the role with a 400. Such an upstream gets the instructions as `system`.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSidecar, testConfig, type SidecarHandle } from './harness.js';
+
+let upstream: Server;
+let sc: SidecarHandle;
+/** The roles of every chat request the upstream got, in order. */
+const seen: string[][] = [];
+
+/** DeepSeek's own 400 for a role it does not know. */
+const deepseekRoleError = (i: number, role: string) =>
+  JSON.stringify({
+    error: {
+      message: `Failed to deserialize the JSON body into the target type: messages[${i}].role: unknown variant \`${role}\`, expected one of \`system\`, \`user\`, \`assistant\`, \`tool\` at line 1 column 85`,
+      type: 'invalid_request_error',
+      param: null,
+      code: 'invalid_request_error',
+    },
+  });
+
+beforeAll(async () => {
+  upstream = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      const j = JSON.parse(body) as { model: string; stream?: boolean; messages: Array<{ role: string }> };
+      const roles = j.messages.map((m) => m.role);
+      seen.push(roles);
+      const bad = roles.findIndex((r) => !['system', 'user', 'assistant', 'tool'].includes(r));
+      if (bad >= 0) {
+        res.writeHead(400, { 'content-type': 'application/json' }).end(deepseekRoleError(bad, roles[bad]!));
+        return;
+      }
+      const usage = { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 };
+      if (j.stream) {
+        const base = { id: 'ds-1', object: 'chat.completion.chunk', created: 1, model: j.model };
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(
+          `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'Hello there' }, finish_reason: null }] })}\n\n`,
+        );
+        res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
+        res.write(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
+        res.end('data: [DONE]\n\n');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          id: 'ds-1',
+          object: 'chat.completion',
+          created: 1,
+          model: j.model,
+          choices: [{ index: 0, message: { role: 'assistant', content: 'Hello there' }, finish_reason: 'stop' }],
+          usage,
+        }),
+      );
+    });
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  const base = testConfig(url);
+  sc = await startSidecar({
+    ...base,
+    providers: { deepseek: { kind: 'openai', baseUrl: `${url}/v1`, apiKeyEnv: 'SY_TEST_DEEPSEEK_KEY' } },
+    models: {
+      'deepseek-v3.2': {
+        tier: 'fast_cheap',
+        price: { inputPerMTok: 0.28, outputPerMTok: 0.42 },
+        contextWindow: 128_000,
+        capabilities: ['chat', 'code', 'tools', 'json'],
+        maxOutputTokens: 8192,
+        endpoints: [{ provider: 'deepseek', upstreamModel: 'deepseek-chat' }],
+      },
+    },
+    routing: { strategy: 'cost', routes: {} },
+  });
+});
+
+afterAll(async () => {
+  await sc?.stop();
+  await new Promise((r) => upstream?.close(r));
+});
+
+describe('a developer message to an OpenAI-compatible API other than OpenAI', () => {
+  it('goes as a system message, on chat (JSON and stream, a named model and auto) and on the Responses API: it was a 400 from DeepSeek', async () => {
+    seen.length = 0;
+    const messages = [
+      { role: 'developer' as const, content: 'Answer in one short sentence.' },
+      { role: 'user' as const, content: 'Hello!' },
+    ];
+    for (const model of ['deepseek-v3.2', 'auto']) {
+      const json = await sc.client.chat.completions.create({ model, messages });
+      expect(json.choices[0]!.message.content).toBe('Hello there');
+      const stream = await sc.client.chat.completions.stream({ model, messages }).finalChatCompletion();
+      expect(stream.choices[0]!.message.content).toBe('Hello there');
+    }
+    const r = await sc.client.responses.create({
+      model: 'deepseek-v3.2',
+      input: [
+        { role: 'developer', content: 'Answer in one short sentence.' },
+        { role: 'user', content: 'Hello!' },
+      ],
+    });
+    expect(r.output_text).toBe('Hello there');
+    expect(seen).toHaveLength(5);
+    for (const roles of seen) expect(roles).toEqual(['system', 'user']);
+  });
+
+  it('a developer turn in mid-conversation goes as system too, the other roles as they are; a role the upstream does not know is still its to answer', async () => {
+    seen.length = 0;
+    const c = await sc.client.chat.completions.create({
+      model: 'deepseek-v3.2',
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: 'Hi!' },
+        { role: 'developer', content: 'Now in German.' },
+        { role: 'user', content: 'Again' },
+      ],
+    });
+    expect(c.choices[0]!.message.content).toBe('Hello there');
+    expect(seen).toEqual([['system', 'user', 'assistant', 'system', 'user']]);
+    const err = await new OpenAI({ baseURL: `${sc.url}/v1`, apiKey: 'x', maxRetries: 0 }).chat.completions
+      .create({ model: 'deepseek-v3.2', messages: [{ role: 'function' as const, name: 'f', content: 'x' }] })
+      .catch((e: unknown) => e);
+    // A role the upstream does not know (the deprecated function role) is still the upstream's to answer.
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+  });
+});
