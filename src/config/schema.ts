@@ -231,8 +231,9 @@ const providerSchema = z.strictObject({
     .default('2023-06-01'),
   /**
    * OpenAI-kind only: the field the output cap goes in. `auto`: `max_completion_tokens` on OpenAI's
-   * and Azure OpenAI's hosts (their reasoning models refuse `max_tokens`), else the field the
-   * client used (`max_tokens` when none: the one every compatible API takes).
+   * and Azure OpenAI's hosts (their reasoning models refuse `max_tokens`), `max_tokens` on
+   * DeepSeek's (it ignores `max_completion_tokens`), else the field the client used (`max_tokens`
+   * when none: the one every compatible API takes).
    */
   outputCapField: z.enum(['auto', 'max_tokens', 'max_completion_tokens']).default('auto'),
   /**

@@ -158,13 +158,31 @@ export function isOpenAIHost(baseUrl: string): boolean {
   return v;
 }
 
+/** DeepSeek's API, which takes the output cap in `max_tokens` only and silently ignores `max_completion_tokens`. */
+function isDeepSeekHost(baseUrl: string): boolean {
+  try {
+    const host = new URL(baseUrl).hostname.toLowerCase();
+    return host === 'api.deepseek.com' || host.endsWith('.deepseek.com');
+  } catch {
+    return false;
+  }
+}
+
+const capFields = new Map<string, 'client' | 'max_tokens' | 'max_completion_tokens'>();
 /**
- * Where a provider's output cap goes under `outputCapField: auto`: `max_completion_tokens` on
- * OpenAI's own API and Azure OpenAI's hosts, whose reasoning models refuse `max_tokens`; the
- * client's field elsewhere.
+ * Where a provider's output cap goes under `outputCapField: auto` (memoised per base URL):
+ * `max_completion_tokens` on OpenAI's own API and Azure OpenAI's hosts, whose reasoning models
+ * refuse `max_tokens`; `max_tokens` on DeepSeek's, which ignores `max_completion_tokens` (an
+ * answer asked for 100 tokens ran to the model's default, billed by DeepSeek beyond what was
+ * reserved and recorded); the client's field elsewhere.
  */
-export function autoCapField(baseUrl: string): 'client' | 'max_completion_tokens' {
-  return isOpenAIHost(baseUrl) ? 'max_completion_tokens' : 'client';
+export function autoCapField(baseUrl: string): 'client' | 'max_tokens' | 'max_completion_tokens' {
+  let v = capFields.get(baseUrl);
+  if (v === undefined) {
+    v = isOpenAIHost(baseUrl) ? 'max_completion_tokens' : isDeepSeekHost(baseUrl) ? 'max_tokens' : 'client';
+    capFields.set(baseUrl, v);
+  }
+  return v;
 }
 
 /**

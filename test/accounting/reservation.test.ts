@@ -106,7 +106,7 @@ describe('every adapter sends exactly the reserved cap', () => {
     expect(build('openai', { max_completion_tokens: 10 }, 1000)).not.toHaveProperty('max_tokens');
     expect(build('openai', { max_tokens: 10 }, 1000)).not.toHaveProperty('max_completion_tokens');
   });
-  it("openai: OpenAI's and Azure OpenAI's APIs get max_completion_tokens only (their o-series refuse max_tokens), whatever the client used; others keep max_tokens", () => {
+  it("openai: OpenAI's and Azure OpenAI's APIs get max_completion_tokens only (their o-series refuse max_tokens), whatever the client used, DeepSeek's max_tokens only; others keep the client's field", () => {
     for (const own of [
       'https://api.openai.com/v1',
       'https://my-res.openai.azure.com/openai/v1',
@@ -114,8 +114,16 @@ describe('every adapter sends exactly the reserved cap', () => {
       'https://my-proj.services.ai.azure.com/openai/v1',
     ])
       expect(autoCapField(own), own).toBe('max_completion_tokens');
+    // DeepSeek's API ignores max_completion_tokens (the answer ran past the cap, billed beyond the reservation): max_tokens only.
+    for (const deepseek of ['https://api.deepseek.com', 'https://api.deepseek.com/v1', 'https://API.DeepSeek.com/beta'])
+      expect(autoCapField(deepseek), deepseek).toBe('max_tokens');
+    for (const body of [{ max_completion_tokens: 10 }, { max_tokens: 5, max_completion_tokens: 10 }]) {
+      const sent = build('openai', body, 1000, autoCapField('https://api.deepseek.com/v1'));
+      expect(sent).not.toHaveProperty('max_completion_tokens');
+      expect(sent.max_tokens).toBe(outputCap(body, { maxOutputTokens: 1000, contextWindow: 1_000_000 }, 10));
+    }
     for (const other of [
-      'https://api.deepseek.com',
+      'https://deepseek.com.evil.test/v1',
       'https://generativelanguage.googleapis.com/v1beta/openai',
       'http://127.0.0.1:4000/v1',
       'https://openai.azure.com.evil.test/v1',
