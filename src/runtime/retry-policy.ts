@@ -194,6 +194,13 @@ const FEATURE =
   /\b(?:response_format|json_schema|json_object|structured outputs?|tools?|tool_choice|function(?:s| calling)?|parallel_tool_calls|images?|image_url|vision|audio|logprobs|top_logprobs|reasoning_effort|seed)\b/i;
 const UNSUPPORTED = /\b(?:not supported|unsupported|unavailable|does not support|doesn't support|not available for)\b/i;
 
+/**
+ * Gemini's OpenAI-compatible API on a request field (or a tool schema keyword) it does not know:
+ * `Invalid JSON payload received. Unknown name "prompt_cache_key": Cannot find field.` (also for
+ * `frequency_penalty`, `web_search_options`, a tool's `$schema` or `const`…): another model takes it.
+ */
+const UNKNOWN_FIELD = /\bUnknown name "[^"\n]{1,200}"(?: at '[^'\n]{0,300}')?: Cannot find field\b/;
+
 export function unsupportedFeature(message: string): boolean {
-  return message.length <= 2000 && UNSUPPORTED.test(message) && FEATURE.test(message);
+  return message.length <= 2000 && ((UNSUPPORTED.test(message) && FEATURE.test(message)) || UNKNOWN_FIELD.test(message));
 }

@@ -108,7 +108,17 @@ beforeAll(async () => {
         res
           .writeHead(400, json)
           .end('{"error":{"message":"Unrecognized request argument supplied: fallbacks","type":"invalid_request_error","param":null,"code":null}}');
-      else if (j.model === 'bom') res.writeHead(200, json).end(`\ufeff${completion(j.model)}`);
+      else if (j.model === 'gemini-unknown-field') {
+        // Gemini's OpenAI-compatible API on a field it does not know: its error wrapped in an array.
+        const message = 'Invalid JSON payload received. Unknown name "prompt_cache_key": Cannot find field.';
+        const error = {
+          code: 400,
+          message,
+          status: 'INVALID_ARGUMENT',
+          details: [{ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ description: message }] }],
+        };
+        res.writeHead(400, { 'content-type': 'application/json; charset=UTF-8' }).end(JSON.stringify([{ error }], null, 2));
+      } else if (j.model === 'bom') res.writeHead(200, json).end(`\ufeff${completion(j.model)}`);
       else if (j.model === 'gzipped') res.writeHead(200, { ...json, 'content-encoding': 'gzip' }).end(gzipSync(completion(j.model)));
       else if (j.model === 'cached-over')
         res.writeHead(200, json).end(
@@ -291,6 +301,8 @@ beforeAll(async () => {
     'm-usage-parts': model('usage-parts'),
     'm-bom': model('bom'),
     'm-code-null': model('code-null'),
+    'm-gemini-field': model('gemini-unknown-field', ['m-ok']),
+    'm-gemini-field-alone': model('gemini-unknown-field'),
     'm-json-for-stream': model('json-for-stream'),
     'm-error-200': model('error-200'),
     'm-error-200-usage': model('error-200-usage'),
@@ -680,6 +692,19 @@ describe('answers larger than switchyard reads, and counts that are no counts', 
       param: null,
       code: null,
     });
+  });
+
+  it("Gemini's 400 for a field it does not know (an array-wrapped error) fails over to a model that takes the request, and the last candidate's is passed on with Gemini's own message (it was the raw JSON text, and no fail-over)", async () => {
+    const body = (model: string) => JSON.stringify({ model, prompt_cache_key: 'greeting', messages: [{ role: 'user', content: 'hi' }] });
+    const init = (model: string) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: body(model) });
+    const served = await fetch(`${sc.url}/v1/chat/completions`, init('m-gemini-field'));
+    expect(served.status).toBe(200);
+    expect(served.headers.get('x-switchyard-model')).toBe('m-ok');
+    const alone = await fetch(`${sc.url}/v1/chat/completions`, init('m-gemini-field-alone'));
+    expect(alone.status).toBe(400);
+    const error = ((await alone.json()) as { error: { message: string; type: string } }).error;
+    expect(error.message).toBe('Invalid JSON payload received. Unknown name "prompt_cache_key": Cannot find field.');
+    expect(error.type).toBe('invalid_request_error');
   });
 
   it('an embeddings answer with fewer vectors than inputs is a bad answer, failed over (it was a 200 with one vector for two texts)', async () => {

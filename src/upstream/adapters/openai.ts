@@ -15,7 +15,9 @@ const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 export function readErrorInfo(status: number, bodyText: string): UpstreamErrorInfo {
   try {
-    const j: unknown = JSON.parse(bodyText);
+    const parsed: unknown = JSON.parse(bodyText);
+    // Gemini's OpenAI-compatible API wraps its error in an array: `[{"error": {code, message, status}}]`.
+    const j = Array.isArray(parsed) && parsed.length === 1 ? (parsed[0] as unknown) : parsed;
     const e = isObj(j) && isObj(j.error) ? j.error : null;
     if (e)
       return {
