@@ -201,6 +201,13 @@ const UNSUPPORTED = /\b(?:not supported|unsupported|unavailable|does not support
  */
 const UNKNOWN_FIELD = /\bUnknown name "[^"\n]{1,200}"(?: at '[^'\n]{0,300}')?: Cannot find field\b/;
 
+/**
+ * DeepSeek's API on a value its request types do not have: `Failed to deserialize the JSON body
+ * into the target type: messages[1]: unknown variant \`image_url\`, expected \`text\`` (an image,
+ * which its models do not read; a custom tool): another model takes it.
+ */
+const UNKNOWN_VARIANT = /\bunknown variant `[^`\n]{1,100}`/;
+
 export function unsupportedFeature(message: string): boolean {
-  return message.length <= 2000 && ((UNSUPPORTED.test(message) && FEATURE.test(message)) || UNKNOWN_FIELD.test(message));
+  return message.length <= 2000 && ((UNSUPPORTED.test(message) && FEATURE.test(message)) || UNKNOWN_FIELD.test(message) || UNKNOWN_VARIANT.test(message));
 }

@@ -118,7 +118,20 @@ beforeAll(async () => {
           details: [{ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ description: message }] }],
         };
         res.writeHead(400, { 'content-type': 'application/json; charset=UTF-8' }).end(JSON.stringify([{ error }], null, 2));
-      } else if (j.model === 'bom') res.writeHead(200, json).end(`\ufeff${completion(j.model)}`);
+      } else if (j.model === 'deepseek-image')
+        // DeepSeek's API on an image part (its models read text only).
+        res.writeHead(400, json).end(
+          JSON.stringify({
+            error: {
+              message:
+                'Failed to deserialize the JSON body into the target type: messages[0]: unknown variant `image_url`, expected `text` at line 1 column 171',
+              type: 'invalid_request_error',
+              param: null,
+              code: 'invalid_request_error',
+            },
+          }),
+        );
+      else if (j.model === 'bom') res.writeHead(200, json).end(`\ufeff${completion(j.model)}`);
       else if (j.model === 'gzipped') res.writeHead(200, { ...json, 'content-encoding': 'gzip' }).end(gzipSync(completion(j.model)));
       else if (j.model === 'cached-over')
         res.writeHead(200, json).end(
@@ -303,6 +316,8 @@ beforeAll(async () => {
     'm-code-null': model('code-null'),
     'm-gemini-field': model('gemini-unknown-field', ['m-ok']),
     'm-gemini-field-alone': model('gemini-unknown-field'),
+    'm-deepseek-image': model('deepseek-image', ['m-ok-vision']),
+    'm-ok-vision': { ...model('ok'), capabilities: ['chat', 'vision'] },
     'm-json-for-stream': model('json-for-stream'),
     'm-error-200': model('error-200'),
     'm-error-200-usage': model('error-200-usage'),
@@ -705,6 +720,27 @@ describe('answers larger than switchyard reads, and counts that are no counts', 
     const error = ((await alone.json()) as { error: { message: string; type: string } }).error;
     expect(error.message).toBe('Invalid JSON payload received. Unknown name "prompt_cache_key": Cannot find field.');
     expect(error.type).toBe('invalid_request_error');
+  });
+
+  it("DeepSeek's 400 for an image part (unknown variant `image_url`) fails over to the model's fallback, as the README says a provider's 400 about a feature does (it reached the client)", async () => {
+    const r = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'm-deepseek-image',
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'What is this?' },
+              { type: 'image_url', image_url: { url: 'https://example.com/a.png' } },
+            ],
+          },
+        ],
+      }),
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-switchyard-model')).toBe('m-ok-vision');
   });
 
   it('an embeddings answer with fewer vectors than inputs is a bad answer, failed over (it was a 200 with one vector for two texts)', async () => {
