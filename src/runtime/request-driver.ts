@@ -419,6 +419,12 @@ export class RequestDriver {
     return new SwitchyardError('internal_error', 'internal error in switchyard');
   }
 
+  /** The request's own deadline aborted it (not its client leaving, nor a shutdown). */
+  private deadlinePassed(): boolean {
+    const r: unknown = this.ac.signal.aborted ? this.ac.signal.reason : undefined;
+    return r instanceof UpstreamFault && r.kind === 'deadline';
+  }
+
   private aborted(): ReqEvent | null {
     if (!this.ac.signal.aborted) return null;
     const r: unknown = this.ac.signal.reason;
@@ -444,6 +450,10 @@ export class RequestDriver {
           // Woken so near the deadline that an attempt would have less than its room (a probe after a
           // 429 that hung until then): 503 now, as a wait known to end there is, not a doomed attempt billed.
           const late = admitted === true && this.snap.context.deadlineAt - now < attemptRoom(this.snap.context);
+          // The deadline passed while it waited (every candidate busy, a half-open probe out, throttled):
+          // no endpoint could take it in its time, a 503 naming why, as a wait known to end too late is,
+          // not a 504 that blames an upstream it never reached.
+          if (this.deadlinePassed()) return { type: 'capacity.refused', at: now };
           return this.aborted() ?? { type: admitted === true && !late ? 'capacity.freed' : 'capacity.refused', at: now };
         });
       }

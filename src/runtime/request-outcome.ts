@@ -109,7 +109,10 @@ const realFault = (f: unknown): UpstreamFault | null => (f instanceof UpstreamFa
 
 function exhausted(inp: FailureInput): Outcome {
   const { ctx } = inp;
-  if (inp.abortReason !== undefined) return abortedOutcome(inp.abortReason, ctx);
+  // A deadline that passed while the request waited for capacity is no time-out of an upstream: the
+  // candidates could not take it in its time (503, below). A client gone or a shutdown says so.
+  const deadline = inp.abortReason instanceof UpstreamFault && inp.abortReason.kind === 'deadline';
+  if (inp.abortReason !== undefined && !deadline) return abortedOutcome(inp.abortReason, ctx);
   const f = realFault(ctx.lastFault);
   if (f === null && ctx.refusal) return { ok: false, error: refusalError(ctx.refusal, inp.maxCostUsd, inp.api, inp.keyed === true, ctx.spentNano > 0) };
   if (f === null || (f.status === 429 && ctx.attempts > 0) || ctx.attempts === 0) {

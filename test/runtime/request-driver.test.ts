@@ -519,6 +519,57 @@ describe('request driver on a simulated clock', () => {
     expect([second.sink.status, upstreamCalls('up-b'), r.queue.depth]).toEqual([200, 2, 0]);
   });
 
+  it('capacity: a request whose deadline passes while it waits for a busy endpoint (maxConcurrent) is a 503 no_endpoint_available naming why, not a 504 after 0 attempts', async () => {
+    const r = await runtime({ requestTimeoutMs: 30_000, headersTimeoutMs: 600_000 }, { maxConcurrent: 1 });
+    sim.setFault('up-b', { kind: 'hang', times: 1 });
+    const busy = start(r, { model: 'b', max_tokens: 5 });
+    const t0 = Date.now();
+    while (upstreamCalls('up-b') === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    const waiter = start(r, { model: 'b' }, null, { timeoutMs: 2000 });
+    while (r.queue.depth === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    clock.advance(1999);
+    expect([waiter.sink.status, r.queue.depth]).toEqual([null, 1]);
+    clock.advance(1);
+    await waiter.done;
+    expect([waiter.sink.status, waiter.sink.error?.code, waiter.sink.error?.headers['retry-after'], upstreamCalls('up-b')]).toEqual([
+      503,
+      'no_endpoint_available',
+      '1',
+      1,
+    ]);
+    expect(waiter.sink.error?.message).toContain('b max concurrent (1) reached');
+    const [row] = await ledger.rows({ requestId: `req-${n}` });
+    expect([row?.status, row?.errorCode, row?.costNano]).toEqual([503, 'no_endpoint_available', 0]);
+    clock.advance(30_000);
+    await busy.done;
+  });
+
+  it("capacity: a request whose deadline passes while it waits for a half-open endpoint's hung probe is a 503 no_endpoint_available, not a 504", async () => {
+    const r = await runtime(
+      { failureThreshold: 1, recoveryMs: 1000, requestTimeoutMs: 30_000, headersTimeoutMs: 600_000, retry: { maxAttempts: 1 } },
+      {},
+      {},
+      'memory',
+      true,
+    );
+    sim.setFault('up-b', { kind: 'http_error', status: 500, times: 1 });
+    await start(r, { model: 'b' }).done;
+    clock.advance(1000);
+    expect(r.state().endpoints.find((e) => e.id === 'b@p')?.state).toBe('half-open');
+    sim.setFault('up-b', { kind: 'hang', times: 1 });
+    const probe = start(r, { model: 'b', max_tokens: 5 });
+    const t0 = Date.now();
+    while (upstreamCalls('up-b') < 2 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    const waiter = start(r, { model: 'b' }, null, { timeoutMs: 2000 });
+    while (r.queue.depth === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    clock.advance(2000);
+    await waiter.done;
+    expect([waiter.sink.status, waiter.sink.error?.code, upstreamCalls('up-b')]).toEqual([503, 'no_endpoint_available', 2]);
+    expect(waiter.sink.error?.message).toContain('b half-open, probe in flight');
+    clock.advance(30_000);
+    await probe.done;
+  });
+
   it('capacity: when the window frees only after the deadline, 503 at once instead of a 504 later', async () => {
     const r = await runtime({ requestTimeoutMs: 30_000 }, { rpm: 1 });
     await start(r, { model: 'b' }).done;
