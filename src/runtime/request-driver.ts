@@ -947,6 +947,7 @@ export class RequestDriver {
         now,
         remainingMs: ctx.deadlineAt - now,
         minAttemptMs: attemptRoom(ctx),
+        overdue: fault.kind === 'deadline' && overdue(h, err, delivered),
         rng: this.rt.rng,
       },
       this.rt.cfg.resilience,
@@ -989,6 +990,15 @@ export class RequestDriver {
         v.event === 'rateLimited' && d.next.step === 'failover' && per.attempts < this.rt.cfg.resilience.retry.maxAttempts && v.retryAt < ctx.deadlineAt,
     };
   }
+}
+
+/**
+ * The deadline cut an attempt that went out and had begun no answer (no 2xx headers of a JSON
+ * answer, no first content of a stream) after at least twice the endpoint's observed latency (its
+ * peak EWMA, the model's prior until measured): the endpoint stalled (retry-policy's `overdue`).
+ */
+function overdue(h: EndpointHandle, err: AttemptFailure, delivered: string): boolean {
+  return err.sent && !err.answered && err.ttftMs === null && delivered === '' && err.latencyMs >= 2 * latencyOf(h);
 }
 
 /** No tokens (never changed: usages are summed into new objects). */

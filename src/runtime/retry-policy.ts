@@ -30,7 +30,10 @@
  *                                                             API's answer)
  *   1xx / 3xx where an answer should be failed (other, counts) fail over, logged loudly (a redirect: an http:// base URL
  *     (a redirect)                                             moved to https://, or a path that moved; not followed)
- *   deadline / client gone              released              stop
+ *   deadline, no answer begun after     failed (timeout,       stop (the request's time is up)
+ *     at least twice the endpoint's       counts)
+ *     observed latency (`overdue`)
+ *   deadline otherwise / client gone    released              stop
  */
 import type { FaultClass } from '../../machines/events.js';
 import type { ResilienceConfig } from '../config/schema.js';
@@ -62,6 +65,16 @@ export interface RetryState {
    * instead (whose own wait answers 503 at once), not a doomed, billed attempt and a 504.
    */
   minAttemptMs?: number;
+  /**
+   * The request's deadline cut an attempt that had begun no answer (no response headers, no first
+   * content) after at least twice the endpoint's observed latency: the endpoint stalled, and that
+   * counts as a time-out of its own, as `headersTimeoutMs` would have. Without it, an endpoint that
+   * hangs before its headers under clients whose deadlines are shorter than `headersTimeoutMs`
+   * never counted a failure: it stayed healthy, its circuit never opened, and every request sent
+   * there ended in a 504 while a fallback was idle. A deadline shorter than that (the client asked
+   * for less time than the endpoint takes) says nothing of the endpoint and is released.
+   */
+  overdue?: boolean;
   rng: () => number;
 }
 
@@ -94,6 +107,7 @@ export function decide(f: UpstreamFault, s: RetryState, r: ResilienceConfig): De
   const canRetrySame = s.attemptsOnEndpoint < r.retry.maxAttempts;
   switch (f.kind) {
     case 'deadline':
+      return { verdict: s.overdue === true ? failed('timeout') : { event: 'released' }, next: { step: 'stop' }, loud: false };
     case 'client_gone':
     case 'shutting_down':
       return { verdict: { event: 'released' }, next: { step: 'stop' }, loud: false };

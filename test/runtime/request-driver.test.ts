@@ -519,6 +519,40 @@ describe('request driver on a simulated clock', () => {
     expect([second.sink.status, upstreamCalls('up-b'), r.queue.depth]).toEqual([200, 2, 0]);
   });
 
+  it('a hung endpoint whose requests all end at their own deadline (shorter than headersTimeoutMs) counts those time-outs: its circuit opens and the fallback serves (it stayed healthy and every request went there, 504)', async () => {
+    const r = await runtime({ failureThreshold: 2, requestTimeoutMs: 30_000, headersTimeoutMs: 600_000 });
+    sim.setFault('up-a', { kind: 'hang' });
+    const cut = async (): Promise<TestSink> => {
+      const before = upstreamCalls('up-a');
+      const x = start(r, { max_tokens: 5 }, null, { timeoutMs: 2000 });
+      const t0 = Date.now();
+      while (upstreamCalls('up-a') === before && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+      clock.advance(2000);
+      await x.done;
+      return x.sink;
+    };
+    const first = await cut();
+    // The endpoint's prior is 500 ms: 2 s with no answer is a time-out of the endpoint's, not a short client deadline.
+    expect([first.status, first.error?.code, r.state().endpoints.find((e) => e.id === 'a@p')?.consecutiveFailures]).toEqual([504, 'timeout', 1]);
+    await cut();
+    expect(r.state().endpoints.find((e) => e.id === 'a@p')?.state).toBe('circuit-open');
+    const next = start(r, { max_tokens: 5 }, null, { timeoutMs: 2000 });
+    await next.done;
+    expect(served(next.sink)).toEqual([200, 'b', '1', 2, 1]);
+  });
+
+  it('a deadline shorter than what the endpoint usually takes does not count against it (the client asked for less time than it needs)', async () => {
+    const r = await runtime({ failureThreshold: 1, requestTimeoutMs: 30_000, headersTimeoutMs: 600_000 }, {}, { a: { latencyPriorMs: 5000 } });
+    sim.setFault('up-a', { kind: 'hang' });
+    const x = start(r, { max_tokens: 5 }, null, { timeoutMs: 2000 });
+    const t0 = Date.now();
+    while (upstreamCalls('up-a') === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    clock.advance(2000);
+    await x.done;
+    const e = r.state().endpoints.find((ep) => ep.id === 'a@p');
+    expect([x.sink.status, e?.state, e?.consecutiveFailures]).toEqual([504, 'healthy', 0]);
+  });
+
   it('capacity: a request whose deadline passes while it waits for a busy endpoint (maxConcurrent) is a 503 no_endpoint_available naming why, not a 504 after 0 attempts', async () => {
     const r = await runtime({ requestTimeoutMs: 30_000, headersTimeoutMs: 600_000 }, { maxConcurrent: 1 });
     sim.setFault('up-b', { kind: 'hang', times: 1 });

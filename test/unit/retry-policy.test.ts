@@ -373,6 +373,17 @@ describe('request-level stops', () => {
   it.each(['deadline', 'client_gone'] as const)('%s → released, stop', (kind) => {
     expect(decide(fault(kind), state(), R)).toEqual({ verdict: { event: 'released' }, next: { step: 'stop' }, loud: false });
   });
+
+  it("a deadline that cut an attempt with no answer after twice the endpoint's latency (overdue) is a time-out of the endpoint: counted, stop", () => {
+    expect(decide(fault('deadline'), state({ overdue: true }), R)).toEqual({
+      verdict: { event: 'failed', fault: 'timeout', countsAsFailure: true },
+      next: { step: 'stop' },
+      loud: false,
+    });
+    // A client leaving, or a shutdown, is never the endpoint's fault.
+    for (const kind of ['client_gone', 'shutting_down'] as const)
+      expect(decide(fault(kind), state({ overdue: true }), R)).toEqual({ verdict: { event: 'released' }, next: { step: 'stop' }, loud: false });
+  });
 });
 
 describe('bounds', () => {
