@@ -48,5 +48,12 @@ export function checkAdmin(rule: AdminRule, req: IncomingMessage, url: URL, path
       `this sidecar is bound to a non-loopback address and has no SWITCHYARD_ADMIN_TOKEN: set it in the sidecar's environment and restart, then ${SEND_TOKEN}`,
     );
   }
+  // A token was sent but is not the sidecar's: said so (the plain hint told a user who had set
+  // SWITCHYARD_ADMIN_TOKEN, a wrong one, to set it, and `switchyard status` printed that hint).
+  if (given !== null)
+    throw new SwitchyardError(
+      'admin_token_required',
+      `this sidecar is bound to a non-loopback address and the admin token sent is not this sidecar's SWITCHYARD_ADMIN_TOKEN: ${SEND_TOKEN} it was started with`,
+    );
   throw new SwitchyardError('admin_token_required', `this sidecar is bound to a non-loopback address: ${SEND_TOKEN}`);
 }

@@ -4,7 +4,8 @@
  * compared in constant time; `observe.publicMetrics` opens `/metrics` only.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProc, testConfig, TEST_KEYS, type Proc } from '../integration/harness.js';
+import { BIN, startProc, testConfig, TEST_KEYS, type Proc } from '../integration/harness.js';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,6 +121,27 @@ describe('off loopback', () => {
     } finally {
       await bare.stop();
     }
+  });
+
+  it('a wrong token is told apart from a missing one, by the 401 and by `switchyard status` (both said "set SWITCHYARD_ADMIN_TOKEN" to a user who had)', async () => {
+    const missing = (await (await fetch(`${closedUrl}/switchyard/state`)).json()) as { error: { message: string } };
+    expect(missing.error.message).not.toMatch(/not this sidecar's/);
+    for (const r of [
+      await fetch(`${closedUrl}/switchyard/state`, { headers: { authorization: 'Bearer wrong-token' } }),
+      await fetch(`${closedUrl}/switchyard/inspect?token=wrong-token`),
+    ]) {
+      expect(r.status).toBe(401);
+      const body = (await r.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('admin_token_required');
+      expect(body.error.message).toMatch(/the admin token sent is not this sidecar's SWITCHYARD_ADMIN_TOKEN/);
+    }
+    const run = spawnSync(process.execPath, [BIN, 'status', '--url', closedUrl], {
+      env: { ...process.env, SWITCHYARD_ADMIN_TOKEN: 'wrong-token' },
+      encoding: 'utf8',
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/refused \/switchyard\/state \(401\): .*the admin token sent is not this sidecar's SWITCHYARD_ADMIN_TOKEN/);
+    expect(run.stderr).not.toContain('wrong-token');
   });
 
   it('health and the API stay open', async () => {
