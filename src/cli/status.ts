@@ -67,7 +67,11 @@ export function until(iso: string | null, now: number): string {
 
 export function formatUsd(x: number): string {
   if (x === 0) return '$0';
-  return `$${x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toPrecision(3)}`;
+  if (x >= 100) return `$${x.toFixed(0)}`;
+  if (x >= 1) return `$${x.toFixed(2)}`;
+  const three = x.toPrecision(3);
+  // Under a micro-dollar toPrecision writes an exponent ("6.00e-8"): amounts are whole nano-USD, so nine decimals hold them.
+  return `$${three.includes('e') ? x.toFixed(9).replace(/0+$/, '') : three}`;
 }
 
 const n = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(1));

@@ -90,6 +90,13 @@ describe('formatStatus', () => {
     expect([formatDuration(0), formatDuration(59_400), formatDuration(61_000), formatDuration(3_600_000 * 50)]).toEqual(['0s', '59s', '1m 1s', '2d 2h']);
     expect([until(null, 0), until('1970-01-01T00:00:05Z', 10_000), until('1970-01-01T00:00:12Z', 0)]).toEqual(['-', 'now', 'in 12s']);
     expect([formatUsd(0), formatUsd(0.000084), formatUsd(2.5), formatUsd(1234.4)]).toEqual(['$0', '$0.0000840', '$2.50', '$1234']);
+    // Under a micro-dollar (one small embedding request: 3 tokens at $0.02/MTok) it said "$6.00e-8".
+    expect([formatUsd(6e-8), formatUsd(1e-9), formatUsd(1.234e-7), formatUsd(9.99e-7)]).toEqual([
+      '$0.00000006',
+      '$0.000000001',
+      '$0.000000123',
+      '$0.000000999',
+    ]);
   });
 });
 
