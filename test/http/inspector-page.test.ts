@@ -29,6 +29,22 @@ describe('inspector document', () => {
     expect(doc.html).toContain("EventSource(base + 'events')");
   });
 
+  it('writes amounts under a micro-dollar as decimals, as switchyard status does (a spend gauge showed "$6.00e-8")', () => {
+    const js = readFileSync(join(PAGE_DIR, 'inspector.js'), 'utf8');
+    const src = /^ {2}function usd\(x\) \{.*\}$/m.exec(js)?.[0];
+    expect(src).toBeDefined();
+    const usd = new Function(`${src!}; return usd;`)() as (x: number) => string;
+    expect([0, 6e-8, 1e-9, 1.234e-7, 0.000084, 2.5, 1234.4].map(usd)).toEqual([
+      '$0',
+      '$0.00000006',
+      '$0.000000001',
+      '$0.000000123',
+      '$0.0000840',
+      '$2.50',
+      '$1234',
+    ]);
+  });
+
   it('has a CSP that admits exactly the inlined script and style', () => {
     const js = readFileSync(join(PAGE_DIR, 'inspector.js'), 'utf8');
     const hash = `'sha256-${createHash('sha256').update(js).digest('base64')}'`;

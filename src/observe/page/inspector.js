@@ -36,7 +36,7 @@
     if (x >= 1e4) return (x / 1e3).toFixed(x >= 1e5 ? 0 : 1) + 'k';
     return String(Math.round(x * 10) / 10);
   }
-  function usd(x) { return x === 0 ? '$0' : '$' + (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toPrecision(3)); }
+  function usd(x) { var t = x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toPrecision(3); return x === 0 ? '$0' : '$' + (t.indexOf('e') >= 0 ? x.toFixed(9).replace(/0+$/, '') : t); }
   function ms(x) { return x === null || x === undefined ? '–' : Math.round(x) + ' ms'; }
   function span(s) {
     if (s < 60) return s.toFixed(s < 10 ? 1 : 0) + 's';
