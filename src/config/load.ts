@@ -210,7 +210,7 @@ export function formatIssue(issue: z.core.$ZodIssue, schema?: z.ZodType): string
       const got = 'input' in issue ? typeName(issue.input) : undefined;
       if (got === 'undefined') return `${where}: required (expected ${issue.expected})`;
       // `.inf` in YAML: a number, not a finite one ("expected number, got number" said nothing).
-      if (got === 'number') return `${where}: expected a finite ${issue.expected}, got ${String((issue as { input?: unknown }).input)}`;
+      if (got === 'number' && issue.expected === 'number') return `${where}: expected a finite number, got ${String((issue as { input?: unknown }).input)}`;
       // `observe:` with nothing under it (every key commented out) is null in YAML; so are `models:` and `budget.limits:`.
       if (got === 'null' && (issue.expected === 'object' || issue.expected === 'record' || issue.expected === 'array'))
         return `${where}: the section is empty (in YAML, a key with nothing under it is null): give it its ${issue.expected === 'array' ? 'items' : 'keys'}, or remove the line`;
@@ -229,7 +229,18 @@ export function formatIssue(issue: z.core.$ZodIssue, schema?: z.ZodType): string
       const values = issue.values.map((v) => JSON.stringify(v)).join(', ');
       // A key left out (or misspelt beside it: `teir`) is missing, not a wrong value.
       if ('input' in issue && issue.input === undefined) return `${where}: required (expected one of ${values})`;
-      return `${where}: expected one of ${values}`;
+      // What was written, and the value meant when it is a near miss (`period: Day`, `scope: globl`).
+      const input = 'input' in issue ? issue.input : undefined;
+      if (typeof input !== 'string' && typeof input !== 'number' && typeof input !== 'boolean') return `${where}: expected one of ${values}`;
+      const shown = JSON.stringify(typeof input === 'string' && input.length > 64 ? `${input.slice(0, 64)}…` : input);
+      const near =
+        typeof input === 'string'
+          ? nearest(
+              input,
+              issue.values.filter((v): v is string => typeof v === 'string'),
+            )
+          : null;
+      return `${where}: expected one of ${values}, got ${shown}${near !== null ? ` (did you mean "${near}"?)` : ''}`;
     }
     // `inclusive: false` is a strict bound (`positive()` is `> 0`): `>= 0` would call 0 valid.
     case 'too_small':

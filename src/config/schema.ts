@@ -5,7 +5,7 @@
  * by environment variable (`apiKeyEnv`, `keyEnv`), never written inline.
  */
 import { z } from 'zod';
-import { unknownModel } from './near.js';
+import { nearest, unknownModel } from './near.js';
 
 export const TIERS = ['fast_cheap', 'balanced', 'high_quality'] as const;
 export type Tier = (typeof TIERS)[number];
@@ -117,6 +117,12 @@ const CREDENTIAL_HEADERS = new Set(['authorization', 'x-api-key', 'api-key', 'x-
  * request headers would show them, as the scrubber knows only secrets given by environment variable.
  */
 /** A list of names where one written twice is a mistake (taken silently, it hid a typo of another). */
+/** ` (did you mean "x"?)` for a near miss among `known` names, else ''. */
+function nearHint(name: string, known: readonly string[]): string {
+  const near = nearest(name, known);
+  return near === null ? '' : ` (did you mean "${near}"?)`;
+}
+
 function noRepeats(items: readonly string[], ctx: z.RefinementCtx): void {
   const seen = new Set<string>();
   items.forEach((c, i) => {
@@ -646,7 +652,7 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
         ctx.addIssue({
           code: 'custom',
           path: ['models', name, 'endpoints', i, 'provider'],
-          message: `unknown provider "${ep.provider}"; expected one of: ${Object.keys(providers).join(', ')}`,
+          message: `unknown provider "${ep.provider}"${nearHint(ep.provider, Object.keys(providers))}; expected one of: ${Object.keys(providers).join(', ')}`,
         });
       }
       const id = typeof ep.id === 'string' ? ep.id : `${name}@${ep.provider}`;
@@ -722,7 +728,7 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
       ctx.addIssue({
         code: 'custom',
         path: ['budget', 'limits', i, 'key'],
-        message: `unknown client key id "${l.key}"; expected one of auth.keys: ${keyIds.join(', ')}`,
+        message: `unknown client key id "${l.key}"${nearHint(l.key, keyIds)}; expected one of auth.keys: ${keyIds.join(', ')}`,
       });
     }
     // A field of another scope would be ignored: a "per key per model" budget is not built, say so instead of applying it more widely.

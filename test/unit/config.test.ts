@@ -238,6 +238,30 @@ describe('error messages', () => {
     expect(errs.join('\n')).toMatch(/unknown key "teir" \(did you mean "tier"\?\)/);
   });
 
+  it('a number where a section is expected says so, not "expected a finite object" (`price: 0.3`)', () => {
+    const raw = rawDefaults();
+    (raw.models as Record<string, Record<string, unknown>>)['gpt-4.1']!.price = 0.3;
+    expect(errors(validateConfig(raw))).toEqual(['models.gpt-4.1.price: expected object, got number']);
+    (raw.models as Record<string, Record<string, unknown>>)['gpt-4.1']!.price = { inputPerMTok: Infinity, outputPerMTok: 8 };
+    expect(errors(validateConfig(raw))).toEqual(['models.gpt-4.1.price.inputPerMTok: expected a finite number, got Infinity']);
+  });
+
+  it('a misspelt value names what was written and the value meant (`period: daily`, `kind: opnai`)', () => {
+    const raw = rawDefaults();
+    raw.budget = { limits: [{ scope: 'globl', period: 'Day', usd: 5 }] };
+    expect(errors(validateConfig(raw))).toEqual([
+      'budget.limits[0].scope: expected one of "global", "key", "model", got "globl" (did you mean "global"?)',
+      'budget.limits[0].period: expected one of "day", "month", "total", got "Day" (did you mean "day"?)',
+    ]);
+    raw.budget = { limits: [{ scope: 'global', period: 'weekly', usd: 5 }] };
+    expect(errors(validateConfig(raw))).toEqual(['budget.limits[0].period: expected one of "day", "month", "total", got "weekly"']);
+    raw.budget = { limits: [] };
+    (raw.models as Record<string, { endpoints: Array<{ provider: string }> }>)['gpt-4.1']!.endpoints[0]!.provider = 'opnai';
+    expect(errors(validateConfig(raw))).toEqual([
+      expect.stringMatching(/^models\.gpt-4\.1\.endpoints\[0\]\.provider: unknown provider "opnai" \(did you mean "openai"\?\); expected one of: /),
+    ]);
+  });
+
   it('refuses unknown keys', () => {
     const raw = rawDefaults();
     raw.server = { hots: 'localhost' };
