@@ -30,6 +30,8 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const file = argv[0];
+  // An option beside the file (`--json FILE`): named, not counted as a second file.
+  const option = argv.find((a) => a.startsWith('-') && a !== '-' && a !== '--config');
   // Each mistake said, then the usage (it printed the usage alone; an option was read as a file name).
   const why =
     argv.length === 0
@@ -37,7 +39,9 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
       : argv.length > 1
         ? argv[0] === '--config'
           ? 'the file is given alone, without --config'
-          : `one file at a time, got ${argv.length} arguments`
+          : option !== undefined
+            ? `unknown option ${option}`
+            : `one file at a time, got ${argv.length} arguments`
         : file === ''
           ? 'the file name is empty'
           : file!.startsWith('-') && file !== '-'

@@ -156,6 +156,9 @@ describe('switchyard check-config', () => {
 
   it.each([
     [['--frob'], 'unknown option --frob'],
+    // An option beside the file is named, not counted as a second file ("one file at a time, got 2 arguments").
+    [['--json', 'x.yaml'], 'unknown option --json'],
+    [['x.yaml', '--strict'], 'unknown option --strict'],
     [['--config', 'x.yaml'], 'the file is given alone, without --config'],
     [[''], 'the file name is empty'],
     [[], 'no config file given'],
