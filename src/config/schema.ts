@@ -457,7 +457,11 @@ const budgetLimitSchema = z.strictObject({
 
 const budgetSchema = z.strictObject({
   limits: z.array(budgetLimitSchema).default([]),
-  currency: z.strictObject({ code: z.string().regex(/^[A-Z]{3}$/, 'expected a 3-letter currency code'), perUsd: z.number().positive() }).optional(),
+  currency: z
+    .strictObject({ code: z.string().regex(/^[A-Z]{3}$/, 'expected a 3-letter currency code'), perUsd: z.number().positive() })
+    // USD is what the ledger counts in: another rate for it could only be a mistake.
+    .refine((c) => c.code !== 'USD' || c.perUsd === 1, { error: "USD is the ledger's own currency: its perUsd is 1 (or leave currency out)", path: ['perUsd'] })
+    .optional(),
 });
 
 /** What an HTTP header value can carry as it is: visible ASCII, inner spaces (no control characters, nothing outside ASCII). */

@@ -57,7 +57,8 @@ export function spendRoute(cfg: () => Config, ledger: LedgerStore) {
     const rows = await ledger.spendBy(g as SpendGroup, from, to);
     const cur = cfg().budget.currency;
     const totalNano = rows.reduce((s, r) => s + r.costNano, 0);
-    const conv = (nano: number) => (cur ? { [cur.code.toLowerCase()]: Math.round(nanoToUsd(nano) * cur.perUsd * 1e6) / 1e6 } : {});
+    // USD as the display currency adds no column: its figure is `usd` itself, exact (the rounded conversion had replaced it).
+    const conv = (nano: number) => (cur && cur.code !== 'USD' ? { [cur.code.toLowerCase()]: Math.round(nanoToUsd(nano) * cur.perUsd * 1e6) / 1e6 } : {});
     sendJson(res, 200, {
       group_by: g,
       from: from === undefined ? null : new Date(from).toISOString(),

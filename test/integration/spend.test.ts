@@ -5,10 +5,11 @@
  * is exact; no upstream is needed. The sidecar runs in a zone west of UTC so that reading a
  * boundary in local time would show.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import type { LedgerRow } from '../../src/accounting/ledger.js';
 import { SqliteLedger } from '../../src/accounting/sqlite-ledger.js';
 import { startSidecar, testConfig, type SidecarHandle } from './harness.js';
@@ -199,5 +200,24 @@ describe('/switchyard/spend', () => {
     expect(r.status).toBe(400);
     const j = (await r.json()) as { error: Record<string, unknown> };
     expect(j.error).toEqual({ message: expect.stringContaining(param) as unknown, type: 'invalid_request_error', param, code: 'invalid_request' });
+  });
+});
+
+describe('a display currency of USD', () => {
+  it('keeps the exact usd figures (its converted column, rounded to 6 decimals, had replaced them: 7 nano-USD showed as 0)', async () => {
+    const cfg = testConfig('http://127.0.0.1:9', { budget: { limits: [], currency: { code: 'USD', perUsd: 1 } } });
+    cfg.storage = (parse(readFileSync(sc.configFile, 'utf8')) as { storage: unknown }).storage;
+    writeFileSync(sc.configFile, stringify(cfg));
+    expect((await fetch(`${sc.url}/switchyard/reload`, { method: 'POST' })).status).toBe(200);
+    const j = await spend('group_by=model');
+    expect(j.currency).toEqual({ code: 'USD', perUsd: 1 });
+    expect(j.total).toEqual({ requests: 5, usd: 3.623456797 });
+    expect(j.groups.find((g) => g.model === 'claude-sonnet-4.5')).toEqual({
+      model: 'claude-sonnet-4.5',
+      requests: 1,
+      promptTokens: 1,
+      completionTokens: 1,
+      usd: 7e-9,
+    });
   });
 });

@@ -262,6 +262,14 @@ describe('error messages', () => {
     ]);
   });
 
+  it('a display currency of USD takes no other rate (the ledger counts in USD)', () => {
+    const raw = rawDefaults();
+    raw.budget = { limits: [], currency: { code: 'USD', perUsd: 0.9 } };
+    expect(errors(validateConfig(raw))).toEqual(["budget.currency.perUsd: USD is the ledger's own currency: its perUsd is 1 (or leave currency out)"]);
+    raw.budget = { limits: [], currency: { code: 'USD', perUsd: 1 } };
+    expect(validateConfig(raw).ok).toBe(true);
+  });
+
   it('refuses unknown keys', () => {
     const raw = rawDefaults();
     raw.server = { hots: 'localhost' };
