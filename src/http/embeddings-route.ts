@@ -36,7 +36,8 @@ function tokenInput(input: unknown[]): { input: number[] | number[][]; tokens: n
   if (!Array.isArray(input[0])) return null;
   let tokens = 0;
   input.forEach((ids, i) => {
-    if (!Array.isArray(ids) || ids.length === 0) throw unsupported(`input[${i}]`, 'expected a non-empty array of token ids, as the first entry is');
+    if (!Array.isArray(ids) || ids.length === 0)
+      throw unsupported(`input[${i}]`, i === 0 ? 'expected a non-empty array of token ids' : 'expected a non-empty array of token ids, as the first entry is');
     ids.forEach((id, j) => {
       if (!isTokenId(id)) throw unsupported(`input[${i}][${j}]`, `expected a token id (an integer from 0 to ${MAX_TOKEN_ID})`);
     });
@@ -75,8 +76,13 @@ function parse(body: Record<string, unknown>): ChatBody {
     return withNative(chat, { kind: 'embeddings', input: ids.input, tokens: ids.tokens, extra, longestInput, longestParam });
   }
   list.forEach((s, i) => {
-    if (typeof s !== 'string' || s === '')
-      throw unsupported(Array.isArray(input) ? `input[${i}]` : 'input', 'expected a non-empty string, as the first entry is (or send token ids only)');
+    if (typeof s === 'string' && s !== '') return;
+    // Said of the entry as it is: "as the first entry is" only where the first entry is a text.
+    if (!Array.isArray(input)) throw unsupported('input', 'expected a non-empty string (an empty text has nothing to embed)');
+    throw unsupported(
+      `input[${i}]`,
+      i === 0 ? 'expected a non-empty string, or token ids' : 'expected a non-empty string, as the first entry is (or send token ids only)',
+    );
   });
   const texts = list as string[];
   // The prompt as the flow sees it: counted for the reservation and TPM windows; nothing is generated.

@@ -108,6 +108,24 @@ describe('POST /v1/embeddings', () => {
     expect(log.map((l) => l.model)).toEqual(['text-embedding-3-small', 'text-embedding-3-small', 'text-embedding-3-small']);
   });
 
+  it.each<[unknown, string, string]>([
+    ['', 'input', 'input: expected a non-empty string (an empty text has nothing to embed)'],
+    [['', 'a'], 'input[0]', 'input[0]: expected a non-empty string, or token ids'],
+    [['a', ''], 'input[1]', 'input[1]: expected a non-empty string, as the first entry is (or send token ids only)'],
+    [[[], [1]], 'input[0]', 'input[0]: expected a non-empty array of token ids'],
+  ])(
+    'an empty input %j is named as it is, %s (it said "as the first entry is" of an empty first entry, or of a lone string)',
+    async (input, param, message) => {
+      const r = await fetch(`${sc.url}/v1/embeddings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'text-embedding-3-small', input }),
+      });
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as { error: unknown }).error).toMatchObject({ param, message });
+    },
+  );
+
   it.each<[unknown, string]>([
     [[1, 2.5], 'input[1]'],
     [[-1], 'input[0]'],
