@@ -222,6 +222,20 @@ const UNKNOWN_FIELD = /\bUnknown name "[^"\n]{1,200}"(?: at '[^'\n]{0,300}')?: C
  */
 const UNKNOWN_VARIANT = /\bunknown variant `[^`\n]{1,100}`/;
 
+/**
+ * OpenAI's reasoning models (o-series, GPT-5) on a parameter or value they do not take:
+ * `Unsupported parameter: 'temperature' is not supported with this model.`, `Unsupported value:
+ * 'temperature' does not support 0.7 with this model. Only the default (1) value is supported.`
+ * (codes unsupported_parameter, unsupported_value): another model takes it.
+ */
+const UNSUPPORTED_WITH_MODEL = /\bUnsupported (?:parameter|value): '[^'\n]{1,100}'[^\n]{0,300}\bwith this model\b/;
+
 export function unsupportedFeature(message: string): boolean {
-  return message.length <= 2000 && ((UNSUPPORTED.test(message) && FEATURE.test(message)) || UNKNOWN_FIELD.test(message) || UNKNOWN_VARIANT.test(message));
+  return (
+    message.length <= 2000 &&
+    ((UNSUPPORTED.test(message) && FEATURE.test(message)) ||
+      UNKNOWN_FIELD.test(message) ||
+      UNKNOWN_VARIANT.test(message) ||
+      UNSUPPORTED_WITH_MODEL.test(message))
+  );
 }

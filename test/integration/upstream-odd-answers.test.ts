@@ -131,6 +131,18 @@ beforeAll(async () => {
             },
           }),
         );
+      else if (j.model === 'reasoning-temperature' && (j as { temperature?: number }).temperature !== undefined)
+        // OpenAI's reasoning models on a sampling value they do not take.
+        res.writeHead(400, json).end(
+          JSON.stringify({
+            error: {
+              message: "Unsupported value: 'temperature' does not support 0.7 with this model. Only the default (1) value is supported.",
+              type: 'invalid_request_error',
+              param: 'temperature',
+              code: 'unsupported_value',
+            },
+          }),
+        );
       else if (j.model === 'bom') res.writeHead(200, json).end(`\ufeff${completion(j.model)}`);
       else if (j.model === 'gzipped') res.writeHead(200, { ...json, 'content-encoding': 'gzip' }).end(gzipSync(completion(j.model)));
       else if (j.model === 'cached-over')
@@ -317,6 +329,8 @@ beforeAll(async () => {
     'm-gemini-field': model('gemini-unknown-field', ['m-ok']),
     'm-gemini-field-alone': model('gemini-unknown-field'),
     'm-deepseek-image': model('deepseek-image', ['m-ok-vision']),
+    'm-reasoning': model('reasoning-temperature', ['m-ok']),
+    'm-reasoning-alone': model('reasoning-temperature'),
     'm-ok-vision': { ...model('ok'), capabilities: ['chat', 'vision'] },
     'm-json-for-stream': model('json-for-stream'),
     'm-error-200': model('error-200'),
@@ -741,6 +755,21 @@ describe('answers larger than switchyard reads, and counts that are no counts', 
     });
     expect(r.status).toBe(200);
     expect(r.headers.get('x-switchyard-model')).toBe('m-ok-vision');
+  });
+
+  it("a reasoning model's 400 for a sampling value it does not take (Unsupported value: 'temperature' … with this model) fails over to its fallback; alone, the client gets OpenAI's 400 as it was written (it reached the client with a fallback left)", async () => {
+    const ask = (model: string) =>
+      fetch(`${sc.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model, temperature: 0.7, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    const served = await ask('m-reasoning');
+    expect(served.status).toBe(200);
+    expect(served.headers.get('x-switchyard-model')).toBe('m-ok');
+    const alone = await ask('m-reasoning-alone');
+    expect(alone.status).toBe(400);
+    expect(((await alone.json()) as { error: unknown }).error).toMatchObject({ param: 'temperature', code: 'unsupported_value' });
   });
 
   it('an embeddings answer with fewer vectors than inputs is a bad answer, failed over (it was a 200 with one vector for two texts)', async () => {
