@@ -171,7 +171,22 @@ function toolChoice(v: unknown, declared: string[]): unknown {
     if (!declared.includes(name)) throw unknownTool('tool_choice', name, declared);
     return { type: 'function', function: { name } };
   }
-  throw unsupported('tool_choice', 'expected auto, none, required or {type: "function", name}');
+  // The tools the model may call this turn, of those declared (the rest stay in the prompt, so its cache holds):
+  // chat completions' allowed_tools, each entry a function of `tools`.
+  if (isObj(v) && v.type === 'allowed_tools') {
+    if (v.mode !== 'auto' && v.mode !== 'required') throw unsupported('tool_choice.mode', 'expected "auto" or "required"');
+    const list = arrayOf(v.tools, 'tool_choice.tools');
+    if (list.length === 0) throw unsupported('tool_choice.tools', 'expected at least one tool, {type: "function", name}');
+    const tools = list.map((t, i) => {
+      const at = `tool_choice.tools[${i}]`;
+      if (!isObj(t) || t.type !== 'function') throw unsupported(`${at}.type`, 'expected "function" (only function tools are served on /v1/responses)');
+      const name = str(t.name, `${at}.name`);
+      if (!declared.includes(name)) throw unknownTool(at, name, declared);
+      return { type: 'function', function: { name } };
+    });
+    return { type: 'allowed_tools', allowed_tools: { mode: v.mode, tools } };
+  }
+  throw unsupported('tool_choice', 'expected auto, none, required, {type: "function", name} or {type: "allowed_tools", mode, tools}');
 }
 
 function responseFormat(text: unknown): unknown {

@@ -384,6 +384,22 @@ describe('POST /v1/responses', () => {
     expect(err).toMatchObject({ status: 400, param: 'prompt_cache_retention' });
   });
 
+  it('takes tool_choice allowed_tools (the functions the model may call this turn, of those declared), JSON and stream; one not declared is a 400 naming it', async () => {
+    const two = [tools[0]!, { ...tools[0]!, name: 'define', description: 'Define a word' }];
+    const tool_choice = { type: 'allowed_tools' as const, mode: 'required' as const, tools: [{ type: 'function', name: 'define' }] };
+    const r = await sc.client.responses.create({ model: 'gpt-4.1', input: 'What does switchyard mean?', tools: two, tool_choice });
+    expect(r.output.map((o) => (o.type === 'function_call' ? o.name : o.type))).toEqual(['define']);
+    expect(r.tool_choice).toEqual(tool_choice);
+    const s = sc.client.responses.stream({ model: 'gpt-4.1', input: 'What does switchyard mean?', tools: two, tool_choice });
+    const streamed = await s.finalResponse();
+    expect(streamed.output.map((o) => (o.type === 'function_call' ? o.name : o.type))).toEqual(['define']);
+    const err = await sc.client.responses
+      .create({ model: 'gpt-4.1', input: 'x', tools: two, tool_choice: { ...tool_choice, tools: [{ type: 'function', name: 'translate' }] } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(err).toMatchObject({ status: 400, param: 'tool_choice.tools[0]' });
+  });
+
   it("refuses max_output_tokens below OpenAI's minimum (16) with its 400, param max_output_tokens, before any upstream call or ledger row", async () => {
     await sim.clearLog();
     for (const n of [1, 5, 15]) {
