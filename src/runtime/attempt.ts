@@ -216,7 +216,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     basePath: inp.h.basePath,
     maxOutputTokens: inp.outputCap,
     capField: inp.h.provider.outputCapField === 'auto' ? autoCapField(inp.h.provider.baseUrl) : inp.h.provider.outputCapField,
-    developerRole: isOpenAIHost(inp.h.provider.baseUrl),
+    openaiHost: isOpenAIHost(inp.h.provider.baseUrl),
     anthropicVersion: inp.h.provider.anthropicVersion,
     prefill: inp.prefill,
   });

@@ -242,15 +242,35 @@ function capOutput(body: ChatBody, cap: number, field: 'client' | 'max_tokens' |
   if (usedMax || !usedCompletion) body.max_tokens = cap;
 }
 
+/** A content part that is text and nothing else (no `cache_control` or other marker a string would lose). */
+const plainTextPart = (p: unknown): p is { type: 'text'; text: string } =>
+  isObj(p) && p.type === 'text' && typeof p.text === 'string' && Object.keys(p).every((k) => k === 'type' || k === 'text');
+
 /**
- * `developer` messages as `system` ones, for an OpenAI-compatible API other than OpenAI's own:
- * the role is OpenAI's newer name for the same instructions, and DeepSeek refuses it ("unknown
- * variant `developer`, expected one of `system`, `user`, `assistant`, `tool`"), as do servers
- * whose chat templates predate it. The list is copied only when it holds one (it is the request's own).
+ * A message in the forms every OpenAI-compatible API takes, for one other than OpenAI's own:
+ * `developer` as `system` (OpenAI's newer name for the same instructions; DeepSeek refuses it:
+ * "unknown variant `developer`, expected one of `system`, `user`, `assistant`, `tool`", as do
+ * servers whose chat templates predate it), and the text parts of a system, developer, assistant
+ * or tool message as one string (DeepSeek takes parts in a user message only: "invalid type:
+ * sequence, expected a string"), joined as the model reads them. The message itself when nothing changes.
  */
-function developerAsSystem(messages: ChatBody['messages']): ChatBody['messages'] {
-  if (!messages.some((m) => m.role === 'developer')) return messages;
-  return messages.map((m) => (m.role === 'developer' ? { ...m, role: 'system' } : m));
+function compatMessage(m: ChatBody['messages'][number]): ChatBody['messages'][number] {
+  const role = m.role === 'developer' ? 'system' : m.role;
+  const flatten = m.role !== 'user' && Array.isArray(m.content) && m.content.length > 0 && m.content.every(plainTextPart);
+  if (role === m.role && !flatten) return m;
+  const out = { ...m, role };
+  if (flatten) out.content = (m.content as Array<{ text: string }>).map((p) => p.text).join('');
+  return out;
+}
+
+/** The messages for an OpenAI-compatible API other than OpenAI's own; the list is copied only when one changes (it is the request's own). */
+function compatMessages(messages: ChatBody['messages']): ChatBody['messages'] {
+  let out: ChatBody['messages'] | null = null;
+  for (let i = 0; i < messages.length; i++) {
+    const m = compatMessage(messages[i]!);
+    if (m !== messages[i]) (out ??= messages.slice())[i] = m;
+  }
+  return out ?? messages;
 }
 
 export const openaiAdapter: ProviderAdapter = {
@@ -269,7 +289,7 @@ export const openaiAdapter: ProviderAdapter = {
       delete body.stream_options;
     }
     capOutput(body, input.maxOutputTokens, input.capField ?? 'client');
-    if (input.developerRole === false) body.messages = developerAsSystem(body.messages);
+    if (input.openaiHost === false) body.messages = compatMessages(body.messages);
     if (input.prefill !== null) body.messages = [...body.messages, { role: 'assistant', content: input.prefill }];
     const headers: Record<string, string> = Object.assign({}, input.headers, {
       'content-type': 'application/json',

@@ -31,11 +31,13 @@ export interface BuildInput {
    */
   capField?: 'client' | 'max_tokens' | 'max_completion_tokens';
   /**
-   * Whether an OpenAI-kind upstream takes the `developer` role (OpenAI's and Azure OpenAI's APIs);
-   * false: `developer` messages go as `system` (DeepSeek refuses the role with a 400, and every
-   * OpenAI-compatible API takes `system`). Absent: sent as written.
+   * Whether an OpenAI-kind upstream is OpenAI's own API (or Azure OpenAI's), which takes every form
+   * of its chat wire. False, another OpenAI-compatible API: the messages go in the forms every such
+   * API takes — `developer` as `system` (DeepSeek refuses the role with a 400), and the content of
+   * a system, developer, assistant or tool message that is text parts alone as one string
+   * (DeepSeek refuses an array there: "invalid type: sequence, expected a string"). Absent: sent as written.
    */
-  developerRole?: boolean;
+  openaiHost?: boolean;
   anthropicVersion: string;
   /** Text already delivered to the client: continue this assistant turn. */
   prefill: string | null;

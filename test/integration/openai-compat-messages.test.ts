@@ -1,8 +1,9 @@
 /**
- * The `developer` role (OpenAI's newer name for system instructions, which the openai SDK's
- * examples and the Responses API use) through the real sidecar, with the official openai SDK, to
- * an OpenAI-compatible upstream that is not OpenAI's: a node:http server answering as DeepSeek's
- * API does, which refuses the role with a 400. Such an upstream gets the instructions as `system`.
+ * Message forms of OpenAI's chat wire that other OpenAI-compatible APIs refuse, through the real
+ * sidecar with the official openai SDK, to a node:http server answering as DeepSeek's API does:
+ * the `developer` role (OpenAI's newer name for system instructions, which the openai SDK's
+ * examples and the Responses API use) and text parts in a non-user message (frameworks send a
+ * system prompt or a tool result as parts). Such an upstream gets `system` and one string.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,29 +15,42 @@ let upstream: Server;
 let sc: SidecarHandle;
 /** The roles of every chat request the upstream got, in order. */
 const seen: string[][] = [];
+/** The content of every message of the last request. */
+let lastContents: unknown[] = [];
 
 /** DeepSeek's own 400 for a role it does not know. */
-const deepseekRoleError = (i: number, role: string) =>
+const deepseekError = (message: string) =>
   JSON.stringify({
     error: {
-      message: `Failed to deserialize the JSON body into the target type: messages[${i}].role: unknown variant \`${role}\`, expected one of \`system\`, \`user\`, \`assistant\`, \`tool\` at line 1 column 85`,
+      message: `Failed to deserialize the JSON body into the target type: ${message}`,
       type: 'invalid_request_error',
       param: null,
       code: 'invalid_request_error',
     },
   });
+const deepseekRoleError = (i: number, role: string) =>
+  deepseekError(`messages[${i}].role: unknown variant \`${role}\`, expected one of \`system\`, \`user\`, \`assistant\`, \`tool\` at line 1 column 85`);
 
 beforeAll(async () => {
   upstream = createServer((req, res) => {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
-      const j = JSON.parse(body) as { model: string; stream?: boolean; messages: Array<{ role: string }> };
+      const j = JSON.parse(body) as { model: string; stream?: boolean; messages: Array<{ role: string; content?: unknown }> };
       const roles = j.messages.map((m) => m.role);
       seen.push(roles);
+      lastContents = j.messages.map((m) => m.content);
       const bad = roles.findIndex((r) => !['system', 'user', 'assistant', 'tool'].includes(r));
       if (bad >= 0) {
         res.writeHead(400, { 'content-type': 'application/json' }).end(deepseekRoleError(bad, roles[bad]!));
+        return;
+      }
+      // Content parts are taken in a user message only.
+      const parts = j.messages.findIndex((m) => m.role !== 'user' && Array.isArray(m.content));
+      if (parts >= 0) {
+        res
+          .writeHead(400, { 'content-type': 'application/json' })
+          .end(deepseekError(`messages[${parts}]: invalid type: sequence, expected a string at line 1 column 120`));
         return;
       }
       const usage = { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 };
@@ -132,5 +146,22 @@ describe('a developer message to an OpenAI-compatible API other than OpenAI', ()
       .catch((e: unknown) => e);
     // A role the upstream does not know (the deprecated function role) is still the upstream's to answer.
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+  });
+
+  it('a system prompt, an assistant turn or a tool result given as text parts goes as one string (DeepSeek refuses parts outside a user message: it was a 400); a user message keeps its parts', async () => {
+    seen.length = 0;
+    const parts = (...texts: string[]) => texts.map((text) => ({ type: 'text' as const, text }));
+    const c = await sc.client.chat.completions.create({
+      model: 'auto',
+      messages: [
+        { role: 'system', content: parts('You are ', 'terse.') },
+        { role: 'user', content: parts('Weather in ', 'Paris?') },
+        { role: 'assistant', content: parts('Let me look.'), tool_calls: [{ id: 'c1', type: 'function', function: { name: 'w', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'c1', content: parts('sunny, ', '21 C') },
+      ],
+      tools: [{ type: 'function', function: { name: 'w', parameters: { type: 'object', properties: {} } } }],
+    });
+    expect(c.choices[0]!.message.content).toBe('Hello there');
+    expect(lastContents).toEqual(['You are terse.', parts('Weather in ', 'Paris?'), 'Let me look.', 'sunny, 21 C']);
   });
 });

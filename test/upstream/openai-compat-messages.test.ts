@@ -1,0 +1,91 @@
+/**
+ * The OpenAI adapter's messages for an OpenAI-compatible API other than OpenAI's own: the
+ * `developer` role as `system`, and text parts of a non-user message as one string (DeepSeek
+ * refuses both forms with a 400); OpenAI's and Azure OpenAI's APIs get them as written.
+ */
+import { describe, expect, it } from 'vitest';
+import { isOpenAIHost } from '../../src/runtime/attempt.js';
+import { openaiAdapter } from '../../src/upstream/adapters/openai.js';
+import type { BuildInput } from '../../src/upstream/adapters/types.js';
+import type { ChatBody } from '../../src/upstream/types.js';
+
+function sent(body: ChatBody, openaiHost: boolean | undefined, prefill: string | null = null): ChatBody['messages'] {
+  const input: BuildInput = {
+    body,
+    upstreamModel: 'up',
+    stream: false,
+    apiKey: 'k',
+    headers: {},
+    basePath: '/v1',
+    maxOutputTokens: 100,
+    ...(openaiHost === undefined ? {} : { openaiHost }),
+    anthropicVersion: '2023-06-01',
+    prefill,
+  };
+  return (JSON.parse(openaiAdapter.buildRequest(input).body) as ChatBody).messages;
+}
+
+const sentRoles = (body: ChatBody, openaiHost: boolean | undefined, prefill: string | null = null): string[] =>
+  sent(body, openaiHost, prefill).map((m) => m.role);
+
+describe('the developer role on OpenAI-kind upstreams', () => {
+  it("is kept on OpenAI's and Azure OpenAI's APIs, which define it", () => {
+    for (const own of ['https://api.openai.com/v1', 'https://my-res.openai.azure.com/openai/v1', 'https://my-proj.services.ai.azure.com/openai/v1'])
+      expect(isOpenAIHost(own), own).toBe(true);
+    for (const other of ['https://api.deepseek.com', 'https://generativelanguage.googleapis.com/v1beta/openai', 'http://127.0.0.1:4000/v1', 'not a url'])
+      expect(isOpenAIHost(other), other).toBe(false);
+    const body: ChatBody = {
+      model: 'm',
+      messages: [
+        { role: 'developer', content: 'Be brief.' },
+        { role: 'user', content: 'hi' },
+      ],
+    };
+    expect(sentRoles(body, true)).toEqual(['developer', 'user']);
+    expect(sentRoles(body, undefined)).toEqual(['developer', 'user']);
+  });
+
+  it('goes as system elsewhere, wherever it is, the request itself untouched and a continuation after it', () => {
+    const body: ChatBody = {
+      model: 'm',
+      messages: [
+        { role: 'developer', content: 'Be brief.' },
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', content: 'Hi!' },
+        { role: 'developer', content: 'German now.' },
+        { role: 'user', content: 'again' },
+      ],
+    };
+    expect(sentRoles(body, false)).toEqual(['system', 'user', 'assistant', 'system', 'user']);
+    expect(sentRoles(body, false, 'Hallo')).toEqual(['system', 'user', 'assistant', 'system', 'user', 'assistant']);
+    expect(body.messages.map((m) => m.role)).toEqual(['developer', 'user', 'assistant', 'developer', 'user']);
+  });
+
+  it('sends the text parts of a system, developer, assistant or tool message as one string elsewhere; a user message, a part with a marker (cache_control) or an image as written', () => {
+    const parts = (...texts: string[]) => texts.map((text) => ({ type: 'text', text }));
+    const body: ChatBody = {
+      model: 'm',
+      messages: [
+        { role: 'system', content: parts('You are ', 'terse.') },
+        { role: 'developer', content: parts('Answer in German.') },
+        { role: 'user', content: parts('Weather', ' in Paris?') },
+        { role: 'assistant', content: parts('Let me look.'), tool_calls: [{ id: 'c1', type: 'function', function: { name: 'w', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'c1', content: parts('sunny, ', '21 C') },
+        { role: 'system', content: [{ type: 'text', text: 'cached', cache_control: { type: 'ephemeral' } }] },
+      ],
+    };
+    const out = sent(body, false);
+    expect(out.map((m) => [m.role, m.content])).toEqual([
+      ['system', 'You are terse.'],
+      ['system', 'Answer in German.'],
+      ['user', parts('Weather', ' in Paris?')],
+      ['assistant', 'Let me look.'],
+      ['tool', 'sunny, 21 C'],
+      ['system', [{ type: 'text', text: 'cached', cache_control: { type: 'ephemeral' } }]],
+    ]);
+    expect(out[3]!.tool_calls).toEqual(body.messages[3]!.tool_calls);
+    expect(sent(body, true).map((m) => m.content)).toEqual(body.messages.map((m) => m.content));
+    // The request itself is not changed (a fail-over to OpenAI sends it as written).
+    expect(body.messages[0]!.content).toEqual(parts('You are ', 'terse.'));
+  });
+});
