@@ -152,7 +152,8 @@ export function isOpenAIHost(baseUrl: string): boolean {
     } catch {
       // not a URL: not OpenAI's
     }
-    v = host === 'api.openai.com' || /\.(openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)$/.test(host);
+    // Regional hosts too: eu.api.openai.com and us.api.openai.com (OpenAI's data residency).
+    v = host === 'api.openai.com' || /\.(api\.openai\.com|openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)$/.test(host);
     openaiHosts.set(baseUrl, v);
   }
   return v;

@@ -109,6 +109,8 @@ describe('every adapter sends exactly the reserved cap', () => {
   it("openai: OpenAI's and Azure OpenAI's APIs get max_completion_tokens only (their o-series refuse max_tokens), whatever the client used, DeepSeek's max_tokens only; others keep the client's field", () => {
     for (const own of [
       'https://api.openai.com/v1',
+      'https://eu.api.openai.com/v1',
+      'https://us.api.openai.com/v1',
       'https://my-res.openai.azure.com/openai/v1',
       'https://my-res.cognitiveservices.azure.com/openai/v1',
       'https://my-proj.services.ai.azure.com/openai/v1',
@@ -124,6 +126,8 @@ describe('every adapter sends exactly the reserved cap', () => {
     }
     for (const other of [
       'https://deepseek.com.evil.test/v1',
+      'https://api.openai.com.evil.test/v1',
+      'https://evilapi.openai.com.test/v1',
       'https://generativelanguage.googleapis.com/v1beta/openai',
       'http://127.0.0.1:4000/v1',
       'https://openai.azure.com.evil.test/v1',
