@@ -17,6 +17,8 @@ let sc: SidecarHandle;
 const seen: string[][] = [];
 /** The content of every message of the last request. */
 let lastContents: unknown[] = [];
+/** The messages of the last request. */
+let lastMessages: Array<Record<string, unknown>> = [];
 
 /** DeepSeek's own 400 for a role it does not know. */
 const deepseekError = (message: string) =>
@@ -40,6 +42,19 @@ beforeAll(async () => {
       const roles = j.messages.map((m) => m.role);
       seen.push(roles);
       lastContents = j.messages.map((m) => m.content);
+      lastMessages = j.messages;
+      // Gemini's OpenAI-compatible API: a tool result must name its function (OpenAI reads it from tool_call_id).
+      const unnamed =
+        j.model === 'gemini-2.5-flash' ? j.messages.findIndex((m) => m.role === 'tool' && typeof (m as { name?: unknown }).name !== 'string') : -1;
+      if (unnamed >= 0) {
+        const error = {
+          code: 400,
+          message: `* GenerateContentRequest.contents[${unnamed}].parts[0].function_response.name: Name cannot be empty.\n`,
+          status: 'INVALID_ARGUMENT',
+        };
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify([{ error }]));
+        return;
+      }
       const bad = roles.findIndex((r) => !['system', 'user', 'assistant', 'tool'].includes(r));
       if (bad >= 0) {
         res.writeHead(400, { 'content-type': 'application/json' }).end(deepseekRoleError(bad, roles[bad]!));
@@ -84,6 +99,14 @@ beforeAll(async () => {
     ...base,
     providers: { deepseek: { kind: 'openai', baseUrl: `${url}/v1`, apiKeyEnv: 'SY_TEST_DEEPSEEK_KEY' } },
     models: {
+      'gemini-2.5-flash': {
+        tier: 'balanced',
+        price: { inputPerMTok: 0.3, outputPerMTok: 2.5 },
+        contextWindow: 1_048_576,
+        capabilities: ['chat', 'code', 'tools', 'json', 'vision'],
+        maxOutputTokens: 65_536,
+        endpoints: [{ provider: 'deepseek', upstreamModel: 'gemini-2.5-flash' }],
+      },
       'deepseek-v3.2': {
         tier: 'fast_cheap',
         price: { inputPerMTok: 0.28, outputPerMTok: 0.42 },
@@ -163,5 +186,35 @@ describe('a developer message to an OpenAI-compatible API other than OpenAI', ()
     });
     expect(c.choices[0]!.message.content).toBe('Hello there');
     expect(lastContents).toEqual(['You are terse.', parts('Weather in ', 'Paris?'), 'Let me look.', 'sunny, 21 C']);
+  });
+
+  it("a tool result goes with the name of the function its call named (Gemini refuses one without: it was a 400), on chat and on the Responses API's function_call_output", async () => {
+    const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+    const c = await sc.client.chat.completions.create({
+      model: 'gemini-2.5-flash',
+      tools,
+      messages: [
+        { role: 'user', content: 'Weather in Paris?' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+        },
+        { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+      ],
+    });
+    expect(c.choices[0]!.message.content).toBe('Hello there');
+    expect(lastMessages[2]).toMatchObject({ role: 'tool', tool_call_id: 'call_1', name: 'get_weather', content: 'sunny' });
+    const r = await sc.client.responses.create({
+      model: 'gemini-2.5-flash',
+      tools: [{ type: 'function', name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false }],
+      input: [
+        { role: 'user', content: 'Weather in Paris?' },
+        { type: 'function_call', call_id: 'call_2', name: 'get_weather', arguments: '{"city":"Paris"}' },
+        { type: 'function_call_output', call_id: 'call_2', output: 'sunny' },
+      ],
+    });
+    expect(r.output_text).toBe('Hello there');
+    expect(lastMessages.at(-1)).toMatchObject({ role: 'tool', tool_call_id: 'call_2', name: 'get_weather' });
   });
 });

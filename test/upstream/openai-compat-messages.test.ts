@@ -84,6 +84,9 @@ describe('the developer role on OpenAI-kind upstreams', () => {
       ['system', [{ type: 'text', text: 'cached', cache_control: { type: 'ephemeral' } }]],
     ]);
     expect(out[3]!.tool_calls).toEqual(body.messages[3]!.tool_calls);
+    // The tool result names the function its call named (Gemini refuses one without); OpenAI reads it from tool_call_id.
+    expect(out[4]!.name).toBe('w');
+    expect(sent(body, true)[4]!.name).toBeUndefined();
     expect(sent(body, true).map((m) => m.content)).toEqual(body.messages.map((m) => m.content));
     // The request itself is not changed (a fail-over to OpenAI sends it as written).
     expect(body.messages[0]!.content).toEqual(parts('You are ', 'terse.'));

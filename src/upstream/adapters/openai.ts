@@ -250,24 +250,34 @@ const plainTextPart = (p: unknown): p is { type: 'text'; text: string } =>
  * A message in the forms every OpenAI-compatible API takes, for one other than OpenAI's own:
  * `developer` as `system` (OpenAI's newer name for the same instructions; DeepSeek refuses it:
  * "unknown variant `developer`, expected one of `system`, `user`, `assistant`, `tool`", as do
- * servers whose chat templates predate it), and the text parts of a system, developer, assistant
- * or tool message as one string (DeepSeek takes parts in a user message only: "invalid type:
- * sequence, expected a string"), joined as the model reads them. The message itself when nothing changes.
+ * servers whose chat templates predate it), the text parts of a system, developer, assistant or
+ * tool message as one string (DeepSeek takes parts in a user message only: "invalid type:
+ * sequence, expected a string"), joined as the model reads them, and a tool message's `name`, the
+ * function its call named (`names`: call id → function), when it has none: Gemini's
+ * OpenAI-compatible API refuses a tool result without it ("function_response.name: Name cannot be
+ * empty"), while OpenAI reads it from `tool_call_id`. The message itself when nothing changes.
  */
-function compatMessage(m: ChatBody['messages'][number]): ChatBody['messages'][number] {
+function compatMessage(m: ChatBody['messages'][number], names: Map<string, string>): ChatBody['messages'][number] {
   const role = m.role === 'developer' ? 'system' : m.role;
   const flatten = m.role !== 'user' && Array.isArray(m.content) && m.content.length > 0 && m.content.every(plainTextPart);
-  if (role === m.role && !flatten) return m;
+  const name = m.role === 'tool' && typeof m.name !== 'string' && typeof m.tool_call_id === 'string' ? names.get(m.tool_call_id) : undefined;
+  if (role === m.role && !flatten && name === undefined) return m;
   const out = { ...m, role };
   if (flatten) out.content = (m.content as Array<{ text: string }>).map((p) => p.text).join('');
+  if (name !== undefined) out.name = name;
   return out;
 }
 
 /** The messages for an OpenAI-compatible API other than OpenAI's own; the list is copied only when one changes (it is the request's own). */
 function compatMessages(messages: ChatBody['messages']): ChatBody['messages'] {
+  const names = new Map<string, string>();
   let out: ChatBody['messages'] | null = null;
   for (let i = 0; i < messages.length; i++) {
-    const m = compatMessage(messages[i]!);
+    const calls = messages[i]!.tool_calls;
+    if (messages[i]!.role === 'assistant' && Array.isArray(calls))
+      for (const c of calls)
+        if (isObj(c) && typeof c.id === 'string' && isObj(c.function) && typeof c.function.name === 'string') names.set(c.id, c.function.name);
+    const m = compatMessage(messages[i]!, names);
     if (m !== messages[i]) (out ??= messages.slice())[i] = m;
   }
   return out ?? messages;

@@ -35,7 +35,8 @@ export interface BuildInput {
    * of its chat wire. False, another OpenAI-compatible API: the messages go in the forms every such
    * API takes — `developer` as `system` (DeepSeek refuses the role with a 400), and the content of
    * a system, developer, assistant or tool message that is text parts alone as one string
-   * (DeepSeek refuses an array there: "invalid type: sequence, expected a string"). Absent: sent as written.
+   * (DeepSeek refuses an array there: "invalid type: sequence, expected a string"), and a tool
+   * message's `name` from its call (Gemini refuses a tool result without one). Absent: sent as written.
    */
   openaiHost?: boolean;
   anthropicVersion: string;
