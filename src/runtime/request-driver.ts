@@ -400,6 +400,29 @@ export class RequestDriver {
     return this.overCost.includes(m) || this.overBudget.some((n) => n.startsWith(`${m} over budget `) || n.startsWith(`${m} not tried `));
   }
 
+  /**
+   * The candidate endpoints besides `current` this request has not tried and could still try: not
+   * excluded, not circuit-open, able to take its body, within its latency wish, and (once its stream
+   * committed) able to continue it. Each needs one of the attempts `retry.maxTotalAttempts` leaves.
+   */
+  private untried(current: EndpointHandle): number {
+    const ctx = this.snap.context;
+    const max = this.call.hints.maxLatencyMs;
+    const continuing = ctx.committed;
+    if (continuing && (this.session?.toolCallsSent === true || this.session?.relayed === true)) return 0;
+    let n = 0;
+    for (const m of this.plan?.candidates ?? []) {
+      if (ctx.excludedModels.includes(m) || this.refusedForMoney(m)) continue;
+      if (continuing && own(this.rt.cfg.models, m)?.capabilities.includes('prefill') !== true) continue;
+      for (const h of this.rt.byModel.get(m) ?? []) {
+        if (h === current || ctx.per[h.id] !== undefined || ctx.excluded.includes(h.id) || this.untakeable.includes(h.id)) continue;
+        if ((max !== null && latencyOf(h) > max) || h.actor.getSnapshot().value === 'circuit-open') continue;
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** The candidates, when a reload has removed every one of them since the request was routed (else null). */
   private removedCandidates(): string[] | null {
     const c = this.plan?.candidates ?? [];
@@ -948,6 +971,8 @@ export class RequestDriver {
         remainingMs: ctx.deadlineAt - now,
         minAttemptMs: attemptRoom(ctx),
         overdue: fault.kind === 'deadline' && overdue(h, err, delivered),
+        attemptsLeft: ctx.maxTotalAttempts - ctx.attempts,
+        untried: this.untried(h),
         rng: this.rt.rng,
       },
       this.rt.cfg.resilience,

@@ -34,6 +34,9 @@
  *     at least twice the endpoint's       counts)
  *     observed latency (`overdue`)
  *   deadline otherwise / client gone    released              stop
+ *
+ * Every "same endpoint" above also needs attempts to spare: not when the attempts
+ * `retry.maxTotalAttempts` leaves would then not reach each candidate endpoint not tried yet.
  */
 import type { FaultClass } from '../../machines/events.js';
 import type { ResilienceConfig } from '../config/schema.js';
@@ -75,6 +78,15 @@ export interface RetryState {
    * for less time than the endpoint takes) says nothing of the endpoint and is released.
    */
   overdue?: boolean;
+  /**
+   * Attempts this request may still make (`retry.maxTotalAttempts` less those made), and the
+   * candidate endpoints it has not tried yet that could take it (not circuit-open, not excluded).
+   * A retry on the same endpoint is taken only while attempts are left for each untried one
+   * besides it: a quick retry (or a 429's) spent the last attempts and left a healthy fallback
+   * untried, a 502 when it could have answered.
+   */
+  attemptsLeft?: number;
+  untried?: number;
   rng: () => number;
 }
 
@@ -104,7 +116,8 @@ const PAGE_MEANS_NOT_THE_API: ReadonlySet<number> = new Set([400, 404, 405, 413,
 const notTheApi = (): Decision => ({ verdict: failed('other'), next: { step: 'failover' }, loud: true });
 
 export function decide(f: UpstreamFault, s: RetryState, r: ResilienceConfig): Decision {
-  const canRetrySame = s.attemptsOnEndpoint < r.retry.maxAttempts;
+  const spare = s.attemptsLeft === undefined || s.untried === undefined || s.attemptsLeft > s.untried;
+  const canRetrySame = s.attemptsOnEndpoint < r.retry.maxAttempts && spare;
   switch (f.kind) {
     case 'deadline':
       return { verdict: s.overdue === true ? failed('timeout') : { event: 'released' }, next: { step: 'stop' }, loud: false };

@@ -519,6 +519,30 @@ describe('request driver on a simulated clock', () => {
     expect([second.sink.status, upstreamCalls('up-b'), r.queue.depth]).toEqual([200, 2, 0]);
   });
 
+  it('a quick retry on the same endpoint is not taken when it would leave a candidate endpoint untried within retry.maxTotalAttempts: the fallback answers (it was a 502 with the fallback never asked)', async () => {
+    const r = await runtime({ retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 800, maxTotalAttempts: 2 } });
+    sim.setFault('up-a', { kind: 'http_error', status: 500 });
+    const { sink, done } = start(r);
+    // A quick retry's backoff (100 ms here) would be a timer besides the deadline: let it run out.
+    const t0 = Date.now();
+    while (sink.status === null && Date.now() - t0 < 10_000) {
+      if (clock.pending().includes(100)) clock.advance(100);
+      await new Promise((res) => setTimeout(res, 2));
+    }
+    await done;
+    expect(served(sink)).toEqual([200, 'b', '2', 1, 1]);
+  });
+
+  it('with attempts to spare, the quick retry on the same endpoint still comes first (then the fail-over)', async () => {
+    const r = await runtime({ retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 800, maxTotalAttempts: 3 } });
+    sim.setFault('up-a', { kind: 'http_error', status: 500 });
+    const { sink, done } = start(r);
+    await waitsFor(100);
+    clock.advance(100);
+    await done;
+    expect(served(sink)).toEqual([200, 'b', '3', 2, 1]);
+  });
+
   it('a hung endpoint whose requests all end at their own deadline (shorter than headersTimeoutMs) counts those time-outs: its circuit opens and the fallback serves (it stayed healthy and every request went there, 504)', async () => {
     const r = await runtime({ failureThreshold: 2, requestTimeoutMs: 30_000, headersTimeoutMs: 600_000 });
     sim.setFault('up-a', { kind: 'hang' });
@@ -852,7 +876,7 @@ describe('fault table, in process on a simulated clock', () => {
       expect: { status: 502, code: 'upstream_error', calls: { 'up-a': 2, 'up-b': 2 }, waits: [100, 100] },
     },
     {
-      name: 'a long chain of failing candidates: at most maxTotalAttempts in all',
+      name: 'a long chain of failing candidates: at most maxTotalAttempts in all, and no quick retry that would leave a candidate unasked',
       faults: [['*', { kind: 'http_error', status: 500 }]],
       stream: false,
       resilience: { retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 800, maxTotalAttempts: 5 } },
@@ -861,7 +885,7 @@ describe('fault table, in process on a simulated clock', () => {
         c: { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100_000, endpoints: [{ provider: 'p', upstreamModel: 'up-c' }] },
         d: { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100_000, endpoints: [{ provider: 'p', upstreamModel: 'up-d' }] },
       },
-      expect: { status: 502, code: 'upstream_error', attempts: '5', calls: { 'up-a': 2, 'up-b': 2, 'up-c': 1, 'up-d': 0 }, waits: [100, 100] },
+      expect: { status: 502, code: 'upstream_error', attempts: '5', calls: { 'up-a': 2, 'up-b': 1, 'up-c': 1, 'up-d': 1 }, waits: [100] },
     },
     {
       name: 'a 429 without retry-after: immediate fail-over, no wait',

@@ -387,6 +387,14 @@ describe('request-level stops', () => {
 });
 
 describe('bounds', () => {
+  it('no retry on the same endpoint when it would leave a candidate endpoint untried within maxTotalAttempts', () => {
+    // Two attempts left, two endpoints not tried yet: a retry here would leave one of them unasked.
+    for (const f of [http(500), fault('reset'), http(429, { rateLimit: rl(100) })])
+      expect(decide(f, state({ attemptsLeft: 2, untried: 2 }), R).next).toEqual({ step: 'failover' });
+    expect(decide(http(500), state({ attemptsLeft: 3, untried: 2 }), R).next.step).toBe('retry_same');
+    expect(decide(http(429, { rateLimit: rl(100) }), state({ attemptsLeft: 1, untried: 0 }), R).next.step).toBe('retry_same');
+  });
+
   it('respects retry.maxAttempts per endpoint', () => {
     const atLimit = state({ attemptsOnEndpoint: R.retry.maxAttempts });
     expect(decide(http(500), atLimit, R).next).toEqual({ step: 'failover' });
