@@ -970,7 +970,7 @@ export class RequestDriver {
         now,
         remainingMs: ctx.deadlineAt - now,
         minAttemptMs: attemptRoom(ctx),
-        overdue: fault.kind === 'deadline' && overdue(h, err, delivered),
+        overdue: (fault.kind === 'deadline' || fault.kind === 'client_gone') && overdue(h, err, delivered),
         attemptsLeft: ctx.maxTotalAttempts - ctx.attempts,
         untried: this.untried(h),
         rng: this.rt.rng,
@@ -1018,7 +1018,7 @@ export class RequestDriver {
 }
 
 /**
- * The deadline cut an attempt that went out and had begun no answer (no 2xx headers of a JSON
+ * The deadline (or the client leaving) cut an attempt that went out and had begun no answer (no 2xx headers of a JSON
  * answer, no first content of a stream) after at least twice the endpoint's observed latency (its
  * peak EWMA, the model's prior until measured): the endpoint stalled (retry-policy's `overdue`).
  */

@@ -30,10 +30,12 @@
  *                                                             API's answer)
  *   1xx / 3xx where an answer should be failed (other, counts) fail over, logged loudly (a redirect: an http:// base URL
  *     (a redirect)                                             moved to https://, or a path that moved; not followed)
- *   deadline, no answer begun after     failed (timeout,       stop (the request's time is up)
- *     at least twice the endpoint's       counts)
- *     observed latency (`overdue`)
- *   deadline otherwise / client gone    released              stop
+ *   deadline or client gone, no answer  failed (timeout,       stop (the request's time is up)
+ *     begun after at least twice the      counts)
+ *     endpoint's observed latency
+ *     (`overdue`)
+ *   deadline or client gone otherwise,  released              stop
+ *     shutting down
  *
  * Every "same endpoint" above also needs attempts to spare: not when the attempts
  * `retry.maxTotalAttempts` leaves would then not reach each candidate endpoint not tried yet.
@@ -69,13 +71,14 @@ export interface RetryState {
    */
   minAttemptMs?: number;
   /**
-   * The request's deadline cut an attempt that had begun no answer (no response headers, no first
-   * content) after at least twice the endpoint's observed latency: the endpoint stalled, and that
-   * counts as a time-out of its own, as `headersTimeoutMs` would have. Without it, an endpoint that
-   * hangs before its headers under clients whose deadlines are shorter than `headersTimeoutMs`
-   * never counted a failure: it stayed healthy, its circuit never opened, and every request sent
-   * there ended in a 504 while a fallback was idle. A deadline shorter than that (the client asked
-   * for less time than the endpoint takes) says nothing of the endpoint and is released.
+   * The request's deadline, or its client giving up (an SDK's own timeout), cut an attempt that had
+   * begun no answer (no response headers, no first content) after at least twice the endpoint's
+   * observed latency: the endpoint stalled, and that counts as a time-out of its own, as
+   * `headersTimeoutMs` would have. Without it, an endpoint that hangs before its headers under
+   * clients whose deadlines or timeouts are shorter than `headersTimeoutMs` never counted a
+   * failure: it stayed healthy, its circuit never opened, and every request sent there ended in a
+   * 504 (or its client's timeout) while a fallback was idle. Less time than that (the client gave
+   * less than the endpoint takes) says nothing of the endpoint and is released.
    */
   overdue?: boolean;
   /**
@@ -120,8 +123,8 @@ export function decide(f: UpstreamFault, s: RetryState, r: ResilienceConfig): De
   const canRetrySame = s.attemptsOnEndpoint < r.retry.maxAttempts && spare;
   switch (f.kind) {
     case 'deadline':
-      return { verdict: s.overdue === true ? failed('timeout') : { event: 'released' }, next: { step: 'stop' }, loud: false };
     case 'client_gone':
+      return { verdict: s.overdue === true ? failed('timeout') : { event: 'released' }, next: { step: 'stop' }, loud: false };
     case 'shutting_down':
       return { verdict: { event: 'released' }, next: { step: 'stop' }, loud: false };
     case 'connect_failed':

@@ -565,6 +565,33 @@ describe('request driver on a simulated clock', () => {
     expect(served(next.sink)).toEqual([200, 'b', '1', 2, 1]);
   });
 
+  it("a client that gives up on a hung endpoint (its SDK's timeout) after twice the endpoint's latency with no answer counts a time-out against it; one that leaves sooner counts nothing", async () => {
+    const r = await runtime({ failureThreshold: 2, requestTimeoutMs: 30_000, headersTimeoutMs: 600_000 });
+    sim.setFault('up-a', { kind: 'hang' });
+    const leaveAfter = async (ms: number): Promise<TestSink> => {
+      const before = upstreamCalls('up-a');
+      const x = start(r, { max_tokens: 5 });
+      const t0 = Date.now();
+      while (upstreamCalls('up-a') === before && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+      clock.advance(ms);
+      x.sink.gone();
+      await x.done;
+      return x.sink;
+    };
+    const failures = () => r.state().endpoints.find((e) => e.id === 'a@p')?.consecutiveFailures;
+    // The prior is 500 ms: leaving after 400 ms says nothing of the endpoint.
+    await leaveAfter(400);
+    expect(failures()).toBe(0);
+    await leaveAfter(2000);
+    expect(failures()).toBe(1);
+    await leaveAfter(2000);
+    expect(r.state().endpoints.find((e) => e.id === 'a@p')?.state).toBe('circuit-open');
+    const next = start(r, { max_tokens: 5 });
+    await next.done;
+    expect(next.sink.status).toBe(200);
+    expect(next.sink.headers['x-switchyard-model']).toBe('b');
+  });
+
   it('a deadline shorter than what the endpoint usually takes does not count against it (the client asked for less time than it needs)', async () => {
     const r = await runtime({ failureThreshold: 1, requestTimeoutMs: 30_000, headersTimeoutMs: 600_000 }, {}, { a: { latencyPriorMs: 5000 } });
     sim.setFault('up-a', { kind: 'hang' });

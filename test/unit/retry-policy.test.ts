@@ -374,15 +374,15 @@ describe('request-level stops', () => {
     expect(decide(fault(kind), state(), R)).toEqual({ verdict: { event: 'released' }, next: { step: 'stop' }, loud: false });
   });
 
-  it("a deadline that cut an attempt with no answer after twice the endpoint's latency (overdue) is a time-out of the endpoint: counted, stop", () => {
+  it("a deadline (or a client giving up) that cut an attempt with no answer after twice the endpoint's latency (overdue) is a time-out of the endpoint: counted, stop", () => {
     expect(decide(fault('deadline'), state({ overdue: true }), R)).toEqual({
       verdict: { event: 'failed', fault: 'timeout', countsAsFailure: true },
       next: { step: 'stop' },
       loud: false,
     });
-    // A client leaving, or a shutdown, is never the endpoint's fault.
-    for (const kind of ['client_gone', 'shutting_down'] as const)
-      expect(decide(fault(kind), state({ overdue: true }), R)).toEqual({ verdict: { event: 'released' }, next: { step: 'stop' }, loud: false });
+    // So is a client giving up on it (an SDK's timeout) that long; a shutdown is never the endpoint's fault.
+    expect(decide(fault('client_gone'), state({ overdue: true }), R).verdict).toEqual({ event: 'failed', fault: 'timeout', countsAsFailure: true });
+    expect(decide(fault('shutting_down'), state({ overdue: true }), R)).toEqual({ verdict: { event: 'released' }, next: { step: 'stop' }, loud: false });
   });
 });
 
