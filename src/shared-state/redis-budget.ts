@@ -119,8 +119,10 @@ export class SharedBudgetStore implements BudgetStore {
   /**
    * A line a reload added (new, its period changed, or removed and added back) is seeded afresh from
    * the ledger, even when Redis has counters for it: they are another config's (this line before it
-   * was removed: short of what was spent meanwhile, and never rebuilt), or another replica's that
-   * added it first (recounted the same). Reserves wait for it; a failure leaves it to the next one.
+   * was removed: short of what was spent meanwhile, and never rebuilt). One another replica added
+   * first and keeps live is raised to the ledger's sum when that is higher (what this replica served
+   * before its reload, on its old lines, is in the ledger only: scripts.ts SEED). Reserves wait for
+   * it; a failure leaves it to the next one.
    */
   private seedAdded(added: BudgetLimit[]): void {
     const at = this.d.now();
@@ -505,7 +507,14 @@ export class SharedBudgetStore implements BudgetStore {
             2 * this.d.cfg().storage.leaseMs,
           ],
         )) as RedisReply[];
-        if (Number(str(said[0])) === 1) {
+        if (Number(str(said[0])) === 2) {
+          const [sp, rs] = await this.d.conn.redis.hmget(key, 'spent', 'reserved');
+          this.cache.set(key, { spent: Number(sp ?? 0), reserved: Number(rs ?? 0) });
+          this.d.log.info(
+            { budget: l.id, spentNano: spent },
+            'shared budget counters raised to the ledger: replicas that had not reloaded yet spent outside this line meanwhile',
+          );
+        } else if (Number(str(said[0])) === 1) {
           // Shown at once (the state view and metrics showed a new line at 0 until the next lease tick).
           const [sp, rs] = await this.d.conn.redis.hmget(key, 'spent', 'reserved');
           this.cache.set(key, { spent: Number(sp ?? 0), reserved: Number(rs ?? 0) });

@@ -268,15 +268,23 @@ return 1`;
  * replica has looked at it for ARGV[9] ms (`seen`, set by LOOK on every lease tick of a replica that
  * has the line): its spend the ledger's, its reservations counted afresh — a line removed and added
  * back found its old counters, short of what was spent while it was away. A line another replica
- * keeps live is left as it is (its counters are current; seeding again would lose what settled
- * between the ledger read and the script).
+ * keeps live is not seeded again (that would lose what settled between the ledger read and the
+ * script), but its spend is raised to the ledger's when that is higher: in a rolling reload, the
+ * replicas not reloaded yet served requests it does not apply to in their config, whose rows the
+ * ledger has (it stayed that much short for the period). Replies {2, 0} when raised.
  */
 export const SEED = `
 ${NOW}
 local force = ARGV[8] == '1'
 if redis.call('HGET', KEYS[1], 'seeded') == '1' then
   if not force then return {0, 0} end
-  if now - tonumber(redis.call('HGET', KEYS[1], 'seen') or '0') < tonumber(ARGV[9]) then return {0, 0} end
+  if now - tonumber(redis.call('HGET', KEYS[1], 'seen') or '0') < tonumber(ARGV[9]) then
+    if tonumber(ARGV[1]) > tonumber(redis.call('HGET', KEYS[1], 'spent') or '0') then
+      redis.call('HSET', KEYS[1], 'spent', tonumber(ARGV[1]))
+      return {2, 0}
+    end
+    return {0, 0}
+  end
 end
 if force then
   redis.call('HSET', KEYS[1], 'spent', tonumber(ARGV[1]), 'reserved', 0)

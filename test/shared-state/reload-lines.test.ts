@@ -19,6 +19,7 @@ import { Redis } from 'ioredis';
 
 const prefix = uniq('sy-reload-lines');
 const readdPrefix = uniq('sy-readd-line');
+const rollingPrefix = uniq('sy-rolling-reload');
 const open: SharedState[] = [];
 
 const redis = new Redis(SHARED_REDIS);
@@ -28,6 +29,7 @@ afterAll(async () => {
   for (const s of open) await s.close();
   await dropPrefix(SHARED_REDIS, prefix);
   await dropPrefix(SHARED_REDIS, readdPrefix);
+  await dropPrefix(SHARED_REDIS, rollingPrefix);
 });
 
 function config(limits: unknown[], keyPrefix = prefix): Config {
@@ -171,4 +173,53 @@ it('a line removed by a reload and added back by another is rebuilt from the led
   await settle('a2', ['global:month', 'model:m:day'], 2, 1.5);
   await s.store.refresh();
   expect(global()).toEqual({ spent: 5.7, reserved: 0 });
+});
+
+it('a rolling reload: what a replica not yet reloaded served meanwhile counts on the new line once it reloads (it was left out for the whole period)', async () => {
+  const before = config([{ scope: 'model', model: 'm', period: 'day', usd: 100 }], rollingPrefix);
+  const after = config(
+    [
+      { scope: 'global', period: 'month', usd: 200 },
+      { scope: 'model', model: 'm', period: 'day', usd: 100 },
+    ],
+    rollingPrefix,
+  );
+  const ledger = await openLedger('memory');
+  const now = Date.now();
+  await ledger.insert(row('spent-before', 'k1', 'm', 3, now));
+  let cfgA = before;
+  let cfgB = before;
+  const log = pino({ level: 'silent' });
+  const a = await openRedisShared({ cfg: () => cfgA, ledger, log, env: { SWITCHYARD_REPLICA_ID: 'rolling-a' } });
+  open.push(a);
+  const b = await openRedisShared({ cfg: () => cfgB, ledger, log, env: { SWITCHYARD_REPLICA_ID: 'rolling-b' } });
+  open.push(b);
+  await a.start();
+  await b.start();
+  const global = async (s: SharedState) => {
+    await s.store.refresh();
+    const l = s.store.lines().find((x) => x.id === 'global:month')!;
+    return { spent: l.spent / USD, reserved: l.reserved / USD };
+  };
+  const serve = async (s: SharedState, id: string, usd: number) => {
+    const r = await s.store.reserve(id, 'k1', 'm', 1 * USD, Date.now());
+    expect(r.ok).toBe(true);
+    await s.store.settle(id, r.ok ? r.budgets : [], 1 * USD, Math.round(usd * USD), Date.now(), { keyId: 'k1', model: 'm', dated: now });
+    await s.store.flush();
+    await ledger.insert(row(id, 'k1', 'm', usd, now));
+  };
+
+  // A reloads first: the new line is seeded from the ledger ($3).
+  cfgA = after;
+  expect(await global(a)).toEqual({ spent: 3, reserved: 0 });
+  // B, not reloaded yet, serves a request from start to end: $0.70, on its old line only.
+  await serve(b, 'on-b', 0.7);
+  // A serves one on the new line: $0.25.
+  await serve(a, 'on-a', 0.25);
+  // B reloads: the line A keeps live is not reset, but what B spent meanwhile is on it now.
+  cfgB = after;
+  expect(await global(b)).toEqual({ spent: 3.95, reserved: 0 });
+  expect(await global(a)).toEqual({ spent: 3.95, reserved: 0 });
+  await serve(b, 'on-b-after', 0.05);
+  expect(await global(a)).toEqual({ spent: 4, reserved: 0 });
 });
