@@ -488,10 +488,19 @@ const authSchema = z.strictObject({
     ),
 });
 
+/**
+ * A path a shell would expand (`~/switchyard.db`, `$HOME/…`): read as written, it named a directory
+ * `~` (or `$HOME`) in the working directory, and the ledger went there unseen.
+ */
+const shellPath = (p: string): boolean => /^~|^\$[A-Za-z_]/.test(p);
+const SHELL_PATH =
+  'a path starting with ~ or $VARIABLE is not expanded (it is read as written: a directory of that name under the working directory): write the whole path';
+
 const storageSchema = z.strictObject({
   ledger: z
     .string()
     .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+|memory)$/, 'expected sqlite:PATH, postgres://… or memory')
+    .refine((v) => !v.startsWith('sqlite:') || !shellPath(v.slice('sqlite:'.length)), { error: SHELL_PATH })
     .default('sqlite:./switchyard.db'),
   shared: z
     .string()
@@ -517,7 +526,11 @@ const storageSchema = z.strictObject({
    * files (`<journal>-0`, `-1`), or `off`. Default `./switchyard-inflight`. A SQLite ledger keeps
    * its journal next to its file; replicas on Redis reclaim reservations through it instead.
    */
-  journal: z.string().min(1).optional(),
+  journal: z
+    .string()
+    .min(1)
+    .refine((v) => !shellPath(v), { error: SHELL_PATH })
+    .optional(),
   /** Each replica's lease on its reservations (Redis): a dead replica's are reclaimed within one period. */
   leaseMs: z.number().int().min(200).max(600_000).default(5_000),
   /** Prefix (and hash tag) of every Redis key: one per deployment. */

@@ -270,6 +270,18 @@ describe('error messages', () => {
     expect(validateConfig(raw).ok).toBe(true);
   });
 
+  it('a ledger or journal path a shell would expand is refused (`sqlite:~/switchyard.db` made a directory named "~" and kept the ledger there)', () => {
+    const raw = rawDefaults();
+    for (const ledger of ['sqlite:~/switchyard.db', 'sqlite:$HOME/switchyard.db']) {
+      raw.storage = { ledger };
+      expect(errors(validateConfig(raw))).toEqual([expect.stringMatching(/^storage\.ledger: a path starting with ~ or \$VARIABLE is not expanded/)]);
+    }
+    raw.storage = { ledger: 'postgres://u@h/db', journal: '~/inflight' };
+    expect(errors(validateConfig(raw))).toEqual([expect.stringMatching(/^storage\.journal: a path starting with ~ or \$VARIABLE is not expanded/)]);
+    raw.storage = { ledger: 'sqlite:./a~b$c.db' };
+    expect(validateConfig(raw).ok).toBe(true);
+  });
+
   it('refuses unknown keys', () => {
     const raw = rawDefaults();
     raw.server = { hots: 'localhost' };
