@@ -31,6 +31,9 @@ import { sharedClientKeys, unusableSecrets } from './config/secrets.js';
 import { apiRoutes } from './http/api-routes.js';
 import { ApiCounts } from './observe/api-counts.js';
 import { setTracer } from './runtime/request-scope.js';
+import { pgUnavailable } from './accounting/pg-unavailable.js';
+import { SwitchyardError } from './errors.js';
+import { budgetLimits } from './runtime/budget.js';
 
 /** Beyond `server.shutdownGraceMs`, how long a start waits for another sidecar's journal lock (its close after the grace). */
 const LOCK_WAIT_MARGIN_MS = 2_000;
@@ -358,6 +361,25 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
           ...shared.map((m) => `${m}; nothing was reloaded`),
         ],
       };
+    // The budget lines it adds are rebuilt from the ledger before anything is applied: a ledger that
+    // cannot be read refuses the whole reload (it was a 500, with the new prices in force and the
+    // new budget lines missing).
+    let applyBudgets: Awaited<ReturnType<typeof runtime.prepareBudgets>>;
+    try {
+      applyBudgets = await runtime.prepareBudgets(res.config);
+    } catch (err) {
+      const e = pgUnavailable(err);
+      if (!(e instanceof SwitchyardError) || e.code !== 'storage_unavailable') throw e;
+      const known = new Set(runtime.budget.lines().map((l) => l.id));
+      const adds = budgetLimits(res.config)
+        .map((l) => l.id)
+        .filter((id) => !known.has(id));
+      throw new SwitchyardError(
+        'storage_unavailable',
+        `${e.message}; it is read to rebuild the budget lines this reload adds (${adds.join(', ')}), so nothing was reloaded`,
+        { headers: { 'retry-after': '1' } },
+      );
+    }
     try {
       keys.configure(res.config, env);
       registerSecrets(secretsOf(res.config, env));
@@ -368,7 +390,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     if (restartRequired.length > 0)
       log.warn({ keys: restartRequired }, `${restartRequired.join(', ')} changed: read at start-up only, the running values stay until a restart`);
     const r = runtime.reload(res.config);
-    await runtime.reloadBudgets(res.config);
+    applyBudgets();
     log.info(r, 'config reloaded');
     for (const w of undersizedPools(res.config)) log.warn(w);
     return { ok: true, ...r, restartRequired };
@@ -376,7 +398,10 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
 
   // A refused reload is logged as SIGHUP's is (the HTTP answer alone left no trace in the log).
   const reloadFromHttp = async (): Promise<ReloadResult> => {
-    const r = await reload();
+    const r = await reload().catch((err: unknown) => {
+      log.error({ err }, 'POST /switchyard/reload failed, the running config stays');
+      throw err;
+    });
     if (!r.ok) log.error({ errors: r.errors }, `POST /switchyard/reload refused, the running config stays: ${r.errors.join('; ')}`);
     return r;
   };

@@ -188,11 +188,20 @@ export class Runtime implements RuntimeCore {
 
   /** After a reload: new limits; budgets that stay keep their live totals, new ones are rebuilt from the ledger. */
   async reloadBudgets(next: Config): Promise<void> {
-    if (this.shared) return;
+    (await this.prepareBudgets(next))();
+  }
+
+  /**
+   * A reload's budgets in two steps: the ledger is read first (what the lines it adds have spent),
+   * and the step returned applies them. A ledger that cannot be read throws before anything changed,
+   * so a reload can be refused whole (its prices and routes were in force, its budget lines not).
+   */
+  async prepareBudgets(next: Config): Promise<() => void> {
+    if (this.shared) return () => undefined;
     const limits = budgetLimits(next);
     const known = new Set(this.budget.lines().map((l) => l.id));
     const spent = await this.spentFromLedger(limits.filter((l) => !known.has(l.id)));
-    this.budgetActor().send({ type: 'budget.reconfigured', at: this.now(), limits, spent });
+    return () => this.budgetActor().send({ type: 'budget.reconfigured', at: this.now(), limits, spent });
   }
 
   private async spentFromLedger(limits: ReturnType<typeof budgetLimits>): Promise<Record<string, number>> {

@@ -15,12 +15,16 @@
  * invalid file is refused with 400 listing the errors and the running config keeps serving.
  * SIGHUP reloads too (and applies key changes).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { sleep, startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
+import { freshDb } from './replicas.js';
+import { startPgRelay } from '../accounting/pg-relay.js';
 
 const KEY_A = 'sk-sy-team-a-7f3c9e1d5b';
 const KEY_B = 'sk-sy-team-b-0a8e4d2c6f';
@@ -460,5 +464,58 @@ describe('reload', () => {
     expect(String(line.msg)).toContain('the running config stays');
     expect(await models()).toEqual(before);
     writeFileSync(sc.configFile, good);
+  });
+});
+
+describe('reload on a PostgreSQL ledger that cannot be reached', () => {
+  it('is a 503 storage_unavailable that applies nothing (it was a 500 "switchyard bug" with the new prices in force and the new budget line missing)', async () => {
+    const db = await freshDb();
+    const relay = await startPgRelay(db.url);
+    const cfg = testConfig(sim.url, {
+      storage: { ledger: relay.url, journal: join(mkdtempSync(join(tmpdir(), 'sy-reload-pg-')), 'inflight') },
+      budget: { limits: [{ scope: 'global', period: 'day', usd: 50 }] },
+    });
+    const pgSc = await startSidecar(cfg);
+    try {
+      const cost = async (): Promise<string | null> => {
+        const r = await fetch(`${pgSc.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-4.1', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }),
+        });
+        await r.text();
+        expect(r.status).toBe(200);
+        return r.headers.get('x-switchyard-cost-usd');
+      };
+      const before = await cost();
+      // A reload that adds a budget line (rebuilt from the ledger) and raises a price, while PostgreSQL cannot be reached.
+      const next = structuredClone(cfg) as {
+        models: Record<string, { price: { inputPerMTok: number; outputPerMTok: number } }>;
+        budget: { limits: unknown[] };
+      };
+      next.models['gpt-4.1']!.price = { inputPerMTok: 20, outputPerMTok: 80 };
+      next.budget.limits.push({ scope: 'model', model: 'gpt-4.1', period: 'month', usd: 5 });
+      writeFileSync(pgSc.configFile, stringify(next));
+      relay.cut();
+      const r = await fetch(`${pgSc.url}/switchyard/reload`, { method: 'POST' });
+      const body = (await r.json()) as { error: { code: string; message: string } };
+      expect(r.status).toBe(503);
+      expect(r.headers.get('retry-after')).toBe('1');
+      expect(body.error.code).toBe('storage_unavailable');
+      expect(body.error.message).toMatch(/model:gpt-4\.1:month.*nothing was reloaded/);
+      // Nothing applied: the old prices, the old budget lines.
+      expect(await cost()).toBe(before);
+      expect((await pgSc.state()).budgets.map((b) => b.id)).toEqual(['global:day']);
+      // Once PostgreSQL answers again, the same reload applies whole.
+      relay.restore();
+      const ok = await fetch(`${pgSc.url}/switchyard/reload`, { method: 'POST' });
+      expect(ok.status).toBe(200);
+      expect((await pgSc.state()).budgets.map((b) => b.id)).toEqual(['global:day', 'model:gpt-4.1:month']);
+      expect(await cost()).not.toBe(before);
+    } finally {
+      await pgSc.stop();
+      relay.close();
+      await db.drop();
+    }
   });
 });
