@@ -1,7 +1,8 @@
 /** Which candidates can take a body at all (shared by the request driver and the dry run). */
 import { requestedOutputTokens } from '../accounting/reservation.js';
 import { nativeOf } from '../apis/native.js';
-import { thinkingFits } from '../upstream/adapters/anthropic-native.js';
+import { thinkingError, thinkingFits } from '../upstream/adapters/anthropic-native.js';
+import { untranslatedError } from '../upstream/adapters/openai-native.js';
 import { own } from '../config/lookup.js';
 import { echoName, SwitchyardError } from '../errors.js';
 import type { ChatBody } from '../upstream/types.js';
@@ -9,12 +10,20 @@ import type { RuntimeCore } from './core.js';
 import type { EndpointHandle } from './endpoints.js';
 
 /**
- * The 400 an endpoint's adapter answers for a chat body it cannot take (a chat field with no
- * Messages form on an Anthropic-kind endpoint), null when it can take it. What an attempt there
- * would answer, without sending anything (the dry run gives it as its own 400).
+ * The 400 an endpoint's adapter answers for a body it cannot take, null when it can take it: a
+ * chat field with no Messages form on an Anthropic-kind endpoint; a Messages field with no chat
+ * form on an OpenAI-kind one, or a thinking budget not below the max_tokens an Anthropic-kind one
+ * is sent. What an attempt there would answer, without sending anything (the dry run gives it as
+ * its own 400).
  */
 export function translationError(h: EndpointHandle, body: ChatBody): SwitchyardError | null {
-  if (h.adapter.kind === 'openai' || nativeOf(body) !== undefined) return null;
+  const native = nativeOf(body);
+  if (native !== undefined) {
+    if (native.kind !== 'anthropic-messages') return null;
+    if (h.adapter.kind === 'openai') return untranslatedError(native, h.model);
+    return thinkingError(native, Math.min(requestedOutputTokens(body) ?? Infinity, h.modelCfg.maxOutputTokens), h.model);
+  }
+  if (h.adapter.kind === 'openai') return null;
   try {
     h.adapter.buildRequest({
       body,
@@ -63,25 +72,31 @@ export function translatableCandidates(rt: RuntimeCore, body: ChatBody, candidat
 }
 
 /**
- * The 400 of a chat body that the request's first candidate cannot take when it is the model the
+ * The 400 of a body that the request's first candidate cannot take when it is the model the
  * client named (`translatableCandidates` keeps it first: its 400 names the field), or that no
- * endpoint of any candidate can take (every one Anthropic-kind, and the body has a field with no
- * Messages form); null when it can be sent. An OpenAI-kind endpoint takes any chat body: the
- * common case asks nothing more.
+ * endpoint of any candidate can take; null when it can be sent. A chat body: every endpoint
+ * Anthropic-kind, and the body has a field with no Messages form (an OpenAI-kind endpoint takes
+ * any chat body: the common case asks nothing more). A Messages body: a field with no chat form
+ * and no Anthropic-kind endpoint, or a thinking budget none fits; the 400 is then an
+ * Anthropic-kind endpoint's when there is one (it names what to change: the budget), not an
+ * OpenAI-kind one's about fields it has no form for.
  */
 export function untranslatableBy(rt: RuntimeCore, body: ChatBody, candidates: readonly string[]): SwitchyardError | null {
-  if (nativeOf(body) !== undefined || candidates.length === 0) return null;
+  const native = nativeOf(body);
+  if ((native !== undefined && native.kind !== 'anthropic-messages') || candidates.length === 0) return null;
   const named = candidates[0] === body.model && own(rt.cfg.models, body.model) !== undefined;
   let first: SwitchyardError | null = null;
+  let anthropic: SwitchyardError | null = null;
   for (const m of named ? candidates.slice(0, 1) : candidates) {
     for (const h of rt.byModel.get(m) ?? []) {
-      if (h.adapter.kind === 'openai') return null;
+      if (native === undefined && h.adapter.kind === 'openai') return null;
       const err = translationError(h, body);
       if (err === null) return null;
       first ??= err;
+      if (h.adapter.kind !== 'openai') anthropic ??= err;
     }
   }
-  return first;
+  return anthropic ?? first;
 }
 
 const NO_ENDPOINTS: readonly string[] = Object.freeze([]);

@@ -305,6 +305,36 @@ describe('Messages API edges', () => {
     expect((err as Error).message).toMatch(/thinking/);
   });
 
+  it('that 400 is answered before an endpoint is picked: no attempt, no endpoint, no request on its count (its rpm window)', async () => {
+    const gpt = async () => (await sc.state()).endpoints.find((e) => e.model === 'gpt-4.1')!;
+    const before = (await gpt()).requests;
+    for (const over of [{ top_k: 3 }, { thinking: { type: 'enabled' as const, budget_tokens: 1024 } }]) {
+      const err = await client.messages
+        .create({ model: 'gpt-4.1', max_tokens: 2000, messages: [{ role: 'user', content: 'hi' }], ...over })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      const headers = (err as InstanceType<typeof Anthropic.BadRequestError>).headers;
+      // It said attempts 1 and named the endpoint, which was never asked (and took a slot of its rpm window).
+      expect(headers.get('x-switchyard-attempts')).toBe('0');
+      expect(headers.get('x-switchyard-endpoint')).toBeNull();
+      expect(ledgerRow(ledgerFile, headers.get('x-request-id'))).toMatchObject({ attempts: 0, endpoint: null, status: 400 });
+    }
+    expect((await gpt()).requests).toBe(before);
+    expect(await sim.log()).toHaveLength(0);
+  });
+
+  it('a thinking budget no candidate fits is refused naming the budget, not a field some other model has no form for', async () => {
+    const ask = { max_tokens: 500, thinking: { type: 'enabled' as const, budget_tokens: 1024 }, messages: [{ role: 'user' as const, content: 'hi' }] };
+    for (const model of ['auto', 'route/analysis']) {
+      const err = await client.messages.create({ model, ...ask }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      // It said 'thinking has no chat-completions form … (deepseek-v3.2 is OpenAI-kind)' under auto.
+      expect((err as Error).message).toMatch(/thinking\.budget_tokens \(1024\) must be less than max_tokens/);
+      expect((err as InstanceType<typeof Anthropic.BadRequestError>).headers.get('x-switchyard-attempts')).toBe('0');
+    }
+    expect(await sim.log()).toHaveLength(0);
+  });
+
   it('refuses for an OpenAI-kind target what chat cannot carry (a non-text system block, a fifth stop sequence), naming it; sends it natively to Anthropic', async () => {
     const msg = { max_tokens: 50, messages: [{ role: 'user' as const, content: 'hi' }] };
     const system = [

@@ -43,24 +43,25 @@ export function thinkingFits(native: NativeMessages, maxTokens: number): boolean
 /**
  * Anthropic refuses a `thinking.budget_tokens` that is not below `max_tokens`; sent capped at the
  * model's `maxOutputTokens`, a client's 32,000 with a budget of 31,999 (as Claude Code sends) would
- * come back as a 400 about a `max_tokens` the client never sent. Refused here, saying what to change.
+ * come back as a 400 about a `max_tokens` the client never sent. Refused here (and at routing:
+ * runtime/translatable.ts), saying what to change; null when the budget fits.
  */
-function checkThinking(input: BuildInput, native: NativeMessages): void {
+export function thinkingError(native: NativeMessages, maxOutputTokens: number, model: string): SwitchyardError | null {
   const budget = thinkingBudget(native);
   const src = native.body;
-  if (budget === null || budget < input.maxOutputTokens) return;
+  if (budget === null || budget < maxOutputTokens) return null;
   const asked = typeof src.max_tokens === 'number' ? src.max_tokens : null;
-  const model = input.model ?? input.upstreamModel;
   const why =
-    asked !== null && asked > input.maxOutputTokens
-      ? `switchyard sends max_tokens ${input.maxOutputTokens}, ${model}'s maxOutputTokens (the request asked ${asked}): raise models.${model}.maxOutputTokens in the config, or lower budget_tokens`
-      : `max_tokens is ${input.maxOutputTokens}: lower budget_tokens or raise max_tokens`;
-  throw new SwitchyardError('invalid_request', `thinking.budget_tokens (${budget}) must be less than max_tokens; ${why}`, { param: 'thinking.budget_tokens' });
+    asked !== null && asked > maxOutputTokens
+      ? `switchyard sends max_tokens ${maxOutputTokens}, ${model}'s maxOutputTokens (the request asked ${asked}): raise models.${model}.maxOutputTokens in the config, or lower budget_tokens`
+      : `max_tokens is ${maxOutputTokens}: lower budget_tokens or raise max_tokens`;
+  return new SwitchyardError('invalid_request', `thinking.budget_tokens (${budget}) must be less than max_tokens; ${why}`, { param: 'thinking.budget_tokens' });
 }
 
 export function buildNativeMessagesRequest(input: BuildInput, native: NativeMessages): UpstreamHttpRequest {
   const src = native.body;
-  checkThinking(input, native);
+  const bad = thinkingError(native, input.maxOutputTokens, input.model ?? input.upstreamModel);
+  if (bad !== null) throw bad;
   // maxOutputTokens is the cap the budget reserved for (the client's max_tokens or less).
   const body: Record<string, unknown> = { ...src, model: input.upstreamModel, max_tokens: input.maxOutputTokens };
   if (input.stream) body.stream = true;
