@@ -90,6 +90,18 @@ function blockText(b: Record<string, unknown>, p: string): string {
   return text;
 }
 
+/**
+ * A prefill (the final assistant turn) whose text ends with whitespace: Anthropic refuses it
+ * ("final assistant content cannot end with trailing whitespace"), so for every endpoint kind, before
+ * any upstream call. Sent on, a native request was that 400 after an attempt (auto and routes send a
+ * prefill only to a prefill model, Claude), while an OpenAI-kind model took it.
+ */
+function finalAssistant(content: unknown, p: string): void {
+  const last = typeof content === 'string' ? content : Array.isArray(content) ? (content.at(-1) as unknown) : undefined;
+  const text = typeof last === 'string' ? last : isObj(last) && last.type === 'text' && typeof last.text === 'string' ? last.text : null;
+  if (text !== null && text !== text.trimEnd()) throw unsupported(p, 'final assistant content cannot end with trailing whitespace');
+}
+
 /** Anthropic refuses a tool call the next message does not answer (chat completions refuse it too). */
 function unanswered(p: string, ids: string[]): void {
   if (ids.length > 0)
@@ -207,6 +219,7 @@ export function messagesToChat(body: Record<string, unknown>, ctx: Ctx): ChatMes
     } else {
       unanswered(`messages[${i - 1}].content`, [...calls]);
       if (empty) return; // an empty final assistant turn prefills nothing: the chat form leaves it out
+      if (last) finalAssistant(raw.content, `${p}.content`);
       out.push(assistantTurn(raw.content, `${p}.content`, ctx));
       const ids = blocks(raw.content, `${p}.content`).flatMap((b) => (b.type === 'tool_use' && typeof b.id === 'string' ? [b.id] : []));
       calls = new Set(ids);

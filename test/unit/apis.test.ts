@@ -666,6 +666,15 @@ describe('Messages → chat and back', () => {
     refused(turns({ role: 'user', content: [{ type: 'text', text: '' }] }), 'messages[0].content[0].text', /text content blocks must be non-empty/);
     // The optional final assistant turn may be empty: it prefills nothing and the chat form leaves it out.
     expect(translateMessages(turns({ role: 'user', content: 'hi' }, { role: 'assistant', content: '' })).messages).toEqual([{ role: 'user', content: 'hi' }]);
+    // A prefill ending with whitespace: Anthropic's 400, for every endpoint kind (a native request got it from upstream after an attempt).
+    const TRAILING = /^messages\[1\]\.content: final assistant content cannot end with trailing whitespace$/;
+    refused(turns({ role: 'user', content: 'hi' }, { role: 'assistant', content: 'Sure ' }), 'messages[1].content', TRAILING);
+    refused(turns({ role: 'user', content: 'hi' }, { role: 'assistant', content: [{ type: 'text', text: 'One,\n' }] }), 'messages[1].content', TRAILING);
+    // Not a final turn, or no whitespace at its end: taken.
+    expect(
+      translateMessages(turns({ role: 'user', content: 'hi' }, { role: 'assistant', content: 'Sure ' }, { role: 'user', content: 'go' })).messages,
+    ).toHaveLength(3);
+    expect(translateMessages(turns({ role: 'user', content: 'hi' }, { role: 'assistant', content: ' Sure' })).messages).toHaveLength(2);
     refused({ ...turns({ role: 'user', content: 'x' }), tools: [{ name: 'f' }] }, 'tools[0].input_schema', /^tools\[0\]\.input_schema: Field required/);
     refused({ ...turns({ role: 'user', content: 'x' }), tools: [{ name: 'f', input_schema: 'x' }] }, 'tools[0].input_schema', /expected a JSON Schema object/);
     const call = { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'f', input: {} }] };
