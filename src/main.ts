@@ -23,7 +23,7 @@ import { startSimulator, type Simulator } from './simulator/index.js';
 import { InspectionHub } from './observe/hub.js';
 import { startStatelyBridge } from './observe/stately-bridge.js';
 import { registerSecrets, secretsOf, withoutPassword } from './observe/scrub.js';
-import { Metrics } from './observe/metrics.js';
+import { attemptOutcome, Metrics } from './observe/metrics.js';
 import { openRedisShared, REPLICA_ID_RE } from './shared-state/index.js';
 import { noteEscalations } from './observe/cascade-ops.js';
 import { openResponseStore, type ResponseStore } from './accounting/response-store.js';
@@ -316,9 +316,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     },
     // Attempts by outcome, counted where they happen (per-request bookkeeping need not pass through the actors).
     onEndpointEvent: (endpointId, e) => {
-      // `upstream.answering` (a probe's answer began) is no outcome: the attempt's end is counted.
-      if (e.type.startsWith('upstream.') && e.type !== 'upstream.answering')
-        metrics?.onAttempt(endpointId, e.type === 'upstream.failed' ? `failed:${e.fault}` : e.type.slice('upstream.'.length));
+      const outcome = attemptOutcome(e);
+      if (outcome !== null) metrics?.onAttempt(endpointId, outcome);
     },
     onFailover: (from) => metrics?.onFailover(from),
     watched: () => hub.watched(),

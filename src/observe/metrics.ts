@@ -14,6 +14,28 @@ import type { HubRecord } from './hub.js';
 const STATES = ['healthy', 'throttled', 'circuit-open', 'half-open'] as const;
 
 /**
+ * The `outcome` label of `switchyard_attempts_total` for an endpoint actor's event that ends an
+ * attempt (null for one that does not): `succeeded`, `released`, or `failed:<fault kind>`; an
+ * upstream 429 is `failed:rate_limited` (it was counted as the event's own name, `rateLimited`,
+ * which no documented outcome is, so `outcome=~"failed:.*"` missed every 429).
+ */
+export function attemptOutcome(e: { type: string; fault?: string }): string | null {
+  switch (e.type) {
+    case 'upstream.succeeded':
+      return 'succeeded';
+    case 'upstream.released':
+      return 'released';
+    case 'upstream.failed':
+      return `failed:${e.fault ?? 'other'}`;
+    case 'upstream.rateLimited':
+      return 'failed:rate_limited';
+    default:
+      // `upstream.answering` (a probe's answer began) and anything else is no attempt's end.
+      return null;
+  }
+}
+
+/**
  * The per-request counters' totals, kept here by label values and handed to prom-client when
  * it collects (a scrape): prom-client builds and hashes a label string on every `inc` (~1.3 KB
  * of strings per request, a heap sampling profile of the JSON path). Cells are found through
@@ -201,7 +223,7 @@ export class Metrics {
   private readonly attempts = tallied(
     this.registry,
     'switchyard_attempts_total',
-    'Upstream attempts, by endpoint and outcome (succeeded; failed:<fault kind>; released: ended without counting against the endpoint, such as a client gone or a request error of the client)',
+    'Upstream attempts, by endpoint and outcome (succeeded; failed:<fault kind>, failed:rate_limited for an upstream 429; released: ended without counting against the endpoint, such as a client gone or a request error of the client)',
     ['endpoint', 'outcome'],
   );
   private readonly failovers = new Counter({
