@@ -1037,6 +1037,8 @@ const CUT_BY_US: ReadonlySet<string> = new Set(['client_gone', 'shutting_down', 
 
 /** The error-level line for a misconfigured endpoint (a `loud` decision): what to check. */
 function loudMessage(h: EndpointHandle, v: EndpointVerdict, status: number | null, message: string): string {
+  if (v.event === 'failed' && v.fault === 'auth' && status === 402)
+    return `endpoint ${h.id} refused our account for payment (${message}): check the provider account's balance or credits; failing over`;
   if (v.event === 'failed' && v.fault === 'auth') return `endpoint ${h.id} rejected our credentials (${status}): check its apiKeyEnv; failing over`;
   const where = `its provider's baseUrl (${shownUrl(h.provider.baseUrl)})`;
   if (status !== null && status < 400) return `endpoint ${h.id}: ${message.replace("the provider's baseUrl", where)}; failing over`;

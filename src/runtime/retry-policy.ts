@@ -178,6 +178,9 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
   // so a client cannot open its circuit for everyone by sending what the WAF blocks (as with a 413).
   if (status === 403 && f.error?.unstructured === 'page') return { verdict: { event: 'released' }, next: { step: 'failover' }, loud: true };
   if (status === 401 || status === 403) return { verdict: failed('auth'), next: { step: 'failover' }, loud: true };
+  // 402: the provider refused our account, out of balance or credit (DeepSeek's "Insufficient Balance",
+  // OpenRouter's "Insufficient credits"): the operator's to fix, as a rejected key is, never the client's.
+  if (status === 402) return { verdict: failed('auth'), next: { step: 'failover' }, loud: true };
   // A 404 that is not the provider's JSON error did not come from its API (a web server's page): the endpoint is misconfigured.
   if (status === 404 && f.error?.unstructured !== undefined) return notTheApi();
   if (status === 408) return { verdict: failed('timeout'), next: { step: 'failover' }, loud: false };

@@ -143,6 +143,9 @@ beforeAll(async () => {
             },
           }),
         );
+      else if (j.model === 'no-balance')
+        // DeepSeek's answer when the account has no money left.
+        res.writeHead(402, json).end('{"error":{"message":"Insufficient Balance","type":"unknown_error","param":null,"code":"invalid_request_error"}}');
       else if (j.model === 'bom') res.writeHead(200, json).end(`\ufeff${completion(j.model)}`);
       else if (j.model === 'gzipped') res.writeHead(200, { ...json, 'content-encoding': 'gzip' }).end(gzipSync(completion(j.model)));
       else if (j.model === 'cached-over')
@@ -331,6 +334,8 @@ beforeAll(async () => {
     'm-deepseek-image': model('deepseek-image', ['m-ok-vision']),
     'm-reasoning': model('reasoning-temperature', ['m-ok']),
     'm-reasoning-alone': model('reasoning-temperature'),
+    'm-no-balance': model('no-balance', ['m-ok']),
+    'm-no-balance-alone': model('no-balance'),
     'm-ok-vision': { ...model('ok'), capabilities: ['chat', 'vision'] },
     'm-json-for-stream': model('json-for-stream'),
     'm-error-200': model('error-200'),
@@ -770,6 +775,19 @@ describe('answers larger than switchyard reads, and counts that are no counts', 
     const alone = await ask('m-reasoning-alone');
     expect(alone.status).toBe(400);
     expect(((await alone.json()) as { error: unknown }).error).toMatchObject({ param: 'temperature', code: 'unsupported_value' });
+  });
+
+  it("a provider's 402 (our account out of balance, DeepSeek's Insufficient Balance) fails over and logs an error for the operator; alone it is a 502, never the client's 402 (it was passed on as the client's)", async () => {
+    const served = await ask('m-no-balance');
+    expect(served.status).toBe(200);
+    expect(served.headers.get('x-switchyard-model')).toBe('m-ok');
+    await sc.waitForOutput(
+      /endpoint m-no-balance@fake refused our account for payment \(upstream answered 402: Insufficient Balance\): check the provider account's balance/,
+    );
+    const alone = await ask('m-no-balance-alone');
+    expect(alone.status).toBe(502);
+    expect(alone.headers.get('x-switchyard-error-code')).toBe('upstream_error');
+    expect(((await alone.json()) as { error: { message: string } }).error.message).toMatch(/402/);
   });
 
   it('an embeddings answer with fewer vectors than inputs is a bad answer, failed over (it was a 200 with one vector for two texts)', async () => {
