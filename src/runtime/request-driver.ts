@@ -412,7 +412,7 @@ export class RequestDriver {
     if (continuing && (this.session?.toolCallsSent === true || this.session?.relayed === true)) return 0;
     let n = 0;
     for (const m of this.plan?.candidates ?? []) {
-      if (ctx.excludedModels.includes(m) || this.refusedForMoney(m)) continue;
+      if (ctx.excludedModels.includes(m) || this.refusedForMoney(m) || this.moneyBar(m, ctx) !== null) continue;
       if (continuing && own(this.rt.cfg.models, m)?.capabilities.includes('prefill') !== true) continue;
       for (const h of this.rt.byModel.get(m) ?? []) {
         if (h === current || ctx.per[h.id] !== undefined || ctx.excluded.includes(h.id) || this.untakeable.includes(h.id)) continue;

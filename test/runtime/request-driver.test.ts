@@ -533,6 +533,23 @@ describe('request driver on a simulated clock', () => {
     expect(served(sink)).toEqual([200, 'b', '2', 1, 1]);
   });
 
+  it('a candidate the cost cap would refuse is not one the quick retry leaves room for: the retry is still taken', async () => {
+    const r = await runtime(
+      { retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 800, maxTotalAttempts: 2 } },
+      {},
+      { b: { price: { inputPerMTok: 100, outputPerMTok: 100 } } },
+    );
+    sim.setFault('up-a', { kind: 'http_error', status: 500 });
+    const { sink, done } = start(r, { max_tokens: 5 }, null, { maxCostUsd: 0.0001 });
+    const t0 = Date.now();
+    while (sink.status === null && Date.now() - t0 < 10_000) {
+      if (clock.pending().includes(100)) clock.advance(100);
+      await new Promise((res) => setTimeout(res, 2));
+    }
+    await done;
+    expect([sink.status, upstreamCalls('up-a'), upstreamCalls('up-b')]).toEqual([502, 2, 0]);
+  });
+
   it('with attempts to spare, the quick retry on the same endpoint still comes first (then the fail-over)', async () => {
     const r = await runtime({ retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 800, maxTotalAttempts: 3 } });
     sim.setFault('up-a', { kind: 'http_error', status: 500 });
