@@ -458,7 +458,7 @@ const budgetLimitSchema = z.strictObject({
 const budgetSchema = z.strictObject({
   limits: z.array(budgetLimitSchema).default([]),
   currency: z
-    .strictObject({ code: z.string().regex(/^[A-Z]{3}$/, 'expected a 3-letter currency code'), perUsd: z.number().positive() })
+    .strictObject({ code: z.string().regex(/^[A-Z]{3}$/, 'expected a 3-letter ISO 4217 code in capitals (EUR, CNY, JPY)'), perUsd: z.number().positive() })
     // USD is what the ledger counts in: another rate for it could only be a mistake.
     .refine((c) => c.code !== 'USD' || c.perUsd === 1, { error: "USD is the ledger's own currency: its perUsd is 1 (or leave currency out)", path: ['perUsd'] })
     .optional(),

@@ -268,6 +268,9 @@ describe('error messages', () => {
     expect(errors(validateConfig(raw))).toEqual(["budget.currency.perUsd: USD is the ledger's own currency: its perUsd is 1 (or leave currency out)"]);
     raw.budget = { limits: [], currency: { code: 'USD', perUsd: 1 } };
     expect(validateConfig(raw).ok).toBe(true);
+    // A code in small letters is a 3-letter code: the message says what is wrong with it (it said "expected a 3-letter currency code").
+    raw.budget = { limits: [], currency: { code: 'eur', perUsd: 0.9 } };
+    expect(errors(validateConfig(raw))).toEqual(['budget.currency.code: expected a 3-letter ISO 4217 code in capitals (EUR, CNY, JPY)']);
   });
 
   it('a ledger or journal path a shell would expand is refused (`sqlite:~/switchyard.db` made a directory named "~" and kept the ledger there)', () => {
