@@ -15,11 +15,12 @@ import { cascadePlan } from '../routing/cascade-plan.js';
 import { resolve, type ResolveInput, type RoutePlan } from '../routing/resolve.js';
 import type { ChatBody } from '../upstream/types.js';
 import type { Hints } from './api.js';
+import { nativeOf } from '../apis/native.js';
 import { cascadeOn } from './cascade.js';
 import type { RuntimeCore } from './core.js';
 import { availability, latencyOf, tooSlow } from './endpoints.js';
 import { asciiReason, countPrompt, estTokens, exactPromptCount } from './request-prep.js';
-import { translatableCandidates, translationError, untakeableEndpoints, untranslatableNote, usableFor } from './translatable.js';
+import { translatableCandidates, translationError, untakeableEndpoints, untranslatableBy, untranslatableNote, usableFor } from './translatable.js';
 
 export interface DryRoute {
   model: string;
@@ -156,6 +157,10 @@ function choose(rt: RuntimeCore, body: ChatBody, hints: Hints, plan: RoutePlan, 
   const candidates = translatableCandidates(rt, body, plan.candidates);
   if (candidates !== plan.candidates) plan.reason += untranslatableNote(rt, body, plan.candidates, candidates);
   plan.candidates = candidates;
+  // A Messages body no candidate (or the model named) can take: the real request's 400, answered at
+  // routing (a thinking budget none fits names the budget, not the first OpenAI-kind model's field).
+  const refused = nativeOf(body) === undefined ? null : untranslatableBy(rt, body, candidates);
+  if (refused !== null) throw refused;
   const untakeable = untakeableEndpoints(rt, body, candidates);
   const now = rt.now();
   const est = estTokens({ body }, promptTokens);

@@ -288,6 +288,27 @@ describe('POST /switchyard/route', () => {
     expect(((await bad.json()) as { error: { message: string } }).error.message).toContain('is not one of chat, messages, responses');
   });
 
+  it('a Messages body no candidate can take answers the 400 the real request answers at routing (a thinking budget none fits names the budget)', async () => {
+    const headers = { 'anthropic-version': '2023-06-01' };
+    const thinking = { type: 'enabled', budget_tokens: 1024 };
+    for (const body of [
+      { model: 'auto', max_tokens: 500, thinking, messages: [{ role: 'user', content: 'hi' }] },
+      { model: 'gpt-4.1', max_tokens: 500, top_k: 3, messages: [{ role: 'user', content: 'hi' }] },
+    ]) {
+      const dry = await route(sc.url, body, headers);
+      expect(dry.status).toBe(400);
+      const real = await fetch(`${sc.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
+      expect(real.status).toBe(400);
+      const said = ((await real.json()) as { error: { message: string } }).error.message;
+      // The dry run said 'thinking has no chat-completions form … (deepseek-v3.2 is OpenAI-kind)' for the first.
+      expect(((await dry.json()) as { error: { message: string } }).error.message).toBe(said);
+    }
+  });
+
   it('bound off loopback it needs the admin token, like the other /switchyard routes', async () => {
     const base = guarded.url.replace('0.0.0.0', '127.0.0.1');
     const body = { model: 'auto', messages: [{ role: 'user', content: 'hi' }] };
