@@ -569,7 +569,8 @@ const observeSchema = z.strictObject({
         else if (u.hash !== '' || v.includes('#'))
           ctx.addIssue({ code: 'custom', message: 'an OTLP endpoint takes no fragment (the # part is never sent to the collector): remove it' });
       }),
-      serviceName: z.string().min(1).default('switchyard'),
+      /** `service.name` of the spans; absent: OTEL_SERVICE_NAME, else `switchyard` (see observe/otel.ts). */
+      serviceName: z.string().min(1).optional(),
       /** Put prompt and answer text into spans (off: they may hold personal data). */
       captureContent: z.boolean().default(false),
     })

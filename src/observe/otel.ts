@@ -49,11 +49,31 @@ export function serverOutcome(status: number, error: string | null): { code: str
   return { code, errorType: status >= 500 ? (code ?? String(status)) : null };
 }
 
+type ResourcesModule = Pick<typeof import('@opentelemetry/resources'), 'defaultResource' | 'detectResources' | 'envDetector' | 'resourceFromAttributes'>;
+
+/**
+ * The spans' resource as an OpenTelemetry SDK makes it: the SDK's own attributes
+ * (`telemetry.sdk.*`), then what `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_SERVICE_NAME` say (a
+ * deployment's `deployment.environment.name`, `k8s.pod.name`, …), then `service.name`:
+ * `observe.otlp.serviceName` when the config names one, else `OTEL_SERVICE_NAME` (or the
+ * `service.name` of `OTEL_RESOURCE_ATTRIBUTES`), else `switchyard`. The resource was
+ * `service.name` alone: the environment's attributes were dropped.
+ */
+export function resourceOf(cfg: Pick<OtlpConfig, 'serviceName'>, r: ResourcesModule, serviceNameKey = 'service.name') {
+  const fromEnv = r.detectResources({ detectors: [r.envDetector] });
+  const envName = fromEnv.attributes[serviceNameKey];
+  const name = cfg.serviceName ?? (typeof envName === 'string' && envName !== '' ? envName : 'switchyard');
+  return r
+    .defaultResource()
+    .merge(fromEnv)
+    .merge(r.resourceFromAttributes({ [serviceNameKey]: name }));
+}
+
 export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandle> {
   const api = await import('@opentelemetry/api');
   const { TracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace');
   const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-  const { resourceFromAttributes } = await import('@opentelemetry/resources');
+  const { defaultResource, detectResources, envDetector, resourceFromAttributes } = await import('@opentelemetry/resources');
   const { W3CTraceContextPropagator, setGlobalErrorHandler } = await import('@opentelemetry/core');
   // A collector that cannot be reached drops spans: say so (the first failure, then at most once a
   // minute with how many more), instead of nothing at all.
@@ -74,7 +94,7 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
   const { ATTR_SERVICE_NAME } = await import('@opentelemetry/semantic-conventions');
   const exporter = new OTLPTraceExporter({ url: cfg.endpoint });
   const provider = new TracerProvider({
-    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: cfg.serviceName }),
+    resource: resourceOf(cfg, { defaultResource, detectResources, envDetector, resourceFromAttributes }, ATTR_SERVICE_NAME),
     spanProcessors: [new BatchSpanProcessor({ exporter, scheduledDelayMillis: 500 })],
   });
   const tracer = provider.getTracer('switchyard');

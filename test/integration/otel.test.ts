@@ -149,6 +149,28 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     }
   });
 
+  it("the spans' resource has the SDK's attributes and OTEL_RESOURCE_ATTRIBUTES; service.name is the config's, else OTEL_SERVICE_NAME", async () => {
+    const env = { OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=staging,service.namespace=llm', OTEL_SERVICE_NAME: 'gateway-from-env' };
+    // Each its own ledger (testConfig makes one per call).
+    const named = await startSidecar({ ...testConfig(sim.url), observe: { otlp: { endpoint: otlp.url, serviceName: 'gateway-from-config' } } }, env);
+    const unnamed = await startSidecar({ ...testConfig(sim.url), observe: { otlp: { endpoint: otlp.url } } }, env);
+    try {
+      const [tp1, tp2] = [traceparent(41), traceparent(42)];
+      await named.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'resource' }] }, { headers: { traceparent: tp1 } });
+      await unnamed.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'resource' }] }, { headers: { traceparent: tp2 } });
+      const fromConfig = (await server(tp1.split('-')[1]!)).resource;
+      expect(fromConfig).toMatchObject({
+        'service.name': 'gateway-from-config',
+        'deployment.environment.name': 'staging',
+        'service.namespace': 'llm',
+        'telemetry.sdk.language': 'nodejs',
+      });
+      expect((await server(tp2.split('-')[1]!)).resource).toMatchObject({ 'service.name': 'gateway-from-env', 'deployment.environment.name': 'staging' });
+    } finally {
+      await Promise.all([named.stop(), unnamed.stop()]);
+    }
+  });
+
   it('records each failed attempt and the fail-over reason', async () => {
     await sim.setFault('gpt-4.1', { kind: 'http_error', status: 500 });
     const tp = traceparent(2);
