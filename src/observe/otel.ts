@@ -167,7 +167,10 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     if (cfg.captureContent) attrs['gen_ai.input.messages'] = scrub(JSON.stringify(call.body.messages));
     const span: Span = tracer.startSpan(`${op} ${requested}`, { kind: SpanKind.SERVER, attributes: attrs }, parent);
     const ctx = trace.setSpan(parent, span);
+    /** The last failed attempt's fault and endpoint; a fail-over's reason is set when the next attempt goes elsewhere. */
     let lastFault: string | null = null;
+    let lastFailedEndpoint: string | null = null;
+    let failoverReason: string | null = null;
     let tier: string | null = null;
     /** The tier of each model attempted: the span's tier is the served model's (a continued stream's is the model it started on). */
     const tiers = new Map<string, string>();
@@ -175,10 +178,15 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     const providers = new Map<string, string>();
     return {
       attempt(info) {
+        // A retry on the endpoint that failed is no fail-over (as switchyard_failovers_total counts them).
+        if (lastFault !== null && lastFailedEndpoint !== info.endpoint) failoverReason = lastFault;
         tier = info.tier;
         tiers.set(info.model, info.tier);
         providers.set(info.model, providerName(info));
-        return attemptTrace(ctx, op, info, (f) => (lastFault = f));
+        return attemptTrace(ctx, op, info, (f) => {
+          lastFault = f;
+          lastFailedEndpoint = info.endpoint;
+        });
       },
       record(r) {
         span.setAttributes({
@@ -201,7 +209,7 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
         if (r.endpoint) span.setAttribute('switchyard.endpoint', r.endpoint);
         const servedTier = (r.model ? tiers.get(r.model) : undefined) ?? tier;
         if (servedTier) span.setAttribute('switchyard.tier', servedTier);
-        if (lastFault && r.attempts > 1) span.setAttribute('switchyard.failover.reason', lastFault);
+        if (failoverReason !== null) span.setAttribute('switchyard.failover.reason', failoverReason);
         // Span names are kept few (backends index them): a name not in the catalogue is not one.
         if (r.error === 'model_not_found') span.updateName(op);
         markOutcome(span, r.status, r.error ?? null);

@@ -191,6 +191,22 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(attempts.some((a) => a.attributes['gen_ai.provider.name'] === 'anthropic')).toBe(true);
   });
 
+  it('a retry on the same endpoint that then answers is no fail-over: no switchyard.failover.reason', async () => {
+    // One 500: the quick retry goes to the same endpoint, which answers.
+    await sim.setFault('deepseek-chat', { kind: 'http_error', status: 500, times: 1 });
+    const tp = traceparent(43);
+    const traceId = tp.split('-')[1]!;
+    const r = await sc.client.chat.completions
+      .create({ model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'retry me' }] }, { headers: { traceparent: tp } })
+      .withResponse();
+    expect(r.response.headers.get('x-switchyard-endpoint')).toBe('deepseek-v3.2@deepseek');
+    const req = await server(traceId);
+    expect(req.attributes['switchyard.attempts']).toBe(2);
+    const attempts = otlp.spans.filter((s) => s.traceId === traceId && s.kind === 3);
+    expect(attempts.map((a) => a.attributes['switchyard.endpoint'])).toEqual(['deepseek-v3.2@deepseek', 'deepseek-v3.2@deepseek']);
+    expect(req.attributes['switchyard.failover.reason']).toBeUndefined();
+  });
+
   it('ends a failed (5xx) request span ERROR with error.type, a refused (4xx) one UNSET; an unknown model is neither its name nor echoed whole', async () => {
     await sim.setFault('*', { kind: 'http_error', status: 500 });
     const tp = traceparent(6);
