@@ -110,6 +110,13 @@ const TRANSPORT_HEADERS: ReadonlySet<string> = new Set([
   'trailer',
 ]);
 const CREDENTIAL_HEADERS = new Set(['authorization', 'x-api-key', 'api-key', 'x-goog-api-key', 'proxy-authorization', 'cookie']);
+
+/** ` (did you mean "x"?)` for a near miss among `known` names, else ''. */
+function nearHint(name: string, known: readonly string[]): string {
+  const near = nearest(name, known);
+  return near === null ? '' : ` (did you mean "${near}"?)`;
+}
+
 /**
  * Header names that carry a credential by their words (Azure API Management's
  * `ocp-apim-subscription-key`, `helicone-auth`, `cf-aig-authorization`, `x-auth-token`,
@@ -117,12 +124,6 @@ const CREDENTIAL_HEADERS = new Set(['authorization', 'x-api-key', 'api-key', 'x-
  * request headers would show them, as the scrubber knows only secrets given by environment variable.
  */
 /** A list of names where one written twice is a mistake (taken silently, it hid a typo of another). */
-/** ` (did you mean "x"?)` for a near miss among `known` names, else ''. */
-function nearHint(name: string, known: readonly string[]): string {
-  const near = nearest(name, known);
-  return near === null ? '' : ` (did you mean "${near}"?)`;
-}
-
 function noRepeats(items: readonly string[], ctx: z.RefinementCtx): void {
   const seen = new Set<string>();
   items.forEach((c, i) => {
