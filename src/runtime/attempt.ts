@@ -159,6 +159,28 @@ export function isOpenAIHost(baseUrl: string): boolean {
   return v;
 }
 
+const geminiHosts = new Map<string, boolean>();
+/**
+ * Google's OpenAI-compatible APIs for Gemini (AI Studio's generativelanguage.googleapis.com,
+ * Vertex AI's aiplatform.googleapis.com; memoised per base URL): they refuse a field they do not
+ * know with a 400 (`Unknown name "prompt_cache_key": Cannot find field`), OpenAI's prompt-caching
+ * hints included.
+ */
+export function isGeminiHost(baseUrl: string): boolean {
+  let v = geminiHosts.get(baseUrl);
+  if (v === undefined) {
+    let host = '';
+    try {
+      host = new URL(baseUrl).hostname.toLowerCase();
+    } catch {
+      // not a URL: not Google's
+    }
+    v = host === 'generativelanguage.googleapis.com' || host === 'aiplatform.googleapis.com' || host.endsWith('-aiplatform.googleapis.com');
+    geminiHosts.set(baseUrl, v);
+  }
+  return v;
+}
+
 /** DeepSeek's API, which takes the output cap in `max_tokens` only and silently ignores `max_completion_tokens`. */
 function isDeepSeekHost(baseUrl: string): boolean {
   try {
@@ -218,6 +240,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     maxOutputTokens: inp.outputCap,
     capField: inp.h.provider.outputCapField === 'auto' ? autoCapField(inp.h.provider.baseUrl) : inp.h.provider.outputCapField,
     openaiHost: isOpenAIHost(inp.h.provider.baseUrl),
+    dropCacheHints: isGeminiHost(inp.h.provider.baseUrl),
     anthropicVersion: inp.h.provider.anthropicVersion,
     prefill: inp.prefill,
   });

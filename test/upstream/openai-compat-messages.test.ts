@@ -4,7 +4,7 @@
  * refuses both forms with a 400); OpenAI's and Azure OpenAI's APIs get them as written.
  */
 import { describe, expect, it } from 'vitest';
-import { isOpenAIHost } from '../../src/runtime/attempt.js';
+import { isGeminiHost, isOpenAIHost } from '../../src/runtime/attempt.js';
 import { openaiAdapter } from '../../src/upstream/adapters/openai.js';
 import type { BuildInput } from '../../src/upstream/adapters/types.js';
 import type { ChatBody } from '../../src/upstream/types.js';
@@ -90,5 +90,37 @@ describe('the developer role on OpenAI-kind upstreams', () => {
     expect(sent(body, true).map((m) => m.content)).toEqual(body.messages.map((m) => m.content));
     // The request itself is not changed (a fail-over to OpenAI sends it as written).
     expect(body.messages[0]!.content).toEqual(parts('You are ', 'terse.'));
+  });
+
+  it('leaves OpenAI\'s prompt-caching hints out for Google\'s Gemini APIs, which refuse them as unknown fields (Unknown name "prompt_cache_key": Cannot find field); sends them elsewhere', () => {
+    for (const google of [
+      'https://generativelanguage.googleapis.com/v1beta/openai',
+      'https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/us-central1/endpoints/openapi',
+      'https://aiplatform.googleapis.com/v1/projects/p/locations/global/endpoints/openapi',
+    ])
+      expect(isGeminiHost(google), google).toBe(true);
+    for (const other of ['https://api.openai.com/v1', 'https://api.deepseek.com', 'https://googleapis.com.evil.test/v1', 'not a url'])
+      expect(isGeminiHost(other), other).toBe(false);
+    const body: ChatBody = { model: 'm', messages: [{ role: 'user', content: 'hi' }], prompt_cache_key: 'k', prompt_cache_retention: '24h', user: 'u' };
+    const build = (dropCacheHints: boolean) =>
+      JSON.parse(
+        openaiAdapter.buildRequest({
+          body,
+          upstreamModel: 'up',
+          stream: false,
+          apiKey: 'k',
+          headers: {},
+          basePath: '/v1',
+          maxOutputTokens: 100,
+          dropCacheHints,
+          anthropicVersion: '2023-06-01',
+          prefill: null,
+        }).body,
+      ) as Record<string, unknown>;
+    expect(build(true)).not.toHaveProperty('prompt_cache_key');
+    expect(build(true)).not.toHaveProperty('prompt_cache_retention');
+    expect(build(true).user).toBe('u');
+    expect(build(false)).toMatchObject({ prompt_cache_key: 'k', prompt_cache_retention: '24h' });
+    expect(body.prompt_cache_key).toBe('k');
   });
 });

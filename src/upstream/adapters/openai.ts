@@ -300,6 +300,10 @@ export const openaiAdapter: ProviderAdapter = {
     }
     capOutput(body, input.maxOutputTokens, input.capField ?? 'client');
     if (input.openaiHost === false) body.messages = compatMessages(body.messages);
+    if (input.dropCacheHints === true) {
+      delete body.prompt_cache_key;
+      delete body.prompt_cache_retention;
+    }
     if (input.prefill !== null) body.messages = [...body.messages, { role: 'assistant', content: input.prefill }];
     const headers: Record<string, string> = Object.assign({}, input.headers, {
       'content-type': 'application/json',

@@ -39,6 +39,11 @@ export interface BuildInput {
    * message's `name` from its call (Gemini refuses a tool result without one). Absent: sent as written.
    */
   openaiHost?: boolean;
+  /**
+   * Leave out OpenAI's prompt-caching hints (`prompt_cache_key`, `prompt_cache_retention`): Gemini's
+   * OpenAI-compatible API refuses them as unknown fields, and they change nothing in the answer.
+   */
+  dropCacheHints?: boolean;
   anthropicVersion: string;
   /** Text already delivered to the client: continue this assistant turn. */
   prefill: string | null;
