@@ -102,19 +102,24 @@ export function untranslatableBy(rt: RuntimeCore, body: ChatBody, candidates: re
 const NO_ENDPOINTS: readonly string[] = Object.freeze([]);
 
 /**
- * The endpoints of a model with endpoints of both kinds that cannot take this chat body (its
- * Anthropic-kind ones, for a field with no Messages form): the pick passes them over for the
- * model's OpenAI-kind ones, which take any chat body. Picked, they answered the 400 after taking a
- * slot of their rpm window, and the same request was a 400 or a 200 as the endpoints' state went.
- * A model of one kind is decided by `translatableCandidates` / `untranslatableBy`; none is asked here.
+ * The endpoints of a model with endpoints of both kinds that cannot take this body while another
+ * of its endpoints can: its Anthropic-kind ones, for a chat field with no Messages form; its
+ * OpenAI-kind ones, for a Messages field with no chat form (`thinking`, `top_k`, a document
+ * block…). The pick passes them over for the model's others. Picked, they answered the 400 after
+ * taking a slot of their rpm window, and the same request was a 400 or a 200 as the endpoints'
+ * state went (a Messages request with thinking was a 400 every time the OpenAI-kind endpoint came
+ * first). A model of one kind is decided by `translatableCandidates` / `untranslatableBy`; none is
+ * asked here.
  */
 export function untakeableEndpoints(rt: RuntimeCore, body: ChatBody, candidates: readonly string[]): readonly string[] {
-  if (nativeOf(body) !== undefined) return NO_ENDPOINTS;
+  const native = nativeOf(body);
+  if (native !== undefined && native.kind !== 'anthropic-messages') return NO_ENDPOINTS;
   let out: string[] | null = null;
   for (const m of candidates) {
     const eps = rt.byModel.get(m);
     if (eps === undefined || eps.length < 2 || !eps.some((h) => h.adapter.kind === 'openai') || eps.every((h) => h.adapter.kind === 'openai')) continue;
-    for (const h of eps) if (h.adapter.kind !== 'openai' && translationError(h, body) !== null) (out ??= []).push(h.id);
+    const bad = eps.filter((h) => translationError(h, body) !== null);
+    if (bad.length < eps.length) for (const h of bad) (out ??= []).push(h.id);
   }
   return out ?? NO_ENDPOINTS;
 }

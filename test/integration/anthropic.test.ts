@@ -224,15 +224,12 @@ describe('claude-sonnet-4.5 through the Messages API', () => {
   });
 });
 
-describe('a model with endpoints of both kinds and a body only its OpenAI-kind endpoint can take', () => {
-  let mixed: SidecarHandle | undefined;
-  afterAll(async () => {
-    await mixed?.stop();
-  });
-
-  it('is served by that endpoint every time, the Anthropic-kind one never picked (it answered the 400 after taking an rpm slot, then a 200 once throttled); the dry run agrees', async () => {
+describe('a model with endpoints of both kinds and a body only one kind of its endpoints can take', () => {
+  let mixed: SidecarHandle;
+  beforeAll(async () => {
     const cfg = testConfig(sim.url);
-    (cfg.models as Record<string, unknown>).mixed = {
+    const models = cfg.models as Record<string, unknown>;
+    models.mixed = {
       tier: 'fast_cheap',
       price: { inputPerMTok: 1, outputPerMTok: 2 },
       contextWindow: 200_000,
@@ -242,7 +239,25 @@ describe('a model with endpoints of both kinds and a body only its OpenAI-kind e
         { provider: 'openai', upstreamModel: 'gpt-4.1' },
       ],
     };
+    // Claude through an OpenAI-compatible gateway first, and Anthropic's own API.
+    models['mixed-claude'] = {
+      tier: 'fast_cheap',
+      price: { inputPerMTok: 3, outputPerMTok: 15 },
+      contextWindow: 200_000,
+      maxOutputTokens: 64_000,
+      capabilities: ['chat'],
+      endpoints: [
+        { provider: 'openai', upstreamModel: 'claude-sonnet-4-5' },
+        { provider: 'anthropic', upstreamModel: 'claude-sonnet-4-5' },
+      ],
+    };
     mixed = await startSidecar(cfg);
+  });
+  afterAll(async () => {
+    await mixed?.stop();
+  });
+
+  it('is served by that endpoint every time, the Anthropic-kind one never picked (it answered the 400 after taking an rpm slot, then a 200 once throttled); the dry run agrees', async () => {
     await sim.clearLog();
     for (let i = 0; i < 3; i++) {
       const r = await fetch(`${mixed.url}/v1/chat/completions`, {
@@ -264,5 +279,37 @@ describe('a model with endpoints of both kinds and a body only its OpenAI-kind e
     });
     expect(dry.status).toBe(200);
     expect(((await dry.json()) as { endpoint: string }).endpoint).toBe('mixed@openai');
+  });
+
+  it('a Messages body only its Anthropic-kind endpoint can take (thinking) is served there every time; the OpenAI-kind one, listed first, is never picked (it was, and answered the 400 each time); the dry run agrees', async () => {
+    await sim.clearLog();
+    const messages = [{ role: 'user', content: 'Explain the switchyard.' }];
+    const body = { model: 'mixed-claude', max_tokens: 2000, thinking: { type: 'enabled', budget_tokens: 1024 }, messages };
+    const post = (path: string) =>
+      fetch(`${mixed.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify(body),
+      });
+    for (let i = 0; i < 3; i++) {
+      const r = await post('/v1/messages');
+      expect(r.status).toBe(200);
+      expect(r.headers.get('x-switchyard-endpoint')).toBe('mixed-claude@anthropic');
+      expect(r.headers.get('x-switchyard-attempts')).toBe('1');
+      expect(((await r.json()) as { content: Array<{ type: string }> }).content[0]!.type).toBe('thinking');
+    }
+    expect((await sim.log()).map((e) => e.wire)).toEqual(['anthropic', 'anthropic', 'anthropic']);
+    const gateway = (await mixed.state()).endpoints.find((e) => e.id === 'mixed-claude@openai')! as unknown as { requests: number };
+    expect(gateway.requests).toBe(0);
+    const dry = await post('/switchyard/route');
+    expect(dry.status).toBe(200);
+    expect(((await dry.json()) as { endpoint: string }).endpoint).toBe('mixed-claude@anthropic');
+    // A body both can take goes to either, as the pick chooses.
+    const plain = await fetch(`${mixed.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'mixed-claude', max_tokens: 50, messages }),
+    });
+    expect(plain.status).toBe(200);
   });
 });
