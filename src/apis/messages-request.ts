@@ -263,8 +263,13 @@ export function toolsToChat(v: unknown, ctx: Ctx = { untranslated: [] }): unknow
     if (name.length > CHAT_MAX_TOOL_NAME) ctx.untranslated.push(`tools[${i}].name`);
     const fn: Record<string, unknown> = { name, parameters: t.input_schema };
     if (present(t.description)) fn.description = str(t.description, `tools[${i}].description`);
-    // Strict tool use is OpenAI's strict function: the call's arguments follow the schema.
-    if (present(t.strict)) fn.strict = flag(t.strict, `tools[${i}].strict`);
+    // Strict tool use is OpenAI's strict function: the call's arguments follow the schema. OpenAI's
+    // strict mode takes fewer schemas than Anthropic's (an optional property is refused with a 400):
+    // such a tool keeps the request on Anthropic-kind models, as output_config.format does.
+    if (present(t.strict)) {
+      fn.strict = flag(t.strict, `tools[${i}].strict`);
+      if (fn.strict === true && !strictable(t.input_schema)) ctx.untranslated.push(`tools[${i}].strict`);
+    }
     return { type: 'function', function: fn };
   });
 }

@@ -479,16 +479,28 @@ describe('Messages → chat and back', () => {
 
   it("keeps a strict tool strict: Anthropic's strict tool use is OpenAI's strict function", () => {
     const user = (content: unknown) => ({ model: 'c', max_tokens: 10, messages: [{ role: 'user', content }] });
+    const closed = { type: 'object', properties: { q: { type: 'string' } }, required: ['q'], additionalProperties: false };
     const tools = [
-      { name: 'a', input_schema: { type: 'object' }, strict: true },
+      { name: 'a', input_schema: closed, strict: true },
       { name: 'b', input_schema: { type: 'object' }, strict: false },
       { name: 'c', input_schema: { type: 'object' } },
     ];
-    expect(translateMessages({ ...user('x'), tools }).tools).toEqual([
-      { type: 'function', function: { name: 'a', parameters: { type: 'object' }, strict: true } },
+    const chat = translateMessages({ ...user('x'), tools });
+    expect(chat.tools).toEqual([
+      { type: 'function', function: { name: 'a', parameters: closed, strict: true } },
       { type: 'function', function: { name: 'b', parameters: { type: 'object' }, strict: false } },
       { type: 'function', function: { name: 'c', parameters: { type: 'object' } } },
     ]);
+    expect(nativeOf(chat)).toMatchObject({ untranslated: [] });
+    // A strict tool whose schema OpenAI's strict mode refuses (an optional property, an open object) keeps the
+    // request on Anthropic-kind models, as output_config.format does: it was sent, and OpenAI answered a 400.
+    for (const bad of [{ ...closed, required: [] }, { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] }, { type: 'object' }]) {
+      const c = translateMessages({ ...user('x'), tools: [tools[1], { name: 'a', input_schema: bad, strict: true }] });
+      expect(nativeOf(c)).toMatchObject({ untranslated: ['tools[1].strict'] });
+      expect(() => openaiAdapter.buildRequest(build(c))).toThrow(
+        expect.objectContaining({ param: 'tools[1].strict', message: expect.stringMatching(/strict tool only when/) }),
+      );
+    }
     expect(() => translateMessages({ ...user('x'), tools: [{ name: 'a', input_schema: { type: 'object' }, strict: 'yes' }] })).toThrow(
       expect.objectContaining({ param: 'tools[0].strict' }),
     );
