@@ -49,6 +49,66 @@ export function serverOutcome(status: number, error: string | null): { code: str
   return { code, errorType: status >= 500 ? (code ?? String(status)) : null };
 }
 
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A chat message's content as the GenAI conventions' parts: text parts, images as `uri` parts, any other part as it came. */
+function contentParts(content: unknown): Json[] {
+  if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', content }];
+  if (!Array.isArray(content)) return [];
+  return content.filter(isObject).map((p): Json => {
+    if (p.type === 'text' && typeof p.text === 'string') return { type: 'text', content: p.text };
+    if (p.type === 'refusal' && typeof p.refusal === 'string') return { type: 'text', content: p.refusal };
+    if (p.type === 'image_url') {
+      const url = isObject(p.image_url) ? p.image_url.url : p.image_url;
+      return { type: 'uri', modality: 'image', uri: typeof url === 'string' ? url : '' };
+    }
+    return { ...p, type: typeof p.type === 'string' ? p.type : 'unknown' };
+  });
+}
+
+/** A tool call's arguments: the JSON object they hold, else the text as sent. */
+function toolArguments(text: unknown): unknown {
+  if (typeof text !== 'string') return text ?? null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * `gen_ai.input.messages` as the GenAI semantic conventions shape it (`[{role, parts: [...]}]`:
+ * `text`, `tool_call`, `tool_call_response`, `uri` parts), from the chat messages the request
+ * was translated to. They were exported in the chat API's own shape (`{role, content}`), which
+ * a backend reading the conventions' schema does not read; `gen_ai.output.messages` already
+ * had the conventions' shape.
+ */
+export function inputMessages(messages: unknown): Json[] {
+  if (!Array.isArray(messages)) return [];
+  return messages.filter(isObject).map((m): Json => {
+    const role = typeof m.role === 'string' ? m.role : 'user';
+    let parts: Json[];
+    if (role === 'tool') {
+      const text =
+        typeof m.content === 'string'
+          ? m.content
+          : contentParts(m.content)
+              .map((p) => (typeof p.content === 'string' ? p.content : ''))
+              .join('');
+      parts = [{ type: 'tool_call_response', id: typeof m.tool_call_id === 'string' ? m.tool_call_id : null, response: text }];
+    } else {
+      parts = contentParts(m.content);
+      for (const c of Array.isArray(m.tool_calls) ? m.tool_calls.filter(isObject) : []) {
+        const id = typeof c.id === 'string' ? c.id : null;
+        if (isObject(c.function)) parts.push({ type: 'tool_call', id, name: String(c.function.name ?? ''), arguments: toolArguments(c.function.arguments) });
+        else if (isObject(c.custom)) parts.push({ type: 'tool_call', id, name: String(c.custom.name ?? ''), arguments: c.custom.input ?? null });
+      }
+    }
+    return { role, parts, ...(typeof m.name === 'string' ? { name: m.name } : {}) };
+  });
+}
+
 type ResourcesModule = Pick<typeof import('@opentelemetry/resources'), 'defaultResource' | 'detectResources' | 'envDetector' | 'resourceFromAttributes'>;
 
 /**
@@ -164,7 +224,7 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     if (typeof maxTokens === 'number' && apiName !== 'embeddings') attrs['gen_ai.request.max_tokens'] = maxTokens;
     if (typeof call.body.temperature === 'number') attrs['gen_ai.request.temperature'] = call.body.temperature;
     // Content is the client's own, but a configured secret in it is scrubbed as everywhere else (logs, events, errors).
-    if (cfg.captureContent) attrs['gen_ai.input.messages'] = scrub(JSON.stringify(call.body.messages));
+    if (cfg.captureContent) attrs['gen_ai.input.messages'] = scrub(JSON.stringify(inputMessages(call.body.messages)));
     const span: Span = tracer.startSpan(`${op} ${requested}`, { kind: SpanKind.SERVER, attributes: attrs }, parent);
     const ctx = trace.setSpan(parent, span);
     /** The last failed attempt's fault and endpoint; a fail-over's reason is set when the next attempt goes elsewhere. */

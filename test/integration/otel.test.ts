@@ -138,6 +138,8 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
       const input = String(req.attributes['gen_ai.input.messages']);
       expect(input).toContain(SECRET_PROMPT);
       expect(input).not.toContain('sk-test-openai-SECRET');
+      // The GenAI conventions' shape, as gen_ai.output.messages has: role and parts.
+      expect(JSON.parse(input)).toEqual([{ role: 'user', parts: [{ type: 'text', content: `${SECRET_PROMPT} my key is [redacted]` }] }]);
       expect(
         String(
           req.attributes['gen_ai.output.messages'] ??

@@ -1,0 +1,60 @@
+/**
+ * `gen_ai.input.messages` in the shape the OpenTelemetry GenAI conventions give it
+ * (`[{role, parts}]`), from the chat messages a request was translated to.
+ */
+import { describe, expect, it } from 'vitest';
+import { inputMessages } from '../../src/observe/otel.js';
+
+describe('inputMessages', () => {
+  it('writes text, images, tool calls and tool results as the conventions’ parts', () => {
+    const messages = [
+      { role: 'system', content: 'Be brief.' },
+      {
+        role: 'user',
+        name: 'ana',
+        content: [
+          { type: 'text', text: 'What is in it?' },
+          { type: 'image_url', image_url: { url: 'https://example.com/a.png', detail: 'low' } },
+        ],
+      },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          { id: 'call_1', type: 'function', function: { name: 'look', arguments: '{"q":"a.png"}' } },
+          { id: 'call_2', type: 'custom', custom: { name: 'grep', input: 'png' } },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'call_1', content: 'a cat' },
+      { role: 'assistant', content: [{ type: 'refusal', refusal: 'No.' }] },
+    ];
+    expect(inputMessages(messages)).toEqual([
+      { role: 'system', parts: [{ type: 'text', content: 'Be brief.' }] },
+      {
+        role: 'user',
+        name: 'ana',
+        parts: [
+          { type: 'text', content: 'What is in it?' },
+          { type: 'uri', modality: 'image', uri: 'https://example.com/a.png' },
+        ],
+      },
+      {
+        role: 'assistant',
+        parts: [
+          { type: 'tool_call', id: 'call_1', name: 'look', arguments: { q: 'a.png' } },
+          { type: 'tool_call', id: 'call_2', name: 'grep', arguments: 'png' },
+        ],
+      },
+      { role: 'tool', parts: [{ type: 'tool_call_response', id: 'call_1', response: 'a cat' }] },
+      { role: 'assistant', parts: [{ type: 'text', content: 'No.' }] },
+    ]);
+  });
+
+  it('keeps arguments that are not JSON as text, and gives nothing for what is not a message list', () => {
+    expect(inputMessages([{ role: 'assistant', tool_calls: [{ id: 'c', function: { name: 'f', arguments: '{broken' } }] }])).toEqual([
+      { role: 'assistant', parts: [{ type: 'tool_call', id: 'c', name: 'f', arguments: '{broken' }] },
+    ]);
+    expect(inputMessages(undefined)).toEqual([]);
+    expect(inputMessages('hi')).toEqual([]);
+  });
+});
