@@ -75,17 +75,22 @@ export function translateCompletions(body: Record<string, unknown>): Completions
 
 /** Chat fields a completions request names otherwise: errors about them name the client's field. */
 const COMPLETIONS_PARAM: ReadonlyArray<readonly [RegExp, string]> = [
+  // An Anthropic-kind model's refusal of a request with no text: here, the prompt was empty.
+  [
+    /needs at least one user or assistant message with content; this request has only system\/developer messages or empty ones/g,
+    'needs a prompt with text; this one is empty',
+  ],
   [/\bmessages\[0\]\.content\b/g, 'prompt'],
   [/\bmessages\[0\]/g, 'prompt'],
-  [/\bmessages\b/g, 'prompt'],
+  // The field's name (`messages: …`, 'messages', a message that starts with it), not the word in a sentence ("…only system/developer messages…").
+  [/^messages\b|(?<=')messages(?=')|\bmessages(?=:)/g, 'prompt'],
 ];
 
 /** An error's param and message as a completions client wrote its request. */
 export function renameParam<E extends { param?: unknown; message?: unknown }>(e: E): E {
-  for (const [re, to] of COMPLETIONS_PARAM) {
-    if (typeof e.param === 'string') e.param = e.param.replace(re, to);
-    if (typeof e.message === 'string') e.message = e.message.replace(re, to);
-  }
+  // `param` is a field path only: its `messages` is the field.
+  if (typeof e.param === 'string') e.param = e.param.replace(/^messages\[0\]\.content\b|^messages\[0\]|^messages\b/, 'prompt');
+  for (const [re, to] of COMPLETIONS_PARAM) if (typeof e.message === 'string') e.message = e.message.replace(re, to);
   return e;
 }
 

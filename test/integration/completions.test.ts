@@ -172,6 +172,13 @@ describe('POST /v1/completions', () => {
       expect(e.message, JSON.stringify(over)).toMatch(message);
       expect(e.type).toBe('invalid_request_error');
     }
+    // An empty prompt for an Anthropic-kind model: its refusal speaks of the prompt (it read "only system/developer prompt or empty ones").
+    const empty = (await sc.client.completions.create({ model: 'claude-sonnet-4.5', prompt: '' }).catch((x: unknown) => x)) as ApiErr;
+    expect(empty).toBeInstanceOf(OpenAI.BadRequestError);
+    expect([empty.param, empty.message]).toEqual([
+      'prompt',
+      '400 prompt cannot be translated for Anthropic models: Anthropic needs a prompt with text; this one is empty',
+    ]);
     // The harmless values of those fields are served.
     const ok = await sc.client.completions.create({ model: 'gpt-4.1', prompt: ['hi'], best_of: 1, suffix: '', max_tokens: 50 });
     expect(ok.choices[0]!.text.length).toBeGreaterThan(0);
