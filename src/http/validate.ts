@@ -81,6 +81,9 @@ function checkRules(body: ChatBody): ChatBody {
     throw new SwitchyardError('invalid_request', `Invalid type for 'parallel_tool_calls': expected a boolean, but got ${echoValue(ptc)} instead.`, {
       param: 'parallel_tool_calls',
     });
+  // OpenAI's 400: a client that believes it asked for the usage chunk of a JSON answer is told so, not ignored.
+  if (body.stream_options !== undefined && body.stream_options !== null && body.stream !== true)
+    throw new SwitchyardError('invalid_request', "The 'stream_options' parameter is only allowed when 'stream' is enabled.", { param: 'stream_options' });
   checkToolChoice(body.tool_choice, body.tools);
   checkResponseFormat(body.response_format);
   checkPriced(body);

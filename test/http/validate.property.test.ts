@@ -381,6 +381,8 @@ function compare(input: Obj): void {
       ((ref.error.param === 'tool_choice' || ref.error.param === 'tool_choice.type') && ref.error.message.startsWith("Invalid value for 'tool_choice'")) ||
       (ref.error.param === 'response_format.type' && ref.error.message.startsWith("Invalid value for 'response_format.type'")) ||
       (ref.error.param === 'response_format.json_schema' && ref.error.message.startsWith("Missing required parameter: 'response_format.json_schema'")) ||
+      // stream_options without stream: true (OpenAI's 400).
+      (ref.error.param === 'stream_options' && ref.error.message.startsWith("The 'stream_options' parameter is only allowed")) ||
       // A tool with nothing to call (checkPriced): no function object, or one without a name.
       (typeof ref.error.param === 'string' && ref.error.param.startsWith('tools[') && ref.error.message.startsWith("Missing required parameter: 'tools[")) ||
       // What the catalogue cannot price (checkPriced): a service tier, web search, audio in or out.
@@ -390,6 +392,7 @@ function compare(input: Obj): void {
     if (typeof c.n === 'number' && c.n > 1) c.n = 1;
     delete c.tool_choice;
     delete c.response_format;
+    if (c.stream !== true) delete c.stream_options;
     for (const k of ['service_tier', 'web_search_options', 'audio', 'modalities', 'plugins', 'search_parameters']) delete c[k];
     if (Array.isArray(c.tools))
       c.tools = (c.tools as unknown[]).filter((t) => {

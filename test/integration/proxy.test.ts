@@ -238,6 +238,27 @@ describe('client errors are OpenAI-shaped 4xx', () => {
     expect(r.headers.get('x-request-id')).toBeTruthy();
   });
 
+  it('refuses stream_options without stream: true as OpenAI does (400 param stream_options; it was served and the usage chunk the client asked for never came); null is taken', async () => {
+    for (const stream of [undefined, false]) {
+      const e = (await sc.client.chat.completions
+        .create({
+          model: 'gpt-4.1',
+          messages: [{ role: 'user', content: 'hi' }],
+          stream_options: { include_usage: true },
+          ...(stream === undefined ? {} : { stream }),
+        })
+        .catch((x: unknown) => x)) as InstanceType<typeof OpenAI.APIError>;
+      expect(e).toBeInstanceOf(OpenAI.BadRequestError);
+      expect([e.param, e.code, e.message]).toEqual([
+        'stream_options',
+        'invalid_request',
+        "400 The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+      ]);
+    }
+    const ok = await sc.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }], stream_options: null });
+    expect(ok.object).toBe('chat.completion');
+  });
+
   it('takes a JSON body that begins with a UTF-8 byte order mark, as body-parser does (it was a 400 "not valid JSON")', async () => {
     const bom = (o: unknown): Buffer => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(o))]);
     const chat = await fetch(`${sc.url}/v1/chat/completions`, {
