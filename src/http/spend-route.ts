@@ -21,9 +21,17 @@ const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(Z|[+-
  */
 function time(raw: string | null, name: string): number | undefined {
   if (raw === null || raw === '') return undefined;
-  // A `+01:00` offset typed into a URL unencoded arrives as ` 01:00` (a query's `+` is a
-  // space); nothing else can be meant there.
-  const v = raw.replace(/^(\d{4}-\d{2}-\d{2}T[\d:.]+) (\d{2}:\d{2})$/, '$1+$2');
+  // RFC 3339's other spellings, as psql and sqlite3 print times: a space (or `t`) between date and
+  // time, `z`, an offset without its colon or minutes (`+0100`, `+01`). A `+01:00` offset typed into
+  // a URL unencoded arrives as ` 01:00` (a query's `+` is a space); nothing else can be meant there.
+  const v = raw
+    .replace(/^(\d{4}-\d{2}-\d{2})[ t](?=\d{2}:)/, '$1T')
+    .replace(/^(\d{4}-\d{2}-\d{2}T[\d:.]+) (\d{2}(?::?\d{2})?)$/, '$1+$2')
+    .replace(/(T[\d:.]+)z$/, '$1Z')
+    .replace(
+      /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)([+-]\d{2}):?(\d{2})?$/,
+      (_, at: string, h: string, m: string | undefined) => `${at}${h}:${m ?? '00'}`,
+    );
   const m = ISO_RE.exec(v);
   const t = m ? Date.parse(m[4] !== undefined && m[5] === undefined ? `${v}Z` : v) : NaN;
   const day = m ? `${m[1]}-${m[2]}-${m[3]}` : '';

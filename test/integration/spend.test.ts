@@ -180,6 +180,18 @@ describe('/switchyard/spend', () => {
     // The same offset typed unencoded (curl '...&from=2025-03-03T13:00:00+01:00'): the + arrives as a space.
     const typed = await spend('group_by=model&from=2025-03-03T13:00:00+01:00');
     expect([typed.from, typed.total.requests]).toEqual(['2025-03-03T12:00:00.000Z', 2]);
+    // As psql and sqlite3 print a time (a space for the T, an offset without its colon or minutes), and lower-case t/z: RFC 3339 allows them (they were 400s).
+    for (const from of [
+      '2025-03-03 12:00:00',
+      '2025-03-03 12:00:00+00',
+      '2025-03-03t12:00:00z',
+      '2025-03-03T13:00:00+0100',
+      '2025-03-03 13:00:00+01',
+      '2025-03-03T11:30-00:30',
+    ]) {
+      const r = await spend(`group_by=model&from=${encodeURIComponent(from)}`);
+      expect([from, r.from, r.total.requests]).toEqual([from, '2025-03-03T12:00:00.000Z', 2]);
+    }
     expect((await spend('from=2025-03-04')).total).toEqual({ requests: 0, usd: 0, cny: 0 });
     expect((await spend('to=2025-03-01T10:00:00.001Z')).groups.map((g) => g.model)).toEqual(['gpt-4.1']);
   });
@@ -189,6 +201,8 @@ describe('/switchyard/spend', () => {
     ['group_by=model&from=yesterday', 'from'],
     ['from=03%2F02%2F2025', 'from'],
     ['from=2025-02-30', 'from'],
+    ['from=2025-03-03%2012', 'from'],
+    ['from=2025-03-03T12:00%2B1', 'from'],
     ['to=1', 'to'],
     // A window that ends before it starts is a mistake (swapped bounds), not an empty report.
     ['from=2025-03-03&to=2025-03-02', 'to'],
