@@ -534,6 +534,21 @@ describe('Messages → chat and back', () => {
     });
   });
 
+  it("sends an Anthropic-kind endpoint temperature alone when a Messages request sets both it and top_p (Anthropic's current models refuse the two together; an OpenAI-kind one gets both)", () => {
+    const req = { model: 'c', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] };
+    const sent = (b: Record<string, unknown>) => JSON.parse(anthropicAdapter.buildRequest(build(translateMessages(b))).body) as Record<string, unknown>;
+    const both = sent({ ...req, temperature: 0.5, top_p: 0.9 });
+    expect(both.temperature).toBe(0.5);
+    // It was sent with both: Claude Sonnet 4.5 answers that with a 400, after a route or a fail-over from a model that took it.
+    expect(both).not.toHaveProperty('top_p');
+    expect(sent({ ...req, top_p: 0.9 })).toMatchObject({ top_p: 0.9 });
+    expect(sent({ ...req, temperature: 0, top_p: 0.9 })).not.toHaveProperty('top_p');
+    expect(JSON.parse(openaiAdapter.buildRequest(build(translateMessages({ ...req, temperature: 0.5, top_p: 0.9 }))).body)).toMatchObject({
+      temperature: 0.5,
+      top_p: 0.9,
+    });
+  });
+
   it('refuses a 1-hour cache_control anywhere Anthropic reads one (its writes cost 2× input, beyond the priced 5-minute rate), for every endpoint kind', () => {
     const user = (content: unknown) => ({ model: 'c', max_tokens: 10, messages: [{ role: 'user', content }] });
     const long = { type: 'ephemeral', ttl: '1h' };

@@ -64,6 +64,11 @@ export function buildNativeMessagesRequest(input: BuildInput, native: NativeMess
   if (bad !== null) throw bad;
   // maxOutputTokens is the cap the budget reserved for (the client's max_tokens or less).
   const body: Record<string, unknown> = { ...src, model: input.upstreamModel, max_tokens: input.maxOutputTokens };
+  // Anthropic's current models refuse temperature and top_p together ("cannot both be specified for
+  // this model"), which an OpenAI-kind model takes: with both, temperature alone is sent, as the chat
+  // translation does (anthropic-request.ts), so auto, a route or a fail-over to Claude does not turn a
+  // request another model answered into a 400.
+  if (src.temperature !== undefined && src.temperature !== null && src.top_p !== undefined && src.top_p !== null) delete body.top_p;
   if (input.stream) body.stream = true;
   else delete body.stream;
   if (input.prefill !== null) {
