@@ -34,7 +34,14 @@ const PROVIDER_NAMES: Record<string, string> = {
 /** The methods the HTTP conventions name; any other is `_OTHER` (span names stay few). */
 const HTTP_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE', 'QUERY']);
 
-const operationOf = (api: ApiName): string => (api === 'embeddings' ? 'embeddings' : 'chat');
+/**
+ * The client's operation (`gen_ai.operation.name`, the request span's name): the legacy
+ * Completions API is the conventions' `text_completion` (it was named `chat`, the call it is
+ * translated to upstream, which its attempt spans keep: see `upstreamOperationOf`).
+ */
+const operationOf = (api: ApiName): string => (api === 'embeddings' ? 'embeddings' : api === 'completions' ? 'text_completion' : 'chat');
+/** The operation of the upstream call an attempt makes: every generation goes upstream as chat. */
+const upstreamOperationOf = (api: ApiName): string => (api === 'embeddings' ? 'embeddings' : 'chat');
 
 /**
  * How a SERVER span reports the answer it sent, by the HTTP semantic conventions: a 4xx is the
@@ -243,7 +250,7 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
         tier = info.tier;
         tiers.set(info.model, info.tier);
         providers.set(info.model, providerName(info));
-        return attemptTrace(ctx, op, info, (f) => {
+        return attemptTrace(ctx, upstreamOperationOf(apiName), info, (f) => {
           lastFault = f;
           lastFailedEndpoint = info.endpoint;
         });

@@ -466,6 +466,14 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     const tp2 = traceparent(5);
     await sc.client.responses.create({ model: 'gpt-4.1', input: 'hi' }, { headers: { traceparent: tp2 } });
     expect((await server(tp2.split('-')[1]!)).attributes['switchyard.api']).toBe('responses');
+    // The legacy Completions API is the conventions' text_completion; its upstream call is a chat one.
+    const tp3 = traceparent(6);
+    await sc.client.completions.create({ model: 'gpt-4.1', prompt: 'hi', max_tokens: 5 }, { headers: { traceparent: tp3 } });
+    const c = await server(tp3.split('-')[1]!);
+    expect(c.name).toBe('text_completion gpt-4.1');
+    expect(c.attributes).toMatchObject({ 'switchyard.api': 'completions', 'gen_ai.operation.name': 'text_completion' });
+    const cAttempt = await otlp.waitFor((s) => s.traceId === tp3.split('-')[1] && s.kind === 3);
+    expect(cAttempt.attributes['gen_ai.operation.name']).toBe('chat');
   });
 });
 
