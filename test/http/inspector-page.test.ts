@@ -45,6 +45,33 @@ describe('inspector document', () => {
     ]);
   });
 
+  it('listens on the EventSource for every kind of record its timeline shows (a cascade escalation too)', () => {
+    // On loopback without ?token= the page reads the stream with EventSource, which hands a named
+    // event (`event: escalation`) only to a listener of that name.
+    const js = readFileSync(join(PAGE_DIR, 'inspector.js'), 'utf8');
+    const src = /^ {2}function viaEventSource\(\) \{[\s\S]*?^ {2}\}$/m.exec(js)?.[0];
+    expect(src).toBeDefined();
+    const listened: string[] = [];
+    class FakeEventSource {
+      onopen: unknown = null;
+      onerror: unknown = null;
+      addEventListener(type: string): void {
+        listened.push(type);
+      }
+    }
+    const make = new Function('EventSource', 'base', 'handle', 'setConn', 'streaming', `${src!}; return viaEventSource;`) as (...a: unknown[]) => () => void;
+    make(
+      FakeEventSource,
+      '/switchyard/',
+      () => undefined,
+      () => undefined,
+      false,
+    )();
+    const shown = [...js.matchAll(/r\.kind === '([a-z]+)'/g)].map((m) => m[1]!);
+    expect(new Set(shown)).toEqual(new Set(['transition', 'budget', 'escalation']));
+    for (const kind of shown) expect(listened).toContain(kind);
+  });
+
   it('has a CSP that admits exactly the inlined script and style', () => {
     const js = readFileSync(join(PAGE_DIR, 'inspector.js'), 'utf8');
     const hash = `'sha256-${createHash('sha256').update(js).digest('base64')}'`;

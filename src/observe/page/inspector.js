@@ -243,6 +243,7 @@
     es.onerror = function () { streaming = false; setConn(); };  // EventSource reconnects by itself
     es.addEventListener('transition', handle);
     es.addEventListener('budget', handle);
+    es.addEventListener('escalation', handle);  // the cascade's steps (a named event reaches only its own listener)
   }
   /* EventSource cannot send an authorization header: read the stream with fetch instead. */
   var lastEventId = null;  // the stream's last `id:`, sent back on reconnect as EventSource does
