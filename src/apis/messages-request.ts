@@ -315,10 +315,20 @@ export function anthropicHeaders(h: Record<string, string | string[] | undefined
   const beta = one(h['anthropic-beta'])?.trim();
   if (beta !== undefined && beta !== '') {
     if (beta.length > 1024 || !BETA.test(beta)) throw unsupported('anthropic-beta', 'expected comma-separated beta names');
-    out.beta = beta;
+    // The 1M-token context window (`context-1m-…`) bills a prompt over 200K tokens at premium rates
+    // that `models.<id>.price` does not hold: left out, so what is sent is what the catalogue prices
+    // (a prompt over the window is Anthropic's 400, as without the beta). Claude Code sends it on every request.
+    const kept = beta
+      .split(',')
+      .map((b) => b.trim())
+      .filter((b) => !PRICED_APART.test(b));
+    if (kept.length > 0) out.beta = kept.join(',');
   }
   return out;
 }
+
+/** Betas whose requests Anthropic bills at rates the catalogue has no price for. */
+const PRICED_APART = /^context-1m-/i;
 
 /** Why a 1-hour cache write is refused (the chat path's translation says the same). */
 export const LONG_CACHE_WHY =

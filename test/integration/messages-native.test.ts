@@ -217,6 +217,16 @@ describe('native relay from an Anthropic-kind endpoint', () => {
       defaultHeaders: { 'anthropic-version': '2024-02-02', 'anthropic-beta': 'interleaved-thinking-2025-05-14' },
     });
     await beta.messages.create({ model: MODEL, max_tokens: 50, messages: question('hi') });
+    // The 1M context beta is left out (Anthropic bills a prompt over 200K tokens at rates the catalogue does not price; it was forwarded).
+    const longContext = new Anthropic({
+      baseURL: sc.url,
+      apiKey: KEY,
+      maxRetries: 0,
+      defaultHeaders: { 'anthropic-beta': 'context-1m-2025-08-07, interleaved-thinking-2025-05-14' },
+    });
+    await longContext.messages.create({ model: MODEL, max_tokens: 50, messages: question('hi') });
+    const only1m = new Anthropic({ baseURL: sc.url, apiKey: KEY, maxRetries: 0, defaultHeaders: { 'anthropic-beta': 'context-1m-2025-08-07' } });
+    await only1m.messages.create({ model: MODEL, max_tokens: 50, messages: question('hi') });
     const bare = await fetch(`${sc.url}/v1/messages`, {
       method: 'POST',
       headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
@@ -226,9 +236,12 @@ describe('native relay from an Anthropic-kind endpoint', () => {
     const log = await sim.log();
     expect(log.map((e) => [(e as { anthropicVersion?: string }).anthropicVersion, (e as { anthropicBeta?: string | null }).anthropicBeta])).toEqual([
       ['2024-02-02', 'interleaved-thinking-2025-05-14'],
+      // The SDK's own anthropic-version for the two clients without one of theirs.
+      [expect.any(String), 'interleaved-thinking-2025-05-14'],
+      [expect.any(String), null],
       [PROVIDER_VERSION, null],
     ]);
-    expect(seen).toHaveLength(2);
+    expect(seen).toHaveLength(4);
     for (const s of seen) {
       expect(s.headers['x-api-key']).toBe(TEST_KEYS.SY_TEST_ANTHROPIC_KEY);
       expect(s.headers.authorization).toBeUndefined();
