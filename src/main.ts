@@ -217,6 +217,12 @@ async function checkPortFree(port: number, host: string): Promise<void> {
 const CUT_SETTLE_MS = 2000;
 /** At shutdown, how long ledger rows queued behind another process's lock may still wait to commit. */
 const LEDGER_DRAIN_MS = 5000;
+/**
+ * The least time the last spans' export gets at shutdown; otherwise it gets what is left of
+ * `server.shutdownGraceMs`. A collector that accepts the connection and never answers held the
+ * exit for the exporter's own 10 s time-out, past a shorter grace (and with nothing in flight).
+ */
+const OTEL_FLUSH_MIN_MS = 1000;
 export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   const env = opts.env ?? process.env;
   const wanted = env.SWITCHYARD_REPLICA_ID;
@@ -447,6 +453,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     log.info({ inFlight: runtime.requestsInFlight }, 'shutting down: no new requests, waiting for in-flight ones');
     server.close();
     stopKeepAlive(server);
+    const graceEndsAt = Date.now() + runtime.cfg.server.shutdownGraceMs;
     const grace = delay(runtime.cfg.server.shutdownGraceMs, undefined, { ref: false });
     const waited = await Promise.race([runtime.whenIdle(), grace.then(() => 'grace' as const), new Promise<void>((r) => (stopWaiting = r))]);
     const cut = runtime.requestsInFlight;
@@ -474,7 +481,11 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     await runtime.close();
     await ledger.close();
     await responses.close();
-    await otel?.shutdown();
+    if (otel) {
+      const bound = Math.max(OTEL_FLUSH_MIN_MS, graceEndsAt - Date.now());
+      const flushed = await Promise.race([otel.shutdown().then(() => true), delay(bound, false, { ref: false })]);
+      if (!flushed) log.warn({ waitedMs: bound }, 'the OpenTelemetry collector did not take the last spans in time: they are dropped');
+    }
     setTracer(null);
     await simulator?.close();
     log.info('stopped');

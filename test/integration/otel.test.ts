@@ -4,7 +4,7 @@
  * per upstream attempt under it, GenAI and switchyard attributes, traceparent sent upstream,
  * no prompt text by default.
  */
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -467,7 +467,7 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     await sc.client.responses.create({ model: 'gpt-4.1', input: 'hi' }, { headers: { traceparent: tp2 } });
     expect((await server(tp2.split('-')[1]!)).attributes['switchyard.api']).toBe('responses');
     // The legacy Completions API is the conventions' text_completion; its upstream call is a chat one.
-    const tp3 = traceparent(6);
+    const tp3 = traceparent(44);
     await sc.client.completions.create({ model: 'gpt-4.1', prompt: 'hi', max_tokens: 5 }, { headers: { traceparent: tp3 } });
     const c = await server(tp3.split('-')[1]!);
     expect(c.name).toBe('text_completion gpt-4.1');
@@ -503,6 +503,29 @@ describe('OpenTelemetry to an authenticated collector', () => {
       await new Promise<void>((r) => collector.close(() => r()));
     }
   }, 40_000);
+});
+
+describe('OpenTelemetry to a collector that never answers', () => {
+  it('does not hold the exit past server.shutdownGraceMs: the last spans are dropped with a warning', async () => {
+    // Takes the connection and the spans, and never answers (the exporter's own time-out is 10 s).
+    const held: IncomingMessage[] = [];
+    const collector = createServer((req) => void held.push(req.resume()));
+    await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(collector.address() as AddressInfo).port}/v1/traces`;
+    try {
+      const sc2 = await startSidecar({ ...testConfig(sim.url), server: { shutdownGraceMs: 1000 }, observe: { otlp: { endpoint: url } } });
+      await sc2.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] });
+      // The batch goes out after 500 ms: let it reach the collector.
+      while (held.length === 0) await new Promise((r) => setTimeout(r, 50));
+      const t0 = Date.now();
+      expect(await sc2.stop()).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(sc2.stdout()).toContain('the OpenTelemetry collector did not take the last spans in time');
+    } finally {
+      for (const r of held) r.socket.destroy();
+      await new Promise<void>((r) => collector.close(() => r()));
+    }
+  }, 30_000);
 });
 
 describe('OpenTelemetry off', () => {
