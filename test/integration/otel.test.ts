@@ -454,6 +454,18 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(sentParent).toBe(attempt.spanId);
   });
 
+  it("follows a client's unsampled traceparent (flags 00): no span is recorded, and the context still goes upstream", async () => {
+    const unsampled = `00-${TRACE.slice(0, -2)}45-${CLIENT_SPAN}-00`;
+    await sc.client.chat.completions.create({ model: 'probe-model', messages: [{ role: 'user', content: 'hi' }] }, { headers: { traceparent: unsampled } });
+    const sent = String(probeHeaders.at(-1)?.traceparent ?? '').split('-');
+    expect([sent[1], sent[3]]).toEqual([unsampled.split('-')[1], '00']);
+    // A sampled request after it: once its span is in, the unsampled one would have been too.
+    const tp = traceparent(46);
+    await sc.client.chat.completions.create({ model: 'probe-model', messages: [{ role: 'user', content: 'hi' }] }, { headers: { traceparent: tp } });
+    await server(tp.split('-')[1]!);
+    expect(otlp.spans.filter((s) => s.traceId === unsampled.split('-')[1])).toEqual([]);
+  });
+
   it('traces the other APIs with their operation', async () => {
     const tp = traceparent(4);
     await new Anthropic({ baseURL: sc.url, apiKey: 'unused', maxRetries: 0, defaultHeaders: { traceparent: tp } }).messages.create({
