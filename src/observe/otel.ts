@@ -199,8 +199,14 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
         if (o.ok) {
           span.setAttribute('gen_ai.response.model', info.upstreamModel);
           if (o.usage) span.setAttributes({ 'gen_ai.usage.input_tokens': o.usage.promptTokens, 'gen_ai.usage.output_tokens': o.usage.completionTokens });
+          const finish = o.finishReason ?? null;
+          if (finish !== null) span.setAttribute('gen_ai.response.finish_reasons', [finish]);
+          // The conventions' output message has its finish_reason (when the upstream said one).
           if (cfg.captureContent && o.text !== '')
-            span.setAttribute('gen_ai.output.messages', scrub(JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: o.text }] }])));
+            span.setAttribute(
+              'gen_ai.output.messages',
+              scrub(JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: o.text }], ...(finish !== null ? { finish_reason: finish } : {}) }])),
+            );
         } else if (o.fault === 'client_gone') {
           // Cancelled because switchyard's own client left: the conventions ask a CLIENT span
           // cancelled by its caller to leave status UNSET and set no error.type. Not a fail-over reason.

@@ -71,6 +71,8 @@ export interface AttemptSuccess {
   native: NativeBody | null;
   ttftMs: number | null;
   latencyMs: number;
+  /** How the answer finished (its first choice's chat finish reason, a stream's last one), null when none was given. */
+  finishReason: string | null;
   /** `x-ratelimit-remaining-*` said 0: the window is exhausted until this time. */
   exhaustedUntil: number | null;
   malformed: number;
@@ -367,7 +369,7 @@ function answerChars(out: AttemptSuccess): number {
 
 /** The attempt's success, told to its trace (a function, not a closure made per attempt). */
 function traced(trace: ReturnType<typeof traceAttempt>, out: AttemptSuccess): AttemptSuccess {
-  trace?.end({ ok: true, text: out.text, usage: out.usage });
+  trace?.end({ ok: true, text: out.text, usage: out.usage, finishReason: out.finishReason });
   return out;
 }
 
@@ -470,6 +472,14 @@ class JsonAnswerAsStream implements BodyConsumer {
 }
 
 /** A whole answer (its body read by sendWhole) as the attempt's result. */
+/** The first choice's `finish_reason` of a chat completion, if it has one. */
+function finishOf(completion: Record<string, unknown> | null): string | null {
+  const choices = completion?.choices;
+  const first: unknown = Array.isArray(choices) ? choices[0] : undefined;
+  const f = typeof first === 'object' && first !== null ? (first as { finish_reason?: unknown }).finish_reason : undefined;
+  return typeof f === 'string' ? f : null;
+}
+
 function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number): AttemptSuccess {
   // A byte order mark before the JSON (some gateways write one) is not part of it.
   const text = res.text.charCodeAt(0) === 0xfeff ? res.text.slice(1) : res.text;
@@ -507,6 +517,7 @@ function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number)
     native: inp.relay ? { text, json: json as Record<string, unknown> } : null,
     ttftMs: null,
     latencyMs,
+    finishReason: finishOf(parsed.completion),
     exhaustedUntil: exhaustedUntil(res, inp.now()),
     malformed: 0,
   };
@@ -687,6 +698,7 @@ class StreamReader implements BodyConsumer {
       native: null,
       ttftMs: this.ttftMs,
       latencyMs: inp.now() - this.started,
+      finishReason: this.finish,
       exhaustedUntil: this.exhausted,
       malformed: this.malformed,
     });

@@ -16,7 +16,9 @@ export interface AttemptTrace {
   /** Headers to add to the upstream request (W3C traceparent). */
   headers(): Record<string, string>;
   end(
-    outcome: { ok: true; text: string; usage: { promptTokens: number; completionTokens: number } | null } | { ok: false; fault: string; status: number | null },
+    outcome:
+      | { ok: true; text: string; usage: { promptTokens: number; completionTokens: number } | null; finishReason?: string | null }
+      | { ok: false; fault: string; status: number | null },
   ): void;
 }
 

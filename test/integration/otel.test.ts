@@ -120,6 +120,8 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     const attempt = await otlp.waitFor((s) => s.traceId === traceId && s.kind === 3);
     expect(attempt.parentSpanId).toBe(req.spanId);
     expect(attempt.attributes).toMatchObject({ 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-4.1', 'gen_ai.usage.output_tokens': 6 });
+    // How the answer finished, as the conventions' recommended attribute (an array).
+    expect(attempt.attributes['gen_ai.response.finish_reasons']).toEqual(['stop']);
     // No prompt or answer text unless observe.otlp.captureContent is on.
     for (const s of otlp.spans) expect(JSON.stringify(s.attributes)).not.toContain(SECRET_PROMPT);
   });
@@ -140,12 +142,12 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
       expect(input).not.toContain('sk-test-openai-SECRET');
       // The GenAI conventions' shape, as gen_ai.output.messages has: role and parts.
       expect(JSON.parse(input)).toEqual([{ role: 'user', parts: [{ type: 'text', content: `${SECRET_PROMPT} my key is [redacted]` }] }]);
-      expect(
-        String(
-          req.attributes['gen_ai.output.messages'] ??
-            (await otlp.waitFor((s) => s.traceId === tp.split('-')[1] && s.kind === 3)).attributes['gen_ai.output.messages'],
-        ),
-      ).toBeTruthy();
+      const output = String(
+        req.attributes['gen_ai.output.messages'] ??
+          (await otlp.waitFor((s) => s.traceId === tp.split('-')[1] && s.kind === 3)).attributes['gen_ai.output.messages'],
+      );
+      // The conventions' output message: role, parts and the finish_reason its schema requires.
+      expect(JSON.parse(output)).toEqual([{ role: 'assistant', parts: [{ type: 'text', content: expect.any(String) }], finish_reason: 'stop' }]);
     } finally {
       await content.stop();
     }

@@ -12,8 +12,8 @@ export interface ReceivedSpan {
   name: string;
   kind: number;
   status: { code?: number; message?: string };
-  attributes: Record<string, string | number | boolean>;
-  resource: Record<string, string | number | boolean>;
+  attributes: Record<string, string | number | boolean | Array<string | number | boolean>>;
+  resource: Record<string, string | number | boolean | Array<string | number | boolean>>;
 }
 
 interface OtlpValue {
@@ -21,15 +21,18 @@ interface OtlpValue {
   intValue?: string | number;
   doubleValue?: number;
   boolValue?: boolean;
+  arrayValue?: { values?: OtlpValue[] };
 }
+type Scalar = string | number | boolean;
 interface OtlpKv {
   key: string;
   value: OtlpValue;
 }
 
-const value = (v: OtlpValue): string | number | boolean =>
-  v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : undefined) ?? v.doubleValue ?? v.boolValue ?? '';
-const flat = (kvs: OtlpKv[] | undefined): Record<string, string | number | boolean> => Object.fromEntries((kvs ?? []).map((kv) => [kv.key, value(kv.value)]));
+const scalar = (v: OtlpValue): Scalar => v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : undefined) ?? v.doubleValue ?? v.boolValue ?? '';
+/** A scalar, or an array attribute's values (`gen_ai.response.finish_reasons`). */
+const value = (v: OtlpValue): Scalar | Scalar[] => (v.arrayValue ? (v.arrayValue.values ?? []).map(scalar) : scalar(v));
+const flat = (kvs: OtlpKv[] | undefined): Record<string, Scalar | Scalar[]> => Object.fromEntries((kvs ?? []).map((kv) => [kv.key, value(kv.value)]));
 
 export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = [];
