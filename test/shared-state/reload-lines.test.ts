@@ -49,6 +49,30 @@ function config(limits: unknown[], keyPrefix = prefix): Config {
 
 const row = (requestId: string, keyId: string, model: string, usd: number, at: number): LedgerRow => ledgerRow(requestId, usd, at, keyId, model);
 
+/**
+ * Two replicas (`<name>-a`, `<name>-b`) on one memory ledger that holds $3 spent before, both on
+ * `before` until a test reloads one (`reload(a, cfg)`: its config is read as a reload reads it).
+ */
+async function twoReplicas(name: string, before: Config) {
+  const ledger = await openLedger('memory');
+  const now = Date.now();
+  await ledger.insert(row('spent-before', 'k1', 'm', 3, now));
+  const cfgs = new Map<string, Config>();
+  const log = pino({ level: 'silent' });
+  const replica = async (id: string): Promise<SharedState> => {
+    cfgs.set(id, before);
+    const s = await openRedisShared({ cfg: () => cfgs.get(id)!, ledger, log, env: { SWITCHYARD_REPLICA_ID: id } });
+    open.push(s);
+    return s;
+  };
+  const a = await replica(`${name}-a`);
+  const b = await replica(`${name}-b`);
+  await a.start();
+  await b.start();
+  const reload = (s: SharedState, cfg: Config): void => void cfgs.set(s === a ? `${name}-a` : `${name}-b`, cfg);
+  return { ledger, now, a, b, reload };
+}
+
 it('a line a reload adds counts the requests in flight then: their reservations at once, their cost as they settle, on every replica', async () => {
   const before = config([{ scope: 'model', model: 'm', period: 'day', usd: 100 }]);
   // The period of model m changes (a new line id), a global and a client-key line are added.
@@ -57,18 +81,7 @@ it('a line a reload adds counts the requests in flight then: their reservations 
     { scope: 'key', key: 'k1', period: 'day', usd: 50 },
     { scope: 'model', model: 'm', period: 'month', usd: 51 },
   ]);
-  const ledger = await openLedger('memory');
-  const now = Date.now();
-  await ledger.insert(row('spent-before', 'k1', 'm', 3, now));
-  let cfgA = before;
-  let cfgB = before;
-  const log = pino({ level: 'silent' });
-  const a = await openRedisShared({ cfg: () => cfgA, ledger, log, env: { SWITCHYARD_REPLICA_ID: 'reload-a' } });
-  open.push(a);
-  const b = await openRedisShared({ cfg: () => cfgB, ledger, log, env: { SWITCHYARD_REPLICA_ID: 'reload-b' } });
-  open.push(b);
-  await a.start();
-  await b.start();
+  const { ledger, now, a, b, reload } = await twoReplicas('reload', before);
   await a.store.refresh();
 
   // In flight at the reload: r1 on A, r2 on B (after a cut attempt that cost $0.50), r3 on A with no line applying to it.
@@ -78,7 +91,7 @@ it('a line a reload adds counts the requests in flight then: their reservations 
   expect([r1, r2, r3].map((r) => r.ok && r.budgets)).toEqual([['model:m:day'], ['model:m:day'], []]);
 
   // A reloads; its lease tick seeds the new lines from the ledger (one row: $3 of k1 on m).
-  cfgA = after;
+  reload(a, after);
   await a.store.refresh();
   const line = (s: SharedState, id: string) => {
     const l = s.store.lines().find((x) => x.id === id)!;
@@ -104,7 +117,7 @@ it('a line a reload adds counts the requests in flight then: their reservations 
   await settle(a, 'r1', ['model:m:day'], 1, 'k1', 'm', 0.8);
   await settle(b, 'r2', ['model:m:day'], 2, 'k2', 'm', 1.5);
   await settle(a, 'r3', [], 4, 'k2', 'n', 3);
-  cfgB = after; // B reloads while r4 is in flight
+  reload(b, after); // B reloads while r4 is in flight
   await settle(b, 'r4', ['model:m:day'], 1, 'k1', 'm', 0.7);
 
   const fromLedger = async (scope: { keyId?: string; model?: string }, period: 'day' | 'month') => {
@@ -184,18 +197,7 @@ it('a rolling reload: what a replica not yet reloaded served meanwhile counts on
     ],
     rollingPrefix,
   );
-  const ledger = await openLedger('memory');
-  const now = Date.now();
-  await ledger.insert(row('spent-before', 'k1', 'm', 3, now));
-  let cfgA = before;
-  let cfgB = before;
-  const log = pino({ level: 'silent' });
-  const a = await openRedisShared({ cfg: () => cfgA, ledger, log, env: { SWITCHYARD_REPLICA_ID: 'rolling-a' } });
-  open.push(a);
-  const b = await openRedisShared({ cfg: () => cfgB, ledger, log, env: { SWITCHYARD_REPLICA_ID: 'rolling-b' } });
-  open.push(b);
-  await a.start();
-  await b.start();
+  const { ledger, now, a, b, reload } = await twoReplicas('rolling', before);
   const global = async (s: SharedState) => {
     await s.store.refresh();
     const l = s.store.lines().find((x) => x.id === 'global:month')!;
@@ -210,14 +212,14 @@ it('a rolling reload: what a replica not yet reloaded served meanwhile counts on
   };
 
   // A reloads first: the new line is seeded from the ledger ($3).
-  cfgA = after;
+  reload(a, after);
   expect(await global(a)).toEqual({ spent: 3, reserved: 0 });
   // B, not reloaded yet, serves a request from start to end: $0.70, on its old line only.
   await serve(b, 'on-b', 0.7);
   // A serves one on the new line: $0.25.
   await serve(a, 'on-a', 0.25);
   // B reloads: the line A keeps live is not reset, but what B spent meanwhile is on it now.
-  cfgB = after;
+  reload(b, after);
   expect(await global(b)).toEqual({ spent: 3.95, reserved: 0 });
   expect(await global(a)).toEqual({ spent: 3.95, reserved: 0 });
   await serve(b, 'on-b-after', 0.05);

@@ -9,7 +9,8 @@ import { openaiAdapter } from '../../src/upstream/adapters/openai.js';
 import type { BuildInput } from '../../src/upstream/adapters/types.js';
 import type { ChatBody } from '../../src/upstream/types.js';
 
-function sent(body: ChatBody, openaiHost: boolean | undefined, prefill: string | null = null): ChatBody['messages'] {
+/** The body the OpenAI adapter sends upstream for `body`, with `over` set on its input. */
+function sentBody(body: ChatBody, over: Partial<BuildInput> = {}): Record<string, unknown> {
   const input: BuildInput = {
     body,
     upstreamModel: 'up',
@@ -18,12 +19,15 @@ function sent(body: ChatBody, openaiHost: boolean | undefined, prefill: string |
     headers: {},
     basePath: '/v1',
     maxOutputTokens: 100,
-    ...(openaiHost === undefined ? {} : { openaiHost }),
     anthropicVersion: '2023-06-01',
-    prefill,
+    prefill: null,
+    ...over,
   };
-  return (JSON.parse(openaiAdapter.buildRequest(input).body) as ChatBody).messages;
+  return JSON.parse(openaiAdapter.buildRequest(input).body) as Record<string, unknown>;
 }
+
+const sent = (body: ChatBody, openaiHost: boolean | undefined, prefill: string | null = null): ChatBody['messages'] =>
+  (sentBody(body, { prefill, ...(openaiHost === undefined ? {} : { openaiHost }) }) as unknown as ChatBody).messages;
 
 const sentRoles = (body: ChatBody, openaiHost: boolean | undefined, prefill: string | null = null): string[] =>
   sent(body, openaiHost, prefill).map((m) => m.role);
@@ -102,21 +106,7 @@ describe('the developer role on OpenAI-kind upstreams', () => {
     for (const other of ['https://api.openai.com/v1', 'https://api.deepseek.com', 'https://googleapis.com.evil.test/v1', 'not a url'])
       expect(isGeminiHost(other), other).toBe(false);
     const body: ChatBody = { model: 'm', messages: [{ role: 'user', content: 'hi' }], prompt_cache_key: 'k', prompt_cache_retention: '24h', user: 'u' };
-    const build = (dropCacheHints: boolean) =>
-      JSON.parse(
-        openaiAdapter.buildRequest({
-          body,
-          upstreamModel: 'up',
-          stream: false,
-          apiKey: 'k',
-          headers: {},
-          basePath: '/v1',
-          maxOutputTokens: 100,
-          dropCacheHints,
-          anthropicVersion: '2023-06-01',
-          prefill: null,
-        }).body,
-      ) as Record<string, unknown>;
+    const build = (dropCacheHints: boolean) => sentBody(body, { dropCacheHints });
     expect(build(true)).not.toHaveProperty('prompt_cache_key');
     expect(build(true)).not.toHaveProperty('prompt_cache_retention');
     expect(build(true).user).toBe('u');
