@@ -139,59 +139,49 @@ function statusFault(inp: AttemptInput, res: UpstreamResponse, text: string): Up
   return new UpstreamFault('http_status', message, res.statusCode, info, parseRateLimit(res.headers, inp.now()));
 }
 
-const openaiHosts = new Map<string, boolean>();
-/**
- * Whether a provider's base URL is OpenAI's own API or an Azure OpenAI host (memoised: one URL
- * parse per base URL): the APIs that define OpenAI's newer wire (`max_completion_tokens`, the
- * `developer` role), where other OpenAI-compatible APIs may only know the older one.
- */
-export function isOpenAIHost(baseUrl: string): boolean {
-  let v = openaiHosts.get(baseUrl);
-  if (v === undefined) {
-    let host = '';
-    try {
-      host = new URL(baseUrl).hostname.toLowerCase();
-    } catch {
-      // not a URL: not OpenAI's
-    }
-    // Regional hosts too: eu.api.openai.com and us.api.openai.com (OpenAI's data residency).
-    v = host === 'api.openai.com' || /\.(api\.openai\.com|openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)$/.test(host);
-    openaiHosts.set(baseUrl, v);
+/** A base URL's host name, lower-cased ('' for what is not a URL: no provider's). */
+function hostOf(baseUrl: string): string {
+  try {
+    return new URL(baseUrl).hostname.toLowerCase();
+  } catch {
+    return '';
   }
-  return v;
 }
 
-const geminiHosts = new Map<string, boolean>();
+/** `test` of a base URL's host, memoised per base URL (one URL parse each, not one per attempt). */
+function hostCheck(test: (host: string) => boolean): (baseUrl: string) => boolean {
+  const seen = new Map<string, boolean>();
+  return (baseUrl) => {
+    let v = seen.get(baseUrl);
+    if (v === undefined) {
+      v = test(hostOf(baseUrl));
+      seen.set(baseUrl, v);
+    }
+    return v;
+  };
+}
+
+/**
+ * Whether a provider's base URL is OpenAI's own API or an Azure OpenAI host: the APIs that define
+ * OpenAI's newer wire (`max_completion_tokens`, the `developer` role), where other
+ * OpenAI-compatible APIs may only know the older one. Regional hosts too: eu.api.openai.com and
+ * us.api.openai.com (OpenAI's data residency).
+ */
+export const isOpenAIHost = hostCheck(
+  (host) => host === 'api.openai.com' || /\.(api\.openai\.com|openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)$/.test(host),
+);
+
 /**
  * Google's OpenAI-compatible APIs for Gemini (AI Studio's generativelanguage.googleapis.com,
- * Vertex AI's aiplatform.googleapis.com; memoised per base URL): they refuse a field they do not
- * know with a 400 (`Unknown name "prompt_cache_key": Cannot find field`), OpenAI's prompt-caching
- * hints included.
+ * Vertex AI's aiplatform.googleapis.com): they refuse a field they do not know with a 400
+ * (`Unknown name "prompt_cache_key": Cannot find field`), OpenAI's prompt-caching hints included.
  */
-export function isGeminiHost(baseUrl: string): boolean {
-  let v = geminiHosts.get(baseUrl);
-  if (v === undefined) {
-    let host = '';
-    try {
-      host = new URL(baseUrl).hostname.toLowerCase();
-    } catch {
-      // not a URL: not Google's
-    }
-    v = host === 'generativelanguage.googleapis.com' || host === 'aiplatform.googleapis.com' || host.endsWith('-aiplatform.googleapis.com');
-    geminiHosts.set(baseUrl, v);
-  }
-  return v;
-}
+export const isGeminiHost = hostCheck(
+  (host) => host === 'generativelanguage.googleapis.com' || host === 'aiplatform.googleapis.com' || host.endsWith('-aiplatform.googleapis.com'),
+);
 
 /** DeepSeek's API, which takes the output cap in `max_tokens` only and silently ignores `max_completion_tokens`. */
-function isDeepSeekHost(baseUrl: string): boolean {
-  try {
-    const host = new URL(baseUrl).hostname.toLowerCase();
-    return host === 'api.deepseek.com' || host.endsWith('.deepseek.com');
-  } catch {
-    return false;
-  }
-}
+const isDeepSeekHost = hostCheck((host) => host === 'api.deepseek.com' || host.endsWith('.deepseek.com'));
 
 const capFields = new Map<string, 'client' | 'max_tokens' | 'max_completion_tokens'>();
 /**
