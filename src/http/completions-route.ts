@@ -89,5 +89,5 @@ export const completionsRoute: ApiRoute = async (deps, req, res, requestId) => {
     return;
   }
   const sink = new CompletionsSink(new HttpSink(req, res, base), echo);
-  await inScope('completions', call, req.headers, () => rt.chat(call, sink));
+  await inScope('completions', call, req, () => rt.chat(call, sink));
 };

@@ -111,7 +111,7 @@ export const embeddingsRoute: ApiRoute = async (deps, req, res, requestId) => {
     const body = parse(e.body);
     const call = { requestId, body, hints: e.hints, keyId: e.keyId, receivedAt: e.receivedAt, log: e.log };
     routed = true;
-    await inScope('embeddings', call, req.headers, () => e.rt.chat(call, new HttpSink(req, res, base)));
+    await inScope('embeddings', call, req, () => e.rt.chat(call, new HttpSink(req, res, base)));
   } catch (err) {
     if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error in an embeddings request');
     sendError(res, err, base);

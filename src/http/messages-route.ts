@@ -56,7 +56,7 @@ export const messagesRoute: ApiRoute = async (deps, req, res, requestId) => {
   const { e, chat } = r;
   const call = { requestId, body: chat, hints: e.hints, keyId: e.keyId, receivedAt: e.receivedAt, log: e.log };
   const sink = new MessagesSink(new HttpSink(req, res, idHeaders(requestId)), () => shownInputTokens(call));
-  await inScope('messages', call, req.headers, () => e.rt.chat(call, sink));
+  await inScope('messages', call, req, () => e.rt.chat(call, sink));
 };
 
 /**

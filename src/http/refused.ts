@@ -49,7 +49,7 @@ export function recordRefused(deps: ServerDeps, api: ApiName, req: IncomingMessa
       api,
       error: e?.code ?? 'internal_error',
     });
-    if (trace) traceRefused(api, { requestId, receivedAt, status, error: e?.code ?? 'internal_error' }, req.headers);
+    if (trace) traceRefused(api, { requestId, receivedAt, status, error: e?.code ?? 'internal_error' }, req);
     // A client gone mid-body is routine (logged at debug where it is read); an internal error is logged as one.
     if (e !== null && status !== 499 && deps.log.isLevelEnabled('info'))
       deps.log.info({ requestId, api, status, latencyMs, keyId: refusedKeyId(deps, req, status), error: e.code }, `request refused: ${e.message}`);

@@ -81,7 +81,7 @@ export function responsesRoute(store: () => ResponseStore | null): ApiRoute {
       log: e.log,
     });
     const call = { requestId, body: t.chat, hints: e.hints, keyId: e.keyId, receivedAt: e.receivedAt, log: e.log };
-    await inScope('responses', call, req.headers, () => e.rt.chat(call, sink));
+    await inScope('responses', call, req, () => e.rt.chat(call, sink));
   };
 }
 

@@ -212,7 +212,7 @@ async function chat(
   const log = requestLog(deps.log, requestId);
   const sink = new HttpSink(req, res, base);
   const call = { requestId, body, hints, keyId, receivedAt, log };
-  await inScope('chat', call, req.headers, () => rt.chat(call, sink));
+  await inScope('chat', call, req, () => rt.chat(call, sink));
 }
 
 const DRY_RUN_APIS = ['chat', 'messages', 'responses'] as const;

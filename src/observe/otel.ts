@@ -11,7 +11,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { echoName } from '../errors.js';
 import { scrub, withoutPassword } from './scrub.js';
-import type { AnsweredRequest, ApiName, AttemptInfo, AttemptTrace, RefusedRequest, RequestTrace, Tracer } from '../runtime/request-scope.js';
+import type { AnsweredRequest, ApiName, AttemptInfo, AttemptTrace, HttpRequestLike, RefusedRequest, RequestTrace, Tracer } from '../runtime/request-scope.js';
+import { parseTarget, routeOf } from '../http/routes.js';
 
 type OtlpConfig = NonNullable<Config['observe']['otlp']>;
 
@@ -33,6 +34,22 @@ const PROVIDER_NAMES: Record<string, string> = {
 
 /** The methods the HTTP conventions name; any other is `_OTHER` (span names stay few). */
 const HTTP_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE', 'QUERY']);
+
+/**
+ * `http.request.method` and `http.route` of a model call's SERVER span (or one refused at the
+ * edge), as the spans of the requests answered without a model call have them: a model call's
+ * span had neither, so a query by route or method missed every routed request.
+ */
+function httpAttributes(req: HttpRequestLike): Attributes {
+  const method = req.method !== undefined && HTTP_METHODS.has(req.method) ? req.method : '_OTHER';
+  let route: string | null = null;
+  try {
+    route = routeOf(parseTarget(req.url).path);
+  } catch {
+    // Not a readable target: no route (the request would not have been routed).
+  }
+  return { 'http.request.method': method, ...(route !== null ? { 'http.route': route } : {}) };
+}
 
 /**
  * The client's operation (`gen_ai.operation.name`, the request span's name): the legacy
@@ -221,8 +238,8 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     };
   };
 
-  const startRequest = (apiName: ApiName, call: Parameters<Tracer['startRequest']>[1], headers: Parameters<Tracer['startRequest']>[2]): RequestTrace => {
-    const parent = propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
+  const startRequest = (apiName: ApiName, call: Parameters<Tracer['startRequest']>[1], req: HttpRequestLike): RequestTrace => {
+    const parent = propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
     const op = operationOf(apiName);
     // The model as the client named it, bounded: an unknown name is client input of any length.
     // Scrubbed as logs and error bodies are: a client may send a key as the model.
@@ -232,6 +249,7 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
       'gen_ai.request.model': requested,
       'switchyard.api': apiName,
       'switchyard.request_id': call.requestId,
+      ...httpAttributes(req),
     };
     const maxTokens = call.body.max_tokens ?? call.body.max_completion_tokens;
     if (typeof maxTokens === 'number' && apiName !== 'embeddings') attrs['gen_ai.request.max_tokens'] = maxTokens;
@@ -295,8 +313,8 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
 
   // Refused before its body was read or trusted: named by the operation alone (no model), and
   // carrying what the edge knew; its status follows `serverOutcome` as a routed request's does.
-  const refused = (apiName: ApiName, r: RefusedRequest, headers: Parameters<Tracer['refused']>[2]): void => {
-    const parent = propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
+  const refused = (apiName: ApiName, r: RefusedRequest, req: HttpRequestLike): void => {
+    const parent = propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
     const op = operationOf(apiName);
     const span = tracer.startSpan(
       op,
@@ -309,6 +327,7 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
           'switchyard.request_id': r.requestId,
           'switchyard.attempts': 0,
           'http.response.status_code': r.status,
+          ...httpAttributes(req),
         },
       },
       parent,

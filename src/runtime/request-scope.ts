@@ -71,10 +71,17 @@ export interface AnsweredRequest {
   error: string | null;
 }
 
+/** The HTTP request a span is of: its headers (a `traceparent`), method and target (its route). */
+export interface HttpRequestLike {
+  headers: IncomingHttpHeaders;
+  method?: string | undefined;
+  url?: string | undefined;
+}
+
 export interface Tracer {
-  startRequest(api: ApiName, call: ChatCall, headers: IncomingHttpHeaders): RequestTrace;
+  startRequest(api: ApiName, call: ChatCall, req: HttpRequestLike): RequestTrace;
   /** One whole SERVER span for a refused request, started at `receivedAt` and ended now. */
-  refused(api: ApiName, r: RefusedRequest, headers: IncomingHttpHeaders): void;
+  refused(api: ApiName, r: RefusedRequest, req: HttpRequestLike): void;
   /** One whole SERVER span for a request answered without routing, started at `receivedAt` and ended now. */
   answered(r: AnsweredRequest, headers: IncomingHttpHeaders): void;
 }
@@ -94,8 +101,8 @@ export function setTracer(t: Tracer | null): void {
 }
 
 /** The span of a request refused at the edge, when tracing; nothing (one null check) otherwise. */
-export function traceRefused(api: ApiName, r: RefusedRequest, headers: IncomingHttpHeaders): void {
-  tracer?.refused(api, r, headers);
+export function traceRefused(api: ApiName, r: RefusedRequest, req: HttpRequestLike): void {
+  tracer?.refused(api, r, req);
 }
 
 /** The span of a request answered without routing, when tracing; nothing (one null check) otherwise. */
@@ -113,9 +120,9 @@ export function currentScope(): RequestScope | undefined {
  * to carry, and no AsyncLocalStorage is entered: on Node 20 that turns on async hooks for every
  * promise of the process (about twice the cost of each await).
  */
-export async function inScope(api: ApiName, call: ChatCall, headers: IncomingHttpHeaders, run: () => Promise<void>): Promise<void> {
+export async function inScope(api: ApiName, call: ChatCall, req: HttpRequestLike, run: () => Promise<void>): Promise<void> {
   call.api = api;
-  const trace = tracer?.startRequest(api, call, headers) ?? null;
+  const trace = tracer?.startRequest(api, call, req) ?? null;
   if (trace === null) return run();
   try {
     await als.run({ api, trace, attempts: 0 }, run);

@@ -114,6 +114,9 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
       'switchyard.endpoint': 'gpt-4.1@openai',
       'switchyard.attempts': 1,
       'http.response.status_code': 200,
+      // As the spans of requests answered without a model call have them.
+      'http.request.method': 'POST',
+      'http.route': '/v1/chat/completions',
     });
     expect(Number(req.attributes['gen_ai.usage.input_tokens'])).toBeGreaterThan(0);
     expect(Number(req.attributes['switchyard.cost_usd'])).toBeGreaterThan(0);
@@ -311,6 +314,8 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
       'switchyard.error.code': 'invalid_request',
       'switchyard.attempts': 0,
       'http.response.status_code': 400,
+      'http.request.method': 'POST',
+      'http.route': '/v1/chat/completions',
     });
     expect(junk.attributes['error.type']).toBeUndefined();
     const big = await server(traceparent(9).split('-')[1]!);
@@ -476,7 +481,7 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
       messages: [{ role: 'user', content: 'hi' }],
     });
     const m = await server(tp.split('-')[1]!);
-    expect(m.attributes).toMatchObject({ 'switchyard.api': 'messages', 'gen_ai.operation.name': 'chat' });
+    expect(m.attributes).toMatchObject({ 'switchyard.api': 'messages', 'gen_ai.operation.name': 'chat', 'http.route': '/v1/messages' });
     const tp2 = traceparent(5);
     await sc.client.responses.create({ model: 'gpt-4.1', input: 'hi' }, { headers: { traceparent: tp2 } });
     expect((await server(tp2.split('-')[1]!)).attributes['switchyard.api']).toBe('responses');
