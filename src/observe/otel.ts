@@ -196,7 +196,8 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
 
   const providerName = (info: AttemptInfo): string => (info.providerKind === 'anthropic' ? 'anthropic' : (PROVIDER_NAMES[info.provider] ?? info.provider));
 
-  const attemptTrace = (parent: Context, op: string, info: AttemptInfo, onFail: (fault: string) => void): AttemptTrace => {
+  /** `onEnd`: the failed attempt's fault, null for one answered (or cancelled by its client). */
+  const attemptTrace = (parent: Context, op: string, info: AttemptInfo, onEnd: (fault: string | null) => void): AttemptTrace => {
     const attrs: Attributes = {
       'gen_ai.operation.name': op,
       'gen_ai.provider.name': providerName(info),
@@ -224,6 +225,7 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
               'gen_ai.output.messages',
               scrub(JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: o.text }], ...(finish !== null ? { finish_reason: finish } : {}) }])),
             );
+          onEnd(null);
         } else if (o.fault === 'client_gone') {
           // Cancelled because switchyard's own client left: the conventions ask a CLIENT span
           // cancelled by its caller to leave status UNSET and set no error.type. Not a fail-over reason.
@@ -231,7 +233,7 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
         } else {
           span.setAttributes({ 'error.type': o.fault, 'switchyard.fault': o.fault, ...(o.status !== null ? { 'http.response.status_code': o.status } : {}) });
           span.setStatus({ code: SpanStatusCode.ERROR, message: o.fault });
-          onFail(o.fault);
+          onEnd(o.fault);
         }
         span.end();
       },
@@ -275,8 +277,9 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
         tiers.set(info.model, info.tier);
         providers.set(info.model, providerName(info));
         return attemptTrace(ctx, upstreamOperationOf(apiName), info, (f) => {
+          // An answered attempt ends the run of failures: the next one (a cascade's next step) is no fail-over.
           lastFault = f;
-          lastFailedEndpoint = info.endpoint;
+          lastFailedEndpoint = f === null ? null : info.endpoint;
         });
       },
       record(r) {

@@ -1,0 +1,79 @@
+/**
+ * `switchyard.failover.reason` of a request span, driven through the tracer itself: the fault of
+ * the attempt a fail-over left, and only then (a retry on the same endpoint is none, and neither
+ * is a cascade's next step after an answered attempt).
+ */
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOtel, type OtelHandle } from '../../src/observe/otel.js';
+import type { AttemptInfo } from '../../src/runtime/request-scope.js';
+import type { ChatCall } from '../../src/runtime/api.js';
+import type { RequestRecord } from '../../src/runtime/core.js';
+import { OtlpReceiver } from '../integration/otlp-receiver.js';
+
+const otlp = new OtlpReceiver();
+let otel: OtelHandle;
+
+beforeAll(async () => {
+  await otlp.start();
+  otel = await startOtel({ endpoint: otlp.url, captureContent: false }, pino({ level: 'silent' }));
+});
+afterAll(async () => {
+  await otlp.stop();
+});
+
+const info = (endpoint: string): AttemptInfo => ({
+  endpoint,
+  model: endpoint.split('@')[0]!,
+  tier: 'fast_cheap',
+  provider: 'openai',
+  providerKind: 'openai',
+  upstreamModel: 'up',
+});
+const record = (attempts: number): RequestRecord => ({
+  model: 'b',
+  endpoint: 'b@openai',
+  status: 200,
+  attempts,
+  latencyMs: 1,
+  ttftMs: null,
+  usage: { promptTokens: 1, completionTokens: 1 } as RequestRecord['usage'],
+  costNano: 1,
+  stream: false,
+  api: 'chat',
+});
+
+/** One request through the tracer: each step is an attempt on an endpoint that failed (a fault) or answered (null). */
+function request(id: string, steps: Array<[string, string | null]>): void {
+  const call = { requestId: id, body: { model: 'auto', messages: [] } } as unknown as ChatCall;
+  const t = otel.tracer.startRequest('chat', call, { headers: {}, method: 'POST', url: '/v1/chat/completions' });
+  for (const [endpoint, fault] of steps)
+    t.attempt(info(endpoint)).end(fault === null ? { ok: true, text: '', usage: null } : { ok: false, fault, status: 500 });
+  t.record(record(steps.length));
+  t.end();
+}
+
+describe('switchyard.failover.reason', () => {
+  it('is the fault a fail-over left; a same-endpoint retry or a cascade step after an answer is none', async () => {
+    request('over', [
+      ['a@openai', 'http_status'],
+      ['b@openai', null],
+    ]);
+    request('retried', [
+      ['a@openai', 'http_status'],
+      ['a@openai', null],
+    ]);
+    // A failed attempt retried on its endpoint and answered there; then the cascade's next step, on another model.
+    request('escalated', [
+      ['a@openai', 'timeout'],
+      ['a@openai', null],
+      ['b@openai', null],
+    ]);
+    await otel.shutdown();
+    const reason = (id: string) =>
+      otlp.spans.find((s) => s.kind === 2 && s.attributes['switchyard.request_id'] === id)?.attributes['switchyard.failover.reason'];
+    expect(reason('over')).toBe('http_status');
+    expect(reason('retried')).toBeUndefined();
+    expect(reason('escalated')).toBeUndefined();
+  });
+});
