@@ -231,7 +231,13 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
           // cancelled by its caller to leave status UNSET and set no error.type. Not a fail-over reason.
           span.setAttribute('switchyard.fault', o.fault);
         } else {
-          span.setAttributes({ 'error.type': o.fault, 'switchyard.fault': o.fault, ...(o.status !== null ? { 'http.response.status_code': o.status } : {}) });
+          // The HTTP conventions' error.type for a CLIENT span that got an error status is the status code ("500", "429");
+          // without one (a reset, a time-out, a cut stream) it is switchyard's fault kind.
+          span.setAttributes({
+            'error.type': o.status !== null ? String(o.status) : o.fault,
+            'switchyard.fault': o.fault,
+            ...(o.status !== null ? { 'http.response.status_code': o.status } : {}),
+          });
           span.setStatus({ code: SpanStatusCode.ERROR, message: o.fault });
           onEnd(o.fault);
         }

@@ -190,7 +190,8 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(attempts.every((a) => a.parentSpanId === req.spanId)).toBe(true);
     const failed = attempts.filter((a) => a.status.code === 2);
     expect(failed.length).toBeGreaterThanOrEqual(1);
-    expect(failed[0]!.attributes).toMatchObject({ 'http.response.status_code': 500, 'error.type': 'http_status' });
+    // The HTTP conventions' error.type of a CLIENT span with an error status: the code (it was "http_status").
+    expect(failed[0]!.attributes).toMatchObject({ 'http.response.status_code': 500, 'error.type': '500', 'switchyard.fault': 'http_status' });
     expect(req.attributes['switchyard.failover.reason']).toBe('http_status');
     expect(req.attributes['gen_ai.response.model']).toBe('claude-sonnet-4.5');
     // The request span's provider is the one that answered, not the one that failed.
