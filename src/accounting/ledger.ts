@@ -104,8 +104,12 @@ export interface SpendScope {
 
 /** Every range below is half-open, `fromMs ≤ at < toMs`, so adjacent periods never overlap. */
 export interface LedgerStore {
-  /** Insert-once on requestId; committed durably when the promise resolves. */
-  insert(row: LedgerRow): Promise<'inserted' | 'duplicate'>;
+  /**
+   * Insert-once on requestId; committed durably when the promise resolves. `keep: false`: a row a
+   * PostgreSQL ledger cannot write now is refused (the promise rejects) instead of kept in memory to
+   * be written later — its caller keeps it elsewhere (a reclaimed row waits in Redis).
+   */
+  insert(row: LedgerRow, opts?: { keep?: boolean }): Promise<'inserted' | 'duplicate'>;
   /** Exact sum of costNano over the scope and range (`toMs` absent: no upper bound). */
   spentSince(scope: SpendScope, fromMs: number, toMs?: number): Promise<number>;
   /** Totals per group, sorted by group ascending (chronological for 'day', which is UTC). */

@@ -138,13 +138,14 @@ export class PostgresLedger implements LedgerStore {
     return new PostgresLedger(pool, table, feedbackTable, journal, options.onError);
   }
 
-  async insert(row: LedgerRow): Promise<'inserted' | 'duplicate'> {
+  async insert(row: LedgerRow, opts: { keep?: boolean } = {}): Promise<'inserted' | 'duplicate'> {
     validateRow(row);
-    if (this.backlog.length > 0 && this.backlog.length < MAX_BACKLOG && !this.closed) return this.keep(row, null);
+    const keep = opts.keep !== false;
+    if (keep && this.backlog.length > 0 && this.backlog.length < MAX_BACKLOG && !this.closed) return this.keep(row, null);
     try {
       return await this.write(row);
     } catch (err) {
-      if (this.closed || !isUnreachable(err) || this.backlog.length >= MAX_BACKLOG) throw err;
+      if (!keep || this.closed || !isUnreachable(err) || this.backlog.length >= MAX_BACKLOG) throw err;
       return this.keep(row, err);
     }
   }

@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import type { LedgerRow, LedgerStore } from '../accounting/ledger.js';
 import { interruptedRow } from '../accounting/ledger-codec.js';
+import { isUnreachable } from '../accounting/pg-unavailable.js';
 import type { RedisReply, SharedConnection } from './connection.js';
 import type { Keys } from './keys.js';
 import type { SharedBudgetStore } from './redis-budget.js';
@@ -42,6 +43,8 @@ export class LeaseKeeper {
   private renewing: Promise<void> | null = null;
   private working: Promise<void> | null = null;
   lastRenewed: number | null = null;
+  /** Reclaimed rows wait in Redis for the ledger (ledgerWaits said so). */
+  private waiting = false;
 
   constructor(
     private readonly d: {
@@ -130,8 +133,20 @@ export class LeaseKeeper {
     const { conn, keys } = this.d;
     const pending = (await conn.run(RECLAIM, [keys.replicas, keys.reclaimed], [keys.tag, this.d.owner])) as string[];
     for (let i = 0; i + 1 < pending.length; i += 2) {
+      // A ledger that cannot write now (PostgreSQL unreachable): the rows wait in Redis, where
+      // another replica finds them if this one dies too, and are written once it can. Handed to its
+      // in-memory backlog, the first one was kept again on every round (a copy a quarter lease),
+      // and the copy the backlog wrote later was not counted as a reclaim.
+      if (this.d.ledger.writeBlocked) return this.ledgerWaits(pending.length / 2);
       const row = reclaimedRow(pending[i + 1]!);
-      const written = await this.d.ledger.insert(row);
+      let written: 'inserted' | 'duplicate';
+      try {
+        written = await this.d.ledger.insert(row, { keep: false });
+      } catch (err) {
+        if (!isUnreachable(err)) throw err;
+        return this.ledgerWaits(pending.length / 2 - i / 2);
+      }
+      this.waiting = false;
       await conn.redis.hdel(keys.reclaimed, pending[i]!);
       // Every replica's round may take the same pending row; the one whose insert wrote it says so,
       // once. A duplicate: another replica wrote it, or the request's own row was there already.
@@ -145,6 +160,16 @@ export class LeaseKeeper {
         'reclaimed the reservation of a replica whose lease ran out: counted as spent at the reserved amount',
       );
     }
+  }
+
+  /** Said once while the ledger cannot take reclaimed rows (they wait in Redis meanwhile). */
+  private ledgerWaits(rows: number): void {
+    if (this.waiting) return;
+    this.waiting = true;
+    this.d.log.warn(
+      { rows },
+      'reclaimed reservations wait in Redis until the ledger can be written (PostgreSQL unreachable); they are counted in the shared budgets already',
+    );
   }
 
   /** Ends the lease at once on a clean shutdown (nothing of ours is open any more). */
