@@ -102,6 +102,13 @@ export interface SpendScope {
   model?: string;
 }
 
+/** A PostgreSQL ledger's identity (LedgerStore.identity); `system` null when the server does not say. */
+export interface LedgerIdentity {
+  system: string | null;
+  database: string;
+  table: string;
+}
+
 /** Every range below is half-open, `fromMs ≤ at < toMs`, so adjacent periods never overlap. */
 export interface LedgerStore {
   /**
@@ -141,6 +148,11 @@ export interface LedgerStore {
   readonly writeBlocked?: { since: number; reason: string } | null;
   /** Rows queued behind a lock: up to `maxMs` to commit, then refused (their requests answer; the journal keeps them). */
   drainQueued?(maxMs: number): Promise<void>;
+  /**
+   * Which ledger this is, for replicas to tell that they all write the same one (a PostgreSQL
+   * ledger: its server's system identifier, database and table); null when it cannot be read.
+   */
+  identity?(): Promise<LedgerIdentity | null>;
   close(): Promise<void>;
 }
 

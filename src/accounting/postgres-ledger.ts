@@ -18,7 +18,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { InFlightJournal } from './inflight-journal.js';
 import { JournalLockedError } from './journal-lock.js';
-import type { InFlight, LedgerOptions, LedgerRow, LedgerStore, ModelQuality, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
+import type { InFlight, LedgerIdentity, LedgerOptions, LedgerRow, LedgerStore, ModelQuality, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
 import {
   COLUMNS,
   RECLAIMED_ERROR_CODE,
@@ -311,6 +311,17 @@ export class PostgresLedger implements LedgerStore {
 
   qualityStats(fromMs?: number, toMs?: number): Promise<ModelQuality[]> {
     return this.cascade.qualityStats(fromMs, toMs);
+  }
+
+  async identity(): Promise<LedgerIdentity | null> {
+    try {
+      const db = await this.pool.query<{ db: string }>('SELECT current_database() AS db');
+      // pg_control_system() may be refused to a managed server's user: the database and table still tell.
+      const sys = await this.pool.query<{ sys: string }>('SELECT system_identifier::text AS sys FROM pg_control_system()').catch(() => null);
+      return { system: sys?.rows[0]?.sys ?? null, database: db.rows[0]!.db, table: this.table.replaceAll('"', '') };
+    } catch {
+      return null;
+    }
   }
 
   async close(): Promise<void> {

@@ -104,7 +104,8 @@ export async function openRedisShared(opts: {
   // reservation tokens (found open or settled in Redis: admitted unchecked, or answered "late").
   const owner = `${replica}~${randomBytes(4).toString('hex')}`;
   const store = new SharedBudgetStore({ conn, keys, owner, cfg: opts.cfg, ledger: opts.ledger, log, now });
-  const lease = new LeaseKeeper({ conn, keys, owner, leaseMs: storage.leaseMs, ledger: opts.ledger, log, now, store });
+  const ledgerId = (await opts.ledger.identity?.()) ?? null;
+  const lease = new LeaseKeeper({ conn, keys, owner, leaseMs: storage.leaseMs, ledger: opts.ledger, log, now, store, ledgerId });
   return {
     replica,
     store,
@@ -116,8 +117,14 @@ export async function openRedisShared(opts: {
       loadTokenizer();
       try {
         await conn.connect();
+        const wrong = await lease.checkLedger();
+        if (wrong !== null) {
+          await conn.close();
+          throw new StartupError(wrong);
+        }
         await lease.tick();
       } catch (err) {
+        if (err instanceof StartupError) throw err;
         const message = (err as Error).message;
         // A database the server does not have will not appear by waiting: a configuration error.
         if (/DB index is out of range/i.test(message)) {

@@ -28,6 +28,10 @@ export class Keys {
   get all(): string {
     return `${this.tag.replace(/[*?[\]\\]/g, '\\$&')}*`;
   }
+  /** Which ledger the replicas write (scripts.ts LEDGER_MARK). */
+  get ledger(): string {
+    return `${this.tag}ledger`;
+  }
   get reclaimed(): string {
     return `${this.tag}reclaimed`;
   }

@@ -7,13 +7,21 @@
  * replica's reservations are reclaimed within one lease period after its lease ran out.
  */
 import type { Logger } from 'pino';
-import type { LedgerRow, LedgerStore } from '../accounting/ledger.js';
+import type { LedgerIdentity, LedgerRow, LedgerStore } from '../accounting/ledger.js';
 import { interruptedRow } from '../accounting/ledger-codec.js';
 import { isUnreachable } from '../accounting/pg-unavailable.js';
 import type { RedisReply, SharedConnection } from './connection.js';
 import type { Keys } from './keys.js';
 import type { SharedBudgetStore } from './redis-budget.js';
-import { RECLAIM, RENEW, RESTARTED } from './scripts.js';
+import { LEDGER_MARK, RECLAIM, RENEW, RESTARTED } from './scripts.js';
+
+/** The same ledger: one database and table, on one server when both say which. */
+export function sameLedger(a: LedgerIdentity, b: LedgerIdentity): boolean {
+  return a.database === b.database && a.table === b.table && (a.system === null || b.system === null || a.system === b.system);
+}
+
+const describeLedger = (l: LedgerIdentity): string =>
+  `database ${l.database}, table ${l.table}${l.system === null ? '' : ` on the PostgreSQL server with system identifier ${l.system}`}`;
 
 interface ReservedRow {
   requestId: string;
@@ -57,8 +65,38 @@ export class LeaseKeeper {
       log: Logger;
       now: () => number;
       store: SharedBudgetStore;
+      /** This replica's ledger (LedgerStore.identity); null: not checked. */
+      ledgerId?: LedgerIdentity | null;
     },
   ) {}
+
+  /** A wrong ledger was logged (once). */
+  private wrongLedger = false;
+
+  /**
+   * Whether this replica writes the ledger the others of its key prefix write (the first one marks
+   * it in Redis): a replica on another database would keep the shared budgets while its rows, and
+   * the dead replicas' reservations it reclaims, went where /switchyard/spend and a rebuild of the
+   * others never look. Null when it does (or is not checked), else what is wrong and what to do.
+   */
+  async checkLedger(): Promise<string | null> {
+    const mine = this.d.ledgerId;
+    if (!mine) return null;
+    const mark = JSON.stringify(mine);
+    const cur = (await this.d.conn.run(LEDGER_MARK, [this.d.keys.ledger], [mark, 3 * this.d.leaseMs])) as string;
+    let theirs: LedgerIdentity;
+    try {
+      theirs = JSON.parse(cur) as LedgerIdentity;
+    } catch {
+      return null;
+    }
+    if (cur === mark || sameLedger(mine, theirs)) return null;
+    return (
+      `storage.ledger is not the ledger the other replicas on keyPrefix ${this.d.keys.tag.slice(1, -2)} write: ` +
+      `this replica's is ${describeLedger(mine)}; theirs is ${describeLedger(theirs)}. ` +
+      `Point every replica at the same PostgreSQL database (the shared budgets are rebuilt from it, and a dead replica's reservations are written there), or give this one a storage.keyPrefix of its own`
+    );
+  }
 
   /**
    * Two loops, each four times a lease period: renewing (one short script) never waits behind
@@ -105,6 +143,9 @@ export class LeaseKeeper {
       const renewed = (await conn.run(RENEW, [keys.lease(owner), keys.replicas, keys.epoch], [owner, this.d.leaseMs])) as RedisReply[];
       this.lastRenewed = this.d.now();
       if (renewed[0] === '' || renewed[0] !== this.d.store.epoch) await this.d.store.restoreEpoch();
+      const wrong = await this.checkLedger();
+      if (wrong !== null && !this.wrongLedger) this.d.log.error(wrong);
+      this.wrongLedger = wrong !== null;
     })()
       .catch((err: unknown) => this.d.log.warn({ err: (err as Error).message }, 'shared-state lease renewal failed; retried shortly'))
       .finally(() => {

@@ -364,3 +364,17 @@ if at <= now then return 0 end
 if at > now + ${MAX_UPSTREAM_WAIT_MS} then at = now + ${MAX_UPSTREAM_WAIT_MS} end
 redis.call('SET', KEYS[1], string.format('%.17g', at), 'PX', at - now)
 return 1`;
+
+/**
+ * ledger: KEYS = ledger key; ARGV = this replica's ledger identity (JSON), ttl ms. Marks which
+ * ledger the replicas of this key prefix write (while any of them renews its lease: a deployment
+ * moved to another database starts afresh once every replica is gone) and replies the mark.
+ */
+export const LEDGER_MARK = `
+local cur = redis.call('GET', KEYS[1])
+if not cur then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
+  return ARGV[1]
+end
+if cur == ARGV[1] then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2])) end
+return cur`;

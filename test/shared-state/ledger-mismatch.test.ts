@@ -1,0 +1,72 @@
+/**
+ * Replicas on one key prefix must write one ledger: a replica pointed at another PostgreSQL
+ * database (a typo, a staging URL) started silently, shared the budgets while its rows went
+ * elsewhere (its /switchyard/spend said $0 beside a budget that had spent $0.03; the dead replicas'
+ * reservations it reclaimed were written there, and a rebuild it made read its own ledger). Now
+ * its start-up is refused, naming both ledgers; the same ledger reached by another URL is not.
+ * Real Redis (127.0.0.1:6379, a key prefix of its own) and PostgreSQL.
+ */
+import pino from 'pino';
+import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import { afterAll, expect, it } from 'vitest';
+import { PostgresLedger } from '../../src/accounting/postgres-ledger.js';
+import { configSchema, type Config } from '../../src/config/schema.js';
+import { StartupError } from '../../src/runtime/sidecar.js';
+import { openRedisShared, type SharedState } from '../../src/shared-state/index.js';
+import { dropPrefix, SHARED_REDIS, uniq } from '../integration/replicas.js';
+
+const PG_URL = process.env.SWITCHYARD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const SCHEMA = `sy_ledger_mark_${Date.now()}_${randomBytes(3).toString('hex')}`;
+const prefix = uniq('sy-ledger-mark');
+const open: SharedState[] = [];
+const ledgers: PostgresLedger[] = [];
+
+afterAll(async () => {
+  for (const s of open) await s.close();
+  for (const l of ledgers) await l.close();
+  await dropPrefix(SHARED_REDIS, prefix);
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
+  await client.end();
+});
+
+const c = configSchema.parse({
+  providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } },
+  models: { m: { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 1000, endpoints: [{ provider: 'p', upstreamModel: 'm' }] } },
+  budget: { limits: [{ scope: 'global', period: 'day', usd: 100 }] },
+});
+const cfg: Config = { ...c, storage: { ...c.storage, shared: SHARED_REDIS, keyPrefix: prefix, leaseMs: 1000 } };
+const log = pino({ level: 'silent' });
+
+async function replica(id: string, url: string, table: string): Promise<SharedState> {
+  const ledger = await PostgresLedger.open(url, { schema: SCHEMA, table });
+  ledgers.push(ledger);
+  const s = await openRedisShared({ cfg: () => cfg, ledger, log, env: { SWITCHYARD_REPLICA_ID: id } });
+  open.push(s);
+  return s;
+}
+
+it('a replica on another ledger than the others of its key prefix is refused at start-up, naming both; one on the same ledger by another URL starts', async () => {
+  const first = await replica('first', PG_URL, 'ledger');
+  await first.start();
+  expect(first.ready()).toBe(true);
+
+  // The same database and table, reached by another host name.
+  const same = await replica('same', PG_URL.replace('127.0.0.1', 'localhost'), 'ledger');
+  await same.start();
+  expect(same.ready()).toBe(true);
+
+  const other = await replica('other', PG_URL, 'elsewhere');
+  const refused = await other.start().then(
+    () => null,
+    (err: unknown) => err,
+  );
+  expect(refused).toBeInstanceOf(StartupError);
+  expect((refused as Error).message).toMatch(
+    new RegExp(
+      `storage.ledger is not the ledger the other replicas on keyPrefix ${prefix} write: this replica's is database test, table ${SCHEMA}.elsewhere on the PostgreSQL server with system identifier \\d+; theirs is database test, table ${SCHEMA}.ledger .*Point every replica at the same PostgreSQL database`,
+    ),
+  );
+});
