@@ -80,7 +80,7 @@ const compact = (x: number): string => (x >= 1e6 ? `${+(x / 1e6).toFixed(1)}M` :
 const lat = (x: number | null): string => (x === null ? '-' : `${Math.round(x)}ms`);
 
 /** The whole report. `now` is the sidecar's clock (`state.at`), so "in 12s" is exact. */
-export function formatStatus(url: string, state: StateView, spend: SpendView | null, color: boolean): string {
+export function formatStatus(url: string, state: StateView, spend: SpendView | null, color: boolean, spendError?: string): string {
   const now = Date.parse(state.at);
   const sup = state.supervisor;
   const out: string[] = [];
@@ -119,7 +119,7 @@ export function formatStatus(url: string, state: StateView, spend: SpendView | n
     out.push(table(['BUDGET', 'SPENT / LIMIT', 'USED', 'RESERVED', 'PERIOD', 'RESETS'], rows, color));
   }
   out.push('');
-  if (spend === null) out.push('spend: unavailable');
+  if (spend === null) out.push(spendError === undefined ? 'spend: unavailable' : `spend: unavailable (${spendError})`);
   else if (spend.groups.length === 0) out.push('spend: nothing recorded yet');
   else {
     const rows = spend.groups.map((g): Cell[] => [
@@ -149,7 +149,10 @@ function sharedLine(s: NonNullable<StateView['shared']>, color: boolean): string
   return `replica ${s.replica} · shared state: ${s.store} ${health}${why}, lease ${s.leaseMs}ms · shared: ${s.shared.join(', ')}`;
 }
 
-class StatusError extends Error {}
+class StatusError extends Error {
+  /** A non-2xx answer: its status and what it said (the error's message), for a line of the table. */
+  answered?: string;
+}
 
 /** A sidecar's state and spend are a few hundred KB at most: a server sending more is not one. */
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -252,7 +255,10 @@ async function getJson<T>(base: string, path: string, token: string | undefined)
     );
   }
   if (res.statusCode === 404) throw new StatusError(`${base}${path} answered 404: is that a switchyard sidecar? (--url URL to point elsewhere)`);
-  if (res.statusCode < 200 || res.statusCode > 299) throw new StatusError(`${base}${path} answered ${res.statusCode}: ${escapeControls(text.slice(0, 200))}`);
+  if (res.statusCode < 200 || res.statusCode > 299) {
+    const answered = `${res.statusCode}: ${errorMessage(text) ?? escapeControls(text.slice(0, 200))}`;
+    throw Object.assign(new StatusError(`${base}${path} answered ${answered}`), { answered });
+  }
   try {
     return JSON.parse(text) as T;
   } catch {
@@ -302,11 +308,16 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv = pro
       process.stdout.write(`${JSON.stringify(state, null, 2)}\n`);
       return 0;
     }
-    const spend = await getJson<SpendView>(base, '/switchyard/spend?group_by=model', token).catch(() => null);
+    // The spend comes from the ledger: while it cannot be read (PostgreSQL unreachable) the table says why.
+    let spendError: string | undefined;
+    const spend = await getJson<SpendView>(base, '/switchyard/spend?group_by=model', token).catch((err: unknown) => {
+      spendError = err instanceof StatusError ? (err.answered !== undefined ? `/switchyard/spend answered ${err.answered}` : err.message) : undefined;
+      return null;
+    });
     const color = process.stdout.isTTY === true && !env.NO_COLOR;
     let table: string;
     try {
-      table = formatStatus(base, state, spend, color);
+      table = formatStatus(base, state, spend, color, spendError);
     } catch {
       // JSON, but not a sidecar's state (another server on that port).
       throw new StatusError(

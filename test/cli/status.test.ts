@@ -135,6 +135,14 @@ describe('statusCommand', () => {
         req.socket.once('close', () => res.destroy());
         return;
       }
+      if (req.url?.startsWith('/pgdown/switchyard/spend')) {
+        res
+          .writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' })
+          .end(
+            '{"error":{"message":"the PostgreSQL database (storage.ledger) cannot be reached (ECONNREFUSED): try again shortly","type":"service_unavailable","param":null,"code":"storage_unavailable"}}',
+          );
+        return;
+      }
       if (req.url?.startsWith('/untokened')) {
         res
           .writeHead(401, { 'content-type': 'application/json' })
@@ -145,7 +153,7 @@ describe('statusCommand', () => {
         res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":{}}');
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(req.url?.startsWith('/switchyard/state') ? STATE : SPEND));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(req.url?.includes('/switchyard/state') ? STATE : SPEND));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -167,6 +175,16 @@ describe('statusCommand', () => {
     expect(seen.at(-1)!.authorization).toBe('Bearer tok');
     expect(out).toMatch(/^ENDPOINT/m);
     expect(out).toContain('gpt-4.1@openai');
+  });
+
+  it('a ledger that cannot be read (PostgreSQL unreachable): the table is printed, and its spend line says why', async () => {
+    capture();
+    expect(await statusCommand(['--url', `${url}/pgdown`], { SWITCHYARD_ADMIN_TOKEN: 'tok' })).toBe(0);
+    expect(out).toMatch(/^global:day/m);
+    // It said "spend: unavailable" and nothing else.
+    expect(out).toContain(
+      'spend: unavailable (/switchyard/spend answered 503: the PostgreSQL database (storage.ledger) cannot be reached (ECONNREFUSED): try again shortly)',
+    );
   });
 
   it('--json prints the raw state', async () => {
