@@ -13,7 +13,7 @@ import { isUnreachable } from '../accounting/pg-unavailable.js';
 import type { RedisReply, SharedConnection } from './connection.js';
 import type { Keys } from './keys.js';
 import type { SharedBudgetStore } from './redis-budget.js';
-import { LEDGER_MARK, RECLAIM, RENEW, RESTARTED } from './scripts.js';
+import { LEAVE, LEDGER_MARK, RECLAIM, RENEW, RESTARTED } from './scripts.js';
 
 /** The same ledger: one database and table, on one server when both say which. */
 export function sameLedger(a: LedgerIdentity, b: LedgerIdentity): boolean {
@@ -94,7 +94,8 @@ export class LeaseKeeper {
     return (
       `storage.ledger is not the ledger the other replicas on keyPrefix ${this.d.keys.tag.slice(1, -2)} write: ` +
       `this replica's is ${describeLedger(mine)}; theirs is ${describeLedger(theirs)}. ` +
-      `Point every replica at the same PostgreSQL database (the shared budgets are rebuilt from it, and a dead replica's reservations are written there), or give this one a storage.keyPrefix of its own`
+      `Point every replica at the same PostgreSQL database (the shared budgets are rebuilt from it, and a dead replica's reservations are written there), or give this one a storage.keyPrefix of its own ` +
+      '(the mark goes when the last of them stops, or three lease periods after the last one was killed)'
     );
   }
 
@@ -219,7 +220,8 @@ export class LeaseKeeper {
     if (!this.d.conn.health.up) return;
     try {
       await this.d.store.flush();
-      await this.d.conn.redis.del(this.d.keys.lease(this.d.owner));
+      const { keys, owner } = this.d;
+      await this.d.conn.run(LEAVE, [keys.lease(owner), keys.replicas, keys.ledger], [keys.tag, owner]);
     } catch {
       // the lease runs out by itself
     }

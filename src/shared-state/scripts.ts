@@ -378,3 +378,16 @@ if not cur then
 end
 if cur == ARGV[1] then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2])) end
 return cur`;
+
+/**
+ * leave: KEYS = lease, replicas, ledger mark; ARGV = key prefix (with hash tag), this replica. A
+ * clean stop ends the lease; the last replica to stop removes the ledger mark too, so a deployment
+ * restarted on another ledger (a typo fixed) is not refused for three lease periods. 1 when it did.
+ */
+export const LEAVE = `
+redis.call('DEL', KEYS[1])
+for _, r in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if r ~= ARGV[2] and redis.call('EXISTS', ARGV[1] .. 'lease:' .. r) == 1 then return 0 end
+end
+redis.call('DEL', KEYS[3])
+return 1`;

@@ -70,3 +70,28 @@ it('a replica on another ledger than the others of its key prefix is refused at 
     ),
   );
 });
+
+it('the last replica to stop removes the mark: the deployment starts again on another ledger at once', async () => {
+  const p = uniq('sy-ledger-leave');
+  const on = (keyPrefix: string): Config => ({ ...cfg, storage: { ...cfg.storage, keyPrefix } });
+  const start = async (id: string, table: string): Promise<SharedState> => {
+    const ledger = await PostgresLedger.open(PG_URL, { schema: SCHEMA, table });
+    ledgers.push(ledger);
+    const s = await openRedisShared({ cfg: () => on(p), ledger, log, env: { SWITCHYARD_REPLICA_ID: id } });
+    await s.start();
+    return s;
+  };
+  try {
+    const a = await start('a', 'old_ledger');
+    const b = await start('b', 'old_ledger');
+    await a.close();
+    // b still runs on the old ledger: a replica on the new one is refused.
+    await expect(start('c', 'new_ledger')).rejects.toThrow(/the mark goes when the last of them stops/);
+    await b.close();
+    const c = await start('c', 'new_ledger');
+    expect(c.ready()).toBe(true);
+    await c.close();
+  } finally {
+    await dropPrefix(SHARED_REDIS, p);
+  }
+});
