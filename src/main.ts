@@ -24,7 +24,7 @@ import { InspectionHub } from './observe/hub.js';
 import { startStatelyBridge } from './observe/stately-bridge.js';
 import { registerSecrets, secretsOf, withoutPassword } from './observe/scrub.js';
 import { attemptOutcome, Metrics } from './observe/metrics.js';
-import { openRedisShared, REPLICA_ID_RE } from './shared-state/index.js';
+import { LEDGER_MARK_FRESH_MS, openRedisShared, REPLICA_ID_RE } from './shared-state/index.js';
 import { noteEscalations } from './observe/cascade-ops.js';
 import { openResponseStore, type ResponseStore } from './accounting/response-store.js';
 import { sharedClientKeys, unusableSecrets } from './config/secrets.js';
@@ -223,6 +223,28 @@ const LEDGER_DRAIN_MS = 5000;
  * exit for the exporter's own 10 s time-out, past a shorter grace (and with nothing in flight).
  */
 const OTEL_FLUSH_MIN_MS = 1000;
+/**
+ * A sidecar without Redis on a PostgreSQL ledger that replicas on Redis write (one config without
+ * storage.shared): it would keep budgets of its own beside theirs, each limit spent once by them
+ * and once more by it. Refused while they marked the ledger lately; an old mark is only logged.
+ */
+async function refuseBesideReplicas(ledger: LedgerStore, cfg: Config, log: Logger): Promise<void> {
+  const mark = await ledger.sharedMark?.().catch(() => null);
+  if (!mark) return;
+  const ago = Math.max(0, Date.now() - mark.at);
+  const what = `storage.ledger ${withoutPassword(cfg.storage.ledger)} is written by replicas that share their budgets through Redis (keyPrefix ${mark.keyPrefix}, last seen ${Math.round(ago / 1000)} s ago)`;
+  if (ago >= LEDGER_MARK_FRESH_MS) {
+    log.warn(
+      `${what}: this sidecar has no storage.shared, so it keeps budgets of its own; if those replicas still run, give it their storage.shared and keyPrefix`,
+    );
+    return;
+  }
+  await ledger.close();
+  throw new StartupError(
+    `${what}, and this sidecar has no storage.shared: it would keep budgets of its own beside theirs, so together they could spend each limit twice. Give it the same storage.shared and storage.keyPrefix as theirs, or a ledger of its own (once they are all stopped for ${LEDGER_MARK_FRESH_MS / 60_000} minutes it starts, with a warning)`,
+  );
+}
+
 export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   const env = opts.env ?? process.env;
   const wanted = env.SWITCHYARD_REPLICA_ID;
@@ -278,6 +300,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
           : pgHint(err, cfg.storage.ledger);
     throw new StartupError(`cannot open the ledger ${withoutPassword(cfg.storage.ledger)}: ${(err as Error).message}${hint}`);
   }
+  if (!cfg.storage.shared.startsWith('redis')) await refuseBesideReplicas(ledger, cfg, log);
   let responses: ResponseStore;
   try {
     responses = await openResponseStore(cfg.storage.ledger, () => ({

@@ -153,6 +153,13 @@ export interface LedgerStore {
    * ledger: its server's system identifier, database and table); null when it cannot be read.
    */
   identity?(): Promise<LedgerIdentity | null>;
+  /**
+   * A PostgreSQL ledger's record that replicas on Redis write it (their key prefix, when one last
+   * said so), so a sidecar started on it without Redis can tell: `markShared` (replicas, now and
+   * then) and `sharedMark` (a lone sidecar at start-up: the latest; null: none).
+   */
+  markShared?(keyPrefix: string, at: number): Promise<void>;
+  sharedMark?(): Promise<{ keyPrefix: string; at: number } | null>;
   close(): Promise<void>;
 }
 

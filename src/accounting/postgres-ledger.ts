@@ -71,6 +71,9 @@ const GROUP_SQL: Record<SpendGroup, string> = {
 const INSERT_COLUMNS = COLUMNS.join(', ');
 const INSERT_PLACEHOLDERS = COLUMNS.map((_, i) => `$${i + 1}`).join(', ');
 
+/** Replicas on Redis that write a ledger (markShared): `"<table>_replicas"`, in the ledger's schema. */
+const replicasTableOf = (table: string): string => table.replace(/"$/, '_replicas"');
+
 export class PostgresLedger implements LedgerStore {
   private closed = false;
   /**
@@ -88,6 +91,8 @@ export class PostgresLedger implements LedgerStore {
   private readonly insertSql: string;
   /** A request's own row over a row reclaimed for it (replaceReclaimedSql). */
   private readonly replaceSql: string;
+  /** Which replicas on Redis write this ledger (markShared). */
+  private readonly replicasTable: string;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -102,6 +107,7 @@ export class PostgresLedger implements LedgerStore {
     this.cascade = new PostgresCascade(pool, table, feedbackTable);
     this.insertSql = `INSERT INTO ${table} (${INSERT_COLUMNS}) VALUES (${INSERT_PLACEHOLDERS}) ON CONFLICT (request_id) DO NOTHING`;
     this.replaceSql = replaceReclaimedSql(table, (i) => `$${i + 1}`);
+    this.replicasTable = replicasTableOf(table);
   }
 
   static async open(url: string, options: LedgerOptions = {}): Promise<PostgresLedger> {
@@ -324,6 +330,26 @@ export class PostgresLedger implements LedgerStore {
     }
   }
 
+  /**
+   * Which replicas on Redis write this ledger and when they last said so: one row per key prefix in
+   * `<table>_replicas` (an upsert: no lock beyond its row, nothing held on the ledger table).
+   */
+  async markShared(keyPrefix: string, at: number): Promise<void> {
+    const t = this.replicasTable;
+    await this.pool.query(
+      `INSERT INTO ${t} (key_prefix, seen_at) VALUES ($1, $2) ON CONFLICT (key_prefix) DO UPDATE SET seen_at = GREATEST(${t}.seen_at, EXCLUDED.seen_at)`,
+      [keyPrefix, Math.floor(at)],
+    );
+  }
+
+  async sharedMark(): Promise<{ keyPrefix: string; at: number } | null> {
+    const r = await this.pool.query<{ key_prefix: string; seen_at: string }>(
+      `SELECT key_prefix, seen_at FROM ${this.replicasTable} ORDER BY seen_at DESC LIMIT 1`,
+    );
+    const row = r.rows[0];
+    return row ? { keyPrefix: row.key_prefix, at: Number(row.seen_at) } : null;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     // One last try for the rows PostgreSQL could not take; what is left is lost and said so.
@@ -394,6 +420,7 @@ function createSchema(pool: pg.Pool, schema: string | undefined, table: string, 
     await client.query(`CREATE INDEX IF NOT EXISTS "${name}_key_at" ON ${table} (key_id, at)`);
     await client.query(`CREATE INDEX IF NOT EXISTS "${name}_model_at" ON ${table} (model, at)`);
     await addCascadeSchema(client, table, name, feedbackTable);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${replicasTableOf(table)} (key_prefix TEXT NOT NULL PRIMARY KEY, seen_at BIGINT NOT NULL)`);
   });
 }
 

@@ -49,6 +49,13 @@ export interface SharedState {
   close(): Promise<void>;
 }
 
+/**
+ * How often a replica marks its PostgreSQL ledger as written by replicas on Redis (its table's
+ * comment), and how recent a mark makes a sidecar without Redis refuse to start on it.
+ */
+export const LEDGER_MARK_EVERY_MS = 60_000;
+export const LEDGER_MARK_FRESH_MS = 3 * LEDGER_MARK_EVERY_MS;
+
 /** What `SWITCHYARD_REPLICA_ID` may be. */
 export const REPLICA_ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -105,6 +112,7 @@ export async function openRedisShared(opts: {
   const owner = `${replica}~${randomBytes(4).toString('hex')}`;
   const store = new SharedBudgetStore({ conn, keys, owner, cfg: opts.cfg, ledger: opts.ledger, log, now });
   const ledgerId = (await opts.ledger.identity?.()) ?? null;
+  let marking: NodeJS.Timeout | null = null;
   const lease = new LeaseKeeper({ conn, keys, owner, leaseMs: storage.leaseMs, ledger: opts.ledger, log, now, store, ledgerId });
   return {
     replica,
@@ -143,6 +151,15 @@ export async function openRedisShared(opts: {
         if (up) void lease.tick();
       });
       lease.start();
+      // A sidecar started on this ledger without Redis (storage.shared forgotten in one config) would
+      // keep budgets of its own beside the shared ones: the ledger says replicas on Redis write it.
+      const mark = (): void =>
+        void opts.ledger
+          .markShared?.(storage.keyPrefix, now())
+          .catch((err: unknown) => log.debug({ err: (err as Error).message }, 'could not mark the ledger as written by replicas on Redis'));
+      mark();
+      marking = setInterval(mark, LEDGER_MARK_EVERY_MS);
+      marking.unref();
     },
     ready: () => conn.health.up && store.epoch !== null && store.seedFailing === null,
     view: () => ({
@@ -160,6 +177,7 @@ export async function openRedisShared(opts: {
       counters: { ...store.counters, outages: conn.health.outages },
     }),
     async close() {
+      if (marking) clearInterval(marking);
       await lease.stop();
       await conn.close();
     },

@@ -793,3 +793,42 @@ describe('switchyard demo on a port in use', () => {
     }
   }, 20_000);
 });
+
+describe('a sidecar without Redis on the ledger of replicas on Redis', () => {
+  it('is refused at start-up while they mark it (its budgets would be its own beside theirs); after an old mark it starts with a warning', async () => {
+    const db = await freshDb();
+    const prefix = uniq('sy-lone-beside');
+    const dir = mkdtempSync(join(tmpdir(), 'sy-lone-'));
+    try {
+      const replica = await startSidecar(testConfig('http://127.0.0.1:9', { storage: { ledger: db.url, shared: SHARED_REDIS, keyPrefix: prefix } }), {
+        SWITCHYARD_REPLICA_ID: 'marked',
+      });
+      try {
+        const lone = testConfig('http://127.0.0.1:9', { storage: { ledger: db.url, journal: join(dir, 'journal') } });
+        // The mark is written just after start-up, without holding it up.
+        const marked = async (): Promise<boolean> => (await db.query('SELECT 1 FROM switchyard_ledger_replicas')).length > 0;
+        for (let i = 0; i < 100 && !(await marked()); i++) await new Promise((res) => setTimeout(res, 50));
+        const r = serveStopping(lone, dir);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toMatch(
+          new RegExp(
+            `storage.ledger postgres://postgres@127.0.0.1:5432/\\w+ is written by replicas that share their budgets through Redis \\(keyPrefix ${prefix}, last seen \\d+ s ago\\), and this sidecar has no storage.shared: it would keep budgets of its own beside theirs`,
+          ),
+        );
+      } finally {
+        await replica.stop();
+      }
+      // The replicas stopped an hour ago: the lone sidecar starts, and says what it found.
+      await db.query('UPDATE switchyard_ledger_replicas SET seen_at = $1', [Date.now() - 3_600_000]);
+      const later = await startSidecar(testConfig('http://127.0.0.1:9', { storage: { ledger: db.url, journal: join(dir, 'journal') } }));
+      try {
+        await later.waitForOutput(/this sidecar has no storage.shared, so it keeps budgets of its own/);
+      } finally {
+        await later.stop();
+      }
+    } finally {
+      await dropPrefix(SHARED_REDIS, prefix);
+      await db.drop();
+    }
+  });
+});
