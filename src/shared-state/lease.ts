@@ -174,6 +174,7 @@ export class LeaseKeeper {
   private async reclaim(): Promise<void> {
     const { conn, keys } = this.d;
     const pending = (await conn.run(RECLAIM, [keys.replicas, keys.reclaimed], [keys.tag, this.d.owner])) as string[];
+    if (pending.length === 0) this.waiting = false;
     for (let i = 0; i + 1 < pending.length; i += 2) {
       // A ledger that cannot write now (PostgreSQL unreachable): the rows wait in Redis, where
       // another replica finds them if this one dies too, and are written once it can. Handed to its
