@@ -8,12 +8,12 @@
  */
 import type { Logger } from 'pino';
 import type { LedgerIdentity, LedgerRow, LedgerStore } from '../accounting/ledger.js';
-import { interruptedRow } from '../accounting/ledger-codec.js';
+import { interruptedRow, RECLAIMED_ERROR_CODE } from '../accounting/ledger-codec.js';
 import { isUnreachable } from '../accounting/pg-unavailable.js';
 import type { RedisReply, SharedConnection } from './connection.js';
 import type { Keys } from './keys.js';
 import type { SharedBudgetStore } from './redis-budget.js';
-import { LEAVE, LEDGER_MARK, RECLAIM, RENEW, RESTARTED } from './scripts.js';
+import { FINISH_ONE, LEAVE, LEDGER_MARK, RECLAIM, RENEW, RESTARTED } from './scripts.js';
 
 /** The same ledger: one database and table, on one server when both say which. */
 export function sameLedger(a: LedgerIdentity, b: LedgerIdentity): boolean {
@@ -195,6 +195,7 @@ export class LeaseKeeper {
       // once. A duplicate: another replica wrote it, or the request's own row was there already.
       if (written !== 'inserted') {
         this.d.log.debug({ requestId: row.requestId }, 'a reclaimed reservation already had its ledger row');
+        await this.toRowCost(pending[i]!, row, (JSON.parse(pending[i + 1]!) as { amount: number }).amount);
         continue;
       }
       this.d.store.counters.reclaimed++;
@@ -203,6 +204,27 @@ export class LeaseKeeper {
         'reclaimed the reservation of a replica whose lease ran out: counted as spent at the reserved amount',
       );
     }
+  }
+
+  /**
+   * A reservation reclaimed after its request's own row was written (its replica died between the
+   * row and the settle, or its settle could not reach Redis before it stopped) was counted at the
+   * reserved amount while the ledger has what the request cost: the shared spend is corrected to
+   * the row's cost (less what the request had settled before this reservation), as the owner's
+   * settle would have, once (FINISH_ONE's reclaimed → settled; a settle or another replica's
+   * correction first leaves nothing to do).
+   */
+  private async toRowCost(res: string, reclaimed: LedgerRow, amount: number): Promise<void> {
+    const [had] = await this.d.ledger.rows({ requestId: reclaimed.requestId });
+    if (!had || had.errorCode === RECLAIMED_ERROR_CODE) return;
+    const earlier = Math.max(0, reclaimed.costNano - amount);
+    const actual = Math.max(0, had.costNano - earlier);
+    const said = await this.d.conn.run(FINISH_ONE, [res, this.d.keys.owned(this.d.owner)], ['settle', actual, 0]);
+    if (said === 'corrected')
+      this.d.log.info(
+        { requestId: reclaimed.requestId, reservedNano: amount, costNano: actual },
+        "a reclaimed reservation's request had its ledger row: the shared spend is corrected to the request's actual cost",
+      );
   }
 
   /** Said once while the ledger cannot take reclaimed rows (they wait in Redis meanwhile). */
