@@ -183,27 +183,17 @@ export const isGeminiHost = hostCheck(
 /** DeepSeek's API, which takes the output cap in `max_tokens` only and silently ignores `max_completion_tokens`. */
 const isDeepSeekHost = hostCheck((host) => host === 'api.deepseek.com' || host.endsWith('.deepseek.com'));
 
-const capFields = new Map<string, 'client' | 'max_tokens' | 'max_completion_tokens'>();
 /**
- * Where a provider's output cap goes under `outputCapField: auto` (memoised per base URL):
- * `max_completion_tokens` on OpenAI's own API and Azure OpenAI's hosts, whose reasoning models
- * refuse `max_tokens`; `max_tokens` on DeepSeek's, which ignores `max_completion_tokens` (an
+ * Where a provider's output cap goes under `outputCapField: auto` (the host checks are memoised per
+ * base URL): `max_completion_tokens` on OpenAI's own API and Azure OpenAI's hosts, whose reasoning
+ * models refuse `max_tokens`; `max_tokens` on DeepSeek's, which ignores `max_completion_tokens` (an
  * answer asked for 100 tokens ran to the model's default, billed by DeepSeek beyond what was
  * reserved and recorded); the client's field elsewhere.
  */
 export function autoCapField(baseUrl: string): 'client' | 'max_tokens' | 'max_completion_tokens' {
-  let v = capFields.get(baseUrl);
-  if (v === undefined) {
-    v = isOpenAIHost(baseUrl) ? 'max_completion_tokens' : isDeepSeekHost(baseUrl) ? 'max_tokens' : 'client';
-    capFields.set(baseUrl, v);
-  }
-  return v;
+  return isOpenAIHost(baseUrl) ? 'max_completion_tokens' : isDeepSeekHost(baseUrl) ? 'max_tokens' : 'client';
 }
 
-/**
- * A continuation's upstream counts only the tokens it adds, so it is asked for what the client's
- * cap leaves after the answer already delivered (the prefill); at least 1, as APIs refuse 0.
- */
 /**
  * How many UTF-16 units of output one token can be at most, for the bound on what a stream may
  * deliver (StreamReader). o200k's longest tokens are runs of ~128 spaces or symbols; a stream over
@@ -211,6 +201,10 @@ export function autoCapField(baseUrl: string): 'client' | 'max_tokens' | 'max_co
  */
 export const MAX_CHARS_PER_TOKEN = 128;
 
+/**
+ * A continuation's upstream counts only the tokens it adds, so it is asked for what the client's
+ * cap leaves after the answer already delivered (the prefill); at least 1, as APIs refuse 0.
+ */
 export function continuationCap(cap: number, prefill: string | null): number {
   if (prefill === null || prefill.length === 0) return cap;
   return Math.max(1, cap - countTextTokens(prefill));

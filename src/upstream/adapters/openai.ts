@@ -257,10 +257,10 @@ const plainTextPart = (p: unknown): p is { type: 'text'; text: string } =>
  * OpenAI-compatible API refuses a tool result without it ("function_response.name: Name cannot be
  * empty"), while OpenAI reads it from `tool_call_id`. The message itself when nothing changes.
  */
-function compatMessage(m: ChatBody['messages'][number], names: Map<string, string>): ChatBody['messages'][number] {
+function compatMessage(m: ChatBody['messages'][number], names: Map<string, string> | null): ChatBody['messages'][number] {
   const role = m.role === 'developer' ? 'system' : m.role;
   const flatten = m.role !== 'user' && Array.isArray(m.content) && m.content.length > 0 && m.content.every(plainTextPart);
-  const name = m.role === 'tool' && typeof m.name !== 'string' && typeof m.tool_call_id === 'string' ? names.get(m.tool_call_id) : undefined;
+  const name = m.role === 'tool' && typeof m.name !== 'string' && typeof m.tool_call_id === 'string' ? names?.get(m.tool_call_id) : undefined;
   if (role === m.role && !flatten && name === undefined) return m;
   const out = { ...m, role };
   if (flatten) out.content = (m.content as Array<{ text: string }>).map((p) => p.text).join('');
@@ -268,15 +268,19 @@ function compatMessage(m: ChatBody['messages'][number], names: Map<string, strin
   return out;
 }
 
-/** The messages for an OpenAI-compatible API other than OpenAI's own; the list is copied only when one changes (it is the request's own). */
+/**
+ * The messages for an OpenAI-compatible API other than OpenAI's own; the list is copied only when
+ * one changes (it is the request's own), and the call names are kept only once a call is seen (every
+ * request to such an API passes here: most have no tool call).
+ */
 function compatMessages(messages: ChatBody['messages']): ChatBody['messages'] {
-  const names = new Map<string, string>();
+  let names: Map<string, string> | null = null;
   let out: ChatBody['messages'] | null = null;
   for (let i = 0; i < messages.length; i++) {
     const calls = messages[i]!.tool_calls;
     if (messages[i]!.role === 'assistant' && Array.isArray(calls))
       for (const c of calls)
-        if (isObj(c) && typeof c.id === 'string' && isObj(c.function) && typeof c.function.name === 'string') names.set(c.id, c.function.name);
+        if (isObj(c) && typeof c.id === 'string' && isObj(c.function) && typeof c.function.name === 'string') (names ??= new Map()).set(c.id, c.function.name);
     const m = compatMessage(messages[i]!, names);
     if (m !== messages[i]) (out ??= messages.slice())[i] = m;
   }
