@@ -7,7 +7,8 @@
  *   429, longer or none                 rateLimited(retryAt)  fail over (the throttle lasts at most MAX_UPSTREAM_WAIT_MS)
  *   5xx / 529 / reset before headers    failed (counts)       one quick jittered retry on the same endpoint (not before a
  *                                                             5xx's retry-after; none if that is over maxRetryAfterMs), then fail over
- *   refused / connect timeout           failed (counts)       fail over
+ *   refused / TLS refused / connect     failed (counts)       fail over (a certificate refused, https:// to a plain-http
+ *     timeout                                                 server: asking again gets the same)
  *   headers / first-token / idle limit  failed (counts)       fail over, never the same endpoint again
  *   stream cut / in-stream error        failed (counts)       fail over (continue the answer if already committed)
  *   401 / 403                           failed (auth, counts) fail over, logged loudly

@@ -52,10 +52,54 @@ export function classifyError(err: unknown, signal: CancelSignal): UpstreamFault
     case 'UND_ERR_SOCKET':
     case 'UND_ERR_CLOSED':
       return new UpstreamFault('reset', `the upstream closed the connection (${code})`);
+    case 'ERR_SSL_WRONG_VERSION_NUMBER':
+      // The handshake met a server that speaks no TLS: nothing was sent, and asking again gets the same.
+      return new UpstreamFault(
+        'connect_failed',
+        `the upstream did not answer TLS (${code}): its base URL says https:// for a server that speaks plain http:// (or the port is wrong)`,
+      );
     default:
+      if (CERT_REFUSED.has(code))
+        // The certificate will be refused on every try: fail over without the quick retry a reset gets.
+        return new UpstreamFault(
+          'connect_failed',
+          `the upstream's TLS certificate was refused (${code}: ${msg.slice(0, 200)}); for a private CA, give its certificate in NODE_EXTRA_CA_CERTS`,
+        );
       return new UpstreamFault('reset', `upstream transport error: ${msg}`);
   }
 }
+
+/** Node's codes for a certificate its TLS handshake refuses (OpenSSL's verify errors, and a name the certificate does not cover). */
+const CERT_REFUSED: ReadonlySet<string> = new Set([
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_CRL',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CRL_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CRL_NOT_YET_VALID',
+  'CRL_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'ERROR_IN_CRL_LAST_UPDATE_FIELD',
+  'ERROR_IN_CRL_NEXT_UPDATE_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+]);
 
 /** undici's own timeouts tick every ~0.5 s; its headersTimeout is only a backstop this much later. */
 const UNDICI_BACKSTOP_MS = 1000;
