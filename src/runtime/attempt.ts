@@ -43,6 +43,11 @@ export interface AttemptInput {
   relay: boolean;
   resilience: ResilienceConfig;
   /**
+   * The attempt's share of a short deadline (the driver's `deadlineShare`): when below
+   * `headersTimeoutMs` (JSON) or `firstTokenTimeoutMs` (a stream), the limit it is cut at instead.
+   */
+  shareMs?: number | null;
+  /**
    * A translated Messages request: an answer calling a tool with arguments that are not a JSON
    * object is a bad answer (a `tool_use` input is an object), failed over like one, and billed.
    */
@@ -250,18 +255,17 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
   let answered = false;
   /** A whole answer taken as a bad one after all (its tool call arguments): still billed. */
   let refused: AttemptSuccess | null = null;
+  const share = inp.shareMs ?? Infinity;
+  const firstTokenMs = Math.min(r.firstTokenTimeoutMs, share);
   try {
     const opts: SendOptions = {
-      headersTimeoutMs: r.headersTimeoutMs,
+      headersTimeoutMs: inp.stream ? r.headersTimeoutMs : Math.min(r.headersTimeoutMs, share),
       signal: ac.signal,
       abort: (reason: UpstreamFault) => ac.abort(reason),
       onSent: () => {
         sent = true;
         if (inp.stream && firstToken === undefined && reader === null)
-          firstToken = setTimeout(
-            () => ac.abort(new UpstreamFault('first_token_timeout', `no content within ${r.firstTokenTimeoutMs} ms`)),
-            r.firstTokenTimeoutMs,
-          );
+          firstToken = setTimeout(() => ac.abort(new UpstreamFault('first_token_timeout', `no content within ${firstTokenMs} ms`)), firstTokenMs);
       },
       onStatus: inp.stream ? undefined : (status: number) => (answered = status >= 200 && status < 300),
     };

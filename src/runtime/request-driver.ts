@@ -406,21 +406,57 @@ export class RequestDriver {
    * committed) able to continue it. Each needs one of the attempts `retry.maxTotalAttempts` leaves.
    */
   private untried(current: EndpointHandle): number {
+    let n = 0;
+    this.eachUntried(current, () => n++);
+    return n;
+  }
+
+  /** Calls `fn` with each endpoint {@link untried} counts. */
+  private eachUntried(current: EndpointHandle, fn: (h: EndpointHandle) => void): void {
     const ctx = this.snap.context;
     const max = this.call.hints.maxLatencyMs;
     const continuing = ctx.committed;
-    if (continuing && (this.session?.toolCallsSent === true || this.session?.relayed === true)) return 0;
-    let n = 0;
+    if (continuing && (this.session?.toolCallsSent === true || this.session?.relayed === true)) return;
     for (const m of this.plan?.candidates ?? []) {
       if (ctx.excludedModels.includes(m) || this.refusedForMoney(m) || this.moneyBar(m, ctx) !== null) continue;
       if (continuing && own(this.rt.cfg.models, m)?.capabilities.includes('prefill') !== true) continue;
       for (const h of this.rt.byModel.get(m) ?? []) {
         if (h === current || ctx.per[h.id] !== undefined || ctx.excluded.includes(h.id) || this.untakeable.includes(h.id)) continue;
         if ((max !== null && latencyOf(h) > max) || h.actor.getSnapshot().value === 'circuit-open') continue;
-        n++;
+        fn(h);
       }
     }
-    return n;
+  }
+
+  /**
+   * How long an endpoint usually takes to what the attempt's limit waits for: a JSON answer's
+   * headers (its whole answer: the peak EWMA of its latency), a stream's first content (the EWMA of
+   * its time to first token); the model's `latencyPriorMs` before it has answered.
+   */
+  private usualMs(h: EndpointHandle): number {
+    if (this.session === null) return latencyOf(h);
+    const c = h.actor.getSnapshot().context;
+    return c.ttftEwma ?? c.settings.latencyPriorMs;
+  }
+
+  /**
+   * The attempt's share of a deadline shorter than its own limit (`headersTimeoutMs` for a JSON
+   * answer, `firstTokenTimeoutMs` for a stream's first content), or null. Without it, an endpoint
+   * that stalls holds the request until its deadline and no other is ever tried. With another
+   * endpoint left to try and attempts to spare, the attempt is cut as a time-out after half the
+   * time left, or twice its endpoint's usual time if that is longer (the rule by which a stop at
+   * the deadline counts against it, `overdue`) — only when the quickest endpoint left to try
+   * usually answers in what remains after it; else it has the deadline.
+   */
+  private deadlineShare(h: EndpointHandle): number | null {
+    const ctx = this.snap.context;
+    const r = this.rt.cfg.resilience;
+    const left = ctx.deadlineAt - this.rt.now();
+    if (left >= (this.session === null ? r.headersTimeoutMs : r.firstTokenTimeoutMs) || ctx.attempts >= ctx.maxTotalAttempts) return null;
+    let next = Infinity;
+    this.eachUntried(h, (o) => (next = Math.min(next, this.usualMs(o))));
+    const share = Math.max(2 * this.usualMs(h), left / 2);
+    return left - share >= next ? Math.round(share) : null;
   }
 
   /** The candidates, when a reload has removed every one of them since the request was routed (else null). */
@@ -677,6 +713,7 @@ export class RequestDriver {
         outputCap: this.sentCap(h, prefill),
         relay,
         resilience: this.rt.cfg.resilience,
+        shareMs: this.deadlineShare(h),
         toolArgsObjects: this.call.api === 'messages' && !relay,
         signal: this.ac.signal,
         now: this.rt.now,

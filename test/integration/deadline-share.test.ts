@@ -1,0 +1,70 @@
+/**
+ * A client deadline shorter than an attempt's own limit still leaves room to fail over: an
+ * endpoint that never answers is cut after its share of the time left (half of it, or twice the
+ * endpoint's usual time when that is longer) and the next candidate answers within the deadline.
+ * Before, the stalled attempt held the request until the deadline and the client got a 504
+ * though a healthy fallback was idle (the attempt limits here are 60 s and 20 s, the deadline 4 s).
+ */
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
+
+const DEADLINE_MS = 4000;
+
+let sim: SimHandle;
+let sc: SidecarHandle;
+
+beforeAll(async () => {
+  sim = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 2, outputTokens: 10 } });
+  sc = await startSidecar(
+    testConfig(sim.url, {
+      resilience: { failureThreshold: 1000, headersTimeoutMs: 60_000, firstTokenTimeoutMs: 20_000, idleTimeoutMs: 20_000 },
+    }),
+  );
+});
+
+afterAll(async () => {
+  await sc?.stop();
+  await sim?.stop();
+});
+
+describe('a short deadline is shared between the attempts', () => {
+  for (const stream of [false, true]) {
+    it(`${stream ? 'a stream' : 'a JSON answer'}: gpt-4.1's endpoint hangs, claude-sonnet-4.5 answers within the deadline`, async () => {
+      await sim.setFault('gpt-4.1', { kind: 'hang', times: 1 });
+      const hangsBefore = (await sim.log()).filter((e) => e.fault === 'hang').length;
+      const t0 = performance.now();
+      const res = await fetch(`${sc.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-switchyard-timeout-ms': String(DEADLINE_MS) },
+        body: JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hello there' }], max_tokens: 10, stream }),
+      });
+      const text = await res.text();
+      const took = performance.now() - t0;
+      expect(res.status, text).toBe(200);
+      expect(res.headers.get('x-switchyard-model')).toBe('claude-sonnet-4.5');
+      expect(res.headers.get('x-switchyard-attempts')).toBe('2');
+      expect(text).toContain(stream ? 'data: [DONE]' : '"chat.completion"');
+      // Cut at its share (half of the deadline), not at the deadline.
+      expect(took).toBeLessThan(DEADLINE_MS);
+      const hung = (await sim.log()).filter((e) => e.fault === 'hang');
+      expect(hung.slice(hangsBefore).map((e) => e.model)).toEqual(['gpt-4.1']);
+    });
+  }
+
+  it('with no other candidate, the one attempt has the whole deadline (a 504 at the deadline, not a cut at half of it)', async () => {
+    await sim.setFault('gpt-4.1', { kind: 'hang', times: 1 });
+    await sim.setFault('claude-sonnet-4-5', { kind: 'hang', times: 1 });
+    const client = new OpenAI({ baseURL: `${sc.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    const t0 = performance.now();
+    const err = await client.chat.completions
+      .create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 }, { headers: { 'x-switchyard-timeout-ms': String(DEADLINE_MS) } })
+      .catch((e: unknown) => e);
+    const took = performance.now() - t0;
+    expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(504);
+    // The first was cut at its share and the second, the last candidate, waited out the rest.
+    expect(took).toBeGreaterThanOrEqual(DEADLINE_MS - 50);
+    const hung = (await sim.log()).filter((e) => e.fault === 'hang').map((e) => e.model);
+    expect(hung.slice(-2)).toEqual(['gpt-4.1', 'claude-sonnet-4-5']);
+  });
+});
