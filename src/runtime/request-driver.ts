@@ -443,10 +443,11 @@ export class RequestDriver {
    * The attempt's share of a deadline shorter than its own limit (`headersTimeoutMs` for a JSON
    * answer, `firstTokenTimeoutMs` for a stream's first content), or null. Without it, an endpoint
    * that stalls holds the request until its deadline and no other is ever tried. With another
-   * endpoint left to try and attempts to spare, the attempt is cut as a time-out after half the
-   * time left, or twice its endpoint's usual time if that is longer (the rule by which a stop at
-   * the deadline counts against it, `overdue`) — only when the quickest endpoint left to try
-   * usually answers in what remains after it; else it has the deadline.
+   * endpoint left to try and attempts to spare, the attempt is cut as a time-out when only twice
+   * the usual time of the quickest endpoint left remains — if by then it has had at least twice its
+   * own endpoint's usual time (the rule by which a stop at the deadline counts against it,
+   * `overdue`); else it has the whole deadline. Patient with the endpoint asked (an answer longer
+   * than usual still comes), it leaves the next one room to answer.
    */
   private deadlineShare(h: EndpointHandle): number | null {
     const ctx = this.snap.context;
@@ -455,8 +456,8 @@ export class RequestDriver {
     if (left >= (this.session === null ? r.headersTimeoutMs : r.firstTokenTimeoutMs) || ctx.attempts >= ctx.maxTotalAttempts) return null;
     let next = Infinity;
     this.eachUntried(h, (o) => (next = Math.min(next, this.usualMs(o))));
-    const share = Math.max(2 * this.usualMs(h), left / 2);
-    return left - share >= next ? Math.round(share) : null;
+    const share = left - 2 * next;
+    return share >= 2 * this.usualMs(h) ? Math.round(share) : null;
   }
 
   /** The candidates, when a reload has removed every one of them since the request was routed (else null). */
