@@ -31,6 +31,7 @@ import type { EndpointHandle } from './endpoints.js';
 import { traceAttempt } from './request-scope.js';
 import { linkedCancel, type Cancel, type CancelSignal } from './cancel.js';
 import type { StreamSession } from './stream-session.js';
+import type { Scheduler } from './scheduler.js';
 
 export interface AttemptInput {
   h: EndpointHandle;
@@ -47,6 +48,8 @@ export interface AttemptInput {
    * `headersTimeoutMs` (JSON) or `firstTokenTimeoutMs` (a stream), the limit it is cut at instead.
    */
   shareMs?: number | null;
+  /** Where the `shareMs` cut is timed: the runtime's scheduler (a simulated clock in tests). */
+  scheduler?: Scheduler;
   /**
    * A translated Messages request: an answer calling a tool with arguments that are not a JSON
    * object is a bad answer (a `tool_use` input is an object), failed over like one, and billed.
@@ -255,19 +258,44 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
   let answered = false;
   /** A whole answer taken as a bad one after all (its tool call arguments): still billed. */
   let refused: AttemptSuccess | null = null;
-  const share = inp.shareMs ?? Infinity;
-  const firstTokenMs = Math.min(r.firstTokenTimeoutMs, share);
+  // The short-deadline cut (`shareMs`), from now; over once the answer begins (a JSON answer's
+  // status, a stream's first content), as the limits it stands in for are.
+  let shareCut: (() => void) | null = null;
+  const endShare = (): void => {
+    if (shareCut !== null) shareCut();
+    shareCut = null;
+  };
+  const shareMs = inp.shareMs;
+  if (shareMs !== undefined && shareMs !== null && inp.scheduler !== undefined)
+    shareCut = inp.scheduler.after(shareMs, () => {
+      shareCut = null;
+      const what = inp.stream ? 'content' : 'response headers';
+      ac.abort(
+        new UpstreamFault(
+          inp.stream ? 'first_token_timeout' : 'headers_timeout',
+          `no ${what} within ${shareMs} ms, when the request's deadline still leaves another endpoint room to answer`,
+        ),
+      );
+    });
   try {
     const opts: SendOptions = {
-      headersTimeoutMs: inp.stream ? r.headersTimeoutMs : Math.min(r.headersTimeoutMs, share),
+      headersTimeoutMs: r.headersTimeoutMs,
       signal: ac.signal,
       abort: (reason: UpstreamFault) => ac.abort(reason),
       onSent: () => {
         sent = true;
         if (inp.stream && firstToken === undefined && reader === null)
-          firstToken = setTimeout(() => ac.abort(new UpstreamFault('first_token_timeout', `no content within ${firstTokenMs} ms`)), firstTokenMs);
+          firstToken = setTimeout(
+            () => ac.abort(new UpstreamFault('first_token_timeout', `no content within ${r.firstTokenTimeoutMs} ms`)),
+            r.firstTokenTimeoutMs,
+          );
       },
-      onStatus: inp.stream ? undefined : (status: number) => (answered = status >= 200 && status < 300),
+      onStatus: inp.stream
+        ? undefined
+        : (status: number) => {
+            answered = status >= 200 && status < 300;
+            endShare();
+          },
     };
     if (!inp.stream) {
       // The headers and the whole body in one step; a whole body that goes silent half way is cut by the idle limit, as a stream would be.
@@ -296,7 +324,10 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     headersIn = true;
     if (res.statusCode >= 300) throw await errorFault(inp, res, ac.signal);
     if (!session) throw new Error('streaming attempt without a session');
-    reader = new StreamReader(inp, res, ac, session, started, () => firstToken && clearTimeout(firstToken));
+    reader = new StreamReader(inp, res, ac, session, started, () => {
+      if (firstToken) clearTimeout(firstToken);
+      endShare();
+    });
     // A whole JSON answer to a stream request (a server that ignores `stream`), or a 200 whose JSON is an error: read as the stream it stands for.
     res.consume(inp.h.adapter.kind === 'openai' && !inp.relay && jsonBody(res) ? new JsonAnswerAsStream(reader, res) : reader);
     return traced(trace, await reader.result);
@@ -321,6 +352,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     );
   } finally {
     if (firstToken) clearTimeout(firstToken);
+    endShare();
     unlink();
   }
 }

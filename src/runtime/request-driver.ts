@@ -715,6 +715,7 @@ export class RequestDriver {
         relay,
         resilience: this.rt.cfg.resilience,
         shareMs: this.deadlineShare(h),
+        scheduler: this.rt.scheduler,
         toolArgsObjects: this.call.api === 'messages' && !relay,
         signal: this.ac.signal,
         now: this.rt.now,

@@ -561,7 +561,8 @@ describe('request driver on a simulated clock', () => {
   });
 
   it('a hung endpoint whose requests all end at their own deadline (shorter than headersTimeoutMs) counts those time-outs: its circuit opens and the fallback serves (it stayed healthy and every request went there, 504)', async () => {
-    const r = await runtime({ failureThreshold: 2, requestTimeoutMs: 30_000, headersTimeoutMs: 600_000 });
+    // The fallback usually takes 5 s: a 2 s deadline leaves it no room, so the attempt on a is not cut short for it (see the next test).
+    const r = await runtime({ failureThreshold: 2, requestTimeoutMs: 30_000, headersTimeoutMs: 600_000 }, {}, { b: { latencyPriorMs: 5000 } });
     sim.setFault('up-a', { kind: 'hang' });
     const cut = async (): Promise<TestSink> => {
       const before = upstreamCalls('up-a');
@@ -580,6 +581,35 @@ describe('request driver on a simulated clock', () => {
     const next = start(r, { max_tokens: 5 }, null, { timeoutMs: 2000 });
     await next.done;
     expect(served(next.sink)).toEqual([200, 'b', '1', 2, 1]);
+  });
+
+  for (const stream of [false, true])
+    it(`a deadline shorter than the attempt's limit, a fallback left (${stream ? 'stream' : 'JSON'}): the hung attempt is cut once only twice the fallback's usual time is left, and the fallback answers in time (it was a 504 at the deadline)`, async () => {
+      const r = await runtime({ requestTimeoutMs: 30_000, headersTimeoutMs: 600_000, firstTokenTimeoutMs: 600_000 });
+      sim.setFault('up-a', { kind: 'hang' });
+      const { sink, done } = start(r, { max_tokens: 5, stream }, null, { timeoutMs: 4000 });
+      // Both priors are 500 ms: cut at 4000 - 2 * 500.
+      await waitsFor(3000);
+      while (upstreamCalls('up-a') === 0) await new Promise((res) => setTimeout(res, 2));
+      clock.advance(2999);
+      expect([sink.status, upstreamCalls('up-b')]).toEqual([null, 0]);
+      clock.advance(1);
+      await done;
+      expect(served(sink)).toEqual([200, 'b', '2', 1, 1]);
+      const e = r.state().endpoints.find((ep) => ep.id === 'a@p');
+      // 3 s is six times its usual time: a time-out of the endpoint's, as at the deadline.
+      expect(e?.consecutiveFailures).toBe(1);
+    });
+
+  it("the cut waits for at least twice the attempt's own usual time: a 1.5 s deadline (1 s would be left at the cut's moment, 0.5 s in) keeps the attempt to the end, a 504", async () => {
+    const r = await runtime({ requestTimeoutMs: 30_000, headersTimeoutMs: 600_000 });
+    sim.setFault('up-a', { kind: 'hang' });
+    const { sink, done } = start(r, { max_tokens: 5 }, null, { timeoutMs: 1500 });
+    while (upstreamCalls('up-a') === 0) await new Promise((res) => setTimeout(res, 2));
+    expect(clock.pending()).toEqual([1500]);
+    clock.advance(1500);
+    await done;
+    expect([sink.status, sink.error?.code, upstreamCalls('up-b')]).toEqual([504, 'timeout', 0]);
   });
 
   it("a client that gives up on a hung endpoint (its SDK's timeout) after twice the endpoint's latency with no answer counts a time-out against it; one that leaves sooner counts nothing", async () => {
