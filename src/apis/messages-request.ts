@@ -455,6 +455,13 @@ export function translateMessages(body: Record<string, unknown>, headers: { vers
   refuseLongCache(body);
   const model = str(body.model, 'model');
   if (model === '') throw unsupported('model', 'must not be empty');
+  // Anthropic's documented cache pre-warm (max_tokens 0: the prompt cached, nothing generated) has no
+  // form in the other APIs a request may fail over to, and the reservation is built on an output cap of 1 or more.
+  if (body.max_tokens === 0)
+    throw unsupported(
+      'max_tokens',
+      '0 (a prompt cache pre-warm) is not supported through switchyard: send the first real request, which writes the cache, or warm it against the provider directly',
+    );
   const maxTokens = positiveInt(body.max_tokens, 'max_tokens');
   const chat: ChatBody = { model, messages: messagesToChat(body, ctx), max_tokens: maxTokens };
   if (flag(body.stream, 'stream')) {
