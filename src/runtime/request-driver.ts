@@ -411,6 +411,13 @@ export class RequestDriver {
     return n;
   }
 
+  /** Whether a stream that broke on `h` could be taken up there again (see RetryState.sameCanContinue). */
+  private sameCanContinue(h: EndpointHandle): boolean {
+    if (!this.snap.context.committed) return true;
+    if (this.session?.toolCallsSent === true || this.session?.relayed === true) return false;
+    return own(this.rt.cfg.models, h.model)?.capabilities.includes('prefill') === true;
+  }
+
   /** Calls `fn` with each endpoint {@link untried} counts. */
   private eachUntried(current: EndpointHandle, fn: (h: EndpointHandle) => void): void {
     const ctx = this.snap.context;
@@ -1012,6 +1019,7 @@ export class RequestDriver {
         overdue: (fault.kind === 'deadline' || fault.kind === 'client_gone') && overdue(h, err, delivered),
         attemptsLeft: ctx.maxTotalAttempts - ctx.attempts,
         untried: this.untried(h),
+        sameCanContinue: this.sameCanContinue(h),
         rng: this.rt.rng,
       },
       this.rt.cfg.resilience,

@@ -9,8 +9,10 @@
  *                                                             5xx's retry-after; none if that is over maxRetryAfterMs), then fail over
  *   refused / TLS refused / connect     failed (counts)       fail over (a certificate refused, https:// to a plain-http
  *     timeout                                                 server: asking again gets the same)
- *   headers / first-token / idle limit  failed (counts)       fail over, never the same endpoint again
- *   stream cut / in-stream error        failed (counts)       fail over (continue the answer if already committed)
+ *   headers / first-token limit         failed (counts)       fail over, never the same endpoint again
+ *   stream cut / in-stream error        failed (counts)       fail over (continue the answer if already committed); with no
+ *     / idle limit                                            other endpoint left, one quick retry on the same one when it
+ *                                                             can take the stream up (`sameCanContinue`)
  *   401 / 403                           failed (auth, counts) fail over, logged loudly
  *   403 whose body is not JSON          released              fail over, logged loudly (a WAF or proxy in front of the
  *     (an HTML page)                                           provider refused what it saw, often this request's
@@ -91,6 +93,13 @@ export interface RetryState {
    */
   attemptsLeft?: number;
   untried?: number;
+  /**
+   * A stream cut, stalled or ended by an error event part way could be taken up again on the same
+   * endpoint: nothing was committed to the client yet, or the model can continue what was (its
+   * `prefill` capability, no tool call delivered, not a relayed stream). With no other endpoint
+   * left (`untried` 0), such a stream gets the one quick retry there instead of ending.
+   */
+  sameCanContinue?: boolean;
   rng: () => number;
 }
 
@@ -133,11 +142,12 @@ export function decide(f: UpstreamFault, s: RetryState, r: ResilienceConfig): De
       return { verdict: failed('connection'), next: { step: 'failover' }, loud: false };
     case 'headers_timeout':
     case 'first_token_timeout':
-    case 'idle_timeout':
       return { verdict: failed('timeout'), next: { step: 'failover' }, loud: false };
+    case 'idle_timeout':
+      return { verdict: failed('timeout'), next: lastChance(s, r, canRetrySame) ?? { step: 'failover' }, loud: false };
     case 'stream_cut':
     case 'stream_error':
-      return { verdict: failed('stream_cut'), next: { step: 'failover' }, loud: false };
+      return { verdict: failed('stream_cut'), next: lastChance(s, r, canRetrySame) ?? { step: 'failover' }, loud: false };
     // An answer that is not one (not JSON, no choices, an error body in a 200, far over its cap): the
     // endpoint's state says so, not that a stream was cut.
     case 'bad_response':
@@ -150,6 +160,17 @@ export function decide(f: UpstreamFault, s: RetryState, r: ResilienceConfig): De
     case 'http_status':
       return decideStatus(f, s, r, canRetrySame);
   }
+}
+
+/**
+ * The one quick retry on the same endpoint for a stream that broke part way (cut, stalled, an error
+ * event) when no other endpoint is left to take it up and this one can ({@link RetryState.sameCanContinue}):
+ * the stream is continued (or, uncommitted, asked again) there rather than ended with the fault.
+ */
+function lastChance(s: RetryState, r: ResilienceConfig, canRetrySame: boolean): NextStep | null {
+  if (s.sameCanContinue !== true || s.untried !== 0 || !canRetrySame || s.transientRetryUsed) return null;
+  const delay = backoffMs(s.attemptsOnEndpoint, r, s.rng);
+  return delay + (s.minAttemptMs ?? 0) < s.remainingMs ? { step: 'retry_same', delayMs: delay } : null;
 }
 
 function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canRetrySame: boolean): Decision {

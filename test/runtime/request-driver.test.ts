@@ -784,9 +784,10 @@ describe('request driver on a simulated clock', () => {
     sim.setFault('up-a', { kind: 'cut', afterTokens: 3, times: 1 });
     sim.setFault('up-b', { kind: 'cut', afterTokens: 1, times: 1 });
     const { done } = start(r, { max_tokens: 50, stream: true });
-    await done;
+    // b, the last candidate, is cut too: its one quick retry continues the stream there (100 ms).
+    expect(await runToEnd(done)).toEqual([100]);
     const [row] = await ledger.rows({ requestId: `req-${n}` });
-    expect([row?.attempts, row?.estimated, upstreamCalls('up-b')]).toEqual([2, true, 1]);
+    expect([row?.attempts, row?.estimated, upstreamCalls('up-b')]).toEqual([3, true, 2]);
     // Two prompts, the second with the three words it continued (at least a token each).
     expect(row!.promptTokens).toBeGreaterThanOrEqual(2 * alone!.promptTokens + 3);
   });
@@ -1003,6 +1004,30 @@ describe('fault table, in process on a simulated clock', () => {
       stream: true,
       models: { b: { capabilities: ['chat', 'prefill'] } },
       expect: { ...ok('a', { 'up-a': 1, 'up-b': 1 }), prefill: true },
+    },
+    {
+      name: 'a stream cut after its first tokens with no other endpoint left: one quick retry on the same prefill-capable endpoint continues it (it ended with the cut)',
+      faults: [['up-a', { kind: 'cut', afterTokens: 2, times: 1 }]],
+      stream: true,
+      models: { a: { fallbacks: [], capabilities: ['chat', 'prefill'] } },
+      // x-switchyard-attempts is 1: the stream's headers went with its first content.
+      expect: ok('a', { 'up-a': 2, 'up-b': 0 }, [100]),
+    },
+    {
+      name: 'a stream stalled after its first tokens with no other endpoint left: the same quick retry continues it',
+      faults: [['up-a', { kind: 'stall', afterTokens: 2, times: 1 }]],
+      stream: true,
+      resilience: { idleTimeoutMs: 50 },
+      models: { a: { fallbacks: [], capabilities: ['chat', 'prefill'] } },
+      // x-switchyard-attempts is 1: the stream's headers went with its first content.
+      expect: ok('a', { 'up-a': 2, 'up-b': 0 }, [100]),
+    },
+    {
+      name: 'a stream cut after its first tokens with no other endpoint left that cannot continue it (no prefill): it ends with the cut, no retry',
+      faults: [['up-a', { kind: 'cut', afterTokens: 2, times: 1 }]],
+      stream: true,
+      models: { a: { fallbacks: [] } },
+      expect: { status: 502, calls: { 'up-a': 1, 'up-b': 0 }, waits: [] },
     },
     {
       name: 'malformed_chunk does not apply to a JSON answer',

@@ -138,6 +138,30 @@ describe('5xx / 529 / reset', () => {
   });
 });
 
+describe('a stream that broke part way with no other endpoint left', () => {
+  const alone = { untried: 0, attemptsLeft: 5, sameCanContinue: true };
+  it.each(['stream_cut', 'stream_error', 'idle_timeout'] as const)('%s: one quick retry on the same endpoint when it can take the stream up', (kind) => {
+    const d = decide(fault(kind), state(alone), R);
+    expect(d.next).toEqual({ step: 'retry_same', delayMs: backoffMs(1, R, () => 0.5) });
+    expect(d.verdict).toMatchObject({ event: 'failed', countsAsFailure: true });
+  });
+
+  it.each([
+    ['another endpoint is left', { untried: 1 }],
+    ['the endpoint cannot take it up (committed, no prefill)', { sameCanContinue: false }],
+    ['the quick retry was used', { transientRetryUsed: true }],
+    ['maxAttempts on the endpoint reached', { attemptsOnEndpoint: 3 }],
+    ['too little time left for the backoff and an attempt', { remainingMs: 100, minAttemptMs: 50 }],
+  ] as const)('no retry when %s: fail over', (_why, over) => {
+    for (const kind of ['stream_cut', 'stream_error', 'idle_timeout'] as const)
+      expect(decide(fault(kind), state({ ...alone, ...over }), R).next, kind).toEqual({ step: 'failover' });
+  });
+
+  it.each(['headers_timeout', 'first_token_timeout'] as const)('%s never retries the same endpoint', (kind) => {
+    expect(decide(fault(kind), state(alone), R).next).toEqual({ step: 'failover' });
+  });
+});
+
 describe('faults that fail over without a same-endpoint retry', () => {
   it.each(['connect_failed', 'connect_timeout'] as const)('%s → failed(connection), failover', (kind) => {
     expect(decide(fault(kind), state({ attemptsOnEndpoint: 0 }), R)).toEqual({
