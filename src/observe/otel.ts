@@ -317,6 +317,10 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
       end() {
         span.end();
       },
+      ids() {
+        const c = span.spanContext();
+        return { traceId: c.traceId, spanId: c.spanId };
+      },
     };
   };
 

@@ -43,6 +43,8 @@ export interface RequestTrace {
   attempt(info: AttemptInfo): AttemptTrace;
   record(r: RequestRecord): void;
   end(): void;
+  /** The request span's ids, for its log lines (`trace_id`, `span_id`: a log backend joins them to the trace). */
+  ids(): { traceId: string; spanId: string };
 }
 
 /** A request refused at the HTTP edge, before it had a body to route (no scope, no attempts). */
@@ -124,6 +126,8 @@ export async function inScope(api: ApiName, call: ChatCall, req: HttpRequestLike
   call.api = api;
   const trace = tracer?.startRequest(api, call, req) ?? null;
   if (trace === null) return run();
+  const ids = trace.ids();
+  call.log = call.log.child({ trace_id: ids.traceId, span_id: ids.spanId });
   try {
     await als.run({ api, trace, attempts: 0 }, run);
   } finally {
