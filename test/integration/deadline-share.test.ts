@@ -34,20 +34,16 @@ describe('a short deadline is shared between the attempts', () => {
     it(`${stream ? 'a stream' : 'a JSON answer'}: gpt-4.1's endpoint hangs, claude-sonnet-4.5 answers within the deadline`, async () => {
       await sim.setFault('gpt-4.1', { kind: 'hang', times: 1 });
       const hangsBefore = (await sim.log()).filter((e) => e.fault === 'hang').length;
-      const t0 = performance.now();
       const res = await fetch(`${sc.url}/v1/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-switchyard-timeout-ms': String(DEADLINE_MS) },
         body: JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hello there' }], max_tokens: 10, stream }),
       });
       const text = await res.text();
-      const took = performance.now() - t0;
       expect(res.status, text).toBe(200);
       expect(res.headers.get('x-switchyard-model')).toBe('claude-sonnet-4.5');
       expect(res.headers.get('x-switchyard-attempts')).toBe('2');
       expect(text).toContain(stream ? 'data: [DONE]' : '"chat.completion"');
-      // Cut at its share, not at the deadline.
-      expect(took).toBeLessThan(DEADLINE_MS);
       const hung = (await sim.log()).filter((e) => e.fault === 'hang');
       expect(hung.slice(hangsBefore).map((e) => e.model)).toEqual(['gpt-4.1']);
     });
@@ -57,14 +53,12 @@ describe('a short deadline is shared between the attempts', () => {
     await sim.setFault('gpt-4.1', { kind: 'hang', times: 1 });
     await sim.setFault('claude-sonnet-4-5', { kind: 'hang', times: 1 });
     const client = new OpenAI({ baseURL: `${sc.url}/v1`, apiKey: 'x', maxRetries: 0 });
-    const t0 = performance.now();
     const err = await client.chat.completions
       .create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 }, { headers: { 'x-switchyard-timeout-ms': String(DEADLINE_MS) } })
       .catch((e: unknown) => e);
-    const took = performance.now() - t0;
-    expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(504);
-    // The first was cut at its share and the second, the last candidate, waited out the rest.
-    expect(took).toBeGreaterThanOrEqual(DEADLINE_MS - 50);
+    // The first was cut at its share and the second, the last candidate, waited out the rest: the deadline's 504.
+    expect([(err as InstanceType<typeof OpenAI.APIError>).status, (err as InstanceType<typeof OpenAI.APIError>).code]).toEqual([504, 'timeout']);
+    expect((err as Error).message).toContain('request deadline of 4000 ms passed after 2 attempt(s)');
     const hung = (await sim.log()).filter((e) => e.fault === 'hang').map((e) => e.model);
     expect(hung.slice(-2)).toEqual(['gpt-4.1', 'claude-sonnet-4-5']);
   });
