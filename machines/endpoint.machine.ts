@@ -69,6 +69,8 @@ export interface EndpointContext {
   requests: number;
   successes: number;
   errors: number;
+  /** Attempts the upstream answered with a 429 (neither a success nor an error: the endpoint is throttled, not failing). */
+  rateLimited: number;
 }
 
 /**
@@ -257,14 +259,21 @@ export const endpointMachine = setup({
     release: assign(({ context, event }) => {
       // Also a 429 while the circuit is open: the attempt ends without changing the circuit.
       assertEvent(event, ['upstream.released', 'upstream.rateLimited']);
-      return finish(context, event);
+      const done = finish(context, event);
+      return event.type === 'upstream.rateLimited' ? Object.assign(done, { rateLimited: context.rateLimited + 1 }) : done;
     }),
     rateLimited: assign(({ context, event }) => {
       assertEvent(event, 'upstream.rateLimited');
       const ev = event;
       const done = finish(context, ev);
       // A new probe round: the single probe that ends this throttle is of it (requests sent before carry an older one).
-      return { ...done, retryAt: throttleUntil(context, done.now ?? context.now, ev.retryAt), reason: UPSTREAM_429, halfOpenRound: context.halfOpenRound + 1 };
+      return {
+        ...done,
+        retryAt: throttleUntil(context, done.now ?? context.now, ev.retryAt),
+        reason: UPSTREAM_429,
+        halfOpenRound: context.halfOpenRound + 1,
+        rateLimited: context.rateLimited + 1,
+      };
     }),
     exhausted: assign(({ context, event }) => {
       assertEvent(event, 'window.exhausted');
@@ -330,6 +339,7 @@ export const endpointMachine = setup({
     requests: 0,
     successes: 0,
     errors: 0,
+    rateLimited: 0,
   }),
   initial: 'healthy',
   on: {

@@ -23,6 +23,8 @@ export interface EndpointView {
   requests: number;
   successes: number;
   errors: number;
+  /** Attempts answered with a 429 (requests = successes + errors + rateLimited + those released or in flight). */
+  rateLimited: number;
 }
 
 export interface BudgetView {
@@ -97,6 +99,7 @@ export function buildState(rt: Runtime): StateView {
       requests: c.requests,
       successes: c.successes,
       errors: c.errors,
+      rateLimited: c.rateLimited,
     });
   }
   const budgets = rt.budget.lines().map((l) => ({

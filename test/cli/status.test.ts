@@ -25,6 +25,7 @@ const endpoint = (id: string, state: string, over: Partial<StateView['endpoints'
   requests: 9,
   successes: 9,
   errors: 0,
+  rateLimited: 0,
   ...over,
 });
 const STATE: StateView = {

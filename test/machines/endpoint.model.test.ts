@@ -277,6 +277,21 @@ describe('endpoint machine: examples', () => {
     expect(ep.snap().context).toMatchObject({ failures: 0, errors: 10, inFlight: 0 });
   });
 
+  it('a 429 counts as rateLimited, neither a success nor an error, throttled or circuit-open alike', () => {
+    const ep = start({ rpm: null, tpm: null, failureThreshold: 1, recoveryMs: 60_000 });
+    ep.dispatch();
+    ep.send({ type: 'upstream.rateLimited', at: ep.at(), retryAt: ep.at() + 5000, estTokens: 10 });
+    expect(ep.snap().value).toBe('throttled');
+    expect(ep.snap().context).toMatchObject({ rateLimited: 1, successes: 0, errors: 0, requests: 1 });
+    ep.dispatch();
+    ep.dispatch();
+    ep.fail(true);
+    expect(ep.snap().value).toBe('circuit-open');
+    // A late 429 of a request sent before the circuit opened: bookkeeping, still counted.
+    ep.send({ type: 'upstream.rateLimited', at: ep.at(), retryAt: ep.at() + 5000, estTokens: 10 });
+    expect(ep.snap().context).toMatchObject({ rateLimited: 2, errors: 1, inFlight: 0 });
+  });
+
   /** Mirrors the runtime's admission rule (src/runtime/endpoints.ts `availability`). */
   const admitsProbe = (s: Snap): boolean => s.value === 'half-open' && s.context.probesInFlight < s.context.settings.halfOpenProbes;
 
