@@ -411,9 +411,9 @@ export class RequestDriver {
     return n;
   }
 
-  /** Whether a stream that broke on `h` could be taken up there again (see RetryState.sameCanContinue). */
+  /** Whether a committed stream that broke on `h` could be continued there (see RetryState.sameCanContinue). */
   private sameCanContinue(h: EndpointHandle): boolean {
-    if (!this.snap.context.committed) return true;
+    if (!this.snap.context.committed) return false;
     if (this.session?.toolCallsSent === true || this.session?.relayed === true) return false;
     return own(this.rt.cfg.models, h.model)?.capabilities.includes('prefill') === true;
   }

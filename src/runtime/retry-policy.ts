@@ -10,9 +10,9 @@
  *   refused / TLS refused / connect     failed (counts)       fail over (a certificate refused, https:// to a plain-http
  *     timeout                                                 server: asking again gets the same)
  *   headers / first-token limit         failed (counts)       fail over, never the same endpoint again
- *   stream cut / in-stream error        failed (counts)       fail over (continue the answer if already committed); with no
- *     / idle limit                                            other endpoint left, one quick retry on the same one when it
- *                                                             can take the stream up (`sameCanContinue`)
+ *   stream cut / in-stream error        failed (counts)       fail over (continue the answer if already committed); a
+ *     / idle limit                                            committed stream with no other endpoint left: one quick retry
+ *                                                             on the same one when it can continue it (`sameCanContinue`)
  *   401 / 403                           failed (auth, counts) fail over, logged loudly
  *   403 whose body is not JSON          released              fail over, logged loudly (a WAF or proxy in front of the
  *     (an HTML page)                                           provider refused what it saw, often this request's
@@ -94,10 +94,11 @@ export interface RetryState {
   attemptsLeft?: number;
   untried?: number;
   /**
-   * A stream cut, stalled or ended by an error event part way could be taken up again on the same
-   * endpoint: nothing was committed to the client yet, or the model can continue what was (its
-   * `prefill` capability, no tool call delivered, not a relayed stream). With no other endpoint
-   * left (`untried` 0), such a stream gets the one quick retry there instead of ending.
+   * A stream committed to the client (its first content delivered) and then cut, stalled or ended by
+   * an error event could be continued on the same endpoint: its model can continue what was
+   * delivered (its `prefill` capability), no tool call was delivered, it is not a relayed stream.
+   * With no other endpoint left (`untried` 0), such a stream gets the one quick retry there instead
+   * of ending. (Before its first content nothing is lost: the request fails over, or fails, as before.)
    */
   sameCanContinue?: boolean;
   rng: () => number;
@@ -163,9 +164,9 @@ export function decide(f: UpstreamFault, s: RetryState, r: ResilienceConfig): De
 }
 
 /**
- * The one quick retry on the same endpoint for a stream that broke part way (cut, stalled, an error
- * event) when no other endpoint is left to take it up and this one can ({@link RetryState.sameCanContinue}):
- * the stream is continued (or, uncommitted, asked again) there rather than ended with the fault.
+ * The one quick retry on the same endpoint for a committed stream that broke part way (cut, stalled,
+ * an error event) when no other endpoint is left to continue it and this one can
+ * ({@link RetryState.sameCanContinue}): the stream is continued there rather than ended with the fault.
  */
 function lastChance(s: RetryState, r: ResilienceConfig, canRetrySame: boolean): NextStep | null {
   if (s.sameCanContinue !== true || s.untried !== 0 || !canRetrySame || s.transientRetryUsed) return null;
