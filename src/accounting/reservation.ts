@@ -10,7 +10,7 @@
  * provider's reported usage.
  *
  * Some parts carry no size the request shows: a PDF (its pages become text and images), a file
- * by id, a document by URL, an MCP server's tools. Their bound is unbounded (`Infinity`), and a
+ * by id, a document by URL, a video or audio part by URL, an MCP server's tools. Their bound is unbounded (`Infinity`), and a
  * reservation takes the model's context window for the prompt instead ({@link promptWorstTokens}):
  * no provider bills a prompt larger than its window (it refuses it).
  */
@@ -55,14 +55,19 @@ const isImagePart = (p: unknown): boolean => {
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A chat `file` part (a PDF as data or by file id): its tokens are not in the request. */
-const isFilePart = (p: unknown): boolean => isObj(p) && p.type === 'file';
+/**
+ * A chat part whose tokens are not in the request: a `file` part (a PDF as data or by file id),
+ * or one of a type chat does not define, which an OpenAI-kind upstream gets as written — a relay's
+ * `video_url` (OpenRouter's, Qwen's, vLLM's: a video is billed hundreds of tokens a second) or
+ * `audio_url`, whose size is not its URL's. Text, refusals and images are bounded.
+ */
+const isUnboundedPart = (p: unknown): boolean => isObj(p) && p.type !== 'text' && p.type !== 'refusal' && !isImagePart(p);
 
 function messageBound(m: { content?: unknown } & Record<string, unknown>): number {
   // Text content counts its own bytes (what the model reads), without serialising megabytes again.
   if (typeof m.content === 'string') return MESSAGE_OVERHEAD_TOKENS + utf8(m.content) + jsonBytes({ ...m, content: null });
   if (!Array.isArray(m.content)) return MESSAGE_OVERHEAD_TOKENS + jsonBytes(m);
-  if (m.content.some(isFilePart)) return Infinity;
+  if (m.content.some(isUnboundedPart)) return Infinity;
   const images = m.content.filter(isImagePart).length;
   const parts = images === 0 ? m.content : m.content.filter((p) => !isImagePart(p));
   return MESSAGE_OVERHEAD_TOKENS + jsonBytes({ ...m, content: parts }) + images * IMAGE_PART_TOKENS_BOUND;

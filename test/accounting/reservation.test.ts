@@ -280,6 +280,15 @@ describe('promptBoundTokens of what a Messages request sends beyond its chat for
     };
     expect(promptBoundTokens(body)).toBe(Infinity);
   });
+
+  it("a part of a type chat does not define (a relay's video_url, audio_url) is unbounded; text, refusal and image parts are not", () => {
+    const ask = (part: Record<string, unknown>) => promptBoundTokens({ messages: [{ role: 'user', content: [{ type: 'text', text: 'describe' }, part] }] });
+    expect(ask({ type: 'video_url', video_url: { url: 'https://example.com/an-hour.mp4' } })).toBe(Infinity);
+    expect(ask({ type: 'audio_url', audio_url: { url: 'https://example.com/a.mp3' } })).toBe(Infinity);
+    expect(ask({ type: 'image_url', image_url: { url: 'https://example.com/a.png' } })).toBeLessThan(IMAGE_PART_TOKENS_BOUND + 200);
+    expect(ask({ type: 'text', text: 'more' })).toBeLessThan(200);
+    expect(promptBoundTokens({ messages: [{ role: 'assistant', content: [{ type: 'refusal', refusal: 'no' }] }] })).toBeLessThan(200);
+  });
 });
 
 describe('requestedOutputTokens without arrays', () => {

@@ -322,6 +322,27 @@ describe('x-switchyard-max-cost-usd', () => {
     expect(both.message).toMatch(/worst-case cost of this request on gpt-4\.1 \(\$[0-9.]+\) exceeds/);
     expect(await sim.log()).toEqual([]);
   });
+
+  it("a video part (a relay's video_url, billed by the video's length) is reserved at the model's context window, not its URL's bytes", async () => {
+    await sim.clearLog();
+    const video = [
+      {
+        role: 'user' as const,
+        content: [
+          { type: 'text', text: 'Describe this video' },
+          { type: 'video_url', video_url: { url: 'https://example.com/an-hour.mp4' } },
+        ],
+      },
+    ] as unknown as OpenAI.ChatCompletionMessageParam[];
+    // deepseek-v3.2 (128,000-token window at $0.28/MTok): about $0.036, far over a cap of a cent.
+    const err = await apiError(
+      sc.client.chat.completions.create({ model: 'deepseek-v3.2', messages: video, max_tokens: 10 }, { headers: { 'x-switchyard-max-cost-usd': '0.01' } }),
+    );
+    expect(err.status).toBe(429);
+    expect(err.code).toBe('budget_exceeded');
+    expect(err.message).toContain('($0.035844');
+    expect(await sim.log()).toEqual([]);
+  });
 });
 
 describe('budget-aware routing', () => {
