@@ -121,6 +121,17 @@ function checkPriced(body: ChatBody): void {
         { param: field },
       );
   }
+  // Fallbacks the upstream runs itself (OpenRouter's `models`, LiteLLM's `fallbacks`): another model
+  // answers, at its own prices, and the call is reserved and recorded as the model asked for.
+  for (const field of ['models', 'fallbacks'] as const) {
+    const v = (body as Record<string, unknown>)[field];
+    if (v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0))
+      throw new SwitchyardError(
+        'invalid_request',
+        `${field} is not supported: it asks the upstream to answer with other models when this one fails, billed at their prices, which switchyard would reserve and record as the model it chose; leave it out (switchyard's own fallbacks are routes and models.<id>.fallbacks)`,
+        { param: field },
+      );
+  }
   // Built-in tools (web_search, google_search…) run and bill at the provider; function and custom tools are the client's.
   const tools = body.tools;
   if (Array.isArray(tools))

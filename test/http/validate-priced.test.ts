@@ -88,6 +88,18 @@ describe('edge validation: what the catalogue cannot price', () => {
     expect(() => parseChatBody({ ...base, tools: [fn, { type: 'custom', custom: { name: 'c' } }] })).not.toThrow();
   });
 
+  it("refuses fallbacks the upstream would run itself (OpenRouter's models, LiteLLM's fallbacks): another model's answer at its prices", () => {
+    for (const field of ['models', 'fallbacks']) {
+      const err = refusal({ ...base, [field]: ['anthropic/claude-opus-4'] });
+      expect(err.status).toBe(400);
+      expect(err.param).toBe(field);
+      expect(err.message).toMatch(/billed at their prices/);
+      expect(refusal({ ...base, [field]: 'anthropic/claude-opus-4' }).param).toBe(field);
+      expect(() => parseChatBody({ ...base, [field]: [] })).not.toThrow();
+      expect(() => parseChatBody({ ...base, [field]: null })).not.toThrow();
+    }
+  });
+
   it('a value that is no string where the message quotes it (an object whose toString is not a function) is quoted as JSON: a 400, not a TypeError (a 500)', () => {
     const odd = { toString: { x: 1 } };
     expect(refusal({ ...base, tools: [{ type: odd, function: { name: 'f', parameters: { type: 'object' } } }] }).message).toContain(

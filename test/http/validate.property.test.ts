@@ -386,14 +386,16 @@ function compare(input: Obj): void {
       // A tool with nothing to call (checkPriced): no function object, or one without a name.
       (typeof ref.error.param === 'string' && ref.error.param.startsWith('tools[') && ref.error.message.startsWith("Missing required parameter: 'tools[")) ||
       // What the catalogue cannot price (checkPriced): a service tier, web search, audio in or out.
-      / is not supported: (switchyard reserves|the provider bills each search|audio tokens|it turns on|a built-in tool)/.test(ref.error.message));
+      / is not supported: (switchyard reserves|the provider bills each search|audio tokens|it turns on|it asks the upstream|a built-in tool)/.test(
+        ref.error.message,
+      ));
   const judged = (): Record<string, unknown> => {
     const c = structuredClone(input);
     if (typeof c.n === 'number' && c.n > 1) c.n = 1;
     delete c.tool_choice;
     delete c.response_format;
     if (c.stream !== true) delete c.stream_options;
-    for (const k of ['service_tier', 'web_search_options', 'audio', 'modalities', 'plugins', 'search_parameters']) delete c[k];
+    for (const k of ['service_tier', 'web_search_options', 'audio', 'modalities', 'plugins', 'search_parameters', 'models', 'fallbacks']) delete c[k];
     if (Array.isArray(c.tools))
       c.tools = (c.tools as unknown[]).filter((t) => {
         const type = (t as { type?: unknown }).type;
