@@ -29,7 +29,8 @@ export const TOOLS_OVERHEAD_TOKENS = 1_024;
  * One image part. Providers resize images before counting, so an image costs a bounded number
  * of tokens whatever its size: OpenAI high detail at most 85 + 170 × 8 tiles = 1,445 (patch
  * models up to ~2,500), Anthropic ~1,600 after its resize to 1.15 megapixels, Gemini 258 per
- * 768-px tile. 6,400 covers all of them (24 Gemini tiles).
+ * 768-px tile. 6,400 covers all of them (24 Gemini tiles) but gpt-4o-mini, which bills 2,833 +
+ * 5,667 a tile (48,169 at most): a model's `imageTokens` over it is held instead ({@link promptWorstTokens}).
  */
 export const IMAGE_PART_TOKENS_BOUND = 6_400;
 
@@ -101,8 +102,21 @@ export function promptBoundTokens(body: BodyLike, prefill: string | null = null)
  * window (a larger prompt is refused, not billed) — but for an embeddings request, whose window
  * holds each input and not the batch (2,048 inputs may each fill it), the bound as it is.
  */
-export function promptWorstTokens(bound: number, model: { contextWindow: number }, body: object): number {
-  return nativeOf(body)?.kind === 'embeddings' ? bound : Math.min(bound, model.contextWindow);
+export function promptWorstTokens(bound: number, model: { contextWindow: number; imageTokens?: number }, body: object): number {
+  if (nativeOf(body)?.kind === 'embeddings') return bound;
+  // A model whose images bill more than the bound holds per image (gpt-4o-mini) holds its own figure for each.
+  const per = model.imageTokens;
+  const more = per !== undefined && per > IMAGE_PART_TOKENS_BOUND ? imageParts(body) * (per - IMAGE_PART_TOKENS_BOUND) : 0;
+  return Math.min(bound + more, model.contextWindow);
+}
+
+/** The image parts of a chat body's messages. */
+function imageParts(body: object): number {
+  const messages = (body as { messages?: unknown }).messages;
+  if (!Array.isArray(messages)) return 0;
+  let n = 0;
+  for (const m of messages) if (isObj(m) && Array.isArray(m.content)) for (const p of m.content) if (isImagePart(p)) n++;
+  return n;
 }
 
 /** One Anthropic content block: its text's bytes; an image its fixed bound; a document whose text is not in the request unbounded. */

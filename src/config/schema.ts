@@ -285,6 +285,9 @@ const priceSchema = z.strictObject({
 });
 
 const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
+/** gpt-4o-mini (also as a relay names it, `openai/gpt-4o-mini`) bills an image at 2,833 + 5,667 tokens a tile, 8 tiles at most. */
+const GPT_4O_MINI = /(^|\/)gpt-4o-mini/i;
+const GPT_4O_MINI_IMAGE_TOKENS = 2_833 + 8 * 5_667;
 
 const modelSchema = z
   .strictObject({
@@ -295,6 +298,12 @@ const modelSchema = z
     latencyPriorMs: z.number().positive().default(500),
     /** Default: 4096, or the context window when that is smaller. */
     maxOutputTokens: positiveInt.optional(),
+    /**
+     * The most prompt tokens one image can bill on this model, when more than the 6,400 every
+     * reservation holds per image (IMAGE_PART_TOKENS_BOUND). Default: 48,200 for an endpoint whose
+     * upstreamModel is gpt-4o-mini (OpenAI bills its images at 2,833 + 5,667 a tile, up to 8 tiles).
+     */
+    imageTokens: positiveInt.optional(),
     fallbacks: z
       .array(z.string().min(1))
       .default([])
@@ -326,7 +335,11 @@ const modelSchema = z
         message: `${m.maxOutputTokens} is larger than the model's contextWindow (${m.contextWindow}): the answer has to fit in the context window with its prompt`,
       });
   })
-  .transform((m) => ({ ...m, maxOutputTokens: m.maxOutputTokens ?? Math.min(DEFAULT_MAX_OUTPUT_TOKENS, m.contextWindow) }));
+  .transform((m) => {
+    const out = { ...m, maxOutputTokens: m.maxOutputTokens ?? Math.min(DEFAULT_MAX_OUTPUT_TOKENS, m.contextWindow) };
+    if (out.imageTokens === undefined && m.endpoints.some((e) => GPT_4O_MINI.test(e.upstreamModel))) out.imageTokens = GPT_4O_MINI_IMAGE_TOKENS;
+    return out;
+  });
 
 const classifierSchema = z
   .strictObject({

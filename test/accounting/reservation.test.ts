@@ -15,6 +15,7 @@ import {
   requestedOutputTokens,
 } from '../../src/accounting/reservation.js';
 import { translateMessages } from '../../src/apis/messages-request.js';
+import { validateConfig } from '../../src/config/load.js';
 import { countPromptTokens } from '../../src/accounting/tokens.js';
 import { anthropicAdapter } from '../../src/upstream/adapters/anthropic.js';
 import { autoCapField } from '../../src/runtime/attempt.js';
@@ -288,6 +289,44 @@ describe('promptBoundTokens of what a Messages request sends beyond its chat for
     expect(ask({ type: 'image_url', image_url: { url: 'https://example.com/a.png' } })).toBeLessThan(IMAGE_PART_TOKENS_BOUND + 200);
     expect(ask({ type: 'text', text: 'more' })).toBeLessThan(200);
     expect(promptBoundTokens({ messages: [{ role: 'assistant', content: [{ type: 'refusal', refusal: 'no' }] }] })).toBeLessThan(200);
+  });
+});
+
+describe("a model whose images bill more than the bound's 6,400 each (gpt-4o-mini: 2,833 + 5,667 a tile)", () => {
+  const img = { type: 'image_url', image_url: { url: 'https://example.com/a.png', detail: 'high' } };
+  const body = { messages: [{ role: 'user', content: [{ type: 'text', text: 'compare' }, img, img] }] };
+
+  it('holds its imageTokens for each image; another model the bound', () => {
+    const bound = promptBoundTokens(body);
+    expect(promptWorstTokens(bound, { contextWindow: 128_000 }, body)).toBe(bound);
+    expect(promptWorstTokens(bound, { contextWindow: 128_000, imageTokens: 48_169 }, body)).toBe(bound + 2 * (48_169 - IMAGE_PART_TOKENS_BOUND));
+    // Never more than the window; a smaller figure does not lower the bound.
+    expect(promptWorstTokens(bound, { contextWindow: 50_000, imageTokens: 48_169 }, body)).toBe(50_000);
+    expect(promptWorstTokens(bound, { contextWindow: 128_000, imageTokens: 258 }, body)).toBe(bound);
+  });
+
+  it("a model served as gpt-4o-mini (or a relay's openai/gpt-4o-mini) gets 48,169 by default; imageTokens set in the config wins", () => {
+    const model = (upstreamModel: string, more: Record<string, unknown> = {}) => {
+      const r = validateConfig({
+        providers: { p: { kind: 'openai', baseUrl: 'https://relay.example.com/v1', apiKeyEnv: 'P_KEY' } },
+        models: {
+          m: {
+            tier: 'fast_cheap',
+            price: { inputPerMTok: 0.15, outputPerMTok: 0.6 },
+            contextWindow: 128_000,
+            endpoints: [{ provider: 'p', upstreamModel }],
+            ...more,
+          },
+        },
+      });
+      if (!r.ok) throw new Error(r.errors.join('; '));
+      return r.config.models.m!;
+    };
+    expect(model('gpt-4o-mini').imageTokens).toBe(48_169);
+    expect(model('openai/gpt-4o-mini-2024-07-18').imageTokens).toBe(48_169);
+    expect(model('gpt-4o').imageTokens).toBeUndefined();
+    expect(model('gpt-4o-mini', { imageTokens: 60_000 }).imageTokens).toBe(60_000);
+    expect(model('gpt-4.1', { imageTokens: 9_000 }).imageTokens).toBe(9_000);
   });
 });
 

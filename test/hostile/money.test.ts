@@ -18,6 +18,15 @@ beforeAll(async () => {
   const cfg = testConfig(sim.url);
   const models = cfg.models as Record<string, Record<string, unknown>>;
   models['deepseek-v3.2'] = { ...models['deepseek-v3.2'], maxOutputTokens: MODEL_CAP, fallbacks: [] };
+  // Served as gpt-4o-mini, whose images OpenAI bills at 2,833 + 5,667 tokens a tile (up to 48,169).
+  models['mini'] = {
+    tier: 'fast_cheap',
+    price: { inputPerMTok: 0.15, outputPerMTok: 0.6 },
+    contextWindow: 128_000,
+    capabilities: ['chat', 'vision'],
+    maxOutputTokens: 1000,
+    endpoints: [{ provider: 'openai', upstreamModel: 'gpt-4o-mini' }],
+  };
   cfg.budget = { limits: [{ scope: 'global', period: 'day', usd: LIMIT_USD }] };
   cfg.logging = { level: 'warn' };
   // Generous per-attempt limits: this machine is loaded, and this test is about money, not timeouts.
@@ -28,6 +37,31 @@ beforeAll(async () => {
 afterAll(async () => {
   await sc?.stop();
   await sim?.stop();
+});
+
+it("an image on gpt-4o-mini is reserved at what OpenAI may bill for it (48,169 tokens), not the 6,400 other models' images are held at", async () => {
+  const r = await fetch(`${sc.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-switchyard-max-cost-usd': '0.005' },
+    body: JSON.stringify({
+      model: 'mini',
+      max_tokens: 10,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'what is in this picture?' },
+            { type: 'image_url', image_url: { url: 'https://example.com/a-tall-one.png', detail: 'high' } },
+          ],
+        },
+      ],
+    }),
+  });
+  expect(r.status).toBe(429);
+  const body = (await r.json()) as { error: { code: string; message: string } };
+  expect(body.error.code).toBe('budget_exceeded');
+  // 48,169 tokens for the image alone at $0.15/MTok: $0.00722535 (at 6,400 the request fit under $0.005).
+  expect(body.error.message).toMatch(/worst-case cost of this request on mini \(\$0\.0072\d+\) exceeds x-switchyard-max-cost-usd/);
 });
 
 it('500 concurrent over-cap requests never spend more than the limit', async () => {
