@@ -10,7 +10,8 @@
  * provider's reported usage.
  *
  * Some parts carry no size the request shows: a PDF (its pages become text and images), a file
- * by id, a document by URL, a video or audio part by URL, an MCP server's tools. Their bound is unbounded (`Infinity`), and a
+ * by id, a document by URL, a video or audio part by URL, an MCP server's tools, a Gemini context
+ * cache read by name. Their bound is unbounded (`Infinity`), and a
  * reservation takes the model's context window for the prompt instead ({@link promptWorstTokens}):
  * no provider bills a prompt larger than its window (it refuses it).
  */
@@ -80,6 +81,7 @@ function messageBound(m: { content?: unknown } & Record<string, unknown>): numbe
  * message and for tools, a fixed bound per image, and the text of a continuation (`prefill`).
  */
 export function promptBoundTokens(body: BodyLike, prefill: string | null = null): number {
+  if (readsCachedContent(body)) return Infinity;
   let total = REQUEST_OVERHEAD_TOKENS;
   for (const m of body.messages) total += messageBound(m);
   const { messages: _messages, ...rest } = body;
@@ -95,6 +97,18 @@ export function promptBoundTokens(body: BodyLike, prefill: string | null = null)
     if (own > total) return own;
   }
   return total;
+}
+
+/**
+ * A Gemini context cache read by name: `extra_body.google.cached_content` on Gemini's
+ * OpenAI-compatible API, `cached_content` on a LiteLLM relay. Its tokens are billed as the
+ * prompt's (cached ones), none of them in the request.
+ */
+function readsCachedContent(body: object): boolean {
+  const b = body as { cached_content?: unknown; extra_body?: unknown };
+  if (b.cached_content !== undefined && b.cached_content !== null) return true;
+  const google = isObj(b.extra_body) ? b.extra_body.google : undefined;
+  return isObj(google) && google.cached_content !== undefined && google.cached_content !== null;
 }
 
 /**

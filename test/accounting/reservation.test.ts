@@ -292,6 +292,16 @@ describe('promptBoundTokens of what a Messages request sends beyond its chat for
   });
 });
 
+describe('a Gemini context cache read by name (its tokens are billed as the prompt, none of them in the request)', () => {
+  const messages = [{ role: 'user', content: 'summarise the cached document' }];
+  it('is unbounded: extra_body.google.cached_content (the OpenAI-compatible API) or cached_content (a LiteLLM relay)', () => {
+    expect(promptBoundTokens({ model: 'm', messages, extra_body: { google: { cached_content: 'cachedContents/abc' } } } as ChatBody)).toBe(Infinity);
+    expect(promptBoundTokens({ model: 'm', messages, cached_content: 'cachedContents/abc' } as ChatBody)).toBe(Infinity);
+    expect(promptBoundTokens({ model: 'm', messages, extra_body: { google: { thinking_config: { thinking_budget: 0 } } } } as ChatBody)).toBeLessThan(200);
+    expect(promptBoundTokens({ model: 'm', messages, cached_content: null } as ChatBody)).toBeLessThan(200);
+  });
+});
+
 describe("a model whose images bill more than the bound's 6,400 each (gpt-4o-mini: 2,833 + 5,667 a tile)", () => {
   const img = { type: 'image_url', image_url: { url: 'https://example.com/a.png', detail: 'high' } };
   const body = { messages: [{ role: 'user', content: [{ type: 'text', text: 'compare' }, img, img] }] };

@@ -343,6 +343,24 @@ describe('x-switchyard-max-cost-usd', () => {
     expect(err.message).toContain('($0.035844');
     expect(await sim.log()).toEqual([]);
   });
+
+  it("a Gemini context cache read by name (extra_body.google.cached_content: its tokens are the prompt's) is reserved at the model's context window", async () => {
+    await sim.clearLog();
+    const err = await apiError(
+      sc.client.chat.completions.create(
+        {
+          model: 'deepseek-v3.2',
+          messages: user('Summarise the cached document'),
+          max_tokens: 10,
+          extra_body: { google: { cached_content: 'cachedContents/a-long-book' } },
+        } as OpenAI.ChatCompletionCreateParamsNonStreaming,
+        { headers: { 'x-switchyard-max-cost-usd': '0.01' } },
+      ),
+    );
+    expect(err.status).toBe(429);
+    expect(err.message).toContain('($0.035844');
+    expect(await sim.log()).toEqual([]);
+  });
 });
 
 describe('budget-aware routing', () => {
