@@ -63,7 +63,18 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
  * `video_url` (OpenRouter's, Qwen's, vLLM's: a video is billed hundreds of tokens a second) or
  * `audio_url`, whose size is not its URL's. Text, refusals and images are bounded.
  */
-const isUnboundedPart = (p: unknown): boolean => isObj(p) && p.type !== 'text' && p.type !== 'refusal' && !isImagePart(p);
+const isUnboundedPart = (p: unknown): boolean => isObj(p) && p.type !== 'text' && p.type !== 'refusal' && (!isImagePart(p) || dataOfAnotherType(p));
+
+/**
+ * An image part whose data URL holds something else (`data:application/pdf`, `data:video/mp4`):
+ * a relay such as LiteLLM sends a PDF or a video given there to the model, billed by its pages or
+ * its length, not as one image.
+ */
+function dataOfAnotherType(p: Record<string, unknown>): boolean {
+  const iu = p.image_url;
+  const url = typeof iu === 'string' ? iu : isObj(iu) ? iu.url : undefined;
+  return typeof url === 'string' && /^data:/i.test(url) && !/^data:image\//i.test(url);
+}
 
 function messageBound(m: { content?: unknown } & Record<string, unknown>): number {
   // Text content counts its own bytes (what the model reads), without serialising megabytes again.

@@ -288,6 +288,10 @@ describe('promptBoundTokens of what a Messages request sends beyond its chat for
     expect(ask({ type: 'audio_url', audio_url: { url: 'https://example.com/a.mp3' } })).toBe(Infinity);
     expect(ask({ type: 'image_url', image_url: { url: 'https://example.com/a.png' } })).toBeLessThan(IMAGE_PART_TOKENS_BOUND + 200);
     expect(ask({ type: 'text', text: 'more' })).toBeLessThan(200);
+    // An image part whose data URL is a PDF or a video (a LiteLLM relay sends it on as one) is unbounded too.
+    expect(ask({ type: 'image_url', image_url: { url: 'data:application/pdf;base64,JVBERi0xLjQK' } })).toBe(Infinity);
+    expect(ask({ type: 'image_url', image_url: { url: 'DATA:video/mp4;base64,AAAA' } })).toBe(Infinity);
+    expect(ask({ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } })).toBeLessThan(IMAGE_PART_TOKENS_BOUND + 200);
     expect(promptBoundTokens({ messages: [{ role: 'assistant', content: [{ type: 'refusal', refusal: 'no' }] }] })).toBeLessThan(200);
   });
 });

@@ -344,6 +344,32 @@ describe('x-switchyard-max-cost-usd', () => {
     expect(await sim.log()).toEqual([]);
   });
 
+  it('an image part whose data URL is a PDF (a LiteLLM relay sends it on, billed by its pages) is reserved at the context window; a PNG is not', async () => {
+    await sim.clearLog();
+    const ask = (url: string) =>
+      sc.client.chat.completions.create(
+        {
+          model: 'deepseek-v3.2',
+          messages: [
+            {
+              role: 'user',
+              content: [
+                { type: 'text', text: 'Summarise this' },
+                { type: 'image_url', image_url: { url } },
+              ],
+            },
+          ],
+          max_tokens: 10,
+        },
+        { headers: { 'x-switchyard-max-cost-usd': '0.01' } },
+      );
+    const err = await apiError(ask('data:application/pdf;base64,JVBERi0xLjQK'));
+    expect(err.status).toBe(429);
+    expect(err.message).toContain('($0.035844');
+    expect(await sim.log()).toEqual([]);
+    expect((await ask('data:image/png;base64,iVBORw0KGgo=')).choices[0]!.message.content).toBeTruthy();
+  });
+
   it("a Gemini context cache read by name (extra_body.google.cached_content: its tokens are the prompt's) is reserved at the model's context window", async () => {
     await sim.clearLog();
     const err = await apiError(
