@@ -159,6 +159,14 @@ function checkPriced(body: ChatBody): void {
   const audioOut =
     body.audio !== undefined && body.audio !== null ? 'audio' : Array.isArray(body.modalities) && body.modalities.includes('audio') ? 'modalities' : null;
   if (audioOut !== null) throw noAudio(audioOut, 'audio output');
+  // An image model's pictures (OpenRouter's `modalities: ["image", "text"]`) are output tokens at an image rate, not the text one.
+  const otherOut = Array.isArray(body.modalities) ? (body.modalities as unknown[]).find((m) => m !== 'text') : undefined;
+  if (otherOut !== undefined)
+    throw new SwitchyardError(
+      'invalid_request',
+      `modalities ${echoValue(otherOut)} is not supported: switchyard reserves and records every call at the model's text prices (models.<id>.price), and output other than text (an image model's pictures) is billed at other rates; leave modalities out or set it to ["text"]`,
+      { param: 'modalities' },
+    );
   const messages = body.messages;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i] as { content?: unknown; audio?: unknown; cache_control?: unknown };

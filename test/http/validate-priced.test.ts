@@ -76,6 +76,15 @@ describe('edge validation: what the catalogue cannot price', () => {
     expect(() => parseChatBody({ ...base, modalities: ['text'] })).not.toThrow();
   });
 
+  it('refuses image output (OpenRouter\'s modalities ["image", "text"]: pictures billed at an image rate, not models.<id>.price)', () => {
+    const err = refusal({ ...base, modalities: ['image', 'text'] });
+    expect(err.status).toBe(400);
+    expect(err.param).toBe('modalities');
+    expect(err.message).toContain('modalities "image" is not supported');
+    expect(refusal({ ...base, modalities: ['text', 'video'] }).param).toBe('modalities');
+    expect(() => parseChatBody({ ...base, modalities: null })).not.toThrow();
+  });
+
   it("refuses aggregators' paid extras (OpenRouter plugins, xAI live search) and built-in tool types; function and custom tools pass", () => {
     expect(refusal({ ...base, plugins: [{ id: 'web' }] }).param).toBe('plugins');
     expect(refusal({ ...base, search_parameters: { mode: 'on' } }).param).toBe('search_parameters');
