@@ -23,6 +23,8 @@ export const ERROR_CATALOG = {
   no_endpoint_available: { status: 503, type: 'service_unavailable' },
   shared_state_unavailable: { status: 503, type: 'service_unavailable' },
   shutting_down: { status: 503, type: 'service_unavailable' },
+  /** Request bodies being read hold their process-wide limit (src/upstream/held-bytes.ts). */
+  server_busy: { status: 503, type: 'service_unavailable' },
   storage_unavailable: { status: 503, type: 'service_unavailable' },
   timeout: { status: 504, type: 'timeout_error' },
 } as const satisfies Record<string, { status: number; type: string }>;

@@ -13,6 +13,7 @@ import { echoName, SwitchyardError, errorBody } from '../errors.js';
 import { catalogueModel, withCatalogueModel } from '../config/lookup.js';
 import { requestLog } from '../observe/request-log.js';
 import { ByteCollector } from '../upstream/byte-collector.js';
+import { HeldShare, REQUEST_BODIES_LIMIT, requestBodies } from '../upstream/held-bytes.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { inScope, traceAnswered } from '../runtime/request-scope.js';
 import { clientAuthorization, type ClientKeys } from './auth.js';
@@ -136,21 +137,37 @@ export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone, l
       req.resume();
       return;
     }
-    // One buffer for the pieces (byte-collector.ts): never a Buffer object per chunk.
-    const body = new ByteCollector(limit, Number.isFinite(declared) ? declared : NaN);
+    // One buffer for the pieces (byte-collector.ts): never a Buffer object per chunk; all bodies
+    // being read at once are bounded together (held-bytes.ts).
+    const shared = Math.max(REQUEST_BODIES_LIMIT, 4 * limit);
+    const body = new ByteCollector(limit, Number.isFinite(declared) ? declared : NaN, new HeldShare(shared, requestBodies));
     req.on('data', (c: Buffer) => {
       if (body.add(c)) return;
-      reject(new SwitchyardError('body_too_large', `request body is over the limit of ${limit} bytes (${limitName})`));
+      reject(
+        body.overShared
+          ? new SwitchyardError(
+              'server_busy',
+              `switchyard is reading ${Math.round(shared / 1048576)} MiB of request bodies at once (many large uploads): this one is refused; retry shortly`,
+              { headers: { 'retry-after': '1' } },
+            )
+          : new SwitchyardError('body_too_large', `request body is over the limit of ${limit} bytes (${limitName})`),
+      );
       req.removeAllListeners('data');
       req.resume();
     });
-    req.on('end', () => resolve(body.bytes()));
+    req.on('end', () => {
+      body.release();
+      resolve(body.bytes());
+    });
     // A client that goes away mid-body is routine (logged at debug by the caller), not a switchyard
     // error. Node 20 ends every such case (the socket closed, reset or half-closed, the request
     // timeout, a broken chunk) in `req.destroy(err)`: 'error' (emitted because a listener
     // exists) and then 'close'. A 'close' without 'end' or 'error' would take a `req.destroy()`
     // without an error, which nothing does; so 'close' gets no listener of its own.
-    const gone = () => reject(new SwitchyardError('client_closed_request', 'the client closed the connection before the body was complete'));
+    const gone = () => {
+      body.release();
+      reject(new SwitchyardError('client_closed_request', 'the client closed the connection before the body was complete'));
+    };
     if (hook) hook.gone = gone;
     else req.on('error', gone);
   });

@@ -32,16 +32,19 @@ export class ByteCollector {
       this.size = next;
       return true;
     }
+    // A buffer sized to the declared length counts what has come: its pages are touched only as it
+    // fills, so a client that declares 4 MB and sends 10 bytes does not take 4 MB of the share.
+    const sized = this.expected >= next;
     if (this.acc === null || next > this.acc.length) {
-      const want = this.expected >= next ? this.expected : Math.min(this.limit, Math.max(next, 2 * this.size, 16_384));
+      const want = sized ? this.expected : Math.min(this.limit, Math.max(next, 2 * this.size, 16_384));
       // What is allocated counts against the share (the buffer grows by doubling).
-      if (this.share !== null && !this.share.set(want)) return this.refuse(true);
+      if (this.share !== null && !this.share.set(sized ? next : want)) return this.refuse(true);
       const grown = Buffer.allocUnsafe(want);
       if (this.acc !== null) this.acc.copy(grown, 0, 0, this.size);
       else this.first!.copy(grown, 0);
       this.acc = grown;
       this.first = null;
-    }
+    } else if (sized && this.share !== null && !this.share.set(next)) return this.refuse(true);
     c.copy(this.acc, this.size);
     this.size = next;
     return true;

@@ -14,6 +14,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { ClientKeys } from '../../src/http/auth.js';
 import { createHttpServer, readBody } from '../../src/http/server.js';
 import { Runtime } from '../../src/runtime/runtime.js';
+import { REQUEST_BODIES_LIMIT, requestBodies } from '../../src/upstream/held-bytes.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { rawRequest } from '../hostile/raw.js';
 
@@ -157,6 +158,34 @@ describe('the body checks at the edge', () => {
     expect(a.status).toBe(413);
     expect(JSON.parse(a.body)).toMatchObject({ error: { code: 'body_too_large', message: expect.stringContaining('over the limit of 2000 bytes') } });
   });
+  it('503 server_busy with retry-after while the request bodies being read hold their process-wide limit (OpenAI-shaped); none held once they end', async () => {
+    expect(requestBodies.held).toBe(0);
+    requestBodies.held = REQUEST_BODIES_LIMIT - 100;
+    try {
+      const body = JSON.stringify({ model: 'a', max_tokens: 5, messages: [{ role: 'user', content: 'x'.repeat(900) }] });
+      const a = await send('transfer-encoding: chunked', chunked(body));
+      expect(a.status).toBe(503);
+      expect(a.headers).toMatch(/\r\nretry-after: 1\r\n/i);
+      expect(JSON.parse(a.body)).toMatchObject({
+        error: { code: 'server_busy', type: 'service_unavailable', message: expect.stringContaining('256 MiB of request bodies') },
+      });
+    } finally {
+      requestBodies.held = 0;
+    }
+    // Bodies read whole, refused over their own limit, or left by their client give back what they held.
+    expect((await send(`content-length: ${big.length}`, big)).status).toBe(413);
+    expect((await send('transfer-encoding: chunked', chunked(big))).status).toBe(413);
+    const s = await open();
+    s.on('error', () => undefined);
+    s.write(`${head('content-length: 1000')}{"model":`);
+    await new Promise((r) => setTimeout(r, 50));
+    s.write('"a","messages":');
+    await new Promise((r) => setTimeout(r, 50));
+    s.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(requestBodies.held).toBe(0);
+  });
+
   it('400 for an empty body', async () => {
     const a = await send('content-length: 0', '');
     expect(a.status).toBe(400);

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ByteCollector } from '../../src/upstream/byte-collector.js';
+import { HeldShare, type HeldPool } from '../../src/upstream/held-bytes.js';
 
 describe('ByteCollector', () => {
   it('gives the concatenation of any pieces, with or without a declared length', () => {
@@ -35,5 +36,18 @@ describe('ByteCollector', () => {
     expect(c.add(Buffer.from('de'))).toBe(true);
     expect(c.add(Buffer.from('f'))).toBe(false);
     expect(c.bytes().length).toBe(0);
+  });
+
+  it('a body sized to its declared length counts what has come against its share, not the length declared; the share refuses past its limit', () => {
+    const pool: HeldPool = { held: 0 };
+    const c = new ByteCollector(4_194_304, 4_194_000, new HeldShare(1_000, pool));
+    expect(c.add(Buffer.from('{"a":'))).toBe(true);
+    expect(c.add(Buffer.from('"bc"'))).toBe(true);
+    expect(pool.held).toBe(9);
+    expect(c.add(Buffer.alloc(900, 0x20))).toBe(true);
+    expect(pool.held).toBe(909);
+    expect(c.add(Buffer.alloc(100, 0x20))).toBe(false);
+    expect(c.overShared).toBe(true);
+    expect(pool.held).toBe(0);
   });
 });
