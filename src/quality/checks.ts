@@ -52,8 +52,10 @@ const HELPS_AFTER_RE =
  * that goes on to answer ("I can't give a diagnosis, but common causes are…") is an answer.
  */
 export function isRefusalText(text: string): boolean {
-  const t = text.trim();
-  if (t.length === 0 || t.length > REFUSAL_MAX_CHARS) return false;
+  const trimmed = text.trim();
+  if (trimmed.length === 0 || trimmed.length > REFUSAL_MAX_CHARS) return false;
+  // Typographic apostrophes ("I’m sorry, but I can’t…", as models often write them) read as ASCII ones.
+  const t = trimmed.replace(/[\u2018\u2019\u02bc]/g, "'");
   const m = REFUSAL_RE.exec(t);
   return m !== null && !HELPS_AFTER_RE.test(t.slice(m.index + m[0].length));
 }

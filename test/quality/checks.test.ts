@@ -52,6 +52,15 @@ describe('deterministic checks', () => {
     expect(isRefusalText("I'm sorry, but I cannot assist with that request. If you have other questions, feel free to ask.")).toBe(true);
     expect(isRefusalText("I won't do that.")).toBe(true);
     expect(isRefusalText("Sorry, I can't do anything about that.")).toBe(true);
+    // Typographic apostrophes, as models often write them, are the same refusal.
+    for (const t of [
+      'I’m sorry, but I can’t help with that.',
+      'I can’t assist with that request.',
+      'I’m unable to help with that.',
+      'Sorry, I won’t help with that.',
+    ])
+      expect(isRefusalText(t), t).toBe(true);
+    expect(isRefusalText('I can’t give a diagnosis, but here’s what usually causes it: dehydration.')).toBe(false);
     // A hedge that goes on to answer is an answer (escalating it would pay the strong tier for nothing).
     for (const t of [
       "I can't provide a definitive diagnosis, but common causes of headaches include dehydration, stress and lack of sleep.",
