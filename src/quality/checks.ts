@@ -33,7 +33,7 @@ export interface CheckOutcome {
 /** Content longer than this is not read for refusal phrases: a refusal is short. */
 const REFUSAL_MAX_CHARS = 400;
 const REFUSAL_RE =
-  /^\s*(?:(?:i'?m|i am) sorry|sorry|i apologi[sz]e|unfortunately)?[,.!\s]*(?:but\s+)?(?:i|we)\s*(?:can(?:no|')?t|cannot|am unable to|'m unable to|am not able to|won'?t|will not|must decline to)\s+(?:help|assist|comply|provide|do|answer|fulfil|fulfill|support|engage)\b/i;
+  /^\s*(?:(?:i'?m|i am) (?:(?:really|very|so|truly) )?sorry|(?:i'?m|i am) afraid|sorry|i apologi[sz]e|unfortunately)?[,.!\s\u2013\u2014-]*(?:but\s+)?(?:i|we)\s*(?:can(?:no|')?t|cannot|am unable to|'m unable to|am not able to|'m not able to|won'?t|will not|must decline to)\s+(?:help|assist|comply|provide|do|answer|fulfil|fulfill|support|engage)\b/i;
 /** JSON content above this size is not parsed by the checks (passes): bounded CPU per answer. */
 export const MAX_CHECKED_JSON_CHARS = 1024 * 1024;
 

@@ -60,6 +60,15 @@ describe('deterministic checks', () => {
       'Sorry, I won’t help with that.',
     ])
       expect(isRefusalText(t), t).toBe(true);
+    // The phrasings the big models' own refusals use (OpenAI's "I'm really sorry, but…").
+    for (const t of [
+      "I'm really sorry, but I can't assist with that.",
+      "I'm afraid I can't help with that.",
+      "I'm not able to help with that.",
+      "I'm sorry — I can't help with that.",
+    ])
+      expect(isRefusalText(t), t).toBe(true);
+    expect(isRefusalText("I'm afraid I can't answer that exactly, but it is about 42.")).toBe(false);
     expect(isRefusalText('I can’t give a diagnosis, but here’s what usually causes it: dehydration.')).toBe(false);
     // A hedge that goes on to answer is an answer (escalating it would pay the strong tier for nothing).
     for (const t of [
