@@ -138,6 +138,12 @@ function checkJson(a: Answer, req: CheckRequest, s: CheckSettings, fail: (c: Cas
     if (s.enabled.has('invalid_json')) fail('invalid_json', parsed.error);
     return;
   }
+  // JSON mode promises an object: a bare string, number, array or null breaks the app that reads its fields.
+  if (parsed.ok === true && type === 'json_object' && !isObj(parsed.value)) {
+    if (s.enabled.has('invalid_json'))
+      fail('invalid_json', `not a JSON object (${parsed.value === null ? 'null' : Array.isArray(parsed.value) ? 'an array' : typeof parsed.value})`);
+    return;
+  }
   if (parsed.ok !== true || type !== 'json_schema' || !s.enabled.has('schema')) return;
   const schema = responseSchema(rf);
   if (schema === undefined) return;

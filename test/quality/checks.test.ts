@@ -92,6 +92,8 @@ describe('deterministic checks', () => {
     expect(failed(answer({ content: '{"city": "Paris"' }), req)).toEqual(['invalid_json']);
     expect(failed(answer({ content: '{"city": "Paris"}' }), req)).toEqual([]);
     expect(failed(answer({ content: 'not json' }), plain)).toEqual([]);
+    // Valid JSON that is not an object is not what JSON mode promises.
+    for (const content of ['"Paris"', '42', 'null', '[{"city": "Paris"}]', 'true']) expect(failed(answer({ content }), req), content).toEqual(['invalid_json']);
   });
   it('schema: json_schema and the content does not validate', () => {
     expect(failed(answer({ content: '{"city":"Paris","population":2100000}' }), jsonSchemaReq)).toEqual([]);
