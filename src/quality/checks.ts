@@ -180,6 +180,8 @@ function checkTools(a: Answer, req: CheckRequest, s: CheckSettings, fail: (c: Ca
     if (tool.custom) continue;
     const parsed = parseJson(tc.arguments === '' ? '{}' : tc.arguments);
     if (parsed.ok === false) return fail('tool_args', `arguments of ${tc.name} do not parse: ${parsed.error}`);
+    // A function's arguments are a JSON object (what every SDK's parse helper and tool runner reads), whatever its parameters say.
+    if (parsed.ok === true && !isObj(parsed.value)) return fail('tool_args', `arguments of ${tc.name} are not a JSON object`);
     const params = tool.params;
     if (parsed.ok !== true || params === undefined) continue;
     const v = s.schemas.validate(params, parsed.value);

@@ -108,6 +108,23 @@ describe('deterministic checks', () => {
     expect(failed(call('lookup', '{"q": 5}'), toolReq)).toEqual(['tool_args']);
     expect(failed(call('delete_all', '{}'), toolReq)).toEqual(['tool_args']);
     expect(checkAnswer(call('delete_all', '{}'), toolReq, settings(), 5).details[0]).toMatch(/not offered/);
+    // Arguments are a JSON object, also for a tool without parameters or with a schema that leaves out type: object.
+    const loose: CheckRequest = {
+      ...plain,
+      tools: [
+        { type: 'function', function: { name: 'ping' } },
+        { type: 'function', function: { name: 'find', parameters: { properties: { q: { type: 'string' } } } } },
+      ],
+    };
+    for (const [name, args] of [
+      ['ping', '42'],
+      ['ping', '[]'],
+      ['find', '"x"'],
+      ['find', 'null'],
+    ] as const)
+      expect(failed(call(name, args), loose), `${name} ${args}`).toEqual(['tool_args']);
+    expect(failed(call('ping', ''), loose)).toEqual([]);
+    expect(failed(call('find', '{"q":"x"}'), loose)).toEqual([]);
   });
   it('tool_args: a call the client required (tool_choice required or a named function) that the answer does not make', () => {
     const call = (name: string) => answer({ content: '', toolCalls: [{ name, arguments: '{"q":"x"}' }], finishReason: 'tool_calls' });
