@@ -106,8 +106,11 @@ export function checkAnswer(a: Answer, req: CheckRequest, s: CheckSettings, comp
   const on = (c: CascadeCheck) => s.enabled.has(c);
   const noContent = a.content.trim().length === 0;
   if (on('empty') && noContent && a.toolCalls.length === 0 && a.refusal === null) fail('empty', 'no content and no tool call');
-  const refused = a.refusal !== null || (a.toolCalls.length === 0 && isRefusalText(a.content));
-  if (on('refusal') && refused) fail('refusal', a.refusal !== null ? 'refusal field set' : 'the answer is only a refusal');
+  // `content_filter`: the provider's safety filter blocked or cut the answer (Gemini's SAFETY, Azure's filter) — not an answer either.
+  const filtered = a.finishReason === 'content_filter';
+  const refused = a.refusal !== null || filtered || (a.toolCalls.length === 0 && isRefusalText(a.content));
+  if (on('refusal') && refused)
+    fail('refusal', a.refusal !== null ? 'refusal field set' : filtered ? "stopped by the provider's content filter" : 'the answer is only a refusal');
   if (on('truncated') && a.finishReason === 'length' && !clientCapped(req.clientMaxTokens, completionTokens)) {
     fail('truncated', "stopped by the model's output cap, not the client's max_tokens");
   }

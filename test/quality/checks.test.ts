@@ -80,6 +80,12 @@ describe('deterministic checks', () => {
     ])
       expect(isRefusalText(t), t).toBe(false);
   });
+  it("refusal: an answer the provider's content filter stopped (finish_reason content_filter), with or without text", () => {
+    expect(failed(answer({ content: 'The first step is to', finishReason: 'content_filter' }))).toEqual(['refusal']);
+    expect(checkAnswer(answer({ content: 'The first step is to', finishReason: 'content_filter' }), plain, settings(), 5).details[0]).toMatch(/content filter/);
+    expect(failed(answer({ content: '', finishReason: 'content_filter' }))).toEqual(['empty', 'refusal']);
+    expect(failed(answer({ content: 'The first step is to', finishReason: 'content_filter' }), plain, ['empty'])).toEqual([]);
+  });
   it('truncated: finish_reason length not caused by the client max_tokens', () => {
     expect(failed(answer({ finishReason: 'length' }), plain, undefined, 50)).toEqual(['truncated']);
     expect(failed(answer({ finishReason: 'length' }), { ...plain, clientMaxTokens: 50 }, undefined, 50)).toEqual([]);
