@@ -89,11 +89,13 @@ export class StreamAnswer {
     if (isObj(tc.custom)) {
       // A custom tool's call: its free-form input arrives in pieces as a function's arguments do.
       call.custom = true;
-      if (typeof tc.custom.name === 'string') call.name += tc.custom.name;
+      if (typeof tc.custom.name === 'string' && tc.custom.name !== '') call.name = tc.custom.name;
       if (typeof tc.custom.input === 'string') call.arguments += tc.custom.input;
     }
     const fn = isObj(tc.function) ? tc.function : {};
-    if (typeof fn.name === 'string') call.name += fn.name;
+    // The name is whole in a chunk, not in pieces: set, as the OpenAI SDK's stream helper does (a
+    // provider that repeats it in every chunk of the call made it `lookuplookup`, a tool not offered).
+    if (typeof fn.name === 'string' && fn.name !== '') call.name = fn.name;
     if (typeof fn.arguments === 'string') call.arguments += fn.arguments;
     this.calls.set(index, call);
   }

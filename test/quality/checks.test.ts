@@ -235,6 +235,15 @@ describe('answers from both shapes', () => {
       logprobs: [-0.5],
     });
   });
+
+  it('a stream that repeats the tool name in every chunk of the call (as some OpenAI-compatible servers do) names the tool once', () => {
+    const s = new StreamAnswer();
+    s.add({ choices: [{ delta: { role: 'assistant', tool_calls: [{ index: 0, id: 'c1', type: 'function', function: { name: 'lookup', arguments: '' } }] } }] });
+    s.add({ choices: [{ delta: { tool_calls: [{ index: 0, function: { name: 'lookup', arguments: '{"q":' } }] } }] });
+    s.add({ choices: [{ delta: { tool_calls: [{ index: 0, function: { name: 'lookup', arguments: '"x"}' } }] }, finish_reason: 'tool_calls' }] });
+    expect(s.answer().toolCalls).toEqual([{ name: 'lookup', arguments: '{"q":"x"}', custom: false }]);
+    expect(failed(s.answer(), toolReq)).toEqual([]);
+  });
 });
 
 describe('schema cache', () => {
