@@ -167,6 +167,8 @@ function checkTools(a: Answer, req: CheckRequest, s: CheckSettings, fail: (c: Ca
       fail('tool_args', `tool_choice ${named !== null ? `names ${named.slice(0, 64)}` : 'is required'} and the answer calls no tool`);
     return;
   }
+  // `none`: the client asked for text; a call anyway (some OpenAI-compatible models ignore it) is not what it can use.
+  if (tc0 === 'none') return fail('tool_args', `tool_choice is none and the answer calls ${(a.toolCalls[0]?.name ?? '').slice(0, 64)}`);
   if (named !== null && !a.toolCalls.some((c) => c.name === named))
     return fail('tool_args', `tool_choice names ${named.slice(0, 64)} and the answer does not call it`);
   const offered = offeredTools(allowed !== null && Array.isArray(allowed.tools) ? allowed.tools : req.tools);

@@ -114,6 +114,9 @@ describe('deterministic checks', () => {
     expect(failed(call('lookup', '{"q": 5}'), toolReq)).toEqual(['tool_args']);
     expect(failed(call('delete_all', '{}'), toolReq)).toEqual(['tool_args']);
     expect(checkAnswer(call('delete_all', '{}'), toolReq, settings(), 5).details[0]).toMatch(/not offered/);
+    // tool_choice none asks for text: a call anyway fails, a text answer passes.
+    expect(failed(call('lookup', '{"q":"weather"}'), { ...toolReq, toolChoice: 'none' })).toEqual(['tool_args']);
+    expect(failed(answer(), { ...toolReq, toolChoice: 'none' })).toEqual([]);
     // Arguments are a JSON object, also for a tool without parameters or with a schema that leaves out type: object.
     const loose: CheckRequest = {
       ...plain,
