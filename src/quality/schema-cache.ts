@@ -21,6 +21,8 @@ export const MAX_PATTERN_INPUT = 10_000;
 export const MAX_UNIQUE_ITEMS = 1_000;
 export const MAX_SCHEMA_NODES = 5_000;
 export const MAX_SCHEMA_DEPTH = 64;
+/** The base id given to a client's schema that has none (so that `$ref: "#"` resolves). */
+const ANONYMOUS_SCHEMA_ID = 'https://switchyard.invalid/response-schema';
 /** Schemas larger than this (serialised) are compiled for the one answer and not cached. */
 const MAX_CACHED_SCHEMA_CHARS = 64 * 1024;
 
@@ -192,9 +194,14 @@ export class SchemaCache {
     return { ok: false, error: e ? `${e.instancePath || '/'} ${e.message ?? 'is invalid'}` : 'does not match the schema' };
   }
 
-  private compile(schema: AnySchema): Entry {
-    const bad = preflight(schema);
-    if (bad) return { schema, validate: null, error: bad };
+  private compile(given: AnySchema): Entry {
+    const bad = preflight(given);
+    if (bad) return { schema: given, validate: null, error: bad };
+    // A base id for a schema without one: with addUsedSchema off, ajv cannot resolve a root
+    // reference (`$ref: "#"`, the recursion Structured Outputs documents) against an anonymous
+    // schema, and the compile failed, so the check was skipped. Not added to ajv: ids never clash.
+    const o = given as Record<string, unknown>;
+    const schema: AnySchema = o.$id === undefined ? { $id: ANONYMOUS_SCHEMA_ID, ...o } : given;
     try {
       return { schema, validate: this.ajv.compile(schema), error: null };
     } catch (err) {

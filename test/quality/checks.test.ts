@@ -259,6 +259,37 @@ describe('schema cache', () => {
     for (let i = 2; i < 50; i++) cache.validate(schema(i), { [`f${i}`]: i });
     expect(cache.size).toBe(2);
   });
+  it('validates a recursive schema (root $ref "#", as Structured Outputs allows, and a $defs node that refers to itself)', () => {
+    const cache = new SchemaCache(4);
+    const tree = {
+      type: 'object',
+      properties: { name: { type: 'string' }, children: { type: 'array', items: { $ref: '#' } } },
+      required: ['name', 'children'],
+      additionalProperties: false,
+    };
+    expect(cache.validate(tree, { name: 'a', children: [{ name: 'b', children: [] }] })).toEqual({ ok: true });
+    expect(cache.validate(tree, { name: 'a', children: [{ name: 'b' }] }).ok).toBe(false);
+    const list = {
+      type: 'object',
+      properties: { head: { $ref: '#/$defs/node' } },
+      required: ['head'],
+      additionalProperties: false,
+      $defs: {
+        node: {
+          type: 'object',
+          properties: { v: { type: 'integer' }, next: { anyOf: [{ $ref: '#/$defs/node' }, { type: 'null' }] } },
+          required: ['v', 'next'],
+          additionalProperties: false,
+        },
+      },
+    };
+    expect(cache.validate(list, { head: { v: 1, next: { v: 2, next: null } } })).toEqual({ ok: true });
+    expect(cache.validate(list, { head: { v: 1, next: { v: 'x', next: null } } }).ok).toBe(false);
+    const req: CheckRequest = { ...plain, responseFormat: { type: 'json_schema', json_schema: { name: 'tree', strict: true, schema: tree } } };
+    expect(failed(answer({ content: '{"name":"a","children":[{"name":"b"}]}' }), req)).toEqual(['schema']);
+    // A schema with its own $id is compiled as it is.
+    expect(cache.validate({ $id: 'https://example.com/tree', ...tree }, { name: 'a', children: [{ name: 'b' }] }).ok).toBe(false);
+  });
   it('refuses a remote $ref, exponential patterns and quadratic uniqueItems as unusable (the check passes)', () => {
     const cache = new SchemaCache(4);
     expect(cache.validate({ $ref: 'https://example.com/schema.json' }, {}).ok).toBe('unusable');
