@@ -200,8 +200,11 @@ export class SchemaCache {
     // A base id for a schema without one: with addUsedSchema off, ajv cannot resolve a root
     // reference (`$ref: "#"`, the recursion Structured Outputs documents) against an anonymous
     // schema, and the compile failed, so the check was skipped. Not added to ajv: ids never clash.
-    const o = given as Record<string, unknown>;
-    const schema: AnySchema = o.$id === undefined ? { $id: ANONYMOUS_SCHEMA_ID, ...o } : given;
+    // A `$schema` naming another draft (2020-12: zod 4's `z.toJSONSchema`, many MCP tools' input
+    // schemas) made ajv, which only holds draft-07's meta-schema, refuse the compile: the check was
+    // skipped. The keywords Structured Outputs and tools use mean the same in both; it is dropped.
+    const { $schema: _draft, ...o } = given as Record<string, unknown>;
+    const schema: AnySchema = o.$id === undefined ? { $id: ANONYMOUS_SCHEMA_ID, ...o } : o;
     try {
       return { schema, validate: this.ajv.compile(schema), error: null };
     } catch (err) {

@@ -290,6 +290,26 @@ describe('schema cache', () => {
     // A schema with its own $id is compiled as it is.
     expect(cache.validate({ $id: 'https://example.com/tree', ...tree }, { name: 'a', children: [{ name: 'b' }] }).ok).toBe(false);
   });
+  it('validates a schema that names its draft ($schema 2020-12, as zod 4 and MCP tools write it; 2019-09; draft-07)', () => {
+    const cache = new SchemaCache(8);
+    const base = { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'], additionalProperties: false };
+    for (const $schema of [
+      'https://json-schema.org/draft/2020-12/schema',
+      'https://json-schema.org/draft/2019-09/schema',
+      'http://json-schema.org/draft-07/schema#',
+    ]) {
+      expect(cache.validate({ $schema, ...base }, { n: 1 }), $schema).toEqual({ ok: true });
+      expect(cache.validate({ $schema, ...base }, { n: 'x' }).ok, $schema).toBe(false);
+    }
+    const tools = [
+      {
+        type: 'function',
+        function: { name: 'lookup', parameters: { $schema: 'https://json-schema.org/draft/2020-12/schema', ...TOOLS[0]!.function.parameters } },
+      },
+    ];
+    const call = answer({ content: '', toolCalls: [{ name: 'lookup', arguments: '{"q": 5}' }], finishReason: 'tool_calls' });
+    expect(failed(call, { ...plain, tools })).toEqual(['tool_args']);
+  });
   it('refuses a remote $ref, exponential patterns and quadratic uniqueItems as unusable (the check passes)', () => {
     const cache = new SchemaCache(4);
     expect(cache.validate({ $ref: 'https://example.com/schema.json' }, {}).ok).toBe('unusable');
