@@ -34,6 +34,20 @@ export interface CheckOutcome {
 const REFUSAL_MAX_CHARS = 400;
 const REFUSAL_RE =
   /^\s*(?:(?:i'?m|i am) (?:(?:really|very|so|truly) )?sorry|(?:i'?m|i am) afraid|sorry|i apologi[sz]e|unfortunately)?[,.!\s\u2013\u2014-]*(?:but\s+)?(?:i|we)\s*(?:can(?:no|')?t|cannot|am unable to|'m unable to|am not able to|'m not able to|won'?t|will not|must decline to)\s+(?:help|assist|comply|provide|do|answer|fulfil|fulfill|support|engage)\b/i;
+/**
+ * The same refusal in the other languages the classifier reads (German, French, Spanish, Chinese):
+ * "Es tut mir leid, aber dabei kann ich nicht helfen.", "Je suis désolé, mais je ne peux pas vous
+ * aider.", "Lo siento, pero no puedo ayudar con eso.", "抱歉，我无法回答这个问题。"
+ */
+const REFUSAL_RE_OTHER = [
+  /^\s*(?:(?:es tut mir leid|entschuldigung|leider|sorry)[,.!\s]+(?:aber\s+)?)?(?:ich\s+(?:kann|darf|werde)|(?:dabei|damit|hierbei|hiermit|das|leider)\s+(?:kann|darf|werde)\s+ich)(?:\s+(?:dir|ihnen|euch|dabei|damit|hierbei|hiermit|das|leider|so|hier))*\s+nicht\s+(?:helfen|weiterhelfen|behilflich|beantworten|unterstützen|nachkommen|erfüllen|tun|machen)\b/iu,
+  /^\s*(?:(?:je suis (?:vraiment )?désolée?|désolée?|malheureusement|pardon)[,.!\s]+(?:mais\s+)?)?je\s+ne\s+(?:peux|pourrai|vais|suis pas en mesure de)\s+(?:pas\s+)?(?:vous\s+|te\s+|t')?(?:aider|répondre|fournir|assister|faire)\b/iu,
+  /^\s*(?:(?:lo siento(?: mucho)?|lamentablemente|perdón|disculpa)[,.!\s]+(?:pero\s+)?)?no\s+(?:puedo|podré|estoy en condiciones de)\s+(?:ayudar(?:te|le)?|asistir(?:te|le)?|responder|proporcionar|hacer)\b/iu,
+  /^\s*(?:(?:很|非常)?(?:抱歉|对不起|不好意思)[，,。！!\s]*)?(?:但是?)?我(?:无法|不能|没办法|不可以)(?:帮助|帮忙|协助|回答|提供|满足|完成|处理)/u,
+];
+/** After a refusal in those languages, what shows the answer goes on to help (as HELPS_AFTER_RE). */
+const HELPS_AFTER_OTHER_RE =
+  /(?<![\p{L}\p{N}])(?:aber|jedoch|allerdings|stattdessen|hier\s+(?:ist|sind)|du\s+kannst|sie\s+können|mais|cependant|toutefois|voici|vous\s+pouvez|pero|sin\s+embargo|aquí|puedes)(?![\p{L}\p{N}])|但|不过|可以|以下|建议|[:：`]/iu;
 /** JSON content above this size is not parsed by the checks (passes): bounded CPU per answer. */
 export const MAX_CHECKED_JSON_CHARS = 1024 * 1024;
 
@@ -57,7 +71,12 @@ export function isRefusalText(text: string): boolean {
   // Typographic apostrophes ("I’m sorry, but I can’t…", as models often write them) read as ASCII ones.
   const t = trimmed.replace(/[\u2018\u2019\u02bc]/g, "'");
   const m = REFUSAL_RE.exec(t);
-  return m !== null && !HELPS_AFTER_RE.test(t.slice(m.index + m[0].length));
+  if (m !== null) return !HELPS_AFTER_RE.test(t.slice(m.index + m[0].length));
+  for (const re of REFUSAL_RE_OTHER) {
+    const o = re.exec(t);
+    if (o !== null) return !HELPS_AFTER_OTHER_RE.test(t.slice(o.index + o[0].length));
+  }
+  return false;
 }
 
 type Parsed = { ok: true; value: unknown } | { ok: false; error: string } | { ok: 'skipped' };

@@ -69,6 +69,31 @@ describe('deterministic checks', () => {
     ])
       expect(isRefusalText(t), t).toBe(true);
     expect(isRefusalText("I'm afraid I can't answer that exactly, but it is about 42.")).toBe(false);
+    // The same in German, French, Spanish and Chinese; a hedge there goes on to answer too.
+    for (const t of [
+      'Es tut mir leid, aber dabei kann ich nicht helfen.',
+      'Leider kann ich dir dabei nicht helfen.',
+      'Ich kann Ihnen hierbei leider nicht weiterhelfen.',
+      'Je suis désolé, mais je ne peux pas vous aider avec ça.',
+      'Désolé, je ne peux pas répondre à cette question.',
+      'Lo siento, pero no puedo ayudar con eso.',
+      'No puedo ayudarte con eso.',
+      '抱歉，我无法回答这个问题。',
+      '对不起，我不能提供这方面的帮助。',
+    ])
+      expect(isRefusalText(t), t).toBe(true);
+    for (const t of [
+      'Ich kann keine Diagnose stellen, aber häufige Ursachen sind Stress und Schlafmangel.',
+      'Ich kann dir dabei nicht helfen, aber hier ist ein Link zur Dokumentation.',
+      'Je ne peux pas vous aider directement, mais voici la procédure : ouvrez le menu.',
+      'No puedo ayudarte con eso, pero puedes consultar la documentación.',
+      '我无法提供医疗诊断，但常见原因包括脱水和压力。',
+      'No puedo ayudar con eso directamente; aquí tienes la guía oficial.',
+      'Ich kann das morgen machen.',
+      'Das Wetter ist heute schön.',
+      '我可以帮助你。',
+    ])
+      expect(isRefusalText(t), t).toBe(false);
     expect(isRefusalText('I can’t give a diagnosis, but here’s what usually causes it: dehydration.')).toBe(false);
     // A hedge that goes on to answer is an answer (escalating it would pay the strong tier for nothing).
     for (const t of [
