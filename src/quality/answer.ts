@@ -50,6 +50,11 @@ export function answerFromCompletion(completion: Record<string, unknown>): Answe
       toolCalls.push({ name: typeof fn.name === 'string' ? fn.name : '', arguments: typeof args === 'string' ? args : '', custom: custom !== null });
     }
   }
+  // The legacy `functions` API's answer: one `function_call` ({name, arguments}) instead of tool_calls.
+  if (isObj(msg.function_call)) {
+    const fc = msg.function_call;
+    toolCalls.push({ name: typeof fc.name === 'string' ? fc.name : '', arguments: typeof fc.arguments === 'string' ? fc.arguments : '', custom: false });
+  }
   const lps: number[] = [];
   const hasLp = addLogprobs(choice.logprobs, lps);
   return {
@@ -60,6 +65,9 @@ export function answerFromCompletion(completion: Record<string, unknown>): Answe
     logprobs: hasLp ? lps : null,
   };
 }
+
+/** The key of a legacy `function_call` among a stream's calls (tool calls are indexed from 0). */
+const LEGACY_CALL = -1;
 
 /** Accumulates `chat.completion.chunk` payloads (parsed JSON) into an answer. */
 export class StreamAnswer {
@@ -78,6 +86,8 @@ export class StreamAnswer {
     if (typeof d.content === 'string') this.content += d.content;
     if (typeof d.refusal === 'string') this.refusal += d.refusal;
     if (Array.isArray(d.tool_calls)) for (const tc of d.tool_calls) this.addCall(tc);
+    // The legacy `functions` API streams one `function_call` in pieces, as a tool call's function.
+    if (isObj(d.function_call)) this.addCall({ index: LEGACY_CALL, function: d.function_call });
     if (typeof c.finish_reason === 'string') this.finish = c.finish_reason;
     if (addLogprobs(c.logprobs, this.lps)) this.hasLp = true;
   }

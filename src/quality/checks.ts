@@ -15,6 +15,9 @@ export interface CheckRequest {
   toolChoice?: unknown;
   /** The client's own `max_tokens` / `max_completion_tokens`, null when it set none. */
   clientMaxTokens: number | null;
+  /** The legacy `functions` and `function_call` fields, read as `tools` and `tool_choice` when those are absent. */
+  functions?: unknown;
+  functionCall?: unknown;
 }
 
 export interface CheckSettings {
@@ -173,7 +176,16 @@ function checkJson(a: Answer, req: CheckRequest, s: CheckSettings, fail: (c: Cas
   if (v.ok === false) fail('schema', v.error);
 }
 
-function checkTools(a: Answer, req: CheckRequest, s: CheckSettings, fail: (c: CascadeCheck, why: string) => void): void {
+/** A request of the legacy `functions` API as tools: `functions` → function tools, `function_call` → `tool_choice`. */
+function withLegacyFunctions(req: CheckRequest): CheckRequest {
+  if ((req.tools !== null && req.tools !== undefined) || !Array.isArray(req.functions)) return req;
+  const fc = req.functionCall;
+  const toolChoice = req.toolChoice ?? (isObj(fc) ? { type: 'function', function: fc } : fc === 'none' ? 'none' : undefined);
+  return { ...req, tools: req.functions.map((f: unknown) => ({ type: 'function', function: f })), toolChoice };
+}
+
+function checkTools(a: Answer, given: CheckRequest, s: CheckSettings, fail: (c: CascadeCheck, why: string) => void): void {
+  const req = withLegacyFunctions(given);
   // A call the client required (tool_choice "required" or a named function) that the answer does not make:
   // an app that reads tool_calls[0] would fail on it.
   const tc0 = req.toolChoice;

@@ -308,7 +308,14 @@ function check(run: StepRun, settings: Parameters<typeof checkAnswer>[2], call: 
   if (!run.answer) return { ...run, failed: [], outcome: run.error?.code ?? 'no_answer' };
   const out = checkAnswer(
     run.answer,
-    { responseFormat: call.body.response_format, tools: call.body.tools, toolChoice: call.body.tool_choice, clientMaxTokens: clientMax },
+    {
+      responseFormat: call.body.response_format,
+      tools: call.body.tools,
+      toolChoice: call.body.tool_choice,
+      clientMaxTokens: clientMax,
+      functions: call.body.functions,
+      functionCall: call.body.function_call,
+    },
     settings,
     run.row?.completionTokens ?? null,
   );

@@ -104,7 +104,25 @@ beforeAll(async () => {
       else if (j.model === 'no-choices-nousage') {
         const { usage: _u, ...rest } = JSON.parse(completion(j.model)) as Record<string, unknown>;
         res.writeHead(200, json).end(JSON.stringify({ ...rest, choices: [] }));
-      } else if (j.model === 'code-null')
+      } else if (j.model === 'legacy-fn')
+        // The legacy functions API's answer: one function_call, content null.
+        res.writeHead(200, json).end(
+          JSON.stringify({
+            id: 'c',
+            object: 'chat.completion',
+            created: 1,
+            model: j.model,
+            choices: [
+              {
+                index: 0,
+                message: { role: 'assistant', content: null, function_call: { name: 'lookup', arguments: '{"q":"x"}' } },
+                finish_reason: 'function_call',
+              },
+            ],
+            usage: { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 },
+          }),
+        );
+      else if (j.model === 'code-null')
         res
           .writeHead(400, json)
           .end('{"error":{"message":"Unrecognized request argument supplied: fallbacks","type":"invalid_request_error","param":null,"code":null}}');
@@ -329,6 +347,7 @@ beforeAll(async () => {
     'm-usage-parts': model('usage-parts'),
     'm-bom': model('bom'),
     'm-code-null': model('code-null'),
+    'm-legacy-fn': model('legacy-fn', ['m-ok']),
     'm-gemini-field': model('gemini-unknown-field', ['m-ok']),
     'm-gemini-field-alone': model('gemini-unknown-field'),
     'm-deepseek-image': model('deepseek-image', ['m-ok-vision']),
@@ -846,6 +865,22 @@ describe('answers larger than switchyard reads, and counts that are no counts', 
       expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ prompt_tokens: 7, completion_tokens: 3, cost_nano: 10_000 });
     },
   );
+
+  it('a legacy functions answer (function_call, content null) passes the quality cascade (it was "empty" and escalated to the fallback)', async () => {
+    const r = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-switchyard-cascade': 'on' },
+      body: JSON.stringify({
+        model: 'm-legacy-fn',
+        functions: [{ name: 'lookup', parameters: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] } }],
+        messages: [{ role: 'user', content: 'look up x' }],
+      }),
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-switchyard-cascade')).toBe('m-legacy-fn:pass');
+    const body = (await r.json()) as { choices: Array<{ message: { function_call?: { name: string } } }> };
+    expect(body.choices[0]!.message.function_call?.name).toBe('lookup');
+  });
 
   it('a JSON answer after a byte order mark is read (it was "not JSON")', async () => {
     const r = await ask('m-bom');

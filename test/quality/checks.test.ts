@@ -264,6 +264,27 @@ describe('answers from both shapes', () => {
     });
   });
 
+  it('reads a legacy function_call (the functions API) as a call, from a chat.completion and from stream chunks, and checks it against functions', () => {
+    const completion = {
+      choices: [{ message: { role: 'assistant', content: null, function_call: { name: 'lookup', arguments: '{"q":"a"}' } }, finish_reason: 'function_call' }],
+    };
+    const s = new StreamAnswer();
+    s.add({ choices: [{ delta: { role: 'assistant', content: null, function_call: { name: 'lookup', arguments: '' } } }] });
+    s.add({ choices: [{ delta: { function_call: { arguments: '{"q":' } } }] });
+    s.add({ choices: [{ delta: { function_call: { arguments: '"a"}' } }, finish_reason: 'function_call' }] });
+    const expected = [{ name: 'lookup', arguments: '{"q":"a"}', custom: false }];
+    expect(answerFromCompletion(completion).toolCalls).toEqual(expected);
+    expect(s.answer().toolCalls).toEqual(expected);
+    const legacy: CheckRequest = { ...plain, functions: [TOOLS[0]!.function] };
+    // A call is no empty answer; its arguments are checked against the function's parameters.
+    expect(failed(answerFromCompletion(completion), legacy)).toEqual([]);
+    expect(failed(s.answer(), legacy)).toEqual([]);
+    const bad = answer({ content: '', toolCalls: [{ name: 'lookup', arguments: '{"q": 5}' }], finishReason: 'function_call' });
+    expect(failed(bad, legacy)).toEqual(['tool_args']);
+    expect(failed(answer(), { ...legacy, functionCall: { name: 'lookup' } })).toEqual(['tool_args']);
+    expect(failed(answerFromCompletion(completion), { ...legacy, functionCall: 'none' })).toEqual(['tool_args']);
+  });
+
   it('a stream that repeats the tool name in every chunk of the call (as some OpenAI-compatible servers do) names the tool once', () => {
     const s = new StreamAnswer();
     s.add({ choices: [{ delta: { role: 'assistant', tool_calls: [{ index: 0, id: 'c1', type: 'function', function: { name: 'lookup', arguments: '' } }] } }] });
