@@ -15,6 +15,8 @@ export interface CheckRequest {
   toolChoice?: unknown;
   /** The client's own `max_tokens` / `max_completion_tokens`, null when it set none. */
   clientMaxTokens: number | null;
+  /** The client's `parallel_tool_calls`: `false` allows one call at most. */
+  parallelToolCalls?: unknown;
   /** The legacy `functions` and `function_call` fields, read as `tools` and `tool_choice` when those are absent. */
   functions?: unknown;
   functionCall?: unknown;
@@ -200,6 +202,8 @@ function checkTools(a: Answer, given: CheckRequest, s: CheckSettings, fail: (c: 
   }
   // `none`: the client asked for text; a call anyway (some OpenAI-compatible models ignore it) is not what it can use.
   if (tc0 === 'none') return fail('tool_args', `tool_choice is none and the answer calls ${(a.toolCalls[0]?.name ?? '').slice(0, 64)}`);
+  if (req.parallelToolCalls === false && a.toolCalls.length > 1)
+    return fail('tool_args', `parallel_tool_calls is false and the answer makes ${a.toolCalls.length} calls`);
   if (named !== null && !a.toolCalls.some((c) => c.name === named))
     return fail('tool_args', `tool_choice names ${named.slice(0, 64)} and the answer does not call it`);
   const offered = offeredTools(allowed !== null && Array.isArray(allowed.tools) ? allowed.tools : req.tools);

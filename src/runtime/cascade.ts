@@ -312,6 +312,7 @@ function check(run: StepRun, settings: Parameters<typeof checkAnswer>[2], call: 
       responseFormat: call.body.response_format,
       tools: call.body.tools,
       toolChoice: call.body.tool_choice,
+      parallelToolCalls: call.body.parallel_tool_calls,
       clientMaxTokens: clientMax,
       functions: call.body.functions,
       functionCall: call.body.function_call,

@@ -122,6 +122,28 @@ beforeAll(async () => {
             usage: { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 },
           }),
         );
+      else if (j.model === 'two-calls')
+        // Two tool calls, whatever parallel_tool_calls said.
+        res.writeHead(200, json).end(
+          JSON.stringify({
+            id: 'c',
+            object: 'chat.completion',
+            created: 1,
+            model: j.model,
+            choices: [
+              {
+                index: 0,
+                message: {
+                  role: 'assistant',
+                  content: null,
+                  tool_calls: ['a', 'b'].map((q, i) => ({ id: `call_${i}`, type: 'function', function: { name: 'lookup', arguments: JSON.stringify({ q }) } })),
+                },
+                finish_reason: 'tool_calls',
+              },
+            ],
+            usage: { prompt_tokens: 3, completion_tokens: 9, total_tokens: 12 },
+          }),
+        );
       else if (j.model === 'code-null')
         res
           .writeHead(400, json)
@@ -348,6 +370,8 @@ beforeAll(async () => {
     'm-bom': model('bom'),
     'm-code-null': model('code-null'),
     'm-legacy-fn': model('legacy-fn', ['m-ok']),
+    'm-two-calls': { ...model('two-calls', ['m-ok-tools']), capabilities: ['chat', 'tools'] },
+    'm-ok-tools': { ...model('ok'), capabilities: ['chat', 'tools'] },
     'm-gemini-field': model('gemini-unknown-field', ['m-ok']),
     'm-gemini-field-alone': model('gemini-unknown-field'),
     'm-deepseek-image': model('deepseek-image', ['m-ok-vision']),
@@ -880,6 +904,25 @@ describe('answers larger than switchyard reads, and counts that are no counts', 
     expect(r.headers.get('x-switchyard-cascade')).toBe('m-legacy-fn:pass');
     const body = (await r.json()) as { choices: Array<{ message: { function_call?: { name: string } } }> };
     expect(body.choices[0]!.message.function_call?.name).toBe('lookup');
+  });
+
+  it('two tool calls to a request with parallel_tool_calls false fail the quality cascade and escalate (they passed)', async () => {
+    const ask = (parallel: boolean) =>
+      fetch(`${sc.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-switchyard-cascade': 'on' },
+        body: JSON.stringify({
+          model: 'm-two-calls',
+          parallel_tool_calls: parallel,
+          tools: [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] } } }],
+          messages: [{ role: 'user', content: 'look up a and b' }],
+        }),
+      });
+    const one = await ask(false);
+    expect(one.status).toBe(200);
+    expect(one.headers.get('x-switchyard-cascade')).toBe('m-two-calls:tool_args>m-ok-tools:pass');
+    const both = await ask(true);
+    expect(both.headers.get('x-switchyard-cascade')).toBe('m-two-calls:pass');
   });
 
   it('a JSON answer after a byte order mark is read (it was "not JSON")', async () => {

@@ -139,6 +139,18 @@ describe('deterministic checks', () => {
     expect(failed(call('lookup', '{"q": 5}'), toolReq)).toEqual(['tool_args']);
     expect(failed(call('delete_all', '{}'), toolReq)).toEqual(['tool_args']);
     expect(checkAnswer(call('delete_all', '{}'), toolReq, settings(), 5).details[0]).toMatch(/not offered/);
+    // parallel_tool_calls false allows one call: two fail, one passes.
+    const two = answer({
+      content: '',
+      toolCalls: [
+        { name: 'lookup', arguments: '{"q":"a"}' },
+        { name: 'lookup', arguments: '{"q":"b"}' },
+      ],
+      finishReason: 'tool_calls',
+    });
+    expect(failed(two, { ...toolReq, parallelToolCalls: false })).toEqual(['tool_args']);
+    expect(failed(two, toolReq)).toEqual([]);
+    expect(failed(call('lookup', '{"q":"a"}'), { ...toolReq, parallelToolCalls: false })).toEqual([]);
     // tool_choice none asks for text: a call anyway fails, a text answer passes.
     expect(failed(call('lookup', '{"q":"weather"}'), { ...toolReq, toolChoice: 'none' })).toEqual(['tool_args']);
     expect(failed(answer(), { ...toolReq, toolChoice: 'none' })).toEqual([]);
