@@ -27,6 +27,19 @@ const RESPONSES_PARAM: Record<string, string> = {
   messages: 'input',
 };
 
+/**
+ * Paths inside a translated field, and the Responses field they came from: the format's
+ * `response_format.json_schema.*` is `text.format.*`, a tool's `tools[i].function.*` is
+ * `tools[i].*`, `tool_choice.function.name` is `tool_choice.name`, and any place in `messages`
+ * (instructions, the stored conversation and the input items, merged) is in `input`.
+ */
+const RESPONSES_PATH: Array<[RegExp, string]> = [
+  [/^response_format(?:\.json_schema)?(?=[.[]|$)/, 'text.format'],
+  [/^(tools\[\d+\])\.function(?=[.[]|$)/, '$1'],
+  [/^tool_choice\.function(?=[.[]|$)/, 'tool_choice'],
+  [/^messages[.[].*$/, 'input'],
+];
+
 export class ResponsesSink extends ApiSink {
   private writer: ResponsesStreamWriter | null = null;
 
@@ -46,6 +59,13 @@ export class ResponsesSink extends ApiSink {
       const to = RESPONSES_PARAM[param]!;
       e.param = to;
       if (typeof e.message === 'string') e.message = e.message.replace(new RegExp(`\\b${param}\\b`, 'g'), to);
+    } else if (e && typeof param === 'string') {
+      const path = RESPONSES_PATH.find(([from]) => from.test(param));
+      if (path) {
+        const to = param.replace(path[0], path[1]);
+        e.param = to;
+        if (typeof e.message === 'string') e.message = e.message.split(param).join(to);
+      }
     }
     return body;
   }

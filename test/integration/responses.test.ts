@@ -441,6 +441,36 @@ describe('POST /v1/responses', () => {
     expect(Object.keys(JSON.parse(ok.output_text) as object)).toEqual(['a']);
   });
 
+  it("names the Responses field, not the chat form's path, when a part of one an Anthropic model cannot take is refused (a schema, a tool's parameters, an input item)", async () => {
+    const map = { type: 'object', additionalProperties: { type: 'string' } };
+    const img = (image_url: string) => [{ role: 'user' as const, content: [{ type: 'input_image' as const, image_url, detail: 'auto' as const }] }];
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ text: { format: { type: 'json_schema', name: 's', strict: true, schema: map } } }, 'text.format.schema'],
+      [{ tools: [{ type: 'function', name: 'f', strict: true, parameters: map }] }, 'tools[0].parameters'],
+      [{ input: img('data:image/bmp;base64,Qk0=') }, 'input'],
+      [
+        {
+          input: [
+            { role: 'user', content: 'x' },
+            { type: 'function_call', call_id: 'c1', name: 'lookup', arguments: 'not json' },
+            { type: 'function_call_output', call_id: 'c1', output: 'r' },
+          ],
+          tools,
+        },
+        'input',
+      ],
+    ];
+    for (const [fields, param] of cases) {
+      const err = await sc.client.responses
+        .create({ model: 'claude-sonnet-4.5', input: 'x', ...fields } as OpenAI.Responses.ResponseCreateParamsNonStreaming)
+        .catch((e: unknown) => e);
+      expect(err, param).toMatchObject({ status: 400, param });
+      const message = (err as Error).message;
+      expect(message.startsWith(`400 ${param} cannot be translated for Anthropic models`), message).toBe(true);
+      expect(message).not.toMatch(/response_format|json_schema\.schema|\.function\.|messages\[/);
+    }
+  });
+
   it('refuses a stream flag that is not a boolean (a string "true" is not a stream request answered as JSON)', async () => {
     for (const stream of ['"true"', '1', '{}']) {
       const r = await fetch(`${sc.url}/v1/responses`, {
