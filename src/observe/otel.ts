@@ -263,7 +263,9 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     if (typeof maxTokens === 'number' && apiName !== 'embeddings') attrs['gen_ai.request.max_tokens'] = maxTokens;
     if (typeof call.body.temperature === 'number') attrs['gen_ai.request.temperature'] = call.body.temperature;
     // Content is the client's own, but a configured secret in it is scrubbed as everywhere else (logs, events, errors).
-    if (cfg.captureContent) attrs['gen_ai.input.messages'] = scrub(JSON.stringify(inputMessages(call.body.messages)));
+    // Not for embeddings: the conventions give them no messages, and their flow's prompt is only a placeholder
+    // to count (a run of one byte per token id, or the texts joined as one user turn).
+    if (cfg.captureContent && apiName !== 'embeddings') attrs['gen_ai.input.messages'] = scrub(JSON.stringify(inputMessages(call.body.messages)));
     const span: Span = tracer.startSpan(`${op} ${requested}`, { kind: SpanKind.SERVER, attributes: attrs }, parent);
     const ctx = trace.setSpan(parent, span);
     /** The last failed attempt's fault and endpoint; a fail-over's reason is set when the next attempt goes elsewhere. */

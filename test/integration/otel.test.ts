@@ -156,6 +156,44 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     }
   });
 
+  it("with captureContent, an embeddings request's span carries no input messages: not the flow's placeholder prompt (a run of x for token ids, the texts joined as one user turn)", async () => {
+    const base = testConfig(sim.url);
+    const content = await startSidecar({
+      ...base,
+      models: {
+        ...(base.models as Record<string, unknown>),
+        'text-embedding-3-small': {
+          tier: 'fast_cheap',
+          price: { inputPerMTok: 0.02, outputPerMTok: 0 },
+          contextWindow: 8192,
+          capabilities: ['embeddings'],
+          maxOutputTokens: 1,
+          endpoints: [{ provider: 'openai', upstreamModel: 'text-embedding-3-small' }],
+        },
+      },
+      observe: { otlp: { endpoint: otlp.url, serviceName: 'switchyard-content-embeddings', captureContent: true } },
+    });
+    try {
+      const inputs: Array<string | string[] | number[][]> = [
+        [
+          [11, 12, 13, 14, 15, 16],
+          [17, 18],
+        ],
+        ['alpha text', 'beta text'],
+      ];
+      for (const [i, input] of inputs.entries()) {
+        const tp = traceparent(60 + i);
+        await content.client.embeddings.create({ model: 'text-embedding-3-small', input }, { headers: { traceparent: tp } });
+        const req = await server(tp.split('-')[1]!);
+        expect(req.name).toBe('embeddings text-embedding-3-small');
+        expect(req.attributes['gen_ai.input.messages']).toBeUndefined();
+        expect(JSON.stringify(req.attributes)).not.toMatch(/xxxxxx|alpha text\\nbeta text/);
+      }
+    } finally {
+      await content.stop();
+    }
+  });
+
   it("the spans' resource has the SDK's attributes and OTEL_RESOURCE_ATTRIBUTES; service.name is the config's, else OTEL_SERVICE_NAME", async () => {
     const env = { OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=staging,service.namespace=llm', OTEL_SERVICE_NAME: 'gateway-from-env' };
     // Each its own ledger (testConfig makes one per call).
