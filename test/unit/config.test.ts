@@ -172,6 +172,20 @@ describe('error messages', () => {
     expect(errors(validateConfig(raw))).toEqual(['models.gpt-4.1.price.outputPerMTok: expected number, got string']);
   });
 
+  it('says a fraction where a whole number is wanted in words, with the value written (not zod\'s "expected int, got number")', () => {
+    const raw = minimal();
+    (raw.models as Obj).m = { ...((raw.models as Obj).m as Obj), endpoints: [{ provider: 'p', upstreamModel: 'm', rpm: 2.5 }] };
+    raw.resilience = { failureThreshold: 1.5 };
+    raw.server = { port: 4141.5 };
+    expect(errors(validateConfig(raw)).sort()).toEqual(
+      [
+        'models.m.endpoints[0].rpm: expected a whole number, got 2.5',
+        'resilience.failureThreshold: expected a whole number, got 1.5',
+        'server.port: expected a whole number, got 4141.5',
+      ].sort(),
+    );
+  });
+
   it('says strict bounds as strict, empty strings as empty, and why a record key is refused', () => {
     const raw = minimal();
     (raw.models as Obj).m = { ...((raw.models as Obj).m as Obj), endpoints: [{ provider: 'p', upstreamModel: 'm', rpm: 0 }] };
