@@ -41,21 +41,24 @@ const durationMs0 = nonNegInt.max(MAX_TIMER_MS, timerBound);
  * three digits).
  */
 const looksLikeKey = (v: string): boolean => v.length >= 24 && /[a-z]/.test(v) && /[A-Z]/.test(v) && (v.match(/[0-9]/g)?.length ?? 0) >= 3;
-const envName = z
-  .string()
-  .refine((v) => !looksLikeKey(v), {
-    error: 'this looks like a key itself, not the name of a variable: put the key in an environment variable and write that name here (the value is not shown)',
-    abort: true,
-  })
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
-    error: (iss) => {
-      const given = typeof iss.input === 'string' ? iss.input : '';
-      const name = /^(?:os\.environ\/|\$\{|\$)([A-Za-z_][A-Za-z0-9_]*)\}?$/.exec(given)?.[1];
-      return name
-        ? `expected the name of an environment variable: write ${name}, not "${given}"`
-        : 'expected the name of an environment variable (letters, digits and _, like OPENAI_API_KEY), not a value';
-    },
-  });
+const envName = z.string().superRefine((v, ctx) => {
+  // One message a value (not a refine that aborts: an aborted issue kept the cross-checks, an unknown model or provider, from being said at all).
+  if (looksLikeKey(v))
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'this looks like a key itself, not the name of a variable: put the key in an environment variable and write that name here (the value is not shown)',
+    });
+  else if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) {
+    const name = /^(?:os\.environ\/|\$\{|\$)([A-Za-z_][A-Za-z0-9_]*)\}?$/.exec(v)?.[1];
+    ctx.addIssue({
+      code: 'custom',
+      message: name
+        ? `expected the name of an environment variable: write ${name}, not "${v}"`
+        : 'expected the name of an environment variable (letters, digits and _, like OPENAI_API_KEY), not a value',
+    });
+  }
+});
 
 /** A listen address: `server.host` and `serve --host` alike. */
 export const hostSchema = z

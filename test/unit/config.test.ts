@@ -448,6 +448,20 @@ describe('error messages', () => {
     }
   });
 
+  it('a key pasted where a variable name goes does not hide the other problems of the file (an unknown fallback or provider was not said until it was fixed)', () => {
+    const raw = minimal();
+    const pasted = 'sk-proj-AbCdEf1234567890abcdef';
+    at(raw, 'providers', 'p').apiKeyEnv = pasted;
+    (raw.models as Obj).m = { ...((raw.models as Obj).m as Obj), fallbacks: ['nope'], endpoints: [{ provider: 'q', upstreamModel: 'm' }] };
+    const got = errors(validateConfig(raw));
+    expect(got).toContain(
+      'providers.p.apiKeyEnv: this looks like a key itself, not the name of a variable: put the key in an environment variable and write that name here (the value is not shown)',
+    );
+    expect(got.some((e) => e.startsWith('models.m.fallbacks[0]: unknown model "nope"'))).toBe(true);
+    expect(got.some((e) => e.startsWith('models.m.endpoints[0].provider: unknown provider "q"'))).toBe(true);
+    expect(JSON.stringify(got)).not.toContain('AbCdEf1234567890');
+  });
+
   it('an env variable written the LiteLLM or shell way (os.environ/X, $X, ${X}) says the name to write; anything else is never echoed', () => {
     const raw = rawDefaults();
     at(raw, 'providers', 'openai').apiKeyEnv = 'os.environ/OPENAI_API_KEY';
