@@ -26,6 +26,11 @@ export interface ClassifyInput {
    * request routes as it does on chat completions without one.
    */
   maxTokensRequired?: boolean;
+  /**
+   * The prompt's exact count, when `promptTokens` is the quick estimate (a third of its bytes,
+   * which English runs a third over): asked only when that estimate is over `longPromptTokens`.
+   */
+  exactPromptTokens?: () => number;
 }
 
 export interface Classification {
@@ -196,10 +201,11 @@ export function classify(input: ClassifyInput, cfg: ClassifierConfig, auto?: Aut
       score: null,
     };
   }
-  if (input.promptTokens > cfg.longPromptTokens) {
+  const long = input.promptTokens > cfg.longPromptTokens ? (input.exactPromptTokens?.() ?? input.promptTokens) : 0;
+  if (long > cfg.longPromptTokens) {
     return {
       tier: 'high_quality',
-      reason: `long prompt (${input.promptTokens} tokens > ${cfg.longPromptTokens}) → high_quality`,
+      reason: `long prompt (${long} tokens > ${cfg.longPromptTokens}) → high_quality`,
       keywordHits: hits,
       score: null,
     };

@@ -116,6 +116,9 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
   const needs = requiredCapabilities(inp.body);
   let contextTokens = inp.contextTokens ?? inp.promptTokens;
   let counted = inp.exactContextTokens === undefined || inp.contextTokens !== undefined;
+  // The exact count, once: the window filter and the classifier's long-prompt rule may both ask.
+  let exact: number | null = null;
+  const exactCount = (): number => (exact ??= inp.exactContextTokens!());
   // A chat model's window holds the prompt and the answer (providers refuse a prompt plus max_tokens over
   // the window): the client's cap as it would be sent, or a minimal room for an answer (answerRoom).
   const asked = wantsEmbeddings ? null : requestedOutputTokens(inp.body);
@@ -130,7 +133,7 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
     } else if (counted) return false;
     // The quick count is no answer here: the exact count decides (and is what the messages then name).
     counted = true;
-    contextTokens = inp.exactContextTokens!();
+    contextTokens = exactCount();
     return mc.contextWindow - contextTokens >= room;
   };
   const capable = (m: string): boolean => {
@@ -142,7 +145,16 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
 
   let plan: RoutePlan;
   if (inp.model === 'auto') {
-    const c = classify({ ...inp.classify, request: inp.classify.request ?? inp.body }, cfg.routing.classifier, cfg.routing.auto);
+    const quick = inp.exactContextTokens !== undefined && inp.contextTokens === undefined;
+    const c = classify(
+      {
+        ...inp.classify,
+        request: inp.classify.request ?? inp.body,
+        ...(quick && inp.classify.exactPromptTokens === undefined ? { exactPromptTokens: exactCount } : {}),
+      },
+      cfg.routing.classifier,
+      cfg.routing.auto,
+    );
     const idx = tierIndex(c.tier);
     const tiersInOrder = [c.tier, TIERS[idx + 1], TIERS[idx - 1], TIERS[idx + 2], TIERS[idx - 2]].filter((t): t is Tier => t !== undefined);
     const chain: string[] = [];

@@ -214,6 +214,27 @@ describe('resolve: auto', () => {
   });
 });
 
+describe('resolve: the long-prompt rule on the quick count', () => {
+  // longPromptTokens 500: a prompt of 2,000 English bytes is 667 by the quick count (a third of its
+  // bytes) and about 400 by the tokenizer; the rule decided on the quick count (high_quality).
+  const cfg = configSchema.parse({
+    ...(CFG as unknown as ConfigInput),
+    routing: { ...CFG.routing, classifier: { ...CFG.routing.classifier, longPromptTokens: 500 } },
+  });
+  it('asks the exact count before calling a prompt long, and names it', () => {
+    let asked = 0;
+    const under = resolve(cfg, input('auto', { promptTokens: 667, exactContextTokens: () => (asked++, 410) }));
+    expect(under.tier).toBe('balanced');
+    expect(under.reason).not.toMatch(/long prompt/);
+    expect(asked).toBe(1);
+    const over = resolve(cfg, input('auto', { promptTokens: 667, exactContextTokens: () => 600 }));
+    expect(over.tier).toBe('high_quality');
+    expect(over.reason).toMatch(/^long prompt \(600 tokens > 500\)/);
+    // An exact count (no quick estimate to correct) decides as it is.
+    expect(resolve(cfg, input('auto', { promptTokens: 667 })).reason).toMatch(/^long prompt \(667 tokens > 500\)/);
+  });
+});
+
 describe('resolve: refusals', () => {
   it('an unknown model or route → model_not_found (400) listing every model, route and auto', () => {
     for (const m of ['gpt-9', 'route/nope']) {
