@@ -38,10 +38,13 @@ export function judgeBody(model: string, rubric: string, maxTokens: number, requ
   };
 }
 
-/** PASS, FAIL, or unclear (an unreadable verdict never escalates on its own). */
+/**
+ * PASS, FAIL, or unclear (an unreadable verdict never escalates on its own). A judge that writes
+ * the verdict as a participle ("PASSED", "Failed.") means the same word.
+ */
 export function judgeVerdict(text: string): 'pass' | 'fail' | 'unclear' {
-  const pass = /\bPASS\b/i.test(text);
-  const fail = /\bFAIL\b/i.test(text);
+  const pass = /\bPASS(?:ED|ES)?\b/i.test(text);
+  const fail = /\bFAIL(?:ED|S)?\b/i.test(text);
   if (pass === fail) return 'unclear';
   return pass ? 'pass' : 'fail';
 }

@@ -187,5 +187,9 @@ describe('judgeVerdict', () => {
     expect(judgeVerdict('fail.')).toBe('fail');
     expect(judgeVerdict('PASS or FAIL')).toBe('unclear');
     expect(judgeVerdict('passable')).toBe('unclear');
+    // A participle is the same verdict (it was unclear, so a judge writing "FAILED" never escalated).
+    expect(judgeVerdict('FAILED')).toBe('fail');
+    expect(judgeVerdict('Passed.')).toBe('pass');
+    expect(judgeVerdict('PASSED or FAILED')).toBe('unclear');
   });
 });
