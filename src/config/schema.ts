@@ -355,7 +355,7 @@ const classifierSchema = z
     complexityThreshold: positiveInt.default(3),
     /** Extra task names mapped to a tier (`x-switchyard-task: <name>`). */
     tasks: z.record(z.string(), z.enum(TIERS)).default({}),
-    /** Prompts above this many tokens count as long (pushes `balanced` to `high_quality`). */
+    /** Prompts above this many tokens (counted exactly) are sent to `high_quality`, whatever the task or the scorer says. */
     longPromptTokens: positiveInt.default(8000),
   })
   // A task both simple and complex takes the simple tier and the other entry does nothing: refused.
