@@ -355,7 +355,7 @@ const classifierSchema = z
     complexityThreshold: positiveInt.default(3),
     /** Extra task names mapped to a tier (`x-switchyard-task: <name>`). */
     tasks: z.record(z.string(), z.enum(TIERS)).default({}),
-    /** Prompts above this many tokens (counted exactly) are sent to `high_quality`, whatever the task or the scorer says. */
+    /** Prompts above this many tokens (counted exactly) go to `high_quality` unless a tier or task hint decides (the scorer is not asked). */
     longPromptTokens: positiveInt.default(8000),
   })
   // A task both simple and complex takes the simple tier and the other entry does nothing: refused.
