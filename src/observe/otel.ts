@@ -9,6 +9,7 @@
 import type { Attributes, Context, Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { nativeOf } from '../apis/native.js';
 import { echoName } from '../errors.js';
 import { scrub, withoutPassword } from './scrub.js';
 import type { AnsweredRequest, ApiName, AttemptInfo, AttemptTrace, HttpRequestLike, RefusedRequest, RequestTrace, Tracer } from '../runtime/request-scope.js';
@@ -262,6 +263,13 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     const maxTokens = call.body.max_tokens ?? call.body.max_completion_tokens;
     if (typeof maxTokens === 'number' && apiName !== 'embeddings') attrs['gen_ai.request.max_tokens'] = maxTokens;
     if (typeof call.body.temperature === 'number') attrs['gen_ai.request.temperature'] = call.body.temperature;
+    if (apiName === 'embeddings') {
+      // The conventions' embeddings attributes, from the fields sent on as given (the SDK asks for base64 by default).
+      const n = nativeOf(call.body);
+      const extra = n?.kind === 'embeddings' ? n.extra : {};
+      if (typeof extra.encoding_format === 'string') attrs['gen_ai.request.encoding_formats'] = [extra.encoding_format];
+      if (typeof extra.dimensions === 'number') attrs['gen_ai.embeddings.dimension.count'] = extra.dimensions;
+    }
     // Content is the client's own, but a configured secret in it is scrubbed as everywhere else (logs, events, errors).
     // Not for embeddings: the conventions give them no messages, and their flow's prompt is only a placeholder
     // to count (a run of one byte per token id, or the texts joined as one user turn).

@@ -23,6 +23,14 @@ const TRACE = '0af7651916cd43dd8448eb211c80319c';
 const CLIENT_SPAN = 'b7ad6b7169203331';
 const traceparent = (n: number) => `00-${TRACE.slice(0, -2)}${String(n).padStart(2, '0')}-${CLIENT_SPAN}-01`;
 const SECRET_PROMPT = 'zebra-quartz-prompt-text';
+const EMBEDDINGS_MODEL = {
+  tier: 'fast_cheap',
+  price: { inputPerMTok: 0.02, outputPerMTok: 0 },
+  contextWindow: 8192,
+  capabilities: ['embeddings'],
+  maxOutputTokens: 1,
+  endpoints: [{ provider: 'openai', upstreamModel: 'text-embedding-3-small' }],
+};
 const HANG = 'probe-please-hang';
 const CUT = 'probe-please-cut-the-stream';
 let probeHung: () => void = () => undefined;
@@ -156,20 +164,40 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     }
   });
 
+  it("an embeddings request span has the conventions' gen_ai.request.encoding_formats and gen_ai.embeddings.dimension.count when the request sets them", async () => {
+    const base = testConfig(sim.url);
+    const emb = await startSidecar({
+      ...base,
+      models: { ...(base.models as Record<string, unknown>), 'text-embedding-3-small': EMBEDDINGS_MODEL },
+      observe: { otlp: { endpoint: otlp.url, serviceName: 'switchyard-embeddings' } },
+    });
+    try {
+      // The openai SDK asks for base64 unless told otherwise.
+      const tp = traceparent(62);
+      await emb.client.embeddings.create({ model: 'text-embedding-3-small', input: 'hello', dimensions: 4 }, { headers: { traceparent: tp } });
+      const req = await server(tp.split('-')[1]!);
+      expect(req.attributes).toMatchObject({ 'gen_ai.request.encoding_formats': ['base64'], 'gen_ai.embeddings.dimension.count': 4 });
+      const raw = await fetch(`${emb.url}/v1/embeddings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', traceparent: traceparent(63) },
+        body: JSON.stringify({ model: 'text-embedding-3-small', input: 'hello' }),
+      });
+      expect(raw.status).toBe(200);
+      const plain = await server(traceparent(63).split('-')[1]!);
+      expect(plain.attributes['gen_ai.request.encoding_formats']).toBeUndefined();
+      expect(plain.attributes['gen_ai.embeddings.dimension.count']).toBeUndefined();
+    } finally {
+      await emb.stop();
+    }
+  });
+
   it("with captureContent, an embeddings request's span carries no input messages: not the flow's placeholder prompt (a run of x for token ids, the texts joined as one user turn)", async () => {
     const base = testConfig(sim.url);
     const content = await startSidecar({
       ...base,
       models: {
         ...(base.models as Record<string, unknown>),
-        'text-embedding-3-small': {
-          tier: 'fast_cheap',
-          price: { inputPerMTok: 0.02, outputPerMTok: 0 },
-          contextWindow: 8192,
-          capabilities: ['embeddings'],
-          maxOutputTokens: 1,
-          endpoints: [{ provider: 'openai', upstreamModel: 'text-embedding-3-small' }],
-        },
+        'text-embedding-3-small': EMBEDDINGS_MODEL,
       },
       observe: { otlp: { endpoint: otlp.url, serviceName: 'switchyard-content-embeddings', captureContent: true } },
     });
