@@ -263,6 +263,17 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     const maxTokens = call.body.max_tokens ?? call.body.max_completion_tokens;
     if (typeof maxTokens === 'number' && apiName !== 'embeddings') attrs['gen_ai.request.max_tokens'] = maxTokens;
     if (typeof call.body.temperature === 'number') attrs['gen_ai.request.temperature'] = call.body.temperature;
+    for (const k of ['top_p', 'seed', 'frequency_penalty', 'presence_penalty'] as const) {
+      const v = (call.body as Record<string, unknown>)[k];
+      if (typeof v === 'number') attrs[`gen_ai.request.${k}`] = v;
+    }
+    const stop: unknown = call.body.stop;
+    if (typeof stop === 'string') attrs['gen_ai.request.stop_sequences'] = [stop];
+    else if (Array.isArray(stop) && stop.length > 0 && stop.every((x) => typeof x === 'string')) attrs['gen_ai.request.stop_sequences'] = stop as string[];
+    // The conventions' output type, when the request asks for a format (Responses' text.format is translated to it).
+    const format: unknown = call.body.response_format;
+    if (format !== null && typeof format === 'object' && 'type' in format && typeof format.type === 'string')
+      attrs['gen_ai.output.type'] = format.type === 'text' ? 'text' : 'json';
     if (apiName === 'embeddings') {
       // The conventions' embeddings attributes, from the fields sent on as given (the SDK asks for base64 by default).
       const n = nativeOf(call.body);

@@ -191,6 +191,46 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     }
   });
 
+  it("a request span has the conventions' request parameters the client set (top_p, seed, penalties, stop sequences) and gen_ai.output.type for a requested format, on chat and Responses alike", async () => {
+    const tp = traceparent(64);
+    await sc.client.chat.completions.create(
+      {
+        model: 'gpt-4.1',
+        messages: [{ role: 'user', content: 'hi as JSON' }],
+        top_p: 0.5,
+        seed: 7,
+        frequency_penalty: 0.25,
+        presence_penalty: -0.5,
+        stop: 'END',
+        max_tokens: 50,
+        response_format: { type: 'json_object' },
+      },
+      { headers: { traceparent: tp } },
+    );
+    expect((await server(tp.split('-')[1]!)).attributes).toMatchObject({
+      'gen_ai.request.top_p': 0.5,
+      'gen_ai.request.seed': 7,
+      'gen_ai.request.frequency_penalty': 0.25,
+      'gen_ai.request.presence_penalty': -0.5,
+      'gen_ai.request.stop_sequences': ['END'],
+      'gen_ai.request.max_tokens': 50,
+      'gen_ai.output.type': 'json',
+    });
+    const tp2 = traceparent(65);
+    const schema = { type: 'object', properties: { a: { type: 'string' } }, required: ['a'], additionalProperties: false };
+    await sc.client.responses.create(
+      { model: 'gpt-4.1', input: 'hi', top_p: 0.9, text: { format: { type: 'json_schema', name: 's', schema, strict: true } } },
+      { headers: { traceparent: tp2 } },
+    );
+    expect((await server(tp2.split('-')[1]!)).attributes).toMatchObject({ 'gen_ai.request.top_p': 0.9, 'gen_ai.output.type': 'json' });
+    // Nothing asked, nothing said: a plain request has none of them.
+    const tp3 = traceparent(66);
+    await sc.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] }, { headers: { traceparent: tp3 } });
+    const plain = (await server(tp3.split('-')[1]!)).attributes;
+    for (const k of ['top_p', 'seed', 'frequency_penalty', 'presence_penalty', 'stop_sequences']) expect(plain[`gen_ai.request.${k}`], k).toBeUndefined();
+    expect(plain['gen_ai.output.type']).toBeUndefined();
+  });
+
   it("with captureContent, an embeddings request's span carries no input messages: not the flow's placeholder prompt (a run of x for token ids, the texts joined as one user turn)", async () => {
     const base = testConfig(sim.url);
     const content = await startSidecar({
