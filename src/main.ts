@@ -41,11 +41,23 @@ const LOCK_WAIT_MARGIN_MS = 2_000;
 const PROVIDER_PATHS: Record<string, string> = { openai: '/openai/v1', gemini: '/gemini/v1', deepseek: '/deepseek/v1', anthropic: '/anthropic' };
 
 /** Where the config comes from, and whether it is the built-in catalogue. */
-async function loadConfig(opts: ServeOptions): Promise<{ cfg: Config; file: string | null }> {
+async function loadConfig(opts: ServeOptions): Promise<{ cfg: Config; file: string | null; label: string }> {
   const file = opts.config ?? defaultConfigFile();
+  const label = file === null ? '' : configLabel(file, opts.config !== undefined);
   const res = file ? await loadConfigFile(file) : validateConfig(DEFAULT_CONFIG);
-  if (!res.ok) throw new StartupError(`invalid config${file ? ` ${file}` : ''}:\n  ${res.errors.join('\n  ')}`);
-  return { cfg: res.config, file };
+  if (!res.ok) throw new StartupError(`invalid config${file ? ` ${label}` : ''}:\n  ${res.errors.join('\n  ')}`);
+  return { cfg: res.config, file, label };
+}
+
+/**
+ * A config file in a start error: one `serve` found by itself (./switchyard.yaml, no --config)
+ * says so, as without it the start would have run on the built-in catalogue (the simulator
+ * without keys): a stray file otherwise read as "missing secrets" after `npm start`.
+ */
+function configLabel(file: string, explicit: boolean): string {
+  return explicit
+    ? file
+    : `${file} (found in the working directory and read as no --config was given; without it switchyard runs on the built-in catalogue: fix it, name another with --config FILE, or move it away)`;
 }
 
 /** With the built-in catalogue: a relay, real keys, or the simulator. */
@@ -137,9 +149,9 @@ function missingSecrets(cfg: Config, env: NodeJS.ProcessEnv): string[] {
 }
 
 /** A config file's secrets must all be set; any secret set must be usable (config/secrets.ts). */
-function checkKeys(cfg: Config, env: NodeJS.ProcessEnv, fromFile: boolean): void {
-  const missing = fromFile ? missingSecrets(cfg, env) : [];
-  if (missing.length > 0) throw new StartupError(`missing secrets:\n  ${missing.join('\n  ')}`);
+function checkKeys(cfg: Config, env: NodeJS.ProcessEnv, file: string | null): void {
+  const missing = file !== null ? missingSecrets(cfg, env) : [];
+  if (missing.length > 0) throw new StartupError(`missing secrets of config ${file}:\n  ${missing.join('\n  ')}`);
   const unusable = unusableSecrets(cfg, env);
   if (unusable.length > 0) throw new StartupError(`secrets that cannot be used:\n  ${unusable.join('\n  ')}`);
 }
@@ -256,13 +268,13 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   let cfg = loaded.cfg;
   let simulator: Simulator | null = null;
   let note = `config ${loaded.file}`;
-  if (loaded.file) checkKeys(cfg, env, true);
+  if (loaded.file) checkKeys(cfg, env, loaded.label);
   else {
     const d = applyDefaults(cfg, env);
     cfg = d.cfg;
     // Half a relay is none: said in the banner rather than passed over.
     note = !env.SWITCHYARD_RELAY_URL && env.SWITCHYARD_RELAY_KEY ? `${d.note}; SWITCHYARD_RELAY_KEY is set without SWITCHYARD_RELAY_URL: no relay` : d.note;
-    checkKeys(cfg, env, false);
+    checkKeys(cfg, env, null);
     if (d.simulate) {
       // Its tokenizer loads on the first request: an idle sidecar does not hold the o200k tables.
       simulator = await startSimulator({ host: '127.0.0.1', port: 0, tokenizer: 'lazy' });

@@ -561,6 +561,53 @@ describe('a ./switchyard.yaml that is a link to nothing', () => {
   });
 });
 
+describe('a ./switchyard.yaml that serve finds by itself (no --config)', () => {
+  const start = (cwd: string) =>
+    spawnSync(process.execPath, [BIN, 'serve', '--port', '0'], {
+      cwd,
+      env: {
+        ...process.env,
+        OPENAI_API_KEY: '',
+        ANTHROPIC_API_KEY: '',
+        GEMINI_API_KEY: '',
+        DEEPSEEK_API_KEY: '',
+        SWITCHYARD_RELAY_URL: '',
+        SY_IMPLICIT_UNSET_KEY: '',
+      },
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+  const implicit = './switchyard.yaml (found in the working directory and read as no --config was given; without it switchyard runs on the built-in catalogue';
+
+  it('a start it stops for missing secrets names the file and that it was found, not given (npm start said only "missing secrets", where the README promises the simulator)', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sy-implicit-'));
+    writeFileSync(
+      join(cwd, 'switchyard.yaml'),
+      stringify({
+        providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apiKeyEnv: 'SY_IMPLICIT_UNSET_KEY' } },
+        models: {
+          m: { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 1000, endpoints: [{ provider: 'p', upstreamModel: 'm' }] },
+        },
+      }),
+    );
+    const r = start(cwd);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`missing secrets of config ${implicit}`);
+    expect(r.stderr).toContain('providers.p.apiKeyEnv: environment variable SY_IMPLICIT_UNSET_KEY is set but empty');
+  });
+
+  it('an invalid one says so too; a file given with --config is named as given', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sy-implicit-'));
+    writeFileSync(join(cwd, 'switchyard.yaml'), 'models: {}\n');
+    const r = start(cwd);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`invalid config ${implicit}`);
+    const given = spawnSync(process.execPath, [BIN, 'serve', '--port', '0', '--config', 'switchyard.yaml'], { cwd, encoding: 'utf8', timeout: 15_000 });
+    expect(given.status).toBe(1);
+    expect(given.stderr).toContain('invalid config switchyard.yaml:');
+  });
+});
+
 describe('switchyard serve with a relay (SWITCHYARD_RELAY_URL)', () => {
   const NO_KEYS = { OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', GEMINI_API_KEY: '', DEEPSEEK_API_KEY: '' };
   const serveWith = (env: Record<string, string>) =>
