@@ -33,7 +33,9 @@ export function nearest(name: string, known: readonly string[]): string | null {
  * `unknown model "gpt4.1" (did you mean "gpt-4.1"?)`, or with the catalogue's ids when none is
  * near (at most 12 of them named).
  */
-export function unknownModel(name: string, models: readonly string[]): string {
+export function unknownModel(name: string, models: readonly string[], aliasOf?: string): string {
+  // A model's alias is a name requests may use; the config itself names models by id.
+  if (aliasOf !== undefined) return `"${name}" is an alias of model "${aliasOf}": the config names a model by its id, write "${aliasOf}"`;
   const near = nearest(name, models);
   if (near !== null) return `unknown model "${name}" (did you mean "${near}"?)`;
   if (models.length === 0) return `unknown model "${name}" (the catalogue has no models)`;

@@ -640,6 +640,10 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
   const modelMap = obj(cfg.models);
   const models = Object.keys(modelMap);
   const known = (m: string) => models.includes(m);
+  // Each alias and its model, for "unknown model" where an alias was written for an id.
+  const aliasTo = new Map<string, string>();
+  for (const [name, raw] of Object.entries(modelMap)) for (const [, a] of strs(obj(raw).aliases)) if (!aliasTo.has(a)) aliasTo.set(a, name);
+  const unknown = (m: string): string => unknownModel(m, models, aliasTo.get(m));
   for (const [name, raw] of Object.entries(providers)) {
     // One header from two places: which value would be sent?
     const p = obj(raw);
@@ -710,7 +714,7 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
       else aliasOf.set(a, name);
     }
     for (const [i, f] of strs(model.fallbacks)) {
-      if (!known(f)) ctx.addIssue({ code: 'custom', path: ['models', name, 'fallbacks', i], message: unknownModel(f, models) });
+      if (!known(f)) ctx.addIssue({ code: 'custom', path: ['models', name, 'fallbacks', i], message: unknown(f) });
       else if (f === name)
         ctx.addIssue({
           code: 'custom',
@@ -728,13 +732,13 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
     });
   for (const [route, chain] of Object.entries(obj(obj(cfg.routing).routes))) {
     for (const [i, m] of strs(chain)) {
-      if (!known(m)) ctx.addIssue({ code: 'custom', path: ['routing', 'routes', route, i], message: unknownModel(m, models) });
+      if (!known(m)) ctx.addIssue({ code: 'custom', path: ['routing', 'routes', route, i], message: unknown(m) });
       else if (isEmbeddings(modelMap[m]))
         ctx.addIssue({ code: 'custom', path: ['routing', 'routes', route, i], message: `"${m}" is an embeddings model: routes are for chat` });
     }
   }
   checkEmbeddings(modelMap, providers, ctx);
-  crossCheckCascade(obj(obj(cfg.routing).cascade), known, ctx, models);
+  crossCheckCascade(obj(obj(cfg.routing).cascade), known, ctx, unknown);
   const keys = arr(obj(cfg.auth).keys).map(obj);
   const keyIds = keys.map((k) => k.id).filter((k): k is string => typeof k === 'string');
   const budgetIds = new Map<string, number>();
@@ -782,7 +786,7 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
     if (l.scope === 'model' && typeof l.model !== 'string')
       ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: 'expected a model id for scope "model"' });
     if (l.scope === 'model' && typeof l.model === 'string' && !known(l.model))
-      ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: unknownModel(l.model, models) });
+      ctx.addIssue({ code: 'custom', path: ['budget', 'limits', i, 'model'], message: unknown(l.model) });
   });
   const storage = obj(cfg.storage);
   if (
@@ -862,7 +866,7 @@ function checkEmbeddings(modelMap: Record<string, unknown>, providers: Record<st
  * At least one check (with none, every answer passed: requests stayed on the first, cheapest step
  * and never escalated); `judge` needs a judge model from the catalogue, and a judge needs the check turned on.
  */
-function crossCheckCascade(c: Record<string, unknown>, known: (m: string) => boolean, ctx: z.RefinementCtx, models: readonly string[]): void {
+function crossCheckCascade(c: Record<string, unknown>, known: (m: string) => boolean, ctx: z.RefinementCtx, unknown: (m: string) => string): void {
   if (Array.isArray(c.checks) && c.checks.length === 0)
     ctx.addIssue({
       code: 'custom',
@@ -874,7 +878,7 @@ function crossCheckCascade(c: Record<string, unknown>, known: (m: string) => boo
   if (checks.includes('judge') && typeof judge.model !== 'string')
     ctx.addIssue({ code: 'custom', path: ['routing', 'cascade', 'judge'], message: 'check "judge" needs routing.cascade.judge.model' });
   if (typeof judge.model === 'string' && !known(judge.model))
-    ctx.addIssue({ code: 'custom', path: ['routing', 'cascade', 'judge', 'model'], message: unknownModel(judge.model, models) });
+    ctx.addIssue({ code: 'custom', path: ['routing', 'cascade', 'judge', 'model'], message: unknown(judge.model) });
   if (typeof judge.model === 'string' && !checks.includes('judge'))
     ctx.addIssue({ code: 'custom', path: ['routing', 'cascade', 'judge'], message: 'a judge is configured but "judge" is not in routing.cascade.checks' });
 }

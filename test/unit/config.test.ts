@@ -186,6 +186,18 @@ describe('error messages', () => {
     );
   });
 
+  it('a model\'s alias written where the config names a model (route, fallback, budget) is said to be an alias, with the id to write (it said "unknown model")', () => {
+    const raw = minimal();
+    const m = (raw.models as Obj).m as Obj;
+    raw.models = { m: { ...m, aliases: ['m-latest'] }, n: { ...m, fallbacks: ['m-latest'] } };
+    raw.routing = { routes: { r: ['m-latest'] } };
+    raw.budget = { limits: [{ scope: 'model', model: 'm-latest', period: 'day', usd: 1 }] };
+    const said = '"m-latest" is an alias of model "m": the config names a model by its id, write "m"';
+    expect(errors(validateConfig(raw)).sort()).toEqual(
+      [`models.n.fallbacks[0]: ${said}`, `routing.routes.r[0]: ${said}`, `budget.limits[0].model: ${said}`].sort(),
+    );
+  });
+
   it('says strict bounds as strict, empty strings as empty, and why a record key is refused', () => {
     const raw = minimal();
     (raw.models as Obj).m = { ...((raw.models as Obj).m as Obj), endpoints: [{ provider: 'p', upstreamModel: 'm', rpm: 0 }] };
