@@ -175,6 +175,10 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
     if (sink.signal.aborted || rt.stopping.aborted || rt.now() >= deadlineAt || steps.length > c.maxSteps) break;
     if (plan.kind === 'chain' && i <= reached) continue;
     const step = ladder[i]!;
+    // A later step that usually takes longer than the time left would most likely be cut by the
+    // deadline and billed what it reserved (a JSON answer's prompt and whole cap) for nothing: the
+    // best answer so far is delivered instead.
+    if (steps.some((s) => s.answer) && deadlineAt - rt.now() < quickest(step.plan.candidates)) break;
     const prev = steps[steps.length - 1];
     // Why this tier (or model): the step below that failed, then what chose the first step (x-switchyard-reason).
     const next = plan.kind === 'chain' ? step.plan.candidates[0]! : step.tier;
@@ -240,6 +244,17 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
       break;
   }
   await deliver(rt, call, sink, steps, extraRows, spent, extraRecords);
+
+  /** The usual time (latency EWMA, `latencyPriorMs` until measured) of the quickest endpoint of `models`. */
+  function quickest(models: readonly string[]): number {
+    let ms = Infinity;
+    for (const m of models)
+      for (const h of rt.byModel.get(m) ?? []) {
+        const ctx = h.actor.getSnapshot().context;
+        ms = Math.min(ms, ctx.latencyEwma ?? ctx.settings.latencyPriorMs);
+      }
+    return ms;
+  }
 
   /**
    * A fallback plan (the cheaper models after a refusal for money, the other models after no
