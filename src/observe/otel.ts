@@ -195,6 +195,23 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     }
   };
 
+  /** The conventions' server.address and server.port of a provider's baseUrl (the scheme's port when it names none), per URL once. */
+  const servers = new Map<string, Attributes>();
+  const serverOf = (baseUrl: string): Attributes => {
+    let a = servers.get(baseUrl);
+    if (!a) {
+      a = {};
+      try {
+        const u = new URL(baseUrl);
+        a = { 'server.address': u.hostname.replace(/^\[(.*)\]$/, '$1'), 'server.port': u.port !== '' ? Number(u.port) : u.protocol === 'http:' ? 80 : 443 };
+      } catch {
+        // Validated at load; nothing to say about one that is not a URL.
+      }
+      servers.set(baseUrl, a);
+    }
+    return a;
+  };
+
   const providerName = (info: AttemptInfo): string => (info.providerKind === 'anthropic' ? 'anthropic' : (PROVIDER_NAMES[info.provider] ?? info.provider));
 
   /** `onEnd`: the failed attempt's fault, null for one answered (or cancelled by its client). */
@@ -206,6 +223,7 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
       'switchyard.endpoint': info.endpoint,
       'switchyard.model': info.model,
       'switchyard.tier': info.tier,
+      ...(info.baseUrl !== undefined ? serverOf(info.baseUrl) : {}),
     };
     const span = tracer.startSpan(`${op} ${info.upstreamModel}`, { kind: SpanKind.CLIENT, attributes: attrs }, parent);
     return {

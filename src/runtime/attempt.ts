@@ -247,6 +247,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
     provider: h.endpoint.provider,
     providerKind: h.adapter.kind,
     upstreamModel: h.endpoint.upstreamModel,
+    baseUrl: h.provider.baseUrl,
   });
   if (trace) Object.assign(req.headers, trace.headers());
   // The first-token limit runs from when a connection takes the request (a wait for one in the

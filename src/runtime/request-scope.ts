@@ -29,6 +29,8 @@ export interface AttemptInfo {
   provider: string;
   providerKind: string;
   upstreamModel: string;
+  /** The provider's baseUrl (the span's server.address and server.port). */
+  baseUrl?: string;
 }
 
 /** The trace of the current request's next upstream attempt, or null when not tracing. */

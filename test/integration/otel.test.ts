@@ -231,6 +231,14 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(plain['gen_ai.output.type']).toBeUndefined();
   });
 
+  it("an attempt span has the conventions' server.address and server.port of the upstream it called (its provider's baseUrl)", async () => {
+    const tp = traceparent(67);
+    await sc.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] }, { headers: { traceparent: tp } });
+    const attempt = await otlp.waitFor((s) => s.traceId === tp.split('-')[1] && s.kind === 3);
+    const up = new URL(sim.url);
+    expect(attempt.attributes).toMatchObject({ 'server.address': up.hostname, 'server.port': Number(up.port) });
+  });
+
   it("with captureContent, an embeddings request's span carries no input messages: not the flow's placeholder prompt (a run of x for token ids, the texts joined as one user turn)", async () => {
     const base = testConfig(sim.url);
     const content = await startSidecar({
