@@ -10,7 +10,7 @@ import { translateResponses } from '../apis/responses-request.js';
 import { countPromptTokens } from '../accounting/tokens.js';
 import { echoName, SwitchyardError } from '../errors.js';
 import { listModelIds } from '../routing/resolve.js';
-import { inScope, traceAnswered } from '../runtime/request-scope.js';
+import { currentScope, inScope, traceAnswered } from '../runtime/request-scope.js';
 import type { ChatMessage } from '../upstream/types.js';
 import { clientAuthorization } from './auth.js';
 import { readEdge, type ApiRoute, type EdgeRequest } from './edge.js';
@@ -81,7 +81,10 @@ export function responsesRoute(store: () => ResponseStore | null): ApiRoute {
       log: e.log,
     });
     const call = { requestId, body: t.chat, hints: e.hints, keyId: e.keyId, receivedAt: e.receivedAt, log: e.log };
-    await inScope('responses', call, req, () => e.rt.chat(call, sink));
+    await inScope('responses', call, req, () => {
+      sink.bindTrace(currentScope()?.trace ?? null);
+      return e.rt.chat(call, sink);
+    });
   };
 }
 

@@ -4,6 +4,7 @@ import type { ResponseStore } from '../accounting/response-store.js';
 import { outputOfCompletion, responseObject, responsesUsage, statusOf, type ResponseShell } from '../apis/responses-output.js';
 import { ResponsesStreamWriter } from '../apis/responses-stream.js';
 import { errorBody, type SwitchyardError } from '../errors.js';
+import type { RequestTrace } from '../runtime/request-scope.js';
 import type { ChatMessage } from '../upstream/types.js';
 import { ApiSink } from './api-sink.js';
 import type { HttpSink } from './sink.js';
@@ -42,12 +43,18 @@ const RESPONSES_PATH: Array<[RegExp, string]> = [
 
 export class ResponsesSink extends ApiSink {
   private writer: ResponsesStreamWriter | null = null;
+  /** The request's span, when tracing: it gets the id of the response the client is answered with. */
+  private trace: RequestTrace | null = null;
 
   constructor(
     out: HttpSink,
     private readonly o: ResponsesSinkOptions,
   ) {
     super(out);
+  }
+
+  bindTrace(trace: RequestTrace | null): void {
+    this.trace = trace;
   }
 
   protected errorBody(err: SwitchyardError): unknown {
@@ -92,12 +99,14 @@ export class ResponsesSink extends ApiSink {
     const { output, finish, assistant } = outputOfCompletion(body);
     const s = statusOf(finish);
     const response = responseObject(shell, { status: s.status, incomplete_details: s.incomplete_details, output, usage: responsesUsage(body.usage) });
+    this.trace?.responseId?.(shell.id);
     await this.save(assistant, response);
     this.out.json(status, headers, JSON.stringify(response));
   }
 
   protected onStart(headers: Record<string, string>): void {
     const shell = { ...this.o.shell, model: headers['x-switchyard-model'] ?? this.o.shell.model };
+    this.trace?.responseId?.(shell.id);
     this.writer = new ResponsesStreamWriter(shell, (name, data) => this.event(name, data));
     this.writer.start();
   }

@@ -353,6 +353,9 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
         if (r.error === 'model_not_found') span.updateName(op);
         markOutcome(span, r.status, r.error ?? null);
       },
+      responseId(id) {
+        span.setAttribute('gen_ai.response.id', id);
+      },
       end() {
         span.end();
       },

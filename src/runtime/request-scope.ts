@@ -44,6 +44,8 @@ export function traceAttempt(info: AttemptInfo): AttemptTrace | null {
 export interface RequestTrace {
   attempt(info: AttemptInfo): AttemptTrace;
   record(r: RequestRecord): void;
+  /** The id of the answer the client got (a Response's `resp_…`): the span's gen_ai.response.id. */
+  responseId?(id: string): void;
   end(): void;
   /** The request span's ids, for its log lines (`trace_id`, `span_id`: a log backend joins them to the trace). */
   ids(): { traceId: string; spanId: string };

@@ -239,6 +239,17 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(attempt.attributes).toMatchObject({ 'server.address': up.hostname, 'server.port': Number(up.port) });
   });
 
+  it('a Responses request span has gen_ai.response.id, the id the client got (JSON and stream), to find the stored response by', async () => {
+    const tp = traceparent(68);
+    const r = await sc.client.responses.create({ model: 'gpt-4.1', input: 'hi' }, { headers: { traceparent: tp } });
+    expect((await server(tp.split('-')[1]!)).attributes['gen_ai.response.id']).toBe(r.id);
+    const tp2 = traceparent(69);
+    const s = sc.client.responses.stream({ model: 'gpt-4.1', input: 'hi' }, { headers: { traceparent: tp2 } });
+    for await (const _ of s);
+    const f = await s.finalResponse();
+    expect((await server(tp2.split('-')[1]!)).attributes['gen_ai.response.id']).toBe(f.id);
+  });
+
   it("with captureContent, an embeddings request's span carries no input messages: not the flow's placeholder prompt (a run of x for token ids, the texts joined as one user turn)", async () => {
     const base = testConfig(sim.url);
     const content = await startSidecar({
