@@ -34,6 +34,14 @@ export function validateConfig(raw: unknown): LoadResult {
         ],
       };
   }
+  // A list (`- providers: …`, one dash too many) or a bare value: what a config is, not "expected object, got array".
+  if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw)))
+    return {
+      ok: false,
+      errors: [
+        `(root): a config is a mapping of sections at the top level (providers:, models:, and optionally server:, routing:, budget:, …), got ${Array.isArray(raw) ? 'a list (a line starting with "- " at the top level?)' : `a ${typeName(raw)}`}`,
+      ],
+    };
   const res = configSchema.safeParse(raw ?? {}, { reportInput: true });
   const models = (raw as { models?: unknown } | null)?.models;
   const empty =

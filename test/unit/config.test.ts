@@ -198,6 +198,15 @@ describe('error messages', () => {
     );
   });
 
+  it('a file that is a list or a bare value is told what a config is (it said "(root): expected object, got array")', () => {
+    const list = errors(validateConfig(parseYaml('- providers: {}\n- models: {}\n')));
+    expect(list).toEqual([
+      '(root): a config is a mapping of sections at the top level (providers:, models:, and optionally server:, routing:, budget:, …), got a list (a line starting with "- " at the top level?)',
+    ]);
+    expect(errors(validateConfig(parseYaml('hello')))).toEqual([expect.stringMatching(/^\(root\): a config is a mapping of sections .*, got a string$/)]);
+    expect(errors(validateConfig(42))).toEqual([expect.stringMatching(/, got a number$/)]);
+  });
+
   it('says strict bounds as strict, empty strings as empty, and why a record key is refused', () => {
     const raw = minimal();
     (raw.models as Obj).m = { ...((raw.models as Obj).m as Obj), endpoints: [{ provider: 'p', upstreamModel: 'm', rpm: 0 }] };
