@@ -216,7 +216,14 @@ export function formatIssue(issue: z.core.$ZodIssue, schema?: z.ZodType): string
   switch (issue.code) {
     case 'invalid_type': {
       const got = 'input' in issue ? typeName(issue.input) : undefined;
-      if (got === 'undefined') return `${where}: required (expected ${issue.expected})`;
+      if (got === 'undefined') {
+        // The two sections every config has, said with what goes in them (an empty or wrong file lands here).
+        if (issue.path.length === 1 && issue.path[0] === 'providers')
+          return `${where}: required: the upstream APIs by a name of your choice (openai: { kind: openai, baseUrl: https://api.openai.com/v1, apiKeyEnv: OPENAI_API_KEY })`;
+        if (issue.path.length === 1 && issue.path[0] === 'models')
+          return `${where}: required: the catalogue by model id (gpt-4.1: { tier, price: { inputPerMTok, outputPerMTok }, contextWindow, endpoints: [{ provider, upstreamModel }] })`;
+        return `${where}: required (expected ${issue.expected})`;
+      }
       // `.inf` in YAML: a number, not a finite one ("expected number, got number" said nothing).
       if (got === 'number' && issue.expected === 'number') return `${where}: expected a finite number, got ${String((issue as { input?: unknown }).input)}`;
       // `rpm: 2.5` where a count is wanted: zod says "expected int, got number".

@@ -249,7 +249,11 @@ describe('error messages', () => {
   });
 
   it('reports missing required sections', () => {
-    expect(errors(validateConfig(null))).toEqual(['providers: required (expected record)', 'models: required (expected record)']);
+    // Said with what goes in them, not zod's "required (expected record)".
+    expect(errors(validateConfig(null))).toEqual([
+      'providers: required: the upstream APIs by a name of your choice (openai: { kind: openai, baseUrl: https://api.openai.com/v1, apiKeyEnv: OPENAI_API_KEY })',
+      'models: required: the catalogue by model id (gpt-4.1: { tier, price: { inputPerMTok, outputPerMTok }, contextWindow, endpoints: [{ provider, upstreamModel }] })',
+    ]);
   });
 
   it('a price finer than a micro-USD per million tokens is refused (it was rounded: 0.0000001 priced at $0)', () => {
