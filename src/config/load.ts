@@ -227,7 +227,8 @@ export function formatIssue(issue: z.core.$ZodIssue, schema?: z.ZodType): string
       // `.inf` in YAML: a number, not a finite one ("expected number, got number" said nothing).
       if (got === 'number' && issue.expected === 'number') return `${where}: expected a finite number, got ${String((issue as { input?: unknown }).input)}`;
       // `rpm: 2.5` where a count is wanted: zod says "expected int, got number".
-      if (issue.expected === 'int') return `${where}: expected a whole number, got ${got === 'number' ? String((issue as { input?: unknown }).input) : got}`;
+      if (issue.expected === 'int')
+        return `${where}: expected a whole number${got === undefined ? '' : `, got ${got === 'number' ? String((issue as { input?: unknown }).input) : got}`}`;
       // `observe:` with nothing under it (every key commented out) is null in YAML; so are `models:` and `budget.limits:`.
       if (got === 'null' && (issue.expected === 'object' || issue.expected === 'record' || issue.expected === 'array'))
         return `${where}: the section is empty (in YAML, a key with nothing under it is null): give it its ${issue.expected === 'array' ? 'items' : 'keys'}, or remove the line`;

@@ -1,4 +1,4 @@
-import { MAX_CONFIG_BYTES, readSmallFile } from '../config/load.js';
+import { formatIssue, MAX_CONFIG_BYTES, readSmallFile } from '../config/load.js';
 import { z } from 'zod';
 import { FaultSchema } from './faults.js';
 
@@ -113,8 +113,10 @@ export function formatZodError(error: z.ZodError): string {
 
 /** Validates a profile given as a value; throws an Error listing every problem with its path. */
 export function parseProfile(value: unknown, source = 'profile'): SimulatorProfile {
-  const result = SimulatorProfileSchema.safeParse(value ?? {});
-  if (!result.success) throw new Error(`${source}: invalid simulator profile\n${formatZodError(result.error)}`);
+  const result = SimulatorProfileSchema.safeParse(value ?? {}, { reportInput: true });
+  // Said as check-config says a config's problems: a misspelt key with its "did you mean", an int as a whole number.
+  if (!result.success)
+    throw new Error(`${source}: invalid simulator profile\n${result.error.issues.map((issue) => formatIssue(issue, SimulatorProfileSchema)).join('\n')}`);
   return result.data;
 }
 

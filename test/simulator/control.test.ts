@@ -243,6 +243,17 @@ describe('loadProfile', () => {
     expect(err?.message).toContain('faults.m.status');
   });
 
+  it("says a misspelt key with what was meant and a fraction as not a whole number, as check-config does (it said zod's 'Unrecognized key' and 'expected int, received number')", async () => {
+    const path = await file('typo.yaml', ['defaults: { ttfMs: 40 }', 'models:', '  gpt-4.1: { rpm: 2.5 }'].join('\n'));
+    const err = await loadProfile(path).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message.split('\n').slice(1).sort()).toEqual(
+      ['defaults: unknown key "ttfMs" (did you mean "ttftMs"?)', 'models.gpt-4.1.rpm: expected a whole number, got 2.5'].sort(),
+    );
+  });
+
   it('startSimulator validates a profile given in code', async () => {
     await expect(startSimulator({ profile: { defaults: { ttftMs: -1 } } })).rejects.toThrow(/defaults\.ttftMs/);
   });
