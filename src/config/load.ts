@@ -260,6 +260,13 @@ export function formatIssue(issue: z.core.$ZodIssue, schema?: z.ZodType): string
           : null;
       return `${where}: expected one of ${values}, got ${shown}${near !== null ? ` (did you mean "${near}"?)` : ''}`;
     }
+    case 'invalid_union': {
+      // A tag that none of a discriminated union's options has (a fault's `kind: http_eror`): said as an enum's wrong value, with what was meant.
+      const u = issue as { options?: unknown; discriminator?: unknown; input?: unknown };
+      if (!Array.isArray(u.options) || typeof u.discriminator !== 'string') return `${where}: ${issue.message}`;
+      const tag = typeof u.input === 'object' && u.input !== null ? (u.input as Record<string, unknown>)[u.discriminator] : undefined;
+      return formatIssue({ code: 'invalid_value', path: issue.path, values: u.options as string[], input: tag, message: issue.message }, schema);
+    }
     // `inclusive: false` is a strict bound (`positive()` is `> 0`): `>= 0` would call 0 valid.
     case 'too_small':
       if (issue.origin === 'array') return `${where}: expected at least ${String(issue.minimum)} item(s)`;

@@ -254,6 +254,15 @@ describe('loadProfile', () => {
     );
   });
 
+  it('a fault kind misspelt is told the kind meant (it said "Invalid discriminator value. Expected \'rate_limit\' | …")', async () => {
+    const path = await file('kind.yaml', ['faults:', '  m: { kind: http_eror, status: 500 }'].join('\n'));
+    const err = await loadProfile(path).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message.split('\n')[1]).toMatch(/^faults\.m\.kind: expected one of "rate_limit", .*, got "http_eror" \(did you mean "http_error"\?\)$/);
+  });
+
   it('startSimulator validates a profile given in code', async () => {
     await expect(startSimulator({ profile: { defaults: { ttftMs: -1 } } })).rejects.toThrow(/defaults\.ttftMs/);
   });
