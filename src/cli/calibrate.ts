@@ -91,7 +91,7 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
     if (scores.length < MIN_SCORES && rows.length >= limit) {
       // The ledger may hold more: the read stopped at --limit (cascade steps and hinted requests have no score).
       console.error(
-        `switchyard calibrate: only ${scores.length} requests with a route score in the newest ${limit} ledger rows read (--limit ${limit}); calibrate needs at least ${MIN_SCORES}: raise --limit`,
+        `switchyard calibrate: only ${scores.length} request${scores.length === 1 ? '' : 's'} with a route score in the newest ${limit} ledger rows read (--limit ${limit}); calibrate needs at least ${MIN_SCORES}: raise --limit`,
       );
       return 1;
     }

@@ -71,7 +71,7 @@ export function calibrate(scores: readonly number[], opts: { strongShare?: numbe
   const valid = scores.filter((s) => Number.isFinite(s) && s >= 0 && s <= 1);
   if (valid.length < MIN_SCORES)
     throw new RangeError(
-      `only ${valid.length} requests with a route score in the ledger; calibrate needs at least ${MIN_SCORES} (send model "auto" requests through the sidecar first)`,
+      `only ${valid.length} request${valid.length === 1 ? '' : 's'} with a route score in the ledger; calibrate needs at least ${MIN_SCORES} (send model "auto" requests through the sidecar first)`,
     );
   const sorted = [...valid].sort((a, b) => a - b);
   const strongShare = opts.strongShare ?? referenceShareAbove(model.thresholds.highQuality, model.quantiles);

@@ -69,6 +69,8 @@ describe('calibrate (pure)', () => {
 
   it('refuses to calibrate on too few scores', () => {
     expect(() => calibrate(SCORES.slice(0, MIN_SCORES - 1))).toThrow(/at least 50/);
+    // One is one request (it said "only 1 requests").
+    expect(() => calibrate(SCORES.slice(0, 1))).toThrow(/^only 1 request with a route score in the ledger;/);
   });
 });
 
