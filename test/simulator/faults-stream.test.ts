@@ -39,7 +39,8 @@ describe('stream-shaping faults', () => {
     const firstContent = raw.timed.find((e) => e.event.data.includes('"content":"') && !e.event.data.includes('"content":""'));
     // Headers (and the role chunk) come at once; the delay sits between them and the first token.
     expect(raw.timed[0]?.event.data).toContain('"role":"assistant"');
-    expect((firstContent?.t ?? 0) - raw.headersMs).toBeGreaterThanOrEqual(250);
+    // Half the delay: a client turn that reads the headers late (a loaded machine) shortens the gap it sees, never lengthens it.
+    expect((firstContent?.t ?? 0) - raw.headersMs).toBeGreaterThanOrEqual(150);
     expect(openAiStreamText(parseSse(raw.text))).toBe(FULL.join(''));
     const started = performance.now();
     sim.setFault('gpt-test', { kind: 'slow_first_token', delayMs: 200, times: 1 });
