@@ -272,7 +272,8 @@ export function formatIssue(issue: z.core.$ZodIssue, schema?: z.ZodType): string
       if (issue.origin === 'array') return `${where}: expected at least ${String(issue.minimum)} item(s)`;
       if (issue.origin === 'string')
         return `${where}: ${Number(issue.minimum) === 1 ? 'expected a non-empty string' : `expected at least ${String(issue.minimum)} characters`}`;
-      return `${where}: expected ${issue.inclusive === false ? '>' : '>='} ${String(issue.minimum)}`;
+      // A bound's own reason follows it (a rate limit's "leave the key out"); zod's stock text does not.
+      return `${where}: expected ${issue.inclusive === false ? '>' : '>='} ${String(issue.minimum)}${/^too small/i.test(issue.message) ? '' : ` (${issue.message})`}`;
     case 'too_big':
       if (issue.origin === 'array') return `${where}: expected at most ${String(issue.maximum)} item(s)`;
       if (issue.origin === 'string') return `${where}: expected at most ${String(issue.maximum)} characters`;

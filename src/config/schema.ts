@@ -15,6 +15,8 @@ export const CAPABILITIES = ['chat', 'code', 'reasoning', 'tools', 'json', 'visi
 export type Capability = (typeof CAPABILITIES)[number];
 
 const positiveInt = z.number().int().positive();
+/** A rate limit (`rpm`, `tpm`): set, it is a limit; 0 is not "none", which is the key left out. */
+const rateLimit = z.number().int().positive({ error: 'leave the key out for no limit' }).optional();
 const nonNegInt = z.number().int().nonnegative();
 /**
  * The longest wait a Node timer takes: 2^31-1 ms (about 24.8 days). A longer one is not refused
@@ -258,8 +260,8 @@ const endpointSchema = z.strictObject({
   id: z.string().min(1).optional(),
   provider: z.string().min(1),
   upstreamModel: z.string().min(1),
-  rpm: positiveInt.optional(),
-  tpm: positiveInt.optional(),
+  rpm: rateLimit,
+  tpm: rateLimit,
   maxConcurrent: positiveInt.default(64),
 });
 
@@ -491,7 +493,7 @@ const authKeySchema = z.strictObject({
     .regex(HEADER_SAFE, 'expected visible ASCII (letters, digits, - _ . : …), no control characters or spaces at the ends')
     .refine((v) => v !== '(none)', '"(none)" is what /switchyard/spend calls requests without a client key: give this key another id'),
   keyEnv: envName,
-  rpm: positiveInt.optional(),
+  rpm: rateLimit,
 });
 
 const authSchema = z.strictObject({

@@ -186,6 +186,15 @@ describe('error messages', () => {
     );
   });
 
+  it('an rpm or tpm of 0 says how to have no limit (it said only "expected > 0"; 0 reads as "none" to many)', () => {
+    const raw = minimal();
+    (raw.models as Obj).m = { ...((raw.models as Obj).m as Obj), endpoints: [{ provider: 'p', upstreamModel: 'm', rpm: 0, tpm: 0 }] };
+    expect(errors(validateConfig(raw)).sort()).toEqual([
+      'models.m.endpoints[0].rpm: expected > 0 (leave the key out for no limit)',
+      'models.m.endpoints[0].tpm: expected > 0 (leave the key out for no limit)',
+    ]);
+  });
+
   it('a model\'s alias written where the config names a model (route, fallback, budget) is said to be an alias, with the id to write (it said "unknown model")', () => {
     const raw = minimal();
     const m = (raw.models as Obj).m as Obj;
@@ -216,7 +225,7 @@ describe('error messages', () => {
     raw.resilience = { retry: { maxAttempts: 0 } };
     expect(errors(validateConfig(raw)).sort()).toEqual(
       [
-        'models.m.endpoints[0].rpm: expected > 0',
+        'models.m.endpoints[0].rpm: expected > 0 (leave the key out for no limit)',
         'server.host: expected a non-empty string',
         'budget.currency.perUsd: expected > 0',
         'routing.routes.x/y: invalid key: expected a route name of letters, digits, _ . -',
