@@ -4,7 +4,7 @@
  * and param) and the log line. Each of these once answered a 1 MiB request with a 1-2 MiB error.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startSidecar, testConfig, type SidecarHandle } from '../integration/harness.js';
+import { EMBEDDINGS_MODEL, startSidecar, testConfig, type SidecarHandle } from '../integration/harness.js';
 
 let sc: SidecarHandle;
 
@@ -15,14 +15,7 @@ beforeAll(async () => {
     ...base,
     models: {
       ...(base.models as Record<string, unknown>),
-      'text-embedding-3-small': {
-        tier: 'fast_cheap',
-        price: { inputPerMTok: 0.02, outputPerMTok: 0 },
-        contextWindow: 8192,
-        capabilities: ['embeddings'],
-        maxOutputTokens: 1,
-        endpoints: [{ provider: 'openai', upstreamModel: 'text-embedding-3-small' }],
-      },
+      'text-embedding-3-small': EMBEDDINGS_MODEL,
     },
   });
 });

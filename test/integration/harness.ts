@@ -135,6 +135,16 @@ export async function startSimulatorProc(profile?: Record<string, unknown>): Pro
   };
 }
 
+/** OpenAI's text-embedding-3-small as a catalogue model on the `openai` provider of {@link testConfig}. */
+export const EMBEDDINGS_MODEL = {
+  tier: 'fast_cheap',
+  price: { inputPerMTok: 0.02, outputPerMTok: 0 },
+  contextWindow: 8192,
+  capabilities: ['embeddings'],
+  maxOutputTokens: 1,
+  endpoints: [{ provider: 'openai', upstreamModel: 'text-embedding-3-small' }],
+};
+
 /** A test config: the seed's shape with every provider on the simulator. Override per test. */
 export function testConfig(simUrl: string, over: Record<string, unknown> = {}): Record<string, unknown> {
   const dir = mkdtempSync(join(tmpdir(), 'sy-it-'));

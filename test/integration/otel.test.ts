@@ -10,7 +10,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
+import { EMBEDDINGS_MODEL, ROOT, startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
 import { OtlpReceiver } from './otlp-receiver.js';
 
 let sim: SimHandle;
@@ -23,14 +23,6 @@ const TRACE = '0af7651916cd43dd8448eb211c80319c';
 const CLIENT_SPAN = 'b7ad6b7169203331';
 const traceparent = (n: number) => `00-${TRACE.slice(0, -2)}${String(n).padStart(2, '0')}-${CLIENT_SPAN}-01`;
 const SECRET_PROMPT = 'zebra-quartz-prompt-text';
-const EMBEDDINGS_MODEL = {
-  tier: 'fast_cheap',
-  price: { inputPerMTok: 0.02, outputPerMTok: 0 },
-  contextWindow: 8192,
-  capabilities: ['embeddings'],
-  maxOutputTokens: 1,
-  endpoints: [{ provider: 'openai', upstreamModel: 'text-embedding-3-small' }],
-};
 const HANG = 'probe-please-hang';
 const CUT = 'probe-please-cut-the-stream';
 let probeHung: () => void = () => undefined;

@@ -11,6 +11,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, startSidecar, testConfig, type SidecarHandle } from './harness.js';
 import { ledgerFileOf, ledgerRow } from './ledger-row.js';
 
+/** A chat completion of one choice with `message`, as an upstream writes it (3 prompt tokens). */
+const oneChoice = (model: string, message: Record<string, unknown>, finish: string, completionTokens: number): string =>
+  JSON.stringify({
+    id: 'c',
+    object: 'chat.completion',
+    created: 1,
+    model,
+    choices: [{ index: 0, message, finish_reason: finish }],
+    usage: { prompt_tokens: 3, completion_tokens: completionTokens, total_tokens: 3 + completionTokens },
+  });
+
 let upstream: Server;
 let sc: SidecarHandle;
 let ledgerFile = '';
@@ -106,43 +117,22 @@ beforeAll(async () => {
         res.writeHead(200, json).end(JSON.stringify({ ...rest, choices: [] }));
       } else if (j.model === 'legacy-fn')
         // The legacy functions API's answer: one function_call, content null.
-        res.writeHead(200, json).end(
-          JSON.stringify({
-            id: 'c',
-            object: 'chat.completion',
-            created: 1,
-            model: j.model,
-            choices: [
-              {
-                index: 0,
-                message: { role: 'assistant', content: null, function_call: { name: 'lookup', arguments: '{"q":"x"}' } },
-                finish_reason: 'function_call',
-              },
-            ],
-            usage: { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 },
-          }),
-        );
+        res
+          .writeHead(200, json)
+          .end(oneChoice(j.model, { role: 'assistant', content: null, function_call: { name: 'lookup', arguments: '{"q":"x"}' } }, 'function_call', 5));
       else if (j.model === 'two-calls')
         // Two tool calls, whatever parallel_tool_calls said.
         res.writeHead(200, json).end(
-          JSON.stringify({
-            id: 'c',
-            object: 'chat.completion',
-            created: 1,
-            model: j.model,
-            choices: [
-              {
-                index: 0,
-                message: {
-                  role: 'assistant',
-                  content: null,
-                  tool_calls: ['a', 'b'].map((q, i) => ({ id: `call_${i}`, type: 'function', function: { name: 'lookup', arguments: JSON.stringify({ q }) } })),
-                },
-                finish_reason: 'tool_calls',
-              },
-            ],
-            usage: { prompt_tokens: 3, completion_tokens: 9, total_tokens: 12 },
-          }),
+          oneChoice(
+            j.model,
+            {
+              role: 'assistant',
+              content: null,
+              tool_calls: ['a', 'b'].map((q, i) => ({ id: `call_${i}`, type: 'function', function: { name: 'lookup', arguments: JSON.stringify({ q }) } })),
+            },
+            'tool_calls',
+            9,
+          ),
         );
       else if (j.model === 'code-null')
         res
