@@ -182,9 +182,17 @@ function exhausted(inp: FailureInput): Outcome {
     ok: false,
     error: new SwitchyardError('upstream_error', `upstream failed on every attempt (${ctx.attempts}); last: ${status}: ${f.message}${money}${begun}`, {
       upstreamType: f.error?.type ?? null,
+      // The SDKs retry a 5xx on their own (openai-node and anthropic-sdk: twice). A last answer that
+      // asking again gets the same (a redirect, the provider refusing switchyard's key, account or
+      // region: 401, 402, 403; a proxy's page) is no 5xx to retry: they are told not to.
+      ...(permanent(f) ? { headers: { 'x-should-retry': 'false' } } : {}),
     }),
   };
 }
+
+/** An upstream answer that asking again soon gets the same: a 3xx or a 4xx but for 408 (a timeout) and 429 (a rate limit). */
+const permanent = (f: UpstreamFault): boolean =>
+  f.kind === 'http_status' && f.status !== null && f.status >= 300 && f.status < 500 && f.status !== 408 && f.status !== 429;
 
 export function failureOutcome(inp: FailureInput): Outcome {
   const failure = inp.ctx.failure;

@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
+import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, startSidecar, testConfig, type SidecarHandle } from './harness.js';
@@ -176,6 +177,9 @@ beforeAll(async () => {
       else if (j.model === 'no-balance')
         // DeepSeek's answer when the account has no money left.
         res.writeHead(402, json).end('{"error":{"message":"Insufficient Balance","type":"unknown_error","param":null,"code":"invalid_request_error"}}');
+      else if (j.model.startsWith('bad-key'))
+        // The provider refusing switchyard's own key (a rotated or revoked one).
+        res.writeHead(401, json).end('{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}');
       else if (j.model === 'bom') res.writeHead(200, json).end(`\ufeff${completion(j.model)}`);
       else if (j.model === 'gzipped') res.writeHead(200, { ...json, 'content-encoding': 'gzip' }).end(gzipSync(completion(j.model)));
       else if (j.model === 'cached-over')
@@ -370,6 +374,8 @@ beforeAll(async () => {
     'm-no-balance': model('no-balance', ['m-ok']),
     'm-no-balance-alone': model('no-balance'),
     'm-ok-vision': { ...model('ok'), capabilities: ['chat', 'vision'] },
+    'm-bad-key': model('bad-key'),
+    'm-bad-key-messages': model('bad-key-messages'),
     'm-json-for-stream': model('json-for-stream'),
     'm-error-200': model('error-200'),
     'm-error-200-usage': model('error-200-usage'),
@@ -468,6 +474,28 @@ describe('a redirect where an answer should be is not the API', () => {
       "upstream answered 301 (a redirect to https://api.example.com/v1/chat/completions, not followed): check the provider's baseUrl",
     );
     expect(body.error.message).not.toContain('<html>');
+  });
+});
+
+describe('the SDKs on a 502 that asking again cannot mend', () => {
+  it("the provider refusing switchyard's key: one upstream call for an SDK call with maxRetries 2, told x-should-retry: false (the SDKs retried the 502 twice, three 401s upstream for one call)", async () => {
+    const openai = new OpenAI({ baseURL: `${sc.url}/v1`, apiKey: 'client', maxRetries: 2 });
+    const anthropic = new Anthropic({ baseURL: sc.url, apiKey: 'client', maxRetries: 2 });
+    const calls = [
+      { model: 'bad-key', call: () => openai.chat.completions.create({ model: 'm-bad-key', messages: [{ role: 'user', content: 'hi' }] }) },
+      {
+        model: 'bad-key-messages',
+        call: () => anthropic.messages.create({ model: 'm-bad-key-messages', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }),
+      },
+    ];
+    for (const { model, call } of calls) {
+      const before = hits.filter((m) => m === model).length;
+      const err = (await call().catch((e: unknown) => e)) as { status?: number; headers?: Headers };
+      expect(err.status).toBe(502);
+      expect(err.headers?.get('x-should-retry')).toBe('false');
+      expect(err.headers?.get('x-switchyard-error-code')).toBe('upstream_error');
+      expect(hits.filter((m) => m === model).length - before).toBe(1);
+    }
   });
 });
 

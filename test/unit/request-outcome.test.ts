@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ReqContext } from '../../machines/request.machine.js';
 import { failureOutcome } from '../../src/runtime/request-outcome.js';
+import { UpstreamFault } from '../../src/upstream/types.js';
 
 const ctx = { failure: null, lastFault: null, refusal: null, attempts: 0 } as unknown as ReqContext;
 const base = { ctx, abortReason: undefined, routeError: null, model: 'slow', maxCostUsd: null, retryAfterSeconds: () => 1 };
@@ -18,5 +19,28 @@ describe('no endpoint available, no fault', () => {
   it('without a reason to name (the candidates freed meanwhile), says all three ways it can be', () => {
     const out = failureOutcome({ ...base, unavailable: () => [] });
     expect(!out.ok && out.error.message).toBe('no endpoint available for slow: every candidate endpoint is busy, circuit-open or throttled');
+  });
+});
+
+describe('upstream failed on every attempt', () => {
+  const failed = (status: number) =>
+    failureOutcome({
+      ...base,
+      ctx: { ...ctx, attempts: 1, lastFault: new UpstreamFault('http_status', `upstream answered ${status}: no`, status) } as ReqContext,
+    });
+
+  it.each([301, 400, 401, 402, 403, 404])(
+    'a last answer that asking again gets the same (%i) tells the SDKs not to retry the 502 (they retried it twice, each retry failing the same way upstream)',
+    (status) => {
+      const out = failed(status);
+      expect(!out.ok && out.error.status).toBe(502);
+      expect(!out.ok && out.error.headers['x-should-retry']).toBe('false');
+    },
+  );
+
+  it.each([408, 500, 502, 503, 529])('a last answer that may pass (%i) leaves the SDKs their own retries', (status) => {
+    const out = failed(status);
+    expect(!out.ok && out.error.status).toBe(502);
+    expect(!out.ok && out.error.headers['x-should-retry']).toBeUndefined();
   });
 });
