@@ -301,6 +301,7 @@ export class RequestDriver {
       api: nativeOf(this.call.body)?.kind === 'embeddings' ? 'embeddings' : (this.call.api ?? 'chat'),
       keyed: this.call.keyId !== null,
       capCut: this.capCut,
+      clientDeadline: this.call.hints.timeoutMs != null,
       retryAfterSeconds: () => this.rt.retryAfterSeconds(this.waitedFor()),
       unavailable: () => (this.plan ? this.unavailable(this.plan.candidates, [], this.rt.now()) : []),
     });

@@ -31,12 +31,15 @@ export interface FailureInput {
   keyed?: boolean;
   /** Every candidate model is gone from the running config (a reload removed it while the request waited). */
   removed?: string[] | null;
+  /** The request's deadline is the client's own `x-switchyard-timeout-ms`. */
+  clientDeadline?: boolean;
   /** The client's max_tokens, when a stream cut after delivering all of it was not continued (null otherwise). */
   capCut?: number | null;
   retryAfterSeconds: () => number;
 }
 
-export function abortedOutcome(reason: unknown, ctx: ReqContext): Outcome {
+/** `clientDeadline`: the deadline was the client's own `x-switchyard-timeout-ms` (retries included). */
+export function abortedOutcome(reason: unknown, ctx: ReqContext, clientDeadline = false): Outcome {
   if (reason instanceof UpstreamFault && reason.kind === 'client_gone')
     return { ok: false, error: new SwitchyardError('client_closed_request', 'client closed the request'), clientGone: true };
   if (reason instanceof UpstreamFault && reason.kind === 'shutting_down')
@@ -50,7 +53,13 @@ export function abortedOutcome(reason: unknown, ctx: ReqContext): Outcome {
     };
   return {
     ok: false,
-    error: new SwitchyardError('timeout', `request deadline of ${ctx.deadlineAt - ctx.receivedAt} ms passed after ${ctx.attempts} attempt(s)`),
+    // x-switchyard-timeout-ms is the deadline with retries included: the SDKs, which retry a 504 on
+    // their own (twice by default, each retry the deadline again, each cut attempt billed), are told not to.
+    error: new SwitchyardError(
+      'timeout',
+      `request deadline of ${ctx.deadlineAt - ctx.receivedAt} ms passed after ${ctx.attempts} attempt(s)`,
+      clientDeadline ? { headers: { 'x-should-retry': 'false' } } : {},
+    ),
   };
 }
 
@@ -112,7 +121,7 @@ function exhausted(inp: FailureInput): Outcome {
   // A deadline that passed while the request waited for capacity is no time-out of an upstream: the
   // candidates could not take it in its time (503, below). A client gone or a shutdown says so.
   const deadline = inp.abortReason instanceof UpstreamFault && inp.abortReason.kind === 'deadline';
-  if (inp.abortReason !== undefined && !deadline) return abortedOutcome(inp.abortReason, ctx);
+  if (inp.abortReason !== undefined && !deadline) return abortedOutcome(inp.abortReason, ctx, inp.clientDeadline === true);
   const f = realFault(ctx.lastFault);
   if (f === null && ctx.refusal) return { ok: false, error: refusalError(ctx.refusal, inp.maxCostUsd, inp.api, inp.keyed === true, ctx.spentNano > 0) };
   if (f === null || (f.status === 429 && ctx.attempts > 0) || ctx.attempts === 0) {
@@ -200,7 +209,7 @@ export function failureOutcome(inp: FailureInput): Outcome {
     case 'refused':
       return { ok: false, error: inp.routeError ?? new SwitchyardError('internal_error', 'routing refused the request') };
     case 'aborted':
-      return abortedOutcome(inp.abortReason, inp.ctx);
+      return abortedOutcome(inp.abortReason, inp.ctx, inp.clientDeadline === true);
     case 'propagate': {
       // A stream cut once it had delivered all of max_tokens is not continued, but the cut is the
       // upstream's fault (a 502 upstream_error), not the client's 400.

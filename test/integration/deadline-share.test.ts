@@ -62,4 +62,42 @@ describe('a short deadline is shared between the attempts', () => {
     const hung = (await sim.log()).filter((e) => e.fault === 'hang').map((e) => e.model);
     expect(hung.slice(-2)).toEqual(['gpt-4.1', 'claude-sonnet-4-5']);
   });
+
+  it("the client's deadline includes the SDK's retries: its 504 says x-should-retry: false, so an SDK with maxRetries 2 makes one request (it made three, three deadlines long, each cut attempt billed)", async () => {
+    await sim.setFault('gpt-4.1', { kind: 'hang', times: 10 });
+    await sim.setFault('claude-sonnet-4-5', { kind: 'hang', times: 10 });
+    try {
+      const client = new OpenAI({ baseURL: `${sc.url}/v1`, apiKey: 'x', maxRetries: 2 });
+      const before = (await sim.log()).filter((e) => e.fault === 'hang').length;
+      const started = Date.now();
+      const err = (await client.chat.completions
+        .create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 }, { headers: { 'x-switchyard-timeout-ms': '1000' } })
+        .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      expect([err.status, err.code]).toEqual([504, 'timeout']);
+      expect(err.headers?.get('x-should-retry')).toBe('false');
+      expect(Date.now() - started).toBeLessThan(2500);
+      // One request: gpt-4.1 cut at its share, claude-sonnet-4.5 waited out the rest.
+      expect((await sim.log()).filter((e) => e.fault === 'hang').length - before).toBeLessThanOrEqual(2);
+    } finally {
+      await sim.clearFaults();
+    }
+  });
+
+  it('a 504 at the configured requestTimeoutMs (no x-switchyard-timeout-ms) leaves the SDKs their own retries', async () => {
+    const quick = await startSidecar(testConfig(sim.url, { resilience: { requestTimeoutMs: 600, failureThreshold: 1000, headersTimeoutMs: 60_000 } }));
+    await sim.setFault('gpt-4.1', { kind: 'hang', times: 10 });
+    await sim.setFault('claude-sonnet-4-5', { kind: 'hang', times: 10 });
+    try {
+      const r = await fetch(`${quick.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 }),
+      });
+      expect(r.status).toBe(504);
+      expect(r.headers.get('x-should-retry')).toBeNull();
+    } finally {
+      await sim.clearFaults();
+      await quick.stop();
+    }
+  });
 });

@@ -44,3 +44,23 @@ describe('upstream failed on every attempt', () => {
     expect(!out.ok && out.error.headers['x-should-retry']).toBeUndefined();
   });
 });
+
+describe('the deadline passed', () => {
+  const timedOut = (clientDeadline: boolean) =>
+    failureOutcome({
+      ...base,
+      ctx: { ...ctx, failure: { kind: 'aborted' }, attempts: 1, receivedAt: 0, deadlineAt: 800 } as unknown as ReqContext,
+      abortReason: new UpstreamFault('deadline', 'the deadline passed'),
+      clientDeadline,
+    });
+
+  it("the client's own x-switchyard-timeout-ms (retries included) tells the SDKs not to retry the 504", () => {
+    const out = timedOut(true);
+    expect(!out.ok && [out.error.status, out.error.code, out.error.headers['x-should-retry']]).toEqual([504, 'timeout', 'false']);
+  });
+
+  it('the configured requestTimeoutMs leaves the SDKs their own retries', () => {
+    const out = timedOut(false);
+    expect(!out.ok && [out.error.status, out.error.headers['x-should-retry']]).toEqual([504, undefined]);
+  });
+});
