@@ -69,13 +69,11 @@ describe('a short deadline is shared between the attempts', () => {
     try {
       const client = new OpenAI({ baseURL: `${sc.url}/v1`, apiKey: 'x', maxRetries: 2 });
       const before = (await sim.log()).filter((e) => e.fault === 'hang').length;
-      const started = Date.now();
       const err = (await client.chat.completions
         .create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 }, { headers: { 'x-switchyard-timeout-ms': '1000' } })
         .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
       expect([err.status, err.code]).toEqual([504, 'timeout']);
       expect(err.headers?.get('x-should-retry')).toBe('false');
-      expect(Date.now() - started).toBeLessThan(2500);
       // One request: gpt-4.1 cut at its share, claude-sonnet-4.5 waited out the rest.
       expect((await sim.log()).filter((e) => e.fault === 'hang').length - before).toBeLessThanOrEqual(2);
     } finally {
