@@ -61,7 +61,7 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
   // The same rule as server.host: a port or a scheme here reached listen() and failed there.
   const host = values.host === undefined ? undefined : hostSchema.safeParse(values.host);
   if (host !== undefined && !host.success) {
-    console.error(`switchyard serve: --host ${host.error.issues[0]?.message ?? 'is not a host'}, got "${values.host}"`);
+    console.error(`switchyard serve: --host: ${host.error.issues[0]?.message ?? 'not a host'}, got "${values.host}"`);
     return 2;
   }
   // The same rule as observe.statelyInspectUrl: anything else would be taken and never connect.

@@ -69,7 +69,7 @@ export const hostSchema = z
   // A host name or an address (IPv6 without brackets); a space or a scheme passed every check and failed at start.
   .regex(
     /^[A-Za-z0-9.:_%-]*$/,
-    'not a host name or an IP address (letters, digits, dots, dashes, colons; no scheme, port or spaces): for example 127.0.0.1 or 0.0.0.0',
+    'not a host name or an IP address (letters, digits, dots, dashes, colons; no scheme, port, brackets or spaces): for example 127.0.0.1, 0.0.0.0 or ::1',
   )
   // One colon is a host and a port (an IPv6 address has two or more): the port is server.port.
   .refine(

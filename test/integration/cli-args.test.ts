@@ -94,11 +94,15 @@ describe('switchyard serve arguments', () => {
     for (const [host, why] of [
       ['127.0.0.1:8080', 'a host without a port'],
       ['http://127.0.0.1', 'not a host name or an IP address'],
-      ['[::1]', 'not a host name or an IP address'],
+      // Brackets are named (it said only "not a host name", though ::1 is taken).
+      [
+        '[::1]',
+        'not a host name or an IP address (letters, digits, dots, dashes, colons; no scheme, port, brackets or spaces): for example 127.0.0.1, 0.0.0.0 or ::1',
+      ],
     ] as const) {
       const r = spawnSync(process.execPath, [BIN, 'serve', '--host', host], { encoding: 'utf8', timeout: 10_000 });
       expect(r.status, r.stderr).toBe(2);
-      expect(r.stderr).toContain(`switchyard serve: --host ${why}`);
+      expect(r.stderr).toContain(`switchyard serve: --host: ${why}`);
     }
   });
 
