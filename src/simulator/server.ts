@@ -6,7 +6,8 @@ import { anthropicWire } from './anthropic-wire.js';
 import { handleChat, readBody } from './chat.js';
 import type { SimState } from './chat.js';
 import { FaultSchema, FaultStore } from './faults.js';
-import { formatZodError, ProfileResolver } from './profile.js';
+import { ProfileResolver } from './profile.js';
+import { formatIssue } from '../config/load.js';
 import type { SimulatorProfile } from './profile.js';
 import { RpmWindows } from './rate-limit.js';
 import { ClientGone, sendJson } from './respond.js';
@@ -87,8 +88,9 @@ async function control(sim: SimulatorCore, req: IncomingMessage, res: ServerResp
       } catch {
         return sendJson(res, 400, { error: 'body is not valid JSON' });
       }
-      const parsed = SetFaultBody.safeParse(value);
-      if (!parsed.success) return sendJson(res, 400, { error: formatZodError(parsed.error) });
+      const parsed = SetFaultBody.safeParse(value, { reportInput: true });
+      // Said as a profile's faults are (a misspelt kind with the one meant, a fraction as one), not zod's own words.
+      if (!parsed.success) return sendJson(res, 400, { error: parsed.error.issues.map((issue) => formatIssue(issue, SetFaultBody)).join('\n') });
       sim.state.faults.set(parsed.data.model, parsed.data.fault);
       return sendJson(res, 200, { ok: true });
     }

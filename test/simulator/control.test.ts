@@ -124,6 +124,14 @@ describe('control endpoints', () => {
     const bad = await call('POST', '/_sim/faults', { model: 'x', fault: { kind: 'explode' } });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toContain('fault.kind');
+    // As a profile's faults are said (it was zod's "Invalid discriminator value…"): the kind meant, a fraction in words.
+    const typo = await call('POST', '/_sim/faults', { model: 'x', fault: { kind: 'http_eror', status: 500 } });
+    expect(((await typo.json()) as { error: string }).error).toContain('fault.kind: expected one of');
+    expect(
+      ((await call('POST', '/_sim/faults', { model: 'x', fault: { kind: 'http_eror' } })).json() as Promise<{ error: string }>).then((b) => b.error),
+    ).resolves.toContain('(did you mean "http_error"?)');
+    const frac = await call('POST', '/_sim/faults', { model: 'x', fault: { kind: 'cut', afterTokens: 2.5 } });
+    expect(((await frac.json()) as { error: string }).error).toBe('fault.afterTokens: expected a whole number, got 2.5');
   });
 
   it('GET /_sim/log lists requests with provider, wire, stream, prefill, auth; DELETE clears it', async () => {
