@@ -412,11 +412,18 @@ export class RequestDriver {
     return n;
   }
 
+  /**
+   * Whether model `m` can continue this request's committed stream: a `prefill` model, no tool call
+   * delivered (it could not be taken up again), not a relayed stream (the upstream's own events).
+   */
+  private continuesOn(m: string): boolean {
+    if (this.session?.toolCallsSent === true || this.session?.relayed === true) return false;
+    return own(this.rt.cfg.models, m)?.capabilities.includes('prefill') === true;
+  }
+
   /** Whether a committed stream that broke on `h` could be continued there (see RetryState.sameCanContinue). */
   private sameCanContinue(h: EndpointHandle): boolean {
-    if (!this.snap.context.committed) return false;
-    if (this.session?.toolCallsSent === true || this.session?.relayed === true) return false;
-    return own(this.rt.cfg.models, h.model)?.capabilities.includes('prefill') === true;
+    return this.snap.context.committed && this.continuesOn(h.model);
   }
 
   /** Calls `fn` with each endpoint {@link untried} counts. */
@@ -424,10 +431,9 @@ export class RequestDriver {
     const ctx = this.snap.context;
     const max = this.call.hints.maxLatencyMs;
     const continuing = ctx.committed;
-    if (continuing && (this.session?.toolCallsSent === true || this.session?.relayed === true)) return;
     for (const m of this.plan?.candidates ?? []) {
       if (ctx.excludedModels.includes(m) || this.refusedForMoney(m) || this.moneyBar(m, ctx) !== null) continue;
-      if (continuing && own(this.rt.cfg.models, m)?.capabilities.includes('prefill') !== true) continue;
+      if (continuing && !this.continuesOn(m)) continue;
       for (const h of this.rt.byModel.get(m) ?? []) {
         if (h === current || ctx.per[h.id] !== undefined || ctx.excluded.includes(h.id) || this.untakeable.includes(h.id)) continue;
         if ((max !== null && latencyOf(h) > max) || h.actor.getSnapshot().value === 'circuit-open') continue;
