@@ -305,7 +305,7 @@ const modelSchema = z
     maxOutputTokens: positiveInt.optional(),
     /**
      * The most prompt tokens one image can bill on this model, when more than the 6,400 every
-     * reservation holds per image (IMAGE_PART_TOKENS_BOUND). Default: 48,200 for an endpoint whose
+     * reservation holds per image (IMAGE_PART_TOKENS_BOUND). Default: 48,169 for an endpoint whose
      * upstreamModel is gpt-4o-mini (OpenAI bills its images at 2,833 + 5,667 a tile, up to 8 tiles).
      */
     imageTokens: positiveInt.optional(),
