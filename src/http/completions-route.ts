@@ -7,7 +7,7 @@
 import { CompletionChunks, completionOfChat, renameParam, translateCompletions } from '../apis/completions.js';
 import { newId } from '../apis/responses-output.js';
 import { errorBody, SwitchyardError } from '../errors.js';
-import { inScope } from '../runtime/request-scope.js';
+import { currentScope, inScope } from '../runtime/request-scope.js';
 import { ApiSink } from './api-sink.js';
 import { readEdge, type ApiRoute } from './edge.js';
 import { recordRefused } from './refused.js';
@@ -88,6 +88,10 @@ export const completionsRoute: ApiRoute = async (deps, req, res, requestId) => {
     recordRefused(deps, 'completions', req, requestId, receivedAt, err);
     return;
   }
-  const sink = new CompletionsSink(new HttpSink(req, res, base), echo);
-  await inScope('completions', call, req, () => rt.chat(call, sink));
+  const out = new HttpSink(req, res, base);
+  const sink = new CompletionsSink(out, echo);
+  await inScope('completions', call, req, () => {
+    out.bindTrace(currentScope()?.trace);
+    return rt.chat(call, sink);
+  });
 };

@@ -9,7 +9,7 @@ import { countPromptTokens, tokenizerLoaded } from '../accounting/tokens.js';
 import { anthropicError } from '../apis/messages-output.js';
 import { anthropicHeaders, translateMessages } from '../apis/messages-request.js';
 import { echoName, SwitchyardError } from '../errors.js';
-import { inScope, traceAnswered } from '../runtime/request-scope.js';
+import { currentScope, inScope, traceAnswered } from '../runtime/request-scope.js';
 import { listModelIds } from '../routing/resolve.js';
 import type { ChatBody } from '../upstream/types.js';
 import { readEdge, type ApiRoute, type EdgeRequest } from './edge.js';
@@ -55,8 +55,12 @@ export const messagesRoute: ApiRoute = async (deps, req, res, requestId) => {
   if (!r) return;
   const { e, chat } = r;
   const call = { requestId, body: chat, hints: e.hints, keyId: e.keyId, receivedAt: e.receivedAt, log: e.log };
-  const sink = new MessagesSink(new HttpSink(req, res, idHeaders(requestId)), () => shownInputTokens(call));
-  await inScope('messages', call, req, () => e.rt.chat(call, sink));
+  const out = new HttpSink(req, res, idHeaders(requestId));
+  const sink = new MessagesSink(out, () => shownInputTokens(call));
+  await inScope('messages', call, req, () => {
+    out.bindTrace(currentScope()?.trace);
+    return e.rt.chat(call, sink);
+  });
 };
 
 /**

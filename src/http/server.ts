@@ -15,7 +15,7 @@ import { requestLog } from '../observe/request-log.js';
 import { ByteCollector } from '../upstream/byte-collector.js';
 import { HeldShare, REQUEST_BODIES_LIMIT, requestBodies } from '../upstream/held-bytes.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { inScope, traceAnswered } from '../runtime/request-scope.js';
+import { currentScope, inScope, traceAnswered } from '../runtime/request-scope.js';
 import { clientAuthorization, type ClientKeys } from './auth.js';
 import { checkAdmin } from './admin.js';
 import { headerCountBody, isMessagesPath, MAX_HEADER_FIELDS, onClientError, refuseConnect } from './client-error.js';
@@ -229,7 +229,10 @@ async function chat(
   const log = requestLog(deps.log, requestId);
   const sink = new HttpSink(req, res, base);
   const call = { requestId, body, hints, keyId, receivedAt, log };
-  await inScope('chat', call, req, () => rt.chat(call, sink));
+  await inScope('chat', call, req, () => {
+    sink.bindTrace(currentScope()?.trace);
+    return rt.chat(call, sink);
+  });
 }
 
 const DRY_RUN_APIS = ['chat', 'messages', 'responses'] as const;

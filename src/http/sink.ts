@@ -50,6 +50,32 @@ export class HttpSink implements ChatSink {
   /** Removes the connection listener of a pipelined request, once it ended. */
   private unhook: (() => void) | null = null;
 
+  /** With tracing on: told the id of the answer the client gets (its first JSON or event), once. */
+  private onId: ((id: string) => void) | null = null;
+
+  /**
+   * Tells `trace` the answer's id (the span's `gen_ai.response.id`): a JSON answer's `id`, or a
+   * stream's first event's (a chunk's `id`, a Messages `message_start`'s `message.id`). Without
+   * tracing nothing is parsed.
+   */
+  bindTrace(trace: { responseId?(id: string): void } | null | undefined): void {
+    this.onId = trace?.responseId ? (id) => trace.responseId?.(id) : null;
+  }
+
+  /** The id in an answer's JSON (or a `message_start`'s message), once; nothing for another shape. */
+  private sawAnswer(data: string, messageStart: boolean): void {
+    const tell = this.onId;
+    if (tell === null) return;
+    this.onId = null;
+    try {
+      const v = JSON.parse(data) as { id?: unknown; message?: { id?: unknown } } | null;
+      const id = messageStart ? v?.message?.id : v?.id;
+      if (typeof id === 'string' && id !== '') tell(id);
+    } catch {
+      // Not JSON: no id to tell.
+    }
+  }
+
   get signal(): CancelSignal {
     return this.ac.signal;
   }
@@ -58,6 +84,7 @@ export class HttpSink implements ChatSink {
     if (this.ended) return;
     this.ended = true;
     this.unhook?.();
+    if (this.onId !== null && status < 400) this.sawAnswer(body, false);
     // Object.assign, not spreads followed by properties (slow on Node 20's V8, ~2 µs each).
     this.res.writeHead(status, Object.assign({}, this.baseHeaders, headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }));
     this.res.end(body);
@@ -90,6 +117,7 @@ export class HttpSink implements ChatSink {
   /** One SSE event with an `event:` name (the Responses and Messages APIs name theirs). */
   writeEvent(name: string | null, data: string): boolean {
     if (this.ended) return true;
+    if (this.onId !== null) this.sawAnswer(data, name === 'message_start');
     this.pending += name === null ? `data: ${data}\n\n` : `event: ${name}\ndata: ${data}\n\n`;
     if (this.pending.length >= BATCH_MAX) return this.flush();
     if (!this.scheduled) {

@@ -242,6 +242,27 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect((await server(tp2.split('-')[1]!)).attributes['gen_ai.response.id']).toBe(f.id);
   });
 
+  it('a chat, legacy completions and Messages request span has gen_ai.response.id, the id the client got (JSON and stream)', async () => {
+    const id = async (n: number) => (await server(traceparent(n).split('-')[1]!)).attributes['gen_ai.response.id'];
+    const headers = (n: number) => ({ headers: { traceparent: traceparent(n) } });
+    const c = await sc.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] }, headers(80));
+    expect(c.id).toMatch(/\w/);
+    expect(await id(80)).toBe(c.id);
+    const chunks = await sc.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }], stream: true }, headers(81));
+    let streamId = '';
+    for await (const ch of chunks) streamId ||= ch.id;
+    expect(await id(81)).toBe(streamId);
+    const legacy = await sc.client.completions.create({ model: 'gpt-4.1', prompt: 'hi', max_tokens: 8 }, headers(82));
+    expect(await id(82)).toBe(legacy.id);
+    const anthropic = (n: number) => new Anthropic({ baseURL: sc.url, apiKey: 'unused', maxRetries: 0, defaultHeaders: { traceparent: traceparent(n) } });
+    const m = await anthropic(83).messages.create({ model: 'gpt-4.1', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
+    expect(m.id).toMatch(/^msg_/);
+    expect(await id(83)).toBe(m.id);
+    const ms = anthropic(84).messages.stream({ model: 'gpt-4.1', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
+    const fm = await ms.finalMessage();
+    expect(await id(84)).toBe(fm.id);
+  });
+
   it("with captureContent, an embeddings request's span carries no input messages: not the flow's placeholder prompt (a run of x for token ids, the texts joined as one user turn)", async () => {
     const base = testConfig(sim.url);
     const content = await startSidecar({
