@@ -4,6 +4,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import type { ChatMessage } from '../upstream/types.js';
+import type { Usage } from '../accounting/cost.js';
 import { isObj } from './fields.js';
 
 /** Random bytes for ids, drawn 256 ids at a time (one call a request made 100,000 input items' ids take 0.5 s). */
@@ -41,6 +42,17 @@ export function responsesUsage(u: unknown): ResponseUsage | null {
     output_tokens: output,
     output_tokens_details: { reasoning_tokens: num(isObj(u.completion_tokens_details) ? u.completion_tokens_details.reasoning_tokens : 0) },
     total_tokens: input + output,
+  };
+}
+
+/** A Response's usage of the counts the ledger billed (a failed stream's, which no upstream usage reported). */
+export function billedUsage(u: Usage): ResponseUsage {
+  return {
+    input_tokens: u.promptTokens,
+    input_tokens_details: { cached_tokens: u.cachedTokens ?? 0 },
+    output_tokens: u.completionTokens,
+    output_tokens_details: { reasoning_tokens: u.reasoningTokens ?? 0 },
+    total_tokens: u.promptTokens + u.completionTokens,
   };
 }
 

@@ -219,13 +219,14 @@ export class ResponsesStreamWriter {
     this.emit(response.status === 'incomplete' ? 'response.incomplete' : 'response.completed', { response });
   }
 
-  failed(code: string, message: string): void {
+  /** `billed`: what the ledger counts of the failed answer (else the upstream's usage, if it sent one). */
+  failed(code: string, message: string, billed: ResponseUsage | null = null): void {
     for (const item of this.items) if (!item.done) item.incomplete = true;
     this.emit('error', { code, message, param: null });
     const response = responseObject(this.shell, {
       status: 'failed',
       output: this.items.map((i) => this.itemObject(i)),
-      usage: this.usage,
+      usage: billed ?? this.usage,
       error: { code: 'server_error', message },
     });
     // A failed answer is not stored (retrieving its id is a 404), so it does not say it was.

@@ -9,6 +9,7 @@ import type { SwitchyardError } from '../errors.js';
 import type { ChatSink } from '../runtime/api.js';
 import type { HttpSink } from './sink.js';
 import type { CancelSignal } from '../runtime/cancel.js';
+import type { Usage } from '../accounting/cost.js';
 
 export abstract class ApiSink implements ChatSink {
   private finishing = false;
@@ -63,10 +64,10 @@ export abstract class ApiSink implements ChatSink {
     if (!this.finishing) this.out.end();
   }
 
-  fail(err: SwitchyardError, headers: Record<string, string> = {}): void {
+  fail(err: SwitchyardError, headers: Record<string, string> = {}, billed?: Usage): void {
     this.finishing = true;
     if (this.out.started) {
-      this.onStreamError(err);
+      this.onStreamError(err, billed);
       this.out.end();
       return;
     }
@@ -83,5 +84,6 @@ export abstract class ApiSink implements ChatSink {
   protected abstract onChunk(chunk: Record<string, unknown>): boolean;
   /** After `[DONE]`: the last events, then `this.out.end()`. */
   protected abstract onDone(): Promise<void>;
-  protected abstract onStreamError(err: SwitchyardError): void;
+  /** `billed`: what the ledger counts of the failed answer, when known. */
+  protected abstract onStreamError(err: SwitchyardError, billed?: Usage): void;
 }

@@ -1,7 +1,8 @@
 /** Renders the shared flow's answer as a Responses API object or event stream, and stores it. */
 import type { RequestLog } from '../observe/request-log.js';
 import type { ResponseStore } from '../accounting/response-store.js';
-import { outputOfCompletion, responseObject, responsesUsage, statusOf, type ResponseShell } from '../apis/responses-output.js';
+import { billedUsage, outputOfCompletion, responseObject, responsesUsage, statusOf, type ResponseShell } from '../apis/responses-output.js';
+import type { Usage } from '../accounting/cost.js';
 import { ResponsesStreamWriter } from '../apis/responses-stream.js';
 import { errorBody, type SwitchyardError } from '../errors.js';
 import type { RequestTrace } from '../runtime/request-scope.js';
@@ -125,7 +126,7 @@ export class ResponsesSink extends ApiSink {
     this.out.end();
   }
 
-  protected onStreamError(err: SwitchyardError): void {
-    this.writer?.failed(err.code, err.message);
+  protected onStreamError(err: SwitchyardError, billed?: Usage): void {
+    this.writer?.failed(err.code, err.message, billed ? billedUsage(billed) : null);
   }
 }

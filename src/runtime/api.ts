@@ -7,6 +7,7 @@ import type { ApiName } from './request-scope.js';
 import type { SwitchyardError } from '../errors.js';
 import type { ChatBody } from '../upstream/types.js';
 import type { CancelSignal } from './cancel.js';
+import type { Usage } from '../accounting/cost.js';
 
 export interface Hints {
   task: string | null;
@@ -51,8 +52,11 @@ export interface ChatSink {
   write(data: string): boolean;
   drain(): Promise<void>;
   end(): void;
-  /** Before the stream started: an OpenAI-shaped JSON error. After: an in-band error event, then end. */
-  fail(err: SwitchyardError, headers?: Record<string, string>): void;
+  /**
+   * Before the stream started: an OpenAI-shaped JSON error. After: an in-band error event, then
+   * end; `billed` is what the ledger counts of it (a Responses `response.failed` reports it).
+   */
+  fail(err: SwitchyardError, headers?: Record<string, string>, billed?: Usage): void;
   readonly started: boolean;
   /**
    * Present on a sink whose client has seen nothing of what it was given (a cascade step's

@@ -147,7 +147,7 @@ function answer({ rt, call, sink, session, outcome, t, h, status, body }: Ending
       else sink.json(200, headers, body ?? completionBody(outcome));
     }
   } else if (!outcome.clientGone) {
-    if (session?.committed) session.fail(outcome.error, headers);
+    if (session?.committed) session.fail(outcome.error, headers, t.usage);
     else {
       // An error answer can have cost money (an attempt cut at the deadline is billed): its header says so, as the row does.
       if (t.costNano > 0) headers['x-switchyard-cost-usd'] = nanoToUsd(t.costNano).toFixed(9);

@@ -287,8 +287,8 @@ export class StreamSession {
     this.sink.end();
   }
 
-  fail(err: SwitchyardError, headers: Record<string, string>): void {
-    this.sink.fail(err, headers);
+  fail(err: SwitchyardError, headers: Record<string, string>, billed?: Usage): void {
+    this.sink.fail(err, headers, billed);
   }
 }
 

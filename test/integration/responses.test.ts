@@ -197,11 +197,19 @@ describe('POST /v1/responses', () => {
     expect(failed && [failed.status, statuses(failed)]).toEqual(['failed', ['incomplete']]);
   });
 
-  it('ends a stream cut after the commit with error then response.failed, never a completed response; the failed response is not stored and says so', async () => {
+  it('ends a stream cut after the commit with error then response.failed, never a completed response; the failed response is not stored and says so, and its usage is what the ledger billed', async () => {
+    const billed = async () => {
+      const j = (await (await fetch(`${sc.url}/switchyard/spend?group_by=model`)).json()) as {
+        groups: Array<{ model: string; promptTokens: number; completionTokens: number }>;
+      };
+      const g = j.groups.find((x) => x.model === 'deepseek-v3.2');
+      return { input: g?.promptTokens ?? 0, output: g?.completionTokens ?? 0 };
+    };
+    const before = await billed();
     await sim.setFault('deepseek-chat', { kind: 'cut', afterTokens: 4 });
     const stream = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'cut me off', stream: true });
     const types: string[] = [];
-    let failed: { id: string; store?: boolean | null } | null = null;
+    let failed: { id: string; store?: boolean | null; usage?: { input_tokens: number; output_tokens: number; total_tokens: number } | null } | null = null;
     for await (const ev of stream) {
       types.push(ev.type);
       if (ev.type === 'response.failed') failed = ev.response;
@@ -212,6 +220,10 @@ describe('POST /v1/responses', () => {
     expect(types).not.toContain('response.completed');
     expect(failed?.store).toBe(false);
     await expect(sc.client.responses.retrieve(failed!.id)).rejects.toMatchObject({ status: 404 });
+    const after = await billed();
+    expect(after.output - before.output).toBeGreaterThan(0);
+    expect(failed?.usage).toMatchObject({ input_tokens: after.input - before.input, output_tokens: after.output - before.output });
+    expect(failed?.usage?.total_tokens).toBe(after.input - before.input + after.output - before.output);
   });
 
   it("retrieves a stored response (GET /v1/responses/{id}, the SDK's responses.retrieve) as it was answered; 404 otherwise", async () => {
