@@ -253,7 +253,7 @@ async function refuseBesideReplicas(ledger: LedgerStore, cfg: Config, log: Logge
   }
   await ledger.close();
   throw new StartupError(
-    `${what}, and this sidecar has no storage.shared: it would keep budgets of its own beside theirs, so together they could spend each limit twice. Give it the same storage.shared and storage.keyPrefix as theirs, or a ledger of its own (once they are all stopped for ${LEDGER_MARK_FRESH_MS / 60_000} minutes it starts, with a warning)`,
+    `${what}, and this sidecar has no storage.shared: it would keep budgets of its own beside theirs, so together they could spend each limit twice. Give it the same storage.shared and storage.keyPrefix as theirs, or a ledger of its own (once the last of them has stopped it starts; after a kill, ${LEDGER_MARK_FRESH_MS / 60_000} minutes later, with a warning)`,
   );
 }
 

@@ -155,11 +155,14 @@ export interface LedgerStore {
   identity?(): Promise<LedgerIdentity | null>;
   /**
    * A PostgreSQL ledger's record that replicas on Redis write it (their key prefix, when one last
-   * said so), so a sidecar started on it without Redis can tell: `markShared` (replicas, now and
-   * then) and `sharedMark` (a lone sidecar at start-up: the latest; null: none).
+   * said so), so a sidecar started on it without Redis, or a replica on another key prefix, can
+   * tell: `markShared` (replicas, now and then), `sharedMark` (at start-up: the latest, of a key
+   * prefix other than `except` when given; null: none) and `unmarkShared` (the last replica of a
+   * key prefix to stop).
    */
   markShared?(keyPrefix: string, at: number): Promise<void>;
-  sharedMark?(): Promise<{ keyPrefix: string; at: number } | null>;
+  sharedMark?(except?: string): Promise<{ keyPrefix: string; at: number } | null>;
+  unmarkShared?(keyPrefix: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -342,12 +342,20 @@ export class PostgresLedger implements LedgerStore {
     );
   }
 
-  async sharedMark(): Promise<{ keyPrefix: string; at: number } | null> {
-    const r = await this.pool.query<{ key_prefix: string; seen_at: string }>(
-      `SELECT key_prefix, seen_at FROM ${this.replicasTable} ORDER BY seen_at DESC LIMIT 1`,
-    );
+  async sharedMark(except?: string): Promise<{ keyPrefix: string; at: number } | null> {
+    const r =
+      except === undefined
+        ? await this.pool.query<{ key_prefix: string; seen_at: string }>(`SELECT key_prefix, seen_at FROM ${this.replicasTable} ORDER BY seen_at DESC LIMIT 1`)
+        : await this.pool.query<{ key_prefix: string; seen_at: string }>(
+            `SELECT key_prefix, seen_at FROM ${this.replicasTable} WHERE key_prefix <> $1 ORDER BY seen_at DESC LIMIT 1`,
+            [except],
+          );
     const row = r.rows[0];
     return row ? { keyPrefix: row.key_prefix, at: Number(row.seen_at) } : null;
+  }
+
+  async unmarkShared(keyPrefix: string): Promise<void> {
+    await this.pool.query(`DELETE FROM ${this.replicasTable} WHERE key_prefix = $1`, [keyPrefix]);
   }
 
   async close(): Promise<void> {

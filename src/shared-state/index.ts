@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { LedgerStore } from '../accounting/ledger.js';
 import type { Config } from '../config/schema.js';
+import { withoutPassword } from '../observe/scrub.js';
 import { StartupError } from '../runtime/sidecar.js';
 import { Keys } from './keys.js';
 import { LeaseKeeper } from './lease.js';
@@ -88,6 +89,28 @@ export function localView(replica: string): SharedView {
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
 /**
+ * Replicas on two key prefixes writing one ledger keep two sets of budget counters in Redis, each
+ * blind to the other's spend: each limit could be spent once through each (and each rebuild counts
+ * the other's rows too). A replica whose ledger another key prefix's replicas marked lately is
+ * refused at start-up; an older mark (they were killed, or stopped minutes ago) is only logged.
+ */
+async function refuseBesideOtherPrefix(ledger: LedgerStore, storage: Config['storage'], log: Logger, now: () => number): Promise<void> {
+  const mark = await ledger.sharedMark?.(storage.keyPrefix).catch(() => null);
+  if (!mark) return;
+  const ago = Math.max(0, now() - mark.at);
+  const what = `storage.ledger ${withoutPassword(storage.ledger)} is written by replicas on keyPrefix ${mark.keyPrefix} (last seen ${Math.round(ago / 1000)} s ago), and this replica's keyPrefix is ${storage.keyPrefix}`;
+  if (ago >= LEDGER_MARK_FRESH_MS) {
+    log.warn(`${what}: if those replicas still run, give this one their storage.keyPrefix (and storage.shared), or each deployment a ledger of its own`);
+    return;
+  }
+  throw new StartupError(
+    `${what}: each key prefix keeps budgets of its own in Redis, blind to the other's spend, so together they could spend each limit twice. ` +
+      `Give every replica of a deployment the same storage.keyPrefix (and storage.shared), or each deployment a ledger of its own ` +
+      `(the mark goes when the last of them stops; after a kill, ${LEDGER_MARK_FRESH_MS / 60_000} minutes later this one starts, with a warning)`,
+  );
+}
+
+/**
  * Redis shared state. The Redis client (ioredis, ~2 MB of live heap and its code) is loaded
  * here, only when `storage.shared` names Redis: a single replica never holds it.
  */
@@ -113,11 +136,13 @@ export async function openRedisShared(opts: {
   const store = new SharedBudgetStore({ conn, keys, owner, cfg: opts.cfg, ledger: opts.ledger, log, now });
   const ledgerId = (await opts.ledger.identity?.()) ?? null;
   let marking: NodeJS.Timeout | null = null;
+  let marked: Promise<void> = Promise.resolve();
   const lease = new LeaseKeeper({ conn, keys, owner, leaseMs: storage.leaseMs, ledger: opts.ledger, log, now, store, ledgerId });
   return {
     replica,
     store,
     async start() {
+      await refuseBesideOtherPrefix(opts.ledger, storage, log, now);
       // The first exact token count loads the o200k tables: a second or more of CPU during which no
       // timer runs, so no lease renews; under a cold-start burst on a busy machine that outlasted
       // leaseMs and live replicas' reservations were reclaimed as dead (phantom spend for the rest of
@@ -153,12 +178,13 @@ export async function openRedisShared(opts: {
       lease.start();
       // A sidecar started on this ledger without Redis (storage.shared forgotten in one config) would
       // keep budgets of its own beside the shared ones: the ledger says replicas on Redis write it.
-      const mark = (): void =>
-        void opts.ledger
-          .markShared?.(storage.keyPrefix, now())
-          .catch((err: unknown) => log.debug({ err: (err as Error).message }, 'could not mark the ledger as written by replicas on Redis'));
-      mark();
-      marking = setInterval(mark, LEDGER_MARK_EVERY_MS);
+      const mark = (): Promise<void> =>
+        (marked = (opts.ledger.markShared?.(storage.keyPrefix, now()) ?? Promise.resolve()).catch((err: unknown) =>
+          log.debug({ err: (err as Error).message }, 'could not mark the ledger as written by replicas on Redis'),
+        ));
+      // Awaited: a replica on another key prefix started just after this one must find the mark.
+      await mark();
+      marking = setInterval(() => void mark(), LEDGER_MARK_EVERY_MS);
       marking.unref();
     },
     ready: () => conn.health.up && store.epoch !== null && store.seedFailing === null,
@@ -178,7 +204,13 @@ export async function openRedisShared(opts: {
     }),
     async close() {
       if (marking) clearInterval(marking);
-      await lease.stop();
+      await marked;
+      // The last replica of the key prefix to stop takes its mark off the ledger: the deployment may
+      // start again at once on another key prefix (or a sidecar without Redis on this ledger).
+      if (await lease.stop())
+        await opts.ledger
+          .unmarkShared?.(storage.keyPrefix)
+          .catch((err: unknown) => log.debug({ err: (err as Error).message }, 'could not take the mark of replicas on Redis off the ledger'));
       await conn.close();
     },
   };

@@ -238,15 +238,17 @@ export class LeaseKeeper {
   }
 
   /** Ends the lease at once on a clean shutdown (nothing of ours is open any more). */
-  async stop(): Promise<void> {
+  /** Gives up the lease; true when no other replica of the key prefix holds one (this was the last). */
+  async stop(): Promise<boolean> {
     for (const t of this.timers) clearInterval(t);
-    if (!this.d.conn.health.up) return;
+    if (!this.d.conn.health.up) return false;
     try {
       await this.d.store.flush();
       const { keys, owner } = this.d;
-      await this.d.conn.run(LEAVE, [keys.lease(owner), keys.replicas, keys.ledger], [keys.tag, owner]);
+      return (await this.d.conn.run(LEAVE, [keys.lease(owner), keys.replicas, keys.ledger], [keys.tag, owner])) === 1;
     } catch {
       // the lease runs out by itself
+      return false;
     }
   }
 }

@@ -867,9 +867,10 @@ describe('a sidecar without Redis on the ledger of replicas on Redis', () => {
           ),
         );
       } finally {
-        await replica.stop();
+        // Killed: a replica stopped cleanly, the last of its key prefix, takes the mark off the ledger.
+        await replica.stop('SIGKILL');
       }
-      // The replicas stopped an hour ago: the lone sidecar starts, and says what it found.
+      // The replicas were killed an hour ago: the lone sidecar starts, and says what it found.
       await db.query('UPDATE switchyard_ledger_replicas SET seen_at = $1', [Date.now() - 3_600_000]);
       const later = await startSidecar(testConfig('http://127.0.0.1:9', { storage: { ledger: db.url, journal: join(dir, 'journal') } }));
       try {

@@ -11,13 +11,13 @@ import { startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } fr
 import { dropPrefix, eventually, freshDb, SHARED_REDIS, startReplicas, uniq, type Replicas, type TestDb } from './replicas.js';
 
 let sim: SimHandle;
-let db: TestDb;
+/** A database per set of replicas: replicas on another key prefix are refused on a ledger that others marked lately. */
+const dbs: TestDb[] = [];
 let reps: Replicas | null = null;
 const prefixes: string[] = [];
 
 beforeAll(async () => {
   sim = await startSimulatorProc({ defaults: { ttftMs: 2, tokenGapMs: 0, outputTokens: 10 } });
-  db = await freshDb();
 });
 
 afterEach(async () => {
@@ -27,13 +27,15 @@ afterEach(async () => {
 
 afterAll(async () => {
   await sim?.stop();
-  await db?.drop();
+  for (const d of dbs) await d.drop();
   for (const p of prefixes) await dropPrefix(SHARED_REDIS, p);
 });
 
 async function replicas(over: Record<string, unknown>, n = 3): Promise<Replicas> {
   const keyPrefix = uniq('sy-limits');
   prefixes.push(keyPrefix);
+  const db = await freshDb();
+  dbs.push(db);
   reps = await startReplicas(n, sim.url, { ledger: db.url, shared: SHARED_REDIS, keyPrefix }, over);
   return reps;
 }

@@ -95,3 +95,42 @@ it('the last replica to stop removes the mark: the deployment starts again on an
     await dropPrefix(SHARED_REDIS, p);
   }
 });
+
+it('a replica on another keyPrefix than the replicas writing its ledger is refused at start-up; once they have all stopped it starts', async () => {
+  // Two key prefixes on one ledger keep two sets of budget counters in Redis: each limit could be
+  // spent once through each (a replica started with a typo in keyPrefix started silently, its
+  // budgets rebuilt from the ledger and then blind to the others' spend, and theirs to its).
+  const table = 'prefix_ledger';
+  const pa = uniq('sy-prefix-a');
+  const pb = uniq('sy-prefix-b');
+  const on = (keyPrefix: string): Config => ({ ...cfg, storage: { ...cfg.storage, keyPrefix } });
+  const start = async (id: string, keyPrefix: string): Promise<SharedState> => {
+    const ledger = await PostgresLedger.open(PG_URL, { schema: SCHEMA, table });
+    ledgers.push(ledger);
+    const s = await openRedisShared({ cfg: () => on(keyPrefix), ledger, log, env: { SWITCHYARD_REPLICA_ID: id } });
+    await s.start();
+    return s;
+  };
+  try {
+    const a = await start('a', pa);
+    const refused = await start('b', pb).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(StartupError);
+    expect((refused as Error).message).toMatch(
+      new RegExp(`is written by replicas on keyPrefix ${pa} \\(last seen \\d+ s ago\\), and this replica's keyPrefix is ${pb}: .*spend each limit twice`),
+    );
+    // Another replica of the same deployment starts beside it.
+    const a2 = await start('a2', pa);
+    await a.close();
+    await a2.close();
+    // The last of them stopped: a deployment moved to a new keyPrefix on the same ledger starts at once.
+    const b = await start('b', pb);
+    expect(b.ready()).toBe(true);
+    await b.close();
+  } finally {
+    await dropPrefix(SHARED_REDIS, pa);
+    await dropPrefix(SHARED_REDIS, pb);
+  }
+});
