@@ -223,6 +223,11 @@ export class Runtime implements RuntimeCore {
   endpointEvent(h: EndpointHandle, ev: EndpointEvent): void {
     // In place, the actor's subscribers (the capacity queue) are not told: tell them here.
     if (recordOn(h.actor, ev, !this.watched())) this.queue.notify();
+    // The shared TPM window was charged the estimate at the reserve: the real count replaces it there too.
+    if (this.shared && (ev.type === 'upstream.succeeded' || ev.type === 'upstream.failed' || ev.type === 'upstream.released')) {
+      const tpm = h.actor.getSnapshot().context.settings.tpm;
+      if (tpm !== null) this.shared.store.correctTokens(h.id, tpm, ev.estTokens, ev.tokens);
+    }
     this.onEndpointEvent?.(h.id, ev);
   }
 

@@ -19,7 +19,7 @@ import { budgetLimits, type BudgetScope, type BudgetStore, type ReserveGate, typ
 import type { RedisReply, SharedConnection } from './connection.js';
 import { CooldownPublisher } from './cooldowns.js';
 import type { Keys } from './keys.js';
-import { CHARGE, COOLDOWN, FINISH_ONE, LOOK, REOPEN, RESERVE, SEED, UNDO } from './scripts.js';
+import { CHARGE, COOLDOWN, FINISH_ONE, LOOK, REOPEN, RESERVE, SEED, TOKENS, UNDO } from './scripts.js';
 
 export interface SharedDeps {
   conn: SharedConnection;
@@ -561,6 +561,19 @@ export class SharedBudgetStore implements BudgetStore {
     }
     this.seedFailing = unseeded;
     await this.refreshWindows();
+  }
+
+  /**
+   * A finished attempt on an endpoint with a TPM limit: its real token count replaces the estimate
+   * the reserve charged the shared window (`estTokens` as the reserve rounded it). Fire and forget:
+   * a correction lost to a Redis outage leaves the window fuller for at most its minute.
+   */
+  correctTokens(endpoint: string, tpm: number, estTokens: number, tokens: number): void {
+    const delta = Math.max(0, Math.ceil(tokens)) - Math.max(1, Math.ceil(estTokens));
+    if (delta === 0 || !(tpm > 0)) return;
+    this.d.conn
+      .run(TOKENS, [this.d.keys.window(endpoint, 'tpm')], [delta, tpm, 60_000])
+      .catch((err: unknown) => this.d.log.debug({ err: (err as Error).message, endpoint }, 'could not correct the shared tpm window to the real token count'));
   }
 
   /**

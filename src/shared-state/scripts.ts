@@ -208,6 +208,23 @@ refund(KEYS[4], tonumber(ARGV[3]), tonumber(ARGV[2]), period)
 if redis.call('HGET', KEYS[1], 'state') == 'reserved' then finish(KEYS[1], KEYS[2], 'released', 0) end
 return 'ok'`;
 
+/**
+ * tokens: a finished attempt's real token count replaces its estimate in the shared TPM window (as
+ * the endpoint machine's own window is corrected): the estimate charges `max_tokens` (or the model's
+ * maxOutputTokens), mostly far above what an answer uses. KEYS = tpm window; ARGV = real count
+ * less the estimate (negative: given back), tpm, periodMs. Nothing to give back once the window
+ * drained past it.
+ */
+export const TOKENS = `
+${NOW}
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local d = tonumber(ARGV[1]) * tonumber(ARGV[3]) / tonumber(ARGV[2])
+if d < 0 and tat <= now then return 0 end
+if tat < now then tat = now end
+tat = math.max(now, tat + d)
+redis.call('SET', KEYS[1], string.format('%.17g', tat), 'PX', math.ceil(tat - now) + 1000)
+return 1`;
+
 /** renew: KEYS = lease, replicas, epoch; ARGV = replica id, leaseMs. Replies {epoch or '', now}. */
 export const RENEW = `
 redis.call('SET', KEYS[1], '1', 'PX', tonumber(ARGV[2]))

@@ -8,6 +8,7 @@ import { parse, stringify } from 'yaml';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
+import { Keys } from '../../src/shared-state/keys.js';
 import { dropPrefix, eventually, freshDb, SHARED_REDIS, startReplicas, uniq, type Replicas, type TestDb } from './replicas.js';
 
 let sim: SimHandle;
@@ -73,6 +74,35 @@ const circuit = (over: Record<string, unknown> = {}) => ({
 });
 
 describe('shared endpoint windows', () => {
+  it('tpm: a finished request gives back what its estimate charged beyond its real count, as the lone sidecar does (a max_tokens of 600 that used ~20 tokens held 600 of a 1,000 tpm window for the minute)', async () => {
+    const models = testConfig(sim.url).models as Record<string, Record<string, unknown>>;
+    const deepseek = { ...models['deepseek-v3.2']!, fallbacks: [], endpoints: [{ provider: 'deepseek', upstreamModel: 'deepseek-chat', tpm: 1000 }] };
+    const r = await replicas({ models: { 'deepseek-v3.2': deepseek }, routing: { strategy: 'cost', routes: {} } }, 2);
+    const ask = (s: SidecarHandle) =>
+      outcome(
+        s.client.chat.completions.create(
+          { model: 'deepseek-v3.2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 600 },
+          { headers: { 'x-switchyard-timeout-ms': '2000' } },
+        ),
+      );
+    // Each is charged ~600 tokens when admitted and uses ~20 (the simulator answers 10 words).
+    expect(await ask(r.all[0]!)).toEqual({ ok: true });
+    // The refund goes out after the answer: wait until the shared window shows it.
+    // The correction goes out after the answer: wait until the shared window (the GCRA tat in Redis) shows it.
+    const redis = new Redis(SHARED_REDIS);
+    try {
+      const key = new Keys(prefixes.at(-1)!).window('deepseek-v3.2@deepseek', 'tpm');
+      const used = async (): Promise<number> => {
+        const [tat, [sec, usec]] = await Promise.all([redis.get(key), redis.time()]);
+        return Math.max(0, ((Number(tat) - (Number(sec) * 1000 + Number(usec) / 1000)) / 60_000) * 1000);
+      };
+      await eventually(async () => ((await used()) < 100 ? true : undefined), 5000, 'the shared tpm window corrected to the real count').catch(() => undefined);
+    } finally {
+      redis.disconnect();
+    }
+    expect(await ask(r.all[1]!)).toEqual({ ok: true });
+  });
+
   it('rpm 30 with three replicas offered 30 requests each: the upstream sees one window, not three', async () => {
     const models = testConfig(sim.url).models as Record<string, Record<string, unknown>>;
     const deepseek = { ...models['deepseek-v3.2']!, fallbacks: [], endpoints: [{ provider: 'deepseek', upstreamModel: 'deepseek-chat', rpm: 30 }] };
