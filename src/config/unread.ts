@@ -15,7 +15,8 @@ export function unreadKeys(raw: unknown): string[] {
   const out: string[] = [];
   const storage = obj(obj(raw).storage);
   const redis = typeof storage.shared === 'string' && storage.shared.startsWith('redis');
-  if (!redis) {
+  // Only where storage.shared is (by default or written) memory: any other value is refused by the schema itself.
+  if (!has(storage, 'shared') || storage.shared === 'memory') {
     const why: Record<string, string> = {
       leaseMs: "each replica's lease on its reservations in Redis",
       keyPrefix: 'the prefix of every Redis key',

@@ -1040,6 +1040,14 @@ describe('storage.shared (issue 13)', () => {
     }
   });
 
+  it('storage.shared that is neither memory nor redis://: the one problem is said, not also "storage.shared is memory here" for leaseMs and keyPrefix', () => {
+    const errs = errors(
+      validateConfig({ ...minimal(), storage: { ledger: 'postgres://u@h/db', shared: 'http://127.0.0.1:6379', leaseMs: 2000, keyPrefix: 'prod-eu' } }),
+    );
+    expect(errs.join('\n')).toContain('storage.shared: expected memory or redis://…');
+    expect(errs.join('\n')).not.toContain('storage.shared is memory here');
+  });
+
   it('resilience.halfOpenProbes above 1 is refused with Redis, whose probe slot is one per endpoint (it would act as 1)', () => {
     const storage = { ledger: 'postgres://u@h/db', shared: 'redis://h' };
     expect(errors(validateConfig({ ...minimal(), storage, resilience: { halfOpenProbes: 3 } })).join('\n')).toMatch(
