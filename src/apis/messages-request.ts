@@ -40,6 +40,14 @@ const NO_OP: Record<string, (v: unknown) => boolean> = {
 
 interface Ctx {
   untranslated: string[];
+  /** The content blocks the chat form leaves out (see {@link NativeMessages.leftOut}). */
+  leftOut?: unknown[];
+}
+
+/** A content block with no chat form: named as untranslated, and kept for the prompt's count. */
+function leftOut(ctx: Ctx, path: string, block: unknown): void {
+  ctx.untranslated.push(path);
+  (ctx.leftOut ??= []).push(block);
 }
 
 const IMAGE_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
@@ -72,7 +80,7 @@ function toolResultText(content: unknown, p: string, ctx: Ctx): string {
     blocks(content, p)
       .map((b, j) => {
         if (b.type === 'text') return str(b.text, `${p}[${j}].text`);
-        ctx.untranslated.push(`${p}[${j}]`);
+        leftOut(ctx, `${p}[${j}]`, b);
         return '';
       })
       .filter((t) => t !== '')
@@ -111,6 +119,62 @@ function unanswered(p: string, ids: string[]): void {
     );
 }
 
+/**
+ * The text a model reads in content blocks the chat form leaves out, and how many images they
+ * hold: a document's title, context and text (a PDF's pages are not in the request: none), a search
+ * result's title, source and text, a tool result's blocks, any other block as its JSON. Thinking
+ * from earlier turns is none: Anthropic drops it from the prompt (and its count_tokens counts none).
+ */
+export function leftOutContent(blocks: readonly unknown[]): { texts: string[]; images: number } {
+  const out = { texts: [] as string[], images: 0 };
+  const walk = (b: unknown, depth: number): void => {
+    if (typeof b === 'string') {
+      out.texts.push(b);
+      return;
+    }
+    if (Array.isArray(b)) {
+      if (depth < 8) for (const x of b as unknown[]) walk(x, depth + 1);
+      return;
+    }
+    if (!isObj(b)) return;
+    const own = (...keys: string[]): void => {
+      for (const k of keys) if (typeof b[k] === 'string') out.texts.push(b[k]);
+    };
+    switch (b.type) {
+      case 'text':
+        own('text');
+        return;
+      case 'image':
+        out.images++;
+        return;
+      case 'thinking':
+      case 'redacted_thinking':
+        return;
+      case 'document': {
+        own('title', 'context');
+        const src = isObj(b.source) ? b.source : {};
+        if (src.type === 'text' && typeof src.data === 'string') out.texts.push(src.data);
+        else if (src.type === 'content') walk(src.content, depth + 1);
+        return;
+      }
+      case 'search_result':
+        own('title', 'source');
+        walk(b.content, depth + 1);
+        return;
+      case 'tool_result':
+        walk(b.content, depth + 1);
+        return;
+      default: {
+        // A block of a type not known here: its JSON, less a `source` (base64 data is not what the model reads).
+        const { source: _source, ...rest } = b;
+        out.texts.push(JSON.stringify(rest));
+      }
+    }
+  };
+  for (const b of blocks) walk(b, 0);
+  return out;
+}
+
 /** A user turn's tool results answer the tool calls of the assistant turn just before it, and only those. */
 function userTurn(content: unknown, p: string, ctx: Ctx, calls: ReadonlySet<string>): ChatMessage[] {
   const out: ChatMessage[] = [];
@@ -139,7 +203,7 @@ function userTurn(content: unknown, p: string, ctx: Ctx, calls: ReadonlySet<stri
         `${bp}.type`,
         'a tool_use block belongs in an assistant message (the model calls the tool); a user message answers it with a tool_result block',
       );
-    else ctx.untranslated.push(bp);
+    else leftOut(ctx, bp, b);
   });
   unanswered(
     p,
@@ -179,7 +243,7 @@ function assistantTurn(content: unknown, p: string, ctx: Ctx): ChatMessage {
       });
     else if (b.type === 'tool_result')
       throw unsupported(`${bp}.type`, "a tool_result block belongs in a user message (it answers the assistant's tool_use in the message before it)");
-    else ctx.untranslated.push(bp);
+    else leftOut(ctx, bp, b);
   });
   const m: ChatMessage = { role: 'assistant', content: text === '' && calls.length > 0 ? null : text };
   if (calls.length > 0) m.tool_calls = calls;
@@ -195,7 +259,7 @@ export function messagesToChat(body: Record<string, unknown>, ctx: Ctx): ChatMes
         : blocks(body.system, 'system')
             .map((b, j) => {
               if (b.type === 'text') return blockText(b, `system[${j}]`);
-              ctx.untranslated.push(`system[${j}]`);
+              leftOut(ctx, `system[${j}]`, b);
               return '';
             })
             .join('\n\n');
@@ -491,5 +555,5 @@ export function translateMessages(body: Record<string, unknown>, headers: { vers
   for (const [k, v] of Object.entries(body)) {
     if (present(v) && !HANDLED.has(k) && !(Object.hasOwn(NO_OP, k) && NO_OP[k]!(v))) ctx.untranslated.push(k);
   }
-  return withNative(chat, { kind: 'anthropic-messages', body, untranslated: ctx.untranslated, headers });
+  return withNative(chat, { kind: 'anthropic-messages', body, untranslated: ctx.untranslated, headers, ...(ctx.leftOut ? { leftOut: ctx.leftOut } : {}) });
 }

@@ -24,6 +24,12 @@ export interface NativeMessages {
    */
   untranslated: string[];
   /**
+   * The content blocks among those that the chat form leaves out (a document, a search result,
+   * an image inside a tool result, thinking): the model reads them all the same, so the prompt's
+   * count (routing, count_tokens, an estimate when the upstream gave no usage) adds their text.
+   */
+  leftOut?: unknown[];
+  /**
    * The client's `anthropic-version` and `anthropic-beta` headers: sent with the body to an
    * Anthropic-kind endpoint (the version defaults to the provider's `anthropicVersion`).
    */

@@ -15,7 +15,7 @@ import type { ChatBody } from '../upstream/types.js';
 import { readEdge, type ApiRoute, type EdgeRequest } from './edge.js';
 import { MessagesSink } from './messages-sink.js';
 import { recordRefused } from './refused.js';
-import { countPrompt, exactPromptCount } from '../runtime/request-prep.js';
+import { countPrompt, exactPromptCount, leftOutTokens } from '../runtime/request-prep.js';
 import { sendJson } from './server.js';
 import { HttpSink } from './sink.js';
 
@@ -96,7 +96,8 @@ export const countTokensRoute: ApiRoute = async (deps, req, res, requestId) => {
       throw new SwitchyardError('model_not_found', `The model "${echoName(model)}" does not exist`, { param: 'model' });
     // count_tokens has no max_tokens; the translation needs one.
     const chat = translateMessages({ ...body, max_tokens: 1, stream: false });
-    sendJson(res, 200, { input_tokens: countPromptTokens(chat.messages, chat.tools ?? undefined) }, base);
+    // The blocks the chat form leaves out (documents, search results) are read by the model too.
+    sendJson(res, 200, { input_tokens: countPromptTokens(chat.messages, chat.tools ?? undefined) + leftOutTokens(chat) }, base);
   } catch (err) {
     sendAnthropicError(res, err, base);
     status = err instanceof SwitchyardError ? err.status : 500;

@@ -2,8 +2,9 @@
  * What a request's driver works out before it routes: the prompt's token count (exact only
  * where it decides something) and the headers that tell the client what happened.
  */
-import { countPromptTokens, countTextTokens } from '../accounting/tokens.js';
+import { countPromptTokens, countTextTokens, IMAGE_PART_TOKENS } from '../accounting/tokens.js';
 import { requestedOutputTokens } from '../accounting/reservation.js';
+import { leftOutContent } from '../apis/messages-request.js';
 import { nativeOf } from '../apis/native.js';
 import type { ChatCall } from './api.js';
 import type { EndpointHandle } from './endpoints.js';
@@ -48,6 +49,41 @@ function toolBytes(tools: unknown): number {
   return Buffer.byteLength(JSON.stringify(tools) ?? '', 'utf8');
 }
 
+/** What a Messages request's left-out blocks hold, read once a request (its native part is shared by the body's copies). */
+interface LeftOut {
+  texts: string[];
+  images: number;
+  bytes: number;
+  tokens?: number;
+}
+const LEFT_OUT = new WeakMap<object, LeftOut>();
+
+/**
+ * The blocks of a Messages request that its chat form leaves out (a document, a search result, an
+ * image in a tool result): the model reads them, so the prompt's counts add them (a 2,000-token
+ * document was counted as nothing: count_tokens answered the question's 10 tokens, and a ledger row
+ * estimated without usage billed no more).
+ */
+function leftOutOf(body: object): LeftOut | null {
+  const native = nativeOf(body);
+  if (native?.kind !== 'anthropic-messages' || native.leftOut === undefined || native.leftOut.length === 0) return null;
+  let l = LEFT_OUT.get(native);
+  if (l === undefined) {
+    const { texts, images } = leftOutContent(native.leftOut);
+    // An image as promptBytes counts one (340 bytes).
+    l = { texts, images, bytes: texts.reduce((n, t) => n + Buffer.byteLength(t, 'utf8'), 0) + 340 * images };
+    LEFT_OUT.set(native, l);
+  }
+  return l;
+}
+
+/** o200k tokens of the blocks a Messages request's chat form leaves out (0 for any other request). */
+export function leftOutTokens(body: object): number {
+  const l = leftOutOf(body);
+  if (l === null) return 0;
+  return (l.tokens ??= l.texts.reduce((n, t) => n + countTextTokens(t), 0) + l.images * IMAGE_PART_TOKENS);
+}
+
 /**
  * Prompt tokens, an estimate for routing, TPM windows and what people see (reservations use
  * `promptBoundTokens`). The real tokenizer costs ~100 µs per 2 KB, so it runs only where the
@@ -59,9 +95,9 @@ export function countPrompt(call: Pick<ChatCall, 'body'>): number {
   const body = call.body;
   const ids = embeddingTokens(body);
   if (ids !== undefined) return ids;
-  const bytes = promptBytes(body.messages) + toolBytes(body.tools);
+  const bytes = promptBytes(body.messages) + toolBytes(body.tools) + (leftOutOf(body)?.bytes ?? 0);
   const exact = bytes > EXACT_COUNT_BYTES;
-  return exact ? countPromptTokens(body.messages, body.tools ?? undefined) : Math.ceil(bytes / 3) + 3 * body.messages.length + 3;
+  return exact ? countPromptTokens(body.messages, body.tools ?? undefined) + leftOutTokens(body) : Math.ceil(bytes / 3) + 3 * body.messages.length + 3;
 }
 
 /**
@@ -72,8 +108,8 @@ export function countPrompt(call: Pick<ChatCall, 'body'>): number {
  */
 export function exactPromptCount(body: ChatCall['body']): (() => number) | undefined {
   if (embeddingTokens(body) !== undefined || nativeOf(body)?.kind === 'embeddings') return undefined;
-  if (promptBytes(body.messages) + toolBytes(body.tools) > EXACT_COUNT_BYTES) return undefined;
-  return () => countPromptTokens(body.messages, body.tools ?? undefined);
+  if (promptBytes(body.messages) + toolBytes(body.tools) + (leftOutOf(body)?.bytes ?? 0) > EXACT_COUNT_BYTES) return undefined;
+  return () => countPromptTokens(body.messages, body.tools ?? undefined) + leftOutTokens(body);
 }
 
 /** Estimated tokens for TPM windows: prompt plus the output asked for. */
@@ -91,7 +127,7 @@ export function shownPromptTokens(call: ChatCall): number {
     const texts = typeof input === 'string' ? [input] : Array.isArray(input) ? input.filter((t): t is string => typeof t === 'string') : [];
     return texts.reduce((n, t) => n + countTextTokens(t), 0);
   }
-  return countPromptTokens(call.body.messages, call.body.tools ?? undefined);
+  return countPromptTokens(call.body.messages, call.body.tools ?? undefined) + leftOutTokens(call.body);
 }
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;

@@ -569,6 +569,62 @@ describe('Messages API edges', () => {
     });
     expect(await sim.log()).toHaveLength(0);
   });
+
+  it('counts the blocks that have no chat form too: a document, a search result in a tool result (a 2,000-word document counted as the question alone)', async () => {
+    const doc = 'The harbour lighthouse was built of granite in the year of the great storm. '.repeat(150);
+    const question = { type: 'text' as const, text: 'Summarise the document.' };
+    const bare = await client.messages.countTokens({ model: 'claude-sonnet-4.5', messages: [{ role: 'user', content: [question] }] });
+    const withDoc = await client.messages.countTokens({
+      model: 'claude-sonnet-4.5',
+      messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: doc } }, question] }],
+    });
+    // 15 words a sentence, 150 sentences: well over 2,000 tokens of text the model reads.
+    expect(withDoc.input_tokens - bare.input_tokens).toBeGreaterThan(2000);
+    const searched = await client.messages.countTokens({
+      model: 'claude-sonnet-4.5',
+      tools,
+      messages: [
+        { role: 'user', content: 'Look up the lighthouse.' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'lookup', input: { input: 'lighthouse' } }] },
+        {
+          role: 'user',
+          content: [
+            {
+              type: 'tool_result',
+              tool_use_id: 'toolu_1',
+              content: [{ type: 'search_result', source: 'https://example.com/lighthouse', title: 'Lighthouse', content: [{ type: 'text', text: doc }] }],
+            },
+          ],
+        },
+      ],
+    });
+    expect(searched.input_tokens).toBeGreaterThan(2000);
+    expect(await sim.log()).toHaveLength(0);
+  });
+
+  it('an Anthropic-kind upstream that reports no usage for a prompt with a document: the estimate bills the document too', async () => {
+    const doc = 'The harbour lighthouse was built of granite in the year of the great storm. '.repeat(150);
+    await sim.setFault('claude-sonnet-4-5', { kind: 'no_usage', times: 1 });
+    const { data, response } = await client.messages
+      .create({
+        model: 'claude-sonnet-4.5',
+        max_tokens: 20,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'document', source: { type: 'text', media_type: 'text/plain', data: doc } },
+              { type: 'text', text: 'Summarise.' },
+            ],
+          },
+        ],
+      })
+      .withResponse();
+    const row = ledgerRow(ledgerFile, response.headers.get('x-request-id'));
+    expect(row).toMatchObject({ estimated: 1, status: 200 });
+    expect(Number(row!.prompt_tokens)).toBeGreaterThan(2000);
+    expect(data.usage.input_tokens).toBe(Number(row!.prompt_tokens));
+  });
 });
 
 describe('GET /v1/models for the Anthropic SDK', () => {
