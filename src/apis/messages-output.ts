@@ -12,6 +12,15 @@ import { isObj } from './fields.js';
 const STOP: Record<string, string> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use', function_call: 'tool_use', content_filter: 'refusal' };
 
 /**
+ * Chat finish reasons that say the provider broke the answer off (DeepSeek's
+ * `insufficient_system_resource`: "interrupted due to insufficient resource of the inference
+ * system"; `error`, which OpenRouter ends a failed stream with). Messages has no stop reason for
+ * them, and `end_turn` would dress a truncated answer as whole: a translated answer that ends so
+ * is a cut (runtime/attempt.ts).
+ */
+export const BROKEN_OFF: ReadonlySet<string> = new Set(['insufficient_system_resource', 'error']);
+
+/**
  * Anthropic's `stop_reason` for chat's `finish_reason`. An answer that calls a tool stopped for
  * `tool_use` whatever the upstream said: Gemini's OpenAI-compatible API ends tool calls with
  * `stop`, and an agent loops on `stop_reason == "tool_use"` (a length cut stays `max_tokens`).

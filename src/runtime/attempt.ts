@@ -4,7 +4,7 @@
  * leaves here as an UpstreamFault; `delivered` tells how much reached the client first.
  */
 import { nativeOf } from '../apis/native.js';
-import { badToolArgs, completionToolCalls, StreamToolCalls } from '../apis/messages-output.js';
+import { badToolArgs, BROKEN_OFF, completionToolCalls, StreamToolCalls } from '../apis/messages-output.js';
 import { usageFromAnthropic, usageFromOpenAI, type Usage } from '../accounting/cost.js';
 import { countTextTokens } from '../accounting/tokens.js';
 import type { ResilienceConfig } from '../config/schema.js';
@@ -55,6 +55,12 @@ export interface AttemptInput {
    * object is a bad answer (a `tool_use` input is an object), failed over like one, and billed.
    */
   toolArgsObjects?: boolean;
+  /**
+   * A translated Messages request: an answer whose finish reason says the provider broke it off
+   * ({@link BROKEN_OFF}) is a cut (a stream: continued or ended with an error event; a JSON answer:
+   * a bad answer, failed over and billed), never a whole answer ending `end_turn`.
+   */
+  brokenOffIsCut?: boolean;
   /** Request-level signal: deadline or client gone, with an UpstreamFault as reason. */
   signal: CancelSignal;
   now: () => number;
@@ -310,6 +316,10 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
           'bad_response',
           `the answer calls tool ${bad} with arguments that are not a JSON object (a Messages tool_use input must be one)`,
         );
+      }
+      if (inp.brokenOffIsCut === true && out.finishReason !== null && BROKEN_OFF.has(out.finishReason)) {
+        refused = out;
+        throw new UpstreamFault('bad_response', `the upstream broke the answer off (finish_reason ${out.finishReason}): it is not a whole answer`);
       }
       // Far more text than the cap allows (an upstream that ignored max_tokens): a bad answer, as a stream is cut there.
       if (answerChars(out) > inp.outputCap * MAX_CHARS_PER_TOKEN) {
@@ -697,6 +707,10 @@ class StreamReader implements BodyConsumer {
     // threw on the choice's missing finish_reason after the client had it.
     if (this.finish === null) {
       this.failed(new UpstreamFault('stream_cut', 'the upstream stream ended without saying how the answer finished (no finish or stop reason)'));
+      return;
+    }
+    if (this.inp.brokenOffIsCut === true && BROKEN_OFF.has(this.finish)) {
+      this.failed(new UpstreamFault('stream_cut', `the upstream broke the answer off (finish_reason ${this.finish}): it is not a whole answer`));
       return;
     }
     const bad = this.tools !== null && this.finish !== 'length' ? badToolArgs(this.tools.calls) : null;

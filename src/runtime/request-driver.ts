@@ -731,6 +731,7 @@ export class RequestDriver {
         shareMs: this.deadlineShare(h),
         scheduler: this.rt.scheduler,
         toolArgsObjects: this.call.api === 'messages' && !relay,
+        brokenOffIsCut: this.call.api === 'messages' && !relay,
         signal: this.ac.signal,
         now: this.rt.now,
       },

@@ -274,6 +274,19 @@ beforeAll(async () => {
         res.write(delta({ content: 'ok' }));
         res.write(delta({}, 'stop'));
         res.end('data: [DONE]\n\n');
+      } else if (j.model === 'broken-off') {
+        // DeepSeek's answer when its inference system runs out of resources part way: finish_reason insufficient_system_resource.
+        if ((j as { stream?: boolean }).stream) {
+          const base = { id: 'b', object: 'chat.completion.chunk', created: 1, model: j.model };
+          const delta = (d: Record<string, unknown>, finish: string | null = null) =>
+            `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: d, finish_reason: finish }] })}\n\n`;
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.write(delta({ role: 'assistant', content: 'The first half of' }));
+          res.write(delta({ content: ' an answer' }, 'insufficient_system_resource'));
+          res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 3, completion_tokens: 6, total_tokens: 9 } })}\n\n`);
+          res.end('data: [DONE]\n\n');
+        } else
+          res.writeHead(200, json).end(oneChoice(j.model, { role: 'assistant', content: 'The first half of an answer' }, 'insufficient_system_resource', 6));
       } else if (j.model === 'no-role') {
         // Deltas that never say role (some OpenAI-compatible servers).
         const base = { id: 'r', object: 'chat.completion.chunk', created: 1, model: j.model };
@@ -345,6 +358,8 @@ beforeAll(async () => {
     'm-usage-over': model('usage-over'),
     'm-usage-negative': model('usage-negative'),
     'm-no-finish': model('no-finish'),
+    'm-broken-off': model('broken-off', ['m-ok']),
+    'm-broken-off-alone': model('broken-off'),
     'm-no-role': model('no-role'),
     'm-no-delta': model('no-delta'),
     'm-fin-then-garbage': model('fin-then-garbage'),
@@ -661,6 +676,40 @@ describe('a stream that ends with [DONE] but never says how it finished', () => 
     expect(text).toContain('half an ans');
     expect(text).toMatch(/without saying how the answer finished/);
     expect(text).not.toContain('data: [DONE]');
+    expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ status: 200, error_code: 'upstream_error' });
+  });
+});
+
+describe("an answer its provider broke off (DeepSeek's finish_reason insufficient_system_resource), to a Messages client", () => {
+  const claude = () => new Anthropic({ baseURL: sc.url, apiKey: 'unused', maxRetries: 0 });
+  const ask = { max_tokens: 50, messages: [{ role: 'user' as const, content: 'hi' }] };
+  it('as JSON is a bad answer: it fails over to the fallback, and is billed (it was the half answer with stop_reason end_turn)', async () => {
+    const { data, response } = await claude()
+      .messages.create({ model: 'm-broken-off', ...ask })
+      .withResponse();
+    expect(response.headers.get('x-switchyard-model')).toBe('m-ok');
+    expect(data.content).toEqual([{ type: 'text', text: 'fine' }]);
+    expect(data.stop_reason).toBe('end_turn');
+    // Both attempts billed: the broken-off one's 3 + 6 tokens, then m-ok's 3 + 1.
+    expect(ledgerRow(ledgerFile, response.headers.get('x-request-id'))).toMatchObject({ attempts: 2, prompt_tokens: 6, completion_tokens: 7 });
+    const alone = await claude()
+      .messages.create({ model: 'm-broken-off-alone', ...ask })
+      .catch((e: unknown) => e);
+    expect(alone).toBeInstanceOf(Anthropic.InternalServerError);
+    expect((alone as Error).message).toContain('insufficient_system_resource');
+  });
+
+  it('streamed is a cut: with no model to continue it, the stream ends with an error event, never message_delta end_turn', async () => {
+    const r = await fetch(`${sc.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'm-broken-off-alone', stream: true, ...ask }),
+    });
+    const text = await r.text();
+    expect(text).toContain('The first half of');
+    expect(text).not.toContain('message_delta');
+    expect(text).not.toContain('end_turn');
+    expect(text).toMatch(/event: error\ndata: .*insufficient_system_resource/);
     expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ status: 200, error_code: 'upstream_error' });
   });
 });
