@@ -180,8 +180,16 @@ function userTurn(content: unknown, p: string, ctx: Ctx, calls: ReadonlySet<stri
   const out: ChatMessage[] = [];
   const parts: Array<Record<string, unknown>> = [];
   const answered = new Set<string>();
+  /** A block other than a tool result came: Anthropic wants the results first ("must begin with" them). */
+  let other = false;
   blocks(content, p).forEach((b, j) => {
     const bp = `${p}[${j}]`;
+    if (b.type !== 'tool_result') other = true;
+    else if (other && calls.size > 0)
+      throw unsupported(
+        bp,
+        `did not find ${calls.size} tool_result block(s) at the beginning of this message: messages following tool_use blocks must begin with a matching number of tool_result blocks (put the text after them)`,
+      );
     if (b.type === 'text') parts.push({ type: 'text', text: blockText(b, bp) });
     else if (b.type === 'image') parts.push(imagePart(b, bp));
     else if (b.type === 'tool_result') {

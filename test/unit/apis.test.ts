@@ -734,6 +734,17 @@ describe('Messages → chat and back', () => {
     refused(turns({ role: 'user', content: 'x' }, twice, result('t1')), 'messages[1].content', /tool_use ids must be unique: "t1" appears twice/);
     const answeredTwice = { role: 'user', content: [...result('t1').content, ...result('t1').content] };
     refused(turns({ role: 'user', content: 'x' }, call, answeredTwice), 'messages[2].content[1].tool_use_id', /answered twice/);
+    // The results first, as Anthropic requires ("must begin with a matching number of tool_result blocks"): text before one is
+    // refused for every endpoint kind (an OpenAI-kind model was sent it reordered, Claude answered 400 after an attempt).
+    const textFirst = { role: 'user', content: [{ type: 'text', text: 'Here:' }, ...result('t1').content] };
+    refused(turns({ role: 'user', content: 'x' }, call, textFirst), 'messages[2].content[1]', /must begin with a matching number of tool_result blocks/);
+    const resultThenText = { role: 'user', content: [...result('t1').content, { type: 'text', text: 'And more.' }] };
+    expect(translateMessages(turns({ role: 'user', content: 'x' }, call, resultThenText)).messages.map((m) => m.role)).toEqual([
+      'user',
+      'assistant',
+      'tool',
+      'user',
+    ]);
     // A block in the wrong turn: refused for every endpoint kind, saying where it belongs (it said
     // "only supported … routed to an Anthropic-kind endpoint", and an Anthropic-kind one was sent it).
     refused(
