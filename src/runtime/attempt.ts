@@ -783,6 +783,17 @@ class StreamReader implements BodyConsumer {
 
   private firstContent(): void {
     this.ttftMs = this.inp.now() - this.started;
+    this.firstOutput();
+  }
+
+  /**
+   * The answer's first output, reasoning text included (DeepSeek's `reasoning_content`, OpenRouter's
+   * `reasoning`, as Anthropic's thinking deltas count as content): the model is producing, so the
+   * first-token limit is met and from here silence is the idle limit's. A reasoning model that
+   * reasoned longer than `firstTokenTimeoutMs` before its answer was cut as if it never answered.
+   */
+  private firstOutput(): void {
+    if (this.idle !== undefined) return;
     this.clearFirstToken();
     this.lastData = Date.now();
     this.idle = setTimeout(this.idleCheck, this.idleMs);
@@ -807,6 +818,7 @@ class StreamReader implements BodyConsumer {
       case 'chunk':
       case 'native': {
         if (p.content && this.ttftMs === null) this.firstContent();
+        else if (p.type === 'chunk' && p.other && this.idle === undefined) this.firstOutput();
         if (p.finishReason) this.finish = p.finishReason;
         // Only a chunk with output besides text can hold a tool call (a template chunk is text alone).
         if (this.tools !== null && p.type === 'chunk' && p.other) this.tools.chunk(p.chunk);

@@ -287,6 +287,25 @@ beforeAll(async () => {
           res.end('data: [DONE]\n\n');
         } else
           res.writeHead(200, json).end(oneChoice(j.model, { role: 'assistant', content: 'The first half of an answer' }, 'insufficient_system_resource', 6));
+      } else if (j.model === 'reasoning-slow') {
+        // A reasoning model (DeepSeek's reasoner) that reasons longer than firstTokenTimeoutMs (2 s here) before its answer, streaming its reasoning.
+        const base = { id: 'rl', object: 'chat.completion.chunk', created: 1, model: j.model };
+        const delta = (d: Record<string, unknown>, finish: string | null = null) =>
+          `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: d, finish_reason: finish }] })}\n\n`;
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(delta({ role: 'assistant', content: null, reasoning_content: 'Let me think.' }));
+        let n = 0;
+        const tick = setInterval(() => {
+          if (++n < 12) {
+            res.write(delta({ reasoning_content: ' Still thinking.' }));
+            return;
+          }
+          clearInterval(tick);
+          res.write(delta({ content: 'Forty-two.' }));
+          res.write(delta({}, 'stop'));
+          res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 3, completion_tokens: 40, total_tokens: 43 } })}\n\n`);
+          res.end('data: [DONE]\n\n');
+        }, 250);
       } else if (j.model === 'no-role') {
         // Deltas that never say role (some OpenAI-compatible servers).
         const base = { id: 'r', object: 'chat.completion.chunk', created: 1, model: j.model };
@@ -358,6 +377,7 @@ beforeAll(async () => {
     'm-usage-over': model('usage-over'),
     'm-usage-negative': model('usage-negative'),
     'm-no-finish': model('no-finish'),
+    'm-reasoning-slow': model('reasoning-slow'),
     'm-broken-off': model('broken-off', ['m-ok']),
     'm-broken-off-alone': model('broken-off'),
     'm-no-role': model('no-role'),
@@ -711,6 +731,20 @@ describe("an answer its provider broke off (DeepSeek's finish_reason insufficien
     expect(text).not.toContain('end_turn');
     expect(text).toMatch(/event: error\ndata: .*insufficient_system_resource/);
     expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ status: 200, error_code: 'upstream_error' });
+  });
+});
+
+describe('a reasoning model that streams its reasoning for longer than firstTokenTimeoutMs before the answer', () => {
+  it('is alive, not silent: the answer comes, to a Messages client and a chat client (both were a 502 first_token_timeout after 2 s of reasoning)', async () => {
+    const claude = new Anthropic({ baseURL: sc.url, apiKey: 'unused', maxRetries: 0 });
+    const msg = await claude.messages.stream({ model: 'm-reasoning-slow', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }).finalMessage();
+    expect(msg.content).toEqual([{ type: 'text', text: 'Forty-two.' }]);
+    expect(msg.stop_reason).toBe('end_turn');
+    const r = await ask('m-reasoning-slow', true);
+    expect(r.status).toBe(200);
+    const text = await r.text();
+    expect(text).toContain('Forty-two.');
+    expect(text).toContain('[DONE]');
   });
 });
 
