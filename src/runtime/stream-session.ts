@@ -46,6 +46,8 @@ export class StreamSession {
    */
   private heldTail: { delta: Record<string, unknown>; after: Array<[string, string]> } | null = null;
   private sawStop = false;
+  /** A relayed stream's stop reason came (its message_delta): a message_stop before it is held back. */
+  private sawReason = false;
   /** Chunks of tool calls are held (the sink writes tool calls whole at the end): they are sent when the stream commits. */
   private heldTools = false;
   /** When this attempt's first tool-call chunk was held. */
@@ -83,6 +85,7 @@ export class StreamSession {
     this.heldNative = [];
     this.heldTail = null;
     this.sawStop = false;
+    this.sawReason = false;
     this.held = [];
     this.heldTools = false;
     this.heldSince = null;
@@ -109,6 +112,7 @@ export class StreamSession {
     this.heldNative = [];
     this.heldTail = null;
     this.sawStop = false;
+    this.sawReason = false;
     this.heldTools = false;
     this.heldSince = null;
   }
@@ -219,6 +223,11 @@ export class StreamSession {
   /** One upstream event of a native relay: held until the first content event, then relayed (a promise only when the client needs a drain). */
   relay(p: Extract<StreamPiece, { type: 'native' }>, h: EndpointHandle): Promise<void> | undefined {
     let data = p.messageStart ? withModel(p.data, (this.answeredBy ?? h).model, this.relayBounds) : p.data;
+    if (p.finishReason) this.sawReason = true;
+    // A message_stop before any stop reason: nothing says the answer is whole, and the attempt fails
+    // as a cut (its error event follows). Not relayed: a client reading message_stop took the answer
+    // for finished before the error came.
+    if (p.name === 'message_stop' && !this.sawReason) return undefined;
     if (p.name === 'message_stop') this.sawStop = true;
     if (this.heldTail !== null) {
       this.heldTail.after.push([p.name, data]);

@@ -306,6 +306,28 @@ beforeAll(async () => {
           res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 3, completion_tokens: 40, total_tokens: 43 } })}\n\n`);
           res.end('data: [DONE]\n\n');
         }, 250);
+      } else if (j.model === 'anthropic-no-reason') {
+        // An Anthropic-wire stream that ends with message_stop but never said a stop reason (no message_delta): a gateway that cut it.
+        const ev = (name: string, data: Record<string, unknown>) => `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(
+          ev('message_start', {
+            message: {
+              id: 'msg_x',
+              type: 'message',
+              role: 'assistant',
+              model: j.model,
+              content: [],
+              stop_reason: null,
+              stop_sequence: null,
+              usage: { input_tokens: 3, output_tokens: 1 },
+            },
+          }),
+        );
+        res.write(ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
+        res.write(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'The first half' } }));
+        res.write(ev('content_block_stop', { index: 0 }));
+        res.end(ev('message_stop', {}));
       } else if (j.model === 'no-role') {
         // Deltas that never say role (some OpenAI-compatible servers).
         const base = { id: 'r', object: 'chat.completion.chunk', created: 1, model: j.model };
@@ -358,6 +380,7 @@ beforeAll(async () => {
   const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
   const cfg = testConfig(url);
   (cfg.providers as Record<string, unknown>).fake = { kind: 'openai', baseUrl: url, apiKeyEnv: 'SY_TEST_OPENAI_KEY' };
+  (cfg.providers as Record<string, unknown>).fakeAnthropic = { kind: 'anthropic', baseUrl: url.replace(/\/v1$/, ''), apiKeyEnv: 'SY_TEST_ANTHROPIC_KEY' };
   const model = (upstreamModel: string, fallbacks: string[] = []) => ({
     tier: 'balanced',
     price: { inputPerMTok: 1, outputPerMTok: 1 },
@@ -377,6 +400,7 @@ beforeAll(async () => {
     'm-usage-over': model('usage-over'),
     'm-usage-negative': model('usage-negative'),
     'm-no-finish': model('no-finish'),
+    'm-anthropic-no-reason': { ...model('anthropic-no-reason'), endpoints: [{ provider: 'fakeAnthropic', upstreamModel: 'anthropic-no-reason' }] },
     'm-reasoning-slow': model('reasoning-slow'),
     'm-broken-off': model('broken-off', ['m-ok']),
     'm-broken-off-alone': model('broken-off'),
@@ -745,6 +769,18 @@ describe('a reasoning model that streams its reasoning for longer than firstToke
     const text = await r.text();
     expect(text).toContain('Forty-two.');
     expect(text).toContain('[DONE]');
+  });
+});
+
+describe('a relayed Anthropic stream that ends with message_stop but never said a stop reason', () => {
+  it('is a cut: its message_stop is not relayed, the stream ends with the error event alone (a client read message_stop, a clean end, before the error)', async () => {
+    const r = await fetch(`${sc.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'm-anthropic-no-reason', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    const events = (await r.text()).split('\n').filter((l) => l.startsWith('event: '));
+    expect(events).toEqual(['event: message_start', 'event: content_block_start', 'event: content_block_delta', 'event: content_block_stop', 'event: error']);
   });
 });
 
