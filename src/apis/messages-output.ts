@@ -288,10 +288,12 @@ export class MessagesStreamWriter {
       ok = this.emit('content_block_delta', { type: 'content_block_delta', index: this.textIndex, delta: { type: 'text_delta', text } });
       this.lastWrite = 0;
     }
-    if (Array.isArray(d.tool_calls)) {
-      for (const tc of d.tool_calls) if (isObj(tc)) this.tools.piece(tc);
-      // A long tool call is gathered silently: a ping now and then, as Anthropic sends them, so a
-      // proxy between client and switchyard does not take the stream for idle and cut it.
+    const reasoning = (typeof d.reasoning_content === 'string' && d.reasoning_content !== '') || (typeof d.reasoning === 'string' && d.reasoning !== '');
+    if (Array.isArray(d.tool_calls)) for (const tc of d.tool_calls) if (isObj(tc)) this.tools.piece(tc);
+    if (Array.isArray(d.tool_calls) || reasoning) {
+      // A long tool call is gathered silently, and a model's reasoning has no Messages form: a ping
+      // now and then, as Anthropic sends them, so a proxy between client and switchyard does not
+      // take the stream for idle and cut it.
       const t = this.now();
       if (this.lastWrite === 0) this.lastWrite = t;
       else if (t - this.lastWrite >= PING_EVERY_MS) {

@@ -184,7 +184,7 @@ export class StreamSession {
     for (const c of chunk.choices) if (Array.isArray(c.delta.tool_calls)) tools = true;
     if (!this.committed) {
       // Pieces of tool calls a sink writes whole at the end commit nothing: a failure before it stays invisible.
-      if (!p.content || (tools && this.holdsTools(p))) {
+      if ((!p.content && !this.reasonedLong(p)) || (tools && this.holdsTools(p))) {
         this.held.push(chunk);
         if (tools) this.heldTools = true;
         return undefined;
@@ -207,6 +207,21 @@ export class StreamSession {
     const now = Date.now();
     this.heldSince ??= now;
     return now - this.heldSince < HOLD_TOOLS_MS;
+  }
+
+  /**
+   * A chunk of reasoning text alone (DeepSeek's `reasoning_content`, OpenRouter's `reasoning`) on a
+   * sink that writes tool calls whole (Messages, which has no form for it), once the answer has been
+   * held HOLD_TOOLS_MS: the stream starts then, and the sink pings while the model reasons, as for a
+   * long tool call. Held until content, a reasoning model's minutes of thinking sent the client
+   * nothing at all, which a proxy's idle timeout cuts. Chat and Responses clients read the reasoning
+   * chunks themselves once the stream starts at its content, as before.
+   */
+  private reasonedLong(p: Extract<StreamPiece, { type: 'chunk' }>): boolean {
+    if (this.sink.holdsToolCalls !== true || p.content || p.finishReason || p.other === undefined || p.other === '') return false;
+    const now = Date.now();
+    this.heldSince ??= now;
+    return now - this.heldSince >= HOLD_TOOLS_MS;
   }
 
   /** The first content chunk: the stream starts, with the chunks held before it. */

@@ -102,6 +102,38 @@ describe('StreamSession', () => {
     expect([other.committed, other.toolCallsSent, plain.heads]).toEqual([true, true, 1]);
   });
 
+  it('on a Messages sink, a reasoning phase held HOLD_TOOLS_MS starts the stream (the sink pings while the model reasons); elsewhere it is held until content', () => {
+    const reasoning = (t: string): Extract<StreamPiece, { type: 'chunk' }> => ({
+      type: 'chunk',
+      chunk: { id: 'up', choices: [{ index: 0, delta: { reasoning_content: t }, finish_reason: null }] },
+      text: '',
+      content: false,
+      finishReason: null,
+      other: t,
+    });
+    const holding = Object.assign(sink(), { holdsToolCalls: true });
+    const plain = sink();
+    const ss = new StreamSession(holding, 'fallback', false, () => ({}));
+    const chat = new StreamSession(plain, 'fallback', false, () => ({}));
+    ss.beginAttempt();
+    chat.beginAttempt();
+    vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] });
+    try {
+      void ss.forward(reasoning('Let me'), h('a'));
+      void chat.forward(reasoning('Let me'), h('a'));
+      vi.setSystemTime(1_000_000 + HOLD_TOOLS_MS - 1);
+      void ss.forward(reasoning(' think'), h('a'));
+      expect([ss.committed, holding.heads]).toEqual([false, 0]);
+      vi.setSystemTime(1_000_000 + HOLD_TOOLS_MS);
+      void ss.forward(reasoning(' more'), h('a'));
+      void chat.forward(reasoning(' more'), h('a'));
+      expect([ss.committed, holding.heads]).toEqual([true, 1]);
+      expect([chat.committed, plain.heads]).toEqual([false, 0]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('holds role-only chunks until the first content, then commits once', async () => {
     const s = sink();
     const ss = new StreamSession(s, 'fallback', false, () => ({}));

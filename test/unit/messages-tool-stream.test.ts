@@ -160,3 +160,22 @@ describe('a long tool call', () => {
     expect(PING_EVERY_MS).toBe(5000);
   });
 });
+
+describe("a long reasoning phase (DeepSeek's reasoning_content, OpenRouter's reasoning) before the answer", () => {
+  it('pings every PING_EVERY_MS while the model reasons (the reasoning has no Messages form; nothing was written for minutes)', () => {
+    let t = 0;
+    const names: string[] = [];
+    const w = new MessagesStreamWriter(
+      (name) => (names.push(name), true),
+      'deepseek-reasoner',
+      () => t,
+    );
+    w.start(5);
+    w.chunk(delta({ role: 'assistant', content: null, reasoning_content: 'Let me think.' }));
+    for (let i = 1; i <= 12; i++) {
+      t += 1000;
+      w.chunk(delta(i % 2 === 0 ? { reasoning: ' more' } : { reasoning_content: ' more' }));
+    }
+    expect(names).toEqual(['message_start', 'ping', 'ping', 'ping']);
+  });
+});
