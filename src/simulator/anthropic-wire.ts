@@ -49,6 +49,16 @@ function blockText(b: AnthropicBlock): string {
     if (typeof b.content === 'string') return b.content;
     return (b.content ?? []).map((t) => t.text ?? '').join('\n');
   }
+  // The text a document or search result gives the model is prompt, as Anthropic counts it (a PDF's is not simulated).
+  const strings = (...v: unknown[]): string => v.filter((x): x is string => typeof x === 'string' && x !== '').join('\n');
+  if (b.type === 'document') {
+    const src = (b.source ?? {}) as { type?: unknown; data?: unknown };
+    return strings(b.title, b.context, src.type === 'text' ? src.data : undefined);
+  }
+  if (b.type === 'search_result') {
+    const inner = Array.isArray(b.content) ? b.content.map((t) => t.text) : [b.content];
+    return strings(b.title, b.source, ...inner);
+  }
   return '';
 }
 

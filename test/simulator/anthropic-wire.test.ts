@@ -37,6 +37,26 @@ describe('Anthropic wire through the official SDK', () => {
     expect(msg.usage).toEqual({ input_tokens: prompt, output_tokens: 8, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 });
   });
 
+  it("counts a text document's and a search result's text as prompt, as Anthropic does (a 2,000-token document reported 10 input tokens)", async () => {
+    const doc = 'The harbour lighthouse was built of granite in the year of the great storm. '.repeat(150);
+    const bare = await client.messages.create({ model: 'claude-test', max_tokens: 10, messages: [{ role: 'user', content: 'Summarise.' }] });
+    const withDoc = await client.messages.create({
+      model: 'claude-test',
+      max_tokens: 10,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'document', source: { type: 'text', media_type: 'text/plain', data: doc } },
+            { type: 'search_result', source: 'https://example.com', title: 'Lighthouse', content: [{ type: 'text', text: doc }] },
+            { type: 'text', text: 'Summarise.' },
+          ],
+        },
+      ],
+    });
+    expect(withDoc.usage.input_tokens - bare.usage.input_tokens).toBeGreaterThanOrEqual(2 * encode(doc).length);
+  });
+
   it('gives the same text as the OpenAI wire for the same conversation', async () => {
     const msg = await client.messages.create({ model: 'claude-test', max_tokens: 100, messages: [{ role: 'user', content: 'shared' }] });
     const raw = await post(`${sim.url}/v1/chat/completions`, { model: 'gpt-x', messages: [{ role: 'user', content: 'shared' }] });
