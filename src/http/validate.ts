@@ -730,7 +730,19 @@ export function parseHints(h: Record<string, string | string[] | undefined>, con
     maxLatencyMs: intHeader(h['x-switchyard-max-latency-ms'], 'x-switchyard-max-latency-ms'),
     maxCostUsd: costHeader(h['x-switchyard-max-cost-usd'], 'x-switchyard-max-cost-usd'),
     timeoutMs,
+    sdkTimeoutMs: sdkTimeout(h['x-stainless-timeout']),
   };
+}
+
+/**
+ * The timeout the OpenAI and Anthropic SDKs (Node) send with each call, `x-stainless-timeout`:
+ * whole seconds, truncated (a 1.5 s timeout is "1"; under 1 s, "0"). Read leniently: it is the
+ * SDK's header, not one the user wrote, so anything else (0, a fraction, a list, a huge number)
+ * is no timeout rather than a 400.
+ */
+function sdkTimeout(v: string | string[] | undefined): number | null {
+  if (typeof v !== 'string' || !/^\s*[1-9]\d{0,6}\s*$/.test(v)) return null;
+  return Number(v) * 1000;
 }
 
 const scrubbed = <T extends string | null | undefined>(v: T): T => (typeof v === 'string' ? (scrub(v) as T) : v);

@@ -15,6 +15,12 @@ export interface Hints {
   maxLatencyMs: number | null;
   maxCostUsd: number | null;
   timeoutMs: number | null;
+  /**
+   * The OpenAI or Anthropic SDK's own timeout for this call (its `x-stainless-timeout`, whole
+   * seconds), in ms; null when not sent. The SDKs give up on a call then (for a stream: when its
+   * headers have not come, which switchyard sends with the first content).
+   */
+  sdkTimeoutMs?: number | null;
   /** `x-switchyard-cascade: on|off`; null: `routing.cascade.enabled` decides. */
   cascade?: boolean | null;
 }

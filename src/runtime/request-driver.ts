@@ -50,6 +50,20 @@ export interface RequestOptions {
   plan?: RoutePlan;
 }
 
+/**
+ * A request's time, retries included: `x-switchyard-timeout-ms`, else `resilience.requestTimeoutMs`;
+ * for an answer that is not streamed, at most the SDK's own timeout (`x-stainless-timeout`). The
+ * SDK gives up on such a call then, whatever switchyard does; with it as the deadline, an endpoint
+ * that hangs is cut in time for another to answer (the deadline's share, README "Retries"), where
+ * each of the SDK's tries waited on it until the SDK's timeout. A stream's SDK timeout runs only
+ * until its first content (its headers), not to the answer's end, so it is no deadline for it.
+ */
+export function requestTimeoutMs(call: ChatCall, configured: number): number {
+  const t = call.hints.timeoutMs ?? configured;
+  const sdk = call.hints.sdkTimeoutMs;
+  return sdk != null && call.body.stream !== true ? Math.min(t, sdk) : t;
+}
+
 export class RequestDriver {
   private snap: ReqSnapshot;
   private readonly ac = new Cancel();
@@ -115,7 +129,7 @@ export class RequestDriver {
     private readonly sink: ChatSink,
     private readonly opts: RequestOptions = {},
   ) {
-    const timeout = call.hints.timeoutMs ?? rt.cfg.resilience.requestTimeoutMs;
+    const timeout = requestTimeoutMs(call, rt.cfg.resilience.requestTimeoutMs);
     const maxCost = call.hints.maxCostUsd;
     this.snap = startRequest({
       receivedAt: call.receivedAt,

@@ -6,6 +6,7 @@
  * Before, the stalled attempt held the request until the deadline and the client got a 504
  * though a healthy fallback was idle (the attempt limits here are 60 s and 20 s, the deadline 4 s).
  */
+import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
@@ -48,6 +49,23 @@ describe('a short deadline is shared between the attempts', () => {
       expect(hung.slice(hangsBefore).map((e) => e.model)).toEqual(['gpt-4.1']);
     });
   }
+
+  it("the OpenAI SDK's own timeout (x-stainless-timeout, sent for a call's own timeout) is a JSON answer's deadline: a hung endpoint is cut in time for the fallback (the SDK gave up on it at its timeout, every try)", async () => {
+    await sim.setFault('gpt-4.1', { kind: 'hang', times: 1 });
+    const client = new OpenAI({ baseURL: `${sc.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    const { data, response } = await client.chat.completions
+      .create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hello there' }], max_tokens: 10 }, { timeout: DEADLINE_MS })
+      .withResponse();
+    expect(data.model).toBe('claude-sonnet-4.5');
+    expect(response.headers.get('x-switchyard-attempts')).toBe('2');
+  });
+
+  it("the Anthropic SDK's own timeout likewise, on /v1/messages (it sends the client's timeout with every call)", async () => {
+    await sim.setFault('gpt-4.1', { kind: 'hang', times: 1 });
+    const client = new Anthropic({ baseURL: sc.url, apiKey: 'x', maxRetries: 0, timeout: DEADLINE_MS });
+    const msg = await client.messages.create({ model: 'gpt-4.1', max_tokens: 10, messages: [{ role: 'user', content: 'hello there' }] });
+    expect(msg.model).toBe('claude-sonnet-4.5');
+  });
 
   it('the last candidate has the rest of the deadline (a 504 at the deadline, not a cut)', async () => {
     await sim.setFault('gpt-4.1', { kind: 'hang', times: 1 });
