@@ -447,6 +447,24 @@ function vectorMismatch(data: unknown[], want: number): string | null {
   return null;
 }
 
+/**
+ * A 2xx answer that is a web page (`text/html`) where the API's JSON or event stream should be: the
+ * provider's baseUrl points at a web server (a site, a login or captive portal, a gateway's UI), not
+ * at its API. Like a redirect, it is the endpoint's configuration: it counts, fails over, and is
+ * logged as an error naming the baseUrl (retry-policy's `notTheApi`). It was a bad answer, or for a
+ * stream "the upstream stream ended before the answer finished", which sent the operator after a
+ * flaky provider.
+ */
+function webPage(res: UpstreamResponse): UpstreamFault | null {
+  const t = res.headers['content-type'];
+  if (typeof t !== 'string' || !/^\s*text\/html\b/i.test(t)) return null;
+  return new UpstreamFault(
+    'http_status',
+    `upstream answered ${res.statusCode} with a web page (text/html), not an answer of the API: check the provider's baseUrl`,
+    res.statusCode,
+  );
+}
+
 /** Whether an answer's body is JSON by its content type. */
 function jsonBody(res: UpstreamResponse): boolean {
   const t = res.headers['content-type'];
@@ -518,7 +536,7 @@ function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number)
   try {
     json = JSON.parse(text);
   } catch {
-    throw new UpstreamFault('bad_response', `upstream answer is not JSON${encodingNote(res)}`);
+    throw webPage(res) ?? new UpstreamFault('bad_response', `upstream answer is not JSON${encodingNote(res)}`);
   }
   let parsed;
   try {
@@ -587,6 +605,8 @@ class StreamReader implements BodyConsumer {
    */
   private readonly maxChars: number;
   private finish: string | null = null;
+  /** Whether the body held any event (a web page's holds none). */
+  private events = false;
   private done = false;
   private malformed = 0;
   private settled = false;
@@ -684,9 +704,13 @@ class StreamReader implements BodyConsumer {
 
   private readonly ended = (): void => {
     if (this.done) this.res.discard();
-    // A clean end without [DONE] is fine once the answer finished; without a finish it is a cut.
+    // A clean end without [DONE] is fine once the answer finished; without a finish it is a cut
+    // (or, with no event at all in a web page's body, no stream of the API: a misconfigured baseUrl).
     if (!this.done && this.finish === null)
-      this.failed(new UpstreamFault('stream_cut', `the upstream stream ended before the answer finished${encodingNote(this.res)}`));
+      this.failed(
+        (this.events ? null : webPage(this.res)) ??
+          new UpstreamFault('stream_cut', `the upstream stream ended before the answer finished${encodingNote(this.res)}`),
+      );
     else this.succeed();
   };
 
@@ -752,6 +776,7 @@ class StreamReader implements BodyConsumer {
    * handled at the same moment (and again per event after a wait for the client, as each event did before).
    */
   private handle(events: SseEvent[]): Promise<void> | undefined {
+    if (events.length > 0) this.events = true;
     if (this.idle !== undefined) this.lastData = Date.now();
     for (let i = 0; i < events.length; i++) {
       const pieces = this.decoder.decode(events[i]!);

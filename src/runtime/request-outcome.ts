@@ -199,9 +199,11 @@ function exhausted(inp: FailureInput): Outcome {
   };
 }
 
-/** An upstream answer that asking again soon gets the same: a 3xx or a 4xx but for 408 (a timeout) and 429 (a rate limit). */
-const permanent = (f: UpstreamFault): boolean =>
-  f.kind === 'http_status' && f.status !== null && f.status >= 300 && f.status < 500 && f.status !== 408 && f.status !== 429;
+/**
+ * An upstream answer that asking again soon gets the same: a 3xx, a 4xx but for 408 (a timeout) and
+ * 429 (a rate limit), or a 2xx web page where the API's answer should be (attempt.ts `webPage`).
+ */
+const permanent = (f: UpstreamFault): boolean => f.kind === 'http_status' && f.status !== null && f.status < 500 && f.status !== 408 && f.status !== 429;
 
 export function failureOutcome(inp: FailureInput): Outcome {
   const failure = inp.ctx.failure;

@@ -32,7 +32,8 @@
  *                                                             in JSON of any shape but for 404 and 413: an
  *                                                             API's answer)
  *   1xx / 3xx where an answer should be failed (other, counts) fail over, logged loudly (a redirect: an http:// base URL
- *     (a redirect)                                             moved to https://, or a path that moved; not followed)
+ *     (a redirect), or a 2xx web page                          moved to https://, or a path that moved; not followed; a
+ *     (text/html)                                              page: a base URL pointing at a site, not the API)
  *   deadline or client gone, no answer  failed (timeout,       stop (the request's time is up)
  *     begun after at least twice the      counts)
  *     endpoint's observed latency

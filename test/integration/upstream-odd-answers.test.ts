@@ -361,7 +361,12 @@ beforeAll(async () => {
           res.write(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
           res.end('data: [DONE]\n\n');
         } else res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), usage }));
-      } else if (j.model === 'redirect')
+      } else if (j.model === 'web-page')
+        // A web server's page, 200 text/html, for every request (a baseUrl pointing at a site or a login portal, not the API).
+        res
+          .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+          .end('<!doctype html><html><head><title>Welcome</title></head><body>Sign in</body></html>');
+      else if (j.model === 'redirect')
         res
           .writeHead(301, { 'content-type': 'text/html', location: 'https://api.example.com/v1/chat/completions?token=secret' })
           .end(
@@ -395,6 +400,8 @@ beforeAll(async () => {
     'm-reset': model('reset-far'),
     'm-redirect': model('redirect', ['m-ok']),
     'm-redirect-alone': model('redirect'),
+    'm-web-page': model('web-page', ['m-ok']),
+    'm-web-page-alone': model('web-page'),
     'm-ok': model('ok'),
     'm-usage-huge': { ...model('usage-huge'), endpoints: [{ provider: 'fake', upstreamModel: 'usage-huge', maxConcurrent: 2 }] },
     'm-usage-over': model('usage-over'),
@@ -534,6 +541,34 @@ describe('a redirect where an answer should be is not the API', () => {
     );
     expect(body.error.message).not.toContain('<html>');
   });
+});
+
+describe('a web page (200 text/html) where an answer should be is not the API', () => {
+  it.each([false, true])('fails over to a model that serves, counts against the endpoint and logs an error naming the baseUrl (stream: %s)', async (stream) => {
+    hits.length = 0;
+    const failures = (await endpointOf('m-web-page')).consecutiveFailures;
+    const r = await ask('m-web-page', stream);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-switchyard-model')).toBe('m-ok');
+    expect(hits).toEqual(['web-page', 'ok']);
+    expect((await endpointOf('m-web-page')).consecutiveFailures).toBe(failures + 1);
+    const out = await sc.waitForOutput(/endpoint m-web-page@fake: upstream answered 200 with a web page \(text\/html\)/);
+    const line = out.split('\n').find((l) => l.includes('endpoint m-web-page@fake: upstream answered 200 with a web page'))!;
+    expect(JSON.parse(line)).toMatchObject({ level: 50, baseUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/v1$/) });
+  });
+
+  it.each([false, true])(
+    "with nothing else to serve: 502 upstream_error saying so, with x-should-retry: false (stream: %s; it said 'the upstream stream ended before the answer finished', or 'not JSON')",
+    async (stream) => {
+      const r = await ask('m-web-page-alone', stream);
+      expect(r.status).toBe(502);
+      expect(r.headers.get('x-should-retry')).toBe('false');
+      const body = (await r.json()) as { error: { message: string; code: string } };
+      expect(body.error.code).toBe('upstream_error');
+      expect(body.error.message).toContain("upstream answered 200 with a web page (text/html), not an answer of the API: check the provider's baseUrl");
+      expect(body.error.message).not.toContain('<html>');
+    },
+  );
 });
 
 describe('the SDKs on a 502 that asking again cannot mend', () => {
