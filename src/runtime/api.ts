@@ -17,8 +17,8 @@ export interface Hints {
   timeoutMs: number | null;
   /**
    * The OpenAI or Anthropic SDK's own timeout for this call (its `x-stainless-timeout`, whole
-   * seconds), in ms; null when not sent. The SDKs give up on a call then (for a stream: when its
-   * headers have not come, which switchyard sends with the first content).
+   * seconds, truncated), in ms; null when not sent. The SDKs give up on a call then when its
+   * response headers have not come (a JSON answer's end, a stream's first content).
    */
   sdkTimeoutMs?: number | null;
   /** `x-switchyard-cascade: on|off`; null: `routing.cascade.enabled` decides. */

@@ -23,7 +23,7 @@ import { runJudge } from './cascade-judge.js';
 import { runStep, withoutLogprobs, type StepRun } from './cascade-step.js';
 import type { RequestRecord, RuntimeCore } from './core.js';
 import { currentScope, type ApiName } from './request-scope.js';
-import { RequestDriver, requestTimeoutMs } from './request-driver.js';
+import { RequestDriver } from './request-driver.js';
 import { asciiReason, countPrompt, exactPromptCount } from './request-prep.js';
 import { tooSlow } from './endpoints.js';
 import { contextTooLong, unsupportedFeature } from './retry-policy.js';
@@ -158,7 +158,7 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
   const c = rt.cfg.routing.cascade;
   const settings = { enabled: new Set(c.checks), minLogprob: c.minLogprob, schemas: schemaCache(c.schemaCacheSize) };
   const clientMax = requestedOutputTokens(call.body);
-  const deadlineAt = call.receivedAt + requestTimeoutMs(call, rt.cfg.resilience.requestTimeoutMs);
+  const deadlineAt = call.receivedAt + (call.hints.timeoutMs ?? rt.cfg.resilience.requestTimeoutMs);
   const steps: Checked[] = [];
   const extraRows: LedgerRow[] = [];
   /** The judge steps' metrics records (the steps' own are in `steps`), told once the rows are written. */

@@ -50,20 +50,6 @@ export interface RequestOptions {
   plan?: RoutePlan;
 }
 
-/**
- * A request's time, retries included: `x-switchyard-timeout-ms`, else `resilience.requestTimeoutMs`;
- * for an answer that is not streamed, at most the SDK's own timeout (`x-stainless-timeout`). The
- * SDK gives up on such a call then, whatever switchyard does; with it as the deadline, an endpoint
- * that hangs is cut in time for another to answer (the deadline's share, README "Retries"), where
- * each of the SDK's tries waited on it until the SDK's timeout. A stream's SDK timeout runs only
- * until its first content (its headers), not to the answer's end, so it is no deadline for it.
- */
-export function requestTimeoutMs(call: ChatCall, configured: number): number {
-  const t = call.hints.timeoutMs ?? configured;
-  const sdk = call.hints.sdkTimeoutMs;
-  return sdk != null && call.body.stream !== true ? Math.min(t, sdk) : t;
-}
-
 export class RequestDriver {
   private snap: ReqSnapshot;
   private readonly ac = new Cancel();
@@ -118,6 +104,14 @@ export class RequestDriver {
   private freesAt: number | null = null;
   /** Endpoints of the candidates that cannot take this body (untakeableEndpoints): the pick passes them over. */
   private untakeable: readonly string[] = [];
+  /**
+   * When the client's SDK gives up on the answer's beginning (`x-stainless-timeout`; Infinity when
+   * not sent): its JSON answer, a stream's first content (the SDKs' timeouts end with the response
+   * headers, which go out with the first content). Not the request's deadline (a 504 at it would
+   * come before a client whose timeout the header truncates to whole seconds, 1.5 s as "1", gave
+   * up), only the time the deadline's share plans in (`deadlineShare`).
+   */
+  private readonly sdkDeadlineAt: number;
   /** The refusal the request ended with, unreached candidates over the cap included (set by `outcome`). */
   private finalRefusal: ReqSnapshot['context']['refusal'] = null;
   /** How far `refusedFor`'s worst case was from fitting (the request machine's `shortfall`): the refusal named is the nearest. */
@@ -129,7 +123,9 @@ export class RequestDriver {
     private readonly sink: ChatSink,
     private readonly opts: RequestOptions = {},
   ) {
-    const timeout = requestTimeoutMs(call, rt.cfg.resilience.requestTimeoutMs);
+    const timeout = call.hints.timeoutMs ?? rt.cfg.resilience.requestTimeoutMs;
+    const sdk = call.hints.sdkTimeoutMs;
+    this.sdkDeadlineAt = sdk == null ? Infinity : call.receivedAt + sdk;
     const maxCost = call.hints.maxCostUsd;
     this.snap = startRequest({
       receivedAt: call.receivedAt,
@@ -480,7 +476,9 @@ export class RequestDriver {
   private deadlineShare(h: EndpointHandle): number | null {
     const ctx = this.snap.context;
     const r = this.rt.cfg.resilience;
-    const left = ctx.deadlineAt - this.rt.now();
+    // Until the answer begins, the client's SDK gives up at its own timeout whatever the deadline.
+    const until = ctx.committed ? ctx.deadlineAt : Math.min(ctx.deadlineAt, this.sdkDeadlineAt);
+    const left = until - this.rt.now();
     if (left >= (this.session === null ? r.headersTimeoutMs : r.firstTokenTimeoutMs) || ctx.attempts >= ctx.maxTotalAttempts) return null;
     let next = Infinity;
     this.eachUntried(h, (o) => (next = Math.min(next, this.usualMs(o))));

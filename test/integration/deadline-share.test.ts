@@ -50,7 +50,7 @@ describe('a short deadline is shared between the attempts', () => {
     });
   }
 
-  it("the OpenAI SDK's own timeout (x-stainless-timeout, sent for a call's own timeout) is a JSON answer's deadline: a hung endpoint is cut in time for the fallback (the SDK gave up on it at its timeout, every try)", async () => {
+  it("the OpenAI SDK's own timeout (x-stainless-timeout, sent for a call's own timeout) is planned in as a deadline: a hung endpoint is cut in time for the fallback to answer before the SDK gives up (it held the call until the SDK gave up, every try)", async () => {
     await sim.setFault('gpt-4.1', { kind: 'hang', times: 1 });
     const client = new OpenAI({ baseURL: `${sc.url}/v1`, apiKey: 'x', maxRetries: 0 });
     const { data, response } = await client.chat.completions

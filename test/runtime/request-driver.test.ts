@@ -601,6 +601,31 @@ describe('request driver on a simulated clock', () => {
       expect(e?.consecutiveFailures).toBe(1);
     });
 
+  for (const stream of [false, true])
+    it(`the SDK's own timeout (x-stainless-timeout) is planned in as a deadline is (${stream ? "a stream's first content" : 'a JSON answer'}): the hung attempt is cut once only twice the fallback's usual time is left of it, and the fallback answers before the SDK gives up (it waited for the attempt past the SDK's timeout, each of the SDK's tries)`, async () => {
+      const r = await runtime({ requestTimeoutMs: 30_000, headersTimeoutMs: 600_000, firstTokenTimeoutMs: 600_000 });
+      sim.setFault('up-a', { kind: 'hang' });
+      const { sink, done } = start(r, { max_tokens: 5, stream }, null, { sdkTimeoutMs: 4000 });
+      await waitsFor(3000);
+      while (upstreamCalls('up-a') === 0) await new Promise((res) => setTimeout(res, 2));
+      clock.advance(2999);
+      expect([sink.status, upstreamCalls('up-b')]).toEqual([null, 0]);
+      clock.advance(1);
+      await done;
+      expect(served(sink)).toEqual([200, 'b', '2', 1, 1]);
+    });
+
+  it("the SDK's timeout is no deadline: with no other candidate the attempt keeps the request's own (a header truncated to whole seconds, 1.5 s sent as 1, would have cut a client still waiting)", async () => {
+    const r = await runtime({ requestTimeoutMs: 30_000, headersTimeoutMs: 600_000 });
+    sim.setFault('up-b', { kind: 'hang', times: 1 });
+    const { sink, done } = start(r, { model: 'b', max_tokens: 5 }, null, { sdkTimeoutMs: 1000 });
+    while (upstreamCalls('up-b') === 0) await new Promise((res) => setTimeout(res, 2));
+    expect(clock.pending()).toEqual([30_000]);
+    clock.advance(30_000);
+    await done;
+    expect([sink.status, sink.error?.code]).toEqual([504, 'timeout']);
+  });
+
   it("the cut waits for at least twice the attempt's own usual time: a 1.5 s deadline (1 s would be left at the cut's moment, 0.5 s in) keeps the attempt to the end, a 504", async () => {
     const r = await runtime({ requestTimeoutMs: 30_000, headersTimeoutMs: 600_000 });
     sim.setFault('up-a', { kind: 'hang' });

@@ -1,8 +1,6 @@
 /** `x-switchyard-timeout-ms` overrides `resilience.requestTimeoutMs` both ways (the spec), within bounds. */
 import { describe, expect, it } from 'vitest';
 import { MAX_HINT_TIMEOUT_MS, parseHints } from '../../src/http/validate.js';
-import type { ChatCall, Hints } from '../../src/runtime/api.js';
-import { requestTimeoutMs } from '../../src/runtime/request-driver.js';
 
 describe('parseHints: x-switchyard-timeout-ms', () => {
   it('is the request deadline whether shorter or longer than the config, up to an hour', () => {
@@ -57,26 +55,5 @@ describe("parseHints: the SDK's own timeout (x-stainless-timeout)", () => {
     expect(parseHints({}, 120_000).sdkTimeoutMs).toBeNull();
     for (const v of ['0', '1.5', '-3', 'abc', '', '99999999', ' ']) expect(parseHints({ 'x-stainless-timeout': v }, 120_000).sdkTimeoutMs, v).toBeNull();
     expect(parseHints({ 'x-stainless-timeout': ['4', '5'] }, 120_000).sdkTimeoutMs).toBeNull();
-  });
-});
-
-describe('requestTimeoutMs: a request time, retries included', () => {
-  const call = (hints: Partial<Hints>, stream: boolean): ChatCall =>
-    ({
-      body: { model: 'm', messages: [], stream },
-      hints: { task: null, tier: null, maxLatencyMs: null, maxCostUsd: null, timeoutMs: null, ...hints },
-    }) as unknown as ChatCall;
-
-  it("is at most the SDK's timeout for an answer that is not streamed (the SDK leaves then), never longer than asked", () => {
-    expect(requestTimeoutMs(call({ sdkTimeoutMs: 4000 }, false), 120_000)).toBe(4000);
-    expect(requestTimeoutMs(call({ sdkTimeoutMs: 600_000 }, false), 120_000)).toBe(120_000);
-    expect(requestTimeoutMs(call({ sdkTimeoutMs: 4000, timeoutMs: 2000 }, false), 120_000)).toBe(2000);
-    expect(requestTimeoutMs(call({ sdkTimeoutMs: 4000, timeoutMs: 9000 }, false), 120_000)).toBe(4000);
-    expect(requestTimeoutMs(call({}, false), 120_000)).toBe(120_000);
-  });
-
-  it("is not bounded by it for a stream (the SDK's timeout runs to the first content, not the answer's end)", () => {
-    expect(requestTimeoutMs(call({ sdkTimeoutMs: 4000 }, true), 120_000)).toBe(120_000);
-    expect(requestTimeoutMs(call({ sdkTimeoutMs: 4000, timeoutMs: 9000 }, true), 120_000)).toBe(9000);
   });
 });
