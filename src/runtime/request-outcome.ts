@@ -193,10 +193,25 @@ function exhausted(inp: FailureInput): Outcome {
       upstreamType: f.error?.type ?? null,
       // The SDKs retry a 5xx on their own (openai-node and anthropic-sdk: twice). A last answer that
       // asking again gets the same (a redirect, the provider refusing switchyard's key, account or
-      // region: 401, 402, 403; a proxy's page) is no 5xx to retry: they are told not to.
-      ...(permanent(f) ? { headers: { 'x-should-retry': 'false' } } : {}),
+      // region: 401, 402, 403; a proxy's page) is no 5xx to retry: they are told not to. A last
+      // answer that said when to ask again (a 503's or 529's retry-after) is told on, so their retry
+      // waits for it instead of their own half a second.
+      ...(permanent(f) ? { headers: { 'x-should-retry': 'false' } } : upstreamWait(f)),
     }),
   };
+}
+
+/**
+ * The `retry-after` of a last upstream 5xx that sent one (whole seconds, rounded up), for the 502:
+ * the SDKs sleep what it says before their own retry, and past a minute they are told not to retry
+ * (as for a 503 no_endpoint_available), so a call does not hang that long. Without it they asked the
+ * provider again within a second or two, twice, of its asking for ten.
+ */
+function upstreamWait(f: UpstreamFault): { headers?: Record<string, string> } {
+  const ms = f.kind === 'http_status' && f.status !== null && f.status >= 500 ? (f.rateLimit?.retryAfterMs ?? null) : null;
+  if (ms === null) return {};
+  const after = Math.ceil(ms / 1000);
+  return { headers: after > MAX_SDK_RETRY_AFTER_S ? { 'retry-after': String(after), 'x-should-retry': 'false' } : { 'retry-after': String(after) } };
 }
 
 /**

@@ -361,7 +361,12 @@ beforeAll(async () => {
           res.write(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
           res.end('data: [DONE]\n\n');
         } else res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), usage }));
-      } else if (j.model === 'web-page')
+      } else if (j.model === '503-later' || j.model === '503-hour')
+        // Overloaded, asking to be asked again in 10 s (or in two hours).
+        res
+          .writeHead(503, { ...json, 'retry-after': j.model === '503-later' ? '10' : '7200' })
+          .end(JSON.stringify({ error: { message: 'overloaded, come back later', type: 'server_error', code: null } }));
+      else if (j.model === 'web-page')
         // A web server's page, 200 text/html, for every request (a baseUrl pointing at a site or a login portal, not the API).
         res
           .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
@@ -401,6 +406,8 @@ beforeAll(async () => {
     'm-redirect': model('redirect', ['m-ok']),
     'm-redirect-alone': model('redirect'),
     'm-web-page': model('web-page', ['m-ok']),
+    'm-503-later': model('503-later'),
+    'm-503-hour': model('503-hour'),
     'm-web-page-alone': model('web-page'),
     'm-ok': model('ok'),
     'm-usage-huge': { ...model('usage-huge'), endpoints: [{ provider: 'fake', upstreamModel: 'usage-huge', maxConcurrent: 2 }] },
@@ -569,6 +576,27 @@ describe('a web page (200 text/html) where an answer should be is not the API', 
       expect(body.error.message).not.toContain('<html>');
     },
   );
+});
+
+describe('a last upstream 5xx that said when to ask again', () => {
+  it("its retry-after is on the 502, so an SDK's retry waits for it (the SDKs asked again within 1.5 s, twice, of a provider asking for 10 s)", async () => {
+    for (const stream of [false, true]) {
+      const r = await ask('m-503-later', stream);
+      expect(r.status).toBe(502);
+      expect([r.headers.get('retry-after'), r.headers.get('x-should-retry')]).toEqual(['10', null]);
+    }
+  });
+
+  it('past a minute the SDKs are told not to retry on their own (they would sleep it): an SDK call with maxRetries 2 asks once', async () => {
+    hits.length = 0;
+    const client = new OpenAI({ baseURL: `${sc.url}/v1`, apiKey: 'x', maxRetries: 2 });
+    const err = (await client.chat.completions
+      .create({ model: 'm-503-hour', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(err.status).toBe(502);
+    expect([err.headers?.get('retry-after'), err.headers?.get('x-should-retry')]).toEqual(['3600', 'false']);
+    expect(hits).toEqual(['503-hour']);
+  });
 });
 
 describe('the SDKs on a 502 that asking again cannot mend', () => {
