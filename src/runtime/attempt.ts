@@ -465,6 +465,27 @@ function webPage(res: UpstreamResponse): UpstreamFault | null {
   );
 }
 
+/**
+ * An event stream where a whole JSON answer was asked for (`stream: false`): a server that streams
+ * whatever the request says. Its answer was made, and billed, so the attempt is billed the usage the
+ * stream reported (its last usage), or, in an answer's shape, its prompt; it was a bad answer "not
+ * JSON", billed $0, however long the stream.
+ */
+function streamForJson(res: UpstreamResponse, text: string): BadAnswerFault | null {
+  const t = res.headers['content-type'];
+  if (typeof t !== 'string' || !/^\s*text\/event-stream\b/i.test(t)) return null;
+  let usage: Usage | null = null;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('data:') || !line.includes('"usage"')) continue;
+    try {
+      usage = reportedUsage(JSON.parse(line.slice(5))) ?? usage;
+    } catch {
+      // Not JSON: no counts in it.
+    }
+  }
+  return new BadAnswerFault('upstream answered an event stream to a request that was not streamed (stream: false): it ignores `stream`', usage, true);
+}
+
 /** Whether an answer's body is JSON by its content type. */
 function jsonBody(res: UpstreamResponse): boolean {
   const t = res.headers['content-type'];
@@ -536,7 +557,7 @@ function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number)
   try {
     json = JSON.parse(text);
   } catch {
-    throw webPage(res) ?? new UpstreamFault('bad_response', `upstream answer is not JSON${encodingNote(res)}`);
+    throw webPage(res) ?? streamForJson(res, text) ?? new UpstreamFault('bad_response', `upstream answer is not JSON${encodingNote(res)}`);
   }
   let parsed;
   try {

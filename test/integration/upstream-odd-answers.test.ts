@@ -361,6 +361,16 @@ beforeAll(async () => {
           res.write(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
           res.end('data: [DONE]\n\n');
         } else res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), usage }));
+      } else if (j.model === 'always-sse') {
+        // A server that streams whatever `stream` says: a whole answer and its usage, as events.
+        const base = { id: 's', object: 'chat.completion.chunk', created: 1, model: j.model };
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(
+          `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'streamed words' }, finish_reason: null }] })}\n\n`,
+        );
+        res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
+        res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 9, completion_tokens: 4, total_tokens: 13 } })}\n\n`);
+        res.end('data: [DONE]\n\n');
       } else if (j.model === '503-later' || j.model === '503-hour')
         // Overloaded, asking to be asked again in 10 s (or in two hours).
         res
@@ -407,6 +417,7 @@ beforeAll(async () => {
     'm-redirect-alone': model('redirect'),
     'm-web-page': model('web-page', ['m-ok']),
     'm-503-later': model('503-later'),
+    'm-always-sse': model('always-sse', ['m-ok']),
     'm-503-hour': model('503-hour'),
     'm-web-page-alone': model('web-page'),
     'm-ok': model('ok'),
@@ -772,6 +783,23 @@ describe('an answer with no choices', () => {
     expect(Number(row!.cost_nano)).toBe(okNano + badNano);
     // A stream's headers go out before its cost is known.
     if (!stream) expect(Number(r.headers.get('x-switchyard-cost-usd'))).toBeCloseTo((okNano + badNano) / 1e9, 9);
+  });
+});
+
+describe('an event stream where a whole JSON answer was asked for (a server that streams whatever stream says)', () => {
+  it("fails over, saying so, and is billed the usage the stream reported (the provider made and billed the answer; it was 'not JSON', billed $0)", async () => {
+    const alone = await ask('m-ok');
+    await alone.text();
+    const okNano = Number(ledgerRow(ledgerFile, alone.headers.get('x-request-id'))!.cost_nano);
+    const r = await ask('m-always-sse');
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-switchyard-model')).toBe('m-ok');
+    await r.text();
+    const row = ledgerRow(ledgerFile, r.headers.get('x-request-id'));
+    expect(row).toMatchObject({ status: 200, attempts: 2 });
+    // m-ok's answer and the stream's reported 9 + 4 tokens, at 1 USD/MTok.
+    expect(Number(row!.cost_nano)).toBe(okNano + 13 * 1000);
+    await sc.waitForOutput('upstream answered an event stream to a request that was not streamed (stream: false)');
   });
 });
 
