@@ -1028,27 +1028,29 @@ export class RequestDriver {
     }
     const ctx = this.snap.context;
     const per = ctx.per[h.id] ?? { attempts: 1, transientRetryUsed: false };
-    let d = decide(
-      fault,
-      {
-        attemptsOnEndpoint: per.attempts,
-        transientRetryUsed: per.transientRetryUsed,
-        now,
-        remainingMs: ctx.deadlineAt - now,
-        minAttemptMs: attemptRoom(ctx),
-        overdue: (fault.kind === 'deadline' || fault.kind === 'client_gone') && overdue(h, err, delivered),
-        attemptsLeft: ctx.maxTotalAttempts - ctx.attempts,
-        untried: this.untried(h),
-        sameCanContinue: this.sameCanContinue(h),
-        rng: this.rt.rng,
-      },
-      this.rt.cfg.resilience,
-    );
+    const retryState = {
+      attemptsOnEndpoint: per.attempts,
+      transientRetryUsed: per.transientRetryUsed,
+      now,
+      remainingMs: ctx.deadlineAt - now,
+      minAttemptMs: attemptRoom(ctx),
+      overdue: (fault.kind === 'deadline' || fault.kind === 'client_gone') && overdue(h, err, delivered),
+      attemptsLeft: ctx.maxTotalAttempts - ctx.attempts,
+      untried: this.untried(h),
+      sameCanContinue: this.sameCanContinue(h),
+      rng: this.rt.rng,
+    };
+    let d = decide(fault, retryState, this.rt.cfg.resilience);
     // An error event as a stream's first word, of the client's kind (`invalid_request_error`: some
     // servers put a 400 in the stream of a 200): the request's own fault, answered as the 400 it
     // is, not tried on every endpoint and then called a 502 upstream_error.
     if (fault.kind === 'stream_error' && partialTokens === 0 && !wasContinuation && fault.error?.type === 'invalid_request_error')
       d = { verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false };
+    // Anthropic's `overloaded_error` before any content reached the client is its 529, sent as the
+    // first event of a 200 stream (as it does under load): the 529's one quick retry on the
+    // endpoint, not a fail-over at once (a lone Claude endpoint answered it with a 502).
+    else if (fault.kind === 'stream_error' && !ctx.committed && !wasContinuation && fault.error?.type === 'overloaded_error')
+      d = decide(new UpstreamFault('http_status', fault.message, 529, fault.error), retryState, this.rt.cfg.resilience);
     const v = d.verdict;
     const probe = this.probe;
     if (v.event === 'failed')

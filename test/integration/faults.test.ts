@@ -11,6 +11,7 @@
  * circuit opens between tests (circuit breaking has its own sidecar in state.test.ts), and
  * every test starts with every endpoint healthy and idle (throttles set by 429s run out).
  */
+import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
@@ -570,6 +571,31 @@ const TABLE: Row[] = [
 
 describe('the wire-level fault table (one real-process test per fault class)', () => {
   for (const row of TABLE) it(`${row.fault}: ${row.name}`, row.run);
+});
+
+describe("Anthropic's overloaded_error as a stream's first event (its 529, in a 200)", () => {
+  for (const api of ['messages', 'chat'] as const)
+    it(`gets the 529's one quick retry on the endpoint, not a fail-over at once (${api}; it went to the fallback, or with none a 502)`, async () => {
+      await ready(EP.claude, EP.gpt);
+      await sim.setFault(CLAUDE_UP, { kind: 'stream_error_event', afterTokens: 0, times: 1 });
+      let model: string;
+      let text: string;
+      if (api === 'messages') {
+        const client = new Anthropic({ baseURL: sc.url, apiKey: 'x', maxRetries: 0 });
+        const msg = await client.messages.stream({ model: CLAUDE, max_tokens: 100, messages: [{ role: 'user', content: 'hello there' }] }).finalMessage();
+        model = msg.model;
+        text = msg.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
+      } else {
+        const r = await ask(sc, CLAUDE, 'hello there', { stream: true });
+        expect(r.error).toBeNull();
+        model = r.models[0]!;
+        text = r.text;
+      }
+      expect(model).toBe(CLAUDE);
+      expect(text).toBe(expectedAnswer('hello there', OUTPUT_TOKENS));
+      expect(hits(await sim.log(), CLAUDE_UP).map((e) => e.fault)).toEqual(['stream_error_event', null]);
+      expect(hits(await sim.log(), GPT)).toEqual([]);
+    });
 });
 
 describe("a continued stream keeps the client's max_tokens", () => {
