@@ -12,6 +12,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { clientAuthorization } from './auth.js';
 import { checkJsonShape } from './json-limits.js';
 import { bodyText, readBody, type ServerDeps } from './server.js';
+import { clientRequestId } from './request-id.js';
 import { parseHints } from './validate.js';
 
 export interface EdgeRequest {
@@ -57,7 +58,7 @@ export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId
     body: json as Record<string, unknown>,
     bodyBytes: raw.length,
     hints: { ...hints, cascade: false },
-    log: requestLog(deps.log, requestId),
+    log: requestLog(deps.log, requestId, clientRequestId(req.headers)),
   };
 }
 

@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { SwitchyardError } from '../errors.js';
 import { traceRefused, type ApiName } from '../runtime/request-scope.js';
 import { clientAuthorization } from './auth.js';
+import { clientRequestId } from './request-id.js';
 import type { ServerDeps } from './server.js';
 
 /**
@@ -51,8 +52,21 @@ export function recordRefused(deps: ServerDeps, api: ApiName, req: IncomingMessa
     });
     if (trace) traceRefused(api, { requestId, receivedAt, status, error: e?.code ?? 'internal_error' }, req);
     // A client gone mid-body is routine (logged at debug where it is read); an internal error is logged as one.
-    if (e !== null && status !== 499 && deps.log.isLevelEnabled('info'))
-      deps.log.info({ requestId, api, status, latencyMs, keyId: refusedKeyId(deps, req, status), error: e.code }, `request refused: ${e.message}`);
+    if (e !== null && status !== 499 && deps.log.isLevelEnabled('info')) {
+      const clientId = clientRequestId(req.headers);
+      deps.log.info(
+        {
+          requestId,
+          ...(clientId === undefined ? {} : { clientRequestId: clientId }),
+          api,
+          status,
+          latencyMs,
+          keyId: refusedKeyId(deps, req, status),
+          error: e.code,
+        },
+        `request refused: ${e.message}`,
+      );
+    }
   } catch {
     // Bookkeeping must never turn a refusal into a crash.
   }

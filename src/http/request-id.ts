@@ -7,6 +7,7 @@
  * nibble 7; the variant bits and the 74 random bits stay.
  */
 import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 
 /** The time part of the last id (`xxxxxxxx-xxxx-7`) and the millisecond it is for: ids of one ms share it. */
 let lastMs = -1;
@@ -21,4 +22,17 @@ export function timeOrderedId(nowMs: number = Date.now()): string {
     lastMs = ms;
   }
   return lastPrefix + u.slice(15);
+}
+
+/** What a client's own request id may be: short, and nothing a log line or a header could be forged with. */
+const CLIENT_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * The client's own id for its request (`x-client-request-id`, or `x-request-id` as some SDKs send
+ * it) when it has that shape: answered as `x-client-request-id` and written as `clientRequestId`
+ * on the request's log lines, so an operator can find a request by the id the client logged.
+ */
+export function clientRequestId(headers: IncomingHttpHeaders): string | undefined {
+  const given = headers['x-client-request-id'] ?? headers['x-request-id'];
+  return typeof given === 'string' && CLIENT_ID_RE.test(given) ? given : undefined;
 }

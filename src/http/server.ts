@@ -26,7 +26,7 @@ import { checkJsonShape } from './json-limits.js';
 import { checkMethod, parseTarget, routeOf } from './routes.js';
 import { HttpSink } from './sink.js';
 import { watchStalledClients } from './send-timeout.js';
-import { timeOrderedId } from './request-id.js';
+import { clientRequestId, timeOrderedId } from './request-id.js';
 import { parseChatBody, parseHints } from './validate.js';
 import { dryRoute } from '../runtime/dry-route.js';
 import { anthropicHeaders, translateMessages } from '../apis/messages-request.js';
@@ -69,8 +69,6 @@ function timeouts(requestTimeoutMs: number): { requestTimeout: number; headersTi
     connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(requestTimeoutMs / 4))),
   };
 }
-
-const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -226,7 +224,7 @@ async function chat(
     recordRefused(deps, 'chat', req, requestId, receivedAt, err);
     return;
   }
-  const log = requestLog(deps.log, requestId);
+  const log = requestLog(deps.log, requestId, base['x-client-request-id']);
   const sink = new HttpSink(req, res, base);
   const call = { requestId, body, hints, keyId, receivedAt, log };
   await inScope('chat', call, req, () => {
@@ -331,9 +329,8 @@ export function createHttpServer(deps: ServerDeps): Server {
     const requestId = timeOrderedId();
     // A request that arrives on a kept-alive connection while shutting down: its answer closes it.
     if (deps.draining()) res.shouldKeepAlive = false;
-    const given = req.headers['x-client-request-id'] ?? req.headers['x-request-id'];
-    const base: Record<string, string> =
-      typeof given === 'string' && REQUEST_ID_RE.test(given) ? { 'x-request-id': requestId, 'x-client-request-id': given } : { 'x-request-id': requestId };
+    const given = clientRequestId(req.headers);
+    const base: Record<string, string> = given !== undefined ? { 'x-request-id': requestId, 'x-client-request-id': given } : { 'x-request-id': requestId };
     // More header fields than MAX_HEADER_FIELDS: 431 before any route (node keeps them all, see client-error.ts).
     if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) {
       const body = headerCountBody(req.rawHeaders.length / 2, anthropicShaped(req));

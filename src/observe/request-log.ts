@@ -71,7 +71,10 @@ export class LazyChildLog implements RequestLog {
   }
 }
 
-/** The logger of one request: `root.child({ requestId })`, made only when it writes. */
-export function requestLog(root: Logger, requestId: string): RequestLog {
-  return new LazyChildLog(root, root, { requestId });
+/**
+ * The logger of one request: `root.child({ requestId })`, made only when it writes; with the
+ * client's own id for it (`x-client-request-id`) as `clientRequestId` when one was sent.
+ */
+export function requestLog(root: Logger, requestId: string, clientRequestId?: string): RequestLog {
+  return new LazyChildLog(root, root, clientRequestId === undefined ? { requestId } : { requestId, clientRequestId });
 }

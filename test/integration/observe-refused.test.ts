@@ -165,4 +165,35 @@ describe('requests refused at the edge', () => {
     );
     expect(sc.stdout()).not.toContain('guess-models-4');
   });
+
+  it("a request's log lines carry the id its client sent (x-client-request-id, or x-request-id), served or refused, on every API", async () => {
+    const lines = (id: string): Array<Record<string, unknown>> =>
+      sc
+        .stdout()
+        .split('\n')
+        .filter((l) => l.includes(id))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(await post('/v1/chat/completions', KEY, chatBody, { 'x-client-request-id': 'app-chat-0001' })).toBe(200);
+    const messages = JSON.stringify({ model: 'claude-sonnet-4.5', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    expect(await post('/v1/messages', KEY, messages, { 'x-request-id': 'app-msgs-0002' })).toBe(200);
+    expect(await post('/v1/chat/completions', WRONG_KEY, chatBody, { 'x-client-request-id': 'app-refused-0003' })).toBe(401);
+    await waitFor(
+      'the three requests logged',
+      async () => ['app-chat-0001', 'app-msgs-0002', 'app-refused-0003'].map((id) => lines(id).length),
+      (n) => n.every((c) => c > 0),
+    );
+    const served = lines('app-chat-0001').find((l) => l.msg === 'request served');
+    expect(served).toMatchObject({ clientRequestId: 'app-chat-0001', status: 200, keyId: 'ci' });
+    expect(served!.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(lines('app-msgs-0002').find((l) => l.msg === 'request served')).toMatchObject({ clientRequestId: 'app-msgs-0002', status: 200, stream: true });
+    expect(lines('app-refused-0003').find((l) => String(l.msg).startsWith('request refused'))).toMatchObject({
+      clientRequestId: 'app-refused-0003',
+      status: 401,
+      api: 'chat',
+    });
+    // An id that is not of the accepted shape is neither echoed nor logged.
+    expect(await post('/v1/chat/completions', KEY, chatBody, { 'x-client-request-id': 'bad id {"forged":1}' })).toBe(200);
+    await sc.waitForOutput('request served');
+    expect(sc.stdout()).not.toContain('forged');
+  });
 });
