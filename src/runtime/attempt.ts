@@ -56,9 +56,10 @@ export interface AttemptInput {
    */
   toolArgsObjects?: boolean;
   /**
-   * A translated Messages request: an answer whose finish reason says the provider broke it off
-   * ({@link BROKEN_OFF}) is a cut (a stream: continued or ended with an error event; a JSON answer:
-   * a bad answer, failed over and billed), never a whole answer ending `end_turn`.
+   * A translated Messages request, or a Responses one: an answer whose finish reason says the
+   * provider broke it off ({@link BROKEN_OFF}) is a cut (a stream: continued or ended with an error
+   * event; a JSON answer: a bad answer, failed over and billed), never a whole answer ending
+   * `end_turn` or `completed` (neither API has a word for it; chat relays the finish reason).
    */
   brokenOffIsCut?: boolean;
   /** Request-level signal: deadline or client gone, with an UpstreamFault as reason. */

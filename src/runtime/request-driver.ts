@@ -743,7 +743,7 @@ export class RequestDriver {
         shareMs: this.deadlineShare(h),
         scheduler: this.rt.scheduler,
         toolArgsObjects: this.call.api === 'messages' && !relay,
-        brokenOffIsCut: this.call.api === 'messages' && !relay,
+        brokenOffIsCut: (this.call.api === 'messages' && !relay) || this.call.api === 'responses',
         signal: this.ac.signal,
         now: this.rt.now,
       },

@@ -849,6 +849,34 @@ describe("an answer its provider broke off (DeepSeek's finish_reason insufficien
   });
 });
 
+describe("an answer its provider broke off (DeepSeek's finish_reason insufficient_system_resource), to a Responses client", () => {
+  const client = () => new OpenAI({ baseURL: `${sc.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  it('as JSON fails over to the fallback and is billed; alone it is an error (it was the half answer with status completed)', async () => {
+    const { data, response } = await client().responses.create({ model: 'm-broken-off', input: 'hi', max_output_tokens: 50 }).withResponse();
+    expect(response.headers.get('x-switchyard-model')).toBe('m-ok');
+    expect([data.status, data.output_text]).toEqual(['completed', 'fine']);
+    expect(ledgerRow(ledgerFile, response.headers.get('x-request-id'))).toMatchObject({ attempts: 2, prompt_tokens: 6, completion_tokens: 7 });
+    const alone = await client()
+      .responses.create({ model: 'm-broken-off-alone', input: 'hi', max_output_tokens: 50 })
+      .catch((e: unknown) => e);
+    expect(alone).toBeInstanceOf(OpenAI.InternalServerError);
+    expect((alone as Error).message).toContain('insufficient_system_resource');
+  });
+
+  it('streamed is a cut: the stream ends with error then response.failed, never response.completed', async () => {
+    const stream = await client().responses.create({ model: 'm-broken-off-alone', input: 'hi', max_output_tokens: 50, stream: true });
+    const types: string[] = [];
+    let text = '';
+    for await (const ev of stream) {
+      types.push(ev.type);
+      if (ev.type === 'response.output_text.delta') text += ev.delta;
+    }
+    expect(text).toContain('The first half of');
+    expect(types.slice(-2)).toEqual(['error', 'response.failed']);
+    expect(types).not.toContain('response.completed');
+  });
+});
+
 describe('a reasoning model that streams its reasoning for longer than firstTokenTimeoutMs before the answer', () => {
   it('is alive, not silent: the answer comes, to a Messages client and a chat client (both were a 502 first_token_timeout after 2 s of reasoning)', async () => {
     const claude = new Anthropic({ baseURL: sc.url, apiKey: 'unused', maxRetries: 0 });
