@@ -583,19 +583,24 @@ describe('request driver on a simulated clock', () => {
     expect(served(next.sink)).toEqual([200, 'b', '1', 2, 1]);
   });
 
+  /** A hung first endpoint under `hints`: the attempt is cut at 4000 - 2 x 500 ms (both priors 500 ms) and the fallback answers. */
+  async function cutForFallback(stream: boolean, hints: Record<string, number>) {
+    const r = await runtime({ requestTimeoutMs: 30_000, headersTimeoutMs: 600_000, firstTokenTimeoutMs: 600_000 });
+    sim.setFault('up-a', { kind: 'hang' });
+    const { sink, done } = start(r, { max_tokens: 5, stream }, null, hints);
+    await waitsFor(3000);
+    while (upstreamCalls('up-a') === 0) await new Promise((res) => setTimeout(res, 2));
+    clock.advance(2999);
+    expect([sink.status, upstreamCalls('up-b')]).toEqual([null, 0]);
+    clock.advance(1);
+    await done;
+    expect(served(sink)).toEqual([200, 'b', '2', 1, 1]);
+    return r;
+  }
+
   for (const stream of [false, true])
     it(`a deadline shorter than the attempt's limit, a fallback left (${stream ? 'stream' : 'JSON'}): the hung attempt is cut once only twice the fallback's usual time is left, and the fallback answers in time (it was a 504 at the deadline)`, async () => {
-      const r = await runtime({ requestTimeoutMs: 30_000, headersTimeoutMs: 600_000, firstTokenTimeoutMs: 600_000 });
-      sim.setFault('up-a', { kind: 'hang' });
-      const { sink, done } = start(r, { max_tokens: 5, stream }, null, { timeoutMs: 4000 });
-      // Both priors are 500 ms: cut at 4000 - 2 * 500.
-      await waitsFor(3000);
-      while (upstreamCalls('up-a') === 0) await new Promise((res) => setTimeout(res, 2));
-      clock.advance(2999);
-      expect([sink.status, upstreamCalls('up-b')]).toEqual([null, 0]);
-      clock.advance(1);
-      await done;
-      expect(served(sink)).toEqual([200, 'b', '2', 1, 1]);
+      const r = await cutForFallback(stream, { timeoutMs: 4000 });
       const e = r.state().endpoints.find((ep) => ep.id === 'a@p');
       // 3 s is six times its usual time: a time-out of the endpoint's, as at the deadline.
       expect(e?.consecutiveFailures).toBe(1);
@@ -603,16 +608,7 @@ describe('request driver on a simulated clock', () => {
 
   for (const stream of [false, true])
     it(`the SDK's own timeout (x-stainless-timeout) is planned in as a deadline is (${stream ? "a stream's first content" : 'a JSON answer'}): the hung attempt is cut once only twice the fallback's usual time is left of it, and the fallback answers before the SDK gives up (it waited for the attempt past the SDK's timeout, each of the SDK's tries)`, async () => {
-      const r = await runtime({ requestTimeoutMs: 30_000, headersTimeoutMs: 600_000, firstTokenTimeoutMs: 600_000 });
-      sim.setFault('up-a', { kind: 'hang' });
-      const { sink, done } = start(r, { max_tokens: 5, stream }, null, { sdkTimeoutMs: 4000 });
-      await waitsFor(3000);
-      while (upstreamCalls('up-a') === 0) await new Promise((res) => setTimeout(res, 2));
-      clock.advance(2999);
-      expect([sink.status, upstreamCalls('up-b')]).toEqual([null, 0]);
-      clock.advance(1);
-      await done;
-      expect(served(sink)).toEqual([200, 'b', '2', 1, 1]);
+      await cutForFallback(stream, { sdkTimeoutMs: 4000 });
     });
 
   it("the SDK's timeout is no deadline: with no other candidate the attempt keeps the request's own (a header truncated to whole seconds, 1.5 s sent as 1, would have cut a client still waiting)", async () => {
