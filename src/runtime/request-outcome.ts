@@ -38,6 +38,9 @@ export interface FailureInput {
   retryAfterSeconds: () => number;
 }
 
+/** When a request was cut: a queued one had sent nothing ("after 0 attempt(s)" read as a fault). */
+const cutAfter = (attempts: number): string => (attempts === 0 ? 'before any attempt was sent' : `after ${attempts} attempt${attempts === 1 ? '' : 's'}`);
+
 /** `clientDeadline`: the deadline was the client's own `x-switchyard-timeout-ms` (retries included). */
 export function abortedOutcome(reason: unknown, ctx: ReqContext, clientDeadline = false): Outcome {
   if (reason instanceof UpstreamFault && reason.kind === 'client_gone')
@@ -47,7 +50,7 @@ export function abortedOutcome(reason: unknown, ctx: ReqContext, clientDeadline 
       ok: false,
       error: new SwitchyardError(
         'shutting_down',
-        `switchyard is shutting down: the request was cut after ${ctx.attempts} attempt(s); send it again (to another instance)`,
+        `switchyard is shutting down: the request was cut ${cutAfter(ctx.attempts)}; send it again (to another instance)`,
         { headers: { 'retry-after': '1' } },
       ),
     };

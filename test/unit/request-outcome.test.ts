@@ -1,7 +1,7 @@
 /** The 503 a request gets when no candidate could take it and no upstream fault explains why. */
 import { describe, expect, it } from 'vitest';
 import type { ReqContext } from '../../machines/request.machine.js';
-import { failureOutcome } from '../../src/runtime/request-outcome.js';
+import { abortedOutcome, failureOutcome } from '../../src/runtime/request-outcome.js';
 import { UpstreamFault } from '../../src/upstream/types.js';
 
 const ctx = { failure: null, lastFault: null, refusal: null, attempts: 0 } as unknown as ReqContext;
@@ -62,5 +62,17 @@ describe('the deadline passed', () => {
   it('the configured requestTimeoutMs leaves the SDKs their own retries', () => {
     const out = timedOut(false);
     expect(!out.ok && [out.error.status, out.error.headers['x-should-retry']]).toEqual([504, undefined]);
+  });
+});
+
+describe('cut by the shutdown', () => {
+  const cut = (attempts: number) => {
+    const out = abortedOutcome(new UpstreamFault('shutting_down', 'shutting down'), { ...ctx, attempts } as ReqContext);
+    return out.ok ? null : out.error.message;
+  };
+  it("says a request cut in the queue sent nothing (it said 'after 0 attempt(s)'), and counts attempts in words", () => {
+    expect(cut(0)).toBe('switchyard is shutting down: the request was cut before any attempt was sent; send it again (to another instance)');
+    expect(cut(1)).toContain('cut after 1 attempt;');
+    expect(cut(2)).toContain('cut after 2 attempts;');
   });
 });
