@@ -16,8 +16,22 @@ export const DEFAULT_STATUS_URL = 'http://127.0.0.1:4141';
 const TIMEOUT_MS = 5000;
 
 export interface SpendView {
-  total: { requests: number; usd: number };
-  groups: Array<{ model?: string; requests: number; promptTokens: number; completionTokens: number; usd: number }>;
+  /** `budget.currency` (a display currency): each figure also comes converted, under its code in lower case. */
+  currency?: { code: string; perUsd: number } | null;
+  total: { requests: number; usd: number; [converted: string]: number };
+  groups: Array<{
+    model?: string;
+    requests: number;
+    promptTokens: number;
+    completionTokens: number;
+    usd: number;
+    [converted: string]: number | string | undefined;
+  }>;
+}
+
+/** A converted amount as the spend route gives it (6 decimals at most), with its code: "0.0873 CNY". */
+function formatConverted(x: unknown, code: string): string {
+  return typeof x === 'number' && Number.isFinite(x) ? `${x >= 1 ? x.toFixed(2) : +x.toPrecision(3)} ${code}` : '-';
 }
 
 const USAGE = `usage: switchyard status [--url URL] [--json]
@@ -122,12 +136,17 @@ export function formatStatus(url: string, state: StateView, spend: SpendView | n
   if (spend === null) out.push(spendError === undefined ? 'spend: unavailable' : `spend: unavailable (${spendError})`);
   else if (spend.groups.length === 0) out.push('spend: nothing recorded yet');
   else {
+    // The display currency (`budget.currency`), as /switchyard/spend converts it: a column beside USD.
+    const cur = spend.currency && spend.currency.code !== 'USD' ? spend.currency.code : null;
+    const converted = (v: Record<string, unknown>, paint?: Paint): Cell[] =>
+      cur === null ? [] : [{ text: formatConverted(v[cur.toLowerCase()], cur), right: true, paint }];
     const rows = spend.groups.map((g): Cell[] => [
       { text: g.model ?? '?' },
       { text: String(g.requests), right: true },
       { text: String(g.promptTokens), right: true },
       { text: String(g.completionTokens), right: true },
       { text: formatUsd(g.usd), right: true },
+      ...converted(g),
     ]);
     rows.push([
       { text: 'total', paint: 'bold' },
@@ -135,8 +154,9 @@ export function formatStatus(url: string, state: StateView, spend: SpendView | n
       { text: '' },
       { text: '' },
       { text: formatUsd(spend.total.usd), right: true, paint: 'bold' },
+      ...converted(spend.total, 'bold'),
     ]);
-    out.push(table(['MODEL', 'REQUESTS', 'PROMPT', 'COMPLETION', 'SPEND'], rows, color));
+    out.push(table(['MODEL', 'REQUESTS', 'PROMPT', 'COMPLETION', 'SPEND', ...(cur === null ? [] : [cur])], rows, color));
   }
   return `${out.join('\n')}\n`;
 }

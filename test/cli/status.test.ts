@@ -78,6 +78,20 @@ describe('formatStatus', () => {
     expect(out).toMatch(/^total\s+12\s+\$0\.0123$/m);
   });
 
+  it('with a display currency (budget.currency), the spend table has its column beside USD, as /switchyard/spend converts it (it showed USD only)', () => {
+    const spend: SpendView = {
+      currency: { code: 'CNY', perUsd: 7.1 },
+      total: { requests: 12, usd: 0.0123, cny: 0.08733 },
+      groups: [{ model: 'gpt-4.1', requests: 12, promptTokens: 300, completionTokens: 900, usd: 0.0123, cny: 0.08733 }],
+    };
+    const out = formatStatus('u', STATE, spend, false);
+    expect(out).toMatch(/^MODEL\s+REQUESTS\s+PROMPT\s+COMPLETION\s+SPEND\s+CNY$/m);
+    expect(out).toMatch(/^gpt-4\.1\s+12\s+300\s+900\s+\$0\.0123\s+0\.0873 CNY$/m);
+    expect(out).toMatch(/^total\s+12\s+\$0\.0123\s+0\.0873 CNY$/m);
+    // USD as the display currency adds nothing (its figure is `usd`).
+    expect(formatStatus('u', STATE, { ...SPEND, currency: { code: 'USD', perUsd: 1 } }, false)).toMatch(/^MODEL\s+REQUESTS\s+PROMPT\s+COMPLETION\s+SPEND$/m);
+  });
+
   it('colours states and budget levels with ANSI when asked', () => {
     const out = formatStatus('u', STATE, null, true);
     expect(out).toContain('\x1b[31mcircuit-open');
