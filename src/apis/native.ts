@@ -54,6 +54,12 @@ export interface NativeEmbeddings {
   longestInput?: number;
   /** The field holding the longest input (`input`, or `input[3]` in a list), named when no model's window holds it. */
   longestParam?: string;
+  /**
+   * Text input: `longestInput` is then the longest input's UTF-8 byte count, an upper bound of its
+   * tokens; this counts them (the longest by tokens and its field), asked only where the bound
+   * leaves a model's window no room.
+   */
+  longestExact?: () => { n: number; param: string };
 }
 
 export type NativeRequest = NativeMessages | NativeEmbeddings;

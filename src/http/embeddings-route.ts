@@ -46,7 +46,8 @@ function tokenInput(input: unknown[]): { input: number[] | number[][]; tokens: n
   return { input: input as number[][], tokens };
 }
 
-function parse(body: Record<string, unknown>): ChatBody {
+/** The request as the flow takes it (exported for tests). */
+export function parse(body: Record<string, unknown>): ChatBody {
   checkFields(body, HANDLED, {}, {});
   if (typeof body.model !== 'string' || body.model === '') throw unsupported('model', 'expected a model id');
   const input = body.input;
@@ -87,10 +88,28 @@ function parse(body: Record<string, unknown>): ChatBody {
   const texts = list as string[];
   // The prompt as the flow sees it: counted for the reservation and TPM windows; nothing is generated.
   const chat: ChatBody = { model: body.model, messages: [{ role: 'user', content: texts.join('\n') }], max_tokens: 1 };
-  // OpenAI's context limit is per input: a batch may add up to more than the model's window.
-  const longest = longestOf(texts.map((t) => countTextTokens(t)));
-  const longestParam = typeof input === 'string' ? 'input' : `input[${longest.i}]`;
-  return withNative(chat, { kind: 'embeddings', input: typeof input === 'string' ? input : texts, extra, longestInput: longest.n, longestParam });
+  // OpenAI's context limit is per input: a batch may add up to more than the model's window. The
+  // longest input's UTF-8 bytes bound its tokens (a token is at least one byte), and that bound
+  // decides wherever it fits a window; the inputs are counted only where it does not. Counting them
+  // all loaded the tokenizer (~1 s, ~60 MB) on the first embeddings call, for chunks any window holds.
+  const paramOf = (i: number): string => (typeof input === 'string' ? 'input' : `input[${i}]`);
+  const longest = longestOf(texts.map((t) => Buffer.byteLength(t, 'utf8')));
+  let counted: { n: number; param: string } | null = null;
+  const longestExact = (): { n: number; param: string } => {
+    if (counted === null) {
+      const c = longestOf(texts.map((t) => countTextTokens(t)));
+      counted = { n: c.n, param: paramOf(c.i) };
+    }
+    return counted;
+  };
+  return withNative(chat, {
+    kind: 'embeddings',
+    input: typeof input === 'string' ? input : texts,
+    extra,
+    longestInput: longest.n,
+    longestParam: paramOf(longest.i),
+    longestExact,
+  });
 }
 
 /** The largest count and its index (the first on a tie). */

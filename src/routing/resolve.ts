@@ -34,8 +34,13 @@ export interface ResolveInput {
   promptTokens: number;
   /** What a candidate's context window must hold, when not the whole prompt (embeddings: the longest input). */
   contextTokens?: number;
-  /** The field holding `contextTokens` (`input[3]`), named by the error when no window holds it. */
-  contextParam?: string;
+  /** The field holding `contextTokens` (`input[3]`), named by the error when no window holds it (a function: asked then). */
+  contextParam?: string | (() => string);
+  /**
+   * `contextTokens` is an upper bound (embeddings: the longest input's bytes), not a count: where it
+   * leaves a window no room, `exactContextTokens` decides.
+   */
+  contextBound?: boolean;
   /**
    * The prompt's exact count, when `promptTokens` is the quick upper bound (a third of its bytes:
    * English runs 4–5 bytes a token). Asked only when that bound leaves a model's window no room:
@@ -115,7 +120,7 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
   const wantsEmbeddings = checkPurpose(cfg, inp);
   const needs = requiredCapabilities(inp.body);
   let contextTokens = inp.contextTokens ?? inp.promptTokens;
-  let counted = inp.exactContextTokens === undefined || inp.contextTokens !== undefined;
+  let counted = inp.exactContextTokens === undefined || (inp.contextTokens !== undefined && inp.contextBound !== true);
   // The exact count, once: the window filter and the classifier's long-prompt rule may both ask.
   let exact: number | null = null;
   const exactCount = (): number => (exact ??= inp.exactContextTokens!());
@@ -213,14 +218,18 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
     // A route is named, with its models (the need is said next): it said only "no model".
     const chain = inp.model.startsWith('route/') ? own(cfg.routing.routes, inp.model.slice('route/'.length)) : undefined;
     const which = chain ? ` on ${inp.model} (${chain.join(', ')})` : '';
+    // A bound is no count to tell the client: count it (an error path only).
+    if (!counted && inp.contextBound === true) {
+      counted = true;
+      contextTokens = exactCount();
+    }
+    const param = typeof inp.contextParam === 'function' ? inp.contextParam() : inp.contextParam;
     throw new SwitchyardError(
       'invalid_request',
-      `no model can serve this request${which}: ${needNote(needs, windowTooSmall)}${inp.contextParam ?? 'prompt'} is ${contextTokens} tokens${answerNote(wantsEmbeddings, asked)}`,
+      `no model can serve this request${which}: ${needNote(needs, windowTooSmall)}${param ?? 'prompt'} is ${contextTokens} tokens${answerNote(wantsEmbeddings, asked)}`,
       // Models that take it were there but their windows too small: the code a provider gives the same case (clients trim their
       // history on it; the header says it too), and the field too long when it is one input of a batch.
-      windowTooSmall
-        ? { param: inp.contextParam ?? 'model', upstreamCode: CONTEXT_CODE, headers: { 'x-switchyard-error-code': CONTEXT_CODE } }
-        : { param: 'model' },
+      windowTooSmall ? { param: param ?? 'model', upstreamCode: CONTEXT_CODE, headers: { 'x-switchyard-error-code': CONTEXT_CODE } } : { param: 'model' },
     );
   }
   return plan;

@@ -25,7 +25,7 @@ import { exactPromptCount } from './request-prep.js';
 import { pickEndpoint, type PickContext, type PickRequest, type PickResult } from './pick.js';
 import { RequestDriver, type RequestOptions } from './request-driver.js';
 import { realScheduler, type Scheduler } from './scheduler.js';
-import { resolve, type RoutePlan } from '../routing/resolve.js';
+import { resolve, type ResolveInput, type RoutePlan } from '../routing/resolve.js';
 import { userText } from '../routing/classify.js';
 import { promptBoundTokens, requestedOutputTokens } from '../accounting/reservation.js';
 import { nativeOf } from '../apis/native.js';
@@ -616,9 +616,24 @@ export class Runtime implements RuntimeCore {
 }
 
 /** An embeddings call's longest single input (what a context window must hold), else undefined: the whole prompt. */
-function embeddingsLongestInput(body: object): { contextTokens?: number; contextParam?: string } {
+function embeddingsLongestInput(body: object): Pick<ResolveInput, 'contextTokens' | 'contextParam' | 'contextBound' | 'exactContextTokens'> {
   const native = nativeOf(body);
   if (native?.kind !== 'embeddings') return {};
+  const exact = native.longestExact;
+  if (exact !== undefined && native.longestInput !== undefined) {
+    // Texts: the byte bound decides where it fits; the count, where it does not (and names its input).
+    let counted = false;
+    const bound = native.longestParam ?? 'input';
+    return {
+      contextTokens: native.longestInput,
+      contextBound: true,
+      exactContextTokens: () => {
+        counted = true;
+        return exact().n;
+      },
+      contextParam: () => (counted ? exact().param : bound),
+    };
+  }
   return {
     ...(native.longestInput !== undefined ? { contextTokens: native.longestInput } : {}),
     ...(native.longestParam ? { contextParam: native.longestParam } : {}),
