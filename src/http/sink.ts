@@ -14,6 +14,8 @@ export class HttpSink implements ChatSink {
   /** The client went away (a Cancel, not an AbortController: see src/runtime/cancel.ts). */
   private readonly ac = new Cancel();
   started = false;
+  /** A chat client reads the reasoning chunks: a long reasoning phase starts the stream (see ChatSink.showsReasoning). */
+  readonly showsReasoning = true;
   private ended = false;
   /** SSE events of this turn not yet written (see `write`). */
   private pending = '';

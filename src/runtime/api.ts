@@ -77,6 +77,13 @@ export interface ChatSink {
    */
   readonly holdsToolCalls?: boolean;
   /**
+   * True on a sink whose client reads a model's reasoning chunks (DeepSeek's `reasoning_content`,
+   * OpenRouter's `reasoning`) as they come: chat completions. A reasoning phase held
+   * HOLD_TOOLS_MS then starts the stream, with the reasoning held so far, as on a Messages sink
+   * (which pings instead), rather than sending nothing until the answer's first content.
+   */
+  readonly showsReasoning?: boolean;
+  /**
    * Present when the client's API can take the upstream's own answer as is (the Messages API
    * from an Anthropic-kind endpoint): the flow then relays it instead of a chat completion.
    */

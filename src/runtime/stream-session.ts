@@ -210,15 +210,18 @@ export class StreamSession {
   }
 
   /**
-   * A chunk of reasoning text alone (DeepSeek's `reasoning_content`, OpenRouter's `reasoning`) on a
-   * sink that writes tool calls whole (Messages, which has no form for it), once the answer has been
-   * held HOLD_TOOLS_MS: the stream starts then, and the sink pings while the model reasons, as for a
-   * long tool call. Held until content, a reasoning model's minutes of thinking sent the client
-   * nothing at all, which a proxy's idle timeout cuts. Chat and Responses clients read the reasoning
-   * chunks themselves once the stream starts at its content, as before.
+   * A chunk of reasoning text alone (DeepSeek's `reasoning_content`, OpenRouter's `reasoning`) once
+   * the answer has been held HOLD_TOOLS_MS, on a sink that writes tool calls whole (Messages, which
+   * has no form for reasoning: it pings while the model reasons, as for a long tool call) or one
+   * whose client reads the reasoning (chat: the chunks held so far go out, then each as it comes):
+   * the stream starts then. Held until content, a reasoning model's minutes of thinking sent the
+   * client nothing at all, which a proxy's idle timeout cuts. A failure after it is a committed
+   * stream's: continued on a `prefill` model (nothing of the answer delivered yet) or an error event.
+   * Responses and legacy Completions clients have no form for it: held until content, as before.
    */
   private reasonedLong(p: Extract<StreamPiece, { type: 'chunk' }>): boolean {
-    if (this.sink.holdsToolCalls !== true || p.content || p.finishReason || p.other === undefined || p.other === '') return false;
+    if (this.sink.holdsToolCalls !== true && this.sink.showsReasoning !== true) return false;
+    if (p.content || p.finishReason || p.other === undefined || p.other === '') return false;
     const now = Date.now();
     this.heldSince ??= now;
     return now - this.heldSince >= HOLD_TOOLS_MS;

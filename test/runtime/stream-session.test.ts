@@ -1,8 +1,10 @@
 /** The streaming commit contract at the seam of a continuation. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { SwitchyardError } from '../../src/errors.js';
 import type { ChatSink } from '../../src/runtime/api.js';
+import { HttpSink } from '../../src/http/sink.js';
 import type { EndpointHandle } from '../../src/runtime/endpoints.js';
 import { HOLD_TOOLS_MS, StreamSession, usageChunk, usageChunkSlow } from '../../src/runtime/stream-session.js';
 import { usageFromOpenAI } from '../../src/accounting/cost.js';
@@ -132,6 +134,40 @@ describe('StreamSession', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('on a chat sink (the client reads reasoning chunks), a reasoning phase held HOLD_TOOLS_MS starts the stream with the reasoning so far, then relays it as it comes; a cut before stays invisible', () => {
+    const reasoning = (t: string, role = false): Extract<StreamPiece, { type: 'chunk' }> => ({
+      type: 'chunk',
+      chunk: { id: 'up', choices: [{ index: 0, delta: { ...(role ? { role: 'assistant', content: null } : {}), reasoning_content: t }, finish_reason: null }] },
+      text: '',
+      content: false,
+      finishReason: null,
+      other: t,
+    });
+    // The chat route's sink is an HttpSink over the client's response.
+    const res = { on: () => undefined, socket: {} } as unknown as ServerResponse;
+    expect(new HttpSink({ socket: null } as unknown as IncomingMessage, res, {}).showsReasoning).toBe(true);
+    const chat = Object.assign(sink(), { showsReasoning: true });
+    const ss = new StreamSession(chat, 'fallback', false, () => ({}));
+    ss.beginAttempt();
+    vi.useFakeTimers({ now: 2_000_000, toFake: ['Date'] });
+    try {
+      void ss.forward(reasoning('Let me', true), h('a'));
+      vi.setSystemTime(2_000_000 + HOLD_TOOLS_MS - 1);
+      void ss.forward(reasoning(' think'), h('a'));
+      expect([ss.committed, chat.heads, chat.events.length]).toEqual([false, 0, 0]);
+      vi.setSystemTime(2_000_000 + HOLD_TOOLS_MS);
+      void ss.forward(reasoning(' more'), h('a'));
+      void ss.forward(reasoning(' and more'), h('a'));
+      void ss.forward(chunk('Hi'), h('a'));
+    } finally {
+      vi.useRealTimers();
+    }
+    const deltas = chat.events.map((e) => (JSON.parse(e) as { choices: Array<{ delta: Record<string, unknown> }> }).choices[0]!.delta);
+    expect([ss.committed, chat.heads]).toEqual([true, 1]);
+    expect(deltas.map((d) => d.reasoning_content ?? d.content)).toEqual(['Let me', ' think', ' more', ' and more', 'Hi']);
+    expect(deltas[0]!.role).toBe('assistant');
   });
 
   it('holds role-only chunks until the first content, then commits once', async () => {
