@@ -114,3 +114,18 @@ describe('the developer role on OpenAI-kind upstreams', () => {
     expect(body.prompt_cache_key).toBe('k');
   });
 });
+
+describe('a continuation on an OpenAI-kind upstream', () => {
+  const body: ChatBody = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+
+  it('sends the text delivered so far as the final assistant turn', () => {
+    expect(sent(body, undefined, 'Once upon')).toEqual([
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: 'Once upon' },
+    ]);
+  });
+
+  it('with nothing of the answer delivered (a stream a long reasoning phase started), sends no empty assistant turn: some APIs refuse one (Mistral: "Assistant message must have either content or tool_calls"), and to the others it is a finished empty reply', () => {
+    for (const host of [true, undefined, false]) expect(sent(body, host, '')).toEqual([{ role: 'user', content: 'hi' }]);
+  });
+});

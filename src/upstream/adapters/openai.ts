@@ -308,7 +308,10 @@ export const openaiAdapter: ProviderAdapter = {
       delete body.prompt_cache_key;
       delete body.prompt_cache_retention;
     }
-    if (input.prefill !== null) body.messages = [...body.messages, { role: 'assistant', content: input.prefill }];
+    // A continuation goes on from the text delivered; with none (a stream a long reasoning phase
+    // started), it is a fresh answer: no empty assistant turn, which some APIs refuse (Mistral's
+    // "Assistant message must have either content or tool_calls") and the others read as a reply.
+    if (input.prefill !== null && input.prefill !== '') body.messages = [...body.messages, { role: 'assistant', content: input.prefill }];
     const headers: Record<string, string> = Object.assign({}, input.headers, {
       'content-type': 'application/json',
       accept: input.stream ? 'text/event-stream' : 'application/json',
