@@ -115,6 +115,18 @@ describe('the developer role on OpenAI-kind upstreams', () => {
   });
 });
 
+describe("OpenAI's stored-completion fields on Google's Gemini APIs", () => {
+  it('are left out there (Unknown name "store": Cannot find field, a 400 for every request an SDK or framework sends store: false with), sent elsewhere', () => {
+    const body: ChatBody = { model: 'm', messages: [{ role: 'user', content: 'hi' }], store: false, metadata: { app: 'a' }, user: 'u' };
+    const gemini = sentBody(body, { dropCacheHints: true });
+    expect(gemini).not.toHaveProperty('store');
+    expect(gemini).not.toHaveProperty('metadata');
+    expect(gemini.user).toBe('u');
+    expect(sentBody(body, { dropCacheHints: false })).toMatchObject({ store: false, metadata: { app: 'a' } });
+    expect(body.store).toBe(false);
+  });
+});
+
 describe('a continuation on an OpenAI-kind upstream', () => {
   const body: ChatBody = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
 

@@ -307,6 +307,9 @@ export const openaiAdapter: ProviderAdapter = {
     if (input.dropCacheHints === true) {
       delete body.prompt_cache_key;
       delete body.prompt_cache_retention;
+      // OpenAI-side storage of the completion (and its tags): refused there as unknown fields too.
+      delete body.store;
+      delete body.metadata;
     }
     // A continuation goes on from the text delivered; with none (a stream a long reasoning phase
     // started), it is a fresh answer: no empty assistant turn, which some APIs refuse (Mistral's

@@ -40,8 +40,9 @@ export interface BuildInput {
    */
   openaiHost?: boolean;
   /**
-   * Leave out OpenAI's prompt-caching hints (`prompt_cache_key`, `prompt_cache_retention`): Gemini's
-   * OpenAI-compatible API refuses them as unknown fields, and they change nothing in the answer.
+   * Leave out OpenAI's prompt-caching hints (`prompt_cache_key`, `prompt_cache_retention`) and its
+   * stored-completion fields (`store`, `metadata`): Gemini's OpenAI-compatible API refuses them as
+   * unknown fields, and they change nothing in the answer.
    */
   dropCacheHints?: boolean;
   anthropicVersion: string;
