@@ -12,7 +12,7 @@ export interface PickRequest {
   excluded: readonly string[];
   excludedModels: readonly string[];
   pinned: string | null;
-  /** The stream committed: only models that accept a prefill can continue it. */
+  /** The stream committed: only models that accept a prefill can continue it (unless its answer is still to come: PickContext.freshAnswer). */
   committed: boolean;
 }
 
@@ -21,6 +21,11 @@ export interface PickContext {
   /** Endpoints that cannot take this body (untakeableEndpoints): never picked. */
   skip: readonly string[];
   toolCallsSent: boolean;
+  /**
+   * The committed stream's client has seen none of the answer yet (a long reasoning phase started
+   * the stream: StreamSession.freshAnswer): any candidate may give it, fresh; no prefill is needed.
+   */
+  freshAnswer?: boolean;
   maxLatencyMs: number | null;
   estTokens: number;
   now: number;
@@ -50,7 +55,7 @@ export function pickEndpoint(rt: RuntimeCore, req: PickRequest, pc: PickContext)
     if (req.excludedModels.includes(model)) continue;
     const mc = own(rt.cfg.models, model);
     if (!mc) continue;
-    if (req.committed && (!mc.capabilities.includes('prefill') || pc.toolCallsSent)) continue;
+    if (req.committed && pc.freshAnswer !== true && (!mc.capabilities.includes('prefill') || pc.toolCallsSent)) continue;
     const all = rt.byModel.get(model);
     if (all === undefined) continue;
     if (all.length === 1) {

@@ -425,9 +425,11 @@ export class RequestDriver {
   /**
    * Whether model `m` can continue this request's committed stream: a `prefill` model, no tool call
    * delivered (it could not be taken up again), not a relayed stream (the upstream's own events).
+   * A stream whose answer is still to come (only reasoning shown: `freshAnswer`) any model can give.
    */
   private continuesOn(m: string): boolean {
     if (this.session?.toolCallsSent === true || this.session?.relayed === true) return false;
+    if (this.session?.freshAnswer === true) return own(this.rt.cfg.models, m) !== undefined;
     return own(this.rt.cfg.models, m)?.capabilities.includes('prefill') === true;
   }
 
@@ -603,6 +605,7 @@ export class RequestDriver {
       candidates: this.plan?.candidates ?? [],
       skip: this.untakeable,
       toolCallsSent: this.session?.toolCallsSent === true,
+      freshAnswer: this.session?.freshAnswer === true,
       maxLatencyMs: this.call.hints.maxLatencyMs,
       estTokens: this.est,
       now: at,

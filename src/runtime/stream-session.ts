@@ -27,6 +27,8 @@ export class StreamSession {
   delivered = '';
   /** A tool call was streamed: such an answer cannot be continued by prefill. */
   toolCallsSent = false;
+  /** Content of the answer reached the client (text, a refusal, a tool call), not only reasoning. */
+  private answerShown = false;
   /** Told once, when the first content chunk commits the stream (the request machine's `attempt.committed`). */
   onCommit: (() => void) | null = null;
   private id: string | null = null;
@@ -68,6 +70,15 @@ export class StreamSession {
   }
 
   /**
+   * The stream started (a long reasoning phase: see `reasonedLong`) but its client has seen none of
+   * the answer: a failure now needs no continuation of delivered text, and any candidate may give
+   * the answer, fresh (no prefill model needed). Its reasoning chunks are not shown, as a continuation's.
+   */
+  get freshAnswer(): boolean {
+    return this.committed && !this.answerShown && !this.toolCallsSent && !this.relayed;
+  }
+
+  /**
    * A relay attempt's bounds: the prompt no tokenizer counts more than, and the output cap it was
    * sent. Its events' usage is shown held to them, as its row bills it (request-driver's `withinReservation`).
    */
@@ -102,6 +113,7 @@ export class StreamSession {
     this.committed = false;
     this.delivered = '';
     this.toolCallsSent = false;
+    this.answerShown = false;
     this.id = null;
     this.envelope = {};
     this.held = [];
@@ -151,6 +163,7 @@ export class StreamSession {
         this.id = id;
         if (!this.committed) this.commit(h);
         this.delivered += p.text;
+        this.answerShown = true;
         return this.sink.write(p.raw) ? undefined : this.sink.drain();
       }
     }
@@ -192,6 +205,7 @@ export class StreamSession {
       this.commit(h);
     }
     if (tools) this.toolCallsSent = true;
+    if (p.content) this.answerShown = true;
     this.delivered += p.text;
     return this.sink.write(asIs && p.raw !== undefined ? p.raw : JSON.stringify(chunk)) ? undefined : this.sink.drain();
   }

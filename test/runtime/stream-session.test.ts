@@ -170,6 +170,41 @@ describe('StreamSession', () => {
     expect(deltas[0]!.role).toBe('assistant');
   });
 
+  it('a stream started by reasoning alone is one whose answer is still to come (freshAnswer: any model may give it); content, a tool call or a relay ends that', () => {
+    const reasoning: Extract<StreamPiece, { type: 'chunk' }> = {
+      type: 'chunk',
+      chunk: { id: 'up', choices: [{ index: 0, delta: { reasoning_content: 'hmm' }, finish_reason: null }] },
+      text: '',
+      content: false,
+      finishReason: null,
+      other: 'hmm',
+    };
+    const chat = Object.assign(sink(), { showsReasoning: true });
+    const ss = new StreamSession(chat, 'fallback', false, () => ({}));
+    ss.beginAttempt();
+    expect(ss.freshAnswer).toBe(false);
+    vi.useFakeTimers({ now: 3_000_000, toFake: ['Date'] });
+    try {
+      void ss.forward({ ...reasoning }, h('a'));
+      vi.setSystemTime(3_000_000 + HOLD_TOOLS_MS);
+      void ss.forward({ ...reasoning }, h('a'));
+    } finally {
+      vi.useRealTimers();
+    }
+    expect([ss.committed, ss.freshAnswer]).toEqual([true, true]);
+    // A continuation: its reasoning is not shown, its first content ends the fresh state.
+    ss.beginAttempt();
+    void ss.forward({ ...reasoning }, h('b'));
+    expect(ss.freshAnswer).toBe(true);
+    void ss.forward(chunk('Hi'), h('b'));
+    expect(ss.freshAnswer).toBe(false);
+    // A stream that began at its content never is one.
+    const plain = new StreamSession(sink(), 'fallback', false, () => ({}));
+    plain.beginAttempt();
+    void plain.forward(chunk('Hi', true), h('a'));
+    expect([plain.committed, plain.freshAnswer]).toEqual([true, false]);
+  });
+
   it('holds role-only chunks until the first content, then commits once', async () => {
     const s = sink();
     const ss = new StreamSession(s, 'fallback', false, () => ({}));

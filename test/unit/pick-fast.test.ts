@@ -62,6 +62,7 @@ function world(r: () => number): { rt: RuntimeCore; req: PickRequest; pc: PickCo
     candidates,
     skip: r() < 0.3 ? ids.filter(() => r() < 0.3) : [],
     toolCallsSent: r() < 0.3,
+    freshAnswer: r() < 0.3,
     maxLatencyMs: r() < 0.5 ? null : Math.floor(r() * 4) * 100,
     estTokens: 10,
     now,
@@ -90,6 +91,45 @@ describe('pickEndpoint', () => {
     expect(picked).toBeGreaterThan(500);
     expect(single).toBeGreaterThan(100);
     expect(picked - single).toBeGreaterThan(100);
+  });
+});
+
+describe('after a stream committed', () => {
+  const settings = { halfOpenProbes: 1, maxConcurrent: 4, rpm: null, tpm: null, latencyPriorMs: 200 };
+  const context = { inFlight: 0, probesInFlight: 0, retryAt: null, reason: null, peakEwma: null, rpmTat: 0, tpmTat: 0, settings };
+  const ep = (id: string) => ({ id, actor: { getSnapshot: () => ({ value: 'healthy', context, status: 'active' }) } }) as unknown as EndpointHandle;
+  const plain = ep('plain/e0');
+  const prefill = ep('prefill/e0');
+  const rt = {
+    cfg: { models: { plain: { capabilities: [] }, prefill: { capabilities: ['prefill'] } } },
+    byModel: new Map([
+      ['plain', [plain]],
+      ['prefill', [prefill]],
+    ]),
+    handles: new Map([
+      [plain.id, plain],
+      [prefill.id, prefill],
+    ]),
+  } as unknown as RuntimeCore;
+  const req: PickRequest = { excluded: [], excludedModels: [], pinned: null, committed: true };
+  const pc = (over: Partial<PickContext>): PickContext => ({
+    candidates: ['plain', 'prefill'],
+    skip: [],
+    toolCallsSent: false,
+    maxLatencyMs: null,
+    estTokens: 10,
+    now: 1_000_000,
+    ...over,
+  });
+
+  it('only a prefill model continues an answer the client has begun to read', () => {
+    expect(pickEndpoint(rt, req, pc({}))).toStrictEqual({ type: 'picked', handle: prefill });
+    expect(pickEndpoint(rt, req, pc({ toolCallsSent: true })).type).toBe('none');
+  });
+
+  it('a stream that a long reasoning phase started (the client has seen none of the answer) is answered fresh by any candidate, in order: none needs a prefill (it ended with an error event when no prefill model was left)', () => {
+    expect(pickEndpoint(rt, req, pc({ freshAnswer: true }))).toStrictEqual({ type: 'picked', handle: plain });
+    expect(pickEndpoint(rt, req, pc({ freshAnswer: true, candidates: ['plain'] }))).toStrictEqual({ type: 'picked', handle: plain });
   });
 });
 

@@ -16,7 +16,7 @@ function* candidateEndpoints(rt: RuntimeCore, req: PickRequest, pc: PickContext)
     if (req.excludedModels.includes(model)) continue;
     const mc = own(rt.cfg.models, model);
     if (!mc) continue;
-    if (req.committed && (!mc.capabilities.includes('prefill') || pc.toolCallsSent)) continue;
+    if (req.committed && pc.freshAnswer !== true && (!mc.capabilities.includes('prefill') || pc.toolCallsSent)) continue;
     const maxLatency = pc.maxLatencyMs;
     const eps = (rt.byModel.get(model) ?? []).filter(
       (h) => !req.excluded.includes(h.id) && !pc.skip.includes(h.id) && (maxLatency === null || latencyOf(h) <= maxLatency),
