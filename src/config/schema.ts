@@ -309,6 +309,14 @@ const modelSchema = z
      * upstreamModel is gpt-4o-mini (OpenAI bills its images at 2,833 + 5,667 a tile, up to 8 tiles).
      */
     imageTokens: positiveInt.optional(),
+    /**
+     * This model's own time limits per attempt, over `resilience`'s (absent: those). For a model slow
+     * to begin by nature: OpenAI's reasoning models send nothing on a stream while they reason, and
+     * a JSON answer only once it is whole.
+     */
+    headersTimeoutMs: durationMs.optional(),
+    firstTokenTimeoutMs: durationMs.optional(),
+    idleTimeoutMs: durationMs.optional(),
     fallbacks: z
       .array(z.string().min(1))
       .default([])

@@ -477,7 +477,7 @@ export class RequestDriver {
    */
   private deadlineShare(h: EndpointHandle): number | null {
     const ctx = this.snap.context;
-    const r = this.rt.cfg.resilience;
+    const r = resilienceOf(this.rt.cfg.resilience, h.modelCfg);
     // Until the answer begins, the client's SDK gives up at its own timeout whatever the deadline.
     const until = ctx.committed ? ctx.deadlineAt : Math.min(ctx.deadlineAt, this.sdkDeadlineAt);
     const left = until - this.rt.now();
@@ -742,7 +742,7 @@ export class RequestDriver {
         prefill,
         outputCap: this.sentCap(h, prefill),
         relay,
-        resilience: this.rt.cfg.resilience,
+        resilience: resilienceOf(this.rt.cfg.resilience, h.modelCfg),
         shareMs: this.deadlineShare(h),
         scheduler: this.rt.scheduler,
         toolArgsObjects: this.call.api === 'messages' && !relay,
@@ -1094,6 +1094,23 @@ export class RequestDriver {
  * answer, no first content of a stream) after at least twice the endpoint's observed latency (its
  * peak EWMA, the model's prior until measured): the endpoint stalled (retry-policy's `overdue`).
  */
+/**
+ * The time limits an attempt on a model runs under: `resilience`'s, with the model's own
+ * (`models.<id>.headersTimeoutMs`, `firstTokenTimeoutMs`, `idleTimeoutMs`) where it sets them.
+ */
+export function resilienceOf<R extends { headersTimeoutMs: number; firstTokenTimeoutMs: number; idleTimeoutMs: number }>(
+  r: R,
+  m: { headersTimeoutMs?: number | undefined; firstTokenTimeoutMs?: number | undefined; idleTimeoutMs?: number | undefined },
+): R {
+  if (m.headersTimeoutMs === undefined && m.firstTokenTimeoutMs === undefined && m.idleTimeoutMs === undefined) return r;
+  return {
+    ...r,
+    headersTimeoutMs: m.headersTimeoutMs ?? r.headersTimeoutMs,
+    firstTokenTimeoutMs: m.firstTokenTimeoutMs ?? r.firstTokenTimeoutMs,
+    idleTimeoutMs: m.idleTimeoutMs ?? r.idleTimeoutMs,
+  };
+}
+
 function overdue(h: EndpointHandle, err: AttemptFailure, delivered: string): boolean {
   return err.sent && !err.answered && err.ttftMs === null && delivered === '' && err.latencyMs >= 2 * latencyOf(h);
 }
