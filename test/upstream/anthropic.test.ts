@@ -90,6 +90,19 @@ describe('anthropic buildRequest: envelope', () => {
     expect(sent({ user: 'u-1', safety_identifier: 's-1' }).metadata).toEqual({ user_id: 's-1' });
   });
 
+  it("sends a user id that looks like an email address or a phone number, or is over 256 characters, as a hash of it: Anthropic refuses those (400 'metadata.user_id: user_id appears to contain an email address'), so a valid chat request became a client error on Claude, also as a fallback", () => {
+    const idOf = (user: string) => (sent({ user }).metadata as { user_id: string }).user_id;
+    for (const opaque of ['u-1', 'team-a/42', '6f1c2e9a-3b1d-4c55-9b7e-0d2a8e7f1c11']) expect(idOf(opaque)).toBe(opaque);
+    for (const personal of ['alice@example.com', 'Alice <alice.smith@mail.example.org>', '+1 (555) 010-4477', '555-010-4477', 'x'.repeat(257)]) {
+      const id = idOf(personal);
+      expect(id).toMatch(/^sha256:[0-9a-f]{64}$/);
+      // The same user is the same id (Anthropic's abuse detection keys on it), another user another.
+      expect(idOf(personal)).toBe(id);
+    }
+    expect(idOf('alice@example.com')).not.toBe(idOf('bob@example.com'));
+    expect((sent({ safety_identifier: 'bob@example.com' }).metadata as { user_id: string }).user_id).toMatch(/^sha256:/);
+  });
+
   it('refuses a whitespace-only stop sequence (Anthropic answers 400 to it), so a route passes over the model', () => {
     for (const [stop, param] of [
       ['\n', 'stop'],

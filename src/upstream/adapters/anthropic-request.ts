@@ -5,6 +5,7 @@
  * nothing about the answer, or refused with a 400 naming it: an explicit allow-list, so a
  * field we do not know about is never silently lost.
  */
+import { createHash } from 'node:crypto';
 import { anthropicSchema } from './anthropic-schema.js';
 import { own } from '../../config/lookup.js';
 import type { UpstreamHttpRequest } from '../types.js';
@@ -177,7 +178,7 @@ export function buildAnthropicBody(input: BuildInput): Record<string, unknown> {
   const user = present(b.safety_identifier) ? b.safety_identifier : b.user;
   if (present(user)) {
     if (typeof user !== 'string') throw untranslatable(present(b.safety_identifier) ? 'safety_identifier' : 'user', 'must be a string');
-    out.metadata = { user_id: user };
+    out.metadata = { user_id: opaqueUserId(user) };
   }
   const format = outputFormat(b.response_format);
   // A continuation goes on from the JSON already delivered (a prefill, which Anthropic's structured
@@ -185,6 +186,22 @@ export function buildAnthropicBody(input: BuildInput): Record<string, unknown> {
   if (format !== null && input.prefill === null) out.output_config = { format };
   if (input.stream) out.stream = true;
   return out;
+}
+
+const EMAIL = /[^\s@<>]+@[^\s@<>]+\.[a-z]{2,}/i;
+/** A run of digits and the separators a phone number is written with. */
+const PHONE = /\+?\(?\d[\d\s().-]{5,}\d/g;
+
+/**
+ * The `user` (or `safety_identifier`) as Anthropic takes `metadata.user_id`: "a uuid, hash value, or
+ * other opaque identifier", at most 256 characters. One that looks like an email address or a phone
+ * number (Anthropic answers 400 "metadata.user_id: user_id appears to contain an email address"),
+ * or is longer, goes as a hash of it: the same user still has one id for Anthropic's abuse
+ * detection, and a chat request valid for OpenAI is not a client error on Claude (as a fallback too).
+ */
+export function opaqueUserId(user: string): string {
+  const personal = user.length > 256 || EMAIL.test(user) || (user.match(PHONE) ?? []).some((run) => run.replace(/\D/g, '').length >= 7);
+  return personal ? `sha256:${createHash('sha256').update(user).digest('hex')}` : user;
 }
 
 /**
