@@ -103,6 +103,31 @@ describe('anthropic buildRequest: envelope', () => {
     expect((sent({ safety_identifier: 'bob@example.com' }).metadata as { user_id: string }).user_id).toMatch(/^sha256:/);
   });
 
+  it("a conversation that opens with the assistant's turn (a chat UI's greeting, a trimmed history) gets a placeholder user turn first, as LiteLLM sends it: Anthropic refuses it otherwise (400 'messages: first message must use the \"user\" role'), a valid chat request made a client error on Claude", () => {
+    const body = sent({
+      messages: msgs({ role: 'system', content: 'Be kind.' }, { role: 'assistant', content: 'Hello! How can I help?' }, { role: 'user', content: 'Hi.' }),
+    });
+    expect(body.system).toBe('Be kind.');
+    expect(body.messages).toEqual([
+      { role: 'user', content: '.' },
+      { role: 'assistant', content: 'Hello! How can I help?' },
+      { role: 'user', content: 'Hi.' },
+    ]);
+    // The client's own prefill alone: still the model's turn to go on from it.
+    expect(sent({ messages: msgs({ role: 'assistant', content: 'Once upon' }) }).messages).toEqual([
+      { role: 'user', content: '.' },
+      { role: 'assistant', content: 'Once upon' },
+    ]);
+    // A conversation that opens with the user's turn is sent as it is.
+    expect(sent({ messages: msgs({ role: 'user', content: 'hi' }, { role: 'assistant', content: 'Hello' }, { role: 'user', content: 'x' }) }).messages).toEqual(
+      [
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', content: 'Hello' },
+        { role: 'user', content: 'x' },
+      ],
+    );
+  });
+
   it('refuses a whitespace-only stop sequence (Anthropic answers 400 to it), so a route passes over the model', () => {
     for (const [stop, param] of [
       ['\n', 'stop'],

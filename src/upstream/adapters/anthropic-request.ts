@@ -145,6 +145,10 @@ export function buildAnthropicBody(input: BuildInput): Record<string, unknown> {
       'messages',
       'Anthropic needs at least one user or assistant message with content; this request has only system/developer messages or empty ones',
     );
+  // Anthropic refuses a conversation that opens with the assistant's turn (400 "messages: first
+  // message must use the \"user\" role") where OpenAI takes it (a chat UI's greeting, a history
+  // trimmed to its last turns): a placeholder user turn goes first, as LiteLLM sends it.
+  if (turns[0]!.role === 'assistant') turns.unshift({ role: 'user', content: [{ type: 'text', text: '.' }] });
   appendPrefill(turns, input.prefill);
   trimFinalAssistant(turns);
   const out: Record<string, unknown> = { model: input.upstreamModel, max_tokens: maxTokens(b, input.maxOutputTokens) };
