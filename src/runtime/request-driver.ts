@@ -1090,11 +1090,6 @@ export class RequestDriver {
 }
 
 /**
- * The deadline (or the client leaving) cut an attempt that went out and had begun no answer (no 2xx headers of a JSON
- * answer, no first content of a stream) after at least twice the endpoint's observed latency (its
- * peak EWMA, the model's prior until measured): the endpoint stalled (retry-policy's `overdue`).
- */
-/**
  * The time limits an attempt on a model runs under: `resilience`'s, with the model's own
  * (`models.<id>.headersTimeoutMs`, `firstTokenTimeoutMs`, `idleTimeoutMs`) where it sets them.
  */
@@ -1111,6 +1106,11 @@ export function resilienceOf<R extends { headersTimeoutMs: number; firstTokenTim
   };
 }
 
+/**
+ * The deadline (or the client leaving) cut an attempt that went out and had begun no answer (no 2xx headers of a JSON
+ * answer, no first content of a stream) after at least twice the endpoint's observed latency (its
+ * peak EWMA, the model's prior until measured): the endpoint stalled (retry-policy's `overdue`).
+ */
 function overdue(h: EndpointHandle, err: AttemptFailure, delivered: string): boolean {
   return err.sent && !err.answered && err.ttftMs === null && delivered === '' && err.latencyMs >= 2 * latencyOf(h);
 }

@@ -229,8 +229,8 @@ export class StreamSession {
    * has no form for reasoning: it pings while the model reasons, as for a long tool call) or one
    * whose client reads the reasoning (chat: the chunks held so far go out, then each as it comes):
    * the stream starts then. Held until content, a reasoning model's minutes of thinking sent the
-   * client nothing at all, which a proxy's idle timeout cuts. A failure after it is a committed
-   * stream's: continued on a `prefill` model (nothing of the answer delivered yet) or an error event.
+   * client nothing at all, which a proxy's idle timeout cuts. A failure after it, before the answer's
+   * content, fails over to any candidate, which gives the answer fresh (`freshAnswer`).
    * Responses and legacy Completions clients have no form for it: held until content, as before.
    */
   private reasonedLong(p: Extract<StreamPiece, { type: 'chunk' }>): boolean {
