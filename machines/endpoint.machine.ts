@@ -165,8 +165,14 @@ const isThrottleProbeOf = (ctx: EndpointContext, ev: EndpointEvent): boolean => 
 export const UPSTREAM_429 = 'upstream 429';
 /** The reason of a throttle learned from the shared store: another replica's 429 (a probe follows its end too). */
 export const SHARED_COOLDOWN = 'shared cooldown';
-/** A throttle an upstream's 429 caused, here or on another replica: its end is probed by a single request. */
-export const after429 = (reason: string | null): boolean => reason === UPSTREAM_429 || reason === SHARED_COOLDOWN;
+/**
+ * The reason of a throttle an upstream asked for with a failure: a 503 or 529 overload that carried
+ * `retry-after` (OpenAI's "slow down", Anthropic's `overloaded_error`). Held back as after a 429,
+ * and its end is probed by a single request too.
+ */
+export const UPSTREAM_OVERLOADED = 'upstream overloaded';
+/** A throttle an upstream's 429 (or overload with retry-after) caused, here or on another replica: its end is probed by a single request. */
+export const after429 = (reason: string | null): boolean => reason === UPSTREAM_429 || reason === SHARED_COOLDOWN || reason === UPSTREAM_OVERLOADED;
 
 /** Throttled by its own rpm/tpm window (not by an upstream 429, its rate headers or a shared store). */
 export const ownWindowThrottle = (reason: string | null): boolean => reason === 'rpm window full' || reason === 'tpm window full';
@@ -210,6 +216,8 @@ export const endpointMachine = setup({
     /** The attempt that ended was a probe of this half-open round (not a request sent before, nor an earlier round's probe). */
     isProbe: ({ context, event }) => isProbeOf(context, event),
     isFailedProbe: ({ context, event }) => event.type === 'upstream.failed' && event.countsAsFailure && isProbeOf(context, event),
+    /** The upstream's failure asked for a pause (`retry-after` on a 503/529): the endpoint is held back until then. */
+    asksToWait: ({ event }) => event.type === 'upstream.failed' && event.retryAt !== undefined,
     /** Healthy after an upstream 429's throttle, or throttled by one (sent once its `retryAt` passed), and no probe is out yet: this dispatch is the probe. */
     probeAwaited: ({ context }) => (context.awaitingProbe || after429(context.reason)) && context.probesInFlight === 0,
     /** The event is about the probe a healthy endpoint waits for after an upstream 429's throttle. */
@@ -273,6 +281,15 @@ export const endpointMachine = setup({
         reason: UPSTREAM_429,
         halfOpenRound: context.halfOpenRound + 1,
         rateLimited: context.rateLimited + 1,
+      };
+    }),
+    /** The upstream's failure asked for a pause: throttled until its `retryAt`; a new probe round, as for a 429. */
+    overloaded: assign(({ context, event }) => {
+      assertEvent(event, 'upstream.failed');
+      return {
+        retryAt: throttleUntil(context, context.now, event.retryAt ?? context.now),
+        reason: UPSTREAM_OVERLOADED,
+        halfOpenRound: context.halfOpenRound + 1,
       };
     }),
     exhausted: assign(({ context, event }) => {
@@ -355,6 +372,8 @@ export const endpointMachine = setup({
         // A probe that failed otherwise than by a 429 says the upstream no longer rate-limits: the others go (and count their own failures).
         'upstream.failed': [
           { guard: 'reachesFailureThreshold', target: 'circuit-open', actions: ['fail', 'openCircuit'] },
+          // An overload that asked for a pause (503/529 with retry-after): held back until then, as a 429 does.
+          { guard: 'asksToWait', target: 'throttled', actions: ['fail', 'overloaded'] },
           { guard: 'isThrottleProbe', actions: ['fail', 'probeAnswered'] },
           { actions: 'fail' },
         ],
@@ -379,6 +398,7 @@ export const endpointMachine = setup({
         'upstream.succeeded': [{ guard: 'isProbe', actions: ['succeed', 'probeEnded'] }, { actions: 'succeed' }],
         'upstream.failed': [
           { guard: 'reachesFailureThreshold', target: 'circuit-open', actions: ['fail', 'openCircuit'] },
+          { guard: 'asksToWait', target: 'throttled', reenter: true, actions: ['fail', 'overloaded'] },
           { guard: 'isProbe', actions: ['fail', 'probeEnded'] },
           { actions: 'fail' },
         ],

@@ -29,8 +29,13 @@ export type EndpointEvent =
    * so the requests that waited for the probe go now, not when its answer ends.
    */
   | ({ type: 'upstream.answering'; at: number } & ProbeOf)
-  /** The upstream failed. Only faults of the upstream count towards the circuit. */
-  | ({ type: 'upstream.failed'; at: number; fault: FaultClass; countsAsFailure: boolean; estTokens: number; tokens: number } & ProbeOf)
+  /**
+   * The upstream failed. Only faults of the upstream count towards the circuit. `retryAt`: the
+   * upstream asked for a pause with its failure (a 503 or 529 overload with `retry-after`): the
+   * endpoint is held back until then (`throttled`, as after a 429), the failure still counts, and a
+   * circuit it opens stays open at least that long.
+   */
+  | ({ type: 'upstream.failed'; at: number; fault: FaultClass; countsAsFailure: boolean; estTokens: number; tokens: number; retryAt?: number } & ProbeOf)
   /** The upstream answered 429: throttled until `retryAt`. */
   | ({ type: 'upstream.rateLimited'; at: number; retryAt: number; estTokens: number } & ProbeOf)
   /** The attempt ended without telling anything about the upstream (client's fault, client gone). */

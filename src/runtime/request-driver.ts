@@ -1057,7 +1057,16 @@ export class RequestDriver {
     const v = d.verdict;
     const probe = this.probe;
     if (v.event === 'failed')
-      this.rt.endpointEvent(h, { type: 'upstream.failed', at: now, fault: v.fault, countsAsFailure: true, estTokens: est, tokens: partialTokens, probe });
+      this.rt.endpointEvent(h, {
+        type: 'upstream.failed',
+        at: now,
+        fault: v.fault,
+        countsAsFailure: true,
+        estTokens: est,
+        tokens: partialTokens,
+        probe,
+        ...(v.retryAt !== undefined ? { retryAt: v.retryAt } : {}),
+      });
     else if (v.event === 'rateLimited') this.rt.endpointEvent(h, { type: 'upstream.rateLimited', at: now, retryAt: v.retryAt, estTokens: est, probe });
     else this.rt.endpointEvent(h, { type: 'upstream.released', at: now, estTokens: est, tokens: partialTokens, probe });
     const logLine = { endpoint: h.id, fault: fault.kind, status: fault.status, next: d.next.step, attempt: ctx.attempts, continuation: wasContinuation };

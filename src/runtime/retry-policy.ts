@@ -5,7 +5,10 @@
  *   fault                               endpoint event        next step
  *   429, retry-after ≤ maxRetryAfterMs  rateLimited(retryAt)  same endpoint after retry-after
  *   429, longer or none                 rateLimited(retryAt)  fail over (the throttle lasts at most MAX_UPSTREAM_WAIT_MS)
- *   5xx / 529 / reset before headers    failed (counts)       one quick jittered retry on the same endpoint (not before a
+ *   5xx / 529 / reset before headers    failed (counts; a     one quick jittered retry on the same endpoint (not before a
+ *                                       503/529 with retry-
+ *                                       after: throttled till
+ *                                       then, as for a 429)
  *                                                             5xx's retry-after; none if that is over maxRetryAfterMs), then fail over
  *   refused / TLS refused / connect     failed (counts)       fail over (a certificate refused, https:// to a plain-http
  *     timeout                                                 server: asking again gets the same)
@@ -49,7 +52,9 @@ import type { ResilienceConfig } from '../config/schema.js';
 import { MAX_UPSTREAM_WAIT_MS } from '../upstream/rate-headers.js';
 import type { UpstreamFault } from '../upstream/types.js';
 
-export type EndpointVerdict = { event: 'failed'; fault: FaultClass; countsAsFailure: true } | { event: 'rateLimited'; retryAt: number } | { event: 'released' };
+/** `retryAt` on a failure: the upstream asked for a pause with it (a 503/529 with retry-after), the endpoint is held back until then. */
+export type EndpointVerdict =
+  { event: 'failed'; fault: FaultClass; countsAsFailure: true; retryAt?: number } | { event: 'rateLimited'; retryAt: number } | { event: 'released' };
 
 export type NextStep = { step: 'retry_same'; delayMs: number } | { step: 'failover' } | { step: 'larger_context' } | { step: 'propagate' } | { step: 'stop' };
 
@@ -195,7 +200,13 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
     const delay = Math.max(backoffMs(s.attemptsOnEndpoint, r, s.rng), asked ?? 0);
     const retry = canRetrySame && !s.transientRetryUsed && (asked === null || asked <= r.maxRetryAfterMs) && delay + (s.minAttemptMs ?? 0) < s.remainingMs;
     const fault: FaultClass = status === 529 || status === 503 ? 'overloaded' : 'server_error';
-    return { verdict: failed(fault), next: retry ? { step: 'retry_same', delayMs: delay } : { step: 'failover' }, loud: false };
+    // An overload that says when to ask again holds the endpoint back until then (throttled, as a 429
+    // does; bounded as a 429's wait is): other requests go elsewhere or wait instead of meeting it.
+    const verdict: EndpointVerdict =
+      fault === 'overloaded' && asked !== null
+        ? { event: 'failed', fault, countsAsFailure: true, retryAt: s.now + Math.min(asked, MAX_UPSTREAM_WAIT_MS) }
+        : failed(fault);
+    return { verdict, next: retry ? { step: 'retry_same', delayMs: delay } : { step: 'failover' }, loud: false };
   }
   // A 403 page, not the provider's JSON, is a WAF or proxy in front of it refusing what it saw, often
   // this request's content, which the client chose: fail over without counting against the endpoint,

@@ -1,5 +1,5 @@
 /**
- * Shared cooldowns: when an upstream answers 429 with a `retry-after`, or its
+ * Shared cooldowns: when an upstream answers 429 (or a 503/529 overload) with a `retry-after`, or its
  * `x-ratelimit-remaining` reaches 0, the endpoint actor of this replica is throttled until a
  * deadline. That deadline is published to Redis (a key that can only grow), and every replica's
  * reservation script refuses the endpoint until then. Circuits stay per replica (a 5xx can be
@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { EndpointHandle } from '../runtime/endpoints.js';
 
 /** Reasons the endpoint machine records for provider-announced throttling (not the shared ones it learned). */
-const PROVIDER_REASONS = /^(upstream 429|x-ratelimit)/;
+const PROVIDER_REASONS = /^(upstream 429|upstream overloaded|x-ratelimit)/;
 
 export class CooldownPublisher {
   private readonly watched = new WeakSet<object>();

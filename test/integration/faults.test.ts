@@ -567,6 +567,28 @@ const TABLE: Row[] = [
       expect(hits(await sim.log(), pair.up)).toHaveLength(0);
     },
   },
+  ...(['gpt', 'claude'] as const).map((which) => ({
+    fault: 'http_error',
+    name: `a ${which === 'gpt' ? "503 'slow down' (OpenAI wire)" : '529 overloaded_error (Anthropic wire)'} with a long retry-after: fail-over, the endpoint held back (throttled) until then, as after a 429`,
+    run: async () => {
+      const pair = PAIRS[which];
+      await ready(pair.ep, pair.fallbackEp);
+      await sim.setFault(pair.up, { kind: 'http_error', status: which === 'gpt' ? 503 : 529, retryAfterSec: 2 });
+      const p = prompt(`overloaded long ${which}`);
+      const before = Date.now();
+      expectWhole(await ask(sc, pair.model, p, { stream: false }), p, pair.fallback);
+      expect(hits(await bounded(), pair.up)).toHaveLength(1);
+      const ep = await endpoint(sc, pair.ep);
+      expect(ep.state).toBe('throttled');
+      expect(Date.parse(ep.retryAt!)).toBeGreaterThanOrEqual(before + 2000);
+      // While held back, a new request does not touch it (it met the overloaded upstream again, every time).
+      await sim.clearLog();
+      const again = await ask(sc, pair.model, p, { stream: true });
+      expectWhole(again, p, pair.fallback);
+      expect(hits(await sim.log(), pair.up)).toHaveLength(0);
+      expect(again.headers?.get('x-switchyard-reason')).toContain(`${pair.model} throttled (upstream overloaded)`);
+    },
+  })),
 ];
 
 describe('the wire-level fault table (one real-process test per fault class)', () => {

@@ -72,6 +72,8 @@ function events(s: Snap, own: readonly string[]): Array<ModelEvent<typeof endpoi
         return ending.flatMap((p): Array<ModelEvent<typeof endpointMachine>> => [
           { type, at, fault: 'server_error', countsAsFailure: true, estTokens: EST, tokens: 0, ...p },
           { type, at, fault: 'other', countsAsFailure: false, estTokens: EST, tokens: 0, ...p },
+          // A 503/529 overload with retry-after: throttled (as for a 429).
+          { type, at, fault: 'overloaded', countsAsFailure: true, estTokens: EST, tokens: 0, retryAt: at + RETRY_MS, ...p },
         ]);
       case 'upstream.released':
         return ending.map((p) => ({ type, at, estTokens: EST, tokens: 0, ...p }));
@@ -105,7 +107,7 @@ const abstract = (s: Snap) => {
     retryIn: c.retryAt === null ? null : c.retryAt - c.now,
     shared: c.reason?.startsWith('shared ') === true,
     // A 429's throttle ends in a probe, a window's or a header's does not.
-    by429: c.reason === 'upstream 429' || c.reason === 'shared cooldown',
+    by429: c.reason === 'upstream 429' || c.reason === 'shared cooldown' || c.reason === 'upstream overloaded',
     cooldown: c.reason === 'shared cooldown',
   };
 };
@@ -114,7 +116,7 @@ function materialize(e: EndpointEvent, live: Snap): EndpointEvent {
   const shift = live.context.now - e.at;
   // A probe of the path's round is a probe of the live actor's round (the key leaves the count out).
   const probe = 'probe' in e && e.probe !== undefined ? { probe: live.context.halfOpenRound } : {};
-  return 'retryAt' in e ? { ...e, at: e.at + shift, retryAt: e.retryAt + shift, ...probe } : { ...e, at: e.at + shift, ...probe };
+  return 'retryAt' in e && e.retryAt !== undefined ? { ...e, at: e.at + shift, retryAt: e.retryAt + shift, ...probe } : { ...e, at: e.at + shift, ...probe };
 }
 
 const spec: ModelSpec<typeof endpointMachine> = {
@@ -176,6 +178,28 @@ describe('endpoint machine: examples', () => {
     ep.clock.increment(1);
     expect(ep.snap().value).toBe('healthy');
     expect(ep.snap().context.now).toBe(retryAt);
+  });
+
+  it('a 503/529 overload with retryAt: throttled until exactly retryAt (the failure still counts), then a single probe', () => {
+    const ep = start({ rpm: null, tpm: null, failureThreshold: 3 });
+    ep.dispatch();
+    ep.dispatch();
+    const retryAt = ep.at() + 4_000;
+    ep.send({ type: 'upstream.failed', at: ep.at(), fault: 'overloaded', countsAsFailure: true, estTokens: 10, tokens: 0, retryAt });
+    expect(ep.snap().value).toBe('throttled');
+    expect(ep.snap().context).toMatchObject({ retryAt, reason: 'upstream overloaded', failures: 1, errors: 1 });
+    // Another overload asking for longer extends it.
+    ep.send({ type: 'upstream.failed', at: ep.at(), fault: 'overloaded', countsAsFailure: true, estTokens: 10, tokens: 0, retryAt: retryAt + 1_000 });
+    expect(ep.snap().context).toMatchObject({ retryAt: retryAt + 1_000, failures: 2 });
+    ep.clock.increment(4_999);
+    expect(ep.snap().value).toBe('throttled');
+    ep.clock.increment(1);
+    expect(ep.snap().value).toBe('healthy');
+    expect(ep.snap().context).toMatchObject({ awaitingProbe: true, reason: null, failures: 2 });
+    // A 503 without retry-after stays the plain failure it was.
+    ep.dispatch();
+    ep.fail(true, ep.round());
+    expect(ep.snap().value).toBe('circuit-open');
   });
 
   it("an upstream 429's throttle ends in a single probe: the next dispatch is the probe, the others wait until its answer begins", () => {

@@ -96,7 +96,7 @@ export function buildModel<M extends AnyStateMachine>(spec: ModelSpec<M>): TestM
     serializeState: (s, e, prev) =>
       e && prev ? `${key(s)} <= ${selectedEdges(spec.machine, prev, isAfter(e) ? e : spec.materialize(e as EventFromLogic<M>, prev))}` : key(s),
     serializeEvent: (e) => JSON.stringify(e),
-    limit: 20_000,
+    limit: 40_000,
   });
 }
 
