@@ -218,6 +218,8 @@ export const endpointMachine = setup({
     isFailedProbe: ({ context, event }) => event.type === 'upstream.failed' && event.countsAsFailure && isProbeOf(context, event),
     /** The upstream's failure asked for a pause (`retry-after` on a 503/529): the endpoint is held back until then. */
     asksToWait: ({ event }) => event.type === 'upstream.failed' && event.retryAt !== undefined,
+    /** While the circuit is open, a late failure asked for a pause beyond its recovery: it stays open until then. */
+    asksLonger: ({ context, event }) => event.type === 'upstream.failed' && event.retryAt !== undefined && event.retryAt > (context.retryAt ?? context.now),
     /** Healthy after an upstream 429's throttle, or throttled by one (sent once its `retryAt` passed), and no probe is out yet: this dispatch is the probe. */
     probeAwaited: ({ context }) => (context.awaitingProbe || after429(context.reason)) && context.probesInFlight === 0,
     /** The event is about the probe a healthy endpoint waits for after an upstream 429's throttle. */
@@ -238,7 +240,8 @@ export const endpointMachine = setup({
   delays: {
     /** Until the throttle ends (`retryAt`), measured from the last known time. */
     windowFreed: ({ context }) => Math.min(MAX_DELAY_MS, Math.max(0, (context.retryAt ?? context.now) - context.now)),
-    recovery: ({ context }) => Math.min(MAX_DELAY_MS, context.settings.recoveryMs),
+    /** `recoveryMs`, or longer when the upstream's failure asked for a longer pause (`openCircuit` set `retryAt` so). */
+    recovery: ({ context }) => Math.min(MAX_DELAY_MS, Math.max(context.settings.recoveryMs, (context.retryAt ?? context.now) - context.now)),
   },
   actions: {
     dispatch: assign(({ context, event }) => {
@@ -314,7 +317,11 @@ export const endpointMachine = setup({
     /** Entering throttled (or circuit-open): no probe is awaited any more; the throttle's end decides anew. */
     forgetProbe: assign({ awaitingProbe: false, probesInFlight: 0 }),
     observeTime: assign(({ context, event }) => ({ now: Math.max(context.now, event.at) })),
-    openCircuit: assign(({ context }) => ({ retryAt: context.now + context.settings.recoveryMs, probesInFlight: 0, awaitingProbe: false })),
+    /** Open until `recoveryMs` from now, or until the failure's own `retryAt` when the upstream asked for longer (bounded as a throttle is). */
+    openCircuit: assign(({ context, event }) => {
+      const asked = event.type === 'upstream.failed' && event.retryAt !== undefined ? Math.min(event.retryAt, context.now + MAX_DELAY_MS) : 0;
+      return { retryAt: Math.max(context.now + context.settings.recoveryMs, asked), probesInFlight: 0, awaitingProbe: false };
+    }),
     enterHalfOpen: assign(({ context }) => ({
       now: Math.max(context.now, context.retryAt ?? context.now),
       retryAt: null,
@@ -418,7 +425,8 @@ export const endpointMachine = setup({
         // Late answers of requests sent before the circuit opened: bookkeeping only.
         'request.dispatched': { actions: 'dispatch' },
         'upstream.succeeded': { actions: 'succeed' },
-        'upstream.failed': { actions: 'fail' },
+        // A late failure asking for a longer pause than the recovery left: open until then (the recovery restarts from its retryAt).
+        'upstream.failed': [{ guard: 'asksLonger', target: 'circuit-open', reenter: true, actions: ['fail', 'openCircuit'] }, { actions: 'fail' }],
         'upstream.released': { actions: 'release' },
         'upstream.rateLimited': { actions: 'release' },
         // The circuit is open anyway; the half-open probe will learn the window's state again.

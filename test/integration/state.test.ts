@@ -49,6 +49,8 @@ beforeAll(async () => {
   models.capped = { ...small, endpoints: [{ provider: 'deepseek', upstreamModel: 'capped-up', rpm: 2, tpm: 1000 }] };
   // 1000 tokens a minute.
   models.tokcap = { ...small, maxOutputTokens: 4000, endpoints: [{ provider: 'deepseek', upstreamModel: 'tokcap-up', tpm: 1000 }] };
+  // One endpoint, no fallback: its circuit is opened by an overload that asks for longer than recoveryMs.
+  models.overload = { ...small, endpoints: [{ provider: 'deepseek', upstreamModel: 'overload-up' }] };
   sc = await startSidecar(cfg);
 });
 
@@ -91,6 +93,7 @@ describe('/switchyard/state', () => {
         'deepseek-v3.2@deepseek',
         'gemini-2.5-flash@gemini',
         'gpt-4.1@openai',
+        'overload@deepseek',
         'single@deepseek',
         'tokcap@deepseek',
       ].sort(),
@@ -327,6 +330,29 @@ describe(`circuit breaking end to end (failureThreshold ${RESILIENCE.failureThre
     expect(err.status).toBe(503);
     expect(err.code).toBe('no_endpoint_available');
     expect(Number(err.headers?.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await sim.log()).toHaveLength(0);
+  });
+});
+
+describe('a circuit opened by an overload that asked for longer than recoveryMs', () => {
+  it("stays open that long, and switchyard's 503 says the upstream's retry-after, not the time to half-open", async () => {
+    // Two plain 503s (the attempt and its quick retry), then one asking for 30 s: the third failure opens the circuit.
+    await sim.setFault('overload-up', { kind: 'http_error', status: 503, times: 2 });
+    expect(apiError((await ask(sc, 'overload', 'overload 1', { stream: false })).error).status).toBe(502);
+    await sim.setFault('overload-up', { kind: 'http_error', status: 503, retryAfterSec: 30 });
+    const sent = Date.now();
+    const second = apiError((await ask(sc, 'overload', 'overload 2', { stream: false })).error);
+    expect(second.status).toBe(502);
+    const e = await endpoint(sc, 'overload@deepseek');
+    expect(e.state).toBe('circuit-open');
+    expect(Date.parse(e.retryAt!)).toBeGreaterThanOrEqual(sent + 30_000);
+    await sim.clearLog();
+    const r = apiError((await ask(sc, 'overload', 'overload 3', { stream: false })).error);
+    expect(r.status).toBe(503);
+    expect(r.code).toBe('no_endpoint_available');
+    // It said 2 (recoveryMs), and the SDKs' retry met the overloaded upstream again.
+    expect(Number(r.headers?.get('retry-after'))).toBeGreaterThanOrEqual(29);
+    expect(r.headers?.get('x-should-retry')).toBeNull();
     expect(await sim.log()).toHaveLength(0);
   });
 });

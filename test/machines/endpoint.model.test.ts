@@ -72,8 +72,17 @@ function events(s: Snap, own: readonly string[]): Array<ModelEvent<typeof endpoi
         return ending.flatMap((p): Array<ModelEvent<typeof endpointMachine>> => [
           { type, at, fault: 'server_error', countsAsFailure: true, estTokens: EST, tokens: 0, ...p },
           { type, at, fault: 'other', countsAsFailure: false, estTokens: EST, tokens: 0, ...p },
-          // A 503/529 overload with retry-after: throttled (as for a 429).
-          { type, at, fault: 'overloaded', countsAsFailure: true, estTokens: EST, tokens: 0, retryAt: at + RETRY_MS, ...p },
+          // A 503/529 overload with retry-after: throttled (as for a 429); while circuit-open, a longer ask than its recovery.
+          {
+            type,
+            at,
+            fault: 'overloaded',
+            countsAsFailure: true,
+            estTokens: EST,
+            tokens: 0,
+            retryAt: at + (s.value === 'circuit-open' ? 2 : 1) * RETRY_MS,
+            ...p,
+          },
         ]);
       case 'upstream.released':
         return ending.map((p) => ({ type, at, estTokens: EST, tokens: 0, ...p }));
@@ -126,7 +135,9 @@ const spec: ModelSpec<typeof endpointMachine> = {
   events,
   materialize,
   expectedDelay: (before, after) =>
-    after.type.includes('.recovery.') ? before.context.settings.recoveryMs : (before.context.retryAt ?? before.context.now) - before.context.now,
+    after.type.includes('.recovery.')
+      ? Math.max(before.context.settings.recoveryMs, (before.context.retryAt ?? before.context.now) - before.context.now)
+      : (before.context.retryAt ?? before.context.now) - before.context.now,
   // Why TPM may stay out of the key: it never holds its whole limit on these paths.
   attach:
     () =>
@@ -200,6 +211,19 @@ describe('endpoint machine: examples', () => {
     ep.dispatch();
     ep.fail(true, ep.round());
     expect(ep.snap().value).toBe('circuit-open');
+  });
+
+  it('an overload whose retryAt is past recoveryMs keeps the circuit open until then (retryAt says so), then half-open', () => {
+    const ep = start({ rpm: null, tpm: null, failureThreshold: 1, recoveryMs: 10_000 });
+    ep.dispatch();
+    const retryAt = ep.at() + 30_000;
+    ep.send({ type: 'upstream.failed', at: ep.at(), fault: 'overloaded', countsAsFailure: true, estTokens: 10, tokens: 0, retryAt });
+    expect(ep.snap().value).toBe('circuit-open');
+    expect(ep.snap().context.retryAt).toBe(retryAt);
+    ep.clock.increment(29_999);
+    expect(ep.snap().value).toBe('circuit-open');
+    ep.clock.increment(1);
+    expect(ep.snap().value).toBe('half-open');
   });
 
   it("an upstream 429's throttle ends in a single probe: the next dispatch is the probe, the others wait until its answer begins", () => {
