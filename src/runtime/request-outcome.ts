@@ -190,10 +190,16 @@ function exhausted(inp: FailureInput): Outcome {
   const money = ctx.refusal
     ? `; another model was refused for money: ${refusalError(ctx.refusal, inp.maxCostUsd, inp.api, inp.keyed === true, ctx.spentNano > 0).message}`
     : '';
+  // The last answer an overload (a 503 or 529, of any provider kind): on the Messages API it is
+  // Anthropic's own 529 `overloaded_error` (its SDK's OverloadedError, which its clients catch to
+  // back off), not a 502 `api_error` saying nothing of overload (an OpenAI-kind upstream's 503 was
+  // typed by its own `server_error`). A stream already begun says the type in-band, on a 200.
+  const overload = f.kind === 'http_status' && (f.status === 503 || f.status === 529);
   return {
     ok: false,
     error: new SwitchyardError('upstream_error', `upstream failed on every attempt (${ctx.attempts}); last: ${status}: ${f.message}${money}${begun}`, {
-      upstreamType: f.error?.type ?? null,
+      upstreamType: overload ? 'overloaded_error' : (f.error?.type ?? null),
+      ...(overload && inp.api === 'messages' && !ctx.committed ? { status: 529 } : {}),
       // The SDKs retry a 5xx on their own (openai-node and anthropic-sdk: twice). A last answer that
       // asking again gets the same (a redirect, the provider refusing switchyard's key, account or
       // region: 401, 402, 403; a proxy's page) is no 5xx to retry: they are told not to. A last

@@ -620,6 +620,33 @@ describe("Anthropic's overloaded_error as a stream's first event (its 529, in a 
     });
 });
 
+describe("an OpenAI-kind upstream's 503 overload on /v1/messages", () => {
+  it("is Anthropic's 529 overloaded_error (the SDK's OverloadedError), JSON and stream; chat keeps its 502 upstream_error", async () => {
+    await ready(`${SOLO}@deepseek`);
+    await sim.setFault(SOLO_UP, { kind: 'http_error', status: 503, message: 'Slow Down' });
+    const client = new Anthropic({ baseURL: sc.url, apiKey: 'x', maxRetries: 0 });
+    const asks = [
+      () => client.messages.create({ model: SOLO, max_tokens: 50, messages: [{ role: 'user', content: prompt('overload messages') }] }),
+      () => client.messages.stream({ model: SOLO, max_tokens: 50, messages: [{ role: 'user', content: prompt('overload messages stream') }] }).finalMessage(),
+    ];
+    for (const send of asks) {
+      const err: unknown = await send().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(Anthropic.APIError);
+      const e = err as InstanceType<typeof Anthropic.APIError>;
+      // It was a 502 typed api_error: the SDK's InternalServerError, with nothing saying overload.
+      expect(e.status).toBe(529);
+      expect(e).toBeInstanceOf(Anthropic.OverloadedError);
+      expect(e.error).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
+      expect(e.headers?.get('x-switchyard-error-code')).toBe('upstream_error');
+    }
+    const chat = apiError((await ask(sc, SOLO, prompt('overload chat'), { stream: false })).error);
+    expect([chat.status, chat.code]).toEqual([502, 'upstream_error']);
+  });
+});
+
 describe("a continued stream keeps the client's max_tokens", () => {
   it('the continuation is asked only for what is left, so the whole answer stays within max_tokens', async () => {
     await ready(EP.gpt, EP.claude);
