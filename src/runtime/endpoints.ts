@@ -111,7 +111,7 @@ export function availability(h: EndpointHandle, now: number, estTokens: number):
   // An upstream 429's throttle ends in a single probe: the others wait until its answer begins (the actor's event wakes them).
   // A free probe slot after a 429 is a probe (a shared store gives it the replicas' one probe slot).
   const probeSlot = c.awaitingProbe || (state === 'throttled' && after429(c.reason));
-  if (probeSlot && c.probesInFlight > 0) return { ok: false, freeAt: null, why: 'after a 429, one request probes first' };
+  if (probeSlot && c.probesInFlight > 0) return { ok: false, freeAt: null, why: 'after a 429 or an overload, one request probes first' };
   if (state === 'half-open') {
     return c.probesInFlight < c.settings.halfOpenProbes ? PROBE : { ok: false, freeAt: null, why: 'half-open, probe in flight' };
   }

@@ -89,12 +89,12 @@ export function buildState(rt: Runtime): StateView {
       },
       consecutiveFailures: c.failures,
       retryAt: iso(sharedCd ?? c.retryAt),
-      // Healthy again after a 429's throttle, its probe not answered yet: the others wait for it.
+      // Healthy again after a 429's (or a 503/529 overload's) throttle, its probe not answered yet: the others wait for it.
       reason:
         sharedCd !== null
-          ? 'cooldown shared by the replicas (an upstream 429 or x-ratelimit exhaustion)'
+          ? 'cooldown shared by the replicas (an upstream 429, overload or x-ratelimit exhaustion)'
           : c.awaitingProbe
-            ? 'after upstream 429: one request probes first'
+            ? 'after an upstream 429 or overload: one request probes first'
             : c.reason,
       requests: c.requests,
       successes: c.successes,

@@ -620,6 +620,23 @@ describe("Anthropic's overloaded_error as a stream's first event (its 529, in a 
     });
 });
 
+describe('the state view after an overload throttle (a 503 with retry-after) ends', () => {
+  it('says why one request probes first without calling it a 429', async () => {
+    const id = `${SOLO}@deepseek`;
+    await ready(id);
+    await sim.setFault(SOLO_UP, { kind: 'http_error', status: 503, retryAfterMs: 1500, times: 1 });
+    expect(apiError((await ask(sc, SOLO, prompt('overload state'), { stream: false })).error).status).toBe(502);
+    expect(await endpoint(sc, id)).toMatchObject({ state: 'throttled', reason: 'upstream overloaded' });
+    const after = await waitFor(
+      'healthy after the overload',
+      () => endpoint(sc, id),
+      (e) => e.state === 'healthy',
+    );
+    // It said 'after upstream 429: one request probes first': no 429 was ever answered.
+    expect(after.reason).toBe('after an upstream 429 or overload: one request probes first');
+  });
+});
+
 describe("an OpenAI-kind upstream's 503 overload on /v1/messages", () => {
   it("is Anthropic's 529 overloaded_error (the SDK's OverloadedError), JSON and stream; chat keeps its 502 upstream_error", async () => {
     await ready(`${SOLO}@deepseek`);
