@@ -463,14 +463,15 @@ export class Runtime implements RuntimeCore {
       const oc = old?.actor.getSnapshot().context;
       if (
         old &&
-        oc &&
+        oc?.reason != null &&
         after429(oc.reason) &&
         oc.retryAt !== null &&
         oc.retryAt > now &&
         old.provider.baseUrl === h.provider.baseUrl &&
         old.endpoint.upstreamModel === h.endpoint.upstreamModel
       )
-        h.actor.send({ type: 'upstream.rateLimited', at: now, retryAt: oc.retryAt, estTokens: 0 });
+        // Its reason as it was (a 429, an overload's retry-after, a shared cooldown), without counting a 429 on the fresh actor.
+        h.actor.send({ type: 'window.exhausted', at: now, retryAt: oc.retryAt, reason: oc.reason });
     }
     this.byModel.clear();
     for (const h of this.handles.values()) this.indexByModel(h);

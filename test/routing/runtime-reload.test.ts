@@ -59,6 +59,19 @@ describe('Runtime.reload', () => {
     expect(r.handles.get('b@p')!.actor.getSnapshot().value).toBe('healthy');
   });
 
+  it("a replaced endpoint of the same upstream keeps an overload's wait (a 503 with retry-after) as it was: no 429 it never got", async () => {
+    const r = await runtime(cfg({ a: model('a') }));
+    const now = Date.now();
+    dispatch(r, 'a@p');
+    r.handles
+      .get('a@p')!
+      .actor.send({ type: 'upstream.failed', at: now, fault: 'overloaded', countsAsFailure: true, estTokens: 1, tokens: 0, retryAt: now + 60_000 });
+    r.reload(cfg({ a: { ...model('a'), endpoints: [{ provider: 'p', upstreamModel: 'a', rpm: 7 }] } }));
+    const a1 = r.handles.get('a@p')!.actor.getSnapshot();
+    // It was 'upstream 429' with rateLimited 1 on the fresh actor.
+    expect([a1.value, a1.context.reason, a1.context.retryAt, a1.context.rateLimited]).toEqual(['throttled', 'upstream overloaded', now + 60_000, 0]);
+  });
+
   it('keeps unchanged actors (same ref, counters), replaces a changed one under a generation key and drains the old', async () => {
     const r = await runtime(cfg({ a: model('a'), b: model('b') }));
     const a0 = r.handles.get('a@p')!.actor;
