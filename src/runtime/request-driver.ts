@@ -38,7 +38,7 @@ import { showsUsage, withHeldUsage } from './held-usage.js';
 import { finalizeRequest, type Outcome } from './finalize.js';
 import { translatableCandidates, untakeableEndpoints, untranslatableBy, untranslatableNote } from './translatable.js';
 import { countPrompt, estTokens, shownPromptTokens, switchyardHeaders } from './request-prep.js';
-import { failureOutcome, waitHeaders } from './request-outcome.js';
+import { failureOutcome, MAX_SDK_RETRY_AFTER_S } from './request-outcome.js';
 import { sleepUntil } from './scheduler.js';
 import { Cancel } from './cancel.js';
 
@@ -378,7 +378,8 @@ export class RequestDriver {
     const down = this.unavailable(this.plan.candidates, this.slowAhead(null), this.rt.now());
     if (down.length === 0) return out;
     const after = this.rt.retryAfterSeconds(this.waitedFor());
-    const headers = waitHeaders(after, this.call.hints.timeoutMs ?? null);
+    const headers: Record<string, string> =
+      after > MAX_SDK_RETRY_AFTER_S ? { 'retry-after': String(after), 'x-should-retry': 'false' } : { 'retry-after': String(after) };
     return {
       ...out,
       error: new SwitchyardError(

@@ -69,19 +69,6 @@ export function abortedOutcome(reason: unknown, ctx: ReqContext, clientDeadline 
 /** The longest retry-after (s) an SDK is left to wait out by itself on a 503 no_endpoint_available. */
 export const MAX_SDK_RETRY_AFTER_S = 60;
 
-/**
- * `retry-after` (whole seconds) for an answer the SDKs may retry, and `x-should-retry: false` when
- * they should not wait it out: past a minute (openai-node and anthropic-sdk sleep whatever it says,
- * uncapped), or past the time the client gave the whole request (`budgetMs`: its own
- * `x-switchyard-timeout-ms`): an SDK with default retries slept it twice, each time longer than the
- * client was ready to wait for an answer; told not to retry, it has its error at once, with the
- * honest `retry-after` still there for a retry of its own.
- */
-export function waitHeaders(after: number, budgetMs: number | null = null): Record<string, string> {
-  const stop = after > MAX_SDK_RETRY_AFTER_S || (budgetMs !== null && after * 1000 > budgetMs);
-  return stop ? { 'retry-after': String(after), 'x-should-retry': 'false' } : { 'retry-after': String(after) };
-}
-
 /** How a client brings the worst case down: it is the prompt plus the output cap, named as its API names it (embeddings have none: their worst case is their input). */
 const LOWER: Record<ApiName, string> = {
   chat: "; the worst case is the prompt plus max_tokens (the model's maxOutputTokens when max_tokens is absent): a lower max_tokens lowers it",
@@ -175,8 +162,9 @@ function exhausted(inp: FailureInput): Outcome {
           })();
     const after = inp.retryAfterSeconds();
     // The SDKs sleep whatever retry-after says (openai-node and anthropic-sdk do not cap it): past a
-    // minute, or past the client's own deadline, they are told not to retry on their own.
-    const headers = waitHeaders(after, clientBudget(inp));
+    // minute they are told not to retry on their own, so a call does not hang for up to an hour.
+    const headers: Record<string, string> =
+      after > MAX_SDK_RETRY_AFTER_S ? { 'retry-after': String(after), 'x-should-retry': 'false' } : { 'retry-after': String(after) };
     return { ok: false, error: new SwitchyardError('no_endpoint_available', `no endpoint available for ${inp.model}: ${why}`, { headers }) };
   }
   // Every candidate said it does not take a feature the request uses (retry-policy's fail-over on
@@ -217,7 +205,7 @@ function exhausted(inp: FailureInput): Outcome {
       // region: 401, 402, 403; a proxy's page) is no 5xx to retry: they are told not to. A last
       // answer that said when to ask again (a 503's or 529's retry-after) is told on, so their retry
       // waits for it instead of their own half a second.
-      ...(permanent(f) ? { headers: { 'x-should-retry': 'false' } } : upstreamWait(f, clientBudget(inp))),
+      ...(permanent(f) ? { headers: { 'x-should-retry': 'false' } } : upstreamWait(f)),
     }),
   };
 }
@@ -228,14 +216,12 @@ function exhausted(inp: FailureInput): Outcome {
  * (as for a 503 no_endpoint_available), so a call does not hang that long. Without it they asked the
  * provider again within a second or two, twice, of its asking for ten.
  */
-function upstreamWait(f: UpstreamFault, budgetMs: number | null): { headers?: Record<string, string> } {
+function upstreamWait(f: UpstreamFault): { headers?: Record<string, string> } {
   const ms = f.kind === 'http_status' && f.status !== null && f.status >= 500 ? (f.rateLimit?.retryAfterMs ?? null) : null;
   if (ms === null) return {};
-  return { headers: waitHeaders(Math.ceil(ms / 1000), budgetMs) };
+  const after = Math.ceil(ms / 1000);
+  return { headers: after > MAX_SDK_RETRY_AFTER_S ? { 'retry-after': String(after), 'x-should-retry': 'false' } : { 'retry-after': String(after) } };
 }
-
-/** The whole time the client gave the request with its own `x-switchyard-timeout-ms`, else null. */
-const clientBudget = (inp: FailureInput): number | null => (inp.clientDeadline === true ? inp.ctx.deadlineAt - inp.ctx.receivedAt : null);
 
 /**
  * An upstream answer that asking again soon gets the same: a 3xx, a 4xx but for 408 (a timeout) and

@@ -637,23 +637,6 @@ describe('the state view after an overload throttle (a 503 with retry-after) end
   });
 });
 
-describe("a 503 whose retry-after is longer than the client's own deadline (x-switchyard-timeout-ms)", () => {
-  it('tells the SDKs not to retry (x-should-retry: false): they slept the whole retry-after, twice, past the time the client gave', async () => {
-    const id = `${SOLO}@deepseek`;
-    await ready(id);
-    await sim.setFault(SOLO_UP, { kind: 'rate_limit', retryAfterSec: 5, times: 1 });
-    // Literal prompts, not prompt(): a later test's answer depends on the count prompt() keeps.
-    const first = apiError((await ask(sc, SOLO, 'own deadline: first', { stream: false, headers: { 'x-switchyard-timeout-ms': '2000' } })).error);
-    expect([first.status, first.code]).toEqual([503, 'no_endpoint_available']);
-    expect(Number(first.headers?.get('retry-after'))).toBeGreaterThanOrEqual(4);
-    expect(first.headers?.get('x-should-retry')).toBe('false');
-    // Without a deadline of its own the client waits for the throttle as before (its retry-after is honest).
-    await sim.clearLog();
-    const second = await ask(sc, SOLO, 'own deadline: second', { stream: false });
-    expect(second.error).toBeNull();
-  });
-});
-
 describe("an OpenAI-kind upstream's 503 overload on /v1/messages", () => {
   it("is Anthropic's 529 overloaded_error (the SDK's OverloadedError), JSON and stream; chat keeps its 502 upstream_error", async () => {
     await ready(`${SOLO}@deepseek`);
