@@ -49,13 +49,16 @@ export function inputItemsOf(input: unknown): Item[] {
   const seen = new Set<string>();
   return (Array.isArray(input) ? input : []).filter(isObj).map((raw) => {
     const type = raw.type ?? 'message';
-    const prefix = type === 'function_call' ? 'fc' : type === 'function_call_output' ? 'fco' : 'msg';
+    const prefix = type === 'function_call' ? 'fc' : type === 'function_call_output' ? 'fco' : type === 'reasoning' ? 'rs' : 'msg';
     const given = typeof raw.id === 'string' && raw.id !== '' && !seen.has(raw.id) ? raw.id : null;
     const id = given ?? newId(prefix);
     seen.add(id);
     if (type === 'function_call')
       return functionCallItem(id, str(raw.call_id), str(raw.name), raw.arguments === undefined ? '{}' : str(raw.arguments), 'completed');
     if (type === 'function_call_output') return { id, type: 'function_call_output', call_id: str(raw.call_id), output: raw.output, status: 'completed' };
+    // A reasoning item passed back (not sent on to the model): listed as given.
+    if (type === 'reasoning')
+      return { id, type: 'reasoning', summary: Array.isArray(raw.summary) ? raw.summary : [], ...(Array.isArray(raw.content) ? { content: raw.content } : {}) };
     return message(id, str(raw.role), content(raw.content, raw.role));
   });
 }

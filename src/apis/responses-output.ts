@@ -72,6 +72,13 @@ export const outputText = (text: string): Record<string, unknown> => ({ type: 'o
 
 export const refusalPart = (refusal: string): Record<string, unknown> => ({ type: 'refusal', refusal });
 
+export const reasoningText = (text: string): Record<string, unknown> => ({ type: 'reasoning_text', text });
+
+/** A reasoning item (the model's raw reasoning text, as OpenAI's API gives an open-weight model's); `text` null: none yet. */
+export function reasoningItem(id: string, text: string | null, status: ItemStatus): Record<string, unknown> {
+  return { type: 'reasoning', id, summary: [], content: text === null ? [] : [reasoningText(text)], status };
+}
+
 export function functionCallItem(id: string, callId: string, name: string, args: string, status: ItemStatus): Record<string, unknown> {
   return { type: 'function_call', id, call_id: callId, name, arguments: args, status };
 }

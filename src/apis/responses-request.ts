@@ -123,6 +123,9 @@ function inputItem(out: ChatMessage[], raw: unknown, p: string): void {
     out.push({ role: 'tool', tool_call_id: str(raw.call_id, `${p}.call_id`), content: plainText(raw.output, `${p}.output`) });
     return;
   }
+  // A reasoning item passed back (a stream's output sent again as input, as the SDK's examples do): the
+  // model's own reasoning, which chat APIs take no form of (DeepSeek refuses reasoning_content sent back).
+  if (type === 'reasoning') return;
   const hint = type === 'item_reference' ? ' (use previous_response_id)' : '';
   throw unsupported(`${p}.type`, `input item type ${echoValue(type)} is not supported${hint}`);
 }

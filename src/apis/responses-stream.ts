@@ -2,7 +2,8 @@
  * Chat-completion chunks → the Responses API's semantic stream events, in the documented
  * order: `response.created`, `response.in_progress`, per output item `output_item.added`
  * → (`content_part.added` → `output_text.delta`… → `output_text.done` → `content_part.done`,
- * or for chat's `refusal` the same with `refusal.delta`… → `refusal.done`)
+ * or for chat's `refusal` the same with `refusal.delta`… → `refusal.done`;
+ * for a model's reasoning a `reasoning` item with `reasoning_text.delta`… → `reasoning_text.done`)
  * or `function_call_arguments.delta`… → `function_call_arguments.done`, `output_item.done`;
  * at the end `response.completed` (or `response.incomplete`) with usage, or on a failure
  * after the stream started `error` then `response.failed`.
@@ -14,6 +15,8 @@ import {
   messageItem,
   newId,
   outputText,
+  reasoningItem,
+  reasoningText,
   refusalPart,
   responseObject,
   responsesUsage,
@@ -25,7 +28,8 @@ import {
 type Emit = (name: string, data: Record<string, unknown>) => boolean;
 
 interface Item {
-  kind: 'message' | 'function_call';
+  /** `reasoning`: a reasoning model's reasoning text (DeepSeek's `reasoning_content`, OpenRouter's `reasoning`), in `text`. */
+  kind: 'message' | 'function_call' | 'reasoning';
   index: number;
   id: string;
   text: string;
@@ -82,6 +86,8 @@ export class ResponsesStreamWriter {
     const choice = Array.isArray(c.choices) && isObj(c.choices[0]) ? c.choices[0] : null;
     if (!choice) return ok;
     const d = isObj(choice.delta) ? choice.delta : {};
+    const reasoning = typeof d.reasoning_content === 'string' ? d.reasoning_content : typeof d.reasoning === 'string' ? d.reasoning : '';
+    if (reasoning !== '') ok = this.reasoningDelta(reasoning);
     if (typeof d.content === 'string' && d.content !== '') ok = this.part('text', d.content);
     if (typeof d.refusal === 'string' && d.refusal !== '') ok = this.part('refusal', d.refusal);
     if (Array.isArray(d.tool_calls)) for (const tc of d.tool_calls) if (isObj(tc)) ok = this.toolDelta(tc);
@@ -90,7 +96,7 @@ export class ResponsesStreamWriter {
   }
 
   private add(kind: Item['kind'], callId = '', name = ''): Item {
-    const id = newId(kind === 'message' ? 'msg' : 'fc');
+    const id = newId(kind === 'message' ? 'msg' : kind === 'reasoning' ? 'rs' : 'fc');
     const item: Item = { kind, index: this.items.length, id, text: '', refusal: '', parts: [], partOpen: false, incomplete: false, callId, name, done: false };
     this.items.push(item);
     return item;
@@ -122,6 +128,23 @@ export class ResponsesStreamWriter {
     return this.emit('response.output_text.delta', { ...at, delta, logprobs: [] });
   }
 
+  /**
+   * A piece of the model's reasoning: a `reasoning` item with one `reasoning_text` part, as OpenAI's
+   * API streams raw reasoning (`response.reasoning_text.delta`); the answer's first content or tool
+   * call closes it.
+   */
+  private reasoningDelta(delta: string): boolean {
+    let r = this.items.at(-1);
+    if (!r || r.kind !== 'reasoning' || r.done) {
+      this.closeAll();
+      r = this.add('reasoning');
+      this.emit('response.output_item.added', { output_index: r.index, item: reasoningItem(r.id, null, 'in_progress') });
+      this.emit('response.content_part.added', { item_id: r.id, output_index: r.index, content_index: 0, part: reasoningText('') });
+    }
+    r.text += delta;
+    return this.emit('response.reasoning_text.delta', { item_id: r.id, output_index: r.index, content_index: 0, delta });
+  }
+
   private closePart(m: Item): void {
     const kind = m.parts.at(-1);
     if (kind === undefined || !m.partOpen) return;
@@ -151,6 +174,7 @@ export class ResponsesStreamWriter {
       // added), but some upstreams send every call's header first and the arguments after; a
       // call closed then got its arguments after its `done` (with `{}` in it).
       if (this.message && !this.message.done) this.close(this.message);
+      for (const open of this.items) if (open.kind === 'reasoning') this.close(open);
       for (const open of this.items) if (open.kind === 'function_call' && !open.done && wholeJson(open.text)) this.close(open);
       item = this.add('function_call', id ?? newId('call'), typeof fn.name === 'string' ? fn.name : '');
       if (index !== null) this.byToolIndex.set(index, item);
@@ -168,6 +192,10 @@ export class ResponsesStreamWriter {
     item.done = true;
     if (item.kind === 'message') {
       this.closePart(item);
+    } else if (item.kind === 'reasoning') {
+      const at = { item_id: item.id, output_index: item.index, content_index: 0 };
+      this.emit('response.reasoning_text.done', { ...at, text: item.text });
+      this.emit('response.content_part.done', { ...at, part: reasoningText(item.text) });
     } else {
       this.emit('response.function_call_arguments.done', { item_id: item.id, output_index: item.index, name: item.name, arguments: item.text });
     }
@@ -184,6 +212,7 @@ export class ResponsesStreamWriter {
       const content = item.parts.map((k) => (k === 'text' ? outputText(item.text) : refusalPart(item.refusal)));
       return { ...messageItem(item.id, '', status), content };
     }
+    if (item.kind === 'reasoning') return reasoningItem(item.id, item.text, status);
     return functionCallItem(item.id, item.callId, item.name, item.text || '{}', status);
   }
 

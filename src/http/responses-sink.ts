@@ -43,6 +43,8 @@ const RESPONSES_PATH: Array<[RegExp, string]> = [
 ];
 
 export class ResponsesSink extends ApiSink {
+  /** A Responses client reads a model's reasoning as a `reasoning` item: a long reasoning phase starts the stream (see ChatSink.showsReasoning). */
+  readonly showsReasoning = true;
   private writer: ResponsesStreamWriter | null = null;
   /** The request's span, when tracing: it gets the id of the response the client is answered with. */
   private trace: RequestTrace | null = null;

@@ -78,7 +78,7 @@ export interface ChatSink {
   readonly holdsToolCalls?: boolean;
   /**
    * True on a sink whose client reads a model's reasoning chunks (DeepSeek's `reasoning_content`,
-   * OpenRouter's `reasoning`) as they come: chat completions. A reasoning phase held
+   * OpenRouter's `reasoning`) as they come: chat completions, and Responses (as a `reasoning` item). A reasoning phase held
    * HOLD_TOOLS_MS then starts the stream, with the reasoning held so far, as on a Messages sink
    * (which pings instead), rather than sending nothing until the answer's first content.
    */

@@ -231,7 +231,8 @@ export class StreamSession {
    * the stream starts then. Held until content, a reasoning model's minutes of thinking sent the
    * client nothing at all, which a proxy's idle timeout cuts. A failure after it, before the answer's
    * content, fails over to any candidate, which gives the answer fresh (`freshAnswer`).
-   * Responses and legacy Completions clients have no form for it: held until content, as before.
+   * Responses clients read it as a `reasoning` item; legacy Completions clients have no form for it:
+   * held until content, as before.
    */
   private reasonedLong(p: Extract<StreamPiece, { type: 'chunk' }>): boolean {
     if (this.sink.holdsToolCalls !== true && this.sink.showsReasoning !== true) return false;

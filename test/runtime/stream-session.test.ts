@@ -9,6 +9,10 @@ import type { EndpointHandle } from '../../src/runtime/endpoints.js';
 import { HOLD_TOOLS_MS, StreamSession, usageChunk, usageChunkSlow } from '../../src/runtime/stream-session.js';
 import { usageFromOpenAI } from '../../src/accounting/cost.js';
 import type { StreamPiece } from '../../src/upstream/types.js';
+import { ResponsesSink } from '../../src/http/responses-sink.js';
+import type { RequestLog } from '../../src/observe/request-log.js';
+import { inputMessages } from '../../src/apis/responses-request.js';
+import { inputItemsOf } from '../../src/apis/responses-items.js';
 
 function sink(): ChatSink & { events: string[]; heads: number; ended: boolean } {
   const s = {
@@ -422,4 +426,84 @@ describe('a native relay', () => {
       });
     },
   );
+});
+
+describe('StreamSession on a Responses sink', () => {
+  it('a reasoning phase held HOLD_TOOLS_MS starts a Responses stream: the reasoning is a reasoning item (reasoning_text deltas), closed before the answer; a reasoning item sent back as input is taken', () => {
+    const reasoning = (t: string): Extract<StreamPiece, { type: 'chunk' }> => ({
+      type: 'chunk',
+      chunk: { id: 'up', choices: [{ index: 0, delta: { reasoning_content: t }, finish_reason: null }] },
+      text: '',
+      content: false,
+      finishReason: null,
+      other: t,
+    });
+    const events: Array<Record<string, unknown>> = [];
+    const out = {
+      started: false,
+      signal: new AbortController().signal,
+      startStream() {
+        out.started = true;
+      },
+      writeEvent(_name: string | null, data: string) {
+        events.push(JSON.parse(data) as Record<string, unknown>);
+        return true;
+      },
+      drain: () => Promise.resolve(),
+      end: () => undefined,
+      json: () => undefined,
+    };
+    const log = { warn: () => undefined } as unknown as RequestLog;
+    const rs = new ResponsesSink(out as unknown as HttpSink, {
+      shell: { id: 'resp_1', createdAt: 1, model: 'm', echo: {} },
+      store: null,
+      keyId: null,
+      conversation: [],
+      inputItems: [],
+      log,
+    });
+    const ss = new StreamSession(rs, 'fallback', false, () => ({}));
+    ss.beginAttempt();
+    vi.useFakeTimers({ now: 3_000_000, toFake: ['Date'] });
+    try {
+      void ss.forward(reasoning('Let me'), h('a'));
+      vi.setSystemTime(3_000_000 + HOLD_TOOLS_MS - 1);
+      void ss.forward(reasoning(' think'), h('a'));
+      expect([ss.committed, out.started, events.length]).toEqual([false, false, 0]);
+      vi.setSystemTime(3_000_000 + HOLD_TOOLS_MS);
+      void ss.forward(reasoning(' more'), h('a'));
+      expect([ss.committed, out.started]).toEqual([true, true]);
+      void ss.forward(chunk('Hi', false, 'stop'), h('a'));
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(events.map((e) => e.type)).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      'response.reasoning_text.delta',
+      'response.reasoning_text.delta',
+      'response.reasoning_text.delta',
+      'response.reasoning_text.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.output_item.added',
+      'response.content_part.added',
+      'response.output_text.delta',
+    ]);
+    expect(events.filter((e) => e.type === 'response.reasoning_text.delta').map((e) => e.delta)).toEqual(['Let me', ' think', ' more']);
+    expect(events[9]).toMatchObject({
+      output_index: 0,
+      item: { type: 'reasoning', summary: [], content: [{ type: 'reasoning_text', text: 'Let me think more' }], status: 'completed' },
+    });
+    expect(events[10]).toMatchObject({ output_index: 1, item: { type: 'message' } });
+    // The stream's output passed back as input (the SDK's round trip) keeps working: the reasoning item is not sent on.
+    const item = (events[9] as { item: Record<string, unknown> }).item;
+    expect(inputMessages([{ role: 'user', content: 'Hi' }, item, { type: 'message', role: 'assistant', content: 'Hi' }])).toEqual([
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hi' },
+    ]);
+    expect(inputItemsOf([item])).toEqual([{ id: item.id, type: 'reasoning', summary: [], content: [{ type: 'reasoning_text', text: 'Let me think more' }] }]);
+  });
 });
