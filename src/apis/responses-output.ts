@@ -1,6 +1,6 @@
 /**
  * Chat completions → Responses API output: the `Response` object, its output items
- * (`message` with `output_text` / `refusal`, `function_call`), usage and status.
+ * (`reasoning`, `message` with `output_text` / `refusal`, `function_call`), usage and status.
  */
 import { randomFillSync } from 'node:crypto';
 import type { ChatMessage } from '../upstream/types.js';
@@ -122,6 +122,9 @@ export function outputOfCompletion(completion: Record<string, unknown>): { outpu
   const output: unknown[] = [];
   const text = typeof msg.content === 'string' ? msg.content : '';
   const refusal = typeof msg.refusal === 'string' ? msg.refusal : '';
+  // A reasoning model's reasoning (DeepSeek's `reasoning_content`, OpenRouter's `reasoning`) comes first, as a stream gives it; not stored in the turn.
+  const reasoning = typeof msg.reasoning_content === 'string' ? msg.reasoning_content : typeof msg.reasoning === 'string' ? msg.reasoning : '';
+  if (reasoning !== '') output.push(reasoningItem(newId('rs'), reasoning, 'completed'));
   if (text !== '' || refusal !== '') output.push(messageItem(newId('msg'), text, 'completed', refusal));
   const calls = Array.isArray(msg.tool_calls) ? msg.tool_calls.filter(isObj) : [];
   for (const c of calls) {

@@ -11,6 +11,7 @@ import { SwitchyardError, upstreamClientError } from '../../src/errors.js';
 import { parseAnthropicError } from '../../src/upstream/adapters/anthropic-response.js';
 import { translateResponses } from '../../src/apis/responses-request.js';
 import { ResponsesStreamWriter } from '../../src/apis/responses-stream.js';
+import { outputOfCompletion } from '../../src/apis/responses-output.js';
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js';
 import { validateConfig } from '../../src/config/load.js';
 import { anthropicAdapter } from '../../src/upstream/adapters/anthropic.js';
@@ -334,6 +335,20 @@ describe('Responses → chat', () => {
       'output_item.done@1',
     ]);
     expect(interleaved.response.output).toMatchObject([{ arguments: '{"x":1}' }, { arguments: '{"y":2}' }]);
+  });
+
+  it("a JSON answer's reasoning (DeepSeek's reasoning_content, OpenRouter's reasoning) is a reasoning item before the message, as a stream's is; not in the stored turn", () => {
+    for (const field of ['reasoning_content', 'reasoning']) {
+      const { output, assistant } = outputOfCompletion({
+        choices: [{ index: 0, message: { role: 'assistant', content: 'Hi', [field]: 'Let me think' }, finish_reason: 'stop' }],
+      });
+      expect(output).toMatchObject([
+        { type: 'reasoning', summary: [], content: [{ type: 'reasoning_text', text: 'Let me think' }], status: 'completed' },
+        { type: 'message', content: [{ type: 'output_text', text: 'Hi' }] },
+      ]);
+      expect((output[0] as { id: string }).id).toMatch(/^rs_/);
+      expect(assistant).toEqual({ role: 'assistant', content: 'Hi' });
+    }
   });
 
   it("Gemini's pieces: calls without an index, and every call numbered 0 under its own id, are each a call of their own", () => {
