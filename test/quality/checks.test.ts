@@ -69,6 +69,22 @@ describe('deterministic checks', () => {
     ])
       expect(isRefusalText(t), t).toBe(true);
     expect(isRefusalText("I'm afraid I can't answer that exactly, but it is about 42.")).toBe(false);
+    // "won't be able to", "not going to" and "must decline": refusals as common as "can't" (they were delivered from the cheap step).
+    for (const t of [
+      "I won't be able to help with this.",
+      "I'm sorry, but I will not be able to assist with that request.",
+      "I'm not going to help with that.",
+      'I am not going to provide that.',
+      'I must decline this request.',
+      "I'm sorry, but I must respectfully decline.",
+    ])
+      expect(isRefusalText(t), t).toBe(true);
+    for (const t of [
+      "I won't be able to check it live, but the usual fix is to restart the service.",
+      "I'm not going to lie: this one is tricky. The answer is 42.",
+      'I must decline to guess the exact figure, but it is about 40.',
+    ])
+      expect(isRefusalText(t), t).toBe(false);
     // The same in German, French, Spanish and Chinese; a hedge there goes on to answer too.
     for (const t of [
       'Es tut mir leid, aber dabei kann ich nicht helfen.',
