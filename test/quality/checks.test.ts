@@ -79,6 +79,25 @@ describe('deterministic checks', () => {
       "I'm sorry, but I must respectfully decline.",
     ])
       expect(isRefusalText(t), t).toBe(true);
+    // A refusal that names what it will not do (share, write, generate, give…), "can not", and "that's not something I can help with".
+    for (const t of [
+      "Sorry, but I can't share that.",
+      "I'm sorry, I cannot generate that.",
+      "I can't write that.",
+      "I'm sorry, but I can't discuss that.",
+      "Sorry, I can't give you that information.",
+      'I can not help with that.',
+      "That's not something I can help with.",
+      "Sorry, that's not something I'm able to help with.",
+    ])
+      expect(isRefusalText(t), t).toBe(true);
+    for (const t of [
+      "I can't share the file directly, but you can download it from the releases page.",
+      "I can't write to /etc here: run it with sudo.",
+      "That's not something I can help with alone, but the docs cover it: see the setup guide.",
+      "That's something I can help with. The answer is 42.",
+    ])
+      expect(isRefusalText(t), t).toBe(false);
     for (const t of [
       "I won't be able to check it live, but the usual fix is to restart the service.",
       "I'm not going to lie: this one is tricky. The answer is 42.",
