@@ -206,7 +206,10 @@ function checkTools(a: Answer, given: CheckRequest, s: CheckSettings, fail: (c: 
     return fail('tool_args', `parallel_tool_calls is false and the answer makes ${a.toolCalls.length} calls`);
   if (named !== null && !a.toolCalls.some((c) => c.name === named))
     return fail('tool_args', `tool_choice names ${named.slice(0, 64)} and the answer does not call it`);
-  const offered = offeredTools(allowed !== null && Array.isArray(allowed.tools) ? allowed.tools : req.tools);
+  // allowed_tools names the tools it allows (no parameters): each is checked as `tools` defines it.
+  const defined = offeredTools(req.tools);
+  const offered =
+    allowed !== null && Array.isArray(allowed.tools) ? new Map([...offeredTools(allowed.tools)].map(([k, v]) => [k, defined.get(k) ?? v])) : defined;
   for (const tc of a.toolCalls) {
     const tool = offered.get(tc.name);
     if (tool === undefined)

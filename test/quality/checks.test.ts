@@ -253,6 +253,14 @@ describe('deterministic checks', () => {
     expect(failed(text, allowed('auto'))).toEqual([]);
     expect(failed(call('shell', 'pwd', true), allowed('required'))).toEqual([]);
     expect(checkAnswer(call('lookup', '{"q":"x"}'), allowed('auto'), settings(), 5).details[0]).toMatch(/not offered in tool_choice.allowed_tools/);
+    // allowed_tools names the tools (no parameters): a call's arguments are still checked against the tool's own parameters in tools.
+    const allowedLookup: CheckRequest = {
+      ...req,
+      toolChoice: { type: 'allowed_tools', allowed_tools: { mode: 'required', tools: [{ type: 'function', function: { name: 'lookup' } }] } },
+    };
+    expect(failed(call('lookup', '{"q":"x"}'), allowedLookup)).toEqual([]);
+    expect(failed(call('lookup', '{}'), allowedLookup)).toEqual(['tool_args']);
+    expect(checkAnswer(call('lookup', '{"q":7}'), allowedLookup, settings(), 5).details[0]).toMatch(/arguments of lookup/);
   });
   it('confidence: mean logprob under minLogprob (opt-in; no logprobs passes)', () => {
     expect(failed(answer({ logprobs: [-0.1, -0.2] }))).toEqual([]);
