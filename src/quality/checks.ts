@@ -45,10 +45,10 @@ const REFUSAL_RE =
  * aider.", "Lo siento, pero no puedo ayudar con eso.", "抱歉，我无法回答这个问题。"
  */
 const REFUSAL_RE_OTHER = [
-  /^\s*(?:(?:es tut mir leid|entschuldigung|leider|sorry)[,.!\s]+(?:aber\s+)?)?(?:ich\s+(?:kann|darf|werde)|(?:dabei|damit|hierbei|hiermit|das|leider)\s+(?:kann|darf|werde)\s+ich)(?:\s+(?:dir|ihnen|euch|dabei|damit|hierbei|hiermit|das|leider|so|hier))*\s+nicht\s+(?:helfen|weiterhelfen|behilflich|beantworten|unterstützen|nachkommen|erfüllen|tun|machen)\b/iu,
-  /^\s*(?:(?:je suis (?:vraiment )?désolée?|désolée?|malheureusement|pardon)[,.!\s]+(?:mais\s+)?)?je\s+ne\s+(?:peux|pourrai|vais|suis pas en mesure de)\s+(?:pas\s+)?(?:vous\s+|te\s+|t')?(?:aider|répondre|fournir|assister|faire)\b/iu,
-  /^\s*(?:(?:lo siento(?: mucho)?|lamentablemente|perdón|disculpa)[,.!\s]+(?:pero\s+)?)?no\s+(?:puedo|podré|estoy en condiciones de)\s+(?:ayudar(?:te|le)?|asistir(?:te|le)?|responder|proporcionar|hacer)\b/iu,
-  /^\s*(?:(?:很|非常)?(?:抱歉|对不起|不好意思)[，,。！!\s]*)?(?:但是?)?我(?:无法|不能|没办法|不可以)(?:帮助|帮忙|协助|回答|提供|满足|完成|处理)/u,
+  /^\s*(?:(?:(?:es )?tut mir leid|entschuldigung|leider|sorry)[,.!\s]+(?:aber\s+)?)?(?:ich\s+(?:kann|darf|werde)|(?:dabei|damit|hierbei|hiermit|das|leider)\s+(?:kann|darf|werde)\s+ich)(?:\s+(?:dir|ihnen|euch|dabei|damit|hierbei|hiermit|das|leider|so|hier|(?:diese[nrs]?|deine[nrs]?|ihre[nrs]?|solche[nrs]?)\s+\p{L}+))*\s+nicht\s+(?:helfen|weiterhelfen|behilflich|beantworten|unterstützen|nachkommen|erfüllen|tun|machen)\b/iu,
+  /^\s*(?:(?:je suis (?:vraiment )?désolée?|désolée?|malheureusement|pardon)[,.!\s]+(?:mais\s+)?)?je\s+ne\s+(?:peux|pourrai|vais|suis pas en mesure de)\s+(?:pas\s+)?(?:vous\s+|te\s+|t')?(?:aider|répondre|fournir|assister|faire|partager|donner)\b/iu,
+  /^\s*(?:(?:lo siento(?: mucho)?|lamentablemente|perdón|disculpa)[,.!\s]+(?:pero\s+)?)?no\s+(?:puedo|podré|estoy en condiciones de)\s+(?:ayudar(?:te|le)?|asistir(?:te|le)?|responder|proporcionar|hacer|compartir|cumplir|dar(?:te|le)?)\b/iu,
+  /^\s*(?:(?:很|非常)?(?:抱歉|对不起|不好意思)[，,。！!\s]*)?(?:但是?)?(?:这个|这)?我(?:(?:无法|不能|没办法|不可以)(?:帮助|帮忙|协助|回答|提供|满足|完成|处理)|帮不了|帮不上)/u,
 ];
 /** After a refusal in those languages, what shows the answer goes on to help (as HELPS_AFTER_RE). */
 const HELPS_AFTER_OTHER_RE =

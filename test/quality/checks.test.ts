@@ -117,6 +117,23 @@ describe('deterministic checks', () => {
       '对不起，我不能提供这方面的帮助。',
     ])
       expect(isRefusalText(t), t).toBe(true);
+    // Common phrasings there that named another verb or object (share, comply, fulfil this request) or "tut mir leid" alone.
+    for (const t of [
+      'Lo siento, no puedo compartir esa información.',
+      'Lo siento, pero no puedo cumplir con esa solicitud.',
+      'Désolé, je ne peux pas partager cette information.',
+      'Es tut mir leid, aber ich kann diese Anfrage nicht erfüllen.',
+      'Tut mir leid, dabei kann ich nicht helfen.',
+      '对不起，这个我帮不了你。',
+    ])
+      expect(isRefusalText(t), t).toBe(true);
+    for (const t of [
+      'No puedo compartir el archivo, pero puedes descargarlo aquí: https://example.com',
+      'Je ne peux pas partager mon écran, mais voici une capture : image.png',
+      'Ich kann diese Datei nicht öffnen, aber hier ist eine Kopie.',
+      '这个我帮不了你，但你可以问管理员。',
+    ])
+      expect(isRefusalText(t), t).toBe(false);
     for (const t of [
       'Ich kann keine Diagnose stellen, aber häufige Ursachen sind Stress und Schlafmangel.',
       'Ich kann dir dabei nicht helfen, aber hier ist ein Link zur Dokumentation.',
