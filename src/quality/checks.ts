@@ -38,7 +38,7 @@ export interface CheckOutcome {
 /** Content longer than this is not read for refusal phrases: a refusal is short. */
 const REFUSAL_MAX_CHARS = 400;
 const REFUSAL_RE =
-  /^\s*(?:(?:i'?m|i am) (?:(?:really|very|so|truly) )?sorry|(?:i'?m|i am) afraid|sorry|i apologi[sz]e|unfortunately)?[,.!\s\u2013\u2014-]*(?:but\s+)?(?:(?:i|we)\s*(?:(?:can(?:no|')?t|cannot|can not|am unable to|'m unable to|am not able to|'m not able to|won'?t|will not|won'?t be able to|will not be able to|am not going to|'m not going to|must decline to)\s+(?:help|assist|comply|provide|do|answer|fulfil|fulfill|support|engage|share|create|generate|write|discuss|give|offer|produce)\b|must\s+(?:respectfully\s+)?decline\b)|(?:that|this)(?:'s|\s+is)\s+not\s+something\s+(?:i|we)\s*(?:can|'m able to|am able to|are able to)\s+(?:help|assist)\b)/i;
+  /^\s*(?:(?:i'?m|i am) (?:(?:really|very|so|truly) )?sorry|(?:i'?m|i am) afraid|sorry|i apologi[sz]e|(?:my )?apologies|unfortunately)?[,.!*_\s\u2013\u2014-]*(?:but\s+)?(?:(?:i|we)\s*(?:(?:can(?:no|')?t|cannot|can not|am unable to|'m unable to|am not able to|'m not able to|won'?t|will not|won'?t be able to|will not be able to|am not going to|'m not going to|must decline to)\s+(?:help|assist|comply|provide|do|answer|fulfil|fulfill|support|engage|share|create|generate|write|discuss|give|offer|produce)\b|must\s+(?:respectfully\s+)?decline\b)|(?:that|this)(?:'s|\s+is)\s+not\s+something\s+(?:i|we)\s*(?:can|'m able to|am able to|are able to)\s+(?:help|assist)\b)/i;
 /**
  * The same refusal in the other languages the classifier reads (German, French, Spanish, Chinese):
  * "Es tut mir leid, aber dabei kann ich nicht helfen.", "Je suis désolé, mais je ne peux pas vous
@@ -74,7 +74,8 @@ export function isRefusalText(text: string): boolean {
   const trimmed = text.trim();
   if (trimmed.length === 0 || trimmed.length > REFUSAL_MAX_CHARS) return false;
   // Typographic apostrophes ("I’m sorry, but I can’t…", as models often write them) read as ASCII ones.
-  const t = trimmed.replace(/[\u2018\u2019\u02bc]/g, "'");
+  // A refusal in markdown emphasis, a quote or a blockquote ("**I'm sorry, but…**") reads as the bare one.
+  const t = trimmed.replace(/[\u2018\u2019\u02bc]/g, "'").replace(/^[*_>"\u201c\s]+/, '');
   const m = REFUSAL_RE.exec(t);
   if (m !== null) return !HELPS_AFTER_RE.test(t.slice(m.index + m[0].length));
   for (const re of REFUSAL_RE_OTHER) {

@@ -98,6 +98,16 @@ describe('deterministic checks', () => {
       "That's something I can help with. The answer is 42.",
     ])
       expect(isRefusalText(t), t).toBe(false);
+    // "(My) apologies, but…", and a refusal in markdown emphasis or quotes, as chat models often format it.
+    for (const t of [
+      "My apologies, but I can't help with that.",
+      "Apologies, but I can't assist with that.",
+      "**I'm sorry, but I can't help with that.**",
+      '"I\'m sorry, but I can\'t help with that."',
+      '> I cannot assist with that request.',
+    ])
+      expect(isRefusalText(t), t).toBe(true);
+    expect(isRefusalText("**Apologies**, but I can't answer in one line: see the table below.")).toBe(false);
     for (const t of [
       "I won't be able to check it live, but the usual fix is to restart the service.",
       "I'm not going to lie: this one is tricky. The answer is 42.",
