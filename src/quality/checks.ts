@@ -136,11 +136,15 @@ export function checkAnswer(a: Answer, req: CheckRequest, s: CheckSettings, comp
   const refused = a.refusal !== null || filtered || (a.toolCalls.length === 0 && isRefusalText(a.content));
   if (on('refusal') && refused)
     fail('refusal', a.refusal !== null ? 'refusal field set' : filtered ? "stopped by the provider's content filter" : 'the answer is only a refusal');
-  if (on('truncated') && a.finishReason === 'length' && !clientCapped(req.clientMaxTokens, completionTokens)) {
+  // Stopped by the client's own max_tokens: every model is sent that cap, so a stronger step would be
+  // cut there too (JSON and tool arguments as well) and paid for the same cut answer.
+  const cutByClient = a.finishReason === 'length' && clientCapped(req.clientMaxTokens, completionTokens);
+  if (on('truncated') && a.finishReason === 'length' && !cutByClient) {
     fail('truncated', "stopped by the model's output cap, not the client's max_tokens");
   }
-  // Empty or refused answers have nothing to parse: the checks above already name them.
-  if (!failed.includes('empty') && !failed.includes('refusal')) {
+  // Empty or refused answers have nothing to parse: the checks above already name them; nor has an
+  // answer the client's own cap cut (its JSON or arguments are cut short by that cap, on any model).
+  if (!failed.includes('empty') && !failed.includes('refusal') && !cutByClient) {
     checkJson(a, req, s, fail);
     if (on('tool_args')) checkTools(a, req, s, fail);
   }

@@ -188,6 +188,18 @@ describe('deterministic checks', () => {
     // Valid JSON that is not an object is not what JSON mode promises.
     for (const content of ['"Paris"', '42', 'null', '[{"city": "Paris"}]', 'true']) expect(failed(answer({ content }), req), content).toEqual(['invalid_json']);
   });
+  it("invalid_json, schema, tool_args: JSON or arguments cut by the client's own max_tokens do not escalate (any model is cut there)", () => {
+    const cut = { content: '{"city": "Par', finishReason: 'length' as const };
+    const json = { ...plain, responseFormat: { type: 'json_object' }, clientMaxTokens: 3 };
+    expect(failed(answer(cut), json, undefined, 3)).toEqual([]);
+    expect(failed(answer(cut), { ...jsonSchemaReq, clientMaxTokens: 3 }, undefined, 3)).toEqual([]);
+    const call = answer({ content: '', toolCalls: [{ name: 'lookup', arguments: '{"q": "wea' }], finishReason: 'length' });
+    expect(failed(call, { ...toolReq, clientMaxTokens: 5 }, undefined, 5)).toEqual([]);
+    // Cut by the model's own cap (the client set none, or a larger one): a stronger step may fit.
+    expect(failed(answer(cut), { ...json, clientMaxTokens: null }, undefined, 3)).toEqual(['truncated', 'invalid_json']);
+    expect(failed(answer(cut), { ...json, clientMaxTokens: 100 }, undefined, 3)).toEqual(['truncated', 'invalid_json']);
+    expect(failed(call, toolReq, undefined, 5)).toEqual(['truncated', 'tool_args']);
+  });
   it('schema: json_schema and the content does not validate', () => {
     expect(failed(answer({ content: '{"city":"Paris","population":2100000}' }), jsonSchemaReq)).toEqual([]);
     expect(failed(answer({ content: '{"city":"Paris"}' }), jsonSchemaReq)).toEqual(['schema']);
