@@ -59,6 +59,15 @@ const text = (events: string[]) =>
     .map((e) => (JSON.parse(e) as { choices: Array<{ delta: { content?: string } }> }).choices[0]?.delta.content ?? '')
     .join('');
 
+/** A chunk of a reasoning model's reasoning (DeepSeek's `reasoning_content`): no content yet. */
+const reasoning = (t: string): Extract<StreamPiece, { type: 'chunk' }> => ({
+  type: 'chunk',
+  chunk: { id: 'up', choices: [{ index: 0, delta: { reasoning_content: t }, finish_reason: null }] },
+  text: '',
+  content: false,
+  finishReason: null,
+  other: t,
+});
 describe('StreamSession', () => {
   it('on a sink that writes tool calls whole at the end (Messages), pieces of tool calls commit nothing: a cut before the end stays invisible', () => {
     const toolPiece = (args: string): Extract<StreamPiece, { type: 'chunk' }> => ({
@@ -109,14 +118,6 @@ describe('StreamSession', () => {
   });
 
   it('on a Messages sink, a reasoning phase held HOLD_TOOLS_MS starts the stream (the sink pings while the model reasons); elsewhere it is held until content', () => {
-    const reasoning = (t: string): Extract<StreamPiece, { type: 'chunk' }> => ({
-      type: 'chunk',
-      chunk: { id: 'up', choices: [{ index: 0, delta: { reasoning_content: t }, finish_reason: null }] },
-      text: '',
-      content: false,
-      finishReason: null,
-      other: t,
-    });
     const holding = Object.assign(sink(), { holdsToolCalls: true });
     const plain = sink();
     const ss = new StreamSession(holding, 'fallback', false, () => ({}));
@@ -430,14 +431,6 @@ describe('a native relay', () => {
 
 describe('StreamSession on a Responses sink', () => {
   it('a reasoning phase held HOLD_TOOLS_MS starts a Responses stream: the reasoning is a reasoning item (reasoning_text deltas), closed before the answer; a reasoning item sent back as input is taken', () => {
-    const reasoning = (t: string): Extract<StreamPiece, { type: 'chunk' }> => ({
-      type: 'chunk',
-      chunk: { id: 'up', choices: [{ index: 0, delta: { reasoning_content: t }, finish_reason: null }] },
-      text: '',
-      content: false,
-      finishReason: null,
-      other: t,
-    });
     const events: Array<Record<string, unknown>> = [];
     const out = {
       started: false,
