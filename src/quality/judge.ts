@@ -20,20 +20,54 @@ function textOf(m: ChatMessage): string {
   return '';
 }
 
+/** What the judge is shown of the instructions (system/developer messages), and of each earlier turn, at most. */
+const MAX_CONTEXT_CHARS = 2_000;
+/** The turns before the last user message the judge is shown (the newest): what a follow-up refers to. */
+const EARLIER_TURNS = 4;
+
+const clipTo = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n)}…` : s);
+
+/**
+ * The judge's request: the client's instructions (system and developer messages), the last few
+ * turns before its last user message (a follow-up such as "make it shorter" is judged against
+ * what it follows), that message, and the answer — each clipped, so the judge step stays small
+ * and its reservation bounded. It saw only the last user message: an answer that followed the
+ * system prompt's rules, or a conversation's earlier turns, could be judged a fail for it.
+ */
 export function judgeBody(model: string, rubric: string, maxTokens: number, request: ChatBody, a: Answer): ChatBody {
-  const asked =
-    request.messages
-      .filter((m) => m.role === 'user')
-      .map(textOf)
-      .slice(-1)[0] ?? '';
+  const msgs = request.messages;
+  let last = -1;
+  for (let i = msgs.length - 1; i >= 0; i--)
+    if (msgs[i]!.role === 'user') {
+      last = i;
+      break;
+    }
+  const asked = last >= 0 ? textOf(msgs[last]!) : '';
+  const instructions = msgs
+    .filter((m) => m.role === 'system' || m.role === 'developer')
+    .map(textOf)
+    .filter((t) => t !== '')
+    .join('\n');
+  const earlier = msgs
+    .slice(0, Math.max(0, last))
+    .filter((m) => m.role === 'user' || m.role === 'assistant')
+    .slice(-EARLIER_TURNS)
+    .map((m) => `${m.role}: ${clipTo(textOf(m), MAX_CONTEXT_CHARS)}`)
+    .filter((t) => !t.endsWith(': '));
   const answered = a.toolCalls.length > 0 ? a.toolCalls.map((t) => `call ${t.name}(${t.arguments})`).join('\n') : a.content;
+  const parts = [
+    ...(instructions !== '' ? [`Instructions the assistant was given:\n${clipTo(instructions, MAX_CONTEXT_CHARS)}`] : []),
+    ...(earlier.length > 0 ? [`Earlier turns:\n${earlier.join('\n')}`] : []),
+    `Request:\n${clip(asked)}`,
+    `Answer:\n${clip(answered)}`,
+  ];
   return {
     model,
     max_tokens: maxTokens,
     temperature: 0,
     messages: [
       { role: 'system', content: `You grade an assistant's answer. ${rubric} Reply with exactly one word: PASS or FAIL.` },
-      { role: 'user', content: `Request:\n${clip(asked)}\n\nAnswer:\n${clip(answered)}` },
+      { role: 'user', content: parts.join('\n\n') },
     ],
   };
 }
