@@ -52,8 +52,9 @@ export function judgeBody(model: string, rubric: string, maxTokens: number, requ
     .slice(0, Math.max(0, last))
     .filter((m) => m.role === 'user' || m.role === 'assistant')
     .slice(-EARLIER_TURNS)
-    .map((m) => `${m.role}: ${clipTo(textOf(m), MAX_CONTEXT_CHARS)}`)
-    .filter((t) => !t.endsWith(': '));
+    .map((m) => ({ role: m.role, text: textOf(m) }))
+    .filter((t) => t.text !== '')
+    .map((t) => `${t.role}: ${clipTo(t.text, MAX_CONTEXT_CHARS)}`);
   const answered = a.toolCalls.length > 0 ? a.toolCalls.map((t) => `call ${t.name}(${t.arguments})`).join('\n') : a.content;
   const parts = [
     ...(instructions !== '' ? [`Instructions the assistant was given:\n${clipTo(instructions, MAX_CONTEXT_CHARS)}`] : []),

@@ -42,6 +42,20 @@ describe('judgeBody', () => {
     expect(text.length).toBeLessThan(2_100 * 5 + 500);
   });
 
+  it('an earlier turn ending in a colon is shown; one with no text (a tool call alone) is left out', () => {
+    const text = shown({
+      model: 'auto',
+      messages: [
+        { role: 'user', content: 'List three colours.' },
+        { role: 'assistant', content: 'Here they are: ' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+        { role: 'user', content: 'Now four.' },
+      ],
+    } as ChatBody);
+    expect(text).toContain('assistant: Here they are: ');
+    expect(text).not.toContain('assistant: \n');
+  });
+
   it('a single-turn request is shown as before: the request and the answer', () => {
     const text = shown({ model: 'auto', messages: [{ role: 'user', content: 'What is 2+2?' }] } as ChatBody);
     expect(text).toBe('Request:\nWhat is 2+2?\n\nAnswer:\nA shorter poem.');
