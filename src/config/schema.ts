@@ -392,8 +392,8 @@ const autoSchema = z
   })
   .refine((a) => a.thresholds === undefined || a.strongShare === undefined, { message: 'set either thresholds or strongShare, not both' });
 
-/** The answer checks of the quality cascade (src/quality/checks.ts); `confidence` and `judge` are opt-in. */
-export const CASCADE_CHECKS = ['empty', 'refusal', 'truncated', 'invalid_json', 'schema', 'tool_args', 'confidence', 'judge'] as const;
+/** The answer checks of the quality cascade (src/quality/checks.ts); `language`, `confidence` and `judge` are opt-in. */
+export const CASCADE_CHECKS = ['empty', 'refusal', 'truncated', 'invalid_json', 'schema', 'tool_args', 'language', 'confidence', 'judge'] as const;
 export type CascadeCheck = (typeof CASCADE_CHECKS)[number];
 export const DEFAULT_CASCADE_CHECKS: CascadeCheck[] = ['empty', 'refusal', 'truncated', 'invalid_json', 'schema', 'tool_args'];
 

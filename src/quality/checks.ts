@@ -5,6 +5,7 @@
  */
 import type { CascadeCheck } from '../config/schema.js';
 import type { Answer } from './answer.js';
+import { languageMismatch } from './language.js';
 import type { SchemaCache } from './schema-cache.js';
 
 /** What the request asked for, as far as the checks care. */
@@ -20,6 +21,9 @@ export interface CheckRequest {
   /** The legacy `functions` and `function_call` fields, read as `tools` and `tool_choice` when those are absent. */
   functions?: unknown;
   functionCall?: unknown;
+  /** For the `language` check: the last user message's text and the system/developer messages' (absent: not judged). */
+  asked?: string;
+  instructions?: string;
 }
 
 export interface CheckSettings {
@@ -147,6 +151,11 @@ export function checkAnswer(a: Answer, req: CheckRequest, s: CheckSettings, comp
   if (!failed.includes('empty') && !failed.includes('refusal') && !cutByClient) {
     checkJson(a, req, s, fail);
     if (on('tool_args')) checkTools(a, req, s, fail);
+  }
+  // An answer's text in another script than the question's (language.ts); a tool call has no language.
+  if (on('language') && !noContent && !refused && a.toolCalls.length === 0 && req.asked !== undefined) {
+    const why = languageMismatch(req.asked, req.instructions ?? '', a.content);
+    if (why !== null) fail('language', why);
   }
   if (on('confidence') && a.logprobs !== null && a.logprobs.length > 0) {
     const mean = a.logprobs.reduce((x, y) => x + y, 0) / a.logprobs.length;

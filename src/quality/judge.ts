@@ -20,6 +20,27 @@ function textOf(m: ChatMessage): string {
   return '';
 }
 
+/**
+ * The request's last user message (its index and text) and its instructions (the system and
+ * developer messages' text): what the judge is shown, and what the `language` check reads.
+ */
+export function requestTexts(request: ChatBody): { last: number; asked: string; instructions: string } {
+  const msgs = request.messages;
+  let last = -1;
+  for (let i = msgs.length - 1; i >= 0; i--)
+    if (msgs[i]!.role === 'user') {
+      last = i;
+      break;
+    }
+  const asked = last >= 0 ? textOf(msgs[last]!) : '';
+  const instructions = msgs
+    .filter((m) => m.role === 'system' || m.role === 'developer')
+    .map(textOf)
+    .filter((t) => t !== '')
+    .join('\n');
+  return { last, asked, instructions };
+}
+
 /** What the judge is shown of the instructions (system/developer messages), and of each earlier turn, at most. */
 const MAX_CONTEXT_CHARS = 2_000;
 /** The turns before the last user message the judge is shown (the newest): what a follow-up refers to. */
@@ -36,18 +57,7 @@ const clipTo = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n
  */
 export function judgeBody(model: string, rubric: string, maxTokens: number, request: ChatBody, a: Answer): ChatBody {
   const msgs = request.messages;
-  let last = -1;
-  for (let i = msgs.length - 1; i >= 0; i--)
-    if (msgs[i]!.role === 'user') {
-      last = i;
-      break;
-    }
-  const asked = last >= 0 ? textOf(msgs[last]!) : '';
-  const instructions = msgs
-    .filter((m) => m.role === 'system' || m.role === 'developer')
-    .map(textOf)
-    .filter((t) => t !== '')
-    .join('\n');
+  const { last, asked, instructions } = requestTexts(request);
   const earlier = msgs
     .slice(0, Math.max(0, last))
     .filter((m) => m.role === 'user' || m.role === 'assistant')

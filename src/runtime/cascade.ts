@@ -12,6 +12,7 @@ import { outputCap, promptBoundTokens, promptWorstTokens, requestedOutputTokens 
 import type { LedgerRow } from '../accounting/ledger.js';
 import type { CascadeConfig, CascadeCheck } from '../config/schema.js';
 import { checkAnswer } from '../quality/checks.js';
+import { requestTexts } from '../quality/judge.js';
 import { SchemaCache } from '../quality/schema-cache.js';
 import { cascadePlan, type CascadePlan } from '../routing/cascade-plan.js';
 import { usableFor } from './translatable.js';
@@ -331,6 +332,7 @@ function check(run: StepRun, settings: Parameters<typeof checkAnswer>[2], call: 
       clientMaxTokens: clientMax,
       functions: call.body.functions,
       functionCall: call.body.function_call,
+      ...(settings.enabled.has('language') ? languageOf(call) : {}),
     },
     settings,
     run.row?.completionTokens ?? null,
@@ -344,6 +346,12 @@ function check(run: StepRun, settings: Parameters<typeof checkAnswer>[2], call: 
     failed: out.failed,
     outcome: out.failed.length === 0 ? 'pass' : out.failed.join('+'),
   };
+}
+
+/** What the `language` check reads of the request: its last user message and its instructions. */
+function languageOf(call: ChatCall): { asked: string; instructions: string } {
+  const { asked, instructions } = requestTexts(call.body);
+  return { asked, instructions };
 }
 
 /**

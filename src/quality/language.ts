@@ -1,0 +1,141 @@
+/**
+ * The opt-in `language` check of the quality cascade: an answer written in another script than
+ * the question (a cheap model answering a Chinese, Russian or Arabic question in English, or an
+ * English one in Chinese) is not what the user can use, however right it is. Judged by writing
+ * system (script), not by language: Latin-script languages are not told apart (a French question
+ * answered in English passes), nor are Chinese and Japanese. Pure and bounded.
+ *
+ * It passes whatever it cannot judge: a question or an answer too short to tell (a number, a
+ * name, "OK"), a question in mixed scripts, and any request whose question or instructions name
+ * a language or ask for a translation ("translate into English", "用英文回答", "Answer in
+ * German"): there the answer's language is the client's choice, not the question's. Code blocks,
+ * inline code and URLs are not read.
+ */
+
+/** A writing system, as far as the check tells them apart. */
+type Script = string;
+
+/** [first code point, last, script, weight]: a Han character or a Hangul syllable holds about as much as three letters. */
+const RANGES: ReadonlyArray<readonly [number, number, Script, number]> = [
+  [0x00c0, 0x024f, 'Latin', 1],
+  [0x0370, 0x03ff, 'Greek', 1],
+  [0x0400, 0x052f, 'Cyrillic', 1],
+  [0x0530, 0x058f, 'Armenian', 1],
+  [0x0590, 0x05ff, 'Hebrew', 1],
+  [0x0600, 0x06ff, 'Arabic', 1],
+  [0x0750, 0x077f, 'Arabic', 1],
+  [0x08a0, 0x08ff, 'Arabic', 1],
+  [0x0900, 0x097f, 'Devanagari', 1],
+  [0x0980, 0x09ff, 'Bengali', 1],
+  [0x0a00, 0x0a7f, 'Gurmukhi', 1],
+  [0x0a80, 0x0aff, 'Gujarati', 1],
+  [0x0b00, 0x0b7f, 'Oriya', 1],
+  [0x0b80, 0x0bff, 'Tamil', 1],
+  [0x0c00, 0x0c7f, 'Telugu', 1],
+  [0x0c80, 0x0cff, 'Kannada', 1],
+  [0x0d00, 0x0d7f, 'Malayalam', 1],
+  [0x0d80, 0x0dff, 'Sinhala', 1],
+  [0x0e00, 0x0e7f, 'Thai', 1],
+  [0x0e80, 0x0eff, 'Lao', 1],
+  [0x0f00, 0x0fff, 'Tibetan', 1],
+  [0x1000, 0x109f, 'Myanmar', 1],
+  [0x10a0, 0x10ff, 'Georgian', 1],
+  [0x1100, 0x11ff, 'Hangul', 3],
+  [0x1200, 0x139f, 'Ethiopic', 1],
+  [0x1780, 0x17ff, 'Khmer', 1],
+  [0x1e00, 0x1eff, 'Latin', 1],
+  [0x1f00, 0x1fff, 'Greek', 1],
+  [0x3040, 0x30ff, 'CJK', 3],
+  [0x3130, 0x318f, 'Hangul', 3],
+  [0x31f0, 0x31ff, 'CJK', 3],
+  [0x3400, 0x4dbf, 'CJK', 3],
+  [0x4e00, 0x9fff, 'CJK', 3],
+  [0xac00, 0xd7af, 'Hangul', 3],
+  [0xf900, 0xfaff, 'CJK', 3],
+  [0xfb50, 0xfdff, 'Arabic', 1],
+  [0xfe70, 0xfeff, 'Arabic', 1],
+  [0x20000, 0x2ffff, 'CJK', 3],
+];
+
+/** Only this much of each text is read: a language shows in its first lines, and the check stays bounded. */
+const MAX_READ_CHARS = 8_000;
+/** Below this weight (about five English words, or eight Chinese characters) a text is too short to judge. */
+const MIN_WEIGHT = 24;
+/** The question's script must hold this share of its letters (else it is mixed, and not judged). */
+const QUESTION_SHARE = 0.6;
+/** An answer with less than this share in the question's script, and mostly another, fails. */
+const ANSWER_SHARE = 0.3;
+
+/**
+ * A language named, or a translation asked for, in the question or the instructions: the answer's
+ * language is then the client's choice. Stems in the languages whose scripts the check reads.
+ */
+const NAMES_A_LANGUAGE =
+  /english|chinese|mandarin|cantonese|japanese|korean|russian|ukrainian|french|german|spanish|portuguese|italian|arabic|persian|farsi|hebrew|hindi|greek|thai|translat|anglais|englisch|ingl[eé]s|inglese|chinois|chino|chinesisch|cinese|japonais|japon[eé]s|japanisch|fran[cç]ais|franc[eé]s|franz[öo]sisch|deutsch|allemand|alem[aã]n|espa[nñ]ol|spanisch|russe|ruso|russisch|traduc|tradu[iz]|[üu]bersetz|英文|英语|英語|中文|汉语|漢語|华语|華語|普通话|国语|日语|日文|日本語|韩语|韓語|韩文|韓文|韓国語|法语|法文|德语|德文|俄语|俄文|西班牙语|语言|語言|翻译|翻譯|翻訳|英訳|和訳|訳して|영어|한국어|중국어|일본어|번역|영문|언어|английск|русск|китайск|японск|французск|немецк|испанск|украинск|перев[оеи]д|язык|англ|الإنجليزية|الانجليزية|العربية|ترجم|انگلیسی|ترجمه|अंग्रेज़ी|अंग्रेजी|हिंदी|हिन्दी|अनुवाद|ภาษา|แปล|αγγλικ|ελληνικ|μετάφρ|אנגלית|עברית|תרגם|תרגום/i;
+
+const CODE_AND_LINKS = /```[\s\S]*?(?:```|$)|`[^`\n]*`|\bhttps?:\/\/\S+/g;
+
+/** Weight per script of a text's letters (code and links left out). */
+function scripts(text: string): { total: number; top: Script; topWeight: number; of: Map<Script, number> } {
+  const t = (text.length > MAX_READ_CHARS ? text.slice(0, MAX_READ_CHARS) : text).replace(CODE_AND_LINKS, ' ');
+  const of = new Map<Script, number>();
+  let total = 0;
+  for (let i = 0; i < t.length; i++) {
+    let c = t.charCodeAt(i);
+    let script: Script | null = null;
+    let w = 1;
+    if (c < 0x80) {
+      if ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) script = 'Latin';
+    } else {
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < t.length) {
+        c = t.codePointAt(i)!;
+        i++;
+      }
+      if (c === 0xd7 || c === 0xf7) continue; // × ÷
+      if (c >= 0x4e00 && c <= 0x9fff) {
+        // The common Han block, first: most non-ASCII text read here is Chinese or Japanese.
+        script = 'CJK';
+        w = 3;
+      } else
+        for (const [lo, hi, s, weight] of RANGES) {
+          if (c < lo) break;
+          if (c <= hi) {
+            script = s;
+            w = weight;
+            break;
+          }
+        }
+    }
+    if (script === null) continue;
+    of.set(script, (of.get(script) ?? 0) + w);
+    total += w;
+  }
+  let top: Script = '';
+  let topWeight = 0;
+  for (const [s, w] of of)
+    if (w > topWeight) {
+      top = s;
+      topWeight = w;
+    }
+  return { total, top, topWeight, of };
+}
+
+/** Whether the text names a language or asks for a translation (read as far as the scripts are). */
+function namesLanguage(text: string): boolean {
+  return NAMES_A_LANGUAGE.test(text.length > MAX_READ_CHARS ? text.slice(0, MAX_READ_CHARS) : text);
+}
+
+/**
+ * Why the answer is in the wrong script for the question, or null when it is not (or cannot be
+ * told). `asked`: the last user message's text; `instructions`: the system and developer messages'.
+ */
+export function languageMismatch(asked: string, instructions: string, answer: string): string | null {
+  const q = scripts(asked);
+  if (q.total < MIN_WEIGHT || q.topWeight < q.total * QUESTION_SHARE) return null;
+  const a = scripts(answer);
+  if (a.total < MIN_WEIGHT || a.top === q.top) return null;
+  const share = (a.of.get(q.top) ?? 0) / a.total;
+  if (share >= ANSWER_SHARE) return null;
+  if (namesLanguage(asked) || namesLanguage(instructions)) return null;
+  return `asked in ${q.top} script, answered in ${a.top} (${Math.round(share * 100)}% ${q.top})`;
+}

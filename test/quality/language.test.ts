@@ -1,0 +1,80 @@
+/**
+ * The opt-in `language` check: an answer in another script than the question fails; what cannot
+ * be judged (short texts, mixed questions, a language named or a translation asked for, code)
+ * passes. Through `checkAnswer`, as the cascade calls it.
+ */
+import { describe, expect, it } from 'vitest';
+import type { CascadeCheck } from '../../src/config/schema.js';
+import type { Answer } from '../../src/quality/answer.js';
+import { checkAnswer, type CheckRequest } from '../../src/quality/checks.js';
+import { languageMismatch } from '../../src/quality/language.js';
+import { SchemaCache } from '../../src/quality/schema-cache.js';
+
+const settings = (checks: CascadeCheck[]) => ({ enabled: new Set(checks), minLogprob: -1, schemas: new SchemaCache(8) });
+const answer = (content: string, over: Partial<Answer> = {}): Answer => ({
+  content,
+  refusal: null,
+  toolCalls: [],
+  finishReason: 'stop',
+  logprobs: null,
+  ...over,
+});
+const req = (asked: string, instructions = ''): CheckRequest => ({ responseFormat: null, tools: null, clientMaxTokens: null, asked, instructions });
+const failed = (asked: string, content: string, instructions = '', checks: CascadeCheck[] = ['empty', 'refusal', 'language']) =>
+  checkAnswer(answer(content), req(asked, instructions), settings(checks), 40).failed;
+
+const ZH_Q = '请解释一下机器学习和深度学习之间的主要区别是什么？';
+const ZH_A = '机器学习是人工智能的一个分支，深度学习是机器学习中使用多层神经网络的一类方法。';
+const EN_A = 'Machine learning is a branch of AI; deep learning is a subset of it that uses neural networks with many layers.';
+const RU_Q = 'Объясни, пожалуйста, чем отличается машинное обучение от глубокого обучения?';
+const AR_Q = 'ما هو الفرق بين التعلم الآلي والتعلم العميق؟ اشرح بالتفصيل من فضلك';
+const EN_Q = 'What is the main difference between machine learning and deep learning?';
+
+describe('language check', () => {
+  it('an answer in another script than the question fails, naming both', () => {
+    expect(failed(ZH_Q, EN_A)).toEqual(['language']);
+    expect(failed(RU_Q, EN_A)).toEqual(['language']);
+    expect(failed(AR_Q, EN_A)).toEqual(['language']);
+    expect(failed(EN_Q, ZH_A)).toEqual(['language']);
+    expect(languageMismatch(ZH_Q, '', EN_A)).toBe('asked in CJK script, answered in Latin (0% CJK)');
+  });
+
+  it('an answer in the question’s script passes, foreign names, terms and code in it included', () => {
+    expect(failed(ZH_Q, ZH_A)).toEqual([]);
+    expect(failed(EN_Q, EN_A)).toEqual([]);
+    expect(failed(ZH_Q, `${ZH_A} 常见的框架有 PyTorch 和 TensorFlow。`)).toEqual([]);
+    expect(failed(ZH_Q, `可以这样写：\n\`\`\`python\nimport torch\nmodel = torch.nn.Linear(10, 2)\nprint(model)\n\`\`\`\n这就是一个线性层。`)).toEqual([]);
+    expect(failed(RU_Q, 'Машинное обучение — это широкая область; глубокое обучение использует нейронные сети (deep neural networks).')).toEqual([]);
+  });
+
+  it('a language named or a translation asked for, in the question or the instructions, is the client’s choice: not judged', () => {
+    expect(failed('请把下面这段话翻译成英文：机器学习是人工智能的一个分支。', EN_A)).toEqual([]);
+    expect(failed('用英文回答：机器学习和深度学习之间的主要区别是什么？', EN_A)).toEqual([]);
+    expect(failed(ZH_Q, EN_A, 'Always answer in English.')).toEqual([]);
+    expect(failed('Переведи на английский: машинное обучение отличается от глубокого обучения.', EN_A)).toEqual([]);
+    expect(failed('Translate into Chinese: machine learning is a branch of artificial intelligence.', ZH_A)).toEqual([]);
+  });
+
+  it('what is too short or mixed to tell passes', () => {
+    expect(failed('北京是哪个国家的首都？', 'China.')).toEqual([]);
+    expect(failed(ZH_Q, 'Yes, definitely.')).toEqual([]);
+    expect(failed('What does 机器学习 mean?', EN_A)).toEqual([]);
+    expect(failed(`${ZH_Q}\n\`\`\`js\n${'const value = computeSomethingVeryLong(input);\n'.repeat(20)}\`\`\``, EN_A)).toEqual(['language']);
+    expect(failed('Please fix this code for me, it does not compile: `const 数据 = 1`', ZH_A)).toEqual(['language']);
+    expect(failed('Please fix this: `const 数据 = 1`', ZH_A)).toEqual([]);
+  });
+
+  it('a refusal, an empty answer or a tool call is named by its own check, not this one; off unless listed', () => {
+    expect(failed(ZH_Q, "I'm sorry, but I can't help with that.")).toEqual(['refusal']);
+    expect(failed(ZH_Q, '')).toEqual(['empty']);
+    expect(checkAnswer(answer('', { toolCalls: [{ name: 'lookup', arguments: '{}' }] }), req(ZH_Q), settings(['language']), 5).failed).toEqual([]);
+    expect(failed(ZH_Q, EN_A, '', ['empty', 'refusal'])).toEqual([]);
+    // Without the request's text (asked undefined) nothing is judged.
+    expect(checkAnswer(answer(EN_A), { responseFormat: null, tools: null, clientMaxTokens: null }, settings(['language']), 40).failed).toEqual([]);
+  });
+
+  it('is bounded: a megabyte question and answer are read in their first 8,000 characters', () => {
+    const big = '机器学习'.repeat(250_000);
+    expect(failed(big, EN_A.repeat(10_000))).toEqual(['language']);
+  });
+});
