@@ -13,7 +13,7 @@ import { clientAuthorization } from './auth.js';
 import { checkJsonShape } from './json-limits.js';
 import { bodyText, readBody, type ServerDeps } from './server.js';
 import { clientRequestId } from './request-id.js';
-import { parseHints } from './validate.js';
+import { cascadeRefused, parseHints } from './validate.js';
 
 export interface EdgeRequest {
   rt: Runtime;
@@ -27,7 +27,8 @@ export interface EdgeRequest {
   log: RequestLog;
 }
 
-export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId: string): Promise<EdgeRequest> {
+/** `cascaded`: the route runs the quality cascade (Messages); the others refuse `x-switchyard-cascade: on`. */
+export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId: string, { cascaded = false } = {}): Promise<EdgeRequest> {
   const rt = deps.runtime();
   const receivedAt = rt.now();
   if (req.method !== 'POST') throw new SwitchyardError('method_not_allowed', `use POST for ${req.url ?? ''}`);
@@ -47,9 +48,8 @@ export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new SwitchyardError('invalid_request', 'request body must be a JSON object');
   withCatalogueModel(rt.cfg, json);
   const hints = parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs);
-  // The quality cascade checks chat answers; these routes are not cascaded (README).
-  if (hints.cascade === true)
-    throw new SwitchyardError('invalid_request', 'x-switchyard-cascade: on is only supported on /v1/chat/completions', { param: 'x-switchyard-cascade' });
+  // The quality cascade checks chat and Messages answers; the other routes are not cascaded (README).
+  if (hints.cascade === true && !cascaded) throw cascadeRefused();
   return {
     rt,
     requestId,
@@ -57,7 +57,7 @@ export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId
     keyId,
     body: json as Record<string, unknown>,
     bodyBytes: raw.length,
-    hints: { ...hints, cascade: false },
+    hints: cascaded ? hints : { ...hints, cascade: false },
     log: requestLog(deps.log, requestId, clientRequestId(req.headers)),
   };
 }

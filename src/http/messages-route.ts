@@ -40,7 +40,7 @@ async function read(
   const base = idHeaders(requestId);
   const receivedAt = Date.now();
   try {
-    const e = await readEdge(deps, req, requestId);
+    const e = await readEdge(deps, req, requestId, { cascaded: true });
     return { e, chat: translateMessages(e.body, anthropicHeaders(req.headers)) };
   } catch (err) {
     if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');

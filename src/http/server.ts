@@ -27,7 +27,7 @@ import { checkMethod, parseTarget, routeOf } from './routes.js';
 import { HttpSink } from './sink.js';
 import { watchStalledClients } from './send-timeout.js';
 import { clientRequestId, timeOrderedId } from './request-id.js';
-import { parseChatBody, parseHints } from './validate.js';
+import { cascadeRefused, parseChatBody, parseHints } from './validate.js';
 import { dryRoute } from '../runtime/dry-route.js';
 import { anthropicHeaders, translateMessages } from '../apis/messages-request.js';
 import { translateResponses } from '../apis/responses-request.js';
@@ -263,7 +263,7 @@ function dryRunApi(req: IncomingMessage, url: URL, json: unknown): (typeof DRY_R
 /**
  * `POST /switchyard/route` (issue 11): the routing decision alone; the same body and header checks
  * as the route of the body's API (chat completions, Messages or Responses; see dryRunApi). As on
- * their own routes, a Messages or Responses body is never cascaded.
+ * its own route, a Responses body is never cascaded.
  */
 async function routeDryRun(deps: ServerDeps, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const rt = deps.runtime();
@@ -271,12 +271,11 @@ async function routeDryRun(deps: ServerDeps, req: IncomingMessage, res: ServerRe
   const hints = parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs);
   const api = dryRunApi(req, url, json);
   if (api === 'chat') return sendJson(res, 200, dryRoute(rt, parseChatBody(json), hints));
-  if (hints.cascade === true)
-    throw new SwitchyardError('invalid_request', 'x-switchyard-cascade: on is only supported on /v1/chat/completions', { param: 'x-switchyard-cascade' });
   const raw = (typeof json === 'object' && json !== null && !Array.isArray(json) ? json : {}) as Record<string, unknown>;
+  if (api === 'messages') return sendJson(res, 200, dryRoute(rt, translateMessages(raw, anthropicHeaders(req.headers)), hints, api));
+  if (hints.cascade === true) throw cascadeRefused();
   let body;
-  if (api === 'messages') body = translateMessages(raw, anthropicHeaders(req.headers));
-  else {
+  {
     // A stored conversation is the client key's own, and the dry run reads no client key.
     if (raw.previous_response_id !== undefined && raw.previous_response_id !== null)
       throw new SwitchyardError(

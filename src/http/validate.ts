@@ -746,3 +746,10 @@ function sdkTimeout(v: string | string[] | undefined): number | null {
 }
 
 const scrubbed = <T extends string | null | undefined>(v: T): T => (typeof v === 'string' ? (scrub(v) as T) : v);
+
+/** `x-switchyard-cascade: on` on a route that is not cascaded (Responses, embeddings). */
+export function cascadeRefused(): SwitchyardError {
+  return new SwitchyardError('invalid_request', 'x-switchyard-cascade: on is only supported on /v1/chat/completions and /v1/messages', {
+    param: 'x-switchyard-cascade',
+  });
+}

@@ -120,3 +120,59 @@ export class StreamAnswer {
     };
   }
 }
+
+/** An Anthropic stop reason as the chat finish reason the checks read. */
+function finishOfStop(stop: unknown): string | null {
+  if (typeof stop !== 'string') return null;
+  if (stop === 'max_tokens' || stop === 'model_context_window_exceeded') return 'length';
+  if (stop === 'tool_use') return 'tool_calls';
+  // Anthropic's streaming classifiers stopped the answer: the provider's safety filter, as `content_filter` is.
+  if (stop === 'refusal') return 'content_filter';
+  return 'stop';
+}
+
+/** From an Anthropic Messages answer, relayed as the upstream sent it (text blocks, `tool_use` blocks). */
+export function answerFromMessage(message: Record<string, unknown>): Answer {
+  let content = '';
+  const toolCalls: ToolCallSeen[] = [];
+  for (const b of Array.isArray(message.content) ? message.content : []) {
+    if (!isObj(b)) continue;
+    if (b.type === 'text' && typeof b.text === 'string') content += b.text;
+    else if (b.type === 'tool_use') toolCalls.push({ name: typeof b.name === 'string' ? b.name : '', arguments: JSON.stringify(b.input ?? {}), custom: false });
+  }
+  return { content, refusal: null, toolCalls, finishReason: finishOfStop(message.stop_reason), logprobs: null };
+}
+
+/** Accumulates an Anthropic Messages stream's events (name and parsed data) into an answer. */
+export class MessagesStreamAnswer {
+  private content = '';
+  private readonly calls = new Map<number, ToolCallSeen>();
+  private finish: string | null = null;
+
+  add(name: string, data: unknown): void {
+    if (!isObj(data)) return;
+    const index = typeof data.index === 'number' ? data.index : -1;
+    if (name === 'content_block_start' && isObj(data.content_block)) {
+      const b = data.content_block;
+      if (b.type === 'text' && typeof b.text === 'string') this.content += b.text;
+      else if (b.type === 'tool_use') {
+        // The input arrives as `input_json_delta` pieces; a block that starts with a whole input (`{}` as a rule) is that input.
+        const whole = isObj(b.input) && Object.keys(b.input).length > 0 ? JSON.stringify(b.input) : '';
+        this.calls.set(index, { name: typeof b.name === 'string' ? b.name : '', arguments: whole, custom: false });
+      }
+    } else if (name === 'content_block_delta' && isObj(data.delta)) {
+      const d = data.delta;
+      if (d.type === 'text_delta' && typeof d.text === 'string') this.content += d.text;
+      else if (d.type === 'input_json_delta' && typeof d.partial_json === 'string') {
+        const call = this.calls.get(index);
+        if (call) call.arguments += d.partial_json;
+      }
+    } else if (name === 'message_delta' && isObj(data.delta) && data.delta.stop_reason !== undefined && data.delta.stop_reason !== null) {
+      this.finish = finishOfStop(data.delta.stop_reason);
+    }
+  }
+
+  answer(): Answer {
+    return { content: this.content, refusal: null, toolCalls: [...this.calls.values()], finishReason: this.finish, logprobs: null };
+  }
+}

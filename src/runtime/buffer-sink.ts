@@ -5,12 +5,16 @@
  * itself (a model's `maxOutputTokens`).
  */
 import type { SwitchyardError } from '../errors.js';
-import type { ChatSink } from './api.js';
+import type { ChatSink, NativeSink } from './api.js';
 import type { CancelSignal } from './cancel.js';
 
+/**
+ * `native`: the upstream's own answer, relayed (a Messages request answered by an Anthropic-kind
+ * endpoint): a Messages body, or its stream's events — `names[i]` is `events[i]`'s event name.
+ */
 export type Held =
-  | { kind: 'json'; status: number; headers: Record<string, string>; body: string }
-  | { kind: 'stream'; headers: Record<string, string>; events: string[]; error: SwitchyardError | null }
+  | { kind: 'json'; status: number; headers: Record<string, string>; body: string; native?: true }
+  | { kind: 'stream'; headers: Record<string, string>; events: string[]; error: SwitchyardError | null; names?: string[] }
   | { kind: 'fail'; error: SwitchyardError; headers: Record<string, string> }
   | { kind: 'none' };
 
@@ -23,10 +27,31 @@ export class BufferSink implements ChatSink {
    */
   streamStartedAt: number | null = null;
 
+  /** Present when the real sink relays upstreams' own answers (Messages): those are held as they are, too. */
+  readonly native?: NativeSink;
+
   constructor(
     private readonly real: ChatSink,
     private readonly now: () => number,
-  ) {}
+  ) {
+    if (real.native !== undefined)
+      this.native = {
+        json: (status, headers, body) => {
+          this.held = { kind: 'json', status, headers, body, native: true };
+        },
+        startStream: (headers) => {
+          this.streamStartedAt ??= this.now();
+          this.held = { kind: 'stream', headers, events: [], error: null, names: [] };
+        },
+        event: (name, data) => {
+          if (this.held.kind === 'stream') {
+            this.held.names?.push(name);
+            this.held.events.push(data);
+          }
+          return true;
+        },
+      };
+  }
 
   get signal(): CancelSignal {
     return this.real.signal;
@@ -70,16 +95,28 @@ export class BufferSink implements ChatSink {
 export async function replay(held: Held, sink: ChatSink, extra: Record<string, string>, events?: string[]): Promise<void> {
   switch (held.kind) {
     case 'json':
+      if (held.native) return nativeOf(sink).json(held.status, { ...held.headers, ...extra }, held.body);
       return sink.json(held.status, { ...held.headers, ...extra }, held.body);
     case 'fail':
       return sink.fail(held.error, { ...held.headers, ...extra });
     case 'stream':
-      sink.startStream({ ...held.headers, ...extra });
-      for (const e of events ?? held.events) if (!sink.write(e)) await sink.drain();
+      if (held.names !== undefined) {
+        const native = nativeOf(sink);
+        native.startStream({ ...held.headers, ...extra });
+        for (let i = 0; i < held.events.length; i++) if (!native.event(held.names[i]!, held.events[i]!)) await sink.drain();
+      } else {
+        sink.startStream({ ...held.headers, ...extra });
+        for (const e of events ?? held.events) if (!sink.write(e)) await sink.drain();
+      }
       if (held.error) sink.fail(held.error);
       else sink.end();
       return;
     case 'none':
       return;
   }
+}
+
+function nativeOf(sink: ChatSink): NativeSink {
+  if (sink.native === undefined) throw new Error('a relayed answer held for a sink that cannot relay');
+  return sink.native;
 }

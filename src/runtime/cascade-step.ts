@@ -7,7 +7,7 @@ import { stepRequestId, type LedgerRow } from '../accounting/ledger.js';
 import type { SwitchyardError } from '../errors.js';
 import type { RoutePlan } from '../routing/resolve.js';
 import type { BudgetRefusal } from '../../machines/request.machine.js';
-import { answerFromCompletion, StreamAnswer, type Answer } from '../quality/answer.js';
+import { answerFromCompletion, answerFromMessage, MessagesStreamAnswer, StreamAnswer, type Answer } from '../quality/answer.js';
 import type { ChatCall, ChatSink } from './api.js';
 import { BufferSink, type Held } from './buffer-sink.js';
 import type { RequestRecord, RuntimeCore } from './core.js';
@@ -69,10 +69,23 @@ function errorOf(held: Held): SwitchyardError | null {
 function readAnswer(held: Held): Answer | null {
   if (held.kind === 'json' && held.status === 200) {
     try {
-      return answerFromCompletion(JSON.parse(held.body) as Record<string, unknown>);
+      const body = JSON.parse(held.body) as Record<string, unknown>;
+      return held.native ? answerFromMessage(body) : answerFromCompletion(body);
     } catch {
       return null;
     }
+  }
+  if (held.kind === 'stream' && held.error === null && held.names !== undefined) {
+    // A relayed Messages stream: the upstream's own events.
+    const acc = new MessagesStreamAnswer();
+    held.events.forEach((e, i) => {
+      try {
+        acc.add(held.names![i]!, JSON.parse(e));
+      } catch {
+        // An event that is not JSON carries no answer.
+      }
+    });
+    return acc.answer();
   }
   if (held.kind === 'stream' && held.error === null) {
     const acc = new StreamAnswer();
@@ -97,6 +110,8 @@ export function withoutLogprobs(held: Held): { held: Held; events?: string[] } {
     for (const c of j.choices) if (c.logprobs !== undefined) c.logprobs = null;
     return JSON.stringify(j);
   };
+  // A relayed Messages answer: Anthropic has no logprobs, so none were asked of it.
+  if ((held.kind === 'json' && held.native) || (held.kind === 'stream' && held.names !== undefined)) return { held };
   if (held.kind === 'json' && held.status === 200) return { held: { ...held, body: strip(held.body) } };
   if (held.kind === 'stream') return { held, events: held.events.map((e) => (e === '[DONE]' ? e : strip(e))) };
   return { held };

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CASCADE_CHECKS, type CascadeCheck } from '../../src/config/schema.js';
-import { answerFromCompletion, StreamAnswer, type Answer } from '../../src/quality/answer.js';
+import { answerFromCompletion, answerFromMessage, MessagesStreamAnswer, StreamAnswer, type Answer } from '../../src/quality/answer.js';
 import { checkAnswer, isRefusalText, type CheckRequest } from '../../src/quality/checks.js';
 import { riskyPattern, SchemaCache } from '../../src/quality/schema-cache.js';
 
@@ -313,6 +313,46 @@ describe('deterministic checks', () => {
 });
 
 describe('answers from both shapes', () => {
+  it('reads a relayed Anthropic Messages answer (text and tool_use blocks, stop reason) from its body and from its events alike', () => {
+    const message = {
+      id: 'msg_1',
+      type: 'message',
+      content: [
+        { type: 'thinking', thinking: 'let me see', signature: 'sig' },
+        { type: 'text', text: 'Looking it up.' },
+        { type: 'tool_use', id: 'toolu_1', name: 'lookup', input: { q: 'paris' } },
+      ],
+      stop_reason: 'tool_use',
+    };
+    const s = new MessagesStreamAnswer();
+    s.add('message_start', { type: 'message_start', message: { ...message, content: [], stop_reason: null } });
+    s.add('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '' } });
+    s.add('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: 'let me see' } });
+    s.add('content_block_start', { index: 1, content_block: { type: 'text', text: '' } });
+    s.add('content_block_delta', { index: 1, delta: { type: 'text_delta', text: 'Looking ' } });
+    s.add('content_block_delta', { index: 1, delta: { type: 'text_delta', text: 'it up.' } });
+    s.add('content_block_start', { index: 2, content_block: { type: 'tool_use', id: 'toolu_1', name: 'lookup', input: {} } });
+    s.add('content_block_delta', { index: 2, delta: { type: 'input_json_delta', partial_json: '{"q": ' } });
+    s.add('content_block_delta', { index: 2, delta: { type: 'input_json_delta', partial_json: '"paris"}' } });
+    s.add('message_delta', { delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 9 } });
+    const a = answerFromMessage(message);
+    expect(a).toEqual({
+      content: 'Looking it up.',
+      refusal: null,
+      toolCalls: [{ name: 'lookup', arguments: '{"q":"paris"}', custom: false }],
+      finishReason: 'tool_calls',
+      logprobs: null,
+    });
+    expect({ ...s.answer(), toolCalls: s.answer().toolCalls.map((t) => ({ ...t, arguments: JSON.stringify(JSON.parse(t.arguments)) })) }).toEqual(a);
+    // Cut at the cap, stopped by Anthropic's classifiers: what the truncated and refusal checks read.
+    expect(answerFromMessage({ content: [{ type: 'text', text: 'Half an ans' }], stop_reason: 'max_tokens' }).finishReason).toBe('length');
+    expect(answerFromMessage({ content: [], stop_reason: 'refusal' }).finishReason).toBe('content_filter');
+    expect(failed(answerFromMessage({ content: [{ type: 'text', text: 'The answer is' }], stop_reason: 'refusal' }))).toEqual(['refusal']);
+    expect(failed(answerFromMessage({ content: [{ type: 'tool_use', name: 'lookup', input: { x: 1 } }], stop_reason: 'tool_use' }), toolReq)).toEqual([
+      'tool_args',
+    ]);
+  });
+
   it('reads a custom tool call (custom.name, custom.input) from a chat.completion and from stream chunks alike', () => {
     const completion = {
       choices: [
