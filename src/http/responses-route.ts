@@ -63,7 +63,7 @@ export function responsesRoute(store: () => ResponseStore | null): ApiRoute {
     let t: ReturnType<typeof translateResponses>;
     const receivedAt = Date.now();
     try {
-      e = await readEdge(deps, req, requestId);
+      e = await readEdge(deps, req, requestId, { cascaded: true });
       t = translateResponses(e.body, await previous(e, store()));
     } catch (err) {
       if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');

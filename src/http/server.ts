@@ -27,7 +27,7 @@ import { checkMethod, parseTarget, routeOf } from './routes.js';
 import { HttpSink } from './sink.js';
 import { watchStalledClients } from './send-timeout.js';
 import { clientRequestId, timeOrderedId } from './request-id.js';
-import { cascadeRefused, parseChatBody, parseHints } from './validate.js';
+import { parseChatBody, parseHints } from './validate.js';
 import { dryRoute } from '../runtime/dry-route.js';
 import { anthropicHeaders, translateMessages } from '../apis/messages-request.js';
 import { translateResponses } from '../apis/responses-request.js';
@@ -262,8 +262,8 @@ function dryRunApi(req: IncomingMessage, url: URL, json: unknown): (typeof DRY_R
 
 /**
  * `POST /switchyard/route` (issue 11): the routing decision alone; the same body and header checks
- * as the route of the body's API (chat completions, Messages or Responses; see dryRunApi). As on
- * its own route, a Responses body is never cascaded.
+ * as the route of the body's API (chat completions, Messages or Responses; see dryRunApi), each
+ * cascaded as on its own route.
  */
 async function routeDryRun(deps: ServerDeps, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const rt = deps.runtime();
@@ -273,19 +273,14 @@ async function routeDryRun(deps: ServerDeps, req: IncomingMessage, res: ServerRe
   if (api === 'chat') return sendJson(res, 200, dryRoute(rt, parseChatBody(json), hints));
   const raw = (typeof json === 'object' && json !== null && !Array.isArray(json) ? json : {}) as Record<string, unknown>;
   if (api === 'messages') return sendJson(res, 200, dryRoute(rt, translateMessages(raw, anthropicHeaders(req.headers)), hints, api));
-  if (hints.cascade === true) throw cascadeRefused();
-  let body;
-  {
-    // A stored conversation is the client key's own, and the dry run reads no client key.
-    if (raw.previous_response_id !== undefined && raw.previous_response_id !== null)
-      throw new SwitchyardError(
-        'invalid_request',
-        'previous_response_id is not read by the dry run (a stored conversation belongs to a client key): send the whole conversation as input',
-        { param: 'previous_response_id' },
-      );
-    body = translateResponses({ ...raw, store: false }, []).chat;
-  }
-  sendJson(res, 200, dryRoute(rt, body, { ...hints, cascade: false }, api));
+  // A stored conversation is the client key's own, and the dry run reads no client key.
+  if (raw.previous_response_id !== undefined && raw.previous_response_id !== null)
+    throw new SwitchyardError(
+      'invalid_request',
+      'previous_response_id is not read by the dry run (a stored conversation belongs to a client key): send the whole conversation as input',
+      { param: 'previous_response_id' },
+    );
+  sendJson(res, 200, dryRoute(rt, translateResponses({ ...raw, store: false }, []).chat, hints, api));
 }
 
 /**

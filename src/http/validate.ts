@@ -747,9 +747,9 @@ function sdkTimeout(v: string | string[] | undefined): number | null {
 
 const scrubbed = <T extends string | null | undefined>(v: T): T => (typeof v === 'string' ? (scrub(v) as T) : v);
 
-/** `x-switchyard-cascade: on` on a route that is not cascaded (Responses, embeddings). */
+/** `x-switchyard-cascade: on` on a route that is not cascaded (legacy Completions, embeddings). */
 export function cascadeRefused(): SwitchyardError {
-  return new SwitchyardError('invalid_request', 'x-switchyard-cascade: on is only supported on /v1/chat/completions and /v1/messages', {
+  return new SwitchyardError('invalid_request', 'x-switchyard-cascade: on is only supported on /v1/chat/completions, /v1/messages and /v1/responses', {
     param: 'x-switchyard-cascade',
   });
 }

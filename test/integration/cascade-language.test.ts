@@ -2,7 +2,7 @@
  * The opt-in `language` check through the real sidecar and simulator, with the official OpenAI SDK:
  * a cheap model answering a Chinese question in English escalates to the next tier, whose
  * Chinese answer is delivered; an English question, or a Chinese one asking for English, stays
- * on the cheap step. (`/v1/messages` and `/v1/responses` are not cascaded.)
+ * on the cheap step.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';

@@ -272,10 +272,12 @@ describe('POST /switchyard/route', () => {
       expect(real.headers.get('x-switchyard-reason'), `${path} ${query}`).toBe(j.reason);
       await real.text();
     }
-    // As on their own routes: never cascaded, previous_response_id needs a client key's store, an unknown api is named.
-    const cascaded = await route(sc.url, responses, { 'x-switchyard-cascade': 'on' });
-    expect(cascaded.status).toBe(400);
-    expect(((await cascaded.json()) as { error: { message: string } }).error.message).toContain('only supported on /v1/chat/completions');
+    // As on their own routes: cascaded on request (the steps listed), previous_response_id needs a client key's store, an unknown api is named.
+    for (const body of [responses, messages]) {
+      const cascaded = await route(sc.url, body, { 'x-switchyard-cascade': 'on', 'x-switchyard-tier': 'fast_cheap' });
+      expect(cascaded.status).toBe(200);
+      expect(((await cascaded.json()) as RouteJson).cascade?.length).toBeGreaterThanOrEqual(2);
+    }
     const prev = await route(sc.url, { ...responses, previous_response_id: 'resp_1' });
     expect(prev.status).toBe(400);
     expect(((await prev.json()) as { error: { param: string } }).error.param).toBe('previous_response_id');

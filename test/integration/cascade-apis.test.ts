@@ -1,8 +1,9 @@
 /**
- * The quality cascade on `/v1/messages`, through the real sidecar and simulator with the official
- * Anthropic SDK: a cheap step's bad answer escalates as on chat completions (JSON and stream), an
- * Anthropic-kind step's own answer is held and checked as it is and delivered relayed (its own
- * `msg_` id and blocks), and each step is its own ledger row.
+ * The quality cascade on `/v1/messages` and `/v1/responses`, through the real sidecar and
+ * simulator with the official Anthropic and OpenAI SDKs: a cheap step's bad answer escalates as
+ * on chat completions (JSON and stream); on Messages an Anthropic-kind step's own answer is held
+ * and checked as it is and delivered relayed (its own `msg_` id and blocks); on Responses the
+ * delivered answer is the one stored; each step is its own ledger row.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import Database from 'better-sqlite3';
@@ -106,19 +107,24 @@ describe('cascade on /v1/messages', () => {
     expect(JSON.stringify(msg.content)).not.toContain("can't help");
   });
 
-  it('x-switchyard-cascade: off serves it plain; Responses still refuses on', async () => {
+  it('x-switchyard-cascade: off serves it plain; embeddings and legacy Completions refuse on', async () => {
     await sim.setFault('deepseek-chat', { kind: 'empty', times: 1 });
     const { response } = await client.messages
       .create({ model: 'auto', ...ask('Explain how a bloom filter works') }, { headers: { 'x-switchyard-cascade': 'off' } })
       .withResponse();
     expect(response.headers.get('x-switchyard-cascade')).toBeNull();
-    const r = await fetch(`${sy.url}/v1/responses`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-switchyard-cascade': 'on' },
-      body: JSON.stringify({ model: 'auto', input: 'hi' }),
-    });
-    expect(r.status).toBe(400);
-    expect(((await r.json()) as { error: { message: string } }).error.message).toContain('/v1/chat/completions and /v1/messages');
+    for (const [path, body] of [
+      ['/v1/completions', { model: 'gpt-4.1', prompt: 'hi' }],
+      ['/v1/embeddings', { model: 'text-embedding-3-small', input: 'hi' }],
+    ] as const) {
+      const r = await fetch(`${sy.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-switchyard-cascade': 'on' },
+        body: JSON.stringify(body),
+      });
+      expect(r.status, path).toBe(400);
+      expect(((await r.json()) as { error: { message: string } }).error.message).toContain('/v1/chat/completions, /v1/messages and /v1/responses');
+    }
   });
 
   it('the dry run of a Messages body lists the cascade’s steps', async () => {
@@ -128,5 +134,51 @@ describe('cascade on /v1/messages', () => {
       body: JSON.stringify({ model: 'auto', ...ask('Explain how a bloom filter works') }),
     });
     expect(await r.json()).toMatchObject({ model: 'deepseek-v3.2', cascade: [['deepseek-v3.2', 'gemini-2.5-flash'], ['gpt-4.1'], ['claude-sonnet-4.5']] });
+  });
+});
+
+describe('cascade on /v1/responses', () => {
+  it('a cheap step’s empty answer escalates; the delivered answer is the one stored (JSON)', async () => {
+    await sim.setFault('deepseek-chat', { kind: 'empty', times: 1 });
+    const { data, response } = await sy.client.responses.create({ model: 'auto', input: 'Explain how a bloom filter works' }).withResponse();
+    expect(response.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:empty>gpt-4.1:pass');
+    expect(data.model).toBe('gpt-4.1');
+    expect(data.status).toBe('completed');
+    expect(data.output_text.length).toBeGreaterThan(0);
+    const stored = await sy.client.responses.retrieve(data.id);
+    expect(stored.output_text).toBe(data.output_text);
+    const rows = await steps(response.headers.get('x-request-id')!, 2);
+    expect(rows.map((r) => [r.model, r.quality, r.delivered])).toEqual([
+      ['deepseek-v3.2', 'empty', 0],
+      ['gpt-4.1', 'pass', 1],
+    ]);
+  });
+
+  it('a stream: one response, the failed step never shown', async () => {
+    await sim.setFault('deepseek-chat', { kind: 'refusal', times: 1 });
+    const stream = await sy.client.responses.create({ model: 'auto', input: 'Explain how a bloom filter works', stream: true });
+    const types: string[] = [];
+    let text = '';
+    let done: { model: string; id: string } | null = null;
+    for await (const e of stream) {
+      types.push(e.type);
+      if (e.type === 'response.output_text.delta') text += e.delta;
+      if (e.type === 'response.completed') done = e.response;
+    }
+    expect(types.filter((t) => t === 'response.created')).toHaveLength(1);
+    expect(done?.model).toBe('gpt-4.1');
+    expect(text.length).toBeGreaterThan(0);
+    expect(text).not.toContain("can't help");
+    expect((await sy.client.responses.retrieve(done!.id)).output_text).toBe(text);
+  });
+
+  it('structured output: an answer that is not JSON escalates (text.format json_schema is checked as response_format is)', async () => {
+    await sim.setFault('deepseek-chat', { kind: 'invalid_json', times: 1 });
+    const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'], additionalProperties: false };
+    const { data, response } = await sy.client.responses
+      .create({ model: 'auto', input: 'Explain how a bloom filter works', text: { format: { type: 'json_schema', name: 'a', schema, strict: true } } })
+      .withResponse();
+    expect(response.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:invalid_json>gpt-4.1:pass');
+    expect(() => JSON.parse(data.output_text) as unknown).not.toThrow();
   });
 });
