@@ -8,8 +8,9 @@
  * It passes whatever it cannot judge: a question or an answer too short to tell (a number, a
  * name, "OK"), a question in mixed scripts, and any request whose question or instructions name
  * a language or ask for a translation ("translate into English", "用英文回答", "Answer in
- * German"): there the answer's language is the client's choice, not the question's. Code blocks,
- * inline code and URLs are not read.
+ * German"): there the answer's language is the client's choice, not the question's; nor when the
+ * question opens or closes in the answer's script (an instruction around pasted text: "请总结以下
+ * 文章：" before an English article). Code blocks, inline code and URLs are not read.
  */
 
 /** A writing system, as far as the check tells them apart. */
@@ -75,9 +76,13 @@ const NAMES_A_LANGUAGE =
 
 const CODE_AND_LINKS = /```[\s\S]*?(?:```|$)|`[^`\n]*`|\bhttps?:\/\/\S+/g;
 
-/** Weight per script of a text's letters (code and links left out). */
-function scripts(text: string): { total: number; top: Script; topWeight: number; of: Map<Script, number> } {
-  const t = (text.length > MAX_READ_CHARS ? text.slice(0, MAX_READ_CHARS) : text).replace(CODE_AND_LINKS, ' ');
+/** What of a text is read: its first MAX_READ_CHARS, code and links left out. */
+function readable(text: string): string {
+  return (text.length > MAX_READ_CHARS ? text.slice(0, MAX_READ_CHARS) : text).replace(CODE_AND_LINKS, ' ');
+}
+
+/** Weight per script of a text's letters. */
+function scripts(t: string): { total: number; top: Script; topWeight: number; of: Map<Script, number> } {
   const of = new Map<Script, number>();
   let total = 0;
   for (let i = 0; i < t.length; i++) {
@@ -120,6 +125,25 @@ function scripts(text: string): { total: number; top: Script; topWeight: number;
   return { total, top, topWeight, of };
 }
 
+/** How much of the question's opening and closing words are read for the client's own language. */
+const EDGE_CHARS = 40;
+/** A script holding this share of the question's opening or closing words is the client's. */
+const EDGE_SHARE = 0.25;
+
+/**
+ * Whether the question opens or closes in `script`: the client's own words around pasted text
+ * ("请总结以下文章：" before an English article, "Summarise this:" after a Chinese one), whatever
+ * script the pasted text is in.
+ */
+function opensOrCloses(t: string, script: Script): boolean {
+  const trimmed = t.trim();
+  for (const edge of [trimmed.slice(0, EDGE_CHARS), trimmed.slice(-EDGE_CHARS)]) {
+    const e = scripts(edge);
+    if (e.total > 0 && (e.of.get(script) ?? 0) >= e.total * EDGE_SHARE) return true;
+  }
+  return false;
+}
+
 /** Whether the text names a language or asks for a translation (read as far as the scripts are). */
 function namesLanguage(text: string): boolean {
   return NAMES_A_LANGUAGE.test(text.length > MAX_READ_CHARS ? text.slice(0, MAX_READ_CHARS) : text);
@@ -130,12 +154,14 @@ function namesLanguage(text: string): boolean {
  * told). `asked`: the last user message's text; `instructions`: the system and developer messages'.
  */
 export function languageMismatch(asked: string, instructions: string, answer: string): string | null {
-  const q = scripts(asked);
+  const t = readable(asked);
+  const q = scripts(t);
   if (q.total < MIN_WEIGHT || q.topWeight < q.total * QUESTION_SHARE) return null;
-  const a = scripts(answer);
+  const a = scripts(readable(answer));
   if (a.total < MIN_WEIGHT || a.top === q.top) return null;
   const share = (a.of.get(q.top) ?? 0) / a.total;
   if (share >= ANSWER_SHARE) return null;
+  if (opensOrCloses(t, a.top)) return null;
   if (namesLanguage(asked) || namesLanguage(instructions)) return null;
   return `asked in ${q.top} script, answered in ${a.top} (${Math.round(share * 100)}% ${q.top})`;
 }

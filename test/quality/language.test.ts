@@ -55,6 +55,16 @@ describe('language check', () => {
     expect(failed('Translate into Chinese: machine learning is a branch of artificial intelligence.', ZH_A)).toEqual([]);
   });
 
+  it('an instruction around pasted text is the client’s language: a Chinese summary of an English article passes', () => {
+    const article = 'The committee met on Tuesday to discuss the budget for the coming year. '.repeat(20);
+    expect(failed(`请总结以下文章：\n${article}`, ZH_A)).toEqual([]);
+    expect(failed(`${article}\n\n请用一句话总结上面的内容。`, ZH_A)).toEqual([]);
+    // The article's own language is fine too.
+    expect(failed(`请总结以下文章：\n${article}`, EN_A)).toEqual([]);
+    // A Chinese question with a few English terms in it is still Chinese: an English answer fails.
+    expect(failed('请详细解释一下React里面hooks的工作原理，以及它和class组件的生命周期方法相比有哪些优点和缺点？', EN_A)).toEqual(['language']);
+  });
+
   it('what is too short or mixed to tell passes', () => {
     expect(failed('北京是哪个国家的首都？', 'China.')).toEqual([]);
     expect(failed(ZH_Q, 'Yes, definitely.')).toEqual([]);
