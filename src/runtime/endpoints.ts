@@ -9,6 +9,7 @@ import {
   bookkeeping,
   ownWindowThrottle,
   after429,
+  UPSTREAM_OVERLOADED,
   windowFull,
   type endpointMachine,
   type EndpointSettings,
@@ -121,6 +122,13 @@ export function availability(h: EndpointHandle, now: number, estTokens: number):
   if (s.tpm !== null && !gcraAdmits(c.tpmTat, now, estTokens, s.tpm))
     return { ok: false, freeAt: gcraFreeAt(c.tpmTat, now, estTokens, s.tpm), why: tpmRefusal(c.tpmTat, now, estTokens, s.tpm) };
   return probeSlot ? PROBE : FREE;
+}
+
+/** Held back now because its upstream answered an overload (a 503 or 529 with retry-after) that has not run out. */
+export function heldForOverload(h: EndpointHandle, now: number): boolean {
+  const snap = h.actor.getSnapshot();
+  const c = snap.context;
+  return snap.value === 'throttled' && c.reason === UPSTREAM_OVERLOADED && c.retryAt !== null && c.retryAt > now;
 }
 
 /**

@@ -29,7 +29,7 @@ import {
 import type { ChatCall, ChatSink } from './api.js';
 import { refusesEveryModel, type ReserveResult } from './budget.js';
 import { AttemptFailure, continuationCap, runAttempt, type AttemptSuccess, type NativeBody } from './attempt.js';
-import { availability, latencyOf, probeRound, tooSlow, type EndpointHandle } from './endpoints.js';
+import { availability, heldForOverload, latencyOf, probeRound, tooSlow, type EndpointHandle } from './endpoints.js';
 import { decide, type EndpointVerdict } from './retry-policy.js';
 import { StreamSession } from './stream-session.js';
 import type { RuntimeCore } from './core.js';
@@ -314,6 +314,7 @@ export class RequestDriver {
       clientDeadline: this.call.hints.timeoutMs != null,
       retryAfterSeconds: () => this.rt.retryAfterSeconds(this.waitedFor()),
       unavailable: () => (this.plan ? this.unavailable(this.plan.candidates, [], this.rt.now()) : []),
+      heldForOverload: () => (this.plan?.candidates ?? []).some((m) => (this.rt.byModel.get(m) ?? []).some((h) => heldForOverload(h, this.rt.now()))),
     });
     return out.ok ? out : this.downNotBroke(out);
   }

@@ -27,6 +27,8 @@ export interface FailureInput {
   api?: ApiName;
   /** Why each candidate could not take it now (`circuit-open`, `max concurrent (4) reached`, `throttled (…)`), for a 503 that no fault explains. */
   unavailable?: () => readonly string[];
+  /** A candidate is held back now because its upstream answered an overload (a 503 or 529 with retry-after). */
+  heldForOverload?: () => boolean;
   /** The request came with a client key (auth on): a shared budget's spend is not shown in a refusal. */
   keyed?: boolean;
   /** Every candidate model is gone from the running config (a reload removed it while the request waited). */
@@ -165,7 +167,17 @@ function exhausted(inp: FailureInput): Outcome {
     // minute they are told not to retry on their own, so a call does not hang for up to an hour.
     const headers: Record<string, string> =
       after > MAX_SDK_RETRY_AFTER_S ? { 'retry-after': String(after), 'x-should-retry': 'false' } : { 'retry-after': String(after) };
-    return { ok: false, error: new SwitchyardError('no_endpoint_available', `no endpoint available for ${inp.model}: ${why}`, { headers }) };
+    // Held back for an upstream's overload, a Messages client gets what the request that met it got:
+    // Anthropic's 529 overloaded_error (its SDK's OverloadedError), not a 503 Anthropic never answers
+    // (the SDK's ServiceUnavailableError), so a client that backs off on overload sees one answer.
+    const overloaded = inp.api === 'messages' && (inp.heldForOverload?.() ?? false);
+    return {
+      ok: false,
+      error: new SwitchyardError('no_endpoint_available', `no endpoint available for ${inp.model}: ${why}`, {
+        headers,
+        ...(overloaded ? { status: 529, upstreamType: 'overloaded_error' } : {}),
+      }),
+    };
   }
   // Every candidate said it does not take a feature the request uses (retry-policy's fail-over on
   // such a 400): the client gets the last one's 400 as the provider wrote it, as with one candidate.

@@ -664,6 +664,38 @@ describe("an OpenAI-kind upstream's 503 overload on /v1/messages", () => {
   });
 });
 
+describe('/v1/messages while its endpoint is held back after an overload (a 503 or 529 with retry-after)', () => {
+  it("the next request is Anthropic's 529 overloaded_error too, as the one that met the overload (it was a 503: the SDK's ServiceUnavailableError); chat keeps its 503", async () => {
+    const id = `${SOLO}@deepseek`;
+    await ready(id);
+    await sim.setFault(SOLO_UP, { kind: 'http_error', status: 503, message: 'Slow Down', retryAfterSec: 3, times: 1 });
+    // A deadline shorter than the throttle: the request does not wait it out.
+    const client = new Anthropic({ baseURL: sc.url, apiKey: 'x', maxRetries: 0, defaultHeaders: { 'x-switchyard-timeout-ms': '1000' } });
+    const failed = (p: Promise<unknown>) =>
+      p.then(
+        () => null,
+        (e: unknown) => e as InstanceType<typeof Anthropic.APIError>,
+      );
+    const first = await failed(client.messages.create({ model: SOLO, max_tokens: 50, messages: [{ role: 'user', content: prompt('overload held 1') }] }));
+    expect(first).toBeInstanceOf(Anthropic.OverloadedError);
+    expect(await endpoint(sc, id)).toMatchObject({ state: 'throttled', reason: 'upstream overloaded' });
+    const again = [
+      await failed(client.messages.create({ model: SOLO, max_tokens: 50, messages: [{ role: 'user', content: prompt('overload held 2') }] })),
+      await failed(client.messages.stream({ model: SOLO, max_tokens: 50, messages: [{ role: 'user', content: prompt('overload held 3') }] }).finalMessage()),
+    ];
+    for (const e of again) {
+      expect(e).toBeInstanceOf(Anthropic.OverloadedError);
+      expect(e?.status).toBe(529);
+      expect(e?.error).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
+      expect(e?.headers?.get('x-switchyard-error-code')).toBe('no_endpoint_available');
+      expect(Number(e?.headers?.get('retry-after'))).toBeGreaterThan(0);
+    }
+    expect(hits(await sim.log(), SOLO_UP)).toHaveLength(1);
+    const chat = apiError((await ask(sc, SOLO, prompt('overload held chat'), { stream: false, headers: { 'x-switchyard-timeout-ms': '1000' } })).error);
+    expect([chat.status, chat.code]).toEqual([503, 'no_endpoint_available']);
+  });
+});
+
 describe("a continued stream keeps the client's max_tokens", () => {
   it('the continuation is asked only for what is left, so the whole answer stays within max_tokens', async () => {
     await ready(EP.gpt, EP.claude);
