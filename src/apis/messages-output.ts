@@ -30,6 +30,18 @@ export const stopReason = (finish: unknown, calledTools = false): string => {
   return calledTools && r === 'end_turn' ? 'tool_use' : r;
 };
 
+/**
+ * The stop sequence a chat choice says it stopped at, where its upstream says so: vLLM's
+ * `stop_reason` (the matched stop string; a token id or null otherwise), SGLang's `matched_stop`,
+ * and the Anthropic adapter's chat form of Claude's `stop_sequence` (in vLLM's field). OpenAI's own
+ * API does not say which stop matched, or whether one did: its `stop` stays `end_turn`.
+ */
+export function matchedStop(choice: Record<string, unknown>): string | null {
+  if (choice.finish_reason !== 'stop') return null;
+  for (const v of [choice.stop_reason, choice.matched_stop]) if (typeof v === 'string' && v !== '') return v;
+  return null;
+}
+
 export function messageId(id: unknown): string {
   return typeof id === 'string' && id.startsWith('msg_') ? id : `msg_${randomBytes(12).toString('hex')}`;
 }
@@ -130,15 +142,17 @@ export function messageOfCompletion(c: Record<string, unknown>): Record<string, 
     const fn = isObj(tc.function) ? tc.function : {};
     content.push({ type: 'tool_use', id: toolUseId(tc.id), name: String(fn.name ?? ''), input: parseArgs(fn.arguments) });
   }
+  const refused = typeof msg.refusal === 'string' && msg.refusal !== '' && calls.length === 0;
+  const stopSequence = refused || calls.length > 0 ? null : matchedStop(choice);
   return {
     id: messageId(c.id),
     type: 'message',
     role: 'assistant',
     model: c.model,
     content,
-    // A refusal (chat's `refusal` field) says so, as Claude's own does.
-    stop_reason: typeof msg.refusal === 'string' && msg.refusal !== '' && calls.length === 0 ? 'refusal' : stopReason(choice.finish_reason, calls.length > 0),
-    stop_sequence: null,
+    // A refusal (chat's `refusal` field) says so, as Claude's own does; a matched stop sequence too.
+    stop_reason: refused ? 'refusal' : stopSequence !== null ? 'stop_sequence' : stopReason(choice.finish_reason, calls.length > 0),
+    stop_sequence: stopSequence,
     usage: anthropicUsage(c.usage),
   };
 }
@@ -242,6 +256,8 @@ export class MessagesStreamWriter {
   private next = 0;
   private readonly tools = new StreamToolCalls();
   private finish: unknown = null;
+  /** The stop sequence the upstream says the answer stopped at ({@link matchedStop}). */
+  private stopSequence: string | null = null;
   /** A chat `refusal` piece came: the message stops for `refusal`. */
   private refused = false;
   private usage: unknown = null;
@@ -301,7 +317,10 @@ export class MessagesStreamWriter {
         this.lastWrite = t;
       }
     }
-    if (choice.finish_reason) this.finish = choice.finish_reason;
+    if (choice.finish_reason) {
+      this.finish = choice.finish_reason;
+      this.stopSequence = matchedStop(choice);
+    }
     return ok;
   }
 
@@ -341,11 +360,13 @@ export class MessagesStreamWriter {
       return;
     }
     this.flushTools();
+    const refused = this.refused && this.tools.calls.length === 0;
+    const stopSequence = refused || this.tools.calls.length > 0 ? null : this.stopSequence;
     this.emit('message_delta', {
       type: 'message_delta',
       delta: {
-        stop_reason: this.refused && this.tools.calls.length === 0 ? 'refusal' : stopReason(this.finish, this.tools.calls.length > 0),
-        stop_sequence: null,
+        stop_reason: refused ? 'refusal' : stopSequence !== null ? 'stop_sequence' : stopReason(this.finish, this.tools.calls.length > 0),
+        stop_sequence: stopSequence,
       },
       usage: anthropicUsage(this.usage),
     });

@@ -717,6 +717,23 @@ describe("a continued stream keeps the client's max_tokens", () => {
   });
 });
 
+describe('a Messages stream continued on Claude that stops at a stop sequence', () => {
+  it("ends with stop_reason stop_sequence and the sequence, as Claude said (it was end_turn: the chat form's finish 'stop' lost it)", async () => {
+    await ready(EP.gpt, EP.claude);
+    const p = prompt('cut then stop sequence');
+    const words = expectedAnswer(p, OUTPUT_TOKENS).split(/(?= )/);
+    // A word past the cut that does not come before it: the continuation meets it, the cut part does not.
+    const at = words.findIndex((w, i) => i >= 6 && !words.slice(0, i).includes(w));
+    const stop = words[at]!;
+    await sim.setFault(GPT, { kind: 'cut', afterTokens: 3 });
+    const client = new Anthropic({ baseURL: sc.url, apiKey: 'x', maxRetries: 0 });
+    const msg = await client.messages.stream({ model: GPT, max_tokens: 100, stop_sequences: [stop], messages: [{ role: 'user', content: p }] }).finalMessage();
+    expect(hits(await sim.log(), CLAUDE_UP).map((e) => e.prefill)).toEqual([true]);
+    expect(msg.content.map((b) => (b.type === 'text' ? b.text : '')).join('')).toBe(words.slice(0, at).join(''));
+    expect([msg.stop_reason, msg.stop_sequence]).toEqual(['stop_sequence', stop]);
+  });
+});
+
 describe('a stream cut when it had delivered all of max_tokens', () => {
   it('is not continued for a token more (billed its prompt again, over the cap): it ends with its error, with no second upstream call', async () => {
     await ready(EP.gpt, EP.claude);

@@ -630,6 +630,44 @@ describe('Messages → chat and back', () => {
     expect(events.find(([n]) => n === 'message_delta')?.[1]).toMatchObject({ delta: { stop_reason: 'refusal' } });
   });
 
+  it("an upstream that says which stop sequence matched (vLLM's stop_reason, SGLang's matched_stop, Claude through the adapter) gives stop_reason stop_sequence and the sequence (JSON and stream); OpenAI's bare stop stays end_turn", () => {
+    for (const said of [{ stop_reason: 'END' }, { matched_stop: 'END' }]) {
+      const m = messageOfCompletion({ choices: [{ message: { content: 'a b' }, finish_reason: 'stop', ...said }] });
+      expect([m.stop_reason, m.stop_sequence]).toEqual(['stop_sequence', 'END']);
+      const events: Array<[string, Record<string, unknown>]> = [];
+      const w = new MessagesStreamWriter((n, d) => (events.push([n, d]), true), 'gpt-4.1');
+      w.start();
+      w.chunk({ choices: [{ delta: { content: 'a b' } }] });
+      w.chunk({ choices: [{ delta: {}, finish_reason: 'stop', ...said }] });
+      w.done();
+      expect(events.find(([n]) => n === 'message_delta')?.[1]).toMatchObject({ delta: { stop_reason: 'stop_sequence', stop_sequence: 'END' } });
+    }
+    // A token id (vLLM's stop_token_ids) or a finish other than stop says no stop sequence.
+    expect(messageOfCompletion({ choices: [{ message: { content: 'a' }, finish_reason: 'stop', stop_reason: 7 }] })).toMatchObject({
+      stop_reason: 'end_turn',
+      stop_sequence: null,
+    });
+    expect(messageOfCompletion({ choices: [{ message: { content: 'a' }, finish_reason: 'length', stop_reason: 'END' }] })).toMatchObject({
+      stop_reason: 'max_tokens',
+      stop_sequence: null,
+    });
+    expect(messageOfCompletion({ choices: [{ message: { content: 'a' }, finish_reason: 'stop' }] })).toMatchObject({
+      stop_reason: 'end_turn',
+      stop_sequence: null,
+    });
+    const { completion } = anthropicAdapter.parseCompletion({
+      id: 'msg_1',
+      type: 'message',
+      role: 'assistant',
+      model: 'claude',
+      content: [{ type: 'text', text: 'a b' }],
+      stop_reason: 'stop_sequence',
+      stop_sequence: 'END',
+      usage: { input_tokens: 3, output_tokens: 2 },
+    });
+    expect([messageOfCompletion(completion).stop_reason, messageOfCompletion(completion).stop_sequence]).toEqual(['stop_sequence', 'END']);
+  });
+
   it("a Claude refusal of words alone reaches a chat client as OpenAI's refusal: the words in refusal, content null, finish stop", () => {
     const { completion } = anthropicAdapter.parseCompletion({
       id: 'msg_1',

@@ -22,6 +22,15 @@ export function finishReason(stopReason: unknown): string {
   return typeof stopReason === 'string' ? (FINISH[stopReason] ?? 'stop') : 'stop';
 }
 
+/**
+ * The stop sequence Claude stopped at (`stop_reason: stop_sequence`), for the chat form's choice
+ * under vLLM's `stop_reason` (the matched stop string): `finish_reason` alone says `stop`, and a
+ * Messages client served in the chat form (a stream continued on Claude) was told `end_turn`.
+ */
+export function stopSequenceOf(m: Record<string, unknown>): string | null {
+  return m.stop_reason === 'stop_sequence' && typeof m.stop_sequence === 'string' && m.stop_sequence !== '' ? m.stop_sequence : null;
+}
+
 /** A `Usage` in the OpenAI wire shape (prompt_tokens includes cache reads and writes). */
 export function openaiUsage(u: Usage): Record<string, unknown> {
   return {
@@ -74,6 +83,8 @@ export function parseAnthropicCompletion(json: unknown): ParsedCompletion {
     model: json.model,
     choices: [{ index: 0, message, finish_reason: refused ? 'stop' : finishReason(json.stop_reason), logprobs: null }],
   };
+  const matched = stopSequenceOf(json);
+  if (matched !== null) (completion.choices as Array<Record<string, unknown>>)[0]!.stop_reason = matched;
   if (usage) completion.usage = openaiUsage(usage);
   return { completion, usage, text, other: missesCount(usage) ? other : '' };
 }

@@ -25,7 +25,7 @@ import { readCount, usageFromAnthropic } from '../../accounting/cost.js';
 import type { SseEvent } from '../sse.js';
 import type { OpenAIChunk, StreamPiece } from '../types.js';
 import { isObj } from './anthropic-messages.js';
-import { errorInfo, finishReason } from './anthropic-response.js';
+import { errorInfo, finishReason, stopSequenceOf } from './anthropic-response.js';
 import type { StreamDecoder } from './types.js';
 
 interface ToolBlock {
@@ -221,6 +221,9 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     const counts: StreamPiece[] = usage ? [{ type: 'usage', usage }] : [];
     if (typeof d.stop_reason !== 'string') return counts;
     const finish = finishReason(d.stop_reason);
-    return [{ type: 'chunk', chunk: this.chunk({}, finish), text: '', content: false, finishReason: finish }, ...counts];
+    const chunk = this.chunk({}, finish);
+    const matched = stopSequenceOf(d);
+    if (matched !== null) chunk.choices[0]!.stop_reason = matched;
+    return [{ type: 'chunk', chunk, text: '', content: false, finishReason: finish }, ...counts];
   }
 }
