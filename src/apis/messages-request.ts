@@ -237,12 +237,24 @@ function toolInput(v: unknown, p: string): Record<string, unknown> {
   return v;
 }
 
-function assistantTurn(content: unknown, p: string, ctx: Ctx): ChatMessage {
+/** A model's own reasoning from an earlier answer, passed back with it (as the SDK's examples append `response.content`). */
+const THINKING: ReadonlySet<unknown> = new Set(['thinking', 'redacted_thinking']);
+
+function assistantTurn(content: unknown, p: string, ctx: Ctx, thinkingOn: boolean): ChatMessage {
   let text = '';
   const calls: unknown[] = [];
-  blocks(content, p).forEach((b, j) => {
+  const all = blocks(content, p);
+  // Claude's thinking passed back in a turn that also says or calls something: an earlier turn's
+  // thinking is not what Claude reads next (Anthropic strips it), but for a tool-use loop with
+  // thinking on, and then the request is Anthropic-kind's alone anyway (`thinking` has no chat form).
+  // Without it the chat form leaves the blocks out, as a value that changes nothing: they were a field
+  // with no chat form, so a conversation holding an earlier Claude answer could not go (or fail over)
+  // to an OpenAI-kind model. They still count in the prompt's bound (leftOut).
+  const dropThinking = !thinkingOn && all.some((b) => b.type === 'text' || b.type === 'tool_use');
+  all.forEach((b, j) => {
     const bp = `${p}[${j}]`;
-    if (b.type === 'text') text += blockText(b, bp);
+    if (dropThinking && THINKING.has(b.type)) (ctx.leftOut ??= []).push(b);
+    else if (b.type === 'text') text += blockText(b, bp);
     else if (b.type === 'tool_use')
       calls.push({
         id: str(b.id, `${bp}.id`),
@@ -276,6 +288,7 @@ export function messagesToChat(body: Record<string, unknown>, ctx: Ctx): ChatMes
   const msgs = arrayOf(body.messages, 'messages');
   if (msgs.length === 0) throw unsupported('messages', 'at least one message is required');
   let calls: ReadonlySet<string> = new Set();
+  const thinkingOn = present(body.thinking) && !(isObj(body.thinking) && body.thinking.type === 'disabled');
   msgs.forEach((raw, i) => {
     const p = `messages[${i}]`;
     if (!isObj(raw)) throw unsupported(p, 'a message must be an object');
@@ -292,7 +305,7 @@ export function messagesToChat(body: Record<string, unknown>, ctx: Ctx): ChatMes
       unanswered(`messages[${i - 1}].content`, [...calls]);
       if (empty) return; // an empty final assistant turn prefills nothing: the chat form leaves it out
       if (last) finalAssistant(raw.content, `${p}.content`);
-      out.push(assistantTurn(raw.content, `${p}.content`, ctx));
+      out.push(assistantTurn(raw.content, `${p}.content`, ctx, thinkingOn));
       const ids = blocks(raw.content, `${p}.content`).flatMap((b) => (b.type === 'tool_use' && typeof b.id === 'string' ? [b.id] : []));
       calls = new Set(ids);
       if (calls.size < ids.length) {

@@ -385,6 +385,46 @@ describe('Messages API edges', () => {
     expect((err as Error).message).toMatch(/service_tier/);
   });
 
+  it("a conversation holding Claude's earlier answers with their thinking (passed back as the SDK's examples do) goes on with an OpenAI-kind model when thinking is not on (it was a 400 naming the thinking block)", async () => {
+    const ask = [{ role: 'user' as const, content: 'Look the weather word up.' }];
+    const first = await client.messages.create({
+      model: 'claude-sonnet-4.5',
+      max_tokens: 2000,
+      thinking: { type: 'enabled', budget_tokens: 1024 },
+      tools,
+      tool_choice: { type: 'any' },
+      messages: ask,
+    });
+    expect(first.content.map((b) => b.type)).toEqual(['thinking', 'tool_use']);
+    const call = first.content.find((b) => b.type === 'tool_use')!;
+    const history: Anthropic.MessageParam[] = [
+      ...ask,
+      { role: 'assistant', content: first.content },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: call.id, content: 'sunny' }] },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'redacted_thinking', data: 'EmwKAhgBEgy' },
+          { type: 'text', text: 'It is sunny.' },
+        ],
+      },
+      { role: 'user', content: 'Thanks. And tomorrow?' },
+    ];
+    for (const stream of [false, true]) {
+      const next = stream
+        ? await client.messages.stream({ model: 'gpt-4.1', max_tokens: 50, tools, messages: history }).finalMessage()
+        : await client.messages.create({ model: 'gpt-4.1', max_tokens: 50, tools, messages: history });
+      expect([next.type, next.model]).toEqual(['message', 'gpt-4.1']);
+    }
+    expect((await sim.log()).at(-1)).toMatchObject({ wire: 'openai', model: 'gpt-4.1' });
+    // With thinking on, the request is still Anthropic-kind's alone.
+    const err = await client.messages
+      .create({ model: 'gpt-4.1', max_tokens: 2000, thinking: { type: 'enabled', budget_tokens: 1024 }, tools, messages: history })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((err as Error).message).toMatch(/has no chat-completions form/);
+  });
+
   it('an OpenAI-kind answer calling a tool with arguments that are not a JSON object is never a tool_use with empty input: JSON and streams fail over (the bad answer billed)', async () => {
     const tools = [{ name: 'f', description: 'look up', input_schema: { type: 'object' as const, properties: { input: { type: 'string' } } } }];
     const ask = { model: 'gpt-4.1', max_tokens: 100, tools, messages: [{ role: 'user' as const, content: 'call f' }] };
