@@ -557,7 +557,10 @@ export function translateMessages(body: Record<string, unknown>, headers: { vers
   if (present(body.tool_choice)) toolChoice(body.tool_choice, chat);
   if (present(body.stop_sequences)) {
     const stop = arrayOf(body.stop_sequences, 'stop_sequences').map((s, i) => str(s, `stop_sequences[${i}]`));
-    chat.stop = stop;
+    // None (`[]`, which clients send for "no stop sequences") is no chat `stop`: OpenAI refuses an
+    // empty `stop` in some requests, and Ollama's `stop: []` replaces the model's own end tokens (the
+    // answer runs on past its end), as the chat → Anthropic translation already leaves it out.
+    if (stop.length > 0) chat.stop = stop;
     // Chat completions take at most 4 stop sequences (OpenAI answers more with a 400).
     if (stop.length > CHAT_MAX_STOP) ctx.untranslated.push(`stop_sequences[${CHAT_MAX_STOP}]`);
   }

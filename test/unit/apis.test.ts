@@ -430,6 +430,13 @@ describe('Messages → chat and back', () => {
     top_k: 3,
   };
 
+  it('stop_sequences [] (no stop sequences) sends an OpenAI-kind model no stop (it sent stop: [], which OpenAI refuses in some requests and Ollama reads as no end tokens)', () => {
+    const chat = translateMessages({ model: 'c', max_tokens: 10, stop_sequences: [], messages: [{ role: 'user', content: 'x' }] });
+    expect(chat.stop).toBeUndefined();
+    expect(JSON.parse(openaiAdapter.buildRequest(build(chat)).body as string)).not.toHaveProperty('stop');
+    expect(translateMessages({ model: 'c', max_tokens: 10, stop_sequences: ['END'], messages: [{ role: 'user', content: 'x' }] }).stop).toEqual(['END']);
+  });
+
   it('translates output_config.format (structured outputs) to a json_schema response_format; effort keeps it on Anthropic-kind models', () => {
     const user = (content: unknown) => ({ model: 'c', max_tokens: 10, messages: [{ role: 'user', content }] });
     const schema = { type: 'object', properties: { a: { type: 'string' } }, required: ['a'], additionalProperties: false };
