@@ -84,10 +84,60 @@ function checkRules(body: ChatBody): ChatBody {
   // OpenAI's 400: a client that believes it asked for the usage chunk of a JSON answer is told so, not ignored.
   if (body.stream_options !== undefined && body.stream_options !== null && body.stream !== true)
     throw new SwitchyardError('invalid_request', "The 'stream_options' parameter is only allowed when 'stream' is enabled.", { param: 'stream_options' });
+  checkMessageFields(body.messages);
+  checkLogprobs(body as Record<string, unknown>);
   checkToolChoice(body.tool_choice, body.tools);
   checkResponseFormat(body.response_format);
   checkPriced(body);
   return body;
+}
+
+/** Roles whose messages OpenAI refuses without `content` (an assistant's may leave it out for its tool calls). */
+const CONTENT_REQUIRED: ReadonlySet<unknown> = new Set(['system', 'developer', 'user', 'tool']);
+
+/**
+ * OpenAI's required message fields: `content` on a system, developer, user or tool message (null
+ * too on the first three: only an assistant's may be null), and a tool message's `tool_call_id`.
+ * OpenAI answers each with a 400; sent on, the request was an upstream attempt (a provider that
+ * takes it answered something else, an Anthropic-kind one its own 400) for the client's mistake.
+ */
+function checkMessageFields(messages: ChatBody['messages']): void {
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i] as { role?: unknown; content?: unknown; tool_call_id?: unknown };
+    if (!CONTENT_REQUIRED.has(m.role)) continue;
+    if (m.content === undefined)
+      throw new SwitchyardError('invalid_request', `Missing required parameter: 'messages[${i}].content'.`, { param: `messages[${i}].content` });
+    if (m.content === null && m.role !== 'tool')
+      throw new SwitchyardError(
+        'invalid_request',
+        `Invalid type for 'messages[${i}].content': expected one of a string or array of objects, but got null instead (only an assistant message's content may be null).`,
+        { param: `messages[${i}].content` },
+      );
+    if (m.role === 'tool' && m.tool_call_id === undefined)
+      throw new SwitchyardError('invalid_request', `Missing required parameter: 'messages[${i}].tool_call_id'.`, { param: `messages[${i}].tool_call_id` });
+  }
+}
+
+/**
+ * OpenAI's rules for `logprobs` and `top_logprobs`: a boolean, and an integer from 0 to 20 that needs
+ * `logprobs: true` (0 alone, which some clients send by default, asks for nothing and passes).
+ */
+function checkLogprobs(body: Record<string, unknown>): void {
+  const lp = body.logprobs;
+  if (lp !== undefined && lp !== null && typeof lp !== 'boolean')
+    throw new SwitchyardError('invalid_request', `Invalid type for 'logprobs': expected a boolean, but got ${echoValue(lp)} instead.`, { param: 'logprobs' });
+  const top = body.top_logprobs;
+  if (top === undefined || top === null) return;
+  if (typeof top !== 'number' || !Number.isInteger(top) || top < 0 || top > 20)
+    throw new SwitchyardError('invalid_request', `Invalid value for 'top_logprobs': expected an integer from 0 to 20, but got ${echoValue(top)} instead.`, {
+      param: 'top_logprobs',
+    });
+  if (top > 0 && lp !== true)
+    throw new SwitchyardError(
+      'invalid_request',
+      `Invalid value for 'top_logprobs': 'logprobs' must be set to true when 'top_logprobs' is used (it is ${top}); send "logprobs": true, or leave top_logprobs out.`,
+      { param: 'top_logprobs' },
+    );
 }
 
 /**

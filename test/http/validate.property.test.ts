@@ -385,6 +385,11 @@ function compare(input: Obj): void {
       (ref.error.param === 'stream_options' && ref.error.message.startsWith("The 'stream_options' parameter is only allowed")) ||
       // A tool with nothing to call (checkPriced): no function object, or one without a name.
       (typeof ref.error.param === 'string' && ref.error.param.startsWith('tools[') && ref.error.message.startsWith("Missing required parameter: 'tools[")) ||
+      // OpenAI's required message fields (content, a tool message's tool_call_id) and its logprobs rules.
+      (typeof ref.error.param === 'string' &&
+        /^messages\[\d+\]\.(content|tool_call_id)$/.test(ref.error.param) &&
+        /^(Missing required parameter:|Invalid type for) 'messages\[/.test(ref.error.message)) ||
+      ((ref.error.param === 'logprobs' || ref.error.param === 'top_logprobs') && /^Invalid (type|value) for '(top_)?logprobs'/.test(ref.error.message)) ||
       // What the catalogue cannot price (checkPriced): a service tier, web search, audio in or out.
       / is not supported: (switchyard reserves|the provider bills each search|audio tokens|it turns on|it asks the upstream|a built-in tool)/.test(
         ref.error.message,
@@ -404,9 +409,16 @@ function compare(input: Obj): void {
         const name = typeof def === 'object' && def !== null && !Array.isArray(def) ? (def as { name?: unknown }).name : undefined;
         return typeof name === 'string' && name !== '';
       });
+    delete c.logprobs;
+    delete c.top_logprobs;
     if (Array.isArray(c.messages))
       for (const m of c.messages as unknown[]) {
         if (m !== null && typeof m === 'object') delete (m as { audio?: unknown }).audio;
+        const msg = m as { role?: unknown; content?: unknown; tool_call_id?: unknown } | null;
+        if (msg !== null && typeof msg === 'object' && ['system', 'developer', 'user', 'tool'].includes(msg.role as string)) {
+          if (msg.content === undefined || (msg.content === null && msg.role !== 'tool')) msg.content = '';
+          if (msg.role === 'tool' && msg.tool_call_id === undefined) msg.tool_call_id = 'c';
+        }
         if (m !== null && typeof m === 'object' && Array.isArray((m as { content?: unknown }).content))
           for (const p of (m as { content: unknown[] }).content)
             if (p !== null && typeof p === 'object' && (p as { type?: unknown }).type === 'input_audio') (p as { type: string }).type = 'audio_part';
