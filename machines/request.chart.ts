@@ -107,7 +107,8 @@ export type ReqEvent =
   | { type: 'attempt.committed'; at: number }
   | { type: 'attempt.succeeded'; at: number; costNano: number }
   /**
-   * `retryLater`: the endpoint only throttled this request (a 429 longer than `maxRetryAfterMs`) and may
+   * `retryLater`: the endpoint only throttled this request (a 429, or a 503/529 overload with a
+   * `retry-after`, longer than `maxRetryAfterMs`) and may
    * take it again once its throttle ends, within its attempt limit and the deadline: failing over
    * does not exclude it, so when every other candidate is gone the request waits for it, as a new
    * request would, instead of failing at once.

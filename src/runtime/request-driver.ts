@@ -1093,8 +1093,13 @@ export class RequestDriver {
       delayMs: d.next.step === 'retry_same' ? d.next.delayMs : 0,
       partialCostNano,
       smallerModels,
+      // A 429, or a 503/529 overload that said when to ask again (its endpoint is held back until then
+      // as a 429's is): a new request would wait for that endpoint, so this one does too when nothing else takes it.
       retryLater:
-        v.event === 'rateLimited' && d.next.step === 'failover' && per.attempts < this.rt.cfg.resilience.retry.maxAttempts && v.retryAt < ctx.deadlineAt,
+        (v.event === 'rateLimited' || (v.event === 'failed' && v.retryAt !== undefined)) &&
+        d.next.step === 'failover' &&
+        per.attempts < this.rt.cfg.resilience.retry.maxAttempts &&
+        (v.retryAt ?? Infinity) < ctx.deadlineAt,
     };
   }
 }

@@ -10,6 +10,7 @@
  *                                       after: throttled till
  *                                       then, as for a 429)
  *                                                             5xx's retry-after; none if that is over maxRetryAfterMs), then fail over
+ *                                                             (a 503/529 with retry-after, like a 429: waited for when nothing else takes it)
  *   refused / TLS refused / connect     failed (counts)       fail over (a certificate refused, https:// to a plain-http
  *     timeout                                                 server: asking again gets the same)
  *   headers / first-token limit         failed (counts)       fail over, never the same endpoint again

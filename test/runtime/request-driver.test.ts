@@ -445,6 +445,29 @@ describe('request driver on a simulated clock', () => {
     expect(open.sink.error?.message).toMatch(/^budget global:day would be exceeded: limit \$0\.000001, spent \$0\.000000, reserved/);
   });
 
+  it.each([503, 529] as const)(
+    'a %s with a long retry-after on the only candidate: the request waits for the endpoint to be asked again, as for a 429 (it was a 502 at once)',
+    async (status) => {
+      const r = await runtime({ maxRetryAfterMs: 1000, requestTimeoutMs: 30_000 });
+      sim.setFault('up-b', { kind: 'http_error', status, retryAfterSec: 5, times: 1 });
+      const { sink, done } = start(r, { model: 'b' });
+      await waitsFor(5000);
+      clock.advance(4999);
+      expect([sink.status, upstreamCalls('up-b')]).toEqual([null, 1]);
+      clock.advance(1);
+      await done;
+      expect([sink.status, sink.headers['x-switchyard-model'], sink.headers['x-switchyard-attempts'], upstreamCalls('up-b')]).toEqual([200, 'b', '2', 2]);
+    },
+  );
+
+  it('a 503 whose retry-after ends after the deadline on the only candidate: the 502 at once, with that retry-after', async () => {
+    const r = await runtime({ maxRetryAfterMs: 1000, requestTimeoutMs: 30_000 });
+    sim.setFault('up-b', { kind: 'http_error', status: 503, retryAfterSec: 40 });
+    const { sink, done } = start(r, { model: 'b' });
+    await done;
+    expect([sink.status, sink.error?.code, sink.error?.headers['retry-after'], upstreamCalls('up-b')]).toEqual([502, 'upstream_error', '40', 1]);
+  });
+
   it('a long retry-after: after the fallback failed too, the throttled primary is waited for within the deadline', async () => {
     const r = await runtime({ maxRetryAfterMs: 1000, requestTimeoutMs: 30_000 });
     sim.setFault('up-a', { kind: 'rate_limit', retryAfterSec: 5, times: 1 });
