@@ -5,6 +5,7 @@
  * completions fields the client sent.
  */
 import { CompletionChunks, completionOfChat, renameParam, translateCompletions } from '../apis/completions.js';
+import { PING_EVERY_MS } from '../apis/messages-output.js';
 import { newId } from '../apis/responses-output.js';
 import { errorBody, SwitchyardError } from '../errors.js';
 import { currentScope, inScope } from '../runtime/request-scope.js';
@@ -24,9 +25,31 @@ function completionsError(err: unknown, rename = true): { status: number; body: 
   return { status: e.status, body: e.body as unknown as Obj, headers: e.headers };
 }
 
-class CompletionsSink extends ApiSink {
+/** How often a legacy Completions stream started by a long reasoning phase sends a keep-alive comment until its first text. */
+export const KEEPALIVE_EVERY_MS = PING_EVERY_MS;
+
+/** A chunk carrying a model's reasoning text (DeepSeek's `reasoning_content`, OpenRouter's `reasoning`). */
+function isReasoning(chunk: Obj): boolean {
+  const choices = Array.isArray(chunk.choices) ? (chunk.choices as unknown[]) : [];
+  return choices.some((c) => {
+    const d = typeof c === 'object' && c !== null ? (c as { delta?: { reasoning_content?: unknown; reasoning?: unknown } }).delta : undefined;
+    return (typeof d?.reasoning_content === 'string' && d.reasoning_content !== '') || (typeof d?.reasoning === 'string' && d.reasoning !== '');
+  });
+}
+
+export class CompletionsSink extends ApiSink {
   private readonly id = newId('cmpl').replace('cmpl_', 'cmpl-');
   private chunks: CompletionChunks | null = null;
+  /**
+   * The Completions API has no form for a model's reasoning, but its client must not wait in
+   * silence through minutes of it (a proxy's idle timeout cuts that): after HOLD_TOOLS_MS of
+   * reasoning the stream starts, kept alive with SSE comments, which the SDKs skip, until its text.
+   */
+  readonly keepsAliveWhileReasoning = true;
+  /** When the stream last sent anything (a comment or a chunk); 0 before. */
+  private lastWrite = 0;
+  /** The first keep-alive comment is queued for the end of this turn. */
+  private firstQueued = false;
 
   constructor(
     out: HttpSink,
@@ -50,7 +73,30 @@ class CompletionsSink extends ApiSink {
 
   protected onChunk(chunk: Obj): boolean {
     const c = this.chunks?.chunk(chunk);
-    return c ? this.out.write(JSON.stringify(c)) : true;
+    const now = Date.now();
+    if (c) {
+      this.lastWrite = now;
+      return this.out.write(JSON.stringify(c));
+    }
+    // Reasoning, which has no Completions form: a comment now and then until the text.
+    if (!isReasoning(chunk)) return true;
+    if (this.lastWrite === 0) {
+      // Nothing written yet: unless the answer's text follows in this same turn (a stream that
+      // started at its first text, after reasoning held less than HOLD_TOOLS_MS), a comment sends
+      // the headers of a stream started by reasoning.
+      if (!this.firstQueued) {
+        this.firstQueued = true;
+        setImmediate(() => {
+          if (this.lastWrite !== 0) return;
+          this.lastWrite = Date.now();
+          this.out.comment('keep-alive');
+        });
+      }
+      return true;
+    }
+    if (now - this.lastWrite < KEEPALIVE_EVERY_MS) return true;
+    this.lastWrite = now;
+    return this.out.comment('keep-alive');
   }
 
   protected onDone(): Promise<void> {

@@ -116,6 +116,20 @@ export class HttpSink implements ChatSink {
     return this.writeEvent(null, data);
   }
 
+  /**
+   * An SSE comment line (`: text`): every SSE client (the OpenAI SDKs' included) skips it. It keeps
+   * a stream with nothing to say yet alive through proxies' idle timeouts, and sends its headers.
+   */
+  comment(text: string): boolean {
+    if (this.ended) return true;
+    this.pending += `: ${text}\n\n`;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.onImmediate);
+    }
+    return !this.res.writableNeedDrain;
+  }
+
   /** One SSE event with an `event:` name (the Responses and Messages APIs name theirs). */
   writeEvent(name: string | null, data: string): boolean {
     if (this.ended) return true;

@@ -84,6 +84,12 @@ export interface ChatSink {
    */
   readonly showsReasoning?: boolean;
   /**
+   * True on a sink whose API has no form for a model's reasoning but whose client must not wait in
+   * silence while the model reasons (legacy Completions): a reasoning phase held HOLD_TOOLS_MS
+   * starts the stream (its headers), and the sink keeps it alive with SSE comments until content.
+   */
+  readonly keepsAliveWhileReasoning?: boolean;
+  /**
    * Present when the client's API can take the upstream's own answer as is (the Messages API
    * from an Anthropic-kind endpoint): the flow then relays it instead of a chat completion.
    */

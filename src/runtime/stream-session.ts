@@ -232,10 +232,10 @@ export class StreamSession {
    * client nothing at all, which a proxy's idle timeout cuts. A failure after it, before the answer's
    * content, fails over to any candidate, which gives the answer fresh (`freshAnswer`).
    * Responses clients read it as a `reasoning` item; legacy Completions clients have no form for it:
-   * held until content, as before.
+   * their stream starts all the same and is kept alive with SSE comments (`keepsAliveWhileReasoning`).
    */
   private reasonedLong(p: Extract<StreamPiece, { type: 'chunk' }>): boolean {
-    if (this.sink.holdsToolCalls !== true && this.sink.showsReasoning !== true) return false;
+    if (this.sink.holdsToolCalls !== true && this.sink.showsReasoning !== true && this.sink.keepsAliveWhileReasoning !== true) return false;
     if (p.content || p.finishReason || p.other === undefined || p.other === '') return false;
     const now = Date.now();
     this.heldSince ??= now;

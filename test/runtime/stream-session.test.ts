@@ -10,6 +10,7 @@ import { HOLD_TOOLS_MS, StreamSession, usageChunk, usageChunkSlow } from '../../
 import { usageFromOpenAI } from '../../src/accounting/cost.js';
 import type { StreamPiece } from '../../src/upstream/types.js';
 import { ResponsesSink } from '../../src/http/responses-sink.js';
+import { CompletionsSink, KEEPALIVE_EVERY_MS } from '../../src/http/completions-route.js';
 import type { RequestLog } from '../../src/observe/request-log.js';
 import { inputMessages } from '../../src/apis/responses-request.js';
 import { inputItemsOf } from '../../src/apis/responses-items.js';
@@ -498,5 +499,72 @@ describe('StreamSession on a Responses sink', () => {
       { role: 'assistant', content: 'Hi' },
     ]);
     expect(inputItemsOf([item])).toEqual([{ id: item.id, type: 'reasoning', summary: [], content: [{ type: 'reasoning_text', text: 'Let me think more' }] }]);
+  });
+});
+
+describe('StreamSession on a legacy Completions sink', () => {
+  function completions() {
+    const wire: string[] = [];
+    const out = {
+      started: false,
+      heads: 0,
+      signal: new AbortController().signal,
+      startStream() {
+        out.heads++;
+        out.started = true;
+      },
+      write(data: string) {
+        wire.push(`data: ${data}`);
+        return true;
+      },
+      comment(text: string) {
+        wire.push(`: ${text}`);
+        return true;
+      },
+      drain: () => Promise.resolve(),
+      end: () => undefined,
+      json: () => undefined,
+    };
+    const ss = new StreamSession(new CompletionsSink(out as unknown as HttpSink, null), 'fallback', false, () => ({}));
+    ss.beginAttempt();
+    return { ss, out, wire };
+  }
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  const text = (line: string | undefined) => (JSON.parse(line!.slice('data: '.length)) as { choices: Array<{ text: string }> }).choices[0]?.text;
+
+  it('a reasoning phase held HOLD_TOOLS_MS starts the stream (its headers) and keeps it alive with SSE comments until the text (it sent nothing at all)', async () => {
+    const { ss, out, wire } = completions();
+    vi.useFakeTimers({ now: 4_000_000, toFake: ['Date'] });
+    try {
+      void ss.forward(reasoning('Let me'), h('a'));
+      vi.setSystemTime(4_000_000 + HOLD_TOOLS_MS - 1);
+      void ss.forward(reasoning(' think'), h('a'));
+      await turn();
+      expect([ss.committed, out.heads, wire]).toEqual([false, 0, []]);
+      vi.setSystemTime(4_000_000 + HOLD_TOOLS_MS);
+      void ss.forward(reasoning(' more'), h('a'));
+      await turn();
+      // Started: the headers go with one comment (the reasoning itself has no Completions form).
+      expect([ss.committed, out.heads, wire]).toEqual([true, 1, [': keep-alive']]);
+      vi.setSystemTime(4_000_000 + HOLD_TOOLS_MS + KEEPALIVE_EVERY_MS - 1);
+      void ss.forward(reasoning(' and more'), h('a'));
+      expect(wire).toHaveLength(1);
+      vi.setSystemTime(4_000_000 + HOLD_TOOLS_MS + KEEPALIVE_EVERY_MS);
+      void ss.forward(reasoning(' still'), h('a'));
+      expect(wire).toEqual([': keep-alive', ': keep-alive']);
+      void ss.forward(chunk('Hi', false, 'stop'), h('a'));
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(wire).toHaveLength(3);
+    expect(JSON.parse(wire[2]!.slice('data: '.length))).toMatchObject({ object: 'text_completion', choices: [{ text: 'Hi', finish_reason: 'stop' }] });
+  });
+
+  it('a short reasoning phase before the text: the stream starts at the text, with no comment', async () => {
+    const { ss, out, wire } = completions();
+    void ss.forward(reasoning('Let me think'), h('a'));
+    void ss.forward(chunk('Hi'), h('a'));
+    await turn();
+    expect([out.heads, wire.length, text(wire[0])]).toEqual([1, 1, 'Hi']);
   });
 });
