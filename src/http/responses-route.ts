@@ -8,6 +8,7 @@ import { itemPage, itemsOfConversation, parseItemQuery } from '../apis/responses
 import { newId } from '../apis/responses-output.js';
 import { translateResponses } from '../apis/responses-request.js';
 import { countPromptTokens } from '../accounting/tokens.js';
+import { own } from '../config/lookup.js';
 import { echoName, SwitchyardError } from '../errors.js';
 import { listModelIds } from '../routing/resolve.js';
 import { currentScope, inScope, traceAnswered } from '../runtime/request-scope.js';
@@ -79,6 +80,7 @@ export function responsesRoute(store: () => ResponseStore | null): ApiRoute {
       conversation: t.conversation,
       inputItems: t.inputItems,
       log: e.log,
+      outputCapOf: (model) => own(e.rt.cfg.models, model)?.maxOutputTokens ?? null,
     });
     const call = { requestId, body: t.chat, hints: e.hints, keyId: e.keyId, receivedAt: e.receivedAt, log: e.log };
     await inScope('responses', call, req, () => {

@@ -19,6 +19,8 @@ export interface ResponsesSinkOptions {
   /** The request's own input items, for `GET /v1/responses/{id}/input_items`. */
   inputItems: Record<string, unknown>[];
   log: RequestLog;
+  /** A catalogue model's `maxOutputTokens` (what a larger `max_output_tokens` is capped to when sent), null for an unknown one. */
+  outputCapOf?: (model: string) => number | null;
 }
 
 /** Chat fields a Responses request names otherwise (responses-request.ts translates them). */
@@ -97,8 +99,20 @@ export class ResponsesSink extends ApiSink {
     }
   }
 
+  /**
+   * The shell of the response `model` answered: its `max_output_tokens` is the cap the model was
+   * sent. A request asking for more than the model's `maxOutputTokens` is sent that (where OpenAI
+   * refuses it), so the echo says what bounded the answer, as OpenAI's always does.
+   */
+  private shellOf(model: string): ResponseShell {
+    const asked = this.o.shell.echo.max_output_tokens;
+    const cap = this.o.outputCapOf?.(model) ?? null;
+    const echo = typeof asked === 'number' && cap !== null && cap < asked ? { ...this.o.shell.echo, max_output_tokens: cap } : this.o.shell.echo;
+    return { ...this.o.shell, model, echo };
+  }
+
   protected async onJson(status: number, headers: Record<string, string>, body: Record<string, unknown>): Promise<void> {
-    const shell = { ...this.o.shell, model: typeof body.model === 'string' ? body.model : this.o.shell.model };
+    const shell = this.shellOf(typeof body.model === 'string' ? body.model : this.o.shell.model);
     const { output, finish, assistant } = outputOfCompletion(body);
     const s = statusOf(finish);
     const response = responseObject(shell, { status: s.status, incomplete_details: s.incomplete_details, output, usage: responsesUsage(body.usage) });
@@ -108,7 +122,7 @@ export class ResponsesSink extends ApiSink {
   }
 
   protected onStart(headers: Record<string, string>): void {
-    const shell = { ...this.o.shell, model: headers['x-switchyard-model'] ?? this.o.shell.model };
+    const shell = this.shellOf(headers['x-switchyard-model'] ?? this.o.shell.model);
     this.trace?.responseId?.(shell.id);
     this.writer = new ResponsesStreamWriter(shell, (name, data) => this.event(name, data));
     this.writer.start();

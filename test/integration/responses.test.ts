@@ -197,6 +197,19 @@ describe('POST /v1/responses', () => {
     expect(failed && [failed.status, statuses(failed)]).toEqual(['failed', ['incomplete']]);
   });
 
+  it("echoes the max_output_tokens the model was sent: a value over the model's maxOutputTokens is capped to it (JSON, stream's created and completed events, stored); one within it, or none, as sent", async () => {
+    // deepseek-v3.2's maxOutputTokens is 8192: OpenAI refuses a value over a model's maximum, so its echo is always the cap it used.
+    const json = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Say hi.', max_output_tokens: 100_000 });
+    const stream = sc.client.responses.stream({ model: 'deepseek-v3.2', input: 'Say hi.', max_output_tokens: 100_000 });
+    const echoed: unknown[] = [];
+    for await (const ev of stream) if (ev.type === 'response.created' || ev.type === 'response.completed') echoed.push(ev.response.max_output_tokens);
+    const streamed = await stream.finalResponse();
+    expect([json.max_output_tokens, ...echoed, streamed.max_output_tokens]).toEqual([8192, 8192, 8192, 8192]);
+    expect((await sc.client.responses.retrieve(json.id)).max_output_tokens).toBe(8192);
+    expect((await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Say hi.', max_output_tokens: 500 })).max_output_tokens).toBe(500);
+    expect((await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Say hi.' })).max_output_tokens).toBeNull();
+  });
+
   it('ends a stream cut after the commit with error then response.failed, never a completed response; the failed response is not stored and says so, and its usage is what the ledger billed', async () => {
     const billed = async () => {
       const j = (await (await fetch(`${sc.url}/switchyard/spend?group_by=model`)).json()) as {
