@@ -81,6 +81,13 @@ function checkRules(body: ChatBody): ChatBody {
     throw new SwitchyardError('invalid_request', `Invalid type for 'parallel_tool_calls': expected a boolean, but got ${echoValue(ptc)} instead.`, {
       param: 'parallel_tool_calls',
     });
+  // OpenAI's 400, as for tool_choice below: sent on, an OpenAI-kind model refused it and an Anthropic-kind one served it.
+  if (ptc !== undefined && ptc !== null && !(Array.isArray(body.tools) && body.tools.length > 0))
+    throw new SwitchyardError(
+      'invalid_request',
+      "Invalid value for 'parallel_tool_calls': 'parallel_tool_calls' is only allowed when 'tools' are specified (declare tools or leave parallel_tool_calls out).",
+      { param: 'parallel_tool_calls' },
+    );
   // OpenAI's 400: a client that believes it asked for the usage chunk of a JSON answer is told so, not ignored.
   if (body.stream_options !== undefined && body.stream_options !== null && body.stream !== true)
     throw new SwitchyardError('invalid_request', "The 'stream_options' parameter is only allowed when 'stream' is enabled.", { param: 'stream_options' });

@@ -68,3 +68,16 @@ describe('edge validation: logprobs and top_logprobs', () => {
       expect(() => parseChatBody({ ...base, ...extra })).not.toThrow();
   });
 });
+
+describe('edge validation: parallel_tool_calls', () => {
+  it('without tools is a 400 naming it, as OpenAI answers (an OpenAI-kind model refused it, an Anthropic-kind one served it)', () => {
+    for (const tools of [undefined, null, []]) {
+      const err = refusal({ ...base, parallel_tool_calls: false, ...(tools === undefined ? {} : { tools }) });
+      expect([err.status, err.code, err.param]).toEqual([400, 'invalid_request', 'parallel_tool_calls']);
+      expect(err.message).toMatch(/^Invalid value for 'parallel_tool_calls': 'parallel_tool_calls' is only allowed when 'tools' are specified/);
+    }
+    const tools = [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }];
+    expect(() => parseChatBody({ ...base, tools, parallel_tool_calls: false })).not.toThrow();
+    expect(() => parseChatBody({ ...base, parallel_tool_calls: null })).not.toThrow();
+  });
+});
