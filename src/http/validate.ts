@@ -92,6 +92,7 @@ function checkRules(body: ChatBody): ChatBody {
   if (body.stream_options !== undefined && body.stream_options !== null && body.stream !== true)
     throw new SwitchyardError('invalid_request', "The 'stream_options' parameter is only allowed when 'stream' is enabled.", { param: 'stream_options' });
   checkMessageFields(body.messages);
+  checkToolTurns(body.messages);
   checkLogprobs(body as Record<string, unknown>);
   checkToolChoice(body.tool_choice, body.tools);
   checkResponseFormat(body.response_format);
@@ -123,6 +124,68 @@ function checkMessageFields(messages: ChatBody['messages']): void {
     if (m.role === 'tool' && m.tool_call_id === undefined)
       throw new SwitchyardError('invalid_request', `Missing required parameter: 'messages[${i}].tool_call_id'.`, { param: `messages[${i}].tool_call_id` });
   }
+}
+
+/**
+ * Tool turns every provider refuses broken (OpenAI, Anthropic, DeepSeek: a 400), so sent on they
+ * were an upstream attempt for the client's mistake (a history window that cut an assistant
+ * message but kept its tool results, results never appended): a tool message answers a call of
+ * the last assistant message before it, each call has an `id`, and every call is answered before
+ * the next assistant message or the end. (OpenAI wants the tool messages right after the call;
+ * Anthropic-kind models take a user message between them, merged into one turn: that is left to the
+ * provider, as before.)
+ */
+function checkToolTurns(messages: ChatBody['messages']): void {
+  let ids: ReadonlySet<string> | null = null;
+  let pending = new Set<string>();
+  let at = -1;
+  const unanswered = (): SwitchyardError => {
+    const open = [...pending];
+    return new SwitchyardError(
+      'invalid_request',
+      `An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: ${open
+        .slice(0, 8)
+        .map(echoName)
+        .join(', ')}${open.length > 8 ? ', …' : ''}`,
+      { param: `messages[${at}].tool_calls` },
+    );
+  };
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i] as { role?: unknown; tool_calls?: unknown; tool_call_id?: unknown };
+    if (m.role === 'tool') {
+      if (ids === null)
+        throw new SwitchyardError(
+          'invalid_request',
+          "Invalid parameter: messages with role 'tool' must be a response to a preceding message with 'tool_calls'.",
+          { param: `messages[${i}].role` },
+        );
+      const id = m.tool_call_id;
+      if (typeof id === 'string' && !ids.has(id))
+        throw new SwitchyardError('invalid_request', `Invalid parameter: 'tool_call_id' of '${echoName(id)}' not found in 'tool_calls' of previous message.`, {
+          param: `messages[${i}].tool_call_id`,
+        });
+      if (typeof id === 'string') pending.delete(id);
+      continue;
+    }
+    if (m.role !== 'assistant') continue;
+    if (pending.size > 0) throw unanswered();
+    ids = null;
+    const calls = Array.isArray(m.tool_calls) ? (m.tool_calls as unknown[]) : [];
+    if (calls.length === 0) continue;
+    const own: string[] = [];
+    for (let j = 0; j < calls.length; j++) {
+      const id = (calls[j] as { id?: unknown }).id;
+      if (typeof id !== 'string' || id === '')
+        throw new SwitchyardError('invalid_request', `Missing required parameter: 'messages[${i}].tool_calls[${j}].id'.`, {
+          param: `messages[${i}].tool_calls[${j}].id`,
+        });
+      own.push(id);
+    }
+    ids = new Set(own);
+    pending = new Set(own);
+    at = i;
+  }
+  if (pending.size > 0) throw unanswered();
 }
 
 /**

@@ -38,7 +38,12 @@ describe('edge validation: OpenAI’s required message fields', () => {
       "Missing required parameter: 'messages[2].tool_call_id'.",
     );
     expect(() => parseChatBody({ ...base, messages: [base.messages[0], call, { role: 'tool', tool_call_id: 'c1', content: 'ok' }] })).not.toThrow();
-    expect(() => parseChatBody({ ...base, messages: [base.messages[0], { role: 'assistant', tool_calls: call.tool_calls }] })).not.toThrow();
+    expect(() =>
+      parseChatBody({
+        ...base,
+        messages: [base.messages[0], { role: 'assistant', tool_calls: call.tool_calls }, { role: 'tool', tool_call_id: 'c1', content: null }],
+      }),
+    ).not.toThrow();
     expect(() => parseChatBody({ ...base, messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }] })).not.toThrow();
   });
 });
@@ -79,5 +84,46 @@ describe('edge validation: parallel_tool_calls', () => {
     const tools = [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }];
     expect(() => parseChatBody({ ...base, tools, parallel_tool_calls: false })).not.toThrow();
     expect(() => parseChatBody({ ...base, parallel_tool_calls: null })).not.toThrow();
+  });
+});
+
+describe('edge validation: tool turns', () => {
+  const call = (id: string) => ({ id, type: 'function', function: { name: 'f', arguments: '{}' } });
+  const tools = [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }];
+  const user = { role: 'user', content: 'hi' };
+  const asked = (...ids: string[]) => ({ role: 'assistant', content: null, tool_calls: ids.map(call) });
+  const answer = (id: string) => ({ role: 'tool', tool_call_id: id, content: 'ok' });
+
+  it('a tool message that answers no call of the assistant message before it is a 400 (every provider refuses it: it was an upstream attempt)', () => {
+    const orphan = refusal({ ...base, messages: [user, answer('c1')] });
+    expect([orphan.status, orphan.param]).toEqual([400, 'messages[1].role']);
+    expect(orphan.message).toBe("Invalid parameter: messages with role 'tool' must be a response to a preceding message with 'tool_calls'.");
+    // After the next assistant turn the calls are no longer answerable.
+    expect(refusal({ ...base, tools, messages: [user, asked('c1'), answer('c1'), { role: 'assistant', content: 'ok' }, user, answer('c1')] }).param).toBe(
+      'messages[5].role',
+    );
+    const stray = refusal({ ...base, tools, messages: [user, asked('c1'), answer('c2')] });
+    expect([stray.param, stray.message]).toEqual([
+      'messages[2].tool_call_id',
+      "Invalid parameter: 'tool_call_id' of 'c2' not found in 'tool_calls' of previous message.",
+    ]);
+  });
+
+  it('an assistant message whose calls are not all answered before the next assistant message (or the end) is a 400 naming the ids; a call needs an id', () => {
+    const open = refusal({ ...base, tools, messages: [user, asked('c1', 'c2'), answer('c1'), user, { role: 'assistant', content: 'ok' }] });
+    expect([open.param, open.message]).toEqual([
+      'messages[1].tool_calls',
+      "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: c2",
+    ]);
+    expect(refusal({ ...base, tools, messages: [user, asked('c1')] }).param).toBe('messages[1].tool_calls');
+    expect(
+      refusal({ ...base, tools, messages: [user, { role: 'assistant', tool_calls: [{ type: 'function', function: { name: 'f', arguments: '{}' } }] }] }).param,
+    ).toBe('messages[1].tool_calls[0].id');
+  });
+
+  it('passes a well-formed round trip, several calls answered in any order, several rounds, and a user message among the results (Anthropic-kind models take it)', () => {
+    const messages = [user, asked('c1', 'c2'), answer('c2'), answer('c1'), { role: 'assistant', content: 'done' }, user, asked('c3'), answer('c3')];
+    expect(() => parseChatBody({ ...base, tools, messages })).not.toThrow();
+    expect(() => parseChatBody({ ...base, tools, messages: [user, asked('c1', 'c2'), answer('c1'), user, answer('c2')] })).not.toThrow();
   });
 });
