@@ -92,6 +92,7 @@ function checkRules(body: ChatBody): ChatBody {
   if (body.stream_options !== undefined && body.stream_options !== null && body.stream !== true)
     throw new SwitchyardError('invalid_request', "The 'stream_options' parameter is only allowed when 'stream' is enabled.", { param: 'stream_options' });
   checkMessageFields(body.messages);
+  checkPassedFields(body as Record<string, unknown>);
   checkToolTurns(body.messages);
   checkLogprobs(body as Record<string, unknown>);
   checkToolChoice(body.tool_choice, body.tools);
@@ -123,6 +124,64 @@ function checkMessageFields(messages: ChatBody['messages']): void {
       );
     if (m.role === 'tool' && m.tool_call_id === undefined)
       throw new SwitchyardError('invalid_request', `Missing required parameter: 'messages[${i}].tool_call_id'.`, { param: `messages[${i}].tool_call_id` });
+  }
+}
+
+/** OpenAI's own wording for a value of the wrong JSON type. */
+function jsonType(v: unknown): string {
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'an integer' : 'a decimal number';
+  if (typeof v === 'object') return 'an object';
+  return `a ${typeof v}`;
+}
+
+/**
+ * The types and bounds OpenAI holds chat fields to that switchyard passes on as they are (`seed`,
+ * `user`, `safety_identifier`, `prompt_cache_key`, `store`, `logit_bias`, `metadata`): OpenAI
+ * answers each with a 400, other providers may take it, so the same request failed or not by the
+ * model it reached, and was an upstream attempt either way.
+ */
+function checkPassedFields(body: Record<string, unknown>): void {
+  const wrong = (field: string, expected: string, v: unknown): SwitchyardError =>
+    new SwitchyardError('invalid_request', `Invalid type for '${field}': expected ${expected}, but got ${jsonType(v)} instead.`, { param: field });
+  const seed = body.seed;
+  if (seed !== undefined && seed !== null && !(typeof seed === 'number' && Number.isInteger(seed))) throw wrong('seed', 'an integer', seed);
+  for (const field of ['user', 'safety_identifier', 'prompt_cache_key'] as const) {
+    const v = body[field];
+    if (v !== undefined && v !== null && typeof v !== 'string') throw wrong(field, 'a string', v);
+  }
+  const store = body.store;
+  if (store !== undefined && store !== null && typeof store !== 'boolean') throw wrong('store', 'a boolean', store);
+  const bias = body.logit_bias;
+  if (bias !== undefined && bias !== null) {
+    if (!isObj(bias)) throw wrong('logit_bias', 'an object', bias);
+    for (const [token, v] of Object.entries(bias))
+      if (typeof v !== 'number' || !(v >= -100 && v <= 100))
+        throw new SwitchyardError(
+          'invalid_request',
+          `Invalid value for 'logit_bias.${echoName(token)}': expected a number from -100 to 100, but got ${echoValue(v)} instead.`,
+          { param: 'logit_bias' },
+        );
+  }
+  const metadata = body.metadata;
+  if (metadata !== undefined && metadata !== null) {
+    if (!isObj(metadata)) throw wrong('metadata', 'an object', metadata);
+    const entries = Object.entries(metadata);
+    if (entries.length > 16)
+      throw new SwitchyardError(
+        'invalid_request',
+        `Invalid 'metadata': too many properties. Expected an object with at most 16 properties, but got ${entries.length} instead.`,
+        {
+          param: 'metadata',
+        },
+      );
+    for (const [k, v] of entries)
+      if (k.length > 64 || typeof v !== 'string' || v.length > 512)
+        throw new SwitchyardError(
+          'invalid_request',
+          `Invalid value for 'metadata': keys are strings of at most 64 characters and values strings of at most 512 (${k.length > 64 ? `a key of ${k.length} characters` : `'${echoName(k)}' is ${typeof v === 'string' ? `${v.length} characters` : jsonType(v)}`}).`,
+          { param: 'metadata' },
+        );
   }
 }
 

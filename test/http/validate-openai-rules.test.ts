@@ -127,3 +127,44 @@ describe('edge validation: tool turns', () => {
     expect(() => parseChatBody({ ...base, tools, messages: [user, asked('c1', 'c2'), answer('c1'), user, answer('c2')] })).not.toThrow();
   });
 });
+
+describe('edge validation: fields passed on as they are', () => {
+  it('a seed, user, safety_identifier, prompt_cache_key or store of the wrong type is a 400 naming it, in OpenAI’s words', () => {
+    const cases: Array<[string, unknown, string]> = [
+      ['seed', 1.5, "Invalid type for 'seed': expected an integer, but got a decimal number instead."],
+      ['seed', '42', "Invalid type for 'seed': expected an integer, but got a string instead."],
+      ['user', 5, "Invalid type for 'user': expected a string, but got an integer instead."],
+      ['safety_identifier', {}, "Invalid type for 'safety_identifier': expected a string, but got an object instead."],
+      ['prompt_cache_key', ['k'], "Invalid type for 'prompt_cache_key': expected a string, but got an array instead."],
+      ['store', 'true', "Invalid type for 'store': expected a boolean, but got a string instead."],
+    ];
+    for (const [field, value, message] of cases) {
+      const err = refusal({ ...base, [field]: value });
+      expect([err.status, err.code, err.param, err.message]).toEqual([400, 'invalid_request', field, message]);
+    }
+  });
+
+  it('logit_bias: an object of numbers from -100 to 100; metadata: at most 16 string values of at most 512 characters, keys of at most 64', () => {
+    expect(refusal({ ...base, logit_bias: [1] }).param).toBe('logit_bias');
+    expect(refusal({ ...base, logit_bias: { '50256': 200 } }).message).toMatch(/^Invalid value for 'logit_bias\.50256': expected a number from -100 to 100/);
+    expect(refusal({ ...base, logit_bias: { '50256': '5' } }).param).toBe('logit_bias');
+    expect(refusal({ ...base, metadata: 'x' }).param).toBe('metadata');
+    expect(refusal({ ...base, metadata: { n: 1 } }).message).toMatch(/'n' is an integer/);
+    expect(refusal({ ...base, metadata: { v: 'x'.repeat(513) } }).param).toBe('metadata');
+    expect(refusal({ ...base, metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) }).message).toMatch(/at most 16 properties/);
+  });
+
+  it('passes what OpenAI takes', () => {
+    const ok = {
+      seed: 42,
+      user: 'u1',
+      safety_identifier: 'sid',
+      prompt_cache_key: 'k',
+      store: false,
+      logit_bias: { '50256': -100, '1': 100, '2': 0.5 },
+      metadata: Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, 'v'.repeat(512)])),
+    };
+    expect(() => parseChatBody({ ...base, ...ok })).not.toThrow();
+    expect(() => parseChatBody({ ...base, seed: null, user: null, logit_bias: null, metadata: null, store: null })).not.toThrow();
+  });
+});

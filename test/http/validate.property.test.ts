@@ -393,6 +393,9 @@ function compare(input: Obj): void {
       (typeof ref.error.param === 'string' &&
         /^messages\[\d+\]\.(role|tool_call_id|tool_calls(\[\d+\]\.id)?)$/.test(ref.error.param) &&
         /^(Invalid parameter: |An assistant message with 'tool_calls'|Missing required parameter: 'messages\[)/.test(ref.error.message)) ||
+      // Fields passed on as they are, held to OpenAI's types (checkPassedFields).
+      (['seed', 'user', 'safety_identifier', 'prompt_cache_key', 'store', 'logit_bias', 'metadata'].includes(ref.error.param as string) &&
+        /^Invalid (type|value|'metadata')/.test(ref.error.message)) ||
       ((ref.error.param === 'logprobs' || ref.error.param === 'top_logprobs') && /^Invalid (type|value) for '(top_)?logprobs'/.test(ref.error.message)) ||
       // What the catalogue cannot price (checkPriced): a service tier, web search, audio in or out.
       / is not supported: (switchyard reserves|the provider bills each search|audio tokens|it turns on|it asks the upstream|a built-in tool)/.test(
@@ -415,6 +418,7 @@ function compare(input: Obj): void {
       });
     delete c.logprobs;
     delete c.top_logprobs;
+    for (const k of ['seed', 'user', 'safety_identifier', 'prompt_cache_key', 'store', 'logit_bias', 'metadata']) delete c[k];
     if (Array.isArray(c.messages))
       for (const m of c.messages as unknown[]) {
         if (m !== null && typeof m === 'object') delete (m as { audio?: unknown }).audio;
