@@ -27,7 +27,7 @@ export interface EdgeRequest {
   log: RequestLog;
 }
 
-/** `cascaded`: the route runs the quality cascade (Messages); the others refuse `x-switchyard-cascade: on`. */
+/** `cascaded`: the route runs the quality cascade (Messages, Responses, legacy Completions); embeddings refuse `x-switchyard-cascade: on`. */
 export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId: string, { cascaded = false } = {}): Promise<EdgeRequest> {
   const rt = deps.runtime();
   const receivedAt = rt.now();
@@ -48,7 +48,7 @@ export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new SwitchyardError('invalid_request', 'request body must be a JSON object');
   withCatalogueModel(rt.cfg, json);
   const hints = parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs);
-  // The quality cascade checks chat and Messages answers; the other routes are not cascaded (README).
+  // The quality cascade checks answers with text; embeddings are not cascaded (README).
   if (hints.cascade === true && !cascaded) throw cascadeRefused();
   return {
     rt,

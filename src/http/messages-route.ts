@@ -86,7 +86,8 @@ export const countTokensRoute: ApiRoute = async (deps, req, res, requestId) => {
   let status = 200;
   let error: string | null = null;
   try {
-    const e = await readEdge(deps, req, requestId);
+    // A client that asks every call of its SDK for the cascade sends the header here too: nothing is generated, nothing to cascade.
+    const e = await readEdge(deps, req, requestId, { cascaded: true });
     body = e.body;
     if (body.model === undefined || body.model === null || body.model === '')
       throw new SwitchyardError('invalid_request', 'model: Field required (the model whose prompt to count)', { param: 'model' });

@@ -104,7 +104,8 @@ export function inputTokensRoute(store: () => ResponseStore | null): ApiRoute {
     let status = 200;
     let error: string | null = null;
     try {
-      const e = await readEdge(deps, req, requestId);
+      // A client that asks every call of its SDK for the cascade sends the header here too: nothing is generated, nothing to cascade.
+      const e = await readEdge(deps, req, requestId, { cascaded: true });
       const model = e.body.model;
       if (model !== undefined && model !== null) {
         if (typeof model !== 'string') throw new SwitchyardError('invalid_request', 'model: expected a string', { param: 'model' });

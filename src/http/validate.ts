@@ -926,9 +926,13 @@ function sdkTimeout(v: string | string[] | undefined): number | null {
 
 const scrubbed = <T extends string | null | undefined>(v: T): T => (typeof v === 'string' ? (scrub(v) as T) : v);
 
-/** `x-switchyard-cascade: on` on a route that is not cascaded (legacy Completions, embeddings). */
+/** `x-switchyard-cascade: on` on a route that is not cascaded (embeddings). */
 export function cascadeRefused(): SwitchyardError {
-  return new SwitchyardError('invalid_request', 'x-switchyard-cascade: on is only supported on /v1/chat/completions, /v1/messages and /v1/responses', {
-    param: 'x-switchyard-cascade',
-  });
+  return new SwitchyardError(
+    'invalid_request',
+    'x-switchyard-cascade: on is only supported on /v1/chat/completions, /v1/messages, /v1/responses and /v1/completions',
+    {
+      param: 'x-switchyard-cascade',
+    },
+  );
 }

@@ -1,6 +1,6 @@
 /**
- * The quality cascade on `/v1/messages` and `/v1/responses`, through the real sidecar and
- * simulator with the official Anthropic and OpenAI SDKs: a cheap step's bad answer escalates as
+ * The quality cascade on `/v1/messages`, `/v1/responses` and legacy `/v1/completions`, through the
+ * real sidecar and simulator with the official Anthropic and OpenAI SDKs: a cheap step's bad answer escalates as
  * on chat completions (JSON and stream); on Messages an Anthropic-kind step's own answer is held
  * and checked as it is and delivered relayed (its own `msg_` id and blocks); on Responses the
  * delivered answer is the one stored; each step is its own ledger row.
@@ -107,24 +107,38 @@ describe('cascade on /v1/messages', () => {
     expect(JSON.stringify(msg.content)).not.toContain("can't help");
   });
 
-  it('x-switchyard-cascade: off serves it plain; embeddings and legacy Completions refuse on', async () => {
+  it('x-switchyard-cascade: off serves it plain; embeddings refuse on', async () => {
     await sim.setFault('deepseek-chat', { kind: 'empty', times: 1 });
     const { response } = await client.messages
       .create({ model: 'auto', ...ask('Explain how a bloom filter works') }, { headers: { 'x-switchyard-cascade': 'off' } })
       .withResponse();
     expect(response.headers.get('x-switchyard-cascade')).toBeNull();
-    for (const [path, body] of [
-      ['/v1/completions', { model: 'gpt-4.1', prompt: 'hi' }],
-      ['/v1/embeddings', { model: 'text-embedding-3-small', input: 'hi' }],
-    ] as const) {
-      const r = await fetch(`${sy.url}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-switchyard-cascade': 'on' },
-        body: JSON.stringify(body),
-      });
-      expect(r.status, path).toBe(400);
-      expect(((await r.json()) as { error: { message: string } }).error.message).toContain('/v1/chat/completions, /v1/messages and /v1/responses');
-    }
+    const r = await fetch(`${sy.url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-switchyard-cascade': 'on' },
+      body: JSON.stringify({ model: 'text-embedding-3-small', input: 'hi' }),
+    });
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as { error: { message: string } }).error.message).toContain(
+      'only supported on /v1/chat/completions, /v1/messages, /v1/responses and /v1/completions',
+    );
+    // An SDK client that sends the header on every call: its token counts are answered (nothing to cascade there).
+    const counted = await new Anthropic({
+      baseURL: sy.url,
+      apiKey: 'unused',
+      maxRetries: 0,
+      defaultHeaders: { 'x-switchyard-cascade': 'on' },
+    }).messages.countTokens({
+      model: 'gpt-4.1',
+      messages: [{ role: 'user', content: 'hello there' }],
+    });
+    expect(counted.input_tokens).toBeGreaterThan(0);
+    const inputTokens = await fetch(`${sy.url}/v1/responses/input_tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-switchyard-cascade': 'on' },
+      body: JSON.stringify({ model: 'gpt-4.1', input: 'hello there' }),
+    });
+    expect(inputTokens.status).toBe(200);
   });
 
   it('the dry run of a Messages body lists the cascade’s steps', async () => {
@@ -180,5 +194,25 @@ describe('cascade on /v1/responses', () => {
       .withResponse();
     expect(response.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:invalid_json>gpt-4.1:pass');
     expect(() => JSON.parse(data.output_text) as unknown).not.toThrow();
+  });
+});
+
+describe('cascade on legacy /v1/completions', () => {
+  it('a cheap step’s empty or refused answer escalates (JSON and stream)', async () => {
+    await sim.setFault('deepseek-chat', { kind: 'empty', times: 1 });
+    const { data, response } = await sy.client.completions.create({ model: 'auto', prompt: 'Explain how a bloom filter works', max_tokens: 50 }).withResponse();
+    expect(response.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:empty>gpt-4.1:pass');
+    expect(data.object).toBe('text_completion');
+    expect(data.model).toBe('gpt-4.1');
+    expect(data.choices[0]!.text.length).toBeGreaterThan(0);
+    await sim.setFault('deepseek-chat', { kind: 'refusal', times: 1 });
+    const { data: stream, response: r2 } = await sy.client.completions
+      .create({ model: 'auto', prompt: 'Explain how a bloom filter works', max_tokens: 50, stream: true })
+      .withResponse();
+    expect(r2.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:refusal>gpt-4.1:pass');
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.text ?? '';
+    expect(text.length).toBeGreaterThan(0);
+    expect(text).not.toContain("can't help");
   });
 });
