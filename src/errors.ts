@@ -48,6 +48,8 @@ export class SwitchyardError extends Error {
   readonly details: Record<string, unknown> | null;
   /** The last upstream error's own type (`overloaded_error`…), for the Messages API's error body, whose clients retry by it. */
   readonly upstreamType: string | null;
+  /** An upstream's own error text quoted in the message (it may quote the prompt): left out of info log lines, see {@link loggedMessage}. */
+  readonly upstreamText: string | null;
 
   constructor(
     code: ErrorCode,
@@ -60,6 +62,7 @@ export class SwitchyardError extends Error {
       upstreamCode?: string | null;
       details?: Record<string, unknown> | null;
       upstreamType?: string | null;
+      upstreamText?: string | null;
     } = {},
   ) {
     super(message);
@@ -75,6 +78,7 @@ export class SwitchyardError extends Error {
     this.headers = { 'x-switchyard-error-code': code, ...opts.headers };
     this.details = opts.details ?? null;
     this.upstreamType = opts.upstreamType ?? null;
+    this.upstreamText = opts.upstreamText ?? null;
   }
 
   /** The relayed body; its message is scrubbed of secrets (an upstream's message may echo one). */
@@ -102,7 +106,25 @@ export function upstreamClientError(
     upstreamCode: e.code ?? null,
     param: e.param ?? null,
     details: e.details ?? null,
+    upstreamText: e.message,
   });
+}
+
+/**
+ * What a log line below debug shows in place of an upstream's own error text. A provider's error
+ * may quote the request (a validation error echoing the prompt or a message's content), and info,
+ * the default level, is not where prompts go; the relayed error keeps the text (it is the client's).
+ */
+export const UPSTREAM_TEXT_AT_DEBUG = '[upstream message: logged at debug level]';
+
+/**
+ * `message` for a log line: the upstream's own words in it (`upstreamText`) replaced by
+ * {@link UPSTREAM_TEXT_AT_DEBUG} unless `debug` (the line is logged at debug level or below).
+ * `upstream status N`, what an adapter says of an empty error body, is switchyard's own.
+ */
+export function loggedMessage(message: string, upstreamText: string | null | undefined, debug: boolean): string {
+  if (debug || !upstreamText || /^upstream status \d+$/.test(upstreamText)) return message;
+  return message.split(upstreamText).join(UPSTREAM_TEXT_AT_DEBUG);
 }
 
 export function errorBody(err: unknown): { status: number; body: OpenAIErrorBody; headers: Record<string, string> } {

@@ -11,6 +11,7 @@ import { nanoToUsd, usdToNano } from '../accounting/money.js';
 import { outputCap, promptBoundTokens, promptWorstTokens, requestedOutputTokens } from '../accounting/reservation.js';
 import type { LedgerRow } from '../accounting/ledger.js';
 import type { CascadeConfig, CascadeCheck } from '../config/schema.js';
+import { loggedMessage } from '../errors.js';
 import { checkAnswer } from '../quality/checks.js';
 import { requestTexts } from '../quality/judge.js';
 import { SchemaCache } from '../quality/schema-cache.js';
@@ -477,7 +478,11 @@ async function deliver(
   const failed = held?.kind === 'fail' ? held.error : null;
   call.log.info(
     { cascade: header, costUsd: nanoToUsd(costNano), holdMs, status, ...(failed !== null ? { error: failed.code } : {}) },
-    status === null ? 'cascade ended: the client went away' : failed !== null ? `cascade failed: ${failed.message}` : 'cascade served',
+    status === null
+      ? 'cascade ended: the client went away'
+      : failed !== null
+        ? `cascade failed: ${loggedMessage(failed.message, failed.upstreamText, call.log.isLevelEnabled('debug'))}`
+        : 'cascade served',
   );
   if (!chosen || !held || sink.signal.aborted) return;
   await replay(held, sink, extra, held === chosen.held ? chosen.events : undefined);

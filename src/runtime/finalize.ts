@@ -4,7 +4,7 @@
  */
 import type { Usage } from '../accounting/cost.js';
 import { nanoToUsd } from '../accounting/money.js';
-import { SwitchyardError } from '../errors.js';
+import { SwitchyardError, loggedMessage } from '../errors.js';
 import type { RoutePlan } from '../routing/resolve.js';
 import type { ChatCall, ChatSink } from './api.js';
 import type { RuntimeCore } from './core.js';
@@ -171,7 +171,8 @@ function answer({ rt, call, sink, session, outcome, t, h, status, body }: Ending
       stream: session !== null || call.body.stream === true,
     };
     if (errorCode) line.error = errorCode;
-    call.log.info(line, outcome.ok ? 'request served' : `request failed: ${outcome.error.message}`);
+    const failed = outcome.ok ? '' : loggedMessage(outcome.error.message, outcome.error.upstreamText, call.log.isLevelEnabled('debug'));
+    call.log.info(line, outcome.ok ? 'request served' : `request failed: ${failed}`);
   }
 }
 

@@ -11,7 +11,7 @@ import { countTextTokens } from '../accounting/tokens.js';
 import { formatUsd, usdToNano } from '../accounting/money.js';
 import { outputCap, promptBoundTokens, promptWorstTokens, requestedOutputTokens } from '../accounting/reservation.js';
 import { own } from '../config/lookup.js';
-import { SwitchyardError } from '../errors.js';
+import { SwitchyardError, loggedMessage } from '../errors.js';
 import type { RoutePlan } from '../routing/resolve.js';
 import { nativeOf } from '../apis/native.js';
 import { OversizeFault, UpstreamFault } from '../upstream/types.js';
@@ -1072,7 +1072,7 @@ export class RequestDriver {
     else this.rt.endpointEvent(h, { type: 'upstream.released', at: now, estTokens: est, tokens: partialTokens, probe });
     const logLine = { endpoint: h.id, fault: fault.kind, status: fault.status, next: d.next.step, attempt: ctx.attempts, continuation: wasContinuation };
     if (d.loud) this.call.log.error({ ...logLine, baseUrl: shownUrl(h.provider.baseUrl) }, loudMessage(h, v, fault.status, fault.message));
-    else this.call.log.info(logLine, `attempt failed: ${fault.message}`);
+    else this.call.log.info(logLine, `attempt failed: ${loggedMessage(fault.message, fault.error?.message, this.call.log.isLevelEnabled('debug'))}`);
     // A stream cut once it had delivered (by our count) all the tokens the client's max_tokens
     // allows is not continued: a continuation would be asked for a token more than the cap, and
     // billed the prompt again. Nor is it called finished (the upstream may count its tokens

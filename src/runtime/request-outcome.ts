@@ -176,6 +176,7 @@ function exhausted(inp: FailureInput): Outcome {
       error: new SwitchyardError('no_endpoint_available', `no endpoint available for ${inp.model}: ${why}`, {
         headers,
         ...(overloaded ? { status: 529, upstreamType: 'overloaded_error' } : {}),
+        upstreamText: f?.error?.message ?? null,
       }),
     };
   }
@@ -211,6 +212,7 @@ function exhausted(inp: FailureInput): Outcome {
     ok: false,
     error: new SwitchyardError('upstream_error', `upstream failed on every attempt (${ctx.attempts}); last: ${status}: ${f.message}${money}${begun}`, {
       upstreamType: overload ? 'overloaded_error' : (f.error?.type ?? null),
+      upstreamText: f.error?.message ?? null,
       ...(overload && inp.api === 'messages' && !ctx.committed ? { status: 529 } : {}),
       // The SDKs retry a 5xx on their own (openai-node and anthropic-sdk: twice). A last answer that
       // asking again gets the same (a redirect, the provider refusing switchyard's key, account or
