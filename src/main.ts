@@ -12,7 +12,7 @@ import { DEFAULT_CONFIG } from './config/defaults.js';
 import { defaultConfigFile, loadConfigFile, validateConfig } from './config/load.js';
 import { pgJournal, type Config } from './config/schema.js';
 import { ClientKeys } from './http/auth.js';
-import { createHttpServer, isLoopback, sendJson, stopKeepAlive } from './http/server.js';
+import { closeAllConnections, createHttpServer, isLoopback, sendJson, stopKeepAlive } from './http/server.js';
 import { modelsList, opsRoutes } from './http/ops-routes.js';
 import { createLogger, logWritesSettled } from './observe/log.js';
 import { Runtime } from './runtime/runtime.js';
@@ -511,7 +511,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       await ledger.drainQueued?.(LEDGER_DRAIN_MS);
       await Promise.race([runtime.whenIdle(), delay(CUT_SETTLE_MS, undefined, { ref: false })]);
     }
-    server.closeAllConnections();
+    closeAllConnections(server);
     stately?.stop();
     await runtime.close();
     await ledger.close();

@@ -312,6 +312,20 @@ export function stopKeepAlive(server: Server): void {
   }
 }
 
+/** Servers whose connections switchyard itself closed ({@link closeAllConnections}): their requests' 'aborted' is no client's doing. */
+const closedByShutdown = new WeakSet<Server>();
+
+/**
+ * Shutting down, the last step: every connection still open is closed (an event stream's, an idle
+ * keep-alive one). Their requests' connection errors that follow are switchyard's own doing, not
+ * logged as a client's (a `/switchyard/events` subscriber's was, after `stopped`, as a client
+ * connection error while reading the request).
+ */
+export function closeAllConnections(server: Server): void {
+  closedByShutdown.add(server);
+  server.closeAllConnections();
+}
+
 export function createHttpServer(deps: ServerDeps): Server {
   // A request without a Host header is served (a loopback sidecar routes nothing by it); node's
   // own refusal of it was a bare 400 with no body, outside every handler.
@@ -367,11 +381,18 @@ export function createHttpServer(deps: ServerDeps): Server {
     // (`hook`), logged first, as when the read had a listener of its own after this one.
     const hook: BodyGone = { gone: null };
     const connError = function (this: IncomingMessage | ServerResponse, err: Error): void {
+      const ours = closedByShutdown.has(server);
       if (this !== req) {
-        deps.log.debug({ err: err.message, requestId }, 'client connection error while answering');
+        if (!ours) deps.log.debug({ err: err.message, requestId }, 'client connection error while answering');
         return;
       }
-      deps.log.debug({ err: err.message, requestId }, 'client connection error while reading the request');
+      // A request read whole ('aborted' then is the connection closing before its answer ended: an
+      // event stream's subscriber leaving) was not being read.
+      if (!ours)
+        deps.log.debug(
+          { err: err.message, requestId },
+          req.complete ? 'client connection closed before the answer ended' : 'client connection error while reading the request',
+        );
       if (hook.gone !== null) hook.gone();
     };
     req.on('error', connError);
