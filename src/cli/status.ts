@@ -116,8 +116,13 @@ export function formatStatus(url: string, state: StateView, spend: SpendView | n
   ]);
   out.push(table(['ENDPOINT', 'STATE', 'RPM', 'TPM', 'IN-FLIGHT', 'P50', 'EWMA', 'FAILS', 'RETRY', 'REASON'], eps, color));
   out.push('');
+  // The display currency (`budget.currency`), as /switchyard/spend gives it: a column beside USD in both tables.
+  const cur = spend?.currency && spend.currency.code !== 'USD' ? spend.currency : null;
   if (state.budgets.length === 0) out.push('budgets: none configured');
   else {
+    // Limits are USD; spent and limit also in the display currency, rounded as /switchyard/spend rounds (6 decimals).
+    const inCur = (usd: number, perUsd: number): number => Math.round(usd * perUsd * 1e6) / 1e6;
+    const amount = (x: number): string => (x >= 1 ? x.toFixed(2) : String(+x.toPrecision(3)));
     const rows = state.budgets.map((b): Cell[] => {
       const used = b.limitUsd > 0 ? (b.spentUsd + b.reservedUsd) / b.limitUsd : 1;
       const paint: Paint = used >= 1 ? 'red' : used >= 0.8 ? 'yellow' : 'green';
@@ -128,18 +133,19 @@ export function formatStatus(url: string, state: StateView, spend: SpendView | n
         { text: formatUsd(b.reservedUsd), right: true },
         { text: b.period },
         { text: b.resetsAt === null ? 'never' : until(b.resetsAt, now) },
+        ...(cur === null
+          ? []
+          : [{ text: `${amount(inCur(b.spentUsd, cur.perUsd))} / ${amount(inCur(b.limitUsd, cur.perUsd))} ${cur.code}`, right: true, paint }]),
       ];
     });
-    out.push(table(['BUDGET', 'SPENT / LIMIT', 'USED', 'RESERVED', 'PERIOD', 'RESETS'], rows, color));
+    out.push(table(['BUDGET', 'SPENT / LIMIT', 'USED', 'RESERVED', 'PERIOD', 'RESETS', ...(cur === null ? [] : [cur.code])], rows, color));
   }
   out.push('');
   if (spend === null) out.push(spendError === undefined ? 'spend: unavailable' : `spend: unavailable (${spendError})`);
   else if (spend.groups.length === 0) out.push('spend: nothing recorded yet');
   else {
-    // The display currency (`budget.currency`), as /switchyard/spend converts it: a column beside USD.
-    const cur = spend.currency && spend.currency.code !== 'USD' ? spend.currency.code : null;
     const converted = (v: Record<string, unknown>, paint?: Paint): Cell[] =>
-      cur === null ? [] : [{ text: formatConverted(v[cur.toLowerCase()], cur), right: true, paint }];
+      cur === null ? [] : [{ text: formatConverted(v[cur.code.toLowerCase()], cur.code), right: true, paint }];
     const rows = spend.groups.map((g): Cell[] => [
       { text: g.model ?? '?' },
       { text: String(g.requests), right: true },
@@ -156,7 +162,7 @@ export function formatStatus(url: string, state: StateView, spend: SpendView | n
       { text: formatUsd(spend.total.usd), right: true, paint: 'bold' },
       ...converted(spend.total, 'bold'),
     ]);
-    out.push(table(['MODEL', 'REQUESTS', 'PROMPT', 'COMPLETION', 'SPEND', ...(cur === null ? [] : [cur])], rows, color));
+    out.push(table(['MODEL', 'REQUESTS', 'PROMPT', 'COMPLETION', 'SPEND', ...(cur === null ? [] : [cur.code])], rows, color));
   }
   return `${out.join('\n')}\n`;
 }

@@ -78,7 +78,7 @@ describe('formatStatus', () => {
     expect(out).toMatch(/^total\s+12\s+\$0\.0123$/m);
   });
 
-  it('with a display currency (budget.currency), the spend table has its column beside USD, as /switchyard/spend converts it (it showed USD only)', () => {
+  it('with a display currency (budget.currency), the spend and budget tables have its column beside USD, as /switchyard/spend converts it (they showed USD only)', () => {
     const spend: SpendView = {
       currency: { code: 'CNY', perUsd: 7.1 },
       total: { requests: 12, usd: 0.0123, cny: 0.08733 },
@@ -88,8 +88,13 @@ describe('formatStatus', () => {
     expect(out).toMatch(/^MODEL\s+REQUESTS\s+PROMPT\s+COMPLETION\s+SPEND\s+CNY$/m);
     expect(out).toMatch(/^gpt-4\.1\s+12\s+300\s+900\s+\$0\.0123\s+0\.0873 CNY$/m);
     expect(out).toMatch(/^total\s+12\s+\$0\.0123\s+0\.0873 CNY$/m);
+    // The budget table too: spent and limit (limits are USD) converted as the spend route converts them.
+    expect(out).toMatch(/^BUDGET\s+SPENT \/ LIMIT\s+USED\s+RESERVED\s+PERIOD\s+RESETS\s+CNY$/m);
+    expect(out).toMatch(/^global:day\s+\$4\.50 \/ \$5\.00\s+92\.0%\s+\$0\.100\s+day\s+in 12h 0m\s+31\.95 \/ 35\.50 CNY$/m);
     // USD as the display currency adds nothing (its figure is `usd`).
-    expect(formatStatus('u', STATE, { ...SPEND, currency: { code: 'USD', perUsd: 1 } }, false)).toMatch(/^MODEL\s+REQUESTS\s+PROMPT\s+COMPLETION\s+SPEND$/m);
+    const usd = formatStatus('u', STATE, { ...SPEND, currency: { code: 'USD', perUsd: 1 } }, false);
+    expect(usd).toMatch(/^MODEL\s+REQUESTS\s+PROMPT\s+COMPLETION\s+SPEND$/m);
+    expect(usd).toMatch(/^BUDGET\s+SPENT \/ LIMIT\s+USED\s+RESERVED\s+PERIOD\s+RESETS$/m);
   });
 
   it('colours states and budget levels with ANSI when asked', () => {
