@@ -234,7 +234,9 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
       },
       end(o) {
         if (o.ok) {
-          span.setAttribute('gen_ai.response.model', info.upstreamModel);
+          // The conventions' response model is the one that generated the answer, as the upstream names it
+          // (a dated snapshot for an alias: gpt-4.1 → gpt-4.1-2025-04-14); the name sent when it names none.
+          span.setAttribute('gen_ai.response.model', o.model ? scrub(echoName(o.model)) : info.upstreamModel);
           if (o.usage) span.setAttributes({ 'gen_ai.usage.input_tokens': o.usage.promptTokens, 'gen_ai.usage.output_tokens': o.usage.completionTokens });
           const finish = o.finishReason ?? null;
           if (finish !== null) span.setAttribute('gen_ai.response.finish_reasons', [finish]);

@@ -88,6 +88,8 @@ export interface AttemptSuccess {
   latencyMs: number;
   /** How the answer finished (its first choice's chat finish reason, a stream's last one), null when none was given. */
   finishReason: string | null;
+  /** The model the upstream says answered (its body's or first chunk's `model`: a dated snapshot, `gpt-4.1-2025-04-14`), null when it said none. */
+  model: string | null;
   /** `x-ratelimit-remaining-*` said 0: the window is exhausted until this time. */
   exhaustedUntil: number | null;
   malformed: number;
@@ -401,7 +403,7 @@ function answerChars(out: AttemptSuccess): number {
 
 /** The attempt's success, told to its trace (a function, not a closure made per attempt). */
 function traced(trace: ReturnType<typeof traceAttempt>, out: AttemptSuccess): AttemptSuccess {
-  trace?.end({ ok: true, text: out.text, usage: out.usage, finishReason: out.finishReason });
+  trace?.end({ ok: true, text: out.text, usage: out.usage, finishReason: out.finishReason, model: out.model });
   return out;
 }
 
@@ -589,6 +591,7 @@ function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number)
     ttftMs: null,
     latencyMs,
     finishReason: finishOf(parsed.completion),
+    model: typeof json === 'object' && json !== null && typeof (json as { model?: unknown }).model === 'string' ? (json as { model: string }).model : null,
     exhaustedUntil: exhaustedUntil(res, inp.now()),
     malformed: 0,
   };
@@ -627,6 +630,8 @@ class StreamReader implements BodyConsumer {
    */
   private readonly maxChars: number;
   private finish: string | null = null;
+  /** The model the upstream says answers: the first chunk's `model` (message_start's, relayed). */
+  private model: string | null = null;
   /** Whether the body held any event (a web page's holds none). */
   private events = false;
   private done = false;
@@ -780,6 +785,7 @@ class StreamReader implements BodyConsumer {
       ttftMs: this.ttftMs,
       latencyMs: inp.now() - this.started,
       finishReason: this.finish,
+      model: this.model,
       exhaustedUntil: this.exhausted,
       malformed: this.malformed,
     });
@@ -864,6 +870,11 @@ class StreamReader implements BodyConsumer {
     switch (p.type) {
       case 'chunk':
       case 'native': {
+        // A templated chunk's envelope is read, not the chunk (that would parse it).
+        if (this.model === null) {
+          const m = p.type === 'native' ? p.model : p.shape !== undefined ? p.shape.model : p.chunk.model;
+          if (typeof m === 'string' && m !== '') this.model = m;
+        }
         if (p.content && this.ttftMs === null) this.firstContent();
         else if (p.type === 'chunk' && p.other && this.idle === undefined) this.firstOutput();
         if (p.finishReason) this.finish = p.finishReason;

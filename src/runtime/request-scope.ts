@@ -17,7 +17,14 @@ export interface AttemptTrace {
   headers(): Record<string, string>;
   end(
     outcome:
-      | { ok: true; text: string; usage: { promptTokens: number; completionTokens: number } | null; finishReason?: string | null }
+      | {
+          ok: true;
+          text: string;
+          usage: { promptTokens: number; completionTokens: number } | null;
+          finishReason?: string | null;
+          /** The model the upstream says answered (null or absent: it said none). */
+          model?: string | null;
+        }
       | { ok: false; fault: string; status: number | null },
   ): void;
 }

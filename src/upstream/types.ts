@@ -97,7 +97,17 @@ export type StreamPiece =
    * request): its SSE name and data, whether it carries content (commits the stream), the
    * text it adds (for estimates), and the stop reason it sets, in chat terms.
    */
-  | { type: 'native'; name: string; data: string; content: boolean; text: string; finishReason: string | null; messageStart: boolean }
+  | {
+      type: 'native';
+      name: string;
+      data: string;
+      content: boolean;
+      text: string;
+      finishReason: string | null;
+      messageStart: boolean;
+      /** `message_start`'s `message.model`: the model the upstream says answers. */
+      model?: string;
+    }
   | { type: 'usage'; usage: Usage }
   | { type: 'done' }
   | { type: 'error'; error: UpstreamErrorInfo }

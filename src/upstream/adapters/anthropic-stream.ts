@@ -87,7 +87,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
       case 'message_start':
         if (!isObj(j.message)) return [this.malformed(ev)];
         this.remember(j.message.usage);
-        return this.counted({ ...piece, messageStart: true });
+        return this.counted({ ...piece, messageStart: true, ...(typeof j.message.model === 'string' ? { model: j.message.model } : {}) });
       case 'content_block_start': {
         const b = j.content_block;
         if (!isObj(b)) return [this.malformed(ev)];
