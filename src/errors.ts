@@ -124,7 +124,17 @@ export const UPSTREAM_TEXT_AT_DEBUG = '[upstream message: logged at debug level]
  */
 export function loggedMessage(message: string, upstreamText: string | null | undefined, debug: boolean): string {
   if (debug || !upstreamText || /^upstream status \d+$/.test(upstreamText)) return message;
-  return message.split(upstreamText).join(UPSTREAM_TEXT_AT_DEBUG);
+  // Only where switchyard's messages quote it: the whole message, or after ': ' up to the end or a
+  // '; '. A short upstream text ('error') is also a word of switchyard's own, which stays.
+  let out = '';
+  let from = 0;
+  for (let at = message.indexOf(upstreamText); at >= 0; at = message.indexOf(upstreamText, at + 1)) {
+    const end = at + upstreamText.length;
+    if (at < from || !(at === 0 || message.startsWith(': ', at - 2)) || !(end === message.length || message.startsWith('; ', end))) continue;
+    out += message.slice(from, at) + UPSTREAM_TEXT_AT_DEBUG;
+    from = end;
+  }
+  return out + message.slice(from);
 }
 
 export function errorBody(err: unknown): { status: number; body: OpenAIErrorBody; headers: Record<string, string> } {

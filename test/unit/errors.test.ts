@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ERROR_CATALOG, SwitchyardError, errorBody, upstreamClientError, type ErrorCode } from '../../src/errors.js';
+import { ERROR_CATALOG, SwitchyardError, UPSTREAM_TEXT_AT_DEBUG, errorBody, loggedMessage, upstreamClientError, type ErrorCode } from '../../src/errors.js';
 
 /** Spec §3: the status of every error code the contract names. */
 const SPEC_STATUS: Array<[ErrorCode, number]> = [
@@ -144,5 +144,25 @@ describe('errors that are not SwitchyardErrors', () => {
     expect(out.status).toBe(500);
     expect(out.body.error.code).toBe('internal_error');
     expect(JSON.stringify(out)).not.toMatch(/boom|fake|x is undefined/);
+  });
+});
+
+describe('loggedMessage: an upstream text in a log line below debug', () => {
+  const X = UPSTREAM_TEXT_AT_DEBUG;
+  it('is replaced where switchyard quotes it (whole, or after ": " up to the end or "; "), and kept at debug', () => {
+    const m = 'upstream failed on every attempt (2); last: status 500: upstream answered 500: bad input "my prompt"; the stream had begun';
+    expect(loggedMessage(m, 'bad input "my prompt"', false)).toBe(
+      `upstream failed on every attempt (2); last: status 500: upstream answered 500: ${X}; the stream had begun`,
+    );
+    expect(loggedMessage(m, 'bad input "my prompt"', true)).toBe(m);
+    expect(loggedMessage('bad input "my prompt"', 'bad input "my prompt"', false)).toBe(X);
+    expect(loggedMessage('upstream error in stream: oops', 'oops', false)).toBe(`upstream error in stream: ${X}`);
+  });
+
+  it("leaves switchyard's own words that happen to be the upstream's text (a short one: 'error', 'upstream')", () => {
+    expect(loggedMessage('upstream answered 500: upstream', 'upstream', false)).toBe(`upstream answered 500: ${X}`);
+    expect(loggedMessage('upstream answered 500: error; an error before', 'error', false)).toBe(`upstream answered 500: ${X}; an error before`);
+    // What an adapter says of an empty body is switchyard's own.
+    expect(loggedMessage('upstream answered 500: upstream status 500', 'upstream status 500', false)).toBe('upstream answered 500: upstream status 500');
   });
 });
