@@ -86,7 +86,16 @@ function contentParts(content: unknown): Json[] {
     if (p.type === 'refusal' && typeof p.refusal === 'string') return { type: 'text', content: p.refusal };
     if (p.type === 'image_url') {
       const url = isObject(p.image_url) ? p.image_url.url : p.image_url;
+      // An image sent inline (a base64 data: URL) is the conventions' blob part, not a uri.
+      const inline = typeof url === 'string' ? /^data:([^;,]*)(?:;[^,]*)?;base64,/i.exec(url) : null;
+      if (inline !== null)
+        return { type: 'blob', modality: 'image', ...(inline[1] ? { mime_type: inline[1] } : {}), content: (url as string).slice(inline[0].length) };
       return { type: 'uri', modality: 'image', uri: typeof url === 'string' ? url : '' };
+    }
+    // Audio sent inline (`input_audio: {data, format}`): a blob part too.
+    if (p.type === 'input_audio' && isObject(p.input_audio) && typeof p.input_audio.data === 'string') {
+      const format = p.input_audio.format;
+      return { type: 'blob', modality: 'audio', ...(typeof format === 'string' ? { mime_type: `audio/${format}` } : {}), content: p.input_audio.data };
     }
     return { ...p, type: typeof p.type === 'string' ? p.type : 'unknown' };
   });

@@ -50,6 +50,29 @@ describe('inputMessages', () => {
     ]);
   });
 
+  it('writes an image or audio sent inline (a base64 data: URL, input_audio) as a blob part, not a uri', () => {
+    const messages = [
+      {
+        role: 'user',
+        content: [
+          { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } },
+          { type: 'image_url', image_url: { url: 'data:;base64,AAAA' } },
+          { type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'wav' } },
+        ],
+      },
+    ];
+    expect(inputMessages(messages)).toEqual([
+      {
+        role: 'user',
+        parts: [
+          { type: 'blob', modality: 'image', mime_type: 'image/png', content: 'iVBORw0KGgo=' },
+          { type: 'blob', modality: 'image', content: 'AAAA' },
+          { type: 'blob', modality: 'audio', mime_type: 'audio/wav', content: 'UklGRg==' },
+        ],
+      },
+    ]);
+  });
+
   it('keeps arguments that are not JSON as text, and gives nothing for what is not a message list', () => {
     expect(inputMessages([{ role: 'assistant', tool_calls: [{ id: 'c', function: { name: 'f', arguments: '{broken' } }] }])).toEqual([
       { role: 'assistant', parts: [{ type: 'tool_call', id: 'c', name: 'f', arguments: '{broken' }] },
