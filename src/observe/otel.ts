@@ -349,8 +349,9 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
           'gen_ai.usage.output_tokens': r.usage.completionTokens,
         });
         // The model and provider that answered: none when the request failed before any answer began
-        // (a 502 after every attempt failed named the last model tried as the response's).
-        const answered = r.status < 400 || r.httpStatus === 200;
+        // (a 502 after every attempt failed named the last model tried as the response's). A stream
+        // the client left once its answer had begun (a 499 with a first token) was being answered.
+        const answered = r.status < 400 || r.httpStatus === 200 || r.ttftMs !== null;
         if (r.model && answered) {
           span.setAttribute('gen_ai.response.model', r.model);
           const p = providers.get(r.model);

@@ -12,6 +12,8 @@ import { startSidecar, type SidecarHandle } from './harness.js';
 import { OtlpReceiver } from './otlp-receiver.js';
 
 const OPENAI_SNAPSHOT = 'gpt-4.1-2025-04-14';
+/** A prompt the upstream begins to answer and never finishes. */
+const HANG = 'hang after the first words';
 const ANTHROPIC_SNAPSHOT = 'claude-sonnet-4-5-20250929';
 
 let upstream: Server;
@@ -81,6 +83,12 @@ beforeAll(async () => {
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
       const stream = (JSON.parse(body) as { stream?: boolean }).stream === true;
+      if (body.includes(HANG)) {
+        // The answer begins, then nothing more comes: the client leaves mid-answer.
+        const first = openaiAnswer(true).body.split('\n\n').slice(0, 2).join('\n\n');
+        res.writeHead(200, { 'content-type': 'text/event-stream' }).write(`${first}\n\n`);
+        return;
+      }
       const a = req.url?.startsWith('/anthropic/') ? anthropicAnswer(stream) : openaiAnswer(stream);
       res.writeHead(200, { 'content-type': a.type }).end(a.body);
     });
@@ -149,5 +157,30 @@ describe("an attempt span's gen_ai.response.model", () => {
   ])('a Messages request relayed to Anthropic (stream %s): the snapshot message_start / the body named', async (stream, n) => {
     const span = await attemptOf('/v1/messages', chat('claude-sonnet-4.5', stream), `${'b'.repeat(31)}${n}`, { 'anthropic-version': '2023-06-01' });
     expect(span.attributes['gen_ai.response.model']).toBe(ANTHROPIC_SNAPSHOT);
+  });
+});
+
+describe('a request span whose client left mid-answer', () => {
+  it('names the model and provider that were answering it (the answer had begun: its id is there too)', async () => {
+    const traceId = 'c'.repeat(32);
+    const ctl = new AbortController();
+    const r = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+      body: JSON.stringify({ model: 'gpt-4.1', stream: true, max_tokens: 20, messages: [{ role: 'user', content: HANG }] }),
+      signal: ctl.signal,
+    });
+    const reader = r.body!.getReader();
+    let seen = '';
+    while (!seen.includes('fine')) seen += new TextDecoder().decode((await reader.read()).value);
+    ctl.abort();
+    const span = await otlp.waitFor((s) => s.traceId === traceId && s.kind === 2);
+    expect(span.attributes).toMatchObject({
+      'http.response.status_code': 499,
+      'switchyard.error.code': 'client_closed_request',
+      'gen_ai.response.id': 'chatcmpl-1',
+      'gen_ai.response.model': 'gpt-4.1',
+      'gen_ai.provider.name': 'openai',
+    });
   });
 });
