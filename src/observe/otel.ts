@@ -143,6 +143,38 @@ export function inputMessages(messages: unknown): Json[] {
   });
 }
 
+/**
+ * The most one captured-content attribute holds (`gen_ai.input.messages`, `gen_ai.output.messages`),
+ * in characters: spans wait in the exporter's queue (2,048, and 512 being sent) while a collector is
+ * slow or gone, and content was copied whole — a few megabytes of prompt a span, gigabytes queued.
+ */
+export const MAX_CAPTURED_CHARS = 32_768;
+/** A string inside captured content longer than this is clipped first (a long document, an inline image's base64). */
+const MAX_CAPTURED_STRING = 4_096;
+
+function clipStrings(v: unknown): unknown {
+  if (typeof v === 'string') return v.length > MAX_CAPTURED_STRING ? `${v.slice(0, MAX_CAPTURED_STRING)}…[clipped]` : v;
+  if (Array.isArray(v)) return v.map(clipStrings);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, clipStrings(x)]));
+  return v;
+}
+
+/**
+ * Captured messages as the attribute's JSON, at most {@link MAX_CAPTURED_CHARS}: whole when they fit;
+ * else each long string clipped, then the oldest messages left out until the rest fits (the newest
+ * turns are what an answer follows), else a placeholder. `clipped` says whether anything was cut.
+ */
+export function capturedJson(messages: Json[]): { json: string; clipped: boolean } {
+  const whole = JSON.stringify(messages);
+  if (whole.length <= MAX_CAPTURED_CHARS) return { json: whole, clipped: false };
+  const short = messages.map(clipStrings);
+  for (let from = 0; from < short.length; from++) {
+    const json = JSON.stringify(short.slice(from));
+    if (json.length <= MAX_CAPTURED_CHARS) return { json, clipped: true };
+  }
+  return { json: JSON.stringify([{ role: 'user', parts: [{ type: 'text', content: '[content over 32 KiB left out]' }] }]), clipped: true };
+}
+
 type ResourcesModule = Pick<typeof import('@opentelemetry/resources'), 'defaultResource' | 'detectResources' | 'envDetector' | 'resourceFromAttributes'>;
 
 /**
@@ -250,11 +282,13 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
           const finish = o.finishReason ?? null;
           if (finish !== null) span.setAttribute('gen_ai.response.finish_reasons', [finish]);
           // The conventions' output message has its finish_reason (when the upstream said one).
-          if (cfg.captureContent && o.text !== '')
-            span.setAttribute(
-              'gen_ai.output.messages',
-              scrub(JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: o.text }], ...(finish !== null ? { finish_reason: finish } : {}) }])),
-            );
+          if (cfg.captureContent && o.text !== '') {
+            const out = capturedJson([
+              { role: 'assistant', parts: [{ type: 'text', content: o.text }], ...(finish !== null ? { finish_reason: finish } : {}) },
+            ]);
+            span.setAttribute('gen_ai.output.messages', scrub(out.json));
+            if (out.clipped) span.setAttribute('switchyard.content_clipped', true);
+          }
           onEnd(null);
         } else if (o.fault === 'client_gone') {
           // Cancelled because switchyard's own client left: the conventions ask a CLIENT span
@@ -313,7 +347,11 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     // Content is the client's own, but a configured secret in it is scrubbed as everywhere else (logs, events, errors).
     // Not for embeddings: the conventions give them no messages, and their flow's prompt is only a placeholder
     // to count (a run of one byte per token id, or the texts joined as one user turn).
-    if (cfg.captureContent && apiName !== 'embeddings') attrs['gen_ai.input.messages'] = scrub(JSON.stringify(inputMessages(call.body.messages)));
+    if (cfg.captureContent && apiName !== 'embeddings') {
+      const input = capturedJson(inputMessages(call.body.messages));
+      attrs['gen_ai.input.messages'] = scrub(input.json);
+      if (input.clipped) attrs['switchyard.content_clipped'] = true;
+    }
     const span: Span = tracer.startSpan(`${op} ${requested}`, { kind: SpanKind.SERVER, attributes: attrs }, parent);
     const ctx = trace.setSpan(parent, span);
     /** The last failed attempt's fault and endpoint; a fail-over's reason is set when the next attempt goes elsewhere. */

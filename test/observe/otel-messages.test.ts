@@ -3,7 +3,7 @@
  * (`[{role, parts}]`), from the chat messages a request was translated to.
  */
 import { describe, expect, it } from 'vitest';
-import { inputMessages } from '../../src/observe/otel.js';
+import { capturedJson, inputMessages, MAX_CAPTURED_CHARS } from '../../src/observe/otel.js';
 
 describe('inputMessages', () => {
   it('writes text, images, tool calls and tool results as the conventions’ parts', () => {
@@ -79,5 +79,31 @@ describe('inputMessages', () => {
     ]);
     expect(inputMessages(undefined)).toEqual([]);
     expect(inputMessages('hi')).toEqual([]);
+  });
+});
+
+describe('capturedJson', () => {
+  it('keeps content that fits whole, and bounds what does not: long strings clipped, then the oldest messages left out', () => {
+    const small = inputMessages([{ role: 'user', content: 'hello' }]);
+    expect(capturedJson(small)).toEqual({ json: JSON.stringify(small), clipped: false });
+    // A 4 MB prompt (a pasted document, an inline image) was copied whole into the span.
+    const big = capturedJson(
+      inputMessages([
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'x'.repeat(4_000_000) },
+      ]),
+    );
+    expect(big.clipped).toBe(true);
+    expect(big.json.length).toBeLessThanOrEqual(MAX_CAPTURED_CHARS);
+    const parsed = JSON.parse(big.json) as Array<{ role: string; parts: Array<{ content: string }> }>;
+    expect(parsed.map((m) => m.role)).toEqual(['system', 'user']);
+    expect(parsed[1]!.parts[0]!.content.endsWith('…[clipped]')).toBe(true);
+    // A long conversation: the newest turns are kept.
+    const turns = Array.from({ length: 400 }, (_, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content: `turn ${i} ${'y'.repeat(300)}` }));
+    const long = capturedJson(inputMessages(turns));
+    expect(long.json.length).toBeLessThanOrEqual(MAX_CAPTURED_CHARS);
+    const kept = JSON.parse(long.json) as Array<{ parts: Array<{ content: string }> }>;
+    expect(kept.at(-1)!.parts[0]!.content.startsWith('turn 399 ')).toBe(true);
+    expect(kept.length).toBeLessThan(400);
   });
 });
