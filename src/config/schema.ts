@@ -523,6 +523,25 @@ const shellPath = (p: string): boolean => /^~|^\$[A-Za-z_]/.test(p);
 const SHELL_PATH =
   'a path starting with ~ or $VARIABLE is not expanded (it is read as written: a directory of that name under the working directory): write the whole path';
 
+/**
+ * What is wrong with a `redis://` URL that the Redis client could not use, or null. Said without
+ * the URL (it may hold a password). Unparsable (a port above 65535, a space, a second port) it
+ * crashed the start with a stack trace that printed the URL, password included; a path that is
+ * not a database number (`/cache`) crashed it at the first SELECT.
+ */
+function redisUrlProblem(v: string): string | null {
+  if (!/^rediss?:\/\//.test(v)) return null;
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    return 'not a URL the Redis client can read (a port above 65535, a space, a second colon, or a password with one of @ : / ? # not percent-encoded?): write redis://HOST:PORT/DB, for example redis://127.0.0.1:6379/0';
+  }
+  if (u.pathname !== '' && u.pathname !== '/' && !/^\/\d{1,5}$/.test(u.pathname))
+    return 'the path after the host is the database number (redis://HOST:PORT/0, /1, …), and this one is not a whole number from 0: write the number, or leave the path out for database 0';
+  return null;
+}
+
 const storageSchema = z.strictObject({
   ledger: z
     .string()
@@ -532,6 +551,10 @@ const storageSchema = z.strictObject({
   shared: z
     .string()
     .regex(/^(memory|rediss?:\/\/.+)$/, 'expected memory or redis://…')
+    .superRefine((v, ctx) => {
+      const problem = redisUrlProblem(v);
+      if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+    })
     .default('memory'),
   /** Stored Responses-API answers for `previous_response_id`, in the ledger database. */
   responses: z

@@ -1048,6 +1048,28 @@ describe('storage.shared (issue 13)', () => {
     expect(errs.join('\n')).not.toContain('storage.shared is memory here');
   });
 
+  it('storage.shared: a redis:// URL the Redis client cannot read is refused with what to write, never echoing the URL (its password)', () => {
+    // Each of these passed check-config, then crashed `serve` with a stack trace printing the URL, password included.
+    for (const shared of [
+      'redis://:hunter2SECRET@127.0.0.1:99999',
+      'redis://:hunter2SECRET@127.0.0.1:6379:6379',
+      'redis://:hunter2SECRET@127.0.0.1 :6379',
+      'rediss://:hunter2SECRET@[::1:6379',
+    ]) {
+      const errs = errors(validateConfig({ ...minimal(), storage: { ledger: 'postgres://u@h/db', shared } })).join('\n');
+      expect(errs, shared).toContain('storage.shared: not a URL the Redis client can read');
+      expect(errs, shared).toContain('redis://HOST:PORT/DB');
+      expect(errs, shared).not.toContain('hunter2');
+    }
+    // A path is the database number: `/cache` crashed the start at its SELECT.
+    for (const shared of ['redis://127.0.0.1:6379/cache', 'redis://127.0.0.1:6379/1/2', 'redis://127.0.0.1:6379/-1x'])
+      expect(errors(validateConfig({ ...minimal(), storage: { ledger: 'postgres://u@h/db', shared } })).join('\n'), shared).toContain(
+        'storage.shared: the path after the host is the database number',
+      );
+    for (const shared of ['redis://127.0.0.1:6379', 'redis://127.0.0.1:6379/', 'redis://127.0.0.1:6379/3', 'rediss://:pw@[::1]:6380/0', 'redis://h'])
+      ok(validateConfig({ ...minimal(), storage: { ledger: 'postgres://u@h/db', shared } }));
+  });
+
   it('resilience.halfOpenProbes above 1 is refused with Redis, whose probe slot is one per endpoint (it would act as 1)', () => {
     const storage = { ledger: 'postgres://u@h/db', shared: 'redis://h' };
     expect(errors(validateConfig({ ...minimal(), storage, resilience: { halfOpenProbes: 3 } })).join('\n')).toMatch(
