@@ -111,6 +111,20 @@ async function refuseBesideOtherPrefix(ledger: LedgerStore, storage: Config['sto
 }
 
 /**
+ * The start-up message for a Redis connection refused in a way that waiting cannot end, or null
+ * for one that may (Redis not up yet, not reachable yet: the sidecar then starts not ready). A
+ * wrong password or an answer that is not Redis's protocol left a replica running, never ready,
+ * its reason in a log line.
+ */
+function refusedForGood(error: string, url: string): string | null {
+  if (/^(WRONGPASS|NOAUTH)\b/.test(error))
+    return `storage.shared ${url}: Redis refused this replica's credentials (${error.split('\n')[0]!.slice(0, 200)}): check the user and password in storage.shared (redis://:PASSWORD@HOST:PORT, or redis://USER:PASSWORD@HOST:PORT for an ACL user; percent-encode @ : / ? # in them)`;
+  if (/^(Unknown RESP type|Protocol error)/i.test(error))
+    return `storage.shared ${url}: what answers there does not speak Redis's protocol (its answer was not a Redis reply: another service's port?): check the host and port in storage.shared (Redis listens on 6379 by default)`;
+  return null;
+}
+
+/**
  * Redis shared state. The Redis client (ioredis, ~2 MB of live heap and its code) is loaded
  * here, only when `storage.shared` names Redis: a single replica never holds it.
  */
@@ -165,6 +179,12 @@ export async function openRedisShared(opts: {
           throw new StartupError(
             `storage.shared ${conn.url} names a database that this Redis does not have (${message}): use one below its "databases" setting (16 by default)`,
           );
+        }
+        // A refusal that waiting cannot end (the password, or no Redis at that port): a configuration error, as for the ledger.
+        const refused = refusedForGood(conn.health.lastError ?? message, conn.url);
+        if (refused !== null) {
+          await conn.close();
+          throw new StartupError(refused);
         }
         // Not fatal: the sidecar starts not ready and answers 503 until Redis is reachable.
         // ioredis rejects with "Connection is closed."; the reply that closed it (WRONGPASS, NOAUTH,

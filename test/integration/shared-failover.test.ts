@@ -398,25 +398,37 @@ describe('shared state failover', () => {
     }
   }, 40_000);
 
-  it('Redis refusing the password: not ready, 503 shared_state_unavailable, and the log and state say WRONGPASS (not "Connection is closed"), never the password', async () => {
+  it('Redis refusing the credentials (WRONGPASS, NOAUTH) or not speaking Redis at that port stops the start (exit 1) naming the cause and what to do, never the password', async () => {
+    // Waiting cannot end these: before, the replica started and stayed not ready for good, the cause in one log line.
     const locked = await privateRedis(['--requirepass', 'the-right-one'], 'the-right-one');
     await locked.start();
+    const notRedis = createServer((sock) => sock.once('data', () => sock.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n')));
+    await new Promise<void>((r) => notRedis.listen(0, '127.0.0.1', r));
     const d = await freshDb();
     dbs.push(d);
+    const cases: Array<[string, string]> = [
+      [locked.url.replace('redis://', 'redis://:not-the-password@'), "Redis refused this replica's credentials (WRONGPASS"],
+      [locked.url, "Redis refused this replica's credentials (NOAUTH"],
+      [`redis://:not-the-password@127.0.0.1:${(notRedis.address() as AddressInfo).port}/0`, "what answers there does not speak Redis's protocol"],
+    ];
     try {
-      const url = locked.url.replace('redis://', 'redis://:not-the-password@');
-      const [s] = (await startReplicas(1, sim.url, { ledger: d.url, shared: url, keyPrefix: uniq('sy-wrongpass') })).all;
-      running.push({ all: [s!], cfg: {}, stop: async () => void (await s!.stop('SIGKILL')) });
-      expect((await fetch(`${s!.url}/readyz`)).status).toBe(503);
-      const err = await s!.client.chat.completions.create({ model: 'deepseek-v3.2', messages: MSG, max_tokens: MAX }).then(() => 'ok', errorCode);
-      expect(err).toBe('shared_state_unavailable');
-      expect((await sharedState(s!)).shared.lastError).toMatch(/^WRONGPASS/);
-      await s!.waitForOutput('unreachable at startup');
-      expect(s!.stdout()).toMatch(
-        /"err":"WRONGPASS[^"]*","store":"redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0","msg":"shared state \(Redis\) unreachable at startup"/,
-      );
-      expect(s!.stdout() + s!.stderr() + JSON.stringify(await sharedState(s!))).not.toContain('not-the-password');
+      for (const [shared, why] of cases) {
+        const cfg = testConfig(sim.url, { storage: { ledger: d.url, shared, keyPrefix: uniq('sy-refused') } });
+        const err = await startSidecar(cfg).then(
+          async (s) => {
+            await s.stop('SIGKILL');
+            return 'started';
+          },
+          (e: unknown) => String(e),
+        );
+        expect(err, shared).toContain('exited with 1 before it was ready');
+        expect(err, shared).toContain(`switchyard: cannot start: storage.shared ${shared.replace(':not-the-password@', ':***@')}: ${why}`);
+        expect(err, shared).toMatch(/check the (user and password|host and port) in storage\.shared/);
+        expect(err, shared).not.toContain('not-the-password');
+        expect(err, shared).not.toMatch(/\n\s+at /);
+      }
     } finally {
+      notRedis.close();
       await locked.dispose();
     }
   });
