@@ -542,11 +542,33 @@ function redisUrlProblem(v: string): string | null {
   return null;
 }
 
+/**
+ * Whether the PostgreSQL driver (pg-connection-string) can read a `postgres://` URL: the same two
+ * tries it makes (spaces encoded; an empty host before the path). One it cannot passed check-config
+ * and then stopped the start with "Invalid URL".
+ */
+function postgresUrlReadable(v: string): boolean {
+  const url = / |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(v) ? encodeURI(v).replace(/%25(\d\d)/g, '%$1') : v;
+  for (const tried of [url, url.replace('@/', '@___DUMMY___/')]) {
+    try {
+      new URL(tried, 'postgres://base');
+      return true;
+    } catch {
+      // the next try
+    }
+  }
+  return false;
+}
+
 const storageSchema = z.strictObject({
   ledger: z
     .string()
     .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+|memory)$/, 'expected sqlite:PATH, postgres://… or memory')
     .refine((v) => !v.startsWith('sqlite:') || !shellPath(v.slice('sqlite:'.length)), { error: SHELL_PATH })
+    .refine((v) => !/^postgres(ql)?:\/\//.test(v) || postgresUrlReadable(v), {
+      error:
+        'not a URL the PostgreSQL driver can read (a port above 65535, a second colon, or a password with one of @ : / ? # not percent-encoded?): write postgres://USER@HOST:PORT/DATABASE, for example postgres://switchyard@127.0.0.1:5432/switchyard (the password best in PGPASSWORD or ~/.pgpass)',
+    })
     .default('sqlite:./switchyard.db'),
   shared: z
     .string()

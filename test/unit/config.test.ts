@@ -1070,6 +1070,25 @@ describe('storage.shared (issue 13)', () => {
       ok(validateConfig({ ...minimal(), storage: { ledger: 'postgres://u@h/db', shared } }));
   });
 
+  it('storage.ledger: a postgres:// URL the driver cannot read is refused by check-config with what to write, never echoing the URL (its password)', () => {
+    // These passed check-config and stopped `serve` with "Invalid URL".
+    for (const ledger of ['postgres://app:hunter2SECRET@127.0.0.1:99999/db', 'postgresql://app:hunter2SECRET@db:5432:5432/db']) {
+      const errs = errors(validateConfig({ ...minimal(), storage: { ledger } })).join('\n');
+      expect(errs, ledger).toContain('storage.ledger: not a URL the PostgreSQL driver can read');
+      expect(errs, ledger).not.toContain('hunter2');
+    }
+    // What the driver reads: spaces (encoded), a socket directory as the host, an empty host.
+    for (const ledger of [
+      'postgres://u@h/db',
+      'postgres://u@127.0.0.1:5432/my db',
+      'postgres://u@%2Fvar%2Frun%2Fpostgresql/db',
+      'postgres:///db?host=/var/run/postgresql',
+      'postgres://u:p@/db',
+      'postgresql://u@[::1]:5432/db?sslmode=require',
+    ])
+      ok(validateConfig({ ...minimal(), storage: { ledger } }));
+  });
+
   it('resilience.halfOpenProbes above 1 is refused with Redis, whose probe slot is one per endpoint (it would act as 1)', () => {
     const storage = { ledger: 'postgres://u@h/db', shared: 'redis://h' };
     expect(errors(validateConfig({ ...minimal(), storage, resilience: { halfOpenProbes: 3 } })).join('\n')).toMatch(
