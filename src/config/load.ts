@@ -144,7 +144,11 @@ export async function loadConfigFile(file: string): Promise<LoadResult> {
         ),
       };
   }
-  return validateConfig(raw);
+  const res = validateConfig(raw);
+  if (res.ok) return res;
+  // Each problem with the line its path points at (YAML reads a JSON file too).
+  const { withLines } = await import('./lines.js');
+  return { ok: false, errors: withLines(res.errors, text, await import('yaml')) };
 }
 
 /** `a.b[0].c` from a zod path; dots inside model names (gpt-4.1) are kept as they are. */

@@ -741,6 +741,48 @@ describe('loadConfigFile and check-config', () => {
     expect(Object.keys(ok(await loadConfigFile(await file('default.json', JSON.stringify(DEFAULT_CONFIG)))).models)).toHaveLength(4);
   });
 
+  it('says the line each problem of a YAML or JSON file is on: the key, the list item, where a missing key goes, an unknown key, a value taken from a merge key', async () => {
+    const yaml = [
+      'x-price: &price', // 1
+      '  inputPerMTok: "1"', // 2
+      '  outputPerMTok: 2', // 3
+      'providers:', // 4
+      '  sim: { kind: openai, baseUrl: "http://127.0.0.1:9/v1", apiKeyEnv: SIM_KEY, bogus: 1 }', // 5
+      'models:', // 6
+      '  gpt-4.1:', // 7
+      '    tier: balanced', // 8
+      '    price: { inputPerMTok: 1 }', // 9
+      '    contextWindow: 128000', // 10
+      '    endpoints:', // 11
+      '      - { provider: sim, upstreamModel: a }', // 12
+      '      - { provider: simm, upstreamModel: b }', // 13
+      '  m2:', // 14
+      '    tier: balanced', // 15
+      '    price: { <<: *price }', // 16
+      '    contextWindow: 1000', // 17
+      '    endpoints: [{ provider: sim, upstreamModel: c }]', // 18
+      'storage: { leaseMs: 1000 }', // 19
+      '',
+    ].join('\n');
+    const expected: Array<[string, number]> = [
+      ['providers.sim: unknown key "bogus"', 5],
+      ['models.gpt-4.1.price.outputPerMTok: required', 9],
+      ['models.gpt-4.1.endpoints[1].provider: unknown provider "simm"', 13],
+      ['models.m2.price.inputPerMTok: expected number, got string', 2],
+      ['(root): unknown key "x-price"', 1],
+      ['storage.leaseMs: only read with storage.shared', 19],
+    ];
+    const y = errors(await loadConfigFile(await file('lines.yaml', yaml)));
+    for (const [start, line] of expected) expect(y.find((x) => x.startsWith(start)) ?? y, start).toMatch(new RegExp(` \\(line ${line}\\)$`));
+    // The same file as JSON: its own lines (the merge key is YAML's alone: the value is written out).
+    const json = JSON.stringify(parseYaml(yaml, { merge: true }), null, 2);
+    const lineOf = (text: string): number => json.split('\n').findIndex((l) => l.includes(text)) + 1;
+    const j = errors(await loadConfigFile(await file('lines.json', json)));
+    expect(j.find((x) => x.startsWith('providers.sim: unknown key "bogus"'))).toMatch(new RegExp(`\\(line ${lineOf('"bogus"')}\\)$`));
+    expect(j.find((x) => x.startsWith('models.gpt-4.1.endpoints[1].provider'))).toMatch(new RegExp(`\\(line ${lineOf('"simm"')}\\)$`));
+    expect(j.find((x) => x.startsWith('storage.leaseMs'))).toMatch(new RegExp(`\\(line ${lineOf('"leaseMs"')}\\)$`));
+  });
+
   it('reports YAML and JSON syntax errors with the file name', async () => {
     const y = await file('broken.yaml', 'models: [unclosed\n  providers: {');
     const yErrs = errors(await loadConfigFile(y));
