@@ -4,6 +4,7 @@
  * refused (a typo must not silently fall back to a default), and secrets are only ever named
  * by environment variable (`apiKeyEnv`, `keyEnv`), never written inline.
  */
+import { constants } from 'node:buffer';
 import { z } from 'zod';
 import { nearest, unknownModel } from './near.js';
 
@@ -77,10 +78,20 @@ export const hostSchema = z
     'a host without a port (the port is server.port or --port): for example 127.0.0.1',
   );
 
+/**
+ * The largest `server.maxBodyBytes` that can be honoured: a body is read into one buffer and then
+ * one string for JSON.parse, and V8's strings hold at most this many characters (about 512 MiB).
+ */
+export const MAX_BODY_BYTES = constants.MAX_STRING_LENGTH;
+
 const serverSchema = z.strictObject({
   host: hostSchema.default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(4141),
-  maxBodyBytes: positiveInt.default(4 * 1024 * 1024),
+  maxBodyBytes: positiveInt
+    .max(MAX_BODY_BYTES, {
+      error: `at most ${MAX_BODY_BYTES} bytes: a request body is read into one string for its JSON, and a JavaScript string holds at most that many characters (a larger limit let a client that declared a body of more than 4 GiB crash the process)`,
+    })
+    .default(4 * 1024 * 1024),
   /** How long SIGTERM waits for in-flight requests before closing them. */
   shutdownGraceMs: durationMs0.default(10_000),
   /**

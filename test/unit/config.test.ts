@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js';
 import { formatPath, loadConfigFile, validateConfig, type LoadResult } from '../../src/config/load.js';
 import { duplicateJsonKeys } from '../../src/config/json-duplicates.js';
-import { configSchema, DEFAULT_PG_JOURNAL, pgJournal, type Config } from '../../src/config/schema.js';
+import { configSchema, DEFAULT_PG_JOURNAL, MAX_BODY_BYTES, pgJournal, type Config } from '../../src/config/schema.js';
 import { SPEC_EXAMPLE_YAML } from './fixtures/spec-example.js';
 import { loadProfile } from '../../src/simulator/profile.js';
 import { BIN } from '../product.js';
@@ -1088,6 +1088,16 @@ describe('storage.shared (issue 13)', () => {
     );
     expect(errs.join('\n')).toContain('storage.shared: expected memory or redis://…');
     expect(errs.join('\n')).not.toContain('storage.shared is memory here');
+  });
+
+  it('server.maxBodyBytes is bounded by what can be read: one JavaScript string (a larger limit let a client crash the process with a declared length over 4 GiB)', () => {
+    // V8's longest string (536,870,888 characters on 64-bit Node 20 and 22).
+    expect(MAX_BODY_BYTES).toBeLessThan(2 ** 30);
+    for (const maxBodyBytes of [6_000_000_000, MAX_BODY_BYTES + 1])
+      expect(errors(validateConfig({ ...minimal(), server: { maxBodyBytes } })).join('\n'), String(maxBodyBytes)).toContain(
+        `server.maxBodyBytes: expected <= ${MAX_BODY_BYTES} (at most ${MAX_BODY_BYTES} bytes: a request body is read into one string`,
+      );
+    expect(ok(validateConfig({ ...minimal(), server: { maxBodyBytes: MAX_BODY_BYTES } })).server.maxBodyBytes).toBe(MAX_BODY_BYTES);
   });
 
   it('storage.shared: a redis:// URL the Redis client cannot read is refused with what to write, never echoing the URL (its password)', () => {
