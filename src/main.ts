@@ -18,7 +18,7 @@ import { createLogger, logWritesSettled } from './observe/log.js';
 import { Runtime } from './runtime/runtime.js';
 import { undersizedPools } from './config/pool-size.js';
 import { recordLeftOut } from './config/left-out.js';
-import { StartupError, type ReloadResult, type ServeOptions, type Sidecar } from './runtime/sidecar.js';
+import { holdSighup, releaseSighup, StartupError, type ReloadResult, type ServeOptions, type Sidecar } from './runtime/sidecar.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
 import { InspectionHub } from './observe/hub.js';
 import { startStatelyBridge } from './observe/stately-bridge.js';
@@ -258,6 +258,8 @@ async function refuseBesideReplicas(ledger: LedgerStore, cfg: Config, log: Logge
 }
 
 export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
+  // Until the handlers are installed, a SIGHUP is held (node's default would end the process).
+  if (opts.signals) holdSighup();
   const env = opts.env ?? process.env;
   const wanted = env.SWITCHYARD_REPLICA_ID;
   if (wanted !== undefined && wanted !== '' && !REPLICA_ID_RE.test(wanted))
@@ -537,7 +539,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   };
   // Before the line that says it listens: whoever waits for that line may stop it at once, and a
   // signal with no handler yet would end the process without its shutdown.
-  if (opts.signals) installSignals(log, shutdown, reload, hurry);
+  if (opts.signals) installSignals(log, shutdown, reload, hurry, releaseSighup());
   log.info(
     {
       url,
@@ -576,7 +578,7 @@ function startupOnlyChanges(running: Config, next: Config, opts: ServeOptions): 
  * exits at once with 1. The handlers stay installed: a repeated signal never kills the process
  * where it stands (node's default), before the ledger has the rows of the requests it cut.
  */
-function installSignals(log: Logger, shutdown: () => Promise<void>, reload: () => Promise<ReloadResult>, hurry: () => void): void {
+function installSignals(log: Logger, shutdown: () => Promise<void>, reload: () => Promise<ReloadResult>, hurry: () => void, hupWhileStarting: boolean): void {
   let signals = 0;
   // Once a third signal came, every way out exits 1: a shutdown that completes while the log
   // settles must not turn it into a clean stop (it did: exit 0).
@@ -606,7 +608,7 @@ function installSignals(log: Logger, shutdown: () => Promise<void>, reload: () =
   process.on('unhandledRejection', (err: unknown) => log.error({ err }, 'unhandled promise rejection (a switchyard bug); the sidecar keeps serving'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => {
+  const onHup = (): void => {
     reload().then(
       // The log is the only answer a signal gets: a refusal is an error that says why.
       (r) =>
@@ -615,5 +617,11 @@ function installSignals(log: Logger, shutdown: () => Promise<void>, reload: () =
           : log.error({ errors: r.errors }, `SIGHUP reload refused, the running config stays: ${r.errors.join('; ')}`),
       (err: unknown) => log.error({ err }, 'SIGHUP reload failed'),
     );
-  });
+  };
+  process.on('SIGHUP', onHup);
+  // One sent while it started: the file may have changed since it was read.
+  if (hupWhileStarting) {
+    log.info('SIGHUP came while starting: reloading the config file now');
+    onHup();
+  }
 }

@@ -29,6 +29,8 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'serve': {
+      // From the first moment: a SIGHUP before serve's handlers would end the process (node's default).
+      (await import('../runtime/sidecar.js')).holdSighup();
       (await import('./heap.js')).applyHeapPolicy();
       const [{ serveCommand }, { serve }] = await Promise.all([import('./serve.js'), import('../main.js')]);
       return serveCommand(rest, serve);

@@ -40,3 +40,27 @@ export type StartSidecar = (opts?: ServeOptions) => Promise<Sidecar>;
 
 /** A sidecar that cannot start (bad config, missing secret, port taken): exit 1 with the message. */
 export class StartupError extends Error {}
+
+/** SIGHUPs held while a sidecar starts (holdSighup), or null when none are being held. */
+let held: { count: number; listener: () => void } | null = null;
+
+/**
+ * Holds SIGHUP until the sidecar's own handlers are installed: node's default for it ends the
+ * process, so a reload sent while the sidecar started (`systemctl reload`, a deploy script's
+ * `kill -HUP`, during a start that waits seconds for a predecessor's ledger lock) killed it.
+ */
+export function holdSighup(): void {
+  if (held !== null) return;
+  const h = { count: 0, listener: () => void h.count++ };
+  held = h;
+  process.on('SIGHUP', h.listener);
+}
+
+/** Stops holding SIGHUP; true when one came meanwhile (the config is then reloaded once started). */
+export function releaseSighup(): boolean {
+  if (held === null) return false;
+  process.off('SIGHUP', held.listener);
+  const came = held.count > 0;
+  held = null;
+  return came;
+}

@@ -807,6 +807,63 @@ describe('two sidecars on one SQLite ledger', () => {
   }, 30_000);
 });
 
+describe('SIGHUP while serve starts', () => {
+  it("is held, not fatal: the sidecar starts and then reloads the file, which may have changed meanwhile (node's default for SIGHUP ended the process)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-hup-'));
+    const file = join(dir, 'c.yaml');
+    // A start waits up to shutdownGraceMs + 2 s for another sidecar's ledger lock.
+    const cfg = testConfig('http://127.0.0.1:9', { server: { shutdownGraceMs: 8000 }, storage: { ledger: 'sqlite:./l.db' } });
+    writeFileSync(file, stringify(cfg));
+    const running: ChildProcess[] = [];
+    /** A sidecar, and a promise for the moment its log has a line containing a text (its log so far included). */
+    const serve = (): { child: ChildProcess; logged: (text: string) => Promise<string> } => {
+      const child = spawn(process.execPath, [BIN, 'serve', '--config', file, '--port', '0'], {
+        cwd: dir,
+        env: { ...process.env, ...KEYS },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      running.push(child);
+      let out = '';
+      const waiting: Array<() => void> = [];
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        for (const w of [...waiting]) w();
+      });
+      const logged = (text: string): Promise<string> =>
+        new Promise((resolve, reject) => {
+          const check = () => out.includes(text) && resolve(out);
+          const ended = () => reject(new Error(`the sidecar ended (${child.exitCode ?? child.signalCode}) before it logged "${text}": ${out}`));
+          waiting.push(check);
+          check();
+          if (child.exitCode !== null || child.signalCode !== null) ended();
+          else child.once('exit', ended);
+        });
+      return { child, logged };
+    };
+    try {
+      // A start that takes a while, deterministically: it waits for another sidecar's ledger lock.
+      const first = serve();
+      await first.logged('switchyard listening on');
+      const second = serve();
+      await second.logged('waiting up to 10 s for it to stop');
+      // A reload sent while it starts, for a file changed meanwhile (a route added).
+      writeFileSync(file, stringify({ ...cfg, routing: { routes: { added: ['gpt-4.1'] } } }));
+      second.child.kill('SIGHUP');
+      first.child.kill('SIGTERM');
+      expect((await exitOf(first.child)).code).toBe(0);
+      const out = await second.logged('"msg":"SIGHUP reload"');
+      expect(out).toContain('SIGHUP came while starting: reloading the config file now');
+      const url = /switchyard listening on (http:\/\/\S+) /.exec(out)![1]!;
+      const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: Array<{ id: string }> };
+      expect(models.data.map((m) => m.id)).toContain('route/added');
+      second.child.kill('SIGTERM');
+      expect((await exitOf(second.child)).code).toBe(0);
+    } finally {
+      for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    }
+  }, 30_000);
+});
+
 describe('switchyard simulate on a port in use', () => {
   it('says the port is taken and how to choose another, exit 1', async () => {
     const busy = createServer();
