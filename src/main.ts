@@ -376,7 +376,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   await runtime.restoreBudgets();
   const simulatedMode = simulator !== null;
 
-  const reload = async (): Promise<ReloadResult> => {
+  const reloadNow = async (): Promise<ReloadResult> => {
     if (!loaded.file) return { ok: false, errors: ['switchyard runs on the built-in catalogue: there is no config file to reload (start with --config FILE)'] };
     const res = await loadConfigFile(loaded.file);
     if (!res.ok) return { ok: false, errors: res.errors };
@@ -436,6 +436,16 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     log.info(r, 'config reloaded');
     for (const w of undersizedPools(res.config)) log.warn(w);
     return { ok: true, ...r, restartRequired };
+  };
+
+  // One reload at a time, each reading the file when its turn comes: two at once (a SIGHUP and a
+  // POST, or two SIGHUPs) could finish out of order, the one that read the older file last (one
+  // that adds a budget line waits for the ledger), leaving the older config running.
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reload = (): Promise<ReloadResult> => {
+    const turn = reloading.then(reloadNow, reloadNow);
+    reloading = turn.catch(() => undefined);
+    return turn;
   };
 
   // A refused reload is logged as SIGHUP's is (the HTTP answer alone left no trace in the log).

@@ -467,6 +467,39 @@ describe('reload', () => {
   });
 });
 
+describe('two reloads at once', () => {
+  it('run one after the other, each reading the file in its turn: the last file written is the config that runs (the one that read the older file could finish last and leave it running)', async () => {
+    const db = await freshDb();
+    const relay = await startPgRelay(db.url);
+    const cfg = testConfig(sim.url, { storage: { ledger: relay.url, journal: join(mkdtempSync(join(tmpdir(), 'sy-reload-twice-')), 'inflight') } });
+    const pgSc = await startSidecar(cfg);
+    try {
+      // The first adds a budget line, so it reads the ledger, which is held: it waits there.
+      writeFileSync(pgSc.configFile, stringify({ ...cfg, budget: { limits: [{ scope: 'global', period: 'day', usd: 50 }] } }));
+      relay.hold();
+      const first = fetch(`${pgSc.url}/switchyard/reload`, { method: 'POST' });
+      await relay.held();
+      // The file changes again (no budget line, a route added): a second reload (a SIGHUP, a retry).
+      writeFileSync(pgSc.configFile, stringify({ ...cfg, routing: { ...(cfg.routing as object), routes: { newest: ['gpt-4.1'] } } }));
+      const second = fetch(`${pgSc.url}/switchyard/reload`, { method: 'POST' });
+      // Let the ledger answer once the second has had every chance to finish first.
+      await Promise.race([second, sleep(1000)]);
+      relay.release();
+      expect((await first).status).toBe(200);
+      expect((await second).status).toBe(200);
+      // What runs is the file as it is now: the route, and no budget line.
+      const models = (await (await fetch(`${pgSc.url}/v1/models`)).json()) as { data: Array<{ id: string }> };
+      expect(models.data.map((m) => m.id)).toContain('route/newest');
+      expect((await pgSc.state()).budgets).toEqual([]);
+    } finally {
+      relay.release();
+      await pgSc.stop();
+      relay.close();
+      await db.drop();
+    }
+  });
+});
+
 describe('reload on a PostgreSQL ledger that cannot be reached', () => {
   it('is a 503 storage_unavailable that applies nothing (it was a 500 "switchyard bug" with the new prices in force and the new budget line missing)', async () => {
     const db = await freshDb();
