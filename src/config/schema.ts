@@ -559,7 +559,13 @@ function redisUrlProblem(v: string): string | null {
  * and then stopped the start with "Invalid URL".
  */
 function postgresUrlReadable(v: string): boolean {
-  const url = / |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(v) ? encodeURI(v).replace(/%25(\d\d)/g, '%$1') : v;
+  let url: string;
+  try {
+    url = / |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(v) ? encodeURI(v).replace(/%25(\d\d)/g, '%$1') : v;
+  } catch {
+    // A lone surrogate (`"\ud800"` in YAML): encodeURI throws, as in the driver.
+    return false;
+  }
   for (const tried of [url, url.replace('@/', '@___DUMMY___/')]) {
     try {
       new URL(tried, 'postgres://base');

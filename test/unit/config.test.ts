@@ -1124,7 +1124,11 @@ describe('storage.shared (issue 13)', () => {
 
   it('storage.ledger: a postgres:// URL the driver cannot read is refused by check-config with what to write, never echoing the URL (its password)', () => {
     // These passed check-config and stopped `serve` with "Invalid URL".
-    for (const ledger of ['postgres://app:hunter2SECRET@127.0.0.1:99999/db', 'postgresql://app:hunter2SECRET@db:5432:5432/db']) {
+    for (const ledger of [
+      'postgres://app:hunter2SECRET@127.0.0.1:99999/db',
+      'postgresql://app:hunter2SECRET@db:5432:5432/db',
+      'postgres://app:hunter2SECRET@h/\ud800 x',
+    ]) {
       const errs = errors(validateConfig({ ...minimal(), storage: { ledger } })).join('\n');
       expect(errs, ledger).toContain('storage.ledger: not a URL the PostgreSQL driver can read');
       expect(errs, ledger).not.toContain('hunter2');
