@@ -112,11 +112,13 @@ export function formatZodError(error: z.ZodError): string {
 }
 
 /** Validates a profile given as a value; throws an Error listing every problem with its path. */
-export function parseProfile(value: unknown, source = 'profile'): SimulatorProfile {
+export function parseProfile(value: unknown, source = 'profile', withLine: (errors: string[]) => string[] = (e) => e): SimulatorProfile {
   const result = SimulatorProfileSchema.safeParse(value ?? {}, { reportInput: true });
   // Said as check-config says a config's problems: a misspelt key with its "did you mean", an int as a whole number.
   if (!result.success)
-    throw new Error(`${source}: invalid simulator profile\n${result.error.issues.map((issue) => formatIssue(issue, SimulatorProfileSchema)).join('\n')}`);
+    throw new Error(
+      `${source}: invalid simulator profile\n${withLine(result.error.issues.map((issue) => formatIssue(issue, SimulatorProfileSchema))).join('\n')}`,
+    );
   return result.data;
 }
 
@@ -127,10 +129,13 @@ export async function loadProfile(file: string): Promise<SimulatorProfile> {
   if ('error' in read) throw new Error(read.error);
   const text = read.text;
   let value: unknown;
+  const yaml = await import('yaml');
   try {
-    value = (await import('yaml')).parse(text);
+    value = yaml.parse(text);
   } catch (err) {
     throw new Error(`${file}: not valid YAML/JSON: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return parseProfile(value, file);
+  // Each problem with the line of the file it is on, as a config's.
+  const { withLines } = await import('../config/lines.js');
+  return parseProfile(value, file, (errors) => withLines(errors, text, yaml));
 }

@@ -258,7 +258,7 @@ describe('loadProfile', () => {
       (e: unknown) => e as Error,
     );
     expect(err?.message.split('\n').slice(1).sort()).toEqual(
-      ['defaults: unknown key "ttfMs" (did you mean "ttftMs"?)', 'models.gpt-4.1.rpm: expected a whole number, got 2.5'].sort(),
+      ['defaults: unknown key "ttfMs" (did you mean "ttftMs"?) (line 1)', 'models.gpt-4.1.rpm: expected a whole number, got 2.5 (line 3)'].sort(),
     );
   });
 
@@ -268,7 +268,9 @@ describe('loadProfile', () => {
       () => null,
       (e: unknown) => e as Error,
     );
-    expect(err?.message.split('\n')[1]).toMatch(/^faults\.m\.kind: expected one of "rate_limit", .*, got "http_eror" \(did you mean "http_error"\?\)$/);
+    expect(err?.message.split('\n')[1]).toMatch(
+      /^faults\.m\.kind: expected one of "rate_limit", .*, got "http_eror" \(did you mean "http_error"\?\) \(line 2\)$/,
+    );
   });
 
   it('startSimulator validates a profile given in code', async () => {
