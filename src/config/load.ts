@@ -94,11 +94,22 @@ export async function readSmallFile(file: string, maxBytes: number, what: string
         // not there at all: the plain message
       }
     }
-    return { error: `${file}: cannot read the file (${code ?? String(err)})` };
+    const known = code === undefined ? undefined : READ_FAILURES[code];
+    return { error: `${file}: cannot read the file (${known ? `${code}: ${known[0]}): ${known[1]}` : `${code ?? String(err)})`}` };
   } finally {
     await handle?.close();
   }
 }
+
+/** What a failed read of a config or profile file means, and what to do, by its error code. */
+const READ_FAILURES: Record<string, readonly [string, string]> = {
+  ENOENT: ['there is no such file', "check the path (relative paths are the working directory's)"],
+  ENOTDIR: ['a part of the path is a file, not a directory', 'check the path'],
+  EACCES: ['permission denied', 'give the user switchyard runs as read access to the file and its directories'],
+  EPERM: ['operation not permitted', 'give the user switchyard runs as read access to the file'],
+  ELOOP: ['too many symbolic links, a loop?', 'point the path at the file itself'],
+  ENAMETOOLONG: ['the path is too long', 'check the path'],
+};
 
 export async function loadConfigFile(file: string): Promise<LoadResult> {
   const read = await readSmallFile(file, MAX_CONFIG_BYTES, 'config');

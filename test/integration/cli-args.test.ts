@@ -205,7 +205,9 @@ describe('switchyard simulate --profile', () => {
   it('a profile that cannot be read is one line naming the file and the reason, exit 1', () => {
     const r = run('simulate', '--port', '0', '--profile', '/nonexistent/profile.yaml');
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe('switchyard simulate: /nonexistent/profile.yaml: cannot read the file (ENOENT)');
+    expect(r.stderr.trim()).toBe(
+      "switchyard simulate: /nonexistent/profile.yaml: cannot read the file (ENOENT: there is no such file): check the path (relative paths are the working directory's)",
+    );
   });
 });
 

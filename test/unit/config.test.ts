@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -984,7 +984,19 @@ describe('loadConfigFile and check-config', () => {
 
   it('reports an unreadable file without throwing', async () => {
     const missing = join(dir, 'nope.yaml');
-    expect(errors(await loadConfigFile(missing))).toEqual([`${missing}: cannot read the file (ENOENT)`]);
+    expect(errors(await loadConfigFile(missing))).toEqual([
+      `${missing}: cannot read the file (ENOENT: there is no such file): check the path (relative paths are the working directory's)`,
+    ]);
+    // Unreadable: said with what to do (it said only "(EACCES)").
+    const locked = await file('locked.yaml', 'providers: {}');
+    await chmod(locked, 0);
+    if (process.getuid?.() !== 0)
+      expect(errors(await loadConfigFile(locked))).toEqual([
+        `${locked}: cannot read the file (EACCES: permission denied): give the user switchyard runs as read access to the file and its directories`,
+      ]);
+    expect(errors(await loadConfigFile(join(locked, 'x.yaml')))).toEqual([
+      `${join(locked, 'x.yaml')}: cannot read the file (ENOTDIR: a part of the path is a file, not a directory): check the path`,
+    ]);
     const sub = join(dir, 'a-directory.yaml');
     await mkdir(sub);
     expect(errors(await loadConfigFile(sub))).toEqual([`${sub}: not a regular file (a directory): give the path of a config file`]);
