@@ -25,6 +25,26 @@ usage:
 switchyard <command> --help shows a command's options and defaults.
 `;
 
+const COMMANDS = ['serve', 'simulate', 'demo', 'status', 'check-config', 'calibrate', 'version', 'help'];
+/** Other tools' words for a command. */
+const SYNONYMS: Record<string, string> = {
+  start: 'serve',
+  run: 'serve',
+  server: 'serve',
+  proxy: 'serve',
+  validate: 'check-config',
+  check: 'check-config',
+  lint: 'check-config',
+  config: 'check-config',
+  sim: 'simulate',
+  simulator: 'simulate',
+  state: 'status',
+  // The sidecar's options without the command.
+  '--config': 'serve --config FILE',
+  '--port': 'serve --port N',
+  '--host': 'serve --host H',
+};
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
@@ -74,8 +94,12 @@ export async function main(argv: string[]): Promise<number> {
     case 'help':
       process.stdout.write(USAGE);
       return 0;
-    default:
-      process.stderr.write(`unknown command "${cmd}"\n\n${USAGE}`);
+    default: {
+      // The command meant, for a near miss (`serv`, `check-cofig`) or another tool's word for it (`start`, `validate`).
+      const { nearest } = await import('../config/near.js');
+      const meant = SYNONYMS[cmd.toLowerCase()] ?? nearest(cmd, COMMANDS);
+      process.stderr.write(`unknown command "${cmd}"${meant === null ? '' : ` (did you mean "switchyard ${meant}"?)`}\n\n${USAGE}`);
       return 2;
+    }
   }
 }

@@ -42,6 +42,22 @@ describe('switchyard itself', () => {
     expect(r.stderr).toContain('switchyard serve');
   });
 
+  it("an unknown command names the one meant: a near miss, another tool's word for it, a serve option given without serve (exit 2, the usage after)", () => {
+    for (const [args, meant] of [
+      [['serv'], 'switchyard serve'],
+      [['check-cofig', 'x.yaml'], 'switchyard check-config'],
+      [['validate', 'x.yaml'], 'switchyard check-config'],
+      [['start'], 'switchyard serve'],
+      [['--config', 'x.yaml'], 'switchyard serve --config FILE'],
+    ] as const) {
+      const r = run(...args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toContain(`unknown command "${args[0]}" (did you mean "${meant}"?)`);
+      expect(r.stderr).toContain('usage:');
+    }
+    expect(run('frobnicate').stderr).toMatch(/^unknown command "frobnicate"\n/);
+  });
+
   it('--version (and -v, version) prints the package version on stdout, exit 0', () => {
     const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     for (const flag of ['--version', '-v', 'version']) {
