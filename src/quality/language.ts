@@ -10,7 +10,9 @@
  * a language or ask for a translation ("translate into English", "用英文回答", "Answer in
  * German"): there the answer's language is the client's choice, not the question's; nor when the
  * question opens or closes in the answer's script (an instruction around pasted text: "请总结以下
- * 文章：" before an English article). Code blocks, inline code and URLs are not read.
+ * 文章：" before an English article). Code blocks, inline code and URLs are not read. A text is read
+ * in its first 8,000 characters, and a question longer than that in its last 8,000 too (where an
+ * instruction after a long pasted text is).
  */
 
 /** A writing system, as far as the check tells them apart. */
@@ -81,6 +83,15 @@ function readable(text: string): string {
   return (text.length > MAX_READ_CHARS ? text.slice(0, MAX_READ_CHARS) : text).replace(CODE_AND_LINKS, ' ');
 }
 
+/**
+ * The last MAX_READ_CHARS of a text longer than that, code and links left out (null when the text
+ * is read whole): a long question's closing instruction ("请总结上面的内容", "translate the above
+ * into English") comes after the pasted text that fills its first MAX_READ_CHARS.
+ */
+function readableEnd(text: string): string | null {
+  return text.length > MAX_READ_CHARS ? text.slice(-MAX_READ_CHARS).replace(CODE_AND_LINKS, ' ') : null;
+}
+
 /** Weight per script of a text's letters. */
 function scripts(t: string): { total: number; top: Script; topWeight: number; of: Map<Script, number> } {
   const of = new Map<Script, number>();
@@ -135,18 +146,18 @@ const EDGE_SHARE = 0.25;
  * ("请总结以下文章：" before an English article, "Summarise this:" after a Chinese one), whatever
  * script the pasted text is in.
  */
-function opensOrCloses(t: string, script: Script): boolean {
-  const trimmed = t.trim();
-  for (const edge of [trimmed.slice(0, EDGE_CHARS), trimmed.slice(-EDGE_CHARS)]) {
+function opensOrCloses(t: string, end: string | null, script: Script): boolean {
+  for (const edge of [t.trim().slice(0, EDGE_CHARS), (end ?? t).trim().slice(-EDGE_CHARS)]) {
     const e = scripts(edge);
     if (e.total > 0 && (e.of.get(script) ?? 0) >= e.total * EDGE_SHARE) return true;
   }
   return false;
 }
 
-/** Whether the text names a language or asks for a translation (read as far as the scripts are). */
+/** Whether the text names a language or asks for a translation (its first and, when longer, its last MAX_READ_CHARS). */
 function namesLanguage(text: string): boolean {
-  return NAMES_A_LANGUAGE.test(text.length > MAX_READ_CHARS ? text.slice(0, MAX_READ_CHARS) : text);
+  if (text.length <= MAX_READ_CHARS) return NAMES_A_LANGUAGE.test(text);
+  return NAMES_A_LANGUAGE.test(text.slice(0, MAX_READ_CHARS)) || NAMES_A_LANGUAGE.test(text.slice(-MAX_READ_CHARS));
 }
 
 /**
@@ -161,7 +172,7 @@ export function languageMismatch(asked: string, instructions: string, answer: st
   if (a.total < MIN_WEIGHT || a.top === q.top) return null;
   const share = (a.of.get(q.top) ?? 0) / a.total;
   if (share >= ANSWER_SHARE) return null;
-  if (opensOrCloses(t, a.top)) return null;
+  if (opensOrCloses(t, readableEnd(asked), a.top)) return null;
   if (namesLanguage(asked) || namesLanguage(instructions)) return null;
   return `asked in ${q.top} script, answered in ${a.top} (${Math.round(share * 100)}% ${q.top})`;
 }

@@ -65,6 +65,17 @@ describe('language check', () => {
     expect(failed('请详细解释一下React里面hooks的工作原理，以及它和class组件的生命周期方法相比有哪些优点和缺点？', EN_A)).toEqual(['language']);
   });
 
+  it('a question over 8,000 characters is read at its end too: an instruction after a long pasted text is the client’s', () => {
+    const article = 'The committee met on Tuesday to discuss the budget for the coming year. '.repeat(150);
+    expect(article.length).toBeGreaterThan(8_000);
+    expect(failed(`${article}\n\n请用一句话总结上面的内容。`, ZH_A)).toEqual([]);
+    // A translation asked for after a long text: the answer's language is the client's choice.
+    const zhArticle = '委员会周二开会讨论了来年的预算安排和各部门的支出计划。'.repeat(400);
+    expect(failed(`${zhArticle}\n请将以上内容翻译成英文`, EN_A)).toEqual([]);
+    // What the question is in is still told by its start: a long Chinese question answered in English fails.
+    expect(failed(`${zhArticle}\n这段话的主要意思是什么？`, EN_A)).toEqual(['language']);
+  });
+
   it('what is too short or mixed to tell passes', () => {
     expect(failed('北京是哪个国家的首都？', 'China.')).toEqual([]);
     expect(failed(ZH_Q, 'Yes, definitely.')).toEqual([]);
