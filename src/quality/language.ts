@@ -10,7 +10,7 @@
  * a language or ask for a translation ("translate into English", "用英文回答", "Answer in
  * German"): there the answer's language is the client's choice, not the question's; nor when the
  * question opens or closes in the answer's script (an instruction around pasted text: "请总结以下
- * 文章：" before an English article). Code blocks, inline code and URLs are not read. A text is read
+ * 文章：" before an English article). Code blocks, inline code, URLs and TeX math are not read. A text is read
  * in its first 8,000 characters, and a question longer than that in its last 8,000 too (where an
  * instruction after a long pasted text is).
  */
@@ -76,7 +76,15 @@ const ANSWER_SHARE = 0.3;
 const NAMES_A_LANGUAGE =
   /english|chinese|mandarin|cantonese|japanese|korean|russian|ukrainian|french|german|spanish|portuguese|italian|arabic|persian|farsi|hebrew|hindi|greek|thai|translat|anglais|englisch|ingl[eé]s|inglese|chinois|chino|chinesisch|cinese|japonais|japon[eé]s|japanisch|fran[cç]ais|franc[eé]s|franz[öo]sisch|deutsch|allemand|alem[aã]n|espa[nñ]ol|spanisch|russe|ruso|russisch|traduc|tradu[iz]|[üu]bersetz|英文|英语|英語|中文|汉语|漢語|华语|華語|普通话|国语|日语|日文|日本語|韩语|韓語|韩文|韓文|韓国語|法语|法文|德语|德文|俄语|俄文|西班牙语|语言|語言|翻译|翻譯|翻訳|英訳|和訳|訳して|영어|한국어|중국어|일본어|번역|영문|언어|английск|русск|китайск|японск|французск|немецк|испанск|украинск|перев[оеи]д|язык|англ|الإنجليزية|الانجليزية|العربية|ترجم|انگلیسی|ترجمه|अंग्रेज़ी|अंग्रेजी|हिंदी|हिन्दी|अनुवाद|ภาษา|แปล|αγγλικ|ελληνικ|μετάφρ|אנגלית|עברית|תרגם|תרגום/i;
 
-const CODE_AND_LINKS = /```[\s\S]*?(?:```|$)|`[^`\n]*`|\bhttps?:\/\/\S+/g;
+/**
+ * Code (fenced, inline), links, and TeX math (`$$…$$`, `\[…\]`, `\(…\)`, an environment, and
+ * inline `$…$` as pandoc reads it: no space inside its dollars, no digit after the closing one, so
+ * "$5 and $10" is no math). Math is as language-neutral as code: a Chinese derivation's `\frac`,
+ * `\sin` and `\begin{aligned}` outweighed its Chinese words. Unclosed, each runs to the end (as a
+ * fence does), which keeps the scan linear.
+ */
+const CODE_AND_LINKS =
+  /```[\s\S]*?(?:```|$)|`[^`\n]*`|\bhttps?:\/\/\S+|\$\$[\s\S]*?(?:\$\$|$)|\\\[[\s\S]*?(?:\\\]|$)|\\\([\s\S]*?(?:\\\)|$)|\\begin\{([A-Za-z]+\*?)\}[\s\S]*?(?:\\end\{\1\}|$)|\$(?=[^\s$])[^$\n]*?[^\s$]\$(?!\d)|\$[^\s$]\$(?!\d)/g;
 
 /** What of a text is read: its first MAX_READ_CHARS, code and links left out. */
 function readable(text: string): string {

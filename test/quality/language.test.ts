@@ -76,6 +76,20 @@ describe('language check', () => {
     expect(failed(`${zhArticle}\n这段话的主要意思是什么？`, EN_A)).toEqual(['language']);
   });
 
+  it('math is not read, as code is not: a Chinese derivation written in LaTeX passes', () => {
+    const q = '请帮我求一下正弦乘以余弦这个函数的导数，并写出详细的求解步骤。';
+    const display = String.raw`我们有：
+$$\begin{aligned} f(x) &= \sin(x)\cos(x) \\ f'(x) &= \cos(x)\cos(x) - \sin(x)\sin(x) \\ &= \cos(2x) \end{aligned}$$
+因此导数为 $\cos(2x)$。`;
+    expect(failed(q, display)).toEqual([]);
+    const brackets = String.raw`由乘积法则：
+\[ f'(x) = \frac{d}{dx}\left[\sin x\right]\cdot\cos x + \sin x\cdot\frac{d}{dx}\left[\cos x\right] = \cos^2 x - \sin^2 x \]
+所以导数是 \(\cos 2x\)。`;
+    expect(failed(q, brackets)).toEqual([]);
+    // Prices are no math: an English answer with dollar amounts to a Chinese question still fails.
+    expect(failed(ZH_Q, 'It costs $5 and the deep learning course is $10, which is a branch of machine learning with many layers.')).toEqual(['language']);
+  });
+
   it('what is too short or mixed to tell passes', () => {
     expect(failed('北京是哪个国家的首都？', 'China.')).toEqual([]);
     expect(failed(ZH_Q, 'Yes, definitely.')).toEqual([]);
