@@ -77,14 +77,14 @@ const NAMES_A_LANGUAGE =
   /english|chinese|mandarin|cantonese|japanese|korean|russian|ukrainian|french|german|spanish|portuguese|italian|arabic|persian|farsi|hebrew|hindi|greek|thai|translat|anglais|englisch|ingl[eé]s|inglese|chinois|chino|chinesisch|cinese|japonais|japon[eé]s|japanisch|fran[cç]ais|franc[eé]s|franz[öo]sisch|deutsch|allemand|alem[aã]n|espa[nñ]ol|spanisch|russe|ruso|russisch|traduc|tradu[iz]|[üu]bersetz|英文|英语|英語|中文|汉语|漢語|华语|華語|普通话|国语|日语|日文|日本語|韩语|韓語|韩文|韓文|韓国語|法语|法文|德语|德文|俄语|俄文|西班牙语|语言|語言|翻译|翻譯|翻訳|英訳|和訳|訳して|영어|한국어|중국어|일본어|번역|영문|언어|английск|русск|китайск|японск|французск|немецк|испанск|украинск|перев[оеи]д|язык|англ|الإنجليزية|الانجليزية|العربية|ترجم|انگلیسی|ترجمه|अंग्रेज़ी|अंग्रेजी|हिंदी|हिन्दी|अनुवाद|ภาษา|แปล|αγγλικ|ελληνικ|μετάφρ|אנגלית|עברית|תרגם|תרגום/i;
 
 /**
- * Code (fenced, inline), links, and TeX math (`$$…$$`, `\[…\]`, `\(…\)`, an environment, and
+ * Code (fenced with backticks or tildes, inline), links, and TeX math (`$$…$$`, `\[…\]`, `\(…\)`, an environment, and
  * inline `$…$` as pandoc reads it: no space inside its dollars, no digit after the closing one, so
  * "$5 and $10" is no math). Math is as language-neutral as code: a Chinese derivation's `\frac`,
  * `\sin` and `\begin{aligned}` outweighed its Chinese words. Unclosed, each runs to the end (as a
  * fence does), which keeps the scan linear.
  */
 const CODE_AND_LINKS =
-  /```[\s\S]*?(?:```|$)|`[^`\n]*`|\bhttps?:\/\/\S+|\$\$[\s\S]*?(?:\$\$|$)|\\\[[\s\S]*?(?:\\\]|$)|\\\([\s\S]*?(?:\\\)|$)|\\begin\{([A-Za-z]+\*?)\}[\s\S]*?(?:\\end\{\1\}|$)|\$(?=[^\s$])[^$\n]*?[^\s$]\$(?!\d)|\$[^\s$]\$(?!\d)/g;
+  /```[\s\S]*?(?:```|$)|~~~[\s\S]*?(?:~~~|$)|`[^`\n]*`|\bhttps?:\/\/\S+|\$\$[\s\S]*?(?:\$\$|$)|\\\[[\s\S]*?(?:\\\]|$)|\\\([\s\S]*?(?:\\\)|$)|\\begin\{([A-Za-z]+\*?)\}[\s\S]*?(?:\\end\{\1\}|$)|\$(?=[^\s$])[^$\n]*?[^\s$]\$(?!\d)|\$[^\s$]\$(?!\d)/g;
 
 /** What of a text is read: its first MAX_READ_CHARS, code and links left out. */
 function readable(text: string): string {

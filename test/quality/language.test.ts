@@ -90,6 +90,11 @@ $$\begin{aligned} f(x) &= \sin(x)\cos(x) \\ f'(x) &= \cos(x)\cos(x) - \sin(x)\si
     expect(failed(ZH_Q, 'It costs $5 and the deep learning course is $10, which is a branch of machine learning with many layers.')).toEqual(['language']);
   });
 
+  it('a code block fenced with tildes is code too', () => {
+    const code = 'import torch\nmodel = torch.nn.Sequential(torch.nn.Linear(10, 20), torch.nn.ReLU(), torch.nn.Linear(20, 2))\nprint(model)';
+    expect(failed('请用PyTorch写一个简单的两层神经网络的例子，并解释一下每一行代码的作用', `可以这样写：\n~~~python\n${code}\n~~~\n这就是模型。`)).toEqual([]);
+  });
+
   it('what is too short or mixed to tell passes', () => {
     expect(failed('北京是哪个国家的首都？', 'China.')).toEqual([]);
     expect(failed(ZH_Q, 'Yes, definitely.')).toEqual([]);
