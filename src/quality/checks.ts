@@ -152,8 +152,9 @@ export function checkAnswer(a: Answer, req: CheckRequest, s: CheckSettings, comp
     checkJson(a, req, s, fail);
     if (on('tool_args')) checkTools(a, req, s, fail);
   }
-  // An answer's text in another script than the question's (language.ts); a tool call has no language.
-  if (on('language') && !noContent && !refused && a.toolCalls.length === 0 && req.asked !== undefined) {
+  // An answer's text in another script than the question's (language.ts); a tool call has no language,
+  // nor has a JSON answer one of its own (its keys and enum values are the client's schema's).
+  if (on('language') && !noContent && !refused && a.toolCalls.length === 0 && req.asked !== undefined && !asksJson(req.responseFormat)) {
     const why = languageMismatch(req.asked, req.instructions ?? '', a.content);
     if (why !== null) fail('language', why);
   }
@@ -162,6 +163,11 @@ export function checkAnswer(a: Answer, req: CheckRequest, s: CheckSettings, comp
     if (mean < s.minLogprob) fail('confidence', `mean logprob ${mean.toFixed(3)} < ${s.minLogprob}`);
   }
   return { failed, details };
+}
+
+/** `response_format` asks for JSON (json_object or json_schema). */
+function asksJson(rf: unknown): boolean {
+  return isObj(rf) && (rf.type === 'json_object' || rf.type === 'json_schema');
 }
 
 /** The client's cap caused a length stop when it set one and the answer reached it (or usage is unknown). */

@@ -95,6 +95,25 @@ $$\begin{aligned} f(x) &= \sin(x)\cos(x) \\ f'(x) &= \cos(x)\cos(x) - \sin(x)\si
     expect(failed('请用PyTorch写一个简单的两层神经网络的例子，并解释一下每一行代码的作用', `可以这样写：\n~~~python\n${code}\n~~~\n这就是模型。`)).toEqual([]);
   });
 
+  it('a JSON answer (response_format json_object or json_schema) is not judged: its keys and enum values are the client’s schema’s', () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        sentiment: { type: 'string', enum: ['positive', 'negative', 'neutral'] },
+        confidence: { type: 'number' },
+        topics: { type: 'array', items: { type: 'string', enum: ['service', 'food', 'price', 'ambience'] } },
+      },
+      required: ['sentiment', 'confidence', 'topics'],
+    };
+    const asked = '请判断这条评论的情感：这家餐厅的服务太差了，菜也很难吃，再也不会来了。';
+    const json = '{"sentiment": "negative", "confidence": 0.95, "topics": ["service", "food"]}';
+    const checks = settings(['empty', 'refusal', 'invalid_json', 'schema', 'language']);
+    for (const responseFormat of [{ type: 'json_schema', json_schema: { name: 'review', schema } }, { type: 'json_object' }])
+      expect(checkAnswer(answer(json), { ...req(asked), responseFormat }, checks, 20).failed).toEqual([]);
+    // A text answer to the same question is judged.
+    expect(checkAnswer(answer(EN_A), { ...req(asked), responseFormat: { type: 'text' } }, checks, 20).failed).toEqual(['language']);
+  });
+
   it('what is too short or mixed to tell passes', () => {
     expect(failed('北京是哪个国家的首都？', 'China.')).toEqual([]);
     expect(failed(ZH_Q, 'Yes, definitely.')).toEqual([]);
