@@ -162,10 +162,20 @@ function opensOrCloses(t: string, end: string | null, script: Script): boolean {
   return false;
 }
 
+/**
+ * The word "language" where it names no language for the answer: a programming, markup, query or
+ * natural language, a language model (编程语言, 大语言模型, 自然语言处理, язык программирования,
+ * языковая модель, 언어 모델, ภาษาโปรแกรม). Left out before NAMES_A_LANGUAGE reads the text: the
+ * bare word's stem there skipped the check for every question about code or LLMs.
+ */
+const NOT_FOR_THE_ANSWER =
+  /(?:编程|程序|程式|自然|机器|機器|汇编|彙編|标记|標記|查询|查詢|脚本|腳本|计算机|計算機|形式)(?:语言|語言)|(?:语言|語言)(?:模型|处理|處理)|(?:프로그래밍|자연|기계|마크업|스크립트)\s*언어|언어\s*모델|язык\S*\s+(?:программ|разметк|запрос)\S*|языков\S*\s+модел\S*|(?:естественн|машинн)\S*\s+язык\S*|ภาษา(?:โปรแกรม|คอมพิวเตอร์|ธรรมชาติ)/gi;
+
 /** Whether the text names a language or asks for a translation (its first and, when longer, its last MAX_READ_CHARS). */
 function namesLanguage(text: string): boolean {
-  if (text.length <= MAX_READ_CHARS) return NAMES_A_LANGUAGE.test(text);
-  return NAMES_A_LANGUAGE.test(text.slice(0, MAX_READ_CHARS)) || NAMES_A_LANGUAGE.test(text.slice(-MAX_READ_CHARS));
+  const names = (t: string): boolean => NAMES_A_LANGUAGE.test(t.replace(NOT_FOR_THE_ANSWER, ' '));
+  if (text.length <= MAX_READ_CHARS) return names(text);
+  return names(text.slice(0, MAX_READ_CHARS)) || names(text.slice(-MAX_READ_CHARS));
 }
 
 /**

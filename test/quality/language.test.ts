@@ -55,6 +55,23 @@ describe('language check', () => {
     expect(failed('Translate into Chinese: machine learning is a branch of artificial intelligence.', ZH_A)).toEqual([]);
   });
 
+  it('a question about programming languages, natural language or language models names no language for the answer: judged', () => {
+    for (const q of [
+      '什么是大语言模型？请详细解释一下它的工作原理和训练过程。',
+      'Python和Go这两种编程语言哪个更适合用来开发后端服务？',
+      '自然语言处理主要有哪些应用场景？请举几个具体的例子说明。',
+      'Что такое большая языковая модель и как она обучается на текстах?',
+      'Какой язык программирования лучше всего подходит для анализа данных?',
+      '대규모 언어 모델은 어떻게 학습되나요? 자세히 설명해 주세요.',
+      'ภาษาโปรแกรมไหนเหมาะสำหรับผู้เริ่มต้นเรียนเขียนโปรแกรมมากที่สุด',
+    ])
+      expect(failed(q, EN_A), q).toEqual(['language']);
+    // A language named beside them still is the client's choice.
+    expect(failed('什么是大语言模型？请用英文详细解释一下它的工作原理和训练过程。', EN_A)).toEqual([]);
+    expect(failed('Какой язык программирования лучше? Ответь на английском языке, пожалуйста.', EN_A)).toEqual([]);
+    expect(failed('请问这个问题用什么语言回答比较好？请详细说明一下原因和理由。', EN_A)).toEqual([]);
+  });
+
   it('an instruction around pasted text is the client’s language: a Chinese summary of an English article passes', () => {
     const article = 'The committee met on Tuesday to discuss the budget for the coming year. '.repeat(20);
     expect(failed(`请总结以下文章：\n${article}`, ZH_A)).toEqual([]);
