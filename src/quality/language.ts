@@ -66,8 +66,28 @@ const MAX_READ_CHARS = 8_000;
 const MIN_WEIGHT = 24;
 /** The question's script must hold this share of its letters (else it is mixed, and not judged). */
 const QUESTION_SHARE = 0.6;
-/** An answer with less than this share in the question's script, and mostly another, fails. */
-const ANSWER_SHARE = 0.3;
+/**
+ * An answer with less than this share in the question's script, and mostly another, fails. Low:
+ * an answer partly in the question's language is in it (Hindi answered the common mixed way,
+ * "Machine Learning एक ऐसी technique है…", holds 12–19 % Devanagari); a wrong-language answer
+ * holds next to none (a quoted term).
+ */
+const ANSWER_SHARE = 0.1;
+/** A Latin-script answer whose words mostly begin in capitals is a list of names (frameworks, people), not prose. */
+const PROSE_LOWER_SHARE = 0.5;
+const LATIN_WORD = /[A-Za-z][A-Za-z'-]*/g;
+
+/** Whether most Latin words of the text begin in lower case (prose), rather than in capitals (names, acronyms). */
+function latinProse(t: string): boolean {
+  let words = 0;
+  let lower = 0;
+  for (const m of t.matchAll(LATIN_WORD)) {
+    words++;
+    const c = m[0].charCodeAt(0);
+    if (c >= 0x61 && c <= 0x7a) lower++;
+  }
+  return words > 0 && lower >= words * PROSE_LOWER_SHARE;
+}
 
 /**
  * A language named, or a translation asked for, in the question or the instructions: the answer's
@@ -186,10 +206,12 @@ export function languageMismatch(asked: string, instructions: string, answer: st
   const t = readable(asked);
   const q = scripts(t);
   if (q.total < MIN_WEIGHT || q.topWeight < q.total * QUESTION_SHARE) return null;
-  const a = scripts(readable(answer));
+  const at = readable(answer);
+  const a = scripts(at);
   if (a.total < MIN_WEIGHT || a.top === q.top) return null;
   const share = (a.of.get(q.top) ?? 0) / a.total;
   if (share >= ANSWER_SHARE) return null;
+  if (a.top === 'Latin' && !latinProse(at)) return null;
   if (opensOrCloses(t, readableEnd(asked), a.top)) return null;
   if (namesLanguage(asked) || namesLanguage(instructions)) return null;
   return `asked in ${q.top} script, answered in ${a.top} (${Math.round(share * 100)}% ${q.top})`;

@@ -131,6 +131,18 @@ $$\begin{aligned} f(x) &= \sin(x)\cos(x) \\ f'(x) &= \cos(x)\cos(x) - \sin(x)\si
     expect(checkAnswer(answer(EN_A), { ...req(asked), responseFormat: { type: 'text' } }, checks, 20).failed).toEqual(['language']);
   });
 
+  it('an answer partly in the question’s language passes (Hindi answered the mixed way); a list of names is no prose', () => {
+    const HI_Q = 'मशीन लर्निंग क्या है? इसे सरल शब्दों में समझाइए और कुछ उदाहरण भी दीजिए';
+    const hinglish =
+      'Machine Learning (ML) एक ऐसी technique है जिसमें computer बिना explicitly programmed हुए data से patterns सीखता है। Examples: spam filtering, recommendation systems, image recognition.';
+    expect(failed(HI_Q, hinglish)).toEqual([]);
+    expect(failed(HI_Q, EN_A)).toEqual(['language']);
+    expect(failed('请列出五个目前最流行的前端开发框架，并按受欢迎程度排序', 'React, Vue, Angular, Svelte, SolidJS, Preact, Next.js, Nuxt')).toEqual([]);
+    expect(failed(RU_Q, 'Albert Einstein, Niels Bohr, Max Planck, Werner Heisenberg, Erwin Schrödinger, Paul Dirac')).toEqual([]);
+    // A quoted term does not make an English answer Chinese.
+    expect(failed(ZH_Q, `“机器学习” means this. ${EN_A} ${EN_A}`)).toEqual(['language']);
+  });
+
   it('what is too short or mixed to tell passes', () => {
     expect(failed('北京是哪个国家的首都？', 'China.')).toEqual([]);
     expect(failed(ZH_Q, 'Yes, definitely.')).toEqual([]);
