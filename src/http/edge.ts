@@ -13,7 +13,7 @@ import { clientAuthorization } from './auth.js';
 import { checkJsonShape } from './json-limits.js';
 import { bodyText, readBody, type ServerDeps } from './server.js';
 import { clientRequestId } from './request-id.js';
-import { cascadeRefused, parseHints } from './validate.js';
+import { parseHints } from './validate.js';
 
 export interface EdgeRequest {
   rt: Runtime;
@@ -64,3 +64,14 @@ export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId
 
 /** A route of another API, registered by path (`ServerDeps.apis`); it answers every error itself. */
 export type ApiRoute = (deps: ServerDeps, req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>;
+
+/** `x-switchyard-cascade: on` on a route that is not cascaded (embeddings). */
+function cascadeRefused(): SwitchyardError {
+  return new SwitchyardError(
+    'invalid_request',
+    'x-switchyard-cascade: on is only supported on /v1/chat/completions, /v1/messages, /v1/responses and /v1/completions',
+    {
+      param: 'x-switchyard-cascade',
+    },
+  );
+}

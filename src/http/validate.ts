@@ -196,10 +196,11 @@ function checkPassedFields(body: Record<string, unknown>): void {
  */
 function checkToolTurns(messages: ChatBody['messages']): void {
   let ids: ReadonlySet<string> | null = null;
-  let pending = new Set<string>();
+  /** The last assistant message's calls not yet answered (none before the first call: no allocation for a chat without tools). */
+  let pending: Set<string> | null = null;
   let at = -1;
   const unanswered = (): SwitchyardError => {
-    const open = [...pending];
+    const open = [...(pending ?? [])];
     return new SwitchyardError(
       'invalid_request',
       `An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: ${open
@@ -223,11 +224,11 @@ function checkToolTurns(messages: ChatBody['messages']): void {
         throw new SwitchyardError('invalid_request', `Invalid parameter: 'tool_call_id' of '${echoName(id)}' not found in 'tool_calls' of previous message.`, {
           param: `messages[${i}].tool_call_id`,
         });
-      if (typeof id === 'string') pending.delete(id);
+      if (typeof id === 'string') pending?.delete(id);
       continue;
     }
     if (m.role !== 'assistant') continue;
-    if (pending.size > 0) throw unanswered();
+    if (pending !== null && pending.size > 0) throw unanswered();
     ids = null;
     const calls = Array.isArray(m.tool_calls) ? (m.tool_calls as unknown[]) : [];
     if (calls.length === 0) continue;
@@ -244,7 +245,7 @@ function checkToolTurns(messages: ChatBody['messages']): void {
     pending = new Set(own);
     at = i;
   }
-  if (pending.size > 0) throw unanswered();
+  if (pending !== null && pending.size > 0) throw unanswered();
 }
 
 /**
@@ -925,14 +926,3 @@ function sdkTimeout(v: string | string[] | undefined): number | null {
 }
 
 const scrubbed = <T extends string | null | undefined>(v: T): T => (typeof v === 'string' ? (scrub(v) as T) : v);
-
-/** `x-switchyard-cascade: on` on a route that is not cascaded (embeddings). */
-export function cascadeRefused(): SwitchyardError {
-  return new SwitchyardError(
-    'invalid_request',
-    'x-switchyard-cascade: on is only supported on /v1/chat/completions, /v1/messages, /v1/responses and /v1/completions',
-    {
-      param: 'x-switchyard-cascade',
-    },
-  );
-}
