@@ -14,6 +14,7 @@ import { echoName } from '../errors.js';
 import { scrub, withoutPassword } from './scrub.js';
 import type { AnsweredRequest, ApiName, AttemptInfo, AttemptTrace, HttpRequestLike, RefusedRequest, RequestTrace, Tracer } from '../runtime/request-scope.js';
 import { parseTarget, routeOf } from '../http/routes.js';
+import { OutputParts } from './output-parts.js';
 
 type OtlpConfig = NonNullable<Config['observe']['otlp']>;
 
@@ -267,7 +268,9 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
       ...(info.baseUrl !== undefined ? serverOf(info.baseUrl) : {}),
     };
     const span = tracer.startSpan(`${op} ${info.upstreamModel}`, { kind: SpanKind.CLIENT, attributes: attrs }, parent);
+    const output = cfg.captureContent ? new OutputParts() : null;
     return {
+      output,
       headers() {
         const carrier: Record<string, string> = {};
         propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
@@ -282,10 +285,9 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
           const finish = o.finishReason ?? null;
           if (finish !== null) span.setAttribute('gen_ai.response.finish_reasons', [finish]);
           // The conventions' output message has its finish_reason (when the upstream said one).
-          if (cfg.captureContent && o.text !== '') {
-            const out = capturedJson([
-              { role: 'assistant', parts: [{ type: 'text', content: o.text }], ...(finish !== null ? { finish_reason: finish } : {}) },
-            ]);
+          const parts = output?.parts() ?? [];
+          if (parts.length > 0) {
+            const out = capturedJson([{ role: 'assistant', parts, ...(finish !== null ? { finish_reason: finish } : {}) }]);
             span.setAttribute('gen_ai.output.messages', scrub(out.json));
             if (out.clipped) span.setAttribute('switchyard.content_clipped', true);
           }

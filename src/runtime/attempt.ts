@@ -27,6 +27,7 @@ import { completionAsSse } from '../upstream/json-as-stream.js';
 import type { StreamDecoder } from '../upstream/adapters/types.js';
 import { parseRateLimit } from '../upstream/rate-headers.js';
 import { statusMessage } from '../upstream/redirect.js';
+import type { OutputParts } from '../observe/output-parts.js';
 import type { EndpointHandle } from './endpoints.js';
 import { traceAttempt } from './request-scope.js';
 import { linkedCancel, type Cancel, type CancelSignal } from './cancel.js';
@@ -342,6 +343,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
       if (firstToken) clearTimeout(firstToken);
       endShare();
     });
+    if (trace?.output) reader.output = trace.output;
     // A whole JSON answer to a stream request (a server that ignores `stream`), or a 200 whose JSON is an error: read as the stream it stands for.
     res.consume(inp.h.adapter.kind === 'openai' && !inp.relay && jsonBody(res) ? new JsonAnswerAsStream(reader, res) : reader);
     return traced(trace, await reader.result);
@@ -403,8 +405,17 @@ function answerChars(out: AttemptSuccess): number {
 
 /** The attempt's success, told to its trace (a function, not a closure made per attempt). */
 function traced(trace: ReturnType<typeof traceAttempt>, out: AttemptSuccess): AttemptSuccess {
-  trace?.end({ ok: true, text: out.text, usage: out.usage, finishReason: out.finishReason, model: out.model });
+  if (trace === null) return out;
+  if (trace.output && out.completion !== null) trace.output.completion(out.completion);
+  trace.end({ ok: true, usage: out.usage, finishReason: out.finishReason, model: out.model });
   return out;
+}
+
+/** A stream piece, for the span's captured output: a template chunk is text alone (not parsed for it). */
+function captureOutput(o: OutputParts, p: Extract<StreamPiece, { type: 'chunk' | 'native' }>): void {
+  if (p.type === 'native') o.native(p.name, p.data);
+  else if (p.shape !== undefined) o.addText(p.text);
+  else o.chunk(p.chunk);
 }
 
 /**
@@ -635,6 +646,8 @@ class StreamReader implements BodyConsumer {
   /** Whether the body held any event (a web page's holds none). */
   private events = false;
   private done = false;
+  /** What the upstream answered, for the attempt's span when it captures content (`observe.otlp.captureContent`); null otherwise. */
+  output: OutputParts | null = null;
   private malformed = 0;
   private settled = false;
   private readonly exhausted: number | null;
@@ -880,6 +893,8 @@ class StreamReader implements BodyConsumer {
         if (p.finishReason) this.finish = p.finishReason;
         // Only a chunk with output besides text can hold a tool call (a template chunk is text alone).
         if (this.tools !== null && p.type === 'chunk' && p.other) this.tools.chunk(p.chunk);
+        // Read before forwarding: the session may trim a piece's text (a continuation's seam).
+        if (this.output !== null) captureOutput(this.output, p);
         // A piece that would take the output past its bound is not forwarded (one event can be megabytes).
         const other = p.type === 'chunk' ? p.other : undefined;
         if ((p.text || other) && this.text.length + this.other.length + p.text.length + (other?.length ?? 0) > this.maxChars)

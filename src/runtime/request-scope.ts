@@ -6,6 +6,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { OutputParts } from '../observe/output-parts.js';
 import type { ChatCall } from './api.js';
 import type { RequestRecord } from './core.js';
 
@@ -15,11 +16,12 @@ export type ApiName = 'chat' | 'responses' | 'messages' | 'embeddings' | 'comple
 export interface AttemptTrace {
   /** Headers to add to the upstream request (W3C traceparent). */
   headers(): Record<string, string>;
+  /** Gathers what the attempt answers, when the span captures content (`observe.otlp.captureContent`); absent or null otherwise. */
+  readonly output?: OutputParts | null;
   end(
     outcome:
       | {
           ok: true;
-          text: string;
           usage: { promptTokens: number; completionTokens: number } | null;
           finishReason?: string | null;
           /** The model the upstream says answered (null or absent: it said none). */

@@ -156,6 +156,51 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     }
   });
 
+  it("with captureContent, an answer's tool calls are on the attempt span's output message as tool_call parts (chat JSON and stream, Messages relayed from Claude)", async () => {
+    const base = testConfig(sim.url);
+    const content = await startSidecar({ ...base, observe: { otlp: { endpoint: otlp.url, serviceName: 'switchyard-content-tools', captureContent: true } } });
+    const params = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
+    const output = async (tp: string): Promise<unknown> =>
+      JSON.parse(String((await otlp.waitFor((s) => s.traceId === tp.split('-')[1] && s.kind === 3)).attributes['gen_ai.output.messages']));
+    const call = { type: 'tool_call', id: expect.any(String), name: 'weather', arguments: { city: expect.any(String) } };
+    try {
+      const body = {
+        model: 'gpt-4.1',
+        messages: [{ role: 'user' as const, content: 'weather in Paris?' }],
+        tools: [{ type: 'function' as const, function: { name: 'weather', parameters: params } }],
+        tool_choice: 'required' as const,
+      };
+      const tp1 = traceparent(44);
+      await content.client.chat.completions.create(body, { headers: { traceparent: tp1 } });
+      expect(await output(tp1)).toEqual([{ role: 'assistant', parts: [call], finish_reason: 'tool_calls' }]);
+      const tp2 = traceparent(45);
+      const stream = await content.client.chat.completions.create({ ...body, stream: true }, { headers: { traceparent: tp2 } });
+      for await (const _ of stream);
+      expect(await output(tp2)).toEqual([{ role: 'assistant', parts: [call], finish_reason: 'tool_calls' }]);
+      const tp3 = traceparent(46);
+      const res = await fetch(`${content.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', traceparent: tp3 },
+        body: JSON.stringify({
+          model: 'claude-sonnet-4.5',
+          max_tokens: 200,
+          stream: true,
+          messages: [{ role: 'user', content: 'weather in Paris?' }],
+          tools: [{ name: 'weather', input_schema: params }],
+          tool_choice: { type: 'any' },
+        }),
+      });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('tool_use');
+      const parts = ((await output(tp3)) as { parts: unknown[] }[])[0]!.parts;
+      expect(parts).toContainEqual(call);
+      // The relayed events' JSON pieces are the call's arguments, not text.
+      for (const p of parts as { type: string; content?: string }[]) if (p.type === 'text') expect(p.content).not.toContain('{"city"');
+    } finally {
+      await content.stop();
+    }
+  });
+
   it("an embeddings request span has the conventions' gen_ai.request.encoding_formats and gen_ai.embeddings.dimension.count when the request sets them", async () => {
     const base = testConfig(sim.url);
     const emb = await startSidecar({

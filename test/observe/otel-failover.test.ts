@@ -47,8 +47,7 @@ const record = (attempts: number): RequestRecord => ({
 function request(id: string, steps: Array<[string, string | null]>): void {
   const call = { requestId: id, body: { model: 'auto', messages: [] } } as unknown as ChatCall;
   const t = otel.tracer.startRequest('chat', call, { headers: {}, method: 'POST', url: '/v1/chat/completions' });
-  for (const [endpoint, fault] of steps)
-    t.attempt(info(endpoint)).end(fault === null ? { ok: true, text: '', usage: null } : { ok: false, fault, status: 500 });
+  for (const [endpoint, fault] of steps) t.attempt(info(endpoint)).end(fault === null ? { ok: true, usage: null } : { ok: false, fault, status: 500 });
   t.record(record(steps.length));
   t.end();
 }
