@@ -170,14 +170,14 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
         tools: [{ type: 'function' as const, function: { name: 'weather', parameters: params } }],
         tool_choice: 'required' as const,
       };
-      const tp1 = traceparent(80);
+      const tp1 = traceparent(50);
       await content.client.chat.completions.create(body, { headers: { traceparent: tp1 } });
       expect(await output(tp1)).toEqual([{ role: 'assistant', parts: [call], finish_reason: 'tool_calls' }]);
-      const tp2 = traceparent(81);
+      const tp2 = traceparent(51);
       const stream = await content.client.chat.completions.create({ ...body, stream: true }, { headers: { traceparent: tp2 } });
       for await (const _ of stream);
       expect(await output(tp2)).toEqual([{ role: 'assistant', parts: [call], finish_reason: 'tool_calls' }]);
-      const tp3 = traceparent(82);
+      const tp3 = traceparent(52);
       const res = await fetch(`${content.url}/v1/messages`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', traceparent: tp3 },
