@@ -378,8 +378,10 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
 
   const reloadNow = async (): Promise<ReloadResult> => {
     if (!loaded.file) return { ok: false, errors: ['switchyard runs on the built-in catalogue: there is no config file to reload (start with --config FILE)'] };
-    const res = await loadConfigFile(loaded.file);
-    if (!res.ok) return { ok: false, errors: res.errors };
+    const file = loaded.file;
+    const res = await loadConfigFile(file);
+    // Each problem names the file it is in (a read or parse error already does), as check-config's output does.
+    if (!res.ok) return { ok: false, errors: res.errors.map((e) => (e.startsWith(`${file}: `) ? e : `${file}: ${e}`)) };
     // A store opened at start-up cannot follow a reload: refuse the whole reload rather than claim to have applied it.
     const changed = STARTUP_ONLY.filter(([, of]) => JSON.stringify(of(res.config)) !== JSON.stringify(of(cfg))).map(([path]) => path);
     if (changed.length > 0)

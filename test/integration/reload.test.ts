@@ -287,6 +287,8 @@ describe('reload', () => {
     const errors = r.body.errors as string[];
     expect(errors.some((e) => e.includes('routing.routes.broken') && e.includes('no-such-model'))).toBe(true);
     expect(errors.some((e) => e.includes('models.gpt-4.1.price.outputPerMTok'))).toBe(true);
+    // Each names the file it was read from, as check-config's do (a sidecar may be one of several on a host).
+    for (const e of errors) expect(e.startsWith(`${sc.configFile}: `)).toBe(true);
     // Logged, as a SIGHUP's refusal is (the HTTP answer alone left no trace in the log).
     expect(await sc.waitForOutput('POST /switchyard/reload refused, the running config stays')).toMatch(/models\.gpt-4\.1\.price\.outputPerMTok/);
 
