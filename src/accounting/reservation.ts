@@ -169,13 +169,30 @@ function blocksBound(content: unknown): number {
 }
 
 /** A Messages body as sent to Anthropic: framing, the other fields, the system prompt, tools, every message's blocks. */
+/**
+ * What Anthropic adds to the prompt for its client-run tools (their definitions and instructions,
+ * not in the request): twice the input tokens its documentation gives per tool (bash 245, the text
+ * editor 700, computer use 735 plus ~500 of system prompt); memory, documented without a figure, 2,048.
+ */
+const CLIENT_TOOL_TOKENS: Record<string, number> = { bash: 490, text_editor: 1400, computer: 2500, memory: 2048 };
+
+function clientToolsBound(tools: unknown): number {
+  if (!Array.isArray(tools)) return 0;
+  let n = 0;
+  for (const t of tools as unknown[]) {
+    const type = isObj(t) && typeof t.type === 'string' ? /^([a-z_]+)_\d{8}$/.exec(t.type) : null;
+    if (type !== null && Object.hasOwn(CLIENT_TOOL_TOKENS, type[1]!)) n += CLIENT_TOOL_TOKENS[type[1]!]!;
+  }
+  return n;
+}
+
 function messagesBound(body: Record<string, unknown>): number {
   const { messages, system, tools, mcp_servers: mcp, ...rest } = body;
   // Tools an MCP server lists are fetched by the provider: their size is not in the request.
   if (Array.isArray(mcp) && mcp.length > 0) return Infinity;
   let total = REQUEST_OVERHEAD_TOKENS + jsonBytes(rest);
   if (system !== undefined && system !== null) total += MESSAGE_OVERHEAD_TOKENS + blocksBound(system);
-  if (tools !== undefined && tools !== null) total += TOOLS_OVERHEAD_TOKENS + jsonBytes(tools);
+  if (tools !== undefined && tools !== null) total += TOOLS_OVERHEAD_TOKENS + jsonBytes(tools) + clientToolsBound(tools);
   if (Array.isArray(messages))
     for (const m of messages) total += MESSAGE_OVERHEAD_TOKENS + (isObj(m) ? jsonBytes({ ...m, content: null }) + blocksBound(m.content) : jsonBytes(m));
   return total;

@@ -318,6 +318,8 @@ export function messagesToChat(body: Record<string, unknown>, ctx: Ctx): ChatMes
 }
 
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,128}$/;
+/** Anthropic's client-run tool types (`bash_20250124`, `text_editor_20250728`, `computer_20250124`, `memory_20250818`…). */
+export const CLIENT_TOOL_TYPE = /^(bash|text_editor|computer|memory)_\d{8}$/;
 /** Chat completions' longest function name (OpenAI answers a longer one with a 400); Anthropic takes 128. */
 export const CHAT_MAX_TOOL_NAME = 64;
 
@@ -326,6 +328,18 @@ export function toolsToChat(v: unknown, ctx: Ctx = { untranslated: [] }): unknow
   const seen = new Set<string>();
   return arrayOf(v, 'tools').map((raw, i) => {
     const t = isObj(raw) ? raw : {};
+    // Anthropic's client tools without a schema (bash, the text editor, computer use, memory): the
+    // app runs them, Anthropic adds their definitions to the prompt (bounded in reservation.ts).
+    // They have no chat form: such a request goes to Anthropic-kind endpoints only.
+    if (typeof t.type === 'string' && CLIENT_TOOL_TYPE.test(t.type)) {
+      const name = str(t.name, `tools[${i}].name`);
+      if (!TOOL_NAME.test(name))
+        throw unsupported(`tools[${i}].name`, `String should match pattern '^[a-zA-Z0-9_-]{1,128}$' (letters, digits, _ and -): ${echoValue(name)}`);
+      if (seen.has(name)) throw unsupported(`tools[${i}].name`, `tool names must be unique: ${echoValue(name)} is declared twice`);
+      seen.add(name);
+      ctx.untranslated.push(`tools[${i}].type`);
+      return { type: 'function', function: { name, parameters: { type: 'object' } } };
+    }
     // Server tools run (and bill) inside Anthropic, outside switchyard's budget: refused everywhere.
     if (present(t.type) && t.type !== 'custom')
       throw unsupported(

@@ -668,6 +668,35 @@ describe('Messages API edges', () => {
 });
 
 describe('GET /v1/models for the Anthropic SDK', () => {
+  it("takes Anthropic's client-run tools (bash, the text editor) to a Claude model, its answer's tool_use for the app to run; an OpenAI-kind model is a 400 naming the tool", async () => {
+    const clientTools = [
+      { type: 'bash_20250124', name: 'bash' },
+      { type: 'text_editor_20250728', name: 'str_replace_based_edit_tool' },
+    ] as unknown as Anthropic.Messages.ToolUnion[];
+    const messages = [{ role: 'user' as const, content: 'list the files' }];
+    const m = await client.messages.create({ model: 'claude-sonnet-4.5', max_tokens: 200, messages, tools: clientTools, tool_choice: { type: 'any' } });
+    expect(m.stop_reason).toBe('tool_use');
+    expect(m.content.find((b) => b.type === 'tool_use')).toMatchObject({ name: 'bash' });
+    const s = await client.messages
+      .stream({ model: 'claude-sonnet-4.5', max_tokens: 200, messages, tools: clientTools, tool_choice: { type: 'any' } })
+      .finalMessage();
+    expect(s.content.find((b) => b.type === 'tool_use')).toMatchObject({ name: 'bash' });
+    // The chat form has no such tool: a model the client names on an OpenAI-kind endpoint answers the 400 that says so.
+    const err = await client.messages.create({ model: 'gpt-4.1', max_tokens: 200, messages, tools: clientTools }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((err as Error).message).toMatch(/tools\[0\]\.type/);
+    // A server tool (run and billed inside Anthropic) stays refused.
+    const server = await client.messages
+      .create({
+        model: 'claude-sonnet-4.5',
+        max_tokens: 200,
+        messages,
+        tools: [{ type: 'web_search_20250305', name: 'web_search' }] as unknown as Anthropic.Messages.ToolUnion[],
+      })
+      .catch((e: unknown) => e);
+    expect(server).toBeInstanceOf(Anthropic.BadRequestError);
+  });
+
   it('lists and retrieves models with the fields Anthropic ModelInfo has (type, display_name, created_at) and the page fields', async () => {
     const page = await client.models.list();
     expect(page.data.map((m) => m.id)).toContain('claude-sonnet-4.5');

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { translateMessages } from '../../src/apis/messages-request.js';
+import { promptBoundTokens } from '../../src/accounting/reservation.js';
 import { nativeOf } from '../../src/apis/native.js';
 import { anthropicError, anthropicToolId, messageOfCompletion, MessagesStreamWriter } from '../../src/apis/messages-output.js';
 import { SwitchyardError, upstreamClientError } from '../../src/errors.js';
@@ -849,6 +850,33 @@ describe('Messages → chat and back', () => {
     }
     expect(() => translateMessages(withInput(undefined))).toThrow(/^messages\[1\]\.content\[1\]\.input: Field required/);
     expect(translateMessages(withInput({ a: 1 })).messages[1]).toMatchObject({ tool_calls: [{ function: { arguments: '{"a":1}' } }] });
+  });
+
+  it("takes Anthropic's client-run tools (bash, text editor, computer, memory) as untranslated, their hidden definitions in the prompt's bound", () => {
+    const tools = [
+      { type: 'bash_20250124', name: 'bash' },
+      { type: 'text_editor_20250728', name: 'str_replace_based_edit_tool' },
+      { type: 'computer_20250124', name: 'computer', display_width_px: 1024, display_height_px: 768 },
+      { type: 'memory_20250818', name: 'memory' },
+    ];
+    const chat = translateMessages({ ...body, tools });
+    expect(nativeOf(chat)).toMatchObject({
+      kind: 'anthropic-messages',
+      untranslated: expect.arrayContaining(['tools[0].type', 'tools[1].type', 'tools[2].type', 'tools[3].type']),
+    });
+    expect((chat.tools as Array<{ function: { name: string } }>).map((t) => t.function.name)).toEqual([
+      'bash',
+      'str_replace_based_edit_tool',
+      'computer',
+      'memory',
+    ]);
+    // What Anthropic adds to the prompt for them (its figures doubled: 245, 700, 735 + ~500; memory 2,048) is reserved for.
+    const plain = promptBoundTokens(translateMessages({ ...body, tools: [{ name: 'bash', input_schema: { type: 'object' } }] }));
+    expect(promptBoundTokens(translateMessages({ ...body, tools: [tools[0]!] })) - plain).toBeGreaterThanOrEqual(490 - 20);
+    expect(promptBoundTokens(chat) - plain).toBeGreaterThanOrEqual(490 + 1400 + 2500 + 2048);
+    expect(() => translateMessages({ ...body, tools: [tools[0]!, { type: 'bash_20241022', name: 'bash' }] })).toThrow(
+      expect.objectContaining({ param: 'tools[1].name' }),
+    );
   });
 
   it('refuses server tools and a missing max_tokens', () => {
