@@ -331,22 +331,14 @@ export function toolsToChat(v: unknown, ctx: Ctx = { untranslated: [] }): unknow
     // Anthropic's client tools without a schema (bash, the text editor, computer use, memory): the
     // app runs them, Anthropic adds their definitions to the prompt (bounded in reservation.ts).
     // They have no chat form: such a request goes to Anthropic-kind endpoints only.
-    if (typeof t.type === 'string' && CLIENT_TOOL_TYPE.test(t.type)) {
-      const name = str(t.name, `tools[${i}].name`);
-      if (!TOOL_NAME.test(name))
-        throw unsupported(`tools[${i}].name`, `String should match pattern '^[a-zA-Z0-9_-]{1,128}$' (letters, digits, _ and -): ${echoValue(name)}`);
-      if (seen.has(name)) throw unsupported(`tools[${i}].name`, `tool names must be unique: ${echoValue(name)} is declared twice`);
-      seen.add(name);
-      ctx.untranslated.push(`tools[${i}].type`);
-      return { type: 'function', function: { name, parameters: { type: 'object' } } };
-    }
+    const clientRun = typeof t.type === 'string' && CLIENT_TOOL_TYPE.test(t.type);
     // Server tools run (and bill) inside Anthropic, outside switchyard's budget: refused everywhere.
-    if (present(t.type) && t.type !== 'custom')
+    if (!clientRun && present(t.type) && t.type !== 'custom')
       throw unsupported(
         `tools[${i}].type`,
         `server tool ${echoValue(t.type)} is not supported (its cost is outside switchyard's budget); only client tools are`,
       );
-    if (!isObj(t.input_schema))
+    if (!clientRun && !isObj(t.input_schema))
       throw unsupported(
         `tools[${i}].input_schema`,
         t.input_schema === undefined
@@ -359,6 +351,10 @@ export function toolsToChat(v: unknown, ctx: Ctx = { untranslated: [] }): unknow
       throw unsupported(`tools[${i}].name`, `String should match pattern '^[a-zA-Z0-9_-]{1,128}$' (letters, digits, _ and -): ${echoValue(name)}`);
     if (seen.has(name)) throw unsupported(`tools[${i}].name`, `tool names must be unique: ${echoValue(name)} is declared twice`);
     seen.add(name);
+    if (clientRun) {
+      ctx.untranslated.push(`tools[${i}].type`);
+      return { type: 'function', function: { name, parameters: { type: 'object' } } };
+    }
     if (name.length > CHAT_MAX_TOOL_NAME) ctx.untranslated.push(`tools[${i}].name`);
     const fn: Record<string, unknown> = { name, parameters: t.input_schema };
     if (present(t.description)) fn.description = str(t.description, `tools[${i}].description`);
