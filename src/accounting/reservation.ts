@@ -171,12 +171,13 @@ function blocksBound(content: unknown): number {
 /** A Messages body as sent to Anthropic: framing, the other fields, the system prompt, tools, every message's blocks. */
 /**
  * What Anthropic adds to the prompt for its client-run tools (their definitions and instructions,
- * not in the request): twice the input tokens its documentation gives per tool (bash 245, the text
- * editor 700, computer use 735 plus ~500 of system prompt); memory, documented without a figure, 2,048.
+ * not in the request), in input tokens: its documentation's figures (bash 245, the text editor 700,
+ * computer use 735 plus ~500 of system prompt); memory, documented without a figure, 1,024.
  */
-const CLIENT_TOOL_TOKENS: Record<string, number> = { bash: 490, text_editor: 1400, computer: 2500, memory: 2048 };
+const CLIENT_TOOL_TOKENS: Record<string, number> = { bash: 245, text_editor: 700, computer: 1235, memory: 1024 };
 
-function clientToolsBound(tools: unknown): number {
+/** The prompt tokens Anthropic adds for the client-run tools among `tools` (the reservation holds twice this). */
+export function clientToolTokens(tools: unknown): number {
   if (!Array.isArray(tools)) return 0;
   let n = 0;
   for (const t of tools as unknown[]) {
@@ -192,7 +193,7 @@ function messagesBound(body: Record<string, unknown>): number {
   if (Array.isArray(mcp) && mcp.length > 0) return Infinity;
   let total = REQUEST_OVERHEAD_TOKENS + jsonBytes(rest);
   if (system !== undefined && system !== null) total += MESSAGE_OVERHEAD_TOKENS + blocksBound(system);
-  if (tools !== undefined && tools !== null) total += TOOLS_OVERHEAD_TOKENS + jsonBytes(tools) + clientToolsBound(tools);
+  if (tools !== undefined && tools !== null) total += TOOLS_OVERHEAD_TOKENS + jsonBytes(tools) + 2 * clientToolTokens(tools);
   if (Array.isArray(messages))
     for (const m of messages) total += MESSAGE_OVERHEAD_TOKENS + (isObj(m) ? jsonBytes({ ...m, content: null }) + blocksBound(m.content) : jsonBytes(m));
   return total;

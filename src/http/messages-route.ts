@@ -5,6 +5,7 @@
  * ones; every error, ours or relayed, is in Anthropic's shape.
  */
 import type { ServerResponse } from 'node:http';
+import { clientToolTokens } from '../accounting/reservation.js';
 import { countPromptTokens, tokenizerLoaded } from '../accounting/tokens.js';
 import { anthropicError } from '../apis/messages-output.js';
 import { anthropicHeaders, translateMessages } from '../apis/messages-request.js';
@@ -98,7 +99,8 @@ export const countTokensRoute: ApiRoute = async (deps, req, res, requestId) => {
     // count_tokens has no max_tokens; the translation needs one.
     const chat = translateMessages({ ...body, max_tokens: 1, stream: false });
     // The blocks the chat form leaves out (documents, search results) are read by the model too.
-    sendJson(res, 200, { input_tokens: countPromptTokens(chat.messages, chat.tools ?? undefined) + leftOutTokens(chat) }, base);
+    // So are the hidden definitions of Anthropic's client-run tools (bash, the text editor…).
+    sendJson(res, 200, { input_tokens: countPromptTokens(chat.messages, chat.tools ?? undefined) + leftOutTokens(chat) + clientToolTokens(body.tools) }, base);
   } catch (err) {
     sendAnthropicError(res, err, base);
     status = err instanceof SwitchyardError ? err.status : 500;

@@ -681,6 +681,10 @@ describe('GET /v1/models for the Anthropic SDK', () => {
       .stream({ model: 'claude-sonnet-4.5', max_tokens: 200, messages, tools: clientTools, tool_choice: { type: 'any' } })
       .finalMessage();
     expect(s.content.find((b) => b.type === 'tool_use')).toMatchObject({ name: 'bash' });
+    // count_tokens counts their hidden definitions, as Anthropic's does (bash 245, the text editor 700).
+    const plain = await client.messages.countTokens({ model: 'claude-sonnet-4.5', messages });
+    const counted = await client.messages.countTokens({ model: 'claude-sonnet-4.5', messages, tools: clientTools });
+    expect(counted.input_tokens - plain.input_tokens).toBeGreaterThanOrEqual(945);
     // The chat form has no such tool: a model the client names on an OpenAI-kind endpoint answers the 400 that says so.
     const err = await client.messages.create({ model: 'gpt-4.1', max_tokens: 200, messages, tools: clientTools }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.BadRequestError);
