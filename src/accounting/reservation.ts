@@ -168,7 +168,6 @@ function blocksBound(content: unknown): number {
   return n;
 }
 
-/** A Messages body as sent to Anthropic: framing, the other fields, the system prompt, tools, every message's blocks. */
 /**
  * What Anthropic adds to the prompt for its client-run tools (their definitions and instructions,
  * not in the request), in input tokens: its documentation's figures (bash 245, the text editor 700,
@@ -187,6 +186,7 @@ export function clientToolTokens(tools: unknown): number {
   return n;
 }
 
+/** A Messages body as sent to Anthropic: framing, the other fields, the system prompt, tools, every message's blocks. */
 function messagesBound(body: Record<string, unknown>): number {
   const { messages, system, tools, mcp_servers: mcp, ...rest } = body;
   // Tools an MCP server lists are fetched by the provider: their size is not in the request.
