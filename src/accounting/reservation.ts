@@ -15,6 +15,7 @@
  * reservation takes the model's context window for the prompt instead ({@link promptWorstTokens}):
  * no provider bills a prompt larger than its window (it refuses it).
  */
+import { clientToolPromptTokens } from '../apis/messages-request.js';
 import { nativeOf } from '../apis/native.js';
 
 /** Role markers and separators a provider wraps around each message. */
@@ -168,21 +169,11 @@ function blocksBound(content: unknown): number {
   return n;
 }
 
-/**
- * What Anthropic adds to the prompt for its client-run tools (their definitions and instructions,
- * not in the request), in input tokens: its documentation's figures (bash 245, the text editor 700,
- * computer use 735 plus ~500 of system prompt); memory, documented without a figure, 1,024.
- */
-const CLIENT_TOOL_TOKENS: Record<string, number> = { bash: 245, text_editor: 700, computer: 1235, memory: 1024 };
-
 /** The prompt tokens Anthropic adds for the client-run tools among `tools` (the reservation holds twice this). */
 export function clientToolTokens(tools: unknown): number {
   if (!Array.isArray(tools)) return 0;
   let n = 0;
-  for (const t of tools as unknown[]) {
-    const type = isObj(t) && typeof t.type === 'string' ? /^([a-z_]+)_\d{8}$/.exec(t.type) : null;
-    if (type !== null && Object.hasOwn(CLIENT_TOOL_TOKENS, type[1]!)) n += CLIENT_TOOL_TOKENS[type[1]!]!;
-  }
+  for (const t of tools as unknown[]) if (isObj(t)) n += clientToolPromptTokens(t.type) ?? 0;
   return n;
 }
 

@@ -318,8 +318,21 @@ export function messagesToChat(body: Record<string, unknown>, ctx: Ctx): ChatMes
 }
 
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,128}$/;
-/** Anthropic's client-run tool types (`bash_20250124`, `text_editor_20250728`, `computer_20250124`, `memory_20250818`…). */
-export const CLIENT_TOOL_TYPE = /^(bash|text_editor|computer|memory)_\d{8}$/;
+/**
+ * Anthropic's client-run tools (`bash_20250124`, `text_editor_20250728`, `computer_20250124`,
+ * `memory_20250818`…) and what Anthropic adds to the prompt for each (their definitions and
+ * instructions, not in the request), in input tokens: its documentation's figures (bash 245, the
+ * text editor 700, computer use 735 plus ~500 of system prompt); memory, documented without a
+ * figure, 1,024. The one list of them: the request check and the reservation both read it.
+ */
+const CLIENT_TOOL_TOKENS: Readonly<Record<string, number>> = { bash: 245, text_editor: 700, computer: 1235, memory: 1024 };
+
+/** The prompt tokens Anthropic adds for a tool of this `type` when it is a client-run tool's; null for any other type. */
+export function clientToolPromptTokens(type: unknown): number | null {
+  if (typeof type !== 'string') return null;
+  const m = /^([a-z_]+)_\d{8}$/.exec(type);
+  return m !== null && Object.hasOwn(CLIENT_TOOL_TOKENS, m[1]!) ? CLIENT_TOOL_TOKENS[m[1]!]! : null;
+}
 /** Chat completions' longest function name (OpenAI answers a longer one with a 400); Anthropic takes 128. */
 export const CHAT_MAX_TOOL_NAME = 64;
 
@@ -331,7 +344,7 @@ export function toolsToChat(v: unknown, ctx: Ctx = { untranslated: [] }): unknow
     // Anthropic's client tools without a schema (bash, the text editor, computer use, memory): the
     // app runs them, Anthropic adds their definitions to the prompt (bounded in reservation.ts).
     // They have no chat form: such a request goes to Anthropic-kind endpoints only.
-    const clientRun = typeof t.type === 'string' && CLIENT_TOOL_TYPE.test(t.type);
+    const clientRun = clientToolPromptTokens(t.type) !== null;
     // Server tools run (and bill) inside Anthropic, outside switchyard's budget: refused everywhere.
     if (!clientRun && present(t.type) && t.type !== 'custom')
       throw unsupported(
