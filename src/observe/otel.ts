@@ -14,7 +14,7 @@ import { echoName } from '../errors.js';
 import { scrub, withoutPassword } from './scrub.js';
 import type { AnsweredRequest, ApiName, AttemptInfo, AttemptTrace, HttpRequestLike, RefusedRequest, RequestTrace, Tracer } from '../runtime/request-scope.js';
 import { parseTarget, routeOf } from '../http/routes.js';
-import { OutputParts } from './output-parts.js';
+import { OutputParts, toolArguments } from './output-parts.js';
 
 type OtlpConfig = NonNullable<Config['observe']['otlp']>;
 
@@ -100,16 +100,6 @@ function contentParts(content: unknown): Json[] {
     }
     return { ...p, type: typeof p.type === 'string' ? p.type : 'unknown' };
   });
-}
-
-/** A tool call's arguments: the JSON object they hold, else the text as sent. */
-function toolArguments(text: unknown): unknown {
-  if (typeof text !== 'string') return text ?? null;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
-  }
 }
 
 /**

@@ -11,8 +11,12 @@ type Json = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A tool call's arguments: the JSON they hold, else the text as sent. */
-function args(text: string): unknown {
+/**
+ * A tool call's arguments as a captured-content part holds them (input and output messages
+ * alike): the JSON they hold, `{}` for none (a call without arguments), else the text as sent.
+ */
+export function toolArguments(text: unknown): unknown {
+  if (typeof text !== 'string') return text ?? null;
   if (text === '') return {};
   try {
     return JSON.parse(text) as unknown;
@@ -55,7 +59,7 @@ export class OutputParts {
               type: 'tool_call',
               id,
               name: String(tc.function.name ?? ''),
-              arguments: args(typeof tc.function.arguments === 'string' ? tc.function.arguments : ''),
+              arguments: toolArguments(typeof tc.function.arguments === 'string' ? tc.function.arguments : ''),
             });
           else if (isObj(tc.custom)) this.ordered.push({ type: 'tool_call', id, name: String(tc.custom.name ?? ''), arguments: tc.custom.input ?? null });
         }
@@ -114,9 +118,9 @@ export class OutputParts {
     if (this.reasoning !== '') out.push({ type: 'reasoning', content: this.reasoning });
     if (this.text !== '') out.push({ type: 'text', content: this.text });
     out.push(...this.ordered);
-    for (const c of this.calls.calls) out.push({ type: 'tool_call', id: c.id === '' ? null : c.id, name: c.name, arguments: args(c.args) });
+    for (const c of this.calls.calls) out.push({ type: 'tool_call', id: c.id === '' ? null : c.id, name: c.name, arguments: toolArguments(c.args) });
     for (const b of this.nativeParts)
-      if (b.kind === 'tool_call') out.push({ type: 'tool_call', id: b.id ?? null, name: b.name ?? '', arguments: args(b.content) });
+      if (b.kind === 'tool_call') out.push({ type: 'tool_call', id: b.id ?? null, name: b.name ?? '', arguments: toolArguments(b.content) });
       else if (b.content !== '') out.push({ type: b.kind, content: b.content });
     return out;
   }

@@ -77,6 +77,10 @@ describe('inputMessages', () => {
     expect(inputMessages([{ role: 'assistant', tool_calls: [{ id: 'c', function: { name: 'f', arguments: '{broken' } }] }])).toEqual([
       { role: 'assistant', parts: [{ type: 'tool_call', id: 'c', name: 'f', arguments: '{broken' }] },
     ]);
+    // A call without arguments ("") is `{}`, as the answer's own tool calls are exported (output-parts.ts).
+    expect(inputMessages([{ role: 'assistant', tool_calls: [{ id: 'c', function: { name: 'now', arguments: '' } }] }])).toEqual([
+      { role: 'assistant', parts: [{ type: 'tool_call', id: 'c', name: 'now', arguments: {} }] },
+    ]);
     expect(inputMessages(undefined)).toEqual([]);
     expect(inputMessages('hi')).toEqual([]);
   });
