@@ -259,6 +259,14 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     };
     const span = tracer.startSpan(`${op} ${info.upstreamModel}`, { kind: SpanKind.CLIENT, attributes: attrs }, parent);
     const output = cfg.captureContent ? new OutputParts() : null;
+    /** The conventions' output message: what the attempt answered, with its finish_reason when the upstream said one. */
+    const exportOutput = (finish: string | null): void => {
+      const parts = output?.parts() ?? [];
+      if (parts.length === 0) return;
+      const out = capturedJson([{ role: 'assistant', parts, ...(finish !== null ? { finish_reason: finish } : {}) }]);
+      span.setAttribute('gen_ai.output.messages', scrub(out.json));
+      if (out.clipped) span.setAttribute('switchyard.content_clipped', true);
+    };
     return {
       output,
       headers() {
@@ -274,19 +282,16 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
           if (o.usage) span.setAttributes({ 'gen_ai.usage.input_tokens': o.usage.promptTokens, 'gen_ai.usage.output_tokens': o.usage.completionTokens });
           const finish = o.finishReason ?? null;
           if (finish !== null) span.setAttribute('gen_ai.response.finish_reasons', [finish]);
-          // The conventions' output message has its finish_reason (when the upstream said one).
-          const parts = output?.parts() ?? [];
-          if (parts.length > 0) {
-            const out = capturedJson([{ role: 'assistant', parts, ...(finish !== null ? { finish_reason: finish } : {}) }]);
-            span.setAttribute('gen_ai.output.messages', scrub(out.json));
-            if (out.clipped) span.setAttribute('switchyard.content_clipped', true);
-          }
+          exportOutput(finish);
           onEnd(null);
         } else if (o.fault === 'client_gone') {
           // Cancelled because switchyard's own client left: the conventions ask a CLIENT span
           // cancelled by its caller to leave status UNSET and set no error.type. Not a fail-over reason.
           span.setAttribute('switchyard.fault', o.fault);
+          exportOutput(null);
         } else {
+          // A stream cut after it started: what it had sent (and the client was given) before the cut.
+          exportOutput(null);
           // The HTTP conventions' error.type for a CLIENT span that got an error status is the status code ("500", "429");
           // without one (a reset, a time-out, a cut stream) it is switchyard's fault kind.
           span.setAttributes({

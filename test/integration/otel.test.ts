@@ -201,6 +201,43 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     }
   });
 
+  it('with captureContent, a stream attempt cut after it started has on its span the output it gave before the cut (no finish_reason)', async () => {
+    const content = await startSidecar({
+      ...testConfig(sim.url),
+      observe: { otlp: { endpoint: otlp.url, serviceName: 'switchyard-content-cut', captureContent: true } },
+    });
+    await sim.setFault('gpt-4.1', { kind: 'cut', afterTokens: 3 });
+    try {
+      const tp = traceparent(53);
+      const stream = await content.client.chat.completions.create(
+        { model: 'gpt-4.1', stream: true, messages: [{ role: 'user', content: 'hi' }] },
+        { headers: { traceparent: tp } },
+      );
+      let text = '';
+      for await (const c of stream) text += c.choices[0]?.delta?.content ?? '';
+      const traceId = tp.split('-')[1]!;
+      const failed = await otlp.waitFor((s) => s.traceId === traceId && s.kind === 3 && s.attributes['switchyard.fault'] !== undefined);
+      const out = JSON.parse(String(failed.attributes['gen_ai.output.messages'])) as {
+        role: string;
+        parts: { type: string; content: string }[];
+        finish_reason?: string;
+      }[];
+      expect(out).toHaveLength(1);
+      expect(out[0]!.finish_reason).toBeUndefined();
+      const given = out[0]!.parts
+        .filter((p) => p.type === 'text')
+        .map((p) => p.content)
+        .join('');
+      expect(given.length).toBeGreaterThan(0);
+      // The client's answer starts with what the cut attempt gave; the continuation gave the rest.
+      expect(text.startsWith(given)).toBe(true);
+      expect(text.length).toBeGreaterThan(given.length);
+    } finally {
+      await sim.clearFaults();
+      await content.stop();
+    }
+  });
+
   it("an embeddings request span has the conventions' gen_ai.request.encoding_formats and gen_ai.embeddings.dimension.count when the request sets them", async () => {
     const base = testConfig(sim.url);
     const emb = await startSidecar({
