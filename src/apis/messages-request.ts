@@ -563,14 +563,20 @@ export function translateMessages(body: Record<string, unknown>, headers: { vers
   refuseLongCache(body);
   const model = str(body.model, 'model');
   if (model === '') throw unsupported('model', 'must not be empty');
-  // Anthropic's documented cache pre-warm (max_tokens 0: the prompt cached, nothing generated) has no
-  // form in the other APIs a request may fail over to, and the reservation is built on an output cap of 1 or more.
-  if (body.max_tokens === 0)
-    throw unsupported(
-      'max_tokens',
-      '0 (a prompt cache pre-warm) is not supported through switchyard: send the first real request, which writes the cache, or warm it against the provider directly',
-    );
-  const maxTokens = positiveInt(body.max_tokens, 'max_tokens');
+  // Anthropic's documented cache pre-warm (max_tokens 0: the prompt processed and cached, nothing
+  // generated) has no form in chat completions: an Anthropic-kind endpoint only (sent max_tokens 0,
+  // see anthropic-native.ts). The flow reserves, and the chat form carries, an output cap of 1.
+  // Anthropic refuses it streamed, with extended thinking or with structured outputs: so does switchyard.
+  const prewarm = body.max_tokens === 0;
+  if (prewarm) {
+    const thinking = isObj(body.thinking) && body.thinking.type === 'enabled';
+    const format = isObj(body.output_config) && present(body.output_config.format);
+    const bad =
+      body.stream === true ? 'stream' : thinking ? 'thinking' : format ? 'output_config.format' : present(body.output_format) ? 'output_format' : null;
+    if (bad !== null) throw unsupported('max_tokens', `0 (a prompt cache pre-warm) cannot be used with ${bad}, as Anthropic's API says`);
+    ctx.untranslated.push('max_tokens');
+  }
+  const maxTokens = prewarm ? 1 : positiveInt(body.max_tokens, 'max_tokens');
   const chat: ChatBody = { model, messages: messagesToChat(body, ctx), max_tokens: maxTokens };
   if (flag(body.stream, 'stream')) {
     chat.stream = true;

@@ -11,6 +11,7 @@ import { nanoToUsd, usdToNano } from '../accounting/money.js';
 import { outputCap, promptBoundTokens, promptWorstTokens, requestedOutputTokens } from '../accounting/reservation.js';
 import type { LedgerRow } from '../accounting/ledger.js';
 import type { CascadeConfig, CascadeCheck } from '../config/schema.js';
+import { nativeOf } from '../apis/native.js';
 import { loggedMessage } from '../errors.js';
 import { checkAnswer } from '../quality/checks.js';
 import { requestTexts } from '../quality/judge.js';
@@ -156,6 +157,10 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
   // the top adequate tier): served as a plain request, with no answer held back and no check (a
   // held stream lost its streaming for nothing, as the checks changed nothing delivered).
   if (plan.steps.length < 2) return new RequestDriver(rt, call, sink).run();
+  // A Messages prompt cache pre-warm (max_tokens 0) answers nothing by design: no check could pass
+  // it, and each step would write the cache again. Served plain.
+  const native = nativeOf(call.body);
+  if (native?.kind === 'anthropic-messages' && native.body.max_tokens === 0) return new RequestDriver(rt, call, sink).run();
   const ladder = plan.steps;
   const c = rt.cfg.routing.cascade;
   const settings = { enabled: new Set(c.checks), minLogprob: c.minLogprob, schemas: schemaCache(c.schemaCacheSize) };

@@ -23,7 +23,8 @@ const Message = z.looseObject({
 const Body = z.looseObject({
   model: z.string().min(1),
   messages: z.array(Message).min(1),
-  max_tokens: z.number().int().min(1),
+  // 0 is Anthropic's prompt cache pre-warm: the prompt processed (and cached), nothing generated.
+  max_tokens: z.number().int().min(0),
   system: z.union([z.string(), z.array(TextBlock)]).optional(),
   stream: z.boolean().optional(),
   tools: z.array(z.looseObject({ name: z.string(), input_schema: z.unknown().optional() })).optional(),
@@ -81,6 +82,18 @@ function parse(raw: unknown): ChatRequest | SimError {
   const result = Body.safeParse(raw);
   if (!result.success) return { status: 400, category: 'invalid_request', message: formatZodError(result.error) };
   const body = result.data;
+  // Anthropic's rules for a pre-warm: not streamed, no extended thinking, no structured output.
+  if (body.max_tokens === 0) {
+    const bad =
+      body.stream === true
+        ? 'streaming'
+        : body.thinking?.type === 'enabled'
+          ? 'extended thinking'
+          : body.output_config?.format != null
+            ? 'structured outputs'
+            : null;
+    if (bad !== null) return { status: 400, category: 'invalid_request', message: `max_tokens: 0 is not compatible with ${bad}` };
+  }
   const texts = body.messages.map(messageText);
   if (body.system !== undefined) {
     texts.unshift(typeof body.system === 'string' ? body.system : body.system.map((b) => b.text ?? '').join('\n'));
@@ -215,10 +228,16 @@ export const anthropicWire: Wire = {
     type: 'message',
     role: 'assistant',
     model: a.model,
-    content: [
-      ...(a.thinking === null ? [] : [{ type: 'thinking', thinking: a.thinking.pieces.join(''), signature: a.thinking.signature }]),
-      a.kind === 'tool' ? { type: 'tool_use', id: a.toolId, name: a.toolName, input: toolInput(a.pieces.join('')) } : { type: 'text', text: a.pieces.join('') },
-    ],
+    // A pre-warm (max_tokens 0) generated nothing: no block at all.
+    content:
+      a.finish === 'length' && a.completionTokens === 0 && a.thinking === null
+        ? []
+        : [
+            ...(a.thinking === null ? [] : [{ type: 'thinking', thinking: a.thinking.pieces.join(''), signature: a.thinking.signature }]),
+            a.kind === 'tool'
+              ? { type: 'tool_use', id: a.toolId, name: a.toolName, input: toolInput(a.pieces.join('')) }
+              : { type: 'text', text: a.pieces.join('') },
+          ],
     stop_reason: stopReason(a),
     stop_sequence: a.stopSequence,
     ...(usage ? { usage: usageOf(a) } : {}),

@@ -777,3 +777,83 @@ describe("the SDK's tool runner (message threads)", () => {
     },
   );
 });
+
+describe("Anthropic's prompt cache pre-warm (max_tokens: 0)", () => {
+  const doc = { type: 'text' as const, text: 'A long reference document. '.repeat(50), cache_control: { type: 'ephemeral' as const } };
+
+  it('is sent to an Anthropic-kind endpoint with max_tokens 0 and answered as Anthropic answers it: no content, no output billed (it was a 400)', async () => {
+    for (const model of ['claude-sonnet-4.5', 'auto']) {
+      const { data, response } = await client.messages
+        .create({ model, max_tokens: 0, system: [doc], messages: [{ role: 'user', content: 'Hi' }] })
+        .withResponse();
+      expect(response.status).toBe(200);
+      expect(response.headers.get('x-switchyard-model')).toBe('claude-sonnet-4.5');
+      // The simulator, as Anthropic, generates nothing only when it was sent 0.
+      expect(data).toMatchObject({ type: 'message', content: [], stop_reason: 'max_tokens', usage: { output_tokens: 0 } });
+      expect((await sim.log()).at(-1)).toMatchObject({ wire: 'anthropic', stream: false, status: 200 });
+      const row = ledgerRow(ledgerFile, response.headers.get('x-request-id'));
+      expect(row).toMatchObject({ model: 'claude-sonnet-4.5', status: 200, completion_tokens: 0, attempts: 1 });
+      expect(Number(row!.prompt_tokens)).toBeGreaterThan(0);
+    }
+  });
+
+  it('is refused with a 400 naming max_tokens for an OpenAI-kind model, streamed, or with extended thinking (Anthropic refuses those too)', async () => {
+    const refused = async (body: Record<string, unknown>): Promise<{ status: number; message: string }> => {
+      const r = await fetch(`${sc.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': KEY },
+        body: JSON.stringify({ max_tokens: 0, messages: [{ role: 'user', content: 'Hi' }], ...body }),
+      });
+      const e = (await r.json()) as { type: string; error: { type: string; message: string } };
+      expect(e).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+      return { status: r.status, message: e.error.message };
+    };
+    const openai = await refused({ model: 'gpt-4.1' });
+    expect(openai.status).toBe(400);
+    expect(openai.message).toContain('max_tokens');
+    expect(openai.message).toContain('Anthropic-kind');
+    expect(await refused({ model: 'claude-sonnet-4.5', stream: true })).toEqual({
+      status: 400,
+      message: expect.stringContaining('max_tokens: 0 (a prompt cache pre-warm) cannot be used with stream'),
+    });
+    expect((await refused({ model: 'claude-sonnet-4.5', thinking: { type: 'enabled', budget_tokens: 1024 } })).message).toContain(
+      'cannot be used with thinking',
+    );
+    expect(await sim.log()).toEqual([]);
+  });
+
+  it('is never escalated by the quality cascade (its empty answer is by design): one step, one row', async () => {
+    const cfg = testConfig(sim.url, { routing: { strategy: 'cost', cascade: { enabled: true, startAt: 'cheapest' } } });
+    const models = cfg.models as Record<string, Record<string, unknown>>;
+    models['claude-haiku-4.5'] = {
+      ...models['claude-sonnet-4.5']!,
+      tier: 'fast_cheap',
+      price: { inputPerMTok: 1, outputPerMTok: 5 },
+      fallbacks: [],
+      endpoints: [{ provider: 'anthropic', upstreamModel: 'claude-haiku-4-5' }],
+    };
+    (cfg.routing as Record<string, unknown>).routes = { claudes: ['claude-haiku-4.5', 'claude-sonnet-4.5'] };
+    const file = ledgerFileOf(cfg);
+    const own = await startSidecar(cfg);
+    try {
+      const c = new Anthropic({ baseURL: own.url, apiKey: 'unused', maxRetries: 0 });
+      const { data, response } = await c.messages
+        .create({ model: 'route/claudes', max_tokens: 0, system: [doc], messages: [{ role: 'user', content: 'Hi' }] })
+        .withResponse();
+      expect(data.content).toEqual([]);
+      expect(response.headers.get('x-switchyard-cascade')).toBeNull();
+      expect(response.headers.get('x-switchyard-model')).toBe('claude-haiku-4.5');
+      expect((await sim.log()).filter((l) => l.wire === 'anthropic')).toHaveLength(1);
+      expect(ledgerRow(file, response.headers.get('x-request-id'))).toMatchObject({ model: 'claude-haiku-4.5', completion_tokens: 0, parent_id: null });
+      // The same route with a real max_tokens is cascaded (the guard is the pre-warm's alone).
+      await sim.setFault('claude-haiku-4-5', { kind: 'empty', times: 1 });
+      const real = await c.messages
+        .create({ model: 'route/claudes', max_tokens: 50, messages: [{ role: 'user', content: 'Explain how a bloom filter works' }] })
+        .withResponse();
+      expect(real.response.headers.get('x-switchyard-cascade')).toBe('claude-haiku-4.5:empty>claude-sonnet-4.5:pass');
+    } finally {
+      await sim.clearFaults();
+      await own.stop();
+    }
+  });
+});

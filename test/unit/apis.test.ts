@@ -391,11 +391,16 @@ describe('Messages → chat and back', () => {
       [{ max_tokens: 2 ** 53 }, 'max_tokens: expected a positive integer <= 9007199254740991'],
       // Left out: Anthropic's words (it said "expected a positive integer", as if out of range).
       [{ max_tokens: undefined }, 'max_tokens: Field required'],
-      // Anthropic's documented cache pre-warm: named as such (it said "expected a positive integer", as if 0 were a typo).
-      [{ max_tokens: 0 }, 'max_tokens: 0 (a prompt cache pre-warm) is not supported through switchyard'],
+      // Anthropic's documented cache pre-warm is not streamed (Anthropic's rule): named as such.
+      [{ max_tokens: 0, stream: true }, 'max_tokens: 0 (a prompt cache pre-warm) cannot be used with stream'],
+      [{ max_tokens: -1 }, 'max_tokens: expected a positive integer'],
     ];
     for (const [over, message] of cases) expect(() => translateMessages({ ...base, ...over })).toThrow(message);
     expect(translateMessages({ ...base, temperature: 0.5, top_p: 0.9 })).toMatchObject({ temperature: 0.5, top_p: 0.9 });
+    // A pre-warm: reserved (and carried in the chat form) as 1, for Anthropic-kind endpoints only.
+    const prewarm = translateMessages({ ...base, max_tokens: 0 });
+    expect(prewarm.max_tokens).toBe(1);
+    expect(nativeOf(prewarm)).toMatchObject({ kind: 'anthropic-messages', untranslated: ['max_tokens'] });
   });
 
   const body = {

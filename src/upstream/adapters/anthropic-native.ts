@@ -62,8 +62,9 @@ export function buildNativeMessagesRequest(input: BuildInput, native: NativeMess
   const src = native.body;
   const bad = thinkingError(native, input.maxOutputTokens, input.model ?? input.upstreamModel);
   if (bad !== null) throw bad;
-  // maxOutputTokens is the cap the budget reserved for (the client's max_tokens or less).
-  const body: Record<string, unknown> = { ...src, model: input.upstreamModel, max_tokens: input.maxOutputTokens };
+  // maxOutputTokens is the cap the budget reserved for (the client's max_tokens or less); a cache
+  // pre-warm's 0 goes as it came (reserved as 1: messages-request.ts).
+  const body: Record<string, unknown> = { ...src, model: input.upstreamModel, max_tokens: src.max_tokens === 0 ? 0 : input.maxOutputTokens };
   // Anthropic's current models refuse temperature and top_p together ("cannot both be specified for
   // this model"), which an OpenAI-kind model takes: with both, temperature alone is sent, as the chat
   // translation does (anthropic-request.ts), so auto, a route or a fail-over to Claude does not turn a
