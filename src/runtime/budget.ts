@@ -18,6 +18,7 @@ import {
 import type { BudgetEmitted, BudgetEvent } from '../../machines/events.js';
 import type { Config } from '../config/schema.js';
 import { usdToNano } from '../accounting/money.js';
+import { stepOfRequestId } from '../accounting/ledger.js';
 import type { EndpointHandle } from './endpoints.js';
 
 /**
@@ -64,6 +65,27 @@ export interface BudgetStore {
   settle(requestId: string, budgets: string[], reservedNano: number, actualNano: number, at: number, scope?: BudgetScope): void | Promise<void>;
   release(requestId: string, budgets: string[], reservedNano: number, at: number): void | Promise<void>;
   lines(): BudgetLine[];
+  /**
+   * What requests in flight have settled whose ledger rows are not written yet (a cascade's earlier
+   * steps, a request's attempts before its answer), on `line` since `from`: a line a reload adds is
+   * rebuilt from the ledger, which does not hold it yet. The in-process store keeps it (by the
+   * settled request id, scope and date) until `rowWritten` says the row is in the ledger (or failed).
+   */
+  unwrittenSpend?(line: BudgetLimit, from: number): number;
+  rowWritten?(requestId: string): void;
+  /** A client request ended: whatever it and its cascade steps (`<id>#<n>`) still kept is dropped. */
+  requestEnded?(requestId: string): void;
+}
+
+/** A settled amount whose ledger row is not written yet (BudgetStore.unwrittenSpend). */
+interface Unwritten {
+  /** The request id of the row that will carry it (a cascade step's `<id>#<n>`). */
+  rowId: string;
+  keyId: string | null;
+  model: string;
+  /** The row's date (the request's arrival): it counts for a period that started by then. */
+  dated: number;
+  amountNano: number;
 }
 
 /** The client key and model a reservation was made for. */
@@ -109,6 +131,8 @@ export interface InPlaceOptions {
 
 export class ActorBudgetStore implements BudgetStore {
   private readonly pending = new Map<string, (r: ReserveResult) => void>();
+  /** By client request id (a cascade step's is its parent's: stepOfRequestId). */
+  private readonly unwritten = new Map<string, Unwritten[]>();
 
   constructor(
     private readonly actor: ActorRefFrom<typeof budgetMachine>,
@@ -167,10 +191,16 @@ export class ActorBudgetStore implements BudgetStore {
    * Applied (or sent to the actor, which serialises it before any later event) before it returns.
    * A budget line a reload added while the request was in flight (a new line, or one whose
    * period changed) was rebuilt from the ledger without this request's row, which comes after:
-   * it is charged the actual cost here, or it would stay below the ledger for the period.
+   * it is charged the actual cost here, or it would stay below the ledger for the period. The cost
+   * is also kept until the row is written (`unwrittenSpend`), for a line a later reload adds.
    */
   settle(requestId: string, budgets: string[], reservedNano: number, actualNano: number, at: number, scope?: BudgetScope): void {
     if (scope !== undefined && actualNano > 0) {
+      const client = stepOfRequestId(requestId)?.parentId ?? requestId;
+      const kept = this.unwritten.get(client);
+      const u: Unwritten = { rowId: requestId, keyId: scope.keyId, model: scope.model, dated: scope.dated ?? at, amountNano: actualNano };
+      if (kept) kept.push(u);
+      else this.unwritten.set(client, [u]);
       const added = this.addedSince(budgets, scope);
       if (added.length > 0) {
         const late: BudgetEvent = { type: 'budget.settle', at, requestId, budgets: added, reserved: 0, actual: actualNano, dated: scope.dated };
@@ -180,6 +210,25 @@ export class ActorBudgetStore implements BudgetStore {
     if (budgets.length === 0) return;
     const ev: BudgetEvent = { type: 'budget.settle', at, requestId, budgets, reserved: reservedNano, actual: actualNano, dated: scope?.dated };
     if (!this.applied(ev)) this.actor.send(ev);
+  }
+
+  unwrittenSpend(line: BudgetLimit, from: number): number {
+    let sum = 0;
+    for (const kept of this.unwritten.values()) for (const u of kept) if (u.dated >= from && budgetApplies(line, u.keyId, u.model)) sum += u.amountNano;
+    return sum;
+  }
+
+  rowWritten(requestId: string): void {
+    const client = stepOfRequestId(requestId)?.parentId ?? requestId;
+    const kept = this.unwritten.get(client);
+    if (kept === undefined) return;
+    const left = kept.filter((u) => u.rowId !== requestId);
+    if (left.length === 0) this.unwritten.delete(client);
+    else this.unwritten.set(client, left);
+  }
+
+  requestEnded(requestId: string): void {
+    this.unwritten.delete(requestId);
   }
 
   /** Lines that apply to `scope` now but were not reserved on (none, without a reload since the reservation). */

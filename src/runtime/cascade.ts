@@ -422,7 +422,13 @@ async function deliver(
   );
   await Promise.all(
     [...rows, ...extraRows].map((r) =>
-      rt.ledger.insert(r).catch((err: unknown) => call.log.error({ err, step: r.cascade?.step }, 'could not write a cascade step ledger row')),
+      rt.ledger.insert(r).then(
+        () => rt.rowWritten?.(r.requestId),
+        (err: unknown) => {
+          rt.rowWritten?.(r.requestId);
+          call.log.error({ err, step: r.cascade?.step }, 'could not write a cascade step ledger row');
+        },
+      ),
     ),
   );
   // Each step's metrics, now that its row is written: the delivered step's latency is the whole

@@ -71,6 +71,8 @@ export interface RuntimeCore {
   endpointEvent(h: EndpointHandle, ev: EndpointEvent): void;
   /** Journal a request's attempt before it is sent (a lone process; see LedgerStore.hold): send it once the promise, if any, resolves. */
   holdInFlight?(h: InFlight): Promise<void> | void;
+  /** A request's ledger row was committed to the ledger (or failed to be): BudgetStore.rowWritten. A cascade step's held row is not. */
+  rowWritten?(requestId: string): void;
   recordRequest?(r: RequestRecord): void;
   /** A cascaded request ended (metrics, inspector timeline). */
   recordCascade?(r: CascadeRecord): void;

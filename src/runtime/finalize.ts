@@ -82,8 +82,12 @@ export function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: ChatSink,
   }
   const end: Ending = { rt, call, sink, session, outcome, t, h, status, body };
   return inserted.then(
-    () => answer(end),
+    () => {
+      rt.rowWritten?.(call.requestId);
+      answer(end);
+    },
     (err: unknown) => {
+      rt.rowWritten?.(call.requestId);
       call.log.error({ err }, 'could not write the ledger row');
       answer(end);
     },

@@ -200,8 +200,15 @@ export class Runtime implements RuntimeCore {
     if (this.shared) return () => undefined;
     const limits = budgetLimits(next);
     const known = new Set(this.budget.lines().map((l) => l.id));
-    const spent = await this.spentFromLedger(limits.filter((l) => !known.has(l.id)));
-    return () => this.budgetActor().send({ type: 'budget.reconfigured', at: this.now(), limits, spent });
+    const added = limits.filter((l) => !known.has(l.id));
+    const spent = await this.spentFromLedger(added);
+    // The ledger has no row yet of what requests in flight settled (a cascade writes its steps' rows
+    // at its end): counted now, as it will be once their rows are written.
+    return () => {
+      const now = this.now();
+      for (const l of periodStarts(added, now)) spent[l.id] = (spent[l.id] ?? 0) + (this.budget.unwrittenSpend?.(l, l.from) ?? 0);
+      this.budgetActor().send({ type: 'budget.reconfigured', at: now, limits, spent });
+    };
   }
 
   private async spentFromLedger(limits: ReturnType<typeof budgetLimits>): Promise<Record<string, number>> {
@@ -250,15 +257,21 @@ export class Runtime implements RuntimeCore {
     }
     // One continuation of the request's own promise (not an async frame awaiting it): counted out, then settled as it settled.
     return done.then(
-      () => this.chatEnded(),
+      () => this.chatEnded(call.requestId),
       (err: unknown) => {
-        this.chatEnded();
+        this.chatEnded(call.requestId);
         throw err;
       },
     );
   }
 
-  private chatEnded(): void {
+  /** The ledger row of `requestId` was committed (or failed): what it settled is the ledger's now. */
+  rowWritten(requestId: string): void {
+    this.budget.rowWritten?.(requestId);
+  }
+
+  private chatEnded(requestId: string): void {
+    this.budget.requestEnded?.(requestId);
     this.inFlight--;
     if (this.inFlight === 0) for (const f of this.idle.splice(0)) f();
   }
