@@ -113,10 +113,54 @@ export function validateRow(row: LedgerRow): void {
   if (score !== null && !(typeof score === 'number' && score >= 0 && score <= 1)) {
     throw new TypeError(`ledger row ${row.requestId}: routeScore must be a number in [0, 1] or null, got ${String(score)}`);
   }
+  if (row.shares !== undefined) checkShares(row);
   checkText(row, 'keyId', row.keyId);
   checkText(row, 'model', row.model);
   checkText(row, 'endpoint', row.endpoint);
   checkText(row, 'errorCode', row.errorCode);
+}
+
+/** Each share of another model (one per model, never the row's own), positive, and all of them within the row's cost. */
+function checkShares(row: LedgerRow): void {
+  if (!Array.isArray(row.shares)) throw new TypeError(`ledger row ${row.requestId}: shares must be an array`);
+  const seen = new Set<string>();
+  let sum = 0;
+  for (const sh of row.shares) {
+    if (typeof sh?.model !== 'string' || sh.model.length === 0 || sh.model === row.model || seen.has(sh.model))
+      throw new TypeError(`ledger row ${row.requestId}: each share names another model than the row's, once`);
+    seen.add(sh.model);
+    if (!Number.isSafeInteger(sh.costNano) || sh.costNano <= 0)
+      throw new TypeError(`ledger row ${row.requestId}: a share's costNano must be a positive integer, got ${sh.costNano}`);
+    sum += sh.costNano;
+  }
+  if (sum > row.costNano) throw new TypeError(`ledger row ${row.requestId}: its shares (${sum}) are more than its costNano (${row.costNano})`);
+}
+
+/** One `GROUP BY model, row_model` total of the shares table: `model`, `row_model`, `cost_nano`. */
+export interface ShareTotal {
+  model: unknown;
+  row_model: unknown;
+  cost_nano: unknown;
+}
+
+/**
+ * Spend per model with each share moved from its row's model to its own (LedgerRow.shares): the
+ * row's model keeps its requests and tokens; a model that only has shares is a group of no request.
+ */
+export function withShares(totals: SpendTotal[], shares: ShareTotal[]): SpendTotal[] {
+  if (shares.length === 0) return totals;
+  const by = new Map(totals.map((t) => [t.group, { ...t }]));
+  const group = (g: string): SpendTotal => {
+    let t = by.get(g);
+    if (t === undefined) by.set(g, (t = { group: g, requests: 0, clientRequests: 0, promptTokens: 0, completionTokens: 0, costNano: 0 }));
+    return t;
+  };
+  for (const sh of shares) {
+    const cost = toInt(sh.cost_nano);
+    group(sh.row_model === null ? NO_GROUP : toStr(sh.row_model)).costNano -= cost;
+    group(toStr(sh.model)).costNano += cost;
+  }
+  return [...by.values()].sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
 }
 
 function checkCount(row: LedgerRow, name: string, value: number): void {

@@ -37,6 +37,20 @@ export interface LedgerRow {
   routeScore?: number | null;
   /** One step of a quality cascade (absent for a request that was not cascaded). */
   cascade?: CascadeStep;
+  /**
+   * The parts of `costNano` billed on models other than `model` (a stream continued on another
+   * model, an attempt billed before a fail-over), one per model; absent or empty when there are
+   * none. Each model's budgets were charged its own part, so the per-model sums (`spentSince` with
+   * a model, `spendBy('model')`) count each part for its model, not for the row's. Written with
+   * the row, in the same transaction; not read back by `rows`.
+   */
+  shares?: ModelShare[];
+}
+
+/** What one model's attempts of a request cost (LedgerRow.shares). */
+export interface ModelShare {
+  model: string;
+  costNano: number;
 }
 
 /** A cascade step's request id: `<parentId>#<step>` (the client's request id, then the 1-based step). */

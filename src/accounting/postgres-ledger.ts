@@ -36,7 +36,9 @@ import {
   rowValues,
   toInt,
   validateRow,
+  withShares,
   type DbRow,
+  type ShareTotal,
 } from './ledger-codec.js';
 import { addCascadeSchema, PG_ESCALATION_GROUP, PostgresCascade } from './postgres-cascade.js';
 
@@ -73,6 +75,21 @@ const INSERT_PLACEHOLDERS = COLUMNS.map((_, i) => `$${i + 1}`).join(', ');
 
 /** Replicas on Redis that write a ledger (markShared): `"<table>_replicas"`, in the ledger's schema. */
 const replicasTableOf = (table: string): string => table.replace(/"$/, '_replicas"');
+/** The parts of rows' costs billed on other models than the row's (LedgerRow.shares): `"<table>_share"`, in the ledger's schema. */
+const shareTableOf = (table: string): string => table.replace(/"$/, '_share"');
+
+/**
+ * A row and its shares in one statement (so both are committed or neither): `insert` (or the
+ * replace of a reclaimed row) returns the row written, and the shares are inserted from it. Its
+ * parameters: the statement's own, then the shares' models and amounts as two arrays.
+ */
+function withSharesSql(write: string, shareTable: string, first: number): string {
+  return `WITH r AS (${write} RETURNING request_id, at, key_id, model),
+  s AS (INSERT INTO ${shareTable} (request_id, model, at, key_id, row_model, cost_nano)
+        SELECT r.request_id, x.model, r.at, r.key_id, r.model, x.cost FROM r CROSS JOIN unnest($${first}::text[], $${first + 1}::bigint[]) AS x(model, cost)
+        ON CONFLICT (request_id, model) DO NOTHING)
+  SELECT COUNT(*)::int AS n FROM r`;
+}
 
 export class PostgresLedger implements LedgerStore {
   private closed = false;
@@ -93,6 +110,10 @@ export class PostgresLedger implements LedgerStore {
   private readonly replaceSql: string;
   /** Which replicas on Redis write this ledger (markShared). */
   private readonly replicasTable: string;
+  /** LedgerRow.shares; null: a reader of a database whose ledger has no such table yet. */
+  private readonly shareTable: string | null;
+  private readonly insertSharedSql: string;
+  private readonly replaceSharedSql: string;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -103,11 +124,15 @@ export class PostgresLedger implements LedgerStore {
     private readonly journal: InFlightJournal | null,
     /** Told of what cannot be written at all (logged by the caller). */
     private readonly onError: ((err: Error) => void) | undefined = undefined,
+    hasShares = true,
   ) {
     this.cascade = new PostgresCascade(pool, table, feedbackTable);
     this.insertSql = `INSERT INTO ${table} (${INSERT_COLUMNS}) VALUES (${INSERT_PLACEHOLDERS}) ON CONFLICT (request_id) DO NOTHING`;
     this.replaceSql = replaceReclaimedSql(table, (i) => `$${i + 1}`);
     this.replicasTable = replicasTableOf(table);
+    this.shareTable = hasShares ? shareTableOf(table) : null;
+    this.insertSharedSql = withSharesSql(this.insertSql, shareTableOf(table), COLUMNS.length + 1);
+    this.replaceSharedSql = withSharesSql(this.replaceSql, shareTableOf(table), COLUMNS.length + 1);
   }
 
   static async open(url: string, options: LedgerOptions = {}): Promise<PostgresLedger> {
@@ -129,19 +154,24 @@ export class PostgresLedger implements LedgerStore {
     // Without a listener an idle connection's error would crash the process; the next query
     // reports the same failure to its caller.
     pool.on('error', (err) => options.onError?.(err));
+    let hasShares = true;
     try {
       // A reader (`switchyard calibrate`) creates nothing: a database without the table is not a switchyard ledger.
       if (options.reader === true) {
-        const found = await pool.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [table]);
+        const found = await pool.query<{ t: string | null; s: string | null }>('SELECT to_regclass($1) AS t, to_regclass($2) AS s', [
+          table,
+          shareTableOf(table),
+        ]);
         if (found.rows[0]?.t == null)
           throw new Error(`the database has no switchyard ledger table ${table} (storage.ledger): point it at the database switchyard serve writes`);
+        hasShares = found.rows[0]?.s != null;
       } else await createSchema(pool, schema, table, tableName, feedbackTable);
     } catch (err) {
       await pool.end();
       journal?.close();
       throw err;
     }
-    return new PostgresLedger(pool, table, feedbackTable, journal, options.onError);
+    return new PostgresLedger(pool, table, feedbackTable, journal, options.onError, hasShares);
   }
 
   async insert(row: LedgerRow, opts: { keep?: boolean } = {}): Promise<'inserted' | 'duplicate'> {
@@ -204,8 +234,17 @@ export class PostgresLedger implements LedgerStore {
 
   private async write(row: LedgerRow): Promise<'inserted' | 'duplicate'> {
     const values = rowValues(row, (b) => b);
-    let written = (await this.resending(this.insertSql, values)).rowCount === 1;
-    if (!written && row.errorCode !== RECLAIMED_ERROR_CODE) written = (await this.resending(this.replaceSql, [...values.slice(1), values[0]])).rowCount === 1;
+    const shares = row.shares !== undefined && row.shares.length > 0 ? row.shares : null;
+    let written: boolean;
+    if (shares === null) {
+      written = (await this.resending(this.insertSql, values)).rowCount === 1;
+      if (!written && row.errorCode !== RECLAIMED_ERROR_CODE) written = (await this.resending(this.replaceSql, [...values.slice(1), values[0]])).rowCount === 1;
+    } else {
+      const parts = [shares.map((sh) => sh.model), shares.map((sh) => sh.costNano)];
+      const n = async (sql: string, v: unknown[]) => toInt((await this.resending(sql, [...v, ...parts])).rows[0]?.n);
+      written = (await n(this.insertSharedSql, values)) === 1;
+      if (!written && row.errorCode !== RECLAIMED_ERROR_CODE) written = (await n(this.replaceSharedSql, [...values.slice(1), values[0]])) === 1;
+    }
     // Committed (autocommit): the request's journal line is no longer needed.
     this.journal?.settled(row.requestId);
     return written ? 'inserted' : 'duplicate';
@@ -264,11 +303,20 @@ export class PostgresLedger implements LedgerStore {
       params.push(scope.keyId);
       where += ` AND key_id = $${params.length}`;
     }
+    let shares = '';
     if (scope.model !== undefined) {
       params.push(scope.model);
-      where += ` AND model = $${params.length}`;
+      const m = `$${params.length}`;
+      // A model's shares of other rows count for it; its own rows' shares of other models do not.
+      if (this.shareTable !== null)
+        shares = ` + (SELECT COALESCE(SUM(CASE WHEN model = ${m} THEN cost_nano ELSE -cost_nano END), 0) FROM ${this.shareTable}
+          WHERE ${where} AND (model = ${m} OR row_model = ${m}))`;
+      where += ` AND model = ${m}`;
     }
-    const result = await this.pool.query<{ total: string }>(`SELECT COALESCE(SUM(cost_nano), 0)::text AS total FROM ${this.table} WHERE ${where}`, params);
+    const result = await this.pool.query<{ total: string }>(
+      `SELECT ((SELECT COALESCE(SUM(cost_nano), 0) FROM ${this.table} WHERE ${where})${shares})::text AS total`,
+      params,
+    );
     return toInt(result.rows[0]?.total);
   }
 
@@ -285,7 +333,13 @@ export class PostgresLedger implements LedgerStore {
          GROUP BY grp ORDER BY grp`,
         params,
       );
-      return result.rows.map(decodeTotal);
+      const totals = result.rows.map(decodeTotal);
+      if (group !== 'model' || this.shareTable === null) return totals;
+      const shares = await this.pool.query<ShareTotal>(
+        `SELECT model, row_model, SUM(cost_nano)::text AS cost_nano FROM ${this.shareTable} WHERE at >= $1 AND at < $2 GROUP BY model, row_model`,
+        [fromMs, toMs],
+      );
+      return withShares(totals, shares.rows);
     } catch (err) {
       throw pgUnavailable(err);
     }
@@ -429,6 +483,17 @@ function createSchema(pool: pg.Pool, schema: string | undefined, table: string, 
     await client.query(`CREATE INDEX IF NOT EXISTS "${name}_model_at" ON ${table} (model, at)`);
     await addCascadeSchema(client, table, name, feedbackTable);
     await client.query(`CREATE TABLE IF NOT EXISTS ${replicasTableOf(table)} (key_prefix TEXT NOT NULL PRIMARY KEY, seen_at BIGINT NOT NULL)`);
+    // LedgerRow.shares: created empty beside a ledger of an earlier switchyard (its rows have none).
+    await client.query(`CREATE TABLE IF NOT EXISTS ${shareTableOf(table)} (
+        request_id TEXT   NOT NULL,
+        model      TEXT   NOT NULL,
+        at         BIGINT NOT NULL,
+        key_id     TEXT,
+        row_model  TEXT,
+        cost_nano  BIGINT NOT NULL,
+        PRIMARY KEY (request_id, model)
+      )`);
+    await client.query(`CREATE INDEX IF NOT EXISTS "${name}_share_at" ON ${shareTableOf(table)} (at)`);
   });
 }
 

@@ -19,7 +19,7 @@ import { isBusy, RETRY_FIRST_MS, RETRY_MAX_MS, whenFree } from './sqlite-busy.js
 import Database from 'better-sqlite3';
 import { mkdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { InFlight, LedgerRow, LedgerStore, ModelQuality, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
+import type { InFlight, LedgerRow, LedgerStore, ModelQuality, ModelShare, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
 import { InFlightJournal } from './inflight-journal.js';
 import { ensureCascadeSchema, SqliteCascade, SQLITE_ESCALATION_GROUP } from './sqlite-cascade.js';
 import { atInId, ID_TIME_SLACK_MS, idFloor, idTime, spanParams, spanSql, type SpanParams } from './ledger-span.js';
@@ -40,7 +40,9 @@ import {
   rowValues,
   toInt,
   validateRow,
+  withShares,
   type DbRow,
+  type ShareTotal,
 } from './ledger-codec.js';
 
 /** How long the serving process lets a commit wait for another process's lock, on the event loop (ms). */
@@ -152,6 +154,30 @@ const GROUP_SQL: Record<SpendGroup, string> = {
 
 type Scoped = SpanParams & { keyId?: string; model?: string };
 
+/**
+ * The parts of a row's cost billed on models other than its own (LedgerRow.shares): a table of its
+ * own, created on every open (a ledger file of an earlier switchyard gets it empty: its rows have
+ * none), so every query but the per-model sums reads the ledger table as before.
+ */
+const SHARE_TABLE = `
+CREATE TABLE IF NOT EXISTS ledger_share (
+  request_id TEXT    NOT NULL,
+  model      TEXT    NOT NULL,
+  at         INTEGER NOT NULL,
+  key_id     TEXT,
+  row_model  TEXT,
+  cost_nano  INTEGER NOT NULL,
+  PRIMARY KEY (request_id, model)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ledger_share_at ON ledger_share (at);`;
+
+type Pending = {
+  values: unknown[];
+  requestId: string;
+  reclaim: boolean;
+  shares: ModelShare[] | undefined;
+};
+
 export class SqliteLedger implements LedgerStore {
   private readonly insertStmt: Database.Statement<unknown[], unknown>;
   /** A request's own row over a row reclaimed for it (replaceReclaimedSql). */
@@ -163,19 +189,22 @@ export class SqliteLedger implements LedgerStore {
   private readonly recentByIdStmt: Database.Statement<[{ lo: string; n: number }], DbRow>;
   private readonly recentByAtStmt: Database.Statement<[number], DbRow>;
   private readonly byIdStmt: Database.Statement<[string], DbRow>;
-  private pending: Array<{
-    values: unknown[];
-    requestId: string;
-    reclaim: boolean;
-    resolve: (r: 'inserted' | 'duplicate') => void;
-    reject: (e: unknown) => void;
-  }> = [];
+  private pending: Array<Pending & { resolve: (r: 'inserted' | 'duplicate') => void; reject: (e: unknown) => void }> = [];
+  /** Per-model sums: a model's shares in, its rows' shares of other models out (null: a reader of a file without the table). */
+  private readonly shareStmts: {
+    insert: Database.Statement<unknown[], unknown>;
+    model: Database.Statement<[Scoped], { total: unknown }>;
+    both: Database.Statement<[Scoped], { total: unknown }>;
+    group: Database.Statement<[{ from: number; to: number }], ShareTotal>;
+  } | null;
   private flushScheduled = false;
   /** A commit failed for a reason not the rows' own: the next try (see flush). */
   private retryTimer: NodeJS.Timeout | null = null;
   private retryMs = 0;
   private blocked: { since: number; reason: string } | null = null;
-  private readonly insertBatch: (batch: Array<{ values: unknown[]; requestId: string; reclaim: boolean }>) => number[];
+  private readonly insertBatch: (batch: Pending[]) => number[];
+  /** One row and its shares in one transaction (a row written alone, outside a batch). */
+  private readonly writeOne: (p: Pending) => number;
   private readonly cascade: SqliteCascade;
   /** A file store's in-flight journal (inflight-journal.ts); none in memory. */
   private readonly journal: InFlightJournal | null;
@@ -188,7 +217,30 @@ export class SqliteLedger implements LedgerStore {
     this.insertStmt = db.prepare(`INSERT INTO ledger (${COLUMNS.join(', ')}, at_in_id) VALUES (${placeholders}, ?) ON CONFLICT (request_id) DO NOTHING`);
     this.replaceStmt = db.prepare(replaceReclaimedSql('ledger', () => '?', ['at_in_id']));
     this.journal = journal;
-    this.insertBatch = db.transaction((batch: Array<{ values: unknown[]; requestId: string; reclaim: boolean }>) => batch.map((p) => this.write(p)));
+    this.insertBatch = db.transaction((batch: Pending[]) => batch.map((p) => this.write(p)));
+    this.writeOne = db.transaction((p: Pending) => this.write(p));
+    const hasShares = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger_share'").get() !== undefined;
+    const shareSum = (where: string) =>
+      db
+        .prepare<[Scoped], { total: unknown }>(
+          `SELECT COALESCE(SUM(CASE WHEN model = @model THEN cost_nano ELSE -cost_nano END), 0) AS total FROM ledger_share
+           WHERE (model = @model OR row_model = @model) AND ${where}at >= @from AND at < @to`,
+        )
+        .safeIntegers(true);
+    this.shareStmts = hasShares
+      ? {
+          insert: db.prepare(
+            'INSERT INTO ledger_share (request_id, model, at, key_id, row_model, cost_nano) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (request_id, model) DO NOTHING',
+          ),
+          model: shareSum(''),
+          both: shareSum('key_id = @keyId AND '),
+          group: db
+            .prepare<[{ from: number; to: number }], ShareTotal>(
+              'SELECT model, row_model, SUM(cost_nano) AS cost_nano FROM ledger_share WHERE at >= @from AND at < @to GROUP BY model, row_model',
+            )
+            .safeIntegers(true),
+        }
+      : null;
     const spent = (where: string) =>
       db.prepare<[Scoped], { total: unknown }>(`SELECT COALESCE(SUM(cost_nano), 0) AS total FROM (${spanSql('cost_nano', where)})`).safeIntegers(true);
     this.spentStmts = {
@@ -254,6 +306,7 @@ export class SqliteLedger implements LedgerStore {
       migrate(db, reader, onUpgrade);
       ensureCascadeSchema(db);
       ensureRouteScore(db);
+      db.exec(SHARE_TABLE);
       // Serving, a second process's write lock (an operator's sqlite3, a backup) would be waited
       // for on the event loop: the serving process waits briefly and tries its commit again later
       // (flush). A reader (`switchyard calibrate`) may wait long.
@@ -278,7 +331,14 @@ export class SqliteLedger implements LedgerStore {
       return Promise.reject(err);
     }
     return new Promise((resolve, reject) => {
-      this.pending.push({ values: sqliteValues(row), requestId: row.requestId, reclaim: row.errorCode === RECLAIMED_ERROR_CODE, resolve, reject });
+      this.pending.push({
+        values: sqliteValues(row),
+        requestId: row.requestId,
+        reclaim: row.errorCode === RECLAIMED_ERROR_CODE,
+        shares: row.shares !== undefined && row.shares.length > 0 ? row.shares : undefined,
+        resolve,
+        reject,
+      });
       if (!this.flushScheduled && this.retryTimer === null) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
@@ -286,11 +346,17 @@ export class SqliteLedger implements LedgerStore {
     });
   }
 
-  /** One row: inserted once by id, or over a row reclaimed for it when it is the request's own. 1 when written. */
-  private write(p: { values: unknown[]; reclaim: boolean }): number {
-    const n = this.insertStmt.run(...p.values).changes;
-    if (n === 1 || p.reclaim) return n;
-    return this.replaceStmt.run(...p.values.slice(1), p.values[0]).changes;
+  /** One row: inserted once by id, or over a row reclaimed for it when it is the request's own; then its shares. 1 when written. */
+  private write(p: Pending): number {
+    let n = this.insertStmt.run(...p.values).changes;
+    if (n !== 1 && !p.reclaim) n = this.replaceStmt.run(...p.values.slice(1), p.values[0]).changes;
+    if (n === 1 && p.shares !== undefined) {
+      const insert = this.shareStmts?.insert;
+      if (insert === undefined) throw new Error('the ledger was opened only to read');
+      // COLUMNS order: request_id, at, key_id, model.
+      for (const sh of p.shares) insert.run(p.values[0], sh.model, p.values[1], p.values[2], p.values[3], sh.costNano);
+    }
+    return n;
   }
 
   /**
@@ -319,7 +385,7 @@ export class SqliteLedger implements LedgerStore {
       let transient: unknown = null;
       for (const p of batch) {
         try {
-          const inserted = this.write(p) === 1;
+          const inserted = this.writeOne(p) === 1;
           this.journal?.settled(p.requestId);
           p.resolve(inserted ? 'inserted' : 'duplicate');
         } catch (e) {
@@ -391,12 +457,16 @@ export class SqliteLedger implements LedgerStore {
     const params: Scoped = spanParams(fromMs, toMs);
     if (hasKey) params.keyId = scope.keyId;
     if (hasModel) params.model = scope.model;
-    return toInt(stmt.get(params)?.total);
+    const rows = toInt(stmt.get(params)?.total);
+    if (!hasModel || this.shareStmts === null) return rows;
+    return rows + toInt(this.shareStmts[hasKey ? 'both' : 'model'].get(params)?.total);
   }
 
   async spendBy(group: SpendGroup, fromMs: number = MIN_AT, toMs: number = MAX_AT): Promise<SpendTotal[]> {
     checkRange(fromMs, toMs);
-    return this.groupStmts[group].all({ ...spanParams(fromMs, toMs), none: NO_GROUP }).map(decodeTotal);
+    const totals = this.groupStmts[group].all({ ...spanParams(fromMs, toMs), none: NO_GROUP }).map(decodeTotal);
+    if (group !== 'model' || this.shareStmts === null) return totals;
+    return withShares(totals, this.shareStmts.group.all({ from: fromMs, to: toMs }));
   }
 
   async rows(opts: { limit?: number; requestId?: string } = {}): Promise<LedgerRow[]> {

@@ -3,6 +3,7 @@
  * before the response ends, and log one line with what happened.
  */
 import type { Usage } from '../accounting/cost.js';
+import type { ModelShare } from '../accounting/ledger.js';
 import { nanoToUsd } from '../accounting/money.js';
 import { SwitchyardError, loggedMessage } from '../errors.js';
 import type { RoutePlan } from '../routing/resolve.js';
@@ -20,6 +21,8 @@ export type Outcome =
 export interface Tally {
   attempts: number;
   costNano: number;
+  /** `costNano` by the model whose budgets each part was charged to: the row's shares of other models than its own. */
+  costByModel?: ReadonlyMap<string, number>;
   estimated: boolean;
   usage: Usage;
   /** The served answer's own tokens (a stream's usage chunk), when they differ from all billed attempts' `usage`. */
@@ -56,13 +59,14 @@ export function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: ChatSink,
   // row (with the cost of every part) must name the model whose budgets were charged.
   const h = session?.committedTo ?? (outcome.ok ? outcome.endpoint : t.endpoint);
   const status = outcome.ok ? 200 : outcome.error.status;
+  const model = h?.model ?? t.model ?? null;
   let inserted: Promise<unknown>;
   try {
     inserted = rt.ledger.insert({
       requestId: call.requestId,
       at: call.receivedAt,
       keyId: call.keyId,
-      model: h?.model ?? t.model ?? null,
+      model,
       endpoint: h?.id ?? null,
       attempts: t.attempts,
       promptTokens: t.usage.promptTokens,
@@ -76,6 +80,7 @@ export function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: ChatSink,
       stream: session !== null || call.body.stream === true,
       errorCode: outcome.ok ? null : outcome.error.code,
       routeScore: t.plan?.score ?? null,
+      ...sharesOf(t.costByModel, model),
     });
   } catch (err) {
     inserted = Promise.reject(err);
@@ -92,6 +97,14 @@ export function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: ChatSink,
       answer(end);
     },
   );
+}
+
+/** The row's shares: what each model other than the row's was charged of its cost (none: no field). */
+function sharesOf(byModel: ReadonlyMap<string, number> | undefined, model: string | null): { shares?: ModelShare[] } {
+  if (byModel === undefined || byModel.size === 0 || (byModel.size === 1 && byModel.has(model ?? ''))) return {};
+  const shares: ModelShare[] = [];
+  for (const [m, costNano] of byModel) if (m !== model && costNano > 0) shares.push({ model: m, costNano });
+  return shares.length > 0 ? { shares } : {};
 }
 
 /** What the answer needs once the ledger row is written: the request, its outcome, and what was settled of it. */

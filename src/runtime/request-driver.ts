@@ -81,6 +81,8 @@ export class RequestDriver {
   /** The running attempt's end, as the event it becomes (`streaming` waits on it). */
   private attemptEnd: Promise<ReqEvent> | null = null;
   private costNano = 0;
+  /** `costNano` by the model whose budgets each attempt's cost was charged to (the row's shares of other models). */
+  private costByModel: Map<string, number> | null = null;
   private estimated = false;
   private usage: Usage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0 };
   /**
@@ -199,6 +201,7 @@ export class RequestDriver {
     await finalizeRequest(this.rt, this.call, this.sink, this.session, outcome, {
       attempts,
       costNano: this.costNano,
+      costByModel: this.costByModel ?? undefined,
       estimated: this.estimated,
       usage: this.usage,
       answerUsage: this.answerUsage,
@@ -649,14 +652,13 @@ export class RequestDriver {
   private reserve(cmd: Extract<Command, { type: 'reserve' }>): ReqEvent | Promise<ReqEvent> {
     // A shared store decides the picked endpoint's windows, cooldown and probe slot in the same step (the gate).
     const gate = this.picked ? { endpoint: this.picked, estTokens: this.est } : undefined;
-    // A continuation is charged to the model the stream committed to: its ledger row names that model, and
-    // the budgets rebuilt from the ledger at a restart must be the ones charged now. The continuing
-    // model's own budgets are reserved on too: its limit holds (they passed it over, unseen, before).
-    const model = this.session?.committedTo?.model ?? cmd.model;
+    // Every attempt is charged to its own model, a continuation on another model than the one the
+    // stream committed to as well: the row names the committed model, and its share of each other
+    // model (LedgerRow.shares) is what a rebuild from the ledger counts for that model.
+    const model = cmd.model;
     this.budgetModel = model;
     const earlier = this.costNano + (this.call.priorNano ?? 0);
-    const also = model !== cmd.model ? cmd.model : undefined;
-    const grant = this.rt.budget.reserve(this.call.requestId, this.call.keyId, model, cmd.amount, this.rt.now(), gate, earlier, also);
+    const grant = this.rt.budget.reserve(this.call.requestId, this.call.keyId, model, cmd.amount, this.rt.now(), gate, earlier);
     return grant instanceof Promise ? grant.then((g) => this.granted(cmd, g)) : this.granted(cmd, grant);
   }
 
@@ -915,7 +917,7 @@ export class RequestDriver {
       held = (ok.completion !== null && !showsUsage(ok.completion, usage)) || (ok.native !== null && !showsUsage(ok.native.json, usage));
     }
     const cost = costOf(usage, h.modelCfg.price).totalNano;
-    this.costNano += cost;
+    this.bill(h, cost);
     this.addUsage(usage);
     this.ttftMs ??= ok.ttftMs;
     this.completion = ok.completion;
@@ -948,6 +950,15 @@ export class RequestDriver {
       const json = withHeldUsage(ok.native.json, usage);
       this.native = { text: JSON.stringify(json), json };
     }
+  }
+
+  /** An attempt's cost, on the request and on the model its reservation charges (`budgetModel`: the attempt's own). */
+  private bill(h: EndpointHandle, cost: number): void {
+    this.costNano += cost;
+    if (cost === 0) return;
+    const model = this.budgetModel ?? h.model;
+    this.costByModel ??= new Map();
+    this.costByModel.set(model, (this.costByModel.get(model) ?? 0) + cost);
   }
 
   /**
@@ -1010,7 +1021,7 @@ export class RequestDriver {
       const billedBare = err.usage !== null && cost > 0 && (fault.kind === 'bad_response' || this.cutAttemptUsage(h, err, prefill) !== null);
       if (partialTokens > 0 || billedBare) {
         partialCostNano = cost;
-        this.costNano += partialCostNano;
+        this.bill(h, partialCostNano);
         if (!err.usage || (!final && guess.completionTokens > err.usage.completionTokens)) this.estimated = true;
         this.addUsage(usage);
         this.ttftMs ??= err.ttftMs;
@@ -1025,7 +1036,7 @@ export class RequestDriver {
       if (usage) {
         partialTokens = usage.completionTokens;
         partialCostNano = costOf(usage, h.modelCfg.price).totalNano;
-        this.costNano += partialCostNano;
+        this.bill(h, partialCostNano);
         this.estimated = true;
         this.addUsage(usage);
       }

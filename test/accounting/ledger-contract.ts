@@ -76,6 +76,44 @@ export function ledgerContract(name: string, open: () => Promise<LedgerStore>): 
       expect(await store.qualityStats(T0 + 2000)).toEqual([]);
     });
 
+    it("shares: each model's part of a row's cost counts for that model in the per-model sums, once", async () => {
+      const store = await fresh();
+      // A stream on gpt-4.1 continued on claude: the row names gpt-4.1, claude's part is its share.
+      const continued = makeRow({ model: 'gpt-4.1', costNano: 10_000, shares: [{ model: 'claude-sonnet-4.5', costNano: 3_000 }] });
+      const plain = makeRow({ model: 'claude-sonnet-4.5', costNano: 500, keyId: 'team-b' });
+      // A model with only a share (a fail-over's billed attempt) is a group of no request.
+      const failedOver = makeRow({ model: 'gpt-4.1', costNano: 2_000, at: T0 + 2 * DAY, shares: [{ model: 'gemini-2.5-flash', costNano: 200 }] });
+      for (const r of [continued, plain, failedOver]) expect(await store.insert(r)).toBe('inserted');
+      expect(await store.insert({ ...continued })).toBe('duplicate');
+      expect(await store.spentSince({}, T0)).toBe(12_500);
+      expect(await store.spentSince({ model: 'gpt-4.1' }, T0)).toBe(7_000 + 1_800);
+      expect(await store.spentSince({ model: 'claude-sonnet-4.5' }, T0)).toBe(3_500);
+      expect(await store.spentSince({ model: 'gemini-2.5-flash' }, T0)).toBe(200);
+      expect(await store.spentSince({ model: 'gemini-2.5-flash' }, T0, T0 + DAY)).toBe(0);
+      expect(await store.spentSince({ keyId: 'team-a', model: 'claude-sonnet-4.5' }, T0)).toBe(3_000);
+      expect(await store.spentSince({ keyId: 'team-b', model: 'claude-sonnet-4.5' }, T0)).toBe(500);
+      expect(await store.spentSince({ keyId: 'team-a' }, T0)).toBe(12_000);
+      const byModel = await store.spendBy('model');
+      expect(byModel.map((t) => [t.group, t.requests, t.costNano])).toEqual([
+        ['claude-sonnet-4.5', 1, 3_500],
+        ['gemini-2.5-flash', 0, 200],
+        ['gpt-4.1', 2, 8_800],
+      ]);
+      expect((await store.spendBy('model', T0, T0 + DAY)).map((t) => [t.group, t.costNano])).toEqual([
+        ['claude-sonnet-4.5', 3_500],
+        ['gpt-4.1', 7_000],
+      ]);
+      expect((await store.spendBy('key')).map((t) => [t.group, t.costNano])).toEqual([
+        ['team-a', 12_000],
+        ['team-b', 500],
+      ]);
+      // The row reads back as it was, without its shares.
+      const { shares: _s, ...bare } = continued;
+      expect(await store.rows({ requestId: continued.requestId })).toEqual([bare]);
+      await expect(store.insert(makeRow({ model: 'gpt-4.1', shares: [{ model: 'gpt-4.1', costNano: 1 }] }))).rejects.toThrow(/another model/);
+      await expect(store.insert(makeRow({ costNano: 10, shares: [{ model: 'claude-sonnet-4.5', costNano: 11 }] }))).rejects.toThrow(/more than its costNano/);
+    });
+
     it('inserts once per request id; a duplicate changes nothing', async () => {
       const store = await fresh();
       const row = makeRow({ costNano: 123 });

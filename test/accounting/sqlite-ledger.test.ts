@@ -146,6 +146,25 @@ describe('SqliteLedger', () => {
     }
   });
 
+  it('a version 3 file written before the shares table: read as it is (no shares), given the table at the next start, its rows kept', async () => {
+    const path = nextPath();
+    const first = await openLedger(`sqlite:${path}`);
+    await first.insert(makeRow({ requestId: 'before', model: 'gpt-4.1', costNano: 900 }));
+    await first.close();
+    const raw = new Database(path);
+    raw.exec('DROP TABLE ledger_share');
+    raw.close();
+    const reader = await openLedger(`sqlite:${path}`, { reader: true });
+    expect(await reader.spentSince({ model: 'gpt-4.1' }, 0)).toBe(900);
+    expect((await reader.spendBy('model')).map((t) => [t.group, t.costNano])).toEqual([['gpt-4.1', 900]]);
+    await reader.close();
+    const ledger = await openLedger(`sqlite:${path}`);
+    await ledger.insert(makeRow({ requestId: 'after', model: 'gpt-4.1', costNano: 1_000, shares: [{ model: 'claude-sonnet-4.5', costNano: 400 }] }));
+    expect(await ledger.spentSince({ model: 'gpt-4.1' }, 0)).toBe(1_500);
+    expect(await ledger.spentSince({ model: 'claude-sonnet-4.5' }, 0)).toBe(400);
+    await ledger.close();
+  });
+
   it('opened only to read (calibrate beside a running sidecar), an older file is refused, not rebuilt under its writer', async () => {
     const path = nextPath();
     const old = new Database(path);

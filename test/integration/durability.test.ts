@@ -350,19 +350,18 @@ describe('a stream continued on another model after a cut', () => {
     await cSc?.stop();
   });
 
-  it("charges the model the stream committed to (its headers, its ledger row) and the continuing model's own budget; rebuilds the committed model's at a restart", async () => {
-    const cCfg = testConfig(sim.url, {
-      budget: {
-        limits: [
-          { scope: 'global', period: 'day', usd: 5 },
-          { scope: 'model', model: 'gpt-4.1', period: 'day', usd: 1 },
-          { scope: 'model', model: 'claude-sonnet-4.5', period: 'day', usd: 1 },
-        ],
-      },
-    });
-    const cLedger = String((cCfg.storage as { ledger: string }).ledger).slice('sqlite:'.length);
+  /**
+   * gpt-4.1 is cut after 5 tokens: the stream committed to it and is continued on
+   * claude-sonnet-4.5 (prefill). Each model's budget is charged its own part, and the ledger's
+   * per-model sums say the same after a restart (they said all of it was gpt-4.1's: its line was
+   * rebuilt at both parts, claude's at nothing).
+   */
+  async function continuedAcrossRestart(
+    cCfg: Record<string, unknown>,
+    rowOf: (id: string) => Promise<Record<string, unknown>>,
+    spend: (h: SidecarHandle) => Promise<Array<{ group: string; costNano: number }>>,
+  ): Promise<void> {
     cSc = await startSidecar(cCfg);
-    // gpt-4.1 is cut after 5 tokens: the stream committed to it and is continued on claude-sonnet-4.5 (prefill).
     await sim.setFault('gpt-4.1', { kind: 'cut', afterTokens: 5, times: 1 });
     const { data, response } = await cSc.client.chat.completions
       .create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'a stream that is cut' }], stream: true })
@@ -372,28 +371,101 @@ describe('a stream continued on another model after a cut', () => {
     await sim.clearFaults();
     expect(text.split(' ')).toHaveLength(30);
     expect(response.headers.get('x-switchyard-model')).toBe('gpt-4.1');
-    const db = new Database(cLedger, { readonly: true });
-    const row = db.prepare('select model, endpoint, attempts, cost_nano from ledger where request_id = ?').get(response.headers.get('x-request-id')) as Record<
-      string,
-      unknown
-    >;
-    db.close();
-    // README "Not built yet": the row names the model the stream started on, with the cost of both parts.
+    // One row: it names the model the stream started on, with the cost of both parts.
+    const row = await rowOf(response.headers.get('x-request-id')!);
     expect(row).toMatchObject({ model: 'gpt-4.1', endpoint: 'gpt-4.1@openai', attempts: 2 });
+    const total = Number(row.cost_nano);
     const before = await budgets(cSc);
-    expect(nano(before['global:day']!.spentUsd)).toBe(Number(row.cost_nano));
-    expect(nano(before['model:gpt-4.1:day']!.spentUsd)).toBe(Number(row.cost_nano));
-    // claude's own limit saw the part it served (it stayed at 0: continuations passed its limit unseen).
+    expect(nano(before['global:day']!.spentUsd)).toBe(total);
+    const gptPart = nano(before['model:gpt-4.1:day']!.spentUsd);
     const claudePart = nano(before['model:claude-sonnet-4.5:day']!.spentUsd);
+    // Each model its own part: claude's own limit saw the part it served, gpt-4.1's did not take it too.
+    expect(gptPart).toBeGreaterThan(0);
     expect(claudePart).toBeGreaterThan(0);
-    expect(claudePart).toBeLessThan(Number(row.cost_nano));
+    expect(gptPart + claudePart).toBe(total);
+    const bySpend = async (h: SidecarHandle) => Object.fromEntries((await spend(h)).map((t) => [t.group, t.costNano]));
+    expect(await bySpend(cSc)).toEqual({ 'gpt-4.1': gptPart, 'claude-sonnet-4.5': claudePart });
 
     await cSc.stop();
     cSc = await startSidecar(cCfg, {}, cSc.configFile);
     const after = await budgets(cSc);
-    for (const id of ['global:day', 'model:gpt-4.1:day']) expect([id, nano(after[id]!.spentUsd)]).toEqual([id, nano(before[id]!.spentUsd)]);
-    // README "Not built yet" (one row, one model): rebuilt from the ledger, claude's part counts for gpt-4.1.
-    expect(nano(after['model:claude-sonnet-4.5:day']!.spentUsd)).toBe(0);
+    for (const id of ['global:day', 'model:gpt-4.1:day', 'model:claude-sonnet-4.5:day'])
+      expect([id, nano(after[id]!.spentUsd)]).toEqual([id, nano(before[id]!.spentUsd)]);
+    expect(await bySpend(cSc)).toEqual({ 'gpt-4.1': gptPart, 'claude-sonnet-4.5': claudePart });
+    await cSc.stop();
+    cSc = undefined;
+  }
+
+  const LIMITS = {
+    limits: [
+      { scope: 'global', period: 'day', usd: 5 },
+      { scope: 'model', model: 'gpt-4.1', period: 'day', usd: 1 },
+      { scope: 'model', model: 'claude-sonnet-4.5', period: 'day', usd: 1 },
+    ],
+  };
+  const spendByModel = async (h: SidecarHandle) =>
+    ((await (await fetch(`${h.url}/switchyard/spend?group_by=model`)).json()) as { groups: Array<{ model: string; usd: number }> }).groups.map((t) => ({
+      group: t.model,
+      costNano: nano(t.usd),
+    }));
+
+  it('charges each model its own part (the ledger row names the model the stream committed to); a restart rebuilds the same per-model spend (SQLite)', async () => {
+    const cCfg = testConfig(sim.url, { budget: LIMITS });
+    const cLedger = String((cCfg.storage as { ledger: string }).ledger).slice('sqlite:'.length);
+    await continuedAcrossRestart(
+      cCfg,
+      async (id) => {
+        const db = new Database(cLedger, { readonly: true });
+        const row = db.prepare('select model, endpoint, attempts, cost_nano from ledger where request_id = ?').get(id) as Record<string, unknown>;
+        db.close();
+        return row;
+      },
+      spendByModel,
+    );
+  });
+
+  it("a stream failed over before its first content: the prompt billed on gpt-4.1 stays gpt-4.1's after a restart (the row names claude)", async () => {
+    const cfg = testConfig(sim.url, { budget: LIMITS });
+    const sc = await startSidecar(cfg);
+    let restarted: SidecarHandle | undefined;
+    try {
+      // gpt-4.1 sends nothing for longer than firstTokenTimeoutMs (2 s): cut, its prompt billed, failed over to claude.
+      await sim.setFault('gpt-4.1', { kind: 'slow_first_token', delayMs: 2500, times: 1 });
+      const { data, response } = await sc.client.chat.completions
+        .create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'a stream that never begins' }], stream: true })
+        .withResponse();
+      for await (const _ of data);
+      await sim.clearFaults();
+      expect(response.headers.get('x-switchyard-model')).toBe('claude-sonnet-4.5');
+      const before = await budgets(sc);
+      const gptPart = nano(before['model:gpt-4.1:day']!.spentUsd);
+      expect(gptPart).toBeGreaterThan(0);
+      expect(gptPart + nano(before['model:claude-sonnet-4.5:day']!.spentUsd)).toBe(nano(before['global:day']!.spentUsd));
+      await sc.stop();
+      restarted = await startSidecar(cfg, {}, sc.configFile);
+      const after = await budgets(restarted);
+      for (const id of ['global:day', 'model:gpt-4.1:day', 'model:claude-sonnet-4.5:day'])
+        expect([id, nano(after[id]!.spentUsd)]).toEqual([id, nano(before[id]!.spentUsd)]);
+    } finally {
+      await sc.stop();
+      await restarted?.stop();
+    }
+  });
+
+  it('the same on PostgreSQL', async () => {
+    const db = await freshDb();
+    try {
+      await continuedAcrossRestart(
+        testConfig(sim.url, { budget: LIMITS, storage: { ledger: db.url } }),
+        async (id) =>
+          (await db.query<Record<string, unknown>>('select model, endpoint, attempts, cost_nano from switchyard_ledger where request_id = $1', [id]))[0]!,
+        spendByModel,
+      );
+    } finally {
+      await cSc?.stop();
+      cSc = undefined;
+      await db.drop();
+    }
   });
 
   it("a continuation the continuing model's own budget refuses is not sent: the stream ends with an error event, nothing billed to it", async () => {
