@@ -63,21 +63,13 @@ export function periodEnd(period: BudgetPeriod, now: number): number | null {
 }
 
 /** Whether a budget applies to a request of this client key and model. */
-export function budgetApplies(l: BudgetLimit, keyId: string | null, model: string | null, alsoModel: string | null = null): boolean {
-  return (
-    l.scope === 'global' ||
-    (l.scope === 'key' && l.key === keyId) ||
-    (l.scope === 'model' && (l.model === model || (alsoModel !== null && l.model === alsoModel)))
-  );
+export function budgetApplies(l: BudgetLimit, keyId: string | null, model: string | null): boolean {
+  return l.scope === 'global' || (l.scope === 'key' && l.key === keyId) || (l.scope === 'model' && l.model === model);
 }
 
-/**
- * The ids of the budgets that apply to a request. `alsoModel`: a second model whose own budgets
- * apply too (a stream continued on another model: its row and the committed model's budgets take
- * the cost, and the continuing model's own limit must hold as well).
- */
-export function applicableBudgets(lines: readonly BudgetLimit[], keyId: string | null, model: string | null, alsoModel: string | null = null): string[] {
-  return lines.filter((l) => budgetApplies(l, keyId, model, alsoModel)).map((l) => l.id);
+/** The ids of the budgets that apply to a request (each attempt's: a continuation's are the continuing model's). */
+export function applicableBudgets(lines: readonly BudgetLimit[], keyId: string | null, model: string | null): string[] {
+  return lines.filter((l) => budgetApplies(l, keyId, model)).map((l) => l.id);
 }
 
 /** The first budget that `amount` would overflow, if any. */

@@ -48,8 +48,7 @@ export interface BudgetStore {
    * `earlierNano`: what this request already settled whose ledger row is not written yet (a
    * stream's cut attempts before a continuation, a cascade's earlier steps): a shared store's
    * reclaimed row for a dead replica counts it beside the reserved amount (the lone process's
-   * in-flight journal line says it itself). `alsoModel`: a model whose own budgets are reserved
-   * on too (applicableBudgets): a stream's continuation on a model other than the committed one.
+   * in-flight journal line says it itself).
    */
   reserve(
     requestId: string,
@@ -59,7 +58,6 @@ export interface BudgetStore {
     at: number,
     gate?: ReserveGate,
     earlierNano?: number,
-    alsoModel?: string,
   ): ReserveResult | Promise<ReserveResult>;
   /** `scope`: whom the reservation was for; budget lines added since (a reload) are charged the actual cost too. */
   settle(requestId: string, budgets: string[], reservedNano: number, actualNano: number, at: number, scope?: BudgetScope): void | Promise<void>;
@@ -167,17 +165,8 @@ export class ActorBudgetStore implements BudgetStore {
   }
 
   /** A grant decided in place (or with no budget to ask) is answered at once; one the actor decides, when it emits. */
-  reserve(
-    requestId: string,
-    keyId: string | null,
-    model: string,
-    amountNano: number,
-    at: number,
-    _gate?: ReserveGate,
-    _earlierNano?: number,
-    alsoModel?: string,
-  ): ReserveResult | Promise<ReserveResult> {
-    const budgets = applicableBudgets(this.lines(), keyId, model, alsoModel ?? null);
+  reserve(requestId: string, keyId: string | null, model: string, amountNano: number, at: number): ReserveResult | Promise<ReserveResult> {
+    const budgets = applicableBudgets(this.lines(), keyId, model);
     if (budgets.length === 0 && this.actor.getSnapshot().value === 'running') return { ok: true, budgets };
     const ev: BudgetEvent = { type: 'budget.reserve', at, requestId, budgets, amount: amountNano };
     if (this.applied(ev)) return { ok: true, budgets };

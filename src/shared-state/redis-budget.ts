@@ -154,12 +154,11 @@ export class SharedBudgetStore implements BudgetStore {
     at: number,
     gate?: ReserveGate,
     earlierNano = 0,
-    alsoModel?: string,
   ): Promise<ReserveResult> {
     if (!this.d.conn.health.up) throw this.unavailable('Redis is unreachable');
     const all = this.limits();
     if (this.reseeding !== null) await this.reseeding;
-    const ids = applicableBudgets(all, keyId, model, alsoModel ?? null);
+    const ids = applicableBudgets(all, keyId, model);
     const budgets = all.filter((l) => ids.includes(l.id));
     const budgetKeys = budgets.map((l) => this.d.keys.budget(l, at));
     if (gate) this.cooldowns.watch(gate.endpoint);
@@ -167,7 +166,6 @@ export class SharedBudgetStore implements BudgetStore {
     const probe = gate !== undefined && this.isProbe(gate);
     const keys = this.decisionKeys(res, requestId, keyId, gate, budgetKeys);
     // What the request settled before this attempt and has not written yet: a reclaimed row counts it too (lease.ts reclaimedRow).
-    // `also`: a seed attaching in-flight reservations to a new line (scripts.ts SEED) matches model lines on it too.
     const row = {
       requestId,
       at,
@@ -175,7 +173,6 @@ export class SharedBudgetStore implements BudgetStore {
       model,
       endpoint: gate?.endpoint.id ?? null,
       ...(earlierNano > 0 ? { earlier: earlierNano } : {}),
-      ...(alsoModel !== undefined ? { also: alsoModel } : {}),
     };
     const rowJson = JSON.stringify(row);
     const args = this.decisionArgs(keyId, amountNano, gate, probe, rowJson, budgets);

@@ -323,6 +323,7 @@ for _, r in ipairs(redis.call('SMEMBERS', KEYS[2])) do
       for _, k in ipairs(keys) do if k == KEYS[1] then has = true end end
       local applies = tonumber(row.at) ~= nil and tonumber(row.at) >= from
         and (scope == 'global' or (scope == 'key' and row.keyId == key) or (scope == 'model' and (row.model == model or row.also == model)))
+      -- row.also: a continuation's reservation by a replica of an earlier version (it reserved on two models); none is written now.
       -- Seeded afresh: a reservation already on it is counted again (its counters were reset).
       if (applies and not has) or (force and has) then
         if not has then
