@@ -41,6 +41,8 @@ export interface ChatCall {
    * that dies mid-step has it counted when its reservation is reclaimed.
    */
   priorNano?: number;
+  /** `priorNano` by the model whose budgets each part was charged to (a shared store's seed of a model line a reload adds counts its part). */
+  priorByModel?: ReadonlyMap<string, number>;
   /**
    * A cascade step that has somewhere else to go (other models of the plain order, a next tier):
    * when no candidate can take it now it ends at once with 503 no_endpoint_available instead of

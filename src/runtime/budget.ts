@@ -48,7 +48,8 @@ export interface BudgetStore {
    * `earlierNano`: what this request already settled whose ledger row is not written yet (a
    * stream's cut attempts before a continuation, a cascade's earlier steps): a shared store's
    * reclaimed row for a dead replica counts it beside the reserved amount (the lone process's
-   * in-flight journal line says it itself).
+   * in-flight journal line says it itself). `earlierByModel`: the same by the model each part was
+   * charged to (a shared store's seed of a model line a reload adds counts that model's part only).
    */
   reserve(
     requestId: string,
@@ -58,6 +59,7 @@ export interface BudgetStore {
     at: number,
     gate?: ReserveGate,
     earlierNano?: number,
+    earlierByModel?: ReadonlyMap<string, number>,
   ): ReserveResult | Promise<ReserveResult>;
   /** `scope`: whom the reservation was for; budget lines added since (a reload) are charged the actual cost too. */
   settle(requestId: string, budgets: string[], reservedNano: number, actualNano: number, at: number, scope?: BudgetScope): void | Promise<void>;

@@ -175,6 +175,18 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
   /** The models of steps no endpoint could take (circuit-open, throttled, busy): never tried, so a fallback for money may wait for them. */
   const unreached = new Set<string>();
   let spent = 0;
+  /** `spent` by the model each part was charged to (a row's own model, and its shares of others). */
+  const spentBy = new Map<string, number>();
+  const count = (row: LedgerRow | null): void => {
+    if (row === null) return;
+    spent += row.costNano;
+    let own = row.costNano;
+    for (const sh of row.shares ?? []) {
+      spentBy.set(sh.model, (spentBy.get(sh.model) ?? 0) + sh.costNano);
+      own -= sh.costNano;
+    }
+    if (own > 0 && row.model !== null) spentBy.set(row.model, (spentBy.get(row.model) ?? 0) + own);
+  };
   let n = 0;
   /** A named model or route: the index in its chain of the last model a step reached (the next step starts after it). */
   let reached = -1;
@@ -299,20 +311,21 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
       hints: { ...call.hints, maxCostUsd: maxCost },
       body: logprobs ? { ...call.body, logprobs: true } : call.body,
       priorNano: spent,
+      priorByModel: new Map(spentBy),
       noWait,
     };
     const run = await runStep(rt, stepCall, ++n, stepPlan, sink);
-    spent += run.row?.costNano ?? 0;
+    count(run.row);
     const checked = check(run, settings, call, clientMax, logprobs);
     steps.push(checked);
     const judge = c.checks.includes('judge') ? c.judge : undefined;
     // The last step's answer is delivered whatever a judge would say: it is not asked (x-switchyard-judge says so).
     if (run.answer && checked.failed.length === 0 && judge && !hasNext(run)) checked.judged = 'not asked (last step)';
     else if (run.answer && checked.failed.length === 0 && judge) {
-      const j = await runJudge(rt, { ...call, priorNano: spent }, ++n, judge, run.answer, sink, maxCostLeft(call, spent));
+      const j = await runJudge(rt, { ...call, priorNano: spent, priorByModel: new Map(spentBy) }, ++n, judge, run.answer, sink, maxCostLeft(call, spent));
       if (j.row) extraRows.push(j.row);
       extraRecords.push(...j.records);
-      spent += j.row?.costNano ?? 0;
+      count(j.row);
       if (j.verdict === 'fail') Object.assign(checked, { failed: ['judge'], outcome: 'judge' });
       // An unclear verdict (the judge refused for money, failed, or answered neither) does not escalate,
       // and the answer's checks say `pass`: the header tells the client no judge approved it.

@@ -658,7 +658,7 @@ export class RequestDriver {
     const model = cmd.model;
     this.budgetModel = model;
     const earlier = this.costNano + (this.call.priorNano ?? 0);
-    const grant = this.rt.budget.reserve(this.call.requestId, this.call.keyId, model, cmd.amount, this.rt.now(), gate, earlier);
+    const grant = this.rt.budget.reserve(this.call.requestId, this.call.keyId, model, cmd.amount, this.rt.now(), gate, earlier, this.earlierByModel());
     return grant instanceof Promise ? grant.then((g) => this.granted(cmd, g)) : this.granted(cmd, grant);
   }
 
@@ -950,6 +950,16 @@ export class RequestDriver {
       const json = withHeldUsage(ok.native.json, usage);
       this.native = { text: JSON.stringify(json), json };
     }
+  }
+
+  /** What this request (and a cascade's earlier steps) settled so far, by the model each part was charged to; undefined: nothing. */
+  private earlierByModel(): ReadonlyMap<string, number> | undefined {
+    const prior = this.call.priorByModel;
+    if (prior === undefined || prior.size === 0) return this.costByModel ?? undefined;
+    if (this.costByModel === null) return prior;
+    const all = new Map(prior);
+    for (const [m, c] of this.costByModel) all.set(m, (all.get(m) ?? 0) + c);
+    return all;
   }
 
   /** An attempt's cost, on the request and on the model its reservation charges (`budgetModel`: the attempt's own). */

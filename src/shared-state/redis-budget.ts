@@ -154,6 +154,7 @@ export class SharedBudgetStore implements BudgetStore {
     at: number,
     gate?: ReserveGate,
     earlierNano = 0,
+    earlierByModel?: ReadonlyMap<string, number>,
   ): Promise<ReserveResult> {
     if (!this.d.conn.health.up) throw this.unavailable('Redis is unreachable');
     const all = this.limits();
@@ -173,6 +174,8 @@ export class SharedBudgetStore implements BudgetStore {
       model,
       endpoint: gate?.endpoint.id ?? null,
       ...(earlierNano > 0 ? { earlier: earlierNano } : {}),
+      // By model: a seed of a model line (scripts.ts SEED) counts that model's part, not all of it for the reservation's model.
+      ...(earlierNano > 0 && earlierByModel !== undefined && earlierByModel.size > 0 ? { earlierBy: Object.fromEntries(earlierByModel) } : {}),
     };
     const rowJson = JSON.stringify(row);
     const args = this.decisionArgs(keyId, amountNano, gate, probe, rowJson, budgets);

@@ -280,7 +280,8 @@ return 1`;
  * to it, as if it had reserved on it: its amount reserved here, what the request settled before it
  * (`earlier`, its row not written either) spent here, and the key added to the reservation's, so
  * its settle, release or reclaim counts here too (a reload adding a line while requests run, or
- * Redis restarted empty). Replies {1, attached} when seeded, {0, 0} when it was already.
+ * Redis restarted empty). A model line counts, of `earlier`, the part charged to its model
+ * (`earlierBy`: a cascade's earlier step on another model), whatever model the reservation is for. Replies {1, attached} when seeded, {0, 0} when it was already.
  * ARGV[8] '1' (a line a reload added on this replica): seeded again even when it was, if no
  * replica has looked at it for ARGV[9] ms (`seen`, set by LOOK on every lease tick of a replica that
  * has the line): its spend the ledger's, its reservations counted afresh — a line removed and added
@@ -321,9 +322,14 @@ for _, r in ipairs(redis.call('SMEMBERS', KEYS[2])) do
       local keys = cjson.decode(redis.call('HGET', res, 'keys') or '[]')
       local has = false
       for _, k in ipairs(keys) do if k == KEYS[1] then has = true end end
-      local applies = tonumber(row.at) ~= nil and tonumber(row.at) >= from
+      local dated = tonumber(row.at) ~= nil and tonumber(row.at) >= from
+      local applies = dated
         and (scope == 'global' or (scope == 'key' and row.keyId == key) or (scope == 'model' and (row.model == model or row.also == model)))
       -- row.also: a continuation's reservation by a replica of an earlier version (it reserved on two models); none is written now.
+      -- A model line counts the part of earlier charged to its own model (earlierBy), whatever model the reservation is for.
+      local byModel = scope == 'model' and type(row.earlierBy) == 'table'
+      local earlier = tonumber(row.earlier)
+      if byModel then earlier = tonumber(row.earlierBy[model]) end
       -- Seeded afresh: a reservation already on it is counted again (its counters were reset).
       if (applies and not has) or (force and has) then
         if not has then
@@ -331,9 +337,10 @@ for _, r in ipairs(redis.call('SMEMBERS', KEYS[2])) do
           redis.call('HSET', res, 'keys', cjson.encode(keys))
         end
         redis.call('HINCRBY', KEYS[1], 'reserved', tonumber(redis.call('HGET', res, 'amount') or '0'))
-        local earlier = tonumber(row.earlier)
         if earlier ~= nil and earlier > 0 then redis.call('HINCRBY', KEYS[1], 'spent', earlier) end
         attached = attached + 1
+      elseif dated and byModel and not has and earlier ~= nil and earlier > 0 then
+        redis.call('HINCRBY', KEYS[1], 'spent', earlier)
       end
     end
   end
