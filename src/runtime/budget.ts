@@ -77,6 +77,9 @@ export interface BudgetStore {
   requestEnded?(requestId: string): void;
 }
 
+/** The client request a row id is of: a cascade step's (`<id>#<n>`) its parent's, any other its own (no regex for those). */
+const clientRequestOf = (requestId: string): string => (requestId.includes('#') ? (stepOfRequestId(requestId)?.parentId ?? requestId) : requestId);
+
 /** A settled amount whose ledger row is not written yet (BudgetStore.unwrittenSpend). */
 interface Unwritten {
   /** The request id of the row that will carry it (a cascade step's `<id>#<n>`). */
@@ -187,7 +190,7 @@ export class ActorBudgetStore implements BudgetStore {
    */
   settle(requestId: string, budgets: string[], reservedNano: number, actualNano: number, at: number, scope?: BudgetScope): void {
     if (scope !== undefined && actualNano > 0) {
-      const client = stepOfRequestId(requestId)?.parentId ?? requestId;
+      const client = clientRequestOf(requestId);
       const kept = this.unwritten.get(client);
       const u: Unwritten = { rowId: requestId, keyId: scope.keyId, model: scope.model, dated: scope.dated ?? at, amountNano: actualNano };
       if (kept) kept.push(u);
@@ -210,9 +213,11 @@ export class ActorBudgetStore implements BudgetStore {
   }
 
   rowWritten(requestId: string): void {
-    const client = stepOfRequestId(requestId)?.parentId ?? requestId;
+    const client = clientRequestOf(requestId);
     const kept = this.unwritten.get(client);
     if (kept === undefined) return;
+    // The common case (one settle, its row written): no copy.
+    if (kept.length === 1 && kept[0]!.rowId === requestId) return void this.unwritten.delete(client);
     const left = kept.filter((u) => u.rowId !== requestId);
     if (left.length === 0) this.unwritten.delete(client);
     else this.unwritten.set(client, left);
