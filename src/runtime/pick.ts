@@ -20,6 +20,7 @@ export interface PickContext {
   candidates: readonly string[];
   /** Endpoints that cannot take this body (untakeableEndpoints): never picked. */
   skip: readonly string[];
+  /** The committed stream sent what a prefill cannot continue (a tool call, a refusal: StreamSession.unprefillable). */
   toolCallsSent: boolean;
   /**
    * The committed stream's client has seen none of the answer yet (a long reasoning phase started

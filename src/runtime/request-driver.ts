@@ -428,11 +428,11 @@ export class RequestDriver {
 
   /**
    * Whether model `m` can continue this request's committed stream: a `prefill` model, no tool call
-   * delivered (it could not be taken up again), not a relayed stream (the upstream's own events).
+   * or refusal delivered (it could not be taken up again), not a relayed stream (the upstream's own events).
    * A stream whose answer is still to come (only reasoning shown: `freshAnswer`) any model can give.
    */
   private continuesOn(m: string): boolean {
-    if (this.session?.toolCallsSent === true || this.session?.relayed === true) return false;
+    if (this.session?.unprefillable === true || this.session?.relayed === true) return false;
     if (this.session?.freshAnswer === true) return own(this.rt.cfg.models, m) !== undefined;
     return own(this.rt.cfg.models, m)?.capabilities.includes('prefill') === true;
   }
@@ -608,7 +608,7 @@ export class RequestDriver {
     const r = this.rt.pick(this.call.requestId, cmd, {
       candidates: this.plan?.candidates ?? [],
       skip: this.untakeable,
-      toolCallsSent: this.session?.toolCallsSent === true,
+      toolCallsSent: this.session?.unprefillable === true,
       freshAnswer: this.session?.freshAnswer === true,
       maxLatencyMs: this.call.hints.maxLatencyMs,
       estTokens: this.est,

@@ -197,7 +197,7 @@ function exhausted(inp: FailureInput): Outcome {
     capCut !== null
       ? `; the stream had delivered all of max_tokens (${capCut}), so it was not continued`
       : ctx.committed
-        ? '; the stream had begun, and no other candidate could continue it (a stream that sent a tool call, or a relayed one, cannot be continued; a continuation needs a `prefill` model)'
+        ? '; the stream had begun, and no other candidate could continue it (a stream that sent a tool call or a refusal, or a relayed one, cannot be continued; a continuation needs a `prefill` model)'
         : '';
   // Another model was left for money (a committed stream's continuation too): the cause an operator looks for.
   const money = ctx.refusal

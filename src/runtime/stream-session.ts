@@ -27,6 +27,12 @@ export class StreamSession {
   delivered = '';
   /** A tool call was streamed: such an answer cannot be continued by prefill. */
   toolCallsSent = false;
+  /**
+   * Part of a refusal (a chunk's `delta.refusal`, OpenAI's structured refusal) was streamed. It is
+   * not in `delivered` (the answer's text), so a continuation would be sent no prefill of it and
+   * answer afresh, in `content`, after the refusal's first words: such an answer cannot be continued.
+   */
+  refusalSent = false;
   /** Content of the answer reached the client (text, a refusal, a tool call), not only reasoning. */
   private answerShown = false;
   /** Told once, when the first content chunk commits the stream (the request machine's `attempt.committed`). */
@@ -64,6 +70,11 @@ export class StreamSession {
     private readonly headersFor: (h: EndpointHandle) => Record<string, string>,
     private readonly created: number = Math.floor(Date.now() / 1000),
   ) {}
+
+  /** What the client was sent cannot be continued by a prefill of the text delivered (a tool call, a refusal). */
+  get unprefillable(): boolean {
+    return this.toolCallsSent || this.refusalSent;
+  }
 
   get committedTo(): EndpointHandle | null {
     return this.answeredBy;
@@ -113,6 +124,7 @@ export class StreamSession {
     this.committed = false;
     this.delivered = '';
     this.toolCallsSent = false;
+    this.refusalSent = false;
     this.answerShown = false;
     this.id = null;
     this.envelope = {};
@@ -194,7 +206,11 @@ export class StreamSession {
       if (!p.content && !p.finishReason) return undefined;
     }
     let tools = false;
-    for (const c of chunk.choices) if (Array.isArray(c.delta.tool_calls)) tools = true;
+    let refusal = false;
+    for (const c of chunk.choices) {
+      if (Array.isArray(c.delta.tool_calls)) tools = true;
+      if (typeof c.delta.refusal === 'string' && c.delta.refusal !== '') refusal = true;
+    }
     if (!this.committed) {
       // Pieces of tool calls a sink writes whole at the end commit nothing: a failure before it stays invisible.
       if ((!p.content && !this.reasonedLong(p)) || (tools && this.holdsTools(p))) {
@@ -205,6 +221,7 @@ export class StreamSession {
       this.commit(h);
     }
     if (tools) this.toolCallsSent = true;
+    if (refusal) this.refusalSent = true;
     if (p.content) this.answerShown = true;
     this.delivered += p.text;
     return this.sink.write(asIs && p.raw !== undefined ? p.raw : JSON.stringify(chunk)) ? undefined : this.sink.drain();
