@@ -287,6 +287,22 @@ function compatMessages(messages: ChatBody['messages']): ChatBody['messages'] {
   return out ?? messages;
 }
 
+/**
+ * The messages of a continuation: the answer delivered so far (`prefill`) as the last assistant
+ * message, which the model goes on from. When the client's request itself ends with the
+ * assistant's turn (its own prefill, which that answer went on from), the delivered text is added
+ * to that message: sent as a second assistant message after it, the client's words read as a
+ * finished turn and the continuation went on from the delivered text alone.
+ */
+function withPrefill(messages: ChatBody['messages'], prefill: string): ChatBody['messages'] {
+  const last = messages[messages.length - 1];
+  if (last?.role === 'assistant' && (last.tool_calls === undefined || last.tool_calls === null)) {
+    if (typeof last.content === 'string') return [...messages.slice(0, -1), { ...last, content: last.content + prefill }];
+    if (Array.isArray(last.content)) return [...messages.slice(0, -1), { ...last, content: [...(last.content as unknown[]), { type: 'text', text: prefill }] }];
+  }
+  return [...messages, { role: 'assistant', content: prefill }];
+}
+
 export const openaiAdapter: ProviderAdapter = {
   kind: 'openai',
 
@@ -314,7 +330,7 @@ export const openaiAdapter: ProviderAdapter = {
     // A continuation goes on from the text delivered; with none (a stream a long reasoning phase
     // started), it is a fresh answer: no empty assistant turn, which some APIs refuse (Mistral's
     // "Assistant message must have either content or tool_calls") and the others read as a reply.
-    if (input.prefill !== null && input.prefill !== '') body.messages = [...body.messages, { role: 'assistant', content: input.prefill }];
+    if (input.prefill !== null && input.prefill !== '') body.messages = withPrefill(body.messages, input.prefill);
     const headers: Record<string, string> = Object.assign({}, input.headers, {
       'content-type': 'application/json',
       accept: input.stream ? 'text/event-stream' : 'application/json',
