@@ -924,6 +924,13 @@ class StreamReader implements BodyConsumer {
         this.malformed++;
         return undefined;
       default:
+        // After the answer's finish reason an error event loses nothing of it: the answer is whole, as
+        // when the connection drops or goes silent there. Taken for a cut, it was continued past its
+        // finish (a second answer after the first's finish_reason) or ended with an error event.
+        if (this.finish !== null) {
+          this.done = true;
+          return undefined;
+        }
         throw new UpstreamFault('stream_error', `upstream error in stream: ${p.error.message}`, null, p.error);
     }
   }

@@ -212,7 +212,7 @@ beforeAll(async () => {
         res.write(`data: {"id":"${'m'.repeat(220)}","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"LOST WORDS \n\n`);
         res.write(piece('world', 'stop'));
         res.end('data: [DONE]\n\n');
-      } else if (j.model === 'no-delta' || j.model === 'fin-then-garbage') {
+      } else if (j.model === 'no-delta' || j.model === 'fin-then-garbage' || j.model === 'fin-then-error') {
         const base = { id: 'd', object: 'chat.completion.chunk', created: 1, model: j.model };
         const chunk = (choice: Record<string, unknown>) => `data: ${JSON.stringify({ ...base, choices: [{ index: 0, ...choice }] })}\n\n`;
         res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -228,6 +228,11 @@ beforeAll(async () => {
               content_filter_offsets: { start_offset: 0 },
             }),
           );
+        } else if (j.model === 'fin-then-error') {
+          // After the finish, an error event instead of the usage chunk and [DONE].
+          res.write(chunk({ delta: { content: 'world' }, finish_reason: 'stop' }));
+          res.end(`data: ${JSON.stringify({ error: { message: 'Internal server error', type: 'server_error' } })}\n\n`);
+          return;
         } else {
           // After the finish, a trailing chunk cut in half.
           res.write(chunk({ delta: { content: 'world' }, finish_reason: 'stop' }));
@@ -432,6 +437,9 @@ beforeAll(async () => {
     'm-no-role': model('no-role'),
     'm-no-delta': model('no-delta'),
     'm-fin-then-garbage': model('fin-then-garbage'),
+    // A prefill model to fall back on: an error event after the finish was taken for a cut and continued there.
+    'm-fin-then-error': model('fin-then-error', ['m-ok-prefill']),
+    'm-ok-prefill': { ...model('ok'), capabilities: ['chat', 'prefill'] },
     'm-long-tool': model('long-tool', ['m-ok']),
     'm-too-long': model('too-long', ['m-ok']),
     'm-malformed-delta': model('malformed-delta'),
@@ -913,8 +921,8 @@ describe('a stream whose deltas never say role', () => {
 });
 
 describe('chunks after or around the finish that are odd but harmless', () => {
-  it.each(['m-no-delta', 'm-fin-then-garbage'])(
-    '%s: the answer ends cleanly with its finish (a choice without delta threw in the session, a cut half chunk after the finish was taken for lost words: both gave an error event after the finish)',
+  it.each(['m-no-delta', 'm-fin-then-garbage', 'm-fin-then-error'])(
+    '%s: the answer ends cleanly with its finish (a choice without delta threw in the session, a cut half chunk after the finish was taken for lost words: both gave an error event after the finish; an error event after it was continued past the finish on a prefill model)',
     async (model) => {
       const client = new OpenAI({ baseURL: `${sc.url}/v1`, apiKey: 'unused', maxRetries: 0 });
       const final = await client.chat.completions.stream({ model, messages: [{ role: 'user', content: 'hi' }] }).finalChatCompletion();
