@@ -878,6 +878,19 @@ class StreamReader implements BodyConsumer {
     } else this.ac.abort(new UpstreamFault('idle_timeout', `stream silent for ${this.idleMs} ms`));
   };
 
+  /**
+   * A chunk whose finish reason says the provider broke the answer off ({@link BROKEN_OFF}): its
+   * content is forwarded, its finish reason is not — the answer is a cut (continued, or ended with
+   * an error event: see `end`), and a client given `finish_reason: "insufficient_system_resource"`
+   * would take it for the answer's end. Any other chunk as it came.
+   */
+  private withoutBrokenOff(p: Extract<StreamPiece, { type: 'chunk' }>): Extract<StreamPiece, { type: 'chunk' }> {
+    if (p.finishReason === null || this.inp.brokenOffIsCut !== true || !BROKEN_OFF.has(p.finishReason)) return p;
+    const choices = p.chunk.choices.map((c) => (c.finish_reason != null ? { ...c, finish_reason: null } : c));
+    const { raw: _raw, shape: _shape, ...rest } = p;
+    return { ...rest, chunk: { ...p.chunk, choices }, finishReason: null };
+  }
+
   /** One decoded piece; a promise when the session waits for the client to drain. */
   private piece(p: StreamPiece): Promise<void> | undefined {
     switch (p.type) {
@@ -899,7 +912,7 @@ class StreamReader implements BodyConsumer {
         const other = p.type === 'chunk' ? p.other : undefined;
         if ((p.text || other) && this.text.length + this.other.length + p.text.length + (other?.length ?? 0) > this.maxChars)
           this.overCap(p.text + (other ?? ''));
-        const wait = p.type === 'chunk' ? this.session.forward(p, this.inp.h) : this.session.relay(p, this.inp.h);
+        const wait = p.type === 'chunk' ? this.session.forward(this.withoutBrokenOff(p), this.inp.h) : this.session.relay(p, this.inp.h);
         // The text is read after forwarding: the session may trim it (a continuation's seam). It is
         // written by then (a drain only waits for the socket), so it counts even if the attempt ends meanwhile.
         this.delivered(p.text, p.type === 'chunk' ? p.other : undefined);

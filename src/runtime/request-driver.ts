@@ -749,7 +749,8 @@ export class RequestDriver {
         shareMs: this.deadlineShare(h),
         scheduler: this.rt.scheduler,
         toolArgsObjects: this.call.api === 'messages' && !relay,
-        brokenOffIsCut: (this.call.api === 'messages' && !relay) || this.call.api === 'responses',
+        // Every API but a Messages relay (Anthropic's own stop reasons): a chat client was given the half answer with its finish reason.
+        brokenOffIsCut: !relay,
         signal: this.ac.signal,
         now: this.rt.now,
       },

@@ -434,6 +434,9 @@ beforeAll(async () => {
     'm-reasoning-slow': model('reasoning-slow'),
     'm-broken-off': model('broken-off', ['m-ok']),
     'm-broken-off-alone': model('broken-off'),
+    // The chat client's own (its failures open no breaker the Messages and Responses tests use).
+    'm-broken-off-chat': model('broken-off', ['m-ok']),
+    'm-broken-off-chat-alone': model('broken-off'),
     'm-no-role': model('no-role'),
     'm-no-delta': model('no-delta'),
     'm-fin-then-garbage': model('fin-then-garbage'),
@@ -818,6 +821,31 @@ describe('a stream that ends with [DONE] but never says how it finished', () => 
     const text = await r.text();
     expect(text).toContain('half an ans');
     expect(text).toMatch(/without saying how the answer finished/);
+    expect(text).not.toContain('data: [DONE]');
+    expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ status: 200, error_code: 'upstream_error' });
+  });
+});
+
+describe("an answer its provider broke off (DeepSeek's finish_reason insufficient_system_resource), to a chat client", () => {
+  it('as JSON is a bad answer: it fails over to the fallback, and is billed; alone it is an error (it was the half answer, a 200)', async () => {
+    const r = await ask('m-broken-off-chat');
+    expect(r.headers.get('x-switchyard-model')).toBe('m-ok');
+    const body = (await r.json()) as { choices: { message: { content: string }; finish_reason: string }[] };
+    expect([body.choices[0]!.message.content, body.choices[0]!.finish_reason]).toEqual(['fine', 'stop']);
+    // Both attempts billed: the broken-off one's 3 + 6 tokens, then m-ok's 3 + 1.
+    expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ attempts: 2, prompt_tokens: 6, completion_tokens: 7 });
+    const alone = await ask('m-broken-off-chat-alone');
+    expect(alone.status).toBeGreaterThanOrEqual(500);
+    expect(((await alone.json()) as { error: { message: string } }).error.message).toContain('insufficient_system_resource');
+  });
+
+  it('streamed is a cut: the half answer is sent without its finish reason, and with no model to continue it the stream ends with an error event, no [DONE]', async () => {
+    const r = await ask('m-broken-off-chat-alone', true);
+    const text = await r.text();
+    expect(text).toContain('The first half of');
+    expect(text).toContain(' an answer');
+    expect(text).not.toContain('"finish_reason":"insufficient_system_resource"');
+    expect(text).toMatch(/data: \{"error":\{.*insufficient_system_resource/);
     expect(text).not.toContain('data: [DONE]');
     expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ status: 200, error_code: 'upstream_error' });
   });
