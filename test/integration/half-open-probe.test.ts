@@ -4,12 +4,12 @@
  * while it is half-open (here as a 400) does not free the probe's slot, so a second request is not
  * let through until the probe itself has answered.
  */
-import { createServer, type ServerResponse, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { addFakeProvider, fakeModel, startFakeUpstream, type FakeUpstream } from './fake-upstream.js';
 import { sleep, startSidecar, testConfig, type SidecarHandle } from './harness.js';
 
-let upstream: Server;
+let upstream: FakeUpstream;
 let sc: SidecarHandle;
 const hits: string[] = [];
 const held = new Map<string, ServerResponse>();
@@ -25,29 +25,19 @@ const completion = JSON.stringify({
 const json = { 'content-type': 'application/json' };
 
 beforeAll(async () => {
-  upstream = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      const said = (JSON.parse(body) as { messages: Array<{ content: string }> }).messages[0]!.content;
-      hits.push(said);
-      if (said.startsWith('hold-')) held.set(said, res);
-      else if (said === 'fail') res.writeHead(500, json).end(JSON.stringify({ error: { message: 'boom', type: 'server_error' } }));
-      else res.writeHead(200, json).end(completion);
-    });
+  upstream = await startFakeUpstream<{ messages: Array<{ content: string }> }>((j, res) => {
+    const said = j.messages[0]!.content;
+    hits.push(said);
+    if (said.startsWith('hold-')) held.set(said, res);
+    else if (said === 'fail') res.writeHead(500, json).end(JSON.stringify({ error: { message: 'boom', type: 'server_error' } }));
+    else res.writeHead(200, json).end(completion);
   });
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
+  const url = upstream.url;
   const cfg = testConfig(url, {
     resilience: { failureThreshold: 2, recoveryMs: 300, halfOpenProbes: 1, requestTimeoutMs: 15000, headersTimeoutMs: 10000, retry: { maxAttempts: 1 } },
   });
-  (cfg.providers as Record<string, unknown>).fake = { kind: 'openai', baseUrl: url, apiKeyEnv: 'SY_TEST_OPENAI_KEY' };
-  (cfg.models as Record<string, unknown>)['m-flaky'] = {
-    tier: 'balanced',
-    price: { inputPerMTok: 1, outputPerMTok: 1 },
-    contextWindow: 100_000,
-    endpoints: [{ provider: 'fake', upstreamModel: 'flaky' }],
-  };
+  addFakeProvider(cfg, url);
+  (cfg.models as Record<string, unknown>)['m-flaky'] = fakeModel('flaky');
   sc = await startSidecar(cfg);
 });
 

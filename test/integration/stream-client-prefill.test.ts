@@ -4,49 +4,33 @@
  * goes on in that same assistant message, which the model continues. It was sent as a second
  * assistant message after the client's, so the client's words read as a finished turn.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { addFakeProvider, chatChunk, fakeModel, startFakeUpstream, type FakeUpstream } from './fake-upstream.js';
 import { startSidecar, testConfig, type SidecarHandle } from './harness.js';
 
-let upstream: Server;
+let upstream: FakeUpstream;
 let sc: SidecarHandle;
 const sent: Array<{ model: string; messages: unknown[] }> = [];
 
 beforeAll(async () => {
-  upstream = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      const j = JSON.parse(body) as { model: string; messages: unknown[] };
-      sent.push({ model: j.model, messages: j.messages });
-      const base = { id: 'p', object: 'chat.completion.chunk', created: 1, model: j.model };
-      const delta = (d: Record<string, unknown>, finish: string | null = null) =>
-        `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: d, finish_reason: finish }] })}\n\n`;
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      if (j.model === 'cut') {
-        res.write(delta({ role: 'assistant', content: ' "Ada",' }));
-        setTimeout(() => res.socket?.destroy(), 30);
-      } else {
-        res.write(delta({ role: 'assistant', content: ' "age": 36}' }));
-        res.write(delta({}, 'stop'));
-        res.end('data: [DONE]\n\n');
-      }
-    });
+  upstream = await startFakeUpstream<{ model: string; messages: unknown[] }>((j, res) => {
+    sent.push({ model: j.model, messages: j.messages });
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    if (j.model === 'cut') {
+      res.write(chatChunk(j.model, { role: 'assistant', content: ' "Ada",' }, null, 'p'));
+      setTimeout(() => res.socket?.destroy(), 30);
+    } else {
+      res.write(chatChunk(j.model, { role: 'assistant', content: ' "age": 36}' }, null, 'p'));
+      res.write(chatChunk(j.model, {}, 'stop', 'p'));
+      res.end('data: [DONE]\n\n');
+    }
   });
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
-  const cfg = testConfig(url);
-  (cfg.providers as Record<string, unknown>).fake = { kind: 'openai', baseUrl: url, apiKeyEnv: 'SY_TEST_OPENAI_KEY' };
-  const model = (upstreamModel: string, fallbacks: string[]) => ({
-    tier: 'balanced',
-    price: { inputPerMTok: 1, outputPerMTok: 1 },
-    contextWindow: 100_000,
-    capabilities: ['chat', 'prefill'],
-    fallbacks,
-    endpoints: [{ provider: 'fake', upstreamModel }],
+  const cfg = testConfig(upstream.url);
+  addFakeProvider(cfg, upstream.url);
+  Object.assign(cfg.models as Record<string, unknown>, {
+    'm-cut': fakeModel('cut', ['m-continue'], ['chat', 'prefill']),
+    'm-continue': fakeModel('continue', [], ['chat', 'prefill']),
   });
-  Object.assign(cfg.models as Record<string, unknown>, { 'm-cut': model('cut', ['m-continue']), 'm-continue': model('continue', []) });
   sc = await startSidecar(cfg);
 });
 

@@ -3,12 +3,11 @@
  * upstream: a 429 (or an exhausted window) asking for a wait decades long, and a redirect where
  * an answer should be.
  */
-import { createServer, type Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import type { AddressInfo } from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addFakeProvider, startFakeUpstream, type FakeUpstream } from './fake-upstream.js';
 import { sleep, startSidecar, testConfig, type SidecarHandle } from './harness.js';
 import { ledgerFileOf, ledgerRow } from './ledger-row.js';
 
@@ -23,7 +22,7 @@ const oneChoice = (model: string, message: Record<string, unknown>, finish: stri
     usage: { prompt_tokens: 3, completion_tokens: completionTokens, total_tokens: 3 + completionTokens },
   });
 
-let upstream: Server;
+let upstream: FakeUpstream;
 let sc: SidecarHandle;
 let ledgerFile = '';
 const hits: string[] = [];
@@ -43,368 +42,357 @@ const completion = (model: string) =>
 const rateLimited = JSON.stringify({ error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } });
 
 beforeAll(async () => {
-  upstream = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      const j = JSON.parse(body) as { model: string };
-      hits.push(j.model);
-      const json = { 'content-type': 'application/json' };
-      if (j.model === 'huge-429') res.writeHead(429, { ...json, 'retry-after': '1000000000' }).end(rateLimited);
-      else if (j.model === 'huge-429-20') res.writeHead(429, { ...json, 'retry-after': '99999999999999999999' }).end(rateLimited);
-      else if (j.model === 'date-429') res.writeHead(429, { ...json, 'retry-after': farDate() }).end(rateLimited);
-      else if (j.model === 'reset-far')
-        res.writeHead(200, { ...json, 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '100000000h' }).end(completion(j.model));
-      else if (j.model === 'huge-body') {
-        // A 200 whose body never fits: 17 MiB of one answer (an upstream that ignored max_tokens).
-        res.writeHead(200, json);
-        res.write('{"id":"h","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"');
-        for (let i = 0; i < 17; i++) res.write('x'.repeat(1024 * 1024));
-        res.end('"},"finish_reason":"stop"}]}');
-      } else if (j.model === 'huge-event') {
-        // A stream whose first event never ends within the event limit.
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.write('data: {"id":"h","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"');
-        for (let i = 0; i < 17; i++) res.write('x'.repeat(1024 * 1024));
-        res.end('"}}]}\n\n');
-      } else if (j.model === 'usage-zero' || j.model === 'usage-parts') {
-        // Placeholder zeros (a proxy's), or parts that cannot be read: a negative cached count, more cache writes than the prompt.
-        const usage =
-          j.model === 'usage-zero'
-            ? { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }
-            : { prompt_tokens: 8, completion_tokens: 1, total_tokens: 9, prompt_tokens_details: { cached_tokens: -1_000_000 }, cache_write_tokens: 10_000_000 };
-        if ((j as { stream?: boolean }).stream) {
-          const base = { id: 'z', object: 'chat.completion.chunk', created: 1, model: j.model };
-          res.writeHead(200, { 'content-type': 'text/event-stream' });
-          res.write(
-            `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'fine words here' }, finish_reason: null }] })}\n\n`,
-          );
-          res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
-          res.write(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
-          res.end('data: [DONE]\n\n');
-        } else res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model).replace('"fine"', '"fine words here"')) as object), usage }));
-      } else if (j.model === 'emb-short' || j.model === 'emb-ok') {
-        // An embeddings answer: one vector per input, or (emb-short) always one.
-        const input = (j as { input?: unknown }).input;
-        const n = j.model === 'emb-short' ? 1 : Array.isArray(input) ? input.length : 1;
-        res.writeHead(200, json).end(
-          JSON.stringify({
-            object: 'list',
-            model: j.model,
-            data: Array.from({ length: n }, (_, index) => ({ object: 'embedding', index, embedding: [0.1, 0.2] })),
-            usage: { prompt_tokens: 2, total_tokens: 2 },
-          }),
-        );
-      } else if (j.model === 'json-for-stream')
-        // A server that ignores stream: true and answers the whole completion as JSON.
-        res.writeHead(200, json).end(
-          JSON.stringify({
-            ...(JSON.parse(completion(j.model).replace('"fine"', '"fine words here"')) as object),
-            usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
-          }),
-        );
-      else if (j.model === 'error-200')
-        res.writeHead(200, json).end('{"error":{"message":"upstream overloaded, try later","type":"server_error","code":null}}');
-      else if (j.model === 'error-200-usage')
-        // An error object that reports what the provider billed for reading the prompt.
-        res
-          .writeHead(200, json)
-          .end(
-            '{"error":{"message":"answer withheld by policy","type":"server_error","code":null},"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}',
-          );
-      else if (j.model === 'no-choices-json') res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), choices: [] }));
-      else if (j.model === 'no-choices-nousage') {
-        const { usage: _u, ...rest } = JSON.parse(completion(j.model)) as Record<string, unknown>;
-        res.writeHead(200, json).end(JSON.stringify({ ...rest, choices: [] }));
-      } else if (j.model === 'legacy-fn')
-        // The legacy functions API's answer: one function_call, content null.
-        res
-          .writeHead(200, json)
-          .end(oneChoice(j.model, { role: 'assistant', content: null, function_call: { name: 'lookup', arguments: '{"q":"x"}' } }, 'function_call', 5));
-      else if (j.model === 'two-calls')
-        // Two tool calls, whatever parallel_tool_calls said.
-        res.writeHead(200, json).end(
-          oneChoice(
-            j.model,
-            {
-              role: 'assistant',
-              content: null,
-              tool_calls: ['a', 'b'].map((q, i) => ({ id: `call_${i}`, type: 'function', function: { name: 'lookup', arguments: JSON.stringify({ q }) } })),
-            },
-            'tool_calls',
-            9,
-          ),
-        );
-      else if (j.model === 'code-null')
-        res
-          .writeHead(400, json)
-          .end('{"error":{"message":"Unrecognized request argument supplied: fallbacks","type":"invalid_request_error","param":null,"code":null}}');
-      else if (j.model === 'gemini-unknown-field') {
-        // Gemini's OpenAI-compatible API on a field it does not know: its error wrapped in an array.
-        const message = 'Invalid JSON payload received. Unknown name "prompt_cache_key": Cannot find field.';
-        const error = {
-          code: 400,
-          message,
-          status: 'INVALID_ARGUMENT',
-          details: [{ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ description: message }] }],
-        };
-        res.writeHead(400, { 'content-type': 'application/json; charset=UTF-8' }).end(JSON.stringify([{ error }], null, 2));
-      } else if (j.model === 'deepseek-image')
-        // DeepSeek's API on an image part (its models read text only).
-        res.writeHead(400, json).end(
-          JSON.stringify({
-            error: {
-              message:
-                'Failed to deserialize the JSON body into the target type: messages[0]: unknown variant `image_url`, expected `text` at line 1 column 171',
-              type: 'invalid_request_error',
-              param: null,
-              code: 'invalid_request_error',
-            },
-          }),
-        );
-      else if (j.model === 'reasoning-temperature' && (j as { temperature?: number }).temperature !== undefined)
-        // OpenAI's reasoning models on a sampling value they do not take.
-        res.writeHead(400, json).end(
-          JSON.stringify({
-            error: {
-              message: "Unsupported value: 'temperature' does not support 0.7 with this model. Only the default (1) value is supported.",
-              type: 'invalid_request_error',
-              param: 'temperature',
-              code: 'unsupported_value',
-            },
-          }),
-        );
-      else if (j.model === 'no-balance')
-        // DeepSeek's answer when the account has no money left.
-        res.writeHead(402, json).end('{"error":{"message":"Insufficient Balance","type":"unknown_error","param":null,"code":"invalid_request_error"}}');
-      else if (j.model.startsWith('bad-key'))
-        // The provider refusing switchyard's own key (a rotated or revoked one).
-        res.writeHead(401, json).end('{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}');
-      else if (j.model === 'bom') res.writeHead(200, json).end(`\ufeff${completion(j.model)}`);
-      else if (j.model === 'gzipped') res.writeHead(200, { ...json, 'content-encoding': 'gzip' }).end(gzipSync(completion(j.model)));
-      else if (j.model === 'cached-over')
-        res.writeHead(200, json).end(
-          JSON.stringify({
-            ...(JSON.parse(completion(j.model)) as object),
-            usage: { prompt_tokens: 10, completion_tokens: 1, total_tokens: 11, prompt_tokens_details: { cached_tokens: 50 } },
-          }),
-        );
-      else if (j.model === 'no-choices' || j.model === 'no-choices-usage') {
-        if ((j as { stream?: boolean }).stream) {
-          const base = { id: 'n', object: 'chat.completion.chunk', created: 1, model: j.model, choices: [] };
-          res.writeHead(200, { 'content-type': 'text/event-stream' });
-          res.write(`data: ${JSON.stringify(base)}\n\n`);
-          // The provider read (and billed) the prompt: its usage chunk says so.
-          if (j.model === 'no-choices-usage')
-            res.write(`data: ${JSON.stringify({ ...base, usage: { prompt_tokens: 7, completion_tokens: 0, total_tokens: 7 } })}\n\n`);
-          res.end('data: [DONE]\n\n');
-        } else res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), choices: [] }));
-      } else if (j.model === 'content-object') res.writeHead(200, json).end(completion(j.model).replace('"content":"fine"', '"content":{"evil":true}'));
-      else if (j.model === 'too-long') res.writeHead(200, json).end(completion(j.model).replace('"fine"', JSON.stringify('word '.repeat(4000))));
-      else if (j.model === 'malformed-delta') {
-        // A delta cut in half (not JSON) between two good ones: the words in it are lost.
-        const base = { id: 'm', object: 'chat.completion.chunk', created: 1, model: j.model };
-        const piece = (content: string, finish: string | null = null) =>
-          `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content }, finish_reason: finish }] })}\n\n`;
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.write(piece('hello '));
-        // Its "delta" past the first 200 characters, as with a provider's long id and fingerprint.
-        res.write(`data: {"id":"${'m'.repeat(220)}","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"LOST WORDS \n\n`);
-        res.write(piece('world', 'stop'));
-        res.end('data: [DONE]\n\n');
-      } else if (j.model === 'no-delta' || j.model === 'fin-then-garbage' || j.model === 'fin-then-error') {
-        const base = { id: 'd', object: 'chat.completion.chunk', created: 1, model: j.model };
-        const chunk = (choice: Record<string, unknown>) => `data: ${JSON.stringify({ ...base, choices: [{ index: 0, ...choice }] })}\n\n`;
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.write(chunk({ delta: { role: 'assistant', content: 'Hello ' }, finish_reason: null }));
-        if (j.model === 'no-delta') {
-          // The finish written without a delta, then Azure's asynchronous content-filter annotation (no delta either).
-          res.write(chunk({ delta: { content: 'world' }, finish_reason: null }));
-          res.write(chunk({ finish_reason: 'stop' }));
-          res.write(
-            chunk({
-              finish_reason: null,
-              content_filter_results: { hate: { filtered: false, severity: 'safe' } },
-              content_filter_offsets: { start_offset: 0 },
-            }),
-          );
-        } else if (j.model === 'fin-then-error') {
-          // After the finish, an error event instead of the usage chunk and [DONE].
-          res.write(chunk({ delta: { content: 'world' }, finish_reason: 'stop' }));
-          res.end(`data: ${JSON.stringify({ error: { message: 'Internal server error', type: 'server_error' } })}\n\n`);
-          return;
-        } else {
-          // After the finish, a trailing chunk cut in half.
-          res.write(chunk({ delta: { content: 'world' }, finish_reason: 'stop' }));
-          res.write('data: {"id":"d","choices":[{"index":0,"delta":{},"logprobs\n\n');
-        }
-        res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } })}\n\n`);
-        res.end('data: [DONE]\n\n');
-      } else if (j.model === 'long-tool')
-        res.writeHead(200, json).end(
-          JSON.stringify({
-            ...(JSON.parse(completion(j.model)) as object),
-            choices: [
-              {
-                index: 0,
-                message: {
-                  role: 'assistant',
-                  content: null,
-                  tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: JSON.stringify({ x: 'y'.repeat(50_000) }) } }],
-                },
-                finish_reason: 'tool_calls',
-              },
-            ],
-          }),
-        );
-      else if (j.model === 'tool-nousage' || j.model === 'reasoning-nousage') {
-        // A tool call of ~300 tokens of arguments (or as much reasoning text) and a few words, with no usage (a proxy that drops it).
-        const { usage: _u, ...rest } = JSON.parse(completion(j.model)) as Record<string, unknown>;
-        const message =
-          j.model === 'tool-nousage'
-            ? {
-                role: 'assistant',
-                content: 'Checking.',
-                tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: JSON.stringify({ city: 'Paris '.repeat(300) }) } }],
-              }
-            : { role: 'assistant', content: 'Checking.', reasoning_content: 'Paris '.repeat(300) };
-        res.writeHead(200, json).end(JSON.stringify({ ...rest, choices: [{ index: 0, message, finish_reason: 'stop' }] }));
-      } else if (j.model === 'reasoning-stream') {
-        // DeepSeek's reasoning deltas (~300 tokens) before a short answer, and no usage chunk.
-        const base = { id: 'rs', object: 'chat.completion.chunk', created: 1, model: j.model };
-        const delta = (d: Record<string, unknown>, finish: string | null = null) =>
-          `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: d, finish_reason: finish }] })}\n\n`;
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.write(delta({ role: 'assistant', content: null, reasoning_content: 'Paris '.repeat(300) }));
-        res.write(delta({ content: 'ok' }));
-        res.write(delta({}, 'stop'));
-        res.end('data: [DONE]\n\n');
-      } else if (j.model === 'broken-off') {
-        // DeepSeek's answer when its inference system runs out of resources part way: finish_reason insufficient_system_resource.
-        if ((j as { stream?: boolean }).stream) {
-          const base = { id: 'b', object: 'chat.completion.chunk', created: 1, model: j.model };
-          const delta = (d: Record<string, unknown>, finish: string | null = null) =>
-            `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: d, finish_reason: finish }] })}\n\n`;
-          res.writeHead(200, { 'content-type': 'text/event-stream' });
-          res.write(delta({ role: 'assistant', content: 'The first half of' }));
-          res.write(delta({ content: ' an answer' }, 'insufficient_system_resource'));
-          res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 3, completion_tokens: 6, total_tokens: 9 } })}\n\n`);
-          res.end('data: [DONE]\n\n');
-        } else
-          res.writeHead(200, json).end(oneChoice(j.model, { role: 'assistant', content: 'The first half of an answer' }, 'insufficient_system_resource', 6));
-      } else if (j.model === 'reasoning-slow') {
-        // A reasoning model (DeepSeek's reasoner) that reasons longer than firstTokenTimeoutMs (2 s here) before its answer, streaming its reasoning.
-        const base = { id: 'rl', object: 'chat.completion.chunk', created: 1, model: j.model };
-        const delta = (d: Record<string, unknown>, finish: string | null = null) =>
-          `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: d, finish_reason: finish }] })}\n\n`;
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.write(delta({ role: 'assistant', content: null, reasoning_content: 'Let me think.' }));
-        let n = 0;
-        const tick = setInterval(() => {
-          if (++n < 12) {
-            res.write(delta({ reasoning_content: ' Still thinking.' }));
-            return;
-          }
-          clearInterval(tick);
-          res.write(delta({ content: 'Forty-two.' }));
-          res.write(delta({}, 'stop'));
-          res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 3, completion_tokens: 40, total_tokens: 43 } })}\n\n`);
-          res.end('data: [DONE]\n\n');
-        }, 250);
-      } else if (j.model === 'anthropic-no-reason') {
-        // An Anthropic-wire stream that ends with message_stop but never said a stop reason (no message_delta): a gateway that cut it.
-        const ev = (name: string, data: Record<string, unknown>) => `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
+  upstream = await startFakeUpstream((j, res) => {
+    hits.push(j.model);
+    const json = { 'content-type': 'application/json' };
+    if (j.model === 'huge-429') res.writeHead(429, { ...json, 'retry-after': '1000000000' }).end(rateLimited);
+    else if (j.model === 'huge-429-20') res.writeHead(429, { ...json, 'retry-after': '99999999999999999999' }).end(rateLimited);
+    else if (j.model === 'date-429') res.writeHead(429, { ...json, 'retry-after': farDate() }).end(rateLimited);
+    else if (j.model === 'reset-far')
+      res.writeHead(200, { ...json, 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '100000000h' }).end(completion(j.model));
+    else if (j.model === 'huge-body') {
+      // A 200 whose body never fits: 17 MiB of one answer (an upstream that ignored max_tokens).
+      res.writeHead(200, json);
+      res.write('{"id":"h","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"');
+      for (let i = 0; i < 17; i++) res.write('x'.repeat(1024 * 1024));
+      res.end('"},"finish_reason":"stop"}]}');
+    } else if (j.model === 'huge-event') {
+      // A stream whose first event never ends within the event limit.
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"id":"h","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"');
+      for (let i = 0; i < 17; i++) res.write('x'.repeat(1024 * 1024));
+      res.end('"}}]}\n\n');
+    } else if (j.model === 'usage-zero' || j.model === 'usage-parts') {
+      // Placeholder zeros (a proxy's), or parts that cannot be read: a negative cached count, more cache writes than the prompt.
+      const usage =
+        j.model === 'usage-zero'
+          ? { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }
+          : { prompt_tokens: 8, completion_tokens: 1, total_tokens: 9, prompt_tokens_details: { cached_tokens: -1_000_000 }, cache_write_tokens: 10_000_000 };
+      if ((j as { stream?: boolean }).stream) {
+        const base = { id: 'z', object: 'chat.completion.chunk', created: 1, model: j.model };
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.write(
-          ev('message_start', {
-            message: {
-              id: 'msg_x',
-              type: 'message',
-              role: 'assistant',
-              model: j.model,
-              content: [],
-              stop_reason: null,
-              stop_sequence: null,
-              usage: { input_tokens: 3, output_tokens: 1 },
-            },
-          }),
-        );
-        res.write(ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
-        res.write(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'The first half' } }));
-        res.write(ev('content_block_stop', { index: 0 }));
-        res.end(ev('message_stop', {}));
-      } else if (j.model === 'no-role') {
-        // Deltas that never say role (some OpenAI-compatible servers).
-        const base = { id: 'r', object: 'chat.completion.chunk', created: 1, model: j.model };
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: 'hello ' }, finish_reason: null }] })}\n\n`);
-        res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: 'world' }, finish_reason: 'stop' }] })}\n\n`);
-        res.end('data: [DONE]\n\n');
-      } else if (j.model === 'no-finish') {
-        // Content, then [DONE], never a finish_reason: a proxy that cut the answer and closed cleanly.
-        const base = { id: 'f', object: 'chat.completion.chunk', created: 1, model: j.model };
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.write(
-          `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'half an ans' }, finish_reason: null }] })}\n\n`,
-        );
-        res.end('data: [DONE]\n\n');
-      } else if (j.model === 'usage-negative')
-        res
-          .writeHead(200, json)
-          .end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), usage: { prompt_tokens: -5, completion_tokens: -100, total_tokens: -105 } }));
-      else if (j.model === 'usage-huge' || j.model === 'usage-over') {
-        // Counts no request could use: 10^15 tokens, or 100,000 output tokens for max_tokens 100.
-        const usage =
-          j.model === 'usage-huge'
-            ? { prompt_tokens: 1e15, completion_tokens: 1e15, total_tokens: 2e15, prompt_tokens_details: { cached_tokens: 1e15 } }
-            : { prompt_tokens: 3, completion_tokens: 100_000, total_tokens: 100_003 };
-        if ((j as { stream?: boolean }).stream) {
-          const base = { id: 'u', object: 'chat.completion.chunk', created: 1, model: j.model };
-          res.writeHead(200, { 'content-type': 'text/event-stream' });
-          res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'fine' }, finish_reason: null }] })}\n\n`);
-          res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
-          res.write(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
-          res.end('data: [DONE]\n\n');
-        } else res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), usage }));
-      } else if (j.model === 'always-sse') {
-        // A server that streams whatever `stream` says: a whole answer and its usage, as events.
-        const base = { id: 's', object: 'chat.completion.chunk', created: 1, model: j.model };
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.write(
-          `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'streamed words' }, finish_reason: null }] })}\n\n`,
+          `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'fine words here' }, finish_reason: null }] })}\n\n`,
         );
         res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
-        res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 9, completion_tokens: 4, total_tokens: 13 } })}\n\n`);
+        res.write(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
         res.end('data: [DONE]\n\n');
-      } else if (j.model === '503-later' || j.model === '503-hour')
-        // Overloaded, asking to be asked again in 10 s (or in two hours).
-        res
-          .writeHead(503, { ...json, 'retry-after': j.model === '503-later' ? '10' : '7200' })
-          .end(JSON.stringify({ error: { message: 'overloaded, come back later', type: 'server_error', code: null } }));
-      else if (j.model === 'web-page')
-        // A web server's page, 200 text/html, for every request (a baseUrl pointing at a site or a login portal, not the API).
-        res
-          .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
-          .end('<!doctype html><html><head><title>Welcome</title></head><body>Sign in</body></html>');
-      else if (j.model === 'redirect')
-        res
-          .writeHead(301, { 'content-type': 'text/html', location: 'https://api.example.com/v1/chat/completions?token=secret' })
-          .end(
-            '<html><head><title>301 Moved Permanently</title></head><body><center><h1>301 Moved Permanently</h1></center><hr><center>nginx</center></body></html>',
-          );
-      else if ((j as { stream?: boolean }).stream) {
-        const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: j.model };
+      } else res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model).replace('"fine"', '"fine words here"')) as object), usage }));
+    } else if (j.model === 'emb-short' || j.model === 'emb-ok') {
+      // An embeddings answer: one vector per input, or (emb-short) always one.
+      const input = (j as { input?: unknown }).input;
+      const n = j.model === 'emb-short' ? 1 : Array.isArray(input) ? input.length : 1;
+      res.writeHead(200, json).end(
+        JSON.stringify({
+          object: 'list',
+          model: j.model,
+          data: Array.from({ length: n }, (_, index) => ({ object: 'embedding', index, embedding: [0.1, 0.2] })),
+          usage: { prompt_tokens: 2, total_tokens: 2 },
+        }),
+      );
+    } else if (j.model === 'json-for-stream')
+      // A server that ignores stream: true and answers the whole completion as JSON.
+      res.writeHead(200, json).end(
+        JSON.stringify({
+          ...(JSON.parse(completion(j.model).replace('"fine"', '"fine words here"')) as object),
+          usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+        }),
+      );
+    else if (j.model === 'error-200') res.writeHead(200, json).end('{"error":{"message":"upstream overloaded, try later","type":"server_error","code":null}}');
+    else if (j.model === 'error-200-usage')
+      // An error object that reports what the provider billed for reading the prompt.
+      res
+        .writeHead(200, json)
+        .end(
+          '{"error":{"message":"answer withheld by policy","type":"server_error","code":null},"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}',
+        );
+    else if (j.model === 'no-choices-json') res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), choices: [] }));
+    else if (j.model === 'no-choices-nousage') {
+      const { usage: _u, ...rest } = JSON.parse(completion(j.model)) as Record<string, unknown>;
+      res.writeHead(200, json).end(JSON.stringify({ ...rest, choices: [] }));
+    } else if (j.model === 'legacy-fn')
+      // The legacy functions API's answer: one function_call, content null.
+      res
+        .writeHead(200, json)
+        .end(oneChoice(j.model, { role: 'assistant', content: null, function_call: { name: 'lookup', arguments: '{"q":"x"}' } }, 'function_call', 5));
+    else if (j.model === 'two-calls')
+      // Two tool calls, whatever parallel_tool_calls said.
+      res.writeHead(200, json).end(
+        oneChoice(
+          j.model,
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: ['a', 'b'].map((q, i) => ({ id: `call_${i}`, type: 'function', function: { name: 'lookup', arguments: JSON.stringify({ q }) } })),
+          },
+          'tool_calls',
+          9,
+        ),
+      );
+    else if (j.model === 'code-null')
+      res
+        .writeHead(400, json)
+        .end('{"error":{"message":"Unrecognized request argument supplied: fallbacks","type":"invalid_request_error","param":null,"code":null}}');
+    else if (j.model === 'gemini-unknown-field') {
+      // Gemini's OpenAI-compatible API on a field it does not know: its error wrapped in an array.
+      const message = 'Invalid JSON payload received. Unknown name "prompt_cache_key": Cannot find field.';
+      const error = {
+        code: 400,
+        message,
+        status: 'INVALID_ARGUMENT',
+        details: [{ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ description: message }] }],
+      };
+      res.writeHead(400, { 'content-type': 'application/json; charset=UTF-8' }).end(JSON.stringify([{ error }], null, 2));
+    } else if (j.model === 'deepseek-image')
+      // DeepSeek's API on an image part (its models read text only).
+      res.writeHead(400, json).end(
+        JSON.stringify({
+          error: {
+            message: 'Failed to deserialize the JSON body into the target type: messages[0]: unknown variant `image_url`, expected `text` at line 1 column 171',
+            type: 'invalid_request_error',
+            param: null,
+            code: 'invalid_request_error',
+          },
+        }),
+      );
+    else if (j.model === 'reasoning-temperature' && (j as { temperature?: number }).temperature !== undefined)
+      // OpenAI's reasoning models on a sampling value they do not take.
+      res.writeHead(400, json).end(
+        JSON.stringify({
+          error: {
+            message: "Unsupported value: 'temperature' does not support 0.7 with this model. Only the default (1) value is supported.",
+            type: 'invalid_request_error',
+            param: 'temperature',
+            code: 'unsupported_value',
+          },
+        }),
+      );
+    else if (j.model === 'no-balance')
+      // DeepSeek's answer when the account has no money left.
+      res.writeHead(402, json).end('{"error":{"message":"Insufficient Balance","type":"unknown_error","param":null,"code":"invalid_request_error"}}');
+    else if (j.model.startsWith('bad-key'))
+      // The provider refusing switchyard's own key (a rotated or revoked one).
+      res.writeHead(401, json).end('{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}');
+    else if (j.model === 'bom') res.writeHead(200, json).end(`\ufeff${completion(j.model)}`);
+    else if (j.model === 'gzipped') res.writeHead(200, { ...json, 'content-encoding': 'gzip' }).end(gzipSync(completion(j.model)));
+    else if (j.model === 'cached-over')
+      res.writeHead(200, json).end(
+        JSON.stringify({
+          ...(JSON.parse(completion(j.model)) as object),
+          usage: { prompt_tokens: 10, completion_tokens: 1, total_tokens: 11, prompt_tokens_details: { cached_tokens: 50 } },
+        }),
+      );
+    else if (j.model === 'no-choices' || j.model === 'no-choices-usage') {
+      if ((j as { stream?: boolean }).stream) {
+        const base = { id: 'n', object: 'chat.completion.chunk', created: 1, model: j.model, choices: [] };
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(`data: ${JSON.stringify(base)}\n\n`);
+        // The provider read (and billed) the prompt: its usage chunk says so.
+        if (j.model === 'no-choices-usage')
+          res.write(`data: ${JSON.stringify({ ...base, usage: { prompt_tokens: 7, completion_tokens: 0, total_tokens: 7 } })}\n\n`);
+        res.end('data: [DONE]\n\n');
+      } else res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), choices: [] }));
+    } else if (j.model === 'content-object') res.writeHead(200, json).end(completion(j.model).replace('"content":"fine"', '"content":{"evil":true}'));
+    else if (j.model === 'too-long') res.writeHead(200, json).end(completion(j.model).replace('"fine"', JSON.stringify('word '.repeat(4000))));
+    else if (j.model === 'malformed-delta') {
+      // A delta cut in half (not JSON) between two good ones: the words in it are lost.
+      const base = { id: 'm', object: 'chat.completion.chunk', created: 1, model: j.model };
+      const piece = (content: string, finish: string | null = null) =>
+        `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content }, finish_reason: finish }] })}\n\n`;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(piece('hello '));
+      // Its "delta" past the first 200 characters, as with a provider's long id and fingerprint.
+      res.write(`data: {"id":"${'m'.repeat(220)}","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"LOST WORDS \n\n`);
+      res.write(piece('world', 'stop'));
+      res.end('data: [DONE]\n\n');
+    } else if (j.model === 'no-delta' || j.model === 'fin-then-garbage' || j.model === 'fin-then-error') {
+      const base = { id: 'd', object: 'chat.completion.chunk', created: 1, model: j.model };
+      const chunk = (choice: Record<string, unknown>) => `data: ${JSON.stringify({ ...base, choices: [{ index: 0, ...choice }] })}\n\n`;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk({ delta: { role: 'assistant', content: 'Hello ' }, finish_reason: null }));
+      if (j.model === 'no-delta') {
+        // The finish written without a delta, then Azure's asynchronous content-filter annotation (no delta either).
+        res.write(chunk({ delta: { content: 'world' }, finish_reason: null }));
+        res.write(chunk({ finish_reason: 'stop' }));
+        res.write(
+          chunk({
+            finish_reason: null,
+            content_filter_results: { hate: { filtered: false, severity: 'safe' } },
+            content_filter_offsets: { start_offset: 0 },
+          }),
+        );
+      } else if (j.model === 'fin-then-error') {
+        // After the finish, an error event instead of the usage chunk and [DONE].
+        res.write(chunk({ delta: { content: 'world' }, finish_reason: 'stop' }));
+        res.end(`data: ${JSON.stringify({ error: { message: 'Internal server error', type: 'server_error' } })}\n\n`);
+        return;
+      } else {
+        // After the finish, a trailing chunk cut in half.
+        res.write(chunk({ delta: { content: 'world' }, finish_reason: 'stop' }));
+        res.write('data: {"id":"d","choices":[{"index":0,"delta":{},"logprobs\n\n');
+      }
+      res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } })}\n\n`);
+      res.end('data: [DONE]\n\n');
+    } else if (j.model === 'long-tool')
+      res.writeHead(200, json).end(
+        JSON.stringify({
+          ...(JSON.parse(completion(j.model)) as object),
+          choices: [
+            {
+              index: 0,
+              message: {
+                role: 'assistant',
+                content: null,
+                tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: JSON.stringify({ x: 'y'.repeat(50_000) }) } }],
+              },
+              finish_reason: 'tool_calls',
+            },
+          ],
+        }),
+      );
+    else if (j.model === 'tool-nousage' || j.model === 'reasoning-nousage') {
+      // A tool call of ~300 tokens of arguments (or as much reasoning text) and a few words, with no usage (a proxy that drops it).
+      const { usage: _u, ...rest } = JSON.parse(completion(j.model)) as Record<string, unknown>;
+      const message =
+        j.model === 'tool-nousage'
+          ? {
+              role: 'assistant',
+              content: 'Checking.',
+              tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_weather', arguments: JSON.stringify({ city: 'Paris '.repeat(300) }) } }],
+            }
+          : { role: 'assistant', content: 'Checking.', reasoning_content: 'Paris '.repeat(300) };
+      res.writeHead(200, json).end(JSON.stringify({ ...rest, choices: [{ index: 0, message, finish_reason: 'stop' }] }));
+    } else if (j.model === 'reasoning-stream') {
+      // DeepSeek's reasoning deltas (~300 tokens) before a short answer, and no usage chunk.
+      const base = { id: 'rs', object: 'chat.completion.chunk', created: 1, model: j.model };
+      const delta = (d: Record<string, unknown>, finish: string | null = null) =>
+        `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: d, finish_reason: finish }] })}\n\n`;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(delta({ role: 'assistant', content: null, reasoning_content: 'Paris '.repeat(300) }));
+      res.write(delta({ content: 'ok' }));
+      res.write(delta({}, 'stop'));
+      res.end('data: [DONE]\n\n');
+    } else if (j.model === 'broken-off') {
+      // DeepSeek's answer when its inference system runs out of resources part way: finish_reason insufficient_system_resource.
+      if ((j as { stream?: boolean }).stream) {
+        const base = { id: 'b', object: 'chat.completion.chunk', created: 1, model: j.model };
+        const delta = (d: Record<string, unknown>, finish: string | null = null) =>
+          `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: d, finish_reason: finish }] })}\n\n`;
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(delta({ role: 'assistant', content: 'The first half of' }));
+        res.write(delta({ content: ' an answer' }, 'insufficient_system_resource'));
+        res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 3, completion_tokens: 6, total_tokens: 9 } })}\n\n`);
+        res.end('data: [DONE]\n\n');
+      } else res.writeHead(200, json).end(oneChoice(j.model, { role: 'assistant', content: 'The first half of an answer' }, 'insufficient_system_resource', 6));
+    } else if (j.model === 'reasoning-slow') {
+      // A reasoning model (DeepSeek's reasoner) that reasons longer than firstTokenTimeoutMs (2 s here) before its answer, streaming its reasoning.
+      const base = { id: 'rl', object: 'chat.completion.chunk', created: 1, model: j.model };
+      const delta = (d: Record<string, unknown>, finish: string | null = null) =>
+        `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: d, finish_reason: finish }] })}\n\n`;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(delta({ role: 'assistant', content: null, reasoning_content: 'Let me think.' }));
+      let n = 0;
+      const tick = setInterval(() => {
+        if (++n < 12) {
+          res.write(delta({ reasoning_content: ' Still thinking.' }));
+          return;
+        }
+        clearInterval(tick);
+        res.write(delta({ content: 'Forty-two.' }));
+        res.write(delta({}, 'stop'));
+        res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 3, completion_tokens: 40, total_tokens: 43 } })}\n\n`);
+        res.end('data: [DONE]\n\n');
+      }, 250);
+    } else if (j.model === 'anthropic-no-reason') {
+      // An Anthropic-wire stream that ends with message_stop but never said a stop reason (no message_delta): a gateway that cut it.
+      const ev = (name: string, data: Record<string, unknown>) => `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(
+        ev('message_start', {
+          message: {
+            id: 'msg_x',
+            type: 'message',
+            role: 'assistant',
+            model: j.model,
+            content: [],
+            stop_reason: null,
+            stop_sequence: null,
+            usage: { input_tokens: 3, output_tokens: 1 },
+          },
+        }),
+      );
+      res.write(ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
+      res.write(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'The first half' } }));
+      res.write(ev('content_block_stop', { index: 0 }));
+      res.end(ev('message_stop', {}));
+    } else if (j.model === 'no-role') {
+      // Deltas that never say role (some OpenAI-compatible servers).
+      const base = { id: 'r', object: 'chat.completion.chunk', created: 1, model: j.model };
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: 'hello ' }, finish_reason: null }] })}\n\n`);
+      res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: 'world' }, finish_reason: 'stop' }] })}\n\n`);
+      res.end('data: [DONE]\n\n');
+    } else if (j.model === 'no-finish') {
+      // Content, then [DONE], never a finish_reason: a proxy that cut the answer and closed cleanly.
+      const base = { id: 'f', object: 'chat.completion.chunk', created: 1, model: j.model };
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'half an ans' }, finish_reason: null }] })}\n\n`);
+      res.end('data: [DONE]\n\n');
+    } else if (j.model === 'usage-negative')
+      res
+        .writeHead(200, json)
+        .end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), usage: { prompt_tokens: -5, completion_tokens: -100, total_tokens: -105 } }));
+    else if (j.model === 'usage-huge' || j.model === 'usage-over') {
+      // Counts no request could use: 10^15 tokens, or 100,000 output tokens for max_tokens 100.
+      const usage =
+        j.model === 'usage-huge'
+          ? { prompt_tokens: 1e15, completion_tokens: 1e15, total_tokens: 2e15, prompt_tokens_details: { cached_tokens: 1e15 } }
+          : { prompt_tokens: 3, completion_tokens: 100_000, total_tokens: 100_003 };
+      if ((j as { stream?: boolean }).stream) {
+        const base = { id: 'u', object: 'chat.completion.chunk', created: 1, model: j.model };
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'fine' }, finish_reason: null }] })}\n\n`);
         res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
+        res.write(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
         res.end('data: [DONE]\n\n');
-      } else res.writeHead(200, json).end(completion(j.model));
-    });
+      } else res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model)) as object), usage }));
+    } else if (j.model === 'always-sse') {
+      // A server that streams whatever `stream` says: a whole answer and its usage, as events.
+      const base = { id: 's', object: 'chat.completion.chunk', created: 1, model: j.model };
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(
+        `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'streamed words' }, finish_reason: null }] })}\n\n`,
+      );
+      res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
+      res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 9, completion_tokens: 4, total_tokens: 13 } })}\n\n`);
+      res.end('data: [DONE]\n\n');
+    } else if (j.model === '503-later' || j.model === '503-hour')
+      // Overloaded, asking to be asked again in 10 s (or in two hours).
+      res
+        .writeHead(503, { ...json, 'retry-after': j.model === '503-later' ? '10' : '7200' })
+        .end(JSON.stringify({ error: { message: 'overloaded, come back later', type: 'server_error', code: null } }));
+    else if (j.model === 'web-page')
+      // A web server's page, 200 text/html, for every request (a baseUrl pointing at a site or a login portal, not the API).
+      res
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+        .end('<!doctype html><html><head><title>Welcome</title></head><body>Sign in</body></html>');
+    else if (j.model === 'redirect')
+      res
+        .writeHead(301, { 'content-type': 'text/html', location: 'https://api.example.com/v1/chat/completions?token=secret' })
+        .end(
+          '<html><head><title>301 Moved Permanently</title></head><body><center><h1>301 Moved Permanently</h1></center><hr><center>nginx</center></body></html>',
+        );
+    else if ((j as { stream?: boolean }).stream) {
+      const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: j.model };
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'fine' }, finish_reason: null }] })}\n\n`);
+      res.write(`data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
+      res.end('data: [DONE]\n\n');
+    } else res.writeHead(200, json).end(completion(j.model));
   });
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
+  const url = upstream.url;
   const cfg = testConfig(url);
-  (cfg.providers as Record<string, unknown>).fake = { kind: 'openai', baseUrl: url, apiKeyEnv: 'SY_TEST_OPENAI_KEY' };
+  addFakeProvider(cfg, url);
   (cfg.providers as Record<string, unknown>).fakeAnthropic = { kind: 'anthropic', baseUrl: url.replace(/\/v1$/, ''), apiKeyEnv: 'SY_TEST_ANTHROPIC_KEY' };
   const model = (upstreamModel: string, fallbacks: string[] = []) => ({
     tier: 'balanced',
