@@ -287,6 +287,13 @@ export class MessagesStreamWriter {
     this.lastWrite = this.now();
   }
 
+  /** The message was started by a relayed stream this one continues: its text block `openText` (if still open) goes on, new blocks from `nextIndex`. */
+  resume(openText: number | null, nextIndex: number): void {
+    this.textIndex = openText;
+    this.next = nextIndex;
+    this.lastWrite = this.now();
+  }
+
   chunk(c: Record<string, unknown>): boolean {
     let ok = true;
     if (isObj(c.usage)) this.usage = c.usage;

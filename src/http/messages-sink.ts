@@ -33,6 +33,12 @@ export class MessagesSink extends ApiSink {
       this.out.startStream(headers);
     },
     event: (name, data) => this.out.writeEvent(name, data),
+    // A continuation of the relayed stream on another endpoint: its chunks are written as the rest of the same message.
+    resume: (openText, nextIndex) => {
+      this.relaying = false;
+      this.writer = new MessagesStreamWriter((name, data) => this.event(name, data), '');
+      this.writer.resume(openText, nextIndex);
+    },
   };
 
   protected errorBody(err: SwitchyardError): unknown {

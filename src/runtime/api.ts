@@ -104,4 +104,10 @@ export interface NativeSink {
   startStream(headers: Record<string, string>): void;
   /** One SSE event as the upstream named it; false when the socket buffer is full (await the sink's `drain`). */
   event(name: string, data: string): boolean;
+  /**
+   * The relayed stream goes on translated (a continuation on another endpoint): the chunks written
+   * next continue its text block `openText` (or, when null, start a new block at `nextIndex`). A
+   * sink without it cannot have a relayed stream continued.
+   */
+  resume?(openText: number | null, nextIndex: number): void;
 }

@@ -428,11 +428,11 @@ export class RequestDriver {
 
   /**
    * Whether model `m` can continue this request's committed stream: a `prefill` model, no tool call
-   * or refusal delivered (it could not be taken up again), not a relayed stream (the upstream's own events).
+   * or refusal delivered (it could not be taken up again), nor relayed content other than text.
    * A stream whose answer is still to come (only reasoning shown: `freshAnswer`) any model can give.
    */
   private continuesOn(m: string): boolean {
-    if (this.session?.unprefillable === true || this.session?.relayed === true) return false;
+    if (this.session?.unprefillable === true) return false;
     if (this.session?.freshAnswer === true) return own(this.rt.cfg.models, m) !== undefined;
     return own(this.rt.cfg.models, m)?.capabilities.includes('prefill') === true;
   }
@@ -603,8 +603,9 @@ export class RequestDriver {
   }
 
   private pick(cmd: Extract<Command, { type: 'pick' }>, at: number): ReqEvent {
-    // A relayed stream is the upstream's own events: no other attempt can continue it.
-    if (cmd.committed && this.session?.relayed === true) return { type: 'endpoint.none', at, waitable: false, earliest: null, unknown: false };
+    // A relayed stream that showed more than text (the upstream's own blocks): no other attempt can continue it.
+    if (cmd.committed && this.session?.relayed === true && this.session.unprefillable)
+      return { type: 'endpoint.none', at, waitable: false, earliest: null, unknown: false };
     const r = this.rt.pick(this.call.requestId, cmd, {
       candidates: this.plan?.candidates ?? [],
       skip: this.untakeable,

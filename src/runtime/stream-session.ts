@@ -7,9 +7,11 @@
  *
  * A native relay (a Messages request answered by an Anthropic-kind endpoint) follows the same
  * contract with the upstream's own events: they are held until the first content event, then
- * relayed as they come (only `model` in `message_start` rewritten). Such a stream cannot be
- * continued by another attempt (its events are not text a prefill could reproduce): once it
- * committed, `relayed` is set and an upstream failure ends it with the error event.
+ * relayed as they come (only `model` in `message_start` rewritten). Once it committed, `relayed`
+ * is set. A relayed stream whose content so far is plain text is continued like a translated one
+ * (the sink's writer takes up its content blocks: `NativeSink.resume`); one that showed anything
+ * else (a thinking or tool_use block, citations) is not text a prefill could reproduce, and an
+ * upstream failure ends it with the error event.
  */
 import { readCount, type Usage } from '../accounting/cost.js';
 import type { SwitchyardError } from '../errors.js';
@@ -45,8 +47,15 @@ export class StreamSession {
   private answeredBy: EndpointHandle | null = null;
   /** This attempt relays the upstream's own events (decided before it is sent). */
   private relayAttempt = false;
-  /** The stream committed as a native relay: no continuation is possible. */
+  /** The stream committed as a native relay (its continuation, if any, is translated: `NativeSink.resume`). */
   relayed = false;
+  /** The relayed content so far is not plain text alone (a thinking or tool_use block, citations): no prefill can take it up. */
+  private relayOther = false;
+  /** The relayed stream's next content block index, and its text block still open (where a continuation's text goes on). */
+  private relayNext = 0;
+  private relayOpenText: number | null = null;
+  /** A continuation's writer has taken up the relayed stream's blocks. */
+  private relayResumed = false;
   private heldNative: Array<[string, string]> = [];
   /**
    * A relayed `message_delta` whose usage cannot be read (negative, not numbers, missing), held
@@ -71,9 +80,9 @@ export class StreamSession {
     private readonly created: number = Math.floor(Date.now() / 1000),
   ) {}
 
-  /** What the client was sent cannot be continued by a prefill of the text delivered (a tool call, a refusal). */
+  /** What the client was sent cannot be continued by a prefill of the text delivered (a tool call, a refusal, relayed content other than text). */
   get unprefillable(): boolean {
-    return this.toolCallsSent || this.refusalSent;
+    return this.toolCallsSent || this.refusalSent || (this.relayed && (this.relayOther || this.sink.native?.resume === undefined));
   }
 
   get committedTo(): EndpointHandle | null {
@@ -103,6 +112,13 @@ export class StreamSession {
     if (!this.committed) {
       this.id = null;
       this.envelope = {};
+      this.relayOther = false;
+      this.relayNext = 0;
+      this.relayOpenText = null;
+    } else if (this.relayed && !this.relayResumed) {
+      // A continuation of a relayed stream: its text goes on in the relayed text block (or a new one).
+      this.relayResumed = true;
+      this.nativeSink().resume?.(this.relayOpenText, this.relayNext);
     }
     this.heldNative = [];
     this.heldTail = null;
@@ -133,6 +149,10 @@ export class StreamSession {
     this.seam = '';
     this.answeredBy = null;
     this.relayed = false;
+    this.relayOther = false;
+    this.relayNext = 0;
+    this.relayOpenText = null;
+    this.relayResumed = false;
     this.heldNative = [];
     this.heldTail = null;
     this.sawStop = false;
@@ -279,6 +299,7 @@ export class StreamSession {
     // for finished before the error came.
     if (p.name === 'message_stop' && !this.sawReason) return undefined;
     if (p.name === 'message_stop') this.sawStop = true;
+    if (p.name.startsWith('content_block_')) this.relayBlock(p);
     if (this.heldTail !== null) {
       this.heldTail.after.push([p.name, data]);
       return undefined;
@@ -300,6 +321,24 @@ export class StreamSession {
       this.onCommit?.();
     }
     return this.nativeSink().event(p.name, data) ? undefined : this.sink.drain();
+  }
+
+  /** A relayed content block event: what a continuation would have to take up (its text, its open block), or that it could not. */
+  private relayBlock(p: Extract<StreamPiece, { type: 'native' }>): void {
+    const i = p.index;
+    if (p.name === 'content_block_stop') {
+      if (i !== undefined && i === this.relayOpenText) this.relayOpenText = null;
+      return;
+    }
+    if (i === undefined || p.plainText !== true) {
+      if (p.name === 'content_block_start' || p.name === 'content_block_delta') this.relayOther = true;
+      return;
+    }
+    if (p.name === 'content_block_start') {
+      this.relayNext = Math.max(this.relayNext, i + 1);
+      this.relayOpenText = i;
+    } else if (i !== this.relayOpenText) this.relayOther = true; // text of a block not open: nothing to place it after
+    this.delivered += p.text;
   }
 
   private nativeSink(): NonNullable<ChatSink['native']> {

@@ -107,6 +107,10 @@ export type StreamPiece =
       messageStart: boolean;
       /** `message_start`'s `message.model`: the model the upstream says answers. */
       model?: string;
+      /** A content block event's (`content_block_start`, `_delta`, `_stop`) block index. */
+      index?: number;
+      /** A `content_block_start` of a text block or a `text_delta`: plain answer text, which a continuation's prefill takes up. */
+      plainText?: boolean;
     }
   | { type: 'usage'; usage: Usage }
   | { type: 'done' }

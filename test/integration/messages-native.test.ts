@@ -290,24 +290,49 @@ describe('native relay from an Anthropic-kind endpoint', () => {
     expect(log.at(-1)).toEqual(['openai', 200]);
   });
 
-  it('a relayed stream cut after its first content ends with an error event, not continued on the other endpoint', async () => {
+  it('a relayed stream of text cut after its first content is continued on the other endpoint (translated, a prefill): the SDK reads one whole text block', async () => {
+    const whole = await client.messages.create({ model: MODEL, max_tokens: 100, messages: question('cut me off') });
+    await sim.clearLog();
     await sim.setFault(UPSTREAM, { kind: 'cut', afterTokens: 3, times: 1 });
     const stream = client.messages.stream({ model: MODEL, max_tokens: 100, messages: question('cut me off') });
-    let text = '';
-    stream.on('text', (t) => (text += t));
+    const names: string[] = [];
+    stream.on('streamEvent', (e) => names.push(e.type));
+    const final = await stream.finalMessage();
+    // The words delivered before the cut, then the rest, in the one text block the relay opened.
+    expect(textOf(final)).toBe(textOf(whole));
+    expect(final.content.map((b) => b.type)).toEqual(['text']);
+    expect(final.stop_reason).toBe('end_turn');
+    expect(final.model).toBe(MODEL);
+    expect(names.filter((n) => n === 'message_start')).toHaveLength(1);
+    expect(names.filter((n) => n === 'content_block_start')).toHaveLength(1);
+    expect(names.slice(-2)).toEqual(['message_delta', 'message_stop']);
+    const log = await sim.log();
+    expect(log.map((e) => [e.wire, e.prefill])).toEqual([
+      ['anthropic', false],
+      ['anthropic', true],
+    ]);
+    expect(final.usage.output_tokens).toBeGreaterThanOrEqual(whole.usage.output_tokens);
+  });
+
+  it('a relayed stream that showed a thinking block, cut after its first content, ends with an error event: no prefill takes up a thinking block', async () => {
+    await sim.setFault(UPSTREAM, { kind: 'cut', afterTokens: 3, times: 1 });
+    const stream = client.messages.stream({ model: MODEL, max_tokens: 2000, thinking, messages: question('think, then be cut off') });
     const err = await stream.finalMessage().catch((e: unknown) => e);
-    expect(text.split(' ').length).toBe(3);
     expect(err).toBeInstanceOf(Anthropic.APIError);
     expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: 'error', error: { type: 'api_error' } });
     expect(await sim.log()).toHaveLength(1);
   });
 
-  it("a relayed stream ended by the upstream's overloaded_error event after its first content ends with that error type (the SDK's retry reads it)", async () => {
+  it("a relayed stream ended by the upstream's overloaded_error event after its first content, with nothing to continue it, ends with that error type (the SDK's retry reads it)", async () => {
+    // Its thinking block cannot be continued by a prefill.
     await sim.setFault(UPSTREAM, { kind: 'stream_error_event', afterTokens: 3, times: 1 });
-    const stream = client.messages.stream({ model: MODEL, max_tokens: 100, messages: question('overload me') });
+    const stream = client.messages.stream({ model: MODEL, max_tokens: 2000, thinking, messages: question('overload me') });
+    let thought = '';
     let text = '';
+    stream.on('thinking', (t) => (thought += t));
     stream.on('text', (t) => (text += t));
     const err = await stream.finalMessage().catch((e: unknown) => e);
+    expect(thought).not.toBe('');
     expect(text.split(' ').length).toBe(3);
     expect(err).toBeInstanceOf(Anthropic.APIError);
     expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });

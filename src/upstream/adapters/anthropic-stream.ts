@@ -94,15 +94,17 @@ export class AnthropicStreamDecoder implements StreamDecoder {
         const text = typeof b.text === 'string' ? b.text : typeof b.thinking === 'string' ? b.thinking : '';
         // An empty text or thinking block is only an announcement; anything else (tool_use, redacted_thinking…) is content.
         const empty = (b.type === 'text' || b.type === 'thinking') && text === '';
-        return [{ ...piece, content: !empty, text }];
+        return [{ ...piece, content: !empty, text, ...blockOf(j, b.type === 'text') }];
       }
       case 'content_block_delta': {
         const d = j.delta;
         if (!isObj(d)) return [this.malformed(ev)];
         const text =
           typeof d.text === 'string' ? d.text : typeof d.thinking === 'string' ? d.thinking : typeof d.partial_json === 'string' ? d.partial_json : '';
-        return [{ ...piece, content: true, text }];
+        return [{ ...piece, content: true, text, ...blockOf(j, d.type === 'text_delta' && typeof d.text === 'string') }];
       }
+      case 'content_block_stop':
+        return [{ ...piece, ...blockOf(j, false) }];
       case 'message_delta': {
         this.rememberFinal(j.usage);
         const d = isObj(j.delta) ? j.delta : {};
@@ -118,7 +120,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
         return [{ type: 'error', error: errorInfo(e, 'upstream error in stream') }];
       }
       default:
-        // ping, content_block_stop and event types Anthropic adds later: relayed as they are.
+        // ping and event types Anthropic adds later: relayed as they are.
         return [piece];
     }
   }
@@ -226,4 +228,9 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     if (matched !== null) chunk.choices[0]!.stop_reason = matched;
     return [{ type: 'chunk', chunk, text: '', content: false, finishReason: finish }, ...counts];
   }
+}
+
+/** A relayed content block event's index and whether it is plain text (a block without an index is none a continuation can place). */
+function blockOf(j: Record<string, unknown>, plainText: boolean): { index?: number; plainText: boolean } {
+  return typeof j.index === 'number' && Number.isInteger(j.index) && j.index >= 0 ? { index: j.index, plainText } : { plainText: false };
 }
