@@ -10,7 +10,9 @@
  * - `uniqueItems` (quadratic) needs `maxItems` ≤ {@link MAX_UNIQUE_ITEMS};
  * - at most {@link MAX_SCHEMA_NODES} nodes and {@link MAX_SCHEMA_DEPTH} levels;
  * - evicted schemas are removed from ajv's own cache too (it keeps every compiled schema);
- * - `format` is checked for the names formats.ts knows, by functions on bounded strings.
+ * - `format` is checked for the names formats.ts knows, by functions on bounded strings;
+ * - a `$ref` loop that reads no deeper into the value (`$ref: "#"` at the root) overflows the
+ *   stack when run: the schema is then unusable.
  * A schema refused or failing to compile is "unusable": the check is skipped, never failed
  * (the client's schema problem is not the model's quality problem). Pure: no I/O.
  */
@@ -189,7 +191,19 @@ export class SchemaCache {
       else queueForget(this.ajv, entry);
     }
     if (!entry.validate) return { ok: 'unusable', error: entry.error ?? 'schema unusable' };
-    if (entry.validate(value)) return { ok: true };
+    let valid: boolean;
+    try {
+      valid = entry.validate(value);
+    } catch (err) {
+      // A reference that loops without reading deeper into the value (`$ref: "#"` at the root,
+      // definitions naming each other) recurses until the stack overflows: no value can be judged
+      // by it. The entry stays, unusable (it was a 500 on every answer checked against it).
+      if (!(err instanceof RangeError)) throw err;
+      entry.validate = null;
+      entry.error = 'the schema refers to itself without end (a $ref loop)';
+      return { ok: 'unusable', error: entry.error };
+    }
+    if (valid) return { ok: true };
     const e = entry.validate.errors?.[0];
     return { ok: false, error: e ? `${e.instancePath || '/'} ${e.message ?? 'is invalid'}` : 'does not match the schema' };
   }

@@ -533,6 +533,21 @@ describe('schema cache', () => {
     expect(cache.validate(digits, 'Amber').ok).toBe(false);
     expect(cache.validate({ type: 'string', pattern: '^$' }, 'Amber').ok).toBe(false);
   });
+  it('a schema whose reference loops on the same value (`$ref: "#"`, two definitions naming each other) is unusable, not a stack overflow (it was a 500 under the cascade)', () => {
+    const cache = new SchemaCache(4);
+    expect(cache.validate({ $ref: '#' }, { q: 1 }).ok).toBe('unusable');
+    const loop = { $ref: '#/$defs/a', $defs: { a: { $ref: '#/$defs/b' }, b: { $ref: '#/$defs/a' } } };
+    expect(cache.validate(loop, {}).ok).toBe('unusable');
+    // Cached as unusable: asked again, the same answer.
+    expect(cache.validate({ $ref: '#' }, 'x').ok).toBe('unusable');
+    // Recursion through a property (what Structured Outputs documents) still validates.
+    const tree = { type: 'object', properties: { children: { type: 'array', items: { $ref: '#' } } }, required: ['children'] };
+    expect(cache.validate(tree, { children: [{ children: [] }] }).ok).toBe(true);
+    expect(cache.validate(tree, { children: [{}] }).ok).toBe(false);
+    const tools = [{ type: 'function', function: { name: 'lookup', parameters: { $ref: '#' } } }];
+    const call = answer({ content: '', toolCalls: [{ name: 'lookup', arguments: '{"q": 5}' }], finishReason: 'tool_calls' });
+    expect(failed(call, { ...plain, tools })).toEqual([]);
+  });
   it('a deep schema is refused, not recursed into without bound', () => {
     let s: Record<string, unknown> = { type: 'string' };
     for (let i = 0; i < 200; i++) s = { type: 'object', properties: { x: s } };
