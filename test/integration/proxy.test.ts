@@ -189,6 +189,24 @@ describe('OpenAI-compatible surface', () => {
     expect(row!.estimated).toBe(0);
   });
 
+  it('leaves out a field sent as null (the client\'s "not set"), which OpenAI refuses for some (tools: null was relayed as the upstream\'s 400, while a Claude model took it)', async () => {
+    recorded.length = 0;
+    const nulls = { tools: null, tool_choice: null, response_format: null, stop: null, seed: null, max_completion_tokens: null, user: null };
+    const body = { model: 'rec-model', messages: [{ role: 'user', content: 'x' }], temperature: 0.3, ...nulls };
+    const r = await fetch(`${sc.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(r.status).toBe(200);
+    const sent = recorded[0]!.body;
+    for (const k of Object.keys(nulls)) expect(sent, k).not.toHaveProperty(k);
+    expect(sent.temperature).toBe(0.3);
+    // The simulator refuses tools: null as OpenAI does; through switchyard the request is served.
+    const sim = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'x' }], ...nulls }),
+    });
+    expect(sim.status).toBe(200);
+  });
+
   it('lists models, routes and auto', async () => {
     const list = await sc.client.models.list();
     const ids = list.data.map((m) => m.id);
