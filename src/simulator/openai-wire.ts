@@ -109,6 +109,17 @@ function parse(raw: unknown): ChatRequest | SimError {
         message: `Invalid value for '${param}': '${param}' is only allowed when 'tools' are specified.`,
         param,
       };
+  // As OpenAI answers: an assistant message's content may be null or left out only for its tool calls.
+  const silent = body.messages.findIndex(
+    (m) => m.role === 'assistant' && (m.content === null || m.content === undefined) && (m.tool_calls ?? []).length === 0 && m.function_call == null,
+  );
+  if (silent >= 0)
+    return {
+      status: 400,
+      category: 'invalid_request',
+      message: "Invalid value for 'content': expected a string, got null.",
+      param: `messages.[${silent}].content`,
+    };
   const texts = body.messages.map(messageText);
   const last = body.messages[body.messages.length - 1]!;
   const trailingAssistant = last.role === 'assistant';

@@ -289,6 +289,30 @@ describe('OpenAI wire through the official SDK', () => {
     expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
   });
 
+  it('refuses an assistant message with no content (null or left out) and no tool calls with a 400 naming it, as OpenAI does', async () => {
+    const url = `${sim.url}/openai/v1/chat/completions`;
+    for (const assistant of [{ role: 'assistant', content: null }, { role: 'assistant' }, { role: 'assistant', content: null, tool_calls: [] }]) {
+      const raw = await post(url, { model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }, assistant, { role: 'user', content: 'and?' }] });
+      expect(raw.status).toBe(400);
+      expect((JSON.parse(raw.text) as { error: unknown }).error).toMatchObject({
+        type: 'invalid_request_error',
+        param: 'messages.[1].content',
+        message: "Invalid value for 'content': expected a string, got null.",
+      });
+    }
+    // With its tool calls (or the legacy function_call), or with text, it is served.
+    const call = { id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } };
+    for (const assistant of [
+      { role: 'assistant', content: null, tool_calls: [call] },
+      { role: 'assistant', function_call: { name: 'f', arguments: '{}' } },
+      { role: 'assistant', content: '' },
+    ]) {
+      const tail = 'tool_calls' in assistant ? [{ role: 'tool', tool_call_id: 'call_1', content: 'r' }] : [{ role: 'user', content: 'and?' }];
+      const raw = await post(url, { model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }, assistant, ...tail] });
+      expect(raw.status).toBe(200);
+    }
+  });
+
   it('refuses tool_choice or parallel_tool_calls without tools with a 400 naming it, as OpenAI does', async () => {
     const messages = [{ role: 'user', content: 'hi' }];
     for (const [param, value] of [
