@@ -84,12 +84,16 @@ export class ResponsesSink extends ApiSink {
 
   private async save(assistant: ChatMessage, response: Record<string, unknown>): Promise<void> {
     if (!this.o.store) return;
+    // An empty answer (no output items) adds no turn: an assistant message with neither content nor
+    // tool calls is refused by OpenAI ("Invalid value for 'content'"), so the conversation could not go on.
+    const said =
+      (typeof assistant.content === 'string' && assistant.content !== '') || (Array.isArray(assistant.tool_calls) && assistant.tool_calls.length > 0);
     try {
       const stored = await this.o.store.put({
         id: this.o.shell.id,
         keyId: this.o.keyId,
         createdAt: this.o.shell.createdAt * 1000,
-        messages: [...this.o.conversation, assistant],
+        messages: said ? [...this.o.conversation, assistant] : [...this.o.conversation],
         response,
         inputItems: this.o.inputItems,
       });

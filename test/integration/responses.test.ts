@@ -139,6 +139,21 @@ describe('POST /v1/responses', () => {
     expect(JSON.parse(args)).toHaveProperty('input');
   });
 
+  it('continues an empty answer (no output items, JSON or streamed) with previous_response_id: the stored turn is no assistant message without content, which OpenAI refuses', async () => {
+    await sim.setFault('*', { kind: 'empty' });
+    const json = await sc.client.responses.create({ model: 'gpt-4.1', input: 'Say nothing.' });
+    const streamed = await sc.client.responses.stream({ model: 'gpt-4.1', input: 'Say nothing.' }).finalResponse();
+    await sim.clearFaults();
+    for (const r of [json, streamed]) {
+      expect([r.status, r.output, r.output_text]).toEqual(['completed', [], '']);
+      const next = await sc.client.responses.create({ model: 'gpt-4.1', previous_response_id: r.id, input: 'Now say something.' });
+      expect([next.status, next.previous_response_id]).toEqual(['completed', r.id]);
+      expect(next.output_text.length).toBeGreaterThan(0);
+      // Both turns of the user's were sent.
+      expect(next.usage!.input_tokens).toBeGreaterThan(r.usage!.input_tokens);
+    }
+  });
+
   it("renders a model's refusal as a refusal part (JSON and stream events), never an empty output", async () => {
     await sim.setFault('deepseek-chat', { kind: 'refusal', times: 1 });
     const json = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Refuse me.' });
