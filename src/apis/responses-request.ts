@@ -51,6 +51,19 @@ const WHY: Record<string, string> = {
   max_tool_calls: 'built-in tool call limits are not supported',
   top_logprobs: 'log probabilities are not supported',
   service_tier: 'only auto or default',
+  // Chat completions fields a client moving to the Responses API still sends: what this API calls them.
+  response_format:
+    'this is chat completions\' field; the Responses API takes the output format as text.format, e.g. {"text": {"format": {"type": "json_schema", "name", "schema"}}}',
+  max_tokens: "this is chat completions' field; the Responses API takes the output limit as max_output_tokens",
+  max_completion_tokens: "this is chat completions' field; the Responses API takes the output limit as max_output_tokens",
+  messages:
+    "this is chat completions' field; the Responses API takes the conversation as input (a string or input items) and the system prompt as instructions",
+};
+
+/** Chat completions content part types sent in a Responses message: the Responses API's own. */
+const CHAT_PART: Record<string, string> = {
+  text: 'use "input_text" ("output_text" in an assistant message): "text" is chat completions\' part type',
+  image_url: 'use {"type": "input_image", "image_url": "<url>"}: "image_url" is chat completions\' part type',
 };
 
 export interface ResponsesRequest {
@@ -69,6 +82,7 @@ export interface ResponsesRequest {
 function textPart(part: Record<string, unknown>, p: string): string {
   if (part.type === 'input_text' || part.type === 'output_text') return str(part.text, `${p}.text`);
   if (part.type === 'refusal') return str(part.refusal, `${p}.refusal`);
+  if (typeof part.type === 'string' && Object.hasOwn(CHAT_PART, part.type)) throw unsupported(`${p}.type`, CHAT_PART[part.type]!);
   throw unsupported(`${p}.type`, `content type ${echoValue(part.type)} is not supported here`);
 }
 
@@ -148,6 +162,12 @@ function tools(v: unknown): unknown[] {
         'custom tools (free-form input) are not supported on /v1/responses, only function tools are: declare it as a function tool, or send it to /v1/chat/completions, which takes custom tools',
       );
     if (t.type !== 'function') throw unsupported(`tools[${i}].type`, `built-in tool ${echoValue(t.type)} is not supported; only function tools are`);
+    // Chat completions' nesting ({type: "function", function: {name, parameters}}) is not this API's.
+    if (t.name === undefined && isObj(t.function))
+      throw unsupported(
+        `tools[${i}].name`,
+        'Missing required parameter: a Responses function tool is {type: "function", name, parameters}, not chat completions\' {type: "function", function: {name, parameters}}',
+      );
     const fn: Record<string, unknown> = { name: str(t.name, `tools[${i}].name`) };
     if (present(t.description)) fn.description = str(t.description, `tools[${i}].description`);
     if (present(t.parameters)) fn.parameters = t.parameters;

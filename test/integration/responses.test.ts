@@ -454,6 +454,34 @@ describe('POST /v1/responses', () => {
     expect(await sim.log()).toHaveLength(0);
   });
 
+  it("refuses a chat completions field or shape sent to /v1/responses with a 400 naming it and saying the Responses API's own (never that switchyard does not support it), before any upstream call", async () => {
+    await sim.clearLog();
+    const call = { type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: {} } } };
+    const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+      [{ response_format: { type: 'json_object' } }, 'response_format', /text\.format/],
+      [{ max_tokens: 100 }, 'max_tokens', /max_output_tokens/],
+      [{ max_completion_tokens: 100 }, 'max_completion_tokens', /max_output_tokens/],
+      [{ input: undefined, messages: [{ role: 'user', content: 'x' }] }, 'messages', /\binput\b.*\binstructions\b/],
+      [{ tools: [call] }, 'tools[0].name', /\{type: "function", name, parameters\}/],
+      [{ input: [{ role: 'user', content: [{ type: 'text', text: 'x' }] }] }, 'input[0].content[0].type', /input_text/],
+      [
+        { input: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/x.png' } }] }] },
+        'input[0].content[0].type',
+        /input_image/,
+      ],
+    ];
+    for (const [fields, param, says] of cases) {
+      const err = (await sc.client.responses
+        .create({ model: 'gpt-4.1', input: 'x', ...fields } as unknown as OpenAI.Responses.ResponseCreateParamsNonStreaming)
+        .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.BadRequestError>;
+      expect(err, param).toBeInstanceOf(OpenAI.BadRequestError);
+      expect([err.status, err.param, err.type]).toEqual([400, param, 'invalid_request_error']);
+      expect(err.message, param).toMatch(says);
+      expect(err.message, param).not.toMatch(/not supported by switchyard/);
+    }
+    expect(await sim.log()).toHaveLength(0);
+  });
+
   it('refuses a built-in tool with a 400 naming the field', async () => {
     const err = await sc.client.responses.create({ model: 'gpt-4.1', input: 'x', tools: [{ type: 'web_search' }] }).catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 400, param: 'tools[0].type' });
