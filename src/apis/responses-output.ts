@@ -126,12 +126,15 @@ export function outputOfCompletion(completion: Record<string, unknown>): { outpu
   const reasoning = typeof msg.reasoning_content === 'string' ? msg.reasoning_content : typeof msg.reasoning === 'string' ? msg.reasoning : '';
   if (reasoning !== '') output.push(reasoningItem(newId('rs'), reasoning, 'completed'));
   if (text !== '' || refusal !== '') output.push(messageItem(newId('msg'), text, 'completed', refusal));
-  const calls = Array.isArray(msg.tool_calls) ? msg.tool_calls.filter(isObj) : [];
+  // A call's empty arguments (some OpenAI-compatible upstreams write a function taking none as "") are `{}`,
+  // as OpenAI gives them and a stream's call is closed: JSON.parse, and the SDK's parse, refuse "".
+  const argsOf = (fn: Record<string, unknown>): string => (typeof fn.arguments === 'string' && fn.arguments !== '' ? fn.arguments : '{}');
+  const calls = (Array.isArray(msg.tool_calls) ? msg.tool_calls.filter(isObj) : []).map((c) =>
+    isObj(c.function) && c.function.arguments === '' ? { ...c, function: { ...c.function, arguments: '{}' } } : c,
+  );
   for (const c of calls) {
     const fn = isObj(c.function) ? c.function : {};
-    output.push(
-      functionCallItem(newId('fc'), String(c.id ?? newId('call')), String(fn.name ?? ''), typeof fn.arguments === 'string' ? fn.arguments : '{}', 'completed'),
-    );
+    output.push(functionCallItem(newId('fc'), String(c.id ?? newId('call')), String(fn.name ?? ''), argsOf(fn), 'completed'));
   }
   const finish = typeof choice.finish_reason === 'string' ? choice.finish_reason : null;
   // The item being written when the answer was cut (max_output_tokens) is incomplete, as OpenAI marks it.

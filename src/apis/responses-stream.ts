@@ -197,7 +197,8 @@ export class ResponsesStreamWriter {
       this.emit('response.reasoning_text.done', { ...at, text: item.text });
       this.emit('response.content_part.done', { ...at, part: reasoningText(item.text) });
     } else {
-      this.emit('response.function_call_arguments.done', { item_id: item.id, output_index: item.index, name: item.name, arguments: item.text });
+      // The call's arguments as its item gives them ({} for none: see itemObject).
+      this.emit('response.function_call_arguments.done', { item_id: item.id, output_index: item.index, name: item.name, arguments: item.text || '{}' });
     }
     this.emit('response.output_item.done', { output_index: item.index, item: this.itemObject(item) });
   }

@@ -7,6 +7,7 @@
 import Database from 'better-sqlite3';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addFakeProvider, chatChunk, fakeModel, startFakeUpstream, type FakeUpstream } from './fake-upstream.js';
 import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
 import { ledgerFileOf, ledgerRow } from './ledger-row.js';
 
@@ -561,6 +562,62 @@ describe('POST /v1/responses', () => {
     });
     expect(r.status).toBe('completed');
     expect(r.text?.format?.type).toBe('json_schema');
+  });
+});
+
+describe('an upstream that answers a function call with empty arguments (JSON and stream)', () => {
+  let upstream: FakeUpstream;
+  let fake: SidecarHandle;
+
+  beforeAll(async () => {
+    // An OpenAI-compatible upstream that writes a call of a function taking no arguments as `"arguments": ""`.
+    upstream = await startFakeUpstream<{ model: string; stream?: boolean }>((j, res) => {
+      const call = { index: 0, id: 'call_e1', type: 'function', function: { name: 'now', arguments: '' } };
+      const usage = { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 };
+      if (j.stream) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(chatChunk(j.model, { role: 'assistant', content: null, tool_calls: [call] }));
+        res.write(chatChunk(j.model, {}, 'tool_calls'));
+        res.end(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: j.model, choices: [], usage })}\n\ndata: [DONE]\n\n`);
+        return;
+      }
+      const message = { role: 'assistant', content: null, tool_calls: [call] };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          id: 'c',
+          object: 'chat.completion',
+          created: 1,
+          model: j.model,
+          choices: [{ index: 0, message, finish_reason: 'tool_calls' }],
+          usage,
+        }),
+      );
+    });
+    const cfg = testConfig(sim.url);
+    addFakeProvider(cfg, upstream.url);
+    (cfg.models as Record<string, unknown>)['empty-args'] = fakeModel('empty-args');
+    fake = await startSidecar(cfg);
+  });
+
+  afterAll(async () => {
+    await fake?.stop();
+    upstream?.close();
+  });
+
+  it("gives the call's arguments as {} (as OpenAI does), so JSON.parse and the SDK's parse read them; stored so", async () => {
+    const now = [{ type: 'function' as const, name: 'now', parameters: { type: 'object', properties: {}, additionalProperties: false }, strict: true }];
+    const json = await fake.client.responses.parse({ model: 'empty-args', input: 'What time is it?', tools: now });
+    const stream = fake.client.responses.stream({ model: 'empty-args', input: 'What time is it?', tools: now });
+    const done: string[] = [];
+    stream.on('response.function_call_arguments.done', (e) => done.push(e.arguments));
+    const streamed = await stream.finalResponse();
+    expect(done).toEqual(['{}']);
+    for (const r of [json, streamed]) {
+      const call = r.output.find((o) => o.type === 'function_call');
+      expect(call && [call.name, call.arguments]).toEqual(['now', '{}']);
+      expect((await fake.client.responses.retrieve(r.id)).output).toMatchObject([{ type: 'function_call', arguments: '{}' }]);
+    }
+    expect(json.output[0]).toMatchObject({ parsed_arguments: {} });
   });
 });
 
