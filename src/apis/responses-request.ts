@@ -32,9 +32,27 @@ const HANDLED = new Set([
   'prompt_cache_retention',
 ]);
 
+/**
+ * `include` values that ask for data switchyard's answers never hold: built-in tools' results (no
+ * built-in tool is served), input image URLs (they concern the input items list), and encrypted
+ * reasoning (an upstream's reasoning reaches switchyard as text, shown in a reasoning item's
+ * content, never encrypted). Clients with `store: false` send `reasoning.encrypted_content` on
+ * every request (Codex CLI, the Agents SDK): refused, none of their requests was served.
+ * `message.output_text.logprobs` asks for data switchyard could have and does not give: refused.
+ */
+const VACUOUS_INCLUDES: ReadonlySet<unknown> = new Set([
+  'file_search_call.results',
+  'web_search_call.results',
+  'web_search_call.action.sources',
+  'message.input_image.image_url',
+  'computer_call_output.output.image_url',
+  'code_interpreter_call.outputs',
+  'reasoning.encrypted_content',
+]);
+
 const HARMLESS: Record<string, (v: unknown) => boolean> = {
   truncation: (v) => v === 'disabled',
-  include: (v) => Array.isArray(v) && v.length === 0,
+  include: (v) => Array.isArray(v) && v.every((x) => VACUOUS_INCLUDES.has(x)),
   background: (v) => v === false,
   service_tier: (v) => v === 'auto' || v === 'default',
   stream_options: () => true, // obfuscation padding only
@@ -43,7 +61,8 @@ const HARMLESS: Record<string, (v: unknown) => boolean> = {
 
 const WHY: Record<string, string> = {
   truncation: 'only "disabled" is supported (switchyard never drops input silently)',
-  include: 'extra output data (logprobs, encrypted reasoning, tool results) is not supported',
+  include:
+    'an array of include values; log probabilities (message.output_text.logprobs) are not supported, and the others name data switchyard never has (reasoning.encrypted_content, built-in tool results), which are taken',
   background: 'background responses are not supported',
   reasoning: 'reasoning settings are not supported (their meaning differs between providers)',
   conversation: 'conversations are not supported; use previous_response_id',

@@ -496,6 +496,26 @@ describe('POST /v1/responses', () => {
     expect(((await bad.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
   });
 
+  it("takes include values that name data switchyard never has (encrypted reasoning, built-in tools' results), as clients with store: false send them; logprobs and unknown values are a 400 naming include", async () => {
+    const include = ['reasoning.encrypted_content', 'web_search_call.results', 'file_search_call.results', 'message.input_image.image_url'] as const;
+    for (const stream of [false, true]) {
+      const r = stream
+        ? await sc.client.responses.stream({ model: 'deepseek-v3.2', input: 'Hello there', store: false, include: [...include] }).finalResponse()
+        : await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Hello there', store: false, include: [...include] });
+      expect(r.status).toBe('completed');
+      expect(r.output_text).not.toBe('');
+    }
+    for (const bad of [['message.output_text.logprobs'], ['reasoning.everything'], 'reasoning.encrypted_content']) {
+      const err = await fetch(`${sc.url}/v1/responses`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'deepseek-v3.2', input: 'x', include: bad }),
+      });
+      expect([bad, err.status]).toEqual([bad, 400]);
+      expect(((await err.json()) as { error: { param: string } }).error.param).toBe('include');
+    }
+  });
+
   it('a field an Anthropic model cannot take is refused naming the Responses field the client sent (text.format), not the chat field it became', async () => {
     const err = await sc.client.responses
       .create({ model: 'claude-sonnet-4.5', input: 'x', text: { format: { type: 'json_object' } } })

@@ -117,7 +117,7 @@ describe('Responses → chat', () => {
     [{ tools: [{ type: 'file_search', vector_store_ids: [] }] }, 'tools[0].type'],
     [{ reasoning: { effort: 'high' } }, 'reasoning'],
     [{ truncation: 'auto' }, 'truncation'],
-    [{ include: ['reasoning.encrypted_content'] }, 'include'],
+    [{ include: ['message.output_text.logprobs'] }, 'include'],
     [{ background: true }, 'background'],
     [{ input: [{ type: 'item_reference', id: 'x' }] }, 'input[0].type'],
     [{ input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'f' }] }] }, 'input[0].content[0].type'],
