@@ -30,6 +30,7 @@ const HANDLED = new Set([
   'safety_identifier',
   'prompt_cache_key',
   'prompt_cache_retention',
+  'reasoning',
 ]);
 
 /**
@@ -64,7 +65,6 @@ const WHY: Record<string, string> = {
   include:
     'an array of include values; log probabilities (message.output_text.logprobs) are not supported, and the others name data switchyard never has (reasoning.encrypted_content, built-in tool results), which are taken',
   background: 'background responses are not supported',
-  reasoning: 'reasoning settings are not supported (their meaning differs between providers)',
   conversation: 'conversations are not supported; use previous_response_id',
   prompt: 'stored prompts are not supported',
   max_tool_calls: 'built-in tool call limits are not supported',
@@ -346,6 +346,25 @@ function checkToolOutputs(previous: ChatMessage[], own: ChatMessage[]): void {
   if (left !== undefined) throw unanswered(left);
 }
 
+/**
+ * `reasoning`: its `effort` is chat completions' `reasoning_effort`, sent as the client sent it
+ * (an OpenAI-kind upstream takes it or answers its own 400; an Anthropic-kind model cannot
+ * translate it, as on chat). A `summary` has no chat form: refused, as is any other key.
+ */
+function reasoningEffort(v: unknown): string | undefined {
+  if (!isObj(v)) throw unsupported('reasoning', 'expected an object such as {"effort": "low"}');
+  for (const [k, x] of Object.entries(v)) {
+    if (x === undefined || x === null || k === 'effort') continue;
+    throw unsupported(
+      `reasoning.${k}`,
+      k === 'summary' || k === 'generate_summary'
+        ? 'reasoning summaries are not supported (a model reached through chat completions gives its reasoning as text, shown as a reasoning item, or none)'
+        : 'only reasoning.effort is supported',
+    );
+  }
+  return present(v.effort) ? str(v.effort, 'reasoning.effort') : undefined;
+}
+
 /** OpenAI's least `max_output_tokens`: below it the Responses API answers 400 (chat's `max_tokens` has no such floor). */
 const MIN_OUTPUT_TOKENS = 16;
 
@@ -386,6 +405,10 @@ export function translateResponses(body: Record<string, unknown>, previous: Chat
     if (rf) chat.response_format = rf as { type: string };
   }
   if (present(body.max_output_tokens)) chat.max_tokens = maxOutputTokens(body.max_output_tokens);
+  if (present(body.reasoning)) {
+    const effort = reasoningEffort(body.reasoning);
+    if (effort !== undefined) chat.reasoning_effort = effort;
+  }
   if (present(body.temperature)) chat.temperature = numberIn(body.temperature, 'temperature', 0, 2);
   if (present(body.top_p)) chat.top_p = numberIn(body.top_p, 'top_p', 0, 1);
   if (present(body.parallel_tool_calls)) {
@@ -418,6 +441,7 @@ export function translateResponses(body: Record<string, unknown>, previous: Chat
     tools: body.tools ?? [],
     top_p: body.top_p ?? null,
     truncation: 'disabled',
+    ...(present(body.reasoning) ? { reasoning: body.reasoning } : {}),
     user: body.user ?? null,
     ...(present(body.safety_identifier) ? { safety_identifier: body.safety_identifier } : {}),
     store,

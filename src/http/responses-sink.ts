@@ -29,6 +29,7 @@ const RESPONSES_PARAM: Record<string, string> = {
   max_tokens: 'max_output_tokens',
   max_completion_tokens: 'max_output_tokens',
   messages: 'input',
+  reasoning_effort: 'reasoning.effort',
 };
 
 /**

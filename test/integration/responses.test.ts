@@ -516,6 +516,17 @@ describe('POST /v1/responses', () => {
     }
   });
 
+  it("takes reasoning.effort as chat completions' reasoning_effort (an OpenAI-kind model is sent it; an Anthropic model cannot take it: a 400 naming reasoning.effort); a summary is a 400", async () => {
+    const r = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Hello there', reasoning: { effort: 'low' } });
+    expect(r.status).toBe('completed');
+    expect(r.reasoning).toEqual({ effort: 'low' });
+    const claude = await sc.client.responses.create({ model: 'claude-sonnet-4.5', input: 'x', reasoning: { effort: 'low' } }).catch((e: unknown) => e);
+    expect(claude).toMatchObject({ status: 400, param: 'reasoning.effort' });
+    expect((claude as Error).message).not.toMatch(/reasoning_effort/);
+    const summary = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'x', reasoning: { summary: 'auto' } }).catch((e: unknown) => e);
+    expect(summary).toMatchObject({ status: 400, param: 'reasoning.summary' });
+  });
+
   it('a field an Anthropic model cannot take is refused naming the Responses field the client sent (text.format), not the chat field it became', async () => {
     const err = await sc.client.responses
       .create({ model: 'claude-sonnet-4.5', input: 'x', text: { format: { type: 'json_object' } } })

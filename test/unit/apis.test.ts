@@ -115,7 +115,10 @@ describe('Responses → chat', () => {
   it.each([
     [{ tools: [{ type: 'web_search_preview' }] }, 'tools[0].type'],
     [{ tools: [{ type: 'file_search', vector_store_ids: [] }] }, 'tools[0].type'],
-    [{ reasoning: { effort: 'high' } }, 'reasoning'],
+    [{ reasoning: { effort: 'high', summary: 'auto' } }, 'reasoning.summary'],
+    [{ reasoning: { effort: 'high', foo: 1 } }, 'reasoning.foo'],
+    [{ reasoning: { effort: 3 } }, 'reasoning.effort'],
+    [{ reasoning: 'high' }, 'reasoning'],
     [{ truncation: 'auto' }, 'truncation'],
     [{ include: ['message.output_text.logprobs'] }, 'include'],
     [{ background: true }, 'background'],
@@ -129,6 +132,14 @@ describe('Responses → chat', () => {
     [{ tools: [{ type: 'function', name: 'g' }], tool_choice: { type: 'function', name: 'f' } }, 'tool_choice'],
   ])('refuses %j naming %s', (extra, param) => {
     expect(() => translateResponses({ model: 'm', input: 'x', ...extra }, [])).toThrow(expect.objectContaining({ status: 400, param }));
+  });
+
+  it("sends reasoning.effort as chat completions' reasoning_effort, echoed as sent; none without it", () => {
+    const t = translateResponses({ model: 'm', input: 'x', reasoning: { effort: 'low', summary: null } }, []);
+    expect(t.chat.reasoning_effort).toBe('low');
+    expect(t.echo.reasoning).toEqual({ effort: 'low', summary: null });
+    expect(translateResponses({ model: 'm', input: 'x', reasoning: {} }, []).chat).not.toHaveProperty('reasoning_effort');
+    expect(translateResponses({ model: 'm', input: 'x' }, []).chat).not.toHaveProperty('reasoning_effort');
   });
 
   it('refuses a function_call_output answering no function_call, in this input or the stored conversation', () => {
