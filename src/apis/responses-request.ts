@@ -233,7 +233,6 @@ function toolChoice(v: unknown, declared: string[]): unknown {
 
 function responseFormat(text: unknown): unknown {
   if (!isObj(text)) throw unsupported('text', 'expected an object');
-  if (present(text.verbosity)) throw unsupported('text.verbosity', 'verbosity is not supported');
   for (const k of Object.keys(text))
     if (k !== 'format' && k !== 'verbosity' && present(text[k])) throw unsupported(`text.${k}`, 'this field is not supported by switchyard');
   const f = text.format;
@@ -403,6 +402,8 @@ export function translateResponses(body: Record<string, unknown>, previous: Chat
   if (present(body.text)) {
     const rf = responseFormat(body.text);
     if (rf) chat.response_format = rf as { type: string };
+    // Chat completions' `verbosity` (GPT-5's), sent as written: an OpenAI-kind model takes it or answers its own 400.
+    if (isObj(body.text) && present(body.text.verbosity)) chat.verbosity = str(body.text.verbosity, 'text.verbosity');
   }
   if (present(body.max_output_tokens)) chat.max_tokens = maxOutputTokens(body.max_output_tokens);
   if (present(body.reasoning)) {
@@ -436,7 +437,10 @@ export function translateResponses(body: Record<string, unknown>, previous: Chat
     parallel_tool_calls: body.parallel_tool_calls ?? true,
     previous_response_id: body.previous_response_id ?? null,
     temperature: body.temperature ?? null,
-    text: { format: isObj(body.text) && isObj(body.text.format) ? body.text.format : { type: 'text' } },
+    text: {
+      format: isObj(body.text) && isObj(body.text.format) ? body.text.format : { type: 'text' },
+      ...(isObj(body.text) && present(body.text.verbosity) ? { verbosity: body.text.verbosity } : {}),
+    },
     tool_choice: body.tool_choice ?? 'auto',
     tools: body.tools ?? [],
     top_p: body.top_p ?? null,

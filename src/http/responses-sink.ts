@@ -30,6 +30,7 @@ const RESPONSES_PARAM: Record<string, string> = {
   max_completion_tokens: 'max_output_tokens',
   messages: 'input',
   reasoning_effort: 'reasoning.effort',
+  verbosity: 'text.verbosity',
 };
 
 /**

@@ -516,7 +516,7 @@ describe('POST /v1/responses', () => {
     }
   });
 
-  it("takes reasoning.effort as chat completions' reasoning_effort (an OpenAI-kind model is sent it; an Anthropic model cannot take it: a 400 naming reasoning.effort); a summary is a 400", async () => {
+  it("takes reasoning.effort and text.verbosity as chat completions' reasoning_effort and verbosity (an OpenAI-kind model is sent them; an Anthropic model cannot take them: a 400 naming the Responses field); a summary is a 400", async () => {
     const r = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Hello there', reasoning: { effort: 'low' } });
     expect(r.status).toBe('completed');
     expect(r.reasoning).toEqual({ effort: 'low' });
@@ -525,6 +525,10 @@ describe('POST /v1/responses', () => {
     expect((claude as Error).message).not.toMatch(/reasoning_effort/);
     const summary = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'x', reasoning: { summary: 'auto' } }).catch((e: unknown) => e);
     expect(summary).toMatchObject({ status: 400, param: 'reasoning.summary' });
+    const verbose = await sc.client.responses.create({ model: 'deepseek-v3.2', input: 'Hello there', text: { verbosity: 'low' } });
+    expect(verbose.text).toMatchObject({ verbosity: 'low' });
+    const claudeVerbose = await sc.client.responses.create({ model: 'claude-sonnet-4.5', input: 'x', text: { verbosity: 'low' } }).catch((e: unknown) => e);
+    expect(claudeVerbose).toMatchObject({ status: 400, param: 'text.verbosity' });
   });
 
   it('a field an Anthropic model cannot take is refused naming the Responses field the client sent (text.format), not the chat field it became', async () => {

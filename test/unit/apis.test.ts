@@ -124,7 +124,7 @@ describe('Responses → chat', () => {
     [{ background: true }, 'background'],
     [{ input: [{ type: 'item_reference', id: 'x' }] }, 'input[0].type'],
     [{ input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'f' }] }] }, 'input[0].content[0].type'],
-    [{ text: { format: { type: 'text' }, verbosity: 'low' } }, 'text.verbosity'],
+    [{ text: { format: { type: 'text' }, verbosity: 3 } }, 'text.verbosity'],
     [{ text: { format: { type: 'text' }, foo: 1 } }, 'text.foo'],
     [{ max_output_tokens: 2 ** 53 }, 'max_output_tokens'],
     [{ max_output_tokens: 0 }, 'max_output_tokens'],
@@ -134,12 +134,15 @@ describe('Responses → chat', () => {
     expect(() => translateResponses({ model: 'm', input: 'x', ...extra }, [])).toThrow(expect.objectContaining({ status: 400, param }));
   });
 
-  it("sends reasoning.effort as chat completions' reasoning_effort, echoed as sent; none without it", () => {
+  it("sends reasoning.effort and text.verbosity as chat completions' reasoning_effort and verbosity, echoed as sent; none without them", () => {
     const t = translateResponses({ model: 'm', input: 'x', reasoning: { effort: 'low', summary: null } }, []);
     expect(t.chat.reasoning_effort).toBe('low');
     expect(t.echo.reasoning).toEqual({ effort: 'low', summary: null });
     expect(translateResponses({ model: 'm', input: 'x', reasoning: {} }, []).chat).not.toHaveProperty('reasoning_effort');
     expect(translateResponses({ model: 'm', input: 'x' }, []).chat).not.toHaveProperty('reasoning_effort');
+    const v = translateResponses({ model: 'm', input: 'x', text: { verbosity: 'low' } }, []);
+    expect(v.chat.verbosity).toBe('low');
+    expect(v.echo.text).toEqual({ format: { type: 'text' }, verbosity: 'low' });
   });
 
   it('refuses a function_call_output answering no function_call, in this input or the stored conversation', () => {
