@@ -74,12 +74,34 @@ function blocks(content: unknown, p: string): Array<Record<string, unknown>> {
   });
 }
 
+/**
+ * A document a chat model can read as text: a text source, or a content source of text blocks,
+ * without citations (they have no chat form); its title and context first, as Anthropic shows
+ * them with it. Null for any other (a PDF, a URL, images, citations on): it stays untranslated.
+ */
+function documentText(b: Record<string, unknown>): string | null {
+  const src = isObj(b.source) ? b.source : null;
+  if (src === null || (isObj(b.citations) && b.citations.enabled === true)) return null;
+  let body: string | null = null;
+  if (src.type === 'text' && typeof src.data === 'string') body = src.data;
+  else if (src.type === 'content') {
+    const parts: unknown = typeof src.content === 'string' ? [{ type: 'text', text: src.content }] : src.content;
+    if (Array.isArray(parts) && parts.length > 0 && parts.every((x) => isObj(x) && x.type === 'text' && typeof x.text === 'string'))
+      body = parts.map((x) => (x as { text: string }).text).join('\n');
+  }
+  if (body === null || body.trim() === '') return null;
+  const head = [b.title, b.context].filter((x): x is string => typeof x === 'string' && x !== '');
+  return [...head, body].join('\n\n');
+}
+
 function toolResultText(content: unknown, p: string, ctx: Ctx): string {
   if (content === undefined || content === null) return '';
   return (
     blocks(content, p)
       .map((b, j) => {
         if (b.type === 'text') return str(b.text, `${p}[${j}].text`);
+        const doc = b.type === 'document' ? documentText(b) : null;
+        if (doc !== null) return doc;
         leftOut(ctx, `${p}[${j}]`, b);
         return '';
       })
@@ -190,8 +212,10 @@ function userTurn(content: unknown, p: string, ctx: Ctx, calls: ReadonlySet<stri
         bp,
         `did not find ${calls.size} tool_result block(s) at the beginning of this message: messages following tool_use blocks must begin with a matching number of tool_result blocks (put the text after them)`,
       );
+    const doc = b.type === 'document' ? documentText(b) : null;
     if (b.type === 'text') parts.push({ type: 'text', text: blockText(b, bp) });
     else if (b.type === 'image') parts.push(imagePart(b, bp));
+    else if (doc !== null) parts.push({ type: 'text', text: doc });
     else if (b.type === 'tool_result') {
       const id = str(b.tool_use_id, `${bp}.tool_use_id`);
       if (answered.has(id))

@@ -425,6 +425,26 @@ describe('Messages API edges', () => {
     expect((err as Error).message).toMatch(/has no chat-completions form/);
   });
 
+  it('a text document goes to an OpenAI-kind model as text (it was a 400: no chat-completions form), so auto may route it to a cheap model; a PDF stays Anthropic-kind only', async () => {
+    const doc = {
+      type: 'document' as const,
+      title: 'Memo',
+      source: { type: 'text' as const, media_type: 'text/plain' as const, data: 'The office closes at 5.' },
+    };
+    const messages = [{ role: 'user' as const, content: [doc, { type: 'text' as const, text: 'When does it close?' }] }];
+    for (const model of ['gpt-4.1', 'deepseek-v3.2']) {
+      const m = await client.messages.create({ model, max_tokens: 50, messages });
+      expect([m.type, m.model, m.stop_reason]).toEqual(['message', model, 'end_turn']);
+    }
+    expect((await sim.log()).map((e) => e.wire)).toEqual(['openai', 'openai']);
+    const pdf = { type: 'document' as const, source: { type: 'base64' as const, media_type: 'application/pdf' as const, data: 'JVBERi0xLjQK' } };
+    const err = await client.messages
+      .create({ model: 'gpt-4.1', max_tokens: 50, messages: [{ role: 'user', content: [pdf, { type: 'text', text: 'sum?' }] }] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((err as Error).message).toMatch(/has no chat-completions form/);
+  });
+
   it('an OpenAI-kind answer calling a tool with arguments that are not a JSON object is never a tool_use with empty input: JSON and streams fail over (the bad answer billed)', async () => {
     const tools = [{ name: 'f', description: 'look up', input_schema: { type: 'object' as const, properties: { input: { type: 'string' } } } }];
     const ask = { model: 'gpt-4.1', max_tokens: 100, tools, messages: [{ role: 'user' as const, content: 'call f' }] };

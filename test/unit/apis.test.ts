@@ -457,6 +457,39 @@ describe('Messages → chat and back', () => {
     expect(translateMessages({ model: 'c', max_tokens: 10, stop_sequences: ['END'], messages: [{ role: 'user', content: 'x' }] }).stop).toEqual(['END']);
   });
 
+  it('translates a document a chat model can read as text (a text source, text blocks) into the user turn, title and context first; a PDF, a URL or citations keep it untranslated', () => {
+    const user = (content: unknown) => ({ model: 'c', max_tokens: 10, messages: [{ role: 'user', content }] });
+    const doc = { type: 'document', title: 'Memo', context: 'From HR', source: { type: 'text', media_type: 'text/plain', data: 'The office closes at 5.' } };
+    const chat = translateMessages(user([doc, { type: 'text', text: 'When does it close?' }]));
+    expect(nativeOf(chat)).toMatchObject({ untranslated: [] });
+    expect(chat.messages).toEqual([{ role: 'user', content: 'Memo\n\nFrom HR\n\nThe office closes at 5.\nWhen does it close?' }]);
+    const blocks = {
+      type: 'document',
+      source: {
+        type: 'content',
+        content: [
+          { type: 'text', text: 'part one' },
+          { type: 'text', text: 'part two' },
+        ],
+      },
+    };
+    expect(translateMessages(user([blocks, { type: 'text', text: 'sum?' }])).messages).toEqual([{ role: 'user', content: 'part one\npart two\nsum?' }]);
+    // In a tool's result too.
+    const call = { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'f', input: {} }] };
+    const result = { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [doc] }] };
+    const tools = [{ name: 'f', input_schema: { type: 'object' } }];
+    const withTool = translateMessages({ model: 'c', max_tokens: 10, tools, messages: [{ role: 'user', content: 'go' }, call, result] });
+    expect(withTool.messages.at(-1)).toEqual({ role: 'tool', tool_call_id: 't1', content: 'Memo\n\nFrom HR\n\nThe office closes at 5.' });
+    expect(nativeOf(withTool)).toMatchObject({ untranslated: [] });
+    for (const other of [
+      { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' } },
+      { type: 'document', source: { type: 'url', url: 'https://example.com/a.pdf' } },
+      { ...doc, citations: { enabled: true } },
+      { type: 'document', source: { type: 'content', content: [{ type: 'image', source: { type: 'url', url: 'https://x/y.png' } }] } },
+    ])
+      expect(nativeOf(translateMessages(user([other, { type: 'text', text: 'x' }])))).toMatchObject({ untranslated: ['messages[0].content[0]'] });
+  });
+
   it('translates output_config.format (structured outputs) to a json_schema response_format; effort keeps it on Anthropic-kind models', () => {
     const user = (content: unknown) => ({ model: 'c', max_tokens: 10, messages: [{ role: 'user', content }] });
     const schema = { type: 'object', properties: { a: { type: 'string' } }, required: ['a'], additionalProperties: false };
