@@ -12,7 +12,7 @@ import { functionCallItem, newId, outputText } from './responses-output.js';
 type Item = Record<string, unknown>;
 
 /** The `include` values of the API reference (ResponseIncludable); only the image urls concern input items. */
-const INCLUDABLE = new Set([
+export const INCLUDABLE: ReadonlySet<string> = new Set([
   'file_search_call.results',
   'web_search_call.results',
   'web_search_call.action.sources',

@@ -9,7 +9,7 @@
 import { echoName, echoValue, SwitchyardError } from '../errors.js';
 import type { ChatBody, ChatMessage } from '../upstream/types.js';
 import { arrayOf, checkFields, flag, isObj, numberIn, positiveInt, present, str, toolNames, unknownTool, unsupported } from './fields.js';
-import { inputItemsOf } from './responses-items.js';
+import { INCLUDABLE, inputItemsOf } from './responses-items.js';
 
 const HANDLED = new Set([
   'model',
@@ -41,15 +41,7 @@ const HANDLED = new Set([
  * every request (Codex CLI, the Agents SDK): refused, none of their requests was served.
  * `message.output_text.logprobs` asks for data switchyard could have and does not give: refused.
  */
-const VACUOUS_INCLUDES: ReadonlySet<unknown> = new Set([
-  'file_search_call.results',
-  'web_search_call.results',
-  'web_search_call.action.sources',
-  'message.input_image.image_url',
-  'computer_call_output.output.image_url',
-  'code_interpreter_call.outputs',
-  'reasoning.encrypted_content',
-]);
+const VACUOUS_INCLUDES: ReadonlySet<unknown> = new Set([...INCLUDABLE].filter((v) => v !== 'message.output_text.logprobs'));
 
 const HARMLESS: Record<string, (v: unknown) => boolean> = {
   truncation: (v) => v === 'disabled',
