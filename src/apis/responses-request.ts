@@ -106,8 +106,21 @@ function userContent(content: unknown, p: string): ChatMessage['content'] {
       if (typeof part.image_url !== 'string') throw unsupported(`${pp}.image_url`, 'images must be given as image_url (file_id is not supported)');
       return { type: 'image_url', image_url: { url: part.image_url, ...(typeof part.detail === 'string' ? { detail: part.detail } : {}) } };
     }
+    if (part.type === 'input_file') return filePart(part, pp);
     return { type: 'text', text: textPart(part, pp) };
   });
+}
+
+/** An `input_file` (a PDF by its bytes or by an OpenAI file id) as chat completions' `file` part. */
+function filePart(part: Record<string, unknown>, p: string): Record<string, unknown> {
+  if (part.file_url !== undefined)
+    throw unsupported(`${p}.file_url`, 'a file by URL is not supported: give its bytes as file_data (a base64 data: URL) or an OpenAI file_id');
+  const file: Record<string, unknown> = {};
+  if (part.file_data !== undefined) file.file_data = str(part.file_data, `${p}.file_data`);
+  else if (part.file_id !== undefined) file.file_id = str(part.file_id, `${p}.file_id`);
+  else throw unsupported(p, 'an input_file needs file_data (a base64 data: URL) or file_id');
+  if (part.filename !== undefined) file.filename = str(part.filename, `${p}.filename`);
+  return { type: 'file', file };
 }
 
 function plainText(content: unknown, p: string): string {

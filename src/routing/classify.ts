@@ -233,14 +233,24 @@ export function requiredCapabilities(body: {
 }): Capability[] {
   const caps: Capability[] = [];
   if (nativeOf(body)?.kind === 'anthropic-messages' && endsWithAssistantText(body.messages)) caps.push('prefill');
-  const hasImage = body.messages.some(
-    (m) => Array.isArray(m.content) && m.content.some((p: unknown) => typeof p === 'object' && p !== null && (p as { type?: unknown }).type === 'image_url'),
-  );
-  if (hasImage) caps.push('vision');
+  if (body.messages.some((m) => Array.isArray(m.content) && m.content.some(seenPart))) caps.push('vision');
   if (Array.isArray(body.tools) && body.tools.length > 0) caps.push('tools');
   const rf = body.response_format as { type?: unknown } | null | undefined;
   if (rf && (rf.type === 'json_object' || rf.type === 'json_schema')) caps.push('json');
   return caps;
+}
+
+/**
+ * A part a model must see: an image, or a file (a PDF's pages are read as images by every provider
+ * that takes one); a file whose data is plain text is only read.
+ */
+function seenPart(p: unknown): boolean {
+  if (typeof p !== 'object' || p === null) return false;
+  const { type, file } = p as { type?: unknown; file?: unknown };
+  if (type === 'image_url') return true;
+  if (type !== 'file') return false;
+  const data = typeof file === 'object' && file !== null ? (file as { file_data?: unknown }).file_data : undefined;
+  return !(typeof data === 'string' && /^data:text\/plain[;,]/i.test(data));
 }
 
 /** Whether the last message is the assistant's, with text in it (a prefill). */

@@ -46,6 +46,30 @@ const prompt = [
 ];
 
 describe('claude-sonnet-4.5 through the Messages API', () => {
+  it("answers a chat request with a file part (OpenAI's form for a PDF), sent to Claude as a document", async () => {
+    const data = await sc.client.chat.completions.create({
+      model: 'claude-sonnet-4.5',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Summarise the report.' },
+            { type: 'file', file: { filename: 'report.pdf', file_data: 'data:application/pdf;base64,JVBERi0xLjQK' } },
+          ],
+        },
+      ],
+    });
+    expect([data.model, data.choices[0]!.finish_reason]).toEqual(['claude-sonnet-4.5', 'stop']);
+    expect((await sim.log()).map((e) => e.wire)).toEqual(['anthropic']);
+    // A file by OpenAI file id has no Anthropic form: a 400 naming it, before any upstream call.
+    await sim.clearLog();
+    const err = await sc.client.chat.completions
+      .create({ model: 'claude-sonnet-4.5', messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-abc' } }] }] })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, param: 'messages[0].content[0].file.file_id' });
+    expect(await sim.log()).toEqual([]);
+  });
+
   it('answers non-streaming, billed from Anthropic usage', async () => {
     const { data, response } = await sc.client.chat.completions.create({ model: 'claude-sonnet-4.5', messages: prompt }).withResponse();
     expect(data.object).toBe('chat.completion');

@@ -125,6 +125,28 @@ describe('POST /v1/responses', () => {
     expect(same.status).toBe('completed');
   });
 
+  it('reads an input_file (a PDF by its bytes) on an OpenAI-kind model and on Claude (as a document), and auto sends it only to a model with vision', async () => {
+    const input = [
+      {
+        role: 'user' as const,
+        content: [
+          { type: 'input_text' as const, text: 'Summarise the report.' },
+          { type: 'input_file' as const, filename: 'report.pdf', file_data: 'data:application/pdf;base64,JVBERi0xLjQK' },
+        ],
+      },
+    ];
+    for (const model of ['gpt-4.1', 'claude-sonnet-4.5']) {
+      const r = await sc.client.responses.create({ model, input });
+      expect([r.status, r.model]).toEqual(['completed', model]);
+      expect(r.output_text.length).toBeGreaterThan(0);
+    }
+    await sim.clearLog();
+    const { response } = await sc.client.responses.create({ model: 'auto', input }, { headers: { 'x-switchyard-tier': 'fast_cheap' } }).withResponse();
+    // deepseek-v3.2, the cheapest of the tier, reads no PDF (no vision): gemini-2.5-flash serves it.
+    expect(response.headers.get('x-switchyard-model')).toBe('gemini-2.5-flash');
+    expect((await sim.log()).map((e) => e.model)).toEqual(['gemini-2.5-flash']);
+  });
+
   it('streams a function call with argument deltas', async () => {
     const stream = sc.client.responses.stream({
       model: 'claude-sonnet-4.5',

@@ -105,6 +105,16 @@ describe('resolve: a catalogue id', () => {
     expect(p.reason).toContain('skipped bal-cheap, bal-dear, fast-dear, fast-cheap (context window < 200000 tokens');
   });
 
+  it('reads a file part (a PDF) as needing vision, as an image does; a plain-text file needs none', () => {
+    const file = (file_data: string) => ({ messages: [{ content: [{ type: 'file', file: { file_data, filename: 'a' } }] }] });
+    expect(resolve(CFG, input('auto', { tier: 'fast_cheap', body: file('data:application/pdf;base64,JVBERi0=') })).reason).toBe(
+      'tier forced by x-switchyard-tier: fast_cheap; no model of tier fast_cheap can take this request (it needs vision): served from the nearest tier',
+    );
+    const byId = { messages: [{ content: [{ type: 'file', file: { file_id: 'file-abc' } }] }] };
+    expect(resolve(CFG, input('bal-dear', { body: byId })).candidates).toEqual(['bal-dear', 'hq-big']);
+    expect(resolve(CFG, input('bal-dear', { body: file('data:text/plain;base64,aGk=') })).candidates).toEqual(['bal-dear', 'hq-big', 'fast-dear']);
+  });
+
   it('says what a request needs when no model of its tier has it', () => {
     const vision = { messages: [{ content: [{ type: 'image_url', image_url: { url: 'data:' } }] }] };
     expect(resolve(CFG, input('auto', { tier: 'fast_cheap', body: vision })).reason).toBe(

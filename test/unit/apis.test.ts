@@ -58,6 +58,47 @@ describe('Responses → chat', () => {
     expect(refused({ metadata: { ...Object.fromEntries(Object.entries(many).slice(0, 16)), k0: 'x'.repeat(512) }, parallel_tool_calls: false })).toBeNull();
   });
 
+  it("maps an input_file (a PDF by its bytes, or an OpenAI file id) to chat completions' file part; a file by URL is refused, naming the field", () => {
+    const pdf = 'data:application/pdf;base64,JVBERi0xLjQ=';
+    const t = translateResponses(
+      {
+        model: 'gpt-4.1',
+        input: [
+          {
+            role: 'user',
+            content: [
+              { type: 'input_text', text: 'compare' },
+              { type: 'input_file', filename: 'a.pdf', file_data: pdf },
+              { type: 'input_file', file_id: 'file-abc' },
+            ],
+          },
+        ],
+      },
+      [],
+    );
+    expect(t.chat.messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'compare' },
+          { type: 'file', file: { file_data: pdf, filename: 'a.pdf' } },
+          { type: 'file', file: { file_id: 'file-abc' } },
+        ],
+      },
+    ]);
+    const refused = (part: Record<string, unknown>): unknown => {
+      try {
+        translateResponses({ model: 'gpt-4.1', input: [{ role: 'user', content: [{ type: 'input_file', ...part }] }] }, []);
+        return null;
+      } catch (e) {
+        return e instanceof SwitchyardError ? { status: e.status, param: e.param } : e;
+      }
+    };
+    expect(refused({ file_url: 'https://x/a.pdf' })).toEqual({ status: 400, param: 'input[0].content[0].file_url' });
+    expect(refused({})).toEqual({ status: 400, param: 'input[0].content[0]' });
+    expect(refused({ file_data: 5 })).toEqual({ status: 400, param: 'input[0].content[0].file_data' });
+  });
+
   it('maps instructions, items, function calls and outputs, tools, text.format and limits', () => {
     const t = translateResponses(
       {
@@ -123,7 +164,7 @@ describe('Responses → chat', () => {
     [{ include: ['message.output_text.logprobs'] }, 'include'],
     [{ background: true }, 'background'],
     [{ input: [{ type: 'item_reference', id: 'x' }] }, 'input[0].type'],
-    [{ input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'f' }] }] }, 'input[0].content[0].type'],
+    [{ input: [{ role: 'user', content: [{ type: 'input_file', file_url: 'https://x/f.pdf' }] }] }, 'input[0].content[0].file_url'],
     [{ text: { format: { type: 'text' }, verbosity: 3 } }, 'text.verbosity'],
     [{ text: { format: { type: 'text' }, foo: 1 } }, 'text.foo'],
     [{ max_output_tokens: 2 ** 53 }, 'max_output_tokens'],

@@ -235,15 +235,72 @@ describe('anthropic buildRequest: messages', () => {
     ]);
   });
 
-  it('sends image/jpg as image/jpeg and refuses image types Anthropic does not take (svg, pdf)', () => {
+  it("sends image/jpg as image/jpeg and refuses image types Anthropic does not take (svg); a PDF in an image part (LiteLLM's older form) is a document", () => {
     const image = (url: string) => msgs({ role: 'user', content: [{ type: 'image_url', image_url: { url } }] });
     expect(sent({ messages: image('data:image/jpg;base64,/9j/AAAA') }).messages).toEqual([
       { role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/jpeg', data: '/9j/AAAA' } }] },
     ]);
-    for (const type of ['image/svg+xml', 'application/pdf'])
-      expect(() => sent({ messages: image(`data:${type};base64,AAAA`) })).toThrow(
-        expect.objectContaining({ status: 400, message: expect.stringContaining(`not "${type}"`) }),
-      );
+    expect(() => sent({ messages: image('data:image/svg+xml;base64,AAAA') })).toThrow(
+      expect.objectContaining({ status: 400, message: expect.stringContaining('not "image/svg+xml"') }),
+    );
+    expect(sent({ messages: image('data:application/pdf;base64,JVBERi0=') }).messages).toEqual([
+      { role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' } }] },
+    ]);
+  });
+
+  it("sends a chat file part (OpenAI's form for a PDF) as an Anthropic document, its filename the title; plain text as a text document, an image file as an image", () => {
+    const file = (file: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+      msgs({
+        role: 'user',
+        content: [
+          { type: 'text', text: 'summarise' },
+          { type: 'file', file, ...extra },
+        ],
+      });
+    expect(sent({ messages: file({ file_data: 'data:application/pdf;base64,JVBERi0xLjQ=', filename: 'report.pdf' }) }).messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'summarise' },
+          { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQ=' }, title: 'report.pdf' },
+        ],
+      },
+    ]);
+    const text = Buffer.from('Größe: 3 m\n', 'utf8').toString('base64');
+    expect(sent({ messages: file({ file_data: `data:text/plain;base64,${text}` }, { cache_control: { type: 'ephemeral' } }) }).messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'summarise' },
+          { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'Größe: 3 m\n' }, cache_control: { type: 'ephemeral' } },
+        ],
+      },
+    ]);
+    expect(sent({ messages: file({ file_data: 'data:image/png;base64,iVBORw0KGgo=', filename: 'x.png' }) }).messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'summarise' },
+          { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+        ],
+      },
+    ]);
+  });
+
+  it('refuses a file part Anthropic cannot read, naming the field: an OpenAI file id, bytes that are no data: URL, a type it does not take', () => {
+    const file = (f: unknown) => ({ messages: msgs({ role: 'user', content: [{ type: 'file', file: f }] }) });
+    const cases: Array<[unknown, string, RegExp]> = [
+      [{ file_id: 'file-abc123' }, 'messages[0].content[0].file.file_id', /Files API.*file_data/],
+      [{ file_data: 'JVBERi0xLjQ=' }, 'messages[0].content[0].file.file_data', /base64 data: URL/],
+      [{ file_data: 'data:application/zip;base64,UEsDBA==' }, 'messages[0].content[0].file.file_data', /not "application\/zip"/],
+      [{ file_data: 'data:text/plain;base64,ICAK' }, 'messages[0].content[0].file.file_data', /empty/],
+      ['x', 'messages[0].content[0].file', /file_data/],
+    ];
+    for (const [f, param, why] of cases) {
+      const err = refused(file(f));
+      expect([err.status, err.param]).toEqual([400, param]);
+      expect(err.message).toMatch(why);
+    }
   });
 
   it("sends a json_schema response_format as Anthropic's structured outputs (output_config.format), not with a continuation's prefill", () => {

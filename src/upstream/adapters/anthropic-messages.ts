@@ -65,6 +65,8 @@ function imageBlock(part: Record<string, unknown>, param: string): AnthropicBloc
   const url = isObj(img) ? img.url : typeof img === 'string' ? img : undefined;
   if (typeof url !== 'string') throw untranslatable(param, 'image_url.url must be a string');
   const m = DATA_URL.exec(url);
+  // A PDF or text file in an image part (LiteLLM's older form for a document): a document.
+  if (m && /^(application\/pdf|text\/plain)$/i.test(m[1]!)) return dataBlock(url, param, null)!;
   if (m) {
     // Anthropic takes these four (OpenAI also reads image/jpg); anything else is refused upstream.
     const type = m[1]!.toLowerCase() === 'image/jpg' ? 'image/jpeg' : m[1]!.toLowerCase();
@@ -78,8 +80,50 @@ function imageBlock(part: Record<string, unknown>, param: string): AnthropicBloc
 }
 
 /**
- * Content (a string or an array of parts) → blocks. `images` says whether image parts are
- * allowed here (user turns only); `refusal` parts of assistant history are kept as text.
+ * A file given by its bytes (a `data:` URL): a PDF becomes a base64 document block, plain text a
+ * text document (decoded), an image an image block; `title` (the part's filename) names it as
+ * Anthropic shows a document's title. Any other type has no Anthropic form.
+ */
+function dataBlock(url: string, param: string, title: string | null): AnthropicBlock | null {
+  const m = DATA_URL.exec(url);
+  if (!m) return null;
+  const type = m[1]!.toLowerCase();
+  const withTitle = (b: AnthropicBlock): AnthropicBlock => (title === null || title === '' ? b : { ...b, title });
+  if (type === 'application/pdf') return withTitle({ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: m[2]! } });
+  if (type === 'text/plain') {
+    const text = Buffer.from(m[2]!, 'base64').toString('utf8');
+    if (text.trim() === '') throw untranslatable(param, 'the text file is empty (Anthropic refuses a document without text)');
+    return withTitle({ type: 'document', source: { type: 'text', media_type: 'text/plain', data: text } });
+  }
+  const image = type === 'image/jpg' ? 'image/jpeg' : type;
+  if (ANTHROPIC_IMAGE_TYPES.has(image)) return { type: 'image', source: { type: 'base64', media_type: image, data: m[2]! } };
+  throw untranslatable(param, `Anthropic reads files of type application/pdf, text/plain or an image (jpeg, png, gif, webp), not ${echoValue(type)}`);
+}
+
+/**
+ * A chat `file` part (OpenAI's form for a PDF: `{"type": "file", "file": {"file_data": "data:application/pdf;base64,…", "filename"}}`)
+ * as an Anthropic document. A `file_id` names a file in OpenAI's Files API, which Anthropic cannot read.
+ */
+function fileBlock(part: Record<string, unknown>, param: string): AnthropicBlock {
+  const file = part.file;
+  if (!isObj(file)) throw untranslatable(`${param}.file`, 'a file part needs "file": an object with file_data');
+  const name = typeof file.filename === 'string' ? file.filename : null;
+  if (typeof file.file_data === 'string') {
+    const block = dataBlock(file.file_data, `${param}.file.file_data`, name);
+    if (block === null) throw untranslatable(`${param}.file.file_data`, 'file_data must be a base64 data: URL, e.g. "data:application/pdf;base64,JVBERi0…"');
+    return block;
+  }
+  if (file.file_id !== undefined)
+    throw untranslatable(
+      `${param}.file.file_id`,
+      "file_id names a file uploaded to OpenAI's Files API, which Anthropic cannot read: send the file's bytes as file_data (a base64 data: URL)",
+    );
+  throw untranslatable(`${param}.file`, 'a file part needs file_data (a base64 data: URL)');
+}
+
+/**
+ * Content (a string or an array of parts) → blocks. `images` says whether image and file parts
+ * are allowed here (user turns only); `refusal` parts of assistant history are kept as text.
  */
 function contentBlocks(content: unknown, param: string, images: boolean): AnthropicBlock[] {
   if (content === undefined || content === null) return [];
@@ -95,6 +139,8 @@ function contentBlocks(content: unknown, param: string, images: boolean): Anthro
       if (part.refusal.trim() !== '') out.push(marked({ type: 'text', text: part.refusal }, part, p));
     } else if (part.type === 'image_url' && images) {
       out.push(marked(imageBlock(part, p), part, p));
+    } else if (part.type === 'file' && images) {
+      out.push(marked(fileBlock(part, p), part, p));
     } else {
       throw untranslatable(`${p}.type`, `content part type ${echoValue(part.type)} is not supported here`);
     }
