@@ -28,9 +28,17 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 function part(p: Record<string, unknown>): Item {
   if (p.type === 'input_image')
     return { type: 'input_image', detail: typeof p.detail === 'string' ? p.detail : 'auto', file_id: null, image_url: str(p.image_url) };
+  if (p.type === 'input_file') return fileItem(p);
   if (p.type === 'output_text') return outputText(str(p.text));
   if (p.type === 'refusal') return { type: 'refusal', refusal: str(p.refusal) };
   return { type: 'input_text', text: str(p.text) };
+}
+
+/** An input file as the API lists one: its `file_id` (null when given by its bytes) and whichever of filename and data it came with. */
+function fileItem(p: Record<string, unknown>): Item {
+  const item: Item = { type: 'input_file', file_id: typeof p.file_id === 'string' ? p.file_id : null };
+  for (const k of ['filename', 'file_data'] as const) if (typeof p[k] === 'string') item[k] = p[k];
+  return item;
 }
 
 function content(c: unknown, role: unknown): Item[] {
@@ -96,6 +104,7 @@ export function itemsOfConversation(responseId: string, messages: ChatMessage[])
         ? [{ type: 'input_text', text: m.content }]
         : (Array.isArray(m.content) ? m.content : []).filter(isObj).map((p) => {
             const img = isObj(p.image_url) ? p.image_url : null;
+            if (p.type === 'file' && isObj(p.file)) return fileItem(p.file);
             return img ? part({ type: 'input_image', image_url: img.url, detail: img.detail }) : { type: 'input_text', text: str(p.text) };
           });
     out.push(message(id('msg'), m.role, parts));

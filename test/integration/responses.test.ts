@@ -139,6 +139,14 @@ describe('POST /v1/responses', () => {
       const r = await sc.client.responses.create({ model, input });
       expect([r.status, r.model]).toEqual(['completed', model]);
       expect(r.output_text.length).toBeGreaterThan(0);
+      // Listed as given: the file, not an empty text part.
+      const items = await sc.client.responses.inputItems.list(r.id);
+      expect(items.data[0]).toMatchObject({
+        content: [
+          { type: 'input_text', text: 'Summarise the report.' },
+          { type: 'input_file', file_id: null, filename: 'report.pdf', file_data: 'data:application/pdf;base64,JVBERi0xLjQK' },
+        ],
+      });
     }
     await sim.clearLog();
     const { response } = await sc.client.responses.create({ model: 'auto', input }, { headers: { 'x-switchyard-tier': 'fast_cheap' } }).withResponse();
