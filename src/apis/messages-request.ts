@@ -382,6 +382,14 @@ export function toolsToChat(v: unknown, ctx: Ctx = { untranslated: [] }): unknow
           ? 'Field required (the JSON Schema of the tool\'s input, such as {"type": "object", "properties": {}})'
           : 'expected a JSON Schema object, such as {"type": "object", "properties": {}}',
       );
+    // A tool's input is an object (Anthropic refuses any other schema; sent on, an OpenAI-kind upstream's own error named its function schema).
+    if (!clientRun && (t.input_schema as Record<string, unknown>).type !== 'object')
+      throw unsupported(
+        `tools[${i}].input_schema.type`,
+        (t.input_schema as Record<string, unknown>).type === undefined
+          ? 'Field required (a tool\'s input is an object: {"type": "object", "properties": {…}})'
+          : `Input should be 'object', not ${echoValue((t.input_schema as Record<string, unknown>).type)}`,
+      );
     const name = str(t.name, `tools[${i}].name`);
     // Anthropic's (and OpenAI's) rule for a tool's name, checked for every endpoint kind alike.
     if (!TOOL_NAME.test(name))

@@ -860,6 +860,17 @@ describe('Messages → chat and back', () => {
     expect(translateMessages(turns({ role: 'user', content: 'hi' }, { role: 'assistant', content: ' Sure' })).messages).toHaveLength(2);
     refused({ ...turns({ role: 'user', content: 'x' }), tools: [{ name: 'f' }] }, 'tools[0].input_schema', /^tools\[0\]\.input_schema: Field required/);
     refused({ ...turns({ role: 'user', content: 'x' }), tools: [{ name: 'f', input_schema: 'x' }] }, 'tools[0].input_schema', /expected a JSON Schema object/);
+    // A schema of another type than object: Anthropic refuses it, and an OpenAI-kind upstream's own error named its function schema.
+    refused(
+      { ...turns({ role: 'user', content: 'x' }), tools: [{ name: 'f', input_schema: { properties: {} } }] },
+      'tools[0].input_schema.type',
+      /Field required/,
+    );
+    refused(
+      { ...turns({ role: 'user', content: 'x' }), tools: [{ name: 'f', input_schema: { type: 'string' } }] },
+      'tools[0].input_schema.type',
+      /Input should be 'object'/,
+    );
     const call = { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'f', input: {} }] };
     const result = (id: string) => ({ role: 'user', content: [{ type: 'tool_result', tool_use_id: id, content: 'r' }] });
     refused(turns(result('t1')), 'messages[0].content[0].tool_use_id', /unexpected tool_use_id "t1" in a tool_result block/);
