@@ -430,6 +430,26 @@ describe('anthropic buildRequest: messages', () => {
     expect(sent({ tools, tool_choice: 'required', parallel_tool_calls: false }).tool_choice).toEqual({ type: 'any', disable_parallel_tool_use: true });
   });
 
+  it("sends OpenAI's allowed_tools choice as the allowed tools alone, `required` as any (Anthropic has no such choice)", () => {
+    const fn = (name: string) => ({ type: 'function', function: { name, parameters: { type: 'object', properties: {} } } });
+    const tools = [fn('a'), fn('b'), fn('c')];
+    const allowed = (mode: string, ...names: string[]) => ({
+      type: 'allowed_tools',
+      allowed_tools: { mode, tools: names.map((name) => ({ type: 'function', function: { name } })) },
+    });
+    const required = sent({ tools, tool_choice: allowed('required', 'c', 'a') });
+    expect((required.tools as Array<{ name: string }>).map((t) => t.name)).toEqual(['a', 'c']);
+    expect(required.tool_choice).toEqual({ type: 'any' });
+    const auto = sent({ tools, tool_choice: allowed('auto', 'b'), parallel_tool_calls: false });
+    expect((auto.tools as Array<{ name: string }>).map((t) => t.name)).toEqual(['b']);
+    expect(auto.tool_choice).toEqual({ type: 'auto', disable_parallel_tool_use: true });
+    const custom = refused({
+      tools,
+      tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [{ type: 'custom', custom: { name: 'x' } }] } },
+    });
+    expect([custom.status, custom.param]).toEqual([400, 'tool_choice.allowed_tools.tools[0]']);
+  });
+
   it('turns assistant tool_calls into tool_use and tool messages into one user turn of tool_result', () => {
     const body = sent({
       messages: msgs(

@@ -104,12 +104,28 @@ function tools(v: unknown): Array<Record<string, unknown>> {
   });
 }
 
+/**
+ * OpenAI's `allowed_tools` choice (`{"type": "allowed_tools", "allowed_tools": {"mode", "tools"}}`):
+ * the names it allows and its mode, or null for any other choice. Anthropic has no such choice; it
+ * gets only the allowed tools, and `required` as `any` (the edge checked each names a tool of `tools`).
+ */
+function allowedTools(v: unknown): { names: Set<string>; required: boolean } | null {
+  if (!isObj(v) || v.type !== 'allowed_tools' || !isObj(v.allowed_tools) || !Array.isArray(v.allowed_tools.tools)) return null;
+  const names = new Set<string>();
+  v.allowed_tools.tools.forEach((t: unknown, i) => {
+    if (!isObj(t) || t.type !== 'function' || !isObj(t.function) || typeof t.function.name !== 'string')
+      throw untranslatable(`tool_choice.allowed_tools.tools[${i}]`, 'only function tools are supported');
+    names.add(t.function.name);
+  });
+  return { names, required: v.allowed_tools.mode === 'required' };
+}
+
 function toolChoice(v: unknown): Record<string, unknown> {
   if (v === 'auto') return { type: 'auto' };
   if (v === 'required') return { type: 'any' };
   if (v === 'none') return { type: 'none' };
   if (isObj(v) && v.type === 'function' && isObj(v.function) && typeof v.function.name === 'string') return { type: 'tool', name: v.function.name };
-  throw untranslatable('tool_choice', 'must be auto, required, none or a named function');
+  throw untranslatable('tool_choice', 'must be auto, required, none, a named function or allowed_tools of functions');
 }
 
 function stopSequences(v: unknown): string[] {
@@ -168,8 +184,9 @@ export function buildAnthropicBody(input: BuildInput): Record<string, unknown> {
     if (stops.length > 0) out.stop_sequences = stops;
   }
   const hasTools = present(b.tools) && (!Array.isArray(b.tools) || b.tools.length > 0);
-  if (hasTools) out.tools = tools(b.tools);
-  let choice = present(b.tool_choice) ? toolChoice(b.tool_choice) : null;
+  const allowed = allowedTools(b.tool_choice);
+  if (hasTools) out.tools = allowed === null ? tools(b.tools) : tools(b.tools).filter((t) => allowed.names.has(t.name as string));
+  let choice = allowed !== null ? { type: allowed.required ? 'any' : 'auto' } : present(b.tool_choice) ? toolChoice(b.tool_choice) : null;
   // Without tools, `auto` and `none` mean the same as no choice; forcing a tool cannot be honoured.
   if (!hasTools && (choice?.type === 'any' || choice?.type === 'tool')) throw untranslatable('tool_choice', 'a tool is required but no tools were given');
   if (!hasTools) choice = null;
