@@ -104,17 +104,24 @@ function refusalError(r: BudgetRefusal, maxCostUsd: number | null, api: ApiName 
       `worst-case cost of this request on ${r.model}${earlier ? ', earlier attempts included' : ''} ($${formatUsd(r.amount)}) exceeds x-switchyard-max-cost-usd (${cap})${lower}`,
       headers,
     );
+  // Refused only for what requests in flight hold: once they settle (each reservation replaced by
+  // what it cost, usually far less), this one may fit. Said so, not "raise its limit" (a burst of
+  // requests against a budget with room for a few worst cases read as a spent budget).
+  const inFlight = r.reserved > 0 && r.spent + r.amount <= r.limit;
+  const note = inFlight
+    ? `; requests in flight hold ${keyed && !r.budget.startsWith('key:') ? 'part of it' : `$${formatUsd(r.reserved)} of it`} as their worst case: once they settle, at what they cost, this request may fit`
+    : budgetResetNote(r.budget, now);
   // A client key is shown its own budget's spend, not a budget it shares with the other keys (the
   // global one, a model's): that is theirs too, and /switchyard/spend is an operations route.
   if (keyed && !r.budget.startsWith('key:'))
     return new SwitchyardError(
       'budget_exceeded',
-      `budget ${r.budget} would be exceeded: limit $${formatUsd(r.limit)}, this request needs up to $${formatUsd(r.amount)} (a budget shared with other client keys: its spend is not shown to a client)${r.spent + r.reserved < r.limit ? lower : ''}${budgetResetNote(r.budget, now)}`,
+      `budget ${r.budget} would be exceeded: limit $${formatUsd(r.limit)}, this request needs up to $${formatUsd(r.amount)} (a budget shared with other client keys: its spend is not shown to a client)${r.spent + r.reserved < r.limit ? lower : ''}${note}`,
       headers,
     );
   return new SwitchyardError(
     'budget_exceeded',
-    `budget ${r.budget} would be exceeded: limit $${formatUsd(r.limit)}, spent $${formatUsd(r.spent)}, reserved $${formatUsd(r.reserved)}, this request needs up to $${formatUsd(r.amount)}${r.spent + r.reserved < r.limit ? lower : ''}${budgetResetNote(r.budget, now)}`,
+    `budget ${r.budget} would be exceeded: limit $${formatUsd(r.limit)}, spent $${formatUsd(r.spent)}, reserved $${formatUsd(r.reserved)}, this request needs up to $${formatUsd(r.amount)}${r.spent + r.reserved < r.limit ? lower : ''}${note}`,
     headers,
   );
 }

@@ -76,3 +76,27 @@ describe('cut by the shutdown', () => {
     expect(cut(2)).toContain('cut after 2 attempts;');
   });
 });
+
+describe('a budget refusal', () => {
+  const refused = (refusal: Record<string, unknown>, keyed = false) => {
+    const out = failureOutcome({ ...base, keyed, ctx: { ...ctx, refusal } as unknown as ReqContext });
+    if (out.ok) throw new Error('not refused');
+    return out.error;
+  };
+  const budget = { kind: 'budget', model: 'slow', budget: 'global:total', limit: 10_000_000, amount: 2_000_000 };
+
+  it('refused only for what requests in flight hold says this request may fit once they settle, not "raise its limit"', () => {
+    const e = refused({ ...budget, spent: 7_000_000, reserved: 2_500_000 });
+    expect([e.status, e.code]).toEqual([429, 'budget_exceeded']);
+    expect(e.message).toContain('; requests in flight hold $0.002500 of it as their worst case: once they settle, at what they cost, this request may fit');
+    expect(e.message).not.toContain('raise its limit');
+    // A key is not shown the amount of a budget it shares with other keys.
+    expect(refused({ ...budget, spent: 7_000_000, reserved: 2_500_000 }, true).message).toContain('; requests in flight hold part of it as their worst case');
+  });
+
+  it('over the limit by what is spent alone, the budget is spent: its reset, or raising the limit, is what helps', () => {
+    const e = refused({ ...budget, spent: 9_000_000, reserved: 500_000 });
+    expect(e.message).toContain('a total budget does not reset (raise its limit in budget.limits)');
+    expect(e.message).not.toContain('in flight');
+  });
+});
