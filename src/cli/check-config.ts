@@ -3,6 +3,7 @@ import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { unusableSecrets } from '../config/secrets.js';
 import { undersizedPools } from '../config/pool-size.js';
+import { budgetsBelowOneAnswer, unreachableFallbacks } from '../config/config-notes.js';
 
 /**
  * Secrets the file names that this environment lacks. Not a config error (check-config often
@@ -65,6 +66,16 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
     if (undersized.length > 0) {
       console.error('note: connection pools smaller than the concurrency allowed:');
       for (const u of undersized) console.error(`  ${u}`);
+    }
+    const unreachable = unreachableFallbacks(res.config);
+    if (unreachable.length > 0) {
+      console.error('note: fallbacks that will not be used:');
+      for (const u of unreachable) console.error(`  ${u}`);
+    }
+    const small = budgetsBelowOneAnswer(res.config);
+    if (small.length > 0) {
+      console.error('note: budgets smaller than one answer:');
+      for (const u of small) console.error(`  ${u}`);
     }
     const unusable = unusableSecrets(res.config, process.env);
     if (unusable.length > 0) {

@@ -214,10 +214,12 @@ function exhausted(inp: FailureInput): Outcome {
   // Anthropic's own 529 `overloaded_error` (its SDK's OverloadedError, which its clients catch to
   // back off), not a 502 `api_error` saying nothing of overload (an OpenAI-kind upstream's 503 was
   // typed by its own `server_error`). A stream already begun says the type in-band, on a 200.
+  // The attempts' cap ended it (a fallback may not have been tried): the setting is named.
+  const capped = ctx.attempts >= ctx.maxTotalAttempts ? `; resilience.retry.maxTotalAttempts (${ctx.maxTotalAttempts}) reached` : '';
   const overload = f.kind === 'http_status' && (f.status === 503 || f.status === 529);
   return {
     ok: false,
-    error: new SwitchyardError('upstream_error', `upstream failed on every attempt (${ctx.attempts}); last: ${status}: ${f.message}${money}${begun}`, {
+    error: new SwitchyardError('upstream_error', `upstream failed on every attempt (${ctx.attempts}); last: ${status}: ${f.message}${money}${begun}${capped}`, {
       upstreamType: overload ? 'overloaded_error' : (f.error?.type ?? null),
       upstreamText: f.error?.message ?? null,
       ...(overload && inp.api === 'messages' && !ctx.committed ? { status: 529 } : {}),

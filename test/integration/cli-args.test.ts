@@ -144,6 +144,38 @@ describe('switchyard check-config', () => {
     }),
   );
 
+  it("a valid file whose fallbacks maxTotalAttempts 1 leaves untried, or whose budget is below one answer's output, is ok (exit 0) with a note saying so", () => {
+    const noted = join(mkdtempSync(join(tmpdir(), 'sy-check-')), 'switchyard.yaml');
+    const model = (fallbacks: string[]) => ({
+      tier: 'balanced',
+      price: { inputPerMTok: 1, outputPerMTok: 10 },
+      contextWindow: 100_000,
+      maxOutputTokens: 4000,
+      fallbacks,
+      endpoints: [{ provider: 'p', upstreamModel: 'm' }],
+    });
+    const cfg = (maxTotalAttempts: number, usd: number) => ({
+      providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apiKeyEnv: 'SY_CHECK_SET_KEY' } },
+      models: { a: model(['b']), b: model([]) },
+      routing: { routes: { r: ['a', 'b'] } },
+      resilience: { retry: { maxTotalAttempts } },
+      budget: { limits: [{ scope: 'model', model: 'a', period: 'day', usd }] },
+    });
+    const check = (c: Record<string, unknown>) => {
+      writeFileSync(noted, stringify(c));
+      return spawnSync(process.execPath, [BIN, 'check-config', noted], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, SY_CHECK_SET_KEY: 'x' } });
+    };
+    const r = check(cfg(1, 0.01));
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('models.a.fallbacks (b): never tried, since resilience.retry.maxTotalAttempts is 1');
+    expect(r.stderr).toContain('routing.routes.r after a (b): never tried');
+    // 4,000 tokens at $10 per million: $0.04 of output, over the $0.01 limit.
+    expect(r.stderr).toContain("budget.limits[0] ($0.01) is less than one answer's output at maxOutputTokens on a ($0.04 for 4000 tokens)");
+    const fine = check(cfg(2, 0.05));
+    expect(fine.status).toBe(0);
+    expect(fine.stderr).not.toContain('note:');
+  });
+
   it('a valid file whose secrets are not in the environment is ok (exit 0) with a note naming each variable', () => {
     const r = spawnSync(process.execPath, [BIN, 'check-config', file], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, SY_CHECK_UNSET_KEY: '' } });
     expect(r.status).toBe(0);

@@ -38,6 +38,18 @@ describe('upstream failed on every attempt', () => {
     },
   );
 
+  it('names resilience.retry.maxTotalAttempts when its cap ended the attempts (a fallback may not have been tried), not otherwise', () => {
+    const fault = new UpstreamFault('http_status', 'upstream answered 503: busy', 503);
+    const ended = (attempts: number, maxTotalAttempts: number) => {
+      const out = failureOutcome({ ...base, ctx: { ...ctx, attempts, maxTotalAttempts, lastFault: fault } as unknown as ReqContext });
+      return out.ok ? '' : out.error.message;
+    };
+    expect(ended(1, 1)).toBe(
+      'upstream failed on every attempt (1); last: status 503: upstream answered 503: busy; resilience.retry.maxTotalAttempts (1) reached',
+    );
+    expect(ended(2, 6)).toBe('upstream failed on every attempt (2); last: status 503: upstream answered 503: busy');
+  });
+
   it.each([408, 500, 502, 503, 529])('a last answer that may pass (%i) leaves the SDKs their own retries', (status) => {
     const out = failed(status);
     expect(!out.ok && out.error.status).toBe(502);

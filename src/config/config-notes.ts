@@ -1,0 +1,46 @@
+/**
+ * What `switchyard check-config` points out in a valid config that will not do what it seems to:
+ * settings that are valid alone but together leave part of the config without effect.
+ */
+import type { Config } from './schema.js';
+
+/** Fallbacks and route chains that `resilience.retry.maxTotalAttempts: 1` leaves no attempt for. */
+export function unreachableFallbacks(cfg: Config): string[] {
+  if (cfg.resilience.retry.maxTotalAttempts > 1) return [];
+  const models = Object.entries(cfg.models)
+    .filter(([, m]) => m.fallbacks.length > 0)
+    .map(([id, m]) => `models.${id}.fallbacks (${m.fallbacks.join(', ')})`);
+  const routes = Object.entries(cfg.routing.routes)
+    .filter(([, chain]) => chain.length > 1)
+    .map(([name, chain]) => `routing.routes.${name} after ${chain[0]} (${chain.slice(1).join(', ')})`);
+  return [...models, ...routes].map(
+    (s) => `${s}: never tried, since resilience.retry.maxTotalAttempts is 1 (a failed attempt is the request's last; raise it to fail over)`,
+  );
+}
+
+/** USD as the notes print it: up to 6 decimals, no float noise. */
+const usd = (v: number): string => `$${Number(v.toFixed(6))}`;
+
+/**
+ * Budgets below what one answer's output alone can cost on a model they cover: the output cap a
+ * request without `max_tokens` is reserved for (the model's `maxOutputTokens`) at its output price.
+ * Every such request is refused by that budget (a lower `max_tokens` may fit).
+ */
+export function budgetsBelowOneAnswer(cfg: Config): string[] {
+  const out: string[] = [];
+  cfg.budget.limits.forEach((l, i) => {
+    if (l.usd <= 0) return;
+    const covered = l.scope === 'model' && l.model !== undefined ? [l.model] : Object.keys(cfg.models);
+    const over = covered.flatMap((id) => {
+      const m = cfg.models[id];
+      if (m === undefined || m.capabilities.includes('embeddings')) return [];
+      const worst = (m.maxOutputTokens * m.price.outputPerMTok) / 1e6;
+      return worst > l.usd ? [`${id} (${usd(worst)} for ${m.maxOutputTokens} tokens)`] : [];
+    });
+    if (over.length > 0)
+      out.push(
+        `budget.limits[${i}] (${usd(l.usd)}) is less than one answer's output at maxOutputTokens on ${over.join(', ')}: a request there without a lower max_tokens is always refused by it`,
+      );
+  });
+  return out;
+}
