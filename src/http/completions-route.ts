@@ -120,7 +120,7 @@ export const completionsRoute: ApiRoute = async (deps, req, res, requestId) => {
   // Until the chat body is made, an error names what the client sent as it is (a stray `messages` is `messages`).
   let translated = false;
   try {
-    const e = await readEdge(deps, req, requestId, { cascaded: true });
+    const e = await readEdge(deps, req, res, requestId, { cascaded: true });
     rt = e.rt;
     const t = translateCompletions(e.body);
     translated = true;

@@ -10,7 +10,7 @@ import { requestLog, type RequestLog } from '../observe/request-log.js';
 import type { Hints } from '../runtime/api.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { clientAuthorization } from './auth.js';
-import { checkJsonShape } from './json-limits.js';
+import { checkJsonShape, checkRawDepth } from './json-limits.js';
 import { bodyText, readBody, type ServerDeps } from './server.js';
 import { clientRequestId } from './request-id.js';
 import { parseHints } from './validate.js';
@@ -28,14 +28,21 @@ export interface EdgeRequest {
 }
 
 /** `cascaded`: the route runs the quality cascade (Messages, Responses, legacy Completions); embeddings refuse `x-switchyard-cascade: on`. */
-export async function readEdge(deps: ServerDeps, req: IncomingMessage, requestId: string, { cascaded = false } = {}): Promise<EdgeRequest> {
+export async function readEdge(
+  deps: ServerDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+  { cascaded = false } = {},
+): Promise<EdgeRequest> {
   const rt = deps.runtime();
   const receivedAt = rt.now();
   if (req.method !== 'POST') throw new SwitchyardError('method_not_allowed', `use POST for ${req.url ?? ''}`);
   if (deps.draining())
     throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
   const keyId = deps.keys.check(clientAuthorization(req), receivedAt);
-  const raw = await readBody(req, deps.maxBodyBytes());
+  const raw = await readBody(req, deps.maxBodyBytes(), undefined, undefined, res);
+  checkRawDepth(raw);
   const text = bodyText(raw);
   if (text.trim() === '') throw new SwitchyardError('invalid_request', 'request body is empty: send a JSON object (content-type: application/json)');
   let json: unknown;

@@ -126,7 +126,7 @@ export const embeddingsRoute: ApiRoute = async (deps, req, res, requestId) => {
   const receivedAt = Date.now();
   let routed = false;
   try {
-    const e = await readEdge(deps, req, requestId);
+    const e = await readEdge(deps, req, res, requestId);
     const body = parse(e.body);
     const call = { requestId, body, hints: e.hints, keyId: e.keyId, receivedAt: e.receivedAt, log: e.log };
     routed = true;

@@ -64,7 +64,7 @@ export function responsesRoute(store: () => ResponseStore | null): ApiRoute {
     let t: ReturnType<typeof translateResponses>;
     const receivedAt = Date.now();
     try {
-      e = await readEdge(deps, req, requestId, { cascaded: true });
+      e = await readEdge(deps, req, res, requestId, { cascaded: true });
       t = translateResponses(e.body, await previous(e, store()));
     } catch (err) {
       if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
@@ -105,7 +105,7 @@ export function inputTokensRoute(store: () => ResponseStore | null): ApiRoute {
     let error: string | null = null;
     try {
       // A client that asks every call of its SDK for the cascade sends the header here too: nothing is generated, nothing to cascade.
-      const e = await readEdge(deps, req, requestId, { cascaded: true });
+      const e = await readEdge(deps, req, res, requestId, { cascaded: true });
       const model = e.body.model;
       if (model !== undefined && model !== null) {
         if (typeof model !== 'string') throw new SwitchyardError('invalid_request', 'model: expected a string', { param: 'model' });

@@ -58,6 +58,11 @@ export class ByteCollector {
     return false;
   }
 
+  /** The whole body read, it now counts `n` against its share (what is built from it); false when that would pass the share's limit. */
+  hold(n: number): boolean {
+    return this.share === null || this.share.set(Math.max(n, this.size));
+  }
+
   /** Done with the body: what it counted against its share is given back. */
   release(): void {
     this.share?.release();

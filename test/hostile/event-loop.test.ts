@@ -55,3 +55,24 @@ it('a 4 MiB run without whitespace is answered while /healthz stays prompt', asy
   expect(latencies.length).toBeGreaterThan(0);
   expect(Math.max(...latencies), latencies.map((l) => Math.round(l)).join(' ')).toBeLessThan(HEALTH_BOUND_MS);
 }, 60_000);
+
+it('ten 4 MB bodies of nested brackets at once are refused before their parse: all ten 400s and /healthz within the bound (the parse held the loop ~1 s each)', async () => {
+  const deep = `${'['.repeat(2_000_000)}${']'.repeat(2_000_000)}`;
+  const paths = ['/v1/chat/completions', '/v1/messages'];
+  const t = performance.now();
+  const answers = await Promise.all(
+    Array.from({ length: 10 }, async (_, i) => {
+      const body = `{"model":"gpt-4.1","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"x":${deep}}`;
+      const r = await fetch(`${sc.url}${paths[i % 2]}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      return [r.status, await r.text()] as const;
+    }),
+  );
+  const health = await fetch(`${sc.url}/healthz`);
+  const took = performance.now() - t;
+  expect(health.status).toBe(200);
+  for (const [status, text] of answers) {
+    expect(status).toBe(400);
+    expect(text).toContain('nests deeper than 64 levels');
+  }
+  expect(took).toBeLessThan(HEALTH_BOUND_MS);
+}, 60_000);

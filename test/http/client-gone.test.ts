@@ -186,6 +186,26 @@ describe('the body checks at the edge', () => {
     expect(requestBodies.held).toBe(0);
   });
 
+  it('a body stays counted against that limit, at four times its size, until its answer ends; one that fits to be read but not to be held is a 503 server_busy', async () => {
+    expect(requestBodies.held).toBe(0);
+    const body = JSON.stringify({ model: 'a', max_tokens: 20, stream: true, messages: [{ role: 'user', content: 'x'.repeat(900) }] });
+    const res = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(200);
+    // The stream is under way (20 tokens, 25 ms apart): its body is still held.
+    expect(requestBodies.held).toBe(4 * Buffer.byteLength(body));
+    expect(await res.text()).toContain('[DONE]');
+    await until(() => requestBodies.held === 0);
+    expect(requestBodies.held).toBe(0);
+    requestBodies.held = REQUEST_BODIES_LIMIT - 2 * Buffer.byteLength(body);
+    try {
+      const a = await send(`content-length: ${Buffer.byteLength(body)}`, body);
+      expect(a.status).toBe(503);
+      expect(JSON.parse(a.body)).toMatchObject({ error: { code: 'server_busy', message: expect.stringContaining('read, queued or answered') } });
+    } finally {
+      requestBodies.held = 0;
+    }
+  });
+
   it('400 for an empty body', async () => {
     const a = await send('content-length: 0', '');
     expect(a.status).toBe(400);
