@@ -5,6 +5,7 @@
  */
 import { crossSiteRefusal } from './cross-site.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
@@ -196,6 +197,15 @@ export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone, l
  * their JSON; body-parser and the JSON specification's "MAY ignore" accept it).
  */
 export function bodyText(raw: Buffer): string {
+  // JSON is UTF-8 (RFC 8259): other bytes were read as U+FFFD and the model saw "h�llo" for a
+  // Latin-1 "héllo" with a 200; UTF-16 got a parse error of garbled characters.
+  if (!isUtf8(raw)) {
+    const utf16 = (raw[0] === 0xff && raw[1] === 0xfe) || (raw[0] === 0xfe && raw[1] === 0xff) || raw[0] === 0 || raw[1] === 0;
+    throw new SwitchyardError(
+      'invalid_request',
+      `request body is not UTF-8${utf16 ? ' (it looks like UTF-16)' : ''}: JSON must be sent as UTF-8 (RFC 8259); encode the body as UTF-8`,
+    );
+  }
   return raw.length >= 3 && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? raw.toString('utf8', 3) : raw.toString('utf8');
 }
 

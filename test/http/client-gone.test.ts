@@ -206,6 +206,24 @@ describe('the body checks at the edge', () => {
     }
   });
 
+  it('400 for a body that is not UTF-8 (Latin-1 was read as U+FFFD and answered; UTF-16 got a garbled parse error), saying so', async () => {
+    const json = JSON.stringify({ model: 'a', max_tokens: 5, messages: [{ role: 'user', content: 'héllo' }] });
+    for (const [body, note] of [
+      [Buffer.from(json, 'latin1'), ''],
+      [Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(json, 'utf16le')]), ' (it looks like UTF-16)'],
+    ] as const) {
+      const r = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as { error: { message: string } }).error.message).toBe(
+        `request body is not UTF-8${note}: JSON must be sent as UTF-8 (RFC 8259); encode the body as UTF-8`,
+      );
+    }
+    // The same body in UTF-8 is served.
+    const ok = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: json });
+    expect(ok.status).toBe(200);
+    await ok.text();
+  });
+
   it('400 for an empty body', async () => {
     const a = await send('content-length: 0', '');
     expect(a.status).toBe(400);
