@@ -4,7 +4,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { gcraAdmits, gcraConsume, gcraFreeAt } from '../../machines/gcra.js';
+import { gcraAdmits, gcraConsume, gcraFreeAt, gcraUsed } from '../../machines/gcra.js';
 import type { Config } from '../config/schema.js';
 import { SwitchyardError } from '../errors.js';
 
@@ -99,19 +99,49 @@ export class ClientKeys {
     return this.find(authorization)?.id ?? null;
   }
 
-  /** The key id for this request, or null when auth is off. Throws 401 / 429. */
-  check(authorization: string | undefined, now: number): string | null {
+  /**
+   * The key id for this request, or null when auth is off. Throws 401 / 429. A key with an rpm
+   * gets OpenAI's request-window headers (`x-ratelimit-limit-requests`, `-remaining-requests`,
+   * `-reset-requests`) on its answer (put in `headers`) and on its 429, which also says
+   * `retry-after` (whole seconds, as the contract says) and `retry-after-ms` (what the OpenAI
+   * SDKs read first).
+   */
+  check(authorization: string | undefined, now: number, headers?: Record<string, string>): string | null {
     const found = this.find(authorization);
     if (found === null) return null;
-    if (found.rpm !== null) {
-      if (!gcraAdmits(found.tat, now, 1, found.rpm)) {
-        const wait = Math.max(1, Math.ceil((gcraFreeAt(found.tat, now, 1, found.rpm) - now) / 1000));
-        throw new SwitchyardError('rate_limited', `client key "${found.id}" is over its limit of ${found.rpm} requests per minute`, {
-          headers: { 'retry-after': String(wait) },
+    const rpm = found.rpm;
+    if (rpm !== null) {
+      if (!gcraAdmits(found.tat, now, 1, rpm)) {
+        const waitMs = Math.max(1, Math.ceil(gcraFreeAt(found.tat, now, 1, rpm) - now));
+        throw new SwitchyardError('rate_limited', `client key "${found.id}" is over its limit of ${rpm} requests per minute`, {
+          headers: {
+            'retry-after': String(Math.ceil(waitMs / 1000)),
+            'retry-after-ms': String(waitMs),
+            ...windowHeaders(found.tat, now, rpm),
+          },
         });
       }
-      found.tat = gcraConsume(found.tat, now, 1, found.rpm);
+      found.tat = gcraConsume(found.tat, now, 1, rpm);
+      if (headers !== undefined) Object.assign(headers, windowHeaders(found.tat, now, rpm));
     }
     return found.id;
   }
+}
+
+/** `1m30s`, `2.5s`, `20ms`: the duration form of OpenAI's `x-ratelimit-reset-*` headers. */
+export function resetDuration(ms: number): string {
+  const whole = Math.max(0, Math.ceil(ms));
+  if (whole < 1000) return `${whole}ms`;
+  const minutes = Math.floor(whole / 60_000);
+  const seconds = String((whole % 60_000) / 1000);
+  return minutes > 0 ? `${minutes}m${seconds}s` : `${seconds}s`;
+}
+
+/** A key's request window as OpenAI says its own: the limit, the requests left now, and when the window is whole again. */
+function windowHeaders(tat: number, now: number, rpm: number): Record<string, string> {
+  return {
+    'x-ratelimit-limit-requests': String(rpm),
+    'x-ratelimit-remaining-requests': String(Math.max(0, Math.floor(rpm - gcraUsed(tat, now, rpm) + 1e-9))),
+    'x-ratelimit-reset-requests': resetDuration(tat - now),
+  };
 }

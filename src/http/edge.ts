@@ -40,7 +40,9 @@ export async function readEdge(
   if (req.method !== 'POST') throw new SwitchyardError('method_not_allowed', `use POST for ${req.url ?? ''}`);
   if (deps.draining())
     throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
-  const keyId = deps.keys.check(clientAuthorization(req), receivedAt);
+  const window: Record<string, string> = {};
+  const keyId = deps.keys.check(clientAuthorization(req), receivedAt, window);
+  for (const name in window) res.setHeader(name, window[name]!);
   const raw = await readBody(req, deps.maxBodyBytes(), undefined, undefined, res);
   checkRawDepth(raw);
   const text = bodyText(raw);

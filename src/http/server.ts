@@ -246,7 +246,7 @@ async function chat(
   try {
     if (deps.draining())
       throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
-    keyId = deps.keys.check(clientAuthorization(req), receivedAt);
+    keyId = deps.keys.check(clientAuthorization(req), receivedAt, base);
     body = parseChatBody(await readJson(deps, req, res, hook));
     hints = parseHints(req.headers, rt.cfg.resilience.requestTimeoutMs);
   } catch (err) {

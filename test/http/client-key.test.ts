@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLedger } from '../../src/accounting/ledger.js';
 import { configSchema } from '../../src/config/schema.js';
 import { apiRoutes } from '../../src/http/api-routes.js';
-import { ClientKeys } from '../../src/http/auth.js';
+import { ClientKeys, resetDuration } from '../../src/http/auth.js';
 import { registerSecrets } from '../../src/observe/scrub.js';
 import { createHttpServer } from '../../src/http/server.js';
 import { Runtime } from '../../src/runtime/runtime.js';
@@ -20,6 +20,7 @@ import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { rawRequest } from '../hostile/raw.js';
 
 const GOOD = 'sk-good-client-key';
+const LIMITED = 'sk-limited-client-key';
 let sim: Simulator;
 let rt: Runtime;
 let base: string;
@@ -32,14 +33,19 @@ beforeAll(async () => {
     models: {
       a: { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 100_000, endpoints: [{ provider: 'p', upstreamModel: 'up-a' }] },
     },
-    auth: { keys: [{ id: 'k1', keyEnv: 'SY_TEST_KEY' }] },
+    auth: {
+      keys: [
+        { id: 'k1', keyEnv: 'SY_TEST_KEY' },
+        { id: 'k2', keyEnv: 'SY_TEST_KEY2', rpm: 3 },
+      ],
+    },
   });
   const log = pino({ level: 'silent' });
   rt = new Runtime({ cfg, ledger: await openLedger('memory'), log });
   await rt.restoreBudgets();
   const server = createHttpServer({
     runtime: () => rt,
-    keys: new ClientKeys(cfg, { SY_TEST_KEY: GOOD }),
+    keys: new ClientKeys(cfg, { SY_TEST_KEY: GOOD, SY_TEST_KEY2: LIMITED }),
     log,
     maxBodyBytes: () => 100_000,
     models: () => ({ object: 'list', data: [{ id: 'a', object: 'model', created: 0, owned_by: 'switchyard' }] }),
@@ -183,4 +189,58 @@ describe('Expect: 100-continue and a body declared over the limit (raw socket)',
       await agent.close();
     }
   }, 30_000);
+});
+
+describe('a key with an rpm', () => {
+  it('says its window on every answer as OpenAI does, and its 429 says when to come back (retry-after, retry-after-ms)', async () => {
+    const window = async (path: string, body: string): Promise<[number, string | null, string | null, string | null, Response]> => {
+      const r = await fetch(`${base}${path}`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', authorization: `Bearer ${LIMITED}` },
+      });
+      await r.arrayBuffer();
+      return [
+        r.status,
+        r.headers.get('x-ratelimit-limit-requests'),
+        r.headers.get('x-ratelimit-remaining-requests'),
+        r.headers.get('x-ratelimit-reset-requests'),
+        r,
+      ];
+    };
+    const messagesBody = JSON.stringify({ model: 'a', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] });
+    // The chat route and the other routes (set before they run) count in one window.
+    expect((await window('/v1/chat/completions', chatBody)).slice(0, 3)).toEqual([200, '3', '2']);
+    expect((await window('/v1/messages', messagesBody)).slice(0, 3)).toEqual([200, '3', '1']);
+    const third = await window('/v1/chat/completions', chatBody);
+    expect(third.slice(0, 3)).toEqual([200, '3', '0']);
+    // Three requests at 20 s each: the window is whole again in (almost) a minute.
+    expect(third[3]).toMatch(/^(59(\.\d+)?s|1m0s)$/);
+    const [status, limit, remaining, reset, r] = await window('/v1/chat/completions', chatBody);
+    expect([status, limit, remaining]).toEqual([429, '3', '0']);
+    expect(r.headers.get('x-switchyard-error-code')).toBe('rate_limited');
+    const ms = Number(r.headers.get('retry-after-ms'));
+    // One request frees 20 s after the first was taken.
+    expect(ms).toBeGreaterThan(15_000);
+    expect(ms).toBeLessThanOrEqual(20_000);
+    expect(r.headers.get('retry-after')).toBe(String(Math.ceil(ms / 1000)));
+    expect(reset).toMatch(/^\d+(\.\d+)?s$|^1m0s$/);
+    // A key without an rpm gets none of them.
+    const free = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      body: chatBody,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${GOOD}` },
+    });
+    await free.arrayBuffer();
+    expect(free.status).toBe(200);
+    expect(free.headers.get('x-ratelimit-limit-requests')).toBeNull();
+  });
+
+  it('formats the reset as OpenAI does (20ms, 1.5s, 6m0s)', () => {
+    expect(resetDuration(19.2)).toBe('20ms');
+    expect(resetDuration(1500)).toBe('1.5s');
+    expect(resetDuration(360_000)).toBe('6m0s');
+    expect(resetDuration(61_250)).toBe('1m1.25s');
+    expect(resetDuration(-5)).toBe('0ms');
+  });
 });
