@@ -50,6 +50,8 @@ export class SwitchyardError extends Error {
   readonly upstreamType: string | null;
   /** An upstream's own error text quoted in the message (it may quote the prompt): left out of info log lines, see {@link loggedMessage}. */
   readonly upstreamText: string | null;
+  /** The last attempt's answer was whole but failed this check of its API (`tool_args`): the quality cascade names its step so. */
+  readonly answerCheck: string | null;
 
   constructor(
     code: ErrorCode,
@@ -63,6 +65,7 @@ export class SwitchyardError extends Error {
       details?: Record<string, unknown> | null;
       upstreamType?: string | null;
       upstreamText?: string | null;
+      answerCheck?: string | null;
     } = {},
   ) {
     super(message);
@@ -79,6 +82,7 @@ export class SwitchyardError extends Error {
     this.details = opts.details ?? null;
     this.upstreamType = opts.upstreamType ?? null;
     this.upstreamText = opts.upstreamText ?? null;
+    this.answerCheck = opts.answerCheck ?? null;
   }
 
   /** The relayed body; its message is scrubbed of secrets (an upstream's message may echo one). */

@@ -20,7 +20,7 @@ import {
   type SendOptions,
   type UpstreamResponse,
 } from '../upstream/transport.js';
-import { OversizeFault, UpstreamFault, type ChatBody, type StreamPiece } from '../upstream/types.js';
+import { OversizeFault, UnusableAnswer, UpstreamFault, type ChatBody, type StreamPiece } from '../upstream/types.js';
 import { ByteCollector } from '../upstream/byte-collector.js';
 import { HeldShare, heldOverMessage } from '../upstream/held-bytes.js';
 import { completionAsSse } from '../upstream/json-as-stream.js';
@@ -316,10 +316,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
       const bad = inp.toolArgsObjects === true ? badToolArgs(completionToolCalls(out.completion)) : null;
       if (bad !== null) {
         refused = out;
-        throw new UpstreamFault(
-          'bad_response',
-          `the answer calls tool ${bad} with arguments that are not a JSON object (a Messages tool_use input must be one)`,
-        );
+        throw new UnusableAnswer(`the answer calls tool ${bad} with arguments that are not a JSON object (a Messages tool_use input must be one)`, 'tool_args');
       }
       if (inp.brokenOffIsCut === true && out.finishReason !== null && BROKEN_OFF.has(out.finishReason)) {
         refused = out;
@@ -780,7 +777,7 @@ class StreamReader implements BodyConsumer {
     const bad = this.tools !== null && this.finish !== 'length' ? badToolArgs(this.tools.calls) : null;
     if (bad !== null) {
       this.failed(
-        new UpstreamFault('bad_response', `the answer calls tool ${bad} with arguments that are not a JSON object (a Messages tool_use input must be one)`),
+        new UnusableAnswer(`the answer calls tool ${bad} with arguments that are not a JSON object (a Messages tool_use input must be one)`, 'tool_args'),
       );
       return;
     }

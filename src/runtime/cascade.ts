@@ -340,7 +340,7 @@ function maxCostLeft(call: ChatCall, spent: number): number | null {
 }
 
 function check(run: StepRun, settings: Parameters<typeof checkAnswer>[2], call: ChatCall, clientMax: number | null, injectedLogprobs: boolean): Checked {
-  if (!run.answer) return { ...run, failed: [], outcome: run.error?.code ?? 'no_answer' };
+  if (!run.answer) return { ...run, failed: [], outcome: run.error?.answerCheck ?? run.error?.code ?? 'no_answer' };
   const out = checkAnswer(
     run.answer,
     {

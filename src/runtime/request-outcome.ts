@@ -222,6 +222,7 @@ function exhausted(inp: FailureInput): Outcome {
     error: new SwitchyardError('upstream_error', `upstream failed on every attempt (${ctx.attempts}); last: ${status}: ${f.message}${money}${begun}${capped}`, {
       upstreamType: overload ? 'overloaded_error' : (f.error?.type ?? null),
       upstreamText: f.error?.message ?? null,
+      answerCheck: 'answerCheck' in f && typeof f.answerCheck === 'string' ? f.answerCheck : null,
       ...(overload && inp.api === 'messages' && !ctx.committed ? { status: 529 } : {}),
       // The SDKs retry a 5xx on their own (openai-node and anthropic-sdk: twice). A last answer that
       // asking again gets the same (a redirect, the provider refusing switchyard's key, account or

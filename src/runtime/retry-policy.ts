@@ -35,6 +35,9 @@
  *                                                             provider's JSON shape: model not found; a 4xx
  *                                                             in JSON of any shape but for 404 and 413: an
  *                                                             API's answer)
+ *   an answer the request's API cannot  released              fail over (the model's answer, not the endpoint's health:
+ *     deliver (UnusableAnswer: Messages                        the cascade names the step by the check, `tool_args`)
+ *     tool arguments not an object)
  *   1xx / 3xx where an answer should be failed (other, counts) fail over, logged loudly (a redirect: an http:// base URL
  *     (a redirect), or a 2xx web page                          moved to https://, or a path that moved; not followed; a
  *     (text/html)                                              page: a base URL pointing at a site, not the API)
@@ -158,8 +161,9 @@ export function decide(f: UpstreamFault, s: RetryState, r: ResilienceConfig): De
       return { verdict: failed('stream_cut'), next: lastChance(s, r, canRetrySame) ?? { step: 'failover' }, loud: false };
     // An answer that is not one (not JSON, no choices, an error body in a 200, far over its cap): the
     // endpoint's state says so, not that a stream was cut.
+    // A well-formed answer this request's API cannot deliver (UnusableAnswer): the model's, not the endpoint's.
     case 'bad_response':
-      return { verdict: failed('bad_response'), next: { step: 'failover' }, loud: false };
+      return { verdict: 'answerCheck' in f ? { event: 'released' } : failed('bad_response'), next: { step: 'failover' }, loud: false };
     case 'reset': {
       const delay = backoffMs(s.attemptsOnEndpoint, r, s.rng);
       const retry = canRetrySame && !s.transientRetryUsed && delay + (s.minAttemptMs ?? 0) < s.remainingMs;

@@ -186,6 +186,22 @@ export class UpstreamFault extends Error {
 }
 
 /**
+ * A whole answer, well formed, that this request's API cannot deliver: a Messages client's tool
+ * call whose arguments are not a JSON object (a `tool_use` input must be one). The model's
+ * answer, not the endpoint's health: the endpoint is not counted as failing (a few such answers
+ * opened its breaker for every API), the request fails over, and the quality cascade names the
+ * step by the check it failed (`answerCheck`), as it would an answer it checked itself.
+ */
+export class UnusableAnswer extends UpstreamFault {
+  constructor(
+    message: string,
+    readonly answerCheck: 'tool_args',
+  ) {
+    super('bad_response', message);
+  }
+}
+
+/**
  * An upstream answer (a whole body, or one stream event) larger than switchyard reads: the
  * provider made far more than a reply within the request's output cap, and bills it, so the
  * attempt is billed at what it was reserved for (the prompt and the cap sent), not $0.

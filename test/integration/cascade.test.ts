@@ -227,6 +227,37 @@ describe('custom tools under the cascade', () => {
   });
 });
 
+describe('Messages tool arguments that are not a JSON object', () => {
+  it("are the step's tool_args miss (JSON and streamed), not an upstream error, and not counted against the endpoint", async () => {
+    const tools = [{ name: 'lookup', input_schema: { type: 'object', properties: { input: { type: 'string' } }, required: ['input'] } }];
+    for (const stream of [false, true]) {
+      // Both models of the first step (fast_cheap) answer so: the step (named by the last model it tried) has no answer to deliver.
+      await sim.setFault('deepseek-chat', { kind: 'invalid_tool_args', times: 1 });
+      await sim.setFault('gemini-2.5-flash', { kind: 'invalid_tool_args', times: 1 });
+      const r = await fetch(`${sc.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-switchyard-tier': 'fast_cheap' },
+        body: JSON.stringify({ model: 'auto', max_tokens: 100, stream, tools, messages: [{ role: 'user', content: `call lookup ${++seq}` }] }),
+      });
+      const text = await r.text();
+      expect(r.status).toBe(200);
+      expect(r.headers.get('x-switchyard-cascade')).toBe('gemini-2.5-flash:tool_args>gpt-4.1:pass');
+      expect(r.headers.get('x-switchyard-reason')).toMatch(/^cascade: gemini-2\.5-flash tool_args -> balanced/);
+      expect(text).toContain('"tool_use"');
+      const steps = await stepsOf(sc, r.headers.get('x-request-id')!, 2);
+      expect(steps.map((s) => [s.model, s.quality, s.delivered])).toEqual([
+        ['gemini-2.5-flash', 'tool_args', 0],
+        ['gpt-4.1', 'pass', 1],
+      ]);
+    }
+    // The model's answer, not the endpoint's health: twice in a row, and deepseek's breaker counted nothing.
+    const ep = (await (await fetch(`${sc.url}/switchyard/state`)).json()) as {
+      endpoints: Array<{ model: string; consecutiveFailures: number; state: string }>;
+    };
+    expect(ep.endpoints.find((e) => e.model === 'deepseek-v3.2')).toMatchObject({ state: 'healthy', consecutiveFailures: 0 });
+  });
+});
+
 describe('auto under the cascade', () => {
   it("a cascaded auto request keeps the scorer's score on its first step (route_score, what switchyard calibrate reads), once", async () => {
     for (const stream of [false, true]) {
