@@ -893,7 +893,9 @@ export class RequestDriver {
   private cutAttemptUsage(h: EndpointHandle, err: AttemptFailure, prefill: string | null): Usage | null {
     if (!err.sent) return null;
     const kind = err.fault.kind;
-    if (this.session === null) return CUT_BY_US.has(kind) || (err.answered && kind !== 'bad_response') ? this.cutUsage(h, prefill) : null;
+    // A 2xx that is a web page (an `http_status` fault: a portal or a site at the baseUrl) was never the API: nothing made, nothing billed.
+    if (this.session === null)
+      return CUT_BY_US.has(kind) || (err.answered && kind !== 'bad_response' && kind !== 'http_status') ? this.cutUsage(h, prefill) : null;
     return CUT_BY_US.has(kind) || kind === 'first_token_timeout' ? { promptTokens: this.estimate(h, prefill, '').promptTokens, completionTokens: 0 } : null;
   }
 

@@ -569,6 +569,12 @@ describe('a web page (200 text/html) where an answer should be is not the API', 
     expect(r.headers.get('x-switchyard-model')).toBe('m-ok');
     expect(hits).toEqual(['web-page', 'ok']);
     expect((await endpointOf('m-web-page')).consecutiveFailures).toBe(failures + 1);
+    // The page made and billed nothing: the request costs what m-ok's answer alone costs (it was billed the whole reservation).
+    if (!stream) {
+      const alone = await ask('m-ok');
+      await alone.arrayBuffer();
+      expect(r.headers.get('x-switchyard-cost-usd')).toBe(alone.headers.get('x-switchyard-cost-usd'));
+    }
     const out = await sc.waitForOutput(/endpoint m-web-page@fake: upstream answered 200 with a web page \(text\/html\)/);
     const line = out.split('\n').find((l) => l.includes('endpoint m-web-page@fake: upstream answered 200 with a web page'))!;
     expect(JSON.parse(line)).toMatchObject({ level: 50, baseUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/v1$/) });
