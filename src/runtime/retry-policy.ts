@@ -3,7 +3,7 @@
  * and what the request does next. Pure, so every row of the table is unit-tested.
  *
  *   fault                               endpoint event        next step
- *   429, retry-after ≤ maxRetryAfterMs  rateLimited(retryAt)  same endpoint after retry-after
+ *   429, retry-after ≤ maxRetryAfterMs  rateLimited(retryAt)  same endpoint after retry-after (at least the backoff)
  *   429, longer or none                 rateLimited(retryAt)  fail over (the throttle lasts at most MAX_UPSTREAM_WAIT_MS)
  *   5xx / 529 / reset before headers    failed (counts; a     one quick jittered retry on the same endpoint (not before a
  *                                       503/529 with retry-
@@ -196,8 +196,10 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
     const asked = rl?.retryAfterMs ?? rl?.resetMs ?? null;
     const wait = asked === null ? null : Math.min(asked, MAX_UPSTREAM_WAIT_MS);
     const retryAt = s.now + (wait ?? DEFAULT_THROTTLE_MS);
-    const retry = wait !== null && wait <= r.maxRetryAfterMs && canRetrySame && wait + (s.minAttemptMs ?? 0) < s.remainingMs;
-    return { verdict: { event: 'rateLimited', retryAt }, next: retry ? { step: 'retry_same', delayMs: wait } : { step: 'failover' }, loud: false };
+    // The wait asked for, but never less than the backoff: a `retry-after: 0` was asked again at once, three times in 8 ms.
+    const delay = wait === null ? null : Math.max(wait, backoffMs(s.attemptsOnEndpoint, r, s.rng));
+    const retry = delay !== null && wait! <= r.maxRetryAfterMs && canRetrySame && delay + (s.minAttemptMs ?? 0) < s.remainingMs;
+    return { verdict: { event: 'rateLimited', retryAt }, next: retry ? { step: 'retry_same', delayMs: delay } : { step: 'failover' }, loud: false };
   }
   if (status >= 500) {
     // A retry-after on a 5xx (503 overloaded) is the least wait before asking again; longer than maxRetryAfterMs: fail over.

@@ -46,6 +46,15 @@ describe('429', () => {
     expect(decide(http(429, { rateLimit: rl(R.maxRetryAfterMs) }), state(), R).next).toEqual({ step: 'retry_same', delayMs: 5000 });
   });
 
+  it('a retry-after shorter than the backoff (0, say) waits the backoff: never asked again at once', () => {
+    // attemptsOnEndpoint 1, base 200 ms, rng 0.5: the backoff is 150 ms; the second attempt's 300 ms.
+    expect(decide(http(429, { rateLimit: rl(0) }), state(), R).next).toEqual({ step: 'retry_same', delayMs: 150 });
+    expect(decide(http(429, { rateLimit: rl(0) }), state({ attemptsOnEndpoint: 2 }), R).next).toEqual({ step: 'retry_same', delayMs: 300 });
+    expect(decide(http(429, { rateLimit: rl(100) }), state(), R).next).toEqual({ step: 'retry_same', delayMs: 150 });
+    // The throttle itself is what was asked.
+    expect(decide(http(429, { rateLimit: rl(0) }), state(), R).verdict).toEqual({ event: 'rateLimited', retryAt: NOW });
+  });
+
   it('a wait that would leave the attempt less than its room (a tenth of the request, at most 1 s) fails over instead: no doomed, billed attempt', () => {
     // 1,000 ms wait, 1,050 ms left of a 1,050 ms request: the attempt would have 50 ms (its room is 105).
     expect(decide(http(429, { rateLimit: rl(1000) }), state({ remainingMs: 1050, minAttemptMs: 105 }), R).next).toEqual({ step: 'failover' });
