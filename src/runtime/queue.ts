@@ -29,6 +29,7 @@ export class CapacityQueue {
   private again = false;
   /** Shutting down: the end of the grace period (epoch ms), after which no wait can be served here. */
   private drainEnd: number | null = null;
+  private readonly sleepers = new Set<{ until: number; shed: () => void }>();
 
   constructor(
     private readonly maxDepth: () => number,
@@ -89,6 +90,27 @@ export class CapacityQueue {
   shed(drainEnd: number): void {
     this.drainEnd = drainEnd;
     for (const w of this.waiters.slice()) if (this.sheds(w.freesAt)) w.wake('shed');
+    for (const s of [...this.sleepers])
+      if (this.sheds(s.until)) {
+        this.sleepers.delete(s);
+        s.shed();
+      }
+  }
+
+  /**
+   * A retry's wait on one endpoint until `until` (a 429's retry-after, a 5xx's backoff) is shed
+   * like a queued wait: `shed` is called at once when shutdown has begun and the wait ends after
+   * its grace period, or when shutdown begins so later (the request answered 503 shutting_down
+   * at the end of the grace period, and held the exit until then). Returns the wait's end.
+   */
+  sleeping(until: number, shed: () => void): () => void {
+    if (this.sheds(until)) {
+      shed();
+      return () => undefined;
+    }
+    const s = { until, shed };
+    this.sleepers.add(s);
+    return () => this.sleepers.delete(s);
   }
 
   private sheds(freesAt: number | null): boolean {

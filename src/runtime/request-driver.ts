@@ -549,8 +549,15 @@ export class RequestDriver {
           return this.aborted() ?? { type: admitted === true && !late ? 'capacity.freed' : 'capacity.refused', at: now };
         });
       }
-      case 'sleep':
-        return sleepUntil(this.rt.scheduler, cmd.until, this.ac.signal).then(() => this.aborted() ?? { type: 'timer.fired', at: this.rt.now() });
+      case 'sleep': {
+        const shed = () =>
+          this.ac.abort(new UpstreamFault('shutting_down', 'the sidecar is shutting down, and the wait before asking the endpoint again ends after it stops'));
+        const woke = this.rt.queue.sleeping(cmd.until, shed);
+        return sleepUntil(this.rt.scheduler, cmd.until, this.ac.signal).then(() => {
+          woke();
+          return this.aborted() ?? { type: 'timer.fired', at: this.rt.now() };
+        });
+      }
       case 'reserve':
         return this.reserve(cmd);
       case 'send':

@@ -328,6 +328,39 @@ describe('shutdown', () => {
     }
   });
 
+  it("SIGTERM answers a request waiting out a 429's retry-after that ends after the grace period at once (503 shutting_down), not at the grace end", async () => {
+    const cfg = testConfig(sim.url, { server: { shutdownGraceMs: 10_000 } });
+    (cfg.resilience as Record<string, unknown>) = { ...(cfg.resilience as object), maxRetryAfterMs: 30_000 };
+    const gpt = (cfg.models as Record<string, { fallbacks: string[] }>)['gpt-4.1']!;
+    gpt.fallbacks = [];
+    const sc = await startSidecar(cfg);
+    try {
+      await sim.setFault('gpt-4.1', { kind: 'rate_limit', retryAfterSec: 20, times: 1 });
+      const waiting = fetch(`${sc.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-switchyard-timeout-ms': '120000' },
+        body: JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'x' }] }),
+      });
+      // The 429 came back: the request sleeps 20 s before asking the endpoint again.
+      for (let i = 0; i < 100 && !(await sim.log()).some((e) => e.status === 429); i++) await sleep(20);
+      await sleep(50);
+      const started = Date.now();
+      const exited = sc.stop('SIGTERM');
+      const r = await waiting;
+      expect(r.status).toBe(503);
+      expect(((await r.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+        code: 'shutting_down',
+        message: expect.stringContaining('shutting down'),
+      });
+      expect(await exited).toBe(0);
+      // Generous: the point is that it did not wait out the 10 s grace period.
+      expect(Date.now() - started).toBeLessThan(8_000);
+    } finally {
+      await sim.clearFaults();
+      if (sc.child.exitCode === null && sc.child.signalCode === null) sc.child.kill('SIGKILL');
+    }
+  });
+
   it('when server.shutdownGraceMs runs out with a request in flight, the log says it was cut; exit 0', async () => {
     await withStreamInFlight(300, async (sc, cfg, id) => {
       expect(await sc.stop('SIGTERM')).toBe(0);
