@@ -365,17 +365,25 @@ const modelSchema = z
     return out;
   });
 
+/** A task name: `x-switchyard-task` is matched lower-cased, so a name with a capital letter could never match (it was accepted, and every request naming it was told "unknown task"). */
+const taskName = z
+  .string()
+  .min(1)
+  .refine((n) => n === n.toLowerCase(), {
+    error: (i) => `task names are matched lower-case (x-switchyard-task is case-insensitive): write "${String(i.input).toLowerCase()}"`,
+  });
+
 const classifierSchema = z
   .strictObject({
-    simpleTasks: z.array(z.string()).default(['greeting', 'simple_qa', 'translation']),
-    complexTasks: z.array(z.string()).default(['analysis', 'creative']),
+    simpleTasks: z.array(taskName).default(['greeting', 'simple_qa', 'translation']),
+    complexTasks: z.array(taskName).default(['analysis', 'creative']),
     complexityKeywords: z
       .array(z.string().min(1))
       // Empty by default: the `auto` scorer decides; keyword counts ranked prompts no better than chance (issue 11).
       .default([]),
     complexityThreshold: positiveInt.default(3),
     /** Extra task names mapped to a tier (`x-switchyard-task: <name>`). */
-    tasks: z.record(z.string(), z.enum(TIERS)).default({}),
+    tasks: z.record(taskName, z.enum(TIERS)).default({}),
     /** Prompts above this many tokens (counted exactly) go to `high_quality` unless a tier or task hint decides (the scorer is not asked). */
     longPromptTokens: positiveInt.default(8000),
   })

@@ -444,6 +444,12 @@ describe('error messages', () => {
     expect(errors(validateConfig(both))).toEqual([
       expect.stringMatching(/^routing\.classifier\.complexTasks: task "analysis" is in both routing\.classifier\.simpleTasks and complexTasks/),
     ]);
+    // A task name with a capital letter could never match (the header is matched lower-cased): refused, naming the fix.
+    const capital = { ...minimal(), routing: { classifier: { tasks: { Smalltalk: 'fast_cheap' }, complexTasks: ['Legal'] } } };
+    expect(errors(validateConfig(capital))).toEqual([
+      expect.stringMatching(/^routing\.classifier\.complexTasks\[0\]: task names are matched lower-case .*write "legal"/),
+      expect.stringMatching(/^routing\.classifier\.tasks\.Smalltalk: .*write "smalltalk"/),
+    ]);
     // tasks gives a tier over the lists (their defaults too): allowed.
     expect(ok(validateConfig({ ...minimal(), routing: { classifier: { tasks: { analysis: 'balanced' } } } })).routing.classifier.tasks).toEqual({
       analysis: 'balanced',
