@@ -818,7 +818,7 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
     }
   }
   checkEmbeddings(modelMap, providers, ctx);
-  crossCheckCascade(obj(obj(cfg.routing).cascade), known, ctx, unknown);
+  crossCheckCascade(obj(obj(cfg.routing).cascade), known, ctx, unknown, (m) => isEmbeddings(modelMap[m]));
   const keys = arr(obj(cfg.auth).keys).map(obj);
   const keyIds = keys.map((k) => k.id).filter((k): k is string => typeof k === 'string');
   const budgetIds = new Map<string, number>();
@@ -946,7 +946,13 @@ function checkEmbeddings(modelMap: Record<string, unknown>, providers: Record<st
  * At least one check (with none, every answer passed: requests stayed on the first, cheapest step
  * and never escalated); `judge` needs a judge model from the catalogue, and a judge needs the check turned on.
  */
-function crossCheckCascade(c: Record<string, unknown>, known: (m: string) => boolean, ctx: z.RefinementCtx, unknown: (m: string) => string): void {
+function crossCheckCascade(
+  c: Record<string, unknown>,
+  known: (m: string) => boolean,
+  ctx: z.RefinementCtx,
+  unknown: (m: string) => string,
+  embeddingsOnly: (m: string) => boolean,
+): void {
   if (Array.isArray(c.checks) && c.checks.length === 0)
     ctx.addIssue({
       code: 'custom',
@@ -959,6 +965,13 @@ function crossCheckCascade(c: Record<string, unknown>, known: (m: string) => boo
     ctx.addIssue({ code: 'custom', path: ['routing', 'cascade', 'judge'], message: 'check "judge" needs routing.cascade.judge.model' });
   if (typeof judge.model === 'string' && !known(judge.model))
     ctx.addIssue({ code: 'custom', path: ['routing', 'cascade', 'judge', 'model'], message: unknown(judge.model) });
+  // An embeddings model answers no rubric: every request paid for a judge call that came back unclear.
+  else if (typeof judge.model === 'string' && embeddingsOnly(judge.model))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['routing', 'cascade', 'judge', 'model'],
+      message: `"${judge.model}" is an embeddings model: the judge must be a chat model (it answers PASS or FAIL)`,
+    });
   if (typeof judge.model === 'string' && !checks.includes('judge'))
     ctx.addIssue({ code: 'custom', path: ['routing', 'cascade', 'judge'], message: 'a judge is configured but "judge" is not in routing.cascade.checks' });
 }

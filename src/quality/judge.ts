@@ -88,8 +88,12 @@ export function judgeBody(model: string, rubric: string, maxTokens: number, requ
  * the verdict as a participle ("PASSED", "Failed.") means the same word.
  */
 export function judgeVerdict(text: string): 'pass' | 'fail' | 'unclear' {
-  const pass = /\bPASS(?:ED|ES)?\b/i.test(text);
-  const fail = /\bFAIL(?:ED|S)?\b/i.test(text);
+  const { pass, fail } = judgeWords(text);
   if (pass === fail) return 'unclear';
   return pass ? 'pass' : 'fail';
+}
+
+/** Which of the two verdict words the judge's answer has (both, or neither, is unclear). */
+export function judgeWords(text: string): { pass: boolean; fail: boolean } {
+  return { pass: /\bPASS(?:ED|ES)?\b/i.test(text), fail: /\bFAIL(?:ED|S)?\b/i.test(text) };
 }

@@ -6,7 +6,7 @@
 import type { LedgerRow } from '../accounting/ledger.js';
 import type { CascadeConfig } from '../config/schema.js';
 import type { Answer } from '../quality/answer.js';
-import { judgeBody, judgeVerdict } from '../quality/judge.js';
+import { judgeBody, judgeVerdict, judgeWords } from '../quality/judge.js';
 import type { ChatCall, ChatSink } from './api.js';
 import { runStep } from './cascade-step.js';
 import type { RequestRecord, RuntimeCore } from './core.js';
@@ -34,7 +34,7 @@ export async function runJudge(
   const verdict = run.answer ? judgeVerdict(text) : 'unclear';
   const quality = run.answer ? `judge:${verdict}` : `judge:${run.error?.code ?? 'no_answer'}`;
   const row = run.row ? { ...run.row, cascade: { parentId: call.requestId, step: n, quality, delivered: false } } : null;
-  // Why a verdict is unclear: the judge's error (budget_exceeded, upstream_error…), or an answer that said neither.
-  const why = run.answer ? 'no PASS or FAIL in its answer' : (run.error?.code ?? 'no answer');
+  // Why a verdict is unclear: the judge's error (budget_exceeded, upstream_error…), or an answer that said neither word, or both.
+  const why = run.answer ? (judgeWords(text).pass ? 'both PASS and FAIL in its answer' : 'no PASS or FAIL in its answer') : (run.error?.code ?? 'no answer');
   return { verdict, why, row, records: run.records };
 }

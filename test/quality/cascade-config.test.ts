@@ -38,6 +38,15 @@ describe('routing.cascade config', () => {
     expect(errors({ minLogprob: 0.5 })).toMatch(/routing\.cascade\.minLogprob/);
     expect(errors({ checks: ['judge'], judge: { model: 'gpt-4.1' } })).toBe('');
   });
+  it('refuses an embeddings model as the judge (it answers no rubric: every request paid for an unclear verdict)', () => {
+    const cfg = structuredClone(DEFAULT_CONFIG) as { models: Record<string, Record<string, unknown>>; routing?: Record<string, unknown> };
+    cfg.models.emb = { ...cfg.models['gpt-4.1']!, capabilities: ['embeddings'], fallbacks: [], aliases: [] };
+    cfg.routing = { ...(cfg.routing ?? {}), cascade: { checks: ['judge'], judge: { model: 'emb' } } };
+    const r = validateConfig(cfg);
+    expect(r.ok ? [] : r.errors).toEqual([
+      expect.stringMatching(/^routing\.cascade\.judge\.model: "emb" is an embeddings model: the judge must be a chat model/),
+    ]);
+  });
   it('refuses a setting that no listed check reads (it would be taken and do nothing)', () => {
     const errors = (c: unknown): string => {
       const r = withCascade(c);

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { configSchema, type Config, type ConfigInput } from '../../src/config/schema.js';
-import { judgeVerdict } from '../../src/quality/judge.js';
+import { judgeVerdict, judgeWords } from '../../src/quality/judge.js';
 import { cascadePlan } from '../../src/routing/cascade-plan.js';
 import type { ResolveInput } from '../../src/routing/resolve.js';
 
@@ -191,5 +191,11 @@ describe('judgeVerdict', () => {
     expect(judgeVerdict('FAILED')).toBe('fail');
     expect(judgeVerdict('Passed.')).toBe('pass');
     expect(judgeVerdict('PASSED or FAILED')).toBe('unclear');
+  });
+
+  it('says which words an unclear answer had (x-switchyard-judge said "no PASS or FAIL" of "It does not PASS; FAIL.")', () => {
+    expect(judgeWords('It does not PASS; FAIL.')).toEqual({ pass: true, fail: true });
+    expect(judgeWords('no idea')).toEqual({ pass: false, fail: false });
+    expect(judgeWords('Failed.')).toEqual({ pass: false, fail: true });
   });
 });
