@@ -289,7 +289,8 @@ const price = z
   .nonnegative()
   .max(MAX_PRICE_PER_MTOK, { error: `at most ${MAX_PRICE_PER_MTOK} USD per million tokens (switchyard counts money in exact nano-USD)` })
   // Prices are held in micro-USD per million tokens: a finer one was rounded (0.0000001 priced at $0).
-  .refine((v) => Math.abs(v * 1_000_000 - Math.round(v * 1_000_000)) < 1e-6, {
+  // (Not said of a price over the maximum: "at most 6 decimals" of 1e308 made no sense.)
+  .refine((v) => v > MAX_PRICE_PER_MTOK || Math.abs(v * 1_000_000 - Math.round(v * 1_000_000)) < 1e-6, {
     error: 'at most 6 decimals (switchyard holds prices in micro-USD per million tokens; a finer price would be rounded)',
   });
 
@@ -301,6 +302,8 @@ const priceSchema = z.strictObject({
 });
 
 const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
+/** The most one request may reserve ($1,000,000 = 10^15 nano-USD): sums of many stay exact integers (below 2^53 ≈ 9.007 · 10^15). */
+const MAX_REQUEST_WORST_USD = 1_000_000;
 /** gpt-4o-mini (also as a relay names it, `openai/gpt-4o-mini`) bills an image at 2,833 + 5,667 tokens a tile, 8 tiles at most. */
 const GPT_4O_MINI = /(^|\/)gpt-4o-mini/i;
 const GPT_4O_MINI_IMAGE_TOKENS = 2_833 + 8 * 5_667;
@@ -357,6 +360,19 @@ const modelSchema = z
         code: 'custom',
         path: ['maxOutputTokens'],
         message: `${m.maxOutputTokens} is larger than the model's contextWindow (${m.contextWindow}): the answer has to fit in the context window with its prompt`,
+      });
+    // One request's worst case (a whole context window of prompt at its dearest price, the output cap
+    // at the output price) is held exactly in nano-USD: a window of 2^53 tokens took the config and
+    // then answered a large max_tokens with a 500.
+    const promptPrice = Math.max(m.price.inputPerMTok, m.price.cacheWritePerMTok ?? 0, m.price.cachedInputPerMTok ?? 0);
+    const maxOut = Math.min(m.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS, m.contextWindow);
+    const worstUsd = (m.contextWindow * promptPrice + maxOut * m.price.outputPerMTok) / 1e6;
+    // (A price over its maximum is refused by itself.)
+    if (worstUsd > MAX_REQUEST_WORST_USD && Math.max(promptPrice, m.price.outputPerMTok) <= MAX_PRICE_PER_MTOK)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['contextWindow'],
+        message: `one request on this model could cost $${worstUsd.toPrecision(3)} (a whole contextWindow of ${m.contextWindow} tokens of prompt and ${maxOut} of output at its prices), over the $${MAX_REQUEST_WORST_USD.toLocaleString('en-US')} switchyard accounts for one request: set the model's real contextWindow and maxOutputTokens`,
       });
   })
   .transform((m) => {

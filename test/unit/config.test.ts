@@ -274,6 +274,26 @@ describe('error messages', () => {
     ]);
     m.price!.inputPerMTok = 0.075;
     expect(validateConfig(raw).ok).toBe(true);
+    // A price over the maximum is said so, once (it was also told "at most 6 decimals").
+    m.price!.inputPerMTok = 1e308;
+    expect(errors(validateConfig(raw))).toEqual([expect.stringMatching(/^models\.gpt-4\.1\.price\.inputPerMTok: .*at most 10000 USD per million tokens/)]);
+  });
+
+  it('a model one request on which could cost over $1,000,000 is refused (a context window of 2^53 tokens was taken, then a large max_tokens answered 500)', () => {
+    const raw = rawDefaults();
+    const m = (raw.models as Record<string, Record<string, unknown>>)['gpt-4.1']!;
+    m.contextWindow = Number.MAX_SAFE_INTEGER;
+    m.maxOutputTokens = Number.MAX_SAFE_INTEGER;
+    expect(errors(validateConfig(raw))).toEqual([
+      expect.stringMatching(
+        /^models\.gpt-4\.1\.contextWindow: one request on this model could cost \$9\.01e\+10 .*set the model's real contextWindow and maxOutputTokens/,
+      ),
+    ]);
+    // A real long-context model at a high price is far under it.
+    m.contextWindow = 10_000_000;
+    delete m.maxOutputTokens;
+    m.price = { inputPerMTok: 75, outputPerMTok: 150 };
+    expect(validateConfig(raw).ok).toBe(true);
   });
 
   it('a missing tier is "required", not a wrong value (a misspelt key beside it is named too)', () => {
