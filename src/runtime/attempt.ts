@@ -444,6 +444,34 @@ function embeddingInputs(input: string | string[] | number[] | number[][]): numb
   return input.length > 0 && typeof input[0] === 'number' ? 1 : input.length;
 }
 
+/**
+ * Each vector of an embeddings answer's `data` in `want`'s encoding: a list of numbers as the
+ * base64 of its little-endian float32s (OpenAI's base64 encoding), or such base64 as the list.
+ * Changes `data` in place; true when it changed anything.
+ */
+export function encodeVectors(data: unknown[], want: 'float' | 'base64'): boolean {
+  let changed = false;
+  for (const d of data) {
+    if (typeof d !== 'object' || d === null) continue;
+    const item = d as { embedding?: unknown };
+    const v = item.embedding;
+    if (want === 'base64' && Array.isArray(v) && v.every((x) => typeof x === 'number')) {
+      const bytes = Buffer.allocUnsafe(v.length * 4);
+      for (let i = 0; i < v.length; i++) bytes.writeFloatLE(v[i] as number, i * 4);
+      item.embedding = bytes.toString('base64');
+      changed = true;
+    } else if (want === 'float' && typeof v === 'string') {
+      const bytes = Buffer.from(v, 'base64');
+      if (bytes.length % 4 !== 0) continue;
+      const floats = new Float32Array(bytes.length / 4);
+      for (let i = 0; i < floats.length; i++) floats[i] = bytes.readFloatLE(i * 4);
+      item.embedding = Array.from(floats);
+      changed = true;
+    }
+  }
+  return changed;
+}
+
 /** What is wrong with an embeddings answer's `data` for `want` inputs (a count, a missing or repeated index), or null. */
 function vectorMismatch(data: unknown[], want: number): string | null {
   if (data.length !== want) return `has ${data.length} vector${data.length === 1 ? '' : 's'}`;
@@ -563,7 +591,7 @@ function finishOf(completion: Record<string, unknown> | null): string | null {
 
 function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number): AttemptSuccess {
   // A byte order mark before the JSON (some gateways write one) is not part of it.
-  const text = res.text.charCodeAt(0) === 0xfeff ? res.text.slice(1) : res.text;
+  let text = res.text.charCodeAt(0) === 0xfeff ? res.text.slice(1) : res.text;
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -586,6 +614,10 @@ function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number)
     // The provider billed the batch: its reported usage is billed (parsed.usage reads an embeddings usage, with no completion count).
     if (miss !== null)
       throw new BadAnswerFault(`upstream embeddings answer ${miss} for ${want} input${want === 1 ? '' : 's'}`, parsed.usage ?? reportedUsage(json), true);
+    // In the encoding the client asked for (float unless it said base64), whatever the upstream sent:
+    // an OpenAI-compatible server that ignores encoding_format gave the OpenAI SDK, which asks for
+    // base64, float lists it decoded to empty vectors.
+    if (encodeVectors(data as unknown[], native.extra.encoding_format === 'base64' ? 'base64' : 'float')) text = JSON.stringify(json);
   }
   const latencyMs = inp.now() - started;
   const completionText = parsed.completion === json ? text : null;

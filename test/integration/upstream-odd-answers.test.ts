@@ -1133,6 +1133,34 @@ describe('answers larger than switchyard reads, and counts that are no counts', 
     expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ prompt_tokens: 4, cost_nano: 4000 });
   });
 
+  it('an upstream that ignores encoding_format: the client gets the encoding it asked for (the OpenAI SDK, asking base64, decoded float lists to empty vectors)', async () => {
+    const f32 = (x: number) => Math.fround(x);
+    // The SDK asks for base64 and decodes it.
+    const client = new OpenAI({ baseURL: `${sc.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    const viaSdk = await client.embeddings.create({ model: 'm-emb-ok', input: ['a', 'b'] });
+    expect(viaSdk.data.map((d) => d.embedding)).toEqual([
+      [f32(0.1), f32(0.2)],
+      [f32(0.1), f32(0.2)],
+    ]);
+    // Raw: base64 is OpenAI's, the little-endian float32s.
+    const raw = await fetch(`${sc.url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm-emb-ok', input: 'a', encoding_format: 'base64' }),
+    });
+    const want = Buffer.alloc(8);
+    want.writeFloatLE(0.1, 0);
+    want.writeFloatLE(0.2, 4);
+    expect(((await raw.json()) as { data: Array<{ embedding: unknown }> }).data[0]!.embedding).toBe(want.toString('base64'));
+    // Float asked, float given: passed as the upstream wrote it.
+    const floats = await fetch(`${sc.url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm-emb-ok', input: 'a' }),
+    });
+    expect(((await floats.json()) as { data: Array<{ embedding: unknown }> }).data[0]!.embedding).toEqual([0.1, 0.2]);
+  });
+
   it('a stream request answered with a whole JSON completion (a server that ignores stream) is streamed to the client and billed its usage (it was a 502 stream_cut, billed $0)', async () => {
     const r = await fetch(`${sc.url}/v1/chat/completions`, {
       method: 'POST',
