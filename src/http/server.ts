@@ -438,6 +438,7 @@ export function createHttpServer(deps: ServerDeps): Server {
     // The models and stored-response routes (answered here, not by a routed request) get a SERVER
     // span named by this route once answered; set before the route's first await.
     let traceRoute: string | null = null;
+    let tracedHere = false;
     const receivedAt = Date.now();
     const handle = async (): Promise<void> => {
       if (chatTarget) {
@@ -458,11 +459,15 @@ export function createHttpServer(deps: ServerDeps): Server {
       if (path.startsWith('/v1/responses/') || path.startsWith('/responses/')) {
         const retrieve = deps.apis?.['/v1/responses/'];
         if (retrieve) {
+          tracedHere = true;
           traceRoute = storedResponseRoute(path);
           return retrieve(deps, req, res, requestId);
         }
       }
-      if (isModelsPath(path)) traceRoute = routeOf(path);
+      if (isModelsPath(path)) {
+        tracedHere = true;
+        traceRoute = routeOf(path);
+      }
       if (path === '/v1/models' || path === '/models') {
         // With auth.keys on, the catalogue is for key holders too (as OpenAI's and LiteLLM's /v1/models).
         modelsKey(deps, req, requestId);
@@ -500,10 +505,15 @@ export function createHttpServer(deps: ServerDeps): Server {
       throw notFound;
     };
     const handled = handle();
-    if (traceRoute !== null) {
+    if (tracedHere) {
       const route = traceRoute;
+      // A route that answered its own error (the stored responses' 404, 400, 405) says its code in the header every error answer has.
+      const errorCode = (): string | null => {
+        const code = res.statusCode >= 400 ? res.getHeader('x-switchyard-error-code') : undefined;
+        return typeof code === 'string' ? code : null;
+      };
       handled.then(
-        () => traceAnswered({ requestId, receivedAt, method: req.method, route, api: null, status: res.statusCode, error: null }, req.headers),
+        () => traceAnswered({ requestId, receivedAt, method: req.method, route, api: null, status: res.statusCode, error: errorCode() }, req.headers),
         () => undefined, // traced below
       );
     }
@@ -526,7 +536,7 @@ export function createHttpServer(deps: ServerDeps): Server {
         res.destroy();
       }
       const wrongMethod = !routed && err instanceof SwitchyardError && err.code === 'method_not_allowed';
-      if (wrongMethod || (notFound !== null && err === notFound) || traceRoute !== null) {
+      if (wrongMethod || (notFound !== null && err === notFound) || tracedHere) {
         const e = err instanceof SwitchyardError ? err : null;
         const route = wrongMethod ? routeOf(path) : traceRoute;
         traceAnswered(
@@ -580,10 +590,12 @@ export function createHttpServer(deps: ServerDeps): Server {
 }
 
 /** A stored response's route for traces: its id a template, its known sub-resource kept (`/v1/responses/{response_id}/input_items`). */
-function storedResponseRoute(path: string): string {
+function storedResponseRoute(path: string): string | null {
   const base = path.startsWith('/v1/') ? '/v1/responses/' : '/responses/';
-  const sub = path.slice(base.length).split('/')[1];
-  return `${base}{response_id}${sub === 'input_items' || sub === 'cancel' ? `/${sub}` : ''}`;
+  const parts = path.slice(base.length).split('/');
+  if (parts.length === 1) return `${base}{response_id}`;
+  // A path no route serves (`…/resp_x/zzz`) is named by its method alone, as every unrouted 404 is.
+  return parts.length === 2 && (parts[1] === 'input_items' || parts[1] === 'cancel') ? `${base}{response_id}/${parts[1]}` : null;
 }
 
 /** What a 404 adds for a path of OpenAI's or Anthropic's API that switchyard does not serve: what is served. */

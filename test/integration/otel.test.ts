@@ -598,6 +598,7 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(await get('/v1/models/no-such-model', 22)).toBe(404);
     expect(await get('/v1/responses/resp_nope', 23)).toBe(404);
     expect(await get('/v1/responses/resp_nope/input_items', 24)).toBe(404);
+    expect(await get('/v1/responses/resp_nope/zzz', 25)).toBe(404);
     const list = await server(traceparent(21).split('-')[1]!);
     expect(list.name).toBe('GET /v1/models');
     expect(list.parentSpanId).toBe(CLIENT_SPAN);
@@ -608,8 +609,19 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(one.attributes).toMatchObject({ 'http.response.status_code': 404, 'switchyard.error.code': 'model_not_found' });
     const stored = await server(traceparent(23).split('-')[1]!);
     expect(stored.name).toBe('GET /v1/responses/{response_id}');
-    expect(stored.attributes).toMatchObject({ 'http.route': '/v1/responses/{response_id}', 'http.response.status_code': 404 });
-    expect((await server(traceparent(24).split('-')[1]!)).name).toBe('GET /v1/responses/{response_id}/input_items');
+    // The route answers its own errors: their code is on the span as on every other error span (it was left out).
+    expect(stored.attributes).toMatchObject({
+      'http.route': '/v1/responses/{response_id}',
+      'http.response.status_code': 404,
+      'switchyard.error.code': 'not_found',
+    });
+    const items = await server(traceparent(24).split('-')[1]!);
+    expect(items.name).toBe('GET /v1/responses/{response_id}/input_items');
+    expect(items.attributes['switchyard.error.code']).toBe('not_found');
+    // A path no route serves is named by its method alone, as every unrouted 404 (it was named as the retrieve route).
+    const unrouted = await server(traceparent(25).split('-')[1]!);
+    expect(unrouted.name).toBe('GET');
+    expect(unrouted.attributes['http.route']).toBeUndefined();
     for (const s of [list, one, stored]) expect(s.status.code ?? 0).toBe(0);
   });
 
