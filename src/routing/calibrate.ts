@@ -34,16 +34,31 @@ export function referenceShareAbove(t: number, quantiles: readonly number[]): nu
 }
 
 /**
- * The threshold at which about `share` of the sorted scores are at or above it: the lowest of
- * those scores, written short (see {@link shortThreshold}) as long as no lower score reaches it.
+ * The threshold at which about `share` of the sorted scores are at or above it: of the scores
+ * seen, the one whose share at or above it is nearest the wish, written short (see
+ * {@link shortThreshold}) as long as no lower score reaches it. Equal scores go to the same
+ * side: with 20 identical greetings, a wish of 75 % fell inside their run and sent them all up
+ * (93.9 %) where the next score gave 73.5 %.
  */
 function thresholdAt(sorted: readonly number[], share: number): number {
   const n = sorted.length;
-  const k = Math.round(Math.min(1, Math.max(0, share)) * n); // how many go above
-  if (k <= 0) return 1;
+  const want = Math.min(1, Math.max(0, share)) * n; // how many should go above
+  if (Math.round(want) <= 0) return 1;
   // Every request: 0, not the lowest score seen (a lower one later would go to a cheaper tier).
   if (share >= 1) return 0;
-  return shortThreshold(sorted[n - k]!, n - k > 0 ? sorted[n - k - 1]! : -Infinity);
+  let best = 0;
+  let bestGap = Infinity;
+  for (let i = 0; i < n; i++) {
+    if (i > 0 && sorted[i] === sorted[i - 1]) continue; // the first of a run of equal scores: the whole run goes above
+    const gap = Math.abs(n - i - want);
+    if (gap < bestGap) {
+      bestGap = gap;
+      best = i;
+    }
+  }
+  // None above is nearer than any run (the top run is larger than the wish by more than the wish).
+  if (want < bestGap) return 1;
+  return shortThreshold(sorted[best]!, best > 0 ? sorted[best - 1]! : -Infinity);
 }
 
 /**

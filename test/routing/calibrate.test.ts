@@ -54,6 +54,21 @@ describe('calibrate (pure)', () => {
     expect(formatThreshold(calibrate(scores, { strongShare: 0.5 }).thresholds.highQuality)).toMatch(/^0\.\d{4}$/);
   });
 
+  it('equal scores go to one side: the share nearest the wish, not the whole run of equal scores above it', () => {
+    // 10 identical greetings at 0.518 between 2 lower scores and 38 higher ones: a wish of 80 % fell inside the run and sent it all up (96 %).
+    const scores = [0.3, 0.31, ...Array.from({ length: 10 }, () => 0.518), ...Array.from({ length: 38 }, (_, i) => 0.6 + i * 0.01)];
+    const c = calibrate(scores, { strongShare: 0.8 });
+    // Above the run: 38 of 50 (76 %); with it: 48 of 50 (96 %): 76 % is the nearer to 80 %.
+    expect(c.shares.high_quality).toBe(38 / 50);
+    expect(c.thresholds.highQuality).toBeGreaterThan(0.518);
+    // Nearer the run's share: the run goes up whole, never split.
+    expect(calibrate(scores, { strongShare: 0.9 }).shares.high_quality).toBe(48 / 50);
+    // Only equal scores: none goes up, or all, whichever is nearer the wish.
+    const flat = Array.from({ length: 60 }, () => 0.7);
+    expect(calibrate(flat, { strongShare: 0.3 }).shares.high_quality).toBe(0);
+    expect(calibrate(flat, { strongShare: 0.6 }).shares.high_quality).toBe(1);
+  });
+
   it("balanced stays the trained threshold (under high_quality's): a deployment's greetings stay fast_cheap whatever its share of them", () => {
     // 30 "thanks!" (0.5304 under the trained defaults of the helper round) and 30 support questions above them.
     const thanks = DEFAULT_MODEL.thresholds.balanced - 0.004;
