@@ -93,15 +93,17 @@ export function proposeCascadeAdjustments(tiers: readonly TierQuality[], cfg: Pi
         reason: `only ${fails} (< ${pct(th.lowFailRate)}): more requests could start at ${t.tier}`,
       };
     }
-    const enough = t.checked >= th.minSamples || verdicts >= th.minSamples;
-    return {
-      tier: t.tier,
-      action: 'keep',
-      change: null,
-      reason: enough
-        ? `${fails}, ${pct(badRate)} of ${verdicts} verdicts bad: within bounds`
-        : `not enough data (${t.checked} checked, ${verdicts} verdicts; need ${th.minSamples})`,
-    };
+    // Each half is "within bounds" only with enough of it: 18 verdicts, all bad, were called so beside enough checked answers.
+    const checksOk = t.checked >= th.minSamples;
+    const verdictsOk = verdicts >= th.minSamples;
+    const tooFew = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}, too few to judge (need ${th.minSamples})`;
+    const verdictPart = `${pct(badRate)} of ${verdicts} verdicts bad`;
+    let reason: string;
+    if (checksOk && verdictsOk) reason = `${fails}, ${verdictPart}: within bounds`;
+    else if (checksOk) reason = `${fails}: within bounds; ${tooFew(verdicts, 'verdict')}${verdicts > 0 ? ` (${pct(badRate)} bad)` : ''}`;
+    else if (verdictsOk) reason = `${verdictPart}: within bounds; ${tooFew(t.checked, 'checked answer')}`;
+    else reason = `not enough data (${t.checked} checked, ${verdicts} verdicts; need ${th.minSamples})`;
+    return { tier: t.tier, action: 'keep', change: null, reason };
   });
 }
 

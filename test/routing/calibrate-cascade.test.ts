@@ -60,6 +60,16 @@ describe('cascade calibration', () => {
     expect(few.reason).toMatch(/not enough data/);
     expect(proposeCascadeAdjustments([tier({ tier: 'balanced', failed: 10 })], config())[0]).toMatchObject({ action: 'keep' });
   });
+
+  it('says "within bounds" only of what there is enough of (18 verdicts, all bad, were called within bounds)', () => {
+    const [p] = proposeCascadeAdjustments([tier({ tier: 'balanced', checked: 35, failed: 3, bad: 18 })], config());
+    expect(p).toMatchObject({ action: 'keep', change: null });
+    expect(p!.reason).toMatch(/^9% of 35 checked answers failed a check: within bounds; 18 verdicts, too few to judge \(need \d+\) \(100% bad\)$/);
+    const [q] = proposeCascadeAdjustments([tier({ tier: 'balanced', checked: 4, failed: 0, good: 40 })], config());
+    expect(q!.reason).toMatch(/^0% of 40 verdicts bad: within bounds; 4 checked answers, too few to judge/);
+    const [r] = proposeCascadeAdjustments([tier({ tier: 'balanced', checked: 40, failed: 2, good: 39, bad: 1 })], config());
+    expect(r!.reason).toBe('5% of 40 checked answers failed a check, 3% of 40 verdicts bad: within bounds');
+  });
 });
 
 describe('printout', () => {
