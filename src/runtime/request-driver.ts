@@ -210,7 +210,11 @@ export class RequestDriver {
       // Never sent anywhere and refused for money: the row and headers name the model refused (it was NULL).
       endpoint: this.session?.committedTo ?? this.lastEndpoint ?? (!outcome.ok && outcome.error.code === 'budget_exceeded' ? this.refusedFor : null),
       model: unreached?.model ?? null,
-      headers: (h) => switchyardHeaders(attempts, h, this.reason(h, outcome.ok), unreached),
+      // Refused before any attempt (for money): the model it was for, not an endpoint it never reached.
+      headers: (h) =>
+        h !== null && attempts === 0 && !outcome.ok
+          ? switchyardHeaders(0, null, this.reason(h, false), { model: h.model, tier: h.modelCfg.tier })
+          : switchyardHeaders(attempts, h, this.reason(h, outcome.ok), unreached),
     });
   }
 

@@ -319,6 +319,9 @@ describe('x-switchyard-max-cost-usd', () => {
       ),
     );
     expect(both.headers?.get('x-switchyard-model')).toBe('gpt-4.1');
+    // No endpoint was reached: none is named (it named the endpoint refused for money), the tier is the model's.
+    expect(both.headers?.get('x-switchyard-endpoint')).toBeNull();
+    expect([both.headers?.get('x-switchyard-attempts'), both.headers?.get('x-switchyard-tier')]).toEqual(['0', 'balanced']);
     expect(both.message).toMatch(/worst-case cost of this request on gpt-4\.1 \(\$[0-9.]+\) exceeds/);
     expect(await sim.log()).toEqual([]);
   });
