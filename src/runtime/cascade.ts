@@ -461,11 +461,15 @@ async function deliver(
   // A later step refused for money (the best answer so far delivered): its models are named as a plain request names them.
   const reason = held && held.kind !== 'none' ? held.headers['x-switchyard-reason'] : undefined;
   if (chosen && reason !== undefined) {
-    const notes = steps
-      .slice(steps.indexOf(chosen) + 1)
+    const later = steps.slice(steps.indexOf(chosen) + 1);
+    const notes = later
       .filter((s) => s.error?.code === 'budget_exceeded')
       .flatMap((s) => s.moneyNotes)
       .filter((n) => !reason.includes(n));
+    // Later steps that gave nothing better (an upstream error, an answer that failed too): said, so the
+    // reason does not read as if the delivered step were the only one tried.
+    const tried = later.filter((s) => s.error?.code !== 'budget_exceeded').map((s) => `${s.model ?? 'none'} ${s.outcome}`);
+    if (tried.length > 0) notes.push(`escalated to ${tried.join(', then ')}: step ${chosen.n}'s answer delivered`);
     if (notes.length > 0) extra['x-switchyard-reason'] = asciiReason(`${reason}; ${[...new Set(notes)].join('; ')}`);
   }
   if (chosen?.judged !== undefined) extra['x-switchyard-judge'] = chosen.judged;

@@ -423,6 +423,8 @@ describe('no escalation, refusals and switches', () => {
       expect(g.content).not.toBe('');
       expect(g.finish).toBe('length');
       expect(g.headers.get('x-switchyard-model')).toBe('deepseek-v3.2');
+      // The reason says the later steps were tried (it read as if deepseek had been the only one).
+      expect(g.headers.get('x-switchyard-reason')).toMatch(/; escalated to gpt-4\.1 empty, then claude-sonnet-4\.5 empty: step 1's answer delivered$/);
       expect((await stepsOf(sc, id, 3)).map((r) => r.delivered)).toEqual([1, 0, 0]);
     }
   });
