@@ -828,7 +828,14 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
     });
   for (const [route, chain] of Object.entries(obj(obj(cfg.routing).routes))) {
     for (const [i, m] of strs(chain)) {
-      if (!known(m)) ctx.addIssue({ code: 'custom', path: ['routing', 'routes', route, i], message: unknown(m) });
+      // `auto` and `route/…` are what a request names, not models: a route lists models (it said `unknown model "route/chatbot"`).
+      if (m === 'auto' || m.startsWith('route/'))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routing', 'routes', route, i],
+          message: `"${m}" is ${m === 'auto' ? 'the scorer' : 'a route'}, not a model: a route lists catalogue models (in the order tried), it cannot name ${m === 'auto' ? 'auto' : 'another route'}`,
+        });
+      else if (!known(m)) ctx.addIssue({ code: 'custom', path: ['routing', 'routes', route, i], message: unknown(m) });
       else if (isEmbeddings(modelMap[m]))
         ctx.addIssue({ code: 'custom', path: ['routing', 'routes', route, i], message: `"${m}" is an embeddings model: routes are for chat` });
     }

@@ -579,6 +579,15 @@ describe('error messages', () => {
     expect(errs).toContain('models.gpt-4.1.fallbacks[0]: unknown model "Claude-Sonnet-4.5" (did you mean "claude-sonnet-4.5"?)');
   });
 
+  it('a route naming auto or another route is told a route lists models (it said unknown model "route/chatbot")', () => {
+    const raw = rawDefaults();
+    at(raw, 'routing', 'routes').code = ['route/chatbot', 'auto', 'gpt-4.1'];
+    expect(errors(validateConfig(raw))).toEqual([
+      'routing.routes.code[0]: "route/chatbot" is a route, not a model: a route lists catalogue models (in the order tried), it cannot name another route',
+      'routing.routes.code[1]: "auto" is the scorer, not a model: a route lists catalogue models (in the order tried), it cannot name auto',
+    ]);
+  });
+
   it('refuses budget limits that would silently apply more widely or never: a key or model field on another scope, a key budget without auth.keys', () => {
     const raw = rawDefaults();
     raw.budget = {
