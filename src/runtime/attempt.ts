@@ -20,7 +20,7 @@ import {
   type SendOptions,
   type UpstreamResponse,
 } from '../upstream/transport.js';
-import { OversizeFault, UnusableAnswer, UpstreamFault, type ChatBody, type StreamPiece } from '../upstream/types.js';
+import { OversizeFault, SidecarBusyFault, UnusableAnswer, UpstreamFault, type ChatBody, type StreamPiece } from '../upstream/types.js';
 import { ByteCollector } from '../upstream/byte-collector.js';
 import { HeldShare, heldOverMessage } from '../upstream/held-bytes.js';
 import { completionAsSse } from '../upstream/json-as-stream.js';
@@ -547,7 +547,9 @@ class JsonAnswerAsStream implements BodyConsumer {
   data(chunk: Buffer): undefined {
     if (this.over || this.body.add(chunk)) return undefined;
     this.over = true;
-    const f = new OversizeFault(this.body.overShared ? heldOverMessage(this.body.size + chunk.length) : `upstream body larger than ${BODY_LIMIT_BYTES} bytes`);
+    const f = this.body.overShared
+      ? new SidecarBusyFault(heldOverMessage(this.body.size + chunk.length))
+      : new OversizeFault(`upstream body larger than ${BODY_LIMIT_BYTES} bytes`);
     this.reader.error(f);
     this.res.abort(f);
     return undefined;

@@ -135,6 +135,13 @@ function exhausted(inp: FailureInput): Outcome {
   const deadline = inp.abortReason instanceof UpstreamFault && inp.abortReason.kind === 'deadline';
   if (inp.abortReason !== undefined && !deadline) return abortedOutcome(inp.abortReason, ctx, inp.clientDeadline === true);
   const f = realFault(ctx.lastFault);
+  if (f !== null && 'sidecarBusy' in f)
+    return {
+      ok: false,
+      error: new SwitchyardError('server_busy', `${f.message}: send it again shortly (after ${ctx.attempts} attempt${ctx.attempts === 1 ? '' : 's'})`, {
+        headers: { 'retry-after': '1' },
+      }),
+    };
   if (f === null && ctx.refusal) return { ok: false, error: refusalError(ctx.refusal, inp.maxCostUsd, inp.api, inp.keyed === true, ctx.spentNano > 0) };
   if (f === null || (f.status === 429 && ctx.attempts > 0) || ctx.attempts === 0) {
     const tooSlow = inp.tooSlow ?? null;

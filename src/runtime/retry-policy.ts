@@ -162,7 +162,9 @@ export function decide(f: UpstreamFault, s: RetryState, r: ResilienceConfig): De
     // An answer that is not one (not JSON, no choices, an error body in a 200, far over its cap): the
     // endpoint's state says so, not that a stream was cut.
     // A well-formed answer this request's API cannot deliver (UnusableAnswer): the model's, not the endpoint's.
+    // The sidecar's own bound on the answers it holds (SidecarBusyFault): no endpoint's fault, and every endpoint meets it: stop, 503 server_busy.
     case 'bad_response':
+      if ('sidecarBusy' in f) return { verdict: { event: 'released' }, next: { step: 'stop' }, loud: false };
       return { verdict: 'answerCheck' in f ? { event: 'released' } : failed('bad_response'), next: { step: 'failover' }, loud: false };
     case 'reset': {
       const delay = backoffMs(s.attemptsOnEndpoint, r, s.rng);

@@ -10,7 +10,7 @@
  * is still delivered and the caller decides to drop and count it.
  */
 import { TextDecoder } from 'node:util';
-import { OversizeFault } from './types.js';
+import { OversizeFault, SidecarBusyFault } from './types.js';
 import { HeldShare, heldOverMessage } from './held-bytes.js';
 
 export interface SseEvent {
@@ -130,7 +130,7 @@ export class SseParser {
     const n = this.buffer.length + (this.data === null ? 0 : this.data.length);
     if (n > this.maxEventChars) throw new OversizeFault(`upstream event larger than ${this.maxEventChars} characters`);
     // Most chunks end on an event's end (nothing held, nothing to count): one comparison.
-    if ((n > 0 || this.share.held) && !this.share.set(n)) throw new OversizeFault(heldOverMessage(n, 'characters'));
+    if ((n > 0 || this.share.held) && !this.share.set(n)) throw new SidecarBusyFault(heldOverMessage(n, 'characters'));
   }
 
   /** The stream ended: flush a last event that had no terminating blank line. */

@@ -13,7 +13,7 @@ import { HeldShare, heldOverMessage } from './held-bytes.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher, Pool } from 'undici';
 import type { CancelSignal } from '../runtime/cancel.js';
-import { OversizeFault, UpstreamFault, type UpstreamHttpRequest } from './types.js';
+import { OversizeFault, SidecarBusyFault, UpstreamFault, type UpstreamHttpRequest } from './types.js';
 
 export interface SendOptions {
   headersTimeoutMs: number;
@@ -396,7 +396,9 @@ class TextReader implements BodyConsumer {
     if (this.settled) return undefined;
     this.idle?.refresh();
     if (this.body.add(chunk)) return undefined;
-    const f = new OversizeFault(this.body.overShared ? heldOverMessage(this.body.size + chunk.length) : `upstream body larger than ${this.limitBytes} bytes`);
+    const f = this.body.overShared
+      ? new SidecarBusyFault(heldOverMessage(this.body.size + chunk.length))
+      : new OversizeFault(`upstream body larger than ${this.limitBytes} bytes`);
     this.error(f);
     this.call.abort(f);
     return undefined;

@@ -211,3 +211,14 @@ export class OversizeFault extends UpstreamFault {
     super('bad_response', message);
   }
 }
+
+/**
+ * An answer refused because switchyard already holds its process-wide limit of upstream answers
+ * being read (held-bytes.ts): the sidecar's own memory bound, not the upstream's fault. Billed as
+ * an oversize answer is (the provider made it), but not counted against the endpoint (34 of 100
+ * large answers at once opened a healthy endpoint's circuit), not failed over (every endpoint
+ * meets the same bound), and answered 503 `server_busy` with `retry-after`, not 502 upstream_error.
+ */
+export class SidecarBusyFault extends OversizeFault {
+  readonly sidecarBusy = true;
+}

@@ -2,7 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ReqContext } from '../../machines/request.machine.js';
 import { abortedOutcome, failureOutcome } from '../../src/runtime/request-outcome.js';
-import { UpstreamFault } from '../../src/upstream/types.js';
+import { SidecarBusyFault, UpstreamFault } from '../../src/upstream/types.js';
+import { decide } from '../../src/runtime/retry-policy.js';
+import { configSchema } from '../../src/config/schema.js';
+import { heldOverMessage } from '../../src/upstream/held-bytes.js';
 
 const ctx = { failure: null, lastFault: null, refusal: null, attempts: 0 } as unknown as ReqContext;
 const base = { ctx, abortReason: undefined, routeError: null, model: 'slow', maxCostUsd: null, retryAfterSeconds: () => 1 };
@@ -54,6 +57,18 @@ describe('upstream failed on every attempt', () => {
     const out = failed(status);
     expect(!out.ok && out.error.status).toBe(502);
     expect(!out.ok && out.error.headers['x-should-retry']).toBeUndefined();
+  });
+});
+
+describe("switchyard's own bound on the upstream answers it holds", () => {
+  it('is no fault of the endpoint (released, not failed over) and answers 503 server_busy with retry-after, not 502 upstream_error', () => {
+    const fault = new SidecarBusyFault(heldOverMessage(2_000_000));
+    const r = configSchema.parse({ providers: {}, models: {} }).resilience;
+    const state = { attemptsOnEndpoint: 1, transientRetryUsed: false, now: 0, remainingMs: 60_000, rng: () => 0.5 };
+    expect(decide(fault, state, r)).toEqual({ verdict: { event: 'released' }, next: { step: 'stop' }, loud: false });
+    const out = failureOutcome({ ...base, ctx: { ...ctx, attempts: 1, lastFault: fault } as ReqContext });
+    expect(!out.ok && [out.error.status, out.error.code, out.error.headers['retry-after']]).toEqual([503, 'server_busy', '1']);
+    expect(!out.ok && out.error.message).toMatch(/^switchyard is holding 128 MiB of upstream answers being read: .*send it again shortly/);
   });
 });
 
