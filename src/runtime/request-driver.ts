@@ -78,6 +78,8 @@ export class RequestDriver {
   private probe: number | undefined;
   /** `resilience.queue.maxDepth` when this request found the capacity queue full (its 503 says so). */
   private queueFull: number | null = null;
+  /** Woken by a freed slot with less than an attempt's room left before the deadline (ms left), else null. */
+  private lateLeftMs: number | null = null;
   /** The running attempt's end, as the event it becomes (`streaming` waits on it). */
   private attemptEnd: Promise<ReqEvent> | null = null;
   private costNano = 0;
@@ -314,6 +316,7 @@ export class RequestDriver {
       maxCostUsd: this.call.hints.maxCostUsd,
       tooSlow: this.tooSlow(),
       queueFull: this.queueFull,
+      lateLeftMs: this.lateLeftMs,
       removed: this.removedCandidates(),
       api: nativeOf(this.call.body)?.kind === 'embeddings' ? 'embeddings' : (this.call.api ?? 'chat'),
       keyed: this.call.keyId !== null,
@@ -546,6 +549,7 @@ export class RequestDriver {
           // Woken so near the deadline that an attempt would have less than its room (a probe after a
           // 429 that hung until then): 503 now, as a wait known to end there is, not a doomed attempt billed.
           const late = admitted === true && this.snap.context.deadlineAt - now < attemptRoom(this.snap.context);
+          if (late) this.lateLeftMs = Math.max(0, this.snap.context.deadlineAt - now);
           // The deadline passed while it waited (every candidate busy, a half-open probe out, throttled):
           // no endpoint could take it in its time, a 503 naming why, as a wait known to end too late is,
           // not a 504 that blames an upstream it never reached.

@@ -23,6 +23,8 @@ export interface FailureInput {
   tooSlow?: number | null;
   /** `resilience.queue.maxDepth` when the request found the capacity queue full (null otherwise). */
   queueFull?: number | null;
+  /** A slot freed for the request with only this many ms left before its deadline, too few for an attempt (null otherwise). */
+  lateLeftMs?: number | null;
   /** The API the request came in (a refusal's hint names its own output cap field; embeddings have none). */
   api?: ApiName;
   /** Why each candidate could not take it now (`circuit-open`, `max concurrent (4) reached`, `throttled (…)`), for a 503 that no fault explains. */
@@ -174,7 +176,13 @@ function exhausted(inp: FailureInput): Outcome {
         : (() => {
             // Said as it is (a busy endpoint is not a circuit-open one): each candidate's own reason.
             const down = inp.unavailable?.() ?? [];
-            return down.length > 0 ? down.join(', ') : 'every candidate endpoint is busy, circuit-open or throttled';
+            if (down.length > 0) return down.join(', ');
+            // Nothing holds it back now: it was refused for its time, said as such (it read as if every endpoint were down).
+            const late = inp.lateLeftMs ?? null;
+            const waited = `it waited ${ctx.deadlineAt - ctx.receivedAt - (late ?? 0)} ms for a candidate endpoint (busy, circuit-open or throttled)`;
+            if (late !== null) return `${waited}, and one freed only ${late} ms before the request's deadline, too little for an attempt`;
+            if (deadline) return `${waited}, until the request's deadline of ${ctx.deadlineAt - ctx.receivedAt} ms`;
+            return 'every candidate endpoint is busy, circuit-open or throttled';
           })();
     const after = inp.retryAfterSeconds();
     // The SDKs sleep whatever retry-after says (openai-node and anthropic-sdk do not cap it): past a

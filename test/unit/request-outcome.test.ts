@@ -19,6 +19,24 @@ describe('no endpoint available, no fault', () => {
     expect(out.error.message).toBe('no endpoint available for slow: slow max concurrent (4) reached');
   });
 
+  it('refused for its time, with nothing holding it back now, says so: a slot freed too late, or the deadline passed in the wait (it read as if every endpoint were down)', () => {
+    const timed = { ...ctx, receivedAt: 1_000, deadlineAt: 4_000 } as unknown as ReqContext;
+    const late = failureOutcome({ ...base, ctx: timed, lateLeftMs: 120, unavailable: () => [] });
+    expect(!late.ok && late.error.message).toBe(
+      "no endpoint available for slow: it waited 2880 ms for a candidate endpoint (busy, circuit-open or throttled), and one freed only 120 ms before the request's deadline, too little for an attempt",
+    );
+    const deadline = failureOutcome({
+      ...base,
+      ctx: timed,
+      abortReason: new UpstreamFault('deadline', 'the request deadline passed'),
+      unavailable: () => [],
+    });
+    expect(!deadline.ok && [deadline.error.status, deadline.error.message]).toEqual([
+      503,
+      "no endpoint available for slow: it waited 3000 ms for a candidate endpoint (busy, circuit-open or throttled), until the request's deadline of 3000 ms",
+    ]);
+  });
+
   it('without a reason to name (the candidates freed meanwhile), says all three ways it can be', () => {
     const out = failureOutcome({ ...base, unavailable: () => [] });
     expect(!out.ok && out.error.message).toBe('no endpoint available for slow: every candidate endpoint is busy, circuit-open or throttled');
