@@ -125,6 +125,45 @@ function refusedForGood(error: string, url: string): string | null {
 }
 
 /**
+ * What answers at a `redis://` URL's host and port when it is not Redis: the first bytes of its
+ * answer to an inline PING (an HTTP server's `HTTP/1.1 400…`), or null when it answers as Redis
+ * does (a reply of any RESP type, an error included), says nothing within a second, or cannot be
+ * reached (those are for the reconnects to find).
+ */
+async function notRedisAt(url: string): Promise<string | null> {
+  let host: string;
+  let port: number;
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'redis:') return null;
+    host = u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
+    port = Number(u.port || 6379);
+  } catch {
+    return null;
+  }
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    let got = '';
+    const done = (v: string | null): void => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(v);
+    };
+    const timer = setTimeout(() => done(null), 1000);
+    sock.setEncoding('latin1');
+    sock.on('connect', () => sock.write('PING\r\n'));
+    sock.on('data', (d: string) => {
+      got += d;
+      if (got.length === 0) return;
+      done('+-:$*_,#!=(%~>|'.includes(got[0]!) ? null : got.slice(0, 16).replace(/[^\x20-\x7e]/g, '?'));
+    });
+    sock.on('error', () => done(null));
+    sock.on('close', () => done(null));
+  });
+}
+
+/**
  * Redis shared state. The Redis client (ioredis, ~2 MB of live heap and its code) is loaded
  * here, only when `storage.shared` names Redis: a single replica never holds it.
  */
@@ -186,10 +225,24 @@ export async function openRedisShared(opts: {
           await conn.close();
           throw new StartupError(refused);
         }
+        // The reply that said it (an HTTP server's "HTTP/1.1 400") can be lost to the reset that follows it
+        // (3 of 5 starts on an HTTP port refused, 2 ran not ready for good): asked once more, on a socket of its own.
+        const other = await notRedisAt(storage.shared);
+        if (other !== null) {
+          await conn.close();
+          throw new StartupError(
+            refusedForGood('Protocol error', conn.url)!.replace(
+              'its answer was not a Redis reply',
+              `its answer began ${JSON.stringify(other)}, not a Redis reply`,
+            ),
+          );
+        }
         // Not fatal: the sidecar starts not ready and answers 503 until Redis is reachable.
         // ioredis rejects with "Connection is closed."; the reply that closed it (WRONGPASS, NOAUTH,
         // a TLS error) came as an error event before.
-        log.error({ err: conn.health.lastError ?? (err as Error).message, store: conn.url }, 'shared state (Redis) unreachable at startup');
+        // rediss:// to a plain Redis (or redis:// to a TLS one) only times out: said as the likely cause.
+        const tls = /^rediss:/i.test(storage.shared) ? ' (rediss:// is TLS: is this Redis serving TLS? a plain Redis is redis://)' : '';
+        log.error({ err: conn.health.lastError ?? (err as Error).message, store: conn.url }, `shared state (Redis) unreachable at startup${tls}`);
       }
       // Only now: a connection that comes up at start-up on the wrong database must not renew a lease there first.
       conn.onHealth((up) => {

@@ -406,12 +406,24 @@ describe('shared state failover', () => {
     await locked.start();
     const notRedis = createServer((sock) => sock.once('data', () => sock.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n')));
     await new Promise<void>((r) => notRedis.listen(0, '127.0.0.1', r));
+    // A service whose answer is lost to the reset after it (node's HTTP server on the simulator's port did
+    // that 2 starts of 5): the replica's own connection only ever sees ECONNRESET, and ran not ready for good.
+    const http = createServer((sock) =>
+      sock.once('data', (d: Buffer) =>
+        d[0] === 0x2a /* a RESP command, the client's */ ? sock.resetAndDestroy() : sock.end('HTTP/1.1 400 Bad Request\r\n\r\n'),
+      ),
+    );
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
     const d = await freshDb();
     dbs.push(d);
     const cases: Array<[string, string]> = [
       [locked.url.replace('redis://', 'redis://:not-the-password@'), "Redis refused this replica's credentials (WRONGPASS"],
       [locked.url, "Redis refused this replica's credentials (NOAUTH"],
       [`redis://:not-the-password@127.0.0.1:${(notRedis.address() as AddressInfo).port}/0`, "what answers there does not speak Redis's protocol"],
+      [
+        `redis://127.0.0.1:${(http.address() as AddressInfo).port}/0`,
+        'what answers there does not speak Redis\'s protocol (its answer began "HTTP/1.1 400 Bad", not a Redis reply',
+      ],
     ];
     try {
       for (const [shared, why] of cases) {
@@ -431,6 +443,7 @@ describe('shared state failover', () => {
       }
     } finally {
       notRedis.close();
+      http.close();
       await locked.dispose();
     }
   });
