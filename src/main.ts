@@ -187,6 +187,16 @@ function pgHint(err: unknown, ledger: string): string {
   if (code === '3D000') return ` (create it first, e.g. psql -c 'CREATE DATABASE ${db}'; switchyard creates its tables itself)`;
   if (code === '28P01' || code === '28000')
     return ' (check the user and password in storage.ledger, or use PGPASSWORD / ~/.pgpass instead of a password in the URL)';
+  // 42501 insufficient_privilege: the user may not create the ledger's tables (PostgreSQL 15 takes CREATE on public from every user).
+  if (code === '42501') {
+    let user = 'the user in storage.ledger';
+    try {
+      user = decodeURIComponent(new URL(ledger).username) || user;
+    } catch {
+      // the message says enough
+    }
+    return ` (switchyard creates and writes its own tables: connect as the database's owner, or let ${user} create them, e.g. psql -d ${db} -c 'GRANT CREATE, USAGE ON SCHEMA public TO ${user}' as the owner)`;
+  }
   // The connection was taken and then dropped: a proxy or pooler in between, a server restarting, or TLS expected.
   if (code === 'ECONNRESET' || /Connection terminated|connection timeout/i.test((err as Error).message ?? ''))
     return ` (the server at ${where} dropped the connection: is it restarting, or does a proxy or pooler in front of it refuse this client? try again, or check with psql)`;

@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'pino';
 import type { EndpointHandle } from '../runtime/endpoints.js';
+import { redisFailure } from './redis-budget.js';
 
 /** Reasons the endpoint machine records for provider-announced throttling (not the shared ones it learned). */
 const PROVIDER_REASONS = /^(upstream 429|upstream overloaded|x-ratelimit)/;
@@ -30,7 +31,7 @@ export class CooldownPublisher {
         if ((this.published.get(h.id) ?? 0) >= c.retryAt) return;
         this.published.set(h.id, c.retryAt);
         this.publish(h.id, c.retryAt).catch((err: unknown) =>
-          this.log.warn({ endpoint: h.id, err: (err as Error).message }, 'could not share a cooldown with the other replicas'),
+          this.log.warn({ endpoint: h.id, err: redisFailure(err) }, 'could not share a cooldown with the other replicas'),
         );
       },
       error: () => undefined,

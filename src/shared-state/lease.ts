@@ -12,7 +12,7 @@ import { interruptedRow, RECLAIMED_ERROR_CODE } from '../accounting/ledger-codec
 import { isUnreachable } from '../accounting/pg-unavailable.js';
 import type { RedisReply, SharedConnection } from './connection.js';
 import type { Keys } from './keys.js';
-import type { SharedBudgetStore } from './redis-budget.js';
+import { redisFailure, type SharedBudgetStore } from './redis-budget.js';
 import { FINISH_ONE, LEAVE, LEDGER_MARK, RECLAIM, RENEW, RESTARTED } from './scripts.js';
 
 /** The same ledger: one database and table, on one server when both say which. */
@@ -112,7 +112,7 @@ export class LeaseKeeper {
   /** Renew (and notice an empty Redis, or one restarted with an older state), then reclaim: what start-up and a reconnect run at once. */
   async tick(): Promise<void> {
     await this.restarted().catch((err: unknown) =>
-      this.d.log.warn({ err: (err as Error).message }, 'could not check whether Redis restarted with an older state; checked again on the next reconnect'),
+      this.d.log.warn({ err: redisFailure(err) }, 'could not check whether Redis restarted with an older state; checked again on the next reconnect'),
     );
     await this.renew();
     await this.work();
@@ -148,7 +148,7 @@ export class LeaseKeeper {
       if (wrong !== null && !this.wrongLedger) this.d.log.error(wrong);
       this.wrongLedger = wrong !== null;
     })()
-      .catch((err: unknown) => this.d.log.warn({ err: (err as Error).message }, 'shared-state lease renewal failed; retried shortly'))
+      .catch((err: unknown) => this.d.log.warn({ err: redisFailure(err) }, 'shared-state lease renewal failed; retried shortly'))
       .finally(() => {
         this.renewing = null;
       });
@@ -164,7 +164,7 @@ export class LeaseKeeper {
       void this.d.store.flush();
       await this.d.store.refresh();
     })()
-      .catch((err: unknown) => this.d.log.warn({ err: (err as Error).message }, 'shared-state reclaim round failed; retried shortly'))
+      .catch((err: unknown) => this.d.log.warn({ err: redisFailure(err) }, 'shared-state reclaim round failed; retried shortly'))
       .finally(() => {
         this.working = null;
       });

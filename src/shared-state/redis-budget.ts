@@ -130,7 +130,7 @@ export class SharedBudgetStore implements BudgetStore {
       for (const l of added) await this.seed(l, at, true);
     })()
       .catch((err: unknown) =>
-        this.d.log.warn({ err: (err as Error).message }, 'could not rebuild a budget line a reload added; its counters are rebuilt when Redis answers'),
+        this.d.log.warn({ err: redisFailure(err) }, 'could not rebuild a budget line a reload added; its counters are rebuilt when Redis answers'),
       )
       .finally(() => {
         if (this.reseeding === run) this.reseeding = null;
@@ -430,7 +430,7 @@ export class SharedBudgetStore implements BudgetStore {
             "a replica reclaimed this reservation while its request was still served (this replica's lease lapsed: Redis paused or the process stalled): the shared spend is corrected to the request's actual cost",
           );
       } catch (err) {
-        this.d.log.warn({ err: (err as Error).message, pending: this.outbox.length }, 'shared settle/release not sent yet: retried when Redis answers');
+        this.d.log.warn({ err: redisFailure(err), pending: this.outbox.length }, 'shared settle/release not sent yet: retried when Redis answers');
         return;
       }
       this.outbox.shift();

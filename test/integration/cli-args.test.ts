@@ -14,7 +14,8 @@ import { stringify } from 'yaml';
 
 import { BIN, ROOT, startSidecar, testConfig } from './harness.js';
 import { Redis } from 'ioredis';
-import { dropPrefix, freshDb, SHARED_REDIS, uniq } from './replicas.js';
+import pg from 'pg';
+import { dropPrefix, freshDb, PG_ADMIN, SHARED_REDIS, uniq } from './replicas.js';
 
 const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000 });
 
@@ -760,6 +761,26 @@ describe('switchyard serve on a PostgreSQL ledger it cannot open', () => {
       expect(r.stderr).toContain(hint);
       expect(r.stdout + r.stderr).not.toContain(PW);
       expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('a user who may not create the tables: exit 1 saying to connect as the owner or grant CREATE (it said only "permission denied for schema public")', async () => {
+    const db = await freshDb();
+    const role = uniq('sy_noperm').replace(/[^a-z0-9_]/g, '_');
+    try {
+      await db.query(`CREATE ROLE ${role} LOGIN`);
+      const name = new URL(db.url).pathname.slice(1);
+      const r = serveOn(`postgres://${role}@127.0.0.1:5432/${name}`);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('permission denied');
+      expect(r.stderr).toContain(`GRANT CREATE, USAGE ON SCHEMA public TO ${role}`);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      await db.drop();
+      const admin = new pg.Client({ connectionString: PG_ADMIN });
+      await admin.connect();
+      await admin.query(`DROP ROLE IF EXISTS ${role}`);
+      await admin.end();
     }
   });
 
