@@ -33,25 +33,79 @@ export function sendCheck(prev: SendProgress | undefined, waiting: number, taken
 /** How often the sweep runs: often enough to cut within a quarter of the timeout, at most once a second. */
 export const sweepEveryMs = (timeoutMs: number): number => Math.max(50, Math.min(1000, Math.floor(timeoutMs / 4)));
 
-export function watchStalledClients(server: Server, timeoutMs: number, onCut: (timeoutMs: number) => void, now: () => number = Date.now): void {
+/**
+ * All answers waiting in connections whose clients take nothing are bounded too: 60 clients that
+ * stopped reading 5 MB JSON answers held 913 MB of RSS until their send timeout. When the bytes
+ * waiting in every connection pass this, the connections whose clients have taken nothing for
+ * the longest (at least {@link MIN_STALL_MS}) are cut first, until the rest fits.
+ */
+export const WAITING_LIMIT = 256 * 1024 * 1024;
+/** A client that took nothing for less than this is never cut for the process-wide bound (a large answer just written). */
+export const MIN_STALL_MS = 5_000;
+
+/**
+ * Which stalled connections to cut so that what waits in all of them fits `limit`: those whose
+ * clients have taken nothing for the longest first, never one stalled for less than `minStallMs`.
+ */
+export function overLimit<T>(conns: ReadonlyArray<{ key: T; waiting: number; since: number | null }>, limit: number, now: number, minStallMs: number): T[] {
+  let total = 0;
+  for (const c of conns) total += c.waiting;
+  if (total <= limit) return [];
+  const stalled = conns.filter((c) => c.since !== null && now - c.since >= minStallMs).sort((a, b) => a.since! - b.since!);
+  const cut: T[] = [];
+  for (const c of stalled) {
+    if (total <= limit) break;
+    cut.push(c.key);
+    total -= c.waiting;
+  }
+  return cut;
+}
+
+export function watchStalledClients(
+  server: Server,
+  timeoutMs: number,
+  onCut: (timeoutMs: number, why: 'timeout' | 'limit') => void,
+  now: () => number = Date.now,
+  limit = WAITING_LIMIT,
+  minStallMs = MIN_STALL_MS,
+): void {
   const sockets = new Map<Socket, SendProgress | null>();
   server.on('connection', (socket: Socket) => {
     sockets.set(socket, null);
     socket.once('close', () => sockets.delete(socket));
   });
-  const sweep = setInterval(() => {
-    const t = now();
-    for (const [socket, prev] of sockets) {
-      const waiting = socket.writableLength;
-      // `bytesWritten` counts what is queued too; what the kernel has taken is the rest.
-      const next = sendCheck(prev ?? undefined, waiting, waiting === 0 ? 0 : socket.bytesWritten - waiting, t, timeoutMs);
-      if (next === 'stalled') {
-        sockets.delete(socket);
-        socket.destroy();
-        onCut(timeoutMs);
-      } else if (next !== prev) sockets.set(socket, next);
-    }
-  }, sweepEveryMs(timeoutMs));
+  const waitingNow: Array<{ key: Socket; waiting: number; since: number | null }> = [];
+  const sweep = setInterval(
+    () => {
+      const t = now();
+      let total = 0;
+      waitingNow.length = 0;
+      for (const [socket, prev] of sockets) {
+        const waiting = socket.writableLength;
+        // `bytesWritten` counts what is queued too; what the kernel has taken is the rest.
+        const next = sendCheck(prev ?? undefined, waiting, waiting === 0 ? 0 : socket.bytesWritten - waiting, t, timeoutMs);
+        if (next === 'stalled') {
+          sockets.delete(socket);
+          socket.destroy();
+          onCut(timeoutMs, 'timeout');
+          continue;
+        }
+        if (next !== prev) sockets.set(socket, next);
+        if (waiting > 0) {
+          total += waiting;
+          waitingNow.push({ key: socket, waiting, since: next?.since ?? null });
+        }
+      }
+      if (total > limit)
+        for (const socket of overLimit(waitingNow, limit, t, minStallMs)) {
+          sockets.delete(socket);
+          socket.destroy();
+          onCut(timeoutMs, 'limit');
+        }
+      waitingNow.length = 0;
+    },
+    sweepEveryMs(Math.min(timeoutMs, minStallMs * 4)),
+  );
   sweep.unref();
   server.once('close', () => clearInterval(sweep));
 }

@@ -26,7 +26,7 @@ import type { ApiRoute } from './edge.js';
 import { checkJsonShape, checkRawDepth } from './json-limits.js';
 import { checkMethod, parseTarget, routeOf } from './routes.js';
 import { HttpSink } from './sink.js';
-import { watchStalledClients } from './send-timeout.js';
+import { WAITING_LIMIT, watchStalledClients } from './send-timeout.js';
 import { clientRequestId, timeOrderedId } from './request-id.js';
 import { parseChatBody, parseHints } from './validate.js';
 import { dryRoute } from '../runtime/dry-route.js';
@@ -577,8 +577,13 @@ export function createHttpServer(deps: ServerDeps): Server {
   });
   // Every header field is kept (node's default drops those after the 1000th silently); the handler refuses over MAX_HEADER_FIELDS.
   server.maxHeadersCount = 0;
-  watchStalledClients(server, deps.sendTimeoutMs ?? 60_000, (ms) =>
-    deps.log.info({ sendTimeoutMs: ms }, 'closed a connection whose client took none of its answer for server.sendTimeoutMs'),
+  watchStalledClients(server, deps.sendTimeoutMs ?? 60_000, (ms, why) =>
+    why === 'timeout'
+      ? deps.log.info({ sendTimeoutMs: ms }, 'closed a connection whose client took none of its answer for server.sendTimeoutMs')
+      : deps.log.warn(
+          { waitingLimitMiB: WAITING_LIMIT / 1048576 },
+          'closed a connection whose client took none of its answer for a while: answers waiting for clients that take nothing passed their process-wide bound',
+        ),
   );
   // CONNECT is a proxy's method: node hands it to 'connect' listeners and, with none, drops the
   // socket without a byte. Refused in the API's own shape instead.
