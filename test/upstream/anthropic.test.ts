@@ -736,6 +736,29 @@ describe('anthropic buildRequest: refusals', () => {
     ['only a system message', { messages: [{ role: 'system', content: 'You are terse.' }] }, 'messages'],
     ['only an empty user message', { messages: [{ role: 'user', content: '' }] }, 'messages'],
     ['only a user message with no parts', { messages: [{ role: 'user', content: [] }] }, 'messages'],
+    // Dropped, it left the assistant's turn last: Claude continued it as a prefill instead of answering.
+    [
+      'a last user message of whitespace after an assistant turn',
+      {
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: 'The answer is' },
+          { role: 'user', content: ' ' },
+        ],
+      },
+      'messages[2].content',
+    ],
+    [
+      'a last user message of empty parts after an assistant turn',
+      {
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: 'The answer is' },
+          { role: 'user', content: [{ type: 'text', text: '' }] },
+        ],
+      },
+      'messages[2].content',
+    ],
   ];
   it.each(cases)('refuses %s with a 400 naming the field', (_name, body, param) => {
     const err = refused(body);

@@ -254,6 +254,16 @@ export function translateMessages(messages: ChatMessage[]): TranslatedMessages {
     }
   });
   turns.forEach(resultsFirst);
+  // A last user message with no text (`""`, `" "`) is dropped, as Anthropic refuses empty text: the
+  // assistant's message before it would then end the conversation and be continued as a prefill,
+  // not answered. Refused instead, naming it.
+  const lastIndex = messages.length - 1;
+  const last = messages[lastIndex];
+  if (isObj(last) && last.role === 'user' && turns[turns.length - 1]?.role === 'assistant')
+    throw untranslatable(
+      `messages[${lastIndex}].content`,
+      "the last user message has no text (Anthropic refuses empty text, and without it Claude would continue the assistant's message before it instead of answering): send the user's text, or leave the message out to continue that message",
+    );
   return { system: systemOf(system), turns };
 }
 
