@@ -760,6 +760,15 @@ describe('anthropic buildRequest: refusals', () => {
       'messages[2].content',
     ],
   ];
+  it("says where Anthropic's own fields go, and what OpenAI's reasoning controls are (both read 'the field is not supported by this adapter')", () => {
+    expect(refused({ thinking: { type: 'enabled', budget_tokens: 2000 } }).message).toMatch(
+      /^thinking cannot be translated .*send the request to \/v1\/messages/,
+    );
+    expect(refused({ top_k: 5 }).message).toMatch(/^top_k cannot be translated .*\/v1\/messages/);
+    expect(refused({ reasoning_effort: 'high' }).message).toMatch(/OpenAI's reasoning effort has no translation to Claude/);
+    expect(refused({ some_new_field: 1 }).message).toMatch(/not one switchyard translates for Anthropic: leave it out, or send it to an OpenAI-kind model/);
+  });
+
   it.each(cases)('refuses %s with a 400 naming the field', (_name, body, param) => {
     const err = refused(body);
     expect(err.status).toBe(400);

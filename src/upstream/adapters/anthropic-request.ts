@@ -60,6 +60,15 @@ const WHY: Record<string, string> = {
   seed: 'Anthropic has no seed',
   audio: 'Anthropic does not produce audio',
   modalities: 'Anthropic produces text only',
+  // Anthropic's own fields and OpenAI's reasoning controls: said what they are and where they go (they read as fields Anthropic lacks).
+  thinking: "Anthropic's extended thinking is a Messages API field: send the request to /v1/messages (the Anthropic SDK) to use it",
+  top_k: 'top_k is a Messages API field: send the request to /v1/messages (the Anthropic SDK) to use it',
+  reasoning_effort: "OpenAI's reasoning effort has no translation to Claude here: leave it out, or use extended thinking through /v1/messages",
+  verbosity: "OpenAI's verbosity control has no Anthropic equivalent: leave it out",
+  prediction: 'Anthropic has no predicted outputs',
+  functions: 'the legacy functions field is not translated: send tools (type "function") instead',
+  function_call: 'the legacy function_call field is not translated: send tool_choice instead',
+  web_search_options: "OpenAI's web search has no translation to Claude here",
 };
 
 function checkFields(body: Record<string, unknown>): void {
@@ -68,7 +77,7 @@ function checkFields(body: Record<string, unknown>): void {
     if (value === undefined || value === null || HANDLED.has(key)) continue;
     const harmless = own(HARMLESS, key);
     if (harmless?.(value)) continue;
-    throw untranslatable(key, own(WHY, key) ?? 'the field is not supported by this adapter');
+    throw untranslatable(key, own(WHY, key) ?? 'the field is not one switchyard translates for Anthropic: leave it out, or send it to an OpenAI-kind model');
   }
 }
 
