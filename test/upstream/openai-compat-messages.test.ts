@@ -141,3 +141,12 @@ describe('a continuation on an OpenAI-kind upstream', () => {
     for (const host of [true, undefined, false]) expect(sent(body, host, '')).toEqual([{ role: 'user', content: 'hi' }]);
   });
 });
+
+describe('an empty tools list', () => {
+  it('is left out, as a null is (OpenAI refuses an empty array; the Anthropic translation already left it out)', () => {
+    const body = { model: 'm', messages: [{ role: 'user' as const, content: 'hi' }], tools: [] } as ChatBody;
+    expect(sentBody(body)).not.toHaveProperty('tools');
+    const one = { ...body, tools: [{ type: 'function' as const, function: { name: 'f', parameters: { type: 'object' } } }] } as ChatBody;
+    expect((sentBody(one).tools as unknown[]).length).toBe(1);
+  });
+});

@@ -313,6 +313,8 @@ export const openaiAdapter: ProviderAdapter = {
     // A field sent as null is the client's "not set" (Python's None): OpenAI refuses some
     // (`tools: null`: "None is not of type 'array'"), so it is left out, as a translation leaves it.
     for (const k in body) if ((body as Record<string, unknown>)[k] === null) delete (body as Record<string, unknown>)[k];
+    // No tools is no tools: OpenAI refuses an empty list ("empty array. Expected an array with minimum length 1"), a translation leaves it out.
+    if (Array.isArray(body.tools) && body.tools.length === 0) delete body.tools;
     if (input.stream) {
       body.stream = true;
       // Object.assign, not a conditional spread followed by a key (~1 µs on Node 20's V8, ~0.1 µs this way); same keys, same order.
