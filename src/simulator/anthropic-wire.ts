@@ -142,7 +142,8 @@ function toolInput(args: string): unknown {
   }
 }
 
-const stopReason = (a: Answer): string => (a.stopSequence !== null ? 'stop_sequence' : STOP[a.finish]);
+// A refusal is Claude's own stop reason (`refusal`, its words as the text), as the real API ends one.
+const stopReason = (a: Answer): string => (a.stopSequence !== null ? 'stop_sequence' : a.kind === 'refusal' ? 'refusal' : STOP[a.finish]);
 
 /** Output tokens: the answer's and its thinking's (Anthropic bills thinking as output). */
 const outputTokens = (a: Answer): number => a.completionTokens + (a.thinking?.pieces.length ?? 0);

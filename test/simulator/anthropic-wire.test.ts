@@ -154,6 +154,16 @@ describe('Anthropic wire through the official SDK', () => {
     expect(msg.content[0]?.type === 'text' ? msg.content[0].text : '').toBe(answerTokens('hello there', 3).join(''));
   });
 
+  it('a refusal fault ends as Claude ends a refusal: stop_reason refusal (it was end_turn, so through the chat API it read as an ordinary answer)', async () => {
+    for (const stream of [false, true]) {
+      sim.setFault('claude-test', { kind: 'refusal', times: 1 });
+      const ask = { model: 'claude-test', max_tokens: 50, messages: [{ role: 'user' as const, content: 'refuse me' }] };
+      const msg = stream ? await client.messages.stream(ask).finalMessage() : await client.messages.create(ask);
+      expect(msg.stop_reason).toBe('refusal');
+      expect(msg.content[0]?.type === 'text' ? msg.content[0].text : '').toMatch(/sorry/i);
+    }
+  });
+
   it("a tool_use input takes the shape of the tool's input_schema", async () => {
     const msg = await client.messages.create({
       model: 'claude-test',
