@@ -5,7 +5,8 @@
 import { parseArgs } from 'node:util';
 import { StartupError, type StartSidecar } from '../runtime/sidecar.js';
 import { emptyOption, joinNegativeValues, portNumber } from './args.js';
-import { hostSchema } from '../config/schema.js';
+import { hostSchema, type Config } from '../config/schema.js';
+import { leftOutOf } from '../config/left-out.js';
 
 const USAGE = `usage: switchyard serve [--config FILE] [--host H] [--port N] [--pretty] [--inspect-ws URL]
   --config FILE      the config (default ./switchyard.yaml if present, else the built-in catalogue)
@@ -81,7 +82,7 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
     });
     const banner = s.simulated
       ? `switchyard ${s.url}/v1 — SIMULATED: no provider key found, answering from the built-in simulator at ${s.simulator?.url}.\nSet OPENAI_API_KEY / ANTHROPIC_API_KEY / GEMINI_API_KEY / DEEPSEEK_API_KEY (or --config FILE) for real providers.`
-      : `switchyard ${s.url}/v1 — ${plural(s.runtime.handles.size, 'endpoint')}, ${plural(Object.keys(s.runtime.cfg.models).length, 'model')}`;
+      : `switchyard ${s.url}/v1 — ${plural(s.runtime.handles.size, 'endpoint')}, ${plural(Object.keys(s.runtime.cfg.models).length, 'model')}${leftOutLine(s.runtime.cfg)}`;
     // Bound beyond loopback, /switchyard/* takes the admin token (the page reads it from ?token=).
     const guarded = !/^http:\/\/(127\.[\d.]+|\[::1\]|localhost)(:\d+)?$/.test(s.url);
     const inspect = guarded ? `${s.url}/switchyard/inspect?token=<SWITCHYARD_ADMIN_TOKEN>` : `${s.url}/switchyard/inspect`;
@@ -108,4 +109,12 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
 /** "1 endpoint", "4 endpoints". */
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** The models and routes left out for want of a provider key, and the variables that bring them in (said only in the JSON log before). */
+function leftOutLine(cfg: Config): string {
+  const left = leftOutOf(cfg);
+  if (left.size === 0) return '';
+  const vars = [...new Set([...left.values()].flat())];
+  return `\nleft out for want of a key: ${[...left.keys()].join(', ')}${vars.length > 0 ? ` (set ${vars.join(' / ')} to serve them)` : ''}`;
 }

@@ -17,3 +17,8 @@ export function recordLeftOut(cfg: Config, leftOut: ReadonlyMap<string, readonly
 export function leftOutFor(cfg: Config, id: string): readonly string[] | null {
   return byConfig.get(cfg)?.get(id) ?? null;
 }
+
+/** Every model and route left out of this config for want of a key, with the variables that would bring each in. */
+export function leftOutOf(cfg: Config): ReadonlyMap<string, readonly string[]> {
+  return byConfig.get(cfg) ?? new Map();
+}

@@ -909,7 +909,9 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
       ctx.addIssue({
         code: 'custom',
         path: ['storage', 'journal'],
-        message: `only for a PostgreSQL ledger without Redis: a ${ledger.split(':')[0]} ledger keeps its in-flight journal next to its file (remove storage.journal)`,
+        message: ledger.startsWith('memory')
+          ? 'only for a PostgreSQL ledger without Redis: a memory ledger keeps no in-flight journal (nothing of it outlives the process; remove storage.journal)'
+          : `only for a PostgreSQL ledger without Redis: a ${ledger.split(':')[0]} ledger keeps its in-flight journal next to its file (remove storage.journal)`,
       });
     else if (typeof storage.shared === 'string' && storage.shared.startsWith('redis'))
       ctx.addIssue({

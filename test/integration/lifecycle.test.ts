@@ -47,6 +47,10 @@ describe('first run', () => {
     try {
       // The banner's log line leaves through pino's asynchronous write: waited for, not read at once.
       await p.waitForOutput(/left out for want of a key: claude-sonnet-4\.5, gemini-2\.5-flash, deepseek-v3\.2, route\/chatbot/);
+      // The readable banner (stderr) says it too, with what brings them in (it was only in the JSON log line).
+      expect(p.stderr()).toMatch(
+        /^left out for want of a key: claude-sonnet-4\.5, gemini-2\.5-flash, deepseek-v3\.2, route\/chatbot.* \(set ANTHROPIC_API_KEY \/ /m,
+      );
       const client = new OpenAI({ baseURL: `${p.url}/v1`, apiKey: 'x', maxRetries: 0 });
       const err = await client.chat.completions.create({ model: 'claude-sonnet-4.5', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OpenAI.BadRequestError);
