@@ -1114,6 +1114,10 @@ describe('storage.shared (issue 13)', () => {
       /storage\.journal.*sqlite ledger keeps its in-flight journal next to its file/,
     );
     expect(errors(validateConfig({ ...minimal(), storage: { journal: './j' } })).join('\n')).toMatch(/storage\.journal/);
+    // A memory ledger has no file to keep a journal next to (it said it had).
+    expect(errors(validateConfig({ ...minimal(), storage: { ledger: 'memory', journal: 'off' } })).join('\n')).toMatch(
+      /storage\.journal.*a memory ledger keeps no in-flight journal/,
+    );
     expect(errors(validateConfig({ ...minimal(), storage: { ledger: pg, shared: 'redis://h', journal: './j' } })).join('\n')).toMatch(
       /storage\.journal.*replicas on Redis reclaim/,
     );
