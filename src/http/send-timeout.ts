@@ -34,10 +34,12 @@ export function sendCheck(prev: SendProgress | undefined, waiting: number, taken
 export const sweepEveryMs = (timeoutMs: number): number => Math.max(50, Math.min(1000, Math.floor(timeoutMs / 4)));
 
 /**
- * All answers waiting in connections whose clients take nothing are bounded too: 60 clients that
- * stopped reading 5 MB JSON answers held 913 MB of RSS until their send timeout. When the bytes
- * waiting in every connection pass this, the connections whose clients have taken nothing for
- * the longest (at least {@link MIN_STALL_MS}) are cut first, until the rest fits.
+ * All answers waiting in connections whose clients take nothing are bounded too (as node counts a
+ * connection's queued output): when the bytes waiting in every connection pass this, the
+ * connections whose clients have taken nothing for the longest (at least {@link MIN_STALL_MS}) are
+ * cut first, until the rest fits. It bounds what stalled clients hold past a few seconds, not the
+ * copies a burst of large answers makes while they are built (60 concurrent 5 MB JSON answers to
+ * clients that stopped reading still peaked at ~880 MB of RSS; this cut 6 of them).
  */
 export const WAITING_LIMIT = 256 * 1024 * 1024;
 /** A client that took nothing for less than this is never cut for the process-wide bound (a large answer just written). */
@@ -102,7 +104,6 @@ export function watchStalledClients(
           socket.destroy();
           onCut(timeoutMs, 'limit');
         }
-      waitingNow.length = 0;
     },
     sweepEveryMs(Math.min(timeoutMs, minStallMs * 4)),
   );
