@@ -2,6 +2,13 @@
  * Waiting for capacity when every candidate endpoint is throttled or busy: bounded by the
  * request's deadline and `resilience.queue.maxDepth`, woken first come first served whenever
  * an endpoint actor changes (a window freed, a request finished).
+ *
+ * First come, first served holds for the endpoints too: a waiter *claims* the endpoints it
+ * found full (see {@link CapacityQueue.claimedBefore}), and a request that came later passes
+ * over a claimed endpoint even when it has room (a new request, or a waiter woken before the
+ * one with the claim), so the slot goes to the request that waited longest. Without it a new
+ * request took a slot freed while a wake-up round ran, and waiters ran out their deadlines
+ * while later requests were served.
  */
 import { realScheduler, type Scheduler } from './scheduler.js';
 import type { CancelSignal } from './cancel.js';
@@ -15,6 +22,8 @@ interface Waiter {
   ticket: Ticket;
   /** When the capacity it waits for frees (every candidate's throttle known), or null when it may free any time (busy). */
   freesAt: number | null;
+  /** The endpoints it found full when it last looked (ids): a later request leaves them to it. */
+  claims: readonly string[];
   /** Set once woken (admitted, timed out or aborted); it is then out of the line. */
   done: boolean;
   wake: (admitted: boolean | 'shed') => void;
@@ -51,13 +60,21 @@ export class CapacityQueue {
     return { n: this.nextTicket++, entered: false };
   }
 
-  wait(until: number, signal: CancelSignal, ticket: Ticket, now = Date.now(), freesAt: number | null = null): Promise<boolean | 'shed'> {
+  wait(
+    until: number,
+    signal: CancelSignal,
+    ticket: Ticket,
+    now = Date.now(),
+    freesAt: number | null = null,
+    claims: readonly string[] = [],
+  ): Promise<boolean | 'shed'> {
     if (this.sheds(freesAt)) return Promise.resolve('shed');
     if (signal.aborted || this.waiters.length >= this.maxDepth()) return Promise.resolve(false);
     return new Promise<boolean | 'shed'>((resolve) => {
       const waiter: Waiter = {
         ticket,
         freesAt,
+        claims,
         done: false,
         wake: (admitted) => {
           if (waiter.done) return;
@@ -111,6 +128,19 @@ export class CapacityQueue {
     const s = { until, shed };
     this.sleepers.add(s);
     return () => this.sleepers.delete(s);
+  }
+
+  /**
+   * Whether a request ahead of ticket number `n` waits for `endpointId` (it found it full): the
+   * caller, later in line, must leave the endpoint to it even if it has room now. The caller
+   * then waits too, and calls {@link notify} so the one ahead is woken to take the room.
+   */
+  claimedBefore(endpointId: string, n: number): boolean {
+    for (const w of this.waiters) {
+      if (w.ticket.n >= n) return false;
+      if (!w.done && w.claims.includes(endpointId)) return true;
+    }
+    return false;
   }
 
   private sheds(freesAt: number | null): boolean {

@@ -72,6 +72,8 @@ export class RequestDriver {
   private completionText: string | null = null;
   private native: NativeBody | null = null;
   private ticket: Ticket | undefined;
+  /** The endpoints its last pick found full: claimed while it waits (CapacityQueue.claimedBefore). */
+  private claims: readonly string[] = [];
   /** The client's max_tokens when a stream cut after delivering all of it ended the request (not continued): the error says so. */
   private capCut: number | null = null;
   /** The half-open round the current attempt is a probe of (`probeRound`), told back on the event that ends it. */
@@ -543,7 +545,7 @@ export class RequestDriver {
       case 'wait': {
         this.ticket ??= this.rt.queue.ticket();
         if (this.rt.queue.depth >= this.rt.cfg.resilience.queue.maxDepth) this.queueFull = this.rt.cfg.resilience.queue.maxDepth;
-        return this.rt.queue.wait(cmd.until, this.ac.signal, this.ticket, at, this.freesAt).then((admitted) => {
+        return this.rt.queue.wait(cmd.until, this.ac.signal, this.ticket, at, this.freesAt, this.claims).then((admitted) => {
           if (admitted === 'shed') this.ac.abort(new UpstreamFault('shutting_down', 'the sidecar is shutting down and no candidate frees before it stops'));
           const now = this.rt.now();
           // Woken so near the deadline that an attempt would have less than its room (a probe after a
@@ -621,7 +623,10 @@ export class RequestDriver {
     // A relayed stream that showed more than text (the upstream's own blocks): no other attempt can continue it.
     if (cmd.committed && this.session?.relayed === true && this.session.unprefillable)
       return { type: 'endpoint.none', at, waitable: false, earliest: null, unknown: false };
+    // Its place in line from its first look on (a request that never waits holds a ticket it never uses).
+    this.ticket ??= this.rt.queue.ticket();
     const r = this.rt.pick(this.call.requestId, cmd, {
+      order: this.ticket.n,
       candidates: this.plan?.candidates ?? [],
       skip: this.untakeable,
       toolCallsSent: this.session?.unprefillable === true,
@@ -632,6 +637,9 @@ export class RequestDriver {
     });
     if (r.type !== 'picked') {
       this.freesAt = r.unknown ? null : r.earliest;
+      this.claims = r.claims ?? [];
+      // It left an endpoint with room to a waiter ahead of it: wake the line, so that one takes it.
+      if (r.yielded === true) this.rt.queue.notify();
       // What it would wait for would be refused for money anyway (the cap, or a budget that refuses every model): no wait.
       const ctx = this.snap.context;
       const futile =

@@ -154,6 +154,83 @@ describe('CapacityQueue', () => {
   });
 });
 
+/**
+ * A caller as the request driver is with claims: it waits claiming the endpoint `e` it found
+ * full, and leaves a free slot of `e` to a waiter ahead of it that claims it (waking the line).
+ */
+function fairCaller(q: CapacityQueue, slots: { free: number }, log: string[], name: string) {
+  const ticket = q.ticket();
+  return (async () => {
+    for (;;) {
+      if (slots.free > 0 && !q.claimedBefore('e', ticket.n)) {
+        await Promise.resolve();
+        await Promise.resolve();
+        slots.free--;
+        log.push(name);
+        return 'dispatched';
+      }
+      if (slots.free > 0) q.notify();
+      const admitted = await q.wait(Date.now() + 60_000, new AbortController().signal, ticket, Date.now(), null, ['e']);
+      if (!admitted) return 'gave up';
+    }
+  })();
+}
+
+describe('CapacityQueue claims (first come, first served for the endpoints)', () => {
+  it('tells whether a waiter ahead of a ticket claims an endpoint; one woken (out of the line) no longer does', async () => {
+    const { q } = queue();
+    const signal = new AbortController().signal;
+    const a = q.ticket();
+    const b = q.ticket();
+    const c = q.ticket();
+    const wa = q.wait(Date.now() + 60_000, signal, a, Date.now(), null, ['e']);
+    const wb = q.wait(Date.now() + 60_000, signal, b, Date.now(), null, ['f']);
+    expect([q.claimedBefore('e', a.n), q.claimedBefore('e', b.n), q.claimedBefore('e', c.n)]).toEqual([false, true, true]);
+    expect([q.claimedBefore('f', b.n), q.claimedBefore('f', c.n), q.claimedBefore('g', c.n)]).toEqual([false, true, false]);
+    q.notify();
+    expect(await wa).toBe(true);
+    expect(q.claimedBefore('e', c.n)).toBe(false);
+    await ticks(2);
+    expect(await wb).toBe(true);
+    expect(q.claimedBefore('f', c.n)).toBe(false);
+  });
+
+  it('a slot freed during a wake-up round goes to the first in line, not to the waiter the round has reached (it went to b before)', async () => {
+    const { q } = queue();
+    const slots = { free: 0 };
+    const log: string[] = [];
+    const all = [fairCaller(q, slots, log, 'a'), fairCaller(q, slots, log, 'b')];
+    await ticks(1);
+    q.notify(); // `a` is woken first, finds nothing free and queues again
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    expect(q.depth).toBe(2);
+    slots.free = 1;
+    q.notify();
+    await ticks(20);
+    expect(log).toEqual(['a']);
+    slots.free = 1;
+    q.notify();
+    expect(await Promise.race([Promise.all(all), ticks(50).then(() => 'stuck')])).toEqual(['dispatched', 'dispatched']);
+    expect(log).toEqual(['a', 'b']);
+  });
+
+  it('a request that arrives when a slot has freed but the waiter is not yet woken leaves it to the waiter', async () => {
+    const { q } = queue();
+    const slots = { free: 0 };
+    const log: string[] = [];
+    const a = fairCaller(q, slots, log, 'a');
+    await ticks(1);
+    slots.free = 1; // no notify yet: the waiter has not been told
+    const c = fairCaller(q, slots, log, 'c');
+    await ticks(20);
+    expect([log, q.depth]).toEqual([['a'], 1]);
+    slots.free = 1;
+    q.notify();
+    expect(await Promise.all([a, c])).toEqual(['dispatched', 'dispatched']);
+    expect(log).toEqual(['a', 'c']);
+  });
+});
+
 describe('CapacityQueue.shed (shutting down)', () => {
   it('wakes at once, with "shed", the waits whose capacity frees only after the grace period; a wait that may end any time stays; later waits alike', async () => {
     const { q, depth } = queue();

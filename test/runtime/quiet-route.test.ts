@@ -103,7 +103,13 @@ describe('supervisor routing while nobody watches', () => {
     r.rt.drain();
     expect(r.rt.pick('req-1', req, pc)).toEqual(quiet);
     // Every candidate excluded: nothing to pick, and nothing to wait for.
-    expect(r.rt.pick('req-1', { ...req, excluded: [...r.rt.handles.keys()] }, pc)).toEqual({ type: 'none', waitable: false, earliest: null, unknown: false });
+    expect(r.rt.pick('req-1', { ...req, excluded: [...r.rt.handles.keys()] }, pc)).toEqual({
+      type: 'none',
+      waitable: false,
+      earliest: null,
+      unknown: false,
+      yielded: false,
+    });
   });
 
   it('in place and through the machine decide alike: serving, draining and stopped, routes and picks', async () => {

@@ -42,10 +42,13 @@ class SimScheduler implements Scheduler {
   private timers: Array<{ at: number; fn: () => void; live: boolean }> = [];
   /** A timer armed for `ms` fires `by` ms before it is due by `now()`, as node's can (it times them on another clock, in whole ms). */
   early: { ms: number; by: number } | null = null;
+  /** A timer armed for `ms` fires `by` ms after it is due, as node's do on a busy event loop. */
+  late: { ms: number; by: number } | null = null;
   now = (): number => this.t;
   after(ms: number, fn: () => void): () => void {
     const by = this.early?.ms === ms ? this.early.by : 0;
-    const timer = { at: this.t + Math.max(0, ms - by), fn, live: true };
+    const late = this.late?.ms === ms ? this.late.by : 0;
+    const timer = { at: this.t + Math.max(0, ms - by) + late, fn, live: true };
     this.timers.push(timer);
     return () => (timer.live = false);
   }
@@ -693,6 +696,30 @@ describe('request driver on a simulated clock', () => {
     await x.done;
     const e = r.state().endpoints.find((ep) => ep.id === 'a@p');
     expect([x.sink.status, e?.state, e?.consecutiveFailures]).toEqual([504, 'healthy', 0]);
+  });
+
+  it("capacity, first come first served: a request that arrives as an rpm window frees, before the waiter's timer has fired, leaves the slot to the waiter (it took it, and the waiter waited a whole window more)", async () => {
+    const r = await runtime({ requestTimeoutMs: 300_000 }, { rpm: 1 });
+    const first = start(r, { model: 'b' });
+    await first.done;
+    expect(first.sink.status).toBe(200);
+    // The window holds one request a minute: the next one waits for it, its timer firing 5 ms late.
+    clock.late = { ms: 60_000, by: 5 };
+    const waiter = start(r, { model: 'b' });
+    await waitsFor(60_005);
+    expect(r.queue.depth).toBe(1);
+    clock.advance(60_000);
+    const later = start(r, { model: 'b' });
+    const t0 = Date.now();
+    while (waiter.sink.status === null && later.sink.status === null && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    await new Promise((res) => setTimeout(res, 20));
+    expect([waiter.sink.status, later.sink.status, r.queue.depth]).toEqual([200, null, 1]);
+    // It waits for the next window (its timer armed before `late` was reset: 5 ms late as well).
+    clock.late = null;
+    clock.advance(60_005);
+    await later.done;
+    expect([later.sink.status, upstreamCalls('up-b')]).toEqual([200, 3]);
+    await waiter.done;
   });
 
   it('capacity: a request whose deadline passes while it waits for a busy endpoint (maxConcurrent) is a 503 no_endpoint_available naming why, not a 504 after 0 attempts', async () => {

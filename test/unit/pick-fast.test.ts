@@ -66,8 +66,15 @@ function world(r: () => number): { rt: RuntimeCore; req: PickRequest; pc: PickCo
     maxLatencyMs: r() < 0.5 ? null : Math.floor(r() * 4) * 100,
     estTokens: 10,
     now,
+    order: r() < 0.5 ? undefined : Math.floor(r() * 6),
   };
-  const rt = { cfg: { models }, byModel, handles } as unknown as RuntimeCore;
+  // Waiters ahead (tickets 1..4), each claiming some endpoints: a later request leaves those to them.
+  const waiters = Array.from({ length: Math.floor(r() * 4) }, (_, i) => ({ n: i + 1, claims: ids.filter(() => r() < 0.4) }));
+  const queue = {
+    depth: waiters.length,
+    claimedBefore: (id: string, n: number) => waiters.some((w) => w.n < n && w.claims.includes(id)),
+  };
+  const rt = { cfg: { models }, byModel, handles, queue } as unknown as RuntimeCore;
   return { rt, req, pc };
 }
 
@@ -76,11 +83,13 @@ describe('pickEndpoint', () => {
     const r = rng(42);
     let picked = 0;
     let single = 0;
+    let yielded = 0;
     for (let i = 0; i < 5000; i++) {
       const { rt, req, pc } = world(r);
       const fast = pickEndpoint(rt, req, pc);
       const ref = pickEndpointReference(rt, req, pc);
       expect(fast).toStrictEqual(ref);
+      if (fast.type === 'none' && fast.yielded === true) yielded++;
       if (fast.type === 'picked') {
         expect(fast.handle).toBe((ref as typeof fast).handle);
         picked++;
@@ -91,6 +100,8 @@ describe('pickEndpoint', () => {
     expect(picked).toBeGreaterThan(500);
     expect(single).toBeGreaterThan(100);
     expect(picked - single).toBeGreaterThan(100);
+    // An endpoint with room left to a waiter ahead is exercised too.
+    expect(yielded).toBeGreaterThan(100);
   });
 });
 

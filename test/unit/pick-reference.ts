@@ -27,20 +27,33 @@ function* candidateEndpoints(rt: RuntimeCore, req: PickRequest, pc: PickContext)
 }
 
 export function pickEndpointReference(rt: RuntimeCore, req: PickRequest, pc: PickContext): PickResult {
-  if (req.pinned !== null) {
-    const h = rt.handles.get(req.pinned);
-    if (h && availability(h, pc.now, pc.estTokens).ok) return { type: 'picked', handle: h };
-  }
   let earliest: number | null = null;
   let waitable = false;
   let unknown = false;
+  let yielded = false;
+  const claims: string[] = [];
+  // Claimed by a waiter ahead of this request (first come, first served): full for it.
+  const claimed = (h: EndpointHandle): boolean => {
+    if (pc.order === undefined || rt.queue.depth === 0 || !rt.queue.claimedBefore(h.id, pc.order)) return false;
+    waitable = unknown = yielded = true;
+    claims.push(h.id);
+    return true;
+  };
+  if (req.pinned !== null) {
+    const h = rt.handles.get(req.pinned);
+    if (h && availability(h, pc.now, pc.estTokens).ok && !claimed(h)) return { type: 'picked', handle: h };
+  }
   for (const h of candidateEndpoints(rt, req, pc)) {
     const a = availability(h, pc.now, pc.estTokens);
-    if (a.ok) return { type: 'picked', handle: h };
+    if (a.ok) {
+      if (claimed(h)) continue;
+      return { type: 'picked', handle: h };
+    }
     if (a.why.startsWith('circuit-open')) continue;
     waitable = true;
     if (a.freeAt !== null) earliest = earliest === null ? a.freeAt : Math.min(earliest, a.freeAt);
     else unknown = true;
+    if (!a.why.startsWith('tpm window has')) claims.push(h.id);
   }
-  return { type: 'none', waitable, earliest, unknown };
+  return { type: 'none', waitable, earliest, unknown, claims: claims.length > 0 ? claims : undefined, yielded };
 }
