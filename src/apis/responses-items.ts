@@ -134,10 +134,16 @@ export function parseItemQuery(q: URLSearchParams): ItemQuery {
   if (order !== 'asc' && order !== 'desc') throw bad('order', `expected "asc" or "desc", got ${JSON.stringify(order.slice(0, 40))}`);
   const after = q.get('after');
   if (after === '') throw bad('after', 'expected an item id');
+  const include = includeOf(q);
+  return { limit, order, after, imageUrls: include.includes('message.input_image.image_url') };
+}
+
+/** A query's `include` values (also `include[]`, as the SDK sends them): an unknown one is a 400 naming `include`. */
+export function includeOf(q: URLSearchParams): string[] {
   const include = [...q.getAll('include'), ...q.getAll('include[]')];
   for (const v of include)
     if (!INCLUDABLE.has(v)) throw bad('include', `unknown value ${JSON.stringify(v.slice(0, 80))}; expected one of ${[...INCLUDABLE].join(', ')}`);
-  return { limit, order, after, imageUrls: include.includes('message.input_image.image_url') };
+  return include;
 }
 
 function withoutImageUrls(item: Item): Item {

@@ -90,24 +90,50 @@ export interface ResponsesRequest {
   previousId: string | null;
 }
 
-function textPart(part: Record<string, unknown>, p: string): string {
-  if (part.type === 'input_text' || part.type === 'output_text') return str(part.text, `${p}.text`);
-  if (part.type === 'refusal') return str(part.refusal, `${p}.refusal`);
+/** The text part types a message of each side takes (OpenAI refuses the other side's: a 400 naming the part). */
+const INPUT_PARTS = "Supported values are: 'input_text', 'input_image', and 'input_file'.";
+const OUTPUT_PARTS = "Supported values are: 'output_text' and 'refusal'.";
+
+/** A text part: `input_text` in what the client says (user, system, developer, a tool's output), `output_text` or `refusal` in an assistant message. */
+function textPart(part: Record<string, unknown>, p: string, assistant: boolean): string {
+  if (part.type === (assistant ? 'output_text' : 'input_text')) return str(part.text, `${p}.text`);
+  if (assistant && part.type === 'refusal') return str(part.refusal, `${p}.refusal`);
+  if (
+    part.type === 'input_text' ||
+    part.type === 'output_text' ||
+    part.type === 'refusal' ||
+    (assistant && (part.type === 'input_image' || part.type === 'input_file'))
+  )
+    throw unsupported(`${p}.type`, `Invalid value: '${part.type}'. ${assistant ? OUTPUT_PARTS : INPUT_PARTS}`);
   if (typeof part.type === 'string' && Object.hasOwn(CHAT_PART, part.type)) throw unsupported(`${p}.type`, CHAT_PART[part.type]!);
+  if (part.type === undefined) throw unsupported(`${p}.type`, "Missing required parameter: a content part needs a type ('input_text', …)");
   throw unsupported(`${p}.type`, `content type ${echoValue(part.type)} is not supported here`);
+}
+
+/** A message's content: a string or an array of parts (OpenAI's words for anything else). */
+function parts(content: unknown, p: string): unknown[] {
+  if (content === undefined) throw unsupported(p, `Missing required parameter: '${p}'`);
+  if (!Array.isArray(content)) throw unsupported(p, 'expected a string or an array of content parts');
+  return arrayOf(content, p);
+}
+
+/** A part that is not an object (a number, a string, null in the array): said so, not read as a part without a type. */
+function partObject(raw: unknown, p: string): Record<string, unknown> {
+  if (!isObj(raw)) throw unsupported(p, 'a content part must be an object, e.g. {"type": "input_text", "text": "…"}');
+  return raw;
 }
 
 function userContent(content: unknown, p: string): ChatMessage['content'] {
   if (typeof content === 'string') return content;
-  return arrayOf(content, p).map((raw, j) => {
-    const part = isObj(raw) ? raw : {};
+  return parts(content, p).map((raw, j) => {
     const pp = `${p}[${j}]`;
+    const part = partObject(raw, pp);
     if (part.type === 'input_image') {
       if (typeof part.image_url !== 'string') throw unsupported(`${pp}.image_url`, 'images must be given as image_url (file_id is not supported)');
       return { type: 'image_url', image_url: { url: part.image_url, ...(typeof part.detail === 'string' ? { detail: part.detail } : {}) } };
     }
     if (part.type === 'input_file') return filePart(part, pp);
-    return { type: 'text', text: textPart(part, pp) };
+    return { type: 'text', text: textPart(part, pp, false) };
   });
 }
 
@@ -123,10 +149,10 @@ function filePart(part: Record<string, unknown>, p: string): Record<string, unkn
   return { type: 'file', file };
 }
 
-function plainText(content: unknown, p: string): string {
+function plainText(content: unknown, p: string, assistant = false): string {
   if (typeof content === 'string') return content;
-  return arrayOf(content, p)
-    .map((raw, j) => textPart(isObj(raw) ? raw : {}, `${p}[${j}]`))
+  return parts(content, p)
+    .map((raw, j) => textPart(partObject(raw, `${p}[${j}]`), `${p}[${j}]`, assistant))
     .join('');
 }
 
@@ -146,7 +172,7 @@ function inputItem(out: ChatMessage[], raw: unknown, p: string): void {
   const type = raw.type ?? 'message';
   if (type === 'message') {
     const role = raw.role;
-    if (role === 'assistant') out.push({ role: 'assistant', content: plainText(raw.content, `${p}.content`) });
+    if (role === 'assistant') out.push({ role: 'assistant', content: plainText(raw.content, `${p}.content`, true) });
     else if (role === 'user') out.push({ role: 'user', content: userContent(raw.content, `${p}.content`) });
     else if (role === 'system' || role === 'developer') out.push({ role, content: plainText(raw.content, `${p}.content`) });
     else throw unsupported(`${p}.role`, 'expected user, assistant, system or developer');

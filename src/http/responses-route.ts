@@ -4,7 +4,7 @@
  * the ResponsesSink. `previous_response_id` continues a stored conversation.
  */
 import type { ResponseStore } from '../accounting/response-store.js';
-import { itemPage, itemsOfConversation, parseItemQuery } from '../apis/responses-items.js';
+import { includeOf, itemPage, itemsOfConversation, parseItemQuery } from '../apis/responses-items.js';
 import { newId } from '../apis/responses-output.js';
 import { translateResponses } from '../apis/responses-request.js';
 import { countPromptTokens } from '../accounting/tokens.js';
@@ -216,6 +216,9 @@ export function retrieveResponseRoute(store: () => ResponseStore | null): ApiRou
           { param: 'stream' },
         );
       }
+      // The SDK's `retrieve(id, { include })`: an unknown value is refused as on input_items (it was taken silently);
+      // a known one names data a stored response holds as it is, or never has (as POST takes them).
+      includeOf(url.searchParams);
       const found = s ? await s.getResponse(id, keyId, rt.now()) : null;
       if (!found) throw notFound();
       sendJson(res, 200, found, base);

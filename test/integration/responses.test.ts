@@ -859,6 +859,13 @@ describe("a stored response's input items and cancel (GET /v1/responses/{id}/inp
       include: ['file_search_call.results', 'reasoning.encrypted_content', 'message.output_text.logprobs'],
     });
     expect(all.data).toHaveLength(1);
+    // Retrieving the response takes `include` too: an unknown value was taken silently there.
+    for (const query of ['include=bogus', 'include[]=nope']) {
+      const res = await raw(`/v1/responses/${r.id}?${query}`);
+      expect([query, res.status]).toEqual([query, 400]);
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_request', param: 'include' });
+    }
+    expect((await a.responses.retrieve(r.id, { include: ['message.input_image.image_url', 'reasoning.encrypted_content'] })).id).toBe(r.id);
   });
 
   it('cancel refuses a stored response as OpenAI refuses one not created with background: true; methods per path', async () => {

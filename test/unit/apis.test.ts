@@ -39,6 +39,59 @@ describe('Responses → chat', () => {
     }
   });
 
+  it("takes each side's part types as OpenAI does: input_text from the client's side, output_text or refusal in an assistant message; the other side's refused naming the part (an assistant input_text was answered 200)", () => {
+    const refused = (input: unknown): unknown => {
+      try {
+        translateResponses({ model: 'gpt-4.1', input }, []);
+        return null;
+      } catch (e) {
+        return e instanceof SwitchyardError ? { status: e.status, param: e.param, message: e.message } : e;
+      }
+    };
+    const msg = (role: string, type: string) => [{ role, content: [type === 'refusal' ? { type, refusal: 'no' } : { type, text: 'x' }] }];
+    for (const role of ['user', 'system', 'developer'])
+      for (const type of ['output_text', 'refusal'])
+        expect(refused(msg(role, type))).toEqual({
+          status: 400,
+          param: 'input[0].content[0].type',
+          message: `input[0].content[0].type: Invalid value: '${type}'. Supported values are: 'input_text', 'input_image', and 'input_file'.`,
+        });
+    expect(refused(msg('assistant', 'input_text'))).toEqual({
+      status: 400,
+      param: 'input[0].content[0].type',
+      message: "input[0].content[0].type: Invalid value: 'input_text'. Supported values are: 'output_text' and 'refusal'.",
+    });
+    // A tool's output is the client's side too.
+    expect(
+      refused([
+        { type: 'function_call', call_id: 'c', name: 'f' },
+        { type: 'function_call_output', call_id: 'c', output: [{ type: 'output_text', text: 'x' }] },
+      ]),
+    ).toMatchObject({
+      param: 'input[1].output[0].type',
+    });
+    for (const ok of [msg('user', 'input_text'), msg('system', 'input_text'), msg('assistant', 'output_text'), msg('assistant', 'refusal')])
+      expect(refused(ok)).toBeNull();
+  });
+
+  it("says a message's content may be a string or an array of parts, and that a part must be an object (it said 'expected an array' and 'content type undefined')", () => {
+    const refused = (content: unknown, role = 'user'): unknown => {
+      try {
+        translateResponses({ model: 'gpt-4.1', input: [{ role, ...(content === undefined ? {} : { content }) }] }, []);
+        return null;
+      } catch (e) {
+        return e instanceof SwitchyardError ? { param: e.param, message: e.message } : e;
+      }
+    };
+    for (const role of ['user', 'assistant', 'system']) {
+      expect(refused(undefined, role)).toEqual({ param: 'input[0].content', message: "input[0].content: Missing required parameter: 'input[0].content'" });
+      for (const content of [5, null, { type: 'input_text', text: 'x' }])
+        expect(refused(content, role)).toEqual({ param: 'input[0].content', message: 'input[0].content: expected a string or an array of content parts' });
+      expect(refused([5], role)).toMatchObject({ param: 'input[0].content[0]', message: expect.stringContaining('a content part must be an object') });
+      expect(refused([{ text: 'x' }], role)).toMatchObject({ param: 'input[0].content[0].type', message: expect.stringContaining('needs a type') });
+    }
+  });
+
   it("holds metadata to OpenAI's limits (16 string values) and parallel_tool_calls to a boolean, naming the field", () => {
     const refused = (over: Record<string, unknown>): unknown => {
       try {
