@@ -225,13 +225,14 @@ function exhausted(inp: FailureInput): Outcome {
   const money = ctx.refusal
     ? `; another model was refused for money: ${refusalError(ctx.refusal, inp.maxCostUsd, inp.api, inp.keyed === true, ctx.spentNano > 0).message}`
     : '';
-  // The last answer an overload (a 503 or 529, of any provider kind): on the Messages API it is
+  // The last answer an overload (a 503 or 529, of any provider kind, or a stream's overloaded_error event): on the Messages API it is
   // Anthropic's own 529 `overloaded_error` (its SDK's OverloadedError, which its clients catch to
   // back off), not a 502 `api_error` saying nothing of overload (an OpenAI-kind upstream's 503 was
   // typed by its own `server_error`). A stream already begun says the type in-band, on a 200.
   // The attempts' cap ended it (a fallback may not have been tried): the setting is named.
   const capped = ctx.attempts >= ctx.maxTotalAttempts ? `; resilience.retry.maxTotalAttempts (${ctx.maxTotalAttempts}) reached` : '';
-  const overload = f.kind === 'http_status' && (f.status === 503 || f.status === 529);
+  // An `overloaded_error` event as a stream's first (Anthropic's 529 by another road) is one too.
+  const overload = (f.kind === 'http_status' && (f.status === 503 || f.status === 529)) || (f.kind === 'stream_error' && f.error?.type === 'overloaded_error');
   return {
     ok: false,
     error: new SwitchyardError('upstream_error', `upstream failed on every attempt (${ctx.attempts}); last: ${status}: ${f.message}${money}${begun}${capped}`, {

@@ -78,6 +78,35 @@ describe('upstream failed on every attempt', () => {
   });
 });
 
+describe('an overload as the last failure, on the Messages API', () => {
+  const last = (fault: UpstreamFault, committed = false) =>
+    failureOutcome({ ...base, api: 'messages', ctx: { ...ctx, attempts: 2, maxTotalAttempts: 6, committed, lastFault: fault } as unknown as ReqContext });
+
+  it("is Anthropic's 529 overloaded_error when a stream's first event was an overloaded_error (it was a 502 whose body said overloaded), as a 529 answer is", () => {
+    const event = new UpstreamFault('stream_error', 'upstream error in stream: Overloaded', null, {
+      type: 'overloaded_error',
+      message: 'Overloaded',
+      code: null,
+      param: null,
+    });
+    const status = new UpstreamFault('http_status', 'upstream answered 529: Overloaded', 529, {
+      type: 'overloaded_error',
+      message: 'Overloaded',
+      code: null,
+      param: null,
+    });
+    for (const f of [event, status]) {
+      const out = last(f);
+      expect(!out.ok && [out.error.status, out.error.upstreamType]).toEqual([529, 'overloaded_error']);
+    }
+    // Another error event is no overload: a 502.
+    const other = last(
+      new UpstreamFault('stream_error', 'upstream error in stream: boom', null, { type: 'api_error', message: 'boom', code: null, param: null }),
+    );
+    expect(!other.ok && [other.error.status, other.error.upstreamType]).toEqual([502, 'api_error']);
+  });
+});
+
 describe("switchyard's own bound on the upstream answers it holds", () => {
   it('is no fault of the endpoint (released, not failed over) and answers 503 server_busy with retry-after, not 502 upstream_error', () => {
     const fault = new SidecarBusyFault(heldOverMessage(2_000_000));
