@@ -3,7 +3,7 @@ import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { unusableSecrets } from '../config/secrets.js';
 import { undersizedPools } from '../config/pool-size.js';
-import { budgetsBelowOneAnswer, unreachableFallbacks } from '../config/config-notes.js';
+import { budgetsBelowOneAnswer, timesTooShort, unreachableFallbacks } from '../config/config-notes.js';
 
 /**
  * Secrets the file names that this environment lacks. Not a config error (check-config often
@@ -71,6 +71,11 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
     if (unreachable.length > 0) {
       console.error('note: fallbacks that will not be used:');
       for (const u of unreachable) console.error(`  ${u}`);
+    }
+    const short = timesTooShort(res.config);
+    if (short.length > 0) {
+      console.error('note: time limits too short to be meant:');
+      for (const u of short) console.error(`  ${u}`);
     }
     const small = budgetsBelowOneAnswer(res.config);
     if (small.length > 0) {

@@ -44,3 +44,48 @@ export function budgetsBelowOneAnswer(cfg: Config): string[] {
   });
   return out;
 }
+
+/** Below this, a time in the config is taken for seconds written where milliseconds are meant. */
+const SECONDS_LIKE_MS = 100;
+
+/**
+ * Times too short to be meant: switchyard's are in milliseconds, LiteLLM's and Portkey's in
+ * seconds, so `requestTimeoutMs: 30` (meant as 30 s) made every request time out, each billed its
+ * reservation, with nothing said. Said: a time under 100 ms, and the limits a model's usual
+ * latency (`latencyPriorMs`) does not fit in — the request's deadline under twice it, the wait
+ * for a JSON answer's headers or a stream's first content under it.
+ */
+export function timesTooShort(cfg: Config): string[] {
+  const out: string[] = [];
+  const r = cfg.resilience;
+  const times: Array<[string, number]> = [
+    ['resilience.requestTimeoutMs', r.requestTimeoutMs],
+    ['resilience.connectTimeoutMs', r.connectTimeoutMs],
+    ['resilience.headersTimeoutMs', r.headersTimeoutMs],
+    ['resilience.firstTokenTimeoutMs', r.firstTokenTimeoutMs],
+    ['resilience.idleTimeoutMs', r.idleTimeoutMs],
+    ['resilience.recoveryMs', r.recoveryMs],
+    ['server.requestTimeoutMs', cfg.server.requestTimeoutMs],
+    ['server.sendTimeoutMs', cfg.server.sendTimeoutMs],
+  ];
+  for (const [id, m] of Object.entries(cfg.models))
+    for (const k of ['headersTimeoutMs', 'firstTokenTimeoutMs', 'idleTimeoutMs'] as const) {
+      const v = m[k];
+      if (v !== undefined) times.push([`models.${id}.${k}`, v]);
+    }
+  for (const [path, v] of times) if (v < SECONDS_LIKE_MS) out.push(`${path} is ${v} ms: switchyard's times are in milliseconds (${v} s would be ${v * 1000})`);
+  for (const [id, m] of Object.entries(cfg.models)) {
+    const usual = m.latencyPriorMs;
+    const tight: string[] = [];
+    if (r.requestTimeoutMs < 2 * usual) tight.push(`resilience.requestTimeoutMs (${r.requestTimeoutMs})`);
+    const headers = m.headersTimeoutMs ?? r.headersTimeoutMs;
+    if (headers < usual) tight.push(`${m.headersTimeoutMs !== undefined ? `models.${id}` : 'resilience'}.headersTimeoutMs (${headers})`);
+    const first = m.firstTokenTimeoutMs ?? r.firstTokenTimeoutMs;
+    if (first < usual) tight.push(`${m.firstTokenTimeoutMs !== undefined ? `models.${id}` : 'resilience'}.firstTokenTimeoutMs (${first})`);
+    if (tight.length > 0)
+      out.push(
+        `models.${id}: ${tight.join(', ')} ${tight.length > 1 ? 'leave' : 'leaves'} no room for its usual latency (latencyPriorMs ${usual}): most of its requests would time out, each billed what was reserved for it`,
+      );
+  }
+  return out;
+}

@@ -607,6 +607,9 @@ function storedResponseRoute(path: string): string | null {
 function notServedHint(path: string): string {
   if (path === '/v1/messages/batches' || path.startsWith('/v1/messages/batches/'))
     return ': Message Batches are not supported by switchyard; send each request to POST /v1/messages';
+  // LiteLLM's and other gateways' probe paths (a Kubernetes manifest brought along): switchyard's own named.
+  if (/^(\/v1)?\/(health|healthcheck|health\/(liveliness|liveness|readiness)|ping|live|ready|status)$/.test(path))
+    return ": switchyard's health routes are GET /healthz (the process is up) and GET /readyz (ready to serve: 503 with the reason while not)";
   if (path.startsWith('/v1/'))
     return ': switchyard serves /v1/chat/completions, /v1/completions, /v1/responses, /v1/messages (and /v1/messages/count_tokens), /v1/embeddings and /v1/models';
   return '';

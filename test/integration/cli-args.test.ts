@@ -175,6 +175,18 @@ describe('switchyard check-config', () => {
     const fine = check(cfg(2, 0.05));
     expect(fine.status).toBe(0);
     expect(fine.stderr).not.toContain('note:');
+    // Times written in seconds, as LiteLLM's are (every request timed out, billed its reservation, nothing said).
+    const seconds = check({ ...cfg(2, 0.05), resilience: { requestTimeoutMs: 30, recoveryMs: 60 } });
+    expect(seconds.status).toBe(0);
+    expect(seconds.stderr).toContain('note: time limits too short to be meant:');
+    expect(seconds.stderr).toContain("resilience.requestTimeoutMs is 30 ms: switchyard's times are in milliseconds (30 s would be 30000)");
+    expect(seconds.stderr).toContain("resilience.recoveryMs is 60 ms: switchyard's times are in milliseconds (60 s would be 60000)");
+    // Long enough not to look like seconds, still under the model's usual latency (500 ms by default).
+    const tight = check({ ...cfg(2, 0.05), resilience: { requestTimeoutMs: 800, firstTokenTimeoutMs: 400 } });
+    expect(tight.stderr).toContain(
+      'models.a: resilience.requestTimeoutMs (800), resilience.firstTokenTimeoutMs (400) leave no room for its usual latency (latencyPriorMs 500): most of its requests would time out',
+    );
+    expect(tight.stderr).not.toContain('in milliseconds');
   });
 
   it('a valid file whose secrets are not in the environment is ok (exit 0) with a note naming each variable', () => {

@@ -95,3 +95,15 @@ describe('pool size', () => {
     expect(undersizedPools(small)).toEqual([expect.stringMatching(/^providers\.a\.connections is 20, but its endpoints' maxConcurrent add up to 74/)]);
   });
 });
+
+describe('time limits too short to be meant', () => {
+  it('are warned of at start, as check-config notes them (a timeout written in seconds made every request time out, with nothing said)', async () => {
+    const base = testConfig(sim.url);
+    const short = await startSidecar({ ...base, resilience: { ...(base.resilience as object), requestTimeoutMs: 30 } });
+    try {
+      await short.waitForOutput(/resilience\.requestTimeoutMs is 30 ms: switchyard's times are in milliseconds \(30 s would be 30000\)/);
+    } finally {
+      await short.stop();
+    }
+  });
+});

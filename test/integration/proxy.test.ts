@@ -243,6 +243,14 @@ describe('OpenAI-compatible surface', () => {
   it('answers health and readiness', async () => {
     expect((await fetch(`${sc.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${sc.url}/readyz`)).status).toBe(200);
+    // LiteLLM's probe paths (a manifest brought along): a 404 that names switchyard's own (it said only "no route").
+    for (const path of ['/health', '/health/liveliness', '/health/readiness', '/v1/health']) {
+      const res = await fetch(`${sc.url}${path}`);
+      expect([path, res.status]).toEqual([path, 404]);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toBe(
+        `no route GET ${path}: switchyard's health routes are GET /healthz (the process is up) and GET /readyz (ready to serve: 503 with the reason while not)`,
+      );
+    }
   });
 });
 
