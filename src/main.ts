@@ -23,7 +23,7 @@ import { holdSighup, releaseSighup, StartupError, type ReloadResult, type ServeO
 import { startSimulator, type Simulator } from './simulator/index.js';
 import { InspectionHub } from './observe/hub.js';
 import { startStatelyBridge } from './observe/stately-bridge.js';
-import { registerSecrets, secretsOf, withoutPassword } from './observe/scrub.js';
+import { registerSecrets, secretsOf, shortSecrets, withoutPassword } from './observe/scrub.js';
 import { attemptOutcome, Metrics } from './observe/metrics.js';
 import { LEDGER_MARK_FRESH_MS, openRedisShared, REPLICA_ID_RE } from './shared-state/index.js';
 import { noteEscalations } from './observe/cascade-ops.js';
@@ -502,7 +502,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       `bound to a non-loopback address without SWITCHYARD_ADMIN_TOKEN: /switchyard/*${runtime.cfg.observe.publicMetrics ? '' : ' and /metrics'} answer 401 to everyone until it is set${runtime.cfg.observe.publicMetrics ? '' : ' (or observe.publicMetrics: true opens /metrics)'}`,
     );
   }
-  for (const w of [...undersizedPools(runtime.cfg), ...timesTooShort(runtime.cfg)]) log.warn(w);
+  for (const w of [...undersizedPools(runtime.cfg), ...timesTooShort(runtime.cfg), ...shortSecrets(runtime.cfg, env)]) log.warn(w);
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   // A second signal while draining ends the wait for the requests in flight (see installSignals).

@@ -2,6 +2,7 @@
 import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { unusableSecrets } from '../config/secrets.js';
+import { shortSecrets } from '../observe/scrub.js';
 import { undersizedPools } from '../config/pool-size.js';
 import { budgetsBelowOneAnswer, timesTooShort, unreachableFallbacks } from '../config/config-notes.js';
 
@@ -81,6 +82,11 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
     if (small.length > 0) {
       console.error('note: budgets smaller than one answer:');
       for (const u of small) console.error(`  ${u}`);
+    }
+    const shortKeys = shortSecrets(res.config, process.env);
+    if (shortKeys.length > 0) {
+      console.error('note: secrets too short to be scrubbed:');
+      for (const u of shortKeys) console.error(`  ${u}`);
     }
     const unusable = unusableSecrets(res.config, process.env);
     if (unusable.length > 0) {

@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import { joinNegativeValues } from './args.js';
 import { escapeControls } from '../observe/log.js';
+import { registerSecrets, scrub } from '../observe/scrub.js';
 import { request, type Dispatcher } from 'undici';
 import type { StateView } from '../runtime/state-view.js';
 
@@ -241,6 +242,12 @@ export function urlToken(given: string): string | undefined {
   }
 }
 
+/** The error message an answer carries, without the token sent (a server that echoes the Authorization header it got). */
+function scrubbedMessage(text: string): string | null {
+  const said = errorMessage(text);
+  return said === null ? null : scrub(said);
+}
+
 /**
  * undici's `request`, not `fetch`: fetch refuses the WHATWG "bad ports" (6000, 6665–6669, 10080, …)
  * without trying, so a sidecar started with `--port 6000` could never be reached from here.
@@ -271,7 +278,7 @@ async function getJson<T>(base: string, path: string, token: string | undefined)
   }
   if (res.statusCode === 401) {
     // The sidecar says which: no token sent, the wrong one, or none set on its side (then it must be restarted with one).
-    const said = errorMessage(text);
+    const said = scrubbedMessage(text);
     throw new StatusError(
       said !== null
         ? `${base} refused ${path} (401): ${said}`
@@ -282,7 +289,7 @@ async function getJson<T>(base: string, path: string, token: string | undefined)
   }
   if (res.statusCode === 404) throw new StatusError(`${base}${path} answered 404: is that a switchyard sidecar? (--url URL to point elsewhere)`);
   if (res.statusCode < 200 || res.statusCode > 299) {
-    const answered = `${res.statusCode}: ${errorMessage(text) ?? escapeControls(text.slice(0, 200))}`;
+    const answered = `${res.statusCode}: ${scrubbedMessage(text) ?? scrub(escapeControls(text.slice(0, 200)))}`;
     throw Object.assign(new StatusError(`${base}${path} answered ${answered}`), { answered });
   }
   try {
@@ -321,6 +328,8 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv = pro
   // The environment's token, else the one the URL carries (the banner's inspector URL, pasted whole).
   const fromEnv = env.SWITCHYARD_ADMIN_TOKEN || undefined;
   const token = fromEnv ?? urlToken(values.url ?? DEFAULT_STATUS_URL);
+  // Never printed back: an answer that echoes it (a proxy's error quoting the header) is scrubbed.
+  registerSecrets([token]);
   // A header cannot carry it (a line break from a file, a non-Latin character): say so, not "cannot reach".
   if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) {
     process.stderr.write(

@@ -41,9 +41,13 @@ const durationMs0 = nonNegInt.max(MAX_TIMER_MS, timerBound);
 /**
  * A "name" of 24 characters or more with lower and upper case and at least three digits is a
  * key pasted where its variable's name goes (random base-62 text; a CamelCase name rarely has
- * three digits).
+ * three digits); so is one of 32 hex digits or more (an Azure key was printed back as the
+ * variable that was not set).
  */
-const looksLikeKey = (v: string): boolean => v.length >= 24 && /[a-z]/.test(v) && /[A-Z]/.test(v) && (v.match(/[0-9]/g)?.length ?? 0) >= 3;
+const looksLikeKey = (v: string): boolean =>
+  (v.length >= 24 && /[a-z]/.test(v) && /[A-Z]/.test(v) && (v.match(/[0-9]/g)?.length ?? 0) >= 3) ||
+  // 32 or more hex digits with both letters and digits (Azure OpenAI's keys, many gateways' tokens): a key, not a name.
+  (v.length >= 32 && /^[0-9a-fA-F]+$/.test(v) && /[0-9]/.test(v) && /[a-fA-F]/.test(v));
 const envName = z.string().superRefine((v, ctx) => {
   // One message a value (not a refine that aborts: an aborted issue kept the cross-checks, an unknown model or provider, from being said at all).
   if (looksLikeKey(v))

@@ -10,8 +10,8 @@
 import type { Config } from '../config/schema.js';
 
 const REDACTED = '[redacted]';
-/** Shorter values are not treated as secrets: scrubbing them would mangle ordinary text. */
-const MIN_SECRET_CHARS = 8;
+/** Shorter values are not treated as secrets: scrubbing them would mangle ordinary text (a warning names them: {@link shortSecrets}). */
+export const MIN_SECRET_CHARS = 8;
 
 /**
  * Shapes of credentials: `Bearer …`, an echoed `Authorization:` header of any scheme (`Basic …`),
@@ -77,6 +77,19 @@ export function withoutPrefixes(secret: string): string[] {
   return out;
 }
 
+/**
+ * The secret as text that quotes it escaped: inside a JSON string (`\"`, `\\`, and `\/` as PHP's
+ * json_encode writes a `/`, or every character `\u`-escaped), percent-encoded in a URL, or as an
+ * HTML attribute. An upstream's error body relayed whole (a `{"detail": …}` or vLLM shape, a cut
+ * JSON text) showed a key with a `/` or `+` in it past the plain form.
+ */
+export function escapedForms(secret: string): string[] {
+  const json = JSON.stringify(secret).slice(1, -1);
+  const unicode = [...secret].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+  const html = secret.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return [json, json.replace(/\//g, '\\/'), unicode, encodeURIComponent(secret), html].filter((f) => f !== secret);
+}
+
 /** The forms of every registered secret {@link exact} matches, by their lower-case spelling (the pattern ignores case). */
 const forms = new Map<string, string>();
 
@@ -86,7 +99,7 @@ export function registerSecrets(values: Iterable<string | null | undefined>): vo
   for (const v of values) {
     if (typeof v !== 'string' || v.length < MIN_SECRET_CHARS || secrets.has(v)) continue;
     secrets.add(v);
-    for (const form of [v, Buffer.from(v, 'utf8').toString('hex'), ...base64Cores(v), ...withoutPrefixes(v)])
+    for (const form of [v, Buffer.from(v, 'utf8').toString('hex'), ...base64Cores(v), ...withoutPrefixes(v), ...escapedForms(v)])
       if (form.length >= MIN_SECRET_CHARS && !forms.has(form.toLowerCase())) forms.set(form.toLowerCase(), form);
     added = true;
   }
@@ -149,10 +162,12 @@ function otlpHeaderValues(spec: string | undefined): string[] {
   return out;
 }
 
+/** A storage URL's password: in its user info (`redis://:pw@…`) or as `?password=` (which ioredis and pg send as well). */
 function passwordOf(url: string): string | undefined {
   try {
-    const pw = new URL(url).password;
-    return pw === '' ? undefined : decodeURIComponent(pw);
+    const u = new URL(url);
+    const pw = u.password === '' ? u.searchParams.get('password') : decodeURIComponent(u.password);
+    return pw === null || pw === '' ? undefined : pw;
   } catch {
     return undefined;
   }
@@ -259,4 +274,30 @@ export function scrub(text: string): string {
   }
   for (const re of LOOKS_SECRET) out = out.replace(re, `$1${REDACTED}`);
   return out;
+}
+
+/**
+ * The variables of `secretsOf` whose values are set but too short to be scrubbed (a local vLLM's
+ * `dummy`, a 7-character token): an upstream that echoes one shows it in errors and logs. Named,
+ * never shown; check-config notes them and serve warns.
+ */
+export function shortSecrets(cfg: Config, env: NodeJS.ProcessEnv): string[] {
+  const named: Array<[string, string | undefined]> = [
+    ...Object.entries(cfg.providers).map(([n, p]): [string, string | undefined] => [
+      `providers.${n}.apiKeyEnv (${p.apiKeyEnv ?? ''})`,
+      p.apiKeyEnv ? env[p.apiKeyEnv] : undefined,
+    ]),
+    ...Object.entries(cfg.providers).flatMap(([n, p]) =>
+      Object.entries(p.headersEnv).map(([h, v]): [string, string | undefined] => [`providers.${n}.headersEnv.${h} (${v})`, env[v]]),
+    ),
+    ...(cfg.auth?.keys ?? []).map((k): [string, string | undefined] => [`auth.keys (${k.id}).keyEnv (${k.keyEnv})`, env[k.keyEnv]]),
+    ['SWITCHYARD_ADMIN_TOKEN', env.SWITCHYARD_ADMIN_TOKEN],
+    ['SWITCHYARD_RELAY_KEY', env.SWITCHYARD_RELAY_KEY],
+  ];
+  return named
+    .filter(([, v]) => v !== undefined && v !== '' && v.length < MIN_SECRET_CHARS)
+    .map(
+      ([where]) =>
+        `${where}: its value is shorter than ${MIN_SECRET_CHARS} characters, too short to be scrubbed from logs and relayed errors (it would mangle ordinary text): an upstream that echoes it shows it`,
+    );
 }

@@ -163,6 +163,11 @@ describe('statusCommand', () => {
           );
         return;
       }
+      if (req.url?.startsWith('/echo')) {
+        // A proxy in front that quotes the Authorization header it got.
+        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: `bad auth: ${req.headers.authorization}` } }));
+        return;
+      }
       if (req.url?.startsWith('/untokened')) {
         res
           .writeHead(401, { 'content-type': 'application/json' })
@@ -188,6 +193,14 @@ describe('statusCommand', () => {
     vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
     vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
   };
+
+  it('never prints the admin token back, from the environment or from --url, when an answer echoes it (it printed "bad auth: Bearer adm-…")', async () => {
+    capture();
+    expect(await statusCommand(['--url', `${url}/echo`], { SWITCHYARD_ADMIN_TOKEN: 'adm-LEAKCANARY-token-333' })).toBe(1);
+    expect(await statusCommand(['--url', `${url}/echo/switchyard/inspect?token=adm-LEAKCANARY-token-444`], {})).toBe(1);
+    expect(err).toContain('answered 500: bad auth: Bearer [redacted]');
+    expect(err + out).not.toContain('LEAKCANARY');
+  });
 
   it('sends SWITCHYARD_ADMIN_TOKEN as a Bearer token and prints the table', async () => {
     capture();

@@ -164,7 +164,11 @@ describe('switchyard check-config', () => {
     });
     const check = (c: Record<string, unknown>) => {
       writeFileSync(noted, stringify(c));
-      return spawnSync(process.execPath, [BIN, 'check-config', noted], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, SY_CHECK_SET_KEY: 'x' } });
+      return spawnSync(process.execPath, [BIN, 'check-config', noted], {
+        encoding: 'utf8',
+        timeout: 20_000,
+        env: { ...process.env, SY_CHECK_SET_KEY: 'sk-check-set-0123456789' },
+      });
     };
     const r = check(cfg(1, 0.01));
     expect(r.status).toBe(0);
@@ -197,10 +201,21 @@ describe('switchyard check-config', () => {
     const set = spawnSync(process.execPath, [BIN, 'check-config', file], {
       encoding: 'utf8',
       timeout: 20_000,
-      env: { ...process.env, SY_CHECK_UNSET_KEY: 'x' },
+      env: { ...process.env, SY_CHECK_UNSET_KEY: 'sk-check-set-0123456789' },
     });
     expect(set.status).toBe(0);
     expect(set.stderr).not.toContain('SY_CHECK_UNSET_KEY');
+    // A key too short for the scrubber (an echo of it would show): named, never shown.
+    const short = spawnSync(process.execPath, [BIN, 'check-config', file], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: { ...process.env, SY_CHECK_UNSET_KEY: 'Lk7Qz9w' },
+    });
+    expect(short.status).toBe(0);
+    expect(short.stderr).toContain(
+      'providers.p.apiKeyEnv (SY_CHECK_UNSET_KEY): its value is shorter than 8 characters, too short to be scrubbed from logs and relayed errors',
+    );
+    expect(short.stderr + short.stdout).not.toContain('Lk7Qz9w');
   });
 
   it('a file over 256 KiB is refused at once, naming its size (YAML parsing of a 4 MB file of keys never finished)', () => {

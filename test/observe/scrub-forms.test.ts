@@ -8,7 +8,8 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { upstreamClientError } from '../../src/errors.js';
 import { createLogger } from '../../src/observe/log.js';
-import { registerSecrets, scrub } from '../../src/observe/scrub.js';
+import { registerSecrets, scrub, secretsOf } from '../../src/observe/scrub.js';
+import { configSchema } from '../../src/config/schema.js';
 
 const KEY = 'sk-LEAKCANARY123ECHO';
 const ADMIN = 'admin-token-0123456789';
@@ -76,5 +77,33 @@ describe('scrub: a known secret in another letter case or hex-encoded', () => {
     const t0 = performance.now();
     for (let i = 0; i < 5; i++) expect(scrub(text)).toBe(text);
     expect((performance.now() - t0) / 5).toBeLessThan(250);
+  });
+});
+
+describe('scrub: a known secret escaped as text quotes it (an upstream error body relayed whole)', () => {
+  const SLASH = 'LEAKCANARY/slash+Key/0123456789abcdef==';
+  registerSecrets([SLASH]);
+  const unicode = (s: string): string => [...s].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+  it.each([
+    ['a JSON string with / escaped (PHP json_encode)', `{"detail":"Invalid key ${SLASH.replace(/\//g, '\\/')}"}`],
+    ['every character \\u-escaped', `{"error":"bad key ${unicode(SLASH)}"}`],
+    ['percent-encoded in a URL', `GET /v1/x?key=${encodeURIComponent(SLASH)}`],
+    ['percent-encoded, lower-case hex', `GET /v1/x?key=${encodeURIComponent(SLASH).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase())}`],
+    ['a Bearer header echoed JSON-escaped', `{"auth":"Bearer ${SLASH.replace(/\//g, '\\/')}"}`],
+    ['a cut JSON text', `{"object":"error","message":"key ${SLASH.replace(/\//g, '\\/')}`],
+  ])('%s', (_what, text) => {
+    const out = scrub(text);
+    expect(out).toContain('[redacted]');
+    for (const part of ['slash+Key', 'slash%2BKey', '0123456789abcdef==', '0123456789abcdef%3D', '\\u0073\\u006c']) expect(out).not.toContain(part);
+  });
+});
+
+describe('secretsOf: storage passwords', () => {
+  it('reads a password given as ?password= as well as in the user info (ioredis and pg send both)', () => {
+    const cfg = (ledger: string, shared: string) => configSchema.parse({ providers: {}, models: {}, storage: { ledger, shared } });
+    expect(secretsOf(cfg('postgres://u:pw-in-userinfo@127.0.0.1/db', 'redis://127.0.0.1:6379/0?password=pw-in-query-1'), {})).toEqual(
+      expect.arrayContaining(['pw-in-userinfo', 'pw-in-query-1']),
+    );
+    expect(secretsOf(cfg('postgres://127.0.0.1/db?password=pg-query-pw', 'memory'), {})).toContain('pg-query-pw');
   });
 });

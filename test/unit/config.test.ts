@@ -522,6 +522,21 @@ describe('error messages', () => {
     expect(JSON.stringify(got)).not.toContain('AbCdEf1234567890');
   });
 
+  it("a key of 32 hex digits or more (Azure OpenAI's) pasted where a variable name goes is refused and not shown (it passed as a name and was printed back as the variable not set)", () => {
+    const raw = minimal();
+    const azure = 'c0ffee11d4e5f60718293a4b5c6d7e8f';
+    at(raw, 'providers', 'p').apiKeyEnv = azure;
+    const got = errors(validateConfig(raw));
+    expect(got).toEqual([
+      'providers.p.apiKeyEnv: this looks like a key itself, not the name of a variable: put the key in an environment variable and write that name here (the value is not shown)',
+    ]);
+    // A name that is hex-like but short, or all letters, stays a name.
+    for (const name of ['DEADBEEF_KEY', 'abcdefabcdefabcdefabcdefabcdefabcdef', 'a1b2c3d4']) {
+      at(raw, 'providers', 'p').apiKeyEnv = name;
+      expect(validateConfig(raw).ok).toBe(true);
+    }
+  });
+
   it('an env variable written the LiteLLM or shell way (os.environ/X, $X, ${X}) says the name to write; anything else is never echoed', () => {
     const raw = rawDefaults();
     at(raw, 'providers', 'openai').apiKeyEnv = 'os.environ/OPENAI_API_KEY';
