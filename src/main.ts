@@ -388,6 +388,10 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   const simulatedMode = simulator !== null;
 
   const reloadNow = async (): Promise<ReloadResult> => {
+    // Shutting down: the endpoints' actors are stopping, so a reload could not spawn new ones (a
+    // SIGHUP during the drain failed half-applied); the instance that replaces this one reads the file.
+    if (runtime.draining)
+      return { ok: false, errors: ['switchyard is shutting down: nothing was reloaded (the instance that replaces this one reads the file)'] };
     if (!loaded.file) return { ok: false, errors: ['switchyard runs on the built-in catalogue: there is no config file to reload (start with --config FILE)'] };
     const file = loaded.file;
     const res = await loadConfigFile(file);

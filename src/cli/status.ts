@@ -236,7 +236,8 @@ export function sidecarBase(given: string): string | null {
  */
 export function urlToken(given: string): string | undefined {
   try {
-    return new URL(given).searchParams.get('token') || undefined;
+    // A `+` of the token, unencoded in the pasted URL, is read as a space by the query's decoding: put back (a token has no space).
+    return new URL(given).searchParams.get('token')?.replace(/ /g, '+') || undefined;
   } catch {
     return undefined;
   }

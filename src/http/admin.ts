@@ -24,7 +24,9 @@ function isProtected(rule: AdminRule, path: string): boolean {
 function presented(req: IncomingMessage, url: URL, path: string): string | null {
   const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
   if (m) return m[1]!.trim();
-  return path === '/switchyard/inspect' ? url.searchParams.get('token') : null;
+  // A token holds no space (one is refused at start): a `+` in a pasted URL is read as a space by the
+  // query's form decoding (`openssl rand -base64` tokens have them), so it is put back.
+  return path === '/switchyard/inspect' ? (url.searchParams.get('token')?.replace(/ /g, '+') ?? null) : null;
 }
 
 /**

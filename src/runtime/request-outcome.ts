@@ -160,14 +160,21 @@ function exhausted(inp: FailureInput): Outcome {
     }
     // Removed while it waited, for capacity or after a 429 (that wait is what the reload ended): said so.
     const removed = inp.removed ?? null;
-    if (removed !== null)
+    // A model the client named itself is no longer served: asking again is a 400 model_not_found, so
+    // the SDKs are told not to retry; a routed request (a route, auto) is routed among what is left.
+    if (removed !== null) {
+      const named = removed.includes(inp.model);
       return {
         ok: false,
         error: new SwitchyardError(
           'no_endpoint_available',
-          `no endpoint available for ${inp.model}: a config reload removed ${removed.join(', ')} while this request waited; send it again`,
+          named
+            ? `no endpoint available for ${inp.model}: a config reload removed it while this request waited; it is no longer served (asking again is refused as an unknown model): name another model`
+            : `no endpoint available for ${inp.model}: a config reload removed ${removed.join(', ')} while this request waited; send it again (it is routed among the models left)`,
+          { headers: named ? { 'x-should-retry': 'false' } : { 'retry-after': '1' } },
         ),
       };
+    }
     const full = inp.queueFull ?? null;
     const why = f
       ? `last upstream answer: ${f.message}`

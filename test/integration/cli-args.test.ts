@@ -341,7 +341,7 @@ describe('a sidecar on a port that fetch refuses to try (6000, 6665-6669, 10080:
     const seen: string[] = [];
     const srv = createHttpServer((req, res) => {
       seen.push(`${req.url} ${req.headers.authorization ?? '-'}`);
-      if (req.headers.authorization !== 'Bearer url-admin-token-42') {
+      if (req.headers.authorization !== 'Bearer url-admin-token-42' && req.headers.authorization !== 'Bearer url+admin/token+42=') {
         res.statusCode = 401;
         return res.end('{}');
       }
@@ -363,6 +363,10 @@ describe('a sidecar on a port that fetch refuses to try (6000, 6665-6669, 10080:
       expect(ok.code, ok.out).toBe(0);
       expect(JSON.parse(ok.out)).toEqual(state);
       expect(seen).toEqual(['/switchyard/state Bearer url-admin-token-42']);
+      // A base64 token pasted unencoded: its `+` read as a space by the query's decoding was "a character an HTTP header cannot carry".
+      const plus = await run(`http://127.0.0.1:${port}/switchyard/inspect?token=url+admin/token+42=`);
+      expect(plus.code, plus.out).toBe(0);
+      expect(seen.at(-1)).toBe('/switchyard/state Bearer url+admin/token+42=');
       // A wrong one: refused, and the token is not printed.
       const bad = await run(`http://127.0.0.1:${port}/switchyard/inspect?token=wrong-token-99`);
       expect(bad.code).toBe(1);

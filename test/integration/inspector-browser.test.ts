@@ -23,7 +23,8 @@ const ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
-const ADMIN_TOKEN = 'admin-token-for-the-inspector-test';
+// With a `+` and a `/`, as a base64 token has (`openssl rand -base64`), written unencoded in the page's URL as a user pastes it.
+const ADMIN_TOKEN = 'admin+token/for-the+inspector=test';
 
 let sim: Simulator; // in-process: one process start less
 let sc: SidecarHandle;
@@ -125,6 +126,8 @@ describe.concurrent('/switchyard/inspect in Chromium', () => {
     // The start-up banner of a sidecar bound beyond loopback says the page needs the token.
     expect(guarded.stderr()).toMatch(/inspector: http:\/\/0\.0\.0\.0:\d+\/switchyard\/inspect\?token=<SWITCHYARD_ADMIN_TOKEN> /);
     expect((await fetch(`${base}/switchyard/state`)).status).toBe(401);
+    // The page by its ?token= alone, the token's `+` unencoded as a user pastes it (it was read as a space: 401).
+    expect((await fetch(`${base}/switchyard/inspect?token=${ADMIN_TOKEN}`)).status).toBe(200);
     expect(await chat(base, 'deepseek-v3.2')).toBe(200);
     const page = await browser.newPage();
     const seen = watch(page);

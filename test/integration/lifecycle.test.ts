@@ -249,8 +249,11 @@ describe('shutdown', () => {
     }
   }, 90_000);
 
-  it('SIGTERM stops accepting, lets the stream in flight finish, and exits 0', async () => {
-    const sc = await startSidecar(testConfig(sim.url));
+  /**
+   * A 40-token stream read whole; at its first content the sidecar gets SIGTERM, then `whileDraining`
+   * runs (once it said it is shutting down). Its text, and the exit code.
+   */
+  async function streamThroughShutdown(sc: SidecarHandle, whileDraining: () => Promise<void>): Promise<{ text: string; code: number | null }> {
     const stream = await sc.client.chat.completions.create({ model: 'gpt-4.1', stream: true, messages: [{ role: 'user', content: 'long answer please' }] });
     let text = '';
     let signalled: Promise<number | null> | null = null;
@@ -258,23 +261,47 @@ describe('shutdown', () => {
       text += c.choices[0]?.delta.content ?? '';
       if (!signalled && text.length > 0) {
         signalled = sc.stop('SIGTERM');
-        // Once the sidecar has taken the signal, new requests are refused (connection closed or 503) while the stream goes on.
         for (let i = 0; i < 100 && !sc.stdout().includes('shutting down'); i++) await sleep(20);
         expect(sc.stdout()).toContain('shutting down');
-        const late = await fetch(`${sc.url}/v1/chat/completions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'x' }] }),
-        }).then(
-          (r) => r.status,
-          () => 'refused',
-        );
-        expect([503, 'refused']).toContain(late);
+        await whileDraining();
       }
     }
+    return { text, code: await signalled };
+  }
+
+  it('SIGTERM stops accepting, lets the stream in flight finish, and exits 0', async () => {
+    const sc = await startSidecar(testConfig(sim.url));
+    const { text, code } = await streamThroughShutdown(sc, async () => {
+      // Once the sidecar has taken the signal, new requests are refused (connection closed or 503) while the stream goes on.
+      const late = await fetch(`${sc.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'x' }] }),
+      }).then(
+        (r) => r.status,
+        () => 'refused',
+      );
+      expect([503, 'refused']).toContain(late);
+    });
     expect(text.split(' ')).toHaveLength(40);
-    expect(await signalled).toBe(0);
+    expect(code).toBe(0);
     expect(sc.stdout()).toMatch(/"msg":"stopped"/);
+  });
+
+  it('a SIGHUP while draining is refused, saying so, and the stream in flight still finishes (the reload failed half-applied: "endpoint actor … was not spawned")', async () => {
+    const cfg = testConfig(sim.url);
+    const sc = await startSidecar(cfg);
+    const { text, code } = await streamThroughShutdown(sc, async () => {
+      // A changed endpoint setting: a reload would replace its actor.
+      const models = cfg.models as Record<string, { endpoints: Array<Record<string, unknown>> }>;
+      models['gpt-4.1']!.endpoints[0]!.maxConcurrent = 2;
+      writeFileSync(sc.configFile, stringify(cfg));
+      sc.child.kill('SIGHUP');
+      await sc.waitForOutput(/SIGHUP reload refused, the running config stays: switchyard is shutting down: nothing was reloaded/);
+    });
+    expect(text.split(' ')).toHaveLength(40);
+    expect(code).toBe(0);
+    expect(sc.stdout()).not.toContain('was not spawned');
   });
 
   it('an answer written while shutting down says Connection: close (it said keep-alive, and the connection then closed)', async () => {

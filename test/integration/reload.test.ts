@@ -375,8 +375,10 @@ describe('reload', () => {
     const r = await waiting;
     expect(r.status).toBe(503);
     expect(((await r.json()) as { error: { message: string } }).error.message).toBe(
-      'no endpoint available for deepseek-v3.2: a config reload removed deepseek-v3.2 while this request waited; send it again',
+      'no endpoint available for deepseek-v3.2: a config reload removed it while this request waited; it is no longer served (asking again is refused as an unknown model): name another model',
     );
+    // The model was named by the client: asking again is a 400, so the SDKs are told not to retry (a bare 503 they retried, twice).
+    expect([r.headers.get('x-should-retry'), r.headers.get('retry-after')]).toEqual(['false', null]);
   }
 
   it('a request waiting for an endpoint a reload removes fails at once and says so (it waited for the removed window, then blamed a circuit)', async () => {

@@ -37,6 +37,15 @@ describe('no endpoint available, no fault', () => {
     ]);
   });
 
+  it('a model a reload removed while the request waited: named by the client, told not to retry (asking again is a 400); routed, told to send it again', () => {
+    const named = failureOutcome({ ...base, model: 'gone', removed: ['gone'], unavailable: () => [] });
+    expect(!named.ok && [named.error.status, named.error.headers['x-should-retry'], named.error.headers['retry-after']]).toEqual([503, 'false', undefined]);
+    expect(!named.ok && named.error.message).toContain('name another model');
+    const routed = failureOutcome({ ...base, model: 'route/chat', removed: ['gone'], unavailable: () => [] });
+    expect(!routed.ok && [routed.error.status, routed.error.headers['x-should-retry'], routed.error.headers['retry-after']]).toEqual([503, undefined, '1']);
+    expect(!routed.ok && routed.error.message).toContain('send it again (it is routed among the models left)');
+  });
+
   it('without a reason to name (the candidates freed meanwhile), says all three ways it can be', () => {
     const out = failureOutcome({ ...base, unavailable: () => [] });
     expect(!out.ok && out.error.message).toBe('no endpoint available for slow: every candidate endpoint is busy, circuit-open or throttled');

@@ -7,7 +7,8 @@
   'use strict';
   var STATE_MS = 1000, SPEND_MS = 3000, TICK_MS = 200, MAX_TIMELINE = 200, MAX_POINTS = 240;
   var PALETTE = ['#5b9cf5', '#b88cf2', '#4fd1d9', '#f28cc4', '#c9d36a', '#9aa7ff', '#7fd6b4', '#d9a3ff'];  // clear of the state colours
-  var token = new URLSearchParams(location.search).get('token');
+  // A '+' of the token left unencoded in the URL reads as a space: put back (a token has no space).
+  var token = (new URLSearchParams(location.search).get('token') || '').replace(/ /g, '+') || null;
   var base = location.pathname.replace(/\/inspect\/?$/, '/');
   var headers = token ? { authorization: 'Bearer ' + token } : {};
   var eps = new Map();        // endpoint id -> { view, state, stateAt, retryAt, el }
