@@ -11,6 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HubRecord, InspectionHub } from '../observe/hub.js';
+import { echoName, SwitchyardError } from '../errors.js';
 
 const EVENT_STREAM_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' };
 
@@ -62,12 +63,26 @@ function lastEventId(v: string | undefined): number | null {
   return m !== null && m[1] === EVENT_EPOCH ? Number(m[2]) : -1;
 }
 
+const ALL_VALUES: ReadonlySet<string> = new Set(['1', 'true', '0', 'false']);
+
 export function eventsRoute(hub: Pick<InspectionHub, 'history' | 'since' | 'subscribe'>, maxUnsent = MAX_UNSENT_BYTES, maxTotal = MAX_TOTAL_UNSENT_BYTES) {
   let subscribers = 0;
   /** One subscriber's bound: its own, or its share of the total when many are connected. */
   const limit = (): number => Math.min(maxUnsent, Math.max(MIN_UNSENT_BYTES, Math.floor(maxTotal / Math.max(1, subscribers))));
   return (req: IncomingMessage, res: ServerResponse, url: URL): void => {
-    const all = url.searchParams.get('all') === '1';
+    // Its one option, said when wrong (`?all=true` gave the plain stream, an unknown one was taken silently), as /switchyard/spend does.
+    let all = false;
+    for (const [name, v] of url.searchParams) {
+      if (name !== 'all')
+        throw new SwitchyardError('invalid_request', `unknown parameter "${echoName(name)}": /switchyard/events takes all=1 (every inspection event too)`, {
+          param: name,
+        });
+      if (!ALL_VALUES.has(v))
+        throw new SwitchyardError('invalid_request', `all: expected 1 or true (every inspection event too), or 0 or false, got "${echoName(v)}"`, {
+          param: 'all',
+        });
+      all = v === '1' || v === 'true';
+    }
     // HEAD (405s advertise it): the stream's headers, and the end at once. The endless stream
     // below writes no body for HEAD, and its headers went out with the first body byte: none,
     // ever (curl -I waited forever). Its connection is the client's to keep or close.

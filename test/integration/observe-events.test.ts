@@ -144,4 +144,22 @@ describe('/switchyard/events', () => {
     const inspections = new Set(all.records.filter((r) => r.rec.kind === 'inspection').map((r) => r.rec.event?.inspection));
     expect([...inspections]).toEqual(expect.arrayContaining(['@xstate.event', '@xstate.snapshot']));
   });
+
+  it('says when its option is wrong, as /switchyard/spend does (?all=yes and an unknown option gave the plain stream)', async () => {
+    for (const [query, param] of [
+      ['all=yes', 'all'],
+      ['foo=1', 'foo'],
+      ['token=abc', 'token'],
+    ]) {
+      const res = await fetch(`${sc.url}/switchyard/events?${query}`);
+      expect([query, res.status]).toEqual([query, 400]);
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: 'invalid_request', param });
+    }
+    // `true` is taken as 1.
+    const ok = subscribe(`${sc.url}/switchyard/events?all=true`);
+    await ok.live;
+    expect((await chat('deepseek-v3.2')).status).toBe(200);
+    await ok.waitFor((r) => r.kind === 'inspection', 2000);
+    ok.close();
+  });
 });
