@@ -1101,7 +1101,7 @@ describe('loadConfigFile and check-config', () => {
 
   it.concurrent('check-config: a good file exits 0', async ({ expect }) => {
     // With the secrets it names in the environment (else a note lists them on stderr).
-    const secrets = { OPENAI_API_KEY: 'x', ANTHROPIC_API_KEY: 'x', DEEPSEEK_API_KEY: 'x', TEAM_A_KEY: 'team-a-key' };
+    const secrets = { OPENAI_API_KEY: 'sk-openai-test-0123', ANTHROPIC_API_KEY: 'sk-ant-test-0123', DEEPSEEK_API_KEY: 'sk-ds-test-0123', TEAM_A_KEY: 'team-a-key' };
     const res = await cli(['check-config', await file('good.yaml', SPEC_EXAMPLE_YAML)], secrets);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
