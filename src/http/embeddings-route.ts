@@ -14,6 +14,7 @@ import { readEdge, type ApiRoute } from './edge.js';
 import { recordRefused } from './refused.js';
 import { sendError } from './server.js';
 import { HttpSink } from './sink.js';
+import { jsonType } from './validate.js';
 
 const HANDLED = new Set(['model', 'input', 'encoding_format', 'dimensions', 'user']);
 
@@ -65,7 +66,12 @@ export function parse(body: Record<string, unknown>): ChatBody {
       throw unsupported('dimensions', 'expected a positive integer');
     extra.dimensions = body.dimensions;
   }
-  if (present(body.user)) extra.user = body.user;
+  if (present(body.user)) {
+    // OpenAI's type, as on chat (a number was passed on as is).
+    if (typeof body.user !== 'string')
+      throw new SwitchyardError('invalid_request', `Invalid type for 'user': expected a string, but got ${jsonType(body.user)} instead.`, { param: 'user' });
+    extra.user = body.user;
+  }
   const ids = tokenInput(list);
   if (ids !== null) {
     // The flow's prompt is a placeholder of one byte per token, so the reservation's byte bound

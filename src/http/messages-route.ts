@@ -10,6 +10,7 @@ import { countPromptTokens, tokenizerLoaded } from '../accounting/tokens.js';
 import { anthropicError } from '../apis/messages-output.js';
 import { anthropicHeaders, translateMessages } from '../apis/messages-request.js';
 import { echoName, SwitchyardError } from '../errors.js';
+import { isEmbeddingsModel } from '../routing/resolve.js';
 import { currentScope, inScope, traceAnswered } from '../runtime/request-scope.js';
 import { listModelIds } from '../routing/resolve.js';
 import type { ChatBody } from '../upstream/types.js';
@@ -96,6 +97,9 @@ export const countTokensRoute: ApiRoute = async (deps, req, res, requestId) => {
     const model = body.model;
     if (!listModelIds(e.rt.cfg).includes(model))
       throw new SwitchyardError('model_not_found', `The model "${echoName(model)}" does not exist`, { param: 'model' });
+    // Refused as the create call refuses it (a count was answered for a model that is never served here).
+    if (isEmbeddingsModel(e.rt.cfg, model))
+      throw new SwitchyardError('invalid_request', `"${echoName(model)}" is an embeddings model: use POST /v1/embeddings`, { param: 'model' });
     // count_tokens has no max_tokens; the translation needs one.
     const chat = translateMessages({ ...body, max_tokens: 1, stream: false });
     // The blocks the chat form leaves out (documents, search results) are read by the model too.

@@ -10,6 +10,7 @@ import { translateResponses } from '../apis/responses-request.js';
 import { countPromptTokens } from '../accounting/tokens.js';
 import { own } from '../config/lookup.js';
 import { echoName, SwitchyardError } from '../errors.js';
+import { isEmbeddingsModel } from '../routing/resolve.js';
 import { listModelIds } from '../routing/resolve.js';
 import { currentScope, inScope, traceAnswered } from '../runtime/request-scope.js';
 import type { ChatMessage } from '../upstream/types.js';
@@ -111,6 +112,9 @@ export function inputTokensRoute(store: () => ResponseStore | null): ApiRoute {
         if (typeof model !== 'string') throw new SwitchyardError('invalid_request', 'model: expected a string', { param: 'model' });
         if (!listModelIds(e.rt.cfg).includes(model))
           throw new SwitchyardError('model_not_found', `The model "${echoName(model)}" does not exist`, { param: 'model' });
+        // Refused as the create call refuses it (a count was answered for a model that is never served here).
+        if (isEmbeddingsModel(e.rt.cfg, model))
+          throw new SwitchyardError('invalid_request', `"${echoName(model)}" is an embeddings model: use POST /v1/embeddings`, { param: 'model' });
       }
       // The translation reads a model and a request's own options; a count has neither to honour.
       const t = translateResponses({ ...e.body, model: typeof model === 'string' ? model : 'auto', stream: false, store: false }, await previous(e, store()));

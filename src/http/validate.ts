@@ -128,7 +128,7 @@ function checkMessageFields(messages: ChatBody['messages']): void {
 }
 
 /** OpenAI's own wording for a value of the wrong JSON type. */
-function jsonType(v: unknown): string {
+export function jsonType(v: unknown): string {
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'number') return Number.isInteger(v) ? 'an integer' : 'a decimal number';
   if (typeof v === 'object') return 'an object';

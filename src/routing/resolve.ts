@@ -81,7 +81,7 @@ const live = (inp: ResolveInput, m: string) => {
 
 const tierIndex = (t: Tier): number => TIERS.indexOf(t);
 
-const isEmbeddingsModel = (cfg: Config, m: string): boolean => own(cfg.models, m)?.capabilities.includes('embeddings') === true;
+export const isEmbeddingsModel = (cfg: Config, m: string): boolean => own(cfg.models, m)?.capabilities.includes('embeddings') === true;
 
 /** Embeddings models serve `/v1/embeddings` only, and only they do. Returns whether the request wants embeddings. */
 function checkPurpose(cfg: Config, inp: ResolveInput): boolean {

@@ -233,6 +233,24 @@ describe('POST /v1/embeddings', () => {
     }
     const bad = await sc.client.embeddings.create({ model: 'text-embedding-3-small', input: [] }).catch((e: unknown) => e);
     expect(bad).toMatchObject({ status: 400, param: 'input' });
+    // The token counts refuse it as their create calls do (they answered a count for it).
+    for (const [path, body] of [
+      ['/v1/messages/count_tokens', { model: 'text-embedding-3-small', messages: [{ role: 'user', content: 'hi' }] }],
+      ['/v1/responses/input_tokens', { model: 'text-embedding-3-small', input: 'hi' }],
+    ] as const) {
+      const r = await fetch(`${sc.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect([path, r.status]).toEqual([path, 400]);
+      expect(JSON.stringify(await r.json())).toContain('is an embeddings model: use POST /v1/embeddings');
+    }
+  });
+
+  it("holds `user` to OpenAI's type, as chat does (a number was passed on upstream)", async () => {
+    for (const user of [5, { a: 1 }, true]) {
+      const err = await sc.client.embeddings.create({ model: 'text-embedding-3-small', input: 'x', user: user as unknown as string }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ status: 400, param: 'user' });
+      expect(String((err as Error).message)).toMatch(/Invalid type for 'user': expected a string, but got/);
+    }
+    expect((await sc.client.embeddings.create({ model: 'text-embedding-3-small', input: 'x', user: 'u-1' })).data).toHaveLength(1);
   });
 });
 

@@ -78,6 +78,18 @@ beforeAll(async () => {
         res.write(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
         res.end('data: [DONE]\n\n');
       } else res.writeHead(200, json).end(JSON.stringify({ ...(JSON.parse(completion(j.model).replace('"fine"', '"fine words here"')) as object), usage }));
+    } else if (j.model === 'emb-bad') {
+      // An embeddings answer whose first vector is none: the input names which kind.
+      const input = (j as { input?: unknown[] }).input ?? [];
+      const bad: Record<string, unknown> = { str: 'abc', words: ['a', 'b'], holes: [null, 2], empty: [], nan: 'AADAfwAAAD8=' };
+      res.writeHead(200, json).end(
+        JSON.stringify({
+          object: 'list',
+          model: j.model,
+          data: input.map((_, index) => ({ object: 'embedding', index, embedding: index === 0 ? bad[String(input[0])] : [0.1, 0.2] })),
+          usage: { prompt_tokens: 2, total_tokens: 2 },
+        }),
+      );
     } else if (j.model === 'emb-short' || j.model === 'emb-ok') {
       // An embeddings answer: one vector per input, or (emb-short) always one.
       const input = (j as { input?: unknown }).input;
@@ -464,6 +476,7 @@ beforeAll(async () => {
     'm-error-200-usage': model('error-200-usage'),
     'm-emb-short': { ...model('emb-short', ['m-emb-ok']), capabilities: ['embeddings'], price: { inputPerMTok: 1, outputPerMTok: 0 } },
     'm-emb-ok': { ...model('emb-ok'), capabilities: ['embeddings'], price: { inputPerMTok: 1, outputPerMTok: 0 } },
+    'm-emb-bad': { ...model('emb-bad', ['m-emb-ok']), capabilities: ['embeddings'], price: { inputPerMTok: 1, outputPerMTok: 0 } },
     'm-cached-over': model('cached-over'),
     'm-tool-nousage': model('tool-nousage'),
     'm-reasoning-nousage': model('reasoning-nousage'),
@@ -1131,6 +1144,25 @@ describe('answers larger than switchyard reads, and counts that are no counts', 
     expect(body.data.map((d) => d.index)).toEqual([0, 1]);
     // The bad answer's reported 2 tokens are billed beside the good one's 2, as the provider billed both (it was 2).
     expect(ledgerRow(ledgerFile, r.headers.get('x-request-id'))).toMatchObject({ prompt_tokens: 4, cost_nano: 4000 });
+  });
+
+  it('an embeddings answer whose vector is none (a string not base64, words, holes, empty) is a bad answer, failed over (it was a 200 mixing encodings; the SDK decoded it to [])', async () => {
+    const ask = (first: string, encoding_format: string) =>
+      fetch(`${sc.url}/v1/embeddings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'm-emb-bad', input: [first, 'second text'], encoding_format }),
+      });
+    // Base64 of whole float32s (here a NaN among them, as a provider may send) is a vector: delivered
+    // (first: the bad answers below count against the endpoint and open its circuit).
+    const nan = await ask('nan', 'base64');
+    expect([nan.status, nan.headers.get('x-switchyard-model')]).toEqual([200, 'm-emb-bad']);
+    for (const kind of ['str', 'words', 'holes', 'empty']) {
+      for (const encoding_format of ['float', 'base64']) {
+        const r = await ask(kind, encoding_format);
+        expect([kind, encoding_format, r.status, r.headers.get('x-switchyard-model')]).toEqual([kind, encoding_format, 200, 'm-emb-ok']);
+      }
+    }
   });
 
   it('an upstream that ignores encoding_format: the client gets the encoding it asked for (the OpenAI SDK, asking base64, decoded float lists to empty vectors)', async () => {
