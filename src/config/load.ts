@@ -111,6 +111,50 @@ const READ_FAILURES: Record<string, readonly [string, string]> = {
   ENAMETOOLONG: ['the path is too long', 'check the path'],
 };
 
+/** Values an alias-expanded YAML config may hold: a real one holds a few thousand. */
+const MAX_EXPANDED_NODES = 200_000;
+/** Nesting a config may have: a real one is 6 or 7 levels deep (a 3,000-deep JSON array overflowed the stack checking it). */
+const MAX_CONFIG_DEPTH = 64;
+
+/**
+ * The number of values a YAML document holds once its aliases are expanded (each alias counts the
+ * values of its anchor's node), counted without expanding them; more than {@link MAX_EXPANDED_NODES}
+ * stops the count early. Anchors are taken in document order, as YAML resolves them.
+ */
+function expandedNodes(doc: import('yaml').Document, yaml: typeof import('yaml')): number {
+  const anchors = new Map<string, number>();
+  // Each node once (an alias is its anchor's count, looked up), so a bomb is counted in the time of its text.
+  const size = (node: unknown): number => {
+    let n = 1;
+    if (yaml.isAlias(node)) n = anchors.get(node.source) ?? 1;
+    else if (yaml.isMap(node)) for (const p of node.items) n += size(p.key) + size(p.value);
+    else if (yaml.isSeq(node)) for (const item of node.items) n += size(item);
+    const anchor = (node as { anchor?: unknown } | null)?.anchor;
+    if (typeof anchor === 'string') anchors.set(anchor, n);
+    return n;
+  };
+  try {
+    return size(doc.contents);
+  } catch (err) {
+    // Nested deeper than the stack (the parser took it): the depth check after says so.
+    if (err instanceof RangeError) return 0;
+    throw err;
+  }
+}
+
+/** The path of the first value nested deeper than `max` levels ('' for the top), or null; iterative (a deep file overflowed a recursive walk). */
+function tooDeep(raw: unknown, max: number): string | null {
+  const stack: Array<{ v: unknown; depth: number; path: string }> = [{ v: raw, depth: 0, path: '' }];
+  while (stack.length > 0) {
+    const { v, depth, path } = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= max) return path;
+    if (Array.isArray(v)) v.forEach((x, i) => stack.push({ v: x, depth: depth + 1, path: `${path}[${i}]` }));
+    else for (const [k, x] of Object.entries(v)) stack.push({ v: x, depth: depth + 1, path: path === '' ? k : `${path}.${k}` });
+  }
+  return null;
+}
+
 export async function loadConfigFile(file: string): Promise<LoadResult> {
   const read = await readSmallFile(file, MAX_CONFIG_BYTES, 'config');
   if ('error' in read) return { ok: false, errors: [read.error] };
@@ -123,7 +167,52 @@ export async function loadConfigFile(file: string): Promise<LoadResult> {
   try {
     // YAML is loaded only when a file is read: `serve` on the built-in catalogue never needs it.
     // Merge keys (`<<: *anchor`) are the usual way to share settings between models: taken, as YAML 1.1 did.
-    raw = /\.json$/i.test(file) ? JSON.parse(text) : (await import('yaml')).parse(text, { merge: true });
+    if (/\.json$/i.test(file)) raw = JSON.parse(text);
+    else {
+      const yaml = await import('yaml');
+      const doc = yaml.parseDocument(text, { merge: true });
+      if (doc.errors.length > 0) throw doc.errors[0];
+      // A tag switchyard does not read (`!vault`, `!Ref`, `!env`) was dropped with a warning that printed
+      // the line, a secret with it, and the value taken literally: refused, naming the tag and the line only.
+      const tagged = doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED');
+      if (tagged) {
+        const tag = /tag:? (!\S{0,60})/.exec(tagged.message)?.[1] ?? 'a custom tag';
+        const at = tagged.linePos?.[0] ? ` at line ${tagged.linePos[0].line}` : '';
+        return {
+          ok: false,
+          errors: [
+            `${file}: the YAML tag ${tag}${at} is not read by switchyard: values are read as written (no !vault, !Ref, !env…); write the value itself, or for a secret name its environment variable (apiKeyEnv, keyEnv, headersEnv)`,
+          ],
+        };
+      }
+      const nodes = expandedNodes(doc, yaml);
+      if (nodes > MAX_EXPANDED_NODES)
+        return {
+          ok: false,
+          errors: [
+            `${file}: the file expands to more than ${MAX_EXPANDED_NODES} values through its aliases (*name): an alias bomb, or a config far larger than any switchyard reads`,
+          ],
+        };
+      // The expansion is bounded above (a merge key or an alias used a hundred times, a catalogue of
+      // 100 models sharing one anchor, was refused as "a resource exhaustion attack").
+      try {
+        raw = doc.toJS({ maxAliasCount: -1 });
+      } catch (err) {
+        if (!(err instanceof RangeError)) throw err;
+        return {
+          ok: false,
+          errors: [`${file}: the file is nested more than ${MAX_CONFIG_DEPTH} levels deep: no switchyard config is (check the file is the config)`],
+        };
+      }
+    }
+    const deep = tooDeep(raw, MAX_CONFIG_DEPTH);
+    if (deep !== null)
+      return {
+        ok: false,
+        errors: [
+          `${file}: ${deep.length > 80 ? `${deep.slice(0, 80)}…` : deep || 'the top level'} is nested more than ${MAX_CONFIG_DEPTH} levels deep: no switchyard config is (check the file is the config)`,
+        ],
+      };
   } catch (err) {
     const json = /\.json$/i.test(file);
     // Not even a config's start (a wrong path: a credentials file, /etc/passwd): where it failed,

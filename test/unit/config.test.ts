@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
 import { chmod, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -872,6 +872,38 @@ describe('loadConfigFile and check-config', () => {
     expect([cfg.models.b!.tier, cfg.models.b!.contextWindow]).toEqual(['fast_cheap', 1000]);
   });
 
+  it('a catalogue sharing one anchor a hundred times and more is taken (it was "a resource exhaustion attack"); an alias bomb, a custom tag and a file nested too deep are refused plainly, never quoting a line', async () => {
+    const lines = [
+      'providers: { p: { kind: openai, baseUrl: "http://127.0.0.1:9/v1" } }',
+      'models:',
+      '  m0: &base { tier: balanced, price: { inputPerMTok: 1, outputPerMTok: 2 }, contextWindow: 1000, endpoints: [{ provider: p, upstreamModel: m0 }] }',
+      ...Array.from({ length: 150 }, (_, i) => `  m${i + 1}: { <<: *base, endpoints: [{ provider: p, upstreamModel: up${i + 1} }] }`),
+      '',
+    ];
+    expect(Object.keys(ok(await loadConfigFile(await file('many.yaml', lines.join('\n')))).models)).toHaveLength(151);
+    // Nine laughs, eight levels: 9^9 values from 600 bytes.
+    let bomb = 'x:\n  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n';
+    for (let i = 1, prev = 'a'; i <= 8; prev = `l${i}`, i++) bomb += `  l${i}: &l${i} [${Array(9).fill(`*${prev}`).join(', ')}]\n`;
+    const t0 = Date.now();
+    expect(errors(await loadConfigFile(await file('bomb.yaml', `providers: {}\nmodels: {}\n${bomb}`)))[0]).toMatch(
+      /expands to more than 200000 values through its aliases/,
+    );
+    expect(Date.now() - t0).toBeLessThan(5000);
+    const tagged = await file(
+      'tag.yaml',
+      'providers:\n  p: { kind: openai, baseUrl: "http://127.0.0.1:9/v1", headers: { X-Org: !vault "sk-proj-SECRETabcdef1234567890" } }\nmodels: {}\n',
+    );
+    const warned = vi.spyOn(process, 'emitWarning');
+    const tagErr = errors(await loadConfigFile(tagged));
+    expect(tagErr).toEqual([expect.stringMatching(/the YAML tag !vault at line 2 is not read by switchyard: values are read as written/)]);
+    expect(JSON.stringify(tagErr)).not.toContain('SECRET');
+    // The parser's own warning (which quoted the line, the key with it) is not printed.
+    expect(warned).not.toHaveBeenCalled();
+    warned.mockRestore();
+    const deep = await file('deep.json', `{"observe":${'['.repeat(3000)}${']'.repeat(3000)}}`);
+    expect(errors(await loadConfigFile(deep))[0]).toMatch(/observe\[0\]\[0\].*… is nested more than 64 levels deep/);
+  });
+
   it('refuses provider headers that can never be sent (a bad name, a line break, one switchyard sets itself) and a duplicated fallback, naming the path', () => {
     const raw = minimal();
     at(raw, 'providers', 'p').headers = { 'bad name': 'v', 'x-a': 'v\r\nx-b: 1', 'Content-Length': '5', 'OpenAI-Organization': 'org-1' };
@@ -1101,7 +1133,12 @@ describe('loadConfigFile and check-config', () => {
 
   it.concurrent('check-config: a good file exits 0', async ({ expect }) => {
     // With the secrets it names in the environment (else a note lists them on stderr).
-    const secrets = { OPENAI_API_KEY: 'sk-openai-test-0123', ANTHROPIC_API_KEY: 'sk-ant-test-0123', DEEPSEEK_API_KEY: 'sk-ds-test-0123', TEAM_A_KEY: 'team-a-key' };
+    const secrets = {
+      OPENAI_API_KEY: 'sk-openai-test-0123',
+      ANTHROPIC_API_KEY: 'sk-ant-test-0123',
+      DEEPSEEK_API_KEY: 'sk-ds-test-0123',
+      TEAM_A_KEY: 'team-a-key',
+    };
     const res = await cli(['check-config', await file('good.yaml', SPEC_EXAMPLE_YAML)], secrets);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
