@@ -167,6 +167,7 @@ export async function loadConfigFile(file: string): Promise<LoadResult> {
   try {
     // YAML is loaded only when a file is read: `serve` on the built-in catalogue never needs it.
     // Merge keys (`<<: *anchor`) are the usual way to share settings between models: taken, as YAML 1.1 did.
+    if (/\.json$/i.test(file) && text.trim() === '') return { ok: false, errors: [`${file}: the file holds no config (it is empty)`] };
     if (/\.json$/i.test(file)) raw = JSON.parse(text);
     else {
       const yaml = await import('yaml');
@@ -205,6 +206,9 @@ export async function loadConfigFile(file: string): Promise<LoadResult> {
         };
       }
     }
+    // Empty, or only comments (a ConfigMap caught mid-write): said so, not "providers: required".
+    if (raw === null || raw === undefined || text.trim() === '')
+      return { ok: false, errors: [`${file}: the file holds no config (it is empty, or only comments)`] };
     const deep = tooDeep(raw, MAX_CONFIG_DEPTH);
     if (deep !== null)
       return {

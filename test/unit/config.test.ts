@@ -900,6 +900,13 @@ describe('loadConfigFile and check-config', () => {
     // The parser's own warning (which quoted the line, the key with it) is not printed.
     expect(warned).not.toHaveBeenCalled();
     warned.mockRestore();
+    // Empty, or only comments (a ConfigMap caught mid-write): said so (it was "providers: required", or "not valid JSON … check the path").
+    for (const [name, text] of [
+      ['empty.yaml', ''],
+      ['comment.yaml', '# models come later\n'],
+      ['empty.json', '\n'],
+    ])
+      expect(errors(await loadConfigFile(await file(name, text)))[0]).toMatch(/the file holds no config \(it is empty/);
     const deep = await file('deep.json', `{"observe":${'['.repeat(3000)}${']'.repeat(3000)}}`);
     expect(errors(await loadConfigFile(deep))[0]).toMatch(/observe\[0\]\[0\].*… is nested more than 64 levels deep/);
   });
