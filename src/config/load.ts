@@ -366,7 +366,12 @@ export function formatIssue(issue: z.core.$ZodIssue, schema?: z.ZodType): string
               issue.values.filter((v): v is string => typeof v === 'string'),
             )
           : null;
-      return `${where}: expected one of ${values}, got ${shown}${near !== null ? ` (did you mean "${near}"?)` : ''}`;
+      // A provider's own name for its kind (`azure`, `gemini`, `vllm`…): every OpenAI-compatible API is `openai`.
+      const compatible =
+        near === null && where.endsWith('.kind') && where.startsWith('providers.') && typeof input === 'string' && input !== 'anthropic'
+          ? ` (an OpenAI-compatible API, ${JSON.stringify(input.slice(0, 40))} included, is kind "openai" with its /v1 address as baseUrl; Anthropic's Messages API is "anthropic")`
+          : '';
+      return `${where}: expected one of ${values}, got ${shown}${near !== null ? ` (did you mean "${near}"?)` : compatible}`;
     }
     case 'invalid_union': {
       // A tag that none of a discriminated union's options has (a fault's `kind: http_eror`): said as an enum's wrong value, with what was meant.

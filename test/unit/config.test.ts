@@ -314,6 +314,16 @@ describe('error messages', () => {
     expect(errors(validateConfig(raw))).toEqual(['models.gpt-4.1.price.inputPerMTok: expected a finite number, got Infinity']);
   });
 
+  it('a provider kind named after the provider (azure, gemini, vllm) says an OpenAI-compatible API is kind openai (it listed the two kinds and no more)', () => {
+    for (const kind of ['azure', 'gemini', 'openai-compatible', 'vllm']) {
+      const raw = minimal();
+      at(raw, 'providers', 'p').kind = kind;
+      expect(errors(validateConfig(raw))).toEqual([
+        `providers.p.kind: expected one of "openai", "anthropic", got "${kind}" (an OpenAI-compatible API, "${kind}" included, is kind "openai" with its /v1 address as baseUrl; Anthropic's Messages API is "anthropic")`,
+      ]);
+    }
+  });
+
   it('a misspelt value names what was written and the value meant (`period: daily`, `kind: opnai`)', () => {
     const raw = rawDefaults();
     raw.budget = { limits: [{ scope: 'globl', period: 'Day', usd: 5 }] };
@@ -905,7 +915,7 @@ describe('loadConfigFile and check-config', () => {
       ['empty.yaml', ''],
       ['comment.yaml', '# models come later\n'],
       ['empty.json', '\n'],
-    ])
+    ] as const)
       expect(errors(await loadConfigFile(await file(name, text)))[0]).toMatch(/the file holds no config \(it is empty/);
     const deep = await file('deep.json', `{"observe":${'['.repeat(3000)}${']'.repeat(3000)}}`);
     expect(errors(await loadConfigFile(deep))[0]).toMatch(/observe\[0\]\[0\].*… is nested more than 64 levels deep/);
