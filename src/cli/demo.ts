@@ -18,7 +18,7 @@ import { DEFAULT_CONFIG } from '../config/defaults.js';
 import { StartupError, type Sidecar, type StartSidecar } from '../runtime/sidecar.js';
 import { startSimulator, type Fault, type Simulator } from '../simulator/index.js';
 import { emptyOption, joinNegativeValues, portNumber } from './args.js';
-import { scrub } from '../observe/scrub.js';
+import { scrubKnown } from '../observe/scrub.js';
 
 const MAX_DEMO_SECONDS = 604_800;
 
@@ -295,7 +295,7 @@ export async function demoCommand(argv: string[], serve: StartSidecar): Promise<
     // Nothing ran: the folder of its config and log goes too.
     rmSync(dir, { recursive: true, force: true });
     if (!(err instanceof StartupError)) throw err;
-    process.stderr.write(`switchyard demo: cannot start: ${scrub(err.message)}\n`);
+    process.stderr.write(`switchyard demo: cannot start: ${scrubKnown(err.message)}\n`);
     // The sidecar's half-started handles (ledger, actors' timers) would keep the process alive.
     process.exit(1);
   }

@@ -7,7 +7,7 @@ import { StartupError, type StartSidecar } from '../runtime/sidecar.js';
 import { emptyOption, joinNegativeValues, portNumber } from './args.js';
 import { hostSchema, type Config } from '../config/schema.js';
 import { leftOutOf } from '../config/left-out.js';
-import { scrub } from '../observe/scrub.js';
+import { scrubKnown } from '../observe/scrub.js';
 
 const USAGE = `usage: switchyard serve [--config FILE] [--host H] [--port N] [--pretty] [--inspect-ws URL]
   --config FILE      the config (default ./switchyard.yaml if present, else the built-in catalogue)
@@ -97,8 +97,8 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
     return await new Promise<number>(() => undefined);
   } catch (err) {
     if (err instanceof StartupError) {
-      // Scrubbed as every log line is: a storage server's error may echo the password it was sent.
-      console.error(`switchyard: cannot start: ${scrub(err.message)}`);
+      // The registered secrets scrubbed (a storage server may echo the password it was sent); config paths named like credentials stay.
+      console.error(`switchyard: cannot start: ${scrubKnown(err.message)}`);
       // What the start opened before it failed (the ledger, actors' timers, the in-process
       // simulator) would keep the process alive: a failed start must end it, or a supervisor
       // (systemd, Kubernetes) sees a process that neither serves nor exits.

@@ -260,9 +260,17 @@ export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const seg of path) {
     if (typeof seg === 'number') out += `[${seg}]`;
-    else out += out === '' ? String(seg) : `.${String(seg)}`;
+    else out += out === '' ? visible(String(seg)) : `.${visible(String(seg))}`;
   }
   return out === '' ? '(root)' : out;
+}
+
+/** Characters a terminal shows as nothing, or that turn the text around (zero-width, bidi controls, C0/C1 controls, BOM). */
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g;
+
+/** A key or value as a message shows it: each invisible character as its code point (`U+200B`), so the operator sees what is there. */
+export function visible(s: string): string {
+  return s.replace(INVISIBLE, (c) => `<U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}>`);
 }
 
 function typeName(v: unknown): string {

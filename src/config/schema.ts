@@ -725,7 +725,12 @@ export type CascadeConfig = Config['routing']['cascade'];
 /** References between sections: every name used must exist. */
 const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 /** A name in a message, quoted, every control character (DEL and C1 too, which JSON leaves raw) written as an escape. */
-const shown = (v: string): string => JSON.stringify(v).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+/** A name as a message quotes it: invisible characters (controls, zero-width, bidi) as `\\uXXXX`, so the operator sees them (a right-to-left mark turned the line around). */
+const shown = (v: string): string =>
+  JSON.stringify(v).replace(
+    /[\u007f-\u009f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const strs = (v: unknown): Array<[number, string]> => arr(v).flatMap((x, i): Array<[number, string]> => (typeof x === 'string' ? [[i, x]] : []));

@@ -263,6 +263,17 @@ const LINE_BREAK = /\r?\n|\\r\\n|\\n/g;
 
 /** `text` without any registered secret or credential-looking string. */
 export function scrub(text: string): string {
+  let out = scrubKnown(text);
+  for (const re of LOOKS_SECRET) out = out.replace(re, `$1${REDACTED}`);
+  return out;
+}
+
+/**
+ * Only the registered secrets, in every form they may be echoed in, not the shapes of credentials:
+ * for switchyard's own messages that name config paths (`headersEnv.cf-aig-authorization: …` is
+ * no header being echoed), where a storage server may still have echoed a password.
+ */
+export function scrubKnown(text: string): string {
   let out = exact === null ? text : text.replace(exact, REDACTED);
   if (exact !== null && (out.includes('\n') || out.includes('\\n'))) {
     const re = exact;
@@ -272,7 +283,6 @@ export function scrub(text: string): string {
       return re.test(joined) ? REDACTED : blob;
     });
   }
-  for (const re of LOOKS_SECRET) out = out.replace(re, `$1${REDACTED}`);
   return out;
 }
 

@@ -314,6 +314,22 @@ describe('error messages', () => {
     expect(errors(validateConfig(raw))).toEqual(['models.gpt-4.1.price.inputPerMTok: expected a finite number, got Infinity']);
   });
 
+  it('a name with an invisible character (zero-width, a right-to-left override, a control) is shown with its code point, never raw (the terminal showed nothing, or the line turned around)', () => {
+    for (const [ch, code] of [
+      ['\u200b', '200B'],
+      ['\u202e', '202E'],
+      ['\u0001', '0001'],
+    ] as const) {
+      const raw = minimal();
+      const models = raw.models as Obj;
+      models[`m1${ch}x`] = models.m;
+      const errs = errors(validateConfig(raw)).join('\n');
+      expect(errs).not.toContain(ch);
+      expect(errs).toContain(`models.m1<U+${code}>x`);
+      expect(errs).toContain(`"m1\\u${code.toLowerCase()}x" has another character`);
+    }
+  });
+
   it('a provider kind named after the provider (azure, gemini, vllm) says an OpenAI-compatible API is kind openai (it listed the two kinds and no more)', () => {
     for (const kind of ['azure', 'gemini', 'openai-compatible', 'vllm']) {
       const raw = minimal();
