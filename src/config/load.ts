@@ -7,7 +7,7 @@ import { open, stat } from 'node:fs/promises';
 import type { z } from 'zod';
 import { opensCredentialValue, redactSourceLine, scrub } from '../observe/scrub.js';
 import { duplicateJsonKeys } from './json-duplicates.js';
-import { configSchema, type Config } from './schema.js';
+import { configSchema, INVISIBLE, type Config } from './schema.js';
 import { envReferences, unreadKeys } from './unread.js';
 import { nearest } from './near.js';
 
@@ -264,10 +264,6 @@ export function formatPath(path: readonly PropertyKey[]): string {
   }
   return out === '' ? '(root)' : out;
 }
-
-/** Characters a terminal shows as nothing, or that turn the text around (zero-width, bidi controls, C0/C1 controls, BOM). */
-// eslint-disable-next-line no-control-regex -- control characters are what it finds
-const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g;
 
 /** A key or value as a message shows it: each invisible character as its code point (`U+200B`), so the operator sees what is there. */
 export function visible(s: string): string {

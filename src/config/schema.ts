@@ -724,13 +724,12 @@ export type CascadeConfig = Config['routing']['cascade'];
 
 /** References between sections: every name used must exist. */
 const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
-/** A name in a message, quoted, every control character (DEL and C1 too, which JSON leaves raw) written as an escape. */
-/** A name as a message quotes it: invisible characters (controls, zero-width, bidi) as `\\uXXXX`, so the operator sees them (a right-to-left mark turned the line around). */
-const shown = (v: string): string =>
-  JSON.stringify(v).replace(
-    /[\u007f-\u009f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+/** Characters a terminal shows as nothing, or that turn the text around (controls, zero-width, bidi, BOM). */
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+export const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g;
+
+/** A name in a message, quoted, every invisible character (DEL and C1 too, which JSON leaves raw; zero-width, bidi) as an escape (`\\u200b`): a right-to-left mark turned the line around. */
+const shown = (v: string): string => JSON.stringify(v).replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const strs = (v: unknown): Array<[number, string]> => arr(v).flatMap((x, i): Array<[number, string]> => (typeof x === 'string' ? [[i, x]] : []));
