@@ -207,10 +207,13 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
   // The usual plan (every candidate fits, none twice, a short list) is kept as built: what the
   // filters and the Set would copy unchanged.
   let windowTooSmall = false;
+  /** The largest context window of the models whose windows were too small (tokens): what a client trims to. */
+  let largestWindow = 0;
   if (plan.candidates.length > 16 || !plan.candidates.every(fits) || !distinct(plan.candidates)) {
     // Once each: an auto chain may name a model twice (its tier's, and another's fallback).
     const tooSmall = dedupe(plan.candidates.filter((m) => !fits(m)));
     windowTooSmall = tooSmall.length > 0;
+    for (const m of tooSmall) largestWindow = Math.max(largestWindow, own(cfg.models, m)?.contextWindow ?? 0);
     plan.candidates = dedupe(plan.candidates.filter(fits));
     if (tooSmall.length > 0) plan.reason += `; skipped ${tooSmall.join(', ')} (context window < ${contextTokens} tokens${answerNote(wantsEmbeddings, asked)})`;
   }
@@ -226,7 +229,9 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
     const param = typeof inp.contextParam === 'function' ? inp.contextParam() : inp.contextParam;
     throw new SwitchyardError(
       'invalid_request',
-      `no model can serve this request${which}: ${needNote(needs, windowTooSmall)}${param ?? 'prompt'} is ${contextTokens} tokens${answerNote(wantsEmbeddings, asked)}`,
+      `no model can serve this request${which}: ${needNote(needs, windowTooSmall)}${param ?? 'prompt'} is ${contextTokens} tokens${answerNote(wantsEmbeddings, asked)}${
+        windowTooSmall ? `; the largest context window of the models that take it is ${largestWindow} tokens` : ''
+      }`,
       // Models that take it were there but their windows too small: the code a provider gives the same case (clients trim their
       // history on it; the header says it too), and the field too long when it is one input of a batch.
       windowTooSmall ? { param: param ?? 'model', upstreamCode: CONTEXT_CODE, headers: { 'x-switchyard-error-code': CONTEXT_CODE } } : { param: 'model' },

@@ -153,7 +153,7 @@ export function resolveReference(cfg: Config, inp: ResolveInput): RoutePlan {
   if (plan.candidates.length === 0) {
     throw new SwitchyardError(
       'invalid_request',
-      `no model can serve this request${inp.model.startsWith('route/') ? ` on ${inp.model} (${cfg.routing.routes[inp.model.slice(6)]!.join(', ')})` : ''}: ${needs.length === 0 ? '' : windowTooSmall ? `the models that take ${needs.join(', ')} have too small a context window; ` : `it needs ${needs.join(', ')}; `}prompt is ${inp.promptTokens} tokens${answerNote(wantsEmbeddings, inp.body)}`,
+      `no model can serve this request${inp.model.startsWith('route/') ? ` on ${inp.model} (${cfg.routing.routes[inp.model.slice(6)]!.join(', ')})` : ''}: ${needs.length === 0 ? '' : windowTooSmall ? `the models that take ${needs.join(', ')} have too small a context window; ` : `it needs ${needs.join(', ')}; `}prompt is ${inp.promptTokens} tokens${answerNote(wantsEmbeddings, inp.body)}${windowTooSmall ? `; the largest context window of the models that take it is ${Math.max(...tooSmall.map((m) => own(cfg.models, m)?.contextWindow ?? 0))} tokens` : ''}`,
       { param: 'model', ...(windowTooSmall ? { upstreamCode: 'context_length_exceeded' } : {}) },
     );
   }

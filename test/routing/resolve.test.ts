@@ -275,7 +275,7 @@ describe('resolve: refusals', () => {
     const e = thrown(() => resolve(CFG, input('route/code', { body, promptTokens: 2_000_000 })));
     expect([e.status, e.code, e.param, e.headers['x-switchyard-error-code']]).toEqual([400, 'context_length_exceeded', 'model', 'context_length_exceeded']);
     expect(e.message).toBe(
-      'no model can serve this request on route/code (bal-cheap, hq-big, fast-cheap): the models that take vision have too small a context window; prompt is 2000000 tokens + 256 for the answer',
+      `no model can serve this request on route/code (bal-cheap, hq-big, fast-cheap): the models that take vision have too small a context window; prompt is 2000000 tokens + 256 for the answer; the largest context window of the models that take it is ${Math.max(...['bal-cheap', 'hq-big', 'fast-cheap'].map((m) => CFG.models[m]!.contextWindow))} tokens`,
     );
   });
 
