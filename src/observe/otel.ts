@@ -401,7 +401,8 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
         markOutcome(span, r.status, r.error ?? null);
       },
       responseId(id) {
-        span.setAttribute('gen_ai.response.id', id);
+        // The upstream's own id, as the output messages beside it are: scrubbed (an upstream may echo a key in it).
+        span.setAttribute('gen_ai.response.id', scrub(echoName(id)));
       },
       end() {
         span.end();

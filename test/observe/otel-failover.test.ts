@@ -10,6 +10,7 @@ import type { AttemptInfo } from '../../src/runtime/request-scope.js';
 import type { ChatCall } from '../../src/runtime/api.js';
 import type { RequestRecord } from '../../src/runtime/core.js';
 import { OtlpReceiver } from '../integration/otlp-receiver.js';
+import { registerSecrets } from '../../src/observe/scrub.js';
 
 const otlp = new OtlpReceiver();
 let otel: OtelHandle;
@@ -53,7 +54,14 @@ function request(id: string, steps: Array<[string, string | null]>): void {
 }
 
 describe('switchyard.failover.reason', () => {
-  it('is the fault a fail-over left; a same-endpoint retry or a cascade step after an answer is none', async () => {
+  it('is the fault a fail-over left; a same-endpoint retry or a cascade step after an answer is none; an upstream id echoing a key is scrubbed (gen_ai.response.id carried it)', async () => {
+    registerSecrets(['sk-LEAKCANARY-otel-0123456789']);
+    const call = { requestId: 'echoed', body: { model: 'auto', messages: [] } } as unknown as ChatCall;
+    const echoed = otel.tracer.startRequest('chat', call, { headers: {}, method: 'POST', url: '/v1/chat/completions' });
+    echoed.attempt(info('b@openai')).end({ ok: true, usage: null });
+    echoed.responseId?.('chatcmpl-sk-LEAKCANARY-otel-0123456789');
+    echoed.record(record(1));
+    echoed.end();
     request('over', [
       ['a@openai', 'http_status'],
       ['b@openai', null],
@@ -74,5 +82,7 @@ describe('switchyard.failover.reason', () => {
     expect(reason('over')).toBe('http_status');
     expect(reason('retried')).toBeUndefined();
     expect(reason('escalated')).toBeUndefined();
+    const id = otlp.spans.find((s) => s.kind === 2 && s.attributes['switchyard.request_id'] === 'echoed')?.attributes['gen_ai.response.id'];
+    expect(id).toBe('chatcmpl-[redacted]');
   });
 });
