@@ -472,9 +472,25 @@ export function encodeVectors(data: unknown[], want: 'float' | 'base64'): boolea
   return changed;
 }
 
-/** What is wrong with an embeddings answer's `data` for `want` inputs (a count, a missing or repeated index), or null. */
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** An embedding as the API gives one: a non-empty array of finite numbers, or base64 of whole float32s. */
+function isVector(v: unknown): boolean {
+  if (typeof v === 'string') return v.length > 0 && v.length % 4 === 0 && BASE64.test(v) && Buffer.byteLength(v, 'base64') % 4 === 0;
+  if (!Array.isArray(v) || v.length === 0) return false;
+  for (let i = 0; i < v.length; i++) if (typeof v[i] !== 'number' || !Number.isFinite(v[i])) return false;
+  return true;
+}
+
+/**
+ * What is wrong with an embeddings answer's `data` for `want` inputs (a count, a missing or repeated
+ * index, a vector that is none: `"abc"`, `["a"]`, `[null, 2]`, `[]`, which was delivered as a 200 and
+ * the SDK's base64 decoding made `[]`), or null.
+ */
 function vectorMismatch(data: unknown[], want: number): string | null {
   if (data.length !== want) return `has ${data.length} vector${data.length === 1 ? '' : 's'}`;
+  const bad = data.findIndex((d) => !isVector((d as { embedding?: unknown }).embedding));
+  if (bad >= 0) return `has an entry (${bad}) whose embedding is not a vector (a non-empty array of numbers, or base64 of float32s)`;
   const seen = new Set<number>();
   for (const d of data) {
     const i = (d as { index?: unknown }).index;
