@@ -403,7 +403,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       return {
         ok: false,
         errors: [
-          `${changed.join(', ')} ${changed.length === 1 ? 'is' : 'are'} read at start-up: restart switchyard to change ${changed.length === 1 ? 'it' : 'them'} (nothing was reloaded)`,
+          `${file}: ${changed.join(', ')} ${changed.length === 1 ? 'is' : 'are'} read at start-up: restart switchyard to change ${changed.length === 1 ? 'it' : 'them'} (nothing was reloaded)`,
         ],
       };
     // The process reads the environment it was started with: a variable exported since is not in it.
@@ -413,11 +413,12 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       return {
         ok: false,
         errors: [
+          // Each starting with the file's path, as every refusal of a reload does.
           ...missing.map(
-            (m) => `${m} (a running switchyard sees only the environment it was started with: restart it with the variable set; nothing was reloaded)`,
+            (m) => `${file}: ${m} (a running switchyard sees only the environment it was started with: restart it with the variable set; nothing was reloaded)`,
           ),
           // A value two keys share: point one at a variable with a value of its own (or restart with the values changed).
-          ...shared.map((m) => `${m}; nothing was reloaded`),
+          ...shared.map((m) => `${file}: ${m}; nothing was reloaded`),
         ],
       };
     // The budget lines it adds are rebuilt from the ledger before anything is applied: a ledger that

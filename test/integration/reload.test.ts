@@ -298,8 +298,9 @@ describe('reload', () => {
     writeFileSync(sc.configFile, stringify(newKey));
     const k = await reload();
     expect(k.status).toBe(400);
+    // Starting with the file's path as every refusal does (it had none).
     expect(k.body.errors).toEqual([
-      'auth.keys (team-c).keyEnv: environment variable SY_TEST_TEAM_C_KEY_NEVER_SET is not set (a running switchyard sees only the environment it was started with: restart it with the variable set; nothing was reloaded)',
+      `${sc.configFile}: auth.keys (team-c).keyEnv: environment variable SY_TEST_TEAM_C_KEY_NEVER_SET is not set (a running switchyard sees only the environment it was started with: restart it with the variable set; nothing was reloaded)`,
     ]);
 
     // A client key on a provider key's variable: refused, and a restart is not what it needs.
@@ -310,7 +311,7 @@ describe('reload', () => {
     expect(d.status).toBe(400);
     expect(d.body.errors).toEqual([
       expect.stringMatching(
-        /^auth\.keys \(team-d\)\.keyEnv: SY_TEST_OPENAI_KEY has the same value as the key of provider openai \(SY_TEST_OPENAI_KEY\): .*; nothing was reloaded$/,
+        /^.*switchyard\.yaml: auth\.keys \(team-d\)\.keyEnv: SY_TEST_OPENAI_KEY has the same value as the key of provider openai \(SY_TEST_OPENAI_KEY\): .*; nothing was reloaded$/,
       ),
     ]);
     expect(JSON.stringify(d.body)).not.toMatch(/restart it with the variable set|sk-test-openai-SECRET/);
