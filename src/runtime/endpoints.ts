@@ -93,7 +93,17 @@ export function poolFor(pools: UpstreamPools, cfg: Config, providerName: string)
 export type Availability =
   | { readonly ok: true; readonly probe: boolean }
   /** Not now; `freeAt` is when it may be (null: not before a state change). */
-  | { readonly ok: false; readonly freeAt: number | null; readonly why: string };
+  | {
+      readonly ok: false;
+      readonly freeAt: number | null;
+      readonly why: string;
+      /**
+       * What holds it: `circuit` (open: waiting does not help before its cool-down), `size` (a TPM
+       * window with room, not enough for this request's estimate: a smaller one fits, so the
+       * endpoint is not full), or `full` (nothing fits now).
+       */
+      readonly hold: 'circuit' | 'size' | 'full';
+    };
 
 /** The two answers that carry nothing of the moment: shared, not built per call. */
 const FREE: Availability = Object.freeze({ ok: true, probe: false });
@@ -104,23 +114,24 @@ export function availability(h: EndpointHandle, now: number, estTokens: number):
   const snap = h.actor.getSnapshot();
   const c = snap.context;
   const state = snap.value as EndpointStateValue;
-  if (state === 'circuit-open') return { ok: false, freeAt: c.retryAt, why: 'circuit-open' };
+  if (state === 'circuit-open') return { ok: false, freeAt: c.retryAt, why: 'circuit-open', hold: 'circuit' };
   // The actor's throttle timer starts when it processes the event and may fire a few ms after
   // `retryAt`; a caller that waited until `retryAt` (a 429's retry-after) must not lose to it.
   // Past `retryAt` the endpoint is judged like a healthy one (its own windows still apply).
-  if (state === 'throttled' && (c.retryAt === null || c.retryAt > now)) return { ok: false, freeAt: c.retryAt, why: `throttled (${c.reason ?? 'window'})` };
+  if (state === 'throttled' && (c.retryAt === null || c.retryAt > now))
+    return { ok: false, freeAt: c.retryAt, why: `throttled (${c.reason ?? 'window'})`, hold: 'full' };
   // An upstream 429's throttle ends in a single probe: the others wait until its answer begins (the actor's event wakes them).
   // A free probe slot after a 429 is a probe (a shared store gives it the replicas' one probe slot).
   const probeSlot = c.awaitingProbe || (state === 'throttled' && after429(c.reason));
-  if (probeSlot && c.probesInFlight > 0) return { ok: false, freeAt: null, why: 'after a 429 or an overload, one request probes first' };
+  if (probeSlot && c.probesInFlight > 0) return { ok: false, freeAt: null, why: 'after a 429 or an overload, one request probes first', hold: 'full' };
   if (state === 'half-open') {
-    return c.probesInFlight < c.settings.halfOpenProbes ? PROBE : { ok: false, freeAt: null, why: 'half-open, probe in flight' };
+    return c.probesInFlight < c.settings.halfOpenProbes ? PROBE : { ok: false, freeAt: null, why: 'half-open, probe in flight', hold: 'full' };
   }
-  if (c.inFlight >= c.settings.maxConcurrent) return { ok: false, freeAt: null, why: `max concurrent (${c.settings.maxConcurrent}) reached` };
+  if (c.inFlight >= c.settings.maxConcurrent) return { ok: false, freeAt: null, why: `max concurrent (${c.settings.maxConcurrent}) reached`, hold: 'full' };
   const s = c.settings;
-  if (s.rpm !== null && !gcraAdmits(c.rpmTat, now, 1, s.rpm)) return { ok: false, freeAt: gcraFreeAt(c.rpmTat, now, 1, s.rpm), why: 'rpm window full' };
-  if (s.tpm !== null && !gcraAdmits(c.tpmTat, now, estTokens, s.tpm))
-    return { ok: false, freeAt: gcraFreeAt(c.tpmTat, now, estTokens, s.tpm), why: tpmRefusal(c.tpmTat, now, estTokens, s.tpm) };
+  if (s.rpm !== null && !gcraAdmits(c.rpmTat, now, 1, s.rpm))
+    return { ok: false, freeAt: gcraFreeAt(c.rpmTat, now, 1, s.rpm), why: 'rpm window full', hold: 'full' };
+  if (s.tpm !== null && !gcraAdmits(c.tpmTat, now, estTokens, s.tpm)) return tpmRefusal(c.tpmTat, now, estTokens, s.tpm);
   return probeSlot ? PROBE : FREE;
 }
 
@@ -137,10 +148,11 @@ export function heldForOverload(h: EndpointHandle, now: number): boolean {
  * smaller request still fits, and only a request whose estimate is larger than that room waits
  * or fails over: this says so, rather than calling the window full.
  */
-function tpmRefusal(tat: number, now: number, estTokens: number, limit: number): string {
+function tpmRefusal(tat: number, now: number, estTokens: number, limit: number): Availability {
+  const freeAt = gcraFreeAt(tat, now, estTokens, limit);
   const used = Math.ceil(gcraUsed(tat, now, limit));
-  if (used >= limit) return 'tpm window full';
-  return `tpm window has ${limit - used} of ${limit} tokens free, this request needs ~${Math.ceil(estTokens)}`;
+  if (used >= limit) return { ok: false, freeAt, why: 'tpm window full', hold: 'full' };
+  return { ok: false, freeAt, why: `tpm window has ${limit - used} of ${limit} tokens free, this request needs ~${Math.ceil(estTokens)}`, hold: 'size' };
 }
 
 /**

@@ -108,11 +108,11 @@ function leftToAhead(h: EndpointHandle, acc: NoneAcc): boolean {
 function tryOne(h: EndpointHandle, pc: PickContext, acc: NoneAcc): boolean {
   const a = availability(h, pc.now, pc.estTokens);
   if (a.ok) return !leftToAhead(h, acc);
-  if (a.why.startsWith('circuit-open')) return false;
+  if (a.hold === 'circuit') return false;
   acc.waitable = true;
   if (a.freeAt !== null) acc.earliest = acc.earliest === null ? a.freeAt : Math.min(acc.earliest, a.freeAt);
   else acc.unknown = true;
   // Full for any request, not only for want of TPM room for this one's size (a smaller one may fit): claimed while it waits.
-  if (!a.why.startsWith('tpm window has')) (acc.claims ??= []).push(h.id);
+  if (a.hold === 'full') (acc.claims ??= []).push(h.id);
   return false;
 }

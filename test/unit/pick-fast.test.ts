@@ -158,7 +158,7 @@ describe('availability', () => {
     const probe = availability(h('half-open'), 0, 1);
     expect(probe).toStrictEqual({ ok: true, probe: true });
     expect(Object.isFrozen(probe)).toBe(true);
-    expect(availability(h('half-open', 1), 0, 1)).toStrictEqual({ ok: false, freeAt: null, why: 'half-open, probe in flight' });
+    expect(availability(h('half-open', 1), 0, 1)).toStrictEqual({ ok: false, freeAt: null, why: 'half-open, probe in flight', hold: 'full' });
   });
 
   it("a request whose estimate does not fit a healthy endpoint's tpm window is told how much room there is, not that the window is full (the endpoint stays healthy: a smaller one fits)", () => {
@@ -174,8 +174,8 @@ describe('availability', () => {
     };
     const h = { id: 'x', actor: { getSnapshot: () => ({ value: 'healthy', status: 'active', context }) } } as unknown as EndpointHandle;
     expect(availability(h, 0, 4_000)).toStrictEqual({ ok: true, probe: false });
-    expect(availability(h, 0, 5_000)).toMatchObject({ ok: false, why: 'tpm window has 4000 of 10000 tokens free, this request needs ~5000' });
+    expect(availability(h, 0, 5_000)).toMatchObject({ ok: false, why: 'tpm window has 4000 of 10000 tokens free, this request needs ~5000', hold: 'size' });
     context.tpmTat = 60_000;
-    expect(availability(h, 0, 5_000)).toMatchObject({ ok: false, why: 'tpm window full' });
+    expect(availability(h, 0, 5_000)).toMatchObject({ ok: false, why: 'tpm window full', hold: 'full' });
   });
 });

@@ -49,11 +49,11 @@ export function pickEndpointReference(rt: RuntimeCore, req: PickRequest, pc: Pic
       if (claimed(h)) continue;
       return { type: 'picked', handle: h };
     }
-    if (a.why.startsWith('circuit-open')) continue;
+    if (a.hold === 'circuit') continue;
     waitable = true;
     if (a.freeAt !== null) earliest = earliest === null ? a.freeAt : Math.min(earliest, a.freeAt);
     else unknown = true;
-    if (!a.why.startsWith('tpm window has')) claims.push(h.id);
+    if (a.hold === 'full') claims.push(h.id);
   }
   return { type: 'none', waitable, earliest, unknown, claims: claims.length > 0 ? claims : undefined, yielded };
 }
