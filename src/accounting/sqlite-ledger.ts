@@ -17,7 +17,7 @@
  */
 import { isBusy, RETRY_FIRST_MS, RETRY_MAX_MS, whenFree } from './sqlite-busy.js';
 import Database from 'better-sqlite3';
-import { mkdirSync, realpathSync } from 'node:fs';
+import { mkdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { InFlight, LedgerRow, LedgerStore, ModelQuality, ModelShare, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
 import { InFlightJournal } from './inflight-journal.js';
@@ -283,7 +283,12 @@ export class SqliteLedger implements LedgerStore {
    * only to read (`reader`: `switchyard calibrate` beside a running sidecar).
    */
   static open(path: string, { reader = false, onUpgrade }: { reader?: boolean; onUpgrade?: (message: string) => void } = {}): SqliteLedger {
-    if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+    if (path !== ':memory:') {
+      // A directory is no ledger: said before the journal's files are made beside it (they were left behind).
+      if (statSync(path, { throwIfNoEntry: false })?.isDirectory() === true)
+        throw new Error(`${path} is a directory: name a file, such as sqlite:${join(path, 'switchyard.db')}`);
+      mkdirSync(dirname(resolve(path)), { recursive: true });
+    }
     // The lock is named after the file the path leads to: a symlink to a ledger another sidecar
     // holds is the same ledger (with the path's own name, the two kept a budget each over one spend).
     const journal = path === ':memory:' || reader ? null : InFlightJournal.open(`${path}-inflight`, `${realFile(path)}-inflight`);

@@ -126,4 +126,11 @@ describe('the in-flight journal lock', () => {
     j.close();
     expect(otherProcessAsks(`${prefix}.lock`)).toBe('held');
   });
+
+  it('a ledger path that is a directory is refused, saying so, before the journal makes files beside it (its lock and files were left behind)', () => {
+    const path = nextPath();
+    mkdirSync(path);
+    expect(() => SqliteLedger.open(path)).toThrow(`${path} is a directory: name a file, such as sqlite:${join(path, 'switchyard.db')}`);
+    expect(['-inflight.lock', '-inflight-0', '-inflight-1'].filter((s) => existsSync(`${path}${s}`))).toEqual([]);
+  });
 });
