@@ -337,6 +337,20 @@ beforeAll(async () => {
       res.write(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'The first half' } }));
       res.write(ev('content_block_stop', { index: 0 }));
       res.end(ev('message_stop', {}));
+    } else if (j.model === 'anthropic-thinks-cut') {
+      // An Anthropic-wire upstream that thinks unasked (~300 tokens), says two words, and drops the connection.
+      const ev = (name: string, data: Record<string, unknown>) => `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const start = { id: 'msg_t', type: 'message', role: 'assistant', model: j.model, content: [], stop_reason: null, stop_sequence: null };
+      res.write(ev('message_start', { message: { ...start, usage: { input_tokens: 3, output_tokens: 1 } } }));
+      res.write(ev('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '' } }));
+      for (let i = 0; i < 30; i++)
+        res.write(ev('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: 'weigh the ten options here. '.repeat(2) } }));
+      res.write(ev('content_block_delta', { index: 0, delta: { type: 'signature_delta', signature: 'EqQB' } }));
+      res.write(ev('content_block_stop', { index: 0 }));
+      res.write(ev('content_block_start', { index: 1, content_block: { type: 'text', text: '' } }));
+      res.write(ev('content_block_delta', { index: 1, delta: { type: 'text_delta', text: 'Two words' } }));
+      setTimeout(() => res.destroy(), 50);
     } else if (j.model === 'no-role') {
       // Deltas that never say role (some OpenAI-compatible servers).
       const base = { id: 'r', object: 'chat.completion.chunk', created: 1, model: j.model };
@@ -430,6 +444,7 @@ beforeAll(async () => {
     'm-usage-over': model('usage-over'),
     'm-usage-negative': model('usage-negative'),
     'm-no-finish': model('no-finish'),
+    'm-anthropic-thinks-cut': { ...model('anthropic-thinks-cut'), endpoints: [{ provider: 'fakeAnthropic', upstreamModel: 'anthropic-thinks-cut' }] },
     'm-anthropic-no-reason': { ...model('anthropic-no-reason'), endpoints: [{ provider: 'fakeAnthropic', upstreamModel: 'anthropic-no-reason' }] },
     'm-reasoning-slow': model('reasoning-slow'),
     'm-broken-off': model('broken-off', ['m-ok']),
@@ -943,6 +958,27 @@ describe('a relayed Anthropic stream that ends with message_stop but never said 
     });
     const events = (await r.text()).split('\n').filter((l) => l.startsWith('event: '));
     expect(events).toEqual(['event: message_start', 'event: content_block_start', 'event: content_block_delta', 'event: content_block_stop', 'event: error']);
+  });
+});
+
+describe('an Anthropic-wire stream that thinks unasked, then is cut', () => {
+  it('as chat or Responses: its thinking is billed as output in the estimate (it was the two words of text: 8 tokens for ~300) and shown as reasoning', async () => {
+    const r = await ask('m-anthropic-thinks-cut', true);
+    expect(r.status).toBe(200);
+    const text = await r.text();
+    expect(text).toContain('"reasoning_content":"weigh the ten options here.');
+    expect(text).toContain('"error"');
+    const row = ledgerRow(ledgerFile, r.headers.get('x-request-id'));
+    expect(row).toMatchObject({ estimated: 1 });
+    // 30 deltas of 12 words: ~360 tokens of thinking, 2 of text.
+    expect(Number(row!.completion_tokens)).toBeGreaterThan(300);
+    const rr = await fetch(`${sc.url}/v1/responses`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm-anthropic-thinks-cut', stream: true, input: 'hi' }),
+    });
+    await rr.text();
+    expect(Number(ledgerRow(ledgerFile, rr.headers.get('x-request-id'))!.completion_tokens)).toBeGreaterThan(300);
   });
 });
 

@@ -40,6 +40,8 @@ describe('anthropic parseCompletion', () => {
             content: "I'll check the weather.",
             // OpenAI's message always carries it.
             refusal: null,
+            // The thinking block, as DeepSeek's reasoning_content (as the stream shows it).
+            reasoning_content: 'The user wants weather.',
             tool_calls: [
               {
                 id: 'toolu_01A09q90qw90lq917835lq9',

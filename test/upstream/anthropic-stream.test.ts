@@ -146,7 +146,7 @@ describe('anthropic stream decoder', () => {
     expect(p).toMatchObject({ type: 'chunk', finishReason: finish, content: false, chunk: { choices: [{ delta: {}, finish_reason: finish }] } });
   });
 
-  it('ignores thinking blocks and their deltas', () => {
+  it("gives thinking text as reasoning_content chunks that are not content but billed output (other); the signature and the block's empty start nothing", () => {
     const wire = RECORDED.replace(
       'event: content_block_start\r\ndata: {"type":"content_block_start","index":0,',
       'event: content_block_start\r\ndata: {"type":"content_block_start","index":9,"content_block":{"type":"thinking","thinking":""}}\r\n\r\n' +
@@ -158,7 +158,20 @@ describe('anthropic stream decoder', () => {
     // Both decoded in the same second (each chunk's `created` is the decode's clock).
     vi.useFakeTimers({ now: Date.UTC(2026, 0, 1), toFake: ['Date'] });
     try {
-      expect(decodeWire(wire)).toEqual(decodeWire(RECORDED));
+      const got = decodeWire(wire);
+      const reasoning = got.filter((p) => p.type === 'chunk' && p.other === 'hmm');
+      expect(reasoning).toEqual([
+        {
+          type: 'chunk',
+          chunk: expect.objectContaining({ choices: [{ index: 0, delta: { reasoning_content: 'hmm' }, finish_reason: null }] }),
+          text: '',
+          content: false,
+          finishReason: null,
+          other: 'hmm',
+        },
+      ]);
+      // Everything else as without the thinking block.
+      expect(got.filter((p) => !reasoning.includes(p))).toEqual(decodeWire(RECORDED));
     } finally {
       vi.useRealTimers();
     }

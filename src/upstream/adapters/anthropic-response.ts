@@ -52,6 +52,8 @@ export function parseAnthropicCompletion(json: unknown): ParsedCompletion {
   let hasText = false;
   // Output besides the text (tool calls, thinking), for estimates when the usage misses a count.
   let other = '';
+  // Thinking text (an Anthropic-wire upstream that thinks unasked), shown as DeepSeek's `reasoning_content`, as the stream shows it.
+  let thinking = '';
   const toolCalls: Array<Record<string, unknown>> = [];
   for (const block of json.content as unknown[]) {
     if (!isObj(block)) continue;
@@ -66,15 +68,18 @@ export function parseAnthropicCompletion(json: unknown): ParsedCompletion {
         function: { name: block.name, arguments: args },
       });
       other += (typeof block.name === 'string' ? block.name : '') + args;
-    } else if (block.type === 'thinking' && typeof block.thinking === 'string') other += block.thinking;
-    else if (block.type === 'server_tool_use') other += JSON.stringify(block.input ?? {});
-    // thinking / redacted_thinking and server-side tool blocks have no OpenAI form.
+    } else if (block.type === 'thinking' && typeof block.thinking === 'string') {
+      other += block.thinking;
+      thinking += block.thinking;
+    } else if (block.type === 'server_tool_use') other += JSON.stringify(block.input ?? {});
+    // redacted_thinking and server-side tool blocks have no OpenAI form.
   }
   // A Claude refusal of words alone is OpenAI's refusal: the words in `refusal`, `content` null,
   // finish `stop` (the SDK's parse helpers give `parsed: null` for it; `content_filter` made them throw).
   const refused = json.stop_reason === 'refusal' && hasText && toolCalls.length === 0;
   const message: Record<string, unknown> = { role: 'assistant', content: hasText && !refused ? text : null, refusal: refused ? text : null };
   if (toolCalls.length > 0) message.tool_calls = toolCalls;
+  if (thinking !== '') message.reasoning_content = thinking;
   const usage = usageFromAnthropic(json.usage) ?? null;
   const completion: Record<string, unknown> = {
     id: json.id,

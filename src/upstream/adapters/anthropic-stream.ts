@@ -5,9 +5,11 @@
  *                          a usage piece with them: a stream cut before message_delta is
  *                          settled by the upstream's exact input count, not our estimate
  *   content_block_start  → tool_use: a tool-call chunk with id and name (content);
- *                          text: its initial text if any; other blocks (thinking…): nothing
+ *                          text: its initial text if any; thinking: its text as
+ *                          `reasoning_content` (not content); other blocks: nothing
  *   content_block_delta  → text_delta: content chunk; input_json_delta: tool-call arguments;
- *                          thinking / signature / citations deltas: nothing
+ *                          thinking_delta: a `reasoning_content` chunk (billed as output);
+ *                          signature / citations deltas: nothing
  *   content_block_stop   → nothing, except `{}` arguments for a tool call that streamed none
  *                          (OpenAI clients JSON.parse the arguments; '' would not parse)
  *   message_delta        → finish chunk (mapped stop_reason); remembers output usage
@@ -179,6 +181,18 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     return [{ type: 'chunk', chunk: this.chunk({ content: text }), text, content: true, finishReason: null }];
   }
 
+  /**
+   * Thinking text (an Anthropic-wire upstream that thinks unasked: chat cannot ask for it) as the
+   * chat form's reasoning, DeepSeek's `reasoning_content`: output the model produced, so it is
+   * billed (a cut or usage-less stream's estimate counts it) and meets the first-token limit, and
+   * the session shows it as it shows any reasoning model's. It was dropped: a stream cut after a
+   * long thinking was billed its few words of text.
+   */
+  private thinking(text: string): StreamPiece[] {
+    if (text === '') return [];
+    return [{ type: 'chunk', chunk: this.chunk({ reasoning_content: text }), text: '', content: false, finishReason: null, other: text }];
+  }
+
   private toolDelta(call: Record<string, unknown>, other: string): StreamPiece {
     return { type: 'chunk', chunk: this.chunk({ tool_calls: [call] }), text: '', content: true, finishReason: null, other };
   }
@@ -187,6 +201,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     const b = j.content_block;
     if (!isObj(b) || typeof j.index !== 'number') return [this.malformed(ev)];
     if (b.type === 'text') return this.text(typeof b.text === 'string' ? b.text : '');
+    if (b.type === 'thinking') return this.thinking(typeof b.thinking === 'string' ? b.thinking : '');
     if (b.type !== 'tool_use') return [];
     const tool: ToolBlock = { index: this.tools.size, sentArguments: false };
     this.tools.set(j.index, tool);
@@ -199,6 +214,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     const d = j.delta;
     if (!isObj(d) || typeof j.index !== 'number') return [this.malformed(ev)];
     if (d.type === 'text_delta') return typeof d.text === 'string' ? this.text(d.text) : [this.malformed(ev)];
+    if (d.type === 'thinking_delta') return typeof d.thinking === 'string' ? this.thinking(d.thinking) : [this.malformed(ev)];
     if (d.type !== 'input_json_delta') return [];
     const tool = this.tools.get(j.index);
     if (!tool || typeof d.partial_json !== 'string') return [this.malformed(ev)];
