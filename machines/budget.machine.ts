@@ -211,7 +211,13 @@ export const budgetMachine = setup({
       const lines = ev.limits.map((l): BudgetLine => {
         const prev = old.get(l.id);
         if (prev && prev.period === l.period) return { ...prev, ...l };
-        return { ...l, spent: ev.spent[l.id] ?? 0, reserved: 0, periodStart: periodStart(l.period, now), resetsAt: periodEnd(l.period, now) };
+        return {
+          ...l,
+          spent: ev.spent[l.id] ?? 0,
+          reserved: ev.reserved?.[l.id] ?? 0,
+          periodStart: periodStart(l.period, now),
+          resetsAt: periodEnd(l.period, now),
+        };
       });
       return { now, lines };
     }),

@@ -53,8 +53,18 @@ export type BudgetEvent =
   /** `dated`: when the request's ledger row is dated; a line whose period began after it does not take the cost (the period before did, and has ended). */
   | { type: 'budget.settle'; at: number; requestId: string; budgets: string[]; reserved: number; actual: number; dated?: number | undefined }
   | { type: 'budget.release'; at: number; requestId: string; budgets: string[]; reserved: number }
-  /** Config reload: new limits; lines that stay keep their totals, new ones start from `spent` (rebuilt from the ledger). */
-  | { type: 'budget.reconfigured'; at: number; limits: import('./budget.machine.js').BudgetLimit[]; spent: Record<string, number> };
+  /**
+   * Config reload: new limits; lines that stay keep their totals, new ones start from `spent` (rebuilt
+   * from the ledger) and `reserved` (what requests in flight hold that the new line applies to: they
+   * settle or release it there too).
+   */
+  | {
+      type: 'budget.reconfigured';
+      at: number;
+      limits: import('./budget.machine.js').BudgetLimit[];
+      spent: Record<string, number>;
+      reserved?: Record<string, number>;
+    };
 
 /** What the budget machine emits for each reservation decision. */
 export type BudgetEmitted =

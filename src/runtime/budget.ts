@@ -72,6 +72,11 @@ export interface BudgetStore {
    * settled request id, scope and date) until `rowWritten` says the row is in the ledger (or failed).
    */
   unwrittenSpend?(line: BudgetLimit, from: number): number;
+  /**
+   * What requests in flight hold reserved that `line` applies to (by the key and model each
+   * reserved for): a line a reload adds starts holding it, as the lines they reserved on do.
+   */
+  inFlightReserved?(line: BudgetLimit): number;
   rowWritten?(requestId: string): void;
   /** A client request ended: whatever it and its cascade steps (`<id>#<n>`) still kept is dropped. */
   requestEnded?(requestId: string): void;
@@ -136,6 +141,12 @@ export class ActorBudgetStore implements BudgetStore {
   private readonly pending = new Map<string, (r: ReserveResult) => void>();
   /** By client request id (a cascade step's is its parent's: stepOfRequestId). */
   private readonly unwritten = new Map<string, Unwritten[]>();
+  /**
+   * The reservations held now, by request id: whom each is for and how much, so that a line a
+   * reload adds can hold them too (`inFlightReserved`) and have them settled or released there.
+   * Without it, a limit added while requests were in flight admitted new ones beside them, past it.
+   */
+  private readonly held = new Map<string, { keyId: string | null; model: string; amount: number }>();
 
   constructor(
     private readonly actor: ActorRefFrom<typeof budgetMachine>,
@@ -172,13 +183,24 @@ export class ActorBudgetStore implements BudgetStore {
   /** A grant decided in place (or with no budget to ask) is answered at once; one the actor decides, when it emits. */
   reserve(requestId: string, keyId: string | null, model: string, amountNano: number, at: number): ReserveResult | Promise<ReserveResult> {
     const budgets = applicableBudgets(this.lines(), keyId, model);
-    if (budgets.length === 0 && this.actor.getSnapshot().value === 'running') return { ok: true, budgets };
+    if (budgets.length === 0 && this.actor.getSnapshot().value === 'running') return this.granted(requestId, keyId, model, amountNano, budgets);
     const ev: BudgetEvent = { type: 'budget.reserve', at, requestId, budgets, amount: amountNano };
-    if (this.applied(ev)) return { ok: true, budgets };
+    if (this.applied(ev)) return this.granted(requestId, keyId, model, amountNano, budgets);
     return new Promise<ReserveResult>((resolve) => {
-      this.pending.set(requestId, (r) => resolve(r.ok ? { ok: true, budgets } : r));
+      this.pending.set(requestId, (r) => resolve(r.ok ? this.granted(requestId, keyId, model, amountNano, budgets) : r));
       this.actor.send(ev);
     });
+  }
+
+  private granted(requestId: string, keyId: string | null, model: string, amount: number, budgets: string[]): ReserveResult {
+    if (amount > 0) this.held.set(requestId, { keyId, model, amount });
+    return { ok: true, budgets };
+  }
+
+  inFlightReserved(line: BudgetLimit): number {
+    let sum = 0;
+    for (const h of this.held.values()) if (budgetApplies(line, h.keyId, h.model)) sum += h.amount;
+    return sum;
   }
 
   /**
@@ -189,15 +211,29 @@ export class ActorBudgetStore implements BudgetStore {
    * is also kept until the row is written (`unwrittenSpend`), for a line a later reload adds.
    */
   settle(requestId: string, budgets: string[], reservedNano: number, actualNano: number, at: number, scope?: BudgetScope): void {
+    const held = this.held.get(requestId);
+    if (held !== undefined) this.held.delete(requestId);
     if (scope !== undefined && actualNano > 0) {
       const client = clientRequestOf(requestId);
       const kept = this.unwritten.get(client);
       const u: Unwritten = { rowId: requestId, keyId: scope.keyId, model: scope.model, dated: scope.dated ?? at, amountNano: actualNano };
       if (kept) kept.push(u);
       else this.unwritten.set(client, [u]);
-      const added = this.addedSince(budgets, scope);
+    }
+    // Lines a reload added while it was in flight: they hold its reservation (inFlightReserved) and are charged its cost.
+    const of = held ?? scope;
+    if (of !== undefined && (actualNano > 0 || held !== undefined)) {
+      const added = this.addedSince(budgets, of.keyId, of.model);
       if (added.length > 0) {
-        const late: BudgetEvent = { type: 'budget.settle', at, requestId, budgets: added, reserved: 0, actual: actualNano, dated: scope.dated };
+        const late: BudgetEvent = {
+          type: 'budget.settle',
+          at,
+          requestId,
+          budgets: added,
+          reserved: held?.amount ?? 0,
+          actual: actualNano,
+          dated: scope?.dated,
+        };
         if (!this.applied(late)) this.actor.send(late);
       }
     }
@@ -225,17 +261,27 @@ export class ActorBudgetStore implements BudgetStore {
 
   requestEnded(requestId: string): void {
     this.unwritten.delete(requestId);
+    this.held.delete(requestId);
   }
 
-  /** Lines that apply to `scope` now but were not reserved on (none, without a reload since the reservation). */
-  private addedSince(budgets: readonly string[], scope: BudgetScope): string[] {
+  /** Lines that apply to this key and model now but were not reserved on (none, without a reload since the reservation). */
+  private addedSince(budgets: readonly string[], keyId: string | null, model: string): string[] {
     const lines = this.lines();
     let added: string[] | null = null;
-    for (const l of lines) if (budgetApplies(l, scope.keyId, scope.model) && !budgets.includes(l.id)) (added ??= []).push(l.id);
+    for (const l of lines) if (budgetApplies(l, keyId, model) && !budgets.includes(l.id)) (added ??= []).push(l.id);
     return added ?? [];
   }
 
   release(requestId: string, budgets: string[], reservedNano: number, at: number): void {
+    const held = this.held.get(requestId);
+    if (held !== undefined) {
+      this.held.delete(requestId);
+      const added = this.addedSince(budgets, held.keyId, held.model);
+      if (added.length > 0) {
+        const late: BudgetEvent = { type: 'budget.release', at, requestId, budgets: added, reserved: held.amount };
+        if (!this.applied(late)) this.actor.send(late);
+      }
+    }
     if (budgets.length === 0) return;
     const ev: BudgetEvent = { type: 'budget.release', at, requestId, budgets, reserved: reservedNano };
     if (!this.applied(ev)) this.actor.send(ev);

@@ -207,7 +207,10 @@ export class Runtime implements RuntimeCore {
     return () => {
       const now = this.now();
       for (const l of periodStarts(added, now)) spent[l.id] = (spent[l.id] ?? 0) + (this.budget.unwrittenSpend?.(l, l.from) ?? 0);
-      this.budgetActor().send({ type: 'budget.reconfigured', at: now, limits, spent });
+      // What they hold reserved, too: a limit added while requests are in flight admits no new one beside them past it.
+      const reserved: Record<string, number> = {};
+      for (const l of added) reserved[l.id] = this.budget.inFlightReserved?.(l) ?? 0;
+      this.budgetActor().send({ type: 'budget.reconfigured', at: now, limits, spent, reserved });
     };
   }
 

@@ -86,6 +86,30 @@ describe('a reload that adds budget lines while a quality cascade is in flight',
     sc = undefined;
   });
 
+  it('a line it adds holds what a request in flight reserved, and gives it back when the request settles there (it started at nothing reserved: a new limit admitted requests beside those in flight, past it)', async () => {
+    const cfg = testConfig(sim.url, { budget: { limits: [{ scope: 'global', period: 'day', usd: 5 }] } });
+    sc = await startSidecar(cfg);
+    await sim.setFault('gpt-4.1', { kind: 'slow_first_token', delayMs: 1500, times: 1 });
+    await sim.clearLog();
+    const pending = sc.client.chat.completions.create({ model: 'gpt-4.1', max_tokens: 200, messages: [{ role: 'user', content: 'slow' }] }).withResponse();
+    for (let i = 0; i < 200 && !(await sim.log()).some((e) => e.model === 'gpt-4.1'); i++) await sleep(10);
+    const before = (await sc.state()).budgets.find((b) => b.id === 'global:day')!;
+    expect(before.reservedUsd).toBeGreaterThan(0);
+    await reloadTo(sc, cfg)();
+    const lines = (await sc.state()).budgets;
+    // Each line it adds that applies to gpt-4.1 holds the reservation; deepseek's holds none.
+    for (const id of ['global:month', 'model:gpt-4.1:day']) expect(lines.find((b) => b.id === id)!.reservedUsd).toBe(before.reservedUsd);
+    expect(lines.find((b) => b.id === 'model:deepseek-v3.2:day')!.reservedUsd).toBe(0);
+    const { response } = await pending;
+    const cost = Number(response.headers.get('x-switchyard-cost-usd'));
+    expect(cost).toBeGreaterThan(0);
+    const after = (await sc.state()).budgets;
+    for (const id of ['global:day', 'global:month', 'model:gpt-4.1:day'])
+      expect(after.find((b) => b.id === id)).toMatchObject({ reservedUsd: 0, spentUsd: cost });
+    await sc.stop();
+    sc = undefined;
+  });
+
   it('with Redis, a model line counts the part of the earlier steps charged to its model (it counted all of them for the model in flight)', async () => {
     const redis = await privateRedis();
     await redis.start();

@@ -124,6 +124,26 @@ describe('budget machine: examples', () => {
     expect(b.line('g')).toMatchObject({ spent: 35, reserved: 0 });
   });
 
+  it('a line a reload adds starts holding what requests in flight reserved that it applies to (`reserved`), and gives it back as they settle there: a new limit is not overspent by them', () => {
+    const b = start([limit('g', 'day', 100)], NOON);
+    b.send({ type: 'budget.restored', at: b.at(), spent: {} });
+    reserve(b, 'a', 30);
+    b.send({
+      type: 'budget.reconfigured',
+      at: b.at(),
+      limits: [limit('g', 'day', 100), limit('m', 'day', 40, 'model', null, 'x')],
+      spent: { m: 5 },
+      reserved: { m: 30, g: 999 },
+    });
+    // A line that stays keeps its own count; the new one holds the 30 in flight.
+    expect(b.line('g')).toMatchObject({ spent: 0, reserved: 30 });
+    expect(b.line('m')).toMatchObject({ spent: 5, reserved: 30 });
+    reserve(b, 'b', 6, ['g', 'm']);
+    expect(b.emitted.at(-1)).toMatchObject({ type: 'budget.refused', budget: 'm', limit: 40, spent: 5, reserved: 30 });
+    b.send({ type: 'budget.settle', at: b.at(), requestId: 'a', budgets: ['g', 'm'], reserved: 30, actual: 10 });
+    expect(b.line('m')).toMatchObject({ spent: 15, reserved: 0 });
+  });
+
   it('grants what fits, refuses naming the overflowing budget, and settles / releases', () => {
     const b = start([limit('g', 'day', 100), limit('k', 'month', 50, 'key', 'k1')], NOON);
     b.send({ type: 'budget.restored', at: b.at(), spent: { g: 10 } });
