@@ -308,8 +308,11 @@ const priceSchema = z.strictObject({
 const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
 /** The most one request may reserve ($1,000,000 = 10^15 nano-USD): sums of many stay exact integers (below 2^53 ≈ 9.007 · 10^15). */
 const MAX_REQUEST_WORST_USD = 1_000_000;
-/** gpt-4o-mini (also as a relay names it, `openai/gpt-4o-mini`) bills an image at 2,833 + 5,667 tokens a tile, 8 tiles at most. */
-const GPT_4O_MINI = /(^|\/)gpt-4o-mini/i;
+/**
+ * gpt-4o-mini bills an image at 2,833 + 5,667 tokens a tile, 8 tiles at most: the name as OpenAI, a
+ * relay (`openai/gpt-4o-mini`) or a deployment (`azure-gpt-4o-mini`, `prod_gpt-4o-mini`) writes it.
+ */
+const GPT_4O_MINI = /(^|[^a-z0-9])gpt-4o-mini/i;
 const GPT_4O_MINI_IMAGE_TOKENS = 2_833 + 8 * 5_667;
 
 const modelSchema = z

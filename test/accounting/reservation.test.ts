@@ -338,7 +338,11 @@ describe("a model whose images bill more than the bound's 6,400 each (gpt-4o-min
     };
     expect(model('gpt-4o-mini').imageTokens).toBe(48_169);
     expect(model('openai/gpt-4o-mini-2024-07-18').imageTokens).toBe(48_169);
+    // A deployment's name around it (it was reserved at the bound, 7.5× under what an image bills there).
+    expect(model('azure-gpt-4o-mini').imageTokens).toBe(48_169);
+    expect(model('prod_GPT-4o-mini-eu').imageTokens).toBe(48_169);
     expect(model('gpt-4o').imageTokens).toBeUndefined();
+    expect(model('chatgpt-4o-latest').imageTokens).toBeUndefined();
     expect(model('gpt-4o-mini', { imageTokens: 60_000 }).imageTokens).toBe(60_000);
     expect(model('gpt-4.1', { imageTokens: 9_000 }).imageTokens).toBe(9_000);
   });
