@@ -41,6 +41,23 @@ export function isUnreachable(err: unknown): boolean {
   return typeof message === 'string' && /timeout exceeded when trying to connect|connection timeout|Query read timeout/i.test(message);
 }
 
+/** SQLSTATE classes of a statement refused for the row's own content (data exception, integrity constraint): no retry changes that. */
+const ROW_OWN_CLASSES = new Set(['22', '23']);
+
+/**
+ * A ledger row PostgreSQL did not take may be written later: the server cannot be reached
+ * (isUnreachable), or it answered with a refusal that is not about the row — a database not
+ * accepting connections (55000), a password rotated (28P01), a read-only standby after a fail-over
+ * (25006), the table renamed or dropped (42P01), a disk full (53100), a cancelled statement. Such a
+ * row was dropped while the client had its answer; it is kept and written again, as when the
+ * server is down. A refusal of the row's own data (SQLSTATE classes 22 and 23) is final.
+ */
+export function writableLater(err: unknown): boolean {
+  if (isUnreachable(err)) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !ROW_OWN_CLASSES.has(code.slice(0, 2));
+}
+
 export function pgUnavailable(err: unknown): unknown {
   if (err instanceof SwitchyardError || !isUnreachable(err)) return err;
   const code = (err as { code?: unknown }).code;

@@ -12,7 +12,7 @@
  * safe-integer check (ledger-codec.ts).
  */
 import { isConnectionError, isUnreachable } from './pg-unavailable.js';
-import { pgUnavailable } from './pg-unavailable.js';
+import { pgUnavailable, writableLater } from './pg-unavailable.js';
 import pg from 'pg';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -102,6 +102,8 @@ export class PostgresLedger implements LedgerStore {
    */
   private readonly backlog: LedgerRow[] = [];
   private backlogSince: number | null = null;
+  /** Why the kept rows wait (the last failure's kind and SQLSTATE), for the log and `/readyz`. */
+  private notTaking = 'PostgreSQL cannot be reached';
   private drainTimer: NodeJS.Timeout | null = null;
   private readonly cascade: PostgresCascade;
   /** Insert-once by request id: a row already there is kept. */
@@ -181,27 +183,23 @@ export class PostgresLedger implements LedgerStore {
     try {
       return await this.write(row);
     } catch (err) {
-      if (!keep || this.closed || !isUnreachable(err) || this.backlog.length >= MAX_BACKLOG) throw err;
+      if (!keep || this.closed || !writableLater(err) || this.backlog.length >= MAX_BACKLOG) throw err;
       return this.keep(row, err);
     }
   }
 
   get writeBlocked(): { since: number; reason: string } | null {
     if (this.backlogSince === null) return null;
-    return { since: this.backlogSince, reason: `PostgreSQL cannot be reached: ${this.backlog.length} ledger rows wait to be written` };
+    return { since: this.backlogSince, reason: `${this.notTaking}: ${this.backlog.length} ledger rows wait to be written` };
   }
 
   /** Keeps a row PostgreSQL could not take (see `backlog`); rejects so the request's log says so. */
   private keep(row: LedgerRow, err: unknown): Promise<never> {
     this.backlog.push(row);
     this.backlogSince ??= Date.now();
+    if (err !== null) this.notTaking = notTaking(err);
     this.scheduleDrain();
-    const code = (err as { code?: unknown } | null)?.code;
-    return Promise.reject(
-      new Error(
-        `PostgreSQL cannot be reached${typeof code === 'string' ? ` (${code})` : ''}: the row is kept in memory and written once it is back (${this.backlog.length} waiting)`,
-      ),
-    );
+    return Promise.reject(new Error(`${this.notTaking}: the row is kept in memory and written once it is back (${this.backlog.length} waiting)`));
   }
 
   private scheduleDrain(): void {
@@ -217,7 +215,10 @@ export class PostgresLedger implements LedgerStore {
       try {
         await this.write(this.backlog[0]!);
       } catch (err) {
-        if (isUnreachable(err) && !this.closed) return this.scheduleDrain();
+        if (writableLater(err) && !this.closed) {
+          this.notTaking = notTaking(err);
+          return this.scheduleDrain();
+        }
         if (this.closed) return;
         // PostgreSQL took the statement and refused it: no retry will change that.
         this.onError?.(err instanceof Error ? err : new Error(String(err)));
@@ -500,4 +501,11 @@ function createSchema(pool: pg.Pool, schema: string | undefined, table: string, 
 function identifier(name: string, what: string): string {
   if (!IDENTIFIER.test(name)) throw new Error(`invalid PostgreSQL ${what} name "${name}"`);
   return name;
+}
+
+/** What a failed write says of PostgreSQL: unreachable, or refusing the ledger's writes for a reason not the row's (its SQLSTATE). */
+function notTaking(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  const c = typeof code === 'string' ? ` (${code})` : '';
+  return isUnreachable(err) ? `PostgreSQL cannot be reached${c}` : `PostgreSQL refuses the ledger's writes${c}`;
 }

@@ -61,6 +61,29 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgresLedger', () =
     }
   });
 
+  it("a row PostgreSQL refuses for a reason not the row's own (here its table renamed away: 42P01; as a password rotated, a read-only standby, a database not taking connections) is kept, the sidecar not ready, and written once it can be (it was dropped while the client had its 200)", async () => {
+    const table = nextTable();
+    const ledger = await PostgresLedger.open(URL_, { schema: SCHEMA, table });
+    const admin = new pg.Client({ connectionString: URL_ });
+    await admin.connect();
+    try {
+      await ledger.insert(makeRow({ requestId: 'before-refusal', costNano: 1 }));
+      await admin.query(`ALTER TABLE "${SCHEMA}"."${table}" RENAME TO "${table}_away"`);
+      await expect(ledger.insert(makeRow({ requestId: 'refused', costNano: 10 }))).rejects.toThrow(
+        /^PostgreSQL refuses the ledger's writes \(42P01\): the row is kept in memory and written once it is back \(1 waiting\)/,
+      );
+      expect(ledger.writeBlocked?.reason).toBe("PostgreSQL refuses the ledger's writes (42P01): 1 ledger rows wait to be written");
+      await admin.query(`ALTER TABLE "${SCHEMA}"."${table}_away" RENAME TO "${table}"`);
+      const t0 = Date.now();
+      while (ledger.waitingRows > 0 && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 50));
+      expect(ledger.writeBlocked).toBeNull();
+      expect((await ledger.rows({})).map((r) => r.requestId).sort()).toEqual(['before-refusal', 'refused']);
+    } finally {
+      await admin.end();
+      await ledger.close();
+    }
+  });
+
   it('a row whose statement timed out on a server that stopped answering (pg: "Query read timeout") is kept and written once it answers', async () => {
     const relay = await startPgRelay(URL_);
     // 15 s in production; 1 s here so the test does not wait it out.
@@ -209,7 +232,8 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgresLedger', () =
       const query = vi.spyOn(pg.Pool.prototype, 'query');
       try {
         await admin.query(`DROP TABLE "${SCHEMA}"."${table}" CASCADE`);
-        await expect(ledger.insert(makeRow())).rejects.toMatchObject({ code: '42P01' });
+        // Not kept (keep: false), so the statement's own error is what comes back.
+        await expect(ledger.insert(makeRow(), { keep: false })).rejects.toMatchObject({ code: '42P01' });
         expect(query).toHaveBeenCalledTimes(1);
       } finally {
         query.mockRestore();
