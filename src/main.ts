@@ -12,6 +12,7 @@ import { DEFAULT_CONFIG } from './config/defaults.js';
 import { defaultConfigFile, loadConfigFile, validateConfig } from './config/load.js';
 import { pgJournal, type Config } from './config/schema.js';
 import { ClientKeys } from './http/auth.js';
+import { watchLedgerWrites } from './accounting/ledger-watch.js';
 import { closeAllConnections, createHttpServer, isLoopback, sendJson, stopKeepAlive } from './http/server.js';
 import { modelsList, opsRoutes } from './http/ops-routes.js';
 import { createLogger, logWritesSettled } from './observe/log.js';
@@ -512,6 +513,8 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   // A second signal while draining ends the wait for the requests in flight (see installSignals).
   let stopWaiting = (): void => undefined;
+  // Says in the log when the ledger stops taking rows (a full disk, a lock) and when it takes them again.
+  const unwatchLedger = watchLedgerWrites(ledger, log);
   const shutdown = async (): Promise<void> => {
     if (runtime.draining) return;
     runtime.drain();
@@ -542,6 +545,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       await Promise.race([runtime.whenIdle(), delay(CUT_SETTLE_MS, undefined, { ref: false })]);
     }
     closeAllConnections(server);
+    unwatchLedger();
     stately?.stop();
     await runtime.close();
     await ledger.close();
