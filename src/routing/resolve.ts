@@ -70,6 +70,17 @@ function expectedCost(cfg: Config, model: string, inp: ResolveInput): number {
 }
 
 function ordered(cfg: Config, models: string[], inp: ResolveInput): string[] {
+  if (cfg.routing.strategy === 'cost' && models.length > 1) {
+    // order()'s cost sort (stable: cost, then latency), with a model's live latency read only to
+    // break a tie of costs: a 250-model catalogue read every model's endpoints on every `auto` request.
+    const costs = models.map((m) => expectedCost(cfg, m, inp));
+    const latencies = new Array<number | undefined>(models.length);
+    const latency = (i: number): number => (latencies[i] ??= inp.liveStats(models[i]!).latencyMs);
+    return models
+      .map((_, i) => i)
+      .sort((a, b) => costs[a]! - costs[b]! || latency(a) - latency(b))
+      .map((i) => models[i]!);
+  }
   const scored: Array<Scored<string>> = models.map((m) => ({ item: m, cost: expectedCost(cfg, m, inp), ...live(inp, m) }));
   return order(scored, cfg.routing.strategy, inp.rng);
 }
@@ -109,6 +120,23 @@ function checkPurpose(cfg: Config, inp: ResolveInput): boolean {
 }
 
 const dedupe = (xs: string[]): string[] => [...new Set(xs)];
+
+const POOLS = new WeakMap<Config['models'], Map<Tier, string[]>>();
+/** The chat models (not embeddings) of each tier, in catalogue order: listed once per config, not per `auto` request. */
+function tierPools(cfg: Config): Map<Tier, string[]> {
+  let pools = POOLS.get(cfg.models);
+  if (pools === undefined) {
+    pools = new Map();
+    for (const [id, m] of Object.entries(cfg.models)) {
+      if (m.capabilities.includes('embeddings')) continue;
+      const pool = pools.get(m.tier);
+      if (pool) pool.push(id);
+      else pools.set(m.tier, [id]);
+    }
+    POOLS.set(cfg.models, pools);
+  }
+  return pools;
+}
 
 /** True when no string occurs twice in `xs` (a short list: compared pairwise, nothing allocated). */
 function distinct(xs: readonly string[]): boolean {
@@ -164,19 +192,23 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
     const tiersInOrder = [c.tier, TIERS[idx + 1], TIERS[idx - 1], TIERS[idx + 2], TIERS[idx - 2]].filter((t): t is Tier => t !== undefined);
     const chain: string[] = [];
     let emptyTier = false;
+    const pools = tierPools(cfg);
+    // The chat models of a tier (the catalogue's, listed once per config) that have what the request needs.
+    const hasNeeds = (m: string): boolean => {
+      const caps = cfg.models[m]!.capabilities;
+      for (let i = 0; i < needs.length; i++) if (!caps.includes(needs[i]!)) return false;
+      return true;
+    };
     for (const t of tiersInOrder) {
-      const inTier = ordered(
-        cfg,
-        Object.keys(cfg.models).filter((m) => cfg.models[m]!.tier === t && capable(m)),
-        inp,
-      );
+      const pool = pools.get(t) ?? [];
+      const inTier = ordered(cfg, needs.length === 0 ? pool : pool.filter(hasNeeds), inp);
       if (t === c.tier && inTier.length === 0) emptyTier = true;
       chain.push(...inTier);
       // The chosen tier's own fallbacks come before other tiers (balanced: gemini-2.5-flash, then deepseek-v3.2).
-      if (t === c.tier) chain.push(...inTier.flatMap((m) => cfg.models[m]!.fallbacks).filter(capable));
+      if (t === c.tier) for (const m of inTier) for (const f of cfg.models[m]!.fallbacks) if (capable(f)) chain.push(f);
     }
     // A tier the catalogue has no chat model in at all is said as such, not as this request's needs.
-    const tierless = emptyTier && !Object.keys(cfg.models).some((m) => cfg.models[m]!.tier === c.tier && !isEmbeddingsModel(cfg, m));
+    const tierless = emptyTier && (pools.get(c.tier) ?? []).length === 0;
     const note = !emptyTier
       ? ''
       : tierless
@@ -210,11 +242,14 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
   /** The largest context window of the models whose windows were too small (tokens): what a client trims to. */
   let largestWindow = 0;
   if (plan.candidates.length > 16 || !plan.candidates.every(fits) || !distinct(plan.candidates)) {
-    // Once each: an auto chain may name a model twice (its tier's, and another's fallback).
-    const tooSmall = dedupe(plan.candidates.filter((m) => !fits(m)));
+    // Once each: an auto chain may name a model twice (its tier's, and another's fallback). Each
+    // model's window is judged once (a 250-model chain judged each two or three times).
+    const tooSmall: string[] = [];
+    const kept: string[] = [];
+    for (const m of dedupe(plan.candidates)) (fits(m) ? kept : tooSmall).push(m);
     windowTooSmall = tooSmall.length > 0;
     for (const m of tooSmall) largestWindow = Math.max(largestWindow, own(cfg.models, m)?.contextWindow ?? 0);
-    plan.candidates = dedupe(plan.candidates.filter(fits));
+    plan.candidates = kept;
     if (tooSmall.length > 0) plan.reason += `; skipped ${tooSmall.join(', ')} (context window < ${contextTokens} tokens${answerNote(wantsEmbeddings, asked)})`;
   }
   if (plan.candidates.length === 0) {

@@ -45,6 +45,18 @@ export function translationError(h: EndpointHandle, body: ChatBody): SwitchyardE
 }
 
 /**
+ * `translationError` over the endpoints of many candidates, for one body. A chat body's check on an
+ * Anthropic-kind endpoint builds the whole Messages request, and its verdict does not depend on the
+ * endpoint (the request names only the upstream model), so it is built once per body, not once per
+ * Anthropic-kind endpoint: a 250-model `auto` chain built it for each of them on every request.
+ */
+function translationCheck(body: ChatBody): (h: EndpointHandle) => SwitchyardError | null {
+  if (nativeOf(body) !== undefined) return (h) => translationError(h, body);
+  let anthropic: SwitchyardError | null | undefined;
+  return (h) => (h.adapter.kind === 'openai' ? null : anthropic === undefined ? (anthropic = translationError(h, body)) : anthropic);
+}
+
+/**
  * Candidates whose endpoints can all not take this body are left out while another candidate
  * remains, so routing or a fail-over does not turn a valid request into one model's 400: a
  * chat field with no Messages form (`seed`, `logprobs`, `response_format`, …) on an
@@ -57,7 +69,8 @@ export function translatableCandidates(rt: RuntimeCore, body: ChatBody, candidat
   const native = nativeOf(body);
   let ok: (h: EndpointHandle) => boolean;
   if (native === undefined) {
-    ok = (h) => translationError(h, body) === null;
+    const check = translationCheck(body);
+    ok = (h) => check(h) === null;
   } else if (native.kind === 'anthropic-messages' && native.untranslated.length > 0) {
     // An enabled thinking budget must also fit under the max_tokens the model is sent (its maxOutputTokens at most).
     const asked = requestedOutputTokens(body);
@@ -87,10 +100,11 @@ export function untranslatableBy(rt: RuntimeCore, body: ChatBody, candidates: re
   const named = candidates[0] === body.model && own(rt.cfg.models, body.model) !== undefined;
   let first: SwitchyardError | null = null;
   let anthropic: SwitchyardError | null = null;
+  const check = translationCheck(body);
   for (const m of named ? candidates.slice(0, 1) : candidates) {
     for (const h of rt.byModel.get(m) ?? []) {
       if (native === undefined && h.adapter.kind === 'openai') return null;
-      const err = translationError(h, body);
+      const err = check(h);
       if (err === null) return null;
       first ??= err;
       if (h.adapter.kind !== 'openai') anthropic ??= err;
@@ -115,10 +129,11 @@ export function untakeableEndpoints(rt: RuntimeCore, body: ChatBody, candidates:
   const native = nativeOf(body);
   if (native !== undefined && native.kind !== 'anthropic-messages') return NO_ENDPOINTS;
   let out: string[] | null = null;
+  const check = translationCheck(body);
   for (const m of candidates) {
     const eps = rt.byModel.get(m);
     if (eps === undefined || eps.length < 2 || !eps.some((h) => h.adapter.kind === 'openai') || eps.every((h) => h.adapter.kind === 'openai')) continue;
-    const bad = eps.filter((h) => translationError(h, body) !== null);
+    const bad = eps.filter((h) => check(h) !== null);
     if (bad.length < eps.length) for (const h of bad) (out ??= []).push(h.id);
   }
   return out ?? NO_ENDPOINTS;
