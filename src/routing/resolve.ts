@@ -12,6 +12,7 @@ import type { Capability, Config, Tier } from '../config/schema.js';
 import { TIERS } from '../config/schema.js';
 import { own } from '../config/lookup.js';
 import { leftOutFor } from '../config/left-out.js';
+import { nearest } from '../config/near.js';
 import { echoName, SwitchyardError } from '../errors.js';
 import { nativeOf } from '../apis/native.js';
 import { answerRoom, MIN_ANSWER_ROOM, requestedOutputTokens } from '../accounting/reservation.js';
@@ -296,13 +297,24 @@ function hintsIgnored(inp: ResolveInput): string {
     : `${names.join(' and ')} ignored (${inp.model.startsWith('route/') ? 'a route' : 'a model'} was named; hints choose a tier for model auto); `;
 }
 
+/** The most model ids a `model_not_found` message lists. */
+const NOT_FOUND_LISTED = 30;
+
 function notFound(cfg: Config, model: string): SwitchyardError {
   const vars = leftOutFor(cfg, model);
   const why =
     vars === null
       ? `The model "${echoName(model)}" does not exist.`
       : `The model "${echoName(model)}" is in the built-in catalogue but was left out at start-up: no key for ${model.startsWith('route/') ? "any of its models' providers" : 'its provider'} in the environment (set ${vars.join(' or ')} and restart switchyard).`;
-  return new SwitchyardError('model_not_found', `${why} Available: ${listModelIds(cfg).join(', ')}`, { param: 'model' });
+  // A large catalogue is not listed whole (276 names made a 3 KB message): the first ones, how many
+  // more, and where they all are; a near miss of a name is said first.
+  const ids = listModelIds(cfg);
+  const near = vars === null && model.length <= 64 ? nearest(model, ids) : null;
+  const list =
+    ids.length <= NOT_FOUND_LISTED
+      ? ids.join(', ')
+      : `${ids.slice(0, NOT_FOUND_LISTED).join(', ')}, … ${ids.length - NOT_FOUND_LISTED} more (GET /v1/models lists them all)`;
+  return new SwitchyardError('model_not_found', `${why}${near === null ? '' : ` Did you mean "${near}"?`} Available: ${list}`, { param: 'model' });
 }
 
 /**

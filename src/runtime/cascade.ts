@@ -27,7 +27,7 @@ import { runStep, withoutLogprobs, type StepRun } from './cascade-step.js';
 import type { RequestRecord, RuntimeCore } from './core.js';
 import { currentScope, type ApiName } from './request-scope.js';
 import { RequestDriver } from './request-driver.js';
-import { asciiReason, countPrompt, exactPromptCount } from './request-prep.js';
+import { countPrompt, exactPromptCount, headerReason } from './request-prep.js';
 import { tooSlow } from './endpoints.js';
 import { contextTooLong, unsupportedFeature } from './retry-policy.js';
 
@@ -470,7 +470,7 @@ async function deliver(
     // reason does not read as if the delivered step were the only one tried.
     const tried = later.filter((s) => s.error?.code !== 'budget_exceeded').map((s) => `${s.model ?? 'none'} ${s.outcome}`);
     if (tried.length > 0) notes.push(`escalated to ${tried.join(', then ')}: step ${chosen.n}'s answer delivered`);
-    if (notes.length > 0) extra['x-switchyard-reason'] = asciiReason(`${reason}; ${[...new Set(notes)].join('; ')}`);
+    if (notes.length > 0) extra['x-switchyard-reason'] = headerReason(`${reason}; ${[...new Set(notes)].join('; ')}`);
   }
   if (chosen?.judged !== undefined) extra['x-switchyard-judge'] = chosen.judged;
   const status = held && !sink.signal.aborted ? heldStatus(held) : null;

@@ -152,7 +152,7 @@ function exhausted(inp: FailureInput): Outcome {
         ok: false,
         error: new SwitchyardError(
           'no_endpoint_available',
-          `no endpoint available for ${inp.model}: no candidate endpoint's observed latency is within x-switchyard-max-latency-ms (${tooSlow} ms); raise it or leave it out`,
+          `no endpoint available for ${inp.model}: no candidate endpoint's latency (observed, or its latencyPriorMs until measured) is within x-switchyard-max-latency-ms (${tooSlow} ms); raise it or leave it out`,
           // Asking again soon meets the same latencies: the SDKs are told not to retry on their own.
           { headers: { 'x-should-retry': 'false' } },
         ),

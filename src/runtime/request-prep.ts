@@ -138,6 +138,22 @@ export function asciiReason(reason: string): string {
   return PRINTABLE_ASCII.test(reason) ? reason : asciiReasonSlow(reason);
 }
 
+/** The most of a reason the `x-switchyard-reason` header carries (characters). */
+export const REASON_HEADER_MAX = 1_000;
+
+/**
+ * A reason as the `x-switchyard-reason` header carries it: ASCII, and at most REASON_HEADER_MAX
+ * characters. On a large catalogue a reason naming every model passed over ran to 3 KB and grew with
+ * it, past what a proxy in front takes (nginx reads an upstream's headers into 4 KB by default and
+ * answers 502 beyond). The dry run (`POST /switchyard/route`) gives the whole reason.
+ */
+export function headerReason(reason: string): string {
+  const r = asciiReason(reason);
+  if (r.length <= REASON_HEADER_MAX) return r;
+  const more = ` ... (${r.length} characters; the dry run POST /switchyard/route gives it whole)`;
+  return r.slice(0, REASON_HEADER_MAX - more.length) + more;
+}
+
 /** asciiReason without its shortcut (exported for the test that holds the two equal). */
 export function asciiReasonSlow(reason: string): string {
   return reason
@@ -175,6 +191,6 @@ export function switchyardHeaders(
     out['x-switchyard-model'] = unreached.model;
     out['x-switchyard-tier'] = unreached.tier;
   }
-  if (reason !== null) out['x-switchyard-reason'] = asciiReason(reason);
+  if (reason !== null) out['x-switchyard-reason'] = headerReason(reason);
   return out;
 }

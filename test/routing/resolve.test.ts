@@ -257,6 +257,17 @@ describe('resolve: refusals', () => {
     }
   });
 
+  it('a near miss is named first; a large catalogue is listed in part, with how many more and where they all are (276 names made a 3 KB message)', () => {
+    expect(thrown(() => resolve(CFG, input('hq-bgi'))).message).toBe(
+      'The model "hq-bgi" does not exist. Did you mean "hq-big"? Available: fast-dear, fast-cheap, bal-dear, bal-cheap, hq-big, route/code, route/tooly, auto',
+    );
+    const models = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`model-${String(i).padStart(3, '0')}`, CFG.models['bal-cheap']!]));
+    const big = { ...CFG, models: { ...CFG.models, ...models } };
+    const e = thrown(() => resolve(big, input('gpt-4o')));
+    expect(e.message).toMatch(/^The model "gpt-4o" does not exist\. Available: fast-dear, .*, model-024, … 18 more \(GET \/v1\/models lists them all\)$/);
+    expect(e.message.length).toBeLessThan(600);
+  });
+
   it('no model can serve the request → invalid_request naming the need', () => {
     const body = { messages: [{ content: [{ type: 'image_url', image_url: { url: 'data:' } }] }] };
     // No model of the route takes images (hq-big without vision here).

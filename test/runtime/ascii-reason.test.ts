@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { asciiReason, asciiReasonSlow } from '../../src/runtime/request-prep.js';
+import { asciiReason, asciiReasonSlow, headerReason, REASON_HEADER_MAX } from '../../src/runtime/request-prep.js';
 
 describe('asciiReason', () => {
   it('equals its slow path (replaces, NFKD, strip) on any text (property)', () => {
@@ -28,5 +28,16 @@ describe('asciiReason', () => {
     for (const s of ['😀 \ud800 x', '中文', '\u0000\u007f']) expect(asciiReason(s)).toMatch(/^[\x20-\x7e]*$/);
     // Marks are dropped from Latin letters only: "рассчитай" decodes as itself, not as "рассчитаи".
     expect(decodeURIComponent(asciiReason('(рассчитай, Ёлка, ﬁle)'))).toBe('(рассчитай, Ёлка, file)');
+  });
+});
+
+describe('headerReason', () => {
+  it('is the ASCII reason, cut to REASON_HEADER_MAX with how long it was and where it is whole (a reason naming 160 models ran to 3 KB, past what a proxy takes)', () => {
+    expect(headerReason('scored 0.71 → high_quality')).toBe('scored 0.71 -> high_quality');
+    const long = `no model fast enough: ${Array.from({ length: 200 }, (_, i) => `model-${i}`).join(', ')}`;
+    const h = headerReason(long);
+    expect(h).toHaveLength(REASON_HEADER_MAX);
+    expect(h.startsWith('no model fast enough: model-0, model-1,')).toBe(true);
+    expect(h.endsWith(` ... (${long.length} characters; the dry run POST /switchyard/route gives it whole)`)).toBe(true);
   });
 });
