@@ -70,7 +70,7 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
     }
     const unreachable = unreachableFallbacks(res.config);
     if (unreachable.length > 0) {
-      console.error('note: fallbacks that will not be used:');
+      console.error('note: fallbacks and routes not all used:');
       for (const u of unreachable) console.error(`  ${u}`);
     }
     const short = timesTooShort(res.config);

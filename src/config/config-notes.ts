@@ -4,9 +4,36 @@
  */
 import type { Config } from './schema.js';
 
-/** Fallbacks and route chains that `resilience.retry.maxTotalAttempts: 1` leaves no attempt for. */
+/** At most this many chains are named one by one in the note on chains longer than the attempts allow. */
+const CHAINS_NAMED = 10;
+
+/**
+ * Fallbacks and route chains that `resilience.retry.maxTotalAttempts: 1` leaves no attempt for;
+ * with more attempts, chains of more models than attempts (a request that fails on each model in
+ * turn ends before the last ones: they serve only when the ones before are passed over without an
+ * attempt, their circuits open or windows full). A 250-model catalogue's 8-model routes failed
+ * after 3 of their models, and nothing had said so.
+ */
 export function unreachableFallbacks(cfg: Config): string[] {
-  if (cfg.resilience.retry.maxTotalAttempts > 1) return [];
+  const max = cfg.resilience.retry.maxTotalAttempts;
+  if (max > 1) {
+    const long = [
+      ...Object.entries(cfg.models)
+        .filter(([, m]) => 1 + m.fallbacks.length > max)
+        .map(([id, m]) => ({ what: `models.${id} and its fallbacks`, chain: [id, ...m.fallbacks] })),
+      ...Object.entries(cfg.routing.routes)
+        .filter(([, chain]) => chain.length > max)
+        .map(([name, chain]) => ({ what: `routing.routes.${name}`, chain })),
+    ];
+    const notes = long
+      .slice(0, CHAINS_NAMED)
+      .map(
+        ({ what, chain }) =>
+          `${what}: ${chain.length} models, more than resilience.retry.maxTotalAttempts (${max}): a request failing on each ends before ${chain.slice(max).join(', ')}, tried only when models before are passed over unattempted (circuit open, window full); raise maxTotalAttempts or shorten the chain`,
+      );
+    if (long.length > CHAINS_NAMED) notes.push(`… and ${long.length - CHAINS_NAMED} more chains longer than ${max} models`);
+    return notes;
+  }
   const models = Object.entries(cfg.models)
     .filter(([, m]) => m.fallbacks.length > 0)
     .map(([id, m]) => `models.${id}.fallbacks (${m.fallbacks.join(', ')})`);

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { validateConfig } from '../../src/config/load.js';
+import { unreachableFallbacks } from '../../src/config/config-notes.js';
+
+/** A catalogue of `n` models, model i falling back to the next `fallbacks`, and one route of them all. */
+function config(n: number, fallbacks: number, maxTotalAttempts: number, routes = 1) {
+  const ids = Array.from({ length: n }, (_, i) => `m${i}`);
+  const r = validateConfig({
+    providers: { p: { kind: 'openai', baseUrl: 'https://api.example.com/v1', apiKeyEnv: 'P_KEY' } },
+    models: Object.fromEntries(
+      ids.map((id, i) => [
+        id,
+        {
+          tier: 'balanced',
+          price: { inputPerMTok: 1, outputPerMTok: 1 },
+          contextWindow: 8000,
+          fallbacks: ids.slice(i + 1, i + 1 + fallbacks),
+          endpoints: [{ provider: 'p', upstreamModel: id }],
+        },
+      ]),
+    ),
+    routing: { routes: Object.fromEntries(Array.from({ length: routes }, (_, k) => [`r${k}`, ids])) },
+    resilience: { retry: { maxTotalAttempts } },
+  });
+  if (!r.ok) throw new Error(r.errors.join('; '));
+  return r.config;
+}
+
+describe('unreachableFallbacks', () => {
+  it('names the chains of more models than maxTotalAttempts, and which models a request failing on each never reaches (nothing said of them before)', () => {
+    expect(unreachableFallbacks(config(8, 2, 6))).toEqual([
+      'routing.routes.r0: 8 models, more than resilience.retry.maxTotalAttempts (6): a request failing on each ends before m6, m7, tried only when models before are passed over unattempted (circuit open, window full); raise maxTotalAttempts or shorten the chain',
+    ]);
+    expect(unreachableFallbacks(config(8, 2, 8))).toEqual([]);
+    expect(unreachableFallbacks(config(8, 6, 6))[0]).toMatch(
+      /^models\.m0 and its fallbacks: 7 models, more than resilience\.retry\.maxTotalAttempts \(6\): a request failing on each ends before m6,/,
+    );
+  });
+
+  it('names ten such chains and counts the rest', () => {
+    const notes = unreachableFallbacks(config(8, 2, 3, 14));
+    expect(notes).toHaveLength(11);
+    expect(notes[10]).toBe('… and 4 more chains longer than 3 models');
+  });
+});
