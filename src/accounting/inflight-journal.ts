@@ -124,7 +124,11 @@ export class InFlightJournal {
     }
   }
 
-  /** Lines `pending()` skipped as not switchyard's (whole JSON, wrong shape: edited or damaged); torn lines are not counted. */
+  /**
+   * Lines `pending()` skipped as not switchyard's: whole JSON of the wrong shape, or a line that is
+   * not JSON before the file's last (a kill can tear only the last line a process wrote: one torn
+   * in the middle is damage, or the rare write cut short). A torn last line is not counted.
+   */
   invalidLines = 0;
 
   /** What the files hold from an earlier process: the latest line of each request id. */
@@ -132,13 +136,20 @@ export class InFlightJournal {
     this.invalidLines = 0;
     const latest = new Map<string, Line>();
     for (const path of this.paths) {
-      for (const text of readFileSync(path, 'utf8').split('\n')) {
+      const lines = readFileSync(path, 'utf8').split('\n');
+      // The last line with text: the one a kill may have torn.
+      let last = lines.length - 1;
+      while (last >= 0 && lines[last] === '') last--;
+      for (let i = 0; i <= last; i++) {
+        const text = lines[i]!;
         if (text === '') continue;
         let l: unknown;
         try {
           l = JSON.parse(text);
         } catch {
-          continue; // a line cut by the kill itself: its attempt was never sent
+          // The last line cut by the kill itself: its attempt was never sent. One before it was whole once.
+          if (i < last) this.invalidLines++;
+          continue;
         }
         if (!isLine(l)) {
           this.invalidLines++;

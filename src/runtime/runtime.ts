@@ -180,7 +180,7 @@ export class Runtime implements RuntimeCore {
     if (invalid > 0)
       this.log.warn(
         { lines: invalid },
-        'skipped in-flight journal lines that are not what switchyard writes (edited or damaged: a negative or fractional amount, no request id); no request is counted from them',
+        'skipped in-flight journal lines that are not what switchyard writes (edited or damaged: a negative or fractional amount, no request id, a line that is not JSON before the last); no request is counted from them',
       );
     const spent = await this.spentFromLedger(budgetLimits(this.cfg));
     this.budgetActor().send({ type: 'budget.restored', at: this.now(), spent });

@@ -70,6 +70,26 @@ describe('InFlightJournal', () => {
     expect(b.invalidLines).toBe(bad.length); // the torn last line is a kill's, not counted
   });
 
+  it('counts a line that is not JSON before the last as damage (a kill tears only the last line; one in the middle was skipped unsaid)', () => {
+    const p = paths();
+    const a = new InFlightJournal(p);
+    a.close();
+    const line = (id: string, n: number) => JSON.stringify({ s: n, id, at: 5, k: null, m: 'm', e: 'm@p', n: 100 });
+    writeSync(
+      openSync(p[0], 'a'),
+      `${line('a', 1)}
+${line('b', 2).slice(0, -1)}
+{${line('c', 3)}
+${line('d', 4)}
+${line('e', 5).slice(0, 20)}
+
+`,
+    );
+    const b = new InFlightJournal(p);
+    expect(b.pending().map((x) => x.requestId)).toEqual(['a', 'd']);
+    expect(b.invalidLines).toBe(2);
+  });
+
   it('empties a file once nothing open has a line in it', async () => {
     const p = paths();
     const j = new InFlightJournal(p);
