@@ -385,7 +385,18 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   apiCounts = counts;
   const m = metrics;
   hub.subscribe((r) => m.onRecord(r));
-  await runtime.restoreBudgets();
+  try {
+    await runtime.restoreBudgets();
+  } catch (err) {
+    // A SQLite file whose pages are damaged opens, then fails the first read of them: said as a
+    // start that cannot go on, with what to do (it was an uncaught SqliteError's stack trace).
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code))
+      throw new StartupError(
+        `the ledger ${withoutPassword(cfg.storage.ledger)} is damaged (${code}: ${(err as Error).message}): restore it from a backup, or move it and its -wal and -shm files aside to start a new one (the spend it held is then not counted)`,
+      );
+    throw err;
+  }
   const simulatedMode = simulator !== null;
 
   const reloadNow = async (): Promise<ReloadResult> => {

@@ -755,6 +755,35 @@ describe('switchyard serve with a relay (SWITCHYARD_RELAY_URL)', () => {
   });
 });
 
+describe('switchyard serve on a SQLite ledger whose pages are damaged', () => {
+  it('is a start-up error saying so and what to do, not an uncaught SqliteError (the file opens; its first read fails)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-damaged-'));
+    const file = join(dir, 'l.db');
+    const { SqliteLedger } = await import('../../src/accounting/sqlite-ledger.js');
+    const made = SqliteLedger.open(file);
+    await made.close();
+    // Every table's and index's root page written over with garbage (the header page stays whole).
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(file);
+    db.pragma('journal_mode = DELETE');
+    const size = Number(db.pragma('page_size', { simple: true }));
+    const roots = (db.prepare('SELECT rootpage FROM sqlite_master WHERE rootpage > 1').all() as Array<{ rootpage: number }>).map((r) => r.rootpage);
+    db.close();
+    const bytes = readFileSync(file);
+    for (const page of roots) bytes.fill(0x5a, (page - 1) * size, page * size);
+    writeFileSync(file, bytes);
+    const r = serveStopping(
+      testConfig('http://127.0.0.1:9', { storage: { ledger: 'sqlite:./l.db' }, budget: { limits: [{ scope: 'global', period: 'day', usd: 5 }] } }),
+      dir,
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(
+      /cannot start: the ledger sqlite:\.\/l\.db is damaged \(SQLITE_(CORRUPT|NOTADB)[A-Z_]*: [^)]*\): restore it from a backup, or move it and its -wal and -shm files aside/,
+    );
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
 describe('switchyard serve on PostgreSQL with an in-flight journal it cannot open', () => {
   it('is a start-up error that names the journal and both ways out, not a stack trace', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sy-journal-'));
