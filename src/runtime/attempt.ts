@@ -712,7 +712,8 @@ class StreamReader implements BodyConsumer {
     private readonly started: number,
     private readonly clearFirstToken: () => void,
   ) {
-    this.decoder = inp.h.adapter.streamDecoder(inp.relay);
+    const rf = (inp.body as { response_format?: { type?: unknown } }).response_format;
+    this.decoder = inp.h.adapter.streamDecoder(inp.relay, inp.prefill === null && typeof rf === 'object' && rf !== null && rf.type === 'json_schema');
     this.maxChars = inp.outputCap * MAX_CHARS_PER_TOKEN;
     this.idleMs = inp.resilience.idleTimeoutMs;
     this.exhausted = exhaustedUntil(res, inp.now());

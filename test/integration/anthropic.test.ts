@@ -218,6 +218,23 @@ describe('claude-sonnet-4.5 through the Messages API', () => {
     expect(Place.parse(parsed)).toEqual(parsed);
   });
 
+  it("a Claude refusal under a parsed format, streamed: the OpenAI SDK's stream helper gets OpenAI's structured refusal (delta.refusal, parsed null), as the JSON call does (it threw a SyntaxError on the refusal's first words)", async () => {
+    const Place = z.object({ city: z.string(), country: z.string() });
+    const ask = { model: 'claude-sonnet-4.5', messages: prompt, response_format: zodResponseFormat(Place, 'place') };
+    await sim.setFault('claude-sonnet-4-5', { kind: 'refusal', times: 1 });
+    const streamed = await sc.client.chat.completions.stream(ask).finalChatCompletion();
+    expect(streamed.choices[0]!.message.parsed).toBeNull();
+    expect(streamed.choices[0]!.message.refusal).toMatch(/^I'm sorry/);
+    expect(streamed.choices[0]!.message.content).toBeNull();
+    expect(streamed.choices[0]!.finish_reason).toBe('stop');
+    await sim.setFault('claude-sonnet-4-5', { kind: 'refusal', times: 1 });
+    const json = await sc.client.chat.completions.parse(ask);
+    expect(json.choices[0]!.message.refusal).toBe(streamed.choices[0]!.message.refusal);
+    // An answer that is JSON streams as it comes, and parses.
+    const ok = await sc.client.chat.completions.stream(ask).finalChatCompletion();
+    expect(Place.parse(ok.choices[0]!.message.parsed)).toEqual(ok.choices[0]!.message.parsed);
+  });
+
   it('refuses a field that cannot be translated with a clear 400 and no upstream call', async () => {
     const err = (await sc.client.chat.completions
       .create({ model: 'claude-sonnet-4.5', messages: prompt, logit_bias: { '50256': -100 } })

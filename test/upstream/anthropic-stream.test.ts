@@ -48,9 +48,9 @@ const RECORDED = [
 ].join('\r\n');
 
 /** Feeds the wire text through the one SSE parser in awkward 7-byte pieces, then the decoder. */
-function decodeWire(wire: string): StreamPiece[] {
+function decodeWire(wire: string, jsonAnswer = false): StreamPiece[] {
   const parser = new SseParser();
-  const decoder = anthropicAdapter.streamDecoder();
+  const decoder = anthropicAdapter.streamDecoder(false, jsonAnswer);
   const bytes = new TextEncoder().encode(wire);
   const out: StreamPiece[] = [];
   for (let i = 0; i < bytes.length; i += 7) for (const ev of parser.push(bytes.subarray(i, i + 7))) out.push(...decoder.decode(ev));
@@ -272,5 +272,51 @@ describe('relay mode (a Messages request answered natively)', () => {
     ]);
     const [split] = d.decode(ev('future_event', '{"type":"future_event",\n"x":1}'));
     expect(split).toMatchObject({ type: 'native', name: 'future_event', data: '{"type":"future_event","x":1}', content: false });
+  });
+});
+
+describe('a json_schema answer (jsonAnswer): text that does not begin as JSON is held until the stream says what it was', () => {
+  const wire = (texts: string[], stop: string): string =>
+    [
+      `event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: { id: 'm', type: 'message', role: 'assistant', model: 'c', content: [], stop_reason: null, usage: { input_tokens: 3, output_tokens: 1 } } })}\n\n`,
+      `event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n`,
+      ...texts.map(
+        (t) => `event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: t } })}\n\n`,
+      ),
+      `event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n`,
+      `event: message_delta\ndata: ${JSON.stringify({ type: 'message_delta', delta: { stop_reason: stop }, usage: { output_tokens: 9 } })}\n\n`,
+      'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+    ].join('');
+  const deltas = (pieces: StreamPiece[]) =>
+    pieces.flatMap((p) => (p.type === 'chunk' ? [[p.chunk.choices[0]!.delta, p.chunk.choices[0]!.finish_reason ?? null, p.content, p.other ?? '']] : []));
+
+  it('a refusal goes out whole as delta.refusal with finish stop (billed as other output), not as content', () => {
+    expect(deltas(decodeWire(wire(["I'm sorry, ", 'I cannot help.'], 'refusal'), true))).toEqual([
+      [{ role: 'assistant', content: '' }, null, false, ''],
+      [{ refusal: "I'm sorry, I cannot help." }, null, true, "I'm sorry, I cannot help."],
+      [{}, 'stop', false, ''],
+    ]);
+  });
+
+  it('JSON goes out as it comes (whitespace before it with it); text that was no refusal goes out as content before its finish', () => {
+    expect(deltas(decodeWire(wire(['  ', '{"a":', '1}'], 'end_turn'), true)).slice(1)).toEqual([
+      [{ content: '  {"a":' }, null, true, ''],
+      [{ content: '1}' }, null, true, ''],
+      [{}, 'stop', false, ''],
+    ]);
+    expect(deltas(decodeWire(wire(['Here ', 'it is'], 'end_turn'), true)).slice(1)).toEqual([
+      [{ content: 'Here it is' }, null, true, ''],
+      [{}, 'stop', false, ''],
+    ]);
+    // Without a json_schema format, the same refusal's words are content, finish content_filter.
+    expect(deltas(decodeWire(wire(["I'm sorry."], 'refusal'))).slice(1)).toEqual([
+      [{ content: "I'm sorry." }, null, true, ''],
+      [{}, 'content_filter', false, ''],
+    ]);
+  });
+
+  it('text held past 4,000 characters is no short refusal: it goes out as content from there', () => {
+    const got = deltas(decodeWire(wire(['x'.repeat(3_000), 'y'.repeat(2_000), 'z'], 'end_turn'), true)).slice(1);
+    expect(got.map(([d]) => (d as { content?: string }).content?.length)).toEqual([5_000, 1, undefined]);
   });
 });

@@ -44,7 +44,24 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   /** Anthropic content-block index → OpenAI tool-call index. */
   private readonly tools = new Map<number, ToolBlock>();
 
-  constructor(private readonly relay = false) {}
+  /**
+   * A `json_schema` answer's text that did not begin as JSON (`{` or `[`), held: with structured
+   * outputs only a refusal is such text, and Claude says it is one only at its end (`stop_reason:
+   * refusal`). Sent as content, its words broke the OpenAI SDK's stream helper, which parses a
+   * parsed format's content as it comes (a SyntaxError instead of its refusal); held, it goes out
+   * as `delta.refusal` (finish `stop`, as the JSON answer gives it) or, when it was no refusal, as
+   * the content it was. `unknown` until the first text that is not whitespace; then `json` (as it
+   * comes) or `held`. Without a json_schema format (or on a continuation) always `json`.
+   */
+  private answer: 'unknown' | 'json' | 'held';
+  private held = '';
+
+  constructor(
+    private readonly relay = false,
+    jsonAnswer = false,
+  ) {
+    this.answer = jsonAnswer && !relay ? 'unknown' : 'json';
+  }
 
   decode(ev: SseEvent): StreamPiece[] {
     if (ev.data.trim() === '') return [];
@@ -70,7 +87,9 @@ export class AnthropicStreamDecoder implements StreamDecoder {
         return this.messageDelta(j, ev);
       case 'message_stop': {
         const usage = usageFromAnthropic(this.usage);
-        return usage ? [{ type: 'usage', usage }, { type: 'done' }] : [{ type: 'done' }];
+        // Text still held (no message_delta said how it ended) goes out as what it was before the end.
+        const held = this.release();
+        return usage ? [...held, { type: 'usage', usage }, { type: 'done' }] : [...held, { type: 'done' }];
       }
       case 'error': {
         const e = isObj(j.error) ? j.error : {};
@@ -178,7 +197,27 @@ export class AnthropicStreamDecoder implements StreamDecoder {
 
   private text(text: string): StreamPiece[] {
     if (text === '') return [];
+    if (this.answer !== 'json') {
+      if (this.answer === 'unknown') {
+        const t = text.trimStart();
+        if (t !== '') this.answer = t[0] === '{' || t[0] === '[' ? 'json' : 'held';
+      }
+      if (this.answer !== 'json' || this.held !== '') {
+        this.held += text;
+        // Past a bound it is no short refusal: the text goes out as content, as it would have.
+        if (this.answer === 'json' || this.held.length > MAX_HELD_CHARS) return this.release();
+        return [];
+      }
+    }
     return [{ type: 'chunk', chunk: this.chunk({ content: text }), text, content: true, finishReason: null }];
+  }
+
+  /** The held text as the content it was (from here on, text goes out as it comes). */
+  private release(): StreamPiece[] {
+    const text = this.held;
+    this.held = '';
+    this.answer = 'json';
+    return text === '' ? [] : [{ type: 'chunk', chunk: this.chunk({ content: text }), text, content: true, finishReason: null }];
   }
 
   /**
@@ -238,13 +277,25 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     const usage = usageFromAnthropic(this.usage);
     const counts: StreamPiece[] = usage ? [{ type: 'usage', usage }] : [];
     if (typeof d.stop_reason !== 'string') return counts;
+    // Held text: a refusal goes out as OpenAI's structured refusal (`delta.refusal`, finish `stop`), anything else as content.
+    if (this.held !== '' && d.stop_reason === 'refusal' && this.tools.size === 0) {
+      const words = this.held;
+      this.held = '';
+      this.answer = 'json';
+      const refusal: StreamPiece = { type: 'chunk', chunk: this.chunk({ refusal: words }), text: '', content: true, finishReason: null, other: words };
+      return [refusal, { type: 'chunk', chunk: this.chunk({}, 'stop'), text: '', content: false, finishReason: 'stop' }, ...counts];
+    }
+    const before = this.release();
     const finish = finishReason(d.stop_reason);
     const chunk = this.chunk({}, finish);
     const matched = stopSequenceOf(d);
     if (matched !== null) chunk.choices[0]!.stop_reason = matched;
-    return [{ type: 'chunk', chunk, text: '', content: false, finishReason: finish }, ...counts];
+    return [...before, { type: 'chunk', chunk, text: '', content: false, finishReason: finish }, ...counts];
   }
 }
+
+/** The most text held while it may be a refusal (characters): a refusal is a few sentences. */
+const MAX_HELD_CHARS = 4_000;
 
 /** A relayed content block event's index and whether it is plain text (a block without an index is none a continuation can place). */
 function blockOf(j: Record<string, unknown>, plainText: boolean): { index?: number; plainText: boolean } {

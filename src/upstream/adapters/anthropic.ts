@@ -22,6 +22,6 @@ export const anthropicAdapter: ProviderAdapter = {
     return buildAnthropicRequest(input);
   },
   parseCompletion: parseAnthropicCompletion,
-  streamDecoder: (relay = false) => new AnthropicStreamDecoder(relay),
+  streamDecoder: (relay = false, jsonAnswer = false) => new AnthropicStreamDecoder(relay, jsonAnswer),
   parseError: parseAnthropicError,
 };

@@ -75,6 +75,11 @@ export interface ProviderAdapter {
   buildRequest(input: BuildInput): UpstreamHttpRequest;
   parseCompletion(json: unknown): ParsedCompletion;
   /** `relay`: the attempt relays the upstream's own events (`native` pieces) instead of chat chunks. */
-  streamDecoder(relay?: boolean): StreamDecoder;
+  /**
+   * `jsonAnswer`: the request asked for a `json_schema` answer and this attempt starts it afresh
+   * (not a continuation): an Anthropic-kind decoder holds text that does not begin as JSON until
+   * the stream says whether it is a refusal (see AnthropicStreamDecoder).
+   */
+  streamDecoder(relay?: boolean, jsonAnswer?: boolean): StreamDecoder;
   parseError(status: number, bodyText: string): UpstreamErrorInfo;
 }
