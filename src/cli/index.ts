@@ -14,7 +14,7 @@ usage:
       the provider simulator alone (127.0.0.1:4180)
   switchyard demo [--port N] [--duration S]
       simulator + sidecar + traffic with faults injected; prints the inspector URL
-  switchyard status [--url URL] [--json]
+  switchyard status [--url URL] [--all] [--json]
       endpoints, budgets and spend of a running sidecar
   switchyard check-config FILE
       validate a config file: every problem with its path, exit 1 if any

@@ -1,5 +1,5 @@
 /**
- * `switchyard status [--url URL] [--json]`: a table of every endpoint's live state, the
+ * `switchyard status [--url URL] [--all] [--json]`: a table of every endpoint's live state, the
  * budgets and the spend by model, read from a running sidecar's `/switchyard/state` and
  * `/switchyard/spend?group_by=model`. ANSI colours only when stdout is a terminal (and
  * NO_COLOR is unset). `SWITCHYARD_ADMIN_TOKEN`, when set, is sent as a Bearer token; without
@@ -35,8 +35,12 @@ function formatConverted(x: unknown, code: string): string {
   return typeof x === 'number' && Number.isFinite(x) ? `${x >= 1 ? x.toFixed(2) : +x.toPrecision(3)} ${code}` : '-';
 }
 
-const USAGE = `usage: switchyard status [--url URL] [--json]
+/** Up to this many endpoints, every one is listed; beyond, those with nothing to show (healthy, idle, no failures) are counted. */
+export const ENDPOINTS_LISTED = 40;
+
+const USAGE = `usage: switchyard status [--url URL] [--all] [--json]
   --url URL   the sidecar (default ${DEFAULT_STATUS_URL}; its SDK base URL, .../v1, works too)
+  --all       list every endpoint (beyond ${ENDPOINTS_LISTED} endpoints, those healthy, idle and never failed are counted, not listed)
   --json      print the raw /switchyard/state JSON
   env SWITCHYARD_ADMIN_TOKEN is sent as "authorization: Bearer …" when set; without it, the
   token of a --url that carries one (the banner's inspector URL, ...?token=…)
@@ -95,7 +99,7 @@ const compact = (x: number): string => (x >= 1e6 ? `${+(x / 1e6).toFixed(1)}M` :
 const lat = (x: number | null): string => (x === null ? '-' : `${Math.round(x)}ms`);
 
 /** The whole report. `now` is the sidecar's clock (`state.at`), so "in 12s" is exact. */
-export function formatStatus(url: string, state: StateView, spend: SpendView | null, color: boolean, spendError?: string): string {
+export function formatStatus(url: string, state: StateView, spend: SpendView | null, color: boolean, spendError?: string, all = false): string {
   const now = Date.parse(state.at);
   const sup = state.supervisor;
   const out: string[] = [];
@@ -103,7 +107,17 @@ export function formatStatus(url: string, state: StateView, spend: SpendView | n
   out.push(color ? `${ANSI.bold}${title}${ANSI.reset}` : title);
   if (state.shared) out.push(sharedLine(state.shared, color));
   out.push('');
-  const eps = state.endpoints.map((e): Cell[] => [
+  // A large catalogue's hundreds of endpoints: how many are in each state, and the ones worth a look listed.
+  const byState = new Map<string, number>();
+  for (const e of state.endpoints) byState.set(e.state, (byState.get(e.state) ?? 0) + 1);
+  const quiet = (e: StateView['endpoints'][number]): boolean => e.state === 'healthy' && e.inFlight === 0 && e.consecutiveFailures === 0;
+  const listed = all || state.endpoints.length <= ENDPOINTS_LISTED ? state.endpoints : state.endpoints.filter((e) => !quiet(e));
+  if (state.endpoints.length > ENDPOINTS_LISTED) {
+    const counts = [...byState].map(([st, k]) => `${k} ${st}`).join(', ');
+    const left = state.endpoints.length - listed.length;
+    out.push(`endpoints: ${state.endpoints.length} (${counts})${left > 0 ? `; ${left} healthy, idle and never failed are not listed (--all lists them)` : ''}`);
+  }
+  const eps = listed.map((e): Cell[] => [
     { text: e.id },
     { text: e.state, paint: STATE_COLOUR[e.state] ?? 'dim' },
     { text: `${n(e.rpm.used)}/${e.rpm.limit ?? '∞'}`, right: true },
@@ -115,7 +129,7 @@ export function formatStatus(url: string, state: StateView, spend: SpendView | n
     { text: e.state === 'healthy' ? '-' : until(e.retryAt, now) },
     { text: e.state === 'healthy' ? '' : (e.reason ?? ''), paint: 'dim' },
   ]);
-  out.push(table(['ENDPOINT', 'STATE', 'RPM', 'TPM', 'IN-FLIGHT', 'P50', 'EWMA', 'FAILS', 'RETRY', 'REASON'], eps, color));
+  if (eps.length > 0) out.push(table(['ENDPOINT', 'STATE', 'RPM', 'TPM', 'IN-FLIGHT', 'P50', 'EWMA', 'FAILS', 'RETRY', 'REASON'], eps, color));
   out.push('');
   // The display currency (`budget.currency`), as /switchyard/spend gives it: a column beside USD in both tables.
   const cur = spend?.currency && spend.currency.code !== 'USD' ? spend.currency : null;
@@ -301,11 +315,11 @@ async function getJson<T>(base: string, path: string, token: string | undefined)
 }
 
 export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let values: { url?: string; json?: boolean; help?: boolean };
+  let values: { url?: string; json?: boolean; all?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: joinNegativeValues(argv),
-      options: { url: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { url: { type: 'string' }, json: { type: 'boolean' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     }));
   } catch (err) {
     process.stderr.write(`switchyard status: ${(err as Error).message}\n${USAGE}`);
@@ -353,7 +367,7 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv = pro
     const color = process.stdout.isTTY === true && !env.NO_COLOR;
     let table: string;
     try {
-      table = formatStatus(base, state, spend, color, spendError);
+      table = formatStatus(base, state, spend, color, spendError, values.all === true);
     } catch {
       // JSON, but not a sidecar's state (another server on that port).
       throw new StatusError(

@@ -59,6 +59,25 @@ const SPEND: SpendView = {
 };
 
 describe('formatStatus', () => {
+  it('beyond 40 endpoints, counts them by state and lists only those worth a look (busy, not healthy, failing); --all lists every one (499 rows were 578 lines)', () => {
+    const idle = Array.from({ length: 60 }, (_, i) => endpoint(`m${i}@p`, 'healthy', { inFlight: 0 }));
+    const endpoints = [
+      ...idle,
+      endpoint('busy@p', 'healthy'),
+      endpoint('down@p', 'circuit-open', { inFlight: 0 }),
+      endpoint('flaky@p', 'healthy', { inFlight: 0, consecutiveFailures: 2 }),
+    ];
+    const out = formatStatus('u', { ...STATE, endpoints }, null, false);
+    expect(out).toContain('endpoints: 63 (62 healthy, 1 circuit-open); 60 healthy, idle and never failed are not listed (--all lists them)');
+    const rows = out.split('\n').filter((l) => /^\S+@p\s/.test(l));
+    expect(rows.map((l) => l.split(/\s+/)[0])).toEqual(['busy@p', 'down@p', 'flaky@p']);
+    const all = formatStatus('u', { ...STATE, endpoints }, null, false, undefined, true);
+    expect(all.split('\n').filter((l) => /^\S+@p\s/.test(l))).toHaveLength(63);
+    expect(all).toContain('endpoints: 63 (62 healthy, 1 circuit-open)\n');
+    // Up to 40, all are listed and nothing is counted.
+    expect(formatStatus('u', { ...STATE, endpoints: idle.slice(0, 40) }, null, false)).not.toContain('endpoints:');
+  });
+
   it('lays out endpoints, budgets and spend as aligned plain text', () => {
     const out = formatStatus('http://127.0.0.1:4141', STATE, SPEND, false);
     expect(out).not.toContain('\x1b[');
