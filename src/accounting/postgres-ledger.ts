@@ -11,8 +11,7 @@
  * BIGINT and SUM results arrive from pg as decimal strings and are converted with an exact
  * safe-integer check (ledger-codec.ts).
  */
-import { isConnectionError, isUnreachable } from './pg-unavailable.js';
-import { pgUnavailable, writableLater } from './pg-unavailable.js';
+import { isConnectionError, isUnreachable, pgUnavailable, writableLater } from './pg-unavailable.js';
 import pg from 'pg';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

@@ -18,7 +18,7 @@ import { nativeOf } from '../apis/native.js';
 import { answerRoom, MIN_ANSWER_ROOM, requestedOutputTokens } from '../accounting/reservation.js';
 import { classify, requiredCapabilities, type ClassifyInput } from './classify.js';
 import type { RouteRequest } from './features.js';
-import { order, type Rng, type Scored } from './strategy.js';
+import { byCost, order, type Rng, type Scored } from './strategy.js';
 
 export interface RoutePlan {
   candidates: string[];
@@ -71,17 +71,13 @@ function expectedCost(cfg: Config, model: string, inp: ResolveInput): number {
 }
 
 function ordered(cfg: Config, models: string[], inp: ResolveInput): string[] {
-  if (cfg.routing.strategy === 'cost' && models.length > 1) {
-    // order()'s cost sort (stable: cost, then latency), with a model's live latency read only to
-    // break a tie of costs: a 250-model catalogue read every model's endpoints on every `auto` request.
-    const costs = models.map((m) => expectedCost(cfg, m, inp));
-    const latencies = new Array<number | undefined>(models.length);
-    const latency = (i: number): number => (latencies[i] ??= inp.liveStats(models[i]!).latencyMs);
-    return models
-      .map((_, i) => i)
-      .sort((a, b) => costs[a]! - costs[b]! || latency(a) - latency(b))
-      .map((i) => models[i]!);
-  }
+  // The cost order reads a model's live latency only to break a tie of costs.
+  if (cfg.routing.strategy === 'cost')
+    return byCost(
+      models,
+      (i) => expectedCost(cfg, models[i]!, inp),
+      (i) => inp.liveStats(models[i]!).latencyMs,
+    );
   const scored: Array<Scored<string>> = models.map((m) => ({ item: m, cost: expectedCost(cfg, m, inp), ...live(inp, m) }));
   return order(scored, cfg.routing.strategy, inp.rng);
 }

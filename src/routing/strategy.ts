@@ -35,9 +35,29 @@ export function seededRng(seed: number): Rng {
 
 export function order<T>(xs: ReadonlyArray<Scored<T>>, strategy: Strategy, rng: Rng = Math.random): T[] {
   if (xs.length <= 1) return xs.map((x) => x.item);
-  if (strategy === 'cost') return [...xs].sort((a, b) => a.cost - b.cost || a.latencyMs - b.latencyMs).map((x) => x.item);
+  if (strategy === 'cost')
+    return byCost(
+      xs.map((x) => x.item),
+      (i) => xs[i]!.cost,
+      (i) => xs[i]!.latencyMs,
+    );
   if (strategy === 'latency') return powerOfTwo(xs, rng);
   return weighted(xs, rng);
+}
+
+/**
+ * The cost strategy's order: cheapest first, a tie broken by lower latency (stable). `latency(i)` is
+ * asked only for items in a tie, once each: a caller whose latency is a live read (every endpoint
+ * of a model) pays it for ties alone — on a 250-model catalogue, every model on every `auto` request.
+ */
+export function byCost<T>(items: readonly T[], cost: (i: number) => number, latency: (i: number) => number): T[] {
+  const costs = items.map((_, i) => cost(i));
+  const latencies = new Array<number | undefined>(items.length);
+  const lat = (i: number): number => (latencies[i] ??= latency(i));
+  return items
+    .map((_, i) => i)
+    .sort((a, b) => costs[a]! - costs[b]! || lat(a) - lat(b))
+    .map((i) => items[i]!);
 }
 
 const load = <T>(x: Scored<T>): number => Math.max(1, x.latencyMs) * (x.inFlight + 1);
