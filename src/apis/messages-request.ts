@@ -77,7 +77,8 @@ function blocks(content: unknown, p: string): Array<Record<string, unknown>> {
 /**
  * A document a chat model can read as text: a text source, or a content source of text blocks,
  * without citations (they have no chat form); its title and context first, as Anthropic shows
- * them with it. Null for any other (a PDF, a URL, images, citations on): it stays untranslated.
+ * them with it. Null for any other (a PDF, a URL, images, citations on): a PDF by its bytes becomes
+ * a `file` part (pdfParts), the others stay untranslated.
  */
 function documentText(b: Record<string, unknown>): string | null {
   const src = isObj(b.source) ? b.source : null;
@@ -92,6 +93,34 @@ function documentText(b: Record<string, unknown>): string | null {
   if (body === null || body.trim() === '') return null;
   const head = [b.title, b.context].filter((x): x is string => typeof x === 'string' && x !== '');
   return [...head, body].join('\n\n');
+}
+
+/**
+ * A PDF given by its bytes (`source.type: base64`, no citations: chat has none) as chat's `file`
+ * part, OpenAI's form for a PDF (`file_data` a base64 data: URL; a `filename` is required with it),
+ * after a text part with its title and context, as Anthropic shows them with it. Null for any
+ * other document: a PDF by URL or by Files API id has no chat form (chat takes no URL for a file,
+ * and an Anthropic file id names nothing an OpenAI-kind model can read).
+ */
+function pdfParts(b: Record<string, unknown>, p: string): Array<Record<string, unknown>> | null {
+  const src = isObj(b.source) ? b.source : null;
+  if (src === null || src.type !== 'base64' || src.media_type !== 'application/pdf' || (isObj(b.citations) && b.citations.enabled === true)) return null;
+  const data = str(src.data, `${p}.source.data`);
+  if (data === '') throw unsupported(`${p}.source.data`, 'the PDF is empty: give its bytes, base64-encoded');
+  const title = typeof b.title === 'string' && b.title !== '' ? b.title : null;
+  const head = [title, b.context].filter((x): x is string => typeof x === 'string' && x !== '');
+  const file = { type: 'file', file: { filename: pdfName(title), file_data: `data:application/pdf;base64,${data}` } };
+  return head.length > 0 ? [{ type: 'text', text: head.join('\n\n') }, file] : [file];
+}
+
+/** A file name for a PDF from its document title (one line, at most 100 characters, ending `.pdf`). */
+function pdfName(title: string | null): string {
+  const base = (title ?? '')
+    .replace(/[\p{Cc}/\\\s]+/gu, ' ')
+    .trim()
+    .slice(0, 96);
+  if (base === '') return 'document.pdf';
+  return /\.pdf$/i.test(base) ? base : `${base}.pdf`;
 }
 
 function toolResultText(content: unknown, p: string, ctx: Ctx): string {
@@ -213,9 +242,11 @@ function userTurn(content: unknown, p: string, ctx: Ctx, calls: ReadonlySet<stri
         `did not find ${calls.size} tool_result block(s) at the beginning of this message: messages following tool_use blocks must begin with a matching number of tool_result blocks (put the text after them)`,
       );
     const doc = b.type === 'document' ? documentText(b) : null;
+    const pdf = b.type === 'document' && doc === null ? pdfParts(b, bp) : null;
     if (b.type === 'text') parts.push({ type: 'text', text: blockText(b, bp) });
     else if (b.type === 'image') parts.push(imagePart(b, bp));
     else if (doc !== null) parts.push({ type: 'text', text: doc });
+    else if (pdf !== null) parts.push(...pdf);
     else if (b.type === 'tool_result') {
       const id = str(b.tool_use_id, `${bp}.tool_use_id`);
       if (answered.has(id))

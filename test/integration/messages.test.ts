@@ -425,7 +425,7 @@ describe('Messages API edges', () => {
     expect((err as Error).message).toMatch(/has no chat-completions form/);
   });
 
-  it('a text document goes to an OpenAI-kind model as text (it was a 400: no chat-completions form), so auto may route it to a cheap model; a PDF stays Anthropic-kind only', async () => {
+  it("a text document goes to an OpenAI-kind model as text (it was a 400: no chat-completions form), so auto may route it to a cheap model; a PDF by its bytes as chat's file part", async () => {
     const doc = {
       type: 'document' as const,
       title: 'Memo',
@@ -437,12 +437,26 @@ describe('Messages API edges', () => {
       expect([m.type, m.model, m.stop_reason]).toEqual(['message', model, 'end_turn']);
     }
     expect((await sim.log()).map((e) => e.wire)).toEqual(['openai', 'openai']);
+    await sim.clearLog();
     const pdf = { type: 'document' as const, source: { type: 'base64' as const, media_type: 'application/pdf' as const, data: 'JVBERi0xLjQK' } };
-    const err = await client.messages
-      .create({ model: 'gpt-4.1', max_tokens: 50, messages: [{ role: 'user', content: [pdf, { type: 'text', text: 'sum?' }] }] })
+    const withPdf = (d: unknown) => [{ role: 'user' as const, content: [d as typeof pdf, { type: 'text' as const, text: 'sum?' }] }];
+    // It was a 400 (no chat-completions form): now OpenAI's file part, JSON and stream.
+    const m = await client.messages.create({ model: 'gpt-4.1', max_tokens: 50, messages: withPdf({ ...pdf, title: 'Q3' }) });
+    expect([m.type, m.model, m.stop_reason]).toEqual(['message', 'gpt-4.1', 'end_turn']);
+    const streamed = await client.messages.stream({ model: 'gpt-4.1', max_tokens: 50, messages: withPdf(pdf) }).finalMessage();
+    expect(streamed.stop_reason).toBe('end_turn');
+    expect((await sim.log()).map((e) => [e.wire, e.model])).toEqual([
+      ['openai', 'gpt-4.1'],
+      ['openai', 'gpt-4.1'],
+    ]);
+    await sim.clearLog();
+    // Citations have no chat form: such a PDF stays Anthropic-kind only.
+    const cited = await client.messages
+      .create({ model: 'gpt-4.1', max_tokens: 50, messages: withPdf({ ...pdf, citations: { enabled: true } }) })
       .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
-    expect((err as Error).message).toMatch(/has no chat-completions form/);
+    expect(cited).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((cited as Error).message).toMatch(/has no chat-completions form/);
+    expect(await sim.log()).toEqual([]);
   });
 
   it('an OpenAI-kind answer calling a tool with arguments that are not a JSON object is never a tool_use with empty input: JSON and streams fail over (the bad answer billed)', async () => {

@@ -576,12 +576,55 @@ describe('Messages → chat and back', () => {
     expect(withTool.messages.at(-1)).toEqual({ role: 'tool', tool_call_id: 't1', content: 'Memo\n\nFrom HR\n\nThe office closes at 5.' });
     expect(nativeOf(withTool)).toMatchObject({ untranslated: [] });
     for (const other of [
-      { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' } },
+      { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' }, citations: { enabled: true } },
       { type: 'document', source: { type: 'url', url: 'https://example.com/a.pdf' } },
+      { type: 'document', source: { type: 'file', file_id: 'file_011' } },
       { ...doc, citations: { enabled: true } },
       { type: 'document', source: { type: 'content', content: [{ type: 'image', source: { type: 'url', url: 'https://x/y.png' } }] } },
     ])
       expect(nativeOf(translateMessages(user([other, { type: 'text', text: 'x' }])))).toMatchObject({ untranslated: ['messages[0].content[0]'] });
+  });
+
+  it("translates a PDF given by its bytes into chat's file part (a filename from its title, title and context as text before it); a PDF in a tool result stays untranslated", () => {
+    const user = (content: unknown) => ({ model: 'c', max_tokens: 10, messages: [{ role: 'user', content }] });
+    const pdf = { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' } };
+    const bare = translateMessages(user([pdf, { type: 'text', text: 'Summarise it.' }]));
+    expect(nativeOf(bare)).toMatchObject({ untranslated: [] });
+    expect(bare.messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'file', file: { filename: 'document.pdf', file_data: 'data:application/pdf;base64,JVBERi0xLjQK' } },
+          { type: 'text', text: 'Summarise it.' },
+        ],
+      },
+    ]);
+    const titled = translateMessages(
+      user([
+        { ...pdf, title: 'Q3 report / draft\n2', context: 'From finance' },
+        { type: 'text', text: 'Sum?' },
+      ]),
+    );
+    expect(titled.messages[0]!.content).toEqual([
+      { type: 'text', text: 'Q3 report / draft\n2\n\nFrom finance' },
+      { type: 'file', file: { filename: 'Q3 report draft 2.pdf', file_data: 'data:application/pdf;base64,JVBERi0xLjQK' } },
+      { type: 'text', text: 'Sum?' },
+    ]);
+    expect((translateMessages(user([{ ...pdf, title: 'a.PDF' }])).messages[0]!.content as Array<{ file?: unknown }>)[1]!.file).toMatchObject({
+      filename: 'a.PDF',
+    });
+    // Refused as Anthropic refuses it, for every endpoint kind.
+    expect(() => translateMessages(user([{ ...pdf, source: { ...pdf.source, data: '' } }]))).toThrow(/the PDF is empty/);
+    // A tool's result is text in chat: a PDF there keeps the request on Anthropic-kind models.
+    const call = { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'f', input: {} }] };
+    const result = { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [pdf] }] };
+    const withTool = translateMessages({
+      model: 'c',
+      max_tokens: 10,
+      tools: [{ name: 'f', input_schema: { type: 'object' } }],
+      messages: [{ role: 'user', content: 'go' }, call, result],
+    });
+    expect(nativeOf(withTool)).toMatchObject({ untranslated: ['messages[2].content[0].content[0]'] });
   });
 
   it('translates output_config.format (structured outputs) to a json_schema response_format; effort keeps it on Anthropic-kind models', () => {
