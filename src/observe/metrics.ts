@@ -336,7 +336,23 @@ export class Metrics {
     if (r.ttftMs !== null) this.ttft.observe(model, r.ttftMs / 1000);
     if (r.usage.promptTokens) this.tokens.inc2(model, 'prompt', r.usage.promptTokens);
     if (r.usage.completionTokens) this.tokens.inc2(model, 'completion', r.usage.completionTokens);
-    if (r.costNano) this.cost.inc1(model, r.costNano);
+    if (r.costNano) this.addCost(model, r.costNano, r.costByModel);
+  }
+
+  /**
+   * A request's cost on the model each part was charged to, as its budgets and `/switchyard/spend`
+   * count it: the parts billed on other models (an attempt that failed over, a stream continued
+   * elsewhere) on theirs, the rest on the request's own (it was all on the request's model).
+   */
+  private addCost(model: string, costNano: number, byModel: ReadonlyMap<string, number> | undefined): void {
+    let own = costNano;
+    if (byModel !== undefined)
+      for (const [m, c] of byModel) {
+        if (m === model || c <= 0) continue;
+        this.cost.inc1(m, c);
+        own -= c;
+      }
+    if (own > 0) this.cost.inc1(model, own);
   }
 
   onCascade(r: CascadeRecord): void {

@@ -29,6 +29,12 @@ export interface RequestRecord {
   ttftMs: number | null;
   usage: Usage;
   costNano: number;
+  /**
+   * `costNano` by the model whose budgets each part was charged to, when parts were charged to
+   * other models than `model` (an attempt that failed over, a stream continued elsewhere); the
+   * ledger row's shares. Absent: all of it is `model`'s.
+   */
+  costByModel?: ReadonlyMap<string, number>;
   stream: boolean;
   /** The client API the request came in through. */
   api: ApiName;

@@ -148,6 +148,7 @@ function answer({ rt, call, sink, session, outcome, t, h, status, body }: Ending
     ttftMs: t.ttftMs,
     usage: t.usage,
     costNano: t.costNano,
+    ...(t.costByModel !== undefined && t.costByModel.size > 0 ? { costByModel: t.costByModel } : {}),
     stream: session !== null || call.body.stream === true,
     api: call.api ?? 'chat',
     error: errorCode,

@@ -441,6 +441,12 @@ describe('a stream continued on another model after a cut', () => {
       const gptPart = nano(before['model:gpt-4.1:day']!.spentUsd);
       expect(gptPart).toBeGreaterThan(0);
       expect(gptPart + nano(before['model:claude-sonnet-4.5:day']!.spentUsd)).toBe(nano(before['global:day']!.spentUsd));
+      // /metrics splits it alike (it put all of it on claude-sonnet-4.5, the model the row names).
+      const metrics = await (await fetch(`${sc.url}/metrics`)).text();
+      const metricCost = (model: string) =>
+        nano(Number(new RegExp(`^switchyard_cost_usd_total\\{model="${model.replace(/\./g, '\\.')}"\\} (\\S+)$`, 'm').exec(metrics)?.[1]));
+      expect(metricCost('gpt-4.1')).toBe(gptPart);
+      expect(metricCost('claude-sonnet-4.5')).toBe(nano(before['model:claude-sonnet-4.5:day']!.spentUsd));
       await sc.stop();
       restarted = await startSidecar(cfg, {}, sc.configFile);
       const after = await budgets(restarted);

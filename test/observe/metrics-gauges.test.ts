@@ -54,4 +54,28 @@ describe('switchyard_cost_usd_total', () => {
     for (let i = 0; i < 37; i++) m.onRequest(rec);
     expect(await m.text()).toMatch(/^switchyard_cost_usd_total\{model="deepseek-v3\.2"\} 0\.0003626$/m);
   });
+
+  it('puts each part of a request on the model it was charged to, as the budgets and /switchyard/spend do (a fail-over to another model was all on the last)', async () => {
+    const m = new Metrics(() => ({ endpoints: [], budgets: [], supervisor: { queueDepth: 0 } }) as unknown as StateView);
+    const rec: RequestRecord = {
+      model: 'claude-sonnet-4.5',
+      endpoint: 'claude-sonnet-4.5@anthropic',
+      status: 200,
+      attempts: 2,
+      latencyMs: 20,
+      ttftMs: null,
+      usage: { promptTokens: 17, completionTokens: 12 },
+      costNano: 1_913_000,
+      costByModel: new Map([
+        ['gpt-4.1', 368_000],
+        ['claude-sonnet-4.5', 1_545_000],
+      ]),
+      stream: true,
+      api: 'chat',
+    };
+    m.onRequest(rec);
+    const text = await m.text();
+    expect(text).toMatch(/^switchyard_cost_usd_total\{model="gpt-4\.1"\} 0\.000368$/m);
+    expect(text).toMatch(/^switchyard_cost_usd_total\{model="claude-sonnet-4\.5"\} 0\.001545$/m);
+  });
 });
