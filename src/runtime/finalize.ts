@@ -60,6 +60,8 @@ export function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: ChatSink,
   const h = session?.committedTo ?? (outcome.ok ? outcome.endpoint : t.endpoint);
   const status = outcome.ok ? 200 : outcome.error.status;
   const model = h?.model ?? t.model ?? null;
+  // A request refused before any attempt (for money) names the model it was for, not an endpoint it never reached.
+  const endpoint = outcome.ok || t.attempts > 0 ? (h?.id ?? null) : null;
   let inserted: Promise<unknown>;
   try {
     inserted = rt.ledger.insert({
@@ -67,7 +69,7 @@ export function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: ChatSink,
       at: call.receivedAt,
       keyId: call.keyId,
       model,
-      endpoint: h?.id ?? null,
+      endpoint,
       attempts: t.attempts,
       promptTokens: t.usage.promptTokens,
       completionTokens: t.usage.completionTokens,
@@ -85,7 +87,7 @@ export function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: ChatSink,
   } catch (err) {
     inserted = Promise.reject(err);
   }
-  const end: Ending = { rt, call, sink, session, outcome, t, h, status, body };
+  const end: Ending = { rt, call, sink, session, outcome, t, h, endpoint, status, body };
   return inserted.then(
     () => {
       rt.rowWritten?.(call.requestId);
@@ -115,8 +117,10 @@ interface Ending {
   session: StreamSession | null;
   outcome: Outcome;
   t: Tally;
-  /** The endpoint that answered, or the last one tried. */
+  /** The endpoint that answered, or the last one tried (or, refused for money before any attempt, the one refused). */
   h: EndpointHandle | null;
+  /** The id of the endpoint the request reached, for its row, metrics and log line (none before any attempt). */
+  endpoint: string | null;
   /** The HTTP status the request ends with. */
   status: number;
   /** A JSON answer's body (completionBody), made before the row. */
@@ -134,14 +138,14 @@ function completionBody(outcome: Extract<Outcome, { ok: true }>): string {
 }
 
 /** After the ledger row: the request's metrics, the answer or the stream's end, the log line. */
-function answer({ rt, call, sink, session, outcome, t, h, status, body }: Ending): void {
+function answer({ rt, call, sink, session, outcome, t, h, endpoint, status, body }: Ending): void {
   const errorCode = outcome.ok ? null : outcome.error.code;
   // The whole request, its wait for the ledger row included (a file locked by a backup: seconds the
   // client waited, which the row itself, written before that wait ended, cannot hold).
   const latencyMs = rt.now() - call.receivedAt;
   rt.recordRequest?.({
     model: h?.model ?? t.model ?? null,
-    endpoint: h?.id ?? null,
+    endpoint,
     status,
     attempts: t.attempts,
     latencyMs,
@@ -176,7 +180,7 @@ function answer({ rt, call, sink, session, outcome, t, h, status, body }: Ending
   if (call.log.isLevelEnabled('info')) {
     const line: Record<string, unknown> = {
       model: h?.model ?? t.model ?? null,
-      endpoint: h?.id ?? null,
+      endpoint,
       status,
       latencyMs,
       attempts: t.attempts,

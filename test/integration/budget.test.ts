@@ -323,6 +323,12 @@ describe('x-switchyard-max-cost-usd', () => {
     expect(both.headers?.get('x-switchyard-endpoint')).toBeNull();
     expect([both.headers?.get('x-switchyard-attempts'), both.headers?.get('x-switchyard-tier')]).toEqual(['0', 'balanced']);
     expect(both.message).toMatch(/worst-case cost of this request on gpt-4\.1 \(\$[0-9.]+\) exceeds/);
+    // Its row, as its headers: the model refused, no endpoint (it named gpt-4.1@openai, as did /metrics and the spend by endpoint).
+    const row = await rowOf(ledgerA, both.headers?.get('x-request-id') ?? null);
+    expect([row.model, row.endpoint, row.attempts, row.status]).toEqual(['gpt-4.1', null, 0, 429]);
+    const metrics = await (await fetch(`${sc.url}/metrics`)).text();
+    expect(metrics).toMatch(/^switchyard_requests_total\{model="gpt-4\.1",endpoint="none",status="429"\} \d+$/m);
+    expect(metrics).not.toMatch(/^switchyard_requests_total\{model="gpt-4\.1",endpoint="gpt-4\.1@openai",status="429"\}/m);
     expect(await sim.log()).toEqual([]);
   });
 
