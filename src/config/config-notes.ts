@@ -45,8 +45,8 @@ export function unreachableFallbacks(cfg: Config): string[] {
   );
 }
 
-/** USD as the notes print it: up to 6 decimals, no float noise. */
-const usd = (v: number): string => `$${Number(v.toFixed(6))}`;
+/** USD as the notes print it: to the nano-dollar a budget counts in, no exponent, no trailing zeros ($0.000000002, $0.04). */
+const usd = (v: number): string => `$${(Math.round(v * 1e9) / 1e9).toFixed(9).replace(/\.?0+$/, '')}`;
 
 /**
  * Budgets below what one answer's output alone can cost on a model they cover: the output cap a
@@ -56,7 +56,13 @@ const usd = (v: number): string => `$${Number(v.toFixed(6))}`;
 export function budgetsBelowOneAnswer(cfg: Config): string[] {
   const out: string[] = [];
   cfg.budget.limits.forEach((l, i) => {
-    if (l.usd <= 0) return;
+    if (l.usd <= 0) {
+      // Valid (a model's spend stopped), but it refuses every request it covers: said, in case it was meant as "no limit".
+      const whom =
+        l.scope === 'model' ? `every request for ${l.model ?? 'its model'}` : l.scope === 'key' ? `every request of key ${l.key ?? ''}` : 'every request';
+      out.push(`budget.limits[${i}] is $0: ${whom} is refused by it (remove the line for no limit)`);
+      return;
+    }
     const covered = l.scope === 'model' && l.model !== undefined ? [l.model] : Object.keys(cfg.models);
     const over = covered.flatMap((id) => {
       const m = cfg.models[id];

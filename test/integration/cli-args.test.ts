@@ -176,6 +176,9 @@ describe('switchyard check-config', () => {
     expect(r.stderr).toContain('routing.routes.r after a (b): never tried');
     // 4,000 tokens at $10 per million: $0.04 of output, over the $0.01 limit.
     expect(r.stderr).toContain("budget.limits[0] ($0.01) is less than one answer's output at maxOutputTokens on a ($0.04 for 4000 tokens)");
+    // A zero limit refuses everything it covers (said, in case "no limit" was meant); a tiny one is printed to the nano-dollar (it said "$0").
+    expect(check(cfg(2, 0)).stderr).toContain('budget.limits[0] is $0: every request for a is refused by it (remove the line for no limit)');
+    expect(check(cfg(2, 0.0000000015)).stderr).toContain("budget.limits[0] ($0.000000002) is less than one answer's output");
     const fine = check(cfg(2, 0.05));
     expect(fine.status).toBe(0);
     expect(fine.stderr).not.toContain('note:');
