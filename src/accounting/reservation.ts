@@ -17,6 +17,7 @@
  */
 import { clientToolPromptTokens } from '../apis/messages-request.js';
 import { nativeOf } from '../apis/native.js';
+import { historyToolNames, placeholderTools } from '../apis/tool-history.js';
 
 /** Role markers and separators a provider wraps around each message. */
 export const MESSAGE_OVERHEAD_TOKENS = 8;
@@ -99,6 +100,11 @@ export function promptBoundTokens(body: BodyLike, prefill: string | null = null)
   const { messages: _messages, ...rest } = body;
   total += jsonBytes(rest);
   if (body.tools !== undefined && body.tools !== null) total += TOOLS_OVERHEAD_TOKENS;
+  // Tool calls in the history and no tools offered: an Anthropic-kind endpoint is sent placeholders of them (tool-history.ts).
+  if (!Array.isArray(body.tools) || body.tools.length === 0) {
+    const named = historyToolNames(body.messages);
+    if (named.length > 0) total += (body.tools === undefined || body.tools === null ? TOOLS_OVERHEAD_TOKENS : 0) + jsonBytes(placeholderTools(named));
+  }
   if (prefill !== null) total += MESSAGE_OVERHEAD_TOKENS + utf8(prefill);
   // A Messages request goes to an Anthropic-kind endpoint as the client wrote it, with blocks its
   // chat form leaves out (documents, search results, thinking, images inside tool results): what

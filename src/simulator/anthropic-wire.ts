@@ -94,6 +94,12 @@ function parse(raw: unknown): ChatRequest | SimError {
             : null;
     if (bad !== null) return { status: 400, category: 'invalid_request', message: `max_tokens: 0 is not compatible with ${bad}` };
   }
+  // As Anthropic answers a history with tool calls or results and no tools defined.
+  if (
+    (body.tools ?? []).length === 0 &&
+    body.messages.some((m) => Array.isArray(m.content) && m.content.some((b) => b.type === 'tool_use' || b.type === 'tool_result'))
+  )
+    return { status: 400, category: 'invalid_request', message: 'Requests which include `tool_use` or `tool_result` blocks must define tools.' };
   const texts = body.messages.map(messageText);
   if (body.system !== undefined) {
     texts.unshift(typeof body.system === 'string' ? body.system : body.system.map((b) => b.text ?? '').join('\n'));

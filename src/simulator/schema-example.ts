@@ -105,10 +105,13 @@ function example(schema: unknown, root: unknown, text: string, depth: number): u
 
 /**
  * A value of `schema` with every string set to `text`; undefined when the schema describes no
- * object properties (the simulator then answers its usual `{"answer": …}` / `{"input": …}`).
+ * object properties (the simulator then answers its usual `{"answer": …}` / `{"input": …}`), unless
+ * it says no other property is allowed (`properties: {}`, `additionalProperties: false`: a tool
+ * without arguments): then `{}`.
  */
 export function schemaExample(schema: unknown, text: string): Record<string, unknown> | undefined {
   if (!isObj(schema)) return undefined;
   const v = example(schema, schema, text, 0);
-  return isObj(v) && Object.keys(v).length > 0 ? v : undefined;
+  if (isObj(v) && Object.keys(v).length > 0) return v;
+  return schema.additionalProperties === false ? {} : undefined;
 }

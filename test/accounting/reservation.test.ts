@@ -13,6 +13,7 @@ import {
   promptBoundTokens,
   promptWorstTokens,
   requestedOutputTokens,
+  TOOLS_OVERHEAD_TOKENS,
 } from '../../src/accounting/reservation.js';
 import { translateMessages } from '../../src/apis/messages-request.js';
 import { validateConfig } from '../../src/config/load.js';
@@ -79,6 +80,37 @@ function build(
   const adapter = kind === 'openai' ? openaiAdapter : anthropicAdapter;
   return JSON.parse(adapter.buildRequest(input).body) as Record<string, unknown>;
 }
+
+describe('a history of tool calls with no tools offered', () => {
+  it("is reserved for the placeholder tools an Anthropic-kind endpoint is sent (Anthropic's tool prompt and their definitions)", () => {
+    const names = Array.from({ length: 40 }, (_, i) => `a_rather_long_tool_name_number_${i}`);
+    const messages = [
+      { role: 'user', content: 'go' },
+      { role: 'assistant', content: null, tool_calls: names.map((name, i) => ({ id: `c${i}`, type: 'function', function: { name, arguments: '{}' } })) },
+      ...names.map((_, i) => ({ role: 'tool', tool_call_id: `c${i}`, content: 'ok' })),
+    ];
+    const plain = promptBoundTokens({ messages });
+    const sentTools = JSON.parse(
+      anthropicAdapter.buildRequest({
+        body: { model: 'c', messages } as ChatBody,
+        upstreamModel: 'c',
+        stream: false,
+        apiKey: 'k',
+        headers: {},
+        basePath: '',
+        maxOutputTokens: 10,
+        anthropicVersion: '2023-06-01',
+        prefill: null,
+      }).body,
+    ).tools as unknown[];
+    expect(sentTools).toHaveLength(40);
+    // At least the tools' own bytes and the tool prompt's bound beyond the messages' bound.
+    const messagesOnly = promptBoundTokens({ messages: messages.map((m) => ({ ...m, tool_calls: undefined, role: m.role === 'tool' ? 'user' : m.role })) });
+    expect(plain - messagesOnly).toBeGreaterThanOrEqual(Buffer.byteLength(JSON.stringify(sentTools)) + TOOLS_OVERHEAD_TOKENS);
+    // No history of calls: nothing added.
+    expect(promptBoundTokens({ messages: [{ role: 'user', content: 'go' }] })).toBeLessThan(TOOLS_OVERHEAD_TOKENS);
+  });
+});
 
 describe('every adapter sends exactly the reserved cap', () => {
   const cases: Array<[Partial<ChatBody>, number]> = [

@@ -148,6 +148,31 @@ describe('claude-sonnet-4.5 through the Messages API', () => {
     });
     expect(followUp.choices[0]!.finish_reason).toBe('stop');
     expect(followUp.choices[0]!.message.content).toBeTruthy();
+
+    // The turn after the tool result without tools, as OpenAI's own examples send it: Anthropic
+    // refuses a history of tool calls with no tools defined (the simulator as Anthropic does), so it
+    // was a 400 on Claude. Sent with the history's tools as placeholders and tool_choice none.
+    const history: OpenAI.ChatCompletionMessageParam[] = [
+      { role: 'user', content: 'Find the weather in Berlin' },
+      first.choices[0]!.message,
+      { role: 'tool', tool_call_id: call!.id, content: 'sunny, 21 °C' },
+    ];
+    const bare = await sc.client.chat.completions.create({ model: 'claude-sonnet-4.5', messages: history });
+    expect([bare.choices[0]!.finish_reason, bare.choices[0]!.message.tool_calls ?? null]).toEqual(['stop', null]);
+    expect(bare.choices[0]!.message.content).toBeTruthy();
+    const streamedBare = await sc.client.chat.completions.stream({ model: 'claude-sonnet-4.5', messages: history }).finalChatCompletion();
+    expect(streamedBare.choices[0]!.finish_reason).toBe('stop');
+    // The Responses API's follow-up alike (function_call and its output, no tools).
+    const resp = await sc.client.responses.create({
+      model: 'claude-sonnet-4.5',
+      input: [
+        { role: 'user', content: 'Find the weather in Berlin' },
+        { type: 'function_call', call_id: call!.id, name: 'lookup', arguments: '{"input":"Berlin"}' },
+        { type: 'function_call_output', call_id: call!.id, output: 'sunny, 21 °C' },
+      ],
+    });
+    expect(resp.status).toBe('completed');
+    expect(resp.output_text).toBeTruthy();
   });
 
   it("a conversation whose tool call ids are outside Anthropic's alphabet (Kimi's 'functions.lookup:0') is served, each id mapped the same way in tool_use and tool_result", async () => {

@@ -79,4 +79,9 @@ describe('the simulator keeps to bounds a schema gives only in its description',
     };
     expect(schemaExample(schema, 'w')).toEqual({ n: 3, x: -3, list: ['w', 'w'], plain: 1 });
   });
+
+  it('a schema that allows no property (a tool without arguments) gets {}, one that names none and allows any gets nothing (the usual answer)', () => {
+    expect(schemaExample({ type: 'object', properties: {}, additionalProperties: false }, 'w')).toEqual({});
+    expect(schemaExample({ type: 'object', properties: {} }, 'w')).toBeUndefined();
+  });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SwitchyardError } from '../../src/errors.js';
+import { PLACEHOLDER_DESCRIPTION } from '../../src/apis/tool-history.js';
 import { anthropicAdapter } from '../../src/upstream/adapters/anthropic.js';
 import type { BuildInput } from '../../src/upstream/adapters/types.js';
 import type { ChatBody, ChatMessage } from '../../src/upstream/types.js';
@@ -428,6 +429,41 @@ describe('anthropic buildRequest: messages', () => {
     expect(sent({ tools, tool_choice: { type: 'function', function: { name: 'get_weather' } } }).tool_choice).toEqual({ type: 'tool', name: 'get_weather' });
     expect(sent({ tools, parallel_tool_calls: false }).tool_choice).toEqual({ type: 'auto', disable_parallel_tool_use: true });
     expect(sent({ tools, tool_choice: 'required', parallel_tool_calls: false }).tool_choice).toEqual({ type: 'any', disable_parallel_tool_use: true });
+  });
+
+  it('a history of tool calls and results with no tools offered (or tools: []) is sent with those tools as placeholders and tool_choice none: Anthropic refuses tool blocks without tools', () => {
+    const history = msgs(
+      { role: 'user', content: 'Weather and time in Berlin?' },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          { id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{}' } },
+          { id: 'c2', type: 'function', function: { name: 'get_time', arguments: '{}' } },
+          { id: 'c3', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Bonn"}' } },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'c1', content: 'sunny' },
+      { role: 'tool', tool_call_id: 'c2', content: '10:00' },
+      { role: 'tool', tool_call_id: 'c3', content: 'rain' },
+    );
+    const placeholder = (name: string) => ({ name, description: PLACEHOLDER_DESCRIPTION, input_schema: { type: 'object' } });
+    for (const body of [
+      { messages: history },
+      { messages: history, tools: [] },
+      { messages: history, tool_choice: 'none' },
+      { messages: history, tool_choice: 'auto' },
+    ]) {
+      const out = sent(body);
+      expect(out.tools).toEqual([placeholder('get_weather'), placeholder('get_time')]);
+      expect(out.tool_choice).toEqual({ type: 'none' });
+    }
+    // Tools offered: they are sent as given; no history: none at all.
+    const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: {} } } }];
+    expect((sent({ messages: history, tools }).tools as Array<{ name: string }>).map((t) => t.name)).toEqual(['get_weather']);
+    expect(sent({ messages: history, tools })).not.toHaveProperty('tool_choice');
+    expect(sent({})).not.toHaveProperty('tools');
+    expect(sent({})).not.toHaveProperty('tool_choice');
   });
 
   it("sends OpenAI's allowed_tools choice as the allowed tools alone, `required` as any (Anthropic has no such choice)", () => {

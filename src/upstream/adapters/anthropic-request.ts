@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { anthropicSchema } from './anthropic-schema.js';
+import { historyToolNames, placeholderTools } from '../../apis/tool-history.js';
 import { own } from '../../config/lookup.js';
 import type { UpstreamHttpRequest } from '../types.js';
 import { cacheControl, isObj, pushTurn, translateMessages, untranslatable, wireTurns, type AnthropicTurn } from './anthropic-messages.js';
@@ -198,7 +199,15 @@ export function buildAnthropicBody(input: BuildInput): Record<string, unknown> {
   let choice = allowed !== null ? { type: allowed.required ? 'any' : 'auto' } : present(b.tool_choice) ? toolChoice(b.tool_choice) : null;
   // Without tools, `auto` and `none` mean the same as no choice; forcing a tool cannot be honoured.
   if (!hasTools && (choice?.type === 'any' || choice?.type === 'tool')) throw untranslatable('tool_choice', 'a tool is required but no tools were given');
-  if (!hasTools) choice = null;
+  if (!hasTools) {
+    choice = null;
+    // Tool calls in the history and no tools now: Anthropic wants tools defined (tool-history.ts).
+    const named = historyToolNames(input.body.messages);
+    if (named.length > 0) {
+      out.tools = placeholderTools(named);
+      choice = { type: 'none' };
+    }
+  }
   if (hasTools && b.parallel_tool_calls === false) {
     choice ??= { type: 'auto' };
     if (choice.type !== 'none') choice.disable_parallel_tool_use = true;
