@@ -18,7 +18,7 @@ import type { Hints } from './api.js';
 import { nativeOf } from '../apis/native.js';
 import { cascadeOn } from './cascade.js';
 import type { RuntimeCore } from './core.js';
-import { availability, latencyOf, tooSlow } from './endpoints.js';
+import { availability, inFlightOf, latencyOf, tooSlow, type EndpointHandle } from './endpoints.js';
 import { asciiReason, countPrompt, estTokens, exactPromptCount } from './request-prep.js';
 import { translatableCandidates, translationError, untakeableEndpoints, untranslatableBy, untranslatableNote, usableFor } from './translatable.js';
 
@@ -225,4 +225,4 @@ function choose(rt: RuntimeCore, body: ChatBody, hints: Hints, plan: RoutePlan, 
   };
 }
 
-const load = (h: Parameters<typeof latencyOf>[0]): number => latencyOf(h) * (h.actor.getSnapshot().context.inFlight + 1);
+const load = (h: EndpointHandle): number => latencyOf(h) * (inFlightOf(h) + 1);

@@ -42,6 +42,20 @@ export interface EndpointHandle {
   actor: EndpointActor;
   /** Settings the actor was created with; reload keeps the actor when these are unchanged. */
   fingerprint: string;
+  /**
+   * The endpoint's earlier actors a reload replaced that still have attempts in flight on the same
+   * upstream (base URL and upstream model): those attempts count against this one's
+   * `maxConcurrent` and in its in-flight count until they end (the fresh actor started at 0, so a
+   * reload let twice `maxConcurrent` run on a capped upstream). Absent when there are none.
+   */
+  draining?: EndpointHandle[];
+}
+
+/** Attempts in flight on the endpoint's upstream: its actor's and those of the actors it replaced that are still draining. */
+export function inFlightOf(h: EndpointHandle): number {
+  let n = h.actor.getSnapshot().context.inFlight;
+  if (h.draining !== undefined) for (const d of h.draining) n += d.actor.getSnapshot().context.inFlight;
+  return n;
 }
 
 /** A provider's extra headers: its `headers`, and each `headersEnv` header with its variable's value (set: serve refuses to start otherwise). */
@@ -127,7 +141,8 @@ export function availability(h: EndpointHandle, now: number, estTokens: number):
   if (state === 'half-open') {
     return c.probesInFlight < c.settings.halfOpenProbes ? PROBE : { ok: false, freeAt: null, why: 'half-open, probe in flight', hold: 'full' };
   }
-  if (c.inFlight >= c.settings.maxConcurrent) return { ok: false, freeAt: null, why: `max concurrent (${c.settings.maxConcurrent}) reached`, hold: 'full' };
+  if ((h.draining === undefined ? c.inFlight : inFlightOf(h)) >= c.settings.maxConcurrent)
+    return { ok: false, freeAt: null, why: `max concurrent (${c.settings.maxConcurrent}) reached`, hold: 'full' };
   const s = c.settings;
   if (s.rpm !== null && !gcraAdmits(c.rpmTat, now, 1, s.rpm))
     return { ok: false, freeAt: gcraFreeAt(c.rpmTat, now, 1, s.rpm), why: 'rpm window full', hold: 'full' };

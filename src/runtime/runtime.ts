@@ -156,7 +156,7 @@ export class Runtime implements RuntimeCore {
       ...(opts.inspect ? { inspect: opts.inspect } : {}),
     });
     this.supervisor.start();
-    for (const s of spawns) this.handles.set(s.spawn.input.id, s.handle(this.endpointActor(s.spawn.id)));
+    for (const s of spawns) this.handles.set(s.spawn.input.id, s.handle(this.endpointActor(s.spawn.id, s.spawn.input.id)));
     for (const h of this.handles.values()) this.indexByModel(h);
     this.shared = opts.shared ?? null;
     this.replica = this.shared?.replica ?? replicaId(this.env);
@@ -439,8 +439,10 @@ export class Runtime implements RuntimeCore {
 
   /**
    * Apply a new, already validated config. Endpoint actors whose settings did not change keep
-   * their state and counters; changed or removed ones are replaced once their in-flight
-   * requests finished (requests already running keep the handle they hold).
+   * their state and counters; a changed one gets a fresh actor at once (on the same upstream, the
+   * old one's attempts in flight count against its maxConcurrent: `draining`), and changed or
+   * removed ones are stopped once their in-flight requests finished (requests already running
+   * keep the handle they hold).
    */
   reload(next: Config): { kept: string[]; added: string[]; replaced: string[]; removed: string[] } {
     const spawns = this.endpointSpawns(next);
@@ -471,12 +473,17 @@ export class Runtime implements RuntimeCore {
     for (const h of keptHandles) this.handles.set(h.id, h);
     const now = this.now();
     for (const f of fresh) {
-      const h = f.handle(this.endpointActor(f.spawn.id));
+      const h = f.handle(this.endpointActor(f.spawn.id, f.spawn.input.id));
       this.handles.set(f.spawn.input.id, h);
       // A provider's 429 wait is the provider's, not the settings': a fresh actor for the same
       // upstream (an rpm added after 429s) keeps it, so the requests waiting for it are not all sent.
       const old = retired.find((r) => r.id === h.id);
       const oc = old?.actor.getSnapshot().context;
+      // Its attempts still in flight on the same upstream count against the fresh actor's maxConcurrent until they end.
+      if (old && old.provider.baseUrl === h.provider.baseUrl && old.endpoint.upstreamModel === h.endpoint.upstreamModel) {
+        const draining = [old, ...(old.draining ?? [])].filter((d) => d.actor.getSnapshot().context.inFlight > 0);
+        if (draining.length > 0) h.draining = draining;
+      }
       if (
         old &&
         oc?.reason != null &&
@@ -491,9 +498,15 @@ export class Runtime implements RuntimeCore {
     }
     this.byModel.clear();
     for (const h of this.handles.values()) this.indexByModel(h);
-    this.drainThenStop(retired, () =>
-      this.supervisor.send({ type: 'endpoints.reconfigured', at: this.now(), add: [], remove: retired.map((h) => h.actorKey) }),
-    );
+    this.drainThenStop(retired, () => {
+      // Drained: they no longer count against the endpoints that replaced them.
+      for (const h of this.handles.values())
+        if (h.draining !== undefined) {
+          const left = h.draining.filter((d) => !retired.includes(d));
+          h.draining = left.length > 0 ? left : undefined;
+        }
+      this.supervisor.send({ type: 'endpoints.reconfigured', at: this.now(), add: [], remove: retired.map((h) => h.actorKey) });
+    });
     // Requests waiting for capacity pick again now: a new or replaced endpoint may be free, and
     // one whose candidates are all gone fails at once, saying so (it waited for the removed
     // endpoint's window, then blamed a circuit that was not open).
@@ -551,9 +564,10 @@ export class Runtime implements RuntimeCore {
     await this.pools.close();
   }
 
-  private endpointActor(id: string): EndpointActor {
-    const a = this.supervisor.system.get(endpointSystemId(id)) as EndpointActor | undefined;
-    if (!a) throw new Error(`endpoint actor ${id} was not spawned`);
+  /** `key`: the actor's key under the supervisor (`id#generation` after a reload replaced it); `id`: the endpoint's own, as logs name it. */
+  private endpointActor(key: string, id: string): EndpointActor {
+    const a = this.supervisor.system.get(endpointSystemId(key)) as EndpointActor | undefined;
+    if (!a) throw new Error(`endpoint actor ${key} was not spawned`);
     let last = a.getSnapshot().value as EndpointStateValue;
     a.subscribe({
       next: (snap) => {

@@ -5,6 +5,7 @@
 import { gcraUsed } from '../../machines/gcra.js';
 import { nanoToUsd } from '../accounting/money.js';
 import type { Runtime } from './runtime.js';
+import { inFlightOf } from './endpoints.js';
 import { localView, type SharedView } from '../shared-state/index.js';
 
 export interface EndpointView {
@@ -78,7 +79,7 @@ export function buildState(rt: Runtime): StateView {
       state: sharedCd !== null ? 'throttled' : rt.publicState(h),
       rpm: { used: s.rpm !== null ? round(Math.max(sw?.rpm ?? 0, gcraUsed(c.rpmTat, now, s.rpm))) : 0, limit: s.rpm },
       tpm: { used: s.tpm !== null ? Math.round(Math.max(sw?.tpm ?? 0, gcraUsed(c.tpmTat, now, s.tpm))) : 0, limit: s.tpm },
-      inFlight: c.inFlight,
+      inFlight: h.draining === undefined ? c.inFlight : inFlightOf(h),
       maxConcurrent: s.maxConcurrent,
       latency: {
         p50: p50(c.latencies),

@@ -4,7 +4,9 @@
  * while it is half-open (here as a 400) does not free the probe's slot, so a second request is not
  * let through until the probe itself has answered.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
+import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { addFakeProvider, fakeModel, startFakeUpstream, type FakeUpstream } from './fake-upstream.js';
 import { sleep, startSidecar, testConfig, type SidecarHandle } from './harness.js';
@@ -104,4 +106,23 @@ it("the circuit's edges are in the log: opened at warn (with its reason), half-o
     [30, 'endpoint m-flaky@fake: circuit closed'],
   ]);
   expect(lines()[0]!.msg).toMatch(/circuit opened \(.+\)/);
+});
+
+it('after a reload that replaced the endpoint, its circuit log lines still name it by its id (they named the internal actor key, m-flaky@fake#1)', async () => {
+  const cfg = parse(readFileSync(sc.configFile, 'utf8')) as { models: Record<string, { endpoints: Array<Record<string, unknown>> }> };
+  cfg.models['m-flaky']!.endpoints[0]!.rpm = 5000;
+  writeFileSync(sc.configFile, stringify(cfg));
+  const r = (await (await fetch(`${sc.url}/switchyard/reload`, { method: 'POST' })).json()) as { replaced: string[] };
+  expect(r.replaced).toContain('m-flaky@fake');
+  const before = sc.stdout().length;
+  expect((await ask('fail')).status).toBe(502);
+  expect((await ask('fail')).status).toBe(502);
+  await until(() => sc.stdout().slice(before).includes('circuit opened'));
+  const opened = sc
+    .stdout()
+    .slice(before)
+    .split('\n')
+    .filter((l) => l.includes('circuit opened'))
+    .map((l) => JSON.parse(l) as { msg: string; endpoint: string });
+  expect(opened.map((l) => [l.endpoint, l.msg.replace(/ \(.*\)$/, '')])).toEqual([['m-flaky@fake', 'endpoint m-flaky@fake: circuit opened']]);
 });

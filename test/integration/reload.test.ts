@@ -400,6 +400,45 @@ describe('reload', () => {
     expect((await reload()).status).toBe(200);
   });
 
+  it('an endpoint a reload replaces keeps its maxConcurrent over the attempts still in flight on the old actor (the fresh one started at 0: twice the cap ran on the upstream)', async () => {
+    const good = reloaded();
+    const capped = (rpm: number) =>
+      variant((c) => {
+        const gm = c.models['gemini-2.5-flash']!;
+        Object.assign(gm.endpoints[0]!, { maxConcurrent: 1, rpm });
+        (gm as unknown as { fallbacks: string[] }).fallbacks = [];
+      });
+    writeFileSync(sc.configFile, stringify(capped(1000)));
+    expect((await reload()).status).toBe(200);
+    const state = async () =>
+      (await (await fetch(`${sc.url}/switchyard/state`)).json()) as { supervisor: { queueDepth: number }; endpoints: Array<{ id: string; inFlight: number }> };
+    const gemini = async () => (await state()).endpoints.find((e) => e.id === 'gemini-2.5-flash@gemini')!.inFlight;
+    // One stream (20 words, 80 ms apart) takes the one slot.
+    const stream = await teamB().chat.completions.create({ model: 'gemini-2.5-flash', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    const it = stream[Symbol.asyncIterator]();
+    await it.next();
+    expect(await gemini()).toBe(1);
+    // Its rpm changes: the endpoint's actor is replaced while the stream runs on the old one.
+    writeFileSync(sc.configFile, stringify(capped(999)));
+    const r = await reload();
+    expect(r.body.replaced).toContain('gemini-2.5-flash@gemini');
+    // The stream still counts: in the state, and against the cap, so a second request waits for it.
+    expect(await gemini()).toBe(1);
+    let secondDone = false;
+    const second = quick('gemini-2.5-flash').then((x) => {
+      secondDone = true;
+      return x;
+    });
+    for (let i = 0; i < 100 && (await state()).supervisor.queueDepth === 0 && !secondDone; i++) await sleep(10);
+    expect([(await state()).supervisor.queueDepth, secondDone]).toEqual([1, false]);
+    let words = 1;
+    for (let x = await it.next(); !x.done; x = await it.next()) words++;
+    expect(words).toBeGreaterThan(WORDS / 2);
+    expect((await second).response.status).toBe(200);
+    writeFileSync(sc.configFile, stringify(good));
+    expect((await reload()).status).toBe(200);
+  });
+
   it("one waiting out a 429's retry-after when a reload removes its model says the reload removed it (it blamed the 429)", async () => {
     const good = reloaded();
     const alone = variant((c) => {
