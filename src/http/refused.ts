@@ -50,7 +50,7 @@ export function recordRefused(deps: ServerDeps, api: ApiName, req: IncomingMessa
       api,
       error: e?.code ?? 'internal_error',
     });
-    if (trace) traceRefused(api, { requestId, receivedAt, status, error: e?.code ?? 'internal_error' }, req);
+    const span = trace ? traceRefused(api, { requestId, receivedAt, status, error: e?.code ?? 'internal_error' }, req) : null;
     // A client gone mid-body is routine (logged at debug where it is read); an internal error is logged as one.
     if (e !== null && status !== 499 && deps.log.isLevelEnabled('info')) {
       const clientId = clientRequestId(req.headers);
@@ -63,6 +63,8 @@ export function recordRefused(deps: ServerDeps, api: ApiName, req: IncomingMessa
           latencyMs,
           keyId: refusedKeyId(deps, req, status),
           error: e.code,
+          // Its span's ids, as a routed request's lines carry them: a log backend joins the refusal to its trace.
+          ...(span === null ? {} : { trace_id: span.traceId, span_id: span.spanId }),
         },
         `request refused: ${e.message}`,
       );

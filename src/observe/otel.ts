@@ -15,6 +15,8 @@ import { scrub, withoutPassword } from './scrub.js';
 import type { AnsweredRequest, ApiName, AttemptInfo, AttemptTrace, HttpRequestLike, RefusedRequest, RequestTrace, Tracer } from '../runtime/request-scope.js';
 import { parseTarget, routeOf } from '../http/routes.js';
 import { OutputParts, toolArguments } from './output-parts.js';
+import { faultClassOf } from '../runtime/retry-policy.js';
+import type { UpstreamFault } from '../upstream/types.js';
 
 type OtlpConfig = NonNullable<Config['observe']['otlp']>;
 
@@ -293,14 +295,16 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
           // A stream cut after it started: what it had sent (and the client was given) before the cut.
           exportOutput(null);
           // The HTTP conventions' error.type for a CLIENT span that got an error status is the status code ("500", "429");
-          // without one (a reset, a time-out, a cut stream) it is switchyard's fault kind.
+          // without one it is the fault's class, as switchyard_attempts_total names it (`connection`, `timeout`, `stream_cut`);
+          // `switchyard.fault` says which (`reset`, `headers_timeout`, `idle_timeout`, …).
+          const errorType = o.status !== null ? String(o.status) : (faultClassOf(o.fault as UpstreamFault['kind']) ?? o.fault);
           span.setAttributes({
-            'error.type': o.status !== null ? String(o.status) : o.fault,
+            'error.type': errorType,
             'switchyard.fault': o.fault,
             ...(o.status !== null ? { 'http.response.status_code': o.status } : {}),
           });
           span.setStatus({ code: SpanStatusCode.ERROR, message: o.fault });
-          onEnd(o.fault);
+          onEnd(errorType);
         }
         span.end();
       },
@@ -416,7 +420,7 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
 
   // Refused before its body was read or trusted: named by the operation alone (no model), and
   // carrying what the edge knew; its status follows `serverOutcome` as a routed request's does.
-  const refused = (apiName: ApiName, r: RefusedRequest, req: HttpRequestLike): void => {
+  const refused = (apiName: ApiName, r: RefusedRequest, req: HttpRequestLike): { traceId: string; spanId: string } => {
     const parent = propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
     const op = operationOf(apiName);
     const span = tracer.startSpan(
@@ -437,6 +441,8 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     );
     markOutcome(span, r.status, r.error);
     span.end();
+    const c = span.spanContext();
+    return { traceId: c.traceId, spanId: c.spanId };
   };
 
   // Answered without routing (a token count, a 404, a 405): named as the HTTP conventions name a

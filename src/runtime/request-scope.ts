@@ -95,8 +95,8 @@ export interface HttpRequestLike {
 
 export interface Tracer {
   startRequest(api: ApiName, call: ChatCall, req: HttpRequestLike): RequestTrace;
-  /** One whole SERVER span for a refused request, started at `receivedAt` and ended now. */
-  refused(api: ApiName, r: RefusedRequest, req: HttpRequestLike): void;
+  /** One whole SERVER span for a refused request, started at `receivedAt` and ended now; its ids, for the refusal's log line. */
+  refused(api: ApiName, r: RefusedRequest, req: HttpRequestLike): { traceId: string; spanId: string };
   /** One whole SERVER span for a request answered without routing, started at `receivedAt` and ended now. */
   answered(r: AnsweredRequest, headers: IncomingHttpHeaders): void;
 }
@@ -115,9 +115,9 @@ export function setTracer(t: Tracer | null): void {
   tracer = t;
 }
 
-/** The span of a request refused at the edge, when tracing; nothing (one null check) otherwise. */
-export function traceRefused(api: ApiName, r: RefusedRequest, req: HttpRequestLike): void {
-  tracer?.refused(api, r, req);
+/** The span of a request refused at the edge, when tracing, and its ids; null (one null check) otherwise. */
+export function traceRefused(api: ApiName, r: RefusedRequest, req: HttpRequestLike): { traceId: string; spanId: string } | null {
+  return tracer?.refused(api, r, req) ?? null;
 }
 
 /** The span of a request answered without routing, when tracing; nothing (one null check) otherwise. */

@@ -126,6 +126,35 @@ export function backoffMs(attempt: number, r: ResilienceConfig, rng: () => numbe
 const failed = (fault: FaultClass): EndpointVerdict => ({ event: 'failed', fault, countsAsFailure: true });
 
 /**
+ * The class of a fault that is not an upstream status, as the endpoint's state, the
+ * `switchyard_attempts_total` outcome (`failed:<class>`) and an attempt span's `error.type` name it:
+ * a connection that failed or was reset is `connection`, any time limit `timeout`, a stream cut or
+ * ended by an error event `stream_cut`. Null for `http_status` (its class follows the status,
+ * decideStatus) and for the ends that are no failure of the endpoint's: shutting down, the client gone
+ * (a deadline or a client that left while the attempt was overdue counts as a `timeout`, decide).
+ */
+export function faultClassOf(kind: UpstreamFault['kind']): FaultClass | null {
+  switch (kind) {
+    case 'connect_failed':
+    case 'connect_timeout':
+    case 'reset':
+      return 'connection';
+    case 'headers_timeout':
+    case 'first_token_timeout':
+    case 'idle_timeout':
+    case 'deadline':
+      return 'timeout';
+    case 'stream_cut':
+    case 'stream_error':
+      return 'stream_cut';
+    case 'bad_response':
+      return 'bad_response';
+    default:
+      return null;
+  }
+}
+
+/**
  * Client-error statuses at which a body that is not JSON at all (an HTML or text page) means a
  * reverse proxy, CDN or WAF in front of the provider answered and the request never reached its
  * API. Only a page: a JSON body of another shape at these statuses can be a self-hosted server's
@@ -150,15 +179,13 @@ export function decide(f: UpstreamFault, s: RetryState, r: ResilienceConfig): De
       return { verdict: { event: 'released' }, next: { step: 'stop' }, loud: false };
     case 'connect_failed':
     case 'connect_timeout':
-      return { verdict: failed('connection'), next: { step: 'failover' }, loud: false };
     case 'headers_timeout':
     case 'first_token_timeout':
-      return { verdict: failed('timeout'), next: { step: 'failover' }, loud: false };
+      return { verdict: failed(faultClassOf(f.kind)!), next: { step: 'failover' }, loud: false };
     case 'idle_timeout':
-      return { verdict: failed('timeout'), next: lastChance(s, r, canRetrySame) ?? { step: 'failover' }, loud: false };
     case 'stream_cut':
     case 'stream_error':
-      return { verdict: failed('stream_cut'), next: lastChance(s, r, canRetrySame) ?? { step: 'failover' }, loud: false };
+      return { verdict: failed(faultClassOf(f.kind)!), next: lastChance(s, r, canRetrySame) ?? { step: 'failover' }, loud: false };
     // An answer that is not one (not JSON, no choices, an error body in a 200, far over its cap): the
     // endpoint's state says so, not that a stream was cut.
     // A well-formed answer this request's API cannot deliver (UnusableAnswer): the model's, not the endpoint's.

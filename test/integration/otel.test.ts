@@ -412,11 +412,27 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(failed.length).toBeGreaterThanOrEqual(1);
     // The HTTP conventions' error.type of a CLIENT span with an error status: the code (it was "http_status").
     expect(failed[0]!.attributes).toMatchObject({ 'http.response.status_code': 500, 'error.type': '500', 'switchyard.fault': 'http_status' });
-    expect(req.attributes['switchyard.failover.reason']).toBe('http_status');
+    // The fail-over's reason is that attempt's error.type (it was the internal fault kind, "http_status").
+    expect(req.attributes['switchyard.failover.reason']).toBe('500');
     expect(req.attributes['gen_ai.response.model']).toBe('claude-sonnet-4.5');
     // The request span's provider is the one that answered, not the one that failed.
     expect(req.attributes['gen_ai.provider.name']).toBe('anthropic');
     expect(attempts.some((a) => a.attributes['gen_ai.provider.name'] === 'anthropic')).toBe(true);
+  });
+
+  it("an attempt failed without a status has the fault's class as error.type, as switchyard_attempts_total names it (a reset is connection, a stall timeout), switchyard.fault the kind", async () => {
+    for (const [fault, n, errorType, kind] of [
+      [{ kind: 'reset', times: 1 }, 61, 'connection', 'reset'],
+      [{ kind: 'hang', times: 1 }, 62, 'timeout', 'headers_timeout'],
+    ] as const) {
+      await sim.setFault('gpt-4.1', fault);
+      const tp = traceparent(n);
+      await sc.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] }, { headers: { traceparent: tp } });
+      await sim.clearFaults();
+      const traceId = tp.split('-')[1]!;
+      const failed = await otlp.waitFor((s) => s.traceId === traceId && s.kind === 3 && s.status.code === 2);
+      expect([failed.attributes['error.type'], failed.attributes['switchyard.fault']]).toEqual([errorType, kind]);
+    }
   });
 
   it('a retry on the same endpoint that then answers is no fail-over: no switchyard.failover.reason', async () => {
@@ -543,6 +559,15 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(big.attributes).toMatchObject({ 'switchyard.api': 'messages', 'switchyard.error.code': 'body_too_large', 'http.response.status_code': 413 });
     // No upstream was asked: no attempt span.
     expect(otlp.spans.filter((s) => s.kind === 3 && [junk.traceId, big.traceId].includes(s.traceId))).toEqual([]);
+    // Its log line carries the span's ids, as a routed request's lines do (it had none: the refusal could not be joined to its trace).
+    await sc.waitForOutput(junk.traceId);
+    const line = JSON.parse(
+      sc
+        .stdout()
+        .split('\n')
+        .find((l) => l.includes(junk.traceId))!,
+    ) as Record<string, unknown>;
+    expect(line).toMatchObject({ msg: expect.stringMatching(/^request refused: /), trace_id: junk.traceId, span_id: junk.spanId, status: 400 });
   });
 
   it('gives a token count, an unknown route (404) and a wrong method (405) a SERVER span named by method and route, 4xx status UNSET', async () => {
