@@ -4,7 +4,7 @@
  * count half (small talk not at all). Pure: no I/O, no clock.
  */
 import { DOMAINS, KINDS } from './cues.js';
-import { emptyCounts, scanText, type TextCounts } from './scan.js';
+import { addCounts, emptyCounts, scanText, type TextCounts } from './scan.js';
 
 export const FEATURES = [
   ...KINDS.map((k) => `kind:${k}` as const),
@@ -79,26 +79,51 @@ const WORD_EDGES = [0, Math.log2(31) / 10, Math.log2(51) / 10, Math.log2(81) / 1
 const COMBINING = /[\u0300-\u036f]/;
 const nfc = (t: string): string => (COMBINING.test(t) ? t.normalize('NFC') : t);
 
-function splitTurns(req: RouteRequest): { last: TextCounts; context: TextCounts; userTurns: number; system: boolean } {
-  const last = emptyCounts();
-  const context = emptyCounts();
-  let lastUser = -1;
-  for (let i = req.messages.length - 1; i >= 0; i--) {
-    if (req.messages[i]!.role === 'user') {
-      lastUser = i;
-      break;
-    }
-  }
-  if (lastUser < 0) lastUser = req.messages.length - 1;
-  let userTurns = 0;
+/**
+ * A conversation goes on with its task: a request of several user turns is also scored as each of
+ * the FOLLOW_UP_LOOKBACK user turns before its last (that turn the one read most, the others its
+ * context), and the highest score counts (scorer.ts). A proof's "why?", "ok, continue" or "can you
+ * finish it?" was scored as a short question of its own and sent to the cheapest tier, where the
+ * proof itself had gone to the strong one. Every candidate reads the whole conversation, so adding
+ * text anywhere never lowers the score. One user turn (most requests): one candidate.
+ */
+const FOLLOW_UP_LOOKBACK = 3;
+
+/** Each message's counts, scanned once; the user turns' indices (oldest first); whether a system prompt is there. */
+interface Turns {
+  counts: TextCounts[];
+  users: number[];
+  system: boolean;
+}
+
+function scanTurns(req: RouteRequest): Turns {
+  const counts: TextCounts[] = [];
+  const users: number[] = [];
   let system = false;
   req.messages.forEach((m, i) => {
-    if (m.role === 'user') userTurns++;
-    if (m.role === 'system' || m.role === 'developer') system = true;
-    scanText(nfc(contentText(m.content)), i === lastUser ? last : context);
+    if (m.role === 'user') users.push(i);
+    const instructions = m.role === 'system' || m.role === 'developer';
+    if (instructions) system = true;
+    const t = emptyCounts();
+    scanText(nfc(contentText(m.content)), t);
+    // A system prompt's "You are a …" gives the assistant its part; it asks for no role-play (nearly every production prompt begins so).
+    if (instructions) t.kindHits[ROLEPLAY_KIND] = 0;
+    counts.push(t);
   });
-  return { last, context, userTurns, system };
+  return { counts, users, system };
 }
+
+/** The turn read as the request (`scored`, a message index) and the rest as its context. */
+function splitTurns(t: Turns, scored: number): { last: TextCounts; context: TextCounts; userTurns: number; system: boolean } {
+  const context = emptyCounts();
+  t.counts.forEach((c, i) => {
+    if (i !== scored) addCounts(context, c);
+  });
+  return { last: t.counts[scored] ?? emptyCounts(), context, userTurns: t.users.length, system: t.system };
+}
+
+/** The message a request is read as: its last user turn (else its last message). */
+const lastTurn = (t: Turns): number => (t.users.length > 0 ? t.users[t.users.length - 1]! : t.counts.length - 1);
 
 /** The largest max_tokens clients commonly send for every request; only beyond it is it evidence (`struct:max_tokens`). */
 const MAX_TOKENS_DEFAULTS = 4096;
@@ -116,6 +141,7 @@ function jsonOutput(rf: unknown): boolean {
 const CODE_KIND = KINDS.indexOf('code');
 const SMALLTALK_KIND = KINDS.indexOf('smalltalk');
 const MULTISTEP_KIND = KINDS.indexOf('multistep');
+const ROLEPLAY_KIND = KINDS.indexOf('roleplay');
 /** A last turn this short with a small-talk cue is small talk whole. */
 const SHORT_TURN_WORDS = 6;
 /** A last turn longer than this is no small talk, whatever cue it has (the first word-count segment, WORD_EDGES). */
@@ -156,7 +182,24 @@ function programming(l: TextCounts, c: TextCounts): boolean {
 
 /** The feature vector, in the order of FEATURES. */
 export function extractFeatures(req: RouteRequest): Float64Array {
-  const { last: l, context: c, userTurns, system } = splitTurns(req);
+  const t = scanTurns(req);
+  return featuresOf(req, splitTurns(t, lastTurn(t)));
+}
+
+/**
+ * The request's feature vectors: read as its last user turn, then (with several user turns) as each
+ * of the FOLLOW_UP_LOOKBACK user turns before it. The scorer takes the highest score.
+ */
+export function featureCandidates(req: RouteRequest): Float64Array[] {
+  const t = scanTurns(req);
+  const last = lastTurn(t);
+  const out = [featuresOf(req, splitTurns(t, last))];
+  for (let k = t.users.length - 2; k >= 0 && k >= t.users.length - 1 - FOLLOW_UP_LOOKBACK; k--) out.push(featuresOf(req, splitTurns(t, t.users[k]!)));
+  return out;
+}
+
+function featuresOf(req: RouteRequest, turns: ReturnType<typeof splitTurns>): Float64Array {
+  const { last: l, context: c, userTurns, system } = turns;
   const x = new Float64Array(FEATURES.length);
   let j = 0;
   // Small talk counts in the last turn only, and only when that turn is small talk (smalltalk()):

@@ -361,6 +361,31 @@ function codeUnits(s: string): Uint16Array {
 }
 
 /** Adds the counts of `text` to `into` (so several turns can share one record). */
+/** Adds `from`'s counts into `into`, as scanning its text into `into` after `into`'s own would have (counts add, the largest number is the larger). */
+export function addCounts(into: TextCounts, from: TextCounts): void {
+  into.chars += from.chars;
+  into.words += from.words;
+  for (let k = 0; k < into.kindHits.length; k++) into.kindHits[k]! += from.kindHits[k]!;
+  for (let d = 0; d < into.domainHits.length; d++) into.domainHits[d]! += from.domainHits[d]!;
+  into.germanWords += from.germanWords;
+  into.identifyWords += from.identifyWords;
+  into.numberWords += from.numberWords;
+  into.apiWords += from.apiWords;
+  into.apiCodeCues += from.apiCodeCues;
+  into.letters += from.letters;
+  into.nonLatinLetters += from.nonLatinLetters;
+  into.numbers += from.numbers;
+  into.mathSymbols += from.mathSymbols;
+  into.latex += from.latex;
+  into.codePunct += from.codePunct;
+  into.fences += from.fences;
+  into.identifiers += from.identifiers;
+  into.questions += from.questions;
+  into.sentences += from.sentences;
+  into.decimals += from.decimals;
+  if (from.maxNumber > into.maxNumber) into.maxNumber = from.maxNumber;
+}
+
 export function scanText(text: string, into: TextCounts): void {
   const s = text.toLowerCase();
   const n = s.length;
@@ -607,9 +632,18 @@ export function scanText(text: string, into: TextCounts): void {
       let dots = 0;
       let group = 0;
       let thousands = true;
+      // Thousands groups: the first separator's character, whether the other one came after it (a
+      // decimal part: "1,234.56", "48.000,50") and how many separators followed that, whether every
+      // group before it had three digits, and the value of the digits before it.
+      let firstSep = 0;
+      let switched = false;
+      let afterSwitch = 0;
+      let threes = true;
+      let whole = v;
       while (i < n) {
         const d = u[i]!;
         if (isDigit(d)) {
+          if (!switched && whole < 1e15) whole = whole * 10 + d - 48;
           if (!sep) {
             if (v < 1e15) v = v * 10 + d - 48;
             digits++;
@@ -617,12 +651,24 @@ export function scanText(text: string, into: TextCounts): void {
           } else group++;
         } else if ((d === 46 || d === 44) && i + 1 < n && isDigit(u[i + 1]!)) {
           if (sep && group !== 3) thousands = false;
+          if (switched) afterSwitch++;
+          else if (firstSep === 0) firstSep = d;
+          else if (d !== firstSep) switched = true;
+          if (sep && !switched && group !== 3) threes = false;
+          if (sep && switched && afterSwitch === 0 && group !== 3) threes = false;
           if (d === 46) dots++;
           sep = true;
           group = 0;
         } else break;
         i++;
       }
+      // Thousands separators, not (only) a decimal: one to three digits, then groups of three by one
+      // character — commas ("$5,000", "1,200,000"), or dots twice or more ("1.000.000"), or either
+      // before a decimal part written with the other ("1,234.56", "48.000,50"): the quantity's size is
+      // the whole integer (it was its first group: "$5,000" had the size of 5, "5000" of 5000). One dot
+      // and three digits ("1.200") stays ambiguous (a decimal in English), and so its integer part.
+      const grouped = sep && digits <= 3 && threes && (switched ? afterSwitch === 0 : group === 3 && (firstSep === 44 || dots >= 2));
+      if (grouped) v = whole;
       const before = start0 > 0 ? u[start0 - 1]! : 0;
       const after = i < n ? u[i]! : 0;
       const next = i + 1 < n ? u[i + 1]! : 0;
@@ -630,7 +676,7 @@ export function scanText(text: string, into: TextCounts): void {
       // more that are no thousands separators ("2.0.1", "24.12.2025"; 1.000.000 is a quantity),
       // or after a dot that ends a word ending in a digit ("v2.0.1": "0.1" after "v2."). Three
       // digits first ("562.903.9010", "192.168.1.1") stay as they were: that cost train CV.
-      const dotted = digits <= 2 && ((dots >= 2 && !(thousands && group === 3)) || (before === 46 && start0 >= 2 && isDigit(u[start0 - 2]!)));
+      const dotted = !grouped && digits <= 2 && ((dots >= 2 && !(thousands && group === 3)) || (before === 46 && start0 >= 2 && isDigit(u[start0 - 2]!)));
       if (sep && !inFence && !dotted) {
         if (isCurrency(before) || isCurrency(after) || (after === 32 && (isLetter(next) || isCurrency(next)))) decimals++;
       }

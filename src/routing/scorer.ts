@@ -7,7 +7,7 @@
  * those are what `x-switchyard-reason` shows. Two thresholds turn it into a tier. Pure.
  */
 import type { Tier } from '../config/schema.js';
-import { extractFeatures, FEATURES, type Feature, type RouteRequest } from './features.js';
+import { featureCandidates, FEATURES, type Feature, type RouteRequest } from './features.js';
 import { ROUTER_MODEL } from './weights.generated.js';
 
 export interface RouterModel {
@@ -34,6 +34,8 @@ export interface ScoreResult {
   score: number;
   /** Non-zero contributions, largest magnitude first. */
   contributions: Contribution[];
+  /** Scored as an earlier user turn of the conversation (features.ts featureCandidates): the reason says so. */
+  followsUp?: true;
 }
 
 interface Compiled {
@@ -76,7 +78,14 @@ export function scoreFeatures(x: Float64Array, model: RouterModel = DEFAULT_MODE
 }
 
 export function scoreRequest(req: RouteRequest, model: RouterModel = DEFAULT_MODEL): ScoreResult {
-  return scoreFeatures(extractFeatures(req), model);
+  // A conversation goes on with its task: read as each of its recent user turns, the highest score counts (features.ts).
+  const [own, ...earlier] = featureCandidates(req);
+  let best = scoreFeatures(own!, model);
+  for (const x of earlier) {
+    const r = scoreFeatures(x, model);
+    if (r.score > best.score) best = { ...r, followsUp: true };
+  }
+  return best;
 }
 
 export function tierForScore(score: number, t: Thresholds): Tier {
@@ -93,8 +102,8 @@ const signed = (v: number): string => `${v >= 0 ? '+' : '-'}${Math.abs(v).toFixe
  */
 export function explain(r: ScoreResult, n = 3): string {
   const shown = r.contributions.slice(0, n).filter((c) => Math.abs(c.value) >= 0.005);
-  if (shown.length === 0) return 'no features';
-  return shown.map((c) => `${c.feature} ${signed(c.value)}`).join(', ');
+  const said = shown.length === 0 ? 'no features' : shown.map((c) => `${c.feature} ${signed(c.value)}`).join(', ');
+  return r.followsUp === true ? `as an earlier turn it goes on with: ${said}` : said;
 }
 
 /**

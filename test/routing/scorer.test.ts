@@ -582,7 +582,8 @@ describe('markers and structure', () => {
     // A number alone weighs half (features.ts); beside another, in full.
     expect(fu('Sie verdient 48000 im Jahr', 'math:magnitude')).toBeCloseTo(Math.log2(48001) / 40, 12);
     expect(fu('Sie verdient 48000 im Jahr und 2 Boni', 'math:magnitude')).toBeCloseTo(Math.log2(48001) / 20, 12);
-    expect(fu('Sie verdient 48.000,50 im Jahr', 'math:magnitude')).toBeCloseTo(Math.log2(49) / 40, 12); // the integer part before the first separator
+    // Thousands separators group the integer (it was cut at the first one: "48.000,50" had the size of 48).
+    expect(fu('Sie verdient 48.000,50 im Jahr', 'math:magnitude')).toBeCloseTo(Math.log2(48001) / 40, 12);
     expect(fu('3 apples', 'math:magnitude')).toBeLessThan(fu('300 apples', 'math:magnitude'));
     expect(fu('no digits here', 'math:magnitude')).toBe(0);
   });
@@ -814,6 +815,81 @@ describe('markers and structure', () => {
         'kind:translation',
       ),
     ).toBeGreaterThan(0);
+  });
+});
+
+describe('thousands separators (a helper found "$5,000" scored as a 5 and a decimal)', () => {
+  it('a number grouped by thousands has the size of the whole integer, in every spelling; one dot and three digits stays a decimal', () => {
+    const mag = (text: string): number => fu(text, 'math:magnitude');
+    const plain = mag('If I invest $5000 at 4% for 7 years, how much will I have?');
+    expect(mag('If I invest $5,000 at 4% for 7 years, how much will I have?')).toBeCloseTo(plain, 12);
+    expect(mag('A city has 1,200,000 people and grows 3% a year.')).toBeCloseTo(mag('A city has 1200000 people and grows 3% a year.'), 12);
+    expect(mag('Die Stadt hat 1.200.000 Einwohner und wächst um 3 % im Jahr.')).toBeCloseTo(
+      mag('Die Stadt hat 1200000 Einwohner und wächst um 3 % im Jahr.'),
+      12,
+    );
+    expect(mag('It costs $1,234.56 and 2 fees.')).toBeCloseTo(mag('It costs $1234 and 2 fees.'), 12);
+    // Not thousands: a decimal comma, a group of another length, one dot (English decimal), a version, a date.
+    expect(mag('Es kostet 1,20 € und 2 Gebühren.')).toBeCloseTo(mag('Es kostet 1 € und 2 Gebühren.'), 12);
+    expect(mag('Pay 12,34 and 2 more.')).toBeCloseTo(mag('Pay 12 and 2 more.'), 12);
+    expect(mag('It weighs 1.200 kg and 2 more.')).toBeCloseTo(mag('It weighs 1 kg and 2 more.'), 12);
+    expect(mag('Update to 2.0.1 and restart 3 nodes.')).toBe(mag('Update to and restart 3 nodes.'));
+    expect(mag('Am 24.12.2025 kommen 3 Gäste.')).toBe(mag('Am kommen 3 Gäste.'));
+  });
+});
+
+describe('a conversation goes on with its task (a helper found a proof\'s "why?" sent to the cheapest tier)', () => {
+  const convo = (first: string, then: string): RouteRequest => ({
+    messages: [
+      { role: 'user', content: first },
+      { role: 'assistant', content: 'Here is the start of it.' },
+      { role: 'user', content: then },
+    ],
+  });
+  it('scores at least as an earlier user turn read with the rest as context, and the reason says so; a last turn that scores higher is read as itself', () => {
+    for (const [first, then] of [
+      ['Prove that the halting problem is undecidable.', 'why?'],
+      ['Derive the closed form of the Fibonacci numbers using generating functions.', 'can you finish it?'],
+      ['Write a Python function that merges two sorted lists.', 'ok, continue'],
+    ] as const) {
+      const alone = scoreRequest(user(first)).score;
+      const r = scoreRequest(convo(first, then));
+      expect(r.score, then).toBeGreaterThanOrEqual(alone);
+      expect(explain(r)).toMatch(/^as an earlier turn it goes on with: /);
+      // Read as itself, the short turn was lower.
+      expect(scoreRequest(user(then)).score).toBeLessThan(alone);
+    }
+    // Small talk after small talk stays small talk.
+    const chat = scoreRequest(convo('hi', 'good morning!'));
+    expect(explain(chat)).toMatch(/kind:smalltalk/);
+    expect(explain(chat)).not.toMatch(/goes on with/);
+    // A new request that scores higher than what came before is read as itself.
+    const own = convo('hi', 'Now write a Python function `merge_sorted(a, b)` that merges two sorted lists in O(n).');
+    expect(explain(scoreRequest(own))).not.toMatch(/goes on with/);
+    // Only the last few user turns are read again: a hard first turn five user turns back no longer counts.
+    const long: RouteRequest = {
+      messages: [
+        { role: 'user', content: 'Derive the closed form of the Fibonacci numbers using generating functions.' },
+        ...['ok', 'thanks', 'nice', 'cool'].flatMap((w) => [
+          { role: 'assistant', content: 'Sure.' },
+          { role: 'user', content: w },
+        ]),
+      ],
+    };
+    expect(explain(scoreRequest(long))).not.toMatch(/goes on with: .*kind:math/);
+    expect(scoreRequest(long).score).toBeLessThan(scoreRequest(user('Derive the closed form of the Fibonacci numbers using generating functions.')).score);
+  });
+
+  it('a system prompt\'s "You are a …" is no role-play (nearly every production prompt begins so); a user\'s is', () => {
+    const sys = (content: string): RouteRequest => ({
+      messages: [
+        { role: 'system', content: 'You are a helpful assistant for a bank.' },
+        { role: 'user', content },
+      ],
+    });
+    expect(f(sys('What are your opening hours?'), 'kind:roleplay')).toBe(0);
+    expect(fu('You are a pirate. Tell me about your day.', 'kind:roleplay')).toBeGreaterThan(0);
+    expect(f(sys('You are a pirate now. Tell me about your day.'), 'kind:roleplay')).toBeGreaterThan(0);
   });
 });
 
