@@ -56,6 +56,8 @@ const INSERT_RETRIES = 2;
 /** Ledger rows kept in memory while PostgreSQL cannot be reached (a few hundred bytes each). */
 const MAX_BACKLOG = 50_000;
 const BACKLOG_RETRY_MS = 1000;
+/** How long an answer waits for its row before the row is kept in memory and written later (a server slow or not answering). */
+export const ROW_WAIT_MS = 1000;
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 /** Epoch ms → UTC date by integer arithmetic: independent of the session's TimeZone. */
 const DAY_SQL = "to_char((DATE '1970-01-01' + (at / 86400000)::int)::timestamp, 'YYYY-MM-DD')";
@@ -179,12 +181,36 @@ export class PostgresLedger implements LedgerStore {
     validateRow(row);
     const keep = opts.keep !== false;
     if (keep && this.backlog.length > 0 && this.backlog.length < MAX_BACKLOG && !this.closed) return this.keep(row, null);
+    const writing = this.write(row);
     try {
-      return await this.write(row);
+      if (!keep) return await writing;
+      // A server that stops answering holds a write until the query timeout (15 s), and each
+      // answer waited for its row that long, past its client's deadline (an SDK then sent it again,
+      // billed three times). A row not written within ROW_WAIT_MS is kept: the write goes on, and
+      // whichever lands first is the one row (insert-once by request id).
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), ROW_WAIT_MS);
+      });
+      const first = await Promise.race([writing, late]).finally(() => clearTimeout(timer));
+      if (first !== 'late') return first;
+      if (this.closed || this.backlog.length >= MAX_BACKLOG) return await writing;
+      writing.then(
+        () => this.forget(row),
+        () => undefined,
+      );
+      return await this.keep(row, new SlowWrite());
     } catch (err) {
       if (!keep || this.closed || !writableLater(err) || this.backlog.length >= MAX_BACKLOG) throw err;
       return this.keep(row, err);
     }
+  }
+
+  /** A kept row whose slow first write landed after all: no longer waiting (the drain would find it written). */
+  private forget(row: LedgerRow): void {
+    const i = this.backlog.indexOf(row);
+    if (i > 0) this.backlog.splice(i, 1);
+    // The first is the one the drain may be writing now: it finds it written (insert-once) and moves on.
   }
 
   get writeBlocked(): { since: number; reason: string } | null {
@@ -297,6 +323,21 @@ export class PostgresLedger implements LedgerStore {
 
   async spentSince(scope: SpendScope, fromMs: number, toMs: number = MAX_AT): Promise<number> {
     checkRange(fromMs, toMs);
+    // Rows kept in memory while PostgreSQL could not take them are spent too: a budget rebuilt from
+    // the ledger meanwhile (Redis back empty, a reload's new line) counted less than was spent, and
+    // admitted past its limit. Those waiting when the query starts or when it ends, once each: one
+    // written between the two may be counted twice, the safe way.
+    const before = this.backlog.length > 0 ? this.backlog.slice() : null;
+    const stored = await this.storedSpentSince(scope, fromMs, toMs);
+    if (before === null && this.backlog.length === 0) return stored;
+    const waiting = new Map<string, LedgerRow>();
+    for (const r of [...(before ?? []), ...this.backlog]) waiting.set(r.requestId, r);
+    let kept = 0;
+    for (const r of waiting.values()) kept += rowSpent(r, scope, fromMs, toMs);
+    return stored + kept;
+  }
+
+  private async storedSpentSince(scope: SpendScope, fromMs: number, toMs: number): Promise<number> {
     const params: Array<string | number> = [fromMs, toMs];
     let where = 'at >= $1 AND at < $2';
     if (scope.keyId !== undefined) {
@@ -503,8 +544,33 @@ function identifier(name: string, what: string): string {
 }
 
 /** What a failed write says of PostgreSQL: unreachable, or refusing the ledger's writes for a reason not the row's (its SQLSTATE). */
+/** A write PostgreSQL had not answered within ROW_WAIT_MS. */
+class SlowWrite extends Error {
+  constructor() {
+    super(`PostgreSQL does not answer within ${ROW_WAIT_MS} ms`);
+  }
+}
+
 function notTaking(err: unknown): string {
+  if (err instanceof SlowWrite) return err.message;
   const code = (err as { code?: unknown } | null)?.code;
   const c = typeof code === 'string' ? ` (${code})` : '';
   return isUnreachable(err) ? `PostgreSQL cannot be reached${c}` : `PostgreSQL refuses the ledger's writes${c}`;
+}
+
+/**
+ * What one row counts in `spentSince(scope, from, to)`, as the query counts stored rows: its cost
+ * when it matches the key and period; for a model, its own rows less their shares of other models,
+ * and the shares of this model in other models' rows.
+ */
+export function rowSpent(r: LedgerRow, scope: SpendScope, fromMs: number, toMs: number): number {
+  if (r.at < fromMs || r.at >= toMs) return 0;
+  if (scope.keyId !== undefined && r.keyId !== scope.keyId) return 0;
+  if (scope.model === undefined) return r.costNano;
+  let n = r.model === scope.model ? r.costNano : 0;
+  for (const sh of r.shares ?? []) {
+    if (sh.model === scope.model && r.model !== scope.model) n += sh.costNano;
+    else if (r.model === scope.model && sh.model !== scope.model) n -= sh.costNano;
+  }
+  return n;
 }

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLedger } from '../../src/accounting/ledger.js';
-import { PG_POOL_TIMEOUTS, PostgresLedger } from '../../src/accounting/postgres-ledger.js';
+import { PG_POOL_TIMEOUTS, PostgresLedger, ROW_WAIT_MS } from '../../src/accounting/postgres-ledger.js';
 import { startPgRelay } from './pg-relay.js';
 import { T0, expectRecovered, held, holdBeforeDying, ledgerContract, makeRow } from './ledger-contract.js';
 
@@ -61,6 +61,45 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgresLedger', () =
     }
   });
 
+  it('spentSince counts the rows kept in memory, as the query counts stored ones (a budget rebuilt while they waited — Redis back empty — counted less than was spent), and each once when they are written', async () => {
+    const table = nextTable();
+    const ledger = await PostgresLedger.open(URL_, { schema: SCHEMA, table });
+    const admin = new pg.Client({ connectionString: URL_ });
+    await admin.connect();
+    const fn = `"${SCHEMA}"."refuse_${table}"`;
+    try {
+      await ledger.insert(makeRow({ requestId: 'stored', costNano: 1, model: 'a', keyId: 'k1' }));
+      // Writes refused as a read-only standby refuses them (25006), reads served: the rows wait in memory.
+      await admin.query(`CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'read only' USING ERRCODE = '25006'; END $$`);
+      await admin.query(`CREATE TRIGGER refuse BEFORE INSERT ON "${SCHEMA}"."${table}" FOR EACH ROW EXECUTE FUNCTION ${fn}()`);
+      await expect(ledger.insert(makeRow({ requestId: 'kept-1', costNano: 10, model: 'a', keyId: 'k1' }))).rejects.toThrow(/kept in memory/);
+      await expect(
+        ledger.insert(makeRow({ requestId: 'kept-2', costNano: 100, model: 'b', keyId: 'k2', shares: [{ model: 'a', costNano: 30 }] })),
+      ).rejects.toThrow(/kept in memory/);
+      await expect(ledger.insert(makeRow({ requestId: 'kept-old', costNano: 1000, model: 'a', keyId: 'k1', at: T0 - 5000 }))).rejects.toThrow(/kept in memory/);
+      expect(ledger.waitingRows).toBe(3);
+      const figures = async () => [
+        await ledger.spentSince({}, T0),
+        await ledger.spentSince({ keyId: 'k1' }, T0),
+        await ledger.spentSince({ model: 'a' }, T0),
+        await ledger.spentSince({ model: 'b' }, T0),
+        await ledger.spentSince({ keyId: 'k2', model: 'a' }, T0),
+        await ledger.spentSince({}, 0),
+      ];
+      // a: its own rows (1 + 10) and its share of b's row (30); b: its row less that share.
+      expect(await figures()).toEqual([111, 11, 41, 70, 30, 1111]);
+      await admin.query(`DROP TRIGGER refuse ON "${SCHEMA}"."${table}"`);
+      const t0 = Date.now();
+      while (ledger.waitingRows > 0 && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 50));
+      expect(ledger.waitingRows).toBe(0);
+      expect(await figures()).toEqual([111, 11, 41, 70, 30, 1111]);
+    } finally {
+      await admin.query(`DROP TRIGGER IF EXISTS refuse ON "${SCHEMA}"."${table}"`).catch(() => undefined);
+      await admin.end();
+      await ledger.close();
+    }
+  });
+
   it("a row PostgreSQL refuses for a reason not the row's own (here its table renamed away: 42P01; as a password rotated, a read-only standby, a database not taking connections) is kept, the sidecar not ready, and written once it can be (it was dropped while the client had its 200)", async () => {
     const table = nextTable();
     const ledger = await PostgresLedger.open(URL_, { schema: SCHEMA, table });
@@ -101,6 +140,34 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgresLedger', () =
       while (ledger.waitingRows > 0 && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 50));
       expect((await ledger.rows({})).map((r) => r.requestId).sort()).toEqual(['before-stall', 'stalled']);
       expect(await ledger.spentSince({}, 0)).toBe(11);
+    } finally {
+      await ledger.close();
+      relay.close();
+    }
+  });
+
+  it(`a write PostgreSQL does not answer within ROW_WAIT_MS (${ROW_WAIT_MS} ms) is kept and the answer goes on (each answer waited out the 15 s query timeout, past its client's deadline); the row lands once`, async () => {
+    const relay = await startPgRelay(URL_);
+    const ledger = await PostgresLedger.open(relay.url, { schema: SCHEMA, table: nextTable() });
+    try {
+      // Every byte held, on open connections and new ones alike (a server that stops answering).
+      relay.hold();
+      const t0 = Date.now();
+      // Several at once, as under load: none waits much beyond ROW_WAIT_MS (a generous bound; the query timeout is 15 s).
+      const all = await Promise.allSettled(['slow-1', 'slow-2', 'slow-3'].map((requestId) => ledger.insert(makeRow({ requestId, costNano: 10 }))));
+      expect(Date.now() - t0).toBeLessThan(ROW_WAIT_MS + 4_000);
+      for (const r of all)
+        expect(r.status === 'rejected' ? String(r.reason) : `fulfilled ${String(r.value)}`).toMatch(
+          /does not answer within 1000 ms: the row is kept in memory/,
+        );
+      expect(ledger.writeBlocked?.reason).toMatch(/PostgreSQL does not answer within 1000 ms: 3 ledger rows wait/);
+      expect(await ledger.spentSince({}, 0).catch(() => 'unreadable')).toBe('unreadable');
+      relay.release();
+      const t1 = Date.now();
+      while (ledger.waitingRows > 0 && Date.now() - t1 < 20_000) await new Promise((r) => setTimeout(r, 50));
+      expect(ledger.waitingRows).toBe(0);
+      expect((await ledger.rows({})).map((r) => r.requestId).sort()).toEqual(['slow-1', 'slow-2', 'slow-3']);
+      expect(await ledger.spentSince({}, 0)).toBe(30);
     } finally {
       await ledger.close();
       relay.close();
