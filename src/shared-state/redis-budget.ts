@@ -648,5 +648,7 @@ export function redisFailure(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   if (/max retries per request/i.test(message)) return 'the connection to Redis was lost before it answered';
   if (/command timed out/i.test(message)) return 'Redis did not answer in time (a stalled server or network)';
+  // ioredis's words for a connection closing or reconnecting ("Stream isn't writeable and enableOfflineQueue options is false", "Connection is closed.").
+  if (/stream isn't writeable|enableOfflineQueue|connection is closed/i.test(message)) return 'Redis is unreachable (the connection is closed or reconnecting)';
   return message;
 }
