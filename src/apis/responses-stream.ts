@@ -197,8 +197,13 @@ export class ResponsesStreamWriter {
       this.emit('response.reasoning_text.done', { ...at, text: item.text });
       this.emit('response.content_part.done', { ...at, part: reasoningText(item.text) });
     } else {
-      // The call's arguments as its item gives them ({} for none: see itemObject).
-      this.emit('response.function_call_arguments.done', { item_id: item.id, output_index: item.index, name: item.name, arguments: item.text || '{}' });
+      // The call's arguments as its item gives them ({} for none: see itemObject), and its deltas add up to them:
+      // an upstream that streamed none (`arguments: ""`) gets its `{}` as a delta first (the done said "{}", the deltas "").
+      if (item.text === '') {
+        item.text = '{}';
+        this.emit('response.function_call_arguments.delta', { item_id: item.id, output_index: item.index, delta: '{}' });
+      }
+      this.emit('response.function_call_arguments.done', { item_id: item.id, output_index: item.index, name: item.name, arguments: item.text });
     }
     this.emit('response.output_item.done', { output_index: item.index, item: this.itemObject(item) });
   }

@@ -409,6 +409,22 @@ describe('Responses → chat', () => {
     });
   });
 
+  it('a call streamed with empty arguments gets its "{}" as a delta before the done, so the deltas add up to what the done and the item say (they added up to "")', () => {
+    const events: Array<[string, Record<string, unknown>]> = [];
+    const w = new ResponsesStreamWriter({ id: 'resp_1', createdAt: 1, model: 'm', echo: {} }, (n, d) => (events.push([n, d]), true));
+    w.start();
+    w.chunk({
+      choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: 'call_1', function: { name: 'now', arguments: '' } }] }, finish_reason: 'tool_calls' }],
+    });
+    w.finishItems();
+    const { response } = w.result();
+    const deltas = events.filter(([n]) => n === 'response.function_call_arguments.delta').map(([, d]) => d.delta);
+    const done = events.find(([n]) => n === 'response.function_call_arguments.done')![1];
+    expect(deltas.join('')).toBe('{}');
+    expect(done.arguments).toBe('{}');
+    expect((response.output as Array<{ arguments?: string }>)[0]!.arguments).toBe('{}');
+  });
+
   it('parallel calls: one after another, each closes before the next opens; interleaved (every header first), no delta comes after its call closed', () => {
     const run = (chunks: Array<Record<string, unknown>>) => {
       const events: Array<[string, Record<string, unknown>]> = [];
