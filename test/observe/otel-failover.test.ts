@@ -1,5 +1,5 @@
 /**
- * `switchyard.failover.reason` of a request span, driven through the tracer itself: the fault of
+ * `switchyard.failover.reason` of a request span, driven through the tracer itself: the error.type of
  * the attempt a fail-over left, and only then (a retry on the same endpoint is none, and neither
  * is a cascade's next step after an answered attempt).
  */
@@ -79,7 +79,8 @@ describe('switchyard.failover.reason', () => {
     await otel.shutdown();
     const reason = (id: string) =>
       otlp.spans.find((s) => s.kind === 2 && s.attributes['switchyard.request_id'] === id)?.attributes['switchyard.failover.reason'];
-    expect(reason('over')).toBe('http_status');
+    // The failed attempt's error.type: its status code (it was the fault kind, http_status).
+    expect(reason('over')).toBe('500');
     expect(reason('retried')).toBeUndefined();
     expect(reason('escalated')).toBeUndefined();
     const id = otlp.spans.find((s) => s.kind === 2 && s.attributes['switchyard.request_id'] === 'echoed')?.attributes['gen_ai.response.id'];
