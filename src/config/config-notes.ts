@@ -122,3 +122,24 @@ export function timesTooShort(cfg: Config): string[] {
   }
   return out;
 }
+
+/**
+ * An OTLP endpoint with no path: the spans are POSTed to the URL as written (the signal's own URL,
+ * as OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is), where a collector answers 404 and every span is lost
+ * with a warning. Users of OTEL_EXPORTER_OTLP_ENDPOINT give the base URL and expect /v1/traces added.
+ */
+export function otlpWithoutPath(cfg: Config): string[] {
+  const endpoint = cfg.observe.otlp?.endpoint;
+  if (endpoint === undefined) return [];
+  let path: string;
+  try {
+    path = new URL(endpoint).pathname;
+  } catch {
+    return [];
+  }
+  if (path !== '' && path !== '/') return [];
+  const base = endpoint.replace(/\/+$/, '');
+  return [
+    `observe.otlp.endpoint (${base}) has no path: spans are POSTed to it as written, and an OTLP/HTTP collector takes traces at /v1/traces: write ${base}/v1/traces`,
+  ];
+}

@@ -179,6 +179,11 @@ describe('switchyard check-config', () => {
     // A zero limit refuses everything it covers (said, in case "no limit" was meant); a tiny one is printed to the nano-dollar (it said "$0").
     expect(check(cfg(2, 0)).stderr).toContain('budget.limits[0] is $0: every request for a is refused by it (remove the line for no limit)');
     expect(check(cfg(2, 0.0000000015)).stderr).toContain("budget.limits[0] ($0.000000002) is less than one answer's output");
+    // An OTLP endpoint without a path: its spans would be POSTed to "/" and refused by a collector.
+    expect(check({ ...cfg(2, 0.05), observe: { otlp: { endpoint: 'http://127.0.0.1:4318' } } }).stderr).toContain(
+      'note: observe.otlp.endpoint (http://127.0.0.1:4318) has no path: spans are POSTed to it as written, and an OTLP/HTTP collector takes traces at /v1/traces: write http://127.0.0.1:4318/v1/traces',
+    );
+    expect(check({ ...cfg(2, 0.05), observe: { otlp: { endpoint: 'http://127.0.0.1:4318/v1/traces' } } }).stderr).not.toContain('note:');
     const fine = check(cfg(2, 0.05));
     expect(fine.status).toBe(0);
     expect(fine.stderr).not.toContain('note:');
