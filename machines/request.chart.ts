@@ -311,6 +311,9 @@ export const CHART: Record<ReqState, StateDef> = {
   },
   reserving: {
     on: {
+      // The deadline (or the client) ended the wait for a shared store's answer: nothing was granted
+      // yet (a grant that comes later is released by the driver).
+      'request.aborted': [aborted],
       'budget.granted': [
         // The reservation is asynchronous (a shared store answers later): the slot picked before it may be gone.
         {

@@ -683,7 +683,46 @@ export class RequestDriver {
     this.budgetModel = model;
     const earlier = this.costNano + (this.call.priorNano ?? 0);
     const grant = this.rt.budget.reserve(this.call.requestId, this.call.keyId, model, cmd.amount, this.rt.now(), gate, earlier, this.earlierByModel());
-    return grant instanceof Promise ? grant.then((g) => this.granted(cmd, g)) : this.granted(cmd, grant);
+    return grant instanceof Promise ? this.awaitGrant(cmd, grant) : this.granted(cmd, grant);
+  }
+
+  /**
+   * A shared store's answer, or the request's end if that comes first: a stalled Redis held the
+   * request for its 5 s command timeout past a 1.5 s deadline. A grant that comes after the end is
+   * released at once (its reservation and the endpoint slot it took).
+   */
+  private awaitGrant(cmd: Extract<Command, { type: 'reserve' }>, grant: Promise<ReserveResult>): Promise<ReqEvent> {
+    const signal = this.ac.signal;
+    return new Promise<ReqEvent>((resolve, reject) => {
+      let over = false;
+      const onEnd = (): void => {
+        if (over) return;
+        over = true;
+        resolve(this.aborted()!);
+        grant.then(
+          (g) => {
+            if (g.ok) void Promise.resolve(this.rt.budget.release(this.call.requestId, g.budgets, cmd.amount, this.rt.now())).catch(() => undefined);
+          },
+          () => undefined,
+        );
+      };
+      if (signal.aborted) return onEnd();
+      signal.addEventListener('abort', onEnd, { once: true });
+      grant.then(
+        (g) => {
+          if (over) return;
+          over = true;
+          signal.removeEventListener('abort', onEnd);
+          resolve(this.granted(cmd, g));
+        },
+        (err: unknown) => {
+          if (over) return;
+          over = true;
+          signal.removeEventListener('abort', onEnd);
+          reject(err);
+        },
+      );
+    });
   }
 
   private granted(cmd: Extract<Command, { type: 'reserve' }>, grant: ReserveResult): ReqEvent {

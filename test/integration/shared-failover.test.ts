@@ -329,6 +329,13 @@ describe('shared state failover', () => {
     expect(await ask(0)).toBe('ok');
     redis.pause();
     try {
+      // A request's own deadline ends its wait for Redis (it waited out the 5 s command timeout past a 1.5 s deadline).
+      const t0 = Date.now();
+      const short = await r.all[0]!.client.chat.completions.create(
+        { model: 'deepseek-v3.2', messages: MSG, max_tokens: MAX },
+        { headers: { 'x-switchyard-timeout-ms': '1500' }, timeout: 30_000 },
+      ).then(() => 'ok', errorCode);
+      expect([short, Date.now() - t0 < 4_000]).toEqual(['timeout', true]);
       // Each replica waits out one command timeout (5 s), then knows.
       expect(await Promise.all([ask(0), ask(1)])).toEqual(['shared_state_unavailable', 'shared_state_unavailable']);
       for (const rep of r.all) {
