@@ -198,6 +198,8 @@ function checkToolTurns(messages: ChatBody['messages']): void {
   let ids: ReadonlySet<string> | null = null;
   /** The last assistant message's calls not yet answered (none before the first call: no allocation for a chat without tools). */
   let pending: Set<string> | null = null;
+  /** Where each of its calls was answered: a second answer is OpenAI's 400 (Anthropic refuses it too). */
+  let answered: Map<string, number> | null = null;
   let at = -1;
   const unanswered = (): SwitchyardError => {
     const open = [...(pending ?? [])];
@@ -224,25 +226,43 @@ function checkToolTurns(messages: ChatBody['messages']): void {
         throw new SwitchyardError('invalid_request', `Invalid parameter: 'tool_call_id' of '${echoName(id)}' not found in 'tool_calls' of previous message.`, {
           param: `messages[${i}].tool_call_id`,
         });
-      if (typeof id === 'string') pending?.delete(id);
+      if (typeof id === 'string') {
+        const first = answered?.get(id);
+        if (first !== undefined)
+          throw new SwitchyardError(
+            'invalid_request',
+            `Invalid parameter: Duplicate value for 'tool_call_id' of '${echoName(id)}' in messages[${first}] and messages[${i}].`,
+            { param: `messages[${i}].tool_call_id` },
+          );
+        (answered ??= new Map()).set(id, i);
+        pending?.delete(id);
+      }
       continue;
     }
     if (m.role !== 'assistant') continue;
     if (pending !== null && pending.size > 0) throw unanswered();
     ids = null;
+    answered = null;
     const calls = Array.isArray(m.tool_calls) ? (m.tool_calls as unknown[]) : [];
     if (calls.length === 0) continue;
-    const own: string[] = [];
+    const own = new Map<string, number>();
     for (let j = 0; j < calls.length; j++) {
       const id = (calls[j] as { id?: unknown }).id;
       if (typeof id !== 'string' || id === '')
         throw new SwitchyardError('invalid_request', `Missing required parameter: 'messages[${i}].tool_calls[${j}].id'.`, {
           param: `messages[${i}].tool_calls[${j}].id`,
         });
-      own.push(id);
+      const twice = own.get(id);
+      if (twice !== undefined)
+        throw new SwitchyardError(
+          'invalid_request',
+          `Invalid parameter: Duplicate value for 'id' of '${echoName(id)}' in messages[${i}].tool_calls[${twice}] and messages[${i}].tool_calls[${j}]: each call needs its own id (its result names it).`,
+          { param: `messages[${i}].tool_calls[${j}].id` },
+        );
+      own.set(id, j);
     }
-    ids = new Set(own);
-    pending = new Set(own);
+    ids = new Set(own.keys());
+    pending = new Set(own.keys());
     at = i;
   }
   if (pending !== null && pending.size > 0) throw unanswered();

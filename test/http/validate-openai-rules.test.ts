@@ -109,6 +109,22 @@ describe('edge validation: tool turns', () => {
     ]);
   });
 
+  it("a call answered twice, or two calls of one message with one id, is OpenAI's 400 (a helper found them sent on: Anthropic refuses both too)", () => {
+    const twice = refusal({ ...base, tools, messages: [user, asked('c1', 'c2'), answer('c1'), answer('c1'), answer('c2')] });
+    expect([twice.status, twice.param, twice.message]).toEqual([
+      400,
+      'messages[3].tool_call_id',
+      "Invalid parameter: Duplicate value for 'tool_call_id' of 'c1' in messages[2] and messages[3].",
+    ]);
+    const same = refusal({ ...base, tools, messages: [user, asked('c1', 'c1'), answer('c1')] });
+    expect([same.param, same.message]).toEqual([
+      'messages[1].tool_calls[1].id',
+      "Invalid parameter: Duplicate value for 'id' of 'c1' in messages[1].tool_calls[0] and messages[1].tool_calls[1]: each call needs its own id (its result names it).",
+    ]);
+    // The same id again in a later turn, answered there, is another call.
+    expect(() => parseChatBody({ ...base, tools, messages: [user, asked('c1'), answer('c1'), user, asked('c1'), answer('c1')] })).not.toThrow();
+  });
+
   it('an assistant message whose calls are not all answered before the next assistant message (or the end) is a 400 naming the ids; a call needs an id', () => {
     const open = refusal({ ...base, tools, messages: [user, asked('c1', 'c2'), answer('c1'), user, { role: 'assistant', content: 'ok' }] });
     expect([open.param, open.message]).toEqual([
