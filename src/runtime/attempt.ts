@@ -825,6 +825,17 @@ class StreamReader implements BodyConsumer {
       this.failed(new UpstreamFault('stream_cut', `the upstream broke the answer off (finish_reason ${this.finish}): it is not a whole answer`));
       return;
     }
+    // A continuation that added nothing (no text past the seam, no call, no refusal) but said it
+    // finished: nothing says the answer it was to continue was whole (it was cut mid-answer, and the
+    // model declined to go on), so it is cut again: the next candidate continues it, or the stream
+    // ends with its error event. It ended the stream with a clean finish on a cut answer (a chaos
+    // round: 8 of 40 words, then `stop`). Not at `length`: the client's cap was reached.
+    if (this.inp.prefill !== null && this.text === '' && this.other === '' && this.finish !== 'length') {
+      this.failed(
+        new UpstreamFault('stream_cut', `the continuation added nothing to the cut answer (finish_reason ${this.finish}): nothing says it was whole`),
+      );
+      return;
+    }
     const bad = this.tools !== null && this.finish !== 'length' ? badToolArgs(this.tools.calls) : null;
     if (bad !== null) {
       this.failed(
@@ -930,10 +941,14 @@ class StreamReader implements BodyConsumer {
    * A chunk whose finish reason says the provider broke the answer off ({@link BROKEN_OFF}): its
    * content is forwarded, its finish reason is not — the answer is a cut (continued, or ended with
    * an error event: see `end`), and a client given `finish_reason: "insufficient_system_resource"`
-   * would take it for the answer's end. Any other chunk as it came.
+   * would take it for the answer's end. So is the finish of a continuation that has added nothing
+   * yet. Any other chunk as it came.
    */
   private withoutBrokenOff(p: Extract<StreamPiece, { type: 'chunk' }>): Extract<StreamPiece, { type: 'chunk' }> {
-    if (p.finishReason === null || this.inp.brokenOffIsCut !== true || !BROKEN_OFF.has(p.finishReason)) return p;
+    if (p.finishReason === null) return p;
+    // A continuation's finish before it added anything is held back too: such a continuation is a cut (see `succeed`).
+    const emptyContinuation = this.inp.prefill !== null && p.finishReason !== 'length' && this.text === '' && this.other === '' && !p.text && !p.other;
+    if (!emptyContinuation && (this.inp.brokenOffIsCut !== true || !BROKEN_OFF.has(p.finishReason))) return p;
     const choices = p.chunk.choices.map((c) => (c.finish_reason != null ? { ...c, finish_reason: null } : c));
     const { raw: _raw, shape: _shape, ...rest } = p;
     return { ...rest, chunk: { ...p.chunk, choices }, finishReason: null };

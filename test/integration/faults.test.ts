@@ -736,6 +736,33 @@ describe('a Messages stream continued on Claude that stops at a stop sequence', 
   });
 });
 
+describe('a stream cut, then continued by a model that adds nothing', () => {
+  it('never ends with a clean finish on the cut answer (it ended stop and [DONE] after 6 of 20 words): the continuation is a cut too, and the stream ends with its error event', async () => {
+    await ready(EP.gpt, EP.claude);
+    await sim.setFault(GPT, { kind: 'cut', afterTokens: 6 });
+    await sim.setFault(CLAUDE_UP, { kind: 'empty' });
+    const p = prompt('cut then an empty continuation');
+    const raw = await rawStream(sc, { model: GPT, max_tokens: 100, messages: [{ role: 'user', content: p }] });
+    expect(raw.status).toBe(200);
+    expect(hits(await sim.log(), CLAUDE_UP).every((e) => e.prefill)).toBe(true);
+    expect(hits(await sim.log(), CLAUDE_UP).length).toBeGreaterThan(0);
+    const words = contentOf(raw.events)
+      .split(/\s+/)
+      .filter((w) => w.length > 0);
+    expect(words).toHaveLength(6);
+    expect(raw.events.filter((e) => /"finish_reason":"(length|stop)"/.test(e))).toHaveLength(0);
+    expect(raw.events.at(-1)).not.toBe('[DONE]');
+    expect(JSON.parse(raw.events.find((e) => /"error"/.test(e)) ?? '{}')).toMatchObject({ error: { code: 'upstream_error' } });
+    // On the Messages API alike: no end_turn and message_stop on the cut answer, the SDK gets the error.
+    const client = new Anthropic({ baseURL: sc.url, apiKey: 'x', maxRetries: 0 });
+    const m = client.messages.stream({ model: GPT, max_tokens: 100, messages: [{ role: 'user', content: prompt('messages: cut then empty') }] });
+    let stopped = false;
+    m.on('message', () => (stopped = true));
+    await expect(m.finalMessage()).rejects.toThrow(/continuation added nothing/);
+    expect(stopped).toBe(false);
+  });
+});
+
 describe('a stream cut when it had delivered all of max_tokens', () => {
   it('is not continued for a token more (billed its prompt again, over the cap): it ends with its error, with no second upstream call', async () => {
     await ready(EP.gpt, EP.claude);
