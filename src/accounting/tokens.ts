@@ -214,6 +214,14 @@ function partTokens(c: PromptCounter, part: unknown): number {
   const { type, text } = part as { type?: unknown; text?: unknown };
   if (type === 'text' && typeof text === 'string') return c.text(text);
   if (type === 'image_url' || type === 'input_image') return IMAGE_PART_TOKENS;
+  // A file (a PDF by its bytes or by id): its pages become text and images the request does not
+  // show, so they are not counted (as count_tokens leaves a PDF out); its name is. Its base64 was
+  // counted as text, ~0.7 token a character: a 600 KB PDF was "541,835 tokens", over every Claude
+  // window, and refused. Its money is bounded apart: a file part is reserved at the model's context window.
+  if (type === 'file') {
+    const name = (part as { file?: { filename?: unknown } }).file?.filename;
+    return typeof name === 'string' ? c.text(name) : 0;
+  }
   return jsonTokens(c, part);
 }
 

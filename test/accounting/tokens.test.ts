@@ -37,6 +37,22 @@ describe('countPromptTokens', () => {
     expect(countPromptTokens([])).toBe(3);
   });
 
+  it("a file part (a PDF by its bytes) counts its name, not its base64 (a 600 KB PDF was 'over 540,000 tokens', over every Claude window)", () => {
+    const data = Buffer.alloc(600_000, 7).toString('base64');
+    const pdf = {
+      role: 'user',
+      content: [
+        { type: 'file', file: { filename: 'report.pdf', file_data: `data:application/pdf;base64,${data}` } },
+        { type: 'text', text: 'Summarise.' },
+      ],
+    };
+    const bare = { role: 'user', content: [{ type: 'text', text: 'Summarise.' }] };
+    expect(countPromptTokens([pdf]) - countPromptTokens([bare])).toBe(countTextTokens('report.pdf'));
+    expect(countPromptTokens([{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-abc' } }] }])).toBe(
+      countPromptTokens([{ role: 'user', content: [] }]),
+    );
+  });
+
   it('a prompt past EXACT_PROMPT_CHARS is counted in windows over all its texts: close to the exact count', () => {
     // 100,000 short messages (a Responses input of 100,000 items): 3 + user(1) + 'hello there friend'(3) each, + 3.
     const messages = Array.from({ length: 100_000 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: 'hello there friend' }));

@@ -449,6 +449,14 @@ describe('Messages API edges', () => {
       ['openai', 'gpt-4.1'],
       ['openai', 'gpt-4.1'],
     ]);
+    // A PDF of a real size (600 KB) reaches Claude and gpt-4.1 alike, and count_tokens leaves its pages out: its base64 was
+    // counted as text (~540,000 tokens), over Claude's window, a 400 context_length_exceeded for any PDF over ~220 KB.
+    const big = { ...pdf, source: { ...pdf.source, data: Buffer.alloc(600_000, 7).toString('base64') } };
+    for (const model of ['claude-sonnet-4.5', 'gpt-4.1']) {
+      const r = await client.messages.create({ model, max_tokens: 50, messages: withPdf(big) });
+      expect([r.type, r.stop_reason]).toEqual(['message', 'end_turn']);
+    }
+    expect((await client.messages.countTokens({ model: 'claude-sonnet-4.5', messages: withPdf(big) })).input_tokens).toBeLessThan(100);
     await sim.clearLog();
     // Citations have no chat form: such a PDF stays Anthropic-kind only.
     const cited = await client.messages
