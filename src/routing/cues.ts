@@ -395,6 +395,12 @@ export const ID_VERB_FLAG = 1 << 24;
 export const NOT_CODE_BEFORE_FLAG = 1 << 22;
 /** "code" itself (the word NOT_CODE_BEFORE_FLAG words qualify). */
 export const CODE_NOUN_FLAG = 1 << 23;
+/** A word asking the answer to go on ("continue", "weiter", "next"): a short follow-up with one is no small talk (features.ts). */
+export const GO_ON_FLAG = 1 << 25;
+
+/** Go-on words, every cue language: used only for a conversation's short last turn, never a feature of their own. */
+const GO_ON_WORDS =
+  'continue continuing proceed resume finish more next keep weiter weitermachen fortfahren fortsetzen mehr nächste nächsten continuez continuer suite poursuis poursuivez continúa continua continuar sigue seguir siguiente prosegui avanti continue verder doorgaan ga volgende';
 
 /**
  * Question words that ask to identify one specific thing — a person, a time, a place, one of
@@ -598,6 +604,7 @@ function build(): CueTable {
   for (const w of ID_VERB_WORDS.split(' ')) entry(w).flags |= ID_VERB_FLAG;
   for (const w of NOT_CODE_BEFORE.split(' ')) entry(w).flags |= NOT_CODE_BEFORE_FLAG;
   for (const w of ['code', 'codes']) entry(w).flags |= CODE_NOUN_FLAG;
+  for (const w of GO_ON_WORDS.split(' ')) entry(w).flags |= GO_ON_FLAG;
   for (const w of ABBREVIATIONS.split(' ')) entry(w).flags |= ABBREV_FLAG;
   for (const w of ABBREVIATIONS_AT_END.split(' ')) entry(w).flags |= ABBREV_END_FLAG;
   for (const w of ORDINAL_WORDS.split(' ')) entry(w).flags |= ORDINAL_FLAG;

@@ -80,13 +80,19 @@ const COMBINING = /[\u0300-\u036f]/;
 const nfc = (t: string): string => (COMBINING.test(t) ? t.normalize('NFC') : t);
 
 /**
- * A conversation goes on with its task: a request of several user turns is also scored as each of
- * the FOLLOW_UP_LOOKBACK user turns before its last (that turn the one read most, the others its
- * context), and the highest score counts (scorer.ts). A proof's "why?", "ok, continue" or "can you
- * finish it?" was scored as a short question of its own and sent to the cheapest tier, where the
- * proof itself had gone to the strong one. Every candidate reads the whole conversation, so adding
- * text anywhere never lowers the score. One user turn (most requests): one candidate.
+ * A short follow-up goes on with the conversation's task: a last user turn of at most
+ * FOLLOW_UP_WORDS words of prose (one-letter words, a derivation's variables, and code in fences do
+ * not count) that is no small talk, or asks to go on ("why?", "ok, continue", "can you finish it?",
+ * "how do I fix it?"; not "thanks!", "lol", "good night") is also scored as each of the FOLLOW_UP_LOOKBACK user
+ * turns before it that set a task (a task cue, a fence, an identifier or LaTeX; that turn read most, the rest its
+ * context), and the highest score counts
+ * (scorer.ts). A proof's "why?" was scored as a short question of its own and sent to the cheapest
+ * tier, where the proof had gone to the strong one. Every reading sees the whole conversation, and
+ * adding a code block or a derivation to the last turn adds no prose word and can only end its
+ * small talk, so it never lowers the score. A first version read every multi-turn request so, and
+ * kept chit-chat and thanks on the strong tier for three turns after any hard one.
  */
+const FOLLOW_UP_WORDS = 12;
 const FOLLOW_UP_LOOKBACK = 3;
 
 /** Each message's counts, scanned once; the user turns' indices (oldest first); whether a system prompt is there. */
@@ -194,7 +200,14 @@ export function featureCandidates(req: RouteRequest): Float64Array[] {
   const t = scanTurns(req);
   const last = lastTurn(t);
   const out = [featuresOf(req, splitTurns(t, last))];
-  for (let k = t.users.length - 2; k >= 0 && k >= t.users.length - 1 - FOLLOW_UP_LOOKBACK; k--) out.push(featuresOf(req, splitTurns(t, t.users[k]!)));
+  const l = t.counts[last];
+  if (t.users.length < 2 || l === undefined || l.words - l.singles > FOLLOW_UP_WORDS || (smalltalk(l) > 0 && l.goOn === 0)) return out;
+  for (let k = t.users.length - 2; k >= 0 && k >= t.users.length - 1 - FOLLOW_UP_LOOKBACK; k--) {
+    const at = t.users[k]!;
+    // Only a turn that set a task (code, math, an explanation…, a fence, an identifier, LaTeX) is gone on with:
+    // "what is the capital of France?" in a chit-chat kept the next turns on the strong tier.
+    if (taskCue(t.counts[at]!)) out.push(featuresOf(req, splitTurns(t, at)));
+  }
   return out;
 }
 

