@@ -172,6 +172,18 @@ describe.each([
     });
     expect(second.stop_reason).toBe('end_turn');
     expect(second.content[0]!.type).toBe('text');
+    // The last turn without tools, the history still holding the call: Anthropic refuses it ("must define tools",
+    // as the simulator does), an OpenAI-kind model took it; sent with placeholder tools and tool_choice none, both answer.
+    const bare = await client.messages.create({
+      model: target,
+      max_tokens: 200,
+      messages: [
+        { role: 'user', content: 'Look up "rail".' },
+        { role: 'assistant', content: first.content },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: 'a bar' }] },
+      ],
+    });
+    expect([bare.stop_reason, bare.content[0]!.type]).toEqual(['end_turn', 'text']);
   });
 
   it('refuses a tool_choice naming a tool that is not in tools (or with no tools) with 400 invalid_request_error, before any upstream call or ledger row', async () => {

@@ -6,6 +6,7 @@
  * thinking, top_k, metadata, document blocks — reaches Anthropic as the client wrote it,
  * with the client's `anthropic-version` and `anthropic-beta` headers (never its key).
  */
+import { placeholderTools } from '../../apis/tool-history.js';
 import type { NativeMessages } from '../../apis/native.js';
 import { SwitchyardError } from '../../errors.js';
 import type { UpstreamHttpRequest } from '../types.js';
@@ -72,6 +73,16 @@ export function buildNativeMessagesRequest(input: BuildInput, native: NativeMess
   if (src.temperature !== undefined && src.temperature !== null && src.top_p !== undefined && src.top_p !== null) delete body.top_p;
   if (input.stream) body.stream = true;
   else delete body.stream;
+  // A history of tool_use / tool_result blocks with no tools: Anthropic refuses it ("must define
+  // tools") where an OpenAI-kind model of the same route or fallback chain answered it. The tools the
+  // history names go as placeholders, with tool_choice none, as for chat (tool-history.ts).
+  if (!Array.isArray(src.tools) || src.tools.length === 0) {
+    const named = historyToolUses(src.messages);
+    if (named !== null) {
+      body.tools = placeholderTools(named);
+      body.tool_choice = { type: 'none' };
+    }
+  }
   if (input.prefill !== null) {
     // Only a continuation rebuilds the turns; otherwise the client's messages go as they came.
     const turns = turnsOf(src.messages);
@@ -79,4 +90,26 @@ export function buildNativeMessagesRequest(input: BuildInput, native: NativeMess
     body.messages = wireTurns(turns);
   }
   return anthropicHttpRequest(input, body, native.headers);
+}
+
+/** The tool names of a Messages history's tool_use blocks (`tool` when it has only results), once each; null with neither. */
+function historyToolUses(messages: unknown): string[] | null {
+  if (!Array.isArray(messages)) return null;
+  const names = new Set<string>();
+  let any = false;
+  for (const m of messages as unknown[]) {
+    const content = typeof m === 'object' && m !== null ? (m as { content?: unknown }).content : undefined;
+    if (!Array.isArray(content)) continue;
+    for (const b of content as unknown[]) {
+      if (typeof b !== 'object' || b === null) continue;
+      const { type, name } = b as { type?: unknown; name?: unknown };
+      if (type === 'tool_use') {
+        any = true;
+        if (typeof name === 'string' && name !== '') names.add(name);
+      } else if (type === 'tool_result') any = true;
+    }
+  }
+  if (!any) return null;
+  if (names.size === 0) names.add('tool');
+  return [...names];
 }
