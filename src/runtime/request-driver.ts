@@ -323,6 +323,7 @@ export class RequestDriver {
       api: nativeOf(this.call.body)?.kind === 'embeddings' ? 'embeddings' : (this.call.api ?? 'chat'),
       keyed: this.call.keyId !== null,
       capCut: this.capCut,
+      unboundedPrompt: ctx.refusal !== null && this.bound(null) === Infinity,
       clientDeadline: this.call.hints.timeoutMs != null,
       retryAfterSeconds: () => this.rt.retryAfterSeconds(this.waitedFor()),
       unavailable: () => (this.plan ? this.unavailable(this.plan.candidates, [], this.rt.now()) : []),

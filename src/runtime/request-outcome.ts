@@ -39,6 +39,8 @@ export interface FailureInput {
   clientDeadline?: boolean;
   /** The client's max_tokens, when a stream cut after delivering all of it was not continued (null otherwise). */
   capCut?: number | null;
+  /** The prompt holds a part whose size it does not show (a PDF, a file by id, a URL), reserved at the model's context window. */
+  unboundedPrompt?: boolean;
   retryAfterSeconds: () => number;
 }
 
@@ -95,8 +97,20 @@ export function budgetResetNote(budget: string, now: number): string {
 }
 
 /** `earlier`: attempts before were billed (their cost is in a cap refusal's amount). `now`: when it was refused (the budget's reset is said from it). */
-function refusalError(r: BudgetRefusal, maxCostUsd: number | null, api: ApiName = 'chat', keyed = false, earlier = true, now = Date.now()): SwitchyardError {
-  const lower = LOWER[api];
+/** What a refusal says when the worst case is the context window's (a part of unknown size): a lower output cap hardly moves it. */
+const UNBOUNDED =
+  "; this request holds a part whose size it does not show (a PDF, a file by id, a document, image or video by URL, an MCP server's tools), so its prompt is reserved at the model's whole context window: a lower max_tokens hardly lowers it (a model with a smaller context window, or a higher cap, does)";
+
+function refusalError(
+  r: BudgetRefusal,
+  maxCostUsd: number | null,
+  api: ApiName = 'chat',
+  keyed = false,
+  earlier = true,
+  now = Date.now(),
+  unbounded = false,
+): SwitchyardError {
+  const lower = unbounded ? UNBOUNDED : LOWER[api];
   const headers = { headers: { 'x-should-retry': 'false' } };
   // Amounts as exact decimals (formatUsd): never `$1e-7`, never float noise.
   const cap = maxCostUsd === null ? 'unset' : `$${formatUsd(usdToNano(maxCostUsd))}`;
@@ -144,7 +158,11 @@ function exhausted(inp: FailureInput): Outcome {
         headers: { 'retry-after': '1' },
       }),
     };
-  if (f === null && ctx.refusal) return { ok: false, error: refusalError(ctx.refusal, inp.maxCostUsd, inp.api, inp.keyed === true, ctx.spentNano > 0) };
+  if (f === null && ctx.refusal)
+    return {
+      ok: false,
+      error: refusalError(ctx.refusal, inp.maxCostUsd, inp.api, inp.keyed === true, ctx.spentNano > 0, Date.now(), inp.unboundedPrompt === true),
+    };
   if (f === null || (f.status === 429 && ctx.attempts > 0) || ctx.attempts === 0) {
     const tooSlow = inp.tooSlow ?? null;
     if (f === null && tooSlow !== null) {
@@ -230,7 +248,7 @@ function exhausted(inp: FailureInput): Outcome {
         : '';
   // Another model was left for money (a committed stream's continuation too): the cause an operator looks for.
   const money = ctx.refusal
-    ? `; another model was refused for money: ${refusalError(ctx.refusal, inp.maxCostUsd, inp.api, inp.keyed === true, ctx.spentNano > 0).message}`
+    ? `; another model was refused for money: ${refusalError(ctx.refusal, inp.maxCostUsd, inp.api, inp.keyed === true, ctx.spentNano > 0, Date.now(), inp.unboundedPrompt === true).message}`
     : '';
   // The last answer an overload (a 503 or 529, of any provider kind, or a stream's overloaded_error event): on the Messages API it is
   // Anthropic's own 529 `overloaded_error` (its SDK's OverloadedError, which its clients catch to

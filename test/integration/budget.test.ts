@@ -350,6 +350,9 @@ describe('x-switchyard-max-cost-usd', () => {
     expect(err.status).toBe(429);
     expect(err.code).toBe('budget_exceeded');
     expect(err.message).toContain('($0.035844');
+    // What to do says why: the part's pages are reserved at the whole window, so a lower max_tokens would not help (it said it would).
+    expect(err.message).toContain("its prompt is reserved at the model's whole context window: a lower max_tokens hardly lowers it");
+    expect(err.message).not.toContain('a lower max_tokens lowers it');
     expect(await sim.log()).toEqual([]);
   });
 
