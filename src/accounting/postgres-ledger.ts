@@ -543,7 +543,6 @@ function identifier(name: string, what: string): string {
   return name;
 }
 
-/** What a failed write says of PostgreSQL: unreachable, or refusing the ledger's writes for a reason not the row's (its SQLSTATE). */
 /** A write PostgreSQL had not answered within ROW_WAIT_MS. */
 class SlowWrite extends Error {
   constructor() {
@@ -551,6 +550,7 @@ class SlowWrite extends Error {
   }
 }
 
+/** What a failed write says of PostgreSQL: unreachable, slow, or refusing the ledger's writes for a reason not the row's (its SQLSTATE). */
 function notTaking(err: unknown): string {
   if (err instanceof SlowWrite) return err.message;
   const code = (err as { code?: unknown } | null)?.code;

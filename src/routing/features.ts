@@ -83,14 +83,14 @@ const nfc = (t: string): string => (COMBINING.test(t) ? t.normalize('NFC') : t);
  * A short follow-up goes on with the conversation's task: a last user turn of at most
  * FOLLOW_UP_WORDS words of prose (one-letter words, a derivation's variables, and code in fences do
  * not count) that is no small talk, or asks to go on ("why?", "ok, continue", "can you finish it?",
- * "how do I fix it?"; not "thanks!", "lol", "good night") is also scored as each of the FOLLOW_UP_LOOKBACK user
- * turns before it that set a task (a task cue, a fence, an identifier or LaTeX; that turn read most, the rest its
- * context), and the highest score counts
- * (scorer.ts). A proof's "why?" was scored as a short question of its own and sent to the cheapest
- * tier, where the proof had gone to the strong one. Every reading sees the whole conversation, and
- * adding a code block or a derivation to the last turn adds no prose word and can only end its
- * small talk, so it never lowers the score. A first version read every multi-turn request so, and
- * kept chit-chat and thanks on the strong tier for three turns after any hard one.
+ * "how do I fix it?"; not "thanks!", "lol", "good night"), is also scored as each of the
+ * FOLLOW_UP_LOOKBACK user turns before it that set a task (a task cue, a fence, an identifier or
+ * LaTeX; that turn read most, the rest its context), and the highest score counts (scorer.ts). A
+ * proof's "why?" was scored as a short question of its own and sent to the cheapest tier, where the
+ * proof had gone to the strong one. Every reading sees the whole conversation, and adding a code
+ * block or a derivation to the last turn adds no prose word and can only end its small talk, so it
+ * never lowers the score. A first version read every multi-turn request so, and kept chit-chat and
+ * thanks on the strong tier for three turns after any hard one.
  */
 const FOLLOW_UP_WORDS = 12;
 const FOLLOW_UP_LOOKBACK = 3;
@@ -193,8 +193,9 @@ export function extractFeatures(req: RouteRequest): Float64Array {
 }
 
 /**
- * The request's feature vectors: read as its last user turn, then (with several user turns) as each
- * of the FOLLOW_UP_LOOKBACK user turns before it. The scorer takes the highest score.
+ * The request's feature vectors: read as its last user turn, then, when that turn is a short
+ * follow-up (FOLLOW_UP_WORDS), as each of the FOLLOW_UP_LOOKBACK user turns before it that set a
+ * task. The scorer takes the highest score.
  */
 export function featureCandidates(req: RouteRequest): Float64Array[] {
   const t = scanTurns(req);
