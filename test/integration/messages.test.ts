@@ -475,7 +475,14 @@ describe('Messages API edges', () => {
       .create({ model: 'gpt-4.1', max_tokens: 50, messages: withPdf({ ...pdf, citations: { enabled: true } }) })
       .catch((e: unknown) => e);
     expect(cited).toBeInstanceOf(Anthropic.BadRequestError);
-    expect((cited as Error).message).toMatch(/has no chat-completions form/);
+    // It says what stands in the way, not only where (it named messages[0].content[0] alone).
+    expect((cited as Error).message).toMatch(
+      /messages\[0\]\.content\[0\] \(a document with citations on: chat has no citations; turn them off to send it to any model\) has no chat-completions form/,
+    );
+    const byUrl = await client.messages
+      .create({ model: 'gpt-4.1', max_tokens: 50, messages: withPdf({ type: 'document', source: { type: 'url', url: 'https://example.com/a.pdf' } }) })
+      .catch((e: unknown) => e);
+    expect((byUrl as Error).message).toContain("(a PDF by URL: chat takes a file's bytes; send it as base64)");
     expect(await sim.log()).toEqual([]);
   });
 

@@ -28,8 +28,36 @@ export function untranslatedError(native: NativeMessages, target: string): Switc
         ? `${echoName(field)}: an OpenAI-kind model takes a strict tool only when its input_schema's every object lists all its properties in required and sets additionalProperties false; this one does not (${target} is OpenAI-kind): make every property required (a nullable type for an optional one), or name an Anthropic-kind model`
         : field === 'output_config.format'
           ? `output_config.format: an OpenAI-kind model holds its answer to a schema only in strict mode, which takes a schema whose every object lists all its properties in required and sets additionalProperties false; this one does not (${target} is OpenAI-kind): make every property required (a nullable type for an optional one), or name an Anthropic-kind model`
-          : `${echoName(field)} has no chat-completions form: it is only supported when the request is routed to an Anthropic-kind endpoint (${target} is OpenAI-kind)`;
+          : `${echoName(field)}${blockNote(native.body, field)} has no chat-completions form: it is only supported when the request is routed to an Anthropic-kind endpoint (${target} is OpenAI-kind)`;
   return new SwitchyardError('invalid_request', why, { param: field });
+}
+
+/**
+ * What the content block at `path` (`messages[0].content[1]`) is and why chat cannot carry it, so the
+ * 400 says what to change, not only where (a document with citations on named only its position).
+ */
+function blockNote(body: Record<string, unknown>, path: string): string {
+  // Content blocks only (a message's or the system prompt's), not top-level fields (`thinking`, `top_k`).
+  if (!/(\.content|^system)\[\d+\]$/.test(path)) return '';
+  let at: unknown = body;
+  for (const m of path.matchAll(/([A-Za-z_]+)|\[(\d+)\]/g)) {
+    if (!isObj(at) && !Array.isArray(at)) return '';
+    at = m[1] !== undefined ? (at as Record<string, unknown>)[m[1]] : (at as unknown[])[Number(m[2])];
+  }
+  if (!isObj(at) || typeof at.type !== 'string') return '';
+  const inResult = /\.content\[\d+\]\.content\[\d+\]$/.test(path);
+  const src = isObj(at.source) ? at.source : {};
+  if (at.type === 'document') {
+    if (isObj(at.citations) && at.citations.enabled === true)
+      return ' (a document with citations on: chat has no citations; turn them off to send it to any model)';
+    if (inResult) return ' (a document inside a tool result: a chat tool result is text)';
+    if (src.type === 'url') return " (a PDF by URL: chat takes a file's bytes; send it as base64)";
+    if (src.type === 'file') return ' (a document by an Anthropic Files API id, which an OpenAI-kind model cannot read)';
+    return ' (a document chat cannot read as text or as a PDF file)';
+  }
+  if (at.type === 'image' && inResult) return ' (an image inside a tool result: a chat tool result is text)';
+  if (at.type === 'thinking' || at.type === 'redacted_thinking') return " (an earlier answer's thinking, with thinking on)";
+  return ` (a ${echoName(at.type)} block)`;
 }
 
 /** A native-form request for an OpenAI-kind endpoint, or null to send the chat body as usual. */
