@@ -4,7 +4,7 @@
  * (better-sqlite3 safe-integer mode) or decimal strings (pg BIGINT / NUMERIC); every one is
  * checked to be an exact safe integer so sums are never silently rounded.
  */
-import { stepOfRequestId, type InFlight, type LedgerRow, type ModelQuality, type SpendTotal } from './ledger.js';
+import { stepOfRequestId, type InFlight, type LedgerRow, type ModelQuality, type SpendScope, type SpendTotal } from './ledger.js';
 
 /** The `error_code` of a row written for a request whose process died mid-flight (or, with Redis, whose replica did). */
 export const RECLAIMED_ERROR_CODE = 'reservation_reclaimed';
@@ -342,4 +342,21 @@ function toStr(v: unknown): string {
 
 function toNullableStr(v: unknown): string | null {
   return v === null ? null : toStr(v);
+}
+
+/**
+ * What one row counts in `spentSince(scope, from, to)`, as the query counts stored rows: its cost
+ * when it matches the key and period; for a model, its own rows less their shares of other models,
+ * and the shares of this model in other models' rows.
+ */
+export function rowSpent(r: LedgerRow, scope: SpendScope, fromMs: number, toMs: number): number {
+  if (r.at < fromMs || r.at >= toMs) return 0;
+  if (scope.keyId !== undefined && r.keyId !== scope.keyId) return 0;
+  if (scope.model === undefined) return r.costNano;
+  let n = r.model === scope.model ? r.costNano : 0;
+  for (const sh of r.shares ?? []) {
+    if (sh.model === scope.model && r.model !== scope.model) n += sh.costNano;
+    else if (r.model === scope.model && sh.model !== scope.model) n -= sh.costNano;
+  }
+  return n;
 }

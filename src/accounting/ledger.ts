@@ -131,8 +131,13 @@ export interface LedgerStore {
    * be written later — its caller keeps it elsewhere (a reclaimed row waits in Redis).
    */
   insert(row: LedgerRow, opts?: { keep?: boolean }): Promise<'inserted' | 'duplicate'>;
-  /** Exact sum of costNano over the scope and range (`toMs` absent: no upper bound). */
-  spentSince(scope: SpendScope, fromMs: number, toMs?: number): Promise<number>;
+  /**
+   * Exact sum of costNano over the scope and range (`toMs` absent: no upper bound), the rows this
+   * process keeps in memory to write later included (`stored: true`: only the rows written).
+   */
+  spentSince(scope: SpendScope, fromMs: number, toMs?: number, opts?: { stored?: boolean }): Promise<number>;
+  /** The rows this process keeps in memory to write later (a PostgreSQL ledger that cannot take them now); none elsewhere. */
+  keptRows?(): readonly LedgerRow[];
   /** Totals per group, sorted by group ascending (chronological for 'day', which is UTC). */
   spendBy(group: SpendGroup, fromMs?: number, toMs?: number): Promise<SpendTotal[]>;
   /**

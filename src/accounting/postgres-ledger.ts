@@ -32,6 +32,7 @@ import {
   CLIENT_REQUESTS_SQL,
   decodeTotal,
   interruptedRow,
+  rowSpent,
   rowValues,
   toInt,
   validateRow,
@@ -321,8 +322,13 @@ export class PostgresLedger implements LedgerStore {
     return recovered;
   }
 
-  async spentSince(scope: SpendScope, fromMs: number, toMs: number = MAX_AT): Promise<number> {
+  keptRows(): readonly LedgerRow[] {
+    return this.backlog;
+  }
+
+  async spentSince(scope: SpendScope, fromMs: number, toMs: number = MAX_AT, opts: { stored?: boolean } = {}): Promise<number> {
     checkRange(fromMs, toMs);
+    if (opts.stored === true) return this.storedSpentSince(scope, fromMs, toMs);
     // Rows kept in memory while PostgreSQL could not take them are spent too: a budget rebuilt from
     // the ledger meanwhile (Redis back empty, a reload's new line) counted less than was spent, and
     // admitted past its limit. Those waiting when the query starts or when it ends, once each: one
@@ -556,21 +562,4 @@ function notTaking(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   const c = typeof code === 'string' ? ` (${code})` : '';
   return isUnreachable(err) ? `PostgreSQL cannot be reached${c}` : `PostgreSQL refuses the ledger's writes${c}`;
-}
-
-/**
- * What one row counts in `spentSince(scope, from, to)`, as the query counts stored rows: its cost
- * when it matches the key and period; for a model, its own rows less their shares of other models,
- * and the shares of this model in other models' rows.
- */
-export function rowSpent(r: LedgerRow, scope: SpendScope, fromMs: number, toMs: number): number {
-  if (r.at < fromMs || r.at >= toMs) return 0;
-  if (scope.keyId !== undefined && r.keyId !== scope.keyId) return 0;
-  if (scope.model === undefined) return r.costNano;
-  let n = r.model === scope.model ? r.costNano : 0;
-  for (const sh of r.shares ?? []) {
-    if (sh.model === scope.model && r.model !== scope.model) n += sh.costNano;
-    else if (r.model === scope.model && sh.model !== scope.model) n -= sh.costNano;
-  }
-  return n;
 }

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { gcraUsed } from '../../machines/gcra.js';
 import { applicableBudgets, budgetApplies, periodEnd, periodStart, type BudgetLimit, type BudgetLine } from '../../machines/budget.machine.js';
 import type { LedgerStore } from '../accounting/ledger.js';
+import { MAX_AT, rowSpent } from '../accounting/ledger-codec.js';
 import { endpointId, type Config } from '../config/schema.js';
 import { SwitchyardError } from '../errors.js';
 import { availability } from '../runtime/endpoints.js';
@@ -482,6 +483,34 @@ export class SharedBudgetStore implements BudgetStore {
         { reservations: n },
         'shared state restarted empty (or its earlier state was dropped): this replica put back its reservations still in flight',
       );
+    await this.reopenKept();
+  }
+
+  /**
+   * Rows this replica keeps in memory because PostgreSQL could not take them: their settles were
+   * in the Redis that was lost, and a rebuild from the ledger does not see them (another replica
+   * rebuilt budgets below the ledger by them). Their cost is put back on every line they count on
+   * (rowSpent: a model line its share); the rebuild adds the written rows to it.
+   */
+  private async reopenKept(): Promise<void> {
+    const kept = this.d.ledger.keptRows?.() ?? [];
+    if (kept.length === 0) return;
+    const limits = this.limits();
+    let n = 0;
+    for (const row of kept) {
+      for (const l of limits) {
+        const amount = rowSpent(row, { ...(l.key ? { keyId: l.key } : {}), ...(l.model ? { model: l.model } : {}) }, periodStart(l.period, row.at), MAX_AT);
+        if (amount <= 0) continue;
+        const key = this.d.keys.budget(l, row.at);
+        const expireAt = this.d.keys.budgetExpireAt(l, row.at);
+        const m = this.d.conn.redis.multi().hincrby(key, 'spent', amount);
+        if (expireAt > 0) m.pexpireat(key, expireAt);
+        await m.exec();
+        n++;
+      }
+    }
+    if (n > 0)
+      this.d.log.warn({ rows: kept.length }, 'shared state restarted empty: this replica put back the spend of its ledger rows still waiting for PostgreSQL');
   }
 
   /** A budget period Redis has no counters for: its spend so far, from the ledger (once per process at a time). */
@@ -490,7 +519,16 @@ export class SharedBudgetStore implements BudgetStore {
     let p = this.seeding.get(key);
     if (!p || force) {
       p = (async () => {
-        const spent = await this.d.ledger.spentSince({ ...(l.key ? { keyId: l.key } : {}), ...(l.model ? { model: l.model } : {}) }, periodStart(l.period, at));
+        // The rows written. Rows a replica keeps in memory (PostgreSQL could not take them) are in Redis
+        // by their settles, or, after Redis lost them, put back by each replica (reopenKept): counted
+        // here too, they were twice. A line a reload adds (force) had none of their settles: this
+        // replica's own are counted (another's are not: README "Not built yet").
+        const spent = await this.d.ledger.spentSince(
+          { ...(l.key ? { keyId: l.key } : {}), ...(l.model ? { model: l.model } : {}) },
+          periodStart(l.period, at),
+          MAX_AT,
+          { stored: !force },
+        );
         const k = this.d.keys;
         const said = (await this.d.conn.run(
           SEED,
