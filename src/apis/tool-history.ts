@@ -27,6 +27,25 @@ export function historyToolNames(messages: readonly unknown[]): string[] {
   return [...names];
 }
 
+/** The same for a Messages history: the names of its `tool_use` blocks, once each; `tool` when it has only `tool_result` blocks; none without either. */
+export function messagesToolNames(messages: unknown): string[] {
+  if (!Array.isArray(messages)) return [];
+  const names = new Set<string>();
+  let results = false;
+  for (const m of messages as unknown[]) {
+    const content = typeof m === 'object' && m !== null ? (m as { content?: unknown }).content : undefined;
+    if (!Array.isArray(content)) continue;
+    for (const b of content as unknown[]) {
+      if (typeof b !== 'object' || b === null) continue;
+      const { type, name } = b as { type?: unknown; name?: unknown };
+      if (type === 'tool_use' && typeof name === 'string' && name !== '') names.add(name);
+      else if (type === 'tool_use' || type === 'tool_result') results = true;
+    }
+  }
+  if (names.size === 0 && results) names.add('tool');
+  return [...names];
+}
+
 /** What a placeholder says to the model: the tool was there, it is not now. */
 export const PLACEHOLDER_DESCRIPTION = 'A tool called earlier in this conversation; it is not offered for this answer.';
 

@@ -6,7 +6,7 @@
  * thinking, top_k, metadata, document blocks — reaches Anthropic as the client wrote it,
  * with the client's `anthropic-version` and `anthropic-beta` headers (never its key).
  */
-import { placeholderTools } from '../../apis/tool-history.js';
+import { messagesToolNames, placeholderTools } from '../../apis/tool-history.js';
 import type { NativeMessages } from '../../apis/native.js';
 import { SwitchyardError } from '../../errors.js';
 import type { UpstreamHttpRequest } from '../types.js';
@@ -77,8 +77,8 @@ export function buildNativeMessagesRequest(input: BuildInput, native: NativeMess
   // tools") where an OpenAI-kind model of the same route or fallback chain answered it. The tools the
   // history names go as placeholders, with tool_choice none, as for chat (tool-history.ts).
   if (!Array.isArray(src.tools) || src.tools.length === 0) {
-    const named = historyToolUses(src.messages);
-    if (named !== null) {
+    const named = messagesToolNames(src.messages);
+    if (named.length > 0) {
       body.tools = placeholderTools(named);
       body.tool_choice = { type: 'none' };
     }
@@ -90,26 +90,4 @@ export function buildNativeMessagesRequest(input: BuildInput, native: NativeMess
     body.messages = wireTurns(turns);
   }
   return anthropicHttpRequest(input, body, native.headers);
-}
-
-/** The tool names of a Messages history's tool_use blocks (`tool` when it has only results), once each; null with neither. */
-function historyToolUses(messages: unknown): string[] | null {
-  if (!Array.isArray(messages)) return null;
-  const names = new Set<string>();
-  let any = false;
-  for (const m of messages as unknown[]) {
-    const content = typeof m === 'object' && m !== null ? (m as { content?: unknown }).content : undefined;
-    if (!Array.isArray(content)) continue;
-    for (const b of content as unknown[]) {
-      if (typeof b !== 'object' || b === null) continue;
-      const { type, name } = b as { type?: unknown; name?: unknown };
-      if (type === 'tool_use') {
-        any = true;
-        if (typeof name === 'string' && name !== '') names.add(name);
-      } else if (type === 'tool_result') any = true;
-    }
-  }
-  if (!any) return null;
-  if (names.size === 0) names.add('tool');
-  return [...names];
 }
