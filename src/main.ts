@@ -269,6 +269,23 @@ async function refuseBesideReplicas(ledger: LedgerStore, cfg: Config, log: Logge
   );
 }
 
+/**
+ * What to do about a ledger that could not be opened at start. With no config file (the built-in
+ * catalogue) the ledger is ./switchyard.db of the working directory and cannot be set: a second
+ * sidecar is told to start from another directory.
+ */
+export function ledgerOpenHint(err: unknown, ledger: string, pgJournalSet: boolean, configFile: boolean): string {
+  if ((err as { code?: unknown }).code === JOURNAL_LOCKED) {
+    if (pgJournalSet) return ' (one sidecar per journal: stop the other one, or give this one its own storage.journal)';
+    return configFile
+      ? ' (one sidecar per ledger file: stop the other one, or give this one its own storage.ledger)'
+      : ' (one sidecar per ledger file: stop the other one, or start this one from another directory: with no config file the ledger is ./switchyard.db of the directory it starts in)';
+  }
+  if ((err as Error).message.startsWith('cannot open the in-flight journal'))
+    return ' (set storage.journal to a writable path prefix, or to off to run without a journal: a request in flight when the process is killed is then not counted)';
+  return pgHint(err, ledger);
+}
+
 export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   // Until the handlers are installed, a SIGHUP is held (node's default would end the process).
   if (opts.signals) holdSighup();
@@ -316,14 +333,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       onUpgrade: (message) => log.warn(`${message} (once; a large file takes a while, and older switchyard versions cannot open it afterwards)`),
     });
   } catch (err) {
-    const hint =
-      (err as { code?: unknown }).code === JOURNAL_LOCKED
-        ? journal === undefined
-          ? ' (one sidecar per ledger file: stop the other one, or give this one its own storage.ledger)'
-          : ' (one sidecar per journal: stop the other one, or give this one its own storage.journal)'
-        : (err as Error).message.startsWith('cannot open the in-flight journal')
-          ? ' (set storage.journal to a writable path prefix, or to off to run without a journal: a request in flight when the process is killed is then not counted)'
-          : pgHint(err, cfg.storage.ledger);
+    const hint = ledgerOpenHint(err, cfg.storage.ledger, journal !== undefined, Boolean(loaded.file));
     throw new StartupError(`cannot open the ledger ${withoutPassword(cfg.storage.ledger)}: ${(err as Error).message}${hint}`);
   }
   if (!cfg.storage.shared.startsWith('redis')) await refuseBesideReplicas(ledger, cfg, log);
