@@ -4,7 +4,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import type { ChatMessage } from '../upstream/types.js';
-import type { Usage } from '../accounting/cost.js';
+import { usageFromOpenAI, type Usage } from '../accounting/cost.js';
 import { isObj } from './fields.js';
 
 /** Random bytes for ids, drawn 256 ids at a time (one call a request made 100,000 input items' ids take 0.5 s). */
@@ -30,9 +30,15 @@ export interface ResponseUsage {
   total_tokens: number;
 }
 
-/** A chat `usage` object → the Responses usage shape. */
+/**
+ * A chat `usage` object → the Responses usage shape, read as billing reads it (usageFromOpenAI):
+ * DeepSeek's `prompt_cache_hit_tokens` are the cached tokens, as on the bill and in the stream's usage
+ * (a JSON answer showed 0 of 12 billed cached). Counts billing cannot read are taken field by field.
+ */
 export function responsesUsage(u: unknown): ResponseUsage | null {
   if (!isObj(u)) return null;
+  const billed = usageFromOpenAI(u);
+  if (billed !== undefined) return billedUsage(billed);
   const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
   const input = num(u.prompt_tokens);
   const output = num(u.completion_tokens);

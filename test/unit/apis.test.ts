@@ -12,7 +12,7 @@ import { SwitchyardError, upstreamClientError } from '../../src/errors.js';
 import { parseAnthropicError } from '../../src/upstream/adapters/anthropic-response.js';
 import { translateResponses } from '../../src/apis/responses-request.js';
 import { ResponsesStreamWriter } from '../../src/apis/responses-stream.js';
-import { outputOfCompletion } from '../../src/apis/responses-output.js';
+import { outputOfCompletion, responsesUsage } from '../../src/apis/responses-output.js';
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js';
 import { validateConfig } from '../../src/config/load.js';
 import { anthropicAdapter } from '../../src/upstream/adapters/anthropic.js';
@@ -1190,6 +1190,20 @@ describe('Messages → chat and back', () => {
     // Reasoning billed in total_tokens but not in completion_tokens (as some providers report it).
     const hidden = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 40 };
     expect(messageOfCompletion({ choices: [], usage: hidden }).usage).toMatchObject({ input_tokens: 10, output_tokens: 30 });
+  });
+
+  it("a Response's usage reads usage as billing does too: DeepSeek's prompt_cache_hit_tokens are its cached tokens, as in its stream", () => {
+    const deepseek = { prompt_tokens: 20, completion_tokens: 10, total_tokens: 30, prompt_cache_hit_tokens: 12, prompt_cache_miss_tokens: 8 };
+    expect(responsesUsage(deepseek)).toEqual({
+      input_tokens: 20,
+      input_tokens_details: { cached_tokens: 12 },
+      output_tokens: 10,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: 30,
+    });
+    expect(responsesUsage({ prompt_tokens: 10, completion_tokens: 5, total_tokens: 40 })).toMatchObject({ output_tokens: 30, total_tokens: 40 });
+    // Counts billing cannot read (no prompt_tokens): what there is, field by field.
+    expect(responsesUsage({ completion_tokens: 3 })).toMatchObject({ input_tokens: 0, output_tokens: 3 });
   });
 });
 
