@@ -430,10 +430,14 @@ export class RequestDriver {
    * excluded, not circuit-open, able to take its body, within its latency wish, and (once its stream
    * committed) able to continue it. Each needs one of the attempts `retry.maxTotalAttempts` leaves.
    */
-  private untried(current: EndpointHandle): number {
+  private untried(current: EndpointHandle): { untried: number; untriedSiblings: number } {
     let n = 0;
-    this.eachUntried(current, () => n++);
-    return n;
+    let siblings = 0;
+    this.eachUntried(current, (o) => {
+      n++;
+      if (o.model === current.model) siblings++;
+    });
+    return { untried: n, untriedSiblings: siblings };
   }
 
   /**
@@ -1128,7 +1132,7 @@ export class RequestDriver {
       minAttemptMs: attemptRoom(ctx),
       overdue: (fault.kind === 'deadline' || fault.kind === 'client_gone') && overdue(h, err, delivered),
       attemptsLeft: ctx.maxTotalAttempts - ctx.attempts,
-      untried: this.untried(h),
+      ...this.untried(h),
       sameCanContinue: this.sameCanContinue(h),
       rng: this.rt.rng,
     };
@@ -1158,6 +1162,10 @@ export class RequestDriver {
       });
     else if (v.event === 'rateLimited') this.rt.endpointEvent(h, { type: 'upstream.rateLimited', at: now, retryAt: v.retryAt, estTokens: est, probe });
     else this.rt.endpointEvent(h, { type: 'upstream.released', at: now, estTokens: est, tokens: partialTokens, probe });
+    // The failure opened the endpoint's circuit (its threshold crossed, or its half-open probe failed):
+    // no retry there. It waited out a retry-after, found the circuit open and only then failed over.
+    const opened = v.event === 'failed' && h.actor.getSnapshot().value === 'circuit-open';
+    if (opened && d.next.step === 'retry_same') d = { ...d, next: { step: 'failover' } };
     const logLine = { endpoint: h.id, fault: fault.kind, status: fault.status, next: d.next.step, attempt: ctx.attempts, continuation: wasContinuation };
     if (d.loud) this.call.log.error({ ...logLine, baseUrl: shownUrl(h.provider.baseUrl) }, loudMessage(h, v, fault.status, fault.message));
     else this.call.log.info(logLine, `attempt failed: ${loggedMessage(fault.message, fault.error?.message, this.call.log.isLevelEnabled('debug'))}`);
@@ -1184,6 +1192,7 @@ export class RequestDriver {
       // A 429, or a 503/529 overload that said when to ask again (its endpoint is held back until then
       // as a 429's is): a new request would wait for that endpoint, so this one does too when nothing else takes it.
       retryLater:
+        !opened &&
         (v.event === 'rateLimited' || (v.event === 'failed' && v.retryAt !== undefined)) &&
         d.next.step === 'failover' &&
         per.attempts < this.rt.cfg.resilience.retry.maxAttempts &&

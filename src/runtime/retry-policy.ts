@@ -3,13 +3,15 @@
  * and what the request does next. Pure, so every row of the table is unit-tested.
  *
  *   fault                               endpoint event        next step
- *   429, retry-after ≤ maxRetryAfterMs  rateLimited(retryAt)  same endpoint after retry-after (at least the backoff)
+ *   429, retry-after ≤ maxRetryAfterMs  rateLimited(retryAt)  same endpoint after retry-after (at least the backoff), unless
+ *                                                             an endpoint of the same model is left untried: fail over to it
  *   429, longer or none                 rateLimited(retryAt)  fail over (the throttle lasts at most MAX_UPSTREAM_WAIT_MS)
  *   5xx / 529 / reset before headers    failed (counts; a     one quick jittered retry on the same endpoint (not before a
  *                                       503/529 with retry-
  *                                       after: throttled till
  *                                       then, as for a 429)
- *                                                             5xx's retry-after; none if that is over maxRetryAfterMs), then fail over
+ *                                                             5xx's retry-after; none if that is over maxRetryAfterMs, or
+ *                                                             it asked for one and a same-model endpoint is untried), then fail over
  *                                                             (a 503/529 with retry-after, like a 429: waited for when nothing else takes it)
  *   refused / TLS refused / connect     failed (counts)       fail over (a certificate refused, https:// to a plain-http
  *     timeout                                                 server: asking again gets the same)
@@ -111,6 +113,14 @@ export interface RetryState {
    * of ending. (Before its first content nothing is lost: the request fails over, or fails, as before.)
    */
   sameCanContinue?: boolean;
+  /**
+   * Of {@link untried}, the endpoints of the same model as the one that failed (siblings: the same
+   * price, the same answer). A wait the upstream asked for (a 429's `retry-after`, a 503's) is taken
+   * on the same endpoint only when there is none: with an idle sibling the request waited seconds
+   * for the throttled endpoint and then answered from it. A fallback model is no sibling: the wait
+   * on the cheaper model's endpoint still comes first.
+   */
+  untriedSiblings?: number;
   rng: () => number;
 }
 
@@ -227,14 +237,18 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
     const retryAt = s.now + (wait ?? DEFAULT_THROTTLE_MS);
     // The wait asked for, but never less than the backoff: a `retry-after: 0` was asked again at once, three times in 8 ms.
     const delay = wait === null ? null : Math.max(wait, backoffMs(s.attemptsOnEndpoint, r, s.rng));
-    const retry = delay !== null && wait! <= r.maxRetryAfterMs && canRetrySame && delay + (s.minAttemptMs ?? 0) < s.remainingMs;
+    const retry = delay !== null && wait! <= r.maxRetryAfterMs && canRetrySame && !(s.untriedSiblings! > 0) && delay + (s.minAttemptMs ?? 0) < s.remainingMs;
     return { verdict: { event: 'rateLimited', retryAt }, next: retry ? { step: 'retry_same', delayMs: delay } : { step: 'failover' }, loud: false };
   }
   if (status >= 500) {
     // A retry-after on a 5xx (503 overloaded) is the least wait before asking again; longer than maxRetryAfterMs: fail over.
     const asked = f.rateLimit?.retryAfterMs ?? null;
     const delay = Math.max(backoffMs(s.attemptsOnEndpoint, r, s.rng), asked ?? 0);
-    const retry = canRetrySame && !s.transientRetryUsed && (asked === null || asked <= r.maxRetryAfterMs) && delay + (s.minAttemptMs ?? 0) < s.remainingMs;
+    const retry =
+      canRetrySame &&
+      !s.transientRetryUsed &&
+      (asked === null || (asked <= r.maxRetryAfterMs && !(s.untriedSiblings! > 0))) &&
+      delay + (s.minAttemptMs ?? 0) < s.remainingMs;
     const fault: FaultClass = status === 529 || status === 503 ? 'overloaded' : 'server_error';
     // An overload that says when to ask again holds the endpoint back until then (throttled, as a 429
     // does; bounded as a 429's wait is): other requests go elsewhere or wait instead of meeting it.

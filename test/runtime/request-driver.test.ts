@@ -463,6 +463,54 @@ describe('request driver on a simulated clock', () => {
     },
   );
 
+  /** Model `a` on two endpoints, `up-a` (a@p) and `up-c` (a@c, idle): siblings of one model. */
+  const twoEndpoints = {
+    a: {
+      endpoints: [
+        { provider: 'p', upstreamModel: 'up-a' },
+        { id: 'a@c', provider: 'p', upstreamModel: 'up-c' },
+      ],
+      latencyPriorMs: 100,
+    },
+  };
+
+  it.each([
+    ['a 429', { kind: 'rate_limit', retryAfterSec: 3, times: 1 }],
+    ['a 503', { kind: 'http_error', status: 503, retryAfterSec: 3, times: 1 }],
+  ] as const)(
+    '%s with a short retry-after while an endpoint of the same model is idle: fail over to it at once (it waited 3 s for the throttled one)',
+    async (_name, fault) => {
+      const r = await runtime({}, {}, twoEndpoints);
+      sim.setFault('up-a', fault);
+      const { sink, done } = start(r);
+      await done;
+      expect([sink.status, sink.headers['x-switchyard-endpoint'], sink.headers['x-switchyard-attempts'], upstreamCalls('up-a'), upstreamCalls('up-c')]).toEqual(
+        [200, 'a@c', '2', 1, 1],
+      );
+      expect(clock.now()).toBe(T0);
+    },
+  );
+
+  it('a 500 without retry-after keeps its quick retry on the same endpoint beside an idle sibling (a transient fault, a backoff of 100 ms)', async () => {
+    const r = await runtime({}, {}, twoEndpoints);
+    sim.setFault('up-a', { kind: 'http_error', status: 500, times: 1 });
+    const { sink, done } = start(r);
+    await waitsFor(100);
+    clock.advance(100);
+    await done;
+    expect([sink.status, sink.headers['x-switchyard-endpoint'], upstreamCalls('up-a'), upstreamCalls('up-c')]).toEqual([200, 'a@p', 2, 0]);
+  });
+
+  it("a failure that opens the endpoint's circuit is not retried there: fail over at once (it waited out the 503's retry-after, found the circuit open, then failed over)", async () => {
+    const r = await runtime({ failureThreshold: 1, recoveryMs: 30_000 });
+    sim.setFault('up-a', { kind: 'http_error', status: 503, retryAfterSec: 3, times: 1 });
+    const { sink, done } = start(r);
+    await done;
+    expect(served(sink)).toEqual([200, 'b', '2', 1, 1]);
+    expect(clock.now()).toBe(T0);
+    expect(r.state().endpoints.find((e) => e.id === 'a@p')?.state).toBe('circuit-open');
+  });
+
   it('a 503 whose retry-after ends after the deadline on the only candidate: the 502 at once, with that retry-after', async () => {
     const r = await runtime({ maxRetryAfterMs: 1000, requestTimeoutMs: 30_000 });
     sim.setFault('up-b', { kind: 'http_error', status: 503, retryAfterSec: 40 });
