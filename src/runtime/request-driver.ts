@@ -1134,6 +1134,7 @@ export class RequestDriver {
       attemptsLeft: ctx.maxTotalAttempts - ctx.attempts,
       ...this.untried(h),
       sameCanContinue: this.sameCanContinue(h),
+      uncommitted: !ctx.committed,
       rng: this.rt.rng,
     };
     let d = decide(fault, retryState, this.rt.cfg.resilience);

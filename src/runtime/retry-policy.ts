@@ -16,9 +16,10 @@
  *   refused / TLS refused / connect     failed (counts)       fail over (a certificate refused, https:// to a plain-http
  *     timeout                                                 server: asking again gets the same)
  *   headers / first-token limit         failed (counts)       fail over, never the same endpoint again
- *   stream cut / in-stream error        failed (counts)       fail over (continue the answer if already committed); a
- *     / idle limit                                            committed stream with no other endpoint left: one quick retry
- *                                                             on the same one when it can continue it (`sameCanContinue`)
+ *   stream cut / in-stream error        failed (counts)       fail over (continue the answer if already committed); with no
+ *     / idle limit                                            other endpoint left: one quick retry on the same one, for a
+ *                                                             stream not committed yet (`uncommitted`) or one it can
+ *                                                             continue (`sameCanContinue`)
  *   401 / 403                           failed (auth, counts) fail over, logged loudly
  *   403 whose body is not JSON          released              fail over, logged loudly (a WAF or proxy in front of the
  *     (an HTML page)                                           provider refused what it saw, often this request's
@@ -113,6 +114,13 @@ export interface RetryState {
    * of ending. (Before its first content nothing is lost: the request fails over, or fails, as before.)
    */
   sameCanContinue?: boolean;
+  /**
+   * Nothing of the answer reached the client yet (the stream did not commit): a stream cut, stalled
+   * or ended by an error event before its first content is invisible to the client, and with no other
+   * endpoint left it gets the one quick retry on the same one, as a reset before headers does (it was a
+   * 502 after one attempt on a model's only endpoint).
+   */
+  uncommitted?: boolean;
   /**
    * Of {@link untried}, the endpoints of the same model as the one that failed (siblings: the same
    * price, the same answer). A wait the upstream asked for (a 429's `retry-after`, a 503's) is taken
@@ -219,7 +227,7 @@ export function decide(f: UpstreamFault, s: RetryState, r: ResilienceConfig): De
  * ({@link RetryState.sameCanContinue}): the stream is continued there rather than ended with the fault.
  */
 function lastChance(s: RetryState, r: ResilienceConfig, canRetrySame: boolean): NextStep | null {
-  if (s.sameCanContinue !== true || s.untried !== 0 || !canRetrySame || s.transientRetryUsed) return null;
+  if ((s.sameCanContinue !== true && s.uncommitted !== true) || s.untried !== 0 || !canRetrySame || s.transientRetryUsed) return null;
   const delay = backoffMs(s.attemptsOnEndpoint, r, s.rng);
   return delay + (s.minAttemptMs ?? 0) < s.remainingMs ? { step: 'retry_same', delayMs: delay } : null;
 }

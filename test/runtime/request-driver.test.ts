@@ -1151,6 +1151,20 @@ describe('fault table, in process on a simulated clock', () => {
       expect: { status: 502, calls: { 'up-a': 1, 'up-b': 0 }, waits: [] },
     },
     {
+      name: "a stream cut before its first token on a model's only endpoint (no prefill): the one quick retry there, invisible (it was a 502 after one attempt)",
+      faults: [['up-a', { kind: 'cut', afterTokens: 0, times: 1 }]],
+      stream: true,
+      models: { a: { fallbacks: [] } },
+      expect: ok('a', { 'up-a': 2, 'up-b': 0 }, [100], '2'),
+    },
+    {
+      name: "a stream error event before its first token on a model's only endpoint: the one quick retry there",
+      faults: [['up-a', { kind: 'stream_error_event', afterTokens: 0, times: 1 }]],
+      stream: true,
+      models: { a: { fallbacks: [] } },
+      expect: ok('a', { 'up-a': 2, 'up-b': 0 }, [100], '2'),
+    },
+    {
       name: 'malformed_chunk does not apply to a JSON answer',
       faults: [['up-a', { kind: 'malformed_chunk', afterTokens: 2 }]],
       stream: false,

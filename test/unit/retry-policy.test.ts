@@ -169,6 +169,16 @@ describe('a stream that broke part way with no other endpoint left', () => {
   it.each(['headers_timeout', 'first_token_timeout'] as const)('%s never retries the same endpoint', (kind) => {
     expect(decide(fault(kind), state(alone), R).next).toEqual({ step: 'failover' });
   });
+
+  it.each(['stream_cut', 'stream_error', 'idle_timeout'] as const)(
+    '%s before anything reached the client (uncommitted): the one quick retry on the only endpoint, whatever its model can continue',
+    (kind) => {
+      const fresh = { untried: 0, attemptsLeft: 5, sameCanContinue: false, uncommitted: true };
+      expect(decide(fault(kind), state(fresh), R).next).toEqual({ step: 'retry_same', delayMs: backoffMs(1, R, () => 0.5) });
+      expect(decide(fault(kind), state({ ...fresh, untried: 1 }), R).next).toEqual({ step: 'failover' });
+      expect(decide(fault(kind), state({ ...fresh, transientRetryUsed: true }), R).next).toEqual({ step: 'failover' });
+    },
+  );
 });
 
 describe('faults that fail over without a same-endpoint retry', () => {
