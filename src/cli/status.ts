@@ -103,7 +103,7 @@ export function formatStatus(url: string, state: StateView, spend: SpendView | n
   const now = Date.parse(state.at);
   const sup = state.supervisor;
   const out: string[] = [];
-  const title = `switchyard ${url} — up ${formatDuration(state.uptimeMs)}, ${sup.requestsRouted} routed, ${sup.inFlight} in flight, queue ${sup.queueDepth}`;
+  const title = `switchyard ${url} — up ${formatDuration(state.uptimeMs)}, ${sup.requestsRouted} routed, ${sup.inFlight} in progress (${sup.queueDepth} of them queued for an endpoint)`;
   out.push(color ? `${ANSI.bold}${title}${ANSI.reset}` : title);
   if (state.shared) out.push(sharedLine(state.shared, color));
   out.push('');
@@ -277,7 +277,10 @@ async function getJson<T>(base: string, path: string, token: string | undefined)
     const cause = timedOut
       ? `no answer within ${TIMEOUT_MS / 1000} s`
       : ((typeof e.code === 'string' ? e.code : undefined) ?? e.cause?.code ?? e.name ?? 'error');
-    throw new StatusError(`cannot reach the sidecar at ${base} (${cause}): is \`switchyard serve\` running there? (--url URL to point elsewhere)`);
+    // A sidecar draining after SIGTERM takes no new connection (its requests in flight finish): said, not only "running?".
+    throw new StatusError(
+      `cannot reach the sidecar at ${base} (${cause}): is \`switchyard serve\` running there? (--url URL to point elsewhere; a sidecar stopping after SIGTERM takes no new connection while its requests finish)`,
+    );
   }
   let text: string;
   try {

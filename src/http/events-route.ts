@@ -10,7 +10,7 @@
  * from 172 MB to 1.49 GB.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HubRecord, InspectionHub } from '../observe/hub.js';
+import { GRANT_HISTORY, type HubRecord, type InspectionHub } from '../observe/hub.js';
 import { echoName, SwitchyardError } from '../errors.js';
 
 const EVENT_STREAM_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' };
@@ -148,7 +148,7 @@ export function eventsRoute(hub: Pick<InspectionHub, 'history' | 'since' | 'subs
         const shown = JSON.stringify((given ?? '').slice(0, 64));
         const reason = s.unknown
           ? `event id ${shown} was not given by this process (it restarted, or the id is not switchyard's): the whole kept history follows`
-          : `some records after event id ${shown} are no longer kept (observe.historySize); the ones still kept follow`;
+          : `some records after event id ${shown} are no longer kept (the history keeps observe.historySize records, of them only the latest ${GRANT_HISTORY} budget grants); the ones still kept follow`;
         first.push(`event: gap\ndata: ${JSON.stringify({ lastEventId: (given ?? '').slice(0, 64), reason })}\n\n`);
       }
       for (const r of s.records) first.push(frameOf(r));

@@ -67,6 +67,12 @@ export function sanitize(v: unknown, depth = 0): unknown {
 }
 
 const idOf = (ref: unknown): string => (ref as { id?: string } | undefined)?.id ?? 'unknown';
+/**
+ * An actor's name as every other surface gives it (`/switchyard/state`, metrics, `status`): an
+ * endpoint a reload replaced runs as `endpoint:<id>#N` beside its draining predecessor, and its
+ * records name it `endpoint:<id>` (they named it `…#3`, which a filter by the state's id missed).
+ */
+const publicId = (id: string): string => id.replace(/#\d+$/, '');
 
 const valueOf = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 
@@ -190,7 +196,7 @@ export class InspectionHub {
       if (ctx && 'granted' in ctx && 'refused' in ctx) this.budgetDecision(actor, ev.event, ctx);
       if (from === to) return;
       this.last.set(actor, to);
-      this.push({ kind: 'transition', actor, from, to, event: sanitize(ev.event) as Record<string, unknown>, context: summary(ctx) });
+      this.push({ kind: 'transition', actor: publicId(actor), from, to, event: sanitize(ev.event) as Record<string, unknown>, context: summary(ctx) });
     } catch {
       // Inspection must never break the actor system.
     }
@@ -228,9 +234,9 @@ export class InspectionHub {
   }
 
   private forwardAll(ev: InspectionEvent): void {
-    const base = { kind: 'inspection' as const, actor: idOf(ev.actorRef), from: null, to: null, context: null };
+    const base = { kind: 'inspection' as const, actor: publicId(idOf(ev.actorRef)), from: null, to: null, context: null };
     let event: Record<string, unknown>;
-    if (ev.type === '@xstate.event') event = { inspection: ev.type, event: sanitize(ev.event), source: ev.sourceRef ? idOf(ev.sourceRef) : null };
+    if (ev.type === '@xstate.event') event = { inspection: ev.type, event: sanitize(ev.event), source: ev.sourceRef ? publicId(idOf(ev.sourceRef)) : null };
     else if (ev.type === '@xstate.snapshot')
       event = { inspection: ev.type, event: sanitize(ev.event), value: (ev.snapshot as { value?: unknown }).value ?? null };
     else if (ev.type === '@xstate.action') event = { inspection: ev.type, action: ev.action.type };

@@ -375,7 +375,7 @@ export class Metrics {
 
   onRecord(r: HubRecord): void {
     if (r.kind === 'transition' && r.from !== null) {
-      const actor = r.actor.replace(/#\d+$/, '');
+      const actor = r.actor; // the endpoint's public id (hub.ts publicId), not a replaced actor's `#N`
       // Endpoint states by the contract's names (the machine's own since they were renamed; kept as the one mapping point).
       const name = actor.startsWith('endpoint:') ? (s: string) => PUBLIC_STATE[s as EndpointStateValue] ?? s : (s: string) => s;
       this.transitions.inc({ actor, from: name(r.from), to: name(r.to ?? '') });

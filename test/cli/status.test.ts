@@ -81,7 +81,7 @@ describe('formatStatus', () => {
   it('lays out endpoints, budgets and spend as aligned plain text', () => {
     const out = formatStatus('http://127.0.0.1:4141', STATE, SPEND, false);
     expect(out).not.toContain('\x1b[');
-    expect(out).toContain('switchyard http://127.0.0.1:4141 — up 2m 5s, 27 routed, 1 in flight, queue 0');
+    expect(out).toContain('switchyard http://127.0.0.1:4141 — up 2m 5s, 27 routed, 1 in progress (0 of them queued for an endpoint)');
     const lines = out.split('\n');
     const head = lines.find((l) => l.startsWith('ENDPOINT'))!;
     const open = lines.find((l) => l.startsWith('claude-sonnet-4.5@anthropic'))!;

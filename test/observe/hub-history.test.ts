@@ -111,3 +111,23 @@ describe('inspection hub history', () => {
     ]);
   });
 });
+
+describe("a replaced endpoint's records", () => {
+  it("name the endpoint as every other surface does (no reload's #N), each actor's states kept apart", () => {
+    const hub = new InspectionHub(50, () => 7);
+    const snap = (id: string, value: string) =>
+      hub.observe({ type: '@xstate.snapshot', actorRef: { id }, event: { type: 'x' }, snapshot: { value, context: {} } } as unknown as Parameters<
+        InspectionHub['observe']
+      >[0]);
+    snap('endpoint:a@p', 'healthy');
+    snap('endpoint:a@p#3', 'healthy'); // the reload's replacement starts
+    snap('endpoint:a@p#3', 'circuitOpen');
+    snap('endpoint:a@p', 'healthy'); // the draining predecessor: no change of its own
+    const h = hub.history().filter((r) => r.kind === 'transition');
+    expect(h.map((r) => [r.actor, r.from, r.to])).toEqual([
+      ['endpoint:a@p', null, 'healthy'],
+      ['endpoint:a@p', null, 'healthy'],
+      ['endpoint:a@p', 'healthy', 'circuitOpen'],
+    ]);
+  });
+});
