@@ -43,6 +43,9 @@ export class HttpSink implements ChatSink {
     if (res.socket === null && socket !== null) {
       if (socket.destroyed) this.ac.abort();
       else {
+        // One listener a waiting pipelined request, removed when it ends: more than node's 10 is no
+        // leak, and its MaxListenersExceededWarning was a plain-text "memory leak" line in the JSON log.
+        if (socket.getMaxListeners() !== 0) socket.setMaxListeners(0);
         socket.once('close', gone);
         this.unhook = () => socket.off('close', gone);
       }

@@ -68,6 +68,13 @@ it('requests answered in the same turn the refused bytes are parsed (health chec
   for (const id of requestIds(text)) expect(ledgerRow(file, id)?.status, id).toBe(200);
 });
 
+it("twelve chat requests pipelined in one write: all answered, and no MaxListenersExceededWarning (a plain-text 'memory leak' line) on stderr", async () => {
+  const many = Array.from({ length: 12 }, (_, i) => chat(`p${i}`, i === 11 ? 'connection: close\r\n' : '')).join('');
+  const { text } = await untilClosed(env.sc.url, many);
+  expect(statuses(text), text).toEqual(Array<number>(12).fill(200));
+  expect(env.sc.stderr()).not.toContain('MaxListenersExceededWarning');
+});
+
 it('a whole chat request pipelined ahead of a CONNECT is answered first, then the 405 (it was lost, billed as 499)', async () => {
   const { text, closed } = await untilClosed(env.sc.url, `${chat('before-connect')}CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n`);
   expect(statuses(text), text).toEqual([200, 405]);
