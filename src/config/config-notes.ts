@@ -143,3 +143,19 @@ export function otlpWithoutPath(cfg: Config): string[] {
     `observe.otlp.endpoint (${base}) has no path: spans are POSTed to it as written, and an OTLP/HTTP collector takes traces at /v1/traces: write ${base}/v1/traces`,
   ];
 }
+
+/** Above this, stored Responses held in memory (a `memory` ledger) are noted: the sidecar's memory goals are ~150 MB. */
+export const MEMORY_RESPONSES_NOTE_BYTES = 64 * 1024 ** 2;
+
+/**
+ * A `memory` ledger keeps the stored Responses in the process's memory too (SQLite `:memory:`), up
+ * to `storage.responses.maxBytes` (1 GiB by default): any client could grow the sidecar by that
+ * much with `store: true` requests (a helper grew one to 563 MB with 150 requests of 400 KB).
+ */
+export function memoryResponses(cfg: Config): string[] {
+  const max = cfg.storage.responses.maxBytes;
+  if (cfg.storage.ledger !== 'memory' || max <= MEMORY_RESPONSES_NOTE_BYTES) return [];
+  return [
+    `storage.ledger is memory, so stored Responses are held in this process's memory too, up to storage.responses.maxBytes (${max} bytes): set it lower (${MEMORY_RESPONSES_NOTE_BYTES} = 64 MiB, say) or use a sqlite: ledger`,
+  ];
+}

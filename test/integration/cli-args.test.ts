@@ -184,6 +184,11 @@ describe('switchyard check-config', () => {
       'note: observe.otlp.endpoint (http://127.0.0.1:4318) has no path: spans are POSTed to it as written, and an OTLP/HTTP collector takes traces at /v1/traces: write http://127.0.0.1:4318/v1/traces',
     );
     expect(check({ ...cfg(2, 0.05), observe: { otlp: { endpoint: 'http://127.0.0.1:4318/v1/traces' } } }).stderr).not.toContain('note:');
+    // A memory ledger holds the stored Responses in memory too, 1 GiB of them by default: said, with the fix.
+    expect(check({ ...cfg(2, 0.05), storage: { ledger: 'memory' } }).stderr).toContain(
+      "note: storage.ledger is memory, so stored Responses are held in this process's memory too, up to storage.responses.maxBytes (1073741824 bytes): set it lower",
+    );
+    expect(check({ ...cfg(2, 0.05), storage: { ledger: 'memory', responses: { maxBytes: 64 * 1024 ** 2 } } }).stderr).not.toContain('note:');
     const fine = check(cfg(2, 0.05));
     expect(fine.status).toBe(0);
     expect(fine.stderr).not.toContain('note:');
