@@ -62,6 +62,8 @@ export interface EndpointContext {
   latencyEwma: number | null;
   /** Peak-sensitive EWMA: jumps to a slower sample at once, decays towards faster ones (used for selection). */
   peakEwma: number | null;
+  /** When the latest latency was measured (a success's `at`); null before any. */
+  latencyAt: number | null;
   ttftEwma: number | null;
   /** Throttled or circuit-open until this time. */
   retryAt: number | null;
@@ -90,6 +92,14 @@ const ewma = (prev: number | null, sample: number): number => (prev === null ? s
 
 /** Peak EWMA (as in Finagle's load balancer): a slow endpoint is penalised at once, forgiven gradually. */
 const peakEwma = (prev: number | null, sample: number): number => (prev === null || sample > prev ? sample : prev + EWMA_ALPHA * (sample - prev));
+
+/**
+ * A latency measured longer ago than this is history: a latency wish no longer rules the endpoint
+ * out by it (runtime/endpoints.ts wishLatencyOf), and the next sample starts the peak EWMA afresh.
+ * An endpoint a wish passed over was never asked again, so its figure never changed: a slow spell
+ * long over kept it out of every request with the wish, which then failed while it was idle.
+ */
+export const LATENCY_STALE_MS = 30_000;
 
 /** RPM full: not even one more request fits. TPM full: the window holds its whole limit. */
 export function windowFull(ctx: Pick<EndpointContext, 'settings' | 'rpmTat' | 'tpmTat'>, now: number): boolean {
@@ -148,7 +158,8 @@ function succeeded(ctx: EndpointContext, ev: Extract<EndpointEvent, { type: 'ups
     successes: ctx.successes + 1,
     latencies,
     latencyEwma: ewma(ctx.latencyEwma, ev.latencyMs),
-    peakEwma: peakEwma(ctx.peakEwma, ev.latencyMs),
+    peakEwma: ctx.latencyAt === null || ev.at - ctx.latencyAt > LATENCY_STALE_MS ? ev.latencyMs : peakEwma(ctx.peakEwma, ev.latencyMs),
+    latencyAt: ev.at,
     ttftEwma: ev.ttftMs === null ? ctx.ttftEwma : ewma(ctx.ttftEwma, ev.ttftMs),
   });
   if (healthy && ctx.reason !== null) u.reason = null;
@@ -357,6 +368,7 @@ export const endpointMachine = setup({
     latencies: [],
     latencyEwma: null,
     peakEwma: null,
+    latencyAt: null,
     ttftEwma: null,
     retryAt: null,
     reason: null,

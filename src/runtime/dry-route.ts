@@ -18,7 +18,7 @@ import type { Hints } from './api.js';
 import { nativeOf } from '../apis/native.js';
 import { cascadeOn } from './cascade.js';
 import type { RuntimeCore } from './core.js';
-import { availability, inFlightOf, latencyOf, tooSlow, type EndpointHandle } from './endpoints.js';
+import { availability, inFlightOf, latencyOf, tooSlow, withinWish, type EndpointHandle } from './endpoints.js';
 import { asciiReason, countPrompt, estTokens, exactPromptCount } from './request-prep.js';
 import { translatableCandidates, translationError, untakeableEndpoints, untranslatableBy, untranslatableNote, usableFor } from './translatable.js';
 
@@ -185,7 +185,7 @@ function choose(rt: RuntimeCore, body: ChatBody, hints: Hints, plan: RoutePlan, 
       continue;
     }
     const all = (rt.byModel.get(model) ?? []).filter((h) => !untakeable.includes(h.id));
-    const eps = all.filter((h) => hints.maxLatencyMs === null || latencyOf(h) <= hints.maxLatencyMs);
+    const eps = all.filter((h) => hints.maxLatencyMs === null || withinWish(h, hints.maxLatencyMs));
     if (eps.length < all.length) slowSkipped = true;
     if (all.length > 0 && eps.length === 0) slow.push(model);
     const h = eps.filter((e) => availability(e, now, est).ok).sort((a, b) => load(a) - load(b))[0];

@@ -9,6 +9,7 @@ import {
   bookkeeping,
   ownWindowThrottle,
   after429,
+  LATENCY_STALE_MS,
   UPSTREAM_OVERLOADED,
   windowFull,
   type endpointMachine,
@@ -40,6 +41,8 @@ export interface EndpointHandle {
   /** The provider's extra headers: `headers`, and `headersEnv` read from the environment. */
   headers: Readonly<Record<string, string>>;
   actor: EndpointActor;
+  /** The runtime's clock (its scheduler's `now`), for how old the endpoint's figures are (withinWish). */
+  clock?: () => number;
   /** Settings the actor was created with; reload keeps the actor when these are unchanged. */
   fingerprint: string;
   /**
@@ -189,9 +192,22 @@ export function latencyOf(h: EndpointHandle): number {
   return c.peakEwma ?? c.settings.latencyPriorMs;
 }
 
+/**
+ * Whether a latency wish of `max` ms may send a request to `h`: its latency is within it, or its
+ * latency was measured over LATENCY_STALE_MS ago and nothing is in flight there, so the figure is
+ * history and this request measures it again (a slow answer puts it out of the wish at once: the
+ * peak EWMA takes a slower sample whole). An endpoint a wish passed over was never asked again: a
+ * slow spell long over kept it out, and the wish's requests failed (502, 503) while it was idle.
+ */
+export function withinWish(h: EndpointHandle, max: number): boolean {
+  const c = h.actor.getSnapshot().context;
+  if ((c.peakEwma ?? c.settings.latencyPriorMs) <= max) return true;
+  return c.latencyAt !== null && c.inFlight === 0 && (h.clock?.() ?? c.now) - c.latencyAt > LATENCY_STALE_MS;
+}
+
 /** Every endpoint of the model is slower than the latency wish `max` (the request passes the model over for it). */
 export function tooSlow(endpoints: readonly EndpointHandle[] | undefined, max: number | null): boolean {
-  return max !== null && endpoints !== undefined && endpoints.length > 0 && endpoints.every((h) => latencyOf(h) > max);
+  return max !== null && endpoints !== undefined && endpoints.length > 0 && endpoints.every((h) => !withinWish(h, max));
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { own } from '../config/lookup.js';
 import type { RuntimeCore } from './core.js';
-import { availability, inFlightOf, latencyOf, type EndpointHandle } from './endpoints.js';
+import { availability, inFlightOf, latencyOf, withinWish, type EndpointHandle } from './endpoints.js';
 
 export interface PickRequest {
   excluded: readonly string[];
@@ -51,7 +51,7 @@ const load = (h: EndpointHandle): number => latencyOf(h) * (inFlightOf(h) + 1);
 
 /** Whether `h` may be tried at all: not excluded, able to take the body, and within the latency limit. */
 const eligible = (h: EndpointHandle, req: PickRequest, pc: PickContext): boolean =>
-  !req.excluded.includes(h.id) && (pc.skip.length === 0 || !pc.skip.includes(h.id)) && (pc.maxLatencyMs === null || latencyOf(h) <= pc.maxLatencyMs);
+  !req.excluded.includes(h.id) && (pc.skip.length === 0 || !pc.skip.includes(h.id)) && (pc.maxLatencyMs === null || withinWish(h, pc.maxLatencyMs));
 
 export function pickEndpoint(rt: RuntimeCore, req: PickRequest, pc: PickContext): PickResult {
   // Someone waits: an endpoint a waiter ahead of this request claims is left to it.

@@ -29,7 +29,7 @@ import {
 import type { ChatCall, ChatSink } from './api.js';
 import { refusesEveryModel, type ReserveResult } from './budget.js';
 import { AttemptFailure, continuationCap, runAttempt, type AttemptSuccess, type NativeBody } from './attempt.js';
-import { availability, heldForOverload, latencyOf, probeRound, tooSlow, type EndpointHandle } from './endpoints.js';
+import { availability, heldForOverload, latencyOf, probeRound, tooSlow, withinWish, type EndpointHandle } from './endpoints.js';
 import { decide, type EndpointVerdict } from './retry-policy.js';
 import { StreamSession } from './stream-session.js';
 import type { RuntimeCore } from './core.js';
@@ -299,7 +299,7 @@ export class RequestDriver {
     for (const m of this.plan.candidates) {
       if (m === served?.model) break;
       const eps = this.rt.byModel.get(m) ?? [];
-      if (eps.length > 0 && !this.overCost.includes(m) && eps.every((h) => latencyOf(h) > max)) out.push(m);
+      if (eps.length > 0 && !this.overCost.includes(m) && eps.every((h) => !withinWish(h, max))) out.push(m);
     }
     return out;
   }
@@ -466,7 +466,7 @@ export class RequestDriver {
       if (continuing && !this.continuesOn(m)) continue;
       for (const h of this.rt.byModel.get(m) ?? []) {
         if (h === current || ctx.per[h.id] !== undefined || ctx.excluded.includes(h.id) || this.untakeable.includes(h.id)) continue;
-        if ((max !== null && latencyOf(h) > max) || h.actor.getSnapshot().value === 'circuit-open') continue;
+        if ((max !== null && !withinWish(h, max)) || h.actor.getSnapshot().value === 'circuit-open') continue;
         fn(h);
       }
     }
@@ -516,7 +516,7 @@ export class RequestDriver {
   private tooSlow(): number | null {
     const max = this.call.hints.maxLatencyMs;
     if (max === null) return null;
-    const fast = (this.plan?.candidates ?? []).some((m) => (this.rt.byModel.get(m) ?? []).some((h) => latencyOf(h) <= max));
+    const fast = (this.plan?.candidates ?? []).some((m) => (this.rt.byModel.get(m) ?? []).some((h) => withinWish(h, max)));
     return fast ? null : max;
   }
 

@@ -637,6 +637,7 @@ export class Runtime implements RuntimeCore {
             apiKey,
             headers,
             actor,
+            clock: this.now,
             fingerprint: fp,
           }),
         });

@@ -15,6 +15,7 @@ import { configSchema } from '../../src/config/schema.js';
 import type { ChatCall } from '../../src/runtime/api.js';
 import type { BudgetStore } from '../../src/runtime/budget.js';
 import { Runtime } from '../../src/runtime/runtime.js';
+import { LATENCY_STALE_MS } from '../../machines/endpoint.machine.js';
 import type { Scheduler } from '../../src/runtime/scheduler.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import type { AttemptInput } from '../../src/runtime/attempt.js';
@@ -490,6 +491,26 @@ describe('request driver on a simulated clock', () => {
       expect(clock.now()).toBe(T0);
     },
   );
+
+  it("a latency wish's endpoint measured slow over LATENCY_STALE_MS ago is asked again while the fast one is down, and measured afresh (a slow spell long over kept it out of the wish: 502 and 503 while it was idle)", async () => {
+    const r = await runtime({ failureThreshold: 1, recoveryMs: 600_000 }, {}, { a: { ...twoEndpoints.a, fallbacks: [] } });
+    const slow = r.byModel.get('a')!.find((h) => h.id === 'a@c')!;
+    // a@c answered in 745 ms once, at T0.
+    slow.actor.send({ type: 'request.dispatched', at: clock.now(), estTokens: 10 });
+    slow.actor.send({ type: 'upstream.succeeded', at: clock.now(), latencyMs: 745, ttftMs: null, tokens: 5, estTokens: 10 });
+    sim.setFault('up-a', { kind: 'http_error', status: 500, times: 1 });
+    const wish = { maxLatencyMs: 400 };
+    // Within the stale time its figure counts: a@p's failure opens its circuit and nothing within the wish is left.
+    const early = start(r, {}, null, wish);
+    await early.done;
+    expect([early.sink.status, upstreamCalls('up-c')]).toEqual([502, 0]);
+    clock.advance(LATENCY_STALE_MS + 1);
+    const later = start(r, {}, null, wish);
+    await later.done;
+    expect([later.sink.status, later.sink.headers['x-switchyard-endpoint'], upstreamCalls('up-c')]).toEqual([200, 'a@c', 1]);
+    // Measured afresh (0 ms on this clock), not averaged into the old 745.
+    expect(r.state().endpoints.find((e) => e.id === 'a@c')?.latency.peakEwma).toBe(0);
+  });
 
   it('a 500 without retry-after keeps its quick retry on the same endpoint beside an idle sibling (a transient fault, a backoff of 100 ms)', async () => {
     const r = await runtime({}, {}, twoEndpoints);

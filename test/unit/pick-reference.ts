@@ -5,7 +5,7 @@
  */
 import { own } from '../../src/config/lookup.js';
 import type { RuntimeCore } from '../../src/runtime/core.js';
-import { availability, latencyOf, type EndpointHandle } from '../../src/runtime/endpoints.js';
+import { availability, latencyOf, withinWish, type EndpointHandle } from '../../src/runtime/endpoints.js';
 import type { PickContext, PickRequest, PickResult } from '../../src/runtime/pick.js';
 
 const load = (h: EndpointHandle): number => latencyOf(h) * (h.actor.getSnapshot().context.inFlight + 1);
@@ -19,7 +19,7 @@ function* candidateEndpoints(rt: RuntimeCore, req: PickRequest, pc: PickContext)
     if (req.committed && pc.freshAnswer !== true && (!mc.capabilities.includes('prefill') || pc.toolCallsSent)) continue;
     const maxLatency = pc.maxLatencyMs;
     const eps = (rt.byModel.get(model) ?? []).filter(
-      (h) => !req.excluded.includes(h.id) && !pc.skip.includes(h.id) && (maxLatency === null || latencyOf(h) <= maxLatency),
+      (h) => !req.excluded.includes(h.id) && !pc.skip.includes(h.id) && (maxLatency === null || withinWish(h, maxLatency)),
     );
     eps.sort((a, b) => load(a) - load(b));
     yield* eps;
