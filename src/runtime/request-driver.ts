@@ -271,9 +271,17 @@ export class RequestDriver {
         out.push(`failed over from ${m}`);
         continue;
       }
-      // Named only when none of its endpoints could take the request (the first one's reason).
+      // Named only when none of its endpoints within the latency wish could take the request (the
+      // first one's reason); those over the wish are counted (an endpoint free but over the wish
+      // left the answer saying only "every candidate endpoint is busy, circuit-open or throttled").
       let why: string | null = null;
+      let slowEndpoints = 0;
+      const takes = this.takes();
       for (const h of this.rt.byModel.get(m) ?? []) {
+        if (takes !== undefined && !takes(h)) {
+          slowEndpoints++;
+          continue;
+        }
         const a = availability(h, now, this.est);
         if (a.ok) {
           why = null;
@@ -281,7 +289,8 @@ export class RequestDriver {
         }
         why ??= a.why;
       }
-      if (why !== null) out.push(`${m} ${why}`);
+      const over = slowEndpoints === 0 ? '' : ` (${slowEndpoints} more endpoint${slowEndpoints === 1 ? '' : 's'} over x-switchyard-max-latency-ms)`;
+      if (why !== null) out.push(`${m} ${why}${over}`);
     }
     return out;
   }
@@ -325,7 +334,7 @@ export class RequestDriver {
       capCut: this.capCut,
       unboundedPrompt: ctx.refusal !== null && this.bound(null) === Infinity,
       clientDeadline: this.call.hints.timeoutMs != null,
-      retryAfterSeconds: () => this.rt.retryAfterSeconds(this.waitedFor()),
+      retryAfterSeconds: () => this.rt.retryAfterSeconds(this.waitedFor(), this.takes()),
       unavailable: () => (this.plan ? this.unavailable(this.plan.candidates, [], this.rt.now()) : []),
       heldForOverload: () => (this.plan?.candidates ?? []).some((m) => (this.rt.byModel.get(m) ?? []).some((h) => heldForOverload(h, this.rt.now()))),
     });
@@ -391,7 +400,7 @@ export class RequestDriver {
     if (out.error.code !== 'budget_exceeded' || !this.plan) return out;
     const down = this.unavailable(this.plan.candidates, this.slowAhead(null), this.rt.now());
     if (down.length === 0) return out;
-    const after = this.rt.retryAfterSeconds(this.waitedFor());
+    const after = this.rt.retryAfterSeconds(this.waitedFor(), this.takes());
     const headers: Record<string, string> =
       after > MAX_SDK_RETRY_AFTER_S ? { 'retry-after': String(after), 'x-should-retry': 'false' } : { 'retry-after': String(after) };
     return {
@@ -409,6 +418,12 @@ export class RequestDriver {
    * free now, and a `retry-after: 1` from them hid a 120 s throttle on the others); all of them
    * when every one was.
    */
+  /** The endpoints this request could go to at all: within its latency wish (all without one). */
+  private takes(): ((h: EndpointHandle) => boolean) | undefined {
+    const max = this.call.hints.maxLatencyMs;
+    return max === null ? undefined : (h) => withinWish(h, max);
+  }
+
   private waitedFor(): string[] {
     const all = this.plan?.candidates ?? [];
     // Nor those the cap would refuse once reached (passed over for latency first, never picked: a

@@ -402,11 +402,13 @@ export class Runtime implements RuntimeCore {
     return best;
   }
 
-  retryAfterSeconds(models: string[]): number {
+  retryAfterSeconds(models: string[], takes?: (h: EndpointHandle) => boolean): number {
     const now = this.now();
     let earliest = Infinity;
     for (const m of models) {
       for (const h of this.byModel.get(m) ?? []) {
+        // An endpoint that could not take the request anyway (over its latency wish) frees nothing for it.
+        if (takes !== undefined && !takes(h)) continue;
         const at = h.actor.getSnapshot().context.retryAt;
         earliest = Math.min(earliest, at ?? now + 1000);
       }

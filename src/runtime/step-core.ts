@@ -7,6 +7,7 @@ import type { LedgerRow, LedgerStore } from '../accounting/ledger.js';
 import type { Config } from '../config/schema.js';
 import type { RequestRecord, RuntimeCore } from './core.js';
 import type { CancelSignal } from './cancel.js';
+import type { EndpointHandle } from './endpoints.js';
 
 export class StepCore implements RuntimeCore {
   /** The rows the step's flow wrote (one per flow). */
@@ -90,8 +91,8 @@ export class StepCore implements RuntimeCore {
   modelStats(model: string): { latencyMs: number; inFlight: number } {
     return this.rt.modelStats(model);
   }
-  retryAfterSeconds(models: string[]): number {
-    return this.rt.retryAfterSeconds(models);
+  retryAfterSeconds(models: string[], takes?: (h: EndpointHandle) => boolean): number {
+    return this.rt.retryAfterSeconds(models, takes);
   }
   endpointEvent(h: Parameters<RuntimeCore['endpointEvent']>[0], ev: Parameters<RuntimeCore['endpointEvent']>[1]): void {
     this.rt.endpointEvent(h, ev);

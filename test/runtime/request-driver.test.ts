@@ -512,6 +512,22 @@ describe('request driver on a simulated clock', () => {
     expect(r.state().endpoints.find((e) => e.id === 'a@c')?.latency.peakEwma).toBe(0);
   });
 
+  it("the 503 of a latency wish whose one fast endpoint is circuit-open names it and the endpoints over the wish, with that circuit's retry-after (it said 'every candidate endpoint is busy, circuit-open or throttled', retry-after 1)", async () => {
+    const r = await runtime({ failureThreshold: 1, recoveryMs: 8_000 }, {}, { a: { ...twoEndpoints.a, fallbacks: [] } });
+    const slow = r.byModel.get('a')!.find((h) => h.id === 'a@c')!;
+    slow.actor.send({ type: 'request.dispatched', at: clock.now(), estTokens: 10 });
+    slow.actor.send({ type: 'upstream.succeeded', at: clock.now(), latencyMs: 745, ttftMs: null, tokens: 5, estTokens: 10 });
+    sim.setFault('up-a', { kind: 'http_error', status: 500, times: 1 });
+    const first = start(r, {}, null, { maxLatencyMs: 400 });
+    await first.done;
+    expect(first.sink.status).toBe(502);
+    const next = start(r, {}, null, { maxLatencyMs: 400 });
+    await next.done;
+    expect([next.sink.status, next.sink.error?.code, next.sink.error?.headers['retry-after']]).toEqual([503, 'no_endpoint_available', '8']);
+    expect(next.sink.error?.message).toContain('a circuit-open (1 more endpoint over x-switchyard-max-latency-ms)');
+    expect(upstreamCalls('up-c')).toBe(0);
+  });
+
   it('a 500 without retry-after keeps its quick retry on the same endpoint beside an idle sibling (a transient fault, a backoff of 100 ms)', async () => {
     const r = await runtime({}, {}, twoEndpoints);
     sim.setFault('up-a', { kind: 'http_error', status: 500, times: 1 });
