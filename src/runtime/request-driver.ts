@@ -1149,7 +1149,8 @@ export class RequestDriver {
       attemptsLeft: ctx.maxTotalAttempts - ctx.attempts,
       ...this.untried(h),
       sameCanContinue: this.sameCanContinue(h),
-      uncommitted: !ctx.committed,
+      // Nothing written to the client: no commit, and no stream that began (a relayed one commits by its own events).
+      uncommitted: !ctx.committed && this.session?.committed !== true,
       rng: this.rt.rng,
     };
     let d = decide(fault, retryState, this.rt.cfg.resilience);

@@ -18,8 +18,8 @@
  *   headers / first-token limit         failed (counts)       fail over, never the same endpoint again
  *   stream cut / in-stream error        failed (counts)       fail over (continue the answer if already committed); with no
  *     / idle limit                                            other endpoint left: one quick retry on the same one, for a
- *                                                             stream not committed yet (`uncommitted`) or one it can
- *                                                             continue (`sameCanContinue`)
+ *                                                             cut or stall before anything reached the client
+ *                                                             (`uncommitted`) or a stream it can continue (`sameCanContinue`)
  *   401 / 403                           failed (auth, counts) fail over, logged loudly
  *   403 whose body is not JSON          released              fail over, logged loudly (a WAF or proxy in front of the
  *     (an HTML page)                                           provider refused what it saw, often this request's
@@ -115,10 +115,10 @@ export interface RetryState {
    */
   sameCanContinue?: boolean;
   /**
-   * Nothing of the answer reached the client yet (the stream did not commit): a stream cut, stalled
-   * or ended by an error event before its first content is invisible to the client, and with no other
-   * endpoint left it gets the one quick retry on the same one, as a reset before headers does (it was a
-   * 502 after one attempt on a model's only endpoint).
+   * Nothing of the answer reached the client yet: a stream cut or stalled before its first content
+   * is invisible to the client, and with no other endpoint left it gets the one quick retry on the
+   * same one, as a reset before headers does (it was a 502 after one attempt on a model's only
+   * endpoint). An error event is not retried so: the upstream chose to send it.
    */
   uncommitted?: boolean;
   /**
@@ -203,7 +203,7 @@ export function decide(f: UpstreamFault, s: RetryState, r: ResilienceConfig): De
     case 'idle_timeout':
     case 'stream_cut':
     case 'stream_error':
-      return { verdict: failed(faultClassOf(f.kind)!), next: lastChance(s, r, canRetrySame) ?? { step: 'failover' }, loud: false };
+      return { verdict: failed(faultClassOf(f.kind)!), next: lastChance(s, r, canRetrySame, f.kind) ?? { step: 'failover' }, loud: false };
     // An answer that is not one (not JSON, no choices, an error body in a 200, far over its cap): the
     // endpoint's state says so, not that a stream was cut.
     // A well-formed answer this request's API cannot deliver (UnusableAnswer): the model's, not the endpoint's.
@@ -226,8 +226,11 @@ export function decide(f: UpstreamFault, s: RetryState, r: ResilienceConfig): De
  * an error event) when no other endpoint is left to continue it and this one can
  * ({@link RetryState.sameCanContinue}): the stream is continued there rather than ended with the fault.
  */
-function lastChance(s: RetryState, r: ResilienceConfig, canRetrySame: boolean): NextStep | null {
-  if ((s.sameCanContinue !== true && s.uncommitted !== true) || s.untried !== 0 || !canRetrySame || s.transientRetryUsed) return null;
+function lastChance(s: RetryState, r: ResilienceConfig, canRetrySame: boolean, kind: UpstreamFault['kind']): NextStep | null {
+  // Before anything reached the client, only a broken connection or a stall (not an error event
+  // the upstream chose to send, such as a policy's: asking again is billed for the same answer).
+  const fresh = s.uncommitted === true && kind !== 'stream_error';
+  if ((s.sameCanContinue !== true && !fresh) || s.untried !== 0 || !canRetrySame || s.transientRetryUsed) return null;
   const delay = backoffMs(s.attemptsOnEndpoint, r, s.rng);
   return delay + (s.minAttemptMs ?? 0) < s.remainingMs ? { step: 'retry_same', delayMs: delay } : null;
 }

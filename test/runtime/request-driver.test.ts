@@ -1195,11 +1195,11 @@ describe('fault table, in process on a simulated clock', () => {
       expect: ok('a', { 'up-a': 2, 'up-b': 0 }, [100], '2'),
     },
     {
-      name: "a stream error event before its first token on a model's only endpoint: the one quick retry there",
+      name: "a stream error event before its first token on a model's only endpoint: no retry there (the upstream chose to send it), the 502",
       faults: [['up-a', { kind: 'stream_error_event', afterTokens: 0, times: 1 }]],
       stream: true,
       models: { a: { fallbacks: [] } },
-      expect: ok('a', { 'up-a': 2, 'up-b': 0 }, [100], '2'),
+      expect: { status: 502, calls: { 'up-a': 1, 'up-b': 0 }, waits: [] },
     },
     {
       name: 'malformed_chunk does not apply to a JSON answer',

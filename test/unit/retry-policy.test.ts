@@ -170,7 +170,13 @@ describe('a stream that broke part way with no other endpoint left', () => {
     expect(decide(fault(kind), state(alone), R).next).toEqual({ step: 'failover' });
   });
 
-  it.each(['stream_cut', 'stream_error', 'idle_timeout'] as const)(
+  it('an error event before anything reached the client is not retried so: the upstream chose to send it (a policy refusal would be billed again)', () => {
+    expect(decide(fault('stream_error'), state({ untried: 0, attemptsLeft: 5, sameCanContinue: false, uncommitted: true }), R).next).toEqual({
+      step: 'failover',
+    });
+  });
+
+  it.each(['stream_cut', 'idle_timeout'] as const)(
     '%s before anything reached the client (uncommitted): the one quick retry on the only endpoint, whatever its model can continue',
     (kind) => {
       const fresh = { untried: 0, attemptsLeft: 5, sameCanContinue: false, uncommitted: true };
