@@ -645,7 +645,7 @@ export class RequestDriver {
       return { type: 'endpoint.none', at, waitable: false, earliest: null, unknown: false };
     // Its place in line from its first look on (a request that never waits holds a ticket it never uses).
     this.ticket ??= this.rt.queue.ticket();
-    const r = this.rt.pick(this.call.requestId, cmd, {
+    const pc = {
       order: this.ticket.n,
       candidates: this.plan?.candidates ?? [],
       skip: this.untakeable,
@@ -654,7 +654,14 @@ export class RequestDriver {
       maxLatencyMs: this.call.hints.maxLatencyMs,
       estTokens: this.est,
       now: at,
-    });
+    };
+    // A fail-over goes to an endpoint this request has not tried when one can take it now, before
+    // one it tried whose throttle has ended: two siblings answering 503s with a short retry-after
+    // took turns (each a retry) until retry.maxTotalAttempts ran out, and the healthy fallback was
+    // never asked. Only when none of those can, one it tried (a throttle waited for).
+    const tried = cmd.pinned === null ? Object.keys(this.snap.context.per) : [];
+    const untriedFirst = tried.length > 0 ? this.rt.pick(this.call.requestId, cmd, { ...pc, skip: [...pc.skip, ...tried] }) : null;
+    const r = untriedFirst?.type === 'picked' ? untriedFirst : this.rt.pick(this.call.requestId, cmd, pc);
     if (r.type !== 'picked') {
       this.freesAt = r.unknown ? null : r.earliest;
       this.claims = r.claims ?? [];

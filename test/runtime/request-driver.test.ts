@@ -528,6 +528,16 @@ describe('request driver on a simulated clock', () => {
     expect(upstreamCalls('up-c')).toBe(0);
   });
 
+  it('two siblings answering 503s with a short retry-after: the fallback model is asked before the attempts run out (they took turns until maxTotalAttempts and the fallback was never asked)', async () => {
+    const r = await runtime({ retry: { maxAttempts: 3, maxTotalAttempts: 6, baseDelayMs: 200, maxDelayMs: 800 } }, {}, twoEndpoints);
+    sim.setFault('up-a', { kind: 'http_error', status: 503, retryAfterSec: 1 });
+    sim.setFault('up-c', { kind: 'http_error', status: 503, retryAfterSec: 1 });
+    const { sink, done } = start(r);
+    await runToEnd(done);
+    expect([sink.status, sink.headers['x-switchyard-model'], upstreamCalls('up-b')]).toEqual([200, 'b', 1]);
+    expect(upstreamCalls('up-a') + upstreamCalls('up-c')).toBeLessThanOrEqual(3);
+  });
+
   it('a 500 without retry-after keeps its quick retry on the same endpoint beside an idle sibling (a transient fault, a backoff of 100 ms)', async () => {
     const r = await runtime({}, {}, twoEndpoints);
     sim.setFault('up-a', { kind: 'http_error', status: 500, times: 1 });
