@@ -389,6 +389,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     onBudgetGranted: hub.budgetApplied,
     ...(shared ? { shared } : {}),
   });
+  hub.replacedActor = (id) => runtime.replacedActor(id);
   liveCfg = () => runtime.cfg;
   metrics = new Metrics(() => runtime.state());
   const counts = new ApiCounts(metrics.registry);

@@ -21,6 +21,11 @@ export interface HubRecord {
   to: string | null;
   event: Record<string, unknown> | null;
   context: Record<string, unknown> | null;
+  /**
+   * The record is of an endpoint actor a reload replaced, draining its attempts in flight (its
+   * failures can open its own circuit): not the endpoint `/switchyard/state` shows under that name.
+   */
+  replaced?: true;
 }
 
 type Listener = (r: HubRecord) => void;
@@ -173,6 +178,9 @@ export class InspectionHub {
   private readonly budgetCounts = new Map<string, { granted: number; refused: number }>();
   private readonly listeners = new Set<Listener>();
   private readonly allListeners = new Set<Listener>();
+  /** Whether an actor (its system id) is an endpoint's a reload replaced (set by the sidecar: the runtime knows). */
+  replacedActor: ((actorId: string) => boolean) | null = null;
+
   /** Extra raw observers (the Stately bridge). */
   private readonly raw = new Set<(ev: InspectionEvent) => void>();
 
@@ -196,7 +204,16 @@ export class InspectionHub {
       if (ctx && 'granted' in ctx && 'refused' in ctx) this.budgetDecision(actor, ev.event, ctx);
       if (from === to) return;
       this.last.set(actor, to);
-      this.push({ kind: 'transition', actor: publicId(actor), from, to, event: sanitize(ev.event) as Record<string, unknown>, context: summary(ctx) });
+      const rec: Omit<HubRecord, 'seq' | 'at'> = {
+        kind: 'transition',
+        actor: publicId(actor),
+        from,
+        to,
+        event: sanitize(ev.event) as Record<string, unknown>,
+        context: summary(ctx),
+      };
+      if (this.replacedActor?.(actor) === true) rec.replaced = true;
+      this.push(rec);
     } catch {
       // Inspection must never break the actor system.
     }

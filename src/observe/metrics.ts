@@ -374,7 +374,8 @@ export class Metrics {
   }
 
   onRecord(r: HubRecord): void {
-    if (r.kind === 'transition' && r.from !== null) {
+    // A replaced endpoint's draining actor is not the endpoint the state and these series show.
+    if (r.kind === 'transition' && r.from !== null && r.replaced !== true) {
       const actor = r.actor; // the endpoint's public id (hub.ts publicId), not a replaced actor's `#N`
       // Endpoint states by the contract's names (the machine's own since they were renamed; kept as the one mapping point).
       const name = actor.startsWith('endpoint:') ? (s: string) => PUBLIC_STATE[s as EndpointStateValue] ?? s : (s: string) => s;

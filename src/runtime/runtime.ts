@@ -416,6 +416,14 @@ export class Runtime implements RuntimeCore {
     return Number.isFinite(earliest) ? Math.max(1, Math.ceil((earliest - now) / 1000)) : 1;
   }
 
+  /** Whether an actor (its system id, `endpoint:<key>`) is an endpoint actor no longer current: a reload replaced or removed it. */
+  replacedActor(actorId: string): boolean {
+    return actorId.startsWith('endpoint:') && this.retiredKeys.has(actorId.slice('endpoint:'.length));
+  }
+
+  /** The actor keys of endpoints a reload replaced or removed (the latest 10,000). */
+  private readonly retiredKeys = new Set<string>();
+
   /** `/readyz`: config loaded, the ledger taking rows, and at least one endpoint not circuit-open. */
   ready(): boolean {
     return this.unready() === null;
@@ -471,7 +479,12 @@ export class Runtime implements RuntimeCore {
     const retired = [...this.handles.values()].filter((h) => !nextIds.has(h.id) || fresh.some((f) => f.spawn.input.id === h.id));
     this.cfg = next;
     this.supervisor.send({ type: 'endpoints.reconfigured', at: this.now(), add: fresh.map((f) => f.spawn), remove: [] });
-    for (const h of retired) this.handles.delete(h.id);
+    for (const h of retired) {
+      this.handles.delete(h.id);
+      this.retiredKeys.add(h.actorKey);
+      // Bounded: the oldest (long drained) go first.
+      if (this.retiredKeys.size > 10_000) this.retiredKeys.delete(this.retiredKeys.values().next().value!);
+    }
     for (const h of keptHandles) this.handles.set(h.id, h);
     const now = this.now();
     for (const f of fresh) {

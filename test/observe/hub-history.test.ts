@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GRANT_HISTORY, InspectionHub, type HubRecord } from '../../src/observe/hub.js';
+import { Metrics } from '../../src/observe/metrics.js';
+import type { StateView } from '../../src/runtime/state-view.js';
 
 const ctx = (granted: number, refused: number) => ({ now: 0, rollAt: 0, lines: [], granted, refused });
 
@@ -129,5 +131,32 @@ describe("a replaced endpoint's records", () => {
       ['endpoint:a@p', null, 'healthy'],
       ['endpoint:a@p', 'healthy', 'circuitOpen'],
     ]);
+  });
+});
+
+describe("a replaced endpoint's draining actor", () => {
+  it('has its records marked replaced (its circuit opening is not the endpoint the state shows), and metrics do not count them', async () => {
+    const hub = new InspectionHub(50, () => 7);
+    hub.replacedActor = (id) => id === 'endpoint:a@p';
+    const snap = (id: string, value: string) =>
+      hub.observe({ type: '@xstate.snapshot', actorRef: { id }, event: { type: 'x' }, snapshot: { value, context: {} } } as unknown as Parameters<
+        InspectionHub['observe']
+      >[0]);
+    const metrics = new Metrics(() => ({ endpoints: [], budgets: [], supervisor: { queueDepth: 0 } }) as unknown as StateView);
+    hub.subscribe((r) => metrics.onRecord(r));
+    snap('endpoint:a@p', 'healthy');
+    snap('endpoint:a@p#1', 'healthy');
+    snap('endpoint:a@p', 'circuitOpen'); // the old actor's attempts in flight failed
+    snap('endpoint:a@p#1', 'throttled'); // the current one
+    const h = hub.history().filter((r) => r.kind === 'transition');
+    expect(h.map((r) => [r.actor, r.to, r.replaced ?? false])).toEqual([
+      ['endpoint:a@p', 'healthy', true],
+      ['endpoint:a@p', 'healthy', false],
+      ['endpoint:a@p', 'circuitOpen', true],
+      ['endpoint:a@p', 'throttled', false],
+    ]);
+    const text = await metrics.text();
+    expect(text).toMatch(/switchyard_transitions_total\{actor="endpoint:a@p",from="healthy",to="throttled"\} 1/);
+    expect(text).not.toMatch(/to="circuit-open"|to="circuitOpen"/);
   });
 });

@@ -87,6 +87,8 @@ describe('Runtime.reload', () => {
     expect(b1.actorKey).toMatch(/^b@p#\d+$/);
     expect(b1.actor.getSnapshot().context.settings.rpm).toBe(7);
     expect(b1.actor.getSnapshot().context.requests).toBe(0);
+    // The inspection records name both `endpoint:b@p`; the draining one's are marked replaced.
+    expect([r.replacedActor(b0.id), r.replacedActor(`endpoint:${b1.actorKey}`), r.replacedActor(a0.id)]).toEqual([true, false, false]);
     expect(r.byModel.get('b')).toEqual([b1]);
     expect(r.cfg.routing.routes.extra).toEqual(['a']);
     // The old b still holds its in-flight request; it stops once that is done.
