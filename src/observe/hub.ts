@@ -251,14 +251,17 @@ export class InspectionHub {
   }
 
   private forwardAll(ev: InspectionEvent): void {
-    const base = { kind: 'inspection' as const, actor: publicId(idOf(ev.actorRef)), from: null, to: null, context: null };
+    let context: Record<string, unknown> | null = null;
     let event: Record<string, unknown>;
     if (ev.type === '@xstate.event') event = { inspection: ev.type, event: sanitize(ev.event), source: ev.sourceRef ? publicId(idOf(ev.sourceRef)) : null };
-    else if (ev.type === '@xstate.snapshot')
-      event = { inspection: ev.type, event: sanitize(ev.event), value: (ev.snapshot as { value?: unknown }).value ?? null };
-    else if (ev.type === '@xstate.action') event = { inspection: ev.type, action: ev.action.type };
+    else if (ev.type === '@xstate.snapshot') {
+      const snap = ev.snapshot as { value?: unknown; context?: Record<string, unknown> };
+      event = { inspection: ev.type, event: sanitize(ev.event), value: snap.value ?? null };
+      // The snapshot's context as a transition record summarises it (an endpoint's counters, a budget's lines, the queue): it was null.
+      context = summary(snap.context);
+    } else if (ev.type === '@xstate.action') event = { inspection: ev.type, action: ev.action.type };
     else event = { inspection: ev.type };
-    const r: HubRecord = { ...base, seq: 0, at: this.now(), event };
+    const r: HubRecord = { kind: 'inspection', actor: publicId(idOf(ev.actorRef)), from: null, to: null, context, seq: 0, at: this.now(), event };
     for (const l of this.allListeners) l(r);
   }
 

@@ -143,6 +143,9 @@ describe('/switchyard/events', () => {
     expect([...kinds]).toEqual(expect.arrayContaining(['transition', 'inspection']));
     const inspections = new Set(all.records.filter((r) => r.rec.kind === 'inspection').map((r) => r.rec.event?.inspection));
     expect([...inspections]).toEqual(expect.arrayContaining(['@xstate.event', '@xstate.snapshot']));
+    // A snapshot record carries the actor's context as a transition record summarises it (it was null).
+    const endpointSnap = all.records.find((r) => r.rec.event?.inspection === '@xstate.snapshot' && r.rec.actor.startsWith('endpoint:'));
+    expect(endpointSnap?.rec.context).toMatchObject({ inFlight: expect.any(Number), requests: expect.any(Number) });
   });
 
   it('says when its option is wrong, as /switchyard/spend does (?all=yes and an unknown option gave the plain stream)', async () => {
