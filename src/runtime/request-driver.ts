@@ -335,6 +335,7 @@ export class RequestDriver {
       unboundedPrompt: ctx.refusal !== null && this.bound(null) === Infinity,
       clientDeadline: this.call.hints.timeoutMs != null,
       retryAfterSeconds: () => this.rt.retryAfterSeconds(this.waitedFor(), this.takes()),
+      allOpenSeconds: () => this.allOpenSeconds(),
       unavailable: () => (this.plan ? this.unavailable(this.plan.candidates, [], this.rt.now()) : []),
       heldForOverload: () => (this.plan?.candidates ?? []).some((m) => (this.rt.byModel.get(m) ?? []).some((h) => heldForOverload(h, this.rt.now()))),
     });
@@ -418,6 +419,19 @@ export class RequestDriver {
    * free now, and a `retry-after: 1` from them hid a 120 s throttle on the others); all of them
    * when every one was.
    */
+  /** Seconds until a candidate endpoint's circuit lets a request through, when every candidate endpoint is circuit-open; else null. */
+  private allOpenSeconds(): number | null {
+    const now = this.rt.now();
+    let earliest = Infinity;
+    for (const m of this.plan?.candidates ?? [])
+      for (const h of this.rt.byModel.get(m) ?? []) {
+        const s = h.actor.getSnapshot();
+        if (s.value !== 'circuit-open') return null;
+        earliest = Math.min(earliest, s.context.retryAt ?? now);
+      }
+    return Number.isFinite(earliest) ? Math.max(1, Math.ceil((earliest - now) / 1000)) : null;
+  }
+
   /** The endpoints this request could go to at all: within its latency wish (all without one). */
   private takes(): ((h: EndpointHandle) => boolean) | undefined {
     const max = this.call.hints.maxLatencyMs;

@@ -41,6 +41,12 @@ export interface FailureInput {
   capCut?: number | null;
   /** The prompt holds a part whose size it does not show (a PDF, a file by id, a URL), reserved at the model's context window. */
   unboundedPrompt?: boolean;
+  /**
+   * Seconds until a candidate endpoint takes requests again when every one is circuit-open (the
+   * failures opened them), else null: a 502's `retry-after` is at least that (it said the upstream's
+   * 3 s while the circuit held 8, and the SDK's retry met a 503).
+   */
+  allOpenSeconds?: () => number | null;
   retryAfterSeconds: () => number;
 }
 
@@ -270,7 +276,7 @@ function exhausted(inp: FailureInput): Outcome {
       // region: 401, 402, 403; a proxy's page) is no 5xx to retry: they are told not to. A last
       // answer that said when to ask again (a 503's or 529's retry-after) is told on, so their retry
       // waits for it instead of their own half a second.
-      ...(permanent(f) ? { headers: { 'x-should-retry': 'false' } } : upstreamWait(f)),
+      ...(permanent(f) ? { headers: { 'x-should-retry': 'false' } } : upstreamWait(f, inp.allOpenSeconds?.() ?? null)),
     }),
   };
 }
@@ -281,10 +287,10 @@ function exhausted(inp: FailureInput): Outcome {
  * (as for a 503 no_endpoint_available), so a call does not hang that long. Without it they asked the
  * provider again within a second or two, twice, of its asking for ten.
  */
-function upstreamWait(f: UpstreamFault): { headers?: Record<string, string> } {
+function upstreamWait(f: UpstreamFault, openSeconds: number | null): { headers?: Record<string, string> } {
   const ms = f.kind === 'http_status' && f.status !== null && f.status >= 500 ? (f.rateLimit?.retryAfterMs ?? null) : null;
-  if (ms === null) return {};
-  const after = Math.ceil(ms / 1000);
+  if (ms === null && openSeconds === null) return {};
+  const after = Math.max(ms === null ? 0 : Math.ceil(ms / 1000), openSeconds ?? 0);
   return { headers: after > MAX_SDK_RETRY_AFTER_S ? { 'retry-after': String(after), 'x-should-retry': 'false' } : { 'retry-after': String(after) } };
 }
 

@@ -538,6 +538,21 @@ describe('request driver on a simulated clock', () => {
     expect(upstreamCalls('up-a') + upstreamCalls('up-c')).toBeLessThanOrEqual(3);
   });
 
+  it("a 502 whose failures opened every candidate's circuit says when one lets a request through again (it said the upstream's 3 s, or nothing, while the circuit held 8)", async () => {
+    const r = await runtime({ failureThreshold: 1, recoveryMs: 8_000 });
+    sim.setFault('up-b', { kind: 'http_error', status: 503, retryAfterSec: 3, times: 1 });
+    const first = start(r, { model: 'b' });
+    await first.done;
+    expect([first.sink.status, first.sink.error?.code, first.sink.error?.headers['retry-after']]).toEqual([502, 'upstream_error', '8']);
+    await r.close();
+    // A 5xx that leaves the circuit closed keeps the upstream's own wait.
+    const r2 = await runtime({ failureThreshold: 5, recoveryMs: 8_000, retry: { maxAttempts: 1 } });
+    sim.setFault('up-b', { kind: 'http_error', status: 503, retryAfterSec: 3, times: 1 });
+    const second = start(r2, { model: 'b' });
+    await runToEnd(second.done);
+    expect([second.sink.status, second.sink.error?.headers['retry-after']]).toEqual([502, '3']);
+  });
+
   it('a 500 without retry-after keeps its quick retry on the same endpoint beside an idle sibling (a transient fault, a backoff of 100 ms)', async () => {
     const r = await runtime({}, {}, twoEndpoints);
     sim.setFault('up-a', { kind: 'http_error', status: 500, times: 1 });
