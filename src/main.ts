@@ -18,7 +18,7 @@ import { modelsList, opsRoutes } from './http/ops-routes.js';
 import { createLogger, logWritesSettled } from './observe/log.js';
 import { Runtime } from './runtime/runtime.js';
 import { undersizedPools } from './config/pool-size.js';
-import { memoryResponses, timesTooShort } from './config/config-notes.js';
+import { memoryResponses, pricesPerToken, timesTooShort } from './config/config-notes.js';
 import { recordLeftOut } from './config/left-out.js';
 import { holdSighup, releaseSighup, StartupError, type ReloadResult, type ServeOptions, type Sidecar } from './runtime/sidecar.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
@@ -475,7 +475,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     const r = runtime.reload(res.config);
     applyBudgets();
     log.info(r, 'config reloaded');
-    for (const w of [...undersizedPools(res.config), ...timesTooShort(res.config), ...memoryResponses(res.config)]) log.warn(w);
+    for (const w of [...undersizedPools(res.config), ...timesTooShort(res.config), ...memoryResponses(res.config), ...pricesPerToken(res.config)]) log.warn(w);
     return { ok: true, ...r, restartRequired };
   };
 
@@ -530,7 +530,13 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       `bound to a non-loopback address without SWITCHYARD_ADMIN_TOKEN: /switchyard/*${runtime.cfg.observe.publicMetrics ? '' : ' and /metrics'} answer 401 to everyone until it is set${runtime.cfg.observe.publicMetrics ? '' : ' (or observe.publicMetrics: true opens /metrics)'}`,
     );
   }
-  for (const w of [...undersizedPools(runtime.cfg), ...timesTooShort(runtime.cfg), ...memoryResponses(runtime.cfg), ...shortSecrets(runtime.cfg, env)])
+  for (const w of [
+    ...undersizedPools(runtime.cfg),
+    ...timesTooShort(runtime.cfg),
+    ...memoryResponses(runtime.cfg),
+    ...pricesPerToken(runtime.cfg),
+    ...shortSecrets(runtime.cfg, env),
+  ])
     log.warn(w);
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;

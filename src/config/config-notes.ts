@@ -159,3 +159,27 @@ export function memoryResponses(cfg: Config): string[] {
     `storage.ledger is memory, so stored Responses are held in this process's memory too, up to storage.responses.maxBytes (${max} bytes): set it lower (${MEMORY_RESPONSES_NOTE_BYTES} = 64 MiB, say) or use a sqlite: ledger`,
   ];
 }
+
+/** A price per million tokens below this (USD) is no model's: it reads as a price per token. */
+const PER_TOKEN_PRICE = 0.001;
+
+/**
+ * Prices written per token, as LiteLLM's `input_cost_per_token` is (gpt-4.1's 0.000002), in
+ * switchyard's per-million fields: every request is billed a millionth of its cost and no budget
+ * ever trips. No model is priced under $0.001 per million tokens.
+ */
+export function pricesPerToken(cfg: Config): string[] {
+  const out: string[] = [];
+  for (const [id, m] of Object.entries(cfg.models)) {
+    const p = m.price;
+    const tiny = (['inputPerMTok', 'outputPerMTok', 'cachedInputPerMTok', 'cacheWritePerMTok'] as const).filter((k) => {
+      const v = p[k];
+      return v !== undefined && v > 0 && v < PER_TOKEN_PRICE;
+    });
+    if (tiny.length > 0)
+      out.push(
+        `models.${id}.price: ${tiny.map((k) => `${k} ${p[k]}`).join(', ')} reads as a price per token (LiteLLM's input_cost_per_token): switchyard's prices are USD per million tokens, so multiply by 1,000,000 (${tiny.map((k) => `${k}: ${+(p[k]! * 1e6).toPrecision(6)}`).join(', ')})`,
+      );
+  }
+  return out;
+}

@@ -26,6 +26,9 @@ export function validateConfig(raw: unknown): LoadResult {
     const keys = Object.keys(raw);
     const known = keysAt(configSchema, []) ?? [];
     // A misspelt key (`modles`) is a config's typo, said with its "did you mean".
+    const litellm = keys.find((k) => FROM_OTHER_GATEWAYS[k]?.startsWith('this is a LiteLLM proxy config') === true);
+    if (litellm !== undefined && !keys.some((k) => known.includes(k)))
+      return { ok: false, errors: [`(root): ${FROM_OTHER_GATEWAYS[litellm]!} (its top-level key "${litellm}" is LiteLLM's)`] };
     if (keys.length > 0 && !keys.some((k) => known.includes(k) || unknownKeyHint(k, known).startsWith(' (did you mean')))
       return {
         ok: false,
@@ -316,9 +319,37 @@ export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[
   return def.type === 'object' ? Object.keys(def.shape ?? {}) : null;
 }
 
+/**
+ * LiteLLM proxy and Portkey settings a team brings along, with where switchyard keeps the same
+ * thing: a near miss by spelling sent them elsewhere (`tpm` on a client key "did you mean rpm?" made
+ * 1000 tokens a minute 1000 requests a minute), and the rest only listed the keys a place takes.
+ */
+const FROM_OTHER_GATEWAYS: Readonly<Record<string, string>> = {
+  timeout:
+    "switchyard's time limits are resilience.requestTimeoutMs (the whole request) and headersTimeoutMs, firstTokenTimeoutMs, idleTimeoutMs (an attempt's), in milliseconds",
+  request_timeout:
+    "switchyard's time limits are resilience.requestTimeoutMs (the whole request) and headersTimeoutMs, firstTokenTimeoutMs, idleTimeoutMs (an attempt's), in milliseconds",
+  num_retries: 'retries are resilience.retry.maxAttempts (on one endpoint) and resilience.retry.maxTotalAttempts (in all)',
+  max_retries: 'retries are resilience.retry.maxAttempts (on one endpoint) and resilience.retry.maxTotalAttempts (in all)',
+  context_window_fallbacks:
+    "a model's fallbacks are models.<id>.fallbacks; a prompt over a model's context window goes to a candidate with a larger one by itself",
+  cooldown_time: 'an endpoint rests resilience.recoveryMs (milliseconds) after its circuit opens',
+  allowed_fails: "an endpoint's circuit opens after resilience.failureThreshold failures in a row",
+  max_parallel_requests: "an endpoint's parallel requests are models.<id>.endpoints[].maxConcurrent",
+  model_list: "this is a LiteLLM proxy config: switchyard's has providers: and models: (README, Config reference)",
+  litellm_settings: "this is a LiteLLM proxy config: switchyard's has providers: and models: (README, Config reference)",
+  router_settings: "this is a LiteLLM proxy config: switchyard's has providers: and models: (README, Config reference)",
+  general_settings: "this is a LiteLLM proxy config: switchyard's has providers: and models: (README, Config reference)",
+};
+
 /** `(did you mean "x"?)` for a near miss, else the keys the place takes; '' when unknown. */
 function unknownKeyHint(key: string, known: string[] | null): string {
   if (!known || known.length === 0) return '';
+  // A client key's tokens a minute: no such cap (its limit is rpm); an endpoint has one.
+  if (key === 'tpm' && known.includes('rpm'))
+    return ` (a client key is limited by rpm only; tokens a minute are an endpoint's limit, models.<id>.endpoints[].tpm)`;
+  const other = Object.hasOwn(FROM_OTHER_GATEWAYS, key) ? FROM_OTHER_GATEWAYS[key] : undefined;
+  if (other !== undefined) return ` (${other})`;
   const near = nearest(key, known);
   return near !== null ? ` (did you mean "${near}"?)` : ` (expected one of: ${known.join(', ')})`;
 }

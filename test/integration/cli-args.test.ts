@@ -189,6 +189,12 @@ describe('switchyard check-config', () => {
       "note: storage.ledger is memory, so stored Responses are held in this process's memory too, up to storage.responses.maxBytes (1073741824 bytes): set it lower",
     );
     expect(check({ ...cfg(2, 0.05), storage: { ledger: 'memory', responses: { maxBytes: 64 * 1024 ** 2 } } }).stderr).not.toContain('note:');
+    // LiteLLM's per-token prices in the per-million fields: every request billed a millionth, no budget ever trips.
+    const perToken = cfg(2, 0.05) as { models: Record<string, { price: unknown }> };
+    perToken.models.b!.price = { inputPerMTok: 0.000002, outputPerMTok: 0.000008 };
+    expect(check(perToken).stderr).toContain(
+      "note: models.b.price: inputPerMTok 0.000002, outputPerMTok 0.000008 reads as a price per token (LiteLLM's input_cost_per_token): switchyard's prices are USD per million tokens, so multiply by 1,000,000 (inputPerMTok: 2, outputPerMTok: 8)",
+    );
     const fine = check(cfg(2, 0.05));
     expect(fine.status).toBe(0);
     expect(fine.stderr).not.toContain('note:');

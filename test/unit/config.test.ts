@@ -385,6 +385,24 @@ describe('error messages', () => {
     expect(errors(validateConfig(raw))).toEqual(['server: unknown key "hots" (did you mean "host"?)']);
   });
 
+  it("a LiteLLM or Portkey setting is pointed at switchyard's own (tpm on a client key said 'did you mean rpm?', which made tokens requests)", () => {
+    const raw = rawDefaults() as Record<string, unknown>;
+    raw.resilience = { timeout: 30, num_retries: 2, allowed_fails: 3, cooldown_time: 60 };
+    raw.auth = { keys: [{ id: 'team-a', keyEnv: 'TEAM_A_KEY', tpm: 1000 }] };
+    const errs = errors(validateConfig(raw));
+    expect(errs).toContain(
+      'auth.keys[0]: unknown key "tpm" (a client key is limited by rpm only; tokens a minute are an endpoint\'s limit, models.<id>.endpoints[].tpm)',
+    );
+    expect(errs.find((e) => e.includes('"timeout"'))).toContain('resilience.requestTimeoutMs');
+    expect(errs.find((e) => e.includes('"num_retries"'))).toContain('resilience.retry.maxAttempts');
+    expect(errs.find((e) => e.includes('"allowed_fails"'))).toContain('resilience.failureThreshold');
+    expect(errs.find((e) => e.includes('"cooldown_time"'))).toContain('resilience.recoveryMs');
+    // A LiteLLM proxy config file: said so, not only "not a switchyard config".
+    expect(errors(validateConfig({ model_list: [{ model_name: 'gpt-4.1' }], litellm_settings: {} }))).toEqual([
+      '(root): this is a LiteLLM proxy config: switchyard\'s has providers: and models: (README, Config reference) (its top-level key "model_list" is LiteLLM\'s)',
+    ]);
+  });
+
   it('an unknown key says which one was meant, or else which keys that place takes', () => {
     const raw = rawDefaults() as Record<string, unknown>;
     raw.resilience = { failureTreshold: 5, retry: { maxAtempts: 2 } };
