@@ -147,6 +147,54 @@ describe.concurrent('/switchyard/inspect in Chromium', () => {
     await page.close();
   });
 
+  it("a replaced actor's record leaves its endpoint's card alone, budgets a reload removed leave the page, and a refused token is said as such", async ({
+    expect,
+  }) => {
+    const id = (await sc.state()).endpoints.find((e) => e.model === 'gemini-2.5-flash')!.id;
+    const page = await browser.newPage();
+    let budgetsGone = false;
+    let refuse = false;
+    await page.route('**/switchyard/state', async (route) => {
+      if (refuse)
+        return route.fulfill({
+          status: 401,
+          contentType: 'application/json',
+          body: '{"error":{"message":"admin token required","code":"admin_token_required"}}',
+        });
+      const res = await route.fetch();
+      const j = (await res.json()) as { budgets: unknown[] };
+      if (budgetsGone) j.budgets = [];
+      return route.fulfill({ response: res, json: j });
+    });
+    // The draining actor of an endpoint a reload replaced opens its own circuit (its attempts in flight failed).
+    const rec = {
+      seq: 7,
+      at: Date.now(),
+      kind: 'transition',
+      actor: `endpoint:${id}`,
+      from: 'healthy',
+      to: 'circuit-open',
+      event: { type: 'upstream.failed' },
+      context: { reason: 'timeout', retryAt: Date.now() + 60_000 },
+      replaced: true,
+    };
+    await page.route('**/switchyard/events', (route) =>
+      route.fulfill({ status: 200, contentType: 'text/event-stream', body: `id: 7\nevent: transition\ndata: ${JSON.stringify(rec)}\n\n` }),
+    );
+    await page.goto(`${sc.url}/switchyard/inspect`);
+    const line = page.locator(`#timeline li[data-actor="endpoint:${id}"][data-to="circuit-open"]`);
+    await line.first().waitFor({ timeout: 5000 });
+    expect(await page.locator(`article[data-endpoint="${id}"]`).getAttribute('data-state')).toBe('healthy');
+    expect(await line.first().textContent()).toContain('(replaced, draining)');
+    await page.waitForSelector('[data-budget="global:day"]', { timeout: 3000 });
+    budgetsGone = true;
+    await expect.poll(() => page.locator('[data-budget]').count(), { timeout: 3000 }).toBe(0);
+    refuse = true;
+    await page.waitForSelector('#conn[data-conn="refused"]', { timeout: 3000 });
+    expect(await page.locator('#conn').textContent()).toContain('refused the admin token (HTTP 401)');
+    await page.close();
+  });
+
   it('with ?token=, a reconnect of the event stream sends Last-Event-ID, as EventSource does', async ({ expect }) => {
     const base = guarded.url.replace('0.0.0.0', '127.0.0.1');
     const page = await browser.newPage();

@@ -16,7 +16,7 @@
   var series = [];            // [{ t, values: { model: usd } }]
   var colours = new Map();
   var skew = 0;               // server clock - browser clock, from the state poll
-  var streaming = false, stateOk = false;
+  var streaming = false, stateOk = false, refusedStatus = null;
   var $ = function (id) { return document.getElementById(id); };
 
   function h(tag, attrs, kids) {
@@ -55,9 +55,11 @@
   }
 
   function setConn() {
-    var c = $('conn'), mode = !stateOk ? 'offline' : streaming ? 'live' : 'polling';
+    var c = $('conn'), mode = !stateOk ? (refusedStatus !== null ? 'refused' : 'offline') : streaming ? 'live' : 'polling';
     c.dataset.conn = mode;
-    c.textContent = mode === 'live' ? '● live' : mode === 'polling' ? 'polling (no event stream)' : 'sidecar unreachable';
+    // A sidecar that answers 401 is up: its admin token is missing or wrong (it said "unreachable").
+    c.textContent = mode === 'live' ? '● live' : mode === 'polling' ? 'polling (no event stream)'
+      : mode === 'refused' ? 'sidecar refused the admin token (HTTP ' + refusedStatus + '): open the banner\'s URL with ?token=<SWITCHYARD_ADMIN_TOKEN>' : 'sidecar unreachable';
   }
 
   /* ---------- endpoint cards ---------- */
@@ -145,8 +147,10 @@
     renderBudgets(s.budgets);
   }
   function renderBudgets(bs) {
-    var box = $('budgets'); if (bs.length === 0) return;
+    var box = $('budgets');
     box.textContent = '';
+    // None left (a reload removed them all): said, not the last figures kept.
+    if (bs.length === 0) { box.append(h('p', { class: 'empty' }, ['no budget limits configured'])); return; }
     bs.forEach(function (b) {
       var used = b.limitUsd > 0 ? (b.spentUsd + b.reservedUsd) / b.limitUsd : 1;
       var spent = h('div', { class: 'fill' }), res = h('div', { class: 'fill reserved' });
@@ -165,7 +169,7 @@
   /* ---------- spend chart ---------- */
   function colour(m) { if (!colours.has(m)) colours.set(m, PALETTE[colours.size % PALETTE.length]); return colours.get(m); }
   function onSpend(sp) {
-    var values = {};
+    var values = Object.create(null);  // a model named toString or constructor is no inherited key
     sp.groups.forEach(function (g) { if (g.model !== '(none)') values[g.model] = g.usd; });
     series.push({ t: Date.now(), values: values });
     if (series.length > MAX_POINTS) series.shift();
@@ -209,7 +213,7 @@
     // data-to, not data-state: only cards carry data-endpoint + data-state (test selectors).
     var li = h('li', { class: 'fresh', 'data-actor': r.actor, 'data-to': to, 'data-kind': r.kind || 'transition' }, [
       h('time', {}, [clock(r.at)]),
-      h('div', {}, [h('span', { class: 'actor' }, [actorName(r.actor)]), ' ', r.from === null ? '' : r.from + ' → ',
+      h('div', {}, [h('span', { class: 'actor' }, [actorName(r.actor) + (r.replaced === true ? ' (replaced, draining)' : '')]), ' ', r.from === null ? '' : r.from + ' → ',
         h('span', { class: 'to', 'data-state': to }, [to]), ' ', h('span', { class: 'ev' }, [eventName(ev.type) + why])]),
     ]);
     var list = $('timeline'); list.prepend(li);
@@ -218,7 +222,8 @@
   function onRecord(r) {
     var key = r.seq + '@' + r.at; if (seen.has(key)) return;
     seen.add(key); if (seen.size > 5000) seen = new Set(Array.from(seen).slice(-2000));
-    if (r.kind === 'transition') { addTimeline(r); applyTransition(r); }
+    // A replaced endpoint's draining actor (a reload's) is not the card's endpoint: its line says so, its card is untouched.
+    if (r.kind === 'transition') { addTimeline(r); if (r.replaced !== true) applyTransition(r); }
     else if (r.kind === 'budget' && r.to === 'refused') addTimeline(r);
     else if (r.kind === 'escalation') addTimeline(r);
   }
@@ -226,13 +231,13 @@
   /* ---------- transport ---------- */
   function get(path) {
     return fetch(base + path, { headers: headers, cache: 'no-store' }).then(function (res) {
-      if (!res.ok) throw new Error(path + ': HTTP ' + res.status);
+      if (!res.ok) { var e = new Error(path + ': HTTP ' + res.status); e.status = res.status; throw e; }
       return res.json();
     });
   }
   function poll(path, every, fn, ok) {
     var run = function () {
-      get(path).then(function (j) { fn(j); if (ok) ok(true); }, function () { if (ok) ok(false); })
+      get(path).then(function (j) { fn(j); if (ok) ok(true); }, function (e) { if (ok) ok(false, e && e.status); })
         .finally(function () { setTimeout(run, every); });
     };
     run();
@@ -284,7 +289,7 @@
     });
   }
 
-  poll('state', STATE_MS, onState, function (ok) { stateOk = ok; setConn(); });
+  poll('state', STATE_MS, onState, function (ok, status) { stateOk = ok; refusedStatus = status === 401 || status === 403 ? status : null; setConn(); });
   poll('spend?group_by=model', SPEND_MS, onSpend);
   if (token || typeof EventSource === 'undefined') viaFetch(); else viaEventSource();
   setInterval(tick, TICK_MS);
