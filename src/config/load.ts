@@ -37,6 +37,10 @@ export function validateConfig(raw: unknown): LoadResult {
         ],
       };
   }
+  // A key named __proto__ (a model id, say) vanished on the way into the config, silently: refused, with where it is.
+  const proto = protoKeyAt(raw);
+  if (proto !== null)
+    return { ok: false, errors: [`${proto}: "__proto__" is not a name switchyard takes (a reserved JavaScript name, lost when read): choose another`] };
   // A list (`- providers: …`, one dash too many) or a bare value: what a config is, not "expected object, got array".
   if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw)))
     return {
@@ -341,6 +345,17 @@ const FROM_OTHER_GATEWAYS: Readonly<Record<string, string>> = {
   router_settings: "this is a LiteLLM proxy config: switchyard's has providers: and models: (README, Config reference)",
   general_settings: "this is a LiteLLM proxy config: switchyard's has providers: and models: (README, Config reference)",
 };
+
+/** The path of the first own `__proto__` key in a parsed config (the root's: `(root)`), or null. */
+function protoKeyAt(v: unknown, path: Array<string | number> = []): string | null {
+  if (typeof v !== 'object' || v === null) return null;
+  if (!Array.isArray(v) && Object.hasOwn(v, '__proto__')) return path.length === 0 ? '(root)' : formatPath(path);
+  for (const [k, child] of Object.entries(v)) {
+    const found = protoKeyAt(child, [...path, Array.isArray(v) ? Number(k) : k]);
+    if (found !== null) return found;
+  }
+  return null;
+}
 
 /** `(did you mean "x"?)` for a near miss, else the keys the place takes; '' when unknown. */
 function unknownKeyHint(key: string, known: string[] | null): string {

@@ -403,6 +403,18 @@ describe('error messages', () => {
     ]);
   });
 
+  it('a model id "__proto__" is refused naming where it is (it vanished: check-config said ok with one model fewer)', () => {
+    const raw = rawDefaults() as Record<string, unknown>;
+    const models = raw.models as Record<string, unknown>;
+    Object.defineProperty(models, '__proto__', { value: models['gpt-4.1'], enumerable: true, configurable: true, writable: true });
+    expect(errors(validateConfig(raw))).toEqual([
+      'models: "__proto__" is not a name switchyard takes (a reserved JavaScript name, lost when read): choose another',
+    ]);
+    expect(errors(validateConfig(JSON.parse('{"providers":{},"models":{},"routing":{"routes":{"__proto__":["a"]}}}')))[0]).toMatch(
+      /^routing\.routes: "__proto__"/,
+    );
+  });
+
   it('an unknown key says which one was meant, or else which keys that place takes', () => {
     const raw = rawDefaults() as Record<string, unknown>;
     raw.resilience = { failureTreshold: 5, retry: { maxAtempts: 2 } };
