@@ -690,7 +690,10 @@ export function scanText(text: string, into: TextCounts): void {
       // or after a dot that ends a word ending in a digit ("v2.0.1": "0.1" after "v2."). Three
       // digits first ("562.903.9010", "192.168.1.1") stay as they were: that cost train CV.
       const dotted = !grouped && digits <= 2 && ((dots >= 2 && !(thousands && group === 3)) || (before === 46 && start0 >= 2 && isDigit(u[start0 - 2]!)));
-      if (sep && !inFence && !dotted) {
+      // A number grouped by thousands separators alone ("1,500 words", "$5,000") is a whole number,
+      // as "1500" is: no decimal quantity (it counted as one, and the feature's negative weight sent
+      // a 1,500-word novel and a mortgage question in euros to the cheapest tier). "1,234.56" still is.
+      if (sep && !inFence && !dotted && !(grouped && !switched)) {
         if (isCurrency(before) || isCurrency(after) || (after === 32 && (isLetter(next) || isCurrency(next)))) decimals++;
       }
       let quantity = !inFence && !inTick;

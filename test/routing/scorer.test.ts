@@ -1272,9 +1272,21 @@ describe('identifiers, dates and versions are no quantities (twelfth round)', ()
       expect(c.maxNumber, t).toBe(0);
       expect(fu(t, 'math:decimals'), t).toBe(0);
     }
-    // Quantities keep their decimals: "3.5 hours", "$12.50 each", 1.000.000 Euro (German thousands).
+    // Quantities keep their decimals: "3.5 hours", "$12.50 each", "1,234.56 USD".
     expect(counts('It takes 3.5 hours and costs $12.50 each.').decimals).toBe(2);
-    expect(counts('Es kostet 1.000.000 Euro.').decimals).toBe(1);
+    expect(counts('It costs 1,234.56 USD.').decimals).toBe(1);
+  });
+
+  it('a number grouped by thousands separators alone is a whole number, no decimal quantity ("1,500 words" weighed as a decimal sent a novel to the cheapest tier)', () => {
+    for (const [t, n] of [
+      ['Es kostet 1.000.000 Euro.', 1_000_000],
+      ['Write about 1,500 words.', 1500],
+      ['I invest $5,000 at 4% a year.', 5000],
+      ['Rent is 1,800 EUR a month.', 1800],
+    ] as const) {
+      const c = counts(t);
+      expect([t, c.decimals, c.maxNumber]).toEqual([t, 0, n]);
+    }
   });
 });
 
