@@ -275,6 +275,9 @@ async function refuseBesideReplicas(ledger: LedgerStore, cfg: Config, log: Logge
  * sidecar is told to start from another directory.
  */
 export function ledgerOpenHint(err: unknown, ledger: string, pgJournalSet: boolean, configFile: boolean): string {
+  // The SQLite driver's native module built for another node (an upgrade of node after npm ci): said as a lock's problem before.
+  if (/NODE_MODULE_VERSION|compiled against a different Node\.js version/.test((err as Error).message ?? ''))
+    return ` (better-sqlite3 was built for another Node.js version than this one, ${process.version}: run npm rebuild better-sqlite3 with this node)`;
   if ((err as { code?: unknown }).code === JOURNAL_LOCKED) {
     if (pgJournalSet) return ' (one sidecar per journal: stop the other one, or give this one its own storage.journal)';
     return configFile

@@ -22,6 +22,13 @@ describe('ledgerOpenHint: what to do about a ledger another sidecar holds', () =
     expect(ledgerOpenHint(locked(), 'postgres://postgres@127.0.0.1/x', true, true)).toContain('its own storage.journal');
   });
 
+  it('a driver built for another node is said as such (it read as a problem of the journal lock)', () => {
+    const err = new Error(
+      "cannot create the in-flight journal's lock ./switchyard.db-inflight.lock: The module '/x/better_sqlite3.node' was compiled against a different Node.js version using NODE_MODULE_VERSION 115. This version of Node.js requires NODE_MODULE_VERSION 127.",
+    );
+    expect(ledgerOpenHint(err, 'sqlite:./switchyard.db', false, false)).toContain('run npm rebuild better-sqlite3 with this node');
+  });
+
   it('a journal that cannot be opened: storage.journal or off', () => {
     expect(ledgerOpenHint(new Error('cannot open the in-flight journal /x: EACCES'), 'sqlite:/x.db', false, true)).toContain(
       'storage.journal to a writable path prefix',
