@@ -492,13 +492,21 @@ describe('request driver on a simulated clock', () => {
     },
   );
 
-  it("a latency wish's endpoint measured slow over LATENCY_STALE_MS ago is asked again while the fast one is down, and measured afresh (a slow spell long over kept it out of the wish: 502 and 503 while it was idle)", async () => {
-    const r = await runtime({ failureThreshold: 1, recoveryMs: 600_000 }, {}, { a: { ...twoEndpoints.a, fallbacks: [] } });
+  /**
+   * Model `a` alone (no fallback) on a@p and a@c, a@c measured at 745 ms once (at T0), a@p's next
+   * answer a 500 that opens its circuit (failureThreshold 1) for `recoveryMs`.
+   */
+  async function slowSibling(recoveryMs: number): Promise<Runtime> {
+    const r = await runtime({ failureThreshold: 1, recoveryMs }, {}, { a: { ...twoEndpoints.a, fallbacks: [] } });
     const slow = r.byModel.get('a')!.find((h) => h.id === 'a@c')!;
-    // a@c answered in 745 ms once, at T0.
     slow.actor.send({ type: 'request.dispatched', at: clock.now(), estTokens: 10 });
     slow.actor.send({ type: 'upstream.succeeded', at: clock.now(), latencyMs: 745, ttftMs: null, tokens: 5, estTokens: 10 });
     sim.setFault('up-a', { kind: 'http_error', status: 500, times: 1 });
+    return r;
+  }
+
+  it("a latency wish's endpoint measured slow over LATENCY_STALE_MS ago is asked again while the fast one is down, and measured afresh (a slow spell long over kept it out of the wish: 502 and 503 while it was idle)", async () => {
+    const r = await slowSibling(600_000);
     const wish = { maxLatencyMs: 400 };
     // Within the stale time its figure counts: a@p's failure opens its circuit and nothing within the wish is left.
     const early = start(r, {}, null, wish);
@@ -513,11 +521,7 @@ describe('request driver on a simulated clock', () => {
   });
 
   it("the 503 of a latency wish whose one fast endpoint is circuit-open names it and the endpoints over the wish, with that circuit's retry-after (it said 'every candidate endpoint is busy, circuit-open or throttled', retry-after 1)", async () => {
-    const r = await runtime({ failureThreshold: 1, recoveryMs: 8_000 }, {}, { a: { ...twoEndpoints.a, fallbacks: [] } });
-    const slow = r.byModel.get('a')!.find((h) => h.id === 'a@c')!;
-    slow.actor.send({ type: 'request.dispatched', at: clock.now(), estTokens: 10 });
-    slow.actor.send({ type: 'upstream.succeeded', at: clock.now(), latencyMs: 745, ttftMs: null, tokens: 5, estTokens: 10 });
-    sim.setFault('up-a', { kind: 'http_error', status: 500, times: 1 });
+    const r = await slowSibling(8_000);
     const first = start(r, {}, null, { maxLatencyMs: 400 });
     await first.done;
     expect(first.sink.status).toBe(502);
