@@ -414,11 +414,6 @@ export class RequestDriver {
     };
   }
 
-  /**
-   * The candidates a retry would wait for: not those refused for money (their endpoints may be
-   * free now, and a `retry-after: 1` from them hid a 120 s throttle on the others); all of them
-   * when every one was.
-   */
   /** Seconds until a candidate endpoint's circuit lets a request through, when every candidate endpoint is circuit-open; else null. */
   private allOpenSeconds(): number | null {
     const now = this.rt.now();
@@ -438,6 +433,11 @@ export class RequestDriver {
     return max === null ? undefined : (h) => withinWish(h, max);
   }
 
+  /**
+   * The candidates a retry would wait for: not those refused for money (their endpoints may be
+   * free now, and a `retry-after: 1` from them hid a 120 s throttle on the others); all of them
+   * when every one was.
+   */
   private waitedFor(): string[] {
     const all = this.plan?.candidates ?? [];
     // Nor those the cap would refuse once reached (passed over for latency first, never picked: a
