@@ -478,6 +478,8 @@ export class Runtime implements RuntimeCore {
     }
     const retired = [...this.handles.values()].filter((h) => !nextIds.has(h.id) || fresh.some((f) => f.spawn.input.id === h.id));
     this.cfg = next;
+    // An endpoint removed once and added again after its actor stopped gets its old key back: current again, not replaced.
+    for (const f of fresh) this.retiredKeys.delete(f.spawn.id);
     this.supervisor.send({ type: 'endpoints.reconfigured', at: this.now(), add: fresh.map((f) => f.spawn), remove: [] });
     for (const h of retired) {
       this.handles.delete(h.id);

@@ -98,6 +98,18 @@ describe('Runtime.reload', () => {
     expect(r.supervisor.getSnapshot().status).toBe('active');
   });
 
+  it('an endpoint removed and added back after its actor stopped is current again under its old key, not marked replaced (its records would be)', async () => {
+    const r = await runtime(cfg({ a: model('a'), b: model('b') }));
+    const b0 = r.handles.get('b@p')!.actor;
+    r.reload(cfg({ a: model('a') }));
+    expect(r.replacedActor(b0.id)).toBe(true);
+    await until(() => b0.getSnapshot().status === 'stopped');
+    r.reload(cfg({ a: model('a'), b: model('b') }));
+    const b1 = r.handles.get('b@p')!;
+    expect(b1.actor.id).toBe(b0.id);
+    expect(r.replacedActor(b1.actor.id)).toBe(false);
+  });
+
   it('a kept endpoint serves with the new model config (price, tier, capabilities, maxOutputTokens): a price edit keeps its rpm window, breaker and counts', async () => {
     const r = await runtime(cfg({ a: model('a') }));
     const a0 = r.handles.get('a@p')!.actor;
