@@ -26,7 +26,7 @@ export function validateConfig(raw: unknown): LoadResult {
     const keys = Object.keys(raw);
     const known = keysAt(configSchema, []) ?? [];
     // A misspelt key (`modles`) is a config's typo, said with its "did you mean".
-    const litellm = keys.find((k) => FROM_OTHER_GATEWAYS[k]?.startsWith('this is a LiteLLM proxy config') === true);
+    const litellm = keys.find((k) => Object.hasOwn(FROM_OTHER_GATEWAYS, k) && FROM_OTHER_GATEWAYS[k] === LITELLM_FILE);
     if (litellm !== undefined && !keys.some((k) => known.includes(k)))
       return { ok: false, errors: [`(root): ${FROM_OTHER_GATEWAYS[litellm]!} (its top-level key "${litellm}" is LiteLLM's)`] };
     if (keys.length > 0 && !keys.some((k) => known.includes(k) || unknownKeyHint(k, known).startsWith(' (did you mean')))
@@ -328,22 +328,24 @@ export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[
  * thing: a near miss by spelling sent them elsewhere (`tpm` on a client key "did you mean rpm?" made
  * 1000 tokens a minute 1000 requests a minute), and the rest only listed the keys a place takes.
  */
+const TIMEOUTS =
+  "switchyard's time limits are resilience.requestTimeoutMs (the whole request) and headersTimeoutMs, firstTokenTimeoutMs, idleTimeoutMs (an attempt's), in milliseconds";
+const RETRIES = 'retries are resilience.retry.maxAttempts (on one endpoint) and resilience.retry.maxTotalAttempts (in all)';
+const LITELLM_FILE = "this is a LiteLLM proxy config: switchyard's has providers: and models: (README, Config reference)";
 const FROM_OTHER_GATEWAYS: Readonly<Record<string, string>> = {
-  timeout:
-    "switchyard's time limits are resilience.requestTimeoutMs (the whole request) and headersTimeoutMs, firstTokenTimeoutMs, idleTimeoutMs (an attempt's), in milliseconds",
-  request_timeout:
-    "switchyard's time limits are resilience.requestTimeoutMs (the whole request) and headersTimeoutMs, firstTokenTimeoutMs, idleTimeoutMs (an attempt's), in milliseconds",
-  num_retries: 'retries are resilience.retry.maxAttempts (on one endpoint) and resilience.retry.maxTotalAttempts (in all)',
-  max_retries: 'retries are resilience.retry.maxAttempts (on one endpoint) and resilience.retry.maxTotalAttempts (in all)',
+  timeout: TIMEOUTS,
+  request_timeout: TIMEOUTS,
+  num_retries: RETRIES,
+  max_retries: RETRIES,
   context_window_fallbacks:
     "a model's fallbacks are models.<id>.fallbacks; a prompt over a model's context window goes to a candidate with a larger one by itself",
   cooldown_time: 'an endpoint rests resilience.recoveryMs (milliseconds) after its circuit opens',
   allowed_fails: "an endpoint's circuit opens after resilience.failureThreshold failures in a row",
   max_parallel_requests: "an endpoint's parallel requests are models.<id>.endpoints[].maxConcurrent",
-  model_list: "this is a LiteLLM proxy config: switchyard's has providers: and models: (README, Config reference)",
-  litellm_settings: "this is a LiteLLM proxy config: switchyard's has providers: and models: (README, Config reference)",
-  router_settings: "this is a LiteLLM proxy config: switchyard's has providers: and models: (README, Config reference)",
-  general_settings: "this is a LiteLLM proxy config: switchyard's has providers: and models: (README, Config reference)",
+  model_list: LITELLM_FILE,
+  litellm_settings: LITELLM_FILE,
+  router_settings: LITELLM_FILE,
+  general_settings: LITELLM_FILE,
 };
 
 /** The path of the first own `__proto__` key in a parsed config (the root's: `(root)`), or null. */

@@ -673,7 +673,7 @@ export class RequestDriver {
     // one it tried whose throttle has ended: two siblings answering 503s with a short retry-after
     // took turns (each a retry) until retry.maxTotalAttempts ran out, and the healthy fallback was
     // never asked. Only when none of those can, one it tried (a throttle waited for).
-    const tried = cmd.pinned === null ? Object.keys(this.snap.context.per) : [];
+    const tried = cmd.pinned === null && this.snap.context.attempts > 0 ? Object.keys(this.snap.context.per) : NONE;
     const untriedFirst = tried.length > 0 ? this.rt.pick(this.call.requestId, cmd, { ...pc, skip: [...pc.skip, ...tried] }) : null;
     const r = untriedFirst?.type === 'picked' ? untriedFirst : this.rt.pick(this.call.requestId, cmd, pc);
     if (r.type !== 'picked') {
