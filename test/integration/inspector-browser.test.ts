@@ -83,12 +83,17 @@ const chat = (base: string, model: string) =>
 function watch(page: Page) {
   const requests: Array<{ url: string; auth: string | undefined }> = [];
   const errors: string[] = [];
+  /** Answers to the page's /switchyard/state polls, counted as they reach the page. */
+  const responses: string[] = [];
   page.on('request', (r) => requests.push({ url: r.url(), auth: r.headers().authorization }));
+  page.on('requestfinished', (r) => {
+    if (new URL(r.url()).pathname.endsWith('/switchyard/state')) responses.push(r.url());
+  });
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text());
   });
-  return { requests, errors };
+  return { requests, errors, responses };
 }
 
 describe.concurrent('/switchyard/inspect in Chromium', () => {
@@ -103,6 +108,13 @@ describe.concurrent('/switchyard/inspect in Chromium', () => {
     for (const e of state.endpoints) await page.waitForSelector(`article[data-endpoint="${e.id}"]`, { timeout: 2000 });
     await page.waitForSelector('#conn[data-conn="live"]', { timeout: 5000 });
     await page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 42));
+    // A card whose endpoint did not change is not rebuilt by the next state polls (each was rebuilt every second).
+    const marked = '[data-endpoint="deepseek-v3.2@deepseek"]';
+    await page.locator(marked).evaluate((el) => el.setAttribute('data-test-mark', '1'));
+    const polls = seen.responses.length;
+    await expect.poll(() => seen.responses.length - polls, { timeout: 5000 }).toBeGreaterThanOrEqual(2);
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(r)));
+    expect(await page.locator(`${marked}[data-test-mark="1"]`).count()).toBe(1);
 
     sim.setFault('gpt-4.1', { kind: 'http_error', status: 500 });
     expect([await chat(sc.url, 'gpt-4.1'), await chat(sc.url, 'gpt-4.1')]).toEqual([502, 502]);

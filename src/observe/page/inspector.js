@@ -71,6 +71,10 @@
   }
   function renderCard(e) {
     var v = e.view; if (!v) return;
+    // Rebuilt only when something on it changed: every card each second took 30 % of a core at 260 endpoints.
+    var key = e.state + '|' + e.retryAt + '|' + JSON.stringify(v);
+    if (e.el && e.key === key) return;
+    e.key = key;
     var el = h('article', { class: 'card', 'data-endpoint': v.id, 'data-state': e.state }, [
       h('div', { class: 'top' }, [h('span', { class: 'model', title: v.model }, [v.model]), h('span', { class: 'badge', 'data-state': e.state }, [e.state])]),
       h('div', { class: 'id' }, [v.id + ' · ' + v.provider]),
