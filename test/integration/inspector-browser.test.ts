@@ -113,7 +113,7 @@ describe.concurrent('/switchyard/inspect in Chromium', () => {
     await page.locator(marked).evaluate((el) => el.setAttribute('data-test-mark', '1'));
     const polls = seen.responses.length;
     await expect.poll(() => seen.responses.length - polls, { timeout: 5000 }).toBeGreaterThanOrEqual(2);
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(r)));
+    await page.evaluate('new Promise((r) => requestAnimationFrame(r))'); // the page has handled the answers
     expect(await page.locator(`${marked}[data-test-mark="1"]`).count()).toBe(1);
 
     sim.setFault('gpt-4.1', { kind: 'http_error', status: 500 });
