@@ -1143,3 +1143,19 @@ if (which === 'dry-lang') {
     console.log('');
   }
 }
+
+// ---- nineteenth round (`pleasantry`): how many arena prompts (train and dev) an added pleasantry moves across a threshold ----
+if (which === 'pleasantry') {
+  const arena = loadAll().filter((r) => r.set === 'arena-bench-v1');
+  const tier = (text: string) => tierForScore(scoreRequest({ messages: [{ role: 'user', content: text }] }).score, DEFAULT_MODEL.thresholds);
+  const edits: Array<[string, (p: string) => string]> = [
+    ['"Hi! " before', (p) => `Hi! ${p}`],
+    ['" Thanks!" after', (p) => `${p} Thanks!`],
+    ['"\\n\\nThank you." after', (p) => `${p}\n\nThank you.`],
+    ['" Please help." after', (p) => `${p} Please help.`],
+  ];
+  for (const [name, edit] of edits) {
+    const moved = arena.filter((r) => tier(r.prompt) !== tier(edit(r.prompt))).length;
+    console.log(`${name.padEnd(24)} ${moved} of ${arena.length} arena prompts change tier`);
+  }
+}

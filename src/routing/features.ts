@@ -250,7 +250,7 @@ function featuresOf(req: RouteRequest, turns: ReturnType<typeof splitTurns>): Fl
   // pasted table or code is many characters and few words (5-fold CV on train: +0.005 mean APGR).
   const words = clamp01(log2(1 + l.words) / 10);
   for (let k = 0; k < 4; k++) x[j++] = Math.min(Math.max(words - WORD_EDGES[k]!, 0), WORD_EDGES[k + 1]! - WORD_EDGES[k]!);
-  x[j++] = clamp01(log2(1 + l.sentences) / 5);
+  x[j++] = clamp01(log2(1 + l.fullSentences) / 5);
   x[j++] = clamp01(log2(1 + c.chars / 256) / 6);
   x[j++] = clamp01(log2(Math.max(userTurns, 1)) / 3);
   x[j++] = system ? 1 : 0;

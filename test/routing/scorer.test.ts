@@ -645,10 +645,29 @@ describe('markers and structure', () => {
   });
 
   it('structure: words and sentences of the last turn, Unicode sentence ends, none inside code fences', () => {
-    expect(fu('Er kauft Brot. Dann geht er heim! Warum?', 'struct:sentences')).toBeCloseTo(Math.log2(4) / 5, 12);
+    expect(fu('Er kauft Brot. Dann geht er heim! Warum fragt er?', 'struct:sentences')).toBeCloseTo(Math.log2(4) / 5, 12);
     expect(fu('他买了面包。然后回家了。', 'struct:sentences')).toBeCloseTo(Math.log2(3) / 5, 12);
     expect(fu('```\na. b. c.\n```', 'struct:sentences')).toBe(0);
     expect(fu('Straße über Привет', 'struct:words[0-30]')).toBeCloseTo(Math.log2(4) / 10, 12);
+  });
+
+  it('a sentence counts with three words or more: a "Thanks!", "Hi!" or a list item adds none (nineteenth round)', () => {
+    const one = fu('Write a haiku about autumn leaves.', 'struct:sentences');
+    expect(one).toBeCloseTo(Math.log2(2) / 5, 12);
+    for (const text of [
+      'Hi! Write a haiku about autumn leaves.',
+      'Write a haiku about autumn leaves. Thanks!',
+      'Write a haiku about autumn leaves. Thank you.',
+      'Hello there! Write a haiku about autumn leaves. Merci beaucoup!',
+      '你好！Write a haiku about autumn leaves.',
+    ])
+      expect(fu(text, 'struct:sentences'), text).toBe(one);
+    expect(fu('Write a haiku about autumn leaves. Thank you so much!', 'struct:sentences')).toBeCloseTo(Math.log2(3) / 5, 12);
+    expect(fu('Pick the right one.\nA. Yes.\nB. No.\nC. Maybe.', 'struct:sentences')).toBe(one);
+    // The ends are still found (what the sentence-end rules above test); only the short ones do not count.
+    const c = emptyCounts();
+    scanText('Hi! Write a haiku about autumn leaves. Thanks!', c);
+    expect([c.sentences, c.fullSentences]).toEqual([3, 1]);
   });
 
   it('struct:words is a monotone shape: four segments that add up to log2(1 + words) / 10, cut at 30, 50 and 80 words', () => {
