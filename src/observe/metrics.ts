@@ -356,10 +356,15 @@ export class Metrics {
   }
 
   onCascade(r: CascadeRecord): void {
+    // A step that escalated counts towards the next step's model, and also towards `client` when its
+    // answer was the one delivered in the end (a later step's was no better); `none`: the last step,
+    // its answer not delivered (none was, or an earlier step's was).
     r.steps.forEach((s, i) => {
-      const delivered = i === r.delivered;
-      const to = delivered ? 'client' : (r.steps[i + 1]?.model ?? 'none');
-      this.cascadeSteps.inc({ from: s.model ?? 'none', to, reason: s.outcome });
+      const from = s.model ?? 'none';
+      const next = r.steps[i + 1];
+      if (next) this.cascadeSteps.inc({ from, to: next.model ?? 'none', reason: s.outcome });
+      if (i === r.delivered) this.cascadeSteps.inc({ from, to: 'client', reason: s.outcome });
+      else if (!next) this.cascadeSteps.inc({ from, to: 'none', reason: s.outcome });
     });
     if (r.holdMs !== null) this.cascadeHold.observe(r.holdMs / 1000);
   }

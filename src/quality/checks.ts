@@ -37,12 +37,18 @@ export interface CheckOutcome {
   failed: CascadeCheck[];
   /** One short line per failure (for logs, never for headers). */
   details: string[];
+  /**
+   * Checks that could not judge the answer and let it pass: a schema that cannot be used (a `$ref`
+   * loop, a risky pattern, a compile error) or JSON too large to parse — "schema: the schema refers
+   * to itself without end (a $ref loop)". Said in the reason, so a `pass` is not read as validated.
+   */
+  unchecked: string[];
 }
 
-/** Content longer than this is not read for refusal phrases: a refusal is short. */
+/** Content longer than this is not read for refusal phrases: a refusal is short. "As an AI (language model), …" may open one. */
 const REFUSAL_MAX_CHARS = 400;
 const REFUSAL_RE =
-  /^\s*(?:(?:i'?m|i am) (?:(?:really|very|so|truly) )?sorry|(?:i'?m|i am) afraid|sorry|i apologi[sz]e|(?:my )?apologies|unfortunately)?[,.!*_\s\u2013\u2014-]*(?:but\s+)?(?:(?:i|we)\s*(?:(?:can(?:no|')?t|cannot|can not|am unable to|'m unable to|am not able to|'m not able to|won'?t|will not|won'?t be able to|will not be able to|am not going to|'m not going to|must decline to)\s+(?:help|assist|comply|provide|do|answer|fulfil|fulfill|support|engage|share|create|generate|write|discuss|give|offer|produce)\b|must\s+(?:respectfully\s+)?decline\b)|(?:that|this)(?:'s|\s+is)\s+not\s+something\s+(?:i|we)\s*(?:can|'m able to|am able to|are able to)\s+(?:help|assist)\b)/i;
+  /^\s*(?:(?:i'?m|i am) (?:(?:really|very|so|truly) )?sorry|(?:i'?m|i am) afraid|sorry|i apologi[sz]e|(?:my )?apologies|unfortunately)?[,.!*_\s\u2013\u2014-]*(?:but\s+)?(?:as\s+an?\s+ai(?:\s+(?:language\s+model|model|assistant|system))?[,\s]+)?(?:(?:i|we)\s*(?:(?:can(?:no|')?t|cannot|can not|am unable to|'m unable to|am not able to|'m not able to|won'?t|will not|won'?t be able to|will not be able to|am not going to|'m not going to|must decline to)\s+(?:help|assist|comply|provide|do|answer|fulfil|fulfill|support|engage|share|create|generate|write|discuss|give|offer|produce)\b|must\s+(?:respectfully\s+)?decline\b)|(?:that|this)(?:'s|\s+is)\s+not\s+something\s+(?:i|we)\s*(?:can|'m able to|am able to|are able to)\s+(?:help|assist)\b)/i;
 /**
  * The same refusal in the other languages the classifier reads (German, French, Spanish, Chinese):
  * "Es tut mir leid, aber dabei kann ich nicht helfen.", "Je suis désolé, mais je ne peux pas vous
@@ -128,6 +134,7 @@ function namedTool(tc: unknown): string | null {
 export function checkAnswer(a: Answer, req: CheckRequest, s: CheckSettings, completionTokens: number | null): CheckOutcome {
   const failed: CascadeCheck[] = [];
   const details: string[] = [];
+  const unchecked: string[] = [];
   const fail = (c: CascadeCheck, why: string) => {
     failed.push(c);
     details.push(`${c}: ${why}`);
@@ -149,8 +156,8 @@ export function checkAnswer(a: Answer, req: CheckRequest, s: CheckSettings, comp
   // Empty or refused answers have nothing to parse: the checks above already name them; nor has an
   // answer the client's own cap cut (its JSON or arguments are cut short by that cap, on any model).
   if (!failed.includes('empty') && !failed.includes('refusal') && !cutByClient) {
-    checkJson(a, req, s, fail);
-    if (on('tool_args')) checkTools(a, req, s, fail);
+    checkJson(a, req, s, fail, unchecked);
+    if (on('tool_args')) checkTools(a, req, s, fail, unchecked);
   }
   // An answer's text in another script than the question's (language.ts); a tool call has no language,
   // nor has a JSON answer one of its own (its keys and enum values are the client's schema's).
@@ -162,7 +169,7 @@ export function checkAnswer(a: Answer, req: CheckRequest, s: CheckSettings, comp
     const mean = a.logprobs.reduce((x, y) => x + y, 0) / a.logprobs.length;
     if (mean < s.minLogprob) fail('confidence', `mean logprob ${mean.toFixed(3)} < ${s.minLogprob}`);
   }
-  return { failed, details };
+  return { failed, details, unchecked };
 }
 
 /** `response_format` asks for JSON (json_object or json_schema). */
@@ -176,7 +183,7 @@ function clientCapped(clientMax: number | null, completionTokens: number | null)
   return completionTokens === null || completionTokens >= clientMax;
 }
 
-function checkJson(a: Answer, req: CheckRequest, s: CheckSettings, fail: (c: CascadeCheck, why: string) => void): void {
+function checkJson(a: Answer, req: CheckRequest, s: CheckSettings, fail: (c: CascadeCheck, why: string) => void, unchecked: string[]): void {
   const rf = req.responseFormat;
   const type = isObj(rf) ? rf.type : undefined;
   if ((type !== 'json_object' && type !== 'json_schema') || a.toolCalls.length > 0) return;
@@ -191,11 +198,14 @@ function checkJson(a: Answer, req: CheckRequest, s: CheckSettings, fail: (c: Cas
       fail('invalid_json', `not a JSON object (${parsed.value === null ? 'null' : Array.isArray(parsed.value) ? 'an array' : typeof parsed.value})`);
     return;
   }
+  if (parsed.ok === 'skipped' && (s.enabled.has('invalid_json') || s.enabled.has('schema')))
+    unchecked.push(`${type === 'json_schema' && s.enabled.has('schema') ? 'schema' : 'invalid_json'}: the answer is over ${MAX_CHECKED_JSON_CHARS} characters`);
   if (parsed.ok !== true || type !== 'json_schema' || !s.enabled.has('schema')) return;
   const schema = responseSchema(rf);
   if (schema === undefined) return;
   const v = s.schemas.validate(schema, parsed.value);
   if (v.ok === false) fail('schema', v.error);
+  else if (v.ok === 'unusable') unchecked.push(`schema: ${v.error}`);
 }
 
 /** A request of the legacy `functions` API as tools: `functions` → function tools, `function_call` → `tool_choice`. */
@@ -206,7 +216,7 @@ function withLegacyFunctions(req: CheckRequest): CheckRequest {
   return { ...req, tools: req.functions.map((f: unknown) => ({ type: 'function', function: f })), toolChoice };
 }
 
-function checkTools(a: Answer, given: CheckRequest, s: CheckSettings, fail: (c: CascadeCheck, why: string) => void): void {
+function checkTools(a: Answer, given: CheckRequest, s: CheckSettings, fail: (c: CascadeCheck, why: string) => void, unchecked: string[]): void {
   const req = withLegacyFunctions(given);
   // A call the client required (tool_choice "required" or a named function) that the answer does not make:
   // an app that reads tool_calls[0] would fail on it.
@@ -246,8 +256,10 @@ function checkTools(a: Answer, given: CheckRequest, s: CheckSettings, fail: (c: 
     // A function's arguments are a JSON object (what every SDK's parse helper and tool runner reads), whatever its parameters say.
     if (parsed.ok === true && !isObj(parsed.value)) return fail('tool_args', `arguments of ${tc.name} are not a JSON object`);
     const params = tool.params;
+    if (parsed.ok === 'skipped') unchecked.push(`tool_args: arguments of ${tc.name.slice(0, 64)} are over ${MAX_CHECKED_JSON_CHARS} characters`);
     if (parsed.ok !== true || params === undefined) continue;
     const v = s.schemas.validate(params, parsed.value);
     if (v.ok === false) return fail('tool_args', `arguments of ${tc.name}: ${v.error}`);
+    if (v.ok === 'unusable') unchecked.push(`tool_args: parameters of ${tc.name.slice(0, 64)}: ${v.error}`);
   }
 }

@@ -36,6 +36,8 @@ export interface CascadeStepRecord {
   model: string | null;
   /** `pass`, failed checks joined by `+`, or the error code of a step without an answer. */
   outcome: string;
+  /** What the step's own row cost (a judge's call on its answer is a row of its own, not in it). */
+  costNano: number;
 }
 
 export interface CascadeRecord {
@@ -54,6 +56,8 @@ export interface CascadeRecord {
 interface Checked extends StepRun {
   failed: CascadeCheck[];
   outcome: string;
+  /** Checks that could not judge this answer (CheckOutcome.unchecked). */
+  unchecked?: string[];
   /** Stream events to send instead of the held ones (logprobs removed). */
   events?: string[];
   /** The judge's word on this answer: `pass`, `fail`, `unclear (<why>)`, or `not asked (last step)` (x-switchyard-judge). */
@@ -188,6 +192,8 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
     if (own > 0 && row.model !== null) spentBy.set(row.model, (spentBy.get(row.model) ?? 0) + own);
   };
   let n = 0;
+  /** The reason's note on a step not started for want of time (the best answer so far was delivered). */
+  let timeNote: string | null = null;
   /** A named model or route: the index in its chain of the last model a step reached (the next step starts after it). */
   let reached = -1;
   for (let i = 0; i < ladder.length; i++) {
@@ -197,7 +203,12 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
     // A later step that usually takes longer than the time left would most likely be cut by the
     // deadline and billed what it reserved (a JSON answer's prompt and whole cap) for nothing: the
     // best answer so far is delivered instead.
-    if (steps.some((s) => s.answer) && deadlineAt - rt.now() < quickest(step.plan.candidates)) break;
+    const usual = steps.some((s) => s.answer) ? quickest(step.plan.candidates) : 0;
+    if (deadlineAt - rt.now() < usual) {
+      const left = Math.max(0, Math.round(deadlineAt - rt.now()));
+      timeNote = `${step.plan.candidates.join(', ')} not tried (too little time left: ${left} ms, it usually takes ${Math.round(usual)} ms)`;
+      break;
+    }
     const prev = steps[steps.length - 1];
     // Why this tier (or model): the step below that failed, then what chose the first step (x-switchyard-reason).
     const next = plan.kind === 'chain' ? step.plan.candidates[0]! : step.tier;
@@ -262,7 +273,7 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
     )
       break;
   }
-  await deliver(rt, call, sink, steps, extraRows, spent, extraRecords);
+  await deliver(rt, call, sink, steps, extraRows, spent, extraRecords, timeNote);
 
   /** The usual time (latency EWMA, `latencyPriorMs` until measured) of the quickest endpoint of `models`. */
   function quickest(models: readonly string[]): number {
@@ -364,6 +375,7 @@ function check(run: StepRun, settings: Parameters<typeof checkAnswer>[2], call: 
     ...(held.events ? { events: held.events } : {}),
     failed: out.failed,
     outcome: out.failed.length === 0 ? 'pass' : out.failed.join('+'),
+    ...(out.unchecked.length > 0 ? { unchecked: out.unchecked } : {}),
   };
 }
 
@@ -416,6 +428,7 @@ async function deliver(
   extraRows: LedgerRow[],
   costNano: number,
   extraRecords: RequestRecord[],
+  timeNote: string | null,
 ): Promise<void> {
   const chosen = pick(steps);
   const held = chosen ? toReplay(chosen) : null;
@@ -449,7 +462,7 @@ async function deliver(
   for (const s of steps)
     for (const r of s.records) rt.recordRequest?.(s === chosen ? { ...r, latencyMs: Math.max(r.latencyMs, rt.now() - call.receivedAt) } : r);
   for (const r of extraRecords) rt.recordRequest?.(r);
-  const records = steps.map((s) => ({ model: s.model, outcome: s.outcome }));
+  const records = steps.map((s) => ({ model: s.model, outcome: s.outcome, costNano: s.row?.costNano ?? 0 }));
   const header = records.map((r) => `${r.model ?? 'none'}:${r.outcome}`).join('>');
   const firstStart = steps.reduce<number | null>((m, s) => (s.streamStartedAt === null ? m : Math.min(m ?? s.streamStartedAt, s.streamStartedAt)), null);
   const holdMs = call.body.stream === true ? Math.max(0, rt.now() - (firstStart ?? rt.now())) : null;
@@ -470,6 +483,9 @@ async function deliver(
     // reason does not read as if the delivered step were the only one tried.
     const tried = later.filter((s) => s.error?.code !== 'budget_exceeded').map((s) => `${s.model ?? 'none'} ${s.outcome}`);
     if (tried.length > 0) notes.push(`escalated to ${tried.join(', then ')}: step ${chosen.n}'s answer delivered`);
+    if (timeNote !== null) notes.push(timeNote);
+    // A `pass` some check could not judge (an unusable schema: the check is skipped) says so.
+    if (chosen.unchecked) notes.push(`${chosen.model}'s answer not checked by ${chosen.unchecked.join(', ')}`);
     if (notes.length > 0) extra['x-switchyard-reason'] = headerReason(`${reason}; ${[...new Set(notes)].join('; ')}`);
   }
   if (chosen?.judged !== undefined) extra['x-switchyard-judge'] = chosen.judged;

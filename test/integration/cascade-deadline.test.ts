@@ -32,6 +32,8 @@ describe('the cascade near its deadline', () => {
     const text = await res.text();
     expect(res.status, text).toBe(200);
     expect(res.headers.get('x-switchyard-cascade')).toBe('gpt-4.1:empty');
+    // The reason says why the next step was not taken (it said only the first step's tier).
+    expect(res.headers.get('x-switchyard-reason')).toMatch(/; claude-sonnet-4\.5 not tried \(too little time left: \d+ ms, it usually takes 900 ms\)$/);
     expect((await sim.log()).filter((e) => e.model === 'claude-sonnet-4-5')).toHaveLength(0);
   });
 });

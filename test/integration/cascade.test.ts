@@ -490,6 +490,8 @@ describe('no escalation, refusals and switches', () => {
     const id = `cas-evil-${++seq}`;
     const g = await ask(sc, id, false, { response_format: { type: 'json_schema', json_schema: { name: 'evil', schema: evil } } });
     expect(g.headers.get('x-switchyard-cascade')).toBe('deepseek-v3.2:pass');
+    // The reason says the pass was not a validation (a `pass` alone read as if the schema had been checked).
+    expect(g.headers.get('x-switchyard-reason')).toMatch(/; deepseek-v3\.2's answer not checked by schema: /);
     // That such a pattern cannot hang the process on a matching-length answer: test/quality/checks.test.ts.
   });
 

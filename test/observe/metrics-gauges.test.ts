@@ -5,7 +5,10 @@
  * exists would never clear).
  */
 import { describe, expect, it } from 'vitest';
+import { noteEscalations } from '../../src/observe/cascade-ops.js';
+import { InspectionHub } from '../../src/observe/hub.js';
 import { Metrics } from '../../src/observe/metrics.js';
+import type { CascadeRecord } from '../../src/runtime/cascade.js';
 import type { RequestRecord } from '../../src/runtime/core.js';
 import type { StateView } from '../../src/runtime/state-view.js';
 
@@ -77,5 +80,47 @@ describe('switchyard_cost_usd_total', () => {
     const text = await m.text();
     expect(text).toMatch(/^switchyard_cost_usd_total\{model="gpt-4\.1"\} 0\.000368$/m);
     expect(text).toMatch(/^switchyard_cost_usd_total\{model="claude-sonnet-4\.5"\} 0\.001545$/m);
+  });
+});
+
+describe('switchyard_cascade_steps_total and the timeline of a cascade', () => {
+  // cheap's answer was cut (truncated), mid's and top's were empty: cheap's answer, the best, was delivered.
+  const rec: CascadeRecord = {
+    requestId: 'req-1',
+    steps: [
+      { model: 'cheap', outcome: 'truncated', costNano: 1_000 },
+      { model: 'mid', outcome: 'empty', costNano: 20_000 },
+      { model: 'top', outcome: 'empty', costNano: 300_000 },
+    ],
+    delivered: 0,
+    holdMs: null,
+    costNano: 321_000,
+    api: 'chat',
+    status: 200,
+  };
+
+  it('a step that escalated and was delivered in the end counts both (the escalation from the cheap step was lost)', async () => {
+    const m = new Metrics(() => ({ endpoints: [], budgets: [], supervisor: { queueDepth: 0 } }) as unknown as StateView);
+    m.onCascade(rec);
+    const lines = (await m.text()).split('\n').filter((l) => l.startsWith('switchyard_cascade_steps_total{'));
+    expect(lines.sort()).toEqual([
+      'switchyard_cascade_steps_total{from="cheap",to="client",reason="truncated"} 1',
+      'switchyard_cascade_steps_total{from="cheap",to="mid",reason="truncated"} 1',
+      'switchyard_cascade_steps_total{from="mid",to="top",reason="empty"} 1',
+      'switchyard_cascade_steps_total{from="top",to="none",reason="empty"} 1',
+    ]);
+  });
+
+  it("the timeline has every escalation and the delivery, each with its step's own cost", () => {
+    const hub = new InspectionHub(50, () => 7);
+    noteEscalations(hub, rec);
+    const h = hub
+      .history()
+      .map((r) => [r.from, r.to, (r.context as { costUsd: number; requestCostUsd: number }).costUsd, (r.context as { requestCostUsd: number }).requestCostUsd]);
+    expect(h).toEqual([
+      ['cheap', 'mid', 0.000001, 0.000321],
+      ['cheap', 'delivered', 0.000001, 0.000321],
+      ['mid', 'top', 0.00002, 0.000321],
+    ]);
   });
 });

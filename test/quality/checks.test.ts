@@ -69,6 +69,14 @@ describe('deterministic checks', () => {
     ])
       expect(isRefusalText(t), t).toBe(true);
     expect(isRefusalText("I'm afraid I can't answer that exactly, but it is about 42.")).toBe(false);
+    // "As an AI…" opens a refusal as "I'm sorry" does (it passed the check).
+    for (const t of [
+      'As an AI language model, I cannot provide that information.',
+      "As an AI, I can't help with that.",
+      "I'm sorry, but as an AI assistant I am unable to help with that.",
+    ])
+      expect(isRefusalText(t), t).toBe(true);
+    expect(isRefusalText('As an AI language model, I cannot give medical advice, but the usual causes are stress and sleep.')).toBe(false);
     // "won't be able to", "not going to" and "must decline": refusals as common as "can't" (they were delivered from the cheap step).
     for (const t of [
       "I won't be able to help with this.",
@@ -490,6 +498,14 @@ describe('schema cache', () => {
     const call = answer({ content: '', toolCalls: [{ name: 'lookup', arguments: '{"q": 5}' }], finishReason: 'tool_calls' });
     expect(failed(call, { ...plain, tools })).toEqual(['tool_args']);
   });
+  it('an answer a check could not judge passes, and the outcome names the check and why (unchecked)', () => {
+    const req: CheckRequest = { ...plain, responseFormat: { type: 'json_schema', json_schema: { name: 'r', schema: { $ref: '#' } } } };
+    const out = checkAnswer(answer({ content: '{"a":1}' }), req, settings(), 5);
+    expect(out.failed).toEqual([]);
+    expect(out.unchecked).toEqual([expect.stringMatching(/^schema: .*\$ref loop/)]);
+    expect(checkAnswer(answer({ content: '{"a":1}' }), { ...plain, responseFormat: { type: 'json_object' } }, settings(), 5).unchecked).toEqual([]);
+  });
+
   it('refuses a remote $ref, exponential patterns and quadratic uniqueItems as unusable (the check passes)', () => {
     const cache = new SchemaCache(4);
     expect(cache.validate({ $ref: 'https://example.com/schema.json' }, {}).ok).toBe('unusable');
