@@ -13,6 +13,8 @@ export const ERROR_CATALOG = {
   method_not_allowed: { status: 405, type: 'invalid_request_error' },
   /** A browser request for another site, or a loopback sidecar reached by a re-bound name (src/http/cross-site.ts). */
   cross_site_request: { status: 403, type: 'permission_error' },
+  /** The request (headers and body) did not arrive within `server.requestTimeoutMs`: node answers the 408 itself, this is what the metrics and the log line say. */
+  request_timeout: { status: 408, type: 'invalid_request_error' },
   body_too_large: { status: 413, type: 'invalid_request_error' },
   budget_exceeded: { status: 429, type: 'budget_exceeded' },
   /** Never sent (the client is gone): what the ledger row, the log line, the metrics and the span of a request whose client left say (nginx's 499). */

@@ -140,8 +140,15 @@ function refusedMessages(err: ParserError, socket: HttpSocket): boolean {
 const refusing = new WeakSet<Duplex>();
 
 /** The `clientError` listener of the server. */
+/** Sockets node's request or headers timeout ended: their request's read fails as `aborted` after the 408 was written. */
+const timedOut = new WeakSet<Duplex>();
+
+/** Whether node's request timeout ended this socket (its client got the 408 written here). */
+export const requestTimedOut = (socket: Duplex | null): boolean => socket !== null && timedOut.has(socket);
+
 export function onClientError(err: ParserError, socket: Duplex, onLog: (code: string | undefined, status: number) => void): void {
   try {
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT') timedOut.add(socket);
     const http = socket as HttpSocket;
     // Bytes after a request with `Connection: close` (RFC 9112 §9.6): that request and those before
     // it are answered, what follows is ignored, not refused; node closes the connection after the

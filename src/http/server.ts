@@ -19,7 +19,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { currentScope, inScope, traceAnswered } from '../runtime/request-scope.js';
 import { clientAuthorization, type ClientKeys } from './auth.js';
 import { checkAdmin } from './admin.js';
-import { headerCountBody, isMessagesPath, MAX_HEADER_FIELDS, onClientError, refuseConnect } from './client-error.js';
+import { headerCountBody, isMessagesPath, MAX_HEADER_FIELDS, onClientError, refuseConnect, requestTimedOut } from './client-error.js';
 import { recordRefused } from './refused.js';
 import type { ApiName } from '../runtime/request-scope.js';
 import type { ApiRoute } from './edge.js';
@@ -183,9 +183,15 @@ export function readBody(req: IncomingMessage, limit: number, hook?: BodyGone, l
     // timeout, a broken chunk) in `req.destroy(err)`: 'error' (emitted because a listener
     // exists) and then 'close'. A 'close' without 'end' or 'error' would take a `req.destroy()`
     // without an error, which nothing does; so 'close' gets no listener of its own.
+    // Node's request timeout (server.requestTimeoutMs) also ends here (as `aborted`, once its 408 was
+    // written: client-error.ts): so say its metrics and log line (they said 499, with no line).
     const gone = () => {
       body.release();
-      reject(new SwitchyardError('client_closed_request', 'the client closed the connection before the body was complete'));
+      reject(
+        requestTimedOut(req.socket)
+          ? new SwitchyardError('request_timeout', 'the request body was not received within server.requestTimeoutMs; the connection is closed')
+          : new SwitchyardError('client_closed_request', 'the client closed the connection before the body was complete'),
+      );
     };
     if (hook) hook.gone = gone;
     else req.on('error', gone);

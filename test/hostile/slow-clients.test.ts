@@ -79,6 +79,11 @@ it('a slow body gets 408 with an OpenAI-shaped body', async () => {
   await new Promise<void>((r) => socket.once('close', () => r()));
   expect(data).toMatch(/^HTTP\/1\.1 408/);
   expect(data).toMatch(/"code":"request_timeout"/);
+  // Its metrics and log line say the 408 the client got (they said 499, with no line).
+  const metrics = await (await fetch(`${sc.url}/metrics`)).text();
+  expect(metrics).toMatch(/^switchyard_requests_total\{model="none",endpoint="none",status="408"\} [1-9]/m);
+  expect(metrics).not.toMatch(/^switchyard_requests_total\{model="none",endpoint="none",status="499"\}/m);
+  await sc.waitForOutput(/"status":408.*request refused: the request body was not received within server\.requestTimeoutMs/);
 }, 15_000);
 
 it("a slow body on /v1/messages gets its 408 in Anthropic's error shape (the head was parsed: its path is known)", async () => {
