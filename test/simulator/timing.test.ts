@@ -85,8 +85,12 @@ describe('latency', () => {
     const raw = await post(`${sim.url}/openai/v1/chat/completions`, { ...chatBody({ stream: true }), model: 'slow' });
     const content = raw.timed.filter((e) => /"content":"[^"]/.test(e.event.data));
     expect(content).toHaveLength(5);
-    expect(content[0]!.t - raw.headersMs).toBeGreaterThanOrEqual(100);
-    expect(content[4]!.t - content[0]!.t).toBeGreaterThanOrEqual(75);
+    // Times since the request was sent: nothing can arrive before the simulator sent it, however late this
+    // (loaded) process reads it — the gap between two arrivals shrinks when the first is read late (it
+    // measured 69.8 ms for 80 on a busy machine), so that gap is only checked loosely.
+    expect(content[0]!.t).toBeGreaterThanOrEqual(115);
+    expect(content[4]!.t).toBeGreaterThanOrEqual(195);
+    expect(content[4]!.t - content[0]!.t).toBeGreaterThanOrEqual(40);
   });
 
   it('non-streaming waits ttft + tokenGap x tokens', async () => {
