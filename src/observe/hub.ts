@@ -196,7 +196,14 @@ export class InspectionHub {
       if (this.allListeners.size > 0) this.forwardAll(ev);
       if (ev.type !== '@xstate.snapshot') return;
       const actor = idOf(ev.actorRef);
-      const snap = ev.snapshot as { value?: unknown; context?: Record<string, unknown> };
+      const snap = ev.snapshot as { value?: unknown; context?: Record<string, unknown>; status?: string };
+      // A stopped actor (a reload's replaced or removed endpoint, drained) is forgotten: one key per
+      // replaced endpoint stayed for good, and an actor later spawned under its key is a new one.
+      if (snap.status === 'stopped') {
+        this.last.delete(actor);
+        this.budgetCounts.delete(actor);
+        return;
+      }
       if (snap.value === undefined) return;
       const to = valueOf(snap.value);
       const from = this.last.get(actor) ?? null;

@@ -4,6 +4,7 @@
  * changes and refusals out; live subscribers still get every record.
  */
 import { describe, expect, it } from 'vitest';
+import { createActor, createMachine, setup, spawnChild, stopChild } from 'xstate';
 import { GRANT_HISTORY, InspectionHub, type HubRecord } from '../../src/observe/hub.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import type { StateView } from '../../src/runtime/state-view.js';
@@ -158,5 +159,31 @@ describe("a replaced endpoint's draining actor", () => {
     const text = await metrics.text();
     expect(text).toMatch(/switchyard_transitions_total\{actor="endpoint:a@p",from="healthy",to="throttled"\} 1/);
     expect(text).not.toMatch(/to="circuit-open"|to="circuitOpen"/);
+  });
+});
+
+describe('a stopped actor', () => {
+  it('is forgotten: an actor spawned later under its id starts afresh (from null), and nothing is kept for it', () => {
+    const child = createMachine({ initial: 'healthy', states: { healthy: { on: { GO: 'throttled' } }, throttled: {} } });
+    const parent = setup({ actors: { child } }).createMachine({
+      initial: 'run',
+      states: {
+        run: {
+          entry: spawnChild('child', { id: 'endpoint:a@x' }),
+          on: { KILL: { actions: stopChild('endpoint:a@x') }, AGAIN: { actions: spawnChild('child', { id: 'endpoint:a@x' }) } },
+        },
+      },
+    });
+    const hub = new InspectionHub(50, () => 7);
+    const root = createActor(parent, { inspect: hub.observe }).start();
+    root.send({ type: 'KILL' });
+    root.send({ type: 'AGAIN' });
+    const mine = hub.history().filter((r) => r.kind === 'transition' && r.actor === 'endpoint:a@x');
+    // Spawned twice: two records from null (the second was none: the stopped actor's state was kept under its id).
+    expect(mine.map((r) => [r.from, r.to])).toEqual([
+      [null, 'healthy'],
+      [null, 'healthy'],
+    ]);
+    root.stop();
   });
 });
