@@ -86,7 +86,6 @@ describe('a client gone mid-body: the 499 path, at debug', () => {
     ['resets its socket (RST)', (s) => s.resetAndDestroy(), 'content-length: 1000'],
     ['destroys its socket mid-chunked-body', (s) => s.destroy(), 'transfer-encoding: chunked'],
     ['sends a broken chunk', (s) => s.write('zz\r\n'), 'transfer-encoding: chunked'],
-    ['stalls past server.requestTimeoutMs', () => undefined, 'content-length: 1000'],
   ];
   it.each(ways)('the client %s', async (_name, leave, framing) => {
     const from = lines.length;
@@ -104,6 +103,24 @@ describe('a client gone mid-body: the 499 path, at debug', () => {
     // The connection error itself is logged too, at debug, for the same request.
     const conn = mine().filter((l) => l.msg === 'client connection error while reading the request');
     expect(conn.map((l) => [l.level, l.requestId])).toEqual([[20, gone[0]!.requestId]]);
+    expect(mine().filter((l) => l.level >= 40)).toEqual([]);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  });
+
+  it('a client that stalls past server.requestTimeoutMs got a 408: its line says the 408 refusal, at info (it said 499, at debug)', async () => {
+    const from = lines.length;
+    const s = await open();
+    let got = '';
+    s.on('data', (d: Buffer) => (got += d.toString()));
+    s.write(head('content-length: 1000') + '{"model":"a","messages":[');
+    const mine = () => lines.slice(from);
+    const TIMED_OUT = 'request refused: the request body was not received within server.requestTimeoutMs; the connection is closed';
+    await until(() => mine().some((l) => l.msg === TIMED_OUT), 6000);
+    s.destroy();
+    expect(got).toMatch(/^HTTP\/1\.1 408/);
+    const refused = mine().filter((l) => l.msg === TIMED_OUT);
+    expect(refused.map((l) => [l.level, (l as { status?: number }).status])).toEqual([[30, 408]]);
+    expect(mine().filter((l) => l.msg === GONE)).toEqual([]);
     expect(mine().filter((l) => l.level >= 40)).toEqual([]);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
