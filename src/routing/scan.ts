@@ -698,12 +698,17 @@ export function scanText(text: string, into: TextCounts): void {
       // character — commas ("$5,000", "1,200,000"), or dots twice or more ("1.000.000"), or either
       // before a decimal part written with the other ("1,234.56", "48.000,50"): the quantity's size is
       // the whole integer (it was its first group: "$5,000" had the size of 5, "5000" of 5000). One dot
-      // and three digits ("1.200") stays ambiguous (a decimal in English), and so its integer part.
-      const grouped = sep && digits <= 3 && threes && (switched ? afterSwitch === 0 : group === 3 && (firstSep === 44 || dots >= 2));
-      if (grouped) v = whole;
+      // and three digits ("1.200") stays ambiguous (a decimal in English), and so its integer part —
+      // unless a currency sign stands beside it ("10.000 €", "€ 1.500"): a price has two decimals, so
+      // that is German thousands ("10.000 € Startkapital" was a decimal quantity, sending a tax
+      // question to the cheapest tier; no train prompt has one: CV unchanged).
       const before = start0 > 0 ? u[start0 - 1]! : 0;
       const after = i < n ? u[i]! : 0;
       const next = i + 1 < n ? u[i + 1]! : 0;
+      const money =
+        isCurrency(before) || isCurrency(after) || (after === 32 && isCurrency(next)) || (before === 32 && start0 >= 2 && isCurrency(u[start0 - 2]!));
+      const grouped = sep && digits <= 3 && threes && (switched ? afterSwitch === 0 : group === 3 && (firstSep === 44 || dots >= 2 || money));
+      if (grouped) v = whole;
       // A version or a date, not a quantity or a decimal: one or two digits, then two dots or
       // more that are no thousands separators ("2.0.1", "24.12.2025"; 1.000.000 is a quantity),
       // or after a dot that ends a word ending in a digit ("v2.0.1": "0.1" after "v2."). Three

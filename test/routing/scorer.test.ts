@@ -855,6 +855,21 @@ describe('thousands separators (a helper found "$5,000" scored as a 5 and a deci
     expect(mag('Update to 2.0.1 and restart 3 nodes.')).toBe(mag('Update to and restart 3 nodes.'));
     expect(mag('Am 24.12.2025 kommen 3 Gäste.')).toBe(mag('Am kommen 3 Gäste.'));
   });
+
+  it('one dot and three digits beside a currency sign is German thousands, no decimal ("10.000 € Startkapital" was a decimal quantity)', () => {
+    const mag = (text: string): number => fu(text, 'math:magnitude');
+    const dec = (text: string): number => fu(text, 'math:decimals');
+    for (const [grouped, whole] of [
+      ['Die GmbH braucht 10.000 € Startkapital und 2 Gesellschafter.', 'Die GmbH braucht 10000 € Startkapital und 2 Gesellschafter.'],
+      ['Ich habe € 1.500 gespart und 3 Konten.', 'Ich habe € 1500 gespart und 3 Konten.'],
+      ['Das Auto kostet 12.500€ und 2 Extras.', 'Das Auto kostet 12500€ und 2 Extras.'],
+    ] as const) {
+      expect(mag(grouped), grouped).toBeCloseTo(mag(whole), 12);
+      expect(dec(grouped), grouped).toBe(0);
+    }
+    // Without a currency sign it stays an (English) decimal.
+    expect(dec('It weighs 1.200 kg and 2 more.')).toBeGreaterThan(0);
+  });
 });
 
 describe('a conversation goes on with its task (a helper found a proof\'s "why?" sent to the cheapest tier)', () => {
