@@ -114,7 +114,9 @@ export function timesTooShort(cfg: Config): string[] {
     const headers = m.headersTimeoutMs ?? r.headersTimeoutMs;
     if (headers < usual) tight.push(`${m.headersTimeoutMs !== undefined ? `models.${id}` : 'resilience'}.headersTimeoutMs (${headers})`);
     const first = m.firstTokenTimeoutMs ?? r.firstTokenTimeoutMs;
-    if (first < usual) tight.push(`${m.firstTokenTimeoutMs !== undefined ? `models.${id}` : 'resilience'}.firstTokenTimeoutMs (${first})`);
+    // An embeddings model streams nothing: no first-token limit holds it.
+    if (first < usual && !m.capabilities.includes('embeddings'))
+      tight.push(`${m.firstTokenTimeoutMs !== undefined ? `models.${id}` : 'resilience'}.firstTokenTimeoutMs (${first})`);
     if (tight.length > 0)
       out.push(
         `models.${id}: ${tight.join(', ')} ${tight.length > 1 ? 'leave' : 'leaves'} no room for its usual latency (latencyPriorMs ${usual}): most of its requests would time out, each billed what was reserved for it`,

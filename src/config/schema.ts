@@ -362,6 +362,10 @@ const modelSchema = z
       .superRefine(noRepeats),
   })
   .superRefine((m, ctx) => {
+    // An embeddings model writes no answer and streams nothing: these keys were accepted and never read.
+    if (m.capabilities.includes('embeddings'))
+      for (const [k, why] of EMBEDDINGS_UNREAD)
+        if (m[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `an embeddings model ${why}: ${k} is never read for it; remove it` });
     if (m.maxOutputTokens !== undefined && m.maxOutputTokens > m.contextWindow)
       ctx.addIssue({
         code: 'custom',
@@ -949,6 +953,14 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
     seen.add(k.id);
   });
 }
+
+/** Model keys nothing reads for an embeddings model, and why. */
+const EMBEDDINGS_UNREAD = [
+  ['maxOutputTokens', 'writes no output (its reservation is the input alone)'],
+  ['imageTokens', 'takes no image'],
+  ['firstTokenTimeoutMs', 'streams nothing (headersTimeoutMs and the request timeout hold it)'],
+  ['idleTimeoutMs', 'streams nothing (headersTimeoutMs and the request timeout hold it)'],
+] as const;
 
 const isEmbeddings = (m: unknown): boolean => arr(obj(m).capabilities).includes('embeddings');
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
-import { unreachableFallbacks } from '../../src/config/config-notes.js';
+import { timesTooShort, unreachableFallbacks } from '../../src/config/config-notes.js';
 
 /** A catalogue of `n` models, model i falling back to the next `fallbacks`, and one route of them all. */
 function config(n: number, fallbacks: number, maxTotalAttempts: number, routes = 1) {
@@ -41,5 +41,35 @@ describe('unreachableFallbacks', () => {
     const notes = unreachableFallbacks(config(8, 2, 3, 14));
     expect(notes).toHaveLength(11);
     expect(notes[10]).toBe('… and 4 more chains longer than 3 models');
+  });
+});
+
+describe('timesTooShort', () => {
+  it('holds an embeddings model to no first-token limit (it streams nothing: the note said most of its requests would time out)', () => {
+    const r = validateConfig({
+      providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } },
+      models: {
+        chat: {
+          tier: 'fast_cheap',
+          price: { inputPerMTok: 1, outputPerMTok: 1 },
+          contextWindow: 8192,
+          latencyPriorMs: 900,
+          endpoints: [{ provider: 'p', upstreamModel: 'c' }],
+        },
+        emb: {
+          tier: 'fast_cheap',
+          price: { inputPerMTok: 0.02, outputPerMTok: 0 },
+          contextWindow: 8192,
+          latencyPriorMs: 900,
+          capabilities: ['embeddings'],
+          endpoints: [{ provider: 'p', upstreamModel: 'e' }],
+        },
+      },
+      resilience: { firstTokenTimeoutMs: 500 },
+    });
+    if (!r.ok) throw new Error(r.errors.join('\n'));
+    const notes = timesTooShort(r.config);
+    expect(notes.filter((n) => n.startsWith('models.chat:'))).toHaveLength(1);
+    expect(notes.filter((n) => n.startsWith('models.emb:'))).toEqual([]);
   });
 });

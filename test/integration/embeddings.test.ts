@@ -18,7 +18,6 @@ const embeddingModel = (endpoints: unknown[]) => ({
   price: { inputPerMTok: 0.02, outputPerMTok: 0 },
   contextWindow: 8192,
   capabilities: ['embeddings'],
-  maxOutputTokens: 1,
   endpoints,
 });
 

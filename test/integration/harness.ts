@@ -141,7 +141,6 @@ export const EMBEDDINGS_MODEL = {
   price: { inputPerMTok: 0.02, outputPerMTok: 0 },
   contextWindow: 8192,
   capabilities: ['embeddings'],
-  maxOutputTokens: 1,
   endpoints: [{ provider: 'openai', upstreamModel: 'text-embedding-3-small' }],
 };
 

@@ -40,7 +40,8 @@ describe('routing.cascade config', () => {
   });
   it('refuses an embeddings model as the judge (it answers no rubric: every request paid for an unclear verdict)', () => {
     const cfg = structuredClone(DEFAULT_CONFIG) as { models: Record<string, Record<string, unknown>>; routing?: Record<string, unknown> };
-    cfg.models.emb = { ...cfg.models['gpt-4.1']!, capabilities: ['embeddings'], fallbacks: [], aliases: [] };
+    const { maxOutputTokens: _cap, imageTokens: _img, ...chat } = cfg.models['gpt-4.1']!;
+    cfg.models.emb = { ...chat, capabilities: ['embeddings'], fallbacks: [], aliases: [] };
     cfg.routing = { ...(cfg.routing ?? {}), cascade: { checks: ['judge'], judge: { model: 'emb' } } };
     const r = validateConfig(cfg);
     expect(r.ok ? [] : r.errors).toEqual([

@@ -21,7 +21,6 @@ const embed = (contextWindow: number) => ({
   price: { inputPerMTok: 0.02, outputPerMTok: 0 },
   contextWindow,
   capabilities: ['embeddings'],
-  maxOutputTokens: 1,
   endpoints: [{ provider: 'p', upstreamModel: 'e' }],
 });
 

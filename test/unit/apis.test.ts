@@ -1221,6 +1221,19 @@ describe('embeddings models in the config', () => {
     expect(validateConfig({ ...base, models: { ...base.models, e: emb('openai') } }).ok).toBe(true);
   });
 
+  it('refuses the model keys nothing reads for it (an answer cap, image tokens, stream time limits: accepted and never read)', () => {
+    const r = validateConfig({
+      ...base,
+      models: { ...base.models, e: { ...emb('openai'), maxOutputTokens: 1, imageTokens: 1000, firstTokenTimeoutMs: 100, idleTimeoutMs: 100 } },
+    });
+    expect(r.ok ? [] : r.errors).toEqual([
+      expect.stringMatching(/^models\.e\.maxOutputTokens: an embeddings model writes no output .*: maxOutputTokens is never read for it; remove it/),
+      expect.stringMatching(/^models\.e\.imageTokens: an embeddings model takes no image: imageTokens is never read for it/),
+      expect.stringMatching(/^models\.e\.firstTokenTimeoutMs: an embeddings model streams nothing/),
+      expect.stringMatching(/^models\.e\.idleTimeoutMs: an embeddings model streams nothing/),
+    ]);
+  });
+
   it('refuses Anthropic-kind endpoints, routes through it and mixed fallbacks, naming the key', () => {
     const errors = (cfg: unknown): string => {
       const r = validateConfig(cfg);
