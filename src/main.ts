@@ -18,7 +18,7 @@ import { modelsList, opsRoutes } from './http/ops-routes.js';
 import { createLogger, logWritesSettled } from './observe/log.js';
 import { Runtime } from './runtime/runtime.js';
 import { undersizedPools } from './config/pool-size.js';
-import { memoryResponses, pricesPerToken, timesTooShort } from './config/config-notes.js';
+import { memoryResponses, pricesPerToken, publicMetricsOnLoopback, timesTooShort } from './config/config-notes.js';
 import { recordLeftOut } from './config/left-out.js';
 import { holdSighup, releaseSighup, StartupError, type ReloadResult, type ServeOptions, type Sidecar } from './runtime/sidecar.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
@@ -539,6 +539,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     ...memoryResponses(runtime.cfg),
     ...pricesPerToken(runtime.cfg),
     ...shortSecrets(runtime.cfg, env),
+    ...publicMetricsOnLoopback(runtime.cfg, isLoopback(host), true),
   ])
     log.warn(w);
   const addr = server.address() as AddressInfo;

@@ -4,7 +4,16 @@ import type { Config } from '../config/schema.js';
 import { unusableSecrets } from '../config/secrets.js';
 import { shortSecrets } from '../observe/scrub.js';
 import { undersizedPools } from '../config/pool-size.js';
-import { budgetsBelowOneAnswer, memoryResponses, otlpWithoutPath, pricesPerToken, timesTooShort, unreachableFallbacks } from '../config/config-notes.js';
+import {
+  budgetsBelowOneAnswer,
+  memoryResponses,
+  otlpWithoutPath,
+  pricesPerToken,
+  publicMetricsOnLoopback,
+  timesTooShort,
+  unreachableFallbacks,
+} from '../config/config-notes.js';
+import { isLoopback } from '../http/loopback.js';
 
 /**
  * Secrets the file names that this environment lacks. Not a config error (check-config often
@@ -83,7 +92,13 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
       console.error('note: budgets smaller than one answer:');
       for (const u of small) console.error(`  ${u}`);
     }
-    for (const u of [...otlpWithoutPath(res.config), ...memoryResponses(res.config), ...pricesPerToken(res.config)]) console.error(`note: ${u}`);
+    for (const u of [
+      ...otlpWithoutPath(res.config),
+      ...memoryResponses(res.config),
+      ...pricesPerToken(res.config),
+      ...publicMetricsOnLoopback(res.config, isLoopback(res.config.server.host)),
+    ])
+      console.error(`note: ${u}`);
     const shortKeys = shortSecrets(res.config, process.env);
     if (shortKeys.length > 0) {
       console.error('note: secrets too short to be scrubbed:');

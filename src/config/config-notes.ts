@@ -185,3 +185,14 @@ export function pricesPerToken(cfg: Config): string[] {
   }
   return out;
 }
+
+/**
+ * `observe.publicMetrics: true` on a loopback bind: `/metrics` answers without a token there anyway,
+ * so the key does nothing until the sidecar is bound to another address (`--host` may do that).
+ */
+export function publicMetricsOnLoopback(cfg: Config, loopback: boolean, hostFlag = false): string[] {
+  if (!cfg.observe.publicMetrics || !loopback) return [];
+  return [
+    `observe.publicMetrics: true does nothing on a loopback bind (${cfg.server.host}): /metrics answers without the admin token there already; it opens /metrics when switchyard is bound to another address${hostFlag ? '' : ' (server.host or serve --host)'}`,
+  ];
+}

@@ -7,7 +7,6 @@ import { crossSiteRefusal } from './cross-site.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
-import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { anthropicError, anthropicModel, anthropicModelsList } from '../apis/messages-output.js';
 import { echoName, SwitchyardError, errorBody } from '../errors.js';
@@ -647,8 +646,4 @@ function apiOfPath(path: string): ApiName | null {
   return null;
 }
 
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
-}
+export { isLoopback } from './loopback.js';

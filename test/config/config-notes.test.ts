@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
-import { timesTooShort, unreachableFallbacks } from '../../src/config/config-notes.js';
+import { publicMetricsOnLoopback, timesTooShort, unreachableFallbacks } from '../../src/config/config-notes.js';
 
 /** A catalogue of `n` models, model i falling back to the next `fallbacks`, and one route of them all. */
 function config(n: number, fallbacks: number, maxTotalAttempts: number, routes = 1) {
@@ -71,5 +71,26 @@ describe('timesTooShort', () => {
     const notes = timesTooShort(r.config);
     expect(notes.filter((n) => n.startsWith('models.chat:'))).toHaveLength(1);
     expect(notes.filter((n) => n.startsWith('models.emb:'))).toEqual([]);
+  });
+});
+
+describe('publicMetricsOnLoopback', () => {
+  const cfg = (publicMetrics: boolean) => {
+    const r = validateConfig({
+      providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } },
+      models: {
+        a: { tier: 'fast_cheap', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 8192, endpoints: [{ provider: 'p', upstreamModel: 'a' }] },
+      },
+      observe: { publicMetrics },
+    });
+    if (!r.ok) throw new Error(r.errors.join('\n'));
+    return r.config;
+  };
+  it('notes the key where it does nothing (a loopback bind: /metrics is open there), and only there', () => {
+    expect(publicMetricsOnLoopback(cfg(true), true)).toEqual([
+      expect.stringMatching(/^observe\.publicMetrics: true does nothing on a loopback bind \(127\.0\.0\.1\)/),
+    ]);
+    expect(publicMetricsOnLoopback(cfg(true), false)).toEqual([]);
+    expect(publicMetricsOnLoopback(cfg(false), true)).toEqual([]);
   });
 });
