@@ -44,48 +44,36 @@ describe('unreachableFallbacks', () => {
   });
 });
 
+/** A valid config of one provider, `models` (each on it: `upstreamModel` its id) and `extra` top-level keys. */
+function valid(models: Record<string, Record<string, unknown>>, extra: Record<string, unknown> = {}) {
+  const r = validateConfig({
+    providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } },
+    models: Object.fromEntries(
+      Object.entries(models).map(([id, m]) => [
+        id,
+        { tier: 'fast_cheap', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 8192, endpoints: [{ provider: 'p', upstreamModel: id }], ...m },
+      ]),
+    ),
+    ...extra,
+  });
+  if (!r.ok) throw new Error(r.errors.join('\n'));
+  return r.config;
+}
+
 describe('timesTooShort', () => {
   it('holds an embeddings model to no first-token limit (it streams nothing: the note said most of its requests would time out)', () => {
-    const r = validateConfig({
-      providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } },
-      models: {
-        chat: {
-          tier: 'fast_cheap',
-          price: { inputPerMTok: 1, outputPerMTok: 1 },
-          contextWindow: 8192,
-          latencyPriorMs: 900,
-          endpoints: [{ provider: 'p', upstreamModel: 'c' }],
-        },
-        emb: {
-          tier: 'fast_cheap',
-          price: { inputPerMTok: 0.02, outputPerMTok: 0 },
-          contextWindow: 8192,
-          latencyPriorMs: 900,
-          capabilities: ['embeddings'],
-          endpoints: [{ provider: 'p', upstreamModel: 'e' }],
-        },
-      },
-      resilience: { firstTokenTimeoutMs: 500 },
-    });
-    if (!r.ok) throw new Error(r.errors.join('\n'));
-    const notes = timesTooShort(r.config);
+    const cfg = valid(
+      { chat: { latencyPriorMs: 900 }, emb: { latencyPriorMs: 900, capabilities: ['embeddings'], price: { inputPerMTok: 0.02, outputPerMTok: 0 } } },
+      { resilience: { firstTokenTimeoutMs: 500 } },
+    );
+    const notes = timesTooShort(cfg);
     expect(notes.filter((n) => n.startsWith('models.chat:'))).toHaveLength(1);
     expect(notes.filter((n) => n.startsWith('models.emb:'))).toEqual([]);
   });
 });
 
 describe('publicMetricsOnLoopback', () => {
-  const cfg = (publicMetrics: boolean) => {
-    const r = validateConfig({
-      providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } },
-      models: {
-        a: { tier: 'fast_cheap', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 8192, endpoints: [{ provider: 'p', upstreamModel: 'a' }] },
-      },
-      observe: { publicMetrics },
-    });
-    if (!r.ok) throw new Error(r.errors.join('\n'));
-    return r.config;
-  };
+  const cfg = (publicMetrics: boolean) => valid({ a: {} }, { observe: { publicMetrics } });
   it('notes the key where it does nothing (a loopback bind: /metrics is open there), and only there', () => {
     expect(publicMetricsOnLoopback(cfg(true), true)).toEqual([
       expect.stringMatching(/^observe\.publicMetrics: true does nothing on a loopback bind \(127\.0\.0\.1\)/),
