@@ -174,7 +174,11 @@ const ERROR_TYPES: Record<number, string> = {
 /** Anthropic's server-side error types: an upstream's own, when the request failed on it, is kept (its SDK retries `overloaded_error`). */
 const UPSTREAM_TYPES: ReadonlySet<string> = new Set(['overloaded_error', 'api_error', 'timeout_error', 'rate_limit_error']);
 
-export function anthropicError(err: SwitchyardError): Record<string, unknown> {
+/**
+ * The body of an error in Anthropic's shape; `requestId`, when given, is its top-level `request_id`,
+ * as Anthropic's API puts the id it also sends in the `request-id` header.
+ */
+export function anthropicError(err: SwitchyardError, requestId?: string): Record<string, unknown> {
   const type =
     err.status >= 500 && err.upstreamType !== null && UPSTREAM_TYPES.has(err.upstreamType)
       ? err.upstreamType
@@ -189,7 +193,7 @@ export function anthropicError(err: SwitchyardError): Record<string, unknown> {
       // A redaction that broke the JSON: the details are left out, never the error.
     }
   }
-  return { type: 'error', error };
+  return requestId === undefined ? { type: 'error', error } : { type: 'error', error, request_id: requestId };
 }
 
 type Emit = (name: string, data: Record<string, unknown>) => boolean;

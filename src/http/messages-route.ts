@@ -27,7 +27,7 @@ function sendAnthropicError(res: ServerResponse, err: unknown, headers: Record<s
     res.end();
     return;
   }
-  sendJson(res, e.status, anthropicError(e), { ...headers, ...e.headers });
+  sendJson(res, e.status, anthropicError(e, headers['request-id']), { ...headers, ...e.headers });
 }
 
 /** The request id under Anthropic's name too (`request-id`, which its SDK reads into `_request_id`) beside switchyard's own. */
@@ -58,7 +58,7 @@ export const messagesRoute: ApiRoute = async (deps, req, res, requestId) => {
   const { e, chat } = r;
   const call = { requestId, body: chat, hints: e.hints, keyId: e.keyId, receivedAt: e.receivedAt, log: e.log };
   const out = new HttpSink(req, res, idHeaders(requestId));
-  const sink = new MessagesSink(out, () => shownInputTokens(call));
+  const sink = new MessagesSink(out, () => shownInputTokens(call), requestId);
   await inScope('messages', call, req, () => {
     out.bindTrace(currentScope()?.trace);
     return e.rt.chat(call, sink);

@@ -16,6 +16,8 @@ export class MessagesSink extends ApiSink {
   constructor(
     out: ConstructorParameters<typeof ApiSink>[0],
     private readonly promptTokens: () => number = () => 0,
+    /** The body's `request_id` on an error answer (the `request-id` header's). */
+    private readonly requestId?: string,
   ) {
     super(out);
   }
@@ -42,7 +44,7 @@ export class MessagesSink extends ApiSink {
   };
 
   protected errorBody(err: SwitchyardError): unknown {
-    return anthropicError(err);
+    return anthropicError(err, this.requestId);
   }
 
   protected onJson(status: number, headers: Record<string, string>, body: Record<string, unknown>): Promise<void> {

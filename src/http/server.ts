@@ -535,7 +535,7 @@ export function createHttpServer(deps: ServerDeps): Server {
           const e =
             err instanceof SwitchyardError ? err : new SwitchyardError('internal_error', 'internal error in switchyard (the request id is in x-request-id)');
           // Anthropic's SDK reads the id from `request-id` (the messages route sets it on its own answers).
-          sendJson(res, e.status, anthropicError(e), { ...base, 'request-id': requestId, ...e.headers });
+          sendJson(res, e.status, anthropicError(e, requestId), { ...base, 'request-id': requestId, ...e.headers });
         } else sendError(res, err, base);
       } catch {
         res.destroy();

@@ -630,11 +630,35 @@ describe('Messages API edges', () => {
     expect(nf.status).toBe(404);
     expect(nf.headers.get('request-id')).toBe(nf.headers.get('x-request-id'));
     const nfBody = (await nf.json()) as Record<string, unknown>;
-    expect(nfBody).toEqual({ type: 'error', error: { type: 'not_found_error', message: expect.stringContaining('no route GET /v1/nope') } });
+    // The body's request_id is the header's, as Anthropic's API sends both (it was left out).
+    expect(nfBody).toEqual({
+      type: 'error',
+      error: { type: 'not_found_error', message: expect.stringContaining('no route GET /v1/nope') },
+      request_id: nf.headers.get('request-id'),
+    });
     const wrong = await fetch(`${sc.url}/v1/embeddings`, { headers: anthropicHeaders });
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get('allow')).toBe('POST');
-    expect(await wrong.json()).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('POST') } });
+    expect(await wrong.json()).toEqual({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: expect.stringContaining('POST') },
+      request_id: wrong.headers.get('request-id'),
+    });
+    // A routed request's error (an unknown model) and a validation error carry it too.
+    for (const body of [
+      { model: 'no-such-model', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] },
+      { model: 'gpt-4.1', messages: [] },
+    ]) {
+      const r = await fetch(`${sc.url}/v1/messages`, {
+        method: 'POST',
+        headers: { ...anthropicHeaders, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(r.status).toBe(400);
+      const j = (await r.json()) as Record<string, unknown>;
+      expect(j.request_id).toBe(r.headers.get('request-id'));
+      expect(j.request_id).toEqual(expect.any(String));
+    }
     // ... and OpenAI's without it.
     const plain = await fetch(`${sc.url}/v1/nope`, { headers: { authorization: `Bearer ${KEY}` } });
     expect(plain.status).toBe(404);
