@@ -202,14 +202,22 @@ export function withoutPassword(url: string): string {
 }
 
 /**
+ * switchyard's own config keys that hold a word of {@link CREDENTIAL_NAME} and a number or a
+ * prefix, never a credential: their values are shown (a parse error on `maxOutputTokens: 8O92`
+ * hid the very value to fix).
+ */
+const OWN_NUMBER_KEYS = ['maxOutputTokens', 'imageTokens', 'firstTokenTimeoutMs', 'maxTokens', 'keyPrefix'].join('|');
+
+/**
  * A key whose value may be a credential, as a config file (or a header map in one) names it: a
  * name holding one of the words, as the config's own rule for a credential header reads it — so
  * `apiKey`, `apiKey2`, `x-api-key`, `token`, `access_token_v2`, `client_secret`, `password_hash`,
  * `pass`, `auth_header`, `authorization`, `bearer`, `jwt`, `session`, `dsn`, `connectionString`
- * are, and so are `max_tokens` or `keyPrefix` (a value hidden in an error costs little). A name
+ * are, and so are `max_tokens` (a value hidden in an error costs little; switchyard's own keys
+ * in {@link OWN_NUMBER_KEYS} are not). A name
  * ending in `Env` names an environment variable (`apiKeyEnv`, `keyEnv`): its value is shown.
  */
-const CREDENTIAL_NAME = String.raw`(?<![A-Za-z0-9_.-])["']?[A-Za-z0-9_.-]*?(?:key|token|secret|pass|pwd|auth|credential|cookie|signature|bearer|jwt|session|dsn|connection)[A-Za-z0-9_.-]*(?<!Env)["']?`;
+const CREDENTIAL_NAME = String.raw`(?<![A-Za-z0-9_.-])["']?(?!(?:${OWN_NUMBER_KEYS})["']?\s*[:=])[A-Za-z0-9_.-]*?(?:key|token|secret|pass|pwd|auth|credential|cookie|signature|bearer|jwt|session|dsn|connection)[A-Za-z0-9_.-]*(?<!Env)["']?`;
 /**
  * Such a key, `:` or `=`, and its value on the line: a quoted one to its closing quote (or the
  * line's end, when it has none), a plain one to the `,` `}` `]` or ` #` that ends it in YAML. A

@@ -79,6 +79,14 @@ describe('a parse error quotes its line with the credentials redacted', () => {
     expect(errors[0]).toContain('apiKeyEnv: OPENAI_API_KEY, keyEnv: K, max_tokens: [redacted]');
   });
 
+  it("switchyard's own number keys that hold such a word show their values (maxOutputTokens: [redacted] hid the value to fix)", async () => {
+    const errors = await errorsOf('models:\n  a: { maxOutputTokens: 8O92, imageTokens: 12, firstTokenTimeoutMs: 9, x: "y\n');
+    expect(errors[0]).toContain('maxOutputTokens: 8O92, imageTokens: 12, firstTokenTimeoutMs: 9');
+    // A key that only begins like one of them is still a credential's.
+    const other = await errorsOf('extra:\n  { maxOutputTokensSecret: LEAKCANARYq1, x: "y\n');
+    expect(other.join('\n')).not.toContain('LEAKCANARY');
+  });
+
   it.each(['apiKey2', 'password_hash', 'auth_header', 'access_token_v2', 'bearer', 'pass', 'jwt', 'session', 'dsn', 'connectionString'])(
     'a name that holds a credential word (%s), not only one that ends in it, has its value redacted (it leaked)',
     async (name) => {
