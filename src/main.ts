@@ -539,7 +539,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     ...memoryResponses(runtime.cfg),
     ...pricesPerToken(runtime.cfg),
     ...shortSecrets(runtime.cfg, env),
-    ...publicMetricsOnLoopback(runtime.cfg, isLoopback(host), true),
+    ...publicMetricsOnLoopback(runtime.cfg, host, isLoopback(host), true),
   ])
     log.warn(w);
   const addr = server.address() as AddressInfo;

@@ -96,7 +96,7 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
       ...otlpWithoutPath(res.config),
       ...memoryResponses(res.config),
       ...pricesPerToken(res.config),
-      ...publicMetricsOnLoopback(res.config, isLoopback(res.config.server.host)),
+      ...publicMetricsOnLoopback(res.config, res.config.server.host, isLoopback(res.config.server.host)),
     ])
       console.error(`note: ${u}`);
     const shortKeys = shortSecrets(res.config, process.env);

@@ -190,9 +190,9 @@ export function pricesPerToken(cfg: Config): string[] {
  * `observe.publicMetrics: true` on a loopback bind: `/metrics` answers without a token there anyway,
  * so the key does nothing until the sidecar is bound to another address (`--host` may do that).
  */
-export function publicMetricsOnLoopback(cfg: Config, loopback: boolean, hostFlag = false): string[] {
+export function publicMetricsOnLoopback(cfg: Config, host: string, loopback: boolean, serving = false): string[] {
   if (!cfg.observe.publicMetrics || !loopback) return [];
   return [
-    `observe.publicMetrics: true does nothing on a loopback bind (${cfg.server.host}): /metrics answers without the admin token there already; it opens /metrics when switchyard is bound to another address${hostFlag ? '' : ' (server.host or serve --host)'}`,
+    `observe.publicMetrics: true does nothing on a loopback bind (${host}): /metrics answers without the admin token there already; it opens /metrics when switchyard is bound to another address${serving ? '' : ' (server.host or serve --host)'}`,
   ];
 }

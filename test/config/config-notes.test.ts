@@ -75,10 +75,10 @@ describe('timesTooShort', () => {
 describe('publicMetricsOnLoopback', () => {
   const cfg = (publicMetrics: boolean) => valid({ a: {} }, { observe: { publicMetrics } });
   it('notes the key where it does nothing (a loopback bind: /metrics is open there), and only there', () => {
-    expect(publicMetricsOnLoopback(cfg(true), true)).toEqual([
+    expect(publicMetricsOnLoopback(cfg(true), '127.0.0.1', true)).toEqual([
       expect.stringMatching(/^observe\.publicMetrics: true does nothing on a loopback bind \(127\.0\.0\.1\)/),
     ]);
-    expect(publicMetricsOnLoopback(cfg(true), false)).toEqual([]);
-    expect(publicMetricsOnLoopback(cfg(false), true)).toEqual([]);
+    expect(publicMetricsOnLoopback(cfg(true), '0.0.0.0', false)).toEqual([]);
+    expect(publicMetricsOnLoopback(cfg(false), '127.0.0.1', true)).toEqual([]);
   });
 });
