@@ -74,6 +74,10 @@ describe('deterministic checks', () => {
       'As an AI language model, I cannot provide that information.',
       "As an AI, I can't help with that.",
       "I'm sorry, but as an AI assistant I am unable to help with that.",
+      'As a language model, I cannot provide that.',
+      'As an AI developed by OpenAI, I cannot help with that request.',
+      'As an artificial intelligence, I cannot assist with that.',
+      'As an AI language model, I am unable to browse the internet.',
     ])
       expect(isRefusalText(t), t).toBe(true);
     expect(isRefusalText('As an AI language model, I cannot give medical advice, but the usual causes are stress and sleep.')).toBe(false);
