@@ -172,7 +172,10 @@ function taskCue(l: TextCounts): boolean {
  */
 function smalltalk(l: TextCounts): number {
   const hits = l.kindHits[SMALLTALK_KIND]!;
-  if (hits === 0 || l.words > SMALLTALK_MAX_WORDS || taskCue(l)) return 0;
+  // A sentence of three words or more without a small-talk cue is a request beside the pleasantry:
+  // "Hi! List the planets of the solar system." is no small talk (it had −0.06), nor is "Hi! can you
+  // give an example?" after a code question (it lost the follow-up rule: high_quality → fast_cheap).
+  if (hits === 0 || l.words > SMALLTALK_MAX_WORDS || taskCue(l) || l.plainSentences > 0) return 0;
   return l.words <= SHORT_TURN_WORDS ? 1 : sat(hits, 2);
 }
 

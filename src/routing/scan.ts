@@ -71,6 +71,8 @@ export interface TextCounts {
   sentences: number;
   /** The sentences of {@link MIN_SENTENCE_WORDS} words or more (what `struct:sentences` counts). */
   fullSentences: number;
+  /** Of those, the ones without a small-talk cue, an unfinished last one included: a request beside a "Hi!" ("Hi! List the planets."). */
+  plainSentences: number;
   /**
    * Decimal quantities in prose: numbers written with a decimal (or thousands) separator that
    * stand next to a currency sign or are followed by a space and a word ("$12.50", "1,20 €",
@@ -125,6 +127,7 @@ export function emptyCounts(): TextCounts {
     questions: 0,
     sentences: 0,
     fullSentences: 0,
+    plainSentences: 0,
     decimals: 0,
     maxNumber: 0,
     singles: 0,
@@ -402,6 +405,7 @@ export function addCounts(into: TextCounts, from: TextCounts): void {
   into.questions += from.questions;
   into.sentences += from.sentences;
   into.fullSentences += from.fullSentences;
+  into.plainSentences += from.plainSentences;
   into.decimals += from.decimals;
   if (from.maxNumber > into.maxNumber) into.maxNumber = from.maxNumber;
   into.singles += from.singles;
@@ -442,6 +446,7 @@ export function scanText(text: string, into: TextCounts): void {
   const kinds = into.kindHits;
   const codeBefore = kinds[CODE]!;
   const smalltalkBefore = kinds[SMALLTALK]!;
+  let sentSmall = smalltalkBefore; // small-talk cues at the last sentence end
   const translationBefore = kinds[TRANSLATION]!;
   let prevStart = 0;
   let prevEnd = 0;
@@ -468,6 +473,7 @@ export function scanText(text: string, into: TextCounts): void {
   const cased = text.length === n ? text : null;
   let open = false;
   let fullSentences = 0;
+  let plainSentences = 0;
   let sentWords = 0; // `words` at the last sentence end
   let initialDot = -2;
   let noEndDot = -1;
@@ -500,6 +506,7 @@ export function scanText(text: string, into: TextCounts): void {
             sentences++;
             if (words - sentWords >= MIN_SENTENCE_WORDS) fullSentences++;
             sentWords = words;
+            sentSmall = kinds[SMALLTALK]!; // no plain sentence: cues are looked up for a whole run only
           }
           words += ((tenths + 9) / 10) | 0;
           if (i - start <= runFirst[c]!) {
@@ -795,8 +802,12 @@ export function scanText(text: string, into: TextCounts): void {
           if (k & SENTENCE_END && open && (i >= n || isSpace(u[i]!))) {
             if (c !== 46 || (wordEnd !== i - 1 ? noEndDot !== i - 1 : dotEnds(u, cased, i, n, wordDot))) {
               sentences++;
-              if (words - sentWords >= MIN_SENTENCE_WORDS) fullSentences++;
+              if (words - sentWords >= MIN_SENTENCE_WORDS) {
+                fullSentences++;
+                if (kinds[SMALLTALK] === sentSmall) plainSentences++;
+              }
               sentWords = words;
+              sentSmall = kinds[SMALLTALK]!;
               open = false;
               askPending = 0;
             } else if (wordDot === DOT_INITIAL || wordDot === DOT_INITIAL_AFTER) initialDot = i - 1;
@@ -821,7 +832,10 @@ export function scanText(text: string, into: TextCounts): void {
         if (uc & U_END && open) {
           sentences++;
           if (words - sentWords >= MIN_SENTENCE_WORDS) fullSentences++;
+          // No plain sentence here: in a script without spaces a cue is looked up for a whole run only
+          // ("你好！你今天怎么样？" is small talk as "Hi! How are you today?" is, its second run no cue).
           sentWords = words;
+          sentSmall = kinds[SMALLTALK]!;
           open = false;
           askPending = 0;
         }
@@ -852,7 +866,10 @@ export function scanText(text: string, into: TextCounts): void {
   into.fences += fences;
   into.questions += questions;
   into.sentences += sentences;
+  // An unfinished last sentence ("Hi! what is the capital of France") is a request too.
+  if (open && !inFence && words - sentWords >= MIN_SENTENCE_WORDS && kinds[SMALLTALK] === sentSmall) plainSentences++;
   into.fullSentences += fullSentences;
+  into.plainSentences += plainSentences;
   into.decimals += decimals;
   into.maxNumber = maxNumber;
   into.singles += singles;

@@ -670,6 +670,30 @@ describe('markers and structure', () => {
     expect([c.sentences, c.fullSentences]).toEqual([3, 1]);
   });
 
+  it('a request beside a pleasantry is no small talk: a sentence of three words or more without a small-talk cue (a re-test round)', () => {
+    for (const text of ['Hi! List the planets of the solar system.', 'Hi! what is the capital of France', 'Thanks! Now write it in French please.'])
+      expect(fu(text, 'kind:smalltalk'), text).toBe(0);
+    // Small talk stays small talk, a greeting with a question about the chat itself included.
+    for (const text of [
+      'Hi!',
+      'ok thanks!',
+      'Thank you very much for your help!',
+      'Good morning! How are you?',
+      "hi, how's the weather?",
+      '你好！你今天怎么样？',
+    ])
+      expect(fu(text, 'kind:smalltalk'), text).toBeGreaterThan(0);
+    // "Hi! can you give an example?" after a code question goes on with it (it was small talk: high_quality → fast_cheap).
+    const convo: RouteRequest = {
+      messages: [
+        { role: 'user', content: 'Explain how closures capture variables in JavaScript loops.' },
+        { role: 'assistant', content: 'A closure keeps a reference to the variable, not its value.' },
+        { role: 'user', content: 'Hi! can you give an example?' },
+      ],
+    };
+    expect(explain(scoreRequest(convo))).toMatch(/^as an earlier turn it goes on with:/);
+  });
+
   it('struct:words is a monotone shape: four segments that add up to log2(1 + words) / 10, cut at 30, 50 and 80 words', () => {
     const segs = ['struct:words[0-30]', 'struct:words[30-50]', 'struct:words[50-80]', 'struct:words[80+]'] as const;
     for (const n of [0, 3, 30, 31, 45, 50, 64, 80, 200, 2000]) {
