@@ -115,7 +115,7 @@ describe('POST /switchyard/route', () => {
       expect(ea).toEqual(eb);
     }
     const slow = (await (
-      await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'x' }] }, { 'x-switchyard-max-latency-ms': '1' })
+      await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'Thanks!' }] }, { 'x-switchyard-max-latency-ms': '1' })
     ).json()) as RouteJson;
     expect(slow.endpoint).toBeNull();
     // Every candidate named, as a real request's reason names them, and what a real request gets.
