@@ -413,6 +413,15 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
   }
   const simulatedMode = simulator !== null;
 
+  // What a config's values suggest the operator did not mean, said at start and after every reload.
+  const configWarnings = (c: Config): string[] => [
+    ...undersizedPools(c),
+    ...timesTooShort(c),
+    ...memoryResponses(c),
+    ...pricesPerToken(c),
+    ...shortSecrets(c, env),
+    ...publicMetricsOnLoopback(c, host, isLoopback(host), true),
+  ];
   const reloadNow = async (): Promise<ReloadResult> => {
     // Shutting down: the endpoints' actors are stopping, so a reload could not spawn new ones (a
     // SIGHUP during the drain failed half-applied); the instance that replaces this one reads the file.
@@ -478,7 +487,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     const r = runtime.reload(res.config);
     applyBudgets();
     log.info(r, 'config reloaded');
-    for (const w of [...undersizedPools(res.config), ...timesTooShort(res.config), ...memoryResponses(res.config), ...pricesPerToken(res.config)]) log.warn(w);
+    for (const w of configWarnings(res.config)) log.warn(w);
     return { ok: true, ...r, restartRequired };
   };
 
@@ -533,15 +542,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       `bound to a non-loopback address without SWITCHYARD_ADMIN_TOKEN: /switchyard/*${runtime.cfg.observe.publicMetrics ? '' : ' and /metrics'} answer 401 to everyone until it is set${runtime.cfg.observe.publicMetrics ? '' : ' (or observe.publicMetrics: true opens /metrics)'}`,
     );
   }
-  for (const w of [
-    ...undersizedPools(runtime.cfg),
-    ...timesTooShort(runtime.cfg),
-    ...memoryResponses(runtime.cfg),
-    ...pricesPerToken(runtime.cfg),
-    ...shortSecrets(runtime.cfg, env),
-    ...publicMetricsOnLoopback(runtime.cfg, host, isLoopback(host), true),
-  ])
-    log.warn(w);
+  for (const w of configWarnings(runtime.cfg)) log.warn(w);
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   // A second signal while draining ends the wait for the requests in flight (see installSignals).

@@ -142,7 +142,7 @@ it('arbitrary bodies and hints: never a 5xx, every rejection an OpenAI-shaped 4x
       const out = await r.text();
       // A latency wish no endpoint meets ("1" ms) is the documented 503 no_endpoint_available
       // with x-should-retry: false (docs/contract.md), not a server fault.
-      const latencyWish = h['x-switchyard-max-latency-ms'] !== undefined && r.status === 503;
+      const latencyWish = (h as Record<string, string | undefined>)['x-switchyard-max-latency-ms'] !== undefined && r.status === 503;
       if (latencyWish) {
         expect(out, out.slice(0, 300)).toContain('"code":"no_endpoint_available"');
         expect(out).toContain('x-switchyard-max-latency-ms');

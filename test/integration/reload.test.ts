@@ -509,6 +509,19 @@ describe('reload', () => {
     expect(await models()).toEqual(before);
     writeFileSync(sc.configFile, good);
   });
+
+  it("a reload says what start-up says of the config's values: observe.publicMetrics turned on while bound to loopback does nothing (only check-config and start-up said so)", async () => {
+    const good = readFileSync(sc.configFile, 'utf8');
+    const on = parse(good) as Record<string, Record<string, unknown>>;
+    on.observe = { ...(on.observe ?? {}), publicMetrics: true };
+    writeFileSync(sc.configFile, stringify(on));
+    const logged = sc.stdout().length;
+    expect((await reload()).status).toBe(200);
+    await sc.waitForOutput(/observe\.publicMetrics: true does nothing on a loopback bind \(127\.0\.0\.1\)/);
+    expect(sc.stdout().slice(0, logged)).not.toMatch(/observe\.publicMetrics: true does nothing/);
+    writeFileSync(sc.configFile, good);
+    expect((await reload()).status).toBe(200);
+  });
 });
 
 describe('two reloads at once', () => {
