@@ -398,6 +398,14 @@ export const CODE_NOUN_FLAG = 1 << 23;
 /** A word asking the answer to go on ("continue", "weiter", "next"): a short follow-up with one is no small talk (features.ts). */
 export const GO_ON_FLAG = 1 << 25;
 
+/**
+ * An acknowledgment ("ok", "okay", "cool", "nice"): a small-talk cue that, opening a sentence,
+ * is a discourse marker before what the sentence asks — "ok now add type hints" is a request, as
+ * "now add type hints" is (scan.ts, plain sentences). Elsewhere it is small talk as before.
+ */
+export const ACK_FLAG = 1 << 26;
+const ACK_WORDS = 'ok okay cool nice';
+
 /** Go-on words, every cue language: used only for a conversation's short last turn, never a feature of their own. */
 const GO_ON_WORDS =
   'continue continuing proceed resume finish more next keep weiter weitermachen fortfahren fortsetzen mehr nächste nächsten continuez continuer suite poursuis poursuivez continúa continua continuar sigue seguir siguiente prosegui avanti continue verder doorgaan ga volgende';
@@ -605,6 +613,7 @@ function build(): CueTable {
   for (const w of NOT_CODE_BEFORE.split(' ')) entry(w).flags |= NOT_CODE_BEFORE_FLAG;
   for (const w of ['code', 'codes']) entry(w).flags |= CODE_NOUN_FLAG;
   for (const w of GO_ON_WORDS.split(' ')) entry(w).flags |= GO_ON_FLAG;
+  for (const w of ACK_WORDS.split(' ')) entry(w).flags |= ACK_FLAG;
   for (const w of ABBREVIATIONS.split(' ')) entry(w).flags |= ABBREV_FLAG;
   for (const w of ABBREVIATIONS_AT_END.split(' ')) entry(w).flags |= ABBREV_END_FLAG;
   for (const w of ORDINAL_WORDS.split(' ')) entry(w).flags |= ORDINAL_FLAG;

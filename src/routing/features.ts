@@ -221,10 +221,18 @@ function featuresOf(req: RouteRequest, turns: ReturnType<typeof splitTurns>): Fl
   let j = 0;
   // Small talk counts in the last turn only, and only when that turn is small talk (smalltalk()):
   // a "hi" before a hard question, an "ok" or a "weather" inside one, does not make it easy.
-  for (let k = 0; k < KINDS.length; k++) x[j++] = k === SMALLTALK_KIND ? smalltalk(l) : Math.max(sat(l.kindHits[k]!, 2), 0.5 * sat(c.kindHits[k]!, 2));
-  for (let d = 0; d < DOMAINS.length; d++) x[j++] = Math.max(sat(l.domainHits[d]!, DOMAIN_FULL), 0.5 * sat(c.domainHits[d]!, DOMAIN_FULL));
+  const chat = smalltalk(l);
+  // What surrounds a turn of small talk says nothing of what answering it takes: the conversation's
+  // depth and length, the system prompt and its cues, the tools and JSON mode an app sends with
+  // every turn weigh (1 − small talk). A conversations round found "haha thanks, bye!" on
+  // high_quality after eleven turns (struct:turns +0.16 over kind:smalltalk −0.13) and "hi" to a
+  // support bot with a long system prompt on balanced. Any task cue, fence, identifier or sentence
+  // of a request ends the small talk (smalltalk()) and brings all of it back: monotone still.
+  const around = 1 - chat;
+  for (let k = 0; k < KINDS.length; k++) x[j++] = k === SMALLTALK_KIND ? chat : Math.max(sat(l.kindHits[k]!, 2), around * 0.5 * sat(c.kindHits[k]!, 2));
+  for (let d = 0; d < DOMAINS.length; d++) x[j++] = Math.max(sat(l.domainHits[d]!, DOMAIN_FULL), around * 0.5 * sat(c.domainHits[d]!, DOMAIN_FULL));
   const chars = Math.max(l.chars, 1);
-  x[j++] = l.fences > 0 ? 1 : c.fences > 0 ? 0.5 : 0;
+  x[j++] = l.fences > 0 ? 1 : c.fences > 0 ? 0.5 * around : 0;
   // Counts, not densities: adding text can only add evidence (the score stays monotone in it).
   x[j++] = sat(l.codePunct, 40);
   x[j++] = sat(l.identifiers, 4);
@@ -254,16 +262,16 @@ function featuresOf(req: RouteRequest, turns: ReturnType<typeof splitTurns>): Fl
   const words = clamp01(log2(1 + l.words) / 10);
   for (let k = 0; k < 4; k++) x[j++] = Math.min(Math.max(words - WORD_EDGES[k]!, 0), WORD_EDGES[k + 1]! - WORD_EDGES[k]!);
   x[j++] = clamp01(log2(1 + l.fullSentences) / 5);
-  x[j++] = clamp01(log2(1 + c.chars / 256) / 6);
-  x[j++] = clamp01(log2(Math.max(userTurns, 1)) / 3);
-  x[j++] = system ? 1 : 0;
-  x[j++] = Array.isArray(req.tools) && req.tools.length > 0 ? 1 : 0;
-  x[j++] = jsonOutput(req.response_format) ? 1 : 0;
+  x[j++] = around * clamp01(log2(1 + c.chars / 256) / 6);
+  x[j++] = around * clamp01(log2(Math.max(userTurns, 1)) / 3);
+  x[j++] = system ? around : 0;
+  x[j++] = Array.isArray(req.tools) && req.tools.length > 0 ? around : 0;
+  x[j++] = jsonOutput(req.response_format) ? around : 0;
   const mt = maxTokens(req);
   // Only beyond what SDKs and frameworks send by default (1,024–4,096, set once for every
   // request): a fixed max_tokens of 4,096 put "thanks" a tier higher than the same prompt
   // without one. 8 Ki 1/3, 16 Ki 2/3, 32 Ki and more 1.
-  x[j++] = mt === null ? 0 : clamp01(log2(mt / MAX_TOKENS_DEFAULTS) / 3);
+  x[j++] = mt === null ? 0 : around * clamp01(log2(mt / MAX_TOKENS_DEFAULTS) / 3);
   x[j++] = sat(l.germanWords + c.germanWords, 4);
   x[j++] = sat(l.nonLatinLetters + c.nonLatinLetters, 40);
   return x;

@@ -25,6 +25,7 @@ import {
   ID_VERB_FLAG,
   NOT_CODE_BEFORE_FLAG,
   CODE_NOUN_FLAG,
+  ACK_FLAG,
   GO_ON_FLAG,
   ABBREV_FLAG,
   ABBREV_END_FLAG,
@@ -412,6 +413,12 @@ export function addCounts(into: TextCounts, from: TextCounts): void {
   into.goOn += from.goOn;
 }
 
+/**
+ * A sentence that asks something without small talk: three words or more besides the
+ * acknowledgments that open it ("ok now add type hints"), and no other small-talk cue.
+ */
+const plainSentence = (words: number, smalltalkCues: number, acks: number): boolean => smalltalkCues === acks && words - acks >= MIN_SENTENCE_WORDS;
+
 export function scanText(text: string, into: TextCounts): void {
   const s = text.toLowerCase();
   const n = s.length;
@@ -447,6 +454,7 @@ export function scanText(text: string, into: TextCounts): void {
   const codeBefore = kinds[CODE]!;
   const smalltalkBefore = kinds[SMALLTALK]!;
   let sentSmall = smalltalkBefore; // small-talk cues at the last sentence end
+  let sentAck = 0; // acknowledgments ("ok", "cool") opening the current sentence, each a small-talk cue (cues.ts ACK_FLAG)
   const translationBefore = kinds[TRANSLATION]!;
   let prevStart = 0;
   let prevEnd = 0;
@@ -507,6 +515,7 @@ export function scanText(text: string, into: TextCounts): void {
             if (words - sentWords >= MIN_SENTENCE_WORDS) fullSentences++;
             sentWords = words;
             sentSmall = kinds[SMALLTALK]!; // no plain sentence: cues are looked up for a whole run only
+            sentAck = 0;
           }
           words += ((tenths + 9) / 10) | 0;
           if (i - start <= runFirst[c]!) {
@@ -598,6 +607,8 @@ export function scanText(text: string, into: TextCounts): void {
         }
       }
       if (f & GO_ON_FLAG) goOn++;
+      // Only acknowledgments so far in this sentence: this one opens it too ("ok cool, now …").
+      if (f & ACK_FLAG && words - 1 - sentWords === sentAck) sentAck++;
       if (f & ID_FLAG) {
         idEnd = i;
         idDot = (f & ID_DOT_FLAG) !== 0;
@@ -804,10 +815,11 @@ export function scanText(text: string, into: TextCounts): void {
               sentences++;
               if (words - sentWords >= MIN_SENTENCE_WORDS) {
                 fullSentences++;
-                if (kinds[SMALLTALK] === sentSmall) plainSentences++;
+                if (plainSentence(words - sentWords, kinds[SMALLTALK]! - sentSmall, sentAck)) plainSentences++;
               }
               sentWords = words;
               sentSmall = kinds[SMALLTALK]!;
+              sentAck = 0;
               open = false;
               askPending = 0;
             } else if (wordDot === DOT_INITIAL || wordDot === DOT_INITIAL_AFTER) initialDot = i - 1;
@@ -836,6 +848,7 @@ export function scanText(text: string, into: TextCounts): void {
           // ("你好！你今天怎么样？" is small talk as "Hi! How are you today?" is, its second run no cue).
           sentWords = words;
           sentSmall = kinds[SMALLTALK]!;
+          sentAck = 0;
           open = false;
           askPending = 0;
         }
@@ -867,7 +880,7 @@ export function scanText(text: string, into: TextCounts): void {
   into.questions += questions;
   into.sentences += sentences;
   // An unfinished last sentence ("Hi! what is the capital of France") is a request too.
-  if (open && !inFence && words - sentWords >= MIN_SENTENCE_WORDS && kinds[SMALLTALK] === sentSmall) plainSentences++;
+  if (open && !inFence && words - sentWords >= MIN_SENTENCE_WORDS && plainSentence(words - sentWords, kinds[SMALLTALK]! - sentSmall, sentAck)) plainSentences++;
   into.fullSentences += fullSentences;
   into.plainSentences += plainSentences;
   into.decimals += decimals;

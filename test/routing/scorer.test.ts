@@ -1057,6 +1057,69 @@ describe('a short turn of small talk', () => {
   });
 });
 
+describe('small talk in an app (a conversations round)', () => {
+  const SYSTEM =
+    'You are the support assistant of Nimbus Fiber, an internet provider. Answer questions about plans, billing and outages. ' +
+    'Extract the customer number when given, then check the account step by step before you answer. Never promise refunds over 50 EUR; ' +
+    'escalate those to a human agent. Prices: Basic 29.99 EUR, Plus 39.99 EUR, Max 59.99 EUR per month. '.repeat(6);
+  const TOOLS = [{ type: 'function', function: { name: 'get_account', parameters: { type: 'object', properties: { id: { type: 'string' } } } } }];
+  const chat = (turns: number, last: string): RouteRequest => ({
+    messages: [
+      ...Array.from({ length: turns }, (_, i) => [
+        { role: 'user', content: `Question ${i}: prove that the sum of the first n odd numbers is n squared, step by step.` },
+        { role: 'assistant', content: 'By induction: the base case holds, and adding the next odd number 2n + 1 gives (n + 1)^2.' },
+      ]).flat(),
+      { role: 'user', content: last },
+    ],
+  });
+  const inApp = (last: string): RouteRequest => ({
+    messages: [
+      { role: 'system', content: SYSTEM },
+      { role: 'user', content: last },
+    ],
+    tools: TOOLS,
+    response_format: { type: 'json_object' },
+    max_tokens: 32_000,
+  });
+
+  it('a turn of small talk weighs none of what surrounds it: depth, context, system prompt, tools, JSON mode, a large max_tokens (eleven turns put "haha thanks, bye!" on high_quality)', () => {
+    for (const t of ['haha thanks, bye!', 'great, thanks a lot!', 'hi', 'ok cool', 'Good morning!']) {
+      const alone = scoreRequest(user(t)).score;
+      expect(scoreRequest(chat(11, t)).score, t).toBe(alone);
+      expect(scoreRequest(inApp(t)).score, t).toBe(alone);
+      expect(tierForScore(scoreRequest(chat(11, t)).score, DEFAULT_MODEL.thresholds), t).toBe('fast_cheap');
+      expect(tierForScore(scoreRequest(inApp(t)).score, DEFAULT_MODEL.thresholds), t).toBe('fast_cheap');
+    }
+    // A request in the same place weighs all of it, as before.
+    const ask = 'Is there a data cap on the Plus plan?';
+    expect(scoreRequest(inApp(ask)).score).toBeGreaterThan(scoreRequest(user(ask)).score);
+    for (const name of ['struct:system', 'struct:tools', 'struct:json', 'struct:max_tokens', 'struct:context'] as const) {
+      expect(f(inApp(ask), name), name).toBeGreaterThan(0);
+      expect(f(inApp('hi'), name), name).toBe(0);
+    }
+    expect(f(chat(11, 'haha thanks, bye!'), 'struct:turns')).toBe(0);
+    expect(f(chat(11, 'why does the induction step work?'), 'struct:turns')).toBeGreaterThan(0);
+  });
+
+  it('an acknowledgment opening a request ("ok now add type hints") is no small talk: the turn goes on with the task before it', () => {
+    const code: RouteRequest = {
+      messages: [
+        { role: 'user', content: 'Write a Python function that merges two sorted lists.' },
+        { role: 'assistant', content: 'def merge(a, b): ...' },
+        { role: 'user', content: 'ok now add type hints' },
+      ],
+    };
+    expect(f(code, 'kind:smalltalk')).toBe(0);
+    expect(explain(scoreRequest(code))).toMatch(/^as an earlier turn it goes on with: /);
+    for (const t of ['ok make it shorter', 'Okay, now add a docstring.', 'cool, now rename it to merge_sorted.', 'ok cool, now add tests'])
+      expect(fu(t, 'kind:smalltalk'), t).toBe(0);
+    // Acknowledgments alone, or beside another small-talk cue, stay small talk.
+    for (const t of ['ok cool', 'ok, thanks a lot!', 'nice, thank you!', 'okay bye', 'cool cool cool']) expect(fu(t, 'kind:smalltalk'), t).toBeGreaterThan(0);
+    // Only an opening acknowledgment: "thanks" opening a sentence is the small talk itself.
+    expect(fu('Thank you very much for your help!', 'kind:smalltalk')).toBe(0.5);
+  });
+});
+
 describe('small talk is what the request is, not a word in it', () => {
   const s = (req: RouteRequest): number => scoreRequest(req).score;
   // [with the word, the same prompt without it]
