@@ -18,7 +18,7 @@ import { modelsList, opsRoutes } from './http/ops-routes.js';
 import { createLogger, logWritesSettled } from './observe/log.js';
 import { Runtime } from './runtime/runtime.js';
 import { undersizedPools } from './config/pool-size.js';
-import { memoryResponses, pricesPerToken, publicMetricsOnLoopback, timesTooShort } from './config/config-notes.js';
+import { memoryResponses, pricesPerToken, publicMetricsOnLoopback, reloadRemovals, timesTooShort } from './config/config-notes.js';
 import { recordLeftOut } from './config/left-out.js';
 import { holdSighup, releaseSighup, StartupError, type ReloadResult, type ServeOptions, type Sidecar } from './runtime/sidecar.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
@@ -484,11 +484,13 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     const restartRequired = startupOnlyChanges(cfg, res.config, opts);
     if (restartRequired.length > 0)
       log.warn({ keys: restartRequired }, `${restartRequired.join(', ')} changed: read at start-up only, the running values stay until a restart`);
+    const removals = reloadRemovals(runtime.cfg, res.config);
     const r = runtime.reload(res.config);
     applyBudgets();
     log.info(r, 'config reloaded');
-    for (const w of configWarnings(res.config)) log.warn(w);
-    return { ok: true, ...r, restartRequired };
+    const warnings = [...removals, ...configWarnings(res.config)];
+    for (const w of warnings) log.warn(w);
+    return { ok: true, ...r, restartRequired, warnings };
   };
 
   // One reload at a time, each reading the file when its turn comes: two at once (a SIGHUP and a

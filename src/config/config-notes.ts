@@ -196,3 +196,25 @@ export function publicMetricsOnLoopback(cfg: Config, host: string, loopback: boo
     `observe.publicMetrics: true does nothing on a loopback bind (${host}): /metrics answers without the admin token there already; it opens /metrics when switchyard is bound to another address${serving ? '' : ' (server.host or serve --host)'}`,
   ];
 }
+
+type LimitConfig = Config['budget']['limits'][number];
+const limitName = (l: LimitConfig): string =>
+  `${l.scope}${l.scope === 'key' ? ` "${l.key ?? ''}"` : l.scope === 'model' ? ` "${l.model ?? ''}"` : ''} ${l.period === 'total' ? 'total' : `per ${l.period}`}`;
+
+/**
+ * What a reload takes away that guarded the running sidecar: every client key (a file without its
+ * `auth` section, perhaps half-written, opens /v1/* to anyone who can reach it), a budget limit.
+ * Applied, as the file says, but said: the reload's answer and the log carry it.
+ */
+export function reloadRemovals(running: Config, next: Config): string[] {
+  const out: string[] = [];
+  const keys = running.auth?.keys.length ?? 0;
+  if (keys > 0 && next.auth === undefined)
+    out.push(
+      `this reload removes the auth section: client keys are no longer checked, so /v1/* answers every request without a key (it needed one of ${keys}); put auth back and reload to require them again`,
+    );
+  const kept = new Set(next.budget.limits.map(limitName));
+  for (const l of running.budget.limits)
+    if (!kept.has(limitName(l))) out.push(`this reload removes the budget limit ${limitName(l)} (${l.usd} USD): what it limited is no longer limited`);
+  return out;
+}

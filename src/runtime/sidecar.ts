@@ -24,7 +24,9 @@ export interface ServeOptions {
  * The outcome of a config reload: what changed, or why the running config stays.
  * `restartRequired`: changed keys that are read at start-up only (the running values stay until a restart).
  */
-export type ReloadResult = { ok: true; kept: string[]; added: string[]; removed: string[]; restartRequired: string[] } | { ok: false; errors: string[] };
+/** `warnings`: what the reloaded config's values suggest was not meant, and what it took away (an auth section, a budget limit), as the log says them. */
+export type ReloadResult =
+  { ok: true; kept: string[]; added: string[]; removed: string[]; restartRequired: string[]; warnings: string[] } | { ok: false; errors: string[] };
 
 export interface Sidecar {
   url: string;

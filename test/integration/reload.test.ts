@@ -510,6 +510,38 @@ describe('reload', () => {
     writeFileSync(sc.configFile, good);
   });
 
+  it('a reload that takes away the auth section or a budget limit applies it and says so, in its answer and the log (it was an info line: a half-written file without auth opened /v1/*)', async () => {
+    const good = readFileSync(sc.configFile, 'utf8');
+    const withBudget = parse(good) as Record<string, Record<string, unknown>>;
+    withBudget.budget = { limits: [{ scope: 'global', period: 'day', usd: 100 }] };
+    writeFileSync(sc.configFile, stringify(withBudget));
+    const added = await reload();
+    expect(added.status).toBe(200);
+    expect(added.body.warnings).toEqual([]);
+    const open = parse(good) as Record<string, unknown>;
+    delete open.auth;
+    writeFileSync(sc.configFile, stringify(open));
+    const r = await reload();
+    expect(r.status).toBe(200);
+    expect(r.body.warnings).toEqual([
+      expect.stringMatching(
+        /^this reload removes the auth section: client keys are no longer checked, so \/v1\/\* answers every request without a key \(it needed one of \d+\)/,
+      ),
+      'this reload removes the budget limit global per day (100 USD): what it limited is no longer limited',
+    ]);
+    await sc.waitForOutput(/"level":40.*this reload removes the auth section/);
+    // Applied, as the file says: a request without a key is served.
+    const anon = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gemini-2.5-flash', max_tokens: 3, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(anon.status).toBe(200);
+    writeFileSync(sc.configFile, good);
+    expect((await reload()).status).toBe(200);
+    expect((await apiError(quick('gemini-2.5-flash', client('sk-sy-not-a-key')))).status).toBe(401);
+  });
+
   it("a reload says what start-up says of the config's values: observe.publicMetrics turned on while bound to loopback does nothing (only check-config and start-up said so)", async () => {
     const good = readFileSync(sc.configFile, 'utf8');
     const on = parse(good) as Record<string, Record<string, unknown>>;
