@@ -31,6 +31,7 @@ const CUES: Record<Kind, string> = {
     json yaml xml dockerfile kubernetes react nodejs pandas numpy algorithm* algorithmus datenstruktur*
     snippet variable variablen loop loops schleife schleifen array arrays exception exceptions stacktrace
     unittest unittests syntax npm pnpm pypi pip maven gradle nuget conda rubygems
+    pytest docstring docstrings goroutine goroutines mutex mutexes deadlock deadlocks multithreading multithreaded threadsafe
     yml database databases datenbank datenbanken docker aws azure serverless backend frontend llm llms
     fonction méthode classe programmation requête requêtes
     boucle boucles débogue déboguer débogage implément*
@@ -223,6 +224,8 @@ const BIGRAMS: Record<string, Kind> = {
   'tausend dank': 'smalltalk',
   'lieben dank': 'smalltalk',
   'schönen dank': 'smalltalk',
+  'race condition': 'code',
+  'race conditions': 'code',
   'prime number': 'math',
   'prime numbers': 'math',
   'square root': 'math',
@@ -404,6 +407,8 @@ export const GO_ON_FLAG = 1 << 25;
  * "now add type hints" is (scan.ts, plain sentences). Elsewhere it is small talk as before.
  */
 export const ACK_FLAG = 1 << 26;
+/** Spanish "por" before "qué": "por qué" is "why", an explanation asked for, not a question word of identification. */
+export const WHY_BEFORE_FLAG = 1 << 27;
 const ACK_WORDS = 'ok okay cool nice';
 
 /** Go-on words, every cue language: used only for a conversation's short last turn, never a feature of their own. */
@@ -614,6 +619,7 @@ function build(): CueTable {
   for (const w of ['code', 'codes']) entry(w).flags |= CODE_NOUN_FLAG;
   for (const w of GO_ON_WORDS.split(' ')) entry(w).flags |= GO_ON_FLAG;
   for (const w of ACK_WORDS.split(' ')) entry(w).flags |= ACK_FLAG;
+  entry('por').flags |= WHY_BEFORE_FLAG;
   for (const w of ABBREVIATIONS.split(' ')) entry(w).flags |= ABBREV_FLAG;
   for (const w of ABBREVIATIONS_AT_END.split(' ')) entry(w).flags |= ABBREV_END_FLAG;
   for (const w of ORDINAL_WORDS.split(' ')) entry(w).flags |= ORDINAL_FLAG;

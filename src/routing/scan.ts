@@ -27,6 +27,7 @@ import {
   CODE_NOUN_FLAG,
   ACK_FLAG,
   GO_ON_FLAG,
+  WHY_BEFORE_FLAG,
   ABBREV_FLAG,
   ABBREV_END_FLAG,
   ORDINAL_FLAG,
@@ -642,7 +643,8 @@ export function scanText(text: string, into: TextCounts): void {
           if (!isUpper(cased, i - 1)) wordDot = f & ABBREV_FLAG ? DOT_NONE : DOT_BEFORE_CAPITAL;
         } else if (f & ID_DOT_FLAG) wordDot = DOT_BEFORE_DIGIT;
         if (f & GERMAN_FLAG) germanWords++;
-        if (f & IDENTIFY_FLAG) askPending++;
+        // "por qué" (why) asks for an explanation: its "qué" identifies nothing.
+        if (f & IDENTIFY_FLAG && !(prevFlags & WHY_BEFORE_FLAG && prevEnd === start - 1)) askPending++;
         if (f & NUMBER_WORD_FLAG) numberWords++;
         if (f & API_FLAG) {
           apiWords++;

@@ -1120,6 +1120,30 @@ describe('small talk in an app (a conversations round)', () => {
   });
 });
 
+describe('cue gaps a conversations round found', () => {
+  it('code-review words are code: race condition, goroutines, mutex, deadlock, pytest, docstring, multithreading', () => {
+    for (const t of [
+      'Is this safe to call from multiple goroutines?',
+      'find the race condition',
+      'Where can this deadlock?',
+      'Should this field be guarded by a mutex?',
+      'write pytest tests for this',
+      'Add a docstring.',
+      'Is multithreading worth it here?',
+    ])
+      expect(fu(t, 'kind:code'), t).toBeGreaterThan(0);
+    // "race" alone is no code.
+    expect(fu('Who won the race yesterday?', 'kind:code')).toBe(0);
+  });
+
+  it('Spanish "por qué" (why) is no question word of identification; "qué" alone still is', () => {
+    expect(fu('¿Por qué el cielo es azul?', 'ask:identify')).toBe(0);
+    expect(fu('¿y por qué?', 'ask:identify')).toBe(0);
+    expect(fu('¿Qué es un perro?', 'ask:identify')).toBeGreaterThan(0);
+    expect(fu('Lo hice por ti. ¿Qué opinas?', 'ask:identify')).toBeGreaterThan(0);
+  });
+});
+
 describe('small talk is what the request is, not a word in it', () => {
   const s = (req: RouteRequest): number => scoreRequest(req).score;
   // [with the word, the same prompt without it]
