@@ -58,12 +58,34 @@ export function writableLater(err: unknown): boolean {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !ROW_OWN_CLASSES.has(code.slice(0, 2));
 }
 
+/**
+ * SQLSTATEs of a server that answers but refuses service, whatever the statement: authorization
+ * (class 28: a password rotated), no such database (3D000), a database not accepting connections
+ * (55000: `ALLOW_CONNECTIONS false`), out of resources (class 53: disk full, out of memory), a
+ * statement cancelled (57014: `statement_timeout`, an operator's cancel), a read-only standby
+ * (25006), a privilege revoked (42501), the table dropped or renamed (42P01). The operator's to fix,
+ * not switchyard's: 503, not a 500 that calls it a switchyard bug.
+ */
+const REFUSED_STATES = /^(28...|3D000|55000|53...|57014|25006|42501|42P01)$/;
+
+/** PostgreSQL answers but refuses service (REFUSED_STATES). */
+export function refusesService(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && REFUSED_STATES.test(code);
+}
+
+/** A route's error as the client should get it: PostgreSQL unreachable or refusing service is 503 `storage_unavailable`; anything else as it is. */
 export function pgUnavailable(err: unknown): unknown {
-  if (err instanceof SwitchyardError || !isUnreachable(err)) return err;
+  if (err instanceof SwitchyardError) return err;
+  const unreachable = isUnreachable(err);
+  if (!unreachable && !refusesService(err)) return err;
   const code = (err as { code?: unknown }).code;
+  const c = typeof code === 'string' ? ` (${code})` : '';
   return new SwitchyardError(
     'storage_unavailable',
-    `the PostgreSQL database (storage.ledger) cannot be reached${typeof code === 'string' ? ` (${code})` : ''}: try again shortly`,
+    unreachable
+      ? `the PostgreSQL database (storage.ledger) cannot be reached${c}: try again shortly`
+      : `the PostgreSQL database (storage.ledger) refuses service${c}: see the database's log for why, and try again once it is fixed`,
     { headers: { 'retry-after': '1' } },
   );
 }

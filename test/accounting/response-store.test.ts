@@ -382,6 +382,30 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgreSQL response s
     });
   });
 
+  it('a database that refuses service (ALLOW_CONNECTIONS false: 55000) is 503 storage_unavailable too, not a 500 "switchyard bug" (a replicas round)', async () => {
+    await withDatabase('refusing', async (freshUrl) => {
+      const store = await openResponseStore(freshUrl, () => limits);
+      const name = new URL(freshUrl).pathname.slice(1);
+      const c = new pg.Client({ connectionString: admin });
+      await c.connect();
+      try {
+        await store.put({ id: 'resp_up', keyId: null, createdAt: Date.now(), messages: conv(1), response: { id: 'resp_up' } });
+        await c.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+        await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+        const e = (await store.getResponse('resp_up', null, Date.now()).catch((x: unknown) => x)) as SwitchyardError;
+        expect(e).toBeInstanceOf(SwitchyardError);
+        expect([e.status, e.code, e.headers['retry-after']]).toEqual([503, 'storage_unavailable', '1']);
+        expect(e.message).toMatch(/^the PostgreSQL database \(storage\.ledger\) refuses service \(55000\)/);
+        await c.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+        expect(await store.getResponse('resp_up', null, Date.now())).toMatchObject({ id: 'resp_up' });
+      } finally {
+        await c.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`).catch(() => undefined);
+        await c.end();
+        await store.close();
+      }
+    });
+  });
+
   it('replicas booting together on a fresh database all open it (the schema is created under a lock)', async () => {
     await withDatabase('boot', async (freshUrl) => {
       // Unlocked, concurrent CREATE TABLE IF NOT EXISTS fails here with pg_type_typname_nsp_index.
