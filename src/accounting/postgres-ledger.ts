@@ -225,7 +225,7 @@ export class PostgresLedger implements LedgerStore {
     this.backlogSince ??= Date.now();
     if (err !== null) this.notTaking = notTaking(err);
     this.scheduleDrain();
-    return Promise.reject(new Error(`${this.notTaking}: the row is kept in memory and written once it is back (${this.backlog.length} waiting)`));
+    return Promise.reject(new RowKept(`${this.notTaking}: the row is kept in memory and written once it is back (${this.backlog.length} waiting)`));
   }
 
   private scheduleDrain(): void {
@@ -547,6 +547,15 @@ function createSchema(pool: pg.Pool, schema: string | undefined, table: string, 
 function identifier(name: string, what: string): string {
   if (!IDENTIFIER.test(name)) throw new Error(`invalid PostgreSQL ${what} name "${name}"`);
   return name;
+}
+
+/**
+ * A row PostgreSQL could not take now, kept in memory and written once it can (`keep`): not lost,
+ * so the request's log line is a warning without a stack (`kept`), as the ledger's own warnings
+ * (watchLedgerWrites) say the outage; an error line with a stack for each request flooded the log.
+ */
+class RowKept extends Error {
+  readonly kept = true;
 }
 
 /** A write PostgreSQL had not answered within ROW_WAIT_MS. */

@@ -95,7 +95,9 @@ export function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: ChatSink,
     },
     (err: unknown) => {
       rt.rowWritten?.(call.requestId);
-      call.log.error({ err }, 'could not write the ledger row');
+      // A row the ledger keeps to write later (PostgreSQL down) is not lost: a warning, no stack.
+      if ((err as { kept?: unknown } | null)?.kept === true) call.log.warn({ ledger: (err as Error).message }, 'could not write the ledger row now');
+      else call.log.error({ err }, 'could not write the ledger row');
       answer(end);
     },
   );

@@ -46,14 +46,16 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgresLedger', () =
       relay.cut();
       await expect(ledger.insert(makeRow({ requestId: 'down-1', costNano: 10 }))).rejects.toThrow(/kept in memory and written once it is back \(1 waiting\)/);
       expect(ledger.writeBlocked?.reason).toMatch(/1 ledger rows wait/);
+      // Marked kept: the request logs a warning, not an error with a stack for every request of an outage.
+      await expect(ledger.insert(makeRow({ requestId: 'down-1b', costNano: 0 }))).rejects.toMatchObject({ kept: true });
       // A row while others wait joins them at once (no connect attempt to wait out).
-      await expect(ledger.insert(makeRow({ requestId: 'down-2', costNano: 100 }))).rejects.toThrow(/\(2 waiting\)/);
+      await expect(ledger.insert(makeRow({ requestId: 'down-2', costNano: 100 }))).rejects.toThrow(/\(3 waiting\)/);
       relay.restore();
       const t0 = Date.now();
       while (ledger.waitingRows > 0 && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 50));
       expect(ledger.writeBlocked).toBeNull();
       const rows = await ledger.rows({});
-      expect(rows.map((r) => r.requestId).sort()).toEqual(['before', 'down-1', 'down-2']);
+      expect(rows.map((r) => r.requestId).sort()).toEqual(['before', 'down-1', 'down-1b', 'down-2']);
       expect(await ledger.spentSince({}, 0)).toBe(111);
     } finally {
       await ledger.close();
