@@ -260,13 +260,13 @@ export async function openRedisShared(opts: {
       marking = setInterval(() => void mark(), LEDGER_MARK_EVERY_MS);
       marking.unref();
     },
-    ready: () => conn.health.up && store.epoch !== null && store.seedFailing === null,
+    ready: () => conn.health.up && store.epoch !== null && store.seedFailing === null && store.wrongLedger === null,
     view: () => ({
       replica,
       store: conn.url,
       health: conn.health.up ? 'up' : 'down',
       since: iso(conn.health.since),
-      lastError: conn.health.up ? store.seedFailing : conn.health.lastError,
+      lastError: conn.health.up ? (store.wrongLedger ?? store.seedFailing) : conn.health.lastError,
       epoch: store.epoch,
       leaseMs: storage.leaseMs,
       lastLeaseRenewal: iso(lease.lastRenewed),

@@ -143,10 +143,17 @@ export class LeaseKeeper {
       const { conn, keys, owner } = this.d;
       const renewed = (await conn.run(RENEW, [keys.lease(owner), keys.replicas, keys.epoch], [owner, this.d.leaseMs])) as RedisReply[];
       this.lastRenewed = this.d.now();
-      if (renewed[0] === '' || renewed[0] !== this.d.store.epoch) await this.d.store.restoreEpoch();
+      // Checked before anything is rebuilt: a replica on another ledger admits nothing and rebuilds nothing (store.wrongLedger).
       const wrong = await this.checkLedger();
-      if (wrong !== null && !this.wrongLedger) this.d.log.error(wrong);
+      if (wrong !== null && !this.wrongLedger)
+        this.d.log.error(
+          `${wrong}. This replica admits no request and is not ready until it writes the others' ledger (restart it with the right storage.ledger)`,
+        );
+      else if (wrong === null && this.wrongLedger) this.d.log.warn("this replica's storage.ledger is the others' ledger again: it admits requests");
       this.wrongLedger = wrong !== null;
+      this.d.store.wrongLedger = wrong;
+      if (wrong !== null) return;
+      if (renewed[0] === '' || renewed[0] !== this.d.store.epoch) await this.d.store.restoreEpoch();
     })()
       .catch((err: unknown) => this.d.log.warn({ err: redisFailure(err) }, 'shared-state lease renewal failed; retried shortly'))
       .finally(() => {
@@ -172,6 +179,8 @@ export class LeaseKeeper {
   }
 
   private async reclaim(): Promise<void> {
+    // Reclaimed rows go to this replica's ledger: not to one the others do not read.
+    if (this.wrongLedger) return;
     const { conn, keys } = this.d;
     const pending = (await conn.run(RECLAIM, [keys.replicas, keys.reclaimed], [keys.tag, this.d.owner])) as string[];
     if (pending.length === 0) this.waiting = false;

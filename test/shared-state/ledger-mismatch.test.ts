@@ -6,6 +6,7 @@
  * its start-up is refused, naming both ledgers; the same ledger reached by another URL is not.
  * Real Redis (127.0.0.1:6379, a key prefix of its own) and PostgreSQL.
  */
+import { Redis } from 'ioredis';
 import pino from 'pino';
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
@@ -132,5 +133,41 @@ it('a replica on another keyPrefix than the replicas writing its ledger is refus
   } finally {
     await dropPrefix(SHARED_REDIS, pa);
     await dropPrefix(SHARED_REDIS, pb);
+  }
+});
+
+it('a replica found on another ledger after start-up (Redis was down, or came back empty, when it started) admits nothing, rebuilds nothing and is not ready until it is on the right one', async () => {
+  // A replicas round: such a replica, first to reconnect to an empty Redis, rebuilt the shared budget
+  // from its own ledger ($0.49 spent became $0.001) and the limit was overrun by a quarter.
+  const p = uniq('sy-ledger-late');
+  const on: Config = { ...cfg, storage: { ...cfg.storage, keyPrefix: p } };
+  const start = async (id: string, table: string): Promise<SharedState> => {
+    const ledger = await PostgresLedger.open(PG_URL, { schema: SCHEMA, table });
+    ledgers.push(ledger);
+    const s = await openRedisShared({ cfg: () => on, ledger, log, env: { SWITCHYARD_REPLICA_ID: id } });
+    open.push(s);
+    await s.start();
+    return s;
+  };
+  const redis = new Redis(SHARED_REDIS);
+  try {
+    const stray = await start('stray', 'stray_ledger');
+    expect(stray.ready()).toBe(true);
+    // The mark is lost (Redis restarted empty) and the deployment's replica marks its own ledger first.
+    await redis.del(`{${p}}:ledger`);
+    const main = await start('main', 'main_ledger');
+    expect(main.ready()).toBe(true);
+    const t0 = Date.now();
+    while (stray.ready() && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
+    expect(stray.ready()).toBe(false);
+    expect(stray.view().lastError).toMatch(/storage\.ledger is not the ledger the other replicas/);
+    const refused = await stray.store.reserve('r-stray', null, 'm', 1000, Date.now()).catch((err: unknown) => err);
+    expect(refused).toMatchObject({ status: 503, code: 'shared_state_unavailable' });
+    expect((refused as Error).message).toMatch(/this replica's storage\.ledger is not the ledger the other replicas of its keyPrefix write/);
+    // The deployment's replica goes on admitting.
+    expect(await main.store.reserve('r-main', null, 'm', 1000, Date.now())).toMatchObject({ ok: true });
+  } finally {
+    redis.disconnect();
+    await dropPrefix(SHARED_REDIS, p);
   }
 });
