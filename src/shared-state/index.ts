@@ -203,10 +203,11 @@ export async function openRedisShared(opts: {
       loadTokenizer();
       try {
         await conn.connect();
+        lease.checkedAtStart();
         const wrong = await lease.checkLedger();
         if (wrong !== null) {
           await conn.close();
-          throw new StartupError(wrong);
+          throw new StartupError(wrong.detail);
         }
         await lease.tick();
       } catch (err) {
@@ -266,7 +267,7 @@ export async function openRedisShared(opts: {
       store: conn.url,
       health: conn.health.up ? 'up' : 'down',
       since: iso(conn.health.since),
-      lastError: conn.health.up ? (store.wrongLedger ?? store.seedFailing) : conn.health.lastError,
+      lastError: conn.health.up ? (store.wrongLedger?.detail ?? store.seedFailing) : conn.health.lastError,
       epoch: store.epoch,
       leaseMs: storage.leaseMs,
       lastLeaseRenewal: iso(lease.lastRenewed),

@@ -46,6 +46,12 @@ export function reclaimedRow(json: string): LedgerRow {
   return interruptedRow({ requestId: r.requestId, at: r.at, keyId: r.keyId, model: r.model, endpoint: r.endpoint, amountNano: v.amount + earlier });
 }
 
+/** Lease periods a replica that could not check its ledger at start-up leaves the marking of an empty Redis to those that did. */
+export const UNVERIFIED_WAIT_LEASES = 3;
+
+/** What a client of a replica on the wrong ledger is told (the ledgers' names are in the log and /switchyard/state). */
+export const WRONG_LEDGER_CLIENT = "this replica's storage.ledger is not the ledger the other replicas of its keyPrefix write (see the log)";
+
 export class LeaseKeeper {
   private timers: NodeJS.Timeout[] = [];
   private renewing: Promise<void> | null = null;
@@ -74,15 +80,42 @@ export class LeaseKeeper {
   private wrongLedger = false;
 
   /**
+   * Whether this replica compared its ledger with the mark at start-up (Redis answered then), or has
+   * since found the mark agree. One that has not does not mark its own ledger at once when Redis has
+   * none (new, or back empty): for UNVERIFIED_WAIT_LEASES lease periods it leaves that to the replicas
+   * that have checked theirs (they mark it at their next renewal), admitting nothing meanwhile. A
+   * replica on the wrong ledger started while Redis was down was the first to reach it when it came
+   * back empty: its ledger became the mark, and the right replicas were the ones refused.
+   */
+  private verified = false;
+  private unverifiedSince: number | null = null;
+
+  /** The start-up check ran (Redis answered): this replica may mark its ledger at once. */
+  checkedAtStart(): void {
+    this.verified = true;
+  }
+
+  /**
    * Whether this replica writes the ledger the others of its key prefix write (the first one marks
    * it in Redis): a replica on another database would keep the shared budgets while its rows, and
    * the dead replicas' reservations it reclaims, went where /switchyard/spend and a rebuild of the
    * others never look. Null when it does (or is not checked), else what is wrong and what to do.
    */
-  async checkLedger(): Promise<string | null> {
+  async checkLedger(): Promise<{ detail: string; client: string } | null> {
     const mine = this.d.ledgerId;
     if (!mine) return null;
     const mark = JSON.stringify(mine);
+    if (!this.verified) {
+      this.unverifiedSince ??= this.d.now();
+      const waitMs = UNVERIFIED_WAIT_LEASES * this.d.leaseMs;
+      if (this.d.now() - this.unverifiedSince < waitMs && (await this.d.conn.redis.get(this.d.keys.ledger)) === null)
+        return {
+          detail:
+            `this replica could not compare its storage.ledger with the other replicas' when it started (Redis was unreachable), and Redis names no ledger now: ` +
+            `it waits up to ${Math.ceil(waitMs / 1000)} s for the replicas that checked theirs to name it before it admits requests`,
+          client: 'this replica waits for the other replicas of its keyPrefix to say which ledger they write (Redis came back empty); try again shortly',
+        };
+    }
     const cur = (await this.d.conn.run(LEDGER_MARK, [this.d.keys.ledger], [mark, 3 * this.d.leaseMs])) as string;
     let theirs: LedgerIdentity;
     try {
@@ -90,7 +123,14 @@ export class LeaseKeeper {
     } catch {
       return null;
     }
-    if (cur === mark || sameLedger(mine, theirs)) return null;
+    if (cur === mark || sameLedger(mine, theirs)) {
+      this.verified = true;
+      return null;
+    }
+    return { detail: this.wrongLedgerText(mine, theirs), client: WRONG_LEDGER_CLIENT };
+  }
+
+  private wrongLedgerText(mine: LedgerIdentity, theirs: LedgerIdentity): string {
     return (
       `storage.ledger is not the ledger the other replicas on keyPrefix ${this.d.keys.tag.slice(1, -2)} write: ` +
       `this replica's is ${describeLedger(mine)}; theirs is ${describeLedger(theirs)}. ` +
@@ -145,11 +185,13 @@ export class LeaseKeeper {
       this.lastRenewed = this.d.now();
       // Checked before anything is rebuilt: a replica on another ledger admits nothing and rebuilds nothing (store.wrongLedger).
       const wrong = await this.checkLedger();
-      if (wrong !== null && !this.wrongLedger)
-        this.d.log.error(
-          `${wrong}. This replica admits no request and is not ready until it writes the others' ledger (restart it with the right storage.ledger)`,
-        );
-      else if (wrong === null && this.wrongLedger) this.d.log.warn("this replica's storage.ledger is the others' ledger again: it admits requests");
+      if (wrong !== null && wrong.detail !== this.d.store.wrongLedger?.detail) {
+        if (wrong.client === WRONG_LEDGER_CLIENT)
+          this.d.log.error(
+            `${wrong.detail}. This replica admits no request and is not ready until it writes the others' ledger (restart it with the right storage.ledger)`,
+          );
+        else this.d.log.warn(wrong.detail);
+      } else if (wrong === null && this.wrongLedger) this.d.log.warn("this replica's storage.ledger is the others' ledger: it admits requests");
       this.wrongLedger = wrong !== null;
       this.d.store.wrongLedger = wrong;
       if (wrong !== null) return;

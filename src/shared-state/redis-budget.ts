@@ -73,9 +73,6 @@ const MAX_RETRIES = 4;
 export const PROBE_POLL_MS = 1_000;
 const str = (r: RedisReply | undefined): string => (typeof r === 'string' ? r : String(r ?? ''));
 
-/** What a client of a replica on the wrong ledger is told (the ledgers' names are in the log and /switchyard/state). */
-const WRONG_LEDGER = "this replica's storage.ledger is not the ledger the other replicas of its keyPrefix write (see the log)";
-
 export class SharedBudgetStore implements BudgetStore {
   readonly counters: SharedCounters = { decisions: 0, unavailable: 0, rebuilds: 0, seeded: 0, reclaimed: 0 };
   epoch: string | null = null;
@@ -161,7 +158,7 @@ export class SharedBudgetStore implements BudgetStore {
     earlierByModel?: ReadonlyMap<string, number>,
   ): Promise<ReserveResult> {
     if (!this.d.conn.health.up) throw this.unavailable('Redis is unreachable');
-    if (this.wrongLedger !== null) throw this.unavailable(WRONG_LEDGER);
+    if (this.wrongLedger !== null) throw this.unavailable(this.wrongLedger.client);
     const all = this.limits();
     if (this.reseeding !== null) await this.reseeding;
     const ids = applicableBudgets(all, keyId, model);
@@ -454,12 +451,12 @@ export class SharedBudgetStore implements BudgetStore {
 
   /**
    * This replica's ledger is not the one the others of its key prefix write (LeaseKeeper.checkLedger
-   * found it after start-up: Redis was down then, or restarted empty), or null. Until it is, the
+   * found it after start-up: Redis was down then, or restarted empty), or cannot be compared yet; or null. Until it is, the
    * replica admits nothing and is not ready: it would rebuild (seed) the shared budgets from its own
    * ledger — a replicas round saw one reset a deployment's spend from $0.49 to $0.001 and the
    * limit overrun by a quarter — and its rows would go where no one counts them.
    */
-  wrongLedger: string | null = null;
+  wrongLedger: { detail: string; client: string } | null = null;
 
   /** Redis has no epoch: it is new or restarted empty. A new epoch; budgets are seeded lazily from the ledger. */
   async restoreEpoch(): Promise<void> {

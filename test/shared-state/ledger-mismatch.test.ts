@@ -15,7 +15,7 @@ import { PostgresLedger } from '../../src/accounting/postgres-ledger.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { StartupError } from '../../src/runtime/sidecar.js';
 import { openRedisShared, type SharedState } from '../../src/shared-state/index.js';
-import { dropPrefix, SHARED_REDIS, uniq } from '../integration/replicas.js';
+import { dropPrefix, privateRedis, SHARED_REDIS, uniq } from '../integration/replicas.js';
 
 const PG_URL = process.env.SWITCHYARD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SCHEMA = `sy_ledger_mark_${Date.now()}_${randomBytes(3).toString('hex')}`;
@@ -153,8 +153,10 @@ it('a replica found on another ledger after start-up (Redis was down, or came ba
   try {
     const stray = await start('stray', 'stray_ledger');
     expect(stray.ready()).toBe(true);
-    // The mark is lost (Redis restarted empty) and the deployment's replica marks its own ledger first.
-    await redis.del(`{${p}}:ledger`);
+    // The deployment's ledger is the mark now (its replicas marked an empty Redis first): written over at once, no race.
+    const mainLedger = await PostgresLedger.open(PG_URL, { schema: SCHEMA, table: 'main_ledger' });
+    ledgers.push(mainLedger);
+    await redis.set(`{${p}}:ledger`, JSON.stringify(await mainLedger.identity()), 'PX', 10_000);
     const main = await start('main', 'main_ledger');
     expect(main.ready()).toBe(true);
     const t0 = Date.now();
@@ -169,5 +171,47 @@ it('a replica found on another ledger after start-up (Redis was down, or came ba
   } finally {
     redis.disconnect();
     await dropPrefix(SHARED_REDIS, p);
+  }
+});
+
+it('a replica started while Redis was down leaves an empty Redis to be marked by the replicas that checked their ledger (on the wrong ledger, it came back first and its ledger became the mark)', async () => {
+  const redis = await privateRedis();
+  const p = uniq('sy-ledger-first');
+  const on: Config = { ...cfg, storage: { ...cfg.storage, shared: redis.url, keyPrefix: p } };
+  const replicaOn = async (id: string, table: string): Promise<SharedState> => {
+    const ledger = await PostgresLedger.open(PG_URL, { schema: SCHEMA, table });
+    ledgers.push(ledger);
+    const s = await openRedisShared({ cfg: () => on, ledger, log, env: { SWITCHYARD_REPLICA_ID: id } });
+    open.push(s);
+    return s;
+  };
+  const until = async (what: string, ok: () => boolean, ms = 8000): Promise<void> => {
+    const t0 = Date.now();
+    while (!ok()) {
+      if (Date.now() - t0 > ms) throw new Error(`not within ${ms} ms: ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  try {
+    // Redis is down: the stray replica starts (not ready) without comparing its ledger with anyone's.
+    const stray = await replicaOn('stray', 'first_stray');
+    await stray.start();
+    expect(stray.ready()).toBe(false);
+    // Redis comes back empty, and the stray one reaches it first.
+    await redis.start();
+    await until('the stray replica reconnected', () => stray.view().health === 'up');
+    await new Promise((r) => setTimeout(r, 600)); // two of its renewals (leaseMs 1000)
+    expect(stray.ready()).toBe(false);
+    expect(stray.view().lastError).toMatch(/could not compare its storage\.ledger .* waits up to 3 s/);
+    // A replica of the deployment (it checks at start-up) marks its ledger and serves.
+    const right = await replicaOn('right', 'first_right');
+    await right.start();
+    expect(right.ready()).toBe(true);
+    // The stray one finds the mark is not its ledger: refused for good, not ready.
+    await until('the stray replica refused', () => /is not the ledger the other replicas/.test(String(stray.view().lastError)));
+    expect(stray.ready()).toBe(false);
+    await expect(stray.store.reserve('r-stray', null, 'm', 1000, Date.now())).rejects.toMatchObject({ status: 503, code: 'shared_state_unavailable' });
+  } finally {
+    await redis.dispose();
   }
 });
