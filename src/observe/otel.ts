@@ -8,6 +8,7 @@
  */
 import type { Attributes, Context, Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import type { Config } from '../config/schema.js';
 import { nativeOf } from '../apis/native.js';
 import { echoName } from '../errors.js';
@@ -23,6 +24,12 @@ type OtlpConfig = NonNullable<Config['observe']['otlp']>;
 export interface OtelHandle {
   tracer: Tracer;
   shutdown(): Promise<void>;
+  /**
+   * The collector failed the last export (refused, unreachable, timed out, an error status): the
+   * shutdown then gives the last spans only the minimum, not what is left of the grace period (a
+   * collector that was down held every restart ~7–10 s while the exporter retried).
+   */
+  collectorFailing(): boolean;
 }
 
 /** `gen_ai.provider.name` for the provider names the conventions list; others go as configured. */
@@ -193,7 +200,7 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
   const { TracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace');
   const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
   const { defaultResource, detectResources, envDetector, resourceFromAttributes } = await import('@opentelemetry/resources');
-  const { W3CTraceContextPropagator, setGlobalErrorHandler } = await import('@opentelemetry/core');
+  const { W3CTraceContextPropagator, setGlobalErrorHandler, ExportResultCode } = await import('@opentelemetry/core');
   // A collector that cannot be reached drops spans: say so (the first failure, then at most once a
   // minute with how many more), instead of nothing at all.
   let failures = 0;
@@ -211,7 +218,19 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     failures = 0;
   });
   const { ATTR_SERVICE_NAME } = await import('@opentelemetry/semantic-conventions');
-  const exporter = new OTLPTraceExporter({ url: cfg.endpoint });
+  const otlp = new OTLPTraceExporter({ url: cfg.endpoint });
+  // The last export's outcome, for the shutdown (collectorFailing).
+  let lastFailed = false;
+  const exporter: SpanExporter = {
+    export(spans, done) {
+      otlp.export(spans, (result) => {
+        lastFailed = result.code !== ExportResultCode.SUCCESS;
+        done(result);
+      });
+    },
+    shutdown: () => otlp.shutdown(),
+    forceFlush: () => otlp.forceFlush(),
+  };
   const provider = new TracerProvider({
     resource: resourceOf(cfg, { defaultResource, detectResources, envDetector, resourceFromAttributes }, ATTR_SERVICE_NAME),
     spanProcessors: [new BatchSpanProcessor({ exporter, scheduledDelayMillis: 500 })],
@@ -471,5 +490,6 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     async shutdown() {
       await provider.shutdown().catch((err: unknown) => log.warn({ err }, 'could not flush the last spans'));
     },
+    collectorFailing: () => lastFailed,
   };
 }

@@ -805,6 +805,24 @@ describe('OpenTelemetry to a collector that never answers', () => {
   }, 30_000);
 });
 
+describe('OpenTelemetry to a collector that refuses connections', () => {
+  it('gives the last spans only the minimum at shutdown once an export failed (the exporter retried for ~7 s of every restart)', async () => {
+    // A port nothing listens on: every export is refused at once (ECONNREFUSED).
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const sc2 = await startSidecar({ ...testConfig(sim.url), observe: { otlp: { endpoint: `http://127.0.0.1:${port}/v1/traces` } } });
+    await sc2.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] });
+    await sc2.waitForOutput(/could not export OpenTelemetry spans/, 20_000);
+    // One more span waits in the batch when the process is told to stop (server.shutdownGraceMs: 10 s by default).
+    await sc2.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] });
+    const t0 = Date.now();
+    expect(await sc2.stop()).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  }, 40_000);
+});
+
 describe('OpenTelemetry off', () => {
   it('is never imported statically: only observe/otel.ts loads it, and only on demand', () => {
     const files: string[] = [];
