@@ -474,6 +474,9 @@ export function encodeVectors(data: unknown[], want: 'float' | 'base64'): boolea
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
+/** The number of floats in a vector (isVector): an array's length, or base64's bytes / 4. */
+const vectorLength = (v: unknown): number => (typeof v === 'string' ? Buffer.byteLength(v, 'base64') / 4 : (v as unknown[]).length);
+
 /** An embedding as the API gives one: a non-empty array of finite numbers, or base64 of whole float32s. */
 function isVector(v: unknown): boolean {
   if (typeof v === 'string') return v.length > 0 && v.length % 4 === 0 && BASE64.test(v) && Buffer.byteLength(v, 'base64') % 4 === 0;
@@ -487,10 +490,17 @@ function isVector(v: unknown): boolean {
  * index, a vector that is none: `"abc"`, `["a"]`, `[null, 2]`, `[]`, which was delivered as a 200 and
  * the SDK's base64 decoding made `[]`), or null.
  */
-function vectorMismatch(data: unknown[], want: number): string | null {
+function vectorMismatch(data: unknown[], want: number, dimensions: number | null): string | null {
   if (data.length !== want) return `has ${data.length} vector${data.length === 1 ? '' : 's'}`;
   const bad = data.findIndex((d) => !isVector((d as { embedding?: unknown }).embedding));
   if (bad >= 0) return `has an entry (${bad}) whose embedding is not a vector (a non-empty array of numbers, or base64 of float32s)`;
+  // The `dimensions` asked for: an OpenAI-compatible server that ignores it gave vectors of its own
+  // size as a 200, which a vector store refuses far from the cause.
+  if (dimensions !== null)
+    for (const d of data) {
+      const n = vectorLength((d as { embedding: unknown }).embedding);
+      if (n !== dimensions) return `has a vector of ${n} dimensions where ${dimensions} were asked (dimensions: this upstream does not apply it)`;
+    }
   const seen = new Set<number>();
   for (const d of data) {
     const i = (d as { index?: unknown }).index;
@@ -628,7 +638,8 @@ function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number)
     // One vector per input, each index once: a client pairs them with its texts by position.
     const want = embeddingInputs(native.input);
     const data = (json as { data?: unknown }).data;
-    const miss = Array.isArray(data) ? vectorMismatch(data, want) : 'is no list of vectors';
+    const dims = typeof native.extra.dimensions === 'number' ? native.extra.dimensions : null;
+    const miss = Array.isArray(data) ? vectorMismatch(data, want, dims) : 'is no list of vectors';
     // The provider billed the batch: its reported usage is billed (parsed.usage reads an embeddings usage, with no completion count).
     if (miss !== null)
       throw new BadAnswerFault(`upstream embeddings answer ${miss} for ${want} input${want === 1 ? '' : 's'}`, parsed.usage ?? reportedUsage(json), true);

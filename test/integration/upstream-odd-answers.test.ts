@@ -1204,6 +1204,25 @@ describe('answers larger than switchyard reads, and counts that are no counts', 
     }
   });
 
+  it('an upstream that ignores dimensions is a bad answer, not a 200 with vectors of another size (a vector store refused them later, far from the cause)', async () => {
+    const ask = (dimensions: number, encoding_format: string) =>
+      fetch(`${sc.url}/v1/embeddings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'm-emb-ok', input: ['a', 'b'], dimensions, encoding_format }),
+      });
+    // This upstream always answers 2 floats a vector.
+    for (const encoding_format of ['float', 'base64']) {
+      const wrong = await ask(4, encoding_format);
+      const body = (await wrong.json()) as { error: { message: string } };
+      expect([wrong.status, wrong.headers.get('x-switchyard-error-code')]).toEqual([502, 'upstream_error']);
+      expect(body.error.message).toMatch(/a vector of 2 dimensions where 4 were asked/);
+      const right = await ask(2, encoding_format);
+      expect(right.status).toBe(200);
+      await right.text();
+    }
+  });
+
   it('an upstream that ignores encoding_format: the client gets the encoding it asked for (the OpenAI SDK, asking base64, decoded float lists to empty vectors)', async () => {
     const f32 = (x: number) => Math.fround(x);
     // The SDK asks for base64 and decodes it.
