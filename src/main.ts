@@ -3,6 +3,7 @@
  * signals. Nothing imports this file but the CLI entry (`src/cli/index.ts`), which hands
  * `serve` to the commands that start a sidecar.
  */
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -148,6 +149,23 @@ function missingSecrets(cfg: Config, env: NodeJS.ProcessEnv): string[] {
   );
   const keys = (cfg.auth?.keys ?? []).filter((k) => !env[k.keyEnv]).map((k) => `auth.keys (${k.id}).keyEnv: ${unset(k.keyEnv)}`);
   return [...missing, ...headers, ...keys];
+}
+
+/** The secrets' problems with the line of the file each is on, as every other problem of a file says it (the file as it is now; none if it cannot be read). */
+async function secretLines(problems: string[], cfg: Config, file: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return problems;
+  }
+  const { withKeyLines } = await import('./config/lines.js');
+  return withKeyLines(
+    problems,
+    (cfg.auth?.keys ?? []).map((k) => k.id),
+    text,
+    await import('yaml'),
+  );
 }
 
 /** A config file's secrets must all be set; any secret set must be usable (config/secrets.ts). */
@@ -445,8 +463,9 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
         ],
       };
     // The process reads the environment it was started with: a variable exported since is not in it.
-    const missing = [...missingSecrets(res.config, env), ...unusableSecrets(res.config, env, { shared: false })];
+    let missing = [...missingSecrets(res.config, env), ...unusableSecrets(res.config, env, { shared: false })];
     const shared = sharedClientKeys(res.config, env);
+    if (missing.length > 0) missing = await secretLines(missing, res.config, file);
     if (missing.length > 0 || shared.length > 0)
       return {
         ok: false,

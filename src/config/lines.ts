@@ -123,3 +123,18 @@ function findKey(node: unknown, rest: string, doc: Document, yaml: Yaml, depth =
   }
   return null;
 }
+
+/**
+ * `withLines` for messages that name a client key by its id (`auth.keys (team-c).keyEnv: …`, as
+ * the secrets' checks say them): located as `auth.keys[i]`, the key's place in `ids`, the message kept.
+ */
+export function withKeyLines(errors: readonly string[], ids: readonly string[], text: string, yaml: Yaml): string[] {
+  return errors.map((e) => {
+    const m = /^auth\.keys \((.*?)\)((?:\.\w+)?): /.exec(e);
+    const i = m === null ? -1 : ids.indexOf(m[1]!);
+    const probe = i < 0 ? e : `auth.keys[${i}]${m![2]}: ${e.slice(m![0].length)}`;
+    const [located] = withLines([probe], text, yaml);
+    const line = / \(line \d+\)$/.exec(located!);
+    return line !== null && !e.endsWith(line[0]) ? `${e}${line[0]}` : e;
+  });
+}

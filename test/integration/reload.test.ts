@@ -298,9 +298,14 @@ describe('reload', () => {
     writeFileSync(sc.configFile, stringify(newKey));
     const k = await reload();
     expect(k.status).toBe(400);
-    // Starting with the file's path as every refusal does (it had none).
+    // Starting with the file's path as every refusal does (it had none), with the line of the key (it had none either: a reload round).
+    const keyLine =
+      readFileSync(sc.configFile, 'utf8')
+        .split('\n')
+        .findIndex((l) => l.includes('keyEnv: SY_TEST_TEAM_C_KEY_NEVER_SET')) + 1;
+    expect(keyLine).toBeGreaterThan(0);
     expect(k.body.errors).toEqual([
-      `${sc.configFile}: auth.keys (team-c).keyEnv: environment variable SY_TEST_TEAM_C_KEY_NEVER_SET is not set (a running switchyard sees only the environment it was started with: restart it with the variable set; nothing was reloaded)`,
+      `${sc.configFile}: auth.keys (team-c).keyEnv: environment variable SY_TEST_TEAM_C_KEY_NEVER_SET is not set (line ${keyLine}) (a running switchyard sees only the environment it was started with: restart it with the variable set; nothing was reloaded)`,
     ]);
 
     // A client key on a provider key's variable: refused, and a restart is not what it needs.
