@@ -197,6 +197,41 @@ async function models(): Promise<string[]> {
   );
 }
 
+/** One short gpt-4.1 request to `sc` (expected served): its answer's headers. */
+async function servedHi(sc: SidecarHandle): Promise<Headers> {
+  const r = await fetch(`${sc.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4.1', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  await r.text();
+  expect(r.status).toBe(200);
+  return r.headers;
+}
+
+/**
+ * A sidecar of its own on a fresh PostgreSQL database reached through a relay the test can cut or
+ * hold (`extra`: more of its config); stopped, and the database dropped, after `body`.
+ */
+async function withPgSidecar(
+  name: string,
+  extra: Record<string, unknown>,
+  body: (h: { sc: SidecarHandle; relay: Awaited<ReturnType<typeof startPgRelay>>; cfg: Record<string, unknown> }) => Promise<void>,
+): Promise<void> {
+  const db = await freshDb();
+  const relay = await startPgRelay(db.url);
+  const cfg = testConfig(sim.url, { storage: { ledger: relay.url, journal: join(mkdtempSync(join(tmpdir(), `sy-${name}-`)), 'inflight') }, ...extra });
+  const sc = await startSidecar(cfg);
+  try {
+    await body({ sc, relay, cfg });
+  } finally {
+    relay.release();
+    await sc.stop();
+    relay.close();
+    await db.drop();
+  }
+}
+
 const teamB = () => client(KEY_B);
 const quick = (model: string, c = teamB()) => c.chat.completions.create({ model, max_tokens: 3, messages: [{ role: 'user', content: 'hi' }] }).withResponse();
 
@@ -563,11 +598,7 @@ describe('reload', () => {
 
 describe('two reloads at once', () => {
   it('run one after the other, each reading the file in its turn: the last file written is the config that runs (the one that read the older file could finish last and leave it running)', async () => {
-    const db = await freshDb();
-    const relay = await startPgRelay(db.url);
-    const cfg = testConfig(sim.url, { storage: { ledger: relay.url, journal: join(mkdtempSync(join(tmpdir(), 'sy-reload-twice-')), 'inflight') } });
-    const pgSc = await startSidecar(cfg);
-    try {
+    await withPgSidecar('reload-twice', {}, async ({ sc: pgSc, relay, cfg }) => {
       // The first adds a budget line, so it reads the ledger, which is held: it waits there.
       writeFileSync(pgSc.configFile, stringify({ ...cfg, budget: { limits: [{ scope: 'global', period: 'day', usd: 50 }] } }));
       relay.hold();
@@ -585,34 +616,16 @@ describe('two reloads at once', () => {
       const models = (await (await fetch(`${pgSc.url}/v1/models`)).json()) as { data: Array<{ id: string }> };
       expect(models.data.map((m) => m.id)).toContain('route/newest');
       expect((await pgSc.state()).budgets).toEqual([]);
-    } finally {
-      relay.release();
-      await pgSc.stop();
-      relay.close();
-      await db.drop();
-    }
+    });
   });
 });
 
 describe('shutdown while a PostgreSQL ledger cannot be reached', () => {
   it('logs the ledger rows it could not write, by request id (they went nowhere: a replicas round found 3 of 3 rows lost without a line)', async () => {
-    const db = await freshDb();
-    const relay = await startPgRelay(db.url);
-    const cfg = testConfig(sim.url, { storage: { ledger: relay.url, journal: join(mkdtempSync(join(tmpdir(), 'sy-stop-pg-')), 'inflight') } });
-    const pgSc = await startSidecar(cfg);
-    try {
+    await withPgSidecar('stop-pg', {}, async ({ sc: pgSc, relay }) => {
       relay.cut();
       const ids: string[] = [];
-      for (let i = 0; i < 2; i++) {
-        const r = await fetch(`${pgSc.url}/v1/chat/completions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ model: 'gpt-4.1', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }),
-        });
-        await r.text();
-        expect(r.status).toBe(200);
-        ids.push(r.headers.get('x-request-id')!);
-      }
+      for (let i = 0; i < 2; i++) ids.push((await servedHi(pgSc)).get('x-request-id')!);
       await pgSc.stop();
       const line = pgSc
         .stdout()
@@ -621,34 +634,14 @@ describe('shutdown while a PostgreSQL ledger cannot be reached', () => {
       expect(line, pgSc.stdout().slice(-2000)).toBeDefined();
       expect(JSON.parse(line!)).toMatchObject({ level: 50 });
       for (const id of ids) expect(line).toContain(id);
-    } finally {
-      await pgSc.stop();
-      relay.close();
-      await db.drop();
-    }
+    });
   });
 });
 
 describe('reload on a PostgreSQL ledger that cannot be reached', () => {
   it('is a 503 storage_unavailable that applies nothing (it was a 500 "switchyard bug" with the new prices in force and the new budget line missing)', async () => {
-    const db = await freshDb();
-    const relay = await startPgRelay(db.url);
-    const cfg = testConfig(sim.url, {
-      storage: { ledger: relay.url, journal: join(mkdtempSync(join(tmpdir(), 'sy-reload-pg-')), 'inflight') },
-      budget: { limits: [{ scope: 'global', period: 'day', usd: 50 }] },
-    });
-    const pgSc = await startSidecar(cfg);
-    try {
-      const cost = async (): Promise<string | null> => {
-        const r = await fetch(`${pgSc.url}/v1/chat/completions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ model: 'gpt-4.1', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }),
-        });
-        await r.text();
-        expect(r.status).toBe(200);
-        return r.headers.get('x-switchyard-cost-usd');
-      };
+    await withPgSidecar('reload-pg', { budget: { limits: [{ scope: 'global', period: 'day', usd: 50 }] } }, async ({ sc: pgSc, relay, cfg }) => {
+      const cost = async (): Promise<string | null> => (await servedHi(pgSc)).get('x-switchyard-cost-usd');
       const before = await cost();
       // A reload that adds a budget line (rebuilt from the ledger) and raises a price, while PostgreSQL cannot be reached.
       const next = structuredClone(cfg) as {
@@ -674,10 +667,6 @@ describe('reload on a PostgreSQL ledger that cannot be reached', () => {
       expect(ok.status).toBe(200);
       expect((await pgSc.state()).budgets.map((b) => b.id)).toEqual(['global:day', 'model:gpt-4.1:month']);
       expect(await cost()).not.toBe(before);
-    } finally {
-      await pgSc.stop();
-      relay.close();
-      await db.drop();
-    }
+    });
   });
 });
