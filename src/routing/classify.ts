@@ -68,11 +68,14 @@ function apart(score: number, threshold: number): [string, string] {
 /** The task names of the spec's `x-switchyard-task` (one that no tier list names means `balanced`, as in the seed's rules). */
 const SPEC_TASKS: ReadonlySet<string> = new Set(['greeting', 'simple_qa', 'translation', 'chat', 'code', 'explanation', 'longform', 'analysis', 'creative']);
 
+/** A request as the scorer reads it: the Messages API's required max_tokens says nothing (`maxTokensRequired`), so it is left out. */
+export function scoredRequest(req: RouteRequest, maxTokensRequired: boolean | undefined): RouteRequest {
+  return maxTokensRequired ? { ...req, max_tokens: undefined, max_completion_tokens: undefined } : req;
+}
+
 /** The scorer's decision, with its top contributions as the reason. */
 function scored(input: ClassifyInput, auto: AutoConfig | undefined, prefix: string, hits: string[]): Classification {
-  let req: RouteRequest = input.request ?? { messages: [{ role: 'user', content: input.text }] };
-  if (input.maxTokensRequired) req = { ...req, max_tokens: undefined, max_completion_tokens: undefined };
-  const r = scoreRequest(req);
+  const r = scoreRequest(scoredRequest(input.request ?? { messages: [{ role: 'user', content: input.text }] }, input.maxTokensRequired));
   const t = autoThresholds(auto);
   const tier = tierForScore(r.score, t);
   let verdict: string;

@@ -10,7 +10,8 @@
 import { worstCaseNano } from '../accounting/cost.js';
 import { usdToNano } from '../accounting/money.js';
 import { outputCap, promptBoundTokens, promptWorstTokens, requestedOutputTokens } from '../accounting/reservation.js';
-import { userText } from '../routing/classify.js';
+import { scoredRequest, userText } from '../routing/classify.js';
+import { DEFAULT_MODEL, scoreRequest } from '../routing/scorer.js';
 import { cascadePlan } from '../routing/cascade-plan.js';
 import { resolve, type ResolveInput, type RoutePlan } from '../routing/resolve.js';
 import type { ChatBody } from '../upstream/types.js';
@@ -35,10 +36,29 @@ export interface DryRoute {
    * checks). Null when the request is served without a cascade.
    */
   cascade: string[][] | null;
+  /**
+   * When the `auto` scorer decided: every term of its score, in log-odds, largest first —
+   * `(bias)` (the fitted intercept) and each feature's weight × value — so that the score is
+   * 1 / (1 + e^−(sum of them)); the reason header shows only the three largest. Null otherwise.
+   */
+  terms: Record<string, number> | null;
+  /** The scorer read the last turn as going on with an earlier one (the follow-up rule; the reason says so too). */
+  followsUp?: true;
 }
 
 /** `api`: the API of the body (a Messages body's required max_tokens is not read by the scorer, as on its route). */
 export function dryRoute(rt: RuntimeCore, body: ChatBody, hints: Hints, api: 'chat' | 'messages' | 'responses' = 'chat'): DryRoute {
+  const d = decide(rt, body, hints, api);
+  if (d.score === null) return { ...d, terms: null };
+  const r = scoreRequest(scoredRequest(body, api === 'messages'));
+  const terms: Record<string, number> = { '(bias)': round4(DEFAULT_MODEL.bias) };
+  for (const c of r.contributions) terms[c.feature] = round4(c.value);
+  return { ...d, terms, ...(r.followsUp === true ? { followsUp: true as const } : {}) };
+}
+
+const round4 = (x: number): number => Math.round(x * 1e4) / 1e4;
+
+function decide(rt: RuntimeCore, body: ChatBody, hints: Hints, api: 'chat' | 'messages' | 'responses'): Omit<DryRoute, 'terms' | 'followsUp'> {
   const promptTokens = countPrompt({ body });
   const maxOut = requestedOutputTokens(body);
   const inp: ResolveInput = {
@@ -149,7 +169,7 @@ function withStep(cascade: string[][] | null, i: number, fallback: string[]): st
   return cascade === null ? null : [...cascade.slice(0, i + 1), [...fallback]];
 }
 
-type Choice = Omit<DryRoute, 'cascade'> | { allOverCost: boolean; none: Omit<DryRoute, 'cascade'> };
+type Choice = Omit<DryRoute, 'cascade' | 'terms' | 'followsUp'> | { allOverCost: boolean; none: Omit<DryRoute, 'cascade' | 'terms' | 'followsUp'> };
 
 /** The first candidate of `plan` a real request would be sent to now, or why none (`none`: what the dry run answers then). */
 function choose(rt: RuntimeCore, body: ChatBody, hints: Hints, plan: RoutePlan, promptTokens: number): Choice {

@@ -59,10 +59,19 @@ describe('POST /switchyard/route', () => {
     const r = await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'Berechne 17 * 23 und erkläre den Rechenweg Schritt für Schritt.' }] });
     expect(r.status).toBe(200);
     const j = (await r.json()) as RouteJson;
-    expect(Object.keys(j).sort()).toEqual(['cascade', 'endpoint', 'model', 'reason', 'score', 'tier']);
+    expect(Object.keys(j).sort()).toEqual(['cascade', 'endpoint', 'model', 'reason', 'score', 'terms', 'tier']);
     expect(j.cascade).toBeNull(); // the quality cascade is off in this config
     expect(j.score).toBeGreaterThan(0);
     expect(j.score).toBeLessThan(1);
+    // Every term of the score (the reason shows three): they sum, through the sigmoid, to the score.
+    const terms = (j as unknown as { terms: Record<string, number> }).terms;
+    expect(Object.keys(terms)[0]).toBe('(bias)');
+    expect(Object.keys(terms).length).toBeGreaterThan(4);
+    const z = Object.values(terms).reduce((a, b) => a + b, 0);
+    expect(1 / (1 + Math.exp(-z))).toBeCloseTo(j.score!, 3);
+    const shown = [...j.reason.matchAll(/([a-z_]+:[a-z_[\]0-9+-]+) ([+-]\d\.\d\d)/g)];
+    expect(shown.length).toBeGreaterThan(0);
+    for (const [, name, value] of shown) expect(terms[name!]!.toFixed(2), name).toBe(Number(value).toFixed(2));
     expect(j.reason).toMatch(/^score 0\.\d{2,6} (>=|<) 0\.\d{2,6} -> (fast_cheap|balanced|high_quality): /);
     expect(j.endpoint).toMatch(new RegExp(`^${j.model}@`));
     expect(['fast_cheap', 'balanced', 'high_quality']).toContain(j.tier);
@@ -73,7 +82,7 @@ describe('POST /switchyard/route', () => {
     const forced = (await (
       await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'hi' }] }, { 'x-switchyard-tier': 'high_quality' })
     ).json()) as RouteJson;
-    expect(forced).toMatchObject({ tier: 'high_quality', score: null, reason: 'tier forced by x-switchyard-tier: high_quality' });
+    expect(forced).toMatchObject({ tier: 'high_quality', score: null, terms: null, reason: 'tier forced by x-switchyard-tier: high_quality' });
     const task = (await (
       await route(sc.url, { model: 'auto', messages: [{ role: 'user', content: 'hi' }] }, { 'x-switchyard-task': 'greeting' })
     ).json()) as RouteJson;
