@@ -411,6 +411,33 @@ export const ACK_FLAG = 1 << 26;
 export const WHY_BEFORE_FLAG = 1 << 27;
 const ACK_WORDS = 'ok okay cool nice';
 
+/**
+ * Words a pleasantry is made of beside its small-talk cue ("thank you so much for your help", "how
+ * are you doing today", "merci beaucoup pour votre aide"), in the cue languages: a turn of small talk
+ * all of whose words are these or small-talk cues is small talk through and through, and only such a
+ * turn weighs none of what surrounds it (features.ts). "hi, my card was charged twice", "thanks, but
+ * it fails" or "谢谢，再写一个测试" have a cue and more: what they ask goes on weighing its context.
+ */
+const PLEASANTRY_WORDS = `
+  you so much very a lot for your the help there again all everyone guys folks good great morning evening night day
+  afternoon have nice see later soon how are is it going doing today what's whats up thank thanks thx ty many bye
+  goodbye cheers awesome perfect amazing wonderful excellent got works worked now that helped helps appreciated
+  appreciate i me my we ok okay cool lol haha hehe hey hi hello dear friend buddy mate yes yeah yep sure fine well and
+  to too as always again really just
+  du dir dich sie ihnen vielen vielmals sehr für deine ihre hilfe schönen schöne tag abend morgen guten gute nacht wie
+  geht es gut danke dankeschön super toll klasse prima alles bis später bald ja und auch hallo moin servus tschüss
+  merci beaucoup pour votre ton ta vos aide bonjour bonsoir bonne journée soirée nuit salut comment ça ca va vas tu
+  vous allez très bien génial parfait oui et à bientôt plus tard au revoir
+  muchas gracias por su ayuda hola buenos buenas días dias tardes noches cómo como estás estas está esta muy
+  perfecto genial sí si y hasta luego pronto adiós adios mil
+  grazie mille tante per il tuo aiuto ciao come stai sta bene benissimo perfetto buongiorno buonasera buonanotte presto
+  dopo
+  obrigado obrigada muito pela sua ajuda olá ola oi tudo bem bom dia boa tarde noite vai perfeito sim até logo
+  bedankt dank je jou wel heel erg veel voor hulp hoi goedemorgen hoe gaat het met goed tot ziens straks`;
+
+/** PLEASANTRY_WORDS and every whole small-talk cue (lower case): what a turn of small talk through and through is made of. */
+export const PLEASANTRY: ReadonlySet<string> = new Set([...PLEASANTRY_WORDS.split(/\s+/), ...CUES.smalltalk.split(/\s+/)].filter((w) => w !== ''));
+
 /** Go-on words, every cue language: used only for a conversation's short last turn, never a feature of their own. */
 const GO_ON_WORDS =
   'continue continuing proceed resume finish more next keep weiter weitermachen fortfahren fortsetzen mehr nächste nächsten continuez continuer suite poursuis poursuivez continúa continua continuar sigue seguir siguiente prosegui avanti continue verder doorgaan ga volgende';

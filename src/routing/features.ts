@@ -3,7 +3,7 @@
  * The last user turn weighs most: task kinds found only in earlier turns or the system prompt
  * count half (small talk not at all). Pure: no I/O, no clock.
  */
-import { DOMAINS, KINDS } from './cues.js';
+import { DOMAINS, KINDS, PLEASANTRY } from './cues.js';
 import { addCounts, emptyCounts, scanText, type TextCounts } from './scan.js';
 
 export const FEATURES = [
@@ -100,32 +100,53 @@ interface Turns {
   counts: TextCounts[];
   users: number[];
   system: boolean;
+  /** Each message's text (read again only for a turn of small talk: `pleasantryOnly`). */
+  texts: string[];
+}
+
+/** Letters and digits (with ' as in "what's"): a turn's words, or its runs in a script without spaces. */
+const WORD_RUNS = /[\p{L}\p{N}']+/gu;
+
+/**
+ * A turn of small talk made of nothing else (cues.ts PLEASANTRY): "haha thanks, bye!", "thank you so
+ * much for your help", "ok cool", "你好！". One with a word besides ("thanks, but it fails", "hi, my
+ * card was charged twice") asks something, however short: its context goes on weighing.
+ */
+function pleasantryOnly(text: string): boolean {
+  for (const m of text.toLowerCase().matchAll(WORD_RUNS)) if (!PLEASANTRY.has(m[0])) return false;
+  return true;
 }
 
 function scanTurns(req: RouteRequest): Turns {
   const counts: TextCounts[] = [];
   const users: number[] = [];
+  const texts: string[] = [];
   let system = false;
   req.messages.forEach((m, i) => {
     if (m.role === 'user') users.push(i);
     const instructions = m.role === 'system' || m.role === 'developer';
     if (instructions) system = true;
     const t = emptyCounts();
-    scanText(nfc(contentText(m.content)), t);
+    const text = nfc(contentText(m.content));
+    texts.push(text);
+    scanText(text, t);
     // A system prompt's "You are a …" gives the assistant its part; it asks for no role-play (nearly every production prompt begins so).
     if (instructions) t.kindHits[ROLEPLAY_KIND] = 0;
     counts.push(t);
   });
-  return { counts, users, system };
+  return { counts, users, system, texts };
 }
 
 /** The turn read as the request (`scored`, a message index) and the rest as its context. */
-function splitTurns(t: Turns, scored: number): { last: TextCounts; context: TextCounts; userTurns: number; system: boolean } {
+function splitTurns(t: Turns, scored: number): { last: TextCounts; context: TextCounts; userTurns: number; system: boolean; pleasantry: boolean } {
   const context = emptyCounts();
   t.counts.forEach((c, i) => {
     if (i !== scored) addCounts(context, c);
   });
-  return { last: t.counts[scored] ?? emptyCounts(), context, userTurns: t.users.length, system: t.system };
+  const last = t.counts[scored] ?? emptyCounts();
+  // Read only for a turn of small talk (rare): the others never pay for it.
+  const pleasantry = smalltalk(last) > 0 && pleasantryOnly(t.texts[scored] ?? '');
+  return { last, context, userTurns: t.users.length, system: t.system, pleasantry };
 }
 
 /** The message a request is read as: its last user turn (else its last message). */
@@ -216,19 +237,21 @@ export function featureCandidates(req: RouteRequest): Float64Array[] {
 }
 
 function featuresOf(req: RouteRequest, turns: ReturnType<typeof splitTurns>): Float64Array {
-  const { last: l, context: c, userTurns, system } = turns;
+  const { last: l, context: c, userTurns, system, pleasantry } = turns;
   const x = new Float64Array(FEATURES.length);
   let j = 0;
   // Small talk counts in the last turn only, and only when that turn is small talk (smalltalk()):
   // a "hi" before a hard question, an "ok" or a "weather" inside one, does not make it easy.
   const chat = smalltalk(l);
-  // What surrounds a turn of small talk says nothing of what answering it takes: the conversation's
-  // depth and length, the system prompt and its cues, the tools and JSON mode an app sends with
-  // every turn weigh (1 − small talk). A conversations round found "haha thanks, bye!" on
-  // high_quality after eleven turns (struct:turns +0.16 over kind:smalltalk −0.13) and "hi" to a
-  // support bot with a long system prompt on balanced. Any task cue, fence, identifier or sentence
-  // of a request ends the small talk (smalltalk()) and brings all of it back: monotone still.
-  const around = 1 - chat;
+  // What surrounds a turn of small talk through and through (pleasantryOnly) says nothing of what
+  // answering it takes: the conversation's depth and length, the system prompt and its cues, the
+  // tools and JSON mode an app sends with every turn weigh nothing. A conversations round
+  // found "haha thanks, bye!" on high_quality after eleven turns (struct:turns +0.16 over
+  // kind:smalltalk −0.13) and "hi" to a support bot with a long system prompt on balanced. A turn
+  // with any other word ("thanks, but it fails", "hi, my card was charged twice": a re-test round
+  // found them lose their context and go a tier down) keeps all of it, as does any task cue, fence,
+  // identifier or sentence of a request (they end the small talk): adding text never lowers a score.
+  const around = pleasantry ? 0 : 1;
   for (let k = 0; k < KINDS.length; k++) x[j++] = k === SMALLTALK_KIND ? chat : Math.max(sat(l.kindHits[k]!, 2), around * 0.5 * sat(c.kindHits[k]!, 2));
   for (let d = 0; d < DOMAINS.length; d++) x[j++] = Math.max(sat(l.domainHits[d]!, DOMAIN_FULL), around * 0.5 * sat(c.domainHits[d]!, DOMAIN_FULL));
   const chars = Math.max(l.chars, 1);

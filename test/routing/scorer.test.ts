@@ -1101,6 +1101,24 @@ describe('small talk in an app (a conversations round)', () => {
     expect(f(chat(11, 'why does the induction step work?'), 'struct:turns')).toBeGreaterThan(0);
   });
 
+  it('a turn of small talk with any other word keeps what surrounds it: it asks something, however short (a re-test round found these a tier down)', () => {
+    for (const t of ['thanks, but it fails', 'lol it crashed', 'hi, my card was charged twice', 'hallo, fix bitte den Fehler', '谢谢，再写一个测试']) {
+      expect(fu(t, 'kind:smalltalk'), t).toBeGreaterThan(0); // still small talk by its cue …
+      expect(f(chat(11, t), 'struct:turns'), t).toBeGreaterThan(0); // … but its context counts
+      expect(f(inApp(t), 'struct:tools'), t).toBe(1);
+      expect(scoreRequest(inApp(t)).score, t).toBeGreaterThan(scoreRequest(user(t)).score);
+    }
+    // Small talk through and through, in any cue language, drops it.
+    for (const t of [
+      'Thank you so much for your help!',
+      'merci beaucoup pour votre aide',
+      'muchas gracias por tu ayuda',
+      'Danke dir, schönen Abend!',
+      '你好！',
+    ])
+      expect(f(inApp(t), 'struct:tools'), t).toBe(0);
+  });
+
   it('an acknowledgment opening a request ("ok now add type hints") is no small talk: the turn goes on with the task before it', () => {
     const code: RouteRequest = {
       messages: [
