@@ -298,13 +298,13 @@ export class Metrics {
     });
     new Gauge({
       name: 'switchyard_shared_state_up',
-      help: 'Shared state (Redis) reachable: 1 up, 0 down (503 shared_state_unavailable); absent with the in-process store',
+      help: 'Shared state (Redis) usable by this replica: 1 up, 0 down or not admitting (503 shared_state_unavailable: Redis unreachable, counters not rebuilt, or another ledger than the other replicas); absent with the in-process store',
       labelNames: ['replica'],
       registers: reg,
       collect() {
         const sh = state().shared;
         this.reset();
-        if (sh && sh.health !== 'local') this.set({ replica: sh.replica }, sh.health === 'up' ? 1 : 0);
+        if (sh && sh.health !== 'local') this.set({ replica: sh.replica }, sh.health === 'up' && sh.admitting ? 1 : 0);
       },
     });
     new Counter({

@@ -30,6 +30,8 @@ export interface SharedView {
   replica: string;
   store: string;
   health: 'up' | 'down' | 'local';
+  /** Whether this replica admits requests (ready): Redis up, its counters rebuilt, its ledger the others'. */
+  admitting: boolean;
   since: string | null;
   lastError: string | null;
   epoch: string | null;
@@ -74,6 +76,7 @@ export function localView(replica: string): SharedView {
     replica,
     store: 'memory',
     health: 'local',
+    admitting: true,
     since: null,
     lastError: null,
     epoch: null,
@@ -190,6 +193,7 @@ export async function openRedisShared(opts: {
   const ledgerId = (await opts.ledger.identity?.()) ?? null;
   let marking: NodeJS.Timeout | null = null;
   let marked: Promise<void> = Promise.resolve();
+  const admitting = (): boolean => conn.health.up && store.epoch !== null && store.seedFailing === null && store.wrongLedger === null;
   const lease = new LeaseKeeper({ conn, keys, owner, leaseMs: storage.leaseMs, ledger: opts.ledger, log, now, store, ledgerId });
   return {
     replica,
@@ -261,11 +265,12 @@ export async function openRedisShared(opts: {
       marking = setInterval(() => void mark(), LEDGER_MARK_EVERY_MS);
       marking.unref();
     },
-    ready: () => conn.health.up && store.epoch !== null && store.seedFailing === null && store.wrongLedger === null,
+    ready: admitting,
     view: () => ({
       replica,
       store: conn.url,
       health: conn.health.up ? 'up' : 'down',
+      admitting: admitting(),
       since: iso(conn.health.since),
       lastError: conn.health.up ? (store.wrongLedger?.detail ?? store.seedFailing) : conn.health.lastError,
       epoch: store.epoch,

@@ -47,7 +47,7 @@ export function reclaimedRow(json: string): LedgerRow {
 }
 
 /** Lease periods a replica that could not check its ledger at start-up leaves the marking of an empty Redis to those that did. */
-export const UNVERIFIED_WAIT_LEASES = 3;
+export const UNVERIFIED_WAIT_LEASES = 2;
 
 /** What a client of a replica on the wrong ledger is told (the ledgers' names are in the log and /switchyard/state). */
 export const WRONG_LEDGER_CLIENT = "this replica's storage.ledger is not the ledger the other replicas of its keyPrefix write (see the log)";
@@ -74,7 +74,10 @@ export class LeaseKeeper {
       /** This replica's ledger (LedgerStore.identity); null: not checked. */
       ledgerId?: LedgerIdentity | null;
     },
-  ) {}
+  ) {
+    // A ledger to compare: nothing is rebuilt from it until it is (checkLedger, at start-up or after a wait).
+    if (this.d.ledgerId) this.d.store.ledgerVerified = false;
+  }
 
   /** A wrong ledger was logged (once). */
   private wrongLedger = false;
@@ -102,6 +105,12 @@ export class LeaseKeeper {
    * others never look. Null when it does (or is not checked), else what is wrong and what to do.
    */
   async checkLedger(): Promise<{ detail: string; client: string } | null> {
+    const r = await this.compareLedger();
+    this.d.store.ledgerVerified = r === null;
+    return r;
+  }
+
+  private async compareLedger(): Promise<{ detail: string; client: string } | null> {
     const mine = this.d.ledgerId;
     if (!mine) return null;
     const mark = JSON.stringify(mine);

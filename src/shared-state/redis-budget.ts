@@ -458,6 +458,15 @@ export class SharedBudgetStore implements BudgetStore {
    */
   wrongLedger: { detail: string; client: string } | null = null;
 
+  /**
+   * Whether this replica's ledger is known to be the one the others write (LeaseKeeper.checkLedger
+   * found the mark agree, or made it at start-up). Until then nothing is rebuilt from it: a replica
+   * started while Redis was down, waiting for the others to name the ledger, rebuilt the shared
+   * budgets from its own (empty) one the moment Redis came back, before its first check (a re-test
+   * round). True without a lease keeper (a store on its own).
+   */
+  ledgerVerified = true;
+
   /** Redis has no epoch: it is new or restarted empty. A new epoch; budgets are seeded lazily from the ledger. */
   async restoreEpoch(): Promise<void> {
     const id = `${this.d.now().toString(36)}-${this.d.owner}`;
@@ -525,6 +534,8 @@ export class SharedBudgetStore implements BudgetStore {
 
   /** A budget period Redis has no counters for: its spend so far, from the ledger (once per process at a time). */
   private seed(l: BudgetLimit, at: number, force = false): Promise<void> {
+    if (!this.ledgerVerified)
+      return Promise.reject(new Error("this replica's ledger is not yet known to be the other replicas' (see the log): nothing is rebuilt from it"));
     const key = this.d.keys.budget(l, at);
     let p = this.seeding.get(key);
     if (!p || force) {
@@ -588,6 +599,8 @@ export class SharedBudgetStore implements BudgetStore {
    * "nothing spent" until the next request. When the ledger cannot answer, the last known figures stay.
    */
   async refresh(): Promise<void> {
+    // Nothing is rebuilt from a ledger not known to be the others' (ledgerVerified): the last known figures stay.
+    if (!this.ledgerVerified) return;
     const now = this.d.now();
     let unseeded: string | null = null;
     const all = this.limits();

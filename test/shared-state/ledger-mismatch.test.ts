@@ -200,9 +200,16 @@ it('a replica started while Redis was down leaves an empty Redis to be marked by
     // Redis comes back empty, and the stray one reaches it first.
     await redis.start();
     await until('the stray replica reconnected', () => stray.view().health === 'up');
-    await new Promise((r) => setTimeout(r, 600)); // two of its renewals (leaseMs 1000)
+    await new Promise((r) => setTimeout(r, 600)); // two of its renewals and reclaim rounds (leaseMs 1000)
     expect(stray.ready()).toBe(false);
-    expect(stray.view().lastError).toMatch(/could not compare its storage\.ledger .* waits up to 3 s/);
+    expect(stray.view().lastError).toMatch(/could not compare its storage\.ledger .* waits up to 2 s/);
+    // Nothing rebuilt from its ledger meanwhile: no budget counter in Redis (it seeded the global budget from its empty ledger).
+    const look = new Redis(redis.url);
+    try {
+      expect(await look.keys(`{${p}}:b:*`)).toEqual([]);
+    } finally {
+      look.disconnect();
+    }
     // A replica of the deployment (it checks at start-up) marks its ledger and serves.
     const right = await replicaOn('right', 'first_right');
     await right.start();
@@ -210,6 +217,8 @@ it('a replica started while Redis was down leaves an empty Redis to be marked by
     // The stray one finds the mark is not its ledger: refused for good, not ready.
     await until('the stray replica refused', () => /is not the ledger the other replicas/.test(String(stray.view().lastError)));
     expect(stray.ready()).toBe(false);
+    // Reachable, but not admitting: switchyard_shared_state_up reads both (it said 1 while the replica answered 503).
+    expect([stray.view().health, stray.view().admitting, right.view().admitting]).toEqual(['up', false, true]);
     await expect(stray.store.reserve('r-stray', null, 'm', 1000, Date.now())).rejects.toMatchObject({ status: 503, code: 'shared_state_unavailable' });
   } finally {
     await redis.dispose();
