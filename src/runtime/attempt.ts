@@ -426,10 +426,19 @@ class BadAnswerFault extends UpstreamFault {
     readonly reported: Usage | null,
     /** In an answer's shape (`choices`, an embeddings `data` list) but not a good one: the provider read, and billed, the prompt. */
     readonly answerShaped = false,
+    /**
+     * Bad for this request only (vectors not of the `dimensions` it asked, which this upstream does
+     * not apply): failed over, but not held against the endpoint's health — one client's field
+     * opened the circuit for every other request (a re-test round).
+     */
+    readonly requestOwn = false,
   ) {
     super('bad_response', message);
   }
 }
+
+/** A fault that is the request's, not the endpoint's (BadAnswerFault.requestOwn): not counted as the endpoint failing. */
+export const requestOwnFault = (f: UpstreamFault): boolean => f instanceof BadAnswerFault && f.requestOwn;
 
 /** The usage a body reports, in either provider's convention (their fields differ), or null. */
 function reportedUsage(json: unknown): Usage | null {
@@ -474,6 +483,11 @@ export function encodeVectors(data: unknown[], want: 'float' | 'base64'): boolea
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
+/** What vectorMismatch says of vectors not of the `dimensions` asked: the request's fault, not the endpoint's (BadAnswerFault.requestOwn). */
+const DIMENSIONS_IGNORED = (n: number, asked: number): string =>
+  `has a vector of ${n} dimensions where ${asked} were asked (dimensions: this upstream does not apply it)`;
+const DIMENSIONS_MARK = 'were asked (dimensions:';
+
 /** The number of floats in a vector (isVector): an array's length, or base64's bytes / 4. */
 const vectorLength = (v: unknown): number => (typeof v === 'string' ? Buffer.byteLength(v, 'base64') / 4 : (v as unknown[]).length);
 
@@ -499,7 +513,7 @@ function vectorMismatch(data: unknown[], want: number, dimensions: number | null
   if (dimensions !== null)
     for (const d of data) {
       const n = vectorLength((d as { embedding: unknown }).embedding);
-      if (n !== dimensions) return `has a vector of ${n} dimensions where ${dimensions} were asked (dimensions: this upstream does not apply it)`;
+      if (n !== dimensions) return DIMENSIONS_IGNORED(n, dimensions);
     }
   const seen = new Set<number>();
   for (const d of data) {
@@ -642,7 +656,12 @@ function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number)
     const miss = Array.isArray(data) ? vectorMismatch(data, want, dims) : 'is no list of vectors';
     // The provider billed the batch: its reported usage is billed (parsed.usage reads an embeddings usage, with no completion count).
     if (miss !== null)
-      throw new BadAnswerFault(`upstream embeddings answer ${miss} for ${want} input${want === 1 ? '' : 's'}`, parsed.usage ?? reportedUsage(json), true);
+      throw new BadAnswerFault(
+        `upstream embeddings answer ${miss} for ${want} input${want === 1 ? '' : 's'}`,
+        parsed.usage ?? reportedUsage(json),
+        true,
+        miss.includes(DIMENSIONS_MARK),
+      );
     // In the encoding the client asked for (float unless it said base64), whatever the upstream sent:
     // an OpenAI-compatible server that ignores encoding_format gave the OpenAI SDK, which asks for
     // base64, float lists it decoded to empty vectors.

@@ -28,7 +28,7 @@ import {
 } from '../../machines/request.machine.js';
 import type { ChatCall, ChatSink } from './api.js';
 import { refusesEveryModel, type ReserveResult } from './budget.js';
-import { AttemptFailure, continuationCap, runAttempt, type AttemptSuccess, type NativeBody } from './attempt.js';
+import { AttemptFailure, continuationCap, requestOwnFault, runAttempt, type AttemptSuccess, type NativeBody } from './attempt.js';
 import { availability, heldForOverload, latencyOf, probeRound, tooSlow, withinWish, type EndpointHandle } from './endpoints.js';
 import { decide, type EndpointVerdict } from './retry-policy.js';
 import { StreamSession } from './stream-session.js';
@@ -1185,6 +1185,8 @@ export class RequestDriver {
     // endpoint, not a fail-over at once (a lone Claude endpoint answered it with a 502).
     else if (fault.kind === 'stream_error' && !ctx.committed && !wasContinuation && fault.error?.type === 'overloaded_error')
       d = decide(new UpstreamFault('http_status', fault.message, 529, fault.error), retryState, this.rt.cfg.resilience);
+    // An answer bad for this request only (BadAnswerFault.requestOwn): failed over as decided, not counted against the endpoint.
+    if (d.verdict.event === 'failed' && requestOwnFault(fault)) d = { ...d, verdict: { event: 'released' } };
     const v = d.verdict;
     const probe = this.probe;
     if (v.event === 'failed')

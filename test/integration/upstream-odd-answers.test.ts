@@ -1221,6 +1221,16 @@ describe('answers larger than switchyard reads, and counts that are no counts', 
       expect(right.status).toBe(200);
       await right.text();
     }
+    // The request's field, not the endpoint's health: many such answers open no circuit for the others (a re-test round saw 503 circuit-open).
+    for (let i = 0; i < 8; i++) expect((await ask(4, 'float')).status).toBe(502);
+    const plain = await fetch(`${sc.url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm-emb-ok', input: 'hello' }),
+    });
+    expect(plain.status).toBe(200);
+    await plain.text();
+    expect((await sc.state()).endpoints.find((e) => e.model === 'm-emb-ok')).toMatchObject({ state: 'healthy', consecutiveFailures: 0 });
   });
 
   it('an upstream that ignores encoding_format: the client gets the encoding it asked for (the OpenAI SDK, asking base64, decoded float lists to empty vectors)', async () => {
