@@ -610,7 +610,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     await responses.close();
     if (otel) {
       // A collector whose last export failed gets the minimum: the exporter's retries would hold the exit for seconds.
-      const bound = otel.collectorFailing() ? OTEL_FLUSH_MIN_MS : Math.max(OTEL_FLUSH_MIN_MS, graceEndsAt - Date.now());
+      const bound = (await otel.collectorFailing()) ? OTEL_FLUSH_MIN_MS : Math.max(OTEL_FLUSH_MIN_MS, graceEndsAt - Date.now());
       const flushed = await Promise.race([otel.shutdown().then(() => true), delay(bound, false, { ref: false })]);
       if (!flushed) log.warn({ waitedMs: bound }, 'the OpenTelemetry collector did not take the last spans in time: they are dropped');
     }

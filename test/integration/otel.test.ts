@@ -806,13 +806,21 @@ describe('OpenTelemetry to a collector that never answers', () => {
 });
 
 describe('OpenTelemetry to a collector that refuses connections', () => {
-  it('gives the last spans only the minimum at shutdown once an export failed (the exporter retried for ~7 s of every restart)', async () => {
+  it('gives the last spans only the minimum at shutdown once an export failed, or when none finished yet and the collector cannot be connected to (the exporter retried for ~7 s of every restart)', async () => {
     // A port nothing listens on: every export is refused at once (ECONNREFUSED).
     const probe = createServer();
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
     const port = (probe.address() as AddressInfo).port;
     await new Promise<void>((r) => probe.close(() => r()));
-    const sc2 = await startSidecar({ ...testConfig(sim.url), observe: { otlp: { endpoint: `http://127.0.0.1:${port}/v1/traces` } } });
+    const cfg = { ...testConfig(sim.url), observe: { otlp: { endpoint: `http://127.0.0.1:${port}/v1/traces` } } };
+    // Stopped before any export finished (a pod that just started): the collector is probed, found absent.
+    const early = await startSidecar(cfg);
+    await early.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] });
+    const t1 = Date.now();
+    expect(await early.stop()).toBe(0);
+    expect(Date.now() - t1).toBeLessThan(5000);
+    // Stopped after an export failed.
+    const sc2 = await startSidecar(cfg);
     await sc2.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] });
     await sc2.waitForOutput(/could not export OpenTelemetry spans/, 20_000);
     // One more span waits in the batch when the process is told to stop (server.shutdownGraceMs: 10 s by default).
