@@ -354,7 +354,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       onUpgrade: (message) => log.warn(`${message} (once; a large file takes a while, and older switchyard versions cannot open it afterwards)`),
       // A PostgreSQL ledger's losses: a row refused for good, the rows still unwritten at shutdown (by request id),
       // an idle connection's error. They went nowhere: a shutdown during an outage dropped rows without a line.
-      onError: (err) => log.error({ err }, `ledger: ${err.message}`),
+      onError: (err) => ((err as { idle?: boolean }).idle === true ? log.warn(`ledger: ${err.message}`) : log.error({ err }, `ledger: ${err.message}`)),
     });
   } catch (err) {
     const hint = ledgerOpenHint(err, cfg.storage.ledger, journal !== undefined, Boolean(loaded.file));

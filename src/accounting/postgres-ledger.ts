@@ -157,7 +157,10 @@ export class PostgresLedger implements LedgerStore {
     const pool = new pg.Pool({ connectionString: url, ...PG_POOL_TIMEOUTS });
     // Without a listener an idle connection's error would crash the process; the next query
     // reports the same failure to its caller.
-    pool.on('error', (err) => options.onError?.(err));
+    // An idle connection the server ended (a restart, pg_terminate_backend): the pool opens another; said, without a stack.
+    pool.on('error', (err) =>
+      options.onError?.(Object.assign(new Error(`an idle PostgreSQL connection ended (the pool opens another): ${err.message}`), { idle: true })),
+    );
     let hasShares = true;
     try {
       // A reader (`switchyard calibrate`) creates nothing: a database without the table is not a switchyard ledger.
@@ -468,7 +471,7 @@ export class PostgresLedger implements LedgerStore {
     if (this.backlog.length > 0)
       this.onError?.(
         new Error(
-          `${this.backlog.length} ledger rows could not be written: PostgreSQL was unreachable until shutdown (${this.backlog
+          `${this.backlog.length} ledger rows could not be written: PostgreSQL did not take them until shutdown (${this.notTaking}; ${this.backlog
             .map((r) => r.requestId)
             .join(', ')
             .slice(0, 2000)})`,
