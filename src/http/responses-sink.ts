@@ -4,7 +4,7 @@ import type { ResponseStore } from '../accounting/response-store.js';
 import { billedUsage, outputOfCompletion, responseObject, responsesUsage, statusOf, type ResponseShell } from '../apis/responses-output.js';
 import type { Usage } from '../accounting/cost.js';
 import { ResponsesStreamWriter } from '../apis/responses-stream.js';
-import { errorBody, type SwitchyardError } from '../errors.js';
+import { errorBody, SwitchyardError } from '../errors.js';
 import type { RequestTrace } from '../runtime/request-scope.js';
 import type { ChatMessage } from '../upstream/types.js';
 import { ApiSink } from './api-sink.js';
@@ -101,7 +101,9 @@ export class ResponsesSink extends ApiSink {
       });
       if (!stored) this.o.log.warn('the response is larger than storage.responses.maxBytes and was not stored: previous_response_id will not find it');
     } catch (err) {
-      this.o.log.warn({ err }, 'could not store the response: previous_response_id will not find it');
+      // The store down (503 storage_unavailable: PostgreSQL unreachable or refusing) is an outage, not a fault here: said without a stack.
+      const outage = err instanceof SwitchyardError && err.code === 'storage_unavailable';
+      this.o.log.warn(outage ? { error: err.message } : { err }, 'could not store the response: previous_response_id will not find it');
     }
   }
 
