@@ -419,24 +419,38 @@ const ACK_WORDS = 'ok okay cool nice';
  * it fails" or "谢谢，再写一个测试" have a cue and more: what they ask goes on weighing its context.
  */
 const PLEASANTRY_WORDS = `
-  you so much very a lot for your the help there again all everyone guys folks good great morning evening night day
-  afternoon have nice see later soon how are is it going doing today what's whats up thank thanks thx ty many bye
-  goodbye cheers awesome perfect amazing wonderful excellent got works worked now that helped helps appreciated
-  appreciate i me my we ok okay cool lol haha hehe hey hi hello dear friend buddy mate yes yeah yep sure fine well and
-  to too as always again really just
-  du dir dich sie ihnen vielen vielmals sehr für deine ihre hilfe schönen schöne tag abend morgen guten gute nacht wie
-  geht es gut danke dankeschön super toll klasse prima alles bis später bald ja und auch hallo moin servus tschüss
-  merci beaucoup pour votre ton ta vos aide bonjour bonsoir bonne journée soirée nuit salut comment ça ca va vas tu
-  vous allez très bien génial parfait oui et à bientôt plus tard au revoir
-  muchas gracias por su ayuda hola buenos buenas días dias tardes noches cómo como estás estas está esta muy
-  perfecto genial sí si y hasta luego pronto adiós adios mil
-  grazie mille tante per il tuo aiuto ciao come stai sta bene benissimo perfetto buongiorno buonasera buonanotte presto
-  dopo
-  obrigado obrigada muito pela sua ajuda olá ola oi tudo bem bom dia boa tarde noite vai perfeito sim até logo
-  bedankt dank je jou wel heel erg veel voor hulp hoi goedemorgen hoe gaat het met goed tot ziens straks`;
+  you so much very a lot for your the help there everyone guys folks good great morning evening night day afternoon
+  have nice see later soon thank thanks thx ty many bye goodbye cheers awesome perfect amazing wonderful excellent
+  helped appreciated appreciate i me my we dear friend buddy mate as always really just sounds that's thats all best
+  you're youre
+  du dir dich ihnen vielen vielmals sehr für deine ihre hilfe schönen schöne tag abend morgen guten gute nacht
+  dankeschön super toll klasse prima alles bis später bald
+  merci beaucoup pour votre ton ta vos vous toi aide bonjour bonsoir bonne journée soirée nuit salut très génial parfait à
+  bientôt au revoir
+  muchas gracias por tu su ayuda hola buenos buenas días dias tardes noches muy perfecto genial hasta luego pronto adiós
+  adios mil
+  grazie mille tante per il tuo aiuto ciao perfetto buongiorno buonasera buonanotte presto
+  obrigado obrigada muito pela sua ajuda olá ola oi bom dia boa tarde noite perfeito até logo
+  bedankt dank je jou heel erg veel voor hulp hoi goedemorgen tot ziens straks`;
 
-/** PLEASANTRY_WORDS and every whole small-talk cue (lower case): what a turn of small talk through and through is made of. */
-export const PLEASANTRY: ReadonlySet<string> = new Set([...PLEASANTRY_WORDS.split(/\s+/), ...CUES.smalltalk.split(/\s+/)].filter((w) => w !== ''));
+/** The small-talk cues (whole words, lower case), and with PLEASANTRY_WORDS what a turn of small talk through and through is made of. */
+export const SMALLTALK_CUES: ReadonlySet<string> = new Set(CUES.smalltalk.split(/\s+/).filter((w) => w !== ''));
+export const PLEASANTRY: ReadonlySet<string> = new Set([...PLEASANTRY_WORDS.split(/\s+/).filter((w) => w !== ''), ...SMALLTALK_CUES]);
+
+/**
+ * The acknowledgments (ACK_WORDS) and "weather" words of the small-talk cues: a turn of them alone is
+ * no pleasantry through and through ("ok", "okay, sure", "cool" answering "Shall I refund it?"
+ * consent to what the assistant offered): it needs a greeting, a thanks, a farewell or a laugh.
+ */
+export const NOT_CLOSING: ReadonlySet<string> = new Set([...ACK_WORDS.split(' '), 'weather', 'wetter', 'météo', 'schön']);
+
+/** The second words of the two-word small-talk cues ("good morning", "guten Tag", "vielen Dank"): a greeting or a thanks too. */
+export const CLOSING_PARTS: ReadonlySet<string> = new Set(
+  Object.entries(BIGRAMS)
+    .filter(([, kind]) => kind === 'smalltalk')
+    .map(([pair]) => pair.split(' ')[1]!)
+    .filter((w) => PLEASANTRY_WORDS.includes(w)),
+);
 
 /** Go-on words, every cue language: used only for a conversation's short last turn, never a feature of their own. */
 const GO_ON_WORDS =

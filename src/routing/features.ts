@@ -3,7 +3,7 @@
  * The last user turn weighs most: task kinds found only in earlier turns or the system prompt
  * count half (small talk not at all). Pure: no I/O, no clock.
  */
-import { DOMAINS, KINDS, PLEASANTRY } from './cues.js';
+import { CLOSING_PARTS, DOMAINS, KINDS, NOT_CLOSING, PLEASANTRY, SMALLTALK_CUES } from './cues.js';
 import { addCounts, emptyCounts, scanText, type TextCounts } from './scan.js';
 
 export const FEATURES = [
@@ -108,13 +108,19 @@ interface Turns {
 const WORD_RUNS = /[\p{L}\p{N}']+/gu;
 
 /**
- * A turn of small talk made of nothing else (cues.ts PLEASANTRY): "haha thanks, bye!", "thank you so
- * much for your help", "ok cool", "你好！". One with a word besides ("thanks, but it fails", "hi, my
- * card was charged twice") asks something, however short: its context goes on weighing.
+ * A turn of small talk made of nothing else (cues.ts PLEASANTRY), with a greeting, thanks, farewell
+ * or laugh among it: "haha thanks, bye!", "thank you so much for your help", "你好！". One with a
+ * word besides ("thanks, but it fails", "hi, my card was charged twice", "ok, and how?") asks
+ * something, however short, and "ok", "okay, sure" may consent to what the assistant offered: their
+ * context goes on weighing.
  */
 function pleasantryOnly(text: string): boolean {
-  for (const m of text.toLowerCase().matchAll(WORD_RUNS)) if (!PLEASANTRY.has(m[0])) return false;
-  return true;
+  let closing = false;
+  for (const m of text.toLowerCase().matchAll(WORD_RUNS)) {
+    if (!PLEASANTRY.has(m[0])) return false;
+    if ((SMALLTALK_CUES.has(m[0]) && !NOT_CLOSING.has(m[0])) || CLOSING_PARTS.has(m[0])) closing = true;
+  }
+  return closing;
 }
 
 function scanTurns(req: RouteRequest): Turns {

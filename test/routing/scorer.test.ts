@@ -1083,7 +1083,15 @@ describe('small talk in an app (a conversations round)', () => {
   });
 
   it('a turn of small talk weighs none of what surrounds it: depth, context, system prompt, tools, JSON mode, a large max_tokens (eleven turns put "haha thanks, bye!" on high_quality)', () => {
-    for (const t of ['haha thanks, bye!', 'great, thanks a lot!', 'hi', 'ok cool', 'Good morning!']) {
+    for (const t of [
+      'haha thanks, bye!',
+      'great, thanks a lot!',
+      'hi',
+      'Good morning!',
+      'sounds good, thanks',
+      "you're the best, thanks!",
+      "thanks, that's all",
+    ]) {
       const alone = scoreRequest(user(t)).score;
       expect(scoreRequest(chat(11, t)).score, t).toBe(alone);
       expect(scoreRequest(inApp(t)).score, t).toBe(alone);
@@ -1102,7 +1110,17 @@ describe('small talk in an app (a conversations round)', () => {
   });
 
   it('a turn of small talk with any other word keeps what surrounds it: it asks something, however short (a re-test round found these a tier down)', () => {
-    for (const t of ['thanks, but it fails', 'lol it crashed', 'hi, my card was charged twice', 'hallo, fix bitte den Fehler', '谢谢，再写一个测试']) {
+    // Acknowledgments alone may consent to what the assistant offered ("Shall I refund it?" — "okay, sure"): no pleasantry through and through.
+    for (const t of [
+      'thanks, but it fails',
+      'lol it crashed',
+      'hi, my card was charged twice',
+      'hallo, fix bitte den Fehler',
+      '谢谢，再写一个测试',
+      'ok cool',
+      'okay, sure',
+      'ok, and how?',
+    ]) {
       expect(fu(t, 'kind:smalltalk'), t).toBeGreaterThan(0); // still small talk by its cue …
       expect(f(chat(11, t), 'struct:turns'), t).toBeGreaterThan(0); // … but its context counts
       expect(f(inApp(t), 'struct:tools'), t).toBe(1);
