@@ -256,7 +256,8 @@ function featuresOf(req: RouteRequest, turns: ReturnType<typeof splitTurns>): Fl
   // kind:smalltalk −0.13) and "hi" to a support bot with a long system prompt on balanced. A turn
   // with any other word ("thanks, but it fails", "hi, my card was charged twice": a re-test round
   // found them lose their context and go a tier down) keeps all of it, as does any task cue, fence,
-  // identifier or sentence of a request (they end the small talk): adding text never lowers a score.
+  // identifier or sentence of a request (they end the small talk): adding a code block or a derivation
+  // to a turn still never lowers its score.
   const around = pleasantry ? 0 : 1;
   for (let k = 0; k < KINDS.length; k++) x[j++] = k === SMALLTALK_KIND ? chat : Math.max(sat(l.kindHits[k]!, 2), around * 0.5 * sat(c.kindHits[k]!, 2));
   for (let d = 0; d < DOMAINS.length; d++) x[j++] = Math.max(sat(l.domainHits[d]!, DOMAIN_FULL), around * 0.5 * sat(c.domainHits[d]!, DOMAIN_FULL));

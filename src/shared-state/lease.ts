@@ -79,9 +79,6 @@ export class LeaseKeeper {
     if (this.d.ledgerId) this.d.store.ledgerVerified = false;
   }
 
-  /** A wrong ledger was logged (once). */
-  private wrongLedger = false;
-
   /**
    * Whether this replica compared its ledger with the mark at start-up (Redis answered then), or has
    * since found the mark agree. One that has not does not mark its own ledger at once when Redis has
@@ -200,8 +197,8 @@ export class LeaseKeeper {
             `${wrong.detail}. This replica admits no request and is not ready until it writes the others' ledger (restart it with the right storage.ledger)`,
           );
         else this.d.log.warn(wrong.detail);
-      } else if (wrong === null && this.wrongLedger) this.d.log.warn("this replica's storage.ledger is the others' ledger: it admits requests");
-      this.wrongLedger = wrong !== null;
+      } else if (wrong === null && this.d.store.wrongLedger !== null)
+        this.d.log.warn("this replica's storage.ledger is the others' ledger: it admits requests");
       this.d.store.wrongLedger = wrong;
       if (wrong !== null) return;
       if (renewed[0] === '' || renewed[0] !== this.d.store.epoch) await this.d.store.restoreEpoch();
@@ -231,7 +228,7 @@ export class LeaseKeeper {
 
   private async reclaim(): Promise<void> {
     // Reclaimed rows go to this replica's ledger: not to one the others do not read.
-    if (this.wrongLedger) return;
+    if (this.d.store.wrongLedger !== null) return;
     const { conn, keys } = this.d;
     const pending = (await conn.run(RECLAIM, [keys.replicas, keys.reclaimed], [keys.tag, this.d.owner])) as string[];
     if (pending.length === 0) this.waiting = false;
