@@ -483,10 +483,18 @@ export function encodeVectors(data: unknown[], want: 'float' | 'base64'): boolea
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
-/** What vectorMismatch says of vectors not of the `dimensions` asked: the request's fault, not the endpoint's (BadAnswerFault.requestOwn). */
-const DIMENSIONS_IGNORED = (n: number, asked: number): string =>
-  `has a vector of ${n} dimensions where ${asked} were asked (dimensions: this upstream does not apply it)`;
-const DIMENSIONS_MARK = 'were asked (dimensions:';
+/**
+ * The size of the first vector (of vectors that passed vectorMismatch) that is not the `dimensions`
+ * asked, or null: an OpenAI-compatible server that ignores it gave vectors of its own size as a 200,
+ * which a vector store refuses far from the cause.
+ */
+function otherDimensions(data: unknown[], dimensions: number): number | null {
+  for (const d of data) {
+    const n = vectorLength((d as { embedding: unknown }).embedding);
+    if (n !== dimensions) return n;
+  }
+  return null;
+}
 
 /** The number of floats in a vector (isVector): an array's length, or base64's bytes / 4. */
 const vectorLength = (v: unknown): number => (typeof v === 'string' ? Buffer.byteLength(v, 'base64') / 4 : (v as unknown[]).length);
@@ -504,17 +512,10 @@ function isVector(v: unknown): boolean {
  * index, a vector that is none: `"abc"`, `["a"]`, `[null, 2]`, `[]`, which was delivered as a 200 and
  * the SDK's base64 decoding made `[]`), or null.
  */
-function vectorMismatch(data: unknown[], want: number, dimensions: number | null): string | null {
+function vectorMismatch(data: unknown[], want: number): string | null {
   if (data.length !== want) return `has ${data.length} vector${data.length === 1 ? '' : 's'}`;
   const bad = data.findIndex((d) => !isVector((d as { embedding?: unknown }).embedding));
   if (bad >= 0) return `has an entry (${bad}) whose embedding is not a vector (a non-empty array of numbers, or base64 of float32s)`;
-  // The `dimensions` asked for: an OpenAI-compatible server that ignores it gave vectors of its own
-  // size as a 200, which a vector store refuses far from the cause.
-  if (dimensions !== null)
-    for (const d of data) {
-      const n = vectorLength((d as { embedding: unknown }).embedding);
-      if (n !== dimensions) return DIMENSIONS_IGNORED(n, dimensions);
-    }
   const seen = new Set<number>();
   for (const d of data) {
     const i = (d as { index?: unknown }).index;
@@ -652,15 +653,19 @@ function completionOf(inp: AttemptInput, res: UpstreamResponse, started: number)
     // One vector per input, each index once: a client pairs them with its texts by position.
     const want = embeddingInputs(native.input);
     const data = (json as { data?: unknown }).data;
-    const dims = typeof native.extra.dimensions === 'number' ? native.extra.dimensions : null;
-    const miss = Array.isArray(data) ? vectorMismatch(data, want, dims) : 'is no list of vectors';
+    const miss = Array.isArray(data) ? vectorMismatch(data, want) : 'is no list of vectors';
     // The provider billed the batch: its reported usage is billed (parsed.usage reads an embeddings usage, with no completion count).
-    if (miss !== null)
+    const billed = parsed.usage ?? reportedUsage(json);
+    if (miss !== null) throw new BadAnswerFault(`upstream embeddings answer ${miss} for ${want} input${want === 1 ? '' : 's'}`, billed, true);
+    const dims = native.extra.dimensions;
+    const other = typeof dims === 'number' ? otherDimensions(data as unknown[], dims) : null;
+    // The request's field this upstream does not apply: failed over, not held against the endpoint (requestOwn).
+    if (other !== null)
       throw new BadAnswerFault(
-        `upstream embeddings answer ${miss} for ${want} input${want === 1 ? '' : 's'}`,
-        parsed.usage ?? reportedUsage(json),
+        `upstream embeddings answer has a vector of ${other} dimensions where ${String(dims)} were asked (dimensions: this upstream does not apply it)`,
+        billed,
         true,
-        miss.includes(DIMENSIONS_MARK),
+        true,
       );
     // In the encoding the client asked for (float unless it said base64), whatever the upstream sent:
     // an OpenAI-compatible server that ignores encoding_format gave the OpenAI SDK, which asks for
