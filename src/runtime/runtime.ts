@@ -515,6 +515,7 @@ export class Runtime implements RuntimeCore {
     }
     this.byModel.clear();
     for (const h of this.handles.values()) this.indexByModel(h);
+    this.pools.retain(new Set([...this.handles.values()].map((h) => h.pool)));
     this.drainThenStop(retired, () => {
       // Drained: they no longer count against the endpoints that replaced them.
       for (const h of this.handles.values())

@@ -15,11 +15,15 @@ export interface PoolOptions {
  * Pools are shared by provider, origin and options: two providers on one origin, or ones with other `connections`,
  * or a reload that changes `connections` or `resilience.connectTimeoutMs`, get a pool of their
  * own (keyed by origin alone, the first pool's options silently held for every later config).
- * A pool a reload left behind is not closed, since requests in flight may still hold it; its
- * idle sockets close after `keepAliveTimeout`.
+ * A pool a reload left behind is not closed, since requests in flight may still hold it (a retry
+ * sends on the handle it holds): {@link UpstreamPools.retain} lets go of it, so it is collected
+ * once nothing holds it and its idle sockets closed after `keepAliveTimeout` (the map kept every
+ * pool a reload ever made).
  */
 export class UpstreamPools {
   private readonly pools = new Map<string, Pool>();
+  /** Pools a reload let go of, closed with the others at shutdown if still alive (weak: never what keeps one). */
+  private retired: Array<WeakRef<Pool>> = [];
 
   /** `owner`: the provider the pool is sized for (two providers on one origin each have theirs: a pool sized for one was shared by both). */
   get(origin: string, opts: PoolOptions, owner = ''): Pool {
@@ -40,9 +44,26 @@ export class UpstreamPools {
     return pool;
   }
 
+  /** How many pools the map holds (current ones: see {@link UpstreamPools.retain}). */
+  get size(): number {
+    return this.pools.size;
+  }
+
+  /** After a reload: pools no current endpoint uses leave the map (see the class comment). */
+  retain(inUse: ReadonlySet<Pool>): void {
+    for (const [key, pool] of this.pools)
+      if (!inUse.has(pool)) {
+        this.pools.delete(key);
+        this.retired.push(new WeakRef(pool));
+      }
+    this.retired = this.retired.filter((r) => r.deref() !== undefined);
+  }
+
   async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((p) => p.close().catch(() => undefined)));
+    const all = [...this.pools.values(), ...this.retired.map((r) => r.deref()).filter((p) => p !== undefined)];
+    await Promise.all(all.map((p) => (p.closed || p.destroyed ? undefined : p.close().catch(() => undefined))));
     this.pools.clear();
+    this.retired = [];
   }
 }
 

@@ -162,4 +162,16 @@ describe('Runtime.reload', () => {
         .sort(),
     ).toEqual(['a@p', 'b@p']);
   });
+
+  it("a reload that changes a pool's options lets go of the pool it replaced: fifty reloads leave one pool, and the old one is not closed under who holds it", async () => {
+    const withConns = (n: number) =>
+      configSchema.parse({ providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:1/v1', connections: n } }, models: { a: model('a') } });
+    const r = await runtime(withConns(1));
+    const first = r.handles.get('a@p')!.pool;
+    for (let i = 2; i <= 51; i++) r.reload(withConns(i));
+    // The map held every pool a reload made (51).
+    expect((r as unknown as { pools: { size: number } }).pools.size).toBe(1);
+    expect(r.handles.get('a@p')!.pool).not.toBe(first);
+    expect(first.closed).toBe(false);
+  });
 });

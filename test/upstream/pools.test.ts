@@ -54,4 +54,16 @@ describe('UpstreamPools', () => {
       await pools.close();
     }
   });
+
+  it('retain lets go of pools no endpoint uses (still open for who holds one), and close still closes them', async () => {
+    const pools = new UpstreamPools();
+    const old = pools.get(origin, { connections: 1, connectTimeoutMs: 5000 });
+    const current = pools.get(origin, { connections: 2, connectTimeoutMs: 5000 });
+    pools.retain(new Set([current]));
+    expect(pools.size).toBe(1);
+    expect(pools.get(origin, { connections: 2, connectTimeoutMs: 5000 })).toBe(current);
+    expect(old.closed).toBe(false);
+    await pools.close();
+    expect([old.closed, current.closed]).toEqual([true, true]);
+  });
 });
