@@ -214,7 +214,16 @@ export function reloadRemovals(running: Config, next: Config): string[] {
       `this reload removes the auth section: client keys are no longer checked, so /v1/* answers every request without a key (it needed one of ${keys}); put auth back and reload to require them again`,
     );
   const kept = new Set(next.budget.limits.map(limitName));
-  for (const l of running.budget.limits)
-    if (!kept.has(limitName(l))) out.push(`this reload removes the budget limit ${limitName(l)} (${l.usd} USD): what it limited is no longer limited`);
+  const sameScope = (a: LimitConfig, b: LimitConfig): boolean => a.scope === b.scope && a.key === b.key && a.model === b.model;
+  for (const l of running.budget.limits) {
+    if (kept.has(limitName(l))) continue;
+    // The same scope over another period is not unlimited: said as what it is (it read "no longer limited").
+    const other = next.budget.limits.find((n) => sameScope(n, l) && !running.budget.limits.some((r) => limitName(r) === limitName(n)));
+    out.push(
+      other !== undefined
+        ? `this reload replaces the budget limit ${limitName(l)} (${l.usd} USD) with ${limitName(other)} (${other.usd} USD): the new one counts what the ledger holds for its own period`
+        : `this reload removes the budget limit ${limitName(l)} (${l.usd} USD): what it limited is no longer limited`,
+    );
+  }
   return out;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
-import { publicMetricsOnLoopback, timesTooShort, unreachableFallbacks } from '../../src/config/config-notes.js';
+import { publicMetricsOnLoopback, reloadRemovals, timesTooShort, unreachableFallbacks } from '../../src/config/config-notes.js';
 
 /** A catalogue of `n` models, model i falling back to the next `fallbacks`, and one route of them all. */
 function config(n: number, fallbacks: number, maxTotalAttempts: number, routes = 1) {
@@ -80,5 +80,32 @@ describe('publicMetricsOnLoopback', () => {
     ]);
     expect(publicMetricsOnLoopback(cfg(true), '0.0.0.0', false)).toEqual([]);
     expect(publicMetricsOnLoopback(cfg(false), '127.0.0.1', true)).toEqual([]);
+  });
+});
+
+describe('reloadRemovals', () => {
+  const withLimits = (limits: unknown[]) => {
+    const r = validateConfig({
+      providers: { p: { kind: 'openai', baseUrl: 'https://api.example.com/v1', apiKeyEnv: 'P_KEY' } },
+      models: {
+        m: { tier: 'balanced', price: { inputPerMTok: 1, outputPerMTok: 1 }, contextWindow: 8000, endpoints: [{ provider: 'p', upstreamModel: 'm' }] },
+      },
+      budget: { limits },
+    });
+    if (!r.ok) throw new Error(r.errors.join('; '));
+    return r.config;
+  };
+
+  it('a budget limit whose period changes is said replaced, not removed ("no longer limited" was wrong); one left out is removed', () => {
+    const running = withLimits([
+      { scope: 'global', period: 'day', usd: 100 },
+      { scope: 'model', model: 'm', period: 'day', usd: 5 },
+    ]);
+    expect(reloadRemovals(running, withLimits([{ scope: 'global', period: 'month', usd: 500 }]))).toEqual([
+      'this reload replaces the budget limit global per day (100 USD) with global per month (500 USD): the new one counts what the ledger holds for its own period',
+      'this reload removes the budget limit model "m" per day (5 USD): what it limited is no longer limited',
+    ]);
+    // Both periods kept: nothing taken away.
+    expect(reloadRemovals(running, withLimits([...running.budget.limits, { scope: 'global', period: 'month', usd: 500 }]))).toEqual([]);
   });
 });
