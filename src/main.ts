@@ -3,7 +3,6 @@
  * signals. Nothing imports this file but the CLI entry (`src/cli/index.ts`), which hands
  * `serve` to the commands that start a sidecar.
  */
-import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -151,14 +150,9 @@ function missingSecrets(cfg: Config, env: NodeJS.ProcessEnv): string[] {
   return [...missing, ...headers, ...keys];
 }
 
-/** The secrets' problems with the line of the file each is on, as every other problem of a file says it (the file as it is now; none if it cannot be read). */
-async function secretLines(problems: string[], cfg: Config, file: string): Promise<string[]> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return problems;
-  }
+/** The secrets' problems with the line of the file each is on, as every other problem of a file says it (the text the reload read and validated). */
+async function secretLines(problems: string[], cfg: Config, text: string | undefined): Promise<string[]> {
+  if (text === undefined) return problems;
   const { withKeyLines } = await import('./config/lines.js');
   return withKeyLines(
     problems,
@@ -465,7 +459,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     // The process reads the environment it was started with: a variable exported since is not in it.
     let missing = [...missingSecrets(res.config, env), ...unusableSecrets(res.config, env, { shared: false })];
     const shared = sharedClientKeys(res.config, env);
-    if (missing.length > 0) missing = await secretLines(missing, res.config, file);
+    if (missing.length > 0) missing = await secretLines(missing, res.config, res.text);
     if (missing.length > 0 || shared.length > 0)
       return {
         ok: false,

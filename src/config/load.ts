@@ -11,7 +11,8 @@ import { configSchema, INVISIBLE, type Config } from './schema.js';
 import { envReferences, unreadKeys } from './unread.js';
 import { nearest } from './near.js';
 
-export type LoadResult = { ok: true; config: Config } | { ok: false; errors: string[] };
+/** `text`: the file as read (a file's load only), for what names lines of it later (a reload's refused secrets). */
+export type LoadResult = { ok: true; config: Config; text?: string } | { ok: false; errors: string[] };
 
 /**
  * Validate an already-parsed value. A config a sidecar runs on also needs a model: an empty
@@ -256,7 +257,7 @@ export async function loadConfigFile(file: string): Promise<LoadResult> {
       };
   }
   const res = validateConfig(raw);
-  if (res.ok) return res;
+  if (res.ok) return { ...res, text };
   // Each problem with the line its path points at (YAML reads a JSON file too).
   const { withLines } = await import('./lines.js');
   return { ok: false, errors: withLines(res.errors, text, await import('yaml')) };
