@@ -468,6 +468,10 @@ async function deliver(
   const holdMs = call.body.stream === true ? Math.max(0, rt.now() - (firstStart ?? rt.now())) : null;
   const attempts = [...rows, ...extraRows].reduce((a, r) => a + r.attempts, 0);
   const extra: Record<string, string> = { 'x-switchyard-cascade': header, 'x-switchyard-attempts': String(attempts) };
+  // Every step failed: the error is the chosen step's, and says so, with the whole cascade's count
+  // (its "every attempt (2)" read as the request's, beside x-switchyard-attempts: 6).
+  if (held?.kind === 'fail' && rows.length > 1)
+    held.error.message = `every step of the cascade failed (${header}; ${attempts} attempts in all); step ${chosen!.n} (${chosen!.model ?? 'none'}): ${held.error.message}`;
   // As a plain request says it: on an answer, and on an error that cost something (a refusal before any step cost nothing: no header).
   if (chosen?.answer || costNano > 0) extra['x-switchyard-cost-usd'] = nanoToUsd(costNano).toFixed(9);
   if (holdMs !== null) extra['x-switchyard-cascade-hold-ms'] = String(holdMs);

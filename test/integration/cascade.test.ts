@@ -412,6 +412,24 @@ describe('no escalation, refusals and switches', () => {
     expect(usdToNano(g.headers.get('x-switchyard-cost-usd'))).toBe(steps.reduce((s, r) => s + costOf(r), 0));
   });
 
+  it("when every step fails upstream, the 502 says the whole cascade failed and counts its attempts as x-switchyard-attempts does (it gave the last step's count alone)", async () => {
+    await sim.setFault('*', { kind: 'http_error', status: 500, times: 100 });
+    const id = `cas-allfail-${++seq}`;
+    const res = await fetch(`${sc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-client-request-id': id, 'x-switchyard-tier': 'fast_cheap' },
+      body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: `question ${id}` }] }),
+    });
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(res.status).toBe(502);
+    const attempts = res.headers.get('x-switchyard-attempts')!;
+    const cascade = res.headers.get('x-switchyard-cascade')!;
+    expect(cascade.split('>').length).toBeGreaterThan(1);
+    expect(body.error.code).toBe('upstream_error');
+    expect(body.error.message).toContain(`every step of the cascade failed (${cascade}; ${attempts} attempts in all); step `);
+    expect(body.error.message).toMatch(/upstream failed on every attempt \(\d+\)/);
+  });
+
   it('an empty answer is never delivered over one with content that failed a check (it ranks last, whatever the step)', async () => {
     for (const stream of [false, true]) {
       await sim.setFault('deepseek-chat', { kind: 'length_stop', times: 1 });
