@@ -18,7 +18,7 @@ import { modelsList, opsRoutes } from './http/ops-routes.js';
 import { createLogger, logWritesSettled } from './observe/log.js';
 import { Runtime } from './runtime/runtime.js';
 import { undersizedPools } from './config/pool-size.js';
-import { memoryResponses, pricesPerToken, publicMetricsOnLoopback, reloadRemovals, timesTooShort } from './config/config-notes.js';
+import { cascadeGoesNowhere, memoryResponses, pricesPerToken, publicMetricsOnLoopback, reloadRemovals, timesTooShort } from './config/config-notes.js';
 import { recordLeftOut } from './config/left-out.js';
 import { holdSighup, releaseSighup, StartupError, type ReloadResult, type ServeOptions, type Sidecar } from './runtime/sidecar.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
@@ -434,6 +434,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     ...timesTooShort(c),
     ...memoryResponses(c),
     ...pricesPerToken(c),
+    ...cascadeGoesNowhere(c),
     ...shortSecrets(c, env),
     ...publicMetricsOnLoopback(c, host, isLoopback(host), true),
   ];

@@ -9,6 +9,7 @@ import {
   memoryResponses,
   otlpWithoutPath,
   pricesPerToken,
+  cascadeGoesNowhere,
   publicMetricsOnLoopback,
   timesTooShort,
   unreachableFallbacks,
@@ -96,6 +97,7 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
       ...otlpWithoutPath(res.config),
       ...memoryResponses(res.config),
       ...pricesPerToken(res.config),
+      ...cascadeGoesNowhere(res.config),
       ...publicMetricsOnLoopback(res.config, res.config.server.host, isLoopback(res.config.server.host)),
     ])
       console.error(`note: ${u}`);

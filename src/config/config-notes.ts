@@ -187,6 +187,38 @@ export function pricesPerToken(cfg: Config): string[] {
 }
 
 /**
+ * A quality cascade that cannot climb: every chat model in one tier (an `auto` request's first
+ * step is then its last: served as a plain request), or a route listing a dearer model before a
+ * cheaper one (a step that fails a check escalates down in price: `strong:empty>mid:pass`). Both
+ * valid, both silent until a cascade round found them.
+ */
+export function cascadeGoesNowhere(cfg: Config): string[] {
+  if (!cfg.routing.cascade.enabled) return [];
+  const out: string[] = [];
+  const chat = Object.values(cfg.models).filter((m) => !m.capabilities.includes('embeddings'));
+  const tiers = new Set(chat.map((m) => m.tier));
+  if (chat.length > 1 && tiers.size === 1)
+    out.push(
+      `routing.cascade.enabled: every chat model is tier ${[...tiers][0]!}, so an auto request has no tier to escalate to (it is served as a plain request, unchecked): give the models the tiers they are (fast_cheap, balanced, high_quality), or cascade along a route`,
+    );
+  const perM = (id: string): number | null => {
+    const p = cfg.models[id]?.price;
+    return p === undefined ? null : p.inputPerMTok + p.outputPerMTok;
+  };
+  for (const [name, models] of Object.entries(cfg.routing.routes))
+    for (let i = 0; i + 1 < models.length; i++) {
+      const [a, b] = [models[i]!, models[i + 1]!];
+      const [pa, pb] = [perM(a), perM(b)];
+      if (pa === null || pb === null || pb >= pa) continue;
+      out.push(
+        `routing.routes.${name}: with the cascade on, an answer of ${a} that fails a check escalates to ${b}, a cheaper model (${pa} → ${pb} USD per million tokens in and out): list a route's models cheapest first, or send its requests with x-switchyard-cascade: off`,
+      );
+      break;
+    }
+  return out;
+}
+
+/**
  * `observe.publicMetrics: true` on a loopback bind: `/metrics` answers without a token there anyway,
  * so the key does nothing until the sidecar is bound to another address (`--host` may do that).
  */

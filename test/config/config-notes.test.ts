@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
-import { publicMetricsOnLoopback, reloadRemovals, timesTooShort, unreachableFallbacks } from '../../src/config/config-notes.js';
+import { cascadeGoesNowhere, publicMetricsOnLoopback, reloadRemovals, timesTooShort, unreachableFallbacks } from '../../src/config/config-notes.js';
 
 /** A catalogue of `n` models, model i falling back to the next `fallbacks`, and one route of them all. */
 function config(n: number, fallbacks: number, maxTotalAttempts: number, routes = 1) {
@@ -107,5 +107,31 @@ describe('reloadRemovals', () => {
     ]);
     // Both periods kept: nothing taken away.
     expect(reloadRemovals(running, withLimits([...running.budget.limits, { scope: 'global', period: 'month', usd: 500 }]))).toEqual([]);
+  });
+});
+
+describe('cascadeGoesNowhere', () => {
+  const cfg = (tiers: string[], routes: Record<string, string[]>, enabled = true) => {
+    const r = validateConfig({
+      providers: { p: { kind: 'openai', baseUrl: 'https://api.example.com/v1', apiKeyEnv: 'P_KEY' } },
+      models: Object.fromEntries(
+        tiers.map((tier, i) => [
+          `m${i}`,
+          { tier, price: { inputPerMTok: i + 1, outputPerMTok: 2 * (i + 1) }, contextWindow: 8000, endpoints: [{ provider: 'p', upstreamModel: `m${i}` }] },
+        ]),
+      ),
+      routing: { routes, cascade: { enabled } },
+    });
+    if (!r.ok) throw new Error(r.errors.join('; '));
+    return r.config;
+  };
+
+  it('names a catalogue of one tier and a route that lists a dearer model before a cheaper one (both were silent), only with the cascade on', () => {
+    expect(cascadeGoesNowhere(cfg(['balanced', 'balanced'], { down: ['m1', 'm0'], up: ['m0', 'm1'] }))).toEqual([
+      'routing.cascade.enabled: every chat model is tier balanced, so an auto request has no tier to escalate to (it is served as a plain request, unchecked): give the models the tiers they are (fast_cheap, balanced, high_quality), or cascade along a route',
+      "routing.routes.down: with the cascade on, an answer of m1 that fails a check escalates to m0, a cheaper model (6 → 3 USD per million tokens in and out): list a route's models cheapest first, or send its requests with x-switchyard-cascade: off",
+    ]);
+    expect(cascadeGoesNowhere(cfg(['fast_cheap', 'high_quality'], { up: ['m0', 'm1'] }))).toEqual([]);
+    expect(cascadeGoesNowhere(cfg(['balanced', 'balanced'], { down: ['m1', 'm0'] }, false))).toEqual([]);
   });
 });
