@@ -104,9 +104,25 @@ export function registerSecrets(values: Iterable<string | null | undefined>): vo
     added = true;
   }
   if (!added) return;
-  // Longest first, so a secret that contains another is removed whole.
+  // Longest first, so a secret that contains another is removed whole; its masked forms before
+  // them (a form itself fails at the mask and is matched by its own alternative).
   const alts = [...forms.values()].sort((a, b) => b.length - a.length).map(escape);
-  exact = new RegExp(alts.join('|'), 'gi');
+  const masked = [...secrets].filter((v) => !/\.\.|\*\*|…/.test(v)).map(maskedForm);
+  exact = new RegExp([...masked, ...alts].join('|'), 'gi');
+}
+
+/** How many of a secret's first characters a masked echo must show for it to be scrubbed (see {@link maskedForm}). */
+const MASKED_HEAD_CHARS = 8;
+
+/**
+ * A secret as a provider's error masks it, its head and tail around dots, an ellipsis or stars
+ * (`sk-hostileOA...defXYZ`, `sk-proj-****abcd`): what is shown is still part of the key (a
+ * hostile-input round found 18 of a 37-character key relayed and logged so). Matched from its
+ * first {@link MASKED_HEAD_CHARS} characters, whatever follows the mask (none for a secret with a
+ * mask's characters in it: its own text would match it only in part).
+ */
+function maskedForm(secret: string): string {
+  return `${escape(secret.slice(0, MASKED_HEAD_CHARS))}[A-Za-z0-9_-]*(?:\\.{2,}|…|\\*{2,})[A-Za-z0-9_-]*`;
 }
 
 /**

@@ -37,12 +37,21 @@ describe('scrub: a known secret in another letter case or hex-encoded', () => {
     ['without its sk- prefix', `invalid api key: ${KEY.slice(3)}`],
     ['without its sk- prefix, lower-cased', `invalid api key: ${KEY.slice(3).toLowerCase()}`],
     ['a project key without sk-', `key proj-${PROJ.slice(8)} refused`],
+    ['masked as a provider masks it, head...tail', `Rate limit for key ${MIXED.slice(0, 12)}...${MIXED.slice(-6)}`],
+    ['masked with stars', `Incorrect API key provided: ${PROJ.slice(0, 8)}****************${PROJ.slice(-4)}.`],
+    ['masked with an ellipsis, upper-cased', `key ${ADMIN.slice(0, 10).toUpperCase()}…${ADMIN.slice(-4)}`],
     ['a project key without sk-proj-', `key ${PROJ.slice(8)} refused`],
     ['hex of the admin token, upper case, in a JSON body', JSON.stringify({ error: { message: `seen ${hex(ADMIN).toUpperCase()}` } })],
   ])('%s', (_what, text) => {
     const out = scrub(text);
     expect(holdsKey(out)).toBe(false);
     expect(out).toContain('[redacted]');
+  });
+
+  it('a masked echo goes whole, the mask and what it shows of the tail with it; a mask after other text stays', () => {
+    expect(scrub(`Rate limit for key ${MIXED.slice(0, 12)}...${MIXED.slice(-6)} (retry)`)).toBe('Rate limit for key [redacted] (retry)');
+    expect(scrub(`Incorrect API key provided: ${PROJ.slice(0, 8)}****abcd.`)).toBe('Incorrect API key provided: [redacted].');
+    expect(scrub('Wait... and sk-pro**bably not')).toBe('Wait... and sk-pro**bably not');
   });
 
   it('keeps what surrounds the secret, and ordinary text (other hex, other words) as it was', () => {
