@@ -376,8 +376,9 @@ function checkPriced(body: ChatBody): void {
     const content = m.content;
     if (!Array.isArray(content)) continue;
     for (let j = 0; j < content.length; j++) {
-      const part = content[j] as { type?: unknown; cache_control?: unknown };
+      const part = content[j] as { type?: unknown; cache_control?: unknown; image_url?: unknown; file?: unknown };
       if (part.type === 'input_audio') throw noAudio(`messages[${i}].content[${j}]`, 'audio input');
+      if (part.type === 'image_url' || part.type === 'file') partShape(part, `messages[${i}].content[${j}]`);
       longCache(part.cache_control, `messages[${i}].content[${j}]`);
     }
   }
@@ -387,6 +388,35 @@ function checkPriced(body: ChatBody): void {
       longCache(t.cache_control, `tools[${i}]`);
       if (typeof t.function === 'object' && t.function !== null) longCache(t.function.cache_control, `tools[${i}].function`);
     }
+}
+
+/**
+ * An image or file part with nothing to send (`{"type": "image_url"}`, a `url` that is a number, a
+ * `file` of neither `file_id` nor `file_data`): refused here as OpenAI refuses it, whatever the
+ * model — an OpenAI-kind model sent it on and was billed for the round trip, a Claude one refused
+ * it (a hostile-input round). An image URL's own form (data: URL, https) is the provider's to judge.
+ */
+function partShape(part: { type?: unknown; image_url?: unknown; file?: unknown }, at: string): void {
+  if (part.type === 'image_url') {
+    const img = part.image_url;
+    // The bare string is LiteLLM's older form, taken by the Claude translation too.
+    const url = typeof img === 'string' ? img : isObj(img) ? img.url : undefined;
+    if (typeof url !== 'string' || url === '')
+      throw new SwitchyardError(
+        'invalid_request',
+        `Missing required parameter: '${at}.image_url.url' (an image part is {"type": "image_url", "image_url": {"url": "https://… or data:image/png;base64,…"}})`,
+        { param: `${at}.image_url.url` },
+      );
+    return;
+  }
+  const file = part.file;
+  const given = (k: string): boolean => isObj(file) && typeof file[k] === 'string' && file[k] !== '';
+  if (!given('file_data') && !given('file_id'))
+    throw new SwitchyardError(
+      'invalid_request',
+      `Missing required parameter: '${at}.file' needs file_data (a base64 data: URL) or file_id (a string), as {"type": "file", "file": {"file_data": "data:application/pdf;base64,…", "filename": "a.pdf"}}`,
+      { param: `${at}.file` },
+    );
 }
 
 /**

@@ -149,6 +149,32 @@ describe('edge validation: what the catalogue cannot price', () => {
   });
 });
 
+describe('edge validation: an image or file part with nothing to send', () => {
+  const withPart = (part: unknown) => ({ ...base, messages: [{ role: 'user', content: [{ type: 'text', text: 'look' }, part] }] });
+  it.each([
+    [{ type: 'image_url' }, 'messages[0].content[1].image_url.url'],
+    [{ type: 'image_url', image_url: { url: 5 } }, 'messages[0].content[1].image_url.url'],
+    [{ type: 'image_url', image_url: {} }, 'messages[0].content[1].image_url.url'],
+    [{ type: 'file', file: 7 }, 'messages[0].content[1].file'],
+    [{ type: 'file', file: {} }, 'messages[0].content[1].file'],
+    [{ type: 'file', file: { filename: 'a.pdf' } }, 'messages[0].content[1].file'],
+  ])('%j is a 400 naming %s (an OpenAI-kind model was sent it and billed)', (part, param) => {
+    const err = refusal(withPart(part));
+    expect(err.status).toBe(400);
+    expect(err.param).toBe(param);
+    expect(err.message).toMatch(/^Missing required parameter/);
+  });
+
+  it.each([
+    { type: 'image_url', image_url: { url: 'https://example.com/a.png', detail: 'low' } },
+    { type: 'image_url', image_url: 'https://example.com/a.png' },
+    { type: 'file', file: { file_id: 'file-abc' } },
+    { type: 'file', file: { file_data: 'data:application/pdf;base64,JVBERi0=', filename: 'a.pdf' } },
+  ])('%j is taken', (part) => {
+    expect(() => parseChatBody(structuredClone(withPart(part)))).not.toThrow();
+  });
+});
+
 describe('edge validation: a tool with nothing to call', () => {
   it.each([
     [[{ type: 'function' }], 'tools[0].function'],

@@ -397,6 +397,10 @@ function compare(input: Obj): void {
       (['seed', 'user', 'safety_identifier', 'prompt_cache_key', 'store', 'logit_bias', 'metadata'].includes(ref.error.param as string) &&
         /^Invalid (type|value|'metadata')/.test(ref.error.message)) ||
       ((ref.error.param === 'logprobs' || ref.error.param === 'top_logprobs') && /^Invalid (type|value) for '(top_)?logprobs'/.test(ref.error.message)) ||
+      // An image or file part with nothing to send (partShape).
+      (typeof ref.error.param === 'string' &&
+        /^messages\[\d+\]\.content\[\d+\]\.(image_url\.url|file)$/.test(ref.error.param) &&
+        ref.error.message.startsWith("Missing required parameter: 'messages[")) ||
       // What the catalogue cannot price (checkPriced): a service tier, web search, audio in or out.
       / is not supported: (switchyard reserves|the provider bills each search|audio tokens|it turns on|it asks the upstream|a built-in tool)/.test(
         ref.error.message,
@@ -435,7 +439,8 @@ function compare(input: Obj): void {
         if (msg !== null && typeof msg === 'object' && msg.role === 'assistant') delete (msg as { tool_calls?: unknown }).tool_calls;
         if (m !== null && typeof m === 'object' && Array.isArray((m as { content?: unknown }).content))
           for (const p of (m as { content: unknown[] }).content)
-            if (p !== null && typeof p === 'object' && (p as { type?: unknown }).type === 'input_audio') (p as { type: string }).type = 'audio_part';
+            if (p !== null && typeof p === 'object' && ['input_audio', 'image_url', 'file'].includes((p as { type?: unknown }).type as string))
+              (p as { type: string }).type = 'other_part';
       }
     return c;
   };
