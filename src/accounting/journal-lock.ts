@@ -20,7 +20,8 @@
  * file system.
  */
 import Database from 'better-sqlite3';
-import { resolve } from 'node:path';
+import { accessSync, constants } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { JOURNAL_LOCKED } from './ledger.js';
 
 /** A second process asked for a journal another process holds. */
@@ -47,7 +48,7 @@ export function lockJournal(lockPath: string): JournalLock {
     try {
       db = new Database(lockPath, { timeout: 0 });
     } catch (err) {
-      throw new Error(`cannot create the in-flight journal's lock ${lockPath}: ${(err as Error).message}`);
+      throw new Error(`cannot create the in-flight journal's lock ${lockPath}: ${(err as Error).message}${unwritableFolder(key)}`);
     }
     try {
       db.pragma('locking_mode = EXCLUSIVE');
@@ -73,4 +74,21 @@ export function lockJournal(lockPath: string): JournalLock {
       e.db.close();
     },
   };
+}
+
+/**
+ * Why a file could not be made beside the ledger, when it is its folder: SQLite says only "unable
+ * to open database file" (a fresh user in a read-only working folder got that, with no folder
+ * and no fix). Empty when the folder can be written.
+ */
+function unwritableFolder(file: string): string {
+  const dir = dirname(file);
+  try {
+    accessSync(dir, constants.W_OK);
+    return '';
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    const what = code === 'ENOENT' ? 'does not exist' : `cannot be written by this process (${typeof code === 'string' ? code : 'not writable'})`;
+    return ` — the folder ${dir} ${what}: run switchyard from a folder it can write (without a config file the ledger is ./switchyard.db of the working folder), or point storage.ledger at a writable path (sqlite:/var/lib/switchyard/switchyard.db), or storage.ledger: memory for a ledger that is not kept`;
+  }
 }

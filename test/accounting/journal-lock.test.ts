@@ -118,6 +118,13 @@ describe('the in-flight journal lock', () => {
     expect(() => lockJournal(path)).toThrow(`cannot create the in-flight journal's lock ${path}`);
   });
 
+  it("a lock whose folder cannot be used says which folder and what to do (SQLite's 'unable to open database file' said neither)", () => {
+    const dir = join(nextPath(), 'gone');
+    expect(() => lockJournal(join(dir, 'x.lock'))).toThrow(
+      `the folder ${dir} does not exist: run switchyard from a folder it can write (without a config file the ledger is ./switchyard.db of the working folder), or point storage.ledger at a writable path`,
+    );
+  });
+
   it('InFlightJournal.open holds PREFIX.lock for the files PREFIX-0 and -1 until closed', () => {
     const prefix = nextPath();
     const j = InFlightJournal.open(prefix);
