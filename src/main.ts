@@ -581,7 +581,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     if (waited === 'grace' && cut > 0)
       log.warn(
         { inFlight: cut },
-        `server.shutdownGraceMs (${runtime.cfg.server.shutdownGraceMs} ms) is over: closing the ${cut} request${cut === 1 ? '' : 's'} still in flight (what was delivered is billed)`,
+        `server.shutdownGraceMs (${runtime.cfg.server.shutdownGraceMs} ms) is over: closing the ${cut} request${cut === 1 ? '' : 's'} still in flight (billed as a client that leaves: a stream what it delivered, a JSON answer what it reserved)`,
       );
     if (cut > 0) {
       // Each request ends as shutting_down (a 503, or an error event on a started stream) and
@@ -619,7 +619,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     const n = runtime.requestsInFlight;
     log.warn(
       { inFlight: n },
-      `not waiting for the ${n} request${n === 1 ? '' : 's'} in flight any longer: closing ${n === 1 ? 'it' : 'them'} (what was delivered is billed)`,
+      `not waiting for the ${n} request${n === 1 ? '' : 's'} in flight any longer: closing ${n === 1 ? 'it' : 'them'} (billed as a client that leaves: a stream what it delivered, a JSON answer what it reserved)`,
     );
     stopWaiting();
   };
