@@ -207,6 +207,7 @@ export async function openRedisShared(opts: {
       loadTokenizer();
       try {
         await conn.connect();
+        await warnIfEvicting(conn.redis, conn.url, log);
         lease.checkedAtStart();
         const wrong = await lease.checkLedger();
         if (wrong !== null) {
@@ -293,4 +294,30 @@ export async function openRedisShared(opts: {
       await conn.close();
     },
   };
+}
+
+/**
+ * A Redis that evicts keys under memory pressure (`maxmemory` set, a policy other than
+ * `noeviction`) may drop a reservation or a budget counter: the budget then undercounts what is
+ * in flight or spent, and nothing says so. Warned at start-up (refusing would stop deployments
+ * whose Redis never fills); a server that does not let CONFIG be read (a managed Redis, an ACL)
+ * is not judged.
+ */
+export async function warnIfEvicting(redis: { config(op: 'GET', key: string): Promise<unknown> }, url: string, log: Logger): Promise<void> {
+  let reply: unknown;
+  let max: unknown;
+  try {
+    reply = await redis.config('GET', 'maxmemory-policy');
+    max = await redis.config('GET', 'maxmemory');
+  } catch {
+    return;
+  }
+  const value = (r: unknown): string | null => (Array.isArray(r) && typeof r[1] === 'string' ? r[1] : null);
+  const policy = value(reply);
+  const bytes = value(max);
+  if (policy === null || bytes === null || policy === 'noeviction' || Number(bytes) === 0) return;
+  log.warn(
+    { store: url, maxmemoryPolicy: policy, maxmemory: Number(bytes) },
+    `shared state (Redis) at ${url} evicts keys when it reaches maxmemory (${bytes} bytes, maxmemory-policy ${policy}): a budget counter or reservation it evicts is lost and the budgets undercount; set maxmemory-policy noeviction (switchyard's keys are few and small), or give Redis no maxmemory`,
+  );
 }
