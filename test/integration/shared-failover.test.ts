@@ -407,6 +407,25 @@ describe('shared state failover', () => {
     }
   }, 40_000);
 
+  it('a Redis that evicts keys under memory pressure is warned of at start-up (a reservation it evicts is lost); the one without maxmemory of this file is not', async () => {
+    const evicting = await privateRedis(['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru']);
+    await evicting.start();
+    const d = await freshDb();
+    dbs.push(d);
+    try {
+      const s = await startSidecar(testConfig(sim.url, { storage: { ledger: d.url, shared: evicting.url, keyPrefix: uniq('sy-evict') } }));
+      try {
+        expect(await s.waitForOutput('evicts keys when it reaches maxmemory')).toContain('maxmemory-policy allkeys-lru');
+      } finally {
+        await s.stop();
+      }
+      const r = await replicas(1, 1e12);
+      expect(r.all[0]!.stdout()).not.toContain('evicts keys');
+    } finally {
+      await evicting.dispose();
+    }
+  });
+
   it('Redis refusing the credentials (WRONGPASS, NOAUTH) or not speaking Redis at that port stops the start (exit 1) naming the cause and what to do, never the password', async () => {
     // Waiting cannot end these: before, the replica started and stayed not ready for good, the cause in one log line.
     const locked = await privateRedis(['--requirepass', 'the-right-one'], 'the-right-one');
