@@ -121,6 +121,12 @@ export interface LedgerIdentity {
   system: string | null;
   database: string;
   table: string;
+  /**
+   * The schema the table is in, as the server resolved its name (a table named without a schema is
+   * found by the connection's `search_path`: two replicas with other search paths write two
+   * ledgers under one name). Absent in marks of versions before it: then not compared.
+   */
+  schema?: string | null;
 }
 
 /** Every range below is half-open, `fromMs ≤ at < toMs`, so adjacent periods never overlap. */

@@ -425,10 +425,14 @@ export class PostgresLedger implements LedgerStore {
 
   async identity(): Promise<LedgerIdentity | null> {
     try {
-      const db = await this.pool.query<{ db: string }>('SELECT current_database() AS db');
+      // The schema the server finds the table in (by search_path when the config names none).
+      const db = await this.pool.query<{ db: string; schema: string | null }>(
+        'SELECT current_database() AS db, (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)) AS schema',
+        [this.table],
+      );
       // pg_control_system() may be refused to a managed server's user: the database and table still tell.
       const sys = await this.pool.query<{ sys: string }>('SELECT system_identifier::text AS sys FROM pg_control_system()').catch(() => null);
-      return { system: sys?.rows[0]?.sys ?? null, database: db.rows[0]!.db, table: this.table.replaceAll('"', '') };
+      return { system: sys?.rows[0]?.sys ?? null, database: db.rows[0]!.db, table: this.table.replaceAll('"', ''), schema: db.rows[0]!.schema };
     } catch {
       return null;
     }

@@ -15,13 +15,15 @@ import type { Keys } from './keys.js';
 import { redisFailure, type SharedBudgetStore } from './redis-budget.js';
 import { FINISH_ONE, LEAVE, LEDGER_MARK, RECLAIM, RENEW, RESTARTED } from './scripts.js';
 
-/** The same ledger: one database and table, on one server when both say which. */
+/** The same ledger: one database and table, in one schema and on one server when both say which. */
 export function sameLedger(a: LedgerIdentity, b: LedgerIdentity): boolean {
-  return a.database === b.database && a.table === b.table && (a.system === null || b.system === null || a.system === b.system);
+  const known = (x: string | null | undefined, y: string | null | undefined): boolean => x == null || y == null || x === y;
+  return a.database === b.database && a.table === b.table && known(a.system, b.system) && known(a.schema, b.schema);
 }
 
+/** `table` as configured; the schema the server found it in when the config named none (`search_path`). */
 const describeLedger = (l: LedgerIdentity): string =>
-  `database ${l.database}, table ${l.table}${l.system === null ? '' : ` on the PostgreSQL server with system identifier ${l.system}`}`;
+  `database ${l.database}, table ${l.table}${l.schema != null && !l.table.includes('.') ? ` (schema ${l.schema}, by search_path)` : ''}${l.system === null ? '' : ` on the PostgreSQL server with system identifier ${l.system}`}`;
 
 interface ReservedRow {
   requestId: string;

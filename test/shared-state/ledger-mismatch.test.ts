@@ -72,6 +72,38 @@ it('a replica on another ledger than the others of its key prefix is refused at 
   );
 });
 
+it("a replica whose search_path finds the ledger's table name in another schema is refused, naming the schemas; one whose search_path finds the same table starts", async () => {
+  const p = uniq('sy-ledger-path');
+  const on: Config = { ...cfg, storage: { ...cfg.storage, keyPrefix: p } };
+  const [a, b] = [`${SCHEMA}_a`, `${SCHEMA}_b`];
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA "${a}"; CREATE SCHEMA "${b}"`);
+  // The table named without a schema: each connection's search_path says which one it is.
+  const start = async (id: string, schema: string): Promise<SharedState> => {
+    const ledger = await PostgresLedger.open(`${PG_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`, { table: 'lg' });
+    ledgers.push(ledger);
+    const s = await openRedisShared({ cfg: () => on, ledger, log, env: { SWITCHYARD_REPLICA_ID: id } });
+    open.push(s);
+    await s.start();
+    return s;
+  };
+  try {
+    expect((await start('a1', a)).ready()).toBe(true);
+    expect((await start('a2', a)).ready()).toBe(true);
+    // Both said "database test, table lg": the same ledger, so it was admitted and kept budgets over another table's rows.
+    await expect(start('b1', b)).rejects.toThrow(
+      new RegExp(
+        `this replica's is database test, table lg \\(schema ${b}, by search_path\\).*theirs is database test, table lg \\(schema ${a}, by search_path\\)`,
+      ),
+    );
+  } finally {
+    await dropPrefix(SHARED_REDIS, p);
+    await admin.query(`DROP SCHEMA IF EXISTS "${a}" CASCADE; DROP SCHEMA IF EXISTS "${b}" CASCADE`);
+    await admin.end();
+  }
+});
+
 it('the last replica to stop removes the mark: the deployment starts again on another ledger at once', async () => {
   const p = uniq('sy-ledger-leave');
   const on = (keyPrefix: string): Config => ({ ...cfg, storage: { ...cfg.storage, keyPrefix } });
