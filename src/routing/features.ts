@@ -275,7 +275,10 @@ function featuresOf(req: RouteRequest, turns: ReturnType<typeof splitTurns>): Fl
   x[j++] = (l.numbers >= 2 || l.numberWords > 0 ? 1 : 0.5) * clamp01(log2(1 + l.maxNumber) / 20);
   x[j++] = sat(l.numberWords, 3);
   x[j++] = sat(l.questions, 3);
-  const identify = sat(l.identifyWords, 2);
+  // By the question's length: none at 8 words or fewer, all from 20 (docs/routing.md, twentieth round).
+  // The weight was learned from exam questions with their options; it sent every short lookup
+  // ("What is the capital of France?") just over high_quality, where the data says nothing of them.
+  const identify = sat(l.identifyWords, 2) * clamp01((l.words - 8) / 12);
   x[j++] = identify;
   // A who/when/which question on a subject (history, medicine…) is recall both tiers share: the
   // product, free in sign, comes out negative (train 5-fold CV, see README "fifth round").
