@@ -104,25 +104,69 @@ export function registerSecrets(values: Iterable<string | null | undefined>): vo
     added = true;
   }
   if (!added) return;
-  // Longest first, so a secret that contains another is removed whole; its masked forms before
-  // them (a form itself fails at the mask and is matched by its own alternative).
+  // Longest first, so a secret that contains another is removed whole.
   const alts = [...forms.values()].sort((a, b) => b.length - a.length).map(escape);
-  const masked = [...secrets].filter((v) => !/\.\.|\*\*|…/.test(v)).map(maskedForm);
-  exact = new RegExp([...masked, ...alts].join('|'), 'gi');
+  exact = new RegExp(alts.join('|'), 'gi');
+  // A secret with a mask's characters in it would be matched by its own text in part.
+  maskable = [...secrets].filter((v) => !MASK_RUN_TEST.test(v)).map((v) => v.toLowerCase());
 }
 
-/** How many of a secret's first characters a masked echo must show for it to be scrubbed (see {@link maskedForm}). */
-const MASKED_HEAD_CHARS = 8;
+/** Dots, an ellipsis or stars: how providers mask the middle of a key they quote. */
+const MASK_RUN = /\.{2,}|…+|\*{2,}/g;
+const MASK_RUN_TEST = /\.\.|…|\*\*/;
+/** What is shown of a masked key, head and tail together, for it to be scrubbed (the tail at least {@link MASKED_TAIL_MIN}). */
+const MASKED_SHOWN_MIN = 8;
+const MASKED_TAIL_MIN = 2;
+/** The registered secrets, lower-cased, that {@link scrubMasked} looks for. */
+let maskable: string[] = [];
+const WORD_CHAR = /[A-Za-z0-9_-]/;
 
 /**
- * A secret as a provider's error masks it, its head and tail around dots, an ellipsis or stars
- * (`sk-hostileOA...defXYZ`, `sk-proj-****abcd`): what is shown is still part of the key (a
- * hostile-input round found 18 of a 37-character key relayed and logged so). Matched from its
- * first {@link MASKED_HEAD_CHARS} characters, whatever follows the mask (none for a secret with a
- * mask's characters in it: its own text would match it only in part).
+ * A secret as a provider's error masks it: a head of it, dots, an ellipsis or stars, a tail of it
+ * (`sk-hostileOA...defXYZ`, `sk-proj-****abcd`, `sk-host*****fXYZ`, `...hijklmnopqrstudefXYZ`):
+ * what is shown is still part of the key (a hostile-input round found 18 of a 37-character key
+ * relayed and logged so). Removed, mask included, when the word before the mask is a prefix of a
+ * registered secret (or nothing) and the word after it a suffix of the same secret, any letter case,
+ * with at least {@link MASKED_SHOWN_MIN} characters shown in all and {@link MASKED_TAIL_MIN} of them
+ * the tail's: a head alone (`sk-proj-****`, `Postgres***`) is what many texts show and is left. One
+ * pass over the text, each mask looked at once, each word before and after it read once per secret
+ * (a pattern that backtracked through long words took seconds on a 256 KB error body).
  */
-function maskedForm(secret: string): string {
-  return `${escape(secret.slice(0, MASKED_HEAD_CHARS))}[A-Za-z0-9_-]*(?:\\.{2,}|…|\\*{2,})[A-Za-z0-9_-]*`;
+function scrubMasked(text: string): string {
+  if (maskable.length === 0 || !MASK_RUN_TEST.test(text)) return text;
+  let out = '';
+  let from = 0;
+  for (const m of text.matchAll(MASK_RUN)) {
+    const a = m.index;
+    const b = a + m[0].length;
+    if (a < from) continue;
+    let start = a;
+    let end = b;
+    for (const secret of maskable) {
+      // The word before the mask and the one after it, read no further than the secret is long.
+      let h = a;
+      while (h > from && a - h <= secret.length && WORD_CHAR.test(text[h - 1]!)) h--;
+      let t = b;
+      while (t < text.length && t - b <= secret.length && WORD_CHAR.test(text[t]!)) t++;
+      const head = text.slice(h, a).toLowerCase();
+      const tail = text.slice(b, t).toLowerCase();
+      if (
+        head.length + tail.length >= MASKED_SHOWN_MIN &&
+        tail.length >= MASKED_TAIL_MIN &&
+        head.length + tail.length < secret.length &&
+        secret.startsWith(head) &&
+        secret.endsWith(tail)
+      ) {
+        start = h;
+        end = t;
+        break;
+      }
+    }
+    if (start === a && end === b) continue;
+    out += `${text.slice(from, start)}${REDACTED}`;
+    from = end;
+  }
+  return from === 0 ? text : out + text.slice(from);
 }
 
 /**
@@ -298,7 +342,7 @@ export function scrub(text: string): string {
  * no header being echoed), where a storage server may still have echoed a password.
  */
 export function scrubKnown(text: string): string {
-  let out = exact === null ? text : text.replace(exact, REDACTED);
+  let out = exact === null ? text : scrubMasked(text).replace(exact, REDACTED);
   if (exact !== null && (out.includes('\n') || out.includes('\\n'))) {
     const re = exact;
     out = out.replace(WRAPPED_BASE64, (blob) => {

@@ -50,8 +50,39 @@ describe('scrub: a known secret in another letter case or hex-encoded', () => {
 
   it('a masked echo goes whole, the mask and what it shows of the tail with it; a mask after other text stays', () => {
     expect(scrub(`Rate limit for key ${MIXED.slice(0, 12)}...${MIXED.slice(-6)} (retry)`)).toBe('Rate limit for key [redacted] (retry)');
-    expect(scrub(`Incorrect API key provided: ${PROJ.slice(0, 8)}****abcd.`)).toBe('Incorrect API key provided: [redacted].');
+    expect(scrub(`Incorrect API key provided: ${PROJ.slice(0, 8)}****${PROJ.slice(-4)}.`)).toBe('Incorrect API key provided: [redacted].');
     expect(scrub('Wait... and sk-pro**bably not')).toBe('Wait... and sk-pro**bably not');
+  });
+
+  it("a short head or the tail alone around a mask goes too; a head alone, or a tail that is not the key's, stays (a re-test round)", () => {
+    const key = 'sk-hostileOAbcdefghijklmnopqrstudefXYZ';
+    const pw = 'postgres-pw-2026-abc';
+    registerSecrets([key, pw]);
+    expect(scrub(`key ${key.slice(0, 6)}...${key.slice(-20)} refused`)).toBe('key [redacted] refused');
+    expect(scrub(`key ...${key.slice(-20)} refused`)).toBe('key [redacted] refused');
+    expect(scrub(`key ${key.slice(0, 7)}*****${key.slice(-4)} refused`)).toBe('key [redacted] refused');
+    expect(scrub(`KEY ${key.slice(0, 7).toUpperCase()}*****${key.slice(-4).toUpperCase()}`)).toBe('KEY [redacted]');
+    // Shown only as its head (what many texts show), or with another key's tail: left.
+    expect(scrub(`key ${key.slice(0, 8)}******** refused`)).toBe(`key ${key.slice(0, 8)}******** refused`);
+    expect(scrub(`key ${PROJ.slice(0, 8)}****abcd.`)).toBe(`key ${PROJ.slice(0, 8)}****abcd.`);
+    // A password whose head is a word: the word is not taken for it (it was "our [redacted] connection").
+    expect(scrub('our postgresql... connection was refused; Postgres*** is down')).toBe('our postgresql... connection was refused; Postgres*** is down');
+  });
+
+  it("a long error body of the key's head repeated around a mask is scrubbed in linear time (a pattern that backtracked took 3.8 s on 256 KB)", () => {
+    const key = 'sk-hostileOAbcdefghijklmnopqrstudefXYZ';
+    registerSecrets([key]);
+    for (const body of [
+      `Error... ${'sk-hosti'.repeat(32_000)}`,
+      `${'sk-proj-'.repeat(32_000)} ****`,
+      `${'sk-hosti'.repeat(32_000)}...${key.slice(-6)}`,
+      'ab..'.repeat(64_000),
+    ]) {
+      const t0 = performance.now();
+      scrub(body);
+      // A generous bound (a denial-of-service test): linear work on 256 KB is a few milliseconds.
+      expect(performance.now() - t0).toBeLessThan(1000);
+    }
   });
 
   it('keeps what surrounds the secret, and ordinary text (other hex, other words) as it was', () => {
