@@ -248,7 +248,9 @@ function featuresOf(req: RouteRequest, turns: ReturnType<typeof splitTurns>): Fl
   let j = 0;
   // Small talk counts in the last turn only, and only when that turn is small talk (smalltalk()):
   // a "hi" before a hard question, an "ok" or a "weather" inside one, does not make it easy.
-  const chat = smalltalk(l);
+  // A turn of small talk through and through is small talk whole, however many of its words
+  // ("Thank you so much for your help!" was half of it, and balanced).
+  const chat = pleasantry ? 1 : smalltalk(l);
   // What surrounds a turn of small talk through and through (pleasantryOnly) says nothing of what
   // answering it takes: the conversation's depth and length, the system prompt and its cues, the
   // tools and JSON mode an app sends with every turn weigh nothing. A conversations round
@@ -294,7 +296,8 @@ function featuresOf(req: RouteRequest, turns: ReturnType<typeof splitTurns>): Fl
   // pasted table or code is many characters and few words (5-fold CV on train: +0.005 mean APGR).
   const words = clamp01(log2(1 + l.words) / 10);
   for (let k = 0; k < 4; k++) x[j++] = Math.min(Math.max(words - WORD_EDGES[k]!, 0), WORD_EDGES[k + 1]! - WORD_EDGES[k]!);
-  x[j++] = clamp01(log2(1 + l.fullSentences) / 5);
+  // A pleasantry's sentence is no sentence of a task ("Thank you so much for your help!" had +0.08).
+  x[j++] = pleasantry ? 0 : clamp01(log2(1 + l.fullSentences) / 5);
   x[j++] = around * clamp01(log2(1 + c.chars / 256) / 6);
   x[j++] = around * clamp01(log2(Math.max(userTurns, 1)) / 3);
   x[j++] = system ? around : 0;

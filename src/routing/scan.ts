@@ -262,6 +262,18 @@ const ID_DIGITS = 7;
 const ID_WORD_DIGITS = 3;
 
 const isLetter = (c: number): boolean => (UNI[c]! & (U_LATIN | U_OTHER)) !== 0;
+/**
+ * The `?` just read (at i − 1) is code's, not a question's: optional chaining (`?.` before a name,
+ * `?.(`, `?.[`) or the nullish operator written ` ?? `.
+ */
+function codeQuestionMark(u: Uint16Array, i: number, n: number): boolean {
+  if (i + 1 < n && u[i] === 46) {
+    const d = u[i + 1]!;
+    return isLetter(d) || d === 95 || d === 36 || d === 40 || d === 91;
+  }
+  if (i < n && u[i] === 63) return i >= 2 && u[i - 2] === 32 && i + 1 < n && u[i + 1] === 32;
+  return u[i - 2] === 63 && i >= 3 && u[i - 3] === 32 && i < n && u[i] === 32;
+}
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 /** What may stand between an id marker and its number: space : . # - № º ("Nr. 48213", "order #48213", "Kunden-ID: 4711", "nº 12"). */
 const isIdGap = (c: number): boolean => c === 32 || c === 58 || c === 46 || c === 35 || c === 45 || c === 0x2116 || c === 0xba;
@@ -646,7 +658,8 @@ export function scanText(text: string, into: TextCounts): void {
         // "por qué" (why) asks for an explanation: its "qué" identifies nothing.
         if (f & IDENTIFY_FLAG && !(prevFlags & WHY_BEFORE_FLAG && prevEnd === start - 1)) askPending++;
         if (f & NUMBER_WORD_FLAG) numberWords++;
-        if (f & API_FLAG) {
+        // Not a path segment ("/api/users", fetch('/api/u/')) nor Python's `<module>` in a traceback.
+        if (f & API_FLAG && !(start > 0 && (u[start - 1] === 47 || (u[start - 1] === 60 && i < n && u[i] === 62)))) {
           apiWords++;
           if ((f & KIND_MASK) === CODE + 1) apiCodeCues++;
         }
@@ -807,7 +820,8 @@ export function scanText(text: string, into: TextCounts): void {
         if (k & PUNCT) codePunct++;
         if (k & MATH) mathSymbols++;
         if (!inFence) {
-          if (c === 63) {
+          // JavaScript's optional chaining (`user?.name`, `f?.(x)`) and ` ?? ` in pasted code ask nothing.
+          if (c === 63 && !codeQuestionMark(u, i, n)) {
             questions++;
             identifyWords += askPending;
             askPending = 0;

@@ -1074,8 +1074,9 @@ describe('a short turn of small talk', () => {
       expect(fu(t, 'kind:smalltalk'), t).toBe(1);
       expect(tierForScore(scoreRequest(user(t)).score, DEFAULT_MODEL.thresholds), t).toBe('fast_cheap');
     }
-    // A longer turn of small talk keeps the count of its cues; a greeting before a task is none.
-    expect(fu('Thank you very much for your help!', 'kind:smalltalk')).toBe(0.5);
+    // A longer turn of small talk through and through is small talk whole (it kept the count of its cues, 0.5); a greeting before a task is none.
+    expect(fu('Thank you very much for your help!', 'kind:smalltalk')).toBe(1);
+    expect(fu('Thank you very much, the fix works but the test is still red!', 'kind:smalltalk')).toBeLessThan(1);
     expect(fu('Hi, can you prove that the square root of two is irrational?', 'kind:smalltalk')).toBe(0);
   });
 });
@@ -1175,7 +1176,35 @@ describe('small talk in an app (a conversations round)', () => {
     // Acknowledgments alone, or beside another small-talk cue, stay small talk.
     for (const t of ['ok cool', 'ok, thanks a lot!', 'nice, thank you!', 'okay bye', 'cool cool cool']) expect(fu(t, 'kind:smalltalk'), t).toBeGreaterThan(0);
     // Only an opening acknowledgment: "thanks" opening a sentence is the small talk itself.
-    expect(fu('Thank you very much for your help!', 'kind:smalltalk')).toBe(0.5);
+    expect(fu('Thank you very much for your help!', 'kind:smalltalk')).toBe(1);
+  });
+});
+
+describe('cue gaps an everyday-prompts round found', () => {
+  it("a word of an API in a URL path or Python's <module> is no ask:api; the same word in prose beside code still is", () => {
+    const react = "My React component crashes: const name = user.name; fetch('/api/u/' + id).then(r => r.json())";
+    expect(fu(react, 'ask:api')).toBe(0);
+    const tb = 'Traceback (most recent call last):\n  File "app.py", line 12, in <module>\n    main()\nTypeError: unsupported operand';
+    expect(fu(tb, 'ask:api')).toBe(0);
+    expect(fu('How do I use the requests library to post JSON?', 'ask:api')).toBe(1);
+    expect(fu('Which module of the stdlib parses JSON in my_script.py?', 'ask:api')).toBe(1);
+  });
+
+  it('optional chaining and ` ?? ` in pasted code ask nothing; "Really?? Are you sure?" still asks', () => {
+    expect(fu('const name = user?.name ?? fallback; call(fn?.(x), arr?.[0])', 'ask:questions')).toBe(0);
+    expect(fu('const name = user.name;', 'ask:questions')).toBe(0);
+    expect(fu('Really?? Are you sure?', 'ask:questions')).toBeGreaterThan(0);
+    expect(fu('Why does it fail?', 'ask:questions')).toBeGreaterThan(0);
+  });
+
+  it('a pleasantry through and through is small talk whole, and no task sentence, with or without its "!"', () => {
+    for (const t of ['Thank you so much for your help!', 'Thank you so much for your help', 'thanks!']) {
+      expect(fu(t, 'kind:smalltalk'), t).toBe(1);
+      expect(fu(t, 'struct:sentences'), t).toBe(0);
+      expect(tierForScore(scoreRequest(user(t)).score, DEFAULT_MODEL.thresholds), t).toBe('fast_cheap');
+    }
+    // Another word in it asks something: a sentence again.
+    expect(fu('Thank you so much for your help, but it still fails!', 'struct:sentences')).toBeGreaterThan(0);
   });
 });
 
