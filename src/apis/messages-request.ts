@@ -70,8 +70,24 @@ function blocks(content: unknown, p: string): Array<Record<string, unknown>> {
   if (!Array.isArray(content)) throw unsupported(p, 'expected a string or an array of content blocks');
   return content.map((b: unknown, j) => {
     if (!isObj(b) || typeof b.type !== 'string') throw unsupported(`${p}[${j}]`, 'a content block must be an object with a type');
+    if (b.type === 'image' || b.type === 'document') sourceGiven(b, `${p}[${j}]`);
     return b;
   });
+}
+
+/**
+ * An image or document block with something to read, for every endpoint kind, as Anthropic's own
+ * 400 says (one with no source, or an empty url or data, was sent on and billed: a re-test round).
+ * What each source type holds beyond that is the translation's and the provider's to judge.
+ */
+function sourceGiven(b: Record<string, unknown>, p: string): void {
+  const src = b.source;
+  if (!isObj(src)) throw unsupported(`${p}.source`, `Field required (the ${String(b.type)}'s source, e.g. {"type": "base64", "media_type": …, "data": …})`);
+  // A PDF's bytes are pdfParts' to judge (its "the PDF is empty" says more).
+  const field =
+    (src.type === 'base64' && b.type === 'image') || src.type === 'text' ? 'data' : src.type === 'url' ? 'url' : src.type === 'file' ? 'file_id' : null;
+  if (field !== null && (typeof src[field] !== 'string' || src[field] === ''))
+    throw unsupported(`${p}.source.${field}`, `${typeof src[field] === 'string' ? 'String should have at least 1 character' : 'Field required (a string)'}`);
 }
 
 /**

@@ -129,7 +129,10 @@ function userContent(content: unknown, p: string): ChatMessage['content'] {
     const pp = `${p}[${j}]`;
     const part = partObject(raw, pp);
     if (part.type === 'input_image') {
-      if (typeof part.image_url !== 'string') throw unsupported(`${pp}.image_url`, 'images must be given as image_url (file_id is not supported)');
+      if (part.image_url === undefined && part.file_id !== undefined)
+        throw unsupported(`${pp}.file_id`, 'an image by file_id is not supported: give it as image_url (a URL or a base64 data: URL)');
+      if (typeof part.image_url !== 'string' || part.image_url === '')
+        throw unsupported(`${pp}.image_url`, 'Missing required parameter: an input_image needs image_url (a URL or a base64 data: URL)');
       return { type: 'image_url', image_url: { url: part.image_url, ...(typeof part.detail === 'string' ? { detail: part.detail } : {}) } };
     }
     if (part.type === 'input_file') return filePart(part, pp);
@@ -142,8 +145,8 @@ function filePart(part: Record<string, unknown>, p: string): Record<string, unkn
   if (part.file_url !== undefined)
     throw unsupported(`${p}.file_url`, 'a file by URL is not supported: give its bytes as file_data (a base64 data: URL) or an OpenAI file_id');
   const file: Record<string, unknown> = {};
-  if (part.file_data !== undefined) file.file_data = str(part.file_data, `${p}.file_data`);
-  else if (part.file_id !== undefined) file.file_id = str(part.file_id, `${p}.file_id`);
+  if (part.file_data !== undefined) file.file_data = nonEmpty(part.file_data, `${p}.file_data`);
+  else if (part.file_id !== undefined) file.file_id = nonEmpty(part.file_id, `${p}.file_id`);
   else throw unsupported(p, 'an input_file needs file_data (a base64 data: URL) or file_id');
   if (part.filename !== undefined) file.filename = str(part.filename, `${p}.filename`);
   return { type: 'file', file };
@@ -483,4 +486,11 @@ export function translateResponses(body: Record<string, unknown>, previous: Chat
   };
   const previousId = present(body.previous_response_id) ? str(body.previous_response_id, 'previous_response_id') : null;
   return { chat, conversation, inputItems: store ? inputItemsOf(body.input) : [], echo, stream, store, previousId };
+}
+
+/** A string with something in it (an empty file_data or file_id was sent on and billed). */
+function nonEmpty(v: unknown, p: string): string {
+  const t = str(v, p);
+  if (t === '') throw unsupported(p, 'expected a non-empty string');
+  return t;
 }

@@ -218,6 +218,12 @@ describe('Responses → chat', () => {
     [{ background: true }, 'background'],
     [{ input: [{ type: 'item_reference', id: 'x' }] }, 'input[0].type'],
     [{ input: [{ role: 'user', content: [{ type: 'input_file', file_url: 'https://x/f.pdf' }] }] }, 'input[0].content[0].file_url'],
+    // Empty, so nothing to send (they were sent on and billed: a re-test round).
+    [{ input: [{ role: 'user', content: [{ type: 'input_image', image_url: '' }] }] }, 'input[0].content[0].image_url'],
+    [{ input: [{ role: 'user', content: [{ type: 'input_image' }] }] }, 'input[0].content[0].image_url'],
+    [{ input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file-1' }] }] }, 'input[0].content[0].file_id'],
+    [{ input: [{ role: 'user', content: [{ type: 'input_file', file_data: '' }] }] }, 'input[0].content[0].file_data'],
+    [{ input: [{ role: 'user', content: [{ type: 'input_file', file_id: '' }] }] }, 'input[0].content[0].file_id'],
     [{ text: { format: { type: 'text' }, verbosity: 3 } }, 'text.verbosity'],
     [{ text: { format: { type: 'text' }, foo: 1 } }, 'text.foo'],
     [{ max_output_tokens: 2 ** 53 }, 'max_output_tokens'],
@@ -518,6 +524,17 @@ describe('Messages → chat and back', () => {
       // Anthropic's documented cache pre-warm is not streamed (Anthropic's rule): named as such.
       [{ max_tokens: 0, stream: true }, 'max_tokens: 0 (a prompt cache pre-warm) cannot be used with stream'],
       [{ max_tokens: -1 }, 'max_tokens: expected a positive integer'],
+      // An image or document with nothing to read, for every endpoint kind (sent on and billed before).
+      [{ messages: [{ role: 'user', content: [{ type: 'document' }] }] }, 'messages[0].content[0].source: Field required'],
+      [
+        { messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'url', url: '' } }] }] },
+        'messages[0].content[0].source.url: String should have',
+      ],
+      [
+        { messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: '' } }] }] },
+        'messages[0].content[0].source.data: String should have',
+      ],
+      [{ messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'url', url: 5 } }] }] }, 'messages[0].content[0].source.url: Field required'],
     ];
     for (const [over, message] of cases) expect(() => translateMessages({ ...base, ...over })).toThrow(message);
     expect(translateMessages({ ...base, temperature: 0.5, top_p: 0.9 })).toMatchObject({ temperature: 0.5, top_p: 0.9 });
