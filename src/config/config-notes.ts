@@ -251,10 +251,14 @@ export function reloadRemovals(running: Config, next: Config): string[] {
     if (kept.has(limitName(l))) continue;
     // The same scope over another period is not unlimited: said as what it is (it read "no longer limited").
     const other = next.budget.limits.find((n) => sameScope(n, l) && !running.budget.limits.some((r) => limitName(r) === limitName(n)));
+    // The scope still limited over another period it already had: not "no longer limited".
+    const still = next.budget.limits.find((n) => sameScope(n, l));
     out.push(
       other !== undefined
         ? `this reload replaces the budget limit ${limitName(l)} (${l.usd} USD) with ${limitName(other)} (${other.usd} USD): the new one counts what the ledger holds for its own period`
-        : `this reload removes the budget limit ${limitName(l)} (${l.usd} USD): what it limited is no longer limited`,
+        : still !== undefined
+          ? `this reload removes the budget limit ${limitName(l)} (${l.usd} USD): ${limitName(still)} (${still.usd} USD) still limits it`
+          : `this reload removes the budget limit ${limitName(l)} (${l.usd} USD): what it limited is no longer limited`,
     );
   }
   return out;

@@ -107,6 +107,14 @@ describe('reloadRemovals', () => {
     ]);
     // Both periods kept: nothing taken away.
     expect(reloadRemovals(running, withLimits([...running.budget.limits, { scope: 'global', period: 'month', usd: 500 }]))).toEqual([]);
+    // One of two periods removed: the other still limits the scope (it said "no longer limited").
+    const both = withLimits([
+      { scope: 'global', period: 'day', usd: 50 },
+      { scope: 'global', period: 'month', usd: 500 },
+    ]);
+    expect(reloadRemovals(both, withLimits([{ scope: 'global', period: 'month', usd: 500 }]))).toEqual([
+      'this reload removes the budget limit global per day (50 USD): global per month (500 USD) still limits it',
+    ]);
   });
 });
 
