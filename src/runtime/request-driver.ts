@@ -517,7 +517,8 @@ export class RequestDriver {
    * answer, `firstTokenTimeoutMs` for a stream's first content), or null. Without it, an endpoint
    * that stalls holds the request until its deadline and no other is ever tried. With another
    * endpoint left to try and attempts to spare, the attempt is cut as a time-out when only twice
-   * the usual time of the quickest endpoint left remains — if by then it has had at least twice its
+   * the usual time of the endpoint tried next remains (the quickest untried one of the first
+   * candidate model that has one, as the pick goes) — if by then it has had at least twice its
    * own endpoint's usual time (the rule by which a stop at the deadline counts against it,
    * `overdue`); else it has the whole deadline. Patient with the endpoint asked (an answer longer
    * than usual still comes), it leaves the next one room to answer.
@@ -529,8 +530,15 @@ export class RequestDriver {
     const until = ctx.committed ? ctx.deadlineAt : Math.min(ctx.deadlineAt, this.sdkDeadlineAt);
     const left = until - this.rt.now();
     if (left >= (this.session === null ? r.headersTimeoutMs : r.firstTokenTimeoutMs) || ctx.attempts >= ctx.maxTotalAttempts) return null;
+    // Planned for the endpoint the next attempt goes to: the first candidate model with an untried
+    // endpoint (the model's own siblings first), its quickest — the quickest of all (a fallback
+    // never reached) cut a hung endpoint with 197 ms left for a sibling that takes 213.
     let next = Infinity;
-    this.eachUntried(h, (o) => (next = Math.min(next, this.usualMs(o))));
+    let nextModel: string | null = null;
+    this.eachUntried(h, (o) => {
+      nextModel ??= o.model;
+      if (o.model === nextModel) next = Math.min(next, this.usualMs(o));
+    });
     const share = left - 2 * next;
     return share >= 2 * this.usualMs(h) ? Math.round(share) : null;
   }

@@ -31,6 +31,49 @@ afterAll(async () => {
 });
 
 describe('a short deadline is shared between the attempts', () => {
+  it("the cut leaves room for the endpoint tried next, the model's slower other endpoint, not for a quicker fallback it never reaches (a 504 with two attempts charged)", async () => {
+    const sim2 = await startSimulatorProc({ defaults: { ttftMs: 5, tokenGapMs: 2, outputTokens: 10 }, models: { 'dual-b': { ttftMs: 600 } } });
+    const base = testConfig(sim2.url);
+    const models = base.models as Record<string, Record<string, unknown>>;
+    const price = { inputPerMTok: 1, outputPerMTok: 2 };
+    const sc2 = await startSidecar(
+      testConfig(sim2.url, {
+        models: {
+          ...models,
+          dual: {
+            tier: 'balanced',
+            price,
+            contextWindow: 100_000,
+            latencyPriorMs: 700,
+            fallbacks: ['quick'],
+            endpoints: [
+              { provider: 'openai', upstreamModel: 'dual-a' },
+              { provider: 'deepseek', upstreamModel: 'dual-b' },
+            ],
+          },
+          quick: { tier: 'balanced', price, contextWindow: 100_000, latencyPriorMs: 50, endpoints: [{ provider: 'gemini', upstreamModel: 'quick-up' }] },
+        },
+        resilience: { failureThreshold: 1000, headersTimeoutMs: 60_000, firstTokenTimeoutMs: 20_000, idleTimeoutMs: 20_000 },
+      }),
+    );
+    try {
+      await sim2.setFault('dual-a', { kind: 'hang', times: 1 });
+      const res = await fetch(`${sc2.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-switchyard-timeout-ms': String(DEADLINE_MS) },
+        body: JSON.stringify({ model: 'dual', messages: [{ role: 'user', content: 'hello there' }], max_tokens: 10 }),
+      });
+      const text = await res.text();
+      // Planned for quick (2 × 50 ms left), dual-a was cut at ~3.9 s and dual-b (~0.6 s) met the deadline: 504.
+      expect(res.status, text).toBe(200);
+      expect(res.headers.get('x-switchyard-endpoint')).toBe('dual@deepseek');
+      expect(res.headers.get('x-switchyard-attempts')).toBe('2');
+    } finally {
+      await sc2.stop();
+      await sim2.stop();
+    }
+  });
+
   for (const stream of [false, true]) {
     it(`${stream ? 'a stream' : 'a JSON answer'}: gpt-4.1's endpoint hangs, claude-sonnet-4.5 answers within the deadline`, async () => {
       await sim.setFault('gpt-4.1', { kind: 'hang', times: 1 });
