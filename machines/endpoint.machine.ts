@@ -101,6 +101,19 @@ const peakEwma = (prev: number | null, sample: number): number => (prev === null
  */
 export const LATENCY_STALE_MS = 30_000;
 
+/**
+ * The peak EWMA is forgiven by time too: halved every this many ms without a sample. An endpoint
+ * the pick passed over for one slow answer was never asked again, so its figure never came down
+ * (a black-box round: 40 s after a single 672 ms answer, 0 of 40 requests went back to the 72 ms
+ * endpoint). Under traffic, samples come far more often than this and it changes nothing.
+ */
+export const LATENCY_HALF_LIFE_MS = 10_000;
+
+/** The peak EWMA `peak` measured at `latencyAt`, as time has forgiven it by `now`. */
+export function peakAt(peak: number, latencyAt: number | null, now: number): number {
+  return latencyAt === null || now <= latencyAt ? peak : peak * 2 ** (-(now - latencyAt) / LATENCY_HALF_LIFE_MS);
+}
+
 /** RPM full: not even one more request fits. TPM full: the window holds its whole limit. */
 export function windowFull(ctx: Pick<EndpointContext, 'settings' | 'rpmTat' | 'tpmTat'>, now: number): boolean {
   const s = ctx.settings;
@@ -158,7 +171,10 @@ function succeeded(ctx: EndpointContext, ev: Extract<EndpointEvent, { type: 'ups
     successes: ctx.successes + 1,
     latencies,
     latencyEwma: ewma(ctx.latencyEwma, ev.latencyMs),
-    peakEwma: ctx.latencyAt === null || ev.at - ctx.latencyAt > LATENCY_STALE_MS ? ev.latencyMs : peakEwma(ctx.peakEwma, ev.latencyMs),
+    peakEwma:
+      ctx.latencyAt === null || ev.at - ctx.latencyAt > LATENCY_STALE_MS
+        ? ev.latencyMs
+        : peakEwma(ctx.peakEwma === null ? null : peakAt(ctx.peakEwma, ctx.latencyAt, ev.at), ev.latencyMs),
     latencyAt: ev.at,
     ttftEwma: ev.ttftMs === null ? ctx.ttftEwma : ewma(ctx.ttftEwma, ev.ttftMs),
   });

@@ -19,7 +19,7 @@ import type { Hints } from './api.js';
 import { nativeOf } from '../apis/native.js';
 import { cascadeOn } from './cascade.js';
 import type { RuntimeCore } from './core.js';
-import { availability, inFlightOf, latencyOf, tooSlow, withinWish, type EndpointHandle } from './endpoints.js';
+import { availability, inFlightOf, pickLatencyOf, tooSlow, withinWish, type EndpointHandle } from './endpoints.js';
 import { asciiReason, countPrompt, estTokens, exactPromptCount } from './request-prep.js';
 import { translatableCandidates, translationError, untakeableEndpoints, untranslatableBy, untranslatableNote, usableFor } from './translatable.js';
 
@@ -245,4 +245,4 @@ function choose(rt: RuntimeCore, body: ChatBody, hints: Hints, plan: RoutePlan, 
   };
 }
 
-const load = (h: EndpointHandle): number => latencyOf(h) * (inFlightOf(h) + 1);
+const load = (h: EndpointHandle): number => pickLatencyOf(h) * (inFlightOf(h) + 1);

@@ -10,6 +10,7 @@ import {
   ownWindowThrottle,
   after429,
   LATENCY_STALE_MS,
+  peakAt,
   UPSTREAM_OVERLOADED,
   windowFull,
   type endpointMachine,
@@ -186,10 +187,20 @@ export function probeRound(h: EndpointHandle): number | undefined {
   return probes ? c.halfOpenRound : undefined;
 }
 
-/** Latency used for selection: the measured peak EWMA, the model's prior until measured. */
+/** An endpoint's usual latency: the measured peak EWMA, the model's prior until measured. */
 export function latencyOf(h: EndpointHandle): number {
   const c = h.actor.getSnapshot().context;
   return c.peakEwma ?? c.settings.latencyPriorMs;
+}
+
+/**
+ * Latency used for choosing between endpoints and models: the peak EWMA as time has forgiven it
+ * (endpoint.machine.ts peakAt), so an endpoint passed over for a slow spell is asked again once its
+ * figure has come down to the others' (it never was: nothing measured it again).
+ */
+export function pickLatencyOf(h: EndpointHandle): number {
+  const c = h.actor.getSnapshot().context;
+  return c.peakEwma === null ? c.settings.latencyPriorMs : peakAt(c.peakEwma, c.latencyAt, h.clock?.() ?? c.now);
 }
 
 /**

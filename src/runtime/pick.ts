@@ -6,7 +6,7 @@
  */
 import { own } from '../config/lookup.js';
 import type { RuntimeCore } from './core.js';
-import { availability, inFlightOf, latencyOf, withinWish, type EndpointHandle } from './endpoints.js';
+import { availability, inFlightOf, pickLatencyOf, withinWish, type EndpointHandle } from './endpoints.js';
 
 export interface PickRequest {
   excluded: readonly string[];
@@ -47,7 +47,7 @@ export type PickResult =
    */
   | { type: 'none'; waitable: boolean; earliest: number | null; unknown: boolean; claims?: readonly string[]; yielded?: boolean };
 
-const load = (h: EndpointHandle): number => latencyOf(h) * (inFlightOf(h) + 1);
+const load = (h: EndpointHandle): number => pickLatencyOf(h) * (inFlightOf(h) + 1);
 
 /** Whether `h` may be tried at all: not excluded, able to take the body, and within the latency limit. */
 const eligible = (h: EndpointHandle, req: PickRequest, pc: PickContext): boolean =>

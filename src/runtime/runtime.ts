@@ -19,7 +19,7 @@ import type { ChatCall, ChatSink } from './api.js';
 import { SwitchyardError } from '../errors.js';
 import { ActorBudgetStore, budgetLimits, periodStarts, type BudgetStore } from './budget.js';
 import type { RequestRecord, RuntimeCore } from './core.js';
-import { endpointSettings, fingerprint, providerHeaders, latencyOf, poolFor, recordOn, type EndpointActor, type EndpointHandle } from './endpoints.js';
+import { endpointSettings, fingerprint, providerHeaders, pickLatencyOf, poolFor, recordOn, type EndpointActor, type EndpointHandle } from './endpoints.js';
 import { CapacityQueue } from './queue.js';
 import { exactPromptCount } from './request-prep.js';
 import { pickEndpoint, type PickContext, type PickRequest, type PickResult } from './pick.js';
@@ -395,7 +395,7 @@ export class Runtime implements RuntimeCore {
     let best = { latencyMs: this.cfg.models[model]?.latencyPriorMs ?? 1000, inFlight: 0 };
     let first = true;
     for (const h of hs) {
-      const s = { latencyMs: latencyOf(h), inFlight: h.actor.getSnapshot().context.inFlight };
+      const s = { latencyMs: pickLatencyOf(h), inFlight: h.actor.getSnapshot().context.inFlight };
       if (first || s.latencyMs * (s.inFlight + 1) < best.latencyMs * (best.inFlight + 1)) best = s;
       first = false;
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, SimulatedClock, type SnapshotFrom } from 'xstate';
-import { endpointMachine, MAX_DELAY_MS, type EndpointInput, type EndpointSettings } from '../../machines/endpoint.machine.js';
+import { endpointMachine, LATENCY_HALF_LIFE_MS, MAX_DELAY_MS, peakAt, type EndpointInput, type EndpointSettings } from '../../machines/endpoint.machine.js';
 import type { EndpointEvent } from '../../machines/events.js';
 import { gcraAdmits, gcraFreeAt, gcraUsed, MINUTE_MS } from '../../machines/gcra.js';
 import { reportCoverage } from './coverage.js';
@@ -467,6 +467,12 @@ describe('endpoint machine: examples', () => {
     done(100);
     expect(ep.snap().context.peakEwma).toBeCloseTo(420, 9);
     expect(ep.snap().context.latencies).toEqual([100, 500, 100]);
+    // Time forgives the peak too: halved per LATENCY_HALF_LIFE_MS without a sample, then the sample is averaged in.
+    ep.clock.increment(LATENCY_HALF_LIFE_MS);
+    done(100);
+    expect(ep.snap().context.peakEwma).toBeCloseTo(210 + 0.2 * (100 - 210), 9);
+    expect(peakAt(400, 1_000, 1_000 + 2 * LATENCY_HALF_LIFE_MS)).toBeCloseTo(100, 9);
+    expect(peakAt(400, null, 5_000)).toBe(400);
   });
 
   it('TPM: the estimate is replaced by the real token count', () => {

@@ -15,7 +15,7 @@ import { configSchema } from '../../src/config/schema.js';
 import type { ChatCall } from '../../src/runtime/api.js';
 import type { BudgetStore } from '../../src/runtime/budget.js';
 import { Runtime } from '../../src/runtime/runtime.js';
-import { LATENCY_STALE_MS } from '../../machines/endpoint.machine.js';
+import { LATENCY_HALF_LIFE_MS, LATENCY_STALE_MS } from '../../machines/endpoint.machine.js';
 import type { Scheduler } from '../../src/runtime/scheduler.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import type { AttemptInput } from '../../src/runtime/attempt.js';
@@ -504,6 +504,28 @@ describe('request driver on a simulated clock', () => {
     sim.setFault('up-a', { kind: 'http_error', status: 500, times: 1 });
     return r;
   }
+
+  it('an endpoint passed over for one slow answer is asked again once time has forgiven its peak (it was never asked again: 0 of 40 after 40 s)', async () => {
+    const r = await runtime({}, {}, { a: { ...twoEndpoints.a, fallbacks: [] } });
+    const measure = (id: string, latencyMs: number) => {
+      const h = r.byModel.get('a')!.find((x) => x.id === id)!;
+      h.actor.send({ type: 'request.dispatched', at: clock.now(), estTokens: 10 });
+      h.actor.send({ type: 'upstream.succeeded', at: clock.now(), latencyMs, ttftMs: null, tokens: 5, estTokens: 10 });
+    };
+    measure('a@p', 72);
+    measure('a@c', 212);
+    measure('a@p', 672);
+    const served = async () => {
+      const x = start(r);
+      await x.done;
+      return x.sink.headers['x-switchyard-endpoint'];
+    };
+    expect(await served()).toBe('a@c');
+    // Two half-lives later a@p's 672 counts as 168, under a@c's figure (which its own answer just renewed).
+    clock.advance(2 * LATENCY_HALF_LIFE_MS);
+    measure('a@c', 212);
+    expect(await served()).toBe('a@p');
+  });
 
   it("a latency wish's endpoint measured slow over LATENCY_STALE_MS ago is asked again while the fast one is down, and measured afresh (a slow spell long over kept it out of the wish: 502 and 503 while it was idle)", async () => {
     const r = await slowSibling(600_000);

@@ -38,6 +38,8 @@ function world(r: () => number): { rt: RuntimeCore; req: PickRequest; pc: PickCo
         probesInFlight: Math.floor(r() * 2),
         inFlight: Math.floor(r() * 4),
         peakEwma: r() < 0.3 ? null : Math.floor(r() * 4) * 100,
+        latencyAt: r() < 0.5 ? null : now - Math.floor(r() * 30_000),
+        now,
         rpmTat: 0,
         tpmTat: 0,
         settings: { halfOpenProbes: 1, maxConcurrent: 1 + Math.floor(r() * 4), rpm: null, tpm: null, latencyPriorMs: 200 },

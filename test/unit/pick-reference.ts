@@ -5,10 +5,10 @@
  */
 import { own } from '../../src/config/lookup.js';
 import type { RuntimeCore } from '../../src/runtime/core.js';
-import { availability, latencyOf, withinWish, type EndpointHandle } from '../../src/runtime/endpoints.js';
+import { availability, pickLatencyOf, withinWish, type EndpointHandle } from '../../src/runtime/endpoints.js';
 import type { PickContext, PickRequest, PickResult } from '../../src/runtime/pick.js';
 
-const load = (h: EndpointHandle): number => latencyOf(h) * (h.actor.getSnapshot().context.inFlight + 1);
+const load = (h: EndpointHandle): number => pickLatencyOf(h) * (h.actor.getSnapshot().context.inFlight + 1);
 
 /** Endpoints in candidate order, without the excluded ones. After a commit only models that accept a prefill. */
 function* candidateEndpoints(rt: RuntimeCore, req: PickRequest, pc: PickContext): Generator<EndpointHandle> {
