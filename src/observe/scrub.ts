@@ -111,58 +111,69 @@ export function registerSecrets(values: Iterable<string | null | undefined>): vo
   maskable = [...secrets].filter((v) => !MASK_RUN_TEST.test(v)).map((v) => v.toLowerCase());
 }
 
-/** Dots, an ellipsis or stars: how providers mask the middle of a key they quote. */
-const MASK_RUN = /\.{2,}|…+|\*{2,}/g;
-const MASK_RUN_TEST = /\.\.|…|\*\*/;
+/** Dots, an ellipsis, stars or bullets, alone or mixed: how providers mask the middle of a key they quote. */
+const MASK_RUN = /(?:\.{2,}|\*{2,}|[…•]+)[.*…•]*/g;
+const MASK_RUN_TEST = /\.\.|\*\*|…|•/;
 /** What is shown of a masked key, head and tail together, for it to be scrubbed (the tail at least {@link MASKED_TAIL_MIN}). */
 const MASKED_SHOWN_MIN = 8;
 const MASKED_TAIL_MIN = 2;
+/** A head shown alone is scrubbed from this many characters, and a third of the key (`sk-proj-****` is what many texts show). */
+const HEAD_ALONE_MIN = 12;
 /** The registered secrets, lower-cased, that {@link scrubMasked} looks for. */
 let maskable: string[] = [];
-const WORD_CHAR = /[A-Za-z0-9_-]/;
+/** Characters of a key as a masked echo shows it (a dot, slash, plus or equals sign inside one included). */
+const KEY_CHAR = /[A-Za-z0-9_\-./+=~]/;
+/** Punctuation a sentence may put before or after a key, not part of it. */
+const EDGE = /^[./+=~]+|[./+=~]+$/g;
+const LEADING_EDGE = /^[./+=~]+/;
+const TRAILING_EDGE = /[./+=~]+$/;
 
 /**
- * A secret as a provider's error masks it: a head of it, dots, an ellipsis or stars, a tail of it
- * (`sk-hostileOA...defXYZ`, `sk-proj-****abcd`, `sk-host*****fXYZ`, `...hijklmnopqrstudefXYZ`):
- * what is shown is still part of the key (a hostile-input round found 18 of a 37-character key
- * relayed and logged so). Removed, mask included, when the word before the mask is a prefix of a
- * registered secret (or nothing) and the word after it a suffix of the same secret, any letter case,
- * with at least {@link MASKED_SHOWN_MIN} characters shown in all and {@link MASKED_TAIL_MIN} of them
- * the tail's: a head alone (`sk-proj-****`, `Postgres***`) is what many texts show and is left. One
- * pass over the text, each mask looked at once, each word before and after it read once per secret
- * (a pattern that backtracked through long words took seconds on a 256 KB error body).
+ * A secret as a provider's error masks it: a head of it, a mask (dots, an ellipsis, stars, bullets,
+ * mixed, with a space either side or none), a tail of it (`sk-hostileOA...defXYZ`, `sk-proj-****Ab12`,
+ * `sk-host*****fXYZ`, `...hijklmnopqrstudefXYZ`, `proj.Ab12 ... mnOPQ`): what is shown is still part of
+ * the key (a hostile-input round found 18 of a 37-character key relayed and logged so). Removed, mask
+ * included, when the word before the mask is a prefix of a registered secret (or nothing) and the word
+ * after it a suffix of the same secret, any letter case, with at least {@link MASKED_SHOWN_MIN}
+ * characters shown and {@link MASKED_TAIL_MIN} of them the tail's — or a head alone of
+ * {@link HEAD_ALONE_MIN} characters and a third of the key; head and tail may overlap (all of the key
+ * shown around a mask). One pass over the text, each mask looked at once, each word before and after
+ * it read once per secret (a pattern that backtracked through long words took seconds on a 256 KB body).
  */
 function scrubMasked(text: string): string {
   if (maskable.length === 0 || !MASK_RUN_TEST.test(text)) return text;
   let out = '';
   let from = 0;
   for (const m of text.matchAll(MASK_RUN)) {
-    const a = m.index;
-    const b = a + m[0].length;
+    let a = m.index;
+    let b = a + m[0].length;
     if (a < from) continue;
-    let start = a;
-    let end = b;
+    // "head ... tail": one space either side belongs to the mask.
+    if (a - 1 > from && text[a - 1] === ' ' && b + 1 < text.length && text[b] === ' ' && KEY_CHAR.test(text[a - 2]!) && KEY_CHAR.test(text[b + 1]!)) {
+      a--;
+      b++;
+    }
+    let start = -1;
+    let end = -1;
     for (const secret of maskable) {
       // The word before the mask and the one after it, read no further than the secret is long.
       let h = a;
-      while (h > from && a - h <= secret.length && WORD_CHAR.test(text[h - 1]!)) h--;
+      while (h > from && a - h <= secret.length && KEY_CHAR.test(text[h - 1]!)) h--;
       let t = b;
-      while (t < text.length && t - b <= secret.length && WORD_CHAR.test(text[t]!)) t++;
-      const head = text.slice(h, a).toLowerCase();
-      const tail = text.slice(b, t).toLowerCase();
-      if (
-        head.length + tail.length >= MASKED_SHOWN_MIN &&
-        tail.length >= MASKED_TAIL_MIN &&
-        head.length + tail.length < secret.length &&
-        secret.startsWith(head) &&
-        secret.endsWith(tail)
-      ) {
-        start = h;
-        end = t;
-        break;
-      }
+      while (t < text.length && t - b <= secret.length && KEY_CHAR.test(text[t]!)) t++;
+      // Without punctuation a sentence puts around a key ("key proj.Ab12...mnOPQ." ends a sentence).
+      const headWord = text.slice(h, a);
+      const tailWord = text.slice(b, t);
+      const head = headWord.toLowerCase().replace(EDGE, '');
+      const tail = tailWord.toLowerCase().replace(EDGE, '');
+      if (!secret.startsWith(head) || !secret.endsWith(tail)) continue;
+      const shown = tail.length >= MASKED_TAIL_MIN ? head.length + tail.length >= MASKED_SHOWN_MIN : head.length >= Math.max(HEAD_ALONE_MIN, secret.length / 3);
+      if (!shown) continue;
+      start = a - head.length - (headWord.length - headWord.replace(TRAILING_EDGE, '').length);
+      end = b + (tailWord.length - tailWord.replace(LEADING_EDGE, '').length) + tail.length;
+      break;
     }
-    if (start === a && end === b) continue;
+    if (start < 0) continue;
     out += `${text.slice(from, start)}${REDACTED}`;
     from = end;
   }

@@ -222,3 +222,12 @@ export class OversizeFault extends UpstreamFault {
 export class SidecarBusyFault extends OversizeFault {
   readonly sidecarBusy = true;
 }
+
+/**
+ * An upstream's text cut to `n` characters for an error or a log, scrubbed before it is cut: a cut
+ * through a key leaves a piece no scrub later recognises (a text/plain 500 cut at 300 characters
+ * relayed the first 16 characters of the key it ended with).
+ */
+export function cutText(text: string, n: number): string {
+  return text.length <= n ? text : scrub(text).slice(0, n);
+}

@@ -7,6 +7,8 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { upstreamClientError } from '../../src/errors.js';
+import { anthropicAdapter } from '../../src/upstream/adapters/anthropic.js';
+import { openaiAdapter } from '../../src/upstream/adapters/openai.js';
 import { createLogger } from '../../src/observe/log.js';
 import { registerSecrets, scrub, secretsOf } from '../../src/observe/scrub.js';
 import { configSchema } from '../../src/config/schema.js';
@@ -67,6 +69,40 @@ describe('scrub: a known secret in another letter case or hex-encoded', () => {
     expect(scrub(`key ${PROJ.slice(0, 8)}****abcd.`)).toBe(`key ${PROJ.slice(0, 8)}****abcd.`);
     // A password whose head is a word: the word is not taken for it (it was "our [redacted] connection").
     expect(scrub('our postgresql... connection was refused; Postgres*** is down')).toBe('our postgresql... connection was refused; Postgres*** is down');
+  });
+
+  it('a second re-test round: all of a key around a mask, a long head alone, a key with dots, bullets, spaced and mixed masks', () => {
+    const key = 'gwlive7Hq2hostileZpX9Kw3mRt8vLc4NdefXYZ';
+    const dotted = 'proj.Ab12Cd34Ef56Gh78Ij90KlmnOPQ';
+    registerSecrets([key, dotted]);
+    const cases = [
+      `${key.slice(0, 20)}...${key.slice(20)}`, // the whole key, a mask inserted
+      `${key.slice(0, 22)}...${key.slice(19)}`, // head and tail overlapping
+      `${key.slice(0, 36)}****`, // a long head alone
+      `${key.slice(0, 34)}...`,
+      `${dotted.slice(0, 9)}...${dotted.slice(-5)}`,
+      `${dotted.slice(0, 13)}...${dotted.slice(-7)}.`,
+      `${key.slice(0, 10)}•••${key.slice(-7)}`,
+      `${key.slice(0, 10)} ... ${key.slice(-7)}`,
+      `${key.slice(0, 10)}**...**${key.slice(-7)}`,
+    ];
+    for (const c of cases) {
+      const out = scrub(`invalid key ${c} (check it)`);
+      expect(out, c).toMatch(/^invalid key \[redacted\]\.? \(check it\)$/);
+    }
+    // Ordinary text stays: a mask between words no key starts or ends with.
+    for (const t of ['Loading... done', 'wait *** here', 'gwlive gateway', 'gwlive7 wizard...', '1.2...1.3', 'wait...XYZ', 'a • b • c'])
+      expect(scrub(t), t).toBe(t);
+  });
+
+  it('an upstream text cut for an error is scrubbed before the cut: a key at the cut leaves no piece of itself (16 characters of it were relayed)', () => {
+    const key = 'gwlive7Hq2hostileZpX9Kw3mRt8vLc4NdefXYZ';
+    registerSecrets([key]);
+    const body = `${'x'.repeat(279)} key ${key}`;
+    for (const info of [openaiAdapter.parseError(500, body), anthropicAdapter.parseError(500, body)]) {
+      expect(info.message).not.toContain(key.slice(0, 8));
+      expect(info.message.length).toBeLessThanOrEqual(300);
+    }
   });
 
   it("a long error body of the key's head repeated around a mask is scrubbed in linear time (a pattern that backtracked took 3.8 s on 256 KB)", () => {

@@ -3,7 +3,7 @@
  * `finish_reason`, and error bodies.
  */
 import { missesCount, usageFromAnthropic, type Usage } from '../../accounting/cost.js';
-import { unstructuredKind, type UpstreamErrorInfo } from '../types.js';
+import { cutText, unstructuredKind, type UpstreamErrorInfo } from '../types.js';
 import { isObj } from './anthropic-messages.js';
 import type { ParsedCompletion } from './types.js';
 
@@ -114,5 +114,5 @@ export function parseAnthropicError(status: number, bodyText: string): UpstreamE
   } catch {
     // Not JSON: the raw text below.
   }
-  return { message: bodyText.slice(0, 300) || fallback, type: null, code: null, param: null, unstructured: unstructuredKind(bodyText) };
+  return { message: cutText(bodyText, 300) || fallback, type: null, code: null, param: null, unstructured: unstructuredKind(bodyText) };
 }

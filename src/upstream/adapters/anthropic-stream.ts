@@ -25,7 +25,7 @@
  */
 import { readCount, usageFromAnthropic } from '../../accounting/cost.js';
 import type { SseEvent } from '../sse.js';
-import type { OpenAIChunk, StreamPiece } from '../types.js';
+import { cutText, type OpenAIChunk, type StreamPiece } from '../types.js';
 import { isObj } from './anthropic-messages.js';
 import { errorInfo, finishReason, stopSequenceOf } from './anthropic-response.js';
 import type { StreamDecoder } from './types.js';
@@ -147,7 +147,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   }
 
   private malformed(ev: SseEvent): StreamPiece {
-    return ev.data.includes('"delta"') ? { type: 'malformed', raw: ev.data.slice(0, 200), lost: true } : { type: 'malformed', raw: ev.data.slice(0, 200) };
+    return ev.data.includes('"delta"') ? { type: 'malformed', raw: cutText(ev.data, 200), lost: true } : { type: 'malformed', raw: cutText(ev.data, 200) };
   }
 
   private chunk(delta: Record<string, unknown>, finish: string | null = null): OpenAIChunk {

@@ -5,7 +5,7 @@
 import { missesCount, usageFromOpenAI } from '../../accounting/cost.js';
 import { nativeOf } from '../../apis/native.js';
 import type { SseEvent } from '../sse.js';
-import { unstructuredKind, type ChatBody, type OpenAIChunk, type StreamPiece, type UpstreamErrorInfo } from '../types.js';
+import { cutText, unstructuredKind, type ChatBody, type OpenAIChunk, type StreamPiece, type UpstreamErrorInfo } from '../types.js';
 import { buildOpenAINative, parseEmbeddings } from './openai-native.js';
 import { learnTemplate, matchTemplate, type ChunkTemplate } from '../chunk-template.js';
 import type { BuildInput, ParsedCompletion, ProviderAdapter, StreamDecoder } from './types.js';
@@ -29,7 +29,7 @@ export function readErrorInfo(status: number, bodyText: string): UpstreamErrorIn
   } catch {
     // Not JSON: fall through to the raw text.
   }
-  return { message: bodyText.slice(0, 300) || `upstream status ${status}`, type: null, code: null, param: null, unstructured: unstructuredKind(bodyText) };
+  return { message: cutText(bodyText, 300) || `upstream status ${status}`, type: null, code: null, param: null, unstructured: unstructuredKind(bodyText) };
 }
 
 function textOf(content: unknown): string {
@@ -111,11 +111,11 @@ export class OpenAIStreamDecoder implements StreamDecoder {
     try {
       j = JSON.parse(data);
     } catch {
-      return [data.includes('"delta"') ? { type: 'malformed', raw: data.slice(0, 200), lost: true } : { type: 'malformed', raw: data.slice(0, 200) }];
+      return [data.includes('"delta"') ? { type: 'malformed', raw: cutText(data, 200), lost: true } : { type: 'malformed', raw: cutText(data, 200) }];
     }
-    if (!isObj(j)) return [{ type: 'malformed', raw: data.slice(0, 200) }];
+    if (!isObj(j)) return [{ type: 'malformed', raw: cutText(data, 200) }];
     if (isObj(j.error)) return [{ type: 'error', error: readErrorInfo(500, data) }];
-    if (!Array.isArray(j.choices)) return [{ type: 'malformed', raw: data.slice(0, 200) }];
+    if (!Array.isArray(j.choices)) return [{ type: 'malformed', raw: cutText(data, 200) }];
     const out: StreamPiece[] = [];
     const chunk = j as OpenAIChunk;
     const usage = chunk.usage !== undefined && chunk.usage !== null ? usageFromOpenAI(chunk.usage) : undefined;
@@ -349,7 +349,7 @@ export const openaiAdapter: ProviderAdapter = {
     if (embeddings) return embeddings;
     // A 200 whose body is an error object: its own message (it said only "not a chat.completion object").
     if (isObj(json) && isObj(json.error) && !Array.isArray(json.choices))
-      throw new Error(`upstream answered 200 with an error: ${typeof json.error.message === 'string' ? json.error.message.slice(0, 500) : 'no message'}`);
+      throw new Error(`upstream answered 200 with an error: ${typeof json.error.message === 'string' ? cutText(json.error.message, 500) : 'no message'}`);
     if (!isObj(json) || !Array.isArray(json.choices)) throw new Error('upstream answer is not a chat.completion object');
     // No choice at all is no answer (a client reading choices[0] fails): a bad response, failed over.
     if (json.choices.length === 0 || !isObj(json.choices[0])) throw new Error('upstream answer has no choices');
