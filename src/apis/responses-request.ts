@@ -131,7 +131,7 @@ function userContent(content: unknown, p: string): ChatMessage['content'] {
     if (part.type === 'input_image') {
       if (part.image_url === undefined && part.file_id !== undefined)
         throw unsupported(`${pp}.file_id`, 'an image by file_id is not supported: give it as image_url (a URL or a base64 data: URL)');
-      if (typeof part.image_url !== 'string' || part.image_url === '')
+      if (typeof part.image_url !== 'string' || part.image_url.trim() === '' || /^data:[^,]*,\s*$/i.test(part.image_url))
         throw unsupported(`${pp}.image_url`, 'Missing required parameter: an input_image needs image_url (a URL or a base64 data: URL)');
       return { type: 'image_url', image_url: { url: part.image_url, ...(typeof part.detail === 'string' ? { detail: part.detail } : {}) } };
     }

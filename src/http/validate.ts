@@ -401,7 +401,8 @@ function partShape(part: { type?: unknown; image_url?: unknown; file?: unknown }
     const img = part.image_url;
     // The bare string is LiteLLM's older form, taken by the Claude translation too.
     const url = typeof img === 'string' ? img : isObj(img) ? img.url : undefined;
-    if (typeof url !== 'string' || url === '')
+    // A data: URL with nothing after its comma is as empty (it was sent on and billed: a re-test round).
+    if (typeof url !== 'string' || url.trim() === '' || /^data:[^,]*,\s*$/i.test(url))
       throw new SwitchyardError(
         'invalid_request',
         `Missing required parameter: '${at}.image_url.url' (an image part is {"type": "image_url", "image_url": {"url": "https://… or data:image/png;base64,…"}})`,

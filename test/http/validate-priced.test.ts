@@ -155,6 +155,8 @@ describe('edge validation: an image or file part with nothing to send', () => {
     [{ type: 'image_url' }, 'messages[0].content[1].image_url.url'],
     [{ type: 'image_url', image_url: { url: 5 } }, 'messages[0].content[1].image_url.url'],
     [{ type: 'image_url', image_url: {} }, 'messages[0].content[1].image_url.url'],
+    [{ type: 'image_url', image_url: { url: 'data:image/png;base64,' } }, 'messages[0].content[1].image_url.url'],
+    [{ type: 'image_url', image_url: { url: ' ' } }, 'messages[0].content[1].image_url.url'],
     [{ type: 'file', file: 7 }, 'messages[0].content[1].file'],
     [{ type: 'file', file: {} }, 'messages[0].content[1].file'],
     [{ type: 'file', file: { filename: 'a.pdf' } }, 'messages[0].content[1].file'],

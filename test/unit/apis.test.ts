@@ -220,6 +220,7 @@ describe('Responses → chat', () => {
     [{ input: [{ role: 'user', content: [{ type: 'input_file', file_url: 'https://x/f.pdf' }] }] }, 'input[0].content[0].file_url'],
     // Empty, so nothing to send (they were sent on and billed: a re-test round).
     [{ input: [{ role: 'user', content: [{ type: 'input_image', image_url: '' }] }] }, 'input[0].content[0].image_url'],
+    [{ input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'data:image/png;base64,' }] }] }, 'input[0].content[0].image_url'],
     [{ input: [{ role: 'user', content: [{ type: 'input_image' }] }] }, 'input[0].content[0].image_url'],
     [{ input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file-1' }] }] }, 'input[0].content[0].file_id'],
     [{ input: [{ role: 'user', content: [{ type: 'input_file', file_data: '' }] }] }, 'input[0].content[0].file_data'],
