@@ -422,7 +422,7 @@ const PLEASANTRY_WORDS = `
   you so much very a lot for your the help there everyone guys folks good great morning evening night day afternoon
   have nice see later soon thank thanks thx ty many bye goodbye cheers awesome perfect amazing wonderful excellent
   helped appreciated appreciate i me my we dear friend buddy mate as always really just sounds that's thats all best
-  you're youre
+  you're youre that was helpful useful it this is
   du dir dich ihnen vielen vielmals sehr für deine ihre hilfe schönen schöne tag abend morgen guten gute nacht
   dankeschön super toll klasse prima alles bis später bald
   merci beaucoup pour votre ton ta vos vous toi aide bonjour bonsoir bonne journée soirée nuit salut très génial parfait à

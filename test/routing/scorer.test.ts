@@ -1198,7 +1198,13 @@ describe('cue gaps an everyday-prompts round found', () => {
   });
 
   it('a pleasantry through and through is small talk whole, and no task sentence, with or without its "!"', () => {
-    for (const t of ['Thank you so much for your help!', 'Thank you so much for your help', 'thanks!']) {
+    for (const t of [
+      'Thank you so much for your help!',
+      'Thank you so much for your help',
+      'thanks!',
+      'Thanks a lot, that was really helpful!',
+      'Thanks so much for your help, I really appreciate it!',
+    ]) {
       expect(fu(t, 'kind:smalltalk'), t).toBe(1);
       expect(fu(t, 'struct:sentences'), t).toBe(0);
       expect(tierForScore(scoreRequest(user(t)).score, DEFAULT_MODEL.thresholds), t).toBe('fast_cheap');
