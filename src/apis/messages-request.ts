@@ -260,7 +260,8 @@ function userTurn(content: unknown, p: string, ctx: Ctx, calls: ReadonlySet<stri
     const doc = b.type === 'document' ? documentText(b) : null;
     const pdf = b.type === 'document' && doc === null ? pdfParts(b, bp) : null;
     if (b.type === 'text') parts.push({ type: 'text', text: blockText(b, bp) });
-    else if (b.type === 'image') parts.push(imagePart(b, bp));
+    // An image by its Files API id has no chat form: left out as a document by file is (an Anthropic-kind endpoint reads it).
+    else if (b.type === 'image' && !(isObj(b.source) && b.source.type === 'file')) parts.push(imagePart(b, bp));
     else if (doc !== null) parts.push({ type: 'text', text: doc });
     else if (pdf !== null) parts.push(...pdf);
     else if (b.type === 'tool_result') {

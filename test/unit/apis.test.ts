@@ -613,6 +613,8 @@ describe('Messages → chat and back', () => {
       { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' }, citations: { enabled: true } },
       { type: 'document', source: { type: 'url', url: 'https://example.com/a.pdf' } },
       { type: 'document', source: { type: 'file', file_id: 'file_011' } },
+      // An image by its Files API id likewise (it was refused, "expected base64 or url", for an Anthropic-kind model too).
+      { type: 'image', source: { type: 'file', file_id: 'file_011abc' } },
       { ...doc, citations: { enabled: true } },
       { type: 'document', source: { type: 'content', content: [{ type: 'image', source: { type: 'url', url: 'https://x/y.png' } }] } },
     ])
