@@ -19,7 +19,7 @@ import type { Hints } from './api.js';
 import { nativeOf } from '../apis/native.js';
 import { cascadeOn } from './cascade.js';
 import type { RuntimeCore } from './core.js';
-import { availability, inFlightOf, pickLatencyOf, tooSlow, withinWish, type EndpointHandle } from './endpoints.js';
+import { availability, pickLoad, tooSlow, withinWish } from './endpoints.js';
 import { asciiReason, countPrompt, estTokens, exactPromptCount } from './request-prep.js';
 import { translatableCandidates, translationError, untakeableEndpoints, untranslatableBy, untranslatableNote, usableFor } from './translatable.js';
 
@@ -208,7 +208,7 @@ function choose(rt: RuntimeCore, body: ChatBody, hints: Hints, plan: RoutePlan, 
     const eps = all.filter((h) => hints.maxLatencyMs === null || withinWish(h, hints.maxLatencyMs));
     if (eps.length < all.length) slowSkipped = true;
     if (all.length > 0 && eps.length === 0) slow.push(model);
-    const h = eps.filter((e) => availability(e, now, est).ok).sort((a, b) => load(a) - load(b))[0];
+    const h = eps.filter((e) => availability(e, now, est).ok).sort((a, b) => pickLoad(a) - pickLoad(b))[0];
     if (h) {
       // A body this endpoint cannot take (a model named with a field it has no form for): the real attempt's 400.
       const bad = translationError(h, body);
@@ -244,5 +244,3 @@ function choose(rt: RuntimeCore, body: ChatBody, hints: Hints, plan: RoutePlan, 
     none: { model: first, endpoint: null, tier: rt.cfg.models[first]!.tier, score: plan.score ?? null, reason: asciiReason(`${plan.reason}${why}`) },
   };
 }
-
-const load = (h: EndpointHandle): number => pickLatencyOf(h) * (inFlightOf(h) + 1);

@@ -203,6 +203,9 @@ export function pickLatencyOf(h: EndpointHandle): number {
   return c.peakEwma === null ? c.settings.latencyPriorMs : peakAt(c.peakEwma, c.latencyAt, h.clock?.() ?? c.now);
 }
 
+/** What the pick (and the dry run, which says what it would pick) orders a model's endpoints by: latency × (requests in flight + 1). */
+export const pickLoad = (h: EndpointHandle): number => pickLatencyOf(h) * (inFlightOf(h) + 1);
+
 /**
  * Whether a latency wish of `max` ms may send a request to `h`: its latency is within it, or its
  * latency was measured over LATENCY_STALE_MS ago and nothing is in flight there, so the figure is

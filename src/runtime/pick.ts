@@ -6,7 +6,7 @@
  */
 import { own } from '../config/lookup.js';
 import type { RuntimeCore } from './core.js';
-import { availability, inFlightOf, pickLatencyOf, withinWish, type EndpointHandle } from './endpoints.js';
+import { availability, pickLoad, withinWish, type EndpointHandle } from './endpoints.js';
 
 export interface PickRequest {
   excluded: readonly string[];
@@ -47,8 +47,6 @@ export type PickResult =
    */
   | { type: 'none'; waitable: boolean; earliest: number | null; unknown: boolean; claims?: readonly string[]; yielded?: boolean };
 
-const load = (h: EndpointHandle): number => pickLatencyOf(h) * (inFlightOf(h) + 1);
-
 /** Whether `h` may be tried at all: not excluded, able to take the body, and within the latency limit. */
 const eligible = (h: EndpointHandle, req: PickRequest, pc: PickContext): boolean =>
   !req.excluded.includes(h.id) && (pc.skip.length === 0 || !pc.skip.includes(h.id)) && (pc.maxLatencyMs === null || withinWish(h, pc.maxLatencyMs));
@@ -77,7 +75,7 @@ export function pickEndpoint(rt: RuntimeCore, req: PickRequest, pc: PickContext)
       continue;
     }
     const eps = all.filter((h) => eligible(h, req, pc));
-    eps.sort((a, b) => load(a) - load(b));
+    eps.sort((a, b) => pickLoad(a) - pickLoad(b));
     for (const h of eps) if (tryOne(h, pc, acc)) return { type: 'picked', handle: h };
   }
   return { type: 'none', waitable: acc.waitable, earliest: acc.earliest, unknown: acc.unknown, claims: acc.claims ?? undefined, yielded: acc.yielded };
