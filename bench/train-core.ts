@@ -20,7 +20,7 @@ import { ARENA_MARGIN, ARENA_SPAN, type DataRow } from './routing-data.js';
  * fits, so that a tool call weighs against, say, `kind:code` as it did before.
  */
 export const PRIORS: Partial<Record<Feature, number>> = {
-  'struct:tools': 0.2,
+  'struct:tools': 0.1,
   'struct:json': 0.1,
   'struct:turns': 0.16,
   'struct:context': 0.12,

@@ -88,7 +88,7 @@ function scored(input: ClassifyInput, auto: AutoConfig | undefined, prefix: stri
     const [shown, crossed] = apart(r.score, tier === 'high_quality' ? t.highQuality : t.balanced);
     verdict = `score ${shown} ${tier === 'fast_cheap' ? '<' : '>='} ${crossed}`;
   }
-  return { tier, reason: `${prefix}${verdict} → ${tier}: ${explain(r)}`, keywordHits: hits, score: r.score };
+  return { tier, reason: `${prefix}${verdict} → ${tier}: ${explain(r, 3, tier === 'fast_cheap' ? 'down' : 'up')}`, keywordHits: hits, score: r.score };
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -87,10 +87,11 @@ const nfc = (t: string): string => (COMBINING.test(t) ? t.normalize('NFC') : t);
  * FOLLOW_UP_LOOKBACK user turns before it that set a task (a task cue, a fence, an identifier or
  * LaTeX; that turn read most, the rest its context), and the highest score counts (scorer.ts). A
  * proof's "why?" was scored as a short question of its own and sent to the cheapest tier, where the
- * proof had gone to the strong one. Every reading sees the whole conversation, and adding a code
- * block or a derivation to the last turn adds no prose word and can only end its small talk, so it
- * never lowers the score. A first version read every multi-turn request so, and kept chit-chat and
- * thanks on the strong tier for three turns after any hard one.
+ * proof had gone to the strong one. The last turn's reading sees the whole conversation, an earlier
+ * turn's sees the turns up to it (as when it was asked), and adding a code block or a derivation to
+ * the last turn adds no prose word and can only end its small talk, so it never lowers the score.
+ * A first version read every multi-turn request so, and kept chit-chat and thanks on the strong
+ * tier for three turns after any hard one.
  */
 const FOLLOW_UP_WORDS = 12;
 const FOLLOW_UP_LOOKBACK = 3;
@@ -102,6 +103,10 @@ interface Turns {
   system: boolean;
   /** Each message's text (read again only for a turn of small talk: `pleasantryOnly`). */
   texts: string[];
+  /** Whether each message is a system or developer prompt (`instructions`): its cues and length are no turn's context. */
+  instructions: boolean[];
+  /** A user turn's pasted text, read apart from its ask (splitMaterial); null for most turns. */
+  material: (TextCounts | null)[];
 }
 
 /** Letters and digits (with ' as in "what's"): a turn's words, or its runs in a script without spaces. */
@@ -127,32 +132,143 @@ function scanTurns(req: RouteRequest): Turns {
   const counts: TextCounts[] = [];
   const users: number[] = [];
   const texts: string[] = [];
+  const marks: boolean[] = [];
+  const material: (TextCounts | null)[] = [];
   let system = false;
   req.messages.forEach((m, i) => {
     if (m.role === 'user') users.push(i);
     const instructions = m.role === 'system' || m.role === 'developer';
     if (instructions) system = true;
-    const t = emptyCounts();
+    marks.push(instructions);
+    let t = emptyCounts();
     const text = nfc(contentText(m.content));
     texts.push(text);
-    scanText(text, t);
+    const parts = m.role === 'user' ? splitMaterial(text) : null;
+    let pasted: TextCounts | null = null;
+    if (parts === null) scanText(text, t);
+    else {
+      scanText(parts.ask, t);
+      pasted = emptyCounts();
+      scanText(parts.material, pasted);
+      // Prose only: pasted code, a stack trace or a table is the task's substance, read as before.
+      if (pasted.fences > 0 || pasted.codePunct * PROSE_PUNCT > pasted.words || pasted.latex > 0) {
+        t = emptyCounts();
+        scanText(text, t);
+        pasted = null;
+      } else t.identifiers += pasted.identifiers;
+    }
+    material.push(pasted);
     // A system prompt's "You are a …" gives the assistant its part; it asks for no role-play (nearly every production prompt begins so).
     if (instructions) t.kindHits[ROLEPLAY_KIND] = 0;
     counts.push(t);
   });
-  return { counts, users, system, texts };
+  return { counts, users, system, texts, instructions: marks, material };
 }
 
-/** The turn read as the request (`scored`, a message index) and the rest as its context. */
-function splitTurns(t: Turns, scored: number): { last: TextCounts; context: TextCounts; userTurns: number; system: boolean; pleasantry: boolean } {
+/** Pasted prose has at most one code punctuation mark ({}();=_ …) per this many words. */
+const PROSE_PUNCT = 8;
+/** A turn's ask beside pasted text: at most this many words at its start or end… */
+const ASK_MAX_WORDS = 40;
+/** …and the pasted text at least this many words, and twice the ask's. */
+const MATERIAL_MIN_WORDS = 50;
+const TAGGED = /<([A-Za-z][\w-]*)(?:\s[^<>]*)?>([\s\S]*?)<\/\1\s*>/g;
+const PARAGRAPHS = /\n[ \t]*\n/;
+const WORDS = /\S+/g;
+/**
+ * Pasted text named by what it is, next to a word that points at it (English, German, French,
+ * Spanish): "the article", "this review", "the following text", "the document below", "the
+ * contract:". An instruction so worded points at text to work on, where "implement a program
+ * that:", "This task has two parts" or "In an epidemiological context, what is…" go on with the
+ * task itself.
+ */
+const MATERIAL_NOUNS =
+  '(?:article|articles|document|documents|doc|text|texts|passage|excerpt|review|reviews|e-?mails?|message|messages|transcript|notes|contract|report|letter|ticket|tickets|story|essay|paragraph|context|abstract|post|tweet|comments?|conversation|chat|dialogue|minutes|memo|webpage|page|chapter|speech|lyrics|poem|artikel|dokument|abschnitt|bewertung|vertrag|bericht|brief|nachricht|protokoll|kontext|texte|documento|texto|art\u00edculo|rese\u00f1a|correo)';
+const POINTS_AT = new RegExp(
+  `\\b(?:this|these|that|the|following|below|above|attached|provided|given|dies\\w*|de[nmrs]|die|das|folgende\\w*|obige\\w*|ce|cet|cette|ces|le|la|les|este|esta|estos|el)\\s+(?:[\\p{L}-]+\\s+){0,2}?${MATERIAL_NOUNS}\\b|\\b${MATERIAL_NOUNS}\\s*(?:below|above|here|attached|provided|unten|oben|ci-dessous|abajo)?\\s*:\\s*$|\\b${MATERIAL_NOUNS}\\s+(?:below|above|here|attached|provided|unten|oben|ci-dessous|abajo)\\b`,
+  'iu',
+);
+/** A last paragraph that asks about what came before: "Question: …", "Q: …", "Frage: …". */
+const QUESTION_LABEL = /^\s*(?:question|q|frage|pregunta|aufgabe)\s*:/i;
+const pointsAt = (p: string): boolean => POINTS_AT.test(p);
+const wordCount = (s: string): number => {
+  let n = 0;
+  WORDS.lastIndex = 0;
+  while (WORDS.exec(s) !== null) n++;
+  return n;
+};
+
+/**
+ * A user turn that pastes text to work on (a retrieved document, an article, a review, a contract)
+ * beside a short ask, split into the two: the ask is read as the turn, the pasted text as its
+ * context (its length `struct:context`, its task words at half weight, as an earlier turn's).
+ * The pasted text is a block in tags (`<document>…</document>`), or the paragraphs between a
+ * first paragraph that points at it ("Summarise this article in three sentences.", "Extract the
+ * invoice number:") and/or a last one ("Question: What is the annual fee?"), each at most
+ * ASK_MAX_WORDS words, the pasted text at least MATERIAL_MIN_WORDS and twice the ask. An app
+ * round found every question over an API reference on high_quality (0.86: the document's "API",
+ * its sentences and its "1000" read as the task) and a one-word sentiment label of a review at
+ * 0.65. Null when the turn has no such shape (most turns; the scan is then one pass, as before).
+ */
+export function splitMaterial(text: string): { ask: string; material: string } | null {
+  if (text.length < 300) return null;
+  if (text.includes('</')) {
+    let material = '';
+    const ask = text.replace(TAGGED, (_all, _tag: string, inner: string) => {
+      material += `${inner}\n\n`;
+      return '\n\n';
+    });
+    const askWords = wordCount(ask);
+    if (askWords > 0 && askWords <= 2 * ASK_MAX_WORDS) {
+      const pasted = wordCount(material);
+      if (pasted >= MATERIAL_MIN_WORDS && pasted >= 2 * askWords) return { ask, material };
+    }
+  }
+  const paras = text.split(PARAGRAPHS);
+  if (paras.length < 2) return null;
+  const first = paras[0]!;
+  const last = paras[paras.length - 1]!;
+  const fw = wordCount(first);
+  const lw = wordCount(last);
+  const head = fw > 0 && fw <= ASK_MAX_WORDS && pointsAt(first);
+  const tail = paras.length > 2 || !head ? lw > 0 && lw <= ASK_MAX_WORDS && (QUESTION_LABEL.test(last) || pointsAt(last)) : false;
+  if (!head && !tail) return null;
+  const from = head ? 1 : 0;
+  const to = tail ? paras.length - 1 : paras.length;
+  if (to <= from) return null;
+  const material = paras.slice(from, to).join('\n\n');
+  const askWords = (head ? fw : 0) + (tail ? lw : 0);
+  const pasted = wordCount(material);
+  if (pasted < MATERIAL_MIN_WORDS || pasted < 2 * askWords) return null;
+  return { ask: head && tail ? `${first}\n\n${last}` : head ? first : last, material };
+}
+
+/**
+ * The turn read as the request (`scored`, a message index) and the messages before `upto` (all of
+ * them, or an earlier turn's own past: featureCandidates) as its context. A system or developer
+ * prompt is no context: it is the app's, the same on every turn, so its task words and its length
+ * say nothing of what this turn asks (`struct:system` says it is there). An app round found every
+ * turn to a support bot with a 560-word persona on high_quality ("What is my balance?", "thanks,
+ * that sorted it. bye!"): the persona's "details", "steps" and "after" read as extraction and
+ * multi-step work (+0.06 each) and its length as a long conversation (+0.08).
+ */
+function splitTurns(
+  t: Turns,
+  scored: number,
+  upto = t.counts.length,
+): { last: TextCounts; context: TextCounts; userTurns: number; system: boolean; pleasantry: boolean } {
   const context = emptyCounts();
-  t.counts.forEach((c, i) => {
-    if (i !== scored) addCounts(context, c);
-  });
+  for (let i = 0; i < upto; i++) {
+    if (t.instructions[i]) continue;
+    if (i !== scored) addCounts(context, t.counts[i]!);
+    const pasted = t.material[i];
+    if (pasted) addCounts(context, pasted);
+  }
   const last = t.counts[scored] ?? emptyCounts();
   // Read only for a turn of small talk (rare): the others never pay for it.
   const pleasantry = smalltalk(last) > 0 && pleasantryOnly(t.texts[scored] ?? '');
-  return { last, context, userTurns: t.users.length, system: t.system, pleasantry };
+  let userTurns = t.users.length;
+  if (upto < t.counts.length) for (const u of t.users) if (u >= upto) userTurns--;
+  return { last, context, userTurns, system: t.system, pleasantry };
 }
 
 /** The message a request is read as: its last user turn (else its last message). */
@@ -237,7 +353,10 @@ export function featureCandidates(req: RouteRequest): Float64Array[] {
     const at = t.users[k]!;
     // Only a turn that set a task (code, math, an explanation…, a fence, an identifier, LaTeX) is gone on with:
     // "what is the capital of France?" in a chit-chat kept the next turns on the strong tier.
-    if (taskCue(t.counts[at]!)) out.push(featuresOf(req, splitTurns(t, at)));
+    // Read as it was when it was asked (the turns before it its context): a follow-up asks no more
+    // than its task did ("and in Italian?" after a translation was a tier above the translation
+    // itself, as the conversation's turns and the answer since counted on top of it).
+    if (taskCue(t.counts[at]!)) out.push(featuresOf(req, splitTurns(t, at, at + 1)));
   }
   return out;
 }

@@ -96,14 +96,31 @@ export function tierForScore(score: number, t: Thresholds): Tier {
 
 const signed = (v: number): string => `${v >= 0 ? '+' : '-'}${Math.abs(v).toFixed(2)}`;
 
+const said = (c: Contribution): string => `${c.feature} ${signed(c.value)}`;
+const shows = (c: Contribution): boolean => Math.abs(c.value) >= 0.005;
+
 /**
  * `kind:code +1.20, code:fence +0.80, struct:length -0.31` — the top `n` contributions; one that
- * rounds to 0.00 is left out (`struct:context +0.00` told a reader nothing).
+ * rounds to 0.00 is left out (`struct:context +0.00` told a reader nothing). With `toward` (the
+ * decision's side: `up` for a tier above the cheapest, `down` for it) the top `n` that pushed that
+ * way, then the largest that pushed against it when it outweighs the last of them: `struct:sentences
+ * +0.14, ask:identify +0.12, struct:context +0.07; against: ask:questions -0.13`. An app round found
+ * `high_quality` decisions explained by three terms that netted to about nothing, a −0.13 first.
  */
-export function explain(r: ScoreResult, n = 3): string {
-  const shown = r.contributions.slice(0, n).filter((c) => Math.abs(c.value) >= 0.005);
-  const said = shown.length === 0 ? 'no features' : shown.map((c) => `${c.feature} ${signed(c.value)}`).join(', ');
-  return r.followsUp === true ? `as an earlier turn it goes on with: ${said}` : said;
+export function explain(r: ScoreResult, n = 3, toward?: 'up' | 'down'): string {
+  let text: string;
+  if (toward === undefined) {
+    const shown = r.contributions.slice(0, n).filter(shows);
+    text = shown.length === 0 ? 'no features' : shown.map(said).join(', ');
+  } else {
+    const sign = toward === 'up' ? 1 : -1;
+    const pro = r.contributions.filter((c) => c.value * sign > 0 && shows(c)).slice(0, n);
+    const con = r.contributions.find((c) => c.value * sign < 0 && shows(c));
+    const last = pro[pro.length - 1];
+    text = pro.length === 0 ? (con === undefined ? 'no features' : 'no features for it') : pro.map(said).join(', ');
+    if (con !== undefined && (last === undefined || Math.abs(con.value) > Math.abs(last.value))) text += `; against: ${said(con)}`;
+  }
+  return r.followsUp === true ? `as an earlier turn it goes on with: ${text}` : text;
 }
 
 /**

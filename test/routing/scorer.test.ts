@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { autoThresholds, classify } from '../../src/routing/classify.js';
 import { DOMAINS, domainOfWord, KINDS, kindOfWord } from '../../src/routing/cues.js';
-import { extractFeatures, FEATURES, type Feature, type RouteRequest } from '../../src/routing/features.js';
+import { extractFeatures, FEATURES, splitMaterial, type Feature, type RouteRequest } from '../../src/routing/features.js';
 import { emptyCounts, scanText, type TextCounts } from '../../src/routing/scan.js';
 import { DEFAULT_MODEL, explain, scoreFeatures, scoreRequest, thresholdForShare, tierForScore } from '../../src/routing/scorer.js';
 
@@ -418,14 +418,27 @@ describe('subject domains, English and German alike', () => {
     expect(fu(mixed, 'kind:explain')).toBeGreaterThan(0);
   });
 
-  it('the last user turn weighs most: a domain only in earlier turns or the system prompt counts half', () => {
+  it('the last user turn weighs most: a domain only in earlier turns counts half, one only in the system prompt not at all', () => {
+    const history = 'Du beantwortest Fragen zur Geschichte des Mittelalters und der Monarchie.';
     const body: RouteRequest = {
       messages: [
-        { role: 'system', content: 'Du beantwortest Fragen zur Geschichte des Mittelalters und der Monarchie.' },
+        { role: 'user', content: history },
+        { role: 'assistant', content: 'Gern.' },
         { role: 'user', content: 'Und was geschah danach?' },
       ],
     };
     expect(f(body, 'domain:history')).toBe(0.5);
+    expect(
+      f(
+        {
+          messages: [
+            { role: 'system', content: history },
+            { role: 'user', content: 'Und was geschah danach?' },
+          ],
+        },
+        'domain:history',
+      ),
+    ).toBe(0);
     expect(fu('Und was geschah danach?', 'domain:history')).toBe(0);
   });
 
@@ -1005,6 +1018,35 @@ describe('score, explanation, thresholds', () => {
     expect(explain({ score: 0.5, contributions: [{ feature: 'struct:context', value: 0.001 }] })).toBe('no features');
   });
 
+  it('toward a decision: the terms that pushed that way, then the largest against it when it outweighs them (an app round)', () => {
+    const r = {
+      score: 0.66,
+      contributions: [
+        { feature: 'struct:sentences' as const, value: 0.14 },
+        { feature: 'ask:questions' as const, value: -0.13 },
+        { feature: 'ask:identify' as const, value: 0.12 },
+        { feature: 'struct:context' as const, value: 0.07 },
+        { feature: 'struct:system' as const, value: 0.04 },
+      ],
+    };
+    expect(explain(r)).toBe('struct:sentences +0.14, ask:questions -0.13, ask:identify +0.12');
+    expect(explain(r, 3, 'up')).toBe('struct:sentences +0.14, ask:identify +0.12, struct:context +0.07; against: ask:questions -0.13');
+    expect(explain(r, 3, 'down')).toBe('ask:questions -0.13; against: struct:sentences +0.14');
+    expect(explain({ ...r, contributions: r.contributions.slice(1, 3) }, 3, 'down')).toBe('ask:questions -0.13');
+    expect(explain({ score: 0.5, contributions: [{ feature: 'kind:smalltalk', value: -0.13 }] }, 3, 'up')).toBe(
+      'no features for it; against: kind:smalltalk -0.13',
+    );
+    expect(explain({ score: 0.5, contributions: [] }, 3, 'up')).toBe('no features');
+    // The real reason: a question over a pasted document goes high_quality on its sentence and question words, not on "−0.13".
+    const cfg = { simpleTasks: [], complexTasks: [], complexityKeywords: [], complexityThreshold: 3, tasks: {}, longPromptTokens: 8000 };
+    const ask =
+      'Answer using only the text below.\n\n' +
+      'The service refills each bucket at its rate. '.repeat(12) +
+      '\n\nQuestion: What is the maximum size of the key field in bytes?';
+    const c = classify({ task: null, tier: null, text: ask, promptTokens: 10, turns: 1, request: user(ask) }, cfg);
+    expect(c.reason).toMatch(/→ (high_quality|balanced): [a-z:_]+ \+0\.\d\d, [a-z:_]+ \+0\.\d\d, [a-z:_]+ \+0\.\d\d; against: ask:questions -0\.13$/);
+  });
+
   it('two thresholds make three tiers', () => {
     const t = { balanced: 0.3, highQuality: 0.6 };
     expect(tierForScore(0.1, t)).toBe('fast_cheap');
@@ -1125,10 +1167,13 @@ describe('small talk in an app (a conversations round)', () => {
     // A request in the same place weighs all of it, as before.
     const ask = 'Is there a data cap on the Plus plan?';
     expect(scoreRequest(inApp(ask)).score).toBeGreaterThan(scoreRequest(user(ask)).score);
-    for (const name of ['struct:system', 'struct:tools', 'struct:json', 'struct:max_tokens', 'struct:context'] as const) {
+    for (const name of ['struct:system', 'struct:tools', 'struct:json', 'struct:max_tokens'] as const) {
       expect(f(inApp(ask), name), name).toBeGreaterThan(0);
       expect(f(inApp('hi'), name), name).toBe(0);
     }
+    // The system prompt is no conversation: its length is not `struct:context` (an app round), earlier turns are.
+    expect(f(inApp(ask), 'struct:context')).toBe(0);
+    expect(f(chat(2, ask), 'struct:context')).toBeGreaterThan(0);
     expect(f(chat(11, 'haha thanks, bye!'), 'struct:turns')).toBe(0);
     expect(f(chat(11, 'why does the induction step work?'), 'struct:turns')).toBeGreaterThan(0);
   });
@@ -1570,5 +1615,113 @@ describe('dotted acronyms, initials and German ordinals (thirteenth round)', () 
     expect(sentences('I am 25. I like tea.')).toBe(2);
     expect(sentences('Er ist 3. Dann geht er.')).toBe(2);
     expect(counts('Der 2. Weltkrieg endete 1945.').maxNumber).toBe(1945);
+  });
+});
+
+describe('application traffic (an app round): the app’s system prompt and pasted text are not the task', () => {
+  const PERSONA =
+    'You are Aria, the virtual assistant of Northwind Energy, a residential electricity and gas supplier. Keep the customer safe, ' +
+    'resolve their request in as few turns as possible and give accurate details of their account. Explain bills, tariffs and meter ' +
+    'readings step by step, then extract the account number after the customer gives it. Never give financial advice; after three ' +
+    'failed attempts offer a human agent. Analyse the account data provided in the context block before you answer. '.repeat(4);
+  const withSystem = (system: string, last: string, extra: Partial<RouteRequest> = {}): RouteRequest => ({
+    messages: [
+      { role: 'system', content: system },
+      { role: 'user', content: last },
+    ],
+    ...extra,
+  });
+  const tier = (req: RouteRequest): string => tierForScore(scoreRequest(req).score, DEFAULT_MODEL.thresholds);
+
+  it('a long persona weighs what a one-line system prompt weighs: its task words and length are the app’s, not the turn’s', () => {
+    for (const t of [
+      'What is my balance?',
+      'Can I speak to a real person please',
+      'Change my direct debit date to the 15th please',
+      'thanks, that sorted it. bye!',
+    ]) {
+      expect(scoreRequest(withSystem(PERSONA, t)).score, t).toBe(scoreRequest(withSystem('You are a helpful assistant.', t)).score);
+      for (const name of ['kind:extraction', 'kind:multistep', 'kind:reasoning', 'struct:context'] as const)
+        expect(f(withSystem(PERSONA, t), name), `${t}: ${name}`).toBe(0);
+    }
+    expect(tier(withSystem(PERSONA, 'What is my balance?'))).toBe('fast_cheap');
+    // It is still there (struct:system), and the turn's own task still counts in full.
+    expect(f(withSystem(PERSONA, 'hello there, what is my balance?'), 'struct:system')).toBe(1);
+    const hard = 'Prove that the sum of the first n odd numbers is n squared, step by step, then explain where induction is needed.';
+    expect(scoreRequest(withSystem(PERSONA, hard)).score).toBe(scoreRequest(withSystem('You are a helpful assistant.', hard)).score);
+    expect(f(withSystem(PERSONA, hard), 'kind:multistep')).toBeGreaterThan(0);
+  });
+
+  it('a follow-up is read as its task was when it was asked: "and in Italian?" asks no more than the translation did', () => {
+    const task = 'Translate into German: Thank you for your patience, we will get back to you within 24 hours.';
+    const convo: RouteRequest = {
+      messages: [
+        { role: 'user', content: task },
+        { role: 'assistant', content: 'Vielen Dank für Ihre Geduld, wir melden uns innerhalb von 24 Stunden bei Ihnen.' },
+        { role: 'user', content: 'and in Italian?' },
+      ],
+    };
+    const r = scoreRequest(convo);
+    expect(r.followsUp).toBe(true);
+    expect(r.score).toBe(scoreRequest(user(task)).score);
+  });
+
+  const DOC =
+    '# Ratelimit API v2 — Reference\n\nThe Ratelimit service protects upstream APIs by enforcing per-key quotas. Each request to a protected ' +
+    'route consumes tokens from a bucket. Buckets refill continuously at the configured rate, up to a capacity of 1000 tokens. The key ' +
+    'field holds at most 128 bytes. A request with a read scope may call check, and only an admin scope may reset a bucket. Version 2.2.0 ' +
+    'added burst to policies; before it, burst always equalled capacity. Responses carry the remaining tokens and the time to refill.';
+
+  it('a question over a pasted document is read as the question, the document as its context', () => {
+    const q = 'What is the maximum size of the key field?';
+    const tagged = user(`Answer using only the document below.\n\n<document>\n${DOC}\n</document>\n\nQuestion: ${q}`);
+    const labelled = user(`Use the text below to answer.\n\n${DOC}\n\nQuestion: ${q}`);
+    for (const req of [tagged, labelled]) {
+      // The document's "API", its seven sentences and its "1000" are not the question's.
+      expect(f(req, 'ask:api')).toBe(0);
+      expect(f(req, 'math:magnitude')).toBe(0);
+      expect(f(req, 'struct:sentences')).toBeLessThan(fu(DOC, 'struct:sentences'));
+      expect(f(req, 'struct:context')).toBeGreaterThan(0);
+    }
+    // Before, the same request scored as the document: 0.86, high_quality (ask:api +0.45, struct:sentences +0.42, math:magnitude +0.21).
+    expect(scoreRequest(tagged).score).toBeLessThan(scoreRequest(user(`${DOC}\n${q}`)).score - 0.1);
+  });
+
+  it('a label, a summary or an extraction of a pasted review is read as the instruction, not as the review’s sentences', () => {
+    const review =
+      'The headphones sound great and the noise cancelling is genuinely impressive on the train. But the left earcup started crackling ' +
+      'after three weeks, support took nine days to reply, and the replacement they sent had the same issue. For the price I expected ' +
+      'better, though when they work they are the best I have owned. I would not buy them again.';
+    const ask = 'Classify the sentiment of this review as positive, negative or mixed. Answer with one word.';
+    const req = user(`${ask}\n\n${review}`);
+    expect(f(req, 'struct:sentences')).toBe(fu(ask, 'struct:sentences'));
+    expect(f(req, 'kind:multistep')).toBe(0.5 * fu(review, 'kind:multistep')); // "after": the review's, at half weight
+    // The same words in one paragraph (no pasted text to tell apart) read as before.
+    expect(scoreRequest(req).score).toBeLessThan(scoreRequest(user(`${ask}\n${review}`)).score);
+  });
+
+  it('pasted code, LaTeX or a table is the task’s substance and is read in full, as is a task that merely goes on in paragraphs', () => {
+    const code =
+      'function fizzBuzz(value) {\n  let result = [];\n  for (let i = 1; i <= value; i++) {\n    let output = "";\n    if (i % 3 === 0) output += "Fizz";\n' +
+      '    if (i % 5 === 0) output += "Buzz";\n    result.push(output || i);\n  }\n  return result;\n}\n'.repeat(2);
+    const ask = 'The text below implements fizz-buzz. Rewrite the loop to allow more number-word pairs without more if statements.';
+    expect(splitMaterial(`${ask}\n\n${code}`)).not.toBeNull(); // the shape is there…
+    expect(extractFeatures(user(`${ask}\n\n${code}`))).toEqual(extractFeatures(user(`${ask} \n${code}`))); // …but code is read in full (as the same text without the paragraph break)
+    // An instruction that names no pasted text goes on with the task (train prompts the first version split).
+    const spec = 'Prompts the user for a level. If the user does not input 1, 2, or 3, the program should prompt again. '.repeat(6);
+    expect(splitMaterial(`In a file called professor.py, implement a program that:\n\n${spec}`)).toBeNull();
+    expect(splitMaterial(`This task has two parts to it\n\n${spec}`)).toBeNull();
+    expect(splitMaterial(`In an epidemiological context, what is the population at risk?\n\n${spec}`)).toBeNull();
+    expect(splitMaterial(`Summarise the following text in two sentences.\n\n${spec}`)).toEqual({
+      ask: 'Summarise the following text in two sentences.',
+      material: spec,
+    });
+  });
+
+  it('tools weigh less than a tier on their own (an agent sends them with every turn)', () => {
+    const TOOLS = [{ type: 'function', function: { name: 'get_order', parameters: { type: 'object', properties: { id: { type: 'string' } } } } }];
+    const ask = "Where's my order 55102?";
+    expect(DEFAULT_MODEL.weights['struct:tools']).toBe(0.1);
+    expect(tier(withSystem('You are a shop assistant.', ask, { tools: TOOLS }))).not.toBe('high_quality');
   });
 });
