@@ -276,7 +276,9 @@ function userTurn(content: unknown, p: string, ctx: Ctx, calls: ReadonlySet<stri
       answered.add(id);
       // Chat has no `is_error`: a failed tool's result says so in its words, or the model reads it as a result.
       const result = toolResultText(b.content, `${bp}.content`, ctx);
-      out.push({ role: 'tool', tool_call_id: id, content: b.is_error === true ? (result === '' ? 'Error' : `Error: ${result}`) : result });
+      // A boolean, as Anthropic checks it: "true" or 1 read as false made a failed tool's output a result.
+      const failed = flag(b.is_error, `${bp}.is_error`);
+      out.push({ role: 'tool', tool_call_id: id, content: failed ? (result === '' ? 'Error' : `Error: ${result}`) : result });
     } else if (b.type === 'tool_use')
       // Refused for every endpoint kind (Anthropic refuses it too): no model takes it, so no route can help.
       throw unsupported(
@@ -464,6 +466,8 @@ export function toolsToChat(v: unknown, ctx: Ctx = { untranslated: [] }): unknow
 
 function toolChoice(v: unknown, chat: ChatBody): void {
   if (!isObj(v)) throw unsupported('tool_choice', 'expected an object');
+  // A boolean, checked whatever the type: "true" or 1 was dropped, and the model called tools in parallel.
+  const single = flag(v.disable_parallel_tool_use, 'tool_choice.disable_parallel_tool_use');
   // auto or none with no tools is a request without tools (Anthropic serves it); chat completions
   // refuse tool_choice and parallel_tool_calls without tools, so the chat form carries neither.
   if ((v.type === 'auto' || v.type === 'none') && toolNames(chat.tools).length === 0) return;
@@ -483,7 +487,7 @@ function toolChoice(v: unknown, chat: ChatBody): void {
     if (!toolNames(chat.tools).includes(name)) throw unknownTool('tool_choice.name', name, toolNames(chat.tools));
     chat.tool_choice = { type: 'function', function: { name } };
   } else throw unsupported('tool_choice.type', 'expected auto, any, tool or none');
-  if (v.disable_parallel_tool_use === true) chat.parallel_tool_calls = false;
+  if (single) chat.parallel_tool_calls = false;
 }
 
 const CHAT_MAX_STOP = 4;

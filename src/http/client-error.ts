@@ -8,6 +8,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { allowedMethods } from './routes.js';
+import { timeOrderedId } from './request-id.js';
 
 interface ParserError extends Error {
   code?: string;
@@ -61,19 +62,33 @@ export const MAX_HEADER_FIELDS = 1000;
  * The JSON body of the 431 for a request with more than {@link MAX_HEADER_FIELDS} header fields:
  * OpenAI's error shape, or Anthropic's for the Messages API's paths (`anthropic`).
  */
-export function headerCountBody(count: number, anthropic = false): string {
+export function headerCountBody(count: number, anthropic = false, requestId?: string): string {
   const message = `${MESSAGES[431]}: ${count} header fields, over the limit of ${MAX_HEADER_FIELDS}; send fewer headers`;
-  if (anthropic) return JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message } });
+  if (anthropic)
+    return JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message }, ...(requestId === undefined ? {} : { request_id: requestId }) });
   return JSON.stringify({ error: { message, type: 'invalid_request_error', param: null, code: 'headers_too_large' } });
 }
 
 /** The raw bytes of a complete HTTP/1.1 error response that closes the connection: OpenAI's error shape, or Anthropic's (`anthropic`). */
-export function rawErrorResponse(status: number, reason: string, code: string, anthropic = false, text?: string, extraHeaders = ''): string {
+export function rawErrorResponse(
+  status: number,
+  reason: string,
+  code: string,
+  anthropic = false,
+  text?: string,
+  extraHeaders = '',
+  requestId?: string,
+): string {
   const message = text ?? MESSAGES[status] ?? reason;
+  const id = requestId === undefined ? {} : { request_id: requestId };
   const body = JSON.stringify(
-    anthropic ? { type: 'error', error: { type: 'invalid_request_error', message } } : { error: { message, type: 'invalid_request_error', param: null, code } },
+    anthropic
+      ? { type: 'error', error: { type: 'invalid_request_error', message }, ...id }
+      : { error: { message, type: 'invalid_request_error', param: null, code } },
   );
-  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extraHeaders}connection: close\r\n\r\n${body}`;
+  // A refusal of a request whose head was read (CONNECT) has an id, as every routed answer does; the byte-level ones (408, 431 from the parser) none.
+  const ids = requestId === undefined ? '' : `x-request-id: ${requestId}\r\n${anthropic ? `request-id: ${requestId}\r\n` : ''}`;
+  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${ids}${extraHeaders}connection: close\r\n\r\n${body}`;
 }
 
 interface Emitter {
@@ -204,6 +219,7 @@ export function refuseConnect(req: { url?: string }, socket: Duplex): void {
       isMessagesPath(path),
       'CONNECT is not supported: switchyard is an API endpoint, not a proxy; send POST /v1/chat/completions (or another /v1 route) to it',
       `allow: ${allow}\r\n`,
+      timeOrderedId(),
     );
     // Whole requests pipelined ahead of it are answered first, in order, as before a parser refusal
     // (ended at once, they were lost: routed, billed at their reservation as 499).

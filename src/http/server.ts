@@ -377,10 +377,13 @@ export function createHttpServer(deps: ServerDeps): Server {
     const given = clientRequestId(req.headers);
     const base: Record<string, string> = given !== undefined ? { 'x-request-id': requestId, 'x-client-request-id': given } : { 'x-request-id': requestId };
     // More header fields than MAX_HEADER_FIELDS: 431 before any route (node keeps them all, see client-error.ts).
+    // On the Messages API every answer carries `request-id` (the Anthropic SDK's `requestID`), refusals before any route included.
+    const anthropic = anthropicShaped(req);
+    const idHeaders: Record<string, string> = anthropic ? { ...base, 'request-id': requestId } : base;
     if (req.rawHeaders.length > 2 * MAX_HEADER_FIELDS) {
-      const body = headerCountBody(req.rawHeaders.length / 2, anthropicShaped(req));
+      const body = headerCountBody(req.rawHeaders.length / 2, anthropic, requestId);
       deps.log.debug({ requestId, headerFields: req.rawHeaders.length / 2, status: 431 }, 'refused a request with too many header fields');
-      res.writeHead(431, { ...base, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
+      res.writeHead(431, { ...idHeaders, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
       res.end(body);
       req.resume();
       return;
@@ -389,8 +392,8 @@ export function createHttpServer(deps: ServerDeps): Server {
     const crossSite = crossSiteRefusal(req, deps.loopbackOnly);
     if (crossSite !== null) {
       const body = JSON.stringify(
-        anthropicShaped(req)
-          ? { type: 'error', error: { type: 'permission_error', message: crossSite } }
+        anthropic
+          ? { type: 'error', error: { type: 'permission_error', message: crossSite }, request_id: requestId }
           : { error: { message: crossSite, type: 'permission_error', param: null, code: 'cross_site_request' } },
       );
       // Logged and counted as every refusal before routing is (`request refused: …`).
@@ -398,7 +401,7 @@ export function createHttpServer(deps: ServerDeps): Server {
       if (api !== null) recordRefused(deps, api, req, requestId, Date.now(), new SwitchyardError('cross_site_request', crossSite));
       else deps.log.info({ requestId, status: 403, error: 'cross_site_request' }, `request refused: ${crossSite}`);
       res.writeHead(403, {
-        ...base,
+        ...idHeaders,
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(body),
         'x-switchyard-error-code': 'cross_site_request',
@@ -576,8 +579,10 @@ export function createHttpServer(deps: ServerDeps): Server {
   // An Expect other than 100-continue: node's bare 417 gets a JSON body in the path's API shape.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     const e = new SwitchyardError('invalid_request', 'only the expectation 100-continue is supported (header expect)', { status: 417 });
-    const headers = { ...e.headers, connection: 'close' };
-    if (anthropicShaped(req)) sendJson(res, e.status, anthropicError(e), headers);
+    // Its own id, as every answer to a request read whole has (the handler, which makes it, does not run).
+    const requestId = timeOrderedId();
+    const headers = { ...e.headers, 'x-request-id': requestId, connection: 'close' };
+    if (anthropicShaped(req)) sendJson(res, e.status, anthropicError(e, requestId), { ...headers, 'request-id': requestId });
     else sendError(res, e, headers);
   });
   // Every header field is kept (node's default drops those after the 1000th silently); the handler refuses over MAX_HEADER_FIELDS.

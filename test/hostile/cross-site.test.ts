@@ -82,6 +82,10 @@ describe('cross-site requests to a loopback sidecar', () => {
     const r = await post('/v1/messages', { origin: 'https://evil.example', 'content-type': 'text/plain' });
     expect(r.status).toBe(403);
     expect(JSON.parse(r.body)).toMatchObject({ type: 'error', error: { type: 'permission_error' } });
+    // With the id the Anthropic SDK reads (`requestID`: the request-id header), in the body too (an SDK round: it had only x-request-id).
+    expect(r.headers['request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(JSON.parse(r.body).request_id).toBe(r.headers['request-id']);
+    expect(r.headers['x-request-id']).toBe(r.headers['request-id']);
     // Anthropic's SDK (anthropic-version) on a path that is not an OpenAI API route: its shape too; on one, OpenAI's.
     const models = await post('/v1/models', { origin: 'https://evil.example', 'content-type': 'text/plain', 'anthropic-version': '2023-06-01' });
     expect(models.status).toBe(403);

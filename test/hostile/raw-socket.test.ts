@@ -158,11 +158,14 @@ describe('the number of header fields', () => {
     expect(a.headers).toMatch(/connection: close/i);
     const message = `request headers are too large: ${fields} header fields, over the limit of 1000; send fewer headers`;
     // The Messages API's path answers in Anthropic's error shape, and so does another that is not an OpenAI API route asked with anthropic-version; every other in OpenAI's.
+    // In Anthropic's shape with the request's id, as its request-id header says (the Anthropic SDK's requestID).
+    const id = /\r\nrequest-id: ([0-9a-f-]{36})\r\n/i.exec(a.headers)?.[1];
     expect(JSON.parse(a.body)).toEqual(
       line.endsWith('/v1/messages') || line === 'GET /v1/models'
-        ? { type: 'error', error: { type: 'invalid_request_error', message } }
+        ? { type: 'error', error: { type: 'invalid_request_error', message }, request_id: id }
         : { error: { message, type: 'invalid_request_error', param: null, code: 'headers_too_large' } },
     );
+    if (line.endsWith('/v1/messages')) expect(id).toBeDefined();
     expect((await fetch(`${sc.url}/healthz`)).status).toBe(200);
   });
 
@@ -203,6 +206,13 @@ describe('a request without a Host header, and CONNECT', () => {
     const anthropic = await rawRequest(sc.url, 'CONNECT /v1/messages HTTP/1.1\r\nhost: x\r\n\r\n');
     expect(anthropic.status).toBe(405);
     expect(JSON.parse(anthropic.body)).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    // Its request id, as every answer to a request read whole has (the Anthropic SDK reads request-id; it had none).
+    const id = /\r\nrequest-id: ([0-9a-f-]{36})\r\n/i.exec(anthropic.headers)?.[1];
+    expect(id).toBeDefined();
+    expect(JSON.parse(anthropic.body).request_id).toBe(id);
+    expect(anthropic.headers).toMatch(new RegExp(`\r\nx-request-id: ${id}\r\n`, 'i'));
+    expect(openai.headers).toMatch(/\r\nx-request-id: [0-9a-f-]{36}\r\n/i);
+    expect(openai.headers).not.toMatch(/\r\nrequest-id:/i);
     // RFC 9110: a 405 says what the resource takes (it had no Allow header).
     expect(anthropic.headers).toMatch(/\r\nallow: POST\r\n/i);
     expect(openai.headers).toMatch(/\r\nallow: GET, HEAD, POST, DELETE\r\n/i);
@@ -224,6 +234,10 @@ describe('an Expect header', () => {
       type: 'error',
       error: { type: 'invalid_request_error', message: expect.stringContaining('100-continue') },
     });
+    const id = /\r\nrequest-id: ([0-9a-f-]{36})\r\n/i.exec(messages.headers)?.[1];
+    expect(id).toBeDefined();
+    expect(JSON.parse(messages.body).request_id).toBe(id);
+    expect(chat.headers).toMatch(/\r\nx-request-id: [0-9a-f-]{36}\r\n/i);
     // Anthropic's SDK on a path that is not an OpenAI API route: its shape too.
     const models = await rawRequest(sc.url, post('/v1/models', 'banana').replace('host: x', 'host: x\r\nanthropic-version: 2023-06-01'));
     expect(models.status).toBe(417);

@@ -483,6 +483,23 @@ describe('Messages API edges', () => {
       .create({ model: 'gpt-4.1', max_tokens: 50, messages: withPdf({ type: 'document', source: { type: 'url', url: 'https://example.com/a.pdf' } }) })
       .catch((e: unknown) => e);
     expect((byUrl as Error).message).toContain("(a PDF by URL: chat takes a file's bytes; send it as base64)");
+    // An earlier turn of thinking alone, without thinking on: it said "with thinking on" (an SDK round).
+    const thoughtOnly = await client.messages
+      .create({
+        model: 'gpt-4.1',
+        max_tokens: 50,
+        messages: [
+          { role: 'user', content: 'Hi' },
+          { role: 'assistant', content: [{ type: 'thinking', thinking: 'hmm', signature: 'abc' }] },
+          { role: 'user', content: 'more' },
+        ],
+      })
+      .catch((e: unknown) => e);
+    expect(thoughtOnly).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((thoughtOnly as Error).message).toContain(
+      "messages[1].content[0] (an earlier answer's thinking, and that turn has no text or tool use beside it to send)",
+    );
+    expect((thoughtOnly as Error).message).not.toContain('with thinking on');
     expect(await sim.log()).toEqual([]);
   });
 

@@ -851,6 +851,46 @@ describe('Messages → chat and back', () => {
     expect(chat.messages.at(-1)).toEqual({ role: 'tool', tool_call_id: 't1', content: 'Error: boom' });
   });
 
+  it('is_error and disable_parallel_tool_use are booleans: "true", 1 or "yes" is a 400 naming the field, not read as false (an Anthropic SDK round)', () => {
+    const withResult = (is_error: unknown) => ({
+      model: 'c',
+      max_tokens: 10,
+      messages: [
+        { role: 'user', content: 'x' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'ls', input: {} }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', is_error, content: 'boom' }] },
+      ],
+    });
+    for (const bad of ['true', 1, 'yes']) {
+      expect(() => translateMessages(withResult(bad)), String(bad)).toThrow(/messages\[2\]\.content\[0\]\.is_error: expected a boolean/);
+      const tools = [{ name: 'ls', input_schema: { type: 'object' } }];
+      for (const type of ['auto', 'any', 'none'])
+        expect(
+          () =>
+            translateMessages({
+              model: 'c',
+              max_tokens: 10,
+              tools,
+              tool_choice: { type, disable_parallel_tool_use: bad },
+              messages: [{ role: 'user', content: 'x' }],
+            }),
+          `${type} ${String(bad)}`,
+        ).toThrow(/tool_choice\.disable_parallel_tool_use: expected a boolean/);
+    }
+    expect(translateMessages(withResult(false)).messages.at(-1)).toEqual({ role: 'tool', tool_call_id: 't1', content: 'boom' });
+    expect(translateMessages(withResult(null)).messages.at(-1)).toEqual({ role: 'tool', tool_call_id: 't1', content: 'boom' });
+    const tools = [{ name: 'ls', input_schema: { type: 'object' } }];
+    expect(
+      translateMessages({
+        model: 'c',
+        max_tokens: 10,
+        tools,
+        tool_choice: { type: 'any', disable_parallel_tool_use: true },
+        messages: [{ role: 'user', content: 'x' }],
+      }).parallel_tool_calls,
+    ).toBe(false);
+  });
+
   it("a chat refusal reaches a Messages client with stop_reason refusal (JSON and stream), as Claude's own does", () => {
     const m = messageOfCompletion({ choices: [{ message: { content: null, refusal: "I can't help with that." }, finish_reason: 'stop' }] });
     expect(m).toMatchObject({ stop_reason: 'refusal', content: [{ type: 'text', text: "I can't help with that." }] });

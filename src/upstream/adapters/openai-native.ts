@@ -56,7 +56,13 @@ function blockNote(body: Record<string, unknown>, path: string): string {
     return ' (a document chat cannot read as text or as a PDF file)';
   }
   if (at.type === 'image' && inResult) return ' (an image inside a tool result: a chat tool result is text)';
-  if (at.type === 'thinking' || at.type === 'redacted_thinking') return " (an earlier answer's thinking, with thinking on)";
+  if (at.type === 'thinking' || at.type === 'redacted_thinking') {
+    const on = isObj(body.thinking) && body.thinking.type !== 'disabled';
+    // Without thinking on it is left out beside the answer's text or tool use; a turn of thinking alone has nothing left to send.
+    return on
+      ? " (an earlier answer's thinking, with thinking on)"
+      : " (an earlier answer's thinking, and that turn has no text or tool use beside it to send)";
+  }
   return ` (a ${echoName(at.type)} block)`;
 }
 
