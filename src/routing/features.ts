@@ -150,8 +150,14 @@ function scanTurns(req: RouteRequest): Turns {
       scanText(parts.ask, t);
       pasted = emptyCounts();
       scanText(parts.material, pasted);
-      // Prose only: pasted code, a stack trace or a table is the task's substance, read as before.
-      if (pasted.fences > 0 || pasted.codePunct * PROSE_PUNCT > pasted.words || pasted.latex > 0) {
+      // Read apart only when the ask is a task of its own on prose: pasted code, a stack trace, a
+      // table or LaTeX is the task's substance, and so is pasted text the ask only hands over ("Can
+      // you do this?", "How should we fix the problem described in this document?", "Is the claim
+      // in the passage below true? Prove it."): a re-test round found a calculus problem in tags and a
+      // system design in a document sent to fast_cheap. Inline `code` marks in a Markdown document
+      // are prose's (a reference with them was read whole: ask:api +0.45).
+      const marks = pasted.codePunct - backticks(parts.material);
+      if (!ownTask(t, parts.ask) || pasted.fences > 0 || marks * PROSE_PUNCT > pasted.words || pasted.latex > 0) {
         t = emptyCounts();
         scanText(text, t);
         pasted = null;
@@ -163,6 +169,29 @@ function scanTurns(req: RouteRequest): Turns {
     counts.push(t);
   });
   return { counts, users, system, texts, instructions: marks, material };
+}
+
+const EXTRACTION_KIND = KINDS.indexOf('extraction');
+const TRANSLATION_KIND = KINDS.indexOf('translation');
+const WRITING_KIND = KINDS.indexOf('writing');
+const EXPLAIN_KIND = KINDS.indexOf('explain');
+/** "How many bicycles…?", "How long is the term?": a lookup the question words (`what`, `which`…) do not name. */
+const HOW_MUCH = /\bhow\s+(?:many|much|long|old|often|far|big|large)\b|\bwie\s+(?:viele?|lange|oft|alt|gro(?:ß|ss))\b/i;
+
+/**
+ * An ask beside pasted text that is a task of its own: it asks to identify something in it (a
+ * what/which/who/when/where/how-many question), or to summarise, extract, label, translate,
+ * rewrite or explain it. Else it only hands the pasted text over, and that text is the task.
+ */
+function ownTask(ask: TextCounts, text: string): boolean {
+  const k = ask.kindHits;
+  return ask.identifyWords > 0 || k[EXTRACTION_KIND]! > 0 || k[TRANSLATION_KIND]! > 0 || k[WRITING_KIND]! > 0 || k[EXPLAIN_KIND]! > 0 || HOW_MUCH.test(text);
+}
+
+function backticks(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf('`'); i !== -1; i = s.indexOf('`', i + 1)) n++;
+  return n;
 }
 
 /** Pasted prose has at most one code punctuation mark ({}();=_ …) per this many words. */
@@ -182,7 +211,7 @@ const WORDS = /\S+/g;
  * task itself.
  */
 const MATERIAL_NOUNS =
-  '(?:article|articles|document|documents|doc|text|texts|passage|excerpt|review|reviews|e-?mails?|message|messages|transcript|notes|contract|report|letter|ticket|tickets|story|essay|paragraph|context|abstract|post|tweet|comments?|conversation|chat|dialogue|minutes|memo|webpage|page|chapter|speech|lyrics|poem|artikel|dokument|abschnitt|bewertung|vertrag|bericht|brief|nachricht|protokoll|kontext|texte|documento|texto|art\u00edculo|rese\u00f1a|correo)';
+  '(?:article|articles|document|documents|documentation|docs|doc|text|texts|passage|excerpt|note|notice|policy|faq|announcement|snippet|thread|information|records|data|review|reviews|e-?mails?|message|messages|transcript|notes|contract|report|letter|ticket|tickets|story|essay|paragraph|context|abstract|post|tweet|comments?|conversation|chat|dialogue|minutes|memo|webpage|page|chapter|speech|lyrics|poem|artikel|dokument|abschnitt|bewertung|vertrag|bericht|brief|nachricht|protokoll|kontext|texte|documento|texto|art\u00edculo|rese\u00f1a|correo)';
 const POINTS_AT = new RegExp(
   `\\b(?:this|these|that|the|following|below|above|attached|provided|given|dies\\w*|de[nmrs]|die|das|folgende\\w*|obige\\w*|ce|cet|cette|ces|le|la|les|este|esta|estos|el)\\s+(?:[\\p{L}-]+\\s+){0,2}?${MATERIAL_NOUNS}\\b|\\b${MATERIAL_NOUNS}\\s*(?:below|above|here|attached|provided|unten|oben|ci-dessous|abajo)?\\s*:\\s*$|\\b${MATERIAL_NOUNS}\\s+(?:below|above|here|attached|provided|unten|oben|ci-dessous|abajo)\\b`,
   'iu',

@@ -294,6 +294,12 @@ function phoneGap(u: Uint16Array, from: number, to: number): boolean {
   for (let k = from; k < to; k++) if (!isPhoneGap(u[k]!)) return false;
   return true;
 }
+/** Exactly `len` digits at u[from…], not followed by another digit. */
+function digitGroup(u: Uint16Array, from: number, n: number, len: number): boolean {
+  if (from + len > n) return false;
+  for (let k = from; k < from + len; k++) if (!isDigit(u[k]!)) return false;
+  return from + len === n || !isDigit(u[from + len]!);
+}
 /** A letter, a digit or ")" before a "+": "3+4", "x+1", "(a)+2" add; a "+" after a space or "(" may start a phone number. */
 const isWordOrClose = (c: number): boolean => isLetter(c) || isDigit(c) || c === 41;
 /** $ £ ¥ € ₹ */
@@ -767,6 +773,14 @@ export function scanText(text: string, into: TextCounts): void {
           quantity = false; // "+49 30 1234567", "+1 (555) 123-4567": a phone number, not "+50 mV" or "3+4"
           phoneEnd = i;
         } else if (
+          !sep &&
+          digits === 3 &&
+          (((after === 45 || after === 46) && digitGroup(u, i + 1, n, 3) && u[i + 4] === after && digitGroup(u, i + 5, n, 4)) ||
+            (before === 40 && after === 41 && next === 32 && digitGroup(u, i + 2, n, 3)))
+        ) {
+          quantity = false; // "503-555-2817", "503.555.2817", "(503) 555-2817": a phone number written without its "+1" (a re-test round: +0.13)
+          phoneEnd = i;
+        } else if (
           // A long run of digits ("user 1234567") or one with a leading zero ("030", "007"), a
           // number after an id marker ("order #48213", "Bestellung Nr. 48213"), or one joined to
           // an identifier by "-" or "/" ("2023-0815").
@@ -783,6 +797,8 @@ export function scanText(text: string, into: TextCounts): void {
         ) {
           quantity = false;
           idRunEnd = i;
+          // A leading zero and four digits or more starts a phone number too ("07700 900123", "030 1234567"): its next group is none.
+          if (c === 48 && !sep && digits >= 4) phoneEnd = i;
         }
       }
       // A German ordinal ("der 2. Weltkrieg", "im 19. Jahrhundert", "am 3. Oktober"): its dot ends no sentence.

@@ -1718,6 +1718,52 @@ describe('application traffic (an app round): the app’s system prompt and past
     });
   });
 
+  it('pasted text an ask only hands over is the task, read in full: a problem in tags under "Can you do this?" (a re-test round: fast_cheap)', () => {
+    const homework =
+      'A ladder 13 ft long leans against a wall. The bottom slides away from the wall at 2 ft/s. How fast is the top sliding down when the ' +
+      'bottom is 5 ft from the wall? Then find the rate at which the angle between the ladder and the ground changes at that moment. ' +
+      'After that, compute how fast the area of the triangle formed by the ladder, the wall and the ground changes. Finally, say when the ' +
+      'area stops growing, and justify each step with the chain rule.';
+    const sentences = (t: string): number => {
+      const c = emptyCounts();
+      scanText(t, c);
+      return Math.min(1, Math.max(0, Math.log2(1 + c.fullSentences) / 5));
+    };
+    for (const text of [
+      `<homework>\n${homework}\n</homework>\n\nCan you do this?`,
+      `Is the claim in the passage below true? Prove it.\n\n${homework}`,
+      `How should we fix the problem described in this document?\n\n<document>${homework}</document>`,
+    ]) {
+      expect(f(user(text), 'struct:sentences'), text).toBe(sentences(text));
+      expect(tier(user(text)), text).toBe('high_quality');
+    }
+    // An ask of its own over the same text (a lookup, a summary) reads it as context, as before.
+    const lookup = `Answer from the text below.\n\n${homework}\n\nQuestion: How long is the ladder?`;
+    expect(f(user(lookup), 'struct:sentences')).toBeLessThan(sentences(lookup));
+    const summary = `Summarise the text below in one sentence.\n\n${homework}`;
+    expect(f(user(summary), 'struct:sentences')).toBeLessThan(sentences(summary));
+  });
+
+  it('a Markdown document with inline `code` marks is prose, and more pasted-text nouns are named (note, docs, policy, FAQ…)', () => {
+    const doc =
+      'Keys are rotated with `POST /keys/{id}/rotate`, which returns the new secret once. The old key stays valid for `grace_seconds` ' +
+      '(default 3600). Listing keys uses `GET /keys` and never shows a secret. Deleting a key with `DELETE /keys/{id}` is immediate and ' +
+      'cannot be undone. Every call needs the `keys:write` scope except the listing, which needs `keys:read`. Rate limits apply per ' +
+      'tenant, and a rotated key keeps its limits. Audit events are written for rotation and deletion.';
+    const req = user(`<docs>\n${doc}\n</docs>\n\nWhich call do I use to rotate a key?`);
+    expect(f(req, 'struct:sentences')).toBeLessThan(fu(doc, 'struct:sentences'));
+    expect(f(req, 'struct:context')).toBeGreaterThan(0);
+    for (const noun of ['note', 'docs', 'documentation', 'policy', 'FAQ', 'announcement', 'thread'])
+      expect(splitMaterial(`Using the ${noun} below, answer my question.\n\n${doc}`), noun).not.toBeNull();
+  });
+
+  it('a phone number written without its +1 is no quantity (a re-test round: +0.13 on a legal-intake turn)', () => {
+    for (const t of ['My number is 503-555-2817, call me please', 'Call me at (503) 555-2817 after six', 'Ring me on 07700 900123 tomorrow'])
+      expect(fu(t, 'math:magnitude'), t).toBe(0);
+    expect(fu('It costs 503 dollars and 2817 cents', 'math:magnitude')).toBeGreaterThan(0);
+    expect(fu('Between 1990-2000 the town grew', 'math:magnitude')).toBeGreaterThan(0);
+  });
+
   it('tools weigh less than a tier on their own (an agent sends them with every turn)', () => {
     const TOOLS = [{ type: 'function', function: { name: 'get_order', parameters: { type: 'object', properties: { id: { type: 'string' } } } } }];
     const ask = "Where's my order 55102?";
