@@ -332,6 +332,7 @@ export class RequestDriver {
       api: nativeOf(this.call.body)?.kind === 'embeddings' ? 'embeddings' : (this.call.api ?? 'chat'),
       keyed: this.call.keyId !== null,
       capCut: this.capCut,
+      formattedCut: this.session?.freshAnswer !== true && this.session?.unprefillable !== true && this.formatted(),
       unboundedPrompt: ctx.refusal !== null && this.bound(null) === Infinity,
       clientDeadline: this.call.hints.timeoutMs != null,
       retryAfterSeconds: () => this.rt.retryAfterSeconds(this.waitedFor(), this.takes()),
@@ -477,7 +478,20 @@ export class RequestDriver {
   private continuesOn(m: string): boolean {
     if (this.session?.unprefillable === true) return false;
     if (this.session?.freshAnswer === true) return own(this.rt.cfg.models, m) !== undefined;
+    if (this.formatted()) return false;
     return own(this.rt.cfg.models, m)?.capabilities.includes('prefill') === true;
+  }
+
+  /**
+   * The answer is held to a format (`response_format` json_schema or json_object; the Responses
+   * API's `text.format`, the Messages API's `output_config.format`): a continuation goes on from the
+   * JSON delivered as a prefill, which no provider holds to a schema, so a cut such stream is not
+   * continued but ends with its error. A Responses round found one continued on Claude without the
+   * schema and ended `completed` with JSON that did not close.
+   */
+  private formatted(): boolean {
+    const rf = (this.call.body as { response_format?: unknown }).response_format;
+    return typeof rf === 'object' && rf !== null && ((rf as { type?: unknown }).type === 'json_schema' || (rf as { type?: unknown }).type === 'json_object');
   }
 
   /** Whether a committed stream that broke on `h` could be continued there (see RetryState.sameCanContinue). */
@@ -671,7 +685,7 @@ export class RequestDriver {
       order: this.ticket.n,
       candidates: this.plan?.candidates ?? [],
       skip: this.untakeable,
-      toolCallsSent: this.session?.unprefillable === true,
+      toolCallsSent: this.session?.unprefillable === true || (cmd.committed && this.formatted()),
       freshAnswer: this.session?.freshAnswer === true,
       maxLatencyMs: this.call.hints.maxLatencyMs,
       estTokens: this.est,

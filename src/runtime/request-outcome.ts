@@ -39,6 +39,8 @@ export interface FailureInput {
   clientDeadline?: boolean;
   /** The client's max_tokens, when a stream cut after delivering all of it was not continued (null otherwise). */
   capCut?: number | null;
+  /** The answer is held to a JSON format, so a stream that had begun was not continued (request-driver.ts `formatted`). */
+  formattedCut?: boolean;
   /** The prompt holds a part whose size it does not show (a PDF, a file by id, a URL), reserved at the model's context window. */
   unboundedPrompt?: boolean;
   /**
@@ -249,9 +251,11 @@ function exhausted(inp: FailureInput): Outcome {
   const begun =
     capCut !== null
       ? `; the stream had delivered all of max_tokens (${capCut}), so it was not continued`
-      : ctx.committed
-        ? '; the stream had begun, and no other candidate could continue it (a stream that sent a tool call or a refusal, or a relayed one, cannot be continued; a continuation needs a `prefill` model)'
-        : '';
+      : ctx.committed && inp.formattedCut === true
+        ? '; the stream had begun, and its answer is held to a JSON format (response_format), which a continuation from the text delivered cannot keep, so it was not continued'
+        : ctx.committed
+          ? '; the stream had begun, and no other candidate could continue it (a stream that sent a tool call or a refusal, or a relayed one, cannot be continued; a continuation needs a `prefill` model)'
+          : '';
   // Another model was left for money (a committed stream's continuation too): the cause an operator looks for.
   const money = ctx.refusal
     ? `; another model was refused for money: ${refusalError(ctx.refusal, inp.maxCostUsd, inp.api, inp.keyed === true, ctx.spentNano > 0, Date.now(), inp.unboundedPrompt === true).message}`

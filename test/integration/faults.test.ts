@@ -719,6 +719,55 @@ describe("a continued stream keeps the client's max_tokens", () => {
   });
 });
 
+describe('a stream held to a JSON format, cut mid-answer', () => {
+  it('is not continued without its format (a prefill holds to no schema): it ends with its error, never a clean finish on JSON that does not close', async () => {
+    await ready(EP.gpt, EP.claude);
+    await sim.setFault(GPT, { kind: 'cut', afterTokens: 3 });
+    const schema = { type: 'object', properties: { a: { type: 'string' } }, required: ['a'], additionalProperties: false };
+    const raw = await rawStream(sc, {
+      model: GPT,
+      max_tokens: 100,
+      response_format: { type: 'json_schema', json_schema: { name: 'x', strict: true, schema } },
+      messages: [{ role: 'user', content: prompt('json cut') }],
+    });
+    expect(raw.status).toBe(200);
+    // No continuation was asked for (it went to Claude as a prefill, without output_config, and ended 'stop').
+    expect(hits(await sim.log(), CLAUDE_UP)).toEqual([]);
+    expect(raw.events.filter((e) => /"finish_reason":"(length|stop)"/.test(e))).toHaveLength(0);
+    expect(raw.events.at(-1)).not.toBe('[DONE]');
+    const err = raw.events.find((e) => /"error"/.test(e)) ?? '{}';
+    expect(JSON.parse(err)).toMatchObject({ error: { code: 'upstream_error' } });
+    expect(err).toContain('held to a JSON format (response_format)');
+    // The Responses API alike: no response.completed on the cut JSON.
+    await sim.setFault(GPT, { kind: 'cut', afterTokens: 3 });
+    const client = new OpenAI({ baseURL: `${sc.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    const events: string[] = [];
+    const stream = await client.responses.create({
+      model: GPT,
+      input: prompt('responses json cut'),
+      stream: true,
+      text: { format: { type: 'json_schema', name: 'x', strict: true, schema } },
+    });
+    await expect(
+      (async () => {
+        for await (const e of stream) events.push(e.type);
+      })(),
+    ).resolves.toBeUndefined();
+    expect(events).not.toContain('response.completed');
+    expect(events.at(-1)).toBe('response.failed');
+    expect(hits(await sim.log(), CLAUDE_UP)).toEqual([]);
+    // Cut before any of its text was shown, it is still given whole by another model (nothing to continue).
+    await sim.setFault(GPT, { kind: 'cut', afterTokens: 0 });
+    const fresh = await rawStream(sc, {
+      model: GPT,
+      max_tokens: 100,
+      response_format: { type: 'json_schema', json_schema: { name: 'x', strict: true, schema } },
+      messages: [{ role: 'user', content: prompt('json cut before content') }],
+    });
+    expect(JSON.parse(contentOf(fresh.events))).toHaveProperty('a');
+  });
+});
+
 describe('a Messages stream continued on Claude that stops at a stop sequence', () => {
   it("ends with stop_reason stop_sequence and the sequence, as Claude said (it was end_turn: the chat form's finish 'stop' lost it)", async () => {
     await ready(EP.gpt, EP.claude);
