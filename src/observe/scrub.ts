@@ -157,10 +157,12 @@ function scrubMasked(text: string): string {
     let end = -1;
     for (const secret of maskable) {
       // The word before the mask and the one after it, read no further than the secret is long.
+      // Neither crosses another mask's dots (no key has two dots in a row): "ab..ab..ab.." read each
+      // head back across every mask before it, a secret's length a run (182 ms on 256 KB).
       let h = a;
-      while (h > from && a - h <= secret.length && KEY_CHAR.test(text[h - 1]!)) h--;
+      while (h > from && a - h <= secret.length && KEY_CHAR.test(text[h - 1]!) && !(text[h - 1] === '.' && text[h - 2] === '.')) h--;
       let t = b;
-      while (t < text.length && t - b <= secret.length && KEY_CHAR.test(text[t]!)) t++;
+      while (t < text.length && t - b <= secret.length && KEY_CHAR.test(text[t]!) && !(text[t] === '.' && text[t + 1] === '.')) t++;
       // Without punctuation a sentence puts around a key ("key proj.Ab12...mnOPQ." ends a sentence).
       const headWord = text.slice(h, a);
       const tailWord = text.slice(b, t);
