@@ -72,7 +72,7 @@ export interface RuntimeCore {
   /** Latency and load of a model's best endpoint, for the routing strategies. */
   modelStats(model: string): { latencyMs: number; inFlight: number };
   /** Seconds until the earliest of these models' endpoints may take traffic again. */
-  retryAfterSeconds(models: string[], takes?: (h: EndpointHandle) => boolean): number;
+  retryAfterSeconds(models: string[], takes?: (h: EndpointHandle) => boolean, estTokens?: number): number;
   /** What happened to one of an endpoint's requests (dispatched, answered, failed): to its actor, or as bookkeeping in place (src/runtime/endpoints.ts `recordOn`). */
   endpointEvent(h: EndpointHandle, ev: EndpointEvent): void;
   /** Journal a request's attempt before it is sent (a lone process; see LedgerStore.hold): send it once the promise, if any, resolves. */

@@ -96,6 +96,8 @@ export class RequestDriver {
    */
   private answerUsage: Usage = NO_USAGE;
   private ttftMs: number | null = null;
+  /** When the attempt in flight was sent: its time to first token is counted from the request's arrival (requestTtft). */
+  private attemptAt = 0;
   /** Models passed over because their worst case is above x-switchyard-max-cost-usd (named in the reason). */
   private readonly overCost: string[] = [];
   /** `model over budget <id>` for each reservation a budget refused (named in the reason). */
@@ -335,7 +337,7 @@ export class RequestDriver {
       formattedCut: this.session?.freshAnswer !== true && this.session?.unprefillable !== true && this.formatted(),
       unboundedPrompt: ctx.refusal !== null && this.bound(null) === Infinity,
       clientDeadline: this.call.hints.timeoutMs != null,
-      retryAfterSeconds: () => this.rt.retryAfterSeconds(this.waitedFor(), this.takes()),
+      retryAfterSeconds: () => this.rt.retryAfterSeconds(this.waitedFor(), this.takes(), this.est),
       allOpenSeconds: () => this.allOpenSeconds(),
       unavailable: () => (this.plan ? this.unavailable(this.plan.candidates, [], this.rt.now()) : []),
       heldForOverload: () => (this.plan?.candidates ?? []).some((m) => (this.rt.byModel.get(m) ?? []).some((h) => heldForOverload(h, this.rt.now()))),
@@ -402,7 +404,7 @@ export class RequestDriver {
     if (out.error.code !== 'budget_exceeded' || !this.plan) return out;
     const down = this.unavailable(this.plan.candidates, this.slowAhead(null), this.rt.now());
     if (down.length === 0) return out;
-    const after = this.rt.retryAfterSeconds(this.waitedFor(), this.takes());
+    const after = this.rt.retryAfterSeconds(this.waitedFor(), this.takes(), this.est);
     const headers: Record<string, string> =
       after > MAX_SDK_RETRY_AFTER_S ? { 'retry-after': String(after), 'x-should-retry': 'false' } : { 'retry-after': String(after) };
     return {
@@ -863,6 +865,7 @@ export class RequestDriver {
     );
     const prefill = continuation && session ? session.delivered : null;
     if (!continuation) this.answerUsage = NO_USAGE;
+    this.attemptAt = this.rt.now();
     const attempt = runAttempt(
       {
         h,
@@ -906,6 +909,17 @@ export class RequestDriver {
     if (this.sink.native === undefined || h.adapter.kind !== 'anthropic') return false;
     if (nativeOf(this.call.body)?.kind !== 'anthropic-messages') return false;
     return !(this.session?.committed ?? false);
+  }
+
+  /**
+   * The request's time to first token: from its arrival to the first content the client got, an
+   * attempt's own (`ttftMs`, from when it was sent) plus what came before it — the queue, earlier
+   * attempts, backoffs. The ledger's `ttft_ms` and the time-to-first-token metric are the client's
+   * wait: a migrant round found a stream failed over after a 3 s first-token timeout recorded at 24 ms.
+   * (The endpoint's own statistics keep the attempt's.)
+   */
+  private requestTtft(attemptTtft: number | null): number | null {
+    return attemptTtft === null ? null : Math.max(0, this.attemptAt - this.call.receivedAt) + attemptTtft;
   }
 
   /** The output cap an attempt on `h` is sent (and reserved for): outputCap, less a continuation's prefill. */
@@ -1048,7 +1062,7 @@ export class RequestDriver {
     const cost = costOf(usage, h.modelCfg.price).totalNano;
     this.bill(h, cost);
     this.addUsage(usage);
-    this.ttftMs ??= ok.ttftMs;
+    this.ttftMs ??= this.requestTtft(ok.ttftMs);
     this.completion = ok.completion;
     this.completionText = ok.completionText;
     this.native = ok.native;
@@ -1163,7 +1177,7 @@ export class RequestDriver {
         this.bill(h, partialCostNano);
         if (!err.usage || (!final && guess.completionTokens > err.usage.completionTokens)) this.estimated = true;
         this.addUsage(usage);
-        this.ttftMs ??= err.ttftMs;
+        this.ttftMs ??= this.requestTtft(err.ttftMs);
       }
     } else {
       // A bad answer in an answer's shape that reported no usable counts: its prompt, estimated (it was $0; reported counts are billed above).

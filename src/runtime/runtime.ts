@@ -19,7 +19,17 @@ import type { ChatCall, ChatSink } from './api.js';
 import { SwitchyardError } from '../errors.js';
 import { ActorBudgetStore, budgetLimits, periodStarts, type BudgetStore } from './budget.js';
 import type { RequestRecord, RuntimeCore } from './core.js';
-import { endpointSettings, fingerprint, providerHeaders, pickLatencyOf, poolFor, recordOn, type EndpointActor, type EndpointHandle } from './endpoints.js';
+import {
+  availability,
+  endpointSettings,
+  fingerprint,
+  providerHeaders,
+  pickLatencyOf,
+  poolFor,
+  recordOn,
+  type EndpointActor,
+  type EndpointHandle,
+} from './endpoints.js';
 import { CapacityQueue } from './queue.js';
 import { exactPromptCount } from './request-prep.js';
 import { pickEndpoint, type PickContext, type PickRequest, type PickResult } from './pick.js';
@@ -402,14 +412,17 @@ export class Runtime implements RuntimeCore {
     return best;
   }
 
-  retryAfterSeconds(models: string[], takes?: (h: EndpointHandle) => boolean): number {
+  retryAfterSeconds(models: string[], takes?: (h: EndpointHandle) => boolean, estTokens = 0): number {
     const now = this.now();
     let earliest = Infinity;
     for (const m of models) {
       for (const h of this.byModel.get(m) ?? []) {
         // An endpoint that could not take the request anyway (over its latency wish) frees nothing for it.
         if (takes !== undefined && !takes(h)) continue;
-        const at = h.actor.getSnapshot().context.retryAt;
+        // When its rpm or tpm window has room for this request (a tpm window with room left, too
+        // little for it, sets no retryAt: a migrant round got retry-after 1 for a 5 s wait).
+        const a = availability(h, now, estTokens);
+        const at = (a.ok ? null : a.freeAt) ?? h.actor.getSnapshot().context.retryAt;
         earliest = Math.min(earliest, at ?? now + 1000);
       }
     }

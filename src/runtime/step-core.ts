@@ -91,8 +91,8 @@ export class StepCore implements RuntimeCore {
   modelStats(model: string): { latencyMs: number; inFlight: number } {
     return this.rt.modelStats(model);
   }
-  retryAfterSeconds(models: string[], takes?: (h: EndpointHandle) => boolean): number {
-    return this.rt.retryAfterSeconds(models, takes);
+  retryAfterSeconds(models: string[], takes?: (h: EndpointHandle) => boolean, estTokens?: number): number {
+    return this.rt.retryAfterSeconds(models, takes, estTokens);
   }
   endpointEvent(h: Parameters<RuntimeCore['endpointEvent']>[0], ev: Parameters<RuntimeCore['endpointEvent']>[1]): void {
     this.rt.endpointEvent(h, ev);

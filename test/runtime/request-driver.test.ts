@@ -216,6 +216,19 @@ describe('request driver on a simulated clock', () => {
     expect([sink.status, sink.headers['x-switchyard-attempts'], upstreamCalls('up-a')]).toEqual([200, '2', 2]);
   });
 
+  it("a stream's time to first token is the client's wait from its arrival: a 503's 2 s before the retry's first content counts (ledger ttft_ms; it was the last attempt's alone)", async () => {
+    const r = await runtime();
+    sim.setFault('up-a', { kind: 'http_error', status: 503, retryAfterSec: 2, times: 1 });
+    const { sink, done } = start(r, { stream: true, max_tokens: 20 });
+    await waitsFor(2000);
+    clock.advance(2000);
+    await done;
+    expect([sink.status, upstreamCalls('up-a')]).toEqual([200, 2]);
+    const [row] = await ledger.rows({ requestId: `req-${n}` });
+    expect(row?.ttftMs).toBeGreaterThanOrEqual(2000);
+    expect(row!.ttftMs!).toBeLessThanOrEqual(row!.latencyMs);
+  });
+
   it("a shared store's closed gate reserved nothing: the request picks again and is sent only on a real grant, even though the endpoint looks open", async () => {
     const r = await runtime();
     const budget = r.budget;
@@ -915,6 +928,22 @@ describe('request driver on a simulated clock', () => {
     const second = start(r, { model: 'b' });
     await second.done;
     expect([second.sink.status, second.sink.error?.code, second.sink.error?.headers['retry-after']]).toEqual([503, 'no_endpoint_available', '60']);
+  });
+
+  it('capacity: a tpm window with room left, too little for the request, answers retry-after for when it has room (a migrant round: it said 1 for a 5 s wait)', async () => {
+    // The window frees after the deadline, so the 503 comes at once (it waited otherwise).
+    const r = await runtime({ requestTimeoutMs: 1_000 }, { tpm: 150 });
+    await start(r, { model: 'b', max_tokens: 100 }).done;
+    const second = start(r, { model: 'b', max_tokens: 130 });
+    await second.done;
+    expect([second.sink.status, second.sink.error?.code]).toEqual([503, 'no_endpoint_available']);
+    const m = /tpm window has (\d+) of 150 tokens free, this request needs ~(\d+)/.exec(second.sink.error?.message ?? '');
+    expect(m).not.toBeNull();
+    const [free, needs] = [Number(m![1]), Number(m![2])];
+    // GCRA: the window refills at 150 tokens a minute, so what is missing comes back in (needs − free) / 150 min.
+    const wait = Math.ceil(((needs - free) * 60) / 150);
+    expect(wait).toBeGreaterThan(1);
+    expect(Number(second.sink.error?.headers['retry-after'])).toBe(wait);
   });
 
   it('a JSON attempt its client leaves once the upstream has it settles at what it was reserved for (estimated), not at $0', async () => {
