@@ -333,7 +333,15 @@ const TIMEOUTS =
   "switchyard's time limits are resilience.requestTimeoutMs (the whole request) and headersTimeoutMs, firstTokenTimeoutMs, idleTimeoutMs (an attempt's), in milliseconds";
 const RETRIES = 'retries are resilience.retry.maxAttempts (on one endpoint) and resilience.retry.maxTotalAttempts (in all)';
 const LITELLM_FILE = "this is a LiteLLM proxy config: switchyard's has providers: and models: (README, Config reference)";
+const BUDGETS = 'budgets are budget.limits, a line each: { scope: global | key | model, key: <auth.keys id> or model: <id>, period: day | month | total, usd }';
 const FROM_OTHER_GATEWAYS: Readonly<Record<string, string>> = {
+  max_budget: BUDGETS,
+  budget_duration: BUDGETS,
+  soft_budget: BUDGETS,
+  rpm_limit: "a client key's requests a minute are auth.keys[].rpm; an endpoint's, models.<id>.endpoints[].rpm",
+  tpm_limit: "tokens a minute are an endpoint's limit, models.<id>.endpoints[].tpm (a client key is limited by rpm only)",
+  fallbacks: 'a model\'s fallbacks are models.<id>.fallbacks; a named chain of models is routing.routes.<name> (asked for as model "route/<name>")',
+  routing_strategy: "the order among a tier's models and a model's endpoints is routing.strategy: cost, latency or weighted",
   timeout: TIMEOUTS,
   request_timeout: TIMEOUTS,
   num_retries: RETRIES,
@@ -366,6 +374,8 @@ function unknownKeyHint(key: string, known: string[] | null): string {
   // A client key's tokens a minute: no such cap (its limit is rpm); an endpoint has one.
   if (key === 'tpm' && known.includes('rpm'))
     return ` (a client key is limited by rpm only; tokens a minute are an endpoint's limit, models.<id>.endpoints[].tpm)`;
+  // A model's rpm or tpm (LiteLLM's deployment limits): each endpoint has its own.
+  if ((key === 'rpm' || key === 'tpm') && known.includes('endpoints')) return ` (a limit of each endpoint: models.<id>.endpoints[].${key})`;
   const other = Object.hasOwn(FROM_OTHER_GATEWAYS, key) ? FROM_OTHER_GATEWAYS[key] : undefined;
   if (other !== undefined) return ` (${other})`;
   const near = nearest(key, known);

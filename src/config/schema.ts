@@ -773,6 +773,13 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
     // A request's `model` reads "auto" and "route/<name>" before the catalogue: such a model could never be asked for.
     if (name === 'auto')
       ctx.addIssue({ code: 'custom', path: ['models', name], message: '"auto" is reserved (model "auto" lets switchyard choose): give this model another id' });
+    // The name spend and metrics give requests that had no model: a model so named would be counted with them.
+    if (name === '(none)' || name === 'none')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['models', name],
+        message: `"${name}" is what /switchyard/spend ("(none)") and /metrics ("none") call requests that had no model (refused before one was chosen): give this model another id`,
+      });
     if (name.startsWith('route/'))
       ctx.addIssue({
         code: 'custom',

@@ -397,6 +397,24 @@ describe('error messages', () => {
     expect(errs.find((e) => e.includes('"num_retries"'))).toContain('resilience.retry.maxAttempts');
     expect(errs.find((e) => e.includes('"allowed_fails"'))).toContain('resilience.failureThreshold');
     expect(errs.find((e) => e.includes('"cooldown_time"'))).toContain('resilience.recoveryMs');
+    // Budgets, a key's limits, fallbacks and strategy as LiteLLM writes them (a migrant round: each said only "expected one of …").
+    const more = rawDefaults() as Record<string, unknown>;
+    more.auth = { keys: [{ id: 'team-a', keyEnv: 'TEAM_A_KEY', max_budget: 5, budget_duration: '30d', rpm_limit: 10 }] };
+    more.budget = { max_budget: 100 };
+    more.routing = { fallbacks: [{ 'gpt-4.1': ['claude-sonnet-4.5'] }], routing_strategy: 'latency-based-routing' };
+    const models = more.models as Record<string, Record<string, unknown>>;
+    models['gpt-4.1']!.rpm = 100;
+    models['gpt-4.1']!.tpm = 100_000;
+    const said = errors(validateConfig(more)).join('\n');
+    expect(said).toContain(
+      '"max_budget" (budgets are budget.limits, a line each: { scope: global | key | model, key: <auth.keys id> or model: <id>, period: day | month | total, usd })',
+    );
+    expect(said).toContain('"budget_duration" (budgets are budget.limits');
+    expect(said).toContain('"rpm_limit" (a client key\'s requests a minute are auth.keys[].rpm');
+    expect(said).toMatch(/^budget: unknown key "max_budget" \(budgets are budget\.limits/m);
+    expect(said).toContain('"fallbacks" (a model\'s fallbacks are models.<id>.fallbacks');
+    expect(said).toContain('"routing_strategy" (the order among a tier\'s models and a model\'s endpoints is routing.strategy');
+    expect(said).toContain('"rpm" (a limit of each endpoint: models.<id>.endpoints[].rpm), "tpm" (a limit of each endpoint: models.<id>.endpoints[].tpm)');
     // A LiteLLM proxy config file: said so, not only "not a switchyard config".
     expect(errors(validateConfig({ model_list: [{ model_name: 'gpt-4.1' }], litellm_settings: {} }))).toEqual([
       '(root): this is a LiteLLM proxy config: switchyard\'s has providers: and models: (README, Config reference) (its top-level key "model_list" is LiteLLM\'s)',
@@ -759,6 +777,19 @@ describe('error messages', () => {
       'models.auto: "auto" is reserved (model "auto" lets switchyard choose): give this model another id',
       'models.route/fast: a model id cannot start with "route/" (model "route/<name>" names a route): give this model another id, or make it a route under routing.routes',
     ]);
+  });
+
+  it('refuses the model ids spend and metrics give requests with no model: "(none)" and "none" (a migrant round: its requests merged with refused ones)', () => {
+    for (const id of ['(none)', 'none']) {
+      const raw = rawDefaults();
+      const models = at(raw, 'models');
+      models[id] = structuredClone(models['deepseek-v3.2']);
+      at(models, id).endpoints = [{ id: 'z', provider: 'deepseek', upstreamModel: 'deepseek-chat' }];
+      delete at(models, id).aliases;
+      expect(errors(validateConfig(raw)), id).toEqual([
+        `models.${id}: "${id}" is what /switchyard/spend ("(none)") and /metrics ("none") call requests that had no model (refused before one was chosen): give this model another id`,
+      ]);
+    }
   });
 
   it("aliases: a name of one model only, never a model id, auto or a route; the built-in catalogue names Anthropic's own ids", () => {
