@@ -1764,6 +1764,21 @@ describe('application traffic (an app round): the app’s system prompt and past
     expect(fu('Between 1990-2000 the town grew', 'math:magnitude')).toBeGreaterThan(0);
   });
 
+  it('the pasted-text reading is linear on hostile input: many open tags with one close, long asks, long whitespace (a lazy regex took 1.8 s on 120 KB)', () => {
+    for (const text of [
+      `${'<a>'.repeat(80_000)} word word word</b>`,
+      `${'<doc x="1">\n'.repeat(40_000)}</doc`,
+      `Summarise the text${' '.repeat(400_000)}x\n\n${'word '.repeat(200)}`,
+      `${'word '.repeat(100)}\n\nQuestion${' '.repeat(400_000)}:`,
+      'one two three\n\n'.repeat(50_000),
+    ]) {
+      const t0 = performance.now();
+      scoreRequest(user(text));
+      // A generous bound (a denial-of-service test): linear work on these is a few milliseconds.
+      expect(performance.now() - t0, text.slice(0, 40)).toBeLessThan(1000);
+    }
+  });
+
   it('tools weigh less than a tier on their own (an agent sends them with every turn)', () => {
     const TOOLS = [{ type: 'function', function: { name: 'get_order', parameters: { type: 'object', properties: { id: { type: 'string' } } } } }];
     const ask = "Where's my order 55102?";
