@@ -3,6 +3,7 @@
  * structure features from the body, the explanation, thresholds → tier, and the property that
  * adding a code block or a math derivation never lowers the score.
  */
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { autoThresholds, classify } from '../../src/routing/classify.js';
@@ -1777,6 +1778,16 @@ describe('application traffic (an app round): the app’s system prompt and past
       // A generous bound (a denial-of-service test): linear work on these is a few milliseconds.
       expect(performance.now() - t0, text.slice(0, 40)).toBeLessThan(1000);
     }
+  });
+
+  it("on the app rounds' 192 requests (bench/data/app-traffic.json), none its author marked high_quality goes fast_cheap (bench/app-traffic.ts prints the rest)", () => {
+    const data = JSON.parse(readFileSync(new URL('../../bench/data/app-traffic.json', import.meta.url), 'utf8')) as {
+      rounds: Array<{ cases: Array<{ id: string; expected: string; request: RouteRequest }> }>;
+    };
+    const cases = data.rounds.flatMap((r) => r.cases);
+    expect(cases.length).toBe(192);
+    const lost = cases.filter((c) => c.expected === 'high_quality' && tier(c.request) === 'fast_cheap').map((c) => c.id);
+    expect(lost).toEqual([]);
   });
 
   it('tools weigh less than a tier on their own (an agent sends them with every turn)', () => {
