@@ -334,7 +334,12 @@ const TIMEOUTS =
 const RETRIES = 'retries are resilience.retry.maxAttempts (on one endpoint) and resilience.retry.maxTotalAttempts (in all)';
 const LITELLM_FILE = "this is a LiteLLM proxy config: switchyard's has providers: and models: (README, Config reference)";
 const BUDGETS = 'budgets are budget.limits, a line each: { scope: global | key | model, key: <auth.keys id> or model: <id>, period: day | month | total, usd }';
+const PER_TOKEN = 'prices are USD per million tokens: price.inputPerMTok, outputPerMTok, cachedInputPerMTok, cacheWritePerMTok (a per-token price × 1,000,000)';
 const FROM_OTHER_GATEWAYS: Readonly<Record<string, string>> = {
+  input_cost_per_token: PER_TOKEN,
+  output_cost_per_token: PER_TOKEN,
+  cache_read_input_token_cost: PER_TOKEN,
+  cache_creation_input_token_cost: PER_TOKEN,
   max_budget: BUDGETS,
   budget_duration: BUDGETS,
   soft_budget: BUDGETS,

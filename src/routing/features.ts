@@ -172,6 +172,8 @@ function scanTurns(req: RouteRequest): Turns {
 }
 
 const EXTRACTION_KIND = KINDS.indexOf('extraction');
+const MATH_KIND = KINDS.indexOf('math');
+const REASONING_KIND = KINDS.indexOf('reasoning');
 const TRANSLATION_KIND = KINDS.indexOf('translation');
 const WRITING_KIND = KINDS.indexOf('writing');
 const EXPLAIN_KIND = KINDS.indexOf('explain');
@@ -185,6 +187,9 @@ const HOW_MUCH = /\bhow\s+(?:many|much|long|old|often|far|big|large)\b|\bwie\s+(
  */
 function ownTask(ask: TextCounts, text: string): boolean {
   const k = ask.kindHits;
+  // An ask that works the pasted text out ("What is the maximum? Prove it.", "Solve it", "estimate …,
+  // show your working") makes it the task: a re-test round found such a problem read as context (balanced).
+  if (k[MATH_KIND]! > 0 || k[MULTISTEP_KIND]! > 0 || k[REASONING_KIND]! > 0) return false;
   return ask.identifyWords > 0 || k[EXTRACTION_KIND]! > 0 || k[TRANSLATION_KIND]! > 0 || k[WRITING_KIND]! > 0 || k[EXPLAIN_KIND]! > 0 || HOW_MUCH.test(text);
 }
 

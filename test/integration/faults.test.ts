@@ -748,13 +748,19 @@ describe('a stream held to a JSON format, cut mid-answer', () => {
       stream: true,
       text: { format: { type: 'json_schema', name: 'x', strict: true, schema } },
     });
+    let failedWith = '';
     await expect(
       (async () => {
-        for await (const e of stream) events.push(e.type);
+        for await (const e of stream) {
+          events.push(e.type);
+          if (e.type === 'response.failed') failedWith = e.response.error?.message ?? '';
+        }
       })(),
     ).resolves.toBeUndefined();
     expect(events).not.toContain('response.completed');
     expect(events.at(-1)).toBe('response.failed');
+    // It names the field the client sent (it said response_format on every API).
+    expect(failedWith).toContain('held to a JSON format (text.format)');
     expect(hits(await sim.log(), CLAUDE_UP)).toEqual([]);
     // Cut before any of its text was shown, it is still given whole by another model (nothing to continue).
     await sim.setFault(GPT, { kind: 'cut', afterTokens: 0 });

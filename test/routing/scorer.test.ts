@@ -1734,6 +1734,8 @@ describe('application traffic (an app round): the app’s system prompt and past
       `<homework>\n${homework}\n</homework>\n\nCan you do this?`,
       `Is the claim in the passage below true? Prove it.\n\n${homework}`,
       `How should we fix the problem described in this document?\n\n<document>${homework}</document>`,
+      // An ask of its own that works the text out is no lookup: the text is the task (a second re-test round: balanced).
+      `<problem>\n${homework}\n</problem>\nWhat is the largest rate? Prove it.`,
     ]) {
       expect(f(user(text), 'struct:sentences'), text).toBe(sentences(text));
       expect(tier(user(text)), text).toBe('high_quality');

@@ -404,6 +404,7 @@ describe('error messages', () => {
     more.routing = { fallbacks: [{ 'gpt-4.1': ['claude-sonnet-4.5'] }], routing_strategy: 'latency-based-routing' };
     const models = more.models as Record<string, Record<string, unknown>>;
     models['gpt-4.1']!.rpm = 100;
+    models['gpt-4.1']!.price = { input_cost_per_token: 0.000002, output_cost_per_token: 0.000008 };
     models['gpt-4.1']!.tpm = 100_000;
     const said = errors(validateConfig(more)).join('\n');
     expect(said).toContain(
@@ -415,6 +416,7 @@ describe('error messages', () => {
     expect(said).toContain('"fallbacks" (a model\'s fallbacks are models.<id>.fallbacks');
     expect(said).toContain('"routing_strategy" (the order among a tier\'s models and a model\'s endpoints is routing.strategy');
     expect(said).toContain('"rpm" (a limit of each endpoint: models.<id>.endpoints[].rpm), "tpm" (a limit of each endpoint: models.<id>.endpoints[].tpm)');
+    expect(said).toContain('"input_cost_per_token" (prices are USD per million tokens: price.inputPerMTok, outputPerMTok');
     // A LiteLLM proxy config file: said so, not only "not a switchyard config".
     expect(errors(validateConfig({ model_list: [{ model_name: 'gpt-4.1' }], litellm_settings: {} }))).toEqual([
       '(root): this is a LiteLLM proxy config: switchyard\'s has providers: and models: (README, Config reference) (its top-level key "model_list" is LiteLLM\'s)',
