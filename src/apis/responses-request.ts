@@ -253,11 +253,13 @@ function toolChoice(v: unknown, declared: string[]): unknown {
     if (v.mode !== 'auto' && v.mode !== 'required') throw unsupported('tool_choice.mode', 'expected "auto" or "required"');
     const list = arrayOf(v.tools, 'tool_choice.tools');
     if (list.length === 0) throw unsupported('tool_choice.tools', 'expected at least one tool, {type: "function", name}');
+    // A set, not a list searched per entry: N entries over N tools was quadratic (40,000: 2.6 s).
+    const known = new Set(declared);
     const tools = list.map((t, i) => {
       const at = `tool_choice.tools[${i}]`;
       if (!isObj(t) || t.type !== 'function') throw unsupported(`${at}.type`, 'expected "function" (only function tools are served on /v1/responses)');
       const name = str(t.name, `${at}.name`);
-      if (!declared.includes(name)) throw unknownTool(at, name, declared);
+      if (!known.has(name)) throw unknownTool(at, name, declared);
       return { type: 'function', function: { name } };
     });
     return { type: 'allowed_tools', allowed_tools: { mode: v.mode, tools } };

@@ -197,11 +197,16 @@ function clipStrings(v: unknown): unknown {
 export function capturedJson(messages: Json[]): { json: string; clipped: boolean } {
   const whole = JSON.stringify(messages);
   if (whole.length <= MAX_CAPTURED_CHARS) return { json: whole, clipped: false };
-  const short = messages.map(clipStrings);
-  for (let from = 0; from < short.length; from++) {
-    const json = JSON.stringify(short.slice(from));
-    if (json.length <= MAX_CAPTURED_CHARS) return { json, clipped: true };
+  // Each message written once, the newest kept while they fit: re-writing the rest for every message
+  // left out was quadratic (8,000 short messages: 13.7 s on the event loop).
+  const parts = messages.map((m) => JSON.stringify(clipStrings(m)) ?? 'null');
+  let size = 2;
+  let from = parts.length;
+  while (from > 0 && size + parts[from - 1]!.length + (from < parts.length ? 1 : 0) <= MAX_CAPTURED_CHARS) {
+    size += parts[from - 1]!.length + (from < parts.length ? 1 : 0);
+    from--;
   }
+  if (from < parts.length) return { json: `[${parts.slice(from).join(',')}]`, clipped: true };
   return { json: JSON.stringify([{ role: 'user', parts: [{ type: 'text', content: '[content over 32 KiB left out]' }] }]), clipped: true };
 }
 

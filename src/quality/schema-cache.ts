@@ -63,7 +63,7 @@ function quantifierAt(pattern: string, i: number): { min: number; max: number; c
  * `{n,m}` with more than one repetition) whose body holds a choice (a quantifier or `|`):
  * `(a+)+`, `(a|a)*`, `(.?){24}`, `(?:(?:.?){9}){3}`, `(.|.){30}`; more than
  * {@link MAX_UNBOUNDED_QUANTIFIERS} unbounded quantifiers (polynomial); bounded ones that
- * multiply to more than {@link MAX_BOUNDED_PATHS} paths.
+ * multiply to more than {@link MAX_BOUNDED_PATHS} paths; any back-reference.
  */
 export function riskyPattern(pattern: string): boolean {
   const stack: Array<{ risky: boolean }> = [];
@@ -72,6 +72,10 @@ export function riskyPattern(pattern: string): boolean {
   for (let i = 0; i < pattern.length; i++) {
     const ch = pattern[i]!;
     if (ch === '\\') {
+      // A back-reference (`\1`, `\k<name>`) makes matching no longer regular: `^(.*)(.*)\1$` with two
+      // unbounded quantifiers ran in cubic time (8,000 characters: 16 s on the event loop).
+      const next = pattern[i + 1];
+      if (next !== undefined && ((next >= '1' && next <= '9') || next === 'k')) return true;
       i++;
       continue;
     }

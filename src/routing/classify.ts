@@ -6,7 +6,7 @@ import { nativeOf } from '../apis/native.js';
 import { own } from '../config/lookup.js';
 import type { AutoConfig, ClassifierConfig, Tier, Capability } from '../config/schema.js';
 import { TIERS } from '../config/schema.js';
-import type { RouteRequest } from './features.js';
+import { composed, type RouteRequest } from './features.js';
 import { DEFAULT_MODEL, explain, scoreRequest, thresholdForShare, tierForScore, type RouterModel, type Thresholds } from './scorer.js';
 
 export interface ClassifyInput {
@@ -119,7 +119,7 @@ function keywordRegex(words: readonly string[]): RegExp {
 export function keywordHits(text: string, words: readonly string[]): string[] {
   if (words.length === 0 || text.length === 0) return [];
   const hits: string[] = [];
-  for (const m of text.normalize('NFC').matchAll(keywordRegex(words))) hits.push(m[0].toLowerCase());
+  for (const m of composed(text).matchAll(keywordRegex(words))) hits.push(m[0].toLowerCase());
   return hits;
 }
 

@@ -9,6 +9,14 @@ import { describe, expect, it } from 'vitest';
 import { ClientKeys, trimEndSpaceTab } from '../../src/http/auth.js';
 import { parseTarget } from '../../src/http/routes.js';
 import { configSchema } from '../../src/config/schema.js';
+import { parseChatBody } from '../../src/http/validate.js';
+import { translateResponses } from '../../src/apis/responses-request.js';
+import { translateMessages } from '../../src/apis/messages-request.js';
+import { riskyPattern } from '../../src/quality/schema-cache.js';
+import { scoreRequest } from '../../src/routing/scorer.js';
+import { keywordHits } from '../../src/routing/classify.js';
+import { registerSecrets, scrub } from '../../src/observe/scrub.js';
+import { capturedJson, MAX_CAPTURED_CHARS } from '../../src/observe/otel.js';
 
 const N = 20;
 
@@ -37,5 +45,87 @@ describe('linear in what a client sends', () => {
     expect(performance.now() - t0).toBeLessThan(1000);
     expect(() => keys.authenticate('Bearer the-real-client-key-0123 \t ')).not.toThrow();
     for (const s of ['', ' ', 'a \t', 'a b ', '\ta']) expect(trimEndSpaceTab(s)).toBe(s.replace(/[ \t]+$/, ''));
+  });
+});
+
+describe('linear in a request body, a schema, a prompt or an upstream error (a CPU denial-of-service round)', () => {
+  const timed = (fn: () => unknown): number => {
+    const t0 = performance.now();
+    fn();
+    return performance.now() - t0;
+  };
+  const N_TOOLS = 10_000;
+  const tools = Array.from({ length: N_TOOLS }, (_, i) => ({ type: 'function', function: { name: `t${i}`, parameters: { type: 'object' } } }));
+
+  it('chat tool_choice.allowed_tools naming the last of 10,000 tools 10,000 times (it was 18 s)', () => {
+    const last = { type: 'function', function: { name: `t${N_TOOLS - 1}` } };
+    const body = {
+      model: 'x',
+      messages: [{ role: 'user', content: 'hi' }],
+      tools,
+      tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: Array(N_TOOLS).fill(last) } },
+    };
+    expect(timed(() => parseChatBody(body))).toBeLessThan(1000);
+    const wrong = {
+      ...body,
+      tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'auto', tools: [{ type: 'function', function: { name: 'nope' } }] } },
+    };
+    expect(() => parseChatBody(wrong)).toThrow(/"nope" is not in 'tools'/);
+  });
+
+  it('Responses tool_choice allowed_tools over 40,000 tools (it was 2.6 s)', () => {
+    const n = 40_000;
+    const fns = Array.from({ length: n }, (_, i) => ({ type: 'function', name: `t${i}`, parameters: { type: 'object' } }));
+    const body = {
+      model: 'x',
+      input: 'hi',
+      tools: fns,
+      tool_choice: { type: 'allowed_tools', mode: 'auto', tools: Array(n).fill({ type: 'function', name: `t${n - 1}` }) },
+    };
+    expect(timed(() => translateResponses(body, []))).toBeLessThan(1000);
+  });
+
+  it('a Messages output_config.format schema of 40,000 properties with required in reverse order (it was 1 s)', () => {
+    const keys = Array.from({ length: 40_000 }, (_, i) => `p${i}`);
+    const schema = {
+      type: 'object',
+      additionalProperties: false,
+      properties: Object.fromEntries(keys.map((k) => [k, { type: 'string' }])),
+      required: [...keys].reverse(),
+    };
+    const body = { model: 'x', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }], output_config: { format: { type: 'json_schema', schema } } };
+    expect(timed(() => translateMessages(body))).toBeLessThan(1000);
+  });
+
+  it('a schema pattern with a back-reference is refused (^(.*)(.*)\\1$ ran in cubic time: 16 s on 8,000 characters)', () => {
+    for (const p of ['^(.*)(.*)\\1$', '^(?<a>x+)\\k<a>$', '(a)\\2']) expect(riskyPattern(p), p).toBe(true);
+    for (const p of ['^[\\1-\\3]+$', '^\\d{3}$', '^a\\.b$']) expect(riskyPattern(p), p).toBe(false);
+  });
+
+  it('a prompt of 64,000 combining marks of two classes is composed in bounded time, by the scorer and the keyword rule (ICU: 2.3 s)', () => {
+    const marks = `e${'\u0301'.repeat(32_000)}${'\u0316'.repeat(32_000)}`;
+    expect(timed(() => scoreRequest({ messages: [{ role: 'user', content: `Prove it ${marks}` }] }))).toBeLessThan(1000);
+    expect(timed(() => keywordHits(marks, ['proof']))).toBeLessThan(1000);
+    // Accents typed apart are still composed: "número" is the word it is.
+    expect(keywordHits('el nu\u0301mero', ['número'])).toEqual(['número']);
+  });
+
+  it('an upstream error of 64 KB of base64 not broken into lines is scrubbed in linear time (it was 10 s)', () => {
+    registerSecrets(['sk-qd-abcdefghijklmnopqrstuvwxyz0123456789']);
+    expect(timed(() => scrub(`Invalid input:\n${'QUJD'.repeat(16_000)} is not valid`))).toBeLessThan(1000);
+    // A wrapped secret is still found.
+    expect(scrub('key:\nsk-qd-abcdefghijklmnopqrst\nuvwxyz0123456789\nend')).not.toContain('uvwxyz0123456789');
+  });
+
+  it('captured content of 8,000 short messages keeps the newest in one pass (it was 13.7 s)', () => {
+    const messages = Array.from({ length: 8_000 }, (_, i) => ({ role: 'user', parts: [{ type: 'text', content: `message number ${i} ${'x'.repeat(40)}` }] }));
+    let out = { json: '', clipped: false };
+    expect(timed(() => (out = capturedJson(messages)))).toBeLessThan(1000);
+    expect(out.clipped).toBe(true);
+    expect(out.json.length).toBeLessThanOrEqual(MAX_CAPTURED_CHARS);
+    const kept = JSON.parse(out.json) as unknown[];
+    expect(kept.at(-1)).toEqual(messages.at(-1));
+    // The newest that fit, and no more: one more would not.
+    expect(JSON.stringify(messages.slice(messages.length - kept.length - 1)).length).toBeGreaterThan(MAX_CAPTURED_CHARS);
   });
 });
