@@ -173,7 +173,7 @@ export function checkAnswer(a: Answer, req: CheckRequest, s: CheckSettings, comp
 }
 
 /** `response_format` asks for JSON (json_object or json_schema). */
-function asksJson(rf: unknown): boolean {
+export function asksJson(rf: unknown): boolean {
   return isObj(rf) && (rf.type === 'json_object' || rf.type === 'json_schema');
 }
 

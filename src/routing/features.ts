@@ -154,24 +154,24 @@ function scanTurns(req: RouteRequest): Turns {
     texts.push(text);
     const parts = m.role === 'user' ? splitMaterial(text) : null;
     let pasted: TextCounts | null = null;
-    if (parts === null) scanText(text, t);
-    else {
+    if (parts !== null) {
       scanText(parts.ask, t);
-      pasted = emptyCounts();
-      scanText(parts.material, pasted);
+      if (ownTask(t, parts.ask)) {
+        pasted = emptyCounts();
+        scanText(parts.material, pasted);
+      }
       // Read apart only when the ask is a task of its own on prose: pasted code, a stack trace, a
       // table or LaTeX is the task's substance, and so is pasted text the ask only hands over ("Can
       // you do this?", "How should we fix the problem described in this document?", "Is the claim
       // in the passage below true? Prove it."): a re-test round found a calculus problem in tags and a
       // system design in a document sent to fast_cheap. Inline `code` marks in a Markdown document
       // are prose's (a reference with them was read whole: ask:api +0.45).
-      const marks = pasted.codePunct - backticks(parts.material);
-      if (!ownTask(t, parts.ask) || pasted.fences > 0 || marks * PROSE_PUNCT > pasted.words || pasted.latex > 0) {
-        t = emptyCounts();
-        scanText(text, t);
+      if (pasted !== null && (pasted.fences > 0 || (pasted.codePunct - backticks(parts.material)) * PROSE_PUNCT > pasted.words || pasted.latex > 0))
         pasted = null;
-      } else t.identifiers += pasted.identifiers;
+      if (pasted === null) t = emptyCounts();
+      else t.identifiers += pasted.identifiers;
     }
+    if (pasted === null) scanText(text, t);
     material.push(pasted);
     // A system prompt's "You are a …" gives the assistant its part; it asks for no role-play (nearly every production prompt begins so).
     if (instructions) t.kindHits[ROLEPLAY_KIND] = 0;

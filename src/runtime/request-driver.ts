@@ -41,6 +41,7 @@ import { countPrompt, estTokens, shownPromptTokens, switchyardHeaders } from './
 import { failureOutcome, MAX_SDK_RETRY_AFTER_S } from './request-outcome.js';
 import { sleepUntil } from './scheduler.js';
 import { Cancel } from './cancel.js';
+import { asksJson } from '../quality/checks.js';
 
 /** No notes (shared: a reason is built for every request). */
 const NONE: readonly string[] = Object.freeze([]);
@@ -492,8 +493,7 @@ export class RequestDriver {
    * schema and ended `completed` with JSON that did not close.
    */
   private formatted(): boolean {
-    const rf = (this.call.body as { response_format?: unknown }).response_format;
-    return typeof rf === 'object' && rf !== null && ((rf as { type?: unknown }).type === 'json_schema' || (rf as { type?: unknown }).type === 'json_object');
+    return asksJson((this.call.body as { response_format?: unknown }).response_format);
   }
 
   /** Whether a committed stream that broke on `h` could be continued there (see RetryState.sameCanContinue). */
