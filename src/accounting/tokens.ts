@@ -73,14 +73,7 @@ export function countTextTokens(text: string): number {
   let tokens = 0;
   let chars = 0;
   for (let i = 0; i < SAMPLE_WINDOWS; i++) {
-    // Each end at a whitespace where one is near (a word cut in two counts a token more), never
-    // half a surrogate pair.
-    let start = Math.floor(i * stride);
-    if (start > 0) start = nearSpace(text, start, 1);
-    if (isLowSurrogate(text.charCodeAt(start))) start++;
-    let end = Math.min(text.length, start + window);
-    if (end < text.length) end = nearSpace(text, end, -1);
-    if (end < text.length && isLowSurrogate(text.charCodeAt(end))) end--;
+    const { start, end } = windowOf(text, Math.floor(i * stride), window);
     const w = text.slice(start, end);
     tokens += countInPieces(w, count);
     chars += w.length;
@@ -89,6 +82,22 @@ export function countTextTokens(text: string): number {
 }
 
 const isLowSurrogate = (c: number): boolean => c >= 0xdc00 && c <= 0xdfff;
+
+/**
+ * At most `width` characters of `t` from `from`: each end at a whitespace where one is near (a
+ * word cut in two counts a token more), never half a surrogate pair.
+ */
+function windowOf(t: string, from: number, width: number): { start: number; end: number } {
+  let start = from > 0 ? nearSpace(t, from, 1) : 0;
+  if (isLowSurrogate(t.charCodeAt(start))) start++;
+  let end = Math.min(t.length, start + width);
+  if (end < t.length) {
+    const snapped = nearSpace(t, end, -1);
+    if (snapped > start) end = snapped;
+    if (end < t.length && isLowSurrogate(t.charCodeAt(end))) end--;
+  }
+  return { start, end };
+}
 
 /** The index of the first whitespace within 64 characters of `at` in direction `dir` (a window starts or ends there), else `at`. */
 function nearSpace(text: string, at: number, dir: 1 | -1): number {
@@ -125,6 +134,63 @@ export function countPromptTokens(messages: readonly ChatMessageLike[], tools?: 
   if (tools !== undefined && tools !== null) total += jsonTokens(c, tools);
   // Scaled counts are fractions, summed before rounding (a ceiling per text would add ~1 a message).
   return Math.ceil(total + c.textTokens());
+}
+
+/**
+ * Tokens of several plain texts together (a Messages request's blocks that its chat form leaves
+ * out, an embeddings batch): exact up to {@link EXACT_PROMPT_CHARS} in all, else windows over all
+ * of them, as a prompt's texts are counted. Each counted on its own was exact up to 8 Ki
+ * characters apiece: 3.2 MB of 4 KB documents held the event loop 6 s, of embeddings inputs 12 s.
+ */
+export function countTextsTokens(texts: readonly string[]): number {
+  const c = new PromptCounter();
+  for (const t of texts) c.text(t);
+  return Math.ceil(c.textTokens());
+}
+
+/**
+ * The most tokens any one of `texts` holds, and the first text holding them (an embeddings batch:
+ * a model's window must hold its longest input). Counting every input held the event loop 12 s for
+ * 3.2 MB of inputs; this counts about three times {@link EXACT_TEXT_CHARS} characters at most:
+ *
+ * 1. Longest first by UTF-8 bytes, counted, until that many characters are spent. A token is at
+ *    least a byte, so a text of fewer bytes than the best count cannot beat it: the count stops.
+ * 2. Texts still in the running get a window of their middle counted (that many characters shared
+ *    among them, 32 at least each) and scaled to their length: an estimate of each.
+ * 3. The one estimated highest is counted, and beats the best if it holds more.
+ */
+export function mostTextTokens(texts: readonly string[]): { n: number; i: number } {
+  const bytes = texts.map((t) => Buffer.byteLength(t, 'utf8'));
+  const order = texts.map((_, i) => i).sort((a, b) => bytes[b]! - bytes[a]! || a - b);
+  let best = { n: -1, i: 0 };
+  const consider = (n: number, i: number): void => {
+    if (n > best.n || (n === best.n && i < best.i)) best = { n, i };
+  };
+  let spent = 0;
+  let k = 0;
+  for (; k < order.length && spent < EXACT_TEXT_CHARS; k++) {
+    const i = order[k]!;
+    if (bytes[i]! < best.n) return best;
+    consider(countTextTokens(texts[i]!), i);
+    spent += Math.min(texts[i]!.length, EXACT_TEXT_CHARS);
+  }
+  const rest = order.slice(k).filter((i) => bytes[i]! >= best.n);
+  if (rest.length === 0) return best;
+  const width = Math.max(32, Math.floor(EXACT_TEXT_CHARS / rest.length));
+  let top = { est: -1, i: rest[0]! };
+  for (const i of rest) {
+    const est = middleRate(texts[i]!, width) * texts[i]!.length;
+    if (est > top.est) top = { est, i };
+  }
+  consider(countTextTokens(texts[top.i]!), top.i);
+  return best;
+}
+
+/** Tokens a character in a window of `width` characters from the middle of `text` (ends snapped to whitespace near them). */
+function middleRate(text: string, width: number): number {
+  const { start, end } = windowOf(text, Math.max(0, Math.floor((text.length - width) / 2)), width);
+  if (end <= start) return 0;
+  return countInPieces(text.slice(start, end), (piece) => loadTokenizer().countTokens(piece, PLAIN_TEXT)) / (end - start);
 }
 
 /**
@@ -177,15 +243,7 @@ class PromptCounter {
       let from = at - base;
       while (left > 0 && i < this.texts.length) {
         const t = this.texts[i]!;
-        // Each end at a whitespace where one is near (a word cut in two counts a token more), never half a surrogate pair.
-        let start = from > 0 ? nearSpace(t, from, 1) : 0;
-        if (isLowSurrogate(t.charCodeAt(start))) start++;
-        let end = Math.min(t.length, start + left);
-        if (end < t.length) {
-          const snapped = nearSpace(t, end, -1);
-          if (snapped > start) end = snapped;
-          if (end < t.length && isLowSurrogate(t.charCodeAt(end))) end--;
-        }
+        const { start, end } = windowOf(t, from, left);
         if (end > start) {
           tokens += countInPieces(t.slice(start, end), count);
           sampled += end - start;

@@ -5,7 +5,7 @@
  * (apis/native.ts), which sends it to the provider's `/embeddings`.
  */
 import { checkFields, present, unsupported } from '../apis/fields.js';
-import { countTextTokens } from '../accounting/tokens.js';
+import { mostTextTokens } from '../accounting/tokens.js';
 import { SwitchyardError } from '../errors.js';
 import { inScope } from '../runtime/request-scope.js';
 import { withNative } from '../apis/native.js';
@@ -103,7 +103,7 @@ export function parse(body: Record<string, unknown>): ChatBody {
   let counted: { n: number; param: string } | null = null;
   const longestExact = (): { n: number; param: string } => {
     if (counted === null) {
-      const c = longestOf(texts.map((t) => countTextTokens(t)));
+      const c = mostTextTokens(texts);
       counted = { n: c.n, param: paramOf(c.i) };
     }
     return counted;

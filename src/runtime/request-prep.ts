@@ -2,7 +2,7 @@
  * What a request's driver works out before it routes: the prompt's token count (exact only
  * where it decides something) and the headers that tell the client what happened.
  */
-import { countPromptTokens, countTextTokens, IMAGE_PART_TOKENS } from '../accounting/tokens.js';
+import { countPromptTokens, countTextsTokens, IMAGE_PART_TOKENS } from '../accounting/tokens.js';
 import { requestedOutputTokens } from '../accounting/reservation.js';
 import { leftOutContent } from '../apis/messages-request.js';
 import { nativeOf } from '../apis/native.js';
@@ -81,7 +81,7 @@ function leftOutOf(body: object): LeftOut | null {
 export function leftOutTokens(body: object): number {
   const l = leftOutOf(body);
   if (l === null) return 0;
-  return (l.tokens ??= l.texts.reduce((n, t) => n + countTextTokens(t), 0) + l.images * IMAGE_PART_TOKENS);
+  return (l.tokens ??= countTextsTokens(l.texts) + l.images * IMAGE_PART_TOKENS);
 }
 
 /**
@@ -125,7 +125,7 @@ export function shownPromptTokens(call: ChatCall): number {
     if (native.tokens !== undefined) return native.tokens;
     const input = native.input as unknown;
     const texts = typeof input === 'string' ? [input] : Array.isArray(input) ? input.filter((t): t is string => typeof t === 'string') : [];
-    return texts.reduce((n, t) => n + countTextTokens(t), 0);
+    return countTextsTokens(texts);
   }
   return countPromptTokens(call.body.messages, call.body.tools ?? undefined) + leftOutTokens(call.body);
 }

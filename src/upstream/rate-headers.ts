@@ -43,10 +43,17 @@ export function parseRetryAfterMs(value: string | undefined): number | null {
   return /^\d+(\.\d+)?$/.test(v) ? Math.ceil(Number(v)) : null;
 }
 
+/**
+ * The longest duration read (`1h2m3.5s` is 8). An upstream's header of 15,000 digits and no unit
+ * took 200 ms: the pattern below retried its digits from every start.
+ */
+const MAX_DURATION_CHARS = 64;
+
 /** Go-style durations as OpenAI sends them: `1s`, `6m0s`, `1h2m3.5s`, `20ms`. */
 export function parseDuration(value: string | undefined): number | null {
   if (value === undefined) return null;
   const v = value.trim();
+  if (v.length > MAX_DURATION_CHARS) return null;
   if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
   const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
   let total = 0;

@@ -17,6 +17,10 @@ import { scoreRequest } from '../../src/routing/scorer.js';
 import { keywordHits } from '../../src/routing/classify.js';
 import { registerSecrets, scrub } from '../../src/observe/scrub.js';
 import { capturedJson, MAX_CAPTURED_CHARS } from '../../src/observe/otel.js';
+import { countTextTokens, mostTextTokens } from '../../src/accounting/tokens.js';
+import { leftOutTokens } from '../../src/runtime/request-prep.js';
+import { parse as parseEmbeddings } from '../../src/http/embeddings-route.js';
+import { nativeOf } from '../../src/apis/native.js';
 
 const N = 20;
 
@@ -115,6 +119,66 @@ describe('linear in a request body, a schema, a prompt or an upstream error (a C
     expect(timed(() => scrub(`Invalid input:\n${'QUJD'.repeat(16_000)} is not valid`))).toBeLessThan(1000);
     // A wrapped secret is still found.
     expect(scrub('key:\nsk-qd-abcdefghijklmnopqrst\nuvwxyz0123456789\nend')).not.toContain('uvwxyz0123456789');
+  });
+
+  // 400 texts of 4 KB, 1.6 MB (under the body limit), of pseudo-random letters and digits, base64's
+  // shape: what the tokenizer is slowest on (~5 µs a character, where English prose takes ~0.1).
+  const ALPHA = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+  // xorshift32: no piece repeats (the tokenizer caches the pieces it has seen).
+  let seed = 2_463_534_242;
+  const next = (): number => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return seed >>> 0;
+  };
+  const doc = (): string => Array.from({ length: 4000 }, () => ALPHA[next() % 62]).join('');
+  const docs = Array.from({ length: 400 }, doc);
+
+  it('a Messages request with 400 search results of 4 KB is counted in bounded time (each counted whole: 3.8 s)', () => {
+    // Search results have no chat form: their texts are counted apart (the prompt's left-out blocks).
+    const result = (text: string, i: number) => ({
+      type: 'search_result',
+      source: `https://example.com/${i}`,
+      title: `r${i}`,
+      content: [{ type: 'text', text }],
+    });
+    const content = [...docs.map(result), { type: 'text', text: 'Summarise.' }];
+    const chat = translateMessages({ model: 'x', max_tokens: 10, messages: [{ role: 'user', content }] });
+    let n = 0;
+    expect(timed(() => (n = leftOutTokens(chat)))).toBeLessThan(1000);
+    // Windows over all of them, scaled: within a few percent of counting each.
+    const whole =
+      docs.reduce((a, t, i) => a + (i % 20 === 0 ? countTextTokens(t) + countTextTokens(`r${i}`) + countTextTokens(`https://example.com/${i}`) : 0), 0) * 20;
+    expect(Math.abs(n - whole) / whole).toBeLessThan(0.05);
+  });
+
+  it('an embeddings batch of 400 inputs of 4 KB finds its longest input in bounded time (each counted: 11 s)', () => {
+    const native = nativeOf(parseEmbeddings({ model: 'x', input: docs }));
+    if (native?.kind !== 'embeddings' || native.longestExact === undefined) throw new Error('expected text inputs');
+    const exact = native.longestExact;
+    let got = { n: 0, param: '' };
+    expect(timed(() => (got = exact()))).toBeLessThan(1000);
+    const counts = docs.slice(0, 10).map((t) => countTextTokens(t));
+    expect(got.n).toBeGreaterThanOrEqual(Math.min(...counts));
+    expect(got.n).toBeLessThanOrEqual(Math.max(...counts) * 1.05);
+  });
+
+  it('the longest input is the one counted most, longest first, and the first on a tie', () => {
+    // Digits run more tokens a byte than words: the shorter text of digits holds the most.
+    const texts = ['hello world '.repeat(50), '7 3 9 1 '.repeat(60), 'hi', '7 3 9 1 '.repeat(60)];
+    const counts = texts.map((t) => countTextTokens(t));
+    const best = counts.indexOf(Math.max(...counts));
+    expect(mostTextTokens(texts)).toEqual({ n: counts[best], i: best });
+    expect(best).toBe(1);
+    expect(mostTextTokens(['one'])).toEqual({ n: countTextTokens('one'), i: 0 });
+    // Past the counted share, a shorter input of digits (2,700 bytes, 2,700 tokens) among 400 of
+    // words (2,932 bytes, 1,200 tokens) is found by its rate, and counted.
+    const words = (i: number): string => Array.from({ length: 600 }, (_, j) => `w${(i * 7 + j * 13) % 997}`).join(' ');
+    const digits = '1 2 3 4 5 6 7 8 9 '.repeat(150);
+    const many = [...Array.from({ length: 400 }, (_, i) => words(i)), digits];
+    expect(countTextTokens(digits)).toBeGreaterThan(2 * countTextTokens(words(0)));
+    expect(mostTextTokens(many)).toEqual({ n: countTextTokens(digits), i: 400 });
   });
 
   it('captured content of 8,000 short messages keeps the newest in one pass (it was 13.7 s)', () => {

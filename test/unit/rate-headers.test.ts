@@ -57,6 +57,13 @@ describe('parseDuration', () => {
   it.each([undefined, '', 'soon', '5x', '1m30', 's', 'ms', '1s garbage', '-1s', '1 s'])('%s → null', (v) => {
     expect(parseDuration(v)).toBeNull();
   });
+
+  it('a header of 15,000 digits and no unit is refused in linear time (200 ms each: retried from every start)', () => {
+    const hostile = `${'9'.repeat(15_000)}x`;
+    const t0 = performance.now();
+    for (let i = 0; i < 20; i++) expect(parseDuration(hostile)).toBeNull();
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
 });
 
 describe('parseRateLimit', () => {
