@@ -173,14 +173,22 @@ const ERROR_TYPES: Record<number, string> = {
 
 /** Anthropic's server-side error types: an upstream's own, when the request failed on it, is kept (its SDK retries `overloaded_error`). */
 const UPSTREAM_TYPES: ReadonlySet<string> = new Set(['overloaded_error', 'api_error', 'timeout_error', 'rate_limit_error']);
+/**
+ * In a stream already begun, the upstream's error event keeps its `invalid_request_error` too (a
+ * content filter's block part way): as a whole request's 502 it would say the client's request was
+ * bad where an endpoint refused it (a misconfigured one's 400), but here the upstream said it in
+ * the answer's own stream.
+ */
+const IN_STREAM_TYPES: ReadonlySet<string> = new Set([...UPSTREAM_TYPES, 'invalid_request_error']);
 
 /**
  * The body of an error in Anthropic's shape; `requestId`, when given, is its top-level `request_id`,
- * as Anthropic's API puts the id it also sends in the `request-id` header.
+ * as Anthropic's API puts the id it also sends in the `request-id` header. `inStream`: the error
+ * event of a stream already begun.
  */
-export function anthropicError(err: SwitchyardError, requestId?: string): Record<string, unknown> {
+export function anthropicError(err: SwitchyardError, requestId?: string, inStream = false): Record<string, unknown> {
   const type =
-    err.status >= 500 && err.upstreamType !== null && UPSTREAM_TYPES.has(err.upstreamType)
+    err.status >= 500 && err.upstreamType !== null && (inStream ? IN_STREAM_TYPES : UPSTREAM_TYPES).has(err.upstreamType)
       ? err.upstreamType
       : (ERROR_TYPES[err.status] ?? (err.status >= 500 ? 'api_error' : 'invalid_request_error'));
   // Scrubbed as the OpenAI-shaped body is (SwitchyardError.toBody): a model name a client sent may be a key.
@@ -385,7 +393,7 @@ export class MessagesStreamWriter {
   }
 
   failed(err: SwitchyardError): void {
-    this.emit('error', anthropicError(err));
+    this.emit('error', anthropicError(err, undefined, true));
   }
 }
 

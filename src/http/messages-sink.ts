@@ -68,7 +68,7 @@ export class MessagesSink extends ApiSink {
   }
 
   protected onStreamError(err: SwitchyardError): void {
-    if (this.relaying) this.event('error', anthropicError(err));
+    if (this.relaying) this.event('error', anthropicError(err, undefined, true));
     else this.writer?.failed(err);
   }
 }

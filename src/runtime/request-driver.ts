@@ -1211,11 +1211,15 @@ export class RequestDriver {
       rng: this.rt.rng,
     };
     let d = decide(fault, retryState, this.rt.cfg.resilience);
-    // An error event as a stream's first word, of the client's kind (`invalid_request_error`: some
-    // servers put a 400 in the stream of a 200): the request's own fault, answered as the 400 it
-    // is, not tried on every endpoint and then called a 502 upstream_error.
-    if (fault.kind === 'stream_error' && partialTokens === 0 && !wasContinuation && fault.error?.type === 'invalid_request_error')
-      d = { verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false };
+    // An error event of the client's kind (`invalid_request_error`: some servers put a 400 in the
+    // stream of a 200; Claude's "prompt is too long" after its message_start, a content filter's
+    // block part way) is about this request, not the endpoint's health: never counted against it
+    // (five tripped the breaker for every client). As the stream's first word, before any output,
+    // it is the 400 it is, not tried on every endpoint and then called a 502 upstream_error. Output
+    // tokens, not words, were the test: Claude's message_start reports 1 (a placeholder).
+    const clientKind = fault.kind === 'stream_error' && fault.error?.type === 'invalid_request_error';
+    if (clientKind && delivered === '' && !wasContinuation) d = { verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false };
+    else if (clientKind && d.verdict.event === 'failed') d = { ...d, verdict: { event: 'released' } };
     // Anthropic's `overloaded_error` before any content reached the client is its 529, sent as the
     // first event of a 200 stream (as it does under load): the 529's one quick retry on the
     // endpoint, not a fail-over at once (a lone Claude endpoint answered it with a 502).

@@ -12,10 +12,31 @@ let upstream: FakeUpstream;
 let sc: SidecarHandle;
 const hits: string[] = [];
 
+/** Claude's stream as it opens: message_start reports 1 output token (a placeholder). */
+const CLAUDE_START = `event: message_start\ndata: ${JSON.stringify({
+  type: 'message_start',
+  message: {
+    id: 'msg_x',
+    type: 'message',
+    role: 'assistant',
+    model: 'x',
+    content: [],
+    stop_reason: null,
+    stop_sequence: null,
+    usage: { input_tokens: 5, output_tokens: 1 },
+  },
+})}\n\n`;
+const claudeError = (message: string) => `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message } })}\n\n`;
+const CLAUDE_TEXT =
+  `event: content_block_start\ndata: ${JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })}\n\n` +
+  `event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Some words' } })}\n\n`;
+
 beforeAll(async () => {
   upstream = await startFakeUpstream((j, res) => {
     hits.push(j.model);
     res.writeHead(200, { 'content-type': 'text/event-stream' });
+    if (j.model === 'claude-first') return res.end(CLAUDE_START + claudeError('prompt is too long: 250000 tokens > 200000 maximum'));
+    if (j.model === 'claude-mid') return res.end(CLAUDE_START + CLAUDE_TEXT + claudeError('Output blocked by content filtering policy'));
     if (j.model === 'client-err')
       res.end(
         `data: ${JSON.stringify({ error: { message: "Unsupported parameter: 'foo'", type: 'invalid_request_error', param: 'foo', code: 'unsupported_parameter' } })}\n\n`,
@@ -29,6 +50,8 @@ beforeAll(async () => {
   models['m-client'] = fakeModel('client-err', ['m-ok']);
   models['m-server'] = fakeModel('server-err', ['m-ok']);
   models['m-ok'] = fakeModel('ok');
+  (cfg.providers as Record<string, unknown>).claude = { kind: 'anthropic', baseUrl: upstream.origin, apiKeyEnv: 'SY_TEST_OPENAI_KEY' };
+  for (const m of ['claude-first', 'claude-mid']) models[`m-${m}`] = { ...fakeModel(m), endpoints: [{ provider: 'claude', upstreamModel: m }] };
   sc = await startSidecar(cfg);
 });
 
@@ -61,4 +84,53 @@ it('a server-side error event still fails over to the fallback', async () => {
   expect(await r.text()).toContain('fine');
   expect(hits[0]).toBe('server-err');
   expect(hits.at(-1)).toBe('ok');
+});
+
+const stateOf = async (id: string): Promise<string> => {
+  const st = (await (await fetch(`${sc.url}/switchyard/state`)).json()) as { endpoints: Array<{ id: string; state: string }> };
+  return st.endpoints.find((e) => e.id === id)!.state;
+};
+
+it("Claude's invalid_request_error after its message_start is the client's 400, on chat and on Messages, and never trips the endpoint's breaker (five did)", async () => {
+  for (let i = 0; i < 6; i++) {
+    const r = await ask('m-claude-first');
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as { error: { type: string; message: string } }).error).toMatchObject({
+      type: 'invalid_request_error',
+      message: 'prompt is too long: 250000 tokens > 200000 maximum',
+    });
+  }
+  const m = await fetch(`${sc.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({ model: 'm-claude-first', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  expect(m.status).toBe(400);
+  expect(await m.json()).toMatchObject({
+    type: 'error',
+    error: { type: 'invalid_request_error', message: 'prompt is too long: 250000 tokens > 200000 maximum' },
+  });
+  expect(await stateOf('m-claude-first@claude')).toBe('healthy');
+});
+
+it("a content filter's invalid_request_error part way through a stream ends it, and is not counted against the endpoint", async () => {
+  for (let i = 0; i < 6; i++) {
+    const r = await ask('m-claude-mid');
+    expect(r.status).toBe(200);
+    const text = await r.text();
+    expect(text).toContain('Some words');
+    expect(text).toContain('Output blocked by content filtering policy');
+  }
+  // Relayed to a Messages client, the error event keeps its type (it was api_error).
+  const m = await fetch(`${sc.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({ model: 'm-claude-mid', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  const events = (await m.text()).split('\n').filter((l) => l.startsWith('data: '));
+  expect(JSON.parse(events.at(-1)!.slice(6))).toMatchObject({
+    type: 'error',
+    error: { type: 'invalid_request_error', message: expect.stringContaining('Output blocked by content filtering policy') },
+  });
+  expect(await stateOf('m-claude-mid@claude')).toBe('healthy');
 });
