@@ -164,15 +164,19 @@ function otherCounts(details: Record<string, unknown>, ...known: string[]): Reco
 
 /**
  * Reads an Anthropic Messages `usage` object into the OpenAI convention above
- * (`input_tokens` excludes cache reads and writes there, so they are added back).
+ * (`input_tokens` excludes cache reads and writes there, so they are added back). A cache count
+ * that is there but cannot be read (`"1500"`, 1500.5, negative) leaves the prompt unknown: the
+ * whole usage is unread (estimated, and marked so), as a bad `input_tokens` is. Read as 0, the
+ * prompt tokens it counted went unbilled, with nothing to say so.
  */
 export function usageFromAnthropic(u: unknown): Usage | undefined {
   if (!isRecord(u)) return undefined;
   const input = readCount(u.input_tokens);
   const output = readCount(u.output_tokens);
   if (input === undefined || output === undefined) return undefined;
-  const cacheRead = readCount(u.cache_read_input_tokens) ?? 0;
-  const cacheCreation = readCount(u.cache_creation_input_tokens) ?? 0;
+  const cacheRead = optionalCount(u.cache_read_input_tokens);
+  const cacheCreation = optionalCount(u.cache_creation_input_tokens);
+  if (cacheRead === undefined || cacheCreation === undefined) return undefined;
   const usage: Usage = { promptTokens: input + cacheRead + cacheCreation, completionTokens: output };
   if (cacheRead > 0) usage.cachedTokens = cacheRead;
   if (cacheCreation > 0) usage.cacheCreationTokens = cacheCreation;
@@ -182,6 +186,11 @@ export function usageFromAnthropic(u: unknown): Usage | undefined {
 function tokenCount(n: number | undefined): number {
   if (n === undefined || Number.isNaN(n) || n <= 0) return 0;
   return Math.ceil(n);
+}
+
+/** An optional count: 0 when absent (or null), undefined when there but not a count. */
+function optionalCount(v: unknown): number | undefined {
+  return v === undefined || v === null ? 0 : readCount(v);
 }
 
 /** A token count as an upstream should give it: a whole number, not negative; undefined otherwise. */

@@ -257,6 +257,17 @@ describe('usageFromAnthropic', () => {
     expect(usageFromAnthropic({ output_tokens: 1 })).toBeUndefined();
   });
 
+  it('a cache count that cannot be read leaves the whole usage unread (its tokens were billed as none)', () => {
+    for (const bad of ['1500', 1500.5, -1, {}])
+      for (const key of ['cache_read_input_tokens', 'cache_creation_input_tokens'])
+        expect(usageFromAnthropic({ input_tokens: 100, output_tokens: 10, [key]: bad }), `${key}: ${JSON.stringify(bad)}`).toBeUndefined();
+    // Absent or null is none.
+    expect(usageFromAnthropic({ input_tokens: 100, output_tokens: 10, cache_read_input_tokens: null, cache_creation_input_tokens: null })).toEqual({
+      promptTokens: 100,
+      completionTokens: 10,
+    });
+  });
+
   it('costs an Anthropic cache hit like the same OpenAI usage', () => {
     const usage = usageFromAnthropic({ input_tokens: 50, output_tokens: 200, cache_read_input_tokens: 1000 });
     expect(usage).toBeDefined();
