@@ -4,6 +4,7 @@
  * sink, unchanged but for the headers the cascade adds. Memory is bounded by the answer
  * itself (a model's `maxOutputTokens`).
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { SwitchyardError } from '../errors.js';
 import type { ChatSink, NativeSink } from './api.js';
 import type { CancelSignal } from './cancel.js';
@@ -91,6 +92,13 @@ export class BufferSink implements ChatSink {
   }
 }
 
+/**
+ * Held events replayed between two turns of the event loop: a sink that takes each event without
+ * asking for a drain (it batches writes) would otherwise take a long answer's all at once (200,000
+ * deltas held the loop 3.4 s on the Responses API, whose events are translated one by one).
+ */
+export const REPLAY_SLICE = 1024;
+
 /** Sends a held answer to the client with extra headers (they win over the step's own). */
 export async function replay(held: Held, sink: ChatSink, extra: Record<string, string>, events?: string[]): Promise<void> {
   switch (held.kind) {
@@ -103,10 +111,17 @@ export async function replay(held: Held, sink: ChatSink, extra: Record<string, s
       if (held.names !== undefined) {
         const native = nativeOf(sink);
         native.startStream({ ...held.headers, ...extra });
-        for (let i = 0; i < held.events.length; i++) if (!native.event(held.names[i]!, held.events[i]!)) await sink.drain();
+        for (let i = 0; i < held.events.length; i++) {
+          if (!native.event(held.names[i]!, held.events[i]!)) await sink.drain();
+          else if ((i + 1) % REPLAY_SLICE === 0) await nextTurn();
+        }
       } else {
         sink.startStream({ ...held.headers, ...extra });
-        for (const e of events ?? held.events) if (!sink.write(e)) await sink.drain();
+        const all = events ?? held.events;
+        for (let i = 0; i < all.length; i++) {
+          if (!sink.write(all[i]!)) await sink.drain();
+          else if ((i + 1) % REPLAY_SLICE === 0) await nextTurn();
+        }
       }
       if (held.error) sink.fail(held.error);
       else sink.end();
