@@ -112,7 +112,8 @@ export type StreamPiece =
       /** A `content_block_start` of a text block or a `text_delta`: plain answer text, which a continuation's prefill takes up. */
       plainText?: boolean;
     }
-  | { type: 'usage'; usage: Usage }
+  /** The counts reported so far; null when they cannot be read (a cache count that is a string): earlier ones are then void too. */
+  | { type: 'usage'; usage: Usage | null }
   | { type: 'done' }
   | { type: 'error'; error: UpstreamErrorInfo }
   /** `lost`: the event was a delta (it carried part of the answer, now lost), not a stray line. */

@@ -224,6 +224,26 @@ describe('anthropic stream decoder', () => {
     },
   );
 
+  it.each([
+    ['a string', '"1500"'],
+    ['fractional', '1500.5'],
+    ['negative', '-3'],
+  ])("a message_delta's cache count that is %s voids the counts (billed at the estimate), not read as 0 nor left at message_start's", (_k, bad) => {
+    for (const relay of [false, true])
+      for (const key of ['cache_read_input_tokens', 'cache_creation_input_tokens']) {
+        const d = anthropicAdapter.streamDecoder(relay);
+        const ev = (event: string, data: string) => d.decode({ event, data, id: undefined, retry: undefined });
+        ev('message_start', '{"type":"message_start","message":{"id":"m","type":"message","model":"c","usage":{"input_tokens":10,"output_tokens":1}}}');
+        const pieces = [
+          ...ev('message_delta', `{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":5,"${key}":${bad}}}`),
+          ...ev('message_stop', '{"type":"message_stop"}'),
+        ];
+        const usages = pieces.filter((p) => p.type === 'usage');
+        expect(usages.length, `${key} relay=${relay}`).toBeGreaterThan(0);
+        expect(usages.at(-1), `${key} relay=${relay}`).toEqual({ type: 'usage', usage: null });
+      }
+  });
+
   it('ends with done and no usage when the stream carried no usage', () => {
     const d = anthropicAdapter.streamDecoder();
     expect(d.decode({ event: 'message_stop', data: '{"type":"message_stop"}', id: undefined, retry: undefined })).toEqual([{ type: 'done' }]);

@@ -129,8 +129,9 @@ export class AnthropicStreamDecoder implements StreamDecoder {
       case 'message_delta': {
         this.rememberFinal(j.usage);
         const d = isObj(j.delta) ? j.delta : {};
-        // The counts so far (cumulative): a stream that ends without message_stop is settled by them.
-        return this.counted({ ...piece, finishReason: typeof d.stop_reason === 'string' ? finishReason(d.stop_reason) : null });
+        // The counts so far (cumulative): a stream that ends without message_stop is settled by them;
+        // counts made unreadable void message_start's (as in messageDelta).
+        return [{ ...piece, finishReason: typeof d.stop_reason === 'string' ? finishReason(d.stop_reason) : null }, this.finalCounts()];
       }
       case 'message_stop': {
         const usage = usageFromAnthropic(this.usage);
@@ -162,7 +163,8 @@ export class AnthropicStreamDecoder implements StreamDecoder {
 
   private remember(u: unknown): void {
     if (!isObj(u)) return;
-    for (const [k, v] of Object.entries(u)) if (typeof v === 'number') this.usage[k] = v;
+    // A count that is there but no number (`"1500"`) is kept too, so that it is read as unreadable, not as absent (0).
+    for (const [k, v] of Object.entries(u)) if (typeof v === 'number' || (COUNT_KEYS.has(k) && v !== null && v !== undefined)) this.usage[k] = v;
   }
 
   /**
@@ -193,6 +195,11 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   private counted(p: StreamPiece): StreamPiece[] {
     const usage = usageFromAnthropic(this.usage);
     return usage ? [p, { type: 'usage', usage }] : [p];
+  }
+
+  /** A message_delta's counts so far: null when they cannot be read, which voids message_start's (its output of 1 is a placeholder). */
+  private finalCounts(): StreamPiece {
+    return { type: 'usage', usage: usageFromAnthropic(this.usage) ?? null };
   }
 
   private text(text: string): StreamPiece[] {
@@ -273,9 +280,10 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     this.rememberFinal(j.usage);
     const d = j.delta;
     if (!isObj(d)) return [this.malformed(ev)];
-    // The counts so far (message_delta's are cumulative): a stream that ends without message_stop is settled by them.
-    const usage = usageFromAnthropic(this.usage);
-    const counts: StreamPiece[] = usage ? [{ type: 'usage', usage }] : [];
+    // The counts so far (message_delta's are cumulative): a stream that ends without message_stop is
+    // settled by them. Counts it makes unreadable (a cache count of 1500.5) void message_start's: the
+    // answer is then billed at the estimate, not at message_start's placeholder output of 1.
+    const counts: StreamPiece[] = [this.finalCounts()];
     if (typeof d.stop_reason !== 'string') return counts;
     // Held text: a refusal goes out as OpenAI's structured refusal (`delta.refusal`, finish `stop`), anything else as content.
     if (this.held !== '' && d.stop_reason === 'refusal' && this.tools.size === 0) {
@@ -293,6 +301,9 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     return [...before, { type: 'chunk', chunk, text: '', content: false, finishReason: finish }, ...counts];
   }
 }
+
+/** The counts of Anthropic's usage (its other fields, such as `service_tier`, are no counts). */
+const COUNT_KEYS: ReadonlySet<string> = new Set(['input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens']);
 
 /** The most text held while it may be a refusal (characters): a refusal is a few sentences. */
 const MAX_HELD_CHARS = 4_000;
