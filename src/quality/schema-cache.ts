@@ -10,8 +10,8 @@
  * - `uniqueItems` (quadratic) needs `maxItems` ≤ {@link MAX_UNIQUE_ITEMS};
  * - at most {@link MAX_SCHEMA_NODES} nodes, {@link MAX_SCHEMA_DEPTH} levels,
  *   {@link MAX_SCHEMA_PATTERNS} patterns, {@link MAX_PATH_PROPERTIES} properties along one path
- *   of nested objects, {@link MAX_ENUM_VALUES} enum values and {@link MAX_DEPENDENCY_NAMES}
- *   names in `dependencies`, compiled without ajv's optimising pass: a schema at these limits
+ *   of nested objects, {@link MAX_ENUM_VALUES} enum values, {@link MAX_SCHEMA_ALTERNATIVES}
+ *   subschemas in `anyOf`/`oneOf`/`allOf` and {@link MAX_DEPENDENCY_NAMES} names in `dependencies`, compiled without ajv's optimising pass: a schema at these limits
  *   compiles in well under a second;
  * - evicted schemas are removed from ajv's own cache too (it keeps every compiled schema);
  * - `format` is checked for the names formats.ts knows, by functions on bounded strings;
@@ -43,6 +43,12 @@ export const MAX_PATH_PROPERTIES = 1_000;
  * compile grows faster than their count (5,000: 0.23 s; 20,000: 2.2 s; 50,000 held the event loop 8 s).
  */
 export const MAX_ENUM_VALUES = 1_000;
+/**
+ * Subschemas `anyOf`, `oneOf` and `allOf` may list in all: 1,000 alternatives compiled in 0.6 s
+ * (1.2 s on a loaded host, for every request: a schema over 64 KB is not cached), 2,000 overflowed
+ * the stack when run; 256 take ~0.2 s.
+ */
+export const MAX_SCHEMA_ALTERNATIVES = 256;
 /** Names `dependencies` may list in all (one list of 1,000 compiled in 0.85 s, 2,000 overflowed the stack; 200, 80 ms). */
 export const MAX_DEPENDENCY_NAMES = 256;
 /** The base id given to a client's schema that has none (so that `$ref: "#"` resolves). */
@@ -160,6 +166,7 @@ function preflight(schema: unknown): string | null {
   let patterns = 0;
   let enumValues = 0;
   let dependencyNames = 0;
+  let alternatives = 0;
   const walk = (v: unknown, depth: number): string | null => {
     if (typeof v !== 'object' || v === null) return null;
     if (++nodes > MAX_SCHEMA_NODES) return `schema has more than ${MAX_SCHEMA_NODES} nodes`;
@@ -170,6 +177,9 @@ function preflight(schema: unknown): string | null {
       if (typeof o.patternProperties === 'object' && o.patternProperties !== null) patterns += Object.keys(o.patternProperties).length;
       if (patterns > MAX_SCHEMA_PATTERNS) return `schema has more than ${MAX_SCHEMA_PATTERNS} patterns`;
       if (Array.isArray(o.enum) && (enumValues += o.enum.length) > MAX_ENUM_VALUES) return `schema has more than ${MAX_ENUM_VALUES} enum values`;
+      for (const k of ['anyOf', 'oneOf', 'allOf'] as const)
+        if (Array.isArray(o[k]) && (alternatives += o[k].length) > MAX_SCHEMA_ALTERNATIVES)
+          return `schema has more than ${MAX_SCHEMA_ALTERNATIVES} subschemas in anyOf, oneOf and allOf`;
       if (typeof o.dependencies === 'object' && o.dependencies !== null)
         for (const names of Object.values(o.dependencies))
           if (Array.isArray(names) && (dependencyNames += names.length) > MAX_DEPENDENCY_NAMES)
