@@ -187,6 +187,15 @@ describe('linear in a request body, a schema, a prompt or an upstream error (a C
     const many = [...Array.from({ length: 400 }, (_, i) => words(i)), digits];
     expect(countTextTokens(digits)).toBeGreaterThan(2 * countTextTokens(words(0)));
     expect(mostTextTokens(many)).toEqual({ n: countTextTokens(digits), i: 400 });
+    // Punctuation with plain words in its middle (12,402 bytes, 9,301 tokens) among 60 texts of 24,000
+    // bytes of words (4,001 tokens): a window from the middle alone read it as words.
+    const punct = (n: number, s = 0) => Array.from({ length: n }, (_, i) => '!?#$%&*+;:<>@^~|'[((i + s) * 7) % 16]).join('');
+    const hello = 'hello world '.repeat(2000);
+    const tricky = `${punct(5600)} ${'hello world '.repeat(100)} ${punct(5600, 3)}`;
+    const batch = Array.from({ length: 60 }, () => hello);
+    batch.splice(37, 0, tricky);
+    expect(countTextTokens(tricky)).toBeGreaterThan(2 * countTextTokens(hello));
+    expect(mostTextTokens(batch)).toEqual({ n: countTextTokens(tricky), i: 37 });
   });
 
   describe("a client's schema, compiled for the quality checks", () => {
