@@ -29,6 +29,7 @@ import { countTextTokens, mostTextTokens } from '../../src/accounting/tokens.js'
 import { leftOutTokens } from '../../src/runtime/request-prep.js';
 import { parse as parseEmbeddings } from '../../src/http/embeddings-route.js';
 import { nativeOf } from '../../src/apis/native.js';
+import { ResponsesStreamWriter } from '../../src/apis/responses-stream.js';
 
 const N = 20;
 
@@ -287,6 +288,45 @@ describe('linear in a request body, a schema, a prompt or an upstream error (a C
       const four = { type: 'object', properties: Object.fromEntries(Array.from({ length: 4 }, (_, j) => [`o${j}`, props(990)])) };
       expect(timed(() => expect(cache.validate(four, { o0: answer(990) }).ok).toBe(true))).toBeLessThan(1500);
       expect(cache.validate(four, { o3: { ...answer(990), p7: 3 } })).toEqual({ ok: false, error: '/o3/p7 must be string' });
+    });
+  });
+
+  describe("an upstream's stream written as Responses events", () => {
+    const writer = () => {
+      let n = 0;
+      const w = new ResponsesStreamWriter({ id: 'resp_1', createdAt: 1, model: 'm', echo: {} }, () => (n++, true));
+      w.start();
+      return { w, events: () => n };
+    };
+
+    it('2,000 tool calls whose arguments never close are linear (they took 27 s: each new call parsed every open one)', () => {
+      const { w } = writer();
+      const calls = 2000;
+      const ms = timed(() => {
+        for (let i = 0; i < calls; i++)
+          w.chunk({ choices: [{ index: 0, delta: { tool_calls: [{ index: i, id: `call_${i}`, function: { name: 'f', arguments: '{"a":' } }] } }] });
+        w.chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] });
+        w.finishItems();
+      });
+      expect(ms).toBeLessThan(1000);
+      // Every call is still an item of the answer, its arguments as they came.
+      const made = w.result().assistant.tool_calls as unknown[];
+      expect(made).toHaveLength(calls);
+      expect(made[calls - 1]).toEqual({ id: `call_${calls - 1}`, type: 'function', function: { name: 'f', arguments: '{"a":' } });
+    });
+
+    it('40,000 alternating reasoning and text deltas are linear (each new item walked every earlier one: 13.7 s for 20,000 pairs)', () => {
+      const { w, events } = writer();
+      const ms = timed(() => {
+        for (let i = 0; i < 20_000; i++) {
+          w.chunk({ choices: [{ index: 0, delta: { reasoning_content: 'r' } }] });
+          w.chunk({ choices: [{ index: 0, delta: { content: 'a' } }] });
+        }
+        w.finishItems();
+      });
+      expect(ms).toBeLessThan(2000);
+      expect(w.result().assistant.content).toBe('a'.repeat(20_000));
+      expect(events()).toBeGreaterThan(40_000);
     });
   });
 
