@@ -11,8 +11,9 @@
  * - at most {@link MAX_SCHEMA_NODES} nodes, {@link MAX_SCHEMA_DEPTH} levels,
  *   {@link MAX_SCHEMA_PATTERNS} patterns, {@link MAX_PATH_PROPERTIES} properties along one path
  *   of nested objects, {@link MAX_ENUM_VALUES} enum values, {@link MAX_SCHEMA_ALTERNATIVES}
- *   subschemas in `anyOf`/`oneOf`/`allOf` and {@link MAX_DEPENDENCY_NAMES} names in `dependencies`, compiled without ajv's optimising pass: a schema at these limits
- *   compiles in well under a second;
+ *   subschemas in `anyOf`/`oneOf`/`allOf` and {@link MAX_DEPENDENCY_NAMES} names in
+ *   `dependencies`, compiled without ajv's optimising pass: a schema at these limits compiles in
+ *   well under a second;
  * - evicted schemas are removed from ajv's own cache too (it keeps every compiled schema);
  * - `format` is checked for the names formats.ts knows, by functions on bounded strings;
  * - a `$ref` loop that reads no deeper into the value (`$ref: "#"` at the root) overflows the
@@ -160,7 +161,7 @@ function safeRegExp(pattern: string, u: string): { test: (s: string) => boolean;
 }
 safeRegExp.code = 'safeRegExp';
 
-/** Refuses schemas too big, too deep, with too many patterns, or with quadratic `uniqueItems`. */
+/** Refuses schemas past the limits above (nodes, depth, patterns, enum values, alternatives, dependency names, properties along a path) or with quadratic `uniqueItems`. */
 function preflight(schema: unknown): string | null {
   let nodes = 0;
   let patterns = 0;
