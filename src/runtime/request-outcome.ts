@@ -302,7 +302,11 @@ function upstreamWait(f: UpstreamFault, openSeconds: number | null): { headers?:
  * An upstream answer that asking again soon gets the same: a 3xx, a 4xx but for 408 (a timeout) and
  * 429 (a rate limit), or a 2xx web page where the API's answer should be (attempt.ts `webPage`).
  */
-const permanent = (f: UpstreamFault): boolean => f.kind === 'http_status' && f.status !== null && f.status < 500 && f.status !== 408 && f.status !== 429;
+const permanent = (f: UpstreamFault): boolean =>
+  (f.kind === 'http_status' && f.status !== null && f.status < 500 && f.status !== 408 && f.status !== 429) ||
+  // An error event of the client's kind (a content filter's block part way, after a held cascade
+  // step): asking again gets the same block, billed again.
+  (f.kind === 'stream_error' && f.error?.type === 'invalid_request_error');
 
 export function failureOutcome(inp: FailureInput): Outcome {
   const failure = inp.ctx.failure;

@@ -52,6 +52,8 @@ beforeAll(async () => {
   models['m-ok'] = fakeModel('ok');
   (cfg.providers as Record<string, unknown>).claude = { kind: 'anthropic', baseUrl: upstream.origin, apiKeyEnv: 'SY_TEST_OPENAI_KEY' };
   for (const m of ['claude-first', 'claude-mid']) models[`m-${m}`] = { ...fakeModel(m), endpoints: [{ provider: 'claude', upstreamModel: m }] };
+  models['m-claude-mid-2'] = { ...fakeModel('claude-mid'), tier: 'high_quality', endpoints: [{ provider: 'claude', upstreamModel: 'claude-mid' }] };
+  cfg.routing = { ...(cfg.routing as object), routes: { blocked: ['m-claude-mid', 'm-claude-mid-2'] } };
   sc = await startSidecar(cfg);
 });
 
@@ -133,4 +135,24 @@ it("a content filter's invalid_request_error part way through a stream ends it, 
     error: { type: 'invalid_request_error', message: expect.stringContaining('Output blocked by content filtering policy') },
   });
   expect(await stateOf('m-claude-mid@claude')).toBe('healthy');
+});
+
+it('a held cascade step blocked part way on every model ends in a 502 the SDKs are told not to retry (each retry paid for the same block again)', async () => {
+  for (const [path, body, headers] of [
+    ['/v1/chat/completions', { model: 'route/blocked', stream: true, messages: [{ role: 'user', content: 'hi' }] }, {}],
+    [
+      '/v1/messages',
+      { model: 'route/blocked', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'hi' }] },
+      { 'anthropic-version': '2023-06-01' },
+    ],
+  ] as const) {
+    const r = await fetch(`${sc.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-switchyard-cascade': 'on', ...headers },
+      body: JSON.stringify(body),
+    });
+    expect(r.status, path).toBe(502);
+    expect(r.headers.get('x-should-retry'), path).toBe('false');
+    expect(await r.text(), path).toContain('Output blocked by content filtering policy');
+  }
 });
