@@ -15,7 +15,9 @@ import {
   decodeObject,
   storedBytes,
   storedBytesSql,
+  storedItemsOf,
   storedOf,
+  type StoredItems,
   storedValues,
   type ResponseStore,
   type ResponseStoreLimits,
@@ -189,6 +191,20 @@ export class PostgresResponseStore implements ResponseStore {
       const row = res.rows[0];
       if (!row || row.key_id !== keyId || Number(row.created_at) < now - this.limits().ttlMs) return null;
       return storedOf(id, row);
+    } catch (err) {
+      throw pgUnavailable(err);
+    }
+  }
+
+  async findItems(id: string, keyId: string | null, now: number): Promise<StoredItems | null> {
+    try {
+      const res = await this.pool.query<{ key_id: string | null; created_at: string; messages: string; input_items: string | null }>(
+        "SELECT key_id, created_at, CASE WHEN input_items IS NULL THEN messages ELSE '' END AS messages, input_items FROM switchyard_responses WHERE id = $1",
+        [id],
+      );
+      const row = res.rows[0];
+      if (!row || row.key_id !== keyId || Number(row.created_at) < now - this.limits().ttlMs) return null;
+      return storedItemsOf(row);
     } catch (err) {
       throw pgUnavailable(err);
     }

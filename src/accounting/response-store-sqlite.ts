@@ -10,7 +10,9 @@ import {
   decodeObject,
   storedBytes,
   storedBytesSql,
+  storedItemsOf,
   storedOf,
+  type StoredItems,
   storedValues,
   type ResponseStore,
   type ResponseStoreLimits,
@@ -135,6 +137,12 @@ export class SqliteResponseStore implements ResponseStore {
     const row = this.select.get(id);
     if (!row || row.key_id !== keyId || row.created_at < now - this.limits().ttlMs) return Promise.resolve(null);
     return Promise.resolve(storedOf(id, row));
+  }
+
+  findItems(id: string, keyId: string | null, now: number): Promise<StoredItems | null> {
+    const row = this.select.get(id);
+    if (!row || row.key_id !== keyId || row.created_at < now - this.limits().ttlMs) return Promise.resolve(null);
+    return Promise.resolve(storedItemsOf(row));
   }
 
   delete(id: string, keyId: string | null, now: number): Promise<boolean> {

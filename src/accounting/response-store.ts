@@ -41,6 +41,12 @@ export interface ResponseStore {
   getResponse(id: string, keyId: string | null, now: number): Promise<Record<string, unknown> | null>;
   /** The whole stored record under the same rules as get (`response` and `inputItems` absent when not kept). */
   find(id: string, keyId: string | null, now: number): Promise<StoredResponse | null>;
+  /**
+   * What `GET /v1/responses/{id}/input_items` lists, under the same rules: the input items, or the
+   * conversation of a record stored before they were kept. Only that is decoded: `find` decoded the
+   * conversation and the response object too (three parses of a 3.9 MB record, 0.3-0.6 s a GET).
+   */
+  findItems(id: string, keyId: string | null, now: number): Promise<StoredItems | null>;
   /** Deletes a stored response; false when unknown, expired or created under another key (nothing deleted then). */
   delete(id: string, keyId: string | null, now: number): Promise<boolean>;
   close(): Promise<void>;
@@ -115,6 +121,16 @@ export function storedOf(
   const items = decodeItems(row.input_items);
   if (items) r.inputItems = items;
   return r;
+}
+
+export type StoredItems = { inputItems: Record<string, unknown>[] } | { messages: ChatMessage[] };
+
+/** A row's input items, else its conversation; null when neither decodes. */
+export function storedItemsOf(row: { messages: string; input_items: string | null }): StoredItems | null {
+  const inputItems = decodeItems(row.input_items);
+  if (inputItems) return { inputItems };
+  const messages = decodeMessages(row.messages);
+  return messages ? { messages } : null;
 }
 
 /** A stored conversation's text decoded, or its size in bytes when over `maxBytes` (then left undecoded). */

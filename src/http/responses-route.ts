@@ -194,13 +194,14 @@ export function retrieveResponseRoute(store: () => ResponseStore | null): ApiRou
         );
       if (sub === 'input_items') {
         const q = parseItemQuery(url.searchParams);
-        const found = s ? await s.find(id, keyId, rt.now()) : null;
+        const found = s ? await s.findItems(id, keyId, rt.now()) : null;
         if (!found) throw notFound();
-        sendJson(res, 200, itemPage(found.inputItems ?? itemsOfConversation(id, found.messages), q), base);
+        sendJson(res, 200, itemPage('inputItems' in found ? found.inputItems : itemsOfConversation(id, found.messages), q), base);
         return;
       }
       if (sub === 'cancel') {
-        if (!(s && (await s.find(id, keyId, rt.now())))) throw notFound();
+        // Whether it is there, without decoding it (a conversation over 0 bytes comes back as its size).
+        if (!(s && (await s.get(id, keyId, rt.now(), 0)) !== null)) throw notFound();
         // OpenAI's answer for a response not created with background: true (switchyard has no background mode).
         throw new SwitchyardError('invalid_request', 'Cannot cancel a synchronous response.');
       }

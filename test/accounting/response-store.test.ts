@@ -138,6 +138,10 @@ async function contract(store: ResponseStore): Promise<void> {
     response: object,
     inputItems: items,
   });
+  // What input_items lists, alone: the items (or, below, the conversation), same rules.
+  expect(await store.findItems('resp_9', 'team-a', t1 + 1)).toEqual({ inputItems: items });
+  expect(await store.findItems('resp_9', 'team-b', t1 + 1)).toBeNull();
+  expect(await store.findItems('resp_9', 'team-a', t1 + limits.ttlMs + 1)).toBeNull();
   expect(await store.find('resp_9', 'team-b', t1 + 1)).toBeNull();
   expect(await store.find('resp_9', null, t1 + 1)).toBeNull();
   expect(await store.find('resp_9', 'team-a', t1 + limits.ttlMs + 1)).toBeNull();
@@ -145,6 +149,7 @@ async function contract(store: ResponseStore): Promise<void> {
   // Without items or object (stored before they were kept): the record without those fields.
   await store.put({ id: 'resp_10', keyId: null, createdAt: t1, messages: conv(10) });
   expect(await store.find('resp_10', null, t1 + 1)).toEqual({ id: 'resp_10', keyId: null, createdAt: t1, messages: conv(10) });
+  expect(await store.findItems('resp_10', null, t1 + 1)).toEqual({ messages: conv(10) });
   expect(await store.delete('resp_9', 'team-a', t1 + 1)).toBe(true);
   expect(await store.find('resp_9', 'team-a', t1 + 1)).toBeNull();
 }
