@@ -62,6 +62,12 @@ export class StreamSession {
    * with the events after it until the answer ends: it then shows the counts its row bills.
    */
   private heldTail: { delta: Record<string, unknown>; after: Array<[string, string]> } | null = null;
+  /**
+   * The attempt's relayed `message_start` reported counts that cannot be read: its row bills the
+   * estimate, so its `message_delta` is held to show that too, readable or not (it showed the
+   * upstream's output count where the row billed another).
+   */
+  private startUnread = false;
   private sawStop = false;
   /** A relayed stream's stop reason came (its message_delta): a message_stop before it is held back. */
   private sawReason = false;
@@ -122,6 +128,7 @@ export class StreamSession {
     }
     this.heldNative = [];
     this.heldTail = null;
+    this.startUnread = false;
     this.sawStop = false;
     this.sawReason = false;
     this.held = [];
@@ -155,6 +162,7 @@ export class StreamSession {
     this.relayResumed = false;
     this.heldNative = [];
     this.heldTail = null;
+    this.startUnread = false;
     this.sawStop = false;
     this.sawReason = false;
     this.heldTools = false;
@@ -292,6 +300,7 @@ export class StreamSession {
 
   /** One upstream event of a native relay: held until the first content event, then relayed (a promise only when the client needs a drain). */
   relay(p: Extract<StreamPiece, { type: 'native' }>, h: EndpointHandle): Promise<void> | undefined {
+    if (p.messageStart) this.startUnread = unreadStart(p.data);
     let data = p.messageStart ? withModel(p.data, (this.answeredBy ?? h).model, this.relayBounds) : p.data;
     if (p.finishReason) this.sawReason = true;
     // A message_stop before any stop reason: nothing says the answer is whole, and the attempt fails
@@ -305,7 +314,7 @@ export class StreamSession {
       return undefined;
     }
     if (p.name === 'message_delta' && this.relayBounds !== null) {
-      const unread = unreadDelta(data);
+      const unread = unreadDelta(data, this.startUnread);
       if (unread !== null) {
         this.heldTail = { delta: unread, after: [] };
         return undefined;
@@ -485,8 +494,11 @@ function readableUsage(u: Record<string, unknown>, final = false): boolean {
   return true;
 }
 
-/** A relayed `message_delta` whose usage cannot be read, parsed (to be shown with the counts billed); null when it can (or is no JSON object). */
-function unreadDelta(data: string): Record<string, unknown> | null {
+/**
+ * A relayed `message_delta` whose usage cannot be read (or, `always`, any: its message_start's could
+ * not), parsed (to be shown with the counts billed); null when it can (or is no JSON object).
+ */
+function unreadDelta(data: string, always = false): Record<string, unknown> | null {
   let j: unknown;
   try {
     j = JSON.parse(data);
@@ -494,7 +506,19 @@ function unreadDelta(data: string): Record<string, unknown> | null {
     return null;
   }
   if (!isObj(j)) return null;
-  return isObj(j.usage) && readableUsage(j.usage, true) ? null : j;
+  return !always && isObj(j.usage) && readableUsage(j.usage, true) ? null : j;
+}
+
+/** A relayed `message_start` whose usage is there but cannot be read (a negative input count, a cache count of "1500"). */
+function unreadStart(data: string): boolean {
+  let j: unknown;
+  try {
+    j = JSON.parse(data);
+  } catch {
+    return false;
+  }
+  const usage = isObj(j) && isObj(j.message) ? j.message.usage : undefined;
+  return isObj(usage) && !readableUsage(usage);
 }
 
 /** A held `message_delta` with the counts its row bills, in Anthropic's convention (input leaves out cache reads and writes). */

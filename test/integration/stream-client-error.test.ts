@@ -6,10 +6,12 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { addFakeProvider, chatChunk, fakeModel, startFakeUpstream, type FakeUpstream } from './fake-upstream.js';
-import { startSidecar, testConfig, type SidecarHandle } from './harness.js';
+import { sleep, startSidecar, testConfig, type SidecarHandle } from './harness.js';
+import { ledgerFileOf, ledgerRow } from './ledger-row.js';
 
 let upstream: FakeUpstream;
 let sc: SidecarHandle;
+let cfg: Record<string, unknown>;
 const hits: string[] = [];
 
 /** Claude's stream as it opens: message_start reports 1 output token (a placeholder). */
@@ -37,6 +39,14 @@ beforeAll(async () => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     if (j.model === 'claude-first') return res.end(CLAUDE_START + claudeError('prompt is too long: 250000 tokens > 200000 maximum'));
     if (j.model === 'claude-mid') return res.end(CLAUDE_START + CLAUDE_TEXT + claudeError('Output blocked by content filtering policy'));
+    if (j.model === 'claude-badstart')
+      return res.end(
+        CLAUDE_START.replace('"input_tokens":5', '"input_tokens":-100') +
+          CLAUDE_TEXT +
+          `event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n` +
+          `event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":10}}\n\n` +
+          `event: message_stop\ndata: {"type":"message_stop"}\n\n`,
+      );
     if (j.model === 'client-err')
       res.end(
         `data: ${JSON.stringify({ error: { message: "Unsupported parameter: 'foo'", type: 'invalid_request_error', param: 'foo', code: 'unsupported_parameter' } })}\n\n`,
@@ -44,14 +54,15 @@ beforeAll(async () => {
     else if (j.model === 'server-err') res.end(`data: ${JSON.stringify({ error: { message: 'overloaded', type: 'server_error' } })}\n\n`);
     else res.end(`${chatChunk(j.model, { role: 'assistant', content: 'fine' }, 'stop')}data: [DONE]\n\n`);
   });
-  const cfg = testConfig(upstream.url);
+  cfg = testConfig(upstream.url);
   addFakeProvider(cfg, upstream.url);
   const models = cfg.models as Record<string, unknown>;
   models['m-client'] = fakeModel('client-err', ['m-ok']);
   models['m-server'] = fakeModel('server-err', ['m-ok']);
   models['m-ok'] = fakeModel('ok');
   (cfg.providers as Record<string, unknown>).claude = { kind: 'anthropic', baseUrl: upstream.origin, apiKeyEnv: 'SY_TEST_OPENAI_KEY' };
-  for (const m of ['claude-first', 'claude-mid']) models[`m-${m}`] = { ...fakeModel(m), endpoints: [{ provider: 'claude', upstreamModel: m }] };
+  for (const m of ['claude-first', 'claude-mid', 'claude-badstart'])
+    models[`m-${m}`] = { ...fakeModel(m), endpoints: [{ provider: 'claude', upstreamModel: m }] };
   models['m-claude-mid-2'] = { ...fakeModel('claude-mid'), tier: 'high_quality', endpoints: [{ provider: 'claude', upstreamModel: 'claude-mid' }] };
   cfg.routing = { ...(cfg.routing as object), routes: { blocked: ['m-claude-mid', 'm-claude-mid-2'] } };
   sc = await startSidecar(cfg);
@@ -155,4 +166,28 @@ it('a held cascade step blocked part way on every model ends in a 502 the SDKs a
     expect(r.headers.get('x-should-retry'), path).toBe('false');
     expect(await r.text(), path).toContain('Output blocked by content filtering policy');
   }
+});
+
+it("a relayed Messages stream whose message_start counts cannot be read shows, in its message_delta, the counts its row bills (it showed the upstream's 10)", async () => {
+  const r = await fetch(`${sc.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({ model: 'm-claude-badstart', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  expect(r.status).toBe(200);
+  const id = r.headers.get('x-request-id');
+  const deltas = (await r.text())
+    .split('\n')
+    .filter((l) => l.startsWith('data: '))
+    .map((l) => JSON.parse(l.slice(6)) as { type: string; usage?: { output_tokens: number } })
+    .filter((e) => e.type === 'message_delta');
+  expect(deltas).toHaveLength(1);
+  let row: Record<string, unknown> | undefined;
+  for (let i = 0; i < 200 && row === undefined; i++) {
+    row = ledgerRow(ledgerFileOf(cfg), id);
+    if (row === undefined) await sleep(10);
+  }
+  expect(row).toMatchObject({ estimated: 1 });
+  expect(deltas[0]!.usage!.output_tokens).toBe(row!.completion_tokens);
+  expect(deltas[0]!.usage!.output_tokens).not.toBe(10);
 });
