@@ -188,6 +188,9 @@ function tokenCount(n: number | undefined): number {
   return Math.ceil(n);
 }
 
+/** The counts of an Anthropic usage object (its other fields, such as `service_tier`, are no counts). */
+export const ANTHROPIC_USAGE_COUNTS: ReadonlySet<string> = new Set(['input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens']);
+
 /** An optional count: 0 when absent (or null), undefined when there but not a count. */
 function optionalCount(v: unknown): number | undefined {
   return v === undefined || v === null ? 0 : readCount(v);

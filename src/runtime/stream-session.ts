@@ -13,7 +13,7 @@
  * else (a thinking or tool_use block, citations) is not text a prefill could reproduce, and an
  * upstream failure ends it with the error event.
  */
-import { readCount, type Usage } from '../accounting/cost.js';
+import { ANTHROPIC_USAGE_COUNTS, readCount, type Usage } from '../accounting/cost.js';
 import type { SwitchyardError } from '../errors.js';
 import type { OpenAIChunk, StreamPiece } from '../upstream/types.js';
 import { isObj } from '../apis/fields.js';
@@ -300,8 +300,8 @@ export class StreamSession {
 
   /** One upstream event of a native relay: held until the first content event, then relayed (a promise only when the client needs a drain). */
   relay(p: Extract<StreamPiece, { type: 'native' }>, h: EndpointHandle): Promise<void> | undefined {
-    if (p.messageStart) this.startUnread = unreadStart(p.data);
-    let data = p.messageStart ? withModel(p.data, (this.answeredBy ?? h).model, this.relayBounds) : p.data;
+    let data = p.data;
+    if (p.messageStart) ({ data, unread: this.startUnread } = withModel(p.data, (this.answeredBy ?? h).model, this.relayBounds));
     if (p.finishReason) this.sawReason = true;
     // A message_stop before any stop reason: nothing says the answer is whole, and the attempt fails
     // as a cut (its error event follows). Not relayed: a client reading message_stop took the answer
@@ -466,16 +466,19 @@ export function usageChunk(id: string, created: number, model: string, usage: Us
  * A relayed `message_start` with the message's `model` set to the catalogue id the client sees,
  * and its usage held to the attempt's bounds when it says more (see `heldAnthropicUsage`).
  */
-function withModel(data: string, model: string, bounds: RelayBounds | null): string {
+/** A relayed message_start with the model (and, bounded, its counts as its row bills them); `unread`: its counts are there but cannot be read. */
+function withModel(data: string, model: string, bounds: RelayBounds | null): { data: string; unread: boolean } {
   const j: unknown = JSON.parse(data);
-  if (!isObj(j) || !isObj(j.message)) return data;
+  if (!isObj(j) || !isObj(j.message)) return { data, unread: false };
   j.message.model = model;
+  const usage = j.message.usage;
+  const unread = isObj(usage) && !readableUsage(usage);
   if (bounds !== null) {
     // Counts that cannot be read (negative, strings, none): the prompt's estimate, as its row bills it (the output so far: none).
-    if (!isObj(j.message.usage) || !readableUsage(j.message.usage)) j.message.usage = { input_tokens: bounds.promptEstimate(), output_tokens: 0 };
-    else heldAnthropicUsage(j.message.usage, bounds);
+    if (!isObj(usage) || unread) j.message.usage = { input_tokens: bounds.promptEstimate(), output_tokens: 0 };
+    else heldAnthropicUsage(usage, bounds);
   }
-  return JSON.stringify(j);
+  return { data: JSON.stringify(j), unread };
 }
 
 /** A relay attempt's bounds (see `relayBounds`), and the prompt's estimate its row bills when the upstream's counts cannot be read. */
@@ -485,12 +488,13 @@ export interface RelayBounds {
   promptEstimate: () => number;
 }
 
-const USAGE_COUNTS = ['input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens'] as const;
-
-/** Anthropic usage the ledger reads as it is: its output count (and every count it has) whole and not negative; a final output of 0 is a placeholder (estimated). */
+/**
+ * Anthropic usage the ledger reads as it is (as usageFromAnthropic does): its output count (and every
+ * other count it has, null being none) whole and not negative; a final output of 0 is a placeholder (estimated).
+ */
 function readableUsage(u: Record<string, unknown>, final = false): boolean {
   if (readCount(u.output_tokens) === undefined || (final && u.output_tokens === 0)) return false;
-  for (const k of USAGE_COUNTS) if (k in u && readCount(u[k]) === undefined) return false;
+  for (const k of ANTHROPIC_USAGE_COUNTS) if (u[k] !== undefined && u[k] !== null && readCount(u[k]) === undefined) return false;
   return true;
 }
 
@@ -507,18 +511,6 @@ function unreadDelta(data: string, always = false): Record<string, unknown> | nu
   }
   if (!isObj(j)) return null;
   return !always && isObj(j.usage) && readableUsage(j.usage, true) ? null : j;
-}
-
-/** A relayed `message_start` whose usage is there but cannot be read (a negative input count, a cache count of "1500"). */
-function unreadStart(data: string): boolean {
-  let j: unknown;
-  try {
-    j = JSON.parse(data);
-  } catch {
-    return false;
-  }
-  const usage = isObj(j) && isObj(j.message) ? j.message.usage : undefined;
-  return isObj(usage) && !readableUsage(usage);
 }
 
 /** A held `message_delta` with the counts its row bills, in Anthropic's convention (input leaves out cache reads and writes). */

@@ -33,20 +33,25 @@ const CLAUDE_TEXT =
   `event: content_block_start\ndata: ${JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })}\n\n` +
   `event: content_block_delta\ndata: ${JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Some words' } })}\n\n`;
 
+/** A whole Claude stream after `start`: "Some words", then its output count of 10. */
+const claudeWhole = (start: string): string =>
+  start +
+  CLAUDE_TEXT +
+  `event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n` +
+  `event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":10}}\n\n` +
+  `event: message_stop\ndata: {"type":"message_stop"}\n\n`;
+
 beforeAll(async () => {
   upstream = await startFakeUpstream((j, res) => {
     hits.push(j.model);
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     if (j.model === 'claude-first') return res.end(CLAUDE_START + claudeError('prompt is too long: 250000 tokens > 200000 maximum'));
     if (j.model === 'claude-mid') return res.end(CLAUDE_START + CLAUDE_TEXT + claudeError('Output blocked by content filtering policy'));
-    if (j.model === 'claude-badstart')
+    if (j.model === 'claude-nullcache')
       return res.end(
-        CLAUDE_START.replace('"input_tokens":5', '"input_tokens":-100') +
-          CLAUDE_TEXT +
-          `event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n` +
-          `event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":10}}\n\n` +
-          `event: message_stop\ndata: {"type":"message_stop"}\n\n`,
+        claudeWhole(CLAUDE_START.replace('"output_tokens":1', '"output_tokens":1,"cache_creation_input_tokens":null,"cache_read_input_tokens":null')),
       );
+    if (j.model === 'claude-badstart') return res.end(claudeWhole(CLAUDE_START.replace('"input_tokens":5', '"input_tokens":-100')));
     if (j.model === 'client-err')
       res.end(
         `data: ${JSON.stringify({ error: { message: "Unsupported parameter: 'foo'", type: 'invalid_request_error', param: 'foo', code: 'unsupported_parameter' } })}\n\n`,
@@ -61,7 +66,7 @@ beforeAll(async () => {
   models['m-server'] = fakeModel('server-err', ['m-ok']);
   models['m-ok'] = fakeModel('ok');
   (cfg.providers as Record<string, unknown>).claude = { kind: 'anthropic', baseUrl: upstream.origin, apiKeyEnv: 'SY_TEST_OPENAI_KEY' };
-  for (const m of ['claude-first', 'claude-mid', 'claude-badstart'])
+  for (const m of ['claude-first', 'claude-mid', 'claude-badstart', 'claude-nullcache'])
     models[`m-${m}`] = { ...fakeModel(m), endpoints: [{ provider: 'claude', upstreamModel: m }] };
   models['m-claude-mid-2'] = { ...fakeModel('claude-mid'), tier: 'high_quality', endpoints: [{ provider: 'claude', upstreamModel: 'claude-mid' }] };
   cfg.routing = { ...(cfg.routing as object), routes: { blocked: ['m-claude-mid', 'm-claude-mid-2'] } };
@@ -190,4 +195,25 @@ it("a relayed Messages stream whose message_start counts cannot be read shows, i
   expect(row).toMatchObject({ estimated: 1 });
   expect(deltas[0]!.usage!.output_tokens).toBe(row!.completion_tokens);
   expect(deltas[0]!.usage!.output_tokens).not.toBe(10);
+});
+
+it('null cache counts in a relayed message_start are none, to the client as to the row (the client was shown the estimate, the row billed the counts)', async () => {
+  const r = await fetch(`${sc.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({ model: 'm-claude-nullcache', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  const id = r.headers.get('x-request-id');
+  const events = (await r.text())
+    .split('\n')
+    .filter((l) => l.startsWith('data: '))
+    .map((l) => JSON.parse(l.slice(6)) as { type: string; message?: { usage: { input_tokens: number } }; usage?: { output_tokens: number } });
+  let row: Record<string, unknown> | undefined;
+  for (let i = 0; i < 200 && row === undefined; i++) {
+    row = ledgerRow(ledgerFileOf(cfg), id);
+    if (row === undefined) await sleep(10);
+  }
+  expect(row).toMatchObject({ prompt_tokens: 5, completion_tokens: 10, estimated: 0 });
+  expect(events.find((e) => e.type === 'message_start')!.message!.usage.input_tokens).toBe(5);
+  expect(events.find((e) => e.type === 'message_delta')!.usage!.output_tokens).toBe(10);
 });

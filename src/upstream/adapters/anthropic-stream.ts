@@ -23,7 +23,7 @@
  * server-tool deltas count as content (they commit the stream), and `message_delta`'s stop
  * reason is reported in chat terms for the attempt's bookkeeping.
  */
-import { readCount, usageFromAnthropic } from '../../accounting/cost.js';
+import { ANTHROPIC_USAGE_COUNTS, readCount, usageFromAnthropic } from '../../accounting/cost.js';
 import type { SseEvent } from '../sse.js';
 import { cutText, type OpenAIChunk, type StreamPiece } from '../types.js';
 import { isObj } from './anthropic-messages.js';
@@ -164,7 +164,7 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   private remember(u: unknown): void {
     if (!isObj(u)) return;
     // A count that is there but no number (`"1500"`) is kept too, so that it is read as unreadable, not as absent (0).
-    for (const [k, v] of Object.entries(u)) if (typeof v === 'number' || (COUNT_KEYS.has(k) && v !== null && v !== undefined)) this.usage[k] = v;
+    for (const [k, v] of Object.entries(u)) if (typeof v === 'number' || (ANTHROPIC_USAGE_COUNTS.has(k) && v !== null && v !== undefined)) this.usage[k] = v;
   }
 
   /**
@@ -301,9 +301,6 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     return [...before, { type: 'chunk', chunk, text: '', content: false, finishReason: finish }, ...counts];
   }
 }
-
-/** The counts of Anthropic's usage (its other fields, such as `service_tier`, are no counts). */
-const COUNT_KEYS: ReadonlySet<string> = new Set(['input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens']);
 
 /** The most text held while it may be a refusal (characters): a refusal is a few sentences. */
 const MAX_HELD_CHARS = 4_000;
