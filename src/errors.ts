@@ -9,6 +9,8 @@ export const ERROR_CATALOG = {
   model_not_found: { status: 400, type: 'invalid_request_error' },
   invalid_api_key: { status: 401, type: 'authentication_error' },
   admin_token_required: { status: 401, type: 'authentication_error' },
+  /** A client key asked for a model its `auth.keys[].models` does not list, or a route/`auto` none of whose models it lists. */
+  model_not_allowed: { status: 403, type: 'permission_error' },
   not_found: { status: 404, type: 'invalid_request_error' },
   method_not_allowed: { status: 405, type: 'invalid_request_error' },
   /** A browser request for another site, or a loopback sidecar reached by a re-bound name (src/http/cross-site.ts). */

@@ -33,3 +33,24 @@ export function withCatalogueModel(cfg: Parameters<typeof catalogueModel>[0], js
   const body = json as { model?: unknown };
   if (typeof body.model === 'string') body.model = catalogueModel(cfg, body.model);
 }
+
+/** Each configuration's client keys with a `models` list → that list as a set, made once per configuration object. */
+const keyModelSets = new WeakMap<object, Map<string, ReadonlySet<string>>>();
+
+/**
+ * The models client key `keyId` may use (`auth.keys[].models`), or null when it may use every
+ * model (no list, no key, or auth off).
+ */
+export function keyModels(
+  cfg: { auth?: { keys: ReadonlyArray<{ id: string; models?: readonly string[] | undefined }> } | undefined },
+  keyId: string | null,
+): ReadonlySet<string> | null {
+  if (keyId === null || cfg.auth === undefined) return null;
+  let map = keyModelSets.get(cfg);
+  if (map === undefined) {
+    map = new Map();
+    for (const k of cfg.auth.keys) if (k.models !== undefined) map.set(k.id, new Set(k.models));
+    keyModelSets.set(cfg, map);
+  }
+  return map.get(keyId) ?? null;
+}

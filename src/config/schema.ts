@@ -548,6 +548,15 @@ const authKeySchema = z.strictObject({
     .refine((v) => v !== '(none)', '"(none)" is what /switchyard/spend calls requests without a client key: give this key another id'),
   keyEnv: envName,
   rpm: rateLimit,
+  /**
+   * The catalogue models this key may use (LiteLLM's key `models`): absent, every model. A named
+   * model off the list is a 403 `model_not_allowed`; `auto`, a route and a model's fallbacks are
+   * served from the listed models only.
+   */
+  models: z
+    .array(z.string().min(1))
+    .refine((l) => l.length > 0, 'an empty list would refuse every request: list the models this key may use, or leave models out for all')
+    .optional(),
 });
 
 const authSchema = z.strictObject({
@@ -954,6 +963,16 @@ function crossCheck(input: z.output<typeof baseConfigSchema>, ctx: z.RefinementC
           message: `${k.keyEnv} is already the variable of client key "${String(envOf.get(k.keyEnv))}": each id needs its own key (its own variable)`,
         });
       else envOf.set(k.keyEnv, k.id);
+    }
+    // A key's models are catalogue ids: `auto` and routes are served from them, an alias is its model's name.
+    for (const [j, m] of strs(k.models)) {
+      if (m === 'auto' || m.startsWith('route/'))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['auth', 'keys', i, 'models', j],
+          message: `list catalogue models: a key may always ask for ${m === 'auto' ? '"auto"' : 'a route'}, served from its listed models only`,
+        });
+      else if (!known(m)) ctx.addIssue({ code: 'custom', path: ['auth', 'keys', i, 'models', j], message: unknown(m) });
     }
     if (typeof k.id !== 'string') return;
     if (seen.has(k.id)) ctx.addIssue({ code: 'custom', path: ['auth', 'keys', i, 'id'], message: `duplicate key id "${k.id}"` });

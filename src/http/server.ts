@@ -10,7 +10,8 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { anthropicError, anthropicModel, anthropicModelsList } from '../apis/messages-output.js';
 import { echoName, SwitchyardError, errorBody } from '../errors.js';
-import { catalogueModel, withCatalogueModel } from '../config/lookup.js';
+import { catalogueModel, keyModels, own, withCatalogueModel } from '../config/lookup.js';
+import type { Config } from '../config/schema.js';
 import { requestLog } from '../observe/request-log.js';
 import { ByteCollector } from '../upstream/byte-collector.js';
 import { HeldShare, REQUEST_BODIES_LIMIT, requestBodies } from '../upstream/held-bytes.js';
@@ -324,14 +325,29 @@ async function routeDryRun(deps: ServerDeps, req: IncomingMessage, res: ServerRe
  * A models route's client key: a refused one is logged as every refused request is (a key guessed
  * here left no trace); the models routes are not counted in the request metrics (README).
  */
-function modelsKey(deps: ServerDeps, req: IncomingMessage, requestId: string): void {
+function modelsKey(deps: ServerDeps, req: IncomingMessage, requestId: string): string | null {
   try {
-    deps.keys.authenticate(clientAuthorization(req));
+    return deps.keys.keyIdOf(clientAuthorization(req));
   } catch (err) {
     if (err instanceof SwitchyardError && deps.log.isLevelEnabled('info'))
       deps.log.info({ requestId, api: 'models', status: err.status, keyId: null, error: err.code }, `request refused: ${err.message}`);
     throw err;
   }
+}
+
+/**
+ * Which ids of `/v1/models` client key `keyId` sees: with `auth.keys[].models`, its models, the
+ * routes with one of them and `auto`; null when it sees them all. A model it may not use is not
+ * found, as OpenAI answers for a model a project has no access to.
+ */
+function usableBy(cfg: Config, keyId: string | null): ((id: string) => boolean) | null {
+  const models = keyModels(cfg, keyId);
+  if (models === null) return null;
+  return (id) => {
+    if (id === 'auto') return true;
+    if (id.startsWith('route/')) return (own(cfg.routing.routes, id.slice('route/'.length)) ?? []).some((m) => models.has(m));
+    return models.has(id);
+  };
 }
 
 /** Each server's open connections (for {@link stopKeepAlive}). */
@@ -478,13 +494,14 @@ export function createHttpServer(deps: ServerDeps): Server {
       }
       if (path === '/v1/models' || path === '/models') {
         // With auth.keys on, the catalogue is for key holders too (as OpenAI's and LiteLLM's /v1/models).
-        modelsKey(deps, req, requestId);
-        const list = deps.models() as { data: Array<{ id: string; created: number }> };
+        const visible = usableBy(deps.runtime().cfg, modelsKey(deps, req, requestId));
+        const all = deps.models() as { data: Array<{ id: string; created: number }> };
+        const list = visible === null ? all : { ...all, data: all.data.filter((m) => visible(m.id)) };
         return sendJson(res, 200, fromAnthropicClient(req) ? anthropicModelsList(list, url.searchParams) : list);
       }
       if (path.startsWith('/v1/models/') || path.startsWith('/models/')) {
         // OpenAI's GET /v1/models/{model} (the SDK's models.retrieve); a route id keeps its `/`.
-        modelsKey(deps, req, requestId);
+        const visible = usableBy(deps.runtime().cfg, modelsKey(deps, req, requestId));
         const raw = path.slice(path.indexOf('/models/') + '/models/'.length);
         let id: string;
         try {
@@ -495,7 +512,7 @@ export function createHttpServer(deps: ServerDeps): Server {
         const list = deps.models() as { data: Array<{ id: string; created: number }> };
         // An alias is found as the model it names, under the name asked for (as a provider answers its own aliases).
         const own = catalogueModel(deps.runtime().cfg, id);
-        const entry = list.data.find((m) => m.id === own);
+        const entry = visible === null || visible(own) ? list.data.find((m) => m.id === own) : undefined;
         if (!entry) throw new SwitchyardError('model_not_found', `The model "${echoName(id)}" does not exist`, { param: 'model', status: 404 });
         const found = own === id ? entry : { ...entry, id };
         return sendJson(res, 200, fromAnthropicClient(req) ? anthropicModel(found) : found);

@@ -10,7 +10,7 @@
  */
 import type { Capability, Config, Tier } from '../config/schema.js';
 import { TIERS } from '../config/schema.js';
-import { own } from '../config/lookup.js';
+import { keyModels, own } from '../config/lookup.js';
 import { leftOutFor } from '../config/left-out.js';
 import { nearest } from '../config/near.js';
 import { echoName, SwitchyardError } from '../errors.js';
@@ -54,11 +54,19 @@ export interface ResolveInput {
    * count is an estimate that lists of digits, CSV, CJK and emoji exceed up to threefold.
    */
   boundContextTokens?: () => number;
+  /** The client key's `auth.keys[].models`: only these are candidates (absent or null: every model). */
+  allowed?: { keyId: string; models: ReadonlySet<string> } | null;
   /** Expected output tokens (for the cost strategy). */
   expectedOutputTokens: number;
   /** Live latency and load of a model (its best endpoint). */
   liveStats: (model: string) => { latencyMs: number; inFlight: number };
   rng?: Rng;
+}
+
+/** What `ResolveInput.allowed` is for client key `keyId`: its `auth.keys[].models`, or null (every model). */
+export function keyAllowance(cfg: Config, keyId: string | null): ResolveInput['allowed'] {
+  const models = keyModels(cfg, keyId);
+  return models === null ? null : { keyId: keyId!, models };
 }
 
 export function listModelIds(cfg: Config): string[] {
@@ -143,6 +151,9 @@ function distinct(xs: readonly string[]): boolean {
 
 export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
   const wantsEmbeddings = checkPurpose(cfg, inp);
+  const allowed = inp.allowed ?? null;
+  // A model named by a key that may not use it is refused before anything is weighed (a fallback of it would be a way round).
+  if (allowed !== null && !allowed.models.has(inp.model) && own(cfg.models, inp.model) !== undefined) throw notAllowed(allowed, inp.model);
   const needs = requiredCapabilities(inp.body);
   let contextTokens = inp.contextTokens ?? inp.promptTokens;
   let counted = inp.exactContextTokens === undefined || (inp.contextTokens !== undefined && inp.contextBound !== true);
@@ -233,6 +244,15 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
       score: null,
     };
   }
+  if (allowed !== null) {
+    const kept = plan.candidates.filter((m) => allowed.models.has(m));
+    // Only when the key's list emptied it: a list nothing could serve anyway (no model has vision) is said as that.
+    if (kept.length === 0 && plan.candidates.length > 0) throw notAllowed(allowed, inp.model);
+    if (kept.length < plan.candidates.length) {
+      plan.candidates = kept;
+      plan.reason += `; key ${allowed.keyId}'s models only`;
+    }
+  }
   // The usual plan (every candidate fits, none twice, a short list) is kept as built: what the
   // filters and the Set would copy unchanged.
   let windowTooSmall = false;
@@ -291,6 +311,19 @@ function hintsIgnored(inp: ResolveInput): string {
   return names.length === 0
     ? ''
     : `${names.join(' and ')} ignored (${inp.model.startsWith('route/') ? 'a route' : 'a model'} was named; hints choose a tier for model auto); `;
+}
+
+/** 403: client key `keyId` may not use `model` (a catalogue model), or none of the models a route or `auto` would serve it from. */
+function notAllowed(allowed: { keyId: string; models: ReadonlySet<string> }, model: string): SwitchyardError {
+  const list = [...allowed.models];
+  const shown = list.length <= NOT_FOUND_LISTED ? list.join(', ') : `${list.slice(0, NOT_FOUND_LISTED).join(', ')}, … ${list.length - NOT_FOUND_LISTED} more`;
+  const what =
+    model === 'auto' || model.startsWith('route/')
+      ? `may use none of the models that could serve "${echoName(model)}"`
+      : `may not use the model "${echoName(model)}"`;
+  return new SwitchyardError('model_not_allowed', `client key "${allowed.keyId}" ${what}: its models (auth.keys[].models) are ${shown}`, {
+    param: 'model',
+  });
 }
 
 /** The most model ids a `model_not_found` message lists. */

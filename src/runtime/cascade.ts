@@ -18,7 +18,7 @@ import { requestTexts } from '../quality/judge.js';
 import { SchemaCache } from '../quality/schema-cache.js';
 import { cascadePlan, type CascadePlan } from '../routing/cascade-plan.js';
 import { usableFor } from './translatable.js';
-import type { ResolveInput, RoutePlan } from '../routing/resolve.js';
+import { keyAllowance, type ResolveInput, type RoutePlan } from '../routing/resolve.js';
 import { userText } from '../routing/classify.js';
 import type { ChatCall, ChatSink } from './api.js';
 import { replay, type Held } from './buffer-sink.js';
@@ -83,7 +83,8 @@ function wantsLogprobs(rt: RuntimeCore, call: ChatCall, plan: RoutePlan): boolea
 
 function planOf(rt: RuntimeCore, call: ChatCall): CascadePlan {
   const c = rt.cfg.routing.cascade;
-  return cascadePlan(rt.cfg, cascadeInput(rt, call.body, call.hints, call.api === 'messages'), c.startAt, c.maxSteps, usableFor(rt, call.body));
+  const inp = { ...cascadeInput(rt, call.body, call.hints, call.api === 'messages'), allowed: keyAllowance(rt.cfg, call.keyId) };
+  return cascadePlan(rt.cfg, inp, c.startAt, c.maxSteps, usableFor(rt, call.body));
 }
 
 /** What routing reads of a chat request (the request driver's and the dry run's input). */

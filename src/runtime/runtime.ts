@@ -35,7 +35,7 @@ import { exactPromptCount } from './request-prep.js';
 import { pickEndpoint, type PickContext, type PickRequest, type PickResult } from './pick.js';
 import { RequestDriver, type RequestOptions } from './request-driver.js';
 import { realScheduler, type Scheduler } from './scheduler.js';
-import { resolve, type ResolveInput, type RoutePlan } from '../routing/resolve.js';
+import { keyAllowance, resolve, type ResolveInput, type RoutePlan } from '../routing/resolve.js';
 import { userText } from '../routing/classify.js';
 import { promptBoundTokens, requestedOutputTokens } from '../accounting/reservation.js';
 import { nativeOf } from '../apis/native.js';
@@ -380,6 +380,7 @@ export class Runtime implements RuntimeCore {
       ...embeddingsLongestInput(body),
       expectedOutputTokens: Math.min(requestedOutputTokens(body) ?? 512, 4096),
       liveStats: (m) => this.modelStats(m),
+      allowed: keyAllowance(this.cfg, call.keyId),
     });
   }
 

@@ -86,6 +86,17 @@ describe('cascadeLadder', () => {
     ]);
   });
 
+  it("climbs only the client key's models (auth.keys[].models): no step on a model off its list, a tier with none of them skipped", () => {
+    const allowed = { keyId: 'team-a', models: new Set(['fast-cheap', 'bal-dear']) };
+    const plan = cascadePlan(CFG, { ...input('auto', { tier: 'fast_cheap' }), allowed }, 'router', 2);
+    expect(shape(plan.steps)).toEqual([
+      ['fast_cheap', ['fast-cheap']],
+      ['balanced', ['bal-dear']],
+    ]);
+    expect(plan.plain.candidates).toEqual(['fast-cheap', 'bal-dear']);
+    // A named model: its fallbacks off the list are no steps (bal-dear's are hq-big and fast-dear).
+    expect(shape(cascadePlan(CFG, { ...input('bal-dear'), allowed }, 'router', 2).steps)).toEqual([['balanced', ['bal-dear']]]);
+  });
   it('maxSteps bounds the escalations', () => {
     expect(cascadeLadder(CFG, input('auto', { tier: 'fast_cheap' }), 'router', 1)).toHaveLength(2);
   });

@@ -307,3 +307,43 @@ describe('a task hint beside a forced tier', () => {
     );
   });
 });
+
+describe("resolve: a client key's models (auth.keys[].models)", () => {
+  const allowed = (...models: string[]) => ({ allowed: { keyId: 'team-a', models: new Set(models) } });
+
+  it('refuses a named model off the list with 403 model_not_allowed, fallbacks or not; keeps only listed fallbacks', () => {
+    const e = thrown(() => resolve(CFG, input('hq-big', allowed('fast-cheap'))));
+    expect(e.status).toBe(403);
+    expect(e.code).toBe('model_not_allowed');
+    expect(e.type).toBe('permission_error');
+    expect(e.message).toBe('client key "team-a" may not use the model "hq-big": its models (auth.keys[].models) are fast-cheap');
+    // bal-dear's fallbacks are hq-big and fast-dear: only the listed one stays.
+    expect(resolve(CFG, input('bal-dear', allowed('bal-dear', 'fast-dear'))).candidates).toEqual(['bal-dear', 'fast-dear']);
+    // An unknown model is still not found (the list says nothing of it).
+    expect(thrown(() => resolve(CFG, input('nope', allowed('fast-cheap')))).code).toBe('model_not_found');
+    // No list: as before.
+    expect(resolve(CFG, input('bal-dear', { allowed: null })).candidates).toEqual(['bal-dear', 'hq-big', 'fast-dear']);
+  });
+
+  it('serves auto and a route from the listed models, in the usual order, and says so; refuses when none of them could serve', () => {
+    const auto = resolve(CFG, input('auto', { tier: 'high_quality', ...allowed('fast-cheap', 'bal-cheap') }));
+    expect(auto.candidates).toEqual(['bal-cheap', 'fast-cheap']);
+    expect(auto.reason).toContain("; key team-a's models only");
+    expect(resolve(CFG, input('route/code', allowed('fast-cheap', 'hq-big'))).candidates).toEqual(['hq-big', 'fast-cheap']);
+    const none = thrown(() => resolve(CFG, input('route/code', allowed('fast-dear'))));
+    expect(none.code).toBe('model_not_allowed');
+    expect(none.message).toBe('client key "team-a" may use none of the models that could serve "route/code": its models (auth.keys[].models) are fast-dear');
+    // A list that leaves out nothing the plan had says nothing.
+    expect(resolve(CFG, input('route/code', allowed('bal-cheap', 'hq-big', 'fast-cheap'))).reason).not.toContain('models only');
+  });
+
+  it('refuses with 403 when only a model off the list could serve, and says the window when none could', () => {
+    // Only hq-big has vision; the key lists fast-cheap only.
+    const body = { messages: [{ content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] };
+    expect(thrown(() => resolve(CFG, { ...input('route/code', allowed('fast-cheap')), body })).code).toBe('model_not_allowed');
+    // A prompt no window holds: the window is what the client must change, whatever the list.
+    const big = thrown(() => resolve(CFG, input('route/code', { ...allowed('fast-cheap'), promptTokens: 2_000_000 })));
+    expect(big.code).toBe('context_length_exceeded');
+    expect(big.status).toBe(400);
+  });
+});

@@ -385,6 +385,24 @@ describe('error messages', () => {
     expect(errors(validateConfig(raw))).toEqual(['server: unknown key "hots" (did you mean "host"?)']);
   });
 
+  it("a client key's models (auth.keys[].models) are catalogue ids: an unknown one, auto, a route or an empty list is refused", () => {
+    const raw = rawDefaults() as Record<string, unknown>;
+    raw.auth = {
+      keys: [
+        { id: 'team-a', keyEnv: 'TEAM_A_KEY', models: ['deepseek-v3.2', 'gpt-41', 'auto', 'route/chatbot'] },
+        { id: 'team-b', keyEnv: 'TEAM_B_KEY', models: [] },
+      ],
+    };
+    const errs = errors(validateConfig(raw));
+    expect(errs.find((e) => e.startsWith('auth.keys[0].models[1]:'))).toContain('did you mean "gpt-4.1"?');
+    expect(errs).toContain('auth.keys[0].models[2]: list catalogue models: a key may always ask for "auto", served from its listed models only');
+    expect(errs).toContain('auth.keys[0].models[3]: list catalogue models: a key may always ask for a route, served from its listed models only');
+    expect(errs.find((e) => e.startsWith('auth.keys[1].models:'))).toContain('an empty list would refuse every request');
+    expect(errs).toHaveLength(4);
+    raw.auth = { keys: [{ id: 'team-a', keyEnv: 'TEAM_A_KEY', models: ['deepseek-v3.2', 'gpt-4.1'] }] };
+    expect(ok(validateConfig(raw)).auth?.keys[0]?.models).toEqual(['deepseek-v3.2', 'gpt-4.1']);
+  });
+
   it("a LiteLLM or Portkey setting is pointed at switchyard's own (tpm on a client key said 'did you mean rpm?', which made tokens requests)", () => {
     const raw = rawDefaults() as Record<string, unknown>;
     raw.resilience = { timeout: 30, num_retries: 2, allowed_fails: 3, cooldown_time: 60 };
