@@ -115,6 +115,9 @@ export function upstreamClientError(
     param: e.param ?? null,
     details: e.details ?? null,
     upstreamText: e.message,
+    // A prompt over the window says so in the header too, as switchyard's own refusal of one does: a
+    // Messages client's body has no code, and `invalid_request` did not tell it to trim its history.
+    ...(e.code === 'context_length_exceeded' ? { headers: { 'x-switchyard-error-code': 'context_length_exceeded' } } : {}),
   });
 }
 

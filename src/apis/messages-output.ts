@@ -292,7 +292,9 @@ export class MessagesStreamWriter {
       content: [],
       stop_reason: null,
       stop_sequence: null,
-      usage: { input_tokens: inputTokens, output_tokens: 0 },
+      // Anthropic's message_start has its cache counts too (the SDK's Usage type requires them): none
+      // known yet on a translated answer, whose prompt is all in input_tokens until message_delta says.
+      usage: { input_tokens: inputTokens, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
     };
     this.emit('message_start', { type: 'message_start', message });
     this.emit('ping', { type: 'ping' });

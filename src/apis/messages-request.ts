@@ -661,6 +661,9 @@ export function translateMessages(body: Record<string, unknown>, headers: { vers
     if (bad !== null) throw unsupported('max_tokens', `0 (a prompt cache pre-warm) cannot be used with ${bad}, as Anthropic's API says`);
     ctx.untranslated.push('max_tokens');
   }
+  // 0 is taken (the pre-warm above): a negative count is told so, not "expected a positive integer".
+  if (typeof body.max_tokens === 'number' && body.max_tokens < 0)
+    throw unsupported('max_tokens', 'expected 0 (a prompt cache pre-warm) or a positive integer: the most tokens the answer may have');
   const maxTokens = prewarm ? 1 : positiveInt(body.max_tokens, 'max_tokens');
   const chat: ChatBody = { model, messages: messagesToChat(body, ctx), max_tokens: maxTokens };
   if (flag(body.stream, 'stream')) {

@@ -1247,7 +1247,11 @@ export class RequestDriver {
     const opened = v.event === 'failed' && h.actor.getSnapshot().value === 'circuit-open';
     if (opened && d.next.step === 'retry_same') d = { ...d, next: { step: 'failover' } };
     const logLine = { endpoint: h.id, fault: fault.kind, status: fault.status, next: d.next.step, attempt: ctx.attempts, continuation: wasContinuation };
-    if (d.loud) this.call.log.error({ ...logLine, baseUrl: shownUrl(h.provider.baseUrl) }, loudMessage(h, v, fault.status, fault.message));
+    if (d.loud)
+      this.call.log.error(
+        { ...logLine, baseUrl: shownUrl(h.provider.baseUrl) },
+        loudMessage(h, v, fault.status, fault.message, fault.error !== undefined && fault.error !== null && fault.error.unstructured === undefined),
+      );
     else this.call.log.info(logLine, `attempt failed: ${loggedMessage(fault.message, fault.error?.message, this.call.log.isLevelEnabled('debug'))}`);
     // A stream cut once it had delivered (by our count) all the tokens the client's max_tokens
     // allows is not continued: a continuation would be asked for a token more than the cap, and
@@ -1317,12 +1321,14 @@ const CUT_MID_STREAM: ReadonlySet<string> = new Set(['stream_cut', 'stream_error
 const CUT_BY_US: ReadonlySet<string> = new Set(['client_gone', 'shutting_down', 'deadline', 'headers_timeout']);
 
 /** The error-level line for a misconfigured endpoint (a `loud` decision): what to check. */
-function loudMessage(h: EndpointHandle, v: EndpointVerdict, status: number | null, message: string): string {
+function loudMessage(h: EndpointHandle, v: EndpointVerdict, status: number | null, message: string, json: boolean): string {
   if (v.event === 'failed' && v.fault === 'auth' && status === 402)
     return `endpoint ${h.id} refused our account for payment (${message}): check the provider account's balance or credits; failing over`;
   if (v.event === 'failed' && v.fault === 'auth') return `endpoint ${h.id} rejected our credentials (${status}): check its apiKeyEnv; failing over`;
   const where = `its provider's baseUrl (${shownUrl(h.provider.baseUrl)})`;
   if (status !== null && status < 400) return `endpoint ${h.id}: ${message.replace("the provider's baseUrl", where)}; failing over`;
+  if (status === 404 && json)
+    return `endpoint ${h.id} answered 404 in its API's shape: the provider does not serve its upstreamModel "${h.endpoint.upstreamModel}" (retired, misspelt, or not on this account): check models.${h.model}.endpoints[].upstreamModel; failing over`;
   if (status === 404) return `endpoint ${h.id} answered 404 with a body that is not the provider's API error: check ${where}; failing over`;
   if (status === 413)
     return (

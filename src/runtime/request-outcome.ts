@@ -254,7 +254,7 @@ function exhausted(inp: FailureInput): Outcome {
       : ctx.committed && inp.formattedCut === true
         ? `; the stream had begun, and its answer is held to a JSON format (${inp.api === 'responses' ? 'text.format' : inp.api === 'messages' ? 'output_config.format' : 'response_format'}), which a continuation from the text delivered cannot keep, so it was not continued`
         : ctx.committed
-          ? '; the stream had begun, and no other candidate could continue it (a stream that sent a tool call or a refusal, or a relayed one, cannot be continued; a continuation needs a `prefill` model)'
+          ? '; the stream had begun, and no other candidate could continue it (a stream that sent a tool call or a refusal, or a relayed one that showed a thinking, tool or citation block, cannot be continued; a continuation needs a `prefill` model)'
           : '';
   // Another model was left for money (a committed stream's continuation too): the cause an operator looks for.
   const money = ctx.refusal

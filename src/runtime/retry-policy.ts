@@ -34,10 +34,11 @@
  *   413 whose body is not the           released              fail over, logged loudly (the same, but about the size
  *     provider's error (a page, or a                           of this request: not counted against the endpoint)
  *     gateway's own JSON)
- *   other 4xx (400, 404, 413, 422 …)    released              the provider's error, as it was (a 404 in the
- *                                                             provider's JSON shape: model not found; a 4xx
- *                                                             in JSON of any shape but for 404 and 413: an
- *                                                             API's answer)
+ *   404 in the provider's JSON shape    failed (other, counts) fail over, logged loudly (the endpoint's upstreamModel is
+ *     saying the model is unknown                              unknown there: retired, misspelt, no access; the operator's)
+ *   another JSON 404                    released              fail over, logged loudly
+ *   other 4xx (400, 413, 422 …)         released              the provider's error, as it was (a 4xx in JSON
+ *                                                             of any shape but for 413: an API's answer)
  *   an answer the request's API cannot  released              fail over (the model's answer, not the endpoint's health:
  *     deliver (UnusableAnswer: Messages                        the cascade names the step by the check, `tool_args`)
  *     tool arguments not an object)
@@ -279,6 +280,12 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
   if (status === 402) return { verdict: failed('auth'), next: { step: 'failover' }, loud: true };
   // A 404 that is not the provider's JSON error did not come from its API (a web server's page): the endpoint is misconfigured.
   if (status === 404 && f.error?.unstructured !== undefined) return notTheApi();
+  // The provider's own 404 for a chat request is about the model it was sent: the endpoint's
+  // `upstreamModel`, the operator's word, never the client's (retired, misspelt, no access). Fail
+  // over, logged loudly; one that says so counts against the endpoint, so its circuit opens. It was
+  // passed to the client as its own 404: a model retired upstream (Anthropic's claude-sonnet-4-5)
+  // failed every request that named it, its fallbacks never tried.
+  if (status === 404) return { verdict: modelUnknown(f.error) ? failed('other') : { event: 'released' }, next: { step: 'failover' }, loud: true };
   if (status === 408) return { verdict: failed('timeout'), next: { step: 'failover' }, loud: false };
   // A 413 that is not the provider's error (a page, or a gateway's own JSON such as Kong's or AWS API
   // Gateway's {"message": …}) is about this request's size, which the client chose: fail over
@@ -297,6 +304,12 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
   if ((status === 400 || status === 422) && f.error?.unstructured === undefined && unsupportedFeature(f.error?.message ?? ''))
     return { verdict: { event: 'released' }, next: { step: 'failover' }, loud: false };
   return { verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false };
+}
+
+/** A provider's 404 that the model is unknown to it: OpenAI's `model_not_found`, Azure's `DeploymentNotFound`, Anthropic's `model: x`, any "model … not found / does not exist". */
+const MODEL_UNKNOWN = /\bmodel\b|deployment/i;
+function modelUnknown(error: { code?: string | null; message?: string } | null | undefined): boolean {
+  return error?.code === 'model_not_found' || error?.code === 'DeploymentNotFound' || MODEL_UNKNOWN.test(error?.message ?? '');
 }
 
 /** How providers word "the prompt is over the context window" (OpenAI and its clones, Anthropic, Gemini, Mistral, Bedrock, Cohere). */

@@ -212,6 +212,7 @@ export const anthropicWire: Wire = {
     category: 'invalid_request',
     message: 'This request was flagged as potentially violating our Usage Policy.',
   }),
+  modelNotFoundError: (model) => ({ status: 404, category: 'not_found', message: `model: ${model}` }),
   httpError: (status, message) => ({
     status,
     category: status === 529 ? 'overloaded' : 'server',

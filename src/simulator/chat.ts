@@ -157,6 +157,9 @@ export function applyRefusingFault(
     case 'content_policy_violation':
       sendError(res, wire, wire.contentPolicyError(), entry, headers);
       return true;
+    case 'model_not_found':
+      sendError(res, wire, wire.modelNotFoundError(entry.model), entry, headers);
+      return true;
     default:
       return false;
   }

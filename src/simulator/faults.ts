@@ -42,6 +42,8 @@ export const FaultSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('no_usage'), ...lifetime }),
   z.strictObject({ kind: z.literal('context_length_exceeded'), ...lifetime }),
   z.strictObject({ kind: z.literal('content_policy_violation'), ...lifetime }),
+  /** The provider's own 404 for the model it was sent (retired, misspelt, not on the account). */
+  z.strictObject({ kind: z.literal('model_not_found'), ...lifetime }),
   z.strictObject({ kind: z.literal('stream_error_event'), afterTokens, ...lifetime }),
   // Quality faults: a 200 answer that is not good enough (the cascade's checks catch them).
   z.strictObject({ kind: z.literal('invalid_json'), ...lifetime }),

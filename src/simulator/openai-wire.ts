@@ -234,6 +234,12 @@ export const openAiWire: Wire = {
     message: 'Your request was rejected as a result of our safety system. Your prompt may contain text that is not allowed by our content policy.',
     code: 'content_policy_violation',
   }),
+  modelNotFoundError: (model) => ({
+    status: 404,
+    category: 'not_found',
+    message: `The model \`${model}\` does not exist or you do not have access to it.`,
+    code: 'model_not_found',
+  }),
   httpError: (status, message) => ({
     status,
     category: status === 529 || status === 503 ? 'overloaded' : 'server',

@@ -105,6 +105,8 @@ export interface Wire {
   rateLimitError(): SimError;
   contextLengthError(promptTokens: number, maxContext: number): SimError;
   contentPolicyError(): SimError;
+  /** The wire's own 404 for a model it does not serve. */
+  modelNotFoundError(model: string): SimError;
   httpError(status: 500 | 502 | 503 | 529, message: string | undefined): SimError;
   rateHeaders(requests: RateInfo, tokens: RateInfo | null): Record<string, string>;
   json(a: Answer, usage: boolean): unknown;

@@ -116,7 +116,12 @@ describe.each([
     let startInput = -1;
     for await (const ev of stream) {
       types.push(ev.type);
-      if (ev.type === 'message_start') startInput = ev.message.usage.input_tokens;
+      if (ev.type === 'message_start') {
+        startInput = ev.message.usage.input_tokens;
+        // Both ways, its cache counts are there, as the SDK's Usage type requires (translated, they were left out).
+        expect(typeof ev.message.usage.cache_read_input_tokens).toBe('number');
+        expect(typeof ev.message.usage.cache_creation_input_tokens).toBe('number');
+      }
       if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta') text += ev.delta.text;
     }
     const final = await stream.finalMessage();
@@ -914,6 +919,8 @@ describe("Anthropic's prompt cache pre-warm (max_tokens: 0)", () => {
     expect(openai.status).toBe(400);
     expect(openai.message).toContain('max_tokens');
     expect(openai.message).toContain('Anthropic-kind');
+    // The value is what has no form (it said "max_tokens has no chat-completions form", as if the field had none).
+    expect(openai.message).toContain('max_tokens 0 (a prompt cache pre-warm: the prompt cached, nothing generated) has no chat-completions form');
     expect(await refused({ model: 'claude-sonnet-4.5', stream: true })).toEqual({
       status: 400,
       message: expect.stringContaining('max_tokens: 0 (a prompt cache pre-warm) cannot be used with stream'),
@@ -956,6 +963,41 @@ describe("Anthropic's prompt cache pre-warm (max_tokens: 0)", () => {
     } finally {
       await sim.clearFaults();
       await own.stop();
+    }
+  });
+});
+
+describe("a provider's own 400 for a prompt over its window", () => {
+  it("carries x-switchyard-error-code: context_length_exceeded, as switchyard's own refusal does (a Messages body has no code; it said invalid_request)", async () => {
+    await sim.setFault('gpt-4.1', { kind: 'context_length_exceeded', times: 1 });
+    try {
+      const err = await client.messages.create({ model: 'gpt-4.1', max_tokens: 20, messages: [{ role: 'user', content: 'Hi' }] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      const e = err as InstanceType<typeof Anthropic.BadRequestError>;
+      expect(e.headers?.get('x-switchyard-error-code')).toBe('context_length_exceeded');
+      expect(e.error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    } finally {
+      await sim.clearFaults();
+    }
+  });
+});
+
+describe('an upstream that no longer serves the model it is sent (a JSON 404: retired, misspelt)', () => {
+  it("fails over to the model's fallback: the upstreamModel is the operator's (it was the client's 404 NotFoundError, the fallback never tried)", async () => {
+    await sim.setFault('claude-sonnet-4-5', { kind: 'model_not_found' });
+    try {
+      const { data, response } = await client.messages
+        .create({ model: 'claude-sonnet-4.5', max_tokens: 20, messages: [{ role: 'user', content: 'Hi' }] })
+        .withResponse();
+      expect(data.type).toBe('message');
+      expect(response.headers.get('x-switchyard-model')).toBe('gpt-4.1');
+      const log = (await sim.log()) as Array<{ model: string; status: number }>;
+      expect(log.map((l) => [l.model, l.status])).toEqual([
+        ['claude-sonnet-4-5', 404],
+        ['gpt-4.1', 200],
+      ]);
+    } finally {
+      await sim.clearFaults();
     }
   });
 });

@@ -1,9 +1,9 @@
 /**
  * A 404 from an upstream, in process against real local servers: one whose body is not the
  * provider's JSON error (an HTML page from a web server: a wrong base URL) is the endpoint's
- * fault — the request fails over to the fallback and the endpoint's health counts it — while a
- * 404 in the provider's own JSON shape (the model does not exist) is the provider's answer to
- * this request and is relayed as it came, with no fail-over.
+ * fault — the request fails over to the fallback and the endpoint's health counts it — and so is
+ * a 404 in the provider's own JSON shape that the model does not exist: the model it was sent is
+ * the endpoint's `upstreamModel`, the operator's word, not the client's.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -119,15 +119,25 @@ describe('an upstream 404', () => {
     expect(sink.error?.toBody().error).toMatchObject({ code: 'upstream_error', message: expect.stringContaining('404') });
   });
 
-  it("the provider's JSON 404 (model not found) is relayed as it came, no fail-over, not counted", async () => {
+  it("the provider's JSON 404 (model not found) fails over, counted, logged naming upstreamModel: the model it was sent is the operator's (it was relayed as the client's 404)", async () => {
     answer = { type: 'application/json', body: JSON_404 };
     const r = await runtime('openai');
     const sink = await ask(r, false);
-    expect(sink.status).toBe(404);
-    expect(sink.error?.toBody().error).toMatchObject({ code: 'model_not_found', message: expect.stringContaining('does not exist') });
+    expect([sink.error, sink.status, sink.headers['x-switchyard-model']]).toEqual([null, 200, 'b']);
     expect(webHits).toBe(1);
-    expect(sim.log().filter((e) => e.model === 'up-b')).toEqual([]);
-    expect(wrongEndpoint(r)?.consecutiveFailures).toBe(0);
+    expect(wrongEndpoint(r)?.consecutiveFailures).toBe(1);
+    expect(loudLines).toHaveLength(1);
+    expect(loudLines[0]?.msg).toContain('the provider does not serve its upstreamModel "up-a"');
+    expect(loudLines[0]?.msg).toContain('check models.a.endpoints[].upstreamModel');
+  });
+
+  it('a JSON 404 with no other candidate: 502 upstream_error naming the status, x-should-retry false', async () => {
+    answer = { type: 'application/json', body: JSON_404 };
+    const r = await runtime('openai');
+    const sink = await ask(r, false, 'c');
+    expect(sink.status).toBe(502);
+    expect(sink.error?.toBody().error).toMatchObject({ code: 'upstream_error', message: expect.stringContaining('404') });
+    expect(sink.error?.headers['x-should-retry']).toBe('false');
   });
 });
 

@@ -524,7 +524,8 @@ describe('Messages → chat and back', () => {
       [{ max_tokens: undefined }, 'max_tokens: Field required'],
       // Anthropic's documented cache pre-warm is not streamed (Anthropic's rule): named as such.
       [{ max_tokens: 0, stream: true }, 'max_tokens: 0 (a prompt cache pre-warm) cannot be used with stream'],
-      [{ max_tokens: -1 }, 'max_tokens: expected a positive integer'],
+      // 0 is a pre-warm, so "a positive integer" was not what it takes.
+      [{ max_tokens: -1 }, 'max_tokens: expected 0 (a prompt cache pre-warm) or a positive integer'],
       // An image or document with nothing to read, for every endpoint kind (sent on and billed before).
       [{ messages: [{ role: 'user', content: [{ type: 'document' }] }] }, 'messages[0].content[0].source: Field required'],
       [

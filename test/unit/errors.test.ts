@@ -91,7 +91,8 @@ describe('upstreamClientError', () => {
           code: 'context_length_exceeded',
         },
       },
-      headers: { 'x-switchyard-error-code': 'invalid_request' },
+      // A prompt over the window says so in the header, as switchyard's own refusal does.
+      headers: { 'x-switchyard-error-code': 'context_length_exceeded' },
     });
   });
 

@@ -250,7 +250,6 @@ describe('client errors', () => {
   it.each([
     [400, apiErr('invalid_value', "Invalid value for 'temperature'")],
     [400, null],
-    [404, apiErr('model_not_found', 'The model does not exist')],
     [413, apiErr(null, 'Request entity too large')],
     [422, apiErr(null, 'Unprocessable')],
   ])('%i → propagate, released (never counts as a failure)', (status, error) => {
@@ -283,7 +282,7 @@ describe('a 400 saying this model does not take a feature the request uses', () 
   });
 });
 
-describe("a 404 whose body is not the provider's JSON error (a wrong base URL)", () => {
+describe('a 404', () => {
   it('an HTML page or a bare "Not Found" → failed(other), failover, logged loudly', () => {
     for (const body of ['<html><body><h1>404 Not Found</h1></body></html>', 'Not Found', '', '{"detail":"Not Found"}']) {
       const f = http(404, { error: readErrorInfo(404, body) });
@@ -295,14 +294,24 @@ describe("a 404 whose body is not the provider's JSON error (a wrong base URL)",
     }
   });
 
-  it("the provider's own JSON 404 (OpenAI or Anthropic shape) → propagate, released", () => {
+  it("the provider's own JSON 404 that the model is unknown (OpenAI, Anthropic, Azure) → failed(other), failover, loud: the upstreamModel is the operator's (it was passed to the client as its own 404)", () => {
     const openai = readErrorInfo(
       404,
       '{"error":{"message":"The model `x` does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}}',
     );
-    const anthropic = parseAnthropicError(404, '{"type":"error","error":{"type":"not_found_error","message":"model: x"}}');
-    for (const error of [openai, anthropic])
-      expect(decide(http(404, { error }), state(), R)).toEqual({ verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false });
+    const anthropic = parseAnthropicError(404, '{"type":"error","error":{"type":"not_found_error","message":"model: claude-sonnet-4-5"}}');
+    const azure = readErrorInfo(404, '{"error":{"code":"DeploymentNotFound","message":"The API deployment for this resource does not exist."}}');
+    for (const error of [openai, anthropic, azure])
+      expect(decide(http(404, { error }), state(), R)).toEqual({
+        verdict: { event: 'failed', fault: 'other', countsAsFailure: true },
+        next: { step: 'failover' },
+        loud: true,
+      });
+  });
+
+  it('another JSON 404 fails over without counting against the endpoint (a client cannot open its circuit with it)', () => {
+    const error = readErrorInfo(404, '{"error":{"message":"File file-abc not found","type":"invalid_request_error","param":null,"code":null}}');
+    expect(decide(http(404, { error }), state(), R)).toEqual({ verdict: { event: 'released' }, next: { step: 'failover' }, loud: true });
   });
 });
 

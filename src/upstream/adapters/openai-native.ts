@@ -26,9 +26,11 @@ export function untranslatedError(native: NativeMessages, target: string): Switc
       ? `${echoName(field)}: OpenAI-kind endpoints take tool names of at most 64 characters (chat completions' limit; ${target} is OpenAI-kind): shorten the name, or name an Anthropic-kind model`
       : /^tools\[\d+\]\.strict$/.test(field)
         ? `${echoName(field)}: an OpenAI-kind model takes a strict tool only when its input_schema's every object lists all its properties in required and sets additionalProperties false; this one does not (${target} is OpenAI-kind): make every property required (a nullable type for an optional one), or name an Anthropic-kind model`
-        : field === 'output_config.format'
-          ? `output_config.format: an OpenAI-kind model holds its answer to a schema only in strict mode, which takes a schema whose every object lists all its properties in required and sets additionalProperties false; this one does not (${target} is OpenAI-kind): make every property required (a nullable type for an optional one), or name an Anthropic-kind model`
-          : `${echoName(field)}${blockNote(native.body, field)} has no chat-completions form: it is only supported when the request is routed to an Anthropic-kind endpoint (${target} is OpenAI-kind)`;
+        : field === 'max_tokens'
+          ? `max_tokens 0 (a prompt cache pre-warm: the prompt cached, nothing generated) has no chat-completions form: it is only supported when the request is routed to an Anthropic-kind endpoint (${target} is OpenAI-kind)`
+          : field === 'output_config.format'
+            ? `output_config.format: an OpenAI-kind model holds its answer to a schema only in strict mode, which takes a schema whose every object lists all its properties in required and sets additionalProperties false; this one does not (${target} is OpenAI-kind): make every property required (a nullable type for an optional one), or name an Anthropic-kind model`
+            : `${echoName(field)}${blockNote(native.body, field)} has no chat-completions form: it is only supported when the request is routed to an Anthropic-kind endpoint (${target} is OpenAI-kind)`;
   return new SwitchyardError('invalid_request', why, { param: field });
 }
 
