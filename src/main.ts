@@ -345,6 +345,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       // A predecessor still draining (a restart in place) ends within its grace period.
       lockWaitMs: cfg.server.shutdownGraceMs + LOCK_WAIT_MARGIN_MS,
       onLockWait: (lock, ms) => log.warn({ lock }, `another switchyard process holds ${lock}: waiting up to ${Math.ceil(ms / 1000)} s for it to stop`),
+      onLost: (message) => log.error(`ledger: ${message}`),
       onUpgrade: (message) => log.warn(`${message} (once; a large file takes a while, and older switchyard versions cannot open it afterwards)`),
       // A PostgreSQL ledger's losses: a row refused for good, the rows still unwritten at shutdown (by request id),
       // an idle connection's error. They went nowhere: a shutdown during an outage dropped rows without a line.

@@ -169,6 +169,8 @@ export interface LedgerStore {
   recoverInFlight?(): Promise<number>;
   /** Journal lines the last `recoverInFlight` skipped because they are not what switchyard writes (edited or damaged). */
   readonly invalidJournalLines?: number;
+  /** Why the ledger's file is no longer at its path (removed or replaced while serving: a SQLite ledger's), or null. */
+  readonly lost?: string | null;
   /** Since when and why commits have been failing for a reason not the rows' own (a lock, a full disk); null while they succeed. */
   readonly writeBlocked?: { since: number; reason: string } | null;
   /** Rows queued behind a lock: up to `maxMs` to commit, then refused (their requests answer; the journal keeps them). */
@@ -215,6 +217,8 @@ export interface LedgerOptions {
   schema?: string;
   /** PostgreSQL table name; default `switchyard_ledger`. */
   table?: string;
+  /** A SQLite ledger's file was removed or replaced while serving (see `LedgerStore.lost`): told once. */
+  onLost?: (message: string) => void;
   /** Errors of idle PostgreSQL connections (the next query reports them too). */
   onError?: (err: Error) => void;
   /**
@@ -259,7 +263,12 @@ export async function openLedger(url: string, options: LedgerOptions = {}): Prom
     if (path.length === 0) throw new Error(`ledger URL "${url}" names no file`);
     const { SqliteLedger } = await import('./sqlite-ledger.js');
     return waitingForJournal(
-      () => SqliteLedger.open(path, { reader: options.reader === true, ...(options.onUpgrade ? { onUpgrade: options.onUpgrade } : {}) }),
+      () =>
+        SqliteLedger.open(path, {
+          reader: options.reader === true,
+          ...(options.onUpgrade ? { onUpgrade: options.onUpgrade } : {}),
+          ...(options.onLost ? { onLost: options.onLost } : {}),
+        }),
       options,
     );
   }

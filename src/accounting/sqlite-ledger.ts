@@ -17,7 +17,7 @@
  */
 import { isBusy, RETRY_FIRST_MS, RETRY_MAX_MS, whenFree } from './sqlite-busy.js';
 import Database from 'better-sqlite3';
-import { mkdirSync, realpathSync, statSync } from 'node:fs';
+import { mkdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { InFlight, LedgerRow, LedgerStore, ModelQuality, ModelShare, SpendGroup, SpendScope, SpendTotal } from './ledger.js';
 import { InFlightJournal } from './inflight-journal.js';
@@ -51,6 +51,8 @@ const WRITER_BUSY_MS = 20;
 const START_BUSY_MS = 5000;
 /** What `close` waits for rows still queued behind a lock (ms). */
 const CLOSE_WAIT_MS = 5000;
+/** How often a serving ledger checks that its file is still the one at its path (see `watchFile`). */
+export const FILE_CHECK_MS = 1000;
 
 /**
  * A failure that is not the rows' own: the file's lock (as a single write waits for, see
@@ -208,6 +210,11 @@ export class SqliteLedger implements LedgerStore {
   private readonly cascade: SqliteCascade;
   /** A file store's in-flight journal (inflight-journal.ts); none in memory. */
   private readonly journal: InFlightJournal | null;
+  /** Why the ledger's file is no longer at its path (removed or replaced while serving), or null. */
+  private lostReason: string | null = null;
+  private fileTimer: NodeJS.Timeout | null = null;
+  /** The file this process wrote to, and the copy `watchFile` restored at its path (its inode), if any. */
+  private file: { path: string; dev: number; ino: number; restoredIno: number | null } | null = null;
 
   private constructor(
     private readonly db: Database.Database,
@@ -282,7 +289,10 @@ export class SqliteLedger implements LedgerStore {
    * taken first: a second sidecar on the file is refused before it touches it), unless opened
    * only to read (`reader`: `switchyard calibrate` beside a running sidecar).
    */
-  static open(path: string, { reader = false, onUpgrade }: { reader?: boolean; onUpgrade?: (message: string) => void } = {}): SqliteLedger {
+  static open(
+    path: string,
+    { reader = false, onUpgrade, onLost }: { reader?: boolean; onUpgrade?: (message: string) => void; onLost?: (message: string) => void } = {},
+  ): SqliteLedger {
     if (path !== ':memory:') {
       // A directory is no ledger: said before the journal's files are made beside it (they were left behind).
       if (statSync(path, { throwIfNoEntry: false })?.isDirectory() === true)
@@ -316,12 +326,57 @@ export class SqliteLedger implements LedgerStore {
       // for on the event loop: the serving process waits briefly and tries its commit again later
       // (flush). A reader (`switchyard calibrate`) may wait long.
       if (!reader) db.pragma(`busy_timeout = ${WRITER_BUSY_MS}`);
-      return new SqliteLedger(db, journal);
+      const ledger = new SqliteLedger(db, journal);
+      if (!reader && path !== ':memory:') ledger.watchFile(path, onLost);
+      return ledger;
     } catch (err) {
       db?.close();
       journal?.close();
       throw err;
     }
+  }
+
+  /**
+   * Checks every FILE_CHECK_MS that the file at `path` is still the one this process writes to.
+   * Removed (its directory deleted, an operator's `rm`) or replaced, the rows went on into a file
+   * nothing could find again: a restart made a new, empty ledger, and every budget started from
+   * nothing. Found so, the ledger is `lost` (new requests are refused, `/readyz` says why) and what
+   * it holds is copied back to `path` (VACUUM INTO; beside it, `PATH.recovered-<ms>`, when another
+   * file is there now), and copied again at close with the rows committed since.
+   */
+  private watchFile(path: string, onLost?: (message: string) => void): void {
+    const st = statSync(path);
+    this.file = { path, dev: st.dev, ino: st.ino, restoredIno: null };
+    this.fileTimer = setInterval(() => {
+      const now = statSync(path, { throwIfNoEntry: false });
+      if (now !== undefined && now.dev === st.dev && now.ino === st.ino) return;
+      clearInterval(this.fileTimer!);
+      this.fileTimer = null;
+      const copy = this.copyOut(now === undefined ? path : `${path}.recovered-${Date.now()}`, now === undefined);
+      this.lostReason =
+        `the ledger file ${path} was ${now === undefined ? 'removed' : 'replaced by another file'} while switchyard was serving from it: ` +
+        `${copy}; new requests are refused until switchyard restarts on it`;
+      onLost?.(this.lostReason);
+    }, FILE_CHECK_MS);
+    this.fileTimer.unref();
+  }
+
+  /** The open database copied to `to` (its directory made again); `restored`: the copy is the ledger's own path. What happened, in words. */
+  private copyOut(to: string, restored: boolean): string {
+    try {
+      mkdirSync(dirname(resolve(to)), { recursive: true });
+      this.flush();
+      this.db.prepare('VACUUM INTO ?').run(to);
+      if (restored) this.file!.restoredIno = statSync(to).ino;
+      return restored ? `its rows are restored there from the open database` : `its rows are copied to ${to}`;
+    } catch (err) {
+      return `its rows could not be copied to ${to} (${(err as Error).message}): they are in this process only`;
+    }
+  }
+
+  /** Why the ledger's file is gone from its path (see `watchFile`); null while it is there. */
+  get lost(): string | null {
+    return this.lostReason;
   }
 
   /** Since when (epoch ms) and why the ledger's commits have been failing; null while they succeed. */
@@ -519,9 +574,25 @@ export class SqliteLedger implements LedgerStore {
    * the in-flight journal, which the next start counts at the held amount.
    */
   async close(): Promise<void> {
+    if (this.fileTimer !== null) clearInterval(this.fileTimer);
     await this.drainQueued(CLOSE_WAIT_MS);
+    this.recopy();
     if (this.db.open) this.db.close();
     this.journal?.close();
+  }
+
+  /** A copy restored at the ledger's path (watchFile) is made again at close, with the rows committed since, if it is still there. */
+  private recopy(): void {
+    const f = this.file;
+    if (f === null || f.restoredIno === null || !this.db.open || statSync(f.path, { throwIfNoEntry: false })?.ino !== f.restoredIno) return;
+    const tmp = `${f.path}.closing-${process.pid}`;
+    try {
+      rmSync(tmp, { force: true });
+      this.db.prepare('VACUUM INTO ?').run(tmp);
+      renameSync(tmp, f.path);
+    } catch {
+      rmSync(tmp, { force: true });
+    }
   }
 
   /**

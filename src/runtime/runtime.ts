@@ -264,6 +264,13 @@ export class Runtime implements RuntimeCore {
     this.inFlight++;
     let done: Promise<void>;
     try {
+      // Rows would go into a file nothing finds again: no request is served on it.
+      if (this.ledger.lost)
+        throw new SwitchyardError(
+          'storage_unavailable',
+          "switchyard's ledger file was removed or replaced while it served (its log says where the rows are): it takes no request until restarted; retry on another instance",
+          { headers: { 'retry-after': '5' } },
+        );
       done = !opts.plan && cascadeOn(this.cfg, call) ? runCascade(this, call, sink) : new RequestDriver(this, call, sink, opts).run();
     } catch (err) {
       done = Promise.reject(err);
@@ -447,6 +454,7 @@ export class Runtime implements RuntimeCore {
   unready(): string | null {
     // No error text: /readyz needs no token (the cause is in /switchyard/state's shared.lastError and the log).
     if (this.shared && !this.shared.ready()) return 'shared state (Redis) not ready: see /switchyard/state (shared.lastError) or the log';
+    if (this.ledger.lost) return 'the ledger file was removed or replaced while serving: restart switchyard (the log says where its rows are)';
     // Rows waiting for a lock or disk space hold their answers: send traffic elsewhere meanwhile.
     if (this.ledger.writeBlocked) return 'the ledger cannot write its rows now (a lock, a full disk, or PostgreSQL unreachable)';
     for (const h of this.handles.values()) if ((h.actor.getSnapshot().value as EndpointStateValue) !== 'circuit-open') return null;

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openLedger } from '../../src/accounting/ledger.js';
-import { SQLITE_SCHEMA_VERSION, SqliteLedger } from '../../src/accounting/sqlite-ledger.js';
+import { FILE_CHECK_MS, SQLITE_SCHEMA_VERSION, SqliteLedger } from '../../src/accounting/sqlite-ledger.js';
 import { holdLine } from '../../src/accounting/inflight-journal.js';
 import { spanParams, spanSql } from '../../src/accounting/ledger-span.js';
 import { timeOrderedId } from '../../src/http/request-id.js';
@@ -313,5 +313,73 @@ describe('openLedger', () => {
     await memory.close();
     await expect(openLedger('sqlite:')).rejects.toThrow(/names no file/);
     await expect(openLedger('mysql://localhost/db')).rejects.toThrow(/unsupported ledger URL/);
+  });
+});
+
+describe('a ledger file removed or replaced while serving (an rm -rf of its directory)', () => {
+  it('is found within FILE_CHECK_MS: the ledger is lost, its rows are restored at its path, and copied again at close with the rows since', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const sub = join(dir, `gone-${++files}`);
+      const path = join(sub, 'ledger.db');
+      const told: string[] = [];
+      const ledger = await openLedger(`sqlite:${path}`, { onLost: (m) => told.push(m) });
+      await ledger.insert(makeRow({ costNano: 1_000, at: Date.now() }));
+      rmSync(sub, { recursive: true, force: true });
+      expect(ledger.lost).toBeNull();
+      vi.advanceTimersByTime(FILE_CHECK_MS);
+      expect(ledger.lost).toContain(`the ledger file ${path} was removed while switchyard was serving from it: its rows are restored there`);
+      expect(told).toEqual([ledger.lost]);
+      expect(existsSync(path)).toBe(true);
+      // A row committed after (a request in flight then) is in the copy made at close.
+      await ledger.insert(makeRow({ costNano: 2_000, at: Date.now() }));
+      await ledger.close();
+      const again = await openLedger(`sqlite:${path}`);
+      try {
+        expect(await again.spentSince({}, 0)).toBe(3_000);
+        expect(again.lost).toBeNull();
+      } finally {
+        await again.close();
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('replaced by another file: the rows are copied beside it (PATH.recovered-<ms>), the other file left as it is', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const path = nextPath();
+      const ledger = await openLedger(`sqlite:${path}`);
+      await ledger.insert(makeRow({ costNano: 7_000, at: Date.now() }));
+      rmSync(path);
+      new Database(path).close();
+      vi.advanceTimersByTime(FILE_CHECK_MS);
+      expect(ledger.lost).toContain('was replaced by another file');
+      const copy = /its rows are copied to (\S+);/.exec(ledger.lost ?? '')?.[1];
+      expect(copy).toMatch(/\.recovered-\d+$/);
+      await ledger.close();
+      const db = new Database(copy!, { readonly: true });
+      try {
+        expect(db.prepare('SELECT SUM(cost_nano) AS s FROM ledger').get()).toEqual({ s: 7_000 });
+      } finally {
+        db.close();
+      }
+      expect(statSync(path).size).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a file still in place is never lost', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const ledger = await openLedger(`sqlite:${nextPath()}`);
+      vi.advanceTimersByTime(FILE_CHECK_MS * 5);
+      expect(ledger.lost).toBeNull();
+      await ledger.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
