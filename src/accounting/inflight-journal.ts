@@ -21,6 +21,7 @@
  * highest sequence: the ledger turns those that have no row into rows spent at that amount.
  */
 import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { SwitchyardError } from '../errors.js';
 import type { InFlight } from './ledger.js';
 import { lockJournal, type JournalLock } from './journal-lock.js';
 
@@ -69,6 +70,23 @@ const jsonNumber = (n: number): string => (Number.isFinite(n) ? String(n) : 'nul
  */
 export function holdLine(seq: number, h: InFlight): string {
   return `{"s":${jsonNumber(seq)},"id":${JSON.stringify(h.requestId)},"at":${jsonNumber(h.at)},"k":${jsonText(h.keyId)},"m":${jsonText(h.model)},"e":${jsonText(h.endpoint)},"n":${jsonNumber(h.amountNano)}}`;
+}
+
+/**
+ * A journal write that failed (a full disk, a file made read-only or immutable, an I/O error): the
+ * request's attempt is not sent (its cost would be held nowhere), and its client is told so as a
+ * 503 `storage_unavailable` saying what to fix, not a 500 "internal error in switchyard". The
+ * message names the cause, not the path (a client reads it): the journal is the ledger file's
+ * `-inflight-0` and `-1`, or a PostgreSQL ledger's `storage.journal`.
+ */
+function journalUnwritable(err: unknown): SwitchyardError {
+  const code = (err as { code?: unknown }).code;
+  const cause = typeof code === 'string' ? code : (err as Error).message;
+  return new SwitchyardError(
+    'storage_unavailable',
+    `switchyard cannot write its in-flight journal (${cause}${code === 'ENOSPC' ? ': the disk is full' : code === 'EPERM' || code === 'EACCES' || code === 'EROFS' ? ': the file or its disk is read-only' : ''}): the request was not sent; retry later`,
+    { headers: { 'retry-after': '5' } },
+  );
 }
 
 export class InFlightJournal {
@@ -207,7 +225,7 @@ export class InFlightJournal {
       for (let k = 0; k < holds.length; k++) this.record(i, holds[k]!, seqs[k]!);
       if (this.sizes[i] > this.rotateBytes) this.rotate();
     } catch (err) {
-      batch.reject(err);
+      batch.reject(journalUnwritable(err));
       return;
     }
     batch.resolve();

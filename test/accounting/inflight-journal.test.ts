@@ -205,7 +205,14 @@ ${line('e', 5).slice(0, 20)}
       throw full;
     });
     const failed = [j.hold(h('a')), j.hold(h('b'))];
-    for (const f of failed) await expect(f).rejects.toBe(full);
+    // Its clients are told what happened, as a 503 storage_unavailable (it was the fs error: a 500 "internal error in switchyard").
+    for (const f of failed)
+      await expect(f).rejects.toMatchObject({
+        status: 503,
+        code: 'storage_unavailable',
+        message: 'switchyard cannot write its in-flight journal (ENOSPC: the disk is full): the request was not sent; retry later',
+        headers: { 'retry-after': '5' },
+      });
     expect([j.has('a'), j.has('b')]).toEqual([false, false]);
     // The journal goes on: the next hold is written.
     await j.hold(h('c'));
@@ -225,7 +232,7 @@ ${line('e', 5).slice(0, 20)}
       return n;
     });
     const failed = [j.hold(h('a')), j.hold(h('b'))];
-    for (const f of failed) await expect(f).rejects.toBe(full);
+    for (const f of failed) await expect(f).rejects.toMatchObject({ code: 'storage_unavailable' });
     await j.hold(h('c'));
     const text = readFileSync(p[0], 'utf8');
     expect(text).toBe(`${holdLine(1, h('a')).slice(0, 10)}\n${holdLine(3, h('c'))}\n`);
