@@ -298,6 +298,15 @@ export function ledgerOpenHint(err: unknown, ledger: string, pgJournalSet: boole
   }
   if ((err as Error).message.startsWith('cannot open the in-flight journal'))
     return ' (set storage.journal to a writable path prefix, or to off to run without a journal: a request in flight when the process is killed is then not counted)';
+  // A SQLite ledger's journal and its lock beside the file, not writable (the file's own refusal has its hint already).
+  const code = (err as { code?: unknown }).code;
+  if (
+    ledger.startsWith('sqlite:') &&
+    (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || /in-flight journal's lock.*readonly database/.test((err as Error).message))
+  ) {
+    const file = ledger.slice('sqlite:'.length);
+    return ` (switchyard writes, beside the ledger file, its in-flight journal ${file}-inflight-0 and -1 and their lock ${file}-inflight.lock: give its user write access to them and to their directory)`;
+  }
   return pgHint(err, ledger);
 }
 

@@ -34,4 +34,13 @@ describe('ledgerOpenHint: what to do about a ledger another sidecar holds', () =
       'storage.journal to a writable path prefix',
     );
   });
+
+  it("a SQLite ledger's journal or lock it may not write: says which files and what to give (it said only EACCES)", () => {
+    const eacces = Object.assign(new Error("EACCES: permission denied, open '/var/l.db-inflight-0'"), { code: 'EACCES' });
+    const lock = new Error("cannot take the in-flight journal's lock /var/l.db-inflight.lock: attempt to write a readonly database");
+    for (const err of [eacces, lock])
+      expect(ledgerOpenHint(err, 'sqlite:/var/l.db', false, true)).toBe(
+        ' (switchyard writes, beside the ledger file, its in-flight journal /var/l.db-inflight-0 and -1 and their lock /var/l.db-inflight.lock: give its user write access to them and to their directory)',
+      );
+  });
 });
