@@ -18,7 +18,15 @@ import { modelsList, opsRoutes } from './http/ops-routes.js';
 import { createLogger, logWritesSettled } from './observe/log.js';
 import { Runtime } from './runtime/runtime.js';
 import { undersizedPools } from './config/pool-size.js';
-import { cascadeGoesNowhere, memoryResponses, pricesPerToken, publicMetricsOnLoopback, reloadRemovals, timesTooShort } from './config/config-notes.js';
+import {
+  budgetsBelowOneAnswer,
+  cascadeGoesNowhere,
+  memoryResponses,
+  pricesPerToken,
+  publicMetricsOnLoopback,
+  reloadRemovals,
+  timesTooShort,
+} from './config/config-notes.js';
 import { recordLeftOut } from './config/left-out.js';
 import { holdSighup, releaseSighup, StartupError, type ReloadResult, type ServeOptions, type Sidecar } from './runtime/sidecar.js';
 import { startSimulator, type Simulator } from './simulator/index.js';
@@ -34,6 +42,7 @@ import { apiRoutes } from './http/api-routes.js';
 import { ApiCounts } from './observe/api-counts.js';
 import { setTracer } from './runtime/request-scope.js';
 import { pgUnavailable } from './accounting/pg-unavailable.js';
+import { nanoToUsd } from './accounting/money.js';
 import { SwitchyardError } from './errors.js';
 import { budgetLimits } from './runtime/budget.js';
 
@@ -515,7 +524,15 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     const r = runtime.reload(res.config);
     applyBudgets();
     log.info(r, 'config reloaded');
-    const warnings = [...removals, ...configWarnings(res.config)];
+    // A limit the reload put at or below what its period has spent refuses every request it covers until it resets: said, as check-config says one below an answer.
+    const spentOut = runtime.budget
+      .lines()
+      .filter((l) => l.limit > 0 && l.spent >= l.limit)
+      .map(
+        (l) =>
+          `budget ${l.id}: its limit ($${nanoToUsd(l.limit)}) is at or below what its period has spent ($${nanoToUsd(l.spent)}): every request it covers is refused (429 budget_exceeded) ${l.resetsAt === null ? 'for good (a total budget)' : `until it resets at ${new Date(l.resetsAt).toISOString()}`}`,
+      );
+    const warnings = [...removals, ...configWarnings(res.config), ...budgetsBelowOneAnswer(res.config), ...spentOut];
     for (const w of warnings) log.warn(w);
     return { ok: true, ...r, restartRequired, warnings };
   };

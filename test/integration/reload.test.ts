@@ -582,6 +582,28 @@ describe('reload', () => {
     expect((await apiError(quick('gemini-2.5-flash', client('sk-sy-not-a-key')))).status).toBe(401);
   });
 
+  it('a reload that puts a budget at or below what its period spent says every request it covers is refused until it resets (it said nothing)', async () => {
+    const good = readFileSync(sc.configFile, 'utf8');
+    const withBudget = parse(good) as Record<string, Record<string, unknown>>;
+    withBudget.budget = { limits: [{ scope: 'global', period: 'day', usd: 100 }] };
+    writeFileSync(sc.configFile, stringify(withBudget));
+    expect((await reload()).body.warnings).toEqual([]);
+    // The file's keys since the SIGHUP test: team-a and team-c.
+    await quick('gemini-2.5-flash', client(KEY_C));
+    withBudget.budget = { limits: [{ scope: 'global', period: 'day', usd: 0.000000001 }] };
+    writeFileSync(sc.configFile, stringify(withBudget));
+    const r = await reload();
+    expect(r.status).toBe(200);
+    expect(r.body.warnings).toContainEqual(
+      expect.stringMatching(
+        /^budget global:day: its limit \(\$1e-9\) is at or below what its period has spent \(\$[0-9.e-]+\): every request it covers is refused \(429 budget_exceeded\) until it resets at \d{4}-\d\d-\d\dT00:00:00\.000Z$/,
+      ),
+    );
+    expect((await apiError(quick('gemini-2.5-flash', client(KEY_C)))).status).toBe(429);
+    writeFileSync(sc.configFile, good);
+    expect((await reload()).status).toBe(200);
+  });
+
   it("a reload says what start-up says of the config's values: observe.publicMetrics turned on while bound to loopback does nothing (only check-config and start-up said so)", async () => {
     const good = readFileSync(sc.configFile, 'utf8');
     const on = parse(good) as Record<string, Record<string, unknown>>;
