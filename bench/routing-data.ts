@@ -86,7 +86,18 @@ function toRow(set: SetName, r: RawRow): DataRow | null {
 }
 
 export function loadSet(set: SetName, dir = DATA_DIR): DataRow[] {
-  const text = readFileSync(resolve(dir, `${set}.jsonl`), 'utf8');
+  const file = resolve(dir, `${set}.jsonl`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    // Said plainly, without a stack: where the data was looked for and how to point elsewhere.
+    if ((err as { code?: unknown }).code !== 'ENOENT') throw err;
+    console.error(
+      `no routing data at ${file}: the router's data (gsm8k, mmlu, arena-bench-v1 .jsonl with a train/dev split) is read from ../shared/data/routing beside the checkout; give another folder with --data DIR`,
+    );
+    process.exit(2);
+  }
   const out: DataRow[] = [];
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;

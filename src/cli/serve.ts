@@ -7,6 +7,7 @@ import { StartupError, type StartSidecar } from '../runtime/sidecar.js';
 import { emptyOption, joinNegativeValues, portNumber } from './args.js';
 import { hostSchema, type Config } from '../config/schema.js';
 import { leftOutOf } from '../config/left-out.js';
+import { nearest } from '../config/near.js';
 import { scrubKnown } from '../observe/scrub.js';
 
 const USAGE = `usage: switchyard serve [--config FILE] [--host H] [--port N] [--pretty] [--inspect-ws URL]
@@ -23,6 +24,8 @@ environment:
                      send the built-in catalogue through one OpenAI-compatible aggregator (both needed)
   SWITCHYARD_ADMIN_TOKEN
                      bearer token for /switchyard/* and /metrics when bound off loopback
+  SWITCHYARD_REPLICA_ID
+                     this replica's id with shared state on Redis (a pod name; default: generated)
 signals: SIGTERM/SIGINT drain and exit 0 (a second one stops waiting), SIGHUP reloads the config file
 `;
 
@@ -42,7 +45,9 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
     }));
   } catch (err) {
     // An unknown option, a missing value or a stray argument: say which, not a stack trace.
-    process.stderr.write(`switchyard serve: ${(err as Error).message}\n${USAGE}`);
+    const unknown = /^Unknown option '(--?[^']*)'/.exec((err as Error).message)?.[1];
+    const near = unknown === undefined ? null : nearest(unknown.replace(/^-+/, ''), ['config', 'host', 'port', 'pretty', 'inspect-ws', 'help']);
+    process.stderr.write(`switchyard serve: ${(err as Error).message}${near === null ? '' : ` (did you mean --${near}?)`}\n${USAGE}`);
     return 2;
   }
   if (values.help) {

@@ -78,6 +78,13 @@ describe('switchyard serve arguments', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('a near miss of an option is told the one meant, as a config key is (it listed the usage only)', () => {
+    const r = run('serve', '--prot', '4141');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("Unknown option '--prot' (did you mean --port?)");
+    expect(run('serve', '--bogus').stderr).not.toContain('did you mean');
+  });
+
   it('an option without its value is a usage error (exit 2)', () => {
     const r = run('serve', '--config');
     expect(r.status).toBe(2);
