@@ -87,7 +87,12 @@ export async function serveCommand(argv: string[], serve: StartSidecar): Promise
       signals: true,
     });
     const banner = s.simulated
-      ? `switchyard ${s.url}/v1 — SIMULATED: no provider key found, answering from the built-in simulator at ${s.simulator?.url}.\nSet OPENAI_API_KEY / ANTHROPIC_API_KEY / GEMINI_API_KEY / DEEPSEEK_API_KEY (or --config FILE) for real providers.`
+      ? `switchyard ${s.url}/v1 — SIMULATED: no provider key found, answering from the built-in simulator at ${s.simulator?.url}.\nSet OPENAI_API_KEY / ANTHROPIC_API_KEY / GEMINI_API_KEY / DEEPSEEK_API_KEY (or --config FILE) for real providers.${
+          // The relay's key alone is no relay: said here, not only in the JSON log line.
+          !process.env.SWITCHYARD_RELAY_URL && process.env.SWITCHYARD_RELAY_KEY
+            ? '\nSWITCHYARD_RELAY_KEY is set without SWITCHYARD_RELAY_URL: no relay (set both).'
+            : ''
+        }`
       : `switchyard ${s.url}/v1 — ${plural(s.runtime.handles.size, 'endpoint')}, ${plural(Object.keys(s.runtime.cfg.models).length, 'model')}${leftOutLine(s.runtime.cfg)}`;
     // Bound beyond loopback, /switchyard/* takes the admin token (the page reads it from ?token=).
     const guarded = !/^http:\/\/(127\.[\d.]+|\[::1\]|localhost)(:\d+)?$/.test(s.url);

@@ -762,11 +762,15 @@ describe('switchyard serve with a relay (SWITCHYARD_RELAY_URL)', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
+    let err = '';
     c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
     try {
       const t0 = Date.now();
-      while (!out.includes('listening on') && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 20));
+      while (!(out.includes('listening on') && err.includes('SIMULATED')) && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 20));
       expect(out).toContain('SWITCHYARD_RELAY_KEY is set without SWITCHYARD_RELAY_URL: no relay');
+      // The human banner says it too (it said only "no provider key found").
+      expect(err).toContain('SWITCHYARD_RELAY_KEY is set without SWITCHYARD_RELAY_URL: no relay (set both).');
     } finally {
       c.kill('SIGTERM');
       await exitOf(c);
