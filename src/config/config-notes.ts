@@ -63,7 +63,9 @@ export function budgetsBelowOneAnswer(cfg: Config): string[] {
       out.push(`budget.limits[${i}] is $0: ${whom} is refused by it (remove the line for no limit)`);
       return;
     }
-    const covered = l.scope === 'model' && l.model !== undefined ? [l.model] : Object.keys(cfg.models);
+    // A key's budget covers the models the key may use (auth.keys[].models), not the whole catalogue.
+    const keyList = l.scope === 'key' ? cfg.auth?.keys.find((k) => k.id === l.key)?.models : undefined;
+    const covered = l.scope === 'model' && l.model !== undefined ? [l.model] : (keyList ?? Object.keys(cfg.models));
     const over = covered.flatMap((id) => {
       const m = cfg.models[id];
       if (m === undefined || m.capabilities.includes('embeddings')) return [];

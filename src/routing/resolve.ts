@@ -104,7 +104,7 @@ function checkPurpose(cfg: Config, inp: ResolveInput): boolean {
   const wantsEmbeddings = nativeOf(inp.body)?.kind === 'embeddings';
   const named = own(cfg.models, inp.model) !== undefined;
   if (wantsEmbeddings && !named) {
-    const embeddingModels = Object.keys(cfg.models).filter((m) => isEmbeddingsModel(cfg, m));
+    const embeddingModels = Object.keys(cfg.models).filter((m) => isEmbeddingsModel(cfg, m) && (inp.allowed == null || inp.allowed.models.has(m)));
     // `auto` and routes are chat choices; any other name is simply not in the catalogue.
     if (inp.model === 'auto' || inp.model.startsWith('route/')) {
       throw new SwitchyardError('invalid_request', `embeddings need a catalogue model with capability "embeddings", not "${echoName(inp.model)}"`, {
@@ -226,7 +226,7 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
   } else if (inp.model.startsWith('route/')) {
     const name = inp.model.slice('route/'.length);
     const chain = own(cfg.routing.routes, name);
-    if (!chain) throw notFound(cfg, inp.model);
+    if (!chain) throw notFound(cfg, inp.model, allowed);
     const skipped = chain.filter((m) => !capable(m));
     plan = {
       candidates: chain.filter(capable),
@@ -236,7 +236,7 @@ export function resolve(cfg: Config, inp: ResolveInput): RoutePlan {
     };
   } else {
     const m = own(cfg.models, inp.model);
-    if (!m) throw notFound(cfg, inp.model);
+    if (!m) throw notFound(cfg, inp.model, allowed);
     plan = {
       candidates: m.fallbacks.length === 0 ? [inp.model] : [inp.model, ...m.fallbacks.filter(capable)],
       tier: m.tier,
@@ -329,7 +329,7 @@ function notAllowed(allowed: { keyId: string; models: ReadonlySet<string> }, mod
 /** The most model ids a `model_not_found` message lists. */
 const NOT_FOUND_LISTED = 30;
 
-function notFound(cfg: Config, model: string): SwitchyardError {
+function notFound(cfg: Config, model: string, allowed: ResolveInput['allowed'] = null): SwitchyardError {
   const vars = leftOutFor(cfg, model);
   const why =
     vars === null
@@ -337,7 +337,16 @@ function notFound(cfg: Config, model: string): SwitchyardError {
       : `The model "${echoName(model)}" is in the built-in catalogue but was left out at start-up: no key for ${model.startsWith('route/') ? "any of its models' providers" : 'its provider'} in the environment (set ${vars.join(' or ')} and restart switchyard).`;
   // A large catalogue is not listed whole (276 names made a 3 KB message): the first ones, how many
   // more, and where they all are; a near miss of a name is said first.
-  const ids = listModelIds(cfg);
+  // A key with a model list is shown what it may ask for (as its /v1/models), never the other keys' models.
+  const ids =
+    allowed === null
+      ? listModelIds(cfg)
+      : listModelIds(cfg).filter(
+          (id) =>
+            id === 'auto' ||
+            allowed.models.has(id) ||
+            (id.startsWith('route/') && (own(cfg.routing.routes, id.slice(6)) ?? []).some((m) => allowed.models.has(m))),
+        );
   const near = vars === null && model.length <= 64 ? nearest(model, ids) : null;
   const list =
     ids.length <= NOT_FOUND_LISTED

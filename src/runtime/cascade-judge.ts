@@ -4,6 +4,7 @@
  * step. An error or an unreadable verdict counts as unclear and never escalates by itself.
  */
 import type { LedgerRow } from '../accounting/ledger.js';
+import { keyModels } from '../config/lookup.js';
 import type { CascadeConfig } from '../config/schema.js';
 import type { Answer } from '../quality/answer.js';
 import { judgeBody, judgeVerdict, judgeWords } from '../quality/judge.js';
@@ -26,6 +27,10 @@ export async function runJudge(
   /** Its metrics record, told once the cascade's rows are written. */
   records: RequestRecord[];
 }> {
+  // A client key with a model list is never billed on a model off it, the judge's included: its answer goes unjudged.
+  const allowed = keyModels(rt.cfg, call.keyId);
+  if (allowed !== null && !allowed.has(judge.model))
+    return { verdict: 'unclear', why: `the judge ${judge.model} is not among client key ${call.keyId}'s models`, row: null, records: [] };
   const mc = rt.cfg.models[judge.model];
   const body = judgeBody(judge.model, judge.rubric, judge.maxTokens, call.body, a);
   const judgeCall: ChatCall = { ...call, body, hints: { ...call.hints, maxCostUsd } };

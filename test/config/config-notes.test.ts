@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
-import { cascadeGoesNowhere, publicMetricsOnLoopback, reloadRemovals, timesTooShort, unreachableFallbacks } from '../../src/config/config-notes.js';
+import {
+  budgetsBelowOneAnswer,
+  cascadeGoesNowhere,
+  publicMetricsOnLoopback,
+  reloadRemovals,
+  timesTooShort,
+  unreachableFallbacks,
+} from '../../src/config/config-notes.js';
 
 /** A catalogue of `n` models, model i falling back to the next `fallbacks`, and one route of them all. */
 function config(n: number, fallbacks: number, maxTotalAttempts: number, routes = 1) {
@@ -141,5 +148,46 @@ describe('cascadeGoesNowhere', () => {
     ]);
     expect(cascadeGoesNowhere(cfg(['fast_cheap', 'high_quality'], { up: ['m0', 'm1'] }))).toEqual([]);
     expect(cascadeGoesNowhere(cfg(['balanced', 'balanced'], { down: ['m1', 'm0'] }, false))).toEqual([]);
+  });
+});
+
+describe('budgetsBelowOneAnswer', () => {
+  it("a key's budget is weighed on the models the key may use (auth.keys[].models), not the whole catalogue", () => {
+    const r = validateConfig({
+      providers: { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:1/v1' } },
+      models: {
+        cheap: {
+          tier: 'fast_cheap',
+          price: { inputPerMTok: 0.1, outputPerMTok: 0.1 },
+          contextWindow: 8000,
+          maxOutputTokens: 1000,
+          endpoints: [{ provider: 'p', upstreamModel: 'c' }],
+        },
+        dear: {
+          tier: 'high_quality',
+          price: { inputPerMTok: 10, outputPerMTok: 40 },
+          contextWindow: 8000,
+          maxOutputTokens: 4000,
+          endpoints: [{ provider: 'p', upstreamModel: 'd' }],
+        },
+      },
+      auth: {
+        keys: [
+          { id: 'search', keyEnv: 'K_SEARCH', models: ['cheap'] },
+          { id: 'all', keyEnv: 'K_ALL' },
+        ],
+      },
+      budget: {
+        limits: [
+          { scope: 'key', key: 'search', period: 'day', usd: 0.01 },
+          { scope: 'key', key: 'all', period: 'day', usd: 0.01 },
+        ],
+      },
+    });
+    if (!r.ok) throw new Error(r.errors.join('\n'));
+    // It named `dear` for key search, which may not use it.
+    expect(budgetsBelowOneAnswer(r.config)).toEqual([
+      "budget.limits[1] ($0.01) is less than one answer's output at maxOutputTokens on dear ($0.16 for 4000 tokens): a request there without a lower max_tokens is always refused by it",
+    ]);
   });
 });

@@ -151,3 +151,27 @@ describe('auth.keys[].models', () => {
     expect(ok.type).toBe('message');
   });
 });
+
+describe('auth.keys[].models and the cascade judge', () => {
+  it("never bills a key on a judge off its list: the answer goes unjudged and x-switchyard-judge says why (a cheap-only key was billed the judge's gpt-4.1 row)", async () => {
+    const judged = await startSidecar(
+      testConfig(sim.url, {
+        routing: { strategy: 'cost', cascade: { enabled: true, checks: ['empty', 'judge'], judge: { model: 'gemini-2.5-flash' } } },
+        auth: { keys: [{ id: 'cheap', keyEnv: 'SY_TEST_CHEAP_KEY', models: ['deepseek-v3.2', 'gpt-4.1'] }] },
+      }),
+      { SY_TEST_CHEAP_KEY: CHEAP_KEY },
+    );
+    try {
+      await sim.clearLog();
+      const c = new OpenAI({ baseURL: `${judged.url}/v1`, apiKey: CHEAP_KEY, maxRetries: 0 });
+      const { response } = await c.chat.completions
+        .create({ model: 'auto', messages: [{ role: 'user', content: 'hello judge' }] }, { headers: { 'x-switchyard-tier': 'fast_cheap' } })
+        .withResponse();
+      expect(response.headers.get('x-switchyard-model')).toBe('deepseek-v3.2');
+      expect(response.headers.get('x-switchyard-judge')).toBe("unclear (the judge gemini-2.5-flash is not among client key cheap's models)");
+      expect(((await sim.log()) as Array<{ model: string }>).map((l) => l.model)).toEqual(['deepseek-chat']);
+    } finally {
+      await judged.stop();
+    }
+  });
+});

@@ -347,3 +347,17 @@ describe("resolve: a client key's models (auth.keys[].models)", () => {
     expect(big.status).toBe(400);
   });
 });
+
+describe('resolve: an unknown model asked by a key with a model list', () => {
+  it('is told only what the key may ask for (its models, the routes with one of them, auto), its near miss among those', () => {
+    const allowed = { allowed: { keyId: 'team-a', models: new Set(['fast-cheap']) } };
+    const e = thrown(() => resolve(CFG, input('fast-chep', allowed)));
+    expect(e.code).toBe('model_not_found');
+    expect(e.message).toBe('The model "fast-chep" does not exist. Did you mean "fast-cheap"? Available: fast-cheap, route/code, route/tooly, auto');
+    // A near miss of another key's model is not offered (it listed the whole catalogue: a 403 to come, and the other teams' models).
+    expect(thrown(() => resolve(CFG, input('hq-bigg', allowed))).message).toBe(
+      'The model "hq-bigg" does not exist. Available: fast-cheap, route/code, route/tooly, auto',
+    );
+    expect(thrown(() => resolve(CFG, input('hq-bigg'))).message).toContain('Did you mean "hq-big"?');
+  });
+});
