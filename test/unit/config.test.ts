@@ -403,6 +403,16 @@ describe('error messages', () => {
     expect(ok(validateConfig(raw)).auth?.keys[0]?.models).toEqual(['deepseek-v3.2', 'gpt-4.1']);
   });
 
+  it("LiteLLM's team, tags and user on a client key are told switchyard has none (they said only the keys a key takes)", () => {
+    const raw = rawDefaults() as Record<string, unknown>;
+    raw.auth = { keys: [{ id: 'team-a', keyEnv: 'TEAM_A_KEY', team_id: 'search', tags: ['x'], user_id: 'u1', max_parallel_requests: 4 }] };
+    const said = errors(validateConfig(raw)).join('\n');
+    expect(said).toContain('auth.keys[0]: unknown keys "team_id" (switchyard has no teams: each client key (auth.keys[].id) has its own budget');
+    expect(said).toContain('"tags" (switchyard keeps no spend by tag');
+    expect(said).toContain('"user_id" (switchyard keeps no spend by user');
+    expect(said).toContain("shared by every key (a client key's own limit is its rpm)");
+  });
+
   it("a LiteLLM or Portkey setting is pointed at switchyard's own (tpm on a client key said 'did you mean rpm?', which made tokens requests)", () => {
     const raw = rawDefaults() as Record<string, unknown>;
     raw.resilience = { timeout: 30, num_retries: 2, allowed_fails: 3, cooldown_time: 60 };
