@@ -313,8 +313,18 @@ export class InFlightJournal {
     this.lock?.release();
   }
 
+  /**
+   * Empties file `i`. A truncation that fails (the file made immutable, its disk remounted
+   * read-only) leaves its lines there: they are of settled requests, whose rows the next start
+   * finds (insert-once by id), and a later emptying tries again. It threw out of the ledger's
+   * commit, inside a setImmediate: the process died with every request in flight.
+   */
   private empty(i: 0 | 1): void {
-    ftruncateSync(this.fds[i], 0);
+    try {
+      ftruncateSync(this.fds[i], 0);
+    } catch {
+      return;
+    }
     this.sizes[i] = 0;
     this.cut[i] = false;
   }

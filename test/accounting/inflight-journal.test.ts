@@ -2,7 +2,7 @@
  * The in-flight journal: lines survive the process, the latest line of a request wins, and the
  * two files stay small under constant traffic (always some request open) by taking turns.
  */
-import { mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -11,9 +11,10 @@ import { holdLine, InFlightJournal } from '../../src/accounting/inflight-journal
 // The journal's writes, counted (and, in a test, made to fail or come up short).
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
-  return { ...fs, writeSync: vi.fn(fs.writeSync) };
+  return { ...fs, writeSync: vi.fn(fs.writeSync), ftruncateSync: vi.fn(fs.ftruncateSync) };
 });
 const writes = vi.mocked(writeSync);
+const truncates = vi.mocked(ftruncateSync);
 afterEach(() => writes.mockClear());
 
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-journal-'));
@@ -217,6 +218,21 @@ ${line('e', 5).slice(0, 20)}
     // The journal goes on: the next hold is written.
     await j.hold(h('c'));
     expect(j.pending().map((x) => x.requestId)).toEqual(['c']);
+  });
+
+  it('a truncation that fails (the file made immutable, a read-only remount) is no throw: its lines stay, a later settle empties the file (it killed the process from the ledger commit)', async () => {
+    const p = paths();
+    const j = new InFlightJournal(p);
+    await j.hold(h('a'));
+    truncates.mockImplementationOnce(() => {
+      throw Object.assign(new Error('EPERM: operation not permitted, ftruncate'), { code: 'EPERM' });
+    });
+    expect(() => j.settled('a')).not.toThrow();
+    expect(size(p)).toBeGreaterThan(0);
+    // Only a settled request's line is left: nothing of it is pending once its row exists (insert-once by id), and the next settle empties the file.
+    await j.hold(h('b'));
+    j.settled('b');
+    expect(size(p)).toBe(0);
   });
 
   it('closes a line cut by a short write that then failed: the next line is whole and read back', async () => {
