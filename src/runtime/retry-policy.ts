@@ -36,7 +36,7 @@
  *     gateway's own JSON)
  *   404 in the provider's JSON shape    failed (other, counts) fail over, logged loudly (the endpoint's upstreamModel is
  *     saying the model is unknown                              unknown there: retired, misspelt, no access; the operator's)
- *   another JSON 404                    released              fail over, logged loudly
+ *   another JSON 404                    released              fail over (a client's own: a file id it named)
  *   other 4xx (400, 413, 422 …)         released              the provider's error, as it was (a 4xx in JSON
  *                                                             of any shape but for 413: an API's answer)
  *   an answer the request's API cannot  released              fail over (the model's answer, not the endpoint's health:
@@ -285,7 +285,10 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
   // over, logged loudly; one that says so counts against the endpoint, so its circuit opens. It was
   // passed to the client as its own 404: a model retired upstream (Anthropic's claude-sonnet-4-5)
   // failed every request that named it, its fallbacks never tried.
-  if (status === 404) return { verdict: modelUnknown(f.error) ? failed('other') : { event: 'released' }, next: { step: 'failover' }, loud: true };
+  if (status === 404)
+    return modelUnknown(f.error)
+      ? { verdict: failed('other'), next: { step: 'failover' }, loud: true }
+      : { verdict: { event: 'released' }, next: { step: 'failover' }, loud: false };
   if (status === 408) return { verdict: failed('timeout'), next: { step: 'failover' }, loud: false };
   // A 413 that is not the provider's error (a page, or a gateway's own JSON such as Kong's or AWS API
   // Gateway's {"message": …}) is about this request's size, which the client chose: fail over
@@ -306,8 +309,13 @@ function decideStatus(f: UpstreamFault, s: RetryState, r: ResilienceConfig, canR
   return { verdict: { event: 'released' }, next: { step: 'propagate' }, loud: false };
 }
 
-/** A provider's 404 that the model is unknown to it: OpenAI's `model_not_found`, Azure's `DeploymentNotFound`, Anthropic's `model: x`, any "model … not found / does not exist". */
-const MODEL_UNKNOWN = /\bmodel\b|deployment/i;
+/**
+ * A provider's 404 that the model is unknown to it, in the provider's own words only: OpenAI's
+ * code `model_not_found` and "The model `x` does not exist", Azure's `DeploymentNotFound`,
+ * Anthropic's `model: x`. Not any message with "model" in it: an upstream that echoes a client's
+ * value (a file id `file-model`) let a client open the endpoint's circuit for everyone.
+ */
+const MODEL_UNKNOWN = /^(?:model: \S+|The model `[^`]*` does not exist\b[^]*)$/;
 function modelUnknown(error: { code?: string | null; message?: string } | null | undefined): boolean {
   return error?.code === 'model_not_found' || error?.code === 'DeploymentNotFound' || MODEL_UNKNOWN.test(error?.message ?? '');
 }
