@@ -457,6 +457,15 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     ...shortSecrets(c, env),
     ...publicMetricsOnLoopback(c, host, isLoopback(host), true),
   ];
+  // A limit at or below what its period has spent refuses every request it covers until it resets: said at start and after a reload.
+  const spentOut = (): string[] =>
+    runtime.budget
+      .lines()
+      .filter((l) => l.limit > 0 && l.spent >= l.limit)
+      .map(
+        (l) =>
+          `budget ${l.id}: its limit ($${nanoToUsd(l.limit)}) is at or below what its period has spent ($${nanoToUsd(l.spent)}): every request it covers is refused (429 budget_exceeded) ${l.resetsAt === null ? 'for good (a total budget)' : `until it resets at ${new Date(l.resetsAt).toISOString()}`}`,
+      );
   const reloadNow = async (): Promise<ReloadResult> => {
     // Shutting down: the endpoints' actors are stopping, so a reload could not spawn new ones (a
     // SIGHUP during the drain failed half-applied); the instance that replaces this one reads the file.
@@ -524,15 +533,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
     const r = runtime.reload(res.config);
     applyBudgets();
     log.info(r, 'config reloaded');
-    // A limit the reload put at or below what its period has spent refuses every request it covers until it resets: said, as check-config says one below an answer.
-    const spentOut = runtime.budget
-      .lines()
-      .filter((l) => l.limit > 0 && l.spent >= l.limit)
-      .map(
-        (l) =>
-          `budget ${l.id}: its limit ($${nanoToUsd(l.limit)}) is at or below what its period has spent ($${nanoToUsd(l.spent)}): every request it covers is refused (429 budget_exceeded) ${l.resetsAt === null ? 'for good (a total budget)' : `until it resets at ${new Date(l.resetsAt).toISOString()}`}`,
-      );
-    const warnings = [...removals, ...configWarnings(res.config), ...budgetsBelowOneAnswer(res.config), ...spentOut];
+    const warnings = [...removals, ...configWarnings(res.config), ...budgetsBelowOneAnswer(res.config), ...spentOut()];
     for (const w of warnings) log.warn(w);
     return { ok: true, ...r, restartRequired, warnings };
   };
@@ -588,7 +589,7 @@ export async function serve(opts: ServeOptions = {}): Promise<Sidecar> {
       `bound to a non-loopback address without SWITCHYARD_ADMIN_TOKEN: /switchyard/*${runtime.cfg.observe.publicMetrics ? '' : ' and /metrics'} answer 401 to everyone until it is set${runtime.cfg.observe.publicMetrics ? '' : ' (or observe.publicMetrics: true opens /metrics)'}`,
     );
   }
-  for (const w of configWarnings(runtime.cfg)) log.warn(w);
+  for (const w of [...configWarnings(runtime.cfg), ...spentOut()]) log.warn(w);
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   // A second signal while draining ends the wait for the requests in flight (see installSignals).

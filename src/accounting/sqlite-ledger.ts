@@ -213,8 +213,9 @@ export class SqliteLedger implements LedgerStore {
   /** Why the ledger's file is no longer at its path (removed or replaced while serving), or null. */
   private lostReason: string | null = null;
   private fileTimer: NodeJS.Timeout | null = null;
+  private onLost: ((message: string) => void) | null = null;
   /** The file this process wrote to, and the copy `watchFile` restored at its path (its inode), if any. */
-  private file: { path: string; dev: number; ino: number; restoredIno: number | null } | null = null;
+  private file: { path: string; dev: number; ino: number; restoredIno: number | null; lockIno: number | null; lockGone: boolean } | null = null;
 
   private constructor(
     private readonly db: Database.Database,
@@ -346,12 +347,17 @@ export class SqliteLedger implements LedgerStore {
    */
   private watchFile(path: string, onLost?: (message: string) => void): void {
     const st = statSync(path);
-    this.file = { path, dev: st.dev, ino: st.ino, restoredIno: null };
+    this.onLost = onLost ?? null;
+    const lockPath = `${realFile(path)}-inflight.lock`;
+    const lockIno = statSync(lockPath, { throwIfNoEntry: false })?.ino ?? null;
+    this.file = { path, dev: st.dev, ino: st.ino, restoredIno: null, lockIno, lockGone: false };
     this.fileTimer = setInterval(() => {
       const now = statSync(path, { throwIfNoEntry: false });
       if (now !== undefined && now.dev === st.dev && now.ino === st.ino) return;
       clearInterval(this.fileTimer!);
       this.fileTimer = null;
+      // Our journal's lock went too (the directory removed): a lock found there later is another sidecar's.
+      this.file!.lockGone = statSync(lockPath, { throwIfNoEntry: false })?.ino !== lockIno;
       const copy = this.copyOut(now === undefined ? path : `${path}.recovered-${Date.now()}`, now === undefined);
       this.lostReason =
         `the ledger file ${path} was ${now === undefined ? 'removed' : 'replaced by another file'} while switchyard was serving from it: ` +
@@ -584,7 +590,22 @@ export class SqliteLedger implements LedgerStore {
   /** A copy restored at the ledger's path (watchFile) is made again at close, with the rows committed since, if it is still there. */
   private recopy(): void {
     const f = this.file;
-    if (f === null || f.restoredIno === null || !this.db.open || statSync(f.path, { throwIfNoEntry: false })?.ino !== f.restoredIno) return;
+    if (f === null || f.restoredIno === null || !this.db.open) return;
+    // Another sidecar started on the restored file (its journal lock is there again: ours went with
+    // the directory): it is that one's ledger now. Renamed over it, the copy took its rows away and
+    // made it see its file replaced. Our rows since the restore go beside it, said.
+    const lockNow = statSync(`${realFile(f.path)}-inflight.lock`, { throwIfNoEntry: false }) !== undefined;
+    const taken = (f.lockGone && lockNow) || statSync(f.path, { throwIfNoEntry: false })?.ino !== f.restoredIno;
+    if (taken) {
+      const beside = `${f.path}.recovered-${Date.now()}`;
+      try {
+        this.db.prepare('VACUUM INTO ?').run(beside);
+        this.onLost?.(`at shutdown, the ledger's rows (those since its file was restored included) are in ${beside}: ${f.path} is another process's now`);
+      } catch (err) {
+        this.onLost?.(`at shutdown, the ledger's rows since its file was restored could not be copied to ${beside}: ${(err as Error).message}`);
+      }
+      return;
+    }
     const tmp = `${f.path}.closing-${process.pid}`;
     try {
       rmSync(tmp, { force: true });

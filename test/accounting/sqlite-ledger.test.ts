@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -366,6 +366,43 @@ describe('a ledger file removed or replaced while serving (an rm -rf of its dire
         db.close();
       }
       expect(statSync(path).size).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("another sidecar started on the restored file keeps it: at close the lost one copies its rows beside it, never over it (it renamed over the other one's ledger)", async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const sub = join(dir, `gone-${++files}`);
+      const path = join(sub, 'ledger.db');
+      const told: string[] = [];
+      const first = await openLedger(`sqlite:${path}`, { onLost: (m) => told.push(m) });
+      await first.insert(makeRow({ costNano: 1_000, at: Date.now() }));
+      rmSync(sub, { recursive: true, force: true });
+      vi.advanceTimersByTime(FILE_CHECK_MS);
+      expect(first.lost).toContain('its rows are restored there');
+      // The operator starts another sidecar on it (the lock went with the directory): it takes the restored file.
+      const second = await openLedger(`sqlite:${path}`);
+      // Its journal lock, as another process makes it (in this process the lock is shared by path, so none is made).
+      writeFileSync(`${path}-inflight.lock`, '');
+      const ino = statSync(path).ino;
+      await second.insert(makeRow({ costNano: 5_000, at: Date.now() }));
+      await first.insert(makeRow({ costNano: 2_000, at: Date.now() }));
+      await first.close();
+      expect(statSync(path).ino).toBe(ino);
+      const beside = /are in (\S+\.recovered-\d+):/.exec(told.at(-1) ?? '')?.[1];
+      expect(beside).toBeDefined();
+      vi.advanceTimersByTime(FILE_CHECK_MS);
+      expect(second.lost).toBeNull();
+      expect(await second.spentSince({}, 0)).toBe(6_000);
+      await second.close();
+      const db = new Database(beside!, { readonly: true });
+      try {
+        expect(db.prepare('SELECT SUM(cost_nano) AS s FROM ledger').get()).toEqual({ s: 3_000 });
+      } finally {
+        db.close();
+      }
     } finally {
       vi.useRealTimers();
     }
