@@ -88,6 +88,19 @@ export function finalizeRequest(rt: RuntimeCore, call: ChatCall, sink: ChatSink,
     inserted = Promise.reject(err);
   }
   const end: Ending = { rt, call, sink, session, outcome, t, h, endpoint, status, body };
+  // A refusal that cost nothing does not wait for a ledger that cannot commit now (a full disk, a
+  // lock): its row waits, its answer is sent. It waited with the rest: a full disk's 503 for an
+  // in-flight journal it could not write never reached its client.
+  if (!outcome.ok && t.costNano === 0 && rt.ledger.writeBlocked) {
+    answer(end);
+    return inserted.then(
+      () => rt.rowWritten?.(call.requestId),
+      (err: unknown) => {
+        rt.rowWritten?.(call.requestId);
+        call.log.warn({ ledger: (err as Error).message }, 'could not write the ledger row of a refused request');
+      },
+    );
+  }
   return inserted.then(
     () => {
       rt.rowWritten?.(call.requestId);

@@ -7,10 +7,11 @@
  */
 import { dirname } from 'node:path';
 import { existsSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar, startSimulatorProc, testConfig, type SidecarHandle, type SimHandle } from './harness.js';
-import { ledgerFileOf } from './ledger-row.js';
+import { ledgerFileOf, ledgerRow } from './ledger-row.js';
 
 let sim: SimHandle;
 let sc: SidecarHandle | null = null;
@@ -56,5 +57,34 @@ describe('the ledger directory removed while serving', () => {
     sc = await startSidecar(cfg, {}, sc.configFile);
     expect(await spentUsd(sc)).toBe(before);
     expect((await fetch(`${sc.url}/readyz`)).status).toBe(200);
+  });
+});
+
+describe('a refusal that cost nothing while the ledger cannot commit (a lock, a full disk)', () => {
+  it('is answered at once, its row committed once the ledger can write (it waited with the billed rows: a full disk held a 503 until the client gave up)', async () => {
+    const cfg = testConfig(sim.url);
+    const file = ledgerFileOf(cfg);
+    const h = await startSidecar(cfg);
+    const other = new Database(file);
+    try {
+      other.exec('BEGIN EXCLUSIVE'); // an operator's sqlite3 session, a backup
+      // A billed request: its answer waits for its row.
+      const billed = h.client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hello' }] });
+      const deadline = Date.now() + 15_000;
+      while ((await fetch(`${h.url}/readyz`)).status === 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect((await fetch(`${h.url}/readyz`)).status).toBe(503);
+      const refused = await h.client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+      expect((refused as InstanceType<typeof OpenAI.APIError>).status).toBe(400);
+      const id = (refused as InstanceType<typeof OpenAI.APIError>).headers?.get('x-request-id') ?? null;
+      other.exec('COMMIT');
+      expect((await billed).choices[0]!.message.content).toBeTruthy();
+      const t0 = Date.now();
+      while (ledgerRow(file, id) === undefined && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+      expect(ledgerRow(file, id)).toMatchObject({ status: 400, cost_nano: 0, error_code: 'model_not_found' });
+    } finally {
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+      await h.stop();
+    }
   });
 });
