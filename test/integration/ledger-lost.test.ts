@@ -88,3 +88,22 @@ describe('a refusal that cost nothing while the ledger cannot commit (a lock, a 
     }
   });
 });
+
+/** A budget limit at or below what its period already spent, at start-up: a reload said so; a start on the same file said nothing. */
+describe('start-up with a budget already spent', () => {
+  it('warns that every request it covers is refused until it resets', async () => {
+    const cfg = testConfig(sim.url, { budget: { limits: [{ scope: 'global', period: 'day', usd: 100 }] } });
+    let h = await startSidecar(cfg);
+    await h.client.chat.completions.create({ model: 'gpt-4.1', max_tokens: 5, messages: [{ role: 'user', content: 'hello' }] });
+    expect(await h.stop()).toBe(0);
+    cfg.budget = { limits: [{ scope: 'global', period: 'day', usd: 0.000000001 }] };
+    h = await startSidecar(cfg, {}, h.configFile);
+    try {
+      await h.waitForOutput(
+        /budget global:day: its limit \(\$1e-9\) is at or below what its period has spent \(\$[0-9.e-]+\): every request it covers is refused/,
+      );
+    } finally {
+      await h.stop();
+    }
+  });
+});
