@@ -215,7 +215,7 @@ export class SqliteLedger implements LedgerStore {
   private fileTimer: NodeJS.Timeout | null = null;
   private onLost: ((message: string) => void) | null = null;
   /** The file this process wrote to, and the copy `watchFile` restored at its path (its inode), if any. */
-  private file: { path: string; dev: number; ino: number; restoredIno: number | null; lockIno: number | null; lockGone: boolean } | null = null;
+  private file: { path: string; restoredIno: number | null; lockGone: boolean } | null = null;
 
   private constructor(
     private readonly db: Database.Database,
@@ -350,7 +350,7 @@ export class SqliteLedger implements LedgerStore {
     this.onLost = onLost ?? null;
     const lockPath = `${realFile(path)}-inflight.lock`;
     const lockIno = statSync(lockPath, { throwIfNoEntry: false })?.ino ?? null;
-    this.file = { path, dev: st.dev, ino: st.ino, restoredIno: null, lockIno, lockGone: false };
+    this.file = { path, restoredIno: null, lockGone: false };
     this.fileTimer = setInterval(() => {
       const now = statSync(path, { throwIfNoEntry: false });
       if (now !== undefined && now.dev === st.dev && now.ino === st.ino) return;

@@ -2,6 +2,7 @@
  * What `switchyard check-config` points out in a valid config that will not do what it seems to:
  * settings that are valid alone but together leave part of the config without effect.
  */
+import { keyModels } from './lookup.js';
 import type { Config } from './schema.js';
 
 /** At most this many chains are named one by one in the note on chains longer than the attempts allow. */
@@ -64,8 +65,8 @@ export function budgetsBelowOneAnswer(cfg: Config): string[] {
       return;
     }
     // A key's budget covers the models the key may use (auth.keys[].models), not the whole catalogue.
-    const keyList = l.scope === 'key' ? cfg.auth?.keys.find((k) => k.id === l.key)?.models : undefined;
-    const covered = l.scope === 'model' && l.model !== undefined ? [l.model] : (keyList ?? Object.keys(cfg.models));
+    const keyList = l.scope === 'key' ? keyModels(cfg, l.key ?? null) : null;
+    const covered = l.scope === 'model' && l.model !== undefined ? [l.model] : keyList !== null ? [...keyList] : Object.keys(cfg.models);
     const over = covered.flatMap((id) => {
       const m = cfg.models[id];
       if (m === undefined || m.capabilities.includes('embeddings')) return [];

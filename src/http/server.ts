@@ -10,7 +10,8 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { anthropicError, anthropicModel, anthropicModelsList } from '../apis/messages-output.js';
 import { echoName, SwitchyardError, errorBody } from '../errors.js';
-import { catalogueModel, keyModels, own, withCatalogueModel } from '../config/lookup.js';
+import { catalogueModel, keyModels, withCatalogueModel } from '../config/lookup.js';
+import { keyMayAsk } from '../routing/resolve.js';
 import type { Config } from '../config/schema.js';
 import { requestLog } from '../observe/request-log.js';
 import { ByteCollector } from '../upstream/byte-collector.js';
@@ -342,12 +343,7 @@ function modelsKey(deps: ServerDeps, req: IncomingMessage, requestId: string): s
  */
 function usableBy(cfg: Config, keyId: string | null): ((id: string) => boolean) | null {
   const models = keyModels(cfg, keyId);
-  if (models === null) return null;
-  return (id) => {
-    if (id === 'auto') return true;
-    if (id.startsWith('route/')) return (own(cfg.routing.routes, id.slice('route/'.length)) ?? []).some((m) => models.has(m));
-    return models.has(id);
-  };
+  return models === null ? null : (id) => keyMayAsk(cfg, models, id);
 }
 
 /** Each server's open connections (for {@link stopKeepAlive}). */

@@ -69,6 +69,16 @@ export function keyAllowance(cfg: Config, keyId: string | null): ResolveInput['a
   return models === null ? null : { keyId: keyId!, models };
 }
 
+/**
+ * Whether a key with model list `models` may ask for `id` (a `/v1/models` id): one of its models,
+ * a route with one of them, or `auto`. What its `/v1/models` lists and its `model_not_found` names.
+ */
+export function keyMayAsk(cfg: Config, models: ReadonlySet<string>, id: string): boolean {
+  if (id === 'auto') return true;
+  if (id.startsWith('route/')) return (own(cfg.routing.routes, id.slice('route/'.length)) ?? []).some((m) => models.has(m));
+  return models.has(id);
+}
+
 export function listModelIds(cfg: Config): string[] {
   return [...Object.keys(cfg.models), ...Object.keys(cfg.routing.routes).map((r) => `route/${r}`), 'auto'];
 }
@@ -338,15 +348,7 @@ function notFound(cfg: Config, model: string, allowed: ResolveInput['allowed'] =
   // A large catalogue is not listed whole (276 names made a 3 KB message): the first ones, how many
   // more, and where they all are; a near miss of a name is said first.
   // A key with a model list is shown what it may ask for (as its /v1/models), never the other keys' models.
-  const ids =
-    allowed === null
-      ? listModelIds(cfg)
-      : listModelIds(cfg).filter(
-          (id) =>
-            id === 'auto' ||
-            allowed.models.has(id) ||
-            (id.startsWith('route/') && (own(cfg.routing.routes, id.slice(6)) ?? []).some((m) => allowed.models.has(m))),
-        );
+  const ids = allowed === null ? listModelIds(cfg) : listModelIds(cfg).filter((id) => keyMayAsk(cfg, allowed.models, id));
   const near = vars === null && model.length <= 64 ? nearest(model, ids) : null;
   const list =
     ids.length <= NOT_FOUND_LISTED
