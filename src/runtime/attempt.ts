@@ -66,6 +66,8 @@ export interface AttemptInput {
   /** Request-level signal: deadline or client gone, with an UpstreamFault as reason. */
   signal: CancelSignal;
   now: () => number;
+  /** Told when a connection has taken the request (it went out: the provider may bill it from here). */
+  onSent?: () => void;
 }
 
 export interface NativeBody {
@@ -295,6 +297,7 @@ export async function runAttempt(inp: AttemptInput, session: StreamSession | nul
       abort: (reason: UpstreamFault) => ac.abort(reason),
       onSent: () => {
         sent = true;
+        inp.onSent?.();
         if (inp.stream && firstToken === undefined && reader === null)
           firstToken = setTimeout(
             () => ac.abort(new UpstreamFault('first_token_timeout', `no content within ${r.firstTokenTimeoutMs} ms`)),

@@ -99,6 +99,14 @@ export class RequestDriver {
   private ttftMs: number | null = null;
   /** When the attempt in flight was sent: its time to first token is counted from the request's arrival (requestTtft). */
   private attemptAt = 0;
+  /** When the JSON attempt in flight went out (a connection took it), else null. */
+  private sentAt: number | null = null;
+  /**
+   * The client left while a JSON attempt it had sent was being answered, and the answer is read
+   * on to its end (readOnForGone): billed what the provider reports, not the attempt's whole
+   * reservation. Nothing is tried after it; the row says 499 client_closed_request.
+   */
+  private gone = false;
   /** Models passed over because their worst case is above x-switchyard-max-cost-usd (named in the reason). */
   private readonly overCost: string[] = [];
   /** `model over budget <id>` for each reservation a budget refused (named in the reason). */
@@ -166,7 +174,15 @@ export class RequestDriver {
 
   /** Drives the machine to its end (one loop in this frame), then finalizes: the ledger row, then the answer. */
   async run(): Promise<void> {
-    const onGone = () => this.ac.abort(new UpstreamFault('client_gone', 'the client went away'));
+    const cutForGone = () => this.ac.abort(new UpstreamFault('client_gone', 'the client went away'));
+    let cancelGoneCut = null as (() => void) | null;
+    const onGone = () => {
+      const left = this.readOnForGone();
+      if (left === null) return cutForGone();
+      // Read on, at most until the attempt is overdue: then cut as if the client had left then.
+      this.gone = true;
+      cancelGoneCut = this.rt.scheduler.after(left, cutForGone);
+    };
     this.sink.signal.addEventListener('abort', onGone, { once: true });
     const onStop = () => this.ac.abort(this.rt.stopping.reason);
     if (this.rt.stopping.aborted) onStop();
@@ -195,6 +211,7 @@ export class RequestDriver {
       outcome = { ok: false, error: err instanceof SwitchyardError ? err : this.internal(err) };
     } finally {
       cancelDeadline();
+      cancelGoneCut?.();
       this.sink.signal.removeEventListener('abort', onGone);
       this.rt.stopping.removeEventListener('abort', onStop);
     }
@@ -316,7 +333,23 @@ export class RequestDriver {
     return out;
   }
 
+  /**
+   * How long the client leaving lets the attempt in flight go on (ms), or null to cut it now: a
+   * JSON attempt that went out (the provider has it and bills it whole) is read on until it is
+   * overdue (twice its endpoint's usual time since it was sent; a cut then counts the endpoint's
+   * stall: see `overdue`), within its own limits and the request's deadline, and billed what the
+   * provider reports. Cut at once, it was billed its whole reservation, and an SDK that retries a
+   * call it timed out paid three of them for answers of a fraction of that. A stream is cut at
+   * once (it is billed what it delivered, and a provider stops a stream whose reader left).
+   */
+  private readOnForGone(): number | null {
+    if (this.session !== null || this.snap.value !== 'attempting' || this.sentAt === null || this.lastEndpoint === null) return null;
+    const left = this.sentAt + 2 * latencyOf(this.lastEndpoint) - this.rt.now();
+    return left > 0 ? left : null;
+  }
+
   private outcome(): Outcome {
+    if (this.gone) return { ok: false, error: new SwitchyardError('client_closed_request', 'client closed the request'), clientGone: true };
     if (this.snap.value === 'done' && this.picked)
       return { ok: true, endpoint: this.picked, completion: this.completion, completionText: this.completionText, native: this.native };
     const reason: unknown = this.ac.signal.aborted ? this.ac.signal.reason : undefined;
@@ -866,6 +899,7 @@ export class RequestDriver {
     const prefill = continuation && session ? session.delivered : null;
     if (!continuation) this.answerUsage = NO_USAGE;
     this.attemptAt = this.rt.now();
+    this.sentAt = null;
     const attempt = runAttempt(
       {
         h,
@@ -882,6 +916,7 @@ export class RequestDriver {
         brokenOffIsCut: !relay,
         signal: this.ac.signal,
         now: this.rt.now,
+        onSent: session === null ? () => (this.sentAt = this.rt.now()) : undefined,
       },
       session,
     );
@@ -1134,6 +1169,12 @@ export class RequestDriver {
 
   /** The retry policy classifies the fault with this request's counts; the machine decides what follows. */
   private failed(h: EndpointHandle, err: unknown, est: number, prefill: string | null): ReqEvent {
+    const ev = this.failedAttempt(h, err, est, prefill);
+    // Its client left (readOnForGone): nothing is tried after the attempt it left, whatever failed it.
+    return this.gone && ev.type === 'attempt.failed' ? { ...ev, next: 'stop', delayMs: 0, smallerModels: [], retryLater: false } : ev;
+  }
+
+  private failedAttempt(h: EndpointHandle, err: unknown, est: number, prefill: string | null): ReqEvent {
     const wasContinuation = prefill !== null;
     const now = this.rt.now();
     if (!(err instanceof AttemptFailure)) {

@@ -808,7 +808,7 @@ describe('request driver on a simulated clock', () => {
     expect([sink.status, sink.error?.code, upstreamCalls('up-b')]).toEqual([504, 'timeout', 0]);
   });
 
-  it("a client that gives up on a hung endpoint (its SDK's timeout) after twice the endpoint's latency with no answer counts a time-out against it; one that leaves sooner counts nothing", async () => {
+  it("a client that gives up on a hung endpoint (its SDK's timeout) after twice the endpoint's latency with no answer counts a time-out against it; one that leaves sooner is read on until then, and counts then", async () => {
     const r = await runtime({ failureThreshold: 2, requestTimeoutMs: 30_000, headersTimeoutMs: 600_000 });
     sim.setFault('up-a', { kind: 'hang' });
     const leaveAfter = async (ms: number): Promise<TestSink> => {
@@ -818,14 +818,16 @@ describe('request driver on a simulated clock', () => {
       while (upstreamCalls('up-a') === before && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
       clock.advance(ms);
       x.sink.gone();
+      // The prior is 500 ms: a client that left sooner than twice it leaves its attempt read on until then.
+      if (ms < 1000) {
+        expect(clock.pending()).toContain(1000 - ms);
+        clock.advance(1000 - ms);
+      }
       await x.done;
       return x.sink;
     };
     const failures = () => r.state().endpoints.find((e) => e.id === 'a@p')?.consecutiveFailures;
-    // The prior is 500 ms: leaving after 400 ms says nothing of the endpoint.
     await leaveAfter(400);
-    expect(failures()).toBe(0);
-    await leaveAfter(2000);
     expect(failures()).toBe(1);
     await leaveAfter(2000);
     expect(r.state().endpoints.find((e) => e.id === 'a@p')?.state).toBe('circuit-open');
@@ -946,12 +948,14 @@ describe('request driver on a simulated clock', () => {
     expect(Number(second.sink.error?.headers['retry-after'])).toBe(wait);
   });
 
-  it('a JSON attempt its client leaves once the upstream has it settles at what it was reserved for (estimated), not at $0', async () => {
+  it('a JSON attempt its client leaves once it is overdue (twice its endpoint’s usual time) settles at what it was reserved for (estimated), not at $0', async () => {
     const r = await runtime();
     sim.setFault('up-a', { kind: 'hang' });
     const { sink, done } = start(r, { max_tokens: 50 });
     const t0 = Date.now();
     while (upstreamCalls('up-a') === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    // latencyPriorMs (500) until measured: twice it passed, the endpoint stalled; the attempt is cut.
+    clock.advance(1_000);
     sink.gone();
     await done;
     const [row] = await ledger.rows({ requestId: `req-${n}` });
@@ -960,6 +964,39 @@ describe('request driver on a simulated clock', () => {
     expect(row?.promptTokens).toBeGreaterThan(0);
     expect(row?.costNano).toBe((row!.promptTokens + 50) * 1000);
     // The budget's reservation is settled, not left held.
+    expect(r.modelStats('a').inFlight).toBe(0);
+  });
+
+  it('a JSON attempt its client leaves before it is overdue is read to its end and billed what the provider reported, not its reservation; nothing else is tried', async () => {
+    const r = await runtime();
+    sim.setFault('up-a', { kind: 'slow_first_token', delayMs: 300 });
+    const { sink, done } = start(r, { max_tokens: 5_000 });
+    const t0 = Date.now();
+    while (upstreamCalls('up-a') === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    sink.gone();
+    await done;
+    const [row] = await ledger.rows({ requestId: `req-${n}` });
+    expect([row?.status, row?.errorCode, row?.estimated, row?.model, upstreamCalls('up-b')]).toEqual([499, 'client_closed_request', false, 'a', 0]);
+    // The counts the simulator reported (not estimated), far below the 5,000-token cap the attempt reserved.
+    expect(row!.completionTokens).toBeGreaterThan(0);
+    expect(row!.completionTokens).toBeLessThan(5_000);
+    expect(row?.costNano).toBe((row!.promptTokens + row!.completionTokens) * 1000);
+    expect([sink.status, r.modelStats('a').inFlight]).toEqual([null, 0]);
+  });
+
+  it('a JSON attempt its client left that then fails is not failed over (nobody waits for the answer) and settles as cut', async () => {
+    // Real time (the transport's timer): the hang ends at the headers timeout.
+    const r = await runtime({ headersTimeoutMs: 300 });
+    sim.setFault('up-a', { kind: 'hang' });
+    const { sink, done } = start(r, { max_tokens: 50 });
+    const t0 = Date.now();
+    while (upstreamCalls('up-a') === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    sink.gone();
+    await done;
+    const [row] = await ledger.rows({ requestId: `req-${n}` });
+    expect([row?.status, row?.errorCode, row?.attempts, upstreamCalls('up-b')]).toEqual([499, 'client_closed_request', 1, 0]);
+    // Cut by switchyard's own limit while the provider may still write it: its reservation.
+    expect([row?.estimated, row?.completionTokens]).toEqual([true, 50]);
     expect(r.modelStats('a').inFlight).toBe(0);
   });
 
