@@ -249,6 +249,30 @@ describe('anthropic buildRequest: messages', () => {
     ]);
   });
 
+  it('types a base64 image by its bytes where its label says otherwise (frameworks label every image image/jpeg; Anthropic refuses a label its bytes contradict)', () => {
+    const image = (url: string) => msgs({ role: 'user', content: [{ type: 'image_url', image_url: { url } }] });
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]).toString('base64');
+    const gif = Buffer.from('GIF89a\x01\x00', 'latin1').toString('base64');
+    const webp = Buffer.from('RIFF\x10\x00\x00\x00WEBPVP8 ', 'latin1').toString('base64');
+    const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16]).toString('base64');
+    const typed = (url: string) =>
+      (sent({ messages: image(url) }).messages as Array<{ content: Array<{ source: { media_type: string } }> }>)[0]!.content[0]!.source.media_type;
+    expect([
+      typed(`data:image/jpeg;base64,${png}`),
+      typed(`data:image/png;base64,${gif}`),
+      typed(`data:image/jpeg;base64,${webp}`),
+      typed(`data:image/png;base64,${jpeg}`),
+    ]).toEqual(['image/png', 'image/gif', 'image/webp', 'image/jpeg']);
+    // A label Anthropic does not take, on bytes it does: the bytes' type. Bytes that tell nothing keep the label.
+    expect(typed(`data:application/octet-stream;base64,${png}`)).toBe('image/png');
+    expect(typed('data:image/png;base64,AAAAAAAA')).toBe('image/png');
+    // The same for a chat file part holding an image.
+    const file = msgs({ role: 'user', content: [{ type: 'file', file: { file_data: `data:image/jpeg;base64,${png}`, filename: 'a.png' } }] });
+    expect((sent({ messages: file }).messages as Array<{ content: Array<{ source: { media_type: string } }> }>)[0]!.content[0]!.source.media_type).toBe(
+      'image/png',
+    );
+  });
+
   it("sends a chat file part (OpenAI's form for a PDF) as an Anthropic document, its filename the title; plain text as a text document, an image file as an image", () => {
     const file = (file: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
       msgs({

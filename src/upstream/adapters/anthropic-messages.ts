@@ -60,6 +60,27 @@ function marked(block: AnthropicBlock, part: Record<string, unknown>, param: str
 const ANTHROPIC_IMAGE_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 const DATA_URL = /^data:([a-z]+\/[a-z0-9.+-]+);base64,(.*)$/is;
 
+/**
+ * The image type base64 bytes begin with (PNG, JPEG, GIF, WebP), or null. A data URL's label is
+ * often not its bytes' (frameworks label every image image/jpeg; OpenAI reads the bytes), and
+ * Anthropic refuses a label that is not: "The image was specified using the image/jpeg media
+ * type, but the image appears to be a image/png image".
+ */
+export function sniffImageType(base64: string): string | null {
+  const b = Buffer.from(base64.slice(0, 24), 'base64');
+  if (b.length >= 8 && b[0] === 0x89 && b.toString('latin1', 1, 4) === 'PNG' && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a)
+    return 'image/png';
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image/jpeg';
+  if (b.length >= 6 && /^GIF8[79]a$/.test(b.toString('latin1', 0, 6))) return 'image/gif';
+  if (b.length >= 12 && b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WEBP') return 'image/webp';
+  return null;
+}
+
+/** An image's base64 block, typed by its bytes where they tell one of Anthropic's four (else by its label). */
+function base64Image(label: string, data: string): AnthropicBlock {
+  return { type: 'image', source: { type: 'base64', media_type: sniffImageType(data) ?? label, data } };
+}
+
 function imageBlock(part: Record<string, unknown>, param: string): AnthropicBlock {
   const img = part.image_url;
   const url = isObj(img) ? img.url : typeof img === 'string' ? img : undefined;
@@ -70,9 +91,9 @@ function imageBlock(part: Record<string, unknown>, param: string): AnthropicBloc
   if (m) {
     // Anthropic takes these four (OpenAI also reads image/jpg); anything else is refused upstream.
     const type = m[1]!.toLowerCase() === 'image/jpg' ? 'image/jpeg' : m[1]!.toLowerCase();
-    if (!ANTHROPIC_IMAGE_TYPES.has(type))
+    if (!ANTHROPIC_IMAGE_TYPES.has(type) && sniffImageType(m[2]!) === null)
       throw untranslatable(param, `Anthropic accepts images of type image/jpeg, image/png, image/gif or image/webp, not ${echoValue(type)}`);
-    return { type: 'image', source: { type: 'base64', media_type: type, data: m[2]! } };
+    return base64Image(type, m[2]!);
   }
   if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } };
   if (url.startsWith('data:')) throw untranslatable(param, 'only base64 data: URLs are supported');
@@ -96,7 +117,7 @@ function dataBlock(url: string, param: string, title: string | null): AnthropicB
     return withTitle({ type: 'document', source: { type: 'text', media_type: 'text/plain', data: text } });
   }
   const image = type === 'image/jpg' ? 'image/jpeg' : type;
-  if (ANTHROPIC_IMAGE_TYPES.has(image)) return { type: 'image', source: { type: 'base64', media_type: image, data: m[2]! } };
+  if (ANTHROPIC_IMAGE_TYPES.has(image) || sniffImageType(m[2]!) !== null) return base64Image(image, m[2]!);
   throw untranslatable(param, `Anthropic reads files of type application/pdf, text/plain or an image (jpeg, png, gif, webp), not ${echoValue(type)}`);
 }
 
