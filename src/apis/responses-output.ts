@@ -22,6 +22,23 @@ export function newId(prefix: string): string {
   return id;
 }
 
+/**
+ * An output item's id, told by its response's: `<prefix>_`, the response id's random hex, and the
+ * item's place in hex, so an `item_reference` to it (the AI SDK sends one for each earlier output
+ * item when `store` is on) finds the stored response it came from (responseOfItem). Random when
+ * the response id is not one switchyard made.
+ */
+export function itemId(prefix: string, responseId: string | undefined, index: number): string {
+  const m = responseId === undefined ? null : /^resp_([0-9a-f]{32})$/.exec(responseId);
+  return m ? `${prefix}_${m[1]}${index.toString(16).padStart(4, '0')}` : newId(prefix);
+}
+
+/** The response id an output item's id tells (itemId), or null. */
+export function responseOfItem(id: string): string | null {
+  const m = /^(?:msg|fc|rs)_([0-9a-f]{32})[0-9a-f]{4}$/.exec(id);
+  return m ? `resp_${m[1]}` : null;
+}
+
 export interface ResponseUsage {
   input_tokens: number;
   input_tokens_details: { cached_tokens: number };
@@ -122,7 +139,10 @@ export function responseObject(
 }
 
 /** The output items of a non-streamed chat completion, and the assistant turn to store. */
-export function outputOfCompletion(completion: Record<string, unknown>): { output: unknown[]; finish: string | null; assistant: ChatMessage } {
+export function outputOfCompletion(
+  completion: Record<string, unknown>,
+  responseId?: string,
+): { output: unknown[]; finish: string | null; assistant: ChatMessage } {
   const choice = Array.isArray(completion.choices) && isObj(completion.choices[0]) ? completion.choices[0] : {};
   const msg = isObj(choice.message) ? choice.message : {};
   const output: unknown[] = [];
@@ -130,8 +150,8 @@ export function outputOfCompletion(completion: Record<string, unknown>): { outpu
   const refusal = typeof msg.refusal === 'string' ? msg.refusal : '';
   // A reasoning model's reasoning (DeepSeek's `reasoning_content`, OpenRouter's `reasoning`) comes first, as a stream gives it; not stored in the turn.
   const reasoning = typeof msg.reasoning_content === 'string' ? msg.reasoning_content : typeof msg.reasoning === 'string' ? msg.reasoning : '';
-  if (reasoning !== '') output.push(reasoningItem(newId('rs'), reasoning, 'completed'));
-  if (text !== '' || refusal !== '') output.push(messageItem(newId('msg'), text, 'completed', refusal));
+  if (reasoning !== '') output.push(reasoningItem(itemId('rs', responseId, output.length), reasoning, 'completed'));
+  if (text !== '' || refusal !== '') output.push(messageItem(itemId('msg', responseId, output.length), text, 'completed', refusal));
   // A call's empty arguments (some OpenAI-compatible upstreams write a function taking none as "") are `{}`,
   // as OpenAI gives them and a stream's call is closed: JSON.parse, and the SDK's parse, refuse "".
   const argsOf = (fn: Record<string, unknown>): string => (typeof fn.arguments === 'string' && fn.arguments !== '' ? fn.arguments : '{}');
@@ -140,7 +160,7 @@ export function outputOfCompletion(completion: Record<string, unknown>): { outpu
   );
   for (const c of calls) {
     const fn = isObj(c.function) ? c.function : {};
-    output.push(functionCallItem(newId('fc'), String(c.id ?? newId('call')), String(fn.name ?? ''), argsOf(fn), 'completed'));
+    output.push(functionCallItem(itemId('fc', responseId, output.length), String(c.id ?? newId('call')), String(fn.name ?? ''), argsOf(fn), 'completed'));
   }
   const finish = typeof choice.finish_reason === 'string' ? choice.finish_reason : null;
   // The item being written when the answer was cut (max_output_tokens) is incomplete, as OpenAI marks it.

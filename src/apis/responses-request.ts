@@ -193,7 +193,7 @@ function inputItem(out: ChatMessage[], raw: unknown, p: string): void {
   // A reasoning item passed back (a stream's output sent again as input, as the SDK's examples do): the
   // model's own reasoning, which chat APIs take no form of (DeepSeek refuses reasoning_content sent back).
   if (type === 'reasoning') return;
-  const hint = type === 'item_reference' ? ' (use previous_response_id)' : '';
+  const hint = type === 'item_reference' ? ' (an item_reference names an output item of a stored response, or use previous_response_id)' : '';
   throw unsupported(`${p}.type`, `input item type ${echoValue(type)} is not supported${hint}`);
 }
 

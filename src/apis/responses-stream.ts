@@ -12,6 +12,7 @@ import type { ChatMessage } from '../upstream/types.js';
 import { isObj } from './fields.js';
 import {
   functionCallItem,
+  itemId,
   messageItem,
   newId,
   outputText,
@@ -112,7 +113,7 @@ export class ResponsesStreamWriter {
   }
 
   private add(kind: Item['kind'], callId = '', name = ''): Item {
-    const id = newId(kind === 'message' ? 'msg' : kind === 'reasoning' ? 'rs' : 'fc');
+    const id = itemId(kind === 'message' ? 'msg' : kind === 'reasoning' ? 'rs' : 'fc', this.shell.id, this.items.length);
     const item: Item = {
       kind,
       index: this.items.length,

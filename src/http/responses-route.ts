@@ -5,7 +5,8 @@
  */
 import type { ResponseStore } from '../accounting/response-store.js';
 import { includeOf, itemPage, itemsOfConversation, parseItemQuery } from '../apis/responses-items.js';
-import { newId } from '../apis/responses-output.js';
+import { isObj } from '../apis/fields.js';
+import { newId, responseOfItem } from '../apis/responses-output.js';
 import { translateResponses } from '../apis/responses-request.js';
 import { countPromptTokens } from '../accounting/tokens.js';
 import { own } from '../config/lookup.js';
@@ -58,6 +59,44 @@ async function previous(e: EdgeRequest, store: ResponseStore | null): Promise<Ch
   return found;
 }
 
+/**
+ * `item_reference` input items (the AI SDK sends one for each earlier output item when `store` is
+ * on, its default, instead of the item) replaced by the items they name: output items of a stored
+ * response (their ids tell it: responseOfItem), under the rules `previous_response_id` reads it by.
+ * The body as it came when it holds none.
+ */
+async function withReferences(e: EdgeRequest, store: ResponseStore | null): Promise<Record<string, unknown>> {
+  const input = e.body.input;
+  if (!Array.isArray(input) || !input.some((it) => isObj(it) && it.type === 'item_reference')) return e.body;
+  const responses = new Map<string, Promise<Record<string, unknown> | null>>();
+  const resolved = await Promise.all(
+    input.map(async (it: unknown, i) => {
+      if (!isObj(it) || it.type !== 'item_reference') return it;
+      const id = it.id;
+      if (typeof id !== 'string' || id === '')
+        throw new SwitchyardError('invalid_request', 'an item_reference needs id: the id of an output item', { param: `input[${i}].id` });
+      const respId = responseOfItem(id);
+      let response: Promise<Record<string, unknown> | null> | null = null;
+      if (respId !== null && store !== null) {
+        response = responses.get(respId) ?? store.getResponse(respId, e.keyId, e.rt.now());
+        responses.set(respId, response);
+      }
+      const output = (await response)?.output;
+      const item = Array.isArray(output) ? output.find((o: unknown) => isObj(o) && o.id === id) : undefined;
+      if (!isObj(item)) {
+        const r = e.rt.cfg.storage.responses;
+        throw new SwitchyardError(
+          'invalid_request',
+          `item_reference "${id.slice(0, 80)}" is not an output item of a stored response, or it expired (an item_reference names an output item of an earlier response switchyard stored with store: true; responses are kept ${r.ttlSeconds} s, at most ${r.maxEntries} of them and ${r.maxBytes} bytes in all, and only for the key that created them; storage.responses): send the item itself, or previous_response_id`,
+          { param: `input[${i}].id`, upstreamCode: 'item_not_found' },
+        );
+      }
+      return item;
+    }),
+  );
+  return { ...e.body, input: resolved };
+}
+
 export function responsesRoute(store: () => ResponseStore | null): ApiRoute {
   return async (deps, req, res, requestId) => {
     const base = { 'x-request-id': requestId };
@@ -66,7 +105,7 @@ export function responsesRoute(store: () => ResponseStore | null): ApiRoute {
     const receivedAt = Date.now();
     try {
       e = await readEdge(deps, req, res, requestId, { cascaded: true });
-      t = translateResponses(e.body, await previous(e, store()));
+      t = translateResponses(await withReferences(e, store()), await previous(e, store()));
     } catch (err) {
       if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
       sendError(res, err, base);
@@ -117,7 +156,8 @@ export function inputTokensRoute(store: () => ResponseStore | null): ApiRoute {
           throw new SwitchyardError('invalid_request', `"${echoName(model)}" is an embeddings model: use POST /v1/embeddings`, { param: 'model' });
       }
       // The translation reads a model and a request's own options; a count has neither to honour.
-      const t = translateResponses({ ...e.body, model: typeof model === 'string' ? model : 'auto', stream: false, store: false }, await previous(e, store()));
+      const body = await withReferences(e, store());
+      const t = translateResponses({ ...body, model: typeof model === 'string' ? model : 'auto', stream: false, store: false }, await previous(e, store()));
       sendJson(res, 200, { object: 'response.input_tokens', input_tokens: countPromptTokens(t.chat.messages, t.chat.tools ?? undefined) }, base);
     } catch (err) {
       if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while counting input tokens');

@@ -121,7 +121,7 @@ export class ResponsesSink extends ApiSink {
 
   protected async onJson(status: number, headers: Record<string, string>, body: Record<string, unknown>): Promise<void> {
     const shell = this.shellOf(typeof body.model === 'string' ? body.model : this.o.shell.model);
-    const { output, finish, assistant } = outputOfCompletion(body);
+    const { output, finish, assistant } = outputOfCompletion(body, shell.id);
     const s = statusOf(finish);
     const response = responseObject(shell, { status: s.status, incomplete_details: s.incomplete_details, output, usage: responsesUsage(body.usage) });
     this.trace?.responseId?.(shell.id);

@@ -377,6 +377,49 @@ describe('POST /v1/responses', () => {
     );
   });
 
+  it("resolves item_reference input items (the AI SDK's form for earlier output items when store is on) to the stored items they name, JSON and streamed; an unknown one is a 400 naming it", async () => {
+    const first = await sc.client.responses.create({ model: 'gpt-4.1', input: 'Look up the word "rail".', tools, tool_choice: 'required' });
+    const call = first.output.find((o) => o.type === 'function_call');
+    if (call?.type !== 'function_call') throw new Error('no function call');
+    const streamed = await sc.client.responses.stream({ model: 'deepseek-v3.2', input: 'Say hello.' }).finalResponse();
+    const said = streamed.output.find((o) => o.type === 'message');
+    if (said?.type !== 'message') throw new Error('no message');
+    // The ids tell the response they came from, each unique.
+    for (const [o, r] of [
+      [call, first],
+      [said, streamed],
+    ] as const)
+      expect(o.id!.startsWith(`${o.type === 'message' ? 'msg' : 'fc'}_${r.id.slice('resp_'.length)}`)).toBe(true);
+    const turns = (ref: boolean) => [
+      { role: 'user' as const, content: 'Look up the word "rail".' },
+      ref
+        ? { type: 'item_reference' as const, id: call.id! }
+        : { type: 'function_call' as const, call_id: call.call_id, name: call.name, arguments: call.arguments },
+      { type: 'function_call_output' as const, call_id: call.call_id, output: '{"meaning":"a bar"}' },
+      ref ? { type: 'item_reference' as const, id: said.id } : { role: 'assistant' as const, content: streamed.output_text },
+      { role: 'user' as const, content: 'Thanks. And "yard"?' },
+    ];
+    // The same prompt as the items themselves give.
+    const counted = async (ref: boolean) => (await sc.client.responses.inputTokens.count({ model: 'gpt-4.1', input: turns(ref), tools })).input_tokens;
+    expect(await counted(true)).toBe(await counted(false));
+    const next = await sc.client.responses.create({ model: 'gpt-4.1', input: turns(true), tools });
+    expect(next.status).toBe('completed');
+    // The listed input items are the items referred to.
+    const listed = await sc.client.responses.inputItems.list(next.id);
+    expect(listed.data.map((i) => ('id' in i ? i.id : null))).toEqual(expect.arrayContaining([call.id, said.id]));
+    const unknown = await sc.client.responses
+      .create({
+        model: 'gpt-4.1',
+        input: [
+          { role: 'user', content: 'x' },
+          { type: 'item_reference', id: 'msg_nope' },
+        ],
+      })
+      .catch((e: unknown) => e);
+    expect(unknown).toMatchObject({ status: 400, param: 'input[1].id' });
+    expect((unknown as Error).message).toMatch(/item_reference "msg_nope" is not an output item of a stored response/);
+  });
+
   it('refuses an unknown previous_response_id with a 400', async () => {
     const err = await sc.client.responses.create({ model: 'gpt-4.1', input: 'x', previous_response_id: 'resp_nope' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 400, param: 'previous_response_id' });
