@@ -171,8 +171,12 @@ export interface LedgerStore {
   readonly invalidJournalLines?: number;
   /** Why the ledger's file is no longer at its path (removed or replaced while serving: a SQLite ledger's), or null. */
   readonly lost?: string | null;
-  /** Since when and why commits have been failing for a reason not the rows' own (a lock, a full disk); null while they succeed. */
-  readonly writeBlocked?: { since: number; reason: string } | null;
+  /**
+   * Since when and why commits have been failing for a reason not the rows' own (a lock, a full
+   * disk); null while they succeed. `shown`: what `/readyz` (no token) may say of it, fixed words
+   * and a code, no error text (PostgreSQL's: unreachable, refusing with its SQLSTATE, or slow).
+   */
+  readonly writeBlocked?: { since: number; reason: string; shown?: string } | null;
   /** Rows queued behind a lock: up to `maxMs` to commit, then refused (their requests answer; the journal keeps them). */
   drainQueued?(maxMs: number): Promise<void>;
   /**

@@ -217,9 +217,9 @@ export class PostgresLedger implements LedgerStore {
     // The first is the one the drain may be writing now: it finds it written (insert-once) and moves on.
   }
 
-  get writeBlocked(): { since: number; reason: string } | null {
+  get writeBlocked(): { since: number; reason: string; shown: string } | null {
     if (this.backlogSince === null) return null;
-    return { since: this.backlogSince, reason: `${this.notTaking}: ${this.backlog.length} ledger rows wait to be written` };
+    return { since: this.backlogSince, reason: `${this.notTaking}: ${this.backlog.length} ledger rows wait to be written`, shown: this.notTaking };
   }
 
   /** Keeps a row PostgreSQL could not take (see `backlog`); rejects so the request's log says so. */

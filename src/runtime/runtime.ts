@@ -456,7 +456,11 @@ export class Runtime implements RuntimeCore {
     if (this.shared && !this.shared.ready()) return 'shared state (Redis) not ready: see /switchyard/state (shared.lastError) or the log';
     if (this.ledger.lost) return 'the ledger file was removed or replaced while serving: restart switchyard (the log says where its rows are)';
     // Rows waiting for a lock or disk space hold their answers: send traffic elsewhere meanwhile.
-    if (this.ledger.writeBlocked) return 'the ledger cannot write its rows now (a lock, a full disk, or PostgreSQL unreachable)';
+    const blocked = this.ledger.writeBlocked;
+    if (blocked)
+      return blocked.shown !== undefined
+        ? `the ledger cannot write its rows now: ${blocked.shown}`
+        : 'the ledger cannot write its rows now (a lock, a full disk, or PostgreSQL unreachable)';
     for (const h of this.handles.values()) if ((h.actor.getSnapshot().value as EndpointStateValue) !== 'circuit-open') return null;
     return this.handles.size === 0 ? 'no endpoint is configured' : 'every endpoint is circuit-open';
   }

@@ -114,6 +114,8 @@ describe.skipIf(process.env.SWITCHYARD_TEST_PG === 'off')('PostgresLedger', () =
         /^PostgreSQL refuses the ledger's writes \(42P01\): the row is kept in memory and written once it is back \(1 waiting\)/,
       );
       expect(ledger.writeBlocked?.reason).toBe("PostgreSQL refuses the ledger's writes (42P01): 1 ledger rows wait to be written");
+      // What /readyz says of it: the words and the SQLSTATE, no error text.
+      expect(ledger.writeBlocked?.shown).toBe("PostgreSQL refuses the ledger's writes (42P01)");
       await admin.query(`ALTER TABLE "${SCHEMA}"."${table}_away" RENAME TO "${table}"`);
       const t0 = Date.now();
       while (ledger.waitingRows > 0 && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 50));
