@@ -20,6 +20,21 @@ import { OutputParts, toolArguments } from './output-parts.js';
 import { faultClassOf } from '../runtime/retry-policy.js';
 import type { UpstreamFault } from '../upstream/types.js';
 
+/** At most this many stop sequences go on a span, each at most this many characters: a client's list is input of any length. */
+const MAX_STOP_SEQUENCES = 16;
+const MAX_STOP_CHARS = 256;
+
+/**
+ * A request's stop sequences as a span records them: the first {@link MAX_STOP_SEQUENCES}, each
+ * scrubbed (a client may send a key as one) and cut to {@link MAX_STOP_CHARS}; null when there
+ * are none. A million of them were each held by the span until export (2.4 GB).
+ */
+export function stopSequences(stop: unknown): string[] | null {
+  const list = typeof stop === 'string' ? [stop] : Array.isArray(stop) ? stop.slice(0, MAX_STOP_SEQUENCES) : [];
+  if (list.length === 0 || !list.every((x) => typeof x === 'string')) return null;
+  return (list as string[]).map((x) => scrub(x).slice(0, MAX_STOP_CHARS));
+}
+
 type OtlpConfig = NonNullable<Config['observe']['otlp']>;
 
 export interface OtelHandle {
@@ -271,8 +286,23 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
     spanProcessors: [new BatchSpanProcessor({ exporter, scheduledDelayMillis: 500 })],
   });
   const tracer = provider.getTracer('switchyard');
-  const propagator = new W3CTraceContextPropagator();
+  const w3c = new W3CTraceContextPropagator();
   const { SpanKind, SpanStatusCode, ROOT_CONTEXT, defaultTextMapGetter, defaultTextMapSetter, trace } = api;
+  /**
+   * The client's trace context; a `tracestate` holding what looks like a secret (a configured key,
+   * a token's shape) is dropped: it is recorded on every span and sent on upstream as it came.
+   */
+  const propagator = {
+    extract(ctx: Context, carrier: unknown, getter: typeof defaultTextMapGetter): Context {
+      const parent = w3c.extract(ctx, carrier, getter);
+      const sc = trace.getSpanContext(parent);
+      const state = sc?.traceState?.serialize();
+      if (sc === undefined || state === undefined || scrub(state) === state) return parent;
+      const { traceState: _dropped, ...rest } = sc;
+      return trace.setSpanContext(parent, rest);
+    },
+    inject: w3c.inject.bind(w3c),
+  };
   /** Sets a SERVER span's error code, and ERROR with `error.type` for a 5xx (`serverOutcome`). */
   const markOutcome = (span: Span, status: number, error: string | null): void => {
     const outcome = serverOutcome(status, error);
@@ -385,9 +415,8 @@ export async function startOtel(cfg: OtlpConfig, log: Logger): Promise<OtelHandl
       const v = (call.body as Record<string, unknown>)[k];
       if (typeof v === 'number') attrs[`gen_ai.request.${k}`] = v;
     }
-    const stop: unknown = call.body.stop;
-    if (typeof stop === 'string') attrs['gen_ai.request.stop_sequences'] = [stop];
-    else if (Array.isArray(stop) && stop.length > 0 && stop.every((x) => typeof x === 'string')) attrs['gen_ai.request.stop_sequences'] = stop as string[];
+    const stop = stopSequences(call.body.stop);
+    if (stop !== null) attrs['gen_ai.request.stop_sequences'] = stop;
     // The conventions' output type, when the request asks for a format (Responses' text.format is translated to it).
     const format: unknown = call.body.response_format;
     if (format !== null && typeof format === 'object' && 'type' in format && typeof format.type === 'string')

@@ -290,6 +290,27 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
       'gen_ai.request.max_tokens': 50,
       'gen_ai.output.type': 'json',
     });
+    // A client's stop list is input of any length: the span keeps the first 16, each cut to 256
+    // characters and scrubbed (a million were each held until export: 2.4 GB); a tracestate that
+    // holds what looks like a key is dropped (it was on every span, and sent upstream).
+    const tp4 = traceparent(67);
+    const stops = ['sk-test-openai-SECRET', 'x'.repeat(1000), ...Array.from({ length: 20 }, (_, i) => `s${i}`)];
+    await sc.client.chat.completions.create(
+      { model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }], stop: stops },
+      { headers: { traceparent: tp4, tracestate: 'vendor=sk-test-openai-SECRET' } },
+    );
+    const capped = await server(tp4.split('-')[1]!);
+    expect(capped.attributes['gen_ai.request.stop_sequences']).toEqual(['[redacted]', 'x'.repeat(256), ...stops.slice(2, 16)]);
+    const all = otlp.spans.filter((s) => s.traceId === tp4.split('-')[1]);
+    expect(all.length).toBeGreaterThanOrEqual(2);
+    expect(JSON.stringify(all)).not.toContain('SECRET');
+    // A tracestate with nothing of the kind is kept, as the client sent it.
+    const tp5 = traceparent(68);
+    await sc.client.chat.completions.create(
+      { model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] },
+      { headers: { traceparent: tp5, tracestate: 'vendor=abc' } },
+    );
+    expect((await server(tp5.split('-')[1]!)).traceState).toBe('vendor=abc');
     const tp2 = traceparent(65);
     const schema = { type: 'object', properties: { a: { type: 'string' } }, required: ['a'], additionalProperties: false };
     await sc.client.responses.create(

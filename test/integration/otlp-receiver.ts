@@ -9,6 +9,8 @@ export interface ReceivedSpan {
   traceId: string;
   spanId: string;
   parentSpanId: string;
+  /** The span's W3C tracestate as exported ('' when none). */
+  traceState: string;
   name: string;
   kind: number;
   status: { code?: number; message?: string };
@@ -55,6 +57,7 @@ export class OtlpReceiver {
                 traceId: String(s.traceId),
                 spanId: String(s.spanId),
                 parentSpanId: String(s.parentSpanId ?? ''),
+                traceState: String(s.traceState ?? ''),
                 name: String(s.name),
                 kind: Number(s.kind),
                 status: (s.status ?? {}) as ReceivedSpan['status'],
