@@ -47,6 +47,12 @@ export function classifyError(err: unknown, signal: CancelSignal): UpstreamFault
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
       return new UpstreamFault('connect_failed', `cannot connect to the upstream (${code})`);
+    case 'EMFILE':
+    case 'ENFILE':
+      // This process (or the host) is out of file descriptors: no upstream's fault, and every endpoint meets it.
+      return new SidecarBusyFault(
+        `switchyard is out of file descriptors (${code}) and cannot open a connection upstream: raise its open-files limit (ulimit -n, systemd LimitNOFILE) or close idle client connections`,
+      );
     case 'ECONNRESET':
     case 'EPIPE':
     case 'UND_ERR_SOCKET':

@@ -65,3 +65,15 @@ describe('TLS failures', () => {
     expect(decide(f, state, R).next.step).toBe('retry_same');
   });
 });
+
+describe("the sidecar's own resources", () => {
+  it('out of file descriptors (EMFILE, ENFILE) is no fault of the upstream: not counted, not failed over, a 503 server_busy saying what to raise (the red-team round counted it as a reset against the endpoint)', () => {
+    for (const code of ['EMFILE', 'ENFILE']) {
+      const err = Object.assign(new Error(`connect ${code} 127.0.0.1:443`), { code });
+      const f = classifyError(err, new Cancel());
+      expect(f.message).toMatch(new RegExp(`out of file descriptors \\(${code}\\).*ulimit -n`));
+      expect('sidecarBusy' in f).toBe(true);
+      expect(decide(f, state, R)).toEqual({ verdict: { event: 'released' }, next: { step: 'stop' }, loud: false });
+    }
+  });
+});
