@@ -293,7 +293,7 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     // A client's stop list is input of any length: the span keeps the first 16, each cut to 256
     // characters and scrubbed (a million were each held until export: 2.4 GB); a tracestate that
     // holds what looks like a key is dropped (it was on every span, and sent upstream).
-    const tp4 = traceparent(67);
+    const tp4 = traceparent(76);
     const stops = ['sk-test-openai-SECRET', 'x'.repeat(1000), ...Array.from({ length: 20 }, (_, i) => `s${i}`)];
     await sc.client.chat.completions.create(
       { model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }], stop: stops },
@@ -305,7 +305,7 @@ describe('OpenTelemetry over OTLP/HTTP', () => {
     expect(all.length).toBeGreaterThanOrEqual(2);
     expect(JSON.stringify(all)).not.toContain('SECRET');
     // A tracestate with nothing of the kind is kept, as the client sent it.
-    const tp5 = traceparent(68);
+    const tp5 = traceparent(77);
     await sc.client.chat.completions.create(
       { model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] },
       { headers: { traceparent: tp5, tracestate: 'vendor=abc' } },
