@@ -313,8 +313,12 @@ export function failureOutcome(inp: FailureInput): Outcome {
   switch (failure?.kind) {
     case 'refused':
       return { ok: false, error: inp.routeError ?? new SwitchyardError('internal_error', 'routing refused the request') };
-    case 'aborted':
+    case 'aborted': {
+      // A `stop` nothing aborted: switchyard's own bound (SidecarBusyFault) ended it, which is no time-out.
+      const f = realFault(inp.ctx.lastFault);
+      if (inp.abortReason === undefined && f !== null && 'sidecarBusy' in f) return exhausted(inp);
       return abortedOutcome(inp.abortReason, inp.ctx, inp.clientDeadline === true);
+    }
     case 'propagate': {
       // A stream cut once it had delivered all of max_tokens is not continued, but the cut is the
       // upstream's fault (a 502 upstream_error), not the client's 400.

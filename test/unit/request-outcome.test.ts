@@ -6,6 +6,8 @@ import { SidecarBusyFault, UpstreamFault } from '../../src/upstream/types.js';
 import { decide } from '../../src/runtime/retry-policy.js';
 import { configSchema } from '../../src/config/schema.js';
 import { heldOverMessage } from '../../src/upstream/held-bytes.js';
+import { classifyError } from '../../src/upstream/transport.js';
+import { Cancel } from '../../src/runtime/cancel.js';
 
 const ctx = { failure: null, lastFault: null, refusal: null, attempts: 0 } as unknown as ReqContext;
 const base = { ctx, abortReason: undefined, routeError: null, model: 'slow', maxCostUsd: null, retryAfterSeconds: () => 1 };
@@ -122,9 +124,18 @@ describe("switchyard's own bound on the upstream answers it holds", () => {
     const r = configSchema.parse({ providers: {}, models: {} }).resilience;
     const state = { attemptsOnEndpoint: 1, transientRetryUsed: false, now: 0, remainingMs: 60_000, rng: () => 0.5 };
     expect(decide(fault, state, r)).toEqual({ verdict: { event: 'released' }, next: { step: 'stop' }, loud: false });
-    const out = failureOutcome({ ...base, ctx: { ...ctx, attempts: 1, lastFault: fault } as ReqContext });
+    // The request machine ends a `stop` as it ends a deadline's (request.chart.ts onFailure): with no
+    // abort behind it, the fault says what it was (it was answered 504 "request deadline … passed").
+    for (const failure of [undefined, { kind: 'aborted', reason: 'deadline' }]) {
+      const out = failureOutcome({ ...base, ctx: { ...ctx, failure, attempts: 1, lastFault: fault } as ReqContext });
+      expect(!out.ok && [out.error.status, out.error.code, out.error.headers['retry-after']]).toEqual([503, 'server_busy', '1']);
+      expect(!out.ok && out.error.message).toMatch(/^switchyard is holding 128 MiB of upstream answers being read: .*send it again shortly/);
+    }
+    // Out of file descriptors: the same (the red-team re-test got a 504 for it).
+    const fds = classifyError(Object.assign(new Error('connect EMFILE 127.0.0.1:443'), { code: 'EMFILE' }), new Cancel());
+    const out = failureOutcome({ ...base, ctx: { ...ctx, failure: { kind: 'aborted', reason: 'deadline' }, attempts: 1, lastFault: fds } as ReqContext });
     expect(!out.ok && [out.error.status, out.error.code, out.error.headers['retry-after']]).toEqual([503, 'server_busy', '1']);
-    expect(!out.ok && out.error.message).toMatch(/^switchyard is holding 128 MiB of upstream answers being read: .*send it again shortly/);
+    expect(!out.ok && out.error.message).toMatch(/^switchyard is out of file descriptors \(EMFILE\)/);
   });
 });
 
