@@ -65,7 +65,7 @@ async function previous(e: EdgeRequest, store: ResponseStore | null): Promise<Ch
  * response (their ids tell it: responseOfItem), under the rules `previous_response_id` reads it by.
  * The body as it came when it holds none.
  */
-async function withReferences(e: EdgeRequest, store: ResponseStore | null): Promise<Record<string, unknown>> {
+async function withReferences(e: EdgeRequest, store: ResponseStore | null, prior: ChatMessage[]): Promise<Record<string, unknown>> {
   const input = e.body.input;
   if (!Array.isArray(input) || !input.some((it) => isObj(it) && it.type === 'item_reference')) return e.body;
   const responses = new Map<string, Promise<Record<string, unknown> | null>>();
@@ -91,6 +91,14 @@ async function withReferences(e: EdgeRequest, store: ResponseStore | null): Prom
           { param: `input[${i}].id`, upstreamCode: 'item_not_found' },
         );
       }
+      // An item the previous_response_id conversation already holds would be sent (and billed) twice: OpenAI refuses it.
+      const calls = prior.flatMap((m) => (Array.isArray(m.tool_calls) ? m.tool_calls : []));
+      if (respId === e.body.previous_response_id || (item.type === 'function_call' && calls.some((c) => isObj(c) && c.id === item.call_id)))
+        throw new SwitchyardError(
+          'invalid_request',
+          `Duplicate item found with id ${id.slice(0, 80)}: previous_response_id's conversation already holds it. Remove duplicate items from your input and try again.`,
+          { param: `input[${i}].id` },
+        );
       return item;
     }),
   );
@@ -105,7 +113,8 @@ export function responsesRoute(store: () => ResponseStore | null): ApiRoute {
     const receivedAt = Date.now();
     try {
       e = await readEdge(deps, req, res, requestId, { cascaded: true });
-      t = translateResponses(await withReferences(e, store()), await previous(e, store()));
+      const prior = await previous(e, store());
+      t = translateResponses(await withReferences(e, store(), prior), prior);
     } catch (err) {
       if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
       sendError(res, err, base);
@@ -156,8 +165,9 @@ export function inputTokensRoute(store: () => ResponseStore | null): ApiRoute {
           throw new SwitchyardError('invalid_request', `"${echoName(model)}" is an embeddings model: use POST /v1/embeddings`, { param: 'model' });
       }
       // The translation reads a model and a request's own options; a count has neither to honour.
-      const body = await withReferences(e, store());
-      const t = translateResponses({ ...body, model: typeof model === 'string' ? model : 'auto', stream: false, store: false }, await previous(e, store()));
+      const prior = await previous(e, store());
+      const body = await withReferences(e, store(), prior);
+      const t = translateResponses({ ...body, model: typeof model === 'string' ? model : 'auto', stream: false, store: false }, prior);
       sendJson(res, 200, { object: 'response.input_tokens', input_tokens: countPromptTokens(t.chat.messages, t.chat.tools ?? undefined) }, base);
     } catch (err) {
       if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while counting input tokens');

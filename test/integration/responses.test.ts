@@ -418,6 +418,27 @@ describe('POST /v1/responses', () => {
       .catch((e: unknown) => e);
     expect(unknown).toMatchObject({ status: 400, param: 'input[1].id' });
     expect((unknown as Error).message).toMatch(/item_reference "msg_nope" is not an output item of a stored response/);
+    // An item previous_response_id already brings is refused as OpenAI refuses it (it was sent and billed twice):
+    // an output of that response, or a call of its conversation.
+    const again = (prev: string, id: string) =>
+      sc.client.responses
+        .create({
+          model: 'gpt-4.1',
+          previous_response_id: prev,
+          input: [
+            { type: 'item_reference', id },
+            { role: 'user', content: 'x' },
+          ],
+        })
+        .catch((e: unknown) => e);
+    for (const [prev, id] of [
+      [streamed.id, said.id],
+      [next.id, call.id!],
+    ] as const) {
+      const dup = await again(prev, id);
+      expect(dup).toMatchObject({ status: 400, param: 'input[0].id' });
+      expect((dup as Error).message).toMatch(/^400 Duplicate item found with id /);
+    }
   });
 
   it('refuses an unknown previous_response_id with a 400', async () => {
