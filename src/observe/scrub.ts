@@ -15,7 +15,8 @@ export const MIN_SECRET_CHARS = 8;
 
 /**
  * Shapes of credentials: `Bearer …`, an echoed `Authorization:` header of any scheme (`Basic …`),
- * `x-api-key: …` / Azure's `api-key: …` / `x-goog-api-key: …`, OpenAI/Anthropic `sk-…`, Google `AIza…`.
+ * `x-api-key: …` / Azure's `api-key: …` / `x-goog-api-key: …`, OpenAI/Anthropic `sk-…`, Google `AIza…`,
+ * a JSON Web Token, GitHub tokens (`ghp_…`, `github_pat_…`), AWS access key ids (`AKIA…`, `ASIA…`).
  */
 const LOOKS_SECRET = [
   /\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi,
@@ -23,6 +24,10 @@ const LOOKS_SECRET = [
   /\b(api-key["']?\s*[:=]\s*["']?)[^\s"',;]{8,}/gi,
   /\b()sk-[A-Za-z0-9_-]{16,}/g,
   /\b()AIza[0-9A-Za-z_-]{30,}/g,
+  // A JSON Web Token (header.payload.signature, both JSON parts base64url of '{"'), GitHub's tokens, AWS access key ids.
+  /\b()eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g,
+  /\b()(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})/g,
+  /\b()(?:AKIA|ASIA)[0-9A-Z]{16}\b/g,
 ];
 
 const secrets = new Set<string>();

@@ -17,6 +17,10 @@ describe('scrub', () => {
     ['x-api-key: sk-ant-api03-abcdefghijklmnopqrstuvwxyz', 'x-api-key: [redacted]'],
     ['key sk-proj-abcdefghijklmnopqrstuvwxyz012 is invalid', 'key [redacted] is invalid'],
     ['google AIzaSyA1234567890abcdefghijklmnopqrstuv here', 'google [redacted] here'],
+    ['jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U end', 'jwt [redacted] end'],
+    ['gh ghp_abcdefghijklmnopqrstuvwxyz0123456789 end', 'gh [redacted] end'],
+    ['pat github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz end', 'pat [redacted] end'],
+    ['aws AKIAIOSFODNN7EXAMPLE end', 'aws [redacted] end'],
   ])('removes credential-looking strings: %s', (text, want) => {
     expect(scrub(text)).toBe(want);
   });
