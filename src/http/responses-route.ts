@@ -59,15 +59,63 @@ async function previous(e: EdgeRequest, store: ResponseStore | null): Promise<Ch
   return found;
 }
 
+/** How far back a `previous_response_id` chain is walked for items a request would send twice (see duplicates). */
+const CHAIN_WALK = 64;
+
+const duplicate = (id: string, i: number, why: string): SwitchyardError =>
+  new SwitchyardError('invalid_request', `Duplicate item found with id ${id.slice(0, 80)}: ${why}. Remove duplicate items from your input and try again.`, {
+    param: `input[${i}].id`,
+  });
+
+/**
+ * Input items a request would send (and have billed) twice, refused as OpenAI refuses them: an
+ * item_reference given twice, and, with `previous_response_id`, an output item of a response in its
+ * chain (by reference, or passed back whole with its id) or a function call its conversation holds.
+ * The chain is walked by the stored responses' own `previous_response_id`, at most
+ * {@link CHAIN_WALK} responses back.
+ */
+async function duplicates(e: EdgeRequest, store: ResponseStore | null, input: unknown[], prior: ChatMessage[]): Promise<void> {
+  const refs = new Set<string>();
+  const mine: Array<{ i: number; id: string; resp: string }> = [];
+  input.forEach((it, i) => {
+    if (!isObj(it) || typeof it.id !== 'string') return;
+    if (it.type === 'item_reference') {
+      if (refs.has(it.id)) throw duplicate(it.id, i, 'the input refers to it twice');
+      refs.add(it.id);
+    }
+    const resp = responseOfItem(it.id);
+    if (resp !== null) mine.push({ i, id: it.id, resp });
+  });
+  const prev = e.body.previous_response_id;
+  if (typeof prev !== 'string' || prev === '') return;
+  const calls = new Set(prior.flatMap((m) => (Array.isArray(m.tool_calls) ? m.tool_calls : [])).map((c) => (isObj(c) ? c.id : undefined)));
+  input.forEach((it, i) => {
+    if (isObj(it) && it.type === 'function_call' && typeof it.call_id === 'string' && calls.has(it.call_id) && typeof it.id === 'string')
+      throw duplicate(it.id, i, "previous_response_id's conversation already holds its call");
+  });
+  if (mine.length === 0 || store === null) return;
+  const wanted = new Set(mine.map((m) => m.resp));
+  let id: unknown = prev;
+  for (let step = 0; typeof id === 'string' && step < CHAIN_WALK; step++) {
+    if (wanted.has(id)) {
+      const m = mine.find((x) => x.resp === id)!;
+      throw duplicate(m.id, m.i, "previous_response_id's conversation already holds it");
+    }
+    id = (await store.getResponse(id, e.keyId, e.rt.now()))?.previous_response_id;
+  }
+}
+
 /**
  * `item_reference` input items (the AI SDK sends one for each earlier output item when `store` is
  * on, its default, instead of the item) replaced by the items they name: output items of a stored
  * response (their ids tell it: responseOfItem), under the rules `previous_response_id` reads it by.
- * The body as it came when it holds none.
+ * The body as it came when it holds none (and no item a previous_response_id chain holds).
  */
 async function withReferences(e: EdgeRequest, store: ResponseStore | null, prior: ChatMessage[]): Promise<Record<string, unknown>> {
   const input = e.body.input;
-  if (!Array.isArray(input) || !input.some((it) => isObj(it) && it.type === 'item_reference')) return e.body;
+  if (!Array.isArray(input)) return e.body;
+  await duplicates(e, store, input, prior);
+  if (!input.some((it) => isObj(it) && it.type === 'item_reference')) return e.body;
   const responses = new Map<string, Promise<Record<string, unknown> | null>>();
   const resolved = await Promise.all(
     input.map(async (it: unknown, i) => {
@@ -91,14 +139,9 @@ async function withReferences(e: EdgeRequest, store: ResponseStore | null, prior
           { param: `input[${i}].id`, upstreamCode: 'item_not_found' },
         );
       }
-      // An item the previous_response_id conversation already holds would be sent (and billed) twice: OpenAI refuses it.
-      const calls = prior.flatMap((m) => (Array.isArray(m.tool_calls) ? m.tool_calls : []));
-      if (respId === e.body.previous_response_id || (item.type === 'function_call' && calls.some((c) => isObj(c) && c.id === item.call_id)))
-        throw new SwitchyardError(
-          'invalid_request',
-          `Duplicate item found with id ${id.slice(0, 80)}: previous_response_id's conversation already holds it. Remove duplicate items from your input and try again.`,
-          { param: `input[${i}].id` },
-        );
+      // A function call the previous_response_id conversation already holds (its call_id): sent twice otherwise.
+      if (item.type === 'function_call' && prior.some((m) => Array.isArray(m.tool_calls) && m.tool_calls.some((c) => isObj(c) && c.id === item.call_id)))
+        throw duplicate(id, i, "previous_response_id's conversation already holds its call");
       return item;
     }),
   );

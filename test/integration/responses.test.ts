@@ -439,6 +439,31 @@ describe('POST /v1/responses', () => {
       expect(dup).toMatchObject({ status: 400, param: 'input[0].id' });
       expect((dup as Error).message).toMatch(/^400 Duplicate item found with id /);
     }
+    // Further back in the chain too (walked by the stored responses' previous_response_id); an output item passed back
+    // whole with its id likewise; and one reference given twice.
+    const c2 = await sc.client.responses.create({ model: 'gpt-4.1', previous_response_id: streamed.id, input: 'Again.' });
+    const refused = [
+      await again(c2.id, said.id),
+      await sc.client.responses
+        .create({ model: 'gpt-4.1', previous_response_id: streamed.id, input: [said, { role: 'user', content: 'x' }] } as never)
+        .catch((e: unknown) => e),
+      await sc.client.responses
+        .create({
+          model: 'gpt-4.1',
+          input: [
+            { type: 'item_reference', id: said.id },
+            { type: 'item_reference', id: said.id },
+            { role: 'user', content: 'x' },
+          ],
+        })
+        .catch((e: unknown) => e),
+    ];
+    expect(refused.map((r) => [(r as { status?: number }).status, (r as { param?: string }).param])).toEqual([
+      [400, 'input[0].id'],
+      [400, 'input[0].id'],
+      [400, 'input[1].id'],
+    ]);
+    for (const r of refused) expect((r as Error).message).toMatch(/^400 Duplicate item found with id /);
   });
 
   it('refuses an unknown previous_response_id with a 400', async () => {
