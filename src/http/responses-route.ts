@@ -59,7 +59,7 @@ async function previous(e: EdgeRequest, store: ResponseStore | null): Promise<Ch
   return found;
 }
 
-/** How far back a `previous_response_id` chain is walked for items a request would send twice (see duplicates). */
+/** How far back a `previous_response_id` chain is walked for items a request would send twice (see refuseDuplicates). */
 const CHAIN_WALK = 64;
 
 const duplicate = (id: string, i: number, why: string): SwitchyardError =>
@@ -68,32 +68,30 @@ const duplicate = (id: string, i: number, why: string): SwitchyardError =>
   });
 
 /**
- * Input items a request would send (and have billed) twice, refused as OpenAI refuses them: an
- * item_reference given twice, and, with `previous_response_id`, an output item of a response in its
- * chain (by reference, or passed back whole with its id) or a function call its conversation holds.
- * The chain is walked by the stored responses' own `previous_response_id`, at most
- * {@link CHAIN_WALK} responses back.
+ * Input items (references already resolved) a request would send, and have billed, twice, refused
+ * as OpenAI refuses them: a switchyard output item given twice, and, with `previous_response_id`,
+ * a function call its conversation holds (by `call_id`) or an output item of a response in its
+ * chain (walked by the stored responses' own `previous_response_id`, at most {@link CHAIN_WALK} back).
  */
-async function duplicates(e: EdgeRequest, store: ResponseStore | null, input: unknown[], prior: ChatMessage[]): Promise<void> {
-  const refs = new Set<string>();
+async function refuseDuplicates(e: EdgeRequest, store: ResponseStore | null, input: unknown[], prior: ChatMessage[]): Promise<void> {
+  const seen = new Set<string>();
   const mine: Array<{ i: number; id: string; resp: string }> = [];
   input.forEach((it, i) => {
-    if (!isObj(it) || typeof it.id !== 'string') return;
-    if (it.type === 'item_reference') {
-      if (refs.has(it.id)) throw duplicate(it.id, i, 'the input refers to it twice');
-      refs.add(it.id);
-    }
-    const resp = responseOfItem(it.id);
-    if (resp !== null) mine.push({ i, id: it.id, resp });
+    const resp = isObj(it) && typeof it.id === 'string' ? responseOfItem(it.id) : null;
+    if (resp === null) return;
+    const id = (it as { id: string }).id;
+    if (seen.has(id)) throw duplicate(id, i, 'the input holds it twice');
+    seen.add(id);
+    mine.push({ i, id, resp });
   });
   const prev = e.body.previous_response_id;
-  if (typeof prev !== 'string' || prev === '') return;
-  const calls = new Set(prior.flatMap((m) => (Array.isArray(m.tool_calls) ? m.tool_calls : [])).map((c) => (isObj(c) ? c.id : undefined)));
-  input.forEach((it, i) => {
-    if (isObj(it) && it.type === 'function_call' && typeof it.call_id === 'string' && calls.has(it.call_id) && typeof it.id === 'string')
-      throw duplicate(it.id, i, "previous_response_id's conversation already holds its call");
-  });
-  if (mine.length === 0 || store === null) return;
+  if (mine.length === 0 || typeof prev !== 'string' || prev === '') return;
+  const calls = new Set(prior.flatMap((m) => (Array.isArray(m.tool_calls) ? m.tool_calls.map((c) => (isObj(c) ? c.id : undefined)) : [])));
+  for (const m of mine) {
+    const it = input[m.i] as Record<string, unknown>;
+    if (it.type === 'function_call' && calls.has(it.call_id)) throw duplicate(m.id, m.i, "previous_response_id's conversation already holds its call");
+  }
+  if (store === null) return;
   const wanted = new Set(mine.map((m) => m.resp));
   let id: unknown = prev;
   for (let step = 0; typeof id === 'string' && step < CHAIN_WALK; step++) {
@@ -108,14 +106,17 @@ async function duplicates(e: EdgeRequest, store: ResponseStore | null, input: un
 /**
  * `item_reference` input items (the AI SDK sends one for each earlier output item when `store` is
  * on, its default, instead of the item) replaced by the items they name: output items of a stored
- * response (their ids tell it: responseOfItem), under the rules `previous_response_id` reads it by.
- * The body as it came when it holds none (and no item a previous_response_id chain holds).
+ * response (their ids tell it: responseOfItem), under the rules `previous_response_id` reads it by;
+ * then the input is checked for items it would send twice (refuseDuplicates). The body as it came
+ * when it holds no reference.
  */
 async function withReferences(e: EdgeRequest, store: ResponseStore | null, prior: ChatMessage[]): Promise<Record<string, unknown>> {
   const input = e.body.input;
   if (!Array.isArray(input)) return e.body;
-  await duplicates(e, store, input, prior);
-  if (!input.some((it) => isObj(it) && it.type === 'item_reference')) return e.body;
+  if (!input.some((it) => isObj(it) && it.type === 'item_reference')) {
+    await refuseDuplicates(e, store, input, prior);
+    return e.body;
+  }
   const responses = new Map<string, Promise<Record<string, unknown> | null>>();
   const resolved = await Promise.all(
     input.map(async (it: unknown, i) => {
@@ -139,12 +140,10 @@ async function withReferences(e: EdgeRequest, store: ResponseStore | null, prior
           { param: `input[${i}].id`, upstreamCode: 'item_not_found' },
         );
       }
-      // A function call the previous_response_id conversation already holds (its call_id): sent twice otherwise.
-      if (item.type === 'function_call' && prior.some((m) => Array.isArray(m.tool_calls) && m.tool_calls.some((c) => isObj(c) && c.id === item.call_id)))
-        throw duplicate(id, i, "previous_response_id's conversation already holds its call");
       return item;
     }),
   );
+  await refuseDuplicates(e, store, resolved, prior);
   return { ...e.body, input: resolved };
 }
 
