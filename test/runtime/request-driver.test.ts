@@ -150,6 +150,11 @@ async function waitsFor(ms: number): Promise<void> {
   }
 }
 const upstreamCalls = (model: string) => sim.log().filter((e) => e.model === model).length;
+/** Lets real I/O run until upstream `model` has had `n` calls (bounded by a generous real-time limit). */
+async function untilCalls(model: string, n: number): Promise<void> {
+  const t0 = Date.now();
+  while (upstreamCalls(model) < n && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 2));
+}
 /** Status, the model and attempt count it names, and the calls each upstream model saw. */
 const served = (sink: TestSink) => [
   sink.status,
@@ -659,8 +664,7 @@ describe('request driver on a simulated clock', () => {
     const r = await runtime({ requestTimeoutMs: 20_000, headersTimeoutMs: 600_000 });
     sim.setFault('*', { kind: 'hang' });
     const { sink, done } = start(r);
-    const t0 = Date.now();
-    while (upstreamCalls('up-a') === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    await untilCalls('up-a', 1);
     clock.advance(19_999);
     expect(sink.status).toBeNull();
     clock.advance(1);
@@ -672,8 +676,7 @@ describe('request driver on a simulated clock', () => {
     const r = await runtime({ requestTimeoutMs: 20_000, headersTimeoutMs: 600_000 });
     sim.setFault('*', { kind: 'hang' });
     const { sink, done } = start(r);
-    const t0 = Date.now();
-    while (upstreamCalls('up-a') === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    await untilCalls('up-a', 1);
     r.cutInFlight();
     await done;
     expect([sink.status, sink.error?.code]).toEqual([503, 'shutting_down']);
@@ -742,8 +745,7 @@ describe('request driver on a simulated clock', () => {
     const cut = async (): Promise<TestSink> => {
       const before = upstreamCalls('up-a');
       const x = start(r, { max_tokens: 5 }, null, { timeoutMs: 2000 });
-      const t0 = Date.now();
-      while (upstreamCalls('up-a') === before && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+      await untilCalls('up-a', before + 1);
       clock.advance(2000);
       await x.done;
       return x.sink;
@@ -814,8 +816,7 @@ describe('request driver on a simulated clock', () => {
     const leaveAfter = async (ms: number): Promise<TestSink> => {
       const before = upstreamCalls('up-a');
       const x = start(r, { max_tokens: 5 });
-      const t0 = Date.now();
-      while (upstreamCalls('up-a') === before && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+      await untilCalls('up-a', before + 1);
       clock.advance(ms);
       x.sink.gone();
       // The prior is 500 ms: a client that left sooner than twice it leaves its attempt read on until then.
@@ -841,8 +842,7 @@ describe('request driver on a simulated clock', () => {
     const r = await runtime({ failureThreshold: 1, requestTimeoutMs: 30_000, headersTimeoutMs: 600_000 }, {}, { a: { latencyPriorMs: 5000 } });
     sim.setFault('up-a', { kind: 'hang' });
     const x = start(r, { max_tokens: 5 }, null, { timeoutMs: 2000 });
-    const t0 = Date.now();
-    while (upstreamCalls('up-a') === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    await untilCalls('up-a', 1);
     clock.advance(2000);
     await x.done;
     const e = r.state().endpoints.find((ep) => ep.id === 'a@p');
@@ -877,9 +877,9 @@ describe('request driver on a simulated clock', () => {
     const r = await runtime({ requestTimeoutMs: 30_000, headersTimeoutMs: 600_000 }, { maxConcurrent: 1 });
     sim.setFault('up-b', { kind: 'hang', times: 1 });
     const busy = start(r, { model: 'b', max_tokens: 5 });
-    const t0 = Date.now();
-    while (upstreamCalls('up-b') === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    await untilCalls('up-b', 1);
     const waiter = start(r, { model: 'b' }, null, { timeoutMs: 2000 });
+    const t0 = Date.now();
     while (r.queue.depth === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
     clock.advance(1999);
     expect([waiter.sink.status, r.queue.depth]).toEqual([null, 1]);
@@ -912,9 +912,9 @@ describe('request driver on a simulated clock', () => {
     expect(r.state().endpoints.find((e) => e.id === 'b@p')?.state).toBe('half-open');
     sim.setFault('up-b', { kind: 'hang', times: 1 });
     const probe = start(r, { model: 'b', max_tokens: 5 });
-    const t0 = Date.now();
-    while (upstreamCalls('up-b') < 2 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    await untilCalls('up-b', 2);
     const waiter = start(r, { model: 'b' }, null, { timeoutMs: 2000 });
+    const t0 = Date.now();
     while (r.queue.depth === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
     clock.advance(2000);
     await waiter.done;
@@ -952,8 +952,7 @@ describe('request driver on a simulated clock', () => {
     const r = await runtime();
     sim.setFault('up-a', { kind: 'hang' });
     const { sink, done } = start(r, { max_tokens: 50 });
-    const t0 = Date.now();
-    while (upstreamCalls('up-a') === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    await untilCalls('up-a', 1);
     // latencyPriorMs (500) until measured: twice it passed, the endpoint stalled; the attempt is cut.
     clock.advance(1_000);
     sink.gone();
@@ -971,8 +970,7 @@ describe('request driver on a simulated clock', () => {
     const r = await runtime();
     sim.setFault('up-a', { kind: 'slow_first_token', delayMs: 300 });
     const { sink, done } = start(r, { max_tokens: 5_000 });
-    const t0 = Date.now();
-    while (upstreamCalls('up-a') === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    await untilCalls('up-a', 1);
     sink.gone();
     await done;
     const [row] = await ledger.rows({ requestId: `req-${n}` });
@@ -989,8 +987,7 @@ describe('request driver on a simulated clock', () => {
     const r = await runtime({ headersTimeoutMs: 300 });
     sim.setFault('up-a', { kind: 'hang' });
     const { sink, done } = start(r, { max_tokens: 50 });
-    const t0 = Date.now();
-    while (upstreamCalls('up-a') === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    await untilCalls('up-a', 1);
     sink.gone();
     await done;
     const [row] = await ledger.rows({ requestId: `req-${n}` });
@@ -1004,8 +1001,7 @@ describe('request driver on a simulated clock', () => {
     const r = await runtime({ requestTimeoutMs: 20_000, headersTimeoutMs: 600_000 });
     sim.setFault('up-a', { kind: 'hang' });
     const { sink, done } = start(r, { max_tokens: 50 });
-    const t0 = Date.now();
-    while (upstreamCalls('up-a') === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    await untilCalls('up-a', 1);
     clock.advance(20_000);
     await done;
     expect([sink.status, sink.error?.code]).toEqual([504, 'timeout']);
@@ -1034,8 +1030,7 @@ describe('request driver on a simulated clock', () => {
     const r = await runtime();
     sim.setFault('up-a', { kind: 'hang' });
     const { sink, done } = start(r, { max_tokens: 50, stream: true });
-    const t0 = Date.now();
-    while (upstreamCalls('up-a') === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    await untilCalls('up-a', 1);
     sink.gone();
     await done;
     const [row] = await ledger.rows({ requestId: `req-${n}` });
@@ -1049,8 +1044,7 @@ describe('request driver on a simulated clock', () => {
     // The prompt alone, estimated: a stream whose client leaves before its first token.
     sim.setFault('up-a', { kind: 'hang', times: 1 });
     const lone = start(r, { max_tokens: 50, stream: true });
-    const t0 = Date.now();
-    while (upstreamCalls('up-a') === 0 && Date.now() - t0 < 10_000) await new Promise((res) => setTimeout(res, 2));
+    await untilCalls('up-a', 1);
     lone.sink.gone();
     await lone.done;
     const [alone] = await ledger.rows({ requestId: `req-${n}` });
