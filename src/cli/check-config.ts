@@ -8,6 +8,7 @@ import {
   budgetsBelowOneAnswer,
   memoryResponses,
   otlpWithoutPath,
+  outputCapsDefaulted,
   pricesPerToken,
   cascadeGoesNowhere,
   publicMetricsOnLoopback,
@@ -97,6 +98,7 @@ export async function checkConfigCommand(argv: string[]): Promise<number> {
       ...otlpWithoutPath(res.config),
       ...memoryResponses(res.config),
       ...pricesPerToken(res.config),
+      ...outputCapsDefaulted(res.config),
       ...cascadeGoesNowhere(res.config),
       ...publicMetricsOnLoopback(res.config, res.config.server.host, isLoopback(res.config.server.host)),
     ])

@@ -2,8 +2,9 @@
  * What `switchyard check-config` points out in a valid config that will not do what it seems to:
  * settings that are valid alone but together leave part of the config without effect.
  */
+import { knownOutputLimit } from './known-output-limits.js';
 import { keyModels } from './lookup.js';
-import type { Config } from './schema.js';
+import { OUTPUT_CAP_DEFAULTED, type Config } from './schema.js';
 
 /** At most this many chains are named one by one in the note on chains longer than the attempts allow. */
 const CHAINS_NAMED = 10;
@@ -44,6 +45,29 @@ export function unreachableFallbacks(cfg: Config): string[] {
   return [...models, ...routes].map(
     (s) => `${s}: never tried, since resilience.retry.maxTotalAttempts is 1 (a failed attempt is the request's last; raise it to fail over)`,
   );
+}
+
+/**
+ * Models without `maxOutputTokens` whose upstream model writes more than the default cap: every
+ * answer there stops at the default (a request asking more is sent the cap and ends with
+ * `finish_reason: "length"`), which nothing said (a user of the README's example config found
+ * `max_output_tokens: 10000` answered as 4096).
+ */
+export function outputCapsDefaulted(cfg: Config): string[] {
+  const out: string[] = [];
+  for (const [id, m] of Object.entries(cfg.models)) {
+    if (!OUTPUT_CAP_DEFAULTED.has(m) || m.capabilities.includes('embeddings')) continue;
+    const known = m.endpoints
+      .map((e) => ({ up: e.upstreamModel, n: knownOutputLimit(e.upstreamModel) }))
+      .filter((k): k is { up: string; n: number } => k.n !== null && Math.min(k.n, m.contextWindow) > m.maxOutputTokens)
+      .sort((a, b) => a.n - b.n)[0];
+    if (known === undefined) continue;
+    const fits = Math.min(known.n, m.contextWindow);
+    out.push(
+      `models.${id}.maxOutputTokens is not set, so its answers stop at ${m.maxOutputTokens} tokens (a request asking more is sent ${m.maxOutputTokens} and ends with finish_reason "length"); ${known.up} writes up to ${known.n}: set maxOutputTokens: ${fits} (a request without max_tokens reserves that many output tokens against its budgets) or a lower cap you mean`,
+    );
+  }
+  return out;
 }
 
 /** USD as the notes print it: to the nano-dollar a budget counts in, no exponent, no trailing zeros ($0.000000002, $0.04). */

@@ -306,6 +306,8 @@ const priceSchema = z.strictObject({
 });
 
 const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
+/** Parsed models whose `maxOutputTokens` is the default, not the config's (config-notes.ts `outputCapsDefaulted` names them). */
+export const OUTPUT_CAP_DEFAULTED = new WeakSet<object>();
 /** The most one request may reserve ($1,000,000 = 10^15 nano-USD): sums of many stay exact integers (below 2^53 ≈ 9.007 · 10^15). */
 const MAX_REQUEST_WORST_USD = 1_000_000;
 /**
@@ -388,6 +390,7 @@ const modelSchema = z
   })
   .transform((m) => {
     const out = { ...m, maxOutputTokens: m.maxOutputTokens ?? Math.min(DEFAULT_MAX_OUTPUT_TOKENS, m.contextWindow) };
+    if (m.maxOutputTokens === undefined) OUTPUT_CAP_DEFAULTED.add(out);
     if (out.imageTokens === undefined && m.endpoints.some((e) => GPT_4O_MINI.test(e.upstreamModel))) out.imageTokens = GPT_4O_MINI_IMAGE_TOKENS;
     return out;
   });

@@ -3,6 +3,7 @@ import { validateConfig } from '../../src/config/load.js';
 import {
   budgetsBelowOneAnswer,
   cascadeGoesNowhere,
+  outputCapsDefaulted,
   publicMetricsOnLoopback,
   reloadRemovals,
   timesTooShort,
@@ -189,5 +190,42 @@ describe('budgetsBelowOneAnswer', () => {
     expect(budgetsBelowOneAnswer(r.config)).toEqual([
       "budget.limits[1] ($0.01) is less than one answer's output at maxOutputTokens on dear ($0.16 for 4000 tokens): a request there without a lower max_tokens is always refused by it",
     ]);
+  });
+});
+
+describe('outputCapsDefaulted', () => {
+  const cfg = (models: Record<string, { up: string; max?: number; window?: number }>) => {
+    const r = validateConfig({
+      providers: { p: { kind: 'openai', baseUrl: 'https://api.example.com/v1', apiKeyEnv: 'P_KEY' } },
+      models: Object.fromEntries(
+        Object.entries(models).map(([id, m]) => [
+          id,
+          {
+            tier: 'balanced',
+            price: { inputPerMTok: 1, outputPerMTok: 1 },
+            contextWindow: m.window ?? 1_000_000,
+            ...(m.max === undefined ? {} : { maxOutputTokens: m.max }),
+            endpoints: [{ provider: 'p', upstreamModel: m.up }],
+          },
+        ]),
+      ),
+    });
+    if (!r.ok) throw new Error(r.errors.join('; '));
+    return r.config;
+  };
+
+  it("names a known model left at the default cap, with its real limit (the README's example answered max_output_tokens 10000 with 4096, and nothing said why)", () => {
+    expect(outputCapsDefaulted(cfg({ 'gpt-4.1-mini': { up: 'gpt-4.1-mini' }, sonnet: { up: 'anthropic/claude-sonnet-4-5', window: 40_000 } }))).toEqual([
+      'models.gpt-4.1-mini.maxOutputTokens is not set, so its answers stop at 4096 tokens (a request asking more is sent 4096 and ends with finish_reason "length"); gpt-4.1-mini writes up to 32768: set maxOutputTokens: 32768 (a request without max_tokens reserves that many output tokens against its budgets) or a lower cap you mean',
+      'models.sonnet.maxOutputTokens is not set, so its answers stop at 4096 tokens (a request asking more is sent 4096 and ends with finish_reason "length"); anthropic/claude-sonnet-4-5 writes up to 64000: set maxOutputTokens: 40000 (a request without max_tokens reserves that many output tokens against its budgets) or a lower cap you mean',
+    ]);
+  });
+
+  it('says nothing of a cap the config sets (even a lower one), of a model it does not know, or of a default already at the limit', () => {
+    expect(
+      outputCapsDefaulted(
+        cfg({ a: { up: 'gpt-4.1', max: 1024 }, b: { up: 'my-llama-70b' }, c: { up: 'gpt-4.1-nano', max: 32_768 }, d: { up: 'gpt-4o', window: 2000 } }),
+      ),
+    ).toEqual([]);
   });
 });

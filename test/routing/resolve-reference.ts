@@ -80,7 +80,9 @@ function checkPurpose(cfg: Config, inp: ResolveInput): (m: string) => boolean {
     }
     throw new SwitchyardError(
       'model_not_found',
-      `The model "${echoName(inp.model)}" does not exist. Embeddings models: ${embeddingModels.join(', ') || 'none configured'}`,
+      embeddingModels.length > 0
+        ? `The model "${echoName(inp.model)}" does not exist. Embeddings models: ${embeddingModels.join(', ')}`
+        : `The model "${echoName(inp.model)}" does not exist. Embeddings models: none configured (add one to the config's models with capabilities: [embeddings] and its provider's upstreamModel, e.g. text-embedding-3-small)`,
       { param: 'model' },
     );
   }

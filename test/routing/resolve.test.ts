@@ -7,6 +7,7 @@ import { configSchema, type Config, type ConfigInput } from '../../src/config/sc
 import { SwitchyardError } from '../../src/errors.js';
 import { resolve, type ResolveInput } from '../../src/routing/resolve.js';
 import { classify } from '../../src/routing/classify.js';
+import { withNative } from '../../src/apis/native.js';
 const CLASSIFIER = { simpleTasks: [], complexTasks: [], complexityKeywords: [], complexityThreshold: 3, tasks: {}, longPromptTokens: 8000 };
 
 const ep = (p = 'p') => [{ provider: p, upstreamModel: 'u' }];
@@ -255,6 +256,24 @@ describe('resolve: refusals', () => {
       expect(e.message).toContain(`"${m}" does not exist`);
       expect(e.message).toContain('Available: fast-dear, fast-cheap, bal-dear, bal-cheap, hq-big, route/code, route/tooly, auto');
     }
+  });
+
+  it('an embeddings request with no embeddings model configured says how to add one', () => {
+    const body = withNative(
+      { messages: [{ role: 'user', content: 'hi' }] } as never,
+      {
+        kind: 'embeddings',
+        input: 'hi',
+        extra: {},
+        longestInput: 2,
+        longestParam: 'input',
+      } as never,
+    );
+    const e = thrown(() => resolve(CFG, input('text-embedding-3-small', { body: body as never })));
+    expect(e.code).toBe('model_not_found');
+    expect(e.message).toBe(
+      'The model "text-embedding-3-small" does not exist. Embeddings models: none configured (add one to the config\'s models with capabilities: [embeddings] and its provider\'s upstreamModel, e.g. text-embedding-3-small)',
+    );
   });
 
   it('a near miss is named first; a large catalogue is listed in part, with how many more and where they all are (276 names made a 3 KB message)', () => {
