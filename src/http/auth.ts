@@ -106,7 +106,7 @@ export class ClientKeys {
    * `retry-after` (whole seconds, as the contract says) and `retry-after-ms` (what the OpenAI
    * SDKs read first).
    */
-  check(authorization: string | undefined, now: number, headers?: Record<string, string>): string | null {
+  check(authorization: string | undefined, now: number, headers?: Record<string, string>, anthropic = false): string | null {
     const found = this.find(authorization);
     if (found === null) return null;
     const rpm = found.rpm;
@@ -117,12 +117,12 @@ export class ClientKeys {
           headers: {
             'retry-after': String(Math.ceil(waitMs / 1000)),
             'retry-after-ms': String(waitMs),
-            ...windowHeaders(found.tat, now, rpm),
+            ...windowHeaders(found.tat, now, rpm, anthropic),
           },
         });
       }
       found.tat = gcraConsume(found.tat, now, 1, rpm);
-      if (headers !== undefined) Object.assign(headers, windowHeaders(found.tat, now, rpm));
+      if (headers !== undefined) Object.assign(headers, windowHeaders(found.tat, now, rpm, anthropic));
     }
     return found.id;
   }
@@ -137,11 +137,22 @@ export function resetDuration(ms: number): string {
   return minutes > 0 ? `${minutes}m${seconds}s` : `${seconds}s`;
 }
 
-/** A key's request window as OpenAI says its own: the limit, the requests left now, and when the window is whole again. */
-function windowHeaders(tat: number, now: number, rpm: number): Record<string, string> {
+/**
+ * A key's request window as OpenAI says its own: the limit, the requests left now, and when the
+ * window is whole again; on the Messages API under Anthropic's names, the reset as an RFC 3339
+ * time (a dashboard reading `anthropic-ratelimit-*` saw nothing there).
+ */
+function windowHeaders(tat: number, now: number, rpm: number, anthropic: boolean): Record<string, string> {
+  const remaining = String(Math.max(0, Math.floor(rpm - gcraUsed(tat, now, rpm) + 1e-9)));
+  if (anthropic)
+    return {
+      'anthropic-ratelimit-requests-limit': String(rpm),
+      'anthropic-ratelimit-requests-remaining': remaining,
+      'anthropic-ratelimit-requests-reset': new Date(Math.ceil((Date.now() + Math.max(0, tat - now)) / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
+    };
   return {
     'x-ratelimit-limit-requests': String(rpm),
-    'x-ratelimit-remaining-requests': String(Math.max(0, Math.floor(rpm - gcraUsed(tat, now, rpm) + 1e-9))),
+    'x-ratelimit-remaining-requests': remaining,
     'x-ratelimit-reset-requests': resetDuration(tat - now),
   };
 }

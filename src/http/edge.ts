@@ -41,7 +41,7 @@ export async function readEdge(
   if (deps.draining())
     throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
   const window: Record<string, string> = {};
-  const keyId = deps.keys.check(clientAuthorization(req), receivedAt, window);
+  const keyId = deps.keys.check(clientAuthorization(req), receivedAt, window, req.url?.startsWith('/v1/messages') === true);
   for (const name in window) res.setHeader(name, window[name]!);
   const raw = await readBody(req, deps.maxBodyBytes(), undefined, undefined, res);
   checkRawDepth(raw);

@@ -211,7 +211,15 @@ describe('a key with an rpm', () => {
     const messagesBody = JSON.stringify({ model: 'a', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] });
     // The chat route and the other routes (set before they run) count in one window.
     expect((await window('/v1/chat/completions', chatBody)).slice(0, 3)).toEqual([200, '3', '2']);
-    expect((await window('/v1/messages', messagesBody)).slice(0, 3)).toEqual([200, '3', '1']);
+    // The Messages API says it under Anthropic's names (its dashboards read those), the reset as an RFC 3339 time.
+    const msg = (await window('/v1/messages', messagesBody))[4];
+    expect([msg.status, msg.headers.get('x-ratelimit-limit-requests')]).toEqual([200, null]);
+    expect([msg.headers.get('anthropic-ratelimit-requests-limit'), msg.headers.get('anthropic-ratelimit-requests-remaining')]).toEqual(['3', '1']);
+    const resetAt = Date.parse(msg.headers.get('anthropic-ratelimit-requests-reset') ?? '');
+    expect(msg.headers.get('anthropic-ratelimit-requests-reset')).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    // Two requests at 20 s each: whole again in about 40 s.
+    expect(resetAt - Date.now()).toBeGreaterThan(35_000);
+    expect(resetAt - Date.now()).toBeLessThanOrEqual(41_000);
     const third = await window('/v1/chat/completions', chatBody);
     expect(third.slice(0, 3)).toEqual([200, '3', '0']);
     // Three requests at 20 s each: the window is whole again in (almost) a minute.
