@@ -166,11 +166,16 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
   // it, and each step would write the cache again. Served plain.
   const native = nativeOf(call.body);
   if (native?.kind === 'anthropic-messages' && native.body.max_tokens === 0) return new RequestDriver(rt, call, sink).run();
+  // Its deadline already passed (a timeout of a millisecond or two), the sidecar stopping or the
+  // client gone before a first step: answered as a plain request is (its 504, 503 or 499, and its
+  // ledger row). The step loop below would run no step and deliver nothing: the connection hung
+  // open with no answer and no row.
+  const deadlineAt = call.receivedAt + (call.hints.timeoutMs ?? rt.cfg.resilience.requestTimeoutMs);
+  if (sink.signal.aborted || rt.stopping.aborted || rt.now() >= deadlineAt) return new RequestDriver(rt, call, sink).run();
   const ladder = plan.steps;
   const c = rt.cfg.routing.cascade;
   const settings = { enabled: new Set(c.checks), minLogprob: c.minLogprob, schemas: schemaCache(c.schemaCacheSize) };
   const clientMax = requestedOutputTokens(call.body);
-  const deadlineAt = call.receivedAt + (call.hints.timeoutMs ?? rt.cfg.resilience.requestTimeoutMs);
   const steps: Checked[] = [];
   const extraRows: LedgerRow[] = [];
   /** The judge steps' metrics records (the steps' own are in `steps`), told once the rows are written. */

@@ -36,4 +36,36 @@ describe('the cascade near its deadline', () => {
     expect(res.headers.get('x-switchyard-reason')).toMatch(/; claude-sonnet-4\.5 not tried \(too little time left: \d+ ms, it usually takes 900 ms\)$/);
     expect((await sim.log()).filter((e) => e.model === 'claude-sonnet-4-5')).toHaveLength(0);
   });
+
+  it('a request whose deadline passes before its first step is answered (504) and recorded, not left hanging (it was, on every API)', async () => {
+    // Reading and routing it take longer than the 1 ms the client allows.
+    const prompt = 'hello there, how are you today?';
+    const before = ((await (await fetch(`${sc.url}/switchyard/spend`)).json()) as { total: { requests: number } }).total.requests;
+    for (const stream of [false, true]) {
+      const res = await fetch(`${sc.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-switchyard-timeout-ms': '1' },
+        body: JSON.stringify({ model: 'auto', stream, messages: [{ role: 'user', content: prompt }] }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const text = await res.text();
+      expect(res.status, text).toBe(504);
+      expect(res.headers.get('x-switchyard-error-code')).toBe('timeout');
+    }
+    for (const [path, body] of [
+      ['/v1/messages', { model: 'auto', max_tokens: 20, messages: [{ role: 'user', content: prompt }] }],
+      ['/v1/responses', { model: 'auto', input: prompt }],
+    ] as const) {
+      const res = await fetch(`${sc.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-switchyard-timeout-ms': '1', 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const text = await res.text();
+      expect(res.status, `${path}: ${text}`).toBe(504);
+    }
+    const after = ((await (await fetch(`${sc.url}/switchyard/spend`)).json()) as { total: { requests: number } }).total.requests;
+    expect(after - before).toBe(4);
+  });
 });
