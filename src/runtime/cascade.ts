@@ -166,12 +166,7 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
   // it, and each step would write the cache again. Served plain.
   const native = nativeOf(call.body);
   if (native?.kind === 'anthropic-messages' && native.body.max_tokens === 0) return new RequestDriver(rt, call, sink).run();
-  // Its deadline already passed (a timeout of a millisecond or two), the sidecar stopping or the
-  // client gone before a first step: answered as a plain request is (its 504, 503 or 499, and its
-  // ledger row). The step loop below would run no step and deliver nothing: the connection hung
-  // open with no answer and no row.
   const deadlineAt = call.receivedAt + (call.hints.timeoutMs ?? rt.cfg.resilience.requestTimeoutMs);
-  if (sink.signal.aborted || rt.stopping.aborted || rt.now() >= deadlineAt) return new RequestDriver(rt, call, sink).run();
   const ladder = plan.steps;
   const c = rt.cfg.routing.cascade;
   const settings = { enabled: new Set(c.checks), minLogprob: c.minLogprob, schemas: schemaCache(c.schemaCacheSize) };
@@ -279,6 +274,11 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
     )
       break;
   }
+  // No step ran: its deadline passed (a timeout of a millisecond or two, read again by the loop's
+  // first check), the sidecar is stopping or the client left before a first step. Answered as a
+  // plain request is (its 504, 503 or 499, and its ledger row); delivering no step sent nothing,
+  // and the connection hung open with no answer and no row.
+  if (steps.length === 0) return new RequestDriver(rt, call, sink).run();
   await deliver(rt, call, sink, steps, extraRows, spent, extraRecords, timeNote);
 
   /** The usual time (latency EWMA, `latencyPriorMs` until measured) of the quickest endpoint of `models`. */

@@ -370,6 +370,29 @@ describe('request driver on a simulated clock', () => {
     expect(seen).toEqual([5000]);
   });
 
+  it('a cascaded request whose deadline has passed when the cascade starts gets its 504 and its row (no step ran: it was answered nothing, its connection left open)', async () => {
+    const r = await runtime({}, {}, {}, 'memory', false, undefined, { routing: { cascade: { enabled: true } } });
+    const sink = new TestSink();
+    const call: ChatCall = {
+      requestId: `req-${++n}`,
+      body: { model: 'a', messages: [{ role: 'user', content: 'hello there' }] } as ChatCall['body'],
+      hints: { task: null, tier: null, maxLatencyMs: null, maxCostUsd: null, timeoutMs: 2 },
+      keyId: null,
+      // Arrived 3 ms ago with a 2 ms timeout: past its deadline before the cascade's first step.
+      receivedAt: clock.now() - 3,
+      log: pino({ level: 'silent' }),
+    };
+    const done = r.chat(call, sink);
+    // The deadline's timer, due now (node runs it at once; the simulated clock when told).
+    await waitsFor(0);
+    clock.advance(0);
+    await done;
+    expect([sink.status, sink.error?.code]).toEqual([504, 'timeout']);
+    expect([upstreamCalls('up-a'), upstreamCalls('up-b')]).toEqual([0, 0]);
+    const [row] = await ledger.rows({ requestId: `req-${n}` });
+    expect([row?.status, row?.costNano]).toEqual([504, 0]);
+  });
+
   it('a cost cap refusal while the other candidate is circuit-open and over the cap too is a 429 naming the nearest, not a 503 to retry (it was 503 no_endpoint_available, retry-after)', async () => {
     // a's worst case at 1,000 output tokens: ~$0.002; b (a's fallback) costs a tenth: ~$0.0002. The cap, $0.0001, fits neither.
     const r = await runtime(
