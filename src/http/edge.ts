@@ -27,13 +27,13 @@ export interface EdgeRequest {
   log: RequestLog;
 }
 
-/** `cascaded`: the route runs the quality cascade (Messages, Responses, legacy Completions); embeddings refuse `x-switchyard-cascade: on`. */
+/** `cascaded`: the route runs the quality cascade (Messages, Responses, legacy Completions); embeddings refuse `x-switchyard-cascade: on`. `anthropic`: the Messages API (a key's rpm window under Anthropic's header names). */
 export async function readEdge(
   deps: ServerDeps,
   req: IncomingMessage,
   res: ServerResponse,
   requestId: string,
-  { cascaded = false } = {},
+  { cascaded = false, anthropic = false } = {},
 ): Promise<EdgeRequest> {
   const rt = deps.runtime();
   const receivedAt = rt.now();
@@ -41,7 +41,7 @@ export async function readEdge(
   if (deps.draining())
     throw new SwitchyardError('shutting_down', 'switchyard is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
   const window: Record<string, string> = {};
-  const keyId = deps.keys.check(clientAuthorization(req), receivedAt, window, req.url?.startsWith('/v1/messages') === true);
+  const keyId = deps.keys.check(clientAuthorization(req), receivedAt, window, anthropic);
   for (const name in window) res.setHeader(name, window[name]!);
   const raw = await readBody(req, deps.maxBodyBytes(), undefined, undefined, res);
   checkRawDepth(raw);

@@ -42,7 +42,7 @@ async function read(
   const base = idHeaders(requestId);
   const receivedAt = Date.now();
   try {
-    const e = await readEdge(deps, req, res, requestId, { cascaded: true });
+    const e = await readEdge(deps, req, res, requestId, { cascaded: true, anthropic: true });
     return { e, chat: translateMessages(e.body, anthropicHeaders(req.headers)) };
   } catch (err) {
     if (!(err instanceof SwitchyardError)) deps.log.error({ err, requestId }, 'error while reading a request');
@@ -89,7 +89,7 @@ export const countTokensRoute: ApiRoute = async (deps, req, res, requestId) => {
   let error: string | null = null;
   try {
     // A client that asks every call of its SDK for the cascade sends the header here too: nothing is generated, nothing to cascade.
-    const e = await readEdge(deps, req, res, requestId, { cascaded: true });
+    const e = await readEdge(deps, req, res, requestId, { cascaded: true, anthropic: true });
     body = e.body;
     if (body.model === undefined || body.model === null || body.model === '')
       throw new SwitchyardError('invalid_request', 'model: Field required (the model whose prompt to count)', { param: 'model' });

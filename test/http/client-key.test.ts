@@ -233,6 +233,13 @@ describe('a key with an rpm', () => {
     expect(ms).toBeLessThanOrEqual(20_000);
     expect(r.headers.get('retry-after')).toBe(String(Math.ceil(ms / 1000)));
     expect(reset).toMatch(/^\d+(\.\d+)?s$|^1m0s$/);
+    // The Messages API however its path is written (`//v1/messages` is served as it): Anthropic's names on its 429 too.
+    const doubled = (await window('//v1/messages', messagesBody))[4];
+    expect([doubled.status, doubled.headers.get('anthropic-ratelimit-requests-remaining'), doubled.headers.get('x-ratelimit-limit-requests')]).toEqual([
+      429,
+      '0',
+      null,
+    ]);
     // A key without an rpm gets none of them.
     const free = await fetch(`${base}/v1/chat/completions`, {
       method: 'POST',
