@@ -64,7 +64,7 @@ export function outputCapsDefaulted(cfg: Config): string[] {
     if (known === undefined) continue;
     const fits = Math.min(known.n, m.contextWindow);
     out.push(
-      `models.${id}.maxOutputTokens is not set, so its answers stop at ${m.maxOutputTokens} tokens (a request asking more is sent ${m.maxOutputTokens} and ends with finish_reason "length"); ${known.up} writes up to ${known.n}: set maxOutputTokens: ${fits} (a request without max_tokens reserves that many output tokens against its budgets) or a lower cap you mean`,
+      `models.${id}.maxOutputTokens is not set, so its answers stop at ${m.maxOutputTokens} tokens (a request asking more is sent ${m.maxOutputTokens} and its answer is cut there: finish_reason "length", stop_reason "max_tokens"); ${known.up} writes up to ${known.n}: set maxOutputTokens: ${fits} (a request without max_tokens reserves that many output tokens against its budgets) or a lower cap you mean`,
     );
   }
   return out;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
+import { knownOutputLimit } from '../../src/config/known-output-limits.js';
 import {
   budgetsBelowOneAnswer,
   cascadeGoesNowhere,
@@ -216,9 +217,56 @@ describe('outputCapsDefaulted', () => {
 
   it("names a known model left at the default cap, with its real limit (the README's example answered max_output_tokens 10000 with 4096, and nothing said why)", () => {
     expect(outputCapsDefaulted(cfg({ 'gpt-4.1-mini': { up: 'gpt-4.1-mini' }, sonnet: { up: 'anthropic/claude-sonnet-4-5', window: 40_000 } }))).toEqual([
-      'models.gpt-4.1-mini.maxOutputTokens is not set, so its answers stop at 4096 tokens (a request asking more is sent 4096 and ends with finish_reason "length"); gpt-4.1-mini writes up to 32768: set maxOutputTokens: 32768 (a request without max_tokens reserves that many output tokens against its budgets) or a lower cap you mean',
-      'models.sonnet.maxOutputTokens is not set, so its answers stop at 4096 tokens (a request asking more is sent 4096 and ends with finish_reason "length"); anthropic/claude-sonnet-4-5 writes up to 64000: set maxOutputTokens: 40000 (a request without max_tokens reserves that many output tokens against its budgets) or a lower cap you mean',
+      'models.gpt-4.1-mini.maxOutputTokens is not set, so its answers stop at 4096 tokens (a request asking more is sent 4096 and its answer is cut there: finish_reason "length", stop_reason "max_tokens"); gpt-4.1-mini writes up to 32768: set maxOutputTokens: 32768 (a request without max_tokens reserves that many output tokens against its budgets) or a lower cap you mean',
+      'models.sonnet.maxOutputTokens is not set, so its answers stop at 4096 tokens (a request asking more is sent 4096 and its answer is cut there: finish_reason "length", stop_reason "max_tokens"); anthropic/claude-sonnet-4-5 writes up to 64000: set maxOutputTokens: 40000 (a request without max_tokens reserves that many output tokens against its budgets) or a lower cap you mean',
     ]);
+  });
+
+  it('knows the names as relays, deployments and snapshots write them, and not the variants that write less or are no chat model', () => {
+    const limits = Object.fromEntries(
+      [
+        'gpt-4.1-mini',
+        'openai/gpt-4o',
+        'chatgpt-4o-latest',
+        'prod-gpt4o',
+        'o3',
+        'openai/o3-mini',
+        'o4-mini-2025-04-16',
+        'gpt-5-nano',
+        'claude-opus-4-1',
+        'anthropic.claude-sonnet-4-20250514-v1:0',
+        'claude-sonnet-4@20250514',
+        'gemini-2.5-pro',
+        'gpt-4o-2024-05-13',
+        'gpt-4o-realtime-preview',
+        'gpt-4o-mini-tts',
+        'gpt-5-chat-latest',
+        'gemini-2.5-flash-image-preview',
+        'llama-3-o3',
+        'gpt-4-turbo',
+      ].map((up) => [up, knownOutputLimit(up)]),
+    );
+    expect(limits).toEqual({
+      'gpt-4.1-mini': 32_768,
+      'openai/gpt-4o': 16_384,
+      'chatgpt-4o-latest': 16_384,
+      'prod-gpt4o': 16_384,
+      o3: 100_000,
+      'openai/o3-mini': 100_000,
+      'o4-mini-2025-04-16': 100_000,
+      'gpt-5-nano': 128_000,
+      'claude-opus-4-1': 32_000,
+      'anthropic.claude-sonnet-4-20250514-v1:0': 64_000,
+      'claude-sonnet-4@20250514': 64_000,
+      'gemini-2.5-pro': 65_536,
+      'gpt-4o-2024-05-13': null,
+      'gpt-4o-realtime-preview': null,
+      'gpt-4o-mini-tts': null,
+      'gpt-5-chat-latest': null,
+      'gemini-2.5-flash-image-preview': null,
+      'llama-3-o3': null,
+      'gpt-4-turbo': null,
+    });
   });
 
   it('says nothing of a cap the config sets (even a lower one), of a model it does not know, or of a default already at the limit', () => {
