@@ -129,7 +129,6 @@ let maskable: string[] = [];
 /** Characters of a key as a masked echo shows it (a dot, slash, plus or equals sign inside one included). */
 const KEY_CHAR = /[A-Za-z0-9_\-./+=~]/;
 /** Punctuation a sentence may put before or after a key, not part of it. */
-const EDGE = /^[./+=~]+|[./+=~]+$/g;
 const LEADING_EDGE = /^[./+=~]+/;
 const TRAILING_EDGE = /[./+=~]+$/;
 
@@ -138,8 +137,8 @@ const TRAILING_EDGE = /[./+=~]+$/;
  * mixed, with a space either side or none), a tail of it (`sk-hostileOA...defXYZ`, `sk-proj-****Ab12`,
  * `sk-host*****fXYZ`, `...hijklmnopqrstudefXYZ`, `proj.Ab12 ... mnOPQ`): what is shown is still part of
  * the key (a hostile-input round found 18 of a 37-character key relayed and logged so). Removed, mask
- * included, when the word before the mask is a prefix of a registered secret (or nothing) and the word
- * after it a suffix of the same secret, any letter case, with at least {@link MASKED_SHOWN_MIN}
+ * included, when the word before the mask ends in a prefix of a registered secret (or nothing; the
+ * word whole, or after a join such as `=` or `/`) and the word after it begins with a suffix of the same secret, any letter case, with at least {@link MASKED_SHOWN_MIN}
  * characters shown and {@link MASKED_TAIL_MIN} of them the tail's — or a head alone of
  * {@link HEAD_ALONE_MIN} characters and a third of the key; head and tail may overlap (all of the key
  * shown around a mask). One pass over the text, each mask looked at once, each word before and after
@@ -171,13 +170,14 @@ function scrubMasked(text: string): string {
       // Without punctuation a sentence puts around a key ("key proj.Ab12...mnOPQ." ends a sentence).
       const headWord = text.slice(h, a);
       const tailWord = text.slice(b, t);
-      const head = headWord.toLowerCase().replace(EDGE, '');
-      const tail = tailWord.toLowerCase().replace(EDGE, '');
-      if (!secret.startsWith(head) || !secret.endsWith(tail)) continue;
+      const hw = headWord.replace(TRAILING_EDGE, '');
+      const tw = tailWord.replace(LEADING_EDGE, '');
+      const head = keyHead(hw.toLowerCase(), secret);
+      const tail = keyTail(tw.toLowerCase(), secret);
       const shown = tail.length >= MASKED_TAIL_MIN ? head.length + tail.length >= MASKED_SHOWN_MIN : head.length >= Math.max(HEAD_ALONE_MIN, secret.length / 3);
       if (!shown) continue;
-      start = a - head.length - (headWord.length - headWord.replace(TRAILING_EDGE, '').length);
-      end = b + (tailWord.length - tailWord.replace(LEADING_EDGE, '').length) + tail.length;
+      start = a - head.length - (headWord.length - hw.length);
+      end = b + (tailWord.length - tw.length) + tail.length;
       break;
     }
     if (start < 0) continue;
@@ -185,6 +185,40 @@ function scrubMasked(text: string): string {
     from = end;
   }
   return from === 0 ? text : out + text.slice(from);
+}
+
+/** Characters that may join a key to the word before or after it (`api_key=sk-…`, `/v1/keys/sk-…`, `token~sk-…`). */
+const JOINS = new Set(['=', '/', '~', '+', '.', '_', '-']);
+/** Candidate joins looked at in one word (a word of nothing but joins is read no further). */
+const MAX_JOINS = 16;
+
+/**
+ * The longest end of the word before a mask that begins a secret: the word whole (without the
+ * punctuation a sentence puts before it), or what follows one of its joins — `api_key=sk-oa-SECRET`
+ * shows `sk-oa-SECRET` of the key (the whole word, no key's head, hid 16 of a 29-character key).
+ * '' when none does.
+ */
+function keyHead(word: string, secret: string): string {
+  let seen = 0;
+  for (let p = 0; p < word.length && seen <= MAX_JOINS; p++) {
+    if (p > 0 && !JOINS.has(word[p - 1]!)) continue;
+    seen++;
+    const cand = p === 0 ? word.replace(LEADING_EDGE, '') : word.slice(p);
+    if (cand !== '' && secret.startsWith(cand)) return cand;
+  }
+  return '';
+}
+
+/** The longest start of the word after a mask that ends a secret: the word whole (without a sentence's punctuation after it), or what comes before one of its joins. */
+function keyTail(word: string, secret: string): string {
+  let seen = 0;
+  for (let q = word.length; q > 0 && seen <= MAX_JOINS; q--) {
+    if (q < word.length && !JOINS.has(word[q]!)) continue;
+    seen++;
+    const cand = q === word.length ? word.replace(TRAILING_EDGE, '') : word.slice(0, q);
+    if (cand !== '' && secret.endsWith(cand)) return cand;
+  }
+  return '';
 }
 
 /**

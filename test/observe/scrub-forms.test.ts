@@ -95,6 +95,22 @@ describe('scrub: a known secret in another letter case or hex-encoded', () => {
       expect(scrub(t), t).toBe(t);
   });
 
+  it('a masked key joined to the word before it (api_key=, a path, ~) or after it goes too (an ops round: 16 of a 29-character key relayed)', () => {
+    const key = 'sk-oa-SECRETOA1234567890abcdef';
+    registerSecrets([key]);
+    for (const [text, want] of [
+      [`bad api_key=${key.slice(0, 12)}...${key.slice(-4)}`, 'bad api_key=[redacted]'],
+      [`key=${key.slice(0, 8)}****${key.slice(-4)} refused`, 'key=[redacted] refused'],
+      [`GET /v1/keys/${key.slice(0, 12)}...${key.slice(-4)}`, 'GET /v1/keys/[redacted]'],
+      [`token~${key.slice(0, 12)}***${key.slice(-4)}`, 'token~[redacted]'],
+      [`key=${key.slice(0, 17)}...`, 'key=[redacted]'],
+      [`${key.slice(0, 10)}...${key.slice(-6)}/rotate`, '[redacted]/rotate'],
+    ])
+      expect(scrub(text), text).toBe(want);
+    // A join does not make other text a key's: what follows it must begin the key, and show enough of it.
+    for (const t of ['api_key=sk-...ef', 'path=/v1/keys/sk-oa-...', 'x=abc...def'].map(String)) expect(scrub(t), t).toBe(t);
+  });
+
   it('an upstream text cut for an error is scrubbed before the cut: a key at the cut leaves no piece of itself (16 characters of it were relayed)', () => {
     const key = 'gwlive7Hq2hostileZpX9Kw3mRt8vLc4NdefXYZ';
     registerSecrets([key]);
