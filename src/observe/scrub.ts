@@ -114,6 +114,7 @@ export function registerSecrets(values: Iterable<string | null | undefined>): vo
   exact = new RegExp(alts.join('|'), 'gi');
   // A secret with a mask's characters in it would be matched by its own text in part.
   maskable = [...secrets].filter((v) => !MASK_RUN_TEST.test(v)).map((v) => v.toLowerCase());
+  maskableMax = maskable.reduce((n, v) => Math.max(n, v.length), 0);
 }
 
 /** Dots, an ellipsis, stars or bullets, alone or mixed: how providers mask the middle of a key they quote. */
@@ -126,6 +127,8 @@ const MASKED_TAIL_MIN = 2;
 const HEAD_ALONE_MIN = 12;
 /** The registered secrets, lower-cased, that {@link scrubMasked} looks for. */
 let maskable: string[] = [];
+/** The longest of {@link maskable}: how far the words around a mask are read. */
+let maskableMax = 0;
 /** Characters of a key as a masked echo shows it (a dot, slash, plus or equals sign inside one included). */
 const KEY_CHAR = /[A-Za-z0-9_\-./+=~]/;
 /** Punctuation a sentence may put before or after a key, not part of it. */
@@ -134,50 +137,53 @@ const TRAILING_EDGE = /[./+=~]+$/;
 
 /**
  * A secret as a provider's error masks it: a head of it, a mask (dots, an ellipsis, stars, bullets,
- * mixed, with a space either side or none), a tail of it (`sk-hostileOA...defXYZ`, `sk-proj-****Ab12`,
+ * mixed, with up to two spaces either side or none), a tail of it (`sk-hostileOA...defXYZ`, `sk-proj-****Ab12`,
  * `sk-host*****fXYZ`, `...hijklmnopqrstudefXYZ`, `proj.Ab12 ... mnOPQ`): what is shown is still part of
  * the key (a hostile-input round found 18 of a 37-character key relayed and logged so). Removed, mask
- * included, when the word before the mask ends in a prefix of a registered secret (or nothing; the
- * word whole, or after a join such as `=` or `/`) and the word after it begins with a suffix of the same secret, any letter case, with at least {@link MASKED_SHOWN_MIN}
- * characters shown and {@link MASKED_TAIL_MIN} of them the tail's — or a head alone of
- * {@link HEAD_ALONE_MIN} characters and a third of the key; head and tail may overlap (all of the key
- * shown around a mask). One pass over the text, each mask looked at once, each word before and after
- * it read once per secret (a pattern that backtracked through long words took seconds on a 256 KB body).
+ * included, when the word before the mask ends in a prefix of a registered secret (or nothing: the
+ * word whole, or after a join such as `=`, `/`, `%3D` or `\u003d`) and the word after it begins with a
+ * suffix of the same secret, any letter case, with at least {@link MASKED_SHOWN_MIN} characters shown
+ * and {@link MASKED_TAIL_MIN} of them the tail's — or a head alone of {@link HEAD_ALONE_MIN}
+ * characters and a third of the key; head and tail may overlap (all of the key shown around a mask).
+ * One pass over the text, each mask looked at once, the words around it read and cut into candidates
+ * once (a pattern that backtracked through long words took seconds on a 256 KB body), each secret
+ * then compared with at most {@link MAX_JOINS} candidates a side.
  */
 function scrubMasked(text: string): string {
   if (maskable.length === 0 || !MASK_RUN_TEST.test(text)) return text;
   let out = '';
   let from = 0;
   for (const m of text.matchAll(MASK_RUN)) {
-    let a = m.index;
-    let b = a + m[0].length;
-    if (a < from) continue;
-    // "head ... tail": one space either side belongs to the mask.
-    if (a - 1 > from && text[a - 1] === ' ' && b + 1 < text.length && text[b] === ' ' && KEY_CHAR.test(text[a - 2]!) && KEY_CHAR.test(text[b + 1]!)) {
-      a--;
-      b++;
-    }
+    if (m.index < from) continue;
+    // "head ... tail", "head ...tail": up to two spaces a side belong to the mask, a key's character beyond them.
+    const a = pastSpaces(text, m.index, -1, from);
+    const b = pastSpaces(text, m.index + m[0].length, 1, text.length);
+    // The word before the mask and the one after it, read no further than the longest secret. Neither
+    // crosses another mask's dots (no key has two dots in a row): "ab..ab..ab.." read each head back
+    // across every mask before it, a secret's length a run (182 ms on 256 KB).
+    let h = a;
+    while (h > from && a - h <= maskableMax && KEY_CHAR.test(text[h - 1]!) && !(text[h - 1] === '.' && text[h - 2] === '.')) h--;
+    let t = b;
+    while (t < text.length && t - b <= maskableMax && KEY_CHAR.test(text[t]!) && !(text[t] === '.' && text[t + 1] === '.')) t++;
+    // Without punctuation a sentence puts around a key ("key proj.Ab12...mnOPQ." ends a sentence).
+    const headWord = text.slice(h, a);
+    const tailWord = text.slice(b, t);
+    const hw = headWord.replace(TRAILING_EDGE, '');
+    const tw = tailWord.replace(LEADING_EDGE, '');
+    // Too little shown around this mask to be any key's: no secret is compared.
+    if (hw.length + tw.length < MASKED_SHOWN_MIN && hw.length < HEAD_ALONE_MIN) continue;
+    const heads = headCandidates(hw.toLowerCase(), h > 0 ? text[h - 1]! : '');
+    const tails = tailCandidates(tw.toLowerCase());
     let start = -1;
     let end = -1;
     for (const secret of maskable) {
-      // The word before the mask and the one after it, read no further than the secret is long.
-      // Neither crosses another mask's dots (no key has two dots in a row): "ab..ab..ab.." read each
-      // head back across every mask before it, a secret's length a run (182 ms on 256 KB).
-      let h = a;
-      while (h > from && a - h <= secret.length && KEY_CHAR.test(text[h - 1]!) && !(text[h - 1] === '.' && text[h - 2] === '.')) h--;
-      let t = b;
-      while (t < text.length && t - b <= secret.length && KEY_CHAR.test(text[t]!) && !(text[t] === '.' && text[t + 1] === '.')) t++;
-      // Without punctuation a sentence puts around a key ("key proj.Ab12...mnOPQ." ends a sentence).
-      const headWord = text.slice(h, a);
-      const tailWord = text.slice(b, t);
-      const hw = headWord.replace(TRAILING_EDGE, '');
-      const tw = tailWord.replace(LEADING_EDGE, '');
-      const head = keyHead(hw.toLowerCase(), secret);
-      const tail = keyTail(tw.toLowerCase(), secret);
+      const head = heads.find((c) => secret.startsWith(c)) ?? '';
+      const tail = tails.find((c) => secret.endsWith(c)) ?? '';
       const shown = tail.length >= MASKED_TAIL_MIN ? head.length + tail.length >= MASKED_SHOWN_MIN : head.length >= Math.max(HEAD_ALONE_MIN, secret.length / 3);
       if (!shown) continue;
-      start = a - head.length - (headWord.length - hw.length);
-      end = b + (tailWord.length - tw.length) + tail.length;
+      // The punctuation between a shown head or tail and the mask goes with them; with nothing shown on a side, that side's text stays.
+      start = head === '' ? m.index : a - head.length - (headWord.length - hw.length);
+      end = tail === '' ? m.index + m[0].length : b + (tailWord.length - tw.length) + tail.length;
       break;
     }
     if (start < 0) continue;
@@ -187,38 +193,47 @@ function scrubMasked(text: string): string {
   return from === 0 ? text : out + text.slice(from);
 }
 
-/** Characters that may join a key to the word before or after it (`api_key=sk-…`, `/v1/keys/sk-…`, `token~sk-…`). */
-const JOINS = new Set(['=', '/', '~', '+', '.', '_', '-']);
-/** Candidate joins looked at in one word (a word of nothing but joins is read no further). */
-const MAX_JOINS = 16;
-
-/**
- * The longest end of the word before a mask that begins a secret: the word whole (without the
- * punctuation a sentence puts before it), or what follows one of its joins — `api_key=sk-oa-SECRET`
- * shows `sk-oa-SECRET` of the key (the whole word, no key's head, hid 16 of a 29-character key).
- * '' when none does.
- */
-function keyHead(word: string, secret: string): string {
-  let seen = 0;
-  for (let p = 0; p < word.length && seen <= MAX_JOINS; p++) {
-    if (p > 0 && !JOINS.has(word[p - 1]!)) continue;
-    seen++;
-    const cand = p === 0 ? word.replace(LEADING_EDGE, '') : word.slice(p);
-    if (cand !== '' && secret.startsWith(cand)) return cand;
-  }
-  return '';
+/** `at` moved past up to two spaces in direction `dir` (-1 before it, 1 from it), when a key's character is beyond them; else `at`. */
+function pastSpaces(text: string, at: number, dir: -1 | 1, bound: number): number {
+  const first = dir < 0 ? at - 1 : at;
+  let n = 0;
+  while (n < 2 && text[first + dir * n] === ' ' && (dir < 0 ? first - n > bound : first + n < bound)) n++;
+  if (n === 0) return at;
+  const beyond = text[first + dir * n];
+  return beyond !== undefined && KEY_CHAR.test(beyond) ? at + dir * n : at;
 }
 
-/** The longest start of the word after a mask that ends a secret: the word whole (without a sentence's punctuation after it), or what comes before one of its joins. */
-function keyTail(word: string, secret: string): string {
-  let seen = 0;
-  for (let q = word.length; q > 0 && seen <= MAX_JOINS; q--) {
-    if (q < word.length && !JOINS.has(word[q]!)) continue;
-    seen++;
-    const cand = q === word.length ? word.replace(TRAILING_EDGE, '') : word.slice(0, q);
-    if (cand !== '' && secret.endsWith(cand)) return cand;
-  }
-  return '';
+/** Characters that may join a key to the word before or after it (`api_key=sk-…`, `/v1/keys/sk-…`, `token~sk-…`). */
+const JOINS = new Set(['=', '/', '~', '+', '.', '_', '-']);
+/** Candidates looked at on each side of a mask (a word of nothing but joins is read no further). */
+const MAX_JOINS = 16;
+/** An escaped join's rest as the word before a key begins with it: `%3D` (`3d`), `\u003d` (`u003d`), `\x3d` (`x3d`). */
+const ESCAPED = { '%': /^[0-9a-f]{2}/, '\\': /^(u[0-9a-f]{4}|x[0-9a-f]{2})/ } as const;
+
+/**
+ * The ends of the word before a mask that may begin a secret, longest first: the word whole
+ * (without the punctuation a sentence puts before it), past an escape the word began after
+ * (`api_key%3Dsk-…` is the word `3Dsk-…`), and what follows each of its joins — `api_key=sk-oa-SECRET`
+ * shows `sk-oa-SECRET` of the key (the whole word, no key's head, hid 16 of a 29-character key).
+ */
+function headCandidates(word: string, before: string): string[] {
+  const out: string[] = [];
+  const whole = word.replace(LEADING_EDGE, '');
+  if (whole !== '') out.push(whole);
+  const esc = before === '%' ? ESCAPED['%'] : before === '\\' ? ESCAPED['\\'] : null;
+  const skip = esc?.exec(word)?.[0].length ?? 0;
+  if (skip > 0 && skip < word.length) out.push(word.slice(skip));
+  for (let p = 1; p < word.length && out.length < MAX_JOINS; p++) if (JOINS.has(word[p - 1]!)) out.push(word.slice(p));
+  return out;
+}
+
+/** The starts of the word after a mask that may end a secret, longest first: the word whole (without a sentence's punctuation after it), and what comes before each of its joins. */
+function tailCandidates(word: string): string[] {
+  const out: string[] = [];
+  const whole = word.replace(TRAILING_EDGE, '');
+  if (whole !== '') out.push(whole);
+  for (let q = word.length - 1; q > 0 && out.length < MAX_JOINS; q--) if (JOINS.has(word[q]!)) out.push(word.slice(0, q));
+  return out;
 }
 
 /**

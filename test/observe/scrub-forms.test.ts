@@ -105,10 +105,18 @@ describe('scrub: a known secret in another letter case or hex-encoded', () => {
       [`token~${key.slice(0, 12)}***${key.slice(-4)}`, 'token~[redacted]'],
       [`key=${key.slice(0, 17)}...`, 'key=[redacted]'],
       [`${key.slice(0, 10)}...${key.slice(-6)}/rotate`, '[redacted]/rotate'],
-    ])
+      // A re-test round: an escaped join, a mask spaced on one side or by two spaces, a tail alone after a join (its `=` kept).
+      [`bad api_key%3D${key.slice(0, 14)}...${key.slice(-7)} here`, 'bad api_key%3D[redacted] here'],
+      [`bad api_key\\u003d${key.slice(0, 14)}...${key.slice(-7)} here`, 'bad api_key\\u003d[redacted] here'],
+      [`bad api_key=${key.slice(0, 14)} ...${key.slice(-7)} here`, 'bad api_key=[redacted] here'],
+      [`bad api_key=${key.slice(0, 14)}  ...  ${key.slice(-7)} here`, 'bad api_key=[redacted] here'],
+      [`bad ${key.slice(0, 14)}... ${key.slice(-7)} here`, 'bad [redacted] here'],
+      [`key=...${key.slice(-20)}`, 'key=[redacted]'],
+    ] as Array<[string, string]>)
       expect(scrub(text), text).toBe(want);
     // A join does not make other text a key's: what follows it must begin the key, and show enough of it.
-    for (const t of ['api_key=sk-...ef', 'path=/v1/keys/sk-oa-...', 'x=abc...def'].map(String)) expect(scrub(t), t).toBe(t);
+    for (const t of ['api_key=sk-...ef', 'path=/v1/keys/sk-oa-...', 'x=abc...def', 'Wait ... and', 'a=b, see /usr/lib/... and x=1...y=2', 'rate=10...20/min'])
+      expect(scrub(t), t).toBe(t);
   });
 
   it('an upstream text cut for an error is scrubbed before the cut: a key at the cut leaves no piece of itself (16 characters of it were relayed)', () => {
