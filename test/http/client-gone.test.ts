@@ -74,7 +74,8 @@ function open(): Promise<Socket> {
   });
 }
 
-async function until(ok: () => boolean, ms = 3000): Promise<void> {
+/** Waits for `ok` (a generous real-time bound: a broken chunk's line comes ~1 s after it, later on a loaded machine). */
+async function until(ok: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!ok() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
 }
