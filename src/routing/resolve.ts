@@ -123,9 +123,7 @@ function checkPurpose(cfg: Config, inp: ResolveInput): boolean {
     }
     throw new SwitchyardError(
       'model_not_found',
-      embeddingModels.length > 0
-        ? `The model "${echoName(inp.model)}" does not exist. Embeddings models: ${embeddingModels.join(', ')}`
-        : `The model "${echoName(inp.model)}" does not exist. Embeddings models: none configured (add one to the config's models with capabilities: [embeddings] and its provider's upstreamModel, e.g. text-embedding-3-small)`,
+      `The model "${echoName(inp.model)}" does not exist. Embeddings models: ${embeddingModels.join(', ') || "none configured (add one to the config's models with capabilities: [embeddings] and its provider's upstreamModel, e.g. text-embedding-3-small)"}`,
       { param: 'model' },
     );
   }

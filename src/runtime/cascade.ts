@@ -166,11 +166,11 @@ export async function runCascade(rt: RuntimeCore, call: ChatCall, sink: ChatSink
   // it, and each step would write the cache again. Served plain.
   const native = nativeOf(call.body);
   if (native?.kind === 'anthropic-messages' && native.body.max_tokens === 0) return new RequestDriver(rt, call, sink).run();
-  const deadlineAt = call.receivedAt + (call.hints.timeoutMs ?? rt.cfg.resilience.requestTimeoutMs);
   const ladder = plan.steps;
   const c = rt.cfg.routing.cascade;
   const settings = { enabled: new Set(c.checks), minLogprob: c.minLogprob, schemas: schemaCache(c.schemaCacheSize) };
   const clientMax = requestedOutputTokens(call.body);
+  const deadlineAt = call.receivedAt + (call.hints.timeoutMs ?? rt.cfg.resilience.requestTimeoutMs);
   const steps: Checked[] = [];
   const extraRows: LedgerRow[] = [];
   /** The judge steps' metrics records (the steps' own are in `steps`), told once the rows are written. */
